@@ -1,0 +1,1 @@
+//! Check a cargo-confiture migrations directory from `build.rs`.

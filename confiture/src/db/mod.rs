@@ -1,0 +1,2 @@
+//! The only module that talks to PostgreSQL: connecting (with TLS), reading and writing the
+//! ledger, the advisory lock, and running migration SQL.

@@ -1,0 +1,40 @@
+//! Exit codes: a public contract with deployment scripts (the seed's `case $? in` example).
+//!
+//! Every code the CLI can return is here, documented once. Codes 0–3 are fixed by the seed
+//! for `migrate status`; the rest are ours. clap's usage errors are mapped to [`USAGE`], never
+//! to 2, because 2 means "tracking table not initialised" to scripts that follow the seed.
+
+/// Success: the command did what was asked (for `status`: every migration is applied).
+pub const SUCCESS: u8 = 0;
+/// `migrate status`: pending migrations exist.
+pub const PENDING: u8 = 1;
+/// `migrate status`: the tracking table does not exist yet (`migrate up` creates it).
+pub const NOT_INITIALISED: u8 = 2;
+/// Cannot connect: refused, timed out, authentication, unknown database, TLS.
+pub const CONNECTION: u8 = 3;
+/// A migration's SQL failed on the server (it was rolled back; earlier ones stay applied).
+pub const MIGRATION_FAILED: u8 = 4;
+/// Invalid configuration or migration files (lint errors, bad environment file, bad flags values).
+pub const INVALID: u8 = 5;
+/// The migration lock was not acquired within `--lock-timeout`.
+pub const LOCK_TIMEOUT: u8 = 6;
+/// History diverged: an applied migration was modified or is missing, or one is out of order.
+pub const DIVERGED: u8 = 7;
+/// Rollback impossible: a migration to roll back is marked `-- confiture:irreversible`.
+pub const IRREVERSIBLE: u8 = 8;
+/// Command-line usage error (unknown flag, missing argument, conflicting flags), as in sysexits.h.
+pub const USAGE: u8 = 64;
+
+/// Every code with its one-line meaning, in order; the README table is checked against it.
+pub const ALL: &[(u8, &str)] = &[
+    (SUCCESS, "success (status: database is up to date)"),
+    (PENDING, "pending migrations exist (status)"),
+    (NOT_INITIALISED, "tracking table not initialised (status)"),
+    (CONNECTION, "cannot connect to the database"),
+    (MIGRATION_FAILED, "a migration failed"),
+    (INVALID, "invalid configuration or migration files"),
+    (LOCK_TIMEOUT, "migration lock not acquired in time"),
+    (DIVERGED, "history diverged (applied migration modified or missing, or out of order)"),
+    (IRREVERSIBLE, "rollback impossible (irreversible migration)"),
+    (USAGE, "usage error"),
+];

@@ -1,0 +1,1 @@
+//! The PostgreSQL statement lexer and splitter (issue 3).

@@ -1,0 +1,124 @@
+//! The rules for migration files — names, pairing, numbering, checksums, statement splitting
+//! and lint rules. The one place that owns them: confiture-build, the CLI and the engine all
+//! call this module. A regex over file names anywhere else is a bug.
+//!
+//! Pure apart from [`read_dir`]: reading produces `(path, bytes)` entries; [`check`] turns
+//! them into a [`MigrationSet`] plus every problem found, never panics, never prints.
+
+pub mod lexer;
+pub mod rules;
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostic;
+use crate::error::Result;
+
+/// Settings from `[workspace.metadata.confiture]` that change what is valid.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// The first version of a squashed history; `None` means 1.
+    pub first_version: Option<u64>,
+}
+
+/// Whether a migration runs in one transaction with its ledger row (the default) or, marked
+/// `-- confiture:no-transaction`, statement by statement in autocommit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionMode {
+    Transaction,
+    NoTransaction,
+}
+
+/// One `.up.sql` or `.down.sql` file, read and decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlFile {
+    /// Path as given to the checker (joined onto the directory passed to [`read_dir`]).
+    pub path: PathBuf,
+    /// The file's text (valid UTF-8; a BOM, if any, is kept — it is part of the checksum).
+    pub text: String,
+    /// Lowercase hex SHA-256 of the raw bytes, as confiture (Python) computes it.
+    pub checksum: String,
+    pub mode: TransactionMode,
+    /// The down file carries `-- confiture:irreversible`: rolling back is refused (exit 8).
+    pub irreversible: bool,
+}
+
+/// A complete, well-formed pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// The version compared as an integer.
+    pub version: u64,
+    /// The version exactly as in the file name (`"003"`): the ledger's `version` column.
+    pub version_text: String,
+    /// `add_bio_to_users`: the ledger's `name` column.
+    pub name: String,
+    pub up: SqlFile,
+    pub down: SqlFile,
+}
+
+impl Migration {
+    /// `001_add_bio_to_users`, as the status table shows it.
+    pub fn id(&self) -> String {
+        format!("{}_{}", self.version_text, self.name)
+    }
+}
+
+/// The migrations of a directory, sorted by version. Holds only complete, well-formed pairs;
+/// everything else is reported as a diagnostic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationSet {
+    pub dir: PathBuf,
+    pub migrations: Vec<Migration>,
+}
+
+/// What [`check`] found: the set and every problem, errors and warnings, in path order.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    pub set: MigrationSet,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// One thing found in the migrations directory by [`read_dir`].
+#[derive(Debug, Clone)]
+pub enum Entry {
+    File { path: PathBuf, bytes: Vec<u8> },
+    Dir { path: PathBuf },
+    /// Could not be read (permissions, symlink loop...): reported, never silently skipped.
+    Unreadable { path: PathBuf, error: String },
+}
+
+/// Reads the directory (not recursively: subdirectories are reported as entries).
+/// A missing directory, or a path that is a file, is an error naming it.
+pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
+    let _ = dir;
+    todo!("files::read_dir")
+}
+
+/// Checks the entries of `dir`: the pure core.
+pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked {
+    let _ = (dir, entries, options);
+    todo!("files::check")
+}
+
+/// `read_dir` then `check`.
+pub fn load(dir: &Path, options: &CheckOptions) -> Result<Checked> {
+    Ok(check(dir, read_dir(dir)?, options))
+}
+
+/// Lowercase hex SHA-256 of raw bytes (no normalisation), as confiture (Python) computes it.
+pub fn checksum(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+        out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+    }
+    out
+}

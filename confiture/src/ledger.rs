@@ -1,0 +1,196 @@
+//! The tracking table ("ledger"): its name, its DDL and the row format, exactly as confiture
+//! (Python) defines them, so that both tools can share one database
+//! (`shared/reference/confiture-interop.md`). Pure: builds SQL text, runs nothing.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// Default ledger name, unqualified: resolved through `search_path` like confiture does.
+pub const DEFAULT_TRACKING_TABLE: &str = "tb_confiture";
+
+/// A validated tracking-table name: `name` or `schema.name`, each part matching
+/// `[A-Za-z_][A-Za-z0-9_]*`. Always rendered quoted, so it can never inject SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingTable {
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl Default for TrackingTable {
+    fn default() -> Self {
+        TrackingTable { schema: None, name: DEFAULT_TRACKING_TABLE.to_string() }
+    }
+}
+
+fn is_identifier(part: &str) -> bool {
+    let mut chars = part.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl TrackingTable {
+    /// Parses `name` or `schema.name`. The error names the offending value and the allowed form.
+    pub fn parse(text: &str) -> Result<TrackingTable> {
+        let (schema, name) = match text.split_once('.') {
+            Some((schema, name)) => (Some(schema), name),
+            None => (None, text),
+        };
+        if !is_identifier(name) || schema.is_some_and(|s| !is_identifier(s)) {
+            return Err(Error::invalid(format!("invalid tracking table name {text:?}")).with_help(
+                "use `name` or `schema.name`, each part letters, digits and underscores, \
+                 not starting with a digit (for example `tb_confiture` or `ops.tb_confiture`)",
+            ));
+        }
+        Ok(TrackingTable { schema: schema.map(str::to_string), name: name.to_string() })
+    }
+
+    /// The name as SQL, every part quoted: `"tb_confiture"` or `"ops"."tb_confiture"`.
+    pub fn quoted(&self) -> String {
+        match &self.schema {
+            Some(schema) => format!("\"{schema}\".\"{}\"", self.name),
+            None => format!("\"{}\"", self.name),
+        }
+    }
+
+    /// confiture's DDL, with index names built from the unqualified table name.
+    pub fn create_sql(&self) -> String {
+        let t = self.quoted();
+        let n = &self.name;
+        format!(
+            "CREATE TABLE IF NOT EXISTS {t} (\n    \
+             id UUID PRIMARY KEY DEFAULT gen_random_uuid(),\n    \
+             pk_confiture BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,\n    \
+             slug TEXT NOT NULL UNIQUE,\n    \
+             version VARCHAR(255) NOT NULL UNIQUE,\n    \
+             name VARCHAR(255) NOT NULL,\n    \
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),\n    \
+             execution_time_ms INTEGER,\n    \
+             checksum VARCHAR(64),\n    \
+             applied_by TEXT\n);\n\
+             CREATE INDEX IF NOT EXISTS \"idx_{n}_pk_confiture\" ON {t}(pk_confiture);\n\
+             CREATE INDEX IF NOT EXISTS \"idx_{n}_slug\" ON {t}(slug);\n\
+             CREATE INDEX IF NOT EXISTS \"idx_{n}_version\" ON {t}(version);\n\
+             CREATE INDEX IF NOT EXISTS \"idx_{n}_applied_at\" ON {t}(applied_at DESC);\n"
+        )
+    }
+}
+
+/// Shown as written in the environment file (unquoted), e.g. `public.tb_confiture`.
+impl fmt::Display for TrackingTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.schema {
+            Some(schema) => write!(f, "{schema}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// One row of the ledger as read back (extra columns written by newer confiture versions are ignored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    /// The version string exactly as in the file name, e.g. `"003"`.
+    pub version: String,
+    pub name: String,
+    /// RFC 3339, UTC, e.g. `2026-01-15T10:30:00+00:00`.
+    pub applied_at: String,
+    pub execution_time_ms: Option<i32>,
+    /// Lowercase hex SHA-256 of the up file's raw bytes; None in rows written without one.
+    pub checksum: Option<String>,
+    pub applied_by: Option<String>,
+}
+
+/// The ledger as read: the schema-qualified name it was found under and its rows in order of
+/// application (`applied_at`, then `pk_confiture`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ledger {
+    pub table: String,
+    pub rows: Vec<LedgerRow>,
+}
+
+/// Which kind of row: decides the slug suffix, as confiture does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    Applied,
+    Baseline,
+    Reinit,
+}
+
+/// A SQL string literal, safe for `standard_conforming_strings = on` (the default since 9.1):
+/// single quotes doubled. Used to put ledger values into the one message that applies a
+/// migration, so no second round trip is needed for a bind.
+pub fn literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        if c == '\'' {
+            out.push('\'');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// The `INSERT` that records one migration. The slug is built by the server from local time,
+/// as confiture does: `<name>_<version>_<YYYYmmdd_HHMMSS>[_baseline|_reinit]`.
+/// `execution_time_ms` is an SQL expression (e.g. a literal, or a computation over
+/// `clock_timestamp()`), so the time can be measured inside the same message.
+pub fn insert_sql(
+    table: &TrackingTable,
+    version: &str,
+    name: &str,
+    checksum: &str,
+    kind: RowKind,
+    execution_time_ms_sql: &str,
+) -> String {
+    let suffix = match kind {
+        RowKind::Applied => "",
+        RowKind::Baseline => "_baseline",
+        RowKind::Reinit => "_reinit",
+    };
+    let slug_prefix = literal(&format!("{name}_{version}_"));
+    format!(
+        "INSERT INTO {t} (slug, version, name, execution_time_ms, checksum, applied_by) VALUES ({slug_prefix} || to_char(now(), 'YYYYMMDD_HH24MISS') || {suffix}, {v}, {n}, {execution_time_ms_sql}, {c}, current_user)",
+        t = table.quoted(),
+        suffix = literal(suffix),
+        v = literal(version),
+        n = literal(name),
+        c = literal(checksum),
+    )
+}
+
+/// The `DELETE` that forgets one migration on rollback, as confiture does.
+pub fn delete_sql(table: &TrackingTable, version: &str) -> String {
+    format!("DELETE FROM {} WHERE version = {}", table.quoted(), literal(version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_and_qualified_names() {
+        assert_eq!(TrackingTable::parse("tb_confiture").unwrap().quoted(), "\"tb_confiture\"");
+        assert_eq!(TrackingTable::parse("ops.tb_x").unwrap().quoted(), "\"ops\".\"tb_x\"");
+    }
+
+    #[test]
+    fn rejects_names_that_could_inject() {
+        for bad in ["", "a b", "a\"b", "1abc", "a.b.c", "a;drop", ".a", "a."] {
+            let err = TrackingTable::parse(bad).unwrap_err();
+            assert!(err.message.contains("invalid tracking table name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn literal_doubles_quotes() {
+        assert_eq!(literal("o'brien"), "'o''brien'");
+    }
+
+    #[test]
+    fn ddl_names_indexes_after_the_unqualified_table() {
+        let ddl = TrackingTable::parse("ops.tb_mig").unwrap().create_sql();
+        assert!(ddl.contains("\"idx_tb_mig_slug\" ON \"ops\".\"tb_mig\"(slug)"), "{ddl}");
+    }
+}

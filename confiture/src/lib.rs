@@ -1,0 +1,31 @@
+//! confiture: PostgreSQL schema migrations — the migration-file rules, workspace and
+//! environment configuration, and (feature `db`) the engine that applies migrations.
+//!
+//! The layers, from the pure core outwards (see ARCHITECTURE.md):
+//! - [`files`]: the rules for migration files — names, pairing, numbering, checksums, the SQL
+//!   lexer and lint rules. Pure: reads a directory into bytes, then returns data.
+//! - [`workspace`], [`config`]: where the migrations and environment files are, and which
+//!   database an environment names.
+//! - [`status`], [`plan`]: pure decisions over the files and the ledger rows.
+//! - `db` (feature `db`): the only module that talks to PostgreSQL.
+//! - `Migrator` (feature `db`): the library facade the CLI and applications use.
+
+pub mod config;
+pub mod diagnostic;
+pub mod error;
+pub mod exit;
+pub mod files;
+pub mod ledger;
+pub mod plan;
+pub mod status;
+pub mod workspace;
+
+#[cfg(feature = "db")]
+pub mod db;
+#[cfg(feature = "db")]
+mod migrator;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "db")]
+pub use migrator::Migrator;

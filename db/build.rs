@@ -1,0 +1,3 @@
+//! Our dogfood: a broken `db/migrations` breaks our own build.
+
+fn main() {}

