@@ -6,6 +6,7 @@
 //! them into a [`MigrationSet`] plus every problem found, never panics, never prints.
 
 pub mod lexer;
+pub mod markers;
 pub mod rules;
 
 use std::path::{Path, PathBuf};
