@@ -45,3 +45,15 @@ impl fmt::Display for Diagnostic {
         write!(f, ": {}: {}", self.code, self.message)
     }
 }
+
+/// The documentation of one rule: listed in `docs/lints.md`, which a test keeps current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RuleDoc {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line: what the rule finds.
+    pub summary: &'static str,
+    /// Why it matters and how to fix it (Markdown).
+    pub explanation: &'static str,
+}

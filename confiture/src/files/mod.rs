@@ -11,8 +11,16 @@ pub mod rules;
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, RuleDoc};
 use crate::error::Result;
+
+/// The file-level rules (names, pairing, numbering, encoding): codes `C001`–`C099`.
+pub const FILE_RULES: &[RuleDoc] = &[];
+
+/// Every rule, file-level then SQL-level, in code order: the source of `docs/lints.md`.
+pub fn all_rules() -> impl Iterator<Item = &'static RuleDoc> {
+    FILE_RULES.iter().chain(rules::SQL_RULES)
+}
 
 /// Settings from `[workspace.metadata.confiture]` that change what is valid.
 #[derive(Debug, Clone, Default)]

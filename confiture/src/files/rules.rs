@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, RuleDoc};
+
+/// The SQL-level rules: codes `C100`–`C199`.
+pub const SQL_RULES: &[RuleDoc] = &[];
 
 /// Up or down: some rules only apply to up files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
