@@ -55,7 +55,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), details: Vec::new(), help: None, cause: None }
+        Error {
+            kind,
+            message: message.into(),
+            details: Vec::new(),
+            help: None,
+            cause: None,
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Invalid, message)
