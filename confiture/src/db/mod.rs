@@ -1,2 +1,37 @@
 //! The only module that talks to PostgreSQL: connecting (with TLS), reading and writing the
 //! ledger, the advisory lock, and running migration SQL.
+
+pub mod apply;
+pub(crate) mod backoff;
+pub mod lock;
+
+use crate::error::Error;
+
+/// Whether an error means the session is gone (socket closed, backend terminated, server
+/// shutting down) rather than a statement failing inside a live session.
+pub(crate) fn is_connection_lost(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.as_db_error() {
+        // FATAL/PANIC end the session; class 08 is connection exception, 57P0x operator intervention.
+        Some(db) => {
+            let code = db.code().code();
+            matches!(db.severity(), "FATAL" | "PANIC")
+                || code.starts_with("08")
+                || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+        // Not a server error: an IO or protocol error on the socket.
+        None => true,
+    }
+}
+
+/// An error from one of our own queries (not migration SQL): the session is gone, or the
+/// server refused a catalog query — either way, a connection-level problem (exit 3).
+pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
+    let cause = match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    };
+    Error::connection(what.to_string()).with_cause(cause)
+}

@@ -1,0 +1,669 @@
+//! Running one migration's SQL — up or down — together with its ledger row.
+//!
+//! A transactional migration is one simple-query message:
+//! `BEGIN; SET LOCAL ...; <body>\n; <ledger insert or delete>; COMMIT`, so the body and its row
+//! commit together or not at all, in one round trip. After an error the server skips the rest of
+//! the message and leaves the session in an aborted transaction block, so a `ROLLBACK` follows.
+//! A migration marked `-- confiture:no-transaction` runs statement by statement in autocommit,
+//! and its row is written only after every statement succeeded.
+//!
+//! A [`Script`] remembers where each file's text sits in the message, so the server's error
+//! position (a 1-based character offset into the whole message) maps back to file and line.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use postgres::error::{DbError, ErrorPosition, SqlState};
+use postgres::{Client, SimpleQueryMessage};
+use serde::Serialize;
+
+use super::backoff::{human, Backoff};
+use super::{is_connection_lost, query_error};
+use crate::error::{Error, ErrorKind};
+use crate::files::{Migration, SqlFile, TransactionMode};
+use crate::ledger::{self, RowKind, TrackingTable};
+
+/// Applying (`up`) or rolling back (`down`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// The settings every migration of a run shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplySettings {
+    pub table: TrackingTable,
+    /// `lock_timeout` for migration SQL; zero disables it.
+    pub lock_timeout: Duration,
+    /// `statement_timeout` for migration SQL; `None` keeps the server's.
+    pub statement_timeout: Option<Duration>,
+    /// Retries of a transactional migration that failed on `lock_timeout` (55P03) or a deadlock.
+    pub lock_retries: u32,
+}
+
+/// One migration to run in one direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub migration: &'a Migration,
+    pub direction: Direction,
+    /// False on every migration of a run but the last: WAL is written in order, so the last,
+    /// synchronous commit makes every earlier one durable, and a crash loses only a suffix of
+    /// whole migrations.
+    pub synchronous_commit: bool,
+}
+
+impl<'a> Step<'a> {
+    pub fn file(&self) -> &'a SqlFile {
+        match self.direction {
+            Direction::Up => &self.migration.up,
+            Direction::Down => &self.migration.down,
+        }
+    }
+}
+
+/// What running a step took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepOutcome {
+    pub duration: Duration,
+    /// 1, or more when the migration was retried after a lock timeout.
+    pub attempts: u32,
+}
+
+/// A place in a migration file: 1-based line and column (in characters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub path: PathBuf,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// Why a step failed: the error (its kind decides the exit code) and, for machines, where.
+#[derive(Debug, Clone)]
+pub struct StepFailure {
+    pub error: Error,
+    pub location: Option<Location>,
+    pub sqlstate: Option<String>,
+}
+
+/// Called before each retry with the attempt that failed (1-based) and the delay before the next.
+pub type OnRetry<'a> = dyn FnMut(u32, Duration) + 'a;
+
+/// A simple-query message under construction. Offsets are in characters, as the server counts
+/// error positions.
+#[derive(Debug, Default)]
+pub struct Script<'a> {
+    text: String,
+    chars: usize,
+    bodies: Vec<Body<'a>>,
+}
+
+#[derive(Debug)]
+struct Body<'a> {
+    /// Character range of the body in the message.
+    chars: Range<usize>,
+    /// Byte range of the body in the message.
+    bytes: Range<usize>,
+    file: &'a SqlFile,
+    /// The file line the body's first character is on.
+    first_line: u32,
+    /// The file column the body's first character is at.
+    first_column: u32,
+}
+
+impl<'a> Script<'a> {
+    pub fn new() -> Script<'a> {
+        Script::default()
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Appends our own SQL (not from a file), followed by a newline.
+    pub fn push_sql(&mut self, sql: &str) {
+        self.push_raw(sql);
+        self.push_raw("\n");
+    }
+
+    fn push_raw(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.chars += s.chars().count();
+    }
+
+    /// Appends text from `file` (the whole body, or one statement starting at `first_line`),
+    /// then `\n;\n`: the newline ends a trailing `-- comment` that would otherwise swallow the
+    /// terminator and whatever we append next.
+    pub fn push_body(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
+        // A byte-order mark is part of the checksum, not of the SQL: the server would read it
+        // as part of an identifier.
+        let (text, first_column) = match text.strip_prefix('\u{feff}') {
+            Some(rest) => (rest, 2),
+            None => (text, 1),
+        };
+        let start_chars = self.chars;
+        let start_bytes = self.text.len();
+        self.push_raw(text);
+        self.bodies.push(Body {
+            chars: start_chars..self.chars,
+            bytes: start_bytes..self.text.len(),
+            file,
+            first_line,
+            first_column,
+        });
+        self.push_raw("\n;\n");
+    }
+
+    /// Maps the server's error position back to a file, line and column. `None` when the
+    /// error is in our own SQL or the server gave no position.
+    pub fn locate(&self, position: &ErrorPosition) -> Option<Location> {
+        match position {
+            ErrorPosition::Original(p) => {
+                let offset = (*p as usize).checked_sub(1)?;
+                let body = self.bodies.iter().find(|b| b.chars.contains(&offset))?;
+                let body_text = &self.text[body.bytes.clone()];
+                Some(body.location(body_text, offset - body.chars.start))
+            }
+            // An error inside a function body the server could not map back itself: find the
+            // body's text in the file.
+            ErrorPosition::Internal { position, query } => {
+                let offset = (*position as usize).checked_sub(1)?;
+                self.bodies.iter().find_map(|b| {
+                    let body_text = &self.text[b.bytes.clone()];
+                    let at = body_text.find(query.as_str())?;
+                    let chars_before = body_text[..at].chars().count();
+                    Some(b.location(body_text, chars_before + offset))
+                })
+            }
+        }
+    }
+}
+
+impl Body<'_> {
+    fn location(&self, body_text: &str, char_offset: usize) -> Location {
+        let before: String = body_text.chars().take(char_offset).collect();
+        let newlines = before.matches('\n').count() as u32;
+        let column = match before.rfind('\n') {
+            Some(nl) => before[nl + 1..].chars().count() as u32 + 1,
+            None => before.chars().count() as u32 + self.first_column,
+        };
+        Location {
+            path: self.file.path.clone(),
+            line: self.first_line + newlines,
+            column,
+        }
+    }
+}
+
+fn millis(d: Duration) -> u128 {
+    // Round up: 0 would mean "no timeout" to the server.
+    if d.is_zero() {
+        0
+    } else {
+        d.as_millis().max(1)
+    }
+}
+
+/// `SET [LOCAL] lock_timeout ...; SET [LOCAL] statement_timeout ...`.
+fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
+    let scope = if local { "SET LOCAL" } else { "SET" };
+    let mut sql = format!(
+        "{scope} lock_timeout = '{}ms';",
+        millis(settings.lock_timeout)
+    );
+    if let Some(st) = settings.statement_timeout {
+        sql.push_str(&format!(" {scope} statement_timeout = '{}ms';", millis(st)));
+    }
+    sql
+}
+
+const START_CLOCK: &str =
+    "SELECT set_config('confiture.t0', extract(epoch FROM clock_timestamp())::text, true);";
+/// Milliseconds since [`START_CLOCK`], measured by the server inside the same transaction.
+const ELAPSED_MS: &str = "((extract(epoch FROM clock_timestamp()) \
+     - nullif(current_setting('confiture.t0', true), '')::numeric) * 1000)::int";
+
+/// The SQL that records (up) or forgets (down) the migration in the ledger.
+fn ledger_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms_sql: &str) -> String {
+    let m = step.migration;
+    match step.direction {
+        Direction::Up => ledger::insert_sql(
+            table,
+            &m.version_text,
+            &m.name,
+            &m.up.checksum,
+            RowKind::Applied,
+            elapsed_ms_sql,
+        ),
+        Direction::Down => ledger::delete_sql(table, &m.version_text),
+    }
+}
+
+/// The one message that runs a transactional step with its ledger row.
+pub fn transactional_script<'a>(settings: &ApplySettings, step: &Step<'a>) -> Script<'a> {
+    let mut script = Script::new();
+    let mut prelude = format!("BEGIN; {}", timeouts_sql(settings, true));
+    if !step.synchronous_commit {
+        prelude.push_str(" SET LOCAL synchronous_commit = off;");
+    }
+    script.push_sql(&prelude);
+    script.push_sql(START_CLOCK);
+    let file = step.file();
+    script.push_body(file, &file.text, 1);
+    script.push_sql(&format!(
+        "{};",
+        ledger_sql(&settings.table, step, ELAPSED_MS)
+    ));
+    script.push_sql("COMMIT;");
+    script
+}
+
+/// Runs one migration (up or down) with its ledger row, retrying a transactional one that hit
+/// `lock_timeout`. Never leaves the session inside a transaction.
+pub fn run_step(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    on_retry: &mut OnRetry<'_>,
+) -> Result<StepOutcome, StepFailure> {
+    match step.file().mode {
+        TransactionMode::Transaction => run_transactional(client, settings, step, on_retry),
+        TransactionMode::NoTransaction => run_statements(client, settings, step),
+    }
+}
+
+fn is_lock_contention(e: &postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+fn run_transactional(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    on_retry: &mut OnRetry<'_>,
+) -> Result<StepOutcome, StepFailure> {
+    let script = transactional_script(settings, step);
+    let start = Instant::now();
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+    let mut attempt = 1;
+    loop {
+        let e = match client.batch_execute(script.text()) {
+            Ok(()) => {
+                return Ok(StepOutcome {
+                    duration: start.elapsed(),
+                    attempts: attempt,
+                })
+            }
+            Err(e) => e,
+        };
+        if is_connection_lost(&e) {
+            return Err(connection_lost(step, e));
+        }
+        // The failed message left an aborted transaction block open.
+        if let Err(rollback) = client.batch_execute("ROLLBACK") {
+            return Err(connection_lost(step, rollback));
+        }
+        if is_lock_contention(&e) && attempt <= settings.lock_retries {
+            let delay = backoff.next_delay();
+            on_retry(attempt, delay);
+            std::thread::sleep(delay);
+            attempt += 1;
+            continue;
+        }
+        let mut failure = sql_failure(settings, step, &script, &e, None);
+        if is_lock_contention(&e) && attempt > 1 {
+            failure.error = failure.error.with_detail(format!(
+                "gave up after {attempt} attempts (migration.lock_retries = {})",
+                settings.lock_retries
+            ));
+        }
+        failure.error = failure.error.with_detail(match step.direction {
+            Direction::Up => "the migration was rolled back and is not recorded",
+            Direction::Down => "the rollback was itself rolled back: the migration stays applied",
+        });
+        return Err(failure);
+    }
+}
+
+fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
+    let (doing, help) = match step.direction {
+        Direction::Up => ("applying", "run `cargo confiture migrate status` to see what was recorded, then `migrate up` again"),
+        Direction::Down => ("rolling back", "run `cargo confiture migrate status` to see what is recorded, then `migrate down` again if needed"),
+    };
+    let sqlstate = e.code().map(|c| c.code().to_string());
+    let cause = match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    };
+    let detail = match step.file().mode {
+        TransactionMode::Transaction => "its transaction did not commit, unless the connection dropped just after the server committed it",
+        TransactionMode::NoTransaction => "statements it had completed stay committed; it is not recorded",
+    };
+    StepFailure {
+        error: Error::connection(format!(
+            "connection lost while {doing} migration {}",
+            step.migration.id()
+        ))
+        .with_cause(cause)
+        .with_detail(detail)
+        .with_help(help),
+        location: None,
+        sqlstate,
+    }
+}
+
+/// A failure of migration SQL (or of our ledger statement) in a live session.
+fn sql_failure(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    script: &Script<'_>,
+    e: &postgres::Error,
+    statement: Option<(usize, usize)>,
+) -> StepFailure {
+    let id = step.migration.id();
+    let file = step.file();
+    let doing = match step.direction {
+        Direction::Up => "migration",
+        Direction::Down => "rolling back migration",
+    };
+    let Some(db) = e.as_db_error() else {
+        return StepFailure {
+            error: Error::new(ErrorKind::MigrationFailed, format!("{doing} {id} failed"))
+                .with_cause(e),
+            location: None,
+            sqlstate: None,
+        };
+    };
+    let code = db.code().code();
+    let location = db.position().and_then(|p| script.locate(p));
+    let in_ledger = db.position().is_some() && location.is_none();
+    let message = if in_ledger {
+        format!(
+            "{doing} {id} ran, but writing the tracking table {} failed: {}",
+            settings.table,
+            db.message()
+        )
+    } else {
+        let at = match &location {
+            Some(l) => format!("{}:{}:{}", l.path.display(), l.line, l.column),
+            None => file.path.display().to_string(),
+        };
+        let stmt = statement
+            .map(|(k, n)| format!(" (statement {k} of {n})"))
+            .unwrap_or_default();
+        format!("{doing} {id} failed at {at}{stmt}: {}", db.message())
+    };
+    let mut error = Error::new(ErrorKind::MigrationFailed, message);
+    error.details = server_details(db);
+    error.help = Some(match code {
+        "55P03" => format!(
+            "another session holds a lock this migration needs (lock_timeout {}); run again when \
+             it is released, or raise `migration.lock_timeout` / --lock-timeout-statement",
+            human(settings.lock_timeout)
+        ),
+        "57014" => format!(
+            "a statement ran longer than statement_timeout ({}); raise `migration.statement_timeout` \
+             / --statement-timeout, or split the migration",
+            settings.statement_timeout.map_or_else(|| "server default".to_string(), human)
+        ),
+        _ if in_ledger => format!(
+            "check that {} has confiture's columns and that this role may write it",
+            settings.table
+        ),
+        _ => format!("fix {}, then run the command again", file.path.display()),
+    });
+    StepFailure {
+        error,
+        location,
+        sqlstate: Some(code.to_string()),
+    }
+}
+
+fn server_details(db: &DbError) -> Vec<String> {
+    let mut details = vec![format!("SQLSTATE {}", db.code().code())];
+    if let Some(d) = db.detail() {
+        details.push(format!("detail: {d}"));
+    }
+    if let Some(h) = db.hint() {
+        details.push(format!("hint: {h}"));
+    }
+    if let Some(w) = db.where_() {
+        details.push(format!("context: {}", w.replace('\n', "; ")));
+    }
+    details
+}
+
+/// Indexes left INVALID (by a failed `CREATE INDEX CONCURRENTLY`), as `regclass` text.
+fn invalid_indexes(client: &mut Client) -> Result<Vec<String>, postgres::Error> {
+    let messages = client.simple_query(
+        "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid ORDER BY 1",
+    )?;
+    Ok(messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Statements of a file as (byte range, 1-based first line).
+fn statements(file: &SqlFile) -> Vec<(Range<usize>, u32)> {
+    // Until the shared splitter lands the whole file is one statement, which is right for the
+    // usual single `CREATE INDEX CONCURRENTLY` file.
+    vec![(0..file.text.len(), 1)]
+}
+
+fn run_statements(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+) -> Result<StepOutcome, StepFailure> {
+    let start = Instant::now();
+    let file = step.file();
+    let before = invalid_indexes(client).map_err(|e| connection_lost(step, e))?;
+    client
+        .batch_execute(&timeouts_sql(settings, false))
+        .map_err(|e| connection_lost(step, e))?;
+    let parts = statements(file);
+    let count = parts.len();
+    for (index, (range, line)) in parts.into_iter().enumerate() {
+        let Some(text) = file.text.get(range) else {
+            continue;
+        };
+        let mut script = Script::new();
+        script.push_body(file, text, line);
+        if let Err(e) = client.batch_execute(script.text()) {
+            if is_connection_lost(&e) {
+                return Err(connection_lost(step, e));
+            }
+            let mut failure = sql_failure(settings, step, &script, &e, Some((index + 1, count)));
+            failure.error = failure.error.with_detail(match index {
+                0 => "no statement of this migration was committed; it is not recorded".to_string(),
+                1 => "statement 1 was committed (this migration runs without a transaction); it is not recorded".to_string(),
+                k => format!("statements 1–{k} were committed (this migration runs without a transaction); it is not recorded"),
+            });
+            let _ = client.batch_execute("RESET lock_timeout; RESET statement_timeout");
+            if let Ok(after) = invalid_indexes(client) {
+                for index in after.iter().filter(|i| !before.contains(i)) {
+                    failure.error = failure.error.with_detail(format!(
+                        "index {index} was left INVALID by the failed build; drop it before running again: \
+                         DROP INDEX CONCURRENTLY IF EXISTS {index};"
+                    ));
+                }
+            }
+            return Err(failure);
+        }
+    }
+    let elapsed = start
+        .elapsed()
+        .as_millis()
+        .min(i32::MAX as u128)
+        .to_string();
+    let record = format!(
+        "RESET lock_timeout; RESET statement_timeout; {};",
+        ledger_sql(&settings.table, step, &elapsed)
+    );
+    client.batch_execute(&record).map_err(|e| {
+        if is_connection_lost(&e) {
+            return connection_lost(step, e);
+        }
+        let mut script = Script::new();
+        script.push_sql(&record);
+        let mut f = sql_failure(settings, step, &script, &e, None);
+        f.error = f
+            .error
+            .with_detail("every statement was committed, but the migration is not recorded");
+        f
+    })?;
+    Ok(StepOutcome {
+        duration: start.elapsed(),
+        attempts: 1,
+    })
+}
+
+/// Creates the tracking table (and its schema, when qualified) if absent. Only `up`,
+/// `baseline` and `reinit` call this; `status` and dry runs never do.
+pub fn create_tracking_table(client: &mut Client, table: &TrackingTable) -> crate::Result<()> {
+    let mut sql = String::new();
+    if let Some(schema) = &table.schema {
+        sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n"));
+    }
+    sql.push_str(&table.create_sql());
+    client.batch_execute(&sql).map_err(|e| {
+        query_error(&format!("cannot create the tracking table {table}"), e)
+            .with_help("check that this role may create tables (and the schema) in the database")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::checksum;
+
+    fn sql_file(text: &str) -> SqlFile {
+        SqlFile {
+            path: PathBuf::from("m/003_x.up.sql"),
+            text: text.to_string(),
+            checksum: checksum(text.as_bytes()),
+            mode: TransactionMode::Transaction,
+            irreversible: false,
+        }
+    }
+
+    /// The 1-based character position of `needle` in the script, as the server reports it.
+    fn position(script: &Script<'_>, needle: &str) -> u32 {
+        let byte = script.text().find(needle).expect("needle in script");
+        script.text()[..byte].chars().count() as u32 + 1
+    }
+
+    #[test]
+    fn original_positions_map_to_file_line_and_column() {
+        let file = sql_file("-- héllo wörld\nCREATE TABLE a ();\n  CREAT TABLE b ();\n");
+        let mut script = Script::new();
+        script.push_sql("BEGIN; SET LOCAL lock_timeout = '5000ms'; -- prelude with ünïcode");
+        script.push_body(&file, &file.text, 1);
+        script.push_sql("INSERT INTO t VALUES (1);");
+        let loc = script
+            .locate(&ErrorPosition::Original(position(&script, "CREAT TABLE b")))
+            .unwrap();
+        assert_eq!((loc.line, loc.column), (3, 3));
+        assert_eq!(loc.path, PathBuf::from("m/003_x.up.sql"));
+        let first = script
+            .locate(&ErrorPosition::Original(position(&script, "-- héllo")))
+            .unwrap();
+        assert_eq!((first.line, first.column), (1, 1));
+    }
+
+    #[test]
+    fn positions_in_our_sql_are_not_in_the_file() {
+        let file = sql_file("SELECT 1;");
+        let mut script = Script::new();
+        script.push_sql("BEGIN;");
+        script.push_body(&file, &file.text, 1);
+        script.push_sql("INSERT INTO t VALUES (1);");
+        assert_eq!(
+            script.locate(&ErrorPosition::Original(position(&script, "INSERT"))),
+            None
+        );
+        assert_eq!(script.locate(&ErrorPosition::Original(1)), None);
+        assert_eq!(script.locate(&ErrorPosition::Original(0)), None);
+        assert_eq!(script.locate(&ErrorPosition::Original(10_000)), None);
+    }
+
+    #[test]
+    fn a_statement_starting_mid_file_keeps_its_file_line() {
+        let file = sql_file("SELECT 1;\n\nCREATE INDEX CONCURRENTLY i\n  ON t (nope);\n");
+        let start = file.text.find("CREATE").unwrap();
+        let mut script = Script::new();
+        script.push_body(&file, &file.text[start..], 3);
+        let loc = script
+            .locate(&ErrorPosition::Original(position(&script, "nope")))
+            .unwrap();
+        assert_eq!((loc.line, loc.column), (4, 9));
+    }
+
+    #[test]
+    fn internal_positions_are_found_in_the_function_body() {
+        let text = "CREATE FUNCTION f() RETURNS int AS $$\nSELECT 1;\nSELEC 2;\n$$ LANGUAGE sql;\n";
+        let file = sql_file(text);
+        let mut script = Script::new();
+        script.push_sql("BEGIN;");
+        script.push_body(&file, &file.text, 1);
+        let query = "\nSELECT 1;\nSELEC 2;\n".to_string();
+        let position = query.find("SELEC 2").unwrap() as u32 + 1;
+        let loc = script
+            .locate(&ErrorPosition::Internal { position, query })
+            .unwrap();
+        assert_eq!((loc.line, loc.column), (3, 1));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_sent_and_columns_still_count_it() {
+        let file = sql_file("\u{feff}CREAT TABLE a ();\n");
+        let mut script = Script::new();
+        script.push_body(&file, &file.text, 1);
+        assert!(script.text().starts_with("CREAT"));
+        let loc = script.locate(&ErrorPosition::Original(1)).unwrap();
+        assert_eq!((loc.line, loc.column), (1, 2));
+    }
+
+    #[test]
+    fn a_trailing_comment_cannot_swallow_the_ledger_row() {
+        let file = sql_file("CREATE TABLE a (); -- no newline at end");
+        let migration = Migration {
+            version: 3,
+            version_text: "003".into(),
+            name: "x".into(),
+            up: file.clone(),
+            down: file,
+        };
+        let settings = ApplySettings {
+            table: TrackingTable::default(),
+            lock_timeout: Duration::from_millis(1500),
+            statement_timeout: Some(Duration::from_micros(10)),
+            lock_retries: 3,
+        };
+        let step = Step {
+            migration: &migration,
+            direction: Direction::Up,
+            synchronous_commit: false,
+        };
+        let text = transactional_script(&settings, &step).text().to_string();
+        assert!(
+            text.contains("-- no newline at end\n;\nINSERT INTO \"tb_confiture\""),
+            "{text}"
+        );
+        assert!(text.starts_with("BEGIN; SET LOCAL lock_timeout = '1500ms'; SET LOCAL statement_timeout = '1ms'; SET LOCAL synchronous_commit = off;"), "{text}");
+        assert!(text.trim_end().ends_with("COMMIT;"), "{text}");
+        let sync = Step {
+            synchronous_commit: true,
+            ..step
+        };
+        assert!(!transactional_script(&settings, &sync)
+            .text()
+            .contains("synchronous_commit"));
+    }
+}

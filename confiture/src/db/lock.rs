@@ -1,0 +1,255 @@
+//! The migration lock: confiture's session-level advisory lock, two-key form
+//! `(1751936052, lock_id(current_database()))`, so Python and Rust runners exclude each other.
+//!
+//! It is polled with `pg_try_advisory_lock` outside any transaction, never waited for inside
+//! `pg_advisory_lock`: a waiter blocked in a statement holds a snapshot, and `CREATE INDEX
+//! CONCURRENTLY` in the holder waits for every snapshot to go away — a deadlock nobody detects.
+//! The lock is taken on the connection that applies the migrations and held for the whole run.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use postgres::{Client, SimpleQueryMessage};
+use serde::Serialize;
+
+use super::backoff::{human, Backoff};
+use super::query_error;
+use crate::error::{Error, ErrorKind, Result};
+
+/// The first key of confiture's advisory lock (a constant in confiture's source).
+pub const LOCK_NAMESPACE: i32 = 1751936052;
+
+/// The second key: the first 4 bytes (big-endian) of SHA-256 of the database name, as UTF-8,
+/// with the sign bit cleared — confiture's formula.
+pub fn lock_id(database: &str) -> i32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(database.as_bytes());
+    let first = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    // Masked to 31 bits, so it always fits.
+    i32::try_from(first & 0x7FFF_FFFF).unwrap_or(0)
+}
+
+/// The session holding the migration lock, from `pg_locks` and `pg_stat_activity`. Fields the
+/// server hides from roles without `pg_read_all_stats` are `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockHolder {
+    pub pid: i32,
+    pub application_name: Option<String>,
+    pub user: Option<String>,
+    pub client_addr: Option<String>,
+    /// When the holder connected (UTC, RFC 3339).
+    pub backend_start: Option<String>,
+    /// `active`, `idle`, `idle in transaction`, ...
+    pub state: Option<String>,
+    /// When `state` last changed (UTC, RFC 3339).
+    pub state_change: Option<String>,
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pid {}", self.pid)?;
+        if let Some(app) = self.application_name.as_deref().filter(|a| !a.is_empty()) {
+            write!(f, ", application_name {app:?}")?;
+        }
+        if let Some(user) = &self.user {
+            write!(f, ", user {user}")?;
+        }
+        if let Some(addr) = &self.client_addr {
+            write!(f, ", client {addr}")?;
+        }
+        if let Some(start) = &self.backend_start {
+            write!(f, ", connected since {start}")?;
+        }
+        if let Some(state) = &self.state {
+            write!(f, ", {state}")?;
+            if let Some(since) = &self.state_change {
+                write!(f, " since {since}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Proof that this session holds the migration lock; give it back with [`MigrationLock::release`].
+#[derive(Debug)]
+#[must_use = "the lock is held until released or the connection closes"]
+pub struct MigrationLock {
+    pub database: String,
+    pub key: i32,
+    /// How long acquiring took.
+    pub waited: Duration,
+}
+
+fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    })
+}
+
+fn current_database(client: &mut Client) -> Result<String> {
+    let messages = client
+        .simple_query("SELECT current_database()")
+        .map_err(|e| query_error("cannot read the current database name", e))?;
+    Ok(first_value(&messages).unwrap_or_default().to_string())
+}
+
+fn try_lock(client: &mut Client, key: i32) -> Result<bool> {
+    let messages = client
+        .simple_query(&format!(
+            "SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"
+        ))
+        .map_err(|e| query_error("cannot take the migration lock", e))?;
+    Ok(first_value(&messages) == Some("t"))
+}
+
+const RFC3339_UTC: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS"Z"'"#;
+
+/// The session holding the migration lock of the current database, if any.
+pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
+    let sql = format!(
+        "SELECT a.pid, a.application_name, a.usename, host(a.client_addr), \
+                to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+                to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted \
+           AND l.classid = {LOCK_NAMESPACE}::oid AND l.objid = {key}::oid AND l.objsubid = 2 \
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         LIMIT 1"
+    );
+    let messages = client
+        .simple_query(&sql)
+        .map_err(|e| query_error("cannot find the holder of the migration lock", e))?;
+    Ok(messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => {
+            let text = |i: usize| row.get(i).map(str::to_string);
+            Some(LockHolder {
+                pid: row.get(0).and_then(|p| p.parse().ok()).unwrap_or(0),
+                application_name: text(1),
+                user: text(2),
+                client_addr: text(3),
+                backend_start: text(4),
+                state: text(5),
+                state_change: text(6),
+            })
+        }
+        _ => None,
+    }))
+}
+
+/// Takes the migration lock, polling with backoff and jitter for at most `timeout`.
+/// `waiting` is called once, with the holder, when the first attempt finds the lock taken.
+/// On expiry the error (exit 6) names the holder.
+pub fn acquire(
+    client: &mut Client,
+    timeout: Duration,
+    waiting: &mut dyn FnMut(Option<&LockHolder>),
+) -> Result<MigrationLock> {
+    let start = Instant::now();
+    let database = current_database(client)?;
+    let key = lock_id(&database);
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
+    let mut announced = false;
+    loop {
+        if try_lock(client, key)? {
+            return Ok(MigrationLock {
+                database,
+                key,
+                waited: start.elapsed(),
+            });
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= timeout {
+            break;
+        }
+        if !announced {
+            announced = true;
+            let found = holder(client, key)?;
+            waiting(found.as_ref());
+        }
+        std::thread::sleep(backoff.next_delay().min(timeout - elapsed));
+    }
+    let found = holder(client, key)?;
+    let mut err = Error::new(
+        ErrorKind::LockTimeout,
+        format!(
+            "migration lock on database {database:?} not acquired within {}: another migration run holds it",
+            human(timeout)
+        ),
+    );
+    err = match &found {
+        Some(h) => err.with_detail(format!("held by {h}")).with_help(format!(
+            "wait for that run to finish and try again, or raise --lock-timeout; if the session \
+             is stuck, end it with `SELECT pg_terminate_backend({})`",
+            h.pid
+        )),
+        // Released between the last attempt and the look-up: a retry will most likely succeed.
+        None => err.with_help("the lock was released just now; run the command again"),
+    };
+    Err(err)
+}
+
+impl MigrationLock {
+    /// Releases the lock. An error means this session no longer held it (the migration SQL
+    /// ran `pg_advisory_unlock_all()` or `DISCARD ALL`), so another run may have overlapped.
+    pub fn release(self, client: &mut Client) -> Result<()> {
+        let messages = client
+            .simple_query(&format!(
+                "SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {})",
+                self.key
+            ))
+            .map_err(|e| query_error("cannot release the migration lock", e))?;
+        if first_value(&messages) == Some("t") {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Diverged,
+                format!("the migration lock on database {:?} was lost during the run", self.database),
+            )
+            .with_help(
+                "a migration released it (`pg_advisory_unlock_all()` or `DISCARD ALL`), so another \
+                 run may have overlapped; check `cargo confiture migrate status`",
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_id_matches_confiture() {
+        // python3 -c "import hashlib;print(int.from_bytes(hashlib.sha256(b'postgres').digest()[:4],'big')&0x7FFFFFFF)"
+        assert_eq!(lock_id("postgres"), 692237180);
+    }
+
+    #[test]
+    fn lock_id_is_never_negative() {
+        for name in [
+            "",
+            "app",
+            "ünïcode",
+            "a-much-longer-database-name_with_parts",
+        ] {
+            assert!(lock_id(name) >= 0, "{name}");
+        }
+    }
+
+    #[test]
+    fn holder_is_described_with_what_is_known() {
+        let h = LockHolder {
+            pid: 42,
+            application_name: Some("psql".into()),
+            user: Some("postgres".into()),
+            client_addr: None,
+            backend_start: Some("2026-01-15T10:30:00Z".into()),
+            state: Some("idle".into()),
+            state_change: Some("2026-01-15T10:31:00Z".into()),
+        };
+        assert_eq!(
+            h.to_string(),
+            "pid 42, application_name \"psql\", user postgres, connected since 2026-01-15T10:30:00Z, idle since 2026-01-15T10:31:00Z"
+        );
+    }
+}

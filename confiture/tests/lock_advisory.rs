@@ -1,0 +1,157 @@
+//! The migration lock against a real PostgreSQL: confiture's keys, polling outside any
+//! transaction, the timeout naming the holder, release.
+
+mod apply_support;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use apply_support::{value, TestDb};
+use confiture::db::lock::{self, LockHolder, LOCK_NAMESPACE};
+use confiture::ErrorKind;
+
+#[test]
+fn lock_id_matches_the_server_side_formula() {
+    let db = TestDb::new("lockid");
+    let server = db
+        .value(
+            "SELECT (('x' || substr(encode(sha256(convert_to(current_database(), 'UTF8')), 'hex'), 1, 8))::bit(32)::int \
+             & 2147483647)::text",
+        )
+        .unwrap();
+    assert_eq!(lock::lock_id(&db.name).to_string(), server);
+}
+
+#[test]
+fn times_out_naming_the_holder() {
+    let db = TestDb::new("locktimeout");
+    let mut holder = db.client_as("holder-app");
+    let key = lock::lock_id(&db.name);
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({LOCK_NAMESPACE}, {key})"))
+        .unwrap();
+    let holder_pid = value(&mut holder, "SELECT pg_backend_pid()").unwrap();
+
+    let mut waiter = db.client();
+    let mut seen: Vec<Option<LockHolder>> = Vec::new();
+    let start = Instant::now();
+    let err = lock::acquire(&mut waiter, Duration::from_secs(2), &mut |h| {
+        seen.push(h.cloned())
+    })
+    .unwrap_err();
+    let elapsed = start.elapsed();
+    assert_eq!(err.kind, ErrorKind::LockTimeout);
+    assert_eq!(err.exit_code(), 6);
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(10),
+        "{elapsed:?}"
+    );
+    let details = err.details.join("\n");
+    assert!(details.contains(&format!("pid {holder_pid}")), "{details}");
+    assert!(details.contains("holder-app"), "{details}");
+    assert!(err
+        .help
+        .unwrap()
+        .contains(&format!("pg_terminate_backend({holder_pid})")));
+    // Announced once, with the holder.
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].as_ref().unwrap().pid.to_string(), holder_pid);
+}
+
+#[test]
+fn waits_until_released_then_holds_and_releases() {
+    let db = TestDb::new("lockwait");
+    let mut holder = db.client_as("holder-app");
+    let key = lock::lock_id(&db.name);
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({LOCK_NAMESPACE}, {key})"))
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        holder
+            .batch_execute(&format!(
+                "SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {key})"
+            ))
+            .unwrap();
+        holder
+    });
+    let mut waiter = db.client();
+    let taken = lock::acquire(&mut waiter, Duration::from_secs(10), &mut |_| {}).unwrap();
+    assert!(
+        taken.waited >= Duration::from_millis(350),
+        "{:?}",
+        taken.waited
+    );
+    let mut holder = release.join().unwrap();
+    // Held by the waiter now: the former holder cannot take it.
+    assert_eq!(
+        value(
+            &mut holder,
+            &format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})")
+        )
+        .as_deref(),
+        Some("f")
+    );
+    taken.release(&mut waiter).unwrap();
+    assert_eq!(
+        value(
+            &mut holder,
+            &format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})")
+        )
+        .as_deref(),
+        Some("t")
+    );
+}
+
+#[test]
+fn a_lost_lock_is_reported_at_release() {
+    let db = TestDb::new("locklost");
+    let mut client = db.client();
+    let taken = lock::acquire(&mut client, Duration::from_secs(1), &mut |_| {}).unwrap();
+    client
+        .batch_execute("SELECT pg_advisory_unlock_all()")
+        .unwrap();
+    let err = taken.release(&mut client).unwrap_err();
+    assert!(err.message.contains("lost"), "{err}");
+}
+
+/// A waiter must poll outside any transaction: one blocked inside `pg_advisory_lock` holds a
+/// snapshot, and the holder's `CREATE INDEX CONCURRENTLY` would wait for it forever.
+#[test]
+fn a_waiting_runner_does_not_block_create_index_concurrently() {
+    let db = TestDb::new("lockcic");
+    let mut holder = db.client_as("holder-app");
+    holder
+        .batch_execute("CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 1000)")
+        .unwrap();
+    let key = lock::lock_id(&db.name);
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({LOCK_NAMESPACE}, {key})"))
+        .unwrap();
+
+    let (announced_tx, announced_rx) = mpsc::channel();
+    let name = db.name.clone();
+    let waiter = std::thread::spawn(move || {
+        let mut waiter = apply_support::connect(&name, "waiter-app");
+        let taken = lock::acquire(&mut waiter, Duration::from_secs(20), &mut |_| {
+            announced_tx.send(()).unwrap();
+        });
+        taken.map(|t| t.release(&mut waiter))
+    });
+    announced_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("waiter started waiting");
+    // With a waiter blocked inside pg_advisory_lock this would hang until the timeout.
+    holder
+        .batch_execute("SET statement_timeout = '8s'")
+        .unwrap();
+    holder
+        .batch_execute("CREATE INDEX CONCURRENTLY t_id ON t (id)")
+        .unwrap();
+    holder
+        .batch_execute(&format!(
+            "SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {key})"
+        ))
+        .unwrap();
+    waiter.join().unwrap().unwrap().unwrap();
+}
