@@ -8,7 +8,8 @@
 //!   database an environment names.
 //! - [`status`], [`plan`]: pure decisions over the files and the ledger rows.
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
-//! - `Migrator` (feature `db`): the library facade the CLI and applications use.
+//! - `Migrator` (feature `db`): the library facade the CLI and applications use; its
+//!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`.
 
 pub mod config;
 pub mod diagnostic;
@@ -22,6 +23,8 @@ pub mod workspace;
 
 #[cfg(feature = "db")]
 pub mod db;
+#[cfg(feature = "db")]
+pub mod migrate;
 #[cfg(feature = "db")]
 mod migrator;
 

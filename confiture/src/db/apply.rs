@@ -10,6 +10,10 @@
 //! A [`Script`] remembers where each file's text sits in the message, so the server's error
 //! position (a 1-based character offset into the whole message) maps back to file and line.
 
+// Failures carry the report and file position a deploy script needs; they are the cold path,
+// so their size does not matter and boxing would only make the public API clumsier.
+#![allow(clippy::result_large_err)]
+
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -241,23 +245,107 @@ fn ledger_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms_sql: &str) -> S
     }
 }
 
-/// The one message that runs a transactional step with its ledger row.
-pub fn transactional_script<'a>(settings: &ApplySettings, step: &Step<'a>) -> Script<'a> {
-    let mut script = Script::new();
-    let mut prelude = format!("BEGIN; {}", timeouts_sql(settings, true));
-    if !step.synchronous_commit {
-        prelude.push_str(" SET LOCAL synchronous_commit = off;");
-    }
-    script.push_sql(&prelude);
+/// Appends a step's body and ledger row to a script already inside a transaction.
+fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<'a>) {
     script.push_sql(START_CLOCK);
     let file = step.file();
     script.push_body(file, &file.text, 1);
-    script.push_sql(&format!(
-        "{};",
-        ledger_sql(&settings.table, step, ELAPSED_MS)
-    ));
+    script.push_sql(&format!("{};", ledger_sql(&settings.table, step, ELAPSED_MS)));
+}
+
+fn begin_sql(settings: &ApplySettings, synchronous_commit: bool) -> String {
+    let mut prelude = format!("BEGIN; {}", timeouts_sql(settings, true));
+    if !synchronous_commit {
+        prelude.push_str(" SET LOCAL synchronous_commit = off;");
+    }
+    prelude
+}
+
+/// The one message that runs a transactional step with its ledger row. Several of these can
+/// be concatenated into one message: after an error the server skips the rest, and the
+/// transactions before it stay committed.
+pub fn transactional_script<'a>(settings: &ApplySettings, step: &Step<'a>) -> Script<'a> {
+    let mut script = Script::new();
+    script.push_sql(&begin_sql(settings, step.synchronous_commit));
+    push_step(&mut script, settings, step);
     script.push_sql("COMMIT;");
     script
+}
+
+/// Runs every step in one transaction (`up --single-transaction`): all are recorded, or none.
+/// Each step is its own message inside the transaction, so a failure names its migration.
+/// `on_step(i, None)` announces step `i`, `on_step(i, Some(duration))` reports it done (not yet
+/// committed). On failure, returns the index of the failing step.
+pub fn run_in_one_transaction(
+    client: &mut Client,
+    settings: &ApplySettings,
+    steps: &[Step<'_>],
+    on_retry: &mut OnRetry<'_>,
+    on_step: &mut dyn FnMut(usize, Option<Duration>),
+) -> Result<(), (usize, StepFailure)> {
+    if let Some((i, step)) =
+        steps.iter().enumerate().find(|(_, s)| s.file().mode == TransactionMode::NoTransaction)
+    {
+        let error = Error::usage(format!(
+            "--single-transaction cannot include migration {}: {} runs without a transaction",
+            step.migration.id(),
+            step.file().path.display()
+        ))
+        .with_help("apply it on its own first (`migrate up --target` just before it, then `migrate up --steps 1`), or drop --single-transaction");
+        return Err((i, StepFailure { error, location: None, sqlstate: None }));
+    }
+    let (Some(first), Some(last)) = (steps.first().copied(), steps.last().copied()) else {
+        return Ok(());
+    };
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+    let mut attempt = 1;
+    'attempt: loop {
+        if let Err(e) = client.batch_execute(&begin_sql(settings, true)) {
+            return Err((0, connection_lost(&first, e)));
+        }
+        for (i, step) in steps.iter().enumerate() {
+            on_step(i, None);
+            let start = Instant::now();
+            let mut script = Script::new();
+            push_step(&mut script, settings, step);
+            let Err(e) = client.batch_execute(script.text()) else {
+                on_step(i, Some(start.elapsed()));
+                continue;
+            };
+            if is_connection_lost(&e) {
+                return Err((i, connection_lost(step, e)));
+            }
+            if let Err(rollback) = client.batch_execute("ROLLBACK") {
+                return Err((i, connection_lost(step, rollback)));
+            }
+            if is_lock_contention(&e) && attempt <= settings.lock_retries {
+                let delay = backoff.next_delay();
+                on_retry(attempt, delay);
+                std::thread::sleep(delay);
+                attempt += 1;
+                continue 'attempt;
+            }
+            let mut failure = sql_failure(settings, step, &script, &e, None);
+            failure.error = failure
+                .error
+                .with_detail("the whole run was one transaction: it was rolled back and nothing is recorded");
+            return Err((i, failure));
+        }
+        return match client.batch_execute("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let i = steps.len() - 1;
+                if is_connection_lost(&e) {
+                    Err((i, connection_lost(&last, e)))
+                } else {
+                    let _ = client.batch_execute("ROLLBACK");
+                    let mut f = sql_failure(settings, &last, &Script::new(), &e, None);
+                    f.error = f.error.with_detail("COMMIT failed (a deferred constraint?): nothing is recorded");
+                    Err((i, f))
+                }
+            }
+        };
+    }
 }
 
 /// Runs one migration (up or down) with its ledger row, retrying a transactional one that hit

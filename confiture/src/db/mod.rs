@@ -3,7 +3,11 @@
 
 pub mod apply;
 pub(crate) mod backoff;
+pub mod ledger;
 pub mod lock;
+mod shim_envstatus;
+
+pub use shim_envstatus::connect;
 
 use crate::error::Error;
 

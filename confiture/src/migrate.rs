@@ -1,0 +1,824 @@
+//! `Migrator::up`, `down`, `baseline` and `reinit`: the commands that change a database, their
+//! options, progress events and reports.
+//!
+//! Every command refuses what it can before connecting (bad flags, lint errors), takes the
+//! migration lock on the connection that does the work, reads the ledger *after* the lock (a
+//! runner that waited finds the work done and succeeds), plans with [`crate::plan`], and runs
+//! with [`crate::db::apply`]. Dry runs read but never write: no table, no lock, no row.
+//!
+//! A failed command returns [`Failed`]: the error (its kind decides the exit code) and the
+//! report of what was done before it, with the error in `errors` — the JSON a deploy script reads.
+
+// Failures carry the report and file position a deploy script needs; they are the cold path,
+// so their size does not matter and boxing would only make the public API clumsier.
+#![allow(clippy::result_large_err)]
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+use serde::Serialize;
+
+use crate::config::Environment;
+use crate::db::apply::{self, ApplySettings, Direction, Location, Step, StepFailure};
+use crate::db::lock::{self, LockHolder};
+use crate::error::{Error, ErrorKind, Result};
+use crate::files::{self, Migration, MigrationSet, TransactionMode};
+use crate::ledger::{self, LedgerRow, RowKind};
+use crate::plan;
+use crate::Migrator;
+
+/// Default for how long to wait for the migration lock (`--lock-timeout`).
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Options of `migrate up`. `Default` applies every pending migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpOptions {
+    /// Apply at most this many (≥ 1; 0 is a usage error).
+    pub steps: Option<u32>,
+    /// Apply pending migrations through this version (which must exist).
+    pub target: Option<u64>,
+    /// Connect and plan, write nothing (no tracking table, no lock); the report carries each
+    /// planned migration's SQL.
+    pub dry_run: bool,
+    /// All pending migrations in one transaction; refused if one is `no-transaction`.
+    pub single_transaction: bool,
+    /// Apply pending migrations numbered below the newest applied one instead of refusing.
+    pub allow_out_of_order: bool,
+    /// How long to wait for the migration lock held by another run (exit 6 after).
+    pub lock_wait: Duration,
+    /// `lock_timeout` for migration SQL; overrides `migration.lock_timeout`.
+    pub lock_timeout_statement: Option<Duration>,
+    /// `statement_timeout` for migration SQL; overrides `migration.statement_timeout`.
+    pub statement_timeout: Option<Duration>,
+    /// Create the database first when it does not exist (connecting to `postgres`).
+    pub create_database: bool,
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        UpOptions {
+            steps: None,
+            target: None,
+            dry_run: false,
+            single_transaction: false,
+            allow_out_of_order: false,
+            lock_wait: DEFAULT_LOCK_WAIT,
+            lock_timeout_statement: None,
+            statement_timeout: None,
+            create_database: false,
+        }
+    }
+}
+
+/// Options of `migrate down`. `Default` rolls back the newest applied migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownOptions {
+    /// Roll back this many (default 1; 0 is a usage error).
+    pub steps: Option<u32>,
+    /// Roll back every migration after this version; 0 means all and needs `yes`.
+    pub target: Option<u64>,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub lock_wait: Duration,
+    pub lock_timeout_statement: Option<Duration>,
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for DownOptions {
+    fn default() -> Self {
+        DownOptions {
+            steps: None,
+            target: None,
+            yes: false,
+            dry_run: false,
+            lock_wait: DEFAULT_LOCK_WAIT,
+            lock_timeout_statement: None,
+            statement_timeout: None,
+        }
+    }
+}
+
+/// Options of `migrate baseline --through VERSION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaselineOptions {
+    pub through: u64,
+    pub dry_run: bool,
+    pub lock_wait: Duration,
+}
+
+impl BaselineOptions {
+    pub fn through(version: u64) -> BaselineOptions {
+        BaselineOptions { through: version, dry_run: false, lock_wait: DEFAULT_LOCK_WAIT }
+    }
+}
+
+/// Options of `migrate reinit [--through VERSION]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReinitOptions {
+    /// Record files through this version; all when absent.
+    pub through: Option<u64>,
+    pub dry_run: bool,
+    pub lock_wait: Duration,
+}
+
+impl Default for ReinitOptions {
+    fn default() -> Self {
+        ReinitOptions { through: None, dry_run: false, lock_wait: DEFAULT_LOCK_WAIT }
+    }
+}
+
+/// What a running command reports as it goes; the CLI renders these on stderr.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Progress {
+    /// Another run holds the migration lock; polling until `lock_wait`.
+    LockWaiting { holder: Option<LockHolder> },
+    LockAcquired { waited_ms: u64 },
+    /// Nothing to do (possibly because the run we waited for did it).
+    UpToDate,
+    Started { version: String, name: String, direction: Direction, mode: TransactionMode },
+    /// The migration hit `lock_timeout` (or a deadlock) and will be retried after `delay_ms`.
+    Retrying { version: String, name: String, attempt: u32, delay_ms: u64 },
+    Finished { version: String, name: String, direction: Direction, duration_ms: u64 },
+}
+
+/// One migration in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationReport {
+    pub version: String,
+    pub name: String,
+    pub mode: TransactionMode,
+    /// Wall time of the migration, including retries; `null` in a dry run.
+    pub duration_ms: Option<u64>,
+    /// The SQL that would run (dry runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+}
+
+/// An error in a report's `errors`: the [`Error`] plus, where known, the migration, file
+/// position and SQLSTATE.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportedError {
+    /// `migration_failed`, `lock_timeout`, `diverged`, ... (the [`ErrorKind`] in snake case).
+    pub kind: &'static str,
+    pub exit_code: u8,
+    pub message: String,
+    pub details: Vec<String>,
+    pub help: Option<String>,
+    pub version: Option<String>,
+    pub name: Option<String>,
+    pub file: Option<PathBuf>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub sqlstate: Option<String>,
+}
+
+/// The result of `migrate up`, serialised as the seed's JSON (`applied`, `skipped`, `errors`,
+/// `total_duration_ms`) plus our additions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UpReport {
+    /// Versions applied by this run, in order.
+    pub applied: Vec<String>,
+    /// Pending versions this run did not apply: beyond `steps`/`target`, or not attempted after
+    /// a failure.
+    pub skipped: Vec<String>,
+    pub errors: Vec<ReportedError>,
+    pub total_duration_ms: u64,
+    /// Details of the applied migrations (of the planned ones in a dry run).
+    pub migrations: Vec<MigrationReport>,
+    pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
+    pub warnings: Vec<String>,
+}
+
+/// The result of `migrate down`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DownReport {
+    /// Versions rolled back by this run, in the order they were rolled back.
+    pub rolled_back: Vec<String>,
+    pub errors: Vec<ReportedError>,
+    pub total_duration_ms: u64,
+    pub migrations: Vec<MigrationReport>,
+    pub dry_run: bool,
+    pub warnings: Vec<String>,
+}
+
+/// The result of `migrate baseline`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BaselineReport {
+    /// Versions recorded as applied without running them.
+    pub baselined: Vec<String>,
+    /// Versions through `--through` that were already recorded (left as they are).
+    pub skipped: Vec<String>,
+    pub errors: Vec<ReportedError>,
+    pub total_duration_ms: u64,
+    pub dry_run: bool,
+    pub warnings: Vec<String>,
+}
+
+/// The result of `migrate reinit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReinitReport {
+    /// Ledger rows deleted.
+    pub deleted_count: u64,
+    /// Versions recorded from the files on disk.
+    pub marked: Vec<String>,
+    /// Versions that were recorded and no longer are: the next `up` runs those with files.
+    pub forgotten: Vec<String>,
+    pub errors: Vec<ReportedError>,
+    pub total_duration_ms: u64,
+    pub dry_run: bool,
+    pub warnings: Vec<String>,
+}
+
+/// A command that failed: the error, and the report of what happened before it (with the error
+/// in its `errors`). Converts into [`Error`] with `?`.
+#[derive(Debug, Clone)]
+pub struct Failed<R> {
+    pub error: Error,
+    pub report: R,
+}
+
+impl<R> fmt::Display for Failed<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<R: fmt::Debug> std::error::Error for Failed<R> {}
+
+impl<R> From<Failed<R>> for Error {
+    fn from(failed: Failed<R>) -> Error {
+        failed.error
+    }
+}
+
+/// The result of a command: its report, or [`Failed`] with the report so far.
+pub type Outcome<R> = std::result::Result<R, Failed<R>>;
+
+/// Ignores progress events.
+pub fn no_progress(_: Progress) {}
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Connection => "connection",
+        ErrorKind::MigrationFailed => "migration_failed",
+        ErrorKind::Invalid => "invalid",
+        ErrorKind::LockTimeout => "lock_timeout",
+        ErrorKind::Diverged => "diverged",
+        ErrorKind::Irreversible => "irreversible",
+        ErrorKind::Usage => "usage",
+    }
+}
+
+/// A failure inside a command, with what the report needs to know about it.
+struct RunFailure {
+    error: Error,
+    migration: Option<(String, String)>,
+    location: Option<Location>,
+    sqlstate: Option<String>,
+}
+
+impl From<Error> for RunFailure {
+    fn from(error: Error) -> RunFailure {
+        RunFailure { error, migration: None, location: None, sqlstate: None }
+    }
+}
+
+impl RunFailure {
+    fn of_step(m: &Migration, f: StepFailure) -> RunFailure {
+        RunFailure {
+            error: f.error,
+            migration: Some((m.version_text.clone(), m.name.clone())),
+            location: f.location,
+            sqlstate: f.sqlstate,
+        }
+    }
+
+    fn reported(&self) -> ReportedError {
+        let (version, name) = self.migration.clone().unzip();
+        ReportedError {
+            kind: kind_name(self.error.kind),
+            exit_code: self.error.exit_code(),
+            message: self.error.to_string(),
+            details: self.error.details.clone(),
+            help: self.error.help.clone(),
+            version,
+            name,
+            file: self.location.as_ref().map(|l| l.path.clone()),
+            line: self.location.as_ref().map(|l| l.line),
+            column: self.location.as_ref().map(|l| l.column),
+            sqlstate: self.sqlstate.clone(),
+        }
+    }
+}
+
+type Run<T> = std::result::Result<T, RunFailure>;
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn versions(ms: &[&Migration]) -> Vec<String> {
+    ms.iter().map(|m| m.version_text.clone()).collect()
+}
+
+fn planned(ms: &[&Migration], direction: Direction) -> Vec<MigrationReport> {
+    ms.iter()
+        .map(|m| {
+            let file = match direction {
+                Direction::Up => &m.up,
+                Direction::Down => &m.down,
+            };
+            MigrationReport {
+                version: m.version_text.clone(),
+                name: m.name.clone(),
+                mode: file.mode,
+                duration_ms: None,
+                sql: Some(file.text.clone()),
+            }
+        })
+        .collect()
+}
+
+/// Fills in the report's duration and errors, and splits success from failure.
+fn finish<R>(
+    start: Instant,
+    mut report: R,
+    result: Run<()>,
+    set: impl FnOnce(&mut R, u64, Option<ReportedError>),
+) -> Outcome<R> {
+    let elapsed = ms(start.elapsed());
+    match result {
+        Ok(()) => {
+            set(&mut report, elapsed, None);
+            Ok(report)
+        }
+        Err(failure) => {
+            set(&mut report, elapsed, Some(failure.reported()));
+            Err(Failed { error: failure.error, report })
+        }
+    }
+}
+
+/// Runs `work` holding the migration lock, and releases it after, whatever happened. A lock
+/// found lost at release is returned as a warning.
+fn with_lock<T>(
+    client: &mut Client,
+    wait: Duration,
+    progress: &mut dyn FnMut(Progress),
+    warnings: &mut Vec<String>,
+    work: impl FnOnce(&mut Client, &mut dyn FnMut(Progress)) -> Run<T>,
+) -> Run<T> {
+    let taken = lock::acquire(client, wait, &mut |holder| {
+        progress(Progress::LockWaiting { holder: holder.cloned() })
+    })?;
+    progress(Progress::LockAcquired { waited_ms: ms(taken.waited) });
+    let result = work(client, progress);
+    if client.is_closed() {
+        // The server released it with the session.
+        return result;
+    }
+    if let (Err(lost), Ok(_)) = (taken.release(client), &result) {
+        warnings.push(match &lost.help {
+            Some(help) => format!("{lost} ({help})"),
+            None => lost.to_string(),
+        });
+    }
+    result
+}
+
+impl Migrator {
+    fn load_set(&self) -> Result<MigrationSet> {
+        let checked = files::load(&self.migrations_dir, &self.check_options)?;
+        if checked.has_errors() {
+            let errors: Vec<String> =
+                checked.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+            let mut err = Error::invalid(format!(
+                "{} has {} error(s); nothing was run",
+                self.migrations_dir.display(),
+                errors.len()
+            ))
+            .with_help("fix the files listed (`cargo confiture lint` explains each rule), then run again");
+            err.details = errors;
+            return Err(err);
+        }
+        Ok(checked.set)
+    }
+
+    fn apply_settings(&self, lock_timeout: Option<Duration>, statement_timeout: Option<Duration>) -> ApplySettings {
+        let m = &self.env.migration;
+        ApplySettings {
+            table: m.tracking_table.clone(),
+            lock_timeout: lock_timeout.unwrap_or(m.lock_timeout),
+            statement_timeout: statement_timeout.or(m.statement_timeout),
+            lock_retries: m.lock_retries,
+        }
+    }
+
+    fn read_rows(&mut self) -> Result<Option<Vec<LedgerRow>>> {
+        let table = self.env.migration.tracking_table.clone();
+        let client = self.client()?;
+        Ok(crate::db::ledger::read(client, &table)?.map(|l| l.rows))
+    }
+
+    /// Names the database in connection-level errors raised mid-run.
+    fn with_database(&self, mut failure: RunFailure) -> RunFailure {
+        if matches!(failure.error.kind, ErrorKind::Connection | ErrorKind::LockTimeout) {
+            failure.error.details.push(format!("database: {}", self.env.connection));
+        }
+        failure
+    }
+
+    /// Applies pending migrations: `migrate up`.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// use confiture::migrate::{no_progress, UpOptions};
+    /// # let env: confiture::config::Environment = todo!();
+    /// let mut migrator = confiture::Migrator::new(env, "db/migrations", Default::default());
+    /// let report = migrator.up(&UpOptions::default(), &mut no_progress)?;
+    /// println!("applied {:?}", report.applied);
+    /// # Ok(()) }
+    /// ```
+    pub fn up(&mut self, options: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Outcome<UpReport> {
+        let start = Instant::now();
+        let mut report = UpReport { dry_run: options.dry_run, ..UpReport::default() };
+        let result = self.up_run(options, progress, &mut report).map_err(|f| self.with_database(f));
+        finish(start, report, result, |r, total, error| {
+            r.total_duration_ms = total;
+            r.errors.extend(error);
+        })
+    }
+
+    fn up_run(&mut self, options: &UpOptions, progress: &mut dyn FnMut(Progress), report: &mut UpReport) -> Run<()> {
+        let set = self.load_set()?;
+        let request = plan::UpRequest {
+            steps: options.steps,
+            target: options.target,
+            allow_out_of_order: options.allow_out_of_order,
+            first_version: self.check_options.first_version,
+        };
+        plan::check_up_request(&set, &request)?;
+        if options.create_database && !options.dry_run && self.client.is_none() {
+            create_database(&self.env)?;
+        }
+        if options.dry_run {
+            let rows = self.read_rows()?.unwrap_or_default();
+            let plan = plan::up(&set, &rows, &request)?;
+            report.migrations = planned(&plan.apply, Direction::Up);
+            report.skipped = versions(&plan.skipped);
+            return Ok(());
+        }
+        let settings = self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
+        let single = options.single_transaction;
+        let mut warnings = Vec::new();
+        let client = self.client()?;
+        let result = with_lock(client, options.lock_wait, progress, &mut warnings, |client, progress| {
+            let rows = match crate::db::ledger::read(client, &settings.table)? {
+                Some(ledger) => ledger.rows,
+                None => {
+                    apply::create_tracking_table(client, &settings.table)?;
+                    Vec::new()
+                }
+            };
+            let plan = plan::up(&set, &rows, &request)?;
+            report.skipped = versions(&plan.skipped);
+            if plan.apply.is_empty() {
+                progress(Progress::UpToDate);
+                return Ok(());
+            }
+            if single {
+                run_single(client, &settings, &plan.apply, progress, report)
+            } else {
+                let result = run_each(client, &settings, &plan.apply, Direction::Up, progress, &mut |m, d| {
+                    report.applied.push(m.version_text.clone());
+                    report.migrations.push(done(m, &m.up, d));
+                });
+                result.map_err(|mut f| {
+                    let not_attempted = versions(plan.apply.get(report.applied.len() + 1..).unwrap_or_default());
+                    if !report.applied.is_empty() {
+                        f.error.details.push(format!("applied before the failure: {}", report.applied.join(", ")));
+                    }
+                    if !not_attempted.is_empty() {
+                        f.error.details.push(format!("not attempted: {}", not_attempted.join(", ")));
+                    }
+                    report.skipped.splice(0..0, not_attempted);
+                    f
+                })
+            }
+        });
+        report.warnings.extend(warnings);
+        result
+    }
+
+    /// Rolls back applied migrations, newest first: `migrate down`.
+    pub fn down(&mut self, options: &DownOptions, progress: &mut dyn FnMut(Progress)) -> Outcome<DownReport> {
+        let start = Instant::now();
+        let mut report = DownReport { dry_run: options.dry_run, ..DownReport::default() };
+        let result = self.down_run(options, progress, &mut report).map_err(|f| self.with_database(f));
+        finish(start, report, result, |r, total, error| {
+            r.total_duration_ms = total;
+            r.errors.extend(error);
+        })
+    }
+
+    fn down_run(&mut self, options: &DownOptions, progress: &mut dyn FnMut(Progress), report: &mut DownReport) -> Run<()> {
+        let set = self.load_set()?;
+        let request = plan::DownRequest { steps: options.steps, target: options.target, yes: options.yes };
+        plan::check_down_request(&set, &request)?;
+        if options.dry_run {
+            let rows = self.read_rows()?.unwrap_or_default();
+            let plan = plan::down(&set, &rows, &request)?;
+            report.migrations = planned(&plan.roll_back, Direction::Down);
+            return Ok(());
+        }
+        let settings = self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
+        let mut warnings = Vec::new();
+        let client = self.client()?;
+        let result = with_lock(client, options.lock_wait, progress, &mut warnings, |client, progress| {
+            // No table: nothing was ever applied, and `down` does not create it.
+            let rows = crate::db::ledger::read(client, &settings.table)?.map(|l| l.rows).unwrap_or_default();
+            let plan = plan::down(&set, &rows, &request)?;
+            if plan.roll_back.is_empty() {
+                progress(Progress::UpToDate);
+                return Ok(());
+            }
+            run_each(client, &settings, &plan.roll_back, Direction::Down, progress, &mut |m, d| {
+                report.rolled_back.push(m.version_text.clone());
+                report.migrations.push(done(m, &m.down, d));
+            })
+            .map_err(|mut f| {
+                if !report.rolled_back.is_empty() {
+                    f.error.details.push(format!("rolled back before the failure: {}", report.rolled_back.join(", ")));
+                }
+                f
+            })
+        });
+        report.warnings.extend(warnings);
+        result
+    }
+
+    /// Records migrations through `through` as applied without running them: for databases
+    /// that already have the schema. Rows already present are left as they are.
+    pub fn baseline(&mut self, options: &BaselineOptions, progress: &mut dyn FnMut(Progress)) -> Outcome<BaselineReport> {
+        let start = Instant::now();
+        let mut report = BaselineReport { dry_run: options.dry_run, ..BaselineReport::default() };
+        let result = self.baseline_run(options, progress, &mut report).map_err(|f| self.with_database(f));
+        finish(start, report, result, |r, total, error| {
+            r.total_duration_ms = total;
+            r.errors.extend(error);
+        })
+    }
+
+    fn baseline_run(
+        &mut self,
+        options: &BaselineOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut BaselineReport,
+    ) -> Run<()> {
+        let set = self.load_set()?;
+        plan::baseline(&set, &[], options.through)?;
+        if options.dry_run {
+            let rows = self.read_rows()?.unwrap_or_default();
+            let plan = plan::baseline(&set, &rows, options.through)?;
+            report.baselined = versions(&plan.record);
+            report.skipped = versions(&plan.already);
+            return Ok(());
+        }
+        let table = self.env.migration.tracking_table.clone();
+        let mut warnings = Vec::new();
+        let client = self.client()?;
+        let result = with_lock(client, options.lock_wait, progress, &mut warnings, |client, _| {
+            let rows = match crate::db::ledger::read(client, &table)? {
+                Some(ledger) => ledger.rows,
+                None => {
+                    apply::create_tracking_table(client, &table)?;
+                    Vec::new()
+                }
+            };
+            let plan = plan::baseline(&set, &rows, options.through)?;
+            let mut sql = String::from("BEGIN;\n");
+            for m in &plan.record {
+                let insert = ledger::insert_sql(&table, &m.version_text, &m.name, &m.up.checksum, RowKind::Baseline, "0");
+                sql.push_str(&format!("{insert};\n"));
+            }
+            sql.push_str("COMMIT;");
+            write_ledger(client, &sql, "baseline")?;
+            report.baselined = versions(&plan.record);
+            report.skipped = versions(&plan.already);
+            Ok(())
+        });
+        report.warnings.extend(warnings);
+        result
+    }
+
+    /// Replaces every ledger row with rows for the files on disk through `through` (all when
+    /// absent), in one transaction — confiture's `reinit`. Accepts edited files' checksums and
+    /// forgets rows whose files are gone.
+    pub fn reinit(&mut self, options: &ReinitOptions, progress: &mut dyn FnMut(Progress)) -> Outcome<ReinitReport> {
+        let start = Instant::now();
+        let mut report = ReinitReport { dry_run: options.dry_run, ..ReinitReport::default() };
+        let result = self.reinit_run(options, progress, &mut report).map_err(|f| self.with_database(f));
+        finish(start, report, result, |r, total, error| {
+            r.total_duration_ms = total;
+            r.errors.extend(error);
+        })
+    }
+
+    fn reinit_run(&mut self, options: &ReinitOptions, progress: &mut dyn FnMut(Progress), report: &mut ReinitReport) -> Run<()> {
+        let set = self.load_set()?;
+        plan::reinit(&set, &[], options.through)?;
+        let fill = |report: &mut ReinitReport, rows: &[LedgerRow], plan: &plan::ReinitPlan<'_>| {
+            report.deleted_count = rows.len() as u64;
+            report.marked = versions(&plan.record);
+            report.forgotten = plan.forget.iter().map(|r| r.version.clone()).collect();
+        };
+        if options.dry_run {
+            let rows = self.read_rows()?.unwrap_or_default();
+            let plan = plan::reinit(&set, &rows, options.through)?;
+            fill(report, &rows, &plan);
+            return Ok(());
+        }
+        let table = self.env.migration.tracking_table.clone();
+        let mut warnings = Vec::new();
+        let client = self.client()?;
+        let result = with_lock(client, options.lock_wait, progress, &mut warnings, |client, _| {
+            let rows = match crate::db::ledger::read(client, &table)? {
+                Some(ledger) => ledger.rows,
+                None => {
+                    apply::create_tracking_table(client, &table)?;
+                    Vec::new()
+                }
+            };
+            let plan = plan::reinit(&set, &rows, options.through)?;
+            let mut sql = format!("BEGIN;\nDELETE FROM {};\n", table.quoted());
+            for m in &plan.record {
+                let insert = ledger::insert_sql(&table, &m.version_text, &m.name, &m.up.checksum, RowKind::Reinit, "0");
+                sql.push_str(&format!("{insert};\n"));
+            }
+            sql.push_str("COMMIT;");
+            write_ledger(client, &sql, "reinit")?;
+            fill(report, &rows, &plan);
+            Ok(())
+        });
+        report.warnings.extend(warnings);
+        result
+    }
+}
+
+fn done(m: &Migration, file: &files::SqlFile, duration: Duration) -> MigrationReport {
+    MigrationReport {
+        version: m.version_text.clone(),
+        name: m.name.clone(),
+        mode: file.mode,
+        duration_ms: Some(ms(duration)),
+        sql: None,
+    }
+}
+
+/// Runs one message that rewrites the ledger (baseline, reinit); rolls back on error.
+fn write_ledger(client: &mut Client, sql: &str, what: &str) -> Result<()> {
+    client.batch_execute(sql).map_err(|e| {
+        let _ = client.batch_execute("ROLLBACK");
+        let cause = match e.as_db_error() {
+            Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+            None => e.to_string(),
+        };
+        Error::new(ErrorKind::MigrationFailed, format!("{what} could not write the tracking table; nothing was changed"))
+            .with_cause(cause)
+            .with_help("check that this role may write the tracking table")
+    })
+}
+
+/// Runs migrations one transaction (one message) each; the last one commits synchronously.
+fn run_each(
+    client: &mut Client,
+    settings: &ApplySettings,
+    migrations: &[&Migration],
+    direction: Direction,
+    progress: &mut dyn FnMut(Progress),
+    on_done: &mut dyn FnMut(&Migration, Duration),
+) -> Run<()> {
+    let last = migrations.len().saturating_sub(1);
+    for (i, m) in migrations.iter().enumerate() {
+        let step = Step { migration: m, direction, synchronous_commit: i == last };
+        progress(Progress::Started {
+            version: m.version_text.clone(),
+            name: m.name.clone(),
+            direction,
+            mode: step.file().mode,
+        });
+        let outcome = apply::run_step(client, settings, &step, &mut |attempt, delay| {
+            progress(Progress::Retrying {
+                version: m.version_text.clone(),
+                name: m.name.clone(),
+                attempt,
+                delay_ms: ms(delay),
+            })
+        })
+        .map_err(|f| RunFailure::of_step(m, f))?;
+        progress(Progress::Finished {
+            version: m.version_text.clone(),
+            name: m.name.clone(),
+            direction,
+            duration_ms: ms(outcome.duration),
+        });
+        on_done(m, outcome.duration);
+    }
+    Ok(())
+}
+
+fn run_single(
+    client: &mut Client,
+    settings: &ApplySettings,
+    migrations: &[&Migration],
+    progress: &mut dyn FnMut(Progress),
+    report: &mut UpReport,
+) -> Run<()> {
+    let steps: Vec<Step<'_>> =
+        migrations.iter().map(|m| Step { migration: m, direction: Direction::Up, synchronous_commit: true }).collect();
+    let mut durations = vec![Duration::ZERO; migrations.len()];
+    // Both callbacks report progress.
+    let progress_cell = std::cell::RefCell::new(progress);
+    let result = apply::run_in_one_transaction(
+        client,
+        settings,
+        &steps,
+        &mut |attempt, delay| {
+            let first = migrations.first();
+            (*progress_cell.borrow_mut())(Progress::Retrying {
+                version: first.map(|m| m.version_text.clone()).unwrap_or_default(),
+                name: first.map(|m| m.name.clone()).unwrap_or_default(),
+                attempt,
+                delay_ms: ms(delay),
+            })
+        },
+        &mut |i, finished| {
+            let Some(m) = migrations.get(i) else { return };
+            let event = match finished {
+                None => Progress::Started {
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    direction: Direction::Up,
+                    mode: m.up.mode,
+                },
+                Some(d) => {
+                    durations[i] = d;
+                    Progress::Finished {
+                        version: m.version_text.clone(),
+                        name: m.name.clone(),
+                        direction: Direction::Up,
+                        duration_ms: ms(d),
+                    }
+                }
+            };
+            (*progress_cell.borrow_mut())(event);
+        },
+    );
+    match result {
+        Ok(()) => {
+            for (m, d) in migrations.iter().zip(durations) {
+                report.applied.push(m.version_text.clone());
+                report.migrations.push(done(m, &m.up, d));
+            }
+            Ok(())
+        }
+        Err((i, failure)) => {
+            let Some(m) = migrations.get(i).or(migrations.first()).copied() else {
+                return Err(failure.error.into());
+            };
+            let rest: Vec<String> =
+                migrations.iter().filter(|o| o.version != m.version).map(|m| m.version_text.clone()).collect();
+            report.skipped.splice(0..0, rest);
+            Err(RunFailure::of_step(m, failure))
+        }
+    }
+}
+
+/// Creates the environment's database when it does not exist, connecting to the `postgres`
+/// maintenance database with the same credentials (as dbmate does). Two runners creating it at
+/// once is fine: the loser's `duplicate_database` is ignored.
+fn create_database(env: &Environment) -> Result<()> {
+    let name = env.connection.dbname.clone();
+    let mut maintenance = env.clone();
+    maintenance.connection.dbname = "postgres".to_string();
+    let mut client = crate::db::connect(&maintenance)?;
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .map_err(|e| crate::db::query_error("cannot list databases", e))?
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    match client.batch_execute(&format!("CREATE DATABASE {quoted}")) {
+        Ok(()) => Ok(()),
+        // 42P04: created by a concurrent runner; 23505: the same race seen on the catalog index.
+        Err(e) if matches!(e.code().map(|c| c.code()), Some("42P04" | "23505")) => Ok(()),
+        Err(e) => Err(crate::db::query_error(&format!("cannot create database {quoted} on {}", env.connection), e)
+            .with_help("create it by hand, or grant this role CREATEDB")),
+    }
+}
