@@ -1,0 +1,66 @@
+//! C191 `misplaced-marker`: a marker where confiture does not read it.
+
+use super::markers::MarkerProblemKind;
+use super::{Context, Diagnostic, FileKind, RuleDoc, Severity};
+
+pub(super) const DOC: RuleDoc = RuleDoc {
+    code: "C191",
+    name: "misplaced-marker",
+    severity: Severity::Warning,
+    summary:
+        "a marker after the first statement, in a block comment, or `irreversible` in an up file",
+    explanation: "\
+Markers are read from `--` comments in the file's leading comment block (the comments and blank
+lines before the first statement), so that one glance at the top of a file tells how it runs. A
+marker anywhere else is ignored and reported. `-- confiture:irreversible` means \"rolling this
+migration back is refused\" and belongs in the down file; in an up file it has no effect.
+
+**Fix:** move the marker to the top of the file (of the down file, for `irreversible`), as a
+`--` comment.",
+};
+
+pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    for problem in &cx.markers.problems {
+        let (message, help) = match &problem.kind {
+            MarkerProblemKind::AfterFirstStatement { directive } => (
+                format!("marker `confiture:{directive}` after the first statement is ignored"),
+                "move it to the file's leading comments, before the first statement",
+            ),
+            MarkerProblemKind::InBlockComment => (
+                "marker in a block comment is ignored".to_string(),
+                "write it as a `--` comment before the first statement",
+            ),
+            _ => continue,
+        };
+        out.push(cx.diagnostic(&DOC, problem.line, message, help.to_string()));
+    }
+    if let (FileKind::Up, Some(line)) = (cx.kind, cx.markers.irreversible_line) {
+        out.push(
+            cx.diagnostic(
+                &DOC,
+                line,
+                "`-- confiture:irreversible` in an up file has no effect".to_string(),
+                "put it in the down file: it makes rolling back this migration refuse to run"
+                    .to_string(),
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{down, up};
+
+    #[test]
+    fn markers_after_the_first_statement_warn() {
+        let sql = "CREATE TABLE t (a int);\n-- confiture:no-transaction\nSELECT 1; /* confiture:allow(drop-table) */\n";
+        assert_eq!(up(sql), [("C191", 2), ("C191", 3)]);
+    }
+
+    #[test]
+    fn irreversible_belongs_to_down_files() {
+        let sql = "-- a note\n-- confiture:irreversible\nSELECT 1;\n";
+        assert_eq!(up(sql), [("C191", 2)]);
+        assert_eq!(down(sql), []);
+    }
+}

@@ -1,0 +1,293 @@
+//! SQL lint rules over one migration file: codes `C100`–`C199`, one file per rule holding its
+//! check, its [`RuleDoc`] and its tests.
+//!
+//! Errors (`C100`–`C109`) are what would fail or silently misbehave when the migration runs;
+//! warnings (`C110`–`C189`) are what would hurt production while it runs, and can be allowed
+//! per file with `-- confiture:allow(<rule-name>)`; `C190`–`C199` report the markers
+//! themselves and cannot be allowed.
+
+mod syntax;
+
+mod column_type_change;
+mod constraint_without_not_valid;
+mod copy_from_stdin;
+mod drop_column;
+mod drop_table;
+mod index_without_concurrently;
+mod misplaced_marker;
+mod no_transaction_multiple_statements;
+mod not_null_without_default;
+mod psql_meta_command;
+mod rename_column;
+mod rename_table;
+mod requires_no_transaction;
+mod transaction_control;
+mod unknown_allow;
+mod unknown_marker;
+mod unneeded_no_transaction;
+mod unterminated;
+mod unused_allow;
+
+use std::path::Path;
+
+use super::lexer::{self, Split, Statement};
+use super::markers::{self, Markers};
+use crate::diagnostic::{Diagnostic, RuleDoc, Severity};
+use syntax::{Shape, TableName};
+
+/// The SQL-level rules: codes `C100`–`C199`, in code order.
+pub const SQL_RULES: &[RuleDoc] = &[
+    transaction_control::DOC,
+    requires_no_transaction::DOC,
+    unneeded_no_transaction::DOC,
+    psql_meta_command::DOC,
+    copy_from_stdin::DOC,
+    unterminated::DOC,
+    index_without_concurrently::DOC,
+    not_null_without_default::DOC,
+    constraint_without_not_valid::DOC,
+    column_type_change::DOC,
+    drop_column::DOC,
+    drop_table::DOC,
+    rename_table::DOC,
+    rename_column::DOC,
+    no_transaction_multiple_statements::DOC,
+    unknown_marker::DOC,
+    misplaced_marker::DOC,
+    unknown_allow::DOC,
+    unused_allow::DOC,
+];
+
+/// The rules that only apply to up files: a down file undoes the up file, so dropping what the
+/// up file created (or renaming it back) is its purpose, not a hazard.
+const UP_ONLY: &[&str] = &[
+    drop_column::DOC.name,
+    drop_table::DOC.name,
+    rename_table::DOC.name,
+    rename_column::DOC.name,
+];
+
+/// The rules about markers: they report `allow` itself, so `allow` cannot silence them.
+const MARKER_RULES: &[&str] = &[
+    unknown_marker::DOC.name,
+    misplaced_marker::DOC.name,
+    unknown_allow::DOC.name,
+    unused_allow::DOC.name,
+];
+
+/// Up or down: some rules only apply to up files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Up,
+    Down,
+}
+
+/// Every SQL-level problem in one file's text, sorted by line. Called by [`super::check`] for
+/// each file.
+pub fn check_sql(path: &Path, text: &str, kind: FileKind) -> Vec<Diagnostic> {
+    let split = lexer::split(text);
+    let markers = markers::parse(text);
+    let cx = Context {
+        path,
+        text,
+        kind,
+        split: &split,
+        markers: &markers,
+    };
+    let mut out = Vec::new();
+
+    unterminated::check(&cx, &mut out);
+    psql_meta_command::check(&cx, &mut out);
+    unneeded_no_transaction::check(&cx, &mut out);
+    no_transaction_multiple_statements::check(&cx, &mut out);
+    unknown_marker::check(&cx, &mut out);
+    misplaced_marker::check(&cx, &mut out);
+
+    let mut new_tables: Vec<TableName> = Vec::new();
+    let mut scratch = Vec::new();
+    for stmt in &split.statements {
+        transaction_control::check(&cx, stmt, &mut out);
+        requires_no_transaction::check(&cx, stmt, &mut out);
+        copy_from_stdin::check(&cx, stmt, &mut out);
+        let shape = syntax::shape(stmt, &mut scratch);
+        if matches!(shape, Shape::Other) {
+            continue;
+        }
+        let s = StatementCx {
+            stmt,
+            shape: &shape,
+            new_tables: &new_tables,
+        };
+        index_without_concurrently::check(&cx, &s, &mut out);
+        not_null_without_default::check(&cx, &s, &mut out);
+        constraint_without_not_valid::check(&cx, &s, &mut out);
+        column_type_change::check(&cx, &s, &mut out);
+        if kind == FileKind::Up {
+            drop_column::check(&cx, &s, &mut out);
+            drop_table::check(&cx, &s, &mut out);
+            rename_table::check(&cx, &s, &mut out);
+            rename_column::check(&cx, &s, &mut out);
+        }
+        record_new_tables(&shape, &mut new_tables);
+    }
+
+    let used = apply_allows(&markers, &mut out);
+    unknown_allow::check(&cx, &mut out);
+    unused_allow::check(&cx, &used, &mut out);
+    out.sort_by(|a, b| (a.line, a.code).cmp(&(b.line, b.code)));
+    out
+}
+
+/// Tables created earlier in the same migration are new: nobody else uses them yet, so
+/// locking or rewriting them hurts no one.
+fn record_new_tables(shape: &Shape, new_tables: &mut Vec<TableName>) {
+    match shape {
+        Shape::CreateTable { table } => new_tables.push(table.clone()),
+        Shape::AlterTable { table, actions } if new_tables.iter().any(|t| t.same_as(table)) => {
+            for action in actions {
+                if let syntax::Action::RenameTable { to } = &action.item {
+                    new_tables.push(to.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes the warnings the file allows; returns which allows were used.
+fn apply_allows(markers: &Markers, out: &mut Vec<Diagnostic>) -> Vec<bool> {
+    let mut used = vec![false; markers.allows.len()];
+    out.retain(|d| {
+        if !is_allowable(d.rule) {
+            return true;
+        }
+        match markers.allows.iter().position(|(rule, _)| rule == d.rule) {
+            Some(i) => {
+                used[i] = true;
+                false
+            }
+            None => true,
+        }
+    });
+    used
+}
+
+/// Warnings of this module other than the marker rules.
+fn is_allowable(rule: &str) -> bool {
+    SQL_RULES
+        .iter()
+        .any(|r| r.name == rule && r.severity == Severity::Warning)
+        && !MARKER_RULES.contains(&rule)
+}
+
+/// What every rule sees of the file.
+struct Context<'a> {
+    path: &'a Path,
+    text: &'a str,
+    kind: FileKind,
+    split: &'a Split<'a>,
+    markers: &'a Markers,
+}
+
+impl Context<'_> {
+    fn diagnostic(&self, doc: &RuleDoc, line: u32, message: String, help: String) -> Diagnostic {
+        Diagnostic {
+            code: doc.code,
+            rule: doc.name,
+            severity: doc.severity,
+            path: self.path.to_path_buf(),
+            line: Some(line),
+            message,
+            help: Some(help),
+        }
+    }
+}
+
+/// What the table rules see of one statement.
+struct StatementCx<'s, 'a> {
+    stmt: &'s Statement<'a>,
+    shape: &'s Shape,
+    /// Tables created by earlier statements of the file.
+    new_tables: &'s [TableName],
+}
+
+impl StatementCx<'_, '_> {
+    fn is_new(&self, table: &TableName) -> bool {
+        self.new_tables.iter().any(|t| t.same_as(table))
+    }
+
+    /// The line of a byte offset inside the statement.
+    fn line_at(&self, offset: usize) -> u32 {
+        let before = offset
+            .saturating_sub(self.stmt.range.start)
+            .min(self.stmt.text.len());
+        let newlines = self.stmt.text.as_bytes()[..before]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.stmt
+            .line
+            .saturating_add(u32::try_from(newlines).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod test_support {
+    use std::path::Path;
+
+    use super::{check_sql, FileKind};
+
+    /// `(code, line)` of every diagnostic for an up file.
+    pub fn up(text: &str) -> Vec<(&'static str, u32)> {
+        codes(text, FileKind::Up)
+    }
+
+    pub fn down(text: &str) -> Vec<(&'static str, u32)> {
+        codes(text, FileKind::Down)
+    }
+
+    fn codes(text: &str, kind: FileKind) -> Vec<(&'static str, u32)> {
+        check_sql(Path::new("m.sql"), text, kind)
+            .iter()
+            .map(|d| (d.code, d.line.unwrap_or(0)))
+            .collect()
+    }
+
+    /// The one diagnostic of an up file (fails if there is not exactly one).
+    pub fn only(text: &str) -> crate::Diagnostic {
+        let mut all = check_sql(Path::new("m.sql"), text, FileKind::Up);
+        assert_eq!(all.len(), 1, "{all:#?}");
+        all.remove(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_in_range_and_ordered() {
+        let codes: Vec<&str> = SQL_RULES.iter().map(|r| r.code).collect();
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            codes, sorted,
+            "SQL_RULES must be in code order without duplicates"
+        );
+        for r in SQL_RULES {
+            let n: u32 = r.code.trim_start_matches('C').parse().unwrap_or(0);
+            assert!((100..200).contains(&n), "{} out of C100–C199", r.code);
+            assert!(
+                r.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{} is not kebab-case",
+                r.name
+            );
+            assert!(
+                !r.summary.is_empty() && !r.explanation.is_empty(),
+                "{} undocumented",
+                r.code
+            );
+        }
+    }
+}

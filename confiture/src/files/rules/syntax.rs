@@ -1,0 +1,380 @@
+//! Just enough of PostgreSQL's DDL grammar for the rules: which table a `CREATE TABLE`,
+//! `CREATE INDEX`, `ALTER TABLE` or `DROP TABLE` names, and what each `ALTER TABLE` action
+//! does. Anything not recognised is [`Shape::Other`] / [`Action::Other`]: the rules stay quiet
+//! rather than guess.
+
+use crate::files::lexer::{Statement, Token, TokenKind};
+
+/// A table name, normalised the way PostgreSQL resolves it: unquoted parts folded to lowercase,
+/// quoted parts kept as written (with `""` unescaped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName {
+    pub schema: Option<String>,
+    pub name: String,
+    /// As written in the file, for messages.
+    pub display: String,
+}
+
+impl TableName {
+    /// The same table, when one side omits the schema (we cannot know the search path).
+    pub fn same_as(&self, other: &TableName) -> bool {
+        self.name == other.name
+            && match (&self.schema, &other.schema) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+/// What a statement does, as far as the rules care.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    CreateTable {
+        table: TableName,
+    },
+    CreateIndex {
+        table: TableName,
+        concurrently: bool,
+    },
+    AlterTable {
+        table: TableName,
+        actions: Vec<Located<Action>>,
+    },
+    DropTable {
+        tables: Vec<TableName>,
+    },
+    Other,
+}
+
+/// An item with the byte offset (in the file) where it starts.
+#[derive(Debug, Clone)]
+pub struct Located<T> {
+    pub offset: usize,
+    pub item: T,
+}
+
+/// One action of `ALTER TABLE t action, action, ...`.
+#[derive(Debug, Clone)]
+pub enum Action {
+    AddColumn {
+        column: String,
+        not_null: bool,
+        has_default: bool,
+    },
+    AddConstraint {
+        name: Option<String>,
+        kind: ConstraintKind,
+        not_valid: bool,
+    },
+    AlterColumnType {
+        column: String,
+    },
+    DropColumn {
+        column: String,
+    },
+    RenameTable {
+        to: TableName,
+    },
+    RenameColumn {
+        column: String,
+        to: String,
+    },
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    ForeignKey,
+    Check,
+    Other,
+}
+
+/// Reads the shape of `stmt`. Only statements whose leading keywords can matter are
+/// tokenized, into `scratch`: reused across a file's statements so checking allocates per file.
+pub fn shape<'a>(stmt: &Statement<'a>, scratch: &mut Vec<Token<'a>>) -> Shape {
+    let k = stmt.keywords();
+    let creates = k.first().is_some_and(|w| w.is("CREATE"))
+        && k.iter()
+            .skip(1)
+            .take(3)
+            .any(|w| w.is("TABLE") || w.is("INDEX"));
+    if !(creates || stmt.starts_with(&["ALTER", "TABLE"]) || stmt.starts_with(&["DROP", "TABLE"])) {
+        return Shape::Other;
+    }
+    scratch.clear();
+    scratch.extend(stmt.tokens().filter(|t| t.kind != TokenKind::Semicolon));
+    parse(scratch).unwrap_or(Shape::Other)
+}
+
+fn parse(t: &[Token<'_>]) -> Option<Shape> {
+    let mut c = Cursor { t, i: 1 };
+    if t.first()?.is_word("CREATE") {
+        c.eat_any(&["GLOBAL", "LOCAL"]);
+        c.eat_any(&["TEMP", "TEMPORARY", "UNLOGGED"]);
+        if c.eat("TABLE") {
+            c.eat_seq(&["IF", "NOT", "EXISTS"]);
+            return Some(Shape::CreateTable {
+                table: c.table_name()?,
+            });
+        }
+        c.eat("UNIQUE");
+        if !c.eat("INDEX") {
+            return None;
+        }
+        let concurrently = c.eat("CONCURRENTLY");
+        while !c.at_word("ON") {
+            c.bump()?;
+        }
+        c.i += 1;
+        c.eat("ONLY");
+        return Some(Shape::CreateIndex {
+            table: c.table_name()?,
+            concurrently,
+        });
+    }
+    if t.first()?.is_word("DROP") {
+        c.i = 2;
+        c.eat_seq(&["IF", "EXISTS"]);
+        let mut tables = vec![c.table_name()?];
+        while c.eat_kind(TokenKind::Comma) {
+            tables.push(c.table_name()?);
+        }
+        return Some(Shape::DropTable { tables });
+    }
+    // ALTER TABLE [ IF EXISTS ] [ ONLY ] name [ * ] action [, ... ]
+    c.i = 2;
+    c.eat_seq(&["IF", "EXISTS"]);
+    c.eat("ONLY");
+    let table = c.table_name()?;
+    if c.peek().is_some_and(|t| t.text == "*") {
+        c.i += 1;
+    }
+    let actions = split_actions(&t[c.i..])
+        .map(|a| Located {
+            offset: a.first().map_or(0, |t| t.start),
+            item: action(a),
+        })
+        .collect();
+    Some(Shape::AlterTable { table, actions })
+}
+
+/// The actions of an `ALTER TABLE`, split at commas outside parentheses.
+fn split_actions<'t, 'a>(tokens: &'t [Token<'a>]) -> impl Iterator<Item = &'t [Token<'a>]> {
+    let mut depth = 0u32;
+    tokens
+        .split(move |t| {
+            match t.kind {
+                TokenKind::OpenParen => depth += 1,
+                TokenKind::CloseParen => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            depth == 0 && t.kind == TokenKind::Comma
+        })
+        .filter(|a| !a.is_empty())
+}
+
+fn action(t: &[Token<'_>]) -> Action {
+    let mut c = Cursor { t, i: 1 };
+    let Some(first) = t.first() else {
+        return Action::Other;
+    };
+    let parsed = if first.is_word("ADD") {
+        add_action(&mut c)
+    } else if first.is_word("ALTER") {
+        c.eat("COLUMN");
+        if c.at_word("CONSTRAINT") {
+            return Action::Other;
+        }
+        c.ident().and_then(|column| {
+            (c.eat("TYPE") || c.eat_seq(&["SET", "DATA", "TYPE"]))
+                .then_some(Action::AlterColumnType { column })
+        })
+    } else if first.is_word("DROP") {
+        if c.at_word("CONSTRAINT") {
+            return Action::Other;
+        }
+        c.eat("COLUMN");
+        c.eat_seq(&["IF", "EXISTS"]);
+        c.ident().map(|column| Action::DropColumn { column })
+    } else if first.is_word("RENAME") {
+        if c.eat("TO") {
+            c.table_name().map(|to| Action::RenameTable { to })
+        } else if c.at_word("CONSTRAINT") {
+            None
+        } else {
+            c.eat("COLUMN");
+            c.ident().and_then(|column| {
+                let to = c.eat("TO").then(|| c.ident()).flatten()?;
+                Some(Action::RenameColumn { column, to })
+            })
+        }
+    } else {
+        None
+    };
+    parsed.unwrap_or(Action::Other)
+}
+
+fn add_action(c: &mut Cursor<'_, '_>) -> Option<Action> {
+    let name = if c.eat("CONSTRAINT") {
+        Some(c.ident()?)
+    } else {
+        None
+    };
+    let constraint = if c.at_word("FOREIGN") {
+        Some(ConstraintKind::ForeignKey)
+    } else if c.at_word("CHECK") {
+        Some(ConstraintKind::Check)
+    } else if ["UNIQUE", "PRIMARY", "EXCLUDE"]
+        .iter()
+        .any(|w| c.at_word(w))
+        || name.is_some()
+    {
+        Some(ConstraintKind::Other)
+    } else {
+        None
+    };
+    if let Some(kind) = constraint {
+        let not_valid = c.depth0_pair("NOT", "VALID");
+        return Some(Action::AddConstraint {
+            name,
+            kind,
+            not_valid,
+        });
+    }
+    c.eat("COLUMN");
+    c.eat_seq(&["IF", "NOT", "EXISTS"]);
+    let column = c.ident()?;
+    let ty = c.peek();
+    let serial = ty.is_some_and(|t| {
+        [
+            "SERIAL",
+            "BIGSERIAL",
+            "SMALLSERIAL",
+            "SERIAL2",
+            "SERIAL4",
+            "SERIAL8",
+        ]
+        .iter()
+        .any(|w| t.is_word(w))
+    });
+    let not_null = c.depth0_pair("NOT", "NULL") || c.depth0_word("PRIMARY");
+    let has_default = serial || c.depth0_word("DEFAULT") || c.depth0_word("GENERATED");
+    Some(Action::AddColumn {
+        column,
+        not_null,
+        has_default,
+    })
+}
+
+struct Cursor<'t, 'a> {
+    t: &'t [Token<'a>],
+    i: usize,
+}
+
+impl<'a> Cursor<'_, 'a> {
+    fn peek(&self) -> Option<&Token<'a>> {
+        self.t.get(self.i)
+    }
+
+    fn bump(&mut self) -> Option<&Token<'a>> {
+        let t = self.t.get(self.i)?;
+        self.i += 1;
+        Some(t)
+    }
+
+    fn at_word(&self, w: &str) -> bool {
+        self.peek().is_some_and(|t| t.is_word(w))
+    }
+
+    fn eat(&mut self, w: &str) -> bool {
+        let hit = self.at_word(w);
+        self.i += usize::from(hit);
+        hit
+    }
+
+    fn eat_any(&mut self, ws: &[&str]) -> bool {
+        ws.iter().any(|w| self.eat(w))
+    }
+
+    fn eat_kind(&mut self, kind: TokenKind) -> bool {
+        let hit = self.peek().is_some_and(|t| t.kind == kind);
+        self.i += usize::from(hit);
+        hit
+    }
+
+    /// All of `ws` in a row, or nothing consumed.
+    fn eat_seq(&mut self, ws: &[&str]) -> bool {
+        let hit = ws
+            .iter()
+            .enumerate()
+            .all(|(k, w)| self.t.get(self.i + k).is_some_and(|t| t.is_word(w)));
+        if hit {
+            self.i += ws.len();
+        }
+        hit
+    }
+
+    /// One identifier, normalised.
+    fn ident(&mut self) -> Option<String> {
+        let t = self.peek()?;
+        let name = normalise(t)?;
+        self.i += 1;
+        Some(name)
+    }
+
+    /// `name`, `schema.name` or `db.schema.name`.
+    fn table_name(&mut self) -> Option<TableName> {
+        let start = self.i;
+        let mut parts = vec![self.ident()?];
+        while self.peek().is_some_and(|t| t.kind == TokenKind::Dot) {
+            self.i += 1;
+            parts.push(self.ident()?);
+        }
+        let name = parts.pop()?;
+        let display = self.t[start..self.i].iter().map(|t| t.text).collect();
+        Some(TableName {
+            schema: parts.pop(),
+            name,
+            display,
+        })
+    }
+
+    /// A word at parenthesis depth 0 from here to the end of the action.
+    fn depth0_word(&self, w: &str) -> bool {
+        self.depth0().any(|t| t.is_word(w))
+    }
+
+    fn depth0_pair(&self, a: &str, b: &str) -> bool {
+        let mut previous = false;
+        self.depth0().any(|t| {
+            let hit = previous && t.is_word(b);
+            previous = t.is_word(a);
+            hit
+        })
+    }
+
+    fn depth0(&self) -> impl Iterator<Item = &Token<'a>> {
+        let mut depth = 0u32;
+        self.t[self.i.min(self.t.len())..].iter().filter(move |t| {
+            match t.kind {
+                TokenKind::OpenParen => depth += 1,
+                TokenKind::CloseParen => {
+                    depth = depth.saturating_sub(1);
+                    return false;
+                }
+                _ => {}
+            }
+            depth == 0
+        })
+    }
+}
+
+fn normalise(t: &Token<'_>) -> Option<String> {
+    match t.kind {
+        TokenKind::Word => Some(t.text.to_ascii_lowercase()),
+        TokenKind::QuotedIdent if t.terminated && t.text.len() >= 2 => {
+            Some(t.text[1..t.text.len() - 1].replace("\"\"", "\""))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,72 @@
+//! C192 `unknown-allow`: `-- confiture:allow(...)` naming a rule that does not exist or cannot
+//! be allowed.
+
+use super::{is_allowable, markers, Context, Diagnostic, RuleDoc, Severity, SQL_RULES};
+use crate::files::{all_rules, FILE_RULES};
+
+pub(super) const DOC: RuleDoc = RuleDoc {
+    code: "C192",
+    name: "unknown-allow",
+    severity: Severity::Warning,
+    summary: "`-- confiture:allow(...)` naming an unknown rule, an error or a marker rule",
+    explanation: "\
+`allow` takes rule names (kebab-case, as listed on this page), not codes. A name that matches no
+rule allows nothing, so it is reported with the closest name. Errors cannot be allowed: they are
+what would fail or misbehave when the migration runs. Nor can the marker rules
+(`C190`–`C199`), which report `allow` itself.
+
+**Fix:** use the rule name from the warning (`warning[C110] index-without-concurrently`); fix
+errors instead of allowing them.",
+};
+
+pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
+    for (rule, line) in &cx.markers.allows {
+        if FILE_RULES.iter().any(|r| r.name == rule) {
+            continue; // the file-level rules read their own allows
+        }
+        let (message, help) = match SQL_RULES.iter().find(|r| r.name == rule) {
+            None => (
+                format!("`allow({rule})` names no rule, so it allows nothing"),
+                match markers::did_you_mean(rule, all_rules().map(|r| r.name)) {
+                    Some(name) => format!("did you mean `{name}`?"),
+                    None if rule.starts_with('C')
+                        && rule[1..].bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        "allow takes rule names, not codes: use the name shown after the code"
+                            .to_string()
+                    }
+                    None => "the rules are listed in docs/lints.md".to_string(),
+                },
+            ),
+            Some(doc) if doc.severity == Severity::Error => (
+                format!("`allow({rule})` cannot silence an error"),
+                format!("fix the problem instead; {} explains how", doc.code),
+            ),
+            Some(_) if !is_allowable(rule) => (
+                format!("`allow({rule})`: the marker rules cannot be allowed"),
+                "fix the marker instead".to_string(),
+            ),
+            Some(_) => continue,
+        };
+        out.push(cx.diagnostic(&DOC, *line, message, help));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{only, up};
+
+    #[test]
+    fn unknown_names_get_a_suggestion() {
+        let d = only("-- confiture:allow(drop_tabel)\nSELECT 1;\n");
+        assert_eq!((d.code, d.line), ("C192", Some(1)));
+        assert_eq!(d.help.as_deref(), Some("did you mean `drop-table`?"));
+        assert_eq!(up("-- confiture:allow(C115)\nSELECT 1;\n"), [("C192", 1)]);
+    }
+
+    #[test]
+    fn errors_and_marker_rules_cannot_be_allowed() {
+        let sql = "-- confiture:allow(transaction-control, unused-allow)\nCOMMIT;\n";
+        assert_eq!(up(sql), [("C192", 1), ("C192", 1), ("C100", 2)]);
+    }
+}
