@@ -110,7 +110,11 @@ pub struct BaselineOptions {
 
 impl BaselineOptions {
     pub fn through(version: u64) -> BaselineOptions {
-        BaselineOptions { through: version, dry_run: false, lock_wait: DEFAULT_LOCK_WAIT }
+        BaselineOptions {
+            through: version,
+            dry_run: false,
+            lock_wait: DEFAULT_LOCK_WAIT,
+        }
     }
 }
 
@@ -125,7 +129,11 @@ pub struct ReinitOptions {
 
 impl Default for ReinitOptions {
     fn default() -> Self {
-        ReinitOptions { through: None, dry_run: false, lock_wait: DEFAULT_LOCK_WAIT }
+        ReinitOptions {
+            through: None,
+            dry_run: false,
+            lock_wait: DEFAULT_LOCK_WAIT,
+        }
     }
 }
 
@@ -134,14 +142,33 @@ impl Default for ReinitOptions {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Progress {
     /// Another run holds the migration lock; polling until `lock_wait`.
-    LockWaiting { holder: Option<LockHolder> },
-    LockAcquired { waited_ms: u64 },
+    LockWaiting {
+        holder: Option<LockHolder>,
+    },
+    LockAcquired {
+        waited_ms: u64,
+    },
     /// Nothing to do (possibly because the run we waited for did it).
     UpToDate,
-    Started { version: String, name: String, direction: Direction, mode: TransactionMode },
+    Started {
+        version: String,
+        name: String,
+        direction: Direction,
+        mode: TransactionMode,
+    },
     /// The migration hit `lock_timeout` (or a deadlock) and will be retried after `delay_ms`.
-    Retrying { version: String, name: String, attempt: u32, delay_ms: u64 },
-    Finished { version: String, name: String, direction: Direction, duration_ms: u64 },
+    Retrying {
+        version: String,
+        name: String,
+        attempt: u32,
+        delay_ms: u64,
+    },
+    Finished {
+        version: String,
+        name: String,
+        direction: Direction,
+        duration_ms: u64,
+    },
 }
 
 /// One migration in a report.
@@ -283,7 +310,12 @@ struct RunFailure {
 
 impl From<Error> for RunFailure {
     fn from(error: Error) -> RunFailure {
-        RunFailure { error, migration: None, location: None, sqlstate: None }
+        RunFailure {
+            error,
+            migration: None,
+            location: None,
+            sqlstate: None,
+        }
     }
 }
 
@@ -358,7 +390,10 @@ fn finish<R>(
         }
         Err(failure) => {
             set(&mut report, elapsed, Some(failure.reported()));
-            Err(Failed { error: failure.error, report })
+            Err(Failed {
+                error: failure.error,
+                report,
+            })
         }
     }
 }
@@ -373,9 +408,13 @@ fn with_lock<T>(
     work: impl FnOnce(&mut Client, &mut dyn FnMut(Progress)) -> Run<T>,
 ) -> Run<T> {
     let taken = lock::acquire(client, wait, &mut |holder| {
-        progress(Progress::LockWaiting { holder: holder.cloned() })
+        progress(Progress::LockWaiting {
+            holder: holder.cloned(),
+        })
     })?;
-    progress(Progress::LockAcquired { waited_ms: ms(taken.waited) });
+    progress(Progress::LockAcquired {
+        waited_ms: ms(taken.waited),
+    });
     let result = work(client, progress);
     if client.is_closed() {
         // The server released it with the session.
@@ -394,21 +433,31 @@ impl Migrator {
     fn load_set(&self) -> Result<MigrationSet> {
         let checked = files::load(&self.migrations_dir, &self.check_options)?;
         if checked.has_errors() {
-            let errors: Vec<String> =
-                checked.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+            let errors: Vec<String> = checked
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(ToString::to_string)
+                .collect();
             let mut err = Error::invalid(format!(
                 "{} has {} error(s); nothing was run",
                 self.migrations_dir.display(),
                 errors.len()
             ))
-            .with_help("fix the files listed (`cargo confiture lint` explains each rule), then run again");
+            .with_help(
+                "fix the files listed (`cargo confiture lint` explains each rule), then run again",
+            );
             err.details = errors;
             return Err(err);
         }
         Ok(checked.set)
     }
 
-    fn apply_settings(&self, lock_timeout: Option<Duration>, statement_timeout: Option<Duration>) -> ApplySettings {
+    fn apply_settings(
+        &self,
+        lock_timeout: Option<Duration>,
+        statement_timeout: Option<Duration>,
+    ) -> ApplySettings {
         let m = &self.env.migration;
         ApplySettings {
             table: m.tracking_table.clone(),
@@ -426,8 +475,14 @@ impl Migrator {
 
     /// Names the database in connection-level errors raised mid-run.
     fn with_database(&self, mut failure: RunFailure) -> RunFailure {
-        if matches!(failure.error.kind, ErrorKind::Connection | ErrorKind::LockTimeout) {
-            failure.error.details.push(format!("database: {}", self.env.connection));
+        if matches!(
+            failure.error.kind,
+            ErrorKind::Connection | ErrorKind::LockTimeout
+        ) {
+            failure
+                .error
+                .details
+                .push(format!("database: {}", self.env.connection));
         }
         failure
     }
@@ -443,17 +498,31 @@ impl Migrator {
     /// println!("applied {:?}", report.applied);
     /// # Ok(()) }
     /// ```
-    pub fn up(&mut self, options: &UpOptions, progress: &mut dyn FnMut(Progress)) -> Outcome<UpReport> {
+    pub fn up(
+        &mut self,
+        options: &UpOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Outcome<UpReport> {
         let start = Instant::now();
-        let mut report = UpReport { dry_run: options.dry_run, ..UpReport::default() };
-        let result = self.up_run(options, progress, &mut report).map_err(|f| self.with_database(f));
+        let mut report = UpReport {
+            dry_run: options.dry_run,
+            ..UpReport::default()
+        };
+        let result = self
+            .up_run(options, progress, &mut report)
+            .map_err(|f| self.with_database(f));
         finish(start, report, result, |r, total, error| {
             r.total_duration_ms = total;
             r.errors.extend(error);
         })
     }
 
-    fn up_run(&mut self, options: &UpOptions, progress: &mut dyn FnMut(Progress), report: &mut UpReport) -> Run<()> {
+    fn up_run(
+        &mut self,
+        options: &UpOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut UpReport,
+    ) -> Run<()> {
         let set = self.load_set()?;
         let request = plan::UpRequest {
             steps: options.steps,
@@ -472,62 +541,103 @@ impl Migrator {
             report.skipped = versions(&plan.skipped);
             return Ok(());
         }
-        let settings = self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
+        let settings =
+            self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
         let single = options.single_transaction;
         let mut warnings = Vec::new();
         let client = self.client()?;
-        let result = with_lock(client, options.lock_wait, progress, &mut warnings, |client, progress| {
-            let rows = match crate::db::ledger::read(client, &settings.table)? {
-                Some(ledger) => ledger.rows,
-                None => {
-                    apply::create_tracking_table(client, &settings.table)?;
-                    Vec::new()
+        let result = with_lock(
+            client,
+            options.lock_wait,
+            progress,
+            &mut warnings,
+            |client, progress| {
+                let rows = match crate::db::ledger::read(client, &settings.table)? {
+                    Some(ledger) => ledger.rows,
+                    None => {
+                        apply::create_tracking_table(client, &settings.table)?;
+                        Vec::new()
+                    }
+                };
+                let plan = plan::up(&set, &rows, &request)?;
+                report.skipped = versions(&plan.skipped);
+                if plan.apply.is_empty() {
+                    progress(Progress::UpToDate);
+                    return Ok(());
                 }
-            };
-            let plan = plan::up(&set, &rows, &request)?;
-            report.skipped = versions(&plan.skipped);
-            if plan.apply.is_empty() {
-                progress(Progress::UpToDate);
-                return Ok(());
-            }
-            if single {
-                run_single(client, &settings, &plan.apply, progress, report)
-            } else {
-                let result = run_each(client, &settings, &plan.apply, Direction::Up, progress, &mut |m, d| {
-                    report.applied.push(m.version_text.clone());
-                    report.migrations.push(done(m, &m.up, d));
-                });
-                result.map_err(|mut f| {
-                    let not_attempted = versions(plan.apply.get(report.applied.len() + 1..).unwrap_or_default());
-                    if !report.applied.is_empty() {
-                        f.error.details.push(format!("applied before the failure: {}", report.applied.join(", ")));
-                    }
-                    if !not_attempted.is_empty() {
-                        f.error.details.push(format!("not attempted: {}", not_attempted.join(", ")));
-                    }
-                    report.skipped.splice(0..0, not_attempted);
-                    f
-                })
-            }
-        });
+                if single {
+                    run_single(client, &settings, &plan.apply, progress, report)
+                } else {
+                    let result = run_each(
+                        client,
+                        &settings,
+                        &plan.apply,
+                        Direction::Up,
+                        progress,
+                        &mut |m, d| {
+                            report.applied.push(m.version_text.clone());
+                            report.migrations.push(done(m, &m.up, d));
+                        },
+                    );
+                    result.map_err(|mut f| {
+                        let not_attempted = versions(
+                            plan.apply
+                                .get(report.applied.len() + 1..)
+                                .unwrap_or_default(),
+                        );
+                        if !report.applied.is_empty() {
+                            f.error.details.push(format!(
+                                "applied before the failure: {}",
+                                report.applied.join(", ")
+                            ));
+                        }
+                        if !not_attempted.is_empty() {
+                            f.error
+                                .details
+                                .push(format!("not attempted: {}", not_attempted.join(", ")));
+                        }
+                        report.skipped.splice(0..0, not_attempted);
+                        f
+                    })
+                }
+            },
+        );
         report.warnings.extend(warnings);
         result
     }
 
     /// Rolls back applied migrations, newest first: `migrate down`.
-    pub fn down(&mut self, options: &DownOptions, progress: &mut dyn FnMut(Progress)) -> Outcome<DownReport> {
+    pub fn down(
+        &mut self,
+        options: &DownOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Outcome<DownReport> {
         let start = Instant::now();
-        let mut report = DownReport { dry_run: options.dry_run, ..DownReport::default() };
-        let result = self.down_run(options, progress, &mut report).map_err(|f| self.with_database(f));
+        let mut report = DownReport {
+            dry_run: options.dry_run,
+            ..DownReport::default()
+        };
+        let result = self
+            .down_run(options, progress, &mut report)
+            .map_err(|f| self.with_database(f));
         finish(start, report, result, |r, total, error| {
             r.total_duration_ms = total;
             r.errors.extend(error);
         })
     }
 
-    fn down_run(&mut self, options: &DownOptions, progress: &mut dyn FnMut(Progress), report: &mut DownReport) -> Run<()> {
+    fn down_run(
+        &mut self,
+        options: &DownOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut DownReport,
+    ) -> Run<()> {
         let set = self.load_set()?;
-        let request = plan::DownRequest { steps: options.steps, target: options.target, yes: options.yes };
+        let request = plan::DownRequest {
+            steps: options.steps,
+            target: options.target,
+            yes: options.yes,
+        };
         plan::check_down_request(&set, &request)?;
         if options.dry_run {
             let rows = self.read_rows()?.unwrap_or_default();
@@ -535,38 +645,66 @@ impl Migrator {
             report.migrations = planned(&plan.roll_back, Direction::Down);
             return Ok(());
         }
-        let settings = self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
+        let settings =
+            self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
         let mut warnings = Vec::new();
         let client = self.client()?;
-        let result = with_lock(client, options.lock_wait, progress, &mut warnings, |client, progress| {
-            // No table: nothing was ever applied, and `down` does not create it.
-            let rows = crate::db::ledger::read(client, &settings.table)?.map(|l| l.rows).unwrap_or_default();
-            let plan = plan::down(&set, &rows, &request)?;
-            if plan.roll_back.is_empty() {
-                progress(Progress::UpToDate);
-                return Ok(());
-            }
-            run_each(client, &settings, &plan.roll_back, Direction::Down, progress, &mut |m, d| {
-                report.rolled_back.push(m.version_text.clone());
-                report.migrations.push(done(m, &m.down, d));
-            })
-            .map_err(|mut f| {
-                if !report.rolled_back.is_empty() {
-                    f.error.details.push(format!("rolled back before the failure: {}", report.rolled_back.join(", ")));
+        let result = with_lock(
+            client,
+            options.lock_wait,
+            progress,
+            &mut warnings,
+            |client, progress| {
+                // No table: nothing was ever applied, and `down` does not create it.
+                let rows = crate::db::ledger::read(client, &settings.table)?
+                    .map(|l| l.rows)
+                    .unwrap_or_default();
+                let plan = plan::down(&set, &rows, &request)?;
+                if plan.roll_back.is_empty() {
+                    progress(Progress::UpToDate);
+                    return Ok(());
                 }
-                f
-            })
-        });
+                run_each(
+                    client,
+                    &settings,
+                    &plan.roll_back,
+                    Direction::Down,
+                    progress,
+                    &mut |m, d| {
+                        report.rolled_back.push(m.version_text.clone());
+                        report.migrations.push(done(m, &m.down, d));
+                    },
+                )
+                .map_err(|mut f| {
+                    if !report.rolled_back.is_empty() {
+                        f.error.details.push(format!(
+                            "rolled back before the failure: {}",
+                            report.rolled_back.join(", ")
+                        ));
+                    }
+                    f
+                })
+            },
+        );
         report.warnings.extend(warnings);
         result
     }
 
     /// Records migrations through `through` as applied without running them: for databases
     /// that already have the schema. Rows already present are left as they are.
-    pub fn baseline(&mut self, options: &BaselineOptions, progress: &mut dyn FnMut(Progress)) -> Outcome<BaselineReport> {
+    pub fn baseline(
+        &mut self,
+        options: &BaselineOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Outcome<BaselineReport> {
         let start = Instant::now();
-        let mut report = BaselineReport { dry_run: options.dry_run, ..BaselineReport::default() };
-        let result = self.baseline_run(options, progress, &mut report).map_err(|f| self.with_database(f));
+        let mut report = BaselineReport {
+            dry_run: options.dry_run,
+            ..BaselineReport::default()
+        };
+        let result = self
+            .baseline_run(options, progress, &mut report)
+            .map_err(|f| self.with_database(f));
         finish(start, report, result, |r, total, error| {
             r.total_duration_ms = total;
             r.errors.extend(error);
@@ -591,26 +729,39 @@ impl Migrator {
         let table = self.env.migration.tracking_table.clone();
         let mut warnings = Vec::new();
         let client = self.client()?;
-        let result = with_lock(client, options.lock_wait, progress, &mut warnings, |client, _| {
-            let rows = match crate::db::ledger::read(client, &table)? {
-                Some(ledger) => ledger.rows,
-                None => {
-                    apply::create_tracking_table(client, &table)?;
-                    Vec::new()
+        let result = with_lock(
+            client,
+            options.lock_wait,
+            progress,
+            &mut warnings,
+            |client, _| {
+                let rows = match crate::db::ledger::read(client, &table)? {
+                    Some(ledger) => ledger.rows,
+                    None => {
+                        apply::create_tracking_table(client, &table)?;
+                        Vec::new()
+                    }
+                };
+                let plan = plan::baseline(&set, &rows, options.through)?;
+                let mut sql = String::from("BEGIN;\n");
+                for m in &plan.record {
+                    let insert = ledger::insert_sql(
+                        &table,
+                        &m.version_text,
+                        &m.name,
+                        &m.up.checksum,
+                        RowKind::Baseline,
+                        "0",
+                    );
+                    sql.push_str(&format!("{insert};\n"));
                 }
-            };
-            let plan = plan::baseline(&set, &rows, options.through)?;
-            let mut sql = String::from("BEGIN;\n");
-            for m in &plan.record {
-                let insert = ledger::insert_sql(&table, &m.version_text, &m.name, &m.up.checksum, RowKind::Baseline, "0");
-                sql.push_str(&format!("{insert};\n"));
-            }
-            sql.push_str("COMMIT;");
-            write_ledger(client, &sql, "baseline")?;
-            report.baselined = versions(&plan.record);
-            report.skipped = versions(&plan.already);
-            Ok(())
-        });
+                sql.push_str("COMMIT;");
+                write_ledger(client, &sql, "baseline")?;
+                report.baselined = versions(&plan.record);
+                report.skipped = versions(&plan.already);
+                Ok(())
+            },
+        );
         report.warnings.extend(warnings);
         result
     }
@@ -618,17 +769,31 @@ impl Migrator {
     /// Replaces every ledger row with rows for the files on disk through `through` (all when
     /// absent), in one transaction — confiture's `reinit`. Accepts edited files' checksums and
     /// forgets rows whose files are gone.
-    pub fn reinit(&mut self, options: &ReinitOptions, progress: &mut dyn FnMut(Progress)) -> Outcome<ReinitReport> {
+    pub fn reinit(
+        &mut self,
+        options: &ReinitOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Outcome<ReinitReport> {
         let start = Instant::now();
-        let mut report = ReinitReport { dry_run: options.dry_run, ..ReinitReport::default() };
-        let result = self.reinit_run(options, progress, &mut report).map_err(|f| self.with_database(f));
+        let mut report = ReinitReport {
+            dry_run: options.dry_run,
+            ..ReinitReport::default()
+        };
+        let result = self
+            .reinit_run(options, progress, &mut report)
+            .map_err(|f| self.with_database(f));
         finish(start, report, result, |r, total, error| {
             r.total_duration_ms = total;
             r.errors.extend(error);
         })
     }
 
-    fn reinit_run(&mut self, options: &ReinitOptions, progress: &mut dyn FnMut(Progress), report: &mut ReinitReport) -> Run<()> {
+    fn reinit_run(
+        &mut self,
+        options: &ReinitOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut ReinitReport,
+    ) -> Run<()> {
         let set = self.load_set()?;
         plan::reinit(&set, &[], options.through)?;
         let fill = |report: &mut ReinitReport, rows: &[LedgerRow], plan: &plan::ReinitPlan<'_>| {
@@ -645,25 +810,38 @@ impl Migrator {
         let table = self.env.migration.tracking_table.clone();
         let mut warnings = Vec::new();
         let client = self.client()?;
-        let result = with_lock(client, options.lock_wait, progress, &mut warnings, |client, _| {
-            let rows = match crate::db::ledger::read(client, &table)? {
-                Some(ledger) => ledger.rows,
-                None => {
-                    apply::create_tracking_table(client, &table)?;
-                    Vec::new()
+        let result = with_lock(
+            client,
+            options.lock_wait,
+            progress,
+            &mut warnings,
+            |client, _| {
+                let rows = match crate::db::ledger::read(client, &table)? {
+                    Some(ledger) => ledger.rows,
+                    None => {
+                        apply::create_tracking_table(client, &table)?;
+                        Vec::new()
+                    }
+                };
+                let plan = plan::reinit(&set, &rows, options.through)?;
+                let mut sql = format!("BEGIN;\nDELETE FROM {};\n", table.quoted());
+                for m in &plan.record {
+                    let insert = ledger::insert_sql(
+                        &table,
+                        &m.version_text,
+                        &m.name,
+                        &m.up.checksum,
+                        RowKind::Reinit,
+                        "0",
+                    );
+                    sql.push_str(&format!("{insert};\n"));
                 }
-            };
-            let plan = plan::reinit(&set, &rows, options.through)?;
-            let mut sql = format!("BEGIN;\nDELETE FROM {};\n", table.quoted());
-            for m in &plan.record {
-                let insert = ledger::insert_sql(&table, &m.version_text, &m.name, &m.up.checksum, RowKind::Reinit, "0");
-                sql.push_str(&format!("{insert};\n"));
-            }
-            sql.push_str("COMMIT;");
-            write_ledger(client, &sql, "reinit")?;
-            fill(report, &rows, &plan);
-            Ok(())
-        });
+                sql.push_str("COMMIT;");
+                write_ledger(client, &sql, "reinit")?;
+                fill(report, &rows, &plan);
+                Ok(())
+            },
+        );
         report.warnings.extend(warnings);
         result
     }
@@ -687,9 +865,12 @@ fn write_ledger(client: &mut Client, sql: &str, what: &str) -> Result<()> {
             Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
             None => e.to_string(),
         };
-        Error::new(ErrorKind::MigrationFailed, format!("{what} could not write the tracking table; nothing was changed"))
-            .with_cause(cause)
-            .with_help("check that this role may write the tracking table")
+        Error::new(
+            ErrorKind::MigrationFailed,
+            format!("{what} could not write the tracking table; nothing was changed"),
+        )
+        .with_cause(cause)
+        .with_help("check that this role may write the tracking table")
     })
 }
 
@@ -704,7 +885,11 @@ fn run_each(
 ) -> Run<()> {
     let last = migrations.len().saturating_sub(1);
     for (i, m) in migrations.iter().enumerate() {
-        let step = Step { migration: m, direction, synchronous_commit: i == last };
+        let step = Step {
+            migration: m,
+            direction,
+            synchronous_commit: i == last,
+        };
         progress(Progress::Started {
             version: m.version_text.clone(),
             name: m.name.clone(),
@@ -738,8 +923,14 @@ fn run_single(
     progress: &mut dyn FnMut(Progress),
     report: &mut UpReport,
 ) -> Run<()> {
-    let steps: Vec<Step<'_>> =
-        migrations.iter().map(|m| Step { migration: m, direction: Direction::Up, synchronous_commit: true }).collect();
+    let steps: Vec<Step<'_>> = migrations
+        .iter()
+        .map(|m| Step {
+            migration: m,
+            direction: Direction::Up,
+            synchronous_commit: true,
+        })
+        .collect();
     let mut durations = vec![Duration::ZERO; migrations.len()];
     // Both callbacks report progress.
     let progress_cell = std::cell::RefCell::new(progress);
@@ -790,8 +981,11 @@ fn run_single(
             let Some(m) = migrations.get(i).or(migrations.first()).copied() else {
                 return Err(failure.error.into());
             };
-            let rest: Vec<String> =
-                migrations.iter().filter(|o| o.version != m.version).map(|m| m.version_text.clone()).collect();
+            let rest: Vec<String> = migrations
+                .iter()
+                .filter(|o| o.version != m.version)
+                .map(|m| m.version_text.clone())
+                .collect();
             report.skipped.splice(0..0, rest);
             Err(RunFailure::of_step(m, failure))
         }
@@ -818,7 +1012,10 @@ fn create_database(env: &Environment) -> Result<()> {
         Ok(()) => Ok(()),
         // 42P04: created by a concurrent runner; 23505: the same race seen on the catalog index.
         Err(e) if matches!(e.code().map(|c| c.code()), Some("42P04" | "23505")) => Ok(()),
-        Err(e) => Err(crate::db::query_error(&format!("cannot create database {quoted} on {}", env.connection), e)
-            .with_help("create it by hand, or grant this role CREATEDB")),
+        Err(e) => Err(crate::db::query_error(
+            &format!("cannot create database {quoted} on {}", env.connection),
+            e,
+        )
+        .with_help("create it by hand, or grant this role CREATEDB")),
     }
 }

@@ -141,6 +141,17 @@ impl<'a> Script<'a> {
     /// then `\n;\n`: the newline ends a trailing `-- comment` that would otherwise swallow the
     /// terminator and whatever we append next.
     pub fn push_body(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
+        self.push_file_text(file, text, first_line);
+        self.push_raw("\n;\n");
+    }
+
+    /// Appends one statement of `file` as is: sent alone, it must stay a single statement
+    /// (two would make an implicit transaction block, which `CREATE INDEX CONCURRENTLY` refuses).
+    pub fn push_statement(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
+        self.push_file_text(file, text, first_line);
+    }
+
+    fn push_file_text(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
         // A byte-order mark is part of the checksum, not of the SQL: the server would read it
         // as part of an identifier.
         let (text, first_column) = match text.strip_prefix('\u{feff}') {
@@ -157,7 +168,6 @@ impl<'a> Script<'a> {
             first_line,
             first_column,
         });
-        self.push_raw("\n;\n");
     }
 
     /// Maps the server's error position back to a file, line and column. `None` when the
@@ -250,7 +260,10 @@ fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<
     script.push_sql(START_CLOCK);
     let file = step.file();
     script.push_body(file, &file.text, 1);
-    script.push_sql(&format!("{};", ledger_sql(&settings.table, step, ELAPSED_MS)));
+    script.push_sql(&format!(
+        "{};",
+        ledger_sql(&settings.table, step, ELAPSED_MS)
+    ));
 }
 
 fn begin_sql(settings: &ApplySettings, synchronous_commit: bool) -> String {
@@ -283,8 +296,10 @@ pub fn run_in_one_transaction(
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
 ) -> Result<(), (usize, StepFailure)> {
-    if let Some((i, step)) =
-        steps.iter().enumerate().find(|(_, s)| s.file().mode == TransactionMode::NoTransaction)
+    if let Some((i, step)) = steps
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.file().mode == TransactionMode::NoTransaction)
     {
         let error = Error::usage(format!(
             "--single-transaction cannot include migration {}: {} runs without a transaction",
@@ -292,7 +307,14 @@ pub fn run_in_one_transaction(
             step.file().path.display()
         ))
         .with_help("apply it on its own first (`migrate up --target` just before it, then `migrate up --steps 1`), or drop --single-transaction");
-        return Err((i, StepFailure { error, location: None, sqlstate: None }));
+        return Err((
+            i,
+            StepFailure {
+                error,
+                location: None,
+                sqlstate: None,
+            },
+        ));
     }
     let (Some(first), Some(last)) = (steps.first().copied(), steps.last().copied()) else {
         return Ok(());
@@ -326,9 +348,9 @@ pub fn run_in_one_transaction(
                 continue 'attempt;
             }
             let mut failure = sql_failure(settings, step, &script, &e, None);
-            failure.error = failure
-                .error
-                .with_detail("the whole run was one transaction: it was rolled back and nothing is recorded");
+            failure.error = failure.error.with_detail(
+                "the whole run was one transaction: it was rolled back and nothing is recorded",
+            );
             return Err((i, failure));
         }
         return match client.batch_execute("COMMIT") {
@@ -340,7 +362,9 @@ pub fn run_in_one_transaction(
                 } else {
                     let _ = client.batch_execute("ROLLBACK");
                     let mut f = sql_failure(settings, &last, &Script::new(), &e, None);
-                    f.error = f.error.with_detail("COMMIT failed (a deferred constraint?): nothing is recorded");
+                    f.error = f
+                        .error
+                        .with_detail("COMMIT failed (a deferred constraint?): nothing is recorded");
                     Err((i, f))
                 }
             }
@@ -537,11 +561,13 @@ fn invalid_indexes(client: &mut Client) -> Result<Vec<String>, postgres::Error> 
         .collect())
 }
 
-/// Statements of a file as (byte range, 1-based first line).
+/// Statements of a file as (byte range, 1-based first line), from the shared splitter.
 fn statements(file: &SqlFile) -> Vec<(Range<usize>, u32)> {
-    // Until the shared splitter lands the whole file is one statement, which is right for the
-    // usual single `CREATE INDEX CONCURRENTLY` file.
-    vec![(0..file.text.len(), 1)]
+    crate::files::lexer::split(&file.text)
+        .statements
+        .into_iter()
+        .map(|s| (s.range, s.line))
+        .collect()
 }
 
 fn run_statements(
@@ -562,7 +588,7 @@ fn run_statements(
             continue;
         };
         let mut script = Script::new();
-        script.push_body(file, text, line);
+        script.push_statement(file, text, line);
         if let Err(e) = client.batch_execute(script.text()) {
             if is_connection_lost(&e) {
                 return Err(connection_lost(step, e));

@@ -10,7 +10,10 @@ use crate::ledger::{literal, Ledger, LedgerRow, TrackingTable};
 /// The ledger's rows in order of application, or `None` when the table does not exist.
 pub fn read(client: &mut Client, table: &TrackingTable) -> Result<Option<Ledger>> {
     let exists = client
-        .simple_query(&format!("SELECT to_regclass({})::text", literal(&table.quoted())))
+        .simple_query(&format!(
+            "SELECT to_regclass({})::text",
+            literal(&table.quoted())
+        ))
         .map_err(|e| query_error("cannot look up the tracking table", e))?;
     let found = exists.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
@@ -22,7 +25,9 @@ pub fn read(client: &mut Client, table: &TrackingTable) -> Result<Option<Ledger>
          execution_time_ms, checksum, applied_by FROM {} ORDER BY applied_at, pk_confiture",
         table.quoted()
     );
-    let messages = client.simple_query(&sql).map_err(|e| query_error("cannot read the tracking table", e))?;
+    let messages = client
+        .simple_query(&sql)
+        .map_err(|e| query_error("cannot read the tracking table", e))?;
     let rows = messages
         .iter()
         .filter_map(|m| match m {

@@ -24,18 +24,31 @@ pub fn connect(env: &Environment) -> Result<Client> {
     if let Some(p) = &c.password {
         config.password(p);
     }
-    config.connect(NoTls).map_err(|e| Error::connection(format!("cannot connect to {c}")).with_cause(e))
+    config
+        .connect(NoTls)
+        .map_err(|e| Error::connection(format!("cannot connect to {c}")).with_cause(e))
 }
 
 impl Migrator {
-    pub fn new(env: Environment, migrations_dir: impl Into<PathBuf>, check_options: CheckOptions) -> Migrator {
-        Migrator { env, migrations_dir: migrations_dir.into(), check_options, client: None }
+    pub fn new(
+        env: Environment,
+        migrations_dir: impl Into<PathBuf>,
+        check_options: CheckOptions,
+    ) -> Migrator {
+        Migrator {
+            env,
+            migrations_dir: migrations_dir.into(),
+            check_options,
+            client: None,
+        }
     }
 
     pub(crate) fn client(&mut self) -> Result<&mut Client> {
         if self.client.is_none() {
             self.client = Some(connect(&self.env)?);
         }
-        self.client.as_mut().ok_or_else(|| Error::connection("not connected"))
+        self.client
+            .as_mut()
+            .ok_or_else(|| Error::connection("not connected"))
     }
 }

@@ -86,3 +86,130 @@ impl Drop for TestDb {
         ));
     }
 }
+
+use std::path::{Path, PathBuf};
+
+use confiture::config::{ConnectionSpec, Environment, MigrationSettings, Origin, SslMode};
+use confiture::files::CheckOptions;
+use confiture::migrate::Progress;
+use confiture::Migrator;
+
+/// An environment naming database `dbname` on the test server.
+pub fn environment(dbname: &str) -> Environment {
+    Environment {
+        name: "test".to_string(),
+        file: None,
+        origin: Origin::UrlFlag,
+        connection: ConnectionSpec {
+            host: "127.0.0.1".to_string(),
+            port: 5432,
+            user: "postgres".to_string(),
+            password: None,
+            dbname: dbname.to_string(),
+            sslmode: SslMode::Disable,
+            sslrootcert: None,
+        },
+        migration: MigrationSettings::default(),
+        application_name: "confiture-test".to_string(),
+    }
+}
+
+/// A migrations directory in the temp dir, removed on drop.
+pub struct Dir {
+    pub path: PathBuf,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "cft_mig_{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).expect("create migrations dir");
+        Dir { path }
+    }
+
+    /// Writes `<version>_<name>.up.sql` and `.down.sql`.
+    pub fn migration(&self, version: &str, name: &str, up: &str, down: &str) -> &Dir {
+        self.write(&format!("{version}_{name}.up.sql"), up);
+        self.write(&format!("{version}_{name}.down.sql"), down);
+        self
+    }
+
+    pub fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.path.join(file), text).expect("write migration file");
+    }
+
+    pub fn file(&self, file: &str) -> PathBuf {
+        self.path.join(file)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+impl TestDb {
+    pub fn migrator(&self, dir: &Dir) -> Migrator {
+        migrator_for(environment(&self.name), &dir.path)
+    }
+
+    /// `version:name` of each ledger row, in order of application.
+    pub fn ledger(&self) -> Vec<String> {
+        self.ledger_of("\"tb_confiture\"")
+    }
+
+    pub fn ledger_of(&self, table: &str) -> Vec<String> {
+        rows(
+            &mut self.client(),
+            &format!(
+                "SELECT version || ':' || name FROM {table} ORDER BY applied_at, pk_confiture"
+            ),
+        )
+    }
+
+    pub fn table_exists(&self, name: &str) -> bool {
+        self.value(&format!("SELECT to_regclass('{name}') IS NOT NULL"))
+            .as_deref()
+            == Some("t")
+    }
+
+    /// Every relation, schema and advisory lock of the database, for "nothing changed" checks.
+    pub fn snapshot(&self) -> Vec<String> {
+        rows(
+            &mut self.client(),
+            "SELECT 'rel ' || n.nspname || '.' || c.relname || ' ' || c.relkind::text FROM pg_class c \
+               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
+             UNION ALL SELECT 'schema ' || nspname FROM pg_namespace \
+             UNION ALL SELECT 'lock ' || classid || '/' || objid FROM pg_locks WHERE locktype = 'advisory' \
+             ORDER BY 1",
+        )
+    }
+}
+
+pub fn migrator_for(env: Environment, dir: &Path) -> Migrator {
+    Migrator::new(env, dir.to_path_buf(), CheckOptions::default())
+}
+
+pub fn rows(client: &mut Client, sql: &str) -> Vec<String> {
+    client
+        .simple_query(sql)
+        .expect(sql)
+        .iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).unwrap_or("NULL").to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Collects progress events.
+pub fn recorder(events: &mut Vec<Progress>) -> impl FnMut(Progress) + '_ {
+    move |p| events.push(p)
+}
