@@ -466,13 +466,20 @@ fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
     }
 }
 
+/// Which statement of a no-transaction file failed: 1-based index, count, first line.
+struct Statement {
+    index: usize,
+    count: usize,
+    line: u32,
+}
+
 /// A failure of migration SQL (or of our ledger statement) in a live session.
 fn sql_failure(
     settings: &ApplySettings,
     step: &Step<'_>,
     script: &Script<'_>,
     e: &postgres::Error,
-    statement: Option<(usize, usize)>,
+    statement: Option<Statement>,
 ) -> StepFailure {
     let id = step.migration.id();
     let file = step.file();
@@ -489,8 +496,17 @@ fn sql_failure(
         };
     };
     let code = db.code().code();
-    let location = db.position().and_then(|p| script.locate(p));
-    let in_ledger = db.position().is_some() && location.is_none();
+    let located = db.position().and_then(|p| script.locate(p));
+    let in_ledger = db.position().is_some() && located.is_none();
+    // Without a position (a runtime error), a statement sent alone is still known by its line.
+    let location = located.or_else(|| {
+        let s = statement.as_ref()?;
+        Some(Location {
+            path: file.path.clone(),
+            line: s.line,
+            column: 1,
+        })
+    });
     let message = if in_ledger {
         format!(
             "{doing} {id} ran, but writing the tracking table {} failed: {}",
@@ -503,7 +519,7 @@ fn sql_failure(
             None => file.path.display().to_string(),
         };
         let stmt = statement
-            .map(|(k, n)| format!(" (statement {k} of {n})"))
+            .map(|s| format!(" (statement {} of {})", s.index, s.count))
             .unwrap_or_default();
         format!("{doing} {id} failed at {at}{stmt}: {}", db.message())
     };
@@ -593,7 +609,12 @@ fn run_statements(
             if is_connection_lost(&e) {
                 return Err(connection_lost(step, e));
             }
-            let mut failure = sql_failure(settings, step, &script, &e, Some((index + 1, count)));
+            let statement = Statement {
+                index: index + 1,
+                count,
+                line,
+            };
+            let mut failure = sql_failure(settings, step, &script, &e, Some(statement));
             failure.error = failure.error.with_detail(match index {
                 0 => "no statement of this migration was committed; it is not recorded".to_string(),
                 1 => "statement 1 was committed (this migration runs without a transaction); it is not recorded".to_string(),

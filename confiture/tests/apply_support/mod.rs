@@ -188,6 +188,7 @@ impl TestDb {
                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') \
              UNION ALL SELECT 'schema ' || nspname FROM pg_namespace \
              UNION ALL SELECT 'lock ' || classid || '/' || objid FROM pg_locks WHERE locktype = 'advisory' \
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              ORDER BY 1",
         )
     }
@@ -212,4 +213,21 @@ pub fn rows(client: &mut Client, sql: &str) -> Vec<String> {
 /// Collects progress events.
 pub fn recorder(events: &mut Vec<Progress>) -> impl FnMut(Progress) + '_ {
     move |p| events.push(p)
+}
+
+/// Whether the migration lock of `db` is free, waiting up to 5 s for a dying backend to exit.
+pub fn lock_is_free(db: &TestDb) -> bool {
+    let sql = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    let mut client = db.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if value(&mut client, sql).as_deref() == Some("0") {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
