@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Environment, Selection};
 use crate::error::{Error, Result};
-use crate::files::CheckOptions;
+use crate::files::{self, CheckOptions, MigrationSet};
+use crate::status::{self, StatusReport};
 use crate::workspace::Workspace;
 
 /// A migration session against one database, with one migrations directory.
@@ -86,6 +87,40 @@ impl Migrator {
         &self.migrations_dir
     }
 
+    /// `migrate status`: the state of every migration. Strictly read-only — plain `SELECT`s,
+    /// no lock, nothing created — and one round trip after connecting when the ledger exists.
+    /// Invalid migration files are an error (exit 5) reported before connecting.
+    pub fn status(&mut self) -> Result<StatusReport> {
+        let checked = files::load(&self.migrations_dir, &self.check_options)?;
+        if checked.has_errors() {
+            let mut error = Error::invalid(format!(
+                "the migrations in {} have errors",
+                self.migrations_dir.display()
+            ))
+            .with_help("fix the files listed, then run the command again");
+            for diagnostic in checked.diagnostics.iter().filter(|d| d.is_error()) {
+                error = error.with_detail(diagnostic.to_string());
+            }
+            return Err(error);
+        }
+        self.status_of(&checked.set)
+    }
+
+    /// The status of `set` (already read and checked) against this database: what
+    /// [`Migrator::status`] does after reading the directory.
+    pub fn status_of(&mut self, set: &MigrationSet) -> Result<StatusReport> {
+        let table = self.env.migration.tracking_table.clone();
+        let client = self.client()?;
+        let ledger = crate::db::ledger::read(client, &table)?;
+        let table_name = match &ledger {
+            Some(ledger) => ledger.table.clone(),
+            None => crate::db::ledger::qualified_name(client, &table)?,
+        };
+        let mut report = status::report(set, ledger.as_ref(), &table_name);
+        report.database = Some(self.env.connection.to_string());
+        Ok(report)
+    }
+
     /// The connection, opened on first use.
     pub(crate) fn client(&mut self) -> Result<&mut postgres::Client> {
         match &mut self.client {
@@ -115,7 +150,9 @@ mod tests {
         let name = format!("cft_migrator_{}_{nanos}", std::process::id());
         let mut admin = postgres::Client::connect(ADMIN, postgres::NoTls)
             .unwrap_or_else(|e| panic!("this test needs PostgreSQL at `{ADMIN}`: {e}"));
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
         struct Drop_(String);
         impl Drop for Drop_ {
             fn drop(&mut self) {

@@ -192,3 +192,32 @@ pub fn connect_err(env: &Environment) -> confiture::Error {
         Err(e) => e,
     }
 }
+
+/// A migration pair as `files::check` would produce it, for tests that need a
+/// [`MigrationSet`](confiture::files::MigrationSet) without a directory.
+pub fn migration(version_text: &str, name: &str, up: &str) -> confiture::files::Migration {
+    use confiture::files::{checksum, Migration, SqlFile, TransactionMode};
+    let file = |suffix: &str, text: &str| SqlFile {
+        path: PathBuf::from(format!("db/migrations/{version_text}_{name}.{suffix}.sql")),
+        text: text.to_string(),
+        checksum: checksum(text.as_bytes()),
+        mode: TransactionMode::Transaction,
+        irreversible: false,
+    };
+    Migration {
+        version: version_text.parse().expect("test versions are numbers"),
+        version_text: version_text.to_string(),
+        name: name.to_string(),
+        up: file("up", up),
+        down: file("down", "SELECT 1;\n"),
+    }
+}
+
+pub fn migration_set(
+    migrations: Vec<confiture::files::Migration>,
+) -> confiture::files::MigrationSet {
+    confiture::files::MigrationSet {
+        dir: PathBuf::from("db/migrations"),
+        migrations,
+    }
+}
