@@ -170,8 +170,7 @@ fn an_unreachable_database_is_exit_3() {
     .unwrap();
     let err = Migrator::new(env, "db/migrations", CheckOptions::default())
         .status_of(&seed_set())
-        .err()
-        .expect("cannot connect");
+        .expect_err("cannot connect");
     assert_eq!(err.exit_code(), exit::CONNECTION, "{err}");
 }
 
