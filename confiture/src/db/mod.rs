@@ -3,11 +3,12 @@
 
 pub mod apply;
 pub(crate) mod backoff;
+pub mod connect;
 pub mod ledger;
 pub mod lock;
-mod shim_envstatus;
+mod tls;
 
-pub use shim_envstatus::connect;
+pub use connect::connect;
 
 use crate::error::Error;
 

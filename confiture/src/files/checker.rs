@@ -273,9 +273,13 @@ pub fn check(dir: &Path, mut entries: Vec<Entry>, options: &CheckOptions) -> Che
     let mut found: Vec<Found> = Vec::with_capacity(entries.len());
     for entry in entries {
         match entry {
-            Entry::Dir { path } => diagnostics.push(subdirectory(dir, &path)),
+            Entry::Dir { path } => diagnostics.push(subdirectory(&path)),
             Entry::Unreadable { path, error } => {
-                let message = format!("cannot read `{}`: {error}", path.display());
+                let shown = path
+                    .file_name()
+                    .unwrap_or(path.as_os_str())
+                    .to_string_lossy();
+                let message = format!("cannot read `{shown}`: {error}");
                 let help = "fix its permissions or the symbolic link, or remove it".to_string();
                 diagnostics.push(diagnostic(&UNREADABLE_FILE, &path, None, message, help));
                 // Still counts as present, so its other half is not reported as missing.
@@ -352,11 +356,10 @@ fn found_file(path: &Path, parsed: FileName<'_>, contents: Option<Contents>) -> 
     }
 }
 
-fn subdirectory(dir: &Path, path: &Path) -> Diagnostic {
+fn subdirectory(path: &Path) -> Diagnostic {
     let message = format!(
-        "subdirectory `{}` is not read: migrations must be directly in `{}`",
-        path.display(),
-        dir.display()
+        "`{}` is a subdirectory: migrations in it are not read",
+        path.file_name().unwrap_or_default().to_string_lossy()
     );
     let help =
         "move its migrations up into the migrations directory, or move it elsewhere".to_string();
@@ -622,12 +625,13 @@ fn check_versions(
         let file = &found[stem.main_file()];
         let width = file.version_text().len();
         if stem.version < first_version {
+            let first = name::version_text(first_version, width);
             let message = format!(
-                "version {} comes before the first version, {first_version}",
+                "version {} comes before the first version, {first}",
                 file.version_text()
             );
             let help = format!(
-                "remove it if it was squashed into version {first_version}, or lower `first_version` in {CONFIG_TABLE}"
+                "remove it if it was squashed into version {first}, or lower `first_version` in {CONFIG_TABLE}"
             );
             diagnostics.push(diagnostic(&FIRST_VERSION, &file.path, None, message, help));
             continue;
