@@ -87,9 +87,23 @@ impl<'a> Token<'a> {
     }
 }
 
-/// Iterates over every token of `text`, trivia included; the tokens tile `text` exactly.
+/// Iterates over every token of a file's `text`, trivia included; the tokens tile `text`
+/// exactly. A byte-order mark at the start is whitespace.
 pub fn tokens(text: &str) -> Lexer<'_> {
-    Lexer { text, pos: 0 }
+    Lexer {
+        text,
+        pos: 0,
+        file_start: true,
+    }
+}
+
+/// Tokens of a piece of a file that starts at a token boundary (no byte-order mark there).
+fn fragment_tokens(text: &str) -> Lexer<'_> {
+    Lexer {
+        text,
+        pos: 0,
+        file_start: false,
+    }
 }
 
 /// The tokenizer. An iterator over [`Token`]s; see [`tokens`].
@@ -97,6 +111,8 @@ pub fn tokens(text: &str) -> Lexer<'_> {
 pub struct Lexer<'a> {
     text: &'a str,
     pos: usize,
+    /// Offset 0 is the start of a file, where a byte-order mark is whitespace.
+    file_start: bool,
 }
 
 fn is_ident_start(b: u8) -> bool {
@@ -216,7 +232,9 @@ impl<'a> Iterator for Lexer<'a> {
                 }
                 (TokenKind::Whitespace, i)
             }
-            0xEF if start == 0 && bytes.starts_with(b"\xEF\xBB\xBF") => (TokenKind::Whitespace, 3),
+            0xEF if start == 0 && self.file_start && bytes.starts_with(b"\xEF\xBB\xBF") => {
+                (TokenKind::Whitespace, 3)
+            }
             b'-' if next == Some(b'-') => {
                 let mut i = start + 2;
                 while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
@@ -393,7 +411,7 @@ impl<'a> Statement<'a> {
     /// The tokens of the statement without trivia.
     pub fn tokens(&self) -> impl Iterator<Item = Token<'a>> + 'a {
         let base = self.range.start;
-        tokens(self.text)
+        fragment_tokens(self.text)
             .filter(|t| !t.is_trivia())
             .map(move |t| Token {
                 start: t.start + base,
@@ -774,6 +792,9 @@ pub fn split(text: &str) -> Split<'_> {
                 range: token.start..token.end(),
                 line: lines.line_at(token.start),
             });
+        }
+        if open.is_none() && token.kind == TokenKind::Semicolon {
+            continue; // an empty statement: part of the gap
         }
         let stmt = open.get_or_insert_with(|| Open::new(token.start, lines.line_at(token.start)));
         stmt.last_end = token.end();
