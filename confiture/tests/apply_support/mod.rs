@@ -89,29 +89,17 @@ impl Drop for TestDb {
 
 use std::path::{Path, PathBuf};
 
-use confiture::config::{ConnectionSpec, Environment, MigrationSettings, Origin, SslMode};
+use confiture::config::Environment;
 use confiture::files::CheckOptions;
 use confiture::migrate::Progress;
 use confiture::Migrator;
 
-/// An environment naming database `dbname` on the test server.
+/// An environment naming database `dbname` on the test server, with default settings.
 pub fn environment(dbname: &str) -> Environment {
-    Environment {
-        name: "test".to_string(),
-        file: None,
-        origin: Origin::UrlFlag,
-        connection: ConnectionSpec {
-            host: "127.0.0.1".to_string(),
-            port: 5432,
-            user: "postgres".to_string(),
-            password: None,
-            dbname: dbname.to_string(),
-            sslmode: SslMode::Disable,
-            sslrootcert: None,
-        },
-        migration: MigrationSettings::default(),
-        application_name: "confiture-test".to_string(),
-    }
+    let url = format!("postgresql://postgres@127.0.0.1:5432/{dbname}?sslmode=disable");
+    let mut env = Environment::from_url(&url, "the test database URL").expect("test URL parses");
+    env.application_name = "confiture-test".to_string();
+    env
 }
 
 /// A migrations directory in the temp dir, removed on drop.
