@@ -4,14 +4,19 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{Migration, MigrationSet};
 use crate::ledger::LedgerRow;
 
-/// The integer version of a ledger row, if its `version` is a number (confiture writes `"003"`).
-/// Versions compare as integers, never as strings (`9` < `10`).
+/// The integer version of a ledger row: digits only (`"003"` → 3), as [`crate::status`] reads
+/// it; anything else matches no file. Versions compare as integers, never as strings (`9` < `10`).
 pub fn row_version(row: &LedgerRow) -> Option<u64> {
-    row.version.trim().parse().ok()
+    let text = row.version.as_str();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// One ledger row and the migration file it records, when that file exists.
@@ -34,25 +39,30 @@ impl<'a> History<'a> {
     /// Matches rows to files by integer version. `rows` must be in order of application, as
     /// `db::ledger::read` returns them.
     pub fn new(set: &'a MigrationSet, rows: &'a [LedgerRow]) -> History<'a> {
-        let by_version: BTreeMap<u64, &Migration> =
-            set.migrations.iter().map(|m| (m.version, m)).collect();
-        let mut matched = HashSet::new();
-        let applied = rows
-            .iter()
-            .map(|row| {
-                // A second row for the same version (e.g. "3" and "003") cannot claim the file twice.
-                let migration = row_version(row)
-                    .filter(|v| matched.insert(*v))
-                    .and_then(|v| by_version.get(&v).copied());
-                Applied { row, migration }
-            })
-            .collect();
-        let mut pending: Vec<&Migration> = set
-            .migrations
-            .iter()
-            .filter(|m| !matched.contains(&m.version))
-            .collect();
+        // The same matching as `status::report`: by integer version, the row spelled exactly
+        // like the file (`001` over `1`) first; a second row for one file matches nothing.
+        let mut by_version: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            if let Some(v) = row_version(row) {
+                by_version.entry(v).or_default().push(i);
+            }
+        }
+        let mut file_of: Vec<Option<&'a Migration>> = vec![None; rows.len()];
+        let mut pending = Vec::new();
+        for m in &set.migrations {
+            let candidates = by_version.get(&m.version).map(Vec::as_slice).unwrap_or_default();
+            let chosen = candidates
+                .iter()
+                .find(|&&i| rows[i].version == m.version_text)
+                .or(candidates.first());
+            match chosen {
+                Some(&i) => file_of[i] = Some(m),
+                None => pending.push(m),
+            }
+        }
         pending.sort_by_key(|m| m.version);
+        let applied =
+            rows.iter().zip(file_of).map(|(row, migration)| Applied { row, migration }).collect();
         History { applied, pending }
     }
 
@@ -537,6 +547,33 @@ mod tests {
 
     fn versions(ms: &[&Migration]) -> Vec<u64> {
         ms.iter().map(|m| m.version).collect()
+    }
+
+    /// `status` reports and `plan` acts on the same classification (one rule, two callers).
+    #[test]
+    fn history_agrees_with_status() {
+        let mut s = set(&[1, 2, 3, 4, 5, 6]);
+        let mut r = rows(&s, &[1, 2, 4, 5]);
+        s.migrations[1].up.checksum = checksum(b"edited");
+        s.migrations.retain(|m| m.version != 5);
+        let mut spelled = r[0].clone();
+        spelled.version = "1".into();
+        r.push(spelled);
+        r.push(LedgerRow { version: "abc".into(), ..r[0].clone() });
+        r.push(LedgerRow { version: "4".into(), ..r[2].clone() });
+
+        let ledger = crate::ledger::Ledger { table: "t".into(), rows: r.clone() };
+        let status = crate::status::report(&s, Some(&ledger), "t");
+        let h = History::new(&s, &r);
+        assert_eq!((status.modified.len(), status.missing.len(), status.out_of_order.len()), (1, 4, 1));
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(h.modified().iter().map(|(m, _)| m.version_text.clone()).collect()), sorted(status.modified));
+        assert_eq!(sorted(h.missing(None).iter().map(|r| r.version.clone()).collect()), sorted(status.missing));
+        assert_eq!(sorted(h.out_of_order().iter().map(|m| m.version_text.clone()).collect()), sorted(status.out_of_order));
+        assert_eq!(sorted(h.pending.iter().map(|m| m.version_text.clone()).collect()), sorted(status.pending));
     }
 
     #[test]
