@@ -148,8 +148,9 @@ pub enum Progress {
     LockAcquired {
         waited_ms: u64,
     },
-    /// Nothing to do (possibly because the run we waited for did it).
-    UpToDate,
+    /// Nothing to apply or roll back (for `up`, possibly because the run we waited for did it:
+    /// "already up to date").
+    NothingToDo,
     Started {
         version: String,
         name: String,
@@ -562,7 +563,7 @@ impl Migrator {
                 let plan = plan::up(&set, &rows, &request)?;
                 report.skipped = versions(&plan.skipped);
                 if plan.apply.is_empty() {
-                    progress(Progress::UpToDate);
+                    progress(Progress::NothingToDo);
                     return Ok(());
                 }
                 if single {
@@ -661,7 +662,7 @@ impl Migrator {
                     .unwrap_or_default();
                 let plan = plan::down(&set, &rows, &request)?;
                 if plan.roll_back.is_empty() {
-                    progress(Progress::UpToDate);
+                    progress(Progress::NothingToDo);
                     return Ok(());
                 }
                 run_each(

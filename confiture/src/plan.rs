@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{Migration, MigrationSet};
 use crate::ledger::LedgerRow;
@@ -50,7 +49,10 @@ impl<'a> History<'a> {
         let mut file_of: Vec<Option<&'a Migration>> = vec![None; rows.len()];
         let mut pending = Vec::new();
         for m in &set.migrations {
-            let candidates = by_version.get(&m.version).map(Vec::as_slice).unwrap_or_default();
+            let candidates = by_version
+                .get(&m.version)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             let chosen = candidates
                 .iter()
                 .find(|&&i| rows[i].version == m.version_text)
@@ -61,8 +63,11 @@ impl<'a> History<'a> {
             }
         }
         pending.sort_by_key(|m| m.version);
-        let applied =
-            rows.iter().zip(file_of).map(|(row, migration)| Applied { row, migration }).collect();
+        let applied = rows
+            .iter()
+            .zip(file_of)
+            .map(|(row, migration)| Applied { row, migration })
+            .collect();
         History { applied, pending }
     }
 
@@ -559,21 +564,59 @@ mod tests {
         let mut spelled = r[0].clone();
         spelled.version = "1".into();
         r.push(spelled);
-        r.push(LedgerRow { version: "abc".into(), ..r[0].clone() });
-        r.push(LedgerRow { version: "4".into(), ..r[2].clone() });
+        r.push(LedgerRow {
+            version: "abc".into(),
+            ..r[0].clone()
+        });
+        r.push(LedgerRow {
+            version: "4".into(),
+            ..r[2].clone()
+        });
 
-        let ledger = crate::ledger::Ledger { table: "t".into(), rows: r.clone() };
+        let ledger = crate::ledger::Ledger {
+            table: "t".into(),
+            rows: r.clone(),
+        };
         let status = crate::status::report(&s, Some(&ledger), "t");
         let h = History::new(&s, &r);
-        assert_eq!((status.modified.len(), status.missing.len(), status.out_of_order.len()), (1, 4, 1));
+        assert_eq!(
+            (
+                status.modified.len(),
+                status.missing.len(),
+                status.out_of_order.len()
+            ),
+            (1, 4, 1)
+        );
         let sorted = |mut v: Vec<String>| {
             v.sort();
             v
         };
-        assert_eq!(sorted(h.modified().iter().map(|(m, _)| m.version_text.clone()).collect()), sorted(status.modified));
-        assert_eq!(sorted(h.missing(None).iter().map(|r| r.version.clone()).collect()), sorted(status.missing));
-        assert_eq!(sorted(h.out_of_order().iter().map(|m| m.version_text.clone()).collect()), sorted(status.out_of_order));
-        assert_eq!(sorted(h.pending.iter().map(|m| m.version_text.clone()).collect()), sorted(status.pending));
+        assert_eq!(
+            sorted(
+                h.modified()
+                    .iter()
+                    .map(|(m, _)| m.version_text.clone())
+                    .collect()
+            ),
+            sorted(status.modified)
+        );
+        assert_eq!(
+            sorted(h.missing(None).iter().map(|r| r.version.clone()).collect()),
+            sorted(status.missing)
+        );
+        assert_eq!(
+            sorted(
+                h.out_of_order()
+                    .iter()
+                    .map(|m| m.version_text.clone())
+                    .collect()
+            ),
+            sorted(status.out_of_order)
+        );
+        assert_eq!(
+            sorted(h.pending.iter().map(|m| m.version_text.clone()).collect()),
+            sorted(status.pending)
+        );
     }
 
     #[test]

@@ -100,7 +100,7 @@ fn applies_pending_migrations_and_records_confiture_rows() {
         .up(&UpOptions::default(), &mut recorder(&mut events))
         .unwrap();
     assert!(again.applied.is_empty());
-    assert!(events.contains(&Progress::UpToDate), "{events:?}");
+    assert!(events.contains(&Progress::NothingToDo), "{events:?}");
 }
 
 #[test]
@@ -316,6 +316,17 @@ fn errors_in_function_bodies_point_into_the_body() {
         .unwrap_err();
     let reported = &failed.report.errors[0];
     assert_eq!(reported.line, Some(4), "{reported:?}");
+
+    dir.write(
+        "001_fn.up.sql",
+        "SELECT 1;\n\nDO $$\nBEGIN\n  PERFORM 1;\n  PERFRM 2;\nEND\n$$;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let reported = &failed.report.errors[0];
+    assert_eq!(reported.line, Some(6), "{reported:?}");
 }
 
 #[test]

@@ -439,6 +439,14 @@ fn run_transactional(
     }
 }
 
+/// What the ledger says after a no-transaction step stopped part-way.
+fn ledger_state(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "the migration is not recorded",
+        Direction::Down => "the migration is still recorded as applied",
+    }
+}
+
 fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
     let (doing, help) = match step.direction {
         Direction::Up => ("applying", "run `cargo confiture migrate status` to see what was recorded, then `migrate up` again"),
@@ -450,8 +458,8 @@ fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
         None => e.to_string(),
     };
     let detail = match step.file().mode {
-        TransactionMode::Transaction => "its transaction did not commit, unless the connection dropped just after the server committed it",
-        TransactionMode::NoTransaction => "statements it had completed stay committed; it is not recorded",
+        TransactionMode::Transaction => "its transaction did not commit, unless the connection dropped just after the server committed it".to_string(),
+        TransactionMode::NoTransaction => format!("statements it had completed stay committed; {}", ledger_state(step.direction)),
     };
     StepFailure {
         error: Error::connection(format!(
@@ -615,10 +623,11 @@ fn run_statements(
                 line,
             };
             let mut failure = sql_failure(settings, step, &script, &e, Some(statement));
+            let recorded = ledger_state(step.direction);
             failure.error = failure.error.with_detail(match index {
-                0 => "no statement of this migration was committed; it is not recorded".to_string(),
-                1 => "statement 1 was committed (this migration runs without a transaction); it is not recorded".to_string(),
-                k => format!("statements 1–{k} were committed (this migration runs without a transaction); it is not recorded"),
+                0 => format!("no statement of this migration was committed; {recorded}"),
+                1 => format!("statement 1 was committed (this migration runs without a transaction); {recorded}"),
+                k => format!("statements 1–{k} were committed (this migration runs without a transaction); {recorded}"),
             });
             let _ = client.batch_execute("RESET lock_timeout; RESET statement_timeout");
             if let Ok(after) = invalid_indexes(client) {
