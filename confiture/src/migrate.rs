@@ -474,6 +474,18 @@ impl Migrator {
         Ok(crate::db::ledger::read(client, &table)?.map(|l| l.rows))
     }
 
+    /// A connection the server closed (terminated backend, restart) is dropped, so the next
+    /// command on this `Migrator` connects again instead of failing on the dead one.
+    fn forget_closed_connection(&mut self) {
+        if self
+            .client
+            .as_ref()
+            .is_some_and(postgres::Client::is_closed)
+        {
+            self.client = None;
+        }
+    }
+
     /// Names the database in connection-level errors raised mid-run.
     fn with_database(&self, mut failure: RunFailure) -> RunFailure {
         if matches!(
@@ -488,16 +500,21 @@ impl Migrator {
         failure
     }
 
-    /// Applies pending migrations: `migrate up`.
+    /// Applies pending migrations: `migrate up`. An application can run its migrations at
+    /// startup; several instances starting at once are safe (the lock serialises them, and
+    /// the ones that waited find nothing left to do):
     ///
     /// ```no_run
-    /// # fn main() -> confiture::Result<()> {
+    /// use confiture::config::Environment;
     /// use confiture::migrate::{no_progress, UpOptions};
-    /// # let env: confiture::config::Environment = todo!();
-    /// let mut migrator = confiture::Migrator::new(env, "db/migrations", Default::default());
-    /// let report = migrator.up(&UpOptions::default(), &mut no_progress)?;
-    /// println!("applied {:?}", report.applied);
-    /// # Ok(()) }
+    ///
+    /// fn migrate(database_url: &str) -> confiture::Result<()> {
+    ///     let env = Environment::from_url(database_url, "DATABASE_URL")?;
+    ///     let mut migrator = confiture::Migrator::new(env, "db/migrations", Default::default());
+    ///     let report = migrator.up(&UpOptions::default(), &mut no_progress)?;
+    ///     eprintln!("applied {:?}", report.applied);
+    ///     Ok(())
+    /// }
     /// ```
     pub fn up(
         &mut self,
@@ -512,6 +529,7 @@ impl Migrator {
         let result = self
             .up_run(options, progress, &mut report)
             .map_err(|f| self.with_database(f));
+        self.forget_closed_connection();
         finish(start, report, result, |r, total, error| {
             r.total_duration_ms = total;
             r.errors.extend(error);
@@ -621,6 +639,7 @@ impl Migrator {
         let result = self
             .down_run(options, progress, &mut report)
             .map_err(|f| self.with_database(f));
+        self.forget_closed_connection();
         finish(start, report, result, |r, total, error| {
             r.total_duration_ms = total;
             r.errors.extend(error);
@@ -706,6 +725,7 @@ impl Migrator {
         let result = self
             .baseline_run(options, progress, &mut report)
             .map_err(|f| self.with_database(f));
+        self.forget_closed_connection();
         finish(start, report, result, |r, total, error| {
             r.total_duration_ms = total;
             r.errors.extend(error);
@@ -783,6 +803,7 @@ impl Migrator {
         let result = self
             .reinit_run(options, progress, &mut report)
             .map_err(|f| self.with_database(f));
+        self.forget_closed_connection();
         finish(start, report, result, |r, total, error| {
             r.total_duration_ms = total;
             r.errors.extend(error);

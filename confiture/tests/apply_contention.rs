@@ -227,9 +227,9 @@ fn a_backend_terminated_mid_migration_leaves_no_trace_and_the_next_run_applies_i
     let path = dir.path.clone();
     let runner = std::thread::spawn(move || {
         let start = Instant::now();
-        let result =
-            apply_support::migrator_for(env, &path).up(&UpOptions::default(), &mut no_progress);
-        (result, start.elapsed())
+        let mut migrator = apply_support::migrator_for(env, &path);
+        let result = migrator.up(&UpOptions::default(), &mut no_progress);
+        (migrator, result, start.elapsed())
     });
 
     let mut watcher = db.client();
@@ -248,7 +248,7 @@ fn a_backend_terminated_mid_migration_leaves_no_trace_and_the_next_run_applies_i
     watcher
         .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
         .unwrap();
-    let (result, elapsed) = runner.join().unwrap();
+    let (mut migrator, result, elapsed) = runner.join().unwrap();
     assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
     let failed = result.unwrap_err();
     assert_eq!(
@@ -268,9 +268,9 @@ fn a_backend_terminated_mid_migration_leaves_no_trace_and_the_next_run_applies_i
     assert!(!db.table_exists("half"), "no partial effect");
     assert!(apply_support::lock_is_free(&db), "lock free");
 
+    // The same Migrator connects again.
     dir.write("001_slow.up.sql", "CREATE TABLE half (id int);\n");
-    let report = db
-        .migrator(&dir)
+    let report = migrator
         .up(&UpOptions::default(), &mut no_progress)
         .unwrap();
     assert_eq!(report.applied, ["001"]);
