@@ -26,6 +26,19 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Stable snake_case name, used in JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Connection => "connection",
+            ErrorKind::MigrationFailed => "migration_failed",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::LockTimeout => "lock_timeout",
+            ErrorKind::Diverged => "diverged",
+            ErrorKind::Irreversible => "irreversible",
+            ErrorKind::Usage => "usage",
+        }
+    }
+
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorKind::Connection => exit::CONNECTION,
@@ -55,7 +68,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), details: Vec::new(), help: None, cause: None }
+        Error {
+            kind,
+            message: message.into(),
+            details: Vec::new(),
+            help: None,
+            cause: None,
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Invalid, message)

@@ -34,7 +34,10 @@ pub const ALL: &[(u8, &str)] = &[
     (MIGRATION_FAILED, "a migration failed"),
     (INVALID, "invalid configuration or migration files"),
     (LOCK_TIMEOUT, "migration lock not acquired in time"),
-    (DIVERGED, "history diverged (applied migration modified or missing, or out of order)"),
+    (
+        DIVERGED,
+        "history diverged (applied migration modified or missing, or out of order)",
+    ),
     (IRREVERSIBLE, "rollback impossible (irreversible migration)"),
     (USAGE, "usage error"),
 ];

@@ -19,7 +19,10 @@ pub struct TrackingTable {
 
 impl Default for TrackingTable {
     fn default() -> Self {
-        TrackingTable { schema: None, name: DEFAULT_TRACKING_TABLE.to_string() }
+        TrackingTable {
+            schema: None,
+            name: DEFAULT_TRACKING_TABLE.to_string(),
+        }
     }
 }
 
@@ -37,12 +40,17 @@ impl TrackingTable {
             None => (None, text),
         };
         if !is_identifier(name) || schema.is_some_and(|s| !is_identifier(s)) {
-            return Err(Error::invalid(format!("invalid tracking table name {text:?}")).with_help(
-                "use `name` or `schema.name`, each part letters, digits and underscores, \
+            return Err(
+                Error::invalid(format!("invalid tracking table name {text:?}")).with_help(
+                    "use `name` or `schema.name`, each part letters, digits and underscores, \
                  not starting with a digit (for example `tb_confiture` or `ops.tb_confiture`)",
-            ));
+                ),
+            );
         }
-        Ok(TrackingTable { schema: schema.map(str::to_string), name: name.to_string() })
+        Ok(TrackingTable {
+            schema: schema.map(str::to_string),
+            name: name.to_string(),
+        })
     }
 
     /// The name as SQL, every part quoted: `"tb_confiture"` or `"ops"."tb_confiture"`.
@@ -162,7 +170,11 @@ pub fn insert_sql(
 
 /// The `DELETE` that forgets one migration on rollback, as confiture does.
 pub fn delete_sql(table: &TrackingTable, version: &str) -> String {
-    format!("DELETE FROM {} WHERE version = {}", table.quoted(), literal(version))
+    format!(
+        "DELETE FROM {} WHERE version = {}",
+        table.quoted(),
+        literal(version)
+    )
 }
 
 #[cfg(test)]
@@ -171,15 +183,24 @@ mod tests {
 
     #[test]
     fn parses_plain_and_qualified_names() {
-        assert_eq!(TrackingTable::parse("tb_confiture").unwrap().quoted(), "\"tb_confiture\"");
-        assert_eq!(TrackingTable::parse("ops.tb_x").unwrap().quoted(), "\"ops\".\"tb_x\"");
+        assert_eq!(
+            TrackingTable::parse("tb_confiture").unwrap().quoted(),
+            "\"tb_confiture\""
+        );
+        assert_eq!(
+            TrackingTable::parse("ops.tb_x").unwrap().quoted(),
+            "\"ops\".\"tb_x\""
+        );
     }
 
     #[test]
     fn rejects_names_that_could_inject() {
         for bad in ["", "a b", "a\"b", "1abc", "a.b.c", "a;drop", ".a", "a."] {
             let err = TrackingTable::parse(bad).unwrap_err();
-            assert!(err.message.contains("invalid tracking table name"), "{bad}: {err}");
+            assert!(
+                err.message.contains("invalid tracking table name"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -191,6 +212,9 @@ mod tests {
     #[test]
     fn ddl_names_indexes_after_the_unqualified_table() {
         let ddl = TrackingTable::parse("ops.tb_mig").unwrap().create_sql();
-        assert!(ddl.contains("\"idx_tb_mig_slug\" ON \"ops\".\"tb_mig\"(slug)"), "{ddl}");
+        assert!(
+            ddl.contains("\"idx_tb_mig_slug\" ON \"ops\".\"tb_mig\"(slug)"),
+            "{ddl}"
+        );
     }
 }

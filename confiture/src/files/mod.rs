@@ -96,10 +96,18 @@ impl Checked {
 /// One thing found in the migrations directory by [`read_dir`].
 #[derive(Debug, Clone)]
 pub enum Entry {
-    File { path: PathBuf, bytes: Vec<u8> },
-    Dir { path: PathBuf },
+    File {
+        path: PathBuf,
+        bytes: Vec<u8>,
+    },
+    Dir {
+        path: PathBuf,
+    },
     /// Could not be read (permissions, symlink loop...): reported, never silently skipped.
-    Unreadable { path: PathBuf, error: String },
+    Unreadable {
+        path: PathBuf,
+        error: String,
+    },
 }
 
 /// Reads the directory (not recursively: subdirectories are reported as entries).
