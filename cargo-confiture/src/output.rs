@@ -88,10 +88,21 @@ impl Output {
         self.result(&text);
     }
 
-    /// A progress line on stderr, unless `--quiet`.
+    /// A progress line on stderr, unless `--quiet`. On a terminal it replaces the line that
+    /// [`Output::progress_inline`] left open.
     pub fn progress(&self, text: &str) {
         if !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{text}");
+            let clear = if self.stderr_is_terminal { "\r\x1b[K" } else { "" };
+            let _ = writeln!(std::io::stderr().lock(), "{clear}{text}");
+        }
+    }
+
+    /// A live status line on a terminal (no newline): the next progress line replaces it.
+    pub fn progress_inline(&self, text: &str) {
+        if !self.quiet && self.stderr_is_terminal {
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "\r\x1b[K{text}");
+            let _ = stderr.flush();
         }
     }
 
@@ -103,6 +114,14 @@ impl Output {
     /// An error on stderr, and in JSON mode also as `{"error": {...}}` on stdout so that a
     /// script reading stdout always gets one document.
     pub fn error(&self, error: &Error) {
+        self.error_text(error);
+        if self.json_mode() {
+            self.json(&ErrorDocument::from(error));
+        }
+    }
+
+    /// An error on stderr only (when stdout already carries a report that includes it).
+    pub fn error_text(&self, error: &Error) {
         let mut text = format!("{} {error}\n", self.paint_err(Style::Red, "error:"));
         for detail in &error.details {
             text.push_str(&format!("  - {detail}\n"));
@@ -110,10 +129,8 @@ impl Output {
         if let Some(help) = &error.help {
             text.push_str(&format!("  {} {help}\n", self.paint_err(Style::Cyan, "help:")));
         }
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
-        if self.json_mode() {
-            self.json(&ErrorDocument::from(error));
-        }
+        let clear = if self.stderr_is_terminal { "\r\x1b[K" } else { "" };
+        let _ = write!(std::io::stderr().lock(), "{clear}{text}");
     }
 
     /// A diagnostic rendered like rustc, on stderr.
