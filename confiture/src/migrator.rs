@@ -1,10 +1,13 @@
 //! `Migrator`: the library facade — what the CLI, applications and xtask flows call.
 //! Connects lazily; the connection is closed when the `Migrator` is dropped.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::config::Environment;
-use crate::files::CheckOptions;
+use crate::config::{self, Environment, Selection};
+use crate::error::{Error, Result};
+use crate::files::{self, CheckOptions, MigrationSet};
+use crate::status::{self, StatusReport};
+use crate::workspace::Workspace;
 
 /// A migration session against one database, with one migrations directory.
 pub struct Migrator {
@@ -12,4 +15,196 @@ pub struct Migrator {
     pub(crate) migrations_dir: PathBuf,
     pub(crate) check_options: CheckOptions,
     pub(crate) client: Option<postgres::Client>,
+}
+
+impl Migrator {
+    /// A session for `env`'s database and the migrations in `migrations_dir`. Nothing is
+    /// read or connected until a command needs it.
+    pub fn new(
+        env: Environment,
+        migrations_dir: impl Into<PathBuf>,
+        check_options: CheckOptions,
+    ) -> Migrator {
+        Migrator {
+            env,
+            migrations_dir: migrations_dir.into(),
+            check_options,
+            client: None,
+        }
+    }
+
+    /// A session for the database a URL (or libpq conninfo) names, with the migrations of the
+    /// workspace around the current directory.
+    pub fn from_url(url: &str) -> Result<Migrator> {
+        let env = Environment::from_url(url, "the database URL")?;
+        let ws = Workspace::discover(&current_dir()?)?;
+        Ok(Migrator::for_workspace(env, &ws))
+    }
+
+    /// A session for the environment file at `path` (like `-c FILE`), with the migrations of
+    /// the workspace that contains the file. `${VAR}` is expanded from the process
+    /// environment, and a `CONFITURE_DATABASE_URL` naming another database is an error.
+    pub fn from_config(path: impl AsRef<Path>) -> Result<Migrator> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(Error::invalid(format!(
+                "environment file {} does not exist",
+                path.display()
+            ))
+            .with_help("give the path of an environment file such as db/environments/prod.yaml"));
+        }
+        let absolute = current_dir()?.join(path);
+        let start = absolute.parent().unwrap_or(&absolute);
+        let ws = Workspace::discover(start)?;
+        let env = config::resolve(
+            &ws,
+            &Selection::File(path.to_path_buf()),
+            &config::process_vars,
+        )?;
+        Ok(Migrator::for_workspace(env, &ws))
+    }
+
+    /// A session for the environment `name` of the workspace (like `--env NAME`).
+    pub fn from_env(ws: &Workspace, name: &str) -> Result<Migrator> {
+        let env = config::resolve(ws, &Selection::Env(name.to_string()), &config::process_vars)?;
+        Ok(Migrator::for_workspace(env, ws))
+    }
+
+    fn for_workspace(env: Environment, ws: &Workspace) -> Migrator {
+        let options = CheckOptions {
+            first_version: ws.settings.first_version,
+        };
+        Migrator::new(env, ws.migrations_dir(), options)
+    }
+
+    /// The resolved environment: which database, with which settings.
+    pub fn environment(&self) -> &Environment {
+        &self.env
+    }
+
+    /// The migrations directory this session reads.
+    pub fn migrations_dir(&self) -> &Path {
+        &self.migrations_dir
+    }
+
+    /// `migrate status`: the state of every migration. Strictly read-only — plain `SELECT`s,
+    /// no lock, nothing created — and one round trip after connecting when the ledger exists.
+    ///
+    /// A directory that breaks the file rules (names, pairing, numbering, encoding) is an error
+    /// (exit 5), reported before connecting: the set it would give is not the project's
+    /// history. SQL lint findings do not stop `status`: they do not change what is applied.
+    pub fn status(&mut self) -> Result<StatusReport> {
+        let checked = files::load(&self.migrations_dir, &self.check_options)?;
+        let is_file_rule = |code: &str| files::FILE_RULES.iter().any(|rule| rule.code == code);
+        let errors: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error() && is_file_rule(d.code))
+            .collect();
+        if !errors.is_empty() {
+            let mut error = Error::invalid(format!(
+                "the migrations in {} have errors",
+                self.migrations_dir.display()
+            ))
+            .with_help("fix the files listed, then run the command again");
+            for diagnostic in errors {
+                error = error.with_detail(diagnostic.to_string());
+            }
+            return Err(error);
+        }
+        self.status_of(&checked.set)
+    }
+
+    /// The status of `set` (already read and checked) against this database: what
+    /// [`Migrator::status`] does after reading the directory.
+    pub fn status_of(&mut self, set: &MigrationSet) -> Result<StatusReport> {
+        let table = self.env.migration.tracking_table.clone();
+        let client = self.client()?;
+        let ledger = crate::db::ledger::read(client, &table)?;
+        let table_name = match &ledger {
+            Some(ledger) => ledger.table.clone(),
+            None => crate::db::ledger::qualified_name(client, &table)?,
+        };
+        let mut report = status::report(set, ledger.as_ref(), &table_name);
+        report.database = Some(self.env.connection.to_string());
+        Ok(report)
+    }
+
+    /// The connection, opened on first use.
+    pub(crate) fn client(&mut self) -> Result<&mut postgres::Client> {
+        match &mut self.client {
+            Some(client) => Ok(client),
+            slot @ None => Ok(slot.insert(crate::db::connect(&self.env)?)),
+        }
+    }
+}
+
+fn current_dir() -> Result<PathBuf> {
+    std::env::current_dir()
+        .map_err(|e| Error::invalid("cannot read the current directory").with_cause(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres";
+
+    #[test]
+    fn connects_lazily_and_once() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("cft_migrator_{}_{nanos}", std::process::id());
+        let mut admin = postgres::Client::connect(ADMIN, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("this test needs PostgreSQL at `{ADMIN}`: {e}"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        struct Drop_(String);
+        impl Drop for Drop_ {
+            fn drop(&mut self) {
+                if let Ok(mut admin) = postgres::Client::connect(ADMIN, postgres::NoTls) {
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
+                }
+            }
+        }
+        let _guard = Drop_(name.clone());
+
+        let url = format!("postgresql://postgres@127.0.0.1:5432/{name}?sslmode=disable");
+        let env = Environment::from_url(&url, "test").unwrap();
+        let mut migrator = Migrator::new(env, "db/migrations", CheckOptions::default());
+        assert!(migrator.client.is_none(), "new() does not connect");
+        let pid = |m: &mut Migrator| -> i32 {
+            m.client()
+                .unwrap()
+                .query_one("SELECT pg_backend_pid()", &[])
+                .unwrap()
+                .get(0)
+        };
+        let first = pid(&mut migrator);
+        assert_eq!(pid(&mut migrator), first, "the connection is reused");
+    }
+
+    #[test]
+    fn a_failed_connect_is_reported_and_retried_next_time() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("postgresql://postgres@127.0.0.1:{port}/x?sslmode=disable");
+        let mut migrator = Migrator::new(
+            Environment::from_url(&url, "test").unwrap(),
+            "m",
+            CheckOptions::default(),
+        );
+        assert_eq!(
+            migrator.client().err().map(|e| e.kind),
+            Some(crate::ErrorKind::Connection)
+        );
+        assert!(migrator.client.is_none());
+    }
 }

@@ -2,9 +2,21 @@
 //! Discovery walks up to the `Cargo.toml` that has `[workspace]` and reads the table directly
 //! (a `cargo metadata` subprocess would cost as much as a whole `status`).
 
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// The keys of `[workspace.metadata.confiture]`, for error messages and did-you-mean.
+pub const KEYS: &[&str] = &[
+    "migrations_dir",
+    "environments_dir",
+    "default_env",
+    "first_version",
+];
+
+const TABLE: &str = "[workspace.metadata.confiture]";
 
 /// `[workspace.metadata.confiture]`, with defaults filled in. Paths are relative to the root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,9 +49,78 @@ pub struct Workspace {
 
 impl Workspace {
     /// Finds the workspace containing `start` and reads its settings.
+    ///
+    /// Walks up from `start` to the first `Cargo.toml` with a `[workspace]` table; a member
+    /// manifest with `package.workspace = "path"` points straight at its root. When no
+    /// workspace encloses `start`, the nearest package is its own root (as for cargo), and
+    /// outside any package the root is `start`; either way with default settings.
     pub fn discover(start: &Path) -> Result<Workspace> {
-        let _ = start;
-        todo!("workspace::discover")
+        let start = std::path::absolute(start).map_err(|err| {
+            Error::invalid(format!("cannot resolve directory `{}`", start.display()))
+                .with_cause(err)
+        })?;
+        let mut nearest_package: Option<PathBuf> = None;
+        for dir in start.ancestors() {
+            let manifest = dir.join("Cargo.toml");
+            let Some(table) = read_manifest(&manifest)? else {
+                continue;
+            };
+            if table.contains_key("workspace") {
+                return Workspace::from_root(dir.to_path_buf(), manifest, &table);
+            }
+            if let Some(pointer) = table.get("package").and_then(|p| p.get("workspace")) {
+                let Some(pointer) = pointer.as_str() else {
+                    return Err(Error::invalid(format!(
+                        "`package.workspace` in `{}` must be a string (the path to the workspace root)",
+                        manifest.display()
+                    )));
+                };
+                let root = normalize(&dir.join(pointer));
+                let root_manifest = root.join("Cargo.toml");
+                let help = format!("fix `package.workspace` in `{}`", manifest.display());
+                let table = read_manifest(&root_manifest)?.ok_or_else(|| {
+                    Error::invalid(format!(
+                        "`package.workspace` in `{}` points at `{}`, which has no Cargo.toml",
+                        manifest.display(),
+                        root.display()
+                    ))
+                    .with_help(help.clone())
+                })?;
+                if !table.contains_key("workspace") {
+                    return Err(Error::invalid(format!(
+                        "`package.workspace` in `{}` points at `{}`, which has no `[workspace]` table",
+                        manifest.display(),
+                        root_manifest.display()
+                    ))
+                    .with_help(help));
+                }
+                return Workspace::from_root(root, root_manifest, &table);
+            }
+            if nearest_package.is_none() && table.contains_key("package") {
+                nearest_package = Some(dir.to_path_buf());
+            }
+        }
+        Ok(match nearest_package {
+            Some(root) => Workspace {
+                manifest: Some(root.join("Cargo.toml")),
+                root,
+                settings: Settings::default(),
+            },
+            None => Workspace {
+                root: start,
+                manifest: None,
+                settings: Settings::default(),
+            },
+        })
+    }
+
+    fn from_root(root: PathBuf, manifest: PathBuf, table: &toml::Table) -> Result<Workspace> {
+        let settings = read_settings(&manifest, table)?;
+        Ok(Workspace {
+            root,
+            manifest: Some(manifest),
+            settings,
+        })
     }
 
     pub fn migrations_dir(&self) -> PathBuf {
@@ -48,5 +129,375 @@ impl Workspace {
 
     pub fn environments_dir(&self) -> PathBuf {
         self.root.join(&self.settings.environments_dir)
+    }
+}
+
+/// The parsed manifest, or `None` when there is no `Cargo.toml` file here.
+fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
+    let text = match fs::read_to_string(manifest) {
+        Ok(text) => text,
+        Err(err) if err.kind() == io::ErrorKind::NotFound || manifest.is_dir() => return Ok(None),
+        Err(err) => {
+            return Err(
+                Error::invalid(format!("cannot read `{}`", manifest.display())).with_cause(err),
+            )
+        }
+    };
+    text.parse::<toml::Table>().map(Some).map_err(|err| {
+        let line = err.span().map(|span| {
+            let before = text.as_bytes().get(..span.start).unwrap_or_default();
+            before.iter().filter(|&&b| b == b'\n').count() + 1
+        });
+        let at = line.map(|line| format!(":{line}")).unwrap_or_default();
+        Error::invalid(format!("invalid TOML in `{}{at}`", manifest.display()))
+            .with_cause(err.message().trim_end())
+    })
+}
+
+/// Reads `[workspace.metadata.confiture]`: every key known, every value of the right type.
+fn read_settings(manifest: &Path, table: &toml::Table) -> Result<Settings> {
+    let mut settings = Settings::default();
+    let Some(value) = table
+        .get("workspace")
+        .and_then(|w| w.get("metadata"))
+        .and_then(|m| m.get("confiture"))
+    else {
+        return Ok(settings);
+    };
+    let Some(confiture) = value.as_table() else {
+        return Err(Error::invalid(format!(
+            "`workspace.metadata.confiture` in `{}` must be a table, not {}",
+            manifest.display(),
+            describe(value)
+        ))
+        .with_help(format!("write it as a `{TABLE}` section")));
+    };
+    for (key, value) in confiture {
+        let wrong_type = |expected: &str, example: &str| {
+            Error::invalid(format!(
+                "`{key}` in `{TABLE}` of `{}` must be {expected}, not {}",
+                manifest.display(),
+                describe(value)
+            ))
+            .with_help(format!("for example `{key} = {example}`"))
+        };
+        match key.as_str() {
+            "migrations_dir" | "environments_dir" => {
+                let example = if key == "migrations_dir" {
+                    "\"db/migrations\""
+                } else {
+                    "\"db/environments\""
+                };
+                let path = value.as_str().filter(|s| !s.is_empty());
+                let path = path.ok_or_else(|| {
+                    wrong_type(
+                        "a non-empty path string, relative to the workspace root",
+                        example,
+                    )
+                })?;
+                if key == "migrations_dir" {
+                    settings.migrations_dir = PathBuf::from(path);
+                } else {
+                    settings.environments_dir = PathBuf::from(path);
+                }
+            }
+            "default_env" => {
+                let env = value.as_str().filter(|s| !s.is_empty());
+                settings.default_env = env
+                    .ok_or_else(|| wrong_type("a non-empty string", "\"local\""))?
+                    .to_string();
+            }
+            "first_version" => {
+                let version = value.as_integer().and_then(|v| u64::try_from(v).ok());
+                settings.first_version =
+                    Some(version.ok_or_else(|| wrong_type("a non-negative integer", "5"))?);
+            }
+            _ => {
+                let err = Error::invalid(format!(
+                    "unknown key `{key}` in `{TABLE}` of `{}`",
+                    manifest.display()
+                ));
+                let keys = KEYS.join(", ");
+                return Err(match did_you_mean(key, KEYS) {
+                    Some(known) => {
+                        err.with_help(format!("did you mean `{known}`? the keys are {keys}"))
+                    }
+                    None => err.with_help(format!("the keys are {keys}")),
+                });
+            }
+        }
+    }
+    Ok(settings)
+}
+
+fn describe(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) if s.is_empty() => "an empty string".to_string(),
+        toml::Value::String(_) => "a string".to_string(),
+        toml::Value::Integer(i) if *i < 0 => "a negative integer".to_string(),
+        other => format!(
+            "{} {}",
+            if other.type_str().starts_with(['a', 'i']) {
+                "an"
+            } else {
+                "a"
+            },
+            other.type_str()
+        ),
+    }
+}
+
+/// The closest known key, if it is close enough to be a typo.
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|&(d, c)| d <= (c.len() / 3).max(1))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Removes `.` and `..` lexically, so that paths in messages read well.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// A temporary directory, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let name = format!(
+                "confiture-workspace-{}-{}-{nanos}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            let path = std::env::temp_dir().join(name);
+            fs::create_dir_all(&path).unwrap();
+            TempDir(path)
+        }
+        fn write(&self, relative: &str, text: &str) -> PathBuf {
+            let path = self.0.join(relative);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, text).unwrap();
+            path
+        }
+        fn dir(&self, relative: &str) -> PathBuf {
+            let path = self.0.join(relative);
+            fs::create_dir_all(&path).unwrap();
+            path
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const MEMBER: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n";
+
+    #[test]
+    fn finds_the_workspace_root_from_a_member_subdirectory() {
+        let tmp = TempDir::new();
+        let root_manifest = tmp.write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"app\"]\n\n[workspace.metadata.confiture]\nmigrations_dir = \"sql/migrations\"\nfirst_version = 40\n",
+        );
+        tmp.write("app/Cargo.toml", MEMBER);
+        let start = tmp.dir("app/src/bin");
+        let ws = Workspace::discover(&start).unwrap();
+        assert_eq!(ws.root, tmp.0);
+        assert_eq!(ws.manifest.as_deref(), Some(root_manifest.as_path()));
+        assert_eq!(ws.settings.migrations_dir, Path::new("sql/migrations"));
+        assert_eq!(ws.settings.environments_dir, Path::new("db/environments"));
+        assert_eq!(ws.settings.default_env, "local");
+        assert_eq!(ws.settings.first_version, Some(40));
+        assert_eq!(ws.migrations_dir(), tmp.0.join("sql/migrations"));
+    }
+
+    #[test]
+    fn defaults_when_the_table_is_absent() {
+        let tmp = TempDir::new();
+        tmp.write("Cargo.toml", "[workspace]\nmembers = []\n");
+        let ws = Workspace::discover(&tmp.0).unwrap();
+        assert_eq!(ws.settings, Settings::default());
+        assert_eq!(ws.environments_dir(), tmp.0.join("db/environments"));
+    }
+
+    #[test]
+    fn honours_package_workspace() {
+        let tmp = TempDir::new();
+        // The member lives outside the root's directory tree, so only the pointer finds it.
+        tmp.write("root/Cargo.toml", "[workspace]\nmembers = [\"../elsewhere/app\"]\n[workspace.metadata.confiture]\ndefault_env = \"dev\"\n");
+        tmp.write(
+            "elsewhere/app/Cargo.toml",
+            &format!("{MEMBER}workspace = \"../../root\"\n"),
+        );
+        let ws = Workspace::discover(&tmp.0.join("elsewhere/app")).unwrap();
+        assert_eq!(ws.root, tmp.0.join("root"));
+        assert_eq!(ws.settings.default_env, "dev");
+
+        tmp.write(
+            "bad/Cargo.toml",
+            &format!("{MEMBER}workspace = \"../elsewhere\"\n"),
+        );
+        let err = Workspace::discover(&tmp.0.join("bad")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Invalid);
+        assert!(
+            err.message.contains("which has no Cargo.toml"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn outside_a_workspace_the_package_or_the_start_is_the_root() {
+        let tmp = TempDir::new();
+        tmp.write("solo/Cargo.toml", MEMBER);
+        let ws = Workspace::discover(&tmp.dir("solo/src")).unwrap();
+        assert_eq!(ws.root, tmp.0.join("solo"));
+        assert_eq!(ws.settings, Settings::default());
+
+        let bare = tmp.dir("bare");
+        // The temp directory is not inside a Cargo package on any sane machine.
+        let ws = Workspace::discover(&bare).unwrap();
+        assert_eq!(ws.root, bare);
+        assert_eq!(ws.manifest, None);
+    }
+
+    #[test]
+    fn unknown_keys_get_a_did_you_mean() {
+        let tmp = TempDir::new();
+        let manifest = tmp.write(
+            "Cargo.toml",
+            "[workspace]\n[workspace.metadata.confiture]\nmigration_dir = \"x\"\n",
+        );
+        let err = Workspace::discover(&tmp.0).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Invalid);
+        assert_eq!(
+            err.message,
+            format!(
+                "unknown key `migration_dir` in `[workspace.metadata.confiture]` of `{}`",
+                manifest.display()
+            )
+        );
+        assert!(err
+            .help
+            .unwrap()
+            .starts_with("did you mean `migrations_dir`?"));
+
+        tmp.write(
+            "Cargo.toml",
+            "[workspace]\n[workspace.metadata.confiture]\ncolour = 1\n",
+        );
+        let err = Workspace::discover(&tmp.0).unwrap_err();
+        assert_eq!(
+            err.help.unwrap(),
+            format!("the keys are {}", KEYS.join(", "))
+        );
+    }
+
+    #[test]
+    fn wrong_types_name_the_manifest_and_the_key() {
+        let tmp = TempDir::new();
+        let cases = [
+            ("migrations_dir = 3", "`migrations_dir` in `[workspace.metadata.confiture]` of `{}` must be a non-empty path string, relative to the workspace root, not an integer"),
+            ("environments_dir = \"\"", "`environments_dir` in `[workspace.metadata.confiture]` of `{}` must be a non-empty path string, relative to the workspace root, not an empty string"),
+            ("default_env = [\"a\"]", "`default_env` in `[workspace.metadata.confiture]` of `{}` must be a non-empty string, not an array"),
+            ("first_version = -1", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a non-negative integer, not a negative integer"),
+            ("first_version = \"5\"", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a non-negative integer, not a string"),
+        ];
+        for (line, expected) in cases {
+            let manifest = tmp.write(
+                "Cargo.toml",
+                &format!("[workspace]\n[workspace.metadata.confiture]\n{line}\n"),
+            );
+            let err = Workspace::discover(&tmp.0).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Invalid);
+            assert_eq!(
+                err.message,
+                expected.replace("{}", &manifest.display().to_string()),
+                "{line}"
+            );
+        }
+        tmp.write(
+            "Cargo.toml",
+            "[workspace]\n[workspace.metadata]\nconfiture = \"yes\"\n",
+        );
+        let err = Workspace::discover(&tmp.0).unwrap_err();
+        assert!(
+            err.message.contains("must be a table, not a string"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn invalid_toml_names_the_file_and_line() {
+        let tmp = TempDir::new();
+        let manifest = tmp.write("Cargo.toml", "[workspace]\nmembers = [\n\n= oops\n");
+        let err = Workspace::discover(&tmp.0).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Invalid);
+        assert_eq!(
+            err.message,
+            format!("invalid TOML in `{}:4`", manifest.display())
+        );
+        assert!(err.cause.is_some());
+    }
+
+    #[test]
+    fn edit_distance_and_did_you_mean() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(did_you_mean("first-version", KEYS), Some("first_version"));
+        assert_eq!(did_you_mean("defualt_env", KEYS), Some("default_env"));
+        assert_eq!(did_you_mean("colour", KEYS), None);
+    }
+
+    #[test]
+    fn normalize_removes_dots() {
+        assert_eq!(normalize(Path::new("/a/b/../c/./d")), Path::new("/a/c/d"));
     }
 }

@@ -5,17 +5,24 @@
 //! Pure apart from [`read_dir`]: reading produces `(path, bytes)` entries; [`check`] turns
 //! them into a [`MigrationSet`] plus every problem found, never panics, never prints.
 
+mod checker;
+mod generate;
 pub mod lexer;
 pub mod markers;
+pub mod name;
 pub mod rules;
 
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Diagnostic, RuleDoc};
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+pub use generate::{new_migration, NewMigration};
 
 /// The file-level rules (names, pairing, numbering, encoding): codes `C001`–`C099`.
-pub const FILE_RULES: &[RuleDoc] = &[];
+pub const FILE_RULES: &[RuleDoc] = checker::ALL;
 
 /// Every rule, file-level then SQL-level, in code order: the source of `docs/lints.md`.
 pub fn all_rules() -> impl Iterator<Item = &'static RuleDoc> {
@@ -72,8 +79,10 @@ impl Migration {
     }
 }
 
-/// The migrations of a directory, sorted by version. Holds only complete, well-formed pairs;
-/// everything else is reported as a diagnostic.
+/// The migrations of a directory, sorted by version, one per version. Holds only complete
+/// pairs whose two files are well named and readable UTF-8 (when two migrations share a
+/// version, the first by name); everything else is reported as a diagnostic. Problems inside
+/// a pair's files (an empty up file, SQL lints) are diagnostics too, but leave the pair here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationSet {
     pub dir: PathBuf,
@@ -110,17 +119,98 @@ pub enum Entry {
     },
 }
 
-/// Reads the directory (not recursively: subdirectories are reported as entries).
-/// A missing directory, or a path that is a file, is an error naming it.
+/// Reads the directory, not recursively: subdirectories are entries, reported by [`check`].
+/// Only files whose name ends in `.sql` (any case) are read; others are not migrations and are
+/// left out. Anything that cannot be examined — a broken symbolic link or a loop, a file
+/// without read permission, a `.sql` entry that is not a regular file — is an
+/// [`Entry::Unreadable`], never skipped. A missing directory, or a path that is a file, is an
+/// `Invalid` error naming it. Entries come in no particular order; [`check`] sorts them.
 pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
-    let _ = dir;
-    todo!("files::read_dir")
+    let items = fs::read_dir(dir).map_err(|err| dir_error(dir, err))?;
+    let mut entries = Vec::new();
+    for item in items {
+        let item = match item {
+            Ok(item) => item,
+            Err(err) => {
+                entries.push(Entry::Unreadable {
+                    path: dir.to_path_buf(),
+                    error: err.to_string(),
+                });
+                continue;
+            }
+        };
+        let path = item.path();
+        // `file_type` comes from the directory listing itself on most systems: no extra stat.
+        let file_type = match item.file_type() {
+            Ok(file_type) => file_type,
+            Err(err) => {
+                entries.push(Entry::Unreadable {
+                    path,
+                    error: err.to_string(),
+                });
+                continue;
+            }
+        };
+        let (is_dir, is_file) = if file_type.is_symlink() {
+            match fs::metadata(&path) {
+                Ok(meta) => (meta.is_dir(), meta.is_file()),
+                Err(err) => {
+                    let error = match err.kind() {
+                        io::ErrorKind::NotFound => "it is a broken symbolic link".to_string(),
+                        _ => err.to_string(),
+                    };
+                    entries.push(Entry::Unreadable { path, error });
+                    continue;
+                }
+            }
+        } else {
+            (file_type.is_dir(), file_type.is_file())
+        };
+        if is_dir {
+            entries.push(Entry::Dir { path });
+            continue;
+        }
+        if !name::is_sql_file_name(&item.file_name().to_string_lossy()) {
+            continue;
+        }
+        if !is_file {
+            // Reading a FIFO would block forever.
+            let error = "it is not a regular file".to_string();
+            entries.push(Entry::Unreadable { path, error });
+            continue;
+        }
+        match fs::read(&path) {
+            Ok(bytes) => entries.push(Entry::File { path, bytes }),
+            Err(err) => entries.push(Entry::Unreadable {
+                path,
+                error: err.to_string(),
+            }),
+        }
+    }
+    Ok(entries)
 }
 
-/// Checks the entries of `dir`: the pure core.
+fn dir_error(dir: &Path, err: io::Error) -> Error {
+    let shown = dir.display();
+    let help = "create it, or point `migrations_dir` in `[workspace.metadata.confiture]` of the workspace's Cargo.toml at the right directory";
+    match fs::metadata(dir) {
+        Err(meta_err) if meta_err.kind() == io::ErrorKind::NotFound => {
+            Error::invalid(format!("migrations directory `{shown}` does not exist")).with_help(help)
+        }
+        Ok(meta) if !meta.is_dir() => {
+            Error::invalid(format!("migrations directory `{shown}` is not a directory"))
+                .with_help(help)
+        }
+        _ => Error::invalid(format!("cannot read migrations directory `{shown}`"))
+            .with_cause(err)
+            .with_help("check its permissions"),
+    }
+}
+
+/// Checks the entries of `dir`: the pure core. Returns the set and every problem found, in
+/// path order; never fails, never panics on input.
 pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked {
-    let _ = (dir, entries, options);
-    todo!("files::check")
+    checker::check(dir, entries, options)
 }
 
 /// `read_dir` then `check`.

@@ -1,0 +1,174 @@
+//! TLS for PostgreSQL connections through rustls (no OpenSSL), with libpq's `sslmode` meaning:
+//!
+//! | sslmode | encrypted | chain verified | host name checked |
+//! |---|---|---|---|
+//! | `disable` | no | — | — |
+//! | `prefer` | if the server offers it | only if `sslrootcert` is given | no |
+//! | `require` | yes | only if `sslrootcert` is given (then like `verify-ca`, as libpq does) | no |
+//! | `verify-ca` | yes | against `sslrootcert`, else the webpki roots | no |
+//! | `verify-full` | yes | against `sslrootcert`, else the webpki roots | yes |
+//!
+//! rustls only ships a verifier that does everything (`verify-full`), so the weaker modes use
+//! [`Verifier`], which still checks the handshake signatures (the server holds the key of the
+//! certificate it sent) and skips only what libpq skips.
+
+use std::fmt;
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::config::{ConnectionSpec, SslMode};
+use crate::error::{Error, Result};
+
+/// The connector for `spec`'s sslmode. Not called for `disable`.
+pub(crate) fn make_connect(spec: &ConnectionSpec) -> Result<MakeRustlsConnect> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let explicit_roots = match &spec.sslrootcert {
+        Some(path) => Some(load_roots(path)?),
+        None => None,
+    };
+    let (roots, check_name) = match spec.sslmode {
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => (explicit_roots, false),
+        SslMode::VerifyCa => (Some(explicit_roots.unwrap_or_else(webpki_roots)), false),
+        SslMode::VerifyFull => (Some(explicit_roots.unwrap_or_else(webpki_roots)), true),
+    };
+    let verifier = Verifier {
+        roots: roots.map(Arc::new),
+        check_name,
+        provider: provider.clone(),
+    };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::connection("cannot set up TLS").with_cause(e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+fn webpki_roots() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+/// Reads `sslrootcert`: one or more PEM certificates, each trusted as a root.
+fn load_roots(path: &Path) -> Result<RootCertStore> {
+    let help = "set sslrootcert to a PEM file holding the certificate of the CA that signed the \
+                server's certificate (or the server's own certificate if it is self-signed)";
+    let file = std::fs::File::open(path).map_err(|e| {
+        Error::invalid(format!("cannot read sslrootcert {}", path.display()))
+            .with_cause(e)
+            .with_help(help)
+    })?;
+    let mut roots = RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut BufReader::new(file)) {
+        let cert = cert.map_err(|e| {
+            Error::invalid(format!("sslrootcert {} is not valid PEM", path.display()))
+                .with_cause(e)
+                .with_help(help)
+        })?;
+        roots.add(cert).map_err(|e| {
+            Error::invalid(format!(
+                "sslrootcert {} holds an unusable certificate",
+                path.display()
+            ))
+            .with_cause(e)
+            .with_help(help)
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(Error::invalid(format!(
+            "sslrootcert {} holds no PEM certificate",
+            path.display()
+        ))
+        .with_help(help));
+    }
+    Ok(roots)
+}
+
+/// Verifies what the sslmode asks for: the chain when `roots` is set, the host name when
+/// `check_name` is set, and always the handshake signatures.
+struct Verifier {
+    roots: Option<Arc<RootCertStore>>,
+    check_name: bool,
+    provider: Arc<CryptoProvider>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("roots", &self.roots.as_ref().map(|r| r.len()))
+            .field("check_name", &self.check_name)
+            .finish()
+    }
+}
+
+impl ServerCertVerifier for Verifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(roots) = &self.roots else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let cert = ParsedCertificate::try_from(end_entity)?;
+        verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            roots,
+            intermediates,
+            now,
+            self.provider.signature_verification_algorithms.all,
+        )?;
+        if self.check_name {
+            verify_server_name(&cert, server_name)?;
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}

@@ -1,0 +1,218 @@
+//! `migrate generate NAME`: the next pair of files, decided purely. The CLI writes them (with
+//! `create_new`, so that nothing is ever overwritten).
+
+use std::path::PathBuf;
+
+use super::name::{self, NAME_FORM};
+use super::Checked;
+use crate::error::{Error, Result};
+
+/// The pair of files `migrate generate` creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMigration {
+    pub version: u64,
+    /// `"003"`: the highest version + 1, keeping its width (3 digits at least).
+    pub version_text: String,
+    pub name: String,
+    pub up_path: PathBuf,
+    pub down_path: PathBuf,
+    pub up_text: String,
+    pub down_text: String,
+}
+
+/// The next migration after those of `checked`, named `name`. Refuses a name that is not
+/// lowercase snake_case (suggesting the corrected one) and a directory that already has
+/// errors: numbering after a broken sequence would only add to it. Both are `Invalid` (exit 5).
+pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
+    if !name::is_valid_name(name) {
+        let err = Error::invalid(format!("`{name}` is not a valid migration name"));
+        return Err(match name::suggest_name(name) {
+            Some(suggestion) => err.with_help(format!(
+                "use `{suggestion}`; a migration name is {NAME_FORM}"
+            )),
+            None => err.with_help(format!("a migration name is {NAME_FORM}")),
+        });
+    }
+    if checked.has_errors() {
+        let dir = checked.set.dir.display();
+        let errors: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .collect();
+        let count = errors.len();
+        let plural = if count == 1 { "error" } else { "errors" };
+        let mut err = Error::invalid(format!(
+            "the migrations directory `{dir}` has {count} {plural}; no migration was generated"
+        ))
+        .with_help("fix them first (`cargo confiture lint` lists them), then generate again");
+        for diagnostic in errors {
+            err = err.with_detail(diagnostic.to_string());
+        }
+        return Err(err);
+    }
+
+    let last = checked.set.migrations.last();
+    let version = match last {
+        None => 1,
+        Some(last) => last.version.checked_add(1).ok_or_else(|| {
+            Error::invalid(format!(
+                "version {} is the largest possible version",
+                last.version_text
+            ))
+        })?,
+    };
+    let width = last.map_or(name::MIN_VERSION_WIDTH, |last| last.version_text.len());
+    let version_text = name::version_text(version, width);
+    let stem = format!("{version_text}_{name}");
+    let dir = &checked.set.dir;
+    Ok(NewMigration {
+        version,
+        up_path: dir.join(format!("{stem}.up.sql")),
+        down_path: dir.join(format!("{stem}.down.sql")),
+        up_text: up_template(&version_text, name),
+        down_text: down_template(&version_text, name),
+        version_text,
+        name: name.to_string(),
+    })
+}
+
+// The marker spellings appear in these headers only after other words, so that the header
+// itself never counts as a marker.
+fn up_template(version_text: &str, name: &str) -> String {
+    format!(
+        "-- Migration {version_text}: {name}\n\
+         --\n\
+         -- Write the SQL that applies this change below this header: a file with only\n\
+         -- comments is an error. It runs in one transaction together with its ledger row.\n\
+         -- For statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY),\n\
+         -- add a line of its own reading: -- confiture:no-transaction\n\
+         \n"
+    )
+}
+
+fn down_template(version_text: &str, name: &str) -> String {
+    format!(
+        "-- Migration {version_text}: {name} (rollback)\n\
+         --\n\
+         -- Write the SQL that reverses {version_text}_{name}.up.sql below this header,\n\
+         -- undoing its statements in reverse order. If the change cannot be reversed,\n\
+         -- add a line of its own reading: -- confiture:irreversible\n\
+         -- (rolling back is then refused).\n\
+         \n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::files::{check, markers, CheckOptions, Entry};
+
+    fn checked(files: &[&str]) -> Checked {
+        let dir = Path::new("db/migrations");
+        let entries = files
+            .iter()
+            .map(|f| Entry::File {
+                path: dir.join(f),
+                bytes: b"SELECT 1;\n".to_vec(),
+            })
+            .collect();
+        check(dir, entries, &CheckOptions::default())
+    }
+
+    #[test]
+    fn first_migration_is_001() {
+        let new = new_migration(&checked(&[]), "initial_schema").unwrap();
+        assert_eq!((new.version, new.version_text.as_str()), (1, "001"));
+        assert_eq!(
+            new.up_path,
+            Path::new("db/migrations/001_initial_schema.up.sql")
+        );
+        assert_eq!(
+            new.down_path,
+            Path::new("db/migrations/001_initial_schema.down.sql")
+        );
+    }
+
+    #[test]
+    fn next_version_is_highest_plus_one() {
+        let set = checked(&[
+            "001_a.up.sql",
+            "001_a.down.sql",
+            "002_b.up.sql",
+            "002_b.down.sql",
+        ]);
+        let new = new_migration(&set, "create_tb_comment").unwrap();
+        assert_eq!(new.version_text, "003");
+        assert_eq!(
+            new.up_path,
+            Path::new("db/migrations/003_create_tb_comment.up.sql")
+        );
+        assert!(new
+            .up_text
+            .starts_with("-- Migration 003: create_tb_comment\n"));
+        assert!(new.down_text.contains("003_create_tb_comment.up.sql"));
+    }
+
+    #[test]
+    fn width_is_kept_and_grows_naturally() {
+        let set = checked(&["0001_a.up.sql", "0001_a.down.sql"]);
+        assert_eq!(new_migration(&set, "b").unwrap().version_text, "0002");
+        let files: Vec<String> = (1..=999)
+            .flat_map(|v| [format!("{v:03}_m.up.sql"), format!("{v:03}_m.down.sql")])
+            .collect();
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        assert_eq!(
+            new_migration(&checked(&files), "b").unwrap().version_text,
+            "1000"
+        );
+    }
+
+    #[test]
+    fn invalid_names_are_refused_with_a_suggestion() {
+        for (arg, suggestion) in [
+            ("add bio", "add_bio"),
+            ("AddBio", "add_bio"),
+            ("add-bio", "add_bio"),
+        ] {
+            let err = new_migration(&checked(&[]), arg).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Invalid);
+            assert_eq!(
+                err.message,
+                format!("`{arg}` is not a valid migration name")
+            );
+            let help = err.help.unwrap();
+            assert!(help.starts_with(&format!("use `{suggestion}`;")), "{help}");
+        }
+        let err = new_migration(&checked(&[]), "2fa").unwrap_err();
+        assert!(err
+            .help
+            .unwrap()
+            .starts_with("a migration name is lowercase letters"));
+    }
+
+    #[test]
+    fn a_directory_with_errors_is_refused() {
+        let set = checked(&["001_a.up.sql", "001_a.down.sql", "002_b.up.sql"]);
+        let err = new_migration(&set, "c").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Invalid);
+        assert_eq!(err.exit_code(), crate::exit::INVALID);
+        assert!(err.message.contains("has 1 error;"), "{}", err.message);
+        assert_eq!(
+            err.details,
+            ["db/migrations/002_b.up.sql: C001: `002_b.up.sql` has no down file"]
+        );
+    }
+
+    #[test]
+    fn templates_carry_no_markers_and_no_sql() {
+        let new = new_migration(&checked(&[]), "a").unwrap();
+        for text in [&new.up_text, &new.down_text] {
+            assert_eq!(markers::parse(text), markers::Markers::default());
+            assert!(crate::files::checker::is_blank_sql(text));
+        }
+    }
+}

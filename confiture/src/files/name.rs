@@ -1,0 +1,311 @@
+//! Migration file names, `<VERSION>_<NAME>.up.sql` / `<VERSION>_<NAME>.down.sql`: parsing them,
+//! and guessing the corrected name when a file (or a `migrate generate` argument) does not
+//! follow the form. The only code in the workspace that knows the form.
+
+use super::rules::FileKind;
+
+/// The form, as error messages name it.
+pub const FILE_FORM: &str = "`<VERSION>_<NAME>.up.sql` and `<VERSION>_<NAME>.down.sql` \
+     (VERSION: at least 3 digits, e.g. `001`; NAME: lowercase letters, digits and `_`, \
+     starting with a letter)";
+
+/// The form of a migration name, as error messages name it.
+pub const NAME_FORM: &str =
+    "lowercase letters, digits and `_`, starting with a letter (e.g. `add_bio_to_users`)";
+
+/// The shortest version text: `001`.
+pub const MIN_VERSION_WIDTH: usize = 3;
+
+/// A well-formed migration file name, borrowing from the name it was parsed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileName<'a> {
+    /// The version compared as an integer.
+    pub version: u64,
+    /// The version exactly as written (`"003"`).
+    pub version_text: &'a str,
+    pub name: &'a str,
+    pub kind: FileKind,
+}
+
+/// Why a `.sql` file name is not a migration file name, and the name it probably meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadName {
+    /// A lowercase phrase: what is wrong with the name.
+    pub reason: String,
+    /// The corrected file name, when one can be guessed.
+    pub suggestion: Option<String>,
+}
+
+/// Whether a file name ends in `.sql`, ignoring case: such a file is meant to be a migration,
+/// so a wrong name is reported, never skipped.
+pub fn is_sql_file_name(file_name: &str) -> bool {
+    let bytes = file_name.as_bytes();
+    bytes.len() >= 4 && bytes[bytes.len() - 4..].eq_ignore_ascii_case(b".sql")
+}
+
+/// Parses `003_create_tb_comment.up.sql`.
+pub fn parse_file_name(file_name: &str) -> Result<FileName<'_>, BadName> {
+    parse_strict(file_name).map_err(|reason| BadName {
+        reason: reason.to_string(),
+        suggestion: suggest_file_name(file_name).filter(|s| s != file_name),
+    })
+}
+
+fn parse_strict(file_name: &str) -> Result<FileName<'_>, &'static str> {
+    let (stem, kind) = if let Some(stem) = file_name.strip_suffix(".up.sql") {
+        (stem, FileKind::Up)
+    } else if let Some(stem) = file_name.strip_suffix(".down.sql") {
+        (stem, FileKind::Down)
+    } else {
+        return Err("it does not end in `.up.sql` or `.down.sql`");
+    };
+    let Some((version_text, name)) = stem.split_once('_') else {
+        return Err("it has no `_` between the version and the name");
+    };
+    if version_text.is_empty() || !version_text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("it does not start with a version made of digits");
+    }
+    if version_text.len() < MIN_VERSION_WIDTH {
+        return Err("its version has fewer than 3 digits");
+    }
+    let Ok(version) = version_text.parse::<u64>() else {
+        return Err("its version is too large");
+    };
+    if name.is_empty() {
+        return Err("it has no name after the version");
+    }
+    if !is_valid_name(name) {
+        return Err("its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)");
+    }
+    Ok(FileName {
+        version,
+        version_text,
+        name,
+        kind,
+    })
+}
+
+/// `[a-z][a-z0-9_]*`: the migration name, the ledger's `name` column.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z'))
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+}
+
+/// The version text for `version`, zero-padded to `width` (never fewer than 3 digits).
+pub fn version_text(version: u64, width: usize) -> String {
+    format!("{version:0width$}", width = width.max(MIN_VERSION_WIDTH))
+}
+
+/// The file name a wrong `.sql` name probably meant: `004-Add-Index.UP.sql` →
+/// `004_add_index.up.sql`, `1_add_bio.sql` → `001_add_bio.up.sql`. `None` when there is no
+/// version to keep or no name to make.
+pub fn suggest_file_name(file_name: &str) -> Option<String> {
+    let stem = strip_suffix_ignore_case(file_name, ".sql")?;
+    let (stem, kind) = split_kind(stem);
+    let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    let version: u64 = stem[..digits].parse().ok()?;
+    let version = if digits >= MIN_VERSION_WIDTH {
+        stem[..digits].to_string()
+    } else {
+        version_text(version, MIN_VERSION_WIDTH)
+    };
+    let name = normalize_name(&stem[digits..])?;
+    let suffix = match kind {
+        // A plain `.sql` file is most often a one-way migration: it is the up file.
+        FileKind::Up => "up",
+        FileKind::Down => "down",
+    };
+    Some(format!("{version}_{name}.{suffix}.sql"))
+}
+
+/// The migration name a `migrate generate` argument probably meant: `add bio` → `add_bio`,
+/// `AddBio` → `add_bio`, `003_add_bio.up.sql` → `add_bio`.
+pub fn suggest_name(arg: &str) -> Option<String> {
+    let stem = match strip_suffix_ignore_case(arg, ".sql") {
+        Some(stem) => split_kind(stem).0,
+        None => arg,
+    };
+    // A version prefix (`003_`) is dropped; digits that start the name (`2fa`) are not.
+    let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+    let stem = match stem[digits..].chars().next() {
+        Some('_' | '-' | ' ' | '.') if digits > 0 => &stem[digits..],
+        _ => stem,
+    };
+    normalize_name(stem)
+}
+
+/// Splits a direction suffix (`.up`, `-down`, ...) off a stem; no suffix means up. Not `_up`:
+/// `clean_up` is a name.
+fn split_kind(stem: &str) -> (&str, FileKind) {
+    for (word, kind) in [("up", FileKind::Up), ("down", FileKind::Down)] {
+        for sep in [".", "-", " "] {
+            let suffix = format!("{sep}{word}");
+            if let Some(rest) = strip_suffix_ignore_case(stem, &suffix) {
+                return (rest, kind);
+            }
+        }
+    }
+    (stem, FileKind::Up)
+}
+
+fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
+    let split = s.len().checked_sub(suffix.len())?;
+    let (head, tail) = (s.get(..split)?, s.get(split..)?);
+    tail.eq_ignore_ascii_case(suffix).then_some(head)
+}
+
+/// Lowercase snake_case from anything: camelCase words split, every other character a `_`,
+/// runs of `_` collapsed. `None` when the result would not start with a letter.
+fn normalize_name(raw: &str) -> Option<String> {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut out = String::with_capacity(raw.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_ascii_uppercase() {
+            let prev = i.checked_sub(1).map(|p| chars[p]);
+            let next = chars.get(i + 1).copied();
+            let starts_word = match prev {
+                Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit() => true,
+                // The `S` of `HTTPServer` starts `server`.
+                Some(p) if p.is_ascii_uppercase() => next.is_some_and(|n| n.is_ascii_lowercase()),
+                _ => false,
+            };
+            if starts_word {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else {
+            out.push('_');
+        }
+    }
+    let mut collapsed = String::with_capacity(out.len());
+    for c in out.chars() {
+        if !(c == '_' && (collapsed.is_empty() || collapsed.ends_with('_'))) {
+            collapsed.push(c);
+        }
+    }
+    while collapsed.ends_with('_') {
+        collapsed.pop();
+    }
+    is_valid_name(&collapsed).then_some(collapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_well_formed_names() {
+        let parsed = parse_file_name("003_create_tb_comment.up.sql").unwrap();
+        assert_eq!(
+            parsed,
+            FileName {
+                version: 3,
+                version_text: "003",
+                name: "create_tb_comment",
+                kind: FileKind::Up
+            }
+        );
+        let parsed = parse_file_name("0042_a.down.sql").unwrap();
+        assert_eq!(
+            (parsed.version, parsed.version_text, parsed.kind),
+            (42, "0042", FileKind::Down)
+        );
+        let parsed = parse_file_name("1000_x2_y.up.sql").unwrap();
+        assert_eq!((parsed.version, parsed.name), (1000, "x2_y"));
+        // Versions compare as integers, not as text.
+        assert!(
+            parse_file_name("010_b.up.sql").unwrap().version
+                > parse_file_name("009_a.up.sql").unwrap().version
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_names_with_a_reason() {
+        let cases = [
+            ("001_add_bio.sql", "it does not end in `.up.sql` or `.down.sql`"),
+            ("001_add_bio.UP.sql", "it does not end in `.up.sql` or `.down.sql`"),
+            ("001.up.sql", "it has no `_` between the version and the name"),
+            ("1_add_bio.up.sql", "its version has fewer than 3 digits"),
+            ("v001_add_bio.up.sql", "it does not start with a version made of digits"),
+            ("_add_bio.up.sql", "it does not start with a version made of digits"),
+            ("001_.up.sql", "it has no name after the version"),
+            ("001_Add_Bio.up.sql", "its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)"),
+            ("001_2fa.up.sql", "its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)"),
+            ("001_add-bio.up.sql", "its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)"),
+            ("99999999999999999999999_x.up.sql", "its version is too large"),
+        ];
+        for (name, reason) in cases {
+            assert_eq!(parse_file_name(name).unwrap_err().reason, reason, "{name}");
+        }
+    }
+
+    #[test]
+    fn suggests_the_corrected_file_name() {
+        let cases = [
+            ("004-Add-Index.up.sql", Some("004_add_index.up.sql")),
+            ("005 add thing.down.sql", Some("005_add_thing.down.sql")),
+            ("006_AddThing.UP.SQL", Some("006_add_thing.up.sql")),
+            ("1_add_bio.up.sql", Some("001_add_bio.up.sql")),
+            ("0001_add_bio.down.sql", None), // already well-formed
+            ("007_add_bio.sql", Some("007_add_bio.up.sql")),
+            ("008_add_bio-down.sql", Some("008_add_bio.down.sql")),
+            ("008_clean_up.sql", Some("008_clean_up.up.sql")),
+            ("009__HTTPServer__.up.sql", Some("009_http_server.up.sql")),
+            ("add_bio.up.sql", None),
+            ("001_2fa.up.sql", None),
+            ("001.up.sql", None),
+        ];
+        for (name, expected) in cases {
+            let suggestion = match parse_file_name(name) {
+                Ok(_) => None,
+                Err(bad) => bad.suggestion,
+            };
+            assert_eq!(suggestion.as_deref(), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn suggests_migration_names() {
+        let cases = [
+            ("add bio", Some("add_bio")),
+            ("AddBio", Some("add_bio")),
+            ("add-bio-to-users", Some("add_bio_to_users")),
+            ("ADD_BIO", Some("add_bio")),
+            ("clean_up", Some("clean_up")),
+            ("003_add_bio.up.sql", Some("add_bio")),
+            ("addBIOToUsers", Some("add_bio_to_users")),
+            ("  Add  Bio  ", Some("add_bio")),
+            ("2fa", None),
+            ("", None),
+            ("é", None),
+        ];
+        for (arg, expected) in cases {
+            assert_eq!(suggest_name(arg).as_deref(), expected, "{arg:?}");
+        }
+    }
+
+    #[test]
+    fn version_text_keeps_width() {
+        assert_eq!(version_text(4, 3), "004");
+        assert_eq!(version_text(4, 1), "004");
+        assert_eq!(version_text(43, 4), "0043");
+        assert_eq!(version_text(1000, 3), "1000");
+    }
+
+    #[test]
+    fn sql_extension_ignores_case() {
+        assert!(is_sql_file_name("a.sql"));
+        assert!(is_sql_file_name("A.SQL"));
+        assert!(is_sql_file_name(".sql"));
+        assert!(!is_sql_file_name("sql"));
+        assert!(!is_sql_file_name("a.sql.bak"));
+        assert!(!is_sql_file_name("README.md"));
+        assert!(!is_sql_file_name("é.sq"));
+    }
+}

@@ -1,0 +1,164 @@
+//! Each way of failing to connect has its own message, exit 3, names user@host:port/db, and
+//! never shows the password.
+#![cfg(feature = "db")]
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use confiture::config::Environment;
+use confiture::{exit, ErrorKind};
+
+const PASSWORD: &str = "s3cr3t-Pw";
+
+fn env(url: &str) -> Environment {
+    Environment::from_url(url, "--database-url").unwrap()
+}
+
+/// Every text the error carries; none may contain the password.
+fn full_text(err: &confiture::Error) -> String {
+    let text = format!(
+        "{err} | {:?} | {:?} | {:?} | {err:?}",
+        err.help, err.details, err.cause
+    );
+    assert!(!text.contains(PASSWORD), "password leaked: {text}");
+    text
+}
+
+fn unused_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn refused_connection_exits_3_quickly() {
+    let port = unused_port();
+    let started = Instant::now();
+    let err = common::connect_err(&env(&format!(
+        "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode=disable&connect_timeout=5"
+    )));
+    let text = full_text(&err);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind, ErrorKind::Connection);
+    assert_eq!(err.exit_code(), exit::CONNECTION);
+    assert!(
+        err.message
+            .contains(&format!("connection refused by 127.0.0.1:{port}")),
+        "{text}"
+    );
+    assert!(
+        err.message.contains(&format!("app@127.0.0.1:{port}/app")),
+        "{text}"
+    );
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap()
+            .contains("is PostgreSQL running"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_server_that_accepts_but_never_answers_hits_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and hold connections without ever reading or writing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    for sslmode in ["disable", "prefer"] {
+        let mut environment = env(&format!(
+            "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode={sslmode}"
+        ));
+        environment.migration.connect_timeout = Duration::from_secs(1);
+        let started = Instant::now();
+        let err = common::connect_err(&environment);
+        let elapsed = started.elapsed();
+        let text = full_text(&err);
+        assert!(
+            elapsed >= Duration::from_millis(900),
+            "{sslmode}: gave up after {elapsed:?}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "{sslmode}: took {elapsed:?}"
+        );
+        assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+        assert!(err.message.contains("no answer within 1s"), "{text}");
+        assert!(
+            err.help.as_deref().unwrap().contains("connect_timeout"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn unknown_database_says_so_and_how_to_create_it() {
+    let name = common::unique("cft_absent");
+    let err = common::connect_err(&env(&format!(
+        "postgresql://postgres:{PASSWORD}@127.0.0.1:5432/{name}?sslmode=disable"
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message.contains(&format!(
+            "database \"{name}\" does not exist on 127.0.0.1:5432"
+        )),
+        "{text}"
+    );
+    assert!(err.help.as_deref().unwrap().contains("createdb"), "{text}");
+}
+
+#[test]
+fn unknown_role_is_an_authentication_failure() {
+    let role = common::unique("cft_nobody");
+    let err = common::connect_err(&env(&format!(
+        "postgresql://{role}:{PASSWORD}@127.0.0.1:5432/postgres?sslmode=disable"
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message.contains(&format!(
+            "authentication failed for {role}@127.0.0.1:5432/postgres"
+        )),
+        "{text}"
+    );
+    assert!(
+        err.help.as_deref().unwrap().contains("user and password"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unresolvable_host_is_named() {
+    let err = common::connect_err(&env(&format!(
+        "postgresql://app:{PASSWORD}@no-such-host.invalid:5432/app?sslmode=disable&connect_timeout=5"
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(err.message.contains("no-such-host.invalid"), "{text}");
+}
+
+#[test]
+fn missing_unix_socket_is_named() {
+    let dir = common::TempDir::new("cft_nosocket");
+    let err = common::connect_err(&env(&format!(
+        "host={} port=5432 dbname=app user=app password={PASSWORD}",
+        dir.path().display()
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message.contains("no PostgreSQL socket for port 5432"),
+        "{text}"
+    );
+}

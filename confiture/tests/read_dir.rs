@@ -1,0 +1,196 @@
+//! `files::read_dir` and `files::load` on real directories: what cannot be read is reported,
+//! never skipped, and a missing or wrong directory is an error naming it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use confiture::files::{self, CheckOptions, Entry};
+use confiture::ErrorKind;
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "confiture-read-dir-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(name);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+    fn write(&self, name: &str, text: &str) {
+        fs::write(self.0.join(name), text).unwrap();
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn pair(dir: &TempDir, stem: &str) {
+    dir.write(
+        &format!("{stem}.up.sql"),
+        "CREATE TABLE tb_a (pk INTEGER);\n",
+    );
+    dir.write(&format!("{stem}.down.sql"), "DROP TABLE tb_a;\n");
+}
+
+#[test]
+fn reads_sql_files_and_directories_only() {
+    let dir = TempDir::new();
+    pair(&dir, "001_a");
+    dir.write("README.md", "# not a migration\n");
+    dir.write("002_B.SQL", "SELECT 1;\n");
+    fs::create_dir(dir.0.join("archive")).unwrap();
+    let mut entries: Vec<String> = files::read_dir(&dir.0)
+        .unwrap()
+        .iter()
+        .map(|entry| match entry {
+            Entry::File { path, bytes } => format!("file {} {}", name(path), bytes.len()),
+            Entry::Dir { path } => format!("dir {}", name(path)),
+            Entry::Unreadable { path, error } => format!("unreadable {} {error}", name(path)),
+        })
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        [
+            "dir archive",
+            "file 001_a.down.sql 17",
+            "file 001_a.up.sql 32",
+            "file 002_B.SQL 10"
+        ]
+    );
+}
+
+fn name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_broken_links_and_fifos_are_unreadable_errors() {
+    use std::os::unix::fs::symlink;
+
+    let dir = TempDir::new();
+    pair(&dir, "001_a");
+    symlink("002_loop.up.sql", dir.0.join("002_loop.up.sql")).unwrap();
+    dir.write("002_loop.down.sql", "SELECT 1;\n");
+    symlink("nowhere.md", dir.0.join("broken.md")).unwrap();
+    let fifo = dir.0.join("003_fifo.up.sql");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir.write("003_fifo.down.sql", "SELECT 1;\n");
+    // A symbolic link to a good file is followed.
+    fs::write(
+        dir.0.join("target.txt"),
+        "ALTER TABLE tb_a ADD COLUMN b TEXT;\n",
+    )
+    .unwrap();
+    symlink("target.txt", dir.0.join("004_linked.up.sql")).unwrap();
+    dir.write("004_linked.down.sql", "ALTER TABLE tb_a DROP COLUMN b;\n");
+
+    let checked = files::load(&dir.0, &CheckOptions::default()).unwrap();
+    let rendered: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .map(|d| format!("{} {} {}: {}", d.code, d.rule, name(&d.path), d.message))
+        .collect();
+    assert_eq!(rendered.len(), 3, "{rendered:#?}");
+    assert_eq!(rendered[0], "C010 unreadable-file 002_loop.up.sql: cannot read `002_loop.up.sql`: Too many levels of symbolic links (os error 40)");
+    assert_eq!(rendered[1], "C010 unreadable-file 003_fifo.up.sql: cannot read `003_fifo.up.sql`: it is not a regular file");
+    assert_eq!(
+        rendered[2],
+        "C010 unreadable-file broken.md: cannot read `broken.md`: it is a broken symbolic link"
+    );
+    assert!(checked.diagnostics.iter().all(|d| d.is_error()));
+    // The unreadable halves still count as present: no missing-up for their down files, and
+    // only the complete, readable pairs are in the set.
+    let ids: Vec<String> = checked.set.migrations.iter().map(|m| m.id()).collect();
+    assert_eq!(ids, ["001_a", "004_linked"]);
+}
+
+#[test]
+fn a_missing_directory_is_an_error_naming_it() {
+    let dir = TempDir::new();
+    let missing = dir.0.join("db/migrations");
+    let err = files::load(&missing, &CheckOptions::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert_eq!(
+        err.message,
+        format!(
+            "migrations directory `{}` does not exist",
+            missing.display()
+        )
+    );
+    assert!(err.help.unwrap().contains("migrations_dir"));
+}
+
+#[test]
+fn a_file_is_not_a_directory() {
+    let dir = TempDir::new();
+    dir.write("migrations", "");
+    let path = dir.0.join("migrations");
+    let err = files::read_dir(&path).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid);
+    assert_eq!(
+        err.message,
+        format!(
+            "migrations directory `{}` is not a directory",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn entry_order_does_not_matter() {
+    let dir = TempDir::new();
+    for stem in ["001_a", "002_b", "003_c", "005_e"] {
+        pair(&dir, stem);
+    }
+    let entries = files::read_dir(&dir.0).unwrap();
+    let forward = files::check(&dir.0, entries.clone(), &CheckOptions::default());
+    let backward = files::check(
+        &dir.0,
+        entries.into_iter().rev().collect(),
+        &CheckOptions::default(),
+    );
+    assert_eq!(forward.set, backward.set);
+    assert_eq!(forward.diagnostics, backward.diagnostics);
+    assert_eq!(forward.diagnostics.len(), 1);
+}
+
+#[test]
+fn checksum_is_sha256_of_the_raw_bytes() {
+    // confiture's contract: the same digest as `sha256sum` of the up file.
+    let dir = TempDir::new();
+    dir.write(
+        "001_add_bio_to_users.up.sql",
+        "ALTER TABLE tb_user ADD COLUMN bio TEXT;\n",
+    );
+    dir.write(
+        "001_add_bio_to_users.down.sql",
+        "ALTER TABLE tb_user DROP COLUMN bio;\n",
+    );
+    let checked = files::load(&dir.0, &CheckOptions::default()).unwrap();
+    let up = &checked.set.migrations[0].up;
+    let output = std::process::Command::new("sha256sum")
+        .arg(&up.path)
+        .output()
+        .unwrap();
+    let expected = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(up.checksum, expected.split_whitespace().next().unwrap());
+}

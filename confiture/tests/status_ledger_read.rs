@@ -1,0 +1,137 @@
+//! `db::ledger::read`: confiture's ledger, created with confiture's exact DDL and filled the
+//! way confiture writes rows, is read back correctly — and reading creates nothing.
+#![cfg(feature = "db")]
+
+mod common;
+
+use common::{create_confiture_ledger, record_applied, TestDb};
+use confiture::config::Environment;
+use confiture::db::ledger;
+use confiture::ledger::TrackingTable;
+
+fn connect(db: &TestDb) -> postgres::Client {
+    confiture::db::connect(&db.environment()).expect("connects")
+}
+
+#[test]
+fn absent_ledger_reads_as_none_and_names_where_it_would_be() {
+    let db = TestDb::create("cft_ledger");
+    let mut client = connect(&db);
+    let table = TrackingTable::default();
+    assert_eq!(ledger::read(&mut client, &table).unwrap(), None);
+    assert_eq!(
+        ledger::qualified_name(&mut client, &table).unwrap(),
+        "public.tb_confiture"
+    );
+    let qualified = TrackingTable::parse("nosuchschema.tb_confiture").unwrap();
+    assert_eq!(ledger::read(&mut client, &qualified).unwrap(), None);
+    assert_eq!(
+        ledger::qualified_name(&mut client, &qualified).unwrap(),
+        "nosuchschema.tb_confiture"
+    );
+    // The session is still usable after the "undefined table" error.
+    let one: i32 = client.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
+}
+
+#[test]
+fn reads_rows_written_by_confiture_in_order_of_application() {
+    let db = TestDb::create("cft_ledger");
+    let mut setup = db.client();
+    create_confiture_ledger(&mut setup, None);
+    let sum = "a".repeat(64);
+    // Inserted out of order on purpose: the ledger is ordered by applied_at.
+    record_applied(
+        &mut setup,
+        "tb_confiture",
+        "010",
+        "later",
+        Some(&sum),
+        "2026-01-20 14:22:00+00",
+    );
+    record_applied(
+        &mut setup,
+        "tb_confiture",
+        "001",
+        "first",
+        None,
+        "2026-01-15 10:30:00+02",
+    );
+    // Newer confiture versions may add columns: never fail on them.
+    setup
+        .batch_execute("ALTER TABLE tb_confiture ADD COLUMN archived_into TEXT")
+        .unwrap();
+
+    let mut client = connect(&db);
+    let read = ledger::read(&mut client, &TrackingTable::default())
+        .unwrap()
+        .expect("ledger exists");
+    assert_eq!(read.table, "public.tb_confiture");
+    let versions: Vec<&str> = read.rows.iter().map(|r| r.version.as_str()).collect();
+    assert_eq!(versions, ["001", "010"]);
+    let first = &read.rows[0];
+    assert_eq!(first.name, "first");
+    assert_eq!(
+        first.applied_at, "2026-01-15T08:30:00+00:00",
+        "converted to UTC"
+    );
+    assert_eq!(first.checksum, None);
+    assert_eq!(first.execution_time_ms, Some(12));
+    assert_eq!(first.applied_by.as_deref(), Some("postgres"));
+    assert_eq!(read.rows[1].checksum.as_deref(), Some(sum.as_str()));
+    assert_eq!(read.rows[1].applied_at, "2026-01-20T14:22:00+00:00");
+}
+
+#[test]
+fn finds_an_unqualified_ledger_through_search_path() {
+    let db = TestDb::create("cft_ledger");
+    let mut setup = db.client();
+    create_confiture_ledger(&mut setup, Some("ops"));
+    record_applied(
+        &mut setup,
+        "ops.tb_confiture",
+        "001",
+        "first",
+        None,
+        "2026-01-15 10:30:00+00",
+    );
+
+    // Default search_path: public only, so the ledger in ops is not found.
+    let mut client = connect(&db);
+    assert_eq!(
+        ledger::read(&mut client, &TrackingTable::default()).unwrap(),
+        None
+    );
+
+    let env = Environment::from_url(
+        &format!("{}&options=-c%20search_path%3Dops", db.url()),
+        "--database-url",
+    )
+    .unwrap();
+    let mut client = confiture::db::connect(&env).unwrap();
+    let read = ledger::read(&mut client, &TrackingTable::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.table, "ops.tb_confiture");
+    assert_eq!(read.rows.len(), 1);
+
+    let qualified = TrackingTable::parse("ops.tb_confiture").unwrap();
+    let mut client = connect(&db);
+    let read = ledger::read(&mut client, &qualified).unwrap().unwrap();
+    assert_eq!(read.table, "ops.tb_confiture");
+}
+
+#[test]
+fn a_table_that_is_not_a_ledger_is_reported() {
+    let db = TestDb::create("cft_ledger");
+    db.client()
+        .batch_execute("CREATE TABLE tb_confiture (id int)")
+        .unwrap();
+    let err = ledger::read(&mut connect(&db), &TrackingTable::default()).unwrap_err();
+    assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err}");
+    assert!(
+        err.message
+            .contains("tb_confiture is not a confiture ledger"),
+        "{err}"
+    );
+}
