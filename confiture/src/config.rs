@@ -1107,7 +1107,7 @@ fn expand(text: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<String, E
 }
 
 /// `500ms`, `5s`, `5 s`, `2min`, `2m`, `1h`; a plain number is milliseconds.
-fn parse_duration(text: &str) -> Option<Duration> {
+pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let digits = text
         .find(|c: char| !c.is_ascii_digit())

@@ -26,6 +26,19 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Stable snake_case name, used in JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Connection => "connection",
+            ErrorKind::MigrationFailed => "migration_failed",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::LockTimeout => "lock_timeout",
+            ErrorKind::Diverged => "diverged",
+            ErrorKind::Irreversible => "irreversible",
+            ErrorKind::Usage => "usage",
+        }
+    }
+
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorKind::Connection => exit::CONNECTION,

@@ -89,16 +89,25 @@ impl Migrator {
 
     /// `migrate status`: the state of every migration. Strictly read-only — plain `SELECT`s,
     /// no lock, nothing created — and one round trip after connecting when the ledger exists.
-    /// Invalid migration files are an error (exit 5) reported before connecting.
+    ///
+    /// A directory that breaks the file rules (names, pairing, numbering, encoding) is an error
+    /// (exit 5), reported before connecting: the set it would give is not the project's
+    /// history. SQL lint findings do not stop `status`: they do not change what is applied.
     pub fn status(&mut self) -> Result<StatusReport> {
         let checked = files::load(&self.migrations_dir, &self.check_options)?;
-        if checked.has_errors() {
+        let is_file_rule = |code: &str| files::FILE_RULES.iter().any(|rule| rule.code == code);
+        let errors: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error() && is_file_rule(d.code))
+            .collect();
+        if !errors.is_empty() {
             let mut error = Error::invalid(format!(
                 "the migrations in {} have errors",
                 self.migrations_dir.display()
             ))
             .with_help("fix the files listed, then run the command again");
-            for diagnostic in checked.diagnostics.iter().filter(|d| d.is_error()) {
+            for diagnostic in errors {
                 error = error.with_detail(diagnostic.to_string());
             }
             return Err(error);

@@ -1,1 +1,326 @@
-//! Test harness: throwaway databases, running the binary, fixture directories.
+//! Test harness for the end-to-end suite: throwaway databases on the real PostgreSQL, throwaway
+//! project directories, and running the CLI as a user would.
+//!
+//! Every test that needs PostgreSQL gets a database of its own (unique name, dropped on drop,
+//! also when the test fails) and fails loudly when no server is reachable.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where the test server is. Overridable for running the suite against another server.
+pub fn pg_host() -> String {
+    std::env::var("CONFITURE_TEST_PGHOST").unwrap_or_else(|_| "127.0.0.1".to_string())
+}
+
+pub fn pg_port() -> u16 {
+    std::env::var("CONFITURE_TEST_PGPORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5432)
+}
+
+fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// A connection to the maintenance database, panicking with a clear message when the test
+/// server is not reachable: tests that need PostgreSQL never pass by skipping.
+pub fn admin() -> postgres::Client {
+    let conninfo = format!(
+        "host={} port={} user=postgres dbname=postgres",
+        pg_host(),
+        pg_port()
+    );
+    postgres::Client::connect(&conninfo, postgres::NoTls).unwrap_or_else(|e| {
+        panic!(
+            "this test needs PostgreSQL at {conninfo} and could not connect: {e}\n\
+             start it (bash .ci/run does) and run the tests again"
+        )
+    })
+}
+
+/// A database created for one test and dropped (WITH (FORCE)) when dropped.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    pub fn new(prefix: &str) -> TestDb {
+        let name = unique(&format!("cft_{prefix}"));
+        admin()
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        TestDb { name }
+    }
+
+    /// A name for a database that does not exist (yet); dropped if a test creates it.
+    pub fn unborn(prefix: &str) -> TestDb {
+        TestDb {
+            name: unique(&format!("cft_{prefix}")),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "postgresql://postgres@{}:{}/{}",
+            pg_host(),
+            pg_port(),
+            self.name
+        )
+    }
+
+    pub fn connect(&self) -> postgres::Client {
+        let conninfo = format!(
+            "host={} port={} user=postgres dbname={}",
+            pg_host(),
+            pg_port(),
+            self.name
+        );
+        postgres::Client::connect(&conninfo, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot connect to test database {}: {e}", self.name))
+    }
+
+    /// Every relation in the database with its kind and file node, sorted: equal snapshots
+    /// before and after a command prove it created, dropped or rewrote nothing.
+    pub fn catalog_snapshot(&self) -> Vec<String> {
+        let mut client = self.connect();
+        let rows = client
+            .query(
+                "SELECT n.nspname || '.' || c.relname || ':' || c.relkind || ':' || c.relfilenode
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+                 ORDER BY 1",
+                &[],
+            )
+            .expect("catalog snapshot");
+        rows.iter().map(|r| r.get::<_, String>(0)).collect()
+    }
+
+    /// Rows of the ledger as `version:name`, in order of application; None when it does not exist.
+    pub fn ledger(&self) -> Option<Vec<String>> {
+        let mut client = self.connect();
+        let exists: bool = client
+            .query_one("SELECT to_regclass('tb_confiture') IS NOT NULL", &[])
+            .expect("ledger check")
+            .get(0);
+        if !exists {
+            return None;
+        }
+        let rows = client
+            .query(
+                "SELECT version || ':' || name FROM tb_confiture ORDER BY applied_at, pk_confiture",
+                &[],
+            )
+            .expect("ledger rows");
+        Some(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+    }
+
+    /// Whether a relation exists (through search_path).
+    pub fn has_relation(&self, name: &str) -> bool {
+        self.connect()
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+            .expect("to_regclass")
+            .get(0)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut client) = std::panic::catch_unwind(admin) {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// A throwaway project directory: a Cargo workspace manifest, `db/migrations`,
+/// `db/environments`. Removed when dropped.
+pub struct Project {
+    pub root: PathBuf,
+}
+
+impl Project {
+    /// An empty workspace with the default layout (`[workspace]` and no settings).
+    pub fn new() -> Project {
+        let root = std::env::temp_dir().join(unique("confiture-project"));
+        std::fs::create_dir_all(root.join("db/migrations")).expect("create project");
+        std::fs::create_dir_all(root.join("db/environments")).expect("create project");
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = []\n")
+            .expect("write Cargo.toml");
+        Project { root }
+    }
+
+    /// A copy of the example project's `db/` (the seed's migrations and environments).
+    pub fn example() -> Project {
+        let project = Project::new();
+        let example = workspace_root().join("db");
+        for dir in ["migrations", "environments"] {
+            for entry in std::fs::read_dir(example.join(dir)).expect("read example db/") {
+                let entry = entry.expect("read example db/");
+                if entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+                    std::fs::copy(
+                        entry.path(),
+                        project.root.join("db").join(dir).join(entry.file_name()),
+                    )
+                    .expect("copy example file");
+                }
+            }
+        }
+        project
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// Writes a file (creating parent directories).
+    pub fn write(&self, relative: &str, contents: impl AsRef<[u8]>) -> &Project {
+        let path = self.root.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        self
+    }
+
+    /// Writes `db/migrations/<id>.up.sql` and `.down.sql`.
+    pub fn migration(&self, id: &str, up: &str, down: &str) -> &Project {
+        self.write(&format!("db/migrations/{id}.up.sql"), up);
+        self.write(&format!("db/migrations/{id}.down.sql"), down)
+    }
+
+    pub fn remove(&self, relative: &str) -> &Project {
+        let path = self.root.join(relative);
+        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("remove {}: {e}", path.display()));
+        self
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        let path = self.root.join(relative);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    }
+
+    /// The CLI, run in this project's root with a clean environment (see [`cli`]).
+    pub fn cli(&self) -> Command {
+        let mut cmd = cli();
+        cmd.current_dir(&self.root);
+        cmd
+    }
+
+    /// Runs the CLI with `args` in this project.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::of(self.cli().args(args))
+    }
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Project::new()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The root of this repository's workspace.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The CLI under test, with every variable that could pick a database or change the output
+/// removed, so a test only sees what it sets.
+pub fn cli() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_confiture-under-test"));
+    for var in [
+        "DATABASE_URL",
+        "CONFITURE_DATABASE_URL",
+        "CLICOLOR_FORCE",
+        "PGPASSWORD",
+        "PGHOST",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// What a run of the CLI did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn of(cmd: &mut Command) -> Run {
+        let output: Output = cmd.output().expect("run the CLI under test");
+        Run {
+            // A signal (no code) is reported as -1 so no assertion on a real code matches it.
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts the exit code, showing everything the command printed when it differs.
+    #[track_caller]
+    pub fn code(&self, expected: u8) -> &Run {
+        assert_eq!(
+            self.code,
+            i32::from(expected),
+            "expected exit code {expected}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n--- stderr\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Run {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n--- stdout\n{}",
+            self.stdout
+        );
+        self
+    }
+
+    /// stdout parsed as the one JSON document it must be.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document: {e}\n--- stdout\n{}\n--- stderr\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}

@@ -1,3 +1,69 @@
-//! Our own automation: `cargo xtask ci`, `cargo xtask bench`.
+//! Our own automation, run as `cargo xtask <task>`:
+//! - `ci`: what CI runs — formatting, clippy with warnings denied, the whole test suite;
+//! - `bench`: the benchmarks (release builds; figures are reported, never asserted in tests);
+//! - `fuzz`: the property/fuzz tests with many more iterations than the bounded CI run.
 
-fn main() {}
+use std::process::ExitCode;
+
+use xshell::{cmd, Shell};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let result = match task {
+        "ci" => ci(),
+        "bench" => bench(&args[1..]),
+        "fuzz" => fuzz(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <ci|bench|fuzz>\n  ci     formatting, clippy -D warnings, cargo test --workspace\n  bench  run the benchmarks in release mode\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)");
+            return ExitCode::from(if task == "help" { 0 } else { 64 });
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {task}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn shell() -> xshell::Result<Shell> {
+    let sh = Shell::new()?;
+    sh.change_dir(env!("CARGO_MANIFEST_DIR"));
+    sh.change_dir("..");
+    Ok(sh)
+}
+
+fn ci() -> xshell::Result<()> {
+    let sh = shell()?;
+    cmd!(sh, "cargo fmt --all --check").run()?;
+    cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
+    cmd!(sh, "cargo test --workspace").run()?;
+    Ok(())
+}
+
+fn bench(args: &[String]) -> xshell::Result<()> {
+    let sh = shell()?;
+    cmd!(
+        sh,
+        "cargo bench -p confiture --bench check --bench lint -- {args...}"
+    )
+    .run()?;
+    Ok(())
+}
+
+fn fuzz(args: &[String]) -> xshell::Result<()> {
+    let sh = shell()?;
+    let iterations = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "200000".to_string());
+    let _env = sh.push_env("CONFITURE_FUZZ_ITERS", iterations);
+    cmd!(
+        sh,
+        "cargo test --release -p confiture --test sql_fuzz --test files_fuzz --test config_fuzz"
+    )
+    .run()?;
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! The command line, declared with clap: every flag documented, nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// PostgreSQL schema migrations, native to Cargo.
+///
+/// Applies incremental SQL migrations (`db/migrations/NNN_name.up.sql` / `.down.sql`) to the
+/// database an environment file names (`db/environments/<env>.yaml`), recording them in the
+/// ledger table confiture (Python) also uses.
+#[derive(Debug, Parser)]
+#[command(name = "cargo confiture", bin_name = "cargo confiture", version, disable_help_subcommand = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Environment to use: reads `<environments_dir>/<NAME>.yaml` (default dir `db/environments`)
+    #[arg(long, short = 'e', global = true, value_name = "NAME", conflicts_with_all = ["config", "database_url"])]
+    pub env: Option<String>,
+
+    /// Environment file to use, instead of an environment name
+    #[arg(long, short = 'c', global = true, value_name = "FILE", conflicts_with = "database_url")]
+    pub config: Option<PathBuf>,
+
+    /// Database URL to use, instead of an environment (`postgresql://user@host:5432/db`)
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Migrations directory (default: `migrations_dir` of `[workspace.metadata.confiture]`, or `db/migrations`)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub migrations_dir: Option<PathBuf>,
+
+    /// Output format: a table for people, or one JSON document on stdout for scripts
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// When to colour the output (`NO_COLOR` is honoured in `auto`)
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+
+    /// Print no progress on stderr (results and errors are still printed)
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate, apply, roll back and inspect migrations
+    #[command(subcommand)]
+    Migrate(Migrate),
+    /// Check the migrations directory (the same checks as confiture-build); exit 5 on errors
+    Lint,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Migrate {
+    /// Create the next migration pair: `NNN_<NAME>.up.sql` and `NNN_<NAME>.down.sql`
+    Generate(GenerateArgs),
+    /// Apply pending migrations
+    Up(UpArgs),
+    /// Roll back applied migrations (the newest one by default)
+    Down(DownArgs),
+    /// Show which migrations are applied; exit 0 up to date, 1 pending, 2 not initialised
+    Status,
+    /// Record migrations up to a version as applied, without running them
+    Baseline(BaselineArgs),
+    /// Replace the ledger's rows with rows for the migration files on disk
+    Reinit(ReinitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Name of the migration, lowercase snake_case (`add_bio_to_users`)
+    pub name: String,
+    /// Show the files that would be written, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// How long to wait for another runner's migration lock before giving up (exit 6)
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Apply at most N pending migrations (N ≥ 1)
+    #[arg(long, value_name = "N", conflicts_with = "target")]
+    pub steps: Option<u32>,
+    /// Apply pending migrations up to and including this version
+    #[arg(long, value_name = "VERSION")]
+    pub target: Option<String>,
+    /// Connect and print the plan (each migration, its transaction mode, its SQL); write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply all pending migrations in one transaction (refused if one is marked no-transaction)
+    #[arg(long)]
+    pub single_transaction: bool,
+    /// Apply pending migrations older than the newest applied one instead of refusing (exit 7)
+    #[arg(long)]
+    pub allow_out_of_order: bool,
+    /// `lock_timeout` for the migrations' SQL (default: the environment's, else 5s; 0 disables)
+    #[arg(long, value_name = "DURATION")]
+    pub lock_timeout_statement: Option<String>,
+    /// `statement_timeout` for the migrations' SQL (default: the environment's, else none)
+    #[arg(long, value_name = "DURATION")]
+    pub statement_timeout: Option<String>,
+    /// Create the database first when it does not exist
+    #[arg(long)]
+    pub create_database: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Roll back the N newest applied migrations (N ≥ 1; default 1)
+    #[arg(long, value_name = "N", conflicts_with = "target")]
+    pub steps: Option<u32>,
+    /// Roll back every migration applied after this version (`--target 0 --yes` rolls back all)
+    #[arg(long, value_name = "VERSION")]
+    pub target: Option<String>,
+    /// Confirm rolling back every migration (`--target 0`)
+    #[arg(long)]
+    pub yes: bool,
+    /// Connect and print what would be rolled back; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// `lock_timeout` for the rollbacks' SQL (default: the environment's, else 5s; 0 disables)
+    #[arg(long, value_name = "DURATION")]
+    pub lock_timeout_statement: Option<String>,
+    /// `statement_timeout` for the rollbacks' SQL (default: the environment's, else none)
+    #[arg(long, value_name = "DURATION")]
+    pub statement_timeout: Option<String>,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Record every migration up to and including this version
+    #[arg(long, value_name = "VERSION")]
+    pub through: String,
+    /// Show what would be recorded; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReinitArgs {
+    /// Only record migrations up to and including this version (default: all files)
+    #[arg(long, value_name = "VERSION")]
+    pub through: Option<String>,
+    /// Show the rows that would replace the ledger's; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}

@@ -1,0 +1,358 @@
+//! `migrate up|down|status|baseline|reinit`: the commands that connect to a database.
+
+use std::time::Duration;
+
+use confiture::config::{self, Selection};
+use confiture::migrate::{
+    BaselineOptions, DownOptions, Failed, Progress, ReinitOptions, UpOptions,
+};
+use confiture::status::{State, StatusReport};
+use confiture::{exit, Error, Migrator, Result};
+use serde::Serialize;
+
+use super::{refuse_invalid, Context};
+use crate::cli::{Cli, Migrate};
+use crate::output::{Output, Style};
+
+pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u8> {
+    match command {
+        Migrate::Status => status(cli, cx, out),
+        Migrate::Up(args) => {
+            let options = UpOptions {
+                steps: args.steps,
+                target: args.target.as_deref().map(version).transpose()?,
+                dry_run: args.dry_run,
+                single_transaction: args.single_transaction,
+                allow_out_of_order: args.allow_out_of_order,
+                lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
+                lock_timeout_statement: optional_duration("--lock-timeout-statement", &args.lock_timeout_statement)?,
+                statement_timeout: optional_duration("--statement-timeout", &args.statement_timeout)?,
+                create_database: args.create_database,
+            };
+            let mut migrator = migrator(cli, cx, out)?;
+            let outcome = migrator.up(&options, &mut |p| progress(out, p));
+            finish(out, outcome, |out, r| {
+                if r.dry_run {
+                    plan_text(out, "would apply", &r.migrations)
+                } else if r.applied.is_empty() {
+                    "already up to date: nothing to apply".to_string()
+                } else {
+                    format!(
+                        "applied {} in {} ms: {}",
+                        plural(r.applied.len(), "migration"),
+                        r.total_duration_ms,
+                        r.applied.join(", ")
+                    )
+                }
+            })
+        }
+        Migrate::Down(args) => {
+            let options = DownOptions {
+                steps: args.steps,
+                target: args.target.as_deref().map(version).transpose()?,
+                yes: args.yes,
+                dry_run: args.dry_run,
+                lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
+                lock_timeout_statement: optional_duration("--lock-timeout-statement", &args.lock_timeout_statement)?,
+                statement_timeout: optional_duration("--statement-timeout", &args.statement_timeout)?,
+            };
+            let mut migrator = migrator(cli, cx, out)?;
+            let outcome = migrator.down(&options, &mut |p| progress(out, p));
+            finish(out, outcome, |out, r| {
+                if r.dry_run {
+                    plan_text(out, "would roll back", &r.migrations)
+                } else if r.rolled_back.is_empty() {
+                    "nothing to roll back".to_string()
+                } else {
+                    format!(
+                        "rolled back {} in {} ms: {}",
+                        plural(r.rolled_back.len(), "migration"),
+                        r.total_duration_ms,
+                        r.rolled_back.join(", ")
+                    )
+                }
+            })
+        }
+        Migrate::Baseline(args) => {
+            let options = BaselineOptions {
+                through: version(&args.through)?,
+                dry_run: args.dry_run,
+                lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
+            };
+            let mut migrator = migrator(cli, cx, out)?;
+            let outcome = migrator.baseline(&options, &mut |p| progress(out, p));
+            finish(out, outcome, |_, r| {
+                let verb = if r.dry_run { "would record" } else { "recorded" };
+                if r.baselined.is_empty() {
+                    "nothing to record: every migration through that version is already in the ledger".to_string()
+                } else {
+                    format!("{verb} {} as applied without running them: {}", plural(r.baselined.len(), "migration"), r.baselined.join(", "))
+                }
+            })
+        }
+        Migrate::Reinit(args) => {
+            let options = ReinitOptions {
+                through: args.through.as_deref().map(version).transpose()?,
+                dry_run: args.dry_run,
+                lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
+            };
+            let mut migrator = migrator(cli, cx, out)?;
+            let outcome = migrator.reinit(&options, &mut |p| progress(out, p));
+            finish(out, outcome, |_, r| {
+                let verb = if r.dry_run { "would replace" } else { "replaced" };
+                let mut text = format!(
+                    "{verb} {} ledger rows with {}: {}",
+                    r.deleted_count,
+                    plural(r.marked.len(), "row"),
+                    r.marked.join(", ")
+                );
+                if !r.forgotten.is_empty() {
+                    text.push_str(&format!("\nforgotten (no file on disk): {}", r.forgotten.join(", ")));
+                }
+                text
+            })
+        }
+        Migrate::Generate(_) => unreachable!("generate does not connect; handled by commands::run"),
+    }
+}
+
+/// Resolves the database by the documented precedence, says which one on stderr, and opens a
+/// session (connecting lazily).
+fn migrator(cli: &Cli, cx: &Context, out: &Output) -> Result<Migrator> {
+    let g = &cli.global;
+    let selection = if let Some(url) = &g.database_url {
+        Selection::Url(url.clone())
+    } else if let Some(name) = &g.env {
+        Selection::Env(name.clone())
+    } else if let Some(file) = &g.config {
+        Selection::File(file.clone())
+    } else {
+        Selection::Auto
+    };
+    let env = config::resolve(&cx.workspace, &selection, &config::process_vars)?;
+    out.note(&env.describe());
+    Ok(Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone()))
+}
+
+fn version(text: &str) -> Result<u64> {
+    let digits = text.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::usage(format!("{text:?} is not a migration version"))
+            .with_help("give the number at the start of a migration file name, e.g. `--target 3` or `--target 003`"));
+    }
+    digits.parse().map_err(|_| Error::usage(format!("version {text} is too large")))
+}
+
+fn duration(flag: &str, text: &str) -> Result<Duration> {
+    config::parse_duration(text).ok_or_else(|| {
+        Error::usage(format!("{flag} {text:?} is not a duration"))
+            .with_help("write a number with a unit: `500ms`, `5s`, `2m` (`0` disables)")
+    })
+}
+
+fn optional_duration(flag: &str, text: &Option<String>) -> Result<Option<Duration>> {
+    text.as_deref().map(|t| duration(flag, t)).transpose()
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Progress events, one line each on stderr.
+fn progress(out: &Output, event: Progress) {
+    match event {
+        Progress::LockWaiting { holder } => {
+            let who = match holder {
+                Some(h) => format!(
+                    "pid {} ({})",
+                    h.pid,
+                    h.application_name.filter(|a| !a.is_empty()).unwrap_or_else(|| "no application_name".into())
+                ),
+                None => "another session".to_string(),
+            };
+            out.progress(&format!("waiting for the migration lock held by {who}..."));
+        }
+        Progress::LockAcquired { waited_ms } if waited_ms > 0 => {
+            out.progress(&format!("acquired the migration lock after {waited_ms} ms"));
+        }
+        Progress::LockAcquired { .. } => {}
+        Progress::UpToDate => {}
+        Progress::Started { version, name, direction, .. } => {
+            if out.stderr_is_terminal {
+                out.progress_inline(&format!("{} {version}_{name} ...", direction_verb(direction)));
+            }
+        }
+        Progress::Retrying { version, name, attempt, delay_ms } => {
+            out.progress(&format!(
+                "{version}_{name}: lock not available, retrying in {delay_ms} ms (attempt {attempt})"
+            ));
+        }
+        Progress::Finished { version, name, direction, duration_ms } => {
+            out.progress(&format!(
+                "{} {version}_{name} ({duration_ms} ms)",
+                out.paint_err(Style::Green, direction_done(direction))
+            ));
+        }
+    }
+}
+
+fn direction_verb(direction: confiture::migrate::Direction) -> &'static str {
+    match direction {
+        confiture::migrate::Direction::Up => "applying",
+        confiture::migrate::Direction::Down => "rolling back",
+    }
+}
+
+fn direction_done(direction: confiture::migrate::Direction) -> &'static str {
+    match direction {
+        confiture::migrate::Direction::Up => "applied",
+        confiture::migrate::Direction::Down => "rolled back",
+    }
+}
+
+/// Dry-run text: each migration, its transaction mode and its SQL.
+fn plan_text(out: &Output, verb: &str, migrations: &[confiture::migrate::MigrationReport]) -> String {
+    if migrations.is_empty() {
+        return format!("{verb} nothing: already up to date");
+    }
+    let mut text = String::new();
+    for m in migrations {
+        let mode = match m.mode {
+            confiture::files::TransactionMode::Transaction => "in a transaction",
+            confiture::files::TransactionMode::NoTransaction => "no transaction: statement by statement",
+        };
+        text.push_str(&out.paint(Style::Bold, &format!("-- {verb} {}_{} ({mode})", m.version, m.name)));
+        text.push('\n');
+        if let Some(sql) = &m.sql {
+            text.push_str(sql.trim_end());
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    text.push_str(&format!("dry run: {verb} {}; nothing was written", plural(migrations.len(), "migration")));
+    text
+}
+
+/// Renders a command's outcome: its report as JSON or text on stdout, and on failure the error
+/// on stderr. Returns the exit code.
+fn finish<R: Serialize>(
+    out: &Output,
+    outcome: std::result::Result<R, Failed<R>>,
+    text: impl Fn(&Output, &R) -> String,
+) -> Result<u8> {
+    match outcome {
+        Ok(report) => {
+            if out.json_mode() {
+                out.json(&report);
+            } else {
+                out.result(&text(out, &report));
+            }
+            Ok(exit::SUCCESS)
+        }
+        Err(Failed { error, report }) => {
+            // The report carries the error in `errors`; stdout keeps its one JSON document.
+            if out.json_mode() {
+                out.json(&report);
+            }
+            out.error_text(&error);
+            Ok(error.exit_code())
+        }
+    }
+}
+
+/// `migrate status`: the seed's table (or JSON), and the seed's exit codes.
+fn status(cli: &Cli, cx: &Context, out: &Output) -> Result<u8> {
+    let checked = cx.load()?;
+    if checked.has_errors() {
+        return Err(refuse_invalid(cx, &checked, out, "reading the database"));
+    }
+    let mut migrator = migrator(cli, cx, out)?;
+    let report = migrator.status_of(&checked.set)?;
+    if out.json_mode() {
+        out.json(&report);
+    } else {
+        out.result(&status_table(out, &report));
+        for line in status_advice(&report) {
+            out.note(&line);
+        }
+    }
+    Ok(report.exit_code())
+}
+
+fn status_cell(state: State) -> (&'static str, Style) {
+    match state {
+        State::Applied => ("✓ applied", Style::Green),
+        State::Pending => ("✗ pending", Style::Yellow),
+        State::Modified => ("! modified", Style::Red),
+        State::Missing => ("! missing", Style::Red),
+        State::OutOfOrder => ("✗ out of order", Style::Red),
+    }
+}
+
+fn status_table(out: &Output, report: &StatusReport) -> String {
+    let rows: Vec<(String, State, String)> = report
+        .migrations
+        .iter()
+        .map(|m| (m.id(), m.status, m.applied_at.as_deref().map(human_time).unwrap_or_else(|| "—".to_string())))
+        .collect();
+    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0).max("Migration".len());
+    let status_width = rows.iter().map(|r| status_cell(r.1).0.chars().count()).max().unwrap_or(0).max("Status".len());
+    let mut text = out.paint(Style::Bold, &format!("{:width$}  {:status_width$}  Applied At", "Migration", "Status"));
+    text.push('\n');
+    for (id, state, at) in &rows {
+        let (cell, style) = status_cell(*state);
+        let pad = status_width - cell.chars().count();
+        text.push_str(&format!("{id:width$}  {}{}  {at}\n", out.paint(style, cell), " ".repeat(pad)));
+    }
+    let s = &report.summary;
+    let mut summary = format!("{} applied, {} pending, {} total", s.applied, s.pending, s.total);
+    for (n, word) in [(s.modified, "modified"), (s.missing, "missing"), (s.out_of_order, "out of order")] {
+        if n > 0 {
+            summary.push_str(&format!(", {n} {word}"));
+        }
+    }
+    if !report.initialised {
+        summary.push_str(&format!(" (tracking table {} not initialised)", report.tracking_table));
+    }
+    text.push_str(&summary);
+    text
+}
+
+/// `2026-01-15T10:30:00+00:00` → `2026-01-15 10:30:00`, as the seed shows it.
+fn human_time(rfc3339: &str) -> String {
+    let mut text = rfc3339.replacen('T', " ", 1);
+    if let Some(cut) = text.get(..19) {
+        text = cut.to_string();
+    }
+    text
+}
+
+/// What to do next, on stderr, for the states a person must act on.
+fn status_advice(report: &StatusReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !report.initialised {
+        lines.push("help: run `cargo confiture migrate up` to create the tracking table and apply the migrations".to_string());
+    } else if !report.modified.is_empty() {
+        lines.push(format!(
+            "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edit with `cargo confiture migrate reinit`",
+            report.modified.join(", ")
+        ));
+    }
+    if !report.missing.is_empty() {
+        lines.push(format!(
+            "help: the ledger records migrations that have no file ({}): restore the files, or roll them back with the tool version that has them",
+            report.missing.join(", ")
+        ));
+    }
+    if !report.out_of_order.is_empty() {
+        lines.push(format!(
+            "help: pending migrations are older than the newest applied one ({}): renumber them, or apply with `migrate up --allow-out-of-order`",
+            report.out_of_order.join(", ")
+        ));
+    }
+    lines
+}
