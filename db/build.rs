@@ -1,3 +1,6 @@
 //! Our dogfood: a broken `db/migrations` breaks our own build.
 
-fn main() {}
+fn main() -> Result<(), confiture_build::Error> {
+    confiture_build::check()?;
+    Ok(())
+}

@@ -1,1 +1,477 @@
-//! Check a cargo-confiture migrations directory from `build.rs`.
+//! Check a cargo-confiture migrations directory from `build.rs`: a missing down file, a
+//! duplicate version, a badly named file... fails the build, naming the file.
+//!
+//! In the standard layout (`db/migrations`, or `migrations_dir` under
+//! `[workspace.metadata.confiture]` in the workspace's `Cargo.toml`), the build script is:
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), confiture_build::Error> {
+//!     confiture_build::check()?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! with `confiture-build` under `[build-dependencies]`. It has no database driver in its
+//! dependency tree: it only reads files.
+//!
+//! What [`check`] does:
+//! - finds the workspace from `CARGO_MANIFEST_DIR` and reads `[workspace.metadata.confiture]`
+//!   (`migrations_dir`, `first_version`);
+//! - prints `cargo:rerun-if-changed` for that `Cargo.toml`, the migrations directory (its
+//!   modification time covers files added, renamed or removed) and each file in it (edits), so
+//!   the check runs again exactly when something it read changes;
+//! - prints each error as one `cargo::error=path:line: code: message; help: ...` line and each
+//!   warning as a `cargo:warning=` line;
+//! - returns `Err` when there is any error, so that `main` exits non-zero and the build fails.
+//!
+//! For another directory or settings, use the builder:
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), confiture_build::Error> {
+//!     confiture_build::Check::new().migrations_dir("sql/migrations").first_version(40).run()?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! [`Check::inspect`] does the same work without printing anything, for a build script that
+//! wants to decide itself what to do with the [`Report`].
+//!
+//! The `cargo::error=` instruction needs cargo 1.84 or later. When the package declares an
+//! older `rust-version`, errors are printed as `cargo:warning=error: ...` instead; the build
+//! still fails through the exit code.
+
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use confiture::files::{self, CheckOptions, Checked};
+use confiture::workspace::Workspace;
+use confiture::Diagnostic;
+
+/// Checks the migrations directory of the workspace that contains the package being built;
+/// prints the cargo instructions. `Err` when the directory has errors or cannot be read.
+pub fn check() -> Result<Report, Error> {
+    Check::new().run()
+}
+
+/// A check with explicit settings. Unset settings come from the workspace's
+/// `[workspace.metadata.confiture]`, then from the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Check {
+    migrations_dir: Option<PathBuf>,
+    first_version: Option<u64>,
+    manifest_dir: Option<PathBuf>,
+}
+
+/// What a check found, with everything needed to print the cargo instructions.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The workspace root: diagnostics are shown relative to it.
+    pub root: PathBuf,
+    /// The `Cargo.toml` the settings were read from, if any.
+    pub manifest: Option<PathBuf>,
+    pub migrations_dir: PathBuf,
+    /// Every entry of the migrations directory that was looked at.
+    pub files: Vec<PathBuf>,
+    pub checked: Checked,
+}
+
+/// Why the check failed the build.
+#[derive(Clone)]
+pub enum Error {
+    /// The settings or the migrations directory could not be read.
+    Setup(confiture::Error),
+    /// The migrations directory has errors; each was printed as a `cargo::error=` line.
+    Invalid {
+        migrations_dir: PathBuf,
+        errors: usize,
+    },
+}
+
+impl Check {
+    pub fn new() -> Check {
+        Check::default()
+    }
+
+    /// The migrations directory; a relative path is relative to the package's directory
+    /// (`CARGO_MANIFEST_DIR`).
+    pub fn migrations_dir(mut self, dir: impl Into<PathBuf>) -> Check {
+        self.migrations_dir = Some(dir.into());
+        self
+    }
+
+    /// The first version of a squashed history (default: `first_version` from the workspace
+    /// settings, else 1).
+    pub fn first_version(mut self, version: u64) -> Check {
+        self.first_version = Some(version);
+        self
+    }
+
+    /// Where to start looking for the workspace (default: `CARGO_MANIFEST_DIR`, else the
+    /// current directory).
+    pub fn manifest_dir(mut self, dir: impl Into<PathBuf>) -> Check {
+        self.manifest_dir = Some(dir.into());
+        self
+    }
+
+    /// Runs the check and prints nothing.
+    pub fn inspect(&self) -> Result<Report, confiture::Error> {
+        let located = self.locate()?;
+        located.read()
+    }
+
+    /// Runs the check and prints the cargo instructions to stdout: `rerun-if-changed` lines,
+    /// then one line per diagnostic. `Err` when there is an error, so that the build fails.
+    pub fn run(&self) -> Result<Report, Error> {
+        let syntax = Syntax::from_env();
+        let mut out = std::io::stdout().lock();
+        let mut print = |line: String| {
+            // A build script whose stdout is gone cannot report anything anyway.
+            let _ = writeln!(out, "{line}");
+        };
+        let located = match self.locate() {
+            Ok(located) => located,
+            Err(err) => {
+                print(syntax.error(&render_error(&err)));
+                return Err(Error::Setup(err));
+            }
+        };
+        if let Some(manifest) = &located.workspace.manifest {
+            print(rerun(manifest));
+        }
+        print(rerun(&located.migrations_dir));
+        let report = match located.read() {
+            Ok(report) => report,
+            Err(err) => {
+                print(syntax.error(&render_error(&err)));
+                return Err(Error::Setup(err));
+            }
+        };
+        for file in &report.files {
+            print(rerun(file));
+        }
+        for diagnostic in &report.checked.diagnostics {
+            let line = report.render(diagnostic);
+            print(if diagnostic.is_error() {
+                syntax.error(&line)
+            } else {
+                syntax.warning(&line)
+            });
+        }
+        let errors = report.errors();
+        if errors > 0 {
+            return Err(Error::Invalid {
+                migrations_dir: report.shown(&report.migrations_dir),
+                errors,
+            });
+        }
+        Ok(report)
+    }
+
+    fn locate(&self) -> Result<Located, confiture::Error> {
+        let start = match (&self.manifest_dir, std::env::var_os("CARGO_MANIFEST_DIR")) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(dir)) => PathBuf::from(dir),
+            (None, None) => std::env::current_dir().map_err(|err| {
+                confiture::Error::invalid("cannot find the current directory").with_cause(err)
+            })?,
+        };
+        let workspace = Workspace::discover(&start)?;
+        let migrations_dir = match &self.migrations_dir {
+            Some(dir) => start.join(dir),
+            None => workspace.migrations_dir(),
+        };
+        let options = CheckOptions {
+            first_version: self.first_version.or(workspace.settings.first_version),
+        };
+        Ok(Located {
+            workspace,
+            migrations_dir,
+            options,
+        })
+    }
+}
+
+struct Located {
+    workspace: Workspace,
+    migrations_dir: PathBuf,
+    options: CheckOptions,
+}
+
+impl Located {
+    fn read(self) -> Result<Report, confiture::Error> {
+        let entries = files::read_dir(&self.migrations_dir)?;
+        let mut files: Vec<PathBuf> = entries.iter().map(|e| e.path().to_path_buf()).collect();
+        files.sort();
+        let checked = files::check(&self.migrations_dir, entries, &self.options);
+        Ok(Report {
+            root: self.workspace.root,
+            manifest: self.workspace.manifest,
+            migrations_dir: self.migrations_dir,
+            files,
+            checked,
+        })
+    }
+}
+
+impl Report {
+    /// How many diagnostics are errors.
+    pub fn errors(&self) -> usize {
+        self.checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .count()
+    }
+
+    /// Every path whose change must rerun the check.
+    pub fn rerun_paths(&self) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = self.manifest.iter().cloned().collect();
+        paths.push(self.migrations_dir.clone());
+        paths.extend(self.files.iter().cloned());
+        paths
+    }
+
+    /// One diagnostic on one line, its path relative to the workspace root:
+    /// `db/migrations/002_a.up.sql: C001: message; help: ...`.
+    pub fn render(&self, diagnostic: &Diagnostic) -> String {
+        let mut line = self.shown(&diagnostic.path).display().to_string();
+        if let Some(n) = diagnostic.line {
+            line += &format!(":{n}");
+        }
+        line += &format!(": {}: {}", diagnostic.code, diagnostic.message);
+        if let Some(help) = &diagnostic.help {
+            line += &format!("; help: {help}");
+        }
+        line
+    }
+
+    fn shown(&self, path: &Path) -> PathBuf {
+        path.strip_prefix(&self.root).unwrap_or(path).to_path_buf()
+    }
+}
+
+fn rerun(path: &Path) -> String {
+    format!("cargo:rerun-if-changed={}", path.display())
+}
+
+/// An error and its help on one line (cargo instructions are one line each).
+fn render_error(err: &confiture::Error) -> String {
+    let mut line = err.to_string();
+    for detail in &err.details {
+        line += &format!("; {detail}");
+    }
+    if let Some(help) = &err.help {
+        line += &format!("; help: {help}");
+    }
+    line.replace(['\n', '\r'], " ")
+}
+
+/// Which instruction syntax the package's `rust-version` allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Syntax {
+    /// `cargo::error=` (cargo 1.84+).
+    Modern,
+    /// Errors as `cargo:warning=error: ...`; the exit code fails the build.
+    Legacy,
+}
+
+impl Syntax {
+    fn from_env() -> Syntax {
+        Syntax::for_rust_version(std::env::var("CARGO_PKG_RUST_VERSION").ok().as_deref())
+    }
+
+    fn for_rust_version(rust_version: Option<&str>) -> Syntax {
+        let Some(version) = rust_version.filter(|v| !v.is_empty()) else {
+            return Syntax::Modern;
+        };
+        let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        if (major, minor) >= (1, 84) {
+            Syntax::Modern
+        } else {
+            Syntax::Legacy
+        }
+    }
+
+    fn error(self, line: &str) -> String {
+        match self {
+            Syntax::Modern => format!("cargo::error={line}"),
+            Syntax::Legacy => format!("cargo:warning=error: {line}"),
+        }
+    }
+
+    fn warning(self, line: &str) -> String {
+        format!("cargo:warning={line}")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Setup(err) => f.write_str(&render_error(err)),
+            Error::Invalid {
+                migrations_dir,
+                errors,
+            } => {
+                let plural = if *errors == 1 { "error" } else { "errors" };
+                write!(
+                    f,
+                    "the migrations directory `{}` has {errors} {plural} (listed above)",
+                    migrations_dir.display()
+                )
+            }
+        }
+    }
+}
+
+/// The same as `Display`: `fn main() -> Result<(), Error>` prints `Error: {:?}`, and that
+/// line should read as a sentence.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let name = format!(
+                "confiture-build-{}-{}-{nanos}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            let path = std::env::temp_dir().join(name);
+            fs::create_dir_all(&path).unwrap();
+            TempDir(path)
+        }
+        fn write(&self, relative: &str, text: &str) {
+            let path = self.0.join(relative);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn workspace(metadata: &str) -> TempDir {
+        let tmp = TempDir::new();
+        tmp.write("Cargo.toml", &format!("[workspace]\n{metadata}"));
+        tmp.write(
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n",
+        );
+        tmp
+    }
+
+    #[test]
+    fn finds_the_directory_from_the_workspace_settings() {
+        let tmp = workspace(
+            "[workspace.metadata.confiture]\nmigrations_dir = \"sql\"\nfirst_version = 7\n",
+        );
+        tmp.write("sql/007_a.up.sql", "SELECT 1;\n");
+        tmp.write("sql/007_a.down.sql", "SELECT 1;\n");
+        tmp.write("sql/README.md", "not read\n");
+        let report = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .inspect()
+            .unwrap();
+        assert_eq!(report.errors(), 0);
+        assert_eq!(report.migrations_dir, tmp.0.join("sql"));
+        assert_eq!(
+            report.rerun_paths(),
+            [
+                tmp.0.join("Cargo.toml"),
+                tmp.0.join("sql"),
+                tmp.0.join("sql/007_a.down.sql"),
+                tmp.0.join("sql/007_a.up.sql"),
+            ]
+        );
+    }
+
+    #[test]
+    fn renders_diagnostics_relative_to_the_root_on_one_line() {
+        let tmp = workspace("");
+        tmp.write("db/migrations/001_a.up.sql", "SELECT 1;\n");
+        let report = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .inspect()
+            .unwrap();
+        assert_eq!(report.errors(), 1);
+        let line = report.render(&report.checked.diagnostics[0]);
+        assert!(
+            line.starts_with("db/migrations/001_a.up.sql: C001: `001_a.up.sql` has no down file; help: create `001_a.down.sql`"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn builder_settings_win_over_the_workspace() {
+        let tmp = workspace("[workspace.metadata.confiture]\nfirst_version = 7\n");
+        tmp.write("app/migrations/003_a.up.sql", "SELECT 1;\n");
+        tmp.write("app/migrations/003_a.down.sql", "SELECT 1;\n");
+        let check = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .migrations_dir("migrations");
+        let report = check.clone().first_version(3).inspect().unwrap();
+        assert_eq!(report.errors(), 0);
+        let report = check.inspect().unwrap();
+        assert_eq!(report.checked.diagnostics[0].code, "C005");
+    }
+
+    #[test]
+    fn a_missing_directory_is_a_setup_error() {
+        let tmp = workspace("");
+        let err = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .inspect()
+            .unwrap_err();
+        assert!(err.message.contains("does not exist"), "{}", err.message);
+        let line = render_error(&err);
+        assert!(line.contains("; help: create it"), "{line}");
+    }
+
+    #[test]
+    fn error_syntax_follows_the_rust_version() {
+        assert_eq!(Syntax::for_rust_version(None), Syntax::Modern);
+        assert_eq!(Syntax::for_rust_version(Some("")), Syntax::Modern);
+        assert_eq!(Syntax::for_rust_version(Some("1.85")), Syntax::Modern);
+        assert_eq!(Syntax::for_rust_version(Some("1.84.0")), Syntax::Modern);
+        assert_eq!(Syntax::for_rust_version(Some("1.70")), Syntax::Legacy);
+        assert_eq!(Syntax::Modern.error("x"), "cargo::error=x");
+        assert_eq!(Syntax::Legacy.error("x"), "cargo:warning=error: x");
+    }
+
+    #[test]
+    fn errors_read_as_sentences() {
+        let err = Error::Invalid {
+            migrations_dir: PathBuf::from("db/migrations"),
+            errors: 2,
+        };
+        assert_eq!(
+            format!("{err:?}"),
+            "the migrations directory `db/migrations` has 2 errors (listed above)"
+        );
+    }
+}

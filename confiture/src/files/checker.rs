@@ -1,7 +1,6 @@
 //! The file-level rules (`C001`–`C099`): pairing, numbering, names, encoding and emptiness,
 //! each with its documentation. [`check`] runs them all over the entries of a directory.
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::markers;
@@ -207,12 +206,17 @@ fn diagnostic(
 /// thousands of files allocates nothing per file beyond the path and the text.
 struct Found {
     path: PathBuf,
+    /// Where the file name starts in the path's bytes: `Path::file_name` parses components,
+    /// which costs more than everything else here when done a few times per file.
+    name_start: usize,
     version: u64,
     /// `file_name[..version_end]` is the version text.
     version_end: usize,
     /// `file_name[version_end + 1..stem_end]` is the name.
     stem_end: usize,
     kind: FileKind,
+    /// The raw bytes until they are inspected; `None` for an unreadable file.
+    bytes: Option<Vec<u8>>,
     /// `None` when the file could not be read or is not UTF-8 (already reported).
     contents: Option<Contents>,
 }
@@ -225,11 +229,22 @@ struct Contents {
 }
 
 impl Found {
+    /// The file name's bytes, from the path without parsing it again.
+    fn name_bytes(&self) -> &[u8] {
+        let bytes = self.path.as_os_str().as_encoded_bytes();
+        bytes.get(self.name_start..).unwrap_or_default()
+    }
+    /// `003_create_tb_comment`, as bytes: compared without decoding.
+    fn stem_bytes(&self) -> &[u8] {
+        self.name_bytes().get(..self.stem_end).unwrap_or_default()
+    }
+    /// Zero-padded: `007` fits exactly its own width, `1234` any width up to its length.
+    fn version_is_padded(&self) -> bool {
+        self.version_end > 1 && self.name_bytes().first() == Some(&b'0')
+    }
     fn file_name(&self) -> &str {
-        self.path
-            .file_name()
-            .and_then(OsStr::to_str)
-            .unwrap_or_default()
+        let bytes = self.path.as_os_str().as_encoded_bytes();
+        std::str::from_utf8(bytes.get(self.name_start..).unwrap_or_default()).unwrap_or_default()
     }
     fn version_text(&self) -> &str {
         self.file_name().get(..self.version_end).unwrap_or_default()
@@ -259,21 +274,15 @@ impl Stem {
     }
 }
 
-pub fn check(dir: &Path, mut entries: Vec<Entry>, options: &CheckOptions) -> Checked {
-    // The one full sort: by file name bytes (all entries share `dir`), which is cheap and makes
-    // the two halves of a pair adjacent among well-named files.
-    entries.sort_unstable_by(|a, b| {
-        a.path()
-            .as_os_str()
-            .as_encoded_bytes()
-            .cmp(b.path().as_os_str().as_encoded_bytes())
-    });
-
+pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked {
     let mut diagnostics = Vec::new();
     let mut found: Vec<Found> = Vec::with_capacity(entries.len());
     for entry in entries {
-        match entry {
-            Entry::Dir { path } => diagnostics.push(subdirectory(&path)),
+        let (path, bytes) = match entry {
+            Entry::Dir { path } => {
+                diagnostics.push(subdirectory(&path));
+                continue;
+            }
             Entry::Unreadable { path, error } => {
                 let shown = path
                     .file_name()
@@ -282,42 +291,50 @@ pub fn check(dir: &Path, mut entries: Vec<Entry>, options: &CheckOptions) -> Che
                 let message = format!("cannot read `{shown}`: {error}");
                 let help = "fix its permissions or the symbolic link, or remove it".to_string();
                 diagnostics.push(diagnostic(&UNREADABLE_FILE, &path, None, message, help));
-                // Still counts as present, so its other half is not reported as missing.
-                if let Some(parsed) =
-                    file_name_of(&path).and_then(|n| name::parse_file_name(n).ok())
-                {
-                    let found_file = found_file(&path, parsed, None);
-                    found.push(found_file);
-                }
+                // Still counts as present if well named, so that its other half is not
+                // reported as missing.
+                (path, None)
             }
-            Entry::File { path, bytes } => {
-                let Some(file_name) = path.file_name() else {
-                    continue;
-                };
-                let Some(file_name) = file_name.to_str() else {
-                    if name::is_sql_file_name(&file_name.to_string_lossy()) {
-                        diagnostics.push(bad_name(
-                            &path,
-                            "its name is not valid UTF-8".to_string(),
-                            None,
-                        ));
-                    }
-                    continue;
-                };
-                if !name::is_sql_file_name(file_name) {
-                    continue;
-                }
-                match name::parse_file_name(file_name) {
-                    Err(bad) => diagnostics.push(bad_name(&path, bad.reason, bad.suggestion)),
-                    Ok(parsed) => {
-                        let contents = read_contents(&path, parsed.kind, bytes, &mut diagnostics);
-                        let found_file = found_file(&path, parsed, contents);
-                        found.push(found_file);
-                    }
-                }
+            Entry::File { path, bytes } => (path, Some(bytes)),
+        };
+        let Some(file_name) = path.file_name() else {
+            continue;
+        };
+        let Some(file_name) = file_name.to_str() else {
+            if bytes.is_some() && name::is_sql_file_name(&file_name.to_string_lossy()) {
+                let reason = "its name is not valid UTF-8".to_string();
+                diagnostics.push(bad_name(&path, reason, None));
             }
+            continue;
+        };
+        if !name::is_sql_file_name(file_name) {
+            continue;
+        }
+        match name::parse_file_name(file_name) {
+            Ok(parsed) => {
+                let file = Found::new(&path, &parsed);
+                found.push(Found {
+                    path,
+                    bytes,
+                    ..file
+                });
+            }
+            Err(bad) if bytes.is_some() => {
+                diagnostics.push(bad_name(&path, bad.reason, bad.suggestion))
+            }
+            Err(_) => {}
         }
     }
+    // The one full sort, of the well-named files only: by version (mostly decides, cheaply),
+    // then name, then down before up. The halves of a pair end up adjacent, and the stems
+    // come out in version order.
+    found.sort_unstable_by(|a, b| {
+        a.version
+            .cmp(&b.version)
+            .then_with(|| a.stem_bytes().cmp(b.stem_bytes()))
+            .then_with(|| (a.kind == FileKind::Up).cmp(&(b.kind == FileKind::Up)))
+    });
+    diagnostics.extend(inspect_all(&mut found));
 
     let stems = pair(&found, &mut diagnostics);
     let kept = check_versions(&found, &stems, options, &mut diagnostics);
@@ -334,25 +351,33 @@ pub fn check(dir: &Path, mut entries: Vec<Entry>, options: &CheckOptions) -> Che
 }
 
 impl Entry {
-    pub(super) fn path(&self) -> &Path {
+    /// The path of the entry, whatever its kind.
+    pub fn path(&self) -> &Path {
         match self {
             Entry::File { path, .. } | Entry::Dir { path } | Entry::Unreadable { path, .. } => path,
         }
     }
 }
 
-fn file_name_of(path: &Path) -> Option<&str> {
-    path.file_name().and_then(OsStr::to_str)
-}
-
-fn found_file(path: &Path, parsed: FileName<'_>, contents: Option<Contents>) -> Found {
-    Found {
-        path: path.to_path_buf(),
-        version: parsed.version,
-        version_end: parsed.version_text.len(),
-        stem_end: parsed.version_text.len() + 1 + parsed.name.len(),
-        kind: parsed.kind,
-        contents,
+impl Found {
+    /// `parsed` borrows the file name of `path`; only offsets into the path are kept.
+    fn new(path: &Path, parsed: &FileName<'_>) -> Found {
+        let path_bytes = path.as_os_str().as_encoded_bytes();
+        // The file name is a subslice of the path: its offset is the distance between the two.
+        let name_start = (parsed.version_text.as_ptr() as usize)
+            .checked_sub(path_bytes.as_ptr() as usize)
+            .filter(|&start| start <= path_bytes.len())
+            .unwrap_or(path_bytes.len());
+        Found {
+            path: PathBuf::new(),
+            name_start,
+            version: parsed.version,
+            version_end: parsed.version_text.len(),
+            stem_end: parsed.version_text.len() + 1 + parsed.name.len(),
+            kind: parsed.kind,
+            bytes: None,
+            contents: None,
+        }
     }
 }
 
@@ -376,6 +401,43 @@ fn bad_name(path: &Path, reason: String, suggestion: Option<String>) -> Diagnost
         ),
     };
     diagnostic(&BAD_FILE_NAME, path, None, message, help)
+}
+
+/// Inspects the contents of every readable well-named file, on a few threads when there are
+/// many: with the SQL rules, this is where the time goes.
+fn inspect_all(found: &mut [Found]) -> Vec<Diagnostic> {
+    const PER_THREAD: usize = 1024;
+    let inspect = |files: &mut [Found]| {
+        let mut diagnostics = Vec::new();
+        for file in files {
+            if let Some(bytes) = file.bytes.take() {
+                file.contents = read_contents(&file.path, file.kind, bytes, &mut diagnostics);
+            }
+        }
+        diagnostics
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let threads = threads.min(found.len() / PER_THREAD).max(1);
+    if threads == 1 {
+        return inspect(found);
+    }
+    let chunk = found.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = found
+            .chunks_mut(chunk)
+            .map(|files| scope.spawn(move || inspect(files)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// Decodes and inspects one well-named file: encoding, BOM, line endings, emptiness, markers
@@ -506,14 +568,14 @@ pub(super) fn is_blank_sql(sql: &str) -> bool {
     true
 }
 
-/// Groups the files into stems (in file-name order, where the halves of a pair are adjacent),
-/// reports missing halves, and returns the stems sorted by version (ties in name order).
+/// Groups the sorted files into stems (the halves of a pair are adjacent) and reports missing
+/// halves. The stems are in version order, ties in name order.
 fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
     let mut stems: Vec<Stem> = Vec::with_capacity(found.len() / 2 + 1);
     for (i, file) in found.iter().enumerate() {
         let same_stem = stems
             .last()
-            .is_some_and(|stem: &Stem| found[stem.main_file()].stem() == file.stem());
+            .is_some_and(|stem: &Stem| found[stem.main_file()].stem_bytes() == file.stem_bytes());
         if !same_stem {
             stems.push(Stem {
                 version: file.version,
@@ -552,7 +614,6 @@ fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
             _ => {}
         }
     }
-    stems.sort_by_key(|stem| stem.version);
     stems
 }
 
@@ -688,23 +749,23 @@ fn check_versions(
 fn check_widths(found: &[Found], stems: &[Stem], diagnostics: &mut Vec<Diagnostic>) {
     // A padded text (`007`) fits exactly its own width; an unpadded one (`1234`) fits any width
     // up to its length.
-    let fits = |text: &str, width: usize| {
-        if text.len() > 1 && text.starts_with('0') {
-            text.len() == width
+    let fits = |file: &Found, width: usize| {
+        if file.version_is_padded() {
+            file.version_end == width
         } else {
-            text.len() >= width
+            file.version_end >= width
         }
     };
     let max_width = stems
         .iter()
-        .map(|s| found[s.main_file()].version_text().len())
+        .map(|s| found[s.main_file()].version_end)
         .max()
         .unwrap_or(0);
     let mut best = (0, name::MIN_VERSION_WIDTH);
     for width in name::MIN_VERSION_WIDTH..=max_width {
         let count = stems
             .iter()
-            .filter(|s| fits(found[s.main_file()].version_text(), width))
+            .filter(|s| fits(&found[s.main_file()], width))
             .count();
         if count > best.0 {
             best = (count, width);
@@ -713,10 +774,10 @@ fn check_widths(found: &[Found], stems: &[Stem], diagnostics: &mut Vec<Diagnosti
     let width = best.1;
     for stem in stems {
         let file = &found[stem.main_file()];
-        let text = file.version_text();
-        if fits(text, width) {
+        if fits(file, width) {
             continue;
         }
+        let text = file.version_text();
         let message = if text.starts_with('0') {
             format!(
                 "version {text} is padded to {} digits, the other versions to {width}",

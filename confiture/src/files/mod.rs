@@ -128,13 +128,15 @@ pub enum Entry {
 pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
     let items = fs::read_dir(dir).map_err(|err| dir_error(dir, err))?;
     let mut entries = Vec::new();
+    let mut to_read = Vec::new();
     for item in items {
         let item = match item {
             Ok(item) => item,
             Err(err) => {
+                let error = err.to_string();
                 entries.push(Entry::Unreadable {
                     path: dir.to_path_buf(),
-                    error: err.to_string(),
+                    error,
                 });
                 continue;
             }
@@ -168,26 +170,79 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
         };
         if is_dir {
             entries.push(Entry::Dir { path });
-            continue;
-        }
-        if !name::is_sql_file_name(&item.file_name().to_string_lossy()) {
-            continue;
-        }
-        if !is_file {
+        } else if !name::is_sql_file_name(&item.file_name().to_string_lossy()) {
+            // Not a migration: not read.
+        } else if !is_file {
             // Reading a FIFO would block forever.
             let error = "it is not a regular file".to_string();
             entries.push(Entry::Unreadable { path, error });
-            continue;
-        }
-        match fs::read(&path) {
-            Ok(bytes) => entries.push(Entry::File { path, bytes }),
-            Err(err) => entries.push(Entry::Unreadable {
-                path,
-                error: err.to_string(),
-            }),
+        } else {
+            to_read.push(path);
         }
     }
+    entries.extend(read_files(to_read));
     Ok(entries)
+}
+
+/// Reads the files, on a few threads when there are many: opening and reading thousands of
+/// small files is system-call bound, and the calls run in parallel.
+fn read_files(paths: Vec<PathBuf>) -> Vec<Entry> {
+    const PER_THREAD: usize = 512;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    let threads = threads.min(paths.len() / PER_THREAD).max(1);
+    if threads == 1 {
+        return paths.into_iter().map(read_file).collect();
+    }
+    let chunk = paths.len().div_ceil(threads);
+    let mut paths = paths;
+    let mut chunks = Vec::with_capacity(threads);
+    while paths.len() > chunk {
+        chunks.push(paths.split_off(paths.len() - chunk));
+    }
+    chunks.push(paths);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(read_file).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+fn read_file(path: PathBuf) -> Entry {
+    match read_bytes(&path) {
+        Ok(bytes) => Entry::File { path, bytes },
+        Err(err) => Entry::Unreadable {
+            path,
+            error: err.to_string(),
+        },
+    }
+}
+
+/// `fs::read` without its `stat` for a size hint: for small files the extra system call
+/// costs more than it saves, and migration files are small.
+fn read_bytes(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut buffer = [0u8; 16 * 1024];
+    let mut bytes = Vec::new();
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&buffer[..n]),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 fn dir_error(dir: &Path, err: io::Error) -> Error {

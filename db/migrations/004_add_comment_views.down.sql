@@ -1,0 +1,2 @@
+DROP VIEW v_post;
+DROP VIEW v_comment;

@@ -1,0 +1,3 @@
+-- confiture:no-transaction
+
+DROP INDEX CONCURRENTLY IF EXISTS idx_tb_comment_fk_post;
