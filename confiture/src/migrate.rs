@@ -21,8 +21,10 @@ use postgres::Client;
 use serde::Serialize;
 
 use crate::config::Environment;
-use crate::db::apply::{self, ApplySettings, Direction, Location, Step, StepFailure};
-use crate::db::lock::{self, LockHolder};
+pub use crate::db::apply::Direction;
+use crate::db::apply::{self, ApplySettings, Location, Step, StepFailure};
+use crate::db::lock;
+pub use crate::db::lock::LockHolder;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{self, Migration, MigrationSet, TransactionMode};
 use crate::ledger::{self, LedgerRow, RowKind};
@@ -150,7 +152,7 @@ pub enum Progress {
     },
     /// Nothing to apply or roll back (for `up`, possibly because the run we waited for did it:
     /// "already up to date").
-    NothingToDo,
+    UpToDate,
     Started {
         version: String,
         name: String,
@@ -581,7 +583,7 @@ impl Migrator {
                 let plan = plan::up(&set, &rows, &request)?;
                 report.skipped = versions(&plan.skipped);
                 if plan.apply.is_empty() {
-                    progress(Progress::NothingToDo);
+                    progress(Progress::UpToDate);
                     return Ok(());
                 }
                 if single {
@@ -681,7 +683,7 @@ impl Migrator {
                     .unwrap_or_default();
                 let plan = plan::down(&set, &rows, &request)?;
                 if plan.roll_back.is_empty() {
-                    progress(Progress::NothingToDo);
+                    progress(Progress::UpToDate);
                     return Ok(());
                 }
                 run_each(
