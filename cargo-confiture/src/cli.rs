@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// database an environment file names (`db/environments/<env>.yaml`), recording them in the
 /// ledger table confiture (Python) also uses.
 #[derive(Debug, Parser)]
-#[command(name = "cargo confiture", bin_name = "cargo confiture", version, disable_help_subcommand = true)]
+#[command(
+    name = "cargo confiture",
+    bin_name = "cargo confiture",
+    version,
+    disable_help_subcommand = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -25,7 +30,13 @@ pub struct Global {
     pub env: Option<String>,
 
     /// Environment file to use, instead of an environment name
-    #[arg(long, short = 'c', global = true, value_name = "FILE", conflicts_with = "database_url")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "database_url"
+    )]
     pub config: Option<PathBuf>,
 
     /// Database URL to use, instead of an environment (`postgresql://user@host:5432/db`)

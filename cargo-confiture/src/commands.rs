@@ -36,8 +36,15 @@ impl Context {
             Ok(relative) if !relative.as_os_str().is_empty() => relative.to_path_buf(),
             _ => migrations_dir.clone(),
         };
-        let check_options = CheckOptions { first_version: workspace.settings.first_version };
-        Ok(Context { workspace, migrations_dir, display_dir, check_options })
+        let check_options = CheckOptions {
+            first_version: workspace.settings.first_version,
+        };
+        Ok(Context {
+            workspace,
+            migrations_dir,
+            display_dir,
+            check_options,
+        })
     }
 
     /// Reads and checks the migrations directory; paths in diagnostics are as shown to the user.
@@ -67,7 +74,11 @@ struct LintReport<'a> {
 }
 
 fn count(checked: &Checked, severity: Severity) -> usize {
-    checked.diagnostics.iter().filter(|d| d.severity == severity).count()
+    checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .count()
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -97,7 +108,11 @@ fn lint(cx: &Context, out: &Output) -> Result<u8> {
         let verdict = if errors + warnings == 0 {
             "no problems".to_string()
         } else {
-            format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+            format!(
+                "{}, {}",
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            )
         };
         out.result(&format!(
             "checked {} in {}: {verdict}",
@@ -105,7 +120,11 @@ fn lint(cx: &Context, out: &Output) -> Result<u8> {
             cx.display_dir.display()
         ));
     }
-    Ok(if errors > 0 { exit::INVALID } else { exit::SUCCESS })
+    Ok(if errors > 0 {
+        exit::INVALID
+    } else {
+        exit::SUCCESS
+    })
 }
 
 /// `cargo confiture migrate generate --format json`.
@@ -163,22 +182,37 @@ fn generate(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
             dry_run: args.dry_run,
         });
     } else {
-        let verb = if args.dry_run { "would create" } else { "created" };
-        out.result(&format!("{verb} {}\n{verb} {}", new.up_path.display(), new.down_path.display()));
+        let verb = if args.dry_run {
+            "would create"
+        } else {
+            "created"
+        };
+        out.result(&format!(
+            "{verb} {}\n{verb} {}",
+            new.up_path.display(),
+            new.down_path.display()
+        ));
     }
     Ok(exit::SUCCESS)
 }
 
 /// Writes a new file, refusing to overwrite one that exists.
 fn write_new(path: &Path, text: &str) -> Result<()> {
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::invalid(format!("{} already exists: not overwriting it", path.display()))
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::invalid(format!(
+                    "{} already exists: not overwriting it",
+                    path.display()
+                ))
                 .with_help("choose another name, or delete the file if it is a leftover")
-        } else {
-            Error::invalid(format!("cannot create {}", path.display())).with_cause(e)
-        }
-    })?;
+            } else {
+                Error::invalid(format!("cannot create {}", path.display())).with_cause(e)
+            }
+        })?;
     file.write_all(text.as_bytes())
         .map_err(|e| Error::invalid(format!("cannot write {}", path.display())).with_cause(e))
 }

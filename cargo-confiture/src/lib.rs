@@ -34,7 +34,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         Err(e) => {
             use clap::error::ErrorKind as K;
             let code = match e.kind() {
-                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand => {
+                K::DisplayHelp
+                | K::DisplayVersion
+                | K::DisplayHelpOnMissingArgumentOrSubcommand => {
                     if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
                         exit::USAGE
                     } else {

@@ -16,7 +16,6 @@ pub enum Style {
     Yellow,
     Red,
     Bold,
-    Dim,
     Cyan,
 }
 
@@ -27,7 +26,6 @@ impl Style {
             Style::Yellow => "33",
             Style::Red => "31",
             Style::Bold => "1",
-            Style::Dim => "2",
             Style::Cyan => "36",
         }
     }
@@ -84,7 +82,8 @@ impl Output {
 
     /// The one JSON document of a `--format json` run, on stdout.
     pub fn json<T: Serialize>(&self, value: &T) {
-        let text = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+        let text = serde_json::to_string_pretty(value)
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
         self.result(&text);
     }
 
@@ -92,7 +91,11 @@ impl Output {
     /// [`Output::progress_inline`] left open.
     pub fn progress(&self, text: &str) {
         if !self.quiet {
-            let clear = if self.stderr_is_terminal { "\r\x1b[K" } else { "" };
+            let clear = if self.stderr_is_terminal {
+                "\r\x1b[K"
+            } else {
+                ""
+            };
             let _ = writeln!(std::io::stderr().lock(), "{clear}{text}");
         }
     }
@@ -127,9 +130,16 @@ impl Output {
             text.push_str(&format!("  - {detail}\n"));
         }
         if let Some(help) = &error.help {
-            text.push_str(&format!("  {} {help}\n", self.paint_err(Style::Cyan, "help:")));
+            text.push_str(&format!(
+                "  {} {help}\n",
+                self.paint_err(Style::Cyan, "help:")
+            ));
         }
-        let clear = if self.stderr_is_terminal { "\r\x1b[K" } else { "" };
+        let clear = if self.stderr_is_terminal {
+            "\r\x1b[K"
+        } else {
+            ""
+        };
         let _ = write!(std::io::stderr().lock(), "{clear}{text}");
     }
 
@@ -151,7 +161,10 @@ impl Output {
         }
         text.push('\n');
         if let Some(help) = &d.help {
-            text.push_str(&format!("  {} {help}\n", self.paint_err(Style::Cyan, "= help:")));
+            text.push_str(&format!(
+                "  {} {help}\n",
+                self.paint_err(Style::Cyan, "= help:")
+            ));
         }
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }

@@ -243,10 +243,30 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The path of the CLI under test: `confiture-under-test`, which cargo builds beside the test
+/// executables (`target/<profile>/deps/<test>` → `target/<profile>/confiture-under-test`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile> directory");
+    let bin = profile_dir.join(format!(
+        "confiture-under-test{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    assert!(
+        bin.is_file(),
+        "the CLI under test was not built at {}: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
 /// The CLI under test, with every variable that could pick a database or change the output
 /// removed, so a test only sees what it sets.
 pub fn cli() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_confiture-under-test"));
+    let mut cmd = Command::new(binary());
     for var in [
         "DATABASE_URL",
         "CONFITURE_DATABASE_URL",

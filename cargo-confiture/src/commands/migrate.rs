@@ -25,8 +25,14 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 single_transaction: args.single_transaction,
                 allow_out_of_order: args.allow_out_of_order,
                 lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
-                lock_timeout_statement: optional_duration("--lock-timeout-statement", &args.lock_timeout_statement)?,
-                statement_timeout: optional_duration("--statement-timeout", &args.statement_timeout)?,
+                lock_timeout_statement: optional_duration(
+                    "--lock-timeout-statement",
+                    &args.lock_timeout_statement,
+                )?,
+                statement_timeout: optional_duration(
+                    "--statement-timeout",
+                    &args.statement_timeout,
+                )?,
                 create_database: args.create_database,
             };
             let mut migrator = migrator(cli, cx, out)?;
@@ -53,8 +59,14 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 yes: args.yes,
                 dry_run: args.dry_run,
                 lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
-                lock_timeout_statement: optional_duration("--lock-timeout-statement", &args.lock_timeout_statement)?,
-                statement_timeout: optional_duration("--statement-timeout", &args.statement_timeout)?,
+                lock_timeout_statement: optional_duration(
+                    "--lock-timeout-statement",
+                    &args.lock_timeout_statement,
+                )?,
+                statement_timeout: optional_duration(
+                    "--statement-timeout",
+                    &args.statement_timeout,
+                )?,
             };
             let mut migrator = migrator(cli, cx, out)?;
             let outcome = migrator.down(&options, &mut |p| progress(out, p));
@@ -82,11 +94,19 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx, out)?;
             let outcome = migrator.baseline(&options, &mut |p| progress(out, p));
             finish(out, outcome, |_, r| {
-                let verb = if r.dry_run { "would record" } else { "recorded" };
+                let verb = if r.dry_run {
+                    "would record"
+                } else {
+                    "recorded"
+                };
                 if r.baselined.is_empty() {
                     "nothing to record: every migration through that version is already in the ledger".to_string()
                 } else {
-                    format!("{verb} {} as applied without running them: {}", plural(r.baselined.len(), "migration"), r.baselined.join(", "))
+                    format!(
+                        "{verb} {} as applied without running them: {}",
+                        plural(r.baselined.len(), "migration"),
+                        r.baselined.join(", ")
+                    )
                 }
             })
         }
@@ -99,7 +119,11 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx, out)?;
             let outcome = migrator.reinit(&options, &mut |p| progress(out, p));
             finish(out, outcome, |_, r| {
-                let verb = if r.dry_run { "would replace" } else { "replaced" };
+                let verb = if r.dry_run {
+                    "would replace"
+                } else {
+                    "replaced"
+                };
                 let mut text = format!(
                     "{verb} {} ledger rows with {}: {}",
                     r.deleted_count,
@@ -107,7 +131,10 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                     r.marked.join(", ")
                 );
                 if !r.forgotten.is_empty() {
-                    text.push_str(&format!("\nforgotten (no file on disk): {}", r.forgotten.join(", ")));
+                    text.push_str(&format!(
+                        "\nforgotten (no file on disk): {}",
+                        r.forgotten.join(", ")
+                    ));
                 }
                 text
             })
@@ -131,7 +158,11 @@ fn migrator(cli: &Cli, cx: &Context, out: &Output) -> Result<Migrator> {
     };
     let env = config::resolve(&cx.workspace, &selection, &config::process_vars)?;
     out.note(&env.describe());
-    Ok(Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone()))
+    Ok(Migrator::new(
+        env,
+        cx.display_dir.clone(),
+        cx.check_options.clone(),
+    ))
 }
 
 fn version(text: &str) -> Result<u64> {
@@ -140,7 +171,9 @@ fn version(text: &str) -> Result<u64> {
         return Err(Error::usage(format!("{text:?} is not a migration version"))
             .with_help("give the number at the start of a migration file name, e.g. `--target 3` or `--target 003`"));
     }
-    digits.parse().map_err(|_| Error::usage(format!("version {text} is too large")))
+    digits
+        .parse()
+        .map_err(|_| Error::usage(format!("version {text} is too large")))
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration> {
@@ -170,28 +203,49 @@ fn progress(out: &Output, event: Progress) {
                 Some(h) => format!(
                     "pid {} ({})",
                     h.pid,
-                    h.application_name.filter(|a| !a.is_empty()).unwrap_or_else(|| "no application_name".into())
+                    h.application_name
+                        .filter(|a| !a.is_empty())
+                        .unwrap_or_else(|| "no application_name".into())
                 ),
                 None => "another session".to_string(),
             };
             out.progress(&format!("waiting for the migration lock held by {who}..."));
         }
-        Progress::LockAcquired { waited_ms } if waited_ms > 0 => {
+        // Only worth a line when a LockWaiting line came before it.
+        Progress::LockAcquired { waited_ms } if waited_ms >= 250 => {
             out.progress(&format!("acquired the migration lock after {waited_ms} ms"));
         }
         Progress::LockAcquired { .. } => {}
         Progress::UpToDate => {}
-        Progress::Started { version, name, direction, .. } => {
+        Progress::Started {
+            version,
+            name,
+            direction,
+            ..
+        } => {
             if out.stderr_is_terminal {
-                out.progress_inline(&format!("{} {version}_{name} ...", direction_verb(direction)));
+                out.progress_inline(&format!(
+                    "{} {version}_{name} ...",
+                    direction_verb(direction)
+                ));
             }
         }
-        Progress::Retrying { version, name, attempt, delay_ms } => {
+        Progress::Retrying {
+            version,
+            name,
+            attempt,
+            delay_ms,
+        } => {
             out.progress(&format!(
                 "{version}_{name}: lock not available, retrying in {delay_ms} ms (attempt {attempt})"
             ));
         }
-        Progress::Finished { version, name, direction, duration_ms } => {
+        Progress::Finished {
+            version,
+            name,
+            direction,
+            duration_ms,
+        } => {
             out.progress(&format!(
                 "{} {version}_{name} ({duration_ms} ms)",
                 out.paint_err(Style::Green, direction_done(direction))
@@ -215,7 +269,11 @@ fn direction_done(direction: confiture::migrate::Direction) -> &'static str {
 }
 
 /// Dry-run text: each migration, its transaction mode and its SQL.
-fn plan_text(out: &Output, verb: &str, migrations: &[confiture::migrate::MigrationReport]) -> String {
+fn plan_text(
+    out: &Output,
+    verb: &str,
+    migrations: &[confiture::migrate::MigrationReport],
+) -> String {
     if migrations.is_empty() {
         return format!("{verb} nothing: already up to date");
     }
@@ -223,9 +281,14 @@ fn plan_text(out: &Output, verb: &str, migrations: &[confiture::migrate::Migrati
     for m in migrations {
         let mode = match m.mode {
             confiture::files::TransactionMode::Transaction => "in a transaction",
-            confiture::files::TransactionMode::NoTransaction => "no transaction: statement by statement",
+            confiture::files::TransactionMode::NoTransaction => {
+                "no transaction: statement by statement"
+            }
         };
-        text.push_str(&out.paint(Style::Bold, &format!("-- {verb} {}_{} ({mode})", m.version, m.name)));
+        text.push_str(&out.paint(
+            Style::Bold,
+            &format!("-- {verb} {}_{} ({mode})", m.version, m.name),
+        ));
         text.push('\n');
         if let Some(sql) = &m.sql {
             text.push_str(sql.trim_end());
@@ -233,7 +296,10 @@ fn plan_text(out: &Output, verb: &str, migrations: &[confiture::migrate::Migrati
         }
         text.push('\n');
     }
-    text.push_str(&format!("dry run: {verb} {}; nothing was written", plural(migrations.len(), "migration")));
+    text.push_str(&format!(
+        "dry run: {verb} {}; nothing was written",
+        plural(migrations.len(), "migration")
+    ));
     text
 }
 
@@ -297,26 +363,65 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
     let rows: Vec<(String, State, String)> = report
         .migrations
         .iter()
-        .map(|m| (m.id(), m.status, m.applied_at.as_deref().map(human_time).unwrap_or_else(|| "—".to_string())))
+        .map(|m| {
+            (
+                m.id(),
+                m.status,
+                m.applied_at
+                    .as_deref()
+                    .map(human_time)
+                    .unwrap_or_else(|| "—".to_string()),
+            )
+        })
         .collect();
-    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0).max("Migration".len());
-    let status_width = rows.iter().map(|r| status_cell(r.1).0.chars().count()).max().unwrap_or(0).max("Status".len());
-    let mut text = out.paint(Style::Bold, &format!("{:width$}  {:status_width$}  Applied At", "Migration", "Status"));
+    let width = rows
+        .iter()
+        .map(|r| r.0.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("Migration".len());
+    let status_width = rows
+        .iter()
+        .map(|r| status_cell(r.1).0.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("Status".len());
+    let mut text = out.paint(
+        Style::Bold,
+        &format!(
+            "{:width$}  {:status_width$}  Applied At",
+            "Migration", "Status"
+        ),
+    );
     text.push('\n');
     for (id, state, at) in &rows {
         let (cell, style) = status_cell(*state);
         let pad = status_width - cell.chars().count();
-        text.push_str(&format!("{id:width$}  {}{}  {at}\n", out.paint(style, cell), " ".repeat(pad)));
+        text.push_str(&format!(
+            "{id:width$}  {}{}  {at}\n",
+            out.paint(style, cell),
+            " ".repeat(pad)
+        ));
     }
     let s = &report.summary;
-    let mut summary = format!("{} applied, {} pending, {} total", s.applied, s.pending, s.total);
-    for (n, word) in [(s.modified, "modified"), (s.missing, "missing"), (s.out_of_order, "out of order")] {
+    let mut summary = format!(
+        "{} applied, {} pending, {} total",
+        s.applied, s.pending, s.total
+    );
+    for (n, word) in [
+        (s.modified, "modified"),
+        (s.missing, "missing"),
+        (s.out_of_order, "out of order"),
+    ] {
         if n > 0 {
             summary.push_str(&format!(", {n} {word}"));
         }
     }
     if !report.initialised {
-        summary.push_str(&format!(" (tracking table {} not initialised)", report.tracking_table));
+        summary.push_str(&format!(
+            " (tracking table {} not initialised)",
+            report.tracking_table
+        ));
     }
     text.push_str(&summary);
     text
