@@ -11,7 +11,7 @@ use super::{
 };
 use crate::diagnostic::{Diagnostic, RuleDoc, Severity};
 
-const CONFIG_TABLE: &str = "`[workspace.metadata.confiture]` in the workspace's Cargo.toml";
+const CONFIG_TABLE: &str = "`[workspace.metadata.confiture]` of the workspace's Cargo.toml";
 const IRREVERSIBLE_MARKER: &str = "-- confiture:irreversible";
 
 pub const MISSING_DOWN: RuleDoc = RuleDoc {
