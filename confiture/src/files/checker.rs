@@ -11,7 +11,7 @@ use super::{
 };
 use crate::diagnostic::{Diagnostic, RuleDoc, Severity};
 
-const CONFIG_TABLE: &str = "`[workspace.metadata.confiture]` in the workspace's Cargo.toml";
+const CONFIG_TABLE: &str = "`[workspace.metadata.confiture]` of the workspace's Cargo.toml";
 const IRREVERSIBLE_MARKER: &str = "-- confiture:irreversible";
 
 pub const MISSING_DOWN: RuleDoc = RuleDoc {
@@ -906,6 +906,113 @@ mod tests {
                 rule.name
             );
         }
+    }
+
+    fn run(files: &[&str], first_version: Option<u64>) -> Checked {
+        let dir = Path::new("m");
+        let entries = files
+            .iter()
+            .map(|f| Entry::File {
+                path: dir.join(f),
+                bytes: b"SELECT 1;\n".to_vec(),
+            })
+            .collect();
+        check(dir, entries, &CheckOptions { first_version })
+    }
+
+    fn pairs(stems: &[&str]) -> Vec<String> {
+        stems
+            .iter()
+            .flat_map(|s| [format!("{s}.up.sql"), format!("{s}.down.sql")])
+            .collect()
+    }
+
+    fn codes(checked: &Checked) -> Vec<(&'static str, String)> {
+        checked
+            .diagnostics
+            .iter()
+            .map(|d| {
+                (
+                    d.code,
+                    d.path.file_name().unwrap().to_string_lossy().into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_extra_migration_of_a_version_gets_its_own_free_version() {
+        let files = pairs(&["001_a", "002_x", "002_y", "002_z", "003_c"]);
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let checked = run(&files, None);
+        let helps: Vec<&str> = checked
+            .diagnostics
+            .iter()
+            .map(|d| d.help.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            codes(&checked),
+            [
+                ("C003", "002_y.up.sql".into()),
+                ("C003", "002_z.up.sql".into())
+            ]
+        );
+        assert!(helps[0].contains("`004_y.up.sql`"), "{}", helps[0]);
+        assert!(helps[1].contains("`005_z.up.sql`"), "{}", helps[1]);
+        // One migration per version in the set: the first by name.
+        let ids: Vec<String> = checked.set.migrations.iter().map(Migration::id).collect();
+        assert_eq!(ids, ["001_a", "002_x", "003_c"]);
+    }
+
+    #[test]
+    fn versions_compare_as_integers() {
+        let files = pairs(&["008_h", "009_i", "010_j"]);
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let checked = run(&files, Some(8));
+        assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+        let versions: Vec<u64> = checked.set.migrations.iter().map(|m| m.version).collect();
+        assert_eq!(versions, [8, 9, 10]);
+    }
+
+    #[test]
+    fn first_version_zero_allows_000() {
+        let files = pairs(&["000_base", "001_a"]);
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        assert!(run(&files, Some(0)).diagnostics.is_empty());
+        assert_eq!(
+            codes(&run(&files, None)),
+            [("C005", "000_base.up.sql".into())]
+        );
+    }
+
+    #[test]
+    fn the_width_most_versions_use_wins() {
+        let files = pairs(&["0001_a", "0002_b", "0003_c", "004_d"]);
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let checked = run(&files, None);
+        assert_eq!(codes(&checked), [("C011", "004_d.up.sql".into())]);
+        assert_eq!(
+            checked.diagnostics[0].message,
+            "version 004 is padded to 3 digits, the other versions to 4"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_half_is_present_but_not_in_the_set() {
+        let dir = Path::new("m");
+        let entries = vec![
+            Entry::File {
+                path: dir.join("001_a.up.sql"),
+                bytes: b"SELECT 1;".to_vec(),
+            },
+            Entry::Unreadable {
+                path: dir.join("001_a.down.sql"),
+                error: "denied".into(),
+            },
+        ];
+        let checked = check(dir, entries, &CheckOptions::default());
+        assert_eq!(codes(&checked), [("C010", "001_a.down.sql".into())]);
+        assert!(checked.set.migrations.is_empty());
     }
 
     #[test]
