@@ -14,7 +14,8 @@ use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
 fn server() -> String {
-    std::env::var("CONFITURE_TEST_PG").unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".to_string())
+    std::env::var("CONFITURE_TEST_PG")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".to_string())
 }
 
 /// A database of this test's own, dropped (WITH (FORCE)) when the guard goes, also on failure.
@@ -26,19 +27,31 @@ struct TestDb {
 impl TestDb {
     fn create() -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let name = format!(
             "confiture_sql_{}_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed),
             nanos
         );
-        let mut admin = Client::connect(&format!("{} dbname=postgres", server()), NoTls).unwrap_or_else(|e| {
-            panic!("these tests need PostgreSQL at `{}`: {e}; start it or set CONFITURE_TEST_PG", server())
-        });
-        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create test database");
-        let client = Client::connect(&format!("{} dbname={name}", server()), NoTls).expect("connect to test database");
-        TestDb { name, client: Some(client) }
+        let mut admin = Client::connect(&format!("{} dbname=postgres", server()), NoTls)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "these tests need PostgreSQL at `{}`: {e}; start it or set CONFITURE_TEST_PG",
+                    server()
+                )
+            });
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .expect("create test database");
+        let client = Client::connect(&format!("{} dbname={name}", server()), NoTls)
+            .expect("connect to test database");
+        TestDb {
+            name,
+            client: Some(client),
+        }
     }
 
     fn client(&mut self) -> &mut Client {
@@ -50,7 +63,10 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         drop(self.client.take());
         if let Ok(mut admin) = Client::connect(&format!("{} dbname=postgres", server()), NoTls) {
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }
@@ -58,7 +74,10 @@ impl Drop for TestDb {
 /// Runs `sql` inside a transaction block that is rolled back; `Err(code)` if the server refused.
 fn in_transaction(client: &mut Client, sql: &str) -> Result<(), String> {
     let mut tx = client.transaction().expect("BEGIN");
-    let result = tx.batch_execute(sql).map_err(|e| e.code().map_or_else(|| e.to_string(), |c| c.code().to_string()));
+    let result = tx.batch_execute(sql).map_err(|e| {
+        e.code()
+            .map_or_else(|| e.to_string(), |c| c.code().to_string())
+    });
     let _ = tx.rollback();
     result
 }
@@ -117,13 +136,17 @@ fn classification_matches_what_postgres_refuses_in_a_transaction_block() {
     let mut refused = 0;
     for sql in &statements {
         let split = lexer::split(sql);
-        let [stmt] = &split.statements[..] else { panic!("{sql} is one statement") };
+        let [stmt] = &split.statements[..] else {
+            panic!("{sql} is one statement")
+        };
         let predicted = lexer::requires_no_transaction(stmt);
         let actual = in_transaction(db.client(), sql);
         match (&actual, predicted) {
             (Err(code), true) if code == SqlState::ACTIVE_SQL_TRANSACTION.code() => refused += 1,
             (Ok(()), false) => {}
-            _ => panic!("{sql}: predicted requires_no_transaction = {predicted}, server said {actual:?}"),
+            _ => panic!(
+                "{sql}: predicted requires_no_transaction = {predicted}, server said {actual:?}"
+            ),
         }
     }
     assert_eq!(refused, 20);
@@ -153,20 +176,38 @@ INSERT INTO "we;ird" (id, note) VALUES (3, U&'d\0061t\+000061;')
     {
         let mut tx = db.client().transaction().expect("BEGIN");
         for stmt in &split.statements {
-            tx.batch_execute(stmt.text).unwrap_or_else(|e| panic!("piece at line {} failed: {e}\n{}", stmt.line, stmt.text));
+            tx.batch_execute(stmt.text).unwrap_or_else(|e| {
+                panic!("piece at line {} failed: {e}\n{}", stmt.line, stmt.text)
+            });
         }
         tx.commit().expect("COMMIT");
     }
     let rows = db
         .client()
-        .query(r#"SELECT id, note, raw, grade(95) FROM "we;ird" ORDER BY id"#, &[])
+        .query(
+            r#"SELECT id, note, raw, grade(95) FROM "we;ird" ORDER BY id"#,
+            &[],
+        )
         .expect("query");
-    let got: Vec<(i32, String, String, String)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+    let got: Vec<(i32, String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
     assert_eq!(
         got,
         [
-            (2, "it's; fine".to_string(), "'; \\".to_string(), "A;".to_string()),
-            (3, "data;".to_string(), "'; \\".to_string(), "A;".to_string()),
+            (
+                2,
+                "it's; fine".to_string(),
+                "'; \\".to_string(),
+                "A;".to_string()
+            ),
+            (
+                3,
+                "data;".to_string(),
+                "'; \\".to_string(),
+                "A;".to_string()
+            ),
         ]
     );
 }
@@ -174,19 +215,29 @@ INSERT INTO "we;ird" (id, note) VALUES (3, U&'d\0061t\+000061;')
 #[test]
 fn non_transactional_statements_need_the_split() {
     let mut db = TestDb::create();
-    db.client().batch_execute("CREATE TABLE t (a int, b int)").expect("setup");
+    db.client()
+        .batch_execute("CREATE TABLE t (a int, b int)")
+        .expect("setup");
     let file = "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY ta ON t (a);\nCREATE INDEX CONCURRENTLY tb ON t (b);\n";
     // One message with two statements is an implicit transaction: the server refuses it.
-    let err = db.client().batch_execute(file).expect_err("a multi-statement message is one transaction");
+    let err = db
+        .client()
+        .batch_execute(file)
+        .expect_err("a multi-statement message is one transaction");
     assert_eq!(err.code(), Some(&SqlState::ACTIVE_SQL_TRANSACTION));
     // Sent one by one, as the engine does with the splitter's pieces, both succeed.
     for stmt in &lexer::split(file).statements {
         assert!(lexer::requires_no_transaction(stmt));
-        db.client().batch_execute(stmt.text).expect("statement on its own");
+        db.client()
+            .batch_execute(stmt.text)
+            .expect("statement on its own");
     }
     let n: i64 = db
         .client()
-        .query_one("SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass AND indisvalid", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass AND indisvalid",
+            &[],
+        )
         .expect("count")
         .get(0);
     assert_eq!(n, 2);
