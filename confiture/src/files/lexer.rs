@@ -87,6 +87,12 @@ impl<'a> Token<'a> {
     }
 }
 
+/// `text` without a leading byte-order mark. PostgreSQL rejects one (`syntax error at or near
+/// "\u{feff}SELECT"`), so the engine sends this, not the raw file; the checksum keeps the mark.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// Iterates over every token of a file's `text`, trivia included; the tokens tile `text`
 /// exactly. A byte-order mark at the start is whitespace.
 pub fn tokens(text: &str) -> Lexer<'_> {
