@@ -173,6 +173,13 @@ INSERT INTO "we;ird" (id, note) VALUES (3, U&'d\0061t\+000061;')
     let split = lexer::split(file);
     assert_eq!(split.problems, []);
     assert_eq!(split.statements.len(), 5);
+    // The whole file is valid as one message too.
+    in_transaction(db.client(), file).expect("the whole file runs");
+    // A byte-order mark is whitespace to the splitter, a syntax error to the server.
+    let with_bom = format!("\u{feff}{file}");
+    assert!(in_transaction(db.client(), &with_bom).is_err());
+    in_transaction(db.client(), lexer::without_bom(&with_bom)).expect("without the mark it runs");
+    assert_eq!(lexer::split(&with_bom).statements.len(), 5);
     {
         let mut tx = db.client().transaction().expect("BEGIN");
         for stmt in &split.statements {

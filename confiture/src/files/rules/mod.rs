@@ -103,7 +103,7 @@ pub fn check_sql(path: &Path, text: &str, kind: FileKind) -> Vec<Diagnostic> {
     unknown_marker::check(&cx, &mut out);
     misplaced_marker::check(&cx, &mut out);
 
-    let mut new_tables: Vec<TableName> = Vec::new();
+    let mut new_tables: Vec<TableName<'_>> = Vec::new();
     let mut scratch = Vec::new();
     for stmt in &split.statements {
         transaction_control::check(&cx, stmt, &mut out);
@@ -140,7 +140,7 @@ pub fn check_sql(path: &Path, text: &str, kind: FileKind) -> Vec<Diagnostic> {
 
 /// Tables created earlier in the same migration are new: nobody else uses them yet, so
 /// locking or rewriting them hurts no one.
-fn record_new_tables(shape: &Shape, new_tables: &mut Vec<TableName>) {
+fn record_new_tables<'a>(shape: &Shape<'a>, new_tables: &mut Vec<TableName<'a>>) {
     match shape {
         Shape::CreateTable { table } => new_tables.push(table.clone()),
         Shape::AlterTable { table, actions } if new_tables.iter().any(|t| t.same_as(table)) => {
@@ -206,13 +206,13 @@ impl Context<'_> {
 /// What the table rules see of one statement.
 struct StatementCx<'s, 'a> {
     stmt: &'s Statement<'a>,
-    shape: &'s Shape,
+    shape: &'s Shape<'a>,
     /// Tables created by earlier statements of the file.
-    new_tables: &'s [TableName],
+    new_tables: &'s [TableName<'a>],
 }
 
 impl StatementCx<'_, '_> {
-    fn is_new(&self, table: &TableName) -> bool {
+    fn is_new(&self, table: &TableName<'_>) -> bool {
         self.new_tables.iter().any(|t| t.same_as(table))
     }
 

@@ -3,21 +3,23 @@
 //! does. Anything not recognised is [`Shape::Other`] / [`Action::Other`]: the rules stay quiet
 //! rather than guess.
 
+use std::borrow::Cow;
+
 use crate::files::lexer::{Statement, Token, TokenKind};
 
 /// A table name, normalised the way PostgreSQL resolves it: unquoted parts folded to lowercase,
 /// quoted parts kept as written (with `""` unescaped).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableName {
-    pub schema: Option<String>,
-    pub name: String,
+pub struct TableName<'a> {
+    pub schema: Option<Cow<'a, str>>,
+    pub name: Cow<'a, str>,
     /// As written in the file, for messages.
-    pub display: String,
+    pub display: &'a str,
 }
 
-impl TableName {
+impl TableName<'_> {
     /// The same table, when one side omits the schema (we cannot know the search path).
-    pub fn same_as(&self, other: &TableName) -> bool {
+    pub fn same_as(&self, other: &TableName<'_>) -> bool {
         self.name == other.name
             && match (&self.schema, &other.schema) {
                 (Some(a), Some(b)) => a == b,
@@ -28,20 +30,20 @@ impl TableName {
 
 /// What a statement does, as far as the rules care.
 #[derive(Debug, Clone)]
-pub enum Shape {
+pub enum Shape<'a> {
     CreateTable {
-        table: TableName,
+        table: TableName<'a>,
     },
     CreateIndex {
-        table: TableName,
+        table: TableName<'a>,
         concurrently: bool,
     },
     AlterTable {
-        table: TableName,
-        actions: Vec<Located<Action>>,
+        table: TableName<'a>,
+        actions: Vec<Located<Action<'a>>>,
     },
     DropTable {
-        tables: Vec<TableName>,
+        tables: Vec<TableName<'a>>,
     },
     Other,
 }
@@ -55,29 +57,29 @@ pub struct Located<T> {
 
 /// One action of `ALTER TABLE t action, action, ...`.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub enum Action<'a> {
     AddColumn {
-        column: String,
+        column: Cow<'a, str>,
         not_null: bool,
         has_default: bool,
     },
     AddConstraint {
-        name: Option<String>,
+        name: Option<Cow<'a, str>>,
         kind: ConstraintKind,
         not_valid: bool,
     },
     AlterColumnType {
-        column: String,
+        column: Cow<'a, str>,
     },
     DropColumn {
-        column: String,
+        column: Cow<'a, str>,
     },
     RenameTable {
-        to: TableName,
+        to: TableName<'a>,
     },
     RenameColumn {
-        column: String,
-        to: String,
+        column: Cow<'a, str>,
+        to: Cow<'a, str>,
     },
     Other,
 }
@@ -91,7 +93,7 @@ pub enum ConstraintKind {
 
 /// Reads the shape of `stmt`. Only statements whose leading keywords can matter are
 /// tokenized, into `scratch`: reused across a file's statements so checking allocates per file.
-pub fn shape<'a>(stmt: &Statement<'a>, scratch: &mut Vec<Token<'a>>) -> Shape {
+pub fn shape<'a>(stmt: &Statement<'a>, scratch: &mut Vec<Token<'a>>) -> Shape<'a> {
     let k = stmt.keywords();
     let creates = k.first().is_some_and(|w| w.is("CREATE"))
         && k.iter()
@@ -102,12 +104,22 @@ pub fn shape<'a>(stmt: &Statement<'a>, scratch: &mut Vec<Token<'a>>) -> Shape {
         return Shape::Other;
     }
     scratch.clear();
-    scratch.extend(stmt.tokens().filter(|t| t.kind != TokenKind::Semicolon));
-    parse(scratch).unwrap_or(Shape::Other)
+    let tokens = stmt.tokens().filter(|t| t.kind != TokenKind::Semicolon);
+    if creates {
+        // The table's name comes before the first parenthesis: the rest is not needed.
+        scratch.extend(tokens.take_while(|t| t.kind != TokenKind::OpenParen));
+    } else {
+        scratch.extend(tokens);
+    }
+    let src = Source {
+        text: stmt.text,
+        base: stmt.range.start,
+    };
+    parse(scratch, src).unwrap_or(Shape::Other)
 }
 
-fn parse(t: &[Token<'_>]) -> Option<Shape> {
-    let mut c = Cursor { t, i: 1 };
+fn parse<'a>(t: &[Token<'a>], src: Source<'a>) -> Option<Shape<'a>> {
+    let mut c = Cursor { t, i: 1, src };
     if t.first()?.is_word("CREATE") {
         c.eat_any(&["GLOBAL", "LOCAL"]);
         c.eat_any(&["TEMP", "TEMPORARY", "UNLOGGED"]);
@@ -152,7 +164,7 @@ fn parse(t: &[Token<'_>]) -> Option<Shape> {
     let actions = split_actions(&t[c.i..])
         .map(|a| Located {
             offset: a.first().map_or(0, |t| t.start),
-            item: action(a),
+            item: action(a, src),
         })
         .collect();
     Some(Shape::AlterTable { table, actions })
@@ -173,8 +185,8 @@ fn split_actions<'t, 'a>(tokens: &'t [Token<'a>]) -> impl Iterator<Item = &'t [T
         .filter(|a| !a.is_empty())
 }
 
-fn action(t: &[Token<'_>]) -> Action {
-    let mut c = Cursor { t, i: 1 };
+fn action<'a>(t: &[Token<'a>], src: Source<'a>) -> Action<'a> {
+    let mut c = Cursor { t, i: 1, src };
     let Some(first) = t.first() else {
         return Action::Other;
     };
@@ -214,7 +226,7 @@ fn action(t: &[Token<'_>]) -> Action {
     parsed.unwrap_or(Action::Other)
 }
 
-fn add_action(c: &mut Cursor<'_, '_>) -> Option<Action> {
+fn add_action<'a>(c: &mut Cursor<'_, 'a>) -> Option<Action<'a>> {
     let name = if c.eat("CONSTRAINT") {
         Some(c.ident()?)
     } else {
@@ -266,9 +278,18 @@ fn add_action(c: &mut Cursor<'_, '_>) -> Option<Action> {
     })
 }
 
+/// The statement's text, to slice names out of it for messages.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    text: &'a str,
+    /// Offset of `text` in the file (token offsets are file offsets).
+    base: usize,
+}
+
 struct Cursor<'t, 'a> {
     t: &'t [Token<'a>],
     i: usize,
+    src: Source<'a>,
 }
 
 impl<'a> Cursor<'_, 'a> {
@@ -315,7 +336,7 @@ impl<'a> Cursor<'_, 'a> {
     }
 
     /// One identifier, normalised.
-    fn ident(&mut self) -> Option<String> {
+    fn ident(&mut self) -> Option<Cow<'a, str>> {
         let t = self.peek()?;
         let name = normalise(t)?;
         self.i += 1;
@@ -323,17 +344,22 @@ impl<'a> Cursor<'_, 'a> {
     }
 
     /// `name`, `schema.name` or `db.schema.name`.
-    fn table_name(&mut self) -> Option<TableName> {
-        let start = self.i;
-        let mut parts = vec![self.ident()?];
+    fn table_name(&mut self) -> Option<TableName<'a>> {
+        let first = self.peek()?.start;
+        let mut name = self.ident()?;
+        let mut schema = None;
         while self.peek().is_some_and(|t| t.kind == TokenKind::Dot) {
             self.i += 1;
-            parts.push(self.ident()?);
+            schema = Some(std::mem::replace(&mut name, self.ident()?));
         }
-        let name = parts.pop()?;
-        let display = self.t[start..self.i].iter().map(|t| t.text).collect();
+        let end = self.t.get(self.i.wrapping_sub(1)).map_or(first, Token::end);
+        let display = self
+            .src
+            .text
+            .get(first - self.src.base..end - self.src.base)
+            .unwrap_or_default();
         Some(TableName {
-            schema: parts.pop(),
+            schema,
             name,
             display,
         })
@@ -369,11 +395,20 @@ impl<'a> Cursor<'_, 'a> {
     }
 }
 
-fn normalise(t: &Token<'_>) -> Option<String> {
+/// An identifier as PostgreSQL resolves it; borrowed unless folding or unescaping changes it.
+fn normalise<'a>(t: &Token<'a>) -> Option<Cow<'a, str>> {
     match t.kind {
-        TokenKind::Word => Some(t.text.to_ascii_lowercase()),
+        TokenKind::Word if t.text.bytes().any(|b| b.is_ascii_uppercase()) => {
+            Some(Cow::Owned(t.text.to_ascii_lowercase()))
+        }
+        TokenKind::Word => Some(Cow::Borrowed(t.text)),
         TokenKind::QuotedIdent if t.terminated && t.text.len() >= 2 => {
-            Some(t.text[1..t.text.len() - 1].replace("\"\"", "\""))
+            let inner = &t.text[1..t.text.len() - 1];
+            Some(if inner.contains("\"\"") {
+                Cow::Owned(inner.replace("\"\"", "\""))
+            } else {
+                Cow::Borrowed(inner)
+            })
         }
         _ => None,
     }
