@@ -175,11 +175,13 @@ fn generate(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
                 .cloned()
                 .collect();
             // A bad name is reported as such, whatever the state of the directory.
-            return Err(if blocking.is_empty() || !files::name::is_valid_name(&args.name) {
-                e
-            } else {
-                refuse_invalid(cx, &blocking, out, "generating a migration")
-            });
+            return Err(
+                if blocking.is_empty() || !files::name::is_valid_name(&args.name) {
+                    e
+                } else {
+                    refuse_invalid(cx, &blocking, out, "generating a migration")
+                },
+            );
         }
     };
     if !args.dry_run {
