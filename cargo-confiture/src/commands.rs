@@ -138,11 +138,16 @@ struct GenerateReport {
 }
 
 /// Prints a directory's diagnostics and returns the error that stops a command because of them.
-pub fn refuse_invalid(cx: &Context, checked: &Checked, out: &Output, doing: &str) -> Error {
-    for d in &checked.diagnostics {
+pub fn refuse_invalid(
+    cx: &Context,
+    diagnostics: &[confiture::Diagnostic],
+    out: &Output,
+    doing: &str,
+) -> Error {
+    for d in diagnostics {
         out.diagnostic(d);
     }
-    let errors = count(checked, Severity::Error);
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     Error::invalid(format!(
         "{} in {}: not {doing}",
         plural(errors, "error"),
@@ -158,10 +163,27 @@ fn generate(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
     } else {
         files::check(&cx.display_dir, Vec::new(), &cx.check_options)
     };
-    if checked.has_errors() {
-        return Err(refuse_invalid(cx, &checked, out, "generating a migration"));
-    }
-    let new = files::new_migration(&checked, &args.name)?;
+    // Only errors that make the next number uncertain stop `generate`: the empty pair that it
+    // created a minute ago (C007, C008) or a lint finding must not stop the next one.
+    let new = match files::new_migration(&checked, &args.name) {
+        Ok(new) => new,
+        Err(e) => {
+            let blocking: Vec<_> = checked
+                .diagnostics
+                .iter()
+                .filter(|d| files::blocks_numbering(d))
+                .cloned()
+                .collect();
+            // A bad name is reported as such, whatever the state of the directory.
+            return Err(
+                if blocking.is_empty() || !files::name::is_valid_name(&args.name) {
+                    e
+                } else {
+                    refuse_invalid(cx, &blocking, out, "generating a migration")
+                },
+            );
+        }
+    };
     if !args.dry_run {
         std::fs::create_dir_all(&cx.migrations_dir).map_err(|e| {
             Error::invalid(format!("cannot create {}", cx.display_dir.display())).with_cause(e)

@@ -692,3 +692,56 @@ fn the_lock_timeout_names_the_holder() {
         "nothing done without the lock"
     );
 }
+
+/// Runtime errors carry no position, and a transactional migration is one message: the
+/// failing statement is found by replaying the migration in a transaction that is rolled back.
+#[test]
+fn a_runtime_error_without_a_position_names_its_statement() {
+    let db = TestDb::new("nopos");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "a",
+        "CREATE TABLE a (id int PRIMARY KEY);\n\nINSERT INTO a VALUES (1);\n-- again\nINSERT INTO a VALUES (1);\n",
+        "DROP TABLE a;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let reported = &failed.report.errors[0];
+    assert_eq!(
+        (reported.line, reported.sqlstate.as_deref()),
+        (Some(5), Some("23505")),
+        "{reported:?}"
+    );
+    assert!(
+        failed
+            .error
+            .message
+            .contains("001_a.up.sql:5:1 (statement 3 of 3)"),
+        "{}",
+        failed.error.message
+    );
+    assert!(!db.table_exists("a"), "the replay left a trace");
+
+    // A failure the replay does not reproduce (it depends on a sequence, which no rollback
+    // resets) names no statement rather than a wrong one, and the replay leaves nothing.
+    db.client().batch_execute("CREATE SEQUENCE once").unwrap();
+    dir.write(
+        "001_a.up.sql",
+        "CREATE TABLE a (id int);\nSELECT CASE WHEN nextval('once') = 1 THEN 1 / (random() > 2)::int ELSE 1 END;\nSELECT 1;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let reported = &failed.report.errors[0];
+    assert_eq!(
+        (reported.line, reported.sqlstate.as_deref()),
+        (None, Some("22012")),
+        "{reported:?}"
+    );
+    assert!(!db.table_exists("a"), "the replay left a trace");
+    assert!(db.ledger().is_empty());
+}

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where the test server is. Overridable for running the suite against another server.
 pub fn pg_host() -> String {
@@ -94,7 +94,7 @@ impl TestDb {
         let mut client = self.connect();
         let rows = client
             .query(
-                "SELECT n.nspname || '.' || c.relname || ':' || c.relkind || ':' || c.relfilenode
+                "SELECT n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || c.relfilenode::text
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
                  ORDER BY 1",
@@ -129,6 +129,91 @@ impl TestDb {
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
             .expect("to_regclass")
             .get(0)
+    }
+
+    /// Whether the database exists on the server.
+    pub fn exists(&self) -> bool {
+        admin()
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+                &[&self.name],
+            )
+            .expect("look up pg_database")
+            .get(0)
+    }
+
+    /// A session that holds confiture's migration lock of this database, computed in SQL by
+    /// confiture's formula (so a wrong key in the tool shows up as a test failure). The lock is
+    /// held until the returned client is dropped.
+    pub fn hold_migration_lock(&self, application_name: &str) -> (postgres::Client, i32) {
+        let conninfo = format!(
+            "host={} port={} user=postgres dbname={} application_name={application_name}",
+            pg_host(),
+            pg_port(),
+            self.name
+        );
+        let mut client = postgres::Client::connect(&conninfo, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot connect to test database {}: {e}", self.name));
+        let row = client
+            .query_one(
+                &format!("SELECT pg_advisory_lock({MIGRATION_LOCK_NAMESPACE}, ({LOCK_ID_SQL})), pg_backend_pid()"),
+                &[],
+            )
+            .expect("take the migration lock");
+        let pid: i32 = row.get(1);
+        (client, pid)
+    }
+
+    /// Sessions holding confiture's migration lock of this database (their pids).
+    pub fn migration_lock_holders(&self) -> Vec<i32> {
+        let mut client = self.connect();
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT pid FROM pg_locks
+                     WHERE locktype = 'advisory' AND granted
+                       AND classid = {MIGRATION_LOCK_NAMESPACE}::oid
+                       AND objid = ({LOCK_ID_SQL})::oid AND objsubid = 2
+                       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                &[],
+            )
+            .expect("read pg_locks");
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+
+    /// Backends connected to this database other than the caller's, as `pid: query`.
+    pub fn other_backends(&self) -> Vec<String> {
+        let mut client = self.connect();
+        let rows = client
+            .query(
+                "SELECT pid || ': ' || coalesce(query, '') FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .expect("read pg_stat_activity");
+        rows.iter().map(|r| r.get(0)).collect()
+    }
+}
+
+/// The first key of confiture's advisory lock.
+pub const MIGRATION_LOCK_NAMESPACE: i32 = 1751936052;
+
+/// confiture's second lock key for the current database, in SQL: the first 4 bytes of
+/// SHA-256 of the name, big-endian, sign bit cleared.
+pub const LOCK_ID_SQL: &str = "('x' || substr(encode(sha256(current_database()::bytea), 'hex'), 1, 8))::bit(32)::int & 2147483647";
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if start.elapsed() >= timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -221,6 +306,11 @@ impl Project {
     pub fn run(&self, args: &[&str]) -> Run {
         Run::of(self.cli().args(args))
     }
+
+    /// Runs the CLI with `args` in this project, on `db` (`--database-url`).
+    pub fn run_on(&self, db: &TestDb, args: &[&str]) -> Run {
+        Run::of(self.cli().args(args).args(["--database-url", &db.url()]))
+    }
 }
 
 impl Default for Project {
@@ -286,17 +376,54 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// Wall time from spawning the process to its exit.
+    pub elapsed: Duration,
 }
 
 impl Run {
     pub fn of(cmd: &mut Command) -> Run {
+        let start = Instant::now();
         let output: Output = cmd.output().expect("run the CLI under test");
+        Run::from_output(output, start.elapsed())
+    }
+
+    /// What a process spawned elsewhere (e.g. one of several run at once) did.
+    pub fn from_output(output: Output, elapsed: Duration) -> Run {
         Run {
             // A signal (no code) is reported as -1 so no assertion on a real code matches it.
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            elapsed,
         }
+    }
+
+    /// Everything the command printed, for assertion messages.
+    pub fn dump(&self) -> String {
+        format!(
+            "exit code {} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+
+    #[track_caller]
+    pub fn stderr_lacks(&self, needle: &str) -> &Run {
+        assert!(
+            !self.stderr.contains(needle),
+            "stderr contains {needle:?}\n{}",
+            self.dump()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_lacks(&self, needle: &str) -> &Run {
+        assert!(
+            !self.stdout.contains(needle),
+            "stdout contains {needle:?}\n{}",
+            self.dump()
+        );
+        self
     }
 
     /// Asserts the exit code, showing everything the command printed when it differs.
@@ -317,8 +444,8 @@ impl Run {
     pub fn stderr_has(&self, needle: &str) -> &Run {
         assert!(
             self.stderr.contains(needle),
-            "stderr lacks {needle:?}\n--- stderr\n{}",
-            self.stderr
+            "stderr lacks {needle:?}\n{}",
+            self.dump()
         );
         self
     }
@@ -327,8 +454,8 @@ impl Run {
     pub fn stdout_has(&self, needle: &str) -> &Run {
         assert!(
             self.stdout.contains(needle),
-            "stdout lacks {needle:?}\n--- stdout\n{}",
-            self.stdout
+            "stdout lacks {needle:?}\n{}",
+            self.dump()
         );
         self
     }

@@ -334,7 +334,12 @@ fn finish<R: Serialize>(
 fn status(cli: &Cli, cx: &Context, out: &Output) -> Result<u8> {
     let checked = cx.load()?;
     if checked.has_errors() {
-        return Err(refuse_invalid(cx, &checked, out, "reading the database"));
+        return Err(refuse_invalid(
+            cx,
+            &checked.diagnostics,
+            out,
+            "reading the database",
+        ));
     }
     let mut migrator = migrator(cli, cx, out)?;
     let report = migrator.status_of(&checked.set)?;

@@ -424,7 +424,8 @@ fn run_transactional(
             attempt += 1;
             continue;
         }
-        let mut failure = sql_failure(settings, step, &script, &e, None);
+        let statement = failed_statement(client, settings, step, &e, start.elapsed());
+        let mut failure = sql_failure(settings, step, &script, &e, statement);
         if is_lock_contention(&e) && attempt > 1 {
             failure.error = failure.error.with_detail(format!(
                 "gave up after {attempt} attempts (migration.lock_retries = {})",
@@ -437,6 +438,97 @@ fn run_transactional(
         });
         return Err(failure);
     }
+}
+
+/// A transactional migration that failed in this much time or less is replayed to find the
+/// failing statement (see [`failed_statement`]); a slower one is not run a second time.
+const REPLAY_BUDGET: Duration = Duration::from_secs(2);
+
+/// Which statement of a transactional migration failed, when the server's error has no
+/// position (a runtime error: `ALTER TABLE` on a missing table, a constraint violated by an
+/// `UPDATE`, `CREATE INDEX CONCURRENTLY` inside a transaction) and the file has several
+/// statements: the one message that ran them does not say which one failed.
+///
+/// A one-statement file needs nothing more. Otherwise the migration is run again, statement
+/// by statement, inside a transaction that is always rolled back, as a second `migrate up`
+/// would run it: only when the first attempt failed within [`REPLAY_BUDGET`], never for
+/// timeouts, lock or serialization failures (their timing is the error), and the statement
+/// is reported only when it fails with the same SQLSTATE and message. Anything else (a
+/// replay that behaves differently, a lost connection, a file with its own `COMMIT`) reports
+/// no statement.
+fn failed_statement(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    error: &postgres::Error,
+    elapsed: Duration,
+) -> Option<Statement> {
+    let db = error.as_db_error()?;
+    if db.position().is_some() {
+        return None;
+    }
+    let file = step.file();
+    let split = crate::files::lexer::split(&file.text);
+    let count = split.statements.len();
+    if count == 1 {
+        return Some(Statement {
+            index: 1,
+            count,
+            line: split.statements[0].line,
+        });
+    }
+    // A `COMMIT` of the file's own would make the replay's changes stick; inline COPY data
+    // cannot be sent as a statement.
+    if split
+        .statements
+        .iter()
+        .any(|s| s.transaction_control().is_some() || s.copy_data.is_some())
+    {
+        return None;
+    }
+    let code = db.code().code();
+    // 08 connection, 40 rollback (serialization, deadlock), 53 resources, 55 lock not
+    // available, 57 cancelled (statement_timeout) or shutting down.
+    let timing = ["08", "40", "53", "55", "57"]
+        .iter()
+        .any(|class| code.starts_with(class));
+    if count == 0 || timing || elapsed > REPLAY_BUDGET {
+        return None;
+    }
+    let replay = ApplySettings {
+        statement_timeout: Some(
+            settings
+                .statement_timeout
+                .filter(|t| !t.is_zero())
+                .map_or(REPLAY_BUDGET, |t| t.min(REPLAY_BUDGET)),
+        ),
+        ..settings.clone()
+    };
+    client
+        .batch_execute(&format!("BEGIN; {}", timeouts_sql(&replay, true)))
+        .ok()?;
+    let mut found = None;
+    for (index, statement) in split.statements.iter().enumerate() {
+        let line = statement.line;
+        let mut script = Script::new();
+        script.push_statement(file, statement.text, line);
+        let Err(e) = client.batch_execute(script.text()) else {
+            continue;
+        };
+        if let Some(again) = e.as_db_error() {
+            if again.code() == db.code() && again.message() == db.message() {
+                found = Some(Statement {
+                    index: index + 1,
+                    count,
+                    line,
+                });
+            }
+        }
+        break;
+    }
+    // Always: the replay must leave no trace, whatever happened.
+    let _ = client.batch_execute("ROLLBACK");
+    found
 }
 
 /// What the ledger says after a no-transaction step stopped part-way.

@@ -205,8 +205,8 @@ fn explain(env: &Environment, failure: Failure) -> Error {
                 endpoint(spec)
             ))
             .with_help(format!(
-                "create it with `cargo confiture migrate up --create-database` (or createdb -h {} -p {} \
-                 -U {} {}), or fix the database name in {source}",
+                "create it (`cargo confiture migrate up --create-database` does, or \
+                 createdb -h {} -p {} -U {} {}), or fix the database name in {source}",
                 spec.host, spec.port, spec.user, spec.dbname
             ))
         } else if *code == SqlState::TOO_MANY_CONNECTIONS {

@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+use super::checker;
 use super::name::{self, NAME_FORM};
 use super::Checked;
+use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 
 /// The pair of files `migrate generate` creates.
@@ -20,9 +22,27 @@ pub struct NewMigration {
     pub down_text: String,
 }
 
+/// The errors that make the next version uncertain: numbering after a broken sequence would
+/// only add to it. Other errors (an empty file, a lint rule) do not: the pair that
+/// `generate` created a minute ago is empty until it is written, and must not stop the next.
+const NUMBERING_RULES: &[&str] = &[
+    checker::MISSING_DOWN.code,
+    checker::MISSING_UP.code,
+    checker::DUPLICATE_VERSION.code,
+    checker::VERSION_GAP.code,
+    checker::FIRST_VERSION.code,
+    checker::BAD_FILE_NAME.code,
+    checker::UNREADABLE_FILE.code,
+];
+
+/// Whether `diagnostic` keeps `generate` from choosing the next version.
+pub fn blocks_numbering(diagnostic: &Diagnostic) -> bool {
+    diagnostic.is_error() && NUMBERING_RULES.contains(&diagnostic.code)
+}
+
 /// The next migration after those of `checked`, named `name`. Refuses a name that is not
-/// lowercase snake_case (suggesting the corrected one) and a directory that already has
-/// errors: numbering after a broken sequence would only add to it. Both are `Invalid` (exit 5).
+/// lowercase snake_case (suggesting the corrected one) and a directory whose numbering is
+/// broken ([`blocks_numbering`]). Both are `Invalid` (exit 5).
 pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
     if !name::is_valid_name(name) {
         let err = Error::invalid(format!("`{name}` is not a valid migration name"));
@@ -33,13 +53,13 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
             None => err.with_help(format!("a migration name is {NAME_FORM}")),
         });
     }
-    if checked.has_errors() {
+    let errors: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| blocks_numbering(d))
+        .collect();
+    if !errors.is_empty() {
         let dir = checked.set.dir.display();
-        let errors: Vec<_> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .collect();
         let count = errors.len();
         let plural = if count == 1 { "error" } else { "errors" };
         let mut err = Error::invalid(format!(
@@ -205,6 +225,22 @@ mod tests {
             err.details,
             ["db/migrations/002_b.up.sql: C001: `002_b.up.sql` has no down file"]
         );
+    }
+
+    #[test]
+    fn errors_that_leave_numbering_clear_do_not_block() {
+        let dir = Path::new("db/migrations");
+        let entries = ["001_a.up.sql", "001_a.down.sql"]
+            .iter()
+            .map(|f| Entry::File {
+                path: dir.join(f),
+                // What `generate` wrote a minute ago: comments only (C007, C008).
+                bytes: b"-- to do\n".to_vec(),
+            })
+            .collect();
+        let set = check(dir, entries, &CheckOptions::default());
+        assert!(set.has_errors());
+        assert_eq!(new_migration(&set, "b").unwrap().version_text, "002");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::diagnostic::{Diagnostic, RuleDoc};
 use crate::error::{Error, Result};
 
-pub use generate::{new_migration, NewMigration};
+pub use generate::{blocks_numbering, new_migration, NewMigration};
 
 /// The file-level rules (names, pairing, numbering, encoding): codes `C001`–`C099`.
 pub const FILE_RULES: &[RuleDoc] = checker::ALL;

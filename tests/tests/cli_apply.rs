@@ -1,0 +1,426 @@
+//! `migrate up|down|baseline|reinit` end to end: the seed's scenario on a copy of the example
+//! project, dry runs that write nothing, the JSON reports, a failure part-way, rolling back
+//! everything, creating the database, and `CREATE INDEX CONCURRENTLY`.
+
+use std::collections::BTreeSet;
+
+use confiture::exit;
+use confiture_tests::{Project, Run, TestDb};
+
+const EXAMPLE: [&str; 6] = [
+    "001:initial_schema",
+    "002:add_bio_to_users",
+    "003:create_tb_comment",
+    "004:add_comment_views",
+    "005:add_avatar_url",
+    "006:index_tb_comment_fk_post",
+];
+
+fn ledger(db: &TestDb) -> Vec<String> {
+    db.ledger().expect("the ledger exists")
+}
+
+#[test]
+fn the_seed_scenario_on_the_example_project() {
+    let db = TestDb::new("ap_seed");
+    let project = Project::example();
+
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::NOT_INITIALISED)
+        .stdout_has("0 applied, 6 pending, 6 total");
+    assert_eq!(db.ledger(), None);
+
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "2"])
+        .code(exit::SUCCESS)
+        .stdout_has("applied 2 migrations")
+        .stderr_has("applied 001_initial_schema")
+        .stderr_has("applied 002_add_bio_to_users");
+    assert_eq!(ledger(&db), EXAMPLE[..2]);
+    assert!(db.has_relation("tb_user") && !db.has_relation("tb_comment"));
+
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_has("2 applied, 4 pending, 6 total");
+
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("applied 4 migrations");
+    assert_eq!(ledger(&db), EXAMPLE);
+    assert!(db.has_relation("idx_tb_comment_fk_post"));
+
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_has("6 applied, 0 pending, 6 total");
+    // Nothing left: `up` says so and succeeds.
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
+
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS)
+        .stdout_has("rolled back 1 migration")
+        .stdout_has("006");
+    assert_eq!(ledger(&db), EXAMPLE[..5]);
+    assert!(!db.has_relation("idx_tb_comment_fk_post"));
+
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::PENDING);
+    let doc = run.json();
+    assert_eq!(doc["pending"], serde_json::json!(["006"]));
+    assert_eq!(doc["migrations"][5]["name"], "index_tb_comment_fk_post");
+    assert_eq!(doc["migrations"][5]["status"], "pending");
+}
+
+#[test]
+fn dry_run_prints_the_sql_and_writes_nothing() {
+    let db = TestDb::new("ap_dry");
+    let project = Project::example();
+    let before = db.catalog_snapshot();
+    let run = project.run_on(&db, &["migrate", "up", "--dry-run"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("001_initial_schema (in a transaction)")
+        .stdout_has("CREATE TABLE tb_user (")
+        .stdout_has("006_index_tb_comment_fk_post (no transaction")
+        .stdout_has("CREATE INDEX CONCURRENTLY")
+        .stdout_has("nothing was written");
+    assert_eq!(db.catalog_snapshot(), before, "--dry-run wrote");
+    assert_eq!(db.ledger(), None);
+
+    // With part of the history applied: the plan is the rest, and still nothing is written.
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "3"])
+        .code(exit::SUCCESS);
+    let before = db.catalog_snapshot();
+    let run = project.run_on(&db, &["migrate", "up", "--dry-run", "--format", "json"]);
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    assert_eq!(doc["dry_run"], true);
+    let planned: Vec<&str> = doc["migrations"]
+        .as_array()
+        .expect("migrations")
+        .iter()
+        .map(|m| m["version"].as_str().expect("version"))
+        .collect();
+    assert_eq!(planned, ["004", "005", "006"]);
+    assert_eq!(doc["applied"], serde_json::json!([]));
+    let run = project.run_on(&db, &["migrate", "down", "--dry-run", "--steps", "2"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("003_create_tb_comment")
+        .stdout_has("DROP TABLE tb_comment;");
+    assert_eq!(db.catalog_snapshot(), before, "a dry run wrote");
+    assert_eq!(ledger(&db), EXAMPLE[..3]);
+}
+
+/// Five migrations of which the third fails at its line 4, on a relation the server names.
+fn third_of_five_fails() -> Project {
+    let project = Project::new();
+    for v in 1..=5 {
+        let (up, down) = if v == 3 {
+            (
+                "-- Migration 003\nCREATE TABLE t3 (a int);\n\nINSERT INTO no_such_table VALUES (1);\n"
+                    .to_string(),
+                "DROP TABLE t3;\n".to_string(),
+            )
+        } else {
+            (
+                format!("CREATE TABLE t{v} (a int);\n"),
+                format!("DROP TABLE t{v};\n"),
+            )
+        };
+        project.migration(&format!("00{v}_m{v}"), &up, &down);
+    }
+    project
+}
+
+#[test]
+fn a_failure_part_way_keeps_what_ran_and_attempts_nothing_after() {
+    let db = TestDb::new("ap_fail");
+    let project = third_of_five_fails();
+    let run = project.run_on(&db, &["migrate", "up"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("db/migrations/003_m3.up.sql:4")
+        .stderr_has("no_such_table")
+        .stderr_has("applied 001_m1")
+        .stderr_has("applied 002_m2")
+        .stderr_lacks("applied 003_m3")
+        .stderr_lacks("004_m4");
+    assert_eq!(ledger(&db), ["001:m1", "002:m2"]);
+    assert!(db.has_relation("t1") && db.has_relation("t2"));
+    assert!(
+        !db.has_relation("t3"),
+        "the failed migration left its table"
+    );
+    assert!(!db.has_relation("t4") && !db.has_relation("t5"));
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_has("2 applied, 3 pending, 5 total");
+}
+
+#[test]
+fn json_report_of_up_on_success_and_on_failure() {
+    let db = TestDb::new("ap_json");
+    let project = third_of_five_fails();
+    let good = Project::new();
+    good.migration("001_m1", "CREATE TABLE t1 (a int);\n", "DROP TABLE t1;\n")
+        .migration("002_m2", "CREATE TABLE t2 (a int);\n", "DROP TABLE t2;\n");
+
+    let run = good.run_on(&db, &["migrate", "up", "--format", "json", "--steps", "1"]);
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    for key in ["applied", "skipped", "errors", "total_duration_ms"] {
+        assert!(doc.get(key).is_some(), "{key} missing from {doc}");
+    }
+    assert_eq!(doc["applied"], serde_json::json!(["001"]));
+    assert_eq!(doc["skipped"], serde_json::json!(["002"]));
+    assert_eq!(doc["errors"], serde_json::json!([]));
+    assert!(doc["total_duration_ms"].is_u64());
+    let m = &doc["migrations"][0];
+    assert_eq!(m["version"], "001");
+    assert!(m["duration_ms"].is_u64(), "{m}");
+    // The seed's renamed keys are gone for good.
+    for old in [
+        "migrations_applied",
+        "total_execution_time_ms",
+        "execution_time_ms",
+    ] {
+        assert!(!run.stdout.contains(old), "{old} in {doc}");
+    }
+
+    // On failure: exit 4, and stdout still holds only the report, with the error in it.
+    let db = TestDb::new("ap_jsonf");
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let doc = run.json();
+    assert_eq!(doc["applied"], serde_json::json!(["001", "002"]));
+    let errors = doc["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{doc}");
+    let e = &errors[0];
+    assert_eq!(e["kind"], "migration_failed");
+    assert_eq!(e["exit_code"], 4);
+    assert_eq!(e["version"], "003");
+    assert_eq!(e["line"], 4);
+    assert!(
+        e["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("003_m3.up.sql")),
+        "{e}"
+    );
+    assert_eq!(e["sqlstate"], "42P01");
+    let skipped: BTreeSet<&str> = doc["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        skipped.contains("004") && skipped.contains("005"),
+        "004 and 005 were not attempted: {doc}"
+    );
+    // The error is also on stderr, for the person reading the log.
+    run.stderr_has("003_m3.up.sql:4");
+}
+
+#[test]
+fn rolling_back_everything_needs_yes() {
+    let db = TestDb::new("ap_zero");
+    let project = Project::example();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "down", "--target", "0"]);
+    run.code(exit::USAGE).stderr_has("--yes");
+    assert_eq!(
+        ledger(&db),
+        EXAMPLE,
+        "down --target 0 without --yes rolled back"
+    );
+
+    project
+        .run_on(&db, &["migrate", "down", "--target", "0", "--yes"])
+        .code(exit::SUCCESS)
+        .stdout_has("rolled back 6 migrations");
+    assert_eq!(ledger(&db), Vec::<String>::new());
+    for relation in [
+        "tb_user",
+        "tb_post",
+        "tb_comment",
+        "v_user",
+        "idx_tb_comment_fk_post",
+    ] {
+        assert!(!db.has_relation(relation), "{relation} is still there");
+    }
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_has("0 applied, 6 pending, 6 total");
+    // And back up again.
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(ledger(&db), EXAMPLE);
+}
+
+#[test]
+fn create_database_creates_a_missing_database() {
+    let db = TestDb::unborn("ap_create");
+    let project = Project::example();
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::CONNECTION)
+        .stderr_has("--create-database");
+    assert!(!db.exists());
+    project
+        .run_on(&db, &["migrate", "up", "--create-database"])
+        .code(exit::SUCCESS);
+    assert!(db.exists());
+    assert_eq!(ledger(&db), EXAMPLE);
+    // A second time the database exists: nothing to create, nothing to apply.
+    project
+        .run_on(&db, &["migrate", "up", "--create-database"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
+}
+
+#[test]
+fn baseline_and_reinit_round_trips() {
+    let db = TestDb::new("ap_base");
+    let project = Project::example();
+    // A database whose first two migrations were applied by hand, before confiture.
+    let mut client = db.connect();
+    for file in ["001_initial_schema.up.sql", "002_add_bio_to_users.up.sql"] {
+        client
+            .batch_execute(&project.read(&format!("db/migrations/{file}")))
+            .expect("apply by hand");
+    }
+    drop(client);
+
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "2", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("would record 2 migrations");
+    assert_eq!(db.ledger(), None, "baseline --dry-run wrote");
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "2"])
+        .code(exit::SUCCESS)
+        .stdout_has("recorded 2 migrations");
+    assert_eq!(ledger(&db), EXAMPLE[..2]);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_has("2 applied, 4 pending, 6 total");
+    // Baselined migrations were not run again: `up` applies the other four.
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("applied 4 migrations");
+    assert_eq!(ledger(&db), EXAMPLE);
+
+    // An applied file edited on purpose (a comment): status says modified (7), reinit accepts it.
+    let path = "db/migrations/005_add_avatar_url.up.sql";
+    project.write(path, format!("-- reviewed\n{}", project.read(path)));
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("modified");
+    let before = ledger(&db);
+    project
+        .run_on(&db, &["migrate", "reinit", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("would replace 6 ledger rows");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED);
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_has("replaced 6 ledger rows with 6 rows");
+    assert_eq!(ledger(&db), before);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+
+    // reinit --through 4 forgets 005 and 006; rolling them back by hand leaves a consistent
+    // database that `up` brings forward again.
+    let run = project.run_on(
+        &db,
+        &["migrate", "reinit", "--through", "4", "--format", "json"],
+    );
+    run.code(exit::SUCCESS);
+    assert_eq!(run.json()["forgotten"], serde_json::json!(["005", "006"]));
+    assert_eq!(ledger(&db), EXAMPLE[..4]);
+    let mut client = db.connect();
+    for file in [
+        "006_index_tb_comment_fk_post.down.sql",
+        "005_add_avatar_url.down.sql",
+    ] {
+        client
+            .batch_execute(&project.read(&format!("db/migrations/{file}")))
+            .expect("roll back by hand");
+    }
+    drop(client);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(ledger(&db), EXAMPLE);
+}
+
+/// Whether an index exists and is valid.
+fn index_is_valid(db: &TestDb, name: &str) -> Option<bool> {
+    db.connect()
+        .query_opt(
+            "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
+            &[&name],
+        )
+        .expect("pg_index")
+        .map(|row| row.get(0))
+}
+
+#[test]
+fn create_index_concurrently_up_and_down() {
+    let db = TestDb::new("ap_cic");
+    let project = Project::new();
+    project
+        .migration(
+            "001_tb_item",
+            "CREATE TABLE tb_item (pk_item int PRIMARY KEY, a int, b int);\n\
+             INSERT INTO tb_item SELECT g, g % 7, g % 11 FROM generate_series(1, 1000) g;\n",
+            "DROP TABLE tb_item;\n",
+        )
+        // Two statements that must each run outside a transaction (confiture (Python) sends
+        // them as one message and fails).
+        .migration(
+            "002_index_tb_item",
+            "-- confiture:no-transaction\n\
+             CREATE INDEX CONCURRENTLY idx_tb_item_a ON tb_item (a);\n\
+             CREATE INDEX CONCURRENTLY idx_tb_item_b ON tb_item (b);\n",
+            "-- confiture:no-transaction\n\
+             DROP INDEX CONCURRENTLY idx_tb_item_b;\n\
+             DROP INDEX CONCURRENTLY idx_tb_item_a;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("applied 2 migrations");
+    assert_eq!(index_is_valid(&db, "idx_tb_item_a"), Some(true));
+    assert_eq!(index_is_valid(&db, "idx_tb_item_b"), Some(true));
+    assert_eq!(ledger(&db), ["001:tb_item", "002:index_tb_item"]);
+
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS);
+    assert_eq!(index_is_valid(&db, "idx_tb_item_a"), None);
+    assert_eq!(index_is_valid(&db, "idx_tb_item_b"), None);
+    assert_eq!(ledger(&db), ["001:tb_item"]);
+
+    // The example's own no-transaction migration, up and down.
+    let db = TestDb::new("ap_cic2");
+    let example = Project::example();
+    example.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(index_is_valid(&db, "idx_tb_comment_fk_post"), Some(true));
+    let run: Run = example.run_on(&db, &["migrate", "down", "--format", "json"]);
+    run.code(exit::SUCCESS);
+    assert_eq!(run.json()["rolled_back"], serde_json::json!(["006"]));
+    assert_eq!(index_is_valid(&db, "idx_tb_comment_fk_post"), None);
+}

@@ -1,0 +1,172 @@
+//! Eight `migrate up` processes started at once on one database, twenty times over: the
+//! migration lock serialises them, the ledger is read only after taking it, so every
+//! migration is applied exactly once, every process exits 0, and the runs that waited find
+//! nothing to do instead of failing with "already applied" (confiture (Python)'s defect).
+
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use confiture_tests::{Project, Run, TestDb};
+
+const PROCESSES: usize = 8;
+const ROUNDS: usize = 20;
+
+/// Five migrations, none idempotent: applying one twice fails. The first holds the lock a
+/// moment so that the other processes find it taken and wait.
+fn project() -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_create_tb_user",
+        "CREATE TABLE tb_user (pk_user int PRIMARY KEY);\nSELECT pg_sleep(0.05);\n",
+        "DROP TABLE tb_user;\n",
+    );
+    for v in 2..=5 {
+        project.migration(
+            &format!("00{v}_add_c{v}"),
+            &format!("ALTER TABLE tb_user ADD COLUMN c{v} int;\n"),
+            &format!("ALTER TABLE tb_user DROP COLUMN c{v};\n"),
+        );
+    }
+    project
+}
+
+#[test]
+fn eight_runners_at_once_apply_each_migration_exactly_once() {
+    let started = Instant::now();
+    let project = project();
+    let expected: Vec<String> = std::iter::once("001:create_tb_user".to_string())
+        .chain((2..=5).map(|v| format!("00{v}:add_c{v}")))
+        .collect();
+
+    // The next round's database is created, and the last one dropped, while this round runs:
+    // CREATE and DROP DATABASE are the slowest part of a round on a loaded machine.
+    let (tx, rx) = mpsc::sync_channel::<TestDb>(1);
+    let creator = thread::spawn(move || {
+        for _ in 0..ROUNDS {
+            if tx.send(TestDb::new("conc")).is_err() {
+                return;
+            }
+        }
+    });
+    let (drop_tx, drop_rx) = mpsc::channel::<TestDb>();
+    let dropper = thread::spawn(move || drop_rx.into_iter().for_each(drop));
+
+    for round in 1..=ROUNDS {
+        let db = rx.recv().expect("a database for the round");
+        let url = db.url();
+        let children: Vec<_> = (0..PROCESSES)
+            .map(|_| {
+                let start = Instant::now();
+                let child = project
+                    .cli()
+                    .args(["migrate", "up", "--database-url", &url])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn the CLI under test");
+                (start, child)
+            })
+            .collect();
+        let runs: Vec<Run> = children
+            .into_iter()
+            .map(|(start, child)| {
+                let output = child.wait_with_output().expect("wait for the CLI");
+                Run::from_output(output, start.elapsed())
+            })
+            .collect();
+        let all = || {
+            runs.iter()
+                .enumerate()
+                .map(|(i, r)| format!("=== process {i}: {}", r.dump()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+
+        for run in &runs {
+            assert_eq!(run.code, 0, "round {round}: a runner failed\n{}", all());
+            assert!(
+                !run.stderr.to_lowercase().contains("error"),
+                "round {round}: a runner printed an error\n{}",
+                all()
+            );
+        }
+        let appliers = runs
+            .iter()
+            .filter(|r| r.stdout.contains("applied 5 migrations"))
+            .count();
+        let idle = runs
+            .iter()
+            .filter(|r| r.stdout.contains("already up to date"))
+            .count();
+        assert_eq!(
+            (appliers, idle),
+            (1, PROCESSES - 1),
+            "round {round}: one runner applies everything, the others find nothing to do\n{}",
+            all()
+        );
+        assert_eq!(
+            db.ledger().expect("the ledger exists"),
+            expected,
+            "round {round}\n{}",
+            all()
+        );
+        assert!(
+            db.migration_lock_holders().is_empty(),
+            "round {round}: the lock is still held"
+        );
+        // A failed send drops the database here instead.
+        let _ = drop_tx.send(db);
+    }
+    drop(rx);
+    drop(drop_tx);
+    creator.join().expect("the database creator");
+    dropper.join().expect("the database dropper");
+    // A budget, not a benchmark: generous for a loaded 2-core machine.
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "{ROUNDS} rounds took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Several pods starting at once on an empty server: every one asks to create the database,
+/// one does, and the others neither fail nor apply anything twice.
+#[test]
+fn eight_runners_creating_the_database_at_once() {
+    let project = project();
+    for round in 1..=3 {
+        let db = TestDb::unborn("conc_create");
+        let url = db.url();
+        let children: Vec<_> = (0..PROCESSES)
+            .map(|_| {
+                let start = Instant::now();
+                let child = project
+                    .cli()
+                    .args(["migrate", "up", "--create-database", "--database-url", &url])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn the CLI under test");
+                (start, child)
+            })
+            .collect();
+        let runs: Vec<Run> = children
+            .into_iter()
+            .map(|(start, child)| {
+                Run::from_output(child.wait_with_output().expect("wait"), start.elapsed())
+            })
+            .collect();
+        let all = runs.iter().map(|r| r.dump()).collect::<Vec<_>>().join("\n");
+        assert!(
+            runs.iter().all(|r| r.code == 0),
+            "round {round}: a runner failed\n{all}"
+        );
+        assert_eq!(
+            db.ledger().expect("the ledger").len(),
+            5,
+            "round {round}\n{all}"
+        );
+    }
+}

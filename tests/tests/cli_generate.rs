@@ -1,0 +1,268 @@
+//! `migrate generate NAME` as a user runs it: the next pair of files, numbered after the
+//! highest, in the workspace's migrations directory, wherever in the workspace it is run.
+//! No database is involved.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use confiture::exit;
+use confiture_tests::{Project, Run};
+
+/// The migration files of a project, sorted.
+fn files(project: &Project, dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(project.path(dir))
+        .map(|entries| {
+            entries
+                .map(|e| {
+                    e.expect("read dir")
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A workspace without `db/` at all: what `cargo new` gives.
+fn fresh_workspace() -> Project {
+    let project = Project::new();
+    std::fs::remove_dir_all(project.path("db")).expect("remove db/");
+    project
+}
+
+#[test]
+fn first_and_second_migrations_in_a_fresh_workspace() {
+    let project = fresh_workspace();
+    project
+        .run(&["migrate", "generate", "add_bio_to_users"])
+        .code(exit::SUCCESS)
+        .stdout_has("db/migrations/001_add_bio_to_users.up.sql")
+        .stdout_has("db/migrations/001_add_bio_to_users.down.sql");
+    assert_eq!(
+        files(&project, "db/migrations"),
+        [
+            "001_add_bio_to_users.down.sql",
+            "001_add_bio_to_users.up.sql"
+        ]
+    );
+    // The pair just created is still empty (a lint error until written): it must not stop
+    // the next one.
+    project
+        .run(&["migrate", "generate", "add_avatar_url"])
+        .code(exit::SUCCESS)
+        .stdout_has("002_add_avatar_url.up.sql");
+    assert_eq!(
+        files(&project, "db/migrations"),
+        [
+            "001_add_bio_to_users.down.sql",
+            "001_add_bio_to_users.up.sql",
+            "002_add_avatar_url.down.sql",
+            "002_add_avatar_url.up.sql",
+        ]
+    );
+    // The templates say what to do, and lint names them until they are written.
+    let up = project.read("db/migrations/001_add_bio_to_users.up.sql");
+    assert!(
+        up.starts_with("-- Migration 001: add_bio_to_users\n"),
+        "{up}"
+    );
+    project
+        .run(&["lint"])
+        .code(exit::INVALID)
+        .stderr_has("001_add_bio_to_users.up.sql");
+}
+
+#[test]
+fn an_invalid_name_is_refused_with_a_suggestion() {
+    let project = fresh_workspace();
+    for (name, suggestion) in [("add bio", "add_bio"), ("AddBio", "add_bio")] {
+        let run = project.run(&["migrate", "generate", name]);
+        // An invalid name is invalid input (5), as the README's exit code table says; never a
+        // clap usage error.
+        run.code(exit::INVALID)
+            .stderr_has(&format!("`{name}` is not a valid migration name"))
+            .stderr_has(&format!("use `{suggestion}`"));
+    }
+    assert!(
+        !project.path("db/migrations").exists() || files(&project, "db/migrations").is_empty(),
+        "a refused name wrote files"
+    );
+    // The README documents what the code does.
+    let readme = std::fs::read_to_string(confiture_tests::workspace_root().join("README.md"))
+        .expect("read README.md");
+    assert!(
+        readme.contains("lowercase snake_case") && readme.contains("exit 5"),
+        "README.md should say that generate takes a lowercase snake_case name and exits 5 otherwise"
+    );
+}
+
+#[test]
+fn never_overwrites_an_existing_file() {
+    let project = Project::new();
+    // A leftover down file with the number and name generate would choose.
+    project.write("db/migrations/001_add_bio.down.sql", "-- mine\n");
+    project
+        .run(&["migrate", "generate", "add_bio"])
+        .code(exit::INVALID)
+        .stderr_has("001_add_bio.down.sql");
+    assert_eq!(
+        project.read("db/migrations/001_add_bio.down.sql"),
+        "-- mine\n"
+    );
+    assert_eq!(files(&project, "db/migrations"), ["001_add_bio.down.sql"]);
+
+    // The up half exists (an orphan with the chosen stem), the down half does not: still no
+    // write, and no half pair left behind.
+    let project = Project::new();
+    project.migration("001_a", "SELECT 1;\n", "SELECT 1;\n");
+    project.write("db/migrations/002_b.up.sql", "-- mine\n");
+    project
+        .run(&["migrate", "generate", "b"])
+        .code(exit::INVALID)
+        .stderr_has("002_b.up.sql");
+    assert_eq!(project.read("db/migrations/002_b.up.sql"), "-- mine\n");
+    assert!(!project.path("db/migrations/002_b.down.sql").exists());
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let project = fresh_workspace();
+    project
+        .run(&["migrate", "generate", "add_bio", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("would create")
+        .stdout_has("001_add_bio.up.sql");
+    assert!(
+        !project.path("db/migrations").exists(),
+        "--dry-run created the directory"
+    );
+    let project = Project::new();
+    project.migration("001_a", "SELECT 1;\n", "SELECT 1;\n");
+    let run = project.run(&["migrate", "generate", "b", "--dry-run", "--format", "json"]);
+    run.code(exit::SUCCESS);
+    assert_eq!(run.json()["dry_run"], true);
+    assert_eq!(
+        files(&project, "db/migrations"),
+        ["001_a.down.sql", "001_a.up.sql"]
+    );
+}
+
+#[test]
+fn json_output_is_one_document_with_the_new_files() {
+    let project = Project::new();
+    let run = project.run(&[
+        "migrate",
+        "generate",
+        "add_bio_to_users",
+        "--format",
+        "json",
+    ]);
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    let keys: BTreeSet<&str> = doc
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["version", "name", "up", "down", "dry_run"]),
+        "{doc}"
+    );
+    assert_eq!(doc["version"], "001");
+    assert_eq!(doc["name"], "add_bio_to_users");
+    assert_eq!(doc["dry_run"], false);
+    for (key, file) in [
+        ("up", "001_add_bio_to_users.up.sql"),
+        ("down", "001_add_bio_to_users.down.sql"),
+    ] {
+        let path = doc[key].as_str().expect("a path");
+        assert!(path.ends_with(&format!("db/migrations/{file}")), "{path}");
+        assert!(project.root.join(path).is_file(), "{path} was not written");
+    }
+    // A refusal in JSON mode is still one document on stdout.
+    let run = project.run(&["migrate", "generate", "Bad Name", "--format", "json"]);
+    run.code(exit::INVALID);
+    assert_eq!(run.json()["error"]["kind"], "invalid");
+}
+
+#[test]
+fn from_a_subdirectory_the_workspace_root_is_found() {
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n",
+    );
+    project.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    project.write("app/src/main.rs", "fn main() {}\n");
+    project.migration("001_a", "SELECT 1;\n", "SELECT 1;\n");
+    let run = Run::of(
+        project
+            .cli()
+            .current_dir(project.path("app/src"))
+            .args(["migrate", "generate", "add_bio"]),
+    );
+    run.code(exit::SUCCESS).stdout_has("002_add_bio.up.sql");
+    assert!(project.path("db/migrations/002_add_bio.up.sql").is_file());
+    assert!(!project.path("app/src/db").exists());
+    assert!(!project.path("app/db").exists());
+}
+
+#[test]
+fn the_workspace_migrations_dir_setting_is_honoured() {
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nmigrations_dir = \"sql/changes\"\n",
+    );
+    project.write("sql/changes/001_a.up.sql", "SELECT 1;\n");
+    project.write("sql/changes/001_a.down.sql", "SELECT 1;\n");
+    project
+        .run(&["migrate", "generate", "add_bio"])
+        .code(exit::SUCCESS)
+        .stdout_has(
+            &Path::new("sql/changes/002_add_bio.up.sql")
+                .display()
+                .to_string(),
+        );
+    assert_eq!(
+        files(&project, "sql/changes"),
+        [
+            "001_a.down.sql",
+            "001_a.up.sql",
+            "002_add_bio.down.sql",
+            "002_add_bio.up.sql"
+        ]
+    );
+    assert!(files(&project, "db/migrations").is_empty());
+    // --migrations-dir beats the setting.
+    project
+        .run(&["migrate", "generate", "x", "--migrations-dir", "other"])
+        .code(exit::SUCCESS);
+    assert_eq!(files(&project, "other"), ["001_x.down.sql", "001_x.up.sql"]);
+}
+
+#[test]
+fn the_existing_width_is_kept() {
+    let project = Project::new();
+    for v in 1..=9 {
+        project.migration(&format!("{v:04}_m{v}"), "SELECT 1;\n", "SELECT 1;\n");
+    }
+    project
+        .run(&["migrate", "generate", "tenth"])
+        .code(exit::SUCCESS)
+        .stdout_has("0010_tenth.up.sql");
+    assert!(project.path("db/migrations/0010_tenth.down.sql").is_file());
+    // Versions compare as integers: after 0010 comes 0011, not a second 0010.
+    project
+        .run(&["migrate", "generate", "eleventh"])
+        .code(exit::SUCCESS)
+        .stdout_has("0011_eleventh.up.sql");
+}

@@ -1,0 +1,402 @@
+//! Every exit code of `confiture/src/exit.rs`, produced by the real CLI against the real
+//! PostgreSQL: deployment scripts branch on them (`case $? in`), so each one is a contract.
+
+use std::time::Duration;
+
+use confiture::exit;
+use confiture_tests::{binary, cli, Project, Run, TestDb};
+
+/// Two small migrations that apply cleanly.
+fn two_migrations() -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_tb_user",
+            "CREATE TABLE tb_user (pk_user INTEGER PRIMARY KEY);\n",
+            "DROP TABLE tb_user;\n",
+        )
+        .migration(
+            "002_add_bio_to_users",
+            "ALTER TABLE tb_user ADD COLUMN bio TEXT;\n",
+            "ALTER TABLE tb_user DROP COLUMN bio;\n",
+        );
+    project
+}
+
+#[test]
+fn exit_0_when_up_to_date_and_when_lint_is_clean() {
+    let db = TestDb::new("exit0");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_has("2 applied, 0 pending, 2 total");
+    project
+        .run(&["lint"])
+        .code(exit::SUCCESS)
+        .stdout_has("no problems");
+}
+
+#[test]
+fn exit_1_when_migrations_are_pending() {
+    let db = TestDb::new("exit1");
+    let project = two_migrations();
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_has("1 applied, 1 pending, 2 total");
+}
+
+#[test]
+fn exit_2_when_not_initialised_and_status_creates_nothing() {
+    let db = TestDb::new("exit2");
+    let project = two_migrations();
+    let before = db.catalog_snapshot();
+    // Twice: a status that created the ledger (as confiture (Python) does) would flip to 1.
+    for _ in 0..2 {
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::NOT_INITIALISED)
+            .stdout_has("0 applied, 2 pending, 2 total");
+        project
+            .run_on(&db, &["migrate", "status", "--format", "json"])
+            .code(exit::NOT_INITIALISED);
+    }
+    assert_eq!(
+        db.catalog_snapshot(),
+        before,
+        "status wrote to the database"
+    );
+    assert_eq!(db.ledger(), None);
+}
+
+#[test]
+fn exit_3_fast_when_the_port_is_wrong() {
+    let project = two_migrations();
+    let run = project.run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        "postgresql://postgres@127.0.0.1:1/app",
+    ]);
+    run.code(exit::CONNECTION)
+        .stderr_has("127.0.0.1:1")
+        .stderr_has("help:");
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "a refused connection must fail at once\n{}",
+        run.dump()
+    );
+    // `up` too: nothing is attempted without a connection.
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--database-url",
+            "postgresql://postgres@127.0.0.1:1/app",
+        ])
+        .code(exit::CONNECTION);
+}
+
+#[test]
+fn exit_3_when_the_database_does_not_exist() {
+    let db = TestDb::unborn("exit3");
+    let project = two_migrations();
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::CONNECTION)
+        .stderr_has(&format!("database \"{}\" does not exist", db.name))
+        .stderr_has("help:");
+    assert!(!db.exists(), "status created the database");
+}
+
+#[test]
+fn exit_4_when_a_migration_fails_naming_file_and_line() {
+    let db = TestDb::new("exit4");
+    let project = two_migrations();
+    // The server gives no position for this error (it is found when the statement runs, not
+    // when it is parsed), and the file has several statements.
+    project.migration(
+        "003_broken",
+        "-- a comment\nCREATE TABLE ok (a int);\nALTER TABLE nope ADD COLUMN b int;\n",
+        "DROP TABLE ok;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "up"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("db/migrations/003_broken.up.sql:3:1 (statement 2 of 2)")
+        .stderr_has("\"nope\" does not exist");
+    assert_eq!(
+        db.ledger().unwrap(),
+        ["001:create_tb_user", "002:add_bio_to_users"]
+    );
+    assert!(!db.has_relation("ok"), "the failed migration left a table");
+
+    // A constraint violated by data, on line 5 of a file whose first statement succeeds.
+    project.migration(
+        "003_broken",
+        "CREATE TABLE ok (a int);\nINSERT INTO ok VALUES (1);\n\n-- now the users\nINSERT INTO tb_user (pk_user) VALUES (1), (1);\n",
+        "DROP TABLE ok;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("db/migrations/003_broken.up.sql:5:1 (statement 3 of 3)")
+        .stderr_has("duplicate key");
+    assert!(!db.has_relation("ok"), "the failed migration left a table");
+
+    // A position the server does give: line and column from it.
+    project.migration(
+        "003_broken",
+        "CREATE TABLE ok (a int);\n\nSELECT a, nope FROM ok;\n",
+        "DROP TABLE ok;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("db/migrations/003_broken.up.sql:3:11");
+    assert_eq!(db.ledger().unwrap().len(), 2);
+}
+
+#[test]
+fn exit_5_when_lint_finds_errors() {
+    let project = two_migrations();
+    project.write("db/migrations/003_no_down.up.sql", "SELECT 1;\n");
+    project
+        .run(&["lint"])
+        .code(exit::INVALID)
+        .stderr_has("003_no_down.up.sql");
+}
+
+#[test]
+fn exit_5_when_the_environment_file_is_invalid() {
+    let project = two_migrations();
+    project.write("db/environments/broken.yaml", "database_url: [unclosed\n");
+    project
+        .run(&["migrate", "status", "--env", "broken"])
+        .code(exit::INVALID)
+        .stderr_has("broken.yaml");
+    project
+        .run(&["migrate", "status", "-c", "db/environments/broken.yaml"])
+        .code(exit::INVALID)
+        .stderr_has("broken.yaml");
+    // A file that does not exist is an error, never "unknown" with exit 0.
+    project
+        .run(&["migrate", "status", "-c", "db/environments/absent.yaml"])
+        .code(exit::INVALID)
+        .stderr_has("absent.yaml");
+}
+
+#[test]
+fn exit_5_when_status_reads_a_broken_migrations_dir() {
+    let db = TestDb::new("exit5");
+    let project = two_migrations();
+    project.remove("db/migrations/002_add_bio_to_users.down.sql");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::INVALID)
+        .stderr_has("002_add_bio_to_users.up.sql");
+}
+
+#[test]
+fn exit_6_when_another_session_holds_the_lock() {
+    let db = TestDb::new("exit6");
+    let project = two_migrations();
+    let (_holder, pid) = db.hold_migration_lock("exit6-holder");
+    let run = project.run_on(&db, &["migrate", "up", "--lock-timeout", "2s"]);
+    run.code(exit::LOCK_TIMEOUT)
+        .stderr_has(&format!("pid {pid}"))
+        .stderr_has("exit6-holder");
+    assert!(
+        run.elapsed >= Duration::from_millis(1900) && run.elapsed < Duration::from_secs(10),
+        "the lock was waited for about 2 s\n{}",
+        run.dump()
+    );
+    assert_eq!(db.ledger(), None, "nothing ran without the lock");
+
+    // In JSON: one document whose error says so.
+    let run = project.run_on(
+        &db,
+        &[
+            "migrate",
+            "up",
+            "--lock-timeout",
+            "300ms",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::LOCK_TIMEOUT);
+    let doc = run.json();
+    assert_eq!(doc["errors"][0]["kind"], "lock_timeout", "{doc}");
+    assert_eq!(doc["applied"], serde_json::json!([]));
+
+    // status reads without the lock: it never waits for a run in progress.
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::NOT_INITIALISED);
+    assert!(run.elapsed < Duration::from_secs(2), "{}", run.dump());
+}
+
+#[test]
+fn exit_7_when_an_applied_migration_was_edited() {
+    let db = TestDb::new("exit7m");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.write(
+        "db/migrations/002_add_bio_to_users.up.sql",
+        "ALTER TABLE tb_user ADD COLUMN bio VARCHAR(200);\n",
+    );
+    project.migration("003_more", "SELECT 1;\n", "SELECT 1;\n");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("002");
+    assert_eq!(db.ledger().unwrap().len(), 2, "up ran despite the edit");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("modified");
+}
+
+#[test]
+fn exit_7_when_an_applied_migration_is_missing() {
+    let db = TestDb::new("exit7x");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .remove("db/migrations/002_add_bio_to_users.up.sql")
+        .remove("db/migrations/002_add_bio_to_users.down.sql");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("missing");
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::DIVERGED)
+        .stderr_has("002");
+    assert_eq!(db.ledger().unwrap().len(), 2);
+}
+
+#[test]
+fn exit_7_when_a_pending_migration_is_out_of_order() {
+    let db = TestDb::new("exit7o");
+    let project = two_migrations();
+    project.migration(
+        "003_create_tb_post",
+        "CREATE TABLE tb_post (pk_post INTEGER PRIMARY KEY);\n",
+        "DROP TABLE tb_post;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // 002 arrives "late" (as from a merge): undo it by hand, leaving 003 applied.
+    db.connect()
+        .batch_execute(
+            "ALTER TABLE tb_user DROP COLUMN bio; DELETE FROM tb_confiture WHERE version = '002';",
+        )
+        .expect("forget 002");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("out of order");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("002");
+    project
+        .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}
+
+#[test]
+fn exit_8_when_rolling_back_an_irreversible_migration() {
+    let db = TestDb::new("exit8");
+    let project = two_migrations();
+    project.migration(
+        "003_drop_bio",
+        "ALTER TABLE tb_user DROP COLUMN bio;\n",
+        "-- confiture:irreversible\n-- the column's data is gone\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::IRREVERSIBLE)
+        .stderr_has("003_drop_bio");
+    assert_eq!(db.ledger().unwrap().len(), 3, "down rolled something back");
+}
+
+#[test]
+fn exit_64_for_usage_errors_never_2() {
+    let db = TestDb::new("exit64");
+    let project = two_migrations();
+    let url = db.url();
+    for args in [
+        vec!["migrate", "up", "--bogus"],
+        vec!["migrate", "up", "--steps", "0", "--database-url", &url],
+        vec!["migrate", "down", "--steps", "0", "--database-url", &url],
+        vec!["migrate", "up", "--steps", "-1", "--database-url", &url],
+        vec!["migrate", "up", "--steps", "two", "--database-url", &url],
+        vec!["migrate", "up", "--target", "abc", "--database-url", &url],
+        vec![
+            "migrate",
+            "status",
+            "--env",
+            "local",
+            "--database-url",
+            &url,
+        ],
+        vec!["migrate", "status", "-c", "x.yaml", "--database-url", &url],
+        vec!["migrate", "status", "--format", "xml"],
+        vec![
+            "migrate",
+            "up",
+            "--lock-timeout",
+            "soon",
+            "--database-url",
+            &url,
+        ],
+        vec!["migrate", "generate"],
+        vec!["migrate", "frobnicate"],
+        vec!["migrate"],
+        vec![],
+    ] {
+        let run = project.run(&args);
+        assert_eq!(
+            run.code,
+            i32::from(exit::USAGE),
+            "`{}` is a usage error\n{}",
+            args.join(" "),
+            run.dump()
+        );
+    }
+    assert_eq!(db.ledger(), None, "a usage error touched the database");
+}
+
+#[test]
+fn both_invocation_forms_and_help() {
+    let db = TestDb::new("forms");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // As cargo runs it: `cargo-confiture confiture migrate status`.
+    let cargo_form = project.run_on(&db, &["confiture", "migrate", "status"]);
+    cargo_form.code(exit::SUCCESS);
+    let direct = project.run_on(&db, &["migrate", "status"]);
+    direct.code(exit::SUCCESS);
+    assert_eq!(cargo_form.stdout, direct.stdout);
+    for args in [
+        &["--help"][..],
+        &["confiture", "--help"],
+        &["migrate", "--help"],
+        &["confiture", "migrate", "up", "--help"],
+        &["--version"],
+    ] {
+        let run = Run::of(cli().args(args));
+        run.code(exit::SUCCESS);
+        assert!(!run.stdout.is_empty(), "{args:?} printed nothing");
+    }
+    assert!(binary().is_file());
+}
