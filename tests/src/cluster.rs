@@ -52,10 +52,7 @@ impl Cluster {
                 .args(["--encoding=UTF8", "--locale=C", "-D"])
                 .arg(&data),
         );
-        cluster.configure(
-            "fsync = off\nmax_connections = 40\nshared_buffers = 16MB\n",
-            TRUST_ALL,
-        );
+        cluster.configure("fsync = off\nshared_buffers = 16MB\n", TRUST_ALL);
         cluster
     }
 
@@ -65,7 +62,8 @@ impl Cluster {
         &self.dir
     }
 
-    fn data(&self) -> PathBuf {
+    /// The data directory (e.g. for `standby.signal`).
+    pub fn data(&self) -> PathBuf {
         self.dir.join("data")
     }
 

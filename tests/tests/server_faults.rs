@@ -378,3 +378,34 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
         .code(0);
     assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
 }
+
+#[test]
+fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
+    // A cluster started with standby.signal and no primary stays in recovery for good, and
+    // accepts read-only sessions: a real `pg_is_in_recovery()`.
+    let cluster = Cluster::init();
+    std::fs::write(cluster.data().join("standby.signal"), "").expect("standby.signal");
+    cluster.start();
+    let in_recovery: bool = cluster
+        .connect("postgres")
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .expect("pg_is_in_recovery")
+        .get(0);
+    assert!(in_recovery);
+
+    let project = slow_project();
+    let url = cluster.url("postgres", "sslmode=disable");
+    for args in [&["migrate", "up"][..], &["migrate", "reinit"]] {
+        project
+            .run(&[args, &["--database-url", &url]].concat())
+            .code(3)
+            .stderr_has(&format!(
+                "database postgres@localhost:{}/postgres is a standby server in recovery (read-only); nothing was run",
+                cluster.port()
+            ))
+            .stderr_has("help: migrations run on the primary");
+    }
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(2);
+}
