@@ -389,3 +389,115 @@ fn a_rollback_by_one_tool_is_seen_by_the_other() {
     );
     assert!(db.has_relation("t2") && db.has_relation("t3"));
 }
+
+/// 001 creates a table; 002 builds an index on it with `CREATE INDEX CONCURRENTLY`, after
+/// waiting at the gate (see [`project`]) in a statement of its own.
+fn index_project(db: &TestDb) -> Project {
+    let project = Project::new();
+    project
+        .write(
+            ENV_FILE,
+            format!("name: test\ndatabase_url: {}\n", db.url()),
+        )
+        .migration(
+            "001_create_t",
+            "CREATE TABLE t (id int PRIMARY KEY, v int);\n",
+            "DROP TABLE t;\n",
+        )
+        .migration(
+            "002_index_t_v",
+            "-- confiture:no-transaction\n\
+             DO $$ BEGIN\n  WHILE EXISTS (SELECT 1 FROM pause) LOOP PERFORM pg_sleep(0.05); END LOOP;\nEND $$;\n\
+             CREATE INDEX CONCURRENTLY t_v ON t (v);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_v;\n",
+        );
+    project
+}
+
+#[test]
+fn our_waiting_runner_does_not_disturb_confiture_s_concurrent_index_build() {
+    let db = TestDb::new("interop_cic_py");
+    let project = index_project(&db);
+    let mut client = db.connect();
+    close_gate(&mut client);
+
+    let python_run = spawn(python(&project, &["migrate", "up"]));
+    wait_until(
+        "confiture (Python) is inside migration 002",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    let mut waiter = spawn(ours_cmd(&project, &["migrate", "up"]));
+    // Long enough for our runner to be polling for the lock, and past deadlock_timeout.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(waiter.try_wait().expect("poll our run").is_none());
+    open_gate(&mut client);
+
+    // We poll for the lock between statements, holding no snapshot: the build completes.
+    finish(python_run).code(0);
+    finish(waiter).code(0).stdout_has("up to date");
+    let valid: bool = client
+        .query_one(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v'::regclass",
+            &[],
+        )
+        .expect("t_v")
+        .get(0);
+    assert!(valid);
+    statuses_agree(&project, 0);
+}
+
+/// A limit of mixing the tools, pinned here so that it is documented (RELIABILITY.md): confiture
+/// waits for the lock inside `pg_advisory_lock`, in a transaction, holding a snapshot, and
+/// `CREATE INDEX CONCURRENTLY` waits for every older snapshot to go away. PostgreSQL sees the
+/// cycle and cancels our build (40P01); we report it with the invalid index to drop.
+#[test]
+fn a_waiting_confiture_makes_our_concurrent_index_build_fail_as_a_deadlock() {
+    let db = TestDb::new("interop_cic_rs");
+    let project = index_project(&db);
+    let mut client = db.connect();
+    close_gate(&mut client);
+
+    let our_run = spawn(ours_cmd(&project, &["migrate", "up"]));
+    wait_until(
+        "our run is inside migration 002",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    let python_run = spawn(python(&project, &["migrate", "up"]));
+    // confiture has waited past deadlock_timeout (1 s) when our build starts waiting for it,
+    // so the deadlock check that finds the cycle is our build's.
+    wait_until(
+        "confiture (Python) waits for the lock for 1.5 s",
+        Duration::from_secs(60),
+        || {
+            client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                     WHERE l.locktype = 'advisory' AND NOT l.granted AND a.datname = $1 \
+                     AND clock_timestamp() - a.query_start > interval '1.5 s')",
+                    &[&db.name],
+                )
+                .expect("pg_locks")
+                .get(0)
+        },
+    );
+    open_gate(&mut client);
+
+    finish(our_run)
+        .code(4)
+        .stderr_has("migration 002_index_t_v failed at ")
+        .stderr_has("deadlock detected")
+        .stderr_has("index t_v was left INVALID by the failed build")
+        .stderr_has("DROP INDEX CONCURRENTLY IF EXISTS t_v;");
+    // confiture then takes the lock and trips over the invalid index; nothing records 002.
+    assert_ne!(finish(python_run).code, 0);
+    assert_eq!(db.ledger(), Some(vec!["001:create_t".into()]));
+
+    client
+        .batch_execute("DROP INDEX CONCURRENTLY IF EXISTS t_v")
+        .expect("drop the invalid index");
+    open_gate(&mut client);
+    ours(&project, &["migrate", "up"]).code(0);
+    statuses_agree(&project, 0);
+}
