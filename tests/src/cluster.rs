@@ -340,7 +340,12 @@ fn is_root() -> bool {
 /// `program`, run as the `postgres` user when we are root (PostgreSQL refuses to run as root).
 fn as_postgres(program: &Path) -> Command {
     if is_root() {
-        let mut cmd = Command::new("runuser");
+        // Not always on a root shell's PATH in a minimal environment.
+        let runuser = ["/usr/sbin/runuser", "/sbin/runuser"]
+            .into_iter()
+            .find(|p| Path::new(p).is_file())
+            .unwrap_or("runuser");
+        let mut cmd = Command::new(runuser);
         cmd.args(["-u", "postgres", "--"]).arg(program);
         cmd
     } else {
