@@ -10,7 +10,11 @@ pub const SUCCESS: u8 = 0;
 pub const PENDING: u8 = 1;
 /// `migrate status`: the tracking table does not exist yet (`migrate up` creates it).
 pub const NOT_INITIALISED: u8 = 2;
-/// Cannot connect: refused, timed out, authentication, unknown database, TLS.
+/// Cannot connect: refused, timed out, authentication, unknown database, TLS; the connection
+/// was lost mid-run (terminated backend, server restart); or the database cannot be written
+/// (a standby in recovery, `default_transaction_read_only`), which `up`, `down`, `baseline` and
+/// `reinit` check right after connecting, before anything is tried. Usually worth retrying
+/// once the server (or the failover) is back.
 pub const CONNECTION: u8 = 3;
 /// A migration's SQL failed on the server (it was rolled back; earlier ones stay applied).
 pub const MIGRATION_FAILED: u8 = 4;
@@ -31,7 +35,10 @@ pub const ALL: &[(u8, &str)] = &[
     (SUCCESS, "success (status: database is up to date)"),
     (PENDING, "pending migrations exist (status)"),
     (NOT_INITIALISED, "tracking table not initialised (status)"),
-    (CONNECTION, "cannot connect to the database"),
+    (
+        CONNECTION,
+        "cannot connect to the database, connection lost, or database read-only",
+    ),
     (MIGRATION_FAILED, "a migration failed"),
     (INVALID, "invalid configuration or migration files"),
     (LOCK_TIMEOUT, "migration lock not acquired in time"),

@@ -25,6 +25,7 @@ pub use crate::db::apply::Direction;
 use crate::db::apply::{self, ApplySettings, Location, Step, StepFailure};
 use crate::db::lock;
 pub use crate::db::lock::LockHolder;
+use crate::db::writable;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{self, Migration, MigrationSet, TransactionMode};
 use crate::ledger::{self, LedgerRow, RowKind};
@@ -402,15 +403,19 @@ fn finish<R>(
 }
 
 /// Runs `work` holding the migration lock, and releases it after, whatever happened. A lock
-/// found lost at release is returned as a warning.
+/// found lost at release is returned as a warning. A session that cannot write (standby,
+/// read-only) is refused first.
 fn with_lock<T>(
     client: &mut Client,
+    target: &writable::Target,
     wait: Duration,
     progress: &mut dyn FnMut(Progress),
     warnings: &mut Vec<String>,
     work: impl FnOnce(&mut Client, &mut dyn FnMut(Progress)) -> Run<T>,
 ) -> Run<T> {
-    let taken = lock::acquire(client, wait, &mut |holder| {
+    // A read-only server is refused before waiting for the lock or writing anything.
+    let database = writable::check(client, target)?;
+    let taken = lock::acquire_for(client, database, wait, &mut |holder| {
         progress(Progress::LockWaiting {
             holder: holder.cloned(),
         })
@@ -490,14 +495,13 @@ impl Migrator {
 
     /// Names the database in connection-level errors raised mid-run.
     fn with_database(&self, mut failure: RunFailure) -> RunFailure {
+        let database = self.env.connection.to_string();
         if matches!(
             failure.error.kind,
             ErrorKind::Connection | ErrorKind::LockTimeout
-        ) {
-            failure
-                .error
-                .details
-                .push(format!("database: {}", self.env.connection));
+        ) && !failure.error.message.contains(&database)
+        {
+            failure.error.details.push(format!("database: {database}"));
         }
         failure
     }
@@ -566,9 +570,11 @@ impl Migrator {
             self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
         let single = options.single_transaction;
         let mut warnings = Vec::new();
+        let target = writable::Target::of(&self.env);
         let client = self.client()?;
         let result = with_lock(
             client,
+            &target,
             options.lock_wait,
             progress,
             &mut warnings,
@@ -670,9 +676,11 @@ impl Migrator {
         let settings =
             self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
         let mut warnings = Vec::new();
+        let target = writable::Target::of(&self.env);
         let client = self.client()?;
         let result = with_lock(
             client,
+            &target,
             options.lock_wait,
             progress,
             &mut warnings,
@@ -751,9 +759,11 @@ impl Migrator {
         }
         let table = self.env.migration.tracking_table.clone();
         let mut warnings = Vec::new();
+        let target = writable::Target::of(&self.env);
         let client = self.client()?;
         let result = with_lock(
             client,
+            &target,
             options.lock_wait,
             progress,
             &mut warnings,
@@ -833,9 +843,11 @@ impl Migrator {
         }
         let table = self.env.migration.tracking_table.clone();
         let mut warnings = Vec::new();
+        let target = writable::Target::of(&self.env);
         let client = self.client()?;
         let result = with_lock(
             client,
+            &target,
             options.lock_wait,
             progress,
             &mut warnings,

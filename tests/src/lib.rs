@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod cluster;
+
 /// Where the test server is. Overridable for running the suite against another server.
 pub fn pg_host() -> String {
     std::env::var("CONFITURE_TEST_PGHOST").unwrap_or_else(|_| "127.0.0.1".to_string())
@@ -21,7 +23,8 @@ pub fn pg_port() -> u16 {
         .unwrap_or(5432)
 }
 
-fn unique(prefix: &str) -> String {
+/// A name no other test (in this or another process) uses: prefix, pid, counter, nanoseconds.
+pub fn unique(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()

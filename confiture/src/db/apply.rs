@@ -547,6 +547,11 @@ fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
     let sqlstate = e.code().map(|c| c.code().to_string());
     let cause = match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        // The socket closed without a word: the server restarted or crashed, or the network
+        // dropped the connection.
+        None if e.is_closed() => {
+            "the server closed the connection (restarted or crashed?)".to_string()
+        }
         None => e.to_string(),
     };
     let detail = match step.file().mode {
@@ -769,8 +774,30 @@ pub fn create_tracking_table(client: &mut Client, table: &TrackingTable) -> crat
     }
     sql.push_str(&table.create_sql());
     client.batch_execute(&sql).map_err(|e| {
-        query_error(&format!("cannot create the tracking table {table}"), e)
-            .with_help("check that this role may create tables (and the schema) in the database")
+        let what = format!("cannot create the tracking table {table}");
+        let help = "check that this role may create tables (and the schema) in the database";
+        match e.as_db_error() {
+            // Refused by the server (e.g. no CREATE privilege on the schema): like a migration
+            // the server refused, exit 4, and the server's message names the schema.
+            Some(db) if !is_connection_lost(&e) => {
+                let help = if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
+                    format!(
+                        "grant this role CREATE on that schema (GRANT CREATE ON SCHEMA <schema> \
+                         TO <role>), or have a role that may create {table} run the first \
+                         `migrate up`"
+                    )
+                } else {
+                    help.to_string()
+                };
+                Error::new(
+                    ErrorKind::MigrationFailed,
+                    format!("{what}: {}", db.message()),
+                )
+                .with_detail(format!("SQLSTATE {}", db.code().code()))
+                .with_help(help)
+            }
+            _ => query_error(&what, e).with_help(help),
+        }
     })
 }
 

@@ -191,7 +191,29 @@ fn explain(env: &Environment, failure: Failure) -> Error {
 
     if let Some(db) = error.as_db_error() {
         let code = db.code();
-        let explained = if *code == SqlState::INVALID_PASSWORD
+        let explained = if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && is_unencrypted_hba_refusal(db.message())
+        {
+            // Not a wrong password: pg_hba.conf only lets this host in over TLS.
+            let mode = spec.sslmode;
+            let what = if db.message().starts_with("no pg_hba.conf entry") {
+                format!(
+                    "the server at {} has no pg_hba.conf entry for {spec} without encryption \
+                     (sslmode={mode}): it requires TLS from this host, or does not admit it at all",
+                    endpoint(spec)
+                )
+            } else {
+                format!(
+                    "the server at {} requires TLS: pg_hba.conf rejects {spec} without encryption \
+                     (sslmode={mode})",
+                    endpoint(spec)
+                )
+            };
+            Error::connection(what).with_help(format!(
+                "use sslmode=require, or verify-full with sslrootcert naming the server's CA, in \
+                 {source}"
+            ))
+        } else if *code == SqlState::INVALID_PASSWORD
             || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
         {
             Error::connection(format!("authentication failed for {spec}")).with_help(format!(
@@ -352,6 +374,14 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str) -> Error
     }
 }
 
+/// Whether the server refused a connection because it was not encrypted: PostgreSQL 12+ ends
+/// its pg_hba.conf refusals with `no encryption` (older servers: `SSL off`).
+fn is_unencrypted_hba_refusal(message: &str) -> bool {
+    (message.starts_with("pg_hba.conf rejects connection")
+        || message.starts_with("no pg_hba.conf entry"))
+        && (message.ends_with("no encryption") || message.ends_with("SSL off"))
+}
+
 /// `host:port` (or the socket directory), as in connection errors.
 fn endpoint(spec: &ConnectionSpec) -> String {
     if spec.is_unix_socket() {
@@ -368,5 +398,28 @@ fn seconds(duration: Duration) -> String {
         format!("{}s", duration.as_secs())
     } else {
         format!("{}ms", duration.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pg_hba_refusals_of_unencrypted_connections_are_recognised() {
+        for message in [
+            r#"pg_hba.conf rejects connection for host "127.0.0.1", user "app", database "app", no encryption"#,
+            r#"no pg_hba.conf entry for host "10.0.0.7", user "app", database "app", no encryption"#,
+            r#"no pg_hba.conf entry for host "10.0.0.7", user "app", database "app", SSL off"#,
+        ] {
+            assert!(is_unencrypted_hba_refusal(message), "{message}");
+        }
+        for message in [
+            r#"pg_hba.conf rejects connection for host "127.0.0.1", user "app", database "app", SSL encryption"#,
+            r#"password authentication failed for user "app""#,
+            r#"role "app" does not exist"#,
+        ] {
+            assert!(!is_unencrypted_hba_refusal(message), "{message}");
+        }
     }
 }

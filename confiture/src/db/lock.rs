@@ -145,8 +145,19 @@ pub fn acquire(
     timeout: Duration,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
 ) -> Result<MigrationLock> {
-    let start = Instant::now();
     let database = current_database(client)?;
+    acquire_for(client, database, timeout, waiting)
+}
+
+/// [`acquire`] for a session whose `current_database()` is already known (the commands that
+/// write read it with their read-only check, in the same round trip).
+pub fn acquire_for(
+    client: &mut Client,
+    database: String,
+    timeout: Duration,
+    waiting: &mut dyn FnMut(Option<&LockHolder>),
+) -> Result<MigrationLock> {
+    let start = Instant::now();
     let key = lock_id(&database);
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
     let mut announced = false;

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod ledger;
 pub mod lock;
 mod tls;
+pub mod writable;
 
 pub use connect::connect;
 

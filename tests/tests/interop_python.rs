@@ -1,0 +1,503 @@
+//! Interoperability with confiture, the Python tool (`fraiseql-confiture` from PyPI), on one
+//! database: one history whichever tool applied each migration, the same checksums, one lock
+//! that each tool waits for when the other holds it, and rollbacks seen by both.
+//!
+//! The Python tool is found at `$CONFITURE_PYTHON` (its `confiture` executable), else at
+//! `target/confiture-python/venv/bin/confiture`, where `bash .ci/run` installs it. Missing, the
+//! tests fail with the commands that install it: they never skip.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use confiture_tests::cluster::wait_until;
+use confiture_tests::{workspace_root, Project, Run, TestDb};
+use serde_json::Value;
+
+const ENV_FILE: &str = "db/environments/test.yaml";
+
+/// The Python tool's `confiture` executable.
+fn python_confiture() -> PathBuf {
+    let path = std::env::var_os("CONFITURE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/confiture-python/venv/bin/confiture"));
+    assert!(
+        path.is_file(),
+        "these tests need confiture (Python) at {} and it is not there. Install it with\n  \
+         python3 -m venv target/confiture-python/venv\n  \
+         target/confiture-python/venv/bin/pip install fraiseql-confiture\n\
+         (bash .ci/run does), or set CONFITURE_PYTHON to its `confiture` executable",
+        path.display()
+    );
+    path
+}
+
+/// A project whose `test` environment is `db`, with migrations 001–`count`. The one numbered
+/// `gated` (if any) waits, before creating its table, for as long as the `pause` table (made by
+/// the test, not by a migration) has a row: a migration that runs exactly as long as the test
+/// wants, whatever the machine's load.
+fn project(db: &TestDb, count: u32, gated: Option<u32>) -> Project {
+    let project = Project::new();
+    project.write(
+        ENV_FILE,
+        format!("name: test\ndatabase_url: {}\n", db.url()),
+    );
+    for n in 1..=count {
+        let gate = if gated == Some(n) {
+            "DO $$ BEGIN\n  WHILE EXISTS (SELECT 1 FROM pause) LOOP PERFORM pg_sleep(0.05); END LOOP;\nEND $$;\n"
+        } else {
+            ""
+        };
+        project.migration(
+            &format!("{n:03}_create_t{n}"),
+            &format!("{gate}CREATE TABLE t{n} (id int PRIMARY KEY);\n"),
+            &format!("DROP TABLE t{n};\n"),
+        );
+    }
+    project
+}
+
+/// Closes the gate of `project`'s gated migration (see [`project`]).
+fn close_gate(client: &mut postgres::Client) {
+    client
+        .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+        .expect("close the gate");
+}
+
+fn open_gate(client: &mut postgres::Client) {
+    client
+        .batch_execute("DELETE FROM pause")
+        .expect("open the gate");
+}
+
+/// Whether a session of `db` is waiting at the gate, inside a migration (holding the lock).
+fn at_gate(client: &mut postgres::Client, db: &str) -> bool {
+    client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1 \
+             AND query LIKE '%FROM pause%' AND pid <> pg_backend_pid())",
+            &[&db],
+        )
+        .expect("pg_stat_activity")
+        .get(0)
+}
+
+/// Whether a session of `db` is blocked in `pg_advisory_lock` on the migration lock (how
+/// confiture waits for it).
+fn blocked_on_migration_lock(client: &mut postgres::Client, db: &str) -> bool {
+    client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND classid = 1751936052 AND objsubid = 2 \
+             AND database = (SELECT oid FROM pg_database WHERE datname = $1))",
+            &[&db],
+        )
+        .expect("pg_locks")
+        .get(0)
+}
+
+/// The Python tool, run in the project (its paths are relative to the current directory).
+fn python(project: &Project, args: &[&str]) -> Command {
+    let mut cmd = Command::new(python_confiture());
+    cmd.current_dir(&project.root)
+        .args(args)
+        .args(["-c", ENV_FILE])
+        // Wide enough that its tables and messages are not wrapped; no colours.
+        .env("COLUMNS", "200")
+        .env("NO_COLOR", "1")
+        .env_remove("DATABASE_URL")
+        .env_remove("CONFITURE_DATABASE_URL");
+    cmd
+}
+
+fn run_python(project: &Project, args: &[&str]) -> Run {
+    Run::of(&mut python(project, args))
+}
+
+/// Our CLI, on the same environment file.
+fn ours(project: &Project, args: &[&str]) -> Run {
+    project.run(&[args, &["--env", "test"]].concat())
+}
+
+fn ours_cmd(project: &Project, args: &[&str]) -> Command {
+    let mut cmd = project.cli();
+    cmd.args(args).args(["--env", "test"]);
+    cmd
+}
+
+fn spawn(mut cmd: Command) -> Child {
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a migration run")
+}
+
+fn finish(child: Child) -> Run {
+    let output = child.wait_with_output().expect("wait for a migration run");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// One status row, as both tools can say it: version, name, status, and `applied_at` to the
+/// second (confiture prints microseconds, we print seconds).
+fn rows(status: &Value) -> Vec<(String, String, String, Option<String>)> {
+    status["migrations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no migrations array in {status}"))
+        .iter()
+        .map(|m| {
+            let text = |key: &str| m[key].as_str().unwrap_or_default().to_string();
+            let applied_at = m["applied_at"]
+                .as_str()
+                .map(|t| t.get(..19).unwrap_or(t).to_string());
+            (text("version"), text("name"), text("status"), applied_at)
+        })
+        .collect()
+}
+
+/// Both tools' `status`: the same exit code, and the same rows.
+#[track_caller]
+fn statuses_agree(project: &Project, exit: u8) -> Vec<(String, String, String, Option<String>)> {
+    let theirs = run_python(project, &["migrate", "status", "--format", "json"]);
+    theirs.code(exit);
+    let ours = ours(project, &["migrate", "status", "--format", "json"]);
+    ours.code(exit);
+    let (theirs, ours) = (rows(&theirs.json()), rows(&ours.json()));
+    assert_eq!(
+        theirs, ours,
+        "confiture (Python) and we see the same history"
+    );
+    ours
+}
+
+fn statuses(rows: &[(String, String, String, Option<String>)]) -> Vec<String> {
+    rows.iter()
+        .map(|(version, _, status, _)| format!("{version}:{status}"))
+        .collect()
+}
+
+#[test]
+fn migrations_applied_by_either_tool_make_one_history() {
+    let db = TestDb::new("interop_history");
+    let project = project(&db, 5, None);
+
+    run_python(&project, &["migrate", "up", "--target", "002"]).code(0);
+    let seen = statuses_agree(&project, 1);
+    assert_eq!(
+        statuses(&seen),
+        [
+            "001:applied",
+            "002:applied",
+            "003:pending",
+            "004:pending",
+            "005:pending"
+        ]
+    );
+
+    ours(&project, &["migrate", "up"])
+        .code(0)
+        .stdout_has("applied 3 migrations")
+        .stdout_has("003, 004, 005");
+    let seen = statuses_agree(&project, 0);
+    assert_eq!(seen.len(), 5);
+    assert!(seen
+        .iter()
+        .all(|(_, _, status, at)| status == "applied" && at.is_some()));
+
+    // The same checksum for the same file, whoever wrote the row: SHA-256 of the up file's
+    // bytes. confiture verifies ours, and we find none of its rows modified.
+    let mut client = db.connect();
+    let recorded = client
+        .query(
+            "SELECT version, name, checksum, slug, applied_by, execution_time_ms \
+             FROM tb_confiture ORDER BY applied_at, pk_confiture",
+            &[],
+        )
+        .expect("ledger rows");
+    assert_eq!(recorded.len(), 5);
+    for row in &recorded {
+        let (version, name): (String, String) = (row.get(0), row.get(1));
+        let file = project.path(&format!("db/migrations/{version}_{name}.up.sql"));
+        let bytes = std::fs::read(&file).expect("read the up file");
+        assert_eq!(
+            row.get::<_, Option<String>>(2),
+            Some(confiture::files::checksum(&bytes)),
+            "checksum of {version}"
+        );
+        // `<name>_<version>_<YYYYmmdd_HHMMSS>`, as confiture 1.29 writes it.
+        let slug: String = row.get(3);
+        let stamp = slug
+            .strip_prefix(&format!("{name}_{version}_"))
+            .unwrap_or_else(|| panic!("slug {slug:?} of {version}"));
+        assert!(
+            stamp.len() == 15
+                && stamp.as_bytes()[8] == b'_'
+                && stamp.chars().filter(char::is_ascii_digit).count() == 14,
+            "slug {slug:?} of {version}"
+        );
+        assert_eq!(row.get::<_, Option<String>>(4).as_deref(), Some("postgres"));
+        assert!(
+            row.get::<_, Option<i32>>(5).is_some(),
+            "execution time of {version}"
+        );
+    }
+    run_python(&project, &["migrate", "verify-checksums"])
+        .code(0)
+        .stdout_has("All migration checksums verified");
+    let ours_json = ours(&project, &["migrate", "status", "--format", "json"]).json();
+    assert_eq!(ours_json["summary"]["modified"], 0);
+
+    // Both tools then see the same thing to do: nothing.
+    run_python(&project, &["migrate", "up"])
+        .code(0)
+        .stdout_has("No pending migrations");
+    ours(&project, &["migrate", "up"]).code(0);
+    assert_eq!(
+        client
+            .query_one("SELECT count(*) FROM tb_confiture", &[])
+            .expect("count")
+            .get::<_, i64>(0),
+        5
+    );
+}
+
+#[test]
+fn a_run_of_confiture_keeps_ours_waiting_on_its_lock() {
+    let db = TestDb::new("interop_lock_py");
+    let project = project(&db, 2, Some(2));
+    let mut client = db.connect();
+    close_gate(&mut client);
+
+    let python_run = spawn(python(&project, &["migrate", "up"]));
+    wait_until(
+        "confiture (Python) is inside migration 002",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    // Started while confiture holds the lock: one gives up after a second, one waits.
+    let impatient = spawn(ours_cmd(
+        &project,
+        &["migrate", "up", "--lock-timeout", "1s"],
+    ));
+    let mut patient = spawn(ours_cmd(&project, &["migrate", "up"]));
+    finish(impatient)
+        .code(6)
+        .stderr_has("not acquired within 1s: another migration run holds it")
+        .stderr_has("held by pid");
+    assert!(
+        patient.try_wait().expect("poll our waiting run").is_none(),
+        "our run waits while confiture holds the lock"
+    );
+
+    open_gate(&mut client);
+    finish(python_run).code(0);
+    let patient = finish(patient);
+    patient
+        .code(0)
+        .stderr_has("waiting for the migration lock held by pid")
+        .stderr_has("acquired the migration lock after")
+        .stdout_has("up to date");
+    // The waiter read the ledger after taking the lock: confiture had applied everything.
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_t1".into(), "002:create_t2".into()])
+    );
+}
+
+#[test]
+fn a_run_of_ours_keeps_confiture_waiting_on_its_lock() {
+    let db = TestDb::new("interop_lock_rs");
+    let project = project(&db, 2, Some(2));
+    let mut client = db.connect();
+    close_gate(&mut client);
+
+    let our_run = spawn(ours_cmd(&project, &["migrate", "up"]));
+    wait_until(
+        "our run is inside migration 002",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    let impatient = spawn(python(
+        &project,
+        &["migrate", "up", "--lock-timeout", "500"],
+    ));
+    let mut patient = spawn(python(&project, &["migrate", "up"]));
+    // confiture's exit code for lock contention is 6, as ours.
+    let impatient = finish(impatient);
+    impatient.code(6);
+    assert!(
+        format!("{}{}", impatient.stdout, impatient.stderr)
+            .contains("Could not acquire migration lock"),
+        "{impatient:?}"
+    );
+    wait_until(
+        "confiture (Python) waits for the lock we hold",
+        Duration::from_secs(60),
+        || blocked_on_migration_lock(&mut client, &db.name),
+    );
+    assert!(patient.try_wait().expect("poll confiture").is_none());
+
+    open_gate(&mut client);
+    finish(our_run).code(0).stdout_has("applied 2 migrations");
+    // confiture reads the ledger under the lock (1.29; older versions planned before it and
+    // failed here with "already applied"): nothing left to do.
+    finish(patient).code(0).stdout_has("No pending migrations");
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_t1".into(), "002:create_t2".into()])
+    );
+}
+
+#[test]
+fn a_rollback_by_one_tool_is_seen_by_the_other() {
+    let db = TestDb::new("interop_rollback");
+    let project = project(&db, 3, None);
+    run_python(&project, &["migrate", "up", "--target", "002"]).code(0);
+    ours(&project, &["migrate", "up"]).code(0);
+    statuses_agree(&project, 0);
+
+    // confiture rolls back the migration we applied...
+    run_python(&project, &["migrate", "down"]).code(0);
+    let seen = statuses_agree(&project, 1);
+    assert_eq!(
+        statuses(&seen),
+        ["001:applied", "002:applied", "003:pending"]
+    );
+    assert!(!db.has_relation("t3"));
+
+    // ...and we roll back one it applied.
+    ours(&project, &["migrate", "down"])
+        .code(0)
+        .stdout_has("002");
+    let seen = statuses_agree(&project, 1);
+    assert_eq!(
+        statuses(&seen),
+        ["001:applied", "002:pending", "003:pending"]
+    );
+    assert!(!db.has_relation("t2"));
+
+    // Either tool can then apply what the other rolled back.
+    run_python(&project, &["migrate", "up", "--target", "002"]).code(0);
+    ours(&project, &["migrate", "up"]).code(0);
+    let seen = statuses_agree(&project, 0);
+    assert_eq!(
+        statuses(&seen),
+        ["001:applied", "002:applied", "003:applied"]
+    );
+    assert!(db.has_relation("t2") && db.has_relation("t3"));
+}
+
+/// 001 creates a table; 002 builds an index on it with `CREATE INDEX CONCURRENTLY`, after
+/// waiting at the gate (see [`project`]) in a statement of its own.
+fn index_project(db: &TestDb) -> Project {
+    let project = Project::new();
+    project
+        .write(
+            ENV_FILE,
+            format!("name: test\ndatabase_url: {}\n", db.url()),
+        )
+        .migration(
+            "001_create_t",
+            "CREATE TABLE t (id int PRIMARY KEY, v int);\n",
+            "DROP TABLE t;\n",
+        )
+        .migration(
+            "002_index_t_v",
+            "-- confiture:no-transaction\n\
+             DO $$ BEGIN\n  WHILE EXISTS (SELECT 1 FROM pause) LOOP PERFORM pg_sleep(0.05); END LOOP;\nEND $$;\n\
+             CREATE INDEX CONCURRENTLY t_v ON t (v);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_v;\n",
+        );
+    project
+}
+
+#[test]
+fn our_waiting_runner_does_not_disturb_confiture_s_concurrent_index_build() {
+    let db = TestDb::new("interop_cic_py");
+    let project = index_project(&db);
+    let mut client = db.connect();
+    close_gate(&mut client);
+
+    let python_run = spawn(python(&project, &["migrate", "up"]));
+    wait_until(
+        "confiture (Python) is inside migration 002",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    let mut waiter = spawn(ours_cmd(&project, &["migrate", "up"]));
+    // Long enough for our runner to be polling for the lock, and past deadlock_timeout.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(waiter.try_wait().expect("poll our run").is_none());
+    open_gate(&mut client);
+
+    // We poll for the lock between statements, holding no snapshot: the build completes.
+    finish(python_run).code(0);
+    finish(waiter).code(0).stdout_has("up to date");
+    let valid: bool = client
+        .query_one(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v'::regclass",
+            &[],
+        )
+        .expect("t_v")
+        .get(0);
+    assert!(valid);
+    statuses_agree(&project, 0);
+}
+
+/// A limit of mixing the tools, pinned here so that it is documented (RELIABILITY.md): confiture
+/// waits for the lock inside `pg_advisory_lock`, in a transaction, holding a snapshot, and
+/// `CREATE INDEX CONCURRENTLY` waits for every older snapshot to go away. PostgreSQL sees the
+/// cycle and cancels our build (40P01); we report it with the invalid index to drop.
+#[test]
+fn a_waiting_confiture_makes_our_concurrent_index_build_fail_as_a_deadlock() {
+    let db = TestDb::new("interop_cic_rs");
+    let project = index_project(&db);
+    let mut client = db.connect();
+    close_gate(&mut client);
+
+    let our_run = spawn(ours_cmd(&project, &["migrate", "up"]));
+    wait_until(
+        "our run is inside migration 002",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    let python_run = spawn(python(&project, &["migrate", "up"]));
+    // confiture has waited past deadlock_timeout (1 s) when our build starts waiting for it,
+    // so the deadlock check that finds the cycle is our build's.
+    wait_until(
+        "confiture (Python) waits for the lock for 1.5 s",
+        Duration::from_secs(60),
+        || {
+            client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                     WHERE l.locktype = 'advisory' AND NOT l.granted AND a.datname = $1 \
+                     AND clock_timestamp() - a.query_start > interval '1.5 s')",
+                    &[&db.name],
+                )
+                .expect("pg_locks")
+                .get(0)
+        },
+    );
+    open_gate(&mut client);
+
+    finish(our_run)
+        .code(4)
+        .stderr_has("migration 002_index_t_v failed at ")
+        .stderr_has("deadlock detected")
+        .stderr_has("index t_v was left INVALID by the failed build")
+        .stderr_has("DROP INDEX CONCURRENTLY IF EXISTS t_v;");
+    // confiture then takes the lock and trips over the invalid index; nothing records 002.
+    assert_ne!(finish(python_run).code, 0);
+    assert_eq!(db.ledger(), Some(vec!["001:create_t".into()]));
+
+    client
+        .batch_execute("DROP INDEX CONCURRENTLY IF EXISTS t_v")
+        .expect("drop the invalid index");
+    open_gate(&mut client);
+    ours(&project, &["migrate", "up"]).code(0);
+    statuses_agree(&project, 0);
+}

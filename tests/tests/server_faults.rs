@@ -1,0 +1,411 @@
+//! The server misbehaving under the CLI: restarted (and crashed) in the middle of a run of slow
+//! migrations, the applying backend terminated, a role without `CREATE`, a read-only database.
+//! Each fails with a clear message and the right exit code, leaves no half-applied migration
+//! and no ledger row for it, and the next `up` completes.
+//!
+//! Restarts happen on a throwaway cluster (never on the shared server); the other faults use a
+//! database (and role) of their own on the shared server.
+
+use std::process::{Child, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use confiture_tests::cluster::{wait_until, Cluster};
+use confiture_tests::{admin, unique, Project, Run, TestDb};
+
+/// 001 is quick; 002 creates a table, then sleeps for as long as the `pause` table (made by
+/// the test, not by a migration) has a row; 003 is quick. The files never change between runs.
+fn slow_project() -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_t1",
+            "CREATE TABLE t1 (id int PRIMARY KEY);\n",
+            "DROP TABLE t1;\n",
+        )
+        .migration(
+            "002_slow",
+            "CREATE TABLE half (id int PRIMARY KEY);\nSELECT pg_sleep(60) FROM pause;\n",
+            "DROP TABLE half;\n",
+        )
+        .migration(
+            "003_create_t3",
+            "CREATE TABLE t3 (id int PRIMARY KEY);\n",
+            "DROP TABLE t3;\n",
+        );
+    project
+}
+
+/// The CLI running `migrate up` in the background.
+fn spawn_up(project: &Project, url: &str) -> Child {
+    project
+        .cli()
+        .args(["migrate", "up", "--database-url", url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the CLI under test")
+}
+
+fn finish(child: Child) -> Run {
+    let output = child.wait_with_output().expect("wait for the CLI");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The pid of the backend sleeping in migration 002 in `db`, once it is there.
+fn sleeping_backend(client: &mut postgres::Client, db: &str) -> i32 {
+    let mut pid = None;
+    wait_until("migration 002 sleeps", Duration::from_secs(30), || {
+        pid = client
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE datname = $1 \
+                 AND query LIKE '%pg_sleep(60) FROM pause%' AND pid <> pg_backend_pid()",
+                &[&db],
+            )
+            .expect("pg_stat_activity")
+            .map(|row| row.get(0));
+        pid.is_some()
+    });
+    pid.unwrap_or_default()
+}
+
+fn ledger(client: &mut postgres::Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT version FROM tb_confiture ORDER BY applied_at, pk_confiture",
+            &[],
+        )
+        .expect("ledger rows")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn has_table(client: &mut postgres::Client, name: &str) -> bool {
+    client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .expect("to_regclass")
+        .get(0)
+}
+
+/// A failed run of `slow_project` stopped in 002: exit 3 naming the migration, nothing of 002
+/// or 003 in the database or the ledger.
+#[track_caller]
+fn assert_stopped_in_002(run: &Run, client: &mut postgres::Client) {
+    run.code(3)
+        .stderr_has("connection lost while applying migration 002_slow")
+        .stderr_has("its transaction did not commit")
+        .stderr_has("help: run `cargo confiture migrate status`");
+    assert!(
+        !ledger(client).contains(&"002".to_string()),
+        "no row for 002"
+    );
+    assert!(!has_table(client, "half"), "nothing of 002 was applied");
+    assert!(!has_table(client, "t3"), "003 was not attempted");
+    // What is recorded is exactly what is there.
+    assert_eq!(
+        ledger(client).contains(&"001".to_string()),
+        has_table(client, "t1"),
+        "001's row and its table commit together"
+    );
+}
+
+/// One cluster for the restart tests, one restart at a time.
+fn restartable() -> MutexGuard<'static, Cluster> {
+    static CLUSTER: OnceLock<Mutex<Cluster>> = OnceLock::new();
+    CLUSTER
+        .get_or_init(|| {
+            let cluster = Cluster::init();
+            cluster.start();
+            Mutex::new(cluster)
+        })
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `slow_project` on the cluster, restarts the server with `mode` while 002 sleeps,
+/// checks the failure, then runs `up` again.
+fn restart_mid_run(mode: &str) -> Vec<String> {
+    let cluster = restartable();
+    let db = cluster.create_database("restart");
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = slow_project();
+    let mut client = cluster.connect(&db);
+    client
+        .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+        .expect("pause");
+
+    let child = spawn_up(&project, &url);
+    sleeping_backend(&mut client, &db);
+    let restarted = Instant::now();
+    cluster.restart(mode);
+    let run = finish(child);
+    assert!(
+        restarted.elapsed() < Duration::from_secs(30),
+        "the CLI noticed the restart"
+    );
+
+    let mut client = cluster.connect(&db);
+    assert_stopped_in_002(&run, &mut client);
+    let after_failure = ledger(&mut client);
+
+    client.batch_execute("DELETE FROM pause").expect("unpause");
+    let again = project.run(&["migrate", "up", "--database-url", &url]);
+    again.code(0);
+    assert_eq!(ledger(&mut client), ["001", "002", "003"]);
+    assert!(has_table(&mut client, "half") && has_table(&mut client, "t3"));
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(0);
+    after_failure
+}
+
+#[test]
+fn a_server_restart_mid_run_fails_with_exit_3_and_the_next_up_completes() {
+    let recorded = restart_mid_run("fast");
+    // A clean shutdown flushes every commit: 001 stays applied.
+    assert_eq!(recorded, ["001"]);
+}
+
+#[test]
+fn a_server_crash_mid_run_loses_at_most_whole_migrations_and_the_next_up_completes() {
+    // 001 committed without waiting for its WAL flush (only a run's last commit waits), so
+    // an immediate shutdown may lose it — as a whole, with its row (checked in restart_mid_run).
+    let recorded = restart_mid_run("immediate");
+    assert!(recorded.is_empty() || recorded == ["001"], "{recorded:?}");
+}
+
+#[test]
+fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
+    let db = TestDb::new("terminated");
+    let project = slow_project();
+    let mut client = db.connect();
+    client
+        .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+        .expect("pause");
+
+    let child = spawn_up(&project, &db.url());
+    let pid = sleeping_backend(&mut client, &db.name);
+    let terminated = Instant::now();
+    let killed: bool = client
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .expect("pg_terminate_backend")
+        .get(0);
+    assert!(killed);
+    let run = finish(child);
+    assert!(terminated.elapsed() < Duration::from_secs(30));
+    assert_stopped_in_002(&run, &mut client);
+    run.stderr_has("terminating connection due to administrator command");
+    assert_eq!(ledger(&mut client), ["001"]);
+    let lock_free: bool = client
+        .query_one(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+             AND classid = 1751936052 AND database = (SELECT oid FROM pg_database \
+             WHERE datname = current_database()))",
+            &[],
+        )
+        .expect("pg_locks")
+        .get(0);
+    assert!(lock_free, "the migration lock went with the session");
+
+    client.batch_execute("DELETE FROM pause").expect("unpause");
+    project
+        .run(&["migrate", "up", "--database-url", &db.url()])
+        .code(0)
+        .stdout_has("002, 003");
+    assert_eq!(ledger(&mut client), ["001", "002", "003"]);
+}
+
+/// A login role on the shared server, dropped (after the databases it was used in) on drop.
+struct Role {
+    name: String,
+}
+
+impl Role {
+    fn new(prefix: &str) -> Role {
+        let name = unique(prefix);
+        admin()
+            .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN"))
+            .unwrap_or_else(|e| panic!("cannot create role {name}: {e}"));
+        Role { name }
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        if let Ok(mut client) = std::panic::catch_unwind(admin) {
+            let _ = client.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.name));
+        }
+    }
+}
+
+#[test]
+fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
+    // Declared first, dropped last: the role outlives the database it has privileges in.
+    let role = Role::new("cft_nocreate");
+    let db = TestDb::new("nocreate");
+    let url = format!(
+        "postgresql://{}@{}:{}/{}",
+        role.name,
+        confiture_tests::pg_host(),
+        confiture_tests::pg_port(),
+        db.name
+    );
+    let project = Project::new();
+    project.migration(
+        "001_create_tb_note",
+        "CREATE TABLE tb_note (id int PRIMARY KEY);\n",
+        "DROP TABLE tb_note;\n",
+    );
+    let mut client = db.connect();
+    // PostgreSQL 15+ grants no CREATE on schema public to PUBLIC; older servers do.
+    client
+        .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .expect("revoke");
+
+    // The tracking table cannot be created.
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(4)
+        .stderr_has(
+            "cannot create the tracking table tb_confiture: permission denied for schema public",
+        )
+        .stderr_has("help: grant this role CREATE on that schema");
+    assert_eq!(db.ledger(), None);
+
+    // The owner creates it and lets the role write it: now the migration's own CREATE fails.
+    client
+        .batch_execute(&format!(
+            "{}; GRANT SELECT, INSERT, DELETE ON tb_confiture TO \"{}\"",
+            confiture::ledger::TrackingTable::default().create_sql(),
+            role.name
+        ))
+        .expect("ledger made by the owner");
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(4)
+        .stderr_has("migration 001_create_tb_note failed at ")
+        .stderr_has("001_create_tb_note.up.sql")
+        .stderr_has("permission denied for schema public")
+        .stderr_has("SQLSTATE 42501");
+    assert_eq!(db.ledger(), Some(vec![]));
+    assert!(!db.has_relation("tb_note"));
+
+    client
+        .batch_execute(&format!(
+            "GRANT CREATE ON SCHEMA public TO \"{}\"",
+            role.name
+        ))
+        .expect("grant");
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(0);
+    assert_eq!(db.ledger(), Some(vec!["001:create_tb_note".to_string()]));
+    // Dropped before the role: the role owns tb_note.
+    drop(client);
+    drop(db);
+}
+
+#[test]
+fn a_read_only_database_is_refused_before_anything_is_tried() {
+    let db = TestDb::new("readonly");
+    let project = Project::new();
+    project.migration(
+        "001_create_t1",
+        "CREATE TABLE t1 (id int PRIMARY KEY);\n",
+        "DROP TABLE t1;\n",
+    );
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
+            db.name
+        ))
+        .expect("make the database read-only");
+    let before = db.catalog_snapshot();
+    // Another session holds the migration lock: the refusal must not wait for it.
+    let mut holder = db.connect();
+    let key = confiture::db::lock::lock_id(&db.name);
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock(1751936052, {key})"))
+        .expect("hold the lock");
+
+    let url = db.url();
+    let started = Instant::now();
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "down"],
+        &["migrate", "baseline", "--through", "1"],
+        &["migrate", "reinit"],
+    ] {
+        let run = project.run(&[args, &["--database-url", &url, "--lock-timeout", "60s"]].concat());
+        run.code(3)
+            .stderr_has(&format!(
+                "database postgres@{}:{}/{} is read-only (transaction_read_only is on); nothing was run",
+                confiture_tests::pg_host(),
+                confiture_tests::pg_port(),
+                db.name
+            ))
+            .stderr_has("default_transaction_read_only = off");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "refused without waiting for the lock: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(db.catalog_snapshot(), before, "nothing was written");
+
+    // Reading still works.
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(2);
+    project
+        .run(&["migrate", "up", "--dry-run", "--database-url", &url])
+        .code(0);
+
+    drop(holder);
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" RESET default_transaction_read_only",
+            db.name
+        ))
+        .expect("make the database writable");
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(0);
+    assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
+}
+
+#[test]
+fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
+    // A cluster started with standby.signal and no primary stays in recovery for good, and
+    // accepts read-only sessions: a real `pg_is_in_recovery()`.
+    let cluster = Cluster::init();
+    std::fs::write(cluster.data().join("standby.signal"), "").expect("standby.signal");
+    cluster.start();
+    let in_recovery: bool = cluster
+        .connect("postgres")
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .expect("pg_is_in_recovery")
+        .get(0);
+    assert!(in_recovery);
+
+    let project = slow_project();
+    let url = cluster.url("postgres", "sslmode=disable");
+    for args in [&["migrate", "up"][..], &["migrate", "reinit"]] {
+        project
+            .run(&[args, &["--database-url", &url]].concat())
+            .code(3)
+            .stderr_has(&format!(
+                "database postgres@localhost:{}/postgres is a standby server in recovery (read-only); nothing was run",
+                cluster.port()
+            ))
+            .stderr_has("help: migrations run on the primary");
+    }
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(2);
+}
