@@ -94,7 +94,8 @@ impl TestDb {
         let mut client = self.connect();
         let rows = client
             .query(
-                "SELECT n.nspname || '.' || c.relname || ':' || c.relkind || ':' || c.relfilenode
+                "SELECT n.nspname::text || '.' || c.relname::text || ':' || c.relkind::text
+                        || ':' || c.relfilenode::text
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
                  ORDER BY 1",
