@@ -27,7 +27,7 @@ use crate::db::lock;
 pub use crate::db::lock::LockHolder;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{self, Migration, MigrationSet, TransactionMode};
-use crate::ledger::{self, LedgerRow, RowKind};
+use crate::ledger::{self, LedgerRow, RowKind, TrackingTable};
 use crate::plan;
 use crate::Migrator;
 
@@ -432,6 +432,15 @@ fn with_lock<T>(
     result
 }
 
+/// The ledger's rows (none when the table does not exist) and whether the table exists.
+/// Writing commands create the table only after their plan is accepted.
+fn read_ledger(client: &mut Client, table: &TrackingTable) -> Result<(Vec<LedgerRow>, bool)> {
+    Ok(match crate::db::ledger::read(client, table)? {
+        Some(ledger) => (ledger.rows, true),
+        None => (Vec::new(), false),
+    })
+}
+
 impl Migrator {
     fn load_set(&self) -> Result<MigrationSet> {
         let checked = files::load(&self.migrations_dir, &self.check_options)?;
@@ -442,10 +451,13 @@ impl Migrator {
                 .filter(|d| d.is_error())
                 .map(ToString::to_string)
                 .collect();
+            let count = match errors.len() {
+                1 => "1 error".to_string(),
+                n => format!("{n} errors"),
+            };
             let mut err = Error::invalid(format!(
-                "{} has {} error(s); nothing was run",
+                "{} has {count}; nothing was run",
                 self.migrations_dir.display(),
-                errors.len()
             ))
             .with_help(
                 "fix the files listed (`cargo confiture lint` explains each rule), then run again",
@@ -573,14 +585,12 @@ impl Migrator {
             progress,
             &mut warnings,
             |client, progress| {
-                let rows = match crate::db::ledger::read(client, &settings.table)? {
-                    Some(ledger) => ledger.rows,
-                    None => {
-                        apply::create_tracking_table(client, &settings.table)?;
-                        Vec::new()
-                    }
-                };
+                let (rows, initialised) = read_ledger(client, &settings.table)?;
                 let plan = plan::up(&set, &rows, &request)?;
+                // Only once the plan is accepted: a refused `up` leaves the database as it was.
+                if !initialised {
+                    apply::create_tracking_table(client, &settings.table)?;
+                }
                 report.skipped = versions(&plan.skipped);
                 if plan.apply.is_empty() {
                     progress(Progress::UpToDate);
@@ -758,14 +768,11 @@ impl Migrator {
             progress,
             &mut warnings,
             |client, _| {
-                let rows = match crate::db::ledger::read(client, &table)? {
-                    Some(ledger) => ledger.rows,
-                    None => {
-                        apply::create_tracking_table(client, &table)?;
-                        Vec::new()
-                    }
-                };
+                let (rows, initialised) = read_ledger(client, &table)?;
                 let plan = plan::baseline(&set, &rows, options.through)?;
+                if !initialised {
+                    apply::create_tracking_table(client, &table)?;
+                }
                 let mut sql = String::from("BEGIN;\n");
                 for m in &plan.record {
                     let insert = ledger::insert_sql(
@@ -840,14 +847,11 @@ impl Migrator {
             progress,
             &mut warnings,
             |client, _| {
-                let rows = match crate::db::ledger::read(client, &table)? {
-                    Some(ledger) => ledger.rows,
-                    None => {
-                        apply::create_tracking_table(client, &table)?;
-                        Vec::new()
-                    }
-                };
+                let (rows, initialised) = read_ledger(client, &table)?;
                 let plan = plan::reinit(&set, &rows, options.through)?;
+                if !initialised {
+                    apply::create_tracking_table(client, &table)?;
+                }
                 let mut sql = format!("BEGIN;\nDELETE FROM {};\n", table.quoted());
                 for m in &plan.record {
                     let insert = ledger::insert_sql(
