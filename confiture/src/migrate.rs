@@ -587,6 +587,12 @@ impl Migrator {
             |client, progress| {
                 let (rows, initialised) = read_ledger(client, &settings.table)?;
                 let plan = plan::up(&set, &rows, &request)?;
+                if single {
+                    let steps = up_steps(&plan.apply);
+                    if let Some((i, failure)) = apply::single_transaction_refusal(&steps) {
+                        return Err(single_failure(&plan.apply, i, failure, report));
+                    }
+                }
                 // Only once the plan is accepted: a refused `up` leaves the database as it was.
                 if !initialised {
                     apply::create_tracking_table(client, &settings.table)?;
@@ -951,14 +957,7 @@ fn run_single(
     progress: &mut dyn FnMut(Progress),
     report: &mut UpReport,
 ) -> Run<()> {
-    let steps: Vec<Step<'_>> = migrations
-        .iter()
-        .map(|m| Step {
-            migration: m,
-            direction: Direction::Up,
-            synchronous_commit: true,
-        })
-        .collect();
+    let steps = up_steps(migrations);
     let mut durations = vec![Duration::ZERO; migrations.len()];
     // Both callbacks report progress.
     let progress_cell = std::cell::RefCell::new(progress);
@@ -1005,19 +1004,39 @@ fn run_single(
             }
             Ok(())
         }
-        Err((i, failure)) => {
-            let Some(m) = migrations.get(i).or(migrations.first()).copied() else {
-                return Err(failure.error.into());
-            };
-            let rest: Vec<String> = migrations
-                .iter()
-                .filter(|o| o.version != m.version)
-                .map(|m| m.version_text.clone())
-                .collect();
-            report.skipped.splice(0..0, rest);
-            Err(RunFailure::of_step(m, failure))
-        }
+        Err((i, failure)) => Err(single_failure(migrations, i, failure, report)),
     }
+}
+
+/// The steps of `up --single-transaction`.
+fn up_steps<'a>(migrations: &[&'a Migration]) -> Vec<Step<'a>> {
+    migrations
+        .iter()
+        .map(|m| Step {
+            migration: m,
+            direction: Direction::Up,
+            synchronous_commit: true,
+        })
+        .collect()
+}
+
+/// A failed `up --single-transaction`: step `i` failed, and none of the others stays applied.
+fn single_failure(
+    migrations: &[&Migration],
+    i: usize,
+    failure: StepFailure,
+    report: &mut UpReport,
+) -> RunFailure {
+    let Some(m) = migrations.get(i).or(migrations.first()).copied() else {
+        return failure.error.into();
+    };
+    let rest: Vec<String> = migrations
+        .iter()
+        .filter(|o| o.version != m.version)
+        .map(|m| m.version_text.clone())
+        .collect();
+    report.skipped.splice(0..0, rest);
+    RunFailure::of_step(m, failure)
 }
 
 /// Creates the environment's database when it does not exist, connecting to the `postgres`
