@@ -276,8 +276,17 @@ impl SpecBuilder {
             "dbname" => self.dbname = Some(value).filter(|v| !v.is_empty()),
             "sslmode" => {
                 self.sslmode = Some(SslMode::parse(&value).ok_or_else(|| {
+                    // Quoted only when it looks like a mode: a long or odd value may be a
+                    // mis-split piece of a password.
+                    let shown = if value.len() <= 20
+                        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    {
+                        format!("sslmode {value:?}")
+                    } else {
+                        "sslmode".to_string()
+                    };
                     format!(
-                        "sslmode {value:?} is not one of disable, prefer, require, verify-ca, verify-full"
+                        "{shown} is not one of disable, prefer, require, verify-ca, verify-full"
                     )
                 })?);
             }
@@ -368,7 +377,7 @@ fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
         .or_else(|| text.strip_prefix("postgres://"))
     {
         parse_url(rest, &mut builder)?;
-    } else if text.contains("://") {
+    } else if has_url_scheme(text) {
         return Err("the URL scheme must be postgresql:// or postgres://".to_string());
     } else if text.contains('=') {
         parse_conninfo(text, &mut builder)?;
@@ -378,6 +387,17 @@ fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
         return Err("expected a postgresql:// URL or key=value pairs".to_string());
     }
     Ok(builder.finish())
+}
+
+/// Whether `text` starts with `scheme://`. A `://` further on may be inside a conninfo value
+/// (`password='a://b'`): that text is conninfo, not a URL with a wrong scheme.
+fn has_url_scheme(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
 }
 
 fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
@@ -1343,6 +1363,14 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn conninfo_with_a_url_in_a_value_is_conninfo() {
+        let spec = ConnectionSpec::parse("host=h dbname=d password='a://b'").unwrap();
+        assert_eq!(spec.password.as_deref(), Some("a://b"));
+        let err = ConnectionSpec::parse("mysql://u@h/d").unwrap_err();
+        assert!(err.message.contains("scheme"), "{err}");
     }
 
     #[test]
