@@ -12,11 +12,14 @@
 //! - `env` (optional) — `NAME=value` lines set in the command's environment;
 //! - `prepare` (optional) — arguments of a command run first, which must succeed (e.g.
 //!   `migrate up`, so that the database has something to lose);
+//! - `sql` (optional) — SQL run on the case's database after `prepare` (e.g. a table that
+//!   takes the ledger's name);
 //! - `setup` (optional) — run after `prepare`: what cannot be committed, one directive a line,
 //!   paths relative to the project: `remove PATH`, `mkdir PATH`, `symlink TARGET LINK`,
-//!   `unreadable PATH`, `append PATH TEXT` (a line added to a file, e.g. an edit after
-//!   `prepare` applied it), `big-migration PATH BYTES` (generated at test time: a 50 MB file
-//!   is never committed);
+//!   `unreadable PATH`, `fifo PATH`, `touch PATH` (empty file; `\xHH` in PATH is a raw byte,
+//!   for names that are not UTF-8), `append PATH TEXT` (a line added to a file, e.g. an edit
+//!   after `prepare` applied it), `big-migration PATH BYTES` (generated at test time: a 50 MB
+//!   file is never committed);
 //! - `note` (optional) — why the case is built the way it is.
 //!
 //! Placeholders, substituted in `cmd`, `env`, `expect` and the project's files: `{DB_URL}` and
@@ -204,6 +207,19 @@ fn setup(case: &Case, project: &Project) -> Result<Vec<String>, String> {
                 std::os::unix::fs::symlink(target, path(2)?).map_err(io)?;
             }
             "unreadable" => notes.push(make_unreadable(&path(1)?).map_err(io)?),
+            "fifo" => {
+                let status = Command::new("mkfifo").arg(path(1)?).status().map_err(io)?;
+                if !status.success() {
+                    return Err(format!("setup {line:?}: mkfifo failed"));
+                }
+            }
+            "touch" => {
+                use std::os::unix::ffi::OsStrExt;
+                let raw = words.get(1).ok_or("touch needs a path")?;
+                let bytes = unescape_bytes(raw);
+                let relative = std::ffi::OsStr::from_bytes(&bytes);
+                std::fs::write(project.root.join(relative), b"SELECT 1;\n").map_err(io)?;
+            }
             "append" => {
                 use std::io::Write;
                 let text = line.splitn(3, ' ').nth(2).unwrap_or_default();
@@ -224,6 +240,31 @@ fn setup(case: &Case, project: &Project) -> Result<Vec<String>, String> {
         }
     }
     Ok(notes)
+}
+
+/// `\xHH` escapes to raw bytes; everything else as is.
+fn unescape_bytes(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = (bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'x'))
+            .then(|| bytes.get(i + 2..i + 4))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match hex {
+            Some(b) => {
+                out.push(b);
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// `chmod 000`, unless this process can read the file anyway (root, or a capability such as
@@ -401,6 +442,14 @@ fn check_case(case: &Case) -> Vec<String> {
                 "`prepare` {prepare:?} failed ({:?})\n--- stdout\n{}--- stderr\n{}---",
                 outcome.code, outcome.stdout, outcome.stderr
             )];
+        }
+    }
+    if let Some(sql) = read_optional(&case.dir.join("sql")) {
+        let Some(db) = db.as_ref() else {
+            return vec!["an `sql` file needs a database: mention {DB_URL} or {DB_NAME}".into()];
+        };
+        if let Err(e) = db.connect().batch_execute(&placeholders.text(&sql)) {
+            return vec![format!("the `sql` file failed: {e}")];
         }
     }
     let notes = match setup(case, &project) {
