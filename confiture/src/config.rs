@@ -214,6 +214,42 @@ const KNOWN_PARAMETERS: &[&str] = &[
     "options",
 ];
 
+/// libpq's other connection parameters: named in errors as libpq's, but not supported.
+const LIBPQ_ONLY_PARAMETERS: &[&str] = &[
+    "hostaddr",
+    "passfile",
+    "require_auth",
+    "channel_binding",
+    "client_encoding",
+    "fallback_application_name",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "replication",
+    "gssencmode",
+    "sslnegotiation",
+    "sslcompression",
+    "sslcert",
+    "sslkey",
+    "sslkeylogfile",
+    "sslpassword",
+    "sslcertmode",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    "service",
+    "target_session_attrs",
+    "load_balance_hosts",
+];
+
 #[derive(Default)]
 struct SpecBuilder {
     host: Option<String>,
@@ -240,8 +276,17 @@ impl SpecBuilder {
             "dbname" => self.dbname = Some(value).filter(|v| !v.is_empty()),
             "sslmode" => {
                 self.sslmode = Some(SslMode::parse(&value).ok_or_else(|| {
+                    // Quoted only when it looks like a mode: a long or odd value may be a
+                    // mis-split piece of a password.
+                    let shown = if value.len() <= 20
+                        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    {
+                        format!("sslmode {value:?}")
+                    } else {
+                        "sslmode".to_string()
+                    };
                     format!(
-                        "sslmode {value:?} is not one of disable, prefer, require, verify-ca, verify-full"
+                        "{shown} is not one of disable, prefer, require, verify-ca, verify-full"
                     )
                 })?);
             }
@@ -261,16 +306,18 @@ impl SpecBuilder {
             }
             "options" => self.options = Some(value).filter(|v| !v.trim().is_empty()),
             _ => {
-                let shown = if key.len() <= 40
-                    && key
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                {
+                // A key is quoted only when it is libpq's or close to one of ours: anything
+                // else may be a piece of a password whose spaces were not quoted
+                // (`password=my secret=...`).
+                let close = closest(key, KNOWN_PARAMETERS);
+                let shown = if LIBPQ_ONLY_PARAMETERS.contains(&key) {
+                    format!("libpq parameter {key:?}")
+                } else if close.is_some() {
                     format!("parameter {key:?}")
                 } else {
-                    "parameter".to_string()
+                    "parameter (its name is not shown: it may be part of a password)".to_string()
                 };
-                let hint = match closest(key, KNOWN_PARAMETERS) {
+                let hint = match close {
                     Some(known) => format!(" (did you mean {known:?}?)"),
                     None => String::new(),
                 };
@@ -330,7 +377,7 @@ fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
         .or_else(|| text.strip_prefix("postgres://"))
     {
         parse_url(rest, &mut builder)?;
-    } else if text.contains("://") {
+    } else if has_url_scheme(text) {
         return Err("the URL scheme must be postgresql:// or postgres://".to_string());
     } else if text.contains('=') {
         parse_conninfo(text, &mut builder)?;
@@ -340,6 +387,17 @@ fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
         return Err("expected a postgresql:// URL or key=value pairs".to_string());
     }
     Ok(builder.finish())
+}
+
+/// Whether `text` starts with `scheme://`. A `://` further on may be inside a conninfo value
+/// (`password='a://b'`): that text is conninfo, not a URL with a wrong scheme.
+fn has_url_scheme(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
 }
 
 fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
@@ -599,19 +657,38 @@ impl Environment {
     /// the origin is [`Origin::ConfigFlag`] unless [`resolve`] says otherwise. `vars` looks up
     /// the variables used by `${VAR}`.
     pub fn from_file(path: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<Environment> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let shown = display_path(path);
+        let bytes = std::fs::read(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::invalid(format!(
-                    "environment file {} does not exist",
-                    path.display()
-                ))
-                .with_help("check the path given to -c, or use --env NAME")
+                Error::invalid(format!("environment file {shown} does not exist"))
+                    .with_help("check the path given to -c, or use --env NAME")
+            } else if path.is_dir() {
+                Error::invalid(format!("environment file {shown} is a directory")).with_help(
+                    "give the path of a .yaml file to -c, or an environment name to --env",
+                )
             } else {
-                Error::invalid(format!("cannot read environment file {}", path.display()))
-                    .with_cause(e)
+                Error::invalid(format!("cannot read environment file {shown}")).with_cause(e)
             }
         })?;
-        parse_environment(&text, path, vars)
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            Error::invalid(format!(
+                "environment file {shown} is not valid UTF-8 (line {line})"
+            ))
+            .with_help("save it as UTF-8 text")
+        })?;
+        parse_environment(&text, path, &shown, vars)
+    }
+
+    /// Reads an environment file's text, as [`Environment::from_file`] does but without
+    /// reading a file: `path` names the file in messages and in [`Environment::file`].
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Environment> {
+        parse_environment(text, path, &path.display().to_string(), vars)
     }
 
     /// `using staging (db/environments/staging.yaml): postgres@db.internal:5432/app` — what the
@@ -828,24 +905,17 @@ const DATABASE_KEYS: &[&str] = &[
 ];
 const TOP_LEVEL_KEYS: &[&str] = &["database_url", "database", "migration", "application_name"];
 
-/// Reads an environment file's text. Pure: `path` is used in messages only.
+/// Reads an environment file's text. Pure: `path` is kept in the environment, `shown` names
+/// the file in messages.
 fn parse_environment(
     text: &str,
     path: &Path,
+    shown: &str,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Environment> {
-    let file = FileContext { path, vars };
-    let document: Value = serde_yaml::from_str(text).map_err(|e| {
-        let at = match e.location() {
-            Some(loc) => format!(" at line {}, column {}", loc.line(), loc.column()),
-            None => String::new(),
-        };
-        Error::invalid(format!(
-            "malformed YAML in environment file {}{at}",
-            path.display()
-        ))
-        .with_cause(e)
-    })?;
+    let file = FileContext { shown, vars };
+    let document: Value =
+        serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, shown, &e))?;
     let top = match document {
         Value::Mapping(top) => top,
         Value::Null => {
@@ -853,25 +923,33 @@ fn parse_environment(
                 "add `database_url: postgresql://user@host:5432/dbname` to name the database",
             ))
         }
-        _ => return Err(file.error("is not a mapping of keys to values")),
+        _ => {
+            return Err(file.error("is not a mapping of keys to values").with_help(
+                "write one `key: value` per line, starting with \
+                 `database_url: postgresql://user@host:5432/dbname`",
+            ))
+        }
     };
 
     let connection = match (get(&top, "database_url"), get(&top, "database")) {
         (Some(url), _) if !url.is_null() => {
             let url = file.string(url, "database_url")?;
             if url.trim().is_empty() {
-                return Err(file.error("`database_url` is empty"));
+                return Err(file
+                    .key_error("database_url", "is empty")
+                    .with_help(CONNECTION_HELP));
             }
             parse_spec(&url).map_err(|reason| {
-                file.error(&format!("invalid `database_url`: {reason}"))
+                file.key_error("database_url", &format!("is invalid: {reason}"))
                     .with_help(CONNECTION_HELP)
             })?
         }
         (_, Some(Value::Mapping(block))) => file.legacy_database(block)?,
         (_, Some(other)) if !other.is_null() => {
-            return Err(
-                file.error("`database` must be a mapping (host, port, database, user, password)")
-            )
+            return Err(file.key_error(
+                "database",
+                "must be a mapping (host, port, database, user, password)",
+            ))
         }
         _ => {
             let mut error = file.error("names no database").with_help(
@@ -891,7 +969,13 @@ fn parse_environment(
     match get(&top, "migration") {
         None | Some(Value::Null) => {}
         Some(Value::Mapping(block)) => file.migration_block(block, &mut migration)?,
-        Some(_) => return Err(file.error("`migration` must be a mapping of settings")),
+        Some(_) => {
+            return Err(file
+                .key_error("migration", "must be a mapping of settings")
+                .with_help(
+                    "indent its settings under it, e.g. `migration:` then `  lock_timeout: 5s`",
+                ))
+        }
     }
 
     let mut application_name = match get(&top, "application_name") {
@@ -924,20 +1008,18 @@ fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
 }
 
 struct FileContext<'a> {
-    path: &'a Path,
+    /// The file as messages name it.
+    shown: &'a str,
     vars: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl FileContext<'_> {
     fn error(&self, what: &str) -> Error {
-        Error::invalid(format!("environment file {} {what}", self.path.display()))
+        Error::invalid(format!("environment file {} {what}", self.shown))
     }
 
     fn key_error(&self, key: &str, what: &str) -> Error {
-        Error::invalid(format!(
-            "environment file {}: `{key}` {what}",
-            self.path.display()
-        ))
+        Error::invalid(format!("environment file {}: `{key}` {what}", self.shown))
     }
 
     /// A scalar as text, with `${VAR}` expanded in strings. Numbers and booleans are taken as
@@ -1043,11 +1125,37 @@ impl FileContext<'_> {
             if let Some(text) = text {
                 builder
                     .set(param, text)
-                    .map_err(|reason| self.key_error(&full, &reason))?;
+                    .map_err(|reason| self.key_error(&full, &format!("is invalid: {reason}")))?;
             }
         }
         Ok(builder.finish())
     }
+}
+
+/// `malformed YAML in environment file F at line L, column C: <what the parser says>`, with
+/// the parser's own copy of the position left out, and a help line (tabs get their own: YAML
+/// forbids them in indentation, and editors hide them).
+fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
+    let mut cause = e.to_string();
+    let mut at = String::new();
+    let mut help =
+        "check the YAML syntax there: `key: value` pairs, nested keys indented with spaces";
+    if let Some(loc) = e.location() {
+        at = format!(" at line {}, column {}", loc.line(), loc.column());
+        cause = cause.replacen(
+            &format!(" at line {} column {}", loc.line(), loc.column()),
+            "",
+            1,
+        );
+        let line = text.lines().nth(loc.line().saturating_sub(1)).unwrap_or("");
+        let indentation = &line[..line.len() - line.trim_start().len()];
+        if indentation.contains('\t') {
+            help = "indent with spaces: YAML does not allow tabs in indentation";
+        }
+    }
+    Error::invalid(format!("malformed YAML in environment file {shown}{at}"))
+        .with_cause(cause)
+        .with_help(help)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1236,6 +1344,7 @@ mod tests {
             "postgresql://u:se?cret@host/db",
             "postgresql://u:secret@host:notaport/db",
             "host=h password=se cret",
+            "host=h password=my secret=1",
             "postgresql://u:secret@host/db?bogus=secret",
             "postgresql://u:secret@h1,h2/db",
             "postgresql://u:s%zzecret@h/db",
@@ -1254,6 +1363,24 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn conninfo_with_a_url_in_a_value_is_conninfo() {
+        let spec = ConnectionSpec::parse("host=h dbname=d password='a://b'").unwrap();
+        assert_eq!(spec.password.as_deref(), Some("a://b"));
+        let err = ConnectionSpec::parse("mysql://u@h/d").unwrap_err();
+        assert!(err.message.contains("scheme"), "{err}");
+    }
+
+    #[test]
+    fn libpq_parameters_are_named_as_such() {
+        let err = ConnectionSpec::parse("host=h sslcert=/c.pem").unwrap_err();
+        assert!(
+            err.message
+                .contains("unsupported libpq parameter \"sslcert\""),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1331,7 +1458,7 @@ mod tests {
 
     #[test]
     fn reads_a_minimal_file() {
-        let env = parse_environment(
+        let env = Environment::parse(
             "database_url: postgresql://localhost/app\n",
             Path::new("db/environments/x.yaml"),
             &no_vars,

@@ -28,7 +28,7 @@ pub use crate::db::lock::LockHolder;
 use crate::db::writable;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{self, Migration, MigrationSet, TransactionMode};
-use crate::ledger::{self, LedgerRow, RowKind};
+use crate::ledger::{self, LedgerRow, RowKind, TrackingTable};
 use crate::plan;
 use crate::Migrator;
 
@@ -437,6 +437,15 @@ fn with_lock<T>(
     result
 }
 
+/// The ledger's rows (none when the table does not exist) and whether the table exists.
+/// Writing commands create the table only after their plan is accepted.
+fn read_ledger(client: &mut Client, table: &TrackingTable) -> Result<(Vec<LedgerRow>, bool)> {
+    Ok(match crate::db::ledger::read(client, table)? {
+        Some(ledger) => (ledger.rows, true),
+        None => (Vec::new(), false),
+    })
+}
+
 impl Migrator {
     fn load_set(&self) -> Result<MigrationSet> {
         let checked = files::load(&self.migrations_dir, &self.check_options)?;
@@ -447,10 +456,13 @@ impl Migrator {
                 .filter(|d| d.is_error())
                 .map(ToString::to_string)
                 .collect();
+            let count = match errors.len() {
+                1 => "1 error".to_string(),
+                n => format!("{n} errors"),
+            };
             let mut err = Error::invalid(format!(
-                "{} has {} error(s); nothing was run",
+                "{} has {count}; nothing was run",
                 self.migrations_dir.display(),
-                errors.len()
             ))
             .with_help(
                 "fix the files listed (`cargo confiture lint` explains each rule), then run again",
@@ -579,14 +591,18 @@ impl Migrator {
             progress,
             &mut warnings,
             |client, progress| {
-                let rows = match crate::db::ledger::read(client, &settings.table)? {
-                    Some(ledger) => ledger.rows,
-                    None => {
-                        apply::create_tracking_table(client, &settings.table)?;
-                        Vec::new()
-                    }
-                };
+                let (rows, initialised) = read_ledger(client, &settings.table)?;
                 let plan = plan::up(&set, &rows, &request)?;
+                if single {
+                    let steps = up_steps(&plan.apply);
+                    if let Some((i, failure)) = apply::single_transaction_refusal(&steps) {
+                        return Err(single_failure(&plan.apply, i, failure, report));
+                    }
+                }
+                // Only once the plan is accepted: a refused `up` leaves the database as it was.
+                if !initialised {
+                    apply::create_tracking_table(client, &settings.table)?;
+                }
                 report.skipped = versions(&plan.skipped);
                 if plan.apply.is_empty() {
                     progress(Progress::UpToDate);
@@ -768,14 +784,11 @@ impl Migrator {
             progress,
             &mut warnings,
             |client, _| {
-                let rows = match crate::db::ledger::read(client, &table)? {
-                    Some(ledger) => ledger.rows,
-                    None => {
-                        apply::create_tracking_table(client, &table)?;
-                        Vec::new()
-                    }
-                };
+                let (rows, initialised) = read_ledger(client, &table)?;
                 let plan = plan::baseline(&set, &rows, options.through)?;
+                if !initialised {
+                    apply::create_tracking_table(client, &table)?;
+                }
                 let mut sql = String::from("BEGIN;\n");
                 for m in &plan.record {
                     let insert = ledger::insert_sql(
@@ -852,14 +865,11 @@ impl Migrator {
             progress,
             &mut warnings,
             |client, _| {
-                let rows = match crate::db::ledger::read(client, &table)? {
-                    Some(ledger) => ledger.rows,
-                    None => {
-                        apply::create_tracking_table(client, &table)?;
-                        Vec::new()
-                    }
-                };
+                let (rows, initialised) = read_ledger(client, &table)?;
                 let plan = plan::reinit(&set, &rows, options.through)?;
+                if !initialised {
+                    apply::create_tracking_table(client, &table)?;
+                }
                 let mut sql = format!("BEGIN;\nDELETE FROM {};\n", table.quoted());
                 for m in &plan.record {
                     let insert = ledger::insert_sql(
@@ -959,14 +969,7 @@ fn run_single(
     progress: &mut dyn FnMut(Progress),
     report: &mut UpReport,
 ) -> Run<()> {
-    let steps: Vec<Step<'_>> = migrations
-        .iter()
-        .map(|m| Step {
-            migration: m,
-            direction: Direction::Up,
-            synchronous_commit: true,
-        })
-        .collect();
+    let steps = up_steps(migrations);
     let mut durations = vec![Duration::ZERO; migrations.len()];
     // Both callbacks report progress.
     let progress_cell = std::cell::RefCell::new(progress);
@@ -1013,19 +1016,39 @@ fn run_single(
             }
             Ok(())
         }
-        Err((i, failure)) => {
-            let Some(m) = migrations.get(i).or(migrations.first()).copied() else {
-                return Err(failure.error.into());
-            };
-            let rest: Vec<String> = migrations
-                .iter()
-                .filter(|o| o.version != m.version)
-                .map(|m| m.version_text.clone())
-                .collect();
-            report.skipped.splice(0..0, rest);
-            Err(RunFailure::of_step(m, failure))
-        }
+        Err((i, failure)) => Err(single_failure(migrations, i, failure, report)),
     }
+}
+
+/// The steps of `up --single-transaction`.
+fn up_steps<'a>(migrations: &[&'a Migration]) -> Vec<Step<'a>> {
+    migrations
+        .iter()
+        .map(|m| Step {
+            migration: m,
+            direction: Direction::Up,
+            synchronous_commit: true,
+        })
+        .collect()
+}
+
+/// A failed `up --single-transaction`: step `i` failed, and none of the others stays applied.
+fn single_failure(
+    migrations: &[&Migration],
+    i: usize,
+    failure: StepFailure,
+    report: &mut UpReport,
+) -> RunFailure {
+    let Some(m) = migrations.get(i).or(migrations.first()).copied() else {
+        return failure.error.into();
+    };
+    let rest: Vec<String> = migrations
+        .iter()
+        .filter(|o| o.version != m.version)
+        .map(|m| m.version_text.clone())
+        .collect();
+    report.skipped.splice(0..0, rest);
+    RunFailure::of_step(m, failure)
 }
 
 /// Creates the environment's database when it does not exist, connecting to the `postgres`

@@ -127,8 +127,9 @@ fn short(checksum: &str) -> &str {
     checksum.get(..12).unwrap_or(checksum)
 }
 
-/// Versions of the set near `version`, for an error about an unknown version.
-fn nearby(set: &MigrationSet, version: u64) -> String {
+/// Versions of the set near `version`, for an error about an unknown version: how many, and
+/// their ids.
+fn nearby(set: &MigrationSet, version: u64) -> (usize, String) {
     let below = set
         .migrations
         .iter()
@@ -142,7 +143,8 @@ fn nearby(set: &MigrationSet, version: u64) -> String {
         .take(2);
     let mut near: Vec<&Migration> = below.chain(above).collect();
     near.sort_by_key(|m| m.version);
-    near.iter().map(|m| m.id()).collect::<Vec<_>>().join(", ")
+    let ids: Vec<String> = near.iter().map(|m| m.id()).collect();
+    (ids.len(), ids.join(", "))
 }
 
 fn unknown_version(set: &MigrationSet, flag: &str, version: u64) -> Error {
@@ -153,7 +155,11 @@ fn unknown_version(set: &MigrationSet, flag: &str, version: u64) -> Error {
     if set.migrations.is_empty() {
         err.with_help("the migrations directory has no migrations")
     } else {
-        err.with_help(format!("the nearest versions are {}", nearby(set, version)))
+        let help = match nearby(set, version) {
+            (1, id) => format!("the only migration is {id}"),
+            (_, ids) => format!("the nearest versions are {ids}"),
+        };
+        err.with_help(help)
     }
 }
 

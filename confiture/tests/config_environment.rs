@@ -261,7 +261,7 @@ fn an_invalid_url_never_shows_the_password() {
     let (_, err) = read_err("database_url: postgresql://app:${DB_PASSWORD}@h:port/app\n");
     assert!(
         err.message
-            .contains("invalid `database_url`: the port is not a number"),
+            .contains("`database_url` is invalid: the port is not a number"),
         "{err}"
     );
 }

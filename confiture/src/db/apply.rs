@@ -285,6 +285,30 @@ pub fn transactional_script<'a>(settings: &ApplySettings, step: &Step<'a>) -> Sc
     script
 }
 
+/// The first step that cannot run inside one transaction with the others (a file marked
+/// `no-transaction`), as the failure `run_in_one_transaction` returns for it. Callers check
+/// before writing anything, so that the refusal leaves the database as it was.
+pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
+    let (i, step) = steps
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.file().mode == TransactionMode::NoTransaction)?;
+    let error = Error::usage(format!(
+        "--single-transaction cannot include migration {}: {} runs without a transaction",
+        step.migration.id(),
+        step.file().path.display()
+    ))
+    .with_help("apply it on its own first (`migrate up --target` just before it, then `migrate up --steps 1`), or drop --single-transaction");
+    Some((
+        i,
+        StepFailure {
+            error,
+            location: None,
+            sqlstate: None,
+        },
+    ))
+}
+
 /// Runs every step in one transaction (`up --single-transaction`): all are recorded, or none.
 /// Each step is its own message inside the transaction, so a failure names its migration.
 /// `on_step(i, None)` announces step `i`, `on_step(i, Some(duration))` reports it done (not yet
@@ -296,25 +320,8 @@ pub fn run_in_one_transaction(
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
 ) -> Result<(), (usize, StepFailure)> {
-    if let Some((i, step)) = steps
-        .iter()
-        .enumerate()
-        .find(|(_, s)| s.file().mode == TransactionMode::NoTransaction)
-    {
-        let error = Error::usage(format!(
-            "--single-transaction cannot include migration {}: {} runs without a transaction",
-            step.migration.id(),
-            step.file().path.display()
-        ))
-        .with_help("apply it on its own first (`migrate up --target` just before it, then `migrate up --steps 1`), or drop --single-transaction");
-        return Err((
-            i,
-            StepFailure {
-                error,
-                location: None,
-                sqlstate: None,
-            },
-        ));
+    if let Some(refusal) = single_transaction_refusal(steps) {
+        return Err(refusal);
     }
     let (Some(first), Some(last)) = (steps.first().copied(), steps.last().copied()) else {
         return Ok(());

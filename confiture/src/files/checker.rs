@@ -120,8 +120,9 @@ pub const UNREADABLE_FILE: RuleDoc = RuleDoc {
     summary: "an entry of the migrations directory cannot be read",
     explanation:
         "Permissions, a broken symbolic link or a symbolic-link loop keep a file from being \
-read. It may be a migration, so it is an error rather than skipped. Fix the permissions or the \
-link, or remove the entry.",
+read, and a directory named like a migration file (`002_x.up.sql/`) is not a file. It may be a \
+migration, so it is an error rather than skipped. Fix the permissions or the link, or remove the \
+entry.",
 };
 
 pub const MIXED_VERSION_WIDTH: RuleDoc = RuleDoc {
@@ -289,7 +290,9 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
                     .unwrap_or(path.as_os_str())
                     .to_string_lossy();
                 let message = format!("cannot read `{shown}`: {error}");
-                let help = "fix its permissions or the symbolic link, or remove it".to_string();
+                let help = "make it a readable file (fix its permissions or the symbolic link), \
+                            or remove it"
+                    .to_string();
                 diagnostics.push(diagnostic(&UNREADABLE_FILE, &path, None, message, help));
                 // Still counts as present if well named, so that its other half is not
                 // reported as missing.

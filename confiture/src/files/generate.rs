@@ -44,6 +44,18 @@ pub fn blocks_numbering(diagnostic: &Diagnostic) -> bool {
 /// lowercase snake_case (suggesting the corrected one) and a directory whose numbering is
 /// broken ([`blocks_numbering`]). Both are `Invalid` (exit 5).
 pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid("the migration name is empty")
+            .with_help(format!("name what it changes: {NAME_FORM}")));
+    }
+    if name.len() > name::MAX_NAME_LEN {
+        return Err(Error::invalid(format!(
+            "the migration name is too long: {} bytes, at most {}",
+            name.len(),
+            name::MAX_NAME_LEN
+        ))
+        .with_help("shorten it: the name says what the migration changes, the SQL says how"));
+    }
     if !name::is_valid_name(name) {
         let err = Error::invalid(format!("`{name}` is not a valid migration name"));
         return Err(match name::suggest_name(name) {
@@ -212,6 +224,22 @@ mod tests {
             .help
             .unwrap()
             .starts_with("a migration name is lowercase letters"));
+    }
+
+    #[test]
+    fn empty_and_overlong_names_are_refused() {
+        let set = checked(&[]);
+        let err = new_migration(&set, "").unwrap_err();
+        assert_eq!(err.message, "the migration name is empty");
+        let long = "a".repeat(name::MAX_NAME_LEN + 1);
+        let err = new_migration(&set, &long).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Invalid);
+        assert!(err.message.contains("is too long"), "{}", err.message);
+        assert!(!err.message.contains(&long), "the name is not echoed");
+        let longest = "a".repeat(name::MAX_NAME_LEN);
+        let new = new_migration(&set, &longest).unwrap();
+        let file_name = new.down_path.file_name().unwrap().len();
+        assert!(file_name <= 255, "{file_name}");
     }
 
     #[test]

@@ -168,9 +168,15 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
         } else {
             (file_type.is_dir(), file_type.is_file())
         };
-        if is_dir {
+        let is_sql = name::is_sql_file_name(&item.file_name().to_string_lossy());
+        if is_dir && is_sql {
+            // `002_x.up.sql/` is a migration that cannot be read, not a folder of migrations:
+            // reported as such, its other half is not reported as missing.
+            let error = "it is a directory, not a file".to_string();
+            entries.push(Entry::Unreadable { path, error });
+        } else if is_dir {
             entries.push(Entry::Dir { path });
-        } else if !name::is_sql_file_name(&item.file_name().to_string_lossy()) {
+        } else if !is_sql {
             // Not a migration: not read.
         } else if !is_file {
             // Reading a FIFO would block forever.
@@ -254,7 +260,7 @@ fn dir_error(dir: &Path, err: io::Error) -> Error {
         }
         Ok(meta) if !meta.is_dir() => {
             Error::invalid(format!("migrations directory `{shown}` is not a directory"))
-                .with_help(help)
+                .with_help("it is a file: move it away and create the directory, or point `migrations_dir` in `[workspace.metadata.confiture]` of the workspace's Cargo.toml (or --migrations-dir) at the right directory")
         }
         _ => Error::invalid(format!("cannot read migrations directory `{shown}`"))
             .with_cause(err)

@@ -13,6 +13,11 @@ pub const FILE_FORM: &str = "`<VERSION>_<NAME>.up.sql` and `<VERSION>_<NAME>.dow
 pub const NAME_FORM: &str =
     "lowercase letters, digits and `_`, starting with a letter (e.g. `add_bio_to_users`)";
 
+/// The longest migration name `migrate generate` accepts, in bytes: with its version and
+/// `.down.sql` the file name stays under the 255 bytes file systems allow, and the ledger's
+/// `name` column is `VARCHAR(255)`.
+pub const MAX_NAME_LEN: usize = 200;
+
 /// The shortest version text: `001`.
 pub const MIN_VERSION_WIDTH: usize = 3;
 

@@ -1,0 +1,397 @@
+//! A password never appears in any output. Every command (status, up, up --dry-run, down,
+//! baseline, reinit, lint, generate) runs with a password given every way a user can give one —
+//! in `--database-url` (plain and percent-encoded), in libpq conninfo, in `DATABASE_URL`, in an
+//! environment file's `database_url` (literally or through `${VAR}`) and in its legacy
+//! `database:` block — as a table and as JSON, succeeding and failing (closed port, unknown
+//! database, a migration whose SQL fails, a rollback whose SQL fails). Neither the password nor
+//! its percent-encoded form may appear in stdout or stderr.
+//!
+//! The test server uses trust authentication, so any password is accepted: the commands really
+//! succeed, and the exit codes are asserted so that no run passes by failing early.
+
+use std::sync::Mutex;
+
+use confiture::exit;
+use confiture_tests::{pg_host, pg_port, Project, Run, TestDb};
+
+/// How the password reaches the CLI.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// `--database-url postgresql://postgres:PW@host:port/db`
+    UrlFlag,
+    /// `--database-url "host=... password='PW'"`
+    Conninfo,
+    /// `DATABASE_URL=postgresql://...`, no flag
+    DatabaseUrlVar,
+    /// `--env staging`, `database_url: postgresql://...` in the file
+    EnvFileUrl,
+    /// `--env staging`, `database_url: postgresql://postgres:${CFT_SECRET}@...`
+    EnvFileVariable,
+    /// `--env staging`, a `database:` block with `password:`
+    EnvFileLegacy,
+}
+
+/// A way of giving the password, and every form of it that must never be printed.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    via: Via,
+    /// As written where it is given (percent-encoded in URLs when it has special characters).
+    written: &'static str,
+    /// Every form that must not leak: as written, and decoded.
+    forms: &'static [&'static str],
+}
+
+const SOURCES: &[Source] = &[
+    Source {
+        via: Via::UrlFlag,
+        written: "S3cr3t-PW-xyz",
+        forms: &["S3cr3t-PW-xyz", "S3cr3t"],
+    },
+    Source {
+        via: Via::UrlFlag,
+        written: "p%40ss",
+        forms: &["p%40ss", "p@ss"],
+    },
+    Source {
+        via: Via::UrlFlag,
+        written: "S3cr3t%40PW%2Fxyz",
+        forms: &["S3cr3t%40PW%2Fxyz", "S3cr3t@PW/xyz", "S3cr3t"],
+    },
+    Source {
+        via: Via::Conninfo,
+        written: "S3cr3t PW-xyz",
+        forms: &["S3cr3t PW-xyz", "S3cr3t"],
+    },
+    Source {
+        via: Via::DatabaseUrlVar,
+        written: "S3cr3t-PW-xyz",
+        forms: &["S3cr3t-PW-xyz", "S3cr3t"],
+    },
+    Source {
+        via: Via::EnvFileUrl,
+        written: "S3cr3t-PW-xyz",
+        forms: &["S3cr3t-PW-xyz", "S3cr3t"],
+    },
+    Source {
+        via: Via::EnvFileUrl,
+        written: "S3cr3t%40PW%2Fxyz",
+        forms: &["S3cr3t%40PW%2Fxyz", "S3cr3t@PW/xyz", "S3cr3t"],
+    },
+    Source {
+        via: Via::EnvFileVariable,
+        written: "p%40ss-S3cr3t",
+        forms: &["p%40ss-S3cr3t", "p@ss-S3cr3t", "S3cr3t"],
+    },
+    Source {
+        via: Via::EnvFileLegacy,
+        written: "S3cr3t-PW-xyz",
+        forms: &["S3cr3t-PW-xyz", "S3cr3t"],
+    },
+    Source {
+        via: Via::EnvFileLegacy,
+        written: "p@ss:S3cr3t/x",
+        forms: &["p@ss:S3cr3t/x", "p%40ss", "S3cr3t"],
+    },
+];
+
+/// Where the commands connect: the test database, or one that fails.
+struct Target {
+    host: String,
+    port: u16,
+    dbname: String,
+}
+
+/// The arguments and environment variables that give `source` for `target` in `project`
+/// (environment files are written into it).
+fn give(
+    source: &Source,
+    target: &Target,
+    project: &Project,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let url = format!(
+        "postgresql://postgres:{}@{}:{}/{}",
+        source.written, target.host, target.port, target.dbname
+    );
+    let staging = || vec!["--env".to_string(), "staging".to_string()];
+    match source.via {
+        Via::UrlFlag => (vec!["--database-url".into(), url], vec![]),
+        Via::Conninfo => (
+            vec![
+                "--database-url".into(),
+                format!(
+                    "host={} port={} dbname={} user=postgres password='{}'",
+                    target.host, target.port, target.dbname, source.written
+                ),
+            ],
+            vec![],
+        ),
+        Via::DatabaseUrlVar => (vec![], vec![("DATABASE_URL".into(), url)]),
+        Via::EnvFileUrl => {
+            project.write(
+                "db/environments/staging.yaml",
+                format!("database_url: \"{url}\"\n"),
+            );
+            (staging(), vec![])
+        }
+        Via::EnvFileVariable => {
+            project.write(
+                "db/environments/staging.yaml",
+                format!(
+                    "database_url: postgresql://postgres:${{CFT_SECRET}}@{}:{}/{}\n",
+                    target.host, target.port, target.dbname
+                ),
+            );
+            (
+                staging(),
+                vec![("CFT_SECRET".into(), source.written.into())],
+            )
+        }
+        Via::EnvFileLegacy => {
+            project.write(
+                "db/environments/staging.yaml",
+                format!(
+                    "database:\n  host: {}\n  port: {}\n  database: {}\n  user: postgres\n  password: '{}'\n",
+                    target.host, target.port, target.dbname, source.written
+                ),
+            );
+            (staging(), vec![])
+        }
+    }
+}
+
+/// Runs one command; returns a problem (with the whole output) when the exit code differs or
+/// a form of the password shows up.
+fn check(
+    project: &Project,
+    source: &Source,
+    target: &Target,
+    json: bool,
+    command: &[&str],
+    expected: u8,
+) -> Option<String> {
+    let (args, env) = give(source, target, project);
+    let mut cli = project.cli();
+    cli.args(command).args(&args);
+    if json {
+        cli.args(["--format", "json"]);
+    }
+    for (key, value) in &env {
+        cli.env(key, value);
+    }
+    let run = Run::of(&mut cli);
+    let mut problems = Vec::new();
+    if run.code != i32::from(expected) {
+        problems.push(format!("exit code {}, expected {expected}", run.code));
+    }
+    for form in source.forms {
+        for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+            if text.contains(form) {
+                problems.push(format!("the password ({form:?}) appears in {stream}"));
+            }
+        }
+    }
+    if json
+        && run.code != i32::from(exit::USAGE)
+        && serde_json::from_str::<serde_json::Value>(&run.stdout).is_err()
+    {
+        problems.push("stdout is not one JSON document".into());
+    }
+    if problems.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{source:?}, json: {json}, command {command:?} {args:?}\n  {}\n--- stdout\n{}--- stderr\n{}---",
+        problems.join("\n  "),
+        run.stdout,
+        run.stderr
+    ))
+}
+
+/// Every command against a real database, succeeding, then failing in the SQL.
+fn against_the_database(source: &Source, json: bool) -> Vec<String> {
+    let db = TestDb::new("secrets");
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_widget",
+            "CREATE TABLE widget (id int);\n",
+            "DROP TABLE widget;\n",
+        )
+        .migration(
+            "002_add_color",
+            "ALTER TABLE widget ADD COLUMN color text;\n",
+            "ALTER TABLE widget DROP COLUMN color;\n",
+        );
+    let target = Target {
+        host: pg_host(),
+        port: pg_port(),
+        dbname: db.name.clone(),
+    };
+    let steps: &[(&[&str], u8)] = &[
+        (&["migrate", "status"], exit::NOT_INITIALISED),
+        (&["migrate", "up", "--dry-run"], exit::SUCCESS),
+        (&["migrate", "up", "--steps", "1"], exit::SUCCESS),
+        (&["migrate", "status"], exit::PENDING),
+        (&["migrate", "up"], exit::SUCCESS),
+        (&["migrate", "status"], exit::SUCCESS),
+        (&["migrate", "down", "--dry-run"], exit::SUCCESS),
+        (&["migrate", "down"], exit::SUCCESS),
+        (
+            &["migrate", "baseline", "--through", "2", "--dry-run"],
+            exit::SUCCESS,
+        ),
+        (&["migrate", "baseline", "--through", "2"], exit::SUCCESS),
+        (&["migrate", "reinit", "--dry-run"], exit::SUCCESS),
+        (&["migrate", "reinit"], exit::SUCCESS),
+        (&["lint"], exit::SUCCESS),
+        (
+            &["migrate", "generate", "add_size", "--dry-run"],
+            exit::SUCCESS,
+        ),
+        (&["migrate", "up", "--target", "0"], exit::USAGE),
+    ];
+    let mut problems: Vec<String> = steps
+        .iter()
+        .filter_map(|(command, code)| check(&project, source, &target, json, command, *code))
+        .collect();
+
+    // A migration whose SQL fails, up then down.
+    project.migration(
+        "003_add_size",
+        "ALTER TABLE widget ADD COLUMN size int;\nINSERT INTO no_such_table VALUES (1);\n",
+        "ALTER TABLE widget DROP COLUMN size;\n",
+    );
+    problems.extend(check(
+        &project,
+        source,
+        &target,
+        json,
+        &["migrate", "up"],
+        exit::MIGRATION_FAILED,
+    ));
+    project.migration(
+        "003_add_size",
+        "ALTER TABLE widget ADD COLUMN size int;\n",
+        "ALTER TABLE no_such_table DROP COLUMN size;\n",
+    );
+    problems.extend(check(
+        &project,
+        source,
+        &target,
+        json,
+        &["migrate", "up"],
+        exit::SUCCESS,
+    ));
+    problems.extend(check(
+        &project,
+        source,
+        &target,
+        json,
+        &["migrate", "down"],
+        exit::MIGRATION_FAILED,
+    ));
+    // generate writes files: last, so that the sequence above sees the same directory.
+    problems.extend(check(
+        &project,
+        source,
+        &target,
+        json,
+        &["migrate", "generate", "add_size_index"],
+        exit::SUCCESS,
+    ));
+    problems
+}
+
+/// Every connecting command against a database that cannot be reached, or does not exist.
+fn against_a_failing_connection(source: &Source, json: bool) -> Vec<String> {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port();
+    let unknown = TestDb::unborn("secrets_absent");
+    let targets = [
+        Target {
+            host: "127.0.0.1".into(),
+            port: closed,
+            dbname: "app".into(),
+        },
+        Target {
+            host: pg_host(),
+            port: pg_port(),
+            dbname: unknown.name.clone(),
+        },
+    ];
+    let project = Project::new();
+    project.migration(
+        "001_create_widget",
+        "CREATE TABLE widget (id int);\n",
+        "DROP TABLE widget;\n",
+    );
+    let commands: &[&[&str]] = &[
+        &["migrate", "status"],
+        &["migrate", "up"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "down"],
+        &["migrate", "baseline", "--through", "1"],
+        &["migrate", "reinit"],
+    ];
+    let mut problems = Vec::new();
+    for target in &targets {
+        for command in commands {
+            problems.extend(check(
+                &project,
+                source,
+                target,
+                json,
+                command,
+                exit::CONNECTION,
+            ));
+        }
+        problems.extend(check(
+            &project,
+            source,
+            target,
+            json,
+            &["lint"],
+            exit::SUCCESS,
+        ));
+        problems.extend(check(
+            &project,
+            source,
+            target,
+            json,
+            &["migrate", "generate", "add_color", "--dry-run"],
+            exit::SUCCESS,
+        ));
+    }
+    problems
+}
+
+#[test]
+fn no_command_ever_prints_the_password() {
+    let jobs: Vec<(&Source, bool)> = SOURCES
+        .iter()
+        .flat_map(|s| [(s, false), (s, true)])
+        .collect();
+    let queue = Mutex::new(jobs);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| loop {
+                let Some((source, json)) = queue.lock().expect("queue").pop() else {
+                    return;
+                };
+                let mut problems = against_the_database(source, json);
+                problems.extend(against_a_failing_connection(source, json));
+                failures.lock().expect("failures").extend(problems);
+            });
+        }
+    });
+    let failures = failures.into_inner().expect("failures");
+    assert!(
+        failures.is_empty(),
+        "{} run(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
