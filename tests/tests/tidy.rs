@@ -119,3 +119,55 @@ fn every_module_says_what_it_is_for() {
         "these files do not start with a `//!` line saying what they are for: {undocumented:?}"
     );
 }
+
+/// Every test RELIABILITY.md cites (`confiture/tests/x.rs::name`, or `::name` after a cited
+/// file on the same line, or a bare `` `name` `` in a section that names its file) exists, so a
+/// guarantee never points at a test that is not there.
+#[test]
+fn reliability_cites_only_tests_that_exist() {
+    let root = workspace_root();
+    let text = read("RELIABILITY.md");
+    let mut cited = 0;
+    let mut missing = Vec::new();
+    for line in text.lines() {
+        let mut file: Option<String> = None;
+        let mut rest = line;
+        while let Some(start) = rest.find(|c: char| c == 'c' || c == 't' || c == ':') {
+            let here = &rest[start..];
+            let path_end = here.find(".rs").map(|i| i + 3);
+            let is_path = (here.starts_with("confiture/tests/")
+                || here.starts_with("tests/tests/"))
+                && path_end.is_some();
+            if is_path {
+                let end = path_end.unwrap_or(0);
+                file = Some(here[..end].to_string());
+                rest = &here[end..];
+                continue;
+            }
+            if let Some(after) = here.strip_prefix("::") {
+                let name: String = after
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if let (Some(file), false) = (&file, name.is_empty()) {
+                    cited += 1;
+                    let source = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+                    if !source.contains(&format!("fn {name}(")) {
+                        missing.push(format!("{file}::{name}"));
+                    }
+                }
+                rest = &after[name.len()..];
+                continue;
+            }
+            rest = &here[1..];
+        }
+    }
+    assert!(
+        cited > 20,
+        "RELIABILITY.md should cite its tests; found {cited}"
+    );
+    assert!(
+        missing.is_empty(),
+        "RELIABILITY.md cites tests that do not exist: {missing:?}"
+    );
+}
