@@ -13,22 +13,10 @@ use std::time::{Duration, Instant};
 use confiture::files::rules::{check_sql, FileKind};
 use confiture::files::{lexer, markers};
 
-struct XorShift(u64);
+#[path = "../tests/support/xorshift.rs"]
+mod xorshift;
 
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use xorshift::XorShift;
 
 fn statement(rng: &mut XorShift, file: usize, i: usize, out: &mut String) {
     use std::fmt::Write as _;
@@ -75,7 +63,7 @@ fn corpus(files: usize) -> Vec<String> {
     (0..files)
         .map(|f| {
             let mut text = String::from("-- generated migration\n\n");
-            for i in 0..5 + rng.below(46) as usize {
+            for i in 0..5 + rng.below(46) {
                 statement(&mut rng, f, i, &mut text);
                 text.push('\n');
             }

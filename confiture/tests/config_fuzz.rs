@@ -13,41 +13,13 @@ use std::path::Path;
 use confiture::config::{parse_duration, ConnectionSpec, Environment};
 use confiture::Error;
 
-struct XorShift(u64);
+#[path = "support/xorshift.rs"]
+mod xorshift;
 
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: good enough spread for picking fragments.
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
-
-fn iterations(default: usize) -> usize {
-    std::env::var("CONFITURE_FUZZ_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use xorshift::{iterations, XorShift};
 
 fn rng() -> XorShift {
-    let seed: u64 = std::env::var("CONFITURE_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0xC0_4F16);
-    XorShift(seed.max(1))
+    XorShift::from_env()
 }
 
 /// Everything an error says: message, cause, details and help.

@@ -12,23 +12,10 @@ use confiture::files::lexer::{self, TokenKind};
 use confiture::files::markers;
 use confiture::files::rules::{check_sql, FileKind};
 
-struct XorShift(u64);
+#[path = "support/xorshift.rs"]
+mod xorshift;
 
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: good enough spread for picking fragments.
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use xorshift::{iterations, XorShift};
 
 const FRAGMENTS: &[&str] = &[
     "'",
@@ -203,16 +190,8 @@ fn check_invariants(text: &str) {
 
 #[test]
 fn splitting_generated_input_never_panics_and_reproduces_it() {
-    let iterations: usize = std::env::var("CONFITURE_FUZZ_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let seed: u64 = std::env::var("CONFITURE_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5EED_CAFE);
-    let mut rng = XorShift(seed.max(1));
-    for _ in 0..iterations {
+    let mut rng = XorShift::from_env();
+    for _ in 0..iterations(20_000) {
         let text = generate(&mut rng);
         check_invariants(&text);
     }
