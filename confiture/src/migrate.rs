@@ -614,9 +614,16 @@ impl Migrator {
                             ));
                         }
                         if !not_attempted.is_empty() {
+                            // A lost connection may have cut a message short after the server
+                            // committed some of the migrations it carried.
+                            let label = if f.error.kind == ErrorKind::Connection {
+                                "not confirmed (see `migrate status`)"
+                            } else {
+                                "not attempted"
+                            };
                             f.error
                                 .details
-                                .push(format!("not attempted: {}", not_attempted.join(", ")));
+                                .push(format!("{label}: {}", not_attempted.join(", ")));
                         }
                         report.skipped.splice(0..0, not_attempted);
                         f
