@@ -82,7 +82,10 @@ fn an_error_in_the_middle_of_a_message_keeps_the_earlier_ones_and_names_the_file
     assert_eq!(failed.report.applied, ["001", "002", "003"]);
     assert_eq!(failed.report.skipped, ["005", "006"]);
     let details = failed.error.details.join("\n");
-    assert!(details.contains("applied before the failure: 001, 002, 003"), "{details}");
+    assert!(
+        details.contains("applied before the failure: 001, 002, 003"),
+        "{details}"
+    );
     assert!(details.contains("not attempted: 005, 006"), "{details}");
 
     // Earlier transactions committed with their rows; the failing one left nothing; the later
@@ -91,7 +94,15 @@ fn an_error_in_the_middle_of_a_message_keeps_the_earlier_ones_and_names_the_file
     assert_eq!(ids(&db), ["2", "3"]);
     assert_eq!(
         trace(&events),
-        ["start 001", "done 001", "start 002", "done 002", "start 003", "done 003", "start 004"]
+        [
+            "start 001",
+            "done 001",
+            "start 002",
+            "done 002",
+            "start 003",
+            "done 003",
+            "start 004"
+        ]
     );
 
     // Fixed, the next run applies the rest.
@@ -135,7 +146,10 @@ fn a_syntax_error_late_in_a_message_runs_the_ones_before_it() {
     let db = TestDb::new("batchsyntax");
     let dir = Dir::new();
     inserts(&dir, 7);
-    dir.write("005_row_5.up.sql", "INSERT INTO t VALUES (5);\nINSRT INTO t VALUES (55);\n");
+    dir.write(
+        "005_row_5.up.sql",
+        "INSERT INTO t VALUES (5);\nINSRT INTO t VALUES (55);\n",
+    );
     let failed = db
         .migrator(&dir)
         .up(&UpOptions::default(), &mut no_progress)
@@ -227,7 +241,10 @@ fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
             {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "001–003 never committed");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "001–003 never committed"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         std::thread::sleep(Duration::from_millis(400));
@@ -247,10 +264,21 @@ fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
     assert_eq!(report.applied, ["001", "002", "003", "004", "005"]);
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005"]);
     let trace = trace(&events);
-    let first_retry = trace.iter().position(|e| e == "retry 004").expect("004 waited");
+    let first_retry = trace
+        .iter()
+        .position(|e| e == "retry 004")
+        .expect("004 waited");
     assert_eq!(
         trace[..first_retry],
-        ["start 001", "done 001", "start 002", "done 002", "start 003", "done 003", "start 004"]
+        [
+            "start 001",
+            "done 001",
+            "start 002",
+            "done 002",
+            "start 003",
+            "done 003",
+            "start 004"
+        ]
     );
     assert!(
         trace[first_retry..]
@@ -258,7 +286,11 @@ fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
             .all(|e| e == "retry 004" || e.ends_with("004") || e.ends_with("005")),
         "{trace:?}"
     );
-    assert_eq!(trace.iter().filter(|e| *e == "start 004").count(), 1, "{trace:?}");
+    assert_eq!(
+        trace.iter().filter(|e| *e == "start 004").count(),
+        1,
+        "{trace:?}"
+    );
     assert_eq!(trace.last().map(String::as_str), Some("done 005"));
 }
 
@@ -344,9 +376,18 @@ fn timings_and_applied_at_stay_per_migration_inside_a_message() {
          - (SELECT applied_at FROM tb_confiture WHERE version = '003')) * 1000)::int",
     );
     assert!(gap[0].parse::<i64>().unwrap() >= 300, "{gap:?}");
-    let slug = rows(&mut c, "SELECT slug FROM tb_confiture WHERE version = '003'");
-    let day = rows(&mut c, "SELECT to_char(applied_at, 'YYYYMMDD') FROM tb_confiture WHERE version = '003'");
-    assert!(slug[0].starts_with(&format!("row_3_003_{}_", day[0])), "{slug:?}");
+    let slug = rows(
+        &mut c,
+        "SELECT slug FROM tb_confiture WHERE version = '003'",
+    );
+    let day = rows(
+        &mut c,
+        "SELECT to_char(applied_at, 'YYYYMMDD') FROM tb_confiture WHERE version = '003'",
+    );
+    assert!(
+        slug[0].starts_with(&format!("row_3_003_{}_", day[0])),
+        "{slug:?}"
+    );
     // The session is left as it was found.
     assert_eq!(
         db.value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")
@@ -386,7 +427,10 @@ fn a_failing_rollback_in_the_middle_keeps_the_newer_ones_rolled_back() {
     db.migrator(&dir)
         .up(&UpOptions::default(), &mut no_progress)
         .unwrap();
-    dir.write("003_row_3.down.sql", "DELETE FROM t WHERE id = 3;\nDELET FROM t;\n");
+    dir.write(
+        "003_row_3.down.sql",
+        "DELETE FROM t WHERE id = 3;\nDELET FROM t;\n",
+    );
     let failed = db
         .migrator(&dir)
         .down(

@@ -68,7 +68,9 @@ struct Options {
     keep: bool,
 }
 
-const WORKLOADS: [&str; 7] = ["apply", "create", "status", "lint", "rtt", "memory", "start"];
+const WORKLOADS: [&str; 7] = [
+    "apply", "create", "status", "lint", "rtt", "memory", "start",
+];
 
 fn list<T: std::str::FromStr>(flag: &str, value: &str) -> Result<Vec<T>, String> {
     value
@@ -166,8 +168,7 @@ impl Options {
                 other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
             }
         }
-        if o.sizes.iter().chain(&o.status_sizes).any(|&n| n < 2) || o.create_n < 1 || o.rtt_n < 2
-        {
+        if o.sizes.iter().chain(&o.status_sizes).any(|&n| n < 2) || o.create_n < 1 || o.rtt_n < 2 {
             return Err("migration counts must be at least 2".into());
         }
         Ok(o)
@@ -272,7 +273,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let peers_dir = std::env::var_os("CONFITURE_PEERS_DIR")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/confiture-peers")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/confiture-peers"))
+        })
         .unwrap_or_default();
     let installed = Installed::discover(binary, &peers_dir);
     options.server.admin()?;
@@ -306,7 +309,9 @@ impl Bench {
             .collect();
         for (tool, place) in &self.installed.missing {
             if o.tools.contains(tool) {
-                eprintln!("{tool}: not installed (looked in {place}); run ../shared/bench/peers.sh");
+                eprintln!(
+                    "{tool}: not installed (looked in {place}); run ../shared/bench/peers.sh"
+                );
             }
         }
 
@@ -349,7 +354,10 @@ impl Bench {
                 let (check, expected) = workload::one_row_check(n);
                 results.sections.push(self.apply(
                     &format!("rtt{rtt}-{n}"),
-                    &format!("apply {} one-row migrations over a {rtt} ms round trip", thousands(n)),
+                    &format!(
+                        "apply {} one-row migrations over a {rtt} ms round trip",
+                        thousands(n)
+                    ),
                     &workload::one_row(n),
                     &present,
                     (&check, expected),
@@ -410,7 +418,10 @@ impl Bench {
         let dir = self.work.join(key);
         let mut layouts = BTreeMap::new();
         for &tool in tools {
-            layouts.insert(tool, tools::write_layout(tool, &dir.join(tool.key()), migrations)?);
+            layouts.insert(
+                tool,
+                tools::write_layout(tool, &dir.join(tool.key()), migrations)?,
+            );
         }
         let floor = pg::floor_message(migrations);
         let proxy = match rtt {
@@ -473,10 +484,15 @@ impl Bench {
                 match outcome {
                     Ok(elapsed) => {
                         let ms = elapsed.as_secs_f64() * 1000.0;
-                        eprintln!("  {key:<12} run {}/{}  {tool:<20} {ms:>10.1} ms", run + 1, o.runs);
+                        eprintln!(
+                            "  {key:<12} run {}/{}  {tool:<20} {ms:>10.1} ms",
+                            run + 1,
+                            o.runs
+                        );
                         samples.entry(tool).or_default().push(ms);
                         if elapsed > o.slow && run + 1 < o.runs {
-                            notes.insert(tool, format!("slower than {} s: 1 run", o.slow.as_secs()));
+                            notes
+                                .insert(tool, format!("slower than {} s: 1 run", o.slow.as_secs()));
                         }
                     }
                     Err(e) => {
@@ -509,7 +525,11 @@ impl Bench {
         let mut dbs: BTreeMap<Tool, (Db, Layout)> = BTreeMap::new();
         let mut notes: BTreeMap<Tool, String> = BTreeMap::new();
         // psql reads confiture's ledger, so confiture goes first.
-        let mut order: Vec<Tool> = tools.iter().copied().filter(|t| *t != Tool::Floor).collect();
+        let mut order: Vec<Tool> = tools
+            .iter()
+            .copied()
+            .filter(|t| *t != Tool::Floor)
+            .collect();
         order.sort();
         for &tool in &order {
             let layout = tools::write_layout(tool, &dir.join(tool.key()), &migrations)?;
@@ -576,7 +596,11 @@ impl Bench {
                     Ok(elapsed) => {
                         let ms = elapsed.as_secs_f64() * 1000.0;
                         let name = status_name(tool);
-                        eprintln!("  {key:<12} run {}/{}  {name:<20} {ms:>10.1} ms", run + 1, o.runs);
+                        eprintln!(
+                            "  {key:<12} run {}/{}  {name:<20} {ms:>10.1} ms",
+                            run + 1,
+                            o.runs
+                        );
                         samples.entry(tool).or_default().push(ms);
                     }
                     Err(e) => {
@@ -610,7 +634,9 @@ impl Bench {
         let mut samples = Vec::new();
         for run in 0..self.options.runs {
             let mut command = Command::new(&self.installed.confiture);
-            command.current_dir(&layout.root).args(["confiture", "lint"]);
+            command
+                .current_dir(&layout.root)
+                .args(["confiture", "lint"]);
             let label = format!("lint-run{run}");
             let elapsed = measure::time_process(
                 Job {
@@ -622,10 +648,15 @@ impl Bench {
                 self.options.timeout,
             )?;
             let ms = elapsed.as_secs_f64() * 1000.0;
-            eprintln!("  {key:<12} run {}/{}  cargo confiture lint {ms:>10.1} ms", run + 1, self.options.runs);
+            eprintln!(
+                "  {key:<12} run {}/{}  cargo confiture lint {ms:>10.1} ms",
+                run + 1,
+                self.options.runs
+            );
             samples.push(ms);
         }
-        let mut section = Section::new(&key, format!("lint {} pairs (process)", thousands(n)), None);
+        let mut section =
+            Section::new(&key, format!("lint {} pairs (process)", thousands(n)), None);
         section.rows.push(Row {
             tool: "cargo confiture lint".into(),
             stats: Stats::of(&samples),
@@ -664,7 +695,10 @@ impl Bench {
                     o.timeout,
                 )?;
                 let mib = kib as f64 / 1024.0;
-                eprintln!("  {key:<12} run {}/{runs}  {what:<20} {mib:>10.1} MiB", run + 1);
+                eprintln!(
+                    "  {key:<12} run {}/{runs}  {what:<20} {mib:>10.1} MiB",
+                    run + 1
+                );
                 samples.push(mib);
             }
         }
@@ -696,7 +730,11 @@ impl Bench {
             .unwrap_or("true");
         for run in 0..runs {
             for (program, args, samples) in [
-                (self.installed.confiture.as_os_str(), &["--version"][..], &mut ours),
+                (
+                    self.installed.confiture.as_os_str(),
+                    &["--version"][..],
+                    &mut ours,
+                ),
                 (truth.as_ref(), &[][..], &mut floor),
             ] {
                 let mut command = Command::new(program);
@@ -744,7 +782,16 @@ fn cargo_bench(root: &Path) -> Result<BTreeMap<u32, f64>, String> {
     eprintln!("cargo bench -p confiture --bench check --bench lint ...");
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
-        .args(["bench", "-q", "-p", "confiture", "--bench", "check", "--bench", "lint"])
+        .args([
+            "bench",
+            "-q",
+            "-p",
+            "confiture",
+            "--bench",
+            "check",
+            "--bench",
+            "lint",
+        ])
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run cargo bench: {e}"))?;
@@ -769,14 +816,17 @@ fn cargo_bench(root: &Path) -> Result<BTreeMap<u32, f64>, String> {
 
 fn thousands(n: u32) -> String {
     let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    let head = digits.len() % 3;
+    let mut groups: Vec<&str> = Vec::new();
+    if head > 0 {
+        groups.push(&digits[..head]);
     }
-    out
+    groups.extend(
+        digits.as_bytes()[head..]
+            .chunks(3)
+            .map(|c| std::str::from_utf8(c).unwrap_or("")),
+    );
+    groups.join(",")
 }
 
 fn figure(value: f64, unit: &str) -> String {
@@ -842,7 +892,12 @@ fn table(results: &Results) -> String {
     if !results.check_ms.is_empty() {
         let _ = writeln!(out, "\nfiles::load (cargo bench --bench check, in-process)");
         for (pairs, ms) in &results.check_ms {
-            let _ = writeln!(out, "  {:<28} {:>10}", format!("{} pairs", thousands(*pairs)), figure(*ms, "ms"));
+            let _ = writeln!(
+                out,
+                "  {:<28} {:>10}",
+                format!("{} pairs", thousands(*pairs)),
+                figure(*ms, "ms")
+            );
         }
     }
     out
@@ -883,8 +938,11 @@ fn targets(results: &Results, installed: &Installed) -> String {
     });
     v.push(Verdict {
         target: "apply 1,000 one-row ≥ 30× faster than confiture (Python)",
-        outcome: ratio(results.median("apply-1000", Tool::Python), ours("apply-1000"))
-            .map(|x| (x >= 30.0, format!("{x:.1}×"))),
+        outcome: ratio(
+            results.median("apply-1000", Tool::Python),
+            ours("apply-1000"),
+        )
+        .map(|x| (x >= 30.0, format!("{x:.1}×"))),
     });
     let r = ratio(ours("create-1000"), floor("create-1000"));
     v.push(Verdict {

@@ -376,7 +376,10 @@ struct Batch<'a> {
 fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'a> {
     let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
     let mut script = Script::new();
-    let size: usize = steps.iter().map(|s| s.file().text.len() + STEP_OVERHEAD).sum();
+    let size: usize = steps
+        .iter()
+        .map(|s| s.file().text.len() + STEP_OVERHEAD)
+        .sum();
     script.text.reserve(size);
     script.push_sql(START_CLOCK);
     for (i, step) in steps.iter().enumerate() {
@@ -558,7 +561,11 @@ pub fn run_steps(
         let start = Instant::now();
         let result = client.batch_execute(batch.script.text());
         let elapsed = start.elapsed();
-        let finish = |i: usize, duration: Duration, attempts: u32, announced: &mut Option<usize>, on_event: &mut dyn FnMut(StepEvent)| {
+        let finish = |i: usize,
+                      duration: Duration,
+                      attempts: u32,
+                      announced: &mut Option<usize>,
+                      on_event: &mut dyn FnMut(StepEvent)| {
             if *announced != Some(i) {
                 on_event(StepEvent::Started(i));
             }
@@ -616,7 +623,9 @@ pub fn run_steps(
         // Send the steps before the culprit together, and the culprit alone, to find it.
         if end - first > 1 {
             let at = match e.as_db_error().and_then(|db| db.position()) {
-                Some(p @ ErrorPosition::Original(_)) => Some(batch.script.step_at(p).map(|s| first + s)),
+                Some(p @ ErrorPosition::Original(_)) => {
+                    Some(batch.script.step_at(p).map(|s| first + s))
+                }
                 _ => None,
             };
             match at {
@@ -649,7 +658,14 @@ pub fn run_steps(
             continue;
         }
         let step = &steps[failed];
-        let mut failure = sql_failure(settings, step, &batch.script, Some(failed - first), &e, None);
+        let mut failure = sql_failure(
+            settings,
+            step,
+            &batch.script,
+            Some(failed - first),
+            &e,
+            None,
+        );
         if is_lock_contention(&e) && attempt > 1 {
             failure.error = failure.error.with_detail(format!(
                 "gave up after {attempt} attempts (migration.lock_retries = {})",

@@ -125,9 +125,7 @@ pub fn peak_rss_kib(mut job: Job<'_>, timeout: Duration) -> Result<u64, String> 
     }
     // Polling sees VmHWM as of its last look, a lower bound that the kernel only raises.
     let Job {
-        mut command,
-        label,
-        ..
+        mut command, label, ..
     } = job;
     let mut child = command
         .stdin(Stdio::null())

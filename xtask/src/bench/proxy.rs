@@ -91,7 +91,10 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration, stop: Arc<Atomi
             match from.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+                    if tx
+                        .send((Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                    {
                         break;
                     }
                 }

@@ -86,7 +86,10 @@ impl Installed {
             // binary itself is what dbmate users measure, so prefer it.
             (
                 Tool::Dbmate,
-                vec![dbmate_native, peers_dir.join("npm/node_modules/.bin/dbmate")],
+                vec![
+                    dbmate_native,
+                    peers_dir.join("npm/node_modules/.bin/dbmate"),
+                ],
             ),
             (Tool::Python, vec![peers_dir.join("venv/bin/confiture")]),
         ];
@@ -250,7 +253,13 @@ pub fn status(
     match tool {
         Tool::Floor | Tool::Refinery => return Ok(None),
         Tool::Confiture => {
-            c.args(["confiture", "migrate", "status", "--database-url", target.url]);
+            c.args([
+                "confiture",
+                "migrate",
+                "status",
+                "--database-url",
+                target.url,
+            ]);
         }
         Tool::Psql => {
             // The rows `cargo confiture migrate status` reads, as one `psql -c` process.
