@@ -96,7 +96,9 @@ impl Output {
             } else {
                 ""
             };
-            let _ = writeln!(std::io::stderr().lock(), "{clear}{text}");
+            // One write per line: stderr is unbuffered, and `up` may report thousands.
+            let line = format!("{clear}{text}\n");
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
     }
 

@@ -168,6 +168,27 @@ pub fn insert_sql(
     )
 }
 
+/// [`insert_sql`] for an applied migration whose transaction is one of several in a message:
+/// `now()` is the same for all of them (the server stamps a message once), so `applied_at` and
+/// the slug's time come from `applied_at_sql`, an expression for the migration's own start.
+pub fn insert_applied_at_sql(
+    table: &TrackingTable,
+    version: &str,
+    name: &str,
+    checksum: &str,
+    applied_at_sql: &str,
+    execution_time_ms_sql: &str,
+) -> String {
+    let slug_prefix = literal(&format!("{name}_{version}_"));
+    format!(
+        "INSERT INTO {t} (slug, version, name, applied_at, execution_time_ms, checksum, applied_by) VALUES ({slug_prefix} || to_char({applied_at_sql}, 'YYYYMMDD_HH24MISS'), {v}, {n}, {applied_at_sql}, {execution_time_ms_sql}, {c}, current_user)",
+        t = table.quoted(),
+        v = literal(version),
+        n = literal(name),
+        c = literal(checksum),
+    )
+}
+
 /// The `DELETE` that forgets one migration on rollback, as confiture does.
 pub fn delete_sql(table: &TrackingTable, version: &str) -> String {
     format!(

@@ -181,7 +181,8 @@ pub struct MigrationReport {
     pub version: String,
     pub name: String,
     pub mode: TransactionMode,
-    /// Wall time of the migration, including retries; `null` in a dry run.
+    /// Time the migration took, including retries (measured by the server when it travelled
+    /// in one message with others); `null` in a dry run.
     pub duration_ms: Option<u64>,
     /// The SQL that would run (dry runs only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -635,9 +636,16 @@ impl Migrator {
                             ));
                         }
                         if !not_attempted.is_empty() {
+                            // A lost connection may have cut a message short after the server
+                            // committed some of the migrations it carried.
+                            let label = if f.error.kind == ErrorKind::Connection {
+                                "not confirmed (see `migrate status`)"
+                            } else {
+                                "not attempted"
+                            };
                             f.error
                                 .details
-                                .push(format!("not attempted: {}", not_attempted.join(", ")));
+                                .push(format!("{label}: {}", not_attempted.join(", ")));
                         }
                         report.skipped.splice(0..0, not_attempted);
                         f
@@ -920,7 +928,9 @@ fn write_ledger(client: &mut Client, sql: &str, what: &str) -> Result<()> {
     })
 }
 
-/// Runs migrations one transaction (one message) each; the last one commits synchronously.
+/// Runs migrations one transaction each, several transactions to a message (see
+/// [`apply::run_steps`]); only the last commits synchronously. Progress is reported per
+/// migration, as each message returns.
 fn run_each(
     client: &mut Client,
     settings: &ApplySettings,
@@ -930,36 +940,56 @@ fn run_each(
     on_done: &mut dyn FnMut(&Migration, Duration),
 ) -> Run<()> {
     let last = migrations.len().saturating_sub(1);
-    for (i, m) in migrations.iter().enumerate() {
-        let step = Step {
+    let steps: Vec<Step<'_>> = migrations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Step {
             migration: m,
             direction,
             synchronous_commit: i == last,
-        };
-        progress(Progress::Started {
-            version: m.version_text.clone(),
-            name: m.name.clone(),
-            direction,
-            mode: step.file().mode,
-        });
-        let outcome = apply::run_step(client, settings, &step, &mut |attempt, delay| {
-            progress(Progress::Retrying {
-                version: m.version_text.clone(),
-                name: m.name.clone(),
-                attempt,
-                delay_ms: ms(delay),
-            })
         })
-        .map_err(|f| RunFailure::of_step(m, f))?;
-        progress(Progress::Finished {
-            version: m.version_text.clone(),
-            name: m.name.clone(),
-            direction,
-            duration_ms: ms(outcome.duration),
-        });
-        on_done(m, outcome.duration);
-    }
-    Ok(())
+        .collect();
+    apply::run_steps(
+        client,
+        settings,
+        &steps,
+        apply::BatchLimits::default(),
+        &mut |event| match event {
+            apply::StepEvent::Started(i) => {
+                let step = &steps[i];
+                progress(Progress::Started {
+                    version: step.migration.version_text.clone(),
+                    name: step.migration.name.clone(),
+                    direction,
+                    mode: step.file().mode,
+                });
+            }
+            apply::StepEvent::Retrying {
+                step,
+                attempt,
+                delay,
+            } => {
+                let m = steps[step].migration;
+                progress(Progress::Retrying {
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    attempt,
+                    delay_ms: ms(delay),
+                });
+            }
+            apply::StepEvent::Finished(i, outcome) => {
+                let m = steps[i].migration;
+                progress(Progress::Finished {
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    direction,
+                    duration_ms: ms(outcome.duration),
+                });
+                on_done(m, outcome.duration);
+            }
+        },
+    )
+    .map_err(|(i, failure)| RunFailure::of_step(steps[i].migration, failure))
 }
 
 fn run_single(

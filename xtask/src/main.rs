@@ -3,6 +3,8 @@
 //! - `bench`: the benchmarks (release builds; figures are reported, never asserted in tests);
 //! - `fuzz`: the property/fuzz tests with many more iterations than the bounded CI run.
 
+mod bench;
+
 use std::process::ExitCode;
 
 use xshell::{cmd, Shell};
@@ -12,10 +14,16 @@ fn main() -> ExitCode {
     let task = args.first().map(String::as_str).unwrap_or("help");
     let result = match task {
         "ci" => ci(),
-        "bench" => bench(&args[1..]),
+        "bench" => match bench::run(&args[1..]) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                eprintln!("xtask bench: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
         "fuzz" => fuzz(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench|fuzz>\n  ci     formatting, clippy -D warnings, cargo test --workspace\n  bench  run the benchmarks in release mode\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)");
+            eprintln!("usage: cargo xtask <ci|bench|fuzz>\n  ci     formatting, clippy -D warnings, cargo test --workspace\n  bench  cargo-confiture against the floor, psql and peers (`cargo xtask bench --help`)\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)");
             return ExitCode::from(if task == "help" { 0 } else { 64 });
         }
     };
@@ -40,16 +48,6 @@ fn ci() -> xshell::Result<()> {
     cmd!(sh, "cargo fmt --all --check").run()?;
     cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
     cmd!(sh, "cargo test --workspace").run()?;
-    Ok(())
-}
-
-fn bench(args: &[String]) -> xshell::Result<()> {
-    let sh = shell()?;
-    cmd!(
-        sh,
-        "cargo bench -p confiture --bench check --bench lint -- {args...}"
-    )
-    .run()?;
     Ok(())
 }
 

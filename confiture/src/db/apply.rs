@@ -16,6 +16,7 @@
 
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use postgres::error::{DbError, ErrorPosition, SqlState};
@@ -102,6 +103,8 @@ pub struct Script<'a> {
     text: String,
     chars: usize,
     bodies: Vec<Body<'a>>,
+    /// Where each step of a message carrying several begins (character offsets, ascending).
+    steps: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -115,6 +118,8 @@ struct Body<'a> {
     first_line: u32,
     /// The file column the body's first character is at.
     first_column: u32,
+    /// The step (see [`Script::begin_step`]) the body belongs to.
+    step: usize,
 }
 
 impl<'a> Script<'a> {
@@ -124,6 +129,28 @@ impl<'a> Script<'a> {
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Marks the start of the next step: what follows, up to the next mark, is that step's.
+    pub fn begin_step(&mut self) {
+        self.steps.push(self.chars);
+    }
+
+    /// Which step a server error position falls in (0 when no step was marked); `None` when
+    /// it is outside the message.
+    pub fn step_at(&self, position: &ErrorPosition) -> Option<usize> {
+        let ErrorPosition::Original(p) = position else {
+            return None;
+        };
+        let offset = (*p as usize).checked_sub(1)?;
+        if offset >= self.chars {
+            return None;
+        }
+        Some(
+            self.steps
+                .partition_point(|&start| start <= offset)
+                .saturating_sub(1),
+        )
     }
 
     /// Appends our own SQL (not from a file), followed by a newline.
@@ -167,16 +194,28 @@ impl<'a> Script<'a> {
             file,
             first_line,
             first_column,
+            step: self.steps.len().saturating_sub(1),
         });
     }
 
     /// Maps the server's error position back to a file, line and column. `None` when the
     /// error is in our own SQL or the server gave no position.
     pub fn locate(&self, position: &ErrorPosition) -> Option<Location> {
+        self.locate_in(position, None)
+    }
+
+    /// [`Script::locate`], looking only at the bodies of `step` when given: in a message
+    /// carrying several migrations, a function body's text may appear in more than one.
+    fn locate_in(&self, position: &ErrorPosition, step: Option<usize>) -> Option<Location> {
+        let in_step = |b: &&Body<'_>| step.is_none_or(|s| b.step == s);
         match position {
             ErrorPosition::Original(p) => {
                 let offset = (*p as usize).checked_sub(1)?;
-                let body = self.bodies.iter().find(|b| b.chars.contains(&offset))?;
+                let body = self
+                    .bodies
+                    .iter()
+                    .filter(in_step)
+                    .find(|b| b.chars.contains(&offset))?;
                 let body_text = &self.text[body.bytes.clone()];
                 Some(body.location(body_text, offset - body.chars.start))
             }
@@ -184,7 +223,7 @@ impl<'a> Script<'a> {
             // body's text in the file.
             ErrorPosition::Internal { position, query } => {
                 let offset = (*position as usize).checked_sub(1)?;
-                self.bodies.iter().find_map(|b| {
+                self.bodies.iter().filter(in_step).find_map(|b| {
                     let body_text = &self.text[b.bytes.clone()];
                     let at = body_text.find(query.as_str())?;
                     let chars_before = body_text[..at].chars().count();
@@ -233,14 +272,43 @@ fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
     sql
 }
 
+/// The session setting that holds when the current migration began (epoch seconds as text,
+/// so reading it back does not depend on DateStyle or TimeZone). It is set when a message
+/// starts and again by each migration's ledger row, for the next one: a message carries
+/// several migrations, and `now()` is the same for all of them (the server stamps a message
+/// once), so each migration's `applied_at` and `execution_time_ms` come from here.
+const CLOCK: &str = "confiture.t";
 const START_CLOCK: &str =
-    "SELECT set_config('confiture.t0', extract(epoch FROM clock_timestamp())::text, true);";
-/// Milliseconds since [`START_CLOCK`], measured by the server inside the same transaction.
-const ELAPSED_MS: &str = "((extract(epoch FROM clock_timestamp()) \
-     - nullif(current_setting('confiture.t0', true), '')::numeric) * 1000)::int";
+    "SELECT set_config('confiture.t', date_part('epoch', clock_timestamp())::text, false);";
+/// When the migration began.
+const STARTED_AT: &str = "to_timestamp(current_setting('confiture.t')::float8)";
+/// Milliseconds since the migration began, measured by the server.
+const ELAPSED_MS: &str =
+    "((date_part('epoch', clock_timestamp()) - current_setting('confiture.t')::float8) * 1000)::int";
 
-/// The SQL that records (up) or forgets (down) the migration in the ledger.
-fn ledger_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms_sql: &str) -> String {
+/// The SQL that records (up) or forgets (down) the migration in the ledger. Recording also
+/// restarts the clock for the migration after it, in the same statement.
+fn ledger_sql(table: &TrackingTable, step: &Step<'_>) -> String {
+    let m = step.migration;
+    match step.direction {
+        Direction::Up => format!(
+            "{} RETURNING set_config('{CLOCK}', date_part('epoch', clock_timestamp())::text, false)",
+            ledger::insert_applied_at_sql(
+                table,
+                &m.version_text,
+                &m.name,
+                &m.up.checksum,
+                STARTED_AT,
+                ELAPSED_MS,
+            )
+        ),
+        Direction::Down => ledger::delete_sql(table, &m.version_text),
+    }
+}
+
+/// The ledger SQL of a no-transaction step, sent on its own after its statements:
+/// `execution_time_ms` is measured by us and given as a literal.
+fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &str) -> String {
     let m = step.migration;
     match step.direction {
         Direction::Up => ledger::insert_sql(
@@ -249,7 +317,7 @@ fn ledger_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms_sql: &str) -> S
             &m.name,
             &m.up.checksum,
             RowKind::Applied,
-            elapsed_ms_sql,
+            elapsed_ms,
         ),
         Direction::Down => ledger::delete_sql(table, &m.version_text),
     }
@@ -260,10 +328,7 @@ fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<
     script.push_sql(START_CLOCK);
     let file = step.file();
     script.push_body(file, &file.text, 1);
-    script.push_sql(&format!(
-        "{};",
-        ledger_sql(&settings.table, step, ELAPSED_MS)
-    ));
+    script.push_sql(&format!("{};", ledger_sql(&settings.table, step)));
 }
 
 fn begin_sql(settings: &ApplySettings, synchronous_commit: bool) -> String {
@@ -274,15 +339,363 @@ fn begin_sql(settings: &ApplySettings, synchronous_commit: bool) -> String {
     prelude
 }
 
-/// The one message that runs a transactional step with its ledger row. Several of these can
-/// be concatenated into one message: after an error the server skips the rest, and the
-/// transactions before it stay committed.
-pub fn transactional_script<'a>(settings: &ApplySettings, step: &Step<'a>) -> Script<'a> {
-    let mut script = Script::new();
+/// Appends one step as its own transaction: `BEGIN`, its `SET LOCAL`s, the body, the ledger
+/// row, the session's progress `marker`, `COMMIT`. Nothing but utility statements of our own
+/// around the body, so that a migration costs the server little more than the bare transaction.
+fn push_transaction<'a>(
+    script: &mut Script<'a>,
+    settings: &ApplySettings,
+    step: &Step<'a>,
+    marker: &str,
+) {
+    script.begin_step();
     script.push_sql(&begin_sql(settings, step.synchronous_commit));
-    push_step(&mut script, settings, step);
-    script.push_sql("COMMIT;");
-    script
+    let file = step.file();
+    script.push_body(file, &file.text, 1);
+    // Session-level and set last, so it survives COMMIT and is undone by an abort: after a
+    // failure it names the last transaction of the message that committed.
+    script.push_sql(&format!(
+        "{};\nSET {MARKER} = '{marker}';\nCOMMIT;",
+        ledger_sql(&settings.table, step)
+    ));
+}
+
+/// The session setting each transaction of a message writes its `<nonce>:<index>` to.
+const MARKER: &str = "confiture.step";
+
+/// Makes markers unique per message, so that a value left by an earlier message (or an earlier
+/// command on the same session) is never taken for progress of this one.
+static NONCE: AtomicU64 = AtomicU64::new(1);
+
+/// A message carrying consecutive transactional steps, each its own transaction.
+struct Batch<'a> {
+    script: Script<'a>,
+    nonce: u64,
+}
+
+fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'a> {
+    let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
+    let mut script = Script::new();
+    let size: usize = steps
+        .iter()
+        .map(|s| s.file().text.len() + STEP_OVERHEAD)
+        .sum();
+    script.text.reserve(size);
+    script.push_sql(START_CLOCK);
+    for (i, step) in steps.iter().enumerate() {
+        push_transaction(&mut script, settings, step, &format!("{nonce}:{i}"));
+    }
+    Batch { script, nonce }
+}
+
+impl Batch<'_> {
+    /// How many of the message's transactions committed, given the marker read after it failed.
+    fn committed(&self, marker: Option<&str>) -> usize {
+        marker
+            .and_then(|m| m.split_once(':'))
+            .filter(|(nonce, _)| nonce.parse() == Ok(self.nonce))
+            .and_then(|(_, index)| index.parse::<usize>().ok())
+            .map_or(0, |index| index + 1)
+    }
+}
+
+/// Roughly what [`push_transaction`] adds to a body, for [`BatchLimits::max_bytes`].
+const STEP_OVERHEAD: usize = 600;
+
+/// The one message that runs a transactional step with its ledger row. Several of these are
+/// concatenated into one message by [`run_steps`]: after an error the server skips the rest,
+/// and the transactions before it stay committed.
+pub fn transactional_script<'a>(settings: &ApplySettings, step: &Step<'a>) -> Script<'a> {
+    batch(settings, std::slice::from_ref(step)).script
+}
+
+/// How many consecutive transactional migrations one message may carry. A migration marked
+/// `no-transaction` always runs on its own, statement by statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// SQL bytes in one message; a larger migration is still sent, alone.
+    pub max_bytes: usize,
+    /// Migrations in one message (1 sends each on its own).
+    pub max_steps: usize,
+}
+
+impl Default for BatchLimits {
+    fn default() -> BatchLimits {
+        BatchLimits {
+            max_bytes: 2 * 1024 * 1024,
+            max_steps: 1000,
+        }
+    }
+}
+
+/// What [`run_steps`] reports as it goes; the index is into its `steps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepEvent {
+    /// The step runs now: it is sent on its own, or first in a message. A later step of the
+    /// same message is announced when the message returns, just before its `Finished`.
+    Started(usize),
+    /// The step hit `lock_timeout` (or a deadlock) and is sent again after `delay`; `attempt`
+    /// is the one that failed (1-based).
+    Retrying {
+        step: usize,
+        attempt: u32,
+        delay: Duration,
+    },
+    /// The step committed with its ledger row.
+    Finished(usize, StepOutcome),
+}
+
+/// Where the message starting at `start` ends: consecutive transactional steps within
+/// `limits`, never past a suspect step `cut` (which goes alone).
+fn batch_end(steps: &[Step<'_>], start: usize, limits: BatchLimits, cut: Option<usize>) -> usize {
+    let stop = match cut {
+        Some(c) if c > start => c.min(steps.len()),
+        Some(_) => start + 1,
+        None => steps.len(),
+    };
+    let mut end = start;
+    let mut bytes = 0;
+    while end < stop && end - start < limits.max_steps.max(1) {
+        let file = steps[end].file();
+        if file.mode == TransactionMode::NoTransaction {
+            break;
+        }
+        let size = file.text.len() + STEP_OVERHEAD;
+        if end > start && bytes + size > limits.max_bytes {
+            break;
+        }
+        bytes += size;
+        end += 1;
+    }
+    end.max(start + 1)
+}
+
+fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    })
+}
+
+/// How long each step of a message that succeeded took. Applied migrations: the
+/// `execution_time_ms` the server wrote into their rows (one query per message); a message of
+/// one step, or a rollback (its row is gone): the message's time, split evenly.
+fn durations(
+    client: &mut Client,
+    settings: &ApplySettings,
+    steps: &[Step<'_>],
+    elapsed: Duration,
+) -> Vec<Duration> {
+    let even = elapsed / u32::try_from(steps.len()).unwrap_or(u32::MAX).max(1);
+    if steps.len() == 1 || steps[0].direction == Direction::Down {
+        return vec![even; steps.len()];
+    }
+    let sql = format!(
+        "SELECT version, execution_time_ms FROM {} ORDER BY pk_confiture DESC LIMIT {}",
+        settings.table.quoted(),
+        steps.len()
+    );
+    let Ok(messages) = client.simple_query(&sql) else {
+        return vec![even; steps.len()];
+    };
+    let measured: std::collections::HashMap<&str, u64> = messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some((row.get(0)?, row.get(1)?.parse().ok()?)),
+            _ => None,
+        })
+        .collect();
+    steps
+        .iter()
+        .map(|s| {
+            measured
+                .get(s.migration.version_text.as_str())
+                .map_or(even, |ms| Duration::from_millis(*ms))
+        })
+        .collect()
+}
+
+/// Runs `steps` in order, each migration with its ledger row, and stops at the first failure,
+/// returning its index. Consecutive transactional migrations travel together in one message
+/// (within `limits`), each still its own transaction — `BEGIN; ...; <ledger row>; COMMIT` —
+/// so one round trip applies many; `synchronous_commit` is as each step says. When a message
+/// fails, the server has committed the transactions before the failing one and skipped the
+/// rest: a marker each transaction leaves in the session says how far it got, so the error is
+/// the right migration's, and the ones after it were never attempted. A migration that hit
+/// `lock_timeout` is retried from there, up to `lock_retries` times. Never leaves the session
+/// inside a transaction.
+pub fn run_steps(
+    client: &mut Client,
+    settings: &ApplySettings,
+    steps: &[Step<'_>],
+    limits: BatchLimits,
+    on_event: &mut dyn FnMut(StepEvent),
+) -> Result<(), (usize, StepFailure)> {
+    let new_backoff = || Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+    let mut next = 0;
+    // The step whose Started was sent and whose Finished was not.
+    let mut announced = None;
+    // Attempts of the step at `next`, and the time it spent in failed ones and their waits.
+    let mut attempt = 1;
+    let mut spent = Duration::ZERO;
+    let mut backoff = new_backoff();
+    // A step to send on its own, because a failed message could not be pinned on one step.
+    let mut cut: Option<usize> = None;
+    while next < steps.len() {
+        if cut.is_some_and(|c| next > c) {
+            cut = None;
+        }
+        if announced != Some(next) {
+            on_event(StepEvent::Started(next));
+            announced = Some(next);
+        }
+        if steps[next].file().mode == TransactionMode::NoTransaction {
+            let outcome = run_statements(client, settings, &steps[next]).map_err(|f| (next, f))?;
+            on_event(StepEvent::Finished(next, outcome));
+            next += 1;
+            continue;
+        }
+        let first = next;
+        let end = batch_end(steps, first, limits, cut);
+        let batch = batch(settings, &steps[first..end]);
+        let start = Instant::now();
+        let result = client.batch_execute(batch.script.text());
+        let elapsed = start.elapsed();
+        let finish = |i: usize,
+                      duration: Duration,
+                      attempts: u32,
+                      announced: &mut Option<usize>,
+                      on_event: &mut dyn FnMut(StepEvent)| {
+            if *announced != Some(i) {
+                on_event(StepEvent::Started(i));
+            }
+            *announced = None;
+            on_event(StepEvent::Finished(i, StepOutcome { duration, attempts }));
+        };
+        let e = match result {
+            Ok(()) => {
+                let taken = durations(client, settings, &steps[first..end], elapsed);
+                for (i, duration) in (first..end).zip(taken) {
+                    let (duration, attempts) = if i == first {
+                        (duration + spent, attempt)
+                    } else {
+                        (duration, 1)
+                    };
+                    finish(i, duration, attempts, &mut announced, on_event);
+                }
+                next = end;
+                attempt = 1;
+                spent = Duration::ZERO;
+                backoff = new_backoff();
+                continue;
+            }
+            Err(e) => e,
+        };
+        if is_connection_lost(&e) {
+            return Err((first, batch_connection_lost(&steps[first..end], e)));
+        }
+        // The failed message left an aborted transaction block open (or none, when the server
+        // could not parse it): roll back, then read how far the message got.
+        let marker = match client.simple_query(&format!(
+            "ROLLBACK; SELECT current_setting('{MARKER}', true)"
+        )) {
+            Ok(messages) => batch.committed(first_value(&messages)),
+            Err(lost) => return Err((first, connection_lost(&steps[first], lost))),
+        };
+        let failed = (first + marker).min(end - 1);
+        let share = elapsed / u32::try_from(failed - first + 1).unwrap_or(u32::MAX);
+        for i in first..failed {
+            let (duration, attempts) = if i == first {
+                (share + spent, attempt)
+            } else {
+                (share, 1)
+            };
+            finish(i, duration, attempts, &mut announced, on_event);
+        }
+        if failed > first {
+            attempt = 1;
+            spent = Duration::ZERO;
+            backoff = new_backoff();
+        }
+        next = failed;
+        // An error position outside the failing step's text means the server rejected the
+        // message before running it (a syntax error further on): nothing from `failed` on ran.
+        // Send the steps before the culprit together, and the culprit alone, to find it.
+        if end - first > 1 {
+            let at = match e.as_db_error().and_then(|db| db.position()) {
+                Some(p @ ErrorPosition::Original(_)) => {
+                    Some(batch.script.step_at(p).map(|s| first + s))
+                }
+                _ => None,
+            };
+            match at {
+                None => {}
+                Some(Some(j)) if j == failed => {}
+                Some(Some(j)) if j > failed => {
+                    cut = Some(j);
+                    continue;
+                }
+                Some(_) => {
+                    cut = Some(failed);
+                    continue;
+                }
+            }
+        }
+        if announced != Some(failed) {
+            on_event(StepEvent::Started(failed));
+            announced = Some(failed);
+        }
+        if is_lock_contention(&e) && attempt <= settings.lock_retries {
+            let delay = backoff.next_delay();
+            on_event(StepEvent::Retrying {
+                step: failed,
+                attempt,
+                delay,
+            });
+            std::thread::sleep(delay);
+            spent += share + delay;
+            attempt += 1;
+            continue;
+        }
+        let step = &steps[failed];
+        // The batch was rolled back above, so the failing step can be replayed to find its line.
+        let statement = failed_statement(client, settings, step, &e, elapsed);
+        let mut failure = sql_failure(
+            settings,
+            step,
+            &batch.script,
+            Some(failed - first),
+            &e,
+            statement,
+        );
+        if is_lock_contention(&e) && attempt > 1 {
+            failure.error = failure.error.with_detail(format!(
+                "gave up after {attempt} attempts (migration.lock_retries = {})",
+                settings.lock_retries
+            ));
+        }
+        failure.error = failure.error.with_detail(match step.direction {
+            Direction::Up => "the migration was rolled back and is not recorded",
+            Direction::Down => "the rollback was itself rolled back: the migration stays applied",
+        });
+        return Err((failed, failure));
+    }
+    Ok(())
+}
+
+/// The connection dropped while a message was running: its first step may not have committed,
+/// and neither may the others it carried.
+fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> StepFailure {
+    let mut failure = connection_lost(&steps[0], e);
+    if let (true, Some(last)) = (steps.len() > 1, steps.last()) {
+        failure.error = failure.error.with_detail(format!(
+            "it was sent in one message with the {} migration(s) after it, through {}: those the \
+             server finished before the connection dropped are committed and recorded",
+            steps.len() - 1,
+            last.migration.id()
+        ));
+    }
+    failure
 }
 
 /// The first step that cannot run inside one transaction with the others (a file marked
@@ -354,7 +767,7 @@ pub fn run_in_one_transaction(
                 attempt += 1;
                 continue 'attempt;
             }
-            let mut failure = sql_failure(settings, step, &script, &e, None);
+            let mut failure = sql_failure(settings, step, &script, None, &e, None);
             failure.error = failure.error.with_detail(
                 "the whole run was one transaction: it was rolled back and nothing is recorded",
             );
@@ -368,7 +781,7 @@ pub fn run_in_one_transaction(
                     Err((i, connection_lost(&last, e)))
                 } else {
                     let _ = client.batch_execute("ROLLBACK");
-                    let mut f = sql_failure(settings, &last, &Script::new(), &e, None);
+                    let mut f = sql_failure(settings, &last, &Script::new(), None, &e, None);
                     f.error = f
                         .error
                         .with_detail("COMMIT failed (a deferred constraint?): nothing is recorded");
@@ -387,64 +800,27 @@ pub fn run_step(
     step: &Step<'_>,
     on_retry: &mut OnRetry<'_>,
 ) -> Result<StepOutcome, StepFailure> {
-    match step.file().mode {
-        TransactionMode::Transaction => run_transactional(client, settings, step, on_retry),
-        TransactionMode::NoTransaction => run_statements(client, settings, step),
-    }
+    let mut outcome = StepOutcome {
+        duration: Duration::ZERO,
+        attempts: 1,
+    };
+    run_steps(
+        client,
+        settings,
+        std::slice::from_ref(step),
+        BatchLimits::default(),
+        &mut |event| match event {
+            StepEvent::Retrying { attempt, delay, .. } => on_retry(attempt, delay),
+            StepEvent::Finished(_, done) => outcome = done,
+            StepEvent::Started(_) => {}
+        },
+    )
+    .map_err(|(_, failure)| failure)?;
+    Ok(outcome)
 }
 
 fn is_lock_contention(e: &postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED)
-}
-
-fn run_transactional(
-    client: &mut Client,
-    settings: &ApplySettings,
-    step: &Step<'_>,
-    on_retry: &mut OnRetry<'_>,
-) -> Result<StepOutcome, StepFailure> {
-    let script = transactional_script(settings, step);
-    let start = Instant::now();
-    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
-    let mut attempt = 1;
-    loop {
-        let e = match client.batch_execute(script.text()) {
-            Ok(()) => {
-                return Ok(StepOutcome {
-                    duration: start.elapsed(),
-                    attempts: attempt,
-                })
-            }
-            Err(e) => e,
-        };
-        if is_connection_lost(&e) {
-            return Err(connection_lost(step, e));
-        }
-        // The failed message left an aborted transaction block open.
-        if let Err(rollback) = client.batch_execute("ROLLBACK") {
-            return Err(connection_lost(step, rollback));
-        }
-        if is_lock_contention(&e) && attempt <= settings.lock_retries {
-            let delay = backoff.next_delay();
-            on_retry(attempt, delay);
-            std::thread::sleep(delay);
-            attempt += 1;
-            continue;
-        }
-        let statement = failed_statement(client, settings, step, &e, start.elapsed());
-        let mut failure = sql_failure(settings, step, &script, &e, statement);
-        if is_lock_contention(&e) && attempt > 1 {
-            failure.error = failure.error.with_detail(format!(
-                "gave up after {attempt} attempts (migration.lock_retries = {})",
-                settings.lock_retries
-            ));
-        }
-        failure.error = failure.error.with_detail(match step.direction {
-            Direction::Up => "the migration was rolled back and is not recorded",
-            Direction::Down => "the rollback was itself rolled back: the migration stays applied",
-        });
-        return Err(failure);
-    }
 }
 
 /// A transactional migration that failed in this much time or less is replayed to find the
@@ -590,6 +966,7 @@ fn sql_failure(
     settings: &ApplySettings,
     step: &Step<'_>,
     script: &Script<'_>,
+    step_in_script: Option<usize>,
     e: &postgres::Error,
     statement: Option<Statement>,
 ) -> StepFailure {
@@ -608,7 +985,9 @@ fn sql_failure(
         };
     };
     let code = db.code().code();
-    let located = db.position().and_then(|p| script.locate(p));
+    let located = db
+        .position()
+        .and_then(|p| script.locate_in(p, step_in_script));
     let in_ledger = db.position().is_some() && located.is_none();
     // Without a position (a runtime error), a statement sent alone is still known by its line.
     let location = located.or_else(|| {
@@ -726,7 +1105,7 @@ fn run_statements(
                 count,
                 line,
             };
-            let mut failure = sql_failure(settings, step, &script, &e, Some(statement));
+            let mut failure = sql_failure(settings, step, &script, None, &e, Some(statement));
             let recorded = ledger_state(step.direction);
             failure.error = failure.error.with_detail(match index {
                 0 => format!("no statement of this migration was committed; {recorded}"),
@@ -752,7 +1131,7 @@ fn run_statements(
         .to_string();
     let record = format!(
         "RESET lock_timeout; RESET statement_timeout; {};",
-        ledger_sql(&settings.table, step, &elapsed)
+        record_sql(&settings.table, step, &elapsed)
     );
     client.batch_execute(&record).map_err(|e| {
         if is_connection_lost(&e) {
@@ -760,7 +1139,7 @@ fn run_statements(
         }
         let mut script = Script::new();
         script.push_sql(&record);
-        let mut f = sql_failure(settings, step, &script, &e, None);
+        let mut f = sql_failure(settings, step, &script, None, &e, None);
         f.error = f
             .error
             .with_detail("every statement was committed, but the migration is not recorded");
@@ -774,13 +1153,20 @@ fn run_statements(
 
 /// Creates the tracking table (and its schema, when qualified) if absent. Only `up`,
 /// `baseline` and `reinit` call this; `status` and dry runs never do.
+///
+/// Its commit is asynchronous (no WAL flush of its own): the commit of the migrations that
+/// follow, or of the ledger rows `baseline` and `reinit` write, flushes it with theirs — WAL is
+/// written in order — and losing an empty ledger in a crash loses nothing.
 pub fn create_tracking_table(client: &mut Client, table: &TrackingTable) -> crate::Result<()> {
-    let mut sql = String::new();
+    let mut sql = String::from("BEGIN; SET LOCAL synchronous_commit = off;\n");
     if let Some(schema) = &table.schema {
         sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n"));
     }
     sql.push_str(&table.create_sql());
+    sql.push_str("COMMIT;");
     client.batch_execute(&sql).map_err(|e| {
+        // Leave no aborted transaction block behind.
+        let _ = client.batch_execute("ROLLBACK");
         let what = format!("cannot create the tracking table {table}");
         let help = "check that this role may create tables (and the schema) in the database";
         match e.as_db_error() {
@@ -926,7 +1312,8 @@ mod tests {
             text.contains("-- no newline at end\n;\nINSERT INTO \"tb_confiture\""),
             "{text}"
         );
-        assert!(text.starts_with("BEGIN; SET LOCAL lock_timeout = '1500ms'; SET LOCAL statement_timeout = '1ms'; SET LOCAL synchronous_commit = off;"), "{text}");
+        assert!(text.starts_with(START_CLOCK), "{text}");
+        assert!(text.contains("\nBEGIN; SET LOCAL lock_timeout = '1500ms'; SET LOCAL statement_timeout = '1ms'; SET LOCAL synchronous_commit = off;\n"), "{text}");
         assert!(text.trim_end().ends_with("COMMIT;"), "{text}");
         let sync = Step {
             synchronous_commit: true,

@@ -1,0 +1,301 @@
+//! The tools under comparison: how each is found, lays out migrations, applies them and shows
+//! their status. Every tool runs as a whole process (start, connect, read files, work, exit),
+//! except the floor, which is the work itself sent by a minimal client.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::workload::{self, Migration};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tool {
+    Floor,
+    Confiture,
+    Psql,
+    Sqlx,
+    Refinery,
+    Dbmate,
+    Python,
+}
+
+pub const ALL: [Tool; 7] = [
+    Tool::Floor,
+    Tool::Confiture,
+    Tool::Psql,
+    Tool::Sqlx,
+    Tool::Refinery,
+    Tool::Dbmate,
+    Tool::Python,
+];
+
+pub const PEERS: [Tool; 4] = [Tool::Sqlx, Tool::Refinery, Tool::Dbmate, Tool::Python];
+
+impl Tool {
+    /// The name `--tools` takes.
+    pub fn key(self) -> &'static str {
+        match self {
+            Tool::Floor => "floor",
+            Tool::Confiture => "confiture",
+            Tool::Psql => "psql",
+            Tool::Sqlx => "sqlx",
+            Tool::Refinery => "refinery",
+            Tool::Dbmate => "dbmate",
+            Tool::Python => "python",
+        }
+    }
+
+    pub fn is_peer(self) -> bool {
+        PEERS.contains(&self)
+    }
+}
+
+impl fmt::Display for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Tool::Floor => "floor (one message)",
+            Tool::Confiture => "cargo confiture",
+            Tool::Psql => "psql -f",
+            Tool::Sqlx => "sqlx-cli",
+            Tool::Refinery => "refinery_cli",
+            Tool::Dbmate => "dbmate",
+            Tool::Python => "confiture (Python)",
+        })
+    }
+}
+
+/// Where each installed tool's executable is.
+pub struct Installed {
+    pub confiture: PathBuf,
+    pub psql: Option<PathBuf>,
+    pub peers: Vec<(Tool, PathBuf)>,
+    /// Tools not found, with where they were looked for.
+    pub missing: Vec<(Tool, String)>,
+}
+
+impl Installed {
+    /// `peers_dir` is where `shared/bench/peers.sh` installs (`$HOME/.cache/confiture-peers`).
+    pub fn discover(confiture: PathBuf, peers_dir: &Path) -> Installed {
+        let mut peers = Vec::new();
+        let mut missing = Vec::new();
+        let dbmate_native = peers_dir.join("npm/node_modules/@dbmate/linux-x64/bin/dbmate");
+        let candidates = [
+            (Tool::Sqlx, vec![peers_dir.join("cargo/bin/sqlx")]),
+            (Tool::Refinery, vec![peers_dir.join("cargo/bin/refinery")]),
+            // The npm package's `.bin/dbmate` is a node script that starts the Go binary; the
+            // binary itself is what dbmate users measure, so prefer it.
+            (
+                Tool::Dbmate,
+                vec![
+                    dbmate_native,
+                    peers_dir.join("npm/node_modules/.bin/dbmate"),
+                ],
+            ),
+            (Tool::Python, vec![peers_dir.join("venv/bin/confiture")]),
+        ];
+        for (tool, paths) in candidates {
+            match paths.iter().find(|p| is_executable(p)) {
+                Some(path) => peers.push((tool, path.clone())),
+                None => missing.push((tool, paths[0].display().to_string())),
+            }
+        }
+        let psql = which("psql");
+        if psql.is_none() {
+            missing.push((Tool::Psql, "PATH".to_string()));
+        }
+        Installed {
+            confiture,
+            psql,
+            peers,
+            missing,
+        }
+    }
+
+    pub fn has(&self, tool: Tool) -> bool {
+        match tool {
+            Tool::Floor | Tool::Confiture => true,
+            Tool::Psql => self.psql.is_some(),
+            _ => self.peers.iter().any(|(t, _)| *t == tool),
+        }
+    }
+
+    fn path(&self, tool: Tool) -> PathBuf {
+        match tool {
+            Tool::Confiture => self.confiture.clone(),
+            Tool::Psql => self.psql.clone().unwrap_or_else(|| "psql".into()),
+            _ => self
+                .peers
+                .iter()
+                .find(|(t, _)| *t == tool)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| is_executable(p))
+}
+
+/// A tool's copy of a workload's migrations, in its own layout under `root`.
+pub struct Layout {
+    pub root: PathBuf,
+    /// The migrations directory, or the `psql -f` script.
+    pub path: PathBuf,
+}
+
+pub fn write_layout(tool: Tool, root: &Path, migrations: &[Migration]) -> Result<Layout, String> {
+    let path = match tool {
+        Tool::Floor => root.to_path_buf(),
+        Tool::Confiture | Tool::Python => workload::write_confiture(root, migrations)?,
+        Tool::Psql => workload::write_psql_script(root, migrations)?,
+        Tool::Sqlx => workload::write_sqlx(root, migrations)?,
+        Tool::Refinery => workload::write_refinery(root, migrations)?,
+        Tool::Dbmate => workload::write_dbmate(root, migrations)?,
+    };
+    Ok(Layout {
+        root: root.to_path_buf(),
+        path,
+    })
+}
+
+/// The connection a command gets: a URL, and its parts for psql.
+pub struct Target<'a> {
+    pub url: &'a str,
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub dbname: &'a str,
+}
+
+/// A command with a clean environment for database settings: nothing inherited may point a
+/// tool at another database.
+fn command(program: &Path, layout: &Layout) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(&layout.root);
+    for var in [
+        "DATABASE_URL",
+        "CONFITURE_DATABASE_URL",
+        "CONFITURE_ENV",
+        "PGDATABASE",
+        "PGHOST",
+        "PGPORT",
+        "PGSERVICE",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// The command that applies every pending migration, or `None` for the floor (in-process).
+pub fn apply(
+    installed: &Installed,
+    tool: Tool,
+    layout: &Layout,
+    target: &Target<'_>,
+) -> Result<Option<Command>, String> {
+    let program = installed.path(tool);
+    let mut c = command(&program, layout);
+    match tool {
+        Tool::Floor => return Ok(None),
+        Tool::Confiture => {
+            c.args(["confiture", "migrate", "up", "--database-url", target.url]);
+        }
+        Tool::Psql => {
+            psql_connection(&mut c, target);
+            c.args(["-v", "ON_ERROR_STOP=1", "-f"]).arg(&layout.path);
+        }
+        Tool::Sqlx => {
+            c.args(["migrate", "run", "--no-dotenv", "--source"])
+                .arg(&layout.path)
+                .args(["--database-url", target.url]);
+        }
+        Tool::Refinery => {
+            c.args(["migrate", "-e", "DATABASE_URL", "-p"])
+                .arg(&layout.path)
+                .env("DATABASE_URL", target.url);
+        }
+        Tool::Dbmate => {
+            c.args(["--url", target.url, "--migrations-dir"])
+                .arg(&layout.path)
+                .args(["--no-dump-schema", "migrate"]);
+        }
+        Tool::Python => {
+            let env = workload::write_python_env(&layout.root, "bench", target.url)?;
+            c.args(["migrate", "up", "--config"])
+                .arg(env)
+                .arg("--migrations-dir")
+                .arg(&layout.path);
+        }
+    }
+    Ok(Some(c))
+}
+
+/// The command that shows which migrations are applied; `None` when the tool has none.
+pub fn status(
+    installed: &Installed,
+    tool: Tool,
+    layout: &Layout,
+    target: &Target<'_>,
+) -> Result<Option<Command>, String> {
+    let program = installed.path(tool);
+    let mut c = command(&program, layout);
+    match tool {
+        Tool::Floor | Tool::Refinery => return Ok(None),
+        Tool::Confiture => {
+            c.args([
+                "confiture",
+                "migrate",
+                "status",
+                "--database-url",
+                target.url,
+            ]);
+        }
+        Tool::Psql => {
+            // The rows `cargo confiture migrate status` reads, as one `psql -c` process.
+            psql_connection(&mut c, target);
+            c.args([
+                "-A",
+                "-t",
+                "-c",
+                "SELECT version, name, to_char(applied_at AT TIME ZONE 'UTC', \
+                 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), execution_time_ms, checksum, applied_by \
+                 FROM tb_confiture ORDER BY applied_at, pk_confiture",
+            ]);
+        }
+        Tool::Sqlx => {
+            c.args(["migrate", "info", "--no-dotenv", "--source"])
+                .arg(&layout.path)
+                .args(["--database-url", target.url]);
+        }
+        Tool::Dbmate => {
+            c.args(["--url", target.url, "--migrations-dir"])
+                .arg(&layout.path)
+                .arg("status");
+        }
+        Tool::Python => {
+            let env = workload::write_python_env(&layout.root, "bench", target.url)?;
+            c.args(["migrate", "status", "--config"])
+                .arg(env)
+                .arg("--migrations-dir")
+                .arg(&layout.path);
+        }
+    }
+    Ok(Some(c))
+}
+
+fn psql_connection(c: &mut Command, target: &Target<'_>) {
+    c.args(["-X", "-q", "-h", target.host, "-p"])
+        .arg(target.port.to_string())
+        .args(["-U", target.user, "-d", target.dbname]);
+}
