@@ -154,6 +154,12 @@ pub enum Progress {
     /// Nothing to apply or roll back (for `up`, possibly because the run we waited for did it:
     /// "already up to date").
     UpToDate,
+    /// The run will apply (or roll back) `count` migrations one by one: sent once, before the
+    /// first starts (not for `--single-transaction`, where all commit together).
+    Planned {
+        direction: Direction,
+        count: usize,
+    },
     Started {
         version: String,
         name: String,
@@ -939,6 +945,10 @@ fn run_each(
     progress: &mut dyn FnMut(Progress),
     on_done: &mut dyn FnMut(&Migration, Duration),
 ) -> Run<()> {
+    progress(Progress::Planned {
+        direction,
+        count: migrations.len(),
+    });
     let last = migrations.len().saturating_sub(1);
     let steps: Vec<Step<'_>> = migrations
         .iter()

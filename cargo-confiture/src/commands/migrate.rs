@@ -36,7 +36,8 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 create_database: args.create_database,
             };
             let mut migrator = migrator(cli, cx, out)?;
-            let outcome = migrator.up(&options, &mut |p| progress(out, p));
+            let mut view = ProgressView::default();
+            let outcome = migrator.up(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |out, r| {
                 if r.dry_run {
                     plan_text(out, "would apply", &r.migrations)
@@ -69,7 +70,8 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 )?,
             };
             let mut migrator = migrator(cli, cx, out)?;
-            let outcome = migrator.down(&options, &mut |p| progress(out, p));
+            let mut view = ProgressView::default();
+            let outcome = migrator.down(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |out, r| {
                 if r.dry_run {
                     plan_text(out, "would roll back", &r.migrations)
@@ -92,7 +94,8 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
             };
             let mut migrator = migrator(cli, cx, out)?;
-            let outcome = migrator.baseline(&options, &mut |p| progress(out, p));
+            let mut view = ProgressView::default();
+            let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |_, r| {
                 let verb = if r.dry_run {
                     "would record"
@@ -117,7 +120,8 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
             };
             let mut migrator = migrator(cli, cx, out)?;
-            let outcome = migrator.reinit(&options, &mut |p| progress(out, p));
+            let mut view = ProgressView::default();
+            let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |_, r| {
                 let verb = if r.dry_run {
                     "would replace"
@@ -195,61 +199,97 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// Progress events, one line each on stderr.
-fn progress(out: &Output, event: Progress) {
-    match event {
-        Progress::LockWaiting { holder } => {
-            let who = match holder {
-                Some(h) => format!(
-                    "pid {} ({})",
-                    h.pid,
-                    h.application_name
-                        .filter(|a| !a.is_empty())
-                        .unwrap_or_else(|| "no application_name".into())
-                ),
-                None => "another session".to_string(),
-            };
-            out.progress(&format!("waiting for the migration lock held by {who}..."));
-        }
-        // Only worth a line when a LockWaiting line came before it.
-        Progress::LockAcquired { waited_ms } if waited_ms >= 250 => {
-            out.progress(&format!("acquired the migration lock after {waited_ms} ms"));
-        }
-        Progress::LockAcquired { .. } => {}
-        Progress::UpToDate => {}
-        Progress::Started {
-            version,
-            name,
-            direction,
-            ..
-        } => {
-            if out.stderr_is_terminal {
-                out.progress_inline(&format!(
-                    "{} {version}_{name} ...",
-                    direction_verb(direction)
+/// Progress on stderr: one line per migration with its duration, and on a terminal a live
+/// bar (`[#####     ] 3/6 applying 004_x`) that the next line replaces.
+#[derive(Default)]
+struct ProgressView {
+    total: usize,
+    done: usize,
+}
+
+impl ProgressView {
+    fn bar(&self) -> String {
+        const WIDTH: usize = 24;
+        let filled = (self.done * WIDTH)
+            .checked_div(self.total)
+            .unwrap_or(0)
+            .min(WIDTH);
+        format!(
+            "[{}{}] {}/{}",
+            "#".repeat(filled),
+            " ".repeat(WIDTH - filled),
+            self.done,
+            self.total
+        )
+    }
+
+    fn on(&mut self, out: &Output, event: Progress) {
+        match event {
+            Progress::LockWaiting { holder } => {
+                let who = match holder {
+                    Some(h) => format!(
+                        "pid {} ({})",
+                        h.pid,
+                        h.application_name
+                            .filter(|a| !a.is_empty())
+                            .unwrap_or_else(|| "no application_name".into())
+                    ),
+                    None => "another session".to_string(),
+                };
+                out.progress(&format!("waiting for the migration lock held by {who}..."));
+            }
+            // Only worth a line when a LockWaiting line came before it.
+            Progress::LockAcquired { waited_ms } if waited_ms >= 250 => {
+                out.progress(&format!("acquired the migration lock after {waited_ms} ms"));
+            }
+            Progress::LockAcquired { .. } | Progress::UpToDate => {}
+            Progress::Planned { count, .. } => {
+                self.total = count;
+                self.done = 0;
+            }
+            Progress::Started {
+                version,
+                name,
+                direction,
+                ..
+            } => {
+                if out.stderr_is_terminal {
+                    let bar = if self.total > 1 {
+                        format!("{} ", self.bar())
+                    } else {
+                        String::new()
+                    };
+                    out.progress_inline(&format!(
+                        "{bar}{} {version}_{name} ...",
+                        direction_verb(direction)
+                    ));
+                }
+            }
+            Progress::Retrying {
+                version,
+                name,
+                attempt,
+                delay_ms,
+            } => {
+                out.progress(&format!(
+                    "{version}_{name}: lock not available, retrying in {delay_ms} ms (attempt {attempt})"
                 ));
             }
-        }
-        Progress::Retrying {
-            version,
-            name,
-            attempt,
-            delay_ms,
-        } => {
-            out.progress(&format!(
-                "{version}_{name}: lock not available, retrying in {delay_ms} ms (attempt {attempt})"
-            ));
-        }
-        Progress::Finished {
-            version,
-            name,
-            direction,
-            duration_ms,
-        } => {
-            out.progress(&format!(
-                "{} {version}_{name} ({duration_ms} ms)",
-                out.paint_err(Style::Green, direction_done(direction))
-            ));
+            Progress::Finished {
+                version,
+                name,
+                direction,
+                duration_ms,
+            } => {
+                self.done += 1;
+                out.progress(&format!(
+                    "{} {version}_{name} ({duration_ms} ms)",
+                    out.paint_err(Style::Green, direction_done(direction))
+                ));
+                if out.stderr_is_terminal && self.total > 1 && self.done < self.total {
+                    out.progress_inline(&self.bar());
+                }
+            }
         }
     }
 }
