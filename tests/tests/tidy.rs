@@ -132,7 +132,7 @@ fn reliability_cites_only_tests_that_exist() {
     for line in text.lines() {
         let mut file: Option<String> = None;
         let mut rest = line;
-        while let Some(start) = rest.find(|c: char| c == 'c' || c == 't' || c == ':') {
+        while let Some(start) = rest.find(['c', 't', ':']) {
             let here = &rest[start..];
             let path_end = here.find(".rs").map(|i| i + 3);
             let is_path = (here.starts_with("confiture/tests/")
