@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 use serde::Serialize;
 
-use crate::config::Environment;
 pub use crate::db::apply::Direction;
 use crate::db::apply::{self, ApplySettings, Location, Step, StepFailure};
 use crate::db::lock;
@@ -576,7 +575,7 @@ impl Migrator {
         };
         plan::check_up_request(&set, &request)?;
         if options.create_database && !options.dry_run && self.client.is_none() {
-            create_database(&self.env)?;
+            crate::db::create_database(&self.env)?;
         }
         if options.dry_run {
             let rows = self.read_rows()?.unwrap_or_default();
@@ -816,7 +815,7 @@ impl Migrator {
                     sql.push_str(&format!("{insert};\n"));
                 }
                 sql.push_str("COMMIT;");
-                write_ledger(client, &sql, "baseline")?;
+                crate::db::ledger::write(client, &sql, "baseline")?;
                 report.baselined = versions(&plan.record);
                 report.skipped = versions(&plan.already);
                 Ok(())
@@ -897,7 +896,7 @@ impl Migrator {
                     sql.push_str(&format!("{insert};\n"));
                 }
                 sql.push_str("COMMIT;");
-                write_ledger(client, &sql, "reinit")?;
+                crate::db::ledger::write(client, &sql, "reinit")?;
                 fill(report, &rows, &plan);
                 Ok(())
             },
@@ -915,23 +914,6 @@ fn done(m: &Migration, file: &files::SqlFile, duration: Duration) -> MigrationRe
         duration_ms: Some(ms(duration)),
         sql: None,
     }
-}
-
-/// Runs one message that rewrites the ledger (baseline, reinit); rolls back on error.
-fn write_ledger(client: &mut Client, sql: &str, what: &str) -> Result<()> {
-    client.batch_execute(sql).map_err(|e| {
-        let _ = client.batch_execute("ROLLBACK");
-        let cause = match e.as_db_error() {
-            Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-            None => e.to_string(),
-        };
-        Error::new(
-            ErrorKind::MigrationFailed,
-            format!("{what} could not write the tracking table; nothing was changed"),
-        )
-        .with_cause(cause)
-        .with_help("check that this role may write the tracking table")
-    })
 }
 
 /// Runs migrations one transaction each, several transactions to a message (see
@@ -1089,32 +1071,4 @@ fn single_failure(
         .collect();
     report.skipped.splice(0..0, rest);
     RunFailure::of_step(m, failure)
-}
-
-/// Creates the environment's database when it does not exist, connecting to the `postgres`
-/// maintenance database with the same credentials (as dbmate does). Two runners creating it at
-/// once is fine: the loser's `duplicate_database` is ignored.
-fn create_database(env: &Environment) -> Result<()> {
-    let name = env.connection.dbname.clone();
-    let mut maintenance = env.clone();
-    maintenance.connection.dbname = "postgres".to_string();
-    let mut client = crate::db::connect(&maintenance)?;
-    let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .map_err(|e| crate::db::query_error("cannot list databases", e))?
-        .is_some();
-    if exists {
-        return Ok(());
-    }
-    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    match client.batch_execute(&format!("CREATE DATABASE {quoted}")) {
-        Ok(()) => Ok(()),
-        // 42P04: created by a concurrent runner; 23505: the same race seen on the catalog index.
-        Err(e) if matches!(e.code().map(|c| c.code()), Some("42P04" | "23505")) => Ok(()),
-        Err(e) => Err(crate::db::query_error(
-            &format!("cannot create database {quoted} on {}", env.connection),
-            e,
-        )
-        .with_help("create it by hand, or grant this role CREATEDB")),
-    }
 }

@@ -112,3 +112,20 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
         applied_by: row.get(5).map(str::to_string),
     })
 }
+
+/// Runs one message that rewrites the ledger (baseline, reinit); rolls back on error.
+pub fn write(client: &mut postgres::Client, sql: &str, what: &str) -> crate::Result<()> {
+    client.batch_execute(sql).map_err(|e| {
+        let _ = client.batch_execute("ROLLBACK");
+        let cause = match e.as_db_error() {
+            Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+            None => e.to_string(),
+        };
+        crate::Error::new(
+            crate::ErrorKind::MigrationFailed,
+            format!("{what} could not write the tracking table; nothing was changed"),
+        )
+        .with_cause(cause)
+        .with_help("check that this role may write the tracking table")
+    })
+}

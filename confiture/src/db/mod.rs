@@ -41,3 +41,31 @@ pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
     };
     Error::connection(what.to_string()).with_cause(cause)
 }
+
+/// Creates the environment's database when it does not exist, connecting to the `postgres`
+/// maintenance database with the same credentials (as dbmate does). Two runners creating it at
+/// once is fine: the loser's `duplicate_database` is ignored.
+pub fn create_database(env: &crate::config::Environment) -> crate::Result<()> {
+    let name = env.connection.dbname.clone();
+    let mut maintenance = env.clone();
+    maintenance.connection.dbname = "postgres".to_string();
+    let mut client = crate::db::connect(&maintenance)?;
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .map_err(|e| crate::db::query_error("cannot list databases", e))?
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    match client.batch_execute(&format!("CREATE DATABASE {quoted}")) {
+        Ok(()) => Ok(()),
+        // 42P04: created by a concurrent runner; 23505: the same race seen on the catalog index.
+        Err(e) if matches!(e.code().map(|c| c.code()), Some("42P04" | "23505")) => Ok(()),
+        Err(e) => Err(crate::db::query_error(
+            &format!("cannot create database {quoted} on {}", env.connection),
+            e,
+        )
+        .with_help("create it by hand, or grant this role CREATEDB")),
+    }
+}
