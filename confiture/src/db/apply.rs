@@ -688,11 +688,30 @@ pub fn run_steps(
 fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> StepFailure {
     let mut failure = connection_lost(&steps[0], e);
     if let (true, Some(last)) = (steps.len() > 1, steps.last()) {
+        // Which of them committed is unknown: name them all (the first few and the last), not
+        // just the first, which may well have committed.
+        let mut names: Vec<String> = steps.iter().take(3).map(|s| s.migration.id()).collect();
+        if steps.len() > 4 {
+            names.push("…".to_string());
+        }
+        if steps.len() > 3 {
+            names.push(last.migration.id());
+        }
+        let doing = match steps[0].direction {
+            Direction::Up => "applying",
+            Direction::Down => "rolling back",
+        };
+        failure.error.message = format!(
+            "connection lost while {doing} {} migrations sent in one message ({})",
+            steps.len(),
+            names.join(", ")
+        );
+        // connection_lost's detail speaks of one migration: replaced by one for the message.
+        failure.error.details.clear();
         failure.error = failure.error.with_detail(format!(
-            "it was sent in one message with the {} migration(s) after it, through {}: those the \
-             server finished before the connection dropped are committed and recorded",
-            steps.len() - 1,
-            last.migration.id()
+            "those the server finished before the connection dropped (from {} on, in order) are \
+             committed and recorded, each with its ledger row; the one it was running did not commit",
+            steps[0].migration.id()
         ));
     }
     failure
