@@ -589,6 +589,8 @@ impl Migrator {
         let single = options.single_transaction;
         let mut warnings = Vec::new();
         let target = writable::Target::of(&self.env);
+        // To reconnect after a lost connection and read what the server committed.
+        let env = self.env.clone();
         let client = self.client()?;
         let result = with_lock(
             client,
@@ -629,6 +631,14 @@ impl Migrator {
                         },
                     );
                     result.map_err(|mut f| {
+                        let confirmed = f.error.kind == ErrorKind::Connection
+                            && confirm_after_lost_connection(
+                                &env,
+                                &settings.table,
+                                &plan.apply,
+                                report,
+                                &mut f,
+                            );
                         let not_attempted = versions(
                             plan.apply
                                 .get(report.applied.len() + 1..)
@@ -643,7 +653,7 @@ impl Migrator {
                         if !not_attempted.is_empty() {
                             // A lost connection may have cut a message short after the server
                             // committed some of the migrations it carried.
-                            let label = if f.error.kind == ErrorKind::Connection {
+                            let label = if f.error.kind == ErrorKind::Connection && !confirmed {
                                 "not confirmed (see `migrate status`)"
                             } else {
                                 "not attempted"
@@ -904,6 +914,69 @@ impl Migrator {
         report.warnings.extend(warnings);
         result
     }
+}
+
+/// After the connection dropped while a message of several migrations ran, the server may
+/// have committed some of them. A fresh connection reads the ledger to tell exactly which: they
+/// join `report.applied`, and the error names the migration that was interrupted. Returns
+/// whether the ledger could be read (otherwise the error keeps saying what is unknown).
+fn confirm_after_lost_connection(
+    env: &crate::config::Environment,
+    table: &TrackingTable,
+    apply: &[&Migration],
+    report: &mut UpReport,
+    failure: &mut RunFailure,
+) -> bool {
+    let ledger =
+        crate::db::connect(env).and_then(|mut client| crate::db::ledger::read(&mut client, table));
+    let rows = match ledger {
+        Ok(Some(ledger)) => ledger.rows,
+        Ok(None) => Vec::new(),
+        Err(_) => {
+            failure.error.details.push(
+                "could not reconnect to check which migrations the server committed".to_string(),
+            );
+            return false;
+        }
+    };
+    let first = report.applied.len();
+    for m in apply.get(first..).unwrap_or_default() {
+        let Some(row) = rows.iter().find(|r| r.version == m.version_text) else {
+            break;
+        };
+        let ms = row
+            .execution_time_ms
+            .and_then(|t| u64::try_from(t).ok())
+            .unwrap_or(0);
+        report.applied.push(m.version_text.clone());
+        report
+            .migrations
+            .push(done(m, &m.up, Duration::from_millis(ms)));
+    }
+    // The message carried several migrations (our own detail says so), or the one sent alone
+    // committed after all: name the first migration the ledger lacks. The server stops at the
+    // first failure, so nothing after it committed.
+    let batch = failure
+        .error
+        .details
+        .iter()
+        .any(|d| d.starts_with("those the server finished"));
+    if batch || report.applied.len() > first {
+        if let Some(m) = apply.get(report.applied.len()) {
+            failure.error.message =
+                format!("connection lost before migration {} committed", m.id());
+            failure.migration = Some((m.version_text.clone(), m.name.clone()));
+            failure.error.details.retain(|d| {
+                !d.starts_with("those the server finished") && !d.starts_with("its transaction")
+            });
+            failure.error.details.insert(
+                0,
+                "its transaction did not commit (checked in the ledger on a new connection)"
+                    .to_string(),
+            );
+        }
+    }
+    true
 }
 
 fn done(m: &Migration, file: &files::SqlFile, duration: Duration) -> MigrationReport {
