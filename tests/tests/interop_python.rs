@@ -3,8 +3,9 @@
 //! that each tool waits for when the other holds it, and rollbacks seen by both.
 //!
 //! The Python tool is found at `$CONFITURE_PYTHON` (its `confiture` executable), else at
-//! `target/confiture-python/venv/bin/confiture`, where `bash .ci/run` installs it. Missing, the
-//! tests fail with the commands that install it: they never skip.
+//! `target/confiture-python/venv/bin/confiture`, where `bash .ci/run` installs it and where the
+//! first test installs it when missing. If that fails, the tests fail with the commands that
+//! install it: they never skip.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -16,20 +17,57 @@ use serde_json::Value;
 
 const ENV_FILE: &str = "db/environments/test.yaml";
 
-/// The Python tool's `confiture` executable.
+/// The version `.ci/run` installs too: a new PyPI release cannot change what these tests see.
+const PYTHON_CONFITURE: &str = "fraiseql-confiture==1.29.0";
+
+/// The Python tool's `confiture` executable: `$CONFITURE_PYTHON`, else the virtual environment
+/// at `target/confiture-python/venv`, created on first use (python3 and PyPI needed) so that
+/// `cargo test --workspace` works on its own, as the README says.
 fn python_confiture() -> PathBuf {
-    let path = std::env::var_os("CONFITURE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/confiture-python/venv/bin/confiture"));
-    assert!(
-        path.is_file(),
-        "these tests need confiture (Python) at {} and it is not there. Install it with\n  \
-         python3 -m venv target/confiture-python/venv\n  \
-         target/confiture-python/venv/bin/pip install fraiseql-confiture\n\
-         (bash .ci/run does), or set CONFITURE_PYTHON to its `confiture` executable",
-        path.display()
-    );
-    path
+    if let Some(path) = std::env::var_os("CONFITURE_PYTHON").map(PathBuf::from) {
+        assert!(
+            path.is_file(),
+            "CONFITURE_PYTHON is {}, which is not a file: point it at confiture's executable",
+            path.display()
+        );
+        return path;
+    }
+    static INSTALLED: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(install_python_confiture)
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn install_python_confiture() -> Result<PathBuf, String> {
+    let venv = workspace_root().join("target/confiture-python/venv");
+    let path = venv.join("bin/confiture");
+    if path.is_file() {
+        return Ok(path);
+    }
+    let run = |program: &str, args: &[&str]| -> Result<(), String> {
+        let status = Command::new(program)
+            .args(args)
+            .status()
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("{program} {} failed ({status})", args.join(" ")))
+    };
+    let venv_text = venv.to_string_lossy().into_owned();
+    let pip = venv.join("bin/pip").to_string_lossy().into_owned();
+    run("python3", &["-m", "venv", &venv_text])
+        .and_then(|()| run(&pip, &["install", "--quiet", PYTHON_CONFITURE]))
+        .map_err(|e| {
+            format!(
+                "these tests need confiture (Python) and installing it failed: {e}. Install it with\n  \
+                 python3 -m venv target/confiture-python/venv\n  \
+                 target/confiture-python/venv/bin/pip install {PYTHON_CONFITURE}\n\
+                 (bash .ci/run does), or set CONFITURE_PYTHON to its `confiture` executable"
+            )
+        })?;
+    Ok(path)
 }
 
 /// A project whose `test` environment is `db`, with migrations 001–`count`. The one numbered
