@@ -148,12 +148,19 @@ pub fn refuse_invalid(
         out.diagnostic(d);
     }
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    Error::invalid(format!(
+    let mut error = Error::invalid(format!(
         "{} in {}: not {doing}",
         plural(errors, "error"),
         cx.display_dir.display()
     ))
-    .with_help("fix the files named above (`cargo confiture lint` shows them again), then retry")
+    .with_help("fix the files named above (`cargo confiture lint` shows them again), then retry");
+    // The JSON error document on stdout names them too (the rustc-style text is on stderr).
+    if out.json_mode() {
+        for d in diagnostics.iter().filter(|d| d.is_error()) {
+            error = error.with_detail(d.to_string());
+        }
+    }
+    error
 }
 
 fn generate(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {

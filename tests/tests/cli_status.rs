@@ -158,6 +158,39 @@ fn json_is_one_document_with_the_seed_keys() {
 }
 
 #[test]
+fn json_names_the_broken_files_when_status_refuses_them() {
+    let db = TestDb::new("status_broken_json");
+    let project = two_migrations();
+    project.write(
+        "db/migrations/002_add_avatar_url.up.sql",
+        "-- nothing yet\n",
+    );
+    let run = project.run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        &db.url(),
+        "--format",
+        "json",
+    ]);
+    run.code(exit::INVALID);
+    let doc = run.json();
+    assert_eq!(doc["error"]["exit_code"], 5, "{}", run.dump());
+    let details = doc["error"]["details"]
+        .as_array()
+        .expect("details is a list");
+    assert!(
+        details.iter().any(|d| d
+            .as_str()
+            .is_some_and(|d| d.contains("002_add_avatar_url.up.sql") && d.contains("C007"))),
+        "the JSON error names the file and the rule: {}",
+        run.dump()
+    );
+    // Nothing was read from or written to the database.
+    assert!(db.ledger().is_none());
+}
+
+#[test]
 fn the_using_line_names_environment_file_and_database() {
     let db = TestDb::new("st_using");
     let project = two_migrations();
