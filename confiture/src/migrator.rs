@@ -95,11 +95,12 @@ impl Migrator {
     /// history. SQL lint findings do not stop `status`: they do not change what is applied.
     pub fn status(&mut self) -> Result<StatusReport> {
         let checked = files::load(&self.migrations_dir, &self.check_options)?;
-        let is_file_rule = |code: &str| files::FILE_RULES.iter().any(|rule| rule.code == code);
+        // Any error, SQL rules included: `up` would refuse these files (exit 5), so a script
+        // that reads "pending" from status must not be sent into that refusal.
         let errors: Vec<_> = checked
             .diagnostics
             .iter()
-            .filter(|d| d.is_error() && is_file_rule(d.code))
+            .filter(|d| d.is_error())
             .collect();
         if !errors.is_empty() {
             let mut error = Error::invalid(format!(

@@ -117,6 +117,31 @@ fn invalid_migration_files_are_exit_5_before_connecting() {
 }
 
 #[test]
+fn sql_rule_errors_are_exit_5_too_as_up_would_refuse_them() {
+    let root = TempDir::new("cft_project");
+    root.write("Cargo.toml", "[workspace]\nmembers = []\n");
+    root.write(
+        "db/environments/test.yaml",
+        "database_url: postgresql://u@127.0.0.1:1/x\n",
+    );
+    root.write(
+        "db/migrations/001_create_users.up.sql",
+        "CREATE TABLE t (id int);\nCOMMIT;\n",
+    );
+    root.write("db/migrations/001_create_users.down.sql", "DROP TABLE t;\n");
+    let err = Migrator::from_config(root.path().join("db/environments/test.yaml"))
+        .unwrap()
+        .status()
+        .expect_err("a file with its own COMMIT");
+    assert_eq!(err.exit_code(), exit::INVALID, "{err} {:?}", err.details);
+    assert!(
+        err.details.iter().any(|d| d.contains("C100")),
+        "{:?}",
+        err.details
+    );
+}
+
+#[test]
 fn from_env_and_from_url_use_the_workspace_s_migrations() {
     let db = TestDb::create("cft_project");
     let root = project(&db);
