@@ -24,6 +24,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Database and output (every command)")]
 pub struct Global {
     /// Environment to use: reads `<environments_dir>/<NAME>.yaml` (default dir `db/environments`)
     #[arg(long, short = 'e', global = true, value_name = "NAME", conflicts_with_all = ["config", "database_url"])]
@@ -114,6 +115,17 @@ pub struct LockArgs {
     pub lock_timeout: String,
 }
 
+/// Timeouts for the SQL of the migrations (or rollbacks) a command runs.
+#[derive(Debug, Args)]
+pub struct SqlTimeoutArgs {
+    /// `lock_timeout` for the migration SQL (default: the environment's, else 5s; 0 disables)
+    #[arg(long, value_name = "DURATION")]
+    pub lock_timeout_statement: Option<String>,
+    /// `statement_timeout` for the migration SQL (default: the environment's, else none)
+    #[arg(long, value_name = "DURATION")]
+    pub statement_timeout: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Apply at most N pending migrations (N ≥ 1)
@@ -131,12 +143,8 @@ pub struct UpArgs {
     /// Apply pending migrations older than the newest applied one instead of refusing (exit 7)
     #[arg(long)]
     pub allow_out_of_order: bool,
-    /// `lock_timeout` for the migrations' SQL (default: the environment's, else 5s; 0 disables)
-    #[arg(long, value_name = "DURATION")]
-    pub lock_timeout_statement: Option<String>,
-    /// `statement_timeout` for the migrations' SQL (default: the environment's, else none)
-    #[arg(long, value_name = "DURATION")]
-    pub statement_timeout: Option<String>,
+    #[command(flatten)]
+    pub timeouts: SqlTimeoutArgs,
     /// Create the database first when it does not exist
     #[arg(long)]
     pub create_database: bool,
@@ -158,12 +166,8 @@ pub struct DownArgs {
     /// Connect and print what would be rolled back; write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// `lock_timeout` for the rollbacks' SQL (default: the environment's, else 5s; 0 disables)
-    #[arg(long, value_name = "DURATION")]
-    pub lock_timeout_statement: Option<String>,
-    /// `statement_timeout` for the rollbacks' SQL (default: the environment's, else none)
-    #[arg(long, value_name = "DURATION")]
-    pub statement_timeout: Option<String>,
+    #[command(flatten)]
+    pub timeouts: SqlTimeoutArgs,
     #[command(flatten)]
     pub lock: LockArgs,
 }

@@ -11,7 +11,7 @@ use confiture::{exit, Error, Migrator, Result};
 use serde::Serialize;
 
 use super::{refuse_invalid, Context};
-use crate::cli::{Cli, Migrate};
+use crate::cli::{Cli, LockArgs, Migrate};
 use crate::output::{Output, Style};
 
 pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u8> {
@@ -24,14 +24,14 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 dry_run: args.dry_run,
                 single_transaction: args.single_transaction,
                 allow_out_of_order: args.allow_out_of_order,
-                lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
+                lock_wait: lock_wait(&args.lock)?,
                 lock_timeout_statement: optional_duration(
                     "--lock-timeout-statement",
-                    &args.lock_timeout_statement,
+                    &args.timeouts.lock_timeout_statement,
                 )?,
                 statement_timeout: optional_duration(
                     "--statement-timeout",
-                    &args.statement_timeout,
+                    &args.timeouts.statement_timeout,
                 )?,
                 create_database: args.create_database,
             };
@@ -44,12 +44,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 } else if r.applied.is_empty() {
                     "already up to date: nothing to apply".to_string()
                 } else {
-                    format!(
-                        "applied {} in {} ms: {}",
-                        plural(r.applied.len(), "migration"),
-                        r.total_duration_ms,
-                        r.applied.join(", ")
-                    )
+                    done_text("applied", &r.applied, r.total_duration_ms)
                 }
             })
         }
@@ -59,14 +54,14 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 target: args.target.as_deref().map(version).transpose()?,
                 yes: args.yes,
                 dry_run: args.dry_run,
-                lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
+                lock_wait: lock_wait(&args.lock)?,
                 lock_timeout_statement: optional_duration(
                     "--lock-timeout-statement",
-                    &args.lock_timeout_statement,
+                    &args.timeouts.lock_timeout_statement,
                 )?,
                 statement_timeout: optional_duration(
                     "--statement-timeout",
-                    &args.statement_timeout,
+                    &args.timeouts.statement_timeout,
                 )?,
             };
             let mut migrator = migrator(cli, cx, out)?;
@@ -78,12 +73,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 } else if r.rolled_back.is_empty() {
                     "nothing to roll back".to_string()
                 } else {
-                    format!(
-                        "rolled back {} in {} ms: {}",
-                        plural(r.rolled_back.len(), "migration"),
-                        r.total_duration_ms,
-                        r.rolled_back.join(", ")
-                    )
+                    done_text("rolled back", &r.rolled_back, r.total_duration_ms)
                 }
             })
         }
@@ -91,7 +81,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let options = BaselineOptions {
                 through: version(&args.through)?,
                 dry_run: args.dry_run,
-                lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
+                lock_wait: lock_wait(&args.lock)?,
             };
             let mut migrator = migrator(cli, cx, out)?;
             let mut view = ProgressView::default();
@@ -117,7 +107,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let options = ReinitOptions {
                 through: args.through.as_deref().map(version).transpose()?,
                 dry_run: args.dry_run,
-                lock_wait: duration("--lock-timeout", &args.lock.lock_timeout)?,
+                lock_wait: lock_wait(&args.lock)?,
             };
             let mut migrator = migrator(cli, cx, out)?;
             let mut view = ProgressView::default();
@@ -185,6 +175,20 @@ fn duration(flag: &str, text: &str) -> Result<Duration> {
         Error::usage(format!("{flag} {text:?} is not a duration"))
             .with_help("write a number with a unit: `500ms`, `5s`, `2m` (`0` disables)")
     })
+}
+
+/// `--lock-timeout`: how long to wait for another runner's migration lock.
+fn lock_wait(args: &LockArgs) -> Result<Duration> {
+    duration("--lock-timeout", &args.lock_timeout)
+}
+
+/// `applied 3 migrations in 41 ms: 001, 002, 003`.
+fn done_text(verb: &str, versions: &[String], total_ms: u64) -> String {
+    format!(
+        "{verb} {} in {total_ms} ms: {}",
+        plural(versions.len(), "migration"),
+        versions.join(", ")
+    )
 }
 
 fn optional_duration(flag: &str, text: &Option<String>) -> Result<Option<Duration>> {
