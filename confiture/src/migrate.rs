@@ -385,28 +385,23 @@ fn planned(ms: &[&Migration], direction: Direction) -> Vec<MigrationReport> {
         .collect()
 }
 
-/// Fills in the report's duration and errors, and splits success from failure.
-fn finish<R>(
-    start: Instant,
-    mut report: R,
-    result: Run<()>,
-    set: impl FnOnce(&mut R, u64, Option<ReportedError>),
-) -> Outcome<R> {
-    let elapsed = ms(start.elapsed());
-    match result {
-        Ok(()) => {
-            set(&mut report, elapsed, None);
-            Ok(report)
-        }
-        Err(failure) => {
-            set(&mut report, elapsed, Some(failure.reported()));
-            Err(Failed {
-                error: failure.error,
-                report,
-            })
-        }
-    }
+/// What every command's report carries: its total duration and its errors.
+trait CommandReport {
+    fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>);
 }
+
+macro_rules! command_report {
+    ($($report:ty),*) => {$(
+        impl CommandReport for $report {
+            fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>) {
+                self.total_duration_ms = total_duration_ms;
+                self.errors.extend(error);
+            }
+        }
+    )*};
+}
+
+command_report!(UpReport, DownReport, BaselineReport, ReinitReport);
 
 /// Runs `work` holding the migration lock, and releases it after, whatever happened. A lock
 /// found lost at release is returned as a warning. A session that cannot write (standby,
@@ -524,6 +519,33 @@ impl Migrator {
         failure
     }
 
+    /// Runs one command: times it, names the database in connection-level errors, drops a
+    /// connection the server closed (the next call reconnects), and fills in the report's
+    /// duration and errors — the report so far travels with a failure.
+    fn command<R: CommandReport>(
+        &mut self,
+        mut report: R,
+        run: impl FnOnce(&mut Self, &mut R) -> Run<()>,
+    ) -> Outcome<R> {
+        let start = Instant::now();
+        let result = run(self, &mut report).map_err(|f| self.with_database(f));
+        self.forget_closed_connection();
+        let elapsed = ms(start.elapsed());
+        match result {
+            Ok(()) => {
+                report.close(elapsed, None);
+                Ok(report)
+            }
+            Err(failure) => {
+                report.close(elapsed, Some(failure.reported()));
+                Err(Failed {
+                    error: failure.error,
+                    report,
+                })
+            }
+        }
+    }
+
     /// Applies pending migrations: `migrate up`. An application can run its migrations at
     /// startup; several instances starting at once are safe (the lock serialises them, and
     /// the ones that waited find nothing left to do):
@@ -545,19 +567,11 @@ impl Migrator {
         options: &UpOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<UpReport> {
-        let start = Instant::now();
-        let mut report = UpReport {
+        let report = UpReport {
             dry_run: options.dry_run,
             ..UpReport::default()
         };
-        let result = self
-            .up_run(options, progress, &mut report)
-            .map_err(|f| self.with_database(f));
-        self.forget_closed_connection();
-        finish(start, report, result, |r, total, error| {
-            r.total_duration_ms = total;
-            r.errors.extend(error);
-        })
+        self.command(report, |m, report| m.up_run(options, progress, report))
     }
 
     fn up_run(
@@ -678,19 +692,11 @@ impl Migrator {
         options: &DownOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<DownReport> {
-        let start = Instant::now();
-        let mut report = DownReport {
+        let report = DownReport {
             dry_run: options.dry_run,
             ..DownReport::default()
         };
-        let result = self
-            .down_run(options, progress, &mut report)
-            .map_err(|f| self.with_database(f));
-        self.forget_closed_connection();
-        finish(start, report, result, |r, total, error| {
-            r.total_duration_ms = total;
-            r.errors.extend(error);
-        })
+        self.command(report, |m, report| m.down_run(options, progress, report))
     }
 
     fn down_run(
@@ -766,18 +772,12 @@ impl Migrator {
         options: &BaselineOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<BaselineReport> {
-        let start = Instant::now();
-        let mut report = BaselineReport {
+        let report = BaselineReport {
             dry_run: options.dry_run,
             ..BaselineReport::default()
         };
-        let result = self
-            .baseline_run(options, progress, &mut report)
-            .map_err(|f| self.with_database(f));
-        self.forget_closed_connection();
-        finish(start, report, result, |r, total, error| {
-            r.total_duration_ms = total;
-            r.errors.extend(error);
+        self.command(report, |m, report| {
+            m.baseline_run(options, progress, report)
         })
     }
 
@@ -843,19 +843,11 @@ impl Migrator {
         options: &ReinitOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<ReinitReport> {
-        let start = Instant::now();
-        let mut report = ReinitReport {
+        let report = ReinitReport {
             dry_run: options.dry_run,
             ..ReinitReport::default()
         };
-        let result = self
-            .reinit_run(options, progress, &mut report)
-            .map_err(|f| self.with_database(f));
-        self.forget_closed_connection();
-        finish(start, report, result, |r, total, error| {
-            r.total_duration_ms = total;
-            r.errors.extend(error);
-        })
+        self.command(report, |m, report| m.reinit_run(options, progress, report))
     }
 
     fn reinit_run(
