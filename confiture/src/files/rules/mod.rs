@@ -10,7 +10,7 @@ mod syntax;
 
 mod column_type_change;
 mod constraint_without_not_valid;
-mod copy_from_stdin;
+mod copy_stdin_stdout;
 mod drop_column;
 mod drop_table;
 mod index_without_concurrently;
@@ -41,7 +41,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     requires_no_transaction::DOC,
     unneeded_no_transaction::DOC,
     psql_meta_command::DOC,
-    copy_from_stdin::DOC,
+    copy_stdin_stdout::DOC,
     unterminated::DOC,
     index_without_concurrently::DOC,
     not_null_without_default::DOC,
@@ -108,7 +108,7 @@ pub fn check_sql(path: &Path, text: &str, kind: FileKind) -> Vec<Diagnostic> {
     for stmt in &split.statements {
         transaction_control::check(&cx, stmt, &mut out);
         requires_no_transaction::check(&cx, stmt, &mut out);
-        copy_from_stdin::check(&cx, stmt, &mut out);
+        copy_stdin_stdout::check(&cx, stmt, &mut out);
         let shape = syntax::shape(stmt, &mut scratch);
         if matches!(shape, Shape::Other) {
             continue;
