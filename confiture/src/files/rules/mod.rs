@@ -21,6 +21,7 @@ mod psql_meta_command;
 mod rename_column;
 mod rename_table;
 mod requires_no_transaction;
+mod standard_conforming_strings;
 mod transaction_control;
 mod unknown_allow;
 mod unknown_marker;
@@ -43,6 +44,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     psql_meta_command::DOC,
     copy_stdin_stdout::DOC,
     unterminated::DOC,
+    standard_conforming_strings::DOC,
     index_without_concurrently::DOC,
     not_null_without_default::DOC,
     constraint_without_not_valid::DOC,
@@ -109,6 +111,7 @@ pub fn check_sql(path: &Path, text: &str, kind: FileKind) -> Vec<Diagnostic> {
         transaction_control::check(&cx, stmt, &mut out);
         requires_no_transaction::check(&cx, stmt, &mut out);
         copy_stdin_stdout::check(&cx, stmt, &mut out);
+        standard_conforming_strings::check(&cx, stmt, &mut out);
         let shape = syntax::shape(stmt, &mut scratch);
         if matches!(shape, Shape::Other) {
             continue;
