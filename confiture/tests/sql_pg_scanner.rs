@@ -371,6 +371,8 @@ impl Gen<'_> {
         for i in 0..statements {
             if self.chance(10) {
                 self.function();
+            } else if self.chance(15) {
+                self.parameter_function();
             } else {
                 self.select();
             }
@@ -422,6 +424,17 @@ impl Gen<'_> {
         self.trivia();
         let word = self.pick(&["END", "end"]);
         self.push(word);
+    }
+
+    /// `$1` is a parameter, never the start of a dollar quote.
+    fn parameter_function(&mut self) {
+        self.push("CREATE OR REPLACE FUNCTION pg_temp.g(text) RETURNS text LANGUAGE sql");
+        self.trivia();
+        self.push("BEGIN ATOMIC SELECT $1||");
+        let kind = self.kind();
+        self.literal(kind);
+        let end = self.pick(&[";END", "; END", ";\nend"]);
+        self.push(end);
     }
 
     fn item(&mut self) {
