@@ -36,6 +36,11 @@ marker in its leading comments (the comments and blank lines before the first st
 The other markers are `-- confiture:no-transaction` (run the file statement by statement,\n\
 outside a transaction: only for statements PostgreSQL refuses in a transaction block) and\n\
 `-- confiture:irreversible` (in a down file: rolling the migration back is refused).\n\n\
+The SQL rules read each file the way PostgreSQL's own scanner does (string continuations,\n\
+escape strings, dollar quotes, nested comments; checked against the server by\n\
+`confiture/tests/sql_pg_scanner.rs`), with `standard_conforming_strings = on`, PostgreSQL's\n\
+default since 9.1: a backslash in a plain `'...'` string is an ordinary character. A server,\n\
+database or role configured with it `off` reads such strings differently.\n\n\
 | Code | Rule | Severity | Finds |\n|---|---|---|---|\n",
     );
     for rule in rules {

@@ -367,3 +367,95 @@ fn statements_that_refuse_a_transaction_block() {
         );
     }
 }
+
+// String continuation (issue 10): PostgreSQL joins two quoted strings separated by whitespace
+// that holds a newline, `--` comments allowed in it, and reads the second part with the rules
+// of the first (`E'...'` escapes, `B'...'` without doubled quotes).
+
+#[test]
+fn escape_string_continues_across_a_comment_before_the_newline() {
+    // The `\'` is a quote inside the continued E-string, so the `;` after it ends the
+    // statement and COMMIT is a statement of its own: PostgreSQL runs it.
+    assert_eq!(
+        statements("SELECT E'a' -- c\n'\\' ' ; COMMIT ; SELECT ' -- '"),
+        ["SELECT E'a' -- c\n'\\' ' ;", "COMMIT ;", "SELECT ' -- '"]
+    );
+    // The reverse: a continued E-string with `\'` is not an unterminated plain string.
+    assert_eq!(
+        statements("INSERT INTO t VALUES (E'a\\n' -- note\n'it\\'s');\nSELECT 2;"),
+        [
+            "INSERT INTO t VALUES (E'a\\n' -- note\n'it\\'s');",
+            "SELECT 2;"
+        ]
+    );
+    // Several comment lines, tabs, form feeds and carriage returns in the gap.
+    assert_eq!(
+        statements("SELECT e'a'\t-- one\r-- two\n\x0c\n  -- three\n'\\';x'; SELECT 2;"),
+        [
+            "SELECT e'a'\t-- one\r-- two\n\x0c\n  -- three\n'\\';x';",
+            "SELECT 2;"
+        ]
+    );
+}
+
+#[test]
+fn what_does_not_continue_a_string() {
+    for sql in [
+        // No newline between the parts.
+        "SELECT E'a' '\\'; SELECT 2;",
+        "SELECT E'a'\t-- c\n",
+        // A block comment is not whitespace for continuation, before or after the newline.
+        "SELECT E'a' /* c */\n'\\'; SELECT 2;",
+        "SELECT E'a'\n/* c */'\\'; SELECT 2;",
+        // A prefixed literal starts a new literal with its own rules.
+        "SELECT E'a'\nU&'\\'; SELECT 2;",
+        // Dollar quotes never continue, nor are they continued.
+        "SELECT $$a$$\n'\\'; SELECT 2;",
+    ] {
+        let split = lexer::split(sql);
+        let last = split.statements.last().map(|s| s.text);
+        assert!(
+            split.statements.len() == 2 && last == Some("SELECT 2;")
+                || split.statements.len() == 1 && !sql.contains("SELECT 2"),
+            "{sql:?} split as {:?}",
+            split.statements.iter().map(|s| s.text).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn bit_and_hex_strings_end_at_the_first_quote_and_continue_as_themselves() {
+    // `B'01''...'` is B'01' followed by a new string, not a doubled quote.
+    let split = lexer::split("SELECT B'01''; SELECT 2;");
+    let kinds: Vec<_> = lexer::tokens("B'01''x'")
+        .map(|t| (t.kind, t.text))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(TokenKind::String, "B'01'"), (TokenKind::String, "'x'")]
+    );
+    assert_eq!(split.statements.len(), 1);
+    // Continued, a bit string is still a bit string.
+    let kinds: Vec<_> = lexer::tokens("X'0f' -- c\n'a0'")
+        .map(|t| (t.kind, t.text))
+        .collect();
+    assert_eq!(kinds, [(TokenKind::String, "X'0f' -- c\n'a0'")]);
+}
+
+#[test]
+fn every_quoted_string_continues_as_one_token() {
+    for sql in [
+        "'a'\n'b'",
+        "E'a\\''\n'b'",
+        "U&'a'\n\n'b'",
+        "N'a' -- n\n'b'",
+        "b'1'\r\n'0'",
+    ] {
+        let kinds: Vec<_> = lexer::tokens(sql)
+            .filter(|t| !t.is_trivia() && t.kind != TokenKind::Word)
+            .map(|t| (t.kind, t.text))
+            .collect();
+        let expected = sql.trim_start_matches('N');
+        assert_eq!(kinds, [(TokenKind::String, expected)], "{sql:?}");
+    }
+}

@@ -168,18 +168,20 @@ BEGIN ATOMIC
   SELECT CASE WHEN score > 90 THEN 'A;' ELSE 'B' END;
 END;
 INSERT INTO "we;ird" (id) VALUES (bump(1));
-INSERT INTO "we;ird" (id, note) VALUES (3, U&'d\0061t\+000061;')
+INSERT INTO "we;ird" (id, note) VALUES (3, U&'d\0061t\+000061;');
+INSERT INTO "we;ird" (id, note) VALUES (4, E'x' -- the literal goes on, with its escapes
+'\'; y')
 "#;
     let split = lexer::split(file);
     assert_eq!(split.problems, []);
-    assert_eq!(split.statements.len(), 5);
+    assert_eq!(split.statements.len(), 6);
     // The whole file is valid as one message too.
     in_transaction(db.client(), file).expect("the whole file runs");
     // A byte-order mark is whitespace to the splitter, a syntax error to the server.
     let with_bom = format!("\u{feff}{file}");
     assert!(in_transaction(db.client(), &with_bom).is_err());
     in_transaction(db.client(), lexer::without_bom(&with_bom)).expect("without the mark it runs");
-    assert_eq!(lexer::split(&with_bom).statements.len(), 5);
+    assert_eq!(lexer::split(&with_bom).statements.len(), 6);
     {
         let mut tx = db.client().transaction().expect("BEGIN");
         for stmt in &split.statements {
@@ -212,6 +214,12 @@ INSERT INTO "we;ird" (id, note) VALUES (3, U&'d\0061t\+000061;')
             (
                 3,
                 "data;".to_string(),
+                "'; \\".to_string(),
+                "A;".to_string()
+            ),
+            (
+                4,
+                "x'; y".to_string(),
                 "'; \\".to_string(),
                 "A;".to_string()
             ),

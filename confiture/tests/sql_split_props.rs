@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use confiture::files::lexer::{self, TokenKind};
+use confiture::files::lexer::{self, StandardConformingStrings, TokenKind};
 use confiture::files::markers;
 use confiture::files::rules::{check_sql, FileKind};
 
@@ -28,6 +28,16 @@ const FRAGMENTS: &[&str] = &[
     "\"\"",
     "U&'",
     "U&\"",
+    "u&'\\",
+    "B'",
+    "x'",
+    "N'",
+    "' -- c\n'",
+    "'\n'",
+    "'\r\n-- c\r'",
+    "' /* c */\n'",
+    "\x0b",
+    "\x0c",
     "$$",
     "$fn$",
     "$Fn$",
@@ -106,9 +116,19 @@ fn line_of(text: &str, offset: usize) -> u32 {
 }
 
 fn check_invariants(text: &str) {
+    for strings in [
+        StandardConformingStrings::On,
+        StandardConformingStrings::Off,
+    ] {
+        check_split(text, strings);
+    }
+    check_rules(text);
+}
+
+fn check_split(text: &str, strings: StandardConformingStrings) {
     // Tokens tile the input.
     let mut end = 0;
-    for token in lexer::tokens(text) {
+    for token in lexer::tokens_with(text, strings) {
         assert_eq!(token.start, end, "tokens must be contiguous in {text:?}");
         assert!(!token.text.is_empty(), "empty token in {text:?}");
         assert_eq!(&text[token.start..token.end()], token.text);
@@ -116,7 +136,7 @@ fn check_invariants(text: &str) {
     }
     assert_eq!(end, text.len(), "tokens must cover {text:?}");
 
-    let split = lexer::split(text);
+    let split = lexer::split_with(text, strings);
     let mut rebuilt = String::with_capacity(text.len());
     let mut previous_end = 0;
     let clean_gaps = split.statements.iter().all(|s| s.copy_data.is_none())
@@ -136,7 +156,7 @@ fn check_invariants(text: &str) {
         );
         let gap = &text[previous_end..range.start];
         if clean_gaps {
-            for token in lexer::tokens(gap) {
+            for token in lexer::tokens_with(gap, strings) {
                 assert!(
                     token.is_trivia() || token.kind == TokenKind::Semicolon,
                     "{token:?} left in a gap of {text:?}"
@@ -152,6 +172,14 @@ fn check_invariants(text: &str) {
             "line of {:?} in {text:?}",
             stmt.text
         );
+        if clean_gaps {
+            // Lexed again on its own, a statement has the tokens it had in the file.
+            let again: Vec<_> = stmt.tokens().collect();
+            let in_file: Vec<_> = lexer::tokens_with(text, strings)
+                .filter(|t| !t.is_trivia() && range.contains(&t.start))
+                .collect();
+            assert_eq!(again, in_file, "{:?} in {text:?}", stmt.text);
+        }
         let first = stmt.tokens().next();
         assert_eq!(
             first.map(|t| t.start),
@@ -174,8 +202,11 @@ fn check_invariants(text: &str) {
     }
     for stmt in &split.statements {
         let _ = lexer::requires_no_transaction(stmt);
+        let _ = stmt.copy_stream();
     }
+}
 
+fn check_rules(text: &str) {
     let _ = markers::parse(text);
     for kind in [FileKind::Up, FileKind::Down] {
         for d in check_sql(Path::new("fuzz.up.sql"), text, kind) {
@@ -210,6 +241,15 @@ fn edge_inputs() {
         "--",
         "\\",
         "E'\\",
+        "B'",
+        "U&",
+        "U&\"",
+        "u&'",
+        "'a'\n'",
+        "'a' --",
+        "'a'\n--",
+        "'a'\r",
+        "E'\\'\n'",
         "\u{feff}",
         "\u{feff};",
         "é",

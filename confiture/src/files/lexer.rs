@@ -7,13 +7,28 @@
 //! no-transaction migration one by one, and [`requires_no_transaction`] to know which
 //! statements PostgreSQL refuses inside a transaction block.
 //!
-//! The lexer follows PostgreSQL's own scanner (`scan.l`) for everything that can hide a `;`:
-//! `'...'` with `''`, `E'...'` with backslash escapes (and its continuation across a newline),
-//! `"..."` with `""`, `$$...$$` and `$tag$...$tag$` (a tag never starts with a digit, `$1` is a
-//! parameter, and `a$b` is one identifier), `--` comments and nested `/* /* */ */` comments.
+//! The lexer follows PostgreSQL's own scanner (`src/backend/parser/scan.l`) for everything that
+//! can hide a `;`:
+//! - `'...'` with `''`; `E'...'` with backslash escapes; `U&'...'` like `'...'`; `B'...'` and
+//!   `X'...'`, which end at the first `'` (`B'01''1'` is `B'01'` then a new string `'1'`).
+//! - String continuation: a quoted string followed by whitespace that holds at least one
+//!   newline, `--` comments allowed in it (not `/* */`), and then `'` goes on as the same
+//!   literal, read with the rules of its first part (`E'a' -- c⏎'\''` is one E-string).
+//! - `"..."` and `U&"..."` with `""`; they never continue.
+//! - `$$...$$` and `$tag$...$tag$`: a tag never starts with a digit (`$1` is a parameter) and
+//!   `a$b$` is one identifier; the first `$tag$` with the same tag closes the quote.
+//! - `--` comments to the end of the line (`\n` or `\r`) and nested `/* /* */ */` comments; both
+//!   start wherever `--` or `/*` appears outside a quote, even inside an operator (`+--`, `*/*`).
+//! - [`StandardConformingStrings`]: with `off`, a plain `'...'` takes backslash escapes like
+//!   `E'...'`. [`split`] assumes `on`, PostgreSQL's default since 9.1 and what the engine's
+//!   sessions use; [`split_with`] takes the setting.
+//!
+//! `confiture/tests/sql_pg_scanner.rs` checks all of this against the server's own scanner on
+//! generated input (`debug_print_parse` reports where the server cut each statement).
+//! A vertical tab is whitespace, as in PostgreSQL 16 and later (15 rejects it outside quotes).
+//!
 //! Like psql, a `;` inside parentheses or inside a `CREATE FUNCTION|PROCEDURE ... BEGIN ATOMIC
 //! ... END` body (counting `CASE ... END` within it) does not end the statement.
-//! It assumes `standard_conforming_strings = on` (the default since PostgreSQL 9.1).
 //!
 //! Pure and allocation-free per byte: tokens and keywords are slices of the input, keyword
 //! comparisons are ASCII case-insensitive, and nothing here panics on any `&str`.
@@ -35,9 +50,10 @@ pub enum TokenKind {
     BlockComment,
     /// An unquoted identifier or keyword (`$` allowed after the first character).
     Word,
-    /// `"..."` with `""` as an escaped quote.
+    /// `"..."` or `U&"..."`, with `""` as an escaped quote.
     QuotedIdent,
-    /// `'...'`, or `E'...'` with backslash escapes (the token includes the `E`).
+    /// `'...'`, `E'...'`, `U&'...'`, `B'...'` or `X'...'` (the token includes the prefix), with
+    /// every continuation part: `'a'⏎'b'` is one token.
     String,
     /// `$$...$$` or `$tag$...$tag$`.
     DollarString,
@@ -93,22 +109,43 @@ pub fn without_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
+/// PostgreSQL's `standard_conforming_strings` setting: whether a backslash in a plain `'...'`
+/// string is an ordinary character (`On`) or an escape as in `E'...'` (`Off`).
+///
+/// The server reads a whole message with the setting the session has when the message
+/// arrives: a `SET standard_conforming_strings` inside it only changes later messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StandardConformingStrings {
+    /// PostgreSQL's default since 9.1.
+    #[default]
+    On,
+    Off,
+}
+
 /// Iterates over every token of a file's `text`, trivia included; the tokens tile `text`
-/// exactly. A byte-order mark at the start is whitespace.
+/// exactly. A byte-order mark at the start is whitespace. Assumes
+/// `standard_conforming_strings = on`; see [`tokens_with`].
 pub fn tokens(text: &str) -> Lexer<'_> {
+    tokens_with(text, StandardConformingStrings::On)
+}
+
+/// [`tokens`] with the session's `standard_conforming_strings`.
+pub fn tokens_with(text: &str, strings: StandardConformingStrings) -> Lexer<'_> {
     Lexer {
         text,
         pos: 0,
         file_start: true,
+        strings,
     }
 }
 
 /// Tokens of a piece of a file that starts at a token boundary (no byte-order mark there).
-fn fragment_tokens(text: &str) -> Lexer<'_> {
+fn fragment_tokens(text: &str, strings: StandardConformingStrings) -> Lexer<'_> {
     Lexer {
         text,
         pos: 0,
         file_start: false,
+        strings,
     }
 }
 
@@ -119,6 +156,19 @@ pub struct Lexer<'a> {
     pos: usize,
     /// Offset 0 is the start of a file, where a byte-order mark is whitespace.
     file_start: bool,
+    strings: StandardConformingStrings,
+}
+
+/// How the body of a single-quoted literal ends: scan.l's states `xq`/`xus`, `xe`, `xb`/`xh`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoted {
+    /// `'...'` (with `standard_conforming_strings = on`) and `U&'...'`: `''` is a quote.
+    Standard,
+    /// `E'...'`, and `'...'` with `standard_conforming_strings = off`: `''` or `\'` is a
+    /// quote, and a backslash takes the byte after it whatever it is.
+    Escape,
+    /// `B'...'` and `X'...'`: the first `'` ends the part.
+    Bits,
 }
 
 /// Byte classes, looked up once per byte in the hot loops.
@@ -187,55 +237,74 @@ fn until(bytes: &[u8], mut i: usize, class: u8) -> usize {
     i
 }
 
-fn is_space(b: u8) -> bool {
-    is(b, SPACE)
-}
-
 impl<'a> Lexer<'a> {
     /// Continues lexing at `pos`, which must be a token boundary (a char boundary at least).
     fn seek(&mut self, pos: usize) {
         self.pos = pos.min(self.text.len());
     }
 
-    /// The end of a `'...'` body starting after the opening quote: the offset after the closing
-    /// quote, or `None` if the input ends first. `backslash` enables `E'...'` escapes.
-    fn quoted_end(bytes: &[u8], mut i: usize, quote: u8, backslash: bool) -> Option<usize> {
-        while i < bytes.len() {
-            let b = bytes[i];
-            if b == quote {
-                if bytes.get(i + 1) == Some(&quote) {
-                    i += 2;
-                    continue;
-                }
+    /// The end of a `"..."` body starting after the opening quote: the offset after the closing
+    /// quote, or `None` if the input ends first.
+    fn quoted_ident_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+        loop {
+            i += bytes.get(i..)?.iter().position(|&b| b == b'"')?;
+            if bytes.get(i + 1) != Some(&b'"') {
                 return Some(i + 1);
             }
-            i += if backslash && b == b'\\' { 2 } else { 1 };
+            i += 2;
         }
-        None
     }
 
-    /// After an `E'...'` segment: PostgreSQL continues the same literal, still with escapes,
-    /// across whitespace that contains a newline (`E'a'\n'b\'c'` is one string).
-    fn string_continuation(bytes: &[u8], mut i: usize) -> Option<usize> {
-        while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | 0x0c) {
-            i += 1;
-        }
-        if !matches!(bytes.get(i), Some(b'\n' | b'\r')) {
-            return None;
-        }
+    /// The end of one part of a single-quoted literal, starting after its opening quote: the
+    /// offset after its closing quote, or `None` if the input ends first.
+    fn quoted_part_end(bytes: &[u8], mut i: usize, quoted: Quoted) -> Option<usize> {
         loop {
-            match bytes.get(i) {
-                Some(&b) if is_space(b) => i += 1,
-                Some(b'-') if bytes.get(i + 1) == Some(&b'-') => {
-                    // A comment here must itself end with a newline to continue the literal.
-                    while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
-                        i += 1;
-                    }
-                    if i >= bytes.len() {
-                        return None;
-                    }
+            let rest = bytes.get(i..)?;
+            let at = match quoted {
+                Quoted::Escape => rest.iter().position(|&b| b == b'\'' || b == b'\\')?,
+                Quoted::Standard | Quoted::Bits => rest.iter().position(|&b| b == b'\'')?,
+            };
+            i += at;
+            if bytes[i] == b'\\' {
+                // `<xe>{xeescape}` and friends: the escaped byte is never the end. A backslash
+                // at the very end leaves the literal open.
+                i += 2;
+                continue;
+            }
+            if quoted != Quoted::Bits && bytes.get(i + 1) == Some(&b'\'') {
+                i += 2; // `{xqdouble}`
+                continue;
+            }
+            return Some(i + 1);
+        }
+    }
+
+    /// The end of a whole single-quoted literal whose first part's body starts at `i`: every
+    /// continuation part is read with the same rules. `None` if the input ends inside it.
+    fn quoted_end(bytes: &[u8], i: usize, quoted: Quoted) -> Option<usize> {
+        let mut end = Self::quoted_part_end(bytes, i, quoted)?;
+        while let Some(body) = Self::continuation(bytes, end) {
+            end = Self::quoted_part_end(bytes, body, quoted)?;
+        }
+        Some(end)
+    }
+
+    /// scan.l's `{quotecontinue}` right after a closing quote at `i`: whitespace holding at least
+    /// one newline, `--` comments allowed anywhere in it, then `'`. Returns the offset after
+    /// that `'` (the next part's body), or `None` if the literal ends at `i`.
+    fn continuation(bytes: &[u8], mut i: usize) -> Option<usize> {
+        let mut newline = false;
+        loop {
+            match *bytes.get(i)? {
+                b' ' | b'\t' | 0x0b | 0x0c => i += 1,
+                b'\n' | b'\r' => {
+                    newline = true;
+                    i += 1;
                 }
-                Some(b'\'') => return Some(i + 1),
+                // A comment runs to the end of the line; at the end of the input there is no
+                // newline after it, and no continuation.
+                b'-' if bytes.get(i + 1) == Some(&b'-') => i = until(bytes, i + 2, NEWLINE),
+                b'\'' if newline => return Some(i + 1),
                 _ => return None,
             }
         }
@@ -282,7 +351,8 @@ impl<'a> Iterator for Lexer<'a> {
         let &b = bytes.get(start)?;
         let next = bytes.get(start + 1).copied().unwrap_or(0);
         let mut terminated = true;
-        // One arm per first byte and no guards at this level, so that this is a jump table.
+        // One arm per first byte and (almost) no guards at this level, so that this is a jump
+        // table.
         let (kind, end) = match b {
             b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => {
                 (TokenKind::Whitespace, skip(bytes, start + 1, SPACE))
@@ -300,25 +370,42 @@ impl<'a> Iterator for Lexer<'a> {
                 _ => (TokenKind::Other, start + 1),
             },
             b'\'' => {
-                let end = Self::quoted_end(bytes, start + 1, b'\'', false);
+                let quoted = match self.strings {
+                    StandardConformingStrings::On => Quoted::Standard,
+                    StandardConformingStrings::Off => Quoted::Escape,
+                };
+                let end = Self::quoted_end(bytes, start + 1, quoted);
                 terminated = end.is_some();
                 (TokenKind::String, end.unwrap_or(bytes.len()))
             }
             b'"' => {
-                let end = Self::quoted_end(bytes, start + 1, b'"', false);
+                let end = Self::quoted_ident_end(bytes, start + 1);
                 terminated = end.is_some();
                 (TokenKind::QuotedIdent, end.unwrap_or(bytes.len()))
             }
-            b'e' | b'E' if next == b'\'' => {
-                let mut end = Self::quoted_end(bytes, start + 2, b'\'', true);
-                while let Some(e) = end {
-                    match Self::string_continuation(bytes, e) {
-                        Some(body) => end = Self::quoted_end(bytes, body, b'\'', true),
-                        None => break,
+            // Prefixed literals: `E'`, `B'`, `X'`, `U&'`, `U&"`. `N'` is the word `N` (NCHAR)
+            // followed by a plain string, as in scan.l.
+            b'e' | b'E' | b'b' | b'B' | b'x' | b'X' | b'u' | b'U' => {
+                let after_prefix = match (b | 0x20, next, bytes.get(start + 2).copied()) {
+                    (b'e', b'\'', _) => Some((start + 2, Some(Quoted::Escape))),
+                    (b'b' | b'x', b'\'', _) => Some((start + 2, Some(Quoted::Bits))),
+                    (b'u', b'&', Some(b'\'')) => Some((start + 3, Some(Quoted::Standard))),
+                    (b'u', b'&', Some(b'"')) => Some((start + 3, None)),
+                    _ => None,
+                };
+                match after_prefix {
+                    Some((body, Some(quoted))) => {
+                        let end = Self::quoted_end(bytes, body, quoted);
+                        terminated = end.is_some();
+                        (TokenKind::String, end.unwrap_or(bytes.len()))
                     }
+                    Some((body, None)) => {
+                        let end = Self::quoted_ident_end(bytes, body);
+                        terminated = end.is_some();
+                        (TokenKind::QuotedIdent, end.unwrap_or(bytes.len()))
+                    }
+                    None => (TokenKind::Word, skip(bytes, start + 1, IDENT_CONT)),
                 }
-                terminated = end.is_some();
-                (TokenKind::String, end.unwrap_or(bytes.len()))
             }
             0xEF if start == 0 && self.file_start && bytes.starts_with(b"\xEF\xBB\xBF") => {
                 (TokenKind::Whitespace, 3)
@@ -445,6 +532,8 @@ pub struct Statement<'a> {
     keyword_count: u8,
     /// Some word of the statement is `CONCURRENTLY`: lets classification skip re-lexing.
     mentions_concurrently: bool,
+    /// The setting the statement was cut with, to lex it again the same way.
+    strings: StandardConformingStrings,
 }
 
 impl<'a> Statement<'a> {
@@ -464,7 +553,7 @@ impl<'a> Statement<'a> {
     /// The tokens of the statement without trivia.
     pub fn tokens(&self) -> impl Iterator<Item = Token<'a>> + 'a {
         let base = self.range.start;
-        fragment_tokens(self.text)
+        fragment_tokens(self.text, self.strings)
             .filter(|t| !t.is_trivia())
             .map(move |t| Token {
                 start: t.start + base,
@@ -476,6 +565,38 @@ impl<'a> Statement<'a> {
     /// block; see [`requires_no_transaction`].
     pub fn non_transactional_command(&self) -> Option<&'static str> {
         non_transactional_command(self)
+    }
+
+    /// `COPY ... FROM STDIN` or `COPY ... TO STDOUT`: a copy whose data goes through the client
+    /// (psql, pg_dump's scripts) rather than a file on the server.
+    pub fn copy_stream(&self) -> Option<CopyStream> {
+        if !self.starts_with(&["COPY"]) {
+            return None;
+        }
+        // `COPY [BINARY] table [(columns)] | (query)  FROM | TO  STDIN | STDOUT | 'file' |
+        // PROGRAM 'command' ...`: the first FROM or TO outside parentheses, then the next token.
+        // The grammar takes STDIN and STDOUT in either direction, both meaning the client.
+        let mut depth = 0u32;
+        let mut tokens = self.tokens().skip(1);
+        while let Some(t) = tokens.next() {
+            match t.kind {
+                TokenKind::OpenParen => depth += 1,
+                TokenKind::CloseParen => depth = depth.saturating_sub(1),
+                TokenKind::Word if depth == 0 => {
+                    let stream = if t.is_word("FROM") {
+                        CopyStream::FromClient
+                    } else if t.is_word("TO") {
+                        CopyStream::ToClient
+                    } else {
+                        continue;
+                    };
+                    let target = tokens.next()?;
+                    return (target.is_word("STDIN") || target.is_word("STDOUT")).then_some(stream);
+                }
+                _ => {}
+            }
+        }
+        None
     }
 
     /// `BEGIN`, `COMMIT`, `SAVEPOINT`...: statements that control the transaction itself.
@@ -499,6 +620,15 @@ impl<'a> Statement<'a> {
             _ => return None,
         })
     }
+}
+
+/// Which way the data of a `COPY` through the client flows; see [`Statement::copy_stream`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyStream {
+    /// `COPY ... FROM STDIN`: the server waits for rows from the client.
+    FromClient,
+    /// `COPY ... TO STDOUT`: the server sends rows to the client.
+    ToClient,
 }
 
 /// Whether PostgreSQL refuses `stmt` inside a transaction block (SQLSTATE 25001), so that the
@@ -796,15 +926,21 @@ impl<'a> Open<'a> {
 }
 
 /// Cuts `text` into statements. Never panics; every byte of `text` is either inside exactly one
-/// statement's range or in the gaps between them.
+/// statement's range or in the gaps between them. Assumes `standard_conforming_strings = on`
+/// (PostgreSQL's default); see [`split_with`].
 pub fn split(text: &str) -> Split<'_> {
+    split_with(text, StandardConformingStrings::On)
+}
+
+/// [`split`] with the session's `standard_conforming_strings`.
+pub fn split_with(text: &str, strings: StandardConformingStrings) -> Split<'_> {
     let bytes = text.as_bytes();
     let mut lines = LineCounter {
         bytes,
         pos: 0,
         line: 1,
     };
-    let mut lexer = tokens(text);
+    let mut lexer = tokens_with(text, strings);
     let mut out = Split {
         // About one statement per 100 bytes in typical DDL: reserve once rather than regrow.
         statements: Vec::with_capacity(text.len() / 100),
@@ -884,7 +1020,7 @@ pub fn split(text: &str) -> Split<'_> {
             TokenKind::CloseParen => stmt.paren_depth = stmt.paren_depth.saturating_sub(1),
             TokenKind::Semicolon if stmt.paren_depth == 0 && stmt.atomic_depth == 0 => {
                 if let Some(stmt) = open.take() {
-                    let statement = close(text, stmt, true);
+                    let statement = close(text, stmt, true, strings);
                     let statement = with_copy_data(bytes, statement, &mut lexer);
                     out.statements.push(statement);
                 }
@@ -906,13 +1042,18 @@ pub fn split(text: &str) -> Split<'_> {
                 line: line_of(bytes, stmt.atomic_open),
             });
         }
-        out.statements.push(close(text, stmt, false));
+        out.statements.push(close(text, stmt, false, strings));
     }
     out.problems.sort_by_key(|p| p.range.start);
     out
 }
 
-fn close<'a>(text: &'a str, stmt: Open<'a>, terminated: bool) -> Statement<'a> {
+fn close<'a>(
+    text: &'a str,
+    stmt: Open<'a>,
+    terminated: bool,
+    strings: StandardConformingStrings,
+) -> Statement<'a> {
     let range = stmt.start..stmt.last_end;
     Statement {
         text: text.get(range.clone()).unwrap_or(""),
@@ -923,6 +1064,7 @@ fn close<'a>(text: &'a str, stmt: Open<'a>, terminated: bool) -> Statement<'a> {
         keywords: stmt.keywords,
         keyword_count: stmt.keyword_count,
         mentions_concurrently: stmt.mentions_concurrently,
+        strings,
     }
 }
 
@@ -932,16 +1074,7 @@ fn with_copy_data<'a>(
     mut stmt: Statement<'a>,
     lexer: &mut Lexer<'a>,
 ) -> Statement<'a> {
-    if !stmt.starts_with(&["COPY"]) {
-        return stmt;
-    }
-    let mut from = false;
-    let from_stdin = stmt.tokens().any(|t| {
-        let hit = from && t.is_word("STDIN");
-        from = t.is_word("FROM");
-        hit
-    });
-    if from_stdin {
+    if stmt.copy_stream() == Some(CopyStream::FromClient) {
         let end = copy_data_end(bytes, stmt.range.end);
         stmt.copy_data = Some(stmt.range.end..end);
         lexer.seek(end);

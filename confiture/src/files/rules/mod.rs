@@ -10,7 +10,7 @@ mod syntax;
 
 mod column_type_change;
 mod constraint_without_not_valid;
-mod copy_from_stdin;
+mod copy_stdin_stdout;
 mod drop_column;
 mod drop_table;
 mod index_without_concurrently;
@@ -21,6 +21,7 @@ mod psql_meta_command;
 mod rename_column;
 mod rename_table;
 mod requires_no_transaction;
+mod standard_conforming_strings;
 mod transaction_control;
 mod unknown_allow;
 mod unknown_marker;
@@ -41,8 +42,9 @@ pub const SQL_RULES: &[RuleDoc] = &[
     requires_no_transaction::DOC,
     unneeded_no_transaction::DOC,
     psql_meta_command::DOC,
-    copy_from_stdin::DOC,
+    copy_stdin_stdout::DOC,
     unterminated::DOC,
+    standard_conforming_strings::DOC,
     index_without_concurrently::DOC,
     not_null_without_default::DOC,
     constraint_without_not_valid::DOC,
@@ -108,7 +110,8 @@ pub fn check_sql(path: &Path, text: &str, kind: FileKind) -> Vec<Diagnostic> {
     for stmt in &split.statements {
         transaction_control::check(&cx, stmt, &mut out);
         requires_no_transaction::check(&cx, stmt, &mut out);
-        copy_from_stdin::check(&cx, stmt, &mut out);
+        copy_stdin_stdout::check(&cx, stmt, &mut out);
+        standard_conforming_strings::check(&cx, stmt, &mut out);
         let shape = syntax::shape(stmt, &mut scratch);
         if matches!(shape, Shape::Other) {
             continue;
