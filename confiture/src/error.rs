@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::diagnostic::Diagnostic;
 use crate::exit;
 
 /// What went wrong, as far as a caller deciding what to do next cares. Maps 1:1 to exit codes.
@@ -62,6 +63,9 @@ pub struct Error {
     pub details: Vec<String>,
     pub help: Option<String>,
     pub cause: Option<String>,
+    /// The file problems behind an `Invalid` refusal, as data: a renderer shows these (rustc
+    /// style) in place of `details`, which repeat them as text lines for JSON.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -74,6 +78,7 @@ impl Error {
             details: Vec::new(),
             help: None,
             cause: None,
+            diagnostics: Vec::new(),
         }
     }
     pub fn invalid(message: impl Into<String>) -> Error {
@@ -95,6 +100,17 @@ impl Error {
     }
     pub fn with_cause(mut self, cause: impl fmt::Display) -> Error {
         self.cause = Some(cause.to_string());
+        self
+    }
+    /// Attaches the diagnostics of a refusal, each also a line of `details`.
+    pub fn with_diagnostics<'a>(
+        mut self,
+        diagnostics: impl IntoIterator<Item = &'a Diagnostic>,
+    ) -> Error {
+        for d in diagnostics {
+            self.details.push(d.to_string());
+            self.diagnostics.push(d.clone());
+        }
         self
     }
     pub fn exit_code(&self) -> u8 {
