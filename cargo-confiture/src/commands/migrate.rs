@@ -583,9 +583,10 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             if warnings == 1 { "it" } else { "them" }
         ));
     }
-    if !report.initialised {
+    if !report.initialised && s.errors == 0 {
         lines.push("help: run `cargo confiture migrate up` to create the tracking table and apply the migrations".to_string());
-    } else if !report.modified.is_empty() {
+    }
+    if !report.modified.is_empty() {
         lines.push(format!(
             "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edits with `cargo confiture migrate reinit` (`--dry-run` first shows each row it changes)",
             report.modified.join(", ")
