@@ -18,7 +18,7 @@ pub enum ErrorKind {
     Invalid,
     /// The migration lock was not acquired in time (exit 6).
     LockTimeout,
-    /// History diverged: modified, missing or out-of-order migrations (exit 7).
+    /// History diverged: modified, missing, duplicate or out-of-order migrations (exit 7).
     Diverged,
     /// A migration to roll back is irreversible (exit 8).
     Irreversible,
@@ -64,8 +64,9 @@ pub struct Error {
     pub help: Option<String>,
     pub cause: Option<String>,
     /// The file problems behind an `Invalid` refusal, as data: a renderer shows these (rustc
-    /// style) in place of `details`, which repeat them as text lines for JSON.
-    pub diagnostics: Vec<Diagnostic>,
+    /// style) in place of `details`, which repeat them as text lines for JSON. Boxed: an error
+    /// stays small on the happy path.
+    pub diagnostics: Box<[Diagnostic]>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -78,7 +79,7 @@ impl Error {
             details: Vec::new(),
             help: None,
             cause: None,
-            diagnostics: Vec::new(),
+            diagnostics: Box::default(),
         }
     }
     pub fn invalid(message: impl Into<String>) -> Error {
@@ -107,10 +108,12 @@ impl Error {
         mut self,
         diagnostics: impl IntoIterator<Item = &'a Diagnostic>,
     ) -> Error {
+        let mut all = std::mem::take(&mut self.diagnostics).into_vec();
         for d in diagnostics {
             self.details.push(d.to_string());
-            self.diagnostics.push(d.clone());
+            all.push(d.clone());
         }
+        self.diagnostics = all.into_boxed_slice();
         self
     }
     pub fn exit_code(&self) -> u8 {

@@ -1105,7 +1105,7 @@ fn run_each(
     apply::run_steps(
         client,
         settings,
-        &steps,
+        steps,
         apply::BatchLimits::default(),
         &mut |event| match event {
             apply::StepEvent::Started(i) => {

@@ -8,7 +8,7 @@ mod apply_support;
 
 use apply_support::{environment, rows, Dir, TestDb};
 use confiture::files::{checksum, CheckOptions};
-use confiture::migrate::{no_progress, DownOptions, UpOptions};
+use confiture::migrate::{no_progress, DownOptions, ReinitOptions, UpOptions};
 use confiture::{exit, ErrorKind, Migrator};
 
 fn migrator(db: &TestDb, dir: &Dir, first_version: Option<u64>) -> Migrator {
@@ -197,6 +197,17 @@ fn down_after_renaming_versions_deletes_the_row_it_matched() {
     assert!(db.table_exists("b") && db.table_exists("c_idx"));
     assert_eq!(db.ledger(), ["0001:a", "002:b", "003:c"]);
 
+    // reinit aligns the old row with the file's spelling, in place.
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .expect("reinit");
+    assert_eq!(
+        (r.accepted.clone(), r.deleted_count),
+        (vec!["001".to_string()], 0)
+    );
+    assert_eq!(db.ledger(), ["001:a", "002:b", "003:c"]);
+
     // Everything, the renamed row included.
     db.migrator(&dir)
         .down(
@@ -327,6 +338,22 @@ fn two_rows_for_one_version_are_refused_alike_and_down_never_leaves_one_behind()
     assert_eq!(err.kind, ErrorKind::Diverged, "{err}");
     assert_eq!(db.ledger().len(), 3);
     assert!(db.table_exists("t2"));
+
+    // reinit keeps one row per migration: the one its file matched (spelled like the file).
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .expect("reinit");
+    assert_eq!(r.forgotten, ["2"]);
+    assert_eq!(db.ledger(), ["001:t1", "002:t2"]);
+    let (states_now, code, _) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:applied", "002:applied"]);
+    assert_eq!(code, exit::SUCCESS);
+    db.migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .expect("down");
+    assert_eq!(db.ledger(), ["001:t1"]);
+    assert!(!db.table_exists("t2"));
 }
 
 #[test]
@@ -391,4 +418,13 @@ fn ledger_versions_that_are_not_numbers_are_missing_for_every_command() {
         "SELECT version FROM tb_confiture ORDER BY 1",
     );
     assert_eq!(versions.len(), 3);
+
+    // reinit forgets them: no file records them.
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .expect("reinit");
+    assert_eq!(r.forgotten, ["v2", "99999999999999999999999"]);
+    assert!(r.forgotten_with_files.is_empty());
+    assert_eq!(db.ledger(), ["001:t1"]);
 }

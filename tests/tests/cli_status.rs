@@ -179,7 +179,9 @@ fn json_names_the_broken_files_beside_the_status() {
     assert_eq!(doc["summary"]["total"], 2, "{}", run.dump());
     assert_eq!(doc["migrations"][1]["invalid"], true, "{}", run.dump());
     assert_eq!(doc["migrations"][0]["invalid"], false, "{}", run.dump());
-    let diagnostics = doc["diagnostics"].as_array().expect("diagnostics is a list");
+    let diagnostics = doc["diagnostics"]
+        .as_array()
+        .expect("diagnostics is a list");
     assert!(
         diagnostics.iter().any(|d| d["code"] == "C007"
             && d["path"]

@@ -1,4 +1,4 @@
-//! Reading the ledger (the tracking table) as confiture (Python) writes it. Strictly read-only:
+//! Reading the ledger (the tracking table) as confiture (Python) writes it. Reading is strictly read-only:
 //! plain `SELECT`s, no lock, nothing created. Writing rows is [`crate::ledger`]'s SQL, run by
 //! the apply code, and [`rewrite`] for `baseline` and `reinit`.
 
