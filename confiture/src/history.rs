@@ -17,9 +17,10 @@
 //!   recorded, else [`State::Pending`].
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::path::Path;
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -269,6 +270,10 @@ pub struct History<'a> {
     pub unrecorded: Vec<Unrecorded<'a>>,
     /// The highest integer version any row records.
     newest: Option<u64>,
+    /// Indexes into `recorded` of the rows of each integer version, in order of application.
+    by_number: BTreeMap<u64, Vec<usize>>,
+    /// Index into `recorded` of the row each file version matched.
+    matched: BTreeMap<u64, usize>,
 }
 
 impl<'a> History<'a> {
@@ -289,6 +294,7 @@ impl<'a> History<'a> {
         }
         let newest = by_number.keys().next_back().copied();
 
+        let mut matched = BTreeMap::new();
         let mut file_of: Vec<Option<&'a Migration>> = vec![None; rows.len()];
         let mut state_of: Vec<Option<State>> = vec![None; rows.len()];
         let mut unrecorded = Vec::new();
@@ -313,6 +319,7 @@ impl<'a> History<'a> {
                 });
                 continue;
             };
+            matched.insert(m.version, chosen);
             for &i in candidates {
                 file_of[i] = Some(m);
                 state_of[i] = Some(if i != chosen {
@@ -345,22 +352,27 @@ impl<'a> History<'a> {
             recorded,
             unrecorded,
             newest,
+            by_number,
+            matched,
         }
     }
 
     /// The row that records `migration` (applied or modified), if any.
     pub fn row_of(&self, migration: &Migration) -> Option<&Recorded<'a>> {
-        self.recorded
-            .iter()
-            .find(|r| r.matched().is_some_and(|m| m.version == migration.version))
+        self.matched
+            .get(&migration.version)
+            .map(|&i| &self.recorded[i])
     }
 
     /// The other rows for `migration`'s version, beside the one it matched.
     pub fn duplicates_of(&self, migration: &Migration) -> impl Iterator<Item = &Recorded<'a>> {
-        let version = migration.version;
-        self.recorded.iter().filter(move |r| {
-            r.state == State::Duplicate && r.migration.is_some_and(|m| m.version == version)
-        })
+        self.by_number
+            .get(&migration.version)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|&i| &self.recorded[i])
+            .filter(|r| r.state == State::Duplicate)
     }
 
     /// Rows in `state`, in order of application.
@@ -476,13 +488,14 @@ pub struct FileErrors<'a> {
 impl<'a> FileErrors<'a> {
     pub fn new(set: &MigrationSet, diagnostics: &'a [Diagnostic]) -> FileErrors<'a> {
         let mut errors = FileErrors::default();
+        let mut version_of_path: HashMap<&Path, u64> = HashMap::new();
+        for m in &set.migrations {
+            version_of_path.insert(&m.up.path, m.version);
+            version_of_path.insert(&m.down.path, m.version);
+        }
         for d in diagnostics.iter().filter(|d| d.is_error()) {
-            let in_set = set
-                .migrations
-                .iter()
-                .find(|m| m.up.path == d.path || m.down.path == d.path);
-            let named = match in_set {
-                Some(m) => Some(m.version),
+            let named = match version_of_path.get(d.path.as_path()) {
+                Some(&v) => Some(v),
                 None => {
                     let parsed = d
                         .path
@@ -504,9 +517,8 @@ impl<'a> FileErrors<'a> {
                 None => errors.unversioned.push(d),
             }
         }
-        errors
-            .outside
-            .retain(|v, _| !set.migrations.iter().any(|m| m.version == *v));
+        let in_set: HashSet<u64> = set.migrations.iter().map(|m| m.version).collect();
+        errors.outside.retain(|v, _| !in_set.contains(v));
         errors
     }
 

@@ -217,6 +217,9 @@ pub struct ReportedError {
     pub line: Option<u32>,
     pub column: Option<u32>,
     pub sqlstate: Option<String>,
+    /// The file problems behind an `invalid` refusal (also in `details` as text).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<crate::Diagnostic>,
 }
 
 /// The result of `migrate up`, serialised as the seed's JSON (`applied`, `skipped`, `errors`,
@@ -391,6 +394,7 @@ impl RunFailure {
             line: self.location.as_ref().map(|l| l.line),
             column: self.location.as_ref().map(|l| l.column),
             sqlstate: self.sqlstate.clone(),
+            diagnostics: self.error.diagnostics.to_vec(),
         }
     }
 }

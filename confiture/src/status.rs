@@ -22,6 +22,8 @@
 //! diagnostics, each migration whose files have an error is marked `invalid`, and the exit code
 //! is 5 (what `up` would answer before running anything).
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
@@ -179,11 +181,13 @@ pub fn report_checked(
         .collect();
     // A draft whose files are too broken to form a migration (no down file yet, say) is still
     // a line of the table, so that it is seen where it will run.
+    let known: HashSet<u64> = entries
+        .iter()
+        .filter(|(key, _)| !key.0)
+        .map(|(key, _)| key.1)
+        .collect();
     for draft in errors.drafts() {
-        let known = entries
-            .iter()
-            .any(|(key, _)| !key.0 && key.1 == draft.version);
-        if !known {
+        if !known.contains(&draft.version) {
             entries.push((
                 (false, draft.version, false, draft.version_text.clone()),
                 MigrationStatus {

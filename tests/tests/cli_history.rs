@@ -270,6 +270,10 @@ fn a_broken_draft_does_not_stop_status_or_down_and_up_says_what_it_would_run() {
         .code(exit::INVALID)
         .stderr_has("003_draft.up.sql")
         .stderr_has("--target 002");
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::INVALID);
+    let doc = run.json();
+    assert_eq!(doc["errors"][0]["diagnostics"][0]["code"], "C100", "{doc}");
     assert_eq!(ledger(&db), ["001:t1"]);
     project
         .run_on(&db, &["migrate", "up", "--target", "2"])
