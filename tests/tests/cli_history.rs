@@ -289,3 +289,32 @@ fn a_broken_draft_does_not_stop_status_or_down_and_up_says_what_it_would_run() {
         .stderr_has("002_t2.down.sql");
     assert_eq!(ledger(&db), ["001:t1", "002:t2"]);
 }
+
+#[test]
+fn a_checksum_in_another_case_or_padded_is_the_same_for_status_up_and_down() {
+    let db = TestDb::new("hi_checksum");
+    let project = Project::new();
+    table(&project, "001_t1", "t1");
+    table(&project, "002_t2", "t2");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // A ledger kept by another tool: `char(72)` pads, and one checksum is in upper case.
+    db.connect()
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE char(72);
+             UPDATE tb_confiture SET checksum = upper(checksum) WHERE version = '002'",
+        )
+        .expect("rewrite the checksums");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("modified");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS)
+        .stdout_has("rolled back 1 migration");
+    assert_eq!(ledger(&db), ["001:t1"]);
+}
