@@ -91,11 +91,13 @@ pub enum Migrate {
     Up(UpArgs),
     /// Roll back applied migrations (the newest one by default)
     Down(DownArgs),
-    /// Show which migrations are applied; exit 0 up to date, 1 pending, 2 not initialised
+    /// Show which migrations are applied; exit 0 up to date, 1 pending, 2 not initialised,
+    /// 5 files with errors (shown with the table), 7 history diverged
     Status,
     /// Record migrations up to a version as applied, without running them
     Baseline(BaselineArgs),
-    /// Replace the ledger's rows with rows for the migration files on disk
+    /// Re-initialise the ledger from the files: accept edited files' checksums, forget rows
+    /// whose files are gone; `--through V` also records unapplied files up to V
     Reinit(ReinitArgs),
 }
 
@@ -166,6 +168,10 @@ pub struct DownArgs {
     /// Connect and print what would be rolled back; write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Roll back a migration whose up file changed since it was applied (refused otherwise,
+    /// exit 7), trusting its down file to undo what ran
+    #[arg(long)]
+    pub allow_modified: bool,
     #[command(flatten)]
     pub timeouts: SqlTimeoutArgs,
     #[command(flatten)]
@@ -186,10 +192,11 @@ pub struct BaselineArgs {
 
 #[derive(Debug, Args)]
 pub struct ReinitArgs {
-    /// Only record migrations up to and including this version (default: all files)
+    /// Also record the files with no ledger row up to this version as applied, without running
+    /// them, and forget the rows above it (default: only rewrite the rows the ledger has)
     #[arg(long, value_name = "VERSION")]
     pub through: Option<String>,
-    /// Show the rows that would replace the ledger's; write nothing
+    /// Show what would happen to each row; write nothing
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]

@@ -127,9 +127,15 @@ impl Output {
 
     /// An error on stderr only (when stdout already carries a report that includes it).
     pub fn error_text(&self, error: &Error) {
+        // The file problems behind a refusal, each as `lint` shows it; its details repeat them.
+        for d in &error.diagnostics {
+            self.diagnostic(d);
+        }
         let mut text = format!("{} {error}\n", self.paint_err(Style::Red, "error:"));
-        for detail in &error.details {
-            text.push_str(&format!("  - {detail}\n"));
+        if error.diagnostics.is_empty() {
+            for detail in &error.details {
+                text.push_str(&format!("  - {detail}\n"));
+            }
         }
         if let Some(help) = &error.help {
             text.push_str(&format!(

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::diagnostic::Diagnostic;
 use crate::exit;
 
 /// What went wrong, as far as a caller deciding what to do next cares. Maps 1:1 to exit codes.
@@ -17,7 +18,7 @@ pub enum ErrorKind {
     Invalid,
     /// The migration lock was not acquired in time (exit 6).
     LockTimeout,
-    /// History diverged: modified, missing or out-of-order migrations (exit 7).
+    /// History diverged: modified, missing, duplicate or out-of-order migrations (exit 7).
     Diverged,
     /// A migration to roll back is irreversible (exit 8).
     Irreversible,
@@ -62,6 +63,10 @@ pub struct Error {
     pub details: Vec<String>,
     pub help: Option<String>,
     pub cause: Option<String>,
+    /// The file problems behind an `Invalid` refusal, as data: a renderer shows these (rustc
+    /// style) in place of `details`, which repeat them as text lines for JSON. Boxed: an error
+    /// stays small on the happy path.
+    pub diagnostics: Box<[Diagnostic]>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -74,6 +79,7 @@ impl Error {
             details: Vec::new(),
             help: None,
             cause: None,
+            diagnostics: Box::default(),
         }
     }
     pub fn invalid(message: impl Into<String>) -> Error {
@@ -95,6 +101,19 @@ impl Error {
     }
     pub fn with_cause(mut self, cause: impl fmt::Display) -> Error {
         self.cause = Some(cause.to_string());
+        self
+    }
+    /// Attaches the diagnostics of a refusal, each also a line of `details`.
+    pub fn with_diagnostics<'a>(
+        mut self,
+        diagnostics: impl IntoIterator<Item = &'a Diagnostic>,
+    ) -> Error {
+        let mut all = std::mem::take(&mut self.diagnostics).into_vec();
+        for d in diagnostics {
+            self.details.push(d.to_string());
+            all.push(d.clone());
+        }
+        self.diagnostics = all.into_boxed_slice();
         self
     }
     pub fn exit_code(&self) -> u8 {

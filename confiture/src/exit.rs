@@ -23,7 +23,8 @@ pub const MIGRATION_FAILED: u8 = 4;
 pub const INVALID: u8 = 5;
 /// The migration lock was not acquired within `--lock-timeout`.
 pub const LOCK_TIMEOUT: u8 = 6;
-/// History diverged: an applied migration was modified or is missing, or one is out of order.
+/// History diverged: an applied migration was modified or is missing, a version is recorded
+/// twice, or one is out of order.
 pub const DIVERGED: u8 = 7;
 /// Rollback impossible: a migration to roll back is marked `-- confiture:irreversible`.
 pub const IRREVERSIBLE: u8 = 8;
@@ -44,7 +45,7 @@ pub const ALL: &[(u8, &str)] = &[
     (LOCK_TIMEOUT, "migration lock not acquired in time"),
     (
         DIVERGED,
-        "history diverged (applied migration modified or missing, or out of order)",
+        "history diverged (applied migration modified or missing, a version recorded twice, or out of order)",
     ),
     (IRREVERSIBLE, "rollback impossible (irreversible migration)"),
     (USAGE, "usage error"),

@@ -198,6 +198,78 @@ pub fn delete_sql(table: &TrackingTable, version: &str) -> String {
     )
 }
 
+/// A row `baseline` or `reinit` adds, recorded without running its migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRow {
+    pub version: String,
+    pub name: String,
+    pub checksum: String,
+    pub kind: RowKind,
+}
+
+/// A row kept, rewritten in place to match its file: `slug`, `applied_at`,
+/// `execution_time_ms` and `applied_by` stay as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowUpdate {
+    /// The row's own `version` as stored: the key it is found by.
+    pub key: String,
+    /// The version as the file spells it now.
+    pub version: String,
+    pub name: String,
+    pub checksum: String,
+}
+
+/// A rewrite of the ledger in one transaction, shared by `baseline` and `reinit`: rows deleted,
+/// rows changed in place, rows added. Every existing row is addressed by its own `version`
+/// (`UNIQUE` in confiture's DDL), never by a text re-derived from a file name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rewrite {
+    /// Keys (`version` as stored) of the rows to delete.
+    pub delete: Vec<String>,
+    pub update: Vec<RowUpdate>,
+    pub insert: Vec<NewRow>,
+}
+
+impl Rewrite {
+    pub fn is_empty(&self) -> bool {
+        self.delete.is_empty() && self.update.is_empty() && self.insert.is_empty()
+    }
+
+    /// One message, `BEGIN; … COMMIT;`: deletions first, so that a row renamed to the file's
+    /// spelling never meets the duplicate it replaces (the column is `UNIQUE`), then updates,
+    /// then inserts.
+    pub fn sql(&self, table: &TrackingTable) -> String {
+        let mut sql = String::from("BEGIN;\n");
+        for key in &self.delete {
+            sql.push_str(&delete_sql(table, key));
+            sql.push_str(";\n");
+        }
+        for u in &self.update {
+            sql.push_str(&format!(
+                "UPDATE {t} SET version = {v}, name = {n}, checksum = {c} WHERE version = {k};\n",
+                t = table.quoted(),
+                v = literal(&u.version),
+                n = literal(&u.name),
+                c = literal(&u.checksum),
+                k = literal(&u.key),
+            ));
+        }
+        for row in &self.insert {
+            sql.push_str(&insert_sql(
+                table,
+                &row.version,
+                &row.name,
+                &row.checksum,
+                row.kind,
+                "0",
+            ));
+            sql.push_str(";\n");
+        }
+        sql.push_str("COMMIT;");
+        sql
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +300,40 @@ mod tests {
     #[test]
     fn literal_doubles_quotes() {
         assert_eq!(literal("o'brien"), "'o''brien'");
+    }
+
+    #[test]
+    fn a_rewrite_deletes_then_updates_then_inserts_addressing_rows_by_their_key() {
+        let rewrite = Rewrite {
+            delete: vec!["1".into()],
+            update: vec![RowUpdate {
+                key: "0001".into(),
+                version: "001".into(),
+                name: "o'brien".into(),
+                checksum: "ab".into(),
+            }],
+            insert: vec![NewRow {
+                version: "002".into(),
+                name: "b".into(),
+                checksum: "cd".into(),
+                kind: RowKind::Reinit,
+            }],
+        };
+        let sql = rewrite.sql(&TrackingTable::default());
+        let delete = sql
+            .find("DELETE FROM \"tb_confiture\" WHERE version = '1';")
+            .unwrap();
+        let update = sql
+            .find("UPDATE \"tb_confiture\" SET version = '001', name = 'o''brien', checksum = 'ab' WHERE version = '0001';")
+            .unwrap();
+        let insert = sql.find("INSERT INTO").unwrap();
+        assert!(
+            sql.starts_with("BEGIN;") && sql.ends_with("COMMIT;"),
+            "{sql}"
+        );
+        assert!(delete < update && update < insert, "{sql}");
+        assert!(sql.contains("'_reinit'"), "{sql}");
+        assert!(Rewrite::default().is_empty() && !rewrite.is_empty());
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //!   lexer and lint rules. Pure: reads a directory into bytes, then returns data.
 //! - [`workspace`], [`config`]: where the migrations and environment files are, and which
 //!   database an environment names.
-//! - [`status`], [`plan`]: pure decisions over the files and the ledger rows.
+//! - [`history`]: the one rule matching ledger rows to migration files ([`history::Version`],
+//!   squashed, missing, modified, duplicate, out of order).
+//! - [`status`], [`plan`]: pure decisions over that history.
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
 //! - `Migrator` (feature `db`): the library facade the CLI and applications use; its
 //!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`.
@@ -16,6 +18,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod exit;
 pub mod files;
+pub mod history;
 pub mod ledger;
 pub mod plan;
 pub mod status;

@@ -27,7 +27,8 @@ pub use crate::db::lock::LockHolder;
 use crate::db::writable;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{self, Migration, MigrationSet, TransactionMode};
-use crate::ledger::{self, LedgerRow, RowKind, TrackingTable};
+use crate::history::{FileErrors, History};
+use crate::ledger::{LedgerRow, Rewrite, TrackingTable};
 use crate::plan;
 use crate::Migrator;
 
@@ -83,6 +84,9 @@ pub struct DownOptions {
     pub target: Option<u64>,
     pub yes: bool,
     pub dry_run: bool,
+    /// Roll back a migration whose up file changed since it was applied (refused otherwise,
+    /// exit 7): its down file is trusted to undo what was run.
+    pub allow_modified: bool,
     pub lock_wait: Duration,
     pub lock_timeout_statement: Option<Duration>,
     pub statement_timeout: Option<Duration>,
@@ -95,6 +99,7 @@ impl Default for DownOptions {
             target: None,
             yes: false,
             dry_run: false,
+            allow_modified: false,
             lock_wait: DEFAULT_LOCK_WAIT,
             lock_timeout_statement: None,
             statement_timeout: None,
@@ -123,7 +128,9 @@ impl BaselineOptions {
 /// Options of `migrate reinit [--through VERSION]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReinitOptions {
-    /// Record files through this version; all when absent.
+    /// Also record the files with no row through this version (which must exist) as applied,
+    /// without running them, and forget the rows above it. Without it, `reinit` only rewrites
+    /// the rows the ledger already has.
     pub through: Option<u64>,
     pub dry_run: bool,
     pub lock_wait: Duration,
@@ -210,6 +217,9 @@ pub struct ReportedError {
     pub line: Option<u32>,
     pub column: Option<u32>,
     pub sqlstate: Option<String>,
+    /// The file problems behind an `invalid` refusal (also in `details` as text).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<crate::Diagnostic>,
 }
 
 /// The result of `migrate up`, serialised as the seed's JSON (`applied`, `skipped`, `errors`,
@@ -255,15 +265,46 @@ pub struct BaselineReport {
     pub warnings: Vec<String>,
 }
 
+/// One row of a `reinit` report: what happens (happened) to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReinitRow {
+    /// `keep`, `accept`, `record` or `forget`.
+    pub action: plan::ReinitAction,
+    /// The version as the ledger will record it (the file's spelling), or as the row has it.
+    pub version: String,
+    pub name: String,
+    /// The row's `version` as stored before (null for a row `record` adds).
+    pub recorded_version: Option<String>,
+    /// The checksum the row had (null for `record`).
+    pub recorded_checksum: Option<String>,
+    /// The up file's checksum (null when no file is on disk).
+    pub checksum: Option<String>,
+    /// When it was applied, kept by `keep` and `accept` (null for `record`).
+    pub applied_at: Option<String>,
+    /// Whether a migration file for this version is on disk: a forgotten row with a file is
+    /// pending again, and the next `up` runs it.
+    pub file_on_disk: bool,
+}
+
 /// The result of `migrate reinit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReinitReport {
-    /// Ledger rows deleted.
+    /// Ledger rows deleted (`forgotten`).
     pub deleted_count: u64,
-    /// Versions recorded from the files on disk.
+    /// Versions the ledger records as applied afterwards (kept, accepted and recorded).
     pub marked: Vec<String>,
-    /// Versions that were recorded and no longer are: the next `up` runs those with files.
+    /// Rows that were recorded and no longer are (their own versions): the next `up` runs
+    /// those with files (`forgotten_with_files`).
     pub forgotten: Vec<String>,
+    /// Among `forgotten`, those whose migration files are on disk.
+    pub forgotten_with_files: Vec<String>,
+    /// Rows rewritten in place to accept their file (checksum, version spelling, name); they
+    /// keep `applied_at` and `execution_time_ms`.
+    pub accepted: Vec<String>,
+    /// Files with no row recorded as applied without running them (only with `--through`).
+    pub recorded: Vec<String>,
+    /// Every row and every recorded file, in order.
+    pub rows: Vec<ReinitRow>,
     pub errors: Vec<ReportedError>,
     pub total_duration_ms: u64,
     pub dry_run: bool,
@@ -353,6 +394,7 @@ impl RunFailure {
             line: self.location.as_ref().map(|l| l.line),
             column: self.location.as_ref().map(|l| l.column),
             sqlstate: self.sqlstate.clone(),
+            diagnostics: self.error.diagnostics.to_vec(),
         }
     }
 }
@@ -448,29 +490,19 @@ fn read_ledger(client: &mut Client, table: &TrackingTable) -> Result<(Vec<Ledger
 }
 
 impl Migrator {
-    fn load_set(&self) -> Result<MigrationSet> {
-        let checked = files::load(&self.migrations_dir, &self.check_options)?;
-        if checked.has_errors() {
-            let errors: Vec<String> = checked
-                .diagnostics
-                .iter()
-                .filter(|d| d.is_error())
-                .map(ToString::to_string)
-                .collect();
-            let count = match errors.len() {
-                1 => "1 error".to_string(),
-                n => format!("{n} errors"),
-            };
-            let mut err = Error::invalid(format!(
-                "{} has {count}; nothing was run",
-                self.migrations_dir.display(),
-            ))
-            .with_help(
-                "fix the files listed (`cargo confiture lint` explains each rule), then run again",
-            );
-            err.details = errors;
-            return Err(err);
-        }
+    /// Reads and checks the migrations directory. Errors in the files are the caller's to
+    /// weigh: `up` refuses those it could run, `down` those of what it rolls back, `status`
+    /// shows them.
+    fn load_checked(&self) -> Result<files::Checked> {
+        files::load(&self.migrations_dir, &self.check_options)
+    }
+
+    /// The set for `up` through `target` (all without one): refused (exit 5, before connecting)
+    /// when a migration it could run has errors, a broken draft above `target` aside.
+    fn load_set_for_up(&self, target: Option<u64>) -> Result<MigrationSet> {
+        let checked = self.load_checked()?;
+        let errors = FileErrors::new(&checked.set, &checked.diagnostics);
+        plan::check_up_files(&checked.set, &errors, target)?;
         Ok(checked.set)
     }
 
@@ -580,7 +612,7 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
-        let set = self.load_set()?;
+        let set = self.load_set_for_up(options.target)?;
         let request = plan::UpRequest {
             steps: options.steps,
             target: options.target,
@@ -633,17 +665,17 @@ impl Migrator {
                 if single {
                     run_single(client, &settings, &plan.apply, progress, report)
                 } else {
-                    let result = run_each(
-                        client,
-                        &settings,
-                        &plan.apply,
-                        Direction::Up,
-                        progress,
-                        &mut |m, d| {
-                            report.applied.push(m.version_text.clone());
-                            report.migrations.push(done(m, &m.up, d));
-                        },
-                    );
+                    let last = plan.apply.len() - 1;
+                    let steps: Vec<Step<'_>> = plan
+                        .apply
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| Step::up(m, i == last))
+                        .collect();
+                    let result = run_each(client, &settings, &steps, progress, &mut |m, d| {
+                        report.applied.push(m.version_text.clone());
+                        report.migrations.push(done(m, &m.up, d));
+                    });
                     result.map_err(|mut f| {
                         let confirmed = f.error.kind == ErrorKind::Connection
                             && confirm_after_lost_connection(
@@ -705,17 +737,23 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut DownReport,
     ) -> Run<()> {
-        let set = self.load_set()?;
+        let checked = self.load_checked()?;
+        let set = &checked.set;
+        // A draft being written (an error in a file `down` does not run) must not stop it.
+        let errors = FileErrors::new(set, &checked.diagnostics);
         let request = plan::DownRequest {
             steps: options.steps,
             target: options.target,
             yes: options.yes,
+            allow_modified: options.allow_modified,
+            first_version: self.check_options.first_version,
         };
-        plan::check_down_request(&set, &request)?;
+        plan::check_down_request(set, &request)?;
         if options.dry_run {
             let rows = self.read_rows()?.unwrap_or_default();
-            let plan = plan::down(&set, &rows, &request)?;
-            report.migrations = planned(&plan.roll_back, Direction::Down);
+            let plan = plan_down(set, &rows, &request, &errors)?;
+            report.warnings.extend(modified_warnings(&plan));
+            report.migrations = planned(&plan.migrations(), Direction::Down);
             return Ok(());
         }
         let settings =
@@ -734,22 +772,24 @@ impl Migrator {
                 let rows = crate::db::ledger::read(client, &settings.table)?
                     .map(|l| l.rows)
                     .unwrap_or_default();
-                let plan = plan::down(&set, &rows, &request)?;
+                let plan = plan_down(set, &rows, &request, &errors)?;
                 if plan.roll_back.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(());
                 }
-                run_each(
-                    client,
-                    &settings,
-                    &plan.roll_back,
-                    Direction::Down,
-                    progress,
-                    &mut |m, d| {
-                        report.rolled_back.push(m.version_text.clone());
-                        report.migrations.push(done(m, &m.down, d));
-                    },
-                )
+                report.warnings.extend(modified_warnings(&plan));
+                // Each step deletes the row the plan matched, by that row's own version.
+                let last = plan.roll_back.len() - 1;
+                let steps: Vec<Step<'_>> = plan
+                    .roll_back
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| Step::down(r.migration, &r.row.version, i == last))
+                    .collect();
+                run_each(client, &settings, &steps, progress, &mut |m, d| {
+                    report.rolled_back.push(m.version_text.clone());
+                    report.migrations.push(done(m, &m.down, d));
+                })
                 .map_err(|mut f| {
                     if !report.rolled_back.is_empty() {
                         f.error.details.push(format!(
@@ -787,57 +827,35 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut BaselineReport,
     ) -> Run<()> {
-        let set = self.load_set()?;
+        let checked = self.load_checked()?;
+        let set = checked.set;
         plan::baseline(&set, &[], options.through)?;
-        if options.dry_run {
-            let rows = self.read_rows()?.unwrap_or_default();
-            let plan = plan::baseline(&set, &rows, options.through)?;
-            report.baselined = versions(&plan.record);
-            report.skipped = versions(&plan.already);
-            return Ok(());
-        }
-        let table = self.env.migration.tracking_table.clone();
-        let mut warnings = Vec::new();
-        let target = writable::Target::of(&self.env);
-        let client = self.client()?;
-        let result = with_lock(
-            client,
-            &target,
+        // It writes the checksums of the files through `--through` as the truth.
+        let errors = FileErrors::new(&set, &checked.diagnostics);
+        plan::check_up_files(&set, &errors, Some(options.through))?;
+        let (done, warnings) = self.rewrite_ledger(
+            "baseline",
+            options.dry_run,
             options.lock_wait,
             progress,
-            &mut warnings,
-            |client, _| {
-                let (rows, initialised) = read_ledger(client, &table)?;
-                let plan = plan::baseline(&set, &rows, options.through)?;
-                if !initialised {
-                    apply::create_tracking_table(client, &table)?;
-                }
-                let mut sql = String::from("BEGIN;\n");
-                for m in &plan.record {
-                    let insert = ledger::insert_sql(
-                        &table,
-                        &m.version_text,
-                        &m.name,
-                        &m.up.checksum,
-                        RowKind::Baseline,
-                        "0",
-                    );
-                    sql.push_str(&format!("{insert};\n"));
-                }
-                sql.push_str("COMMIT;");
-                crate::db::ledger::write(client, &sql, "baseline")?;
-                report.baselined = versions(&plan.record);
-                report.skipped = versions(&plan.already);
-                Ok(())
+            |rows| {
+                let plan = plan::baseline(&set, rows, options.through)?;
+                Ok((
+                    plan.rewrite(),
+                    (versions(&plan.record), versions(&plan.already)),
+                ))
             },
         );
         report.warnings.extend(warnings);
-        result
+        (report.baselined, report.skipped) = done?;
+        Ok(())
     }
 
-    /// Replaces every ledger row with rows for the files on disk through `through` (all when
-    /// absent), in one transaction — confiture's `reinit`. Accepts edited files' checksums and
-    /// forgets rows whose files are gone.
+    /// Re-initialises the ledger from the files, in one transaction: rows the ledger has are
+    /// kept, and rewritten in place (keeping `applied_at` and `execution_time_ms`) where their
+    /// file was edited — the edit is accepted; rows with no file, and second rows for a
+    /// version, are forgotten. With `through`, files up to it that have no row are recorded as
+    /// applied without running them, and rows above it are forgotten (confiture's `reinit`).
     pub fn reinit(
         &mut self,
         options: &ReinitOptions,
@@ -856,56 +874,144 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut ReinitReport,
     ) -> Run<()> {
-        let set = self.load_set()?;
-        plan::reinit(&set, &[], options.through)?;
-        let fill = |report: &mut ReinitReport, rows: &[LedgerRow], plan: &plan::ReinitPlan<'_>| {
-            report.deleted_count = rows.len() as u64;
-            report.marked = versions(&plan.record);
-            report.forgotten = plan.forget.iter().map(|r| r.version.clone()).collect();
-        };
-        if options.dry_run {
-            let rows = self.read_rows()?.unwrap_or_default();
-            let plan = plan::reinit(&set, &rows, options.through)?;
-            fill(report, &rows, &plan);
-            return Ok(());
-        }
-        let table = self.env.migration.tracking_table.clone();
-        let mut warnings = Vec::new();
-        let target = writable::Target::of(&self.env);
-        let client = self.client()?;
-        let result = with_lock(
-            client,
-            &target,
+        let checked = self.load_checked()?;
+        let set = &checked.set;
+        let errors = FileErrors::new(set, &checked.diagnostics);
+        let first_version = self.check_options.first_version;
+        plan::reinit(set, &[], options.through, first_version)?;
+        let (done, warnings) = self.rewrite_ledger(
+            "reinit",
+            options.dry_run,
             options.lock_wait,
             progress,
-            &mut warnings,
-            |client, _| {
-                let (rows, initialised) = read_ledger(client, &table)?;
-                let plan = plan::reinit(&set, &rows, options.through)?;
-                if !initialised {
-                    apply::create_tracking_table(client, &table)?;
-                }
-                let mut sql = format!("BEGIN;\nDELETE FROM {};\n", table.quoted());
-                for m in &plan.record {
-                    let insert = ledger::insert_sql(
-                        &table,
-                        &m.version_text,
-                        &m.name,
-                        &m.up.checksum,
-                        RowKind::Reinit,
-                        "0",
-                    );
-                    sql.push_str(&format!("{insert};\n"));
-                }
-                sql.push_str("COMMIT;");
-                crate::db::ledger::write(client, &sql, "reinit")?;
-                fill(report, &rows, &plan);
-                Ok(())
+            |rows| {
+                let plan = plan::reinit(set, rows, options.through, first_version)?;
+                plan::check_reinit_files(set, &plan, &errors)?;
+                Ok((plan.rewrite(), reinit_rows(&plan)))
             },
         );
         report.warnings.extend(warnings);
-        result
+        fill_reinit(report, done?);
+        Ok(())
     }
+
+    /// What `baseline` and `reinit` share: read the ledger (after taking the lock, unless a dry
+    /// run), let `decide` plan a [`Rewrite`] and describe it, and write it in one transaction,
+    /// creating the tracking table only when there is something to write. A dry run writes
+    /// nothing. Returns the description (only once written) and the lock warnings.
+    fn rewrite_ledger<T>(
+        &mut self,
+        what: &'static str,
+        dry_run: bool,
+        lock_wait: Duration,
+        progress: &mut dyn FnMut(Progress),
+        decide: impl Fn(&[LedgerRow]) -> Result<(Rewrite, T)>,
+    ) -> (Run<T>, Vec<String>) {
+        let mut warnings = Vec::new();
+        if dry_run {
+            let result = self
+                .read_rows()
+                .and_then(|rows| decide(&rows.unwrap_or_default()))
+                .map(|(_, described)| described)
+                .map_err(RunFailure::from);
+            return (result, warnings);
+        }
+        let table = self.env.migration.tracking_table.clone();
+        let target = writable::Target::of(&self.env);
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(e) => return (Err(e.into()), warnings),
+        };
+        let result = with_lock(
+            client,
+            &target,
+            lock_wait,
+            progress,
+            &mut warnings,
+            |client, progress| {
+                let (rows, initialised) = read_ledger(client, &table)?;
+                let (rewrite, described) = decide(&rows)?;
+                if rewrite.is_empty() {
+                    progress(Progress::UpToDate);
+                    return Ok(described);
+                }
+                if !initialised {
+                    apply::create_tracking_table(client, &table)?;
+                }
+                crate::db::ledger::rewrite(client, &table, &rewrite, what)?;
+                Ok(described)
+            },
+        );
+        (result, warnings)
+    }
+}
+
+/// Plans `down` and refuses it when a migration it rolls back has errors in its files.
+fn plan_down<'a>(
+    set: &'a MigrationSet,
+    rows: &'a [LedgerRow],
+    request: &plan::DownRequest,
+    errors: &FileErrors<'_>,
+) -> Result<plan::DownPlan<'a>> {
+    let plan = plan::down(set, rows, request)?;
+    plan::check_down_files(set, &plan, errors)?;
+    Ok(plan)
+}
+
+/// Warnings for migrations `down --allow-modified` rolls back although their up file changed.
+fn modified_warnings(plan: &plan::DownPlan<'_>) -> Vec<String> {
+    plan.modified
+        .iter()
+        .map(|r| {
+            format!(
+                "{} changed since it was applied (--allow-modified): its down file was trusted to undo what ran",
+                r.migration.up.path.display()
+            )
+        })
+        .collect()
+}
+
+/// The rows of a reinit plan, as its report shows them.
+fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
+    plan.steps
+        .iter()
+        .map(|step| {
+            let (version, name) = match (step.action, step.migration, step.row) {
+                (plan::ReinitAction::Forget, _, Some(row)) | (_, None, Some(row)) => {
+                    (row.version.clone(), row.name.clone())
+                }
+                (_, Some(m), _) => (m.version_text.clone(), m.name.clone()),
+                (_, None, None) => (String::new(), String::new()),
+            };
+            ReinitRow {
+                action: step.action,
+                version,
+                name,
+                recorded_version: step.row.map(|r| r.version.clone()),
+                recorded_checksum: step.row.and_then(|r| r.checksum.clone()),
+                checksum: step.migration.map(|m| m.up.checksum.clone()),
+                applied_at: step.row.map(|r| r.applied_at.clone()),
+                file_on_disk: step.migration.is_some(),
+            }
+        })
+        .collect()
+}
+
+fn fill_reinit(report: &mut ReinitReport, rows: Vec<ReinitRow>) {
+    use plan::ReinitAction::{Accept, Forget, Record};
+    let with = |keep: &dyn Fn(&ReinitRow) -> bool| -> Vec<String> {
+        rows.iter()
+            .filter(|r| keep(r))
+            .map(|r| r.version.clone())
+            .collect()
+    };
+    report.marked = with(&|r| r.action != Forget);
+    report.forgotten = with(&|r| r.action == Forget);
+    report.forgotten_with_files = with(&|r| r.action == Forget && r.file_on_disk);
+    report.accepted = with(&|r| r.action == Accept);
+    report.recorded = with(&|r| r.action == Record);
+    report.deleted_count = report.forgotten.len() as u64;
+    report.rows = rows;
 }
 
 /// After the connection dropped while a message of several migrations ran, the server may
@@ -932,8 +1038,10 @@ fn confirm_after_lost_connection(
         }
     };
     let first = report.applied.len();
+    // Which of them the ledger now records: the history rule, as everywhere.
+    let history = History::new(apply.iter().copied(), &rows, None);
     for m in apply.get(first..).unwrap_or_default() {
-        let Some(row) = rows.iter().find(|r| r.version == m.version_text) else {
+        let Some(row) = history.row_of(m).map(|r| r.row) else {
             break;
         };
         let ms = row
@@ -987,29 +1095,21 @@ fn done(m: &Migration, file: &files::SqlFile, duration: Duration) -> MigrationRe
 fn run_each(
     client: &mut Client,
     settings: &ApplySettings,
-    migrations: &[&Migration],
-    direction: Direction,
+    steps: &[Step<'_>],
     progress: &mut dyn FnMut(Progress),
     on_done: &mut dyn FnMut(&Migration, Duration),
 ) -> Run<()> {
+    let Some(direction) = steps.first().map(|s| s.direction) else {
+        return Ok(());
+    };
     progress(Progress::Planned {
         direction,
-        count: migrations.len(),
+        count: steps.len(),
     });
-    let last = migrations.len().saturating_sub(1);
-    let steps: Vec<Step<'_>> = migrations
-        .iter()
-        .enumerate()
-        .map(|(i, m)| Step {
-            migration: m,
-            direction,
-            synchronous_commit: i == last,
-        })
-        .collect();
     apply::run_steps(
         client,
         settings,
-        &steps,
+        steps,
         apply::BatchLimits::default(),
         &mut |event| match event {
             apply::StepEvent::Started(i) => {
@@ -1109,14 +1209,7 @@ fn run_single(
 
 /// The steps of `up --single-transaction`.
 fn up_steps<'a>(migrations: &[&'a Migration]) -> Vec<Step<'a>> {
-    migrations
-        .iter()
-        .map(|m| Step {
-            migration: m,
-            direction: Direction::Up,
-            synchronous_commit: true,
-        })
-        .collect()
+    migrations.iter().map(|m| Step::up(m, true)).collect()
 }
 
 /// A failed `up --single-transaction`: step `i` failed, and none of the others stays applied.

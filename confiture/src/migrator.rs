@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Environment, Selection};
+use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
 use crate::files::{self, CheckOptions, MigrationSet};
 use crate::status::{self, StatusReport};
@@ -90,43 +91,42 @@ impl Migrator {
     /// `migrate status`: the state of every migration. Strictly read-only — plain `SELECT`s,
     /// no lock, nothing created — and one round trip after connecting when the ledger exists.
     ///
-    /// A directory that breaks the file rules (names, pairing, numbering, encoding) is an error
-    /// (exit 5), reported before connecting: the set it would give is not the project's
-    /// history. SQL lint findings do not stop `status`: they do not change what is applied.
+    /// Problems in the files do not hide the database: a directory that cannot be read at all
+    /// is an error (exit 5), but the report of a directory with errors — a draft being written,
+    /// a file misnamed — still shows every migration, carries the diagnostics in
+    /// `diagnostics`, marks the migrations they concern `invalid`, and its
+    /// [`StatusReport::exit_code`] is 5: what `up` would answer before running anything.
     pub fn status(&mut self) -> Result<StatusReport> {
         let checked = files::load(&self.migrations_dir, &self.check_options)?;
-        // Any error, SQL rules included: `up` would refuse these files (exit 5), so a script
-        // that reads "pending" from status must not be sent into that refusal.
-        let errors: Vec<_> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .collect();
-        if !errors.is_empty() {
-            let mut error = Error::invalid(format!(
-                "the migrations in {} have errors",
-                self.migrations_dir.display()
-            ))
-            .with_help("fix the files listed, then run the command again");
-            for diagnostic in errors {
-                error = error.with_detail(diagnostic.to_string());
-            }
-            return Err(error);
-        }
-        self.status_of(&checked.set)
+        self.status_with(&checked.set, &checked.diagnostics)
     }
 
-    /// The status of `set` (already read and checked) against this database: what
-    /// [`Migrator::status`] does after reading the directory.
+    /// The status of `set` (already read and checked; its diagnostics are not known here)
+    /// against this database.
     pub fn status_of(&mut self, set: &MigrationSet) -> Result<StatusReport> {
+        self.status_with(set, &[])
+    }
+
+    fn status_with(
+        &mut self,
+        set: &MigrationSet,
+        diagnostics: &[Diagnostic],
+    ) -> Result<StatusReport> {
         let table = self.env.migration.tracking_table.clone();
+        let first_version = self.check_options.first_version;
         let client = self.client()?;
         let ledger = crate::db::ledger::read(client, &table)?;
         let table_name = match &ledger {
             Some(ledger) => ledger.table.clone(),
             None => crate::db::ledger::qualified_name(client, &table)?,
         };
-        let mut report = status::report(set, ledger.as_ref(), &table_name);
+        let mut report = status::report_checked(
+            set,
+            diagnostics,
+            first_version,
+            ledger.as_ref(),
+            &table_name,
+        );
         report.database = Some(self.env.connection.to_string());
         Ok(report)
     }

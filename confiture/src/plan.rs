@@ -1,127 +1,19 @@
 //! What `up`, `down`, `baseline` and `reinit` will do, decided from the files, the ledger rows
 //! and the request. Pure: no IO, never panics on input. A refusal is an [`Error`] that lists every
 //! offending migration in `details` and names the command that resolves it in `help`.
+//!
+//! Which row records which file is [`crate::history`]'s rule, the same `status` shows; a plan
+//! names each row it deletes or rewrites by that row's own `version`.
 
-use std::collections::{BTreeMap, HashSet};
-
+use crate::diagnostic::Diagnostic;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{Migration, MigrationSet};
-use crate::ledger::LedgerRow;
+use crate::history::{recorded_checksum, FileErrors, History, Recorded, State};
+use crate::ledger::{LedgerRow, NewRow, Rewrite, RowKind, RowUpdate};
 
-/// The integer version of a ledger row: digits only (`"003"` → 3), as [`crate::status`] reads
-/// it; anything else matches no file. Versions compare as integers, never as strings (`9` < `10`).
-pub fn row_version(row: &LedgerRow) -> Option<u64> {
-    let text = row.version.as_str();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
-/// One ledger row and the migration file it records, when that file exists.
-#[derive(Debug, Clone, Copy)]
-pub struct Applied<'a> {
-    pub row: &'a LedgerRow,
-    pub migration: Option<&'a Migration>,
-}
-
-/// The migration files matched against the ledger rows.
-#[derive(Debug, Clone)]
-pub struct History<'a> {
-    /// Ledger rows in order of application, each with its file when there is one.
-    pub applied: Vec<Applied<'a>>,
-    /// Migrations with no ledger row, in version order.
-    pub pending: Vec<&'a Migration>,
-}
-
-impl<'a> History<'a> {
-    /// Matches rows to files by integer version. `rows` must be in order of application, as
-    /// `db::ledger::read` returns them.
-    pub fn new(set: &'a MigrationSet, rows: &'a [LedgerRow]) -> History<'a> {
-        // The same matching as `status::report`: by integer version, the row spelled exactly
-        // like the file (`001` over `1`) first; a second row for one file matches nothing.
-        let mut by_version: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-        for (i, row) in rows.iter().enumerate() {
-            if let Some(v) = row_version(row) {
-                by_version.entry(v).or_default().push(i);
-            }
-        }
-        let mut file_of: Vec<Option<&'a Migration>> = vec![None; rows.len()];
-        let mut pending = Vec::new();
-        for m in &set.migrations {
-            let candidates = by_version
-                .get(&m.version)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let chosen = candidates
-                .iter()
-                .find(|&&i| rows[i].version == m.version_text)
-                .or(candidates.first());
-            match chosen {
-                Some(&i) => file_of[i] = Some(m),
-                None => pending.push(m),
-            }
-        }
-        pending.sort_by_key(|m| m.version);
-        let applied = rows
-            .iter()
-            .zip(file_of)
-            .map(|(row, migration)| Applied { row, migration })
-            .collect();
-        History { applied, pending }
-    }
-
-    /// The applied row with the highest version, with that version.
-    pub fn newest_applied(&self) -> Option<(u64, &'a LedgerRow)> {
-        self.applied
-            .iter()
-            .filter_map(|a| row_version(a.row).map(|v| (v, a.row)))
-            .max_by_key(|(v, _)| *v)
-    }
-
-    /// Applied migrations whose up file no longer has the recorded checksum. Rows written
-    /// without a checksum cannot be checked and are trusted.
-    pub fn modified(&self) -> Vec<(&'a Migration, &'a LedgerRow)> {
-        self.applied
-            .iter()
-            .filter_map(|a| Some((a.migration?, a.row)))
-            .filter(|(m, row)| is_modified(m, row))
-            .collect()
-    }
-
-    /// Applied rows with no file. Rows below `first_version` belong to a squashed history:
-    /// their files were removed on purpose.
-    pub fn missing(&self, first_version: Option<u64>) -> Vec<&'a LedgerRow> {
-        self.applied
-            .iter()
-            .filter(|a| a.migration.is_none())
-            .filter(|a| match (first_version, row_version(a.row)) {
-                (Some(first), Some(v)) => v >= first,
-                _ => true,
-            })
-            .map(|a| a.row)
-            .collect()
-    }
-
-    /// Pending migrations numbered below the newest applied one: a branch merged late.
-    pub fn out_of_order(&self) -> Vec<&'a Migration> {
-        match self.newest_applied() {
-            Some((newest, _)) => self
-                .pending
-                .iter()
-                .copied()
-                .filter(|m| m.version < newest)
-                .collect(),
-            None => Vec::new(),
-        }
-    }
-}
-
-fn is_modified(migration: &Migration, row: &LedgerRow) -> bool {
-    row.checksum
-        .as_deref()
-        .is_some_and(|c| !c.trim().eq_ignore_ascii_case(&migration.up.checksum))
-}
+/// The command that accepts the files as they are, as hints name it: `reinit` without
+/// `--through` only rewrites rows the ledger already has, so it is safe to suggest.
+const REINIT: &str = "`cargo confiture migrate reinit`";
 
 fn short(checksum: &str) -> &str {
     checksum.get(..12).unwrap_or(checksum)
@@ -202,60 +94,143 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a history that diverged from the files: applied migrations modified or missing,
-/// pending ones out of order (unless allowed). Lists every offender.
-pub fn check_history(
-    history: &History<'_>,
-    first_version: Option<u64>,
-    allow_out_of_order: bool,
+/// The invalid-files error: `{dir} has N errors; nothing was run`, each diagnostic a detail.
+fn invalid_files(set: &MigrationSet, errors: &[&Diagnostic], help: String) -> Error {
+    let count = match errors.len() {
+        1 => "1 error".to_string(),
+        n => format!("{n} errors"),
+    };
+    Error::invalid(format!(
+        "{} has {count}; nothing was run",
+        set.dir.display()
+    ))
+    .with_help(help)
+    .with_diagnostics(errors.iter().copied())
+}
+
+/// Refuses (exit 5, before connecting) an `up` that could run a migration whose files have
+/// errors: every version up to `--target` (all without one; `--steps` is decided by the ledger,
+/// so it does not narrow this), and any `.sql` file whose name gives no version. A broken draft
+/// above `--target` does not stop it.
+pub fn check_up_files(
+    set: &MigrationSet,
+    errors: &FileErrors<'_>,
+    target: Option<u64>,
 ) -> Result<()> {
+    let blocking = errors.blocking_up(target);
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    let mut help =
+        "fix the files listed (`cargo confiture lint` explains each rule), then run again"
+            .to_string();
+    // The migrations before the first broken one can still be applied on their own.
+    if errors.unversioned().is_empty() {
+        if let Some(first) = errors.first_version() {
+            if let Some(before) = set.migrations.iter().rev().find(|m| m.version < first) {
+                help.push_str(&format!(
+                    "; `cargo confiture migrate up --target {}` stops before {}",
+                    before.version_text,
+                    broken_id(set, errors, first)
+                ));
+            }
+        }
+    }
+    Err(invalid_files(set, &blocking, help))
+}
+
+/// `003_draft` for the broken version `version`.
+fn broken_id(set: &MigrationSet, errors: &FileErrors<'_>, version: u64) -> String {
+    find(set, version)
+        .map(Migration::id)
+        .or_else(|| {
+            errors
+                .drafts()
+                .find(|d| d.version == version)
+                .map(|d| format!("{}_{}", d.version_text, d.name))
+        })
+        .unwrap_or_else(|| version.to_string())
+}
+
+/// `modified: 002_t2 (m/002_t2.up.sql) was applied with checksum 3c7e…, the file now has 91a0…`
+fn modified_detail(m: &Migration, row: &LedgerRow) -> String {
+    format!(
+        "modified: {} ({}) was applied with checksum {}…, the file now has {}…",
+        m.id(),
+        m.up.path.display(),
+        short(recorded_checksum(row).unwrap_or("")),
+        short(&m.up.checksum),
+    )
+}
+
+fn missing_detail(r: &Recorded<'_>) -> String {
+    format!(
+        "missing: {} is recorded as applied ({}) but its files are gone",
+        r.id(),
+        r.row.applied_at
+    )
+}
+
+fn duplicate_detail(r: &Recorded<'_>) -> String {
+    match r.migration {
+        Some(m) => format!(
+            "duplicate: row `{}` records {} a second time",
+            r.row.version,
+            m.id()
+        ),
+        None => format!("duplicate: row `{}`", r.row.version),
+    }
+}
+
+/// Refuses a history that diverged from the files: applied migrations modified or missing,
+/// versions recorded twice, pending ones out of order (unless allowed). Lists every offender.
+pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<()> {
     let modified = history.modified();
-    let missing = history.missing(first_version);
+    let missing = history.missing();
+    let duplicates = history.duplicates();
     let out_of_order = if allow_out_of_order {
         Vec::new()
     } else {
         history.out_of_order()
     };
-    if modified.is_empty() && missing.is_empty() && out_of_order.is_empty() {
+    if modified.is_empty() && missing.is_empty() && duplicates.is_empty() && out_of_order.is_empty()
+    {
         return Ok(());
     }
-    let newest = history
-        .newest_applied()
-        .map(|(_, row)| row.version.clone())
-        .unwrap_or_default();
     let mut counts = Vec::new();
     let mut details = Vec::new();
     let mut help = Vec::new();
     if !modified.is_empty() {
         counts.push(format!("{} applied migration(s) modified", modified.len()));
-        for (m, row) in &modified {
-            details.push(format!(
-                "modified: {} ({}) was applied with checksum {}…, the file now has {}…",
-                m.id(),
-                m.up.path.display(),
-                short(row.checksum.as_deref().unwrap_or("")),
-                short(&m.up.checksum),
-            ));
+        for r in &modified {
+            if let Some(m) = r.migration {
+                details.push(modified_detail(m, r.row));
+            }
         }
         help.push(format!(
             "restore the modified files from version control; if the edits were intended, \
-             run `cargo confiture migrate reinit --through {newest}` to accept their checksums"
+             {REINIT} accepts their checksums (`--dry-run` shows the rows first)"
         ));
     }
     if !missing.is_empty() {
         counts.push(format!("{} applied migration(s) missing", missing.len()));
-        for row in &missing {
-            details.push(format!(
-                "missing: {}_{} is recorded as applied ({}) but its files are gone",
-                row.version, row.name, row.applied_at
-            ));
-        }
+        details.extend(missing.iter().map(|r| missing_detail(r)));
         help.push(format!(
-            "restore the missing files from version control; if they were removed on purpose, \
-             run `cargo confiture migrate reinit --through {newest}` to forget them"
+            "restore the missing files from version control; if they were squashed into a \
+             schema snapshot, set `first_version` in `[workspace.metadata.confiture]`; if they \
+             were removed on purpose, {REINIT} forgets their rows"
         ));
     }
+    if !duplicates.is_empty() {
+        counts.push(format!("{} version(s) recorded twice", duplicates.len()));
+        details.extend(duplicates.iter().map(|r| duplicate_detail(r)));
+        help.push(format!("{REINIT} keeps one row per migration"));
+    }
     if !out_of_order.is_empty() {
+        let newest = history
+            .newest_recorded()
+            .map(|r| r.row.version.clone())
+            .unwrap_or_default();
         counts.push(format!(
             "{} pending migration(s) out of order",
             out_of_order.len()
@@ -291,11 +266,11 @@ pub fn up<'a>(
     request: &UpRequest,
 ) -> Result<UpPlan<'a>> {
     check_up_request(set, request)?;
-    let history = History::new(set, rows);
-    check_history(&history, request.first_version, request.allow_out_of_order)?;
+    let history = History::new(&set.migrations, rows, request.first_version);
+    check_history(&history, request.allow_out_of_order)?;
     let mut plan = UpPlan::default();
     let limit = request.steps.map_or(usize::MAX, |s| s as usize);
-    for m in history.pending {
+    for m in history.pending() {
         let within_target = request.target.is_none_or(|t| m.version <= t);
         if within_target && plan.apply.len() < limit {
             plan.apply.push(m);
@@ -315,12 +290,33 @@ pub struct DownRequest {
     pub target: Option<u64>,
     /// Confirms `target: Some(0)` (roll back everything).
     pub yes: bool,
+    /// Roll back migrations whose up file changed since they were applied, instead of refusing.
+    pub allow_modified: bool,
+    /// The first version of a squashed history (`CheckOptions::first_version`).
+    pub first_version: Option<u64>,
+}
+
+/// One migration to roll back, with the ledger row that records it: that row (by its own
+/// `version`) is the one deleted.
+#[derive(Debug, Clone, Copy)]
+pub struct Rollback<'a> {
+    pub migration: &'a Migration,
+    pub row: &'a LedgerRow,
 }
 
 /// The migrations `down` will roll back, newest application first.
 #[derive(Debug, Clone, Default)]
 pub struct DownPlan<'a> {
-    pub roll_back: Vec<&'a Migration>,
+    pub roll_back: Vec<Rollback<'a>>,
+    /// Among them, those whose up file changed since they were applied (`allow_modified`).
+    pub modified: Vec<Rollback<'a>>,
+}
+
+impl<'a> DownPlan<'a> {
+    /// The migrations, in the order they will be rolled back.
+    pub fn migrations(&self) -> Vec<&'a Migration> {
+        self.roll_back.iter().map(|r| r.migration).collect()
+    }
 }
 
 /// Refuses requests that make no sense whatever the database holds (before connecting).
@@ -343,20 +339,22 @@ pub fn check_down_request(set: &MigrationSet, request: &DownRequest) -> Result<(
     }
 }
 
-/// Plans `down`: the newest applied migrations, in reverse order of application. Refuses
-/// (exit 7) if one has no file or its up file was modified since it was applied, and (exit 8)
-/// if one is irreversible — before anything is rolled back.
+/// Plans `down`: the newest applied migrations, in reverse order of application. Before anything
+/// is rolled back it refuses (exit 7) a row with no file, a version recorded twice (deleting one
+/// row would leave the other saying the migration is applied) and, unless `allow_modified`, an
+/// up file modified since it was applied; then (exit 8) a row of a squashed history and an
+/// irreversible migration.
 pub fn down<'a>(
     set: &'a MigrationSet,
     rows: &'a [LedgerRow],
     request: &DownRequest,
 ) -> Result<DownPlan<'a>> {
     check_down_request(set, request)?;
-    let history = History::new(set, rows);
-    let newest_first = history.applied.iter().rev();
-    let chosen: Vec<&Applied<'a>> = match request.target {
+    let history = History::new(&set.migrations, rows, request.first_version);
+    let newest_first = history.recorded.iter().rev();
+    let chosen: Vec<&Recorded<'a>> = match request.target {
         Some(t) => newest_first
-            .filter(|a| row_version(a.row).is_none_or(|v| v > t))
+            .filter(|r| r.version.as_ref().is_none_or(|v| v.number() > t))
             .collect(),
         None => newest_first
             .take(request.steps.unwrap_or(1) as usize)
@@ -364,56 +362,177 @@ pub fn down<'a>(
     };
 
     let mut details = Vec::new();
-    for a in &chosen {
-        match a.migration {
-            None => details.push(format!(
-                "missing: {}_{} is recorded as applied but its files are gone",
-                a.row.version, a.row.name
-            )),
-            Some(m) if is_modified(m, a.row) => details.push(format!(
-                "modified: {} ({}) changed since it was applied; its down file may not undo what was run",
-                m.id(),
-                m.up.path.display()
-            )),
-            Some(_) => {}
+    let mut modified = Vec::new();
+    for r in &chosen {
+        match r.state {
+            State::Missing => details.push(missing_detail(r)),
+            State::Duplicate => details.push(duplicate_detail(r)),
+            State::Modified | State::Applied => {
+                let Some(m) = r.migration else { continue };
+                for other in history.duplicates_of(m) {
+                    details.push(duplicate_detail(other));
+                }
+                if r.state == State::Modified {
+                    if request.allow_modified {
+                        modified.push(Rollback {
+                            migration: m,
+                            row: r.row,
+                        });
+                    } else {
+                        details.push(format!(
+                            "{}; its down file may not undo what was run",
+                            modified_detail(m, r.row)
+                        ));
+                    }
+                }
+            }
+            State::Squashed | State::Pending | State::OutOfOrder => {}
         }
     }
+    details.dedup();
     if !details.is_empty() {
+        let mut help = vec![
+            "restore the files from version control (`git log -- <file>` shows the applied \
+             version), then run `down` again"
+                .to_string(),
+        ];
+        if chosen.iter().any(|r| r.state == State::Modified) && !request.allow_modified {
+            help.push(
+                "if the down file still undoes what was applied, pass `--allow-modified`".into(),
+            );
+        }
+        if chosen
+            .iter()
+            .any(|r| matches!(r.state, State::Duplicate | State::Missing))
+            || details.iter().any(|d| d.starts_with("duplicate:"))
+        {
+            help.push(format!(
+                "{REINIT} keeps one row per migration and forgets rows with no file"
+            ));
+        }
         let mut err = Error::new(
             ErrorKind::Diverged,
-            format!("refusing to roll back: {} migration(s) do not match what was applied", details.len()),
+            format!(
+                "refusing to roll back: {} migration(s) do not match what was applied",
+                details.len()
+            ),
         )
-        .with_help(
-            "restore the files from version control (`git log -- <file>` shows the applied version), then run `down` again",
-        );
+        .with_help(help.join("; "));
         err.details = details;
         return Err(err);
     }
 
-    let roll_back: Vec<&Migration> = chosen.iter().filter_map(|a| a.migration).collect();
-    let irreversible: Vec<&&Migration> = roll_back.iter().filter(|m| m.down.irreversible).collect();
-    if !irreversible.is_empty() {
+    let squashed: Vec<&&Recorded<'a>> = chosen
+        .iter()
+        .filter(|r| r.state == State::Squashed)
+        .collect();
+    let roll_back: Vec<Rollback<'a>> = chosen
+        .iter()
+        .filter_map(|r| {
+            Some(Rollback {
+                migration: r.matched()?,
+                row: r.row,
+            })
+        })
+        .collect();
+    let irreversible: Vec<&Rollback<'a>> = roll_back
+        .iter()
+        .filter(|r| r.migration.down.irreversible)
+        .collect();
+    if !irreversible.is_empty() || !squashed.is_empty() {
         let mut err = Error::new(
             ErrorKind::Irreversible,
-            format!("refusing to roll back: {} migration(s) are irreversible", irreversible.len()),
-        )
-        .with_help(
-            "an irreversible migration cannot be rolled back; undo its effect with a new migration \
-             (`cargo confiture migrate generate NAME`) and apply it with `migrate up`",
+            format!(
+                "refusing to roll back: {} migration(s) are irreversible",
+                irreversible.len() + squashed.len()
+            ),
         );
+        let mut help = Vec::new();
+        if !irreversible.is_empty() {
+            help.push(
+                "an irreversible migration cannot be rolled back; undo its effect with a new \
+                 migration (`cargo confiture migrate generate NAME`) and apply it with `migrate up`"
+                    .to_string(),
+            );
+        }
+        if !squashed.is_empty() {
+            help.push(
+                "rows below `first_version` belong to the history squashed into a schema \
+                 snapshot and have no down file; roll back fewer migrations (`--steps N`)"
+                    .to_string(),
+            );
+        }
         err.details = irreversible
             .iter()
-            .map(|m| {
+            .map(|r| {
                 format!(
                     "irreversible: {} ({} is marked `-- confiture:irreversible`)",
-                    m.id(),
-                    m.down.path.display()
+                    r.migration.id(),
+                    r.migration.down.path.display()
                 )
             })
+            .chain(squashed.iter().map(|r| {
+                format!(
+                    "squashed: {} is below first_version {}: its files were squashed away",
+                    r.id(),
+                    request.first_version.unwrap_or(1)
+                )
+            }))
             .collect();
-        return Err(err);
+        return Err(err.with_help(help.join("; ")));
     }
-    Ok(DownPlan { roll_back })
+    Ok(DownPlan {
+        roll_back,
+        modified,
+    })
+}
+
+/// Refuses (exit 5) a `down` that would run files with errors: a migration it rolls back whose
+/// files (its down file, or its pair) have an error. Errors elsewhere — a draft being written —
+/// do not stop it.
+pub fn check_down_files(
+    set: &MigrationSet,
+    plan: &DownPlan<'_>,
+    errors: &FileErrors<'_>,
+) -> Result<()> {
+    let blocking: Vec<&Diagnostic> = plan
+        .roll_back
+        .iter()
+        .flat_map(|r| errors.of(r.migration.version).iter().copied())
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    Err(invalid_files(
+        set,
+        &blocking,
+        "fix the files listed (`cargo confiture lint` explains each rule), then run again".into(),
+    ))
+}
+
+/// Refuses (exit 5) a `reinit` that would write the checksum of a file with errors: a row it
+/// accepts or a migration it records. Rows it keeps or forgets, and drafts it leaves alone, do
+/// not stop it.
+pub fn check_reinit_files(
+    set: &MigrationSet,
+    plan: &ReinitPlan<'_>,
+    errors: &FileErrors<'_>,
+) -> Result<()> {
+    let blocking: Vec<&Diagnostic> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, ReinitAction::Accept | ReinitAction::Record))
+        .filter_map(|s| s.migration)
+        .flat_map(|m| errors.of(m.version).iter().copied())
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    Err(invalid_files(
+        set,
+        &blocking,
+        "fix the files listed (`cargo confiture lint` explains each rule), then run again".into(),
+    ))
 }
 
 /// The migrations `baseline --through VERSION` records without running them.
@@ -423,6 +542,28 @@ pub struct BaselinePlan<'a> {
     pub record: Vec<&'a Migration>,
     /// Already recorded: left as they are.
     pub already: Vec<&'a Migration>,
+}
+
+impl BaselinePlan<'_> {
+    /// The ledger rewrite that carries it out: one `_baseline` row per recorded migration.
+    pub fn rewrite(&self) -> Rewrite {
+        Rewrite {
+            insert: new_rows(&self.record, RowKind::Baseline),
+            ..Rewrite::default()
+        }
+    }
+}
+
+fn new_rows(migrations: &[&Migration], kind: RowKind) -> Vec<NewRow> {
+    migrations
+        .iter()
+        .map(|m| NewRow {
+            version: m.version_text.clone(),
+            name: m.name.clone(),
+            checksum: m.up.checksum.clone(),
+            kind,
+        })
+        .collect()
 }
 
 /// Plans `baseline`: every migration up to `through` that has no row gets one. Rows already
@@ -436,15 +577,10 @@ pub fn baseline<'a>(
     if find(set, through).is_none() {
         return Err(unknown_version(set, "--through", through));
     }
-    let history = History::new(set, rows);
-    let recorded: HashSet<u64> = history
-        .applied
-        .iter()
-        .filter_map(|a| a.migration.map(|m| m.version))
-        .collect();
+    let history = History::new(&set.migrations, rows, None);
     let mut plan = BaselinePlan::default();
     for m in set.migrations.iter().filter(|m| m.version <= through) {
-        if recorded.contains(&m.version) {
+        if history.row_of(m).is_some() {
             plan.already.push(m);
         } else {
             plan.record.push(m);
@@ -453,37 +589,129 @@ pub fn baseline<'a>(
     Ok(plan)
 }
 
-/// What `reinit` does: every ledger row is deleted, and a row is written for each migration up
-/// to `through` (all when absent) with its current checksum — confiture's semantics.
-#[derive(Debug, Clone, Default)]
-pub struct ReinitPlan<'a> {
-    pub record: Vec<&'a Migration>,
-    /// Rows deleted and not written again: the next `up` will run these migrations if their
-    /// files exist. Reported so a dry run shows it.
-    pub forget: Vec<&'a LedgerRow>,
+/// What `reinit` does to one ledger row, or to one file with no row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReinitAction {
+    /// The row matches its file: left as it is.
+    Keep,
+    /// The row is rewritten in place to match its file (checksum, or the version's spelling,
+    /// or the name); `applied_at` and `execution_time_ms` stay.
+    Accept,
+    /// A file with no row, through `--through`: recorded as applied without running it.
+    Record,
+    /// The row is deleted: its file is gone, it is a second row for one version, or it is
+    /// above `--through`. When its file is on disk, the next `up` runs that migration.
+    Forget,
 }
 
+/// One line of a reinit plan.
+#[derive(Debug, Clone, Copy)]
+pub struct ReinitStep<'a> {
+    pub action: ReinitAction,
+    /// The row as it is (none for `Record`).
+    pub row: Option<&'a LedgerRow>,
+    /// The file on disk for this version, if any.
+    pub migration: Option<&'a Migration>,
+}
+
+/// What `reinit` does: rows the ledger already has are kept and, where the file changed,
+/// rewritten in place to accept it; rows with no file and second rows for a version are
+/// forgotten. Only with `--through V` are files without a row recorded (those up to V), and
+/// rows above V forgotten (confiture's semantics for `--through`). Rows of a squashed history
+/// are kept as they are.
+#[derive(Debug, Clone, Default)]
+pub struct ReinitPlan<'a> {
+    /// Every row, in order of application, then every file recorded.
+    pub steps: Vec<ReinitStep<'a>>,
+}
+
+impl<'a> ReinitPlan<'a> {
+    pub fn with(&self, action: ReinitAction) -> impl Iterator<Item = &ReinitStep<'a>> {
+        self.steps.iter().filter(move |s| s.action == action)
+    }
+
+    /// The ledger rewrite that carries it out, each row addressed by its own `version`.
+    pub fn rewrite(&self) -> Rewrite {
+        let mut rewrite = Rewrite::default();
+        for step in &self.steps {
+            match (step.action, step.row, step.migration) {
+                (ReinitAction::Forget, Some(row), _) => rewrite.delete.push(row.version.clone()),
+                (ReinitAction::Accept, Some(row), Some(m)) => rewrite.update.push(RowUpdate {
+                    key: row.version.clone(),
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    checksum: m.up.checksum.clone(),
+                }),
+                (ReinitAction::Record, _, Some(m)) => {
+                    rewrite.insert.extend(new_rows(&[m], RowKind::Reinit))
+                }
+                _ => {}
+            }
+        }
+        rewrite
+    }
+}
+
+/// Whether a row already says what its file says: checksum (exactly as confiture writes
+/// it), version spelling and name.
+fn row_is_current(m: &Migration, row: &LedgerRow) -> bool {
+    row.checksum.as_deref() == Some(m.up.checksum.as_str())
+        && row.version == m.version_text
+        && row.name == m.name
+}
+
+/// Plans `reinit` (see [`ReinitPlan`]). `through` must name a migration file.
 pub fn reinit<'a>(
     set: &'a MigrationSet,
     rows: &'a [LedgerRow],
     through: Option<u64>,
+    first_version: Option<u64>,
 ) -> Result<ReinitPlan<'a>> {
     if let Some(t) = through {
         if find(set, t).is_none() {
             return Err(unknown_version(set, "--through", t));
         }
     }
-    let record: Vec<&Migration> = set
-        .migrations
+    let history = History::new(&set.migrations, rows, first_version);
+    let above_through = |r: &Recorded<'_>| {
+        through.is_some_and(|t| r.version.as_ref().is_none_or(|v| v.number() > t))
+    };
+    let mut steps: Vec<ReinitStep<'a>> = history
+        .recorded
         .iter()
-        .filter(|m| through.is_none_or(|t| m.version <= t))
+        .map(|r| {
+            let action = match r.state {
+                State::Squashed => ReinitAction::Keep,
+                _ if above_through(r) => ReinitAction::Forget,
+                State::Applied | State::Modified => match r.migration {
+                    Some(m) if row_is_current(m, r.row) => ReinitAction::Keep,
+                    _ => ReinitAction::Accept,
+                },
+                State::Missing | State::Duplicate | State::Pending | State::OutOfOrder => {
+                    ReinitAction::Forget
+                }
+            };
+            ReinitStep {
+                action,
+                row: Some(r.row),
+                migration: r.migration,
+            }
+        })
         .collect();
-    let kept: HashSet<u64> = record.iter().map(|m| m.version).collect();
-    let forget = rows
-        .iter()
-        .filter(|r| row_version(r).is_none_or(|v| !kept.contains(&v)))
-        .collect();
-    Ok(ReinitPlan { record, forget })
+    if let Some(t) = through {
+        steps.extend(
+            history
+                .pending()
+                .filter(|m| m.version <= t)
+                .map(|m| ReinitStep {
+                    action: ReinitAction::Record,
+                    row: None,
+                    migration: Some(m),
+                }),
+        );
+    }
+    Ok(ReinitPlan { steps })
 }
 
 #[cfg(test)]
@@ -560,6 +788,10 @@ mod tests {
         ms.iter().map(|m| m.version).collect()
     }
 
+    fn rolled(plan: &DownPlan<'_>) -> Vec<u64> {
+        versions(&plan.migrations())
+    }
+
     /// `status` reports and `plan` acts on the same classification (one rule, two callers).
     #[test]
     fn history_agrees_with_status() {
@@ -578,38 +810,37 @@ mod tests {
             version: "4".into(),
             ..r[2].clone()
         });
+        // Another tool's spelling of the same checksum is the same checksum.
+        r[0].checksum = r[0]
+            .checksum
+            .as_ref()
+            .map(|c| format!("{}  ", c.to_uppercase()));
 
         let ledger = crate::ledger::Ledger {
             table: "t".into(),
             rows: r.clone(),
         };
         let status = crate::status::report(&s, Some(&ledger), "t");
-        let h = History::new(&s, &r);
+        let h = History::new(&s.migrations, &r, None);
         assert_eq!(
             (
                 status.modified.len(),
                 status.missing.len(),
-                status.out_of_order.len()
+                status.out_of_order.len(),
+                status.duplicate.len()
             ),
-            (1, 4, 1)
+            (1, 2, 1, 2)
         );
         let sorted = |mut v: Vec<String>| {
             v.sort();
             v
         };
-        assert_eq!(
-            sorted(
-                h.modified()
-                    .iter()
-                    .map(|(m, _)| m.version_text.clone())
-                    .collect()
-            ),
-            sorted(status.modified)
-        );
-        assert_eq!(
-            sorted(h.missing(None).iter().map(|r| r.version.clone()).collect()),
-            sorted(status.missing)
-        );
+        let texts = |rs: Vec<&Recorded<'_>>| -> Vec<String> {
+            sorted(rs.iter().map(|r| r.row.version.clone()).collect())
+        };
+        assert_eq!(texts(h.modified()), sorted(status.modified.clone()));
+        assert_eq!(texts(h.missing()), sorted(status.missing.clone()));
+        assert_eq!(texts(h.duplicates()), sorted(status.duplicate.clone()));
         assert_eq!(
             sorted(
                 h.out_of_order()
@@ -617,11 +848,19 @@ mod tests {
                     .map(|m| m.version_text.clone())
                     .collect()
             ),
-            sorted(status.out_of_order)
+            sorted(status.out_of_order.clone())
         );
         assert_eq!(
-            sorted(h.pending.iter().map(|m| m.version_text.clone()).collect()),
-            sorted(status.pending)
+            sorted(h.pending().map(|m| m.version_text.clone()).collect()),
+            sorted(status.pending.clone())
+        );
+        // And `up` refuses exactly what status flags.
+        let err = up(&s, &r, &UpRequest::default()).unwrap_err();
+        assert_eq!(err.details.len(), 1 + 2 + 2 + 1, "{:?}", err.details);
+        assert!(
+            err.details[0].starts_with("modified: 002_m2"),
+            "{:?}",
+            err.details
         );
     }
 
@@ -741,8 +980,11 @@ mod tests {
             err.details
         );
         let help = err.help.unwrap();
+        // The safe form of reinit: no `--through`, so no version that might not exist.
         assert!(
-            help.contains("reinit --through 005") && help.contains("--allow-out-of-order"),
+            help.contains("`cargo confiture migrate reinit`")
+                && !help.contains("--through")
+                && help.contains("--allow-out-of-order"),
             "{help}"
         );
     }
@@ -790,7 +1032,7 @@ mod tests {
         // Applied out of order: 1, 3, then 2.
         let r = rows(&s, &[1, 3, 2]);
         let plan = down(&s, &r, &DownRequest::default()).unwrap();
-        assert_eq!(versions(&plan.roll_back), [2]);
+        assert_eq!(rolled(&plan), [2]);
         let plan = down(
             &s,
             &r,
@@ -800,7 +1042,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(versions(&plan.roll_back), [2, 3]);
+        assert_eq!(rolled(&plan), [2, 3]);
         let plan = down(
             &s,
             &r,
@@ -810,7 +1052,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(versions(&plan.roll_back), [2, 3]);
+        assert_eq!(rolled(&plan), [2, 3]);
         let plan = down(
             &s,
             &r,
@@ -821,7 +1063,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(versions(&plan.roll_back), [2, 3, 1]);
+        assert_eq!(rolled(&plan), [2, 3, 1]);
         let plan = down(&s, &[], &DownRequest::default()).unwrap();
         assert!(plan.roll_back.is_empty());
     }
@@ -906,20 +1148,198 @@ mod tests {
         assert_eq!(baseline(&s, &r, 9).unwrap_err().kind, ErrorKind::Usage);
     }
 
+    fn actions(plan: &ReinitPlan<'_>) -> Vec<String> {
+        plan.steps
+            .iter()
+            .map(|s| {
+                let version = match (s.row, s.migration) {
+                    (Some(row), _) => row.version.clone(),
+                    (None, Some(m)) => m.version_text.clone(),
+                    (None, None) => String::new(),
+                };
+                format!("{version}:{:?}", s.action)
+            })
+            .collect()
+    }
+
     #[test]
-    fn reinit_replaces_every_row_and_reports_the_forgotten() {
-        let s = set(&[1, 2, 3]);
+    fn reinit_without_through_rewrites_only_the_rows_the_ledger_has() {
+        let mut s = set(&[1, 2, 3, 4]);
         let mut r = rows(&s, &[1, 2, 3]);
+        s.migrations[1].up.checksum = checksum(b"edited");
+        r[2].version = "0003".into();
         r.push(LedgerRow {
             version: "099".into(),
             name: "gone".into(),
             ..r[0].clone()
         });
-        let plan = reinit(&s, &r, Some(2)).unwrap();
-        assert_eq!(versions(&plan.record), [1, 2]);
-        let forgotten: Vec<&str> = plan.forget.iter().map(|r| r.version.as_str()).collect();
-        assert_eq!(forgotten, ["003", "099"]);
-        assert_eq!(versions(&reinit(&s, &r, None).unwrap().record), [1, 2, 3]);
-        assert_eq!(reinit(&s, &r, Some(5)).unwrap_err().kind, ErrorKind::Usage);
+        r.push(LedgerRow {
+            version: "1".into(),
+            ..r[0].clone()
+        });
+        let plan = reinit(&s, &r, None, None).unwrap();
+        assert_eq!(
+            actions(&plan),
+            [
+                "001:Keep",
+                "002:Accept",
+                "0003:Accept",
+                "099:Forget",
+                "1:Forget"
+            ]
+        );
+        let rewrite = plan.rewrite();
+        assert_eq!(rewrite.delete, ["099", "1"]);
+        let updates: Vec<(&str, &str)> = rewrite
+            .update
+            .iter()
+            .map(|u| (u.key.as_str(), u.version.as_str()))
+            .collect();
+        assert_eq!(updates, [("002", "002"), ("0003", "003")]);
+        assert_eq!(rewrite.update[0].checksum, checksum(b"edited"));
+        assert!(rewrite.insert.is_empty(), "004 never ran: not recorded");
+        // Nothing to do on a ledger that matches.
+        let clean = rows(&s, &[1]);
+        assert!(reinit(&s, &clean, None, None).unwrap().rewrite().is_empty());
+    }
+
+    #[test]
+    fn reinit_through_records_pending_files_and_forgets_rows_above_it() {
+        let s = set(&[1, 2, 3, 4]);
+        let mut r = rows(&s, &[1, 3, 4]);
+        r.push(LedgerRow {
+            version: "x".into(),
+            ..r[0].clone()
+        });
+        let plan = reinit(&s, &r, Some(3), None).unwrap();
+        assert_eq!(
+            actions(&plan),
+            [
+                "001:Keep",
+                "003:Keep",
+                "004:Forget",
+                "x:Forget",
+                "002:Record"
+            ]
+        );
+        let forgotten_with_file: Vec<bool> = plan
+            .with(ReinitAction::Forget)
+            .map(|s| s.migration.is_some())
+            .collect();
+        assert_eq!(forgotten_with_file, [true, false]);
+        let rewrite = plan.rewrite();
+        assert_eq!(rewrite.insert.len(), 1);
+        assert_eq!(
+            (rewrite.insert[0].version.as_str(), rewrite.insert[0].kind),
+            ("002", RowKind::Reinit)
+        );
+        assert_eq!(
+            reinit(&s, &r, Some(5), None).unwrap_err().kind,
+            ErrorKind::Usage
+        );
+    }
+
+    #[test]
+    fn reinit_keeps_a_squashed_history() {
+        let s = set(&[3, 4]);
+        let mut r = rows(&s, &[3]);
+        r.insert(
+            0,
+            LedgerRow {
+                version: "001".into(),
+                ..r[0].clone()
+            },
+        );
+        let plan = reinit(&s, &r, Some(4), Some(3)).unwrap();
+        assert_eq!(actions(&plan), ["001:Keep", "003:Keep", "004:Record"]);
+        let plan = reinit(&s, &r, None, None).unwrap();
+        assert_eq!(actions(&plan), ["001:Forget", "003:Keep"]);
+    }
+
+    #[test]
+    fn down_deletes_the_row_it_matched_and_refuses_what_would_leave_a_row_behind() {
+        let s = set(&[1, 2]);
+        let mut r = rows(&s, &[1, 2]);
+        r[1].version = "0002".into();
+        let plan = down(&s, &r, &DownRequest::default()).unwrap();
+        assert_eq!(plan.roll_back[0].row.version, "0002");
+        // A second row for 2, applied first: deleting `0002` would leave `2`.
+        r.insert(
+            0,
+            LedgerRow {
+                version: "2".into(),
+                ..r[1].clone()
+            },
+        );
+        let err = down(&s, &r, &DownRequest::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Diverged);
+        // The first applied of the two is the one its file matched.
+        assert!(
+            err.details[0].starts_with("duplicate: row `0002`"),
+            "{:?}",
+            err.details
+        );
+    }
+
+    #[test]
+    fn down_of_a_modified_migration_needs_allow_modified() {
+        let mut s = set(&[1, 2]);
+        let r = rows(&s, &[1, 2]);
+        s.migrations[1].up.checksum = checksum(b"edited");
+        let err = down(&s, &r, &DownRequest::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Diverged);
+        assert!(
+            err.details[0].contains(&checksum(b"edited")[..12]),
+            "{:?}",
+            err.details
+        );
+        assert!(
+            err.details[0].contains("m/002_m2.up.sql"),
+            "{:?}",
+            err.details
+        );
+        assert!(err.help.unwrap().contains("--allow-modified"));
+        let plan = down(
+            &s,
+            &r,
+            &DownRequest {
+                allow_modified: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(rolled(&plan), [2]);
+        assert_eq!(plan.modified.len(), 1);
+    }
+
+    #[test]
+    fn a_squashed_row_cannot_be_rolled_back() {
+        let s = set(&[3]);
+        let mut r = rows(&s, &[3]);
+        r.insert(
+            0,
+            LedgerRow {
+                version: "002".into(),
+                ..r[0].clone()
+            },
+        );
+        let req = DownRequest {
+            target: Some(0),
+            yes: true,
+            first_version: Some(3),
+            ..Default::default()
+        };
+        let err = down(&s, &r, &req).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Irreversible);
+        assert!(
+            err.details[0].starts_with("squashed: 002_m3"),
+            "{:?}",
+            err.details
+        );
+        let req = DownRequest {
+            first_version: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(rolled(&down(&s, &r, &req).unwrap()), [3]);
     }
 }

@@ -1,62 +1,37 @@
 //! The status of each migration, decided from the files and the ledger rows. Pure.
 //!
-//! Every migration (a file pair, a ledger row, or both) is in exactly one [`State`]:
+//! Every migration (a file pair, a ledger row, or both) is in exactly one [`State`], decided by
+//! [`crate::history`] — the rule `up`, `down`, `baseline` and `reinit` follow too:
 //!
 //! - `applied`: recorded in the ledger, and the up file's SHA-256 matches the recorded checksum
 //!   (a row recorded without a checksum counts as applied);
 //! - `modified`: recorded, but the up file changed since;
 //! - `missing`: recorded, but no file has its version;
+//! - `squashed`: recorded below `first_version`, whose files were removed on purpose;
+//! - `duplicate`: a second row for a version another row records;
 //! - `pending`: not recorded, and newer than every recorded version;
 //! - `out_of_order`: not recorded, but older than the newest recorded version (typically a
 //!   branch merged late). It still has to be applied, so it counts as pending too.
 //!
-//! Versions compare as integers (`9` < `10`), and ledger rows are matched to files by integer
-//! version. The seed's lists and counts follow one rule: `applied` is everything recorded in
-//! the ledger (applied, modified, missing), `pending` everything not recorded (pending,
-//! out_of_order), so `summary.applied + summary.pending == summary.total`. The extra lists
-//! (`modified`, `missing`, `out_of_order`) name the ones that need attention.
+//! The seed's lists and counts follow one rule: `applied` is everything recorded in the ledger,
+//! `pending` everything not recorded (pending, out_of_order), so
+//! `summary.applied + summary.pending == summary.total`. The extra lists (`modified`, `missing`,
+//! `out_of_order`, `squashed`, `duplicate`) name the ones that need attention or explanation.
+//!
+//! Problems in the files do not hide the database: the report carries the directory's
+//! diagnostics, each migration whose files have an error is marked `invalid`, and the exit code
+//! is 5 (what `up` would answer before running anything).
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 
 use serde::Serialize;
 
+use crate::diagnostic::Diagnostic;
 use crate::exit;
 use crate::files::MigrationSet;
-use crate::ledger::{Ledger, LedgerRow};
-
-/// The state of one migration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Applied,
-    Pending,
-    Modified,
-    Missing,
-    OutOfOrder,
-}
-
-impl State {
-    /// Whether the ledger records it (applied, modified or missing).
-    pub fn is_recorded(self) -> bool {
-        matches!(self, State::Applied | State::Modified | State::Missing)
-    }
-
-    /// Whether history diverged here (modified, missing or out of order): exit 7.
-    pub fn is_diverged(self) -> bool {
-        matches!(self, State::Modified | State::Missing | State::OutOfOrder)
-    }
-
-    /// The JSON spelling: `applied`, `pending`, `modified`, `missing`, `out_of_order`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Applied => "applied",
-            State::Pending => "pending",
-            State::Modified => "modified",
-            State::Missing => "missing",
-            State::OutOfOrder => "out_of_order",
-        }
-    }
-}
+pub use crate::history::State;
+use crate::history::{FileErrors, History};
+use crate::ledger::Ledger;
 
 /// One line of the status table / one object of `migrations[]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,6 +46,9 @@ pub struct MigrationStatus {
     pub checksum: Option<String>,
     /// The checksum the ledger recorded; null when not recorded, or recorded without one.
     pub recorded_checksum: Option<String>,
+    /// Its files have an error (listed in the report's `diagnostics`): `up` refuses to run it,
+    /// `down` to roll it back.
+    pub invalid: bool,
 }
 
 impl MigrationStatus {
@@ -80,8 +58,9 @@ impl MigrationStatus {
     }
 }
 
-/// Counts. `applied + pending == total`; `modified` and `missing` are among `applied`,
-/// `out_of_order` among `pending`.
+/// Counts. `applied + pending == total`; `modified`, `missing`, `squashed` and `duplicate` are
+/// among `applied`, `out_of_order` among `pending`; `invalid` counts migrations marked invalid,
+/// `errors` the error diagnostics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub applied: usize,
@@ -90,6 +69,10 @@ pub struct Summary {
     pub modified: usize,
     pub missing: usize,
     pub out_of_order: usize,
+    pub squashed: usize,
+    pub duplicate: usize,
+    pub invalid: usize,
+    pub errors: usize,
 }
 
 /// What `migrate status` reports. Field names are the JSON keys: the seed's first
@@ -112,16 +95,30 @@ pub struct StatusReport {
     pub modified: Vec<String>,
     pub missing: Vec<String>,
     pub out_of_order: Vec<String>,
+    /// Rows below `first_version`: a squashed history, not a problem.
+    pub squashed: Vec<String>,
+    /// Second rows for a version (their own `version` text).
+    pub duplicate: Vec<String>,
+    /// The migrations directory's problems, errors and warnings, in path order.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl StatusReport {
-    /// The exit code for `migrate status`: 2 when the tracking table does not exist; else 7
-    /// when a migration is modified, missing or out of order (it wins over pending); else 1
-    /// when some are pending; else 0.
+    /// The exit code for `migrate status`: 5 when the files have errors (`up` would refuse them
+    /// before anything else); else 2 when the tracking table does not exist; else 7 when a
+    /// migration is modified, missing, out of order or recorded twice (it wins over pending);
+    /// else 1 when some are pending; else 0.
     pub fn exit_code(&self) -> u8 {
-        if !self.initialised {
+        if self.summary.errors > 0 {
+            exit::INVALID
+        } else if !self.initialised {
             exit::NOT_INITIALISED
-        } else if self.summary.modified + self.summary.missing + self.summary.out_of_order > 0 {
+        } else if self.summary.modified
+            + self.summary.missing
+            + self.summary.out_of_order
+            + self.summary.duplicate
+            > 0
+        {
             exit::DIVERGED
         } else if self.summary.pending > 0 {
             exit::PENDING
@@ -140,80 +137,70 @@ impl StatusReport {
     }
 }
 
-/// Decides the status of every migration. `ledger` is `None` when the tracking table does not
-/// exist; `tracking_table` is the name to report (schema-qualified where known).
+/// Decides the status of every migration of a directory with no diagnostics and no squashed
+/// history: [`report_checked`] for the common case.
 pub fn report(set: &MigrationSet, ledger: Option<&Ledger>, tracking_table: &str) -> StatusReport {
-    let rows: &[LedgerRow] = ledger.map(|l| l.rows.as_slice()).unwrap_or(&[]);
-    let mut by_version: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-    let mut unmatched: Vec<usize> = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        match integer_version(&row.version) {
-            Some(v) => by_version.entry(v).or_default().push(i),
-            None => unmatched.push(i),
-        }
-    }
-    let newest_recorded = by_version.keys().next_back().copied();
+    report_checked(set, &[], None, ledger, tracking_table)
+}
 
-    // (sort key, status): integer versions first in order, unparsable recorded versions last.
-    let mut entries: Vec<((bool, u64, String), MigrationStatus)> = Vec::new();
-    for migration in &set.migrations {
-        let candidates = by_version.get_mut(&migration.version);
-        let row = candidates.and_then(|indexes| {
-            // The row spelled exactly like the file wins (`001` over `1`); others stay missing.
-            let position = indexes
-                .iter()
-                .position(|&i| rows[i].version == migration.version_text)
-                .unwrap_or(0);
-            (!indexes.is_empty()).then(|| indexes.remove(position))
-        });
-        let status = match row.map(|i| &rows[i]) {
-            Some(row) => MigrationStatus {
-                version: migration.version_text.clone(),
-                name: migration.name.clone(),
-                status: match &row.checksum {
-                    Some(recorded) if !recorded.eq_ignore_ascii_case(&migration.up.checksum) => {
-                        State::Modified
-                    }
-                    _ => State::Applied,
-                },
-                applied_at: Some(row.applied_at.clone()),
-                checksum: Some(migration.up.checksum.clone()),
-                recorded_checksum: row.checksum.clone(),
-            },
-            None => MigrationStatus {
-                version: migration.version_text.clone(),
-                name: migration.name.clone(),
-                status: if newest_recorded.is_some_and(|newest| migration.version < newest) {
-                    State::OutOfOrder
-                } else {
-                    State::Pending
-                },
-                applied_at: None,
-                checksum: Some(migration.up.checksum.clone()),
-                recorded_checksum: None,
-            },
-        };
-        entries.push((
-            (false, migration.version, migration.version_text.clone()),
-            status,
-        ));
-    }
-    let leftovers = by_version
+/// Decides the status of every migration. `diagnostics` are the directory's (from
+/// [`crate::files::check`]), `first_version` the first version of a squashed history; `ledger`
+/// is `None` when the tracking table does not exist; `tracking_table` is the name to report
+/// (schema-qualified where known).
+pub fn report_checked(
+    set: &MigrationSet,
+    diagnostics: &[Diagnostic],
+    first_version: Option<u64>,
+    ledger: Option<&Ledger>,
+    tracking_table: &str,
+) -> StatusReport {
+    let rows = ledger.map(|l| l.rows.as_slice()).unwrap_or(&[]);
+    let history = History::new(&set.migrations, rows, first_version);
+    let errors = FileErrors::new(set, diagnostics);
+    let invalid = |number: Option<u64>| number.is_some_and(|v| errors.concern(v));
+
+    let mut entries: Vec<((bool, u64, bool, String), MigrationStatus)> = history
+        .entries()
         .into_iter()
-        .flat_map(|(v, indexes)| indexes.into_iter().map(move |i| (Some(v), i)));
-    for (version, i) in leftovers.chain(unmatched.into_iter().map(|i| (None, i))) {
-        let row = &rows[i];
-        entries.push((
-            (version.is_none(), version.unwrap_or(0), row.version.clone()),
-            MigrationStatus {
-                version: row.version.clone(),
-                name: row.name.clone(),
-                status: State::Missing,
-                applied_at: Some(row.applied_at.clone()),
-                checksum: None,
-                recorded_checksum: row.checksum.clone(),
-            },
-        ));
+        .map(|e| {
+            let status = MigrationStatus {
+                version: e.version.to_string(),
+                name: e.name.to_string(),
+                status: e.state,
+                applied_at: e.row.map(|r| r.applied_at.clone()),
+                checksum: e
+                    .migration
+                    .filter(|_| e.state != State::Duplicate)
+                    .map(|m| m.up.checksum.clone()),
+                recorded_checksum: e.row.and_then(|r| r.checksum.clone()),
+                invalid: invalid(e.number),
+            };
+            let (text_last, number, duplicate, text) = e.sort_key();
+            ((text_last, number, duplicate, text.to_string()), status)
+        })
+        .collect();
+    // A draft whose files are too broken to form a migration (no down file yet, say) is still
+    // a line of the table, so that it is seen where it will run.
+    let known: HashSet<u64> = entries
+        .iter()
+        .filter(|(key, _)| !key.0)
+        .map(|(key, _)| key.1)
+        .collect();
+    for draft in errors.drafts() {
+        if !known.contains(&draft.version) {
+            entries.push((
+                (false, draft.version, false, draft.version_text.clone()),
+                MigrationStatus {
+                    version: draft.version_text.clone(),
+                    name: draft.name.clone(),
+                    status: history.unrecorded_state(draft.version),
+                    applied_at: None,
+                    checksum: None,
+                    recorded_checksum: None,
+                    invalid: true,
+                },
+            ));
+        }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     let migrations: Vec<MigrationStatus> = entries.into_iter().map(|(_, s)| s).collect();
@@ -230,6 +217,8 @@ pub fn report(set: &MigrationSet, ledger: Option<&Ledger>, tracking_table: &str)
     let modified = versions(&|s| s == State::Modified);
     let missing = versions(&|s| s == State::Missing);
     let out_of_order = versions(&|s| s == State::OutOfOrder);
+    let squashed = versions(&|s| s == State::Squashed);
+    let duplicate = versions(&|s| s == State::Duplicate);
     let summary = Summary {
         applied: applied.len(),
         pending: pending.len(),
@@ -237,6 +226,10 @@ pub fn report(set: &MigrationSet, ledger: Option<&Ledger>, tracking_table: &str)
         modified: modified.len(),
         missing: missing.len(),
         out_of_order: out_of_order.len(),
+        squashed: squashed.len(),
+        duplicate: duplicate.len(),
+        invalid: migrations.iter().filter(|m| m.invalid).count(),
+        errors: diagnostics.iter().filter(|d| d.is_error()).count(),
     };
     StatusReport {
         tracking_table: tracking_table.to_string(),
@@ -249,13 +242,8 @@ pub fn report(set: &MigrationSet, ledger: Option<&Ledger>, tracking_table: &str)
         modified,
         missing,
         out_of_order,
+        squashed,
+        duplicate,
+        diagnostics: diagnostics.to_vec(),
     }
-}
-
-/// A recorded version as an integer: digits only (`"003"` → 3); anything else matches no file.
-fn integer_version(text: &str) -> Option<u64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
 }

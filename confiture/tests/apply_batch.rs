@@ -7,7 +7,7 @@ mod apply_support;
 use std::time::Duration;
 
 use apply_support::{recorder, rows, Dir, TestDb};
-use confiture::db::apply::{self, ApplySettings, BatchLimits, Direction, Step, StepEvent};
+use confiture::db::apply::{self, ApplySettings, BatchLimits, Step, StepEvent};
 use confiture::files::{self, CheckOptions};
 use confiture::ledger::TrackingTable;
 use confiture::migrate::{no_progress, DownOptions, Progress, UpOptions};
@@ -474,11 +474,7 @@ fn batch_limits_bound_each_message() {
         .set
         .migrations
         .iter()
-        .map(|m| Step {
-            migration: m,
-            direction: Direction::Up,
-            synchronous_commit: true,
-        })
+        .map(|m| Step::up(m, true))
         .collect();
     let mut events = Vec::new();
     let limits = BatchLimits {
@@ -514,11 +510,7 @@ fn batch_limits_bound_each_message() {
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
     let rest: Vec<Step<'_>> = checked.set.migrations[3..]
         .iter()
-        .map(|m| Step {
-            migration: m,
-            direction: Direction::Up,
-            synchronous_commit: true,
-        })
+        .map(|m| Step::up(m, true))
         .collect();
     apply::run_steps(&mut client, &settings, &rest, tiny, &mut |_| {}).unwrap();
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005", "006"]);

@@ -479,7 +479,7 @@ fn modified_and_out_of_order_migrations_are_refused_up_front() {
     );
     let help = err.help.unwrap();
     assert!(
-        help.contains("migrate reinit --through 003") && help.contains("--allow-out-of-order"),
+        help.contains("`cargo confiture migrate reinit`") && help.contains("--allow-out-of-order"),
         "{help}"
     );
     assert!(!db.table_exists("d"), "nothing ran");

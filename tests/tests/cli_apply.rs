@@ -330,14 +330,17 @@ fn baseline_and_reinit_round_trips() {
     project
         .run_on(&db, &["migrate", "reinit", "--dry-run"])
         .code(exit::SUCCESS)
-        .stdout_has("would replace 6 ledger rows");
+        .stdout_has("would accept the files of 1 row")
+        .stdout_has("005_add_avatar_url")
+        .stdout_has("nothing was written");
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::DIVERGED);
     project
         .run_on(&db, &["migrate", "reinit"])
         .code(exit::SUCCESS)
-        .stdout_has("replaced 6 ledger rows with 6 rows");
+        .stdout_has("accepted the files of 1 row")
+        .stdout_has("kept 5 rows");
     assert_eq!(ledger(&db), before);
     project
         .run_on(&db, &["migrate", "status"])
@@ -351,6 +354,10 @@ fn baseline_and_reinit_round_trips() {
     );
     run.code(exit::SUCCESS);
     assert_eq!(run.json()["forgotten"], serde_json::json!(["005", "006"]));
+    assert_eq!(
+        run.json()["forgotten_with_files"],
+        serde_json::json!(["005", "006"])
+    );
     assert_eq!(ledger(&db), EXAMPLE[..4]);
     let mut client = db.connect();
     for file in [

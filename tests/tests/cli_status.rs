@@ -158,7 +158,7 @@ fn json_is_one_document_with_the_seed_keys() {
 }
 
 #[test]
-fn json_names_the_broken_files_when_status_refuses_them() {
+fn json_names_the_broken_files_beside_the_status() {
     let db = TestDb::new("status_broken_json");
     let project = two_migrations();
     project.write(
@@ -175,18 +175,22 @@ fn json_names_the_broken_files_when_status_refuses_them() {
     ]);
     run.code(exit::INVALID);
     let doc = run.json();
-    assert_eq!(doc["error"]["exit_code"], 5, "{}", run.dump());
-    let details = doc["error"]["details"]
+    // The status is there, with the broken migration marked and the diagnostics listed.
+    assert_eq!(doc["summary"]["total"], 2, "{}", run.dump());
+    assert_eq!(doc["migrations"][1]["invalid"], true, "{}", run.dump());
+    assert_eq!(doc["migrations"][0]["invalid"], false, "{}", run.dump());
+    let diagnostics = doc["diagnostics"]
         .as_array()
-        .expect("details is a list");
+        .expect("diagnostics is a list");
     assert!(
-        details.iter().any(|d| d
-            .as_str()
-            .is_some_and(|d| d.contains("002_add_avatar_url.up.sql") && d.contains("C007"))),
-        "the JSON error names the file and the rule: {}",
+        diagnostics.iter().any(|d| d["code"] == "C007"
+            && d["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("002_add_avatar_url.up.sql"))),
+        "the JSON names the file and the rule: {}",
         run.dump()
     );
-    // Nothing was read from or written to the database.
+    // Nothing was written to the database.
     assert!(db.ledger().is_none());
 }
 

@@ -3,14 +3,17 @@
 use std::time::Duration;
 
 use confiture::config::{self, Selection};
+use confiture::history::{Version, VersionError};
 use confiture::migrate::{
-    BaselineOptions, DownOptions, Failed, Progress, ReinitOptions, UpOptions,
+    BaselineOptions, DownOptions, Failed, Progress, ReinitOptions, ReinitReport, ReinitRow,
+    UpOptions,
 };
-use confiture::status::{State, StatusReport};
+use confiture::plan::ReinitAction;
+use confiture::status::{MigrationStatus, State, StatusReport};
 use confiture::{exit, Error, Migrator, Result};
 use serde::Serialize;
 
-use super::{refuse_invalid, Context};
+use super::Context;
 use crate::cli::{Cli, LockArgs, Migrate};
 use crate::output::{Output, Style};
 
@@ -54,6 +57,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 target: args.target.as_deref().map(version).transpose()?,
                 yes: args.yes,
                 dry_run: args.dry_run,
+                allow_modified: args.allow_modified,
                 lock_wait: lock_wait(&args.lock)?,
                 lock_timeout_statement: optional_duration(
                     "--lock-timeout-statement",
@@ -67,6 +71,18 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx, out)?;
             let mut view = ProgressView::default();
             let outcome = migrator.down(&options, &mut |p| view.on(out, p));
+            // `--allow-modified` went on past an edited file: say so where people look.
+            let report = match &outcome {
+                Ok(report) | Err(Failed { report, .. }) => report,
+            };
+            if !out.json_mode() {
+                for warning in &report.warnings {
+                    out.note(&format!(
+                        "{} {warning}",
+                        out.paint_err(Style::Yellow, "warning:")
+                    ));
+                }
+            }
             finish(out, outcome, |out, r| {
                 if r.dry_run {
                     plan_text(out, "would roll back", &r.migrations)
@@ -112,26 +128,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx, out)?;
             let mut view = ProgressView::default();
             let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
-            finish(out, outcome, |_, r| {
-                let verb = if r.dry_run {
-                    "would replace"
-                } else {
-                    "replaced"
-                };
-                let mut text = format!(
-                    "{verb} {} ledger rows with {}: {}",
-                    r.deleted_count,
-                    plural(r.marked.len(), "row"),
-                    r.marked.join(", ")
-                );
-                if !r.forgotten.is_empty() {
-                    text.push_str(&format!(
-                        "\nforgotten (no file on disk): {}",
-                        r.forgotten.join(", ")
-                    ));
-                }
-                text
-            })
+            finish(out, outcome, |_, r| reinit_text(r))
         }
         Migrate::Generate(_) => unreachable!("generate does not connect; handled by commands::run"),
     }
@@ -160,14 +157,93 @@ fn migrator(cli: &Cli, cx: &Context, out: &Output) -> Result<Migrator> {
 }
 
 fn version(text: &str) -> Result<u64> {
-    let digits = text.trim();
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::usage(format!("{text:?} is not a migration version"))
-            .with_help("give the number at the start of a migration file name, e.g. `--target 3` or `--target 003`"));
+    match text.trim().parse::<Version>() {
+        Ok(version) => Ok(version.number()),
+        Err(VersionError::TooLarge) => Err(Error::usage(format!("version {text} is too large"))),
+        Err(_) => Err(Error::usage(format!("{text:?} is not a migration version"))
+            .with_help("give the number at the start of a migration file name, e.g. `--target 3` or `--target 003`")),
     }
-    digits
-        .parse()
-        .map_err(|_| Error::usage(format!("version {text} is too large")))
+}
+
+/// What `reinit` did (or would do), one line per kind of change.
+fn reinit_text(r: &ReinitReport) -> String {
+    let ids = |action: ReinitAction, keep: &dyn Fn(&ReinitRow) -> bool| -> Vec<String> {
+        r.rows
+            .iter()
+            .filter(|row| row.action == action && keep(row))
+            .map(|row| format!("{}_{}", row.version, row.name))
+            .collect()
+    };
+    // Long lists are cut to their ends in text (the JSON report keeps every row).
+    let join = |ids: &[String]| -> String {
+        match ids {
+            [first, .., last] if ids.len() > 10 => format!("{first} … {last}"),
+            _ => ids.join(", "),
+        }
+    };
+    let would = |done: &str, planned: &str| -> String {
+        if r.dry_run { planned } else { done }.to_string()
+    };
+    let mut lines = Vec::new();
+    let kept = ids(ReinitAction::Keep, &|_| true);
+    if !kept.is_empty() {
+        lines.push(format!(
+            "{} {} as {} (no change): {}",
+            would("kept", "would keep"),
+            plural(kept.len(), "row"),
+            if kept.len() == 1 { "it is" } else { "they are" },
+            join(&kept)
+        ));
+    }
+    let accepted = ids(ReinitAction::Accept, &|_| true);
+    if !accepted.is_empty() {
+        lines.push(format!(
+            "{} the files of {} (their checksum, version or name; applied_at and execution_time_ms are kept): {}",
+            would("accepted", "would accept"),
+            plural(accepted.len(), "row"),
+            join(&accepted)
+        ));
+    }
+    let recorded = ids(ReinitAction::Record, &|_| true);
+    if !recorded.is_empty() {
+        lines.push(format!(
+            "{} {} as applied without running {}: {}",
+            would("recorded", "would record"),
+            plural(recorded.len(), "migration"),
+            if recorded.len() == 1 { "it" } else { "them" },
+            join(&recorded)
+        ));
+    }
+    let with_files = ids(ReinitAction::Forget, &|row| row.file_on_disk);
+    if !with_files.is_empty() {
+        lines.push(format!(
+            "{} {} whose migration files are on disk: the next `migrate up` runs {}: {}",
+            would("forgot", "would forget"),
+            plural(with_files.len(), "row"),
+            if with_files.len() == 1 { "it" } else { "them" },
+            join(&with_files)
+        ));
+    }
+    let gone = ids(ReinitAction::Forget, &|row| !row.file_on_disk);
+    if !gone.is_empty() {
+        lines.push(format!(
+            "{} {} with no file on disk: {}",
+            would("forgot", "would forget"),
+            plural(gone.len(), "row"),
+            join(&gone)
+        ));
+    }
+    if kept.len() == r.rows.len() {
+        lines.push(
+            "nothing to change: the ledger matches the files (`--through VERSION` also records \
+             migrations that have no row)"
+                .to_string(),
+        );
+    }
+    if r.dry_run {
+        lines.push("dry run: nothing was written".to_string());
+    }
+    lines.join("\n")
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration> {
@@ -374,22 +450,17 @@ fn finish<R: Serialize>(
     }
 }
 
-/// `migrate status`: the seed's table (or JSON), and the seed's exit codes.
+/// `migrate status`: the seed's table (or JSON), and the seed's exit codes. Problems in the
+/// files are shown with the table, not instead of it (exit 5).
 fn status(cli: &Cli, cx: &Context, out: &Output) -> Result<u8> {
-    let checked = cx.load()?;
-    if checked.has_errors() {
-        return Err(refuse_invalid(
-            cx,
-            &checked.diagnostics,
-            out,
-            "reading the database",
-        ));
-    }
     let mut migrator = migrator(cli, cx, out)?;
-    let report = migrator.status_of(&checked.set)?;
+    let report = migrator.status()?;
     if out.json_mode() {
         out.json(&report);
     } else {
+        for d in report.diagnostics.iter().filter(|d| d.is_error()) {
+            out.diagnostic(d);
+        }
         out.result(&status_table(out, &report));
         for line in status_advice(&report) {
             out.note(&line);
@@ -398,24 +469,31 @@ fn status(cli: &Cli, cx: &Context, out: &Output) -> Result<u8> {
     Ok(report.exit_code())
 }
 
-fn status_cell(state: State) -> (&'static str, Style) {
-    match state {
+fn status_cell(m: &MigrationStatus) -> (String, Style) {
+    let (text, style) = match m.status {
         State::Applied => ("✓ applied", Style::Green),
         State::Pending => ("✗ pending", Style::Yellow),
         State::Modified => ("! modified", Style::Red),
         State::Missing => ("! missing", Style::Red),
         State::OutOfOrder => ("✗ out of order", Style::Red),
+        State::Squashed => ("✓ squashed", Style::Cyan),
+        State::Duplicate => ("! duplicate", Style::Red),
+    };
+    if m.invalid {
+        (format!("{text}, invalid"), Style::Red)
+    } else {
+        (text.to_string(), style)
     }
 }
 
 fn status_table(out: &Output, report: &StatusReport) -> String {
-    let rows: Vec<(String, State, String)> = report
+    let rows: Vec<(String, (String, Style), String)> = report
         .migrations
         .iter()
         .map(|m| {
             (
                 m.id(),
-                m.status,
+                status_cell(m),
                 m.applied_at
                     .as_deref()
                     .map(human_time)
@@ -431,7 +509,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         .max("Migration".len());
     let status_width = rows
         .iter()
-        .map(|r| status_cell(r.1).0.chars().count())
+        .map(|r| r.1 .0.chars().count())
         .max()
         .unwrap_or(0)
         .max("Status".len());
@@ -443,12 +521,11 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         ),
     );
     text.push('\n');
-    for (id, state, at) in &rows {
-        let (cell, style) = status_cell(*state);
+    for (id, (cell, style), at) in &rows {
         let pad = status_width - cell.chars().count();
         text.push_str(&format!(
             "{id:width$}  {}{}  {at}\n",
-            out.paint(style, cell),
+            out.paint(*style, cell),
             " ".repeat(pad)
         ));
     }
@@ -461,6 +538,9 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         (s.modified, "modified"),
         (s.missing, "missing"),
         (s.out_of_order, "out of order"),
+        (s.duplicate, "duplicate"),
+        (s.squashed, "squashed"),
+        (s.invalid, "invalid"),
     ] {
         if n > 0 {
             summary.push_str(&format!(", {n} {word}"));
@@ -488,18 +568,40 @@ fn human_time(rfc3339: &str) -> String {
 /// What to do next, on stderr, for the states a person must act on.
 fn status_advice(report: &StatusReport) -> Vec<String> {
     let mut lines = Vec::new();
-    if !report.initialised {
-        lines.push("help: run `cargo confiture migrate up` to create the tracking table and apply the migrations".to_string());
-    } else if !report.modified.is_empty() {
+    let s = &report.summary;
+    if s.errors > 0 {
         lines.push(format!(
-            "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edit with `cargo confiture migrate reinit`",
+            "help: fix the {} above (`cargo confiture lint` explains each rule); `migrate up` does not run a migration whose files have errors",
+            plural(s.errors, "error")
+        ));
+    }
+    let warnings = report.diagnostics.len() - s.errors;
+    if warnings > 0 {
+        lines.push(format!(
+            "note: the migration files have {}: `cargo confiture lint` shows {}",
+            plural(warnings, "warning"),
+            if warnings == 1 { "it" } else { "them" }
+        ));
+    }
+    if !report.initialised && s.errors == 0 {
+        lines.push("help: run `cargo confiture migrate up` to create the tracking table and apply the migrations".to_string());
+    }
+    if !report.modified.is_empty() {
+        lines.push(format!(
+            "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edits with `cargo confiture migrate reinit` (`--dry-run` first shows each row it changes)",
             report.modified.join(", ")
         ));
     }
     if !report.missing.is_empty() {
         lines.push(format!(
-            "help: the ledger records migrations that have no file ({}): restore the files, or roll them back with the tool version that has them",
+            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in `[workspace.metadata.confiture]`; if they were removed on purpose, `cargo confiture migrate reinit` forgets their rows",
             report.missing.join(", ")
+        ));
+    }
+    if !report.duplicate.is_empty() {
+        lines.push(format!(
+            "help: the ledger records some versions twice (rows {}): `cargo confiture migrate reinit` keeps one row per migration",
+            report.duplicate.join(", ")
         ));
     }
     if !report.out_of_order.is_empty() {

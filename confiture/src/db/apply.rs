@@ -54,6 +54,10 @@ pub struct ApplySettings {
 pub struct Step<'a> {
     pub migration: &'a Migration,
     pub direction: Direction,
+    /// The `version` of the ledger row the step writes (up: the file's version text) or
+    /// deletes (down: the row the plan matched, by its own text — `0002` stays `0002` after the
+    /// file was renamed `002_b`; never re-derived from the file name).
+    pub ledger_version: &'a str,
     /// False on every migration of a run but the last: WAL is written in order, so the last,
     /// synchronous commit makes every earlier one durable, and a crash loses only a suffix of
     /// whole migrations.
@@ -61,6 +65,30 @@ pub struct Step<'a> {
 }
 
 impl<'a> Step<'a> {
+    /// Applying `migration`: its row is written with the file's version text.
+    pub fn up(migration: &'a Migration, synchronous_commit: bool) -> Step<'a> {
+        Step {
+            migration,
+            direction: Direction::Up,
+            ledger_version: &migration.version_text,
+            synchronous_commit,
+        }
+    }
+
+    /// Rolling back `migration`, recorded by the ledger row whose `version` is `row_version`.
+    pub fn down(
+        migration: &'a Migration,
+        row_version: &'a str,
+        synchronous_commit: bool,
+    ) -> Step<'a> {
+        Step {
+            migration,
+            direction: Direction::Down,
+            ledger_version: row_version,
+            synchronous_commit,
+        }
+    }
+
     pub fn file(&self) -> &'a SqlFile {
         match self.direction {
             Direction::Up => &self.migration.up,
@@ -295,14 +323,14 @@ fn ledger_sql(table: &TrackingTable, step: &Step<'_>) -> String {
             "{} RETURNING set_config('{CLOCK}', date_part('epoch', clock_timestamp())::text, false)",
             ledger::insert_applied_at_sql(
                 table,
-                &m.version_text,
+                step.ledger_version,
                 &m.name,
                 &m.up.checksum,
                 STARTED_AT,
                 ELAPSED_MS,
             )
         ),
-        Direction::Down => ledger::delete_sql(table, &m.version_text),
+        Direction::Down => ledger::delete_sql(table, step.ledger_version),
     }
 }
 
@@ -313,13 +341,13 @@ fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &str) -> Strin
     match step.direction {
         Direction::Up => ledger::insert_sql(
             table,
-            &m.version_text,
+            step.ledger_version,
             &m.name,
             &m.up.checksum,
             RowKind::Applied,
             elapsed_ms,
         ),
-        Direction::Down => ledger::delete_sql(table, &m.version_text),
+        Direction::Down => ledger::delete_sql(table, step.ledger_version),
     }
 }
 
@@ -509,7 +537,7 @@ fn durations(
         .iter()
         .map(|s| {
             measured
-                .get(s.migration.version_text.as_str())
+                .get(s.ledger_version)
                 .map_or(even, |ms| Duration::from_millis(*ms))
         })
         .collect()
@@ -1321,11 +1349,7 @@ mod tests {
             statement_timeout: Some(Duration::from_micros(10)),
             lock_retries: 3,
         };
-        let step = Step {
-            migration: &migration,
-            direction: Direction::Up,
-            synchronous_commit: false,
-        };
+        let step = Step::up(&migration, false);
         let text = transactional_script(&settings, &step).text().to_string();
         assert!(
             text.contains("-- no newline at end\n;\nINSERT INTO \"tb_confiture\""),

@@ -1,12 +1,12 @@
-//! Reading the ledger (the tracking table) as confiture (Python) writes it. Strictly read-only:
+//! Reading the ledger (the tracking table) as confiture (Python) writes it. Reading is strictly read-only:
 //! plain `SELECT`s, no lock, nothing created. Writing rows is [`crate::ledger`]'s SQL, run by
-//! the apply code.
+//! the apply code, and [`rewrite`] for `baseline` and `reinit`.
 
 use postgres::error::SqlState;
 use postgres::SimpleQueryMessage;
 
 use crate::error::{Error, Result};
-use crate::ledger::{literal, Ledger, LedgerRow, TrackingTable};
+use crate::ledger::{literal, Ledger, LedgerRow, Rewrite, TrackingTable};
 
 /// Reads the ledger in order of application (`applied_at`, then `pk_confiture`), with the
 /// schema-qualified name it was found under (an unqualified name is looked up through
@@ -113,9 +113,15 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
     })
 }
 
-/// Runs one message that rewrites the ledger (baseline, reinit); rolls back on error.
-pub fn write(client: &mut postgres::Client, sql: &str, what: &str) -> crate::Result<()> {
-    client.batch_execute(sql).map_err(|e| {
+/// Rewrites the ledger (baseline, reinit) in one transaction; rolls back on error, so that
+/// nothing is changed when any part fails.
+pub fn rewrite(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    rewrite: &Rewrite,
+    what: &str,
+) -> crate::Result<()> {
+    client.batch_execute(&rewrite.sql(table)).map_err(|e| {
         let _ = client.batch_execute("ROLLBACK");
         let cause = match e.as_db_error() {
             Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
@@ -123,7 +129,7 @@ pub fn write(client: &mut postgres::Client, sql: &str, what: &str) -> crate::Res
         };
         crate::Error::new(
             crate::ErrorKind::MigrationFailed,
-            format!("{what} could not write the tracking table; nothing was changed"),
+            format!("{what} could not write the tracking table {table}; nothing was changed"),
         )
         .with_cause(cause)
         .with_help("check that this role may write the tracking table")

@@ -1,0 +1,757 @@
+//! The history of a database: its ledger rows matched to the migration files. The one rule
+//! that `status` (what to show), `plan` (what `up`, `down`, `baseline` and `reinit` do) and the
+//! engine (what committed before a lost connection) all read. Pure.
+//!
+//! The rule:
+//! - Versions compare as integers ([`Version`]: `9` < `10`, `001` = `1`). A ledger row whose
+//!   version is not a number (or does not fit in 64 bits) matches no file.
+//! - A file matches the row with its integer version. When several rows have that version, the
+//!   one spelled like the file wins (`001` over `1`), else the one applied first; the others are
+//!   [`State::Duplicate`]. A row is always addressed by its own `version` text (the column is
+//!   `UNIQUE`), never by a text re-derived from a file name.
+//! - A matched row whose checksum differs from the up file's ([`checksum_matches`]) is
+//!   [`State::Modified`]; otherwise (also when the row has no checksum) [`State::Applied`].
+//! - A row with no file is [`State::Squashed`] when its version is below `first_version` (the
+//!   migrations squashed into a schema snapshot), else [`State::Missing`].
+//! - A file with no row is [`State::OutOfOrder`] when its version is below the highest version
+//!   recorded, else [`State::Pending`].
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::files::{name, Migration, MigrationSet};
+use crate::ledger::LedgerRow;
+
+/// A migration version: an integer, with its text as written (`"003"`). Parsed once, compared
+/// as an integer: `1` and `001` are equal (they name the same migration); [`Version::as_str`]
+/// keeps the spelling, which is what a file name or a ledger row says.
+#[derive(Debug, Clone)]
+pub struct Version {
+    number: u64,
+    text: String,
+}
+
+impl Version {
+    /// The version of a migration file (already parsed by [`crate::files`]).
+    pub fn of(migration: &Migration) -> Version {
+        Version {
+            number: migration.version,
+            text: migration.version_text.clone(),
+        }
+    }
+
+    /// The integer it compares by.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The text as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Why a text is not a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionError {
+    Empty,
+    /// Something other than ASCII digits.
+    NotDigits,
+    /// More than `u64::MAX`.
+    TooLarge,
+}
+
+impl fmt::Display for VersionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VersionError::Empty => "it is empty",
+            VersionError::NotDigits => "it is not made of digits",
+            VersionError::TooLarge => "it is too large",
+        })
+    }
+}
+
+impl std::error::Error for VersionError {}
+
+/// Digits only (`"003"`); no sign, no spaces.
+impl FromStr for Version {
+    type Err = VersionError;
+
+    fn from_str(text: &str) -> Result<Version, VersionError> {
+        if text.is_empty() {
+            return Err(VersionError::Empty);
+        }
+        if !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(VersionError::NotDigits);
+        }
+        let number = text.parse().map_err(|_| VersionError::TooLarge)?;
+        Ok(Version {
+            number,
+            text: text.to_string(),
+        })
+    }
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Version) -> bool {
+        self.number == other.number
+    }
+}
+
+impl Eq for Version {}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Version) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Version) -> Ordering {
+        self.number.cmp(&other.number)
+    }
+}
+
+impl Hash for Version {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.number.hash(state);
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// The checksum a row recorded, as compared: surrounding whitespace dropped (a `char(n)` column
+/// pads); `None` when absent or blank — such a row cannot be checked and is trusted.
+pub fn recorded_checksum(row: &LedgerRow) -> Option<&str> {
+    row.checksum
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+}
+
+/// Whether a recorded checksum is the file's: the same hex digits, whatever their case.
+pub fn checksum_matches(recorded: &str, file: &str) -> bool {
+    recorded.trim().eq_ignore_ascii_case(file.trim())
+}
+
+/// Whether `row` records `migration` with a checksum it no longer has.
+pub fn is_modified(migration: &Migration, row: &LedgerRow) -> bool {
+    recorded_checksum(row).is_some_and(|c| !checksum_matches(c, &migration.up.checksum))
+}
+
+/// Where a migration (a file pair, a ledger row, or both) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Recorded, and the up file still has the recorded checksum.
+    Applied,
+    /// Not recorded, and newer than every recorded version.
+    Pending,
+    /// Recorded, but the up file changed since.
+    Modified,
+    /// Recorded, but no file has its version (and it is not below `first_version`).
+    Missing,
+    /// Not recorded, but older than the newest recorded version (a branch merged late).
+    OutOfOrder,
+    /// Recorded below `first_version`: part of the history squashed into a schema snapshot,
+    /// whose files were removed on purpose.
+    Squashed,
+    /// A second row for a version another row already records (e.g. `1` beside `001`).
+    Duplicate,
+}
+
+impl State {
+    /// Whether the ledger records it.
+    pub fn is_recorded(self) -> bool {
+        !matches!(self, State::Pending | State::OutOfOrder)
+    }
+
+    /// Whether history diverged here (modified, missing, out of order, duplicate): exit 7.
+    pub fn is_diverged(self) -> bool {
+        matches!(
+            self,
+            State::Modified | State::Missing | State::OutOfOrder | State::Duplicate
+        )
+    }
+
+    /// The JSON spelling: `applied`, `pending`, `modified`, `missing`, `out_of_order`,
+    /// `squashed`, `duplicate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Modified => "modified",
+            State::Missing => "missing",
+            State::OutOfOrder => "out_of_order",
+            State::Squashed => "squashed",
+            State::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// One ledger row and what it records.
+#[derive(Debug, Clone)]
+pub struct Recorded<'a> {
+    pub row: &'a LedgerRow,
+    /// The row's version; `None` when it is not a number.
+    pub version: Option<Version>,
+    /// The file it records; for a duplicate, the file another row matched.
+    pub migration: Option<&'a Migration>,
+    /// Applied, modified, missing, squashed or duplicate.
+    pub state: State,
+}
+
+impl<'a> Recorded<'a> {
+    /// The file this row records, when it is the row that file matched (applied or modified).
+    pub fn matched(&self) -> Option<&'a Migration> {
+        match self.state {
+            State::Applied | State::Modified => self.migration,
+            _ => None,
+        }
+    }
+
+    /// `0002_add_color`: the row's own version and name.
+    pub fn id(&self) -> String {
+        format!("{}_{}", self.row.version, self.row.name)
+    }
+}
+
+/// A migration file with no ledger row.
+#[derive(Debug, Clone, Copy)]
+pub struct Unrecorded<'a> {
+    pub migration: &'a Migration,
+    /// Pending or out of order.
+    pub state: State,
+}
+
+/// One line of the history in version order: a row, a file, or both.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// As the file spells it, or as the row does when it has no file (or is a duplicate).
+    pub version: &'a str,
+    pub name: &'a str,
+    pub state: State,
+    pub row: Option<&'a LedgerRow>,
+    pub migration: Option<&'a Migration>,
+    /// The integer version; `None` for a row whose version is not a number.
+    pub number: Option<u64>,
+}
+
+impl Entry<'_> {
+    /// Integer versions first, in order; for one version the row its file matched before
+    /// second rows; then by text; rows whose version is not a number last.
+    pub fn sort_key(&self) -> (bool, u64, bool, &str) {
+        (
+            self.number.is_none(),
+            self.number.unwrap_or(0),
+            self.state == State::Duplicate,
+            self.version,
+        )
+    }
+}
+
+/// The ledger rows matched to the migration files (see the module docs for the rule).
+#[derive(Debug, Clone)]
+pub struct History<'a> {
+    /// Every ledger row, in order of application, with what it records.
+    pub recorded: Vec<Recorded<'a>>,
+    /// Every migration with no row, in version order.
+    pub unrecorded: Vec<Unrecorded<'a>>,
+    /// The highest integer version any row records.
+    newest: Option<u64>,
+    /// Indexes into `recorded` of the rows of each integer version, in order of application.
+    by_number: BTreeMap<u64, Vec<usize>>,
+    /// Index into `recorded` of the row each file version matched.
+    matched: BTreeMap<u64, usize>,
+}
+
+impl<'a> History<'a> {
+    /// Matches `rows` (in order of application, as `db::ledger::read` returns them) to the
+    /// migrations. `first_version` is the first version of a squashed history
+    /// (`CheckOptions::first_version`).
+    pub fn new(
+        migrations: impl IntoIterator<Item = &'a Migration>,
+        rows: &'a [LedgerRow],
+        first_version: Option<u64>,
+    ) -> History<'a> {
+        let versions: Vec<Option<Version>> = rows.iter().map(|r| r.version.parse().ok()).collect();
+        let mut by_number: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for (i, v) in versions.iter().enumerate() {
+            if let Some(v) = v {
+                by_number.entry(v.number()).or_default().push(i);
+            }
+        }
+        let newest = by_number.keys().next_back().copied();
+
+        let mut matched = BTreeMap::new();
+        let mut file_of: Vec<Option<&'a Migration>> = vec![None; rows.len()];
+        let mut state_of: Vec<Option<State>> = vec![None; rows.len()];
+        let mut unrecorded = Vec::new();
+        let mut migrations: Vec<&'a Migration> = migrations.into_iter().collect();
+        migrations.sort_by_key(|m| m.version);
+        for m in migrations {
+            let candidates = by_number.get(&m.version).map(Vec::as_slice).unwrap_or(&[]);
+            let chosen = candidates
+                .iter()
+                .copied()
+                .find(|&i| rows[i].version == m.version_text)
+                .or(candidates.first().copied());
+            let Some(chosen) = chosen else {
+                let state = if newest.is_some_and(|n| m.version < n) {
+                    State::OutOfOrder
+                } else {
+                    State::Pending
+                };
+                unrecorded.push(Unrecorded {
+                    migration: m,
+                    state,
+                });
+                continue;
+            };
+            matched.insert(m.version, chosen);
+            for &i in candidates {
+                file_of[i] = Some(m);
+                state_of[i] = Some(if i != chosen {
+                    State::Duplicate
+                } else if is_modified(m, &rows[i]) {
+                    State::Modified
+                } else {
+                    State::Applied
+                });
+            }
+        }
+        let recorded = rows
+            .iter()
+            .zip(versions)
+            .zip(file_of.into_iter().zip(state_of))
+            .map(|((row, version), (migration, state))| {
+                let state = state.unwrap_or_else(|| match (&version, first_version) {
+                    (Some(v), Some(first)) if v.number() < first => State::Squashed,
+                    _ => State::Missing,
+                });
+                Recorded {
+                    row,
+                    version,
+                    migration,
+                    state,
+                }
+            })
+            .collect();
+        History {
+            recorded,
+            unrecorded,
+            newest,
+            by_number,
+            matched,
+        }
+    }
+
+    /// The row that records `migration` (applied or modified), if any.
+    pub fn row_of(&self, migration: &Migration) -> Option<&Recorded<'a>> {
+        self.matched
+            .get(&migration.version)
+            .map(|&i| &self.recorded[i])
+    }
+
+    /// The other rows for `migration`'s version, beside the one it matched.
+    pub fn duplicates_of(&self, migration: &Migration) -> impl Iterator<Item = &Recorded<'a>> {
+        self.by_number
+            .get(&migration.version)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|&i| &self.recorded[i])
+            .filter(|r| r.state == State::Duplicate)
+    }
+
+    /// Rows in `state`, in order of application.
+    pub fn rows_in(&self, state: State) -> impl Iterator<Item = &Recorded<'a>> {
+        self.recorded.iter().filter(move |r| r.state == state)
+    }
+
+    /// Applied migrations whose up file no longer has the recorded checksum.
+    pub fn modified(&self) -> Vec<&Recorded<'a>> {
+        self.rows_in(State::Modified).collect()
+    }
+
+    /// Rows with no file that are not part of a squashed history.
+    pub fn missing(&self) -> Vec<&Recorded<'a>> {
+        self.rows_in(State::Missing).collect()
+    }
+
+    /// Second rows for a version another row records.
+    pub fn duplicates(&self) -> Vec<&Recorded<'a>> {
+        self.rows_in(State::Duplicate).collect()
+    }
+
+    /// Every migration with no row, in version order.
+    pub fn pending(&self) -> impl Iterator<Item = &'a Migration> + '_ {
+        self.unrecorded.iter().map(|u| u.migration)
+    }
+
+    /// Migrations with no row numbered below the newest recorded version.
+    pub fn out_of_order(&self) -> Vec<&'a Migration> {
+        self.unrecorded
+            .iter()
+            .filter(|u| u.state == State::OutOfOrder)
+            .map(|u| u.migration)
+            .collect()
+    }
+
+    /// The row with the highest integer version.
+    pub fn newest_recorded(&self) -> Option<&Recorded<'a>> {
+        let newest = self.newest?;
+        self.recorded
+            .iter()
+            .find(|r| r.version.as_ref().map(Version::number) == Some(newest))
+    }
+
+    /// The state a migration of `version` would have without a row: out of order below the
+    /// newest recorded version, else pending.
+    pub fn unrecorded_state(&self, version: u64) -> State {
+        if self.newest.is_some_and(|n| version < n) {
+            State::OutOfOrder
+        } else {
+            State::Pending
+        }
+    }
+
+    /// Every row and every unrecorded file, in version order: integer versions first (equal
+    /// numbers by text), then rows whose version is not a number, by text.
+    pub fn entries(&self) -> Vec<Entry<'a>> {
+        let mut entries: Vec<Entry<'a>> = self
+            .recorded
+            .iter()
+            .map(|r| match (r.matched(), &r.version) {
+                (Some(m), _) => Entry {
+                    version: &m.version_text,
+                    name: &m.name,
+                    state: r.state,
+                    row: Some(r.row),
+                    migration: Some(m),
+                    number: Some(m.version),
+                },
+                (None, v) => Entry {
+                    version: &r.row.version,
+                    name: &r.row.name,
+                    state: r.state,
+                    row: Some(r.row),
+                    migration: None,
+                    number: v.as_ref().map(Version::number),
+                },
+            })
+            .chain(self.unrecorded.iter().map(|u| Entry {
+                version: &u.migration.version_text,
+                name: &u.migration.name,
+                state: u.state,
+                row: None,
+                migration: Some(u.migration),
+                number: Some(u.migration.version),
+            }))
+            .collect();
+        entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        entries
+    }
+}
+
+/// A migration version named by a file that has an error, as its file name gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub version: u64,
+    pub version_text: String,
+    pub name: String,
+}
+
+/// The error diagnostics of a directory, by the migration version they concern: a file of a
+/// migration of the set, or a file whose name gives a version (an up file without its down
+/// file, a second file for one version, ...). Errors on files whose name gives no version
+/// (`4_x.up.sql`) concern no migration the ledger can record, but may be one `up` would skip.
+#[derive(Debug, Clone, Default)]
+pub struct FileErrors<'a> {
+    by_version: BTreeMap<u64, Vec<&'a Diagnostic>>,
+    /// Versions named only by files outside the set, with the name they give.
+    outside: BTreeMap<u64, Named>,
+    unversioned: Vec<&'a Diagnostic>,
+}
+
+impl<'a> FileErrors<'a> {
+    pub fn new(set: &MigrationSet, diagnostics: &'a [Diagnostic]) -> FileErrors<'a> {
+        let mut errors = FileErrors::default();
+        let mut version_of_path: HashMap<&Path, u64> = HashMap::new();
+        for m in &set.migrations {
+            version_of_path.insert(&m.up.path, m.version);
+            version_of_path.insert(&m.down.path, m.version);
+        }
+        for d in diagnostics.iter().filter(|d| d.is_error()) {
+            let named = match version_of_path.get(d.path.as_path()) {
+                Some(&v) => Some(v),
+                None => {
+                    let parsed = d
+                        .path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(|n| name::parse_file_name(n).ok());
+                    parsed.map(|f| {
+                        errors.outside.entry(f.version).or_insert_with(|| Named {
+                            version: f.version,
+                            version_text: f.version_text.to_string(),
+                            name: f.name.to_string(),
+                        });
+                        f.version
+                    })
+                }
+            };
+            match named {
+                Some(v) => errors.by_version.entry(v).or_default().push(d),
+                None => errors.unversioned.push(d),
+            }
+        }
+        let in_set: HashSet<u64> = set.migrations.iter().map(|m| m.version).collect();
+        errors.outside.retain(|v, _| !in_set.contains(v));
+        errors
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_version.is_empty() && self.unversioned.is_empty()
+    }
+
+    /// Whether an error concerns the migration with this version.
+    pub fn concern(&self, version: u64) -> bool {
+        self.by_version.contains_key(&version)
+    }
+
+    /// The errors concerning the migration with this version.
+    pub fn of(&self, version: u64) -> &[&'a Diagnostic] {
+        self.by_version.get(&version).map_or(&[], Vec::as_slice)
+    }
+
+    /// The lowest version an error concerns.
+    pub fn first_version(&self) -> Option<u64> {
+        self.by_version.keys().next().copied()
+    }
+
+    /// Errors on files whose name gives no version.
+    pub fn unversioned(&self) -> &[&'a Diagnostic] {
+        &self.unversioned
+    }
+
+    /// Versions named by files with errors that form no migration of the set (a draft with no
+    /// down file yet), in version order.
+    pub fn drafts(&self) -> impl Iterator<Item = &Named> {
+        self.outside.values()
+    }
+
+    /// The errors that stop `up` from running migrations through `through` (all when `None`):
+    /// those concerning a version up to it — a broken file below a migration that runs would
+    /// be skipped and become out of order — and every error on a file with no version.
+    pub fn blocking_up(&self, through: Option<u64>) -> Vec<&'a Diagnostic> {
+        let mut blocking: Vec<&'a Diagnostic> = self
+            .by_version
+            .range(..=through.unwrap_or(u64::MAX))
+            .flat_map(|(_, ds)| ds.iter().copied())
+            .collect();
+        blocking.extend(self.unversioned.iter().copied());
+        blocking
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::files::{checksum, SqlFile, TransactionMode};
+
+    fn migration(version_text: &str) -> Migration {
+        let file = |kind: &str| SqlFile {
+            path: PathBuf::from(format!("m/{version_text}_m.{kind}.sql")),
+            text: format!("-- {kind} {version_text}\n"),
+            checksum: checksum(format!("-- {kind} {version_text}\n").as_bytes()),
+            mode: TransactionMode::Transaction,
+            irreversible: false,
+        };
+        Migration {
+            version: version_text.parse().unwrap(),
+            version_text: version_text.to_string(),
+            name: "m".to_string(),
+            up: file("up"),
+            down: file("down"),
+        }
+    }
+
+    fn row(version: &str, checksum: Option<&str>) -> LedgerRow {
+        LedgerRow {
+            version: version.to_string(),
+            name: "m".to_string(),
+            applied_at: "2026-01-15T10:30:00+00:00".to_string(),
+            execution_time_ms: Some(1),
+            checksum: checksum.map(str::to_string),
+            applied_by: None,
+        }
+    }
+
+    fn states(h: &History<'_>) -> Vec<String> {
+        h.entries()
+            .iter()
+            .map(|e| format!("{}:{}", e.version, e.state.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn versions_compare_as_integers_and_keep_their_text() {
+        let a: Version = "009".parse().unwrap();
+        let b: Version = "10".parse().unwrap();
+        let c: Version = "9".parse().unwrap();
+        assert!(a < b);
+        assert_eq!(a, c);
+        assert_eq!((a.as_str(), c.as_str(), a.number()), ("009", "9", 9));
+        assert_eq!("".parse::<Version>().unwrap_err(), VersionError::Empty);
+        for bad in ["-1", "+1", " 1", "1 ", "1.0", "x", "١"] {
+            assert_eq!(
+                bad.parse::<Version>().unwrap_err(),
+                VersionError::NotDigits,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            "99999999999999999999".parse::<Version>().unwrap_err(),
+            VersionError::TooLarge
+        );
+    }
+
+    #[test]
+    fn checksums_compare_one_way() {
+        let m = migration("001");
+        let sum = m.up.checksum.clone();
+        for recorded in [
+            sum.clone(),
+            sum.to_uppercase(),
+            format!("{sum}   "),
+            format!(" {sum}\n"),
+        ] {
+            assert!(
+                !is_modified(&m, &row("001", Some(&recorded))),
+                "{recorded:?}"
+            );
+        }
+        assert!(!is_modified(&m, &row("001", None)));
+        assert!(!is_modified(&m, &row("001", Some("  "))));
+        assert!(is_modified(&m, &row("001", Some(&checksum(b"x")))));
+        assert!(is_modified(&m, &row("001", Some(&sum[1..]))));
+    }
+
+    #[test]
+    fn rows_below_first_version_are_squashed_others_missing() {
+        let files = [migration("003"), migration("004")];
+        let rows = [
+            row("001", None),
+            row("002", None),
+            row("003", None),
+            row("x", None),
+        ];
+        let h = History::new(&files, &rows, Some(3));
+        assert_eq!(
+            states(&h),
+            [
+                "001:squashed",
+                "002:squashed",
+                "003:applied",
+                "004:pending",
+                "x:missing"
+            ]
+        );
+        let h = History::new(&files, &rows, None);
+        assert_eq!(
+            states(&h),
+            [
+                "001:missing",
+                "002:missing",
+                "003:applied",
+                "004:pending",
+                "x:missing"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_row_spelled_like_the_file_wins_and_others_are_duplicates() {
+        let files = [migration("001"), migration("002")];
+        let rows = [
+            row("2", None),
+            row("1", None),
+            row("001", None),
+            row("0002", None),
+        ];
+        let h = History::new(&files, &rows, None);
+        assert_eq!(
+            states(&h),
+            [
+                "001:applied",
+                "1:duplicate",
+                "002:applied",
+                "0002:duplicate"
+            ]
+        );
+        // No exact spelling: the first applied wins, and addresses its own row.
+        let m2 = &files[1];
+        assert_eq!(h.row_of(m2).unwrap().row.version, "2");
+        assert_eq!(
+            h.duplicates_of(m2)
+                .map(|r| r.row.version.as_str())
+                .collect::<Vec<_>>(),
+            ["0002"]
+        );
+        assert_eq!(h.row_of(&files[0]).unwrap().row.version, "001");
+    }
+
+    #[test]
+    fn unrecorded_files_below_the_newest_row_are_out_of_order() {
+        let files = [migration("001"), migration("002"), migration("003")];
+        let rows = [row("001", None), row("003", None)];
+        let h = History::new(&files, &rows, None);
+        assert_eq!(
+            states(&h),
+            ["001:applied", "002:out_of_order", "003:applied"]
+        );
+        assert_eq!(h.newest_recorded().unwrap().row.version, "003");
+        assert_eq!(h.unrecorded_state(2), State::OutOfOrder);
+        assert_eq!(h.unrecorded_state(4), State::Pending);
+        let h = History::new(&files, &[], None);
+        assert_eq!(states(&h), ["001:pending", "002:pending", "003:pending"]);
+        assert!(h.newest_recorded().is_none());
+    }
+
+    #[test]
+    fn never_panics_on_odd_rows() {
+        let files = [migration("001")];
+        let rows = [
+            row("", None),
+            row("18446744073709551615", None),
+            row("18446744073709551616", None),
+            row("001", Some("")),
+            row("0001", Some("zz")),
+        ];
+        let h = History::new(&files, &rows, Some(u64::MAX));
+        assert_eq!(
+            states(&h),
+            [
+                "001:applied",
+                "0001:duplicate",
+                "18446744073709551615:missing",
+                ":missing",
+                "18446744073709551616:missing"
+            ]
+        );
+    }
+}

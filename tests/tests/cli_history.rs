@@ -1,0 +1,320 @@
+//! The history rule through the real binary: `status`, `up`, `down` and `reinit` agree on what
+//! the ledger records (a squashed history, renamed versions), `reinit` never records what did
+//! not run unless told to, `down` of an edited migration needs `--allow-modified`, and a broken
+//! draft does not stop `status` or `down`.
+
+use confiture::exit;
+use confiture_tests::{Project, TestDb};
+
+fn ledger(db: &TestDb) -> Vec<String> {
+    db.ledger().expect("the ledger exists")
+}
+
+fn table(project: &Project, id: &str, name: &str) {
+    project.migration(
+        id,
+        &format!("CREATE TABLE {name} (id int);\n"),
+        &format!("DROP TABLE {name};\n"),
+    );
+}
+
+/// `(version, applied_at, execution_time_ms, checksum)` of each row, by version.
+fn row_details(db: &TestDb) -> Vec<(String, String, Option<i32>, Option<String>)> {
+    db.connect()
+        .query(
+            "SELECT version, applied_at::text, execution_time_ms, checksum FROM tb_confiture ORDER BY version",
+            &[],
+        )
+        .expect("ledger rows")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect()
+}
+
+#[test]
+fn a_squashed_history_exits_0_for_status_and_up() {
+    let db = TestDb::new("hi_squash");
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
+    table(&project, "003_t3", "t3");
+    table(&project, "004_t4", "t4");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_at, checksum) VALUES
+               ('one_001_x', '001', 'one', '2020-01-01', NULL),
+               ('two_002_x', '002', 'two', '2020-01-02', 'abc')",
+        )
+        .expect("the squashed rows");
+
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_has("001_one")
+        .stdout_has("squashed")
+        .stdout_lacks("missing");
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    assert_eq!(doc["migrations"][0]["status"], "squashed", "{doc}");
+    assert_eq!(doc["missing"], serde_json::json!([]), "{doc}");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
+}
+
+#[test]
+fn down_after_renaming_the_versions_deletes_the_row_and_up_reapplies() {
+    let db = TestDb::new("hi_rename");
+    let project = Project::new();
+    table(&project, "0001_a", "a");
+    table(&project, "0002_b", "b");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    for (from, to) in [("0001_a", "001_a"), ("0002_b", "002_b")] {
+        for kind in ["up", "down"] {
+            std::fs::rename(
+                project.path(&format!("db/migrations/{from}.{kind}.sql")),
+                project.path(&format!("db/migrations/{to}.{kind}.sql")),
+            )
+            .expect("rename");
+        }
+    }
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS)
+        .stdout_has("rolled back 1 migration");
+    assert!(!db.has_relation("b"));
+    assert_eq!(ledger(&db), ["0001:a"]);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_has("1 applied, 1 pending, 2 total");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("applied 1 migration");
+    assert!(db.has_relation("b"));
+    assert_eq!(ledger(&db), ["0001:a", "002:b"]);
+}
+
+#[test]
+fn reinit_without_through_records_only_what_the_ledger_had_and_keeps_its_times() {
+    let db = TestDb::new("hi_reinit");
+    let project = Project::example();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS);
+    // An applied file edited on purpose.
+    let path = "db/migrations/005_add_avatar_url.up.sql";
+    project.write(path, format!("-- reviewed\n{}", project.read(path)));
+    let before = row_details(&db);
+
+    // The advice names the safe command.
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stderr_has("cargo confiture migrate reinit`");
+    let run = project.run_on(&db, &["migrate", "up"]);
+    run.code(exit::DIVERGED).stderr_lacks("--through 006");
+
+    let dry = project.run_on(&db, &["migrate", "reinit", "--dry-run"]);
+    dry.code(exit::SUCCESS)
+        .stdout_has("005")
+        .stdout_lacks("006")
+        .stdout_has("nothing was written");
+    assert_eq!(row_details(&db), before);
+
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("006");
+    let after = row_details(&db);
+    assert_eq!(after.len(), 5, "{after:?}");
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(
+            (&old.0, &old.1, old.2),
+            (&new.0, &new.1, new.2),
+            "applied_at and execution_time_ms are kept"
+        );
+    }
+    assert_ne!(before[4].3, after[4].3, "005's checksum was accepted");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_has("5 applied, 1 pending, 6 total");
+    // The next down rolls back what did run.
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db).len(), 4);
+}
+
+#[test]
+fn reinit_through_records_pending_files_only_when_asked_and_says_which_have_files() {
+    let db = TestDb::new("hi_through");
+    let project = Project::example();
+    table(&project, "007_t7", "t7");
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "5"])
+        .code(exit::SUCCESS);
+    // Now 001..005 are applied; 006 and 007 pending.
+
+    // A version that does not exist is refused.
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "9"])
+        .code(exit::USAGE);
+    // --through 006 records 006 without running it, and says so first.
+    let dry = project.run_on(&db, &["migrate", "reinit", "--through", "6", "--dry-run"]);
+    dry.code(exit::SUCCESS)
+        .stdout_has("006_index_tb_comment_fk_post")
+        .stdout_lacks("007");
+    assert_eq!(ledger(&db).len(), 5);
+    let run = project.run_on(
+        &db,
+        &["migrate", "reinit", "--through", "6", "--format", "json"],
+    );
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    assert_eq!(doc["recorded"], serde_json::json!(["006"]), "{doc}");
+    assert_eq!(ledger(&db).len(), 6);
+
+    // Apply 007, then reinit through 005: 006 and 007 are forgotten, and both have files.
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "reinit", "--through", "5"]);
+    run.code(exit::SUCCESS)
+        .stdout_lacks("no file on disk")
+        .stdout_has("006")
+        .stdout_has("007");
+    assert_eq!(ledger(&db).len(), 5);
+}
+
+#[test]
+fn down_of_an_edited_migration_is_refused_unless_allow_modified() {
+    let db = TestDb::new("hi_downmod");
+    let project = Project::new();
+    table(&project, "001_t1", "t1");
+    table(&project, "002_t2", "t2");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.write(
+        "db/migrations/002_t2.up.sql",
+        "CREATE TABLE t2 (id bigint);\n",
+    );
+    let sum = confiture::files::checksum(b"CREATE TABLE t2 (id bigint);\n");
+
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::DIVERGED)
+        .stderr_has("002_t2.up.sql")
+        .stderr_has(&sum[..12])
+        .stderr_has("--allow-modified");
+    assert_eq!(ledger(&db).len(), 2);
+    project
+        .run_on(&db, &["migrate", "down", "--dry-run"])
+        .code(exit::DIVERGED);
+
+    project
+        .run_on(&db, &["migrate", "down", "--allow-modified"])
+        .code(exit::SUCCESS)
+        .stdout_has("rolled back 1 migration")
+        .stderr_has("002_t2");
+    assert_eq!(ledger(&db), ["001:t1"]);
+    assert!(!db.has_relation("t2"));
+}
+
+#[test]
+fn a_broken_draft_does_not_stop_status_or_down_and_up_says_what_it_would_run() {
+    let db = TestDb::new("hi_draft");
+    let project = Project::new();
+    table(&project, "001_t1", "t1");
+    table(&project, "002_t2", "t2");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // A draft being written: COMMIT inside a migration is an error (C100).
+    project.migration(
+        "003_draft",
+        "CREATE TABLE t3 (id int);\nCOMMIT;\n",
+        "DROP TABLE t3;\n",
+    );
+
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::INVALID)
+        .stdout_has("002_t2")
+        .stdout_has("003_draft")
+        .stdout_has("invalid")
+        .stderr_has("C100");
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::INVALID);
+    let doc = run.json();
+    assert_eq!(doc["migrations"][2]["invalid"], true, "{doc}");
+    assert_eq!(doc["migrations"][1]["invalid"], false, "{doc}");
+    assert_eq!(doc["pending"], serde_json::json!(["003"]), "{doc}");
+
+    project
+        .run_on(&db, &["migrate", "down", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("002_t2");
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS)
+        .stdout_has("rolled back 1 migration");
+    assert_eq!(ledger(&db), ["001:t1"]);
+
+    // up would run the draft: refused, naming it; with a target before it, it goes on.
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("003_draft.up.sql")
+        .stderr_has("--target 002");
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::INVALID);
+    let doc = run.json();
+    assert_eq!(doc["errors"][0]["diagnostics"][0]["code"], "C100", "{doc}");
+    assert_eq!(ledger(&db), ["001:t1"]);
+    project
+        .run_on(&db, &["migrate", "up", "--target", "2"])
+        .code(exit::SUCCESS)
+        .stdout_has("applied 1 migration");
+    assert_eq!(ledger(&db), ["001:t1", "002:t2"]);
+
+    // An applied migration whose down file is broken cannot be rolled back.
+    project.write("db/migrations/002_t2.down.sql", "-- nothing yet\n");
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::INVALID)
+        .stderr_has("002_t2.down.sql");
+    assert_eq!(ledger(&db), ["001:t1", "002:t2"]);
+}
+
+#[test]
+fn a_checksum_in_another_case_or_padded_is_the_same_for_status_up_and_down() {
+    let db = TestDb::new("hi_checksum");
+    let project = Project::new();
+    table(&project, "001_t1", "t1");
+    table(&project, "002_t2", "t2");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // A ledger kept by another tool: `char(72)` pads, and one checksum is in upper case.
+    db.connect()
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE char(72);
+             UPDATE tb_confiture SET checksum = upper(checksum) WHERE version = '002'",
+        )
+        .expect("rewrite the checksums");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("modified");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS)
+        .stdout_has("rolled back 1 migration");
+    assert_eq!(ledger(&db), ["001:t1"]);
+}
