@@ -257,6 +257,45 @@ fn invalid_values_name_the_key() {
 }
 
 #[test]
+fn timeouts_beyond_postgres_limit_name_the_file_the_key_and_the_limit() {
+    for key in ["lock_timeout", "statement_timeout", "connect_timeout"] {
+        for value in ["600h", "3000h", "2147483648", "${BIG:-35792min}"] {
+            let (path, err) = read_err(&format!(
+                "database_url: postgresql:///app\nmigration:\n  {key}: \"{value}\"\n"
+            ));
+            let shown = value.replace("${BIG:-", "").replace('}', "");
+            assert!(
+                err.message.contains(&path.display().to_string()),
+                "{key} {value}: {err}"
+            );
+            assert!(
+                err.message
+                    .contains(&format!("`migration.{key}` \"{shown}\" is too long")),
+                "{key} {value}: {err}"
+            );
+            assert!(err.message.contains("2147483647 ms"), "{err}");
+            assert!(err.help.as_deref().unwrap().contains("596h"), "{err:?}");
+        }
+        // The limit itself is accepted.
+        let env = read_ok(&format!(
+            "database_url: postgresql:///app\nmigration:\n  {key}: 2147483647ms\n"
+        ));
+        let got = match key {
+            "lock_timeout" => env.migration.lock_timeout,
+            "statement_timeout" => env.migration.statement_timeout.unwrap(),
+            _ => env.migration.connect_timeout,
+        };
+        assert_eq!(got, confiture::config::Timeout::MAX);
+    }
+    // A URL's connect_timeout is whole seconds: the same limit, said in seconds.
+    let (_, err) = read_err("database_url: postgresql:///app?connect_timeout=2147484\n");
+    assert!(
+        err.message.contains("connect_timeout is too long: at most 2147483 seconds"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_invalid_url_never_shows_the_password() {
     let (_, err) = read_err("database_url: postgresql://app:${DB_PASSWORD}@h:port/app\n");
     assert!(

@@ -170,11 +170,11 @@ fn version(text: &str) -> Result<u64> {
         .map_err(|_| Error::usage(format!("version {text} is too large")))
 }
 
+/// A duration flag, by the library's one rule for timeouts (unit, PostgreSQL's limit).
 fn duration(flag: &str, text: &str) -> Result<Duration> {
-    config::parse_duration(text).ok_or_else(|| {
-        Error::usage(format!("{flag} {text:?} is not a duration"))
-            .with_help("write a number with a unit: `500ms`, `5s`, `2m` (`0` disables)")
-    })
+    text.parse::<config::Timeout>()
+        .map(Duration::from)
+        .map_err(|e| Error::usage(format!("{flag} {text:?} {e}")).with_help(e.help()))
 }
 
 /// `--lock-timeout`: how long to wait for another runner's migration lock.
