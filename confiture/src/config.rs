@@ -31,7 +31,8 @@
 //!
 //! Durations are a whole number with a unit (`ms`, `s`, `min` or `m`, `h`); a plain number is
 //! milliseconds, as in PostgreSQL's own `lock_timeout`. (A `connect_timeout` query parameter
-//! in a URL keeps libpq's meaning: whole seconds.) When a URL and the file both set
+//! in a URL keeps libpq's meaning: whole seconds.) Every duration is at most 2147483647 ms
+//! (`596h`), the limit of PostgreSQL's timeout settings ([`Timeout`]). When a URL and the file both set
 //! `application_name` or `connect_timeout`, the URL wins, so the URL behaves as it does in psql.
 //!
 //! `${VAR}` and `${VAR:-default}` are expanded in the values this tool reads (not in keys that
@@ -669,7 +670,7 @@ impl Environment {
     /// the variables used by `${VAR}`.
     pub fn from_file(path: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<Environment> {
         let shown = display_path(path);
-        let bytes = std::fs::read(path).map_err(|e| {
+        let bytes = read_capped(path, MAX_FILE_BYTES).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::invalid(format!("environment file {shown} does not exist"))
                     .with_help("check the path given to -c, or use --env NAME")
@@ -681,6 +682,15 @@ impl Environment {
                 Error::invalid(format!("cannot read environment file {shown}")).with_cause(e)
             }
         })?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(Error::invalid(format!(
+                "environment file {shown} is larger than {} KiB: it was not read",
+                MAX_FILE_BYTES / 1024
+            ))
+            .with_help(format!(
+                "an environment file holds a few settings: check that {shown} is the file you meant"
+            )));
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
             let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -916,6 +926,33 @@ const DATABASE_KEYS: &[&str] = &[
 ];
 const TOP_LEVEL_KEYS: &[&str] = &["database_url", "database", "migration", "application_name"];
 
+/// The most an environment file may be: a few settings take a few hundred bytes. Reading
+/// stops there, so `-c /dev/zero` is refused instead of filling the memory.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The most `[` and `{` an environment file may hold (see [`flow_openers`]).
+pub const MAX_FLOW_OPENERS: usize = 1_000;
+
+/// At most `limit + 1` bytes of `path`: enough to tell that it is too large.
+fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// How many `[` and `{` the text holds: an upper bound of how deep its flow collections can
+/// nest, since each level opens with one of them. The YAML parser takes time quadratic in that
+/// nesting (200,000 `[` took 22 s), so the bound is checked before parsing. Characters in
+/// strings and comments count too: telling them apart would take a YAML scanner, and one that
+/// follows quotes only approximately can be fooled into undercounting (closing brackets
+/// hidden behind an apostrophe); an environment file has a handful of these characters.
+fn flow_openers(text: &str) -> usize {
+    text.bytes().filter(|b| matches!(b, b'[' | b'{')).count()
+}
+
 /// Reads an environment file's text. Pure: `path` is kept in the environment, `shown` names
 /// the file in messages.
 fn parse_environment(
@@ -925,6 +962,19 @@ fn parse_environment(
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Environment> {
     let file = FileContext { shown, vars };
+    let openers = flow_openers(text);
+    if openers > MAX_FLOW_OPENERS {
+        return Err(file
+            .error(&format!(
+                "holds {openers} `[` or `{{`, more than the {MAX_FLOW_OPENERS} an environment \
+                 file may hold (flow collections nested that deep take the YAML parser minutes); \
+                 it was not parsed"
+            ))
+            .with_help(format!(
+                "an environment file holds a few settings: check that {shown} is the file you \
+                 meant, and write long lists one `- item` per line"
+            )));
+    }
     let document: Value =
         serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, shown, &e))?;
     let top = match document {
@@ -1585,10 +1635,7 @@ mod tests {
                 "{long}"
             );
         }
-        assert_eq!(
-            Timeout::from_secs_text("5s"),
-            Err(TimeoutError::Malformed)
-        );
+        assert_eq!(Timeout::from_secs_text("5s"), Err(TimeoutError::Malformed));
         assert_eq!(
             Timeout::new(Timeout::MAX + Duration::from_nanos(1)),
             Err(TimeoutError::TooLong)

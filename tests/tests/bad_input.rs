@@ -19,7 +19,8 @@
 //!   `unreadable PATH`, `fifo PATH`, `touch PATH` (empty file; `\xHH` in PATH is a raw byte,
 //!   for names that are not UTF-8), `append PATH TEXT` (a line added to a file, e.g. an edit
 //!   after `prepare` applied it), `big-migration PATH BYTES` (generated at test time: a 50 MB
-//!   file is never committed);
+//!   file is never committed), `repeat PATH COUNT TEXT` (TEXT appended COUNT times to a file,
+//!   no newline: a 200 KB run of `[` is generated, not committed);
 //! - `note` (optional) — why the case is built the way it is.
 //!
 //! Placeholders, substituted in `cmd`, `env`, `expect` and the project's files: `{DB_URL}` and
@@ -235,6 +236,19 @@ fn setup(case: &Case, project: &Project) -> Result<Vec<String>, String> {
                     .and_then(|s| s.parse().ok())
                     .ok_or("big-migration needs a size in bytes")?;
                 std::fs::write(path(1)?, big_migration(size)).map_err(io)?;
+            }
+            "repeat" => {
+                use std::io::Write;
+                let count: usize = words
+                    .get(2)
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("repeat needs a count")?;
+                let text = words.get(3).ok_or("repeat needs a text")?;
+                let mut file = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(path(1)?)
+                    .map_err(io)?;
+                file.write_all(text.repeat(count).as_bytes()).map_err(io)?;
             }
             other => return Err(format!("unknown setup directive {other:?}")),
         }
