@@ -54,6 +54,7 @@ fn corpus_dir() -> PathBuf {
     workspace_root().join("tests/fixtures/bad-input")
 }
 
+#[derive(Debug)]
 struct Case {
     name: String,
     dir: PathBuf,
@@ -554,6 +555,35 @@ fn check_case(case: &Case) -> Vec<String> {
     Vec::new()
 }
 
+/// The cases whose name contains `filter` (`BAD_INPUT_CASE`), all without one. A filter that
+/// matches nothing is an error: a typo must not pass by running no case.
+fn select<'a>(cases: &'a [Case], filter: Option<&str>) -> Result<Vec<&'a Case>, String> {
+    let Some(filter) = filter else {
+        return Ok(cases.iter().collect());
+    };
+    let selected: Vec<&Case> = cases.iter().filter(|c| c.name.contains(filter)).collect();
+    if selected.is_empty() {
+        return Err(format!(
+            "BAD_INPUT_CASE={filter:?} matches no case in tests/fixtures/bad-input \
+             (it selects the cases whose directory name contains it); unset it to run them all"
+        ));
+    }
+    Ok(selected)
+}
+
+#[test]
+fn a_case_filter_that_matches_nothing_is_an_error() {
+    let cases = cases();
+    let err = select(&cases, Some("no-such-case-xyz")).unwrap_err();
+    assert!(
+        err.contains("BAD_INPUT_CASE=\"no-such-case-xyz\" matches no case"),
+        "{err}"
+    );
+    assert_eq!(select(&cases, None).unwrap().len(), cases.len());
+    let some = select(&cases, Some("env-yaml")).unwrap();
+    assert!(!some.is_empty() && some.iter().all(|c| c.name.contains("env-yaml")));
+}
+
 #[test]
 fn every_bad_input_case_fails_as_documented() {
     let cases = cases();
@@ -563,12 +593,7 @@ fn every_bad_input_case_fails_as_documented() {
         cases.len()
     );
     let only = std::env::var("BAD_INPUT_CASE").ok();
-    let queue = Mutex::new(
-        cases
-            .iter()
-            .filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o)))
-            .collect::<Vec<_>>(),
-    );
+    let queue = Mutex::new(select(&cases, only.as_deref()).unwrap_or_else(|e| panic!("{e}")));
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..WORKERS {
