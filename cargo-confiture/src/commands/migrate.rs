@@ -247,6 +247,15 @@ impl ProgressView {
                 out.progress(&format!("acquired the migration lock after {waited_ms} ms"));
             }
             Progress::LockAcquired { .. } | Progress::UpToDate => {}
+            // Shown even with --quiet, as the `using ...` line is: it says what was changed.
+            Progress::DatabaseCreated { database } => {
+                out.note(&format!("created database \"{database}\""));
+            }
+            Progress::WouldCreateDatabase { database } => {
+                out.note(&format!(
+                    "would create database \"{database}\": it does not exist (the plan is for an empty database)"
+                ));
+            }
             Progress::Planned { count, .. } => {
                 self.total = count;
                 self.done = 0;

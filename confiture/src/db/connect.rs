@@ -22,11 +22,24 @@ const CHECK_INTERVAL_OPTION: &str = "-c client_connection_check_interval=1000";
 /// the TCP connect). A server older than 14, or a pooler that rejects `options`, is retried
 /// once without `client_connection_check_interval`.
 pub fn connect(env: &Environment) -> Result<postgres::Client> {
+    open(env).map_err(|failure| explain(env, failure))
+}
+
+/// Connects to `env`'s database, or `Ok(None)` when the server answers that it does not exist
+/// (SQLSTATE 3D000): what `--create-database` asks before creating it. Every other failure is
+/// [`connect`]'s error.
+pub fn connect_if_exists(env: &Environment) -> Result<Option<postgres::Client>> {
+    match open(env) {
+        Ok(client) => Ok(Some(client)),
+        Err(Failure::Driver(e)) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => Ok(None),
+        Err(failure) => Err(explain(env, failure)),
+    }
+}
+
+fn open(env: &Environment) -> Result<postgres::Client, Failure> {
     match attempt(env, true) {
-        Err(Failure::Driver(e)) if rejects_check_interval(&e) => {
-            attempt(env, false).map_err(|failure| explain(env, failure))
-        }
-        other => other.map_err(|failure| explain(env, failure)),
+        Err(Failure::Driver(e)) if rejects_check_interval(&e) => attempt(env, false),
+        other => other,
     }
 }
 
