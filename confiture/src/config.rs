@@ -120,22 +120,33 @@ pub struct ConnectionSpec {
 }
 
 /// `user@host:port/db` — the form printed on stderr at every connecting command.
+/// Control characters are escaped (`\u{1b}`): a name must not drive the terminal.
 impl fmt::Display for ConnectionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (user, host, dbname) = (shown(&self.user), shown(&self.host), shown(&self.dbname));
         if self.host.contains(':') && !self.is_unix_socket() {
-            write!(
-                f,
-                "{}@[{}]:{}/{}",
-                self.user, self.host, self.port, self.dbname
-            )
+            write!(f, "{user}@[{host}]:{}/{dbname}", self.port)
         } else {
-            write!(
-                f,
-                "{}@{}:{}/{}",
-                self.user, self.host, self.port, self.dbname
-            )
+            write!(f, "{user}@{host}:{}/{dbname}", self.port)
         }
     }
+}
+
+/// `text` with its control characters escaped as Rust does (`\n`, `\u{1b}`), for names
+/// (database, user, host) that appear in messages: they may hold anything but NUL.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Debug is redacted too: a `{:?}` in a log line must not leak the password.
@@ -364,9 +375,44 @@ impl SpecBuilder {
         }
     }
 
-    fn finish(self) -> ConnectionSpec {
+    /// The spec, once nothing in it is something PostgreSQL cannot take as given: a NUL
+    /// character (the protocol's strings end there) or a database or user name longer than
+    /// 63 bytes (the server cuts it there, and would connect to another database or role).
+    fn finish(self) -> Result<ConnectionSpec, String> {
+        let fields = [
+            ("host", self.host.as_deref()),
+            ("user name", self.user.as_deref()),
+            ("password", self.password.as_deref()),
+            ("database name", self.dbname.as_deref()),
+            ("options", self.options.as_deref()),
+            ("application_name", self.application_name.as_deref()),
+        ];
+        for (what, value) in fields {
+            if value.is_some_and(|v| v.contains('\0')) {
+                return Err(format!(
+                    "the {what} contains a NUL character (%00), which PostgreSQL cannot take"
+                ));
+            }
+        }
+        if let Some(path) = &self.sslrootcert {
+            if path.as_os_str().as_encoded_bytes().contains(&0) {
+                return Err("sslrootcert contains a NUL character (%00)".to_string());
+            }
+        }
+        for (what, value) in [
+            ("database name", self.dbname.as_deref()),
+            ("user name", self.user.as_deref()),
+        ] {
+            if let Some(value) = value.filter(|v| v.len() > MAX_NAME_BYTES) {
+                return Err(format!(
+                    "the {what} is {} bytes: PostgreSQL would truncate it to {MAX_NAME_BYTES} and \
+                     use another {what}",
+                    value.len()
+                ));
+            }
+        }
         let user = self.user.unwrap_or_else(|| DEFAULT_USER.to_string());
-        ConnectionSpec {
+        Ok(ConnectionSpec {
             host: self.host.unwrap_or_else(|| DEFAULT_HOST.to_string()),
             port: self.port.unwrap_or(DEFAULT_PORT),
             dbname: self.dbname.unwrap_or_else(|| user.clone()),
@@ -377,9 +423,13 @@ impl SpecBuilder {
             options: self.options,
             application_name: self.application_name,
             connect_timeout: self.connect_timeout,
-        }
+        })
     }
 }
+
+/// The longest database or role name PostgreSQL keeps (`NAMEDATALEN - 1`): it truncates longer
+/// ones in the startup packet.
+pub const MAX_NAME_BYTES: usize = 63;
 
 fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
     let text = text.trim();
@@ -398,7 +448,7 @@ fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
     } else {
         return Err("expected a postgresql:// URL or key=value pairs".to_string());
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 /// Whether `text` starts with `scheme://`. A `://` further on may be inside a conninfo value
@@ -633,9 +683,16 @@ pub enum Selection {
     Auto,
 }
 
-/// The process environment, for callers that have no reason to inject another one.
+/// The process environment, for callers that have no reason to inject another one. A value
+/// that is not UTF-8 comes back with U+FFFD in place of its bad bytes (not as unset), which
+/// `${VAR}` expansion and [`resolve`] refuse, naming the variable.
 pub fn process_vars(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+}
+
+/// Whether a variable's value was not UTF-8 (see [`process_vars`]).
+fn is_not_utf8(value: &str) -> bool {
+    value.contains(char::REPLACEMENT_CHARACTER)
 }
 
 impl Environment {
@@ -755,7 +812,17 @@ pub fn resolve(
     selection: &Selection,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Environment> {
-    let var = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
+    let var = |name: &str| -> Result<Option<String>> {
+        match vars(name).filter(|v| !v.trim().is_empty()) {
+            Some(value) if is_not_utf8(&value) => Err(Error::invalid(format!(
+                "the {name} environment variable is not valid UTF-8"
+            ))
+            .with_help(format!(
+                "set {name} to a postgresql:// URL in UTF-8, or unset it"
+            ))),
+            other => Ok(other),
+        }
+    };
     match selection {
         Selection::Url(url) => {
             let mut env = Environment::from_url(url, "--database-url")?;
@@ -767,17 +834,17 @@ pub fn resolve(
             let mut env = Environment::from_file(&path, vars)?;
             env.name = name.clone();
             env.origin = Origin::EnvFlag;
-            refuse_conflict(&env, var("CONFITURE_DATABASE_URL"), "--env")?;
+            refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, "--env")?;
             Ok(env)
         }
         Selection::File(path) => {
             let mut env = Environment::from_file(path, vars)?;
             env.origin = Origin::ConfigFlag;
-            refuse_conflict(&env, var("CONFITURE_DATABASE_URL"), "-c")?;
+            refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, "-c")?;
             Ok(env)
         }
         Selection::Auto => {
-            if let Some(url) = var("CONFITURE_DATABASE_URL") {
+            if let Some(url) = var("CONFITURE_DATABASE_URL")? {
                 let mut env = Environment::from_url(&url, "CONFITURE_DATABASE_URL")?;
                 env.origin = Origin::ConfitureDatabaseUrl;
                 return Ok(env);
@@ -791,7 +858,7 @@ pub fn resolve(
                 env.origin = Origin::DefaultEnv;
                 return Ok(env);
             }
-            if let Some(url) = var("DATABASE_URL") {
+            if let Some(url) = var("DATABASE_URL")? {
                 let mut env = Environment::from_url(&url, "DATABASE_URL")?;
                 env.origin = Origin::DatabaseUrl;
                 return Ok(env);
@@ -1093,6 +1160,12 @@ impl FileContext<'_> {
                     .with_help(format!(
                         "set {var} in the environment, or give a default: ${{{var}:-value}}"
                     )),
+                ExpandError::NotUtf8(var) => self
+                    .key_error(
+                        key,
+                        &format!("uses ${{{var}}}, whose value is not valid UTF-8"),
+                    )
+                    .with_help(format!("set {var} to UTF-8 text")),
                 ExpandError::Malformed(reason) => self
                     .key_error(key, &reason)
                     .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
@@ -1188,7 +1261,9 @@ impl FileContext<'_> {
                     .map_err(|reason| self.key_error(&full, &format!("is invalid: {reason}")))?;
             }
         }
-        Ok(builder.finish())
+        builder
+            .finish()
+            .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
     }
 }
 
@@ -1225,6 +1300,8 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
 enum ExpandError {
     /// `${VAR}` with VAR unset and no default.
     Unset(String),
+    /// `${VAR}` with VAR set to something that is not UTF-8.
+    NotUtf8(String),
     Malformed(String),
 }
 
@@ -1258,7 +1335,15 @@ fn expand(text: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<String, E
                     "uses ${{{body}}}, which is not a variable name"
                 )));
             }
+            if default.is_some_and(|d| d.contains("${")) {
+                return Err(ExpandError::Malformed(format!(
+                    "nests a `${{` in the default of ${{{name}}}, which is not supported"
+                )));
+            }
             match (vars(name), default) {
+                (Some(value), _) if is_not_utf8(&value) => {
+                    return Err(ExpandError::NotUtf8(name.to_string()))
+                }
                 (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
                 (Some(value), _) => out.push_str(&value),
                 (None, Some(default)) => out.push_str(default),
@@ -1584,6 +1669,15 @@ mod tests {
             expand("${1X}", &vars),
             Err(ExpandError::Malformed(_))
         ));
+        // sh would expand a nested default; taking `${HOST` as the default's text would
+        // silently put `${HOST}` in a URL or a password.
+        assert!(matches!(
+            expand("${NOPE:-${HOST}}", &vars),
+            Err(ExpandError::Malformed(m)) if m.contains("nests")
+        ));
+        // A value is not expanded again: `${A}` set to `${A}` is no loop.
+        let looping = |name: &str| (name == "A").then(|| "${A}".to_string());
+        assert_eq!(expand("${A}", &looping).unwrap(), "${A}");
     }
 
     #[test]
@@ -1649,6 +1743,78 @@ mod tests {
         assert!(err.message.contains("at most 2147483 seconds"), "{err}");
         let spec = ConnectionSpec::parse("host=h connect_timeout=2147483").unwrap();
         assert_eq!(spec.connect_timeout, Some(Duration::from_secs(2_147_483)));
+    }
+
+    #[test]
+    fn names_postgres_would_truncate_or_cannot_take_are_refused() {
+        let at_limit = "d".repeat(63);
+        let spec = ConnectionSpec::parse(&format!("postgresql://u@h/{at_limit}")).unwrap();
+        assert_eq!(spec.dbname, at_limit);
+        for (text, needle) in [
+            (
+                format!("postgresql://u@h/{}", "d".repeat(64)),
+                "database name is 64 bytes",
+            ),
+            (
+                format!("host=h user={} dbname=x", "é".repeat(32)),
+                "user name is 64 bytes",
+            ),
+            (
+                "postgresql://u@h/db%00x".to_string(),
+                "database name contains a NUL",
+            ),
+            (
+                "postgresql://u:se%00cret@h/db".to_string(),
+                "password contains a NUL",
+            ),
+            (
+                "postgresql://u%00@h/db".to_string(),
+                "user name contains a NUL",
+            ),
+            ("postgresql://h%00/db".to_string(), "host contains a NUL"),
+            (
+                "postgresql://h/db?options=-c%20a%3D%00".to_string(),
+                "options contains a NUL",
+            ),
+            (
+                "postgresql://h/db?application_name=a%00".to_string(),
+                "application_name contains a NUL",
+            ),
+        ] {
+            let err = ConnectionSpec::parse(&text).unwrap_err();
+            assert!(err.message.contains(needle), "{text}: {err}");
+            assert!(!err.message.contains("cret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_escaped_when_shown() {
+        let spec = ConnectionSpec::parse("postgresql://u%1B@h/db%1B%5B2J%0A").unwrap();
+        assert_eq!(spec.dbname, "db\u{1b}[2J\n");
+        let shown = spec.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "u\\u{1b}@h:5432/db\\u{1b}[2J\\n");
+    }
+
+    #[test]
+    fn a_variable_that_is_not_utf8_is_named_as_such() {
+        // What `process_vars` returns for a value that is not UTF-8.
+        let vars = |name: &str| (name == "PW").then(|| "a\u{FFFD}b".to_string());
+        assert_eq!(
+            expand("x${PW}y", &vars),
+            Err(ExpandError::NotUtf8("PW".to_string()))
+        );
+        let err = Environment::parse(
+            "database_url: postgresql://u:${PW}@h/db\n",
+            Path::new("db/environments/x.yaml"),
+            &vars,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("uses ${PW}, whose value is not valid UTF-8"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - `project/` (optional) — files copied over a fresh project (`Cargo.toml` with `[workspace]`,
 //!   empty `db/migrations` and `db/environments`); a file replaces an empty directory of the
 //!   same name (`project/db/migrations` as a file);
-//! - `env` (optional) — `NAME=value` lines set in the command's environment;
+//! - `env` (optional) — `NAME=value` lines set in the command's environment (`\xHH` in a
+//!   value is a raw byte, for values that are not UTF-8);
 //! - `prepare` (optional) — arguments of a command run first, which must succeed (e.g.
 //!   `migrate up`, so that the database has something to lose);
 //! - `sql` (optional) — SQL run on the case's database after `prepare` (e.g. a table that
@@ -29,8 +30,8 @@
 //! mention `{DB_` gets its own database; its catalog (relations and schemas) must be the same
 //! before and after the command, and no other database may appear.
 //!
-//! Every case also checks: no panic (exit code 101 never, `panicked` never in stderr), a
-//! signal never ends the command, and with `--format json` stdout is one JSON document
+//! Every case also checks: no panic (exit code 101 never, `panicked` never in stderr), no raw
+//! control character in the output (names are shown escaped), a signal never ends the command, and with `--format json` stdout is one JSON document
 //! (except for usage errors, which clap reports before any output is chosen). All cases run,
 //! then every failure is reported at once with the case's full output.
 
@@ -478,7 +479,9 @@ fn check_case(case: &Case) -> Vec<String> {
         for line in env.lines().filter(|l| !l.trim().is_empty()) {
             match line.split_once('=') {
                 Some((key, value)) => {
-                    command.env(key.trim(), placeholders.text(value));
+                    use std::os::unix::ffi::OsStringExt;
+                    let value = unescape_bytes(&placeholders.text(value));
+                    command.env(key.trim(), std::ffi::OsString::from_vec(value));
                 }
                 None => problems.push(format!("`env` line {line:?} is not NAME=value")),
             }
@@ -504,6 +507,14 @@ fn check_case(case: &Case) -> Vec<String> {
     }
     if outcome.stderr.contains("panicked") {
         problems.push("stderr says `panicked`".into());
+    }
+    // Names from files, URLs and the server are shown escaped: no output drives the terminal.
+    let raw_control = |text: &str| {
+        text.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    };
+    if raw_control(&outcome.stdout) || raw_control(&outcome.stderr) {
+        problems.push("the output holds a raw control character (it must be escaped)".into());
     }
     let all = format!("{}{}", outcome.stdout, outcome.stderr);
     for needle in &expect {

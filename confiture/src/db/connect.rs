@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 
-use crate::config::{ConnectionSpec, Environment, SslMode};
+use crate::config::{shown, ConnectionSpec, Environment, SslMode};
 use crate::error::{Error, Result};
 
 /// Set in the startup packet so that the server notices a killed client within a second and
@@ -176,7 +176,23 @@ fn find_in_chain<'a, T: std::error::Error + 'static>(
     None
 }
 
+/// The error for a failed connection, with control characters escaped everywhere: the names
+/// in it (and the server's message quoting them) may hold any character but NUL.
 fn explain(env: &Environment, failure: Failure) -> Error {
+    let mut error = describe_failure(env, failure);
+    let escape = |text: &mut String| {
+        if let std::borrow::Cow::Owned(escaped) = shown(text) {
+            *text = escaped;
+        }
+    };
+    escape(&mut error.message);
+    error.help.iter_mut().for_each(escape);
+    error.cause.iter_mut().for_each(escape);
+    error.details.iter_mut().for_each(escape);
+    error
+}
+
+fn describe_failure(env: &Environment, failure: Failure) -> Error {
     let spec = &env.connection;
     let source = env.source();
     let error = match failure {
