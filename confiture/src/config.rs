@@ -1228,8 +1228,11 @@ impl FileContext<'_> {
                 "lock_retries" => {
                     let text = self.string(value, &full)?;
                     settings.lock_retries = text.trim().parse().map_err(|_| {
-                        self.key_error(&full, &format!("{text:?} is not a whole number"))
-                            .with_help("write how many times to retry, e.g. `lock_retries: 3`")
+                        self.key_error(
+                            &full,
+                            &format!("{text:?} is not a whole number from 0 to {}", u32::MAX),
+                        )
+                        .with_help("write how many times to retry, e.g. `lock_retries: 3`")
                     })?;
                 }
                 _ => {}
