@@ -31,7 +31,8 @@
 //!
 //! Durations are a whole number with a unit (`ms`, `s`, `min` or `m`, `h`); a plain number is
 //! milliseconds, as in PostgreSQL's own `lock_timeout`. (A `connect_timeout` query parameter
-//! in a URL keeps libpq's meaning: whole seconds.) When a URL and the file both set
+//! in a URL keeps libpq's meaning: whole seconds.) Every duration is at most 2147483647 ms
+//! (`596h`), the limit of PostgreSQL's timeout settings ([`Timeout`]). When a URL and the file both set
 //! `application_name` or `connect_timeout`, the URL wins, so the URL behaves as it does in psql.
 //!
 //! `${VAR}` and `${VAR:-default}` are expanded in the values this tool reads (not in keys that
@@ -119,22 +120,33 @@ pub struct ConnectionSpec {
 }
 
 /// `user@host:port/db` — the form printed on stderr at every connecting command.
+/// Control characters are escaped (`\u{1b}`): a name must not drive the terminal.
 impl fmt::Display for ConnectionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (user, host, dbname) = (shown(&self.user), shown(&self.host), shown(&self.dbname));
         if self.host.contains(':') && !self.is_unix_socket() {
-            write!(
-                f,
-                "{}@[{}]:{}/{}",
-                self.user, self.host, self.port, self.dbname
-            )
+            write!(f, "{user}@[{host}]:{}/{dbname}", self.port)
         } else {
-            write!(
-                f,
-                "{}@{}:{}/{}",
-                self.user, self.host, self.port, self.dbname
-            )
+            write!(f, "{user}@{host}:{}/{dbname}", self.port)
         }
     }
+}
+
+/// `text` with its control characters escaped as Rust does (`\n`, `\u{1b}`), for names
+/// (database, user, host) that appear in messages: they may hold anything but NUL.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Debug is redacted too: a `{:?}` in a log line must not leak the password.
@@ -298,12 +310,23 @@ impl SpecBuilder {
                     .map(PathBuf::from);
             }
             "application_name" => self.application_name = Some(value),
-            "connect_timeout" => {
-                let seconds: u64 = value.trim().parse().map_err(|_| {
-                    "connect_timeout must be a whole number of seconds (as in libpq)".to_string()
-                })?;
-                self.connect_timeout = Some(Duration::from_secs(seconds));
-            }
+            // The value is not quoted: a mis-split conninfo can put part of a password here.
+            "connect_timeout" => match Timeout::from_secs_text(&value) {
+                Ok(timeout) => self.connect_timeout = Some(timeout.duration()),
+                Err(TimeoutError::Malformed) => {
+                    return Err(
+                        "connect_timeout must be a whole number of seconds (as in libpq)"
+                            .to_string(),
+                    )
+                }
+                Err(TimeoutError::TooLong) => {
+                    return Err(format!(
+                        "connect_timeout is too long: at most {} seconds (PostgreSQL's timeouts \
+                         are at most 2147483647 ms)",
+                        Timeout::MAX.as_secs()
+                    ))
+                }
+            },
             "options" => self.options = Some(value).filter(|v| !v.trim().is_empty()),
             _ => {
                 // A key is quoted only when it is libpq's or close to one of ours: anything
@@ -352,9 +375,44 @@ impl SpecBuilder {
         }
     }
 
-    fn finish(self) -> ConnectionSpec {
+    /// The spec, once nothing in it is something PostgreSQL cannot take as given: a NUL
+    /// character (the protocol's strings end there) or a database or user name longer than
+    /// 63 bytes (the server cuts it there, and would connect to another database or role).
+    fn finish(self) -> Result<ConnectionSpec, String> {
+        let fields = [
+            ("host", self.host.as_deref()),
+            ("user name", self.user.as_deref()),
+            ("password", self.password.as_deref()),
+            ("database name", self.dbname.as_deref()),
+            ("options", self.options.as_deref()),
+            ("application_name", self.application_name.as_deref()),
+        ];
+        for (what, value) in fields {
+            if value.is_some_and(|v| v.contains('\0')) {
+                return Err(format!(
+                    "the {what} contains a NUL character (%00), which PostgreSQL cannot take"
+                ));
+            }
+        }
+        if let Some(path) = &self.sslrootcert {
+            if path.as_os_str().as_encoded_bytes().contains(&0) {
+                return Err("sslrootcert contains a NUL character (%00)".to_string());
+            }
+        }
+        for (what, value) in [
+            ("database name", self.dbname.as_deref()),
+            ("user name", self.user.as_deref()),
+        ] {
+            if let Some(value) = value.filter(|v| v.len() > MAX_NAME_BYTES) {
+                return Err(format!(
+                    "the {what} is {} bytes: PostgreSQL would truncate it to {MAX_NAME_BYTES} and \
+                     use another {what}",
+                    value.len()
+                ));
+            }
+        }
         let user = self.user.unwrap_or_else(|| DEFAULT_USER.to_string());
-        ConnectionSpec {
+        Ok(ConnectionSpec {
             host: self.host.unwrap_or_else(|| DEFAULT_HOST.to_string()),
             port: self.port.unwrap_or(DEFAULT_PORT),
             dbname: self.dbname.unwrap_or_else(|| user.clone()),
@@ -365,9 +423,13 @@ impl SpecBuilder {
             options: self.options,
             application_name: self.application_name,
             connect_timeout: self.connect_timeout,
-        }
+        })
     }
 }
+
+/// The longest database or role name PostgreSQL keeps (`NAMEDATALEN - 1`): it truncates longer
+/// ones in the startup packet.
+pub const MAX_NAME_BYTES: usize = 63;
 
 fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
     let text = text.trim();
@@ -386,7 +448,7 @@ fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
     } else {
         return Err("expected a postgresql:// URL or key=value pairs".to_string());
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 /// Whether `text` starts with `scheme://`. A `://` further on may be inside a conninfo value
@@ -621,9 +683,16 @@ pub enum Selection {
     Auto,
 }
 
-/// The process environment, for callers that have no reason to inject another one.
+/// The process environment, for callers that have no reason to inject another one. A value
+/// that is not UTF-8 comes back with U+FFFD in place of its bad bytes (not as unset), which
+/// `${VAR}` expansion and [`resolve`] refuse, naming the variable.
 pub fn process_vars(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+}
+
+/// Whether a variable's value was not UTF-8 (see [`process_vars`]).
+fn is_not_utf8(value: &str) -> bool {
+    value.contains(char::REPLACEMENT_CHARACTER)
 }
 
 impl Environment {
@@ -658,7 +727,7 @@ impl Environment {
     /// the variables used by `${VAR}`.
     pub fn from_file(path: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<Environment> {
         let shown = display_path(path);
-        let bytes = std::fs::read(path).map_err(|e| {
+        let bytes = read_capped(path, MAX_FILE_BYTES).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::invalid(format!("environment file {shown} does not exist"))
                     .with_help("check the path given to -c, or use --env NAME")
@@ -670,6 +739,15 @@ impl Environment {
                 Error::invalid(format!("cannot read environment file {shown}")).with_cause(e)
             }
         })?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(Error::invalid(format!(
+                "environment file {shown} is larger than {} KiB: it was not read",
+                MAX_FILE_BYTES / 1024
+            ))
+            .with_help(format!(
+                "an environment file holds a few settings: check that {shown} is the file you meant"
+            )));
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
             let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -734,7 +812,17 @@ pub fn resolve(
     selection: &Selection,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Environment> {
-    let var = |name: &str| vars(name).filter(|v| !v.trim().is_empty());
+    let var = |name: &str| -> Result<Option<String>> {
+        match vars(name).filter(|v| !v.trim().is_empty()) {
+            Some(value) if is_not_utf8(&value) => Err(Error::invalid(format!(
+                "the {name} environment variable is not valid UTF-8"
+            ))
+            .with_help(format!(
+                "set {name} to a postgresql:// URL in UTF-8, or unset it"
+            ))),
+            other => Ok(other),
+        }
+    };
     match selection {
         Selection::Url(url) => {
             let mut env = Environment::from_url(url, "--database-url")?;
@@ -746,17 +834,17 @@ pub fn resolve(
             let mut env = Environment::from_file(&path, vars)?;
             env.name = name.clone();
             env.origin = Origin::EnvFlag;
-            refuse_conflict(&env, var("CONFITURE_DATABASE_URL"), "--env")?;
+            refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, "--env")?;
             Ok(env)
         }
         Selection::File(path) => {
             let mut env = Environment::from_file(path, vars)?;
             env.origin = Origin::ConfigFlag;
-            refuse_conflict(&env, var("CONFITURE_DATABASE_URL"), "-c")?;
+            refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, "-c")?;
             Ok(env)
         }
         Selection::Auto => {
-            if let Some(url) = var("CONFITURE_DATABASE_URL") {
+            if let Some(url) = var("CONFITURE_DATABASE_URL")? {
                 let mut env = Environment::from_url(&url, "CONFITURE_DATABASE_URL")?;
                 env.origin = Origin::ConfitureDatabaseUrl;
                 return Ok(env);
@@ -770,7 +858,7 @@ pub fn resolve(
                 env.origin = Origin::DefaultEnv;
                 return Ok(env);
             }
-            if let Some(url) = var("DATABASE_URL") {
+            if let Some(url) = var("DATABASE_URL")? {
                 let mut env = Environment::from_url(&url, "DATABASE_URL")?;
                 env.origin = Origin::DatabaseUrl;
                 return Ok(env);
@@ -905,6 +993,33 @@ const DATABASE_KEYS: &[&str] = &[
 ];
 const TOP_LEVEL_KEYS: &[&str] = &["database_url", "database", "migration", "application_name"];
 
+/// The most an environment file may be: a few settings take a few hundred bytes. Reading
+/// stops there, so `-c /dev/zero` is refused instead of filling the memory.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The most `[` and `{` an environment file may hold (see [`flow_openers`]).
+pub const MAX_FLOW_OPENERS: usize = 1_000;
+
+/// At most `limit + 1` bytes of `path`: enough to tell that it is too large.
+fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// How many `[` and `{` the text holds: an upper bound of how deep its flow collections can
+/// nest, since each level opens with one of them. The YAML parser takes time quadratic in that
+/// nesting (200,000 `[` took 22 s), so the bound is checked before parsing. Characters in
+/// strings and comments count too: telling them apart would take a YAML scanner, and one that
+/// follows quotes only approximately can be fooled into undercounting (closing brackets
+/// hidden behind an apostrophe); an environment file has a handful of these characters.
+fn flow_openers(text: &str) -> usize {
+    text.bytes().filter(|b| matches!(b, b'[' | b'{')).count()
+}
+
 /// Reads an environment file's text. Pure: `path` is kept in the environment, `shown` names
 /// the file in messages.
 fn parse_environment(
@@ -914,6 +1029,19 @@ fn parse_environment(
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Environment> {
     let file = FileContext { shown, vars };
+    let openers = flow_openers(text);
+    if openers > MAX_FLOW_OPENERS {
+        return Err(file
+            .error(&format!(
+                "holds {openers} `[` or `{{`, more than the {MAX_FLOW_OPENERS} an environment \
+                 file may hold (flow collections nested that deep take the YAML parser minutes); \
+                 it was not parsed"
+            ))
+            .with_help(format!(
+                "an environment file holds a few settings: check that {shown} is the file you \
+                 meant, and write long lists one `- item` per line"
+            )));
+    }
     let document: Value =
         serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, shown, &e))?;
     let top = match document {
@@ -1032,6 +1160,12 @@ impl FileContext<'_> {
                     .with_help(format!(
                         "set {var} in the environment, or give a default: ${{{var}:-value}}"
                     )),
+                ExpandError::NotUtf8(var) => self
+                    .key_error(
+                        key,
+                        &format!("uses ${{{var}}}, whose value is not valid UTF-8"),
+                    )
+                    .with_help(format!("set {var} to UTF-8 text")),
                 ExpandError::Malformed(reason) => self
                     .key_error(key, &reason)
                     .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
@@ -1044,10 +1178,9 @@ impl FileContext<'_> {
 
     fn duration(&self, value: &Value, key: &str) -> Result<Duration> {
         let text = self.string(value, key)?;
-        parse_duration(&text).ok_or_else(|| {
-            self.key_error(key, &format!("{text:?} is not a duration")).with_help(
-                "write a whole number with a unit: 500ms, 5s, 2min, 1h (a plain number is milliseconds)",
-            )
+        text.parse::<Timeout>().map(Duration::from).map_err(|e| {
+            self.key_error(key, &format!("{text:?} {e}"))
+                .with_help(e.help())
         })
     }
 
@@ -1095,8 +1228,11 @@ impl FileContext<'_> {
                 "lock_retries" => {
                     let text = self.string(value, &full)?;
                     settings.lock_retries = text.trim().parse().map_err(|_| {
-                        self.key_error(&full, &format!("{text:?} is not a whole number"))
-                            .with_help("write how many times to retry, e.g. `lock_retries: 3`")
+                        self.key_error(
+                            &full,
+                            &format!("{text:?} is not a whole number from 0 to {}", u32::MAX),
+                        )
+                        .with_help("write how many times to retry, e.g. `lock_retries: 3`")
                     })?;
                 }
                 _ => {}
@@ -1128,7 +1264,9 @@ impl FileContext<'_> {
                     .map_err(|reason| self.key_error(&full, &format!("is invalid: {reason}")))?;
             }
         }
-        Ok(builder.finish())
+        builder
+            .finish()
+            .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
     }
 }
 
@@ -1165,6 +1303,8 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
 enum ExpandError {
     /// `${VAR}` with VAR unset and no default.
     Unset(String),
+    /// `${VAR}` with VAR set to something that is not UTF-8.
+    NotUtf8(String),
     Malformed(String),
 }
 
@@ -1198,7 +1338,15 @@ fn expand(text: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<String, E
                     "uses ${{{body}}}, which is not a variable name"
                 )));
             }
+            if default.is_some_and(|d| d.contains("${")) {
+                return Err(ExpandError::Malformed(format!(
+                    "nests a `${{` in the default of ${{{name}}}, which is not supported"
+                )));
+            }
             match (vars(name), default) {
+                (Some(value), _) if is_not_utf8(&value) => {
+                    return Err(ExpandError::NotUtf8(name.to_string()))
+                }
                 (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
                 (Some(value), _) => out.push_str(&value),
                 (None, Some(default)) => out.push_str(default),
@@ -1214,23 +1362,119 @@ fn expand(text: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<String, E
     Ok(out)
 }
 
-/// `500ms`, `5s`, `5 s`, `2min`, `2m`, `1h`; a plain number is milliseconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let number: u64 = text[..digits].parse().ok()?;
-    let unit = text[digits..].trim();
-    let millis = match unit {
-        "" | "ms" => Some(number),
-        "s" | "sec" => number.checked_mul(1_000),
-        "m" | "min" => number.checked_mul(60_000),
-        "h" => number.checked_mul(3_600_000),
-        _ => None,
-    }?;
-    Some(Duration::from_millis(millis))
+/// A timeout as flags and environment files write it: a whole number with a unit (`500ms`,
+/// `5s`, `5 s`, `2min`, `2m`, `1h`; a plain number is milliseconds, as in PostgreSQL), at most
+/// [`Timeout::MAX`]. The one rule for every duration the tool reads — `--lock-timeout`,
+/// `--lock-timeout-statement`, `--statement-timeout`, `migration.*_timeout`, a URL's
+/// `connect_timeout` — so that a value PostgreSQL would refuse is refused before connecting,
+/// naming the flag or the file and key, instead of failing inside a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timeout(Duration);
+
+/// Why a text or a [`Duration`] is not a [`Timeout`]. `Display` is a phrase that follows the
+/// quoted value (`"600h" is too long: ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutError {
+    /// Not a whole number with a known unit.
+    Malformed,
+    /// Longer than PostgreSQL accepts for its timeout settings.
+    TooLong,
 }
+
+impl Timeout {
+    /// PostgreSQL keeps `statement_timeout`, `lock_timeout` and the other timeout settings in
+    /// an `int` of milliseconds: 2147483647 ms, about 24.8 days (`596h`).
+    pub const MAX: Duration = Duration::from_millis(i32::MAX as u64);
+
+    /// `duration` as a timeout: refused when longer than [`Timeout::MAX`]. Sub-millisecond
+    /// parts are kept (PostgreSQL rounds them).
+    pub fn new(duration: Duration) -> Result<Timeout, TimeoutError> {
+        if duration > Timeout::MAX {
+            Err(TimeoutError::TooLong)
+        } else {
+            Ok(Timeout(duration))
+        }
+    }
+
+    /// Whole seconds, as libpq's `connect_timeout` writes them.
+    pub fn from_secs_text(text: &str) -> Result<Timeout, TimeoutError> {
+        let text = text.trim();
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(TimeoutError::Malformed);
+        }
+        let millis = text
+            .parse::<u64>()
+            .ok()
+            .and_then(|seconds| seconds.checked_mul(1_000))
+            .ok_or(TimeoutError::TooLong)?;
+        Timeout::new(Duration::from_millis(millis))
+    }
+
+    pub fn duration(self) -> Duration {
+        self.0
+    }
+}
+
+impl From<Timeout> for Duration {
+    fn from(timeout: Timeout) -> Duration {
+        timeout.0
+    }
+}
+
+impl std::str::FromStr for Timeout {
+    type Err = TimeoutError;
+
+    fn from_str(text: &str) -> Result<Timeout, TimeoutError> {
+        let text = text.trim();
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        if digits == 0 {
+            return Err(TimeoutError::Malformed);
+        }
+        let factor: u64 = match text[digits..].trim() {
+            "" | "ms" => 1,
+            "s" | "sec" => 1_000,
+            "m" | "min" => 60_000,
+            "h" => 3_600_000,
+            _ => return Err(TimeoutError::Malformed),
+        };
+        // Only digits are left: a number that does not fit in u64 is too long, not malformed.
+        let millis = text[..digits]
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(factor))
+            .ok_or(TimeoutError::TooLong)?;
+        Timeout::new(Duration::from_millis(millis))
+    }
+}
+
+impl TimeoutError {
+    /// What to write instead.
+    pub fn help(self) -> &'static str {
+        match self {
+            TimeoutError::Malformed => {
+                "write a whole number with a unit: 500ms, 5s, 2min, 1h (a plain number is milliseconds)"
+            }
+            TimeoutError::TooLong => {
+                "write a duration of at most 596h (2147483647 ms)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeoutError::Malformed => f.write_str("is not a duration"),
+            TimeoutError::TooLong => f.write_str(
+                "is too long: PostgreSQL's timeouts are at most 2147483647 ms (about 24.8 days)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TimeoutError {}
 
 /// The known word closest to `word`, if it is close enough to be a misspelling.
 fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
@@ -1428,22 +1672,152 @@ mod tests {
             expand("${1X}", &vars),
             Err(ExpandError::Malformed(_))
         ));
+        // sh would expand a nested default; taking `${HOST` as the default's text would
+        // silently put `${HOST}` in a URL or a password.
+        assert!(matches!(
+            expand("${NOPE:-${HOST}}", &vars),
+            Err(ExpandError::Malformed(m)) if m.contains("nests")
+        ));
+        // A value is not expanded again: `${A}` set to `${A}` is no loop.
+        let looping = |name: &str| (name == "A").then(|| "${A}".to_string());
+        assert_eq!(expand("${A}", &looping).unwrap(), "${A}");
     }
 
     #[test]
-    fn parses_durations() {
-        let ms = |n| Some(Duration::from_millis(n));
-        assert_eq!(parse_duration("500ms"), ms(500));
-        assert_eq!(parse_duration("5s"), ms(5_000));
-        assert_eq!(parse_duration(" 5 s "), ms(5_000));
-        assert_eq!(parse_duration("2min"), ms(120_000));
-        assert_eq!(parse_duration("1m"), ms(60_000));
-        assert_eq!(parse_duration("1h"), ms(3_600_000));
-        assert_eq!(parse_duration("250"), ms(250));
-        assert_eq!(parse_duration("0"), ms(0));
-        for bad in ["", "s", "5x", "-5s", "1.5s", "99999999999999999999h"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
+    fn parses_timeouts() {
+        let ms = |n| Ok(Duration::from_millis(n));
+        let parse = |text: &str| text.parse::<Timeout>().map(Duration::from);
+        assert_eq!(parse("500ms"), ms(500));
+        assert_eq!(parse("5s"), ms(5_000));
+        assert_eq!(parse(" 5 s "), ms(5_000));
+        assert_eq!(parse("2min"), ms(120_000));
+        assert_eq!(parse("1m"), ms(60_000));
+        assert_eq!(parse("1h"), ms(3_600_000));
+        assert_eq!(parse("250"), ms(250));
+        assert_eq!(parse("0"), ms(0));
+        for bad in ["", "s", "5x", "-5s", "1.5s", "+5s", "5 h m", "٣s"] {
+            assert_eq!(parse(bad), Err(TimeoutError::Malformed), "{bad}");
         }
+    }
+
+    #[test]
+    fn timeouts_stop_at_postgres_limit() {
+        let parse = |text: &str| text.parse::<Timeout>().map(Duration::from);
+        // int milliseconds: the largest value PostgreSQL's timeout settings accept.
+        assert_eq!(parse("2147483647"), Ok(Timeout::MAX));
+        assert_eq!(parse("2147483647ms"), Ok(Timeout::MAX));
+        assert_eq!(parse("596h"), Ok(Duration::from_secs(596 * 3600)));
+        assert_eq!(parse("35791min"), Ok(Duration::from_secs(35_791 * 60)));
+        for long in [
+            "2147483648",
+            "2147483648ms",
+            "2147484s",
+            "35792min",
+            "597h",
+            "600h",
+            "3000h",
+            "99999999999999999999h",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse(long), Err(TimeoutError::TooLong), "{long}");
+        }
+        assert_eq!(
+            Timeout::from_secs_text("2147483").map(Duration::from),
+            Ok(Duration::from_secs(2_147_483))
+        );
+        for long in ["2147484", "99999999999999999999"] {
+            assert_eq!(
+                Timeout::from_secs_text(long),
+                Err(TimeoutError::TooLong),
+                "{long}"
+            );
+        }
+        assert_eq!(Timeout::from_secs_text("5s"), Err(TimeoutError::Malformed));
+        assert_eq!(
+            Timeout::new(Timeout::MAX + Duration::from_nanos(1)),
+            Err(TimeoutError::TooLong)
+        );
+        assert!(TimeoutError::TooLong.to_string().contains("2147483647 ms"));
+    }
+
+    #[test]
+    fn a_url_connect_timeout_beyond_the_limit_is_refused() {
+        let err = ConnectionSpec::parse("postgresql://h/db?connect_timeout=9999999").unwrap_err();
+        assert!(err.message.contains("at most 2147483 seconds"), "{err}");
+        let spec = ConnectionSpec::parse("host=h connect_timeout=2147483").unwrap();
+        assert_eq!(spec.connect_timeout, Some(Duration::from_secs(2_147_483)));
+    }
+
+    #[test]
+    fn names_postgres_would_truncate_or_cannot_take_are_refused() {
+        let at_limit = "d".repeat(63);
+        let spec = ConnectionSpec::parse(&format!("postgresql://u@h/{at_limit}")).unwrap();
+        assert_eq!(spec.dbname, at_limit);
+        for (text, needle) in [
+            (
+                format!("postgresql://u@h/{}", "d".repeat(64)),
+                "database name is 64 bytes",
+            ),
+            (
+                format!("host=h user={} dbname=x", "é".repeat(32)),
+                "user name is 64 bytes",
+            ),
+            (
+                "postgresql://u@h/db%00x".to_string(),
+                "database name contains a NUL",
+            ),
+            (
+                "postgresql://u:se%00cret@h/db".to_string(),
+                "password contains a NUL",
+            ),
+            (
+                "postgresql://u%00@h/db".to_string(),
+                "user name contains a NUL",
+            ),
+            ("postgresql://h%00/db".to_string(), "host contains a NUL"),
+            (
+                "postgresql://h/db?options=-c%20a%3D%00".to_string(),
+                "options contains a NUL",
+            ),
+            (
+                "postgresql://h/db?application_name=a%00".to_string(),
+                "application_name contains a NUL",
+            ),
+        ] {
+            let err = ConnectionSpec::parse(&text).unwrap_err();
+            assert!(err.message.contains(needle), "{text}: {err}");
+            assert!(!err.message.contains("cret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_escaped_when_shown() {
+        let spec = ConnectionSpec::parse("postgresql://u%1B@h/db%1B%5B2J%0A").unwrap();
+        assert_eq!(spec.dbname, "db\u{1b}[2J\n");
+        let shown = spec.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "u\\u{1b}@h:5432/db\\u{1b}[2J\\n");
+    }
+
+    #[test]
+    fn a_variable_that_is_not_utf8_is_named_as_such() {
+        // What `process_vars` returns for a value that is not UTF-8.
+        let vars = |name: &str| (name == "PW").then(|| "a\u{FFFD}b".to_string());
+        assert_eq!(
+            expand("x${PW}y", &vars),
+            Err(ExpandError::NotUtf8("PW".to_string()))
+        );
+        let err = Environment::parse(
+            "database_url: postgresql://u:${PW}@h/db\n",
+            Path::new("db/environments/x.yaml"),
+            &vars,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("uses ${PW}, whose value is not valid UTF-8"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -55,7 +55,9 @@ pub struct UpOptions {
     pub lock_timeout_statement: Option<Duration>,
     /// `statement_timeout` for migration SQL; overrides `migration.statement_timeout`.
     pub statement_timeout: Option<Duration>,
-    /// Create the database first when it does not exist (connecting to `postgres`).
+    /// Create the database when it does not exist. It is connected to first; only a missing
+    /// one needs the `postgres` (else `template1`) maintenance database. A dry run says it would
+    /// create it and plans on an empty ledger.
     pub create_database: bool,
 }
 
@@ -156,6 +158,14 @@ pub enum Progress {
     },
     LockAcquired {
         waited_ms: u64,
+    },
+    /// `--create-database` created the database (named by `database`, its name on the server).
+    DatabaseCreated {
+        database: String,
+    },
+    /// A dry run of `--create-database`: the database does not exist and would be created.
+    WouldCreateDatabase {
+        database: String,
     },
     /// Nothing to apply or roll back (for `up`, possibly because the run we waited for did it:
     /// "already up to date").
@@ -620,8 +630,10 @@ impl Migrator {
             first_version: self.check_options.first_version,
         };
         plan::check_up_request(&set, &request)?;
-        if options.create_database && !options.dry_run && self.client.is_none() {
-            crate::db::create_database(&self.env)?;
+        if options.create_database
+            && self.create_missing_database(&set, &request, options, progress, report)?
+        {
+            return Ok(());
         }
         if options.dry_run {
             let rows = self.read_rows()?.unwrap_or_default();
@@ -1229,4 +1241,43 @@ fn single_failure(
         .collect();
     report.skipped.splice(0..0, rest);
     RunFailure::of_step(m, failure)
+}
+
+impl Migrator {
+    /// `--create-database`: connects to the database, and only when it does not exist refuses
+    /// what `up` would refuse on its empty ledger, then creates it (a dry run plans instead).
+    /// Returns whether the command is complete (a dry run of a missing database).
+    fn create_missing_database(
+        &mut self,
+        set: &MigrationSet,
+        request: &plan::UpRequest,
+        options: &UpOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut UpReport,
+    ) -> Run<bool> {
+        if self.client.is_some() {
+            return Ok(false);
+        }
+        if let Some(client) = crate::db::connect::connect_if_exists(&self.env)? {
+            self.client = Some(client);
+            return Ok(false);
+        }
+        let plan = plan::up(set, &[], request)?;
+        if options.single_transaction {
+            if let Some((i, failure)) = apply::single_transaction_refusal(&up_steps(&plan.apply)) {
+                return Err(single_failure(&plan.apply, i, failure, report));
+            }
+        }
+        let database = self.env.connection.dbname.clone();
+        if options.dry_run {
+            progress(Progress::WouldCreateDatabase { database });
+            report.migrations = planned(&plan.apply, Direction::Up);
+            report.skipped = versions(&plan.skipped);
+            return Ok(true);
+        }
+        if crate::db::create_database(&self.env)? {
+            progress(Progress::DatabaseCreated { database });
+        }
+        Ok(false)
+    }
 }

@@ -257,6 +257,114 @@ fn invalid_values_name_the_key() {
 }
 
 #[test]
+fn timeouts_beyond_postgres_limit_name_the_file_the_key_and_the_limit() {
+    for key in ["lock_timeout", "statement_timeout", "connect_timeout"] {
+        for value in ["600h", "3000h", "2147483648", "${BIG:-35792min}"] {
+            let (path, err) = read_err(&format!(
+                "database_url: postgresql:///app\nmigration:\n  {key}: \"{value}\"\n"
+            ));
+            let shown = value.replace("${BIG:-", "").replace('}', "");
+            assert!(
+                err.message.contains(&path.display().to_string()),
+                "{key} {value}: {err}"
+            );
+            assert!(
+                err.message
+                    .contains(&format!("`migration.{key}` \"{shown}\" is too long")),
+                "{key} {value}: {err}"
+            );
+            assert!(err.message.contains("2147483647 ms"), "{err}");
+            assert!(err.help.as_deref().unwrap().contains("596h"), "{err:?}");
+        }
+        // The limit itself is accepted.
+        let env = read_ok(&format!(
+            "database_url: postgresql:///app\nmigration:\n  {key}: 2147483647ms\n"
+        ));
+        let got = match key {
+            "lock_timeout" => env.migration.lock_timeout,
+            "statement_timeout" => env.migration.statement_timeout.unwrap(),
+            _ => env.migration.connect_timeout,
+        };
+        assert_eq!(got, confiture::config::Timeout::MAX);
+    }
+    // A URL's connect_timeout is whole seconds: the same limit, said in seconds.
+    let (_, err) = read_err("database_url: postgresql:///app?connect_timeout=2147484\n");
+    assert!(
+        err.message
+            .contains("connect_timeout is too long: at most 2147483 seconds"),
+        "{err}"
+    );
+}
+
+/// The YAML parser takes time quadratic in the nesting of flow collections (200,000 `[` took
+/// 22 s): such files are refused before parsing. Each shape below nests 200,000 deep; the
+/// last one hides closing brackets in quoted strings, which must not lower the bound.
+#[test]
+fn flow_collections_nested_200k_deep_are_refused_before_parsing() {
+    let shapes = [
+        "[".repeat(200_000),
+        "{".repeat(200_000),
+        "[a: ".repeat(50_000),
+        "[\n".repeat(200_000),
+        "[[[[[[[[[[a'b,\"']]]]]]]]]]\",".repeat(20_000),
+        "[# ]]]]]]]]]]\n".repeat(20_000),
+    ];
+    for shape in shapes {
+        let text = format!("database_url: postgresql:///app\nbuild: {shape}");
+        let path = PathBuf::from("db/environments/deep.yaml");
+        let err = Environment::parse(&text, &path, &vars).expect_err("nested 200,000 deep");
+        assert_eq!(err.exit_code(), exit::INVALID, "{err}");
+        assert!(
+            err.message
+                .starts_with("environment file db/environments/deep.yaml "),
+            "{err}"
+        );
+        assert!(err.message.contains("nest"), "{err}");
+        assert!(err.help.is_some(), "{err}");
+    }
+}
+
+/// The bound is on the characters, not on the nesting one can see: 1,000 nested `[` are
+/// read (and the parser's own recursion limit answers), 1,001 are not parsed at all.
+#[test]
+fn the_flow_bound_is_exact_at_its_limit() {
+    let path = PathBuf::from("db/environments/deep.yaml");
+    let text = |n: usize| format!("database_url: postgresql:///app\nbuild: {}", "[".repeat(n));
+    let err = Environment::parse(&text(1_000), &path, &vars).unwrap_err();
+    assert!(err.message.contains("malformed YAML"), "{err}");
+    let err = Environment::parse(&text(1_001), &path, &vars).unwrap_err();
+    assert!(err.message.contains("holds 1001 `[` or `{`"), "{err}");
+}
+
+/// `-c /dev/zero` (or a multi-gigabyte file) is refused after reading 1 MiB, not read whole.
+#[test]
+fn a_file_larger_than_1_mib_is_refused_without_reading_it_all() {
+    let err = Environment::from_file(std::path::Path::new("/dev/zero"), &vars).unwrap_err();
+    assert_eq!(err.exit_code(), exit::INVALID, "{err}");
+    assert!(
+        err.message
+            .contains("environment file /dev/zero is larger than 1024 KiB"),
+        "{err}"
+    );
+    let (_, err) = read_err(&format!(
+        "database_url: postgresql:///app\n# {}\n",
+        "x".repeat(1024 * 1024)
+    ));
+    assert!(err.message.contains("is larger than 1024 KiB"), "{err}");
+}
+
+#[test]
+fn ordinary_flow_collections_are_read() {
+    let lists: String = (0..100)
+        .map(|i| format!("k{i}: [a, {{b: [c, \"]]\"]}}, '[[']\n"))
+        .collect();
+    let env = read_ok(&format!(
+        "database_url: postgresql:///app\ninclude_dirs: [[[[[[[[x]]]]]]]]\n{lists}"
+    ));
+    assert_eq!(env.connection.dbname, "app");
+}
+
+#[test]
 fn an_invalid_url_never_shows_the_password() {
     let (_, err) = read_err("database_url: postgresql://app:${DB_PASSWORD}@h:port/app\n");
     assert!(

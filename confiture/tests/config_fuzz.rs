@@ -1,6 +1,6 @@
 //! Property test of connection strings (`ConnectionSpec::parse`), environment files
 //! (`Environment::parse`: YAML, `${VAR}` expansion, URLs, the legacy `database:` block,
-//! durations) and `parse_duration`, on generated input: nothing panics, a URL built from parts
+//! durations) and `Timeout`'s parser, on generated input: nothing panics, a URL built from parts
 //! (password percent-encoded) parses back to those parts, and a password is never shown — not
 //! by `Display`, `Debug` or `describe()` of what parsed, nor by any error about what did not.
 //!
@@ -9,8 +9,9 @@
 //! fuzz`); `CONFITURE_FUZZ_SEED` picks the seed.
 
 use std::path::Path;
+use std::time::Duration;
 
-use confiture::config::{parse_duration, ConnectionSpec, Environment};
+use confiture::config::{ConnectionSpec, Environment, Timeout};
 use confiture::Error;
 
 #[path = "support/xorshift.rs"]
@@ -575,9 +576,11 @@ fn generated_durations_never_panic() {
         for _ in 0..rng.below(5) {
             text.push_str(rng.pick(PIECES));
         }
-        if let Some(d) = parse_duration(&text) {
-            // A duration is a whole number of milliseconds.
+        if let Ok(timeout) = text.parse::<Timeout>() {
+            let d = Duration::from(timeout);
+            // A duration is a whole number of milliseconds, within PostgreSQL's range.
             assert_eq!(d.subsec_nanos() % 1_000_000, 0, "{text:?}");
+            assert!(d <= Timeout::MAX, "{text:?}");
         }
     }
 }

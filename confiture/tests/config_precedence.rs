@@ -298,3 +298,22 @@ fn variables_in_the_file_come_from_the_injected_lookup() {
         "{err}"
     );
 }
+
+/// A URL variable whose value is not UTF-8 (`process_vars` gives U+FFFD for the bad bytes) is
+/// refused naming the variable; it is not taken for unset, which would fall through to the
+/// next rule (or to "no database configured").
+#[test]
+fn a_url_variable_that_is_not_utf8_is_refused_naming_it() {
+    for name in ["CONFITURE_DATABASE_URL", "DATABASE_URL"] {
+        let f = fixture(&[]);
+        let value = "postgresql://app@h:5432/db\u{FFFD}";
+        let err = resolve(&f.ws, &Selection::Auto, &vars(&[(name, value)])).unwrap_err();
+        assert_eq!(err.exit_code(), exit::INVALID, "{err}");
+        assert!(
+            err.message.contains(&format!(
+                "the {name} environment variable is not valid UTF-8"
+            )),
+            "{err}"
+        );
+    }
+}

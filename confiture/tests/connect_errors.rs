@@ -162,3 +162,138 @@ fn missing_unix_socket_is_named() {
         "{text}"
     );
 }
+
+/// A login role without superuser (connection limits do not apply to superusers), dropped on
+/// drop.
+struct Role {
+    name: String,
+}
+
+impl Role {
+    fn create(options: &str) -> Role {
+        let name = common::unique("cft_role");
+        common::admin()
+            .batch_execute(&format!(
+                "CREATE ROLE \"{name}\" LOGIN NOSUPERUSER {options}"
+            ))
+            .unwrap_or_else(|e| panic!("create role {name}: {e}"));
+        Role { name }
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let _ = common::admin().batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.name));
+    }
+}
+
+/// SQLSTATE 53300 is one code for three limits; the message says which one and how to raise
+/// it, never "raise max_connections" for a database's or a role's own limit.
+#[test]
+fn a_database_connection_limit_names_the_database_and_the_fix() {
+    let db = common::TestDb::create("cft_connlimit");
+    let role = Role::create("");
+    common::admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" CONNECTION LIMIT 0",
+            db.name
+        ))
+        .unwrap();
+    let err = common::connect_err(&env(&format!(
+        "postgresql://{}:{PASSWORD}@127.0.0.1:5432/{}?sslmode=disable",
+        role.name, db.name
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message.contains(&format!(
+            "database \"{}\" allows no more connections",
+            db.name
+        )),
+        "{text}"
+    );
+    let help = err.help.as_deref().unwrap();
+    assert!(
+        help.contains(&format!("ALTER DATABASE \"{}\" CONNECTION LIMIT", db.name)),
+        "{text}"
+    );
+    assert!(!help.contains("max_connections"), "{text}");
+}
+
+#[test]
+fn a_role_connection_limit_names_the_role_and_the_fix() {
+    let db = common::TestDb::create("cft_rolelimit");
+    let role = Role::create("CONNECTION LIMIT 0");
+    let err = common::connect_err(&env(&format!(
+        "postgresql://{}:{PASSWORD}@127.0.0.1:5432/{}?sslmode=disable",
+        role.name, db.name
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message.contains(&format!(
+            "role \"{}\" allows no more connections",
+            role.name
+        )),
+        "{text}"
+    );
+    let help = err.help.as_deref().unwrap();
+    assert!(
+        help.contains(&format!("ALTER ROLE \"{}\" CONNECTION LIMIT", role.name)),
+        "{text}"
+    );
+    assert!(!help.contains("max_connections"), "{text}");
+}
+
+/// Other refusals of a live server that have a fix of their own: a database that does not
+/// accept connections (`ALLOW_CONNECTIONS false`, 55000) and a role without `CONNECT` (42501).
+#[test]
+fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
+    let db = common::TestDb::create("cft_closed");
+    let role = Role::create("");
+    let mut admin = common::admin();
+    admin
+        .batch_execute(&format!(
+            "REVOKE CONNECT ON DATABASE \"{0}\" FROM PUBLIC",
+            db.name
+        ))
+        .unwrap();
+    let err = common::connect_err(&env(&format!(
+        "postgresql://{}:{PASSWORD}@127.0.0.1:5432/{}?sslmode=disable",
+        role.name, db.name
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.help.as_deref().unwrap().contains(&format!(
+            "GRANT CONNECT ON DATABASE \"{}\" TO \"{}\"",
+            db.name, role.name
+        )),
+        "{text}"
+    );
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false",
+            db.name
+        ))
+        .unwrap();
+    let err = common::connect_err(&env(&format!(
+        "postgresql://postgres:{PASSWORD}@127.0.0.1:5432/{}?sslmode=disable",
+        db.name
+    )));
+    let text = full_text(&err);
+    assert!(
+        err.message.contains(&format!(
+            "database \"{}\" does not accept connections",
+            db.name
+        )),
+        "{text}"
+    );
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap()
+            .contains("ALLOW_CONNECTIONS true"),
+        "{text}"
+    );
+}

@@ -144,6 +144,60 @@ fn require_with_a_root_certificate_verifies_like_verify_ca() {
     .expect("snakeoil as root");
 }
 
+/// A help line suggests a change, never the sslmode already in use: with `require` or `prefer`
+/// a `sslrootcert` is what makes the chain checked, so the way out is that file (or dropping
+/// it), not `sslmode=require`.
+#[test]
+fn a_tls_failure_never_suggests_the_sslmode_in_use() {
+    let db = TestDb::create("cft_tls");
+    let dir = common::TempDir::new("cft_tls_roots");
+    let other_ca = [
+        "/etc/ssl/certs/ISRG_Root_X1.pem",
+        "/etc/ssl/certs/ca-certificates.crt",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).is_file())
+    .expect("this test needs a system CA bundle in /etc/ssl/certs (package ca-certificates)");
+    let roots = dir.write("other.pem", &std::fs::read_to_string(other_ca).unwrap());
+    let roots = roots.display();
+    for (host, params, mode) in [
+        (
+            "127.0.0.1",
+            format!("sslmode=require&sslrootcert={roots}"),
+            "require",
+        ),
+        (
+            "127.0.0.1",
+            format!("sslmode=prefer&sslrootcert={roots}"),
+            "prefer",
+        ),
+        ("127.0.0.1", "sslmode=verify-ca".to_string(), "verify-ca"),
+        (
+            "localhost",
+            format!("sslmode=verify-full&sslrootcert={roots}"),
+            "verify-full",
+        ),
+        (
+            "127.0.0.1",
+            format!("sslmode=verify-full&sslrootcert={SNAKEOIL}"),
+            "verify-full",
+        ),
+    ] {
+        let err = common::connect_err(&env(host, &db, &params));
+        let text = full_text(&err);
+        assert_eq!(err.exit_code(), exit::CONNECTION, "{params}: {text}");
+        let help = err.help.as_deref().unwrap_or_default();
+        assert!(!help.is_empty(), "{params}: {text}");
+        assert!(
+            !help.contains(&format!("sslmode={mode}")),
+            "{params}: the help suggests the mode in use: {text}"
+        );
+        if matches!(mode, "require" | "prefer") {
+            assert!(help.contains("sslrootcert"), "{params}: {text}");
+        }
+    }
+}
+
 #[test]
 fn unreadable_root_certificate_is_a_configuration_error() {
     let db = TestDb::create("cft_tls");

@@ -128,6 +128,8 @@ cases! {
     first_version_not_one,
     first_version_option,
     bad_names,
+    bad_name_suggestion_taken,
+    bad_name_non_ascii,
     empty_up,
     empty_down,
     irreversible_down,

@@ -9,7 +9,8 @@
 //! - `project/` (optional) — files copied over a fresh project (`Cargo.toml` with `[workspace]`,
 //!   empty `db/migrations` and `db/environments`); a file replaces an empty directory of the
 //!   same name (`project/db/migrations` as a file);
-//! - `env` (optional) — `NAME=value` lines set in the command's environment;
+//! - `env` (optional) — `NAME=value` lines set in the command's environment (`\xHH` in a
+//!   value is a raw byte, for values that are not UTF-8);
 //! - `prepare` (optional) — arguments of a command run first, which must succeed (e.g.
 //!   `migrate up`, so that the database has something to lose);
 //! - `sql` (optional) — SQL run on the case's database after `prepare` (e.g. a table that
@@ -19,7 +20,8 @@
 //!   `unreadable PATH`, `fifo PATH`, `touch PATH` (empty file; `\xHH` in PATH is a raw byte,
 //!   for names that are not UTF-8), `append PATH TEXT` (a line added to a file, e.g. an edit
 //!   after `prepare` applied it), `big-migration PATH BYTES` (generated at test time: a 50 MB
-//!   file is never committed);
+//!   file is never committed), `repeat PATH COUNT TEXT` (TEXT appended COUNT times to a file,
+//!   no newline: a 200 KB run of `[` is generated, not committed);
 //! - `note` (optional) — why the case is built the way it is.
 //!
 //! Placeholders, substituted in `cmd`, `env`, `expect` and the project's files: `{DB_URL}` and
@@ -28,8 +30,8 @@
 //! mention `{DB_` gets its own database; its catalog (relations and schemas) must be the same
 //! before and after the command, and no other database may appear.
 //!
-//! Every case also checks: no panic (exit code 101 never, `panicked` never in stderr), a
-//! signal never ends the command, and with `--format json` stdout is one JSON document
+//! Every case also checks: no panic (exit code 101 never, `panicked` never in stderr), no raw
+//! control character in the output (names are shown escaped), a signal never ends the command, and with `--format json` stdout is one JSON document
 //! (except for usage errors, which clap reports before any output is chosen). All cases run,
 //! then every failure is reported at once with the case's full output.
 
@@ -53,6 +55,7 @@ fn corpus_dir() -> PathBuf {
     workspace_root().join("tests/fixtures/bad-input")
 }
 
+#[derive(Debug)]
 struct Case {
     name: String,
     dir: PathBuf,
@@ -235,6 +238,19 @@ fn setup(case: &Case, project: &Project) -> Result<Vec<String>, String> {
                     .and_then(|s| s.parse().ok())
                     .ok_or("big-migration needs a size in bytes")?;
                 std::fs::write(path(1)?, big_migration(size)).map_err(io)?;
+            }
+            "repeat" => {
+                use std::io::Write;
+                let count: usize = words
+                    .get(2)
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("repeat needs a count")?;
+                let text = words.get(3).ok_or("repeat needs a text")?;
+                let mut file = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(path(1)?)
+                    .map_err(io)?;
+                file.write_all(text.repeat(count).as_bytes()).map_err(io)?;
             }
             other => return Err(format!("unknown setup directive {other:?}")),
         }
@@ -463,7 +479,9 @@ fn check_case(case: &Case) -> Vec<String> {
         for line in env.lines().filter(|l| !l.trim().is_empty()) {
             match line.split_once('=') {
                 Some((key, value)) => {
-                    command.env(key.trim(), placeholders.text(value));
+                    use std::os::unix::ffi::OsStringExt;
+                    let value = unescape_bytes(&placeholders.text(value));
+                    command.env(key.trim(), std::ffi::OsString::from_vec(value));
                 }
                 None => problems.push(format!("`env` line {line:?} is not NAME=value")),
             }
@@ -489,6 +507,14 @@ fn check_case(case: &Case) -> Vec<String> {
     }
     if outcome.stderr.contains("panicked") {
         problems.push("stderr says `panicked`".into());
+    }
+    // Names from files, URLs and the server are shown escaped: no output drives the terminal.
+    let raw_control = |text: &str| {
+        text.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    };
+    if raw_control(&outcome.stdout) || raw_control(&outcome.stderr) {
+        problems.push("the output holds a raw control character (it must be escaped)".into());
     }
     let all = format!("{}{}", outcome.stdout, outcome.stderr);
     for needle in &expect {
@@ -540,6 +566,35 @@ fn check_case(case: &Case) -> Vec<String> {
     Vec::new()
 }
 
+/// The cases whose name contains `filter` (`BAD_INPUT_CASE`), all without one. A filter that
+/// matches nothing is an error: a typo must not pass by running no case.
+fn select<'a>(cases: &'a [Case], filter: Option<&str>) -> Result<Vec<&'a Case>, String> {
+    let Some(filter) = filter else {
+        return Ok(cases.iter().collect());
+    };
+    let selected: Vec<&Case> = cases.iter().filter(|c| c.name.contains(filter)).collect();
+    if selected.is_empty() {
+        return Err(format!(
+            "BAD_INPUT_CASE={filter:?} matches no case in tests/fixtures/bad-input \
+             (it selects the cases whose directory name contains it); unset it to run them all"
+        ));
+    }
+    Ok(selected)
+}
+
+#[test]
+fn a_case_filter_that_matches_nothing_is_an_error() {
+    let cases = cases();
+    let err = select(&cases, Some("no-such-case-xyz")).unwrap_err();
+    assert!(
+        err.contains("BAD_INPUT_CASE=\"no-such-case-xyz\" matches no case"),
+        "{err}"
+    );
+    assert_eq!(select(&cases, None).unwrap().len(), cases.len());
+    let some = select(&cases, Some("env-yaml")).unwrap();
+    assert!(!some.is_empty() && some.iter().all(|c| c.name.contains("env-yaml")));
+}
+
 #[test]
 fn every_bad_input_case_fails_as_documented() {
     let cases = cases();
@@ -549,12 +604,7 @@ fn every_bad_input_case_fails_as_documented() {
         cases.len()
     );
     let only = std::env::var("BAD_INPUT_CASE").ok();
-    let queue = Mutex::new(
-        cases
-            .iter()
-            .filter(|c| only.as_deref().is_none_or(|o| c.name.contains(o)))
-            .collect::<Vec<_>>(),
-    );
+    let queue = Mutex::new(select(&cases, only.as_deref()).unwrap_or_else(|e| panic!("{e}")));
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..WORKERS {

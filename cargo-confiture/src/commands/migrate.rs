@@ -246,11 +246,11 @@ fn reinit_text(r: &ReinitReport) -> String {
     lines.join("\n")
 }
 
+/// A duration flag, by the library's one rule for timeouts (unit, PostgreSQL's limit).
 fn duration(flag: &str, text: &str) -> Result<Duration> {
-    config::parse_duration(text).ok_or_else(|| {
-        Error::usage(format!("{flag} {text:?} is not a duration"))
-            .with_help("write a number with a unit: `500ms`, `5s`, `2m` (`0` disables)")
-    })
+    text.parse::<config::Timeout>()
+        .map(Duration::from)
+        .map_err(|e| Error::usage(format!("{flag} {text:?} {e}")).with_help(e.help()))
 }
 
 /// `--lock-timeout`: how long to wait for another runner's migration lock.
@@ -323,6 +323,15 @@ impl ProgressView {
                 out.progress(&format!("acquired the migration lock after {waited_ms} ms"));
             }
             Progress::LockAcquired { .. } | Progress::UpToDate => {}
+            // Shown even with --quiet, as the `using ...` line is: it says what was changed.
+            Progress::DatabaseCreated { database } => {
+                out.note(&format!("created database \"{database}\""));
+            }
+            Progress::WouldCreateDatabase { database } => {
+                out.note(&format!(
+                    "would create database \"{database}\": it does not exist (the plan is for an empty database)"
+                ));
+            }
             Progress::Planned { count, .. } => {
                 self.total = count;
                 self.done = 0;

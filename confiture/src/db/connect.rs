@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 
-use crate::config::{ConnectionSpec, Environment, SslMode};
+use crate::config::{shown, ConnectionSpec, Environment, SslMode};
 use crate::error::{Error, Result};
 
 /// Set in the startup packet so that the server notices a killed client within a second and
@@ -22,11 +22,24 @@ const CHECK_INTERVAL_OPTION: &str = "-c client_connection_check_interval=1000";
 /// the TCP connect). A server older than 14, or a pooler that rejects `options`, is retried
 /// once without `client_connection_check_interval`.
 pub fn connect(env: &Environment) -> Result<postgres::Client> {
+    open(env).map_err(|failure| explain(env, failure))
+}
+
+/// Connects to `env`'s database, or `Ok(None)` when the server answers that it does not exist
+/// (SQLSTATE 3D000): what `--create-database` asks before creating it. Every other failure is
+/// [`connect`]'s error.
+pub fn connect_if_exists(env: &Environment) -> Result<Option<postgres::Client>> {
+    match open(env) {
+        Ok(client) => Ok(Some(client)),
+        Err(Failure::Driver(e)) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => Ok(None),
+        Err(failure) => Err(explain(env, failure)),
+    }
+}
+
+fn open(env: &Environment) -> Result<postgres::Client, Failure> {
     match attempt(env, true) {
-        Err(Failure::Driver(e)) if rejects_check_interval(&e) => {
-            attempt(env, false).map_err(|failure| explain(env, failure))
-        }
-        other => other.map_err(|failure| explain(env, failure)),
+        Err(Failure::Driver(e)) if rejects_check_interval(&e) => attempt(env, false),
+        other => other,
     }
 }
 
@@ -163,7 +176,23 @@ fn find_in_chain<'a, T: std::error::Error + 'static>(
     None
 }
 
+/// The error for a failed connection, with control characters escaped everywhere: the names
+/// in it (and the server's message quoting them) may hold any character but NUL.
 fn explain(env: &Environment, failure: Failure) -> Error {
+    let mut error = describe_failure(env, failure);
+    let escape = |text: &mut String| {
+        if let std::borrow::Cow::Owned(escaped) = shown(text) {
+            *text = escaped;
+        }
+    };
+    escape(&mut error.message);
+    error.help.iter_mut().for_each(escape);
+    error.cause.iter_mut().for_each(escape);
+    error.details.iter_mut().for_each(escape);
+    error
+}
+
+fn describe_failure(env: &Environment, failure: Failure) -> Error {
     let spec = &env.connection;
     let source = env.source();
     let error = match failure {
@@ -209,10 +238,7 @@ fn explain(env: &Environment, failure: Failure) -> Error {
                     endpoint(spec)
                 )
             };
-            Error::connection(what).with_help(format!(
-                "use sslmode=require, or verify-full with sslrootcert naming the server's CA, in \
-                 {source}"
-            ))
+            Error::connection(what).with_help(unencrypted_refusal_help(mode, &source))
         } else if *code == SqlState::INVALID_PASSWORD
             || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
         {
@@ -232,8 +258,32 @@ fn explain(env: &Environment, failure: Failure) -> Error {
                 spec.host, spec.port, spec.user, spec.dbname
             ))
         } else if *code == SqlState::TOO_MANY_CONNECTIONS {
-            Error::connection(format!("the server refused {spec}: too many connections"))
-                .with_help("retry later, or raise max_connections on the server")
+            too_many_connections(spec, connection_limit(db.message()))
+        } else if *code == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE
+            && db
+                .message()
+                .ends_with("is not currently accepting connections")
+        {
+            Error::connection(format!(
+                "database \"{}\" does not accept connections (refused {spec})",
+                spec.dbname
+            ))
+            .with_help(format!(
+                "a superuser can open it with `ALTER DATABASE {} ALLOW_CONNECTIONS true`; \
+                 or name another database in {source}",
+                quote_ident(&spec.dbname)
+            ))
+        } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
+            Error::connection(format!(
+                "the server refused {spec}: {}",
+                spec.scrub(db.message())
+            ))
+            .with_help(format!(
+                "the database's owner or a superuser can run `GRANT CONNECT ON DATABASE {} TO {}`; \
+                 or connect as another user in {source}",
+                quote_ident(&spec.dbname),
+                quote_ident(&spec.user)
+            ))
         } else if *code == SqlState::CANNOT_CONNECT_NOW {
             Error::connection(format!(
                 "the server at {} is starting up or shutting down (connecting as {spec})",
@@ -343,13 +393,21 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str) -> Error
              or use sslmode=verify-ca to check the chain only, in {source}"
         )),
         Some(Cert::UnknownIssuer | Cert::BadSignature) => {
+            // With prefer or require, only a sslrootcert makes the chain checked (as in
+            // libpq): suggesting sslmode=require there would change nothing.
+            let without_verifying = match mode {
+                SslMode::Prefer | SslMode::Require => {
+                    "remove sslrootcert to encrypt without verifying the certificate"
+                }
+                _ => "use sslmode=require without sslrootcert to encrypt without verifying",
+            };
             Error::connection(format!(
                 "the server's TLS certificate is not signed by a trusted root (sslmode={mode}, \
                  checked against {roots}; connecting as {spec})"
             ))
             .with_help(format!(
                 "set sslrootcert to the CA certificate that signed the server's certificate, or \
-                 use sslmode=require to encrypt without verifying, in {source}"
+                 {without_verifying}, in {source}"
             ))
         }
         Some(Cert::Expired | Cert::ExpiredContext { .. }) => Error::connection(format!(
@@ -372,6 +430,102 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str) -> Error
             "check the server's TLS setup, or the sslmode in {source}"
         )),
     }
+}
+
+/// What to do when pg_hba.conf refused a connection for being unencrypted: with `prefer` the
+/// server did not offer TLS (prefer would have used it), so no sslmode helps.
+fn unencrypted_refusal_help(mode: SslMode, source: &str) -> String {
+    match mode {
+        SslMode::Disable => format!(
+            "use sslmode=require, or verify-full with sslrootcert naming the server's CA, in \
+             {source}"
+        ),
+        _ => "the server does not offer TLS (sslmode=prefer would have used it): enable ssl on \
+              the server, or add a pg_hba.conf entry that admits this host without TLS"
+            .to_string(),
+    }
+}
+
+/// Which limit a "too many connections" refusal (SQLSTATE 53300) hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnectionLimit {
+    /// The database's `CONNECTION LIMIT`.
+    Database,
+    /// The role's `CONNECTION LIMIT`.
+    Role,
+    /// `max_connections`.
+    Server,
+    /// The slots left are reserved (for superusers, `pg_use_reserved_connections`).
+    Reserved,
+    /// A message we do not know (another `lc_messages`).
+    Unknown,
+}
+
+/// Reads which limit from the server's message: the SQLSTATE is the same for all four, and
+/// the message is the only thing that tells them apart. Known: PostgreSQL's English messages
+/// (11 to 17); anything else is `Unknown`, whose help names every limit.
+fn connection_limit(message: &str) -> ConnectionLimit {
+    if message.starts_with("too many connections for database") {
+        ConnectionLimit::Database
+    } else if message.starts_with("too many connections for role") {
+        ConnectionLimit::Role
+    } else if message.starts_with("sorry, too many clients already") {
+        ConnectionLimit::Server
+    } else if message.starts_with("remaining connection slots are reserved") {
+        ConnectionLimit::Reserved
+    } else {
+        ConnectionLimit::Unknown
+    }
+}
+
+fn too_many_connections(spec: &ConnectionSpec, limit: ConnectionLimit) -> Error {
+    let db = quote_ident(&spec.dbname);
+    let role = quote_ident(&spec.user);
+    match limit {
+        ConnectionLimit::Database => Error::connection(format!(
+            "database \"{}\" allows no more connections (refused {spec}): its CONNECTION LIMIT \
+             is reached",
+            spec.dbname
+        ))
+        .with_help(format!(
+            "retry when its other sessions end, or raise the limit: `ALTER DATABASE {db} \
+             CONNECTION LIMIT 20` (-1 for none; see `SELECT datconnlimit FROM pg_database`)"
+        )),
+        ConnectionLimit::Role => Error::connection(format!(
+            "role \"{}\" allows no more connections (refused {spec}): its CONNECTION LIMIT is \
+             reached",
+            spec.user
+        ))
+        .with_help(format!(
+            "retry when its other sessions end, or raise the limit: `ALTER ROLE {role} \
+             CONNECTION LIMIT 20` (-1 for none; see `SELECT rolconnlimit FROM pg_roles`)"
+        )),
+        ConnectionLimit::Server => Error::connection(format!(
+            "the server at {} has no free connection slot (refused {spec}): max_connections is \
+             reached",
+            endpoint(spec)
+        ))
+        .with_help("retry later, close idle sessions, or raise max_connections on the server"),
+        ConnectionLimit::Reserved => Error::connection(format!(
+            "the server at {} keeps its last connection slots for privileged roles (refused \
+             {spec})",
+            endpoint(spec)
+        ))
+        .with_help("retry later, close idle sessions, or raise max_connections on the server"),
+        ConnectionLimit::Unknown => Error::connection(format!(
+            "the server refused {spec}: too many connections"
+        ))
+        .with_help(format!(
+            "a connection limit is reached: the database's (`ALTER DATABASE {db} CONNECTION \
+             LIMIT`), the role's (`ALTER ROLE {role} CONNECTION LIMIT`) or the server's \
+             (max_connections); retry later or raise the one that applies"
+        )),
+    }
+}
+
+/// `name` as an SQL identifier, for statements the help suggests.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Whether the server refused a connection because it was not encrypted: PostgreSQL 12+ ends
@@ -404,6 +558,57 @@ fn seconds(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_limits_are_told_apart() {
+        let cases = [
+            (
+                r#"too many connections for database "app""#,
+                ConnectionLimit::Database,
+            ),
+            (
+                r#"too many connections for role "app""#,
+                ConnectionLimit::Role,
+            ),
+            ("sorry, too many clients already", ConnectionLimit::Server),
+            (
+                "remaining connection slots are reserved for non-replication superuser connections",
+                ConnectionLimit::Reserved,
+            ),
+            (
+                "remaining connection slots are reserved for roles with the SUPERUSER attribute",
+                ConnectionLimit::Reserved,
+            ),
+            (
+                r#"trop de connexions pour la base de données « app »"#,
+                ConnectionLimit::Unknown,
+            ),
+        ];
+        for (message, limit) in cases {
+            assert_eq!(connection_limit(message), limit, "{message}");
+        }
+        let spec = ConnectionSpec::parse("postgresql://a\"b@h/d%22b").unwrap();
+        let help = too_many_connections(&spec, ConnectionLimit::Unknown)
+            .help
+            .unwrap();
+        assert!(
+            help.contains(r#"ALTER DATABASE "d""b" CONNECTION LIMIT"#),
+            "{help}"
+        );
+        assert!(
+            help.contains(r#"ALTER ROLE "a""b" CONNECTION LIMIT"#),
+            "{help}"
+        );
+        assert!(help.contains("max_connections"), "{help}");
+    }
+
+    #[test]
+    fn an_unencrypted_refusal_suggests_tls_only_when_it_was_off() {
+        assert!(unencrypted_refusal_help(SslMode::Disable, "x").contains("sslmode=require"));
+        let help = unencrypted_refusal_help(SslMode::Prefer, "x");
+        assert!(!help.contains("sslmode=require"), "{help}");
+        assert!(help.contains("enable ssl on the server"), "{help}");
+    }
 
     #[test]
     fn pg_hba_refusals_of_unencrypted_connections_are_recognised() {

@@ -42,26 +42,41 @@ pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
     Error::connection(what.to_string()).with_cause(cause)
 }
 
-/// Creates the environment's database when it does not exist, connecting to the `postgres`
-/// maintenance database with the same credentials (as dbmate does). Two runners creating it at
-/// once is fine: the loser's `duplicate_database` is ignored.
-pub fn create_database(env: &crate::config::Environment) -> crate::Result<()> {
-    let name = env.connection.dbname.clone();
-    let mut maintenance = env.clone();
-    maintenance.connection.dbname = "postgres".to_string();
-    let mut client = crate::db::connect(&maintenance)?;
-    let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .map_err(|e| crate::db::query_error("cannot list databases", e))?
-        .is_some();
-    if exists {
-        return Ok(());
+/// The databases `--create-database` connects to in order to create another, in order: the
+/// second only when the first does not exist (as `createdb` does).
+const MAINTENANCE_DATABASES: [&str; 2] = ["postgres", "template1"];
+
+/// Creates the environment's database, connecting to a maintenance database
+/// ([`MAINTENANCE_DATABASES`]) with the same credentials. Call it only once
+/// [`connect_if_exists`](connect::connect_if_exists) said the database does not exist: an
+/// existing database never needs the maintenance database. Returns whether this call created
+/// it: `false` when a concurrent runner did first (its `duplicate_database` is not an error).
+pub fn create_database(env: &crate::config::Environment) -> crate::Result<bool> {
+    let name = &env.connection.dbname;
+    let mut client = None;
+    for maintenance_db in MAINTENANCE_DATABASES {
+        let mut maintenance = env.clone();
+        maintenance.connection.dbname = maintenance_db.to_string();
+        if let Some(found) = connect::connect_if_exists(&maintenance)? {
+            client = Some(found);
+            break;
+        }
     }
+    let Some(mut client) = client else {
+        return Err(Error::connection(format!(
+            "cannot create database \"{name}\": the server of {} has neither a `postgres` nor a \
+             `template1` database to connect to first",
+            env.connection
+        ))
+        .with_help(format!(
+            "create \"{name}\" by hand, then run the command again"
+        )));
+    };
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
     match client.batch_execute(&format!("CREATE DATABASE {quoted}")) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
         // 42P04: created by a concurrent runner; 23505: the same race seen on the catalog index.
-        Err(e) if matches!(e.code().map(|c| c.code()), Some("42P04" | "23505")) => Ok(()),
+        Err(e) if matches!(e.code().map(|c| c.code()), Some("42P04" | "23505")) => Ok(false),
         Err(e) => Err(crate::db::query_error(
             &format!("cannot create database {quoted} on {}", env.connection),
             e,

@@ -1,6 +1,8 @@
 //! The file-level rules (`C001`–`C099`): pairing, numbering, names, encoding and emptiness,
 //! each with its documentation. [`check`] runs them all over the entries of a directory.
 
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::markers;
@@ -79,7 +81,10 @@ pub const BAD_FILE_NAME: RuleDoc = RuleDoc {
 that does not follow the form is reported rather than silently skipped (a skipped migration \
 never runs). VERSION is at least 3 ASCII digits (`001`), NAME is lowercase snake_case starting \
 with a letter, then `.up.sql` or `.down.sql`. The diagnostic suggests the corrected name when it \
-can guess it. Files that do not end in `.sql` (README.md, .gitkeep) are ignored.",
+can guess it, never a name another file already has (nor one it suggests for another file). Names \
+are ASCII: a Latin letter with a diacritic is spelt without it in the suggestion (`café` → `cafe`, \
+said in the help), and a letter with no ASCII spelling (`数`) is named rather than dropped. Files \
+that do not end in `.sql` (README.md, .gitkeep) are ignored.",
 };
 
 pub const EMPTY_UP: RuleDoc = RuleDoc {
@@ -278,10 +283,15 @@ impl Stem {
 pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked {
     let mut diagnostics = Vec::new();
     let mut found: Vec<Found> = Vec::with_capacity(entries.len());
+    // Badly named files wait until every name in the directory is known: a corrected name
+    // that another entry already has is not suggested.
+    let mut bad_names: Vec<(PathBuf, name::BadName)> = Vec::new();
+    let mut subdirectories: Vec<PathBuf> = Vec::new();
     for entry in entries {
         let (path, bytes) = match entry {
             Entry::Dir { path } => {
                 diagnostics.push(subdirectory(&path));
+                subdirectories.push(path);
                 continue;
             }
             Entry::Unreadable { path, error } => {
@@ -306,7 +316,12 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
         let Some(file_name) = file_name.to_str() else {
             if bytes.is_some() && name::is_sql_file_name(&file_name.to_string_lossy()) {
                 let reason = "its name is not valid UTF-8".to_string();
-                diagnostics.push(bad_name(&path, reason, None));
+                let bad = name::BadName {
+                    reason,
+                    suggestion: None,
+                    non_ascii: Vec::new(),
+                };
+                diagnostics.push(bad_name(&path, bad, None));
             }
             continue;
         };
@@ -322,10 +337,26 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
                     ..file
                 });
             }
-            Err(bad) if bytes.is_some() => {
-                diagnostics.push(bad_name(&path, bad.reason, bad.suggestion))
-            }
+            Err(bad) if bytes.is_some() => bad_names.push((path, bad)),
             Err(_) => {}
+        }
+    }
+    if !bad_names.is_empty() {
+        let mut taken: HashSet<&OsStr> = found.iter().filter_map(|f| f.path.file_name()).collect();
+        taken.extend(subdirectories.iter().filter_map(|p| p.file_name()));
+        let suggestions: Vec<Option<&str>> = bad_names
+            .iter()
+            .map(|(_, bad)| bad.suggestion.as_deref())
+            .collect();
+        let conflicts = suggestion_conflicts(&suggestions, |s| taken.contains(OsStr::new(s)));
+        for ((path, bad), conflict) in bad_names.iter().zip(conflicts) {
+            let conflict = conflict.map(|c| match c {
+                Conflict::Taken => SuggestionTaken::ByFile,
+                Conflict::SameAs(other) => {
+                    SuggestionTaken::AlsoFor(file_name_of(&bad_names[other].0))
+                }
+            });
+            diagnostics.push(bad_name(path, bad.clone(), conflict));
         }
     }
     // The one full sort, of the well-named files only: by version (mostly decides, cheaply),
@@ -394,12 +425,113 @@ fn subdirectory(path: &Path) -> Diagnostic {
     diagnostic(&SUBDIRECTORY, path, None, message, help)
 }
 
-fn bad_name(path: &Path, reason: String, suggestion: Option<String>) -> Diagnostic {
-    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-    let message = format!("`{file_name}` is not a migration file name: {reason}");
-    let help = match suggestion {
-        Some(suggestion) => format!("rename it to `{suggestion}`; migration files are named {FILE_FORM}"),
-        None => format!(
+/// Why the corrected name of a badly named file is not suggested as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SuggestionTaken {
+    /// Another entry of the directory has that name.
+    ByFile,
+    /// It is also the corrected name of this other file.
+    AlsoFor(String),
+}
+
+/// A suggestion that cannot be given as it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conflict {
+    /// `taken` says another entry has that name.
+    Taken,
+    /// The suggestion at this index is the same.
+    SameAs(usize),
+}
+
+/// For each suggestion (of the badly named files, in order), whether it is taken by an entry
+/// or suggested for another file too (then the first other one is named).
+fn suggestion_conflicts(
+    suggestions: &[Option<&str>],
+    taken: impl Fn(&str) -> bool,
+) -> Vec<Option<Conflict>> {
+    let mut first_with: HashMap<&str, usize> = HashMap::new();
+    let mut second_with: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in suggestions.iter().enumerate() {
+        if let Some(s) = s {
+            if first_with.contains_key(s) {
+                second_with.entry(s).or_insert(i);
+            } else {
+                first_with.insert(s, i);
+            }
+        }
+    }
+    suggestions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = (*s)?;
+            if taken(s) {
+                return Some(Conflict::Taken);
+            }
+            let first = first_with[s];
+            let other = if first == i {
+                second_with.get(s).copied()
+            } else {
+                Some(first)
+            };
+            other.map(Conflict::SameAs)
+        })
+        .collect()
+}
+
+fn file_name_of(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> Diagnostic {
+    let file_name = file_name_of(path);
+    let message = format!("`{file_name}` is not a migration file name: {}", bad.reason);
+    let spelt: Vec<String> = bad
+        .non_ascii
+        .iter()
+        .filter_map(|n| n.ascii.map(|ascii| (n.letter, ascii)))
+        .enumerate()
+        .map(|(i, (letter, ascii))| {
+            let written = if i == 0 { " written" } else { "" };
+            format!("`{letter}`{written} as `{ascii}`")
+        })
+        .collect();
+    let help = match (bad.suggestion, taken) {
+        (Some(suggestion), None) if spelt.is_empty() => {
+            format!("rename it to `{suggestion}`; migration files are named {FILE_FORM}")
+        }
+        (Some(suggestion), None) => format!(
+            "rename it to `{suggestion}` ({}); migration files are named {FILE_FORM}",
+            spelt.join(", ")
+        ),
+        (Some(suggestion), Some(SuggestionTaken::ByFile)) => format!(
+            "its corrected name `{suggestion}` is taken by another file: if this one duplicates \
+             it, delete it; otherwise give it another version or name; migration files are \
+             named {FILE_FORM}"
+        ),
+        (Some(suggestion), Some(SuggestionTaken::AlsoFor(other))) => format!(
+            "its corrected name `{suggestion}` is also that of `{other}`: rename one of them to \
+             it and give the other another version or name; migration files are named \
+             {FILE_FORM}"
+        ),
+        (None, _) if bad.non_ascii.iter().any(|n| n.ascii.is_none()) => {
+            let unspelt: Vec<name::NonAscii> = bad
+                .non_ascii
+                .iter()
+                .filter(|n| n.ascii.is_none())
+                .copied()
+                .collect();
+            let verb = if unspelt.len() == 1 { "has" } else { "have" };
+            format!(
+                "migration files are named {FILE_FORM}; write the name in ASCII letters ({} \
+                 {verb} no ASCII spelling here)",
+                name::letter_list(&unspelt)
+            )
+        }
+        (None, _) => format!(
             "migration files are named {FILE_FORM}; rename it, or give it another extension if it is not a migration"
         ),
     };
@@ -866,6 +998,33 @@ fn sql_file(found: Found) -> Option<SqlFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_suggestion_taken_or_shared_is_a_conflict() {
+        let taken = |s: &str| s == "001_a.up.sql";
+        let conflicts = suggestion_conflicts(
+            &[
+                Some("001_a.up.sql"),
+                Some("002_b.up.sql"),
+                None,
+                Some("002_b.up.sql"),
+                Some("003_c.up.sql"),
+                Some("002_b.up.sql"),
+            ],
+            taken,
+        );
+        assert_eq!(
+            conflicts,
+            vec![
+                Some(Conflict::Taken),
+                Some(Conflict::SameAs(3)),
+                None,
+                Some(Conflict::SameAs(1)),
+                None,
+                Some(Conflict::SameAs(1)),
+            ]
+        );
+    }
 
     #[test]
     fn blank_sql_is_whitespace_and_comments() {

@@ -39,6 +39,68 @@ pub struct BadName {
     pub reason: String,
     /// The corrected file name, when one can be guessed.
     pub suggestion: Option<String>,
+    /// The letters (and digits) outside ASCII in the name, in order, each once: a migration
+    /// name is ASCII. The suggestion spells each in ASCII (`é` as `e`); when one has no such
+    /// spelling there is no suggestion, and the letter is named instead of dropped.
+    pub non_ascii: Vec<NonAscii>,
+}
+
+/// A letter outside ASCII in a name, and how suggestions spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NonAscii {
+    pub letter: char,
+    /// `e` for `é`, `ss` for `ß`; `None` for letters without a Latin spelling (`数`).
+    pub ascii: Option<&'static str>,
+}
+
+/// The letters outside ASCII in `text`, in order, each once.
+pub fn non_ascii_letters(text: &str) -> Vec<NonAscii> {
+    let mut found: Vec<NonAscii> = Vec::new();
+    for letter in text
+        .chars()
+        .filter(|c| !c.is_ascii() && c.is_alphanumeric())
+    {
+        if !found.iter().any(|n| n.letter == letter) {
+            found.push(NonAscii {
+                letter,
+                ascii: ascii_spelling(letter),
+            });
+        }
+    }
+    found
+}
+
+/// The ASCII spelling of a Latin letter with a diacritic or a ligature (Latin-1 and Latin
+/// Extended-A, lowercase): what a person writing `café` means by `cafe`.
+fn ascii_spelling(letter: char) -> Option<&'static str> {
+    let lower = letter.to_lowercase().next()?;
+    Some(match lower {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+        'æ' => "ae",
+        'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => "c",
+        'ď' | 'đ' | 'ð' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
+        'ĝ' | 'ğ' | 'ġ' | 'ģ' => "g",
+        'ĥ' | 'ħ' => "h",
+        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' | 'i' => "i",
+        'ĳ' => "ij",
+        'ĵ' => "j",
+        'ķ' | 'ĸ' => "k",
+        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => "l",
+        'ñ' | 'ń' | 'ņ' | 'ň' | 'ŉ' | 'ŋ' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => "o",
+        'œ' => "oe",
+        'ŕ' | 'ŗ' | 'ř' => "r",
+        'ś' | 'ŝ' | 'ş' | 'š' | 'ſ' => "s",
+        'ß' => "ss",
+        'ţ' | 'ť' | 'ŧ' => "t",
+        'þ' => "th",
+        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => "u",
+        'ŵ' => "w",
+        'ý' | 'ÿ' | 'ŷ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return None,
+    })
 }
 
 /// Whether a file name ends in `.sql`, ignoring case: such a file is meant to be a migration,
@@ -50,10 +112,33 @@ pub fn is_sql_file_name(file_name: &str) -> bool {
 
 /// Parses `003_create_tb_comment.up.sql`.
 pub fn parse_file_name(file_name: &str) -> Result<FileName<'_>, BadName> {
-    parse_strict(file_name).map_err(|reason| BadName {
-        reason: reason.to_string(),
-        suggestion: suggest_file_name(file_name).filter(|s| s != file_name),
+    parse_strict(file_name).map_err(|reason| {
+        let non_ascii = non_ascii_letters(file_name);
+        let mut reason = reason.to_string();
+        if !non_ascii.is_empty() {
+            reason.push_str("; non-ASCII letters are not allowed: ");
+            reason.push_str(&letter_list(&non_ascii));
+        }
+        BadName {
+            reason,
+            suggestion: suggest_file_name(file_name).filter(|s| s != file_name),
+            non_ascii,
+        }
     })
+}
+
+/// `` `é`, `ß` `` — at most 8 letters, then `…`.
+pub fn letter_list(letters: &[NonAscii]) -> String {
+    const SHOWN: usize = 8;
+    let mut list: Vec<String> = letters
+        .iter()
+        .take(SHOWN)
+        .map(|n| format!("`{}`", n.letter))
+        .collect();
+    if letters.len() > SHOWN {
+        list.push("…".to_string());
+    }
+    list.join(", ")
 }
 
 fn parse_strict(file_name: &str) -> Result<FileName<'_>, &'static str> {
@@ -163,13 +248,22 @@ fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
     tail.eq_ignore_ascii_case(suffix).then_some(head)
 }
 
-/// Lowercase snake_case from anything: camelCase words split, every other character a `_`,
-/// runs of `_` collapsed. `None` when the result would not start with a letter.
+/// Lowercase snake_case from anything: camelCase words split, Latin letters with diacritics
+/// spelt in ASCII (`é` as `e`), every other character a `_`, runs of `_` collapsed. `None`
+/// when the result would not start with a letter, or when a letter has no ASCII spelling
+/// (`数`): dropping it would suggest another name.
 fn normalize_name(raw: &str) -> Option<String> {
     let chars: Vec<char> = raw.chars().collect();
     let mut out = String::with_capacity(raw.len() + 4);
     for (i, &c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() {
+        if !c.is_ascii() && c.is_alphanumeric() {
+            let ascii = ascii_spelling(c)?;
+            let prev = i.checked_sub(1).map(|p| chars[p]);
+            if c.is_uppercase() && prev.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit()) {
+                out.push('_');
+            }
+            out.push_str(ascii);
+        } else if c.is_ascii_uppercase() {
             let prev = i.checked_sub(1).map(|p| chars[p]);
             let next = chars.get(i + 1).copied();
             let starts_word = match prev {
@@ -288,11 +382,46 @@ mod tests {
             ("  Add  Bio  ", Some("add_bio")),
             ("2fa", None),
             ("", None),
-            ("é", None),
+            ("é", Some("e")),
+            ("café", Some("cafe")),
+            ("Straße", Some("strasse")),
+            ("数据", None),
+            ("add_数据", None),
         ];
         for (arg, expected) in cases {
             assert_eq!(suggest_name(arg).as_deref(), expected, "{arg:?}");
         }
+    }
+
+    #[test]
+    fn non_ascii_letters_are_named_and_spelt_in_ascii_or_not_suggested() {
+        let bad = parse_file_name("001_café.up.sql").unwrap_err();
+        assert!(
+            bad.reason
+                .ends_with("; non-ASCII letters are not allowed: `é`"),
+            "{}",
+            bad.reason
+        );
+        assert_eq!(bad.suggestion.as_deref(), Some("001_cafe.up.sql"));
+        assert_eq!(
+            bad.non_ascii,
+            vec![NonAscii {
+                letter: 'é',
+                ascii: Some("e")
+            }]
+        );
+        let bad = parse_file_name("002_数据_数.up.sql").unwrap_err();
+        assert!(bad.reason.ends_with("`数`, `据`"), "{}", bad.reason);
+        assert_eq!(bad.suggestion, None);
+        let bad = parse_file_name("003_ÉtéÆ.down.sql").unwrap_err();
+        assert_eq!(bad.suggestion.as_deref(), Some("003_ete_ae.down.sql"));
+        // Not letters: separators, as any other punctuation.
+        let bad = parse_file_name("004_a–b.up.sql").unwrap_err();
+        assert_eq!(bad.suggestion.as_deref(), Some("004_a_b.up.sql"));
+        assert!(bad.non_ascii.is_empty());
+        let many: String = "αβγδεζηθικ".to_string();
+        let bad = parse_file_name(&format!("005_{many}.up.sql")).unwrap_err();
+        assert!(bad.reason.ends_with("`θ`, …"), "{}", bad.reason);
     }
 
     #[test]

@@ -1,0 +1,190 @@
+//! `migrate up --create-database`: it connects to the database first and only needs a
+//! maintenance database (`postgres`, else `template1`, as `createdb` does) to create a missing
+//! one; it says so on stderr (a dry run says it would, and creates nothing); and every refusal
+//! that does not need the database comes before creating it.
+//!
+//! The maintenance cases run on a throwaway cluster whose `postgres` database is dropped (never
+//! on the shared server); the others use a database name of their own on the shared server.
+
+use std::sync::OnceLock;
+
+use confiture::exit;
+use confiture_tests::cluster::Cluster;
+use confiture_tests::{unique, Project, TestDb};
+
+fn two_migrations() -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_t1",
+            "CREATE TABLE t1 (id int PRIMARY KEY);\n",
+            "DROP TABLE t1;\n",
+        )
+        .migration(
+            "002_create_t2",
+            "CREATE TABLE t2 (id int PRIMARY KEY);\n",
+            "DROP TABLE t2;\n",
+        );
+    project
+}
+
+/// The database the tests' own sessions use on the throwaway cluster: a session on
+/// `template1` would make `CREATE DATABASE` (which copies it) fail.
+const ADMIN_DB: &str = "test_admin";
+
+/// A cluster without the `postgres` database, shared by this file's tests.
+fn cluster_without_postgres() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let cluster = Cluster::init();
+        cluster.start();
+        let mut client = cluster.connect("postgres");
+        client
+            .batch_execute(&format!("CREATE DATABASE {ADMIN_DB}"))
+            .expect("create the tests' own database");
+        drop(client);
+        cluster
+            .connect(ADMIN_DB)
+            .batch_execute("DROP DATABASE postgres")
+            .expect("drop the postgres database of the throwaway cluster");
+        cluster
+    })
+}
+
+fn database_exists(cluster: &Cluster, name: &str) -> bool {
+    cluster
+        .connect(ADMIN_DB)
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .expect("list databases")
+        .is_some()
+}
+
+#[test]
+fn an_existing_database_needs_no_maintenance_database() {
+    let cluster = cluster_without_postgres();
+    let name = unique("cft_exists");
+    cluster
+        .connect(ADMIN_DB)
+        .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"))
+        .expect("create the database");
+    let url = cluster.url(&name, "sslmode=disable");
+    let project = two_migrations();
+    project
+        .run(&["migrate", "up", "--create-database", "--database-url", &url])
+        .code(exit::SUCCESS)
+        .stderr_lacks("created database")
+        .stdout_has("applied 2 migrations");
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--create-database",
+            "--dry-run",
+            "--database-url",
+            &url,
+        ])
+        .code(exit::SUCCESS)
+        .stderr_lacks("would create");
+}
+
+#[test]
+fn a_missing_database_is_created_through_template1_when_postgres_is_gone() {
+    let cluster = cluster_without_postgres();
+    let name = unique("cft_fallback");
+    let url = cluster.url(&name, "sslmode=disable");
+    two_migrations()
+        .run(&["migrate", "up", "--create-database", "--database-url", &url])
+        .code(exit::SUCCESS)
+        .stderr_has(&format!("created database \"{name}\""));
+    assert!(database_exists(cluster, &name));
+}
+
+#[test]
+fn creating_a_database_says_so_on_stderr_once() {
+    let db = TestDb::unborn("cr_says");
+    let project = two_migrations();
+    let run = project.run_on(&db, &["migrate", "up", "--create-database"]);
+    run.code(exit::SUCCESS)
+        .stderr_has(&format!("created database \"{}\"", db.name))
+        .stdout_lacks("created database");
+    assert!(db.exists());
+    project
+        .run_on(&db, &["migrate", "up", "--create-database"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("created database")
+        .stdout_has("already up to date");
+}
+
+#[test]
+fn a_dry_run_says_it_would_create_the_database_and_creates_nothing() {
+    let db = TestDb::unborn("cr_dry");
+    let project = two_migrations();
+    project
+        .run_on(&db, &["migrate", "up", "--create-database", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stderr_has(&format!("would create database \"{}\"", db.name))
+        .stdout_has("001_create_t1")
+        .stdout_has("002_create_t2");
+    assert!(!db.exists());
+    let json = project
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "up",
+                "--create-database",
+                "--dry-run",
+                "--format",
+                "json",
+            ],
+        )
+        .code(exit::SUCCESS)
+        .json();
+    assert_eq!(json["dry_run"], true, "{json}");
+    assert_eq!(
+        json["migrations"].as_array().map(Vec::len),
+        Some(2),
+        "{json}"
+    );
+    assert!(!db.exists());
+}
+
+/// Refusals that do not need the database's contents come before creating it: usage errors
+/// (`--single-transaction` with a `no-transaction` file, `--steps 0`, an unknown `--target`)
+/// and broken migration files.
+#[test]
+fn refusals_come_before_creating_the_database() {
+    let project = two_migrations();
+    project.migration(
+        "003_index",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t1_id ON t1 (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t1_id;\n",
+    );
+    let cases: [(&[&str], u8); 3] = [
+        (&["--single-transaction"], exit::USAGE),
+        (&["--steps", "0"], exit::USAGE),
+        (&["--target", "42"], exit::USAGE),
+    ];
+    for (flags, code) in cases {
+        let db = TestDb::unborn("cr_refuse");
+        let mut args = vec!["migrate", "up", "--create-database"];
+        args.extend_from_slice(flags);
+        let run = project.run_on(&db, &args);
+        run.code(code).stderr_lacks("created database");
+        assert!(
+            !db.exists(),
+            "{flags:?} created the database\n{}",
+            run.dump()
+        );
+    }
+    let broken = Project::new();
+    broken.write(
+        "db/migrations/001_no_down.up.sql",
+        "CREATE TABLE t (id int);\n",
+    );
+    let db = TestDb::unborn("cr_refuse");
+    broken
+        .run_on(&db, &["migrate", "up", "--create-database"])
+        .code(exit::INVALID);
+    assert!(!db.exists());
+}
