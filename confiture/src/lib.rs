@@ -13,9 +13,11 @@
 
 pub mod config;
 pub mod diagnostic;
+pub mod display;
 pub mod error;
 pub mod exit;
 pub mod files;
+pub mod hint;
 pub mod ledger;
 pub mod plan;
 pub mod status;

@@ -589,6 +589,7 @@ impl Migrator {
         };
         plan::check_up_request(&set, &request)?;
         if options.create_database && !options.dry_run && self.client.is_none() {
+            self.announce_connect();
             crate::db::create_database(&self.env)?;
         }
         if options.dry_run {

@@ -7,12 +7,13 @@ use confiture::migrate::{
     BaselineOptions, DownOptions, Failed, Progress, ReinitOptions, UpOptions,
 };
 use confiture::status::{State, StatusReport};
-use confiture::{exit, Error, Migrator, Result};
+use confiture::{display, exit, hint, Error, Migrator, Result};
 use serde::Serialize;
 
 use super::{refuse_invalid, Context};
 use crate::cli::{Cli, LockArgs, Migrate};
 use crate::output::{Output, Style};
+use crate::render::{self, plural};
 
 pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u8> {
     match command {
@@ -35,7 +36,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 )?,
                 create_database: args.create_database,
             };
-            let mut migrator = migrator(cli, cx, out)?;
+            let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.up(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |out, r| {
@@ -64,7 +65,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                     &args.timeouts.statement_timeout,
                 )?,
             };
-            let mut migrator = migrator(cli, cx, out)?;
+            let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.down(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |out, r| {
@@ -83,7 +84,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 dry_run: args.dry_run,
                 lock_wait: lock_wait(&args.lock)?,
             };
-            let mut migrator = migrator(cli, cx, out)?;
+            let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |_, r| {
@@ -98,7 +99,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                     format!(
                         "{verb} {} as applied without running them: {}",
                         plural(r.baselined.len(), "migration"),
-                        r.baselined.join(", ")
+                        render::versions(&r.baselined)
                     )
                 }
             })
@@ -109,7 +110,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 dry_run: args.dry_run,
                 lock_wait: lock_wait(&args.lock)?,
             };
-            let mut migrator = migrator(cli, cx, out)?;
+            let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |_, r| {
@@ -122,12 +123,12 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                     "{verb} {} ledger rows with {}: {}",
                     r.deleted_count,
                     plural(r.marked.len(), "row"),
-                    r.marked.join(", ")
+                    render::versions(&r.marked)
                 );
                 if !r.forgotten.is_empty() {
                     text.push_str(&format!(
                         "\nforgotten (no file on disk): {}",
-                        r.forgotten.join(", ")
+                        render::versions(&r.forgotten)
                     ));
                 }
                 text
@@ -137,9 +138,10 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
     }
 }
 
-/// Resolves the database by the documented precedence, says which one on stderr, and opens a
-/// session (connecting lazily).
-fn migrator(cli: &Cli, cx: &Context, out: &Output) -> Result<Migrator> {
+/// Resolves the database by the documented precedence and opens a session (connecting lazily).
+/// The `using ...` line is printed when the session first reaches the server, so a request
+/// refused before that (`--steps 0`, an unknown `--target`, broken files) prints none.
+fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     let g = &cli.global;
     let selection = if let Some(url) = &g.database_url {
         Selection::Url(url.clone())
@@ -151,12 +153,10 @@ fn migrator(cli: &Cli, cx: &Context, out: &Output) -> Result<Migrator> {
         Selection::Auto
     };
     let env = config::resolve(&cx.workspace, &selection, &config::process_vars)?;
-    out.note(&env.describe());
-    Ok(Migrator::new(
-        env,
-        cx.display_dir.clone(),
-        cx.check_options.clone(),
-    ))
+    let using = display::escape_prose(&env.describe()).into_owned();
+    let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone());
+    migrator.on_connect(move |_| Output::note_line(&using));
+    Ok(migrator)
 }
 
 fn version(text: &str) -> Result<u64> {
@@ -182,25 +182,18 @@ fn lock_wait(args: &LockArgs) -> Result<Duration> {
     duration("--lock-timeout", &args.lock_timeout)
 }
 
-/// `applied 3 migrations in 41 ms: 001, 002, 003`.
+/// `applied 3 migrations in 41 ms: 001, 002, 003`; `applied 1000 migrations in 160 ms:
+/// 0001…1000` (the JSON report keeps every version).
 fn done_text(verb: &str, versions: &[String], total_ms: u64) -> String {
     format!(
         "{verb} {} in {total_ms} ms: {}",
         plural(versions.len(), "migration"),
-        versions.join(", ")
+        render::versions(versions)
     )
 }
 
 fn optional_duration(flag: &str, text: &Option<String>) -> Result<Option<Duration>> {
     text.as_deref().map(|t| duration(flag, t)).transpose()
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 /// Progress on stderr: one line per migration with its duration, and on a terminal a live
@@ -236,6 +229,7 @@ impl ProgressView {
                         h.pid,
                         h.application_name
                             .filter(|a| !a.is_empty())
+                            .map(|a| display::escape(&a).into_owned())
                             .unwrap_or_else(|| "no application_name".into())
                     ),
                     None => "another session".to_string(),
@@ -264,8 +258,9 @@ impl ProgressView {
                         String::new()
                     };
                     out.progress_inline(&format!(
-                        "{bar}{} {version}_{name} ...",
-                        direction_verb(direction)
+                        "{bar}{} {} ...",
+                        direction_verb(direction),
+                        shown_id(&version, &name)
                     ));
                 }
             }
@@ -276,7 +271,8 @@ impl ProgressView {
                 delay_ms,
             } => {
                 out.progress(&format!(
-                    "{version}_{name}: lock not available, retrying in {delay_ms} ms (attempt {attempt})"
+                    "{}: lock not available, retrying in {delay_ms} ms (attempt {attempt})",
+                    shown_id(&version, &name)
                 ));
             }
             Progress::Finished {
@@ -287,8 +283,9 @@ impl ProgressView {
             } => {
                 self.done += 1;
                 out.progress(&format!(
-                    "{} {version}_{name} ({duration_ms} ms)",
-                    out.paint_err(Style::Green, direction_done(direction))
+                    "{} {} ({duration_ms} ms)",
+                    out.paint_err(Style::Green, direction_done(direction)),
+                    shown_id(&version, &name)
                 ));
                 if out.stderr_is_terminal && self.total > 1 && self.done < self.total {
                     out.progress_inline(&self.bar());
@@ -296,6 +293,11 @@ impl ProgressView {
             }
         }
     }
+}
+
+/// `003_add_bio`, control characters escaped (the name may come from the ledger).
+fn shown_id(version: &str, name: &str) -> String {
+    display::escape(&format!("{version}_{name}")).into_owned()
 }
 
 fn direction_verb(direction: confiture::migrate::Direction) -> &'static str {
@@ -331,11 +333,11 @@ fn plan_text(
         };
         text.push_str(&out.paint(
             Style::Bold,
-            &format!("-- {verb} {}_{} ({mode})", m.version, m.name),
+            &format!("-- {verb} {} ({mode})", shown_id(&m.version, &m.name)),
         ));
         text.push('\n');
         if let Some(sql) = &m.sql {
-            text.push_str(sql.trim_end());
+            text.push_str(&display::escape_prose(sql.trim_end()));
             text.push('\n');
         }
         text.push('\n');
@@ -385,14 +387,14 @@ fn status(cli: &Cli, cx: &Context, out: &Output) -> Result<u8> {
             "reading the database",
         ));
     }
-    let mut migrator = migrator(cli, cx, out)?;
+    let mut migrator = migrator(cli, cx)?;
     let report = migrator.status_of(&checked.set)?;
     if out.json_mode() {
         out.json(&report);
     } else {
         out.result(&status_table(out, &report));
         for line in status_advice(&report) {
-            out.note(&line);
+            out.note(&out.hint(&line));
         }
     }
     Ok(report.exit_code())
@@ -414,7 +416,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         .iter()
         .map(|m| {
             (
-                m.id(),
+                display::escape(&m.id()).into_owned(),
                 m.status,
                 m.applied_at
                     .as_deref()
@@ -438,7 +440,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
     let mut text = out.paint(
         Style::Bold,
         &format!(
-            "{:width$}  {:status_width$}  Applied At",
+            "{:width$}  {:status_width$}  Applied At (UTC)",
             "Migration", "Status"
         ),
     );
@@ -476,24 +478,30 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
     text
 }
 
-/// `2026-01-15T10:30:00+00:00` → `2026-01-15 10:30:00`, as the seed shows it.
+/// `2026-01-15T10:30:00+00:00` → `2026-01-15 10:30:00`, as the seed shows it: the column
+/// header says UTC, which is what the ledger read gives. Another offset is kept in the cell.
 fn human_time(rfc3339: &str) -> String {
-    let mut text = rfc3339.replacen('T', " ", 1);
-    if let Some(cut) = text.get(..19) {
-        text = cut.to_string();
-    }
-    text
+    let text = rfc3339.replacen('T', " ", 1);
+    let utc = text
+        .strip_suffix("+00:00")
+        .or_else(|| text.strip_suffix('Z'))
+        .unwrap_or(&text);
+    display::escape(utc).into_owned()
 }
 
 /// What to do next, on stderr, for the states a person must act on.
 fn status_advice(report: &StatusReport) -> Vec<String> {
     let mut lines = Vec::new();
     if !report.initialised {
-        lines.push("help: run `cargo confiture migrate up` to create the tracking table and apply the migrations".to_string());
+        lines.push(format!(
+            "help: run {} to create the tracking table and apply the migrations",
+            hint::command("migrate up")
+        ));
     } else if !report.modified.is_empty() {
         lines.push(format!(
-            "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edit with `cargo confiture migrate reinit`",
-            report.modified.join(", ")
+            "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edit with {}",
+            report.modified.join(", "),
+            hint::command("migrate reinit")
         ));
     }
     if !report.missing.is_empty() {
@@ -504,8 +512,9 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
     }
     if !report.out_of_order.is_empty() {
         lines.push(format!(
-            "help: pending migrations are older than the newest applied one ({}): renumber them, or apply with `migrate up --allow-out-of-order`",
-            report.out_of_order.join(", ")
+            "help: pending migrations are older than the newest applied one ({}): renumber them, or apply with {}",
+            report.out_of_order.join(", "),
+            hint::command("migrate up --allow-out-of-order")
         ));
     }
     lines
