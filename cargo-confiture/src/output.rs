@@ -163,8 +163,8 @@ impl Output {
     pub fn error(&self, error: &Error) {
         self.error_text(error);
         if self.json_mode() {
-            let help = error.help.as_deref().map(|h| self.invocation.render(h));
-            print_json(&ErrorDocument::new(error, help.as_deref()));
+            // JSON is data: the library's text as it is (text output renders the hints).
+            print_json_error(error);
         }
     }
 
@@ -175,7 +175,12 @@ impl Output {
             self.paint_err(Style::Red, "error:"),
             display::escape(&error.to_string())
         );
-        text.push_str(&render::details(&error.details));
+        let details: Vec<String> = error
+            .details
+            .iter()
+            .map(|d| self.invocation.render(d).into_owned())
+            .collect();
+        text.push_str(&render::details(&details));
         if let Some(help) = &error.help {
             text.push_str(&format!(
                 "  {} {}\n",
@@ -244,7 +249,7 @@ pub fn print_json<T: Serialize>(value: &T) {
 
 /// `{"error": {...}}` on stdout, for a failure before there is an [`Output`] (clap's errors).
 pub fn print_json_error(error: &Error) {
-    print_json(&ErrorDocument::new(error, error.help.as_deref()));
+    print_json(&ErrorDocument::from(error));
 }
 
 fn paint(enabled: bool, style: Style, text: &str) -> String {
@@ -270,15 +275,15 @@ struct ErrorBody<'a> {
     help: Option<&'a str>,
 }
 
-impl<'a> ErrorDocument<'a> {
-    fn new(error: &'a Error, help: Option<&'a str>) -> Self {
+impl<'a> From<&'a Error> for ErrorDocument<'a> {
+    fn from(error: &'a Error) -> Self {
         ErrorDocument {
             error: ErrorBody {
                 kind: error.kind.name(),
                 exit_code: error.exit_code(),
                 message: error.to_string(),
                 details: &error.details,
-                help,
+                help: error.help.as_deref(),
             },
         }
     }

@@ -94,7 +94,8 @@ pub fn diagnostic(
         )
     );
     let shown_source = source.map(|s| display::escape(&s.replace('\t', TAB)).into_owned());
-    let location = match (d.line, &shown_source) {
+    let location = match (d.line, source) {
+        // The column counts characters, a tab as one, as rustc's does.
         (Some(line), Some(src)) => {
             let column = src.chars().take_while(|c| c.is_whitespace()).count() + 1;
             format!("{path}:{line}:{column}")

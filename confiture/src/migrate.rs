@@ -465,9 +465,10 @@ impl Migrator {
                 "{} has {count}; nothing was run",
                 self.migrations_dir.display(),
             ))
-            .with_help(
-                "fix the files listed (`cargo confiture lint` explains each rule), then run again",
-            );
+            .with_help(format!(
+                "fix the files listed ({} explains each rule), then run again",
+                crate::hint::command("lint")
+            ));
             err.details = errors;
             return Err(err);
         }
@@ -669,7 +670,7 @@ impl Migrator {
                             // A lost connection may have cut a message short after the server
                             // committed some of the migrations it carried.
                             let label = if f.error.kind == ErrorKind::Connection && !confirmed {
-                                "not confirmed (see `migrate status`)"
+                                "not confirmed (see `cargo confiture migrate status`)"
                             } else {
                                 "not attempted"
                             };

@@ -239,7 +239,8 @@ pub fn check_history(
         }
         help.push(format!(
             "restore the modified files from version control; if the edits were intended, \
-             run `cargo confiture migrate reinit --through {newest}` to accept their checksums"
+             run {} to accept their checksums",
+            crate::hint::command(&format!("migrate reinit --through {newest}"))
         ));
     }
     if !missing.is_empty() {
@@ -252,7 +253,8 @@ pub fn check_history(
         }
         help.push(format!(
             "restore the missing files from version control; if they were removed on purpose, \
-             run `cargo confiture migrate reinit --through {newest}` to forget them"
+             run {} to forget them",
+            crate::hint::command(&format!("migrate reinit --through {newest}"))
         ));
     }
     if !out_of_order.is_empty() {
@@ -395,12 +397,17 @@ pub fn down<'a>(
     if !irreversible.is_empty() {
         let mut err = Error::new(
             ErrorKind::Irreversible,
-            format!("refusing to roll back: {} migration(s) are irreversible", irreversible.len()),
+            format!(
+                "refusing to roll back: {} migration(s) are irreversible",
+                irreversible.len()
+            ),
         )
-        .with_help(
+        .with_help(format!(
             "an irreversible migration cannot be rolled back; undo its effect with a new migration \
-             (`cargo confiture migrate generate NAME`) and apply it with `migrate up`",
-        );
+             ({}) and apply it with {}",
+            crate::hint::command("migrate generate NAME"),
+            crate::hint::command("migrate up")
+        ));
         err.details = irreversible
             .iter()
             .map(|m| {

@@ -75,12 +75,14 @@ pub fn run(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
     ));
     if !args.dry_run {
         // The guidance lives here, not in the files: they are part of the checksum and every
-        // `--dry-run` prints them.
-        out.note(&format!(
-            "{} write the change in the up file and how to undo it in the down file. A statement \
-             that cannot run in a transaction (CREATE INDEX CONCURRENTLY) needs the line \
-             `-- confiture:no-transaction` at the top of its file; a change that cannot be \
-             undone, `-- confiture:irreversible` in the down file. Then run {}.",
+        // `--dry-run` prints them. Progress, so `-q` silences it.
+        out.progress(&format!(
+            "{} write the change in the up file, and how to undo it in the down file\n  \
+             - a statement that cannot run in a transaction (CREATE INDEX CONCURRENTLY): put the \
+             line `-- confiture:no-transaction` at the top of its file\n  \
+             - a change that cannot be undone: put the line `-- confiture:irreversible` in the \
+             down file\n  \
+             then check them with {}",
             out.paint_err(Style::Cyan, "note:"),
             out.hint(&hint::command("lint"))
         ));
