@@ -62,7 +62,7 @@ pub fn relative_to(path: &Path, cwd: &Path) -> PathBuf {
         .take(common)
         .filter(|c| matches!(c, Component::RootDir | Component::Prefix(_)))
         .count();
-    if common <= shared_roots || from[common..].iter().any(|c| *c == Component::ParentDir) {
+    if common <= shared_roots || from[common..].contains(&Component::ParentDir) {
         return path.to_path_buf();
     }
     let mut relative = PathBuf::new();

@@ -9,6 +9,9 @@ use crate::files::{self, CheckOptions, MigrationSet};
 use crate::status::{self, StatusReport};
 use crate::workspace::Workspace;
 
+/// What [`Migrator::on_connect`] registers.
+pub(crate) type OnConnect = Box<dyn FnOnce(&Environment) + Send>;
+
 /// A migration session against one database, with one migrations directory.
 pub struct Migrator {
     pub(crate) env: Environment,
@@ -16,7 +19,7 @@ pub struct Migrator {
     pub(crate) check_options: CheckOptions,
     pub(crate) client: Option<postgres::Client>,
     /// Called once, just before the first connection: see [`Migrator::on_connect`].
-    pub(crate) on_connect: Option<Box<dyn FnOnce(&Environment) + Send>>,
+    pub(crate) on_connect: Option<OnConnect>,
 }
 
 impl Migrator {

@@ -239,6 +239,34 @@ fn lint_output() {
     snap("lint-clean", &clean, None, &["lint"]);
 }
 
+/// The README's sample of `lint` is what `lint` prints, line for line.
+#[test]
+fn the_readme_shows_the_lint_output() {
+    let project = Project::new();
+    project.migration(
+        "001_create_tb_user",
+        "CREATE TABLE tb_user (id int);\n",
+        "DROP TABLE tb_user;\n",
+    );
+    project.migration(
+        "002_index_tb_user",
+        "-- speeds up the lookup\n\tCREATE INDEX idx_user ON tb_user (id);\n",
+        "DROP INDEX idx_user;\n",
+    );
+    project.write(
+        "db/migrations/003_load_users.up.sql",
+        "INSERT INTO tb_user VALUES (1);\n",
+    );
+    snap("lint-readme", &project, None, &["lint"]);
+    let run = project.run(&["lint"]);
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md");
+    assert!(
+        readme.contains(&format!("```text\n{}```", run.stderr)),
+        "README.md should show `lint`'s output as printed:\n{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn status_and_up_on_the_example() {
     let db = TestDb::new("snap_status");
