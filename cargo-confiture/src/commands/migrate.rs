@@ -153,7 +153,7 @@ fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
         Selection::Auto
     };
     let env = config::resolve(&cx.workspace, &selection, &config::process_vars)?;
-    let using = display::escape_prose(&env.describe()).into_owned();
+    let using = display::escape(&env.describe()).into_owned();
     let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone());
     migrator.on_connect(move |_| Output::note_line(&using));
     Ok(migrator)
