@@ -217,6 +217,20 @@ fn lint_project() -> Project {
 fn lint_output() {
     let project = lint_project();
     snap("lint-errors", &project, None, &["lint"]);
+    // Every command shows a directory's problems with the same renderer, before connecting.
+    let dead = "postgresql://postgres@127.0.0.1:1/x";
+    snap(
+        "up-refuses-broken-files",
+        &project,
+        None,
+        &["migrate", "up", "--database-url", dead],
+    );
+    snap(
+        "status-refuses-broken-files",
+        &project,
+        None,
+        &["migrate", "status", "--database-url", dead],
+    );
     let warned = Project::new();
     warned.migration(
         "001_create_tb_user",

@@ -39,6 +39,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.up(&options, &mut |p| view.on(out, p));
+            let outcome = directory_problems(cx, out, outcome);
             finish(out, outcome, |out, r| {
                 if r.dry_run {
                     plan_text(out, "would apply", &r.migrations)
@@ -68,6 +69,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.down(&options, &mut |p| view.on(out, p));
+            let outcome = directory_problems(cx, out, outcome);
             finish(out, outcome, |out, r| {
                 if r.dry_run {
                     plan_text(out, "would roll back", &r.migrations)
@@ -87,6 +89,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
+            let outcome = directory_problems(cx, out, outcome);
             finish(out, outcome, |_, r| {
                 let verb = if r.dry_run {
                     "would record"
@@ -113,6 +116,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
+            let outcome = directory_problems(cx, out, outcome);
             finish(out, outcome, |_, r| {
                 let verb = if r.dry_run {
                     "would replace"
@@ -347,6 +351,37 @@ fn plan_text(
         plural(migrations.len(), "migration")
     ));
     text
+}
+
+/// A command refused because the migrations directory has errors: shows them with the one
+/// renderer of diagnostics (rustc's layout), and keeps the error's one-line copies of them out of
+/// the text (the JSON report keeps them). Only on this failure path is the directory read again;
+/// the error's details are compared with it as data, nothing is parsed.
+fn directory_problems<R>(
+    cx: &Context,
+    out: &Output,
+    outcome: std::result::Result<R, Failed<R>>,
+) -> std::result::Result<R, Failed<R>> {
+    let Err(Failed { mut error, report }) = outcome else {
+        return outcome;
+    };
+    if error.kind == confiture::ErrorKind::Invalid && !out.json_mode() {
+        if let Ok(checked) = cx.load() {
+            let errors: Vec<&confiture::Diagnostic> = checked
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .collect();
+            let listed: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
+            if !errors.is_empty() && listed == error.details {
+                for d in &checked.diagnostics {
+                    out.diagnostic(d);
+                }
+                error.details.clear();
+            }
+        }
+    }
+    Err(Failed { error, report })
 }
 
 /// Renders a command's outcome: its report as JSON or text on stdout, and on failure the error
