@@ -96,7 +96,8 @@ impl Output {
     /// A help or hint line: control characters escaped, and every suggested command repeating
     /// how this run chose its database.
     pub fn hint(&self, text: &str) -> String {
-        self.invocation.render(&display::escape(text)).into_owned()
+        // Rendered first, escaped last: the repeated arguments (`-c FILE`) come from outside too.
+        display::escape(&self.invocation.render(text)).into_owned()
     }
 
     pub fn json_mode(&self) -> bool {
