@@ -21,8 +21,9 @@
 //! - prints `cargo:rerun-if-changed` for that `Cargo.toml`, the migrations directory (its
 //!   modification time covers files added, renamed or removed) and each file in it (edits), so
 //!   the check runs again exactly when something it read changes;
-//! - prints each error as one `cargo::error=path:line: code: message; help: ...` line and each
-//!   warning as a `cargo:warning=` line;
+//! - prints each error as one `cargo::error=path[:line]: code: message; help: ...` line (the
+//!   line number when the problem is at a line; control characters escaped) and each warning
+//!   as a `cargo:warning=` line;
 //! - returns `Err` when there is any error, so that `main` exits non-zero and the build fails.
 //!
 //! For another directory or settings, use the builder:
