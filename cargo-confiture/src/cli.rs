@@ -56,7 +56,8 @@ pub struct Global {
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
 
-    /// Print no progress on stderr (results and errors are still printed)
+    /// Print no progress on stderr. Results, errors and the `using ...` line (which database
+    /// a command connects to) are still printed
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
 }
@@ -80,7 +81,24 @@ pub enum Command {
     #[command(subcommand)]
     Migrate(Migrate),
     /// Check the migrations directory (the same checks as confiture-build); exit 5 on errors
-    Lint,
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Fail (exit 5) on warnings too, for CI; `-D warnings` is the same
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// `-D warnings`: deny every warning, as rustc's flag does
+    #[arg(short = 'D', value_name = "LINTS", value_parser = ["warnings"], action = clap::ArgAction::Append)]
+    pub deny: Vec<String>,
+}
+
+impl LintArgs {
+    /// Whether warnings fail the run.
+    pub fn denies_warnings(&self) -> bool {
+        self.deny_warnings || !self.deny.is_empty()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,7 +130,8 @@ pub struct GenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// How long to wait for another runner's migration lock before giving up (exit 6)
+    /// How long to wait for another runner's migration lock before giving up (exit 6); `0`
+    /// tries once and gives up at once if another run holds it
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub lock_timeout: String,
 }

@@ -1,16 +1,17 @@
 //! One function per command: resolve what the user named, call the library, render the result.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use confiture::files::{self, CheckOptions, Checked};
 use confiture::workspace::Workspace;
-use confiture::{exit, Error, Result, Severity};
+use confiture::{display, exit, hint, Error, Result, Severity};
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, GenerateArgs, Migrate};
-use crate::output::Output;
+use crate::cli::{Cli, Command, LintArgs, Migrate};
+use crate::output::{Output, Style};
+use crate::render::plural;
 
+mod generate;
 mod migrate;
 
 /// Where the command runs: the workspace, and the migrations directory it names.
@@ -18,7 +19,8 @@ pub struct Context {
     pub workspace: Workspace,
     /// Absolute.
     pub migrations_dir: PathBuf,
-    /// As shown to the user: relative to the current directory when below it.
+    /// As shown to the user and given to the library: relative to the current directory
+    /// (`../db/migrations` from `src/`), so that every message names it as the user would.
     pub display_dir: PathBuf,
     pub check_options: CheckOptions,
 }
@@ -32,10 +34,7 @@ impl Context {
             Some(dir) => cwd.join(dir),
             None => workspace.migrations_dir(),
         };
-        let display_dir = match migrations_dir.strip_prefix(&cwd) {
-            Ok(relative) if !relative.as_os_str().is_empty() => relative.to_path_buf(),
-            _ => migrations_dir.clone(),
-        };
+        let display_dir = display::relative_to(&migrations_dir, &cwd);
         let check_options = CheckOptions {
             first_version: workspace.settings.first_version,
         };
@@ -57,8 +56,8 @@ impl Context {
 pub fn run(cli: &Cli, out: &Output) -> Result<u8> {
     let cx = Context::new(cli)?;
     match &cli.command {
-        Command::Lint => lint(&cx, out),
-        Command::Migrate(Migrate::Generate(args)) => generate(&cx, args, out),
+        Command::Lint(args) => lint(&cx, args, out),
+        Command::Migrate(Migrate::Generate(args)) => generate::run(&cx, args, out),
         Command::Migrate(command) => migrate::run(cli, &cx, command, out),
     }
 }
@@ -70,6 +69,8 @@ struct LintReport<'a> {
     migrations: usize,
     errors: usize,
     warnings: usize,
+    /// `--deny-warnings`: warnings fail the run (exit 5).
+    deny_warnings: bool,
     diagnostics: &'a [confiture::Diagnostic],
 }
 
@@ -81,60 +82,63 @@ fn count(checked: &Checked, severity: Severity) -> usize {
         .count()
 }
 
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
+/// The verdict of `lint`: exit 5 on errors, and on warnings when they are denied.
+fn lint_fails(errors: usize, warnings: usize, deny_warnings: bool) -> bool {
+    errors > 0 || (deny_warnings && warnings > 0)
 }
 
-fn lint(cx: &Context, out: &Output) -> Result<u8> {
+fn lint(cx: &Context, args: &LintArgs, out: &Output) -> Result<u8> {
     let checked = cx.load()?;
     let errors = count(&checked, Severity::Error);
     let warnings = count(&checked, Severity::Warning);
+    let deny = args.denies_warnings();
+    let fails = lint_fails(errors, warnings, deny);
+    let dir = display::path(&cx.display_dir);
     if out.json_mode() {
         out.json(&LintReport {
             migrations_dir: &cx.display_dir,
             migrations: checked.set.migrations.len(),
             errors,
             warnings,
+            deny_warnings: deny,
             diagnostics: &checked.diagnostics,
         });
     } else {
         for d in &checked.diagnostics {
             out.diagnostic(d);
         }
-        let verdict = if errors + warnings == 0 {
-            "no problems".to_string()
+        let mut counts = Vec::new();
+        if errors > 0 {
+            counts.push(plural(errors, "error"));
+        }
+        if warnings > 0 {
+            counts.push(plural(warnings, "warning"));
+        }
+        if fails {
+            // cargo's closing line: on stderr, with the other diagnostics.
+            let denied = if errors == 0 {
+                " (warnings denied by --deny-warnings)"
+            } else {
+                ""
+            };
+            out.note(&format!(
+                "{} could not lint {dir}: {}{denied}",
+                out.paint_err(Style::Red, "error:"),
+                counts.join(", ")
+            ));
         } else {
-            format!(
-                "{}, {}",
-                plural(errors, "error"),
-                plural(warnings, "warning")
-            )
-        };
-        out.result(&format!(
-            "checked {} in {}: {verdict}",
-            plural(checked.set.migrations.len(), "migration"),
-            cx.display_dir.display()
-        ));
+            let verdict = if counts.is_empty() {
+                "no problems".to_string()
+            } else {
+                counts.join(", ")
+            };
+            out.result(&format!(
+                "checked {} in {dir}: {verdict}",
+                plural(checked.set.migrations.len(), "migration"),
+            ));
+        }
     }
-    Ok(if errors > 0 {
-        exit::INVALID
-    } else {
-        exit::SUCCESS
-    })
-}
-
-/// `cargo confiture migrate generate --format json`.
-#[derive(Serialize)]
-struct GenerateReport {
-    version: String,
-    name: String,
-    up: PathBuf,
-    down: PathBuf,
-    dry_run: bool,
+    Ok(if fails { exit::INVALID } else { exit::SUCCESS })
 }
 
 /// Prints a directory's diagnostics and returns the error that stops a command because of them.
@@ -153,7 +157,10 @@ pub fn refuse_invalid(
         plural(errors, "error"),
         cx.display_dir.display()
     ))
-    .with_help("fix the files named above (`cargo confiture lint` shows them again), then retry");
+    .with_help(format!(
+        "fix the files named above ({} shows them again), then retry",
+        hint::command("lint")
+    ));
     // The JSON error document on stdout names them too (the rustc-style text is on stderr).
     if out.json_mode() {
         for d in diagnostics.iter().filter(|d| d.is_error()) {
@@ -163,85 +170,16 @@ pub fn refuse_invalid(
     error
 }
 
-fn generate(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
-    // A fresh project has no migrations directory yet: that is an empty set, not an error.
-    let checked = if cx.migrations_dir.exists() {
-        cx.load()?
-    } else {
-        files::check(&cx.display_dir, Vec::new(), &cx.check_options)
-    };
-    // Only errors that make the next number uncertain stop `generate`: the empty pair that it
-    // created a minute ago (C007, C008) or a lint finding must not stop the next one.
-    let new = match files::new_migration(&checked, &args.name) {
-        Ok(new) => new,
-        Err(e) => {
-            let blocking: Vec<_> = checked
-                .diagnostics
-                .iter()
-                .filter(|d| files::blocks_numbering(d))
-                .cloned()
-                .collect();
-            // A bad name is reported as such, whatever the state of the directory.
-            return Err(
-                if blocking.is_empty() || !files::name::is_valid_name(&args.name) {
-                    e
-                } else {
-                    refuse_invalid(cx, &blocking, out, "generating a migration")
-                },
-            );
-        }
-    };
-    if !args.dry_run {
-        std::fs::create_dir_all(&cx.migrations_dir).map_err(|e| {
-            Error::invalid(format!("cannot create {}", cx.display_dir.display())).with_cause(e)
-        })?;
-        write_new(&new.up_path, &new.up_text)?;
-        if let Err(e) = write_new(&new.down_path, &new.down_text) {
-            // Never leave half a pair behind.
-            let _ = std::fs::remove_file(&new.up_path);
-            return Err(e);
-        }
-    }
-    if out.json_mode() {
-        out.json(&GenerateReport {
-            version: new.version_text.clone(),
-            name: new.name.clone(),
-            up: new.up_path.clone(),
-            down: new.down_path.clone(),
-            dry_run: args.dry_run,
-        });
-    } else {
-        let verb = if args.dry_run {
-            "would create"
-        } else {
-            "created"
-        };
-        out.result(&format!(
-            "{verb} {}\n{verb} {}",
-            new.up_path.display(),
-            new.down_path.display()
-        ));
-    }
-    Ok(exit::SUCCESS)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Writes a new file, refusing to overwrite one that exists.
-fn write_new(path: &Path, text: &str) -> Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::invalid(format!(
-                    "{} already exists: not overwriting it",
-                    path.display()
-                ))
-                .with_help("choose another name, or delete the file if it is a leftover")
-            } else {
-                Error::invalid(format!("cannot create {}", path.display())).with_cause(e)
-            }
-        })?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| Error::invalid(format!("cannot write {}", path.display())).with_cause(e))
+    #[test]
+    fn lint_fails_on_errors_and_on_denied_warnings() {
+        assert!(!lint_fails(0, 0, false));
+        assert!(!lint_fails(0, 3, false));
+        assert!(lint_fails(0, 3, true));
+        assert!(lint_fails(1, 0, false));
+        assert!(!lint_fails(0, 0, true));
+    }
 }

@@ -1,13 +1,20 @@
 //! Where and how things are printed: results on stdout (table or one JSON document), progress
 //! and diagnostics on stderr, colour only on a terminal (honouring `NO_COLOR` and `--color`).
 //! A closed stdout (`| head`) is not an error: writes that fail are dropped.
+//!
+//! Text from outside (names, versions, paths, messages that quote them) reaches the terminal
+//! through [`confiture::display`]: control characters escaped, paths relative to the current
+//! directory. Suggested commands repeat the user's selection ([`confiture::hint::Invocation`]).
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 
-use confiture::{Diagnostic, Error, Severity};
+use confiture::hint::Invocation;
+use confiture::{display, Diagnostic, Error};
 use serde::Serialize;
 
 use crate::cli::{Color, Format, Global};
+use crate::render::{self, Paint};
 
 /// ANSI styles used by the renderers.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +24,7 @@ pub enum Style {
     Red,
     Bold,
     Cyan,
+    Blue,
 }
 
 impl Style {
@@ -27,6 +35,7 @@ impl Style {
             Style::Red => "31",
             Style::Bold => "1",
             Style::Cyan => "36",
+            Style::Blue => "1;34",
         }
     }
 }
@@ -38,6 +47,29 @@ pub struct Output {
     quiet: bool,
     /// stderr is a terminal: live progress lines may be redrawn in place.
     pub stderr_is_terminal: bool,
+    /// What every suggested command repeats: how this run chose its database and directory.
+    invocation: Invocation,
+}
+
+/// The arguments that chose the database and the migrations directory, as a suggested command
+/// must repeat them: a URL is replaced by a placeholder (it may hold a password).
+pub fn invocation(global: &Global) -> Invocation {
+    let mut database = Vec::new();
+    if global.database_url.is_some() {
+        database = vec!["--database-url".to_string(), "<URL>".to_string()];
+    } else if let Some(env) = &global.env {
+        database = vec!["--env".to_string(), env.clone()];
+    } else if let Some(file) = &global.config {
+        database = vec!["-c".to_string(), file.to_string_lossy().into_owned()];
+    }
+    let files = match &global.migrations_dir {
+        Some(dir) => vec![
+            "--migrations-dir".to_string(),
+            dir.to_string_lossy().into_owned(),
+        ],
+        None => Vec::new(),
+    };
+    Invocation { database, files }
 }
 
 fn wants_color(choice: Color, is_terminal: bool) -> bool {
@@ -57,7 +89,15 @@ impl Output {
             color_stderr: wants_color(global.color, stderr_is_terminal),
             quiet: global.quiet,
             stderr_is_terminal,
+            invocation: invocation(global),
         }
+    }
+
+    /// A help or hint line: control characters escaped, and every suggested command repeating
+    /// how this run chose its database.
+    pub fn hint(&self, text: &str) -> String {
+        // Rendered first, escaped last: the repeated arguments (`-c FILE`) come from outside too.
+        display::escape(&self.invocation.render(text)).into_owned()
     }
 
     pub fn json_mode(&self) -> bool {
@@ -82,9 +122,7 @@ impl Output {
 
     /// The one JSON document of a `--format json` run, on stdout.
     pub fn json<T: Serialize>(&self, value: &T) {
-        let text = serde_json::to_string_pretty(value)
-            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-        self.result(&text);
+        print_json(value);
     }
 
     /// A progress line on stderr, unless `--quiet`. On a terminal it replaces the line that
@@ -113,6 +151,11 @@ impl Output {
 
     /// A note on stderr that is shown even with `--quiet` (which database is used).
     pub fn note(&self, text: &str) {
+        Output::note_line(text);
+    }
+
+    /// [`Output::note`] without an `Output` (from a callback).
+    pub fn note_line(text: &str) {
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
 
@@ -121,7 +164,8 @@ impl Output {
     pub fn error(&self, error: &Error) {
         self.error_text(error);
         if self.json_mode() {
-            self.json(&ErrorDocument::from(error));
+            // JSON is data: the library's text as it is (text output renders the hints).
+            print_json_error(error);
         }
     }
 
@@ -131,16 +175,24 @@ impl Output {
         for d in &error.diagnostics {
             self.diagnostic(d);
         }
-        let mut text = format!("{} {error}\n", self.paint_err(Style::Red, "error:"));
+        let mut text = format!(
+            "{} {}\n",
+            self.paint_err(Style::Red, "error:"),
+            display::escape(&error.to_string())
+        );
         if error.diagnostics.is_empty() {
-            for detail in &error.details {
-                text.push_str(&format!("  - {detail}\n"));
-            }
+            let details: Vec<String> = error
+                .details
+                .iter()
+                .map(|d| self.invocation.render(d).into_owned())
+                .collect();
+            text.push_str(&render::details(&details));
         }
         if let Some(help) = &error.help {
             text.push_str(&format!(
-                "  {} {help}\n",
-                self.paint_err(Style::Cyan, "help:")
+                "  {} {}\n",
+                self.paint_err(Style::Cyan, "help:"),
+                self.hint(help)
             ));
         }
         let clear = if self.stderr_is_terminal {
@@ -151,31 +203,60 @@ impl Output {
         let _ = write!(std::io::stderr().lock(), "{clear}{text}");
     }
 
-    /// A diagnostic rendered like rustc, on stderr.
+    /// A diagnostic rendered like rustc, on stderr: `error[C105]: message`, ` --> path:line:col`,
+    /// the source line with a caret under it, `= help: ...`. The one renderer of diagnostics:
+    /// `lint`, and every command that shows a directory's problems.
     pub fn diagnostic(&self, d: &Diagnostic) {
-        let (label, style) = match d.severity {
-            Severity::Error => ("error", Style::Red),
-            Severity::Warning => ("warning", Style::Yellow),
+        let source = d.line.and_then(|n| source_line(&d.path, n));
+        let paint = |p: Paint, text: &str| {
+            let style = match p {
+                Paint::Error => Style::Red,
+                Paint::Warning => Style::Yellow,
+                Paint::Emphasis => Style::Bold,
+                Paint::Gutter => Style::Blue,
+                Paint::Help => Style::Cyan,
+            };
+            self.paint_err(style, text)
         };
-        let mut text = format!(
-            "{}{}\n {} {}",
-            self.paint_err(style, &format!("{label}[{}]", d.code)),
-            self.paint_err(Style::Bold, &format!(": {}", d.message)),
-            self.paint_err(Style::Cyan, "-->"),
-            d.path.display()
+        // The help line may suggest a command: it repeats this run's selection.
+        let with_hint = Diagnostic {
+            help: d.help.as_deref().map(|h| self.hint(h)),
+            ..d.clone()
+        };
+        let text = render::diagnostic(
+            &with_hint,
+            &display::path(&d.path),
+            source.as_deref(),
+            &paint,
         );
-        if let Some(line) = d.line {
-            text.push_str(&format!(":{line}"));
-        }
-        text.push('\n');
-        if let Some(help) = &d.help {
-            text.push_str(&format!(
-                "  {} {help}\n",
-                self.paint_err(Style::Cyan, "= help:")
-            ));
-        }
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
+}
+
+/// Line `n` (1-based) of the file at `path`, clipped for display; `None` when it cannot be read.
+fn source_line(path: &Path, n: u32) -> Option<String> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    for _ in 0..n {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).ok()? == 0 {
+            return None;
+        }
+    }
+    Some(render::clip_source(&String::from_utf8_lossy(&line)))
+}
+
+/// One JSON document on stdout.
+pub fn print_json<T: Serialize>(value: &T) {
+    let text = serde_json::to_string_pretty(value)
+        .unwrap_or_else(|e| format!("{{\"error\":{{\"message\":{:?}}}}}", e.to_string()));
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+/// `{"error": {...}}` on stdout, for a failure before there is an [`Output`] (clap's errors).
+pub fn print_json_error(error: &Error) {
+    print_json(&ErrorDocument::from(error));
 }
 
 fn paint(enabled: bool, style: Style, text: &str) -> String {

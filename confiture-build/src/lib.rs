@@ -21,8 +21,9 @@
 //! - prints `cargo:rerun-if-changed` for that `Cargo.toml`, the migrations directory (its
 //!   modification time covers files added, renamed or removed) and each file in it (edits), so
 //!   the check runs again exactly when something it read changes;
-//! - prints each error as one `cargo::error=path:line: code: message; help: ...` line and each
-//!   warning as a `cargo:warning=` line;
+//! - prints each error as one `cargo::error=path[:line]: code: message; help: ...` line (the
+//!   line number when the problem is at a line; control characters escaped) and each warning
+//!   as a `cargo:warning=` line;
 //! - returns `Err` when there is any error, so that `main` exits non-zero and the build fails.
 //!
 //! For another directory or settings, use the builder:
@@ -48,7 +49,7 @@ use std::path::{Path, PathBuf};
 
 use confiture::files::{self, CheckOptions, Checked};
 use confiture::workspace::Workspace;
-use confiture::Diagnostic;
+use confiture::{display, Diagnostic};
 
 /// Checks the migrations directory of the workspace that contains the package being built;
 /// prints the cargo instructions. `Err` when the directory has errors or cannot be read.
@@ -235,7 +236,9 @@ impl Report {
     }
 
     /// One diagnostic on one line, its path relative to the workspace root:
-    /// `db/migrations/002_a.up.sql: C001: message; help: ...`.
+    /// `db/migrations/002_a.up.sql: C001: message; help: ...` (`path:line:` when the problem
+    /// is at a line). Control characters are escaped: a file name holding a newline must not
+    /// end the instruction and start another one.
     pub fn render(&self, diagnostic: &Diagnostic) -> String {
         let mut line = self.shown(&diagnostic.path).display().to_string();
         if let Some(n) = diagnostic.line {
@@ -245,7 +248,7 @@ impl Report {
         if let Some(help) = &diagnostic.help {
             line += &format!("; help: {help}");
         }
-        line
+        display::escape(&line).into_owned()
     }
 
     fn shown(&self, path: &Path) -> PathBuf {
@@ -266,7 +269,7 @@ fn render_error(err: &confiture::Error) -> String {
     if let Some(help) = &err.help {
         line += &format!("; help: {help}");
     }
-    line.replace(['\n', '\r'], " ")
+    display::escape(&line).into_owned()
 }
 
 /// Which instruction syntax the package's `rust-version` allows.
@@ -424,6 +427,47 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn a_file_name_cannot_inject_a_cargo_instruction() {
+        let tmp = workspace("");
+        tmp.write(
+            "db/migrations/001_a\ncargo::rustc-env=X=1.up.sql",
+            "SELECT 1;\n",
+        );
+        let report = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .inspect()
+            .unwrap();
+        for d in &report.checked.diagnostics {
+            let line = report.render(d);
+            assert!(!line.contains('\n'), "{line}");
+            assert!(line.contains("\\ncargo::rustc-env"), "{line}");
+        }
+        assert!(!report.checked.diagnostics.is_empty());
+    }
+
+    /// The README shows the line a missing down file prints, exactly.
+    #[test]
+    fn the_readme_shows_what_is_printed() {
+        let tmp = workspace("");
+        for v in ["001_a", "002_b"] {
+            tmp.write(&format!("db/migrations/{v}.up.sql"), "SELECT 1;\n");
+            tmp.write(&format!("db/migrations/{v}.down.sql"), "SELECT 1;\n");
+        }
+        tmp.write("db/migrations/003_x.up.sql", "SELECT 1;\n");
+        let report = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .inspect()
+            .unwrap();
+        let line = Syntax::Modern.error(&report.render(&report.checked.diagnostics[0]));
+        let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("read README.md");
+        assert!(
+            readme.lines().any(|l| l == line),
+            "README.md should show the build line as printed:\n{line}"
+        );
     }
 
     #[test]

@@ -794,16 +794,15 @@ impl Environment {
     }
 }
 
-/// A path as the user would type it: relative to the current directory when under it.
+/// A path as the user would type it: relative to the current directory (`../db/...` from a
+/// subdirectory); the one rule is [`crate::display::relative_to`].
 fn display_path(path: &Path) -> String {
-    if path.is_absolute() {
-        if let Ok(cwd) = std::env::current_dir() {
-            if let Ok(relative) = path.strip_prefix(&cwd) {
-                return relative.display().to_string();
-            }
-        }
+    match std::env::current_dir() {
+        Ok(cwd) => crate::display::relative_to(path, &cwd)
+            .display()
+            .to_string(),
+        Err(_) => path.display().to_string(),
     }
-    path.display().to_string()
 }
 
 /// Decides which database to use, by the rules in the module documentation.

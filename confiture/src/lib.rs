@@ -15,10 +15,12 @@
 
 pub mod config;
 pub mod diagnostic;
+pub mod display;
 pub mod error;
 pub mod exit;
 pub mod files;
 pub mod history;
+pub mod hint;
 pub mod ledger;
 pub mod plan;
 pub mod status;

@@ -712,7 +712,7 @@ impl Migrator {
                             // A lost connection may have cut a message short after the server
                             // committed some of the migrations it carried.
                             let label = if f.error.kind == ErrorKind::Connection && !confirmed {
-                                "not confirmed (see `migrate status`)"
+                                "not confirmed (see `cargo confiture migrate status`)"
                             } else {
                                 "not attempted"
                             };
@@ -1258,6 +1258,7 @@ impl Migrator {
         if self.client.is_some() {
             return Ok(false);
         }
+        self.announce_connect();
         if let Some(client) = crate::db::connect::connect_if_exists(&self.env)? {
             self.client = Some(client);
             return Ok(false);

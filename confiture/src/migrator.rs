@@ -10,12 +10,17 @@ use crate::files::{self, CheckOptions, MigrationSet};
 use crate::status::{self, StatusReport};
 use crate::workspace::Workspace;
 
+/// What [`Migrator::on_connect`] registers.
+pub(crate) type OnConnect = Box<dyn FnOnce(&Environment) + Send>;
+
 /// A migration session against one database, with one migrations directory.
 pub struct Migrator {
     pub(crate) env: Environment,
     pub(crate) migrations_dir: PathBuf,
     pub(crate) check_options: CheckOptions,
     pub(crate) client: Option<postgres::Client>,
+    /// Called once, just before the first connection: see [`Migrator::on_connect`].
+    pub(crate) on_connect: Option<OnConnect>,
 }
 
 impl Migrator {
@@ -31,6 +36,21 @@ impl Migrator {
             migrations_dir: migrations_dir.into(),
             check_options,
             client: None,
+            on_connect: None,
+        }
+    }
+
+    /// Calls `announce` once, just before this session first reaches the server (to connect,
+    /// or to create the database). The CLI prints its `using ...` line there, so that a request
+    /// refused before connecting (`--steps 0`, an unknown `--target`, broken files) prints none.
+    pub fn on_connect(&mut self, announce: impl FnOnce(&Environment) + Send + 'static) {
+        self.on_connect = Some(Box::new(announce));
+    }
+
+    /// Runs the [`Migrator::on_connect`] callback, the first time only.
+    pub(crate) fn announce_connect(&mut self) {
+        if let Some(announce) = self.on_connect.take() {
+            announce(&self.env);
         }
     }
 
@@ -133,9 +153,13 @@ impl Migrator {
 
     /// The connection, opened on first use.
     pub(crate) fn client(&mut self) -> Result<&mut postgres::Client> {
+        if self.client.is_none() {
+            self.announce_connect();
+            self.client = Some(crate::db::connect(&self.env)?);
+        }
         match &mut self.client {
             Some(client) => Ok(client),
-            slot @ None => Ok(slot.insert(crate::db::connect(&self.env)?)),
+            None => Err(Error::connection("not connected")),
         }
     }
 }

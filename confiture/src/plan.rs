@@ -13,7 +13,18 @@ use crate::ledger::{LedgerRow, NewRow, Rewrite, RowKind, RowUpdate};
 
 /// The command that accepts the files as they are, as hints name it: `reinit` without
 /// `--through` only rewrites rows the ledger already has, so it is safe to suggest.
-const REINIT: &str = "`cargo confiture migrate reinit`";
+/// The suggestion that accepts edits or forgets rows: plain `reinit`, which only rewrites the
+/// rows the ledger has.
+fn lint_help() -> String {
+    format!(
+        "fix the files listed ({} explains each rule), then run again",
+        crate::hint::command("lint")
+    )
+}
+
+fn reinit_hint() -> String {
+    crate::hint::command("migrate reinit")
+}
 
 fn short(checksum: &str) -> &str {
     checksum.get(..12).unwrap_or(checksum)
@@ -121,16 +132,14 @@ pub fn check_up_files(
     if blocking.is_empty() {
         return Ok(());
     }
-    let mut help =
-        "fix the files listed (`cargo confiture lint` explains each rule), then run again"
-            .to_string();
+    let mut help = lint_help();
     // The migrations before the first broken one can still be applied on their own.
     if errors.unversioned().is_empty() {
         if let Some(first) = errors.first_version() {
             if let Some(before) = set.migrations.iter().rev().find(|m| m.version < first) {
                 help.push_str(&format!(
-                    "; `cargo confiture migrate up --target {}` stops before {}",
-                    before.version_text,
+                    "; {} stops before {}",
+                    crate::hint::command(&format!("migrate up --target {}", before.version_text)),
                     broken_id(set, errors, first)
                 ));
             }
@@ -209,7 +218,8 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
         }
         help.push(format!(
             "restore the modified files from version control; if the edits were intended, \
-             {REINIT} accepts their checksums (`--dry-run` shows the rows first)"
+             {} accepts their checksums (`--dry-run` shows the rows first)",
+            reinit_hint()
         ));
     }
     if !missing.is_empty() {
@@ -218,13 +228,14 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
         help.push(format!(
             "restore the missing files from version control; if they were squashed into a \
              schema snapshot, set `first_version` in `[workspace.metadata.confiture]`; if they \
-             were removed on purpose, {REINIT} forgets their rows"
+             were removed on purpose, {} forgets their rows",
+            reinit_hint()
         ));
     }
     if !duplicates.is_empty() {
         counts.push(format!("{} version(s) recorded twice", duplicates.len()));
         details.extend(duplicates.iter().map(|r| duplicate_detail(r)));
-        help.push(format!("{REINIT} keeps one row per migration"));
+        help.push(format!("{} keeps one row per migration", reinit_hint()));
     }
     if !out_of_order.is_empty() {
         let newest = history
@@ -407,7 +418,8 @@ pub fn down<'a>(
             || details.iter().any(|d| d.starts_with("duplicate:"))
         {
             help.push(format!(
-                "{REINIT} keeps one row per migration and forgets rows with no file"
+                "{} keeps one row per migration and forgets rows with no file",
+                reinit_hint()
             ));
         }
         let mut err = Error::new(
@@ -449,11 +461,12 @@ pub fn down<'a>(
         );
         let mut help = Vec::new();
         if !irreversible.is_empty() {
-            help.push(
+            help.push(format!(
                 "an irreversible migration cannot be rolled back; undo its effect with a new \
-                 migration (`cargo confiture migrate generate NAME`) and apply it with `migrate up`"
-                    .to_string(),
-            );
+                 migration ({}) and apply it with {}",
+                crate::hint::command("migrate generate NAME"),
+                crate::hint::command("migrate up")
+            ));
         }
         if !squashed.is_empty() {
             help.push(
@@ -506,7 +519,7 @@ pub fn check_down_files(
     Err(invalid_files(
         set,
         &blocking,
-        "fix the files listed (`cargo confiture lint` explains each rule), then run again".into(),
+        lint_help(),
     ))
 }
 
@@ -531,7 +544,7 @@ pub fn check_reinit_files(
     Err(invalid_files(
         set,
         &blocking,
-        "fix the files listed (`cargo confiture lint` explains each rule), then run again".into(),
+        lint_help(),
     ))
 }
 

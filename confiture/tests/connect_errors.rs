@@ -47,8 +47,9 @@ fn refused_connection_exits_3_quickly() {
     assert_eq!(err.kind, ErrorKind::Connection);
     assert_eq!(err.exit_code(), exit::CONNECTION);
     assert!(
-        err.message
-            .contains(&format!("connection refused by 127.0.0.1:{port}")),
+        err.message.contains(&format!(
+            "connection refused (connecting as app@127.0.0.1:{port}/app)"
+        )),
         "{text}"
     );
     assert!(
@@ -111,7 +112,7 @@ fn unknown_database_says_so_and_how_to_create_it() {
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
     assert!(
         err.message.contains(&format!(
-            "database \"{name}\" does not exist on 127.0.0.1:5432"
+            "database \"{name}\" does not exist (connecting as postgres@127.0.0.1:5432/{name})"
         )),
         "{text}"
     );
@@ -158,7 +159,9 @@ fn missing_unix_socket_is_named() {
     let text = full_text(&err);
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
     assert!(
-        err.message.contains("no PostgreSQL socket for port 5432"),
+        err.message
+            .contains("no PostgreSQL socket for that directory and port")
+            && err.message.contains(":5432/app"),
         "{text}"
     );
 }

@@ -31,8 +31,9 @@
 //! before and after the command, and no other database may appear.
 //!
 //! Every case also checks: no panic (exit code 101 never, `panicked` never in stderr), no raw
-//! control character in the output (names are shown escaped), a signal never ends the command, and with `--format json` stdout is one JSON document
-//! (except for usage errors, which clap reports before any output is chosen). All cases run,
+//! control character in the output (names are shown escaped), a signal never ends the command,
+//! and with `--format json` stdout is one JSON document (usage errors included: clap's are
+//! rendered as the error document). All cases run,
 //! then every failure is reported at once with the case's full output.
 
 use std::collections::BTreeSet;
@@ -524,8 +525,10 @@ fn check_case(case: &Case) -> Vec<String> {
     }
     let json = args
         .windows(2)
-        .any(|w| w[0] == "--format" && w[1] == "json");
-    if json && outcome.code != Some(i32::from(confiture::exit::USAGE)) {
+        .any(|w| w[0] == "--format" && w[1] == "json")
+        || args.iter().any(|a| a == "--format=json");
+    // Usage errors too: clap's are rendered as the error document when `--format json` is given.
+    if json {
         if let Err(e) = serde_json::from_str::<serde_json::Value>(&outcome.stdout) {
             problems.push(format!(
                 "--format json, but stdout is not one JSON document: {e}"

@@ -266,3 +266,77 @@ fn the_existing_width_is_kept() {
         .code(exit::SUCCESS)
         .stdout_has("0011_eleventh.up.sql");
 }
+
+/// Several `migrate generate` at once in one directory (two developers' scripts, a `make -j`):
+/// every one succeeds, and no two pairs share a number — the versions are exactly 1..=N, each
+/// a complete pair, and nothing else is left in the directory.
+#[test]
+fn concurrent_generates_never_share_a_number() {
+    use std::process::Stdio;
+    const RACERS: usize = 10;
+    const ROUNDS: usize = 4;
+    let project = Project::new();
+    let mut generated = 0;
+    for round in 0..ROUNDS {
+        let children: Vec<_> = (0..RACERS)
+            .map(|i| {
+                project
+                    .cli()
+                    .args(["migrate", "generate", &format!("r{round}_m{i}")])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn the CLI")
+            })
+            .collect();
+        for child in children {
+            let start = std::time::Instant::now();
+            let output = child.wait_with_output().expect("wait for the CLI");
+            Run::from_output(output, start.elapsed()).code(exit::SUCCESS);
+        }
+        generated += RACERS;
+        let names = files(&project, "db/migrations");
+        assert_eq!(names.len(), 2 * generated, "{names:#?}");
+        let mut versions: Vec<(u64, &str)> = Vec::new();
+        for name in &names {
+            let parsed = confiture::files::name::parse_file_name(name)
+                .unwrap_or_else(|e| panic!("{name}: {}", e.reason));
+            versions.push((parsed.version, parsed.name));
+        }
+        versions.sort();
+        versions.dedup();
+        let numbers: Vec<u64> = versions.iter().map(|v| v.0).collect();
+        let expected: Vec<u64> = (1..=generated as u64).collect();
+        assert_eq!(numbers, expected, "two pairs share a number:\n{names:#?}");
+    }
+}
+
+/// A `generate` killed while holding its claim leaves the claim file: the next one says so,
+/// naming the file to remove, instead of waiting forever or taking the number anyway.
+#[test]
+fn a_claim_left_by_a_killed_generate_is_named() {
+    let project = Project::new();
+    let claim = project.path("db/migrations/.confiture-generate-1.claim");
+    let file = std::fs::File::create(&claim).expect("create the claim");
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    file.set_modified(an_hour_ago).expect("age the claim");
+    drop(file);
+    let run = project.run(&["migrate", "generate", "a"]);
+    run.code(exit::INVALID)
+        .stderr_has(".confiture-generate-1.claim")
+        .stderr_has("did not finish")
+        .stderr_has("rm ");
+    assert!(
+        run.elapsed < std::time::Duration::from_secs(5),
+        "{}",
+        run.dump()
+    );
+    std::fs::remove_file(&claim).expect("remove the claim");
+    project
+        .run(&["migrate", "generate", "a"])
+        .code(exit::SUCCESS);
+    assert_eq!(
+        files(&project, "db/migrations"),
+        ["001_a.down.sql", "001_a.up.sql"]
+    );
+}

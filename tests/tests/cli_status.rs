@@ -67,7 +67,8 @@ fn table_as_in_the_seed() {
     let header = cells(lines[0]);
     assert_eq!(
         header,
-        ["Migration", "Status", "Applied At"],
+        // The ledger's times are UTC, and the header says so.
+        ["Migration", "Status", "Applied At (UTC)"],
         "{}",
         run.dump()
     );

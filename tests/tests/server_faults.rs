@@ -98,7 +98,7 @@ fn assert_stopped_in_002(run: &Run, client: &mut postgres::Client) {
     // while it restarts, the error names the whole message and says the finished ones count.
     run.code(3)
         .stderr_has("002_slow")
-        .stderr_has("help: run `cargo confiture migrate status`");
+        .stderr_has("help: run `cargo confiture migrate status --database-url <URL>`");
     let confirmed = run
         .stderr
         .contains("connection lost before migration 002_slow committed")

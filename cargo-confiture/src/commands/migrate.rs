@@ -10,12 +10,13 @@ use confiture::migrate::{
 };
 use confiture::plan::ReinitAction;
 use confiture::status::{MigrationStatus, State, StatusReport};
-use confiture::{exit, Error, Migrator, Result};
+use confiture::{display, exit, hint, Error, Migrator, Result};
 use serde::Serialize;
 
 use super::Context;
 use crate::cli::{Cli, LockArgs, Migrate};
 use crate::output::{Output, Style};
+use crate::render::{self, plural};
 
 pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u8> {
     match command {
@@ -38,7 +39,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 )?,
                 create_database: args.create_database,
             };
-            let mut migrator = migrator(cli, cx, out)?;
+            let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.up(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |out, r| {
@@ -68,7 +69,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                     &args.timeouts.statement_timeout,
                 )?,
             };
-            let mut migrator = migrator(cli, cx, out)?;
+            let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.down(&options, &mut |p| view.on(out, p));
             // `--allow-modified` went on past an edited file: say so where people look.
@@ -99,7 +100,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 dry_run: args.dry_run,
                 lock_wait: lock_wait(&args.lock)?,
             };
-            let mut migrator = migrator(cli, cx, out)?;
+            let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |_, r| {
@@ -114,7 +115,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                     format!(
                         "{verb} {} as applied without running them: {}",
                         plural(r.baselined.len(), "migration"),
-                        r.baselined.join(", ")
+                        render::versions(&r.baselined)
                     )
                 }
             })
@@ -125,7 +126,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 dry_run: args.dry_run,
                 lock_wait: lock_wait(&args.lock)?,
             };
-            let mut migrator = migrator(cli, cx, out)?;
+            let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |_, r| reinit_text(r))
@@ -134,9 +135,10 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
     }
 }
 
-/// Resolves the database by the documented precedence, says which one on stderr, and opens a
-/// session (connecting lazily).
-fn migrator(cli: &Cli, cx: &Context, out: &Output) -> Result<Migrator> {
+/// Resolves the database by the documented precedence and opens a session (connecting lazily).
+/// The `using ...` line is printed when the session first reaches the server, so a request
+/// refused before that (`--steps 0`, an unknown `--target`, broken files) prints none.
+fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     let g = &cli.global;
     let selection = if let Some(url) = &g.database_url {
         Selection::Url(url.clone())
@@ -148,12 +150,10 @@ fn migrator(cli: &Cli, cx: &Context, out: &Output) -> Result<Migrator> {
         Selection::Auto
     };
     let env = config::resolve(&cx.workspace, &selection, &config::process_vars)?;
-    out.note(&env.describe());
-    Ok(Migrator::new(
-        env,
-        cx.display_dir.clone(),
-        cx.check_options.clone(),
-    ))
+    let using = display::escape(&env.describe()).into_owned();
+    let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone());
+    migrator.on_connect(move |_| Output::note_line(&using));
+    Ok(migrator)
 }
 
 fn version(text: &str) -> Result<u64> {
@@ -258,25 +258,18 @@ fn lock_wait(args: &LockArgs) -> Result<Duration> {
     duration("--lock-timeout", &args.lock_timeout)
 }
 
-/// `applied 3 migrations in 41 ms: 001, 002, 003`.
+/// `applied 3 migrations in 41 ms: 001, 002, 003`; `applied 1000 migrations in 160 ms:
+/// 0001…1000` (the JSON report keeps every version).
 fn done_text(verb: &str, versions: &[String], total_ms: u64) -> String {
     format!(
         "{verb} {} in {total_ms} ms: {}",
         plural(versions.len(), "migration"),
-        versions.join(", ")
+        render::versions(versions)
     )
 }
 
 fn optional_duration(flag: &str, text: &Option<String>) -> Result<Option<Duration>> {
     text.as_deref().map(|t| duration(flag, t)).transpose()
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }
 
 /// Progress on stderr: one line per migration with its duration, and on a terminal a live
@@ -312,6 +305,7 @@ impl ProgressView {
                         h.pid,
                         h.application_name
                             .filter(|a| !a.is_empty())
+                            .map(|a| display::escape(&a).into_owned())
                             .unwrap_or_else(|| "no application_name".into())
                     ),
                     None => "another session".to_string(),
@@ -349,8 +343,9 @@ impl ProgressView {
                         String::new()
                     };
                     out.progress_inline(&format!(
-                        "{bar}{} {version}_{name} ...",
-                        direction_verb(direction)
+                        "{bar}{} {} ...",
+                        direction_verb(direction),
+                        shown_id(&version, &name)
                     ));
                 }
             }
@@ -361,7 +356,8 @@ impl ProgressView {
                 delay_ms,
             } => {
                 out.progress(&format!(
-                    "{version}_{name}: lock not available, retrying in {delay_ms} ms (attempt {attempt})"
+                    "{}: lock not available, retrying in {delay_ms} ms (attempt {attempt})",
+                    shown_id(&version, &name)
                 ));
             }
             Progress::Finished {
@@ -372,8 +368,9 @@ impl ProgressView {
             } => {
                 self.done += 1;
                 out.progress(&format!(
-                    "{} {version}_{name} ({duration_ms} ms)",
-                    out.paint_err(Style::Green, direction_done(direction))
+                    "{} {} ({duration_ms} ms)",
+                    out.paint_err(Style::Green, direction_done(direction)),
+                    shown_id(&version, &name)
                 ));
                 if out.stderr_is_terminal && self.total > 1 && self.done < self.total {
                     out.progress_inline(&self.bar());
@@ -381,6 +378,11 @@ impl ProgressView {
             }
         }
     }
+}
+
+/// `003_add_bio`, control characters escaped (the name may come from the ledger).
+fn shown_id(version: &str, name: &str) -> String {
+    display::escape(&format!("{version}_{name}")).into_owned()
 }
 
 fn direction_verb(direction: confiture::migrate::Direction) -> &'static str {
@@ -416,11 +418,11 @@ fn plan_text(
         };
         text.push_str(&out.paint(
             Style::Bold,
-            &format!("-- {verb} {}_{} ({mode})", m.version, m.name),
+            &format!("-- {verb} {} ({mode})", shown_id(&m.version, &m.name)),
         ));
         text.push('\n');
         if let Some(sql) = &m.sql {
-            text.push_str(sql.trim_end());
+            text.push_str(&display::escape_prose(sql.trim_end()));
             text.push('\n');
         }
         text.push('\n');
@@ -462,7 +464,7 @@ fn finish<R: Serialize>(
 /// `migrate status`: the seed's table (or JSON), and the seed's exit codes. Problems in the
 /// files are shown with the table, not instead of it (exit 5).
 fn status(cli: &Cli, cx: &Context, out: &Output) -> Result<u8> {
-    let mut migrator = migrator(cli, cx, out)?;
+    let mut migrator = migrator(cli, cx)?;
     let report = migrator.status()?;
     if out.json_mode() {
         out.json(&report);
@@ -472,7 +474,7 @@ fn status(cli: &Cli, cx: &Context, out: &Output) -> Result<u8> {
         }
         out.result(&status_table(out, &report));
         for line in status_advice(&report) {
-            out.note(&line);
+            out.note(&out.hint(&line));
         }
     }
     Ok(report.exit_code())
@@ -501,7 +503,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         .iter()
         .map(|m| {
             (
-                m.id(),
+                display::escape(&m.id()).into_owned(),
                 status_cell(m),
                 m.applied_at
                     .as_deref()
@@ -525,7 +527,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
     let mut text = out.paint(
         Style::Bold,
         &format!(
-            "{:width$}  {:status_width$}  Applied At",
+            "{:width$}  {:status_width$}  Applied At (UTC)",
             "Migration", "Status"
         ),
     );
@@ -565,58 +567,66 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
     text
 }
 
-/// `2026-01-15T10:30:00+00:00` → `2026-01-15 10:30:00`, as the seed shows it.
+/// `2026-01-15T10:30:00+00:00` → `2026-01-15 10:30:00`, as the seed shows it: the column
+/// header says UTC, which is what the ledger read gives. Another offset is kept in the cell.
 fn human_time(rfc3339: &str) -> String {
-    let mut text = rfc3339.replacen('T', " ", 1);
-    if let Some(cut) = text.get(..19) {
-        text = cut.to_string();
-    }
-    text
+    let text = rfc3339.replacen('T', " ", 1);
+    let utc = text
+        .strip_suffix("+00:00")
+        .or_else(|| text.strip_suffix('Z'))
+        .unwrap_or(&text);
+    display::escape(utc).into_owned()
 }
 
 /// What to do next, on stderr, for the states a person must act on.
 fn status_advice(report: &StatusReport) -> Vec<String> {
     let mut lines = Vec::new();
     let s = &report.summary;
+    let lint = hint::command("lint");
+    let reinit = hint::command("migrate reinit");
     if s.errors > 0 {
         lines.push(format!(
-            "help: fix the {} above (`cargo confiture lint` explains each rule); `migrate up` does not run a migration whose files have errors",
+            "help: fix the {} above ({lint} explains each rule); `migrate up` does not run a migration whose files have errors",
             plural(s.errors, "error")
         ));
     }
     let warnings = report.diagnostics.len() - s.errors;
     if warnings > 0 {
         lines.push(format!(
-            "note: the migration files have {}: `cargo confiture lint` shows {}",
+            "note: the migration files have {}: {lint} shows {}",
             plural(warnings, "warning"),
             if warnings == 1 { "it" } else { "them" }
         ));
     }
     if !report.initialised && s.errors == 0 {
-        lines.push("help: run `cargo confiture migrate up` to create the tracking table and apply the migrations".to_string());
+        lines.push(format!(
+            "help: run {} to create the tracking table and apply the migrations",
+            hint::command("migrate up")
+        ));
     }
     if !report.modified.is_empty() {
         lines.push(format!(
-            "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edits with `cargo confiture migrate reinit` (`--dry-run` first shows each row it changes)",
-            report.modified.join(", ")
+            "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edits with {reinit} (`--dry-run` first shows each row it changes)",
+            render::versions(&report.modified)
         ));
     }
     if !report.missing.is_empty() {
         lines.push(format!(
-            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in `[workspace.metadata.confiture]`; if they were removed on purpose, `cargo confiture migrate reinit` forgets their rows",
-            report.missing.join(", ")
+            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in `[workspace.metadata.confiture]`; if they were removed on purpose, {reinit} forgets their rows",
+            render::versions(&report.missing)
         ));
     }
     if !report.duplicate.is_empty() {
         lines.push(format!(
-            "help: the ledger records some versions twice (rows {}): `cargo confiture migrate reinit` keeps one row per migration",
-            report.duplicate.join(", ")
+            "help: the ledger records some versions twice (rows {}): {reinit} keeps one row per migration",
+            render::versions(&report.duplicate)
         ));
     }
     if !report.out_of_order.is_empty() {
         lines.push(format!(
-            "help: pending migrations are older than the newest applied one ({}): renumber them, or apply with `migrate up --allow-out-of-order`",
-            report.out_of_order.join(", ")
+            "help: pending migrations are older than the newest applied one ({}): renumber them, or apply with {}",
+            render::versions(&report.out_of_order),
+            hint::command("migrate up --allow-out-of-order")
         ));
     }
     lines

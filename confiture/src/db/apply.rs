@@ -758,7 +758,11 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
         step.migration.id(),
         step.file().path.display()
     ))
-    .with_help("apply it on its own first (`migrate up --target` just before it, then `migrate up --steps 1`), or drop --single-transaction");
+    .with_help(format!(
+        "apply it on its own first ({} with the version just before it, then {}), or drop --single-transaction",
+        crate::hint::command("migrate up --target VERSION"),
+        crate::hint::command("migrate up --steps 1")
+    ));
     Some((
         i,
         StepFailure {
@@ -970,9 +974,24 @@ fn ledger_state(direction: Direction) -> &'static str {
 }
 
 fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
+    use crate::hint::command;
     let (doing, help) = match step.direction {
-        Direction::Up => ("applying", "run `cargo confiture migrate status` to see what was recorded, then `migrate up` again"),
-        Direction::Down => ("rolling back", "run `cargo confiture migrate status` to see what is recorded, then `migrate down` again if needed"),
+        Direction::Up => (
+            "applying",
+            format!(
+                "run {} to see what was recorded, then {} again",
+                command("migrate status"),
+                command("migrate up")
+            ),
+        ),
+        Direction::Down => (
+            "rolling back",
+            format!(
+                "run {} to see what is recorded, then {} again if needed",
+                command("migrate status"),
+                command("migrate down")
+            ),
+        ),
     };
     let sqlstate = e.code().map(|c| c.code().to_string());
     let cause = match e.as_db_error() {
@@ -1224,7 +1243,8 @@ pub fn create_tracking_table(client: &mut Client, table: &TrackingTable) -> crat
                     format!(
                         "grant this role CREATE on that schema (GRANT CREATE ON SCHEMA <schema> \
                          TO <role>), or have a role that may create {table} run the first \
-                         `migrate up`"
+                         {}",
+                        crate::hint::command("migrate up")
                     )
                 } else {
                     help.to_string()

@@ -208,9 +208,8 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
                 seconds(timeout)
             ))
             .with_help(format!(
-                "check that {} is a reachable PostgreSQL server; if the network is slow, raise \
-                 migration.connect_timeout (or connect_timeout in the URL) in {source}",
-                endpoint(spec)
+                "check that the server is reachable from here; if the network is slow, raise \
+                 migration.connect_timeout (or connect_timeout in the URL) in {source}"
             ))
         }
         Failure::Driver(error) => error,
@@ -227,15 +226,13 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
             let mode = spec.sslmode;
             let what = if db.message().starts_with("no pg_hba.conf entry") {
                 format!(
-                    "the server at {} has no pg_hba.conf entry for {spec} without encryption \
-                     (sslmode={mode}): it requires TLS from this host, or does not admit it at all",
-                    endpoint(spec)
+                    "the server has no pg_hba.conf entry for {spec} without encryption \
+                     (sslmode={mode}): it requires TLS from this host, or does not admit it at all"
                 )
             } else {
                 format!(
-                    "the server at {} requires TLS: pg_hba.conf rejects {spec} without encryption \
-                     (sslmode={mode})",
-                    endpoint(spec)
+                    "the server requires TLS: pg_hba.conf rejects {spec} without encryption \
+                     (sslmode={mode})"
                 )
             };
             Error::connection(what).with_help(unencrypted_refusal_help(mode, &source))
@@ -248,14 +245,17 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
             ))
         } else if *code == SqlState::INVALID_CATALOG_NAME {
             Error::connection(format!(
-                "database \"{}\" does not exist on {} (connecting as {spec})",
-                spec.dbname,
-                endpoint(spec)
+                "database \"{}\" does not exist (connecting as {spec})",
+                spec.dbname
             ))
             .with_help(format!(
-                "create it (`cargo confiture migrate up --create-database` does, or \
+                "create it ({} does, or \
                  createdb -h {} -p {} -U {} {}), or fix the database name in {source}",
-                spec.host, spec.port, spec.user, spec.dbname
+                crate::hint::command("migrate up --create-database"),
+                spec.host,
+                spec.port,
+                spec.user,
+                spec.dbname
             ))
         } else if *code == SqlState::TOO_MANY_CONNECTIONS {
             too_many_connections(spec, connection_limit(db.message()))
@@ -286,8 +286,7 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
             ))
         } else if *code == SqlState::CANNOT_CONNECT_NOW {
             Error::connection(format!(
-                "the server at {} is starting up or shutting down (connecting as {spec})",
-                endpoint(spec)
+                "the server is starting up or shutting down (connecting as {spec})"
             ))
             .with_help("retry in a few seconds")
         } else {
@@ -320,33 +319,28 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
         use std::io::ErrorKind as Io;
         let explained = match io.kind() {
             Io::ConnectionRefused => Error::connection(format!(
-                "connection refused by {} (connecting as {spec})",
-                endpoint(spec)
+                "connection refused (connecting as {spec})"
             ))
             .with_help(format!(
-                "is PostgreSQL running and listening on {}? check the host and port in {source}",
-                endpoint(spec)
+                "is PostgreSQL running and listening on that host and port? check them in {source}"
             )),
             Io::TimedOut => Error::connection(format!(
                 "cannot connect to {spec}: no answer within {}",
                 seconds(env.migration.connect_timeout)
             ))
             .with_help(format!(
-                "check that {} is reachable from here (firewall, VPN, host name); if the network \
-                 is slow, raise migration.connect_timeout in {source}",
-                endpoint(spec)
+                "check that the server is reachable from here (firewall, VPN, host name); if the \
+                 network is slow, raise migration.connect_timeout in {source}"
             )),
             Io::NotFound if spec.is_unix_socket() => Error::connection(format!(
-                "no PostgreSQL socket for port {} in {} (connecting as {spec})",
-                spec.port, spec.host
+                "no PostgreSQL socket for that directory and port (connecting as {spec})"
             ))
             .with_help(format!(
                 "is PostgreSQL running? check the socket directory and port in {source}"
             )),
             _ if cause.contains("lookup address") || cause.contains("resolve") => {
                 Error::connection(format!(
-                    "cannot resolve host \"{}\" (connecting as {spec})",
-                    spec.host
+                    "cannot resolve the host name (connecting as {spec})"
                 ))
                 .with_help(format!("check the host name in {source}"))
             }
@@ -372,8 +366,7 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str) -> Error
     };
     if cause.contains("server does not support TLS") {
         return Error::connection(format!(
-            "the server at {} does not offer TLS, and sslmode={mode} requires it (connecting as {spec})",
-            endpoint(spec)
+            "the server does not offer TLS, and sslmode={mode} requires it (connecting as {spec})"
         ))
         .with_help(format!(
             "enable ssl on the server, or use sslmode=prefer or disable in {source}"
@@ -385,8 +378,7 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str) -> Error
     });
     match certificate {
         Some(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => Error::connection(format!(
-            "the server's TLS certificate is not valid for host \"{}\" (sslmode={mode}, connecting as {spec})",
-            spec.host
+            "the server's TLS certificate is not valid for the host name connected to (sslmode={mode}, connecting as {spec})"
         ))
         .with_help(format!(
             "connect with the host name the certificate names (see its subject alternative names), \
@@ -423,8 +415,7 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str) -> Error
         ))
         .with_help(format!("check the server's certificate and sslrootcert in {source}")),
         None => Error::connection(format!(
-            "the TLS handshake with {} failed (sslmode={mode}, connecting as {spec})",
-            endpoint(spec)
+            "the TLS handshake failed (sslmode={mode}, connecting as {spec})"
         ))
         .with_help(format!(
             "check the server's TLS setup, or the sslmode in {source}"
@@ -501,15 +492,11 @@ fn too_many_connections(spec: &ConnectionSpec, limit: ConnectionLimit) -> Error 
              CONNECTION LIMIT 20` (-1 for none; see `SELECT rolconnlimit FROM pg_roles`)"
         )),
         ConnectionLimit::Server => Error::connection(format!(
-            "the server at {} has no free connection slot (refused {spec}): max_connections is \
-             reached",
-            endpoint(spec)
+            "the server has no free connection slot (refused {spec}): max_connections is reached"
         ))
         .with_help("retry later, close idle sessions, or raise max_connections on the server"),
         ConnectionLimit::Reserved => Error::connection(format!(
-            "the server at {} keeps its last connection slots for privileged roles (refused \
-             {spec})",
-            endpoint(spec)
+            "the server keeps its last connection slots for privileged roles (refused {spec})"
         ))
         .with_help("retry later, close idle sessions, or raise max_connections on the server"),
         ConnectionLimit::Unknown => Error::connection(format!(
@@ -534,17 +521,6 @@ fn is_unencrypted_hba_refusal(message: &str) -> bool {
     (message.starts_with("pg_hba.conf rejects connection")
         || message.starts_with("no pg_hba.conf entry"))
         && (message.ends_with("no encryption") || message.ends_with("SSL off"))
-}
-
-/// `host:port` (or the socket directory), as in connection errors.
-fn endpoint(spec: &ConnectionSpec) -> String {
-    if spec.is_unix_socket() {
-        format!("{} (port {})", spec.host, spec.port)
-    } else if spec.host.contains(':') {
-        format!("[{}]:{}", spec.host, spec.port)
-    } else {
-        format!("{}:{}", spec.host, spec.port)
-    }
 }
 
 fn seconds(duration: Duration) -> String {

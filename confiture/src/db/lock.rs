@@ -215,12 +215,16 @@ impl MigrationLock {
         } else {
             Err(Error::new(
                 ErrorKind::Diverged,
-                format!("the migration lock on database {:?} was lost during the run", self.database),
+                format!(
+                    "the migration lock on database {:?} was lost during the run",
+                    self.database
+                ),
             )
-            .with_help(
-                "a migration released it (`pg_advisory_unlock_all()` or `DISCARD ALL`), so another \
-                 run may have overlapped; check `cargo confiture migrate status`",
-            ))
+            .with_help(format!(
+                "a migration released it (`pg_advisory_unlock_all()` or `DISCARD ALL`), so \
+                 another run may have overlapped; check {}",
+                crate::hint::command("migrate status")
+            )))
         }
     }
 }

@@ -375,13 +375,22 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
     let set = build_set(dir, found, &stems, &kept);
 
     diagnostics.sort_by(|a, b| {
-        (a.path.as_os_str().as_encoded_bytes(), a.line, a.code).cmp(&(
-            b.path.as_os_str().as_encoded_bytes(),
-            b.line,
-            b.code,
-        ))
+        (report_order(&a.path), a.line, a.code).cmp(&(report_order(&b.path), b.line, b.code))
     });
     Checked { set, diagnostics }
+}
+
+/// The order problems are reported in: by path, except that a pair's up file comes before its
+/// down file (`001_a.up.sql`, then `001_a.down.sql`), as a reader goes through a migration.
+fn report_order(path: &Path) -> (&[u8], u8) {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if let Some(stem) = bytes.strip_suffix(b".up.sql") {
+        (stem, 0)
+    } else if let Some(stem) = bytes.strip_suffix(b".down.sql") {
+        (stem, 1)
+    } else {
+        (bytes, 0)
+    }
 }
 
 impl Entry {

@@ -253,7 +253,12 @@ fn read_bytes(path: &Path) -> io::Result<Vec<u8>> {
 
 fn dir_error(dir: &Path, err: io::Error) -> Error {
     let shown = dir.display();
-    let help = "create it, or point `migrations_dir` in `[workspace.metadata.confiture]` of the workspace's Cargo.toml at the right directory";
+    let help = format!(
+        "create it: {} creates it with the first migration; or, if the migrations are \
+         elsewhere, point `migrations_dir` in `[workspace.metadata.confiture]` of the workspace's \
+         Cargo.toml (or --migrations-dir) at their directory",
+        crate::hint::command("migrate generate NAME")
+    );
     match fs::metadata(dir) {
         Err(meta_err) if meta_err.kind() == io::ErrorKind::NotFound => {
             Error::invalid(format!("migrations directory `{shown}` does not exist")).with_help(help)

@@ -1,0 +1,325 @@
+//! `migrate generate NAME`: the library decides the next pair ([`files::new_migration`]); this
+//! writes it, safely when several `generate` run at once in one directory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use confiture::files::{self, Checked, NewMigration};
+use confiture::{display, exit, hint, Error, Result};
+use serde::Serialize;
+
+use super::{refuse_invalid, Context};
+use crate::cli::GenerateArgs;
+use crate::output::{Output, Style};
+
+/// `cargo confiture migrate generate --format json`.
+#[derive(Serialize)]
+struct GenerateReport {
+    version: String,
+    name: String,
+    up: PathBuf,
+    down: PathBuf,
+    dry_run: bool,
+}
+
+/// How long `generate` waits for other `generate` runs in the same directory.
+const CLAIM_WAIT: Duration = Duration::from_secs(10);
+
+/// A claim older than this was left by a `generate` that was killed. It is never removed
+/// automatically (a live one could be taken for it): the user is told to remove it.
+const STALE_CLAIM: Duration = Duration::from_secs(30);
+
+pub fn run(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
+    let start = Instant::now();
+    let mut pause = Pause::new();
+    let new = loop {
+        let new = match next_migration(cx, &args.name, start)? {
+            Ok(new) => new,
+            Err((e, checked)) => return Err(refusal(cx, e, &checked, &args.name, out)),
+        };
+        if args.dry_run {
+            break new;
+        }
+        std::fs::create_dir_all(&cx.migrations_dir).map_err(|e| {
+            Error::invalid(format!("cannot create {}", cx.display_dir.display())).with_cause(e)
+        })?;
+        if claim_and_write(cx, &new)? {
+            break new;
+        }
+        // Another run holds that number's claim, or took the number: number again.
+        if start.elapsed() > CLAIM_WAIT {
+            return Err(busy_error(cx));
+        }
+        pause.wait();
+    };
+    if out.json_mode() {
+        out.json(&GenerateReport {
+            version: new.version_text.clone(),
+            name: new.name.clone(),
+            up: new.up_path.clone(),
+            down: new.down_path.clone(),
+            dry_run: args.dry_run,
+        });
+        return Ok(exit::SUCCESS);
+    }
+    let verb = if args.dry_run {
+        "would create"
+    } else {
+        "created"
+    };
+    out.result(&format!(
+        "{verb} {}\n{verb} {}",
+        display::path(&new.up_path),
+        display::path(&new.down_path)
+    ));
+    if !args.dry_run {
+        // The guidance lives here, not in the files: they are part of the checksum and every
+        // `--dry-run` prints them. Progress, so `-q` silences it.
+        out.progress(&format!(
+            "{} write the change in the up file, and how to undo it in the down file\n  \
+             - a statement that cannot run in a transaction (CREATE INDEX CONCURRENTLY): put the \
+             line `-- confiture:no-transaction` at the top of its file\n  \
+             - a change that cannot be undone: put the line `-- confiture:irreversible` in the \
+             down file\n  \
+             then check them with {}",
+            out.paint_err(Style::Cyan, "note:"),
+            out.hint(&hint::command("lint"))
+        ));
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// Why `generate` refuses: a bad name as such; a directory whose numbering is broken with its
+/// diagnostics. Other errors (the empty pair generated a minute ago, C007/C008, or a lint
+/// finding) never reach here: they do not stop `generate`.
+fn refusal(cx: &Context, e: Error, checked: &Checked, name: &str, out: &Output) -> Error {
+    let blocking: Vec<_> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| files::blocks_numbering(d))
+        .cloned()
+        .collect();
+    if blocking.is_empty() || !files::name::is_valid_name(name) {
+        e
+    } else {
+        refuse_invalid(cx, &blocking, out, "generating a migration")
+    }
+}
+
+/// Short, growing pauses while another `generate` finishes (milliseconds each).
+struct Pause(Duration);
+
+impl Pause {
+    fn new() -> Pause {
+        Pause(Duration::from_millis(2))
+    }
+
+    fn wait(&mut self) {
+        std::thread::sleep(self.0);
+        self.0 = (self.0 * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// The directory read and checked; a missing directory is an empty set (a fresh project).
+fn load(cx: &Context) -> Result<Checked> {
+    if cx.migrations_dir.exists() {
+        cx.load()
+    } else {
+        Ok(files::check(&cx.display_dir, Vec::new(), &cx.check_options))
+    }
+}
+
+/// The next migration named `name` — or the refusal with the directory it was decided on.
+///
+/// The directory may be changing under another `generate`, which shows a half-written pair
+/// for a moment: that is not a broken directory. A refusal is returned only when two reads in
+/// a row agree on it with no live claim seen between them: a pair being written is always
+/// covered by its writer's claim (created before the first file, removed after the second),
+/// so a half pair seen twice with no claim between the reads is really there.
+fn next_migration(
+    cx: &Context,
+    name: &str,
+    start: Instant,
+) -> Result<std::result::Result<NewMigration, (Error, Checked)>> {
+    let mut pause = Pause::new();
+    let mut before: Option<Checked> = None;
+    loop {
+        if start.elapsed() > CLAIM_WAIT {
+            return Err(busy_error(cx));
+        }
+        let checked = load(cx)?;
+        let refused = match files::new_migration(&checked, name) {
+            Ok(new) => return Ok(Ok(new)),
+            Err(e) => e,
+        };
+        // Nothing in the directory changes a bad name.
+        if !files::name::is_valid_name(name) {
+            return Ok(Err((refused, checked)));
+        }
+        let claims = claims(&cx.migrations_dir);
+        let live = claims.iter().any(|(_, age)| *age <= STALE_CLAIM);
+        if !live {
+            if before
+                .as_ref()
+                .is_some_and(|b| b.diagnostics == checked.diagnostics)
+            {
+                // A killed run's claim explains a half-written pair: say so.
+                let refused = match claims.first() {
+                    Some((path, _)) => refused.with_detail(format!(
+                        "{} was left by a `migrate generate` that did not finish: remove it",
+                        display::path(path)
+                    )),
+                    None => refused,
+                };
+                return Ok(Err((refused, checked)));
+            }
+            before = Some(checked);
+            continue;
+        }
+        before = None;
+        pause.wait();
+    }
+}
+
+/// The claim on a version while its pair is being written: `.confiture-generate-<V>.claim` in
+/// the migrations directory (not `.sql`: never read as a migration).
+fn claim_path(dir: &Path, version: u64) -> PathBuf {
+    dir.join(format!(".confiture-generate-{version}.claim"))
+}
+
+/// The claim files in `dir`, each with its age.
+fn claims(dir: &Path) -> Vec<(PathBuf, Duration)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(".confiture-generate-") && name.ends_with(".claim")
+        })
+        .map(|e| {
+            let age = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .unwrap_or_default();
+            (e.path(), age)
+        })
+        .collect()
+}
+
+/// Removes the claim file when dropped: on success, on error, on panic.
+struct Claim(PathBuf);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Claims `new`'s version (`create_new` of its claim file: one run wins) and, holding it,
+/// reads the directory again: if the number is still free, writes both files and returns
+/// `true`; if another run holds the claim or took the number meanwhile, returns `false`.
+fn claim_and_write(cx: &Context, new: &NewMigration) -> Result<bool> {
+    let path = claim_path(&cx.migrations_dir, new.version);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let stale = claims(&cx.migrations_dir)
+                .iter()
+                .any(|(p, age)| *p == path && *age > STALE_CLAIM);
+            return if stale {
+                Err(busy_error(cx))
+            } else {
+                Ok(false)
+            };
+        }
+        Err(e) => {
+            return Err(Error::invalid(format!(
+                "cannot create files in {}",
+                cx.display_dir.display()
+            ))
+            .with_cause(e))
+        }
+    }
+    let _claim = Claim(path);
+    // Under the claim: a run that finished between our read and our claim took the number.
+    let checked = load(cx)?;
+    let taken = checked
+        .set
+        .migrations
+        .iter()
+        .any(|m| m.version >= new.version)
+        || has_version_file(&checked, new.version);
+    if taken {
+        return Ok(false);
+    }
+    write_new(&new.up_path, &new.up_text)?;
+    if let Err(e) = write_new(&new.down_path, &new.down_text) {
+        // Never leave half a pair behind.
+        let _ = std::fs::remove_file(&new.up_path);
+        return Err(e);
+    }
+    Ok(true)
+}
+
+/// Whether a file named in `checked`'s diagnostics (half a pair, say) has `version`.
+fn has_version_file(checked: &Checked, version: u64) -> bool {
+    checked.diagnostics.iter().any(|d| {
+        d.path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| files::name::parse_file_name(n).ok())
+            .is_some_and(|f| f.version == version)
+    })
+}
+
+/// Other `generate` runs kept the directory busy too long, or a killed one left its claim.
+fn busy_error(cx: &Context) -> Error {
+    let claims = claims(&cx.migrations_dir);
+    if let Some((path, _)) = claims.iter().find(|(_, age)| *age > STALE_CLAIM) {
+        return Error::invalid(format!(
+            "{} was left by a `migrate generate` that did not finish",
+            display::path(path)
+        ))
+        .with_help(format!(
+            "check that no `migrate generate` is running, remove it (`rm {}`), then generate again",
+            display::path(path)
+        ));
+    }
+    Error::invalid(format!(
+        "other `migrate generate` runs kept {} busy for {} s",
+        cx.display_dir.display(),
+        CLAIM_WAIT.as_secs()
+    ))
+    .with_help("wait for them to finish, then generate again")
+}
+
+/// Writes a new file, refusing to overwrite one that exists.
+fn write_new(path: &Path, text: &str) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::invalid(format!(
+                    "{} already exists: not overwriting it",
+                    display::path(path)
+                ))
+                .with_help("choose another name, or delete the file if it is a leftover")
+            } else {
+                Error::invalid(format!("cannot create {}", display::path(path))).with_cause(e)
+            }
+        })?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::invalid(format!("cannot write {}", display::path(path))).with_cause(e))
+}

@@ -1,0 +1,154 @@
+//! How values reach a person's terminal: control characters escaped (a ledger row named
+//! `\x1b[2J` must not clear the screen, a file name with a newline must not forge a line) and
+//! paths relative to where the user stands. Renderers call these at render time — the CLI's
+//! tables, messages and errors, confiture-build's lines; data (reports, JSON, errors) keeps the
+//! raw values, and serde escapes them in JSON.
+
+use std::borrow::Cow;
+use std::path::{Component, Path, PathBuf};
+
+/// Characters that change what a terminal shows rather than being shown: C0 and C1 controls,
+/// DEL, and the bidirectional overrides that reorder text ("Trojan Source").
+fn is_hazard(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape_where(text: &str, hazard: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(&hazard) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !hazard(c) {
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// One value (a name, a version, a file name): every control character escaped, newlines
+/// included — `\x1b[2J` is shown as the six characters `\x1b[2J`.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    escape_where(text, is_hazard)
+}
+
+/// Prose that may span lines (a message, a help line, SQL): newlines and tabs are kept, every
+/// other control character is escaped.
+pub fn escape_prose(text: &str) -> Cow<'_, str> {
+    escape_where(text, |c| is_hazard(c) && c != '\n' && c != '\t')
+}
+
+/// `path` relative to `cwd` when they share more than the root: `db/migrations` below it,
+/// `../db/migrations` beside it; else `path` unchanged. Both are taken as given (no IO);
+/// a relative `path` is returned as it is.
+pub fn relative_to(path: &Path, cwd: &Path) -> PathBuf {
+    if !path.is_absolute() || !cwd.is_absolute() {
+        return path.to_path_buf();
+    }
+    let (to, from) = (normal(path), normal(cwd));
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    // Only the root (or the prefix, on Windows) in common, or `..` in `cwd` that cannot be
+    // walked back: the absolute path says more.
+    let shared_roots = to
+        .iter()
+        .take(common)
+        .filter(|c| matches!(c, Component::RootDir | Component::Prefix(_)))
+        .count();
+    if common <= shared_roots || from[common..].contains(&Component::ParentDir) {
+        return path.to_path_buf();
+    }
+    let mut relative = PathBuf::new();
+    for _ in common..from.len() {
+        relative.push("..");
+    }
+    for c in &to[common..] {
+        relative.push(c.as_os_str());
+    }
+    if relative.as_os_str().is_empty() {
+        relative.push(".");
+    }
+    relative
+}
+
+fn normal(p: &Path) -> Vec<Component<'_>> {
+    p.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect()
+}
+
+/// A path as the user would type it from the current directory (see [`relative_to`]), with
+/// control characters escaped.
+pub fn path(path: &Path) -> String {
+    let shown = match std::env::current_dir() {
+        Ok(cwd) => relative_to(path, &cwd),
+        Err(_) => path.to_path_buf(),
+    };
+    escape(&shown.to_string_lossy()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape("\x1b[2J"), "\\x1b[2J");
+        assert_eq!(escape("a\nb\tc\r"), "a\\nb\\tc\\r");
+        assert_eq!(escape("\u{7f}\u{9b}31m"), "\\x7f\\u{9b}31m");
+        assert_eq!(escape("evil\u{202e}lmth.sql"), "evil\\u{202e}lmth.sql");
+        assert_eq!(escape("café ✓"), "café ✓");
+        assert!(matches!(escape("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape_prose("line 1\n\tline 2\x1b]0;x\x07"),
+            "line 1\n\tline 2\\x1b]0;x\\x07"
+        );
+    }
+
+    #[test]
+    fn nothing_escaped_contains_a_control_character() {
+        for c in (0u32..0x3000).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            assert!(!escape(&text).chars().any(is_hazard), "{c:?}");
+            assert!(
+                !escape_prose(&text)
+                    .chars()
+                    .any(|c| is_hazard(c) && c != '\n' && c != '\t'),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_current_directory() {
+        let p = |s: &str| PathBuf::from(s);
+        let cases = [
+            ("/w/db/migrations", "/w", "db/migrations"),
+            ("/w/db/migrations", "/w/src", "../db/migrations"),
+            ("/w/db/migrations", "/w/app/src", "../../db/migrations"),
+            ("/w/db/migrations", "/w/db/migrations", "."),
+            (
+                "/w/db/migrations/001_a.up.sql",
+                "/w/db",
+                "migrations/001_a.up.sql",
+            ),
+            ("/etc/app.yaml", "/w", "/etc/app.yaml"),
+            ("db/migrations", "/w/src", "db/migrations"),
+            ("/w/./db", "/w/src", "../db"),
+        ];
+        for (path, cwd, expected) in cases {
+            assert_eq!(
+                relative_to(&p(path), &p(cwd)),
+                p(expected),
+                "{path} from {cwd}"
+            );
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! How the CLI renders what it did, as a person reads it: nothing from outside (ledger rows,
+//! file names) reaches the terminal as control characters; suggested commands repeat how the
+//! database was chosen; paths are relative to where the user stands; long runs are summarised
+//! in one short line; detail lists and connection errors read cleanly.
+
+use confiture::exit;
+use confiture_tests::{Project, Run, TestDb};
+
+/// Asserts that no control character other than a newline reached stdout or stderr (the
+/// harness sets NO_COLOR, so the CLI's own colours are off).
+#[track_caller]
+fn no_control_characters(run: &Run) {
+    for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        let bad: Vec<char> = text
+            .chars()
+            .filter(|c| (c.is_control() && *c != '\n') || ('\u{202a}'..='\u{202e}').contains(c))
+            .collect();
+        assert!(bad.is_empty(), "{stream} holds {bad:?}\n{}", run.dump());
+    }
+}
+
+fn one_migration() -> Project {
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project
+}
+
+#[test]
+fn ledger_rows_with_control_characters_are_shown_escaped() {
+    let db = TestDb::new("render_escape");
+    let project = one_migration();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, execution_time_ms, checksum) \
+             VALUES ('x', E'002\\x1b[2J', E'clear\\x1b[2J\\nerror: forged line\\u202e', 0, 'x')",
+        )
+        .expect("insert a hostile ledger row");
+    // The table, the advice, and the refusals that name the row.
+    let status = project.run_on(&db, &["migrate", "status"]);
+    status
+        .code(exit::DIVERGED)
+        .stdout_has("002\\x1b[2J_clear\\x1b[2J\\nerror: forged line\\u{202e}");
+    no_control_characters(&status);
+    assert!(
+        !status
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("error: forged")),
+        "a newline in a name forged a line\n{}",
+        status.dump()
+    );
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "down"],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "reinit", "--dry-run"],
+    ] {
+        let run = project.run_on(&db, args);
+        no_control_characters(&run);
+    }
+    // JSON keeps the raw value, escaped by JSON itself.
+    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    assert!(
+        !json.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "{}",
+        json.dump()
+    );
+    let doc = json.json();
+    let names: Vec<&str> = doc["migrations"]
+        .as_array()
+        .expect("migrations")
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"clear\x1b[2J\nerror: forged line\u{202e}"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn file_names_and_sql_with_control_characters_are_shown_escaped() {
+    let project = one_migration();
+    project.write("db/migrations/002_b\x1b[2J.up.sql", "SELECT 1;\n");
+    project.write(
+        "db/migrations/003_c.up.sql",
+        "-- \x1b]0;owned\x07\nCREATE INDEX i ON a (id);\n",
+    );
+    project.write("db/migrations/003_c.down.sql", "DROP INDEX i;\n");
+    let lint = project.run(&["lint"]);
+    lint.code(exit::INVALID).stderr_has("002_b\\x1b[2J.up.sql");
+    no_control_characters(&lint);
+    let dry = project.run(&[
+        "migrate",
+        "up",
+        "--dry-run",
+        "--database-url",
+        "postgresql://postgres@127.0.0.1:1/x",
+    ]);
+    no_control_characters(&dry);
+}
+
+/// Every suggested command repeats how the database was chosen: pasting it acts on the same
+/// database. A URL is never repeated (it may hold a password): a placeholder stands for it.
+#[test]
+fn hints_repeat_the_selection() {
+    let db = TestDb::new("render_hints");
+    let project = one_migration();
+    project.write(
+        "db/environments/dev.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    // Not initialised: "run `... migrate up`".
+    project
+        .run(&["migrate", "status", "--env", "dev"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("`cargo confiture migrate up --env dev`");
+    project
+        .run(&["migrate", "status", "-c", "db/environments/dev.yaml"])
+        .stderr_has("`cargo confiture migrate up -c db/environments/dev.yaml`");
+    let secret_url = db.url().replace("postgres@", "postgres:s3cret@");
+    project
+        .run(&["migrate", "status", "--database-url", &secret_url])
+        .stderr_has("`cargo confiture migrate up --database-url <URL>`")
+        .stderr_lacks("s3cret");
+    // Edited after it ran: the reinit suggestion (a library help line) repeats it too.
+    project
+        .run(&["migrate", "up", "--env", "dev"])
+        .code(exit::SUCCESS);
+    project.write(
+        "db/migrations/001_a.up.sql",
+        "CREATE TABLE a (id bigint);\n",
+    );
+    let run = project.run(&["migrate", "up", "--env", "dev"]);
+    run.code(exit::DIVERGED)
+        .stderr_has("`cargo confiture migrate reinit --through 001 --env dev`");
+    // A directory named on the command line is repeated, and only it for commands that
+    // read files.
+    let other = Project::new();
+    other.write("sql/001_a.up.sql", "SELECT 1;\n");
+    other
+        .run_on(&db, &["migrate", "up", "--migrations-dir", "sql"])
+        .code(exit::INVALID)
+        .stderr_has("`cargo confiture lint --migrations-dir sql`");
+    let run = other.run(&["migrate", "generate", "b", "--migrations-dir", "sql"]);
+    run.code(exit::INVALID)
+        .stderr_has("`cargo confiture lint --migrations-dir sql`");
+    // Every suggestion in every output above named a database the user chose, or none.
+    for args in [&["migrate", "status", "--env", "dev"][..]] {
+        let run = project.run(args);
+        for line in run.stderr.lines() {
+            if let Some(at) = line.find("`cargo confiture migrate") {
+                let command = &line[at..];
+                let end = command[1..].find('`').map_or(command.len(), |e| e + 2);
+                assert!(
+                    command[..end].contains("--env dev"),
+                    "{line}\n{}",
+                    run.dump()
+                );
+            }
+        }
+    }
+}
+
+/// Paths in messages are relative to where the user stands: `../../db/migrations` from
+/// `app/src`, never the absolute path of the workspace.
+#[test]
+fn paths_are_relative_to_the_current_directory() {
+    let db = TestDb::new("render_paths");
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n",
+    );
+    project.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    project.write("app/src/main.rs", "fn main() {}\n");
+    project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.write("db/migrations/002_b.up.sql", "SELECT 1;\n");
+    let root = project.root.display().to_string();
+    let from_src = |args: &[&str]| {
+        Run::of(
+            project
+                .cli()
+                .current_dir(project.path("app/src"))
+                .args(args),
+        )
+    };
+
+    let lint = from_src(&["lint"]);
+    lint.code(exit::INVALID)
+        .stderr_has(" --> ../../db/migrations/002_b.up.sql")
+        .stderr_has("could not lint ../../db/migrations")
+        .stderr_lacks(&root);
+    let status = from_src(&["migrate", "status"]);
+    status
+        .code(exit::INVALID)
+        .stderr_has("../../db/migrations/002_b.up.sql")
+        .stderr_lacks(&root);
+    project.remove("db/migrations/002_b.up.sql");
+    let status = from_src(&["migrate", "status"]);
+    status
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("using local (../../db/environments/local.yaml)")
+        .stderr_lacks(&root);
+    let generate = from_src(&["migrate", "generate", "c"]);
+    generate
+        .code(exit::SUCCESS)
+        .stdout_has("created ../../db/migrations/002_c.up.sql")
+        .stdout_lacks(&root);
+}
+
+/// A run of many migrations ends with one short line; the JSON report keeps every version.
+#[test]
+fn summaries_of_big_runs_are_short() {
+    let db = TestDb::new("render_summary");
+    let project = Project::new();
+    for v in 1..=40 {
+        project.migration(
+            &format!("{v:04}_m{v}"),
+            &format!("CREATE TABLE t{v} (id int);\n"),
+            &format!("DROP TABLE t{v};\n"),
+        );
+    }
+    let up = project.run_on(&db, &["migrate", "up", "-q"]);
+    up.code(exit::SUCCESS);
+    let line = up.stdout.trim();
+    assert!(
+        line.starts_with("applied 40 migrations in ") && line.ends_with(" ms: 0001…0040"),
+        "{}",
+        up.dump()
+    );
+    let down = project.run_on(
+        &db,
+        &[
+            "migrate", "down", "--target", "0", "--yes", "--format", "json",
+        ],
+    );
+    down.code(exit::SUCCESS);
+    assert_eq!(
+        down.json()["rolled_back"].as_array().map(Vec::len),
+        Some(40)
+    );
+    let baseline = project.run_on(&db, &["migrate", "baseline", "--through", "0030"]);
+    baseline
+        .code(exit::SUCCESS)
+        .stdout_has("recorded 30 migrations as applied without running them: 0001…0030");
+}
+
+#[test]
+fn detail_lists_have_one_bullet_and_connection_errors_name_the_host_once() {
+    let project = one_migration();
+    let run = project.run(&["migrate", "status"]);
+    run.code(exit::INVALID)
+        .stderr_has("\n    1. --database-url")
+        .stderr_lacks("-   1.");
+    let run = project.run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        "postgresql://postgres@127.0.0.1:1/app",
+    ]);
+    run.code(exit::CONNECTION);
+    let error = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("no error line\n{}", run.dump()));
+    assert_eq!(error.matches("127.0.0.1").count(), 1, "{}", run.dump());
+    let help = run
+        .stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("help:"))
+        .unwrap_or_else(|| panic!("no help line\n{}", run.dump()));
+    assert!(!help.contains("127.0.0.1"), "{}", run.dump());
+}
+
+/// No migrations directory yet: `lint` and `status` say how to start, not only which setting
+/// points elsewhere.
+#[test]
+fn a_project_without_migrations_says_how_to_start() {
+    let project = Project::new();
+    std::fs::remove_dir_all(project.path("db/migrations")).expect("remove db/migrations");
+    for args in [
+        &["lint"][..],
+        &[
+            "migrate",
+            "status",
+            "--database-url",
+            "postgresql://postgres@127.0.0.1:1/x",
+        ],
+    ] {
+        project
+            .run(args)
+            .code(exit::INVALID)
+            .stderr_has("`db/migrations` does not exist")
+            .stderr_has("`cargo confiture migrate generate NAME` creates it")
+            .stderr_has("--migrations-dir")
+            .stderr_lacks("using ");
+    }
+}
+
+/// `-q` silences progress, not the `using ...` line nor results; `--help` says so.
+#[test]
+fn quiet_keeps_the_using_line_and_says_so() {
+    let db = TestDb::new("render_quiet");
+    let project = one_migration();
+    let run = project.run_on(&db, &["migrate", "up", "-q"]);
+    run.code(exit::SUCCESS)
+        .stderr_has("using --database-url:")
+        .stderr_lacks("applied 001_a (")
+        .stdout_has("applied 1 migration");
+    let help = project.run(&["migrate", "up", "--help"]);
+    help.code(exit::SUCCESS).stdout_has("the `using ...` line");
+}

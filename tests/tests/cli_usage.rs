@@ -1,0 +1,160 @@
+//! Usage errors as a user and a script meet them: with `--format json` every failure, clap's
+//! argument errors included, is one JSON document on stdout (exit 64 kept); and a request that
+//! makes no sense is refused before anything connects (no `using ...` line, no connection).
+
+use confiture::exit;
+use confiture_tests::{Project, Run, TestDb};
+
+/// A project with two applied-able migrations.
+fn two_migrations() -> Project {
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    project
+}
+
+/// Asserts that stdout is exactly one JSON document reporting an error of `kind` with
+/// `exit_code`: `{"error": {...}}`, or a command's report whose `errors` holds it (`up`, `down`).
+#[track_caller]
+fn json_error(run: &Run, code: u8, kind: &str) -> serde_json::Value {
+    run.code(code);
+    let doc = run.json();
+    let error = if doc["error"].is_object() {
+        &doc["error"]
+    } else {
+        &doc["errors"][0]
+    };
+    assert_eq!(error["kind"], kind, "{}", run.dump());
+    assert_eq!(error["exit_code"], u64::from(code), "{}", run.dump());
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.is_empty(),
+        "the error has no message\n{}",
+        run.dump()
+    );
+    assert!(
+        !message.starts_with("error:"),
+        "the message repeats its label\n{}",
+        run.dump()
+    );
+    doc
+}
+
+#[test]
+fn every_argument_error_is_one_json_document_with_format_json() {
+    let project = two_migrations();
+    // (arguments, a word the message or help must contain)
+    let cases: &[(&[&str], &str)] = &[
+        (&["migrate", "up", "--steps", "-1"], "-1"),
+        (&["migrate", "up", "--steps", "99999999999"], "99999999999"),
+        (&["migrate", "down", "--steps", "x"], "x"),
+        (
+            &["migrate", "up", "--steps", "1", "--target", "4"],
+            "--target",
+        ),
+        (
+            &["migrate", "down", "--steps", "1", "--target", "4"],
+            "--target",
+        ),
+        (&["migrate", "up", "--bogus"], "--bogus"),
+        (&["migrate", "generate"], "NAME"),
+        (&["migrate", "baseline"], "--through"),
+        (&["migrate", "frobnicate"], "frobnicate"),
+        (&["migrate"], "migrate"),
+        (&["lint", "--env"], "--env"),
+        (
+            &["migrate", "status", "--env", "dev", "--database-url", "x"],
+            "--database-url",
+        ),
+        (&["migrate", "status", "--color", "purple"], "purple"),
+    ];
+    for (args, word) in cases {
+        // `--format json` before, after and glued (`--format=json`): wherever it appears.
+        for placement in 0..3 {
+            let mut argv: Vec<&str> = Vec::new();
+            match placement {
+                0 => argv.extend(["--format", "json"]),
+                1 => argv.push("--format=json"),
+                _ => {}
+            }
+            argv.extend(args.iter());
+            if placement == 2 {
+                argv.extend(["--format", "json"]);
+            }
+            let run = project.run(&argv);
+            let doc = json_error(&run, exit::USAGE, "usage");
+            let text = doc.to_string();
+            assert!(text.contains(word), "{argv:?}: {word:?} not in {text}");
+            // stderr still tells a person (clap's text: an error, or the help it needs).
+            assert!(!run.stderr.trim().is_empty(), "{}", run.dump());
+        }
+    }
+}
+
+#[test]
+fn argument_errors_without_json_stay_text_and_exit_64() {
+    let project = two_migrations();
+    let run = project.run(&["migrate", "up", "--steps", "-1"]);
+    run.code(exit::USAGE).stderr_has("error:");
+    assert!(run.stdout.is_empty(), "{}", run.dump());
+    // `--format xml` itself: there is no format to honour, so text.
+    let run = project.run(&["migrate", "status", "--format", "xml"]);
+    run.code(exit::USAGE).stderr_has("xml");
+    // Help and version are not failures: text on stdout, exit 0, even with --format json.
+    let run = project.run(&["--format", "json", "migrate", "up", "--help"]);
+    run.code(exit::SUCCESS).stdout_has("Usage:");
+    let run = project.run(&["--version"]);
+    run.code(exit::SUCCESS).stdout_has("confiture");
+}
+
+#[test]
+fn library_usage_errors_are_json_too() {
+    let db = TestDb::new("usage_json");
+    let project = two_migrations();
+    for args in [
+        &["migrate", "down", "--steps", "0"][..],
+        &["migrate", "up", "--steps", "0"],
+        &["migrate", "up", "--target", "abc"],
+        &["migrate", "up", "--target", "42"],
+        &["migrate", "up", "--lock-timeout", "forever"],
+    ] {
+        let mut argv = args.to_vec();
+        argv.extend(["--format", "json"]);
+        let run = project.run_on(&db, &argv);
+        json_error(&run, exit::USAGE, "usage");
+    }
+    // A bad environment name is invalid input (5), one document too.
+    let run = project.run(&["migrate", "status", "--env", "nope", "--format", "json"]);
+    json_error(&run, exit::INVALID, "invalid");
+}
+
+/// Usage errors are found before anything connects: no `using ...` line, and a database that
+/// is not there is never tried (which would be exit 3, not 64).
+#[test]
+fn usage_errors_come_before_connecting() {
+    let project = two_migrations();
+    let dead = "postgresql://postgres@127.0.0.1:1/nothing_here";
+    for args in [
+        &["migrate", "down", "--steps", "0"][..],
+        &["migrate", "down", "--target", "42"],
+        &["migrate", "down", "--target", "0"],
+        &["migrate", "up", "--steps", "0"],
+        &["migrate", "up", "--target", "42"],
+        &["migrate", "up", "--target", "abc"],
+        &["migrate", "baseline", "--through", "42"],
+        &["migrate", "reinit", "--through", "42"],
+        &["migrate", "up", "--lock-timeout", "soon"],
+        &["migrate", "down", "--statement-timeout", "1 parsec"],
+    ] {
+        let mut argv = args.to_vec();
+        argv.extend(["--database-url", dead]);
+        let run = project.run(&argv);
+        run.code(exit::USAGE).stderr_lacks("using ");
+        assert!(
+            !run.stderr.contains("127.0.0.1:1"),
+            "{argv:?} tried to connect\n{}",
+            run.dump()
+        );
+    }
+}
