@@ -516,11 +516,7 @@ pub fn check_down_files(
     if blocking.is_empty() {
         return Ok(());
     }
-    Err(invalid_files(
-        set,
-        &blocking,
-        lint_help(),
-    ))
+    Err(invalid_files(set, &blocking, lint_help()))
 }
 
 /// Refuses (exit 5) a `reinit` that would write the checksum of a file with errors: a row it
@@ -541,11 +537,7 @@ pub fn check_reinit_files(
     if blocking.is_empty() {
         return Ok(());
     }
-    Err(invalid_files(
-        set,
-        &blocking,
-        lint_help(),
-    ))
+    Err(invalid_files(set, &blocking, lint_help()))
 }
 
 /// The migrations `baseline --through VERSION` records without running them.

@@ -118,7 +118,7 @@ fn reinit_without_through_records_only_what_the_ledger_had_and_keeps_its_times()
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::DIVERGED)
-        .stderr_has("cargo confiture migrate reinit`");
+        .stderr_has("cargo confiture migrate reinit --database-url <URL>`");
     let run = project.run_on(&db, &["migrate", "up"]);
     run.code(exit::DIVERGED).stderr_lacks("--through 006");
 

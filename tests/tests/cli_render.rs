@@ -134,7 +134,7 @@ fn hints_repeat_the_selection() {
     );
     let run = project.run(&["migrate", "up", "--env", "dev"]);
     run.code(exit::DIVERGED)
-        .stderr_has("`cargo confiture migrate reinit --through 001 --env dev`");
+        .stderr_has("`cargo confiture migrate reinit --env dev`");
     // A directory named on the command line is repeated, and only it for commands that
     // read files.
     let other = Project::new();

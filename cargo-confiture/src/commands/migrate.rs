@@ -171,7 +171,7 @@ fn reinit_text(r: &ReinitReport) -> String {
         r.rows
             .iter()
             .filter(|row| row.action == action && keep(row))
-            .map(|row| format!("{}_{}", row.version, row.name))
+            .map(|row| display::escape(&format!("{}_{}", row.version, row.name)).into_owned())
             .collect()
     };
     // Long lists are cut to their ends in text (the JSON report keeps every row).
