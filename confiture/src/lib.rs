@@ -7,6 +7,7 @@
 //! - [`workspace`], [`config`]: where the migrations and environment files are, and which
 //!   database an environment names.
 //! - [`status`], [`plan`]: pure decisions over the files and the ledger rows.
+//! - [`schema`]: a database schema as data (a snapshot) and the difference between two.
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
 //! - `Migrator` (feature `db`): the library facade the CLI and applications use; its
 //!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`.
@@ -18,6 +19,7 @@ pub mod exit;
 pub mod files;
 pub mod ledger;
 pub mod plan;
+pub mod schema;
 pub mod status;
 pub mod workspace;
 
