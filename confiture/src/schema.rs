@@ -173,13 +173,14 @@ impl fmt::Display for ObjectId {
 /// default, no comment); booleans are `yes` / `no`.
 pub type Properties = BTreeMap<String, String>;
 
-/// One object of a snapshot: its properties, and the object it belongs to (a column's table,
-/// a grant's object, a partition's parent table), which is not compared but lets a report say
-/// "table t: left behind" once instead of listing every column of t as well.
+/// One object of a snapshot: its properties, and the objects it belongs to (a column's table,
+/// a grant's object, a partition's parent table, an index's table and the partitioned index
+/// it is attached to). These are not compared, but let a report say "table t: left behind"
+/// once instead of listing every column of t as well.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Object {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent: Option<ObjectId>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<ObjectId>,
     pub properties: Properties,
 }
 
@@ -216,25 +217,34 @@ impl Snapshot {
         self.objects.iter()
     }
 
-    /// Whether one of the objects `id` belongs to (its parent, the parent's parent...) is in
-    /// `set`. An object on a cycle of parents (only possible in a hand-made snapshot) has none,
-    /// so that it is still reported.
+    /// Whether one of the objects `id` belongs to (its parents, their parents...) is in
+    /// `set`. Parents form no cycle in a snapshot read from a database; in a hand-made one,
+    /// an object on a cycle is not hidden by it, so that it is still reported.
     fn has_ancestor_in(&self, id: &ObjectId, set: &BTreeSet<&ObjectId>) -> bool {
-        let parent_of = |id: &ObjectId| self.objects.get(id).and_then(|o| o.parent.as_ref());
-        let mut chain = Vec::new();
-        let mut current = parent_of(id);
-        while let Some(parent) = current {
-            if parent == id || chain.contains(&parent) {
+        let parents_of = |id: &ObjectId| {
+            self.objects
+                .get(id)
+                .map(|o| o.parents.as_slice())
+                .unwrap_or_default()
+        };
+        let mut seen: BTreeSet<&ObjectId> = BTreeSet::new();
+        let mut todo: Vec<&ObjectId> = parents_of(id).iter().collect();
+        let mut found = false;
+        while let Some(parent) = todo.pop() {
+            if parent == id {
                 return false;
             }
-            chain.push(parent);
-            current = parent_of(parent);
+            if !seen.insert(parent) {
+                continue;
+            }
+            found |= set.contains(parent);
+            todo.extend(parents_of(parent));
         }
-        chain.iter().any(|parent| set.contains(parent))
+        found
     }
 }
 
-/// As JSON: `{"objects": [{"kind", "name", "sub"?, "parent"?, "properties"}, ...]}`, sorted.
+/// As JSON: `{"objects": [{"kind", "name", "sub"?, "parents"?, "properties"}, ...]}`, sorted.
 impl Serialize for Snapshot {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         struct Objects<'a>(&'a BTreeMap<ObjectId, Object>);
@@ -442,14 +452,14 @@ mod tests {
 
     fn object(pairs: &[(&str, &str)]) -> Object {
         Object {
-            parent: None,
+            parents: Vec::new(),
             properties: props(pairs),
         }
     }
 
     fn child(parent: ObjectId, pairs: &[(&str, &str)]) -> Object {
         Object {
-            parent: Some(parent),
+            parents: vec![parent],
             properties: props(pairs),
         }
     }
@@ -580,6 +590,44 @@ mod tests {
     }
 
     #[test]
+    fn an_object_with_two_parents_is_hidden_by_either() {
+        // A partition's index belongs to the partition and to the partitioned index.
+        let partition = table("public.m_2025");
+        let parent_index = ObjectId::new(ObjectKind::Index, "public.idx_m_at");
+        let index = ObjectId::new(ObjectKind::Index, "public.m_2025_at_idx");
+        let base: Snapshot = [
+            (partition.clone(), object(&[])),
+            (parent_index.clone(), object(&[])),
+        ]
+        .into_iter()
+        .collect();
+        let mut with_index = base.clone();
+        with_index.insert(
+            index.clone(),
+            Object {
+                parents: vec![partition.clone(), parent_index.clone()],
+                properties: Properties::new(),
+            },
+        );
+        let mut without_parent_index = base.clone();
+        without_parent_index.objects.remove(&parent_index);
+        assert_eq!(
+            rendered(&without_parent_index, &with_index),
+            ["index public.idx_m_at: left behind"]
+        );
+        let mut without_partition = base.clone();
+        without_partition.objects.remove(&partition);
+        assert_eq!(
+            rendered(&without_partition, &with_index),
+            ["table public.m_2025: left behind"]
+        );
+        assert_eq!(
+            rendered(&base, &with_index),
+            ["index public.m_2025_at_idx: left behind"]
+        );
+    }
+
+    #[test]
     fn a_parent_cycle_in_a_hand_made_snapshot_does_not_hang() {
         let a = table("public.a");
         let b = table("public.b");
@@ -673,7 +721,7 @@ mod tests {
         assert_eq!(objects[0]["properties"]["owner"], "postgres");
         assert_eq!(objects[1]["kind"], "column");
         assert_eq!(objects[1]["sub"], "bio");
-        assert_eq!(objects[1]["parent"]["name"], "public.tb_user");
+        assert_eq!(objects[1]["parents"][0]["name"], "public.tb_user");
 
         let d = Difference::Changed {
             object: column("public.t", "c"),

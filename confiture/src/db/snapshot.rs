@@ -2,20 +2,23 @@
 //! which may be absent or of another major version than the server.
 //!
 //! One simple-query message, three statements in one implicit transaction: the first two set,
-//! for that transaction only, the ledger to leave out and the settings that decide how names and
-//! constants are printed (`search_path = pg_catalog`, so that every name is schema-qualified
-//! the same way in every database; `TimeZone`, `DateStyle`, ... so that a default such as
-//! `'2024-01-01'::timestamptz` reads the same in every session); the third
-//! (`snapshot.sql`) lists every object with its properties as JSON. Nothing is written, and
-//! the session's settings are as before once the message completes. Call it outside a
-//! transaction block: inside one, the settings would last until that transaction ends.
+//! for that transaction only, the ledger to leave out and the settings that decide how names
+//! and constants print (`search_path = pg_catalog`, so that every name is schema-qualified the
+//! same way in every database; `TimeZone`, `DateStyle`, ... so that a default such as
+//! `'2024-01-01'::timestamptz` reads the same in every session); the third executes the query
+//! of `snapshot.sql`, kept as a prepared statement of the session, which lists every object
+//! with its properties as JSON. Nothing is written to the database, and the session's settings
+//! are as before once the message completes. Call it outside a transaction block: inside one,
+//! the settings would last until that transaction ends.
 //!
-//! What is covered, and what is left out on purpose, is in the module docs of
-//! [`crate::schema`] and in `snapshot.sql`. Like `pg_dump`, reading view definitions and
-//! column defaults takes `ACCESS SHARE` locks, so a snapshot waits behind DDL in progress
-//! (bound it with `lock_timeout` / `statement_timeout` on the session).
+//! What is covered, and what is left out on purpose (and why), is in the header of
+//! `snapshot.sql`. Like `pg_dump`, reading view definitions and column defaults takes
+//! `ACCESS SHARE` locks, so a snapshot waits behind DDL in progress (bound it with
+//! `lock_timeout` / `statement_timeout` on the session).
 
+use postgres::error::SqlState;
 use postgres::SimpleQueryMessage;
+use sha2::Digest as _;
 
 use crate::error::{Error, Result};
 use crate::ledger::{literal, TrackingTable};
@@ -46,31 +49,61 @@ impl Default for SnapshotOptions {
 /// sequences, tables, views, materialized views, columns, constraints, indexes, functions,
 /// procedures, aggregates, triggers, event triggers, rules, policies, grants, default
 /// privileges, with owners and comments. System schemas, objects that belong to extensions
-/// and the ledger are left out. One round trip.
+/// and the ledger are left out.
+///
+/// One round trip (two for the first snapshot of a session). Planning the query costs more
+/// than running it, so the session keeps it as a prepared statement, named after a hash of
+/// its text (`confiture_snapshot_<hash>`), and later snapshots only `EXECUTE` it. A session
+/// that lost it (`DISCARD ALL`, a pooler that switched server connections) prepares it again.
 pub fn snapshot(client: &mut postgres::Client, options: &SnapshotOptions) -> Result<Snapshot> {
-    let messages = client
-        .simple_query(&sql(options))
-        .map_err(|e| crate::db::query_error("cannot read the schema from the system catalogs", e))?;
-    let mut statement = 0;
-    let mut snapshot = Snapshot::new();
+    let settings = settings_sql(options);
+    let name = statement_name();
+    let messages = match client.simple_query(&format!("{settings}EXECUTE {name};")) {
+        Ok(messages) => messages,
+        Err(e) if e.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) => client
+            .simple_query(&format!(
+                "{settings}PREPARE {name} AS\n{OBJECTS_SQL};\nEXECUTE {name};"
+            ))
+            .map_err(read_error)?,
+        Err(e) => return Err(read_error(e)),
+    };
+    // The objects are the rows of the last statement, the EXECUTE.
+    let mut rows = Vec::new();
+    let mut last = Vec::new();
     for message in messages {
         match message {
-            SimpleQueryMessage::CommandComplete(_) => statement += 1,
-            // Statements 0 and 1 only set the settings.
-            SimpleQueryMessage::Row(row) if statement == 2 => {
-                let (id, object) = parse_row(&row)?;
-                if snapshot.insert(id.clone(), object).is_some() {
-                    return Err(unexpected(format!("{id} is listed twice")));
-                }
-            }
+            SimpleQueryMessage::Row(row) => rows.push(row),
+            SimpleQueryMessage::CommandComplete(_) => last = std::mem::take(&mut rows),
             _ => {}
+        }
+    }
+    let mut snapshot = Snapshot::new();
+    for row in &last {
+        let (id, object) = parse_row(row)?;
+        if snapshot.insert(id.clone(), object).is_some() {
+            return Err(unexpected(format!("{id} is listed twice")));
         }
     }
     Ok(snapshot)
 }
 
-/// The whole message: the settings, then the objects.
-fn sql(options: &SnapshotOptions) -> String {
+fn read_error(e: postgres::Error) -> Error {
+    crate::db::query_error("cannot read the schema from the system catalogs", e)
+}
+
+/// `confiture_snapshot_` and 16 hex digits of the query's SHA-256: another version of the
+/// query (another version of confiture in the same session) gets another statement.
+fn statement_name() -> String {
+    let digest = sha2::Sha256::digest(OBJECTS_SQL.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("confiture_snapshot_{hex}")
+}
+
+/// The statements before the query, in the same implicit transaction: the ledger's OID (looked
+/// up first, through the session's own search_path), then the settings that decide how names
+/// and constants print. `set_config(..., true)` lasts until the end of the transaction, which
+/// is the end of the message.
+fn settings_sql(options: &SnapshotOptions) -> String {
     let ledger = match &options.ledger {
         Some(table) => format!(
             "COALESCE(pg_catalog.to_regclass({})::pg_catalog.oid, 0)::text",
@@ -78,7 +111,6 @@ fn sql(options: &SnapshotOptions) -> String {
         ),
         None => "'0'".to_string(),
     };
-    // The ledger is looked up first, through the session's own search_path.
     format!(
         "SELECT pg_catalog.set_config('confiture.snapshot_ledger', {ledger}, true);\n\
          SELECT pg_catalog.set_config('search_path', 'pg_catalog', true), \
@@ -88,40 +120,50 @@ fn sql(options: &SnapshotOptions) -> String {
            pg_catalog.set_config('extra_float_digits', '1', true), \
            pg_catalog.set_config('bytea_output', 'hex', true), \
            pg_catalog.set_config('lc_monetary', 'C', true), \
-           pg_catalog.set_config('quote_all_identifiers', 'off', true);\n\
-         {OBJECTS_SQL}"
+           pg_catalog.set_config('quote_all_identifiers', 'off', true);\n"
     )
 }
 
 fn parse_row(row: &postgres::SimpleQueryRow) -> Result<(ObjectId, Object)> {
-    let text = |i: usize| row.get(i).map(str::to_string);
-    let kind_at = |i: usize| -> Result<Option<ObjectKind>> {
-        match row.get(i) {
-            None => Ok(None),
-            Some(name) => ObjectKind::from_name(name)
-                .map(Some)
-                .ok_or_else(|| unexpected(format!("unknown object kind {name:?}"))),
-        }
-    };
-    let (Some(kind), Some(name)) = (kind_at(0)?, text(1)) else {
+    let (Some(kind), Some(name)) = (row.get(0), row.get(1)) else {
         return Err(unexpected("a row without kind or name".to_string()));
     };
     let id = ObjectId {
-        kind,
-        name,
-        sub: text(2),
+        kind: kind_named(kind)?,
+        name: name.to_string(),
+        sub: row.get(2).map(str::to_string),
     };
-    let parent = match (kind_at(3)?, text(4)) {
-        (Some(kind), Some(name)) => Some(ObjectId {
-            kind,
-            name,
-            sub: text(5),
-        }),
-        _ => None,
+    let parents = match row.get(3) {
+        Some(json) => parents(json).map_err(|e| unexpected(format!("{id}: {e}")))?,
+        None => Vec::new(),
     };
-    let json = row.get(6).unwrap_or("{}");
-    let properties = properties(json).map_err(|e| unexpected(format!("{id}: {e}")))?;
-    Ok((id, Object { parent, properties }))
+    let properties =
+        properties(row.get(4).unwrap_or("{}")).map_err(|e| unexpected(format!("{id}: {e}")))?;
+    Ok((
+        id,
+        Object {
+            parents,
+            properties,
+        },
+    ))
+}
+
+fn kind_named(name: &str) -> Result<ObjectKind> {
+    ObjectKind::from_name(name).ok_or_else(|| unexpected(format!("unknown object kind {name:?}")))
+}
+
+/// `[[kind, name, sub], ...]`, where a `null` entry (no such parent) is skipped.
+fn parents(json: &str) -> std::result::Result<Vec<ObjectId>, String> {
+    let entries: Vec<Option<(String, String, Option<String>)>> =
+        serde_json::from_str(json).map_err(|e| e.to_string())?;
+    entries
+        .into_iter()
+        .flatten()
+        .map(|(kind, name, sub)| {
+            let kind = ObjectKind::from_name(&kind).ok_or(format!("unknown object kind {kind:?}"))?;
+            Ok(ObjectId { kind, name, sub })
+        })
+        .collect()
 }
 
 /// The JSON object of a row as properties: `null` is an absent property, booleans are
@@ -166,13 +208,39 @@ mod tests {
     }
 
     #[test]
+    fn parents_skip_null_entries_and_refuse_unknown_kinds() {
+        let p = parents(r#"[["table", "public.t", null], null, ["index", "public.i", null]]"#).unwrap();
+        assert_eq!(
+            p,
+            [
+                ObjectId::new(ObjectKind::Table, "public.t"),
+                ObjectId::new(ObjectKind::Index, "public.i")
+            ]
+        );
+        let grant = parents(r#"[["column", "public.t", "c"]]"#).unwrap();
+        assert_eq!(grant, [ObjectId::with_sub(ObjectKind::Column, "public.t", "c")]);
+        assert!(parents(r#"[["tablespace", "x", null]]"#).is_err());
+        assert!(parents("{}").is_err());
+    }
+
+    #[test]
     fn the_ledger_name_is_a_quoted_literal_and_none_leaves_nothing_out() {
-        let with = sql(&SnapshotOptions {
+        let with = settings_sql(&SnapshotOptions {
             ledger: Some(TrackingTable::parse("ops.tb_confiture").unwrap()),
         });
         assert!(with.contains(r#"to_regclass('"ops"."tb_confiture"')"#));
-        let without = sql(&SnapshotOptions { ledger: None });
+        let without = settings_sql(&SnapshotOptions { ledger: None });
         assert!(!without.contains("to_regclass"));
         assert!(without.contains("'confiture.snapshot_ledger', '0'"));
+    }
+
+    #[test]
+    fn the_statement_name_is_an_identifier_that_follows_the_query() {
+        let name = statement_name();
+        assert_eq!(name.len(), "confiture_snapshot_".len() + 16);
+        assert!(name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        assert_eq!(name, statement_name());
     }
 }
