@@ -569,11 +569,17 @@ mod tests {
         after.insert(other, object(&[]));
         assert_eq!(
             rendered(&before, &after),
-            ["sequence public.s: left behind", "table public.tb_user: left behind"]
+            [
+                "sequence public.s: left behind",
+                "table public.tb_user: left behind"
+            ]
         );
         assert_eq!(
             rendered(&after, &before),
-            ["sequence public.s: missing", "table public.tb_user: missing"]
+            [
+                "sequence public.s: missing",
+                "table public.tb_user: missing"
+            ]
         );
     }
 
@@ -645,7 +651,10 @@ mod tests {
         let v = ObjectId::new(ObjectKind::View, "public.v_user");
         let before: Snapshot = [(
             v.clone(),
-            object(&[("definition", " SELECT u.id,\n    u.name\n   FROM public.tb_user u;")]),
+            object(&[(
+                "definition",
+                " SELECT u.id,\n    u.name\n   FROM public.tb_user u;",
+            )]),
         )]
         .into_iter()
         .collect();

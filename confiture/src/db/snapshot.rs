@@ -51,21 +51,31 @@ impl Default for SnapshotOptions {
 /// privileges, with owners and comments. System schemas, objects that belong to extensions
 /// and the ledger are left out.
 ///
-/// One round trip (two for the first snapshot of a session). Planning the query costs more
+/// One round trip (two for the first snapshot of a session; more when another session drops
+/// objects while they are read, which is tried again up to 10 times). Planning the query costs more
 /// than running it, so the session keeps it as a prepared statement, named after a hash of
 /// its text (`confiture_snapshot_<hash>`), and later snapshots only `EXECUTE` it. A session
 /// that lost it (`DISCARD ALL`, a pooler that switched server connections) prepares it again.
 pub fn snapshot(client: &mut postgres::Client, options: &SnapshotOptions) -> Result<Snapshot> {
     let settings = settings_sql(options);
     let name = statement_name();
-    let messages = match client.simple_query(&format!("{settings}EXECUTE {name};")) {
-        Ok(messages) => messages,
-        Err(e) if e.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) => client
-            .simple_query(&format!(
-                "{settings}PREPARE {name} AS\n{OBJECTS_SQL};\nEXECUTE {name};"
-            ))
-            .map_err(read_error)?,
-        Err(e) => return Err(read_error(e)),
+    let execute = format!("{settings}EXECUTE {name};");
+    let prepare = format!("{settings}PREPARE {name} AS\n{OBJECTS_SQL};\nEXECUTE {name};");
+    let mut attempt = 1;
+    let messages = loop {
+        let result = match client.simple_query(&execute) {
+            Err(e) if e.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) => {
+                client.simple_query(&prepare)
+            }
+            other => other,
+        };
+        match result {
+            Ok(messages) => break messages,
+            Err(e) if attempt < ATTEMPTS && e.code().is_some_and(dropped_while_read) => {
+                attempt += 1;
+            }
+            Err(e) => return Err(read_error(e)),
+        }
     };
     // The objects are the rows of the last statement, the EXECUTE.
     let mut rows = Vec::new();
@@ -87,6 +97,20 @@ pub fn snapshot(client: &mut postgres::Client, options: &SnapshotOptions) -> Res
     Ok(snapshot)
 }
 
+/// How many times a snapshot is tried when objects are dropped while it reads them.
+const ATTEMPTS: u32 = 10;
+
+/// Whether an error means that an object was dropped by another session between the catalog
+/// scan and a function that reads it (`could not open relation with OID ...`, `cache lookup
+/// failed ...`): the catalogs changed under the query, and a new try sees them as they are.
+/// DDL is rare on a live database; a migration tool's own scratch database has none.
+fn dropped_while_read(code: &SqlState) -> bool {
+    *code == SqlState::INTERNAL_ERROR
+        || *code == SqlState::UNDEFINED_TABLE
+        || *code == SqlState::UNDEFINED_OBJECT
+        || *code == SqlState::UNDEFINED_FUNCTION
+}
+
 fn read_error(e: postgres::Error) -> Error {
     crate::db::query_error("cannot read the schema from the system catalogs", e)
 }
@@ -101,7 +125,8 @@ fn statement_name() -> String {
 
 /// The statements before the query, in the same implicit transaction: the ledger's OID (looked
 /// up first, through the session's own search_path), then the settings that decide how names
-/// and constants print. `set_config(..., true)` lasts until the end of the transaction, which
+/// and constants print, and `jit = off`: the query's estimated cost is high enough on a large
+/// schema for PostgreSQL to compile it, which costs more than running it. `set_config(..., true)` lasts until the end of the transaction, which
 /// is the end of the message.
 fn settings_sql(options: &SnapshotOptions) -> String {
     let ledger = match &options.ledger {
@@ -120,7 +145,8 @@ fn settings_sql(options: &SnapshotOptions) -> String {
            pg_catalog.set_config('extra_float_digits', '1', true), \
            pg_catalog.set_config('bytea_output', 'hex', true), \
            pg_catalog.set_config('lc_monetary', 'C', true), \
-           pg_catalog.set_config('quote_all_identifiers', 'off', true);\n"
+           pg_catalog.set_config('quote_all_identifiers', 'off', true), \
+           pg_catalog.set_config('jit', 'off', true);\n"
     )
 }
 
@@ -160,7 +186,8 @@ fn parents(json: &str) -> std::result::Result<Vec<ObjectId>, String> {
         .into_iter()
         .flatten()
         .map(|(kind, name, sub)| {
-            let kind = ObjectKind::from_name(&kind).ok_or(format!("unknown object kind {kind:?}"))?;
+            let kind =
+                ObjectKind::from_name(&kind).ok_or(format!("unknown object kind {kind:?}"))?;
             Ok(ObjectId { kind, name, sub })
         })
         .collect()
@@ -197,19 +224,27 @@ mod tests {
 
     #[test]
     fn json_properties_drop_nulls_and_say_yes_or_no() {
-        let p = properties(r#"{"type": "integer", "default": null, "nullable": false, "valid": true, "n": 3}"#)
-            .unwrap();
+        let p = properties(
+            r#"{"type": "integer", "default": null, "nullable": false, "valid": true, "n": 3}"#,
+        )
+        .unwrap();
         let pairs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
             pairs,
-            [("n", "3"), ("nullable", "no"), ("type", "integer"), ("valid", "yes")]
+            [
+                ("n", "3"),
+                ("nullable", "no"),
+                ("type", "integer"),
+                ("valid", "yes")
+            ]
         );
         assert!(properties("not json").is_err());
     }
 
     #[test]
     fn parents_skip_null_entries_and_refuse_unknown_kinds() {
-        let p = parents(r#"[["table", "public.t", null], null, ["index", "public.i", null]]"#).unwrap();
+        let p =
+            parents(r#"[["table", "public.t", null], null, ["index", "public.i", null]]"#).unwrap();
         assert_eq!(
             p,
             [
@@ -218,7 +253,10 @@ mod tests {
             ]
         );
         let grant = parents(r#"[["column", "public.t", "c"]]"#).unwrap();
-        assert_eq!(grant, [ObjectId::with_sub(ObjectKind::Column, "public.t", "c")]);
+        assert_eq!(
+            grant,
+            [ObjectId::with_sub(ObjectKind::Column, "public.t", "c")]
+        );
         assert!(parents(r#"[["tablespace", "x", null]]"#).is_err());
         assert!(parents("{}").is_err());
     }
@@ -232,6 +270,16 @@ mod tests {
         let without = settings_sql(&SnapshotOptions { ledger: None });
         assert!(!without.contains("to_regclass"));
         assert!(without.contains("'confiture.snapshot_ledger', '0'"));
+    }
+
+    #[test]
+    fn only_objects_dropped_under_the_query_are_retried() {
+        assert!(dropped_while_read(&SqlState::INTERNAL_ERROR));
+        assert!(dropped_while_read(&SqlState::UNDEFINED_TABLE));
+        assert!(!dropped_while_read(&SqlState::INSUFFICIENT_PRIVILEGE));
+        assert!(!dropped_while_read(&SqlState::QUERY_CANCELED));
+        assert!(!dropped_while_read(&SqlState::LOCK_NOT_AVAILABLE));
+        assert!(!dropped_while_read(&SqlState::ADMIN_SHUTDOWN));
     }
 
     #[test]

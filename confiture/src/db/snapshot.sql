@@ -229,12 +229,15 @@ SELECT rel.kind, rel.name, NULL,
 FROM rel
 JOIN pg_catalog.pg_class c ON c.oid = rel.oid
 LEFT JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
--- What it belongs to: the partitioned table of a partition, the table of an owned sequence.
+-- What it belongs to: the partitioned table of a partition, the table of an owned sequence
+-- (both always tables). Looked up through the catalogs' indexes, not the CTE, which has none.
 LEFT JOIN LATERAL (
-    SELECT pr.kind, pr.name FROM pg_catalog.pg_inherits i JOIN rel pr ON pr.oid = i.inhparent
+    SELECT 'table' AS kind, i.inhparent::pg_catalog.regclass::text AS name
+    FROM pg_catalog.pg_inherits i
     WHERE c.relispartition AND i.inhrelid = c.oid
     UNION ALL
-    SELECT pr.kind, pr.name FROM rel pr WHERE pr.oid = rel.owned_by_table
+    SELECT 'table', rel.owned_by_table::pg_catalog.regclass::text
+    WHERE rel.owned_by_table IS NOT NULL
     LIMIT 1
 ) parent ON true
 LEFT JOIN pg_catalog.pg_description ds
@@ -247,7 +250,8 @@ SELECT CASE WHEN rel.relkind = 'c' THEN 'attribute' ELSE 'column' END, rel.name,
        pg_catalog.json_build_object(
            'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
            'nullable', CASE WHEN rel.relkind IN ('r', 'p', 'f') THEN NOT a.attnotnull END,
-           'default', CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END,
+           -- A default cannot refer to columns: relation 0 spares opening (and locking) the table.
+           'default', CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, 0) END,
            'generated', CASE WHEN a.attgenerated <> '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END,
            'identity', CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END,
            'identity_sequence', CASE WHEN a.attidentity <> '' THEN
@@ -255,8 +259,11 @@ SELECT CASE WHEN rel.relkind = 'c' THEN 'attribute' ELSE 'column' END, rel.name,
                     'type', pg_catalog.format_type(s.seqtypid, NULL), 'start', s.seqstart, 'increment', s.seqincrement,
                     'minimum', s.seqmin, 'maximum', s.seqmax, 'cache', s.seqcache,
                     CASE WHEN s.seqcycle THEN 'cycle' ELSE 'no cycle' END)
-                FROM rel sr JOIN pg_catalog.pg_sequence s ON s.seqrelid = sr.oid
-                WHERE sr.owned_by_table = a.attrelid AND sr.owned_by_column = a.attnum AND sr.identity) END,
+                FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_sequence s ON s.seqrelid = d.objid
+                WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = a.attrelid
+                  AND d.refobjsubid = a.attnum AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                  AND d.deptype = 'i'
+                LIMIT 1) END,
            'collation', CASE WHEN a.attcollation <> t.typcollation THEN
                (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
                 FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
