@@ -125,9 +125,9 @@ fn statement_name() -> String {
 
 /// The statements before the query, in the same implicit transaction: the ledger's OID (looked
 /// up first, through the session's own search_path), then the settings that decide how names
-/// and constants print, and `jit = off`: the query's estimated cost is high enough on a large
-/// schema for PostgreSQL to compile it, which costs more than running it. `set_config(..., true)` lasts until the end of the transaction, which
-/// is the end of the message.
+/// and constants print, and `jit = off` (on a large schema the query's estimated cost is high
+/// enough for PostgreSQL to compile it, which costs more than running it). `set_config(...,
+/// true)` lasts until the end of the transaction, which is the end of the message.
 fn settings_sql(options: &SnapshotOptions) -> String {
     let ledger = match &options.ledger {
         Some(table) => format!(
