@@ -9,6 +9,7 @@
 //! - [`history`]: the one rule matching ledger rows to migration files ([`history::Version`],
 //!   squashed, missing, modified, duplicate, out of order).
 //! - [`status`], [`plan`]: pure decisions over that history.
+//! - [`schema`]: a database schema as data (a snapshot) and the difference between two.
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
 //! - `Migrator` (feature `db`): the library facade the CLI and applications use; its
 //!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`.
@@ -23,6 +24,7 @@ pub mod hint;
 pub mod history;
 pub mod ledger;
 pub mod plan;
+pub mod schema;
 pub mod status;
 pub mod workspace;
 

@@ -1,11 +1,12 @@
 //! The only module that talks to PostgreSQL: connecting (with TLS), reading and writing the
-//! ledger, the advisory lock, and running migration SQL.
+//! ledger, the advisory lock, running migration SQL, and reading schema snapshots.
 
 pub mod apply;
 pub(crate) mod backoff;
 pub mod connect;
 pub mod ledger;
 pub mod lock;
+pub mod snapshot;
 mod tls;
 pub mod writable;
 

@@ -1,0 +1,753 @@
+//! A database schema as data, and the object-level difference between two of them: the
+//! ground on which `migrate verify` (does every down undo its up?) and `migrate drift` (does
+//! the live database match its history?) stand. Pure: [`crate::db::snapshot`] reads a
+//! [`Snapshot`] from the catalogs; this module compares and renders, with no IO.
+//!
+//! A snapshot is a sorted map from [`ObjectId`] (kind, schema-qualified name, sub-part) to the
+//! object's properties, each a string (`type`, `default`, `definition`, `owner`, `comment`,
+//! ...). Identity never involves an OID or the database's name, so snapshots of two databases
+//! built by the same DDL are equal, and a difference names objects as a person would:
+//!
+//! ```text
+//! index public.idx_tb_post_slug: left behind
+//! column public.tb_user.bio: type text, expected integer
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::ser::{SerializeSeq, SerializeStruct};
+use serde::{Serialize, Serializer};
+
+/// The kinds of objects a snapshot covers. The order is the order of reports: containers
+/// before their contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Schema,
+    Extension,
+    /// Enums, composites, ranges and base types (the `kind` property says which).
+    Type,
+    Domain,
+    Sequence,
+    /// Ordinary, partitioned and foreign tables (the `kind` property says which).
+    Table,
+    View,
+    MaterializedView,
+    /// A column of a table, view or materialized view (`name` is the relation, `sub` the column).
+    Column,
+    /// An attribute of a composite type (`name` is the type, `sub` the attribute).
+    Attribute,
+    /// A constraint of a table or domain (`name` is the table or domain).
+    Constraint,
+    Index,
+    Function,
+    Procedure,
+    Aggregate,
+    /// A trigger on a table or view (`name` is the relation).
+    Trigger,
+    EventTrigger,
+    /// A rewrite rule other than a view's own (`name` is the relation).
+    Rule,
+    /// A row-level security policy (`name` is the table).
+    Policy,
+    /// The privileges one role holds on one object: `name` is the object as
+    /// `<kind> <name>` (`table public.tb_user`, `column public.tb_user.email`), `sub` the
+    /// grantee (`PUBLIC` for everyone).
+    Grant,
+    /// `ALTER DEFAULT PRIVILEGES`: `name` says whose and on what
+    /// (`for role app in schema public on tables`), `sub` the grantee.
+    DefaultPrivileges,
+}
+
+impl ObjectKind {
+    /// Every kind, in report order.
+    pub const ALL: [ObjectKind; 21] = [
+        ObjectKind::Schema,
+        ObjectKind::Extension,
+        ObjectKind::Type,
+        ObjectKind::Domain,
+        ObjectKind::Sequence,
+        ObjectKind::Table,
+        ObjectKind::View,
+        ObjectKind::MaterializedView,
+        ObjectKind::Column,
+        ObjectKind::Attribute,
+        ObjectKind::Constraint,
+        ObjectKind::Index,
+        ObjectKind::Function,
+        ObjectKind::Procedure,
+        ObjectKind::Aggregate,
+        ObjectKind::Trigger,
+        ObjectKind::EventTrigger,
+        ObjectKind::Rule,
+        ObjectKind::Policy,
+        ObjectKind::Grant,
+        ObjectKind::DefaultPrivileges,
+    ];
+
+    /// The kind as PostgreSQL's documentation words it: `materialized view`, `event trigger`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectKind::Schema => "schema",
+            ObjectKind::Extension => "extension",
+            ObjectKind::Type => "type",
+            ObjectKind::Domain => "domain",
+            ObjectKind::Sequence => "sequence",
+            ObjectKind::Table => "table",
+            ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized view",
+            ObjectKind::Column => "column",
+            ObjectKind::Attribute => "attribute",
+            ObjectKind::Constraint => "constraint",
+            ObjectKind::Index => "index",
+            ObjectKind::Function => "function",
+            ObjectKind::Procedure => "procedure",
+            ObjectKind::Aggregate => "aggregate",
+            ObjectKind::Trigger => "trigger",
+            ObjectKind::EventTrigger => "event trigger",
+            ObjectKind::Rule => "rule",
+            ObjectKind::Policy => "policy",
+            ObjectKind::Grant => "grant",
+            ObjectKind::DefaultPrivileges => "default privileges",
+        }
+    }
+
+    /// The kind named as [`ObjectKind::name`] does; `None` for anything else.
+    pub fn from_name(name: &str) -> Option<ObjectKind> {
+        ObjectKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which object: its kind, its name (schema-qualified, each part quoted only where SQL needs
+/// it, as `quote_ident` does; a function's name carries its argument types), and for objects
+/// that live inside another (a column, a constraint, a trigger, a grantee) the inner name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectId {
+    pub kind: ObjectKind,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+}
+
+impl ObjectId {
+    pub fn new(kind: ObjectKind, name: impl Into<String>) -> ObjectId {
+        ObjectId {
+            kind,
+            name: name.into(),
+            sub: None,
+        }
+    }
+
+    pub fn with_sub(kind: ObjectKind, name: impl Into<String>, sub: impl Into<String>) -> ObjectId {
+        ObjectId {
+            kind,
+            name: name.into(),
+            sub: Some(sub.into()),
+        }
+    }
+}
+
+/// `index public.idx_tb_post_slug`, `column public.tb_user.bio`,
+/// `grant on table public.tb_user to app_reader`.
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.kind, &self.sub) {
+            (ObjectKind::Grant, Some(grantee)) => write!(f, "grant on {} to {grantee}", self.name),
+            (ObjectKind::DefaultPrivileges, Some(grantee)) => {
+                write!(f, "default privileges {} to {grantee}", self.name)
+            }
+            (kind, Some(sub)) => write!(f, "{kind} {}.{sub}", self.name),
+            (kind, None) => write!(f, "{kind} {}", self.name),
+        }
+    }
+}
+
+/// An object's properties by name. An absent property is one the object does not have (no
+/// default, no comment); booleans are `yes` / `no`.
+pub type Properties = BTreeMap<String, String>;
+
+/// One object of a snapshot: its properties, and the objects it belongs to (a column's table,
+/// a grant's object, a partition's parent table, an index's table and the partitioned index
+/// it is attached to). These are not compared, but let a report say "table t: left behind"
+/// once instead of listing every column of t as well.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Object {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<ObjectId>,
+    pub properties: Properties,
+}
+
+/// A schema: every object, sorted by [`ObjectId`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    objects: BTreeMap<ObjectId, Object>,
+}
+
+impl Snapshot {
+    pub fn new() -> Snapshot {
+        Snapshot::default()
+    }
+
+    /// Adds an object; returns the one it replaces, if the id was taken.
+    pub fn insert(&mut self, id: ObjectId, object: Object) -> Option<Object> {
+        self.objects.insert(id, object)
+    }
+
+    pub fn get(&self, id: &ObjectId) -> Option<&Object> {
+        self.objects.get(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// Every object in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&ObjectId, &Object)> {
+        self.objects.iter()
+    }
+
+    /// Whether one of the objects `id` belongs to (its parents, their parents...) is in
+    /// `set`. Parents form no cycle in a snapshot read from a database; in a hand-made one,
+    /// an object on a cycle is not hidden by it, so that it is still reported.
+    fn has_ancestor_in(&self, id: &ObjectId, set: &BTreeSet<&ObjectId>) -> bool {
+        let parents_of = |id: &ObjectId| {
+            self.objects
+                .get(id)
+                .map(|o| o.parents.as_slice())
+                .unwrap_or_default()
+        };
+        let mut seen: BTreeSet<&ObjectId> = BTreeSet::new();
+        let mut todo: Vec<&ObjectId> = parents_of(id).iter().collect();
+        let mut found = false;
+        while let Some(parent) = todo.pop() {
+            if parent == id {
+                return false;
+            }
+            if !seen.insert(parent) {
+                continue;
+            }
+            found |= set.contains(parent);
+            todo.extend(parents_of(parent));
+        }
+        found
+    }
+}
+
+/// As JSON: `{"objects": [{"kind", "name", "sub"?, "parents"?, "properties"}, ...]}`, sorted.
+impl Serialize for Snapshot {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Objects<'a>(&'a BTreeMap<ObjectId, Object>);
+        impl Serialize for Objects<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                #[derive(Serialize)]
+                struct Entry<'a> {
+                    #[serde(flatten)]
+                    id: &'a ObjectId,
+                    #[serde(flatten)]
+                    object: &'a Object,
+                }
+                let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+                for (id, object) in self.0 {
+                    seq.serialize_element(&Entry { id, object })?;
+                }
+                seq.end()
+            }
+        }
+        let mut s = serializer.serialize_struct("Snapshot", 1)?;
+        s.serialize_field("objects", &Objects(&self.objects))?;
+        s.end()
+    }
+}
+
+impl FromIterator<(ObjectId, Object)> for Snapshot {
+    fn from_iter<I: IntoIterator<Item = (ObjectId, Object)>>(iter: I) -> Snapshot {
+        Snapshot {
+            objects: iter.into_iter().collect(),
+        }
+    }
+}
+
+/// How the second snapshot (`after`, what is there) differs from the first (`before`, what
+/// should be there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "difference", rename_all = "snake_case")]
+pub enum Difference {
+    /// In `after` only: an object a down migration left behind, or one added by hand.
+    Extra { object: ObjectId },
+    /// In `before` only: an object that should be there and is not.
+    Missing { object: ObjectId },
+    /// In both, with one property different; `None` is an absent property.
+    Changed {
+        object: ObjectId,
+        property: String,
+        before: Option<String>,
+        after: Option<String>,
+    },
+}
+
+impl Difference {
+    /// The object that differs.
+    pub fn object(&self) -> &ObjectId {
+        match self {
+            Difference::Extra { object }
+            | Difference::Missing { object }
+            | Difference::Changed { object, .. } => object,
+        }
+    }
+}
+
+/// `index public.idx_tb_post_slug: left behind`, `view public.v_user: missing`,
+/// `column public.tb_user.bio: type text, expected integer`. A value of several lines (a view's
+/// definition, a function's body) is shown as the lines that differ, `-` expected, `+` found.
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Difference::Extra { object } => write!(f, "{object}: left behind"),
+            Difference::Missing { object } => write!(f, "{object}: missing"),
+            Difference::Changed {
+                object,
+                property,
+                before,
+                after,
+            } => {
+                write!(f, "{object}: ")?;
+                match (before.as_deref(), after.as_deref()) {
+                    (Some(b), Some(a)) if b.contains('\n') || a.contains('\n') => {
+                        write!(f, "{property} differs")?;
+                        for line in line_diff(b, a) {
+                            write!(f, "\n    {line}")?;
+                        }
+                        Ok(())
+                    }
+                    (Some(b), Some(a)) => write!(f, "{property} {a}, expected {b}"),
+                    (Some(b), None) => write!(f, "no {property}, expected {b}"),
+                    (None, Some(a)) => write!(f, "{property} {a}, expected none"),
+                    (None, None) => write!(f, "{property} differs"),
+                }
+            }
+        }
+    }
+}
+
+/// What changed from `before` to `after`, object by object and property by property, in
+/// [`ObjectId`] order. An object that is extra (or missing) as a whole hides the objects that
+/// belong to it: a leftover table is one difference, not one per column, index and grant.
+pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Difference> {
+    let extra: BTreeSet<&ObjectId> = after
+        .objects
+        .keys()
+        .filter(|id| !before.objects.contains_key(id))
+        .collect();
+    let missing: BTreeSet<&ObjectId> = before
+        .objects
+        .keys()
+        .filter(|id| !after.objects.contains_key(id))
+        .collect();
+    let ids: BTreeSet<&ObjectId> = before.objects.keys().chain(after.objects.keys()).collect();
+    let mut out = Vec::new();
+    for id in ids {
+        match (before.objects.get(id), after.objects.get(id)) {
+            (None, Some(_)) => {
+                if !after.has_ancestor_in(id, &extra) {
+                    out.push(Difference::Extra { object: id.clone() });
+                }
+            }
+            (Some(_), None) => {
+                if !before.has_ancestor_in(id, &missing) {
+                    out.push(Difference::Missing { object: id.clone() });
+                }
+            }
+            (Some(b), Some(a)) => changed(id, &b.properties, &a.properties, &mut out),
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+fn changed(id: &ObjectId, before: &Properties, after: &Properties, out: &mut Vec<Difference>) {
+    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for name in names {
+        let (b, a) = (before.get(name), after.get(name));
+        if b != a {
+            out.push(Difference::Changed {
+                object: id.clone(),
+                property: name.clone(),
+                before: b.cloned(),
+                after: a.cloned(),
+            });
+        }
+    }
+}
+
+/// The lines that differ between two texts, `- ` for `before` and `+ ` for `after`, in order
+/// (a longest-common-subsequence diff; unchanged runs between changes shown as `…`).
+fn line_diff(before: &str, after: &str) -> Vec<String> {
+    let b: Vec<&str> = before.lines().collect();
+    let a: Vec<&str> = after.lines().collect();
+    // Beyond this the quadratic table costs more than the answer is worth: show both whole.
+    if b.len().saturating_mul(a.len()) > 1_000_000 {
+        return b
+            .iter()
+            .map(|l| format!("- {l}"))
+            .chain(a.iter().map(|l| format!("+ {l}")))
+            .collect();
+    }
+    // lcs[i][j]: length of the longest common subsequence of b[i..] and a[j..].
+    let mut lcs = vec![vec![0u32; a.len() + 1]; b.len() + 1];
+    for i in (0..b.len()).rev() {
+        for j in (0..a.len()).rev() {
+            lcs[i][j] = if b[i] == a[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    let mut skipped = false;
+    while i < b.len() || j < a.len() {
+        if i < b.len() && j < a.len() && b[i] == a[j] {
+            skipped = true;
+            i += 1;
+            j += 1;
+            continue;
+        }
+        if skipped && !out.is_empty() {
+            out.push("…".to_string());
+        }
+        skipped = false;
+        if i < b.len() && (j == a.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push(format!("- {}", b[i]));
+            i += 1;
+        } else {
+            out.push(format!("+ {}", a[j]));
+            j += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> Properties {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn object(pairs: &[(&str, &str)]) -> Object {
+        Object {
+            parents: Vec::new(),
+            properties: props(pairs),
+        }
+    }
+
+    fn child(parent: ObjectId, pairs: &[(&str, &str)]) -> Object {
+        Object {
+            parents: vec![parent],
+            properties: props(pairs),
+        }
+    }
+
+    fn table(name: &str) -> ObjectId {
+        ObjectId::new(ObjectKind::Table, name)
+    }
+
+    fn column(table: &str, name: &str) -> ObjectId {
+        ObjectId::with_sub(ObjectKind::Column, table, name)
+    }
+
+    fn rendered(before: &Snapshot, after: &Snapshot) -> Vec<String> {
+        diff(before, after).iter().map(|d| d.to_string()).collect()
+    }
+
+    /// A table with one column, an index, and a grant on the column.
+    fn users() -> Snapshot {
+        let t = table("public.tb_user");
+        let bio = column("public.tb_user", "bio");
+        [
+            (t.clone(), object(&[("owner", "postgres")])),
+            (
+                bio.clone(),
+                child(t.clone(), &[("type", "integer"), ("nullable", "yes")]),
+            ),
+            (
+                ObjectId::new(ObjectKind::Index, "public.idx_tb_user_bio"),
+                child(t.clone(), &[("definition", "CREATE INDEX ...")]),
+            ),
+            (
+                ObjectId::with_sub(ObjectKind::Grant, "column public.tb_user.bio", "app"),
+                child(bio, &[("privileges", "SELECT")]),
+            ),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    #[test]
+    fn equal_snapshots_have_no_differences() {
+        assert_eq!(diff(&users(), &users()), []);
+        assert_eq!(diff(&Snapshot::new(), &Snapshot::new()), []);
+    }
+
+    #[test]
+    fn an_object_only_after_is_left_behind_and_only_before_is_missing() {
+        let before = users();
+        let mut after = users();
+        let idx = ObjectId::new(ObjectKind::Index, "public.idx_tb_post_slug");
+        after.insert(idx.clone(), object(&[("definition", "x")]));
+        assert_eq!(
+            diff(&before, &after),
+            [Difference::Extra {
+                object: idx.clone()
+            }]
+        );
+        assert_eq!(
+            rendered(&before, &after),
+            ["index public.idx_tb_post_slug: left behind"]
+        );
+        assert_eq!(
+            rendered(&after, &before),
+            ["index public.idx_tb_post_slug: missing"]
+        );
+    }
+
+    #[test]
+    fn a_changed_property_names_what_is_there_and_what_was_expected() {
+        let before = users();
+        let mut after = users();
+        after.insert(
+            column("public.tb_user", "bio"),
+            child(
+                table("public.tb_user"),
+                &[("type", "text"), ("nullable", "no"), ("comment", "about")],
+            ),
+        );
+        assert_eq!(
+            rendered(&before, &after),
+            [
+                "column public.tb_user.bio: comment about, expected none",
+                "column public.tb_user.bio: nullable no, expected yes",
+                "column public.tb_user.bio: type text, expected integer",
+            ]
+        );
+        assert_eq!(
+            rendered(&after, &before)[0],
+            "column public.tb_user.bio: no comment, expected about"
+        );
+        assert_eq!(
+            diff(&before, &after)[2],
+            Difference::Changed {
+                object: column("public.tb_user", "bio"),
+                property: "type".to_string(),
+                before: Some("integer".to_string()),
+                after: Some("text".to_string()),
+            }
+        );
+    }
+
+    #[test]
+    fn a_leftover_table_hides_its_columns_indexes_and_grants_but_not_unrelated_objects() {
+        let before = Snapshot::new();
+        let mut after = users();
+        let other = ObjectId::new(ObjectKind::Sequence, "public.s");
+        after.insert(other, object(&[]));
+        assert_eq!(
+            rendered(&before, &after),
+            [
+                "sequence public.s: left behind",
+                "table public.tb_user: left behind"
+            ]
+        );
+        assert_eq!(
+            rendered(&after, &before),
+            [
+                "sequence public.s: missing",
+                "table public.tb_user: missing"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_child_whose_parent_is_still_there_is_reported() {
+        let before = users();
+        let mut after = users();
+        let grant = ObjectId::with_sub(ObjectKind::Grant, "column public.tb_user.bio", "app");
+        after.objects.remove(&grant);
+        assert_eq!(
+            rendered(&before, &after),
+            ["grant on column public.tb_user.bio to app: missing"]
+        );
+    }
+
+    #[test]
+    fn an_object_with_two_parents_is_hidden_by_either() {
+        // A partition's index belongs to the partition and to the partitioned index.
+        let partition = table("public.m_2025");
+        let parent_index = ObjectId::new(ObjectKind::Index, "public.idx_m_at");
+        let index = ObjectId::new(ObjectKind::Index, "public.m_2025_at_idx");
+        let base: Snapshot = [
+            (partition.clone(), object(&[])),
+            (parent_index.clone(), object(&[])),
+        ]
+        .into_iter()
+        .collect();
+        let mut with_index = base.clone();
+        with_index.insert(
+            index.clone(),
+            Object {
+                parents: vec![partition.clone(), parent_index.clone()],
+                properties: Properties::new(),
+            },
+        );
+        let mut without_parent_index = base.clone();
+        without_parent_index.objects.remove(&parent_index);
+        assert_eq!(
+            rendered(&without_parent_index, &with_index),
+            ["index public.idx_m_at: left behind"]
+        );
+        let mut without_partition = base.clone();
+        without_partition.objects.remove(&partition);
+        assert_eq!(
+            rendered(&without_partition, &with_index),
+            ["table public.m_2025: left behind"]
+        );
+        assert_eq!(
+            rendered(&base, &with_index),
+            ["index public.m_2025_at_idx: left behind"]
+        );
+    }
+
+    #[test]
+    fn a_parent_cycle_in_a_hand_made_snapshot_does_not_hang() {
+        let a = table("public.a");
+        let b = table("public.b");
+        let looped: Snapshot = [
+            (a.clone(), child(b.clone(), &[])),
+            (b.clone(), child(a.clone(), &[])),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(diff(&Snapshot::new(), &looped).len(), 2);
+    }
+
+    #[test]
+    fn multi_line_values_show_the_lines_that_differ() {
+        let v = ObjectId::new(ObjectKind::View, "public.v_user");
+        let before: Snapshot = [(
+            v.clone(),
+            object(&[(
+                "definition",
+                " SELECT u.id,\n    u.name\n   FROM public.tb_user u;",
+            )]),
+        )]
+        .into_iter()
+        .collect();
+        let after: Snapshot = [(
+            v,
+            object(&[(
+                "definition",
+                " SELECT u.id,\n    u.email\n   FROM public.tb_user u;",
+            )]),
+        )]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            rendered(&before, &after),
+            ["view public.v_user: definition differs\n    -     u.name\n    +     u.email"]
+        );
+    }
+
+    #[test]
+    fn line_diff_marks_separate_hunks() {
+        assert_eq!(
+            line_diff("a\nb\nc\nd\ne", "a\nB\nc\nd\nE"),
+            ["- b", "+ B", "…", "- e", "+ E"]
+        );
+        assert_eq!(line_diff("a\nb", "a\nb\nc"), ["+ c"]);
+        assert_eq!(line_diff("x\na", "a"), ["- x"]);
+        assert_eq!(line_diff("", "a\nb"), ["+ a", "+ b"]);
+    }
+
+    #[test]
+    fn names_render_with_kind_and_grantee() {
+        assert_eq!(
+            ObjectId::with_sub(ObjectKind::Grant, "table public.tb_user", "PUBLIC").to_string(),
+            "grant on table public.tb_user to PUBLIC"
+        );
+        assert_eq!(
+            ObjectId::with_sub(
+                ObjectKind::DefaultPrivileges,
+                "for role app in schema public on tables",
+                "reader"
+            )
+            .to_string(),
+            "default privileges for role app in schema public on tables to reader"
+        );
+        assert_eq!(
+            ObjectId::new(ObjectKind::MaterializedView, "public.mv").to_string(),
+            "materialized view public.mv"
+        );
+        assert_eq!(
+            ObjectId::with_sub(ObjectKind::Constraint, "public.t", "t_pkey").to_string(),
+            "constraint public.t.t_pkey"
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in ObjectKind::ALL {
+            assert_eq!(ObjectKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(ObjectKind::from_name("tablespace"), None);
+        // ALL is in the order of the enum (the report order).
+        assert!(ObjectKind::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn json_lists_objects_and_tags_differences() {
+        let json = serde_json::to_value(users()).unwrap();
+        let objects = json["objects"].as_array().unwrap();
+        assert_eq!(objects.len(), 4);
+        assert_eq!(objects[0]["kind"], "table");
+        assert_eq!(objects[0]["name"], "public.tb_user");
+        assert!(objects[0].get("sub").is_none());
+        assert_eq!(objects[0]["properties"]["owner"], "postgres");
+        assert_eq!(objects[1]["kind"], "column");
+        assert_eq!(objects[1]["sub"], "bio");
+        assert_eq!(objects[1]["parents"][0]["name"], "public.tb_user");
+
+        let d = Difference::Changed {
+            object: column("public.t", "c"),
+            property: "default".to_string(),
+            before: None,
+            after: Some("0".to_string()),
+        };
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["difference"], "changed");
+        assert_eq!(json["object"]["kind"], "column");
+        assert_eq!(json["before"], serde_json::Value::Null);
+        assert_eq!(json["after"], "0");
+        let extra = serde_json::to_value(Difference::Extra {
+            object: ObjectId::new(ObjectKind::MaterializedView, "public.mv"),
+        })
+        .unwrap();
+        assert_eq!(extra["difference"], "extra");
+        assert_eq!(extra["object"]["kind"], "materialized_view");
+    }
+}
