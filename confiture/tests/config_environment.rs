@@ -161,7 +161,10 @@ fn expansion_defaults_and_literal_dollars() {
 #[test]
 fn an_unset_variable_names_the_variable_and_the_file() {
     let (path, err) = read_err("database_url: postgresql://app:${PROD_DB_PASSWORD}@h/app\n");
-    assert!(err.message.contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.message.contains(&confiture::display::path(&path)),
+        "{err}"
+    );
     assert!(
         err.message
             .contains("`database_url` uses ${PROD_DB_PASSWORD}, which is not set"),
@@ -198,7 +201,10 @@ fn malformed_yaml_names_file_line_and_column() {
             .starts_with("malformed YAML in environment file"),
         "{err}"
     );
-    assert!(err.message.contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.message.contains(&confiture::display::path(&path)),
+        "{err}"
+    );
     assert!(
         err.message.contains(" at line 4, column 1") || err.message.contains(" at line 3"),
         "{err}"
@@ -211,7 +217,10 @@ fn malformed_yaml_names_file_line_and_column() {
 fn a_misspelt_migration_key_suggests_the_right_one() {
     let (path, err) =
         read_err("database_url: postgresql:///app\nmigration:\n  tracking_tabel: x\n");
-    assert!(err.message.contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.message.contains(&confiture::display::path(&path)),
+        "{err}"
+    );
     assert!(
         err.message
             .contains("`migration.tracking_tabel` is not a setting"),
@@ -265,7 +274,7 @@ fn timeouts_beyond_postgres_limit_name_the_file_the_key_and_the_limit() {
             ));
             let shown = value.replace("${BIG:-", "").replace('}', "");
             assert!(
-                err.message.contains(&path.display().to_string()),
+                err.message.contains(&confiture::display::path(&path)),
                 "{key} {value}: {err}"
             );
             assert!(
@@ -414,7 +423,7 @@ fn describe_shows_where_and_which_database_never_the_password() {
         text,
         format!(
             "using staging ({}): postgres@db.internal:5432/app",
-            path.display()
+            confiture::display::path(&path)
         )
     );
     assert!(!format!("{text} {env:?}").contains("hunter2"));
