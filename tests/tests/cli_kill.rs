@@ -17,7 +17,7 @@ fn sleeping_backend(db: &TestDb) -> Option<i32> {
             "SELECT pid FROM pg_stat_activity
              WHERE datname = current_database() AND pid <> pg_backend_pid()
                AND application_name = 'cargo-confiture' AND state = 'active'
-               AND query LIKE '%pg_sleep(30)%'",
+               AND query LIKE '%pg_sleep(30)%' AND wait_event = 'PgSleep'",
             &[],
         )
         .expect("read pg_stat_activity")
