@@ -38,18 +38,20 @@ impl Default for MigrationSettings {
 /// How the database was chosen (the precedence rules, in order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// `--database-url`
-    UrlFlag,
-    /// `--env NAME`
-    EnvFlag,
-    /// `-c FILE`
-    ConfigFlag,
+    /// [`Selection::Url`] (the CLI's `--database-url`)
+    Url,
+    /// [`Selection::Env`] (`--env NAME`)
+    Env,
+    /// [`Selection::File`] (`-c FILE`)
+    File,
     /// `CONFITURE_DATABASE_URL`
     ConfitureDatabaseUrl,
     /// the default environment file (`default_env`, `local`)
     DefaultEnv,
     /// `DATABASE_URL`
     DatabaseUrl,
+    /// `DATABASE_URL` in the `.env` file of the workspace root
+    DotEnv,
 }
 
 /// A resolved environment: the database and the settings to use with it.
@@ -66,7 +68,7 @@ pub struct Environment {
     pub application_name: String,
 }
 
-/// What the user asked for on the command line.
+/// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
     Url(String),
@@ -78,20 +80,15 @@ pub enum Selection {
 
 /// The process environment, for callers that have no reason to inject another one. A value
 /// that is not UTF-8 comes back with U+FFFD in place of its bad bytes (not as unset), which
-/// `${VAR}` expansion and [`resolve`] refuse, naming the variable.
+/// `${VAR}` expansion and `resolve` refuse, naming the variable.
 pub fn process_vars(name: &str) -> Option<String> {
     std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
-}
-
-/// Whether a variable's value was not UTF-8 (see [`process_vars`]).
-pub(super) fn is_not_utf8(value: &str) -> bool {
-    value.contains(char::REPLACEMENT_CHARACTER)
 }
 
 impl Environment {
     /// An environment naming the database by URL (or conninfo), with default settings.
     /// `label` says where the URL came from (`--database-url`, `DATABASE_URL`, ...): it is the
-    /// environment's name and appears in errors. The origin is [`Origin::UrlFlag`] unless
+    /// environment's name and appears in errors. The origin is [`Origin::Url`] unless
     /// [`resolve`] says otherwise.
     pub fn from_url(url: &str, label: &str) -> Result<Environment> {
         let connection = parse_spec(url).map_err(|reason| {
@@ -105,7 +102,7 @@ impl Environment {
         Ok(Environment {
             name: label.to_string(),
             file: None,
-            origin: Origin::UrlFlag,
+            origin: Origin::Url,
             application_name: connection
                 .application_name
                 .clone()

@@ -1,7 +1,5 @@
 //! `${VAR}` and `${VAR:-default}` in environment-file values.
 
-use super::environment::is_not_utf8;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum ExpandError {
     /// `${VAR}` with VAR unset and no default.
@@ -66,6 +64,11 @@ pub(super) fn expand(
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Whether a variable's value was not UTF-8 (see [`super::process_vars`]).
+pub(super) fn is_not_utf8(value: &str) -> bool {
+    value.contains(char::REPLACEMENT_CHARACTER)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::display_path;
 use super::environment::{Environment, MigrationSettings, Origin};
 use super::expand::{expand, ExpandError};
 use super::params::SpecBuilder;
+use super::resolve::Labels;
 use super::suggest::closest;
 use super::syntax::parse_spec;
 use super::timeout::Timeout;
@@ -19,17 +20,29 @@ use crate::ledger::TrackingTable;
 
 impl Environment {
     /// Reads an environment file. Its name is the file's stem (`staging` for `staging.yaml`);
-    /// the origin is [`Origin::ConfigFlag`] unless [`resolve`] says otherwise. `vars` looks up
+    /// the origin is [`Origin::File`] unless [`super::resolve`] says otherwise. `vars` looks up
     /// the variables used by `${VAR}`.
     pub fn from_file(path: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<Environment> {
+        Environment::read_file(path, vars, &Labels::LIBRARY)
+    }
+
+    /// [`Environment::from_file`], with help lines naming the selections as `labels` says.
+    pub(super) fn read_file(
+        path: &Path,
+        vars: &dyn Fn(&str) -> Option<String>,
+        labels: &Labels<'_>,
+    ) -> Result<Environment> {
         let shown = display_path(path);
+        let Labels { env, file, .. } = labels;
         let bytes = read_capped(path, MAX_FILE_BYTES).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::invalid(format!("environment file {shown} does not exist"))
-                    .with_help("check the path given to -c, or use --env NAME")
+                    .with_help(format!("check the path given to {file}, or use {env} NAME"))
             } else if path.is_dir() {
                 Error::invalid(format!("environment file {shown} is a directory")).with_help(
-                    "give the path of a .yaml file to -c, or an environment name to --env",
+                    format!(
+                        "give the path of a .yaml file to {file}, or an environment name to {env}"
+                    ),
                 )
             } else {
                 Error::invalid(format!("cannot read environment file {shown}")).with_cause(e)
@@ -167,7 +180,7 @@ fn parse_environment(
     Ok(Environment {
         name,
         file: Some(path.to_path_buf()),
-        origin: Origin::ConfigFlag,
+        origin: Origin::File,
         connection,
         migration,
         application_name,

@@ -4,16 +4,21 @@
 //!
 //! # Which database
 //!
-//! The first of these that is present wins ([`resolve`]):
+//! The first of these that is present wins (`resolve`, feature `env-files`):
 //!
-//! 1. `--database-url URL`;
-//! 2. `--env NAME` (`<environments_dir>/NAME.yaml`) or `-c FILE`;
+//! 1. a URL ([`Selection::Url`]; the CLI's `--database-url URL`);
+//! 2. an environment ([`Selection::Env`]; `--env NAME`, `<environments_dir>/NAME.yaml`) or an
+//!    environment file ([`Selection::File`]; `-c FILE`);
 //! 3. the `CONFITURE_DATABASE_URL` environment variable;
 //! 4. the default environment file (`default_env`, normally `local`), if it exists;
-//! 5. the `DATABASE_URL` environment variable.
+//! 5. the `DATABASE_URL` environment variable;
+//! 6. `DATABASE_URL` in the `.env` file of the workspace root (read, never loaded into the
+//!    process environment: it overrides nothing).
 //!
 //! An explicit file (2) together with a `CONFITURE_DATABASE_URL` that names another database
-//! is an error: we never guess which one was meant. Empty variables count as unset.
+//! is an error: we never guess which one was meant. Empty variables count as unset. The
+//! library knows no CLI flag: messages name the three selections by the `Labels` the caller
+//! passes to `resolve_with` (the CLI passes its flags).
 //!
 //! # Environment files
 //!
@@ -40,12 +45,25 @@
 //! features (`include_dirs`, `build`, `seed`, `ssh_tunnel`, `name`, ...) are ignored. Under
 //! `migration:` and `database:`, an unknown key that is close to one we know is reported as a
 //! misspelling; other unknown keys are left to confiture (Python), which shares the file.
+//!
+//! # Modules
+//!
+//! `connection` (`ConnectionSpec`, shown without its password), `syntax` (URL and conninfo
+//! grammar), `params` (the parameters we take and the checks on the result), `timeout`
+//! (durations), `environment` (`Environment`, `Origin`, `Selection`); with feature `env-files`:
+//! `file` (YAML environment files: the one user of `serde_yaml`), `expand` (`${VAR}`),
+//! `resolve` (precedence), `dotenv` (`.env`); `suggest` (did-you-mean).
 
 mod connection;
+#[cfg(feature = "env-files")]
+mod dotenv;
 mod environment;
+#[cfg(feature = "env-files")]
 mod expand;
+#[cfg(feature = "env-files")]
 mod file;
 mod params;
+#[cfg(feature = "env-files")]
 mod resolve;
 mod suggest;
 mod syntax;
@@ -57,9 +75,13 @@ pub use connection::{
     shown, ConnectionSpec, SslMode, DEFAULT_APPLICATION_NAME, DEFAULT_HOST, DEFAULT_PORT,
     DEFAULT_USER,
 };
+#[cfg(feature = "env-files")]
+pub use dotenv::FILE_NAME as DOTENV_FILE;
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
+#[cfg(feature = "env-files")]
 pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS};
-pub use resolve::{list_environments, resolve};
+#[cfg(feature = "env-files")]
+pub use resolve::{list_environments, resolve, resolve_with, Labels};
 pub use syntax::MAX_NAME_BYTES;
 pub use timeout::{Timeout, TimeoutError};
 

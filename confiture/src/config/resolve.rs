@@ -4,92 +4,144 @@ use std::path::{Path, PathBuf};
 
 use super::connection::CONNECTION_HELP;
 use super::display_path;
-use super::environment::{is_not_utf8, Environment, Origin, Selection};
+use super::dotenv;
+use super::environment::{Environment, Origin, Selection};
+use super::expand::is_not_utf8;
 use super::suggest::closest;
 use super::syntax::parse_spec;
 use crate::error::{Error, Result};
 use crate::workspace::Workspace;
 
-/// Decides which database to use, by the rules in the module documentation.
+/// How the caller spells the three ways of naming a database, for messages (`did you mean
+/// --env staging?`): the library does not know the CLI's flags, the CLI passes them
+/// (`cargo_confiture`'s `SELECTION_LABELS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Labels<'a> {
+    /// Names the database by URL ([`Selection::Url`]; the CLI's `--database-url`). Also the
+    /// environment's name in the `using ...` line.
+    pub url: &'a str,
+    /// Names an environment ([`Selection::Env`]; `--env`).
+    pub env: &'a str,
+    /// Names an environment file ([`Selection::File`]; `-c`).
+    pub file: &'a str,
+}
+
+impl Labels<'static> {
+    /// The labels of [`resolve`], for callers without flags of their own.
+    pub const LIBRARY: Labels<'static> = Labels {
+        url: "the database URL",
+        env: "environment",
+        file: "file",
+    };
+}
+
+/// Decides which database to use, by the rules in the module documentation; messages name
+/// the selections with [`Labels::LIBRARY`].
 pub fn resolve(
     ws: &Workspace,
     selection: &Selection,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Environment> {
-    let var = |name: &str| -> Result<Option<String>> {
-        match vars(name).filter(|v| !v.trim().is_empty()) {
-            Some(value) if is_not_utf8(&value) => Err(Error::invalid(format!(
-                "the {name} environment variable is not valid UTF-8"
-            ))
-            .with_help(format!(
-                "set {name} to a postgresql:// URL in UTF-8, or unset it"
-            ))),
-            other => Ok(other),
-        }
+    resolve_with(ws, selection, &Labels::LIBRARY, vars)
+}
+
+/// [`resolve`], with messages that name the selections as `labels` says.
+pub fn resolve_with(
+    ws: &Workspace,
+    selection: &Selection,
+    labels: &Labels<'_>,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Environment> {
+    let var = |name: &str| variable(vars, name);
+    let with_origin = |mut env: Environment, origin: Origin| {
+        env.origin = origin;
+        env
     };
     match selection {
-        Selection::Url(url) => {
-            let mut env = Environment::from_url(url, "--database-url")?;
-            env.origin = Origin::UrlFlag;
-            Ok(env)
-        }
+        Selection::Url(url) => Ok(with_origin(
+            Environment::from_url(url, labels.url)?,
+            Origin::Url,
+        )),
         Selection::Env(name) => {
-            let path = environment_file(ws, name)?;
-            let mut env = Environment::from_file(&path, vars)?;
+            let path = environment_file(ws, name, labels)?;
+            let mut env = Environment::read_file(&path, vars, labels)?;
             env.name = name.clone();
-            env.origin = Origin::EnvFlag;
-            refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, "--env")?;
-            Ok(env)
+            refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, labels.env)?;
+            Ok(with_origin(env, Origin::Env))
         }
         Selection::File(path) => {
-            let mut env = Environment::from_file(path, vars)?;
-            env.origin = Origin::ConfigFlag;
-            refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, "-c")?;
-            Ok(env)
+            let env = Environment::read_file(path, vars, labels)?;
+            refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, labels.file)?;
+            Ok(with_origin(env, Origin::File))
         }
         Selection::Auto => {
             if let Some(url) = var("CONFITURE_DATABASE_URL")? {
-                let mut env = Environment::from_url(&url, "CONFITURE_DATABASE_URL")?;
-                env.origin = Origin::ConfitureDatabaseUrl;
-                return Ok(env);
+                let env = Environment::from_url(&url, "CONFITURE_DATABASE_URL")?;
+                return Ok(with_origin(env, Origin::ConfitureDatabaseUrl));
             }
             let default = ws
                 .environments_dir()
                 .join(format!("{}.yaml", ws.settings.default_env));
             if default.is_file() {
-                let mut env = Environment::from_file(&default, vars)?;
+                let mut env = Environment::read_file(&default, vars, labels)?;
                 env.name = ws.settings.default_env.clone();
-                env.origin = Origin::DefaultEnv;
-                return Ok(env);
+                return Ok(with_origin(env, Origin::DefaultEnv));
             }
             if let Some(url) = var("DATABASE_URL")? {
-                let mut env = Environment::from_url(&url, "DATABASE_URL")?;
-                env.origin = Origin::DatabaseUrl;
-                return Ok(env);
+                let env = Environment::from_url(&url, "DATABASE_URL")?;
+                return Ok(with_origin(env, Origin::DatabaseUrl));
             }
-            let envs = display_path(&ws.environments_dir());
-            Err(Error::invalid("no database configured")
-                .with_detail("name one in any of these ways (the first found wins):")
-                .with_detail("  1. --database-url postgresql://user@host:5432/dbname")
-                .with_detail(format!(
-                    "  2. --env NAME (reads {envs}/NAME.yaml), or -c FILE"
-                ))
-                .with_detail("  3. the CONFITURE_DATABASE_URL environment variable")
-                .with_detail(format!(
-                    "  4. the default environment file {envs}/{}.yaml",
-                    ws.settings.default_env
-                ))
-                .with_detail("  5. the DATABASE_URL environment variable")
-                .with_help(format!(
-                    "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
-                    ws.settings.default_env
-                )))
+            if let Some((path, url)) = dotenv::database_url(&ws.root)? {
+                let label = format!("DATABASE_URL in {}", display_path(&path));
+                let env = Environment::from_url(&url, &label)?;
+                return Ok(with_origin(env, Origin::DotEnv));
+            }
+            Err(no_database(ws, labels))
         }
     }
 }
 
+/// A variable of `vars`, empty counting as unset; one that is not UTF-8 is an error.
+fn variable(vars: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<String>> {
+    match vars(name).filter(|v| !v.trim().is_empty()) {
+        Some(value) if is_not_utf8(&value) => Err(Error::invalid(format!(
+            "the {name} environment variable is not valid UTF-8"
+        ))
+        .with_help(format!(
+            "set {name} to a postgresql:// URL in UTF-8, or unset it"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// `no database configured`, with every way of naming one in the order they are tried.
+fn no_database(ws: &Workspace, labels: &Labels<'_>) -> Error {
+    let envs = display_path(&ws.environments_dir());
+    let Labels { url, env, file } = labels;
+    Error::invalid("no database configured")
+        .with_detail("name one in any of these ways (the first found wins):")
+        .with_detail(format!("  1. {url} postgresql://user@host:5432/dbname"))
+        .with_detail(format!(
+            "  2. {env} NAME (reads {envs}/NAME.yaml), or {file} FILE"
+        ))
+        .with_detail("  3. the CONFITURE_DATABASE_URL environment variable")
+        .with_detail(format!(
+            "  4. the default environment file {envs}/{}.yaml",
+            ws.settings.default_env
+        ))
+        .with_detail("  5. the DATABASE_URL environment variable")
+        .with_detail(format!(
+            "  6. DATABASE_URL in {}",
+            display_path(&ws.root.join(dotenv::FILE_NAME))
+        ))
+        .with_help(format!(
+            "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
+            ws.settings.default_env
+        ))
+}
+
 /// `<environments_dir>/<name>.yaml`, or an error listing the environments that exist.
-fn environment_file(ws: &Workspace, name: &str) -> Result<PathBuf> {
+fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<PathBuf> {
     let dir = ws.environments_dir();
     if name.is_empty()
         || name.starts_with('.')
@@ -98,9 +150,11 @@ fn environment_file(ws: &Workspace, name: &str) -> Result<PathBuf> {
     {
         return Err(
             Error::invalid(format!("invalid environment name {name:?}")).with_help(format!(
-                "give the name of a file in {} without `.yaml` (e.g. --env staging), \
-                 or a path with -c FILE",
-                display_path(&dir)
+                "give the name of a file in {} without `.yaml` (e.g. {} staging), \
+                 or a path with {} FILE",
+                display_path(&dir),
+                labels.env,
+                labels.file
             )),
         );
     }
@@ -122,7 +176,7 @@ fn environment_file(ws: &Workspace, name: &str) -> Result<PathBuf> {
     } else {
         let names: Vec<&str> = available.iter().map(String::as_str).collect();
         let suggestion = match closest(name, &names) {
-            Some(close) => format!("did you mean --env {close}? "),
+            Some(close) => format!("did you mean {} {close}? ", labels.env),
             None => String::new(),
         };
         error.with_help(format!(
@@ -154,7 +208,8 @@ pub fn list_environments(dir: &Path) -> Vec<String> {
     names
 }
 
-fn refuse_conflict(env: &Environment, url: Option<String>, flag: &str) -> Result<()> {
+/// An explicit file and a `CONFITURE_DATABASE_URL` naming another database: we never guess.
+fn refuse_conflict(env: &Environment, url: Option<String>, label: &str) -> Result<()> {
     let Some(url) = url else { return Ok(()) };
     let other = parse_spec(&url).map_err(|reason| {
         Error::invalid(format!(
@@ -172,6 +227,6 @@ fn refuse_conflict(env: &Environment, url: Option<String>, flag: &str) -> Result
         other
     ))
     .with_help(format!(
-        "unset CONFITURE_DATABASE_URL to use the file, or drop {flag} to use the variable"
+        "unset CONFITURE_DATABASE_URL to use the file, or drop {label} to use the variable"
     )))
 }
