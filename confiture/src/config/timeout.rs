@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// A timeout as flags and environment files write it: a whole number with a unit (`500ms`,
 /// `5s`, `5 s`, `2min`, `2m`, `1h`; a plain number is milliseconds, as in PostgreSQL), at most
-/// [`Timeout::MAX`]. The one rule for every duration the tool reads — `--lock-timeout`,
+/// [`Timeout::MAX`]. The one rule for every duration the tool reads — `--lock-wait`,
 /// `--lock-timeout-statement`, `--statement-timeout`, `migration.*_timeout`, a URL's
 /// `connect_timeout` — so that a value PostgreSQL would refuse is refused before connecting,
 /// naming the flag or the file and key, instead of failing inside a migration.
@@ -29,8 +29,8 @@ impl Timeout {
 
     /// `duration` as a timeout: refused when longer than [`Timeout::MAX`]. Sub-millisecond
     /// parts are kept (PostgreSQL rounds them).
-    pub fn new(duration: Duration) -> Result<Timeout, TimeoutError> {
-        if duration > Timeout::MAX {
+    pub const fn new(duration: Duration) -> Result<Timeout, TimeoutError> {
+        if duration.as_nanos() > Timeout::MAX.as_nanos() {
             Err(TimeoutError::TooLong)
         } else {
             Ok(Timeout(duration))
@@ -87,6 +87,23 @@ impl std::str::FromStr for Timeout {
             .and_then(|n| n.checked_mul(factor))
             .ok_or(TimeoutError::TooLong)?;
         Timeout::new(Duration::from_millis(millis))
+    }
+}
+
+/// The shortest text that parses back to the same whole milliseconds: `30s`, `2min`, `1h`,
+/// `1500ms`, `0` (how defaults appear in `--help`). Sub-millisecond parts are left out.
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis == 0 {
+            return f.write_str("0");
+        }
+        for (unit, size) in [("h", 3_600_000), ("min", 60_000), ("s", 1_000)] {
+            if millis % size == 0 {
+                return write!(f, "{}{unit}", millis / size);
+            }
+        }
+        write!(f, "{millis}ms")
     }
 }
 
@@ -176,5 +193,23 @@ mod tests {
             Err(TimeoutError::TooLong)
         );
         assert!(TimeoutError::TooLong.to_string().contains("2147483647 ms"));
+    }
+
+    #[test]
+    fn shown_as_the_shortest_text_that_parses_back() {
+        for (millis, text) in [
+            (0, "0"),
+            (1, "1ms"),
+            (1_500, "1500ms"),
+            (30_000, "30s"),
+            (120_000, "2min"),
+            (90_000, "90s"),
+            (3_600_000, "1h"),
+            (2_147_483_647, "2147483647ms"),
+        ] {
+            let timeout = Timeout::new(Duration::from_millis(millis)).unwrap();
+            assert_eq!(timeout.to_string(), text);
+            assert_eq!(text.parse::<Timeout>(), Ok(timeout), "{text}");
+        }
     }
 }
