@@ -16,6 +16,7 @@ fn workspace(root: &TempDir) -> Workspace {
     Workspace {
         root: root.path().to_path_buf(),
         manifest: None,
+        package_manifest: None,
         settings: Settings {
             first_version: Some(7),
             ..Settings::default()

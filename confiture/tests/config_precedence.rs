@@ -43,6 +43,7 @@ fn fixture(files: &[(&str, &str)]) -> Fixture {
     let ws = Workspace {
         root: dir.path().to_path_buf(),
         manifest: None,
+        package_manifest: None,
         settings: Settings::default(),
     };
     Fixture { dir, ws }
