@@ -58,6 +58,15 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DIR")]
     pub migrations_dir: Option<PathBuf>,
 
+    /// Use this workspace member's settings (`[package.metadata.confiture]`), as if run in its
+    /// directory
+    #[arg(long, short = 'p', global = true, value_name = "NAME")]
+    pub package: Option<String>,
+
+    /// Use the settings of this `Cargo.toml`'s package (or workspace), as if run in its directory
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+
     /// Output format: a table for people, or one JSON document on stdout for scripts
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,

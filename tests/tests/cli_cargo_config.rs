@@ -1,7 +1,8 @@
 //! Cargo-native configuration, end to end: a workspace member's `[package.metadata.confiture]`
-//! overrides `[workspace.metadata.confiture]` (run from the member, the CLI uses the member's
-//! migrations), and `DATABASE_URL` in the workspace root's `.env` names the database when
-//! nothing else does, never beating a variable that is set.
+//! overrides `[workspace.metadata.confiture]` (run from the member, or with `-p NAME` or
+//! `--manifest-path`, the CLI uses the member's migrations), and `DATABASE_URL` in the
+//! workspace root's `.env` names the database when nothing else does, never beating a variable
+//! that is set.
 
 use confiture::exit;
 use confiture_tests::{Project, Run, TestDb};
@@ -26,6 +27,7 @@ fn workspace_with_a_member() -> Project {
             "CREATE TABLE root_t (id int);\n",
             "DROP TABLE root_t;\n",
         )
+        .write("billing/src/lib.rs", "")
         .write(
             "billing/migrations/001_invoices.up.sql",
             "CREATE TABLE invoices (id int);\n",
@@ -145,4 +147,68 @@ fn dotenv_never_overrides_a_variable_that_is_set() {
         None,
         "the .env database was never touched"
     );
+}
+
+/// `-p billing` and `--manifest-path billing/Cargo.toml` select the member from anywhere, as
+/// cargo's own flags do; suggested commands repeat the selection.
+#[test]
+fn dash_p_and_manifest_path_select_the_member() {
+    let project = workspace_with_a_member();
+    for selection in [
+        &["-p", "billing"][..],
+        &["--package", "billing"],
+        &["--manifest-path", "billing/Cargo.toml"],
+    ] {
+        let db = TestDb::new("cargo_select");
+        let url = db.url();
+        let run =
+            project.run(&[&["migrate", "status", "--database-url", &url], selection].concat());
+        // The hint repeats the selection (`--package` as `-p`).
+        let repeated = selection.join(" ").replace("--package", "-p");
+        run.code(exit::NOT_INITIALISED).stderr_has(&format!(
+            "`cargo confiture migrate up --database-url <URL> {repeated}`"
+        ));
+        project
+            .run(&[&["migrate", "up", "--database-url", &url], selection].concat())
+            .code(exit::SUCCESS);
+        assert_eq!(
+            db.ledger().unwrap(),
+            ["001:invoices", "002:lines"],
+            "{selection:?}"
+        );
+    }
+    // From inside the member, `--manifest-path` of the root selects the workspace's settings.
+    let db = TestDb::new("cargo_select_root");
+    run_in(
+        &project,
+        "billing",
+        &[
+            "migrate",
+            "up",
+            "--manifest-path",
+            "../Cargo.toml",
+            "--database-url",
+            &db.url(),
+        ],
+    )
+    .code(exit::SUCCESS);
+    assert_eq!(db.ledger().unwrap(), ["001:root"]);
+}
+
+#[test]
+fn an_unknown_package_or_manifest_is_refused_naming_what_exists() {
+    let project = workspace_with_a_member();
+    project
+        .run(&["lint", "-p", "biling"])
+        .code(exit::USAGE)
+        .stderr_has("package `biling` is not a member of the workspace")
+        .stderr_has("the members are billing");
+    project
+        .run(&["lint", "--manifest-path", "billing"])
+        .code(exit::USAGE)
+        .stderr_has("--manifest-path billing is not a Cargo.toml");
+    project
+        .run(&["lint", "--manifest-path", "nope/Cargo.toml"])
+        .code(exit::INVALID)
+        .stderr_has("does not exist");
 }
