@@ -54,7 +54,8 @@ pub struct Global {
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
 
-    /// Migrations directory (default: `migrations_dir` of `[workspace.metadata.confiture]`, or `db/migrations`)
+    /// Migrations directory (default: `migrations_dir` of `[package.metadata.confiture]` or
+    /// `[workspace.metadata.confiture]`, or `db/migrations`)
     #[arg(long, global = true, value_name = "DIR")]
     pub migrations_dir: Option<PathBuf>,
 

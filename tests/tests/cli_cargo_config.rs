@@ -95,6 +95,17 @@ fn a_mistake_in_a_package_table_names_that_table_and_manifest() {
         .stderr_has("billing")
         .stderr_has("did you mean `migrations_dir`?")
         .stderr_has("`[workspace.metadata.confiture]` alike");
+
+    // A directory that is not there: the help names both tables where it can be set.
+    project.write(
+        "billing/Cargo.toml",
+        "[package]\nname = \"billing\"\n\n[package.metadata.confiture]\nmigrations_dir = \"gone\"\n",
+    );
+    run_in(&project, "billing", &["lint"])
+        .code(exit::INVALID)
+        .stderr_has("migrations directory `gone` does not exist")
+        .stderr_has("`[package.metadata.confiture]` of the package's Cargo.toml")
+        .stderr_has("`[workspace.metadata.confiture]` of the workspace's");
 }
 
 #[test]
