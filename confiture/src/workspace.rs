@@ -289,25 +289,26 @@ fn read_settings(
                 settings.first_version =
                     Some(version.ok_or_else(|| wrong_type("a non-negative integer", "5"))?);
             }
-            _ => {
-                let err = Error::invalid(format!(
-                    "unknown key `{key}` in `{name}` of `{}`",
-                    manifest.display()
-                ));
-                let keys = format!(
-                    "{} (in `{PACKAGE_TABLE}` and `{WORKSPACE_TABLE}` alike)",
-                    KEYS.join(", ")
-                );
-                return Err(match did_you_mean(key, KEYS) {
-                    Some(known) => {
-                        err.with_help(format!("did you mean `{known}`? the keys are {keys}"))
-                    }
-                    None => err.with_help(format!("the keys are {keys}")),
-                });
-            }
+            _ => return Err(unknown_key(manifest, name, key)),
         }
     }
     Ok(())
+}
+
+/// `unknown key` in a table of settings, with a did-you-mean and the keys both tables take.
+fn unknown_key(manifest: &Path, name: &str, key: &str) -> Error {
+    let err = Error::invalid(format!(
+        "unknown key `{key}` in `{name}` of `{}`",
+        manifest.display()
+    ));
+    let keys = format!(
+        "{} (in `{PACKAGE_TABLE}` and `{WORKSPACE_TABLE}` alike)",
+        KEYS.join(", ")
+    );
+    match did_you_mean(key, KEYS) {
+        Some(known) => err.with_help(format!("did you mean `{known}`? the keys are {keys}")),
+        None => err.with_help(format!("the keys are {keys}")),
+    }
 }
 
 fn describe(value: &toml::Value) -> String {

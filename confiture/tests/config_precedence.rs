@@ -405,7 +405,8 @@ fn rule_6_dotenv_database_url_is_the_last_resort() {
 fn dotenv_never_overrides_anything_that_is_set() {
     let f = fixture(&[STAGING]);
     f.dir.write(".env", &format!("DATABASE_URL={DOTENV_URL}\n"));
-    let cases: [(Selection, &[(&str, &str)], Origin); 4] = [
+    type Case<'a> = (Selection, &'a [(&'a str, &'a str)], Origin);
+    let cases: [Case; 4] = [
         (Selection::Auto, &[DATABASE_URL], Origin::DatabaseUrl),
         (
             Selection::Auto,
