@@ -580,8 +580,9 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
     }
     if !report.missing.is_empty() {
         lines.push(format!(
-            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in `[workspace.metadata.confiture]`; if they were removed on purpose, {reinit} forgets their rows",
-            render::versions(&report.missing)
+            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; if they were removed on purpose, {reinit} forgets their rows",
+            render::versions(&report.missing),
+            confiture::workspace::SETTINGS_TABLES
         ));
     }
     if !report.duplicate.is_empty() {
