@@ -71,5 +71,9 @@ fn member_dir(cwd: &Path, name: &str, manifest: Option<&Path>) -> Result<PathBuf
         display::escape(name),
         display::path(metadata.workspace_root.as_std_path())
     ))
-    .with_help(format!("the members are {}", names.join(", "))))
+    .with_help(if names.is_empty() {
+        "the workspace has no member packages: run without -p".to_string()
+    } else {
+        format!("the members are {}", names.join(", "))
+    }))
 }
