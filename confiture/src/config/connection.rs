@@ -70,7 +70,7 @@ pub struct ConnectionSpec {
     pub sslrootcert: Option<PathBuf>,
     /// libpq's `options` (e.g. `-c search_path=app`), sent in the startup packet.
     pub options: Option<String>,
-    /// `application_name` from the URL, if it names one (see [`Environment::application_name`]).
+    /// `application_name` from the URL, if it names one (see [`super::Environment::application_name`]).
     pub application_name: Option<String>,
     /// `connect_timeout` from the URL (whole seconds there, as in libpq), if it names one.
     pub connect_timeout: Option<Duration>,

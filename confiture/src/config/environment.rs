@@ -89,7 +89,7 @@ impl Environment {
     /// An environment naming the database by URL (or conninfo), with default settings.
     /// `label` says where the URL came from (`--database-url`, `DATABASE_URL`, ...): it is the
     /// environment's name and appears in errors. The origin is [`Origin::Url`] unless
-    /// [`resolve`] says otherwise.
+    /// `resolve` says otherwise.
     pub fn from_url(url: &str, label: &str) -> Result<Environment> {
         let connection = parse_spec(url).map_err(|reason| {
             Error::invalid(format!("invalid database URL in {label}: {reason}"))

@@ -101,7 +101,8 @@ const TOP_LEVEL_KEYS: &[&str] = &["database_url", "database", "migration", "appl
 /// stops there, so `-c /dev/zero` is refused instead of filling the memory.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
-/// The most `[` and `{` an environment file may hold (see [`flow_openers`]).
+/// The most `[` and `{` an environment file may hold: an upper bound of how deep flow
+/// collections nest, checked before parsing (the YAML parser is quadratic in that nesting).
 pub const MAX_FLOW_OPENERS: usize = 1_000;
 
 /// At most `limit + 1` bytes of `path`: enough to tell that it is too large.
