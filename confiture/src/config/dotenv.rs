@@ -1,6 +1,8 @@
 //! `DATABASE_URL` from a `.env` file in the workspace root (as sqlx-cli and dbmate read it):
 //! the last way of naming a database. Only that one variable is read, and nothing is set in
-//! the process environment, so a `.env` never overrides a variable that is set.
+//! the process environment, so a `.env` never overrides a variable that is set. The file's
+//! syntax is dotenvy's (as sqlx-cli reads it): `$VAR` is substituted in unquoted and
+//! double-quoted values, single quotes keep a value as written.
 
 use std::path::{Path, PathBuf};
 
