@@ -149,6 +149,15 @@ impl Peer {
                     .arg(self.package)
                     .args(["--no-default-features", "--features", features, "--root"])
                     .arg(dir.join("cargo"));
+                // The bench runs the peers by path; with their directory on PATH, cargo does not
+                // advise adding it.
+                let bin = dir.join("cargo/bin");
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                if let Ok(path) =
+                    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path)))
+                {
+                    c.env("PATH", path);
+                }
                 vec![c]
             }
             Source::Npm => {
