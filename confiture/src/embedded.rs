@@ -238,7 +238,7 @@ mod tests {
 
     #[test]
     fn loads_as_the_directory_would_with_its_paths_and_origin() {
-        let checksum = Box::leak(files::checksum(UP.as_bytes()).into_boxed_str());
+        let checksum: &str = Box::leak(files::checksum(UP.as_bytes()).into_boxed_str());
         let checked = set(checksum).load().unwrap();
         assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
         let m = &checked.set.migrations[0];
