@@ -39,6 +39,23 @@
 //! [`Check::inspect`] does the same work without printing anything, for a build script that
 //! wants to decide itself what to do with the [`Report`].
 //!
+//! To ship the migrations inside the binary, embed them: when the check passes, the build
+//! script also writes `$OUT_DIR/confiture_migrations.rs`, and the application includes it
+//! with `confiture::include_migrations!()` (a `&'static confiture::embedded::EmbeddedMigrations`
+//! for `confiture::Migrator::from_embedded`):
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), confiture_build::Error> {
+//!     confiture_build::Check::new().embed().run()?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Each file is included with `include_str!`, and the `rerun-if-changed` lines above cover the
+//! directory: adding, editing, renaming or deleting a migration rebuilds the set on the next
+//! `cargo build`. A directory with an error is never embedded.
+//!
 //! The `cargo::error=` instruction needs cargo 1.84 or later. When the package declares an
 //! older `rust-version`, errors are printed as `cargo:warning=error: ...` instead; the build
 //! still fails through the exit code.
@@ -670,6 +687,42 @@ mod tests {
         assert!(err.message.contains("does not exist"), "{}", err.message);
         let line = render_error(&err);
         assert!(line.contains("; help: create it"), "{line}");
+    }
+
+    #[test]
+    fn the_embedded_source_quotes_paths_and_records_each_file() {
+        let tmp = workspace("");
+        let dir = "we\"ird\\dir";
+        tmp.write(&format!("app/{dir}/001_a.up.sql"), "SELECT 1;\n");
+        tmp.write(
+            &format!("app/{dir}/001_a.down.sql"),
+            "-- confiture:irreversible\nSELECT 1;\n",
+        );
+        let report = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .migrations_dir(dir)
+            .inspect()
+            .unwrap();
+        assert_eq!(report.errors(), 0, "{:?}", report.checked.diagnostics);
+        let package = Package {
+            name: "app".into(),
+            version: "0.3.0".into(),
+        };
+        let source = embed_source(&report, &package).unwrap();
+        let up = tmp.0.join("app").join(dir).join("001_a.up.sql");
+        let literal = format!("{:?}", up.to_str().unwrap());
+        assert!(literal.contains("we\\\"ird\\\\dir"), "{literal}");
+        assert!(
+            source.contains(&format!("sql: include_str!({literal}),")),
+            "{source}"
+        );
+        assert!(source.contains(&format!("checksum: {:?},", files::checksum(b"SELECT 1;\n"))));
+        assert!(
+            source.contains("dir: \"app/we\\\"ird\\\\dir\","),
+            "{source}"
+        );
+        assert!(source.contains("irreversible: true,"), "{source}");
+        assert!(source.contains("package: \"app\",\n        package_version: \"0.3.0\","));
     }
 
     #[test]

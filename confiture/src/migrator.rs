@@ -57,11 +57,18 @@ impl Migrator {
     /// ledger rows, the checksums and the refusals are those the same files in a directory
     /// give, and errors name them by the path they were built from (`db/migrations/...`).
     ///
-    /// ```ignore
-    /// static MIGRATIONS: &confiture::embedded::EmbeddedMigrations = confiture::include_migrations!();
+    /// ```no_run
+    /// use confiture::config::Environment;
+    /// use confiture::embedded::EmbeddedMigrations;
+    /// use confiture::migrate::{no_progress, UpOptions};
     ///
-    /// let env = confiture::config::Environment::from_url(&url, "DATABASE_URL")?;
-    /// let mut migrator = confiture::Migrator::from_embedded(env, MIGRATIONS);
+    /// // In the application: `confiture::include_migrations!()`.
+    /// fn migrate(url: &str, migrations: &'static EmbeddedMigrations) -> confiture::Result<()> {
+    ///     let env = Environment::from_url(url, "DATABASE_URL")?;
+    ///     let mut migrator = confiture::Migrator::from_embedded(env, migrations);
+    ///     migrator.up(&UpOptions::default(), &mut no_progress)?;
+    ///     Ok(())
+    /// }
     /// ```
     pub fn from_embedded(env: Environment, migrations: &'static EmbeddedMigrations) -> Migrator {
         let mut migrator = Migrator::new(
