@@ -37,11 +37,15 @@ pub const FILE_NAME: &str = "confiture_migrations.rs";
 /// ```ignore
 /// static MIGRATIONS: &confiture::embedded::EmbeddedMigrations = confiture::include_migrations!();
 /// ```
+///
+/// The generated code names this crate through the macro (`$crate`), so a dependency renamed
+/// in `Cargo.toml` works too.
 #[macro_export]
 macro_rules! include_migrations {
-    () => {
+    () => {{
+        use $crate as __confiture_embedded;
         include!(concat!(env!("OUT_DIR"), "/confiture_migrations.rs"))
-    };
+    }};
 }
 
 /// Every migration of a directory, as the build script found and checked it. Written by

@@ -25,7 +25,7 @@ struct Crate {
     target: PathBuf,
 }
 
-const MAIN: &str = r#"static MIGRATIONS: &confiture::embedded::EmbeddedMigrations = confiture::include_migrations!();
+const MAIN: &str = r#"static MIGRATIONS: &migrations_lib::embedded::EmbeddedMigrations = migrations_lib::include_migrations!();
 
 fn main() {
     let m = MIGRATIONS;
@@ -59,7 +59,8 @@ impl Crate {
             &dir.join("Cargo.toml"),
             format!(
                 "[package]\nname = \"confiture-embed-e2e\"\nversion = \"1.2.3\"\nedition = \"2021\"\npublish = false\n\n\
-                 [dependencies]\nconfiture = {{ path = {:?}, default-features = false }}\n\n\
+                 [dependencies]\n# Renamed: the generated code must not assume the name `confiture`.\n\
+                 migrations_lib = {{ package = \"confiture\", path = {:?}, default-features = false }}\n\n\
                  [build-dependencies]\nconfiture-build = {{ path = {:?} }}\n\n[workspace]\n",
                 workspace.join("confiture").display().to_string(),
                 workspace.join("confiture-build").display().to_string(),
