@@ -99,7 +99,7 @@ impl fmt::Display for Timeout {
             return f.write_str("0");
         }
         for (unit, size) in [("h", 3_600_000), ("min", 60_000), ("s", 1_000)] {
-            if millis % size == 0 {
+            if millis.is_multiple_of(size) {
                 return write!(f, "{}{unit}", millis / size);
             }
         }
