@@ -68,9 +68,9 @@ const TAB: &str = "    ";
 ///   = help: load the data with INSERT statements
 /// ```
 ///
-/// `source` is the text of the diagnostic's line when it has one (without its newline); the
-/// caret underlines that line's text (the rules locate a statement or marker by its line).
-/// `paint` styles a piece of text; the result ends with a blank line.
+/// `source` is the text of the diagnostic's line when it has one (without its newline). The
+/// carets underline the diagnostic's span on that line (to the line's end when the span goes
+/// on), or the line's text when it has no span. `paint` styles a piece of text.
 pub fn diagnostic(
     d: &Diagnostic,
     path: &str,
@@ -93,33 +93,32 @@ pub fn diagnostic(
             &format!(": {}", display::escape(&d.message))
         )
     );
-    let shown_source = source.map(|s| display::escape(&s.replace('\t', TAB)).into_owned());
-    let location = match (d.line, source) {
-        // The column counts characters, a tab as one, as rustc's does.
-        (Some(line), Some(src)) => {
-            let column = src.chars().take_while(|c| c.is_whitespace()).count() + 1;
-            format!("{path}:{line}:{column}")
-        }
-        (Some(line), None) => format!("{path}:{line}"),
+    // Columns count characters, a tab as one, as rustc's do.
+    let marked = source.map(|src| marked_columns(d, src));
+    let location = match (d.line, marked) {
+        (Some(line), Some((from, _))) => format!("{path}:{line}:{from}"),
+        (Some(line), None) => match d.span {
+            Some(span) => format!("{path}:{line}:{}", span.column),
+            None => format!("{path}:{line}"),
+        },
         (None, _) => path.to_string(),
     };
     let _ = writeln!(text, "{pad}{} {location}", paint(Paint::Gutter, "-->"));
-    if let (Some(line), Some(src)) = (d.line, &shown_source) {
+    if let (Some(line), Some(src), Some((from, to))) = (d.line, source, marked) {
         let _ = writeln!(text, "{pad} {gutter}");
-        let src = src.trim_end();
-        let indent = src.chars().take_while(|c| c.is_whitespace()).count();
-        let marked = src.chars().count() - indent;
+        let (shown, before, under) = underline(src, from, to);
         let _ = writeln!(
             text,
-            "{} {gutter} {src}",
-            paint(Paint::Gutter, &format!("{line:>width$}"))
+            "{} {gutter} {}",
+            paint(Paint::Gutter, &format!("{line:>width$}")),
+            shown.trim_end()
         );
-        if marked > 0 {
+        if under > 0 || d.span.is_some() {
             let _ = writeln!(
                 text,
                 "{pad} {gutter} {}{}",
-                " ".repeat(indent),
-                paint(style, &"^".repeat(marked))
+                " ".repeat(before),
+                paint(style, &"^".repeat(under.max(1)))
             );
         }
     }
@@ -133,6 +132,52 @@ pub fn diagnostic(
         );
     }
     text
+}
+
+/// The columns (1-based, end exclusive) to underline in `src`, the diagnostic's line: its span
+/// on that line, else the line's text without its indentation.
+fn marked_columns(d: &Diagnostic, src: &str) -> (usize, usize) {
+    let src = src.trim_end();
+    let length = src.chars().count();
+    let Some(span) = d.span.filter(|s| Some(s.line) == d.line) else {
+        let indent = src.chars().take_while(|c| c.is_whitespace()).count();
+        return (indent + 1, length + 1);
+    };
+    let from = span.column as usize;
+    let to = if span.end_line == span.line {
+        span.end_column as usize
+    } else {
+        // The span goes on below: to the end of this line's text.
+        length + 1
+    };
+    (from, to.max(from + 1))
+}
+
+/// `src` as shown (control characters escaped, tabs as [`TAB`]), with how many characters of
+/// it stand before column `from` and how many shown characters columns `from..to` take. Past
+/// the end of the line (a span on its newline) the carets stand after its last character.
+fn underline(src: &str, from: usize, to: usize) -> (String, usize, usize) {
+    let mut shown = String::new();
+    let (mut before, mut under) = (0, 0);
+    let mut column = 1;
+    for c in src.chars() {
+        let piece = if c == '\t' {
+            std::borrow::Cow::Borrowed(TAB)
+        } else {
+            display::escape(c.encode_utf8(&mut [0; 4]))
+                .into_owned()
+                .into()
+        };
+        let width = piece.chars().count();
+        if column < from {
+            before += width;
+        } else if column < to {
+            under += width;
+        }
+        shown.push_str(&piece);
+        column += 1;
+    }
+    (shown, before, under)
 }
 
 /// The longest source line shown under a diagnostic, in characters.
@@ -153,6 +198,8 @@ pub fn clip_source(line: &str) -> String {
 mod tests {
     use std::path::PathBuf;
 
+    use confiture::diagnostic::Span;
+
     use super::*;
 
     fn plain(_: Paint, text: &str) -> String {
@@ -166,9 +213,83 @@ mod tests {
             severity: Severity::Error,
             path: PathBuf::from("db/migrations/003_load.up.sql"),
             line,
+            span: None,
             message: message.to_string(),
             help: Some("load the data with INSERT statements".to_string()),
         }
+    }
+
+    /// A diagnostic about `range` of `text`, as the rules make them.
+    fn spanned(text: &str, range: std::ops::Range<usize>) -> Diagnostic {
+        let span = Span::of(text, range);
+        Diagnostic {
+            span: Some(span),
+            ..diag(Some(span.line), "m")
+        }
+    }
+
+    /// The rendered source line and carets of a diagnostic about `range` of `text`.
+    fn carets(text: &str, range: std::ops::Range<usize>) -> String {
+        let d = spanned(text, range);
+        let line = text
+            .lines()
+            .nth(d.line.unwrap_or(1) as usize - 1)
+            .unwrap_or("");
+        let rendered = diagnostic(&d, "p", Some(&clip_source(line)), &plain);
+        rendered
+            .lines()
+            .skip(2)
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_carets_underline_the_span() {
+        let text = "CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN b int NOT NULL;\n";
+        let start = text.find("ADD").unwrap();
+        let end = text.find(';').map(|_| text.rfind(';').unwrap()).unwrap();
+        let d = spanned(text, start..end);
+        let rendered = diagnostic(&d, "p", Some(text.lines().nth(1).unwrap()), &plain);
+        assert!(rendered.contains("\n --> p:2:15\n"), "{rendered}");
+        assert_eq!(
+            carets(text, start..end),
+            "  |\n\
+             2 | ALTER TABLE t ADD COLUMN b int NOT NULL;\n  \
+             |               ^^^^^^^^^^^^^^^^^^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn a_span_over_several_lines_is_underlined_to_the_end_of_its_first() {
+        let text = "SELECT 1;\n  CREATE INDEX i\n    ON t (a);\n";
+        let start = text.find("CREATE").unwrap();
+        assert_eq!(
+            carets(text, start..text.len() - 1),
+            "  |\n2 |   CREATE INDEX i\n  |   ^^^^^^^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn carets_line_up_under_tabs_escapes_and_wide_characters() {
+        // A tab shows as four spaces, an escape as its four characters `\x1b`, `é` as one.
+        let text = "\tSELECT '\x1bé', 'x';";
+        let start = text.find("'x'").unwrap();
+        assert_eq!(
+            carets(text, start..start + 3),
+            "  |\n1 |     SELECT '\\x1bé', 'x';\n  |                     ^^^"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_shifts_nothing_and_an_empty_span_gets_one_caret() {
+        let text = "\u{feff}SELECT 1;\r\n";
+        assert_eq!(carets(text, 0..3), "  |\n1 | SELECT 1;\n  | ^");
+        let crlf = text.find('\r').unwrap();
+        assert_eq!(
+            carets(text, crlf..crlf + 2),
+            "  |\n1 | SELECT 1;\n  |          ^"
+        );
     }
 
     #[test]

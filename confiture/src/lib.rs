@@ -9,6 +9,7 @@
 //! - [`history`]: the one rule matching ledger rows to migration files ([`history::Version`],
 //!   squashed, missing, modified, duplicate, out of order).
 //! - [`status`], [`plan`]: pure decisions over that history.
+//! - [`text`]: did-you-mean, line and column of an offset, the byte-order mark (one owner each).
 //! - [`schema`]: a database schema as data (a snapshot) and the difference between two.
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
 //! - `Migrator` (feature `db`): the library facade the CLI and applications use; its
@@ -26,6 +27,7 @@ pub mod ledger;
 pub mod plan;
 pub mod schema;
 pub mod status;
+pub mod text;
 pub mod workspace;
 
 #[cfg(feature = "db")]

@@ -218,7 +218,7 @@ fn read_settings(manifest: &Path, table: &toml::Table) -> Result<Settings> {
                     manifest.display()
                 ));
                 let keys = KEYS.join(", ");
-                return Err(match did_you_mean(key, KEYS) {
+                return Err(match crate::text::did_you_mean(key, KEYS.iter().copied()) {
                     Some(known) => {
                         err.with_help(format!("did you mean `{known}`? the keys are {keys}"))
                     }
@@ -245,34 +245,6 @@ fn describe(value: &toml::Value) -> String {
             other.type_str()
         ),
     }
-}
-
-/// The closest known key, if it is close enough to be a typo.
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(word, c), *c))
-        .filter(|&(d, c)| d <= (c.len() / 3).max(1))
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// Removes `.` and `..` lexically, so that paths in messages read well.
@@ -485,15 +457,6 @@ mod tests {
             format!("invalid TOML in `{}:4`", manifest.display())
         );
         assert!(err.cause.is_some());
-    }
-
-    #[test]
-    fn edit_distance_and_did_you_mean() {
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(did_you_mean("first-version", KEYS), Some("first_version"));
-        assert_eq!(did_you_mean("defualt_env", KEYS), Some("default_env"));
-        assert_eq!(did_you_mean("colour", KEYS), None);
     }
 
     #[test]

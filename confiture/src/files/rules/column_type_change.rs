@@ -34,7 +34,7 @@ pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Dia
         };
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!(
                 "ALTER COLUMN {column} TYPE on existing table {} can rewrite the table while blocking reads and writes",
                 table.display

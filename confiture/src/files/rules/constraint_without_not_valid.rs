@@ -45,7 +45,7 @@ pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Dia
         let name = name.as_deref().map(|n| format!(" {n}")).unwrap_or_default();
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!(
                 "ADD {what}{name} on existing table {} without NOT VALID checks every row while blocking {blocks}",
                 table.display

@@ -33,7 +33,7 @@ pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Dia
         };
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!("DROP COLUMN {column} of {}: code still using it breaks, and its data is gone", table.display),
             "stop using the column in the application and deploy that first; then allow this with \
              `-- confiture:allow(drop-column)`"

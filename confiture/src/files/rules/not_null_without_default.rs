@@ -41,7 +41,7 @@ pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Dia
         };
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!(
                 "ADD COLUMN {column} NOT NULL without a default fails if {} has rows",
                 table.display

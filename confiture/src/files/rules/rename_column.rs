@@ -32,7 +32,7 @@ pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Dia
         };
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!("RENAME of column {column} of {} to {to}: code still using the old name breaks", table.display),
             "add the new column and migrate to it in steps the running code survives, or allow it with \
              `-- confiture:allow(rename-column)`"

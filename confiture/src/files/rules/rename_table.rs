@@ -33,7 +33,7 @@ pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Dia
         };
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!("RENAME of table {} to {}: code still using the old name breaks", table.display, to.display),
             "rename in steps the running code survives (e.g. leave a view with the old name), or allow it with \
              `-- confiture:allow(rename-table)`"
