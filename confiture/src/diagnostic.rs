@@ -71,16 +71,31 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// `path:line:column`, as much of it as is known (`path` as the caller shows it): the form
+    /// that editors and terminals turn into a link.
+    pub fn location(&self, path: &str) -> String {
+        match (self.line, self.span) {
+            (Some(line), Some(span)) if span.line == line => {
+                format!("{path}:{line}:{}", span.column)
+            }
+            (Some(line), _) => format!("{path}:{line}"),
+            (None, _) => path.to_string(),
+        }
+    }
 }
 
-/// One line: `path:line: code: message` (the form confiture-build prints).
+/// One line: `path:line:column: code: message` (the form confiture-build prints).
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        write!(f, ": {}: {}", self.code, self.message)
+        let path = self.path.display().to_string();
+        write!(
+            f,
+            "{}: {}: {}",
+            self.location(&path),
+            self.code,
+            self.message
+        )
     }
 }
 

@@ -315,6 +315,31 @@ mod tests {
         );
     }
 
+    /// The suggestion for a mistyped marker is the one every "did you mean" gives (markers used
+    /// to allow two edits in a four-letter word where workspace and environment keys allowed one).
+    #[test]
+    fn a_mistyped_marker_gets_the_suggestion_every_suggester_gives() {
+        for (typo, expected) in [
+            ("no_transaction", Some("no-transaction")),
+            ("No-Transacton", Some("no-transaction")),
+            ("irreversable", Some("irreversible")),
+            ("alow", Some("allow")),
+            ("alwo", None),
+            ("vacuum", None),
+        ] {
+            let m = parse(&format!("-- confiture:{typo}\nSELECT 1;\n"));
+            let suggestion = match &m.problems[..] {
+                [MarkerProblem {
+                    kind: MarkerProblemKind::Unknown { suggestion, .. },
+                    ..
+                }] => *suggestion,
+                other => panic!("{typo}: {other:?}"),
+            };
+            assert_eq!(suggestion, expected, "{typo}");
+            assert_eq!(suggestion, did_you_mean(typo, DIRECTIVES.iter().copied()));
+        }
+    }
+
     #[test]
     fn ordinary_comments_mentioning_confiture_are_not_markers() {
         let m = parse("-- confiture runs this in a transaction\n-- see confiture docs\nSELECT 1; -- confiture rocks\n");

@@ -279,6 +279,29 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
     checker::check(dir, entries, options)
 }
 
+/// "The directory has errors": the one error of every command that a migrations directory's
+/// errors stop (`up`, `down`, `generate`, confiture-build's check). `Invalid` (exit 5):
+/// `{dir} has 2 errors; {outcome}`, with a help line that points at `lint`, and the errors
+/// attached as data ([`Error::diagnostics`], each also a line of `details`) so that every
+/// renderer shows them its own way: rustc's layout, `cargo::error=` lines, JSON.
+pub fn refusal<'a>(
+    dir: &Path,
+    errors: impl IntoIterator<Item = &'a Diagnostic>,
+    outcome: &str,
+) -> Error {
+    let errors: Vec<&Diagnostic> = errors.into_iter().collect();
+    let count = match errors.len() {
+        1 => "1 error".to_string(),
+        n => format!("{n} errors"),
+    };
+    Error::invalid(format!("{} has {count}; {outcome}", dir.display()))
+        .with_help(format!(
+            "fix the files listed ({} explains each rule), then run again",
+            crate::hint::command("lint")
+        ))
+        .with_diagnostics(errors)
+}
+
 /// `read_dir` then `check`.
 pub fn load(dir: &Path, options: &CheckOptions) -> Result<Checked> {
     Ok(check(dir, read_dir(dir)?, options))
