@@ -566,7 +566,7 @@ fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> 
 /// many: with the SQL rules, this is where the time goes.
 fn inspect_all(found: &mut [Found]) -> Vec<Diagnostic> {
     const PER_THREAD: usize = 1024;
-    let inspect = |files: &mut [Found]| {
+    let inspect = |files: &mut [Found]| -> Vec<Diagnostic> {
         let mut diagnostics = Vec::new();
         for file in files {
             if let Some(bytes) = file.bytes.take() {
@@ -575,28 +575,7 @@ fn inspect_all(found: &mut [Found]) -> Vec<Diagnostic> {
         }
         diagnostics
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
-    let threads = threads.min(found.len() / PER_THREAD).max(1);
-    if threads == 1 {
-        return inspect(found);
-    }
-    let chunk = found.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = found
-            .chunks_mut(chunk)
-            .map(|files| scope.spawn(move || inspect(files)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
+    super::fan_out(found, PER_THREAD, inspect)
 }
 
 /// Decodes and inspects one well-named file: encoding, BOM, line endings, emptiness, markers
