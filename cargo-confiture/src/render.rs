@@ -186,7 +186,7 @@ pub const MAX_SOURCE_CHARS: usize = 200;
 /// A source line cut to [`MAX_SOURCE_CHARS`].
 pub fn clip_source(line: &str) -> String {
     // A byte-order mark is invisible and zero-width: it would shift the caret.
-    let line = line.trim_start_matches('\u{feff}');
+    let line = confiture::text::without_bom(line);
     let line = line.trim_end_matches(['\n', '\r']);
     match line.char_indices().nth(MAX_SOURCE_CHARS) {
         Some((cut, _)) => format!("{}…", &line[..cut]),
