@@ -1,6 +1,6 @@
 //! C114 `drop-column`: dropping a column breaks the code still running against it.
 
-use super::syntax::{Action, Shape};
+use super::syntax::Action;
 use super::{Context, Diagnostic, RuleDoc, Severity, StatementCx};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
@@ -21,12 +21,9 @@ so with `-- confiture:allow(drop-column)`.",
 };
 
 pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Diagnostic>) {
-    let Shape::AlterTable { table, actions } = s.shape else {
+    let Some((table, actions)) = s.altered_existing_table() else {
         return;
     };
-    if s.is_new(table) {
-        return;
-    }
     for action in actions {
         let Action::DropColumn { column } = &action.item else {
             continue;

@@ -262,6 +262,19 @@ impl StatementCx<'_, '_> {
     fn is_new(&self, table: &TableName<'_>) -> bool {
         self.new_tables.iter().any(|t| t.same_as(table))
     }
+
+    /// The table and actions of an `ALTER TABLE` on a table that existed before this migration
+    /// (the table rules' common start): `None` for other statements and for new tables.
+    fn altered_existing_table(
+        &self,
+    ) -> Option<(&TableName<'_>, &[syntax::Located<syntax::Action<'_>>])> {
+        match self.shape {
+            Shape::AlterTable { table, actions } if !self.is_new(table) => {
+                Some((table, actions.as_slice()))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
