@@ -144,10 +144,9 @@ fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
         }
     };
     text.parse::<toml::Table>().map(Some).map_err(|err| {
-        let line = err.span().map(|span| {
-            let before = text.as_bytes().get(..span.start).unwrap_or_default();
-            before.iter().filter(|&&b| b == b'\n').count() + 1
-        });
+        let line = err
+            .span()
+            .map(|span| crate::text::line_of(text.as_bytes(), span.start));
         let at = line.map(|line| format!(":{line}")).unwrap_or_default();
         Error::invalid(format!("invalid TOML in `{}{at}`", manifest.display()))
             .with_cause(err.message().trim_end())
