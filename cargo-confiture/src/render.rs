@@ -159,8 +159,7 @@ fn marked_columns(d: &Diagnostic, src: &str) -> (usize, usize) {
 fn underline(src: &str, from: usize, to: usize) -> (String, usize, usize) {
     let mut shown = String::new();
     let (mut before, mut under) = (0, 0);
-    let mut column = 1;
-    for c in src.chars() {
+    for (column, c) in (1..).zip(src.chars()) {
         let piece = if c == '\t' {
             std::borrow::Cow::Borrowed(TAB)
         } else {
@@ -175,7 +174,6 @@ fn underline(src: &str, from: usize, to: usize) -> (String, usize, usize) {
             under += width;
         }
         shown.push_str(&piece);
-        column += 1;
     }
     (shown, before, under)
 }

@@ -85,8 +85,9 @@ pub enum Error {
     /// The settings or the migrations directory could not be read.
     Setup(confiture::Error),
     /// The migrations directory has errors; each was printed as a `cargo::error=` line. The
-    /// library's refusal ([`files::refusal`]): the errors are its `diagnostics`.
-    Invalid(confiture::Error),
+    /// library's refusal ([`files::refusal`]): the errors are its `diagnostics`. Boxed: a
+    /// build script's `Result<(), Error>` stays small.
+    Invalid(Box<confiture::Error>),
 }
 
 impl Check {
@@ -160,7 +161,7 @@ impl Check {
             });
         }
         if report.errors() > 0 {
-            return Err(Error::Invalid(report.refusal()));
+            return Err(Error::Invalid(Box::new(report.refusal())));
         }
         Ok(report)
     }
@@ -534,7 +535,7 @@ mod tests {
             .manifest_dir(tmp.0.join("app"))
             .inspect()
             .unwrap();
-        let err = Error::Invalid(report.refusal());
+        let err = Error::Invalid(Box::new(report.refusal()));
         assert_eq!(
             format!("{err:?}"),
             "db/migrations has 2 errors; each is listed above; help: fix the files listed \
