@@ -107,6 +107,7 @@ pub(super) fn check_file(
     (out, markers)
 }
 
+/// The rules over a file already split and its markers read: every rule sees the same split.
 fn check_split(
     path: &Path,
     file_text: &str,
