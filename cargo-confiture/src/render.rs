@@ -153,9 +153,9 @@ fn marked_columns(d: &Diagnostic, src: &str) -> (usize, usize) {
     (from, to.max(from + 1))
 }
 
-/// `src` as shown (control characters escaped, tabs as [`TAB`]), with how many characters of
-/// it stand before column `from` and how many shown characters columns `from..to` take. Past
-/// the end of the line (a span on its newline) the carets stand after its last character.
+/// `src` as shown (control characters escaped, tabs as [`TAB`]), with how many terminal cells
+/// of it stand before column `from` and how many columns `from..to` take. Past the end of the
+/// line (a span on its newline) the carets stand after its last character.
 fn underline(src: &str, from: usize, to: usize) -> (String, usize, usize) {
     let mut shown = String::new();
     let (mut before, mut under) = (0, 0);
@@ -167,7 +167,7 @@ fn underline(src: &str, from: usize, to: usize) -> (String, usize, usize) {
                 .into_owned()
                 .into()
         };
-        let width = piece.chars().count();
+        let width: usize = piece.chars().map(cells).sum();
         if column < from {
             before += width;
         } else if column < to {
@@ -176,6 +176,35 @@ fn underline(src: &str, from: usize, to: usize) -> (String, usize, usize) {
         shown.push_str(&piece);
     }
     (shown, before, under)
+}
+
+/// How many terminal cells a character takes, as terminals draw it: two for East Asian wide and
+/// fullwidth characters and emoji, none for combining marks, zero-width spaces and variation
+/// selectors, else one. The common ranges of Unicode's East Asian Width, without a dependency:
+/// a caret under a rare character may be a cell off, never a line.
+fn cells(c: char) -> usize {
+    match c {
+        '\u{0300}'..='\u{036f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{fe00}'..='\u{fe0f}'
+        | '\u{feff}' => 0,
+        '\u{1100}'..='\u{115f}'
+        | '\u{2e80}'..='\u{303e}'
+        | '\u{3041}'..='\u{33ff}'
+        | '\u{3400}'..='\u{4dbf}'
+        | '\u{4e00}'..='\u{9fff}'
+        | '\u{a000}'..='\u{a4cf}'
+        | '\u{ac00}'..='\u{d7a3}'
+        | '\u{f900}'..='\u{faff}'
+        | '\u{fe30}'..='\u{fe4f}'
+        | '\u{ff00}'..='\u{ff60}'
+        | '\u{ffe0}'..='\u{ffe6}'
+        | '\u{1f300}'..='\u{1f64f}'
+        | '\u{1f900}'..='\u{1f9ff}'
+        | '\u{20000}'..='\u{2fffd}'
+        | '\u{30000}'..='\u{3fffd}' => 2,
+        _ => 1,
+    }
 }
 
 /// The longest source line shown under a diagnostic, in characters.
@@ -276,6 +305,22 @@ mod tests {
         assert_eq!(
             carets(text, start..start + 3),
             "  |\n1 |     SELECT '\\x1bé', 'x';\n  |                     ^^^"
+        );
+    }
+
+    #[test]
+    fn wide_characters_take_two_cells_and_combining_marks_none() {
+        // `表` is drawn two cells wide, `e\u{301}` (e and a combining acute) one.
+        let text = "SELECT '表', 'e\u{301}', 'x';";
+        let start = text.find("'x'").unwrap();
+        assert_eq!(
+            carets(text, start..start + 3),
+            "  |\n1 | SELECT '表', 'e\u{301}', 'x';\n  |                   ^^^"
+        );
+        let wide = text.find('表').unwrap();
+        assert_eq!(
+            carets(text, wide..wide + '表'.len_utf8()),
+            "  |\n1 | SELECT '表', 'e\u{301}', 'x';\n  |         ^^"
         );
     }
 

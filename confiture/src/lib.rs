@@ -37,7 +37,7 @@ pub mod migrate;
 #[cfg(feature = "db")]
 mod migrator;
 
-pub use diagnostic::{Diagnostic, Severity};
+pub use diagnostic::{Diagnostic, Severity, Span};
 pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "db")]
 pub use migrator::Migrator;
