@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use confiture::files::{self, CheckOptions, Checked};
 use confiture::workspace::Workspace;
-use confiture::{display, exit, hint, Error, Result, Severity};
+use confiture::{display, exit, Error, Result, Severity};
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, LintArgs, Migrate};
@@ -141,35 +141,6 @@ fn lint(cx: &Context, args: &LintArgs, out: &Output) -> Result<u8> {
         }
     }
     Ok(if fails { exit::INVALID } else { exit::SUCCESS })
-}
-
-/// Prints a directory's diagnostics and returns the error that stops a command because of them.
-pub fn refuse_invalid(
-    cx: &Context,
-    diagnostics: &[confiture::Diagnostic],
-    out: &Output,
-    doing: &str,
-) -> Error {
-    for d in diagnostics {
-        out.diagnostic(d);
-    }
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let mut error = Error::invalid(format!(
-        "{} in {}: not {doing}",
-        plural(errors, "error"),
-        cx.display_dir.display()
-    ))
-    .with_help(format!(
-        "fix the files named above ({} shows them again), then retry",
-        hint::command("lint")
-    ));
-    // The JSON error document on stdout names them too (the rustc-style text is on stderr).
-    if out.json_mode() {
-        for d in diagnostics.iter().filter(|d| d.is_error()) {
-            error = error.with_detail(d.to_string());
-        }
-    }
-    error
 }
 
 #[cfg(test)]

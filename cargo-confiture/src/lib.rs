@@ -15,6 +15,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
+use confiture::text::did_you_mean;
 use confiture::{exit, Error};
 
 pub use cli::Cli;
@@ -33,7 +34,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return argument_error(&e, wants_json(&args)),
+        Err(e) => return argument_error(&suggest(e, &args), wants_json(&args)),
     };
     let out = output::Output::new(&cli.global);
     match commands::run(&cli, &out) {
@@ -65,6 +66,63 @@ fn wants_json(args: &[OsString]) -> bool {
         }
     }
     format == Some("json")
+}
+
+/// clap's "a similar subcommand/argument exists" tip, decided by the one did-you-mean rule of
+/// the project ([`confiture::text::did_you_mean`]; clap is built without its own) among the
+/// subcommands or long options of the command the arguments reached.
+fn suggest(mut e: clap::Error, args: &[OsString]) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind as K};
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    command.build();
+    for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        match command.find_subcommand(arg) {
+            Some(sub) => command = sub.clone(),
+            None if arg == "--" => break,
+            None => {}
+        }
+    }
+    let word = |kind| match e.get(kind) {
+        Some(ContextValue::String(word)) => Some(word.clone()),
+        _ => None,
+    };
+    let (kind, value) = match e.kind() {
+        K::InvalidSubcommand => {
+            let Some(word) = word(ContextKind::InvalidSubcommand) else {
+                return e;
+            };
+            let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+            let Some(close) = did_you_mean(&word, names) else {
+                return e;
+            };
+            let value = ContextValue::Strings(vec![close.to_string()]);
+            (ContextKind::SuggestedSubcommand, value)
+        }
+        K::UnknownArgument => {
+            let Some(word) = word(ContextKind::InvalidArg) else {
+                return e;
+            };
+            let Some(flag) = word.strip_prefix("--") else {
+                return e;
+            };
+            let flag = flag.split('=').next().unwrap_or(flag);
+            let longs: Vec<&str> = command
+                .get_arguments()
+                .filter_map(|a| a.get_long())
+                .collect();
+            let Some(close) = did_you_mean(flag, longs) else {
+                return e;
+            };
+            (
+                ContextKind::SuggestedArg,
+                ContextValue::String(format!("--{close}")),
+            )
+        }
+        _ => return e,
+    };
+    e.insert(kind, value);
+    e
 }
 
 /// A clap error (or `--help`/`--version`): clap's text as it renders it, and with `--format
@@ -146,6 +204,33 @@ mod tests {
             &["--format", "JSON"],
         ] {
             assert!(!wants_json(&args(words)), "{words:?}");
+        }
+    }
+
+    fn tip(words: &[&str]) -> Option<String> {
+        let all = args(words);
+        let e = suggest(Cli::try_parse_from(&all).unwrap_err(), &all);
+        usage_error(&e).help
+    }
+
+    /// Mistyped subcommands and options get the suggestion every other name gets.
+    #[test]
+    fn subcommands_and_options_are_suggested_by_the_one_rule() {
+        let help = tip(&["lnit"]).unwrap_or_default();
+        assert!(help.contains("'lint'"), "{help}");
+        let help = tip(&["migrate", "stauts"]).unwrap_or_default();
+        assert!(help.contains("'status'"), "{help}");
+        let help = tip(&["migrate", "up", "--dry_run"]).unwrap_or_default();
+        assert!(help.contains("'--dry-run'"), "{help}");
+        let help = tip(&["migrate", "up", "--Target=3"]).unwrap_or_default();
+        assert!(help.contains("'--target'"), "{help}");
+        // A global option, from a subcommand.
+        let help = tip(&["migrate", "status", "--formt", "json"]).unwrap_or_default();
+        assert!(help.contains("'--format'"), "{help}");
+        // Too far from anything: no tip.
+        for words in [&["deploy"][..], &["migrate", "up", "--everything"]] {
+            let help = tip(words).unwrap_or_default();
+            assert!(!help.contains("similar"), "{words:?}: {help}");
         }
     }
 

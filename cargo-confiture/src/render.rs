@@ -68,9 +68,9 @@ const TAB: &str = "    ";
 ///   = help: load the data with INSERT statements
 /// ```
 ///
-/// `source` is the text of the diagnostic's line when it has one (without its newline); the
-/// caret underlines that line's text (the rules locate a statement or marker by its line).
-/// `paint` styles a piece of text; the result ends with a blank line.
+/// `source` is the text of the diagnostic's line when it has one (without its newline). The
+/// carets underline the diagnostic's span on that line (to the line's end when the span goes
+/// on), or the line's text when it has no span. `paint` styles a piece of text.
 pub fn diagnostic(
     d: &Diagnostic,
     path: &str,
@@ -93,33 +93,32 @@ pub fn diagnostic(
             &format!(": {}", display::escape(&d.message))
         )
     );
-    let shown_source = source.map(|s| display::escape(&s.replace('\t', TAB)).into_owned());
-    let location = match (d.line, source) {
-        // The column counts characters, a tab as one, as rustc's does.
-        (Some(line), Some(src)) => {
-            let column = src.chars().take_while(|c| c.is_whitespace()).count() + 1;
-            format!("{path}:{line}:{column}")
-        }
-        (Some(line), None) => format!("{path}:{line}"),
+    // Columns count characters, a tab as one, as rustc's do.
+    let marked = source.map(|src| marked_columns(d, src));
+    let location = match (d.line, marked) {
+        (Some(line), Some((from, _))) => format!("{path}:{line}:{from}"),
+        (Some(line), None) => match d.span {
+            Some(span) => format!("{path}:{line}:{}", span.column),
+            None => format!("{path}:{line}"),
+        },
         (None, _) => path.to_string(),
     };
     let _ = writeln!(text, "{pad}{} {location}", paint(Paint::Gutter, "-->"));
-    if let (Some(line), Some(src)) = (d.line, &shown_source) {
+    if let (Some(line), Some(src), Some((from, to))) = (d.line, source, marked) {
         let _ = writeln!(text, "{pad} {gutter}");
-        let src = src.trim_end();
-        let indent = src.chars().take_while(|c| c.is_whitespace()).count();
-        let marked = src.chars().count() - indent;
+        let (shown, before, under) = underline(src, from, to);
         let _ = writeln!(
             text,
-            "{} {gutter} {src}",
-            paint(Paint::Gutter, &format!("{line:>width$}"))
+            "{} {gutter} {}",
+            paint(Paint::Gutter, &format!("{line:>width$}")),
+            shown.trim_end()
         );
-        if marked > 0 {
+        if under > 0 || d.span.is_some() {
             let _ = writeln!(
                 text,
                 "{pad} {gutter} {}{}",
-                " ".repeat(indent),
-                paint(style, &"^".repeat(marked))
+                " ".repeat(before),
+                paint(style, &"^".repeat(under.max(1)))
             );
         }
     }
@@ -135,13 +134,86 @@ pub fn diagnostic(
     text
 }
 
+/// The columns (1-based, end exclusive) to underline in `src`, the diagnostic's line: its span
+/// on that line, else the line's text without its indentation.
+fn marked_columns(d: &Diagnostic, src: &str) -> (usize, usize) {
+    let src = src.trim_end();
+    let length = src.chars().count();
+    let Some(span) = d.span.filter(|s| Some(s.line) == d.line) else {
+        let indent = src.chars().take_while(|c| c.is_whitespace()).count();
+        return (indent + 1, length + 1);
+    };
+    let from = span.column as usize;
+    let to = if span.end_line == span.line {
+        span.end_column as usize
+    } else {
+        // The span goes on below: to the end of this line's text.
+        length + 1
+    };
+    (from, to.max(from + 1))
+}
+
+/// `src` as shown (control characters escaped, tabs as [`TAB`]), with how many terminal cells
+/// of it stand before column `from` and how many columns `from..to` take. Past the end of the
+/// line (a span on its newline) the carets stand after its last character.
+fn underline(src: &str, from: usize, to: usize) -> (String, usize, usize) {
+    let mut shown = String::new();
+    let (mut before, mut under) = (0, 0);
+    for (column, c) in (1..).zip(src.chars()) {
+        let piece = if c == '\t' {
+            std::borrow::Cow::Borrowed(TAB)
+        } else {
+            display::escape(c.encode_utf8(&mut [0; 4]))
+                .into_owned()
+                .into()
+        };
+        let width: usize = piece.chars().map(cells).sum();
+        if column < from {
+            before += width;
+        } else if column < to {
+            under += width;
+        }
+        shown.push_str(&piece);
+    }
+    (shown, before, under)
+}
+
+/// How many terminal cells a character takes, as terminals draw it: two for East Asian wide and
+/// fullwidth characters and emoji, none for combining marks, zero-width spaces and variation
+/// selectors, else one. The common ranges of Unicode's East Asian Width, without a dependency:
+/// a caret under a rare character may be a cell off, never a line.
+fn cells(c: char) -> usize {
+    match c {
+        '\u{0300}'..='\u{036f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{fe00}'..='\u{fe0f}'
+        | '\u{feff}' => 0,
+        '\u{1100}'..='\u{115f}'
+        | '\u{2e80}'..='\u{303e}'
+        | '\u{3041}'..='\u{33ff}'
+        | '\u{3400}'..='\u{4dbf}'
+        | '\u{4e00}'..='\u{9fff}'
+        | '\u{a000}'..='\u{a4cf}'
+        | '\u{ac00}'..='\u{d7a3}'
+        | '\u{f900}'..='\u{faff}'
+        | '\u{fe30}'..='\u{fe4f}'
+        | '\u{ff00}'..='\u{ff60}'
+        | '\u{ffe0}'..='\u{ffe6}'
+        | '\u{1f300}'..='\u{1f64f}'
+        | '\u{1f900}'..='\u{1f9ff}'
+        | '\u{20000}'..='\u{2fffd}'
+        | '\u{30000}'..='\u{3fffd}' => 2,
+        _ => 1,
+    }
+}
+
 /// The longest source line shown under a diagnostic, in characters.
 pub const MAX_SOURCE_CHARS: usize = 200;
 
 /// A source line cut to [`MAX_SOURCE_CHARS`].
 pub fn clip_source(line: &str) -> String {
     // A byte-order mark is invisible and zero-width: it would shift the caret.
-    let line = line.trim_start_matches('\u{feff}');
+    let line = confiture::text::without_bom(line);
     let line = line.trim_end_matches(['\n', '\r']);
     match line.char_indices().nth(MAX_SOURCE_CHARS) {
         Some((cut, _)) => format!("{}…", &line[..cut]),
@@ -152,6 +224,8 @@ pub fn clip_source(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
+
+    use confiture::diagnostic::Span;
 
     use super::*;
 
@@ -166,9 +240,99 @@ mod tests {
             severity: Severity::Error,
             path: PathBuf::from("db/migrations/003_load.up.sql"),
             line,
+            span: None,
             message: message.to_string(),
             help: Some("load the data with INSERT statements".to_string()),
         }
+    }
+
+    /// A diagnostic about `range` of `text`, as the rules make them.
+    fn spanned(text: &str, range: std::ops::Range<usize>) -> Diagnostic {
+        let span = Span::of(text, range);
+        Diagnostic {
+            span: Some(span),
+            ..diag(Some(span.line), "m")
+        }
+    }
+
+    /// The rendered source line and carets of a diagnostic about `range` of `text`.
+    fn carets(text: &str, range: std::ops::Range<usize>) -> String {
+        let d = spanned(text, range);
+        let line = text
+            .lines()
+            .nth(d.line.unwrap_or(1) as usize - 1)
+            .unwrap_or("");
+        let rendered = diagnostic(&d, "p", Some(&clip_source(line)), &plain);
+        rendered
+            .lines()
+            .skip(2)
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_carets_underline_the_span() {
+        let text = "CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN b int NOT NULL;\n";
+        let start = text.find("ADD").unwrap();
+        let end = text.find(';').map(|_| text.rfind(';').unwrap()).unwrap();
+        let d = spanned(text, start..end);
+        let rendered = diagnostic(&d, "p", Some(text.lines().nth(1).unwrap()), &plain);
+        assert!(rendered.contains("\n --> p:2:15\n"), "{rendered}");
+        assert_eq!(
+            carets(text, start..end),
+            "  |\n\
+             2 | ALTER TABLE t ADD COLUMN b int NOT NULL;\n  \
+             |               ^^^^^^^^^^^^^^^^^^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn a_span_over_several_lines_is_underlined_to_the_end_of_its_first() {
+        let text = "SELECT 1;\n  CREATE INDEX i\n    ON t (a);\n";
+        let start = text.find("CREATE").unwrap();
+        assert_eq!(
+            carets(text, start..text.len() - 1),
+            "  |\n2 |   CREATE INDEX i\n  |   ^^^^^^^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn carets_line_up_under_tabs_escapes_and_wide_characters() {
+        // A tab shows as four spaces, an escape as its four characters `\x1b`, `é` as one.
+        let text = "\tSELECT '\x1bé', 'x';";
+        let start = text.find("'x'").unwrap();
+        assert_eq!(
+            carets(text, start..start + 3),
+            "  |\n1 |     SELECT '\\x1bé', 'x';\n  |                     ^^^"
+        );
+    }
+
+    #[test]
+    fn wide_characters_take_two_cells_and_combining_marks_none() {
+        // `表` is drawn two cells wide, `e\u{301}` (e and a combining acute) one.
+        let text = "SELECT '表', 'e\u{301}', 'x';";
+        let start = text.find("'x'").unwrap();
+        assert_eq!(
+            carets(text, start..start + 3),
+            "  |\n1 | SELECT '表', 'e\u{301}', 'x';\n  |                   ^^^"
+        );
+        let wide = text.find('表').unwrap();
+        assert_eq!(
+            carets(text, wide..wide + '表'.len_utf8()),
+            "  |\n1 | SELECT '表', 'e\u{301}', 'x';\n  |         ^^"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_shifts_nothing_and_an_empty_span_gets_one_caret() {
+        let text = "\u{feff}SELECT 1;\r\n";
+        assert_eq!(carets(text, 0..3), "  |\n1 | SELECT 1;\n  | ^");
+        let crlf = text.find('\r').unwrap();
+        assert_eq!(
+            carets(text, crlf..crlf + 2),
+            "  |\n1 | SELECT 1;\n  |          ^"
+        );
     }
 
     #[test]

@@ -109,11 +109,10 @@ pub struct Report {
 pub enum Error {
     /// The settings or the migrations directory could not be read.
     Setup(confiture::Error),
-    /// The migrations directory has errors; each was printed as a `cargo::error=` line.
-    Invalid {
-        migrations_dir: PathBuf,
-        errors: usize,
-    },
+    /// The migrations directory has errors; each was printed as a `cargo::error=` line. The
+    /// library's refusal ([`files::refusal`]): the errors are its `diagnostics`. Boxed: a
+    /// build script's `Result<(), Error>` stays small.
+    Invalid(Box<confiture::Error>),
 }
 
 impl Check {
@@ -195,12 +194,8 @@ impl Check {
                 syntax.warning(&line)
             });
         }
-        let errors = report.errors();
-        if errors > 0 {
-            return Err(Error::Invalid {
-                migrations_dir: report.shown(&report.migrations_dir),
-                errors,
-            });
+        if report.errors() > 0 {
+            return Err(Error::Invalid(Box::new(report.refusal())));
         }
         if self.embed {
             if let Err(err) = write_embedded(&report) {
@@ -269,6 +264,17 @@ impl Report {
             .count()
     }
 
+    /// The error that fails the build when the directory has errors: [`files::refusal`],
+    /// naming the directory relative to the workspace root.
+    pub fn refusal(&self) -> confiture::Error {
+        let errors = self.checked.diagnostics.iter().filter(|d| d.is_error());
+        files::refusal(
+            &self.shown(&self.migrations_dir),
+            errors,
+            "each is listed above",
+        )
+    }
+
     /// Every path whose change must rerun the check.
     pub fn rerun_paths(&self) -> Vec<PathBuf> {
         let mut paths: Vec<PathBuf> = self.manifest.iter().cloned().collect();
@@ -279,14 +285,12 @@ impl Report {
     }
 
     /// One diagnostic on one line, its path relative to the workspace root:
-    /// `db/migrations/002_a.up.sql: C001: message; help: ...` (`path:line:` when the problem
-    /// is at a line). Control characters are escaped: a file name holding a newline must not
-    /// end the instruction and start another one.
+    /// `db/migrations/002_a.up.sql: C001: message; help: ...` (`path:line:column:` when the
+    /// problem is at a place in the file). Control characters are escaped: a file name holding
+    /// a newline must not end the instruction and start another one.
     pub fn render(&self, diagnostic: &Diagnostic) -> String {
-        let mut line = self.shown(&diagnostic.path).display().to_string();
-        if let Some(n) = diagnostic.line {
-            line += &format!(":{n}");
-        }
+        let path = self.shown(&diagnostic.path).display().to_string();
+        let mut line = diagnostic.location(&path);
         line += &format!(": {}: {}", diagnostic.code, diagnostic.message);
         if let Some(help) = &diagnostic.help {
             line += &format!("; help: {help}");
@@ -515,17 +519,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Setup(err) => f.write_str(&render_error(err)),
-            Error::Invalid {
-                migrations_dir,
-                errors,
-            } => {
-                let plural = if *errors == 1 { "error" } else { "errors" };
-                write!(
+            // Its details repeat the diagnostics printed above: the message and help only.
+            Error::Invalid(err) => match &err.help {
+                Some(help) => write!(
                     f,
-                    "the migrations directory `{}` has {errors} {plural} (listed above)",
-                    migrations_dir.display()
-                )
-            }
+                    "{}; help: {}",
+                    display::escape(&err.to_string()),
+                    display::escape(help)
+                ),
+                None => f.write_str(&display::escape(&err.to_string())),
+            },
         }
     }
 }
@@ -653,6 +656,22 @@ mod tests {
     }
 
     #[test]
+    fn a_problem_at_a_place_in_a_file_is_shown_with_its_line_and_column() {
+        let tmp = workspace("");
+        tmp.write("db/migrations/001_a.up.sql", "SELECT 1;\n  COMMIT;\n");
+        tmp.write("db/migrations/001_a.down.sql", "SELECT 1;\n");
+        let report = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .inspect()
+            .unwrap();
+        let line = report.render(&report.checked.diagnostics[0]);
+        assert!(
+            line.starts_with("db/migrations/001_a.up.sql:2:3: C100: COMMIT at top level"),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn a_file_name_cannot_inject_a_cargo_instruction() {
         let tmp = workspace("");
         tmp.write(
@@ -768,13 +787,24 @@ mod tests {
 
     #[test]
     fn errors_read_as_sentences() {
-        let err = Error::Invalid {
-            migrations_dir: PathBuf::from("db/migrations"),
-            errors: 2,
-        };
+        let tmp = workspace("");
+        tmp.write("db/migrations/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("db/migrations/002_b.down.sql", "SELECT 1;\n");
+        let report = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .inspect()
+            .unwrap();
+        let err = Error::Invalid(Box::new(report.refusal()));
         assert_eq!(
             format!("{err:?}"),
-            "the migrations directory `db/migrations` has 2 errors (listed above)"
+            "db/migrations has 2 errors; each is listed above; help: fix the files listed \
+             (`cargo confiture lint` explains each rule), then run again"
         );
+        let Error::Invalid(refusal) = err else {
+            unreachable!()
+        };
+        assert_eq!(refusal.exit_code(), confiture::exit::INVALID);
+        let codes: Vec<_> = refusal.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["C001", "C002"]);
     }
 }

@@ -1,8 +1,9 @@
-//! A problem found in the migrations directory: stable code, rule name, severity, file, line,
-//! message and help. Produced by [`crate::files`]; rendered by the CLI (rustc style, JSON) and by
+//! A problem found in the migrations directory: stable code, rule name, severity, file, line
+//! and span, message and help. Produced by [`crate::files`]; rendered by the CLI (rustc style, JSON) and by
 //! confiture-build (`cargo::error=` lines).
 
 use std::fmt;
+use std::ops::Range;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -23,26 +24,78 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// The file (or directory) involved, as given to the checker (usually relative to the workspace).
     pub path: PathBuf,
-    /// 1-based line, where one applies.
+    /// 1-based line, where one applies (the line the span starts on, when there is one).
     pub line: Option<u32>,
+    /// What in the file the diagnostic is about, where that is narrower than the file: the
+    /// statement, clause, comment or bytes a renderer underlines.
+    pub span: Option<Span>,
     pub message: String,
     pub help: Option<String>,
+}
+
+/// A piece of a file: its byte range (of the raw file, a byte-order mark included) and where
+/// it starts and ends as 1-based lines and columns. Columns count characters (a tab is one, a
+/// byte-order mark none), as rustc's do; the end is exclusive, as `end` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+}
+
+impl Span {
+    /// The span of `range` in `text` (a file's whole text).
+    pub fn of(text: &str, range: Range<usize>) -> Span {
+        Span::locate(&mut crate::text::Locator::new(text), range)
+    }
+
+    /// [`Span::of`] with a [`crate::text::Locator`] reused across the spans of one file.
+    pub fn locate(locator: &mut crate::text::Locator<'_>, range: Range<usize>) -> Span {
+        let (line, column) = locator.line_col(range.start);
+        let (end_line, end_column) = locator.line_col(range.end.max(range.start));
+        Span {
+            start: range.start,
+            end: range.end.max(range.start),
+            line,
+            column,
+            end_line,
+            end_column,
+        }
+    }
 }
 
 impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// `path:line:column`, as much of it as is known (`path` as the caller shows it): the form
+    /// that editors and terminals turn into a link.
+    pub fn location(&self, path: &str) -> String {
+        match (self.line, self.span) {
+            (Some(line), Some(span)) if span.line == line => {
+                format!("{path}:{line}:{}", span.column)
+            }
+            (Some(line), _) => format!("{path}:{line}"),
+            (None, _) => path.to_string(),
+        }
+    }
 }
 
-/// One line: `path:line: code: message` (the form confiture-build prints).
+/// One line: `path:line:column: code: message` (the form confiture-build prints).
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        write!(f, ": {}: {}", self.code, self.message)
+        let path = self.path.display().to_string();
+        write!(
+            f,
+            "{}: {}: {}",
+            self.location(&path),
+            self.code,
+            self.message
+        )
     }
 }
 

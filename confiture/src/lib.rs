@@ -9,6 +9,7 @@
 //! - [`history`]: the one rule matching ledger rows to migration files ([`history::Version`],
 //!   squashed, missing, modified, duplicate, out of order).
 //! - [`status`], [`plan`]: pure decisions over that history.
+//! - [`text`]: did-you-mean, line and column of an offset, the byte-order mark (one owner each).
 //! - [`schema`]: a database schema as data (a snapshot) and the difference between two.
 //! - [`embedded`]: migrations compiled into a binary by `confiture-build`
 //!   ([`include_migrations!`]), checked at run time by the same rules as a directory.
@@ -29,6 +30,7 @@ pub mod ledger;
 pub mod plan;
 pub mod schema;
 pub mod status;
+pub mod text;
 pub mod workspace;
 
 #[cfg(feature = "db")]
@@ -40,7 +42,7 @@ mod migrator;
 #[cfg(feature = "tokio")]
 mod nonblocking;
 
-pub use diagnostic::{Diagnostic, Severity};
+pub use diagnostic::{Diagnostic, Severity, Span};
 pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "db")]
 pub use migrator::Migrator;

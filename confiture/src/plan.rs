@@ -105,18 +105,9 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
     Ok(())
 }
 
-/// The invalid-files error: `{dir} has N errors; nothing was run`, each diagnostic a detail.
+/// The invalid-files error: [`crate::files::refusal`], `nothing was run`.
 fn invalid_files(set: &MigrationSet, errors: &[&Diagnostic], help: String) -> Error {
-    let count = match errors.len() {
-        1 => "1 error".to_string(),
-        n => format!("{n} errors"),
-    };
-    Error::invalid(format!(
-        "{} has {count}; nothing was run",
-        set.dir.display()
-    ))
-    .with_help(help)
-    .with_diagnostics(errors.iter().copied())
+    crate::files::refusal(&set.dir, errors.iter().copied(), "nothing was run").with_help(help)
 }
 
 /// Refuses (exit 5, before connecting) an `up` that could run a migration whose files have

@@ -212,10 +212,9 @@ fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
         }
     };
     text.parse::<toml::Table>().map(Some).map_err(|err| {
-        let line = err.span().map(|span| {
-            let before = text.as_bytes().get(..span.start).unwrap_or_default();
-            before.iter().filter(|&&b| b == b'\n').count() + 1
-        });
+        let line = err
+            .span()
+            .map(|span| crate::text::line_of(text.as_bytes(), span.start));
         let at = line.map(|line| format!(":{line}")).unwrap_or_default();
         Error::invalid(format!("invalid TOML in `{}{at}`", manifest.display()))
             .with_cause(err.message().trim_end())
@@ -305,7 +304,7 @@ fn unknown_key(manifest: &Path, name: &str, key: &str) -> Error {
         "{} (in `{PACKAGE_TABLE}` and `{WORKSPACE_TABLE}` alike)",
         KEYS.join(", ")
     );
-    match did_you_mean(key, KEYS) {
+    match crate::text::did_you_mean(key, KEYS.iter().copied()) {
         Some(known) => err.with_help(format!("did you mean `{known}`? the keys are {keys}")),
         None => err.with_help(format!("the keys are {keys}")),
     }
@@ -326,34 +325,6 @@ fn describe(value: &toml::Value) -> String {
             other.type_str()
         ),
     }
-}
-
-/// The closest known key, if it is close enough to be a typo.
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(word, c), *c))
-        .filter(|&(d, c)| d <= (c.len() / 3).max(1))
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// Removes `.` and `..` lexically, so that paths in messages read well.
@@ -707,15 +678,6 @@ mod tests {
             format!("invalid TOML in `{}:4`", manifest.display())
         );
         assert!(err.cause.is_some());
-    }
-
-    #[test]
-    fn edit_distance_and_did_you_mean() {
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(did_you_mean("first-version", KEYS), Some("first_version"));
-        assert_eq!(did_you_mean("defualt_env", KEYS), Some("default_env"));
-        assert_eq!(did_you_mean("colour", KEYS), None);
     }
 
     #[test]

@@ -29,8 +29,9 @@ fn kind_of(name: &str) -> Option<FileKind> {
     }
 }
 
-/// One line per diagnostic, then its help indented: the format of the `.expected` files.
-fn render(diagnostics: &[Diagnostic]) -> String {
+/// One line per diagnostic (`path:line:column`), then what its span covers (up to the end of
+/// its first line) and its help, indented: the format of the `.expected` files.
+fn render(text: &str, diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diagnostics {
         let severity = if d.is_error() { "error" } else { "warning" };
@@ -44,7 +45,20 @@ fn render(diagnostics: &[Diagnostic]) -> String {
         if let Some(line) = d.line {
             let _ = write!(out, ":{line}");
         }
+        if let Some(span) = d.span {
+            let _ = write!(out, ":{}", span.column);
+        }
         let _ = writeln!(out, ": {}", d.message);
+        if let Some(span) = d.span {
+            let covered = &text[span.start..span.end];
+            let first = covered.lines().next().unwrap_or("");
+            let more = if first.len() < covered.trim_end().len() {
+                " ..."
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "  span: `{}`{more}", first.escape_debug());
+        }
         if let Some(help) = &d.help {
             let _ = writeln!(out, "  help: {help}");
         }
@@ -55,6 +69,7 @@ fn render(diagnostics: &[Diagnostic]) -> String {
 struct Case {
     dir: String,
     file: String,
+    text: String,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -90,6 +105,7 @@ fn run_all() -> Vec<Case> {
                 dir: dir_name.clone(),
                 file,
                 diagnostics: check_sql(&shown, &text, kind),
+                text,
             });
         }
     }
@@ -104,7 +120,7 @@ fn fixtures_match_their_expected_diagnostics() {
         let expected_path = fixtures_dir()
             .join(&case.dir)
             .join(case.file.replace(".sql", ".expected"));
-        let actual = render(&case.diagnostics);
+        let actual = render(&case.text, &case.diagnostics);
         if bless {
             fs::write(&expected_path, &actual).expect("write expected file");
             continue;
@@ -156,7 +172,7 @@ fn every_rule_has_a_triggering_and_a_clean_fixture() {
                 "{}/{} is not clean:\n{}",
                 case.dir,
                 case.file,
-                render(&case.diagnostics)
+                render(&case.text, &case.diagnostics)
             );
         }
     }
@@ -178,7 +194,7 @@ fn examples_have_no_errors_and_the_concurrent_index_needs_its_marker() {
             !case.diagnostics.iter().any(Diagnostic::is_error),
             "{}:\n{}",
             case.file,
-            render(&case.diagnostics)
+            render(&case.text, &case.diagnostics)
         );
     }
     let with_marker = cases
@@ -188,7 +204,7 @@ fn examples_have_no_errors_and_the_concurrent_index_needs_its_marker() {
     assert!(
         with_marker.diagnostics.is_empty(),
         "{}",
-        render(&with_marker.diagnostics)
+        render(&with_marker.text, &with_marker.diagnostics)
     );
 
     // The same file without the marker is an error that names the fix.
@@ -197,18 +213,18 @@ fn examples_have_no_errors_and_the_concurrent_index_needs_its_marker() {
     let without = text.replace("-- confiture:no-transaction\n", "");
     assert_ne!(without, text);
     let diagnostics = check_sql(Path::new("007.up.sql"), &without, FileKind::Up);
-    assert_eq!(diagnostics.len(), 1, "{}", render(&diagnostics));
+    assert_eq!(diagnostics.len(), 1, "{}", render(&without, &diagnostics));
     let d = &diagnostics[0];
     assert!(
         d.is_error() && d.code == "C101" && d.line == Some(2),
         "{}",
-        render(&diagnostics)
+        render(&without, &diagnostics)
     );
     assert!(
         d.help
             .as_deref()
             .is_some_and(|h| h.contains("`-- confiture:no-transaction`")),
         "{}",
-        render(&diagnostics)
+        render(&without, &diagnostics)
     );
 }

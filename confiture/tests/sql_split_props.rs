@@ -215,6 +215,28 @@ fn check_rules(text: &str) {
                     .is_some_and(|l| l >= 1 && l <= line_of(text, text.len())),
                 "{d:?} for {text:?}"
             );
+            // Every SQL diagnostic points at bytes of the file, on its line.
+            let span = d
+                .span
+                .unwrap_or_else(|| panic!("no span: {d:?} for {text:?}"));
+            assert!(
+                span.start <= span.end
+                    && span.end <= text.len()
+                    && text.is_char_boundary(span.start)
+                    && text.is_char_boundary(span.end),
+                "{d:?} for {text:?}"
+            );
+            assert_eq!(d.line, Some(span.line), "{d:?} for {text:?}");
+            assert_eq!(
+                (span.line, span.column),
+                confiture::text::line_col(text, span.start),
+                "{d:?} for {text:?}"
+            );
+            assert_eq!(
+                (span.end_line, span.end_column),
+                confiture::text::line_col(text, span.end),
+                "{d:?} for {text:?}"
+            );
         }
     }
 }

@@ -84,7 +84,7 @@ const BROKEN: &[(&str, &[File], &str, &str)] = &[
             ("003_c.up.sql", b"-- line 1\nSELECT 'caf\xe9';\n"),
             ("003_c.down.sql", b"SELECT 1;\n"),
         ],
-        "003_c.up.sql:2",
+        "003_c.up.sql:2:12",
         "C009",
     ),
 ];

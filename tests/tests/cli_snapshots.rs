@@ -255,6 +255,40 @@ fn lint_output() {
     snap("lint-clean", &clean, None, &["lint"]);
 }
 
+/// The carets stand under what a diagnostic is about, not under its whole line: one action of
+/// an `ALTER TABLE`, a marker after a statement, a meta-command at the end of a line, the first
+/// line of a statement that goes on; a byte-order mark, tabs and wide characters shift nothing;
+/// an invalid byte and a CRLF are pointed at. JSON carries the same spans (`span`).
+#[test]
+fn lint_spans() {
+    let project = Project::new();
+    project.migration(
+        "001_create_tb_user",
+        "CREATE TABLE tb_user (id int, bio text);\n",
+        "DROP TABLE tb_user;\n",
+    );
+    project.migration(
+        "002_alter_tb_user",
+        "\u{feff}ALTER TABLE tb_user ADD COLUMN café text NOT NULL, DROP COLUMN bio;\n\
+         SELECT 1; -- confiture:allow(drop-column)\n\
+         \tCREATE INDEX idx_user\n\t\tON tb_user (id);\n\
+         SELECT 'x' \\gexec\n",
+        "ALTER TABLE tb_user DROP COLUMN café;\r\nALTER TABLE tb_user ADD COLUMN bio text;\r\n",
+    );
+    project.write(
+        "db/migrations/003_seed.up.sql",
+        b"INSERT INTO tb_user VALUES (1);\nSELECT '\xff';\n".as_slice(),
+    );
+    project.write("db/migrations/003_seed.down.sql", "DELETE FROM tb_user;\n");
+    snap("lint-spans", &project, None, &["lint"]);
+    snap(
+        "lint-spans-json",
+        &project,
+        None,
+        &["lint", "--format", "json"],
+    );
+}
+
 /// The README's sample of `lint` is what `lint` prints, line for line.
 #[test]
 fn the_readme_shows_the_lint_output() {

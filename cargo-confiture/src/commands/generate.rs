@@ -9,7 +9,7 @@ use confiture::files::{self, Checked, NewMigration};
 use confiture::{display, exit, hint, Error, Result};
 use serde::Serialize;
 
-use super::{refuse_invalid, Context};
+use super::Context;
 use crate::cli::GenerateArgs;
 use crate::output::{Output, Style};
 
@@ -36,7 +36,9 @@ pub fn run(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
     let new = loop {
         let new = match next_migration(cx, &args.name, start)? {
             Ok(new) => new,
-            Err((e, checked)) => return Err(refusal(cx, e, &checked, &args.name, out)),
+            // The library's refusal: a bad name as such, a broken numbering with its
+            // diagnostics (shown like `lint` by `Output::error`).
+            Err((e, _)) => return Err(e),
         };
         if args.dry_run {
             break new;
@@ -88,23 +90,6 @@ pub fn run(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
         ));
     }
     Ok(exit::SUCCESS)
-}
-
-/// Why `generate` refuses: a bad name as such; a directory whose numbering is broken with its
-/// diagnostics. Other errors (the empty pair generated a minute ago, C007/C008, or a lint
-/// finding) never reach here: they do not stop `generate`.
-fn refusal(cx: &Context, e: Error, checked: &Checked, name: &str, out: &Output) -> Error {
-    let blocking: Vec<_> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| files::blocks_numbering(d))
-        .cloned()
-        .collect();
-    if blocking.is_empty() || !files::name::is_valid_name(name) {
-        e
-    } else {
-        refuse_invalid(cx, &blocking, out, "generating a migration")
-    }
 }
 
 /// Short, growing pauses while another `generate` finishes (milliseconds each).

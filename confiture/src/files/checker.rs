@@ -5,13 +5,13 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::markers;
 use super::name::{self, FileName, FILE_FORM};
 use super::rules::{self, FileKind};
 use super::{
     checksum, CheckOptions, Checked, Entry, Migration, MigrationSet, SqlFile, TransactionMode,
 };
-use crate::diagnostic::{Diagnostic, RuleDoc, Severity};
+use crate::diagnostic::{Diagnostic, RuleDoc, Severity, Span};
+use crate::text;
 
 const CONFIG_TABLE: &str = "`[workspace.metadata.confiture]` of the workspace's Cargo.toml";
 const IRREVERSIBLE_MARKER: &str = "-- confiture:irreversible";
@@ -203,8 +203,23 @@ fn diagnostic(
         severity: rule.severity,
         path: path.to_path_buf(),
         line,
+        span: None,
         message,
         help: Some(help),
+    }
+}
+
+/// A diagnostic about `span` of the file.
+fn diagnostic_at(
+    rule: &RuleDoc,
+    path: &Path,
+    span: Span,
+    message: String,
+    help: String,
+) -> Diagnostic {
+    Diagnostic {
+        span: Some(span),
+        ..diagnostic(rule, path, Some(span.line), message, help)
     }
 }
 
@@ -551,7 +566,7 @@ fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> 
 /// many: with the SQL rules, this is where the time goes.
 fn inspect_all(found: &mut [Found]) -> Vec<Diagnostic> {
     const PER_THREAD: usize = 1024;
-    let inspect = |files: &mut [Found]| {
+    let inspect = |files: &mut [Found]| -> Vec<Diagnostic> {
         let mut diagnostics = Vec::new();
         for file in files {
             if let Some(bytes) = file.bytes.take() {
@@ -560,28 +575,7 @@ fn inspect_all(found: &mut [Found]) -> Vec<Diagnostic> {
         }
         diagnostics
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
-    let threads = threads.min(found.len() / PER_THREAD).max(1);
-    if threads == 1 {
-        return inspect(found);
-    }
-    let chunk = found.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = found
-            .chunks_mut(chunk)
-            .map(|files| scope.spawn(move || inspect(files)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
+    super::fan_out(found, PER_THREAD, inspect)
 }
 
 /// Decodes and inspects one well-named file: encoding, BOM, line endings, emptiness, markers
@@ -597,47 +591,49 @@ fn read_contents(
         Ok(text) => text,
         Err(err) => {
             let bytes = err.as_bytes();
-            let valid = err.utf8_error().valid_up_to();
-            let line = line_at(&bytes[..valid]);
-            let column = valid
-                - bytes[..valid]
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(0, |p| p + 1)
-                + 1;
+            let utf8 = err.utf8_error();
+            let valid = utf8.valid_up_to();
+            // The bytes before are valid: the line and column of the bad byte are counted there.
+            let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+            let bad = utf8.error_len().unwrap_or(bytes.len() - valid);
+            // A renderer shows the bad bytes as one replacement character: one column.
+            let at = Span::of(before, valid..valid);
+            let span = Span {
+                end: valid + bad,
+                end_column: at.column + 1,
+                ..at
+            };
             let message = format!(
-                "file is not valid UTF-8: byte 0x{:02X} at line {line}, column {column}",
-                bytes.get(valid).copied().unwrap_or_default()
+                "file is not valid UTF-8: byte 0x{:02X} at line {}, column {}",
+                bytes.get(valid).copied().unwrap_or_default(),
+                span.line,
+                span.column
             );
             let help = "convert it to UTF-8 (migration files are UTF-8 text)".to_string();
-            diagnostics.push(diagnostic(&INVALID_UTF8, path, Some(line), message, help));
+            diagnostics.push(diagnostic_at(&INVALID_UTF8, path, span, message, help));
             return None;
         }
     };
 
-    let body = match text.strip_prefix('\u{feff}') {
-        Some(body) => {
-            let message = "file starts with a UTF-8 byte-order mark".to_string();
-            let help = "save it without a byte-order mark if it is not applied anywhere yet (the checksum covers the raw bytes)".to_string();
-            diagnostics.push(diagnostic(&BYTE_ORDER_MARK, path, Some(1), message, help));
-            body
-        }
-        None => text.as_str(),
-    };
+    let bom = text::bom_len(&text);
+    if bom > 0 {
+        let message = "file starts with a UTF-8 byte-order mark".to_string();
+        let help = "save it without a byte-order mark if it is not applied anywhere yet (the checksum covers the raw bytes)".to_string();
+        let span = Span::of(&text, 0..bom);
+        diagnostics.push(diagnostic_at(&BYTE_ORDER_MARK, path, span, message, help));
+    }
+    let body = &text[bom..];
     if let Some(at) = text.find("\r\n") {
-        let line = line_at(&text.as_bytes()[..at]);
-        let message = format!("file has CRLF line endings (the first at line {line})");
+        let span = Span::of(&text, at..at + 2);
+        let message = format!(
+            "file has CRLF line endings (the first at line {})",
+            span.line
+        );
         let help = "convert it to LF if it is not applied anywhere yet, and add `*.sql -text` to .gitattributes so that every checkout has the same bytes (the checksum covers the raw bytes)".to_string();
-        diagnostics.push(diagnostic(
-            &CRLF_LINE_ENDINGS,
-            path,
-            Some(line),
-            message,
-            help,
-        ));
+        diagnostics.push(diagnostic_at(&CRLF_LINE_ENDINGS, path, span, message, help));
     }
 
-    let markers = markers::parse(body);
+    let (sql_diagnostics, markers) = rules::check_file(path, &text, kind);
     if is_blank_sql(body) {
         match kind {
             FileKind::Up => {
@@ -656,7 +652,7 @@ fn read_contents(
             FileKind::Down => {}
         }
     }
-    diagnostics.extend(rules::check_sql(path, body, kind));
+    diagnostics.extend(sql_diagnostics);
 
     let mode = if markers.no_transaction {
         TransactionMode::NoTransaction
@@ -669,12 +665,6 @@ fn read_contents(
         mode,
         irreversible: markers.irreversible,
     })
-}
-
-/// The 1-based line on which the byte after `before` stands.
-fn line_at(before: &[u8]) -> u32 {
-    let newlines = before.iter().filter(|&&b| b == b'\n').count();
-    u32::try_from(newlines).unwrap_or(u32::MAX - 1) + 1
 }
 
 /// Whether `sql` holds nothing to run: whitespace, `;`, `--` and (nested) `/* */` comments.
@@ -1181,11 +1171,5 @@ mod tests {
         let checked = check(dir, entries, &CheckOptions::default());
         assert_eq!(codes(&checked), [("C010", "001_a.down.sql".into())]);
         assert!(checked.set.migrations.is_empty());
-    }
-
-    #[test]
-    fn line_at_counts_from_one() {
-        assert_eq!(line_at(b""), 1);
-        assert_eq!(line_at(b"a\nb\n"), 3);
     }
 }

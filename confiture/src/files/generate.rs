@@ -71,20 +71,11 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
         .filter(|d| blocks_numbering(d))
         .collect();
     if !errors.is_empty() {
-        let dir = checked.set.dir.display();
-        let count = errors.len();
-        let plural = if count == 1 { "error" } else { "errors" };
-        let mut err = Error::invalid(format!(
-            "the migrations directory `{dir}` has {count} {plural}; no migration was generated"
-        ))
-        .with_help(format!(
-            "fix them first ({} lists them), then generate again",
-            crate::hint::command("lint")
+        return Err(super::refusal(
+            &checked.set.dir,
+            errors,
+            "no migration was generated",
         ));
-        for diagnostic in errors {
-            err = err.with_detail(diagnostic.to_string());
-        }
-        return Err(err);
     }
 
     let last = checked.set.migrations.last();

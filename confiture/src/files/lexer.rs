@@ -36,6 +36,8 @@
 use std::fmt;
 use std::ops::Range;
 
+use crate::text::{line_of, Locator};
+
 /// How many leading words a [`Statement`] keeps for classification.
 pub const MAX_KEYWORDS: usize = 6;
 
@@ -101,12 +103,6 @@ impl<'a> Token<'a> {
     pub fn is_word(&self, keyword: &str) -> bool {
         self.kind == TokenKind::Word && self.text.eq_ignore_ascii_case(keyword)
     }
-}
-
-/// `text` without a leading byte-order mark. PostgreSQL rejects one (`syntax error at or near
-/// "\u{feff}SELECT"`), so the engine sends this, not the raw file; the checksum keeps the mark.
-pub fn without_bom(text: &str) -> &str {
-    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// PostgreSQL's `standard_conforming_strings` setting: whether a backslash in a plain `'...'`
@@ -803,43 +799,6 @@ pub struct Split<'a> {
     pub leading_end: usize,
 }
 
-/// Counts lines incrementally for offsets visited in increasing order.
-struct LineCounter<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    line: u32,
-}
-
-impl LineCounter<'_> {
-    fn line_at(&mut self, offset: usize) -> u32 {
-        if offset < self.pos {
-            return line_of(self.bytes, offset);
-        }
-        let end = offset.min(self.bytes.len());
-        let newlines = count_newlines(&self.bytes[self.pos..end]);
-        self.line = self
-            .line
-            .saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
-        self.pos = end;
-        self.line
-    }
-}
-
-/// The 1-based line of byte `offset` of `bytes`.
-pub fn line_of(bytes: &[u8], offset: usize) -> u32 {
-    let newlines = count_newlines(&bytes[..offset.min(bytes.len())]);
-    u32::try_from(newlines).unwrap_or(u32::MAX - 1) + 1
-}
-
-/// Counts `\n` bytes. Summing into a byte per chunk lets the compiler use one SIMD lane per
-/// byte; counting into `usize` directly is several times slower.
-fn count_newlines(bytes: &[u8]) -> usize {
-    bytes
-        .chunks(255)
-        .map(|chunk| usize::from(chunk.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n'))))
-        .sum()
-}
-
 /// The statement being accumulated by [`split`].
 struct Open<'a> {
     start: usize,
@@ -935,11 +894,7 @@ pub fn split(text: &str) -> Split<'_> {
 /// [`split`] with the session's `standard_conforming_strings`.
 pub fn split_with(text: &str, strings: StandardConformingStrings) -> Split<'_> {
     let bytes = text.as_bytes();
-    let mut lines = LineCounter {
-        bytes,
-        pos: 0,
-        line: 1,
-    };
+    let mut lines = Locator::new(text);
     let mut lexer = tokens_with(text, strings);
     let mut out = Split {
         // About one statement per 100 bytes in typical DDL: reserve once rather than regrow.

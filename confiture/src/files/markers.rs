@@ -8,7 +8,10 @@
 //! statement or inside a block comment — is recorded in [`Markers::problems`] so that the
 //! rules report it: a typo must never silently turn a marker off.
 
+use std::ops::Range;
+
 use super::lexer::{self, TokenKind};
+use crate::text::{did_you_mean, Locator};
 
 /// The directives confiture understands.
 pub const DIRECTIVES: &[&str] = &["no-transaction", "irreversible", "allow"];
@@ -18,21 +21,28 @@ pub const DIRECTIVES: &[&str] = &["no-transaction", "irreversible", "allow"];
 pub struct Markers {
     pub no_transaction: bool,
     pub irreversible: bool,
-    /// Rule names from `-- confiture:allow(<rule>)`, with the 1-based line of each.
-    pub allows: Vec<(String, u32)>,
-    /// Lines of the `no-transaction` markers (the first is reported when it is not needed).
-    pub no_transaction_line: Option<u32>,
-    /// Line of the `irreversible` marker.
-    pub irreversible_line: Option<u32>,
+    /// Rule names from `-- confiture:allow(<rule>)`, with the comment of each.
+    pub allows: Vec<(String, Place)>,
+    /// The first `no-transaction` marker (reported when it is not needed).
+    pub no_transaction_at: Option<Place>,
+    /// The first `irreversible` marker.
+    pub irreversible_at: Option<Place>,
     /// Marker-looking comments that were not understood, in line order.
     pub problems: Vec<MarkerProblem>,
+}
+
+/// Where a marker comment is: its 1-based line, and its bytes in the text given to [`parse`]
+/// (trailing whitespace left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub line: u32,
+    pub range: Range<usize>,
 }
 
 /// A comment that looks like a marker but is not taken as one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarkerProblem {
-    /// 1-based line of the comment.
-    pub line: u32,
+    pub at: Place,
     pub kind: MarkerProblemKind,
 }
 
@@ -58,34 +68,24 @@ pub enum MarkerProblemKind {
 /// Reads the markers from `text`.
 pub fn parse(text: &str) -> Markers {
     let mut markers = Markers::default();
-    let bytes = text.as_bytes();
-    let mut line = 1u32;
-    let mut line_pos = 0usize;
-    let mut line_at = |offset: usize| {
-        line += u32::try_from(
-            bytes[line_pos..offset]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count(),
-        )
-        .unwrap_or(0);
-        line_pos = offset;
-        line
+    let mut lines = Locator::new(text);
+    let mut place = |start: usize, comment: &str| Place {
+        line: lines.line_at(start),
+        range: start..start + comment.trim_end().len(),
     };
     let mut leading_end = text.len();
     for token in lexer::tokens(text) {
         match token.kind {
             TokenKind::LineComment => {
                 if let Some(directive) = directive_text(token.text) {
-                    let line = line_at(token.start);
-                    read_marker(directive, token.text, line, &mut markers);
+                    let at = place(token.start, token.text);
+                    read_marker(directive, token.text, at, &mut markers);
                 }
             }
             TokenKind::BlockComment => {
                 if looks_like_marker_anywhere(token.text) {
-                    let line = line_at(token.start);
                     markers.problems.push(MarkerProblem {
-                        line,
+                        at: place(token.start, token.text),
                         kind: MarkerProblemKind::InBlockComment,
                     });
                 }
@@ -106,18 +106,16 @@ pub fn parse(text: &str) -> Markers {
             match token.kind {
                 TokenKind::LineComment => {
                     if let Some(directive) = directive_text(token.text) {
-                        let line = line_at(offset);
                         let name = directive_name(directive).to_string();
                         markers.problems.push(MarkerProblem {
-                            line,
+                            at: place(offset, token.text),
                             kind: MarkerProblemKind::AfterFirstStatement { directive: name },
                         });
                     }
                 }
                 TokenKind::BlockComment if looks_like_marker_anywhere(token.text) => {
-                    let line = line_at(offset);
                     markers.problems.push(MarkerProblem {
-                        line,
+                        at: place(offset, token.text),
                         kind: MarkerProblemKind::InBlockComment,
                     });
                 }
@@ -158,11 +156,11 @@ fn directive_name(directive: &str) -> &str {
     &directive[..end]
 }
 
-fn read_marker(directive: &str, comment: &str, line: u32, markers: &mut Markers) {
+fn read_marker(directive: &str, comment: &str, at: Place, markers: &mut Markers) {
     let name = directive_name(directive);
     let rest = &directive[name.len()..];
     let malformed = |reason| MarkerProblem {
-        line,
+        at: at.clone(),
         kind: MarkerProblemKind::Malformed {
             comment: comment.trim_end().to_string(),
             reason,
@@ -180,10 +178,10 @@ fn read_marker(directive: &str, comment: &str, line: u32, markers: &mut Markers)
             }
             if name == "no-transaction" {
                 markers.no_transaction = true;
-                markers.no_transaction_line.get_or_insert(line);
+                markers.no_transaction_at.get_or_insert(at);
             } else {
                 markers.irreversible = true;
-                markers.irreversible_line.get_or_insert(line);
+                markers.irreversible_at.get_or_insert(at);
             }
         }
         "allow" => {
@@ -212,10 +210,10 @@ fn read_marker(directive: &str, comment: &str, line: u32, markers: &mut Markers)
             }
             markers
                 .allows
-                .extend(names.into_iter().map(|n| (n.to_string(), line)));
+                .extend(names.into_iter().map(|n| (n.to_string(), at.clone())));
         }
         _ => markers.problems.push(MarkerProblem {
-            line,
+            at,
             kind: MarkerProblemKind::Unknown {
                 directive: name.to_string(),
                 suggestion: did_you_mean(name, DIRECTIVES.iter().copied()),
@@ -224,62 +222,25 @@ fn read_marker(directive: &str, comment: &str, line: u32, markers: &mut Markers)
     }
 }
 
-/// The candidate closest to `word` (ASCII case-insensitive, `_` same as `-`), if close enough
-/// to be a plausible typo.
-pub fn did_you_mean<'c>(word: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
-    let normal = |s: &str| -> Vec<u8> {
-        s.bytes()
-            .map(|b| {
-                if b == b'_' {
-                    b'-'
-                } else {
-                    b.to_ascii_lowercase()
-                }
-            })
-            .collect()
-    };
-    let word = normal(word);
-    let limit = (word.len() / 3).max(2);
-    candidates
-        .map(|c| (edit_distance(&word, &normal(c)), c))
-        .filter(|&(d, _)| d <= limit)
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &[u8], b: &[u8]) -> usize {
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, &ca) in a.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn reads_markers_of_the_leading_block() {
-        let m = parse(
-            "-- add an index\n\n-- confiture:no-transaction\n--confiture:allow(drop-table, rename-column)  because\n\
-             /* license */\n-- confiture:irreversible the data is gone\nCREATE INDEX CONCURRENTLY i ON t (a);\n",
-        );
+        let text = "-- add an index\n\n-- confiture:no-transaction\n--confiture:allow(drop-table, rename-column)  because  \n\
+             /* license */\n-- confiture:irreversible the data is gone\nCREATE INDEX CONCURRENTLY i ON t (a);\n";
+        let m = parse(text);
         assert!(m.no_transaction && m.irreversible);
-        assert_eq!(m.no_transaction_line, Some(3));
-        assert_eq!(m.irreversible_line, Some(6));
+        assert_eq!(m.no_transaction_at.as_ref().map(|p| p.line), Some(3));
+        assert_eq!(m.irreversible_at.as_ref().map(|p| p.line), Some(6));
+        let allows: Vec<_> = m.allows.iter().map(|(r, p)| (r.as_str(), p.line)).collect();
+        assert_eq!(allows, [("drop-table", 4), ("rename-column", 4)]);
+        // The place is the comment, without the whitespace after it.
+        let comment = &text[m.allows[0].1.range.clone()];
         assert_eq!(
-            m.allows,
-            vec![
-                ("drop-table".to_string(), 4),
-                ("rename-column".to_string(), 4)
-            ]
+            comment,
+            "--confiture:allow(drop-table, rename-column)  because"
         );
         assert_eq!(m.problems, vec![]);
     }
@@ -292,7 +253,7 @@ mod tests {
             .problems
             .iter()
             .map(|p| match &p.kind {
-                MarkerProblemKind::Unknown { suggestion, .. } => (*suggestion, p.line),
+                MarkerProblemKind::Unknown { suggestion, .. } => (*suggestion, p.at.line),
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
@@ -315,7 +276,7 @@ mod tests {
                 matches!(
                     m.problems[..],
                     [MarkerProblem {
-                        line: 1,
+                        at: Place { line: 1, .. },
                         kind: MarkerProblemKind::Malformed { .. }
                     }]
                 ),
@@ -326,42 +287,62 @@ mod tests {
 
     #[test]
     fn markers_after_the_first_statement_are_misplaced_but_strings_are_not_markers() {
-        let m = parse("SELECT '-- confiture:no-transaction';\n-- confiture:no-transaction\n/* confiture:irreversible */\n");
+        let text = "SELECT '-- confiture:no-transaction';\n-- confiture:no-transaction  \n/* confiture:irreversible */\n";
+        let m = parse(text);
         assert!(!m.no_transaction);
+        let marker = text.find("-- confiture:no-transaction\x20").unwrap();
+        let block = text.find("/*").unwrap();
         assert_eq!(
             m.problems,
             vec![
                 MarkerProblem {
-                    line: 2,
+                    at: Place {
+                        line: 2,
+                        range: marker..marker + "-- confiture:no-transaction".len()
+                    },
                     kind: MarkerProblemKind::AfterFirstStatement {
                         directive: "no-transaction".into()
                     }
                 },
                 MarkerProblem {
-                    line: 3,
+                    at: Place {
+                        line: 3,
+                        range: block..block + "/* confiture:irreversible */".len()
+                    },
                     kind: MarkerProblemKind::InBlockComment
                 },
             ]
         );
     }
 
+    /// The suggestion for a mistyped marker is the one every "did you mean" gives (markers used
+    /// to allow two edits in a four-letter word where workspace and environment keys allowed one).
+    #[test]
+    fn a_mistyped_marker_gets_the_suggestion_every_suggester_gives() {
+        for (typo, expected) in [
+            ("no_transaction", Some("no-transaction")),
+            ("No-Transacton", Some("no-transaction")),
+            ("irreversable", Some("irreversible")),
+            ("alow", Some("allow")),
+            ("alwo", None),
+            ("vacuum", None),
+        ] {
+            let m = parse(&format!("-- confiture:{typo}\nSELECT 1;\n"));
+            let suggestion = match &m.problems[..] {
+                [MarkerProblem {
+                    kind: MarkerProblemKind::Unknown { suggestion, .. },
+                    ..
+                }] => *suggestion,
+                other => panic!("{typo}: {other:?}"),
+            };
+            assert_eq!(suggestion, expected, "{typo}");
+            assert_eq!(suggestion, did_you_mean(typo, DIRECTIVES.iter().copied()));
+        }
+    }
+
     #[test]
     fn ordinary_comments_mentioning_confiture_are_not_markers() {
         let m = parse("-- confiture runs this in a transaction\n-- see confiture docs\nSELECT 1; -- confiture rocks\n");
         assert_eq!(m, Markers::default());
-    }
-
-    #[test]
-    fn did_you_mean_finds_plausible_typos_only() {
-        let rules = ["drop-table", "drop-column", "rename-table"];
-        assert_eq!(
-            did_you_mean("drop_tabel", rules.iter().copied()),
-            Some("drop-table")
-        );
-        assert_eq!(
-            did_you_mean("DROP-COLUMNS", rules.iter().copied()),
-            Some("drop-column")
-        );
-        assert_eq!(did_you_mean("vacuum", rules.iter().copied()), None);
     }
 }

@@ -217,26 +217,37 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
 
 /// Reads the files, on a few threads when there are many: opening and reading thousands of
 /// small files is system-call bound, and the calls run in parallel.
-fn read_files(paths: Vec<PathBuf>) -> Vec<Entry> {
-    const PER_THREAD: usize = 512;
+fn read_files(mut paths: Vec<PathBuf>) -> Vec<Entry> {
+    fan_out(&mut paths, 512, |paths| {
+        paths
+            .iter_mut()
+            .map(|path| read_file(std::mem::take(path)))
+            .collect()
+    })
+}
+
+/// Runs `work` over consecutive chunks of `items` on up to four threads, at least `per_thread`
+/// items each (so on the caller's thread alone for fewer), and returns the results in order.
+/// Where a directory's thousands of files are read and inspected: the system calls and the SQL
+/// rules run in parallel. A panic in `work` is resumed on the caller's thread.
+fn fan_out<T: Send, R: Send>(
+    items: &mut [T],
+    per_thread: usize,
+    work: impl Fn(&mut [T]) -> Vec<R> + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4);
-    let threads = threads.min(paths.len() / PER_THREAD).max(1);
+    let threads = threads.min(items.len() / per_thread.max(1)).max(1);
     if threads == 1 {
-        return paths.into_iter().map(read_file).collect();
+        return work(items);
     }
-    let chunk = paths.len().div_ceil(threads);
-    let mut paths = paths;
-    let mut chunks = Vec::with_capacity(threads);
-    while paths.len() > chunk {
-        chunks.push(paths.split_off(paths.len() - chunk));
-    }
-    chunks.push(paths);
+    let chunk = items.len().div_ceil(threads);
+    let work = &work;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| scope.spawn(move || chunk.into_iter().map(read_file).collect::<Vec<_>>()))
+        let handles: Vec<_> = items
+            .chunks_mut(chunk)
+            .map(|chunk| scope.spawn(move || work(chunk)))
             .collect();
         handles
             .into_iter()
@@ -304,6 +315,29 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
     checker::check(dir, entries, options)
 }
 
+/// "The directory has errors": the one error of every command that a migrations directory's
+/// errors stop (`up`, `down`, `generate`, confiture-build's check). `Invalid` (exit 5):
+/// `{dir} has 2 errors; {outcome}`, with a help line that points at `lint`, and the errors
+/// attached as data ([`Error::diagnostics`], each also a line of `details`) so that every
+/// renderer shows them its own way: rustc's layout, `cargo::error=` lines, JSON.
+pub fn refusal<'a>(
+    dir: &Path,
+    errors: impl IntoIterator<Item = &'a Diagnostic>,
+    outcome: &str,
+) -> Error {
+    let errors: Vec<&Diagnostic> = errors.into_iter().collect();
+    let count = match errors.len() {
+        1 => "1 error".to_string(),
+        n => format!("{n} errors"),
+    };
+    Error::invalid(format!("{} has {count}; {outcome}", dir.display()))
+        .with_help(format!(
+            "fix the files listed ({} explains each rule), then run again",
+            crate::hint::command("lint")
+        ))
+        .with_diagnostics(errors)
+}
+
 /// `read_dir` then `check`.
 pub fn load(dir: &Path, options: &CheckOptions) -> Result<Checked> {
     Ok(check(dir, read_dir(dir)?, options))
@@ -319,4 +353,31 @@ pub fn checksum(bytes: &[u8]) -> String {
         out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fan_out_keeps_the_order_on_one_thread_and_on_several() {
+        for n in [0, 1, 5, 100, 10_000] {
+            let mut items: Vec<usize> = (0..n).collect();
+            let doubled = fan_out(&mut items, 10, |chunk| {
+                chunk.iter_mut().map(|i| *i * 2).collect::<Vec<_>>()
+            });
+            assert_eq!(doubled, (0..n).map(|i| i * 2).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn fan_out_lets_the_work_change_the_items() {
+        let mut items: Vec<String> = (0..5000).map(|i| i.to_string()).collect();
+        let taken = fan_out(&mut items, 100, |chunk| {
+            chunk.iter_mut().map(std::mem::take).collect::<Vec<_>>()
+        });
+        assert_eq!(taken.len(), 5000);
+        assert_eq!(taken[4999], "4999");
+        assert!(items.iter().all(String::is_empty));
+    }
 }

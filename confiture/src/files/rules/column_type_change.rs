@@ -1,7 +1,7 @@
 //! C113 `column-type-change`: `ALTER COLUMN ... TYPE` can rewrite the table under an
 //! exclusive lock.
 
-use super::syntax::{Action, Shape};
+use super::syntax::Action;
 use super::{Context, Diagnostic, RuleDoc, Severity, StatementCx};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
@@ -22,19 +22,16 @@ longer `varchar`), allow it: `-- confiture:allow(column-type-change)`.",
 };
 
 pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Diagnostic>) {
-    let Shape::AlterTable { table, actions } = s.shape else {
+    let Some((table, actions)) = s.altered_existing_table() else {
         return;
     };
-    if s.is_new(table) {
-        return;
-    }
     for action in actions {
         let Action::AlterColumnType { column } = &action.item else {
             continue;
         };
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!(
                 "ALTER COLUMN {column} TYPE on existing table {} can rewrite the table while blocking reads and writes",
                 table.display

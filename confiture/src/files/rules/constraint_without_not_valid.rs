@@ -1,7 +1,7 @@
 //! C112 `constraint-without-not-valid`: adding a foreign key or check constraint validates
 //! every row under a lock.
 
-use super::syntax::{Action, ConstraintKind, Shape};
+use super::syntax::{Action, ConstraintKind};
 use super::{Context, Diagnostic, RuleDoc, Severity, StatementCx};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
@@ -22,12 +22,9 @@ Not flagged for a table created earlier in the same file. Applies to up and down
 };
 
 pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Diagnostic>) {
-    let Shape::AlterTable { table, actions } = s.shape else {
+    let Some((table, actions)) = s.altered_existing_table() else {
         return;
     };
-    if s.is_new(table) {
-        return;
-    }
     for action in actions {
         let Action::AddConstraint {
             name,
@@ -45,7 +42,7 @@ pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Dia
         let name = name.as_deref().map(|n| format!(" {n}")).unwrap_or_default();
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!(
                 "ADD {what}{name} on existing table {} without NOT VALID checks every row while blocking {blocks}",
                 table.display

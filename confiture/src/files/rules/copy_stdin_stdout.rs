@@ -43,7 +43,12 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
             "write to a file on the server (COPY ... TO '/path') or run the export outside the migration",
         ),
     };
-    out.push(cx.diagnostic(&DOC, stmt.line, message.to_string(), help.to_string()));
+    out.push(cx.diagnostic(
+        &DOC,
+        stmt.range.clone(),
+        message.to_string(),
+        help.to_string(),
+    ));
 }
 
 #[cfg(test)]

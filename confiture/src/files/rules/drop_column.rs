@@ -1,6 +1,6 @@
 //! C114 `drop-column`: dropping a column breaks the code still running against it.
 
-use super::syntax::{Action, Shape};
+use super::syntax::Action;
 use super::{Context, Diagnostic, RuleDoc, Severity, StatementCx};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
@@ -21,19 +21,16 @@ so with `-- confiture:allow(drop-column)`.",
 };
 
 pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Diagnostic>) {
-    let Shape::AlterTable { table, actions } = s.shape else {
+    let Some((table, actions)) = s.altered_existing_table() else {
         return;
     };
-    if s.is_new(table) {
-        return;
-    }
     for action in actions {
         let Action::DropColumn { column } = &action.item else {
             continue;
         };
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!("DROP COLUMN {column} of {}: code still using it breaks, and its data is gone", table.display),
             "stop using the column in the application and deploy that first; then allow this with \
              `-- confiture:allow(drop-column)`"

@@ -26,7 +26,7 @@ pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Dia
     for table in tables.iter().filter(|t| !s.is_new(t)) {
         out.push(cx.diagnostic(
             &DOC,
-            s.stmt.line,
+            s.stmt.range.clone(),
             format!("DROP TABLE {}: code still using it breaks, and its data is gone", table.display),
             "stop using the table in the application and deploy that first; then allow this with \
              `-- confiture:allow(drop-table)`"

@@ -35,7 +35,7 @@ pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Dia
     }
     out.push(cx.diagnostic(
         &DOC,
-        s.stmt.line,
+        s.stmt.range.clone(),
         format!(
             "CREATE INDEX on existing table {} without CONCURRENTLY blocks writes to it while the index builds",
             table.display

@@ -32,13 +32,13 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             ),
             _ => continue,
         };
-        out.push(cx.diagnostic(&DOC, problem.line, message, help.to_string()));
+        out.push(cx.diagnostic(&DOC, problem.at.range.clone(), message, help.to_string()));
     }
-    if let (FileKind::Up, Some(line)) = (cx.kind, cx.markers.irreversible_line) {
+    if let (FileKind::Up, Some(at)) = (cx.kind, &cx.markers.irreversible_at) {
         out.push(
             cx.diagnostic(
                 &DOC,
-                line,
+                at.range.clone(),
                 "`-- confiture:irreversible` in an up file has no effect".to_string(),
                 "put it in the down file: it makes rolling back this migration refuse to run"
                     .to_string(),

@@ -29,11 +29,14 @@ mod unneeded_no_transaction;
 mod unterminated;
 mod unused_allow;
 
+use std::cell::RefCell;
+use std::ops::Range;
 use std::path::Path;
 
 use super::lexer::{self, Split, Statement};
 use super::markers::{self, Markers};
-use crate::diagnostic::{Diagnostic, RuleDoc, Severity};
+use crate::diagnostic::{Diagnostic, RuleDoc, Severity, Span};
+use crate::text::{self, Locator};
 use syntax::{Shape, TableName};
 
 /// The SQL-level rules: codes `C100`–`C199`, in code order.
@@ -84,17 +87,43 @@ pub enum FileKind {
     Down,
 }
 
-/// Every SQL-level problem in one file's text, sorted by line. Called by [`super::check`] for
-/// each file.
+/// Every SQL-level problem in one file's text, sorted by line. `text` is the whole file (a
+/// byte-order mark, if any, is left out of the SQL and counted in the spans' byte offsets).
 pub fn check_sql(path: &Path, text: &str, kind: FileKind) -> Vec<Diagnostic> {
+    check_file(path, text, kind).0
+}
+
+/// [`check_sql`], with the file's markers: [`super::check`] reads them here, once per file.
+pub(super) fn check_file(
+    path: &Path,
+    file_text: &str,
+    kind: FileKind,
+) -> (Vec<Diagnostic>, Markers) {
+    let bom = text::bom_len(file_text);
+    let text = &file_text[bom..];
     let split = lexer::split(text);
     let markers = markers::parse(text);
+    let out = check_split(path, file_text, bom, kind, &split, &markers);
+    (out, markers)
+}
+
+/// The rules over a file already split and its markers read: every rule sees the same split.
+fn check_split(
+    path: &Path,
+    file_text: &str,
+    bom: usize,
+    kind: FileKind,
+    split: &Split<'_>,
+    markers: &Markers,
+) -> Vec<Diagnostic> {
     let cx = Context {
         path,
-        text,
+        text: &file_text[bom..],
+        bom,
+        locator: RefCell::new(Locator::new(file_text)),
         kind,
-        split: &split,
-        markers: &markers,
+        split,
+        markers,
     };
     let mut out = Vec::new();
 
@@ -134,7 +163,7 @@ pub fn check_sql(path: &Path, text: &str, kind: FileKind) -> Vec<Diagnostic> {
         record_new_tables(&shape, &mut new_tables);
     }
 
-    let used = apply_allows(&markers, &mut out);
+    let used = apply_allows(markers, &mut out);
     unknown_allow::check(&cx, &mut out);
     unused_allow::check(&cx, &used, &mut out);
     out.sort_by(|a, b| (a.line, a.code).cmp(&(b.line, b.code)));
@@ -186,20 +215,36 @@ fn is_allowable(rule: &str) -> bool {
 /// What every rule sees of the file.
 struct Context<'a> {
     path: &'a Path,
+    /// The file's text without its byte-order mark: what the rules read, and what the offsets
+    /// they pass to [`Context::diagnostic`] are in.
     text: &'a str,
+    /// The length of the byte-order mark the file starts with: spans count the file's bytes.
+    bom: usize,
+    /// Over the whole file's text; rules report roughly in file order, so it moves little.
+    locator: RefCell<Locator<'a>>,
     kind: FileKind,
     split: &'a Split<'a>,
     markers: &'a Markers,
 }
 
 impl Context<'_> {
-    fn diagnostic(&self, doc: &RuleDoc, line: u32, message: String, help: String) -> Diagnostic {
+    /// A diagnostic about `range` (bytes of [`Context::text`]): its line and span.
+    fn diagnostic(
+        &self,
+        doc: &RuleDoc,
+        range: Range<usize>,
+        message: String,
+        help: String,
+    ) -> Diagnostic {
+        let range = range.start + self.bom..range.end + self.bom;
+        let span = Span::locate(&mut self.locator.borrow_mut(), range);
         Diagnostic {
             code: doc.code,
             rule: doc.name,
             severity: doc.severity,
             path: self.path.to_path_buf(),
-            line: Some(line),
+            line: Some(span.line),
+            span: Some(span),
             message,
             help: Some(help),
         }
@@ -219,18 +264,17 @@ impl StatementCx<'_, '_> {
         self.new_tables.iter().any(|t| t.same_as(table))
     }
 
-    /// The line of a byte offset inside the statement.
-    fn line_at(&self, offset: usize) -> u32 {
-        let before = offset
-            .saturating_sub(self.stmt.range.start)
-            .min(self.stmt.text.len());
-        let newlines = self.stmt.text.as_bytes()[..before]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        self.stmt
-            .line
-            .saturating_add(u32::try_from(newlines).unwrap_or(0))
+    /// The table and actions of an `ALTER TABLE` on a table that existed before this migration
+    /// (the table rules' common start): `None` for other statements and for new tables.
+    fn altered_existing_table(
+        &self,
+    ) -> Option<(&TableName<'_>, &[syntax::Located<syntax::Action<'_>>])> {
+        match self.shape {
+            Shape::AlterTable { table, actions } if !self.is_new(table) => {
+                Some((table, actions.as_slice()))
+            }
+            _ => None,
+        }
     }
 }
 

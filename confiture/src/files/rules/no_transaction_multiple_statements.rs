@@ -26,7 +26,7 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     }
     out.push(cx.diagnostic(
         &DOC,
-        statements[1].line,
+        statements[1].range.clone(),
         format!(
             "no-transaction migration has {} statements: if one fails, those before it stay committed and \
              the migration is not recorded",

@@ -39,7 +39,7 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         };
         out.push(cx.diagnostic(
             &DOC,
-            problem.line,
+            problem.range.clone(),
             format!(
                 "psql meta-command `{command}`: confiture sends SQL to the server, not to psql"
             ),

@@ -1,6 +1,6 @@
 //! C117 `rename-column`: renaming a column breaks the code still using the old name.
 
-use super::syntax::{Action, Shape};
+use super::syntax::Action;
 use super::{Context, Diagnostic, RuleDoc, Severity, StatementCx};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
@@ -20,19 +20,16 @@ allow it: `-- confiture:allow(rename-column)`.",
 };
 
 pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Diagnostic>) {
-    let Shape::AlterTable { table, actions } = s.shape else {
+    let Some((table, actions)) = s.altered_existing_table() else {
         return;
     };
-    if s.is_new(table) {
-        return;
-    }
     for action in actions {
         let Action::RenameColumn { column, to } = &action.item else {
             continue;
         };
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!("RENAME of column {column} of {} to {to}: code still using the old name breaks", table.display),
             "add the new column and migrate to it in steps the running code survives, or allow it with \
              `-- confiture:allow(rename-column)`"

@@ -1,6 +1,6 @@
 //! C116 `rename-table`: renaming a table breaks the code still using the old name.
 
-use super::syntax::{Action, Shape};
+use super::syntax::Action;
 use super::{Context, Diagnostic, RuleDoc, Severity, StatementCx};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
@@ -21,19 +21,16 @@ the old name, drop the view once no code uses it), or allow it:
 };
 
 pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Diagnostic>) {
-    let Shape::AlterTable { table, actions } = s.shape else {
+    let Some((table, actions)) = s.altered_existing_table() else {
         return;
     };
-    if s.is_new(table) {
-        return;
-    }
     for action in actions {
         let Action::RenameTable { to } = &action.item else {
             continue;
         };
         out.push(cx.diagnostic(
             &DOC,
-            s.line_at(action.offset),
+            action.range.clone(),
             format!("RENAME of table {} to {}: code still using the old name breaks", table.display, to.display),
             "rename in steps the running code survives (e.g. leave a view with the old name), or allow it with \
              `-- confiture:allow(rename-table)`"

@@ -33,7 +33,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     };
     out.push(cx.diagnostic(
         &DOC,
-        stmt.line,
+        stmt.range.clone(),
         format!("{command} cannot run inside a transaction block, and confiture runs this migration in one"),
         "add `-- confiture:no-transaction` to the file's leading comments (before the first statement), \
          and keep the statement in a migration of its own"

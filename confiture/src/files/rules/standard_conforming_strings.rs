@@ -36,7 +36,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     }
     out.push(cx.diagnostic(
         &DOC,
-        stmt.line,
+        stmt.range.clone(),
         "standard_conforming_strings turned off: PostgreSQL reads backslashes in later '...' strings as escapes, and lint no longer splits them as the server will".to_string(),
         "leave standard_conforming_strings on; write strings with backslash escapes as E'...'".to_string(),
     ));

@@ -48,10 +48,10 @@ pub enum Shape<'a> {
     Other,
 }
 
-/// An item with the byte offset (in the file) where it starts.
+/// An item with the bytes (of the file) it was read from.
 #[derive(Debug, Clone)]
 pub struct Located<T> {
-    pub offset: usize,
+    pub range: std::ops::Range<usize>,
     pub item: T,
 }
 
@@ -163,7 +163,7 @@ fn parse<'a>(t: &[Token<'a>], src: Source<'a>) -> Option<Shape<'a>> {
     }
     let actions = split_actions(&t[c.i..])
         .map(|a| Located {
-            offset: a.first().map_or(0, |t| t.start),
+            range: a.first().map_or(0, |t| t.start)..a.last().map_or(0, Token::end),
             item: action(a, src),
         })
         .collect();

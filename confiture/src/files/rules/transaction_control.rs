@@ -41,7 +41,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
             ),
         )
     };
-    out.push(cx.diagnostic(&DOC, stmt.line, message, help));
+    out.push(cx.diagnostic(&DOC, stmt.range.clone(), message, help));
 }
 
 #[cfg(test)]

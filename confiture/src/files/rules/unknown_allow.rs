@@ -1,8 +1,9 @@
 //! C192 `unknown-allow`: `-- confiture:allow(...)` naming a rule that does not exist or cannot
 //! be allowed.
 
-use super::{is_allowable, markers, Context, Diagnostic, RuleDoc, Severity, SQL_RULES};
+use super::{is_allowable, Context, Diagnostic, RuleDoc, Severity, SQL_RULES};
 use crate::files::{all_rules, FILE_RULES};
+use crate::text::did_you_mean;
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C192",
@@ -20,14 +21,14 @@ errors instead of allowing them.",
 };
 
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    for (rule, line) in &cx.markers.allows {
+    for (rule, at) in &cx.markers.allows {
         if FILE_RULES.iter().any(|r| r.name == rule) {
             continue; // the file-level rules read their own allows
         }
         let (message, help) = match SQL_RULES.iter().find(|r| r.name == rule) {
             None => (
                 format!("`allow({rule})` names no rule, so it allows nothing"),
-                match markers::did_you_mean(rule, all_rules().map(|r| r.name)) {
+                match did_you_mean(rule, all_rules().map(|r| r.name)) {
                     Some(name) => format!("did you mean `{name}`?"),
                     None if rule.starts_with('C')
                         && rule[1..].bytes().all(|b| b.is_ascii_digit()) =>
@@ -48,7 +49,7 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             ),
             Some(_) => continue,
         };
-        out.push(cx.diagnostic(&DOC, *line, message, help));
+        out.push(cx.diagnostic(&DOC, at.range.clone(), message, help));
     }
 }
 

@@ -38,7 +38,7 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             ),
             _ => continue,
         };
-        out.push(cx.diagnostic(&DOC, problem.line, message, help));
+        out.push(cx.diagnostic(&DOC, problem.at.range.clone(), message, help));
     }
 }
 

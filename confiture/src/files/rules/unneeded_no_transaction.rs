@@ -18,7 +18,7 @@ other file the marker only throws away atomicity, so it is an error.
 };
 
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let Some(line) = cx.markers.no_transaction_line else {
+    let Some(at) = &cx.markers.no_transaction_at else {
         return;
     };
     if cx
@@ -31,7 +31,7 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     }
     out.push(cx.diagnostic(
         &DOC,
-        line,
+        at.range.clone(),
         "`-- confiture:no-transaction` but no statement needs it: the migration would lose its atomicity".to_string(),
         "remove the marker; it is only for statements PostgreSQL refuses in a transaction block \
          (CREATE INDEX CONCURRENTLY, VACUUM, ...)"

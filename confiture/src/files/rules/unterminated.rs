@@ -52,7 +52,7 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         };
         out.push(cx.diagnostic(
             &DOC,
-            problem.line,
+            problem.range.clone(),
             format!(
                 "unterminated {} starting here: the rest of the file is inside it",
                 construct.describe()

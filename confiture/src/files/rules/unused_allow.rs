@@ -16,7 +16,7 @@ in the down file for a rule that only applies to up files.
 };
 
 pub(super) fn check(cx: &Context<'_>, used: &[bool], out: &mut Vec<Diagnostic>) {
-    for ((rule, line), used) in cx.markers.allows.iter().zip(used) {
+    for ((rule, at), used) in cx.markers.allows.iter().zip(used) {
         if *used || !is_allowable(rule) {
             continue;
         }
@@ -27,7 +27,7 @@ pub(super) fn check(cx: &Context<'_>, used: &[bool], out: &mut Vec<Diagnostic>) 
         };
         out.push(cx.diagnostic(
             &DOC,
-            *line,
+            at.range.clone(),
             format!("`allow({rule})` but no {rule} warning in this file"),
             help,
         ));

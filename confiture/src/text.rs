@@ -1,0 +1,294 @@
+//! Small text helpers with one owner each: "did you mean", the line and column of a byte
+//! offset, and the UTF-8 byte-order mark. Every suggester, locator and reader of file text calls
+//! these, so that the same typo gets the same suggestion everywhere and a column means one thing.
+
+/// The UTF-8 byte-order mark. confiture keeps it in a file's text (the checksum covers the raw
+/// bytes) and leaves it out of SQL sent to the server and of columns.
+pub const BOM: char = '\u{feff}';
+
+/// The length in bytes of the byte-order mark `text` starts with: 3, or 0 without one.
+pub fn bom_len(text: &str) -> usize {
+    if text.starts_with(BOM) {
+        BOM.len_utf8()
+    } else {
+        0
+    }
+}
+
+/// `text` without a leading byte-order mark. PostgreSQL rejects one (`syntax error at or near
+/// "\u{feff}SELECT"`); the checksum keeps the mark.
+pub fn without_bom(text: &str) -> &str {
+    &text[bom_len(text)..]
+}
+
+/// The 1-based line on which byte `offset` of `bytes` stands (an offset past the end counts
+/// as the end).
+pub fn line_of(bytes: &[u8], offset: usize) -> u32 {
+    let newlines = count_newlines(&bytes[..offset.min(bytes.len())]);
+    u32::try_from(newlines).unwrap_or(u32::MAX - 1) + 1
+}
+
+/// The 1-based line and column of byte `offset` of `text`, as rustc counts them: the column
+/// counts characters (a tab is one), and a byte-order mark at the start of the text takes
+/// none. An offset inside a character counts from that character; past the end, the end.
+pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    Locator::new(text).line_col(offset)
+}
+
+/// [`line_of`] and [`line_col`] for many offsets of one text: it moves from the previous
+/// offset, counting only the bytes between, so that offsets visited mostly in order cost
+/// what one pass over the text costs.
+#[derive(Debug, Clone)]
+pub struct Locator<'a> {
+    text: &'a str,
+    pos: usize,
+    line: u32,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(text: &'a str) -> Locator<'a> {
+        Locator {
+            text,
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of byte `offset` (past the end: the end).
+    pub fn line_at(&mut self, offset: usize) -> u32 {
+        let bytes = self.text.as_bytes();
+        let offset = offset.min(bytes.len());
+        let moved = |range: &[u8]| u32::try_from(count_newlines(range)).unwrap_or(u32::MAX);
+        if offset >= self.pos {
+            self.line = self.line.saturating_add(moved(&bytes[self.pos..offset]));
+        } else {
+            self.line = self.line.saturating_sub(moved(&bytes[offset..self.pos]));
+        }
+        self.pos = offset;
+        self.line
+    }
+
+    /// The 1-based line and column of byte `offset`, as [`line_col`] counts them.
+    pub fn line_col(&mut self, offset: usize) -> (u32, u32) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_at(offset);
+        let before = &self.text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
+        let line_start = line_start.max(bom_len(self.text).min(offset));
+        let column = before[line_start..].chars().count();
+        (line, u32::try_from(column).unwrap_or(u32::MAX - 1) + 1)
+    }
+}
+
+/// Counts `\n` bytes. Summing into a byte per chunk lets the compiler use one SIMD lane per
+/// byte; counting into `usize` directly is several times slower.
+pub fn count_newlines(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| usize::from(chunk.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n'))))
+        .sum()
+}
+
+/// The candidate closest to `word` when it is close enough to be a plausible typo: the one
+/// rule behind every "did you mean" (environment names, workspace and environment-file keys,
+/// connection parameters, markers, rule names).
+///
+/// Letters are compared ASCII case-insensitively and `-` equals `_` (`lock-timeout` finds
+/// `lock_timeout`, `no_transaction` finds `no-transaction`). An edit is one character inserted,
+/// deleted or replaced, or two neighbours swapped (`hots` → `host`). Allowed: 1 edit for a word
+/// of up to 4 characters, 2 up to 10, 3 beyond. The first of equally close candidates wins;
+/// an empty word gets no suggestion.
+pub fn did_you_mean<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let word = normalized(word);
+    let limit = match word.len() {
+        0 => return None,
+        1..=4 => 1,
+        5..=10 => 2,
+        _ => 3,
+    };
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word, &normalized(c)), c))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+fn normalized(s: &str) -> Vec<char> {
+    s.chars()
+        .map(|c| {
+            if c == '_' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+/// Edit distance counting a swap of two neighbours as one edit (optimal string alignment).
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    // Three rows of the full table: two back for a swap, one back, and the current one.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            current[j] = best;
+        }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn distance(a: &str, b: &str) -> usize {
+        edit_distance(&normalized(a), &normalized(b))
+    }
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_replacements_and_swaps() {
+        assert_eq!(distance("", ""), 0);
+        assert_eq!(distance("abc", ""), 3);
+        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(distance("host", "host"), 0);
+        assert_eq!(distance("hots", "host"), 1);
+        assert_eq!(distance("hst", "host"), 1);
+        assert_eq!(distance("hoost", "host"), 1);
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("ca", "abc"), 3);
+        assert_eq!(distance("Lock-Timeout", "lock_timeout"), 0);
+    }
+
+    #[test]
+    fn did_you_mean_is_one_rule_for_every_kind_of_name() {
+        // Workspace keys, environment keys, markers, rule names: the same typo, the same answer.
+        let keys = [
+            "migrations_dir",
+            "environments_dir",
+            "default_env",
+            "first_version",
+        ];
+        assert_eq!(did_you_mean("first-version", keys), Some("first_version"));
+        assert_eq!(did_you_mean("defualt_env", keys), Some("default_env"));
+        assert_eq!(did_you_mean("colour", keys), None);
+        let directives = ["no-transaction", "irreversible", "allow"];
+        assert_eq!(
+            did_you_mean("no_transaction", directives),
+            Some("no-transaction")
+        );
+        assert_eq!(
+            did_you_mean("irreversable", directives),
+            Some("irreversible")
+        );
+        assert_eq!(did_you_mean("alow", directives), Some("allow"));
+        assert_eq!(did_you_mean("vacuum", directives), None);
+        let rules = ["drop-table", "drop-column", "rename-table"];
+        assert_eq!(did_you_mean("drop_tabel", rules), Some("drop-table"));
+        assert_eq!(did_you_mean("DROP-COLUMNS", rules), Some("drop-column"));
+        assert_eq!(did_you_mean("hots", ["host", "port"]), Some("host"));
+        assert_eq!(did_you_mean("prod", ["dev", "staging"]), None);
+        assert_eq!(did_you_mean("stagign", ["dev", "staging"]), Some("staging"));
+        assert_eq!(did_you_mean("x", std::iter::empty()), None);
+        assert_eq!(did_you_mean("", ["a", "bc"]), None);
+    }
+
+    #[test]
+    fn the_limit_grows_with_the_word() {
+        assert_eq!(did_you_mean("abcd", ["abxy"]), None);
+        assert_eq!(did_you_mean("abcd", ["abcx"]), Some("abcx"));
+        assert_eq!(
+            did_you_mean("abcdefghij", ["abcdefghxy"]),
+            Some("abcdefghxy")
+        );
+        assert_eq!(did_you_mean("abcdefghij", ["abcdefgxyz"]), None);
+        assert_eq!(
+            did_you_mean("abcdefghijk", ["abcdefghxyz"]),
+            Some("abcdefghxyz")
+        );
+        // The first of equally close candidates.
+        assert_eq!(did_you_mean("cat", ["bat", "hat"]), Some("bat"));
+    }
+
+    #[test]
+    fn lines_and_columns_count_characters_from_one() {
+        let text = "SELECT 1;\n\tcafé;\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 7), (1, 8));
+        assert_eq!(line_col(text, 9), (1, 10));
+        assert_eq!(line_col(text, 10), (2, 1));
+        assert_eq!(line_col(text, 11), (2, 2));
+        // After `é` (two bytes): one column.
+        assert_eq!(line_col(text, text.rfind(';').unwrap()), (2, 6));
+        // Inside `é`: the character's column.
+        let e = text.find('é').unwrap();
+        assert_eq!(line_col(text, e + 1), (2, 5));
+        assert_eq!(line_col(text, text.len()), (3, 1));
+        assert_eq!(line_col(text, usize::MAX), (3, 1));
+        assert_eq!(line_of(text.as_bytes(), 10), 2);
+        assert_eq!(line_of(b"", 5), 1);
+    }
+
+    #[test]
+    fn a_byte_order_mark_takes_no_column() {
+        let text = "\u{feff}SELECT 1;\nx";
+        assert_eq!(bom_len(text), 3);
+        assert_eq!(without_bom(text), "SELECT 1;\nx");
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 3), (1, 1));
+        assert_eq!(line_col(text, 10), (1, 8));
+        assert_eq!(line_col(text, text.len() - 1), (2, 1));
+        // Only at the start: elsewhere it is a character like any other.
+        assert_eq!(bom_len("a\u{feff}"), 0);
+        assert_eq!(without_bom("a\u{feff}"), "a\u{feff}");
+        assert_eq!(line_col("a\u{feff}b", 4), (1, 3));
+    }
+
+    #[test]
+    fn a_locator_moves_both_ways() {
+        let text = "a\nbb\n\u{feff}ccc\n".repeat(300);
+        let mut locator = Locator::new(&text);
+        let mut offsets: Vec<usize> = (0..=text.len()).step_by(7).collect();
+        offsets.extend((0..text.len()).rev().step_by(5));
+        offsets.push(usize::MAX);
+        for offset in offsets {
+            let at = offset.min(text.len());
+            let mut from_start = at;
+            while !text.is_char_boundary(from_start) {
+                from_start -= 1;
+            }
+            let line = 1 + text[..from_start].matches('\n').count() as u32;
+            let column = 1 + text[..from_start]
+                .rsplit('\n')
+                .next()
+                .map_or(0, |l| l.chars().count()) as u32;
+            assert_eq!(locator.line_col(offset), (line, column), "offset {offset}");
+            assert_eq!(locator.line_at(offset), line_of(text.as_bytes(), offset));
+        }
+    }
+
+    #[test]
+    fn newlines_are_counted_in_long_inputs() {
+        let text = "a\n".repeat(1000);
+        assert_eq!(count_newlines(text.as_bytes()), 1000);
+        assert_eq!(line_of(text.as_bytes(), text.len()), 1001);
+    }
+}
