@@ -43,6 +43,9 @@ impl Target {
         check_name(name).map_err(|reason| Error::invalid(format!("{source}: {reason}")))?;
         let mut environment = base.clone();
         environment.connection.dbname = name.to_string();
+        // Errors then say where the name came from, and where the rest did.
+        environment.name = format!("{source} (on the server of {})", base.source());
+        environment.file = None;
         Ok(Target {
             environment,
             source,
@@ -63,6 +66,8 @@ impl Target {
             environment.application_name = parsed.application_name;
         }
         environment.connection = parsed.connection;
+        environment.name = source.clone();
+        environment.file = None;
         Ok(Target {
             environment,
             source,
