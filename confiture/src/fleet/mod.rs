@@ -63,7 +63,6 @@ mod query;
 mod targets;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -215,6 +214,16 @@ pub fn combined_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
     shared.unwrap_or(exit::SUCCESS)
 }
 
+/// The shared state of a running fleet's workers.
+struct Schedule {
+    /// The index of the next target to start (list order).
+    next: usize,
+    /// A failure stopped the fleet: no target starts any more.
+    stopped: bool,
+    slots: Vec<Option<(Ran, u64)>>,
+    counts: Counts,
+}
+
 /// What one target's command produced, before it becomes a [`TargetReport`].
 struct Ran {
     exit_code: u8,
@@ -359,64 +368,59 @@ impl Fleet {
     ) -> FleetReport {
         let start = Instant::now();
         let total = self.targets.len();
-        let next = AtomicUsize::new(0);
-        let stop = AtomicBool::new(false);
-        let slots: Vec<Option<(Ran, u64)>> = (0..total).map(|_| None).collect();
-        let state = Mutex::new((
-            slots,
-            Counts {
+        // One lock over the schedule: claiming the next target, the stop flag, the counts and
+        // the events. Events are sent under it, so they arrive in order with true counts, and
+        // no target starts once a failure that stops the fleet is recorded.
+        let state = Mutex::new(Schedule {
+            next: 0,
+            stopped: false,
+            slots: (0..total).map(|_| None).collect(),
+            counts: Counts {
                 total,
                 ..Counts::default()
             },
-        ));
+        });
         let workers = self.jobs.min(total);
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 scope.spawn(|| loop {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let index = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(target) = self.targets.get(index) else {
-                        return;
+                    let (index, target, shown) = {
+                        let mut s = lock(&state);
+                        let index = s.next;
+                        let Some(target) = self.targets.get(index).filter(|_| !s.stopped) else {
+                            return;
+                        };
+                        s.next += 1;
+                        s.counts.running += 1;
+                        let shown = target.shown();
+                        progress(&Event::Started {
+                            index,
+                            target: shown.clone(),
+                            counts: s.counts,
+                        });
+                        (index, target, shown)
                     };
-                    let shown = target.shown();
-                    let counts = {
-                        let mut guard = lock(&state);
-                        guard.1.running += 1;
-                        guard.1
-                    };
-                    progress(&Event::Started {
-                        index,
-                        target: shown.clone(),
-                        counts,
-                    });
                     let began = Instant::now();
                     let ran = command(target);
                     let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    if ran.failed && !self.keep_going {
-                        stop.store(true, Ordering::SeqCst);
-                    }
+                    let mut s = lock(&state);
                     let (exit_code, failed) = (ran.exit_code, ran.failed);
-                    let counts = {
-                        let mut guard = lock(&state);
-                        guard.1.running -= 1;
-                        guard.1.done += 1;
-                        guard.1.failed += usize::from(failed);
-                        guard.0[index] = Some((ran, ms));
-                        guard.1
-                    };
+                    s.stopped |= failed && !self.keep_going;
+                    s.counts.running -= 1;
+                    s.counts.done += 1;
+                    s.counts.failed += usize::from(failed);
+                    s.slots[index] = Some((ran, ms));
                     progress(&Event::Finished {
                         index,
                         target: shown,
                         exit_code,
                         failed,
-                        counts,
+                        counts: s.counts,
                     });
                 });
             }
         });
-        let (slots, _) = state.into_inner().unwrap_or_else(|p| p.into_inner());
+        let slots = state.into_inner().unwrap_or_else(|p| p.into_inner()).slots;
         let targets: Vec<TargetReport> = self
             .targets
             .iter()
