@@ -278,3 +278,30 @@ fn table(out: &Output, report: &FleetReport) -> String {
     text.push_str(&summary);
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_jobs_help_names_the_library_default() {
+        let cli = Cli::command();
+        for command in ["up", "status"] {
+            let sub = cli
+                .find_subcommand("migrate")
+                .and_then(|m| m.find_subcommand(command))
+                .expect("the subcommand");
+            let jobs = sub
+                .get_arguments()
+                .find(|a| a.get_id() == "jobs")
+                .expect("--jobs");
+            let help = jobs.get_help().map(ToString::to_string).unwrap_or_default();
+            assert!(
+                help.contains(&format!("default {}", fleet::DEFAULT_JOBS)),
+                "{command}: {help}"
+            );
+        }
+    }
+}
