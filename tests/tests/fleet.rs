@@ -501,3 +501,96 @@ fn files_with_errors_refuse_the_whole_fleet_before_connecting() {
         assert!(db.ledger().is_none(), "{} was migrated", db.name);
     }
 }
+
+#[test]
+fn passwords_in_the_list_or_the_environment_are_never_shown() {
+    let dbs = TestDbs::new("fleetpw", 2);
+    let project = tenant_project();
+    // The test server trusts local connections: the passwords are sent and ignored.
+    project.write(
+        "tenants.txt",
+        format!(
+            "postgresql://postgres:hunter2@{}:{}/{}\n{}\npostgresql://postgres:hunter3@127.0.0.1:1/gone?connect_timeout=2\n",
+            pg_host(),
+            pg_port(),
+            dbs.dbs[0].name,
+            dbs.dbs[1].name
+        ),
+    );
+    let base = format!(
+        "postgresql://postgres:s3cret@{}:{}/postgres",
+        pg_host(),
+        pg_port()
+    );
+    for format in ["table", "json"] {
+        let run = Run::of(project.cli().args([
+            "migrate",
+            "up",
+            "--database-url",
+            &base,
+            "--targets",
+            "tenants.txt",
+            "--keep-going",
+            "--format",
+            format,
+        ]));
+        run.code(exit::CONNECTION);
+        for secret in ["hunter2", "hunter3", "s3cret"] {
+            run.stdout_lacks(secret).stderr_lacks(secret);
+        }
+    }
+    for db in &dbs.dbs {
+        assert_eq!(consistent(db), ALL, "{}", db.name);
+    }
+}
+
+#[test]
+fn the_live_line_is_drawn_on_a_terminal_only() {
+    let dbs = TestDbs::new("fleettty", 3);
+    let project = tenant_project();
+    write_targets(&project, &dbs);
+    let url = server_url();
+    let args = [
+        "migrate",
+        "status",
+        "--database-url",
+        &url,
+        "--targets",
+        "tenants.txt",
+    ];
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut line = quote(&confiture_tests::binary().display().to_string());
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let output = std::process::Command::new("script")
+        .args(["-qefc", &line, "/dev/null"])
+        .current_dir(&project.root)
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("this test needs util-linux `script` to run the CLI on a terminal: {e}")
+        });
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        terminal.contains("targets done, 0 failed, 1 running"),
+        "{terminal}"
+    );
+    assert!(
+        terminal.contains("\r\x1b[K"),
+        "the live line is redrawn: {terminal:?}"
+    );
+    assert!(
+        terminal.contains("3 targets: 3 done, 0 failed"),
+        "{terminal}"
+    );
+
+    // Through a pipe: the table and the summary, no line to redraw.
+    fleet(&project, &["status", "--targets", "tenants.txt"])
+        .code(exit::NOT_INITIALISED)
+        .stdout_has("3 targets: 3 done, 0 failed")
+        .stderr_lacks("targets done")
+        .stderr_lacks("\x1b[K");
+}

@@ -91,7 +91,9 @@ pub struct Fleet {
     keep_going: bool,
 }
 
-/// What a running fleet reports as it goes (from its worker threads).
+/// What a running fleet reports as it goes: sent from its worker threads one at a time, in
+/// the order things happened, with the counts at that moment. Keep the callback short: the
+/// other workers wait while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A target was started.
@@ -139,7 +141,7 @@ pub enum TargetState {
 pub enum CommandReport {
     Up(UpReport),
     Down(DownReport),
-    Status(StatusReport),
+    Status(Box<StatusReport>),
 }
 
 /// One target in a [`FleetReport`] (one entry of the JSON's `targets`).
@@ -347,7 +349,7 @@ impl Fleet {
                     exit_code: report.exit_code(),
                     failed: false,
                     error: None,
-                    report: Some(CommandReport::Status(report)),
+                    report: Some(CommandReport::Status(Box::new(report))),
                 },
                 Err(error) => Ran {
                     exit_code: error.exit_code(),
