@@ -208,7 +208,7 @@ pub struct TestDbs {
 
 /// How many sessions create or drop the databases of a [`TestDbs`] at once: well below the
 /// server's `max_connections`, which other tests share.
-const TEST_DBS_THREADS: usize = 16;
+const TEST_DBS_THREADS: usize = 24;
 
 impl TestDbs {
     /// `count` empty databases, named `cft_<prefix>_..._<i>` so that a list sorts as created.
