@@ -457,7 +457,7 @@ fn the_targets_query_runs_read_only() {
     ]));
     run.code(exit::INVALID)
         .stderr_has("the targets query failed")
-        .stderr_has("read-only");
+        .stderr_has("read-only transaction");
     let count: i64 = db
         .connect()
         .query_one("SELECT count(*) FROM tenants", &[])
