@@ -520,7 +520,7 @@ impl Migrator {
     /// weigh: `up` refuses those it could run, `down` those of what it rolls back, `status`
     /// shows them.
     fn load_checked(&self) -> Result<files::Checked> {
-        files::load(&self.migrations_dir, &self.check_options)
+        self.load()
     }
 
     /// The set for `up` through `target` (all without one): refused (exit 5, before connecting)
@@ -647,7 +647,9 @@ impl Migrator {
             dry_run: options.dry_run,
             ..UpReport::default()
         };
-        self.command(report, |m, report| m.up_run(options, progress, report))
+        self.off_runtime(progress, |m, progress| {
+            m.command(report, |m, report| m.up_run(options, progress, report))
+        })
     }
 
     fn up_run(
@@ -767,7 +769,9 @@ impl Migrator {
             dry_run: options.dry_run,
             ..DownReport::default()
         };
-        self.command(report, |m, report| m.down_run(options, progress, report))
+        self.off_runtime(progress, |m, progress| {
+            m.command(report, |m, report| m.down_run(options, progress, report))
+        })
     }
 
     fn down_run(
@@ -855,8 +859,10 @@ impl Migrator {
             dry_run: options.dry_run,
             ..BaselineReport::default()
         };
-        self.command(report, |m, report| {
-            m.baseline_run(options, progress, report)
+        self.off_runtime(progress, |m, progress| {
+            m.command(report, |m, report| {
+                m.baseline_run(options, progress, report)
+            })
         })
     }
 
@@ -904,7 +910,9 @@ impl Migrator {
             dry_run: options.dry_run,
             ..ReinitReport::default()
         };
-        self.command(report, |m, report| m.reinit_run(options, progress, report))
+        self.off_runtime(progress, |m, progress| {
+            m.command(report, |m, report| m.reinit_run(options, progress, report))
+        })
     }
 
     fn reinit_run(

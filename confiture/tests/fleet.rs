@@ -251,3 +251,54 @@ fn a_query_lists_names_on_the_server_and_urls() {
     let e = fleet::query_targets(&base, "SELECT 1, 2").unwrap_err();
     assert!(e.message.contains("2 columns"), "{e:?}");
 }
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// An application that embeds its migrations rolls them out to its tenants with no file on
+/// disk: the fleet keeps the `Migrator`'s embedded set.
+#[test]
+fn a_fleet_of_a_migrator_with_embedded_migrations_reads_no_file() {
+    use confiture::embedded::{EmbeddedFile, EmbeddedMigration, EmbeddedMigrations};
+    use confiture::files::{checksum, TransactionMode};
+    let file = |name: String, sql: &str| EmbeddedFile {
+        file_name: leak(name),
+        sql: leak(sql.to_string()),
+        checksum: leak(checksum(sql.as_bytes())),
+    };
+    let migrations: Vec<EmbeddedMigration> = [(1, "create_a", "a"), (2, "create_b", "b")]
+        .into_iter()
+        .map(|(version, name, table)| EmbeddedMigration {
+            version,
+            version_text: leak(format!("00{version}")),
+            name,
+            mode: TransactionMode::Transaction,
+            irreversible: false,
+            up: file(
+                format!("00{version}_{name}.up.sql"),
+                &format!("CREATE TABLE {table} (id int);\n"),
+            ),
+            down: file(
+                format!("00{version}_{name}.down.sql"),
+                &format!("DROP TABLE {table};\n"),
+            ),
+        })
+        .collect();
+    let set: &'static EmbeddedMigrations = Box::leak(Box::new(EmbeddedMigrations {
+        package: "service",
+        package_version: "1.0.0",
+        dir: "no/such/dir/migrations",
+        first_version: None,
+        migrations: Box::leak(migrations.into_boxed_slice()),
+    }));
+    let tenants = Tenants::new("fleet_embed", 2);
+    let app = confiture::Migrator::from_embedded(environment("postgres"), set);
+    let fleet = Fleet::for_migrator(&app, tenants.targets());
+    let report = fleet.up(&UpOptions::default(), &|_| {}).expect("runs");
+    assert_eq!(report.exit_code(), exit::SUCCESS, "{report:?}");
+    for t in &report.targets {
+        assert_eq!(t.applied, ["001", "002"], "{t:?}");
+    }
+    assert_eq!(fleet.status(&|_| {}).unwrap().exit_code(), exit::SUCCESS);
+}

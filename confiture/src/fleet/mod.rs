@@ -68,6 +68,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::embedded::EmbeddedMigrations;
 use crate::error::Result;
 use crate::exit;
 use crate::files::CheckOptions;
@@ -83,9 +84,14 @@ pub use targets::{parse_list, read_list, Target};
 pub const DEFAULT_JOBS: usize = 4;
 
 /// One command against many databases: see the module docs.
+///
+/// Its commands block until every target is done (on threads of their own): from async code,
+/// call them in `tokio::task::spawn_blocking`.
 pub struct Fleet {
     targets: Vec<Target>,
     migrations_dir: PathBuf,
+    /// The migrations compiled into the binary, read instead of `migrations_dir`.
+    embedded: Option<&'static EmbeddedMigrations>,
     check_options: CheckOptions,
     jobs: usize,
     keep_going: bool,
@@ -245,19 +251,23 @@ impl Fleet {
         Fleet {
             targets,
             migrations_dir: migrations_dir.into(),
+            embedded: None,
             check_options,
             jobs: DEFAULT_JOBS,
             keep_going: false,
         }
     }
 
-    /// `targets`, with the migrations directory and checks of `migrator`.
+    /// `targets`, with the migrations of `migrator`: its directory and checks, or the set
+    /// embedded in the binary ([`Migrator::from_embedded`]).
     pub fn for_migrator(migrator: &Migrator, targets: Vec<Target>) -> Fleet {
-        Fleet::new(
+        let mut fleet = Fleet::new(
             targets,
             migrator.migrations_dir(),
             migrator.check_options.clone(),
-        )
+        );
+        fleet.embedded = migrator.embedded();
+        fleet
     }
 
     /// At most `n` targets at once (0 counts as 1).
@@ -277,11 +287,11 @@ impl Fleet {
     }
 
     fn migrator(&self, target: &Target) -> Migrator {
-        Migrator::new(
-            target.environment.clone(),
-            self.migrations_dir.clone(),
-            self.check_options.clone(),
-        )
+        let env = target.environment.clone();
+        match self.embedded {
+            Some(embedded) => Migrator::from_embedded(env, embedded),
+            None => Migrator::new(env, self.migrations_dir.clone(), self.check_options.clone()),
+        }
     }
 
     /// `migrate up` on every target. Refused as a whole (before connecting anywhere) when
@@ -341,8 +351,10 @@ impl Fleet {
     /// `migrate status` on every target (read-only). A target whose status could not be read
     /// failed; one with pending migrations is done, with its exit code (1).
     pub fn status(&self, progress: &(dyn Fn(&Event) + Sync)) -> Result<FleetReport> {
-        // Unreadable files are the same failure on every database: refused once.
-        crate::files::read_dir(&self.migrations_dir)?;
+        if let Some(first) = self.targets.first() {
+            // Unreadable files are the same failure on every database: refused once.
+            self.migrator(first).load()?;
+        }
         Ok(self.run("status", progress, |target| {
             match self.migrator(target).status() {
                 Ok(report) => Ran {
