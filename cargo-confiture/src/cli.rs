@@ -3,6 +3,16 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use confiture::config::{Labels, Timeout};
+use confiture::history::{Version, VersionError};
+use confiture::migrate::DEFAULT_LOCK_WAIT;
+
+/// How messages of the library name the three ways of choosing a database: our flags.
+pub const SELECTION_LABELS: Labels<'static> = Labels {
+    url: "--database-url",
+    env: "--env",
+    file: "-c",
+};
 
 /// PostgreSQL schema migrations, native to Cargo.
 ///
@@ -44,9 +54,19 @@ pub struct Global {
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
 
-    /// Migrations directory (default: `migrations_dir` of `[workspace.metadata.confiture]`, or `db/migrations`)
+    /// Migrations directory (default: `migrations_dir` of `[package.metadata.confiture]` or
+    /// `[workspace.metadata.confiture]`, or `db/migrations`)
     #[arg(long, global = true, value_name = "DIR")]
     pub migrations_dir: Option<PathBuf>,
+
+    /// Use this workspace member's settings (`[package.metadata.confiture]`), as if run in its
+    /// directory
+    #[arg(long, short = 'p', global = true, value_name = "NAME")]
+    pub package: Option<String>,
+
+    /// Use the settings of this `Cargo.toml`'s package (or workspace), as if run in its directory
+    #[arg(long, global = true, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
 
     /// Output format: a table for people, or one JSON document on stdout for scripts
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
@@ -132,19 +152,48 @@ pub struct GenerateArgs {
 pub struct LockArgs {
     /// How long to wait for another runner's migration lock before giving up (exit 6); `0`
     /// tries once and gives up at once if another run holds it
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
-    pub lock_timeout: String,
+    #[arg(
+        long,
+        // Its old name, hidden: `lock_timeout` is PostgreSQL's setting for the SQL.
+        alias = "lock-timeout",
+        value_name = "DURATION",
+        value_parser = duration,
+        default_value_t = default_lock_wait()
+    )]
+    pub lock_wait: Timeout,
+}
+
+/// `migrate::DEFAULT_LOCK_WAIT`, the one place that says how long.
+fn default_lock_wait() -> Timeout {
+    Timeout::new(DEFAULT_LOCK_WAIT).expect("the default lock wait is below PostgreSQL's limit")
 }
 
 /// Timeouts for the SQL of the migrations (or rollbacks) a command runs.
 #[derive(Debug, Args)]
 pub struct SqlTimeoutArgs {
     /// `lock_timeout` for the migration SQL (default: the environment's, else 5s; 0 disables)
-    #[arg(long, value_name = "DURATION")]
-    pub lock_timeout_statement: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub lock_timeout_statement: Option<Timeout>,
     /// `statement_timeout` for the migration SQL (default: the environment's, else none)
-    #[arg(long, value_name = "DURATION")]
-    pub statement_timeout: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub statement_timeout: Option<Timeout>,
+}
+
+/// A duration flag, by the library's one rule for timeouts (unit, PostgreSQL's limit): a
+/// malformed one is a usage error (exit 64) like every other bad argument.
+fn duration(text: &str) -> Result<Timeout, String> {
+    text.parse::<Timeout>()
+        .map_err(|e| format!("{e}; {}", e.help()))
+}
+
+/// A version flag (`--target`, `--through`), by the library's `Version`.
+fn version(text: &str) -> Result<Version, String> {
+    text.trim().parse::<Version>().map_err(|e| match e {
+        VersionError::TooLarge => "is not a migration version: it is too large".to_string(),
+        _ => "is not a migration version; give the number at the start of a migration file \
+              name, e.g. `3` or `003`"
+            .to_string(),
+    })
 }
 
 #[derive(Debug, Args)]
@@ -153,8 +202,8 @@ pub struct UpArgs {
     #[arg(long, value_name = "N", conflicts_with = "target")]
     pub steps: Option<u32>,
     /// Apply pending migrations up to and including this version
-    #[arg(long, value_name = "VERSION")]
-    pub target: Option<String>,
+    #[arg(long, value_name = "VERSION", value_parser = version)]
+    pub target: Option<Version>,
     /// Connect and print the plan (each migration, its transaction mode, its SQL); write nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -215,8 +264,8 @@ pub struct DownArgs {
     #[arg(long, value_name = "N", conflicts_with = "target")]
     pub steps: Option<u32>,
     /// Roll back every migration applied after this version (`--target 0 --yes` rolls back all)
-    #[arg(long, value_name = "VERSION")]
-    pub target: Option<String>,
+    #[arg(long, value_name = "VERSION", value_parser = version)]
+    pub target: Option<Version>,
     /// Confirm rolling back every migration (`--target 0`)
     #[arg(long)]
     pub yes: bool,
@@ -236,8 +285,8 @@ pub struct DownArgs {
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
     /// Record every migration up to and including this version
-    #[arg(long, value_name = "VERSION")]
-    pub through: String,
+    #[arg(long, value_name = "VERSION", value_parser = version)]
+    pub through: Version,
     /// Show what would be recorded; write nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -249,8 +298,8 @@ pub struct BaselineArgs {
 pub struct ReinitArgs {
     /// Also record the files with no ledger row up to this version as applied, without running
     /// them, and forget the rows above it (default: only rewrite the rows the ledger has)
-    #[arg(long, value_name = "VERSION")]
-    pub through: Option<String>,
+    #[arg(long, value_name = "VERSION", value_parser = version)]
+    pub through: Option<Version>,
     /// Show what would happen to each row; write nothing
     #[arg(long)]
     pub dry_run: bool,

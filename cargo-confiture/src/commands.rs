@@ -30,7 +30,9 @@ impl Context {
     fn new(cli: &Cli) -> Result<Context> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::invalid("cannot read the current directory").with_cause(e))?;
-        let workspace = Workspace::discover(&cwd)?;
+        let g = &cli.global;
+        let start = crate::select::start(&cwd, g.package.as_deref(), g.manifest_path.as_deref())?;
+        let workspace = Workspace::discover(&start)?;
         let migrations_dir = match &cli.global.migrations_dir {
             Some(dir) => cwd.join(dir),
             None => workspace.migrations_dir(),

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod output;
 mod render;
+mod select;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

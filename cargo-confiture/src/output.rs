@@ -63,13 +63,22 @@ pub fn invocation(global: &Global) -> Invocation {
     } else if let Some(file) = &global.config {
         database = vec!["-c".to_string(), file.to_string_lossy().into_owned()];
     }
-    let files = match &global.migrations_dir {
-        Some(dir) => vec![
+    let mut files = Vec::new();
+    if let Some(package) = &global.package {
+        files.extend(["-p".to_string(), package.clone()]);
+    }
+    if let Some(manifest) = &global.manifest_path {
+        files.extend([
+            "--manifest-path".to_string(),
+            manifest.to_string_lossy().into_owned(),
+        ]);
+    }
+    if let Some(dir) = &global.migrations_dir {
+        files.extend([
             "--migrations-dir".to_string(),
             dir.to_string_lossy().into_owned(),
-        ],
-        None => Vec::new(),
-    };
+        ]);
+    }
     Invocation { database, files }
 }
 

@@ -2,7 +2,8 @@
 //! duplicate version, a badly named file... fails the build, naming the file.
 //!
 //! In the standard layout (`db/migrations`, or `migrations_dir` under
-//! `[workspace.metadata.confiture]` in the workspace's `Cargo.toml`), the build script is:
+//! `[package.metadata.confiture]` in the package's `Cargo.toml` or
+//! `[workspace.metadata.confiture]` in the workspace's), the build script is:
 //!
 //! ```no_run
 //! // build.rs
@@ -17,8 +18,9 @@
 //!
 //! What [`check`] does:
 //! - finds the workspace from `CARGO_MANIFEST_DIR` and reads `[workspace.metadata.confiture]`
-//!   (`migrations_dir`, `first_version`);
-//! - prints `cargo:rerun-if-changed` for that `Cargo.toml`, the migrations directory (its
+//!   and the package's `[package.metadata.confiture]`, which overrides it (`migrations_dir`,
+//!   `first_version`);
+//! - prints `cargo:rerun-if-changed` for those `Cargo.toml` files, the migrations directory (its
 //!   modification time covers files added, renamed or removed) and each file in it (edits), so
 //!   the check runs again exactly when something it read changes;
 //! - prints each error as one `cargo::error=path[:line]: code: message; help: ...` line (the
@@ -74,8 +76,9 @@ pub fn check() -> Result<Report, Error> {
     Check::new().run()
 }
 
-/// A check with explicit settings. Unset settings come from the workspace's
-/// `[workspace.metadata.confiture]`, then from the defaults.
+/// A check with explicit settings. Unset settings come from the package's
+/// `[package.metadata.confiture]`, then the workspace's `[workspace.metadata.confiture]`, then
+/// from the defaults.
 #[derive(Debug, Clone, Default)]
 pub struct Check {
     migrations_dir: Option<PathBuf>,
@@ -91,6 +94,8 @@ pub struct Report {
     pub root: PathBuf,
     /// The `Cargo.toml` the settings were read from, if any.
     pub manifest: Option<PathBuf>,
+    /// The package's `Cargo.toml`, when its `[package.metadata.confiture]` was read too.
+    pub package_manifest: Option<PathBuf>,
     pub migrations_dir: PathBuf,
     /// Every entry of the migrations directory that was looked at.
     pub files: Vec<PathBuf>,
@@ -168,7 +173,7 @@ impl Check {
                 return Err(Error::Setup(err));
             }
         };
-        if let Some(manifest) = &located.workspace.manifest {
+        for manifest in located.workspace.manifests() {
             print(rerun(manifest));
         }
         print(rerun(&located.migrations_dir));
@@ -245,6 +250,7 @@ impl Located {
         Ok(Report {
             root: self.workspace.root,
             manifest: self.workspace.manifest,
+            package_manifest: self.workspace.package_manifest,
             migrations_dir: self.migrations_dir,
             files,
             checked,
@@ -266,6 +272,7 @@ impl Report {
     /// Every path whose change must rerun the check.
     pub fn rerun_paths(&self) -> Vec<PathBuf> {
         let mut paths: Vec<PathBuf> = self.manifest.iter().cloned().collect();
+        paths.extend(self.package_manifest.iter().cloned());
         paths.push(self.migrations_dir.clone());
         paths.extend(self.files.iter().cloned());
         paths
@@ -598,11 +605,34 @@ mod tests {
             report.rerun_paths(),
             [
                 tmp.0.join("Cargo.toml"),
+                // The member's own: adding a `[package.metadata.confiture]` reruns the check.
+                tmp.0.join("app/Cargo.toml"),
                 tmp.0.join("sql"),
                 tmp.0.join("sql/007_a.down.sql"),
                 tmp.0.join("sql/007_a.up.sql"),
             ]
         );
+    }
+
+    /// A member's `[package.metadata.confiture]` overrides the workspace's table: each member
+    /// checks its own directory.
+    #[test]
+    fn a_member_checks_the_directory_of_its_package_table() {
+        let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = \"sql\"\n");
+        tmp.write(
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
+             [package.metadata.confiture]\nmigrations_dir = \"migrations\"\nfirst_version = 2\n",
+        );
+        tmp.write("app/migrations/002_a.up.sql", "SELECT 1;\n");
+        tmp.write("app/migrations/002_a.down.sql", "SELECT 1;\n");
+        let report = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .inspect()
+            .unwrap();
+        assert_eq!(report.migrations_dir, tmp.0.join("app/migrations"));
+        assert_eq!(report.errors(), 0, "{:?}", report.checked.diagnostics);
+        assert_eq!(report.package_manifest, Some(tmp.0.join("app/Cargo.toml")));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub const MIGRATION_FAILED: u8 = 4;
 /// Invalid configuration or migration files (lint errors, bad environment file, invalid
 /// migration name). A flag value that makes no sense (`--steps 0`) is [`USAGE`].
 pub const INVALID: u8 = 5;
-/// The migration lock was not acquired within `--lock-timeout`.
+/// The migration lock was not acquired within `--lock-wait`.
 pub const LOCK_TIMEOUT: u8 = 6;
 /// History diverged: an applied migration was modified or is missing, a version is recorded
 /// twice, or one is out of order.

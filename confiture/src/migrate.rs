@@ -32,7 +32,7 @@ use crate::ledger::{LedgerRow, Rewrite, TrackingTable};
 use crate::plan;
 use crate::Migrator;
 
-/// Default for how long to wait for the migration lock (`--lock-timeout`).
+/// Default for how long to wait for the migration lock (the CLI's `--lock-wait`).
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Options of `migrate up`. `Default` applies every pending migration.

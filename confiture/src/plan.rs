@@ -227,8 +227,9 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
         details.extend(missing.iter().map(|r| missing_detail(r)));
         help.push(format!(
             "restore the missing files from version control; if they were squashed into a \
-             schema snapshot, set `first_version` in `[workspace.metadata.confiture]`; if they \
-             were removed on purpose, {} forgets their rows",
+             schema snapshot, set `first_version` in {}; if they were removed on purpose, {} \
+             forgets their rows",
+            crate::workspace::SETTINGS_TABLES,
             reinit_hint()
         ));
     }

@@ -1,6 +1,11 @@
-//! Where things are: the Cargo workspace root and its `[workspace.metadata.confiture]` table.
-//! Discovery walks up to the `Cargo.toml` that has `[workspace]` and reads the table directly
+//! Where things are: the Cargo workspace root, its `[workspace.metadata.confiture]` table, and
+//! the `[package.metadata.confiture]` table of the package the start directory is in.
+//! Discovery walks up to the `Cargo.toml` that has `[workspace]` and reads the tables directly
 //! (a `cargo metadata` subprocess would cost as much as a whole `status`).
+//!
+//! The workspace table gives defaults; the package table overrides them key by key, its paths
+//! relative to the package's directory (as Cargo's own paths in a package manifest are). A
+//! single-package project writes its settings in either table: the package is its own root.
 
 use std::fs;
 use std::io;
@@ -16,9 +21,17 @@ pub const KEYS: &[&str] = &[
     "first_version",
 ];
 
-const TABLE: &str = "[workspace.metadata.confiture]";
+/// The workspace's table of settings.
+pub const WORKSPACE_TABLE: &str = "[workspace.metadata.confiture]";
+/// A package's table of settings, which overrides the workspace's.
+pub const PACKAGE_TABLE: &str = "[package.metadata.confiture]";
+/// Both tables, as messages that tell where to set something name them.
+pub const SETTINGS_TABLES: &str =
+    "`[package.metadata.confiture]` of the package's Cargo.toml (or `[workspace.metadata.confiture]` \
+     of the workspace's)";
 
-/// `[workspace.metadata.confiture]`, with defaults filled in. Paths are relative to the root.
+/// `[workspace.metadata.confiture]` overridden by `[package.metadata.confiture]`, with defaults
+/// filled in. Paths are relative to the root (a package table's are made absolute).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub migrations_dir: PathBuf,
@@ -44,6 +57,9 @@ pub struct Workspace {
     pub root: PathBuf,
     /// The `Cargo.toml` the settings were read from, if any (for `cargo:rerun-if-changed`).
     pub manifest: Option<PathBuf>,
+    /// The `Cargo.toml` of the package the start directory is in, when it is not `manifest`
+    /// (a workspace member): its `[package.metadata.confiture]` was read too.
+    pub package_manifest: Option<PathBuf>,
     pub settings: Settings,
 }
 
@@ -59,68 +75,79 @@ impl Workspace {
             Error::invalid(format!("cannot resolve directory `{}`", start.display()))
                 .with_cause(err)
         })?;
-        let mut nearest_package: Option<PathBuf> = None;
+        let mut package: Option<Package> = None;
         for dir in start.ancestors() {
             let manifest = dir.join("Cargo.toml");
             let Some(table) = read_manifest(&manifest)? else {
                 continue;
             };
+            if package.is_none() && table.contains_key("package") {
+                package = Some(Package {
+                    dir: dir.to_path_buf(),
+                    manifest: manifest.clone(),
+                    table: table.clone(),
+                });
+            }
             if table.contains_key("workspace") {
-                return Workspace::from_root(dir.to_path_buf(), manifest, &table);
+                return Workspace::from_root(dir.to_path_buf(), manifest, &table, package);
             }
             if let Some(pointer) = table.get("package").and_then(|p| p.get("workspace")) {
-                let Some(pointer) = pointer.as_str() else {
-                    return Err(Error::invalid(format!(
-                        "`package.workspace` in `{}` must be a string (the path to the workspace root)",
-                        manifest.display()
-                    )));
-                };
-                let root = normalize(&dir.join(pointer));
-                let root_manifest = root.join("Cargo.toml");
-                let help = format!("fix `package.workspace` in `{}`", manifest.display());
-                let table = read_manifest(&root_manifest)?.ok_or_else(|| {
-                    Error::invalid(format!(
-                        "`package.workspace` in `{}` points at `{}`, which has no Cargo.toml",
-                        manifest.display(),
-                        root.display()
-                    ))
-                    .with_help(help.clone())
-                })?;
-                if !table.contains_key("workspace") {
-                    return Err(Error::invalid(format!(
-                        "`package.workspace` in `{}` points at `{}`, which has no `[workspace]` table",
-                        manifest.display(),
-                        root_manifest.display()
-                    ))
-                    .with_help(help));
-                }
-                return Workspace::from_root(root, root_manifest, &table);
-            }
-            if nearest_package.is_none() && table.contains_key("package") {
-                nearest_package = Some(dir.to_path_buf());
+                let (root, root_manifest, table) = follow_pointer(dir, &manifest, pointer)?;
+                return Workspace::from_root(root, root_manifest, &table, package);
             }
         }
-        Ok(match nearest_package {
-            Some(root) => Workspace {
-                manifest: Some(root.join("Cargo.toml")),
-                root,
-                settings: Settings::default(),
-            },
-            None => Workspace {
+        match package {
+            // Outside any workspace the nearest package is its own root (as for cargo).
+            Some(package) => {
+                let empty = toml::Table::new();
+                let (dir, manifest) = (package.dir.clone(), package.manifest.clone());
+                Workspace::from_root(dir, manifest, &empty, Some(package))
+            }
+            None => Ok(Workspace {
                 root: start,
                 manifest: None,
+                package_manifest: None,
                 settings: Settings::default(),
-            },
-        })
+            }),
+        }
     }
 
-    fn from_root(root: PathBuf, manifest: PathBuf, table: &toml::Table) -> Result<Workspace> {
-        let settings = read_settings(&manifest, table)?;
+    fn from_root(
+        root: PathBuf,
+        manifest: PathBuf,
+        table: &toml::Table,
+        package: Option<Package>,
+    ) -> Result<Workspace> {
+        let mut settings = Settings::default();
+        let workspace_table = table.get("workspace").and_then(|w| w.get("metadata"));
+        if let Some(value) = workspace_table.and_then(|m| m.get("confiture")) {
+            read_settings(&manifest, value, WORKSPACE_TABLE, None, &mut settings)?;
+        }
+        let mut package_manifest = None;
+        if let Some(package) = package {
+            let package_table = package.table.get("package").and_then(|p| p.get("metadata"));
+            if let Some(value) = package_table.and_then(|m| m.get("confiture")) {
+                let base = Some(package.dir.as_path());
+                read_settings(&package.manifest, value, PACKAGE_TABLE, base, &mut settings)?;
+            }
+            if package.manifest != manifest {
+                package_manifest = Some(package.manifest);
+            }
+        }
         Ok(Workspace {
             root,
             manifest: Some(manifest),
+            package_manifest,
             settings,
         })
+    }
+
+    /// The manifests the settings come from: the workspace's, then the package's.
+    pub fn manifests(&self) -> impl Iterator<Item = &Path> {
+        self.manifest
+            .iter()
+            .chain(self.package_manifest.iter())
+            .map(PathBuf::as_path)
     }
 
     pub fn migrations_dir(&self) -> PathBuf {
@@ -130,6 +157,47 @@ impl Workspace {
     pub fn environments_dir(&self) -> PathBuf {
         self.root.join(&self.settings.environments_dir)
     }
+}
+
+/// The package the start directory is in: its `[package.metadata.confiture]` overrides.
+struct Package {
+    dir: PathBuf,
+    manifest: PathBuf,
+    table: toml::Table,
+}
+
+/// A member's `package.workspace = "path"`: the root, its manifest and its table.
+fn follow_pointer(
+    dir: &Path,
+    manifest: &Path,
+    pointer: &toml::Value,
+) -> Result<(PathBuf, PathBuf, toml::Table)> {
+    let Some(pointer) = pointer.as_str() else {
+        return Err(Error::invalid(format!(
+            "`package.workspace` in `{}` must be a string (the path to the workspace root)",
+            manifest.display()
+        )));
+    };
+    let root = normalize(&dir.join(pointer));
+    let root_manifest = root.join("Cargo.toml");
+    let help = format!("fix `package.workspace` in `{}`", manifest.display());
+    let table = read_manifest(&root_manifest)?.ok_or_else(|| {
+        Error::invalid(format!(
+            "`package.workspace` in `{}` points at `{}`, which has no Cargo.toml",
+            manifest.display(),
+            root.display()
+        ))
+        .with_help(help.clone())
+    })?;
+    if !table.contains_key("workspace") {
+        return Err(Error::invalid(format!(
+            "`package.workspace` in `{}` points at `{}`, which has no `[workspace]` table",
+            manifest.display(),
+            root_manifest.display()
+        ))
+        .with_help(help));
+    }
+    Ok((root, root_manifest, table))
 }
 
 /// The parsed manifest, or `None` when there is no `Cargo.toml` file here.
@@ -154,28 +222,33 @@ fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
     })
 }
 
-/// Reads `[workspace.metadata.confiture]`: every key known, every value of the right type.
-fn read_settings(manifest: &Path, table: &toml::Table) -> Result<Settings> {
-    let mut settings = Settings::default();
-    let Some(value) = table
-        .get("workspace")
-        .and_then(|w| w.get("metadata"))
-        .and_then(|m| m.get("confiture"))
-    else {
-        return Ok(settings);
-    };
+/// Reads one table of settings (`name`, in `manifest`) into `settings`: every key known, every
+/// value of the right type. Paths are relative to `base` when given (a package's directory),
+/// else to the workspace root.
+fn read_settings(
+    manifest: &Path,
+    value: &toml::Value,
+    name: &str,
+    base: Option<&Path>,
+    settings: &mut Settings,
+) -> Result<()> {
+    let dotted = name.trim_matches(['[', ']']);
     let Some(confiture) = value.as_table() else {
         return Err(Error::invalid(format!(
-            "`workspace.metadata.confiture` in `{}` must be a table, not {}",
+            "`{dotted}` in `{}` must be a table, not {}",
             manifest.display(),
             describe(value)
         ))
-        .with_help(format!("write it as a `{TABLE}` section")));
+        .with_help(format!("write it as a `{name}` section")));
+    };
+    let path_of = |text: &str| match base {
+        Some(base) => base.join(text),
+        None => PathBuf::from(text),
     };
     for (key, value) in confiture {
         let wrong_type = |expected: &str, example: &str| {
             Error::invalid(format!(
-                "`{key}` in `{TABLE}` of `{}` must be {expected}, not {}",
+                "`{key}` in `{name}` of `{}` must be {expected}, not {}",
                 manifest.display(),
                 describe(value)
             ))
@@ -191,14 +264,18 @@ fn read_settings(manifest: &Path, table: &toml::Table) -> Result<Settings> {
                 let path = value.as_str().filter(|s| !s.is_empty());
                 let path = path.ok_or_else(|| {
                     wrong_type(
-                        "a non-empty path string, relative to the workspace root",
+                        if base.is_some() {
+                            "a non-empty path string, relative to the package's directory"
+                        } else {
+                            "a non-empty path string, relative to the workspace root"
+                        },
                         example,
                     )
                 })?;
                 if key == "migrations_dir" {
-                    settings.migrations_dir = PathBuf::from(path);
+                    settings.migrations_dir = path_of(path);
                 } else {
-                    settings.environments_dir = PathBuf::from(path);
+                    settings.environments_dir = path_of(path);
                 }
             }
             "default_env" => {
@@ -212,22 +289,26 @@ fn read_settings(manifest: &Path, table: &toml::Table) -> Result<Settings> {
                 settings.first_version =
                     Some(version.ok_or_else(|| wrong_type("a non-negative integer", "5"))?);
             }
-            _ => {
-                let err = Error::invalid(format!(
-                    "unknown key `{key}` in `{TABLE}` of `{}`",
-                    manifest.display()
-                ));
-                let keys = KEYS.join(", ");
-                return Err(match did_you_mean(key, KEYS) {
-                    Some(known) => {
-                        err.with_help(format!("did you mean `{known}`? the keys are {keys}"))
-                    }
-                    None => err.with_help(format!("the keys are {keys}")),
-                });
-            }
+            _ => return Err(unknown_key(manifest, name, key)),
         }
     }
-    Ok(settings)
+    Ok(())
+}
+
+/// `unknown key` in a table of settings, with a did-you-mean and the keys both tables take.
+fn unknown_key(manifest: &Path, name: &str, key: &str) -> Error {
+    let err = Error::invalid(format!(
+        "unknown key `{key}` in `{name}` of `{}`",
+        manifest.display()
+    ));
+    let keys = format!(
+        "{} (in `{PACKAGE_TABLE}` and `{WORKSPACE_TABLE}` alike)",
+        KEYS.join(", ")
+    );
+    match did_you_mean(key, KEYS) {
+        Some(known) => err.with_help(format!("did you mean `{known}`? the keys are {keys}")),
+        None => err.with_help(format!("the keys are {keys}")),
+    }
 }
 
 fn describe(value: &toml::Value) -> String {
@@ -408,6 +489,143 @@ mod tests {
     }
 
     #[test]
+    fn a_single_package_reads_its_package_table() {
+        let tmp = TempDir::new();
+        let manifest = tmp.write(
+            "solo/Cargo.toml",
+            &format!(
+                "{MEMBER}\n[package.metadata.confiture]\nmigrations_dir = \"sql\"\n\
+                 default_env = \"dev\"\nfirst_version = 3\n"
+            ),
+        );
+        let ws = Workspace::discover(&tmp.dir("solo/src")).unwrap();
+        assert_eq!(ws.root, tmp.0.join("solo"));
+        assert_eq!(ws.manifest.as_deref(), Some(manifest.as_path()));
+        assert_eq!(ws.package_manifest, None);
+        assert_eq!(ws.migrations_dir(), tmp.0.join("solo/sql"));
+        assert_eq!(ws.environments_dir(), tmp.0.join("solo/db/environments"));
+        assert_eq!(ws.settings.default_env, "dev");
+        assert_eq!(ws.settings.first_version, Some(3));
+    }
+
+    /// The workspace table gives defaults, a member's table overrides them key by key (its
+    /// paths relative to the member); other members and the root keep the workspace's.
+    #[test]
+    fn a_member_package_table_overrides_the_workspace_table() {
+        let tmp = TempDir::new();
+        let root_manifest = tmp.write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"billing\", \"web\"]\n\n\
+             [workspace.metadata.confiture]\nmigrations_dir = \"db/migrations\"\n\
+             default_env = \"dev\"\nfirst_version = 10\n",
+        );
+        let billing = tmp.write(
+            "billing/Cargo.toml",
+            "[package]\nname = \"billing\"\n\n[package.metadata.confiture]\n\
+             migrations_dir = \"migrations\"\nfirst_version = 1\n",
+        );
+        tmp.write("web/Cargo.toml", "[package]\nname = \"web\"\n");
+
+        let ws = Workspace::discover(&tmp.dir("billing/src")).unwrap();
+        assert_eq!(ws.root, tmp.0);
+        assert_eq!(ws.migrations_dir(), tmp.0.join("billing/migrations"));
+        assert_eq!(ws.settings.first_version, Some(1));
+        assert_eq!(
+            ws.settings.default_env, "dev",
+            "not overridden: the workspace's"
+        );
+        assert_eq!(ws.environments_dir(), tmp.0.join("db/environments"));
+        let manifests: Vec<&Path> = ws.manifests().collect();
+        assert_eq!(manifests, [root_manifest.as_path(), billing.as_path()]);
+
+        for start in [tmp.dir("web"), tmp.0.clone()] {
+            let ws = Workspace::discover(&start).unwrap();
+            assert_eq!(ws.migrations_dir(), tmp.0.join("db/migrations"));
+            assert_eq!(ws.settings.first_version, Some(10));
+        }
+    }
+
+    #[test]
+    fn a_root_package_and_a_pointed_member_read_their_tables() {
+        let tmp = TempDir::new();
+        tmp.write(
+            "Cargo.toml",
+            "[workspace]\n[workspace.metadata.confiture]\ndefault_env = \"dev\"\n\
+             [package]\nname = \"root\"\n[package.metadata.confiture]\ndefault_env = \"prod\"\n",
+        );
+        let ws = Workspace::discover(&tmp.0).unwrap();
+        assert_eq!(ws.settings.default_env, "prod");
+        assert_eq!(ws.package_manifest, None, "one manifest holds both tables");
+
+        tmp.write(
+            "root/Cargo.toml",
+            "[workspace]\nmembers = [\"../elsewhere/app\"]\n",
+        );
+        tmp.write(
+            "elsewhere/app/Cargo.toml",
+            &format!(
+                "{MEMBER}workspace = \"../../root\"\n[package.metadata.confiture]\n\
+                 environments_dir = \"envs\"\n"
+            ),
+        );
+        let ws = Workspace::discover(&tmp.0.join("elsewhere/app")).unwrap();
+        assert_eq!(ws.root, tmp.0.join("root"));
+        assert_eq!(ws.environments_dir(), tmp.0.join("elsewhere/app/envs"));
+    }
+
+    /// A mistake in a package table names that table and that manifest; the help says both
+    /// tables take the same keys.
+    #[test]
+    fn errors_in_a_package_table_name_it() {
+        let tmp = TempDir::new();
+        tmp.write("Cargo.toml", "[workspace]\nmembers = [\"app\"]\n");
+        let manifest = tmp.write(
+            "app/Cargo.toml",
+            &format!("{MEMBER}[package.metadata.confiture]\nmigration_dir = \"x\"\n"),
+        );
+        let err = Workspace::discover(&tmp.0.join("app")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Invalid);
+        assert_eq!(
+            err.message,
+            format!(
+                "unknown key `migration_dir` in `[package.metadata.confiture]` of `{}`",
+                manifest.display()
+            )
+        );
+        let help = err.help.unwrap();
+        assert!(help.starts_with("did you mean `migrations_dir`?"), "{help}");
+        assert!(
+            help.contains("[package.metadata.confiture]")
+                && help.contains("[workspace.metadata.confiture]"),
+            "{help}"
+        );
+
+        tmp.write(
+            "app/Cargo.toml",
+            &format!("{MEMBER}[package.metadata.confiture]\nmigrations_dir = \"\"\n"),
+        );
+        let err = Workspace::discover(&tmp.0.join("app")).unwrap_err();
+        assert_eq!(
+            err.message,
+            format!(
+                "`migrations_dir` in `[package.metadata.confiture]` of `{}` must be a non-empty \
+                 path string, relative to the package's directory, not an empty string",
+                manifest.display()
+            )
+        );
+        tmp.write(
+            "app/Cargo.toml",
+            &format!("{MEMBER}[package.metadata]\nconfiture = 1\n"),
+        );
+        let err = Workspace::discover(&tmp.0.join("app")).unwrap_err();
+        assert!(
+            err.message.starts_with("`package.metadata.confiture` in `"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
     fn unknown_keys_get_a_did_you_mean() {
         let tmp = TempDir::new();
         let manifest = tmp.write(
@@ -435,7 +653,11 @@ mod tests {
         let err = Workspace::discover(&tmp.0).unwrap_err();
         assert_eq!(
             err.help.unwrap(),
-            format!("the keys are {}", KEYS.join(", "))
+            format!(
+                "the keys are {} (in `[package.metadata.confiture]` and \
+                 `[workspace.metadata.confiture]` alike)",
+                KEYS.join(", ")
+            )
         );
     }
 

@@ -63,7 +63,7 @@ fn reads_every_setting_and_ignores_confiture_s_other_keys() {
         env.name, "staging",
         "the file's stem, as --env would name it"
     );
-    assert_eq!(env.origin, Origin::ConfigFlag);
+    assert_eq!(env.origin, Origin::File);
     assert_eq!(env.connection.host, "db.internal");
     assert_eq!(env.connection.port, 6432);
     assert_eq!(env.connection.password.as_deref(), Some("hunter2-Secret"));

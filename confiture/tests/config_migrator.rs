@@ -16,6 +16,7 @@ fn workspace(root: &TempDir) -> Workspace {
     Workspace {
         root: root.path().to_path_buf(),
         manifest: None,
+        package_manifest: None,
         settings: Settings {
             first_version: Some(7),
             ..Settings::default()
@@ -34,7 +35,7 @@ fn from_env_reads_the_named_environment_without_connecting() {
     let migrator = Migrator::from_env(&workspace(&root), "staging").expect("no connection needed");
     let env = migrator.environment();
     assert_eq!(env.name, "staging");
-    assert_eq!(env.origin, Origin::EnvFlag);
+    assert_eq!(env.origin, Origin::Env);
     assert_eq!(env.connection.to_string(), "app@127.0.0.1:1/app");
     assert_eq!(env.migration.tracking_table.to_string(), "ops.tb_mig");
     assert_eq!(migrator.migrations_dir(), root.path().join("db/migrations"));

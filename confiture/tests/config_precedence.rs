@@ -1,6 +1,7 @@
 //! Which database: `--database-url`, then `--env`/`-c`, then `CONFITURE_DATABASE_URL`, then the
-//! default environment file, then `DATABASE_URL`; each rule, the conflict that is refused,
-//! and the errors when nothing (or an unknown environment) is named.
+//! default environment file, then `DATABASE_URL`, then `DATABASE_URL` in `.env`; each rule, the
+//! conflict that is refused, and the errors when nothing (or an unknown environment) is named.
+//! Messages name the selections by the labels the caller passes (the CLI's flags here).
 
 mod common;
 
@@ -8,9 +9,25 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use common::TempDir;
-use confiture::config::{resolve, Origin, Selection};
+use confiture::config::{resolve_with, Environment, Labels, Origin, Selection};
 use confiture::exit;
 use confiture::workspace::{Settings, Workspace};
+use confiture::Result;
+
+/// The labels the CLI passes (`cargo_confiture`'s `SELECTION_LABELS`).
+const FLAGS: Labels<'static> = Labels {
+    url: "--database-url",
+    env: "--env",
+    file: "-c",
+};
+
+fn resolve(
+    ws: &Workspace,
+    selection: &Selection,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Environment> {
+    resolve_with(ws, selection, &FLAGS, vars)
+}
 
 struct Fixture {
     dir: TempDir,
@@ -26,6 +43,7 @@ fn fixture(files: &[(&str, &str)]) -> Fixture {
     let ws = Workspace {
         root: dir.path().to_path_buf(),
         manifest: None,
+        package_manifest: None,
         settings: Settings::default(),
     };
     Fixture { dir, ws }
@@ -65,7 +83,7 @@ fn rule_1_database_url_flag_beats_everything() {
         &vars(&[CONFITURE_URL, DATABASE_URL]),
     )
     .unwrap();
-    assert_eq!(env.origin, Origin::UrlFlag);
+    assert_eq!(env.origin, Origin::Url);
     assert_eq!(env.connection.to_string(), "flag@flag-host:5432/flag_db");
     assert_eq!(
         env.describe(),
@@ -82,7 +100,7 @@ fn rule_2_env_flag_beats_the_variables_and_the_default_file() {
         &vars(&[DATABASE_URL]),
     )
     .unwrap();
-    assert_eq!(env.origin, Origin::EnvFlag);
+    assert_eq!(env.origin, Origin::Env);
     assert_eq!(env.name, "staging");
     assert_eq!(
         env.file,
@@ -104,7 +122,7 @@ fn rule_2_config_flag_reads_any_file() {
         &vars(&[DATABASE_URL]),
     )
     .unwrap();
-    assert_eq!(env.origin, Origin::ConfigFlag);
+    assert_eq!(env.origin, Origin::File);
     assert_eq!(env.name, "prod");
     assert_eq!(env.file, Some(path));
     assert_eq!(env.connection.host, "prod-host");
@@ -151,7 +169,7 @@ fn an_explicit_file_and_a_confiture_database_url_naming_the_same_database_agree(
         &vars(&[same]),
     )
     .unwrap();
-    assert_eq!(env.origin, Origin::EnvFlag);
+    assert_eq!(env.origin, Origin::Env);
     assert_eq!(env.connection.user, "app", "the file's settings are used");
 }
 
@@ -316,4 +334,143 @@ fn a_url_variable_that_is_not_utf8_is_refused_naming_it() {
             "{err}"
         );
     }
+}
+
+/// The library's own `resolve` names no CLI flag: an application calling it has none.
+#[test]
+fn the_library_labels_name_no_flag() {
+    let f = fixture(&[LOCAL, STAGING]);
+    let none = Fixture {
+        ws: Workspace {
+            root: f.dir.path().join("empty"),
+            ..f.ws.clone()
+        },
+        dir: TempDir::new("cft_precedence"),
+    };
+    let errors = [
+        confiture::config::resolve(&f.ws, &Selection::Env("stagign".into()), &vars(&[])),
+        confiture::config::resolve(&f.ws, &Selection::Env("../x".into()), &vars(&[])),
+        confiture::config::resolve(&f.ws, &Selection::File("missing.yaml".into()), &vars(&[])),
+        confiture::config::resolve(
+            &f.ws,
+            &Selection::Env("staging".into()),
+            &vars(&[CONFITURE_URL]),
+        ),
+        confiture::config::resolve(&none.ws, &Selection::Auto, &vars(&[])),
+    ];
+    for result in errors {
+        let err = result.expect_err("refused");
+        let text = format!("{err} {:?} {:?}", err.help, err.details);
+        for flag in ["--env", "-c ", "--database-url"] {
+            assert!(!text.contains(flag), "{flag} in {text}");
+        }
+    }
+    let env = confiture::config::resolve(
+        &f.ws,
+        &Selection::Url("postgresql://u@h/db".into()),
+        &vars(&[]),
+    )
+    .unwrap();
+    assert_eq!(env.origin, Origin::Url);
+    assert_eq!(env.describe(), "using the database URL: u@h:5432/db");
+}
+
+const DOTENV_URL: &str = "postgresql://dotenv@dotenv-host:5432/dotenv_db";
+
+/// Rule 6: `DATABASE_URL` in the workspace root's `.env`, when nothing else names a database.
+#[test]
+fn rule_6_dotenv_database_url_is_the_last_resort() {
+    let f = fixture(&[]);
+    f.dir.write(
+        ".env",
+        &format!("# local settings\nOTHER=1\nexport DATABASE_URL=\"{DOTENV_URL}\"\n"),
+    );
+    let env = resolve(&f.ws, &Selection::Auto, &vars(&[])).unwrap();
+    assert_eq!(env.origin, Origin::DotEnv);
+    assert_eq!(
+        env.connection.to_string(),
+        "dotenv@dotenv-host:5432/dotenv_db"
+    );
+    assert!(env.name.starts_with("DATABASE_URL in "), "{}", env.name);
+    assert!(env.name.ends_with(".env"), "{}", env.name);
+    // Nothing was set in the process: a `.env` is read, never loaded.
+    assert_ne!(
+        std::env::var("DATABASE_URL").ok().as_deref(),
+        Some(DOTENV_URL)
+    );
+}
+
+/// A `.env` never beats a way of naming the database that is given: every other rule wins.
+#[test]
+fn dotenv_never_overrides_anything_that_is_set() {
+    let f = fixture(&[STAGING]);
+    f.dir.write(".env", &format!("DATABASE_URL={DOTENV_URL}\n"));
+    type Case<'a> = (Selection, &'a [(&'a str, &'a str)], Origin);
+    let cases: [Case; 4] = [
+        (Selection::Auto, &[DATABASE_URL], Origin::DatabaseUrl),
+        (
+            Selection::Auto,
+            &[CONFITURE_URL],
+            Origin::ConfitureDatabaseUrl,
+        ),
+        (Selection::Env("staging".into()), &[], Origin::Env),
+        (
+            Selection::Url("postgresql://u@h/db".into()),
+            &[],
+            Origin::Url,
+        ),
+    ];
+    for (selection, pairs, origin) in cases {
+        let env = resolve(&f.ws, &selection, &vars(pairs)).unwrap();
+        assert_eq!(env.origin, origin, "{selection:?}");
+        assert!(
+            !env.connection.to_string().contains("dotenv"),
+            "{selection:?}"
+        );
+    }
+    f.dir.write("db/environments/local.yaml", LOCAL.1);
+    let env = resolve(&f.ws, &Selection::Auto, &vars(&[])).unwrap();
+    assert_eq!(env.origin, Origin::DefaultEnv);
+}
+
+/// A `.env` without the variable (or with it empty) falls through to "no database
+/// configured", which lists the `.env` as the sixth way; a broken `.env` is refused naming
+/// the file, without quoting its text (it holds passwords).
+#[test]
+fn dotenv_without_the_variable_or_broken() {
+    let f = fixture(&[]);
+    f.dir.write(".env", "OTHER=1\nDATABASE_URL=\n");
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
+    assert_eq!(err.message, "no database configured");
+    assert!(
+        err.details
+            .iter()
+            .any(|d| d.starts_with("  6. DATABASE_URL in ") && d.ends_with(".env")),
+        "{:?}",
+        err.details
+    );
+
+    f.dir.write(
+        ".env",
+        "DATABASE_URL=postgresql://u:s3cret@h/db\nthis line's 'broken\n",
+    );
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("broken .env");
+    assert_eq!(err.exit_code(), exit::INVALID);
+    let text = format!("{err} {:?} {:?} {:?}", err.help, err.details, err.cause);
+    assert!(
+        text.contains(".env has a line that is not `NAME=value`"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cret") && !text.contains("broken"),
+        "{text}"
+    );
+
+    f.dir.write(".env", "DATABASE_URL=mysql://u@h/db\n");
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("bad URL");
+    assert!(
+        err.message
+            .starts_with("invalid database URL in DATABASE_URL in "),
+        "{err}"
+    );
 }

@@ -117,7 +117,7 @@ fn library_usage_errors_are_json_too() {
         &["migrate", "up", "--steps", "0"],
         &["migrate", "up", "--target", "abc"],
         &["migrate", "up", "--target", "42"],
-        &["migrate", "up", "--lock-timeout", "forever"],
+        &["migrate", "up", "--lock-wait", "forever"],
     ] {
         let mut argv = args.to_vec();
         argv.extend(["--format", "json"]);
@@ -144,7 +144,16 @@ fn usage_errors_come_before_connecting() {
         &["migrate", "up", "--target", "abc"],
         &["migrate", "baseline", "--through", "42"],
         &["migrate", "reinit", "--through", "42"],
+        &["migrate", "up", "--lock-wait", "soon"],
         &["migrate", "up", "--lock-timeout", "soon"],
+        &["migrate", "reinit", "--through", "x"],
+        &[
+            "migrate",
+            "baseline",
+            "--through",
+            "99999999999999999999999",
+        ],
+        &["migrate", "down", "--lock-timeout-statement", "-1s"],
         &["migrate", "down", "--statement-timeout", "1 parsec"],
     ] {
         let mut argv = args.to_vec();
@@ -154,6 +163,73 @@ fn usage_errors_come_before_connecting() {
         assert!(
             !run.stderr.contains("127.0.0.1:1"),
             "{argv:?} tried to connect\n{}",
+            run.dump()
+        );
+    }
+}
+
+/// `--lock-wait` waits for the migration lock; `--lock-timeout`, its old name, is a hidden
+/// alias (PostgreSQL's `lock_timeout` is `--lock-timeout-statement`). The default shown in
+/// `--help` is the library's `migrate::DEFAULT_LOCK_WAIT`.
+#[test]
+fn lock_wait_is_the_flag_and_lock_timeout_a_hidden_alias() {
+    let project = two_migrations();
+    for command in ["up", "down", "baseline", "reinit"] {
+        let run = project.run(&["migrate", command, "--help"]);
+        let default = confiture::config::Timeout::new(confiture::migrate::DEFAULT_LOCK_WAIT)
+            .unwrap()
+            .to_string();
+        run.code(exit::SUCCESS)
+            .stdout_has("--lock-wait <DURATION>")
+            .stdout_has(&format!("[default: {default}]"))
+            .stdout_lacks("--lock-timeout <");
+    }
+    // Both spellings reach the same parser: a bad value names the flag by its new name.
+    for flag in ["--lock-wait", "--lock-timeout"] {
+        let run = project.run(&["migrate", "up", flag, "soon"]);
+        run.code(exit::USAGE)
+            .stderr_has("invalid value 'soon' for '--lock-wait <DURATION>': is not a duration");
+    }
+}
+
+/// Every malformed duration or version flag is clap's usage error (exit 64), reported the
+/// same way whichever flag it is, and as one JSON document with `--format json`.
+#[test]
+fn malformed_durations_and_versions_are_usage_errors() {
+    let project = two_migrations();
+    for (args, flag) in [
+        (
+            &["migrate", "up", "--lock-wait", "1.5s"][..],
+            "--lock-wait <DURATION>",
+        ),
+        (
+            &["migrate", "up", "--lock-timeout-statement", "5x"],
+            "--lock-timeout-statement <DURATION>",
+        ),
+        (
+            &["migrate", "down", "--statement-timeout", "597h"],
+            "--statement-timeout <DURATION>",
+        ),
+        (&["migrate", "up", "--target", "v3"], "--target <VERSION>"),
+        (&["migrate", "down", "--target=-1"], "--target <VERSION>"),
+        (
+            &["migrate", "baseline", "--through", ""],
+            "--through <VERSION>",
+        ),
+        (
+            &["migrate", "reinit", "--through", "3.0"],
+            "--through <VERSION>",
+        ),
+    ] {
+        let run = project.run(args);
+        run.code(exit::USAGE).stderr_has(&format!("for '{flag}'"));
+        let mut argv = args.to_vec();
+        argv.extend(["--format", "json"]);
+        let run = project.run(&argv);
+        let doc = json_error(&run, exit::USAGE, "usage");
+        assert!(
+            doc["error"]["message"].as_str().unwrap().contains(flag),
+            "{}",
             run.dump()
         );
     }

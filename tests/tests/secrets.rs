@@ -1,7 +1,7 @@
 //! A password never appears in any output. Every command (status, up, up --dry-run, down,
 //! baseline, reinit, lint, generate) runs with a password given every way a user can give one —
-//! in `--database-url` (plain and percent-encoded), in libpq conninfo, in `DATABASE_URL`, in an
-//! environment file's `database_url` (literally or through `${VAR}`) and in its legacy
+//! in `--database-url` (plain and percent-encoded), in libpq conninfo, in `DATABASE_URL` (set,
+//! or in the workspace's `.env`), in an environment file's `database_url` (literally or through `${VAR}`) and in its legacy
 //! `database:` block — as a table and as JSON, succeeding and failing (closed port, unknown
 //! database, a migration whose SQL fails, a rollback whose SQL fails). Neither the password nor
 //! its percent-encoded form may appear in stdout or stderr.
@@ -23,6 +23,8 @@ enum Via {
     Conninfo,
     /// `DATABASE_URL=postgresql://...`, no flag
     DatabaseUrlVar,
+    /// `DATABASE_URL=postgresql://...` in the workspace root's `.env`, no flag
+    DotEnv,
     /// `--env staging`, `database_url: postgresql://...` in the file
     EnvFileUrl,
     /// `--env staging`, `database_url: postgresql://postgres:${CFT_SECRET}@...`
@@ -66,6 +68,11 @@ const SOURCES: &[Source] = &[
         via: Via::DatabaseUrlVar,
         written: "S3cr3t-PW-xyz",
         forms: &["S3cr3t-PW-xyz", "S3cr3t"],
+    },
+    Source {
+        via: Via::DotEnv,
+        written: "S3cr3t%40PW%2Fxyz",
+        forms: &["S3cr3t%40PW%2Fxyz", "S3cr3t@PW/xyz", "S3cr3t"],
     },
     Source {
         via: Via::EnvFileUrl,
@@ -126,6 +133,10 @@ fn give(
             vec![],
         ),
         Via::DatabaseUrlVar => (vec![], vec![("DATABASE_URL".into(), url)]),
+        Via::DotEnv => {
+            project.write(".env", format!("DATABASE_URL={url}\n"));
+            (vec![], vec![])
+        }
         Via::EnvFileUrl => {
             project.write(
                 "db/environments/staging.yaml",

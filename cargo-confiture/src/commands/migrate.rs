@@ -3,18 +3,18 @@
 use std::time::Duration;
 
 use confiture::config::{self, Selection};
-use confiture::history::{Version, VersionError};
+use confiture::history::Version;
 use confiture::migrate::{
     BaselineOptions, DownOptions, Failed, Progress, ReinitOptions, ReinitReport, ReinitRow,
     UpOptions,
 };
 use confiture::plan::ReinitAction;
 use confiture::status::{MigrationStatus, State, StatusReport};
-use confiture::{display, exit, hint, Error, Migrator, Result};
+use confiture::{display, exit, hint, Migrator, Result};
 use serde::Serialize;
 
 use super::Context;
-use crate::cli::{Cli, LockArgs, Migrate};
+use crate::cli::{Cli, Migrate, SELECTION_LABELS};
 use crate::output::{Output, Style};
 use crate::render::{self, plural};
 
@@ -27,19 +27,13 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
         Migrate::Up(args) => {
             let options = UpOptions {
                 steps: args.steps,
-                target: args.target.as_deref().map(version).transpose()?,
+                target: args.target.as_ref().map(Version::number),
                 dry_run: args.dry_run,
                 single_transaction: args.single_transaction,
                 allow_out_of_order: args.allow_out_of_order,
-                lock_wait: lock_wait(&args.lock)?,
-                lock_timeout_statement: optional_duration(
-                    "--lock-timeout-statement",
-                    &args.timeouts.lock_timeout_statement,
-                )?,
-                statement_timeout: optional_duration(
-                    "--statement-timeout",
-                    &args.timeouts.statement_timeout,
-                )?,
+                lock_wait: args.lock.lock_wait.duration(),
+                lock_timeout_statement: args.timeouts.lock_timeout_statement.map(Duration::from),
+                statement_timeout: args.timeouts.statement_timeout.map(Duration::from),
                 create_database: args.create_database,
             };
             if args.fleet.is_fleet() {
@@ -61,19 +55,13 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
         Migrate::Down(args) => {
             let options = DownOptions {
                 steps: args.steps,
-                target: args.target.as_deref().map(version).transpose()?,
+                target: args.target.as_ref().map(Version::number),
                 yes: args.yes,
                 dry_run: args.dry_run,
                 allow_modified: args.allow_modified,
-                lock_wait: lock_wait(&args.lock)?,
-                lock_timeout_statement: optional_duration(
-                    "--lock-timeout-statement",
-                    &args.timeouts.lock_timeout_statement,
-                )?,
-                statement_timeout: optional_duration(
-                    "--statement-timeout",
-                    &args.timeouts.statement_timeout,
-                )?,
+                lock_wait: args.lock.lock_wait.duration(),
+                lock_timeout_statement: args.timeouts.lock_timeout_statement.map(Duration::from),
+                statement_timeout: args.timeouts.statement_timeout.map(Duration::from),
             };
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
@@ -102,9 +90,9 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
         }
         Migrate::Baseline(args) => {
             let options = BaselineOptions {
-                through: version(&args.through)?,
+                through: args.through.number(),
                 dry_run: args.dry_run,
-                lock_wait: lock_wait(&args.lock)?,
+                lock_wait: args.lock.lock_wait.duration(),
             };
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
@@ -128,9 +116,9 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
         }
         Migrate::Reinit(args) => {
             let options = ReinitOptions {
-                through: args.through.as_deref().map(version).transpose()?,
+                through: args.through.as_ref().map(Version::number),
                 dry_run: args.dry_run,
-                lock_wait: lock_wait(&args.lock)?,
+                lock_wait: args.lock.lock_wait.duration(),
             };
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
@@ -155,20 +143,16 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     } else {
         Selection::Auto
     };
-    let env = config::resolve(&cx.workspace, &selection, &config::process_vars)?;
+    let env = config::resolve_with(
+        &cx.workspace,
+        &selection,
+        &SELECTION_LABELS,
+        &config::process_vars,
+    )?;
     let using = display::escape(&env.describe()).into_owned();
     let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone());
     migrator.on_connect(move |_| Output::note_line(&using));
     Ok(migrator)
-}
-
-fn version(text: &str) -> Result<u64> {
-    match text.trim().parse::<Version>() {
-        Ok(version) => Ok(version.number()),
-        Err(VersionError::TooLarge) => Err(Error::usage(format!("version {text} is too large"))),
-        Err(_) => Err(Error::usage(format!("{text:?} is not a migration version"))
-            .with_help("give the number at the start of a migration file name, e.g. `--target 3` or `--target 003`")),
-    }
 }
 
 /// What `reinit` did (or would do), one line per kind of change.
@@ -252,18 +236,6 @@ fn reinit_text(r: &ReinitReport) -> String {
     lines.join("\n")
 }
 
-/// A duration flag, by the library's one rule for timeouts (unit, PostgreSQL's limit).
-fn duration(flag: &str, text: &str) -> Result<Duration> {
-    text.parse::<config::Timeout>()
-        .map(Duration::from)
-        .map_err(|e| Error::usage(format!("{flag} {text:?} {e}")).with_help(e.help()))
-}
-
-/// `--lock-timeout`: how long to wait for another runner's migration lock.
-fn lock_wait(args: &LockArgs) -> Result<Duration> {
-    duration("--lock-timeout", &args.lock_timeout)
-}
-
 /// `applied 3 migrations in 41 ms: 001, 002, 003`; `applied 1000 migrations in 160 ms:
 /// 0001…1000` (the JSON report keeps every version).
 fn done_text(verb: &str, versions: &[String], total_ms: u64) -> String {
@@ -272,10 +244,6 @@ fn done_text(verb: &str, versions: &[String], total_ms: u64) -> String {
         plural(versions.len(), "migration"),
         render::versions(versions)
     )
-}
-
-fn optional_duration(flag: &str, text: &Option<String>) -> Result<Option<Duration>> {
-    text.as_deref().map(|t| duration(flag, t)).transpose()
 }
 
 /// Progress on stderr: one line per migration with its duration, and on a terminal a live
@@ -618,8 +586,9 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
     }
     if !report.missing.is_empty() {
         lines.push(format!(
-            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in `[workspace.metadata.confiture]`; if they were removed on purpose, {reinit} forgets their rows",
-            render::versions(&report.missing)
+            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; if they were removed on purpose, {reinit} forgets their rows",
+            render::versions(&report.missing),
+            confiture::workspace::SETTINGS_TABLES
         ));
     }
     if !report.duplicate.is_empty() {

@@ -190,7 +190,7 @@ pub fn acquire_for(
     );
     err = match &found {
         Some(h) => err.with_detail(format!("held by {h}")).with_help(format!(
-            "wait for that run to finish and try again, or raise --lock-timeout; if the session \
+            "wait for that run to finish and try again, or raise --lock-wait; if the session \
              is stuck, end it with `SELECT pg_terminate_backend({})`",
             h.pid
         )),

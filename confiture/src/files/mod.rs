@@ -278,10 +278,10 @@ fn read_bytes(path: &Path) -> io::Result<Vec<u8>> {
 
 fn dir_error(dir: &Path, err: io::Error) -> Error {
     let shown = dir.display();
+    let tables = crate::workspace::SETTINGS_TABLES;
     let help = format!(
         "create it: {} creates it with the first migration; or, if the migrations are \
-         elsewhere, point `migrations_dir` in `[workspace.metadata.confiture]` of the workspace's \
-         Cargo.toml (or --migrations-dir) at their directory",
+         elsewhere, point `migrations_dir` in {tables} (or --migrations-dir) at their directory",
         crate::hint::command("migrate generate NAME")
     );
     match fs::metadata(dir) {
@@ -290,7 +290,7 @@ fn dir_error(dir: &Path, err: io::Error) -> Error {
         }
         Ok(meta) if !meta.is_dir() => {
             Error::invalid(format!("migrations directory `{shown}` is not a directory"))
-                .with_help("it is a file: move it away and create the directory, or point `migrations_dir` in `[workspace.metadata.confiture]` of the workspace's Cargo.toml (or --migrations-dir) at the right directory")
+                .with_help(format!("it is a file: move it away and create the directory, or point `migrations_dir` in {tables} (or --migrations-dir) at the right directory"))
         }
         _ => Error::invalid(format!("cannot read migrations directory `{shown}`"))
             .with_cause(err)

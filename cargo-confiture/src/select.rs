@@ -1,0 +1,79 @@
+//! Which package's settings a command uses: the one the current directory is in (the fast
+//! path: `Workspace::discover` reads the manifests itself), the one `--manifest-path` names,
+//! or the workspace member `-p NAME` names, found with `cargo metadata` (the full view of the
+//! workspace, ≈ 30 ms, paid only when `-p` is given).
+
+use std::path::{Path, PathBuf};
+
+use confiture::{display, Error, Result};
+
+/// The directory discovery starts from.
+pub fn start(cwd: &Path, package: Option<&str>, manifest_path: Option<&Path>) -> Result<PathBuf> {
+    let manifest = manifest_path.map(|path| manifest(cwd, path)).transpose()?;
+    match package {
+        Some(name) => member_dir(cwd, name, manifest.as_deref()),
+        None => Ok(match manifest {
+            Some(manifest) => manifest
+                .parent()
+                .map_or_else(|| cwd.to_path_buf(), Path::to_path_buf),
+            None => cwd.to_path_buf(),
+        }),
+    }
+}
+
+/// `--manifest-path`: an existing file named `Cargo.toml`, as cargo requires.
+fn manifest(cwd: &Path, path: &Path) -> Result<PathBuf> {
+    let absolute = cwd.join(path);
+    let shown = display::path(path);
+    if absolute.file_name().is_none_or(|name| name != "Cargo.toml") {
+        return Err(
+            Error::usage(format!("--manifest-path {shown} is not a Cargo.toml")).with_help(
+                "give the path of a Cargo.toml file, e.g. --manifest-path billing/Cargo.toml",
+            ),
+        );
+    }
+    if !absolute.is_file() {
+        return Err(
+            Error::invalid(format!("--manifest-path {shown} does not exist"))
+                .with_help("give the path of an existing Cargo.toml"),
+        );
+    }
+    Ok(absolute)
+}
+
+/// The directory of the workspace member named `name`.
+fn member_dir(cwd: &Path, name: &str, manifest: Option<&Path>) -> Result<PathBuf> {
+    let mut command = cargo_metadata::MetadataCommand::new();
+    command.no_deps().current_dir(cwd);
+    if let Some(manifest) = manifest {
+        command.manifest_path(manifest);
+    }
+    let metadata = command.exec().map_err(|e| {
+        Error::invalid(format!(
+            "cannot list the workspace's packages to find `-p {}`",
+            display::escape(name)
+        ))
+        .with_cause(e)
+        .with_help("run `cargo metadata --no-deps` to see what cargo says")
+    })?;
+    let members = metadata.workspace_packages();
+    if let Some(package) = members.iter().find(|p| p.name.as_str() == name) {
+        let dir = package
+            .manifest_path
+            .parent()
+            .unwrap_or(&package.manifest_path);
+        return Ok(dir.as_std_path().to_path_buf());
+    }
+    let mut names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
+    names.sort_unstable();
+    Err(Error::usage(format!(
+        "package `{}` is not a member of the workspace at {}",
+        display::escape(name),
+        display::path(metadata.workspace_root.as_std_path())
+    ))
+    .with_help(if names.is_empty() {
+        "the workspace has no member packages: run without -p".to_string()
+    } else {
+        format!("the members are {}", names.join(", "))
+    }))
+}

@@ -1,0 +1,358 @@
+//! `ConnectionSpec`: where a database is and how to log in, shown without its password.
+//! Parsed by [`super::syntax`] from URLs and libpq conninfo.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::syntax::{parse_spec, percent_encode};
+use crate::error::{Error, Result};
+
+/// `application_name` sent to the server unless the environment sets one.
+pub const DEFAULT_APPLICATION_NAME: &str = "cargo-confiture";
+/// Host used when a URL or environment file names none (TCP, as confiture (Python) does).
+pub const DEFAULT_HOST: &str = "localhost";
+pub const DEFAULT_PORT: u16 = 5432;
+/// User used when none is named (the database defaults to the user, as in libpq).
+pub const DEFAULT_USER: &str = "postgres";
+
+/// libpq's `sslmode` values that we honour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslMode {
+    Disable,
+    #[default]
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub fn parse(text: &str) -> Option<SslMode> {
+        match text {
+            "disable" => Some(SslMode::Disable),
+            "prefer" => Some(SslMode::Prefer),
+            "require" => Some(SslMode::Require),
+            "verify-ca" => Some(SslMode::VerifyCa),
+            "verify-full" => Some(SslMode::VerifyFull),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+impl fmt::Display for SslMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything needed to open a connection. `Display` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnectionSpec {
+    /// A host name, an IP address (IPv6 without brackets), or a Unix socket directory
+    /// (starts with `/`).
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<String>,
+    pub dbname: String,
+    pub sslmode: SslMode,
+    pub sslrootcert: Option<PathBuf>,
+    /// libpq's `options` (e.g. `-c search_path=app`), sent in the startup packet.
+    pub options: Option<String>,
+    /// `application_name` from the URL, if it names one (see [`super::Environment::application_name`]).
+    pub application_name: Option<String>,
+    /// `connect_timeout` from the URL (whole seconds there, as in libpq), if it names one.
+    pub connect_timeout: Option<Duration>,
+}
+
+/// `user@host:port/db` — the form printed on stderr at every connecting command.
+/// Control characters are escaped (`\u{1b}`): a name must not drive the terminal.
+impl fmt::Display for ConnectionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (user, host, dbname) = (shown(&self.user), shown(&self.host), shown(&self.dbname));
+        if self.host.contains(':') && !self.is_unix_socket() {
+            write!(f, "{user}@[{host}]:{}/{dbname}", self.port)
+        } else {
+            write!(f, "{user}@{host}:{}/{dbname}", self.port)
+        }
+    }
+}
+
+/// `text` with its control characters escaped as Rust does (`\n`, `\u{1b}`), for names
+/// (database, user, host) that appear in messages: they may hold anything but NUL.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Debug is redacted too: a `{:?}` in a log line must not leak the password.
+impl fmt::Debug for ConnectionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionSpec")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("dbname", &self.dbname)
+            .field("sslmode", &self.sslmode)
+            .field("sslrootcert", &self.sslrootcert)
+            .field("options", &self.options)
+            .field("application_name", &self.application_name)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+impl ConnectionSpec {
+    /// Parses a `postgresql://` (or `postgres://`) URL or a libpq `key=value` conninfo string.
+    ///
+    /// Supported: percent-decoding, IPv6 hosts in brackets, Unix socket directories
+    /// (`host=/var/run/postgresql`, or `%2F...` as the URL host), and the parameters `host`,
+    /// `port`, `user`, `password`, `dbname`, `sslmode`, `sslrootcert`, `application_name`,
+    /// `connect_timeout` and `options`. Errors never quote the text: it may hold a password.
+    pub fn parse(text: &str) -> Result<ConnectionSpec> {
+        parse_spec(text).map_err(|reason| {
+            Error::invalid(format!("invalid connection string: {reason}"))
+                .with_help(CONNECTION_HELP)
+        })
+    }
+
+    /// Whether `host` is a Unix socket directory.
+    pub fn is_unix_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+
+    /// Whether both name the same database (host, port and database name). The user may
+    /// differ: it is still the same database.
+    pub fn same_database(&self, other: &ConnectionSpec) -> bool {
+        self.host.eq_ignore_ascii_case(&other.host)
+            && self.port == other.port
+            && self.dbname == other.dbname
+    }
+
+    /// `text` with every occurrence of the password (plain and percent-encoded) replaced by
+    /// `***`: applied to driver messages before they reach an error, just in case.
+    pub fn scrub(&self, text: &str) -> String {
+        let Some(password) = self.password.as_deref().filter(|p| !p.is_empty()) else {
+            return text.to_string();
+        };
+        let mut out = text.replace(password, "***");
+        let encoded = percent_encode(password);
+        if encoded != password {
+            out = out.replace(&encoded, "***");
+        }
+        out
+    }
+}
+
+pub(super) const CONNECTION_HELP: &str =
+    "write `postgresql://user:password@host:5432/dbname?sslmode=prefer` \
+     (percent-encode special characters such as @ : / ? in the password) \
+     or libpq key=value pairs such as `host=localhost port=5432 dbname=app user=app`";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    #[test]
+    fn parses_urls() {
+        let spec = ConnectionSpec::parse(
+            "postgresql://app:p%40ss%2Fw@db.internal:6543/my%20db?sslmode=verify-full&sslrootcert=/ca.pem&application_name=x&connect_timeout=3&options=-c%20search_path%3Dapp",
+        )
+        .unwrap();
+        assert_eq!(spec.user, "app");
+        assert_eq!(spec.password.as_deref(), Some("p@ss/w"));
+        assert_eq!(spec.host, "db.internal");
+        assert_eq!(spec.port, 6543);
+        assert_eq!(spec.dbname, "my db");
+        assert_eq!(spec.sslmode, SslMode::VerifyFull);
+        assert_eq!(spec.sslrootcert, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(spec.application_name.as_deref(), Some("x"));
+        assert_eq!(spec.connect_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(spec.options.as_deref(), Some("-c search_path=app"));
+        assert_eq!(spec.to_string(), "app@db.internal:6543/my db");
+    }
+
+    #[test]
+    fn defaults_follow_libpq_where_it_is_unambiguous() {
+        let spec = ConnectionSpec::parse("postgres://").unwrap();
+        assert_eq!(spec.to_string(), "postgres@localhost:5432/postgres");
+        assert_eq!(spec.sslmode, SslMode::Prefer);
+        let spec = ConnectionSpec::parse("postgresql://bob@h").unwrap();
+        assert_eq!(spec.dbname, "bob");
+    }
+
+    #[test]
+    fn parses_ipv6_and_unix_sockets() {
+        let spec = ConnectionSpec::parse("postgresql://u@[::1]:5433/db").unwrap();
+        assert_eq!(spec.host, "::1");
+        assert_eq!(spec.port, 5433);
+        assert_eq!(spec.to_string(), "u@[::1]:5433/db");
+        let spec = ConnectionSpec::parse("postgresql://%2Fvar%2Frun%2Fpostgresql/db").unwrap();
+        assert_eq!(spec.host, "/var/run/postgresql");
+        assert!(spec.is_unix_socket());
+        assert_eq!(spec.to_string(), "postgres@/var/run/postgresql:5432/db");
+        let spec = ConnectionSpec::parse("postgresql:///db?host=/tmp").unwrap();
+        assert_eq!(spec.host, "/tmp");
+    }
+
+    #[test]
+    fn parses_conninfo() {
+        let spec = ConnectionSpec::parse(
+            "host=/var/run/postgresql port = 5433 dbname=app user=u password='a b\\'c' sslmode=disable",
+        )
+        .unwrap();
+        assert_eq!(spec.host, "/var/run/postgresql");
+        assert_eq!(spec.port, 5433);
+        assert_eq!(spec.password.as_deref(), Some("a b'c"));
+        assert_eq!(spec.sslmode, SslMode::Disable);
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_password() {
+        let cases = [
+            "postgresql://u:se/cret@host/db",
+            "postgresql://u:se?cret@host/db",
+            "postgresql://u:secret@host:notaport/db",
+            "host=h password=se cret",
+            "host=h password=my secret=1",
+            "postgresql://u:secret@host/db?bogus=secret",
+            "postgresql://u:secret@h1,h2/db",
+            "postgresql://u:s%zzecret@h/db",
+            "host=h password='secret",
+            "mysql://u:secret@h/db",
+        ];
+        for case in cases {
+            let err = ConnectionSpec::parse(case).unwrap_err();
+            let text = format!("{err} {:?} {:?}", err.help, err.details);
+            assert!(
+                !text.contains("secret") && !text.contains("cret"),
+                "{case}: {text}"
+            );
+            assert!(
+                err.message.starts_with("invalid connection string: "),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn conninfo_with_a_url_in_a_value_is_conninfo() {
+        let spec = ConnectionSpec::parse("host=h dbname=d password='a://b'").unwrap();
+        assert_eq!(spec.password.as_deref(), Some("a://b"));
+        let err = ConnectionSpec::parse("mysql://u@h/d").unwrap_err();
+        assert!(err.message.contains("scheme"), "{err}");
+    }
+
+    #[test]
+    fn libpq_parameters_are_named_as_such() {
+        let err = ConnectionSpec::parse("host=h sslcert=/c.pem").unwrap_err();
+        assert!(
+            err.message
+                .contains("unsupported libpq parameter \"sslcert\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_parameter_suggests_the_known_one() {
+        let err = ConnectionSpec::parse("postgresql://h/db?sslmod=require").unwrap_err();
+        assert!(err.message.contains("did you mean \"sslmode\""), "{err}");
+        let err = ConnectionSpec::parse("postgresql://h/db?sslmode=allow").unwrap_err();
+        assert!(err.message.contains("verify-full"), "{err}");
+    }
+
+    #[test]
+    fn debug_and_display_redact_the_password() {
+        let spec = ConnectionSpec::parse("postgresql://u:hunter2@h/db").unwrap();
+        assert!(!format!("{spec} {spec:?}").contains("hunter2"));
+        assert_eq!(
+            spec.scrub("password hunter2 and hunter2"),
+            "password *** and ***"
+        );
+        let spec = ConnectionSpec::parse("postgresql://u:a%2Fb@h/db").unwrap();
+        assert_eq!(spec.scrub("url u:a%2Fb@h and a/b"), "url u:***@h and ***");
+    }
+
+    #[test]
+    fn a_url_connect_timeout_beyond_the_limit_is_refused() {
+        let err = ConnectionSpec::parse("postgresql://h/db?connect_timeout=9999999").unwrap_err();
+        assert!(err.message.contains("at most 2147483 seconds"), "{err}");
+        let spec = ConnectionSpec::parse("host=h connect_timeout=2147483").unwrap();
+        assert_eq!(spec.connect_timeout, Some(Duration::from_secs(2_147_483)));
+    }
+
+    #[test]
+    fn names_postgres_would_truncate_or_cannot_take_are_refused() {
+        let at_limit = "d".repeat(63);
+        let spec = ConnectionSpec::parse(&format!("postgresql://u@h/{at_limit}")).unwrap();
+        assert_eq!(spec.dbname, at_limit);
+        for (text, needle) in [
+            (
+                format!("postgresql://u@h/{}", "d".repeat(64)),
+                "database name is 64 bytes",
+            ),
+            (
+                format!("host=h user={} dbname=x", "é".repeat(32)),
+                "user name is 64 bytes",
+            ),
+            (
+                "postgresql://u@h/db%00x".to_string(),
+                "database name contains a NUL",
+            ),
+            (
+                "postgresql://u:se%00cret@h/db".to_string(),
+                "password contains a NUL",
+            ),
+            (
+                "postgresql://u%00@h/db".to_string(),
+                "user name contains a NUL",
+            ),
+            ("postgresql://h%00/db".to_string(), "host contains a NUL"),
+            (
+                "postgresql://h/db?options=-c%20a%3D%00".to_string(),
+                "options contains a NUL",
+            ),
+            (
+                "postgresql://h/db?application_name=a%00".to_string(),
+                "application_name contains a NUL",
+            ),
+        ] {
+            let err = ConnectionSpec::parse(&text).unwrap_err();
+            assert!(err.message.contains(needle), "{text}: {err}");
+            assert!(!err.message.contains("cret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_escaped_when_shown() {
+        let spec = ConnectionSpec::parse("postgresql://u%1B@h/db%1B%5B2J%0A").unwrap();
+        assert_eq!(spec.dbname, "db\u{1b}[2J\n");
+        let shown = spec.to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "u\\u{1b}@h:5432/db\\u{1b}[2J\\n");
+    }
+}

@@ -1,0 +1,138 @@
+//! `Environment`: a resolved database and the settings used with it, and where it came from.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
+use super::display_path;
+use super::syntax::parse_spec;
+use crate::error::{Error, Result};
+use crate::ledger::TrackingTable;
+
+/// The `migration:` block of an environment file, with defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationSettings {
+    pub tracking_table: TrackingTable,
+    /// `SET LOCAL lock_timeout` for migration SQL; default 5 s; zero disables.
+    pub lock_timeout: Duration,
+    /// `SET LOCAL statement_timeout` for migration SQL; `None` = server default.
+    pub statement_timeout: Option<Duration>,
+    /// Connect timeout, covering DNS, TCP, TLS and authentication; default 10 s; zero waits forever.
+    pub connect_timeout: Duration,
+    /// How often a transactional migration failing with SQLSTATE 55P03 is retried; default 3.
+    pub lock_retries: u32,
+}
+
+impl Default for MigrationSettings {
+    fn default() -> Self {
+        MigrationSettings {
+            tracking_table: TrackingTable::default(),
+            lock_timeout: Duration::from_secs(5),
+            statement_timeout: None,
+            connect_timeout: Duration::from_secs(10),
+            lock_retries: 3,
+        }
+    }
+}
+
+/// How the database was chosen (the precedence rules, in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// [`Selection::Url`] (the CLI's `--database-url`)
+    Url,
+    /// [`Selection::Env`] (`--env NAME`)
+    Env,
+    /// [`Selection::File`] (`-c FILE`)
+    File,
+    /// `CONFITURE_DATABASE_URL`
+    ConfitureDatabaseUrl,
+    /// the default environment file (`default_env`, `local`)
+    DefaultEnv,
+    /// `DATABASE_URL`
+    DatabaseUrl,
+    /// `DATABASE_URL` in the `.env` file of the workspace root
+    DotEnv,
+}
+
+/// A resolved environment: the database and the settings to use with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    /// The environment's name (`staging`), or a label for URL origins (`--database-url`).
+    pub name: String,
+    /// The environment file read, if any.
+    pub file: Option<PathBuf>,
+    pub origin: Origin,
+    pub connection: ConnectionSpec,
+    pub migration: MigrationSettings,
+    /// Default `cargo-confiture`.
+    pub application_name: String,
+}
+
+/// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    Url(String),
+    Env(String),
+    File(PathBuf),
+    /// Neither flag: fall through `CONFITURE_DATABASE_URL`, the default env file, `DATABASE_URL`.
+    Auto,
+}
+
+/// The process environment, for callers that have no reason to inject another one. A value
+/// that is not UTF-8 comes back with U+FFFD in place of its bad bytes (not as unset), which
+/// `${VAR}` expansion and `resolve` refuse, naming the variable.
+pub fn process_vars(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+}
+
+impl Environment {
+    /// An environment naming the database by URL (or conninfo), with default settings.
+    /// `label` says where the URL came from (`--database-url`, `DATABASE_URL`, ...): it is the
+    /// environment's name and appears in errors. The origin is [`Origin::Url`] unless
+    /// `resolve` says otherwise.
+    pub fn from_url(url: &str, label: &str) -> Result<Environment> {
+        let connection = parse_spec(url).map_err(|reason| {
+            Error::invalid(format!("invalid database URL in {label}: {reason}"))
+                .with_help(CONNECTION_HELP)
+        })?;
+        let mut migration = MigrationSettings::default();
+        if let Some(timeout) = connection.connect_timeout {
+            migration.connect_timeout = timeout;
+        }
+        Ok(Environment {
+            name: label.to_string(),
+            file: None,
+            origin: Origin::Url,
+            application_name: connection
+                .application_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_APPLICATION_NAME.to_string()),
+            connection,
+            migration,
+        })
+    }
+
+    /// `using staging (db/environments/staging.yaml): postgres@db.internal:5432/app` — what the
+    /// CLI prints on stderr before connecting. Never contains the password.
+    pub fn describe(&self) -> String {
+        match &self.file {
+            Some(file) => {
+                format!(
+                    "using {} ({}): {}",
+                    self.name,
+                    display_path(file),
+                    self.connection
+                )
+            }
+            None => format!("using {}: {}", self.name, self.connection),
+        }
+    }
+
+    /// Where this environment came from, for error help lines: the file, or the URL's label.
+    pub fn source(&self) -> String {
+        match &self.file {
+            Some(file) => format!("environment file {}", display_path(file)),
+            None => self.name.clone(),
+        }
+    }
+}

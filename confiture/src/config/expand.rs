@@ -1,0 +1,113 @@
+//! `${VAR}` and `${VAR:-default}` in environment-file values.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ExpandError {
+    /// `${VAR}` with VAR unset and no default.
+    Unset(String),
+    /// `${VAR}` with VAR set to something that is not UTF-8.
+    NotUtf8(String),
+    Malformed(String),
+}
+
+/// Expands `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`; any other `$` is kept.
+/// A variable set to the empty string counts as unset when a default is given (as in sh).
+pub(super) fn expand(
+    text: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ExpandError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(after) = after.strip_prefix('$') {
+            out.push('$');
+            rest = after;
+        } else if let Some(inner) = after.strip_prefix('{') {
+            let end = inner.find('}').ok_or_else(|| {
+                ExpandError::Malformed("has a `${` that is not closed with `}`".to_string())
+            })?;
+            let body = &inner[..end];
+            let (name, default) = match body.split_once(":-") {
+                Some((name, default)) => (name, Some(default)),
+                None => (body, None),
+            };
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(ExpandError::Malformed(format!(
+                    "uses ${{{body}}}, which is not a variable name"
+                )));
+            }
+            if default.is_some_and(|d| d.contains("${")) {
+                return Err(ExpandError::Malformed(format!(
+                    "nests a `${{` in the default of ${{{name}}}, which is not supported"
+                )));
+            }
+            match (vars(name), default) {
+                (Some(value), _) if is_not_utf8(&value) => {
+                    return Err(ExpandError::NotUtf8(name.to_string()))
+                }
+                (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
+                (Some(value), _) => out.push_str(&value),
+                (None, Some(default)) => out.push_str(default),
+                (None, None) => return Err(ExpandError::Unset(name.to_string())),
+            }
+            rest = &inner[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Whether a variable's value was not UTF-8 (see [`super::process_vars`]).
+pub(super) fn is_not_utf8(value: &str) -> bool {
+    value.contains(char::REPLACEMENT_CHARACTER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_variables() {
+        let vars = |name: &str| match name {
+            "HOST" => Some("db".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        assert_eq!(expand("a${HOST}b", &vars).unwrap(), "adbb");
+        assert_eq!(
+            expand("${NOPE:-x}-${EMPTY:-y}-${EMPTY}", &vars).unwrap(),
+            "x-y-"
+        );
+        assert_eq!(expand("$$HOST $HOST $", &vars).unwrap(), "$HOST $HOST $");
+        assert_eq!(
+            expand("${NOPE}", &vars),
+            Err(ExpandError::Unset("NOPE".to_string()))
+        );
+        assert!(matches!(
+            expand("${HOST", &vars),
+            Err(ExpandError::Malformed(_))
+        ));
+        assert!(matches!(
+            expand("${1X}", &vars),
+            Err(ExpandError::Malformed(_))
+        ));
+        // sh would expand a nested default; taking `${HOST` as the default's text would
+        // silently put `${HOST}` in a URL or a password.
+        assert!(matches!(
+            expand("${NOPE:-${HOST}}", &vars),
+            Err(ExpandError::Malformed(m)) if m.contains("nests")
+        ));
+        // A value is not expanded again: `${A}` set to `${A}` is no loop.
+        let looping = |name: &str| (name == "A").then(|| "${A}".to_string());
+        assert_eq!(expand("${A}", &looping).unwrap(), "${A}");
+    }
+}

@@ -1,0 +1,464 @@
+//! Environment files: confiture's YAML format, read capped and checked key by key. The one
+//! module that uses the YAML parser (`serde_yaml`), so that replacing it touches one file.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_yaml::{Mapping, Value};
+
+use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
+use super::display_path;
+use super::environment::{Environment, MigrationSettings, Origin};
+use super::expand::{expand, ExpandError};
+use super::params::SpecBuilder;
+use super::resolve::Labels;
+use super::suggest::closest;
+use super::syntax::parse_spec;
+use super::timeout::Timeout;
+use crate::error::{Error, Result};
+use crate::ledger::TrackingTable;
+
+impl Environment {
+    /// Reads an environment file. Its name is the file's stem (`staging` for `staging.yaml`);
+    /// the origin is [`Origin::File`] unless [`super::resolve`] says otherwise. `vars` looks up
+    /// the variables used by `${VAR}`.
+    pub fn from_file(path: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<Environment> {
+        Environment::read_file(path, vars, &Labels::LIBRARY)
+    }
+
+    /// [`Environment::from_file`], with help lines naming the selections as `labels` says.
+    pub(super) fn read_file(
+        path: &Path,
+        vars: &dyn Fn(&str) -> Option<String>,
+        labels: &Labels<'_>,
+    ) -> Result<Environment> {
+        let shown = display_path(path);
+        let Labels { env, file, .. } = labels;
+        let bytes = read_capped(path, MAX_FILE_BYTES).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::invalid(format!("environment file {shown} does not exist"))
+                    .with_help(format!("check the path given to {file}, or use {env} NAME"))
+            } else if path.is_dir() {
+                Error::invalid(format!("environment file {shown} is a directory")).with_help(
+                    format!(
+                        "give the path of a .yaml file to {file}, or an environment name to {env}"
+                    ),
+                )
+            } else {
+                Error::invalid(format!("cannot read environment file {shown}")).with_cause(e)
+            }
+        })?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(Error::invalid(format!(
+                "environment file {shown} is larger than {} KiB: it was not read",
+                MAX_FILE_BYTES / 1024
+            ))
+            .with_help(format!(
+                "an environment file holds a few settings: check that {shown} is the file you meant"
+            )));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            Error::invalid(format!(
+                "environment file {shown} is not valid UTF-8 (line {line})"
+            ))
+            .with_help("save it as UTF-8 text")
+        })?;
+        parse_environment(&text, path, &shown, vars)
+    }
+
+    /// Reads an environment file's text, as [`Environment::from_file`] does but without
+    /// reading a file: `path` names the file in messages and in [`Environment::file`].
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Environment> {
+        parse_environment(text, path, &path.display().to_string(), vars)
+    }
+}
+
+const MIGRATION_KEYS: &[&str] = &[
+    "tracking_table",
+    "lock_timeout",
+    "statement_timeout",
+    "connect_timeout",
+    "lock_retries",
+];
+const DATABASE_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "database",
+    "user",
+    "password",
+    "sslmode",
+    "sslrootcert",
+];
+const TOP_LEVEL_KEYS: &[&str] = &["database_url", "database", "migration", "application_name"];
+
+/// The most an environment file may be: a few settings take a few hundred bytes. Reading
+/// stops there, so `-c /dev/zero` is refused instead of filling the memory.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The most `[` and `{` an environment file may hold: an upper bound of how deep flow
+/// collections nest, checked before parsing (the YAML parser is quadratic in that nesting).
+pub const MAX_FLOW_OPENERS: usize = 1_000;
+
+/// At most `limit + 1` bytes of `path`: enough to tell that it is too large.
+fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// How many `[` and `{` the text holds: an upper bound of how deep its flow collections can
+/// nest, since each level opens with one of them. The YAML parser takes time quadratic in that
+/// nesting (200,000 `[` took 22 s), so the bound is checked before parsing. Characters in
+/// strings and comments count too: telling them apart would take a YAML scanner, and one that
+/// follows quotes only approximately can be fooled into undercounting (closing brackets
+/// hidden behind an apostrophe); an environment file has a handful of these characters.
+fn flow_openers(text: &str) -> usize {
+    text.bytes().filter(|b| matches!(b, b'[' | b'{')).count()
+}
+
+/// Reads an environment file's text. Pure: `path` is kept in the environment, `shown` names
+/// the file in messages.
+fn parse_environment(
+    text: &str,
+    path: &Path,
+    shown: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Environment> {
+    let file = FileContext { shown, vars };
+    let openers = flow_openers(text);
+    if openers > MAX_FLOW_OPENERS {
+        return Err(file
+            .error(&format!(
+                "holds {openers} `[` or `{{`, more than the {MAX_FLOW_OPENERS} an environment \
+                 file may hold (flow collections nested that deep take the YAML parser minutes); \
+                 it was not parsed"
+            ))
+            .with_help(format!(
+                "an environment file holds a few settings: check that {shown} is the file you \
+                 meant, and write long lists one `- item` per line"
+            )));
+    }
+    let top = top_mapping(&file, text)?;
+    let connection = file.connection(&top)?;
+
+    let mut migration = MigrationSettings::default();
+    match get(&top, "migration") {
+        None | Some(Value::Null) => {}
+        Some(Value::Mapping(block)) => file.migration_block(block, &mut migration)?,
+        Some(_) => {
+            return Err(file
+                .key_error("migration", "must be a mapping of settings")
+                .with_help(
+                    "indent its settings under it, e.g. `migration:` then `  lock_timeout: 5s`",
+                ))
+        }
+    }
+
+    let mut application_name = match get(&top, "application_name") {
+        None | Some(Value::Null) => DEFAULT_APPLICATION_NAME.to_string(),
+        Some(value) => file.string(value, "application_name")?,
+    };
+    if let Some(from_url) = &connection.application_name {
+        application_name = from_url.clone();
+    }
+    if let Some(timeout) = connection.connect_timeout {
+        migration.connect_timeout = timeout;
+    }
+
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(Environment {
+        name,
+        file: Some(path.to_path_buf()),
+        origin: Origin::File,
+        connection,
+        migration,
+        application_name,
+    })
+}
+
+/// The document's top-level mapping, or why there is none.
+fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
+    let document: Value =
+        serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, file.shown, &e))?;
+    match document {
+        Value::Mapping(top) => Ok(top),
+        Value::Null => Err(file.error("is empty").with_help(
+            "add `database_url: postgresql://user@host:5432/dbname` to name the database",
+        )),
+        _ => Err(file.error("is not a mapping of keys to values").with_help(
+            "write one `key: value` per line, starting with \
+                 `database_url: postgresql://user@host:5432/dbname`",
+        )),
+    }
+}
+
+fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
+    map.get(key)
+}
+
+struct FileContext<'a> {
+    /// The file as messages name it.
+    shown: &'a str,
+    vars: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl FileContext<'_> {
+    /// The database the file names: `database_url`, else the legacy `database:` block.
+    fn connection(&self, top: &Mapping) -> Result<ConnectionSpec> {
+        Ok(match (get(top, "database_url"), get(top, "database")) {
+            (Some(url), _) if !url.is_null() => {
+                let url = self.string(url, "database_url")?;
+                if url.trim().is_empty() {
+                    return Err(self
+                        .key_error("database_url", "is empty")
+                        .with_help(CONNECTION_HELP));
+                }
+                parse_spec(&url).map_err(|reason| {
+                    self.key_error("database_url", &format!("is invalid: {reason}"))
+                        .with_help(CONNECTION_HELP)
+                })?
+            }
+            (_, Some(Value::Mapping(block))) => self.legacy_database(block)?,
+            (_, Some(other)) if !other.is_null() => {
+                return Err(self.key_error(
+                    "database",
+                    "must be a mapping (host, port, database, user, password)",
+                ))
+            }
+            _ => {
+                let mut error = self.error("names no database").with_help(
+                    "add `database_url: postgresql://user@host:5432/dbname` \
+                     (or a `database:` block with host, port, database, user, password)",
+                );
+                for key in top.keys().filter_map(Value::as_str) {
+                    if let Some(known) = closest(key, TOP_LEVEL_KEYS) {
+                        error =
+                            error.with_detail(format!("found `{key}`: did you mean `{known}`?"));
+                    }
+                }
+                return Err(error);
+            }
+        })
+    }
+
+    fn error(&self, what: &str) -> Error {
+        Error::invalid(format!("environment file {} {what}", self.shown))
+    }
+
+    fn key_error(&self, key: &str, what: &str) -> Error {
+        Error::invalid(format!("environment file {}: `{key}` {what}", self.shown))
+    }
+
+    /// A scalar as text, with `${VAR}` expanded in strings. Numbers and booleans are taken as
+    /// written (`port: 5432`, `password: 1234`).
+    fn string(&self, value: &Value, key: &str) -> Result<String> {
+        match value {
+            Value::String(text) => expand(text, self.vars).map_err(|e| match e {
+                ExpandError::Unset(var) => self
+                    .key_error(key, &format!("uses ${{{var}}}, which is not set"))
+                    .with_help(format!(
+                        "set {var} in the environment, or give a default: ${{{var}:-value}}"
+                    )),
+                ExpandError::NotUtf8(var) => self
+                    .key_error(
+                        key,
+                        &format!("uses ${{{var}}}, whose value is not valid UTF-8"),
+                    )
+                    .with_help(format!("set {var} to UTF-8 text")),
+                ExpandError::Malformed(reason) => self
+                    .key_error(key, &reason)
+                    .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
+            }),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            _ => Err(self.key_error(key, "must be a string")),
+        }
+    }
+
+    fn duration(&self, value: &Value, key: &str) -> Result<Duration> {
+        let text = self.string(value, key)?;
+        text.parse::<Timeout>().map(Duration::from).map_err(|e| {
+            self.key_error(key, &format!("{text:?} {e}"))
+                .with_help(e.help())
+        })
+    }
+
+    /// Reports an unknown key that is close to a known one; leaves others to confiture.
+    fn check_keys(&self, block: &Mapping, parent: &str, known: &[&str]) -> Result<()> {
+        for key in block.keys() {
+            let Some(key) = key.as_str() else {
+                return Err(self.key_error(parent, "has a key that is not a string"));
+            };
+            if known.contains(&key) {
+                continue;
+            }
+            if let Some(close) = closest(key, known) {
+                return Err(self
+                    .key_error(&format!("{parent}.{key}"), "is not a setting")
+                    .with_help(format!("did you mean `{parent}.{close}`?")));
+            }
+        }
+        Ok(())
+    }
+
+    fn migration_block(&self, block: &Mapping, settings: &mut MigrationSettings) -> Result<()> {
+        self.check_keys(block, "migration", MIGRATION_KEYS)?;
+        for (key, value) in block {
+            let Some(key) = key.as_str() else { continue };
+            let full = format!("migration.{key}");
+            if value.is_null() {
+                continue;
+            }
+            match key {
+                "tracking_table" => {
+                    let text = self.string(value, &full)?;
+                    settings.tracking_table = TrackingTable::parse(&text).map_err(|e| {
+                        let mut error =
+                            self.key_error(&full, &format!("is invalid: {}", e.message));
+                        error.help = e.help;
+                        error
+                    })?;
+                }
+                "lock_timeout" => settings.lock_timeout = self.duration(value, &full)?,
+                "statement_timeout" => {
+                    settings.statement_timeout = Some(self.duration(value, &full)?);
+                }
+                "connect_timeout" => settings.connect_timeout = self.duration(value, &full)?,
+                "lock_retries" => {
+                    let text = self.string(value, &full)?;
+                    settings.lock_retries = text.trim().parse().map_err(|_| {
+                        self.key_error(
+                            &full,
+                            &format!("{text:?} is not a whole number from 0 to {}", u32::MAX),
+                        )
+                        .with_help("write how many times to retry, e.g. `lock_retries: 3`")
+                    })?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The legacy `database:` block (used when `database_url` is absent).
+    fn legacy_database(&self, block: &Mapping) -> Result<ConnectionSpec> {
+        self.check_keys(block, "database", DATABASE_KEYS)?;
+        let mut builder = SpecBuilder::default();
+        for (key, value) in block {
+            let Some(key) = key.as_str() else { continue };
+            if value.is_null() || !DATABASE_KEYS.contains(&key) {
+                continue;
+            }
+            let full = format!("database.{key}");
+            let text = self.string(value, &full)?;
+            let param = if key == "database" { "dbname" } else { key };
+            let text = if key == "password" && text.is_empty() {
+                None
+            } else {
+                Some(text)
+            };
+            if let Some(text) = text {
+                builder
+                    .set(param, text)
+                    .map_err(|reason| self.key_error(&full, &format!("is invalid: {reason}")))?;
+            }
+        }
+        builder
+            .finish()
+            .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
+    }
+}
+
+/// `malformed YAML in environment file F at line L, column C: <what the parser says>`, with
+/// the parser's own copy of the position left out, and a help line (tabs get their own: YAML
+/// forbids them in indentation, and editors hide them).
+fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
+    let mut cause = e.to_string();
+    let mut at = String::new();
+    let mut help =
+        "check the YAML syntax there: `key: value` pairs, nested keys indented with spaces";
+    if let Some(loc) = e.location() {
+        at = format!(" at line {}, column {}", loc.line(), loc.column());
+        cause = cause.replacen(
+            &format!(" at line {} column {}", loc.line(), loc.column()),
+            "",
+            1,
+        );
+        let line = text.lines().nth(loc.line().saturating_sub(1)).unwrap_or("");
+        let indentation = &line[..line.len() - line.trim_start().len()];
+        if indentation.contains('\t') {
+            help = "indent with spaces: YAML does not allow tabs in indentation";
+        }
+    }
+    Error::invalid(format!("malformed YAML in environment file {shown}{at}"))
+        .with_cause(cause)
+        .with_help(help)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::expand::expand;
+    use super::*;
+    use std::path::Path;
+
+    fn no_vars(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_variable_that_is_not_utf8_is_named_as_such() {
+        // What `process_vars` returns for a value that is not UTF-8.
+        let vars = |name: &str| (name == "PW").then(|| "a\u{FFFD}b".to_string());
+        assert_eq!(
+            expand("x${PW}y", &vars),
+            Err(ExpandError::NotUtf8("PW".to_string()))
+        );
+        let err = Environment::parse(
+            "database_url: postgresql://u:${PW}@h/db\n",
+            Path::new("db/environments/x.yaml"),
+            &vars,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("uses ${PW}, whose value is not valid UTF-8"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn closest_finds_misspellings_only() {
+        let known = MIGRATION_KEYS;
+        assert_eq!(closest("tracking_tabel", known), Some("tracking_table"));
+        assert_eq!(closest("lock-timeout", known), Some("lock_timeout"));
+        assert_eq!(closest("strict_mode", known), None);
+        assert_eq!(closest("hots", DATABASE_KEYS), Some("host"));
+        assert_eq!(closest("databases", TOP_LEVEL_KEYS), Some("database"));
+    }
+
+    #[test]
+    fn reads_a_minimal_file() {
+        let env = Environment::parse(
+            "database_url: postgresql://localhost/app\n",
+            Path::new("db/environments/x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.name, "x");
+        assert_eq!(env.connection.to_string(), "postgres@localhost:5432/app");
+        assert_eq!(env.migration, MigrationSettings::default());
+        assert_eq!(env.application_name, DEFAULT_APPLICATION_NAME);
+    }
+}

@@ -1,0 +1,97 @@
+//! Environments: which database, with which settings. Reads `<environments_dir>/<env>.yaml`
+//! (confiture's format), expands `${VAR}`, applies the documented precedence, and describes
+//! the connection without its password.
+//!
+//! # Which database
+//!
+//! The first of these that is present wins (`resolve`, feature `env-files`):
+//!
+//! 1. a URL ([`Selection::Url`]; the CLI's `--database-url URL`);
+//! 2. an environment ([`Selection::Env`]; `--env NAME`, `<environments_dir>/NAME.yaml`) or an
+//!    environment file ([`Selection::File`]; `-c FILE`);
+//! 3. the `CONFITURE_DATABASE_URL` environment variable;
+//! 4. the default environment file (`default_env`, normally `local`), if it exists;
+//! 5. the `DATABASE_URL` environment variable;
+//! 6. `DATABASE_URL` in the `.env` file of the workspace root (read, never loaded into the
+//!    process environment: it overrides nothing).
+//!
+//! An explicit file (2) together with a `CONFITURE_DATABASE_URL` that names another database
+//! is an error: we never guess which one was meant. Empty variables count as unset. The
+//! library knows no CLI flag: messages name the three selections by the `Labels` the caller
+//! passes to `resolve_with` (the CLI passes its flags).
+//!
+//! # Environment files
+//!
+//! ```yaml
+//! database_url: postgresql://app:${DB_PASSWORD}@db.internal:5432/app   # or key=value conninfo
+//! database: {host: localhost, port: 5432, database: app, user: app}     # legacy, if no database_url
+//! application_name: billing-migrations                                 # default cargo-confiture
+//! migration:
+//!   tracking_table: ops.tb_confiture   # default tb_confiture, found through search_path
+//!   lock_timeout: 5s                   # default 5s; 0 disables
+//!   statement_timeout: 10min           # default: the server's
+//!   connect_timeout: 10s               # default 10s; 0 waits forever
+//!   lock_retries: 3                    # default 3
+//! ```
+//!
+//! Durations are a whole number with a unit (`ms`, `s`, `min` or `m`, `h`); a plain number is
+//! milliseconds, as in PostgreSQL's own `lock_timeout`. (A `connect_timeout` query parameter
+//! in a URL keeps libpq's meaning: whole seconds.) Every duration is at most 2147483647 ms
+//! (`596h`), the limit of PostgreSQL's timeout settings ([`Timeout`]). When a URL and the file both set
+//! `application_name` or `connect_timeout`, the URL wins, so the URL behaves as it does in psql.
+//!
+//! `${VAR}` and `${VAR:-default}` are expanded in the values this tool reads (not in keys that
+//! only confiture's other features use); `$$` is a literal `$`. Keys of confiture's other
+//! features (`include_dirs`, `build`, `seed`, `ssh_tunnel`, `name`, ...) are ignored. Under
+//! `migration:` and `database:`, an unknown key that is close to one we know is reported as a
+//! misspelling; other unknown keys are left to confiture (Python), which shares the file.
+//!
+//! # Modules
+//!
+//! `connection` (`ConnectionSpec`, shown without its password), `syntax` (URL and conninfo
+//! grammar), `params` (the parameters we take and the checks on the result), `timeout`
+//! (durations), `environment` (`Environment`, `Origin`, `Selection`); with feature `env-files`:
+//! `file` (YAML environment files: the one user of `serde_yaml`), `expand` (`${VAR}`),
+//! `resolve` (precedence), `dotenv` (`.env`); `suggest` (did-you-mean).
+
+mod connection;
+#[cfg(feature = "env-files")]
+mod dotenv;
+mod environment;
+#[cfg(feature = "env-files")]
+mod expand;
+#[cfg(feature = "env-files")]
+mod file;
+mod params;
+#[cfg(feature = "env-files")]
+mod resolve;
+mod suggest;
+mod syntax;
+mod timeout;
+
+use std::path::Path;
+
+pub use connection::{
+    shown, ConnectionSpec, SslMode, DEFAULT_APPLICATION_NAME, DEFAULT_HOST, DEFAULT_PORT,
+    DEFAULT_USER,
+};
+#[cfg(feature = "env-files")]
+pub use dotenv::FILE_NAME as DOTENV_FILE;
+pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
+#[cfg(feature = "env-files")]
+pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS};
+#[cfg(feature = "env-files")]
+pub use resolve::{list_environments, resolve, resolve_with, Labels};
+pub use syntax::MAX_NAME_BYTES;
+pub use timeout::{Timeout, TimeoutError};
+
+/// A path as the user would type it: relative to the current directory (`../db/...` from a
+/// subdirectory); the one rule is [`crate::display::relative_to`].
+fn display_path(path: &Path) -> String {
+    match std::env::current_dir() {
+        Ok(cwd) => crate::display::relative_to(path, &cwd)
+            .display()
+            .to_string(),
+        Err(_) => path.display().to_string(),
+    }
+}

@@ -1,0 +1,224 @@
+//! The connection parameters we take (`host`, `port`, `sslmode`, ...), from a URL's query, a
+//! conninfo pair or an environment file's `database:` block, and the checks on the result.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::connection::{ConnectionSpec, SslMode, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER};
+use super::suggest::closest;
+use super::syntax::MAX_NAME_BYTES;
+use super::timeout::{Timeout, TimeoutError};
+
+pub(super) const KNOWN_PARAMETERS: &[&str] = &[
+    "host",
+    "port",
+    "user",
+    "password",
+    "dbname",
+    "sslmode",
+    "sslrootcert",
+    "application_name",
+    "connect_timeout",
+    "options",
+];
+
+/// libpq's other connection parameters: named in errors as libpq's, but not supported.
+const LIBPQ_ONLY_PARAMETERS: &[&str] = &[
+    "hostaddr",
+    "passfile",
+    "require_auth",
+    "channel_binding",
+    "client_encoding",
+    "fallback_application_name",
+    "keepalives",
+    "keepalives_idle",
+    "keepalives_interval",
+    "keepalives_count",
+    "tcp_user_timeout",
+    "replication",
+    "gssencmode",
+    "sslnegotiation",
+    "sslcompression",
+    "sslcert",
+    "sslkey",
+    "sslkeylogfile",
+    "sslpassword",
+    "sslcertmode",
+    "sslcrl",
+    "sslcrldir",
+    "sslsni",
+    "requirepeer",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "krbsrvname",
+    "gsslib",
+    "gssdelegation",
+    "service",
+    "target_session_attrs",
+    "load_balance_hosts",
+];
+
+#[derive(Default)]
+pub(super) struct SpecBuilder {
+    pub(super) host: Option<String>,
+    pub(super) port: Option<u16>,
+    pub(super) user: Option<String>,
+    pub(super) password: Option<String>,
+    pub(super) dbname: Option<String>,
+    pub(super) sslmode: Option<SslMode>,
+    pub(super) sslrootcert: Option<PathBuf>,
+    pub(super) options: Option<String>,
+    pub(super) application_name: Option<String>,
+    pub(super) connect_timeout: Option<Duration>,
+}
+
+impl SpecBuilder {
+    /// One parameter, from a URL's query or a conninfo pair. Error texts quote the key only
+    /// when it is one we know or looks like one, never a value (it may be a password).
+    pub(super) fn set(&mut self, key: &str, value: String) -> Result<(), String> {
+        match key {
+            "host" => self.set_host(value)?,
+            "port" => self.set_port(&value)?,
+            "user" => self.user = Some(value).filter(|v| !v.is_empty()),
+            "password" => self.password = Some(value),
+            "dbname" => self.dbname = Some(value).filter(|v| !v.is_empty()),
+            "sslmode" => {
+                self.sslmode = Some(SslMode::parse(&value).ok_or_else(|| {
+                    // Quoted only when it looks like a mode: a long or odd value may be a
+                    // mis-split piece of a password.
+                    let shown = if value.len() <= 20
+                        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    {
+                        format!("sslmode {value:?}")
+                    } else {
+                        "sslmode".to_string()
+                    };
+                    format!(
+                        "{shown} is not one of disable, prefer, require, verify-ca, verify-full"
+                    )
+                })?);
+            }
+            // libpq 16's `system` means the system's roots: ours are the webpki roots, which
+            // are also what we use when no sslrootcert is given.
+            "sslrootcert" => {
+                self.sslrootcert = Some(value)
+                    .filter(|v| !v.is_empty() && v != "system")
+                    .map(PathBuf::from);
+            }
+            "application_name" => self.application_name = Some(value),
+            // The value is not quoted: a mis-split conninfo can put part of a password here.
+            "connect_timeout" => match Timeout::from_secs_text(&value) {
+                Ok(timeout) => self.connect_timeout = Some(timeout.duration()),
+                Err(TimeoutError::Malformed) => {
+                    return Err(
+                        "connect_timeout must be a whole number of seconds (as in libpq)"
+                            .to_string(),
+                    )
+                }
+                Err(TimeoutError::TooLong) => {
+                    return Err(format!(
+                        "connect_timeout is too long: at most {} seconds (PostgreSQL's timeouts \
+                         are at most 2147483647 ms)",
+                        Timeout::MAX.as_secs()
+                    ))
+                }
+            },
+            "options" => self.options = Some(value).filter(|v| !v.trim().is_empty()),
+            _ => {
+                // A key is quoted only when it is libpq's or close to one of ours: anything
+                // else may be a piece of a password whose spaces were not quoted
+                // (`password=my secret=...`).
+                let close = closest(key, KNOWN_PARAMETERS);
+                let shown = if LIBPQ_ONLY_PARAMETERS.contains(&key) {
+                    format!("libpq parameter {key:?}")
+                } else if close.is_some() {
+                    format!("parameter {key:?}")
+                } else {
+                    "parameter (its name is not shown: it may be part of a password)".to_string()
+                };
+                let hint = match close {
+                    Some(known) => format!(" (did you mean {known:?}?)"),
+                    None => String::new(),
+                };
+                return Err(format!(
+                    "unsupported {shown}{hint}; supported: {}",
+                    KNOWN_PARAMETERS.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn set_host(&mut self, host: String) -> Result<(), String> {
+        if host.contains(',') {
+            return Err("several hosts are not supported: name one host".to_string());
+        }
+        self.host = Some(host).filter(|h| !h.is_empty());
+        Ok(())
+    }
+
+    pub(super) fn set_port(&mut self, port: &str) -> Result<(), String> {
+        if port.contains(',') {
+            return Err("several ports are not supported: name one port".to_string());
+        }
+        // The text is not quoted: a mis-split URL can put part of a password here.
+        match port.trim().parse::<u16>() {
+            Ok(port) if port > 0 => {
+                self.port = Some(port);
+                Ok(())
+            }
+            _ => Err("the port is not a number from 1 to 65535".to_string()),
+        }
+    }
+
+    /// The spec, once nothing in it is something PostgreSQL cannot take as given: a NUL
+    /// character (the protocol's strings end there) or a database or user name longer than
+    /// 63 bytes (the server cuts it there, and would connect to another database or role).
+    pub(super) fn finish(self) -> Result<ConnectionSpec, String> {
+        let fields = [
+            ("host", self.host.as_deref()),
+            ("user name", self.user.as_deref()),
+            ("password", self.password.as_deref()),
+            ("database name", self.dbname.as_deref()),
+            ("options", self.options.as_deref()),
+            ("application_name", self.application_name.as_deref()),
+        ];
+        for (what, value) in fields {
+            if value.is_some_and(|v| v.contains('\0')) {
+                return Err(format!(
+                    "the {what} contains a NUL character (%00), which PostgreSQL cannot take"
+                ));
+            }
+        }
+        if let Some(path) = &self.sslrootcert {
+            if path.as_os_str().as_encoded_bytes().contains(&0) {
+                return Err("sslrootcert contains a NUL character (%00)".to_string());
+            }
+        }
+        for (what, value) in [
+            ("database name", self.dbname.as_deref()),
+            ("user name", self.user.as_deref()),
+        ] {
+            if let Some(value) = value.filter(|v| v.len() > MAX_NAME_BYTES) {
+                return Err(format!(
+                    "the {what} is {} bytes: PostgreSQL would truncate it to {MAX_NAME_BYTES} and \
+                     use another {what}",
+                    value.len()
+                ));
+            }
+        }
+        let user = self.user.unwrap_or_else(|| DEFAULT_USER.to_string());
+        Ok(ConnectionSpec {
+            host: self.host.unwrap_or_else(|| DEFAULT_HOST.to_string()),
+            port: self.port.unwrap_or(DEFAULT_PORT),
+            dbname: self.dbname.unwrap_or_else(|| user.clone()),
+            user,
+            password: self.password,
+            sslmode: self.sslmode.unwrap_or_default(),
+            sslrootcert: self.sslrootcert,
+            options: self.options,
+            application_name: self.application_name,
+            connect_timeout: self.connect_timeout,
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! Which database: the precedence rules of the module documentation of [`super`].
+
+use std::path::{Path, PathBuf};
+
+use super::connection::CONNECTION_HELP;
+use super::display_path;
+use super::dotenv;
+use super::environment::{Environment, Origin, Selection};
+use super::expand::is_not_utf8;
+use super::suggest::closest;
+use super::syntax::parse_spec;
+use crate::error::{Error, Result};
+use crate::workspace::Workspace;
+
+/// How the caller spells the three ways of naming a database, for messages (`did you mean
+/// --env staging?`): the library does not know the CLI's flags, the CLI passes them
+/// (`cargo_confiture`'s `SELECTION_LABELS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Labels<'a> {
+    /// Names the database by URL ([`Selection::Url`]; the CLI's `--database-url`). Also the
+    /// environment's name in the `using ...` line.
+    pub url: &'a str,
+    /// Names an environment ([`Selection::Env`]; `--env`).
+    pub env: &'a str,
+    /// Names an environment file ([`Selection::File`]; `-c`).
+    pub file: &'a str,
+}
+
+impl Labels<'static> {
+    /// The labels of [`resolve`], for callers without flags of their own.
+    pub const LIBRARY: Labels<'static> = Labels {
+        url: "the database URL",
+        env: "environment",
+        file: "file",
+    };
+}
+
+/// Decides which database to use, by the rules in the module documentation; messages name
+/// the selections with [`Labels::LIBRARY`].
+pub fn resolve(
+    ws: &Workspace,
+    selection: &Selection,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Environment> {
+    resolve_with(ws, selection, &Labels::LIBRARY, vars)
+}
+
+/// [`resolve`], with messages that name the selections as `labels` says.
+pub fn resolve_with(
+    ws: &Workspace,
+    selection: &Selection,
+    labels: &Labels<'_>,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Environment> {
+    let var = |name: &str| variable(vars, name);
+    let with_origin = |mut env: Environment, origin: Origin| {
+        env.origin = origin;
+        env
+    };
+    match selection {
+        Selection::Url(url) => Ok(with_origin(
+            Environment::from_url(url, labels.url)?,
+            Origin::Url,
+        )),
+        Selection::Env(name) => {
+            let path = environment_file(ws, name, labels)?;
+            let mut env = Environment::read_file(&path, vars, labels)?;
+            env.name = name.clone();
+            refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, labels.env)?;
+            Ok(with_origin(env, Origin::Env))
+        }
+        Selection::File(path) => {
+            let env = Environment::read_file(path, vars, labels)?;
+            refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, labels.file)?;
+            Ok(with_origin(env, Origin::File))
+        }
+        Selection::Auto => {
+            if let Some(url) = var("CONFITURE_DATABASE_URL")? {
+                let env = Environment::from_url(&url, "CONFITURE_DATABASE_URL")?;
+                return Ok(with_origin(env, Origin::ConfitureDatabaseUrl));
+            }
+            let default = ws
+                .environments_dir()
+                .join(format!("{}.yaml", ws.settings.default_env));
+            if default.is_file() {
+                let mut env = Environment::read_file(&default, vars, labels)?;
+                env.name = ws.settings.default_env.clone();
+                return Ok(with_origin(env, Origin::DefaultEnv));
+            }
+            if let Some(url) = var("DATABASE_URL")? {
+                let env = Environment::from_url(&url, "DATABASE_URL")?;
+                return Ok(with_origin(env, Origin::DatabaseUrl));
+            }
+            if let Some((path, url)) = dotenv::database_url(&ws.root)? {
+                let label = format!("DATABASE_URL in {}", display_path(&path));
+                let env = Environment::from_url(&url, &label)?;
+                return Ok(with_origin(env, Origin::DotEnv));
+            }
+            Err(no_database(ws, labels))
+        }
+    }
+}
+
+/// A variable of `vars`, empty counting as unset; one that is not UTF-8 is an error.
+fn variable(vars: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<String>> {
+    match vars(name).filter(|v| !v.trim().is_empty()) {
+        Some(value) if is_not_utf8(&value) => Err(Error::invalid(format!(
+            "the {name} environment variable is not valid UTF-8"
+        ))
+        .with_help(format!(
+            "set {name} to a postgresql:// URL in UTF-8, or unset it"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// `no database configured`, with every way of naming one in the order they are tried.
+fn no_database(ws: &Workspace, labels: &Labels<'_>) -> Error {
+    let envs = display_path(&ws.environments_dir());
+    let Labels { url, env, file } = labels;
+    Error::invalid("no database configured")
+        .with_detail("name one in any of these ways (the first found wins):")
+        .with_detail(format!("  1. {url} postgresql://user@host:5432/dbname"))
+        .with_detail(format!(
+            "  2. {env} NAME (reads {envs}/NAME.yaml), or {file} FILE"
+        ))
+        .with_detail("  3. the CONFITURE_DATABASE_URL environment variable")
+        .with_detail(format!(
+            "  4. the default environment file {envs}/{}.yaml",
+            ws.settings.default_env
+        ))
+        .with_detail("  5. the DATABASE_URL environment variable")
+        .with_detail(format!(
+            "  6. DATABASE_URL in {}",
+            display_path(&ws.root.join(dotenv::FILE_NAME))
+        ))
+        .with_help(format!(
+            "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
+            ws.settings.default_env
+        ))
+}
+
+/// `<environments_dir>/<name>.yaml`, or an error listing the environments that exist.
+fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<PathBuf> {
+    let dir = ws.environments_dir();
+    if name.is_empty()
+        || name.starts_with('.')
+        || name.contains(['/', '\\', '\0'])
+        || name.ends_with(".yaml")
+    {
+        return Err(
+            Error::invalid(format!("invalid environment name {name:?}")).with_help(format!(
+                "give the name of a file in {} without `.yaml` (e.g. {} staging), \
+                 or a path with {} FILE",
+                display_path(&dir),
+                labels.env,
+                labels.file
+            )),
+        );
+    }
+    let path = dir.join(format!("{name}.yaml"));
+    if path.is_file() {
+        return Ok(path);
+    }
+    let available = list_environments(&dir);
+    let mut error = Error::invalid(format!(
+        "environment {name:?} not found: there is no {}",
+        display_path(&path)
+    ));
+    error = if available.is_empty() {
+        error.with_help(format!(
+            "{} holds no environment files; create {} with `database_url: postgresql://...`",
+            display_path(&dir),
+            display_path(&path)
+        ))
+    } else {
+        let names: Vec<&str> = available.iter().map(String::as_str).collect();
+        let suggestion = match closest(name, &names) {
+            Some(close) => format!("did you mean {} {close}? ", labels.env),
+            None => String::new(),
+        };
+        error.with_help(format!(
+            "{suggestion}available environments: {}",
+            available.join(", ")
+        ))
+    };
+    if dir.join(format!("{name}.yml")).is_file() {
+        error = error.with_detail(format!(
+            "{name}.yml exists: environment files end in .yaml; rename it to {name}.yaml"
+        ));
+    }
+    Err(error)
+}
+
+/// Names of the `*.yaml` files in `dir`, sorted; empty when the directory is missing.
+pub fn list_environments(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let file_name = entry.file_name();
+            let name = file_name.to_str()?.strip_suffix(".yaml")?.to_string();
+            (!name.is_empty() && entry.path().is_file()).then_some(name)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// An explicit file and a `CONFITURE_DATABASE_URL` naming another database: we never guess.
+fn refuse_conflict(env: &Environment, url: Option<String>, label: &str) -> Result<()> {
+    let Some(url) = url else { return Ok(()) };
+    let other = parse_spec(&url).map_err(|reason| {
+        Error::invalid(format!(
+            "invalid database URL in CONFITURE_DATABASE_URL: {reason}"
+        ))
+        .with_help(CONNECTION_HELP)
+    })?;
+    if other.same_database(&env.connection) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "two databases named: {} names {}, but CONFITURE_DATABASE_URL names {}",
+        env.source(),
+        env.connection,
+        other
+    ))
+    .with_help(format!(
+        "unset CONFITURE_DATABASE_URL to use the file, or drop {label} to use the variable"
+    )))
+}

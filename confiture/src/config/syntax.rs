@@ -1,0 +1,195 @@
+//! The syntax of connection strings: `postgresql://` URLs (percent-encoding, IPv6 hosts, Unix
+//! socket directories) and libpq `key=value` conninfo. Errors never quote a value: it may be a
+//! password.
+
+use super::params::SpecBuilder;
+use super::ConnectionSpec;
+
+/// The longest database or role name PostgreSQL keeps (`NAMEDATALEN - 1`): it truncates longer
+/// ones in the startup packet.
+pub const MAX_NAME_BYTES: usize = 63;
+
+pub(super) fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
+    let text = text.trim();
+    let mut builder = SpecBuilder::default();
+    if let Some(rest) = text
+        .strip_prefix("postgresql://")
+        .or_else(|| text.strip_prefix("postgres://"))
+    {
+        parse_url(rest, &mut builder)?;
+    } else if has_url_scheme(text) {
+        return Err("the URL scheme must be postgresql:// or postgres://".to_string());
+    } else if text.contains('=') {
+        parse_conninfo(text, &mut builder)?;
+    } else if text.is_empty() {
+        return Err("it is empty".to_string());
+    } else {
+        return Err("expected a postgresql:// URL or key=value pairs".to_string());
+    }
+    builder.finish()
+}
+
+/// Whether `text` starts with `scheme://`. A `://` further on may be inside a conninfo value
+/// (`password='a://b'`): that text is conninfo, not a URL with a wrong scheme.
+fn has_url_scheme(text: &str) -> bool {
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
+fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
+    let (main, query) = match rest.split_once('?') {
+        Some((main, query)) => (main, Some(query)),
+        None => (rest, None),
+    };
+    let (authority, path) = match main.split_once('/') {
+        Some((authority, path)) => (authority, Some(path)),
+        None => (main, None),
+    };
+    // An `@` after the host means a `/` or `?` in the password was not percent-encoded; say
+    // so instead of reporting a confusing piece of the password as a host or parameter.
+    if path.is_some_and(|p| p.contains('@')) || query.is_some_and(|q| q.contains('@')) {
+        return Err(
+            "found `@` after the host: percent-encode `/`, `?` and `@` in the user \
+                    name and password (%2F, %3F, %40)"
+                .to_string(),
+        );
+    }
+    let hostport = match authority.rsplit_once('@') {
+        Some((userinfo, hostport)) => {
+            let (user, password) = match userinfo.split_once(':') {
+                Some((user, password)) => (user, Some(password)),
+                None => (userinfo, None),
+            };
+            if !user.is_empty() {
+                builder.user = Some(percent_decode(user, "user name")?);
+            }
+            if let Some(password) = password {
+                builder.password = Some(percent_decode(password, "password")?);
+            }
+            hostport
+        }
+        None => authority,
+    };
+    if let Some(rest) = hostport.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| "an IPv6 address opened with `[` is not closed with `]`".to_string())?;
+        builder.set_host(host.to_string())?;
+        if !after.is_empty() {
+            let port = after
+                .strip_prefix(':')
+                .ok_or_else(|| "unexpected text after the IPv6 address's `]`".to_string())?;
+            if !port.is_empty() {
+                builder.set_port(port)?;
+            }
+        }
+    } else if !hostport.is_empty() {
+        let (host, port) = match hostport.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        };
+        builder.set_host(percent_decode(host, "host")?)?;
+        if let Some(port) = port.filter(|p| !p.is_empty()) {
+            builder.set_port(port)?;
+        }
+    }
+    if let Some(path) = path.filter(|p| !p.is_empty()) {
+        builder.dbname = Some(percent_decode(path, "database name")?);
+    }
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| "a query parameter has no `=value`".to_string())?;
+        let key = percent_decode(key, "query parameter name")?;
+        let value = percent_decode(value, "query parameter value")?;
+        builder.set(&key, value)?;
+    }
+    Ok(())
+}
+
+/// libpq's conninfo: `key = value` pairs separated by whitespace; values may be single-quoted,
+/// and `\` escapes the next character.
+fn parse_conninfo(text: &str, builder: &mut SpecBuilder) -> Result<(), String> {
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(());
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != '=') {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            return Err(
+                "expected key=value pairs (quote values that contain spaces: \
+                        password='a b')"
+                    .to_string(),
+            );
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    None => return Err("a quoted value is not closed with `'`".to_string()),
+                    Some('\'') => break,
+                    Some('\\') => match chars.next() {
+                        Some(c) => value.push(c),
+                        None => return Err("a quoted value is not closed with `'`".to_string()),
+                    },
+                    Some(c) => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    if let Some(escaped) = chars.next() {
+                        value.push(escaped);
+                    }
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        builder.set(&key, value)?;
+    }
+}
+
+fn percent_decode(text: &str, what: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("invalid percent-encoding in the {what}"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("the {what} is not UTF-8 once percent-decoded"))
+}
+
+pub(super) fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,215 @@
+//! `Timeout`: the one parser of durations, for flags and environment files alike.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A timeout as flags and environment files write it: a whole number with a unit (`500ms`,
+/// `5s`, `5 s`, `2min`, `2m`, `1h`; a plain number is milliseconds, as in PostgreSQL), at most
+/// [`Timeout::MAX`]. The one rule for every duration the tool reads — `--lock-wait`,
+/// `--lock-timeout-statement`, `--statement-timeout`, `migration.*_timeout`, a URL's
+/// `connect_timeout` — so that a value PostgreSQL would refuse is refused before connecting,
+/// naming the flag or the file and key, instead of failing inside a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timeout(Duration);
+
+/// Why a text or a [`Duration`] is not a [`Timeout`]. `Display` is a phrase that follows the
+/// quoted value (`"600h" is too long: ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutError {
+    /// Not a whole number with a known unit.
+    Malformed,
+    /// Longer than PostgreSQL accepts for its timeout settings.
+    TooLong,
+}
+
+impl Timeout {
+    /// PostgreSQL keeps `statement_timeout`, `lock_timeout` and the other timeout settings in
+    /// an `int` of milliseconds: 2147483647 ms, about 24.8 days (`596h`).
+    pub const MAX: Duration = Duration::from_millis(i32::MAX as u64);
+
+    /// `duration` as a timeout: refused when longer than [`Timeout::MAX`]. Sub-millisecond
+    /// parts are kept (PostgreSQL rounds them).
+    pub const fn new(duration: Duration) -> Result<Timeout, TimeoutError> {
+        if duration.as_nanos() > Timeout::MAX.as_nanos() {
+            Err(TimeoutError::TooLong)
+        } else {
+            Ok(Timeout(duration))
+        }
+    }
+
+    /// Whole seconds, as libpq's `connect_timeout` writes them.
+    pub fn from_secs_text(text: &str) -> Result<Timeout, TimeoutError> {
+        let text = text.trim();
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(TimeoutError::Malformed);
+        }
+        let millis = text
+            .parse::<u64>()
+            .ok()
+            .and_then(|seconds| seconds.checked_mul(1_000))
+            .ok_or(TimeoutError::TooLong)?;
+        Timeout::new(Duration::from_millis(millis))
+    }
+
+    pub fn duration(self) -> Duration {
+        self.0
+    }
+}
+
+impl From<Timeout> for Duration {
+    fn from(timeout: Timeout) -> Duration {
+        timeout.0
+    }
+}
+
+impl std::str::FromStr for Timeout {
+    type Err = TimeoutError;
+
+    fn from_str(text: &str) -> Result<Timeout, TimeoutError> {
+        let text = text.trim();
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        if digits == 0 {
+            return Err(TimeoutError::Malformed);
+        }
+        let factor: u64 = match text[digits..].trim() {
+            "" | "ms" => 1,
+            "s" | "sec" => 1_000,
+            "m" | "min" => 60_000,
+            "h" => 3_600_000,
+            _ => return Err(TimeoutError::Malformed),
+        };
+        // Only digits are left: a number that does not fit in u64 is too long, not malformed.
+        let millis = text[..digits]
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(factor))
+            .ok_or(TimeoutError::TooLong)?;
+        Timeout::new(Duration::from_millis(millis))
+    }
+}
+
+/// The shortest text that parses back to the same whole milliseconds: `30s`, `2min`, `1h`,
+/// `1500ms`, `0` (how defaults appear in `--help`). Sub-millisecond parts are left out.
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis == 0 {
+            return f.write_str("0");
+        }
+        for (unit, size) in [("h", 3_600_000), ("min", 60_000), ("s", 1_000)] {
+            if millis.is_multiple_of(size) {
+                return write!(f, "{}{unit}", millis / size);
+            }
+        }
+        write!(f, "{millis}ms")
+    }
+}
+
+impl TimeoutError {
+    /// What to write instead.
+    pub fn help(self) -> &'static str {
+        match self {
+            TimeoutError::Malformed => {
+                "write a whole number with a unit: 500ms, 5s, 2min, 1h (a plain number is milliseconds)"
+            }
+            TimeoutError::TooLong => {
+                "write a duration of at most 596h (2147483647 ms)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeoutError::Malformed => f.write_str("is not a duration"),
+            TimeoutError::TooLong => f.write_str(
+                "is too long: PostgreSQL's timeouts are at most 2147483647 ms (about 24.8 days)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TimeoutError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_timeouts() {
+        let ms = |n| Ok(Duration::from_millis(n));
+        let parse = |text: &str| text.parse::<Timeout>().map(Duration::from);
+        assert_eq!(parse("500ms"), ms(500));
+        assert_eq!(parse("5s"), ms(5_000));
+        assert_eq!(parse(" 5 s "), ms(5_000));
+        assert_eq!(parse("2min"), ms(120_000));
+        assert_eq!(parse("1m"), ms(60_000));
+        assert_eq!(parse("1h"), ms(3_600_000));
+        assert_eq!(parse("250"), ms(250));
+        assert_eq!(parse("0"), ms(0));
+        for bad in ["", "s", "5x", "-5s", "1.5s", "+5s", "5 h m", "٣s"] {
+            assert_eq!(parse(bad), Err(TimeoutError::Malformed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts_stop_at_postgres_limit() {
+        let parse = |text: &str| text.parse::<Timeout>().map(Duration::from);
+        // int milliseconds: the largest value PostgreSQL's timeout settings accept.
+        assert_eq!(parse("2147483647"), Ok(Timeout::MAX));
+        assert_eq!(parse("2147483647ms"), Ok(Timeout::MAX));
+        assert_eq!(parse("596h"), Ok(Duration::from_secs(596 * 3600)));
+        assert_eq!(parse("35791min"), Ok(Duration::from_secs(35_791 * 60)));
+        for long in [
+            "2147483648",
+            "2147483648ms",
+            "2147484s",
+            "35792min",
+            "597h",
+            "600h",
+            "3000h",
+            "99999999999999999999h",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse(long), Err(TimeoutError::TooLong), "{long}");
+        }
+        assert_eq!(
+            Timeout::from_secs_text("2147483").map(Duration::from),
+            Ok(Duration::from_secs(2_147_483))
+        );
+        for long in ["2147484", "99999999999999999999"] {
+            assert_eq!(
+                Timeout::from_secs_text(long),
+                Err(TimeoutError::TooLong),
+                "{long}"
+            );
+        }
+        assert_eq!(Timeout::from_secs_text("5s"), Err(TimeoutError::Malformed));
+        assert_eq!(
+            Timeout::new(Timeout::MAX + Duration::from_nanos(1)),
+            Err(TimeoutError::TooLong)
+        );
+        assert!(TimeoutError::TooLong.to_string().contains("2147483647 ms"));
+    }
+
+    #[test]
+    fn shown_as_the_shortest_text_that_parses_back() {
+        for (millis, text) in [
+            (0, "0"),
+            (1, "1ms"),
+            (1_500, "1500ms"),
+            (30_000, "30s"),
+            (120_000, "2min"),
+            (90_000, "90s"),
+            (3_600_000, "1h"),
+            (2_147_483_647, "2147483647ms"),
+        ] {
+            let timeout = Timeout::new(Duration::from_millis(millis)).unwrap();
+            assert_eq!(timeout.to_string(), text);
+            assert_eq!(text.parse::<Timeout>(), Ok(timeout), "{text}");
+        }
+    }
+}

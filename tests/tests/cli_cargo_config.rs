@@ -1,0 +1,225 @@
+//! Cargo-native configuration, end to end: a workspace member's `[package.metadata.confiture]`
+//! overrides `[workspace.metadata.confiture]` (run from the member, or with `-p NAME` or
+//! `--manifest-path`, the CLI uses the member's migrations), and `DATABASE_URL` in the
+//! workspace root's `.env` names the database when nothing else does, never beating a variable
+//! that is set.
+
+use confiture::exit;
+use confiture_tests::{Project, Run, TestDb};
+
+/// A workspace whose root has one migration in `db/migrations` and whose member `billing`
+/// keeps two in `billing/migrations`, named by its package table.
+fn workspace_with_a_member() -> Project {
+    let project = Project::new();
+    project
+        .write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"billing\"]\n\n[workspace.metadata.confiture]\n\
+             migrations_dir = \"db/migrations\"\n",
+        )
+        .write(
+            "billing/Cargo.toml",
+            "[package]\nname = \"billing\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [package.metadata.confiture]\nmigrations_dir = \"migrations\"\n",
+        )
+        .migration(
+            "001_root",
+            "CREATE TABLE root_t (id int);\n",
+            "DROP TABLE root_t;\n",
+        )
+        .write("billing/src/lib.rs", "")
+        .write(
+            "billing/migrations/001_invoices.up.sql",
+            "CREATE TABLE invoices (id int);\n",
+        )
+        .write(
+            "billing/migrations/001_invoices.down.sql",
+            "DROP TABLE invoices;\n",
+        )
+        .write(
+            "billing/migrations/002_lines.up.sql",
+            "CREATE TABLE invoice_lines (id int);\n",
+        )
+        .write(
+            "billing/migrations/002_lines.down.sql",
+            "DROP TABLE invoice_lines;\n",
+        );
+    project
+}
+
+fn run_in(project: &Project, dir: &str, args: &[&str]) -> Run {
+    Run::of(project.cli().current_dir(project.path(dir)).args(args))
+}
+
+#[test]
+fn a_member_uses_the_migrations_its_package_table_names() {
+    let project = workspace_with_a_member();
+    let billing = TestDb::new("cargo_member");
+    let url = billing.url();
+    run_in(
+        &project,
+        "billing",
+        &["migrate", "up", "--database-url", &url],
+    )
+    .code(exit::SUCCESS);
+    assert_eq!(
+        billing.ledger().unwrap(),
+        ["001:invoices", "002:lines"],
+        "the member's migrations, not the workspace's"
+    );
+    assert!(billing.has_relation("invoice_lines") && !billing.has_relation("root_t"));
+    // From a subdirectory of the member too; from the root, the workspace's table holds.
+    run_in(
+        &project,
+        "billing/migrations",
+        &["migrate", "status", "--database-url", &url],
+    )
+    .code(exit::SUCCESS);
+    let root = TestDb::new("cargo_root");
+    project
+        .run(&["migrate", "up", "--database-url", &root.url()])
+        .code(exit::SUCCESS);
+    assert_eq!(root.ledger().unwrap(), ["001:root"]);
+}
+
+#[test]
+fn a_mistake_in_a_package_table_names_that_table_and_manifest() {
+    let project = workspace_with_a_member();
+    project.write(
+        "billing/Cargo.toml",
+        "[package]\nname = \"billing\"\n\n[package.metadata.confiture]\nmigration_dir = \"m\"\n",
+    );
+    run_in(&project, "billing", &["lint"])
+        .code(exit::INVALID)
+        .stderr_has("unknown key `migration_dir` in `[package.metadata.confiture]`")
+        .stderr_has("billing")
+        .stderr_has("did you mean `migrations_dir`?")
+        .stderr_has("`[workspace.metadata.confiture]` alike");
+
+    // A directory that is not there: the help names both tables where it can be set.
+    project.write(
+        "billing/Cargo.toml",
+        "[package]\nname = \"billing\"\n\n[package.metadata.confiture]\nmigrations_dir = \"gone\"\n",
+    );
+    run_in(&project, "billing", &["lint"])
+        .code(exit::INVALID)
+        .stderr_has("migrations directory `gone` does not exist")
+        .stderr_has("`[package.metadata.confiture]` of the package's Cargo.toml")
+        .stderr_has("`[workspace.metadata.confiture]` of the workspace's");
+}
+
+#[test]
+fn dotenv_names_the_database_when_nothing_else_does() {
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let from_dotenv = TestDb::new("dotenv_only");
+    project.write(
+        ".env",
+        format!("# local development\nDATABASE_URL={}\n", from_dotenv.url()),
+    );
+    project
+        .run(&["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_has("using DATABASE_URL in .env: ");
+    assert_eq!(from_dotenv.ledger().unwrap(), ["001:a"]);
+
+    // From a subdirectory, the workspace root's `.env` still.
+    project.write("src/lib.rs", "");
+    Run::of(
+        project
+            .cli()
+            .current_dir(project.path("src"))
+            .args(["migrate", "status"]),
+    )
+    .code(exit::SUCCESS)
+    .stderr_has("using DATABASE_URL in ../.env: ");
+}
+
+#[test]
+fn dotenv_never_overrides_a_variable_that_is_set() {
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let from_dotenv = TestDb::new("dotenv_loser");
+    let from_var = TestDb::new("dotenv_var");
+    project.write(".env", format!("DATABASE_URL={}\n", from_dotenv.url()));
+    for var in ["DATABASE_URL", "CONFITURE_DATABASE_URL"] {
+        Run::of(
+            project
+                .cli()
+                .env(var, from_var.url())
+                .args(["migrate", "up"]),
+        )
+        .code(exit::SUCCESS)
+        .stderr_has(&format!("using {var}: "));
+    }
+    assert_eq!(from_var.ledger().unwrap(), ["001:a"]);
+    assert_eq!(
+        from_dotenv.ledger(),
+        None,
+        "the .env database was never touched"
+    );
+}
+
+/// `-p billing` and `--manifest-path billing/Cargo.toml` select the member from anywhere, as
+/// cargo's own flags do; suggested commands repeat the selection.
+#[test]
+fn dash_p_and_manifest_path_select_the_member() {
+    let project = workspace_with_a_member();
+    for selection in [
+        &["-p", "billing"][..],
+        &["--package", "billing"],
+        &["--manifest-path", "billing/Cargo.toml"],
+    ] {
+        let db = TestDb::new("cargo_select");
+        let url = db.url();
+        let run =
+            project.run(&[&["migrate", "status", "--database-url", &url], selection].concat());
+        // The hint repeats the selection (`--package` as `-p`).
+        let repeated = selection.join(" ").replace("--package", "-p");
+        run.code(exit::NOT_INITIALISED).stderr_has(&format!(
+            "`cargo confiture migrate up --database-url <URL> {repeated}`"
+        ));
+        project
+            .run(&[&["migrate", "up", "--database-url", &url], selection].concat())
+            .code(exit::SUCCESS);
+        assert_eq!(
+            db.ledger().unwrap(),
+            ["001:invoices", "002:lines"],
+            "{selection:?}"
+        );
+    }
+    // From inside the member, `--manifest-path` of the root selects the workspace's settings.
+    let db = TestDb::new("cargo_select_root");
+    run_in(
+        &project,
+        "billing",
+        &[
+            "migrate",
+            "up",
+            "--manifest-path",
+            "../Cargo.toml",
+            "--database-url",
+            &db.url(),
+        ],
+    )
+    .code(exit::SUCCESS);
+    assert_eq!(db.ledger().unwrap(), ["001:root"]);
+}
+
+#[test]
+fn an_unknown_package_or_manifest_is_refused_naming_what_exists() {
+    let project = workspace_with_a_member();
+    project
+        .run(&["lint", "-p", "biling"])
+        .code(exit::USAGE)
+        .stderr_has("package `biling` is not a member of the workspace")
+        .stderr_has("the members are billing");
+    project
+        .run(&["lint", "--manifest-path", "billing"])
+        .code(exit::USAGE)
+        .stderr_has("--manifest-path billing is not a Cargo.toml");
+    project
+        .run(&["lint", "--manifest-path", "nope/Cargo.toml"])
+        .code(exit::INVALID)
+        .stderr_has("does not exist");
+}
