@@ -131,7 +131,7 @@ pub enum Migrate {
     Down(DownArgs),
     /// Show which migrations are applied; exit 0 up to date, 1 pending, 2 not initialised,
     /// 5 files with errors (shown with the table), 7 history diverged
-    Status,
+    Status(StatusArgs),
     /// Record migrations up to a version as applied, without running them
     Baseline(BaselineArgs),
     /// Re-initialise the ledger from the files: accept edited files' checksums, forget rows
@@ -220,6 +220,42 @@ pub struct UpArgs {
     pub create_database: bool,
     #[command(flatten)]
     pub lock: LockArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+/// Many databases: the command runs against every target listed, not the environment's
+/// database (which names the server and credentials for bare names, and runs the query).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Many databases (a database per tenant)")]
+pub struct FleetArgs {
+    /// Run against every database listed in FILE: one per line, a database name on the
+    /// environment's server (with its credentials) or a postgresql:// URL; `#` lines are comments
+    #[arg(long, value_name = "FILE", group = "fleet_targets")]
+    pub targets: Option<PathBuf>,
+    /// Run against every database this query returns (one column of database names or URLs),
+    /// run read-only on the environment's database
+    #[arg(long, value_name = "SQL", group = "fleet_targets")]
+    pub targets_query: Option<String>,
+    /// How many targets at once (default 4)
+    #[arg(long, value_name = "N", requires = "fleet_targets", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
+    /// Go on after a target fails (default: start no new target, let the running ones finish)
+    #[arg(long, requires = "fleet_targets")]
+    pub keep_going: bool,
+}
+
+impl FleetArgs {
+    /// Whether a target list was given: the command runs as a fleet.
+    pub fn is_fleet(&self) -> bool {
+        self.targets.is_some() || self.targets_query.is_some()
+    }
 }
 
 #[derive(Debug, Args)]

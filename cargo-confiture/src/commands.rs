@@ -11,6 +11,7 @@ use crate::cli::{Cli, Command, LintArgs, Migrate};
 use crate::output::{Output, Style};
 use crate::render::plural;
 
+mod fleet;
 mod generate;
 mod migrate;
 

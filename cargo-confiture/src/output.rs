@@ -40,6 +40,7 @@ impl Style {
     }
 }
 
+#[derive(Clone)]
 pub struct Output {
     pub format: Format,
     color_stdout: bool,
@@ -100,6 +101,14 @@ impl Output {
             stderr_is_terminal,
             invocation: invocation(global),
         }
+    }
+
+    /// This output with `words` repeated in every suggested command that connects, after the
+    /// database selection: a fleet's `--targets FILE`, so that a suggestion acts on the fleet.
+    pub fn repeating(&self, words: impl IntoIterator<Item = String>) -> Output {
+        let mut out = self.clone();
+        out.invocation.database.extend(words);
+        out
     }
 
     /// A help or hint line: control characters escaped, and every suggested command repeating

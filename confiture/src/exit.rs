@@ -28,6 +28,10 @@ pub const LOCK_TIMEOUT: u8 = 6;
 pub const DIVERGED: u8 = 7;
 /// Rollback impossible: a migration to roll back is marked `-- confiture:irreversible`.
 pub const IRREVERSIBLE: u8 = 8;
+/// A fleet (`--targets`, `--targets-query`): the targets that did not end with 0 ended with
+/// different codes (each target's own code is in the JSON report). When they all ended with
+/// the same code, the fleet exits with that code; when all ended with 0, with 0.
+pub const FLEET_MIXED: u8 = 10;
 /// Command-line usage error (unknown flag, missing argument, conflicting flags), as in sysexits.h.
 pub const USAGE: u8 = 64;
 
@@ -48,5 +52,9 @@ pub const ALL: &[(u8, &str)] = &[
         "history diverged (applied migration modified or missing, a version recorded twice, or out of order)",
     ),
     (IRREVERSIBLE, "rollback impossible (irreversible migration)"),
+    (
+        FLEET_MIXED,
+        "fleet: targets failed with different codes (each target's code is in the JSON)",
+    ),
     (USAGE, "usage error"),
 ];

@@ -16,6 +16,7 @@
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
 //! - `Migrator` (feature `db`): the library facade the CLI and applications use; its
 //!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`.
+//! - `fleet` (feature `db`): one command against many databases, with bounded concurrency.
 
 pub mod config;
 pub mod diagnostic;
@@ -35,6 +36,8 @@ pub mod workspace;
 
 #[cfg(feature = "db")]
 pub mod db;
+#[cfg(feature = "db")]
+pub mod fleet;
 #[cfg(feature = "db")]
 pub mod migrate;
 #[cfg(feature = "db")]

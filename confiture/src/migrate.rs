@@ -232,6 +232,27 @@ pub struct ReportedError {
     pub diagnostics: Vec<crate::Diagnostic>,
 }
 
+impl ReportedError {
+    /// `error` as a report's `errors` shows it, with no migration or file position attached
+    /// (a refusal before anything ran, a lost connection, a failed `status`).
+    pub fn of(error: &Error) -> ReportedError {
+        ReportedError {
+            kind: kind_name(error.kind),
+            exit_code: error.exit_code(),
+            message: error.to_string(),
+            details: error.details.clone(),
+            help: error.help.clone(),
+            version: None,
+            name: None,
+            file: None,
+            line: None,
+            column: None,
+            sqlstate: None,
+            diagnostics: error.diagnostics.to_vec(),
+        }
+    }
+}
+
 /// The result of `migrate up`, serialised as the seed's JSON (`applied`, `skipped`, `errors`,
 /// `total_duration_ms`) plus our additions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -393,18 +414,13 @@ impl RunFailure {
     fn reported(&self) -> ReportedError {
         let (version, name) = self.migration.clone().unzip();
         ReportedError {
-            kind: kind_name(self.error.kind),
-            exit_code: self.error.exit_code(),
-            message: self.error.to_string(),
-            details: self.error.details.clone(),
-            help: self.error.help.clone(),
             version,
             name,
             file: self.location.as_ref().map(|l| l.path.clone()),
             line: self.location.as_ref().map(|l| l.line),
             column: self.location.as_ref().map(|l| l.column),
             sqlstate: self.sqlstate.clone(),
-            diagnostics: self.error.diagnostics.to_vec(),
+            ..ReportedError::of(&self.error)
         }
     }
 }
@@ -516,6 +532,24 @@ impl Migrator {
         Ok(checked.set)
     }
 
+    /// The migrations `up` works from and its request, or the refusal `up` gives before
+    /// connecting (files with errors it could run, `steps` 0, an unknown `target`). A fleet
+    /// asks this once, not once per database.
+    pub(crate) fn up_request(
+        &self,
+        options: &UpOptions,
+    ) -> Result<(MigrationSet, plan::UpRequest)> {
+        let set = self.load_set_for_up(options.target)?;
+        let request = plan::UpRequest {
+            steps: options.steps,
+            target: options.target,
+            allow_out_of_order: options.allow_out_of_order,
+            first_version: self.check_options.first_version,
+        };
+        plan::check_up_request(&set, &request)?;
+        Ok((set, request))
+    }
+
     fn apply_settings(
         &self,
         lock_timeout: Option<Duration>,
@@ -624,14 +658,7 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
-        let set = self.load_set_for_up(options.target)?;
-        let request = plan::UpRequest {
-            steps: options.steps,
-            target: options.target,
-            allow_out_of_order: options.allow_out_of_order,
-            first_version: self.check_options.first_version,
-        };
-        plan::check_up_request(&set, &request)?;
+        let (set, request) = self.up_request(options)?;
         if options.create_database
             && self.create_missing_database(&set, &request, options, progress, report)?
         {

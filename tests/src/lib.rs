@@ -199,6 +199,77 @@ impl TestDb {
     }
 }
 
+/// Many databases for one test (a fleet of tenants), created and dropped by a few threads at
+/// once: `DROP DATABASE` waits for a checkpoint, so 200 dropped one by one take minutes, while
+/// drops that wait together share their checkpoints. Dropped on drop, also when the test fails.
+pub struct TestDbs {
+    pub dbs: Vec<TestDb>,
+}
+
+/// How many sessions create or drop the databases of a [`TestDbs`] at once: well below the
+/// server's `max_connections`, which other tests share.
+const TEST_DBS_THREADS: usize = 24;
+
+impl TestDbs {
+    /// `count` empty databases, named `cft_<prefix>_..._<i>` so that a list sorts as created.
+    pub fn new(prefix: &str, count: usize) -> TestDbs {
+        let base = unique(&format!("cft_{prefix}"));
+        let names: Vec<String> = (0..count).map(|i| format!("{base}_{i:03}")).collect();
+        let chunk = count.div_ceil(TEST_DBS_THREADS).max(1);
+        let dbs = std::thread::scope(|scope| {
+            let handles: Vec<_> = names
+                .chunks(chunk)
+                .map(|names| {
+                    scope.spawn(move || {
+                        let mut admin = admin();
+                        let mut made = Vec::new();
+                        for name in names {
+                            admin
+                                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                                .unwrap_or_else(|e| {
+                                    panic!("cannot create test database {name}: {e}")
+                                });
+                            made.push(TestDb { name: name.clone() });
+                        }
+                        made
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            let mut failure = None;
+            for handle in handles {
+                match handle.join() {
+                    Ok(made) => all.extend(made),
+                    Err(panic) => failure = Some(panic),
+                }
+            }
+            if let Some(panic) = failure {
+                drop_all(all);
+                std::panic::resume_unwind(panic);
+            }
+            all
+        });
+        TestDbs { dbs }
+    }
+}
+
+fn drop_all(dbs: Vec<TestDb>) {
+    let chunk = dbs.len().div_ceil(TEST_DBS_THREADS).max(1);
+    let mut dbs = dbs;
+    std::thread::scope(|scope| {
+        while !dbs.is_empty() {
+            let rest = dbs.split_off(dbs.len().saturating_sub(chunk));
+            scope.spawn(move || drop(rest));
+        }
+    });
+}
+
+impl Drop for TestDbs {
+    fn drop(&mut self) {
+        drop_all(std::mem::take(&mut self.dbs));
+    }
+}
+
 /// The first key of confiture's advisory lock.
 pub const MIGRATION_LOCK_NAMESPACE: i32 = 1751936052;
 

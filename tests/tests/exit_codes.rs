@@ -330,6 +330,45 @@ fn exit_8_when_rolling_back_an_irreversible_migration() {
 }
 
 #[test]
+fn exit_10_when_the_targets_of_a_fleet_end_with_different_codes() {
+    // One target with a pending migration (1), one never migrated (2): a fleet's status
+    // cannot be both, so it is 10, and each target's own code is in the JSON.
+    let pending = TestDb::new("exit10p");
+    let fresh = TestDb::new("exit10f");
+    let project = two_migrations();
+    project
+        .run_on(&pending, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project.write(
+        "tenants.txt",
+        format!("{}\n{}\n", pending.url(), fresh.name),
+    );
+    let run = project.run_on(
+        &pending,
+        &[
+            "migrate",
+            "status",
+            "--targets",
+            "tenants.txt",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::FLEET_MIXED);
+    let doc = run.json();
+    assert_eq!(doc["summary"]["exit_code"], exit::FLEET_MIXED);
+    assert_eq!(doc["targets"][0]["exit_code"], exit::PENDING);
+    assert_eq!(doc["targets"][1]["exit_code"], exit::NOT_INITIALISED);
+    // The same codes shared by every target that is not 0 are the fleet's own.
+    project
+        .run_on(&pending, &["migrate", "up", "--targets", "tenants.txt"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&pending, &["migrate", "status", "--targets", "tenants.txt"])
+        .code(exit::SUCCESS);
+}
+
+#[test]
 fn exit_64_for_usage_errors_never_2() {
     let db = TestDb::new("exit64");
     let project = two_migrations();

@@ -20,7 +20,10 @@ use crate::render::{self, plural};
 
 pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u8> {
     match command {
-        Migrate::Status => status(cli, cx, out),
+        Migrate::Status(args) if args.fleet.is_fleet() => {
+            super::fleet::status(cli, cx, &args.fleet, out)
+        }
+        Migrate::Status(_) => status(cli, cx, out),
         Migrate::Up(args) => {
             let options = UpOptions {
                 steps: args.steps,
@@ -33,6 +36,9 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 statement_timeout: args.timeouts.statement_timeout.map(Duration::from),
                 create_database: args.create_database,
             };
+            if args.fleet.is_fleet() {
+                return super::fleet::up(cli, cx, &args.fleet, &options, out);
+            }
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.up(&options, &mut |p| view.on(out, p));
@@ -126,7 +132,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
 /// Resolves the database by the documented precedence and opens a session (connecting lazily).
 /// The `using ...` line is printed when the session first reaches the server, so a request
 /// refused before that (`--steps 0`, an unknown `--target`, broken files) prints none.
-fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
+pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     let g = &cli.global;
     let selection = if let Some(url) = &g.database_url {
         Selection::Url(url.clone())

@@ -1,0 +1,522 @@
+//! Fleets: one command (`up`, `down`, `status`) run against many databases — a database per
+//! tenant, shards — with bounded concurrency. Each target is an ordinary [`Migrator`] session
+//! with its own connection, lock, ledger and atomicity; the fleet adds only the scheduling
+//! and the summary, so a re-run applies only what is missing (resumable by construction).
+//!
+//! Scheduling: at most [`Fleet::jobs`] targets at once (default [`DEFAULT_JOBS`], std
+//! threads), in list order. By default the first failure stops the fleet: no new target is
+//! started, the running ones finish, the rest are reported `not_started`.
+//! [`Fleet::keep_going`] runs every target whatever happens to the others.
+//!
+//! What is refused before any target is reached (files with errors `up` could run, `steps`
+//! 0, an unknown `target`) is an `Err` of the whole fleet, decided once.
+//!
+//! # Exit code
+//!
+//! [`FleetReport::exit_code`]: 0 when every target ended with 0; otherwise the code the
+//! targets that did not end with 0 share (4 when every failed target failed a migration; 1
+//! for `status` when some targets have pending migrations and none has anything else); and
+//! [`exit::FLEET_MIXED`] (10) when they ended with different codes. Each target's own code is
+//! in its [`TargetReport`]. Targets not started have no code.
+//!
+//! # Waves
+//!
+//! An xtask can roll out to a few canary tenants first, and to the rest only if they all
+//! succeeded:
+//!
+//! ```no_run
+//! use std::path::Path;
+//!
+//! use confiture::fleet::{self, Fleet};
+//! use confiture::migrate::UpOptions;
+//! use confiture::workspace::Workspace;
+//!
+//! fn roll_out() -> confiture::Result<u8> {
+//!     let ws = Workspace::discover(Path::new("."))?;
+//!     let prod = confiture::Migrator::from_env(&ws, "prod")?;
+//!     let mut tenants = fleet::read_list(prod.environment(), Path::new("db/tenants.txt"))?;
+//!     let rest = tenants.split_off(3.min(tenants.len()));
+//!     let options = UpOptions::default();
+//!
+//!     // Wave 1: three canaries, one at a time.
+//!     let canaries = Fleet::for_migrator(&prod, tenants).jobs(1).up(&options, &|_| {})?;
+//!     if canaries.exit_code() != 0 {
+//!         return Ok(canaries.exit_code());
+//!     }
+//!     // Wave 2: everyone else, 8 at a time, reporting every failure.
+//!     let rest = Fleet::for_migrator(&prod, rest)
+//!         .jobs(8)
+//!         .keep_going(true)
+//!         .up(&options, &|event| {
+//!             if let fleet::Event::Finished { target, exit_code, .. } = event {
+//!                 eprintln!("{target}: exit {exit_code}");
+//!             }
+//!         })?;
+//!     for failed in rest.failed() {
+//!         eprintln!("{} ({}): {:?}", failed.target, failed.source, failed.error);
+//!     }
+//!     Ok(rest.exit_code())
+//! }
+//! ```
+
+mod query;
+mod targets;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::embedded::EmbeddedMigrations;
+use crate::error::Result;
+use crate::exit;
+use crate::files::CheckOptions;
+use crate::migrate::{no_progress, DownOptions, DownReport, ReportedError, UpOptions, UpReport};
+use crate::status::StatusReport;
+use crate::Migrator;
+
+pub use query::query_targets;
+pub use targets::{parse_list, read_list, Target};
+
+/// Targets run at once unless [`Fleet::jobs`] says otherwise: enough to hide round trips,
+/// few enough not to crowd one server's connection slots.
+pub const DEFAULT_JOBS: usize = 4;
+
+/// One command against many databases: see the module docs.
+///
+/// Its commands block until every target is done (on threads of their own): from async code,
+/// call them in `tokio::task::spawn_blocking`.
+pub struct Fleet {
+    targets: Vec<Target>,
+    migrations_dir: PathBuf,
+    /// The migrations compiled into the binary, read instead of `migrations_dir`.
+    embedded: Option<&'static EmbeddedMigrations>,
+    check_options: CheckOptions,
+    jobs: usize,
+    keep_going: bool,
+}
+
+/// What a running fleet reports as it goes: sent from its worker threads one at a time, in
+/// the order things happened, with the counts at that moment. Keep the callback short: the
+/// other workers wait while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A target was started.
+    Started {
+        index: usize,
+        /// `user@host:port/db`.
+        target: String,
+        counts: Counts,
+    },
+    /// A target finished (`failed`: its command returned an error).
+    Finished {
+        index: usize,
+        target: String,
+        exit_code: u8,
+        failed: bool,
+        counts: Counts,
+    },
+}
+
+/// Where a fleet stands, counted when an event is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub total: usize,
+    /// Finished, failed or not.
+    pub done: usize,
+    pub failed: usize,
+    pub running: usize,
+}
+
+/// What happened to one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetState {
+    /// The command returned its report (for `status`, also with pending migrations).
+    Done,
+    /// The command returned an error (in `error`).
+    Failed,
+    /// Not started: an earlier target failed and the fleet does not keep going.
+    NotStarted,
+}
+
+/// The command's own report for one target, as its single-database JSON shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum CommandReport {
+    Up(UpReport),
+    Down(DownReport),
+    Status(Box<StatusReport>),
+}
+
+/// One target in a [`FleetReport`] (one entry of the JSON's `targets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetReport {
+    /// `user@host:port/db`, never with a password.
+    pub target: String,
+    /// Where it was listed (`tenants.txt:12`).
+    pub source: String,
+    pub state: TargetState,
+    /// The target's own exit code (the single-database command's); null when not started.
+    pub exit_code: Option<u8>,
+    /// `up`: versions this run applied; `status`: versions the ledger records.
+    pub applied: Vec<String>,
+    /// `down`: versions this run rolled back.
+    pub rolled_back: Vec<String>,
+    /// The error, as a single-database report's `errors` shows it (file and line of a failed
+    /// migration, SQLSTATE).
+    pub error: Option<ReportedError>,
+    pub duration_ms: Option<u64>,
+    /// The command's full report; null when not started or when it failed before having one.
+    pub report: Option<CommandReport>,
+}
+
+/// The totals of a [`FleetReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetSummary {
+    pub total: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub not_started: usize,
+    /// [`FleetReport::exit_code`].
+    pub exit_code: u8,
+    pub jobs: usize,
+    pub keep_going: bool,
+    pub duration_ms: u64,
+}
+
+/// The result of a fleet: one entry per target, in list order, and the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetReport {
+    /// `up`, `down` or `status`.
+    pub command: &'static str,
+    pub targets: Vec<TargetReport>,
+    pub summary: FleetSummary,
+}
+
+impl FleetReport {
+    /// The fleet's exit code (the rule is in the module docs).
+    pub fn exit_code(&self) -> u8 {
+        self.summary.exit_code
+    }
+
+    /// The targets whose command failed, in list order.
+    pub fn failed(&self) -> impl Iterator<Item = &TargetReport> {
+        self.targets
+            .iter()
+            .filter(|t| t.state == TargetState::Failed)
+    }
+}
+
+/// 0 when every code is 0; else the one non-zero code they share; else [`exit::FLEET_MIXED`].
+pub fn combined_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
+    let mut shared = None;
+    for code in codes.into_iter().filter(|&c| c != exit::SUCCESS) {
+        match shared {
+            None => shared = Some(code),
+            Some(c) if c == code => {}
+            Some(_) => return exit::FLEET_MIXED,
+        }
+    }
+    shared.unwrap_or(exit::SUCCESS)
+}
+
+/// The shared state of a running fleet's workers.
+struct Schedule {
+    /// The index of the next target to start (list order).
+    next: usize,
+    /// A failure stopped the fleet: no target starts any more.
+    stopped: bool,
+    slots: Vec<Option<(Ran, u64)>>,
+    counts: Counts,
+}
+
+/// What one target's command produced, before it becomes a [`TargetReport`].
+struct Ran {
+    exit_code: u8,
+    failed: bool,
+    error: Option<ReportedError>,
+    report: Option<CommandReport>,
+}
+
+impl Fleet {
+    /// `targets`, with the migrations in `migrations_dir`. Nothing is read or connected until
+    /// a command runs.
+    pub fn new(
+        targets: Vec<Target>,
+        migrations_dir: impl Into<PathBuf>,
+        check_options: CheckOptions,
+    ) -> Fleet {
+        Fleet {
+            targets,
+            migrations_dir: migrations_dir.into(),
+            embedded: None,
+            check_options,
+            jobs: DEFAULT_JOBS,
+            keep_going: false,
+        }
+    }
+
+    /// `targets`, with the migrations of `migrator`: its directory and checks, or the set
+    /// embedded in the binary ([`Migrator::from_embedded`]).
+    pub fn for_migrator(migrator: &Migrator, targets: Vec<Target>) -> Fleet {
+        let mut fleet = Fleet::new(
+            targets,
+            migrator.migrations_dir(),
+            migrator.check_options.clone(),
+        );
+        fleet.embedded = migrator.embedded();
+        fleet
+    }
+
+    /// At most `n` targets at once (0 counts as 1).
+    pub fn jobs(mut self, n: usize) -> Fleet {
+        self.jobs = n.max(1);
+        self
+    }
+
+    /// Run every target even after one failed (default: start no new target after a failure).
+    pub fn keep_going(mut self, keep_going: bool) -> Fleet {
+        self.keep_going = keep_going;
+        self
+    }
+
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    fn migrator(&self, target: &Target) -> Migrator {
+        let env = target.environment.clone();
+        match self.embedded {
+            Some(embedded) => Migrator::from_embedded(env, embedded),
+            None => Migrator::new(env, self.migrations_dir.clone(), self.check_options.clone()),
+        }
+    }
+
+    /// `migrate up` on every target. Refused as a whole (before connecting anywhere) when
+    /// `up` would refuse it on any database: files with errors it could run, `steps` 0, an
+    /// unknown `target`.
+    pub fn up(
+        &self,
+        options: &UpOptions,
+        progress: &(dyn Fn(&Event) + Sync),
+    ) -> Result<FleetReport> {
+        if let Some(first) = self.targets.first() {
+            // Decided by the files and the options alone: the same answer for every target.
+            self.migrator(first).up_request(options)?;
+        }
+        Ok(self.run("up", progress, |target| {
+            match self.migrator(target).up(options, &mut no_progress) {
+                Ok(report) => Ran {
+                    exit_code: exit::SUCCESS,
+                    failed: false,
+                    error: None,
+                    report: Some(CommandReport::Up(report)),
+                },
+                Err(failed) => Ran {
+                    exit_code: failed.error.exit_code(),
+                    failed: true,
+                    error: Some(reported(&failed.error, &failed.report.errors)),
+                    report: Some(CommandReport::Up(failed.report)),
+                },
+            }
+        }))
+    }
+
+    /// `migrate down` on every target.
+    pub fn down(
+        &self,
+        options: &DownOptions,
+        progress: &(dyn Fn(&Event) + Sync),
+    ) -> Result<FleetReport> {
+        Ok(self.run("down", progress, |target| {
+            match self.migrator(target).down(options, &mut no_progress) {
+                Ok(report) => Ran {
+                    exit_code: exit::SUCCESS,
+                    failed: false,
+                    error: None,
+                    report: Some(CommandReport::Down(report)),
+                },
+                Err(failed) => Ran {
+                    exit_code: failed.error.exit_code(),
+                    failed: true,
+                    error: Some(reported(&failed.error, &failed.report.errors)),
+                    report: Some(CommandReport::Down(failed.report)),
+                },
+            }
+        }))
+    }
+
+    /// `migrate status` on every target (read-only). A target whose status could not be read
+    /// failed; one with pending migrations is done, with its exit code (1).
+    pub fn status(&self, progress: &(dyn Fn(&Event) + Sync)) -> Result<FleetReport> {
+        if let Some(first) = self.targets.first() {
+            // Unreadable files are the same failure on every database: refused once.
+            self.migrator(first).load()?;
+        }
+        Ok(self.run("status", progress, |target| {
+            match self.migrator(target).status() {
+                Ok(report) => Ran {
+                    exit_code: report.exit_code(),
+                    failed: false,
+                    error: None,
+                    report: Some(CommandReport::Status(Box::new(report))),
+                },
+                Err(error) => Ran {
+                    exit_code: error.exit_code(),
+                    failed: true,
+                    error: Some(ReportedError::of(&error)),
+                    report: None,
+                },
+            }
+        }))
+    }
+
+    /// Runs `command` on every target, at most `jobs` at once, in list order.
+    fn run(
+        &self,
+        name: &'static str,
+        progress: &(dyn Fn(&Event) + Sync),
+        command: impl Fn(&Target) -> Ran + Sync,
+    ) -> FleetReport {
+        let start = Instant::now();
+        let total = self.targets.len();
+        // One lock over the schedule: claiming the next target, the stop flag, the counts and
+        // the events. Events are sent under it, so they arrive in order with true counts, and
+        // no target starts once a failure that stops the fleet is recorded.
+        let state = Mutex::new(Schedule {
+            next: 0,
+            stopped: false,
+            slots: (0..total).map(|_| None).collect(),
+            counts: Counts {
+                total,
+                ..Counts::default()
+            },
+        });
+        let workers = self.jobs.min(total);
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    let (index, target, shown) = {
+                        let mut s = lock(&state);
+                        let index = s.next;
+                        let Some(target) = self.targets.get(index).filter(|_| !s.stopped) else {
+                            return;
+                        };
+                        s.next += 1;
+                        s.counts.running += 1;
+                        let shown = target.shown();
+                        progress(&Event::Started {
+                            index,
+                            target: shown.clone(),
+                            counts: s.counts,
+                        });
+                        (index, target, shown)
+                    };
+                    let began = Instant::now();
+                    let ran = command(target);
+                    let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    let mut s = lock(&state);
+                    let (exit_code, failed) = (ran.exit_code, ran.failed);
+                    s.stopped |= failed && !self.keep_going;
+                    s.counts.running -= 1;
+                    s.counts.done += 1;
+                    s.counts.failed += usize::from(failed);
+                    s.slots[index] = Some((ran, ms));
+                    progress(&Event::Finished {
+                        index,
+                        target: shown,
+                        exit_code,
+                        failed,
+                        counts: s.counts,
+                    });
+                });
+            }
+        });
+        let slots = state.into_inner().unwrap_or_else(|p| p.into_inner()).slots;
+        let targets: Vec<TargetReport> = self
+            .targets
+            .iter()
+            .zip(slots)
+            .map(|(target, slot)| target_report(target, slot))
+            .collect();
+        let count = |state| targets.iter().filter(|t| t.state == state).count();
+        let summary = FleetSummary {
+            total,
+            done: count(TargetState::Done),
+            failed: count(TargetState::Failed),
+            not_started: count(TargetState::NotStarted),
+            exit_code: combined_exit_code(targets.iter().filter_map(|t| t.exit_code)),
+            jobs: self.jobs,
+            keep_going: self.keep_going,
+            duration_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        FleetReport {
+            command: name,
+            targets,
+            summary,
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A progress callback that panicked poisons nothing we rely on: the data stays whole.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The error of a failed command as its report shows it (with file and line), else as data.
+fn reported(error: &crate::Error, errors: &[ReportedError]) -> ReportedError {
+    errors
+        .last()
+        .cloned()
+        .unwrap_or_else(|| ReportedError::of(error))
+}
+
+fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
+    let mut report = TargetReport {
+        target: target.shown(),
+        source: target.source.clone(),
+        state: TargetState::NotStarted,
+        exit_code: None,
+        applied: Vec::new(),
+        rolled_back: Vec::new(),
+        error: None,
+        duration_ms: None,
+        report: None,
+    };
+    let Some((ran, ms)) = slot else {
+        return report;
+    };
+    report.state = if ran.failed {
+        TargetState::Failed
+    } else {
+        TargetState::Done
+    };
+    report.exit_code = Some(ran.exit_code);
+    report.duration_ms = Some(ms);
+    report.error = ran.error;
+    match &ran.report {
+        Some(CommandReport::Up(r)) => report.applied = r.applied.clone(),
+        Some(CommandReport::Status(r)) => report.applied = r.applied.clone(),
+        Some(CommandReport::Down(r)) => report.rolled_back = r.rolled_back.clone(),
+        None => {}
+    }
+    report.report = ran.report;
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fleet_exit_code_is_the_shared_code_or_mixed() {
+        assert_eq!(combined_exit_code([]), exit::SUCCESS);
+        assert_eq!(combined_exit_code([0, 0, 0]), exit::SUCCESS);
+        assert_eq!(combined_exit_code([0, 4, 0, 4]), exit::MIGRATION_FAILED);
+        assert_eq!(combined_exit_code([1, 0, 1]), exit::PENDING);
+        assert_eq!(combined_exit_code([0, 4, 3]), exit::FLEET_MIXED);
+        assert_eq!(combined_exit_code([1, 2]), exit::FLEET_MIXED);
+    }
+}

@@ -1,0 +1,89 @@
+//! The target list read from the environment's own database: one query, in a read-only
+//! transaction that is always rolled back, returning one column of URLs or database names.
+//!
+//! This is the one place outside `crate::db` that sends SQL, and it sends only the caller's
+//! query: a connection from [`crate::db::connect`], a `READ ONLY` transaction, rows read as
+//! text. (It belongs in `db/`; it lives here while `db/` is rewritten, see ARCHITECTURE.md.)
+
+use crate::config::Environment;
+use crate::error::{Error, Result};
+
+use super::targets::{collect, Target};
+
+/// How the list is named in errors: `the targets query, row 3`.
+const LIST: &str = "the targets query";
+
+/// Runs `sql` on `base`'s database and resolves each row as a target (see
+/// [`super::targets`]): a URL or conninfo, else a database name on `base`'s server. A row
+/// that is NULL or blank is an error naming the row (a `LEFT JOIN` that lost a tenant's
+/// database must not skip the tenant silently), as is a column that is not text.
+pub fn query_targets(base: &Environment, sql: &str) -> Result<Vec<Target>> {
+    let mut client = crate::db::connect(base)?;
+    let spec = &base.connection;
+    let failed = |e: postgres::Error| -> Error {
+        if crate::db::is_connection_lost(&e) {
+            return crate::db::query_error(
+                "the connection was lost while running the targets query",
+                e,
+            );
+        }
+        let cause = match e.as_db_error() {
+            Some(db) => format!(
+                "{} (SQLSTATE {})",
+                spec.scrub(db.message()),
+                db.code().code()
+            ),
+            None => spec.scrub(&e.to_string()),
+        };
+        Error::invalid(format!("{LIST} failed on {spec}"))
+            .with_cause(cause)
+            .with_help("the query runs read-only on the environment's database and returns one column: database names or postgresql:// URLs")
+    };
+    let mut tx = client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .map_err(failed)?;
+    let statement = tx.prepare(sql).map_err(failed)?;
+    let columns = statement.columns();
+    if columns.len() != 1 {
+        return Err(
+            Error::invalid(format!("{LIST} returns {} columns, not one", columns.len()))
+                .with_help("select one column of database names or postgresql:// URLs"),
+        );
+    }
+    let rows = tx.query(&statement, &[]).map_err(failed)?;
+    // Dropping the transaction rolls it back: the query never writes, whatever it calls.
+    drop(tx);
+    let mut values = Vec::with_capacity(rows.len());
+    let mut problems = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        match row.try_get::<_, Option<String>>(0) {
+            Ok(Some(value)) if value.trim().is_empty() || value.trim().starts_with('#') => {
+                problems.push(format!("row {} is {value:?}, not a target", i + 1));
+            }
+            Ok(Some(value)) => values.push((value, format!("{LIST}, row {}", i + 1))),
+            Ok(None) => problems.push(format!("row {} is NULL", i + 1)),
+            Err(_) => {
+                problems.push(format!(
+                    "its column is of type {}, not text",
+                    row.columns()[0].type_()
+                ));
+                break;
+            }
+        }
+    }
+    if !problems.is_empty() {
+        let mut error = Error::invalid(format!("{LIST} returns values that are not targets"))
+            .with_help("return database names or postgresql:// URLs as text (`datname`, `url::text`), never NULL");
+        for p in problems {
+            error = error.with_detail(p);
+        }
+        return Err(error);
+    }
+    collect(
+        base,
+        values.iter().map(|(v, source)| (v.trim(), source.clone())),
+        LIST,
+    )
+}

@@ -1,0 +1,349 @@
+//! Which databases a fleet runs against: a list of URLs (or libpq conninfo) and database
+//! names, each resolved against the environment the list came with. Parsing is pure; reading
+//! a file is the only IO here (the query is in `query.rs`).
+//!
+//! # The list
+//!
+//! One target per line. A line that starts with `postgresql://` or `postgres://`, or that holds
+//! a `key=value` pair, is a connection string with its own credentials; any other line is the
+//! name of a database on the environment's server, reached with the environment's user,
+//! password and settings. Blank lines and lines starting with `#` are ignored (a `#` later in
+//! a line is not a comment: it may be part of a password). A name with whitespace in it must
+//! be written as a URL (percent-encoded), so that `tenant_1 # eu` is refused, not looked up.
+//!
+//! Every bad line is reported at once, named `file:line`; a database listed twice (same host,
+//! port and name, [`crate::config::ConnectionSpec::same_database`]) is refused too: two
+//! runners on one database would only queue on its lock.
+
+use std::path::Path;
+
+use crate::config::{self, Environment};
+use crate::error::{Error, Result};
+
+/// One database of a fleet: its environment (the list's environment with another database,
+/// or the settings of the environment with a URL's connection) and where it was listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub environment: Environment,
+    /// Where the target was listed: `tenants.txt:12`, `targets query, row 3`, or what the
+    /// caller gave.
+    pub source: String,
+}
+
+/// Largest target file read: a list of a million tenants is about 30 MiB.
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How many bad lines an error lists before it says how many more there are.
+const MAX_LISTED: usize = 20;
+
+impl Target {
+    /// The database `name` on `base`'s server, with `base`'s credentials and settings.
+    pub fn database(base: &Environment, name: &str, source: impl Into<String>) -> Result<Target> {
+        let source = source.into();
+        check_name(name).map_err(|reason| Error::invalid(format!("{source}: {reason}")))?;
+        let mut environment = base.clone();
+        environment.connection.dbname = name.to_string();
+        // Errors then say where the name came from, and where the rest did.
+        environment.name = format!("{source} (on the server of {})", base.source());
+        environment.file = None;
+        Ok(Target {
+            environment,
+            source,
+        })
+    }
+
+    /// The database a URL (or libpq conninfo) names, with its own credentials; the migration
+    /// settings (tracking table, timeouts) are `base`'s, except what the URL itself sets
+    /// (`connect_timeout`, `application_name`), which wins as it does for `--database-url`.
+    pub fn url(base: &Environment, url: &str, source: impl Into<String>) -> Result<Target> {
+        let source = source.into();
+        let parsed = Environment::from_url(url, &source)?;
+        let mut environment = base.clone();
+        if parsed.connection.connect_timeout.is_some() {
+            environment.migration.connect_timeout = parsed.migration.connect_timeout;
+        }
+        if parsed.connection.application_name.is_some() {
+            environment.application_name = parsed.application_name;
+        }
+        environment.connection = parsed.connection;
+        environment.name = source.clone();
+        environment.file = None;
+        Ok(Target {
+            environment,
+            source,
+        })
+    }
+
+    /// One entry of a list: a URL or conninfo ([`Target::url`]), else a database name
+    /// ([`Target::database`]).
+    pub fn parse(base: &Environment, entry: &str, source: impl Into<String>) -> Result<Target> {
+        if is_connection_string(entry) {
+            Target::url(base, entry, source)
+        } else {
+            Target::database(base, entry, source)
+        }
+    }
+
+    /// `user@host:port/db`: the target as every output shows it, never with a password.
+    pub fn shown(&self) -> String {
+        self.environment.connection.to_string()
+    }
+}
+
+fn is_connection_string(entry: &str) -> bool {
+    entry.starts_with("postgresql://") || entry.starts_with("postgres://") || entry.contains('=')
+}
+
+/// Why `name` cannot be a database name given bare, if it cannot.
+fn check_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err("empty database name".to_string());
+    }
+    if name.contains('\0') {
+        return Err("the database name contains a NUL character".to_string());
+    }
+    if name.len() > config::MAX_NAME_BYTES {
+        return Err(format!(
+            "database name {} is longer than {} bytes (PostgreSQL would cut it and reach another database)",
+            config::shown(name),
+            config::MAX_NAME_BYTES
+        ));
+    }
+    if name.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{:?} is not a database name: write a name with spaces as a URL \
+             (postgresql://host/my%20db), and comments on lines of their own (# ...)",
+            config::shown(name)
+        ));
+    }
+    Ok(())
+}
+
+/// The targets listed in `text`; `file` names it in errors (`tenants.txt` → `tenants.txt:3`).
+pub fn parse_list(base: &Environment, text: &str, file: &str) -> Result<Vec<Target>> {
+    let entries = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| (line.trim(), format!("{file}:{}", i + 1)));
+    collect(base, entries, file)
+}
+
+/// The targets listed in the file at `path` (see the module docs).
+pub fn read_list(base: &Environment, path: &Path) -> Result<Vec<Target>> {
+    let shown = crate::display::path(path);
+    let bytes = read_capped(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::invalid(format!("target list {shown} does not exist"))
+                .with_help("give a file with one database name or URL per line")
+        } else {
+            Error::invalid(format!("cannot read target list {shown}")).with_cause(e)
+        }
+    })?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::invalid(format!(
+            "target list {shown} is larger than {} MiB: it was not read",
+            MAX_FILE_BYTES / 1024 / 1024
+        )));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => parse_list(base, &text, &shown),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            Err(Error::invalid(format!(
+                "target list {shown} is not valid UTF-8 (line {line})"
+            ))
+            .with_help("save it as UTF-8 text"))
+        }
+    }
+}
+
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Resolves `(entry, source)` pairs, skipping blank and `#` lines; every bad entry and every
+/// duplicate is reported in one error about `list`.
+pub(crate) fn collect<'a>(
+    base: &Environment,
+    entries: impl Iterator<Item = (&'a str, String)>,
+    list: &str,
+) -> Result<Vec<Target>> {
+    let mut targets: Vec<Target> = Vec::new();
+    // Targets by database name: `same_database` decides, among those with the same name only,
+    // so that a list of 100,000 tenants is not compared pairwise.
+    let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    let mut problems = Vec::new();
+    for (entry, source) in entries {
+        if entry.is_empty() || entry.starts_with('#') {
+            continue;
+        }
+        match Target::parse(base, entry, source) {
+            Ok(target) => {
+                let connection = &target.environment.connection;
+                let same_name = by_name.entry(connection.dbname.clone()).or_default();
+                let first = same_name
+                    .iter()
+                    .map(|&i| &targets[i])
+                    .find(|t| t.environment.connection.same_database(connection));
+                match first {
+                    Some(first) => problems.push(format!(
+                        "{}: {} is already listed at {}",
+                        target.source,
+                        target.shown(),
+                        first.source
+                    )),
+                    None => {
+                        same_name.push(targets.len());
+                        targets.push(target);
+                    }
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(targets);
+    }
+    let mut error = Error::invalid(format!(
+        "{} in {list}",
+        if problems.len() == 1 {
+            "1 bad target".to_string()
+        } else {
+            format!("{} bad targets", problems.len())
+        }
+    ))
+    .with_help(
+        "write one database name, postgresql:// URL or key=value conninfo per line; \
+         blank lines and lines starting with # are ignored",
+    );
+    let more = problems.len().saturating_sub(MAX_LISTED);
+    for problem in problems.into_iter().take(MAX_LISTED) {
+        error = error.with_detail(problem);
+    }
+    if more > 0 {
+        error = error.with_detail(format!("... and {more} more"));
+    }
+    Err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Environment {
+        let mut env = Environment::from_url(
+            "postgresql://app:s3cret@db.internal:5433/app?sslmode=require",
+            "test",
+        )
+        .unwrap();
+        env.migration.lock_retries = 9;
+        env
+    }
+
+    #[test]
+    fn names_are_databases_on_the_environments_server_with_its_settings() {
+        let list = parse_list(&base(), "# tenants\n\ntenant_1\n  tenant_2  \n", "t.txt").unwrap();
+        let shown: Vec<String> = list.iter().map(Target::shown).collect();
+        assert_eq!(
+            shown,
+            [
+                "app@db.internal:5433/tenant_1",
+                "app@db.internal:5433/tenant_2"
+            ]
+        );
+        assert_eq!(list[0].source, "t.txt:3");
+        assert_eq!(list[1].source, "t.txt:4");
+        let env = &list[0].environment;
+        assert_eq!(env.connection.password.as_deref(), Some("s3cret"));
+        assert_eq!(env.connection.sslmode, config::SslMode::Require);
+        assert_eq!(env.migration.lock_retries, 9);
+    }
+
+    #[test]
+    fn urls_and_conninfo_bring_their_own_credentials_and_keep_the_settings() {
+        let list = parse_list(
+            &base(),
+            "postgresql://other@h2:6000/x?connect_timeout=3\nhost=h3 dbname=y user=u3\n",
+            "t.txt",
+        )
+        .unwrap();
+        assert_eq!(list[0].shown(), "other@h2:6000/x");
+        assert_eq!(list[0].environment.connection.password, None);
+        assert_eq!(
+            list[0].environment.migration.connect_timeout,
+            std::time::Duration::from_secs(3)
+        );
+        assert_eq!(list[0].environment.migration.lock_retries, 9);
+        assert_eq!(list[1].shown(), "u3@h3:5432/y");
+        assert_eq!(
+            list[1].environment.migration.connect_timeout,
+            base().migration.connect_timeout
+        );
+    }
+
+    #[test]
+    fn every_bad_line_is_named_by_file_and_line_without_its_password() {
+        let text = "ok_1\npostgresql://u:hunter2@h:notaport/db\ntenant_1 # eu\nok_1\n\
+                    postgresql://u@db.internal:5433/ok_2\nok_2\n";
+        let e = parse_list(&base(), text, "t.txt").unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Invalid);
+        assert_eq!(e.message, "4 bad targets in t.txt");
+        let details = e.details.join("\n");
+        assert!(details.contains("t.txt:2"), "{details}");
+        assert!(!details.contains("hunter2"), "{details}");
+        assert!(
+            details.contains("t.txt:3: \"tenant_1 # eu\" is not a database name"),
+            "{details}"
+        );
+        assert!(
+            details.contains("t.txt:4: app@db.internal:5433/ok_1 is already listed at t.txt:1"),
+            "{details}"
+        );
+        // The same database by URL (another user) and by name is a duplicate too.
+        assert!(details.contains("t.txt:6:"), "{details}");
+        assert!(!details.contains("t.txt:5:"), "{details}");
+    }
+
+    #[test]
+    fn names_the_server_would_cut_are_refused() {
+        let long = "d".repeat(config::MAX_NAME_BYTES + 1);
+        let e = parse_list(&base(), &long, "t.txt").unwrap_err();
+        assert!(e.details[0].starts_with("t.txt:1: database name"), "{e:?}");
+        let at_limit = "d".repeat(config::MAX_NAME_BYTES);
+        assert_eq!(parse_list(&base(), &at_limit, "t.txt").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_long_list_of_problems_is_cut() {
+        let text = "a b\n".repeat(30);
+        let e = parse_list(&base(), &text, "t.txt").unwrap_err();
+        assert_eq!(e.details.len(), MAX_LISTED + 1);
+        assert_eq!(e.details.last().unwrap(), "... and 10 more");
+    }
+
+    #[test]
+    fn a_long_list_is_read_in_linear_time() {
+        let text: String = (0..100_000).map(|i| format!("tenant_{i}\n")).collect();
+        let start = std::time::Instant::now();
+        assert_eq!(parse_list(&base(), &text, "t.txt").unwrap().len(), 100_000);
+        // Pairwise comparison takes minutes here; by name, well under a second in release.
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn an_empty_list_is_an_empty_fleet() {
+        assert!(parse_list(&base(), "# nobody yet\n\n", "t.txt")
+            .unwrap()
+            .is_empty());
+    }
+}
