@@ -28,6 +28,13 @@ pub const LOCK_TIMEOUT: u8 = 6;
 pub const DIVERGED: u8 = 7;
 /// Rollback impossible: a migration to roll back is marked `-- confiture:irreversible`.
 pub const IRREVERSIBLE: u8 = 8;
+/// `migrate verify`: a down migration does not restore the schema of before its up, or an up
+/// gives another schema (or fails) when applied again after its down. `migrate drift`: the
+/// live database differs from its replayed history (or from `--schema-dir`).
+pub const SCHEMA_CHECK_FAILED: u8 = 9;
+/// `migrate verify` / `migrate drift` interrupted (SIGINT, SIGTERM, SIGHUP): the scratch
+/// databases were dropped before exiting. 128 + SIGINT, as shells report an interrupted job.
+pub const INTERRUPTED: u8 = 130;
 /// Command-line usage error (unknown flag, missing argument, conflicting flags), as in sysexits.h.
 pub const USAGE: u8 = 64;
 
@@ -48,5 +55,13 @@ pub const ALL: &[(u8, &str)] = &[
         "history diverged (applied migration modified or missing, a version recorded twice, or out of order)",
     ),
     (IRREVERSIBLE, "rollback impossible (irreversible migration)"),
+    (
+        SCHEMA_CHECK_FAILED,
+        "schema check failed (verify: a down does not restore the schema or an up is not repeatable; drift: drift found)",
+    ),
     (USAGE, "usage error"),
+    (
+        INTERRUPTED,
+        "interrupted (verify, drift: the scratch databases were dropped)",
+    ),
 ];

@@ -12,7 +12,9 @@
 //! - [`schema`]: a database schema as data (a snapshot) and the difference between two.
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
 //! - `Migrator` (feature `db`): the library facade the CLI and applications use; its
-//!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`.
+//!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`;
+//!   `verify` (every down undoes its up, on a scratch database) and `drift` (the live
+//!   database against its replayed history) are in their own modules.
 
 pub mod config;
 pub mod diagnostic;
@@ -34,6 +36,10 @@ pub mod db;
 pub mod migrate;
 #[cfg(feature = "db")]
 mod migrator;
+#[cfg(feature = "db")]
+pub mod verify;
+#[cfg(feature = "db")]
+pub mod drift;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use error::{Error, ErrorKind, Result};

@@ -232,6 +232,13 @@ pub struct ReportedError {
     pub diagnostics: Vec<crate::Diagnostic>,
 }
 
+impl ReportedError {
+    /// An error that concerns no migration file position (a refusal, a lost connection).
+    pub(crate) fn from_error(error: &Error) -> ReportedError {
+        RunFailure::from(error.clone()).reported()
+    }
+}
+
 /// The result of `migrate up`, serialised as the seed's JSON (`applied`, `skipped`, `errors`,
 /// `total_duration_ms`) plus our additions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

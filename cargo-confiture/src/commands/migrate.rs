@@ -131,6 +131,8 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |_, r| reinit_text(r))
         }
+        Migrate::Verify(args) => super::verify::verify(migrator(cli, cx)?, args, out),
+        Migrate::Drift(args) => super::verify::drift(migrator(cli, cx)?, args, out),
         Migrate::Generate(_) => unreachable!("generate does not connect; handled by commands::run"),
     }
 }
@@ -138,7 +140,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
 /// Resolves the database by the documented precedence and opens a session (connecting lazily).
 /// The `using ...` line is printed when the session first reaches the server, so a request
 /// refused before that (`--steps 0`, an unknown `--target`, broken files) prints none.
-fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
+pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     let g = &cli.global;
     let selection = if let Some(url) = &g.database_url {
         Selection::Url(url.clone())
@@ -156,7 +158,7 @@ fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     Ok(migrator)
 }
 
-fn version(text: &str) -> Result<u64> {
+pub(super) fn version(text: &str) -> Result<u64> {
     match text.trim().parse::<Version>() {
         Ok(version) => Ok(version.number()),
         Err(VersionError::TooLarge) => Err(Error::usage(format!("version {text} is too large"))),
