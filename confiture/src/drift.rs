@@ -192,15 +192,15 @@ impl Migrator {
         scratches.push(scratch);
         let mut replay = replay?;
         if let Some(newest) = newest {
-            let step = format!(
-                "replaying {} applied migrations",
-                report.replayed.len()
-            );
+            let step = format!("replaying {} applied migrations", report.replayed.len());
             progress(ScratchProgress::Step(&step));
             replay.up(None, Some(newest))?;
         }
         let expected = replay.snapshot()?;
-        report.drift = diff(&expected, &live).into_iter().map(drift_finding).collect();
+        report.drift = diff(&expected, &live)
+            .into_iter()
+            .map(drift_finding)
+            .collect();
 
         if let (Some(dir), Some(files)) = (&options.schema_dir, schema_files) {
             progress(ScratchProgress::Step("applying every migration"));
@@ -266,7 +266,10 @@ fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 
 /// Runs each file as one simple-query message on the database `env` names, then reads its
 /// schema.
-fn run_schema_files(env: &crate::config::Environment, files: &[PathBuf]) -> Result<Snapshot, Error> {
+fn run_schema_files(
+    env: &crate::config::Environment,
+    files: &[PathBuf],
+) -> Result<Snapshot, Error> {
     let mut client = crate::db::connect(env)?;
     for file in files {
         let sql = std::fs::read_to_string(file).map_err(|e| {

@@ -33,13 +33,13 @@ pub mod workspace;
 #[cfg(feature = "db")]
 pub mod db;
 #[cfg(feature = "db")]
+pub mod drift;
+#[cfg(feature = "db")]
 pub mod migrate;
 #[cfg(feature = "db")]
 mod migrator;
 #[cfg(feature = "db")]
 pub mod verify;
-#[cfg(feature = "db")]
-pub mod drift;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use error::{Error, ErrorKind, Result};

@@ -412,6 +412,7 @@ impl Migrator {
         let mut scratches = Vec::new();
         let result = self.verify_run(options, progress, &mut report, &mut scratches);
         report.summarise();
+        report.passed &= result.is_ok();
         close_run(report, result, scratches, start, |r| {
             (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
         })

@@ -59,8 +59,7 @@ fn drop_scratch_databases_on_interrupt() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        else {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
             // Without handlers the default action ends the process; the scratch database
             // then stays, named `confiture_scratch_*`.
             return;

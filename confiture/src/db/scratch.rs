@@ -196,7 +196,12 @@ fn create_error(server: &Environment, name: &str, e: postgres::Error) -> Error {
 /// `DROP DATABASE ... WITH (FORCE)`, which ends the sessions still connected to it
 /// (PostgreSQL 13+); on an older server, those sessions are terminated first.
 fn drop_database(server: &Environment, name: &str) -> Result<()> {
-    let what = || format!("cannot drop the scratch database \"{name}\" on {}", server.connection);
+    let what = || {
+        format!(
+            "cannot drop the scratch database \"{name}\" on {}",
+            server.connection
+        )
+    };
     let mut client = maintenance_client(server)?;
     let q = quoted(name);
     match client.batch_execute(&format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)")) {
@@ -219,8 +224,10 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
 /// Runs `sql` (any number of statements) as one simple-query message: the DDL files of a
 /// schema directory. The server's message, with its SQLSTATE, on failure.
 pub fn execute(client: &mut postgres::Client, sql: &str) -> std::result::Result<(), String> {
-    client.batch_execute(sql).map_err(|e| match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string(),
-    })
+    client
+        .batch_execute(sql)
+        .map_err(|e| match e.as_db_error() {
+            Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+            None => e.to_string(),
+        })
 }
