@@ -1,6 +1,7 @@
 //! `migrate verify` and `migrate drift`: call the library, render its report (a table, or the
 //! report as JSON), and make sure an interrupted run drops its scratch databases.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use confiture::drift::{DriftOptions, DriftReport};
@@ -22,6 +23,7 @@ pub fn verify(mut migrator: Migrator, args: &VerifyArgs, out: &Output) -> Result
     };
     drop_scratch_databases_on_interrupt();
     let outcome = migrator.verify(&options, &mut |p| progress(out, p));
+    wait_if_interrupted();
     finish(out, outcome, VerifyReport::exit_code, verify_text)
 }
 
@@ -32,6 +34,7 @@ pub fn drift(mut migrator: Migrator, args: &DriftArgs, out: &Output) -> Result<u
     };
     drop_scratch_databases_on_interrupt();
     let outcome = migrator.drift(&options, &mut |p| progress(out, p));
+    wait_if_interrupted();
     finish(out, outcome, DriftReport::exit_code, drift_text)
 }
 
@@ -52,6 +55,18 @@ fn from_version(text: &str) -> Result<u64> {
         })
 }
 
+/// Set by the signal thread before it drops the scratch databases.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// A run cut short by a signal (its scratch database dropped under it) returns once the signal
+/// thread has dropped it; the signal thread then ends the process with its own code. Until
+/// then this thread must neither print the error the drop caused nor exit.
+fn wait_if_interrupted() {
+    while INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::park();
+    }
+}
+
 /// SIGINT, SIGTERM and SIGHUP drop every scratch database still there, then end the process
 /// with [`exit::INTERRUPTED`]. A library never installs signal handlers; the CLI knows that
 /// it is the whole process.
@@ -66,6 +81,7 @@ fn drop_scratch_databases_on_interrupt() {
         };
         std::thread::spawn(move || {
             if signals.forever().next().is_some() {
+                INTERRUPTED.store(true, Ordering::SeqCst);
                 let (dropped, errors) = confiture::db::scratch::drop_all();
                 for name in dropped {
                     Output::note_line(&format!(
