@@ -22,7 +22,9 @@ use crate::db::scratch::Scratch;
 use crate::error::{Error, ErrorKind};
 use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
-use crate::verify::{close_run, Finding, Replay, RunError, ScratchProgress, ScratchServer};
+use crate::verify::{
+    close_run, with_suffix, Finding, Replay, RunError, ScratchProgress, ScratchServer,
+};
 use crate::{exit, hint, Migrator};
 
 /// Options of `migrate drift`.
@@ -82,7 +84,7 @@ fn drift_finding(d: Difference) -> Finding {
         Difference::Missing { object } => {
             format!("{object}: missing from the live database")
         }
-        Difference::Changed { .. } => format!("{d} (live database, expected by the history)"),
+        Difference::Changed { .. } => with_suffix(&d, "(live database, expected by the history)"),
     };
     Finding::new(d, message)
 }
@@ -96,7 +98,7 @@ fn schema_dir_finding(d: Difference) -> Finding {
             format!("{object}: made by the migrations, missing from the schema directory")
         }
         Difference::Changed { .. } => {
-            format!("{d} (schema directory, expected by the migrations)")
+            with_suffix(&d, "(schema directory, expected by the migrations)")
         }
     };
     Finding::new(d, message)

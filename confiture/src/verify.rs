@@ -117,6 +117,16 @@ pub struct Finding {
     pub message: String,
 }
 
+/// `difference` rendered with `suffix` at the end of its first line (a multi-line difference
+/// goes on with the lines that differ).
+pub(crate) fn with_suffix(difference: &Difference, suffix: &str) -> String {
+    let text = difference.to_string();
+    match text.split_once('\n') {
+        Some((first, rest)) => format!("{first} {suffix}\n{rest}"),
+        None => format!("{text} {suffix}"),
+    }
+}
+
 fn file_name(path: &std::path::Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -138,7 +148,7 @@ impl Finding {
         let message = match &difference {
             Difference::Extra { object } => format!("{object}: left behind by {file}"),
             Difference::Missing { object } => format!("{object}: missing after {file}"),
-            Difference::Changed { .. } => format!("{difference} (after {file})"),
+            Difference::Changed { .. } => with_suffix(&difference, &format!("(after {file})")),
         };
         Finding {
             difference,
@@ -156,9 +166,10 @@ impl Finding {
             Difference::Missing { object } => {
                 format!("{object}: missing when {file} runs again after its down")
             }
-            Difference::Changed { .. } => {
-                format!("{difference} (when {file} runs again after its down)")
-            }
+            Difference::Changed { .. } => with_suffix(
+                &difference,
+                &format!("(when {file} runs again after its down)"),
+            ),
         };
         Finding {
             difference,
