@@ -1,7 +1,9 @@
 //! Our own automation, run as `cargo xtask <task>`:
 //! - `ci`: what CI runs — formatting, clippy with warnings denied, the whole test suite;
 //! - `bench`: the benchmarks (release builds; figures are reported, never asserted in tests);
-//! - `fuzz`: the property/fuzz tests with many more iterations than the bounded CI run.
+//! - `fuzz`: the property/fuzz tests with many more iterations than the bounded CI run;
+//! - `release --env NAME [--dry-run] [--allow-drift]`: lint, verify, status gate, drift, apply,
+//!   final status, with the library (`examples/xtask-release`, the template users copy).
 
 mod bench;
 
@@ -22,8 +24,9 @@ fn main() -> ExitCode {
             }
         },
         "fuzz" => fuzz(&args[1..]),
+        "release" => return release(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench|fuzz>\n  ci     formatting, clippy -D warnings, cargo test --workspace\n  bench  cargo-confiture against the floor, psql and peers (`cargo xtask bench --help`)\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)");
+            eprintln!("usage: cargo xtask <ci|bench|fuzz|release>\n  ci     formatting, clippy -D warnings, cargo test --workspace\n  bench  cargo-confiture against the floor, psql and peers (`cargo xtask bench --help`)\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)\n  release --env NAME [--dry-run] [--allow-drift] [--scratch-url URL]  lint, verify, status, drift, apply, final status");
             return ExitCode::from(if task == "help" { 0 } else { 64 });
         }
     };
@@ -64,4 +67,27 @@ fn fuzz(args: &[String]) -> xshell::Result<()> {
     )
     .run()?;
     Ok(())
+}
+
+/// `cargo xtask release`: the flow of `examples/xtask-release` on this repository's workspace
+/// (its `db/` example project and environments).
+fn release(args: &[String]) -> ExitCode {
+    let options = match xtask_release::parse_args(args) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("xtask release: {e}\n{}", xtask_release::USAGE);
+            return ExitCode::from(confiture::exit::USAGE);
+        }
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let ws = match confiture::workspace::Workspace::discover(&root) {
+        Ok(ws) => ws,
+        Err(e) => {
+            eprintln!("xtask release: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let summary = xtask_release::release(&ws, &options, &mut |line| eprintln!("{line}"));
+    print!("{}", summary.render());
+    ExitCode::from(summary.exit_code)
 }
