@@ -455,6 +455,10 @@ impl Migrator {
             .iter()
             .map(|m| MigrationCheck::new(m, CheckResult::NotChecked))
             .collect();
+        if set.migrations.is_empty() {
+            // Nothing to prove: no scratch database for it.
+            return Ok(());
+        }
 
         self.announce_connect();
         let scratch = Scratch::create(&server)?;

@@ -341,6 +341,21 @@ fn a_failing_migration_is_a_migration_error_and_the_scratch_is_dropped() {
     assert!(error.file.as_ref().unwrap().ends_with("002_u.down.sql"));
 }
 
+/// No migration: nothing to prove, and no scratch database is created for it.
+#[test]
+fn an_empty_directory_verifies_without_a_scratch_database() {
+    let db = TestDb::create("cft_verify_empty");
+    let dir = TempDir::new("cft_verify_empty");
+    let report = migrator(&db, dir.path())
+        .verify(&VerifyOptions::default(), &mut |p| {
+            panic!("nothing should happen: {p:?}")
+        })
+        .unwrap();
+    assert!(report.passed);
+    assert_eq!(report.migrations, []);
+    assert_eq!(report.scratch_database, None);
+}
+
 /// Broken files are refused before any database is created (exit 5).
 #[test]
 fn broken_files_are_refused_before_creating_anything() {

@@ -80,8 +80,12 @@ fn drop_scratch_databases_on_interrupt() {
             return;
         };
         std::thread::spawn(move || {
-            if signals.forever().next().is_some() {
-                INTERRUPTED.store(true, Ordering::SeqCst);
+            let mut received = signals.forever();
+            if received.next().is_none() {
+                return;
+            }
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            std::thread::spawn(|| {
                 let (dropped, errors) = confiture::db::scratch::drop_all();
                 for name in dropped {
                     Output::note_line(&format!(
@@ -92,6 +96,15 @@ fn drop_scratch_databases_on_interrupt() {
                 for e in errors {
                     Output::note_line(&format!("error: {}", display::escape(&e.to_string())));
                 }
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            });
+            // A second signal while the drop hangs (an unreachable server): leave at once.
+            if received.next().is_some() {
+                Output::note_line(&format!(
+                    "interrupted again: exiting without waiting for the drop (scratch databases \
+                     are named {}*)",
+                    confiture::db::scratch::PREFIX
+                ));
                 std::process::exit(i32::from(exit::INTERRUPTED));
             }
         });
