@@ -1,5 +1,5 @@
-//! Tidy checks: the docs say what the code does. README's two commands, the exit-code table,
-//! module docs, the changelog.
+//! Tidy checks: the docs say what the code does. README's two commands, its sections, the
+//! exit-code table, install lines, the cargo aliases, `rust-version`, module docs, the changelog.
 
 use std::path::Path;
 
@@ -68,9 +68,233 @@ fn readme_documents_every_exit_code() {
     }
 }
 
+/// The lines of a Markdown text outside fenced code blocks.
+fn prose_lines(text: &str) -> Vec<&str> {
+    let mut in_code = false;
+    text.lines()
+        .filter(|line| {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+                return false;
+            }
+            !in_code
+        })
+        .collect()
+}
+
+/// The README's `##` sections, in this order (issue 13, item 15): helpers add `###`
+/// subsections under them, never a `##` of their own.
+const README_SECTIONS: [&str; 7] = [
+    "Install",
+    "Usage",
+    "Configuration",
+    "Embedding",
+    "Reliability",
+    "Exit codes",
+    "Development",
+];
+
 #[test]
-fn changelog_has_an_unreleased_section() {
-    assert!(read("CHANGELOG.md").contains("## [Unreleased]"));
+fn readme_sections_are_the_agreed_ones_in_order() {
+    let readme = read("README.md");
+    let sections: Vec<&str> = prose_lines(&readme)
+        .into_iter()
+        .filter_map(|line| line.strip_prefix("## "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        sections, README_SECTIONS,
+        "README.md's `##` sections must be exactly these, in this order; put new material in a \
+         `###` subsection of one of them"
+    );
+    let first_section = readme.find("\n## ").expect("README has sections");
+    assert!(
+        readme[..first_section].contains("```sh\ncargo confiture migrate up"),
+        "README opens with what the tool is and its two commands, before the first section"
+    );
+}
+
+/// Every `cargo install` the docs show uses `--locked`: the dependency versions we tested.
+#[test]
+fn docs_install_with_locked() {
+    let mut docs = vec!["README.md".to_string()];
+    for entry in std::fs::read_dir(workspace_root().join("docs")).expect("read docs/") {
+        let path = entry.expect("docs/ entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            docs.push(format!(
+                "docs/{}",
+                path.file_name().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    let mut unlocked = Vec::new();
+    for doc in &docs {
+        for line in read(doc).lines() {
+            if line.contains("cargo install") && !line.contains("--locked") {
+                unlocked.push(format!("{doc}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        unlocked.is_empty(),
+        "`cargo install` without `--locked`: {unlocked:#?}"
+    );
+}
+
+/// The benchmark tables live in docs/benchmarks.md, linked from the README; nothing the README or
+/// the benchmark tells you to run lives outside the repository.
+#[test]
+fn benchmarks_are_in_their_own_page_and_self_contained() {
+    let readme = read("README.md");
+    assert!(
+        readme.contains("](docs/benchmarks.md)"),
+        "README links docs/benchmarks.md"
+    );
+    assert!(
+        !readme.contains("× base"),
+        "the benchmark tables belong in docs/benchmarks.md, not the README"
+    );
+    let page = read("docs/benchmarks.md");
+    assert!(
+        page.contains("× base"),
+        "docs/benchmarks.md holds the figures"
+    );
+    for (file, text) in [
+        ("README.md", readme.as_str()),
+        ("docs/benchmarks.md", page.as_str()),
+        ("xtask/src/bench.rs", &read("xtask/src/bench.rs")),
+    ] {
+        assert!(
+            !text.contains("../shared") && !text.contains(".cache/confiture-peers"),
+            "{file} points outside the repository"
+        );
+    }
+}
+
+/// `cargo confiture` inside the repository shows cargo's build progress: the first run compiles
+/// for a minute or two, and a silent minute looks like a hang.
+#[test]
+fn cargo_aliases_let_the_build_progress_show() {
+    let config = read(".cargo/config.toml");
+    let aliases: Vec<&str> = config
+        .lines()
+        .filter(|l| l.starts_with("confiture") || l.starts_with("xtask"))
+        .collect();
+    assert_eq!(aliases.len(), 2, "the two aliases: {aliases:?}");
+    for alias in aliases {
+        let words: Vec<&str> = alias.split(['"', ' ']).collect();
+        assert!(
+            !words.contains(&"--quiet") && !words.contains(&"-q"),
+            "the alias hides the build: {alias}"
+        );
+    }
+}
+
+/// The `rust-version` in Cargo.toml is one that builds the workspace with its Cargo.lock: no
+/// locked dependency built for this machine declares a newer one. (Our own code's use of the
+/// standard library is checked against the same line by clippy's `incompatible_msrv`, which
+/// `cargo clippy -- -D warnings` denies.)
+#[test]
+fn rust_version_covers_the_locked_dependencies() {
+    fn parse(version: &str) -> (u64, u64) {
+        let mut parts = version
+            .split('.')
+            .map(|p| p.parse::<u64>().expect("a number"));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    }
+    let manifest = read("Cargo.toml");
+    let declared = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .expect("Cargo.toml declares rust-version")
+        .trim_matches('"');
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let rustc =
+        std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+            .arg("-vV")
+            .output()
+            .expect("run rustc -vV");
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .expect("rustc -vV names the host");
+    let output = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", &host])
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let resolved: std::collections::HashSet<&str> = metadata["resolve"]["nodes"]
+        .as_array()
+        .expect("resolve.nodes")
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    let newer: Vec<String> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["id"].as_str().is_some_and(|id| resolved.contains(id)))
+        .filter_map(|p| {
+            let needs = p["rust_version"].as_str()?;
+            (parse(needs) > parse(declared))
+                .then(|| format!("{} {} needs {needs}", p["name"], p["version"]))
+        })
+        .collect();
+    assert!(
+        resolved.len() > 50,
+        "cargo metadata resolved too few packages: {}",
+        resolved.len()
+    );
+    assert!(
+        newer.is_empty(),
+        "Cargo.toml says rust-version = {declared}, but the locked dependencies need more: {newer:?}"
+    );
+}
+
+/// Keep a Changelog: under `## [Unreleased]`, one `###` section per kind of change, each kind
+/// one of the format's own.
+#[test]
+fn changelog_has_one_unreleased_section_per_kind() {
+    const KINDS: [&str; 6] = [
+        "Added",
+        "Changed",
+        "Deprecated",
+        "Removed",
+        "Fixed",
+        "Security",
+    ];
+    let changelog = read("CHANGELOG.md");
+    let start = changelog
+        .find("## [Unreleased]")
+        .expect("CHANGELOG.md has an `## [Unreleased]` section");
+    let unreleased = &changelog[start + 3..];
+    let unreleased = &unreleased[..unreleased.find("\n## ").unwrap_or(unreleased.len())];
+    let kinds: Vec<&str> = unreleased
+        .lines()
+        .filter_map(|l| l.strip_prefix("### "))
+        .map(str::trim)
+        .collect();
+    assert!(!kinds.is_empty(), "`## [Unreleased]` has no `###` sections");
+    for kind in &kinds {
+        assert!(
+            KINDS.contains(kind),
+            "CHANGELOG.md: `### {kind}` is not a Keep a Changelog kind ({KINDS:?}); add its \
+             bullets to the section of their kind"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| *k == kind).count(),
+            1,
+            "CHANGELOG.md: `### {kind}` appears twice under [Unreleased]: {kinds:?}"
+        );
+    }
 }
 
 fn rust_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {

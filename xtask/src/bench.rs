@@ -7,6 +7,7 @@
 //! Figures are reported, never asserted: the machine is shared and noisy.
 
 mod measure;
+pub mod peers;
 mod pg;
 mod proxy;
 mod tools;
@@ -26,7 +27,8 @@ use workload::Migration;
 const USAGE: &str = "usage: cargo xtask bench [OPTIONS]
 
 Builds cargo-confiture in release, then measures it against the floor, psql and the peers
-that ../shared/bench/peers.sh installed (in $CONFITURE_PEERS_DIR or ~/.cache/confiture-peers).
+that `cargo xtask peers` installed, at pinned versions, into target/peers ($CONFITURE_PEERS_DIR
+if set); peers not installed are listed and left out.
 
   --full             the sizes the targets name, 5 runs: --runs 5 --big --rtt-n 1000
                        (tens of minutes; the defaults take a few)
@@ -46,6 +48,7 @@ that ../shared/bench/peers.sh installed (in $CONFITURE_PEERS_DIR or ~/.cache/con
                        (default 15)
   --timeout SECS     kill a run after this long (default 600)
   --host H --port P --user U   the PostgreSQL server (default 127.0.0.1 5432 postgres)
+  --install-peers    run `cargo xtask peers` first (several minutes the first time)
   --no-build         use target/release/cargo-confiture as it is
   --no-cargo-bench   skip `cargo bench -p confiture --bench check --bench lint`
   --keep             keep the generated workloads (the temp directory is printed)";
@@ -64,6 +67,7 @@ struct Options {
     timeout: Duration,
     server: Server,
     build: bool,
+    install_peers: bool,
     cargo_bench: bool,
     keep: bool,
 }
@@ -104,6 +108,7 @@ impl Options {
                 user: "postgres".into(),
             },
             build: true,
+            install_peers: false,
             cargo_bench: true,
             keep: false,
         };
@@ -158,6 +163,7 @@ impl Options {
                 "--host" => o.server.host = value()?,
                 "--port" => o.server.port = one(flag, value()?)? as u16,
                 "--user" => o.server.user = value()?,
+                "--install-peers" => o.install_peers = true,
                 "--no-build" => o.build = false,
                 "--no-cargo-bench" => o.cargo_bench = false,
                 "--keep" => o.keep = true,
@@ -271,12 +277,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             binary.display()
         ));
     }
-    let peers_dir = std::env::var_os("CONFITURE_PEERS_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/confiture-peers"))
-        })
-        .unwrap_or_default();
+    let peers_dir = peers::dir(&root);
+    if options.install_peers {
+        peers::install_all(&peers_dir)?;
+    }
     let installed = Installed::discover(binary, &peers_dir);
     options.server.admin()?;
 
@@ -309,9 +313,7 @@ impl Bench {
             .collect();
         for (tool, place) in &self.installed.missing {
             if o.tools.contains(tool) {
-                eprintln!(
-                    "{tool}: not installed (looked in {place}); run ../shared/bench/peers.sh"
-                );
+                eprintln!("{tool}: not installed (looked in {place}); run `cargo xtask peers`");
             }
         }
 

@@ -1,6 +1,7 @@
 //! Our own automation, run as `cargo xtask <task>`:
 //! - `ci`: what CI runs — formatting, clippy with warnings denied, the whole test suite;
 //! - `bench`: the benchmarks (release builds; figures are reported, never asserted in tests);
+//! - `peers`: installs the tools the benchmark compares with, versions pinned, into `target/`;
 //! - `fuzz`: the property/fuzz tests with many more iterations than the bounded CI run;
 //! - `release --env NAME [--dry-run] [--allow-drift]`: lint, verify, status gate, drift, apply,
 //!   final status, with the library (`examples/xtask-release`, the template users copy).
@@ -23,10 +24,22 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
+        "peers" => {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("xtask lives in the workspace");
+            match bench::peers::run(&args[1..], root) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    eprintln!("xtask peers: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         "fuzz" => fuzz(&args[1..]),
         "release" => return release(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench|fuzz|release>\n  ci     formatting, clippy -D warnings, cargo test --workspace\n  bench  cargo-confiture against the floor, psql and peers (`cargo xtask bench --help`)\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)\n  release --env NAME [--dry-run] [--allow-drift] [--scratch-url URL]  lint, verify, status, drift, apply, final status");
+            eprintln!("usage: cargo xtask <ci|bench|peers|fuzz|release>\n  ci     formatting, clippy -D warnings, cargo test --workspace\n  bench  cargo-confiture against the floor, psql and peers (`cargo xtask bench --help`)\n  peers  install the peers, versions pinned, into target/peers\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)\n  release --env NAME [--dry-run] [--allow-drift] [--scratch-url URL]  lint, verify, status, drift, apply, final status");
             return ExitCode::from(if task == "help" { 0 } else { 64 });
         }
     };

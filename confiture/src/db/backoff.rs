@@ -41,9 +41,9 @@ pub(crate) fn jitter(base: Duration) -> Duration {
 /// `2s`, `1.5s`, `200ms`: durations as people write them in flags and settings.
 pub(crate) fn human(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms >= 1000 && ms % 100 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(100) {
         let tenths = ms / 100;
-        if tenths % 10 == 0 {
+        if tenths.is_multiple_of(10) {
             format!("{}s", tenths / 10)
         } else {
             format!("{}.{}s", tenths / 10, tenths % 10)

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::peers::is_executable;
 use super::workload::{self, Migration};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,29 +75,15 @@ pub struct Installed {
 }
 
 impl Installed {
-    /// `peers_dir` is where `shared/bench/peers.sh` installs (`$HOME/.cache/confiture-peers`).
+    /// `peers_dir` is where `cargo xtask peers` installs (`target/peers`).
     pub fn discover(confiture: PathBuf, peers_dir: &Path) -> Installed {
         let mut peers = Vec::new();
         let mut missing = Vec::new();
-        let dbmate_native = peers_dir.join("npm/node_modules/@dbmate/linux-x64/bin/dbmate");
-        let candidates = [
-            (Tool::Sqlx, vec![peers_dir.join("cargo/bin/sqlx")]),
-            (Tool::Refinery, vec![peers_dir.join("cargo/bin/refinery")]),
-            // The npm package's `.bin/dbmate` is a node script that starts the Go binary; the
-            // binary itself is what dbmate users measure, so prefer it.
-            (
-                Tool::Dbmate,
-                vec![
-                    dbmate_native,
-                    peers_dir.join("npm/node_modules/.bin/dbmate"),
-                ],
-            ),
-            (Tool::Python, vec![peers_dir.join("venv/bin/confiture")]),
-        ];
-        for (tool, paths) in candidates {
+        for peer in &super::peers::PEERS {
+            let paths = peer.executables(peers_dir);
             match paths.iter().find(|p| is_executable(p)) {
-                Some(path) => peers.push((tool, path.clone())),
-                None => missing.push((tool, paths[0].display().to_string())),
+                Some(path) => peers.push((peer.tool, path.clone())),
+                None => missing.push((peer.tool, paths[0].display().to_string())),
             }
         }
         let psql = which("psql");
@@ -131,12 +118,6 @@ impl Installed {
                 .unwrap_or_default(),
         }
     }
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 fn which(program: &str) -> Option<PathBuf> {
