@@ -234,7 +234,9 @@ fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
         "--scratch-url",
         &scratch_url,
     ]));
-    run.code(exit::SUCCESS).stdout_has("6 reversible");
+    run.code(exit::SUCCESS)
+        .stdout_has("6 reversible")
+        .stderr_has("\" on the --scratch-url server (dropped at the end)");
     assert_scratch_dropped(&run);
     drop(db);
 }

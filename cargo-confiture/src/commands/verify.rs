@@ -22,7 +22,8 @@ pub fn verify(mut migrator: Migrator, args: &VerifyArgs, out: &Output) -> Result
         scratch: scratch(&args.scratch),
     };
     drop_scratch_databases_on_interrupt();
-    let outcome = migrator.verify(&options, &mut |p| progress(out, p));
+    let on = scratch_server_words(&args.scratch);
+    let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
     wait_if_interrupted();
     finish(out, outcome, VerifyReport::exit_code, verify_text)
 }
@@ -33,9 +34,20 @@ pub fn drift(mut migrator: Migrator, args: &DriftArgs, out: &Output) -> Result<u
         schema_dir: args.schema_dir.clone(),
     };
     drop_scratch_databases_on_interrupt();
-    let outcome = migrator.drift(&options, &mut |p| progress(out, p));
+    let on = scratch_server_words(&args.scratch);
+    let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
     wait_if_interrupted();
     finish(out, outcome, DriftReport::exit_code, drift_text)
+}
+
+/// Where the progress line says the scratch database is: nothing for the target's server
+/// (the `using ...` line names it), else the `--scratch-url` server.
+fn scratch_server_words(args: &ScratchArgs) -> &'static str {
+    if args.scratch_url.is_some() {
+        " on the --scratch-url server"
+    } else {
+        ""
+    }
 }
 
 fn scratch(args: &ScratchArgs) -> ScratchServer {
@@ -111,10 +123,10 @@ fn drop_scratch_databases_on_interrupt() {
     });
 }
 
-fn progress(out: &Output, event: ScratchProgress<'_>) {
+fn progress(out: &Output, on: &str, event: ScratchProgress<'_>) {
     match event {
         ScratchProgress::Created { database } => out.progress(&format!(
-            "created the scratch database \"{}\" (dropped at the end)",
+            "created the scratch database \"{}\"{on} (dropped at the end)",
             display::escape(database)
         )),
         ScratchProgress::Checking { version, name } => {
