@@ -384,8 +384,15 @@ fn exit_130_when_drift_is_interrupted() {
         .unwrap();
     let child = project
         .cli()
-        .args(["migrate", "drift", "--database-url", &db.url()])
-        .stdout(std::process::Stdio::null())
+        .args([
+            "migrate",
+            "drift",
+            "--format",
+            "json",
+            "--database-url",
+            &db.url(),
+        ])
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn the CLI under test");
@@ -408,6 +415,14 @@ fn exit_130_when_drift_is_interrupted() {
     let run = Run::from_output(output, Duration::ZERO);
     run.code(exit::INTERRUPTED)
         .stderr_has("interrupted: dropped the scratch database");
+    // With --format json, stdout is still one document: the error.
+    let json = run.json();
+    assert_eq!(json["error"]["kind"], "interrupted", "{}", run.dump());
+    assert_eq!(json["error"]["exit_code"], 130);
+    assert!(json["error"]["details"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("dropped the scratch database \"confiture_scratch_"));
     let left: i64 = confiture_tests::admin()
         .query_one(
             "SELECT count(*) FROM pg_database WHERE datname LIKE $1 || '%'",

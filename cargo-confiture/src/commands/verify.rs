@@ -2,7 +2,7 @@
 //! report as JSON), and make sure an interrupted run drops its scratch databases.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Once;
+use std::sync::{Mutex, Once};
 
 use confiture::drift::{DriftOptions, DriftReport};
 use confiture::history::Version;
@@ -21,10 +21,10 @@ pub fn verify(mut migrator: Migrator, args: &VerifyArgs, out: &Output) -> Result
         from: args.from.as_deref().map(from_version).transpose()?,
         scratch: scratch(&args.scratch),
     };
-    drop_scratch_databases_on_interrupt();
+    drop_scratch_databases_on_interrupt(out.json_mode());
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
-    wait_if_interrupted();
+    claim_the_output();
     finish(out, outcome, VerifyReport::exit_code, verify_text)
 }
 
@@ -33,10 +33,10 @@ pub fn drift(mut migrator: Migrator, args: &DriftArgs, out: &Output) -> Result<u
         scratch: scratch(&args.scratch),
         schema_dir: args.schema_dir.clone(),
     };
-    drop_scratch_databases_on_interrupt();
+    drop_scratch_databases_on_interrupt(out.json_mode());
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
-    wait_if_interrupted();
+    claim_the_output();
     finish(out, outcome, DriftReport::exit_code, drift_text)
 }
 
@@ -70,19 +70,33 @@ fn from_version(text: &str) -> Result<u64> {
 /// Set by the signal thread before it drops the scratch databases.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-/// A run cut short by a signal (its scratch database dropped under it) returns once the signal
-/// thread has dropped it; the signal thread then ends the process with its own code. Until
-/// then this thread must neither print the error the drop caused nor exit.
-fn wait_if_interrupted() {
-    while INTERRUPTED.load(Ordering::SeqCst) {
-        std::thread::park();
+/// Who renders the outcome: the command's thread, or the signal thread (the interruption).
+/// Whoever claims it first; the other never prints, so stdout holds one document.
+static OUTPUT_CLAIMED: Mutex<bool> = Mutex::new(false);
+
+/// Claims the output; `false` when the other thread claimed it first.
+fn claim() -> bool {
+    let mut claimed = OUTPUT_CLAIMED.lock().unwrap_or_else(|p| p.into_inner());
+    !std::mem::replace(&mut *claimed, true)
+}
+
+/// The command's thread, before it renders its report. A run cut short by a signal (its
+/// scratch database dropped under it) returns once the signal thread has dropped it; that
+/// thread then ends the process with its own code and document, so this one must neither print
+/// the error the drop caused nor exit.
+fn claim_the_output() {
+    if INTERRUPTED.load(Ordering::SeqCst) || !claim() {
+        loop {
+            std::thread::park();
+        }
     }
 }
 
 /// SIGINT, SIGTERM and SIGHUP drop every scratch database still there, then end the process
-/// with [`exit::INTERRUPTED`]. A library never installs signal handlers; the CLI knows that
+/// with [`exit::INTERRUPTED`] — with `--format json`, after the error document on stdout
+/// (`kind` `interrupted`, the dropped databases in `details`). A library never installs signal handlers; the CLI knows that
 /// it is the whole process.
-fn drop_scratch_databases_on_interrupt() {
+fn drop_scratch_databases_on_interrupt(json: bool) {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -97,8 +111,25 @@ fn drop_scratch_databases_on_interrupt() {
                 return;
             }
             INTERRUPTED.store(true, Ordering::SeqCst);
-            std::thread::spawn(|| {
+            std::thread::spawn(move || {
                 let (dropped, errors) = confiture::db::scratch::drop_all();
+                // The command may have rendered its report already: then it is the output.
+                if json && claim() {
+                    let details: Vec<String> = dropped
+                        .iter()
+                        .map(|name| format!("dropped the scratch database \"{name}\""))
+                        .chain(errors.iter().map(|e| e.to_string()))
+                        .collect();
+                    crate::output::print_json(&serde_json::json!({
+                        "error": {
+                            "kind": "interrupted",
+                            "exit_code": exit::INTERRUPTED,
+                            "message": "interrupted by a signal",
+                            "details": details,
+                            "help": null,
+                        }
+                    }));
+                }
                 for name in dropped {
                     Output::note_line(&format!(
                         "interrupted: dropped the scratch database \"{}\"",
