@@ -92,8 +92,9 @@ fn release(args: &[String]) -> ExitCode {
             return ExitCode::from(confiture::exit::USAGE);
         }
     };
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let ws = match confiture::workspace::Workspace::discover(&root) {
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().unwrap_or(manifest_dir);
+    let ws = match confiture::workspace::Workspace::discover(root) {
         Ok(ws) => ws,
         Err(e) => {
             eprintln!("xtask release: {e}");
