@@ -39,6 +39,23 @@
 //! [`Check::inspect`] does the same work without printing anything, for a build script that
 //! wants to decide itself what to do with the [`Report`].
 //!
+//! To ship the migrations inside the binary, embed them: when the check passes, the build
+//! script also writes `$OUT_DIR/confiture_migrations.rs`, and the application includes it
+//! with `confiture::include_migrations!()` (a `&'static confiture::embedded::EmbeddedMigrations`
+//! for `confiture::Migrator::from_embedded`):
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), confiture_build::Error> {
+//!     confiture_build::Check::new().embed().run()?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Each file is included with `include_str!`, and the `rerun-if-changed` lines above cover the
+//! directory: adding, editing, renaming or deleting a migration rebuilds the set on the next
+//! `cargo build`. A directory with an error is never embedded.
+//!
 //! The `cargo::error=` instruction needs cargo 1.84 or later. When the package declares an
 //! older `rust-version`, errors are printed as `cargo:warning=error: ...` instead; the build
 //! still fails through the exit code.
@@ -64,6 +81,7 @@ pub struct Check {
     migrations_dir: Option<PathBuf>,
     first_version: Option<u64>,
     manifest_dir: Option<PathBuf>,
+    embed: bool,
 }
 
 /// What a check found, with everything needed to print the cargo instructions.
@@ -77,6 +95,8 @@ pub struct Report {
     /// Every entry of the migrations directory that was looked at.
     pub files: Vec<PathBuf>,
     pub checked: Checked,
+    /// The options the directory was checked with.
+    pub options: CheckOptions,
 }
 
 /// Why the check failed the build.
@@ -114,6 +134,15 @@ impl Check {
     /// current directory).
     pub fn manifest_dir(mut self, dir: impl Into<PathBuf>) -> Check {
         self.manifest_dir = Some(dir.into());
+        self
+    }
+
+    /// Also embeds the migrations: when the check passes, [`Check::run`] writes
+    /// `$OUT_DIR/confiture_migrations.rs`, which `confiture::include_migrations!()` includes
+    /// (see [`embed_source`] for what it holds). A directory with errors is never embedded:
+    /// the build fails first.
+    pub fn embed(mut self) -> Check {
+        self.embed = true;
         self
     }
 
@@ -168,6 +197,12 @@ impl Check {
                 errors,
             });
         }
+        if self.embed {
+            if let Err(err) = write_embedded(&report) {
+                print(syntax.error(&render_error(&err)));
+                return Err(Error::Setup(err));
+            }
+        }
         Ok(report)
     }
 
@@ -213,6 +248,7 @@ impl Located {
             migrations_dir: self.migrations_dir,
             files,
             checked,
+            options: self.options,
         })
     }
 }
@@ -254,6 +290,163 @@ impl Report {
     fn shown(&self, path: &Path) -> PathBuf {
         path.strip_prefix(&self.root).unwrap_or(path).to_path_buf()
     }
+}
+
+/// Writes [`embed_source`] to `$OUT_DIR/confiture_migrations.rs`, only when it changed (an
+/// unchanged file leaves the package's build fresh).
+fn write_embedded(report: &Report) -> Result<(), confiture::Error> {
+    let out_dir = std::env::var_os("OUT_DIR").ok_or_else(|| {
+        confiture::Error::invalid("OUT_DIR is not set: `embed` works only in a build script")
+    })?;
+    let path = Path::new(&out_dir).join(confiture::embedded::FILE_NAME);
+    let source = embed_source(report, &Package::from_env())?;
+    if std::fs::read_to_string(&path).ok().as_deref() == Some(source.as_str()) {
+        return Ok(());
+    }
+    std::fs::write(&path, source).map_err(|err| {
+        confiture::Error::invalid(format!("cannot write {}", path.display())).with_cause(err)
+    })
+}
+
+/// The package that embeds the set: `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+}
+
+impl Package {
+    fn from_env() -> Package {
+        let var = |name: &str| std::env::var(name).unwrap_or_default();
+        Package {
+            name: var("CARGO_PKG_NAME"),
+            version: var("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// The Rust expression `confiture::include_migrations!()` expands to: a
+/// `&'static confiture::embedded::EmbeddedMigrations` holding each migration of a checked set
+/// — version, name, transaction mode, markers, and each file's text through `include_str!`
+/// of its absolute path (so that Cargo tracks it) with its SHA-256 computed here. `Err` when a
+/// path is not UTF-8 (`include_str!` needs a string).
+pub fn embed_source(report: &Report, package: &Package) -> Result<String, confiture::Error> {
+    let lit = |text: &str| format!("{text:?}");
+    let path_lit = |path: &Path| -> Result<String, confiture::Error> {
+        let absolute = std::path::absolute(path).map_err(|err| {
+            confiture::Error::invalid(format!("cannot resolve {}", path.display())).with_cause(err)
+        })?;
+        match absolute.to_str() {
+            Some(text) => Ok(lit(text)),
+            None => Err(confiture::Error::invalid(format!(
+                "cannot embed {}: its path is not UTF-8",
+                display::escape(&absolute.to_string_lossy())
+            ))),
+        }
+    };
+    let shown_dir = report.shown(&report.migrations_dir);
+    let Some(dir) = shown_dir.to_str() else {
+        return Err(confiture::Error::invalid(format!(
+            "cannot embed {}: its path is not UTF-8",
+            display::escape(&shown_dir.to_string_lossy())
+        )));
+    };
+    let mut out = String::new();
+    out += "// Generated by confiture-build from a checked migrations directory. Do not edit.
+";
+    out += "{
+    static MIGRATIONS: __confiture_embedded::embedded::EmbeddedMigrations = __confiture_embedded::embedded::EmbeddedMigrations {
+";
+    out += &format!(
+        "        package: {},
+",
+        lit(&package.name)
+    );
+    out += &format!(
+        "        package_version: {},
+",
+        lit(&package.version)
+    );
+    out += &format!(
+        "        dir: {},
+",
+        lit(dir)
+    );
+    out += &format!(
+        "        first_version: {:?},
+",
+        report.options.first_version
+    );
+    out += "        migrations: &[
+";
+    for m in &report.checked.set.migrations {
+        let mode = match m.up.mode {
+            files::TransactionMode::Transaction => "Transaction",
+            files::TransactionMode::NoTransaction => "NoTransaction",
+        };
+        out += "            __confiture_embedded::embedded::EmbeddedMigration {
+";
+        out += &format!(
+            "                version: {},
+",
+            m.version
+        );
+        out += &format!(
+            "                version_text: {},
+",
+            lit(&m.version_text)
+        );
+        out += &format!(
+            "                name: {},
+",
+            lit(&m.name)
+        );
+        out += &format!(
+            "                mode: __confiture_embedded::files::TransactionMode::{mode},
+"
+        );
+        out += &format!(
+            "                irreversible: {},
+",
+            m.down.irreversible
+        );
+        for (field, file) in [("up", &m.up), ("down", &m.down)] {
+            let file_name = file
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            out += &format!(
+                "                {field}: __confiture_embedded::embedded::EmbeddedFile {{
+"
+            );
+            out += &format!(
+                "                    file_name: {},
+",
+                lit(file_name)
+            );
+            out += &format!(
+                "                    sql: include_str!({}),
+",
+                path_lit(&file.path)?
+            );
+            out += &format!(
+                "                    checksum: {},
+",
+                lit(&file.checksum)
+            );
+            out += "                },
+";
+        }
+        out += "            },
+";
+    }
+    out += "        ],
+    };
+    &MIGRATIONS
+}
+";
+    Ok(out)
 }
 
 fn rerun(path: &Path) -> String {
@@ -494,6 +687,42 @@ mod tests {
         assert!(err.message.contains("does not exist"), "{}", err.message);
         let line = render_error(&err);
         assert!(line.contains("; help: create it"), "{line}");
+    }
+
+    #[test]
+    fn the_embedded_source_quotes_paths_and_records_each_file() {
+        let tmp = workspace("");
+        let dir = "we\"ird\\dir";
+        tmp.write(&format!("app/{dir}/001_a.up.sql"), "SELECT 1;\n");
+        tmp.write(
+            &format!("app/{dir}/001_a.down.sql"),
+            "-- confiture:irreversible\nSELECT 1;\n",
+        );
+        let report = Check::new()
+            .manifest_dir(tmp.0.join("app"))
+            .migrations_dir(dir)
+            .inspect()
+            .unwrap();
+        assert_eq!(report.errors(), 0, "{:?}", report.checked.diagnostics);
+        let package = Package {
+            name: "app".into(),
+            version: "0.3.0".into(),
+        };
+        let source = embed_source(&report, &package).unwrap();
+        let up = tmp.0.join("app").join(dir).join("001_a.up.sql");
+        let literal = format!("{:?}", up.to_str().unwrap());
+        assert!(literal.contains("we\\\"ird\\\\dir"), "{literal}");
+        assert!(
+            source.contains(&format!("sql: include_str!({literal}),")),
+            "{source}"
+        );
+        assert!(source.contains(&format!("checksum: {:?},", files::checksum(b"SELECT 1;\n"))));
+        assert!(
+            source.contains("dir: \"app/we\\\"ird\\\\dir\","),
+            "{source}"
+        );
+        assert!(source.contains("irreversible: true,"), "{source}");
+        assert!(source.contains("package: \"app\",\n        package_version: \"0.3.0\","));
     }
 
     #[test]

@@ -112,27 +112,31 @@ impl Migrator {
     pub fn drift(
         &mut self,
         options: &DriftOptions,
-        progress: &mut dyn FnMut(ScratchProgress<'_>),
+        progress: &mut dyn FnMut(ScratchProgress),
     ) -> Outcome<DriftReport> {
-        let start = Instant::now();
-        let mut report = DriftReport::default();
-        let mut scratches = Vec::new();
-        let result = self.drift_run(options, progress, &mut report, &mut scratches);
-        report.passed = result.is_ok()
-            && report.drift.is_empty()
-            && report
-                .schema_dir
-                .as_ref()
-                .is_none_or(|s| s.differences.is_empty());
-        close_run(report, result, scratches, start, |r| {
-            (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
+        // The live database's status and snapshot, the scratch databases and their drop: all
+        // where the blocking driver may block.
+        self.off_runtime(progress, |m, progress| {
+            let start = Instant::now();
+            let mut report = DriftReport::default();
+            let mut scratches = Vec::new();
+            let result = m.drift_run(options, progress, &mut report, &mut scratches);
+            report.passed = result.is_ok()
+                && report.drift.is_empty()
+                && report
+                    .schema_dir
+                    .as_ref()
+                    .is_none_or(|s| s.differences.is_empty());
+            close_run(report, result, scratches, start, |r| {
+                (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
+            })
         })
     }
 
     fn drift_run(
         &mut self,
         options: &DriftOptions,
-        progress: &mut dyn FnMut(ScratchProgress<'_>),
+        progress: &mut dyn FnMut(ScratchProgress),
         report: &mut DriftReport,
         scratches: &mut Vec<Scratch>,
     ) -> Result<(), RunError> {
@@ -179,7 +183,7 @@ impl Migrator {
             .max();
         report.replayed = status.applied.clone();
 
-        progress(ScratchProgress::Step("reading the live schema"));
+        progress(ScratchProgress::Step("reading the live schema".into()));
         let live_options = crate::db::snapshot::SnapshotOptions {
             ledger: Some(self.env.migration.tracking_table.clone()),
         };
@@ -188,14 +192,14 @@ impl Migrator {
         let scratch = Scratch::create(&server)?;
         report.scratch_databases.push(scratch.name().to_string());
         progress(ScratchProgress::Created {
-            database: scratch.name(),
+            database: scratch.name().to_string(),
         });
         let replay = Replay::new(&scratch, self);
         scratches.push(scratch);
         let mut replay = replay?;
         if let Some(newest) = newest {
             let step = format!("replaying {} applied migrations", report.replayed.len());
-            progress(ScratchProgress::Step(&step));
+            progress(ScratchProgress::Step(step));
             replay.up(None, Some(newest))?;
         }
         let expected = replay.snapshot()?;
@@ -205,18 +209,18 @@ impl Migrator {
             .collect();
 
         if let (Some(dir), Some(files)) = (&options.schema_dir, schema_files) {
-            progress(ScratchProgress::Step("applying every migration"));
+            progress(ScratchProgress::Step("applying every migration".into()));
             replay.up(None, None)?;
             let head = replay.snapshot()?;
             drop(replay);
             let scratch = Scratch::create(&server)?;
             report.scratch_databases.push(scratch.name().to_string());
             progress(ScratchProgress::Created {
-                database: scratch.name(),
+                database: scratch.name().to_string(),
             });
             let env = scratch.environment().clone();
             scratches.push(scratch);
-            progress(ScratchProgress::Step("running the schema directory"));
+            progress(ScratchProgress::Step("running the schema directory".into()));
             let schema = run_schema_files(&env, &files)?;
             report.schema_dir = Some(SchemaDirReport {
                 dir: dir.clone(),

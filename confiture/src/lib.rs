@@ -10,6 +10,8 @@
 //!   squashed, missing, modified, duplicate, out of order).
 //! - [`status`], [`plan`]: pure decisions over that history.
 //! - [`schema`]: a database schema as data (a snapshot) and the difference between two.
+//! - [`embedded`]: migrations compiled into a binary by `confiture-build`
+//!   ([`include_migrations!`]), checked at run time by the same rules as a directory.
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
 //! - `Migrator` (feature `db`): the library facade the CLI and applications use; its
 //!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`;
@@ -19,6 +21,7 @@
 pub mod config;
 pub mod diagnostic;
 pub mod display;
+pub mod embedded;
 pub mod error;
 pub mod exit;
 pub mod files;
@@ -38,6 +41,8 @@ pub mod drift;
 pub mod migrate;
 #[cfg(feature = "db")]
 mod migrator;
+#[cfg(feature = "tokio")]
+mod nonblocking;
 #[cfg(feature = "db")]
 pub mod verify;
 

@@ -511,7 +511,7 @@ impl Migrator {
     /// weigh: `up` refuses those it could run, `down` those of what it rolls back, `status`
     /// shows them.
     fn load_checked(&self) -> Result<files::Checked> {
-        files::load(&self.migrations_dir, &self.check_options)
+        self.load()
     }
 
     /// The set for `up` through `target` (all without one): refused (exit 5, before connecting)
@@ -620,7 +620,9 @@ impl Migrator {
             dry_run: options.dry_run,
             ..UpReport::default()
         };
-        self.command(report, |m, report| m.up_run(options, progress, report))
+        self.off_runtime(progress, |m, progress| {
+            m.command(report, |m, report| m.up_run(options, progress, report))
+        })
     }
 
     fn up_run(
@@ -747,7 +749,9 @@ impl Migrator {
             dry_run: options.dry_run,
             ..DownReport::default()
         };
-        self.command(report, |m, report| m.down_run(options, progress, report))
+        self.off_runtime(progress, |m, progress| {
+            m.command(report, |m, report| m.down_run(options, progress, report))
+        })
     }
 
     fn down_run(
@@ -835,8 +839,10 @@ impl Migrator {
             dry_run: options.dry_run,
             ..BaselineReport::default()
         };
-        self.command(report, |m, report| {
-            m.baseline_run(options, progress, report)
+        self.off_runtime(progress, |m, progress| {
+            m.command(report, |m, report| {
+                m.baseline_run(options, progress, report)
+            })
         })
     }
 
@@ -884,7 +890,9 @@ impl Migrator {
             dry_run: options.dry_run,
             ..ReinitReport::default()
         };
-        self.command(report, |m, report| m.reinit_run(options, progress, report))
+        self.off_runtime(progress, |m, progress| {
+            m.command(report, |m, report| m.reinit_run(options, progress, report))
+        })
     }
 
     fn reinit_run(

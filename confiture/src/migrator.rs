@@ -5,18 +5,29 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Environment, Selection};
 use crate::diagnostic::Diagnostic;
+use crate::embedded::EmbeddedMigrations;
 use crate::error::{Error, Result};
-use crate::files::{self, CheckOptions, MigrationSet};
+use crate::files::{self, CheckOptions, Checked, MigrationSet};
+use crate::migrate::Progress;
 use crate::status::{self, StatusReport};
 use crate::workspace::Workspace;
 
 /// What [`Migrator::on_connect`] registers.
 pub(crate) type OnConnect = Box<dyn FnOnce(&Environment) + Send>;
 
-/// A migration session against one database, with one migrations directory.
+/// A migration session against one database, with one migrations directory or one set of
+/// migrations embedded in the binary ([`Migrator::from_embedded`]).
+///
+/// Its commands block. Called on a thread of a tokio runtime (inside `#[tokio::main]`, an
+/// async fn, a `current_thread` runtime), a command runs on a thread of its own and the caller
+/// waits for it: it works, never panics with "Cannot start a runtime from within a runtime",
+/// but it blocks that runtime thread meanwhile. Async code should call the `*_async` commands
+/// (feature `tokio`) instead, which run it on `tokio::task::spawn_blocking`.
 pub struct Migrator {
     pub(crate) env: Environment,
     pub(crate) migrations_dir: PathBuf,
+    /// The migrations compiled into the binary, read instead of `migrations_dir`.
+    pub(crate) embedded: Option<&'static EmbeddedMigrations>,
     pub(crate) check_options: CheckOptions,
     pub(crate) client: Option<postgres::Client>,
     /// Called once, just before the first connection: see [`Migrator::on_connect`].
@@ -34,10 +45,98 @@ impl Migrator {
         Migrator {
             env,
             migrations_dir: migrations_dir.into(),
+            embedded: None,
             check_options,
             client: None,
             on_connect: None,
         }
+    }
+
+    /// A session for `env`'s database and the migrations embedded in the binary by
+    /// `confiture-build` (`confiture::include_migrations!()`): no file is read. The plan, the
+    /// ledger rows, the checksums and the refusals are those the same files in a directory
+    /// give, and errors name them by the path they were built from (`db/migrations/...`).
+    ///
+    /// ```no_run
+    /// use confiture::config::Environment;
+    /// use confiture::embedded::EmbeddedMigrations;
+    /// use confiture::migrate::{no_progress, UpOptions};
+    ///
+    /// // In the application: `confiture::include_migrations!()`.
+    /// fn migrate(url: &str, migrations: &'static EmbeddedMigrations) -> confiture::Result<()> {
+    ///     let env = Environment::from_url(url, "DATABASE_URL")?;
+    ///     let mut migrator = confiture::Migrator::from_embedded(env, migrations);
+    ///     migrator.up(&UpOptions::default(), &mut no_progress)?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn from_embedded(env: Environment, migrations: &'static EmbeddedMigrations) -> Migrator {
+        let mut migrator = Migrator::new(
+            env,
+            migrations.dir().to_path_buf(),
+            migrations.check_options(),
+        );
+        migrator.embedded = Some(migrations);
+        migrator
+    }
+
+    /// The embedded set this session reads, if it was made by [`Migrator::from_embedded`].
+    pub fn embedded(&self) -> Option<&'static EmbeddedMigrations> {
+        self.embedded
+    }
+
+    /// Reads and checks the migrations: the embedded set, else the directory.
+    pub fn load(&self) -> Result<Checked> {
+        match self.embedded {
+            Some(embedded) => embedded.load(),
+            None => files::load(&self.migrations_dir, &self.check_options),
+        }
+    }
+
+    /// A session with this one's database and migrations, not connected: what an `*_async`
+    /// command leaves in place of the `Migrator` it moved to a blocking thread.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn detached(&self) -> Migrator {
+        Migrator {
+            env: self.env.clone(),
+            migrations_dir: self.migrations_dir.clone(),
+            embedded: self.embedded,
+            check_options: self.check_options.clone(),
+            client: None,
+            on_connect: None,
+        }
+    }
+
+    /// Runs `work` where the blocking driver may block. On a thread of a tokio runtime, the
+    /// `postgres` driver would panic ("Cannot start a runtime from within a runtime"): `work`
+    /// runs on a scoped thread of its own, its progress events are handed back to `progress`
+    /// on this thread, and this thread waits. Elsewhere (the CLI, `spawn_blocking`), `work` runs
+    /// here.
+    pub(crate) fn off_runtime<T: Send, E: Send>(
+        &mut self,
+        progress: &mut dyn FnMut(E),
+        work: impl FnOnce(&mut Migrator, &mut dyn FnMut(E)) -> T + Send,
+    ) -> T {
+        if !on_async_runtime() {
+            return work(self, progress);
+        }
+        let (sender, events) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                let mut send = |event: E| {
+                    // The receiver lives until the worker is joined.
+                    let _ = sender.send(event);
+                };
+                work(self, &mut send)
+            });
+            // Ends when the worker drops its sender, that is when `work` returned.
+            for event in events {
+                progress(event);
+            }
+            worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 
     /// Calls `announce` once, just before this session first reaches the server (to connect,
@@ -117,14 +216,16 @@ impl Migrator {
     /// `diagnostics`, marks the migrations they concern `invalid`, and its
     /// [`StatusReport::exit_code`] is 5: what `up` would answer before running anything.
     pub fn status(&mut self) -> Result<StatusReport> {
-        let checked = files::load(&self.migrations_dir, &self.check_options)?;
-        self.status_with(&checked.set, &checked.diagnostics)
+        let checked = self.load()?;
+        self.off_runtime(&mut |_: Progress| {}, |m, _| {
+            m.status_with(&checked.set, &checked.diagnostics)
+        })
     }
 
     /// The status of `set` (already read and checked; its diagnostics are not known here)
     /// against this database.
     pub fn status_of(&mut self, set: &MigrationSet) -> Result<StatusReport> {
-        self.status_with(set, &[])
+        self.off_runtime(&mut |_: Progress| {}, |m, _| m.status_with(set, &[]))
     }
 
     fn status_with(
@@ -160,6 +261,33 @@ impl Migrator {
         match &mut self.client {
             Some(client) => Ok(client),
             None => Err(Error::connection("not connected")),
+        }
+    }
+}
+
+/// Whether this thread is inside a tokio runtime: a worker or `block_on` thread, where the
+/// `postgres` driver's own runtime panics, or a `spawn_blocking` thread, where it would not
+/// (tokio offers no way to tell them apart; the second pays for one thread it did not need).
+pub(crate) fn on_async_runtime() -> bool {
+    !ON_BLOCKING_THREAD.get() && tokio::runtime::Handle::try_current().is_ok()
+}
+
+thread_local! {
+    /// Set by the `*_async` commands on the `spawn_blocking` thread they run on, where
+    /// blocking is allowed: no extra thread there.
+    pub(crate) static ON_BLOCKING_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Drop for Migrator {
+    /// Closing the `postgres` driver's connection blocks on its runtime, which panics on a
+    /// runtime thread (and aborts if that thread is already unwinding): there, the connection
+    /// is closed on a thread of its own.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if on_async_runtime() {
+                let closer = std::thread::spawn(move || drop(client));
+                let _ = closer.join();
+            }
         }
     }
 }

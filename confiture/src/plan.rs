@@ -7,7 +7,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, ErrorKind, Result};
-use crate::files::{Migration, MigrationSet};
+use crate::files::{Migration, MigrationSet, Origin};
 use crate::history::{recorded_checksum, FileErrors, History, Recorded, State};
 use crate::ledger::{LedgerRow, NewRow, Rewrite, RowKind, RowUpdate};
 
@@ -278,7 +278,8 @@ pub fn up<'a>(
 ) -> Result<UpPlan<'a>> {
     check_up_request(set, request)?;
     let history = History::new(&set.migrations, rows, request.first_version);
-    check_history(&history, request.allow_out_of_order)?;
+    check_history(&history, request.allow_out_of_order)
+        .map_err(|err| newer_database(set, &history, err))?;
     let mut plan = UpPlan::default();
     let limit = request.steps.map_or(usize::MAX, |s| s as usize);
     for m in history.pending() {
@@ -361,6 +362,65 @@ pub fn down<'a>(
     request: &DownRequest,
 ) -> Result<DownPlan<'a>> {
     check_down_request(set, request)?;
+    down_plan(set, rows, request).map_err(|err| {
+        let history = History::new(&set.migrations, rows, request.first_version);
+        newer_database(set, &history, err)
+    })
+}
+
+/// A binary older than the database: the set is embedded and the ledger records versions
+/// above the newest it knows. Says so first, with those versions and the build that embeds
+/// the set; other refusals are left as they are.
+fn newer_database(set: &MigrationSet, history: &History<'_>, mut err: Error) -> Error {
+    let Origin::Embedded { package, version } = &set.origin else {
+        return err;
+    };
+    if err.kind != ErrorKind::Diverged {
+        return err;
+    }
+    let newest_migration = set.migrations.iter().max_by_key(|m| m.version);
+    let newest = newest_migration.map(|m| m.version);
+    let newer: Vec<&str> = history
+        .missing()
+        .into_iter()
+        .filter(|r| {
+            r.version
+                .as_ref()
+                .is_some_and(|v| newest.is_none_or(|n| v.number() > n))
+        })
+        .map(|r| r.row.version.as_str())
+        .collect();
+    if newer.is_empty() {
+        return err;
+    }
+    let knows = match newest_migration {
+        Some(m) => format!("embeds migrations up to {}", m.version_text),
+        None => "embeds no migration".to_string(),
+    };
+    err.details.insert(
+        0,
+        format!(
+            "this binary ({package} {version}) {knows}; the database also has {} applied, \
+             recorded by a newer build",
+            newer.join(", ")
+        ),
+    );
+    let mine = format!(
+        "run the newer build of {package} that applied them (its embedded down files roll them \
+         back), or build this one from a checkout that has their files"
+    );
+    err.help = Some(match err.help.take() {
+        Some(help) => format!("{mine}; {help}"),
+        None => mine,
+    });
+    err
+}
+
+fn down_plan<'a>(
+    set: &'a MigrationSet,
+    rows: &'a [LedgerRow],
+    request: &DownRequest,
+) -> Result<DownPlan<'a>> {
     let history = History::new(&set.migrations, rows, request.first_version);
     let newest_first = history.recorded.iter().rev();
     let chosen: Vec<&Recorded<'a>> = match request.target {
@@ -756,13 +816,13 @@ mod tests {
     }
 
     fn set(versions: &[u64]) -> MigrationSet {
-        MigrationSet {
-            dir: PathBuf::from("m"),
-            migrations: versions
+        MigrationSet::new(
+            PathBuf::from("m"),
+            versions
                 .iter()
                 .map(|v| migration(*v, &format!("m{v}")))
                 .collect(),
-        }
+        )
     }
 
     fn row(m: &Migration) -> LedgerRow {

@@ -25,7 +25,7 @@ use crate::config::Environment;
 use crate::db::scratch::Scratch;
 use crate::db::snapshot::{snapshot, SnapshotOptions};
 use crate::error::{Error, Result};
-use crate::files::{self, Migration};
+use crate::files::Migration;
 use crate::history::FileErrors;
 use crate::migrate::{no_progress, DownOptions, Failed, Outcome, ReportedError, UpOptions};
 use crate::schema::{diff, Difference, Snapshot};
@@ -270,17 +270,18 @@ impl VerifyReport {
     }
 }
 
-/// Progress of `verify` and `drift`, for a renderer.
+/// Progress of `verify` and `drift`, for a renderer. Owned, so that a command run off a tokio
+/// runtime's thread can hand its events back to the caller's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScratchProgress<'a> {
+pub enum ScratchProgress {
     /// A scratch database was created (it is dropped at the end).
-    Created { database: &'a str },
+    Created { database: String },
     /// `verify` starts checking a migration.
-    Checking { version: &'a str, name: &'a str },
+    Checking { version: String, name: String },
     /// `verify` checked a migration.
-    Checked(&'a MigrationCheck),
+    Checked(MigrationCheck),
     /// A step of `drift`: `replaying 5 applied migrations`, `reading the live schema`.
-    Step(&'a str),
+    Step(String),
 }
 
 /// Applied migrations and snapshots on one scratch database.
@@ -297,7 +298,9 @@ impl Replay {
         let options = SnapshotOptions {
             ledger: Some(env.migration.tracking_table.clone()),
         };
-        let migrator = Migrator::new(env, of.migrations_dir.clone(), of.check_options.clone());
+        // The same migrations (a directory, or the set embedded in the binary), on the scratch.
+        let mut migrator = of.detached();
+        migrator.env = env;
         Ok(Replay {
             migrator,
             client,
@@ -416,28 +419,32 @@ impl Migrator {
     pub fn verify(
         &mut self,
         options: &VerifyOptions,
-        progress: &mut dyn FnMut(ScratchProgress<'_>),
+        progress: &mut dyn FnMut(ScratchProgress),
     ) -> Outcome<VerifyReport> {
-        let start = Instant::now();
-        let mut report = VerifyReport::default();
-        let mut scratches = Vec::new();
-        let result = self.verify_run(options, progress, &mut report, &mut scratches);
-        report.summarise();
-        report.passed &= result.is_ok();
-        close_run(report, result, scratches, start, |r| {
-            (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
+        // Everything that reaches the server, the scratch databases' drop included, runs where
+        // the blocking driver may block.
+        self.off_runtime(progress, |m, progress| {
+            let start = Instant::now();
+            let mut report = VerifyReport::default();
+            let mut scratches = Vec::new();
+            let result = m.verify_run(options, progress, &mut report, &mut scratches);
+            report.summarise();
+            report.passed &= result.is_ok();
+            close_run(report, result, scratches, start, |r| {
+                (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
+            })
         })
     }
 
     fn verify_run(
         &mut self,
         options: &VerifyOptions,
-        progress: &mut dyn FnMut(ScratchProgress<'_>),
+        progress: &mut dyn FnMut(ScratchProgress),
         report: &mut VerifyReport,
         scratches: &mut Vec<Scratch>,
     ) -> std::result::Result<(), RunError> {
         // Refused before connecting: broken files, a `--from` that names nothing.
-        let checked = files::load(&self.migrations_dir, &self.check_options)?;
+        let checked = self.load()?;
         let set = checked.set;
         let errors = FileErrors::new(&set, &checked.diagnostics);
         plan::check_up_files(&set, &errors, None)?;
@@ -464,7 +471,7 @@ impl Migrator {
         let scratch = Scratch::create(&server)?;
         report.scratch_database = Some(scratch.name().to_string());
         progress(ScratchProgress::Created {
-            database: scratch.name(),
+            database: scratch.name().to_string(),
         });
         let replay = Replay::new(&scratch, self);
         scratches.push(scratch);
@@ -479,8 +486,8 @@ impl Migrator {
         }
         for (i, m) in set.migrations.iter().enumerate().skip(prepared) {
             progress(ScratchProgress::Checking {
-                version: &m.version_text,
-                name: &m.name,
+                version: m.version_text.clone(),
+                name: m.name.clone(),
             });
             let started = Instant::now();
             let outcome = check_one(&mut replay, m, &mut report.migrations[i]);
@@ -488,10 +495,10 @@ impl Migrator {
                 Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
             if let Err(e) = outcome {
                 report.migrations[i].result = CheckResult::Failed;
-                progress(ScratchProgress::Checked(&report.migrations[i]));
+                progress(ScratchProgress::Checked(report.migrations[i].clone()));
                 return Err(e);
             }
-            progress(ScratchProgress::Checked(&report.migrations[i]));
+            progress(ScratchProgress::Checked(report.migrations[i].clone()));
             if report.migrations[i].result.is_finding() {
                 break;
             }

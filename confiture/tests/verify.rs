@@ -393,7 +393,7 @@ fn drift(db: &TestDb, dir: &Path, options: &DriftOptions) -> confiture::drift::D
     report
 }
 
-fn no_scratch_progress(_: ScratchProgress<'_>) {}
+fn no_scratch_progress(_: ScratchProgress) {}
 
 fn messages(findings: &[confiture::verify::Finding]) -> Vec<String> {
     findings.iter().map(|f| f.message.clone()).collect()
@@ -506,4 +506,45 @@ fn drift_compares_a_schema_directory_with_every_migration() {
             "column public.u.a: no default, expected 1 (schema directory, expected by the migrations)",
         ]
     );
+}
+
+/// Called on a thread of a tokio runtime (an application's `#[tokio::main]`), where the blocking
+/// driver would panic: `verify` and `drift` run off the runtime's thread, their progress events
+/// still reach the caller, and their scratch databases are dropped. (The test's own database
+/// work happens outside the runtime.)
+#[test]
+fn verify_and_drift_work_on_a_tokio_runtime_thread() {
+    let db = TestDb::create("cft_verify_tokio");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../db/migrations");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut events = Vec::new();
+    let (verified, drifted) = runtime.block_on(async {
+        let verified =
+            migrator(&db, &dir).verify(&VerifyOptions::default(), &mut |p| events.push(p));
+        let drifted = migrator(&db, &dir).drift(&DriftOptions::default(), &mut no_scratch_progress);
+        (verified, drifted)
+    });
+    drop(runtime);
+    let report = verified.unwrap_or_else(|e| panic!("verify: {e:?}"));
+    assert!(report.passed, "{report:#?}");
+    let created: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            ScratchProgress::Created { database } => Some(database),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created.len(), 1, "{events:?}");
+    assert!(!database_exists(created[0]));
+    let checked = events
+        .iter()
+        .filter(|e| matches!(e, ScratchProgress::Checked(_)))
+        .count();
+    assert_eq!(checked, 6);
+
+    let report = drifted.unwrap_or_else(|e| panic!("drift: {e:?}"));
+    assert!(report.passed, "{report:#?}");
+    assert!(!database_exists(&report.scratch_databases[0]));
 }

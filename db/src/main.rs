@@ -1,16 +1,29 @@
-//! The example application: applies pending migrations at startup, as a service would, with
-//! the `confiture` library instead of shelling out to the CLI.
+//! The example service: applies its pending migrations at startup, as a service would, from
+//! the set its build script embedded (`confiture_build::Check::new().embed()`): the binary
+//! needs no migration file on disk.
 //!
-//! `cargo run -p confiture-example` (uses `DATABASE_URL`, else the `local` environment's default).
+//! `cargo run -p confiture-example` (uses `DATABASE_URL`, else the `local` environment's
+//! default). `confiture-example --list` prints the embedded migrations and exits.
 
 use std::process::ExitCode;
 
 use confiture::config::Environment;
+use confiture::embedded::EmbeddedMigrations;
 use confiture::migrate::{no_progress, UpOptions};
 use confiture::Migrator;
 
-fn main() -> ExitCode {
-    match migrate() {
+/// `db/migrations`, checked and compiled in by `build.rs`.
+static MIGRATIONS: &EmbeddedMigrations = confiture::include_migrations!();
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--list") {
+        for m in MIGRATIONS.migrations {
+            println!("{} {}", m.id(), m.up.checksum);
+        }
+        return ExitCode::SUCCESS;
+    }
+    match migrate().await {
         Ok(applied) if applied.is_empty() => {
             println!("database is up to date");
             ExitCode::SUCCESS
@@ -30,15 +43,15 @@ fn main() -> ExitCode {
             ExitCode::from(error.exit_code())
         }
     }
+    // ... the service would start serving here.
 }
 
-/// Applies every pending migration of `db/migrations`; returns the versions applied.
-fn migrate() -> Result<Vec<String>, confiture::Error> {
+/// Applies every pending embedded migration; returns the versions applied.
+async fn migrate() -> Result<Vec<String>, confiture::Error> {
     let url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/confiture_example".to_string());
     let env = Environment::from_url(&url, "DATABASE_URL")?;
-    let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-    let mut migrator = Migrator::new(env, migrations, Default::default());
-    let report = migrator.up(&UpOptions::default(), &mut no_progress)?;
+    let mut migrator = Migrator::from_embedded(env, MIGRATIONS);
+    let report = migrator.up_async(UpOptions::default(), no_progress).await?;
     Ok(report.applied)
 }

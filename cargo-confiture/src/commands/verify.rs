@@ -154,11 +154,11 @@ fn drop_scratch_databases_on_interrupt(json: bool) {
     });
 }
 
-fn progress(out: &Output, on: &str, event: ScratchProgress<'_>) {
+fn progress(out: &Output, on: &str, event: ScratchProgress) {
     match event {
         ScratchProgress::Created { database } => out.progress(&format!(
             "created the scratch database \"{}\"{on} (dropped at the end)",
-            display::escape(database)
+            display::escape(&database)
         )),
         ScratchProgress::Checking { version, name } => {
             out.progress_inline(&format!(

@@ -987,10 +987,7 @@ fn build_set(dir: &Path, found: Vec<Found>, stems: &[Stem], kept: &[bool]) -> Mi
             down: down_file,
         });
     }
-    MigrationSet {
-        dir: dir.to_path_buf(),
-        migrations,
-    }
+    MigrationSet::new(dir, migrations)
 }
 
 fn sql_file(found: Found) -> Option<SqlFile> {

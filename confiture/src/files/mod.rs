@@ -87,6 +87,31 @@ impl Migration {
 pub struct MigrationSet {
     pub dir: PathBuf,
     pub migrations: Vec<Migration>,
+    /// Where the files came from: a directory read now, or a binary that embedded them.
+    pub origin: Origin,
+}
+
+impl MigrationSet {
+    /// The set of the migrations read from `dir`.
+    pub fn new(dir: impl Into<PathBuf>, migrations: Vec<Migration>) -> MigrationSet {
+        MigrationSet {
+            dir: dir.into(),
+            migrations,
+            origin: Origin::Directory,
+        }
+    }
+}
+
+/// Where a [`MigrationSet`] came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// Read from the migrations directory (`dir`) by [`read_dir`].
+    #[default]
+    Directory,
+    /// Compiled into a binary by `confiture-build` (see [`crate::embedded`]): `dir` is the
+    /// directory it was built from, relative to its workspace; `package` and `version` are the
+    /// Cargo package that embedded it.
+    Embedded { package: String, version: String },
 }
 
 /// What [`check`] found: the set and every problem, errors and warnings, in path order.

@@ -89,8 +89,5 @@ pub fn migration(version_text: &str, name: &str, up: &str) -> confiture::files::
 pub fn migration_set(
     migrations: Vec<confiture::files::Migration>,
 ) -> confiture::files::MigrationSet {
-    confiture::files::MigrationSet {
-        dir: PathBuf::from("db/migrations"),
-        migrations,
-    }
+    confiture::files::MigrationSet::new(PathBuf::from("db/migrations"), migrations)
 }

@@ -1,0 +1,241 @@
+//! The library inside tokio runtimes, against the real PostgreSQL: the blocking commands
+//! called on a runtime thread work (the `postgres` driver's own runtime used to panic there:
+//! "Cannot start a runtime from within a runtime"), and the `*_async` commands (feature
+//! `tokio`) run on `spawn_blocking`, on multi-thread and current-thread runtimes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use confiture::config::Environment;
+use confiture::migrate::{no_progress, DownOptions, Progress, UpOptions};
+use confiture::Migrator;
+use confiture_tests::{wait_until, Project, TestDb};
+
+/// Runs `f` on a thread of its own: the harness's own `postgres` client (creating, reading and
+/// dropping the test database) blocks, which is not allowed on a runtime thread.
+fn off<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(f).join().unwrap())
+}
+
+/// A test database created, and dropped, off the runtime thread.
+struct Db(Option<TestDb>);
+
+impl Db {
+    fn new(prefix: &str) -> Db {
+        Db(Some(off(|| TestDb::new(prefix))))
+    }
+    fn ledger_len(&self) -> Option<usize> {
+        off(|| self.ledger().map(|rows| rows.len()))
+    }
+}
+
+impl std::ops::Deref for Db {
+    type Target = TestDb;
+    fn deref(&self) -> &TestDb {
+        self.0.as_ref().unwrap()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let db = self.0.take();
+        off(move || drop(db));
+    }
+}
+
+fn migrator(db: &TestDb, project: &Project) -> Migrator {
+    let env = Environment::from_url(&db.url(), "test").unwrap();
+    Migrator::new(env, project.path("db/migrations"), Default::default())
+}
+
+/// The blocking API, straight from `#[tokio::main]` (a multi-thread runtime): up with its
+/// progress events, status, and the connected `Migrator` dropped on the runtime thread.
+#[test]
+fn blocking_commands_work_inside_tokio_main() {
+    #[tokio::main]
+    async fn service(db: &TestDb, project: &Project) -> Vec<Progress> {
+        let mut migrator = migrator(db, project);
+        let mut events = Vec::new();
+        let report = migrator
+            .up(&UpOptions::default(), &mut |event| events.push(event))
+            .unwrap();
+        assert_eq!(report.applied.len(), 6);
+        let status = migrator.status().unwrap();
+        assert!(status.is_up_to_date(), "{status:?}");
+        drop(migrator);
+        events
+    }
+    let (db, project) = (TestDb::new("async_main"), Project::example());
+    // Outside the runtime: the harness blocks.
+    let events = service(&db, &project);
+    assert!(
+        events.len() >= 6,
+        "progress reached the caller's callback: {events:?}"
+    );
+    assert_eq!(db.ledger().map(|rows| rows.len()), Some(6));
+}
+
+/// The async commands from `#[tokio::main]`, as the example service calls them.
+#[test]
+fn async_commands_inside_tokio_main() {
+    #[tokio::main]
+    async fn service(db: &TestDb, project: &Project) {
+        let mut migrator = migrator(db, project);
+        let report = migrator
+            .up_async(
+                UpOptions {
+                    steps: Some(4),
+                    ..UpOptions::default()
+                },
+                no_progress,
+            )
+            .await
+            .unwrap();
+        assert_eq!(report.applied, ["001", "002", "003", "004"]);
+        let status = migrator.status_async().await.unwrap();
+        assert_eq!(status.pending, ["005", "006"]);
+        let report = migrator
+            .up_async(UpOptions::default(), no_progress)
+            .await
+            .unwrap();
+        assert_eq!(report.applied, ["005", "006"]);
+    }
+    let (db, project) = (TestDb::new("async_main_up"), Project::example());
+    service(&db, &project);
+    assert_eq!(db.ledger().map(|rows| rows.len()), Some(6));
+}
+
+/// The same on a current-thread runtime, where the test itself is the only runtime thread.
+#[tokio::test(flavor = "current_thread")]
+async fn blocking_commands_work_on_a_current_thread_runtime() {
+    let (db, project) = (Db::new("async_ct_blocking"), Project::example());
+    let mut migrator = migrator(&db, &project);
+    let report = migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(report.applied.len(), 6);
+    assert!(migrator.status().unwrap().is_up_to_date());
+    assert_eq!(db.ledger_len(), Some(6));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn async_commands_on_a_current_thread_runtime() {
+    let (db, project) = (Db::new("async_ct"), Project::example());
+    let mut migrator = migrator(&db, &project);
+    let events = Arc::new(Mutex::new(0));
+    let counted = Arc::clone(&events);
+    let report = migrator
+        .up_async(UpOptions::default(), move |_| {
+            *counted.lock().unwrap() += 1;
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.applied, ["001", "002", "003", "004", "005", "006"]);
+    assert!(*events.lock().unwrap() >= 6);
+    let status = migrator.status_async().await.unwrap();
+    assert!(status.is_up_to_date(), "{status:?}");
+    let down = migrator
+        .down_async(
+            DownOptions {
+                target: Some(0),
+                yes: true,
+                ..DownOptions::default()
+            },
+            no_progress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(down.rolled_back.len(), 6);
+    assert_eq!(db.ledger_len(), Some(0));
+}
+
+/// Several instances of a service starting at once, as tasks of one runtime: the lock
+/// serialises them, exactly one applies the migrations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_async_runs_apply_each_migration_once() {
+    let (db, project) = (Db::new("async_mt"), Project::example());
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let mut migrator = migrator(&db, &project);
+        tasks.push(tokio::spawn(async move {
+            migrator
+                .up_async(UpOptions::default(), no_progress)
+                .await
+                .unwrap()
+                .applied
+        }));
+    }
+    let mut applied = Vec::new();
+    for task in tasks {
+        applied.extend(task.await.unwrap());
+    }
+    applied.sort();
+    assert_eq!(applied, ["001", "002", "003", "004", "005", "006"]);
+    assert_eq!(db.ledger_len(), Some(6));
+}
+
+/// A service that gives up waiting (its startup future dropped) does not abandon a migration
+/// half-way: it runs to its end on the blocking thread, with its ledger row, and the lock is
+/// released; the `Migrator` left behind works.
+#[tokio::test(flavor = "current_thread")]
+async fn a_dropped_future_lets_the_migration_finish() {
+    let (db, project) = (Db::new("async_drop"), Project::new());
+    project.migration(
+        "001_slow",
+        "SELECT pg_sleep(3);\nCREATE TABLE slow (id INTEGER);\n",
+        "DROP TABLE slow;\n",
+    );
+    let mut migrator = migrator(&db, &project);
+    {
+        let run = migrator.up_async(UpOptions::default(), no_progress);
+        tokio::pin!(run);
+        // Poll it until the migration sleeps on the server, then drop it.
+        let sleeping = || {
+            off(|| {
+                db.connect()
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()",
+                        &[],
+                    )
+                    .unwrap()
+                    .get::<_, i64>(0)
+                    > 0
+            })
+        };
+        let start = std::time::Instant::now();
+        while !sleeping() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the migration never started"
+            );
+            let poll = futures_poll_once(run.as_mut()).await;
+            assert!(poll.is_none(), "finished before it slept: {poll:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let finished = off(|| {
+        wait_until(Duration::from_secs(30), || {
+            db.has_relation("slow") && db.ledger().map(|r| r.len()) == Some(1)
+        })
+    });
+    assert!(finished, "the migration ran to its end with its ledger row");
+    let released = off(|| {
+        wait_until(Duration::from_secs(30), || {
+            db.migration_lock_holders().is_empty()
+        })
+    });
+    assert!(released, "the lock was released");
+    let status = migrator.status_async().await.unwrap();
+    assert!(status.is_up_to_date(), "{status:?}");
+}
+
+/// Polls a future once: `Some(output)` if it completed.
+async fn futures_poll_once<F: std::future::Future + Unpin>(mut fut: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut fut).poll(cx) {
+            std::task::Poll::Ready(out) => Some(out),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
