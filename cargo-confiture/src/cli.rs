@@ -137,6 +137,40 @@ pub enum Migrate {
     /// Re-initialise the ledger from the files: accept edited files' checksums, forget rows
     /// whose files are gone; `--through V` also records unapplied files up to V
     Reinit(ReinitArgs),
+    /// Prove on a scratch database that every down undoes its up and every up repeats after
+    /// its down; exit 9 when one does not
+    Verify(VerifyArgs),
+    /// Compare the live database with its applied migrations replayed on a scratch database;
+    /// exit 9 on drift. Only reads the live database
+    Drift(DriftArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScratchArgs {
+    /// Create the scratch database on this server (URL or conninfo; the database it names is
+    /// only connected to) instead of the target's: for a server where the role may not
+    /// create databases
+    #[arg(long, value_name = "URL")]
+    pub scratch_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Check the migrations from this version on (the earlier ones are applied unchecked)
+    #[arg(long, value_name = "VERSION")]
+    pub from: Option<String>,
+    #[command(flatten)]
+    pub scratch: ScratchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Also compare every migration applied with this directory of DDL files (`.sql`, run in
+    /// path order), e.g. `db/schema`
+    #[arg(long, value_name = "DIR")]
+    pub schema_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub scratch: ScratchArgs,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ use crate::render::plural;
 mod fleet;
 mod generate;
 mod migrate;
+mod verify;
 
 /// Where the command runs: the workspace, and the migrations directory it names.
 pub struct Context {

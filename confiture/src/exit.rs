@@ -28,12 +28,19 @@ pub const LOCK_TIMEOUT: u8 = 6;
 pub const DIVERGED: u8 = 7;
 /// Rollback impossible: a migration to roll back is marked `-- confiture:irreversible`.
 pub const IRREVERSIBLE: u8 = 8;
+/// `migrate verify`: a down migration does not restore the schema of before its up, or an up
+/// gives another schema (or fails) when applied again after its down. `migrate drift`: the
+/// live database differs from its replayed history (or from `--schema-dir`).
+pub const SCHEMA_CHECK_FAILED: u8 = 9;
 /// A fleet (`--targets`, `--targets-query`): the targets that did not end with 0 ended with
 /// different codes (each target's own code is in the JSON report). When they all ended with
 /// the same code, the fleet exits with that code; when all ended with 0, with 0.
 pub const FLEET_MIXED: u8 = 10;
 /// Command-line usage error (unknown flag, missing argument, conflicting flags), as in sysexits.h.
 pub const USAGE: u8 = 64;
+/// `migrate verify` / `migrate drift` interrupted (SIGINT, SIGTERM, SIGHUP): the scratch
+/// databases were dropped before exiting. 128 + SIGINT, as shells report an interrupted job.
+pub const INTERRUPTED: u8 = 130;
 
 /// Every code with its one-line meaning, in order; the README table is checked against it.
 pub const ALL: &[(u8, &str)] = &[
@@ -53,8 +60,16 @@ pub const ALL: &[(u8, &str)] = &[
     ),
     (IRREVERSIBLE, "rollback impossible (irreversible migration)"),
     (
+        SCHEMA_CHECK_FAILED,
+        "schema check failed (verify: a down does not restore the schema or an up is not repeatable; drift: drift found)",
+    ),
+    (
         FLEET_MIXED,
         "fleet: targets failed with different codes (each target's code is in the JSON)",
     ),
     (USAGE, "usage error"),
+    (
+        INTERRUPTED,
+        "interrupted (verify, drift: the scratch databases were dropped)",
+    ),
 ];

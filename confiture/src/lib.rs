@@ -15,7 +15,9 @@
 //!   ([`include_migrations!`]), checked at run time by the same rules as a directory.
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
 //! - `Migrator` (feature `db`): the library facade the CLI and applications use; its
-//!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`.
+//!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`;
+//!   `verify` (every down undoes its up, on a scratch database) and `drift` (the live
+//!   database against its replayed history) are in their own modules.
 //! - `fleet` (feature `db`): one command against many databases, with bounded concurrency.
 
 pub mod config;
@@ -37,6 +39,8 @@ pub mod workspace;
 #[cfg(feature = "db")]
 pub mod db;
 #[cfg(feature = "db")]
+pub mod drift;
+#[cfg(feature = "db")]
 pub mod fleet;
 #[cfg(feature = "db")]
 pub mod migrate;
@@ -44,6 +48,8 @@ pub mod migrate;
 mod migrator;
 #[cfg(feature = "tokio")]
 mod nonblocking;
+#[cfg(feature = "db")]
+pub mod verify;
 
 pub use diagnostic::{Diagnostic, Severity, Span};
 pub use error::{Error, ErrorKind, Result};

@@ -112,10 +112,10 @@ impl Migrator {
     /// runs on a scoped thread of its own, its progress events are handed back to `progress`
     /// on this thread, and this thread waits. Elsewhere (the CLI, `spawn_blocking`), `work` runs
     /// here.
-    pub(crate) fn off_runtime<T: Send>(
+    pub(crate) fn off_runtime<T: Send, E: Send>(
         &mut self,
-        progress: &mut dyn FnMut(Progress),
-        work: impl FnOnce(&mut Migrator, &mut dyn FnMut(Progress)) -> T + Send,
+        progress: &mut dyn FnMut(E),
+        work: impl FnOnce(&mut Migrator, &mut dyn FnMut(E)) -> T + Send,
     ) -> T {
         if !on_async_runtime() {
             return work(self, progress);
@@ -123,7 +123,7 @@ impl Migrator {
         let (sender, events) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             let worker = scope.spawn(move || {
-                let mut send = |event: Progress| {
+                let mut send = |event: E| {
                     // The receiver lives until the worker is joined.
                     let _ = sender.send(event);
                 };
@@ -217,7 +217,7 @@ impl Migrator {
     /// [`StatusReport::exit_code`] is 5: what `up` would answer before running anything.
     pub fn status(&mut self) -> Result<StatusReport> {
         let checked = self.load()?;
-        self.off_runtime(&mut |_| {}, |m, _| {
+        self.off_runtime(&mut |_: Progress| {}, |m, _| {
             m.status_with(&checked.set, &checked.diagnostics)
         })
     }
@@ -225,7 +225,7 @@ impl Migrator {
     /// The status of `set` (already read and checked; its diagnostics are not known here)
     /// against this database.
     pub fn status_of(&mut self, set: &MigrationSet) -> Result<StatusReport> {
-        self.off_runtime(&mut |_| {}, |m, _| m.status_with(set, &[]))
+        self.off_runtime(&mut |_: Progress| {}, |m, _| m.status_with(set, &[]))
     }
 
     fn status_with(

@@ -187,6 +187,8 @@ fn help_texts() {
         ("help-migrate-status", &["migrate", "status", "--help"]),
         ("help-migrate-baseline", &["migrate", "baseline", "--help"]),
         ("help-migrate-reinit", &["migrate", "reinit", "--help"]),
+        ("help-migrate-verify", &["migrate", "verify", "--help"]),
+        ("help-migrate-drift", &["migrate", "drift", "--help"]),
     ] {
         snap(case, &project, None, args);
     }
@@ -345,6 +347,34 @@ fn status_and_up_on_the_example() {
         Some(&db),
         &["migrate", "down", "--dry-run"],
     );
+}
+
+/// `verify` finding a wrong down in the example (its 005 forgets to drop the column), and
+/// `drift` finding a column added by hand. Scratch database names are `[..]` in the files.
+#[test]
+fn verify_and_drift_output() {
+    let db = TestDb::new("snap_verify");
+    let project = Project::example();
+    project.write(
+        "db/migrations/005_add_avatar_url.down.sql",
+        "SELECT 1; -- forgets to drop the column\n",
+    );
+    snap(
+        "verify-wrong-down",
+        &project,
+        Some(&db),
+        &["migrate", "verify"],
+    );
+    let project = Project::example();
+    project
+        .cli()
+        .args(["migrate", "up", "-q", "--database-url", &db.url()])
+        .status()
+        .unwrap();
+    db.connect()
+        .batch_execute("ALTER TABLE tb_user ADD COLUMN nickname text")
+        .unwrap();
+    snap("drift-found", &project, Some(&db), &["migrate", "drift"]);
 }
 
 #[test]

@@ -369,6 +369,115 @@ fn exit_10_when_the_targets_of_a_fleet_end_with_different_codes() {
 }
 
 #[test]
+fn exit_9_when_verify_finds_a_down_that_does_not_restore_the_schema() {
+    let db = TestDb::unborn("exit9v");
+    let project = two_migrations();
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::SUCCESS);
+    project.migration(
+        "003_index_bio",
+        "CREATE INDEX idx_tb_user_bio ON tb_user (bio);\n",
+        "SELECT 1; -- forgets the index\n",
+    );
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::SCHEMA_CHECK_FAILED)
+        .stdout_has("index public.idx_tb_user_bio: left behind by 003_index_bio.down.sql");
+}
+
+#[test]
+fn exit_9_when_drift_finds_the_live_database_changed_by_hand() {
+    let db = TestDb::new("exit9d");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("ALTER TABLE tb_user DROP COLUMN bio")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SCHEMA_CHECK_FAILED)
+        .stdout_has("column public.tb_user.bio: missing from the live database");
+}
+
+/// 130 is tested where it happens: `cli_verify.rs`, Ctrl-C during `migrate verify`
+/// (`ctrl_c_during_verify_drops_the_scratch_database`). Here: SIGTERM during `drift`.
+#[test]
+fn exit_130_when_drift_is_interrupted() {
+    let db = TestDb::new("exit130");
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE t;\n",
+    );
+    // Applied by hand with its ledger row: `drift` then replays the slow migration.
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "1"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("CREATE TABLE t (a int)")
+        .unwrap();
+    let child = project
+        .cli()
+        .args([
+            "migrate",
+            "drift",
+            "--format",
+            "json",
+            "--database-url",
+            &db.url(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let prefix = format!("{}{}_", confiture::db::scratch::PREFIX, child.id());
+    let sleeping = confiture_tests::wait_until(Duration::from_secs(60), || {
+        confiture_tests::admin()
+            .query(
+                "SELECT FROM pg_stat_activity WHERE datname LIKE $1 || '%' AND wait_event = 'PgSleep'",
+                &[&prefix],
+            )
+            .is_ok_and(|rows| !rows.is_empty())
+    });
+    assert!(sleeping, "the replay never started");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    let run = Run::from_output(output, Duration::ZERO);
+    run.code(exit::INTERRUPTED)
+        .stderr_has("interrupted: dropped the scratch database");
+    // With --format json, stdout is still one document: the error.
+    let json = run.json();
+    assert_eq!(json["error"]["kind"], "interrupted", "{}", run.dump());
+    assert_eq!(json["error"]["exit_code"], 130);
+    assert!(json["error"]["details"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("dropped the scratch database \"confiture_scratch_"));
+    let left: i64 = confiture_tests::admin()
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE $1 || '%'",
+            &[&prefix],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        left,
+        0,
+        "a scratch database was left behind\n{}",
+        run.dump()
+    );
+}
+
+#[test]
 fn exit_64_for_usage_errors_never_2() {
     let db = TestDb::new("exit64");
     let project = two_migrations();

@@ -1,5 +1,5 @@
 //! A password never appears in any output. Every command (status, up, up --dry-run, down,
-//! baseline, reinit, lint, generate) runs with a password given every way a user can give one —
+//! baseline, reinit, verify, drift, lint, generate) runs with a password given every way a user can give one —
 //! in `--database-url` (plain and percent-encoded), in libpq conninfo, in `DATABASE_URL` (set,
 //! or in the workspace's `.env`), in an environment file's `database_url` (literally or through `${VAR}`) and in its legacy
 //! `database:` block — as a table and as JSON, succeeding and failing (closed port, unknown
@@ -245,6 +245,8 @@ fn against_the_database(source: &Source, json: bool) -> Vec<String> {
         (&["migrate", "status"], exit::PENDING),
         (&["migrate", "up"], exit::SUCCESS),
         (&["migrate", "status"], exit::SUCCESS),
+        (&["migrate", "verify"], exit::SUCCESS),
+        (&["migrate", "drift"], exit::SUCCESS),
         (&["migrate", "down", "--dry-run"], exit::SUCCESS),
         (&["migrate", "down"], exit::SUCCESS),
         (
@@ -345,6 +347,7 @@ fn against_a_failing_connection(source: &Source, json: bool) -> Vec<String> {
         &["migrate", "down"],
         &["migrate", "baseline", "--through", "1"],
         &["migrate", "reinit"],
+        &["migrate", "drift"],
     ];
     let mut problems = Vec::new();
     for target in &targets {

@@ -34,7 +34,7 @@ if set); peers not installed are listed and left out.
                        (tens of minutes; the defaults take a few)
   --runs N           runs per tool and workload (default 3; start-up: 30)
   --only LIST        workloads, comma-separated (default all):
-                       apply, create, status, lint, rtt, memory, start
+                       apply, create, status, lint, rtt, memory, start, verify
   --tools LIST       tools (default all installed): floor, confiture, psql, sqlx, refinery,
                        dbmate, python
   --sizes LIST       migration counts for `apply` (default 100,1000,10000; peers run 10000
@@ -72,8 +72,8 @@ struct Options {
     keep: bool,
 }
 
-const WORKLOADS: [&str; 7] = [
-    "apply", "create", "status", "lint", "rtt", "memory", "start",
+const WORKLOADS: [&str; 8] = [
+    "apply", "create", "status", "lint", "rtt", "memory", "start", "verify",
 ];
 
 fn list<T: std::str::FromStr>(flag: &str, value: &str) -> Result<Vec<T>, String> {
@@ -387,6 +387,9 @@ impl Bench {
         }
         if o.wants("memory") {
             results.sections.push(self.memory(10_000)?);
+        }
+        if o.wants("verify") {
+            results.sections.push(self.verify(root)?);
         }
         eprintln!("measured in {:.0} s", started.elapsed().as_secs_f64());
 
@@ -720,6 +723,54 @@ impl Bench {
         Ok(section)
     }
 
+    /// `cargo confiture migrate verify` of the example `db/` (6 migrations: each up, down, up
+    /// again and four snapshots, on a scratch database created and dropped by the run), as a
+    /// whole process.
+    fn verify(&self, root: &Path) -> Result<Section, String> {
+        let o = &self.options;
+        let key = "verify-example";
+        let log_dir = self.work.join(key);
+        std::fs::create_dir_all(&log_dir).map_err(|e| e.to_string())?;
+        let mut samples = Vec::new();
+        for run in 0..o.runs {
+            // The target database only names the server: verify never touches it.
+            let db = o.server.fresh_db()?;
+            let mut command = Command::new(&self.installed.confiture);
+            command.current_dir(root).args([
+                "confiture",
+                "migrate",
+                "verify",
+                "-q",
+                "--database-url",
+                &db.url(o.server.port),
+            ]);
+            let label = format!("verify-run{run}");
+            let elapsed = measure::time_process(
+                Job {
+                    command,
+                    log_dir: &log_dir,
+                    label: &label,
+                    ok_codes: &[0],
+                },
+                o.timeout,
+            )?;
+            let ms = elapsed.as_secs_f64() * 1000.0;
+            eprintln!(
+                "  {key:<12} run {}/{}  cargo confiture migrate verify {ms:>10.1} ms",
+                run + 1,
+                o.runs
+            );
+            samples.push(ms);
+        }
+        let mut section = Section::new(key, "verify the example db/ (process)", None);
+        section.rows.push(Row {
+            tool: "cargo confiture migrate verify".into(),
+            stats: Stats::of(&samples),
+            note: String::new(),
+        });
+        Ok(section)
+    }
+
     /// Process start: `cargo-confiture --version` against `/bin/true` (the cost of any process).
     fn start(&self) -> Result<Section, String> {
         let runs = self.options.runs.max(30);
@@ -1015,6 +1066,13 @@ fn targets(results: &Results, installed: &Installed) -> String {
     v.push(Verdict {
         target: "process start < 5 ms",
         outcome: start.map(|ms| (ms < 5.0, format!("{ms:.2} ms"))),
+    });
+    let verify = results
+        .get("verify-example")
+        .and_then(|s| s.median("cargo confiture migrate verify"));
+    v.push(Verdict {
+        target: "verify of the example db/ < 2 s",
+        outcome: verify.map(|ms| (ms < 2000.0, format!("{ms:.0} ms"))),
     });
     for (pairs, budget) in [(1000, 10.0), (10000, 100.0)] {
         v.push(Verdict {

@@ -2,7 +2,9 @@
 //! - `ci`: what CI runs — formatting, clippy with warnings denied, the whole test suite;
 //! - `bench`: the benchmarks (release builds; figures are reported, never asserted in tests);
 //! - `peers`: installs the tools the benchmark compares with, versions pinned, into `target/`;
-//! - `fuzz`: the property/fuzz tests with many more iterations than the bounded CI run.
+//! - `fuzz`: the property/fuzz tests with many more iterations than the bounded CI run;
+//! - `release --env NAME [--dry-run] [--allow-drift]`: lint, verify, status gate, drift, apply,
+//!   final status, with the library (`examples/xtask-release`, the template users copy).
 
 mod bench;
 
@@ -35,8 +37,9 @@ fn main() -> ExitCode {
             }
         }
         "fuzz" => fuzz(&args[1..]),
+        "release" => return release(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench|peers|fuzz>\n  ci     formatting, clippy -D warnings, cargo test --workspace\n  bench  cargo-confiture against the floor, psql and peers (`cargo xtask bench --help`)\n  peers  install the peers, versions pinned, into target/peers\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)");
+            eprintln!("usage: cargo xtask <ci|bench|peers|fuzz|release>\n  ci     formatting, clippy -D warnings, cargo test --workspace\n  bench  cargo-confiture against the floor, psql and peers (`cargo xtask bench --help`)\n  peers  install the peers, versions pinned, into target/peers\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)\n  release --env NAME [--dry-run] [--allow-drift] [--scratch-url URL]  lint, verify, status, drift, apply, final status");
             return ExitCode::from(if task == "help" { 0 } else { 64 });
         }
     };
@@ -77,4 +80,28 @@ fn fuzz(args: &[String]) -> xshell::Result<()> {
     )
     .run()?;
     Ok(())
+}
+
+/// `cargo xtask release`: the flow of `examples/xtask-release` on this repository's workspace
+/// (its `db/` example project and environments).
+fn release(args: &[String]) -> ExitCode {
+    let options = match xtask_release::parse_args(args) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("xtask release: {e}\n{}", xtask_release::USAGE);
+            return ExitCode::from(confiture::exit::USAGE);
+        }
+    };
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().unwrap_or(manifest_dir);
+    let ws = match confiture::workspace::Workspace::discover(root) {
+        Ok(ws) => ws,
+        Err(e) => {
+            eprintln!("xtask release: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let summary = xtask_release::release(&ws, &options, &mut |line| eprintln!("{line}"));
+    print!("{}", summary.render());
+    ExitCode::from(summary.exit_code)
 }

@@ -125,6 +125,8 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
             finish(out, outcome, |_, r| reinit_text(r))
         }
+        Migrate::Verify(args) => super::verify::verify(migrator(cli, cx)?, args, out),
+        Migrate::Drift(args) => super::verify::drift(migrator(cli, cx)?, args, out),
         Migrate::Generate(_) => unreachable!("generate does not connect; handled by commands::run"),
     }
 }

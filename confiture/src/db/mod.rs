@@ -6,6 +6,7 @@ pub(crate) mod backoff;
 pub mod connect;
 pub mod ledger;
 pub mod lock;
+pub mod scratch;
 pub mod snapshot;
 mod tls;
 pub mod writable;

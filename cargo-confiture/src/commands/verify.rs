@@ -1,0 +1,355 @@
+//! `migrate verify` and `migrate drift`: call the library, render its report (a table, or the
+//! report as JSON), and make sure an interrupted run drops its scratch databases.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
+
+use confiture::drift::{DriftOptions, DriftReport};
+use confiture::history::Version;
+use confiture::migrate::Failed;
+use confiture::verify::{
+    CheckResult, Finding, ScratchProgress, ScratchServer, VerifyOptions, VerifyReport,
+};
+use confiture::{display, exit, hint, Error, Migrator, Result};
+
+use crate::cli::{DriftArgs, ScratchArgs, VerifyArgs};
+use crate::output::{Output, Style};
+use crate::render::plural;
+
+pub fn verify(mut migrator: Migrator, args: &VerifyArgs, out: &Output) -> Result<u8> {
+    let options = VerifyOptions {
+        from: args.from.as_deref().map(from_version).transpose()?,
+        scratch: scratch(&args.scratch),
+    };
+    drop_scratch_databases_on_interrupt(out.json_mode());
+    let on = scratch_server_words(&args.scratch);
+    let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
+    claim_the_output();
+    finish(out, outcome, VerifyReport::exit_code, verify_text)
+}
+
+pub fn drift(mut migrator: Migrator, args: &DriftArgs, out: &Output) -> Result<u8> {
+    let options = DriftOptions {
+        scratch: scratch(&args.scratch),
+        schema_dir: args.schema_dir.clone(),
+    };
+    drop_scratch_databases_on_interrupt(out.json_mode());
+    let on = scratch_server_words(&args.scratch);
+    let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
+    claim_the_output();
+    finish(out, outcome, DriftReport::exit_code, drift_text)
+}
+
+/// Where the progress line says the scratch database is: nothing for the target's server
+/// (the `using ...` line names it), else the `--scratch-url` server.
+fn scratch_server_words(args: &ScratchArgs) -> &'static str {
+    if args.scratch_url.is_some() {
+        " on the --scratch-url server"
+    } else {
+        ""
+    }
+}
+
+fn scratch(args: &ScratchArgs) -> ScratchServer {
+    match &args.scratch_url {
+        Some(url) => ScratchServer::Url(url.clone()),
+        None => ScratchServer::Target,
+    }
+}
+
+fn from_version(text: &str) -> Result<u64> {
+    text.trim()
+        .parse::<Version>()
+        .map(|v| v.number())
+        .map_err(|e| {
+            Error::usage(format!("--from {text:?}: {e}"))
+                .with_help("give the number at the start of a migration file name, e.g. `--from 3`")
+        })
+}
+
+/// Set by the signal thread before it drops the scratch databases.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Who renders the outcome: the command's thread, or the signal thread (the interruption).
+/// Whoever claims it first; the other never prints, so stdout holds one document.
+static OUTPUT_CLAIMED: Mutex<bool> = Mutex::new(false);
+
+/// Claims the output; `false` when the other thread claimed it first.
+fn claim() -> bool {
+    let mut claimed = OUTPUT_CLAIMED.lock().unwrap_or_else(|p| p.into_inner());
+    !std::mem::replace(&mut *claimed, true)
+}
+
+/// The command's thread, before it renders its report. A run cut short by a signal (its
+/// scratch database dropped under it) returns once the signal thread has dropped it; that
+/// thread then ends the process with its own code and document, so this one must neither print
+/// the error the drop caused nor exit.
+fn claim_the_output() {
+    if INTERRUPTED.load(Ordering::SeqCst) || !claim() {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP drop every scratch database still there, then end the process
+/// with [`exit::INTERRUPTED`] — with `--format json`, after the error document on stdout
+/// (`kind` `interrupted`, the dropped databases in `details`). A library never installs signal handlers; the CLI knows that
+/// it is the whole process.
+fn drop_scratch_databases_on_interrupt(json: bool) {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            // Without handlers the default action ends the process; the scratch database
+            // then stays, named `confiture_scratch_*`.
+            return;
+        };
+        std::thread::spawn(move || {
+            let mut received = signals.forever();
+            if received.next().is_none() {
+                return;
+            }
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let (dropped, errors) = confiture::db::scratch::drop_all();
+                // The command may have rendered its report already: then it is the output.
+                if json && claim() {
+                    let details: Vec<String> = dropped
+                        .iter()
+                        .map(|name| format!("dropped the scratch database \"{name}\""))
+                        .chain(errors.iter().map(|e| e.to_string()))
+                        .collect();
+                    crate::output::print_json(&serde_json::json!({
+                        "error": {
+                            "kind": "interrupted",
+                            "exit_code": exit::INTERRUPTED,
+                            "message": "interrupted by a signal",
+                            "details": details,
+                            "help": null,
+                        }
+                    }));
+                }
+                for name in dropped {
+                    Output::note_line(&format!(
+                        "interrupted: dropped the scratch database \"{}\"",
+                        display::escape(&name)
+                    ));
+                }
+                for e in errors {
+                    Output::note_line(&format!("error: {}", display::escape(&e.to_string())));
+                }
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            });
+            // A second signal while the drop hangs (an unreachable server): leave at once.
+            if received.next().is_some() {
+                Output::note_line(&format!(
+                    "interrupted again: exiting without waiting for the drop (scratch databases \
+                     are named {}*)",
+                    confiture::db::scratch::PREFIX
+                ));
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+        });
+    });
+}
+
+fn progress(out: &Output, on: &str, event: ScratchProgress) {
+    match event {
+        ScratchProgress::Created { database } => out.progress(&format!(
+            "created the scratch database \"{}\"{on} (dropped at the end)",
+            display::escape(&database)
+        )),
+        ScratchProgress::Checking { version, name } => {
+            out.progress_inline(&format!(
+                "checking {} ...",
+                display::escape(&format!("{version}_{name}"))
+            ));
+        }
+        ScratchProgress::Checked(check) => {
+            let time = check
+                .duration_ms
+                .map(|ms| format!(" ({ms} ms)"))
+                .unwrap_or_default();
+            out.progress(&format!(
+                "{} {}{time}",
+                display::escape(&check.id()),
+                result_word(check.result)
+            ));
+        }
+        ScratchProgress::Step(step) => out.progress(&format!("{step} ...")),
+    }
+}
+
+fn result_word(result: CheckResult) -> &'static str {
+    match result {
+        CheckResult::Reversible => "reversible",
+        CheckResult::Irreversible => "irreversible: applied up only",
+        CheckResult::Prepared => "applied without checks (before --from)",
+        CheckResult::DownDoesNotRestore => "down does not restore the schema",
+        CheckResult::UpNotRepeatable => "up not repeatable after its down",
+        CheckResult::Failed => "failed",
+        CheckResult::NotChecked => "not checked",
+    }
+}
+
+/// The report as JSON (also on failure: its `errors` carry the error) or as text; the error
+/// on stderr. Returns the exit code.
+fn finish<R: serde::Serialize>(
+    out: &Output,
+    outcome: std::result::Result<R, Failed<R>>,
+    code: impl Fn(&R) -> u8,
+    text: impl Fn(&Output, &R) -> String,
+) -> Result<u8> {
+    match outcome {
+        Ok(report) => {
+            if out.json_mode() {
+                out.json(&report);
+            } else {
+                out.result(&text(out, &report));
+            }
+            Ok(code(&report))
+        }
+        Err(Failed { error, report }) => {
+            if out.json_mode() {
+                out.json(&report);
+            }
+            out.error_text(&error);
+            Ok(error.exit_code())
+        }
+    }
+}
+
+fn findings(text: &mut String, list: &[Finding]) {
+    for f in list {
+        for line in display::escape_prose(&f.message).lines() {
+            text.push_str("    ");
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+}
+
+fn verify_text(out: &Output, r: &VerifyReport) -> String {
+    let width = r
+        .migrations
+        .iter()
+        .map(|m| display::escape(&m.id()).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("Migration".len());
+    let mut text = out.paint(Style::Bold, &format!("{:width$}  Result", "Migration"));
+    text.push('\n');
+    for m in &r.migrations {
+        let (mark, style) = match m.result {
+            CheckResult::Reversible => ("✓", Style::Green),
+            CheckResult::Irreversible | CheckResult::Prepared => ("–", Style::Cyan),
+            CheckResult::NotChecked => ("·", Style::Yellow),
+            _ => ("✗", Style::Red),
+        };
+        let cell = format!("{mark} {}", result_word(m.result));
+        text.push_str(&format!(
+            "{:width$}  {}\n",
+            display::escape(&m.id()),
+            out.paint(style, &cell)
+        ));
+    }
+    if let Some(m) = r.first_finding() {
+        let file = m
+            .file
+            .as_deref()
+            .map(display::path)
+            .unwrap_or_else(|| display::escape(&m.id()).into_owned());
+        let headline = match m.result {
+            CheckResult::DownDoesNotRestore => {
+                format!("{file} does not restore the schema of before its up:")
+            }
+            _ => format!("{file} is not repeatable after its down:"),
+        };
+        text.push('\n');
+        text.push_str(&out.paint(Style::Bold, &headline));
+        text.push('\n');
+        if let Some(error) = &m.error {
+            text.push_str(&format!("    {}\n", display::escape(error)));
+        }
+        findings(&mut text, &m.findings);
+    }
+    let s = &r.summary;
+    let mut summary = format!("{} reversible", s.reversible);
+    for (n, word) in [
+        (s.irreversible, "irreversible"),
+        (s.prepared, "applied without checks"),
+        (s.failed_checks, "failed"),
+        (s.not_checked, "not checked"),
+    ] {
+        if n > 0 {
+            summary.push_str(&format!(", {n} {word}"));
+        }
+    }
+    text.push('\n');
+    text.push_str(&format!(
+        "{summary} ({} in {} ms)",
+        plural(r.migrations.len(), "migration"),
+        r.total_duration_ms
+    ));
+    for w in &r.warnings {
+        out.note(&format!(
+            "{} {}",
+            out.paint_err(Style::Yellow, "warning:"),
+            display::escape(w)
+        ));
+    }
+    if !r.passed {
+        out.note(&out.hint(&format!(
+            "help: fix the file, then run {} again",
+            hint::command("migrate verify")
+        )));
+    }
+    text
+}
+
+fn drift_text(out: &Output, r: &DriftReport) -> String {
+    let mut text = String::new();
+    let replayed = plural(r.replayed.len(), "applied migration");
+    if r.drift.is_empty() {
+        text.push_str(&format!(
+            "no drift: the live database matches its {replayed} replayed\n"
+        ));
+    } else {
+        text.push_str(&out.paint(
+            Style::Bold,
+            &format!(
+                "drift: the live database differs from its {replayed} replayed ({}):",
+                plural(r.drift.len(), "difference")
+            ),
+        ));
+        text.push('\n');
+        findings(&mut text, &r.drift);
+    }
+    if let Some(s) = &r.schema_dir {
+        let dir = display::path(&s.dir);
+        if s.differences.is_empty() {
+            text.push_str(&format!(
+                "the schema directory {dir} matches the migrations\n"
+            ));
+        } else {
+            text.push_str(&out.paint(
+                Style::Bold,
+                &format!(
+                    "the schema directory {dir} differs from the migrations ({}):",
+                    plural(s.differences.len(), "difference")
+                ),
+            ));
+            text.push('\n');
+            findings(&mut text, &s.differences);
+        }
+    }
+    for w in &r.warnings {
+        out.note(&format!(
+            "{} {}",
+            out.paint_err(Style::Yellow, "warning:"),
+            display::escape(w)
+        ));
+    }
+    text.trim_end().to_string()
+}

@@ -1,0 +1,233 @@
+//! Scratch databases: created with a unique name for `verify` and `drift` to replay migrations
+//! on, and always dropped — when the [`Scratch`] is dropped (normal end, error, panic), and by
+//! [`drop_all`] when the process is interrupted (the CLI calls it from its SIGINT/SIGTERM
+//! handler; a library never installs signal handlers of its own).
+//!
+//! Every scratch database of the process is recorded in one registry. Creating and dropping
+//! hold the registry's lock for the whole `CREATE DATABASE` / `DROP DATABASE`, so that
+//! [`drop_all`], which takes the same lock, never runs between a database's creation and its
+//! registration, nor lets the process exit halfway through a drop. After [`drop_all`] no new
+//! scratch database can be created.
+//!
+//! A process killed with SIGKILL cannot clean up: its databases keep their names,
+//! `confiture_scratch_<pid>_<n>_<nanos>`, so that they can be found and dropped by hand.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::Environment;
+use crate::error::{Error, Result};
+
+/// The start of every scratch database's name.
+pub const PREFIX: &str = "confiture_scratch_";
+
+/// The databases a connection to the server is tried in, after the one the server URL names:
+/// `CREATE DATABASE` may be run from any database, as `createdb` does.
+const MAINTENANCE_DATABASES: [&str; 2] = ["postgres", "template1"];
+
+struct Registry {
+    /// Set by [`drop_all`]: the process is going away, nothing new is created.
+    closing: bool,
+    /// `(server, name)` of every scratch database created and not yet dropped.
+    live: Vec<(Environment, String)>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    closing: false,
+    live: Vec::new(),
+});
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    // A panic while holding the lock leaves the registry consistent (entries are pushed or
+    // removed whole), so a poisoned lock is still usable.
+    REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A database created for one run and dropped when this value is dropped.
+#[derive(Debug)]
+pub struct Scratch {
+    /// The server (and credentials) it was created with.
+    server: Environment,
+    /// The same, naming the scratch database: what to connect and migrate with.
+    env: Environment,
+    dropped: bool,
+}
+
+impl Scratch {
+    /// Creates a database with a unique name on `server`'s server, connecting with `server`'s
+    /// credentials to its database, else to `postgres`, else `template1`. A role that may not
+    /// create databases gets an error saying so (exit 3), whose help names `--scratch-url`.
+    pub fn create(server: &Environment) -> Result<Scratch> {
+        let name = unique_name();
+        let mut env = server.clone();
+        env.connection.dbname = name.clone();
+        let mut registry = registry();
+        if registry.closing {
+            return Err(Error::connection(
+                "not creating a scratch database: the process is being interrupted",
+            ));
+        }
+        let mut client = maintenance_client(server)?;
+        let created = client.batch_execute(&format!("CREATE DATABASE {}", quoted(&name)));
+        if let Err(e) = created {
+            return Err(create_error(server, &name, e));
+        }
+        registry.live.push((server.clone(), name));
+        Ok(Scratch {
+            server: server.clone(),
+            env,
+            dropped: false,
+        })
+    }
+
+    /// The scratch database's name.
+    pub fn name(&self) -> &str {
+        &self.env.connection.dbname
+    }
+
+    /// An environment naming the scratch database, with the server environment's settings
+    /// (tracking table, timeouts).
+    pub fn environment(&self) -> &Environment {
+        &self.env
+    }
+
+    /// Drops the database now, reporting a failure (dropping `self` does the same silently).
+    pub fn drop_now(mut self) -> Result<()> {
+        self.dropped = true;
+        let mut registry = registry();
+        let name = self.env.connection.dbname.clone();
+        let before = registry.live.len();
+        registry.live.retain(|(_, n)| *n != name);
+        if registry.live.len() == before {
+            // Already dropped by `drop_all`.
+            return Ok(());
+        }
+        drop_database(&self.server, &name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let mut registry = registry();
+        let name = self.env.connection.dbname.clone();
+        let before = registry.live.len();
+        registry.live.retain(|(_, n)| *n != name);
+        if registry.live.len() != before {
+            let _ = drop_database(&self.server, &name);
+        }
+    }
+}
+
+/// Drops every scratch database this process created and has not dropped yet, and refuses to
+/// create more: for a signal handler, just before the process exits. Returns the names of the
+/// databases dropped, and the errors of those that could not be.
+pub fn drop_all() -> (Vec<String>, Vec<Error>) {
+    let mut registry = registry();
+    registry.closing = true;
+    let mut dropped = Vec::new();
+    let mut errors = Vec::new();
+    for (server, name) in std::mem::take(&mut registry.live) {
+        match drop_database(&server, &name) {
+            Ok(()) => dropped.push(name),
+            Err(e) => errors.push(e),
+        }
+    }
+    (dropped, errors)
+}
+
+/// `confiture_scratch_<pid>_<n>_<nanos>`: unique within the process by the counter, across
+/// processes by the pid, and across pid reuse by the clock. At most 63 bytes.
+fn unique_name() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() % 1_000_000_000_000)
+        .unwrap_or(0);
+    format!("{PREFIX}{}_{n}_{nanos}", std::process::id())
+}
+
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A session on `server`'s server in which to create or drop databases.
+fn maintenance_client(server: &Environment) -> Result<postgres::Client> {
+    if let Some(client) = crate::db::connect::connect_if_exists(server)? {
+        return Ok(client);
+    }
+    for database in MAINTENANCE_DATABASES {
+        let mut maintenance = server.clone();
+        maintenance.connection.dbname = database.to_string();
+        if let Some(client) = crate::db::connect::connect_if_exists(&maintenance)? {
+            return Ok(client);
+        }
+    }
+    Err(Error::connection(format!(
+        "cannot create a scratch database on the server of {}: it has neither that database nor \
+         a `postgres` or `template1` database to connect to",
+        server.connection
+    ))
+    .with_help(scratch_url_help()))
+}
+
+fn scratch_url_help() -> String {
+    format!(
+        "give {} naming a server where this role may create databases (a local PostgreSQL of \
+         the same major version will do), or grant this role CREATEDB",
+        "`--scratch-url URL`"
+    )
+}
+
+fn create_error(server: &Environment, name: &str, e: postgres::Error) -> Error {
+    let what = format!(
+        "cannot create a scratch database \"{name}\" on the server of {}",
+        server.connection
+    );
+    let mut error = crate::db::query_error(&what, e);
+    error.help = Some(scratch_url_help());
+    error
+}
+
+/// `DROP DATABASE ... WITH (FORCE)`, which ends the sessions still connected to it
+/// (PostgreSQL 13+); on an older server, those sessions are terminated first.
+fn drop_database(server: &Environment, name: &str) -> Result<()> {
+    let what = || {
+        format!(
+            "cannot drop the scratch database \"{name}\" on {}",
+            server.connection
+        )
+    };
+    let mut client = maintenance_client(server)?;
+    let q = quoted(name);
+    match client.batch_execute(&format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)")) {
+        Ok(()) => Ok(()),
+        Err(e) if e.code() == Some(&postgres::error::SqlState::SYNTAX_ERROR) => {
+            client
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                    &[&name],
+                )
+                .map_err(|e| crate::db::query_error(&what(), e))?;
+            client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {q}"))
+                .map_err(|e| crate::db::query_error(&what(), e))
+        }
+        Err(e) => Err(crate::db::query_error(&what(), e)),
+    }
+}
+
+/// Runs `sql` (any number of statements) as one simple-query message: the DDL files of a
+/// schema directory. The server's message, with its SQLSTATE, on failure.
+pub fn execute(client: &mut postgres::Client, sql: &str) -> std::result::Result<(), String> {
+    client
+        .batch_execute(sql)
+        .map_err(|e| match e.as_db_error() {
+            Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+            None => e.to_string(),
+        })
+}

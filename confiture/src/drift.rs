@@ -1,0 +1,301 @@
+//! `Migrator::drift`: compares the live database with what its history says it should be.
+//!
+//! The migrations the ledger records as applied are replayed on a scratch database
+//! ([`crate::db::scratch`]), both schemas are read from the catalogs
+//! ([`crate::db::snapshot`]) and compared ([`crate::schema::diff`]): objects extra, missing or
+//! different in the live database are drift (exit 9). The live database is only read — the
+//! ledger through `status`'s plain `SELECT`s and one snapshot — so no table, lock or row is
+//! created there.
+//!
+//! With a schema directory (`--schema-dir db/schema`), every migration is then applied to the
+//! scratch database, the directory's `.sql` files (in path order) are run on a second one,
+//! and the two schemas are compared: a schema folder that no longer matches its migrations.
+
+#![allow(clippy::result_large_err)]
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::db::scratch::Scratch;
+use crate::error::{Error, ErrorKind};
+use crate::migrate::{Outcome, ReportedError};
+use crate::schema::{diff, Difference, Snapshot};
+use crate::verify::{
+    close_run, with_suffix, Finding, Replay, RunError, ScratchProgress, ScratchServer,
+};
+use crate::{exit, hint, Migrator};
+
+/// Options of `migrate drift`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriftOptions {
+    pub scratch: ScratchServer,
+    /// Also compare the migrations (all of them) with this directory of DDL files.
+    pub schema_dir: Option<PathBuf>,
+}
+
+/// The comparison of the migrations with a schema directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SchemaDirReport {
+    pub dir: PathBuf,
+    /// The `.sql` files run, in order.
+    pub files: Vec<PathBuf>,
+    /// What the directory gives that every migration applied does not (`Extra`: only in the
+    /// directory; `Missing`: only in the migrations).
+    pub differences: Vec<Finding>,
+}
+
+/// What `migrate drift` reports (`--format json` prints it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DriftReport {
+    /// No drift (and, with a schema directory, no difference from it).
+    pub passed: bool,
+    /// `user@host:port/db`, never with the password.
+    pub database: Option<String>,
+    /// The versions replayed: the ledger's applied migrations.
+    pub replayed: Vec<String>,
+    pub scratch_databases: Vec<String>,
+    /// How the live database differs from its history (`Extra`: only in the live database;
+    /// `Missing`: made by the history, absent from the live database).
+    pub drift: Vec<Finding>,
+    pub schema_dir: Option<SchemaDirReport>,
+    pub errors: Vec<ReportedError>,
+    pub warnings: Vec<String>,
+    pub total_duration_ms: u64,
+}
+
+impl DriftReport {
+    /// 0 no drift, [`exit::SCHEMA_CHECK_FAILED`] drift (or a schema directory that differs).
+    pub fn exit_code(&self) -> u8 {
+        if self.passed {
+            exit::SUCCESS
+        } else {
+            exit::SCHEMA_CHECK_FAILED
+        }
+    }
+}
+
+fn drift_finding(d: Difference) -> Finding {
+    let message = match &d {
+        Difference::Extra { object } => {
+            format!("{object}: in the live database, not made by its applied migrations")
+        }
+        Difference::Missing { object } => {
+            format!("{object}: missing from the live database")
+        }
+        Difference::Changed { .. } => with_suffix(&d, "(live database, expected by the history)"),
+    };
+    Finding::new(d, message)
+}
+
+fn schema_dir_finding(d: Difference) -> Finding {
+    let message = match &d {
+        Difference::Extra { object } => {
+            format!("{object}: in the schema directory, not made by the migrations")
+        }
+        Difference::Missing { object } => {
+            format!("{object}: made by the migrations, missing from the schema directory")
+        }
+        Difference::Changed { .. } => {
+            with_suffix(&d, "(schema directory, expected by the migrations)")
+        }
+    };
+    Finding::new(d, message)
+}
+
+impl Migrator {
+    /// `migrate drift`: the live database against its history replayed on a scratch database.
+    /// `Ok` with [`DriftReport::passed`] false (exit 9) on drift; `Err` when the comparison
+    /// cannot be made (the history diverged, broken files, a migration that fails on the
+    /// scratch database), with the report so far.
+    pub fn drift(
+        &mut self,
+        options: &DriftOptions,
+        progress: &mut dyn FnMut(ScratchProgress),
+    ) -> Outcome<DriftReport> {
+        // The live database's status and snapshot, the scratch databases and their drop: all
+        // where the blocking driver may block.
+        self.off_runtime(progress, |m, progress| {
+            let start = Instant::now();
+            let mut report = DriftReport::default();
+            let mut scratches = Vec::new();
+            let result = m.drift_run(options, progress, &mut report, &mut scratches);
+            report.passed = result.is_ok()
+                && report.drift.is_empty()
+                && report
+                    .schema_dir
+                    .as_ref()
+                    .is_none_or(|s| s.differences.is_empty());
+            close_run(report, result, scratches, start, |r| {
+                (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
+            })
+        })
+    }
+
+    fn drift_run(
+        &mut self,
+        options: &DriftOptions,
+        progress: &mut dyn FnMut(ScratchProgress),
+        report: &mut DriftReport,
+        scratches: &mut Vec<Scratch>,
+    ) -> Result<(), RunError> {
+        let server = options.scratch.environment(&self.env)?;
+        let schema_files = match &options.schema_dir {
+            Some(dir) => Some(sql_files(dir)?),
+            None => None,
+        };
+        // The history, read as `status` reads it: plain SELECTs, nothing created.
+        let status = self.status()?;
+        report.database = status.database.clone();
+        let diverged: Vec<String> = status
+            .migrations
+            .iter()
+            .filter(|m| m.status.is_diverged())
+            .map(|m| format!("{}: {}", m.id(), m.status.as_str()))
+            .collect();
+        if !diverged.is_empty() {
+            let mut error = Error::new(
+                ErrorKind::Diverged,
+                "drift replays the applied migrations, and the history has diverged from the files",
+            )
+            .with_help(format!(
+                "{} shows what diverged; fix the history first",
+                hint::command("migrate status")
+            ));
+            error.details = diverged;
+            return Err(error.into());
+        }
+        if !status.squashed.is_empty() {
+            return Err(Error::invalid(format!(
+                "drift cannot replay a squashed history: the ledger records {} below \
+                 `first_version`, whose files were removed",
+                status.squashed.join(", ")
+            ))
+            .into());
+        }
+        let newest = status
+            .migrations
+            .iter()
+            .filter(|m| m.status.is_recorded())
+            .filter_map(|m| m.version.parse::<crate::history::Version>().ok())
+            .map(|v| v.number())
+            .max();
+        report.replayed = status.applied.clone();
+
+        progress(ScratchProgress::Step("reading the live schema".into()));
+        let live_options = crate::db::snapshot::SnapshotOptions {
+            ledger: Some(self.env.migration.tracking_table.clone()),
+        };
+        let live = crate::db::snapshot::snapshot(self.client()?, &live_options)?;
+
+        let scratch = Scratch::create(&server)?;
+        report.scratch_databases.push(scratch.name().to_string());
+        progress(ScratchProgress::Created {
+            database: scratch.name().to_string(),
+        });
+        let replay = Replay::new(&scratch, self);
+        scratches.push(scratch);
+        let mut replay = replay?;
+        if let Some(newest) = newest {
+            let step = format!("replaying {} applied migrations", report.replayed.len());
+            progress(ScratchProgress::Step(step));
+            replay.up(None, Some(newest))?;
+        }
+        let expected = replay.snapshot()?;
+        report.drift = diff(&expected, &live)
+            .into_iter()
+            .map(drift_finding)
+            .collect();
+
+        if let (Some(dir), Some(files)) = (&options.schema_dir, schema_files) {
+            progress(ScratchProgress::Step("applying every migration".into()));
+            replay.up(None, None)?;
+            let head = replay.snapshot()?;
+            drop(replay);
+            let scratch = Scratch::create(&server)?;
+            report.scratch_databases.push(scratch.name().to_string());
+            progress(ScratchProgress::Created {
+                database: scratch.name().to_string(),
+            });
+            let env = scratch.environment().clone();
+            scratches.push(scratch);
+            progress(ScratchProgress::Step("running the schema directory".into()));
+            let schema = run_schema_files(&env, &files)?;
+            report.schema_dir = Some(SchemaDirReport {
+                dir: dir.clone(),
+                files,
+                differences: diff(&head, &schema)
+                    .into_iter()
+                    .map(schema_dir_finding)
+                    .collect(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The `.sql` files under `dir`, recursively, in path order. An unreadable entry is an error.
+fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    if !dir.is_dir() {
+        return Err(Error::invalid(format!(
+            "schema directory {} does not exist",
+            crate::display::path(dir)
+        ))
+        .with_help("give the directory of DDL files kept beside the migrations, e.g. db/schema"));
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| {
+            Error::invalid(format!(
+                "cannot read the schema directory {}",
+                crate::display::path(dir)
+            ))
+            .with_cause(e)
+        })?;
+        let is_sql = entry
+            .path()
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("sql"));
+        if entry.file_type().is_file() && is_sql {
+            files.push(entry.into_path());
+        }
+    }
+    if files.is_empty() {
+        return Err(Error::invalid(format!(
+            "schema directory {} has no .sql file",
+            crate::display::path(dir)
+        )));
+    }
+    Ok(files)
+}
+
+/// Runs each file as one simple-query message on the database `env` names, then reads its
+/// schema.
+fn run_schema_files(
+    env: &crate::config::Environment,
+    files: &[PathBuf],
+) -> Result<Snapshot, Error> {
+    let mut client = crate::db::connect(env)?;
+    for file in files {
+        let sql = std::fs::read_to_string(file).map_err(|e| {
+            Error::invalid(format!("cannot read {}", crate::display::path(file))).with_cause(e)
+        })?;
+        crate::db::scratch::execute(&mut client, &sql).map_err(|cause| {
+            Error::new(
+                ErrorKind::MigrationFailed,
+                format!(
+                    "schema file {} failed on the scratch database",
+                    crate::display::path(file)
+                ),
+            )
+            .with_cause(cause)
+        })?;
+    }
+    crate::db::snapshot::snapshot(
+        &mut client,
+        &crate::db::snapshot::SnapshotOptions {
+            ledger: Some(env.migration.tracking_table.clone()),
+        },
+    )
+}

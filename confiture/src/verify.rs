@@ -1,0 +1,567 @@
+//! `Migrator::verify`: proves on a scratch database that every down migration undoes its up,
+//! and that every up can be applied again after its down.
+//!
+//! For each migration in order: snapshot the schema ([`crate::db::snapshot`]), apply its up,
+//! snapshot, apply its down, compare with the first snapshot, apply its up again, compare with
+//! the second. The first migration whose down leaves the schema different, or whose up gives
+//! another schema the second time (or fails the second time), stops the run: the report holds
+//! its object-level differences ([`crate::schema::diff`]) and exits 9. Migrations marked
+//! `-- confiture:irreversible` are applied up only. The target database itself is never
+//! touched: the scratch database is created on its server (or on `--scratch-url`'s) and always
+//! dropped ([`crate::db::scratch`]).
+//!
+//! Migrations are applied with [`Migrator::up`] / [`Migrator::down`] on the scratch database,
+//! exactly as on a real one (ledger rows, transactions, `no-transaction` files).
+
+// Failures carry the report so far, as `migrate`'s commands do.
+#![allow(clippy::result_large_err)]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::Environment;
+use crate::db::scratch::Scratch;
+use crate::db::snapshot::{snapshot, SnapshotOptions};
+use crate::error::{Error, Result};
+use crate::files::Migration;
+use crate::history::FileErrors;
+use crate::migrate::{no_progress, DownOptions, Failed, Outcome, ReportedError, UpOptions};
+use crate::schema::{diff, Difference, Snapshot};
+use crate::{exit, plan, Migrator};
+
+/// Where the scratch database is created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ScratchServer {
+    /// On the server of the environment's database, with its credentials.
+    #[default]
+    Target,
+    /// On the server a URL (or libpq conninfo) names, connecting to the database it names
+    /// (else `postgres`, else `template1`) to create it: `--scratch-url`, for a target server
+    /// where the role may not create databases.
+    Url(String),
+}
+
+impl ScratchServer {
+    /// The environment to create scratch databases with: `env`'s settings (tracking table,
+    /// timeouts), on the chosen server.
+    pub(crate) fn environment(&self, env: &Environment) -> Result<Environment> {
+        match self {
+            ScratchServer::Target => Ok(env.clone()),
+            ScratchServer::Url(url) => {
+                let mut server = env.clone();
+                server.connection = Environment::from_url(url, "--scratch-url")?.connection;
+                Ok(server)
+            }
+        }
+    }
+}
+
+/// Options of `migrate verify`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Check the migrations from this version on; those before it are applied first, unchecked.
+    pub from: Option<u64>,
+    pub scratch: ScratchServer,
+}
+
+/// What was found for one migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckResult {
+    /// Its down restores the schema of before its up, and its up repeats after the down.
+    Reversible,
+    /// Marked `-- confiture:irreversible`: applied up only.
+    Irreversible,
+    /// Before `--from`: applied without checks.
+    Prepared,
+    /// Its down leaves the schema different from before its up (exit 9).
+    DownDoesNotRestore,
+    /// Applied again after its down, its up fails or gives another schema (exit 9).
+    UpNotRepeatable,
+    /// Its up or down failed on the scratch database (the run's error says why).
+    Failed,
+    /// After the first migration that failed a check: not tried.
+    NotChecked,
+}
+
+impl CheckResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckResult::Reversible => "reversible",
+            CheckResult::Irreversible => "irreversible",
+            CheckResult::Prepared => "prepared",
+            CheckResult::DownDoesNotRestore => "down_does_not_restore",
+            CheckResult::UpNotRepeatable => "up_not_repeatable",
+            CheckResult::Failed => "failed",
+            CheckResult::NotChecked => "not_checked",
+        }
+    }
+
+    /// Whether this result fails the check (exit 9).
+    pub fn is_finding(self) -> bool {
+        matches!(
+            self,
+            CheckResult::DownDoesNotRestore | CheckResult::UpNotRepeatable
+        )
+    }
+}
+
+/// One object-level difference, with the file that caused it and a sentence saying so:
+/// `index public.idx_tb_post_slug: left behind by 004_add_comment_views.down.sql`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    #[serde(flatten)]
+    pub difference: Difference,
+    pub message: String,
+}
+
+/// `difference` rendered with `suffix` at the end of its first line (a multi-line difference
+/// goes on with the lines that differ).
+pub(crate) fn with_suffix(difference: &Difference, suffix: &str) -> String {
+    let text = difference.to_string();
+    match text.split_once('\n') {
+        Some((first, rest)) => format!("{first} {suffix}\n{rest}"),
+        None => format!("{text} {suffix}"),
+    }
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+impl Finding {
+    pub(crate) fn new(difference: Difference, message: String) -> Finding {
+        Finding {
+            difference,
+            message,
+        }
+    }
+
+    /// `difference` found after running the down file `file` (the file name only in the
+    /// sentence).
+    fn after_down(difference: Difference, file: &std::path::Path) -> Finding {
+        let file = file_name(file);
+        let message = match &difference {
+            Difference::Extra { object } => format!("{object}: left behind by {file}"),
+            Difference::Missing { object } => format!("{object}: missing after {file}"),
+            Difference::Changed { .. } => with_suffix(&difference, &format!("(after {file})")),
+        };
+        Finding {
+            difference,
+            message,
+        }
+    }
+
+    /// `difference` between the first run of the up file `file` and its run after the down.
+    fn after_up_again(difference: Difference, file: &std::path::Path) -> Finding {
+        let file = file_name(file);
+        let message = match &difference {
+            Difference::Extra { object } => {
+                format!("{object}: extra when {file} runs again after its down")
+            }
+            Difference::Missing { object } => {
+                format!("{object}: missing when {file} runs again after its down")
+            }
+            Difference::Changed { .. } => with_suffix(
+                &difference,
+                &format!("(when {file} runs again after its down)"),
+            ),
+        };
+        Finding {
+            difference,
+            message,
+        }
+    }
+}
+
+/// The check of one migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationCheck {
+    pub version: String,
+    pub name: String,
+    pub result: CheckResult,
+    /// The file whose run left the differences (the down file, or the up file run again).
+    pub file: Option<PathBuf>,
+    pub findings: Vec<Finding>,
+    /// Why the up failed when applied again after the down (`up_not_repeatable`).
+    pub error: Option<String>,
+    /// Time for the whole check (up, down, up again, and the snapshots).
+    pub duration_ms: Option<u64>,
+}
+
+impl MigrationCheck {
+    fn new(m: &Migration, result: CheckResult) -> MigrationCheck {
+        MigrationCheck {
+            version: m.version_text.clone(),
+            name: m.name.clone(),
+            result,
+            file: None,
+            findings: Vec::new(),
+            error: None,
+            duration_ms: None,
+        }
+    }
+
+    /// `003_add_bio`.
+    pub fn id(&self) -> String {
+        format!("{}_{}", self.version, self.name)
+    }
+}
+
+/// What `migrate verify` reports (`--format json` prints it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Whether every checked migration is reversible and repeatable (irreversible ones aside).
+    pub passed: bool,
+    /// The scratch database used (dropped at the end).
+    pub scratch_database: Option<String>,
+    /// Every migration of the directory, in order.
+    pub migrations: Vec<MigrationCheck>,
+    pub summary: VerifySummary,
+    pub errors: Vec<ReportedError>,
+    /// Cleanup problems (a scratch database that could not be dropped).
+    pub warnings: Vec<String>,
+    pub total_duration_ms: u64,
+}
+
+/// Counts of [`VerifyReport::migrations`] by result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VerifySummary {
+    pub reversible: usize,
+    pub irreversible: usize,
+    pub prepared: usize,
+    pub failed_checks: usize,
+    pub not_checked: usize,
+}
+
+impl VerifyReport {
+    /// 0 when every check passed, [`exit::SCHEMA_CHECK_FAILED`] when one did not.
+    pub fn exit_code(&self) -> u8 {
+        if self.passed {
+            exit::SUCCESS
+        } else {
+            exit::SCHEMA_CHECK_FAILED
+        }
+    }
+
+    /// The migration that failed its check, if any.
+    pub fn first_finding(&self) -> Option<&MigrationCheck> {
+        self.migrations.iter().find(|m| m.result.is_finding())
+    }
+
+    fn summarise(&mut self) {
+        let count = |r: CheckResult| self.migrations.iter().filter(|m| m.result == r).count();
+        self.summary = VerifySummary {
+            reversible: count(CheckResult::Reversible),
+            irreversible: count(CheckResult::Irreversible),
+            prepared: count(CheckResult::Prepared),
+            failed_checks: self
+                .migrations
+                .iter()
+                .filter(|m| m.result.is_finding())
+                .count(),
+            not_checked: count(CheckResult::NotChecked),
+        };
+        self.passed = self.errors.is_empty() && self.summary.failed_checks == 0;
+    }
+}
+
+/// Progress of `verify` and `drift`, for a renderer. Owned, so that a command run off a tokio
+/// runtime's thread can hand its events back to the caller's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScratchProgress {
+    /// A scratch database was created (it is dropped at the end).
+    Created { database: String },
+    /// `verify` starts checking a migration.
+    Checking { version: String, name: String },
+    /// `verify` checked a migration.
+    Checked(MigrationCheck),
+    /// A step of `drift`: `replaying 5 applied migrations`, `reading the live schema`.
+    Step(String),
+}
+
+/// Applied migrations and snapshots on one scratch database.
+pub(crate) struct Replay {
+    pub(crate) migrator: Migrator,
+    client: postgres::Client,
+    options: SnapshotOptions,
+}
+
+impl Replay {
+    pub(crate) fn new(scratch: &Scratch, of: &Migrator) -> Result<Replay> {
+        let env = scratch.environment().clone();
+        let client = crate::db::connect(&env)?;
+        let options = SnapshotOptions {
+            ledger: Some(env.migration.tracking_table.clone()),
+        };
+        // The same migrations (a directory, or the set embedded in the binary), on the scratch.
+        let mut migrator = of.detached();
+        migrator.env = env;
+        Ok(Replay {
+            migrator,
+            client,
+            options,
+        })
+    }
+
+    pub(crate) fn snapshot(&mut self) -> Result<Snapshot> {
+        snapshot(&mut self.client, &self.options)
+    }
+
+    /// Applies pending migrations through `target` (all without one); the up's error as is.
+    pub(crate) fn up(
+        &mut self,
+        steps: Option<u32>,
+        target: Option<u64>,
+    ) -> std::result::Result<Vec<String>, Failed<crate::migrate::UpReport>> {
+        let options = UpOptions {
+            steps,
+            target,
+            ..UpOptions::default()
+        };
+        self.migrator
+            .up(&options, &mut no_progress)
+            .map(|r| r.applied)
+    }
+
+    fn down_one(&mut self) -> std::result::Result<(), Failed<crate::migrate::DownReport>> {
+        self.migrator
+            .down(&DownOptions::default(), &mut no_progress)
+            .map(drop)
+    }
+}
+
+/// How a run failed: the error, and its report entry when the failing command made one.
+pub(crate) struct RunError {
+    pub(crate) error: Error,
+    pub(crate) reported: Option<ReportedError>,
+}
+
+impl From<Error> for RunError {
+    fn from(error: Error) -> RunError {
+        RunError {
+            error,
+            reported: None,
+        }
+    }
+}
+
+impl<R: HasErrors> From<Failed<R>> for RunError {
+    fn from(failed: Failed<R>) -> RunError {
+        RunError {
+            reported: failed.report.errors().last().cloned(),
+            error: failed.error,
+        }
+    }
+}
+
+pub(crate) trait HasErrors {
+    fn errors(&self) -> &[ReportedError];
+}
+
+impl HasErrors for crate::migrate::UpReport {
+    fn errors(&self) -> &[ReportedError] {
+        &self.errors
+    }
+}
+
+impl HasErrors for crate::migrate::DownReport {
+    fn errors(&self) -> &[ReportedError] {
+        &self.errors
+    }
+}
+
+/// Finishes a report: the run's error in `errors`, the scratch databases dropped.
+pub(crate) fn close_run<R>(
+    mut report: R,
+    result: std::result::Result<(), RunError>,
+    scratches: Vec<Scratch>,
+    start: Instant,
+    parts: impl FnOnce(&mut R) -> (&mut Vec<ReportedError>, &mut Vec<String>, &mut u64),
+) -> Outcome<R> {
+    let (errors, warnings, total) = parts(&mut report);
+    for scratch in scratches {
+        if let Err(e) = scratch.drop_now() {
+            warnings.push(e.to_string());
+        }
+    }
+    *total = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match result {
+        Ok(()) => Ok(report),
+        Err(RunError { error, reported }) => {
+            errors.push(reported.unwrap_or_else(|| ReportedError::of(&error)));
+            Err(Failed { error, report })
+        }
+    }
+}
+
+impl Migrator {
+    /// `migrate verify`: checks every migration's down and the repeatability of its up on a
+    /// scratch database. `Ok` with [`VerifyReport::passed`] false (exit 9) when a check
+    /// fails; `Err` when the run could not be made (broken files, no server, a migration whose
+    /// SQL fails), with the report so far.
+    ///
+    /// ```no_run
+    /// use confiture::verify::{VerifyOptions, ScratchProgress};
+    ///
+    /// fn check(migrator: &mut confiture::Migrator) -> confiture::Result<bool> {
+    ///     let report = migrator.verify(&VerifyOptions::default(), &mut |_: ScratchProgress| {})?;
+    ///     for finding in report.first_finding().iter().flat_map(|m| &m.findings) {
+    ///         eprintln!("{}", finding.message);
+    ///     }
+    ///     Ok(report.passed)
+    /// }
+    /// ```
+    pub fn verify(
+        &mut self,
+        options: &VerifyOptions,
+        progress: &mut dyn FnMut(ScratchProgress),
+    ) -> Outcome<VerifyReport> {
+        // Everything that reaches the server, the scratch databases' drop included, runs where
+        // the blocking driver may block.
+        self.off_runtime(progress, |m, progress| {
+            let start = Instant::now();
+            let mut report = VerifyReport::default();
+            let mut scratches = Vec::new();
+            let result = m.verify_run(options, progress, &mut report, &mut scratches);
+            report.summarise();
+            report.passed &= result.is_ok();
+            close_run(report, result, scratches, start, |r| {
+                (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
+            })
+        })
+    }
+
+    fn verify_run(
+        &mut self,
+        options: &VerifyOptions,
+        progress: &mut dyn FnMut(ScratchProgress),
+        report: &mut VerifyReport,
+        scratches: &mut Vec<Scratch>,
+    ) -> std::result::Result<(), RunError> {
+        // Refused before connecting: broken files, a `--from` that names nothing.
+        let checked = self.load()?;
+        let set = checked.set;
+        let errors = FileErrors::new(&set, &checked.diagnostics);
+        plan::check_up_files(&set, &errors, None)?;
+        let from = options.from.unwrap_or(0);
+        if let Some(v) = options.from {
+            if !set.migrations.iter().any(|m| m.version >= v) {
+                return Err(Error::usage(format!("--from {v}: no migration has version {v} or above"))
+                    .with_help("give the version of a migration in the directory (`migrate status` lists them)")
+                    .into());
+            }
+        }
+        let server = options.scratch.environment(&self.env)?;
+        report.migrations = set
+            .migrations
+            .iter()
+            .map(|m| MigrationCheck::new(m, CheckResult::NotChecked))
+            .collect();
+        if set.migrations.is_empty() {
+            // Nothing to prove: no scratch database for it.
+            return Ok(());
+        }
+
+        self.announce_connect();
+        let scratch = Scratch::create(&server)?;
+        report.scratch_database = Some(scratch.name().to_string());
+        progress(ScratchProgress::Created {
+            database: scratch.name().to_string(),
+        });
+        let replay = Replay::new(&scratch, self);
+        scratches.push(scratch);
+        let mut replay = replay?;
+
+        let prepared = set.migrations.iter().filter(|m| m.version < from).count();
+        if prepared > 0 {
+            replay.up(None, Some(from - 1))?;
+            for check in &mut report.migrations[..prepared] {
+                check.result = CheckResult::Prepared;
+            }
+        }
+        for (i, m) in set.migrations.iter().enumerate().skip(prepared) {
+            progress(ScratchProgress::Checking {
+                version: m.version_text.clone(),
+                name: m.name.clone(),
+            });
+            let started = Instant::now();
+            let outcome = check_one(&mut replay, m, &mut report.migrations[i]);
+            report.migrations[i].duration_ms =
+                Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+            if let Err(e) = outcome {
+                report.migrations[i].result = CheckResult::Failed;
+                progress(ScratchProgress::Checked(report.migrations[i].clone()));
+                return Err(e);
+            }
+            progress(ScratchProgress::Checked(report.migrations[i].clone()));
+            if report.migrations[i].result.is_finding() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Up, down, up again, with a snapshot around each; fills in `check`.
+fn check_one(
+    replay: &mut Replay,
+    m: &Migration,
+    check: &mut MigrationCheck,
+) -> std::result::Result<(), RunError> {
+    let before = replay.snapshot()?;
+    let applied = replay.up(Some(1), None)?;
+    if applied != [m.version_text.clone()] {
+        return Err(Error::new(
+            crate::ErrorKind::MigrationFailed,
+            format!(
+                "verify expected to apply {} on the scratch database, and applied {:?}",
+                m.id(),
+                applied
+            ),
+        )
+        .into());
+    }
+    let after_up = replay.snapshot()?;
+    if m.down.irreversible {
+        check.result = CheckResult::Irreversible;
+        return Ok(());
+    }
+    replay.down_one()?;
+    let after_down = replay.snapshot()?;
+    let left = diff(&before, &after_down);
+    if !left.is_empty() {
+        check.result = CheckResult::DownDoesNotRestore;
+        check.file = Some(m.down.path.clone());
+        check.findings = left
+            .into_iter()
+            .map(|d| Finding::after_down(d, &m.down.path))
+            .collect();
+        return Ok(());
+    }
+    match replay.up(Some(1), None) {
+        Ok(_) => {}
+        Err(failed) => {
+            check.result = CheckResult::UpNotRepeatable;
+            check.file = Some(m.up.path.clone());
+            check.error = Some(failed.error.to_string());
+            return Ok(());
+        }
+    }
+    let again = diff(&after_up, &replay.snapshot()?);
+    if !again.is_empty() {
+        check.result = CheckResult::UpNotRepeatable;
+        check.file = Some(m.up.path.clone());
+        check.findings = again
+            .into_iter()
+            .map(|d| Finding::after_up_again(d, &m.up.path))
+            .collect();
+        return Ok(());
+    }
+    check.result = CheckResult::Reversible;
+    Ok(())
+}

@@ -1,0 +1,362 @@
+//! A release flow for your `xtask`, written with the confiture library — copy this file into
+//! your own `xtask` (and `main.rs` beside it, or call [`release`] from your `main`).
+//!
+//! `cargo xtask release --env staging`:
+//!
+//! 1. **lint** — the migration files are checked (errors stop the release);
+//! 2. **verify** — on a scratch database, every down undoes its up (exit 9 otherwise);
+//! 3. **status** — the target's history: refused when it diverged (exit 7), and says what is
+//!    pending;
+//! 4. **drift** — the target against its replayed history: refused on drift (exit 9) unless
+//!    `--allow-drift`;
+//! 5. **apply** — `migrate up` (skipped with `--dry-run`);
+//! 6. **final status** — must be 0 (skipped with `--dry-run`).
+//!
+//! One summary at the end, with each step's time. The exit code is the failing step's
+//! (confiture's codes: `confiture::exit`), else 0. Nothing here shells out to the CLI: each step
+//! is one library call, so the flow is typed end to end.
+
+use std::time::{Duration, Instant};
+
+use confiture::drift::DriftOptions;
+use confiture::migrate::{no_progress, UpOptions};
+use confiture::verify::{ScratchServer, VerifyOptions};
+use confiture::workspace::Workspace;
+use confiture::{exit, files, Migrator};
+
+/// What `cargo xtask release` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseOptions {
+    /// The environment to release to (`db/environments/<env>.yaml`).
+    pub env: String,
+    /// Stop before applying: lint, verify, status and drift only.
+    pub dry_run: bool,
+    /// Go on when the target has drifted from its history (reported all the same).
+    pub allow_drift: bool,
+    /// Where `verify` and `drift` create their scratch databases (default: the target's server).
+    pub scratch_url: Option<String>,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    Passed,
+    /// Went on despite a finding (`--allow-drift`).
+    Allowed,
+    Failed,
+    /// Not run (`--dry-run`, or a step before it failed).
+    Skipped,
+}
+
+/// One line of the summary.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: &'static str,
+    pub state: StepState,
+    /// One line: what the step found or did.
+    pub outcome: String,
+    pub duration: Duration,
+}
+
+/// The summary of a release: every step, and the exit code.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub env: String,
+    pub dry_run: bool,
+    pub steps: Vec<Step>,
+    pub exit_code: u8,
+}
+
+const STEPS: [&str; 6] = ["lint", "verify", "status", "drift", "apply", "final status"];
+
+impl Summary {
+    /// The summary table: one line per step with its time and outcome.
+    pub fn render(&self) -> String {
+        let mut text = format!(
+            "release to {}{}\n",
+            self.env,
+            if self.dry_run { " (dry run)" } else { "" }
+        );
+        for step in &self.steps {
+            let mark = match step.state {
+                StepState::Passed => "ok     ",
+                StepState::Allowed => "allowed",
+                StepState::Failed => "FAILED ",
+                StepState::Skipped => "skipped",
+            };
+            let time = if step.state == StepState::Skipped {
+                String::new()
+            } else {
+                format!("{:>7} ms", step.duration.as_millis())
+            };
+            text.push_str(&format!(
+                "  {:<13} {mark} {time:>10}  {}\n",
+                step.name, step.outcome
+            ));
+        }
+        let total: Duration = self.steps.iter().map(|s| s.duration).sum();
+        text.push_str(&format!(
+            "  {:<13} {} {:>7} ms\n",
+            "total",
+            if self.exit_code == exit::SUCCESS {
+                "ok     "
+            } else {
+                "FAILED "
+            },
+            total.as_millis()
+        ));
+        text
+    }
+}
+
+/// A step's verdict: its state, a line saying what happened, and the exit code to stop with.
+struct Verdict {
+    state: StepState,
+    outcome: String,
+    stop: Option<u8>,
+}
+
+impl Verdict {
+    fn passed(outcome: impl Into<String>) -> Verdict {
+        Verdict {
+            state: StepState::Passed,
+            outcome: outcome.into(),
+            stop: None,
+        }
+    }
+
+    fn failed(code: u8, outcome: impl Into<String>) -> Verdict {
+        Verdict {
+            state: StepState::Failed,
+            outcome: outcome.into(),
+            stop: Some(code),
+        }
+    }
+
+    fn error(e: &confiture::Error) -> Verdict {
+        Verdict::failed(e.exit_code(), e.to_string())
+    }
+}
+
+/// Runs the release flow on the workspace `ws`. `log` receives a line as each step starts
+/// (progress, for stderr); the returned summary is the result.
+pub fn release(ws: &Workspace, options: &ReleaseOptions, log: &mut dyn FnMut(&str)) -> Summary {
+    let mut summary = Summary {
+        env: options.env.clone(),
+        dry_run: options.dry_run,
+        steps: Vec::new(),
+        exit_code: exit::SUCCESS,
+    };
+    let mut migrator = match Migrator::from_env(ws, &options.env) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            summary.steps.push(Step {
+                name: "environment",
+                state: StepState::Failed,
+                outcome: e.to_string(),
+                duration: Duration::ZERO,
+            });
+            summary.exit_code = e.exit_code();
+            None
+        }
+    };
+    let scratch = match &options.scratch_url {
+        Some(url) => ScratchServer::Url(url.clone()),
+        None => ScratchServer::Target,
+    };
+    for name in STEPS {
+        let Some(m) = migrator
+            .as_mut()
+            .filter(|_| summary.exit_code == exit::SUCCESS)
+        else {
+            summary.steps.push(skipped(name, "a step before it failed"));
+            continue;
+        };
+        if options.dry_run && matches!(name, "apply" | "final status") {
+            summary.steps.push(skipped(name, "dry run"));
+            continue;
+        }
+        log(&format!("release: {name} ..."));
+        let start = Instant::now();
+        let verdict = match name {
+            "lint" => lint(ws, m),
+            "verify" => verify(m, &scratch),
+            "status" => status_gate(m),
+            "drift" => drift(m, &scratch, options.allow_drift),
+            "apply" => apply(m),
+            _ => final_status(m),
+        };
+        if let Some(code) = verdict.stop {
+            summary.exit_code = code;
+        }
+        summary.steps.push(Step {
+            name,
+            state: verdict.state,
+            outcome: verdict.outcome,
+            duration: start.elapsed(),
+        });
+    }
+    summary
+}
+
+fn skipped(name: &'static str, why: &str) -> Step {
+    Step {
+        name,
+        state: StepState::Skipped,
+        outcome: why.to_string(),
+        duration: Duration::ZERO,
+    }
+}
+
+fn lint(ws: &Workspace, m: &Migrator) -> Verdict {
+    let options = files::CheckOptions {
+        first_version: ws.settings.first_version,
+    };
+    match files::load(m.migrations_dir(), &options) {
+        Err(e) => Verdict::error(&e),
+        Ok(checked) if checked.has_errors() => {
+            let first = checked
+                .diagnostics
+                .iter()
+                .find(|d| d.is_error())
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            Verdict::failed(
+                exit::INVALID,
+                format!("the migration files have errors: {first}"),
+            )
+        }
+        Ok(checked) => Verdict::passed(format!(
+            "{} migrations, {} warnings",
+            checked.set.migrations.len(),
+            checked.diagnostics.len()
+        )),
+    }
+}
+
+fn verify(m: &mut Migrator, scratch: &ScratchServer) -> Verdict {
+    let options = VerifyOptions {
+        scratch: scratch.clone(),
+        ..VerifyOptions::default()
+    };
+    match m.verify(&options, &mut |_| {}) {
+        Err(failed) => Verdict::error(&failed.error),
+        Ok(report) => match report.first_finding() {
+            Some(check) => Verdict::failed(
+                report.exit_code(),
+                format!(
+                    "{}: {}",
+                    check.id(),
+                    check
+                        .findings
+                        .first()
+                        .map(|f| f.message.clone())
+                        .or_else(|| check.error.clone())
+                        .unwrap_or_default()
+                ),
+            ),
+            None => Verdict::passed(format!(
+                "{} reversible, {} irreversible",
+                report.summary.reversible, report.summary.irreversible
+            )),
+        },
+    }
+}
+
+fn status_gate(m: &mut Migrator) -> Verdict {
+    match m.status() {
+        Err(e) => Verdict::error(&e),
+        Ok(report) => {
+            let code = report.exit_code();
+            if code == exit::DIVERGED || code == exit::INVALID {
+                let mut what = report.modified.clone();
+                what.extend(report.missing.iter().cloned());
+                what.extend(report.out_of_order.iter().cloned());
+                what.extend(report.duplicate.iter().cloned());
+                Verdict::failed(
+                    code,
+                    format!("the history diverged ({}): fix it first", what.join(", ")),
+                )
+            } else if report.pending.is_empty() {
+                Verdict::passed("up to date: nothing pending")
+            } else {
+                Verdict::passed(format!("pending: {}", report.pending.join(", ")))
+            }
+        }
+    }
+}
+
+fn drift(m: &mut Migrator, scratch: &ScratchServer, allow: bool) -> Verdict {
+    let options = DriftOptions {
+        scratch: scratch.clone(),
+        schema_dir: None,
+    };
+    match m.drift(&options, &mut |_| {}) {
+        Err(failed) => Verdict::error(&failed.error),
+        Ok(report) if report.passed => Verdict::passed("no drift"),
+        Ok(report) => {
+            let first = report
+                .drift
+                .first()
+                .map(|f| f.message.clone())
+                .unwrap_or_default();
+            let outcome = format!("{} differences, first: {first}", report.drift.len());
+            if allow {
+                Verdict {
+                    state: StepState::Allowed,
+                    outcome,
+                    stop: None,
+                }
+            } else {
+                Verdict::failed(
+                    report.exit_code(),
+                    format!("{outcome} (--allow-drift to go on)"),
+                )
+            }
+        }
+    }
+}
+
+fn apply(m: &mut Migrator) -> Verdict {
+    match m.up(&UpOptions::default(), &mut no_progress) {
+        Err(failed) => Verdict::error(&failed.error),
+        Ok(report) if report.applied.is_empty() => Verdict::passed("nothing to apply"),
+        Ok(report) => Verdict::passed(format!("applied {}", report.applied.join(", "))),
+    }
+}
+
+fn final_status(m: &mut Migrator) -> Verdict {
+    match m.status() {
+        Err(e) => Verdict::error(&e),
+        Ok(report) if report.is_up_to_date() => Verdict::passed("up to date"),
+        Ok(report) => Verdict::failed(
+            report.exit_code(),
+            format!(
+                "not up to date after applying (status exit {})",
+                report.exit_code()
+            ),
+        ),
+    }
+}
+
+/// Parses `--env NAME [--dry-run] [--allow-drift] [--scratch-url URL]`.
+pub fn parse_args(args: &[String]) -> Result<ReleaseOptions, String> {
+    let mut options = ReleaseOptions::default();
+    let mut env = None;
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--env" | "-e" => env = words.next().cloned(),
+            "--dry-run" => options.dry_run = true,
+            "--allow-drift" => options.allow_drift = true,
+            "--scratch-url" => options.scratch_url = words.next().cloned(),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    options.env = env.ok_or("--env NAME is required (an environment of db/environments)")?;
+    Ok(options)
+}
+
+/// The usage line.
+pub const USAGE: &str =
+    "usage: cargo xtask release --env NAME [--dry-run] [--allow-drift] [--scratch-url URL]";

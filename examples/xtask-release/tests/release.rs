@@ -1,0 +1,167 @@
+//! The release flow against a local PostgreSQL, on a throwaway workspace and database: a dry
+//! run applies nothing; a release applies and ends up to date; a wrong down, a diverged
+//! history and drift each stop it before anything is applied (drift unless allowed).
+
+use confiture::exit;
+use confiture::workspace::Workspace;
+use confiture_tests::{Project, TestDb};
+use xtask_release::{release, ReleaseOptions, StepState, Summary};
+
+/// A workspace with two migrations and the environment `test` naming `db`.
+fn project(db: &TestDb) -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_tb_user",
+            "CREATE TABLE tb_user (id bigint PRIMARY KEY, email text NOT NULL);\n",
+            "DROP TABLE tb_user;\n",
+        )
+        .migration(
+            "002_index_email",
+            "CREATE UNIQUE INDEX idx_tb_user_email ON tb_user (email);\n",
+            "DROP INDEX idx_tb_user_email;\n",
+        )
+        .write(
+            "db/environments/test.yaml",
+            format!("name: test\ndatabase_url: {}\n", db.url()),
+        );
+    project
+}
+
+fn run(project: &Project, options: ReleaseOptions) -> Summary {
+    let ws = Workspace::discover(&project.root).unwrap();
+    let mut lines = Vec::new();
+    let summary = release(&ws, &options, &mut |l| lines.push(l.to_string()));
+    eprintln!("{}\n{}", lines.join("\n"), summary.render());
+    summary
+}
+
+fn options(dry_run: bool, allow_drift: bool) -> ReleaseOptions {
+    ReleaseOptions {
+        env: "test".to_string(),
+        dry_run,
+        allow_drift,
+        scratch_url: None,
+    }
+}
+
+fn states(summary: &Summary) -> Vec<(&str, StepState)> {
+    summary.steps.iter().map(|s| (s.name, s.state)).collect()
+}
+
+#[test]
+fn a_dry_run_stops_before_applying_and_a_release_applies() {
+    let db = TestDb::new("release");
+    let project = project(&db);
+    let summary = run(&project, options(true, false));
+    assert_eq!(summary.exit_code, exit::SUCCESS);
+    assert_eq!(
+        states(&summary),
+        [
+            ("lint", StepState::Passed),
+            ("verify", StepState::Passed),
+            ("status", StepState::Passed),
+            ("drift", StepState::Passed),
+            ("apply", StepState::Skipped),
+            ("final status", StepState::Skipped),
+        ]
+    );
+    assert_eq!(summary.steps[2].outcome, "pending: 001, 002");
+    assert_eq!(db.ledger(), None, "a dry run applied something");
+    let text = summary.render();
+    assert!(text.starts_with("release to test (dry run)\n"), "{text}");
+    assert!(text.contains("  verify        ok"), "{text}");
+
+    let summary = run(&project, options(false, false));
+    assert_eq!(summary.exit_code, exit::SUCCESS);
+    assert!(summary.steps.iter().all(|s| s.state == StepState::Passed));
+    assert_eq!(summary.steps[4].outcome, "applied 001, 002");
+    assert_eq!(summary.steps[5].outcome, "up to date");
+    assert_eq!(db.ledger().unwrap().len(), 2);
+}
+
+#[test]
+fn a_wrong_down_stops_the_release_at_verify() {
+    let db = TestDb::new("release_verify");
+    let project = project(&db);
+    project.write("db/migrations/002_index_email.down.sql", "SELECT 1;\n");
+    let summary = run(&project, options(false, false));
+    assert_eq!(summary.exit_code, exit::SCHEMA_CHECK_FAILED);
+    assert_eq!(summary.steps[1].state, StepState::Failed);
+    assert_eq!(
+        summary.steps[1].outcome,
+        "002_index_email: index public.idx_tb_user_email: left behind by 002_index_email.down.sql"
+    );
+    assert!(summary.steps[2..]
+        .iter()
+        .all(|s| s.state == StepState::Skipped));
+    assert_eq!(db.ledger(), None);
+}
+
+#[test]
+fn a_diverged_history_stops_the_release_at_the_status_gate() {
+    let db = TestDb::new("release_status");
+    let project = project(&db);
+    assert_eq!(
+        run(&project, options(false, false)).exit_code,
+        exit::SUCCESS
+    );
+    project.write(
+        "db/migrations/001_create_tb_user.up.sql",
+        "CREATE TABLE tb_user (id bigint PRIMARY KEY, email text NOT NULL, bio text);\n",
+    );
+    let summary = run(&project, options(false, false));
+    assert_eq!(summary.exit_code, exit::DIVERGED);
+    assert_eq!(summary.steps[2].state, StepState::Failed);
+    assert!(summary.steps[2].outcome.contains("001"), "{summary:?}");
+}
+
+#[test]
+fn drift_stops_the_release_unless_allowed() {
+    let db = TestDb::new("release_drift");
+    let project = project(&db);
+    assert_eq!(
+        run(&project, options(false, false)).exit_code,
+        exit::SUCCESS
+    );
+    db.connect()
+        .batch_execute("ALTER TABLE tb_user ADD COLUMN nickname text")
+        .unwrap();
+    project.migration(
+        "003_add_bio",
+        "ALTER TABLE tb_user ADD COLUMN bio text;\n",
+        "ALTER TABLE tb_user DROP COLUMN bio;\n",
+    );
+    let summary = run(&project, options(false, false));
+    assert_eq!(summary.exit_code, exit::SCHEMA_CHECK_FAILED);
+    assert_eq!(summary.steps[3].state, StepState::Failed);
+    assert!(
+        summary.steps[3]
+            .outcome
+            .contains("column public.tb_user.nickname"),
+        "{summary:?}"
+    );
+    assert_eq!(db.ledger().unwrap().len(), 2, "applied despite drift");
+
+    let summary = run(&project, options(false, true));
+    assert_eq!(summary.exit_code, exit::SUCCESS);
+    assert_eq!(summary.steps[3].state, StepState::Allowed);
+    assert_eq!(summary.steps[4].outcome, "applied 003");
+    assert_eq!(db.ledger().unwrap().len(), 3);
+}
+
+#[test]
+fn arguments() {
+    let args = |a: &[&str]| {
+        xtask_release::parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    };
+    let o = args(&["--env", "staging", "--dry-run", "--allow-drift"]).unwrap();
+    assert_eq!(
+        (o.env.as_str(), o.dry_run, o.allow_drift),
+        ("staging", true, true)
+    );
+    assert!(args(&["--dry-run"]).unwrap_err().contains("--env"));
+    assert!(args(&["--env", "x", "--bogus"])
+        .unwrap_err()
+        .contains("--bogus"));
+}
