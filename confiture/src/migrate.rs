@@ -499,6 +499,26 @@ fn read_ledger(client: &mut Client, table: &TrackingTable) -> Result<(Vec<Ledger
     })
 }
 
+/// `settings` writing the ledger by the schema-qualified name the server resolved `table` to
+/// (a migration's `search_path` must not send its row elsewhere), and the ledger's rows.
+/// Creates the table first when `create` and it does not exist yet.
+fn qualified_settings(
+    client: &mut Client,
+    settings: &ApplySettings,
+) -> Result<(ApplySettings, Option<Vec<LedgerRow>>)> {
+    let (table, rows) = match crate::db::ledger::read_qualified(client, &settings.table)? {
+        Some((ledger, table)) => (table, Some(ledger.rows)),
+        None => (settings.table.clone(), None),
+    };
+    Ok((
+        ApplySettings {
+            table,
+            ..settings.clone()
+        },
+        rows,
+    ))
+}
+
 impl Migrator {
     /// Reads and checks the migrations directory. Errors in the files are the caller's to
     /// weigh: `up` refuses those it could run, `down` those of what it rolls back, `status`
@@ -657,7 +677,9 @@ impl Migrator {
             progress,
             &mut warnings,
             |client, progress| {
-                let (rows, initialised) = read_ledger(client, &settings.table)?;
+                let (mut settings, rows) = qualified_settings(client, &settings)?;
+                let initialised = rows.is_some();
+                let rows = rows.unwrap_or_default();
                 let plan = plan::up(&set, &rows, &request)?;
                 if single {
                     let steps = up_steps(&plan.apply);
@@ -668,7 +690,9 @@ impl Migrator {
                 // Only once the plan is accepted: a refused `up` leaves the database as it was.
                 if !initialised {
                     apply::create_tracking_table(client, &settings.table)?;
+                    settings = qualified_settings(client, &settings)?.0;
                 }
+                let settings = &settings;
                 report.skipped = versions(&plan.skipped);
                 if plan.apply.is_empty() {
                     progress(Progress::UpToDate);
@@ -781,9 +805,9 @@ impl Migrator {
             &mut warnings,
             |client, progress| {
                 // No table: nothing was ever applied, and `down` does not create it.
-                let rows = crate::db::ledger::read(client, &settings.table)?
-                    .map(|l| l.rows)
-                    .unwrap_or_default();
+                let (settings, rows) = qualified_settings(client, &settings)?;
+                let settings = &settings;
+                let rows = rows.unwrap_or_default();
                 let plan = plan_down(set, &rows, &request, &errors)?;
                 if plan.roll_back.is_empty() {
                     progress(Progress::UpToDate);

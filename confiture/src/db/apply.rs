@@ -302,36 +302,62 @@ fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
 
 /// The session setting that holds when the current migration began (epoch seconds as text,
 /// so reading it back does not depend on DateStyle or TimeZone). It is set when a message
-/// starts and again by each migration's ledger row, for the next one: a message carries
-/// several migrations, and `now()` is the same for all of them (the server stamps a message
-/// once), so each migration's `applied_at` and `execution_time_ms` come from here.
+/// starts and again at the end of each migration's transaction, for the next one: a message
+/// carries several migrations, and `now()` is the same for all of them (the server stamps a
+/// message once), so each migration's `applied_at` and `execution_time_ms` come from here.
+/// A migration that ran `RESET ALL` took its clock away: its row gets the message's `now()`
+/// and no `execution_time_ms` (omitted rather than made up).
 const CLOCK: &str = "confiture.t";
-const START_CLOCK: &str =
-    "SELECT set_config('confiture.t', date_part('epoch', clock_timestamp())::text, false);";
-/// When the migration began.
-const STARTED_AT: &str = "to_timestamp(current_setting('confiture.t')::float8)";
-/// Milliseconds since the migration began, measured by the server.
-const ELAPSED_MS: &str =
-    "((date_part('epoch', clock_timestamp()) - current_setting('confiture.t')::float8) * 1000)::int";
+/// The clock's value now.
+const CLOCK_NOW: &str = "pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())::text";
+/// The clock as a number, NULL when a migration reset it.
+const CLOCK_VALUE: &str = "NULLIF(pg_catalog.current_setting('confiture.t', true), '')::float8";
 
-/// The SQL that records (up) or forgets (down) the migration in the ledger. Recording also
-/// restarts the clock for the migration after it, in the same statement.
+/// Puts the session back as the connection opened it: the role and session user of the login,
+/// every setting at its connection-time value (`RESET ALL` keeps what the startup packet and
+/// `ALTER ROLE/DATABASE ... SET` give). Sent at the start of every message that runs migrations
+/// and after every migration — in the same message, never as a round trip of its own — so that
+/// each migration starts from the same session state however it is batched, and its `SET`s
+/// (search_path, role, timeouts, read-only, `set_config(..., false)`) never reach the next one.
+/// Transactional like any `SET`: rolled back with a failed migration's transaction.
+pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL;";
+/// The role half of [`RESET_SESSION`]: the ledger row is written as the connecting role.
+const RESET_ROLE: &str = "RESET SESSION AUTHORIZATION; RESET ROLE;";
+
+/// The start of every message that runs migrations: a clean session and a started clock.
+fn start_message() -> String {
+    format!("{RESET_SESSION} SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);")
+}
+
+/// When the migration began.
+fn started_at() -> String {
+    format!("COALESCE(pg_catalog.to_timestamp({CLOCK_VALUE}), pg_catalog.now())")
+}
+
+/// Milliseconds since the migration began, measured by the server (NULL without a clock).
+fn elapsed_ms() -> String {
+    format!(
+        "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) - {CLOCK_VALUE}) * 1000)::int"
+    )
+}
+
+/// The SQL that records (up) or forgets (down) the migration in the ledger, as the connecting
+/// role (the migration may have run `SET ROLE`). The table is schema-qualified by the caller
+/// (see [`crate::db::ledger::read_qualified`]): a migration's `search_path` does not matter.
 fn ledger_sql(table: &TrackingTable, step: &Step<'_>) -> String {
     let m = step.migration;
-    match step.direction {
-        Direction::Up => format!(
-            "{} RETURNING set_config('{CLOCK}', date_part('epoch', clock_timestamp())::text, false)",
-            ledger::insert_applied_at_sql(
-                table,
-                step.ledger_version,
-                &m.name,
-                &m.up.checksum,
-                STARTED_AT,
-                ELAPSED_MS,
-            )
+    let row = match step.direction {
+        Direction::Up => ledger::insert_applied_at_sql(
+            table,
+            step.ledger_version,
+            &m.name,
+            &m.up.checksum,
+            &started_at(),
+            &elapsed_ms(),
         ),
         Direction::Down => ledger::delete_sql(table, step.ledger_version),
-    }
+    };
+    format!("{RESET_ROLE}\n{row}")
 }
 
 /// The ledger SQL of a no-transaction step, sent on its own after its statements:
@@ -351,25 +377,40 @@ fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &str) -> Strin
     }
 }
 
-/// Appends a step's body and ledger row to a script already inside a transaction.
+/// Appends a step's body and ledger row to a script already inside the one transaction of
+/// `--single-transaction`, then puts the session back for the next step: [`RESET_SESSION`] and
+/// the run's `SET LOCAL`s again (a reset takes them away too).
 fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<'a>) {
-    script.push_sql(START_CLOCK);
+    script.push_sql(&format!(
+        "SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
+    ));
     let file = step.file();
     script.push_body(file, &file.text, 1);
-    script.push_sql(&format!("{};", ledger_sql(&settings.table, step)));
+    script.push_sql(&format!(
+        "{};\n{RESET_SESSION} {}",
+        ledger_sql(&settings.table, step),
+        local_settings(settings, true)
+    ));
+}
+
+/// The `SET LOCAL`s of a migration's transaction.
+fn local_settings(settings: &ApplySettings, synchronous_commit: bool) -> String {
+    let mut sql = timeouts_sql(settings, true);
+    if !synchronous_commit {
+        sql.push_str(" SET LOCAL synchronous_commit = off;");
+    }
+    sql
 }
 
 fn begin_sql(settings: &ApplySettings, synchronous_commit: bool) -> String {
-    let mut prelude = format!("BEGIN; {}", timeouts_sql(settings, true));
-    if !synchronous_commit {
-        prelude.push_str(" SET LOCAL synchronous_commit = off;");
-    }
-    prelude
+    format!("BEGIN; {}", local_settings(settings, synchronous_commit))
 }
 
 /// Appends one step as its own transaction: `BEGIN`, its `SET LOCAL`s, the body, the ledger
-/// row, the session's progress `marker`, `COMMIT`. Nothing but utility statements of our own
-/// around the body, so that a migration costs the server little more than the bare transaction.
+/// row (as the connecting role), [`RESET_SESSION`], the session's progress `marker` with the
+/// next migration's clock, `COMMIT`. Nothing but utility statements of our own and one
+/// `SELECT` around the body, so that a migration costs the server little more than the bare
+/// transaction.
 fn push_transaction<'a>(
     script: &mut Script<'a>,
     settings: &ApplySettings,
@@ -380,10 +421,18 @@ fn push_transaction<'a>(
     script.push_sql(&begin_sql(settings, step.synchronous_commit));
     let file = step.file();
     script.push_body(file, &file.text, 1);
-    // Session-level and set last, so it survives COMMIT and is undone by an abort: after a
-    // failure it names the last transaction of the message that committed.
+    // The reset comes back after the ledger row: it must not run under the migration's
+    // settings. Its `synchronous_commit` must hold for the COMMIT, so it is set again.
+    // The marker is session-level and set last, so it survives COMMIT and is undone by an
+    // abort: after a failure it names the last transaction of the message that committed.
+    let sync = if step.synchronous_commit {
+        ""
+    } else {
+        " SET LOCAL synchronous_commit = off;"
+    };
     script.push_sql(&format!(
-        "{};\nSET {MARKER} = '{marker}';\nCOMMIT;",
+        "{};\n{RESET_SESSION}{sync}\nSELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
+         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);\nCOMMIT;",
         ledger_sql(&settings.table, step)
     ));
 }
@@ -409,7 +458,7 @@ fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'a> {
         .map(|s| s.file().text.len() + STEP_OVERHEAD)
         .sum();
     script.text.reserve(size);
-    script.push_sql(START_CLOCK);
+    script.push_sql(&start_message());
     for (i, step) in steps.iter().enumerate() {
         push_transaction(&mut script, settings, step, &format!("{nonce}:{i}"));
     }
@@ -793,7 +842,8 @@ pub fn run_in_one_transaction(
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
     let mut attempt = 1;
     'attempt: loop {
-        if let Err(e) = client.batch_execute(&begin_sql(settings, true)) {
+        let begin = format!("{RESET_SESSION} {}", begin_sql(settings, true));
+        if let Err(e) = client.batch_execute(&begin) {
             return Err((0, connection_lost(&first, e)));
         }
         for (i, step) in steps.iter().enumerate() {
@@ -1152,7 +1202,10 @@ fn run_statements(
     let file = step.file();
     let before = invalid_indexes(client).map_err(|e| connection_lost(step, e))?;
     client
-        .batch_execute(&timeouts_sql(settings, false))
+        .batch_execute(&format!(
+            "{RESET_SESSION} {}",
+            timeouts_sql(settings, false)
+        ))
         .map_err(|e| connection_lost(step, e))?;
     let parts = statements(file);
     let count = parts.len();
@@ -1178,7 +1231,7 @@ fn run_statements(
                 1 => format!("statement 1 was committed (this migration runs without a transaction); {recorded}"),
                 k => format!("statements 1–{k} were committed (this migration runs without a transaction); {recorded}"),
             });
-            let _ = client.batch_execute("RESET lock_timeout; RESET statement_timeout");
+            let _ = client.batch_execute(RESET_SESSION);
             if let Ok(after) = invalid_indexes(client) {
                 for index in after.iter().filter(|i| !before.contains(i)) {
                     failure.error = failure.error.with_detail(format!(
@@ -1196,7 +1249,7 @@ fn run_statements(
         .min(i32::MAX as u128)
         .to_string();
     let record = format!(
-        "RESET lock_timeout; RESET statement_timeout; {};",
+        "{RESET_SESSION} {};",
         record_sql(&settings.table, step, &elapsed)
     );
     client.batch_execute(&record).map_err(|e| {
@@ -1372,10 +1425,10 @@ mod tests {
         let step = Step::up(&migration, false);
         let text = transactional_script(&settings, &step).text().to_string();
         assert!(
-            text.contains("-- no newline at end\n;\nINSERT INTO \"tb_confiture\""),
+            text.contains("-- no newline at end\n;\nRESET SESSION AUTHORIZATION; RESET ROLE;\nINSERT INTO \"tb_confiture\""),
             "{text}"
         );
-        assert!(text.starts_with(START_CLOCK), "{text}");
+        assert!(text.starts_with(&start_message()), "{text}");
         assert!(text.contains("\nBEGIN; SET LOCAL lock_timeout = '1500ms'; SET LOCAL statement_timeout = '1ms'; SET LOCAL synchronous_commit = off;\n"), "{text}");
         assert!(text.trim_end().ends_with("COMMIT;"), "{text}");
         let sync = Step {

@@ -16,6 +16,16 @@ use crate::ledger::{literal, Ledger, LedgerRow, Rewrite, TrackingTable};
 /// table is recognised by the server's "undefined table" error, so call this outside a
 /// transaction block (the error would abort it). Extra columns are ignored.
 pub fn read(client: &mut postgres::Client, table: &TrackingTable) -> Result<Option<Ledger>> {
+    Ok(read_qualified(client, table)?.map(|(ledger, _)| ledger))
+}
+
+/// [`read`], with the table's name as the server resolved it, schema-qualified: what the
+/// engine writes rows to, so that a migration's `search_path` cannot send them elsewhere. The
+/// name is `table` itself when the schema's name is not one a [`TrackingTable`] can hold.
+pub fn read_qualified(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+) -> Result<Option<(Ledger, TrackingTable)>> {
     let sql = format!(
         "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -34,6 +44,7 @@ pub fn read(client: &mut postgres::Client, table: &TrackingTable) -> Result<Opti
     };
     let mut statement = 0;
     let mut qualified = None;
+    let mut resolved = None;
     let mut rows = Vec::new();
     for message in messages {
         match message {
@@ -41,16 +52,18 @@ pub fn read(client: &mut postgres::Client, table: &TrackingTable) -> Result<Opti
             SimpleQueryMessage::Row(row) if statement == 0 => {
                 if let (Some(schema), Some(name)) = (row.get(0), row.get(1)) {
                     qualified = Some(format!("{schema}.{name}"));
+                    resolved = TrackingTable::parse(&format!("{schema}.{name}")).ok();
                 }
             }
             SimpleQueryMessage::Row(row) => rows.push(parse_row(table, &row)?),
             _ => {}
         }
     }
-    Ok(Some(Ledger {
+    let ledger = Ledger {
         table: qualified.unwrap_or_else(|| table.to_string()),
         rows,
-    }))
+    };
+    Ok(Some((ledger, resolved.unwrap_or_else(|| table.clone()))))
 }
 
 /// The schema-qualified name a not-yet-created ledger would get: an unqualified name goes to
