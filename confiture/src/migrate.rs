@@ -22,6 +22,7 @@ use serde::Serialize;
 
 pub use crate::db::apply::Direction;
 use crate::db::apply::{self, ApplySettings, Location, Step, StepFailure};
+use crate::db::ledger::{Access, Write};
 use crate::db::lock;
 pub use crate::db::lock::LockHolder;
 use crate::db::writable;
@@ -502,12 +503,14 @@ fn read_ledger(client: &mut Client, table: &TrackingTable) -> Result<(Vec<Ledger
 /// `settings` writing the ledger by the schema-qualified name the server resolved `table` to
 /// (a migration's `search_path` must not send its row elsewhere), and the ledger's rows.
 /// Creates the table first when `create` and it does not exist yet.
+/// With the rows comes what this role may do to the table (`None` when it does not exist):
+/// callers check it once they know they will write, before anything runs.
 fn qualified_settings(
     client: &mut Client,
     settings: &ApplySettings,
-) -> Result<(ApplySettings, Option<Vec<LedgerRow>>)> {
-    let (table, rows) = match crate::db::ledger::read_qualified(client, &settings.table)? {
-        Some((ledger, table)) => (table, Some(ledger.rows)),
+) -> Result<(ApplySettings, Option<(Vec<LedgerRow>, Access)>)> {
+    let (table, found) = match crate::db::ledger::read_qualified(client, &settings.table)? {
+        Some(found) => (found.table, Some((found.ledger.rows, found.access))),
         None => (settings.table.clone(), None),
     };
     Ok((
@@ -515,7 +518,7 @@ fn qualified_settings(
             table,
             ..settings.clone()
         },
-        rows,
+        found,
     ))
 }
 
@@ -677,10 +680,13 @@ impl Migrator {
             progress,
             &mut warnings,
             |client, progress| {
-                let (mut settings, rows) = qualified_settings(client, &settings)?;
-                let initialised = rows.is_some();
-                let rows = rows.unwrap_or_default();
+                let (mut settings, found) = qualified_settings(client, &settings)?;
+                let initialised = found.is_some();
+                let (rows, access) = found.unwrap_or_default();
                 let plan = plan::up(&set, &rows, &request)?;
+                if initialised && !plan.apply.is_empty() {
+                    access.check(&settings.table, Write::Insert)?;
+                }
                 if single {
                     let steps = up_steps(&plan.apply);
                     if let Some((i, failure)) = apply::single_transaction_refusal(&steps) {
@@ -805,14 +811,15 @@ impl Migrator {
             &mut warnings,
             |client, progress| {
                 // No table: nothing was ever applied, and `down` does not create it.
-                let (settings, rows) = qualified_settings(client, &settings)?;
+                let (settings, found) = qualified_settings(client, &settings)?;
                 let settings = &settings;
-                let rows = rows.unwrap_or_default();
+                let (rows, access) = found.unwrap_or_default();
                 let plan = plan_down(set, &rows, &request, &errors)?;
                 if plan.roll_back.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(());
                 }
+                access.check(&settings.table, Write::Delete)?;
                 report.warnings.extend(modified_warnings(&plan));
                 // Each step deletes the row the plan matched, by that row's own version.
                 let last = plan.roll_back.len() - 1;

@@ -735,8 +735,9 @@ pub fn run_steps(
             continue;
         }
         let step = &steps[failed];
-        // The batch was rolled back above, so the failing step can be replayed to find its line.
-        let statement = failed_statement(client, settings, step, &e, elapsed);
+        let statement = failed_statement(step, &e);
+        let unplaced =
+            statement.is_none() && e.as_db_error().is_some_and(|db| db.position().is_none());
         let mut failure = sql_failure(
             settings,
             step,
@@ -745,6 +746,15 @@ pub fn run_steps(
             &e,
             statement,
         );
+        if unplaced
+            && failure.location.is_none()
+            && failure.error.kind == ErrorKind::MigrationFailed
+        {
+            failure.error = failure.error.with_detail(
+                "the server did not say which statement failed, and the migration is not run \
+                 again to find out (its side effects outside the transaction would happen twice)",
+            );
+        }
         if is_lock_contention(&e) && attempt > 1 {
             failure.error = failure.error.with_detail(format!(
                 "gave up after {attempt} attempts (migration.lock_retries = {})",
@@ -924,95 +934,25 @@ fn is_lock_contention(e: &postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED)
 }
 
-/// A transactional migration that failed in this much time or less is replayed to find the
-/// failing statement (see [`failed_statement`]); a slower one is not run a second time.
-const REPLAY_BUDGET: Duration = Duration::from_secs(2);
-
 /// Which statement of a transactional migration failed, when the server's error has no
 /// position (a runtime error: `ALTER TABLE` on a missing table, a constraint violated by an
-/// `UPDATE`, `CREATE INDEX CONCURRENTLY` inside a transaction) and the file has several
-/// statements: the one message that ran them does not say which one failed.
-///
-/// A one-statement file needs nothing more. Otherwise the migration is run again, statement
-/// by statement, inside a transaction that is always rolled back, as a second `migrate up`
-/// would run it: only when the first attempt failed within [`REPLAY_BUDGET`], never for
-/// timeouts, lock or serialization failures (their timing is the error), and the statement
-/// is reported only when it fails with the same SQLSTATE and message. Anything else (a
-/// replay that behaves differently, a lost connection, a file with its own `COMMIT`) reports
-/// no statement.
-fn failed_statement(
-    client: &mut Client,
-    settings: &ApplySettings,
-    step: &Step<'_>,
-    error: &postgres::Error,
-    elapsed: Duration,
-) -> Option<Statement> {
+/// `UPDATE`): known only when the file has one statement. The migration's SQL is never run a
+/// second time to find out — its side effects outside the transaction (`nextval`, `COPY ...
+/// TO PROGRAM`, dblink) would happen twice.
+fn failed_statement(step: &Step<'_>, error: &postgres::Error) -> Option<Statement> {
     let db = error.as_db_error()?;
     if db.position().is_some() {
         return None;
     }
-    let file = step.file();
-    let split = crate::files::lexer::split(&file.text);
-    let count = split.statements.len();
-    if count == 1 {
-        return Some(Statement {
+    let split = crate::files::lexer::split(&step.file().text);
+    match split.statements.as_slice() {
+        [only] => Some(Statement {
             index: 1,
-            count,
-            line: split.statements[0].line,
-        });
+            count: 1,
+            line: only.line,
+        }),
+        _ => None,
     }
-    // A `COMMIT` of the file's own would make the replay's changes stick; inline COPY data
-    // cannot be sent as a statement.
-    if split
-        .statements
-        .iter()
-        .any(|s| s.transaction_control().is_some() || s.copy_data.is_some())
-    {
-        return None;
-    }
-    let code = db.code().code();
-    // 08 connection, 40 rollback (serialization, deadlock), 53 resources, 55 lock not
-    // available, 57 cancelled (statement_timeout) or shutting down.
-    let timing = ["08", "40", "53", "55", "57"]
-        .iter()
-        .any(|class| code.starts_with(class));
-    if count == 0 || timing || elapsed > REPLAY_BUDGET {
-        return None;
-    }
-    let replay = ApplySettings {
-        statement_timeout: Some(
-            settings
-                .statement_timeout
-                .filter(|t| !t.is_zero())
-                .map_or(REPLAY_BUDGET, |t| t.min(REPLAY_BUDGET)),
-        ),
-        ..settings.clone()
-    };
-    client
-        .batch_execute(&format!("BEGIN; {}", timeouts_sql(&replay, true)))
-        .ok()?;
-    let mut found = None;
-    for (index, statement) in split.statements.iter().enumerate() {
-        let line = statement.line;
-        let mut script = Script::new();
-        script.push_statement(file, statement.text, line);
-        let Err(e) = client.batch_execute(script.text()) else {
-            continue;
-        };
-        if let Some(again) = e.as_db_error() {
-            if again.code() == db.code() && again.message() == db.message() {
-                found = Some(Statement {
-                    index: index + 1,
-                    count,
-                    line,
-                });
-            }
-        }
-        break;
-    }
-    // Always: the replay must leave no trace, whatever happened.
-    let _ = client.batch_execute("ROLLBACK");
-    found
 }
 
 /// What the ledger says after a no-transaction step stopped part-way.
@@ -1104,7 +1044,15 @@ fn sql_failure(
     let located = db
         .position()
         .and_then(|p| script.locate_in(p, step_in_script));
-    let in_ledger = db.position().is_some() && located.is_none();
+    // Our own SQL failed: a position outside the file's text, or an error the server tied to
+    // the ledger table itself (a NOT NULL or CHECK constraint of its own on the row we wrote).
+    let on_ledger = db.table() == Some(settings.table.name.as_str())
+        && settings
+            .table
+            .schema
+            .as_deref()
+            .is_none_or(|schema| db.schema() == Some(schema));
+    let in_ledger = (db.position().is_some() && located.is_none()) || on_ledger;
     // Without a position (a runtime error), a statement sent alone is still known by its line.
     let location = located.or_else(|| {
         let s = statement.as_ref()?;
@@ -1130,7 +1078,13 @@ fn sql_failure(
             .unwrap_or_default();
         format!("{doing} {id} failed at {at}{stmt}: {}", db.message())
     };
-    let mut error = Error::new(ErrorKind::MigrationFailed, message);
+    // The tool's own SQL failing is not the migration's fault: the ledger needs fixing (5).
+    let kind = if in_ledger {
+        ErrorKind::Invalid
+    } else {
+        ErrorKind::MigrationFailed
+    };
+    let mut error = Error::new(kind, message);
     error.details = server_details(db);
     error.help = Some(match code {
         "55P03" => format!(

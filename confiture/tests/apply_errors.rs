@@ -1,0 +1,224 @@
+//! Which failures are whose: SQLSTATEs of class 08/57P0x raised by a migration's own SQL are a
+//! failed migration while our session lives (exit 4, not 3); the tool's own SQL failing on the
+//! ledger names the ledger and the privilege or column (exit 5), never the user's file; and a
+//! failed migration's SQL is never executed a second time.
+
+mod apply_support;
+
+use apply_support::{migrator_for, Dir, TestDb};
+use confiture::config::Environment;
+use confiture::migrate::{no_progress, UpOptions};
+use confiture::ErrorKind;
+
+#[test]
+fn connection_sqlstates_raised_by_migration_sql_are_a_failed_migration() {
+    for code in ["57P01", "57P02", "08006", "08001"] {
+        for no_transaction in [false, true] {
+            let db = TestDb::new("sqlstate");
+            let dir = Dir::new();
+            let marker = if no_transaction {
+                // A statement that needs it, so that the marker is not refused by lint.
+                "-- confiture:no-transaction\nCREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n"
+            } else {
+                ""
+            };
+            dir.migration(
+                "001",
+                "raise",
+                &format!(
+                    "{marker}DO $$ BEGIN RAISE EXCEPTION 'remote gone' USING ERRCODE = '{code}'; END $$;\n"
+                ),
+                "SELECT 1;\n",
+            )
+            .migration("002", "next", "CREATE TABLE n (id int);\n", "SELECT 1;\n");
+            let mut migrator = db.migrator(&dir);
+            let failed = migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap_err();
+            let how = format!("{code}, no-transaction {no_transaction}");
+            assert_eq!(
+                failed.error.kind,
+                ErrorKind::MigrationFailed,
+                "{how}: {failed}"
+            );
+            assert_eq!(failed.error.exit_code(), 4, "{how}");
+            assert!(
+                failed.error.message.contains("remote gone"),
+                "{how}: {failed}"
+            );
+            assert_eq!(failed.report.errors[0].sqlstate.as_deref(), Some(code));
+            assert_eq!(failed.report.skipped, ["002"], "{how}: not attempted");
+            assert!(db.ledger().is_empty(), "{how}");
+            // The session is alive: the same migrator goes on with it.
+            dir.write(
+                "001_raise.up.sql",
+                if no_transaction {
+                    "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_id2 ON t (id);\n"
+                } else {
+                    "SELECT 1;\n"
+                },
+            );
+            migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap_or_else(|f| panic!("{how}: {f}"));
+            assert_eq!(db.ledger(), ["001:raise", "002:next"], "{how}");
+        }
+    }
+}
+
+/// A login role that exists for one test, dropped (with what it owns) at the end.
+struct Role(String);
+
+impl Role {
+    fn login(db: &TestDb) -> Role {
+        let name = format!("{}_u", db.name);
+        db.client()
+            .batch_execute(&format!(
+                "CREATE ROLE \"{name}\" LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO \"{name}\""
+            ))
+            .expect("create role");
+        Role(name)
+    }
+
+    fn environment(&self, db: &TestDb) -> Environment {
+        let url = format!(
+            "postgresql://{}@127.0.0.1:5432/{}?sslmode=disable",
+            self.0, db.name
+        );
+        Environment::from_url(&url, "the test database URL").expect("test URL parses")
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let mut admin = apply_support::connect("postgres", "confiture-tests");
+        let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.0));
+    }
+}
+
+/// Runs `up` over `dir` as `role` and returns the failure.
+fn up_as(
+    role: &Role,
+    db: &TestDb,
+    dir: &Dir,
+) -> confiture::migrate::Failed<confiture::migrate::UpReport> {
+    migrator_for(role.environment(db), &dir.path)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+}
+
+/// The ledger exists (created by `postgres`, the way an operator would).
+fn ledger_by_postgres(db: &TestDb) {
+    let empty = Dir::new();
+    db.migrator(&empty)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert!(db.table_exists("tb_confiture"));
+}
+
+#[test]
+fn a_ledger_this_role_may_read_but_not_write_is_named_before_any_migration_runs() {
+    let db = TestDb::new("ledger_ro");
+    let role = Role::login(&db);
+    ledger_by_postgres(&db);
+    db.client()
+        .batch_execute(&format!("GRANT SELECT ON tb_confiture TO \"{}\"", role.0))
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let failed = up_as(&role, &db, &dir);
+    let e = &failed.error;
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
+    assert_eq!(e.exit_code(), 5);
+    assert!(e.message.contains("public.tb_confiture"), "{e:?}");
+    assert!(e.message.contains("INSERT"), "{e:?}");
+    let help = e.help.as_deref().unwrap_or_default();
+    assert!(help.contains("GRANT") && help.contains(&role.0), "{e:?}");
+    assert!(
+        !e.to_string().contains("001_a.up.sql"),
+        "not blamed on the file: {e}"
+    );
+    assert!(!db.table_exists("a"), "no migration ran");
+}
+
+#[test]
+fn permission_denied_reading_the_ledger_is_not_a_connection_error() {
+    let db = TestDb::new("ledger_noread");
+    let role = Role::login(&db);
+    ledger_by_postgres(&db);
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let failed = up_as(&role, &db, &dir);
+    assert_eq!(failed.error.kind, ErrorKind::Invalid, "{:?}", failed.error);
+    assert!(
+        failed.error.message.contains("tb_confiture"),
+        "{:?}",
+        failed.error
+    );
+    assert!(
+        failed
+            .error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("GRANT SELECT"),
+        "{:?}",
+        failed.error
+    );
+    let status = migrator_for(role.environment(&db), &dir.path).status();
+    let e = status.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid, "status: {e:?}");
+    assert!(!db.table_exists("a"));
+}
+
+#[test]
+fn a_ledger_with_an_extra_not_null_column_is_named_with_the_column() {
+    let db = TestDb::new("ledger_col");
+    ledger_by_postgres(&db);
+    db.client()
+        .batch_execute("ALTER TABLE tb_confiture ADD COLUMN team text NOT NULL")
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let e = &failed.error;
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
+    assert!(
+        e.message.contains("tb_confiture") && e.message.contains("team"),
+        "{e:?}"
+    );
+    assert!(
+        !e.to_string().contains("001_a.up.sql"),
+        "not blamed on the file: {e}"
+    );
+    assert!(!db.table_exists("a"), "no migration ran");
+}
+
+/// A failure without a server position is never located by running the file again: a
+/// sequence the migration advances moves exactly once.
+#[test]
+fn a_failed_migration_is_never_executed_twice() {
+    let db = TestDb::new("once");
+    db.client().batch_execute("CREATE SEQUENCE calls").unwrap();
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "a",
+        "CREATE TABLE a (id int PRIMARY KEY);\nSELECT nextval('calls');\nINSERT INTO a VALUES (1);\nINSERT INTO a VALUES (1);\n",
+        "DROP TABLE a;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    assert_eq!(failed.report.errors[0].sqlstate.as_deref(), Some("23505"));
+    assert_eq!(
+        db.value("SELECT last_value FROM calls").as_deref(),
+        Some("1"),
+        "the migration ran more than once"
+    );
+    assert!(!db.table_exists("a"));
+}
