@@ -22,7 +22,7 @@ use serde::Serialize;
 
 pub use crate::db::apply::Direction;
 use crate::db::apply::{self, ApplySettings, Location, Step, StepFailure};
-use crate::db::ledger::{Access, Write};
+use crate::db::ledger::{self, Access, Write};
 use crate::db::lock;
 pub use crate::db::lock::LockHolder;
 use crate::db::writable;
@@ -505,11 +505,13 @@ fn read_ledger(client: &mut Client, table: &TrackingTable) -> Result<(Vec<Ledger
 /// Creates the table first when `create` and it does not exist yet.
 /// With the rows comes what this role may do to the table (`None` when it does not exist):
 /// callers check it once they know they will write, before anything runs.
+/// `wait` bounds the read's wait for a lock another session holds on the ledger (exit 6).
 fn qualified_settings(
     client: &mut Client,
     settings: &ApplySettings,
+    wait: Duration,
 ) -> Result<(ApplySettings, Option<(Vec<LedgerRow>, Access)>)> {
-    let (table, found) = match crate::db::ledger::read_qualified(client, &settings.table)? {
+    let (table, found) = match crate::db::ledger::read_qualified(client, &settings.table, wait)? {
         Some(found) => (found.table, Some((found.ledger.rows, found.access))),
         None => (settings.table.clone(), None),
     };
@@ -673,6 +675,8 @@ impl Migrator {
         // To reconnect after a lost connection and read what the server committed.
         let env = self.env.clone();
         let client = self.client()?;
+        // `--lock-timeout` covers the migration lock and the ledger read after it.
+        let (budget, started) = (options.lock_wait, Instant::now());
         let result = with_lock(
             client,
             &target,
@@ -680,7 +684,11 @@ impl Migrator {
             progress,
             &mut warnings,
             |client, progress| {
-                let (mut settings, found) = qualified_settings(client, &settings)?;
+                let (mut settings, found) = qualified_settings(
+                    client,
+                    &settings,
+                    budget.saturating_sub(started.elapsed()),
+                )?;
                 let initialised = found.is_some();
                 let (rows, access) = found.unwrap_or_default();
                 let plan = plan::up(&set, &rows, &request)?;
@@ -696,7 +704,7 @@ impl Migrator {
                 // Only once the plan is accepted: a refused `up` leaves the database as it was.
                 if !initialised {
                     apply::create_tracking_table(client, &settings.table)?;
-                    settings = qualified_settings(client, &settings)?.0;
+                    settings = qualified_settings(client, &settings, ledger::DEFAULT_WAIT)?.0;
                 }
                 let settings = &settings;
                 report.skipped = versions(&plan.skipped);
@@ -803,6 +811,7 @@ impl Migrator {
         let mut warnings = Vec::new();
         let target = writable::Target::of(&self.env);
         let client = self.client()?;
+        let (budget, started) = (options.lock_wait, Instant::now());
         let result = with_lock(
             client,
             &target,
@@ -811,7 +820,11 @@ impl Migrator {
             &mut warnings,
             |client, progress| {
                 // No table: nothing was ever applied, and `down` does not create it.
-                let (settings, found) = qualified_settings(client, &settings)?;
+                let (settings, found) = qualified_settings(
+                    client,
+                    &settings,
+                    budget.saturating_sub(started.elapsed()),
+                )?;
                 let settings = &settings;
                 let (rows, access) = found.unwrap_or_default();
                 let plan = plan_down(set, &rows, &request, &errors)?;

@@ -2,6 +2,8 @@
 //! plain `SELECT`s, no lock, nothing created. Writing rows is [`crate::ledger`]'s SQL, run by
 //! the apply code, and [`rewrite`] for `baseline` and `reinit`.
 
+use std::time::Duration;
+
 use postgres::error::SqlState;
 use postgres::SimpleQueryMessage;
 
@@ -16,7 +18,21 @@ use crate::ledger::{literal, Ledger, LedgerRow, Rewrite, TrackingTable};
 /// table is recognised by the server's "undefined table" error, so call this outside a
 /// transaction block (the error would abort it). Extra columns are ignored.
 pub fn read(client: &mut postgres::Client, table: &TrackingTable) -> Result<Option<Ledger>> {
-    Ok(read_qualified(client, table)?.map(|found| found.ledger))
+    read_within(client, table, DEFAULT_WAIT)
+}
+
+/// How long [`read`] waits for a lock another session holds on the ledger.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+/// [`read`], waiting at most `wait` for a lock another session holds on the table (`LOCK
+/// TABLE ... IN ACCESS EXCLUSIVE MODE`, a long `ALTER TABLE`): after it, a lock-timeout error
+/// (exit 6) names the session holding it. Zero is taken as 1 ms, never as "forever".
+pub fn read_within(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wait: Duration,
+) -> Result<Option<Ledger>> {
+    Ok(read_qualified(client, table, wait)?.map(|found| found.ledger))
 }
 
 /// [`read`], with the table's name as the server resolved it, schema-qualified: what the
@@ -25,9 +41,14 @@ pub fn read(client: &mut postgres::Client, table: &TrackingTable) -> Result<Opti
 pub fn read_qualified(
     client: &mut postgres::Client,
     table: &TrackingTable,
+    wait: Duration,
 ) -> Result<Option<Found>> {
+    // The statements of one message run in one implicit transaction: `SET LOCAL` bounds them
+    // and ends with it, whatever happens.
+    let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
     let sql = format!(
-        "SELECT n.nspname, c.relname, \
+        "SET LOCAL lock_timeout = '{wait_ms}ms';\n\
+         SELECT n.nspname, c.relname, \
          pg_catalog.has_table_privilege(c.oid, 'INSERT'), \
          pg_catalog.has_table_privilege(c.oid, 'DELETE'), current_user, \
          (SELECT pg_catalog.string_agg(a.attname, ', ' ORDER BY a.attnum) \
@@ -49,9 +70,13 @@ pub fn read_qualified(
     let messages = match client.simple_query(&sql) {
         Ok(messages) => messages,
         Err(e) if is_absent(&e) => return Ok(None),
+        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            return Err(locked(client, table, wait))
+        }
         Err(e) => return Err(read_error(table, &e)),
     };
-    let mut statement = 0;
+    // The first CommandComplete is the SET's.
+    let mut statement = -1;
     let mut qualified = None;
     let mut resolved = None;
     let mut access = Access::default();
@@ -185,6 +210,29 @@ pub fn qualified_name(client: &mut postgres::Client, table: &TrackingTable) -> R
         Some(schema) => format!("{schema}.{}", table.name),
         None => table.to_string(),
     })
+}
+
+/// The ledger read waited `wait` for a lock another session holds on the table: exit 6,
+/// naming that session as the migration-lock timeout does.
+fn locked(client: &mut postgres::Client, table: &TrackingTable, wait: Duration) -> Error {
+    let mut error = Error::new(
+        crate::ErrorKind::LockTimeout,
+        format!(
+            "cannot read the tracking table {table}: another session holds a lock on it \
+             (waited {})",
+            super::backoff::human(wait)
+        ),
+    );
+    let holder = super::lock::table_lock_holder(client, &literal(&table.quoted()));
+    error = match holder {
+        Ok(Some(h)) => error.with_detail(format!("held by {h}")).with_help(format!(
+            "wait for that session to finish and try again; if it is stuck, end it with \
+             `SELECT pg_terminate_backend({})`",
+            h.pid
+        )),
+        _ => error.with_help("run the command again when the lock is released"),
+    };
+    error
 }
 
 fn is_absent(error: &postgres::Error) -> bool {
