@@ -222,3 +222,70 @@ fn a_failed_migration_is_never_executed_twice() {
     );
     assert!(!db.table_exists("a"));
 }
+
+/// An interrupted `CREATE INDEX CONCURRENTLY` leaves an INVALID index (here made the way a
+/// failed build makes one); running the migration again is refused before anything runs, with
+/// the `DROP INDEX CONCURRENTLY` to run — also with `IF NOT EXISTS`, which would otherwise
+/// record the migration over an index that was never built.
+#[test]
+fn an_invalid_index_left_by_an_interrupted_build_is_named_with_the_drop_to_run() {
+    for if_not_exists in ["", "IF NOT EXISTS "] {
+        let db = TestDb::new("invalid_idx");
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "t",
+            "CREATE SCHEMA app;\nCREATE TABLE app.t (id int);\n",
+            "DROP SCHEMA app CASCADE;\n",
+        )
+        .migration(
+            "002",
+            "idx",
+            &format!(
+                "-- confiture:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY {if_not_exists}\"T_id\" ON app.t (id);\n"
+            ),
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY app.\"T_id\";\n",
+        );
+        let mut migrator = db.migrator(&dir);
+        migrator
+            .up(
+                &UpOptions {
+                    steps: Some(1),
+                    ..UpOptions::default()
+                },
+                &mut no_progress,
+            )
+            .unwrap();
+        let mut c = db.client();
+        c.batch_execute("INSERT INTO app.t VALUES (1), (1)")
+            .unwrap();
+        c.batch_execute("CREATE UNIQUE INDEX CONCURRENTLY \"T_id\" ON app.t (id)")
+            .unwrap_err();
+        c.batch_execute("DELETE FROM app.t").unwrap();
+        let failed = migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err();
+        let e = &failed.error;
+        let how = format!("{if_not_exists:?}: {e:?}");
+        assert_eq!(e.kind, ErrorKind::MigrationFailed, "{how}");
+        assert!(e.message.contains("INVALID"), "{how}");
+        assert!(
+            e.help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("DROP INDEX CONCURRENTLY app.\"T_id\";"),
+            "{how}"
+        );
+        assert_eq!(db.ledger(), ["001:t"], "{how}");
+        c.batch_execute("DROP INDEX CONCURRENTLY app.\"T_id\"")
+            .unwrap();
+        migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{if_not_exists:?}: {f}"));
+        assert_eq!(
+            db.value("SELECT indisvalid FROM pg_index WHERE indexrelid = 'app.\"T_id\"'::regclass")
+                .as_deref(),
+            Some("t")
+        );
+    }
+}

@@ -26,6 +26,7 @@ use serde::Serialize;
 use super::backoff::{human, Backoff};
 use super::{is_connection_lost, query_error};
 use crate::error::{Error, ErrorKind};
+use crate::files::lexer::TokenKind;
 use crate::files::{Migration, SqlFile, TransactionMode};
 use crate::ledger::{self, RowKind, TrackingTable};
 
@@ -1124,18 +1125,98 @@ fn server_details(db: &DbError) -> Vec<String> {
     details
 }
 
-/// Indexes left INVALID (by a failed `CREATE INDEX CONCURRENTLY`), as `regclass` text.
-fn invalid_indexes(client: &mut Client) -> Result<Vec<String>, postgres::Error> {
+/// An index left INVALID (by a failed or interrupted `CREATE INDEX CONCURRENTLY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct InvalidIndex {
+    /// `schema.name`, each part quoted as needed: what a `DROP INDEX` takes.
+    qualified: String,
+    /// The index's own name, as stored.
+    name: String,
+}
+
+/// Every INVALID index of the database, outside the system schemas.
+fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, postgres::Error> {
     let messages = client.simple_query(
-        "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid ORDER BY 1",
+        "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), \
+         c.relname FROM pg_catalog.pg_index i \
+         JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE NOT i.indisvalid ORDER BY 1",
     )?;
     Ok(messages
         .iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            SimpleQueryMessage::Row(r) => Some(InvalidIndex {
+                qualified: r.get(0)?.to_string(),
+                name: r.get(1)?.to_string(),
+            }),
             _ => None,
         })
         .collect())
+}
+
+/// The INVALID index a `CREATE [UNIQUE] INDEX` of `file` would create again: left by an
+/// interrupted run of this very migration (client killed, server restarted), it makes the
+/// statement fail with "already exists" — or, with `IF NOT EXISTS`, succeed without building
+/// anything. Matched by the name the statement gives, read with the shared lexer.
+fn invalid_index_recreated<'i>(
+    file: &SqlFile,
+    invalid: &'i [InvalidIndex],
+) -> Option<&'i InvalidIndex> {
+    if invalid.is_empty() {
+        return None;
+    }
+    let split = crate::files::lexer::split(&file.text);
+    split
+        .statements
+        .iter()
+        .filter(|s| {
+            s.starts_with(&["CREATE", "INDEX"]) || s.starts_with(&["CREATE", "UNIQUE", "INDEX"])
+        })
+        .find_map(|s| {
+            s.tokens().find_map(|t| {
+                let name = match t.kind {
+                    TokenKind::Word => t.text.to_lowercase(),
+                    TokenKind::QuotedIdent if t.text.len() >= 2 && t.text.starts_with('"') => {
+                        t.text[1..t.text.len() - 1].replace("\"\"", "\"")
+                    }
+                    _ => return None,
+                };
+                invalid.iter().find(|i| i.name == name)
+            })
+        })
+}
+
+/// A no-transaction migration refused before it runs: it would build `index` again, which an
+/// interrupted run of it left INVALID.
+fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -> StepFailure {
+    let error = Error::new(
+        ErrorKind::MigrationFailed,
+        format!(
+            "migration {} creates index {}, which exists and is INVALID: a `CREATE INDEX \
+             CONCURRENTLY` of an earlier run was interrupted (client killed, server restarted)",
+            step.migration.id(),
+            index.qualified
+        ),
+    )
+    .with_detail(format!(
+        "nothing of {} was run; {}",
+        step.file().path.display(),
+        ledger_state(step.direction)
+    ))
+    .with_help(format!(
+        "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
+        crate::hint::command(match step.direction {
+            Direction::Up => "migrate up",
+            Direction::Down => "migrate down",
+        }),
+        index.qualified
+    ));
+    StepFailure {
+        error,
+        location: None,
+        sqlstate: None,
+    }
 }
 
 /// Statements of a file as (byte range, 1-based first line), from the shared splitter.
@@ -1155,6 +1236,9 @@ fn run_statements(
     let start = Instant::now();
     let file = step.file();
     let before = invalid_indexes(client).map_err(|e| connection_lost(step, e))?;
+    if let Some(index) = invalid_index_recreated(file, &before) {
+        return Err(invalid_index_left_behind(step, index));
+    }
     client
         .batch_execute(&format!(
             "{RESET_SESSION} {}",
@@ -1189,8 +1273,9 @@ fn run_statements(
             if let Ok(after) = invalid_indexes(client) {
                 for index in after.iter().filter(|i| !before.contains(i)) {
                     failure.error = failure.error.with_detail(format!(
-                        "index {index} was left INVALID by the failed build; drop it before running again: \
-                         DROP INDEX CONCURRENTLY IF EXISTS {index};"
+                        "index {0} was left INVALID by the failed build; drop it before running again: \
+                         DROP INDEX CONCURRENTLY IF EXISTS {0};",
+                        index.qualified
                     ));
                 }
             }
