@@ -26,6 +26,7 @@ use crate::db::ledger::{self, Access, Write};
 use crate::db::lock;
 pub use crate::db::lock::LockHolder;
 use crate::db::writable;
+use crate::display;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{self, Migration, MigrationSet, TransactionMode};
 use crate::history::{FileErrors, History};
@@ -239,6 +240,10 @@ pub struct ReportedError {
 pub struct UpReport {
     /// Versions applied by this run, in order.
     pub applied: Vec<String>,
+    /// Versions whose fate is unknown: the connection was lost while they ran and could not be
+    /// re-established to read the ledger; they may have committed (`migrate status` tells).
+    /// Never also in `skipped`.
+    pub unknown: Vec<String>,
     /// Pending versions this run did not apply: beyond `steps`/`target`, or not attempted after
     /// a failure.
     pub skipped: Vec<String>,
@@ -368,6 +373,8 @@ struct RunFailure {
     migration: Option<(String, String)>,
     location: Option<Location>,
     sqlstate: Option<String>,
+    /// See [`StepFailure::unknown_fate`].
+    unknown_fate: usize,
 }
 
 impl From<Error> for RunFailure {
@@ -377,6 +384,7 @@ impl From<Error> for RunFailure {
             migration: None,
             location: None,
             sqlstate: None,
+            unknown_fate: 0,
         }
     }
 }
@@ -388,6 +396,7 @@ impl RunFailure {
             migration: Some((m.version_text.clone(), m.name.clone())),
             location: f.location,
             sqlstate: f.sqlstate,
+            unknown_fate: f.unknown_fate,
         }
     }
 
@@ -735,28 +744,40 @@ impl Migrator {
                                 report,
                                 &mut f,
                             );
+                        // After a lost connection that could not be checked, the migrations
+                        // of the message that was cut short may have committed: their fate is
+                        // unknown, and they are never called skipped.
+                        let failed_at = report.applied.len();
+                        let unknown_end = if confirmed {
+                            failed_at
+                        } else {
+                            (failed_at + f.unknown_fate).min(plan.apply.len())
+                        };
+                        report.unknown = versions(&plan.apply[failed_at..unknown_end]);
                         let not_attempted = versions(
                             plan.apply
-                                .get(report.applied.len() + 1..)
+                                .get(unknown_end.max(failed_at + 1)..)
                                 .unwrap_or_default(),
                         );
                         if !report.applied.is_empty() {
                             f.error.details.push(format!(
                                 "applied before the failure: {}",
-                                report.applied.join(", ")
+                                display::versions(&report.applied)
+                            ));
+                        }
+                        if !report.unknown.is_empty() {
+                            f.error.details.push(format!(
+                                "fate unknown (they may have committed; run {} to see what is \
+                                 recorded): {}",
+                                crate::hint::command("migrate status"),
+                                display::versions(&report.unknown)
                             ));
                         }
                         if !not_attempted.is_empty() {
-                            // A lost connection may have cut a message short after the server
-                            // committed some of the migrations it carried.
-                            let label = if f.error.kind == ErrorKind::Connection && !confirmed {
-                                "not confirmed (see `cargo confiture migrate status`)"
-                            } else {
-                                "not attempted"
-                            };
-                            f.error
-                                .details
-                                .push(format!("{label}: {}", not_attempted.join(", ")));
+                            f.error.details.push(format!(
+                                "not attempted: {}",
+                                display::versions(&not_attempted)
+                            ));
                         }
                         report.skipped.splice(0..0, not_attempted);
                         f
@@ -1100,38 +1121,32 @@ fn confirm_after_lost_connection(
         let Some(row) = history.row_of(m).map(|r| r.row) else {
             break;
         };
-        let ms = row
-            .execution_time_ms
-            .and_then(|t| u64::try_from(t).ok())
-            .unwrap_or(0);
         report.applied.push(m.version_text.clone());
-        report
-            .migrations
-            .push(done(m, &m.up, Duration::from_millis(ms)));
+        // The time the server recorded; none when the row has none (never made up).
+        let mut migration = done(m, &m.up, Duration::ZERO);
+        migration.duration_ms = row.execution_time_ms.and_then(|t| u64::try_from(t).ok());
+        report.migrations.push(migration);
     }
-    // The message carried several migrations (our own detail says so), or the one sent alone
-    // committed after all: name the first migration the ledger lacks. The server stops at the
-    // first failure, so nothing after it committed.
-    let batch = failure
-        .error
-        .details
-        .iter()
-        .any(|d| d.starts_with("those the server finished"));
+    // The message carried several migrations, or the one sent alone committed after all: name
+    // the first migration the ledger lacks. The server stops at the first failure, so nothing
+    // after it committed.
+    let batch = failure.unknown_fate > 1;
     if batch || report.applied.len() > first {
         if let Some(m) = apply.get(report.applied.len()) {
             failure.error.message =
                 format!("connection lost before migration {} committed", m.id());
             failure.migration = Some((m.version_text.clone(), m.name.clone()));
-            failure.error.details.retain(|d| {
-                !d.starts_with("those the server finished") && !d.starts_with("its transaction")
-            });
-            failure.error.details.insert(
-                0,
-                "its transaction did not commit (checked in the ledger on a new connection)"
-                    .to_string(),
-            );
+            if m.up.mode == TransactionMode::Transaction {
+                // The details spoke of what was unknown: now it is known.
+                failure.error.details.clear();
+                failure.error.details.push(
+                    "its transaction did not commit (checked in the ledger on a new connection)"
+                        .to_string(),
+                );
+            }
         }
     }
+    failure.unknown_fate = 0;
     true
 }
 
@@ -1238,14 +1253,11 @@ fn run_single(
                     direction: Direction::Up,
                     mode: m.up.mode,
                 },
+                // Done, not committed: announced once the whole transaction commits, so that
+                // a failed run never shows a migration it rolled back as applied.
                 Some(d) => {
                     durations[i] = d;
-                    Progress::Finished {
-                        version: m.version_text.clone(),
-                        name: m.name.clone(),
-                        direction: Direction::Up,
-                        duration_ms: ms(d),
-                    }
+                    return;
                 }
             };
             (*progress_cell.borrow_mut())(event);
@@ -1253,7 +1265,14 @@ fn run_single(
     );
     match result {
         Ok(()) => {
+            let progress = progress_cell.into_inner();
             for (m, d) in migrations.iter().zip(durations) {
+                progress(Progress::Finished {
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    direction: Direction::Up,
+                    duration_ms: ms(d),
+                });
                 report.applied.push(m.version_text.clone());
                 report.migrations.push(done(m, &m.up, d));
             }

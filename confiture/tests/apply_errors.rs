@@ -289,3 +289,70 @@ fn an_invalid_index_left_by_an_interrupted_build_is_named_with_the_drop_to_run()
         );
     }
 }
+
+/// The connection drops while a message of four migrations runs (the first has committed, the
+/// second sleeps) and cannot be re-established (the database refuses connections): none of
+/// them is "skipped" — their fate is unknown, listed as such in the report (JSON) and the
+/// error's details (text), which say to run `migrate status`.
+#[test]
+fn after_an_unrecoverable_lost_connection_committed_migrations_are_never_skipped() {
+    let db = TestDb::new("lost_unknown");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("002", "slow", "SELECT pg_sleep(30);\n", "SELECT 1;\n")
+        .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n")
+        .migration("004", "d", "CREATE TABLE d (id int);\n", "DROP TABLE d;\n");
+    let mut env = apply_support::environment(&db.name);
+    env.application_name = "lost-unknown".to_string();
+    let path = dir.path.clone();
+    let runner = std::thread::spawn(move || {
+        let mut migrator = migrator_for(env, &path);
+        // The four travel in one message.
+        migrator.up(&UpOptions::default(), &mut no_progress)
+    });
+    let mut admin = apply_support::connect("postgres", "confiture-tests");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let pid = loop {
+        let found = apply_support::value(
+            &mut admin,
+            &format!(
+                "SELECT pid::text FROM pg_stat_activity WHERE datname = '{}' AND application_name = \
+                 'lost-unknown' AND wait_event = 'PgSleep'",
+                db.name
+            ),
+        );
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the migration never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false; SELECT pg_terminate_backend({pid})",
+            db.name
+        ))
+        .unwrap();
+    let failed = runner.join().unwrap().unwrap_err();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true",
+            db.name
+        ))
+        .unwrap();
+    assert_eq!(failed.error.kind, ErrorKind::Connection, "{}", failed.error);
+    let report = &failed.report;
+    assert!(report.applied.is_empty(), "{report:?}");
+    assert_eq!(report.unknown, ["001", "002", "003", "004"], "{report:?}");
+    assert!(report.skipped.is_empty(), "{report:?}");
+    let json = serde_json::to_value(report).unwrap();
+    assert_eq!(json["unknown"][0], "001");
+    let text = failed.error.to_string() + &failed.error.details.join("\n");
+    assert!(text.contains("fate unknown"), "{text}");
+    assert!(text.contains("migrate status"), "{text}");
+    // 001 did commit, with its row: exactly what "unknown" warned about.
+    assert_eq!(db.ledger(), ["001:a"]);
+}

@@ -42,6 +42,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.up(&options, &mut |p| view.on(out, p));
+            warnings(out, &outcome, |r| &r.warnings);
             finish(out, outcome, |out, r| {
                 if r.dry_run {
                     plan_text(out, "would apply", &r.migrations)
@@ -73,17 +74,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut view = ProgressView::default();
             let outcome = migrator.down(&options, &mut |p| view.on(out, p));
             // `--allow-modified` went on past an edited file: say so where people look.
-            let report = match &outcome {
-                Ok(report) | Err(Failed { report, .. }) => report,
-            };
-            if !out.json_mode() {
-                for warning in &report.warnings {
-                    out.note(&format!(
-                        "{} {warning}",
-                        out.paint_err(Style::Yellow, "warning:")
-                    ));
-                }
-            }
+            warnings(out, &outcome, |r| &r.warnings);
             finish(out, outcome, |out, r| {
                 if r.dry_run {
                     plan_text(out, "would roll back", &r.migrations)
@@ -103,6 +94,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
+            warnings(out, &outcome, |r| &r.warnings);
             finish(out, outcome, |_, r| {
                 let verb = if r.dry_run {
                     "would record"
@@ -129,6 +121,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
+            warnings(out, &outcome, |r| &r.warnings);
             finish(out, outcome, |_, r| reinit_text(r))
         }
         Migrate::Generate(_) => unreachable!("generate does not connect; handled by commands::run"),
@@ -256,6 +249,29 @@ fn duration(flag: &str, text: &str) -> Result<Duration> {
 /// `--lock-timeout`: how long to wait for another runner's migration lock.
 fn lock_wait(args: &LockArgs) -> Result<Duration> {
     duration("--lock-timeout", &args.lock_timeout)
+}
+
+/// A report's warnings (the migration lock lost during the run, `--allow-modified` going on
+/// past an edited file), one `warning:` line each on stderr in table output; JSON carries
+/// them in `warnings`. The one printer for every command's warnings.
+fn warnings<R>(
+    out: &Output,
+    outcome: &std::result::Result<R, Failed<R>>,
+    of: impl Fn(&R) -> &Vec<String>,
+) {
+    if out.json_mode() {
+        return;
+    }
+    let report = match outcome {
+        Ok(report) | Err(Failed { report, .. }) => report,
+    };
+    for warning in of(report) {
+        out.note(&format!(
+            "{} {}",
+            out.paint_err(Style::Yellow, "warning:"),
+            display::escape_prose(warning)
+        ));
+    }
 }
 
 /// `applied 3 migrations in 41 ms: 001, 002, 003`; `applied 1000 migrations in 160 ms:

@@ -120,6 +120,10 @@ pub struct StepFailure {
     pub error: Error,
     pub location: Option<Location>,
     pub sqlstate: Option<String>,
+    /// How many steps, from the failing one on, may have committed without our knowing: the
+    /// connection dropped while they ran (the message carrying them, or the one step); 0 when
+    /// the server answered.
+    pub unknown_fate: usize,
 }
 
 /// Called before each retry with the attempt that failed (1-based) and the delay before the next.
@@ -775,6 +779,7 @@ pub fn run_steps(
 /// and neither may the others it carried.
 fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> StepFailure {
     let mut failure = connection_lost(&steps[0], e);
+    failure.unknown_fate = steps.len();
     if let (true, Some(last)) = (steps.len() > 1, steps.last()) {
         // Which of them committed is unknown: name them all (the first few and the last), not
         // just the first, which may well have committed.
@@ -829,6 +834,7 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
             error,
             location: None,
             sqlstate: None,
+            unknown_fate: 0,
         },
     ))
 }
@@ -1008,6 +1014,7 @@ fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
         .with_help(help),
         location: None,
         sqlstate,
+        unknown_fate: 1,
     }
 }
 
@@ -1039,6 +1046,7 @@ fn sql_failure(
                 .with_cause(e),
             location: None,
             sqlstate: None,
+            unknown_fate: 0,
         };
     };
     let code = db.code().code();
@@ -1108,6 +1116,7 @@ fn sql_failure(
         error,
         location,
         sqlstate: Some(code.to_string()),
+        unknown_fate: 0,
     }
 }
 
@@ -1216,6 +1225,7 @@ fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -> StepFailu
         error,
         location: None,
         sqlstate: None,
+        unknown_fate: 0,
     }
 }
 
