@@ -195,7 +195,8 @@ pub enum Progress {
         version: String,
         name: String,
         direction: Direction,
-        duration_ms: u64,
+        /// `None` when not known (never a share of a message's time).
+        duration_ms: Option<u64>,
     },
 }
 
@@ -1123,9 +1124,10 @@ fn confirm_after_lost_connection(
         };
         report.applied.push(m.version_text.clone());
         // The time the server recorded; none when the row has none (never made up).
-        let mut migration = done(m, &m.up, Duration::ZERO);
-        migration.duration_ms = row.execution_time_ms.and_then(|t| u64::try_from(t).ok());
-        report.migrations.push(migration);
+        let recorded = row.execution_time_ms.and_then(|t| u64::try_from(t).ok());
+        report
+            .migrations
+            .push(done(m, &m.up, recorded.map(Duration::from_millis)));
     }
     // The message carried several migrations, or the one sent alone committed after all: name
     // the first migration the ledger lacks. The server stops at the first failure, so nothing
@@ -1150,12 +1152,12 @@ fn confirm_after_lost_connection(
     true
 }
 
-fn done(m: &Migration, file: &files::SqlFile, duration: Duration) -> MigrationReport {
+fn done(m: &Migration, file: &files::SqlFile, duration: Option<Duration>) -> MigrationReport {
     MigrationReport {
         version: m.version_text.clone(),
         name: m.name.clone(),
         mode: file.mode,
-        duration_ms: Some(ms(duration)),
+        duration_ms: duration.map(ms),
         sql: None,
     }
 }
@@ -1168,7 +1170,7 @@ fn run_each(
     settings: &ApplySettings,
     steps: &[Step<'_>],
     progress: &mut dyn FnMut(Progress),
-    on_done: &mut dyn FnMut(&Migration, Duration),
+    on_done: &mut dyn FnMut(&Migration, Option<Duration>),
 ) -> Run<()> {
     let Some(direction) = steps.first().map(|s| s.direction) else {
         return Ok(());
@@ -1211,7 +1213,7 @@ fn run_each(
                     version: m.version_text.clone(),
                     name: m.name.clone(),
                     direction,
-                    duration_ms: ms(outcome.duration),
+                    duration_ms: outcome.duration.map(ms),
                 });
                 on_done(m, outcome.duration);
             }
@@ -1271,10 +1273,10 @@ fn run_single(
                     version: m.version_text.clone(),
                     name: m.name.clone(),
                     direction: Direction::Up,
-                    duration_ms: ms(d),
+                    duration_ms: Some(ms(d)),
                 });
                 report.applied.push(m.version_text.clone());
-                report.migrations.push(done(m, &m.up, d));
+                report.migrations.push(done(m, &m.up, Some(d)));
             }
             Ok(())
         }

@@ -383,8 +383,12 @@ impl ProgressView {
                 duration_ms,
             } => {
                 self.done += 1;
+                // A time only when it is known: never a share of a message's time.
+                let took = duration_ms
+                    .map(|ms| format!(" ({ms} ms)"))
+                    .unwrap_or_default();
                 out.progress(&format!(
-                    "{} {} ({duration_ms} ms)",
+                    "{} {}{took}",
                     out.paint_err(Style::Green, direction_done(direction)),
                     shown_id(&version, &name)
                 ));

@@ -101,7 +101,9 @@ impl<'a> Step<'a> {
 /// What running a step took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepOutcome {
-    pub duration: Duration,
+    /// As measured by the server (or, statement by statement, by us); `None` when it is not
+    /// known — never a share of a message's time.
+    pub duration: Option<Duration>,
     /// 1, or more when the migration was retried after a lock timeout.
     pub attempts: u32,
 }
@@ -349,21 +351,37 @@ fn elapsed_ms() -> String {
 /// The SQL that records (up) or forgets (down) the migration in the ledger, as the connecting
 /// role (the migration may have run `SET ROLE`). The table is schema-qualified by the caller
 /// (see [`crate::db::ledger::read_qualified`]): a migration's `search_path` does not matter.
-fn ledger_sql(table: &TrackingTable, step: &Step<'_>) -> String {
+///
+/// The statement returns the step's `index` in its message and its time, measured by the
+/// server (columns [`STEP_COLUMN`], [`MS_COLUMN`]): how [`run_steps`] learns each step's
+/// duration from the message itself.
+fn ledger_sql(table: &TrackingTable, step: &Step<'_>, index: usize) -> String {
     let m = step.migration;
     let row = match step.direction {
-        Direction::Up => ledger::insert_applied_at_sql(
-            table,
-            step.ledger_version,
-            &m.name,
-            &m.up.checksum,
-            &started_at(),
-            &elapsed_ms(),
+        Direction::Up => format!(
+            "{} RETURNING {index} AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN}",
+            ledger::insert_applied_at_sql(
+                table,
+                step.ledger_version,
+                &m.name,
+                &m.up.checksum,
+                &started_at(),
+                &elapsed_ms(),
+            )
         ),
-        Direction::Down => ledger::delete_sql(table, step.ledger_version),
+        Direction::Down => format!(
+            "{} RETURNING {index} AS {STEP_COLUMN}, {} AS {MS_COLUMN}",
+            ledger::delete_sql(table, step.ledger_version),
+            elapsed_ms()
+        ),
     };
     format!("{RESET_ROLE}\n{row}")
 }
+
+/// The column of a ledger statement's result naming its step in the message.
+const STEP_COLUMN: &str = "confiture_step";
+/// The column of a ledger statement's result giving the step's milliseconds.
+const MS_COLUMN: &str = "confiture_ms";
 
 /// The ledger SQL of a no-transaction step, sent on its own after its statements:
 /// `execution_time_ms` is measured by us and given as a literal.
@@ -393,7 +411,7 @@ fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<
     script.push_body(file, &file.text, 1);
     script.push_sql(&format!(
         "{};\n{RESET_SESSION} {}",
-        ledger_sql(&settings.table, step),
+        ledger_sql(&settings.table, step, 0),
         local_settings(settings, true)
     ));
 }
@@ -420,6 +438,7 @@ fn push_transaction<'a>(
     script: &mut Script<'a>,
     settings: &ApplySettings,
     step: &Step<'a>,
+    index: usize,
     marker: &str,
 ) {
     script.begin_step();
@@ -438,7 +457,7 @@ fn push_transaction<'a>(
     script.push_sql(&format!(
         "{};\n{RESET_SESSION}{sync}\nSELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
          pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);\nCOMMIT;",
-        ledger_sql(&settings.table, step)
+        ledger_sql(&settings.table, step, index)
     ));
 }
 
@@ -465,7 +484,7 @@ fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'a> {
     script.text.reserve(size);
     script.push_sql(&start_message());
     for (i, step) in steps.iter().enumerate() {
-        push_transaction(&mut script, settings, step, &format!("{nonce}:{i}"));
+        push_transaction(&mut script, settings, step, i, &format!("{nonce}:{i}"));
     }
     Batch { script, nonce }
 }
@@ -559,26 +578,50 @@ fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
     })
 }
 
-/// How long each step of a message that succeeded took. Applied migrations: the
-/// `execution_time_ms` the server wrote into their rows (one query per message); a message of
-/// one step, or a rollback (its row is gone): the message's time, split evenly.
-fn durations(
+/// How long each step of a message that succeeded took, from the rows its ledger statements
+/// returned (the server's own measure); `None` for a step whose statement returned none (a
+/// migration that ran `RESET ALL` took its clock away).
+fn returned_durations(messages: &[SimpleQueryMessage], steps: usize) -> Vec<Option<Duration>> {
+    let mut taken = vec![None; steps];
+    for message in messages {
+        let SimpleQueryMessage::Row(row) = message else {
+            continue;
+        };
+        let ours = matches!(row.columns(), [step, ms] if step.name() == STEP_COLUMN && ms.name() == MS_COLUMN);
+        if !ours {
+            continue;
+        }
+        let index = row.get(0).and_then(|i| i.parse::<usize>().ok());
+        let ms = row.get(1).and_then(|ms| ms.parse::<u64>().ok());
+        if let (Some(slot), Some(ms)) = (index.and_then(|i| taken.get_mut(i)), ms) {
+            *slot = Some(Duration::from_millis(ms));
+        }
+    }
+    taken
+}
+
+/// How long the steps of a failed message that committed took: the `execution_time_ms` of
+/// their rows (one query, only after a failure); `None` for rollbacks, whose rows are gone.
+fn recorded_durations(
     client: &mut Client,
     settings: &ApplySettings,
     steps: &[Step<'_>],
-    elapsed: Duration,
-) -> Vec<Duration> {
-    let even = elapsed / u32::try_from(steps.len()).unwrap_or(u32::MAX).max(1);
-    if steps.len() == 1 || steps[0].direction == Direction::Down {
-        return vec![even; steps.len()];
+) -> Vec<Option<Duration>> {
+    let unknown = vec![None; steps.len()];
+    if steps.is_empty() || steps[0].direction == Direction::Down {
+        return unknown;
     }
+    let versions: Vec<String> = steps
+        .iter()
+        .map(|s| ledger::literal(s.ledger_version))
+        .collect();
     let sql = format!(
-        "SELECT version, execution_time_ms FROM {} ORDER BY pk_confiture DESC LIMIT {}",
+        "SELECT version, execution_time_ms FROM {} WHERE version IN ({})",
         settings.table.quoted(),
-        steps.len()
+        versions.join(", ")
     );
     let Ok(messages) = client.simple_query(&sql) else {
-        return vec![even; steps.len()];
+        return unknown;
     };
     let measured: std::collections::HashMap<&str, u64> = messages
         .iter()
@@ -592,7 +635,7 @@ fn durations(
         .map(|s| {
             measured
                 .get(s.ledger_version)
-                .map_or(even, |ms| Duration::from_millis(*ms))
+                .map(|ms| Duration::from_millis(*ms))
         })
         .collect()
 }
@@ -613,13 +656,17 @@ pub fn run_steps(
     limits: BatchLimits,
     on_event: &mut dyn FnMut(StepEvent),
 ) -> Result<(), (usize, StepFailure)> {
+    if let Some(refusal) = copy_refusal(steps) {
+        return Err(refusal);
+    }
     let new_backoff = || Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
     let mut next = 0;
     // The step whose Started was sent and whose Finished was not.
     let mut announced = None;
     // Attempts of the step at `next`, and the time it spent in failed ones and their waits.
     let mut attempt = 1;
-    let mut spent = Duration::ZERO;
+    // `None` once a failed attempt's time is not known: the total would be made up.
+    let mut spent = Some(Duration::ZERO);
     let mut backoff = new_backoff();
     // A step to send on its own, because a failed message could not be pinned on one step.
     let mut cut: Option<usize> = None;
@@ -641,10 +688,10 @@ pub fn run_steps(
         let end = batch_end(steps, first, limits, cut);
         let batch = batch(settings, &steps[first..end]);
         let start = Instant::now();
-        let result = client.batch_execute(batch.script.text());
+        let result = client.simple_query(batch.script.text());
         let elapsed = start.elapsed();
         let finish = |i: usize,
-                      duration: Duration,
+                      duration: Option<Duration>,
                       attempts: u32,
                       announced: &mut Option<usize>,
                       on_event: &mut dyn FnMut(StepEvent)| {
@@ -655,11 +702,11 @@ pub fn run_steps(
             on_event(StepEvent::Finished(i, StepOutcome { duration, attempts }));
         };
         let e = match result {
-            Ok(()) => {
-                let taken = durations(client, settings, &steps[first..end], elapsed);
+            Ok(messages) => {
+                let taken = returned_durations(&messages, end - first);
                 for (i, duration) in (first..end).zip(taken) {
                     let (duration, attempts) = if i == first {
-                        (duration + spent, attempt)
+                        (duration.zip(spent).map(|(d, s)| d + s), attempt)
                     } else {
                         (duration, 1)
                     };
@@ -667,7 +714,7 @@ pub fn run_steps(
                 }
                 next = end;
                 attempt = 1;
-                spent = Duration::ZERO;
+                spent = Some(Duration::ZERO);
                 backoff = new_backoff();
                 continue;
             }
@@ -685,18 +732,22 @@ pub fn run_steps(
             Err(lost) => return Err((first, connection_lost(&steps[first], lost))),
         };
         let failed = (first + marker).min(end - 1);
-        let share = elapsed / u32::try_from(failed - first + 1).unwrap_or(u32::MAX);
-        for i in first..failed {
+        let committed = recorded_durations(client, settings, &steps[first..failed]);
+        // The failed attempt took what the message took minus the steps that committed in it.
+        let failed_attempt = committed
+            .iter()
+            .try_fold(elapsed, |left, d| d.map(|d| left.saturating_sub(d)));
+        for (i, duration) in (first..failed).zip(committed) {
             let (duration, attempts) = if i == first {
-                (share + spent, attempt)
+                (duration.zip(spent).map(|(d, s)| d + s), attempt)
             } else {
-                (share, 1)
+                (duration, 1)
             };
             finish(i, duration, attempts, &mut announced, on_event);
         }
         if failed > first {
             attempt = 1;
-            spent = Duration::ZERO;
+            spent = Some(Duration::ZERO);
             backoff = new_backoff();
         }
         next = failed;
@@ -735,7 +786,7 @@ pub fn run_steps(
                 delay,
             });
             std::thread::sleep(delay);
-            spent += share + delay;
+            spent = spent.zip(failed_attempt).map(|(s, f)| s + f + delay);
             attempt += 1;
             continue;
         }
@@ -839,6 +890,45 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
     ))
 }
 
+/// The first step with a `COPY` through the client (`FROM STDIN`, `TO STDOUT`, in any form),
+/// as a refusal (exit 5) before anything runs. `lint` refuses them first (C104); the engine,
+/// a public API, refuses them too: the protocol would break mid-message (the server waiting
+/// for rows, or sending rows nobody reads), which looks like a lost connection and may follow
+/// a commit.
+pub fn copy_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
+    steps.iter().enumerate().find_map(|(i, step)| {
+        let file = step.file();
+        let split = crate::files::lexer::split(&file.text);
+        let stmt = split
+            .statements
+            .iter()
+            .find(|s| s.copy_stream().is_some())?;
+        let error = Error::invalid(format!(
+            "{}:{}: COPY through the client (FROM STDIN / TO STDOUT) cannot run in a migration: \
+             confiture sends SQL only",
+            file.path.display(),
+            stmt.line
+        ))
+        .with_help(
+            "use INSERT ... VALUES, or COPY from/to a file on the server (`cargo confiture lint` \
+             explains C104); nothing was run",
+        );
+        Some((
+            i,
+            StepFailure {
+                error,
+                location: Some(Location {
+                    path: file.path.clone(),
+                    line: stmt.line,
+                    column: 1,
+                }),
+                sqlstate: None,
+                unknown_fate: 0,
+            },
+        ))
+    })
+}
+
 /// Runs every step in one transaction (`up --single-transaction`): all are recorded, or none.
 /// Each step is its own message inside the transaction, so a failure names its migration.
 /// `on_step(i, None)` announces step `i`, `on_step(i, Some(duration))` reports it done (not yet
@@ -850,7 +940,7 @@ pub fn run_in_one_transaction(
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
 ) -> Result<(), (usize, StepFailure)> {
-    if let Some(refusal) = single_transaction_refusal(steps) {
+    if let Some(refusal) = single_transaction_refusal(steps).or_else(|| copy_refusal(steps)) {
         return Err(refusal);
     }
     let (Some(first), Some(last)) = (steps.first().copied(), steps.last().copied()) else {
@@ -919,7 +1009,7 @@ pub fn run_step(
     on_retry: &mut OnRetry<'_>,
 ) -> Result<StepOutcome, StepFailure> {
     let mut outcome = StepOutcome {
-        duration: Duration::ZERO,
+        duration: None,
         attempts: 1,
     };
     run_steps(
@@ -1314,7 +1404,7 @@ fn run_statements(
         f
     })?;
     Ok(StepOutcome {
-        duration: start.elapsed(),
+        duration: Some(start.elapsed()),
         attempts: 1,
     })
 }
