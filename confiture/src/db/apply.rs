@@ -329,6 +329,7 @@ const CLOCK_VALUE: &str = "NULLIF(pg_catalog.current_setting('confiture.t', true
 /// Transactional like any `SET`: rolled back with a failed migration's transaction.
 pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL;";
 /// The role half of [`RESET_SESSION`]: the ledger row is written as the connecting role.
+/// After it (and the ledger statement), `RESET ALL` completes the reset.
 const RESET_ROLE: &str = "RESET SESSION AUTHORIZATION; RESET ROLE;";
 
 /// The start of every message that runs migrations: a clean session and a started clock.
@@ -401,8 +402,9 @@ fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &str) -> Strin
 }
 
 /// Appends a step's body and ledger row to a script already inside the one transaction of
-/// `--single-transaction`, then puts the session back for the next step: [`RESET_SESSION`] and
-/// the run's `SET LOCAL`s again (a reset takes them away too).
+/// `--single-transaction`, then puts the session back for the next step: [`RESET_SESSION`]
+/// (the role before the ledger row, the settings after it) and the run's `SET LOCAL`s again
+/// (`RESET ALL` takes them away too).
 fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<'a>) {
     script.push_sql(&format!(
         "SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
@@ -410,7 +412,7 @@ fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<
     let file = step.file();
     script.push_body(file, &file.text, 1);
     script.push_sql(&format!(
-        "{};\n{RESET_SESSION} {}",
+        "{};\nRESET ALL; {}",
         ledger_sql(&settings.table, step, 0),
         local_settings(settings, true)
     ));
@@ -430,7 +432,7 @@ fn begin_sql(settings: &ApplySettings, synchronous_commit: bool) -> String {
 }
 
 /// Appends one step as its own transaction: `BEGIN`, its `SET LOCAL`s, the body, the ledger
-/// row (as the connecting role), [`RESET_SESSION`], the session's progress `marker` with the
+/// row (as the connecting role), the rest of [`RESET_SESSION`], the session's progress `marker` with the
 /// next migration's clock, `COMMIT`. Nothing but utility statements of our own and one
 /// `SELECT` around the body, so that a migration costs the server little more than the bare
 /// transaction.
@@ -445,8 +447,9 @@ fn push_transaction<'a>(
     script.push_sql(&begin_sql(settings, step.synchronous_commit));
     let file = step.file();
     script.push_body(file, &file.text, 1);
-    // The reset comes back after the ledger row: it must not run under the migration's
-    // settings. Its `synchronous_commit` must hold for the COMMIT, so it is set again.
+    // The role is reset before the ledger row (written as the connecting role), every setting
+    // after it (the row reads its clock from one). `synchronous_commit` must hold for the
+    // COMMIT, so it is set again.
     // The marker is session-level and set last, so it survives COMMIT and is undone by an
     // abort: after a failure it names the last transaction of the message that committed.
     let sync = if step.synchronous_commit {
@@ -455,7 +458,7 @@ fn push_transaction<'a>(
         " SET LOCAL synchronous_commit = off;"
     };
     script.push_sql(&format!(
-        "{};\n{RESET_SESSION}{sync}\nSELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
+        "{};\nRESET ALL;{sync}\nSELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
          pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);\nCOMMIT;",
         ledger_sql(&settings.table, step, index)
     ));
