@@ -510,6 +510,9 @@ fn read_ledger(client: &mut Client, table: &TrackingTable) -> Result<(Vec<Ledger
     })
 }
 
+/// A ledger's rows and what this role may do to it.
+type LedgerFound = (Vec<LedgerRow>, Access);
+
 /// `settings` writing the ledger by the schema-qualified name the server resolved `table` to
 /// (a migration's `search_path` must not send its row elsewhere), and the ledger's rows.
 /// Creates the table first when `create` and it does not exist yet.
@@ -520,7 +523,7 @@ fn qualified_settings(
     client: &mut Client,
     settings: &ApplySettings,
     wait: Duration,
-) -> Result<(ApplySettings, Option<(Vec<LedgerRow>, Access)>)> {
+) -> Result<(ApplySettings, Option<LedgerFound>)> {
     let (table, found) = match crate::db::ledger::read_qualified(client, &settings.table, wait)? {
         Some(found) => (found.table, Some((found.ledger.rows, found.access))),
         None => (settings.table.clone(), None),
@@ -723,7 +726,7 @@ impl Migrator {
                     return Ok(());
                 }
                 if single {
-                    run_single(client, &settings, &plan.apply, progress, report)
+                    run_single(client, settings, &plan.apply, progress, report)
                 } else {
                     let last = plan.apply.len() - 1;
                     let steps: Vec<Step<'_>> = plan
@@ -732,7 +735,7 @@ impl Migrator {
                         .enumerate()
                         .map(|(i, m)| Step::up(m, i == last))
                         .collect();
-                    let result = run_each(client, &settings, &steps, progress, &mut |m, d| {
+                    let result = run_each(client, settings, &steps, progress, &mut |m, d| {
                         report.applied.push(m.version_text.clone());
                         report.migrations.push(done(m, &m.up, d));
                     });
@@ -864,7 +867,7 @@ impl Migrator {
                     .enumerate()
                     .map(|(i, r)| Step::down(r.migration, &r.row.version, i == last))
                     .collect();
-                run_each(client, &settings, &steps, progress, &mut |m, d| {
+                run_each(client, settings, &steps, progress, &mut |m, d| {
                     report.rolled_back.push(m.version_text.clone());
                     report.migrations.push(done(m, &m.down, d));
                 })

@@ -3,6 +3,8 @@
 //! ledger names the ledger and the privilege or column (exit 5), never the user's file; and a
 //! failed migration's SQL is never executed a second time.
 
+#![allow(clippy::result_large_err)] // `Outcome`s are returned from test threads as they are.
+
 mod apply_support;
 
 use apply_support::{migrator_for, Dir, TestDb};
