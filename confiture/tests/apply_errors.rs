@@ -332,11 +332,16 @@ fn after_an_unrecoverable_lost_connection_committed_migrations_are_never_skipped
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
+    // Committed before the backend is terminated (one message would be one transaction, and
+    // the reconnection could win the race against its commit).
     admin
         .batch_execute(&format!(
-            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false; SELECT pg_terminate_backend({pid})",
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false",
             db.name
         ))
+        .unwrap();
+    admin
+        .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
         .unwrap();
     let failed = runner.join().unwrap().unwrap_err();
     admin
