@@ -108,12 +108,15 @@ fn open_gate(client: &mut postgres::Client) {
         .expect("open the gate");
 }
 
-/// Whether a session of `db` is waiting at the gate, inside a migration (holding the lock).
+/// Whether a session of `db` is waiting at the gate, inside a migration (holding the lock): its
+/// query names the gate, or (the server truncates query texts at `track_activity_query_size`,
+/// and a migration may travel in one message with others) it sleeps in the gate's loop.
 fn at_gate(client: &mut postgres::Client, db: &str) -> bool {
     client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1 \
-             AND query LIKE '%FROM pause%' AND pid <> pg_backend_pid())",
+             AND (query LIKE '%FROM pause%' OR wait_event = 'PgSleep') \
+             AND pid <> pg_backend_pid())",
             &[&db],
         )
         .expect("pg_stat_activity")

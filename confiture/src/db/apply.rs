@@ -316,9 +316,9 @@ fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
 /// and no `execution_time_ms` (omitted rather than made up).
 const CLOCK: &str = "confiture.t";
 /// The clock's value now.
-const CLOCK_NOW: &str = "pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())::text";
+const CLOCK_NOW: &str = "date_part('epoch', clock_timestamp())::text";
 /// The clock as a number, NULL when a migration reset it.
-const CLOCK_VALUE: &str = "NULLIF(pg_catalog.current_setting('confiture.t', true), '')::float8";
+const CLOCK_VALUE: &str = "NULLIF(current_setting('confiture.t', true), '')::float8";
 
 /// Puts the session back as the connection opened it: the role and session user of the login,
 /// every setting at its connection-time value (`RESET ALL` keeps what the startup packet and
@@ -330,6 +330,9 @@ const CLOCK_VALUE: &str = "NULLIF(pg_catalog.current_setting('confiture.t', true
 pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL;";
 /// The role half of [`RESET_SESSION`]: the ledger row is written as the connecting role.
 /// After it (and the ledger statement), `RESET ALL` completes the reset.
+/// The ledger statement names its table schema-qualified (the caller resolves it) and calls
+/// only functions of `pg_catalog`, which every `search_path` searches first unless it names
+/// `pg_catalog` itself later on.
 const RESET_ROLE: &str = "RESET SESSION AUTHORIZATION; RESET ROLE;";
 
 /// The start of every message that runs migrations: a clean session and a started clock.
@@ -339,14 +342,12 @@ fn start_message() -> String {
 
 /// When the migration began.
 fn started_at() -> String {
-    format!("COALESCE(pg_catalog.to_timestamp({CLOCK_VALUE}), pg_catalog.now())")
+    format!("COALESCE(to_timestamp({CLOCK_VALUE}), now())")
 }
 
 /// Milliseconds since the migration began, measured by the server (NULL without a clock).
 fn elapsed_ms() -> String {
-    format!(
-        "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) - {CLOCK_VALUE}) * 1000)::int"
-    )
+    format!("((date_part('epoch', clock_timestamp()) - {CLOCK_VALUE}) * 1000)::int")
 }
 
 /// The SQL that records (up) or forgets (down) the migration in the ledger, as the connecting
