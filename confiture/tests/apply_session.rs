@@ -136,7 +136,11 @@ impl Drop for Role {
 
 #[test]
 fn set_role_inside_a_migration_writes_the_ledger_as_the_connecting_role() {
-    for (how, runs) in runs() {
+    for (set, (how, runs)) in ["SET ROLE", "SET SESSION AUTHORIZATION"]
+        .into_iter()
+        .flat_map(|set| runs().into_iter().map(move |run| (set, run)))
+    {
+        let how = format!("{set}, {how}");
         let db = TestDb::new("role");
         let role = Role::new(&db);
         let dir = Dir::new();
@@ -148,7 +152,7 @@ fn set_role_inside_a_migration_writes_the_ledger_as_the_connecting_role() {
         dir.migration(
             "001",
             "first",
-            &format!("SET ROLE \"{}\";\nSELECT 1;\n", role.0),
+            &format!("{set} \"{}\";\nSELECT 1;\n", role.0),
             "SELECT 1;\n",
         )
         .migration(
