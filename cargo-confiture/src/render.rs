@@ -17,16 +17,10 @@ pub enum Paint {
     Help,
 }
 
-/// Versions for a sentence that already says how many there are: all of them up to
-/// [`SHOWN_IN_FULL`], else the first and the last (`0001…1000`). JSON keeps full lists.
+/// Versions for a sentence that already says how many there are: `display::version_range`,
+/// the one rule for shortening (`0001…1000`). JSON keeps full lists.
 pub fn versions(list: &[String]) -> String {
-    const SHOWN_IN_FULL: usize = 5;
-    let shown: Vec<_> = list.iter().map(|v| display::escape(v)).collect();
-    match shown.as_slice() {
-        [] => String::new(),
-        [first, .., last] if shown.len() > SHOWN_IN_FULL => format!("{first}…{last}"),
-        all => all.join(", "),
-    }
+    display::version_range(list)
 }
 
 /// `1 warning`, `2 errors`.

@@ -46,6 +46,32 @@ pub fn escape_prose(text: &str) -> Cow<'_, str> {
     escape_where(text, |c| is_hazard(c) && c != '\n' && c != '\t')
 }
 
+/// How many versions a list shows in full; a longer one is shortened to its ends.
+pub const VERSIONS_SHOWN_IN_FULL: usize = 5;
+
+/// Versions for a sentence that already says how many there are: all of them (escaped) up to
+/// [`VERSIONS_SHOWN_IN_FULL`], else the first and the last (`0001…1000`). JSON keeps full
+/// lists; this is the one rule for shortening them in text.
+pub fn version_range(list: &[String]) -> String {
+    let shown: Vec<_> = list.iter().map(|v| escape(v)).collect();
+    match shown.as_slice() {
+        [] => String::new(),
+        [first, .., last] if shown.len() > VERSIONS_SHOWN_IN_FULL => format!("{first}…{last}"),
+        all => all.join(", "),
+    }
+}
+
+/// Versions for a sentence that does not count them: [`version_range`], with the count when
+/// shortened (`0002…0300, 299 migrations`).
+pub fn versions(list: &[String]) -> String {
+    let range = version_range(list);
+    if list.len() > VERSIONS_SHOWN_IN_FULL {
+        format!("{range}, {} migrations", list.len())
+    } else {
+        range
+    }
+}
+
 /// `path` relative to `cwd` when they share more than the root: `db/migrations` below it,
 /// `../db/migrations` beside it; else `path` unchanged. Both are taken as given (no IO);
 /// a relative `path` is returned as it is.
@@ -96,6 +122,18 @@ pub fn path(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn long_version_lists_are_shortened_by_one_rule() {
+        let list = |n: usize| -> Vec<String> { (2..n + 2).map(|i| format!("{i:04}")).collect() };
+        assert_eq!(versions(&[]), "");
+        assert_eq!(versions(&list(1)), "0002");
+        assert_eq!(versions(&list(5)), "0002, 0003, 0004, 0005, 0006");
+        assert_eq!(versions(&list(299)), "0002…0300, 299 migrations");
+        assert_eq!(version_range(&list(299)), "0002…0300");
+        assert_eq!(versions(&["\x1b[2J".to_string()]), "\\x1b[2J");
+    }
+
     use super::*;
 
     #[test]

@@ -22,9 +22,11 @@ use serde::Serialize;
 
 pub use crate::db::apply::Direction;
 use crate::db::apply::{self, ApplySettings, Location, Step, StepFailure};
+use crate::db::ledger::{self, Access, Write};
 use crate::db::lock;
 pub use crate::db::lock::LockHolder;
 use crate::db::writable;
+use crate::display;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{self, Migration, MigrationSet, TransactionMode};
 use crate::history::{FileErrors, History};
@@ -193,7 +195,8 @@ pub enum Progress {
         version: String,
         name: String,
         direction: Direction,
-        duration_ms: u64,
+        /// `None` when not known (never a share of a message's time).
+        duration_ms: Option<u64>,
     },
 }
 
@@ -259,6 +262,10 @@ impl ReportedError {
 pub struct UpReport {
     /// Versions applied by this run, in order.
     pub applied: Vec<String>,
+    /// Versions whose fate is unknown: the connection was lost while they ran and could not be
+    /// re-established to read the ledger; they may have committed (`migrate status` tells).
+    /// Never also in `skipped`.
+    pub unknown: Vec<String>,
     /// Pending versions this run did not apply: beyond `steps`/`target`, or not attempted after
     /// a failure.
     pub skipped: Vec<String>,
@@ -388,6 +395,8 @@ struct RunFailure {
     migration: Option<(String, String)>,
     location: Option<Location>,
     sqlstate: Option<String>,
+    /// See [`StepFailure::unknown_fate`].
+    unknown_fate: usize,
 }
 
 impl From<Error> for RunFailure {
@@ -397,6 +406,7 @@ impl From<Error> for RunFailure {
             migration: None,
             location: None,
             sqlstate: None,
+            unknown_fate: 0,
         }
     }
 }
@@ -408,6 +418,7 @@ impl RunFailure {
             migration: Some((m.version_text.clone(), m.name.clone())),
             location: f.location,
             sqlstate: f.sqlstate,
+            unknown_fate: f.unknown_fate,
         }
     }
 
@@ -513,6 +524,33 @@ fn read_ledger(client: &mut Client, table: &TrackingTable) -> Result<(Vec<Ledger
         Some(ledger) => (ledger.rows, true),
         None => (Vec::new(), false),
     })
+}
+
+/// A ledger's rows and what this role may do to it.
+type LedgerFound = (Vec<LedgerRow>, Access);
+
+/// `settings` writing the ledger by the schema-qualified name the server resolved `table` to
+/// (a migration's `search_path` must not send its row elsewhere), and the ledger's rows.
+/// Creates the table first when `create` and it does not exist yet.
+/// With the rows comes what this role may do to the table (`None` when it does not exist):
+/// callers check it once they know they will write, before anything runs.
+/// `wait` bounds the read's wait for a lock another session holds on the ledger (exit 6).
+fn qualified_settings(
+    client: &mut Client,
+    settings: &ApplySettings,
+    wait: Duration,
+) -> Result<(ApplySettings, Option<LedgerFound>)> {
+    let (table, found) = match crate::db::ledger::read_qualified(client, &settings.table, wait)? {
+        Some(found) => (found.table, Some((found.ledger.rows, found.access))),
+        None => (settings.table.clone(), None),
+    };
+    Ok((
+        ApplySettings {
+            table,
+            ..settings.clone()
+        },
+        found,
+    ))
 }
 
 impl Migrator {
@@ -679,6 +717,8 @@ impl Migrator {
         // To reconnect after a lost connection and read what the server committed.
         let env = self.env.clone();
         let client = self.client()?;
+        // `--lock-timeout` covers the migration lock and the ledger read after it.
+        let (budget, started) = (options.lock_wait, Instant::now());
         let result = with_lock(
             client,
             &target,
@@ -686,8 +726,17 @@ impl Migrator {
             progress,
             &mut warnings,
             |client, progress| {
-                let (rows, initialised) = read_ledger(client, &settings.table)?;
+                let (mut settings, found) = qualified_settings(
+                    client,
+                    &settings,
+                    budget.saturating_sub(started.elapsed()),
+                )?;
+                let initialised = found.is_some();
+                let (rows, access) = found.unwrap_or_default();
                 let plan = plan::up(&set, &rows, &request)?;
+                if initialised && !plan.apply.is_empty() {
+                    access.check(&settings.table, Write::Insert)?;
+                }
                 if single {
                     let steps = up_steps(&plan.apply);
                     if let Some((i, failure)) = apply::single_transaction_refusal(&steps) {
@@ -697,14 +746,16 @@ impl Migrator {
                 // Only once the plan is accepted: a refused `up` leaves the database as it was.
                 if !initialised {
                     apply::create_tracking_table(client, &settings.table)?;
+                    settings = qualified_settings(client, &settings, ledger::DEFAULT_WAIT)?.0;
                 }
+                let settings = &settings;
                 report.skipped = versions(&plan.skipped);
                 if plan.apply.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(());
                 }
                 if single {
-                    run_single(client, &settings, &plan.apply, progress, report)
+                    run_single(client, settings, &plan.apply, progress, report)
                 } else {
                     let last = plan.apply.len() - 1;
                     let steps: Vec<Step<'_>> = plan
@@ -713,7 +764,7 @@ impl Migrator {
                         .enumerate()
                         .map(|(i, m)| Step::up(m, i == last))
                         .collect();
-                    let result = run_each(client, &settings, &steps, progress, &mut |m, d| {
+                    let result = run_each(client, settings, &steps, progress, &mut |m, d| {
                         report.applied.push(m.version_text.clone());
                         report.migrations.push(done(m, &m.up, d));
                     });
@@ -726,28 +777,40 @@ impl Migrator {
                                 report,
                                 &mut f,
                             );
+                        // After a lost connection that could not be checked, the migrations
+                        // of the message that was cut short may have committed: their fate is
+                        // unknown, and they are never called skipped.
+                        let failed_at = report.applied.len();
+                        let unknown_end = if confirmed {
+                            failed_at
+                        } else {
+                            (failed_at + f.unknown_fate).min(plan.apply.len())
+                        };
+                        report.unknown = versions(&plan.apply[failed_at..unknown_end]);
                         let not_attempted = versions(
                             plan.apply
-                                .get(report.applied.len() + 1..)
+                                .get(unknown_end.max(failed_at + 1)..)
                                 .unwrap_or_default(),
                         );
                         if !report.applied.is_empty() {
                             f.error.details.push(format!(
                                 "applied before the failure: {}",
-                                report.applied.join(", ")
+                                display::versions(&report.applied)
+                            ));
+                        }
+                        if !report.unknown.is_empty() {
+                            f.error.details.push(format!(
+                                "fate unknown (they may have committed; run {} to see what is \
+                                 recorded): {}",
+                                crate::hint::command("migrate status"),
+                                display::versions(&report.unknown)
                             ));
                         }
                         if !not_attempted.is_empty() {
-                            // A lost connection may have cut a message short after the server
-                            // committed some of the migrations it carried.
-                            let label = if f.error.kind == ErrorKind::Connection && !confirmed {
-                                "not confirmed (see `cargo confiture migrate status`)"
-                            } else {
-                                "not attempted"
-                            };
-                            f.error
-                                .details
-                                .push(format!("{label}: {}", not_attempted.join(", ")));
+                            f.error.details.push(format!(
+                                "not attempted: {}",
+                                display::versions(&not_attempted)
+                            ));
                         }
                         report.skipped.splice(0..0, not_attempted);
                         f
@@ -804,6 +867,7 @@ impl Migrator {
         let mut warnings = Vec::new();
         let target = writable::Target::of(&self.env);
         let client = self.client()?;
+        let (budget, started) = (options.lock_wait, Instant::now());
         let result = with_lock(
             client,
             &target,
@@ -812,14 +876,19 @@ impl Migrator {
             &mut warnings,
             |client, progress| {
                 // No table: nothing was ever applied, and `down` does not create it.
-                let rows = crate::db::ledger::read(client, &settings.table)?
-                    .map(|l| l.rows)
-                    .unwrap_or_default();
+                let (settings, found) = qualified_settings(
+                    client,
+                    &settings,
+                    budget.saturating_sub(started.elapsed()),
+                )?;
+                let settings = &settings;
+                let (rows, access) = found.unwrap_or_default();
                 let plan = plan_down(set, &rows, &request, &errors)?;
                 if plan.roll_back.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(());
                 }
+                access.check(&settings.table, Write::Delete)?;
                 report.warnings.extend(modified_warnings(&plan));
                 // Each step deletes the row the plan matched, by that row's own version.
                 let last = plan.roll_back.len() - 1;
@@ -829,7 +898,7 @@ impl Migrator {
                     .enumerate()
                     .map(|(i, r)| Step::down(r.migration, &r.row.version, i == last))
                     .collect();
-                run_each(client, &settings, &steps, progress, &mut |m, d| {
+                run_each(client, settings, &steps, progress, &mut |m, d| {
                     report.rolled_back.push(m.version_text.clone());
                     report.migrations.push(done(m, &m.down, d));
                 })
@@ -1091,47 +1160,42 @@ fn confirm_after_lost_connection(
         let Some(row) = history.row_of(m).map(|r| r.row) else {
             break;
         };
-        let ms = row
-            .execution_time_ms
-            .and_then(|t| u64::try_from(t).ok())
-            .unwrap_or(0);
         report.applied.push(m.version_text.clone());
+        // The time the server recorded; none when the row has none (never made up).
+        let recorded = row.execution_time_ms.and_then(|t| u64::try_from(t).ok());
         report
             .migrations
-            .push(done(m, &m.up, Duration::from_millis(ms)));
+            .push(done(m, &m.up, recorded.map(Duration::from_millis)));
     }
-    // The message carried several migrations (our own detail says so), or the one sent alone
-    // committed after all: name the first migration the ledger lacks. The server stops at the
-    // first failure, so nothing after it committed.
-    let batch = failure
-        .error
-        .details
-        .iter()
-        .any(|d| d.starts_with("those the server finished"));
+    // The message carried several migrations, or the one sent alone committed after all: name
+    // the first migration the ledger lacks. The server stops at the first failure, so nothing
+    // after it committed.
+    let batch = failure.unknown_fate > 1;
     if batch || report.applied.len() > first {
         if let Some(m) = apply.get(report.applied.len()) {
             failure.error.message =
                 format!("connection lost before migration {} committed", m.id());
             failure.migration = Some((m.version_text.clone(), m.name.clone()));
-            failure.error.details.retain(|d| {
-                !d.starts_with("those the server finished") && !d.starts_with("its transaction")
-            });
-            failure.error.details.insert(
-                0,
-                "its transaction did not commit (checked in the ledger on a new connection)"
-                    .to_string(),
-            );
+            if m.up.mode == TransactionMode::Transaction {
+                // The details spoke of what was unknown: now it is known.
+                failure.error.details.clear();
+                failure.error.details.push(
+                    "its transaction did not commit (checked in the ledger on a new connection)"
+                        .to_string(),
+                );
+            }
         }
     }
+    failure.unknown_fate = 0;
     true
 }
 
-fn done(m: &Migration, file: &files::SqlFile, duration: Duration) -> MigrationReport {
+fn done(m: &Migration, file: &files::SqlFile, duration: Option<Duration>) -> MigrationReport {
     MigrationReport {
         version: m.version_text.clone(),
         name: m.name.clone(),
         mode: file.mode,
-        duration_ms: Some(ms(duration)),
+        duration_ms: duration.map(ms),
         sql: None,
     }
 }
@@ -1144,7 +1208,7 @@ fn run_each(
     settings: &ApplySettings,
     steps: &[Step<'_>],
     progress: &mut dyn FnMut(Progress),
-    on_done: &mut dyn FnMut(&Migration, Duration),
+    on_done: &mut dyn FnMut(&Migration, Option<Duration>),
 ) -> Run<()> {
     let Some(direction) = steps.first().map(|s| s.direction) else {
         return Ok(());
@@ -1187,7 +1251,7 @@ fn run_each(
                     version: m.version_text.clone(),
                     name: m.name.clone(),
                     direction,
-                    duration_ms: ms(outcome.duration),
+                    duration_ms: outcome.duration.map(ms),
                 });
                 on_done(m, outcome.duration);
             }
@@ -1229,14 +1293,11 @@ fn run_single(
                     direction: Direction::Up,
                     mode: m.up.mode,
                 },
+                // Done, not committed: announced once the whole transaction commits, so that
+                // a failed run never shows a migration it rolled back as applied.
                 Some(d) => {
                     durations[i] = d;
-                    Progress::Finished {
-                        version: m.version_text.clone(),
-                        name: m.name.clone(),
-                        direction: Direction::Up,
-                        duration_ms: ms(d),
-                    }
+                    return;
                 }
             };
             (*progress_cell.borrow_mut())(event);
@@ -1244,9 +1305,16 @@ fn run_single(
     );
     match result {
         Ok(()) => {
+            let progress = progress_cell.into_inner();
             for (m, d) in migrations.iter().zip(durations) {
+                progress(Progress::Finished {
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    direction: Direction::Up,
+                    duration_ms: Some(ms(d)),
+                });
                 report.applied.push(m.version_text.clone());
-                report.migrations.push(done(m, &m.up, d));
+                report.migrations.push(done(m, &m.up, Some(d)));
             }
             Ok(())
         }

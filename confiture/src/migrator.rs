@@ -234,9 +234,14 @@ impl Migrator {
         diagnostics: &[Diagnostic],
     ) -> Result<StatusReport> {
         let table = self.env.migration.tracking_table.clone();
+        // A lock on the ledger is waited for as migration SQL waits (`migration.lock_timeout`),
+        // never forever.
+        let wait = Some(self.env.migration.lock_timeout)
+            .filter(|w| !w.is_zero())
+            .unwrap_or(crate::db::ledger::DEFAULT_WAIT);
         let first_version = self.check_options.first_version;
         let client = self.client()?;
-        let ledger = crate::db::ledger::read(client, &table)?;
+        let ledger = crate::db::ledger::read_within(client, &table, wait)?;
         let table_name = match &ledger {
             Some(ledger) => ledger.table.clone(),
             None => crate::db::ledger::qualified_name(client, &table)?,

@@ -515,3 +515,53 @@ fn batch_limits_bound_each_message() {
     apply::run_steps(&mut client, &settings, &rest, tiny, &mut |_| {}).unwrap();
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005", "006"]);
 }
+
+/// Durations are the server's measure of each migration, or omitted: never the message's time
+/// split evenly — for rollbacks sent together, and for the migrations that committed in a
+/// message that then failed.
+#[test]
+fn durations_are_real_for_rollbacks_and_before_a_failure_never_a_share() {
+    let db = TestDb::new("realtime");
+    let dir = Dir::new();
+    inserts(&dir, 4);
+    dir.write(
+        "003_row_3.down.sql",
+        "SELECT pg_sleep(0.3);\nDELETE FROM t WHERE id = 3;\n",
+    );
+    let mut migrator = db.migrator(&dir);
+    migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    let report = migrator
+        .down(
+            &DownOptions {
+                steps: Some(3),
+                ..DownOptions::default()
+            },
+            &mut no_progress,
+        )
+        .unwrap();
+    let took: Vec<Option<u64>> = report.migrations.iter().map(|m| m.duration_ms).collect();
+    // Rolled back 004, 003, 002, in that order.
+    assert!(took[1].unwrap() >= 300, "{took:?}");
+    assert!(took[0].unwrap() < 300 && took[2].unwrap() < 300, "{took:?}");
+
+    // 002 sleeps, 003 is quick, 004 fails: the two that committed keep their own times.
+    dir.write(
+        "002_row_2.up.sql",
+        "SELECT pg_sleep(0.3);\nINSERT INTO t VALUES (2);\n",
+    );
+    dir.write("004_row_4.up.sql", "INSERT INTO nope VALUES (4);\n");
+    let failed = migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    assert_eq!(failed.report.applied, ["002", "003"]);
+    let took: Vec<Option<u64>> = failed
+        .report
+        .migrations
+        .iter()
+        .map(|m| m.duration_ms)
+        .collect();
+    assert!(took[0].unwrap() >= 300, "{took:?}");
+    assert!(took[1].unwrap() < 300, "{took:?}");
+}

@@ -199,11 +199,11 @@ fn a_failed_concurrent_build_reports_the_invalid_index_and_what_was_committed() 
     let details = err.details.join("\n");
     assert!(details.contains("statement 1 was committed"), "{details}");
     assert!(
-        details.contains("index t_uniq was left INVALID"),
+        details.contains("index public.t_uniq was left INVALID"),
         "{details}"
     );
     assert!(
-        details.contains("DROP INDEX CONCURRENTLY IF EXISTS t_uniq;"),
+        details.contains("DROP INDEX CONCURRENTLY IF EXISTS public.t_uniq;"),
         "{details}"
     );
     assert_eq!(db.ledger(), ["001:t"], "not recorded");

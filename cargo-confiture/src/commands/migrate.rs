@@ -42,6 +42,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.up(&options, &mut |p| view.on(out, p));
+            warnings(out, &outcome, |r| &r.warnings);
             finish(out, outcome, |out, r| {
                 if r.dry_run {
                     plan_text(out, "would apply", &r.migrations)
@@ -67,17 +68,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut view = ProgressView::default();
             let outcome = migrator.down(&options, &mut |p| view.on(out, p));
             // `--allow-modified` went on past an edited file: say so where people look.
-            let report = match &outcome {
-                Ok(report) | Err(Failed { report, .. }) => report,
-            };
-            if !out.json_mode() {
-                for warning in &report.warnings {
-                    out.note(&format!(
-                        "{} {warning}",
-                        out.paint_err(Style::Yellow, "warning:")
-                    ));
-                }
-            }
+            warnings(out, &outcome, |r| &r.warnings);
             finish(out, outcome, |out, r| {
                 if r.dry_run {
                     plan_text(out, "would roll back", &r.migrations)
@@ -97,6 +88,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
+            warnings(out, &outcome, |r| &r.warnings);
             finish(out, outcome, |_, r| {
                 let verb = if r.dry_run {
                     "would record"
@@ -123,6 +115,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
+            warnings(out, &outcome, |r| &r.warnings);
             finish(out, outcome, |_, r| reinit_text(r))
         }
         Migrate::Verify(args) => super::verify::verify(migrator(cli, cx)?, args, out),
@@ -238,6 +231,29 @@ fn reinit_text(r: &ReinitReport) -> String {
     lines.join("\n")
 }
 
+/// A report's warnings (the migration lock lost during the run, `--allow-modified` going on
+/// past an edited file), one `warning:` line each on stderr in table output; JSON carries
+/// them in `warnings`. The one printer for every command's warnings.
+fn warnings<R>(
+    out: &Output,
+    outcome: &std::result::Result<R, Failed<R>>,
+    of: impl Fn(&R) -> &Vec<String>,
+) {
+    if out.json_mode() {
+        return;
+    }
+    let report = match outcome {
+        Ok(report) | Err(Failed { report, .. }) => report,
+    };
+    for warning in of(report) {
+        out.note(&format!(
+            "{} {}",
+            out.paint_err(Style::Yellow, "warning:"),
+            display::escape_prose(warning)
+        ));
+    }
+}
+
 /// `applied 3 migrations in 41 ms: 001, 002, 003`; `applied 1000 migrations in 160 ms:
 /// 0001…1000` (the JSON report keeps every version).
 fn done_text(verb: &str, versions: &[String], total_ms: u64) -> String {
@@ -343,8 +359,12 @@ impl ProgressView {
                 duration_ms,
             } => {
                 self.done += 1;
+                // A time only when it is known: never a share of a message's time.
+                let took = duration_ms
+                    .map(|ms| format!(" ({ms} ms)"))
+                    .unwrap_or_default();
                 out.progress(&format!(
-                    "{} {} ({duration_ms} ms)",
+                    "{} {}{took}",
                     out.paint_err(Style::Green, direction_done(direction)),
                     shown_id(&version, &name)
                 ));

@@ -26,6 +26,7 @@ use serde::Serialize;
 use super::backoff::{human, Backoff};
 use super::{is_connection_lost, query_error};
 use crate::error::{Error, ErrorKind};
+use crate::files::lexer::TokenKind;
 use crate::files::{Migration, SqlFile, TransactionMode};
 use crate::ledger::{self, RowKind, TrackingTable};
 
@@ -100,7 +101,9 @@ impl<'a> Step<'a> {
 /// What running a step took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepOutcome {
-    pub duration: Duration,
+    /// As measured by the server (or, statement by statement, by us); `None` when it is not
+    /// known — never a share of a message's time.
+    pub duration: Option<Duration>,
     /// 1, or more when the migration was retried after a lock timeout.
     pub attempts: u32,
 }
@@ -119,6 +122,10 @@ pub struct StepFailure {
     pub error: Error,
     pub location: Option<Location>,
     pub sqlstate: Option<String>,
+    /// How many steps, from the failing one on, may have committed without our knowing: the
+    /// connection dropped while they ran (the message carrying them, or the one step); 0 when
+    /// the server answered.
+    pub unknown_fate: usize,
 }
 
 /// Called before each retry with the attempt that failed (1-based) and the delay before the next.
@@ -302,37 +309,81 @@ fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
 
 /// The session setting that holds when the current migration began (epoch seconds as text,
 /// so reading it back does not depend on DateStyle or TimeZone). It is set when a message
-/// starts and again by each migration's ledger row, for the next one: a message carries
-/// several migrations, and `now()` is the same for all of them (the server stamps a message
-/// once), so each migration's `applied_at` and `execution_time_ms` come from here.
+/// starts and again at the end of each migration's transaction, for the next one: a message
+/// carries several migrations, and `now()` is the same for all of them (the server stamps a
+/// message once), so each migration's `applied_at` and `execution_time_ms` come from here.
+/// A migration that ran `RESET ALL` took its clock away: its row gets the message's `now()`
+/// and no `execution_time_ms` (omitted rather than made up).
 const CLOCK: &str = "confiture.t";
-const START_CLOCK: &str =
-    "SELECT set_config('confiture.t', date_part('epoch', clock_timestamp())::text, false);";
-/// When the migration began.
-const STARTED_AT: &str = "to_timestamp(current_setting('confiture.t')::float8)";
-/// Milliseconds since the migration began, measured by the server.
-const ELAPSED_MS: &str =
-    "((date_part('epoch', clock_timestamp()) - current_setting('confiture.t')::float8) * 1000)::int";
+/// The clock's value now.
+const CLOCK_NOW: &str = "date_part('epoch', clock_timestamp())::text";
+/// The clock as a number, NULL when a migration reset it.
+const CLOCK_VALUE: &str = "NULLIF(current_setting('confiture.t', true), '')::float8";
 
-/// The SQL that records (up) or forgets (down) the migration in the ledger. Recording also
-/// restarts the clock for the migration after it, in the same statement.
-fn ledger_sql(table: &TrackingTable, step: &Step<'_>) -> String {
+/// Puts the session back as the connection opened it: the role and session user of the login,
+/// every setting at its connection-time value (`RESET ALL` keeps what the startup packet and
+/// `ALTER ROLE/DATABASE ... SET` give). Sent at the start of every message that runs migrations
+/// and after every migration — in the same message, never as a round trip of its own — so that
+/// each migration starts from the same session state however it is batched, and its `SET`s
+/// (search_path, role, timeouts, read-only, `set_config(..., false)`) never reach the next one.
+/// Transactional like any `SET`: rolled back with a failed migration's transaction.
+pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL;";
+/// The role half of [`RESET_SESSION`]: the ledger row is written as the connecting role.
+/// After it (and the ledger statement), `RESET ALL` completes the reset.
+/// The ledger statement names its table schema-qualified (the caller resolves it) and calls
+/// only functions of `pg_catalog`, which every `search_path` searches first unless it names
+/// `pg_catalog` itself later on.
+const RESET_ROLE: &str = "RESET SESSION AUTHORIZATION; RESET ROLE;";
+
+/// The start of every message that runs migrations: a clean session and a started clock.
+fn start_message() -> String {
+    format!("{RESET_SESSION} SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);")
+}
+
+/// When the migration began.
+fn started_at() -> String {
+    format!("COALESCE(to_timestamp({CLOCK_VALUE}), now())")
+}
+
+/// Milliseconds since the migration began, measured by the server (NULL without a clock).
+fn elapsed_ms() -> String {
+    format!("((date_part('epoch', clock_timestamp()) - {CLOCK_VALUE}) * 1000)::int")
+}
+
+/// The SQL that records (up) or forgets (down) the migration in the ledger, as the connecting
+/// role (the migration may have run `SET ROLE`). The table is schema-qualified by the caller
+/// (see [`crate::db::ledger::read_qualified`]): a migration's `search_path` does not matter.
+///
+/// The statement returns the step's `index` in its message and its time, measured by the
+/// server (columns [`STEP_COLUMN`], [`MS_COLUMN`]): how [`run_steps`] learns each step's
+/// duration from the message itself.
+fn ledger_sql(table: &TrackingTable, step: &Step<'_>, index: usize) -> String {
     let m = step.migration;
-    match step.direction {
+    let row = match step.direction {
         Direction::Up => format!(
-            "{} RETURNING set_config('{CLOCK}', date_part('epoch', clock_timestamp())::text, false)",
+            "{} RETURNING {index} AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN}",
             ledger::insert_applied_at_sql(
                 table,
                 step.ledger_version,
                 &m.name,
                 &m.up.checksum,
-                STARTED_AT,
-                ELAPSED_MS,
+                &started_at(),
+                &elapsed_ms(),
             )
         ),
-        Direction::Down => ledger::delete_sql(table, step.ledger_version),
-    }
+        Direction::Down => format!(
+            "{} RETURNING {index} AS {STEP_COLUMN}, {} AS {MS_COLUMN}",
+            ledger::delete_sql(table, step.ledger_version),
+            elapsed_ms()
+        ),
+    };
+    format!("{RESET_ROLE}\n{row}")
 }
+
+/// The column of a ledger statement's result naming its step in the message.
+const STEP_COLUMN: &str = "confiture_step";
+/// The column of a ledger statement's result giving the step's milliseconds.
+const MS_COLUMN: &str = "confiture_ms";
 
 /// The ledger SQL of a no-transaction step, sent on its own after its statements:
 /// `execution_time_ms` is measured by us and given as a literal.
@@ -351,40 +402,66 @@ fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &str) -> Strin
     }
 }
 
-/// Appends a step's body and ledger row to a script already inside a transaction.
+/// Appends a step's body and ledger row to a script already inside the one transaction of
+/// `--single-transaction`, then puts the session back for the next step: [`RESET_SESSION`]
+/// (the role before the ledger row, the settings after it) and the run's `SET LOCAL`s again
+/// (`RESET ALL` takes them away too).
 fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<'a>) {
-    script.push_sql(START_CLOCK);
+    script.push_sql(&format!(
+        "SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
+    ));
     let file = step.file();
     script.push_body(file, &file.text, 1);
-    script.push_sql(&format!("{};", ledger_sql(&settings.table, step)));
+    script.push_sql(&format!(
+        "{};\nRESET ALL; {}",
+        ledger_sql(&settings.table, step, 0),
+        local_settings(settings, true)
+    ));
+}
+
+/// The `SET LOCAL`s of a migration's transaction.
+fn local_settings(settings: &ApplySettings, synchronous_commit: bool) -> String {
+    let mut sql = timeouts_sql(settings, true);
+    if !synchronous_commit {
+        sql.push_str(" SET LOCAL synchronous_commit = off;");
+    }
+    sql
 }
 
 fn begin_sql(settings: &ApplySettings, synchronous_commit: bool) -> String {
-    let mut prelude = format!("BEGIN; {}", timeouts_sql(settings, true));
-    if !synchronous_commit {
-        prelude.push_str(" SET LOCAL synchronous_commit = off;");
-    }
-    prelude
+    format!("BEGIN; {}", local_settings(settings, synchronous_commit))
 }
 
 /// Appends one step as its own transaction: `BEGIN`, its `SET LOCAL`s, the body, the ledger
-/// row, the session's progress `marker`, `COMMIT`. Nothing but utility statements of our own
-/// around the body, so that a migration costs the server little more than the bare transaction.
+/// row (as the connecting role), the rest of [`RESET_SESSION`], the session's progress `marker` with the
+/// next migration's clock, `COMMIT`. Nothing but utility statements of our own and one
+/// `SELECT` around the body, so that a migration costs the server little more than the bare
+/// transaction.
 fn push_transaction<'a>(
     script: &mut Script<'a>,
     settings: &ApplySettings,
     step: &Step<'a>,
+    index: usize,
     marker: &str,
 ) {
     script.begin_step();
     script.push_sql(&begin_sql(settings, step.synchronous_commit));
     let file = step.file();
     script.push_body(file, &file.text, 1);
-    // Session-level and set last, so it survives COMMIT and is undone by an abort: after a
-    // failure it names the last transaction of the message that committed.
+    // The role is reset before the ledger row (written as the connecting role), every setting
+    // after it (the row reads its clock from one). `synchronous_commit` must hold for the
+    // COMMIT, so it is set again.
+    // The marker is session-level and set last, so it survives COMMIT and is undone by an
+    // abort: after a failure it names the last transaction of the message that committed.
+    let sync = if step.synchronous_commit {
+        ""
+    } else {
+        " SET LOCAL synchronous_commit = off;"
+    };
     script.push_sql(&format!(
-        "{};\nSET {MARKER} = '{marker}';\nCOMMIT;",
-        ledger_sql(&settings.table, step)
+        "{};\nRESET ALL;{sync}\nSELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
+         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);\nCOMMIT;",
+        ledger_sql(&settings.table, step, index)
     ));
 }
 
@@ -409,9 +486,9 @@ fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'a> {
         .map(|s| s.file().text.len() + STEP_OVERHEAD)
         .sum();
     script.text.reserve(size);
-    script.push_sql(START_CLOCK);
+    script.push_sql(&start_message());
     for (i, step) in steps.iter().enumerate() {
-        push_transaction(&mut script, settings, step, &format!("{nonce}:{i}"));
+        push_transaction(&mut script, settings, step, i, &format!("{nonce}:{i}"));
     }
     Batch { script, nonce }
 }
@@ -505,26 +582,50 @@ fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
     })
 }
 
-/// How long each step of a message that succeeded took. Applied migrations: the
-/// `execution_time_ms` the server wrote into their rows (one query per message); a message of
-/// one step, or a rollback (its row is gone): the message's time, split evenly.
-fn durations(
+/// How long each step of a message that succeeded took, from the rows its ledger statements
+/// returned (the server's own measure); `None` for a step whose statement returned none (a
+/// migration that ran `RESET ALL` took its clock away).
+fn returned_durations(messages: &[SimpleQueryMessage], steps: usize) -> Vec<Option<Duration>> {
+    let mut taken = vec![None; steps];
+    for message in messages {
+        let SimpleQueryMessage::Row(row) = message else {
+            continue;
+        };
+        let ours = matches!(row.columns(), [step, ms] if step.name() == STEP_COLUMN && ms.name() == MS_COLUMN);
+        if !ours {
+            continue;
+        }
+        let index = row.get(0).and_then(|i| i.parse::<usize>().ok());
+        let ms = row.get(1).and_then(|ms| ms.parse::<u64>().ok());
+        if let (Some(slot), Some(ms)) = (index.and_then(|i| taken.get_mut(i)), ms) {
+            *slot = Some(Duration::from_millis(ms));
+        }
+    }
+    taken
+}
+
+/// How long the steps of a failed message that committed took: the `execution_time_ms` of
+/// their rows (one query, only after a failure); `None` for rollbacks, whose rows are gone.
+fn recorded_durations(
     client: &mut Client,
     settings: &ApplySettings,
     steps: &[Step<'_>],
-    elapsed: Duration,
-) -> Vec<Duration> {
-    let even = elapsed / u32::try_from(steps.len()).unwrap_or(u32::MAX).max(1);
-    if steps.len() == 1 || steps[0].direction == Direction::Down {
-        return vec![even; steps.len()];
+) -> Vec<Option<Duration>> {
+    let unknown = vec![None; steps.len()];
+    if steps.is_empty() || steps[0].direction == Direction::Down {
+        return unknown;
     }
+    let versions: Vec<String> = steps
+        .iter()
+        .map(|s| ledger::literal(s.ledger_version))
+        .collect();
     let sql = format!(
-        "SELECT version, execution_time_ms FROM {} ORDER BY pk_confiture DESC LIMIT {}",
+        "SELECT version, execution_time_ms FROM {} WHERE version IN ({})",
         settings.table.quoted(),
-        steps.len()
+        versions.join(", ")
     );
     let Ok(messages) = client.simple_query(&sql) else {
-        return vec![even; steps.len()];
+        return unknown;
     };
     let measured: std::collections::HashMap<&str, u64> = messages
         .iter()
@@ -538,7 +639,7 @@ fn durations(
         .map(|s| {
             measured
                 .get(s.ledger_version)
-                .map_or(even, |ms| Duration::from_millis(*ms))
+                .map(|ms| Duration::from_millis(*ms))
         })
         .collect()
 }
@@ -559,13 +660,17 @@ pub fn run_steps(
     limits: BatchLimits,
     on_event: &mut dyn FnMut(StepEvent),
 ) -> Result<(), (usize, StepFailure)> {
+    if let Some(refusal) = copy_refusal(steps) {
+        return Err(refusal);
+    }
     let new_backoff = || Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
     let mut next = 0;
     // The step whose Started was sent and whose Finished was not.
     let mut announced = None;
     // Attempts of the step at `next`, and the time it spent in failed ones and their waits.
     let mut attempt = 1;
-    let mut spent = Duration::ZERO;
+    // `None` once a failed attempt's time is not known: the total would be made up.
+    let mut spent = Some(Duration::ZERO);
     let mut backoff = new_backoff();
     // A step to send on its own, because a failed message could not be pinned on one step.
     let mut cut: Option<usize> = None;
@@ -587,10 +692,10 @@ pub fn run_steps(
         let end = batch_end(steps, first, limits, cut);
         let batch = batch(settings, &steps[first..end]);
         let start = Instant::now();
-        let result = client.batch_execute(batch.script.text());
+        let result = client.simple_query(batch.script.text());
         let elapsed = start.elapsed();
         let finish = |i: usize,
-                      duration: Duration,
+                      duration: Option<Duration>,
                       attempts: u32,
                       announced: &mut Option<usize>,
                       on_event: &mut dyn FnMut(StepEvent)| {
@@ -601,11 +706,11 @@ pub fn run_steps(
             on_event(StepEvent::Finished(i, StepOutcome { duration, attempts }));
         };
         let e = match result {
-            Ok(()) => {
-                let taken = durations(client, settings, &steps[first..end], elapsed);
+            Ok(messages) => {
+                let taken = returned_durations(&messages, end - first);
                 for (i, duration) in (first..end).zip(taken) {
                     let (duration, attempts) = if i == first {
-                        (duration + spent, attempt)
+                        (duration.zip(spent).map(|(d, s)| d + s), attempt)
                     } else {
                         (duration, 1)
                     };
@@ -613,7 +718,7 @@ pub fn run_steps(
                 }
                 next = end;
                 attempt = 1;
-                spent = Duration::ZERO;
+                spent = Some(Duration::ZERO);
                 backoff = new_backoff();
                 continue;
             }
@@ -631,18 +736,22 @@ pub fn run_steps(
             Err(lost) => return Err((first, connection_lost(&steps[first], lost))),
         };
         let failed = (first + marker).min(end - 1);
-        let share = elapsed / u32::try_from(failed - first + 1).unwrap_or(u32::MAX);
-        for i in first..failed {
+        let committed = recorded_durations(client, settings, &steps[first..failed]);
+        // The failed attempt took what the message took minus the steps that committed in it.
+        let failed_attempt = committed
+            .iter()
+            .try_fold(elapsed, |left, d| d.map(|d| left.saturating_sub(d)));
+        for (i, duration) in (first..failed).zip(committed) {
             let (duration, attempts) = if i == first {
-                (share + spent, attempt)
+                (duration.zip(spent).map(|(d, s)| d + s), attempt)
             } else {
-                (share, 1)
+                (duration, 1)
             };
             finish(i, duration, attempts, &mut announced, on_event);
         }
         if failed > first {
             attempt = 1;
-            spent = Duration::ZERO;
+            spent = Some(Duration::ZERO);
             backoff = new_backoff();
         }
         next = failed;
@@ -681,13 +790,14 @@ pub fn run_steps(
                 delay,
             });
             std::thread::sleep(delay);
-            spent += share + delay;
+            spent = spent.zip(failed_attempt).map(|(s, f)| s + f + delay);
             attempt += 1;
             continue;
         }
         let step = &steps[failed];
-        // The batch was rolled back above, so the failing step can be replayed to find its line.
-        let statement = failed_statement(client, settings, step, &e, elapsed);
+        let statement = failed_statement(step, &e);
+        let unplaced =
+            statement.is_none() && e.as_db_error().is_some_and(|db| db.position().is_none());
         let mut failure = sql_failure(
             settings,
             step,
@@ -696,6 +806,15 @@ pub fn run_steps(
             &e,
             statement,
         );
+        if unplaced
+            && failure.location.is_none()
+            && failure.error.kind == ErrorKind::MigrationFailed
+        {
+            failure.error = failure.error.with_detail(
+                "the server did not say which statement failed, and the migration is not run \
+                 again to find out (its side effects outside the transaction would happen twice)",
+            );
+        }
         if is_lock_contention(&e) && attempt > 1 {
             failure.error = failure.error.with_detail(format!(
                 "gave up after {attempt} attempts (migration.lock_retries = {})",
@@ -715,6 +834,7 @@ pub fn run_steps(
 /// and neither may the others it carried.
 fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> StepFailure {
     let mut failure = connection_lost(&steps[0], e);
+    failure.unknown_fate = steps.len();
     if let (true, Some(last)) = (steps.len() > 1, steps.last()) {
         // Which of them committed is unknown: name them all (the first few and the last), not
         // just the first, which may well have committed.
@@ -769,8 +889,57 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
             error,
             location: None,
             sqlstate: None,
+            unknown_fate: 0,
         },
     ))
+}
+
+/// The first step with a `COPY` through the client (`FROM STDIN`, `TO STDOUT`, in any form),
+/// as a refusal (exit 5) before anything runs. `lint` refuses them first (C104); the engine,
+/// a public API, refuses them too: the protocol would break mid-message (the server waiting
+/// for rows, or sending rows nobody reads), which looks like a lost connection and may follow
+/// a commit.
+pub fn copy_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
+    steps.iter().enumerate().find_map(|(i, step)| {
+        let file = step.file();
+        // Most files never say COPY: they are not lexed again.
+        let mentions_copy = file
+            .text
+            .as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"copy"));
+        if !mentions_copy {
+            return None;
+        }
+        let split = crate::files::lexer::split(&file.text);
+        let stmt = split
+            .statements
+            .iter()
+            .find(|s| s.copy_stream().is_some())?;
+        let error = Error::invalid(format!(
+            "{}:{}: COPY through the client (FROM STDIN / TO STDOUT) cannot run in a migration: \
+             confiture sends SQL only",
+            file.path.display(),
+            stmt.line
+        ))
+        .with_help(
+            "use INSERT ... VALUES, or COPY from/to a file on the server (`cargo confiture lint` \
+             explains C104); nothing was run",
+        );
+        Some((
+            i,
+            StepFailure {
+                error,
+                location: Some(Location {
+                    path: file.path.clone(),
+                    line: stmt.line,
+                    column: 1,
+                }),
+                sqlstate: None,
+                unknown_fate: 0,
+            },
+        ))
+    })
 }
 
 /// Runs every step in one transaction (`up --single-transaction`): all are recorded, or none.
@@ -784,7 +953,7 @@ pub fn run_in_one_transaction(
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
 ) -> Result<(), (usize, StepFailure)> {
-    if let Some(refusal) = single_transaction_refusal(steps) {
+    if let Some(refusal) = single_transaction_refusal(steps).or_else(|| copy_refusal(steps)) {
         return Err(refusal);
     }
     let (Some(first), Some(last)) = (steps.first().copied(), steps.last().copied()) else {
@@ -793,7 +962,8 @@ pub fn run_in_one_transaction(
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
     let mut attempt = 1;
     'attempt: loop {
-        if let Err(e) = client.batch_execute(&begin_sql(settings, true)) {
+        let begin = format!("{RESET_SESSION} {}", begin_sql(settings, true));
+        if let Err(e) = client.batch_execute(&begin) {
             return Err((0, connection_lost(&first, e)));
         }
         for (i, step) in steps.iter().enumerate() {
@@ -852,7 +1022,7 @@ pub fn run_step(
     on_retry: &mut OnRetry<'_>,
 ) -> Result<StepOutcome, StepFailure> {
     let mut outcome = StepOutcome {
-        duration: Duration::ZERO,
+        duration: None,
         attempts: 1,
     };
     run_steps(
@@ -874,95 +1044,25 @@ fn is_lock_contention(e: &postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED)
 }
 
-/// A transactional migration that failed in this much time or less is replayed to find the
-/// failing statement (see [`failed_statement`]); a slower one is not run a second time.
-const REPLAY_BUDGET: Duration = Duration::from_secs(2);
-
 /// Which statement of a transactional migration failed, when the server's error has no
 /// position (a runtime error: `ALTER TABLE` on a missing table, a constraint violated by an
-/// `UPDATE`, `CREATE INDEX CONCURRENTLY` inside a transaction) and the file has several
-/// statements: the one message that ran them does not say which one failed.
-///
-/// A one-statement file needs nothing more. Otherwise the migration is run again, statement
-/// by statement, inside a transaction that is always rolled back, as a second `migrate up`
-/// would run it: only when the first attempt failed within [`REPLAY_BUDGET`], never for
-/// timeouts, lock or serialization failures (their timing is the error), and the statement
-/// is reported only when it fails with the same SQLSTATE and message. Anything else (a
-/// replay that behaves differently, a lost connection, a file with its own `COMMIT`) reports
-/// no statement.
-fn failed_statement(
-    client: &mut Client,
-    settings: &ApplySettings,
-    step: &Step<'_>,
-    error: &postgres::Error,
-    elapsed: Duration,
-) -> Option<Statement> {
+/// `UPDATE`): known only when the file has one statement. The migration's SQL is never run a
+/// second time to find out — its side effects outside the transaction (`nextval`, `COPY ...
+/// TO PROGRAM`, dblink) would happen twice.
+fn failed_statement(step: &Step<'_>, error: &postgres::Error) -> Option<Statement> {
     let db = error.as_db_error()?;
     if db.position().is_some() {
         return None;
     }
-    let file = step.file();
-    let split = crate::files::lexer::split(&file.text);
-    let count = split.statements.len();
-    if count == 1 {
-        return Some(Statement {
+    let split = crate::files::lexer::split(&step.file().text);
+    match split.statements.as_slice() {
+        [only] => Some(Statement {
             index: 1,
-            count,
-            line: split.statements[0].line,
-        });
+            count: 1,
+            line: only.line,
+        }),
+        _ => None,
     }
-    // A `COMMIT` of the file's own would make the replay's changes stick; inline COPY data
-    // cannot be sent as a statement.
-    if split
-        .statements
-        .iter()
-        .any(|s| s.transaction_control().is_some() || s.copy_data.is_some())
-    {
-        return None;
-    }
-    let code = db.code().code();
-    // 08 connection, 40 rollback (serialization, deadlock), 53 resources, 55 lock not
-    // available, 57 cancelled (statement_timeout) or shutting down.
-    let timing = ["08", "40", "53", "55", "57"]
-        .iter()
-        .any(|class| code.starts_with(class));
-    if count == 0 || timing || elapsed > REPLAY_BUDGET {
-        return None;
-    }
-    let replay = ApplySettings {
-        statement_timeout: Some(
-            settings
-                .statement_timeout
-                .filter(|t| !t.is_zero())
-                .map_or(REPLAY_BUDGET, |t| t.min(REPLAY_BUDGET)),
-        ),
-        ..settings.clone()
-    };
-    client
-        .batch_execute(&format!("BEGIN; {}", timeouts_sql(&replay, true)))
-        .ok()?;
-    let mut found = None;
-    for (index, statement) in split.statements.iter().enumerate() {
-        let line = statement.line;
-        let mut script = Script::new();
-        script.push_statement(file, statement.text, line);
-        let Err(e) = client.batch_execute(script.text()) else {
-            continue;
-        };
-        if let Some(again) = e.as_db_error() {
-            if again.code() == db.code() && again.message() == db.message() {
-                found = Some(Statement {
-                    index: index + 1,
-                    count,
-                    line,
-                });
-            }
-        }
-        break;
-    }
-    // Always: the replay must leave no trace, whatever happened.
-    let _ = client.batch_execute("ROLLBACK");
-    found
 }
 
 /// What the ledger says after a no-transaction step stopped part-way.
@@ -1017,6 +1117,7 @@ fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
         .with_help(help),
         location: None,
         sqlstate,
+        unknown_fate: 1,
     }
 }
 
@@ -1048,13 +1149,22 @@ fn sql_failure(
                 .with_cause(e),
             location: None,
             sqlstate: None,
+            unknown_fate: 0,
         };
     };
     let code = db.code().code();
     let located = db
         .position()
         .and_then(|p| script.locate_in(p, step_in_script));
-    let in_ledger = db.position().is_some() && located.is_none();
+    // Our own SQL failed: a position outside the file's text, or an error the server tied to
+    // the ledger table itself (a NOT NULL or CHECK constraint of its own on the row we wrote).
+    let on_ledger = db.table() == Some(settings.table.name.as_str())
+        && settings
+            .table
+            .schema
+            .as_deref()
+            .is_none_or(|schema| db.schema() == Some(schema));
+    let in_ledger = (db.position().is_some() && located.is_none()) || on_ledger;
     // Without a position (a runtime error), a statement sent alone is still known by its line.
     let location = located.or_else(|| {
         let s = statement.as_ref()?;
@@ -1080,7 +1190,13 @@ fn sql_failure(
             .unwrap_or_default();
         format!("{doing} {id} failed at {at}{stmt}: {}", db.message())
     };
-    let mut error = Error::new(ErrorKind::MigrationFailed, message);
+    // The tool's own SQL failing is not the migration's fault: the ledger needs fixing (5).
+    let kind = if in_ledger {
+        ErrorKind::Invalid
+    } else {
+        ErrorKind::MigrationFailed
+    };
+    let mut error = Error::new(kind, message);
     error.details = server_details(db);
     error.help = Some(match code {
         "55P03" => format!(
@@ -1103,6 +1219,7 @@ fn sql_failure(
         error,
         location,
         sqlstate: Some(code.to_string()),
+        unknown_fate: 0,
     }
 }
 
@@ -1120,18 +1237,99 @@ fn server_details(db: &DbError) -> Vec<String> {
     details
 }
 
-/// Indexes left INVALID (by a failed `CREATE INDEX CONCURRENTLY`), as `regclass` text.
-fn invalid_indexes(client: &mut Client) -> Result<Vec<String>, postgres::Error> {
+/// An index left INVALID (by a failed or interrupted `CREATE INDEX CONCURRENTLY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct InvalidIndex {
+    /// `schema.name`, each part quoted as needed: what a `DROP INDEX` takes.
+    qualified: String,
+    /// The index's own name, as stored.
+    name: String,
+}
+
+/// Every INVALID index of the database, outside the system schemas.
+fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, postgres::Error> {
     let messages = client.simple_query(
-        "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid ORDER BY 1",
+        "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), \
+         c.relname FROM pg_catalog.pg_index i \
+         JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE NOT i.indisvalid ORDER BY 1",
     )?;
     Ok(messages
         .iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            SimpleQueryMessage::Row(r) => Some(InvalidIndex {
+                qualified: r.get(0)?.to_string(),
+                name: r.get(1)?.to_string(),
+            }),
             _ => None,
         })
         .collect())
+}
+
+/// The INVALID index a `CREATE [UNIQUE] INDEX` of `file` would create again: left by an
+/// interrupted run of this very migration (client killed, server restarted), it makes the
+/// statement fail with "already exists" — or, with `IF NOT EXISTS`, succeed without building
+/// anything. Matched by the name the statement gives, read with the shared lexer.
+fn invalid_index_recreated<'i>(
+    file: &SqlFile,
+    invalid: &'i [InvalidIndex],
+) -> Option<&'i InvalidIndex> {
+    if invalid.is_empty() {
+        return None;
+    }
+    let split = crate::files::lexer::split(&file.text);
+    split
+        .statements
+        .iter()
+        .filter(|s| {
+            s.starts_with(&["CREATE", "INDEX"]) || s.starts_with(&["CREATE", "UNIQUE", "INDEX"])
+        })
+        .find_map(|s| {
+            s.tokens().find_map(|t| {
+                let name = match t.kind {
+                    TokenKind::Word => t.text.to_lowercase(),
+                    TokenKind::QuotedIdent if t.text.len() >= 2 && t.text.starts_with('"') => {
+                        t.text[1..t.text.len() - 1].replace("\"\"", "\"")
+                    }
+                    _ => return None,
+                };
+                invalid.iter().find(|i| i.name == name)
+            })
+        })
+}
+
+/// A no-transaction migration refused before it runs: it would build `index` again, which an
+/// interrupted run of it left INVALID.
+fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -> StepFailure {
+    let error = Error::new(
+        ErrorKind::MigrationFailed,
+        format!(
+            "migration {} creates index {}, which exists and is INVALID: a `CREATE INDEX \
+             CONCURRENTLY` of an earlier run was interrupted (client killed, server restarted)",
+            step.migration.id(),
+            index.qualified
+        ),
+    )
+    .with_detail(format!(
+        "nothing of {} was run; {}",
+        step.file().path.display(),
+        ledger_state(step.direction)
+    ))
+    .with_help(format!(
+        "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
+        crate::hint::command(match step.direction {
+            Direction::Up => "migrate up",
+            Direction::Down => "migrate down",
+        }),
+        index.qualified
+    ));
+    StepFailure {
+        error,
+        location: None,
+        sqlstate: None,
+        unknown_fate: 0,
+    }
 }
 
 /// Statements of a file as (byte range, 1-based first line), from the shared splitter.
@@ -1151,8 +1349,14 @@ fn run_statements(
     let start = Instant::now();
     let file = step.file();
     let before = invalid_indexes(client).map_err(|e| connection_lost(step, e))?;
+    if let Some(index) = invalid_index_recreated(file, &before) {
+        return Err(invalid_index_left_behind(step, index));
+    }
     client
-        .batch_execute(&timeouts_sql(settings, false))
+        .batch_execute(&format!(
+            "{RESET_SESSION} {}",
+            timeouts_sql(settings, false)
+        ))
         .map_err(|e| connection_lost(step, e))?;
     let parts = statements(file);
     let count = parts.len();
@@ -1178,12 +1382,13 @@ fn run_statements(
                 1 => format!("statement 1 was committed (this migration runs without a transaction); {recorded}"),
                 k => format!("statements 1–{k} were committed (this migration runs without a transaction); {recorded}"),
             });
-            let _ = client.batch_execute("RESET lock_timeout; RESET statement_timeout");
+            let _ = client.batch_execute(RESET_SESSION);
             if let Ok(after) = invalid_indexes(client) {
                 for index in after.iter().filter(|i| !before.contains(i)) {
                     failure.error = failure.error.with_detail(format!(
-                        "index {index} was left INVALID by the failed build; drop it before running again: \
-                         DROP INDEX CONCURRENTLY IF EXISTS {index};"
+                        "index {0} was left INVALID by the failed build; drop it before running again: \
+                         DROP INDEX CONCURRENTLY IF EXISTS {0};",
+                        index.qualified
                     ));
                 }
             }
@@ -1196,7 +1401,7 @@ fn run_statements(
         .min(i32::MAX as u128)
         .to_string();
     let record = format!(
-        "RESET lock_timeout; RESET statement_timeout; {};",
+        "{RESET_SESSION} {};",
         record_sql(&settings.table, step, &elapsed)
     );
     client.batch_execute(&record).map_err(|e| {
@@ -1212,7 +1417,7 @@ fn run_statements(
         f
     })?;
     Ok(StepOutcome {
-        duration: start.elapsed(),
+        duration: Some(start.elapsed()),
         attempts: 1,
     })
 }
@@ -1372,10 +1577,10 @@ mod tests {
         let step = Step::up(&migration, false);
         let text = transactional_script(&settings, &step).text().to_string();
         assert!(
-            text.contains("-- no newline at end\n;\nINSERT INTO \"tb_confiture\""),
+            text.contains("-- no newline at end\n;\nRESET SESSION AUTHORIZATION; RESET ROLE;\nINSERT INTO \"tb_confiture\""),
             "{text}"
         );
-        assert!(text.starts_with(START_CLOCK), "{text}");
+        assert!(text.starts_with(&start_message()), "{text}");
         assert!(text.contains("\nBEGIN; SET LOCAL lock_timeout = '1500ms'; SET LOCAL statement_timeout = '1ms'; SET LOCAL synchronous_commit = off;\n"), "{text}");
         assert!(text.trim_end().ends_with("COMMIT;"), "{text}");
         let sync = Step {

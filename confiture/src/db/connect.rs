@@ -15,6 +15,16 @@ use crate::error::{Error, Result};
 /// stops its query (PostgreSQL 14+). Sent as `options`, which costs no extra round trip.
 const CHECK_INTERVAL_OPTION: &str = "-c client_connection_check_interval=1000";
 
+/// Silence on the connection before the first keepalive probe.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+/// Between unanswered probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// Unanswered probes before the connection is given up: a dead peer is noticed within
+/// `KEEPALIVE_IDLE + KEEPALIVE_RETRIES * KEEPALIVE_INTERVAL` (30 s) of silence.
+pub const KEEPALIVE_RETRIES: u32 = 3;
+/// How long data we sent may stay unacknowledged before the connection is given up.
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Connects to `env`'s database.
 ///
 /// `migration.connect_timeout` bounds everything up to a usable session — name lookup, TCP,
@@ -76,6 +86,16 @@ fn attempt(env: &Environment, check_interval: bool) -> Result<postgres::Client, 
     if !timeout.is_zero() {
         config.connect_timeout(timeout);
     }
+    // A network that silently drops every packet must not hang the CLI forever: keepalive
+    // probes find the server gone while we wait for an answer (a busy server's kernel still
+    // answers them, so a long migration is never cut), and TCP_USER_TIMEOUT while what we sent
+    // stays unacknowledged. Either way the read fails and the run ends as a lost connection.
+    config
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE)
+        .keepalives_interval(KEEPALIVE_INTERVAL)
+        .keepalives_retries(KEEPALIVE_RETRIES)
+        .tcp_user_timeout(TCP_USER_TIMEOUT);
 
     // PostgreSQL has no TLS over Unix sockets; libpq skips it there too.
     let tls_mode = match (spec.sslmode, spec.is_unix_socket()) {

@@ -2,6 +2,8 @@
 //! plain `SELECT`s, no lock, nothing created. Writing rows is [`crate::ledger`]'s SQL, run by
 //! the apply code, and [`rewrite`] for `baseline` and `reinit`.
 
+use std::time::Duration;
+
 use postgres::error::SqlState;
 use postgres::SimpleQueryMessage;
 
@@ -16,8 +18,45 @@ use crate::ledger::{literal, Ledger, LedgerRow, Rewrite, TrackingTable};
 /// table is recognised by the server's "undefined table" error, so call this outside a
 /// transaction block (the error would abort it). Extra columns are ignored.
 pub fn read(client: &mut postgres::Client, table: &TrackingTable) -> Result<Option<Ledger>> {
+    read_within(client, table, DEFAULT_WAIT)
+}
+
+/// How long [`read`] waits for a lock another session holds on the ledger.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+/// [`read`], waiting at most `wait` for a lock another session holds on the table (`LOCK
+/// TABLE ... IN ACCESS EXCLUSIVE MODE`, a long `ALTER TABLE`): after it, a lock-timeout error
+/// (exit 6) names the session holding it. Zero is taken as 1 ms, never as "forever".
+pub fn read_within(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wait: Duration,
+) -> Result<Option<Ledger>> {
+    Ok(read_qualified(client, table, wait)?.map(|found| found.ledger))
+}
+
+/// [`read`], with the table's name as the server resolved it, schema-qualified: what the
+/// engine writes rows to, so that a migration's `search_path` cannot send them elsewhere. The
+/// name is `table` itself when the schema's name is not one a [`TrackingTable`] can hold.
+pub fn read_qualified(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wait: Duration,
+) -> Result<Option<Found>> {
+    // The statements of one message run in one implicit transaction: `SET LOCAL` bounds them
+    // and ends with it, whatever happens.
+    let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
     let sql = format!(
-        "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c \
+        "SET LOCAL lock_timeout = '{wait_ms}ms';\n\
+         SELECT n.nspname, c.relname, \
+         pg_catalog.has_table_privilege(c.oid, 'INSERT'), \
+         pg_catalog.has_table_privilege(c.oid, 'DELETE'), current_user, \
+         (SELECT pg_catalog.string_agg(a.attname, ', ' ORDER BY a.attnum) \
+          FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 \
+          AND NOT a.attisdropped AND a.attnotnull AND NOT a.atthasdef \
+          AND a.attidentity = '' AND a.attgenerated = '' \
+          AND a.attname NOT IN ({written})) \
+         FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
          SELECT version, name, \
@@ -26,14 +65,21 @@ pub fn read(client: &mut postgres::Client, table: &TrackingTable) -> Result<Opti
          FROM {quoted} ORDER BY applied_at, pk_confiture",
         name = literal(&table.quoted()),
         quoted = table.quoted(),
+        written = WRITTEN_COLUMNS.map(literal).join(", "),
     );
     let messages = match client.simple_query(&sql) {
         Ok(messages) => messages,
         Err(e) if is_absent(&e) => return Ok(None),
+        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            return Err(locked(client, table, wait))
+        }
         Err(e) => return Err(read_error(table, &e)),
     };
-    let mut statement = 0;
+    // The first CommandComplete is the SET's.
+    let mut statement = -1;
     let mut qualified = None;
+    let mut resolved = None;
+    let mut access = Access::default();
     let mut rows = Vec::new();
     for message in messages {
         match message {
@@ -41,16 +87,110 @@ pub fn read(client: &mut postgres::Client, table: &TrackingTable) -> Result<Opti
             SimpleQueryMessage::Row(row) if statement == 0 => {
                 if let (Some(schema), Some(name)) = (row.get(0), row.get(1)) {
                     qualified = Some(format!("{schema}.{name}"));
+                    resolved = TrackingTable::parse(&format!("{schema}.{name}")).ok();
                 }
+                access = Access {
+                    insert: row.get(2) == Some("t"),
+                    delete: row.get(3) == Some("t"),
+                    role: row.get(4).unwrap_or_default().to_string(),
+                    unfilled: row
+                        .get(5)
+                        .map(|c| c.split(", ").map(str::to_string).collect())
+                        .unwrap_or_default(),
+                };
             }
             SimpleQueryMessage::Row(row) => rows.push(parse_row(table, &row)?),
             _ => {}
         }
     }
-    Ok(Some(Ledger {
+    let ledger = Ledger {
         table: qualified.unwrap_or_else(|| table.to_string()),
         rows,
+    };
+    Ok(Some(Found {
+        ledger,
+        table: resolved.unwrap_or_else(|| table.clone()),
+        access,
     }))
+}
+
+/// The columns confiture writes (the others have defaults in its DDL).
+const WRITTEN_COLUMNS: [&str; 7] = [
+    "slug",
+    "version",
+    "name",
+    "applied_at",
+    "execution_time_ms",
+    "checksum",
+    "applied_by",
+];
+
+/// The ledger as [`read_qualified`] found it.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub ledger: Ledger,
+    /// The table, schema-qualified as the server resolved it.
+    pub table: TrackingTable,
+    pub access: Access,
+}
+
+/// What this session's role may do to the ledger, read with its rows, so that a ledger the
+/// engine cannot write is refused before any migration runs, naming the privilege or column,
+/// instead of failing on the row after the migration's SQL (and being blamed on its file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    pub insert: bool,
+    pub delete: bool,
+    /// `current_user`.
+    pub role: String,
+    /// NOT NULL columns without a default that confiture does not write.
+    pub unfilled: Vec<String>,
+}
+
+/// What a command writes to the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// `up`: a row per migration.
+    Insert,
+    /// `down`: deletes the rows of what it rolls back.
+    Delete,
+}
+
+impl Access {
+    /// Refuses (exit 5) a ledger this role cannot write as `write` needs, naming the
+    /// privilege or the column and what to do about it.
+    pub fn check(&self, table: &TrackingTable, write: Write) -> Result<()> {
+        let (allowed, privilege) = match write {
+            Write::Insert => (self.insert, "INSERT"),
+            Write::Delete => (self.delete, "DELETE"),
+        };
+        let role = crate::display::escape(&self.role);
+        if !allowed {
+            return Err(Error::invalid(format!(
+                "role {role} may not {privilege} rows of the tracking table {table}: \
+                 confiture records each migration there"
+            ))
+            .with_help(format!(
+                "GRANT SELECT, INSERT, DELETE ON {} TO \"{}\"; (or run as the role that owns it)",
+                table.quoted(),
+                self.role.replace('"', "\"\"")
+            )));
+        }
+        if write == Write::Insert && !self.unfilled.is_empty() {
+            let columns = self.unfilled.join(", ");
+            let columns = crate::display::escape(&columns);
+            return Err(Error::invalid(format!(
+                "the tracking table {table} has NOT NULL column(s) confiture does not write: {columns}"
+            ))
+            .with_help(format!(
+                "give them a DEFAULT (ALTER TABLE {} ALTER COLUMN <column> SET DEFAULT ...) or drop \
+                 their NOT NULL; confiture writes only {}",
+                table.quoted(),
+                WRITTEN_COLUMNS.join(", ")
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The schema-qualified name a not-yet-created ledger would get: an unqualified name goes to
@@ -72,6 +212,29 @@ pub fn qualified_name(client: &mut postgres::Client, table: &TrackingTable) -> R
     })
 }
 
+/// The ledger read waited `wait` for a lock another session holds on the table: exit 6,
+/// naming that session as the migration-lock timeout does.
+fn locked(client: &mut postgres::Client, table: &TrackingTable, wait: Duration) -> Error {
+    let mut error = Error::new(
+        crate::ErrorKind::LockTimeout,
+        format!(
+            "cannot read the tracking table {table}: another session holds a lock on it \
+             (waited {})",
+            super::backoff::human(wait)
+        ),
+    );
+    let holder = super::lock::table_lock_holder(client, &literal(&table.quoted()));
+    error = match holder {
+        Ok(Some(h)) => error.with_detail(format!("held by {h}")).with_help(format!(
+            "wait for that session to finish and try again; if it is stuck, end it with \
+             `SELECT pg_terminate_backend({})`",
+            h.pid
+        )),
+        _ => error.with_help("run the command again when the lock is released"),
+    };
+    error
+}
+
 fn is_absent(error: &postgres::Error) -> bool {
     matches!(error.code(), Some(code) if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::INVALID_SCHEMA_NAME)
 }
@@ -81,6 +244,15 @@ fn read_error(table: &TrackingTable, error: &postgres::Error) -> Error {
         Some(db) => db.message().to_string(),
         None => error.to_string(),
     };
+    if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
+        // The server is up and answered: a missing grant, not a connection problem.
+        return Error::invalid(format!("cannot read the tracking table {table}: {detail}"))
+            .with_help(format!(
+                "GRANT SELECT ON {} TO the role in the environment (and INSERT, DELETE for \
+                 commands that write)",
+                table.quoted()
+            ));
+    }
     if error.code() == Some(&SqlState::UNDEFINED_COLUMN) {
         return Error::invalid(format!(
             "the tracking table {table} is not a confiture ledger: {detail}"

@@ -120,7 +120,33 @@ pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
     let messages = client
         .simple_query(&sql)
         .map_err(|e| query_error("cannot find the holder of the migration lock", e))?;
-    Ok(messages.iter().find_map(|m| match m {
+    Ok(first_holder(&messages))
+}
+
+/// The session holding a lock on `relation` (a `regclass` literal) that conflicts with
+/// reading it, if any: what a ledger read that hit its `lock_timeout` names.
+pub fn table_lock_holder(client: &mut Client, relation: &str) -> Result<Option<LockHolder>> {
+    let sql = format!(
+        "SELECT a.pid, a.application_name, a.usename, host(a.client_addr), \
+                to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+                to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
+         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'AccessExclusiveLock' \
+           AND l.relation = pg_catalog.to_regclass({relation}) \
+           AND l.pid <> pg_catalog.pg_backend_pid() \
+         LIMIT 1"
+    );
+    let messages = client.simple_query(&sql).map_err(|e| {
+        query_error(
+            "cannot find the holder of the lock on the tracking table",
+            e,
+        )
+    })?;
+    Ok(first_holder(&messages))
+}
+
+fn first_holder(messages: &[SimpleQueryMessage]) -> Option<LockHolder> {
+    messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => {
             let text = |i: usize| row.get(i).map(str::to_string);
             Some(LockHolder {
@@ -134,7 +160,7 @@ pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
             })
         }
         _ => None,
-    }))
+    })
 }
 
 /// Takes the migration lock, polling with backoff and jitter for at most `timeout`.

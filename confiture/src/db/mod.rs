@@ -17,18 +17,17 @@ use crate::error::Error;
 
 /// Whether an error means the session is gone (socket closed, backend terminated, server
 /// shutting down) rather than a statement failing inside a live session.
+///
+/// Only the server's FATAL/PANIC (it ends the session after sending them) or the socket
+/// itself say so, never the SQLSTATE: a migration's own SQL can raise class 08 or 57P0x at
+/// severity ERROR (dblink to a host that is down, `RAISE ... USING ERRCODE = '57P01'`), and
+/// the session that ran it is still alive — a failed migration, not a lost connection.
 pub(crate) fn is_connection_lost(e: &postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
     match e.as_db_error() {
-        // FATAL/PANIC end the session; class 08 is connection exception, 57P0x operator intervention.
-        Some(db) => {
-            let code = db.code().code();
-            matches!(db.severity(), "FATAL" | "PANIC")
-                || code.starts_with("08")
-                || matches!(code, "57P01" | "57P02" | "57P03")
-        }
+        Some(db) => matches!(db.severity(), "FATAL" | "PANIC"),
         // Not a server error: an IO or protocol error on the socket.
         None => true,
     }
