@@ -215,3 +215,68 @@ fn a_no_transaction_migration_starts_and_leaves_a_clean_session() {
     assert_eq!(db.ledger(), ["001:first", "002:second", "003:third"]);
     assert_eq!(schema_of(&db, "t2"), "public");
 }
+
+/// The order of application is what `down` rolls back by (the ledger's `applied_at`, then its
+/// key), so it must hold whatever a migration did to its session. A migration in the middle of
+/// a run that took the engine's clock away (`RESET ALL`, `DISCARD ALL`, a `set_config` of its
+/// own) was stamped with the message's `now()` — before the migration applied ahead of it —
+/// and `down` then rolled back 001 before 002.
+#[test]
+fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_session() {
+    use confiture::migrate::DownOptions;
+    let middles = [
+        ("RESET ALL", "CREATE TABLE t2 (id int);\nRESET ALL;\n"),
+        (
+            "set_config of the clock",
+            "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config('confiture.t', '', false);\n",
+        ),
+        (
+            "a clock from the past",
+            "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config('confiture.t', '1', false);\n",
+        ),
+    ];
+    for (what, middle) in middles {
+        for (how, runs) in runs() {
+            let db = TestDb::new("order");
+            let dir = Dir::new();
+            dir.migration(
+                "001",
+                "a",
+                "CREATE TABLE t1 (id int);\n",
+                "DROP TABLE t1;\n",
+            )
+            .migration("002", "b", middle, "DROP TABLE t2;\n")
+            .migration(
+                "003",
+                "c",
+                "CREATE TABLE t3 (id int);\n",
+                "DROP TABLE t3;\n",
+            );
+            let mut migrator = db.migrator(&dir);
+            for options in &runs {
+                if let Err(failed) = migrator.up(options, &mut no_progress) {
+                    panic!("{what}, {how}: {}\n{:?}", failed.error, failed.report);
+                }
+            }
+            assert_eq!(
+                db.ledger(),
+                ["001:a", "002:b", "003:c"],
+                "{what}, {how}: the ledger's order is the order of application"
+            );
+            let down = DownOptions {
+                steps: Some(3),
+                dry_run: true,
+                ..DownOptions::default()
+            };
+            let report = migrator
+                .down(&down, &mut no_progress)
+                .unwrap_or_else(|failed| panic!("{what}, {how}: {}", failed.error));
+            let order: Vec<&str> = report
+                .migrations
+                .iter()
+                .map(|m| m.version.as_str())
+                .collect();
+            assert_eq!(order, ["003", "002", "001"], "{what}, {how}: newest first");
+        }
+    }
+}

@@ -312,13 +312,18 @@ fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
 /// starts and again at the end of each migration's transaction, for the next one: a message
 /// carries several migrations, and `now()` is the same for all of them (the server stamps a
 /// message once), so each migration's `applied_at` and `execution_time_ms` come from here.
-/// A migration that ran `RESET ALL` took its clock away: its row gets the message's `now()`
+/// A migration that ran `RESET ALL` took its clock away: its row gets the time it is written
 /// and no `execution_time_ms` (omitted rather than made up).
 const CLOCK: &str = "confiture.t";
 /// The clock's value now.
 const CLOCK_NOW: &str = "date_part('epoch', clock_timestamp())::text";
-/// The clock as a number, NULL when a migration reset it.
-const CLOCK_VALUE: &str = "NULLIF(current_setting('confiture.t', true), '')::float8";
+/// The clock as a number; NULL when a migration reset it or left something else in it (a
+/// value that is not an epoch is never cast, so it cannot fail the ledger statement), and
+/// NULL unless it lies between the start of the transaction and now (a migration that set it
+/// to another time cannot move its row before the rows of the migrations applied ahead of it).
+const CLOCK_VALUE: &str = "(CASE WHEN current_setting('confiture.t', true) ~ '^[0-9]{1,12}(\\.[0-9]{1,9})?$' \
+     AND current_setting('confiture.t', true)::float8 BETWEEN date_part('epoch', now()) \
+     AND date_part('epoch', clock_timestamp()) THEN current_setting('confiture.t', true)::float8 END)";
 
 /// Puts the session back as the connection opened it: the role and session user of the login,
 /// every setting at its connection-time value (`RESET ALL` keeps what the startup packet and
@@ -340,9 +345,11 @@ fn start_message() -> String {
     format!("{RESET_SESSION} SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);")
 }
 
-/// When the migration began.
+/// When the migration began; without a clock, when its row is written. Never `now()`: that
+/// is when the message arrived, before the migrations sent ahead of this one in it, and
+/// `applied_at` is the order `down` rolls back by.
 fn started_at() -> String {
-    format!("COALESCE(to_timestamp({CLOCK_VALUE}), now())")
+    format!("COALESCE(to_timestamp({CLOCK_VALUE}), clock_timestamp())")
 }
 
 /// Milliseconds since the migration began, measured by the server (NULL without a clock).
@@ -357,7 +364,8 @@ fn elapsed_ms() -> String {
 /// The statement returns the step's `index` in its message and its time, measured by the
 /// server (columns [`STEP_COLUMN`], [`MS_COLUMN`]): how [`run_steps`] learns each step's
 /// duration from the message itself.
-fn ledger_sql(table: &TrackingTable, step: &Step<'_>, index: usize) -> String {
+fn ledger_sql(settings: &ApplySettings, step: &Step<'_>, index: usize) -> String {
+    let table = &settings.table;
     let m = step.migration;
     let row = match step.direction {
         Direction::Up => format!(
@@ -377,7 +385,13 @@ fn ledger_sql(table: &TrackingTable, step: &Step<'_>, index: usize) -> String {
             elapsed_ms()
         ),
     };
-    format!("{RESET_ROLE}\n{row}")
+    // The migration's own timeouts must not bound the row (a `SET statement_timeout = '1ms'`
+    // in it would fail its own ledger write): ours again, for this statement's transaction.
+    let statement_timeout = settings.statement_timeout.map_or(0, millis);
+    format!(
+        "{RESET_ROLE} SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms';\n{row}",
+        millis(settings.lock_timeout)
+    )
 }
 
 /// The column of a ledger statement's result naming its step in the message.
@@ -414,7 +428,7 @@ fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<
     script.push_body(file, &file.text, 1);
     script.push_sql(&format!(
         "{};\nRESET ALL; {}",
-        ledger_sql(&settings.table, step, 0),
+        ledger_sql(settings, step, 0),
         local_settings(settings, true)
     ));
 }
@@ -461,7 +475,7 @@ fn push_transaction<'a>(
     script.push_sql(&format!(
         "{};\nRESET ALL;{sync}\nSELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
          pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);\nCOMMIT;",
-        ledger_sql(&settings.table, step, index)
+        ledger_sql(settings, step, index)
     ));
 }
 
