@@ -46,6 +46,61 @@ pub fn connect_if_exists(env: &Environment) -> Result<Option<postgres::Client>> 
     }
 }
 
+/// Refuses a session that goes through a pooler in transaction (or statement) pooling mode,
+/// such as PgBouncer with `pool_mode = transaction`: between two transactions such a pooler
+/// may hand our statements to another server session, so the session-level migration lock
+/// and session settings would silently belong to somebody else. Called by the writing
+/// commands before they take the lock; `pid` is what `pg_backend_pid()` answered on `client`.
+///
+/// A pooler answers `SHOW pool_mode` only on its admin console, so the check is behavioural:
+/// a second connection asks for its backend, then `client` asks again. Through session
+/// pooling or directly, each connection keeps its own backend: the second one's differs and
+/// `client`'s does not change. Through transaction pooling the idle server session `client`
+/// just released is handed to the second connection (PgBouncer reuses the most recently used
+/// one first), or `client` gets another. When the second connection cannot be opened (a
+/// connection limit), nothing can be told and nothing is refused.
+pub(crate) fn refuse_transaction_pooling(
+    client: &mut postgres::Client,
+    env: &Environment,
+    pid: &str,
+) -> Result<()> {
+    let Ok(mut other) = open(env) else {
+        return Ok(());
+    };
+    let other_pid = backend_pid(&mut other)?;
+    let again = backend_pid(client)?;
+    drop(other);
+    if other_pid != pid && again == pid {
+        return Ok(());
+    }
+    let spec = &env.connection;
+    Err(Error::invalid(format!(
+        "{spec} goes through a pooler in transaction or statement pooling mode (server          session {pid} served this connection, then {}); nothing was run",
+        if again != pid { &again } else { &other_pid }
+    ))
+    .with_detail(
+        "such a pooler hands each transaction to any server session: the migration lock and          session settings would not stay with this connection",
+    )
+    .with_help(format!(
+        "connect to PostgreSQL directly, or through a pool in session mode (PgBouncer:          pool_mode = session), in {}",
+        env.source()
+    )))
+}
+
+/// `pg_backend_pid()` of the server session that runs the next statement, as text.
+pub(crate) fn backend_pid(client: &mut postgres::Client) -> Result<String> {
+    let messages = client
+        .simple_query("SELECT pg_catalog.pg_backend_pid()")
+        .map_err(|e| super::query_error("cannot read the server session's process id", e))?;
+    Ok(messages
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default())
+}
+
 fn open(env: &Environment) -> Result<postgres::Client, Failure> {
     match attempt(env, true) {
         Err(Failure::Driver(e)) if rejects_check_interval(&e) => attempt(env, false),

@@ -18,6 +18,8 @@ pub struct Target {
     pub connection: String,
     /// Where the connection settings come from (`environment file ...`, `--database-url`).
     pub source: String,
+    /// To open the second connection of the pooler check.
+    environment: Environment,
 }
 
 impl Target {
@@ -25,17 +27,19 @@ impl Target {
         Target {
             connection: env.connection.to_string(),
             source: env.source(),
+            environment: env.clone(),
         }
     }
 }
 
 /// The session's `current_database()`, after checking that the session can write (exit 3 if
-/// not, naming the database).
+/// not, naming the database) and that it does not go through a transaction-pooling pooler
+/// (exit 5, [`super::connect::refuse_transaction_pooling`]).
 pub fn check(client: &mut Client, target: &Target) -> Result<String> {
     let messages = client
         .simple_query(
             "SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
-             pg_catalog.current_setting('transaction_read_only')",
+             pg_catalog.current_setting('transaction_read_only'), pg_catalog.pg_backend_pid()",
         )
         .map_err(|e| query_error("cannot read the session's state", e))?;
     let row = messages.iter().find_map(|m| match m {
@@ -44,7 +48,11 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
     });
     let column = |i: usize| row.and_then(|r| r.get(i)).unwrap_or_default();
     let database = column(0).to_string();
-    let Target { connection, source } = target;
+    let Target {
+        connection,
+        source,
+        environment,
+    } = target;
     if column(1) == "t" {
         return Err(Error::connection(format!(
             "database {connection} is a standby server in recovery (read-only); nothing was run"
@@ -65,5 +73,6 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
              default_transaction_read_only = off"
         )));
     }
+    super::connect::refuse_transaction_pooling(client, environment, column(3))?;
     Ok(database)
 }
