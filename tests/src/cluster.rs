@@ -200,6 +200,8 @@ impl Drop for Cluster {
 /// written into a directory: `ca.pem`, `server.crt`, `server.key` (mode 0600).
 pub struct Certificates {
     pub ca: PathBuf,
+    /// The CA's private key, for [`Certificates::client`].
+    pub ca_key: PathBuf,
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
 }
@@ -212,10 +214,11 @@ impl Certificates {
         let path = |name: &str| dir.join(format!("{prefix}{name}"));
         let certs = Certificates {
             ca: path("ca.pem"),
+            ca_key: path("ca.key"),
             server_cert: path("server.crt"),
             server_key: path("server.key"),
         };
-        let ca_key = path("ca.key");
+        let ca_key = certs.ca_key.clone();
         let csr = path("server.csr");
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
         openssl(
@@ -271,6 +274,57 @@ impl Certificates {
                 .expect("chmod 0600 the server key");
         }
         certs
+    }
+}
+
+impl Certificates {
+    /// A client certificate for `common_name` (the user name `clientcert=verify-full` checks)
+    /// signed by this CA, with its unencrypted key (mode 0600): `<name>.crt`, `<name>.key`.
+    pub fn client(&self, dir: &Path, name: &str, common_name: &str) -> (PathBuf, PathBuf) {
+        let cert = dir.join(format!("{name}.crt"));
+        let key = dir.join(format!("{name}.key"));
+        let csr = dir.join(format!("{name}.csr"));
+        openssl(
+            Command::new("openssl")
+                .args(["req", "-new", "-nodes"])
+                .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+                .args(["-subj", &format!("/CN={common_name}")])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&csr),
+        );
+        let ext = dir.join(format!("{name}.ext"));
+        std::fs::write(
+            &ext,
+            "basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+\
+             extendedKeyUsage = clientAuth
+",
+        )
+        .expect("write the certificate extensions");
+        openssl(
+            Command::new("openssl")
+                .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+                .arg("-in")
+                .arg(&csr)
+                .arg("-CA")
+                .arg(&self.ca)
+                .arg("-CAkey")
+                .arg(&self.ca_key)
+                .arg("-extfile")
+                .arg(&ext)
+                .arg("-out")
+                .arg(&cert),
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod 0600 the client key");
+        }
+        (cert, key)
     }
 }
 

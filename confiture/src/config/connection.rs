@@ -68,6 +68,12 @@ pub struct ConnectionSpec {
     pub dbname: String,
     pub sslmode: SslMode,
     pub sslrootcert: Option<PathBuf>,
+    /// The client certificate (PEM, with any intermediates after it) sent when the server asks
+    /// for one; always set together with [`sslkey`](Self::sslkey).
+    pub sslcert: Option<PathBuf>,
+    /// The unencrypted private key (PEM) of [`sslcert`](Self::sslcert). Only its path is ever
+    /// shown.
+    pub sslkey: Option<PathBuf>,
     /// libpq's `options` (e.g. `-c search_path=app`), sent in the startup packet.
     pub options: Option<String>,
     /// `application_name` from the URL, if it names one (see [`super::Environment::application_name`]).
@@ -117,6 +123,8 @@ impl fmt::Debug for ConnectionSpec {
             .field("dbname", &self.dbname)
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
+            .field("sslcert", &self.sslcert)
+            .field("sslkey", &self.sslkey)
             .field("options", &self.options)
             .field("application_name", &self.application_name)
             .field("connect_timeout", &self.connect_timeout)
@@ -129,7 +137,8 @@ impl ConnectionSpec {
     ///
     /// Supported: percent-decoding, IPv6 hosts in brackets, Unix socket directories
     /// (`host=/var/run/postgresql`, or `%2F...` as the URL host), and the parameters `host`,
-    /// `port`, `user`, `password`, `dbname`, `sslmode`, `sslrootcert`, `application_name`,
+    /// `port`, `user`, `password`, `dbname`, `sslmode`, `sslrootcert`, `sslcert`, `sslkey`,
+    /// `application_name`,
     /// `connect_timeout` and `options`. Errors never quote the text: it may hold a password.
     pub fn parse(text: &str) -> Result<ConnectionSpec> {
         parse_spec(text).map_err(|reason| {
@@ -269,12 +278,32 @@ mod tests {
 
     #[test]
     fn libpq_parameters_are_named_as_such() {
-        let err = ConnectionSpec::parse("host=h sslcert=/c.pem").unwrap_err();
+        let err = ConnectionSpec::parse("host=h sslpassword=/c.pem").unwrap_err();
         assert!(
             err.message
-                .contains("unsupported libpq parameter \"sslcert\""),
+                .contains("unsupported libpq parameter \"sslpassword\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn client_certificates_are_taken_as_a_pair() {
+        let spec = ConnectionSpec::parse("postgresql://h/db?sslcert=/c.crt&sslkey=/c.key").unwrap();
+        assert_eq!(spec.sslcert, Some(PathBuf::from("/c.crt")));
+        assert_eq!(spec.sslkey, Some(PathBuf::from("/c.key")));
+        let spec = ConnectionSpec::parse("host=h sslcert='/a b.crt' sslkey=/k").unwrap();
+        assert_eq!(spec.sslcert, Some(PathBuf::from("/a b.crt")));
+        for (text, needle) in [
+            ("host=h sslcert=/c.crt", "sslcert is set without sslkey"),
+            ("host=h sslkey=/c.key", "sslkey is set without sslcert"),
+            (
+                "postgresql://h/db?sslcert=/c%00&sslkey=/k",
+                "sslcert contains a NUL",
+            ),
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            assert!(err.message.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub(super) const KNOWN_PARAMETERS: &[&str] = &[
     "dbname",
     "sslmode",
     "sslrootcert",
+    "sslcert",
+    "sslkey",
     "application_name",
     "connect_timeout",
     "options",
@@ -39,8 +41,6 @@ const LIBPQ_ONLY_PARAMETERS: &[&str] = &[
     "gssencmode",
     "sslnegotiation",
     "sslcompression",
-    "sslcert",
-    "sslkey",
     "sslkeylogfile",
     "sslpassword",
     "sslcertmode",
@@ -67,6 +67,8 @@ pub(super) struct SpecBuilder {
     pub(super) dbname: Option<String>,
     pub(super) sslmode: Option<SslMode>,
     pub(super) sslrootcert: Option<PathBuf>,
+    pub(super) sslcert: Option<PathBuf>,
+    pub(super) sslkey: Option<PathBuf>,
     pub(super) options: Option<String>,
     pub(super) application_name: Option<String>,
     pub(super) connect_timeout: Option<Duration>,
@@ -105,6 +107,9 @@ impl SpecBuilder {
                     .filter(|v| !v.is_empty() && v != "system")
                     .map(PathBuf::from);
             }
+            // The client certificate and its key (the key's path is shown, never its contents).
+            "sslcert" => self.sslcert = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
+            "sslkey" => self.sslkey = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
             "application_name" => self.application_name = Some(value),
             // The value is not quoted: a mis-split conninfo can put part of a password here.
             "connect_timeout" => match Timeout::from_secs_text(&value) {
@@ -190,10 +195,30 @@ impl SpecBuilder {
                 ));
             }
         }
-        if let Some(path) = &self.sslrootcert {
-            if path.as_os_str().as_encoded_bytes().contains(&0) {
-                return Err("sslrootcert contains a NUL character (%00)".to_string());
+        for (what, path) in [
+            ("sslrootcert", &self.sslrootcert),
+            ("sslcert", &self.sslcert),
+            ("sslkey", &self.sslkey),
+        ] {
+            if path
+                .as_ref()
+                .is_some_and(|p| p.as_os_str().as_encoded_bytes().contains(&0))
+            {
+                return Err(format!("{what} contains a NUL character (%00)"));
             }
+        }
+        // libpq would look for the other one in ~/.postgresql; we take no default files, so
+        // one without the other cannot work.
+        match (&self.sslcert, &self.sslkey) {
+            (Some(_), None) => {
+                return Err("sslcert is set without sslkey: a client certificate needs the                             file of its private key too"
+                    .to_string())
+            }
+            (None, Some(_)) => {
+                return Err("sslkey is set without sslcert: a client key needs the file of                             its certificate too"
+                    .to_string())
+            }
+            _ => {}
         }
         for (what, value) in [
             ("database name", self.dbname.as_deref()),
@@ -216,6 +241,8 @@ impl SpecBuilder {
             password: self.password,
             sslmode: self.sslmode.unwrap_or_default(),
             sslrootcert: self.sslrootcert,
+            sslcert: self.sslcert,
+            sslkey: self.sslkey,
             options: self.options,
             application_name: self.application_name,
             connect_timeout: self.connect_timeout,

@@ -311,6 +311,14 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
                 )
             };
             Error::connection(what).with_help(unencrypted_refusal_help(mode, &source))
+        } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && (db.message().contains("certificate") || spec.sslcert.is_some())
+        {
+            // `clientcert=verify-*` or the `cert` method: no certificate ("connection requires
+            // a valid client certificate"), or one whose common name is not the user (then the
+            // server names only the method, e.g. `"trust" authentication failed`, and logs the
+            // mismatch).
+            client_certificate_refused(env, db.message())
         } else if *code == SqlState::INVALID_PASSWORD
             || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
         {
@@ -374,6 +382,26 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
         return with_cause(explained);
     }
 
+    if let Some(rustls::Error::AlertReceived(alert)) = find_in_chain::<rustls::Error>(&error) {
+        use rustls::AlertDescription as Alert;
+        if spec.sslcert.is_some()
+            && matches!(
+                alert,
+                Alert::UnknownCA
+                    | Alert::BadCertificate
+                    | Alert::CertificateUnknown
+                    | Alert::UnsupportedCertificate
+                    | Alert::CertificateExpired
+                    | Alert::CertificateRevoked
+                    | Alert::AccessDenied
+            )
+        {
+            return with_cause(client_certificate_refused(
+                env,
+                &format!("TLS alert {alert:?}"),
+            ));
+        }
+    }
     let top = error.to_string();
     if top.starts_with("error performing TLS handshake") {
         return with_cause(explain_tls(env, &error, &cause));
@@ -494,6 +522,34 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str) -> Error
         ))
         .with_help(format!(
             "check the server's TLS setup, or the sslmode in {source}"
+        )),
+    }
+}
+
+/// The server did not accept our client certificate (or wanted one and got none).
+fn client_certificate_refused(env: &Environment, reason: &str) -> Error {
+    let spec = &env.connection;
+    let source = env.source();
+    match &spec.sslcert {
+        None => Error::connection(format!(
+            "the server requires a client certificate from {spec}, and none is configured"
+        ))
+        .with_detail(spec.scrub(reason))
+        .with_help(format!(
+            "set sslcert and sslkey (a certificate signed by a CA the server trusts, its common \
+             name the user name) in {source}"
+        )),
+        Some(cert) => Error::connection(format!(
+            "the server did not accept the client certificate in sslcert {} (connecting as \
+             {spec})",
+            cert.display()
+        ))
+        .with_detail(spec.scrub(reason))
+        .with_help(format!(
+            "the certificate must be signed by a CA in the server's ssl_ca_file, be valid now, \
+             and (clientcert=verify-full) name the user \"{}\" as its common name; check \
+             sslcert and sslkey in {source}",
+            spec.user
         )),
     }
 }
