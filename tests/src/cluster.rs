@@ -56,6 +56,31 @@ impl Cluster {
         cluster
     }
 
+    /// A streaming standby of `primary` (which must be running, with `local replication all
+    /// trust` in its `pg_hba.conf`): `pg_basebackup -R` in a new temporary directory. Not
+    /// started yet; [`Cluster::configure`] it (its own socket directory), then start it.
+    pub fn standby_of(primary: &Cluster) -> Cluster {
+        let dir = std::env::temp_dir().join(crate::unique("confiture-standby"));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        give_to_postgres(&dir);
+        let reaper = spawn_reaper(&dir);
+        let cluster = Cluster {
+            dir,
+            port: AtomicU16::new(0),
+            reaper: Some(reaper),
+        };
+        cluster.expect_ok(
+            "pg_basebackup",
+            as_postgres(&bin("pg_basebackup"))
+                .args(["-R", "-X", "stream", "-U", "postgres", "-h"])
+                .arg(primary.dir())
+                .args(["-p", &primary.port().to_string(), "-D"])
+                .arg(cluster.data()),
+        );
+        cluster
+    }
+
     /// The cluster's directory: the data directory is `data/`, the Unix socket and the
     /// server's log are here, and tests put certificates here.
     pub fn dir(&self) -> &Path {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 
-use crate::config::{shown, ConnectionSpec, Environment, SslMode};
+use crate::config::{shown, ConnectionSpec, Environment, SslMode, TargetSessionAttrs};
 use crate::error::{Error, Result};
 
 /// Set in the startup packet so that the server notices a killed client within a second and
@@ -32,25 +32,149 @@ pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 /// the TCP connect). A server older than 14, or a pooler that rejects `options`, is retried
 /// once without `client_connection_check_interval`.
 pub fn connect(env: &Environment) -> Result<postgres::Client> {
-    open(env).map_err(|failure| explain(env, failure))
+    connect_for(env, env.connection.target_session_attrs)
+}
+
+/// Connects to the first of `env`'s hosts whose session is what `attrs` asks for (libpq's
+/// `target_session_attrs`, tried in order; `prefer-standby` falls back to the first host that
+/// answered). One host asked for `any` is [`connect`] as ever. An invalid setting (a client
+/// key that cannot be used) ends the search at once: it would fail on every host.
+pub fn connect_for(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Client> {
+    select(env, attrs).map_err(|failed| failed.into_error(env, attrs))
 }
 
 /// Connects to `env`'s database, or `Ok(None)` when the server answers that it does not exist
 /// (SQLSTATE 3D000): what `--create-database` asks before creating it. Every other failure is
-/// [`connect`]'s error.
+/// [`connect`]'s error. With several hosts, `None` means that no host connected and one of
+/// them said so.
 pub fn connect_if_exists(env: &Environment) -> Result<Option<postgres::Client>> {
-    match open(env) {
+    let attrs = env.connection.target_session_attrs;
+    match select(env, attrs) {
         Ok(client) => Ok(Some(client)),
-        Err(Failure::Driver(e)) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => Ok(None),
-        Err(failure) => Err(explain(env, failure)),
+        Err(failed) if failed.missing_database => Ok(None),
+        Err(failed) => Err(failed.into_error(env, attrs)),
     }
+}
+
+/// Why no host gave a session: one error per host tried (in order).
+struct NoSession {
+    errors: Vec<Error>,
+    /// A host answered that the database does not exist.
+    missing_database: bool,
+    /// A setting that is wrong whatever the host.
+    invalid: Option<Error>,
+}
+
+impl NoSession {
+    fn into_error(mut self, env: &Environment, attrs: TargetSessionAttrs) -> Error {
+        if let Some(invalid) = self.invalid {
+            return invalid;
+        }
+        if self.errors.len() == 1 {
+            return self.errors.remove(0);
+        }
+        let spec = &env.connection;
+        let what = match attrs {
+            TargetSessionAttrs::Any => "accepted the connection".to_string(),
+            attrs => format!("gave a session with target_session_attrs={attrs}"),
+        };
+        let mut error = Error::connection(format!("no host of {spec} {what}"));
+        for failure in self.errors {
+            error = error.with_detail(failure.message);
+        }
+        error.with_help(format!(
+            "check that the hosts are reachable and which one is the primary; the hosts and \
+             target_session_attrs are in {}",
+            env.source()
+        ))
+    }
+}
+
+fn select(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Client, NoSession> {
+    let spec = &env.connection;
+    let mut failed = NoSession {
+        errors: Vec::new(),
+        missing_database: false,
+        invalid: None,
+    };
+    // `prefer-standby`: the first host that answered, kept in case no standby does.
+    let mut fallback = None;
+    let wanted = match attrs {
+        TargetSessionAttrs::PreferStandby => TargetSessionAttrs::Standby,
+        attrs => attrs,
+    };
+    for (host, port) in spec.hosts() {
+        let mut one = env.clone();
+        one.connection = spec.with_host(host, port);
+        let mut client = match open(&one) {
+            Ok(client) => client,
+            Err(Failure::Setup(error)) => {
+                failed.invalid = Some(error);
+                return Err(failed);
+            }
+            Err(failure) => {
+                if let Failure::Driver(e) = &failure {
+                    failed.missing_database |= e.code() == Some(&SqlState::INVALID_CATALOG_NAME);
+                }
+                failed.errors.push(explain(&one, failure));
+                continue;
+            }
+        };
+        match session_mismatch(&mut client, wanted) {
+            Ok(None) => return Ok(client),
+            Ok(Some(reason)) => {
+                let shown = &one.connection;
+                failed
+                    .errors
+                    .push(Error::connection(format!("{shown} {reason}")));
+                if attrs == TargetSessionAttrs::PreferStandby && fallback.is_none() {
+                    fallback = Some(client);
+                }
+            }
+            Err(error) => failed.errors.push(error),
+        }
+    }
+    fallback.ok_or(failed)
+}
+
+/// Why the session is not what `attrs` asks for, or `None` when it is. `any` costs no round
+/// trip; the others one (`pg_is_in_recovery()` and `transaction_read_only`, as libpq reads).
+fn session_mismatch(
+    client: &mut postgres::Client,
+    attrs: TargetSessionAttrs,
+) -> Result<Option<&'static str>> {
+    if attrs == TargetSessionAttrs::Any {
+        return Ok(None);
+    }
+    let messages = client
+        .simple_query(
+            "SELECT pg_catalog.pg_is_in_recovery(), \
+             pg_catalog.current_setting('transaction_read_only')",
+        )
+        .map_err(|e| super::query_error("cannot read whether the server is a standby", e))?;
+    let row = messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    });
+    let in_recovery = row.and_then(|r| r.get(0)) == Some("t");
+    let read_only = row.and_then(|r| r.get(1)) == Some("on");
+    Ok(match attrs {
+        TargetSessionAttrs::Primary if in_recovery => Some("is a standby, not the primary"),
+        TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby if !in_recovery => {
+            Some("is not a standby")
+        }
+        TargetSessionAttrs::ReadWrite if read_only => Some("is read-only"),
+        TargetSessionAttrs::ReadOnly if !read_only => Some("is not read-only"),
+        _ => None,
+    })
 }
 
 /// Refuses a session that goes through a pooler in transaction (or statement) pooling mode,
 /// such as PgBouncer with `pool_mode = transaction`: between two transactions such a pooler
 /// may hand our statements to another server session, so the session-level migration lock
 /// and session settings would silently belong to somebody else. Called by the writing
-/// commands before they take the lock; `pid` is what `pg_backend_pid()` answered on `client`.
+/// commands before they take the lock; `session` is what [`SESSION_IDENTITY`] answered on
+/// `client`, and `attrs` what chose its host (the second connection goes to the same one).
 ///
 /// A pooler answers `SHOW pool_mode` only on its admin console, so the check is behavioural:
 /// a second connection asks for its backend, then `client` asks again. Through session
@@ -62,35 +186,50 @@ pub fn connect_if_exists(env: &Environment) -> Result<Option<postgres::Client>> 
 pub(crate) fn refuse_transaction_pooling(
     client: &mut postgres::Client,
     env: &Environment,
-    pid: &str,
+    attrs: TargetSessionAttrs,
+    session: &str,
 ) -> Result<()> {
-    let Ok(mut other) = open(env) else {
+    let Ok(mut other) = select(env, attrs) else {
         return Ok(());
     };
-    let other_pid = backend_pid(&mut other)?;
-    let again = backend_pid(client)?;
+    let other_session = server_session(&mut other)?;
+    let again = server_session(client)?;
     drop(other);
-    if other_pid != pid && again == pid {
+    if other_session != session && again == session {
         return Ok(());
     }
+    let pid = |s: &str| s.split(' ').next().unwrap_or_default().to_string();
     let spec = &env.connection;
+    let then = if again != session {
+        &again
+    } else {
+        &other_session
+    };
     Err(Error::invalid(format!(
-        "{spec} goes through a pooler in transaction or statement pooling mode (server          session {pid} served this connection, then {}); nothing was run",
-        if again != pid { &again } else { &other_pid }
+        "{spec} goes through a pooler in transaction or statement pooling mode (server \
+         session {} served this connection, then {}); nothing was run",
+        pid(session),
+        pid(then)
     ))
     .with_detail(
-        "such a pooler hands each transaction to any server session: the migration lock and          session settings would not stay with this connection",
+        "such a pooler hands each transaction to any server session: the migration lock and \
+         session settings would not stay with this connection",
     )
     .with_help(format!(
-        "connect to PostgreSQL directly, or through a pool in session mode (PgBouncer:          pool_mode = session), in {}",
+        "connect to PostgreSQL directly, or through a pool in session mode (PgBouncer: \
+         pool_mode = session), in {}",
         env.source()
     )))
 }
 
-/// `pg_backend_pid()` of the server session that runs the next statement, as text.
-pub(crate) fn backend_pid(client: &mut postgres::Client) -> Result<String> {
+/// Which server session runs a statement: its process id and the server's start time (a
+/// process id alone may repeat on another server of a multi-host list).
+pub(crate) const SESSION_IDENTITY: &str =
+    "pg_catalog.pg_backend_pid()::text || ' ' || pg_catalog.pg_postmaster_start_time()::text";
+
+fn server_session(client: &mut postgres::Client) -> Result<String> {
     let messages = client
-        .simple_query("SELECT pg_catalog.pg_backend_pid()")
+        .simple_query(&format!("SELECT {SESSION_IDENTITY}"))
         .map_err(|e| super::query_error("cannot read the server session's process id", e))?;
     Ok(messages
         .iter()
