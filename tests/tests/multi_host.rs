@@ -178,3 +178,15 @@ fn an_unreachable_first_host_is_skipped() {
         .stderr_has("no host of postgres@127.0.0.1:")
         .stderr_has("connection refused");
 }
+
+#[test]
+fn create_database_creates_it_on_the_primary() {
+    let pair = pair();
+    let db = confiture_tests::unique("cft_mh_create");
+    let project = project();
+    let url = url_of(&[pair.standby.port(), pair.primary.port()], &db, "");
+    project
+        .run(&["migrate", "up", "--create-database", "--database-url", &url])
+        .code(0);
+    assert!(applied_on_primary(pair, &db));
+}
