@@ -61,14 +61,14 @@ struct NoSession {
     errors: Vec<Error>,
     /// A host answered that the database does not exist.
     missing_database: bool,
-    /// A setting that is wrong whatever the host.
-    invalid: Option<Error>,
+    /// A setting that is wrong whatever the host (boxed: the struct is an `Err`).
+    invalid: Option<Box<Error>>,
 }
 
 impl NoSession {
     fn into_error(mut self, env: &Environment, attrs: TargetSessionAttrs) -> Error {
         if let Some(invalid) = self.invalid {
-            return invalid;
+            return *invalid;
         }
         if self.errors.len() == 1 {
             return self.errors.remove(0);
@@ -109,7 +109,7 @@ fn select(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Clie
         let mut client = match open(&one) {
             Ok(client) => client,
             Err(Failure::Setup(error)) => {
-                failed.invalid = Some(error);
+                failed.invalid = Some(Box::new(error));
                 return Err(failed);
             }
             Err(failure) => {
