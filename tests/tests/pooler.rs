@@ -21,7 +21,8 @@ struct PgBouncer {
 }
 
 impl PgBouncer {
-    fn start(pool_mode: &str) -> PgBouncer {
+    /// PgBouncer in `pool_mode` with at most `pool_size` server sessions per database.
+    fn start(pool_mode: &str, pool_size: u32) -> PgBouncer {
         let program = ["/usr/sbin/pgbouncer", "pgbouncer"]
             .into_iter()
             .find(|p| Command::new(p).arg("--version").output().is_ok())
@@ -46,7 +47,7 @@ impl PgBouncer {
              auth_type = trust\n\
              auth_file = {users}\n\
              pool_mode = {pool_mode}\n\
-             default_pool_size = 4\n\
+             default_pool_size = {pool_size}\n\
              {user}",
             host = pg_host(),
             server_port = pg_port(),
@@ -123,7 +124,7 @@ fn project() -> Project {
 
 #[test]
 fn transaction_pooling_is_refused_before_anything_runs() {
-    let bouncer = PgBouncer::start("transaction");
+    let bouncer = PgBouncer::start("transaction", 4);
     let db = TestDb::new("pooler_tx");
     let project = project();
     let url = bouncer.url(&db);
@@ -156,7 +157,7 @@ fn transaction_pooling_is_refused_before_anything_runs() {
 
 #[test]
 fn session_pooling_works_like_a_direct_connection() {
-    let bouncer = PgBouncer::start("session");
+    let bouncer = PgBouncer::start("session", 4);
     let db = TestDb::new("pooler_session");
     let project = project();
     let url = bouncer.url(&db);
@@ -169,4 +170,17 @@ fn session_pooling_works_like_a_direct_connection() {
         .code(0);
     assert_eq!(db.ledger(), Some(vec![]));
     assert!(!db.has_relation("users"));
+}
+
+#[test]
+fn a_full_session_pool_does_not_stop_the_check() {
+    // One server session: the check's second connection waits for it while `up` holds it.
+    // The check gives up within its bound and concludes nothing, and `up` goes on.
+    let bouncer = PgBouncer::start("session", 1);
+    let db = TestDb::new("pooler_full");
+    let project = project();
+    let url = bouncer.url(&db);
+    let run = project.run(&["migrate", "up", "--database-url", &url]);
+    run.code(0);
+    assert_eq!(db.ledger(), Some(vec!["001:create_users".to_string()]));
 }

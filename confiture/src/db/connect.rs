@@ -181,20 +181,19 @@ fn session_mismatch(
 /// pooling or directly, each connection keeps its own backend: the second one's differs and
 /// `client`'s does not change. Through transaction pooling the idle server session `client`
 /// just released is handed to the second connection (PgBouncer reuses the most recently used
-/// one first), or `client` gets another. When the second connection cannot be opened (a
-/// connection limit), nothing can be told and nothing is refused.
+/// one first), or `client` gets another. When the second connection gets no answer within
+/// [`PROBE_WAIT`] (a connection limit, a full session pool), nothing can be told and nothing
+/// is refused.
 pub(crate) fn refuse_transaction_pooling(
     client: &mut postgres::Client,
     env: &Environment,
     attrs: TargetSessionAttrs,
     session: &str,
 ) -> Result<()> {
-    let Ok(mut other) = select(env, attrs) else {
+    let Some(other_session) = other_server_session(env, attrs) else {
         return Ok(());
     };
-    let other_session = server_session(&mut other)?;
     let again = server_session(client)?;
-    drop(other);
     if other_session != session && again == session {
         return Ok(());
     }
@@ -222,10 +221,37 @@ pub(crate) fn refuse_transaction_pooling(
     )))
 }
 
+/// The longest the pooler check waits for its second connection's answer: a session pool
+/// with no free server session keeps the second client waiting (PgBouncer: up to
+/// `query_wait_timeout`).
+const PROBE_WAIT: Duration = Duration::from_secs(5);
+
+/// The server session a second connection gets, or `None` when it cannot be told in time
+/// (refused, a connection limit, a full session pool). The thread that asks is left behind
+/// on a timeout; its connection closes when it gets an answer.
+fn other_server_session(env: &Environment, attrs: TargetSessionAttrs) -> Option<String> {
+    let wait = match env.migration.connect_timeout {
+        timeout if timeout.is_zero() => PROBE_WAIT,
+        timeout => timeout.min(PROBE_WAIT),
+    };
+    let env = env.clone();
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("confiture-pooler-check".to_string())
+        .spawn(move || {
+            let session = select(&env, attrs)
+                .ok()
+                .and_then(|mut other| server_session(&mut other).ok());
+            let _ = tx.send(session);
+        })
+        .ok()?;
+    rx.recv_timeout(wait).ok().flatten()
+}
+
 /// Which server session runs a statement: its process id and the server's start time (a
 /// process id alone may repeat on another server of a multi-host list).
-pub(crate) const SESSION_IDENTITY: &str =
-    "pg_catalog.pg_backend_pid()::text || ' ' || pg_catalog.pg_postmaster_start_time()::text";
+pub(crate) const SESSION_IDENTITY: &str = "pg_catalog.pg_backend_pid()::text || ' ' || \
+     pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time())::text";
 
 fn server_session(client: &mut postgres::Client) -> Result<String> {
     let messages = client
