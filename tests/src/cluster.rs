@@ -56,6 +56,31 @@ impl Cluster {
         cluster
     }
 
+    /// A streaming standby of `primary` (which must be running, with `local replication all
+    /// trust` in its `pg_hba.conf`): `pg_basebackup -R` in a new temporary directory. Not
+    /// started yet; [`Cluster::configure`] it (its own socket directory), then start it.
+    pub fn standby_of(primary: &Cluster) -> Cluster {
+        let dir = std::env::temp_dir().join(crate::unique("confiture-standby"));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        give_to_postgres(&dir);
+        let reaper = spawn_reaper(&dir);
+        let cluster = Cluster {
+            dir,
+            port: AtomicU16::new(0),
+            reaper: Some(reaper),
+        };
+        cluster.expect_ok(
+            "pg_basebackup",
+            as_postgres(&bin("pg_basebackup"))
+                .args(["-R", "-X", "stream", "-U", "postgres", "-h"])
+                .arg(primary.dir())
+                .args(["-p", &primary.port().to_string(), "-D"])
+                .arg(cluster.data()),
+        );
+        cluster
+    }
+
     /// The cluster's directory: the data directory is `data/`, the Unix socket and the
     /// server's log are here, and tests put certificates here.
     pub fn dir(&self) -> &Path {
@@ -200,6 +225,8 @@ impl Drop for Cluster {
 /// written into a directory: `ca.pem`, `server.crt`, `server.key` (mode 0600).
 pub struct Certificates {
     pub ca: PathBuf,
+    /// The CA's private key, for [`Certificates::client`].
+    pub ca_key: PathBuf,
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
 }
@@ -212,10 +239,11 @@ impl Certificates {
         let path = |name: &str| dir.join(format!("{prefix}{name}"));
         let certs = Certificates {
             ca: path("ca.pem"),
+            ca_key: path("ca.key"),
             server_cert: path("server.crt"),
             server_key: path("server.key"),
         };
-        let ca_key = path("ca.key");
+        let ca_key = certs.ca_key.clone();
         let csr = path("server.csr");
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
         openssl(
@@ -271,6 +299,57 @@ impl Certificates {
                 .expect("chmod 0600 the server key");
         }
         certs
+    }
+}
+
+impl Certificates {
+    /// A client certificate for `common_name` (the user name `clientcert=verify-full` checks)
+    /// signed by this CA, with its unencrypted key (mode 0600): `<name>.crt`, `<name>.key`.
+    pub fn client(&self, dir: &Path, name: &str, common_name: &str) -> (PathBuf, PathBuf) {
+        let cert = dir.join(format!("{name}.crt"));
+        let key = dir.join(format!("{name}.key"));
+        let csr = dir.join(format!("{name}.csr"));
+        openssl(
+            Command::new("openssl")
+                .args(["req", "-new", "-nodes"])
+                .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+                .args(["-subj", &format!("/CN={common_name}")])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&csr),
+        );
+        let ext = dir.join(format!("{name}.ext"));
+        std::fs::write(
+            &ext,
+            "basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+\
+             extendedKeyUsage = clientAuth
+",
+        )
+        .expect("write the certificate extensions");
+        openssl(
+            Command::new("openssl")
+                .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+                .arg("-in")
+                .arg(&csr)
+                .arg("-CA")
+                .arg(&self.ca)
+                .arg("-CAkey")
+                .arg(&self.ca_key)
+                .arg("-extfile")
+                .arg(&ext)
+                .arg("-out")
+                .arg(&cert),
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod 0600 the client key");
+        }
+        (cert, key)
     }
 }
 

@@ -56,6 +56,57 @@ impl fmt::Display for SslMode {
     }
 }
 
+/// libpq's `target_session_attrs`: which of a URL's hosts a session may use. The hosts are
+/// tried in order; with `prefer-standby`, a second round takes any host when no standby answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TargetSessionAttrs {
+    /// The first host that accepts the connection.
+    #[default]
+    Any,
+    /// A session that can write (`transaction_read_only` is off).
+    ReadWrite,
+    /// A session that cannot write (`transaction_read_only` is on).
+    ReadOnly,
+    /// A server not in recovery.
+    Primary,
+    /// A server in recovery (a standby).
+    Standby,
+    /// A standby if one answers, else any host.
+    PreferStandby,
+}
+
+impl TargetSessionAttrs {
+    pub const ALL: [TargetSessionAttrs; 6] = [
+        TargetSessionAttrs::Any,
+        TargetSessionAttrs::ReadWrite,
+        TargetSessionAttrs::ReadOnly,
+        TargetSessionAttrs::Primary,
+        TargetSessionAttrs::Standby,
+        TargetSessionAttrs::PreferStandby,
+    ];
+
+    pub fn parse(text: &str) -> Option<TargetSessionAttrs> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetSessionAttrs::Any => "any",
+            TargetSessionAttrs::ReadWrite => "read-write",
+            TargetSessionAttrs::ReadOnly => "read-only",
+            TargetSessionAttrs::Primary => "primary",
+            TargetSessionAttrs::Standby => "standby",
+            TargetSessionAttrs::PreferStandby => "prefer-standby",
+        }
+    }
+}
+
+impl fmt::Display for TargetSessionAttrs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Everything needed to open a connection. `Display` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnectionSpec {
@@ -63,11 +114,22 @@ pub struct ConnectionSpec {
     /// (starts with `/`).
     pub host: String,
     pub port: u16,
+    /// The other hosts of a multi-host URL or conninfo (`postgresql://h1,h2:5433/db`,
+    /// `host=h1,h2 port=5432,5433`), tried in order after `host:port`.
+    pub more_hosts: Vec<(String, u16)>,
+    /// Which host's session to keep (libpq's `target_session_attrs`).
+    pub target_session_attrs: TargetSessionAttrs,
     pub user: String,
     pub password: Option<String>,
     pub dbname: String,
     pub sslmode: SslMode,
     pub sslrootcert: Option<PathBuf>,
+    /// The client certificate (PEM, with any intermediates after it) sent when the server asks
+    /// for one; always set together with [`sslkey`](Self::sslkey).
+    pub sslcert: Option<PathBuf>,
+    /// The unencrypted private key (PEM) of [`sslcert`](Self::sslcert). Only its path is ever
+    /// shown.
+    pub sslkey: Option<PathBuf>,
     /// libpq's `options` (e.g. `-c search_path=app`), sent in the startup packet.
     pub options: Option<String>,
     /// `application_name` from the URL, if it names one (see [`super::Environment::application_name`]).
@@ -80,12 +142,16 @@ pub struct ConnectionSpec {
 /// Control characters are escaped (`\u{1b}`): a name must not drive the terminal.
 impl fmt::Display for ConnectionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (user, host, dbname) = (shown(&self.user), shown(&self.host), shown(&self.dbname));
-        if self.host.contains(':') && !self.is_unix_socket() {
-            write!(f, "{user}@[{host}]:{}/{dbname}", self.port)
-        } else {
-            write!(f, "{user}@{host}:{}/{dbname}", self.port)
+        write!(f, "{}@", shown(&self.user))?;
+        for (i, (host, port)) in self.hosts().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            if host.contains(':') && !host.starts_with('/') {
+                write!(f, "{comma}[{}]:{port}", shown(host))?;
+            } else {
+                write!(f, "{comma}{}:{port}", shown(host))?;
+            }
         }
+        write!(f, "/{}", shown(&self.dbname))
     }
 }
 
@@ -112,11 +178,15 @@ impl fmt::Debug for ConnectionSpec {
         f.debug_struct("ConnectionSpec")
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("more_hosts", &self.more_hosts)
+            .field("target_session_attrs", &self.target_session_attrs)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("dbname", &self.dbname)
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
+            .field("sslcert", &self.sslcert)
+            .field("sslkey", &self.sslkey)
             .field("options", &self.options)
             .field("application_name", &self.application_name)
             .field("connect_timeout", &self.connect_timeout)
@@ -129,13 +199,30 @@ impl ConnectionSpec {
     ///
     /// Supported: percent-decoding, IPv6 hosts in brackets, Unix socket directories
     /// (`host=/var/run/postgresql`, or `%2F...` as the URL host), and the parameters `host`,
-    /// `port`, `user`, `password`, `dbname`, `sslmode`, `sslrootcert`, `application_name`,
+    /// `port` (several hosts and ports separated by commas), `user`, `password`, `dbname`,
+    /// `sslmode`, `sslrootcert`, `sslcert`, `sslkey`, `target_session_attrs`, `application_name`,
     /// `connect_timeout` and `options`. Errors never quote the text: it may hold a password.
     pub fn parse(text: &str) -> Result<ConnectionSpec> {
         parse_spec(text).map_err(|reason| {
             Error::invalid(format!("invalid connection string: {reason}"))
                 .with_help(CONNECTION_HELP)
         })
+    }
+
+    /// Every `(host, port)` in the order they are tried: `host:port`, then `more_hosts`.
+    pub fn hosts(&self) -> impl Iterator<Item = (&str, u16)> {
+        std::iter::once((self.host.as_str(), self.port))
+            .chain(self.more_hosts.iter().map(|(h, p)| (h.as_str(), *p)))
+    }
+
+    /// The spec of one of its hosts alone (`target_session_attrs` kept).
+    pub fn with_host(&self, host: &str, port: u16) -> ConnectionSpec {
+        ConnectionSpec {
+            host: host.to_string(),
+            port,
+            more_hosts: Vec::new(),
+            ..self.clone()
+        }
     }
 
     /// Whether `host` is a Unix socket directory.
@@ -240,7 +327,8 @@ mod tests {
             "host=h password=se cret",
             "host=h password=my secret=1",
             "postgresql://u:secret@host/db?bogus=secret",
-            "postgresql://u:secret@h1,h2/db",
+            "postgresql://u:secret@h1,h2:x/db",
+            "host=h1,h2,h3 port=1,2 password=secret",
             "postgresql://u:s%zzecret@h/db",
             "host=h password='secret",
             "mysql://u:secret@h/db",
@@ -269,12 +357,76 @@ mod tests {
 
     #[test]
     fn libpq_parameters_are_named_as_such() {
-        let err = ConnectionSpec::parse("host=h sslcert=/c.pem").unwrap_err();
+        let err = ConnectionSpec::parse("host=h sslpassword=/c.pem").unwrap_err();
         assert!(
             err.message
-                .contains("unsupported libpq parameter \"sslcert\""),
+                .contains("unsupported libpq parameter \"sslpassword\""),
             "{err}"
         );
+    }
+
+    #[test]
+    fn several_hosts_are_tried_in_order() {
+        let spec = ConnectionSpec::parse(
+            "postgresql://u@h1:5432,[::1]:5433,h3/app?target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!((spec.host.as_str(), spec.port), ("h1", 5432));
+        assert_eq!(
+            spec.more_hosts,
+            vec![("::1".to_string(), 5433), ("h3".to_string(), 5432)]
+        );
+        assert_eq!(spec.target_session_attrs, TargetSessionAttrs::ReadWrite);
+        assert_eq!(spec.to_string(), "u@h1:5432,[::1]:5433,h3:5432/app");
+        let spec = ConnectionSpec::parse(
+            "host=h1,h2 port=5432,5433 dbname=app target_session_attrs=prefer-standby",
+        )
+        .unwrap();
+        let hosts: Vec<_> = spec.hosts().collect();
+        assert_eq!(hosts, vec![("h1", 5432), ("h2", 5433)]);
+        assert_eq!(spec.target_session_attrs, TargetSessionAttrs::PreferStandby);
+        // One port for every host; an empty host or port is the default.
+        let spec = ConnectionSpec::parse("host=h1,,h3 port=6000").unwrap();
+        let hosts: Vec<_> = spec.hosts().collect();
+        assert_eq!(hosts, vec![("h1", 6000), ("localhost", 6000), ("h3", 6000)]);
+        let spec = ConnectionSpec::parse("postgresql://h1,h2").unwrap();
+        assert_eq!(spec.target_session_attrs, TargetSessionAttrs::Any);
+        for attrs in TargetSessionAttrs::ALL {
+            let text = format!("host=h target_session_attrs={attrs}");
+            let spec = ConnectionSpec::parse(&text).unwrap();
+            assert_eq!(spec.target_session_attrs, attrs);
+        }
+        for (text, needle) in [
+            ("host=h1,h2,h3 port=1,2", "3 hosts but 2 ports"),
+            (
+                "host=h target_session_attrs=master",
+                "not one of any, read-write",
+            ),
+            ("postgresql://h1,h2:0/db", "not a number from 1 to 65535"),
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            assert!(err.message.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn client_certificates_are_taken_as_a_pair() {
+        let spec = ConnectionSpec::parse("postgresql://h/db?sslcert=/c.crt&sslkey=/c.key").unwrap();
+        assert_eq!(spec.sslcert, Some(PathBuf::from("/c.crt")));
+        assert_eq!(spec.sslkey, Some(PathBuf::from("/c.key")));
+        let spec = ConnectionSpec::parse("host=h sslcert='/a b.crt' sslkey=/k").unwrap();
+        assert_eq!(spec.sslcert, Some(PathBuf::from("/a b.crt")));
+        for (text, needle) in [
+            ("host=h sslcert=/c.crt", "sslcert is set without sslkey"),
+            ("host=h sslkey=/c.key", "sslkey is set without sslcert"),
+            (
+                "postgresql://h/db?sslcert=/c%00&sslkey=/k",
+                "sslcert contains a NUL",
+            ),
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            assert!(err.message.contains(needle), "{text}: {err}");
+        }
     }
 
     #[test]

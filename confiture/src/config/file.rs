@@ -94,6 +94,8 @@ const DATABASE_KEYS: &[&str] = &[
     "password",
     "sslmode",
     "sslrootcert",
+    "sslcert",
+    "sslkey",
 ];
 const TOP_LEVEL_KEYS: &[&str] = &["database_url", "database", "migration", "application_name"];
 

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::connection::{ConnectionSpec, SslMode, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER};
+use super::connection::{
+    ConnectionSpec, SslMode, TargetSessionAttrs, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER,
+};
 use super::suggest::closest;
 use super::syntax::MAX_NAME_BYTES;
 use super::timeout::{Timeout, TimeoutError};
@@ -17,9 +19,12 @@ pub(super) const KNOWN_PARAMETERS: &[&str] = &[
     "dbname",
     "sslmode",
     "sslrootcert",
+    "sslcert",
+    "sslkey",
     "application_name",
     "connect_timeout",
     "options",
+    "target_session_attrs",
 ];
 
 /// libpq's other connection parameters: named in errors as libpq's, but not supported.
@@ -39,8 +44,6 @@ const LIBPQ_ONLY_PARAMETERS: &[&str] = &[
     "gssencmode",
     "sslnegotiation",
     "sslcompression",
-    "sslcert",
-    "sslkey",
     "sslkeylogfile",
     "sslpassword",
     "sslcertmode",
@@ -54,19 +57,23 @@ const LIBPQ_ONLY_PARAMETERS: &[&str] = &[
     "gsslib",
     "gssdelegation",
     "service",
-    "target_session_attrs",
     "load_balance_hosts",
 ];
 
 #[derive(Default)]
 pub(super) struct SpecBuilder {
-    pub(super) host: Option<String>,
-    pub(super) port: Option<u16>,
+    /// One entry per host (`host=h1,h2`, `postgresql://h1,h2/`); an empty one is the default.
+    pub(super) hosts: Option<Vec<String>>,
+    /// One port for every host, or one per host; `None` entries are the default.
+    pub(super) ports: Option<Vec<Option<u16>>>,
+    pub(super) target_session_attrs: Option<TargetSessionAttrs>,
     pub(super) user: Option<String>,
     pub(super) password: Option<String>,
     pub(super) dbname: Option<String>,
     pub(super) sslmode: Option<SslMode>,
     pub(super) sslrootcert: Option<PathBuf>,
+    pub(super) sslcert: Option<PathBuf>,
+    pub(super) sslkey: Option<PathBuf>,
     pub(super) options: Option<String>,
     pub(super) application_name: Option<String>,
     pub(super) connect_timeout: Option<Duration>,
@@ -105,6 +112,9 @@ impl SpecBuilder {
                     .filter(|v| !v.is_empty() && v != "system")
                     .map(PathBuf::from);
             }
+            // The client certificate and its key (the key's path is shown, never its contents).
+            "sslcert" => self.sslcert = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
+            "sslkey" => self.sslkey = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
             "application_name" => self.application_name = Some(value),
             // The value is not quoted: a mis-split conninfo can put part of a password here.
             "connect_timeout" => match Timeout::from_secs_text(&value) {
@@ -124,6 +134,19 @@ impl SpecBuilder {
                 }
             },
             "options" => self.options = Some(value).filter(|v| !v.trim().is_empty()),
+            "target_session_attrs" => {
+                self.target_session_attrs =
+                    Some(TargetSessionAttrs::parse(&value).ok_or_else(|| {
+                        format!(
+                            "target_session_attrs is not one of {}",
+                            TargetSessionAttrs::ALL
+                                .iter()
+                                .map(|a| a.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })?);
+            }
             _ => {
                 // A key is quoted only when it is libpq's or close to one of ours: anything
                 // else may be a piece of a password whose spaces were not quoted
@@ -149,34 +172,74 @@ impl SpecBuilder {
         Ok(())
     }
 
+    /// `host`: one host, or several separated by commas (libpq's multi-host list).
     pub(super) fn set_host(&mut self, host: String) -> Result<(), String> {
-        if host.contains(',') {
-            return Err("several hosts are not supported: name one host".to_string());
-        }
-        self.host = Some(host).filter(|h| !h.is_empty());
+        self.hosts = Some(host.split(',').map(str::to_string).collect());
         Ok(())
     }
 
+    /// `port`: one port for every host, or one per host separated by commas; an empty entry
+    /// is the default port.
     pub(super) fn set_port(&mut self, port: &str) -> Result<(), String> {
-        if port.contains(',') {
-            return Err("several ports are not supported: name one port".to_string());
-        }
-        // The text is not quoted: a mis-split URL can put part of a password here.
-        match port.trim().parse::<u16>() {
-            Ok(port) if port > 0 => {
-                self.port = Some(port);
-                Ok(())
+        let ports = port
+            .split(',')
+            .map(|p| match p.trim() {
+                "" => Ok(None),
+                // The text is not quoted: a mis-split URL can put part of a password here.
+                p => match p.parse::<u16>() {
+                    Ok(port) if port > 0 => Ok(Some(port)),
+                    _ => Err("the port is not a number from 1 to 65535".to_string()),
+                },
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.ports = Some(ports);
+        Ok(())
+    }
+
+    /// The hosts and ports of a URL's authority (`h1:5432,[::1]:5433`), each host with its
+    /// own port.
+    pub(super) fn set_hosts_and_ports(&mut self, pairs: Vec<(String, Option<u16>)>) {
+        let (hosts, ports) = pairs.into_iter().unzip();
+        self.hosts = Some(hosts);
+        self.ports = Some(ports);
+    }
+
+    /// Every `(host, port)`, defaults filled in: one port applies to every host (as in libpq).
+    fn host_list(&self) -> Result<Vec<(String, u16)>, String> {
+        let hosts = self.hosts.clone().unwrap_or_else(|| vec![String::new()]);
+        let ports = self.ports.clone().unwrap_or_else(|| vec![None]);
+        let port_of = |i: usize| -> Result<u16, String> {
+            match ports.len() {
+                1 => Ok(ports[0].unwrap_or(DEFAULT_PORT)),
+                n if n == hosts.len() => Ok(ports[i].unwrap_or(DEFAULT_PORT)),
+                n => Err(format!(
+                    "{} hosts but {n} ports: give one port for every host, or one per host",
+                    hosts.len()
+                )),
             }
-            _ => Err("the port is not a number from 1 to 65535".to_string()),
-        }
+        };
+        hosts
+            .iter()
+            .enumerate()
+            .map(|(i, host)| {
+                let host = if host.is_empty() {
+                    DEFAULT_HOST.to_string()
+                } else {
+                    host.clone()
+                };
+                Ok((host, port_of(i)?))
+            })
+            .collect()
     }
 
     /// The spec, once nothing in it is something PostgreSQL cannot take as given: a NUL
     /// character (the protocol's strings end there) or a database or user name longer than
     /// 63 bytes (the server cuts it there, and would connect to another database or role).
     pub(super) fn finish(self) -> Result<ConnectionSpec, String> {
+        let hosts = self.host_list()?;
+        let joined_hosts = hosts.iter().map(|(h, _)| h.as_str()).collect::<String>();
         let fields = [
-            ("host", self.host.as_deref()),
+            ("host", Some(joined_hosts.as_str())),
             ("user name", self.user.as_deref()),
             ("password", self.password.as_deref()),
             ("database name", self.dbname.as_deref()),
@@ -190,10 +253,30 @@ impl SpecBuilder {
                 ));
             }
         }
-        if let Some(path) = &self.sslrootcert {
-            if path.as_os_str().as_encoded_bytes().contains(&0) {
-                return Err("sslrootcert contains a NUL character (%00)".to_string());
+        for (what, path) in [
+            ("sslrootcert", &self.sslrootcert),
+            ("sslcert", &self.sslcert),
+            ("sslkey", &self.sslkey),
+        ] {
+            if path
+                .as_ref()
+                .is_some_and(|p| p.as_os_str().as_encoded_bytes().contains(&0))
+            {
+                return Err(format!("{what} contains a NUL character (%00)"));
             }
+        }
+        // libpq would look for the other one in ~/.postgresql; we take no default files, so
+        // one without the other cannot work.
+        match (&self.sslcert, &self.sslkey) {
+            (Some(_), None) => {
+                return Err("sslcert is set without sslkey: a client certificate needs the                             file of its private key too"
+                    .to_string())
+            }
+            (None, Some(_)) => {
+                return Err("sslkey is set without sslcert: a client key needs the file of                             its certificate too"
+                    .to_string())
+            }
+            _ => {}
         }
         for (what, value) in [
             ("database name", self.dbname.as_deref()),
@@ -208,14 +291,22 @@ impl SpecBuilder {
             }
         }
         let user = self.user.unwrap_or_else(|| DEFAULT_USER.to_string());
+        let mut hosts = hosts.into_iter();
+        let (host, port) = hosts
+            .next()
+            .unwrap_or_else(|| (DEFAULT_HOST.to_string(), DEFAULT_PORT));
         Ok(ConnectionSpec {
-            host: self.host.unwrap_or_else(|| DEFAULT_HOST.to_string()),
-            port: self.port.unwrap_or(DEFAULT_PORT),
+            host,
+            port,
+            more_hosts: hosts.collect(),
+            target_session_attrs: self.target_session_attrs.unwrap_or_default(),
             dbname: self.dbname.unwrap_or_else(|| user.clone()),
             user,
             password: self.password,
             sslmode: self.sslmode.unwrap_or_default(),
             sslrootcert: self.sslrootcert,
+            sslcert: self.sslcert,
+            sslkey: self.sslkey,
             options: self.options,
             application_name: self.application_name,
             connect_timeout: self.connect_timeout,

@@ -74,28 +74,12 @@ fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
         }
         None => authority,
     };
-    if let Some(rest) = hostport.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| "an IPv6 address opened with `[` is not closed with `]`".to_string())?;
-        builder.set_host(host.to_string())?;
-        if !after.is_empty() {
-            let port = after
-                .strip_prefix(':')
-                .ok_or_else(|| "unexpected text after the IPv6 address's `]`".to_string())?;
-            if !port.is_empty() {
-                builder.set_port(port)?;
-            }
-        }
-    } else if !hostport.is_empty() {
-        let (host, port) = match hostport.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (hostport, None),
-        };
-        builder.set_host(percent_decode(host, "host")?)?;
-        if let Some(port) = port.filter(|p| !p.is_empty()) {
-            builder.set_port(port)?;
-        }
+    if !hostport.is_empty() {
+        let pairs = hostport
+            .split(',')
+            .map(parse_url_host)
+            .collect::<Result<Vec<_>, _>>()?;
+        builder.set_hosts_and_ports(pairs);
     }
     if let Some(path) = path.filter(|p| !p.is_empty()) {
         builder.dbname = Some(percent_decode(path, "database name")?);
@@ -109,6 +93,41 @@ fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
         builder.set(&key, value)?;
     }
     Ok(())
+}
+
+/// One `host[:port]` of a URL's host list: a name, an IPv6 address in brackets, or a
+/// percent-encoded Unix socket directory; no port is the default one.
+fn parse_url_host(hostport: &str) -> Result<(String, Option<u16>), String> {
+    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| "an IPv6 address opened with `[` is not closed with `]`".to_string())?;
+        let port = if after.is_empty() {
+            None
+        } else {
+            Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or_else(|| "unexpected text after the IPv6 address's `]`".to_string())?,
+            )
+        };
+        (host.to_string(), port)
+    } else {
+        let (host, port) = match hostport.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        };
+        (percent_decode(host, "host")?, port)
+    };
+    let port = match port.filter(|p| !p.is_empty()) {
+        // The text is not quoted: a mis-split URL can put part of a password here.
+        Some(port) => match port.parse::<u16>() {
+            Ok(port) if port > 0 => Some(port),
+            _ => return Err("the port is not a number from 1 to 65535".to_string()),
+        },
+        None => None,
+    };
+    Ok((host, port))
 }
 
 /// libpq's conninfo: `key = value` pairs separated by whitespace; values may be single-quoted,

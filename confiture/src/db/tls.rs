@@ -8,6 +8,11 @@
 //! | `verify-ca` | yes | against `sslrootcert`, else the webpki roots | no |
 //! | `verify-full` | yes | against `sslrootcert`, else the webpki roots | yes |
 //!
+//! With `sslcert` and `sslkey` the client certificate is sent when the server asks for one
+//! (`clientcert=verify-ca`/`verify-full`, or the `cert` method in `pg_hba.conf`). The key must be
+//! unencrypted, and readable by its owner only (as libpq checks); errors name its path, never
+//! a byte of it.
+//!
 //! rustls only ships a verifier that does everything (`verify-full`), so the weaker modes use
 //! [`Verifier`], which still checks the handshake signatures (the server holds the key of the
 //! certificate it sent) and skips only what libpq skips.
@@ -45,12 +50,28 @@ pub(crate) fn make_connect(spec: &ConnectionSpec) -> Result<MakeRustlsConnect> {
         check_name,
         provider: provider.clone(),
     };
-    let config = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::connection("cannot set up TLS").with_cause(e))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    let config = match (&spec.sslcert, &spec.sslkey) {
+        (Some(cert), Some(key)) => {
+            let chain = load_client_chain(cert)?;
+            let key_der = load_client_key(key)?;
+            builder.with_client_auth_cert(chain, key_der).map_err(|e| {
+                Error::invalid(format!(
+                    "sslkey {} is not the key of the certificate in sslcert {}",
+                    key.display(),
+                    cert.display()
+                ))
+                .with_cause(e)
+                .with_help(CLIENT_KEY_HELP)
+            })?
+        }
+        // `SpecBuilder::finish` refuses one without the other.
+        _ => builder.with_no_client_auth(),
+    };
     Ok(MakeRustlsConnect::new(config))
 }
 
@@ -93,6 +114,102 @@ fn load_roots(path: &Path) -> Result<RootCertStore> {
         .with_help(help));
     }
     Ok(roots)
+}
+
+const CLIENT_CERT_HELP: &str =
+    "set sslcert to a PEM file holding the client certificate (signed by a CA the server's \
+     ssl_ca_file trusts, its common name the user name for clientcert=verify-full), followed by \
+     any intermediate certificates";
+const CLIENT_KEY_HELP: &str = "set sslkey to the PEM file of the client certificate's private \
+     key, unencrypted and readable by its owner only (chmod 0600)";
+
+/// Reads `sslcert`: the client certificate, then any intermediates.
+fn load_client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        Error::invalid(format!("cannot read sslcert {}", path.display()))
+            .with_cause(e)
+            .with_help(CLIENT_CERT_HELP)
+    })?;
+    let chain = rustls_pemfile::certs(&mut BufReader::new(file))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| {
+            Error::invalid(format!("sslcert {} is not valid PEM", path.display()))
+                .with_cause(e)
+                .with_help(CLIENT_CERT_HELP)
+        })?;
+    if chain.is_empty() {
+        return Err(Error::invalid(format!(
+            "sslcert {} holds no PEM certificate",
+            path.display()
+        ))
+        .with_help(CLIENT_CERT_HELP));
+    }
+    Ok(chain)
+}
+
+/// Reads `sslkey`: one unencrypted private key (PKCS#8, PKCS#1 or SEC1 PEM). Nothing read
+/// from the file reaches an error: the parser's own messages are left out too.
+fn load_client_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>> {
+    let read_error = |e: std::io::Error| {
+        Error::invalid(format!("cannot read sslkey {}", path.display()))
+            .with_cause(e)
+            .with_help(CLIENT_KEY_HELP)
+    };
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    check_key_permissions(path, &metadata)?;
+    let bytes = std::fs::read(path).map_err(read_error)?;
+    if is_encrypted_pem_key(&bytes) {
+        return Err(Error::invalid(format!(
+            "sslkey {} is encrypted with a passphrase, which cargo-confiture cannot decrypt",
+            path.display()
+        ))
+        .with_help(format!(
+            "write an unencrypted copy readable by its owner only, e.g. `openssl pkey -in {0} \
+             -out {0}.plain && chmod 0600 {0}.plain`, and set sslkey to it",
+            path.display()
+        )));
+    }
+    match rustls_pemfile::private_key(&mut &bytes[..]) {
+        Ok(Some(key)) => Ok(key),
+        Ok(None) | Err(_) => Err(Error::invalid(format!(
+            "sslkey {} holds no PEM private key",
+            path.display()
+        ))
+        .with_help(CLIENT_KEY_HELP)),
+    }
+}
+
+/// Whether a PEM key needs a passphrase: PKCS#8 `ENCRYPTED PRIVATE KEY`, or the traditional
+/// OpenSSL form with a `Proc-Type: 4,ENCRYPTED` header.
+fn is_encrypted_pem_key(bytes: &[u8]) -> bool {
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    contains(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || contains(b"Proc-Type: 4,ENCRYPTED")
+}
+
+/// libpq's rule: a key others may read is refused (0600 or less when owned by the user, 0640
+/// or less when owned by root, as distributions install them).
+#[cfg(unix)]
+fn check_key_permissions(path: &Path, metadata: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mode = metadata.mode() & 0o777;
+    let allowed = if metadata.uid() == 0 { 0o640 } else { 0o600 };
+    if mode & !allowed != 0 {
+        return Err(Error::invalid(format!(
+            "sslkey {} can be read by other users (mode {mode:04o}); a private key must be \
+             private",
+            path.display()
+        ))
+        .with_help(format!(
+            "chmod 0600 {} (0640 is accepted for a key owned by root)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_key_permissions(_path: &Path, _metadata: &std::fs::Metadata) -> Result<()> {
+    Ok(())
 }
 
 /// Verifies what the sslmode asks for: the chain when `roots` is set, the host name when

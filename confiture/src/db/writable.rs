@@ -7,7 +7,7 @@
 use postgres::{Client, SimpleQueryMessage};
 
 use super::query_error;
-use crate::config::Environment;
+use crate::config::{Environment, TargetSessionAttrs};
 use crate::error::{Error, Result};
 
 /// What the check needs to name the database in its error, taken from the environment before
@@ -18,6 +18,8 @@ pub struct Target {
     pub connection: String,
     /// Where the connection settings come from (`environment file ...`, `--database-url`).
     pub source: String,
+    /// To open the second connection of the pooler check.
+    environment: Environment,
 }
 
 impl Target {
@@ -25,26 +27,47 @@ impl Target {
         Target {
             connection: env.connection.to_string(),
             source: env.source(),
+            environment: env.clone(),
         }
     }
 }
 
 /// The session's `current_database()`, after checking that the session can write (exit 3 if
-/// not, naming the database).
+/// not, naming the database) and that it does not go through a transaction-pooling pooler
+/// (exit 5, [`super::connect::refuse_transaction_pooling`]).
+///
+/// With several hosts and `target_session_attrs=any` (the default), a session on a standby or
+/// a read-only server is replaced by one on the first host that can write: writing commands
+/// need the primary, while reading ones (`status`) take whichever host answered first.
 pub fn check(client: &mut Client, target: &Target) -> Result<String> {
-    let messages = client
-        .simple_query(
-            "SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
-             pg_catalog.current_setting('transaction_read_only')",
-        )
-        .map_err(|e| query_error("cannot read the session's state", e))?;
-    let row = messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => Some(row),
-        _ => None,
-    });
-    let column = |i: usize| row.and_then(|r| r.get(i)).unwrap_or_default();
+    let mut messages = read_state(client)?;
+    let mut attrs = target.environment.connection.target_session_attrs;
+    let column = |messages: &[SimpleQueryMessage], i: usize| -> String {
+        messages
+            .iter()
+            .find_map(|m| match m {
+                SimpleQueryMessage::Row(row) => row.get(i).map(str::to_string),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    let cannot_write =
+        |messages: &[SimpleQueryMessage]| column(messages, 1) == "t" || column(messages, 2) == "on";
+    if cannot_write(&messages)
+        && !target.environment.connection.more_hosts.is_empty()
+        && attrs == TargetSessionAttrs::Any
+    {
+        attrs = TargetSessionAttrs::ReadWrite;
+        *client = super::connect::connect_for(&target.environment, attrs)?;
+        messages = read_state(client)?;
+    }
+    let column = |i: usize| column(&messages, i);
     let database = column(0).to_string();
-    let Target { connection, source } = target;
+    let Target {
+        connection,
+        source,
+        environment,
+    } = target;
     if column(1) == "t" {
         return Err(Error::connection(format!(
             "database {connection} is a standby server in recovery (read-only); nothing was run"
@@ -65,5 +88,18 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
              default_transaction_read_only = off"
         )));
     }
+    super::connect::refuse_transaction_pooling(client, environment, attrs, &column(3))?;
     Ok(database)
+}
+
+/// The database, whether it is in recovery, whether the session is read-only, and the server
+/// session's identity ([`super::connect::SESSION_IDENTITY`]), in one round trip.
+fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
+    client
+        .simple_query(&format!(
+            "SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
+             pg_catalog.current_setting('transaction_read_only'), {}",
+            super::connect::SESSION_IDENTITY
+        ))
+        .map_err(|e| query_error("cannot read the session's state", e))
 }

@@ -1,0 +1,192 @@
+//! Multi-host URLs and conninfo against a throwaway primary and its streaming standby, with
+//! libpq's `target_session_attrs`: hosts are tried in order; writing commands need the primary
+//! (with the default `any` they move on from a standby to the first host that can write), while
+//! `status` reads from whichever host gives the session asked for.
+//!
+//! One primary and one standby serve every test of this file.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use confiture_tests::cluster::{wait_until, Cluster, TRUST_ALL};
+use confiture_tests::{Project, Run};
+
+struct Pair {
+    primary: Cluster,
+    standby: Cluster,
+}
+
+fn pair() -> &'static Pair {
+    static PAIR: OnceLock<Pair> = OnceLock::new();
+    PAIR.get_or_init(|| {
+        let primary = Cluster::init();
+        primary.configure("", &format!("{TRUST_ALL}local replication all trust\n"));
+        primary.start();
+        let standby = Cluster::standby_of(&primary);
+        standby.configure("hot_standby = on\n", TRUST_ALL);
+        standby.start();
+        Pair { primary, standby }
+    })
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A database made on the primary, once the standby has it too.
+fn database(pair: &Pair, prefix: &str) -> String {
+    let db = pair.primary.create_database(prefix);
+    wait_for_standby(pair, &db, "SELECT 1");
+    db
+}
+
+/// Waits until `query` succeeds on the standby's copy of `db`.
+fn wait_for_standby(pair: &Pair, db: &str, query: &str) {
+    wait_until("the standby to replay", Duration::from_secs(30), || {
+        let conninfo = format!(
+            "host={} port={} user=postgres dbname={db}",
+            pair.standby.dir().display(),
+            pair.standby.port()
+        );
+        postgres::Client::connect(&conninfo, postgres::NoTls)
+            .and_then(|mut c| c.simple_query(query))
+            .is_ok()
+    });
+}
+
+fn project() -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_create_users",
+        "CREATE TABLE users (id int);\n",
+        "DROP TABLE users;\n",
+    );
+    project
+}
+
+fn url_of(hosts: &[u16], db: &str, query: &str) -> String {
+    let hosts: Vec<String> = hosts.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    format!("postgresql://postgres@{}/{db}{query}", hosts.join(","))
+}
+
+fn run(project: &Project, command: &str, url: &str) -> Run {
+    project.run(&["migrate", command, "--database-url", url])
+}
+
+fn applied_on_primary(pair: &Pair, db: &str) -> bool {
+    pair.primary
+        .connect(db)
+        .query_one("SELECT to_regclass('users') IS NOT NULL", &[])
+        .expect("to_regclass")
+        .get(0)
+}
+
+#[test]
+fn writing_commands_move_on_from_a_standby_to_the_primary() {
+    let pair = pair();
+    let db = database(pair, "mh_any");
+    let project = project();
+    // The standby first, `any` (the default): `up` finds the primary.
+    let url = url_of(&[pair.standby.port(), pair.primary.port()], &db, "");
+    run(&project, "up", &url).code(0);
+    assert!(applied_on_primary(pair, &db));
+    // `status` reads from the first host, the standby, once it has replayed the ledger.
+    wait_for_standby(pair, &db, "SELECT 1 FROM tb_confiture");
+    run(&project, "status", &url)
+        .code(0)
+        .stdout_has("001_create_users");
+    run(&project, "down", &url).code(0);
+    assert!(!applied_on_primary(pair, &db));
+}
+
+#[test]
+fn status_reads_from_a_standby_alone_and_writing_is_refused() {
+    let pair = pair();
+    let db = database(pair, "mh_standby_only");
+    let project = project();
+    // The primary is not in the list: the standby, then a host that refuses connections.
+    let url = url_of(&[pair.standby.port(), closed_port()], &db, "");
+    run(&project, "status", &url).code(2);
+    run(&project, "up", &url)
+        .code(3)
+        .stderr_has("target_session_attrs=read-write")
+        .stderr_has("is read-only")
+        .stderr_has("connection refused");
+    assert!(!applied_on_primary(pair, &db));
+}
+
+#[test]
+fn target_session_attrs_choose_the_host() {
+    let pair = pair();
+    let db = database(pair, "mh_attrs");
+    let project = project();
+    let (primary, standby) = (pair.primary.port(), pair.standby.port());
+    // Conninfo with a port per host; `primary` and `read-write` skip the standby listed first.
+    for attrs in ["primary", "read-write"] {
+        let conninfo = format!(
+            "host=127.0.0.1,127.0.0.1 port={standby},{primary} user=postgres dbname={db} \
+             target_session_attrs={attrs}"
+        );
+        run(&project, "up", &conninfo).code(0);
+        assert!(applied_on_primary(pair, &db));
+        run(&project, "down", &conninfo).code(0);
+    }
+    // `standby` and `prefer-standby` read from the standby listed second; writing there is
+    // refused before anything runs.
+    for attrs in ["standby", "prefer-standby"] {
+        let url = url_of(
+            &[primary, standby],
+            &db,
+            &format!("?target_session_attrs={attrs}"),
+        );
+        run(&project, "status", &url).code(1);
+        run(&project, "up", &url)
+            .code(3)
+            .stderr_has("is a standby server in recovery");
+    }
+    // `prefer-standby` with no standby answering takes the primary.
+    let url = url_of(
+        &[closed_port(), primary],
+        &db,
+        "?target_session_attrs=prefer-standby",
+    );
+    run(&project, "up", &url).code(0);
+    assert!(applied_on_primary(pair, &db));
+    // `standby` with no standby answering names each host's reason.
+    let url = url_of(&[primary], &db, "?target_session_attrs=standby");
+    run(&project, "status", &url)
+        .code(3)
+        .stderr_has("is not a standby");
+}
+
+#[test]
+fn an_unreachable_first_host_is_skipped() {
+    let pair = pair();
+    let db = database(pair, "mh_skip");
+    let project = project();
+    let url = url_of(&[closed_port(), pair.primary.port()], &db, "");
+    run(&project, "up", &url).code(0);
+    assert!(applied_on_primary(pair, &db));
+    // Every host unreachable: one error naming each.
+    let url = url_of(&[closed_port(), closed_port()], &db, "");
+    run(&project, "status", &url)
+        .code(3)
+        .stderr_has("no host of postgres@127.0.0.1:")
+        .stderr_has("connection refused");
+}
+
+#[test]
+fn create_database_creates_it_on_the_primary() {
+    let pair = pair();
+    let db = confiture_tests::unique("cft_mh_create");
+    let project = project();
+    let url = url_of(&[pair.standby.port(), pair.primary.port()], &db, "");
+    project
+        .run(&["migrate", "up", "--create-database", "--database-url", &url])
+        .code(0);
+    assert!(applied_on_primary(pair, &db));
+}

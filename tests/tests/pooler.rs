@@ -1,0 +1,186 @@
+//! PgBouncer between us and the server, started by each test on a free port with a config of
+//! its own in a temporary directory, in front of the test server. In transaction pooling mode
+//! the session-level migration lock and session settings would not stay with our connection:
+//! `up` refuses before running anything (exit 5); `status`, which needs no session state, still
+//! reads. In session pooling mode everything works as with a direct connection.
+//!
+//! Needs the `pgbouncer` program (Debian package `pgbouncer`, installed by `.ci/run`): fails
+//! loudly without it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use confiture_tests::{pg_host, pg_port, unique, wait_until, Project, TestDb};
+
+/// A running PgBouncer, stopped (and its directory removed) when dropped.
+struct PgBouncer {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl PgBouncer {
+    /// PgBouncer in `pool_mode` with at most `pool_size` server sessions per database.
+    fn start(pool_mode: &str, pool_size: u32) -> PgBouncer {
+        let program = ["/usr/sbin/pgbouncer", "pgbouncer"]
+            .into_iter()
+            .find(|p| Command::new(p).arg("--version").output().is_ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "this test needs pgbouncer (Debian package `pgbouncer`; .ci/run installs it)"
+                )
+            });
+        let dir = std::env::temp_dir().join(unique("confiture-pgbouncer"));
+        std::fs::create_dir_all(&dir).expect("create the pgbouncer directory");
+        let port = free_port();
+        std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").expect("write users.txt");
+        // PgBouncer refuses to run as root unless told which user to become.
+        let user = if is_root() { "user = postgres\n" } else { "" };
+        let config = format!(
+            "[databases]\n\
+             * = host={host} port={server_port}\n\
+             [pgbouncer]\n\
+             listen_addr = 127.0.0.1\n\
+             listen_port = {port}\n\
+             unix_socket_dir =\n\
+             auth_type = trust\n\
+             auth_file = {users}\n\
+             pool_mode = {pool_mode}\n\
+             default_pool_size = {pool_size}\n\
+             {user}",
+            host = pg_host(),
+            server_port = pg_port(),
+            users = dir.join("users.txt").display(),
+        );
+        let ini = dir.join("pgbouncer.ini");
+        std::fs::write(&ini, config).expect("write pgbouncer.ini");
+        make_readable(&dir);
+        let child = Command::new(program)
+            .arg(&ini)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("pgbouncer.log")).expect("create the log"),
+            ))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let mut bouncer = PgBouncer { child, dir, port };
+        let up = wait_until(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        if !up || bouncer.child.try_wait().ok().flatten().is_some() {
+            panic!("pgbouncer did not start:\n{}", bouncer.log());
+        }
+        bouncer
+    }
+
+    fn url(&self, db: &TestDb) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/{}", self.port, db.name)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// PgBouncer runs as `postgres` when started by root: it must read its files.
+fn make_readable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+}
+
+fn project() -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_create_users",
+        "CREATE TABLE users (id int);\n",
+        "DROP TABLE users;\n",
+    );
+    project
+}
+
+#[test]
+fn transaction_pooling_is_refused_before_anything_runs() {
+    let bouncer = PgBouncer::start("transaction", 4);
+    let db = TestDb::new("pooler_tx");
+    let project = project();
+    let url = bouncer.url(&db);
+    for command in [
+        &["migrate", "up"][..],
+        &["migrate", "down", "--steps", "1"][..],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--database-url", &url]);
+        project
+            .run(&args)
+            .code(5)
+            .stderr_has("goes through a pooler in transaction or statement pooling mode")
+            .stderr_has("pool_mode = session")
+            .stderr_has("nothing was run");
+    }
+    assert_eq!(db.ledger(), None, "nothing may be written");
+    assert!(!db.has_relation("users"));
+    // Reading needs no session state: status works through the same pooler.
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(2);
+    // And the same database, connected to directly, is migrated.
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(0)
+        .stdout_has("001_create_users");
+}
+
+#[test]
+fn session_pooling_works_like_a_direct_connection() {
+    let bouncer = PgBouncer::start("session", 4);
+    let db = TestDb::new("pooler_session");
+    let project = project();
+    let url = bouncer.url(&db);
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(0);
+    assert_eq!(db.ledger(), Some(vec!["001:create_users".to_string()]));
+    project
+        .run(&["migrate", "down", "--steps", "1", "--database-url", &url])
+        .code(0);
+    assert_eq!(db.ledger(), Some(vec![]));
+    assert!(!db.has_relation("users"));
+}
+
+#[test]
+fn a_full_session_pool_does_not_stop_the_check() {
+    // One server session: the check's second connection waits for it while `up` holds it.
+    // The check gives up within its bound and concludes nothing, and `up` goes on.
+    let bouncer = PgBouncer::start("session", 1);
+    let db = TestDb::new("pooler_full");
+    let project = project();
+    let url = bouncer.url(&db);
+    let run = project.run(&["migrate", "up", "--database-url", &url]);
+    run.code(0);
+    assert_eq!(db.ledger(), Some(vec!["001:create_users".to_string()]));
+}
