@@ -73,7 +73,7 @@ impl Workspace {
     pub fn discover(start: &Path) -> Result<Workspace> {
         let start = std::path::absolute(start).map_err(|err| {
             Error::invalid(format!("cannot resolve directory `{}`", start.display()))
-                .with_cause(err)
+                .with_source(err)
         })?;
         let mut package: Option<Package> = None;
         for dir in start.ancestors() {
@@ -207,7 +207,7 @@ fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
         Err(err) if err.kind() == io::ErrorKind::NotFound || manifest.is_dir() => return Ok(None),
         Err(err) => {
             return Err(
-                Error::invalid(format!("cannot read `{}`", manifest.display())).with_cause(err),
+                Error::invalid(format!("cannot read `{}`", manifest.display())).with_source(err),
             )
         }
     };

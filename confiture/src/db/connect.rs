@@ -9,7 +9,7 @@ use std::time::Duration;
 use postgres::error::SqlState;
 
 use crate::config::{shown, ConnectionSpec, Environment, SslMode};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 /// Set in the startup packet so that the server notices a killed client within a second and
 /// stops its query (PostgreSQL 14+). Sent as `options`, which costs no extra round trip.
@@ -199,7 +199,16 @@ fn find_in_chain<'a, T: std::error::Error + 'static>(
 /// The error for a failed connection, with control characters escaped everywhere: the names
 /// in it (and the server's message quoting them) may hold any character but NUL.
 fn explain(env: &Environment, failure: Failure) -> Error {
-    let mut error = describe_failure(env, failure);
+    let mut error = describe_failure(env, &failure);
+    if error.reason == Reason::Other {
+        error.reason = Reason::Database {
+            database: env.connection.to_string(),
+        };
+    }
+    if let Failure::Driver(driver) = failure {
+        // Shown as the scrubbed text already in `cause`; kept whole for callers.
+        error.set_source(driver);
+    }
     let escape = |text: &mut String| {
         if let std::borrow::Cow::Owned(escaped) = shown(text) {
             *text = escaped;
@@ -212,11 +221,11 @@ fn explain(env: &Environment, failure: Failure) -> Error {
     error
 }
 
-fn describe_failure(env: &Environment, failure: Failure) -> Error {
+fn describe_failure(env: &Environment, failure: &Failure) -> Error {
     let spec = &env.connection;
     let source = env.source();
     let error = match failure {
-        Failure::Setup(error) => return error,
+        Failure::Setup(error) => return error.clone(),
         Failure::Lost => {
             return Error::connection(format!(
                 "cannot connect to {spec}: the connection attempt failed"
@@ -225,7 +234,7 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
         Failure::TimedOut(timeout) => {
             return Error::connection(format!(
                 "cannot connect to {spec}: no answer within {}",
-                seconds(timeout)
+                seconds(*timeout)
             ))
             .with_help(format!(
                 "check that the server is reachable from here; if the network is slow, raise \
@@ -234,7 +243,7 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
         }
         Failure::Driver(error) => error,
     };
-    let cause = driver_text(spec, &error);
+    let cause = driver_text(spec, error);
     let with_cause = |e: Error| e.with_cause(&cause);
 
     if let Some(db) = error.as_db_error() {
@@ -335,7 +344,7 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
         };
         return with_cause(explained);
     }
-    if let Some(io) = find_in_chain::<std::io::Error>(&error) {
+    if let Some(io) = find_in_chain::<std::io::Error>(error) {
         use std::io::ErrorKind as Io;
         let explained = match io.kind() {
             Io::ConnectionRefused => Error::connection(format!(

@@ -40,7 +40,7 @@ pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => e.to_string(),
     };
-    Error::connection(what.to_string()).with_cause(cause)
+    Error::connection(what.to_string()).with_source_shown(e, cause)
 }
 
 /// The databases `--create-database` connects to in order to create another, in order: the
