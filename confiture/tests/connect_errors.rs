@@ -52,6 +52,26 @@ fn refused_connection_exits_3_quickly() {
         )),
         "{text}"
     );
+    // As data: the target (no password), and the driver's error as the source, whose IO error
+    // says "refused" by its kind, not by its text.
+    assert_eq!(
+        err.database(),
+        Some(format!("app@127.0.0.1:{port}/app").as_str())
+    );
+    let driver = err.driver_error().expect("the driver error is the source");
+    let source = std::error::Error::source(&err).expect("source()");
+    assert!(source.is::<postgres::Error>(), "{source:?}");
+    let mut io = std::error::Error::source(driver);
+    while let Some(e) = io {
+        if e.is::<std::io::Error>() {
+            break;
+        }
+        io = e.source();
+    }
+    let io = io
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .expect("an IO error");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
     assert!(
         err.message.contains(&format!("app@127.0.0.1:{port}/app")),
         "{text}"
