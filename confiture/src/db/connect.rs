@@ -154,10 +154,13 @@ fn attempt(env: &Environment, check_interval: bool) -> Result<postgres::Client, 
     }
 }
 
+/// The server, or a pooler in front of it, refused a startup parameter: PostgreSQL before 14
+/// does not know `client_connection_check_interval` (42704, undefined_object), PgBouncer
+/// refuses the `options` parameter (08P01, protocol_violation). Told by the SQLSTATE, never by
+/// the wording; a refusal of the user's own `options` fails the same way on the retry.
 fn rejects_check_interval(error: &postgres::Error) -> bool {
-    error.as_db_error().is_some_and(|db| {
-        db.message().contains("client_connection_check_interval")
-            || db.message().contains("unsupported startup parameter")
+    error.code().is_some_and(|code| {
+        *code == SqlState::UNDEFINED_OBJECT || *code == SqlState::PROTOCOL_VIOLATION
     })
 }
 
