@@ -233,3 +233,35 @@ fn diverged_history_gives_the_error_object() {
         run.dump()
     );
 }
+
+/// README's "The error object" names every key, and the object has no other.
+#[test]
+fn readme_documents_every_key_of_the_error_object() {
+    let readme = std::fs::read_to_string(confiture_tests::workspace_root().join("README.md"))
+        .expect("read README.md");
+    let start = readme
+        .find("### The error object")
+        .expect("README has a `### The error object` section");
+    let section = &readme[start..];
+    let section = &section[..section[4..].find("\n#").map_or(section.len(), |end| end + 4)];
+    for key in KEYS {
+        assert!(
+            section.contains(&format!("`{key}`")),
+            "README's error object lacks `{key}`"
+        );
+    }
+    let object = serde_json::to_value(confiture::migrate::ReportedError::of(
+        &confiture::Error::invalid("x"),
+    ))
+    .unwrap();
+    let mut keys: Vec<&str> = object
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    let mut expected = KEYS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(keys, expected, "the error object's keys changed: update KEYS and README");
+}
