@@ -277,3 +277,57 @@ impl std::error::Error for Error {
             .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_source_is_kept_and_its_text_is_the_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let err = Error::invalid("cannot read x").with_source(io);
+        assert_eq!(err.to_string(), "cannot read x: denied");
+        let source = std::error::Error::source(&err).expect("source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("an io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        // A clone shares it.
+        assert!(std::error::Error::source(&err.clone()).is_some());
+        // A text cause is no source.
+        assert!(std::error::Error::source(&Error::invalid("x").with_cause("y")).is_none());
+    }
+
+    #[test]
+    fn the_database_is_read_from_the_reason() {
+        assert_eq!(Error::invalid("x").database(), None);
+        let err = Error::connection("x").with_reason(Reason::Database {
+            database: "app@h:5432/db".to_string(),
+        });
+        assert_eq!(err.database(), Some("app@h:5432/db"));
+        assert_eq!(err.sqlstate(), None);
+    }
+
+    #[test]
+    fn every_kind_has_its_exit_code_and_name() {
+        let kinds = [
+            (ErrorKind::Connection, exit::CONNECTION, "connection"),
+            (
+                ErrorKind::MigrationFailed,
+                exit::MIGRATION_FAILED,
+                "migration_failed",
+            ),
+            (ErrorKind::Invalid, exit::INVALID, "invalid"),
+            (ErrorKind::LockTimeout, exit::LOCK_TIMEOUT, "lock_timeout"),
+            (ErrorKind::Diverged, exit::DIVERGED, "diverged"),
+            (ErrorKind::Irreversible, exit::IRREVERSIBLE, "irreversible"),
+            (ErrorKind::Usage, exit::USAGE, "usage"),
+            (ErrorKind::Interrupted, exit::INTERRUPTED, "interrupted"),
+        ];
+        for (kind, code, name) in kinds {
+            assert_eq!(kind.exit_code(), code, "{kind:?}");
+            assert_eq!(kind.name(), name, "{kind:?}");
+            assert_eq!(Error::new(kind, "x").exit_code(), code);
+        }
+    }
+}

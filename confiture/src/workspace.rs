@@ -216,8 +216,9 @@ fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
             .span()
             .map(|span| crate::text::line_of(text.as_bytes(), span.start));
         let at = line.map(|line| format!(":{line}")).unwrap_or_default();
+        let shown = err.message().trim_end().to_string();
         Error::invalid(format!("invalid TOML in `{}{at}`", manifest.display()))
-            .with_cause(err.message().trim_end())
+            .with_source_shown(err, shown)
     })
 }
 
@@ -678,6 +679,8 @@ mod tests {
             format!("invalid TOML in `{}:4`", manifest.display())
         );
         assert!(err.cause.is_some());
+        let source = std::error::Error::source(&err).expect("the parser's error is the source");
+        assert!(source.is::<toml::de::Error>(), "{source:?}");
     }
 
     #[test]

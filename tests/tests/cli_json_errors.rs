@@ -243,7 +243,9 @@ fn readme_documents_every_key_of_the_error_object() {
         .find("### The error object")
         .expect("README has a `### The error object` section");
     let section = &readme[start..];
-    let section = &section[..section[4..].find("\n#").map_or(section.len(), |end| end + 4)];
+    let section = &section[..section[4..]
+        .find("\n#")
+        .map_or(section.len(), |end| end + 4)];
     for key in KEYS {
         assert!(
             section.contains(&format!("`{key}`")),
@@ -263,5 +265,8 @@ fn readme_documents_every_key_of_the_error_object() {
     keys.sort_unstable();
     let mut expected = KEYS.to_vec();
     expected.sort_unstable();
-    assert_eq!(keys, expected, "the error object's keys changed: update KEYS and README");
+    assert_eq!(
+        keys, expected,
+        "the error object's keys changed: update KEYS and README"
+    );
 }
