@@ -135,7 +135,7 @@ impl ServerError {
 /// The error behind an [`Error`], shared so that the error stays `Clone`.
 type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
-/// A library error: kind, reason (what it is about, as data), message (lowercase phrase naming
+/// A library error: kind, [`reason`](Error::reason) (what it is about, as data), message (lowercase phrase naming
 /// the object), optional help line (the next thing to do), optional details (one per line, e.g.
 /// every offending migration), the underlying cause rendered as text, and that cause itself as
 /// [`source`](std::error::Error::source) when it is an error value (driver, IO).
@@ -143,17 +143,27 @@ type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub struct Error {
     pub kind: ErrorKind,
-    pub reason: Reason,
     pub message: String,
     pub details: Vec<String>,
     pub help: Option<String>,
-    pub cause: Option<String>,
     /// The file problems behind an `Invalid` refusal, as data: a renderer shows these (rustc
     /// style) in place of `details`, which repeat them as text lines for JSON. Boxed: an error
     /// stays small on the happy path.
     pub diagnostics: Box<[Diagnostic]>,
+    /// The reason, the cause and the source, boxed: an error stays small on the happy path
+    /// (and `Result`s of it cheap to return); `None` is `Reason::Other` without a cause.
+    data: Option<Box<Data>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Data {
+    reason: Reason,
+    /// The underlying cause as shown after the message (`message: cause`).
+    cause: Option<String>,
     source: Option<Source>,
 }
+
+const OTHER: &Reason = &Reason::Other;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -164,10 +174,8 @@ impl Error {
             message: message.into(),
             details: Vec::new(),
             help: None,
-            cause: None,
             diagnostics: Box::default(),
-            reason: Reason::Other,
-            source: None,
+            data: None,
         }
     }
     pub fn invalid(message: impl Into<String>) -> Error {
@@ -188,14 +196,14 @@ impl Error {
         self
     }
     pub fn with_cause(mut self, cause: impl fmt::Display) -> Error {
-        self.cause = Some(cause.to_string());
+        self.data_mut().cause = Some(cause.to_string());
         self
     }
     /// Keeps `source` as the error's [`source`](std::error::Error::source) and its text as the
     /// cause.
     pub fn with_source<E: std::error::Error + Send + Sync + 'static>(mut self, source: E) -> Error {
-        self.cause = Some(source.to_string());
-        self.source = Some(Arc::new(source));
+        self.data_mut().cause = Some(source.to_string());
+        self.data_mut().source = Some(Arc::new(source));
         self
     }
     /// Keeps `source` as the error's source, with `cause` as the text shown (e.g. the driver's
@@ -205,22 +213,38 @@ impl Error {
         source: E,
         cause: impl fmt::Display,
     ) -> Error {
-        self.cause = Some(cause.to_string());
-        self.source = Some(Arc::new(source));
+        self.data_mut().cause = Some(cause.to_string());
+        self.data_mut().source = Some(Arc::new(source));
         self
     }
     /// Keeps `source` as the error's source without changing the cause text.
     #[cfg(feature = "db")]
     pub(crate) fn set_source<E: std::error::Error + Send + Sync + 'static>(&mut self, source: E) {
-        self.source = Some(Arc::new(source));
+        self.data_mut().source = Some(Arc::new(source));
+    }
+    fn data_mut(&mut self) -> &mut Data {
+        self.data.get_or_insert_with(Box::default)
+    }
+    /// The underlying cause as text (the source's, or the driver's with the password removed).
+    pub fn cause(&self) -> Option<&str> {
+        self.data.as_ref().and_then(|d| d.cause.as_deref())
+    }
+    /// The cause, to rewrite it (escape it) in place.
+    #[cfg(feature = "db")]
+    pub(crate) fn cause_mut(&mut self) -> Option<&mut String> {
+        self.data.as_mut().and_then(|d| d.cause.as_mut())
+    }
+    /// What the error is about, as data ([`Reason::Other`] when nothing more is known).
+    pub fn reason(&self) -> &Reason {
+        self.data.as_ref().map_or(OTHER, |d| &d.reason)
     }
     pub fn with_reason(mut self, reason: Reason) -> Error {
-        self.reason = reason;
+        self.data_mut().reason = reason;
         self
     }
     /// The database the error concerns (`user@host:port/db`, never the password), if known.
     pub fn database(&self) -> Option<&str> {
-        match &self.reason {
+        match self.reason() {
             Reason::Database { database } => Some(database),
             #[cfg(feature = "db")]
             Reason::Lock { database, .. } => database.as_deref(),
@@ -231,7 +255,7 @@ impl Error {
     }
     /// The server's SQLSTATE, when the server reported the failure.
     pub fn sqlstate(&self) -> Option<&str> {
-        match &self.reason {
+        match self.reason() {
             #[cfg(feature = "db")]
             Reason::Migration(m) => m.server.as_ref().map(|s| s.sqlstate.as_str()),
             _ => None,
@@ -240,7 +264,10 @@ impl Error {
     /// The driver's error behind this one, when there is one (downcast from the source).
     #[cfg(feature = "db")]
     pub fn driver_error(&self) -> Option<&postgres::Error> {
-        self.source.as_deref().and_then(|s| s.downcast_ref())
+        self.data
+            .as_ref()
+            .and_then(|d| d.source.as_deref())
+            .and_then(|s| s.downcast_ref())
     }
     /// Attaches the diagnostics of a refusal, each also a line of `details`.
     pub fn with_diagnostics<'a>(
@@ -263,7 +290,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        if let Some(cause) = &self.cause {
+        if let Some(cause) = self.cause() {
             write!(f, ": {cause}")?;
         }
         Ok(())
@@ -272,8 +299,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
+        self.data
+            .as_ref()
+            .and_then(|d| d.source.as_deref())
             .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }

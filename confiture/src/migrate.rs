@@ -271,7 +271,7 @@ impl ReportedError {
             lock_holders: Vec::new(),
             diagnostics: error.diagnostics.to_vec(),
         };
-        match &error.reason {
+        match error.reason() {
             Reason::Migration(m) => {
                 reported.version = Some(m.version.clone());
                 reported.name = Some(m.name.clone());
@@ -454,36 +454,36 @@ impl RunFailure {
     /// The error, with what the command knows about it as its [`Reason`]: the migration that
     /// failed and the fate of the others, or the database it concerns.
     fn into_error(self, database: String) -> Error {
-        let mut error = self.error;
-        match (self.migration, &mut error.reason) {
-            (Some((version, name)), _) => {
-                error.reason = Reason::Migration(Box::new(MigrationFailure {
-                    database: Some(database),
-                    version,
-                    name,
-                    location: self.location,
-                    server: self.server,
-                    committed: self.committed,
-                    not_attempted: self.not_attempted,
-                    unknown: self.unknown,
-                }));
-            }
-            (None, Reason::Other) => {
-                if matches!(error.kind, ErrorKind::Connection | ErrorKind::LockTimeout) {
-                    error.reason = Reason::Database { database };
-                }
+        let error = self.error;
+        let reason = match (self.migration, error.reason()) {
+            (Some((version, name)), _) => Reason::Migration(Box::new(MigrationFailure {
+                database: Some(database),
+                version,
+                name,
+                location: self.location,
+                server: self.server,
+                committed: self.committed,
+                not_attempted: self.not_attempted,
+                unknown: self.unknown,
+            })),
+            (None, Reason::Other)
+                if matches!(error.kind, ErrorKind::Connection | ErrorKind::LockTimeout) =>
+            {
+                Reason::Database { database }
             }
             (
                 None,
                 Reason::Lock {
-                    database: known, ..
+                    database: None,
+                    holders,
                 },
-            ) => {
-                known.get_or_insert(database);
-            }
-            (None, _) => {}
-        }
-        error
+            ) => Reason::Lock {
+                database: Some(database),
+                holders: holders.clone(),
+            },
+            (None, _) => return error,
+        };
+        error.with_reason(reason)
     }
 }
 

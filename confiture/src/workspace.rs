@@ -678,7 +678,7 @@ mod tests {
             err.message,
             format!("invalid TOML in `{}:4`", manifest.display())
         );
-        assert!(err.cause.is_some());
+        assert!(err.cause().is_some());
         let source = std::error::Error::source(&err).expect("the parser's error is the source");
         assert!(source.is::<toml::de::Error>(), "{source:?}");
     }

@@ -399,8 +399,8 @@ fn a_failed_migration_is_data_and_keeps_the_driver_error() {
     let error = &failed.error;
     assert_eq!(error.kind, ErrorKind::MigrationFailed, "{error}");
     assert_eq!(error.sqlstate(), Some("42P07"));
-    let confiture::Reason::Migration(m) = &error.reason else {
-        panic!("not a migration failure: {:?}", error.reason);
+    let confiture::Reason::Migration(m) = error.reason() else {
+        panic!("not a migration failure: {:?}", error.reason());
     };
     assert_eq!((m.version.as_str(), m.name.as_str()), ("002", "again"));
     let location = m.location.as_ref().expect("a position");

@@ -20,7 +20,9 @@ fn env(url: &str) -> Environment {
 fn full_text(err: &confiture::Error) -> String {
     let text = format!(
         "{err} | {:?} | {:?} | {:?} | {err:?}",
-        err.help, err.details, err.cause
+        err.help,
+        err.details,
+        err.cause()
     );
     assert!(!text.contains(PASSWORD), "password leaked: {text}");
     text

@@ -55,7 +55,7 @@ fn times_out_naming_the_holder() {
         .unwrap()
         .contains(&format!("pg_terminate_backend({holder_pid})")));
     // The holder as data, not only as a detail line.
-    match &err.reason {
+    match err.reason() {
         confiture::Reason::Lock { holders, .. } => {
             assert_eq!(holders.len(), 1, "{err:?}");
             assert_eq!(holders[0].pid.to_string(), holder_pid);

@@ -203,10 +203,10 @@ fn find_in_chain<'a, T: std::error::Error + 'static>(
 /// in it (and the server's message quoting them) may hold any character but NUL.
 fn explain(env: &Environment, failure: Failure) -> Error {
     let mut error = describe_failure(env, &failure);
-    if error.reason == Reason::Other {
-        error.reason = Reason::Database {
+    if *error.reason() == Reason::Other {
+        error = error.with_reason(Reason::Database {
             database: env.connection.to_string(),
-        };
+        });
     }
     if let Failure::Driver(driver) = failure {
         // Shown as the scrubbed text already in `cause`; kept whole for callers.
@@ -219,7 +219,7 @@ fn explain(env: &Environment, failure: Failure) -> Error {
     };
     escape(&mut error.message);
     error.help.iter_mut().for_each(escape);
-    error.cause.iter_mut().for_each(escape);
+    error.cause_mut().into_iter().for_each(escape);
     error.details.iter_mut().for_each(escape);
     error
 }
@@ -333,7 +333,7 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
 
     let top = error.to_string();
     if top.starts_with("error performing TLS handshake") {
-        return with_cause(explain_tls(env, &error, &cause));
+        return with_cause(explain_tls(env, error, &cause));
     }
     if top.starts_with("authentication error") {
         let explained = if cause.contains("password missing") {
