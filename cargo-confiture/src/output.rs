@@ -10,6 +10,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use confiture::hint::Invocation;
+use confiture::migrate::ReportedError;
 use confiture::{display, Diagnostic, Error};
 use serde::Serialize;
 
@@ -177,8 +178,8 @@ impl Output {
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
 
-    /// An error on stderr, and in JSON mode also as `{"error": {...}}` on stdout so that a
-    /// script reading stdout always gets one document.
+    /// An error on stderr, and in JSON mode also as the error document on stdout
+    /// ([`print_json_error`]) so that a script reading stdout always gets one document.
     pub fn error(&self, error: &Error) {
         self.error_text(error);
         if self.json_mode() {
@@ -272,7 +273,8 @@ pub fn print_json<T: Serialize>(value: &T) {
     let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
-/// `{"error": {...}}` on stdout, for a failure before there is an [`Output`] (clap's errors).
+/// The error document (`{"error": {...}, "errors": [{...}]}`) on stdout, also for a failure
+/// before there is an [`Output`] (clap's errors).
 pub fn print_json_error(error: &Error) {
     print_json(&ErrorDocument::from(error));
 }
@@ -285,31 +287,21 @@ fn paint(enabled: bool, style: Style, text: &str) -> String {
     }
 }
 
-/// `{"error": {...}}`: what a failed `--format json` run prints on stdout.
+/// What a failed `--format json` run prints on stdout when it has no report: the error object
+/// (the one every report's `errors` holds, [`ReportedError`]) as `error`, and as the only entry
+/// of `errors`, so that `.errors[0]` reads every failure, reported or not.
 #[derive(Serialize)]
-struct ErrorDocument<'a> {
-    error: ErrorBody<'a>,
+struct ErrorDocument {
+    error: ReportedError,
+    errors: [ReportedError; 1],
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    kind: &'static str,
-    exit_code: u8,
-    message: String,
-    details: &'a [String],
-    help: Option<&'a str>,
-}
-
-impl<'a> From<&'a Error> for ErrorDocument<'a> {
-    fn from(error: &'a Error) -> Self {
+impl From<&Error> for ErrorDocument {
+    fn from(error: &Error) -> Self {
+        let reported = ReportedError::of(error);
         ErrorDocument {
-            error: ErrorBody {
-                kind: error.kind.name(),
-                exit_code: error.exit_code(),
-                message: error.to_string(),
-                details: &error.details,
-                help: error.help.as_deref(),
-            },
+            error: reported.clone(),
+            errors: [reported],
         }
     }
 }

@@ -251,7 +251,7 @@ fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
                 "cannot read the schema directory {}",
                 crate::display::path(dir)
             ))
-            .with_cause(e)
+            .with_source(e)
         })?;
         let is_sql = entry
             .path()
@@ -279,7 +279,7 @@ fn run_schema_files(
     let mut client = crate::db::connect(env)?;
     for file in files {
         let sql = std::fs::read_to_string(file).map_err(|e| {
-            Error::invalid(format!("cannot read {}", crate::display::path(file))).with_cause(e)
+            Error::invalid(format!("cannot read {}", crate::display::path(file))).with_source(e)
         })?;
         crate::db::scratch::execute(&mut client, &sql).map_err(|cause| {
             Error::new(

@@ -1,14 +1,20 @@
-//! The one error type of the library. Its [`ErrorKind`] decides the exit code; its message
-//! names the thing involved (file and line, environment, database without password) and its
-//! help line says what to do next.
+//! The one error type of the library. Its [`ErrorKind`] decides the exit code; its [`Reason`]
+//! carries, as data, what the failure is about (the migration and its file:line, the SQLSTATE
+//! and server message, what committed and what did not, the database, the lock's holders); the
+//! driver or IO error behind it is its [`source`](std::error::Error::source). Its message names
+//! the thing involved (file and line, environment, database without password) and its help line
+//! says what to do next. Code decides from the kind and the reason, never from the message.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::diagnostic::Diagnostic;
 use crate::exit;
 
-/// What went wrong, as far as a caller deciding what to do next cares. Maps 1:1 to exit codes.
+/// What went wrong, as far as a caller deciding what to do next cares. Maps 1:1 to exit codes
+/// ([`ErrorKind::exit_code`], the one place that says which).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Cannot reach or log in to the database (exit 3).
     Connection,
@@ -24,6 +30,8 @@ pub enum ErrorKind {
     Irreversible,
     /// A request that makes no sense (e.g. `--steps 0`, unknown `--target`) (exit 64).
     Usage,
+    /// Interrupted by a signal (`verify`, `drift`: the scratch databases were dropped) (exit 130).
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -37,6 +45,7 @@ impl ErrorKind {
             ErrorKind::Diverged => "diverged",
             ErrorKind::Irreversible => "irreversible",
             ErrorKind::Usage => "usage",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 
@@ -49,25 +58,112 @@ impl ErrorKind {
             ErrorKind::Diverged => exit::DIVERGED,
             ErrorKind::Irreversible => exit::IRREVERSIBLE,
             ErrorKind::Usage => exit::USAGE,
+            ErrorKind::Interrupted => exit::INTERRUPTED,
         }
     }
 }
 
-/// A library error: kind, message (lowercase phrase naming the object), optional help line
-/// (the next thing to do), optional details (one per line, e.g. every offending migration),
-/// and the underlying cause rendered as text.
+/// What an error is about, as data (the message says it in prose for people). Renderers build
+/// the JSON error object from it; callers match on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// Nothing beyond the kind, the message and the diagnostics.
+    #[default]
+    Other,
+    /// The failure concerns this database: it cannot be reached, was lost, is read-only.
+    Database {
+        /// The connection target as `user@host:port/db` (never the password).
+        database: String,
+    },
+    /// A lock another session holds was not acquired in time (the migration lock, or a lock on
+    /// the tracking table).
+    #[cfg(feature = "db")]
+    Lock {
+        /// The connection target (never the password), once known.
+        database: Option<String>,
+        /// The session holding it, when the server still named one.
+        holders: Vec<crate::db::lock::LockHolder>,
+    },
+    /// A migration failed: its SQL was refused, or the connection was lost while it ran.
+    #[cfg(feature = "db")]
+    Migration(Box<MigrationFailure>),
+}
+
+/// A migration that failed, and what is known about the others of the run.
+#[cfg(feature = "db")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MigrationFailure {
+    /// The connection target (never the password).
+    pub database: Option<String>,
+    pub version: String,
+    pub name: String,
+    /// Where in its file, when the server gave a position (or the file has one statement).
+    pub location: Option<crate::db::apply::Location>,
+    /// What the server said, when it answered (none for a lost connection).
+    pub server: Option<ServerError>,
+    /// Migrations this run committed (applied, or rolled back by `down`) before the failure.
+    pub committed: Vec<String>,
+    /// Migrations this run did not attempt after the failure.
+    pub not_attempted: Vec<String>,
+    /// Migrations whose fate is unknown: the connection dropped while they ran.
+    pub unknown: Vec<String>,
+}
+
+/// An error the server reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerError {
+    /// The five-character SQLSTATE (`42P07`).
+    pub sqlstate: String,
+    /// The server's primary message.
+    pub message: String,
+}
+
+#[cfg(feature = "db")]
+impl ServerError {
+    /// The SQLSTATE and primary message of a driver error, when the server sent one.
+    pub fn of(error: &postgres::Error) -> Option<ServerError> {
+        error.as_db_error().map(|db| ServerError {
+            sqlstate: db.code().code().to_string(),
+            message: db.message().to_string(),
+        })
+    }
+}
+
+/// The error behind an [`Error`], shared so that the error stays `Clone`.
+type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A library error: kind, [`reason`](Error::reason) (what it is about, as data), message (lowercase phrase naming
+/// the object), optional help line (the next thing to do), optional details (one per line, e.g.
+/// every offending migration), the underlying cause rendered as text, and that cause itself as
+/// [`source`](std::error::Error::source) when it is an error value (driver, IO).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
     pub details: Vec<String>,
     pub help: Option<String>,
-    pub cause: Option<String>,
     /// The file problems behind an `Invalid` refusal, as data: a renderer shows these (rustc
     /// style) in place of `details`, which repeat them as text lines for JSON. Boxed: an error
     /// stays small on the happy path.
     pub diagnostics: Box<[Diagnostic]>,
+    /// The reason, the cause and the source, boxed: an error stays small on the happy path
+    /// (and `Result`s of it cheap to return); `None` is `Reason::Other` without a cause.
+    data: Option<Box<Data>>,
 }
+
+#[derive(Debug, Clone, Default)]
+struct Data {
+    reason: Reason,
+    /// The underlying cause as shown after the message (`message: cause`).
+    cause: Option<String>,
+    source: Option<Source>,
+}
+
+const OTHER: &Reason = &Reason::Other;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -78,8 +174,8 @@ impl Error {
             message: message.into(),
             details: Vec::new(),
             help: None,
-            cause: None,
             diagnostics: Box::default(),
+            data: None,
         }
     }
     pub fn invalid(message: impl Into<String>) -> Error {
@@ -100,8 +196,78 @@ impl Error {
         self
     }
     pub fn with_cause(mut self, cause: impl fmt::Display) -> Error {
-        self.cause = Some(cause.to_string());
+        self.data_mut().cause = Some(cause.to_string());
         self
+    }
+    /// Keeps `source` as the error's [`source`](std::error::Error::source) and its text as the
+    /// cause.
+    pub fn with_source<E: std::error::Error + Send + Sync + 'static>(mut self, source: E) -> Error {
+        self.data_mut().cause = Some(source.to_string());
+        self.data_mut().source = Some(Arc::new(source));
+        self
+    }
+    /// Keeps `source` as the error's source, with `cause` as the text shown (e.g. the driver's
+    /// text with the password scrubbed).
+    pub fn with_source_shown<E: std::error::Error + Send + Sync + 'static>(
+        mut self,
+        source: E,
+        cause: impl fmt::Display,
+    ) -> Error {
+        self.data_mut().cause = Some(cause.to_string());
+        self.data_mut().source = Some(Arc::new(source));
+        self
+    }
+    /// Keeps `source` as the error's source without changing the cause text.
+    #[cfg(feature = "db")]
+    pub(crate) fn set_source<E: std::error::Error + Send + Sync + 'static>(&mut self, source: E) {
+        self.data_mut().source = Some(Arc::new(source));
+    }
+    fn data_mut(&mut self) -> &mut Data {
+        self.data.get_or_insert_with(Box::default)
+    }
+    /// The underlying cause as text (the source's, or the driver's with the password removed).
+    pub fn cause(&self) -> Option<&str> {
+        self.data.as_ref().and_then(|d| d.cause.as_deref())
+    }
+    /// The cause, to rewrite it (escape it) in place.
+    #[cfg(feature = "db")]
+    pub(crate) fn cause_mut(&mut self) -> Option<&mut String> {
+        self.data.as_mut().and_then(|d| d.cause.as_mut())
+    }
+    /// What the error is about, as data ([`Reason::Other`] when nothing more is known).
+    pub fn reason(&self) -> &Reason {
+        self.data.as_ref().map_or(OTHER, |d| &d.reason)
+    }
+    pub fn with_reason(mut self, reason: Reason) -> Error {
+        self.data_mut().reason = reason;
+        self
+    }
+    /// The database the error concerns (`user@host:port/db`, never the password), if known.
+    pub fn database(&self) -> Option<&str> {
+        match self.reason() {
+            Reason::Database { database } => Some(database),
+            #[cfg(feature = "db")]
+            Reason::Lock { database, .. } => database.as_deref(),
+            #[cfg(feature = "db")]
+            Reason::Migration(m) => m.database.as_deref(),
+            Reason::Other => None,
+        }
+    }
+    /// The server's SQLSTATE, when the server reported the failure.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self.reason() {
+            #[cfg(feature = "db")]
+            Reason::Migration(m) => m.server.as_ref().map(|s| s.sqlstate.as_str()),
+            _ => None,
+        }
+    }
+    /// The driver's error behind this one, when there is one (downcast from the source).
+    #[cfg(feature = "db")]
+    pub fn driver_error(&self) -> Option<&postgres::Error> {
+        self.data
+            .as_ref()
+            .and_then(|d| d.source.as_deref())
+            .and_then(|s| s.downcast_ref())
     }
     /// Attaches the diagnostics of a refusal, each also a line of `details`.
     pub fn with_diagnostics<'a>(
@@ -124,11 +290,72 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        if let Some(cause) = &self.cause {
+        if let Some(cause) = self.cause() {
             write!(f, ": {cause}")?;
         }
         Ok(())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.data
+            .as_ref()
+            .and_then(|d| d.source.as_deref())
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_source_is_kept_and_its_text_is_the_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let err = Error::invalid("cannot read x").with_source(io);
+        assert_eq!(err.to_string(), "cannot read x: denied");
+        let source = std::error::Error::source(&err).expect("source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("an io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        // A clone shares it.
+        assert!(std::error::Error::source(&err.clone()).is_some());
+        // A text cause is no source.
+        assert!(std::error::Error::source(&Error::invalid("x").with_cause("y")).is_none());
+    }
+
+    #[test]
+    fn the_database_is_read_from_the_reason() {
+        assert_eq!(Error::invalid("x").database(), None);
+        let err = Error::connection("x").with_reason(Reason::Database {
+            database: "app@h:5432/db".to_string(),
+        });
+        assert_eq!(err.database(), Some("app@h:5432/db"));
+        assert_eq!(err.sqlstate(), None);
+    }
+
+    #[test]
+    fn every_kind_has_its_exit_code_and_name() {
+        let kinds = [
+            (ErrorKind::Connection, exit::CONNECTION, "connection"),
+            (
+                ErrorKind::MigrationFailed,
+                exit::MIGRATION_FAILED,
+                "migration_failed",
+            ),
+            (ErrorKind::Invalid, exit::INVALID, "invalid"),
+            (ErrorKind::LockTimeout, exit::LOCK_TIMEOUT, "lock_timeout"),
+            (ErrorKind::Diverged, exit::DIVERGED, "diverged"),
+            (ErrorKind::Irreversible, exit::IRREVERSIBLE, "irreversible"),
+            (ErrorKind::Usage, exit::USAGE, "usage"),
+            (ErrorKind::Interrupted, exit::INTERRUPTED, "interrupted"),
+        ];
+        for (kind, code, name) in kinds {
+            assert_eq!(kind.exit_code(), code, "{kind:?}");
+            assert_eq!(kind.name(), name, "{kind:?}");
+            assert_eq!(Error::new(kind, "x").exit_code(), code);
+        }
+    }
+}

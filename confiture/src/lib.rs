@@ -52,6 +52,6 @@ mod nonblocking;
 pub mod verify;
 
 pub use diagnostic::{Diagnostic, Severity, Span};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Reason, Result, ServerError};
 #[cfg(feature = "db")]
 pub use migrator::Migrator;

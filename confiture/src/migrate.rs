@@ -27,7 +27,7 @@ use crate::db::lock;
 pub use crate::db::lock::LockHolder;
 use crate::db::writable;
 use crate::display;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, MigrationFailure, Reason, Result, ServerError};
 use crate::files::{self, Migration, MigrationSet, TransactionMode};
 use crate::history::{FileErrors, History};
 use crate::ledger::{LedgerRow, Rewrite, TrackingTable};
@@ -214,8 +214,10 @@ pub struct MigrationReport {
     pub sql: Option<String>,
 }
 
-/// An error in a report's `errors`: the [`Error`] plus, where known, the migration, file
-/// position and SQLSTATE.
+/// The error object: how every failure appears in JSON, in a report's `errors` and alone
+/// (`{"error": ..., "errors": [...]}` when a command fails before it has a report). Built from
+/// the [`Error`]'s data only ([`ReportedError::of`]); every key is always present (`null` or
+/// empty when it does not apply), so that one parser reads every failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReportedError {
     /// `migration_failed`, `lock_timeout`, `diverged`, ... (the [`ErrorKind`] in snake case).
@@ -224,35 +226,68 @@ pub struct ReportedError {
     pub message: String,
     pub details: Vec<String>,
     pub help: Option<String>,
+    /// The database it concerns, `user@host:port/db` (never the password).
+    pub database: Option<String>,
     pub version: Option<String>,
     pub name: Option<String>,
     pub file: Option<PathBuf>,
     pub line: Option<u32>,
     pub column: Option<u32>,
     pub sqlstate: Option<String>,
+    /// The server's own message, when the server reported the failure.
+    pub server_message: Option<String>,
+    /// Migrations this run committed before the failure (applied, or rolled back by `down`).
+    pub committed: Vec<String>,
+    /// Migrations not attempted after the failure.
+    pub not_attempted: Vec<String>,
+    /// Migrations whose fate is unknown (the connection was lost while they ran).
+    pub unknown: Vec<String>,
+    /// The sessions holding a lock that was not acquired in time.
+    pub lock_holders: Vec<LockHolder>,
     /// The file problems behind an `invalid` refusal (also in `details` as text).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<crate::Diagnostic>,
 }
 
 impl ReportedError {
-    /// `error` as a report's `errors` shows it, with no migration or file position attached
-    /// (a refusal before anything ran, a lost connection, a failed `status`).
+    /// The error object of `error`, from its kind and [`Reason`].
     pub fn of(error: &Error) -> ReportedError {
-        ReportedError {
-            kind: kind_name(error.kind),
+        let mut reported = ReportedError {
+            kind: error.kind.name(),
             exit_code: error.exit_code(),
             message: error.to_string(),
             details: error.details.clone(),
             help: error.help.clone(),
+            database: error.database().map(str::to_string),
             version: None,
             name: None,
             file: None,
             line: None,
             column: None,
             sqlstate: None,
+            server_message: None,
+            committed: Vec::new(),
+            not_attempted: Vec::new(),
+            unknown: Vec::new(),
+            lock_holders: Vec::new(),
             diagnostics: error.diagnostics.to_vec(),
+        };
+        match error.reason() {
+            Reason::Migration(m) => {
+                reported.version = Some(m.version.clone());
+                reported.name = Some(m.name.clone());
+                reported.file = m.location.as_ref().map(|l| l.path.clone());
+                reported.line = m.location.as_ref().map(|l| l.line);
+                reported.column = m.location.as_ref().map(|l| l.column);
+                reported.sqlstate = m.server.as_ref().map(|s| s.sqlstate.clone());
+                reported.server_message = m.server.as_ref().map(|s| s.message.clone());
+                reported.committed = m.committed.clone();
+                reported.not_attempted = m.not_attempted.clone();
+                reported.unknown = m.unknown.clone();
+            }
+            Reason::Lock { holders, .. } => reported.lock_holders = holders.clone(),
+            _ => {}
         }
+        reported
     }
 }
 
@@ -377,26 +412,17 @@ pub type Outcome<R> = std::result::Result<R, Failed<R>>;
 /// Ignores progress events.
 pub fn no_progress(_: Progress) {}
 
-fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Connection => "connection",
-        ErrorKind::MigrationFailed => "migration_failed",
-        ErrorKind::Invalid => "invalid",
-        ErrorKind::LockTimeout => "lock_timeout",
-        ErrorKind::Diverged => "diverged",
-        ErrorKind::Irreversible => "irreversible",
-        ErrorKind::Usage => "usage",
-    }
-}
-
 /// A failure inside a command, with what the report needs to know about it.
 struct RunFailure {
     error: Error,
     migration: Option<(String, String)>,
     location: Option<Location>,
-    sqlstate: Option<String>,
+    server: Option<ServerError>,
     /// See [`StepFailure::unknown_fate`].
     unknown_fate: usize,
+    committed: Vec<String>,
+    not_attempted: Vec<String>,
+    unknown: Vec<String>,
 }
 
 impl From<Error> for RunFailure {
@@ -405,8 +431,11 @@ impl From<Error> for RunFailure {
             error,
             migration: None,
             location: None,
-            sqlstate: None,
+            server: None,
             unknown_fate: 0,
+            committed: Vec::new(),
+            not_attempted: Vec::new(),
+            unknown: Vec::new(),
         }
     }
 }
@@ -414,25 +443,47 @@ impl From<Error> for RunFailure {
 impl RunFailure {
     fn of_step(m: &Migration, f: StepFailure) -> RunFailure {
         RunFailure {
-            error: f.error,
             migration: Some((m.version_text.clone(), m.name.clone())),
             location: f.location,
-            sqlstate: f.sqlstate,
+            server: f.server,
             unknown_fate: f.unknown_fate,
+            ..RunFailure::from(f.error)
         }
     }
 
-    fn reported(&self) -> ReportedError {
-        let (version, name) = self.migration.clone().unzip();
-        ReportedError {
-            version,
-            name,
-            file: self.location.as_ref().map(|l| l.path.clone()),
-            line: self.location.as_ref().map(|l| l.line),
-            column: self.location.as_ref().map(|l| l.column),
-            sqlstate: self.sqlstate.clone(),
-            ..ReportedError::of(&self.error)
-        }
+    /// The error, with what the command knows about it as its [`Reason`]: the migration that
+    /// failed and the fate of the others, or the database it concerns.
+    fn into_error(self, database: String) -> Error {
+        let error = self.error;
+        let reason = match (self.migration, error.reason()) {
+            (Some((version, name)), _) => Reason::Migration(Box::new(MigrationFailure {
+                database: Some(database),
+                version,
+                name,
+                location: self.location,
+                server: self.server,
+                committed: self.committed,
+                not_attempted: self.not_attempted,
+                unknown: self.unknown,
+            })),
+            (None, Reason::Other)
+                if matches!(error.kind, ErrorKind::Connection | ErrorKind::LockTimeout) =>
+            {
+                Reason::Database { database }
+            }
+            (
+                None,
+                Reason::Lock {
+                    database: None,
+                    holders,
+                },
+            ) => Reason::Lock {
+                database: Some(database),
+                holders: holders.clone(),
+            },
+            (None, _) => return error,
+        };
+        error.with_reason(reason)
     }
 }
 
@@ -620,17 +671,19 @@ impl Migrator {
         }
     }
 
-    /// Names the database in connection-level errors raised mid-run.
-    fn with_database(&self, mut failure: RunFailure) -> RunFailure {
+    /// Names the database in connection-level errors raised mid-run, as a detail line unless
+    /// the error already says which (the connection's own errors name it in their message),
+    /// and as data in every error ([`Error::database`]).
+    fn with_database(&self, mut failure: RunFailure) -> Error {
         let database = self.env.connection.to_string();
         if matches!(
             failure.error.kind,
             ErrorKind::Connection | ErrorKind::LockTimeout
-        ) && !failure.error.message.contains(&database)
+        ) && failure.error.database().is_none()
         {
             failure.error.details.push(format!("database: {database}"));
         }
-        failure
+        failure.into_error(database)
     }
 
     /// Runs one command: times it, names the database in connection-level errors, drops a
@@ -650,12 +703,9 @@ impl Migrator {
                 report.close(elapsed, None);
                 Ok(report)
             }
-            Err(failure) => {
-                report.close(elapsed, Some(failure.reported()));
-                Err(Failed {
-                    error: failure.error,
-                    report,
-                })
+            Err(error) => {
+                report.close(elapsed, Some(ReportedError::of(&error)));
+                Err(Failed { error, report })
             }
         }
     }
@@ -792,6 +842,9 @@ impl Migrator {
                                 .get(unknown_end.max(failed_at + 1)..)
                                 .unwrap_or_default(),
                         );
+                        f.committed = report.applied.clone();
+                        f.unknown = report.unknown.clone();
+                        f.not_attempted = not_attempted.clone();
                         if !report.applied.is_empty() {
                             f.error.details.push(format!(
                                 "applied before the failure: {}",
@@ -903,6 +956,7 @@ impl Migrator {
                     report.migrations.push(done(m, &m.down, d));
                 })
                 .map_err(|mut f| {
+                    f.committed = report.rolled_back.clone();
                     if !report.rolled_back.is_empty() {
                         f.error.details.push(format!(
                             "rolled back before the failure: {}",

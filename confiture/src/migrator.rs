@@ -299,7 +299,7 @@ impl Drop for Migrator {
 
 fn current_dir() -> Result<PathBuf> {
     std::env::current_dir()
-        .map_err(|e| Error::invalid("cannot read the current directory").with_cause(e))
+        .map_err(|e| Error::invalid("cannot read the current directory").with_source(e))
 }
 
 #[cfg(test)]

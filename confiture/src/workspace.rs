@@ -73,7 +73,7 @@ impl Workspace {
     pub fn discover(start: &Path) -> Result<Workspace> {
         let start = std::path::absolute(start).map_err(|err| {
             Error::invalid(format!("cannot resolve directory `{}`", start.display()))
-                .with_cause(err)
+                .with_source(err)
         })?;
         let mut package: Option<Package> = None;
         for dir in start.ancestors() {
@@ -207,7 +207,7 @@ fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
         Err(err) if err.kind() == io::ErrorKind::NotFound || manifest.is_dir() => return Ok(None),
         Err(err) => {
             return Err(
-                Error::invalid(format!("cannot read `{}`", manifest.display())).with_cause(err),
+                Error::invalid(format!("cannot read `{}`", manifest.display())).with_source(err),
             )
         }
     };
@@ -216,8 +216,9 @@ fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
             .span()
             .map(|span| crate::text::line_of(text.as_bytes(), span.start));
         let at = line.map(|line| format!(":{line}")).unwrap_or_default();
+        let shown = err.message().trim_end().to_string();
         Error::invalid(format!("invalid TOML in `{}{at}`", manifest.display()))
-            .with_cause(err.message().trim_end())
+            .with_source_shown(err, shown)
     })
 }
 
@@ -677,7 +678,9 @@ mod tests {
             err.message,
             format!("invalid TOML in `{}:4`", manifest.display())
         );
-        assert!(err.cause.is_some());
+        assert!(err.cause().is_some());
+        let source = std::error::Error::source(&err).expect("the parser's error is the source");
+        assert!(source.is::<toml::de::Error>(), "{source:?}");
     }
 
     #[test]

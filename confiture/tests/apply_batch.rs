@@ -486,7 +486,10 @@ fn batch_limits_bound_each_message() {
     })
     .unwrap_err();
     assert_eq!(failed_at, 3);
-    assert_eq!(failure.sqlstate.as_deref(), Some("23505"));
+    assert_eq!(
+        failure.server.as_ref().map(|s| s.sqlstate.as_str()),
+        Some("23505")
+    );
     let finished: Vec<usize> = events
         .iter()
         .filter_map(|e| match e {

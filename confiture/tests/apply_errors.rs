@@ -366,3 +366,74 @@ fn after_an_unrecoverable_lost_connection_committed_migrations_are_never_skipped
     // 001 did commit, with its row: exactly what "unknown" warned about.
     assert_eq!(db.ledger(), ["001:a"]);
 }
+
+/// A failed migration is data: the migration and its file:line, the server's SQLSTATE and
+/// message, what committed and what was not attempted, the database; the driver's error is
+/// the `source()` (downcast, its `SqlState` matched as a type).
+#[test]
+fn a_failed_migration_is_data_and_keeps_the_driver_error() {
+    let db = TestDb::new("errdata");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "first",
+        "CREATE TABLE a (id int);\n",
+        "DROP TABLE a;\n",
+    )
+    .migration(
+        "002",
+        "again",
+        "-- creates a twice\n\nCREATE TABLE a (id int);\n",
+        "SELECT 1;\n",
+    )
+    .migration(
+        "003",
+        "later",
+        "CREATE TABLE c (id int);\n",
+        "DROP TABLE c;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let error = &failed.error;
+    assert_eq!(error.kind, ErrorKind::MigrationFailed, "{error}");
+    assert_eq!(error.sqlstate(), Some("42P07"));
+    let confiture::Reason::Migration(m) = error.reason() else {
+        panic!("not a migration failure: {:?}", error.reason());
+    };
+    assert_eq!((m.version.as_str(), m.name.as_str()), ("002", "again"));
+    let location = m.location.as_ref().expect("a position");
+    assert!(location.path.ends_with("002_again.up.sql"), "{location:?}");
+    assert_eq!((location.line, location.column), (3, 1));
+    let server = m.server.as_ref().expect("the server's answer");
+    assert_eq!(server.sqlstate, "42P07");
+    assert_eq!(server.message, "relation \"a\" already exists");
+    assert_eq!(m.committed, ["001"]);
+    assert_eq!(m.not_attempted, ["003"]);
+    assert!(m.unknown.is_empty());
+    assert!(
+        m.database.as_deref().is_some_and(|d| d.ends_with(&db.name)),
+        "{:?}",
+        m.database
+    );
+    let source = std::error::Error::source(error).expect("source()");
+    let driver = source
+        .downcast_ref::<postgres::Error>()
+        .expect("the driver's error");
+    assert_eq!(
+        driver.code(),
+        Some(&postgres::error::SqlState::DUPLICATE_TABLE)
+    );
+    // The report's error object is built from the same data.
+    let reported = &failed.report.errors[0];
+    assert_eq!(reported.sqlstate.as_deref(), Some("42P07"));
+    assert_eq!(
+        reported.server_message.as_deref(),
+        Some(server.message.as_str())
+    );
+    assert_eq!(reported.line, Some(3));
+    assert_eq!(reported.committed, ["001"]);
+    assert_eq!(reported.not_attempted, ["003"]);
+    assert_eq!(reported.database, m.database);
+}

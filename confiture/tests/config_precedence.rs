@@ -456,7 +456,7 @@ fn dotenv_without_the_variable_or_broken() {
     );
     let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("broken .env");
     assert_eq!(err.exit_code(), exit::INVALID);
-    let text = format!("{err} {:?} {:?} {:?}", err.help, err.details, err.cause);
+    let text = format!("{err} {:?} {:?} {:?}", err.help, err.details, err.cause());
     assert!(
         text.contains(".env has a line that is not `NAME=value`"),
         "{text}"

@@ -20,7 +20,9 @@ fn env(url: &str) -> Environment {
 fn full_text(err: &confiture::Error) -> String {
     let text = format!(
         "{err} | {:?} | {:?} | {:?} | {err:?}",
-        err.help, err.details, err.cause
+        err.help,
+        err.details,
+        err.cause()
     );
     assert!(!text.contains(PASSWORD), "password leaked: {text}");
     text
@@ -52,6 +54,26 @@ fn refused_connection_exits_3_quickly() {
         )),
         "{text}"
     );
+    // As data: the target (no password), and the driver's error as the source, whose IO error
+    // says "refused" by its kind, not by its text.
+    assert_eq!(
+        err.database(),
+        Some(format!("app@127.0.0.1:{port}/app").as_str())
+    );
+    let driver = err.driver_error().expect("the driver error is the source");
+    let source = std::error::Error::source(&err).expect("source()");
+    assert!(source.is::<postgres::Error>(), "{source:?}");
+    let mut io = std::error::Error::source(driver);
+    while let Some(e) = io {
+        if e.is::<std::io::Error>() {
+            break;
+        }
+        io = e.source();
+    }
+    let io = io
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .expect("an IO error");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
     assert!(
         err.message.contains(&format!("app@127.0.0.1:{port}/app")),
         "{text}"
@@ -299,4 +321,67 @@ fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
             .contains("ALLOW_CONNECTIONS true"),
         "{text}"
     );
+}
+
+/// A server that answers every startup packet with a FATAL error of `sqlstate` whose wording
+/// says nothing about what it refused; returns, per connection, whether the startup packet
+/// carried `client_connection_check_interval`.
+fn refusing_server(sqlstate: &'static str) -> (u16, std::thread::JoinHandle<Vec<bool>>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        listener.set_nonblocking(true).unwrap();
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && seen.len() < 2 {
+            let Ok((mut socket, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            socket.set_nonblocking(false).unwrap();
+            let mut len = [0u8; 4];
+            socket.read_exact(&mut len).unwrap();
+            let mut packet = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+            socket.read_exact(&mut packet).unwrap();
+            let text = String::from_utf8_lossy(&packet);
+            seen.push(text.contains("client_connection_check_interval"));
+            let mut fields = Vec::new();
+            for (tag, value) in [
+                (b'S', "FATAL"),
+                (b'V', "FATAL"),
+                (b'C', sqlstate),
+                (b'M', "no"),
+            ] {
+                fields.push(tag);
+                fields.extend_from_slice(value.as_bytes());
+                fields.push(0);
+            }
+            fields.push(0);
+            let mut message = vec![b'E'];
+            message.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+            message.extend_from_slice(&fields);
+            let _ = socket.write_all(&message);
+        }
+        seen
+    });
+    (port, handle)
+}
+
+/// A server (PostgreSQL before 14) or pooler (PgBouncer) that refuses our startup parameter is
+/// told by its SQLSTATE, whatever its wording: one more attempt goes without the parameter.
+#[test]
+fn a_refused_startup_parameter_is_told_by_its_sqlstate_and_retried_without_it() {
+    for sqlstate in ["42704", "08P01"] {
+        let (port, server) = refusing_server(sqlstate);
+        let err = common::connect_err(&env(&format!(
+            "postgresql://app@127.0.0.1:{port}/app?sslmode=disable&connect_timeout=5"
+        )));
+        assert_eq!(err.kind, ErrorKind::Connection, "{sqlstate}: {err}");
+        assert_eq!(
+            server.join().unwrap(),
+            [true, false],
+            "{sqlstate}: the second attempt goes without client_connection_check_interval"
+        );
+    }
 }

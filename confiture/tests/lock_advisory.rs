@@ -51,8 +51,18 @@ fn times_out_naming_the_holder() {
     assert!(details.contains("holder-app"), "{details}");
     assert!(err
         .help
+        .as_deref()
         .unwrap()
         .contains(&format!("pg_terminate_backend({holder_pid})")));
+    // The holder as data, not only as a detail line.
+    match err.reason() {
+        confiture::Reason::Lock { holders, .. } => {
+            assert_eq!(holders.len(), 1, "{err:?}");
+            assert_eq!(holders[0].pid.to_string(), holder_pid);
+            assert_eq!(holders[0].application_name.as_deref(), Some("holder-app"));
+        }
+        other => panic!("not a lock reason: {other:?}"),
+    }
     // Announced once, with the holder.
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].as_ref().unwrap().pid.to_string(), holder_pid);

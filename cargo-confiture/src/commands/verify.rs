@@ -115,20 +115,14 @@ fn drop_scratch_databases_on_interrupt(json: bool) {
                 let (dropped, errors) = confiture::db::scratch::drop_all();
                 // The command may have rendered its report already: then it is the output.
                 if json && claim() {
-                    let details: Vec<String> = dropped
+                    let mut error =
+                        Error::new(confiture::ErrorKind::Interrupted, "interrupted by a signal");
+                    error.details = dropped
                         .iter()
                         .map(|name| format!("dropped the scratch database \"{name}\""))
                         .chain(errors.iter().map(|e| e.to_string()))
                         .collect();
-                    crate::output::print_json(&serde_json::json!({
-                        "error": {
-                            "kind": "interrupted",
-                            "exit_code": exit::INTERRUPTED,
-                            "message": "interrupted by a signal",
-                            "details": details,
-                            "help": null,
-                        }
-                    }));
+                    crate::output::print_json_error(&error);
                 }
                 for name in dropped {
                     Output::note_line(&format!(

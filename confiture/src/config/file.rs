@@ -45,7 +45,7 @@ impl Environment {
                     ),
                 )
             } else {
-                Error::invalid(format!("cannot read environment file {shown}")).with_cause(e)
+                Error::invalid(format!("cannot read environment file {shown}")).with_source(e)
             }
         })?;
         if bytes.len() as u64 > MAX_FILE_BYTES {

@@ -121,7 +121,8 @@ pub struct Location {
 pub struct StepFailure {
     pub error: Error,
     pub location: Option<Location>,
-    pub sqlstate: Option<String>,
+    /// The SQLSTATE and message the server gave, when it answered.
+    pub server: Option<crate::error::ServerError>,
     /// How many steps, from the failing one on, may have committed without our knowing: the
     /// connection dropped while they ran (the message carrying them, or the one step); 0 when
     /// the server answered.
@@ -812,12 +813,13 @@ pub fn run_steps(
         let statement = failed_statement(step, &e);
         let unplaced =
             statement.is_none() && e.as_db_error().is_some_and(|db| db.position().is_none());
+        let contended = is_lock_contention(&e);
         let mut failure = sql_failure(
             settings,
             step,
             &batch.script,
             Some(failed - first),
-            &e,
+            e,
             statement,
         );
         if unplaced
@@ -829,7 +831,7 @@ pub fn run_steps(
                  again to find out (its side effects outside the transaction would happen twice)",
             );
         }
-        if is_lock_contention(&e) && attempt > 1 {
+        if contended && attempt > 1 {
             failure.error = failure.error.with_detail(format!(
                 "gave up after {attempt} attempts (migration.lock_retries = {})",
                 settings.lock_retries
@@ -902,7 +904,7 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
         StepFailure {
             error,
             location: None,
-            sqlstate: None,
+            server: None,
             unknown_fate: 0,
         },
     ))
@@ -949,7 +951,7 @@ pub fn copy_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
                     line: stmt.line,
                     column: 1,
                 }),
-                sqlstate: None,
+                server: None,
                 unknown_fate: 0,
             },
         ))
@@ -1002,7 +1004,7 @@ pub fn run_in_one_transaction(
                 attempt += 1;
                 continue 'attempt;
             }
-            let mut failure = sql_failure(settings, step, &script, None, &e, None);
+            let mut failure = sql_failure(settings, step, &script, None, e, None);
             failure.error = failure.error.with_detail(
                 "the whole run was one transaction: it was rolled back and nothing is recorded",
             );
@@ -1016,7 +1018,7 @@ pub fn run_in_one_transaction(
                     Err((i, connection_lost(&last, e)))
                 } else {
                     let _ = client.batch_execute("ROLLBACK");
-                    let mut f = sql_failure(settings, &last, &Script::new(), None, &e, None);
+                    let mut f = sql_failure(settings, &last, &Script::new(), None, e, None);
                     f.error = f
                         .error
                         .with_detail("COMMIT failed (a deferred constraint?): nothing is recorded");
@@ -1107,7 +1109,7 @@ fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
             ),
         ),
     };
-    let sqlstate = e.code().map(|c| c.code().to_string());
+    let server = crate::error::ServerError::of(&e);
     let cause = match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         // The socket closed without a word: the server restarted or crashed, or the network
@@ -1126,11 +1128,11 @@ fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
             "connection lost while {doing} migration {}",
             step.migration.id()
         ))
-        .with_cause(cause)
+        .with_source_shown(e, cause)
         .with_detail(detail)
         .with_help(help),
         location: None,
-        sqlstate,
+        server,
         unknown_fate: 1,
     }
 }
@@ -1148,9 +1150,10 @@ fn sql_failure(
     step: &Step<'_>,
     script: &Script<'_>,
     step_in_script: Option<usize>,
-    e: &postgres::Error,
+    owned: postgres::Error,
     statement: Option<Statement>,
 ) -> StepFailure {
+    let e = &owned;
     let id = step.migration.id();
     let file = step.file();
     let doing = match step.direction {
@@ -1160,9 +1163,9 @@ fn sql_failure(
     let Some(db) = e.as_db_error() else {
         return StepFailure {
             error: Error::new(ErrorKind::MigrationFailed, format!("{doing} {id} failed"))
-                .with_cause(e),
+                .with_source(owned),
             location: None,
-            sqlstate: None,
+            server: None,
             unknown_fate: 0,
         };
     };
@@ -1229,10 +1232,13 @@ fn sql_failure(
         ),
         _ => format!("fix {}, then run the command again", file.path.display()),
     });
+    let server = crate::error::ServerError::of(e);
+    // The server's error, whole, for callers (`std::error::Error::source`).
+    error.set_source(owned);
     StepFailure {
         error,
         location,
-        sqlstate: Some(code.to_string()),
+        server,
         unknown_fate: 0,
     }
 }
@@ -1341,7 +1347,7 @@ fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -> StepFailu
     StepFailure {
         error,
         location: None,
-        sqlstate: None,
+        server: None,
         unknown_fate: 0,
     }
 }
@@ -1389,7 +1395,7 @@ fn run_statements(
                 count,
                 line,
             };
-            let mut failure = sql_failure(settings, step, &script, None, &e, Some(statement));
+            let mut failure = sql_failure(settings, step, &script, None, e, Some(statement));
             let recorded = ledger_state(step.direction);
             failure.error = failure.error.with_detail(match index {
                 0 => format!("no statement of this migration was committed; {recorded}"),
@@ -1424,7 +1430,7 @@ fn run_statements(
         }
         let mut script = Script::new();
         script.push_sql(&record);
-        let mut f = sql_failure(settings, step, &script, None, &e, None);
+        let mut f = sql_failure(settings, step, &script, None, e, None);
         f.error = f
             .error
             .with_detail("every statement was committed, but the migration is not recorded");

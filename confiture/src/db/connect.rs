@@ -9,7 +9,7 @@ use std::time::Duration;
 use postgres::error::SqlState;
 
 use crate::config::{shown, ConnectionSpec, Environment, SslMode, TargetSessionAttrs};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 /// Set in the startup packet so that the server notices a killed client within a second and
 /// stops its query (PostgreSQL 14+). Sent as `options`, which costs no extra round trip.
@@ -374,10 +374,13 @@ fn attempt(env: &Environment, check_interval: bool) -> Result<postgres::Client, 
     }
 }
 
+/// The server, or a pooler in front of it, refused a startup parameter: PostgreSQL before 14
+/// does not know `client_connection_check_interval` (42704, undefined_object), PgBouncer
+/// refuses the `options` parameter (08P01, protocol_violation). Told by the SQLSTATE, never by
+/// the wording; a refusal of the user's own `options` fails the same way on the retry.
 fn rejects_check_interval(error: &postgres::Error) -> bool {
-    error.as_db_error().is_some_and(|db| {
-        db.message().contains("client_connection_check_interval")
-            || db.message().contains("unsupported startup parameter")
+    error.code().is_some_and(|code| {
+        *code == SqlState::UNDEFINED_OBJECT || *code == SqlState::PROTOCOL_VIOLATION
     })
 }
 
@@ -419,7 +422,16 @@ fn find_in_chain<'a, T: std::error::Error + 'static>(
 /// The error for a failed connection, with control characters escaped everywhere: the names
 /// in it (and the server's message quoting them) may hold any character but NUL.
 fn explain(env: &Environment, failure: Failure) -> Error {
-    let mut error = describe_failure(env, failure);
+    let mut error = describe_failure(env, &failure);
+    if *error.reason() == Reason::Other {
+        error = error.with_reason(Reason::Database {
+            database: env.connection.to_string(),
+        });
+    }
+    if let Failure::Driver(driver) = failure {
+        // Shown as the scrubbed text already in `cause`; kept whole for callers.
+        error.set_source(driver);
+    }
     let escape = |text: &mut String| {
         if let std::borrow::Cow::Owned(escaped) = shown(text) {
             *text = escaped;
@@ -427,16 +439,16 @@ fn explain(env: &Environment, failure: Failure) -> Error {
     };
     escape(&mut error.message);
     error.help.iter_mut().for_each(escape);
-    error.cause.iter_mut().for_each(escape);
+    error.cause_mut().into_iter().for_each(escape);
     error.details.iter_mut().for_each(escape);
     error
 }
 
-fn describe_failure(env: &Environment, failure: Failure) -> Error {
+fn describe_failure(env: &Environment, failure: &Failure) -> Error {
     let spec = &env.connection;
     let source = env.source();
     let error = match failure {
-        Failure::Setup(error) => return error,
+        Failure::Setup(error) => return error.clone(),
         Failure::Lost => {
             return Error::connection(format!(
                 "cannot connect to {spec}: the connection attempt failed"
@@ -445,7 +457,7 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
         Failure::TimedOut(timeout) => {
             return Error::connection(format!(
                 "cannot connect to {spec}: no answer within {}",
-                seconds(timeout)
+                seconds(*timeout)
             ))
             .with_help(format!(
                 "check that the server is reachable from here; if the network is slow, raise \
@@ -454,7 +466,7 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
         }
         Failure::Driver(error) => error,
     };
-    let cause = driver_text(spec, &error);
+    let cause = driver_text(spec, error);
     let with_cause = |e: Error| e.with_cause(&cause);
 
     if let Some(db) = error.as_db_error() {
@@ -547,7 +559,7 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
         return with_cause(explained);
     }
 
-    if let Some(rustls::Error::AlertReceived(alert)) = find_in_chain::<rustls::Error>(&error) {
+    if let Some(rustls::Error::AlertReceived(alert)) = find_in_chain::<rustls::Error>(error) {
         use rustls::AlertDescription as Alert;
         if spec.sslcert.is_some()
             && matches!(
@@ -569,7 +581,7 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
     }
     let top = error.to_string();
     if top.starts_with("error performing TLS handshake") {
-        return with_cause(explain_tls(env, &error, &cause));
+        return with_cause(explain_tls(env, error, &cause));
     }
     if top.starts_with("authentication error") {
         let explained = if cause.contains("password missing") {
@@ -583,7 +595,7 @@ fn describe_failure(env: &Environment, failure: Failure) -> Error {
         };
         return with_cause(explained);
     }
-    if let Some(io) = find_in_chain::<std::io::Error>(&error) {
+    if let Some(io) = find_in_chain::<std::io::Error>(error) {
         use std::io::ErrorKind as Io;
         let explained = match io.kind() {
             Io::ConnectionRefused => Error::connection(format!(

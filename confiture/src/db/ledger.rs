@@ -224,15 +224,24 @@ fn locked(client: &mut postgres::Client, table: &TrackingTable, wait: Duration) 
         ),
     );
     let holder = super::lock::table_lock_holder(client, &literal(&table.quoted()));
-    error = match holder {
-        Ok(Some(h)) => error.with_detail(format!("held by {h}")).with_help(format!(
-            "wait for that session to finish and try again; if it is stuck, end it with \
-             `SELECT pg_terminate_backend({})`",
-            h.pid
-        )),
-        _ => error.with_help("run the command again when the lock is released"),
+    let holders = match holder {
+        Ok(Some(h)) => {
+            error = error.with_detail(format!("held by {h}")).with_help(format!(
+                "wait for that session to finish and try again; if it is stuck, end it with \
+                 `SELECT pg_terminate_backend({})`",
+                h.pid
+            ));
+            vec![h]
+        }
+        _ => {
+            error = error.with_help("run the command again when the lock is released");
+            Vec::new()
+        }
     };
-    error
+    error.with_reason(crate::error::Reason::Lock {
+        database: None,
+        holders,
+    })
 }
 
 fn is_absent(error: &postgres::Error) -> bool {

@@ -223,7 +223,10 @@ pub fn acquire_for(
         // Released between the last attempt and the look-up: a retry will most likely succeed.
         None => err.with_help("the lock was released just now; run the command again"),
     };
-    Err(err)
+    Err(err.with_reason(crate::error::Reason::Lock {
+        database: None,
+        holders: found.into_iter().collect(),
+    }))
 }
 
 impl MigrationLock {

@@ -13,6 +13,8 @@ pub mod writable;
 
 pub use connect::connect;
 
+use postgres::error::Severity;
+
 use crate::error::Error;
 
 /// Whether an error means the session is gone (socket closed, backend terminated, server
@@ -27,7 +29,12 @@ pub(crate) fn is_connection_lost(e: &postgres::Error) -> bool {
         return true;
     }
     match e.as_db_error() {
-        Some(db) => matches!(db.severity(), "FATAL" | "PANIC"),
+        // The non-localised severity (`V`, PostgreSQL 9.6+): the `S` field is translated
+        // under `lc_messages` ("ВАЖНО" for FATAL in Russian).
+        Some(db) => match db.parsed_severity() {
+            Some(severity) => matches!(severity, Severity::Fatal | Severity::Panic),
+            None => matches!(db.severity(), "FATAL" | "PANIC"),
+        },
         // Not a server error: an IO or protocol error on the socket.
         None => true,
     }
@@ -40,7 +47,7 @@ pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         None => e.to_string(),
     };
-    Error::connection(what.to_string()).with_cause(cause)
+    Error::connection(what.to_string()).with_source_shown(e, cause)
 }
 
 /// The databases `--create-database` connects to in order to create another, in order: the

@@ -304,7 +304,7 @@ fn dir_error(dir: &Path, err: io::Error) -> Error {
                 .with_help(format!("it is a file: move it away and create the directory, or point `migrations_dir` in {tables} (or --migrations-dir) at the right directory"))
         }
         _ => Error::invalid(format!("cannot read migrations directory `{shown}`"))
-            .with_cause(err)
+            .with_source(err)
             .with_help("check its permissions"),
     }
 }

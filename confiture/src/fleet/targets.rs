@@ -136,7 +136,7 @@ pub fn read_list(base: &Environment, path: &Path) -> Result<Vec<Target>> {
             Error::invalid(format!("target list {shown} does not exist"))
                 .with_help("give a file with one database name or URL per line")
         } else {
-            Error::invalid(format!("cannot read target list {shown}")).with_cause(e)
+            Error::invalid(format!("cannot read target list {shown}")).with_source(e)
         }
     })?;
     if bytes.len() as u64 > MAX_FILE_BYTES {

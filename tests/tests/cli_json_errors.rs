@@ -1,0 +1,272 @@
+//! The one JSON error object: with `--format json`, whatever failed — a flag, the environment,
+//! the files, the connection, a migration's SQL, the lock, the history — stdout holds one
+//! document whose `errors[0]` is the same object with the same keys (README "The error
+//! object"). A failure before any report also gives it as `error`.
+
+use confiture::exit;
+use confiture_tests::{Project, Run, TestDb};
+
+/// Every key of the error object, always present.
+const KEYS: &[&str] = &[
+    "kind",
+    "exit_code",
+    "message",
+    "details",
+    "help",
+    "database",
+    "version",
+    "name",
+    "file",
+    "line",
+    "column",
+    "sqlstate",
+    "server_message",
+    "committed",
+    "not_attempted",
+    "unknown",
+    "lock_holders",
+    "diagnostics",
+];
+
+fn two_migrations() -> Project {
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    project
+}
+
+/// The error object of a failed `--format json` run, checked for its shape, its kind and its
+/// exit code; a document with `error` has the same object as `errors[0]`.
+#[track_caller]
+fn error_object(run: &Run, code: u8, kind: &str) -> serde_json::Value {
+    run.code(code);
+    let doc = run.json();
+    let errors = doc["errors"].as_array().unwrap_or_else(|| {
+        panic!("no `errors` array\n{}", run.dump());
+    });
+    assert_eq!(errors.len(), 1, "{}", run.dump());
+    let error = errors[0].clone();
+    if !doc["error"].is_null() {
+        assert_eq!(
+            doc["error"],
+            error,
+            "`error` is `errors[0]`\n{}",
+            run.dump()
+        );
+    }
+    let keys: Vec<&str> = error
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object\n{}", run.dump()))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = KEYS.to_vec();
+    expected.sort_unstable();
+    let mut keys_sorted = keys.clone();
+    keys_sorted.sort_unstable();
+    assert_eq!(keys_sorted, expected, "{}", run.dump());
+    assert_eq!(error["kind"], kind, "{}", run.dump());
+    assert_eq!(error["exit_code"], u64::from(code), "{}", run.dump());
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        run.dump()
+    );
+    error
+}
+
+#[test]
+fn usage_errors_give_the_error_object() {
+    let project = two_migrations();
+    // clap's own refusal, before anything else runs.
+    let run = project.run(&["migrate", "up", "--bogus", "--format", "json"]);
+    error_object(&run, exit::USAGE, "usage");
+    // A request the library refuses, before anything connects.
+    let run = project.run(&[
+        "migrate",
+        "down",
+        "--steps",
+        "0",
+        "--database-url",
+        "postgresql://postgres@127.0.0.1:1/app",
+        "--format",
+        "json",
+    ]);
+    error_object(&run, exit::USAGE, "usage");
+}
+
+#[test]
+fn an_invalid_environment_gives_the_error_object() {
+    let project = two_migrations();
+    let run = project.run(&["migrate", "up", "--env", "nope", "--format", "json"]);
+    error_object(&run, exit::INVALID, "invalid");
+    project.write("db/environments/broken.yaml", "database_url: [unclosed\n");
+    let run = project.run(&["migrate", "status", "--env", "broken", "--format", "json"]);
+    error_object(&run, exit::INVALID, "invalid");
+}
+
+#[test]
+fn invalid_files_give_the_error_object_with_diagnostics() {
+    let db = TestDb::new("jsonerr_files");
+    let project = two_migrations();
+    project.remove("db/migrations/002_b.down.sql");
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    let error = error_object(&run, exit::INVALID, "invalid");
+    let diagnostics = error["diagnostics"].as_array().unwrap();
+    assert!(!diagnostics.is_empty(), "{}", run.dump());
+    assert!(
+        diagnostics[0]["path"]
+            .as_str()
+            .is_some_and(|p| p.contains("002_b")),
+        "{}",
+        run.dump()
+    );
+}
+
+#[test]
+fn a_connection_failure_gives_the_error_object_naming_the_database() {
+    let project = two_migrations();
+    for command in ["up", "status", "down"] {
+        let run = project.run(&[
+            "migrate",
+            command,
+            "--database-url",
+            "postgresql://app:hunter2@127.0.0.1:1/app",
+            "--format",
+            "json",
+        ]);
+        let error = error_object(&run, exit::CONNECTION, "connection");
+        assert_eq!(error["database"], "app@127.0.0.1:1/app", "{}", run.dump());
+        // The message names the database already: no detail line repeats it.
+        assert!(
+            !error["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d.as_str().is_some_and(|d| d.starts_with("database:"))),
+            "{}",
+            run.dump()
+        );
+        run.stdout_lacks("hunter2").stderr_lacks("hunter2");
+    }
+}
+
+#[test]
+fn a_failed_migration_gives_the_error_object_with_its_data() {
+    let db = TestDb::new("jsonerr_sql");
+    let project = two_migrations();
+    project
+        .migration(
+            "003_broken",
+            "-- duplicate\nCREATE TABLE a (id int);\n",
+            "SELECT 1;\n",
+        )
+        .migration("004_later", "SELECT 1;\n", "SELECT 1;\n");
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    let error = error_object(&run, exit::MIGRATION_FAILED, "migration_failed");
+    assert_eq!(error["version"], "003", "{}", run.dump());
+    assert_eq!(error["name"], "broken");
+    assert!(error["file"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("003_broken.up.sql")));
+    assert_eq!(error["line"], 2);
+    assert_eq!(error["column"], 1);
+    assert_eq!(error["sqlstate"], "42P07");
+    assert_eq!(error["server_message"], "relation \"a\" already exists");
+    assert_eq!(error["committed"], serde_json::json!(["001", "002"]));
+    assert_eq!(error["not_attempted"], serde_json::json!(["004"]));
+    assert_eq!(error["unknown"], serde_json::json!([]));
+    assert!(
+        error["database"]
+            .as_str()
+            .is_some_and(|d| d.ends_with(&db.name)),
+        "{}",
+        run.dump()
+    );
+}
+
+#[test]
+fn the_lock_gives_the_error_object_with_its_holder() {
+    let db = TestDb::new("jsonerr_lock");
+    let project = two_migrations();
+    let (_holder, pid) = db.hold_migration_lock("jsonerr-holder");
+    let run = project.run_on(
+        &db,
+        &["migrate", "up", "--lock-wait", "300ms", "--format", "json"],
+    );
+    let error = error_object(&run, exit::LOCK_TIMEOUT, "lock_timeout");
+    assert_eq!(error["lock_holders"][0]["pid"], pid, "{}", run.dump());
+    assert_eq!(
+        error["lock_holders"][0]["application_name"],
+        "jsonerr-holder"
+    );
+    let database = error["database"].as_str().unwrap_or_default();
+    assert!(database.ends_with(&db.name), "{}", run.dump());
+    // The message names only the database's name: the target is a detail line too.
+    assert!(
+        error["details"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(format!("database: {database}"))),
+        "{}",
+        run.dump()
+    );
+}
+
+#[test]
+fn diverged_history_gives_the_error_object() {
+    let db = TestDb::new("jsonerr_diverged");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.write(
+        "db/migrations/002_b.up.sql",
+        "CREATE TABLE b (id bigint);\n",
+    );
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    let error = error_object(&run, exit::DIVERGED, "diverged");
+    assert!(
+        error["details"][0]
+            .as_str()
+            .is_some_and(|d| d.contains("002")),
+        "{}",
+        run.dump()
+    );
+}
+
+/// README's "The error object" names every key, and the object has no other.
+#[test]
+fn readme_documents_every_key_of_the_error_object() {
+    let readme = std::fs::read_to_string(confiture_tests::workspace_root().join("README.md"))
+        .expect("read README.md");
+    let start = readme
+        .find("### The error object")
+        .expect("README has a `### The error object` section");
+    let section = &readme[start..];
+    let section = &section[..section[4..]
+        .find("\n#")
+        .map_or(section.len(), |end| end + 4)];
+    for key in KEYS {
+        assert!(
+            section.contains(&format!("`{key}`")),
+            "README's error object lacks `{key}`"
+        );
+    }
+    let object = serde_json::to_value(confiture::migrate::ReportedError::of(
+        &confiture::Error::invalid("x"),
+    ))
+    .unwrap();
+    let mut keys: Vec<&str> = object
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    let mut expected = KEYS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        keys, expected,
+        "the error object's keys changed: update KEYS and README"
+    );
+}
