@@ -55,3 +55,7 @@ pub use diagnostic::{Diagnostic, Severity, Span};
 pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "db")]
 pub use migrator::Migrator;
+/// The `postgres` crate this one is built with: [`Migrator::with_client`] takes its `Client`,
+/// so an application names the same version through this path.
+#[cfg(feature = "db")]
+pub use postgres;

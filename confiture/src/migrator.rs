@@ -30,6 +30,9 @@ pub struct Migrator {
     pub(crate) embedded: Option<&'static EmbeddedMigrations>,
     pub(crate) check_options: CheckOptions,
     pub(crate) client: Option<postgres::Client>,
+    /// The client was handed over ([`Migrator::with_client`]) and its session not yet put back
+    /// to its connection-time state: done on first use, as the engine's own connection starts.
+    pub(crate) reset_pending: bool,
     /// Called once, just before the first connection: see [`Migrator::on_connect`].
     pub(crate) on_connect: Option<OnConnect>,
 }
@@ -48,6 +51,7 @@ impl Migrator {
             embedded: None,
             check_options,
             client: None,
+            reset_pending: false,
             on_connect: None,
         }
     }
@@ -80,6 +84,46 @@ impl Migrator {
         migrator
     }
 
+    /// Hands this session a connection the caller already holds (a service that keeps one
+    /// open, a pool's connection): its commands use it instead of connecting, so
+    /// [`Migrator::on_connect`] is not called. Get it back with [`Migrator::into_client`].
+    ///
+    /// The session is the engine's as with its own connection: `up` and `down` take the
+    /// migration lock on it and release it, each migration starts from a reset session
+    /// (`RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL`), and what a migration sets
+    /// (`SET ROLE`, `search_path`) does not outlive it. The session is reset once more on first
+    /// use, so what the service `SET` before handing it over (a `statement_timeout`, a role) is
+    /// gone, as on a fresh connection; what it was opened with (`application_name`, `options`)
+    /// stays. The client should name the environment's database: `env` still gives the ledger
+    /// table and the settings.
+    ///
+    /// ```no_run
+    /// use confiture::config::Environment;
+    /// use confiture::files::CheckOptions;
+    /// use confiture::migrate::{no_progress, UpOptions};
+    /// use confiture::postgres::{Client, NoTls};
+    ///
+    /// fn migrate(client: Client, url: &str) -> confiture::Result<Client> {
+    ///     let env = Environment::from_url(url, "DATABASE_URL")?;
+    ///     let mut migrator = confiture::Migrator::new(env, "db/migrations", CheckOptions::default())
+    ///         .with_client(client);
+    ///     migrator.up(&UpOptions::default(), &mut no_progress)?;
+    ///     Ok(migrator.into_client().expect("the client handed over"))
+    /// }
+    /// # let _ = (migrate, NoTls);
+    /// ```
+    pub fn with_client(mut self, client: postgres::Client) -> Migrator {
+        self.client = Some(client);
+        self.reset_pending = true;
+        self
+    }
+
+    /// Ends the session and gives back its connection: the one handed over with
+    /// [`Migrator::with_client`], or the one it opened. `None` if it never connected.
+    pub fn into_client(mut self) -> Option<postgres::Client> {
+        self.client.take()
+    }
+
     /// The embedded set this session reads, if it was made by [`Migrator::from_embedded`].
     pub fn embedded(&self) -> Option<&'static EmbeddedMigrations> {
         self.embedded
@@ -103,6 +147,7 @@ impl Migrator {
             embedded: self.embedded,
             check_options: self.check_options.clone(),
             client: None,
+            reset_pending: false,
             on_connect: None,
         }
     }
@@ -264,7 +309,17 @@ impl Migrator {
             self.client = Some(crate::db::connect(&self.env)?);
         }
         match &mut self.client {
-            Some(client) => Ok(client),
+            Some(client) => {
+                if self.reset_pending {
+                    client
+                        .batch_execute(crate::db::apply::RESET_SESSION)
+                        .map_err(|e| {
+                            crate::db::query_error("cannot reset the session handed over", e)
+                        })?;
+                    self.reset_pending = false;
+                }
+                Ok(client)
+            }
             None => Err(Error::connection("not connected")),
         }
     }
