@@ -20,6 +20,11 @@
 //!   database against its replayed history) are in their own modules.
 //! - `fleet` (feature `db`): one command against many databases, with bounded concurrency.
 
+// The engine's tests inside the crate share the integration tests' harness, which names the
+// crate `confiture`.
+#[cfg(test)]
+extern crate self as confiture;
+
 pub mod config;
 pub mod diagnostic;
 pub mod display;

@@ -1,7 +1,7 @@
 //! The only module that talks to PostgreSQL: connecting (with TLS), reading and writing the
 //! ledger, the advisory lock, running migration SQL, and reading schema snapshots.
 
-pub mod apply;
+pub(crate) mod apply;
 pub(crate) mod backoff;
 pub mod connect;
 pub mod ledger;
@@ -10,6 +10,9 @@ pub mod scratch;
 pub mod snapshot;
 mod tls;
 pub mod writable;
+
+#[cfg(test)]
+mod engine_tests;
 
 pub use connect::connect;
 
