@@ -30,6 +30,7 @@ use crate::{exit, hint, Migrator};
 /// Options of `migrate drift`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DriftOptions {
+    /// Where the scratch databases are created.
     pub scratch: ScratchServer,
     /// Also compare the migrations (all of them) with this directory of DDL files.
     pub schema_dir: Option<PathBuf>,
@@ -38,6 +39,7 @@ pub struct DriftOptions {
 /// The comparison of the migrations with a schema directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SchemaDirReport {
+    /// The schema directory.
     pub dir: PathBuf,
     /// The `.sql` files run, in order.
     pub files: Vec<PathBuf>,
@@ -55,13 +57,18 @@ pub struct DriftReport {
     pub database: Option<String>,
     /// The versions replayed: the ledger's applied migrations.
     pub replayed: Vec<String>,
+    /// The scratch databases used (dropped at the end).
     pub scratch_databases: Vec<String>,
     /// How the live database differs from its history (`Extra`: only in the live database;
     /// `Missing`: made by the history, absent from the live database).
     pub drift: Vec<Finding>,
+    /// The comparison with `--schema-dir`, when given.
     pub schema_dir: Option<SchemaDirReport>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
+    /// Cleanup problems (a scratch database that could not be dropped).
     pub warnings: Vec<String>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
 }
 

@@ -20,6 +20,8 @@
 //!   database against its replayed history) are in their own modules.
 //! - `fleet` (feature `db`): one command against many databases, with bounded concurrency.
 
+#![deny(missing_docs)]
+
 // The engine's tests inside the crate share the integration tests' harness, which names the
 // crate `confiture`.
 #[cfg(test)]
@@ -29,6 +31,8 @@ pub mod config;
 pub mod diagnostic;
 pub mod display;
 pub mod embedded;
+// error.rs is being reworked on another branch (typed errors): its docs come with that work.
+#[allow(missing_docs)]
 pub mod error;
 pub mod exit;
 pub mod files;

@@ -86,13 +86,18 @@ pub struct DownOptions {
     pub steps: Option<u32>,
     /// Roll back every migration after this version; 0 means all and needs `yes`.
     pub target: Option<u64>,
+    /// Confirm a rollback of every migration (`--target 0` needs it).
     pub yes: bool,
+    /// Plan and report, changing nothing.
     pub dry_run: bool,
     /// Roll back a migration whose up file changed since it was applied (refused otherwise,
     /// exit 7): its down file is trusted to undo what was run.
     pub allow_modified: bool,
+    /// How long to wait for the migration lock held by another run.
     pub lock_wait: Duration,
+    /// `lock_timeout` for each migration's statements (default: the environment's).
     pub lock_timeout_statement: Option<Duration>,
+    /// `statement_timeout` for each migration's statements (default: the environment's).
     pub statement_timeout: Option<Duration>,
 }
 
@@ -114,12 +119,16 @@ impl Default for DownOptions {
 /// Options of `migrate baseline --through VERSION`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaselineOptions {
+    /// Record every migration through this version as applied.
     pub through: u64,
+    /// Plan and report, changing nothing.
     pub dry_run: bool,
+    /// How long to wait for the migration lock held by another run.
     pub lock_wait: Duration,
 }
 
 impl BaselineOptions {
+    /// Options recording every migration through `version`, with the default lock wait.
     pub fn through(version: u64) -> BaselineOptions {
         BaselineOptions {
             through: version,
@@ -136,7 +145,9 @@ pub struct ReinitOptions {
     /// without running them, and forget the rows above it. Without it, `reinit` only rewrites
     /// the rows the ledger already has.
     pub through: Option<u64>,
+    /// Plan and report, changing nothing.
     pub dry_run: bool,
+    /// How long to wait for the migration lock held by another run.
     pub lock_wait: Duration,
 }
 
@@ -156,17 +167,22 @@ impl Default for ReinitOptions {
 pub enum Progress {
     /// Another run holds the migration lock; polling until `lock_wait`.
     LockWaiting {
+        /// Who holds it, when the server could tell.
         holder: Option<LockHolder>,
     },
+    /// The migration lock was taken.
     LockAcquired {
+        /// How long it was waited for.
         waited_ms: u64,
     },
     /// `--create-database` created the database (named by `database`, its name on the server).
     DatabaseCreated {
+        /// The database's name on the server.
         database: String,
     },
     /// A dry run of `--create-database`: the database does not exist and would be created.
     WouldCreateDatabase {
+        /// The database's name on the server.
         database: String,
     },
     /// Nothing to apply or roll back (for `up`, possibly because the run we waited for did it:
@@ -175,25 +191,40 @@ pub enum Progress {
     /// The run will apply (or roll back) `count` migrations one by one: sent once, before the
     /// first starts (not for `--single-transaction`, where all commit together).
     Planned {
+        /// Applying (up) or rolling back (down).
         direction: Direction,
+        /// How many migrations.
         count: usize,
     },
+    /// A migration starts.
     Started {
+        /// Its version, as in its file name.
         version: String,
+        /// Its name, as in its file name.
         name: String,
+        /// Applying (up) or rolling back (down).
         direction: Direction,
+        /// Whether it runs in a transaction.
         mode: TransactionMode,
     },
     /// The migration hit `lock_timeout` (or a deadlock) and will be retried after `delay_ms`.
     Retrying {
+        /// Its version, as in its file name.
         version: String,
+        /// Its name, as in its file name.
         name: String,
+        /// The attempt about to start (2 for the first retry).
         attempt: u32,
+        /// The wait before it.
         delay_ms: u64,
     },
+    /// A migration finished and its ledger row is written.
     Finished {
+        /// Its version, as in its file name.
         version: String,
+        /// Its name, as in its file name.
         name: String,
+        /// Applying (up) or rolling back (down).
         direction: Direction,
         /// `None` when not known (never a share of a message's time).
         duration_ms: Option<u64>,
@@ -203,8 +234,11 @@ pub enum Progress {
 /// One migration in a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MigrationReport {
+    /// Its version, as in its file name.
     pub version: String,
+    /// Its name, as in its file name.
     pub name: String,
+    /// Whether it ran (would run) in a transaction.
     pub mode: TransactionMode,
     /// Time the migration took, including retries (measured by the server when it travelled
     /// in one message with others); `null` in a dry run.
@@ -220,15 +254,25 @@ pub struct MigrationReport {
 pub struct ReportedError {
     /// `migration_failed`, `lock_timeout`, `diverged`, ... (the [`ErrorKind`] in snake case).
     pub kind: &'static str,
+    /// The process exit code this error maps to (see [`crate::exit`]).
     pub exit_code: u8,
+    /// The error's message, with its cause.
     pub message: String,
+    /// Further lines of context (database, holder of a lock, ...).
     pub details: Vec<String>,
+    /// What to do about it, when there is something to do.
     pub help: Option<String>,
+    /// The migration's version, when the error is in one.
     pub version: Option<String>,
+    /// The migration's name, when the error is in one.
     pub name: Option<String>,
+    /// The file the error is in, as the diagnostics name it.
     pub file: Option<PathBuf>,
+    /// The 1-based line in `file`, when known.
     pub line: Option<u32>,
+    /// The 1-based column in `file`, when known.
     pub column: Option<u32>,
+    /// The server's SQLSTATE, when the server raised it.
     pub sqlstate: Option<String>,
     /// The file problems behind an `invalid` refusal (also in `details` as text).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -269,10 +313,13 @@ pub struct UpReport {
     /// Pending versions this run did not apply: beyond `steps`/`target`, or not attempted after
     /// a failure.
     pub skipped: Vec<String>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
     /// Details of the applied migrations (of the planned ones in a dry run).
     pub migrations: Vec<MigrationReport>,
+    /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
     /// Problems that did not fail the run (e.g. the lock was lost before release).
     pub warnings: Vec<String>,
@@ -283,10 +330,15 @@ pub struct UpReport {
 pub struct DownReport {
     /// Versions rolled back by this run, in the order they were rolled back.
     pub rolled_back: Vec<String>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
+    /// Details of the rolled-back migrations (of the planned ones in a dry run).
     pub migrations: Vec<MigrationReport>,
+    /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
     pub warnings: Vec<String>,
 }
 
@@ -297,9 +349,13 @@ pub struct BaselineReport {
     pub baselined: Vec<String>,
     /// Versions through `--through` that were already recorded (left as they are).
     pub skipped: Vec<String>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
+    /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
     pub warnings: Vec<String>,
 }
 
@@ -310,6 +366,7 @@ pub struct ReinitRow {
     pub action: plan::ReinitAction,
     /// The version as the ledger will record it (the file's spelling), or as the row has it.
     pub version: String,
+    /// The migration's name (from its file, else from the row).
     pub name: String,
     /// The row's `version` as stored before (null for a row `record` adds).
     pub recorded_version: Option<String>,
@@ -343,9 +400,13 @@ pub struct ReinitReport {
     pub recorded: Vec<String>,
     /// Every row and every recorded file, in order.
     pub rows: Vec<ReinitRow>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
+    /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
     pub warnings: Vec<String>,
 }
 
@@ -353,7 +414,9 @@ pub struct ReinitReport {
 /// in its `errors`). Converts into [`Error`] with `?`.
 #[derive(Debug, Clone)]
 pub struct Failed<R> {
+    /// Why the command stopped.
     pub error: Error,
+    /// What it did before stopping (the error is in its `errors` too).
     pub report: R,
 }
 

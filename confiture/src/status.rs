@@ -38,7 +38,9 @@ use crate::ledger::Ledger;
 pub struct MigrationStatus {
     /// As in the file name (`"003"`), or as recorded for a missing migration.
     pub version: String,
+    /// As in the file name, or as recorded for a missing migration.
     pub name: String,
+    /// Applied, pending, modified, missing...
     pub status: State,
     /// When it was applied, RFC 3339 in UTC (`2026-01-15T10:30:00+00:00`); null if not recorded.
     pub applied_at: Option<String>,
@@ -63,15 +65,25 @@ impl MigrationStatus {
 /// `errors` the error diagnostics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Migrations recorded in the ledger.
     pub applied: usize,
+    /// Migrations not recorded.
     pub pending: usize,
+    /// Every migration, files and rows together.
     pub total: usize,
+    /// Applied migrations whose up file changed since.
     pub modified: usize,
+    /// Applied migrations whose files are gone.
     pub missing: usize,
+    /// Pending migrations older than the newest applied one.
     pub out_of_order: usize,
+    /// Rows below `first_version` (a squashed history).
     pub squashed: usize,
+    /// Second rows for a version.
     pub duplicate: usize,
+    /// Migrations whose files have an error.
     pub invalid: usize,
+    /// Error diagnostics of the directory.
     pub errors: usize,
 }
 
@@ -87,13 +99,17 @@ pub struct StatusReport {
     pub pending: Vec<String>,
     /// Every migration, files and ledger rows together, in version order.
     pub migrations: Vec<MigrationStatus>,
+    /// The counts.
     pub summary: Summary,
     /// `user@host:port/db`, never with the password; null when not known (pure use).
     pub database: Option<String>,
     /// Whether the tracking table exists. When it does not, everything is pending (exit 2).
     pub initialised: bool,
+    /// Versions applied whose up file changed since.
     pub modified: Vec<String>,
+    /// Versions recorded whose files are gone.
     pub missing: Vec<String>,
+    /// Versions pending below the newest applied one.
     pub out_of_order: Vec<String>,
     /// Rows below `first_version`: a squashed history, not a problem.
     pub squashed: Vec<String>,
@@ -132,6 +148,7 @@ impl StatusReport {
         self.exit_code() == exit::SUCCESS
     }
 
+    /// Whether any migration is pending.
     pub fn has_pending(&self) -> bool {
         self.summary.pending > 0
     }

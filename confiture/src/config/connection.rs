@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 pub const DEFAULT_APPLICATION_NAME: &str = "cargo-confiture";
 /// Host used when a URL or environment file names none (TCP, as confiture (Python) does).
 pub const DEFAULT_HOST: &str = "localhost";
+/// Port used when none is named.
 pub const DEFAULT_PORT: u16 = 5432;
 /// User used when none is named (the database defaults to the user, as in libpq).
 pub const DEFAULT_USER: &str = "postgres";
@@ -19,15 +20,21 @@ pub const DEFAULT_USER: &str = "postgres";
 /// libpq's `sslmode` values that we honour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SslMode {
+    /// No TLS.
     Disable,
     #[default]
+    /// TLS when the server offers it, else plain (libpq's default).
     Prefer,
+    /// TLS, without checking the server's certificate.
     Require,
+    /// TLS, with the server's certificate signed by a trusted CA.
     VerifyCa,
+    /// TLS, with a trusted certificate whose name matches the host.
     VerifyFull,
 }
 
 impl SslMode {
+    /// The mode a libpq `sslmode` value names; `None` for an unknown one.
     pub fn parse(text: &str) -> Option<SslMode> {
         match text {
             "disable" => Some(SslMode::Disable),
@@ -39,6 +46,7 @@ impl SslMode {
         }
     }
 
+    /// The libpq spelling (`verify-full`).
     pub fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
@@ -62,11 +70,17 @@ pub struct ConnectionSpec {
     /// A host name, an IP address (IPv6 without brackets), or a Unix socket directory
     /// (starts with `/`).
     pub host: String,
+    /// TCP port.
     pub port: u16,
+    /// The role to connect as.
     pub user: String,
+    /// The password, if any (never displayed).
     pub password: Option<String>,
+    /// The database.
     pub dbname: String,
+    /// Whether and how to use TLS.
     pub sslmode: SslMode,
+    /// CA certificates (PEM) to trust instead of the system's.
     pub sslrootcert: Option<PathBuf>,
     /// libpq's `options` (e.g. `-c search_path=app`), sent in the startup packet.
     pub options: Option<String>,

@@ -34,7 +34,9 @@ use crate::ledger::{self, RowKind, TrackingTable};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    /// Applying.
     Up,
+    /// Rolling back.
     Down,
 }
 

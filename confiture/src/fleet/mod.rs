@@ -104,17 +104,24 @@ pub struct Fleet {
 pub enum Event {
     /// A target was started.
     Started {
+        /// Its place in the target list, from 0.
         index: usize,
         /// `user@host:port/db`.
         target: String,
+        /// The fleet's counts once it started.
         counts: Counts,
     },
     /// A target finished (`failed`: its command returned an error).
     Finished {
+        /// Its place in the target list, from 0.
         index: usize,
+        /// `user@host:port/db`.
         target: String,
+        /// The target's own exit code.
         exit_code: u8,
+        /// Whether its command returned an error.
         failed: bool,
+        /// The fleet's counts once it finished.
         counts: Counts,
     },
 }
@@ -122,10 +129,13 @@ pub enum Event {
 /// Where a fleet stands, counted when an event is sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Targets in the fleet.
     pub total: usize,
     /// Finished, failed or not.
     pub done: usize,
+    /// Finished with an error.
     pub failed: usize,
+    /// Running now.
     pub running: usize,
 }
 
@@ -145,8 +155,11 @@ pub enum TargetState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum CommandReport {
+    /// `migrate up`'s report.
     Up(UpReport),
+    /// `migrate down`'s report.
     Down(DownReport),
+    /// `migrate status`'s report.
     Status(Box<StatusReport>),
 }
 
@@ -157,6 +170,7 @@ pub struct TargetReport {
     pub target: String,
     /// Where it was listed (`tenants.txt:12`).
     pub source: String,
+    /// Done, failed or not started.
     pub state: TargetState,
     /// The target's own exit code (the single-database command's); null when not started.
     pub exit_code: Option<u8>,
@@ -167,6 +181,7 @@ pub struct TargetReport {
     /// The error, as a single-database report's `errors` shows it (file and line of a failed
     /// migration, SQLSTATE).
     pub error: Option<ReportedError>,
+    /// Wall-clock time of its command; null when not started.
     pub duration_ms: Option<u64>,
     /// The command's full report; null when not started or when it failed before having one.
     pub report: Option<CommandReport>,
@@ -175,14 +190,21 @@ pub struct TargetReport {
 /// The totals of a [`FleetReport`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FleetSummary {
+    /// Targets in the fleet.
     pub total: usize,
+    /// Targets finished, failed or not.
     pub done: usize,
+    /// Targets whose command returned an error.
     pub failed: usize,
+    /// Targets not started (an earlier one failed, no `keep_going`).
     pub not_started: usize,
     /// [`FleetReport::exit_code`].
     pub exit_code: u8,
+    /// Targets run at once, at most.
     pub jobs: usize,
+    /// Whether the fleet went on after a failure.
     pub keep_going: bool,
+    /// Wall-clock time of the whole fleet.
     pub duration_ms: u64,
 }
 
@@ -191,7 +213,9 @@ pub struct FleetSummary {
 pub struct FleetReport {
     /// `up`, `down` or `status`.
     pub command: &'static str,
+    /// One entry per target, in list order.
     pub targets: Vec<TargetReport>,
+    /// The totals.
     pub summary: FleetSummary,
 }
 
@@ -282,6 +306,7 @@ impl Fleet {
         self
     }
 
+    /// The targets, in list order.
     pub fn targets(&self) -> &[Target] {
         &self.targets
     }
