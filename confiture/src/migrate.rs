@@ -4,7 +4,7 @@
 //! Every command refuses what it can before connecting (bad flags, lint errors), takes the
 //! migration lock on the connection that does the work, reads the ledger *after* the lock (a
 //! runner that waited finds the work done and succeeds), plans with [`crate::plan`], and runs
-//! with [`crate::db::apply`]. Dry runs read but never write: no table, no lock, no row.
+//! with `db::apply` (crate-private). Dry runs read but never write: no table, no lock, no row.
 //!
 //! A failed command returns [`Failed`]: the error (its kind decides the exit code) and the
 //! report of what was done before it, with the error in `errors` — the JSON a deploy script reads.

@@ -51,7 +51,7 @@ pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
 const MAINTENANCE_DATABASES: [&str; 2] = ["postgres", "template1"];
 
 /// Creates the environment's database, connecting to a maintenance database
-/// ([`MAINTENANCE_DATABASES`]) with the same credentials. Call it only once
+/// (`postgres`, then `template1`) with the same credentials. Call it only once
 /// [`connect_if_exists`](connect::connect_if_exists) said the database does not exist: an
 /// existing database never needs the maintenance database. Returns whether this call created
 /// it: `false` when a concurrent runner did first (its `duplicate_database` is not an error).
