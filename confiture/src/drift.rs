@@ -116,6 +116,20 @@ impl Migrator {
     /// `Ok` with [`DriftReport::passed`] false (exit 9) on drift; `Err` when the comparison
     /// cannot be made (the history diverged, broken files, a migration that fails on the
     /// scratch database), with the report so far.
+    ///
+    /// ```no_run
+    /// use confiture::drift::DriftOptions;
+    /// use confiture::verify::ScratchProgress;
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let report = migrator.drift(&DriftOptions::default(), &mut |_: ScratchProgress| {})?;
+    /// for finding in &report.drift {
+    ///     eprintln!("{}", finding.message);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn drift(
         &mut self,
         options: &DriftOptions,

@@ -886,6 +886,19 @@ impl Migrator {
     }
 
     /// Rolls back applied migrations, newest first: `migrate down`.
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, DownOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let mut options = DownOptions::default(); // the newest applied migration
+    /// options.dry_run = true;
+    /// let report = migrator.down(&options, &mut no_progress)?;
+    /// println!("would roll back {:?}", report.rolled_back);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn down(
         &mut self,
         options: &DownOptions,
@@ -982,6 +995,17 @@ impl Migrator {
 
     /// Records migrations through `through` as applied without running them: for databases
     /// that already have the schema. Rows already present are left as they are.
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, BaselineOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let report = migrator.baseline(&BaselineOptions::through(12), &mut no_progress)?;
+    /// println!("recorded {:?}", report.baselined);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn baseline(
         &mut self,
         options: &BaselineOptions,
@@ -1033,6 +1057,17 @@ impl Migrator {
     /// file was edited — the edit is accepted; rows with no file, and second rows for a
     /// version, are forgotten. With `through`, files up to it that have no row are recorded as
     /// applied without running them, and rows above it are forgotten (confiture's `reinit`).
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, ReinitOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let report = migrator.reinit(&ReinitOptions::default(), &mut no_progress)?;
+    /// println!("accepted {:?}, forgotten {:?}", report.accepted, report.forgotten);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn reinit(
         &mut self,
         options: &ReinitOptions,
