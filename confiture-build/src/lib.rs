@@ -224,9 +224,8 @@ impl Check {
             Some(dir) => start.join(dir),
             None => workspace.migrations_dir(),
         };
-        let options = CheckOptions {
-            first_version: self.first_version.or(workspace.settings.first_version),
-        };
+        let options = CheckOptions::default()
+            .first_version(self.first_version.or(workspace.settings.first_version));
         Ok(Located {
             workspace,
             migrations_dir,

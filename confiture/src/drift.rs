@@ -29,12 +29,18 @@ use crate::{exit, hint, Migrator};
 
 /// Options of `migrate drift`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DriftOptions {
     /// Where the scratch databases are created.
     pub scratch: ScratchServer,
     /// Also compare the migrations (all of them) with this directory of DDL files.
     pub schema_dir: Option<PathBuf>,
 }
+
+setters!(DriftOptions {
+    scratch: ScratchServer,
+    schema_dir: Option<PathBuf>,
+});
 
 /// The comparison of the migrations with a schema directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

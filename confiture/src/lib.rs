@@ -61,6 +61,24 @@
 #[cfg(test)]
 extern crate self as confiture;
 
+/// Generates a consuming setter per listed field of an options struct, so that options are
+/// built as `UpOptions::default().dry_run(true)`: the structs are `#[non_exhaustive]`, and a
+/// field added later breaks no caller.
+macro_rules! setters {
+    ($ty:ident { $($field:ident: $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets [`", stringify!($ty), "::", stringify!($field), "`].")]
+                #[must_use]
+                pub fn $field(mut self, value: $t) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
 pub mod config;
 pub mod diagnostic;
 pub mod display;

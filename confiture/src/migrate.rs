@@ -39,6 +39,7 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Options of `migrate up`. `Default` applies every pending migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UpOptions {
     /// Apply at most this many (≥ 1; 0 is a usage error).
     pub steps: Option<u32>,
@@ -63,6 +64,18 @@ pub struct UpOptions {
     pub create_database: bool,
 }
 
+setters!(UpOptions {
+    steps: Option<u32>,
+    target: Option<u64>,
+    dry_run: bool,
+    single_transaction: bool,
+    allow_out_of_order: bool,
+    lock_wait: Duration,
+    lock_timeout_statement: Option<Duration>,
+    statement_timeout: Option<Duration>,
+    create_database: bool,
+});
+
 impl Default for UpOptions {
     fn default() -> Self {
         UpOptions {
@@ -81,6 +94,7 @@ impl Default for UpOptions {
 
 /// Options of `migrate down`. `Default` rolls back the newest applied migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DownOptions {
     /// Roll back this many (default 1; 0 is a usage error).
     pub steps: Option<u32>,
@@ -101,6 +115,17 @@ pub struct DownOptions {
     pub statement_timeout: Option<Duration>,
 }
 
+setters!(DownOptions {
+    steps: Option<u32>,
+    target: Option<u64>,
+    yes: bool,
+    dry_run: bool,
+    allow_modified: bool,
+    lock_wait: Duration,
+    lock_timeout_statement: Option<Duration>,
+    statement_timeout: Option<Duration>,
+});
+
 impl Default for DownOptions {
     fn default() -> Self {
         DownOptions {
@@ -118,6 +143,7 @@ impl Default for DownOptions {
 
 /// Options of `migrate baseline --through VERSION`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BaselineOptions {
     /// Record every migration through this version as applied.
     pub through: u64,
@@ -126,6 +152,11 @@ pub struct BaselineOptions {
     /// How long to wait for the migration lock held by another run.
     pub lock_wait: Duration,
 }
+
+setters!(BaselineOptions {
+    dry_run: bool,
+    lock_wait: Duration,
+});
 
 impl BaselineOptions {
     /// Options recording every migration through `version`, with the default lock wait.
@@ -140,6 +171,7 @@ impl BaselineOptions {
 
 /// Options of `migrate reinit [--through VERSION]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReinitOptions {
     /// Also record the files with no row through this version (which must exist) as applied,
     /// without running them, and forget the rows above it. Without it, `reinit` only rewrites
@@ -150,6 +182,12 @@ pub struct ReinitOptions {
     /// How long to wait for the migration lock held by another run.
     pub lock_wait: Duration,
 }
+
+setters!(ReinitOptions {
+    through: Option<u64>,
+    dry_run: bool,
+    lock_wait: Duration,
+});
 
 impl Default for ReinitOptions {
     fn default() -> Self {
@@ -892,8 +930,8 @@ impl Migrator {
     ///
     /// # fn main() -> confiture::Result<()> {
     /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
-    /// let mut options = DownOptions::default(); // the newest applied migration
-    /// options.dry_run = true;
+    /// // The newest applied migration; a dry run changes nothing.
+    /// let options = DownOptions::default().dry_run(true);
     /// let report = migrator.down(&options, &mut no_progress)?;
     /// println!("would roll back {:?}", report.rolled_back);
     /// # Ok(())

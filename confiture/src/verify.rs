@@ -60,12 +60,18 @@ impl ScratchServer {
 
 /// Options of `migrate verify`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VerifyOptions {
     /// Check the migrations from this version on; those before it are applied first, unchecked.
     pub from: Option<u64>,
     /// Where the scratch database is created.
     pub scratch: ScratchServer,
 }
+
+setters!(VerifyOptions {
+    from: Option<u64>,
+    scratch: ScratchServer,
+});
 
 /// What was found for one migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

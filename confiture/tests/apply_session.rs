@@ -16,20 +16,11 @@ fn runs() -> Vec<(&'static str, Vec<UpOptions>)> {
         ("one up", vec![UpOptions::default()]),
         (
             "up --steps 1 twice",
-            vec![
-                UpOptions {
-                    steps: Some(1),
-                    ..UpOptions::default()
-                },
-                UpOptions::default(),
-            ],
+            vec![UpOptions::default().steps(Some(1)), UpOptions::default()],
         ),
         (
             "up --single-transaction",
-            vec![UpOptions {
-                single_transaction: true,
-                ..UpOptions::default()
-            }],
+            vec![UpOptions::default().single_transaction(true)],
         ),
     ]
 }

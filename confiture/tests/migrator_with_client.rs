@@ -102,10 +102,7 @@ fn the_lock_is_taken_on_the_handed_connection() {
         .with_client(db.client_as("my-service"));
     let failed = migrator
         .up(
-            &UpOptions {
-                lock_wait: Duration::from_millis(500),
-                ..Default::default()
-            },
+            &UpOptions::default().lock_wait(Duration::from_millis(500)),
             &mut no_progress,
         )
         .unwrap_err();

@@ -31,10 +31,15 @@ pub fn all_rules() -> impl Iterator<Item = &'static RuleDoc> {
 
 /// Settings from `[workspace.metadata.confiture]` that change what is valid.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CheckOptions {
     /// The first version of a squashed history; `None` means 1.
     pub first_version: Option<u64>,
 }
+
+setters!(CheckOptions {
+    first_version: Option<u64>,
+});
 
 /// Whether a migration runs in one transaction with its ledger row (the default) or, marked
 /// `-- confiture:no-transaction`, statement by statement in autocommit.
