@@ -44,6 +44,7 @@ setters!(DriftOptions {
 
 /// The comparison of the migrations with a schema directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SchemaDirReport {
     /// The schema directory.
     pub dir: PathBuf,
@@ -56,6 +57,7 @@ pub struct SchemaDirReport {
 
 /// What `migrate drift` reports (`--format json` prints it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct DriftReport {
     /// No drift (and, with a schema directory, no difference from it).
     pub passed: bool,

@@ -271,6 +271,7 @@ pub enum Progress {
 
 /// One migration in a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MigrationReport {
     /// Its version, as in its file name.
     pub version: String,
@@ -289,6 +290,7 @@ pub struct MigrationReport {
 /// An error in a report's `errors`: the [`Error`] plus, where known, the migration, file
 /// position and SQLSTATE.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ReportedError {
     /// `migration_failed`, `lock_timeout`, `diverged`, ... (the [`ErrorKind`] in snake case).
     pub kind: &'static str,
@@ -341,6 +343,7 @@ impl ReportedError {
 /// The result of `migrate up`, serialised as the seed's JSON (`applied`, `skipped`, `errors`,
 /// `total_duration_ms`) plus our additions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct UpReport {
     /// Versions applied by this run, in order.
     pub applied: Vec<String>,
@@ -365,6 +368,7 @@ pub struct UpReport {
 
 /// The result of `migrate down`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct DownReport {
     /// Versions rolled back by this run, in the order they were rolled back.
     pub rolled_back: Vec<String>,
@@ -382,6 +386,7 @@ pub struct DownReport {
 
 /// The result of `migrate baseline`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BaselineReport {
     /// Versions recorded as applied without running them.
     pub baselined: Vec<String>,
@@ -399,6 +404,7 @@ pub struct BaselineReport {
 
 /// One row of a `reinit` report: what happens (happened) to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ReinitRow {
     /// `keep`, `accept`, `record` or `forget`.
     pub action: plan::ReinitAction,
@@ -421,6 +427,7 @@ pub struct ReinitRow {
 
 /// The result of `migrate reinit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ReinitReport {
     /// Ledger rows deleted (`forgotten`).
     pub deleted_count: u64,

@@ -35,6 +35,7 @@ use crate::ledger::Ledger;
 
 /// One line of the status table / one object of `migrations[]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MigrationStatus {
     /// As in the file name (`"003"`), or as recorded for a missing migration.
     pub version: String,
@@ -64,6 +65,7 @@ impl MigrationStatus {
 /// among `applied`, `out_of_order` among `pending`; `invalid` counts migrations marked invalid,
 /// `errors` the error diagnostics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Migrations recorded in the ledger.
     pub applied: usize,
@@ -90,6 +92,7 @@ pub struct Summary {
 /// What `migrate status` reports. Field names are the JSON keys: the seed's first
 /// (`tracking_table`, `applied`, `pending`, `migrations`, `summary`), then ours.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct StatusReport {
     /// Schema-qualified (`public.tb_confiture`), also when the table does not exist yet.
     pub tracking_table: String,

@@ -119,6 +119,7 @@ impl CheckResult {
 /// One object-level difference, with the file that caused it and a sentence saying so:
 /// `index public.idx_tb_post_slug: left behind by 004_add_comment_views.down.sql`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     #[serde(flatten)]
     /// The difference found.
@@ -190,6 +191,7 @@ impl Finding {
 
 /// The check of one migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MigrationCheck {
     /// The migration's version, as in its file name.
     pub version: String,
@@ -228,6 +230,7 @@ impl MigrationCheck {
 
 /// What `migrate verify` reports (`--format json` prints it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// Whether every checked migration is reversible and repeatable (irreversible ones aside).
     pub passed: bool,
@@ -247,6 +250,7 @@ pub struct VerifyReport {
 
 /// Counts of [`VerifyReport::migrations`] by result.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct VerifySummary {
     /// Migrations found reversible.
     pub reversible: usize,

@@ -128,6 +128,7 @@ pub enum Event {
 
 /// Where a fleet stands, counted when an event is sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Counts {
     /// Targets in the fleet.
     pub total: usize,
@@ -165,6 +166,7 @@ pub enum CommandReport {
 
 /// One target in a [`FleetReport`] (one entry of the JSON's `targets`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TargetReport {
     /// `user@host:port/db`, never with a password.
     pub target: String,
@@ -189,6 +191,7 @@ pub struct TargetReport {
 
 /// The totals of a [`FleetReport`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct FleetSummary {
     /// Targets in the fleet.
     pub total: usize,
@@ -210,6 +213,7 @@ pub struct FleetSummary {
 
 /// The result of a fleet: one entry per target, in list order, and the summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct FleetReport {
     /// `up`, `down` or `status`.
     pub command: &'static str,
