@@ -60,6 +60,7 @@ impl Version {
 
 /// Why a text is not a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VersionError {
     /// An empty text.
     Empty,

@@ -125,6 +125,7 @@ pub struct Ledger {
 
 /// Which kind of row: decides the slug suffix, as confiture does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RowKind {
     /// Applied by running its migration.
     Applied,

@@ -202,6 +202,7 @@ impl Default for ReinitOptions {
 /// What a running command reports as it goes; the CLI renders these on stderr.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Progress {
     /// Another run holds the migration lock; polling until `lock_wait`.
     LockWaiting {

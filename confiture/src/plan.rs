@@ -654,6 +654,7 @@ pub fn baseline<'a>(
 /// What `reinit` does to one ledger row, or to one file with no row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ReinitAction {
     /// The row matches its file: left as it is.
     Keep,

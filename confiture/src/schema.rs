@@ -23,6 +23,7 @@ use serde::{Serialize, Serializer};
 /// before their contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ObjectKind {
     /// A schema (namespace).
     Schema,
@@ -304,6 +305,7 @@ impl FromIterator<(ObjectId, Object)> for Snapshot {
 /// should be there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "difference", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Difference {
     /// In `after` only: an object a down migration left behind, or one added by hand.
     Extra {

@@ -33,6 +33,7 @@ use crate::{exit, plan, Migrator};
 
 /// Where the scratch database is created.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ScratchServer {
     /// On the server of the environment's database, with its credentials.
     #[default]
@@ -299,6 +300,7 @@ impl VerifyReport {
 /// Progress of `verify` and `drift`, for a renderer. Owned, so that a command run off a tokio
 /// runtime's thread can hand its events back to the caller's.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ScratchProgress {
     /// A scratch database was created (it is dropped at the end).
     Created {

@@ -90,6 +90,7 @@ fn at_most_jobs_targets_run_at_once_in_list_order() {
                     counts
                 }
                 Event::Finished { counts, .. } => counts,
+                other => panic!("an event this test does not know: {other:?}"),
             };
             let mut most = most.lock().unwrap();
             *most = (*most).max(counts.running);

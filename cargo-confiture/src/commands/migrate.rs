@@ -317,24 +317,23 @@ impl ProgressView {
                 self.total = count;
                 self.done = 0;
             }
+            // On a terminal only; elsewhere nothing (the `_` arm).
             Progress::Started {
                 version,
                 name,
                 direction,
                 ..
-            } => {
-                if out.stderr_is_terminal {
-                    let bar = if self.total > 1 {
-                        format!("{} ", self.bar())
-                    } else {
-                        String::new()
-                    };
-                    out.progress_inline(&format!(
-                        "{bar}{} {} ...",
-                        direction_verb(direction),
-                        shown_id(&version, &name)
-                    ));
-                }
+            } if out.stderr_is_terminal => {
+                let bar = if self.total > 1 {
+                    format!("{} ", self.bar())
+                } else {
+                    String::new()
+                };
+                out.progress_inline(&format!(
+                    "{bar}{} {} ...",
+                    direction_verb(direction),
+                    shown_id(&version, &name)
+                ));
             }
             Progress::Retrying {
                 version,
@@ -367,6 +366,9 @@ impl ProgressView {
                     out.progress_inline(&self.bar());
                 }
             }
+            // `Started` off a terminal; and Progress is `#[non_exhaustive]`: an event this CLI
+            // does not know yet shows nothing.
+            _ => {}
         }
     }
 }

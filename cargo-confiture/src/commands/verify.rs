@@ -176,6 +176,9 @@ fn progress(out: &Output, on: &str, event: ScratchProgress) {
             ));
         }
         ScratchProgress::Step(step) => out.progress(&format!("{step} ...")),
+        // ScratchProgress is `#[non_exhaustive]`: an event this CLI does not know yet shows
+        // nothing.
+        _ => {}
     }
 }
 

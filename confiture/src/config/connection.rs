@@ -19,6 +19,7 @@ pub const DEFAULT_USER: &str = "postgres";
 
 /// libpq's `sslmode` values that we honour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SslMode {
     /// No TLS.
     Disable,

@@ -38,6 +38,7 @@ impl Default for MigrationSettings {
 
 /// How the database was chosen (the precedence rules, in order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Origin {
     /// [`Selection::Url`] (the CLI's `--database-url`)
     Url,
@@ -74,6 +75,7 @@ pub struct Environment {
 
 /// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Selection {
     /// `--database-url URL`.
     Url(String),

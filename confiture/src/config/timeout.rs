@@ -15,6 +15,7 @@ pub struct Timeout(Duration);
 /// Why a text or a [`Duration`] is not a [`Timeout`]. `Display` is a phrase that follows the
 /// quoted value (`"600h" is too long: ...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimeoutError {
     /// Not a whole number with a known unit.
     Malformed,

@@ -153,6 +153,7 @@ pub struct Access {
 
 /// What a command writes to the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Write {
     /// `up`: a row per migration.
     Insert,

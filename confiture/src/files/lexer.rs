@@ -43,6 +43,7 @@ pub const MAX_KEYWORDS: usize = 6;
 
 /// What a token is. Trivia (whitespace, comments) is kept so that tokens tile the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenKind {
     /// Spaces, tabs, newlines, form feeds; also a byte-order mark at the very start.
     Whitespace,
@@ -630,6 +631,7 @@ impl<'a> Statement<'a> {
 
 /// Which way the data of a `COPY` through the client flows; see [`Statement::copy_stream`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CopyStream {
     /// `COPY ... FROM STDIN`: the server waits for rows from the client.
     FromClient,
@@ -765,6 +767,7 @@ pub struct Problem {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 /// What kind of [`Problem`].
+#[non_exhaustive]
 pub enum ProblemKind {
     /// Runs to the end of the input without its closing delimiter.
     Unterminated(Construct),
@@ -774,6 +777,7 @@ pub enum ProblemKind {
 
 /// The constructs that can be left open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Construct {
     /// A `'...'` string literal (also `E''`, `B''`, `X''`, `U&''`).
     String,

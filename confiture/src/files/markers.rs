@@ -54,6 +54,7 @@ pub struct MarkerProblem {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 /// What is wrong with a [`MarkerProblem`].
+#[non_exhaustive]
 pub enum MarkerProblemKind {
     /// `-- confiture:no_transaction`: not a directive; `suggestion` is the closest one.
     Unknown {

@@ -116,6 +116,7 @@ impl MigrationSet {
 
 /// Where a [`MigrationSet`] came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Origin {
     /// Read from the migrations directory (`dir`) by [`read_dir`].
     #[default]
@@ -149,6 +150,7 @@ impl Checked {
 
 /// One thing found in the migrations directory by [`read_dir`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Entry {
     /// A file, with its raw bytes.
     File {

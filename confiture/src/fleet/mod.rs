@@ -101,6 +101,7 @@ pub struct Fleet {
 /// the order things happened, with the counts at that moment. Keep the callback short: the
 /// other workers wait while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A target was started.
     Started {
@@ -155,6 +156,7 @@ pub enum TargetState {
 /// The command's own report for one target, as its single-database JSON shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum CommandReport {
     /// `migrate up`'s report.
     Up(UpReport),
