@@ -587,7 +587,7 @@ fn the_lock_timeout_names_the_holder() {
     let dir = Dir::new();
     three(&dir);
     let mut holder = db.client_as("other-deploy");
-    let key = confiture::db::lock::lock_id(&db.name);
+    let key = confiture::db::lock_id(&db.name);
     holder
         .batch_execute(&format!("SELECT pg_advisory_lock(1751936052, {key})"))
         .unwrap();

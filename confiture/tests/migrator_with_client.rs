@@ -94,7 +94,7 @@ fn the_lock_is_taken_on_the_handed_connection() {
     migrations(&dir);
     // Another deploy holds the migration lock: `up` on the handed connection waits for it.
     let mut holder = db.client_as("other-deploy");
-    let key = confiture::db::lock::lock_id(&db.name);
+    let key = confiture::db::lock_id(&db.name);
     holder
         .batch_execute(&format!("SELECT pg_advisory_lock(1751936052, {key})"))
         .unwrap();

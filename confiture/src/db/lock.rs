@@ -93,6 +93,7 @@ fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
     })
 }
 
+#[cfg(test)]
 fn current_database(client: &mut Client) -> Result<String> {
     let messages = client
         .simple_query("SELECT current_database()")
@@ -171,7 +172,9 @@ fn first_holder(messages: &[SimpleQueryMessage]) -> Option<LockHolder> {
 
 /// Takes the migration lock, polling with backoff and jitter for at most `timeout`.
 /// `waiting` is called once, with the holder, when the first attempt finds the lock taken.
-/// On expiry the error (exit 6) names the holder.
+/// On expiry the error (exit 6) names the holder. The engine uses [`acquire_for`]; this is
+/// for the lock's own tests.
+#[cfg(test)]
 pub fn acquire(
     client: &mut Client,
     timeout: Duration,

@@ -4,8 +4,8 @@
 pub(crate) mod apply;
 pub(crate) mod backoff;
 pub mod connect;
-pub mod ledger;
-pub mod lock;
+pub(crate) mod ledger;
+pub(crate) mod lock;
 pub mod scratch;
 pub mod snapshot;
 mod tls;
@@ -15,6 +15,9 @@ pub mod writable;
 mod engine_tests;
 
 pub use connect::connect;
+/// The migration lock's key, for a monitor or a test that holds or looks for it: the advisory
+/// lock `(LOCK_NAMESPACE, lock_id(database))`, confiture's (Python) own key.
+pub use lock::{lock_id, LOCK_NAMESPACE};
 
 use crate::error::Error;
 
