@@ -106,8 +106,9 @@ impl Migrator {
     /// (`SET ROLE`, `search_path`) does not outlive it. The session is reset once more on first
     /// use, so what the service `SET` before handing it over (a `statement_timeout`, a role) is
     /// gone, as on a fresh connection; what it was opened with (`application_name`, `options`)
-    /// stays. The client should name the environment's database: `env` still gives the ledger
-    /// table and the settings.
+    /// stays. The client should name the environment's database (`env` still gives the ledger
+    /// table and the settings) and be outside a transaction: a `BEGIN` sent by hand and left
+    /// open would be committed with the first migration.
     ///
     /// ```no_run
     /// use confiture::config::Environment;
