@@ -108,7 +108,7 @@ impl Migrator {
     /// gone, as on a fresh connection; what it was opened with (`application_name`, `options`)
     /// stays. The client should name the environment's database (`env` still gives the ledger
     /// table and the settings) and be outside a transaction: a `BEGIN` sent by hand and left
-    /// open would be committed with the first migration.
+    /// open would mix the service's work into the first migration's transaction.
     ///
     /// ```no_run
     /// use confiture::config::Environment;
