@@ -39,9 +39,7 @@ impl Context {
             None => workspace.migrations_dir(),
         };
         let display_dir = display::relative_to(&migrations_dir, &cwd);
-        let check_options = CheckOptions {
-            first_version: workspace.settings.first_version,
-        };
+        let check_options = CheckOptions::default().first_version(workspace.settings.first_version);
         Ok(Context {
             workspace,
             migrations_dir,

@@ -62,6 +62,8 @@
 //! older `rust-version`, errors are printed as `cargo:warning=error: ...` instead; the build
 //! still fails through the exit code.
 
+#![deny(missing_docs)]
+
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -96,9 +98,11 @@ pub struct Report {
     pub manifest: Option<PathBuf>,
     /// The package's `Cargo.toml`, when its `[package.metadata.confiture]` was read too.
     pub package_manifest: Option<PathBuf>,
+    /// The migrations directory, absolute.
     pub migrations_dir: PathBuf,
     /// Every entry of the migrations directory that was looked at.
     pub files: Vec<PathBuf>,
+    /// The set and every diagnostic.
     pub checked: Checked,
     /// The options the directory was checked with.
     pub options: CheckOptions,
@@ -116,6 +120,7 @@ pub enum Error {
 }
 
 impl Check {
+    /// A check with nothing set: every setting comes from the manifests, as for [`check`].
     pub fn new() -> Check {
         Check::default()
     }
@@ -219,9 +224,8 @@ impl Check {
             Some(dir) => start.join(dir),
             None => workspace.migrations_dir(),
         };
-        let options = CheckOptions {
-            first_version: self.first_version.or(workspace.settings.first_version),
-        };
+        let options = CheckOptions::default()
+            .first_version(self.first_version.or(workspace.settings.first_version));
         Ok(Located {
             workspace,
             migrations_dir,
@@ -322,7 +326,9 @@ fn write_embedded(report: &Report) -> Result<(), confiture::Error> {
 /// The package that embeds the set: `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Package {
+    /// The package's name.
     pub name: String,
+    /// The package's version.
     pub version: String,
 }
 

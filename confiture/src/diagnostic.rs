@@ -10,17 +10,22 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+/// How bad a [`Diagnostic`] is.
 pub enum Severity {
+    /// Fails `up`, `generate` and the build.
     Error,
+    /// Reported; nothing is refused for it.
     Warning,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One problem found in the migrations directory, with where it is and what to do.
 pub struct Diagnostic {
     /// Stable code, e.g. `C001`. Never reused for another meaning.
     pub code: &'static str,
     /// Stable kebab-case rule name, e.g. `missing-down`; used by `-- confiture:allow(<rule>)`.
     pub rule: &'static str,
+    /// Error or warning (a `-- confiture:allow` can lower neither).
     pub severity: Severity,
     /// The file (or directory) involved, as given to the checker (usually relative to the workspace).
     pub path: PathBuf,
@@ -29,7 +34,9 @@ pub struct Diagnostic {
     /// What in the file the diagnostic is about, where that is narrower than the file: the
     /// statement, clause, comment or bytes a renderer underlines.
     pub span: Option<Span>,
+    /// What is wrong, as a lowercase phrase.
     pub message: String,
+    /// How to fix it, when there is a fix to suggest.
     pub help: Option<String>,
 }
 
@@ -38,11 +45,17 @@ pub struct Diagnostic {
 /// byte-order mark none), as rustc's do; the end is exclusive, as `end` is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Span {
+    /// Byte offset where it starts.
     pub start: usize,
+    /// Byte offset where it ends (exclusive).
     pub end: usize,
+    /// 1-based line where it starts.
     pub line: u32,
+    /// 1-based column (in characters) where it starts.
     pub column: u32,
+    /// 1-based line where it ends.
     pub end_line: u32,
+    /// 1-based column (in characters) where it ends (exclusive).
     pub end_column: u32,
 }
 
@@ -68,6 +81,7 @@ impl Span {
 }
 
 impl Diagnostic {
+    /// Whether it is an error (not a warning).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -102,8 +116,11 @@ impl fmt::Display for Diagnostic {
 /// The documentation of one rule: listed in `docs/lints.md`, which a test keeps current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RuleDoc {
+    /// Stable code, e.g. `C001`.
     pub code: &'static str,
+    /// Stable kebab-case rule name, e.g. `missing-down`.
     pub name: &'static str,
+    /// Error or warning.
     pub severity: Severity,
     /// One line: what the rule finds.
     pub summary: &'static str,

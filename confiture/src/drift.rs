@@ -29,15 +29,24 @@ use crate::{exit, hint, Migrator};
 
 /// Options of `migrate drift`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DriftOptions {
+    /// Where the scratch databases are created.
     pub scratch: ScratchServer,
     /// Also compare the migrations (all of them) with this directory of DDL files.
     pub schema_dir: Option<PathBuf>,
 }
 
+setters!(DriftOptions {
+    scratch: ScratchServer,
+    schema_dir: Option<PathBuf>,
+});
+
 /// The comparison of the migrations with a schema directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SchemaDirReport {
+    /// The schema directory.
     pub dir: PathBuf,
     /// The `.sql` files run, in order.
     pub files: Vec<PathBuf>,
@@ -48,6 +57,7 @@ pub struct SchemaDirReport {
 
 /// What `migrate drift` reports (`--format json` prints it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct DriftReport {
     /// No drift (and, with a schema directory, no difference from it).
     pub passed: bool,
@@ -55,13 +65,18 @@ pub struct DriftReport {
     pub database: Option<String>,
     /// The versions replayed: the ledger's applied migrations.
     pub replayed: Vec<String>,
+    /// The scratch databases used (dropped at the end).
     pub scratch_databases: Vec<String>,
     /// How the live database differs from its history (`Extra`: only in the live database;
     /// `Missing`: made by the history, absent from the live database).
     pub drift: Vec<Finding>,
+    /// The comparison with `--schema-dir`, when given.
     pub schema_dir: Option<SchemaDirReport>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
+    /// Cleanup problems (a scratch database that could not be dropped).
     pub warnings: Vec<String>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
 }
 
@@ -109,6 +124,20 @@ impl Migrator {
     /// `Ok` with [`DriftReport::passed`] false (exit 9) on drift; `Err` when the comparison
     /// cannot be made (the history diverged, broken files, a migration that fails on the
     /// scratch database), with the report so far.
+    ///
+    /// ```no_run
+    /// use confiture::drift::DriftOptions;
+    /// use confiture::verify::ScratchProgress;
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let report = migrator.drift(&DriftOptions::default(), &mut |_: ScratchProgress| {})?;
+    /// for finding in &report.drift {
+    ///     eprintln!("{}", finding.message);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn drift(
         &mut self,
         options: &DriftOptions,

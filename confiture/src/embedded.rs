@@ -69,6 +69,7 @@ pub struct EmbeddedMigrations {
 /// One embedded migration, with what the build-time check found in it.
 #[derive(Debug)]
 pub struct EmbeddedMigration {
+    /// The version compared as an integer.
     pub version: u64,
     /// The version exactly as in the file name (`"003"`): the ledger's `version` column.
     pub version_text: &'static str,
@@ -78,7 +79,9 @@ pub struct EmbeddedMigration {
     pub mode: TransactionMode,
     /// The down file carries `-- confiture:irreversible`.
     pub irreversible: bool,
+    /// The `.up.sql` file.
     pub up: EmbeddedFile,
+    /// The `.down.sql` file.
     pub down: EmbeddedFile,
 }
 

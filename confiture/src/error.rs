@@ -49,6 +49,7 @@ impl ErrorKind {
         }
     }
 
+    /// The process exit code of this kind (see [`crate::exit`]).
     pub fn exit_code(self) -> u8 {
         match self {
             ErrorKind::Connection => exit::CONNECTION,
@@ -97,7 +98,9 @@ pub enum Reason {
 pub struct MigrationFailure {
     /// The connection target (never the password).
     pub database: Option<String>,
+    /// The migration's version, as its file names it.
     pub version: String,
+    /// The migration's name.
     pub name: String,
     /// Where in its file, when the server gave a position (or the file has one statement).
     pub location: Option<crate::db::apply::Location>,
@@ -142,9 +145,13 @@ type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Error {
+    /// What went wrong, as far as a caller deciding what to do next cares; decides the exit code.
     pub kind: ErrorKind,
+    /// A lowercase phrase naming the thing involved (file and line, environment, database).
     pub message: String,
+    /// Further lines of context, one per line (every offending migration, the database, ...).
     pub details: Vec<String>,
+    /// The next thing to do, when there is one.
     pub help: Option<String>,
     /// The file problems behind an `Invalid` refusal, as data: a renderer shows these (rustc
     /// style) in place of `details`, which repeat them as text lines for JSON. Boxed: an error
@@ -165,9 +172,11 @@ struct Data {
 
 const OTHER: &Reason = &Reason::Other;
 
+/// The library's `Result`: its error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error {
             kind,
@@ -178,23 +187,29 @@ impl Error {
             data: None,
         }
     }
+    /// Invalid configuration, environment file or migration files (exit 5).
     pub fn invalid(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Invalid, message)
     }
+    /// A request that makes no sense (exit 64).
     pub fn usage(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Usage, message)
     }
+    /// Cannot reach, or lost, the database (exit 3).
     pub fn connection(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Connection, message)
     }
+    /// Adds the help line: what to do next.
     pub fn with_help(mut self, help: impl Into<String>) -> Error {
         self.help = Some(help.into());
         self
     }
+    /// Adds a detail line.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
         self.details.push(detail.into());
         self
     }
+    /// Adds the underlying cause, as text (prefer [`Error::with_source`] when there is an error value).
     pub fn with_cause(mut self, cause: impl fmt::Display) -> Error {
         self.data_mut().cause = Some(cause.to_string());
         self
@@ -238,6 +253,7 @@ impl Error {
     pub fn reason(&self) -> &Reason {
         self.data.as_ref().map_or(OTHER, |d| &d.reason)
     }
+    /// Attaches what the error is about, as data.
     pub fn with_reason(mut self, reason: Reason) -> Error {
         self.data_mut().reason = reason;
         self
@@ -282,6 +298,7 @@ impl Error {
         self.diagnostics = all.into_boxed_slice();
         self
     }
+    /// The process exit code of this error (see [`crate::exit`]).
     pub fn exit_code(&self) -> u8 {
         self.kind.exit_code()
     }

@@ -62,6 +62,7 @@ impl Version {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VersionError {
+    /// An empty text.
     Empty,
     /// Something other than ASCII digits.
     NotDigits,
@@ -204,6 +205,7 @@ impl State {
 /// One ledger row and what it records.
 #[derive(Debug, Clone)]
 pub struct Recorded<'a> {
+    /// The row as read.
     pub row: &'a LedgerRow,
     /// The row's version; `None` when it is not a number.
     pub version: Option<Version>,
@@ -231,6 +233,7 @@ impl<'a> Recorded<'a> {
 /// A migration file with no ledger row.
 #[derive(Debug, Clone, Copy)]
 pub struct Unrecorded<'a> {
+    /// The file.
     pub migration: &'a Migration,
     /// Pending or out of order.
     pub state: State,
@@ -241,9 +244,13 @@ pub struct Unrecorded<'a> {
 pub struct Entry<'a> {
     /// As the file spells it, or as the row does when it has no file (or is a duplicate).
     pub version: &'a str,
+    /// As the file spells it, or as the row does.
     pub name: &'a str,
+    /// Applied, pending, modified, missing...
     pub state: State,
+    /// The ledger row, if recorded.
     pub row: Option<&'a LedgerRow>,
+    /// The migration file, if on disk.
     pub migration: Option<&'a Migration>,
     /// The integer version; `None` for a row whose version is not a number.
     pub number: Option<u64>,
@@ -469,8 +476,11 @@ impl<'a> History<'a> {
 /// A migration version named by a file that has an error, as its file name gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {
+    /// The version as an integer.
     pub version: u64,
+    /// The version as the file name spells it.
     pub version_text: String,
+    /// The name the file name gives.
     pub name: String,
 }
 
@@ -487,6 +497,7 @@ pub struct FileErrors<'a> {
 }
 
 impl<'a> FileErrors<'a> {
+    /// Sorts the error diagnostics of `set`'s directory by the version they concern.
     pub fn new(set: &MigrationSet, diagnostics: &'a [Diagnostic]) -> FileErrors<'a> {
         let mut errors = FileErrors::default();
         let mut version_of_path: HashMap<&Path, u64> = HashMap::new();
@@ -523,6 +534,7 @@ impl<'a> FileErrors<'a> {
         errors
     }
 
+    /// Whether there is no error diagnostic.
     pub fn is_empty(&self) -> bool {
         self.by_version.is_empty() && self.unversioned.is_empty()
     }

@@ -13,7 +13,9 @@ pub const DEFAULT_TRACKING_TABLE: &str = "tb_confiture";
 /// `[A-Za-z_][A-Za-z0-9_]*`. Always rendered quoted, so it can never inject SQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackingTable {
+    /// The schema, when qualified (otherwise the connection's `search_path` decides).
     pub schema: Option<String>,
+    /// The table's name.
     pub name: String,
 }
 
@@ -99,12 +101,15 @@ impl fmt::Display for TrackingTable {
 pub struct LedgerRow {
     /// The version string exactly as in the file name, e.g. `"003"`.
     pub version: String,
+    /// The migration's name, as in its file name.
     pub name: String,
     /// RFC 3339, UTC, e.g. `2026-01-15T10:30:00+00:00`.
     pub applied_at: String,
+    /// How long it took, when recorded.
     pub execution_time_ms: Option<i32>,
     /// Lowercase hex SHA-256 of the up file's raw bytes; None in rows written without one.
     pub checksum: Option<String>,
+    /// The role that applied it, when recorded.
     pub applied_by: Option<String>,
 }
 
@@ -112,15 +117,21 @@ pub struct LedgerRow {
 /// application (`applied_at`, then `pk_confiture`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ledger {
+    /// The schema-qualified name it was found under.
     pub table: String,
+    /// Its rows, in order of application.
     pub rows: Vec<LedgerRow>,
 }
 
 /// Which kind of row: decides the slug suffix, as confiture does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RowKind {
+    /// Applied by running its migration.
     Applied,
+    /// Recorded by `baseline` without running.
     Baseline,
+    /// Recorded or rewritten by `reinit` without running.
     Reinit,
 }
 
@@ -201,9 +212,13 @@ pub fn delete_sql(table: &TrackingTable, version: &str) -> String {
 /// A row `baseline` or `reinit` adds, recorded without running its migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRow {
+    /// The version as the file spells it.
     pub version: String,
+    /// The migration's name.
     pub name: String,
+    /// The up file's checksum.
     pub checksum: String,
+    /// Which kind of row (decides the slug suffix).
     pub kind: RowKind,
 }
 
@@ -215,7 +230,9 @@ pub struct RowUpdate {
     pub key: String,
     /// The version as the file spells it now.
     pub version: String,
+    /// The migration's name, as in its file name now.
     pub name: String,
+    /// The up file's checksum now.
     pub checksum: String,
 }
 
@@ -226,11 +243,14 @@ pub struct RowUpdate {
 pub struct Rewrite {
     /// Keys (`version` as stored) of the rows to delete.
     pub delete: Vec<String>,
+    /// Rows rewritten in place.
     pub update: Vec<RowUpdate>,
+    /// Rows added.
     pub insert: Vec<NewRow>,
 }
 
 impl Rewrite {
+    /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
         self.delete.is_empty() && self.update.is_empty() && self.insert.is_empty()
     }

@@ -19,6 +19,65 @@
 //!   `verify` (every down undoes its up, on a scratch database) and `drift` (the live
 //!   database against its replayed history) are in their own modules.
 //! - `fleet` (feature `db`): one command against many databases, with bounded concurrency.
+//!
+//! # Quick start
+//!
+//! Apply the pending migrations of `db/migrations` to the database `DATABASE_URL` names, as a
+//! service does at startup (`cargo confiture migrate up` does the same from the command line):
+//!
+//! ```no_run
+//! use confiture::config::Environment;
+//! use confiture::migrate::{no_progress, UpOptions};
+//! use confiture::Migrator;
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let env = Environment::from_url(&std::env::var("DATABASE_URL")?, "DATABASE_URL")?;
+//!     let mut migrator = Migrator::new(env, "db/migrations", Default::default());
+//!     let report = migrator.up(&UpOptions::default(), &mut no_progress)?;
+//!     println!("applied {:?}", report.applied);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Then:
+//! - the same from migrations compiled into the binary: [`Migrator::from_embedded`] with
+//!   `confiture_build::Check::new().embed()` in `build.rs` and [`include_migrations!`];
+//! - from async code: `up_async` and the other `*_async` commands (feature `tokio`);
+//! - on a connection the application already holds: [`Migrator::with_client`], and
+//!   [`Migrator::into_client`] to get it back; [`postgres`] is the driver crate, re-exported so
+//!   that the `Client` types match;
+//! - the state of every migration: [`Migrator::status`]; a failed command is a
+//!   [`migrate::Failed`] holding the [`Error`] (its `exit_code()` is the CLI's) and the report
+//!   of what ran before it.
+//!
+//! The public surface is the modules listed above and the re-exports below; the engine's
+//! internals (the SQL scripts and batches it sends, their step events) are private to the
+//! crate. Every public item is documented (`#![deny(missing_docs)]`).
+
+#![deny(missing_docs)]
+
+// The engine's tests inside the crate share the integration tests' harness, which names the
+// crate `confiture`.
+#[cfg(test)]
+extern crate self as confiture;
+
+/// Generates a consuming setter per listed field of an options struct, so that options are
+/// built as `UpOptions::default().dry_run(true)`: the structs are `#[non_exhaustive]`, and a
+/// field added later breaks no caller.
+macro_rules! setters {
+    ($ty:ident { $($field:ident: $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets [`", stringify!($ty), "::", stringify!($field), "`].")]
+                #[must_use]
+                pub fn $field(mut self, value: $t) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
 
 pub mod config;
 pub mod diagnostic;
@@ -55,3 +114,7 @@ pub use diagnostic::{Diagnostic, Severity, Span};
 pub use error::{Error, ErrorKind, Reason, Result, ServerError};
 #[cfg(feature = "db")]
 pub use migrator::Migrator;
+/// The `postgres` crate this one is built with: [`Migrator::with_client`] takes its `Client`,
+/// so an application names the same version through this path.
+#[cfg(feature = "db")]
+pub use postgres;

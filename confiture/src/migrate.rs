@@ -4,7 +4,7 @@
 //! Every command refuses what it can before connecting (bad flags, lint errors), takes the
 //! migration lock on the connection that does the work, reads the ledger *after* the lock (a
 //! runner that waited finds the work done and succeeds), plans with [`crate::plan`], and runs
-//! with [`crate::db::apply`]. Dry runs read but never write: no table, no lock, no row.
+//! with `db::apply` (crate-private). Dry runs read but never write: no table, no lock, no row.
 //!
 //! A failed command returns [`Failed`]: the error (its kind decides the exit code) and the
 //! report of what was done before it, with the error in `errors` — the JSON a deploy script reads.
@@ -39,6 +39,7 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Options of `migrate up`. `Default` applies every pending migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UpOptions {
     /// Apply at most this many (≥ 1; 0 is a usage error).
     pub steps: Option<u32>,
@@ -63,6 +64,18 @@ pub struct UpOptions {
     pub create_database: bool,
 }
 
+setters!(UpOptions {
+    steps: Option<u32>,
+    target: Option<u64>,
+    dry_run: bool,
+    single_transaction: bool,
+    allow_out_of_order: bool,
+    lock_wait: Duration,
+    lock_timeout_statement: Option<Duration>,
+    statement_timeout: Option<Duration>,
+    create_database: bool,
+});
+
 impl Default for UpOptions {
     fn default() -> Self {
         UpOptions {
@@ -81,20 +94,37 @@ impl Default for UpOptions {
 
 /// Options of `migrate down`. `Default` rolls back the newest applied migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DownOptions {
     /// Roll back this many (default 1; 0 is a usage error).
     pub steps: Option<u32>,
     /// Roll back every migration after this version; 0 means all and needs `yes`.
     pub target: Option<u64>,
+    /// Confirm a rollback of every migration (`--target 0` needs it).
     pub yes: bool,
+    /// Plan and report, changing nothing.
     pub dry_run: bool,
     /// Roll back a migration whose up file changed since it was applied (refused otherwise,
     /// exit 7): its down file is trusted to undo what was run.
     pub allow_modified: bool,
+    /// How long to wait for the migration lock held by another run.
     pub lock_wait: Duration,
+    /// `lock_timeout` for each migration's statements (default: the environment's).
     pub lock_timeout_statement: Option<Duration>,
+    /// `statement_timeout` for each migration's statements (default: the environment's).
     pub statement_timeout: Option<Duration>,
 }
+
+setters!(DownOptions {
+    steps: Option<u32>,
+    target: Option<u64>,
+    yes: bool,
+    dry_run: bool,
+    allow_modified: bool,
+    lock_wait: Duration,
+    lock_timeout_statement: Option<Duration>,
+    statement_timeout: Option<Duration>,
+});
 
 impl Default for DownOptions {
     fn default() -> Self {
@@ -113,13 +143,23 @@ impl Default for DownOptions {
 
 /// Options of `migrate baseline --through VERSION`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BaselineOptions {
+    /// Record every migration through this version as applied.
     pub through: u64,
+    /// Plan and report, changing nothing.
     pub dry_run: bool,
+    /// How long to wait for the migration lock held by another run.
     pub lock_wait: Duration,
 }
 
+setters!(BaselineOptions {
+    dry_run: bool,
+    lock_wait: Duration,
+});
+
 impl BaselineOptions {
+    /// Options recording every migration through `version`, with the default lock wait.
     pub fn through(version: u64) -> BaselineOptions {
         BaselineOptions {
             through: version,
@@ -131,14 +171,23 @@ impl BaselineOptions {
 
 /// Options of `migrate reinit [--through VERSION]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReinitOptions {
     /// Also record the files with no row through this version (which must exist) as applied,
     /// without running them, and forget the rows above it. Without it, `reinit` only rewrites
     /// the rows the ledger already has.
     pub through: Option<u64>,
+    /// Plan and report, changing nothing.
     pub dry_run: bool,
+    /// How long to wait for the migration lock held by another run.
     pub lock_wait: Duration,
 }
+
+setters!(ReinitOptions {
+    through: Option<u64>,
+    dry_run: bool,
+    lock_wait: Duration,
+});
 
 impl Default for ReinitOptions {
     fn default() -> Self {
@@ -153,20 +202,26 @@ impl Default for ReinitOptions {
 /// What a running command reports as it goes; the CLI renders these on stderr.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Progress {
     /// Another run holds the migration lock; polling until `lock_wait`.
     LockWaiting {
+        /// Who holds it, when the server could tell.
         holder: Option<LockHolder>,
     },
+    /// The migration lock was taken.
     LockAcquired {
+        /// How long it was waited for.
         waited_ms: u64,
     },
     /// `--create-database` created the database (named by `database`, its name on the server).
     DatabaseCreated {
+        /// The database's name on the server.
         database: String,
     },
     /// A dry run of `--create-database`: the database does not exist and would be created.
     WouldCreateDatabase {
+        /// The database's name on the server.
         database: String,
     },
     /// Nothing to apply or roll back (for `up`, possibly because the run we waited for did it:
@@ -175,25 +230,40 @@ pub enum Progress {
     /// The run will apply (or roll back) `count` migrations one by one: sent once, before the
     /// first starts (not for `--single-transaction`, where all commit together).
     Planned {
+        /// Applying (up) or rolling back (down).
         direction: Direction,
+        /// How many migrations.
         count: usize,
     },
+    /// A migration starts.
     Started {
+        /// Its version, as in its file name.
         version: String,
+        /// Its name, as in its file name.
         name: String,
+        /// Applying (up) or rolling back (down).
         direction: Direction,
+        /// Whether it runs in a transaction.
         mode: TransactionMode,
     },
     /// The migration hit `lock_timeout` (or a deadlock) and will be retried after `delay_ms`.
     Retrying {
+        /// Its version, as in its file name.
         version: String,
+        /// Its name, as in its file name.
         name: String,
+        /// The attempt about to start (2 for the first retry).
         attempt: u32,
+        /// The wait before it.
         delay_ms: u64,
     },
+    /// A migration finished and its ledger row is written.
     Finished {
+        /// Its version, as in its file name.
         version: String,
+        /// Its name, as in its file name.
         name: String,
+        /// Applying (up) or rolling back (down).
         direction: Direction,
         /// `None` when not known (never a share of a message's time).
         duration_ms: Option<u64>,
@@ -202,9 +272,13 @@ pub enum Progress {
 
 /// One migration in a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MigrationReport {
+    /// Its version, as in its file name.
     pub version: String,
+    /// Its name, as in its file name.
     pub name: String,
+    /// Whether it ran (would run) in a transaction.
     pub mode: TransactionMode,
     /// Time the migration took, including retries (measured by the server when it travelled
     /// in one message with others); `null` in a dry run.
@@ -219,20 +293,31 @@ pub struct MigrationReport {
 /// the [`Error`]'s data only ([`ReportedError::of`]); every key is always present (`null` or
 /// empty when it does not apply), so that one parser reads every failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ReportedError {
     /// `migration_failed`, `lock_timeout`, `diverged`, ... (the [`ErrorKind`] in snake case).
     pub kind: &'static str,
+    /// The process exit code this error maps to (see [`crate::exit`]).
     pub exit_code: u8,
+    /// The error's message, with its cause.
     pub message: String,
+    /// Further lines of context (database, holder of a lock, ...).
     pub details: Vec<String>,
+    /// What to do about it, when there is something to do.
     pub help: Option<String>,
     /// The database it concerns, `user@host:port/db` (never the password).
     pub database: Option<String>,
+    /// The migration's version, when the error is in one.
     pub version: Option<String>,
+    /// The migration's name, when the error is in one.
     pub name: Option<String>,
+    /// The file the error is in, as the diagnostics name it.
     pub file: Option<PathBuf>,
+    /// The 1-based line in `file`, when known.
     pub line: Option<u32>,
+    /// The 1-based column in `file`, when known.
     pub column: Option<u32>,
+    /// The server's SQLSTATE, when the server raised it.
     pub sqlstate: Option<String>,
     /// The server's own message, when the server reported the failure.
     pub server_message: Option<String>,
@@ -294,6 +379,7 @@ impl ReportedError {
 /// The result of `migrate up`, serialised as the seed's JSON (`applied`, `skipped`, `errors`,
 /// `total_duration_ms`) plus our additions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct UpReport {
     /// Versions applied by this run, in order.
     pub applied: Vec<String>,
@@ -304,10 +390,13 @@ pub struct UpReport {
     /// Pending versions this run did not apply: beyond `steps`/`target`, or not attempted after
     /// a failure.
     pub skipped: Vec<String>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
     /// Details of the applied migrations (of the planned ones in a dry run).
     pub migrations: Vec<MigrationReport>,
+    /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
     /// Problems that did not fail the run (e.g. the lock was lost before release).
     pub warnings: Vec<String>,
@@ -315,36 +404,49 @@ pub struct UpReport {
 
 /// The result of `migrate down`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct DownReport {
     /// Versions rolled back by this run, in the order they were rolled back.
     pub rolled_back: Vec<String>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
+    /// Details of the rolled-back migrations (of the planned ones in a dry run).
     pub migrations: Vec<MigrationReport>,
+    /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
     pub warnings: Vec<String>,
 }
 
 /// The result of `migrate baseline`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BaselineReport {
     /// Versions recorded as applied without running them.
     pub baselined: Vec<String>,
     /// Versions through `--through` that were already recorded (left as they are).
     pub skipped: Vec<String>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
+    /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
     pub warnings: Vec<String>,
 }
 
 /// One row of a `reinit` report: what happens (happened) to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ReinitRow {
     /// `keep`, `accept`, `record` or `forget`.
     pub action: plan::ReinitAction,
     /// The version as the ledger will record it (the file's spelling), or as the row has it.
     pub version: String,
+    /// The migration's name (from its file, else from the row).
     pub name: String,
     /// The row's `version` as stored before (null for a row `record` adds).
     pub recorded_version: Option<String>,
@@ -361,6 +463,7 @@ pub struct ReinitRow {
 
 /// The result of `migrate reinit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ReinitReport {
     /// Ledger rows deleted (`forgotten`).
     pub deleted_count: u64,
@@ -378,9 +481,13 @@ pub struct ReinitReport {
     pub recorded: Vec<String>,
     /// Every row and every recorded file, in order.
     pub rows: Vec<ReinitRow>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
+    /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
     pub warnings: Vec<String>,
 }
 
@@ -388,7 +495,9 @@ pub struct ReinitReport {
 /// in its `errors`). Converts into [`Error`] with `?`.
 #[derive(Debug, Clone)]
 pub struct Failed<R> {
+    /// Why the command stopped.
     pub error: Error,
+    /// What it did before stopping (the error is in its `errors` too).
     pub report: R,
 }
 
@@ -876,6 +985,19 @@ impl Migrator {
     }
 
     /// Rolls back applied migrations, newest first: `migrate down`.
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, DownOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// // The newest applied migration; a dry run changes nothing.
+    /// let options = DownOptions::default().dry_run(true);
+    /// let report = migrator.down(&options, &mut no_progress)?;
+    /// println!("would roll back {:?}", report.rolled_back);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn down(
         &mut self,
         options: &DownOptions,
@@ -973,6 +1095,17 @@ impl Migrator {
 
     /// Records migrations through `through` as applied without running them: for databases
     /// that already have the schema. Rows already present are left as they are.
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, BaselineOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let report = migrator.baseline(&BaselineOptions::through(12), &mut no_progress)?;
+    /// println!("recorded {:?}", report.baselined);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn baseline(
         &mut self,
         options: &BaselineOptions,
@@ -1024,6 +1157,17 @@ impl Migrator {
     /// file was edited — the edit is accepted; rows with no file, and second rows for a
     /// version, are forgotten. With `through`, files up to it that have no row are recorded as
     /// applied without running them, and rows above it are forgotten (confiture's `reinit`).
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, ReinitOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let report = migrator.reinit(&ReinitOptions::default(), &mut no_progress)?;
+    /// println!("accepted {:?}, forgotten {:?}", report.accepted, report.forgotten);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn reinit(
         &mut self,
         options: &ReinitOptions,

@@ -30,6 +30,9 @@ pub struct Migrator {
     pub(crate) embedded: Option<&'static EmbeddedMigrations>,
     pub(crate) check_options: CheckOptions,
     pub(crate) client: Option<postgres::Client>,
+    /// The client was handed over ([`Migrator::with_client`]) and its session not yet put back
+    /// to its connection-time state: done on first use, as the engine's own connection starts.
+    pub(crate) reset_pending: bool,
     /// Called once, just before the first connection: see [`Migrator::on_connect`].
     pub(crate) on_connect: Option<OnConnect>,
 }
@@ -37,6 +40,18 @@ pub struct Migrator {
 impl Migrator {
     /// A session for `env`'s database and the migrations in `migrations_dir`. Nothing is
     /// read or connected until a command needs it.
+    ///
+    /// ```no_run
+    /// use confiture::config::Environment;
+    /// use confiture::files::CheckOptions;
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let env = Environment::from_url("postgresql://app@db.internal/app", "DATABASE_URL")?;
+    /// let migrator = confiture::Migrator::new(env, "db/migrations", CheckOptions::default());
+    /// assert_eq!(migrator.migrations_dir(), std::path::Path::new("db/migrations"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(
         env: Environment,
         migrations_dir: impl Into<PathBuf>,
@@ -48,6 +63,7 @@ impl Migrator {
             embedded: None,
             check_options,
             client: None,
+            reset_pending: false,
             on_connect: None,
         }
     }
@@ -80,12 +96,84 @@ impl Migrator {
         migrator
     }
 
+    /// Hands this session a connection the caller already holds (a service that keeps one
+    /// open, a pool's connection): its commands use it instead of connecting, so
+    /// [`Migrator::on_connect`] is not called. Get it back with [`Migrator::into_client`].
+    ///
+    /// The session is the engine's as with its own connection: `up` and `down` take the
+    /// migration lock on it and release it, each migration starts from a reset session
+    /// (`RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL`), and what a migration sets
+    /// (`SET ROLE`, `search_path`) does not outlive it. The session is reset once more on first
+    /// use, so what the service `SET` before handing it over (a `statement_timeout`, a role) is
+    /// gone, as on a fresh connection; what it was opened with (`application_name`, `options`)
+    /// stays. The client should name the environment's database (`env` still gives the ledger
+    /// table and the settings) and be outside a transaction: a `BEGIN` sent by hand and left
+    /// open would mix the service's work into the first migration's transaction.
+    ///
+    /// ```no_run
+    /// use confiture::config::Environment;
+    /// use confiture::files::CheckOptions;
+    /// use confiture::migrate::{no_progress, UpOptions};
+    /// use confiture::postgres::{Client, NoTls};
+    ///
+    /// fn migrate(client: Client, url: &str) -> confiture::Result<Client> {
+    ///     let env = Environment::from_url(url, "DATABASE_URL")?;
+    ///     let mut migrator = confiture::Migrator::new(env, "db/migrations", CheckOptions::default())
+    ///         .with_client(client);
+    ///     migrator.up(&UpOptions::default(), &mut no_progress)?;
+    ///     Ok(migrator.into_client().expect("the client handed over"))
+    /// }
+    /// # let _ = (migrate, NoTls);
+    /// ```
+    pub fn with_client(mut self, client: postgres::Client) -> Migrator {
+        self.client = Some(client);
+        self.reset_pending = true;
+        self
+    }
+
+    /// Ends the session and gives back its connection: the one handed over with
+    /// [`Migrator::with_client`], or the one it opened. `None` if it never connected.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// migrator.status()?;
+    /// let mut client = migrator.into_client().expect("status connected");
+    /// client.simple_query("SELECT 1").expect("the connection is open");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn into_client(mut self) -> Option<postgres::Client> {
+        self.client.take()
+    }
+
     /// The embedded set this session reads, if it was made by [`Migrator::from_embedded`].
+    ///
+    /// ```no_run
+    /// fn describe(migrator: &confiture::Migrator) -> String {
+    ///     match migrator.embedded() {
+    ///         Some(set) => format!("{} migrations in the binary", set.migrations.len()),
+    ///         None => format!("migrations read from {}", migrator.migrations_dir().display()),
+    ///     }
+    /// }
+    /// ```
     pub fn embedded(&self) -> Option<&'static EmbeddedMigrations> {
         self.embedded
     }
 
     /// Reads and checks the migrations: the embedded set, else the directory.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let checked = migrator.load()?;
+    /// for d in &checked.diagnostics {
+    ///     eprintln!("{d}");
+    /// }
+    /// println!("{} migrations", checked.set.migrations.len());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn load(&self) -> Result<Checked> {
         match self.embedded {
             Some(embedded) => embedded.load(),
@@ -103,6 +191,7 @@ impl Migrator {
             embedded: self.embedded,
             check_options: self.check_options.clone(),
             client: None,
+            reset_pending: false,
             on_connect: None,
         }
     }
@@ -142,6 +231,15 @@ impl Migrator {
     /// Calls `announce` once, just before this session first reaches the server (to connect,
     /// or to create the database). The CLI prints its `using ...` line there, so that a request
     /// refused before connecting (`--steps 0`, an unknown `--target`, broken files) prints none.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// migrator.on_connect(|env| eprintln!("using {}", env.connection));
+    /// migrator.status()?; // prints `using app@localhost:5432/app` first
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn on_connect(&mut self, announce: impl FnOnce(&Environment) + Send + 'static) {
         self.on_connect = Some(Box::new(announce));
     }
@@ -155,6 +253,15 @@ impl Migrator {
 
     /// A session for the database a URL (or libpq conninfo) names, with the migrations of the
     /// workspace around the current directory.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost:5432/app")?;
+    /// let report = migrator.status()?;
+    /// println!("pending: {:?}", report.pending);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_url(url: &str) -> Result<Migrator> {
         let env = Environment::from_url(url, "the database URL")?;
         let ws = Workspace::discover(&current_dir()?)?;
@@ -164,6 +271,14 @@ impl Migrator {
     /// A session for the environment file at `path` (like `-c FILE`), with the migrations of
     /// the workspace that contains the file. `${VAR}` is expanded from the process
     /// environment, and a `CONFITURE_DATABASE_URL` naming another database is an error.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_config("db/environments/prod.yaml")?;
+    /// println!("{}", migrator.environment().connection);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_config(path: impl AsRef<Path>) -> Result<Migrator> {
         let path = path.as_ref();
         if !path.is_file() {
@@ -185,6 +300,16 @@ impl Migrator {
     }
 
     /// A session for the environment `name` of the workspace (like `--env NAME`).
+    ///
+    /// ```no_run
+    /// use confiture::workspace::Workspace;
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let ws = Workspace::discover(&std::env::current_dir().unwrap())?;
+    /// let mut migrator = confiture::Migrator::from_env(&ws, "staging")?;
+    /// std::process::exit(migrator.status()?.exit_code().into());
+    /// # }
+    /// ```
     pub fn from_env(ws: &Workspace, name: &str) -> Result<Migrator> {
         let env = config::resolve(ws, &Selection::Env(name.to_string()), &config::process_vars)?;
         Ok(Migrator::for_workspace(env, ws))
@@ -198,11 +323,28 @@ impl Migrator {
     }
 
     /// The resolved environment: which database, with which settings.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let migrator = confiture::Migrator::from_url("postgresql://app:secret@localhost/app")?;
+    /// // `Display` never shows the password.
+    /// assert_eq!(migrator.environment().connection.to_string(), "app@localhost:5432/app");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn environment(&self) -> &Environment {
         &self.env
     }
 
     /// The migrations directory this session reads.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// println!("reading {}", migrator.migrations_dir().display());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn migrations_dir(&self) -> &Path {
         &self.migrations_dir
     }
@@ -215,6 +357,17 @@ impl Migrator {
     /// a file misnamed — still shows every migration, carries the diagnostics in
     /// `diagnostics`, marks the migrations they concern `invalid`, and its
     /// [`StatusReport::exit_code`] is 5: what `up` would answer before running anything.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let report = migrator.status()?;
+    /// for m in &report.migrations {
+    ///     println!("{} {:?}", m.id(), m.status);
+    /// }
+    /// std::process::exit(report.exit_code().into()); // 0 up to date, 2 pending, ...
+    /// # }
+    /// ```
     pub fn status(&mut self) -> Result<StatusReport> {
         let checked = self.load()?;
         self.off_runtime(&mut |_: Progress| {}, |m, _| {
@@ -224,6 +377,16 @@ impl Migrator {
 
     /// The status of `set` (already read and checked; its diagnostics are not known here)
     /// against this database.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let checked = migrator.load()?;
+    /// let report = migrator.status_of(&checked.set)?;
+    /// println!("{} pending", report.summary.pending);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn status_of(&mut self, set: &MigrationSet) -> Result<StatusReport> {
         self.off_runtime(&mut |_: Progress| {}, |m, _| m.status_with(set, &[]))
     }
@@ -264,7 +427,17 @@ impl Migrator {
             self.client = Some(crate::db::connect(&self.env)?);
         }
         match &mut self.client {
-            Some(client) => Ok(client),
+            Some(client) => {
+                if self.reset_pending {
+                    client
+                        .batch_execute(crate::db::apply::RESET_SESSION)
+                        .map_err(|e| {
+                            crate::db::query_error("cannot reset the session handed over", e)
+                        })?;
+                    self.reset_pending = false;
+                }
+                Ok(client)
+            }
             None => Err(Error::connection("not connected")),
         }
     }

@@ -49,6 +49,15 @@ impl Migrator {
     }
 
     /// [`Migrator::down`] on `spawn_blocking`; see [`Migrator::up_async`].
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, DownOptions};
+    ///
+    /// async fn roll_back_newest(migrator: &mut confiture::Migrator) -> confiture::Result<Vec<String>> {
+    ///     let report = migrator.down_async(DownOptions::default(), no_progress).await?;
+    ///     Ok(report.rolled_back)
+    /// }
+    /// ```
     pub async fn down_async(
         &mut self,
         options: DownOptions,
@@ -59,6 +68,15 @@ impl Migrator {
     }
 
     /// [`Migrator::baseline`] on `spawn_blocking`; see [`Migrator::up_async`].
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, BaselineOptions};
+    ///
+    /// async fn adopt(migrator: &mut confiture::Migrator) -> confiture::Result<Vec<String>> {
+    ///     let report = migrator.baseline_async(BaselineOptions::through(12), no_progress).await?;
+    ///     Ok(report.baselined)
+    /// }
+    /// ```
     pub async fn baseline_async(
         &mut self,
         options: BaselineOptions,
@@ -69,6 +87,15 @@ impl Migrator {
     }
 
     /// [`Migrator::reinit`] on `spawn_blocking`; see [`Migrator::up_async`].
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, ReinitOptions};
+    ///
+    /// async fn accept_edits(migrator: &mut confiture::Migrator) -> confiture::Result<Vec<String>> {
+    ///     let report = migrator.reinit_async(ReinitOptions::default(), no_progress).await?;
+    ///     Ok(report.accepted)
+    /// }
+    /// ```
     pub async fn reinit_async(
         &mut self,
         options: ReinitOptions,
@@ -79,6 +106,12 @@ impl Migrator {
     }
 
     /// [`Migrator::status`] on `spawn_blocking`.
+    ///
+    /// ```no_run
+    /// async fn ready(migrator: &mut confiture::Migrator) -> confiture::Result<bool> {
+    ///     Ok(migrator.status_async().await?.is_up_to_date())
+    /// }
+    /// ```
     pub async fn status_async(&mut self) -> Result<StatusReport> {
         self.blocking(|m| m.status(), Err).await
     }

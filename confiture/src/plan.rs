@@ -77,6 +77,7 @@ pub struct UpRequest {
     pub steps: Option<u32>,
     /// Apply pending migrations up to and including this version (which must exist).
     pub target: Option<u64>,
+    /// Apply pending migrations older than the newest applied one (refused otherwise).
     pub allow_out_of_order: bool,
     /// The first version of a squashed history (`CheckOptions::first_version`).
     pub first_version: Option<u64>,
@@ -85,6 +86,7 @@ pub struct UpRequest {
 /// The migrations `up` will apply, in order, and the pending ones it leaves for later.
 #[derive(Debug, Clone, Default)]
 pub struct UpPlan<'a> {
+    /// The migrations to apply, in order.
     pub apply: Vec<&'a Migration>,
     /// Pending, but beyond `steps` or `target`.
     pub skipped: Vec<&'a Migration>,
@@ -304,13 +306,16 @@ pub struct DownRequest {
 /// `version`) is the one deleted.
 #[derive(Debug, Clone, Copy)]
 pub struct Rollback<'a> {
+    /// The migration's files (the down file runs).
     pub migration: &'a Migration,
+    /// The row that records it (deleted).
     pub row: &'a LedgerRow,
 }
 
 /// The migrations `down` will roll back, newest application first.
 #[derive(Debug, Clone, Default)]
 pub struct DownPlan<'a> {
+    /// What to roll back, newest application first.
     pub roll_back: Vec<Rollback<'a>>,
     /// Among them, those whose up file changed since they were applied (`allow_modified`).
     pub modified: Vec<Rollback<'a>>,
@@ -649,6 +654,7 @@ pub fn baseline<'a>(
 /// What `reinit` does to one ledger row, or to one file with no row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ReinitAction {
     /// The row matches its file: left as it is.
     Keep,
@@ -665,6 +671,7 @@ pub enum ReinitAction {
 /// One line of a reinit plan.
 #[derive(Debug, Clone, Copy)]
 pub struct ReinitStep<'a> {
+    /// What happens to it.
     pub action: ReinitAction,
     /// The row as it is (none for `Record`).
     pub row: Option<&'a LedgerRow>,
@@ -684,6 +691,7 @@ pub struct ReinitPlan<'a> {
 }
 
 impl<'a> ReinitPlan<'a> {
+    /// The steps with this action, in order.
     pub fn with(&self, action: ReinitAction) -> impl Iterator<Item = &ReinitStep<'a>> {
         self.steps.iter().filter(move |s| s.action == action)
     }

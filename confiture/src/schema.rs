@@ -23,16 +23,23 @@ use serde::{Serialize, Serializer};
 /// before their contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ObjectKind {
+    /// A schema (namespace).
     Schema,
+    /// An installed extension.
     Extension,
     /// Enums, composites, ranges and base types (the `kind` property says which).
     Type,
+    /// A domain.
     Domain,
+    /// A sequence.
     Sequence,
     /// Ordinary, partitioned and foreign tables (the `kind` property says which).
     Table,
+    /// A view.
     View,
+    /// A materialized view.
     MaterializedView,
     /// A column of a table, view or materialized view (`name` is the relation, `sub` the column).
     Column,
@@ -40,12 +47,17 @@ pub enum ObjectKind {
     Attribute,
     /// A constraint of a table or domain (`name` is the table or domain).
     Constraint,
+    /// An index (`name` is the index).
     Index,
+    /// A function (its name carries its argument types).
     Function,
+    /// A procedure (its name carries its argument types).
     Procedure,
+    /// An aggregate (its name carries its argument types).
     Aggregate,
     /// A trigger on a table or view (`name` is the relation).
     Trigger,
+    /// An event trigger.
     EventTrigger,
     /// A rewrite rule other than a view's own (`name` is the relation).
     Rule,
@@ -130,13 +142,17 @@ impl fmt::Display for ObjectKind {
 /// that live inside another (a column, a constraint, a trigger, a grantee) the inner name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ObjectId {
+    /// What kind of object.
     pub kind: ObjectKind,
+    /// Its schema-qualified name, quoted where SQL needs it.
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The inner name (column, constraint, trigger, grantee) of an object inside another.
     pub sub: Option<String>,
 }
 
 impl ObjectId {
+    /// An object that lives on its own (`sub` is `None`).
     pub fn new(kind: ObjectKind, name: impl Into<String>) -> ObjectId {
         ObjectId {
             kind,
@@ -145,6 +161,7 @@ impl ObjectId {
         }
     }
 
+    /// An object inside another (`name`), named `sub` there.
     pub fn with_sub(kind: ObjectKind, name: impl Into<String>, sub: impl Into<String>) -> ObjectId {
         ObjectId {
             kind,
@@ -180,7 +197,9 @@ pub type Properties = BTreeMap<String, String>;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Object {
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// The objects it belongs to (not compared).
     pub parents: Vec<ObjectId>,
+    /// Its properties (compared).
     pub properties: Properties,
 }
 
@@ -191,6 +210,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// An empty snapshot.
     pub fn new() -> Snapshot {
         Snapshot::default()
     }
@@ -200,14 +220,17 @@ impl Snapshot {
         self.objects.insert(id, object)
     }
 
+    /// The object with this id.
     pub fn get(&self, id: &ObjectId) -> Option<&Object> {
         self.objects.get(id)
     }
 
+    /// How many objects.
     pub fn len(&self) -> usize {
         self.objects.len()
     }
 
+    /// Whether there is no object.
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
     }
@@ -282,16 +305,27 @@ impl FromIterator<(ObjectId, Object)> for Snapshot {
 /// should be there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "difference", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Difference {
     /// In `after` only: an object a down migration left behind, or one added by hand.
-    Extra { object: ObjectId },
+    Extra {
+        /// The object.
+        object: ObjectId,
+    },
     /// In `before` only: an object that should be there and is not.
-    Missing { object: ObjectId },
+    Missing {
+        /// The object.
+        object: ObjectId,
+    },
     /// In both, with one property different; `None` is an absent property.
     Changed {
+        /// The object.
         object: ObjectId,
+        /// The property that differs.
         property: String,
+        /// Its value in `before` (`None`: absent).
         before: Option<String>,
+        /// Its value in `after` (`None`: absent).
         after: Option<String>,
     },
 }

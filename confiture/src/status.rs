@@ -35,10 +35,13 @@ use crate::ledger::Ledger;
 
 /// One line of the status table / one object of `migrations[]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MigrationStatus {
     /// As in the file name (`"003"`), or as recorded for a missing migration.
     pub version: String,
+    /// As in the file name, or as recorded for a missing migration.
     pub name: String,
+    /// Applied, pending, modified, missing...
     pub status: State,
     /// When it was applied, RFC 3339 in UTC (`2026-01-15T10:30:00+00:00`); null if not recorded.
     pub applied_at: Option<String>,
@@ -62,22 +65,34 @@ impl MigrationStatus {
 /// among `applied`, `out_of_order` among `pending`; `invalid` counts migrations marked invalid,
 /// `errors` the error diagnostics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
+    /// Migrations recorded in the ledger.
     pub applied: usize,
+    /// Migrations not recorded.
     pub pending: usize,
+    /// Every migration, files and rows together.
     pub total: usize,
+    /// Applied migrations whose up file changed since.
     pub modified: usize,
+    /// Applied migrations whose files are gone.
     pub missing: usize,
+    /// Pending migrations older than the newest applied one.
     pub out_of_order: usize,
+    /// Rows below `first_version` (a squashed history).
     pub squashed: usize,
+    /// Second rows for a version.
     pub duplicate: usize,
+    /// Migrations whose files have an error.
     pub invalid: usize,
+    /// Error diagnostics of the directory.
     pub errors: usize,
 }
 
 /// What `migrate status` reports. Field names are the JSON keys: the seed's first
 /// (`tracking_table`, `applied`, `pending`, `migrations`, `summary`), then ours.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct StatusReport {
     /// Schema-qualified (`public.tb_confiture`), also when the table does not exist yet.
     pub tracking_table: String,
@@ -87,13 +102,17 @@ pub struct StatusReport {
     pub pending: Vec<String>,
     /// Every migration, files and ledger rows together, in version order.
     pub migrations: Vec<MigrationStatus>,
+    /// The counts.
     pub summary: Summary,
     /// `user@host:port/db`, never with the password; null when not known (pure use).
     pub database: Option<String>,
     /// Whether the tracking table exists. When it does not, everything is pending (exit 2).
     pub initialised: bool,
+    /// Versions applied whose up file changed since.
     pub modified: Vec<String>,
+    /// Versions recorded whose files are gone.
     pub missing: Vec<String>,
+    /// Versions pending below the newest applied one.
     pub out_of_order: Vec<String>,
     /// Rows below `first_version`: a squashed history, not a problem.
     pub squashed: Vec<String>,
@@ -132,6 +151,7 @@ impl StatusReport {
         self.exit_code() == exit::SUCCESS
     }
 
+    /// Whether any migration is pending.
     pub fn has_pending(&self) -> bool {
         self.summary.pending > 0
     }

@@ -46,6 +46,7 @@ pub struct Locator<'a> {
 }
 
 impl<'a> Locator<'a> {
+    /// A locator at the start of `text`.
     pub fn new(text: &'a str) -> Locator<'a> {
         Locator {
             text,

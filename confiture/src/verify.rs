@@ -33,6 +33,7 @@ use crate::{exit, plan, Migrator};
 
 /// Where the scratch database is created.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ScratchServer {
     /// On the server of the environment's database, with its credentials.
     #[default]
@@ -60,11 +61,18 @@ impl ScratchServer {
 
 /// Options of `migrate verify`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VerifyOptions {
     /// Check the migrations from this version on; those before it are applied first, unchecked.
     pub from: Option<u64>,
+    /// Where the scratch database is created.
     pub scratch: ScratchServer,
 }
+
+setters!(VerifyOptions {
+    from: Option<u64>,
+    scratch: ScratchServer,
+});
 
 /// What was found for one migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -87,6 +95,7 @@ pub enum CheckResult {
 }
 
 impl CheckResult {
+    /// The result in snake case, as the JSON and the table show it.
     pub fn as_str(self) -> &'static str {
         match self {
             CheckResult::Reversible => "reversible",
@@ -111,9 +120,12 @@ impl CheckResult {
 /// One object-level difference, with the file that caused it and a sentence saying so:
 /// `index public.idx_tb_post_slug: left behind by 004_add_comment_views.down.sql`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     #[serde(flatten)]
+    /// The difference found.
     pub difference: Difference,
+    /// The sentence naming the file that caused it.
     pub message: String,
 }
 
@@ -180,12 +192,17 @@ impl Finding {
 
 /// The check of one migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MigrationCheck {
+    /// The migration's version, as in its file name.
     pub version: String,
+    /// The migration's name.
     pub name: String,
+    /// What was found.
     pub result: CheckResult,
     /// The file whose run left the differences (the down file, or the up file run again).
     pub file: Option<PathBuf>,
+    /// The differences its down (or its up run again) left.
     pub findings: Vec<Finding>,
     /// Why the up failed when applied again after the down (`up_not_repeatable`).
     pub error: Option<String>,
@@ -214,6 +231,7 @@ impl MigrationCheck {
 
 /// What `migrate verify` reports (`--format json` prints it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// Whether every checked migration is reversible and repeatable (irreversible ones aside).
     pub passed: bool,
@@ -221,20 +239,29 @@ pub struct VerifyReport {
     pub scratch_database: Option<String>,
     /// Every migration of the directory, in order.
     pub migrations: Vec<MigrationCheck>,
+    /// Counts by result.
     pub summary: VerifySummary,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
     /// Cleanup problems (a scratch database that could not be dropped).
     pub warnings: Vec<String>,
+    /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
 }
 
 /// Counts of [`VerifyReport::migrations`] by result.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct VerifySummary {
+    /// Migrations found reversible.
     pub reversible: usize,
+    /// Migrations marked irreversible (applied up only).
     pub irreversible: usize,
+    /// Migrations before `--from` (applied without checks).
     pub prepared: usize,
+    /// Migrations whose down does not restore or whose up does not repeat.
     pub failed_checks: usize,
+    /// Migrations not tried after a failed check.
     pub not_checked: usize,
 }
 
@@ -273,11 +300,20 @@ impl VerifyReport {
 /// Progress of `verify` and `drift`, for a renderer. Owned, so that a command run off a tokio
 /// runtime's thread can hand its events back to the caller's.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ScratchProgress {
     /// A scratch database was created (it is dropped at the end).
-    Created { database: String },
+    Created {
+        /// Its name on the server.
+        database: String,
+    },
     /// `verify` starts checking a migration.
-    Checking { version: String, name: String },
+    Checking {
+        /// The migration's version, as in its file name.
+        version: String,
+        /// The migration's name.
+        name: String,
+    },
     /// `verify` checked a migration.
     Checked(MigrationCheck),
     /// A step of `drift`: `replaying 5 applied migrations`, `reading the live schema`.

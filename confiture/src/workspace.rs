@@ -34,9 +34,13 @@ pub const SETTINGS_TABLES: &str =
 /// filled in. Paths are relative to the root (a package table's are made absolute).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
+    /// The migrations directory (default `db/migrations`).
     pub migrations_dir: PathBuf,
+    /// The environment files' directory (default `db/environments`).
     pub environments_dir: PathBuf,
+    /// The environment used when none is named (default `local`).
     pub default_env: String,
+    /// The first version of a squashed history: rows below it are not problems.
     pub first_version: Option<u64>,
 }
 
@@ -52,6 +56,7 @@ impl Default for Settings {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A Cargo workspace (or a directory outside one) and its confiture settings.
 pub struct Workspace {
     /// The workspace root (or the start directory when not inside a Cargo workspace).
     pub root: PathBuf,
@@ -60,6 +65,7 @@ pub struct Workspace {
     /// The `Cargo.toml` of the package the start directory is in, when it is not `manifest`
     /// (a workspace member): its `[package.metadata.confiture]` was read too.
     pub package_manifest: Option<PathBuf>,
+    /// The confiture settings read from its manifests.
     pub settings: Settings,
 }
 
@@ -150,10 +156,12 @@ impl Workspace {
             .map(PathBuf::as_path)
     }
 
+    /// The migrations directory, absolute.
     pub fn migrations_dir(&self) -> PathBuf {
         self.root.join(&self.settings.migrations_dir)
     }
 
+    /// The environment files' directory, absolute.
     pub fn environments_dir(&self) -> PathBuf {
         self.root.join(&self.settings.environments_dir)
     }

@@ -37,10 +37,7 @@ fn concurrent_runners_apply_each_migration_exactly_once() {
                 std::thread::spawn(move || {
                     let mut migrator = apply_support::migrator_for(env, &path);
                     barrier.wait();
-                    let options = UpOptions {
-                        lock_wait: Duration::from_secs(20),
-                        ..Default::default()
-                    };
+                    let options = UpOptions::default().lock_wait(Duration::from_secs(20));
                     let mut waited = false;
                     let result = migrator.up(&options, &mut |p| {
                         waited |= matches!(p, Progress::LockWaiting { .. })

@@ -32,10 +32,7 @@ fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
         other.batch_execute("COMMIT").unwrap();
     });
     let mut events = Vec::new();
-    let options = UpOptions {
-        lock_timeout_statement: Some(Duration::from_millis(200)),
-        ..Default::default()
-    };
+    let options = UpOptions::default().lock_timeout_statement(Some(Duration::from_millis(200)));
     let report = db
         .migrator(&dir)
         .up(&options, &mut recorder(&mut events))
@@ -118,10 +115,7 @@ fn statement_timeout_applies_to_migration_sql() {
     let dir = Dir::new();
     dir.migration("001", "slow", "SELECT pg_sleep(5);\n", "SELECT 1;\n");
     let start = Instant::now();
-    let options = UpOptions {
-        statement_timeout: Some(Duration::from_millis(200)),
-        ..Default::default()
-    };
+    let options = UpOptions::default().statement_timeout(Some(Duration::from_millis(200)));
     let failed = db
         .migrator(&dir)
         .up(&options, &mut no_progress)

@@ -253,13 +253,7 @@ fn an_invalid_index_left_by_an_interrupted_build_is_named_with_the_drop_to_run()
         );
         let mut migrator = db.migrator(&dir);
         migrator
-            .up(
-                &UpOptions {
-                    steps: Some(1),
-                    ..UpOptions::default()
-                },
-                &mut no_progress,
-            )
+            .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
             .unwrap();
         let mut c = db.client();
         c.batch_execute("INSERT INTO app.t VALUES (1), (1)")

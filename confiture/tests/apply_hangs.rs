@@ -60,13 +60,7 @@ fn up_and_down_respect_their_lock_timeout_budget_on_a_locked_ledger() {
     let start = Instant::now();
     let failed = db
         .migrator(&dir)
-        .up(
-            &UpOptions {
-                lock_wait: budget,
-                ..UpOptions::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().lock_wait(budget), &mut no_progress)
         .unwrap_err();
     let took = start.elapsed();
     assert!(took < budget + Duration::from_secs(2), "up took {took:?}");
@@ -90,13 +84,7 @@ fn up_and_down_respect_their_lock_timeout_budget_on_a_locked_ledger() {
     let start = Instant::now();
     let failed = db
         .migrator(&dir)
-        .down(
-            &DownOptions {
-                lock_wait: budget,
-                ..DownOptions::default()
-            },
-            &mut no_progress,
-        )
+        .down(&DownOptions::default().lock_wait(budget), &mut no_progress)
         .unwrap_err();
     assert!(start.elapsed() < budget + Duration::from_secs(2));
     assert_eq!(

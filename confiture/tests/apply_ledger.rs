@@ -31,13 +31,7 @@ fn baseline_records_without_running_and_up_continues_after_it() {
     let before = db.snapshot();
     let dry = db
         .migrator(&dir)
-        .baseline(
-            &BaselineOptions {
-                dry_run: true,
-                ..BaselineOptions::through(2)
-            },
-            &mut no_progress,
-        )
+        .baseline(&BaselineOptions::through(2).dry_run(true), &mut no_progress)
         .unwrap();
     assert_eq!(dry.baselined, ["001", "002"]);
     assert_eq!(db.snapshot(), before, "a dry run writes nothing");
@@ -117,13 +111,7 @@ fn reinit_accepts_edited_files_and_forgets_removed_ones() {
     let before = ledger_rows(&db);
     let dry = db
         .migrator(&dir)
-        .reinit(
-            &ReinitOptions {
-                dry_run: true,
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .reinit(&ReinitOptions::default().dry_run(true), &mut no_progress)
         .unwrap();
     assert_eq!(
         (dry.deleted_count, dry.marked.len(), dry.accepted.clone()),
@@ -167,13 +155,7 @@ fn reinit_accepts_edited_files_and_forgets_removed_ones() {
     // report says their files are on disk.
     let r = db
         .migrator(&dir)
-        .reinit(
-            &ReinitOptions {
-                through: Some(1),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .reinit(&ReinitOptions::default().through(Some(1)), &mut no_progress)
         .unwrap();
     assert_eq!(r.forgotten, ["002"]);
     assert_eq!(r.forgotten_with_files, ["002"]);
@@ -188,13 +170,7 @@ fn reinit_accepts_edited_files_and_forgets_removed_ones() {
     assert_eq!(db.ledger(), ["001:t1"]);
     let r = db
         .migrator(&dir)
-        .reinit(
-            &ReinitOptions {
-                through: Some(2),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .reinit(&ReinitOptions::default().through(Some(2)), &mut no_progress)
         .unwrap();
     assert_eq!(r.recorded, ["002"]);
     let slugs = rows(
@@ -222,13 +198,7 @@ fn reinit_without_a_ledger_writes_nothing_unless_through_records_something() {
     assert_eq!(db.snapshot(), before, "no table created for nothing");
     let r = db
         .migrator(&dir)
-        .reinit(
-            &ReinitOptions {
-                through: Some(3),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .reinit(&ReinitOptions::default().through(Some(3)), &mut no_progress)
         .unwrap();
     assert_eq!(r.recorded, ["001", "002", "003"]);
     assert_eq!(db.ledger().len(), 3);

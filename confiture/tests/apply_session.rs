@@ -16,20 +16,11 @@ fn runs() -> Vec<(&'static str, Vec<UpOptions>)> {
         ("one up", vec![UpOptions::default()]),
         (
             "up --steps 1 twice",
-            vec![
-                UpOptions {
-                    steps: Some(1),
-                    ..UpOptions::default()
-                },
-                UpOptions::default(),
-            ],
+            vec![UpOptions::default().steps(Some(1)), UpOptions::default()],
         ),
         (
             "up --single-transaction",
-            vec![UpOptions {
-                single_transaction: true,
-                ..UpOptions::default()
-            }],
+            vec![UpOptions::default().single_transaction(true)],
         ),
     ]
 }
@@ -264,11 +255,7 @@ fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_se
                 ["001:a", "002:b", "003:c"],
                 "{what}, {how}: the ledger's order is the order of application"
             );
-            let down = DownOptions {
-                steps: Some(3),
-                dry_run: true,
-                ..DownOptions::default()
-            };
+            let down = DownOptions::default().steps(Some(3)).dry_run(true);
             let report = migrator
                 .down(&down, &mut no_progress)
                 .unwrap_or_else(|failed| panic!("{what}, {how}: {}", failed.error));

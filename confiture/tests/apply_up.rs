@@ -109,13 +109,7 @@ fn the_tracking_table_is_confiture_s_and_extra_columns_are_tolerated() {
     let dir = Dir::new();
     three(&dir);
     db.migrator(&dir)
-        .up(
-            &UpOptions {
-                steps: Some(1),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
         .unwrap();
     let columns = rows(
         &mut db.client(),
@@ -370,13 +364,7 @@ fn steps_and_target_limit_the_run() {
     three(&dir);
     let r = db
         .migrator(&dir)
-        .up(
-            &UpOptions {
-                steps: Some(1),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
         .unwrap();
     assert_eq!(
         (r.applied, r.skipped),
@@ -387,13 +375,7 @@ fn steps_and_target_limit_the_run() {
     );
     let r = db
         .migrator(&dir)
-        .up(
-            &UpOptions {
-                target: Some(2),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().target(Some(2)), &mut no_progress)
         .unwrap();
     assert_eq!(r.applied, ["002"]);
     assert_eq!(db.ledger().len(), 2);
@@ -407,24 +389,12 @@ fn bad_requests_are_refused_before_connecting() {
     let mut m =
         apply_support::migrator_for(apply_support::environment("cft_does_not_exist"), &dir.path);
     let err = m
-        .up(
-            &UpOptions {
-                steps: Some(0),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().steps(Some(0)), &mut no_progress)
         .unwrap_err()
         .error;
     assert_eq!((err.kind, err.exit_code()), (ErrorKind::Usage, 64));
     let err = m
-        .up(
-            &UpOptions {
-                target: Some(7),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().target(Some(7)), &mut no_progress)
         .unwrap_err()
         .error;
     assert_eq!(err.kind, ErrorKind::Usage);
@@ -488,10 +458,7 @@ fn modified_and_out_of_order_migrations_are_refused_up_front() {
     let r = db
         .migrator(&dir)
         .up(
-            &UpOptions {
-                allow_out_of_order: true,
-                ..Default::default()
-            },
+            &UpOptions::default().allow_out_of_order(true),
             &mut no_progress,
         )
         .unwrap();
@@ -521,13 +488,7 @@ fn a_dry_run_writes_nothing_and_shows_the_sql() {
     let before = db.snapshot();
     let r = db
         .migrator(&dir)
-        .up(
-            &UpOptions {
-                dry_run: true,
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().dry_run(true), &mut no_progress)
         .unwrap();
     assert_eq!(
         db.snapshot(),
@@ -543,25 +504,13 @@ fn a_dry_run_writes_nothing_and_shows_the_sql() {
     );
 
     db.migrator(&dir)
-        .up(
-            &UpOptions {
-                steps: Some(1),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
         .unwrap();
     let before = db.snapshot();
     let ledger = db.ledger();
     let r = db
         .migrator(&dir)
-        .up(
-            &UpOptions {
-                dry_run: true,
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().dry_run(true), &mut no_progress)
         .unwrap();
     assert_eq!(r.migrations.len(), 2);
     assert_eq!((db.snapshot(), db.ledger()), (before, ledger));
@@ -573,10 +522,7 @@ fn single_transaction_records_all_or_nothing() {
     let dir = Dir::new();
     three(&dir);
     dir.migration("004", "bad", "SELECT 1/0;\n", "SELECT 1;\n");
-    let opts = UpOptions {
-        single_transaction: true,
-        ..Default::default()
-    };
+    let opts = UpOptions::default().single_transaction(true);
     let failed = db.migrator(&dir).up(&opts, &mut no_progress).unwrap_err();
     assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
     assert!(
@@ -621,10 +567,7 @@ fn create_database_creates_a_missing_database() {
     let mut m = apply_support::migrator_for(apply_support::environment(&name), &dir.path);
     let r = m
         .up(
-            &UpOptions {
-                create_database: true,
-                ..Default::default()
-            },
+            &UpOptions::default().create_database(true),
             &mut no_progress,
         )
         .unwrap();
@@ -632,10 +575,7 @@ fn create_database_creates_a_missing_database() {
     // Existing database: nothing to create.
     let mut m = apply_support::migrator_for(apply_support::environment(&name), &dir.path);
     m.up(
-        &UpOptions {
-            create_database: true,
-            ..Default::default()
-        },
+        &UpOptions::default().create_database(true),
         &mut no_progress,
     )
     .unwrap();
@@ -647,7 +587,7 @@ fn the_lock_timeout_names_the_holder() {
     let dir = Dir::new();
     three(&dir);
     let mut holder = db.client_as("other-deploy");
-    let key = confiture::db::lock::lock_id(&db.name);
+    let key = confiture::db::lock_id(&db.name);
     holder
         .batch_execute(&format!("SELECT pg_advisory_lock(1751936052, {key})"))
         .unwrap();
@@ -657,10 +597,7 @@ fn the_lock_timeout_names_the_holder() {
     let failed = db
         .migrator(&dir)
         .up(
-            &UpOptions {
-                lock_wait: Duration::from_secs(2),
-                ..Default::default()
-            },
+            &UpOptions::default().lock_wait(Duration::from_secs(2)),
             &mut recorder(&mut events),
         )
         .unwrap_err();

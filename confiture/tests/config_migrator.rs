@@ -68,9 +68,7 @@ fn new_keeps_what_it_is_given() {
     let migrator = Migrator::new(
         env.clone(),
         "some/dir",
-        CheckOptions {
-            first_version: Some(3),
-        },
+        CheckOptions::default().first_version(Some(3)),
     );
     assert_eq!(migrator.environment(), &env);
     assert_eq!(migrator.migrations_dir(), PathBuf::from("some/dir"));

@@ -30,7 +30,7 @@ fn options(case_dir: &Path) -> CheckOptions {
             .unwrap_or_else(|| panic!("{}: first_version", path.display()));
         u64::try_from(v).unwrap()
     });
-    CheckOptions { first_version }
+    CheckOptions::default().first_version(first_version)
 }
 
 fn mode(mode: TransactionMode) -> &'static str {

@@ -258,7 +258,7 @@ fn generated_directories_never_panic_the_checker() {
         let checked = check(
             Path::new("db/migrations"),
             entries,
-            &CheckOptions { first_version },
+            &CheckOptions::default().first_version(first_version),
         );
         let mut previous: Option<u64> = None;
         for m in &checked.set.migrations {

@@ -90,6 +90,7 @@ fn at_most_jobs_targets_run_at_once_in_list_order() {
                     counts
                 }
                 Event::Finished { counts, .. } => counts,
+                other => panic!("an event this test does not know: {other:?}"),
             };
             let mut most = most.lock().unwrap();
             *most = (*most).max(counts.running);
@@ -165,10 +166,7 @@ fn what_up_refuses_before_connecting_refuses_the_whole_fleet() {
     let dir = Dir::new();
     two_migrations(&dir);
     let fleet = Fleet::new(vec![unreachable], &dir.path, CheckOptions::default());
-    let steps0 = UpOptions {
-        steps: Some(0),
-        ..UpOptions::default()
-    };
+    let steps0 = UpOptions::default().steps(Some(0));
     let refused = fleet
         .up(&steps0, &|_| panic!("no target starts"))
         .unwrap_err();

@@ -15,7 +15,7 @@ fn migrator(db: &TestDb, dir: &Dir, first_version: Option<u64>) -> Migrator {
     Migrator::new(
         environment(&db.name),
         dir.path.clone(),
-        CheckOptions { first_version },
+        CheckOptions::default().first_version(first_version),
     )
 }
 
@@ -108,11 +108,7 @@ fn a_squashed_history_is_squashed_in_status_and_up_to_date_for_up() {
     // have no down file.
     let failed = migrator(&db, &dir, Some(3))
         .down(
-            &DownOptions {
-                target: Some(0),
-                yes: true,
-                ..Default::default()
-            },
+            &DownOptions::default().target(Some(0)).yes(true),
             &mut no_progress,
         )
         .unwrap_err();
@@ -173,13 +169,7 @@ fn down_after_renaming_versions_deletes_the_row_it_matched() {
 
     let r = db
         .migrator(&dir)
-        .down(
-            &DownOptions {
-                steps: Some(2),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .down(&DownOptions::default().steps(Some(2)), &mut no_progress)
         .expect("down");
     assert_eq!(r.rolled_back, ["003", "002"]);
     assert!(!db.table_exists("b") && !db.table_exists("c_idx"));
@@ -211,11 +201,7 @@ fn down_after_renaming_versions_deletes_the_row_it_matched() {
     // Everything, the renamed row included.
     db.migrator(&dir)
         .down(
-            &DownOptions {
-                target: Some(0),
-                yes: true,
-                ..Default::default()
-            },
+            &DownOptions::default().target(Some(0)).yes(true),
             &mut no_progress,
         )
         .expect("down everything");

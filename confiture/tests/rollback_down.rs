@@ -40,13 +40,7 @@ fn rolls_back_the_newest_by_default_then_by_steps_and_target() {
 
     let r = db
         .migrator(&dir)
-        .down(
-            &DownOptions {
-                steps: Some(2),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .down(&DownOptions::default().steps(Some(2)), &mut no_progress)
         .unwrap();
     assert_eq!(r.rolled_back, ["003", "002"]);
     assert_eq!(db.ledger(), ["001:t1"]);
@@ -54,13 +48,7 @@ fn rolls_back_the_newest_by_default_then_by_steps_and_target() {
     applied(&db, &dir);
     let r = db
         .migrator(&dir)
-        .down(
-            &DownOptions {
-                target: Some(2),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .down(&DownOptions::default().target(Some(2)), &mut no_progress)
         .unwrap();
     assert_eq!(r.rolled_back, ["004", "003"]);
     assert_eq!(db.ledger(), ["001:t1", "002:t2"]);
@@ -78,13 +66,7 @@ fn rolling_back_everything_needs_yes() {
     applied(&db, &dir);
     let err = db
         .migrator(&dir)
-        .down(
-            &DownOptions {
-                target: Some(0),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .down(&DownOptions::default().target(Some(0)), &mut no_progress)
         .unwrap_err()
         .error;
     assert_eq!((err.kind, err.exit_code()), (ErrorKind::Usage, 64));
@@ -93,13 +75,7 @@ fn rolling_back_everything_needs_yes() {
 
     let err = db
         .migrator(&dir)
-        .down(
-            &DownOptions {
-                steps: Some(0),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .down(&DownOptions::default().steps(Some(0)), &mut no_progress)
         .unwrap_err()
         .error;
     assert_eq!(err.kind, ErrorKind::Usage);
@@ -107,11 +83,7 @@ fn rolling_back_everything_needs_yes() {
     let r = db
         .migrator(&dir)
         .down(
-            &DownOptions {
-                target: Some(0),
-                yes: true,
-                ..Default::default()
-            },
+            &DownOptions::default().target(Some(0)).yes(true),
             &mut no_progress,
         )
         .unwrap();
@@ -128,13 +100,7 @@ fn an_irreversible_migration_is_refused_before_anything_is_rolled_back() {
     applied(&db, &dir);
     let failed = db
         .migrator(&dir)
-        .down(
-            &DownOptions {
-                steps: Some(2),
-                ..Default::default()
-            },
-            &mut no_progress,
-        )
+        .down(&DownOptions::default().steps(Some(2)), &mut no_progress)
         .unwrap_err();
     assert_eq!(
         (failed.error.kind, failed.error.exit_code()),
@@ -223,11 +189,7 @@ fn a_dry_run_and_a_fresh_database_change_nothing() {
     let r = db
         .migrator(&dir)
         .down(
-            &DownOptions {
-                steps: Some(2),
-                dry_run: true,
-                ..Default::default()
-            },
+            &DownOptions::default().steps(Some(2)).dry_run(true),
             &mut no_progress,
         )
         .unwrap();

@@ -179,10 +179,7 @@ fn migrator(db: &TestDb, dir: &Path) -> Migrator {
 }
 
 fn up_one(db: &TestDb, dir: &Path) -> Vec<String> {
-    let up = UpOptions {
-        steps: Some(1),
-        ..UpOptions::default()
-    };
+    let up = UpOptions::default().steps(Some(1));
     migrator(db, dir)
         .up(&up, &mut no_progress)
         .unwrap_or_else(|e| panic!("up in {}: {e:?}", dir.display()))

@@ -110,10 +110,7 @@ fn verify_catches_every_wrong_down_of_the_corpus_and_passes_the_right_ones() {
     let mut problems = Vec::new();
     for case in &cases {
         let (dir, from) = case_dir(case);
-        let options = VerifyOptions {
-            from,
-            ..VerifyOptions::default()
-        };
+        let options = VerifyOptions::default().from(from);
         let report = match verify(&db, dir.path(), &options) {
             Ok(report) => report,
             Err(f) => {
@@ -295,10 +292,7 @@ fn from_applies_the_earlier_migrations_unchecked() {
     dir.write("001_t.down.sql", "DROP INDEX t_a;\n");
     dir.write("002_u.up.sql", "ALTER TABLE t ADD COLUMN b int;\n");
     dir.write("002_u.down.sql", "ALTER TABLE t DROP COLUMN b;\n");
-    let options = VerifyOptions {
-        from: Some(2),
-        ..VerifyOptions::default()
-    };
+    let options = VerifyOptions::default().from(Some(2));
     let report = verify(&db, dir.path(), &options).unwrap();
     let results: Vec<CheckResult> = report.migrations.iter().map(|m| m.result).collect();
     assert_eq!(results, [CheckResult::Prepared, CheckResult::Reversible]);
@@ -308,10 +302,7 @@ fn from_applies_the_earlier_migrations_unchecked() {
     assert_eq!(report.migrations[0].result, CheckResult::DownDoesNotRestore);
 
     // A --from above every migration is a usage error, before any database is created.
-    let options = VerifyOptions {
-        from: Some(3),
-        ..VerifyOptions::default()
-    };
+    let options = VerifyOptions::default().from(Some(3));
     let failed = migrator(&db, dir.path())
         .verify(&options, &mut |p| panic!("nothing should happen: {p:?}"))
         .unwrap_err();
@@ -481,10 +472,7 @@ fn drift_compares_a_schema_directory_with_every_migration() {
     );
     dir.write("schema/README.md", "not SQL: left out\n");
     let migrations = dir.path().join("m");
-    let options = DriftOptions {
-        schema_dir: Some(dir.path().join("schema")),
-        ..DriftOptions::default()
-    };
+    let options = DriftOptions::default().schema_dir(Some(dir.path().join("schema")));
     // Nothing applied yet: no drift, and the directory matches all the migrations.
     let report = drift(&db, &migrations, &options);
     assert!(report.passed, "{report:#?}");

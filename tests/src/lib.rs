@@ -11,6 +11,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod cluster;
 
+/// The README's Rust blocks, compiled (and, where they do not connect, run) as doctests of this
+/// crate, which depends on `confiture` (with `db` and `tokio`), `confiture-build` and `tokio` as
+/// the snippets do: a README example cannot drift from the API. (The embedding service's
+/// `main.rs` needs a build script's `OUT_DIR`; it is `db/src/main.rs`, built by `db/tests`.)
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeSnippets;
+
 /// Where the test server is. Overridable for running the suite against another server.
 pub fn pg_host() -> String {
     std::env::var("CONFITURE_TEST_PGHOST").unwrap_or_else(|_| "127.0.0.1".to_string())

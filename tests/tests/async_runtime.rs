@@ -82,13 +82,7 @@ fn async_commands_inside_tokio_main() {
     async fn service(db: &TestDb, project: &Project) {
         let mut migrator = migrator(db, project);
         let report = migrator
-            .up_async(
-                UpOptions {
-                    steps: Some(4),
-                    ..UpOptions::default()
-                },
-                no_progress,
-            )
+            .up_async(UpOptions::default().steps(Some(4)), no_progress)
             .await
             .unwrap();
         assert_eq!(report.applied, ["001", "002", "003", "004"]);
@@ -136,11 +130,7 @@ async fn async_commands_on_a_current_thread_runtime() {
     assert!(status.is_up_to_date(), "{status:?}");
     let down = migrator
         .down_async(
-            DownOptions {
-                target: Some(0),
-                yes: true,
-                ..DownOptions::default()
-            },
+            DownOptions::default().target(Some(0)).yes(true),
             no_progress,
         )
         .await

@@ -323,22 +323,10 @@ fn embedded_and_directory_runs_write_the_same_ledger_and_each_reads_the_other() 
 
     let mut binary = Migrator::from_embedded(env(&by_binary), embedded);
     let plan = binary
-        .up(
-            &UpOptions {
-                dry_run: true,
-                ..UpOptions::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().dry_run(true), &mut no_progress)
         .unwrap();
     let dir_plan = directory_migrator(&by_files, &project)
-        .up(
-            &UpOptions {
-                dry_run: true,
-                ..UpOptions::default()
-            },
-            &mut no_progress,
-        )
+        .up(&UpOptions::default().dry_run(true), &mut no_progress)
         .unwrap();
     assert_eq!(
         plan.migrations.len(),
@@ -479,11 +467,7 @@ fn down_runs_from_the_embedded_set_with_no_files_on_disk() {
     assert!(db.has_relation("tb_comment"));
     let down = binary
         .down(
-            &DownOptions {
-                target: Some(0),
-                yes: true,
-                ..DownOptions::default()
-            },
+            &DownOptions::default().target(Some(0)).yes(true),
             &mut no_progress,
         )
         .unwrap();

@@ -350,7 +350,7 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
     let before = db.catalog_snapshot();
     // Another session holds the migration lock: the refusal must not wait for it.
     let mut holder = db.connect();
-    let key = confiture::db::lock::lock_id(&db.name);
+    let key = confiture::db::lock_id(&db.name);
     holder
         .batch_execute(&format!("SELECT pg_advisory_lock(1751936052, {key})"))
         .expect("hold the lock");

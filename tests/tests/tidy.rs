@@ -56,6 +56,30 @@ fn ci_runs_the_readme_test_command() {
     );
 }
 
+/// The API docs build with warnings denied (a broken intra-doc link, an undocumented public
+/// item under `#![deny(missing_docs)]`) in both CI entry points.
+#[test]
+fn ci_builds_the_docs_with_warnings_denied() {
+    let ci = read(".ci/run");
+    assert!(
+        ci.lines()
+            .any(|l| l.trim() == "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps"),
+        ".ci/run must build the docs with warnings denied"
+    );
+    let xtask = read("xtask/src/main.rs");
+    assert!(
+        xtask.contains("cmd!(sh, \"cargo doc --workspace --no-deps\")")
+            && xtask.contains(".env(\"RUSTDOCFLAGS\", \"-D warnings\")"),
+        "cargo xtask ci must build the docs with warnings denied"
+    );
+    for krate in ["confiture/src/lib.rs", "confiture-build/src/lib.rs"] {
+        assert!(
+            read(krate).contains("#![deny(missing_docs)]"),
+            "{krate} must deny missing docs"
+        );
+    }
+}
+
 #[test]
 fn readme_documents_every_exit_code() {
     let readme = read("README.md");

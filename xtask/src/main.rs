@@ -1,5 +1,6 @@
 //! Our own automation, run as `cargo xtask <task>`:
-//! - `ci`: what CI runs — formatting, clippy with warnings denied, the whole test suite;
+//! - `ci`: what CI runs — formatting, clippy with warnings denied, the API docs with warnings
+//!   denied, the whole test suite;
 //! - `bench`: the benchmarks (release builds; figures are reported, never asserted in tests);
 //! - `peers`: installs the tools the benchmark compares with, versions pinned, into `target/`;
 //! - `fuzz`: the property/fuzz tests with many more iterations than the bounded CI run;
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz(&args[1..]),
         "release" => return release(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench|peers|fuzz|release>\n  ci     formatting, clippy -D warnings, cargo test --workspace\n  bench  cargo-confiture against the floor, psql and peers (`cargo xtask bench --help`)\n  peers  install the peers, versions pinned, into target/peers\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)\n  release --env NAME [--dry-run] [--allow-drift] [--scratch-url URL]  lint, verify, status, drift, apply, final status");
+            eprintln!("usage: cargo xtask <ci|bench|peers|fuzz|release>\n  ci     formatting, clippy -D warnings, cargo doc -D warnings, cargo test --workspace\n  bench  cargo-confiture against the floor, psql and peers (`cargo xtask bench --help`)\n  peers  install the peers, versions pinned, into target/peers\n  fuzz [ITERATIONS]  long property/fuzz runs (default 200000)\n  release --env NAME [--dry-run] [--allow-drift] [--scratch-url URL]  lint, verify, status, drift, apply, final status");
             return ExitCode::from(if task == "help" { 0 } else { 64 });
         }
     };
@@ -63,6 +64,9 @@ fn ci() -> xshell::Result<()> {
     let sh = shell()?;
     cmd!(sh, "cargo fmt --all --check").run()?;
     cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
+    cmd!(sh, "cargo doc --workspace --no-deps")
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .run()?;
     cmd!(sh, "cargo test --workspace").run()?;
     Ok(())
 }

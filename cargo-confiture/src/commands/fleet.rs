@@ -107,6 +107,8 @@ fn live(out: &Output, event: &Event) {
                 out.progress_inline(&line(counts));
             }
         }
+        // Event is `#[non_exhaustive]`: an event this CLI does not know yet shows nothing.
+        _ => {}
     }
 }
 

@@ -25,17 +25,16 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
         }
         Migrate::Status(_) => status(cli, cx, out),
         Migrate::Up(args) => {
-            let options = UpOptions {
-                steps: args.steps,
-                target: args.target.as_ref().map(Version::number),
-                dry_run: args.dry_run,
-                single_transaction: args.single_transaction,
-                allow_out_of_order: args.allow_out_of_order,
-                lock_wait: args.lock.lock_wait.duration(),
-                lock_timeout_statement: args.timeouts.lock_timeout_statement.map(Duration::from),
-                statement_timeout: args.timeouts.statement_timeout.map(Duration::from),
-                create_database: args.create_database,
-            };
+            let options = UpOptions::default()
+                .steps(args.steps)
+                .target(args.target.as_ref().map(Version::number))
+                .dry_run(args.dry_run)
+                .single_transaction(args.single_transaction)
+                .allow_out_of_order(args.allow_out_of_order)
+                .lock_wait(args.lock.lock_wait.duration())
+                .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
+                .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
+                .create_database(args.create_database);
             if args.fleet.is_fleet() {
                 return super::fleet::up(cli, cx, &args.fleet, &options, out);
             }
@@ -54,16 +53,15 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             })
         }
         Migrate::Down(args) => {
-            let options = DownOptions {
-                steps: args.steps,
-                target: args.target.as_ref().map(Version::number),
-                yes: args.yes,
-                dry_run: args.dry_run,
-                allow_modified: args.allow_modified,
-                lock_wait: args.lock.lock_wait.duration(),
-                lock_timeout_statement: args.timeouts.lock_timeout_statement.map(Duration::from),
-                statement_timeout: args.timeouts.statement_timeout.map(Duration::from),
-            };
+            let options = DownOptions::default()
+                .steps(args.steps)
+                .target(args.target.as_ref().map(Version::number))
+                .yes(args.yes)
+                .dry_run(args.dry_run)
+                .allow_modified(args.allow_modified)
+                .lock_wait(args.lock.lock_wait.duration())
+                .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
+                .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.down(&options, &mut |p| view.on(out, p));
@@ -80,11 +78,9 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             })
         }
         Migrate::Baseline(args) => {
-            let options = BaselineOptions {
-                through: args.through.number(),
-                dry_run: args.dry_run,
-                lock_wait: args.lock.lock_wait.duration(),
-            };
+            let options = BaselineOptions::through(args.through.number())
+                .dry_run(args.dry_run)
+                .lock_wait(args.lock.lock_wait.duration());
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
@@ -107,11 +103,10 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             })
         }
         Migrate::Reinit(args) => {
-            let options = ReinitOptions {
-                through: args.through.as_ref().map(Version::number),
-                dry_run: args.dry_run,
-                lock_wait: args.lock.lock_wait.duration(),
-            };
+            let options = ReinitOptions::default()
+                .through(args.through.as_ref().map(Version::number))
+                .dry_run(args.dry_run)
+                .lock_wait(args.lock.lock_wait.duration());
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
@@ -322,24 +317,23 @@ impl ProgressView {
                 self.total = count;
                 self.done = 0;
             }
+            // On a terminal only; elsewhere nothing (the `_` arm).
             Progress::Started {
                 version,
                 name,
                 direction,
                 ..
-            } => {
-                if out.stderr_is_terminal {
-                    let bar = if self.total > 1 {
-                        format!("{} ", self.bar())
-                    } else {
-                        String::new()
-                    };
-                    out.progress_inline(&format!(
-                        "{bar}{} {} ...",
-                        direction_verb(direction),
-                        shown_id(&version, &name)
-                    ));
-                }
+            } if out.stderr_is_terminal => {
+                let bar = if self.total > 1 {
+                    format!("{} ", self.bar())
+                } else {
+                    String::new()
+                };
+                out.progress_inline(&format!(
+                    "{bar}{} {} ...",
+                    direction_verb(direction),
+                    shown_id(&version, &name)
+                ));
             }
             Progress::Retrying {
                 version,
@@ -372,6 +366,9 @@ impl ProgressView {
                     out.progress_inline(&self.bar());
                 }
             }
+            // `Started` off a terminal; and Progress is `#[non_exhaustive]`: an event this CLI
+            // does not know yet shows nothing.
+            _ => {}
         }
     }
 }

@@ -17,10 +17,9 @@ use crate::output::{Output, Style};
 use crate::render::plural;
 
 pub fn verify(mut migrator: Migrator, args: &VerifyArgs, out: &Output) -> Result<u8> {
-    let options = VerifyOptions {
-        from: args.from.as_deref().map(from_version).transpose()?,
-        scratch: scratch(&args.scratch),
-    };
+    let options = VerifyOptions::default()
+        .from(args.from.as_deref().map(from_version).transpose()?)
+        .scratch(scratch(&args.scratch));
     drop_scratch_databases_on_interrupt(out.json_mode());
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
@@ -29,10 +28,9 @@ pub fn verify(mut migrator: Migrator, args: &VerifyArgs, out: &Output) -> Result
 }
 
 pub fn drift(mut migrator: Migrator, args: &DriftArgs, out: &Output) -> Result<u8> {
-    let options = DriftOptions {
-        scratch: scratch(&args.scratch),
-        schema_dir: args.schema_dir.clone(),
-    };
+    let options = DriftOptions::default()
+        .scratch(scratch(&args.scratch))
+        .schema_dir(args.schema_dir.clone());
     drop_scratch_databases_on_interrupt(out.json_mode());
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
@@ -172,6 +170,9 @@ fn progress(out: &Output, on: &str, event: ScratchProgress) {
             ));
         }
         ScratchProgress::Step(step) => out.progress(&format!("{step} ...")),
+        // ScratchProgress is `#[non_exhaustive]`: an event this CLI does not know yet shows
+        // nothing.
+        _ => {}
     }
 }
 

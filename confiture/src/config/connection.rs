@@ -12,22 +12,30 @@ use crate::error::{Error, Result};
 pub const DEFAULT_APPLICATION_NAME: &str = "cargo-confiture";
 /// Host used when a URL or environment file names none (TCP, as confiture (Python) does).
 pub const DEFAULT_HOST: &str = "localhost";
+/// Port used when none is named.
 pub const DEFAULT_PORT: u16 = 5432;
 /// User used when none is named (the database defaults to the user, as in libpq).
 pub const DEFAULT_USER: &str = "postgres";
 
 /// libpq's `sslmode` values that we honour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SslMode {
+    /// No TLS.
     Disable,
     #[default]
+    /// TLS when the server offers it, else plain (libpq's default).
     Prefer,
+    /// TLS, without checking the server's certificate.
     Require,
+    /// TLS, with the server's certificate signed by a trusted CA.
     VerifyCa,
+    /// TLS, with a trusted certificate whose name matches the host.
     VerifyFull,
 }
 
 impl SslMode {
+    /// The mode a libpq `sslmode` value names; `None` for an unknown one.
     pub fn parse(text: &str) -> Option<SslMode> {
         match text {
             "disable" => Some(SslMode::Disable),
@@ -39,6 +47,7 @@ impl SslMode {
         }
     }
 
+    /// The libpq spelling (`verify-full`).
     pub fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
@@ -76,6 +85,7 @@ pub enum TargetSessionAttrs {
 }
 
 impl TargetSessionAttrs {
+    /// Every value, in libpq's order.
     pub const ALL: [TargetSessionAttrs; 6] = [
         TargetSessionAttrs::Any,
         TargetSessionAttrs::ReadWrite,
@@ -85,10 +95,12 @@ impl TargetSessionAttrs {
         TargetSessionAttrs::PreferStandby,
     ];
 
+    /// The value libpq spells `text` (`read-write`, ...), if it is one.
     pub fn parse(text: &str) -> Option<TargetSessionAttrs> {
         Self::ALL.into_iter().find(|a| a.as_str() == text)
     }
 
+    /// How libpq spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             TargetSessionAttrs::Any => "any",
@@ -113,16 +125,22 @@ pub struct ConnectionSpec {
     /// A host name, an IP address (IPv6 without brackets), or a Unix socket directory
     /// (starts with `/`).
     pub host: String,
+    /// TCP port.
     pub port: u16,
     /// The other hosts of a multi-host URL or conninfo (`postgresql://h1,h2:5433/db`,
     /// `host=h1,h2 port=5432,5433`), tried in order after `host:port`.
     pub more_hosts: Vec<(String, u16)>,
     /// Which host's session to keep (libpq's `target_session_attrs`).
     pub target_session_attrs: TargetSessionAttrs,
+    /// The role to connect as.
     pub user: String,
+    /// The password, if any (never displayed).
     pub password: Option<String>,
+    /// The database.
     pub dbname: String,
+    /// Whether and how to use TLS.
     pub sslmode: SslMode,
+    /// CA certificates (PEM) to trust instead of the system's.
     pub sslrootcert: Option<PathBuf>,
     /// The client certificate (PEM, with any intermediates after it) sent when the server asks
     /// for one; always set together with [`sslkey`](Self::sslkey).

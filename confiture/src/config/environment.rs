@@ -12,6 +12,7 @@ use crate::ledger::TrackingTable;
 /// The `migration:` block of an environment file, with defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationSettings {
+    /// The ledger table (`migration.tracking_table`; default `tb_confiture`).
     pub tracking_table: TrackingTable,
     /// `SET LOCAL lock_timeout` for migration SQL; default 5 s; zero disables.
     pub lock_timeout: Duration,
@@ -37,6 +38,7 @@ impl Default for MigrationSettings {
 
 /// How the database was chosen (the precedence rules, in order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Origin {
     /// [`Selection::Url`] (the CLI's `--database-url`)
     Url,
@@ -61,8 +63,11 @@ pub struct Environment {
     pub name: String,
     /// The environment file read, if any.
     pub file: Option<PathBuf>,
+    /// Where the connection settings came from.
     pub origin: Origin,
+    /// Which database, as whom, over what.
     pub connection: ConnectionSpec,
+    /// The `migration:` block.
     pub migration: MigrationSettings,
     /// Default `cargo-confiture`.
     pub application_name: String,
@@ -70,9 +75,13 @@ pub struct Environment {
 
 /// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Selection {
+    /// `--database-url URL`.
     Url(String),
+    /// `--env NAME`: `db/environments/NAME.yaml`.
     Env(String),
+    /// `-c FILE`: an environment file by path.
     File(PathBuf),
     /// Neither flag: fall through `CONFITURE_DATABASE_URL`, the default env file, `DATABASE_URL`.
     Auto,

@@ -52,6 +52,7 @@ impl Timeout {
         Timeout::new(Duration::from_millis(millis))
     }
 
+    /// The timeout as a `Duration`.
     pub fn duration(self) -> Duration {
         self.0
     }

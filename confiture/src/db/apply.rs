@@ -34,7 +34,9 @@ use crate::ledger::{self, RowKind, TrackingTable};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    /// Applying.
     Up,
+    /// Rolling back.
     Down,
 }
 
@@ -236,6 +238,7 @@ impl<'a> Script<'a> {
 
     /// Maps the server's error position back to a file, line and column. `None` when the
     /// error is in our own SQL or the server gave no position.
+    #[cfg(test)]
     pub fn locate(&self, position: &ErrorPosition) -> Option<Location> {
         self.locate_in(position, None)
     }
@@ -525,6 +528,7 @@ const STEP_OVERHEAD: usize = 600;
 /// The one message that runs a transactional step with its ledger row. Several of these are
 /// concatenated into one message by [`run_steps`]: after an error the server skips the rest,
 /// and the transactions before it stay committed.
+#[cfg(test)]
 pub fn transactional_script<'a>(settings: &ApplySettings, step: &Step<'a>) -> Script<'a> {
     batch(settings, std::slice::from_ref(step)).script
 }
@@ -1027,33 +1031,6 @@ pub fn run_in_one_transaction(
             }
         };
     }
-}
-
-/// Runs one migration (up or down) with its ledger row, retrying a transactional one that hit
-/// `lock_timeout`. Never leaves the session inside a transaction.
-pub fn run_step(
-    client: &mut Client,
-    settings: &ApplySettings,
-    step: &Step<'_>,
-    on_retry: &mut OnRetry<'_>,
-) -> Result<StepOutcome, StepFailure> {
-    let mut outcome = StepOutcome {
-        duration: None,
-        attempts: 1,
-    };
-    run_steps(
-        client,
-        settings,
-        std::slice::from_ref(step),
-        BatchLimits::default(),
-        &mut |event| match event {
-            StepEvent::Retrying { attempt, delay, .. } => on_retry(attempt, delay),
-            StepEvent::Finished(_, done) => outcome = done,
-            StepEvent::Started(_) => {}
-        },
-    )
-    .map_err(|(_, failure)| failure)?;
-    Ok(outcome)
 }
 
 fn is_lock_contention(e: &postgres::Error) -> bool {

@@ -128,9 +128,11 @@ const WRITTEN_COLUMNS: [&str; 7] = [
 /// The ledger as [`read_qualified`] found it.
 #[derive(Debug, Clone)]
 pub struct Found {
+    /// The ledger's rows.
     pub ledger: Ledger,
     /// The table, schema-qualified as the server resolved it.
     pub table: TrackingTable,
+    /// What this session may do to it.
     pub access: Access,
 }
 
@@ -139,7 +141,9 @@ pub struct Found {
 /// instead of failing on the row after the migration's SQL (and being blamed on its file).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Access {
+    /// Whether the role may insert rows.
     pub insert: bool,
+    /// Whether the role may delete rows.
     pub delete: bool,
     /// `current_user`.
     pub role: String,
@@ -149,6 +153,7 @@ pub struct Access {
 
 /// What a command writes to the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Write {
     /// `up`: a row per migration.
     Insert,

@@ -33,9 +33,13 @@ pub fn lock_id(database: &str) -> i32 {
 /// server hides from roles without `pg_read_all_stats` are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LockHolder {
+    /// Its backend's process id.
     pub pid: i32,
+    /// Its `application_name`.
     pub application_name: Option<String>,
+    /// The role it connected as.
     pub user: Option<String>,
+    /// The address it connected from (none over a Unix socket).
     pub client_addr: Option<String>,
     /// When the holder connected (UTC, RFC 3339).
     pub backend_start: Option<String>,
@@ -74,7 +78,9 @@ impl fmt::Display for LockHolder {
 #[derive(Debug)]
 #[must_use = "the lock is held until released or the connection closes"]
 pub struct MigrationLock {
+    /// The database the lock is for.
     pub database: String,
+    /// The lock's key within confiture's advisory-lock namespace.
     pub key: i32,
     /// How long acquiring took.
     pub waited: Duration,
@@ -87,6 +93,7 @@ fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
     })
 }
 
+#[cfg(test)]
 fn current_database(client: &mut Client) -> Result<String> {
     let messages = client
         .simple_query("SELECT current_database()")
@@ -165,7 +172,9 @@ fn first_holder(messages: &[SimpleQueryMessage]) -> Option<LockHolder> {
 
 /// Takes the migration lock, polling with backoff and jitter for at most `timeout`.
 /// `waiting` is called once, with the holder, when the first attempt finds the lock taken.
-/// On expiry the error (exit 6) names the holder.
+/// On expiry the error (exit 6) names the holder. The engine uses [`acquire_for`]; this is
+/// for the lock's own tests.
+#[cfg(test)]
 pub fn acquire(
     client: &mut Client,
     timeout: Duration,

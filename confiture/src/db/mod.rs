@@ -1,17 +1,23 @@
 //! The only module that talks to PostgreSQL: connecting (with TLS), reading and writing the
 //! ledger, the advisory lock, running migration SQL, and reading schema snapshots.
 
-pub mod apply;
+pub(crate) mod apply;
 pub(crate) mod backoff;
 pub mod connect;
-pub mod ledger;
-pub mod lock;
+pub(crate) mod ledger;
+pub(crate) mod lock;
 pub mod scratch;
 pub mod snapshot;
 mod tls;
 pub mod writable;
 
+#[cfg(test)]
+mod engine_tests;
+
 pub use connect::connect;
+/// The migration lock's key, for a monitor or a test that holds or looks for it: the advisory
+/// lock `(LOCK_NAMESPACE, lock_id(database))`, confiture's (Python) own key.
+pub use lock::{lock_id, LOCK_NAMESPACE};
 
 use postgres::error::Severity;
 
@@ -55,7 +61,7 @@ pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
 const MAINTENANCE_DATABASES: [&str; 2] = ["postgres", "template1"];
 
 /// Creates the environment's database, connecting to a maintenance database
-/// ([`MAINTENANCE_DATABASES`]) with the same credentials. Call it only once
+/// (`postgres`, then `template1`) with the same credentials. Call it only once
 /// [`connect_if_exists`](connect::connect_if_exists) said the database does not exist: an
 /// existing database never needs the maintenance database. Returns whether this call created
 /// it: `false` when a concurrent runner did first (its `duplicate_database` is not an error).

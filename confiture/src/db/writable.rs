@@ -23,6 +23,7 @@ pub struct Target {
 }
 
 impl Target {
+    /// The target `env` names.
     pub fn of(env: &Environment) -> Target {
         Target {
             connection: env.connection.to_string(),

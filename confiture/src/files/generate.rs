@@ -12,13 +12,19 @@ use crate::error::{Error, Result};
 /// The pair of files `migrate generate` creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMigration {
+    /// The new version as an integer.
     pub version: u64,
     /// `"003"`: the highest version + 1, keeping its width (3 digits at least).
     pub version_text: String,
+    /// The name given, as in the file names.
     pub name: String,
+    /// Path of the `.up.sql` file.
     pub up_path: PathBuf,
+    /// Path of the `.down.sql` file.
     pub down_path: PathBuf,
+    /// Text of the `.up.sql` file.
     pub up_text: String,
+    /// Text of the `.down.sql` file.
     pub down_text: String,
 }
 

@@ -43,6 +43,7 @@ pub const MAX_KEYWORDS: usize = 6;
 
 /// What a token is. Trivia (whitespace, comments) is kept so that tokens tile the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenKind {
     /// Spaces, tabs, newlines, form feeds; also a byte-order mark at the very start.
     Whitespace,
@@ -63,10 +64,15 @@ pub enum TokenKind {
     Number,
     /// A positional parameter: `$1`.
     Param,
+    /// `;`
     Semicolon,
+    /// `(`
     OpenParen,
+    /// `)`
     CloseParen,
+    /// `,`
     Comma,
+    /// `.`
     Dot,
     /// A psql meta-command: a backslash outside quotes and comments, up to the end of the line.
     MetaCommand,
@@ -77,9 +83,11 @@ pub enum TokenKind {
 /// One token: a slice of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token<'a> {
+    /// What kind of token.
     pub kind: TokenKind,
     /// Byte offset of the token in the input.
     pub start: usize,
+    /// The token's text: `input[start..end()]`.
     pub text: &'a str,
     /// `false` for a string, quoted identifier, dollar quote or block comment that runs to the
     /// end of the input without its closing delimiter.
@@ -87,6 +95,7 @@ pub struct Token<'a> {
 }
 
 impl<'a> Token<'a> {
+    /// Byte offset just past the token.
     pub fn end(&self) -> usize {
         self.start + self.text.len()
     }
@@ -115,6 +124,7 @@ pub enum StandardConformingStrings {
     /// PostgreSQL's default since 9.1.
     #[default]
     On,
+    /// A backslash in `'...'` escapes (before 9.1, or set by the session).
     Off,
 }
 
@@ -475,6 +485,7 @@ impl<'a> Keyword<'a> {
         self.0
     }
 
+    /// Whether it is `keyword`, ASCII case-insensitively.
     pub fn is(&self, keyword: &str) -> bool {
         self.0.eq_ignore_ascii_case(keyword)
     }
@@ -620,6 +631,7 @@ impl<'a> Statement<'a> {
 
 /// Which way the data of a `COPY` through the client flows; see [`Statement::copy_stream`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CopyStream {
     /// `COPY ... FROM STDIN`: the server waits for rows from the client.
     FromClient,
@@ -745,6 +757,7 @@ fn adjacent_words(stmt: &Statement<'_>, first: &str, second: &str) -> bool {
 /// Something [`split`] could not make sense of, with where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// What is wrong.
     pub kind: ProblemKind,
     /// Byte range of the construct (for an unterminated one, to the end of the input).
     pub range: Range<usize>,
@@ -753,6 +766,8 @@ pub struct Problem {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What kind of [`Problem`].
+#[non_exhaustive]
 pub enum ProblemKind {
     /// Runs to the end of the input without its closing delimiter.
     Unterminated(Construct),
@@ -762,10 +777,15 @@ pub enum ProblemKind {
 
 /// The constructs that can be left open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Construct {
+    /// A `'...'` string literal (also `E''`, `B''`, `X''`, `U&''`).
     String,
+    /// A `"..."` identifier.
     QuotedIdentifier,
+    /// A `$$...$$` or `$tag$...$tag$` string.
     DollarQuote,
+    /// A `/* ... */` comment.
     BlockComment,
     /// A `(` never closed: every later `;` is swallowed into one statement.
     Parenthesis,
@@ -793,6 +813,7 @@ pub struct Split<'a> {
     /// In order, non-overlapping; the text between them is whitespace, comments, stray `;`,
     /// meta-commands and `COPY` data.
     pub statements: Vec<Statement<'a>>,
+    /// What could not be made sense of, in order.
     pub problems: Vec<Problem>,
     /// Offset of the first token that is neither whitespace nor a comment (the end of the
     /// file's leading comment block), or the input's length.

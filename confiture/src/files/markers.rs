@@ -19,7 +19,9 @@ pub const DIRECTIVES: &[&str] = &["no-transaction", "irreversible", "allow"];
 /// The markers found in a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Markers {
+    /// `-- confiture:no-transaction`: statement by statement, in autocommit.
     pub no_transaction: bool,
+    /// `-- confiture:irreversible` (on a down file): rolling back is refused.
     pub irreversible: bool,
     /// Rule names from `-- confiture:allow(<rule>)`, with the comment of each.
     pub allows: Vec<(String, Place)>,
@@ -35,32 +37,45 @@ pub struct Markers {
 /// (trailing whitespace left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
+    /// 1-based line of the comment.
     pub line: u32,
+    /// Its bytes in the text.
     pub range: Range<usize>,
 }
 
 /// A comment that looks like a marker but is not taken as one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarkerProblem {
+    /// Where the comment is.
     pub at: Place,
+    /// What is wrong with it.
     pub kind: MarkerProblemKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// What is wrong with a [`MarkerProblem`].
+#[non_exhaustive]
 pub enum MarkerProblemKind {
     /// `-- confiture:no_transaction`: not a directive; `suggestion` is the closest one.
     Unknown {
+        /// The directive as written.
         directive: String,
+        /// The closest known directive, if any.
         suggestion: Option<&'static str>,
     },
     /// `-- confiture:allow(` without a closing parenthesis, an empty list, or text glued to
     /// the directive.
     Malformed {
+        /// The comment as written.
         comment: String,
+        /// Why it is malformed.
         reason: &'static str,
     },
     /// A marker after the first statement: markers are only read from the leading block.
-    AfterFirstStatement { directive: String },
+    AfterFirstStatement {
+        /// The directive as written.
+        directive: String,
+    },
     /// `/* confiture:... */`: markers are only read from `--` comments.
     InBlockComment,
 }

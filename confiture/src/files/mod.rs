@@ -31,17 +31,24 @@ pub fn all_rules() -> impl Iterator<Item = &'static RuleDoc> {
 
 /// Settings from `[workspace.metadata.confiture]` that change what is valid.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CheckOptions {
     /// The first version of a squashed history; `None` means 1.
     pub first_version: Option<u64>,
 }
+
+setters!(CheckOptions {
+    first_version: Option<u64>,
+});
 
 /// Whether a migration runs in one transaction with its ledger row (the default) or, marked
 /// `-- confiture:no-transaction`, statement by statement in autocommit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransactionMode {
+    /// In one transaction with its ledger row (the default).
     Transaction,
+    /// Marked `-- confiture:no-transaction`: statement by statement, in autocommit.
     NoTransaction,
 }
 
@@ -54,6 +61,7 @@ pub struct SqlFile {
     pub text: String,
     /// Lowercase hex SHA-256 of the raw bytes, as confiture (Python) computes it.
     pub checksum: String,
+    /// Whether it runs in a transaction (markers of the up file).
     pub mode: TransactionMode,
     /// The down file carries `-- confiture:irreversible`: rolling back is refused (exit 8).
     pub irreversible: bool,
@@ -68,7 +76,9 @@ pub struct Migration {
     pub version_text: String,
     /// `add_bio_to_users`: the ledger's `name` column.
     pub name: String,
+    /// The `.up.sql` file.
     pub up: SqlFile,
+    /// The `.down.sql` file.
     pub down: SqlFile,
 }
 
@@ -85,7 +95,9 @@ impl Migration {
 /// a pair's files (an empty up file, SQL lints) are diagnostics too, but leave the pair here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationSet {
+    /// The directory the files were read from (for an embedded set, the one it was built from).
     pub dir: PathBuf,
+    /// The migrations, sorted by version.
     pub migrations: Vec<Migration>,
     /// Where the files came from: a directory read now, or a binary that embedded them.
     pub origin: Origin,
@@ -104,6 +116,7 @@ impl MigrationSet {
 
 /// Where a [`MigrationSet`] came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Origin {
     /// Read from the migrations directory (`dir`) by [`read_dir`].
     #[default]
@@ -111,17 +124,25 @@ pub enum Origin {
     /// Compiled into a binary by `confiture-build` (see [`crate::embedded`]): `dir` is the
     /// directory it was built from, relative to its workspace; `package` and `version` are the
     /// Cargo package that embedded it.
-    Embedded { package: String, version: String },
+    Embedded {
+        /// The Cargo package that embedded it.
+        package: String,
+        /// That package's version.
+        version: String,
+    },
 }
 
 /// What [`check`] found: the set and every problem, errors and warnings, in path order.
 #[derive(Debug, Clone, Default)]
 pub struct Checked {
+    /// The migrations that can run.
     pub set: MigrationSet,
+    /// Every problem found, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Checked {
+    /// Whether any diagnostic is an error (`up` and the build refuse the set).
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
@@ -129,17 +150,25 @@ impl Checked {
 
 /// One thing found in the migrations directory by [`read_dir`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Entry {
+    /// A file, with its raw bytes.
     File {
+        /// Its path (joined onto the directory read).
         path: PathBuf,
+        /// Its bytes, undecoded.
         bytes: Vec<u8>,
     },
+    /// A subdirectory (migrations are not read from subdirectories: reported).
     Dir {
+        /// Its path (joined onto the directory read).
         path: PathBuf,
     },
     /// Could not be read (permissions, symlink loop...): reported, never silently skipped.
     Unreadable {
+        /// Its path (joined onto the directory read).
         path: PathBuf,
+        /// Why it could not be read.
         error: String,
     },
 }

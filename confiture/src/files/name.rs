@@ -28,7 +28,9 @@ pub struct FileName<'a> {
     pub version: u64,
     /// The version exactly as written (`"003"`).
     pub version_text: &'a str,
+    /// The name between the version and the suffix (`add_bio_to_users`).
     pub name: &'a str,
+    /// `.up.sql` or `.down.sql`.
     pub kind: FileKind,
 }
 
@@ -48,6 +50,7 @@ pub struct BadName {
 /// A letter outside ASCII in a name, and how suggestions spell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NonAscii {
+    /// The letter as written.
     pub letter: char,
     /// `e` for `é`, `ss` for `ß`; `None` for letters without a Latin spelling (`数`).
     pub ascii: Option<&'static str>,

@@ -101,31 +101,43 @@ pub struct Fleet {
 /// the order things happened, with the counts at that moment. Keep the callback short: the
 /// other workers wait while it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A target was started.
     Started {
+        /// Its place in the target list, from 0.
         index: usize,
         /// `user@host:port/db`.
         target: String,
+        /// The fleet's counts once it started.
         counts: Counts,
     },
     /// A target finished (`failed`: its command returned an error).
     Finished {
+        /// Its place in the target list, from 0.
         index: usize,
+        /// `user@host:port/db`.
         target: String,
+        /// The target's own exit code.
         exit_code: u8,
+        /// Whether its command returned an error.
         failed: bool,
+        /// The fleet's counts once it finished.
         counts: Counts,
     },
 }
 
 /// Where a fleet stands, counted when an event is sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Counts {
+    /// Targets in the fleet.
     pub total: usize,
     /// Finished, failed or not.
     pub done: usize,
+    /// Finished with an error.
     pub failed: usize,
+    /// Running now.
     pub running: usize,
 }
 
@@ -144,19 +156,25 @@ pub enum TargetState {
 /// The command's own report for one target, as its single-database JSON shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum CommandReport {
+    /// `migrate up`'s report.
     Up(UpReport),
+    /// `migrate down`'s report.
     Down(DownReport),
+    /// `migrate status`'s report.
     Status(Box<StatusReport>),
 }
 
 /// One target in a [`FleetReport`] (one entry of the JSON's `targets`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct TargetReport {
     /// `user@host:port/db`, never with a password.
     pub target: String,
     /// Where it was listed (`tenants.txt:12`).
     pub source: String,
+    /// Done, failed or not started.
     pub state: TargetState,
     /// The target's own exit code (the single-database command's); null when not started.
     pub exit_code: Option<u8>,
@@ -167,6 +185,7 @@ pub struct TargetReport {
     /// The error, as a single-database report's `errors` shows it (file and line of a failed
     /// migration, SQLSTATE).
     pub error: Option<ReportedError>,
+    /// Wall-clock time of its command; null when not started.
     pub duration_ms: Option<u64>,
     /// The command's full report; null when not started or when it failed before having one.
     pub report: Option<CommandReport>,
@@ -174,24 +193,35 @@ pub struct TargetReport {
 
 /// The totals of a [`FleetReport`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct FleetSummary {
+    /// Targets in the fleet.
     pub total: usize,
+    /// Targets finished, failed or not.
     pub done: usize,
+    /// Targets whose command returned an error.
     pub failed: usize,
+    /// Targets not started (an earlier one failed, no `keep_going`).
     pub not_started: usize,
     /// [`FleetReport::exit_code`].
     pub exit_code: u8,
+    /// Targets run at once, at most.
     pub jobs: usize,
+    /// Whether the fleet went on after a failure.
     pub keep_going: bool,
+    /// Wall-clock time of the whole fleet.
     pub duration_ms: u64,
 }
 
 /// The result of a fleet: one entry per target, in list order, and the summary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct FleetReport {
     /// `up`, `down` or `status`.
     pub command: &'static str,
+    /// One entry per target, in list order.
     pub targets: Vec<TargetReport>,
+    /// The totals.
     pub summary: FleetSummary,
 }
 
@@ -282,6 +312,7 @@ impl Fleet {
         self
     }
 
+    /// The targets, in list order.
     pub fn targets(&self) -> &[Target] {
         &self.targets
     }

@@ -14,7 +14,7 @@ use super::targets::{collect, Target};
 const LIST: &str = "the targets query";
 
 /// Runs `sql` on `base`'s database and resolves each row as a target (see
-/// [`super::targets`]): a URL or conninfo, else a database name on `base`'s server. A row
+/// `fleet::targets`): a URL or conninfo, else a database name on `base`'s server. A row
 /// that is NULL or blank is an error naming the row (a `LEFT JOIN` that lost a tenant's
 /// database must not skip the tenant silently), as is a column that is not text.
 pub fn query_targets(base: &Environment, sql: &str) -> Result<Vec<Target>> {

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 /// or the settings of the environment with a URL's connection) and where it was listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// The environment to run the command with.
     pub environment: Environment,
     /// Where the target was listed: `tenants.txt:12`, `targets query, row 3`, or what the
     /// caller gave.

@@ -209,9 +209,7 @@ fn skipped(name: &'static str, why: &str) -> Step {
 }
 
 fn lint(ws: &Workspace, m: &Migrator) -> Verdict {
-    let options = files::CheckOptions {
-        first_version: ws.settings.first_version,
-    };
+    let options = files::CheckOptions::default().first_version(ws.settings.first_version);
     match files::load(m.migrations_dir(), &options) {
         Err(e) => Verdict::error(&e),
         Ok(checked) if checked.has_errors() => {
@@ -235,10 +233,7 @@ fn lint(ws: &Workspace, m: &Migrator) -> Verdict {
 }
 
 fn verify(m: &mut Migrator, scratch: &ScratchServer) -> Verdict {
-    let options = VerifyOptions {
-        scratch: scratch.clone(),
-        ..VerifyOptions::default()
-    };
+    let options = VerifyOptions::default().scratch(scratch.clone());
     match m.verify(&options, &mut |_| {}) {
         Err(failed) => Verdict::error(&failed.error),
         Ok(report) => match report.first_finding() {
@@ -287,10 +282,9 @@ fn status_gate(m: &mut Migrator) -> Verdict {
 }
 
 fn drift(m: &mut Migrator, scratch: &ScratchServer, allow: bool) -> Verdict {
-    let options = DriftOptions {
-        scratch: scratch.clone(),
-        schema_dir: None,
-    };
+    let options = DriftOptions::default()
+        .scratch(scratch.clone())
+        .schema_dir(None);
     match m.drift(&options, &mut |_| {}) {
         Err(failed) => Verdict::error(&failed.error),
         Ok(report) if report.passed => Verdict::passed("no drift"),

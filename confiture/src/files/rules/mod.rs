@@ -83,7 +83,9 @@ const MARKER_RULES: &[&str] = &[
 /// Up or down: some rules only apply to up files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
+    /// An `.up.sql` file.
     Up,
+    /// A `.down.sql` file.
     Down,
 }
 

@@ -30,6 +30,7 @@ impl TableName<'_> {
 
 /// What a statement does, as far as the rules care.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Shape<'a> {
     CreateTable {
         table: TableName<'a>,
@@ -57,6 +58,7 @@ pub struct Located<T> {
 
 /// One action of `ALTER TABLE t action, action, ...`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Action<'a> {
     AddColumn {
         column: Cow<'a, str>,
@@ -85,6 +87,7 @@ pub enum Action<'a> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConstraintKind {
     ForeignKey,
     Check,

@@ -1,7 +1,7 @@
 //! The migration lock against a real PostgreSQL: confiture's keys, polling outside any
 //! transaction, the timeout naming the holder, release.
 
-mod apply_support;
+use super::apply_support;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! the earlier ones recorded, names the failing file and line, and never attempts the later
 //! ones; lock-timeout retries resume from the migration that waited; timings stay per migration.
 
-mod apply_support;
+use super::apply_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
-//! `COPY` through the client reaching the engine (lint refuses it first, but the engine is a
-//! public API): never reported as a lost connection.
+//! `COPY` through the client reaching the engine (lint refuses it first, and the engine is
+//! crate-private, but it must hold on its own): never reported as a lost connection.
 
-mod apply_support;
+use super::apply_support;
 
 use std::time::Duration;
 

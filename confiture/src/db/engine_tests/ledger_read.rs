@@ -2,7 +2,7 @@
 //! way confiture writes rows, is read back correctly — and reading creates nothing.
 #![cfg(feature = "db")]
 
-mod common;
+use super::common;
 
 use common::{create_confiture_ledger, record_applied, TestDb};
 use confiture::config::Environment;

@@ -1,0 +1,14 @@
+//! The engine's own tests against the real PostgreSQL: `db::apply` (scripts, batches, step
+//! events), `db::lock` and `db::ledger` are crate-private, so the tests that drive them directly
+//! live inside the crate. They share the integration tests' harnesses (a database per test,
+//! dropped on drop).
+
+#[path = "../../../tests/apply_support/mod.rs"]
+mod apply_support;
+#[path = "../../../tests/common/mod.rs"]
+mod common;
+
+mod batch;
+mod copy;
+mod ledger_read;
+mod lock;
