@@ -495,7 +495,8 @@ fn with_lock<T>(
 ) -> Run<T> {
     // A read-only server is refused before waiting for the lock or writing anything.
     let database = writable::check(client, target)?;
-    let taken = lock::acquire_for(client, database, wait, &mut |holder| {
+    let tenant = target.tenant_schema.as_deref();
+    let taken = lock::acquire_scoped(client, database, tenant, wait, &mut |holder| {
         progress(Progress::LockWaiting {
             holder: holder.cloned(),
         })

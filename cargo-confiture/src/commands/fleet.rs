@@ -36,10 +36,11 @@ pub fn status(cli: &Cli, cx: &Context, args: &FleetArgs, out: &Output) -> Result
 /// Suggested commands act on the same fleet: `--targets FILE`, or `--targets-query <SQL>` (a
 /// placeholder: the query may be long, and quoting it for every shell is not worth the risk).
 fn repeating_targets(out: &Output, args: &FleetArgs) -> Output {
-    let words = match (&args.targets, &args.targets_query) {
-        (Some(file), _) => vec!["--targets".to_string(), file.to_string_lossy().into_owned()],
-        (None, Some(_)) => vec!["--targets-query".to_string(), "<SQL>".to_string()],
-        (None, None) => Vec::new(),
+    let words = match (&args.targets, &args.targets_query, &args.schemas_query) {
+        (Some(file), _, _) => vec!["--targets".to_string(), file.to_string_lossy().into_owned()],
+        (None, Some(_), _) => vec!["--targets-query".to_string(), "<SQL>".to_string()],
+        (None, None, Some(_)) => vec!["--schemas-query".to_string(), "<SQL>".to_string()],
+        (None, None, None) => Vec::new(),
     };
     out.repeating(words)
 }
@@ -51,14 +52,19 @@ fn fleet(cli: &Cli, cx: &Context, args: &FleetArgs, out: &Output) -> Result<Flee
     let base = migrator.environment();
     // The `using ...` line: the list's names are on this server, the query runs here.
     Output::note_line(&display::escape(&base.describe()));
-    let (targets, from): (Vec<Target>, String) = match (&args.targets, &args.targets_query) {
-        (Some(file), _) => (fleet::read_list(base, file)?, display::path(file)),
-        (None, Some(sql)) => (
-            fleet::query_targets(base, sql)?,
-            "the targets query".to_string(),
-        ),
-        (None, None) => unreachable!("is_fleet() was checked by the caller"),
-    };
+    let (targets, from): (Vec<Target>, String) =
+        match (&args.targets, &args.targets_query, &args.schemas_query) {
+            (Some(file), _, _) => (fleet::read_list(base, file)?, display::path(file)),
+            (None, Some(sql), _) => (
+                fleet::query_targets(base, sql)?,
+                "the targets query".to_string(),
+            ),
+            (None, None, Some(sql)) => (
+                fleet::query_schemas(base, sql)?,
+                "the schemas query".to_string(),
+            ),
+            (None, None, None) => unreachable!("is_fleet() was checked by the caller"),
+        };
     let mut fleet = Fleet::for_migrator(&migrator, targets).keep_going(args.keep_going);
     if let Some(jobs) = args.jobs {
         fleet = fleet.jobs(usize::from(jobs));

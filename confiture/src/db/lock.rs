@@ -29,6 +29,17 @@ pub fn lock_id(database: &str) -> i32 {
     i32::try_from(first & 0x7FFF_FFFF).unwrap_or(0)
 }
 
+/// The second key of one tenant's lock in a schema-per-tenant fleet: [`lock_id`] of the
+/// database name and the schema name joined by a NUL (which neither can contain).
+///
+/// A tenant run holds its database's key *shared* and this key exclusively: tenants of one
+/// database run side by side, each excluding only runs on the same tenant, while a run on
+/// the whole database (ours or confiture's, which take the database key exclusively)
+/// excludes every tenant run and is excluded by them.
+pub fn tenant_lock_id(database: &str, schema: &str) -> i32 {
+    lock_id(&format!("{database}\0{schema}"))
+}
+
 /// The session holding the migration lock, from `pg_locks` and `pg_stat_activity`. Fields the
 /// server hides from roles without `pg_read_all_stats` are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,6 +87,8 @@ impl fmt::Display for LockHolder {
 pub struct MigrationLock {
     pub database: String,
     pub key: i32,
+    /// A tenant run's own key ([`tenant_lock_id`]); `key` is then held shared.
+    pub tenant_key: Option<i32>,
     /// How long acquiring took.
     pub waited: Duration,
 }
@@ -94,16 +107,36 @@ fn current_database(client: &mut Client) -> Result<String> {
     Ok(first_value(&messages).unwrap_or_default().to_string())
 }
 
-fn try_lock(client: &mut Client, key: i32) -> Result<bool> {
+fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<bool> {
+    let sql = match tenant_key {
+        None => format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
+        // Both or neither, in one round trip: the shared key is given back when the tenant's
+        // is taken (CASE evaluates in order).
+        Some(tenant) => format!(
+            "SELECT CASE WHEN pg_try_advisory_lock_shared({LOCK_NAMESPACE}, {key}) THEN \
+             CASE WHEN pg_try_advisory_lock({LOCK_NAMESPACE}, {tenant}) THEN true \
+             ELSE NOT pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END"
+        ),
+    };
     let messages = client
-        .simple_query(&format!(
-            "SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"
-        ))
+        .simple_query(&sql)
         .map_err(|e| query_error("cannot take the migration lock", e))?;
     Ok(first_value(&messages) == Some("t"))
 }
 
 const RFC3339_UTC: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS"Z"'"#;
+
+/// The session in the way of a run: for a tenant run, the holder of the tenant's key, else
+/// the one holding the database's key (exclusively: a run on the whole database).
+fn holder_of(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<Option<LockHolder>> {
+    match tenant_key {
+        None => holder(client, key),
+        Some(tenant) => match holder(client, tenant)? {
+            Some(found) => Ok(Some(found)),
+            None => holder(client, key),
+        },
+    }
+}
 
 /// The session holding the migration lock of the current database, if any.
 pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
@@ -183,15 +216,29 @@ pub fn acquire_for(
     timeout: Duration,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
 ) -> Result<MigrationLock> {
+    acquire_scoped(client, database, None, timeout, waiting)
+}
+
+/// [`acquire_for`], for the whole database (`tenant` `None`) or for one tenant schema of it
+/// ([`tenant_lock_id`]).
+pub fn acquire_scoped(
+    client: &mut Client,
+    database: String,
+    tenant: Option<&str>,
+    timeout: Duration,
+    waiting: &mut dyn FnMut(Option<&LockHolder>),
+) -> Result<MigrationLock> {
     let start = Instant::now();
     let key = lock_id(&database);
+    let tenant_key = tenant.map(|schema| tenant_lock_id(&database, schema));
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
     let mut announced = false;
     loop {
-        if try_lock(client, key)? {
+        if try_lock(client, key, tenant_key)? {
             return Ok(MigrationLock {
                 database,
                 key,
+                tenant_key,
                 waited: start.elapsed(),
             });
         }
@@ -201,12 +248,12 @@ pub fn acquire_for(
         }
         if !announced {
             announced = true;
-            let found = holder(client, key)?;
+            let found = holder_of(client, key, tenant_key)?;
             waiting(found.as_ref());
         }
         std::thread::sleep(backoff.next_delay().min(timeout - elapsed));
     }
-    let found = holder(client, key)?;
+    let found = holder_of(client, key, tenant_key)?;
     let mut err = Error::new(
         ErrorKind::LockTimeout,
         format!(
@@ -230,11 +277,17 @@ impl MigrationLock {
     /// Releases the lock. An error means this session no longer held it (the migration SQL
     /// ran `pg_advisory_unlock_all()` or `DISCARD ALL`), so another run may have overlapped.
     pub fn release(self, client: &mut Client) -> Result<()> {
-        let messages = client
-            .simple_query(&format!(
-                "SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {})",
+        let sql = match self.tenant_key {
+            None => format!("SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {})", self.key),
+            // Both are given back whatever the first answers.
+            Some(tenant) => format!(
+                "SELECT t AND s FROM (SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {tenant}) AS t, \
+                 pg_advisory_unlock_shared({LOCK_NAMESPACE}, {}) AS s OFFSET 0) AS u",
                 self.key
-            ))
+            ),
+        };
+        let messages = client
+            .simple_query(&sql)
             .map_err(|e| query_error("cannot release the migration lock", e))?;
         if first_value(&messages) == Some("t") {
             Ok(())

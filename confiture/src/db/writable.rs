@@ -18,6 +18,8 @@ pub struct Target {
     pub connection: String,
     /// Where the connection settings come from (`environment file ...`, `--database-url`).
     pub source: String,
+    /// The tenant schema whose migration lock the run takes (`MigrationSettings::tenant_schema`).
+    pub tenant_schema: Option<String>,
 }
 
 impl Target {
@@ -25,6 +27,7 @@ impl Target {
         Target {
             connection: env.connection.to_string(),
             source: env.source(),
+            tenant_schema: env.migration.tenant_schema.clone(),
         }
     }
 }
@@ -44,7 +47,9 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
     });
     let column = |i: usize| row.and_then(|r| r.get(i)).unwrap_or_default();
     let database = column(0).to_string();
-    let Target { connection, source } = target;
+    let Target {
+        connection, source, ..
+    } = target;
     if column(1) == "t" {
         return Err(Error::connection(format!(
             "database {connection} is a standby server in recovery (read-only); nothing was run"

@@ -76,7 +76,7 @@ use crate::migrate::{no_progress, DownOptions, DownReport, ReportedError, UpOpti
 use crate::status::StatusReport;
 use crate::Migrator;
 
-pub use query::query_targets;
+pub use query::{query_schemas, query_targets};
 pub use targets::{parse_list, read_list, Target};
 
 /// Targets run at once unless [`Fleet::jobs`] says otherwise: enough to hide round trips,
