@@ -319,6 +319,8 @@ pub struct DownArgs {
     pub timeouts: SqlTimeoutArgs,
     #[command(flatten)]
     pub lock: LockArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]

@@ -349,3 +349,69 @@ fn bad_schema_names_are_named_by_row_and_nothing_runs() {
     .stderr_has("the schemas query, row 4");
     assert_eq!(relations(&db), Vec::<String>::new());
 }
+
+#[test]
+fn down_rolls_back_every_tenant_and_refuses_a_bad_request_once_before_connecting() {
+    let db = TestDb::new("fleetschemadown");
+    let project = tenant_project();
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b; CREATE SCHEMA tenant_c;")
+        .expect("create the tenants");
+    let query = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1";
+    fleet(&project, &db, &["up", "--schemas-query", query]).code(exit::SUCCESS);
+    let schemas = ["tenant_a", "tenant_b", "tenant_c"];
+    let before = relations(&db);
+
+    // A dry run says what it would do, and does nothing.
+    fleet(
+        &project,
+        &db,
+        &["down", "--schemas-query", query, "--dry-run"],
+    )
+    .code(exit::SUCCESS)
+    .stdout_has("would roll back 1")
+    .stdout_has("3 targets: 3 done, 0 failed");
+    assert_eq!(relations(&db), before);
+
+    // `--target 0` without `--yes`: refused once, as a whole, before any tenant is reached.
+    let run = fleet(
+        &project,
+        &db,
+        &["down", "--schemas-query", query, "--target", "0"],
+    );
+    run.code(exit::USAGE)
+        .stderr_has("--target 0 rolls back every applied migration");
+    assert!(!run.stdout.contains("tenant_a"), "{}", run.stdout);
+    assert_eq!(relations(&db), before);
+
+    let run = fleet(
+        &project,
+        &db,
+        &[
+            "down",
+            "--schemas-query",
+            query,
+            "--steps",
+            "1",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    assert_eq!(doc["command"], "down");
+    for entry in doc["targets"].as_array().expect("targets[]") {
+        assert_eq!(entry["rolled_back"], serde_json::json!(["003"]), "{entry}");
+    }
+    let mut client = db.connect();
+    for schema in schemas {
+        assert_eq!(tenant_ledger(&mut client, schema), ["001", "002"]);
+    }
+    let mut expected: Vec<String> = schemas
+        .iter()
+        .flat_map(|s| complete(s))
+        .filter(|n| !n.ends_with(".idx_tb_widget"))
+        .collect();
+    expected.sort();
+    assert_eq!(relations(&db), expected);
+}

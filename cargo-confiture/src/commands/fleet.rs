@@ -1,9 +1,9 @@
-//! `migrate up|status --targets FILE | --targets-query SQL`: the command against many
-//! databases through `confiture::fleet`. A live line on a terminal (done / failed / running),
+//! `migrate up|down|status --targets FILE | --targets-query SQL | --schemas-query SQL`: the
+//! command against many databases (or tenant schemas of one) through `confiture::fleet`. A live line on a terminal (done / failed / running),
 //! each failure on stderr as it happens, the result table (or one JSON document) on stdout.
 
 use confiture::fleet::{self, Event, Fleet, FleetReport, Target, TargetReport, TargetState};
-use confiture::migrate::UpOptions;
+use confiture::migrate::{DownOptions, UpOptions};
 use confiture::{display, exit, Result};
 
 use super::Context;
@@ -22,6 +22,20 @@ pub fn up(
     let out = &repeating_targets(out, args);
     let fleet = fleet(cli, cx, args, out)?;
     let report = fleet.up(options, &|event| live(out, event))?;
+    Ok(finish(out, &report))
+}
+
+/// `migrate down` on every target.
+pub fn down(
+    cli: &Cli,
+    cx: &Context,
+    args: &FleetArgs,
+    options: &DownOptions,
+    out: &Output,
+) -> Result<u8> {
+    let out = &repeating_targets(out, args);
+    let fleet = fleet(cli, cx, args, out)?;
+    let report = fleet.down(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
 
@@ -187,6 +201,10 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
             Some(other) => (format!("! exit {other}"), Style::Red),
             None => ("—".to_string(), Style::Yellow),
         },
+        (TargetState::Done, _) if dry_run_plan(t).is_some() => {
+            let (verb, count) = dry_run_plan(t).unwrap_or_default();
+            (format!("would {verb} {count}"), Style::Yellow)
+        }
         (TargetState::Done, _) if t.applied.is_empty() && t.rolled_back.is_empty() => {
             ("✓ up to date".to_string(), Style::Green)
         }
@@ -195,6 +213,16 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
             Style::Green,
         ),
         (TargetState::Done, _) => (format!("✓ applied {}", t.applied.len()), Style::Green),
+    }
+}
+
+/// A dry run's plan: what it would do and to how many migrations (nothing was written, so
+/// `applied` and `rolled_back` are empty and must not read as "up to date").
+fn dry_run_plan(t: &TargetReport) -> Option<(&'static str, usize)> {
+    match &t.report {
+        Some(fleet::CommandReport::Up(r)) if r.dry_run => Some(("apply", r.migrations.len())),
+        Some(fleet::CommandReport::Down(r)) if r.dry_run => Some(("roll back", r.migrations.len())),
+        _ => None,
     }
 }
 
@@ -294,7 +322,7 @@ mod tests {
     #[test]
     fn the_jobs_help_names_the_library_default() {
         let cli = Cli::command();
-        for command in ["up", "status"] {
+        for command in ["up", "down", "status"] {
             let sub = cli
                 .find_subcommand("migrate")
                 .and_then(|m| m.find_subcommand(command))
