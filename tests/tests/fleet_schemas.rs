@@ -358,6 +358,15 @@ fn down_rolls_back_every_tenant_and_refuses_a_bad_request_once_before_connecting
         .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b; CREATE SCHEMA tenant_c;")
         .expect("create the tenants");
     let query = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1";
+    // A dry run of `up` shows each tenant's plan (it used to say "up to date").
+    fleet(
+        &project,
+        &db,
+        &["up", "--schemas-query", query, "--dry-run"],
+    )
+    .code(exit::SUCCESS)
+    .stdout_has("would apply 3");
+    assert_eq!(relations(&db), Vec::<String>::new());
     fleet(&project, &db, &["up", "--schemas-query", query]).code(exit::SUCCESS);
     let schemas = ["tenant_a", "tenant_b", "tenant_c"];
     let before = relations(&db);

@@ -40,8 +40,8 @@ if set); peers not installed are listed and left out.
                        dbmate, python
   --sizes LIST       migration counts for `apply` (default 100,1000,10000; peers run 10000
                        only with --big)
-  --fleet-dbs N      databases for `fleet` (default 200), 5 migrations each, --jobs 8
-  --fleet-schemas N  tenant schemas of one database for `fleet` (default 1000)
+  --fleet-dbs N      databases for `fleet` (default 200; 0 skips), 5 migrations each, --jobs 8
+  --fleet-schemas N  tenant schemas of one database for `fleet` (default 1000; 0 skips)
   --big              also run peers on 10,000 migrations (apply and status)
   --create-n N       migrations for `create` (default 1000)
   --status-sizes L   applied migrations for `status` (default 1000,10000)
@@ -162,8 +162,8 @@ impl Options {
                     o.rtt_n = 1000;
                 }
                 "--create-n" => o.create_n = one(flag, value()?)? as u32,
-                "--fleet-dbs" => o.fleet_dbs = one(flag, value()?)?.max(1) as usize,
-                "--fleet-schemas" => o.fleet_schemas = one(flag, value()?)?.max(1) as usize,
+                "--fleet-dbs" => o.fleet_dbs = one(flag, value()?)? as usize,
+                "--fleet-schemas" => o.fleet_schemas = one(flag, value()?)? as usize,
                 "--status-sizes" => o.status_sizes = list(flag, &value()?)?,
                 "--rtt" => o.rtts = list(flag, &value()?)?,
                 "--rtt-n" => o.rtt_n = one(flag, value()?)? as u32,
@@ -401,8 +401,12 @@ impl Bench {
             results.sections.push(self.verify(root)?);
         }
         if o.wants("fleet") {
-            results.sections.push(self.fleet_dbs(o.fleet_dbs)?);
-            results.sections.push(self.fleet_schemas(o.fleet_schemas)?);
+            if o.fleet_dbs > 0 {
+                results.sections.push(self.fleet_dbs(o.fleet_dbs)?);
+            }
+            if o.fleet_schemas > 0 {
+                results.sections.push(self.fleet_schemas(o.fleet_schemas)?);
+            }
         }
         eprintln!("measured in {:.0} s", started.elapsed().as_secs_f64());
 

@@ -313,6 +313,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_tenant_key_is_its_own_and_never_a_databases() {
+        // The NUL keeps `("a/b", "c")` and `("a", "b/c")` apart, and a tenant's key from the
+        // key of a database whose name is the joined text.
+        assert_ne!(tenant_lock_id("app", "tenant_1"), lock_id("app"));
+        assert_ne!(tenant_lock_id("a", "bc"), tenant_lock_id("ab", "c"));
+        assert_ne!(tenant_lock_id("app", "t"), lock_id("app/t"));
+        assert_eq!(tenant_lock_id("app", "t"), lock_id("app\0t"));
+        assert!(tenant_lock_id("postgres", "tenant_0001") >= 0);
+    }
+
+    #[test]
     fn lock_id_matches_confiture() {
         // python3 -c "import hashlib;print(int.from_bytes(hashlib.sha256(b'postgres').digest()[:4],'big')&0x7FFFFFFF)"
         assert_eq!(lock_id("postgres"), 692237180);

@@ -84,8 +84,8 @@ impl Target {
     /// migrations (`RESET ALL`) brings it back and nothing of one tenant reaches another or
     /// `public`, and its migration lock is the tenant's
     /// ([`crate::db::lock::tenant_lock_id`]), so tenants of one database run side by side.
-    /// The schema must exist; its name is an identifier (`[A-Za-z_][A-Za-z0-9_]*`, at most 63
-    /// bytes), taken as written (case kept).
+    /// A schema that does not exist is created with the ledger. Its name is an identifier
+    /// (`[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes), taken as written (case kept).
     pub fn schema(base: &Environment, schema: &str, source: impl Into<String>) -> Result<Target> {
         let source = source.into();
         if !crate::ledger::is_identifier(schema) || schema.len() > config::MAX_NAME_BYTES {
@@ -98,6 +98,15 @@ impl Target {
                  digit, at most {} bytes",
                 config::MAX_NAME_BYTES
             )));
+        }
+        if schema.starts_with("pg_") || schema == "information_schema" {
+            // A query without its filter (`SELECT nspname FROM pg_namespace`) lists these.
+            return Err(Error::invalid(format!(
+                "{source}: {schema} is a system schema, not a tenant"
+            ))
+            .with_help(
+                "filter the system schemas out of the query (`WHERE nspname LIKE 'tenant\\_%'`)",
+            ));
         }
         let mut environment = base.clone();
         let pin = format!("-c search_path=\"{schema}\"");
@@ -422,6 +431,65 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn a_tenant_schema_has_its_ledger_its_search_path_and_its_lock() {
+        let mut base = base();
+        base.connection.options = Some("-c work_mem=64MB".to_string());
+        base.migration.tracking_table = crate::ledger::TrackingTable::parse("ops.tb_x").unwrap();
+        let t = Target::schema(&base, "Tenant_A", "q, row 1").unwrap();
+        assert_eq!(t.shown(), "app@db.internal:5433/app schema Tenant_A");
+        let env = &t.environment;
+        assert_eq!(
+            env.migration.tracking_table.quoted(),
+            "\"Tenant_A\".\"tb_x\""
+        );
+        assert_eq!(env.migration.tenant_schema.as_deref(), Some("Tenant_A"));
+        assert_eq!(
+            env.connection.options.as_deref(),
+            Some("-c work_mem=64MB -c search_path=\"Tenant_A\"")
+        );
+        assert_eq!(env.connection.dbname, "app");
+        assert_eq!(env.migration.lock_retries, 9);
+    }
+
+    #[test]
+    fn bad_and_repeated_tenant_schemas_are_refused_at_once() {
+        let names = [
+            "t_1",
+            "bad name",
+            "t_1",
+            "pg_catalog",
+            "information_schema",
+            "1x",
+        ];
+        let e = collect_schemas(
+            &base(),
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (*n, format!("q, row {}", i + 1))),
+            "q",
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "5 bad targets in q", "{e:?}");
+        let details = e.details.join("\n");
+        assert!(
+            details.contains("q, row 3: schema t_1 is already listed at q, row 1"),
+            "{details}"
+        );
+        assert!(
+            details.contains("q, row 4: pg_catalog is a system schema"),
+            "{details}"
+        );
+        assert!(
+            details.contains("q, row 5: information_schema is a system schema"),
+            "{details}"
+        );
+        assert!(details.contains("q, row 6:"), "{details}");
+        let long = "s".repeat(config::MAX_NAME_BYTES + 1);
+        assert!(Target::schema(&base(), &long, "q").is_err());
     }
 
     #[test]

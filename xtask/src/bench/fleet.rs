@@ -71,6 +71,19 @@ fn each_db(
     results.into_iter().collect()
 }
 
+/// Drops the databases (each `Db` drops its own) a few threads at once.
+fn drop_all(dbs: Vec<Db>) {
+    let mut chunks: Vec<Vec<Db>> = (0..JOBS).map(|_| Vec::new()).collect();
+    for (i, db) in dbs.into_iter().enumerate() {
+        chunks[i % JOBS].push(db);
+    }
+    std::thread::scope(|scope| {
+        for chunk in chunks {
+            scope.spawn(move || drop(chunk));
+        }
+    });
+}
+
 fn loop_command(program: &Path, root: &Path, list: &Path, per_db: &str) -> Command {
     // A plain shell loop, as a user would write it: one process per database, in turn.
     let script = format!(
@@ -273,6 +286,9 @@ impl Bench {
                 record(key, run, o.runs, tool, outcome, &mut samples, &mut notes);
             }
         }
+        // Each `DROP DATABASE` waits for a checkpoint: a few at once share them.
+        eprintln!("  {key}: dropping the {count} databases (untimed)...");
+        drop_all(dbs);
         Ok(section(
             key,
             format!("fleet: {count} databases × {MIGRATIONS} migrations (one-row), 8 at a time"),
@@ -291,18 +307,32 @@ impl Bench {
         let dir = self.work.join(key);
         let ours = tools::write_layout(Tool::Confiture, &dir.join("confiture"), &migrations)?;
         let db = o.server.fresh_db()?;
-        let create: String = (0..count)
-            .map(|i| format!("CREATE SCHEMA {};\n", tenant(i)))
-            .collect();
-        let drop: String = (0..count)
-            .map(|i| format!("DROP SCHEMA IF EXISTS {} CASCADE;\n", tenant(i)))
+        // A few schemas a message: one message is one transaction, and dropping a thousand
+        // schemas at once needs more locks than `max_locks_per_transaction` allows.
+        let batches: Vec<String> = (0..count)
+            .collect::<Vec<_>>()
+            .chunks(20)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|&i| {
+                        let t = tenant(i);
+                        format!("DROP SCHEMA IF EXISTS {t} CASCADE; CREATE SCHEMA {t};\n")
+                    })
+                    .collect()
+            })
             .collect();
         let reset = |db: &Db| -> Result<(), String> {
             let mut client = db.client()?;
-            client
-                .batch_execute(&drop)
-                .and_then(|()| client.batch_execute(&create))
-                .map_err(|e| format!("reset the tenant schemas: {e}"))
+            for batch in &batches {
+                client.batch_execute(batch).map_err(|e| {
+                    let why = e
+                        .as_db_error()
+                        .map_or(e.to_string(), |d| d.message().to_string());
+                    format!("reset the tenant schemas: {why}")
+                })?;
+            }
+            Ok(())
         };
         let floors: Vec<String> = (0..count)
             .map(|i| floor_for_tenant(&tenant(i), &migrations))
