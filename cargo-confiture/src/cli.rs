@@ -277,6 +277,11 @@ pub struct FleetArgs {
     /// run read-only on the environment's database
     #[arg(long, value_name = "SQL", group = "fleet_targets")]
     pub targets_query: Option<String>,
+    /// Run against every tenant schema this query returns (one column of schema names), run
+    /// read-only on the environment's database: each tenant has its own ledger
+    /// `<schema>.tb_confiture`, its own lock, and `search_path` pinned to its schema
+    #[arg(long, value_name = "SQL", group = "fleet_targets")]
+    pub schemas_query: Option<String>,
     /// How many targets at once (default 4)
     #[arg(long, value_name = "N", requires = "fleet_targets", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
@@ -288,7 +293,7 @@ pub struct FleetArgs {
 impl FleetArgs {
     /// Whether a target list was given: the command runs as a fleet.
     pub fn is_fleet(&self) -> bool {
-        self.targets.is_some() || self.targets_query.is_some()
+        self.targets.is_some() || self.targets_query.is_some() || self.schemas_query.is_some()
     }
 }
 
@@ -314,6 +319,8 @@ pub struct DownArgs {
     pub timeouts: SqlTimeoutArgs,
     #[command(flatten)]
     pub lock: LockArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]

@@ -28,7 +28,8 @@ impl Default for TrackingTable {
     }
 }
 
-fn is_identifier(part: &str) -> bool {
+/// `[A-Za-z_][A-Za-z0-9_]*`: a part of a tracking-table name, or a tenant schema name.
+pub(crate) fn is_identifier(part: &str) -> bool {
     let mut chars = part.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -655,7 +655,8 @@ fn with_lock<T>(
 ) -> Run<T> {
     // A read-only server is refused before waiting for the lock or writing anything.
     let database = writable::check(client, target)?;
-    let taken = lock::acquire_for(client, database, wait, &mut |holder| {
+    let tenant = target.tenant_schema.as_deref();
+    let taken = lock::acquire_scoped(client, database, tenant, wait, &mut |holder| {
         progress(Progress::LockWaiting {
             holder: holder.cloned(),
         })
@@ -733,6 +734,22 @@ impl Migrator {
     /// The migrations `up` works from and its request, or the refusal `up` gives before
     /// connecting (files with errors it could run, `steps` 0, an unknown `target`). A fleet
     /// asks this once, not once per database.
+    /// What `down` refuses from the files and the options alone (`--steps 0`, `--target 0`
+    /// without `--yes`, an unknown target): the same answer for every database of a fleet.
+    pub(crate) fn down_request(&self, options: &DownOptions) -> Result<()> {
+        let checked = self.load_checked()?;
+        plan::check_down_request(
+            &checked.set,
+            &plan::DownRequest {
+                steps: options.steps,
+                target: options.target,
+                yes: options.yes,
+                allow_modified: options.allow_modified,
+                first_version: self.check_options.first_version,
+            },
+        )
+    }
+
     pub(crate) fn up_request(
         &self,
         options: &UpOptions,

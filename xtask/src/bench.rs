@@ -6,6 +6,7 @@
 //!
 //! Figures are reported, never asserted: the machine is shared and noisy.
 
+mod fleet;
 mod measure;
 pub mod peers;
 mod pg;
@@ -34,11 +35,13 @@ if set); peers not installed are listed and left out.
                        (tens of minutes; the defaults take a few)
   --runs N           runs per tool and workload (default 3; start-up: 30)
   --only LIST        workloads, comma-separated (default all):
-                       apply, create, status, lint, rtt, memory, start, verify
+                       apply, create, status, lint, rtt, memory, start, verify, fleet
   --tools LIST       tools (default all installed): floor, confiture, psql, sqlx, refinery,
                        dbmate, python
   --sizes LIST       migration counts for `apply` (default 100,1000,10000; peers run 10000
                        only with --big)
+  --fleet-dbs N      databases for `fleet` (default 200; 0 skips), 5 migrations each, --jobs 8
+  --fleet-schemas N  tenant schemas of one database for `fleet` (default 1000; 0 skips)
   --big              also run peers on 10,000 migrations (apply and status)
   --create-n N       migrations for `create` (default 1000)
   --status-sizes L   applied migrations for `status` (default 1000,10000)
@@ -60,6 +63,8 @@ struct Options {
     sizes: Vec<u32>,
     big: bool,
     create_n: u32,
+    fleet_dbs: usize,
+    fleet_schemas: usize,
     status_sizes: Vec<u32>,
     rtts: Vec<u64>,
     rtt_n: u32,
@@ -72,8 +77,8 @@ struct Options {
     keep: bool,
 }
 
-const WORKLOADS: [&str; 8] = [
-    "apply", "create", "status", "lint", "rtt", "memory", "start", "verify",
+const WORKLOADS: [&str; 9] = [
+    "apply", "create", "status", "lint", "rtt", "memory", "start", "verify", "fleet",
 ];
 
 fn list<T: std::str::FromStr>(flag: &str, value: &str) -> Result<Vec<T>, String> {
@@ -97,6 +102,8 @@ impl Options {
             sizes: vec![100, 1000, 10000],
             big: false,
             create_n: 1000,
+            fleet_dbs: 200,
+            fleet_schemas: 1000,
             status_sizes: vec![1000, 10000],
             rtts: vec![1, 10],
             rtt_n: 200,
@@ -155,6 +162,8 @@ impl Options {
                     o.rtt_n = 1000;
                 }
                 "--create-n" => o.create_n = one(flag, value()?)? as u32,
+                "--fleet-dbs" => o.fleet_dbs = one(flag, value()?)? as usize,
+                "--fleet-schemas" => o.fleet_schemas = one(flag, value()?)? as usize,
                 "--status-sizes" => o.status_sizes = list(flag, &value()?)?,
                 "--rtt" => o.rtts = list(flag, &value()?)?,
                 "--rtt-n" => o.rtt_n = one(flag, value()?)? as u32,
@@ -390,6 +399,14 @@ impl Bench {
         }
         if o.wants("verify") {
             results.sections.push(self.verify(root)?);
+        }
+        if o.wants("fleet") {
+            if o.fleet_dbs > 0 {
+                results.sections.push(self.fleet_dbs(o.fleet_dbs)?);
+            }
+            if o.fleet_schemas > 0 {
+                results.sections.push(self.fleet_schemas(o.fleet_schemas)?);
+            }
         }
         eprintln!("measured in {:.0} s", started.elapsed().as_secs_f64());
 
@@ -1087,6 +1104,7 @@ fn targets(results: &Results, installed: &Installed) -> String {
                 .map(|ms| (*ms <= budget, format!("{ms:.1} ms"))),
         });
     }
+    v.extend(fleet::verdicts(results));
 
     let mut out = String::from("\ntargets\n");
     for verdict in v {

@@ -1,9 +1,9 @@
-//! `migrate up|status --targets FILE | --targets-query SQL`: the command against many
-//! databases through `confiture::fleet`. A live line on a terminal (done / failed / running),
+//! `migrate up|down|status --targets FILE | --targets-query SQL | --schemas-query SQL`: the
+//! command against many databases (or tenant schemas of one) through `confiture::fleet`. A live line on a terminal (done / failed / running),
 //! each failure on stderr as it happens, the result table (or one JSON document) on stdout.
 
 use confiture::fleet::{self, Event, Fleet, FleetReport, Target, TargetReport, TargetState};
-use confiture::migrate::UpOptions;
+use confiture::migrate::{DownOptions, UpOptions};
 use confiture::{display, exit, Result};
 
 use super::Context;
@@ -25,6 +25,20 @@ pub fn up(
     Ok(finish(out, &report))
 }
 
+/// `migrate down` on every target.
+pub fn down(
+    cli: &Cli,
+    cx: &Context,
+    args: &FleetArgs,
+    options: &DownOptions,
+    out: &Output,
+) -> Result<u8> {
+    let out = &repeating_targets(out, args);
+    let fleet = fleet(cli, cx, args, out)?;
+    let report = fleet.down(options, &|event| live(out, event))?;
+    Ok(finish(out, &report))
+}
+
 /// `migrate status` on every target.
 pub fn status(cli: &Cli, cx: &Context, args: &FleetArgs, out: &Output) -> Result<u8> {
     let out = &repeating_targets(out, args);
@@ -36,10 +50,11 @@ pub fn status(cli: &Cli, cx: &Context, args: &FleetArgs, out: &Output) -> Result
 /// Suggested commands act on the same fleet: `--targets FILE`, or `--targets-query <SQL>` (a
 /// placeholder: the query may be long, and quoting it for every shell is not worth the risk).
 fn repeating_targets(out: &Output, args: &FleetArgs) -> Output {
-    let words = match (&args.targets, &args.targets_query) {
-        (Some(file), _) => vec!["--targets".to_string(), file.to_string_lossy().into_owned()],
-        (None, Some(_)) => vec!["--targets-query".to_string(), "<SQL>".to_string()],
-        (None, None) => Vec::new(),
+    let words = match (&args.targets, &args.targets_query, &args.schemas_query) {
+        (Some(file), _, _) => vec!["--targets".to_string(), file.to_string_lossy().into_owned()],
+        (None, Some(_), _) => vec!["--targets-query".to_string(), "<SQL>".to_string()],
+        (None, None, Some(_)) => vec!["--schemas-query".to_string(), "<SQL>".to_string()],
+        (None, None, None) => Vec::new(),
     };
     out.repeating(words)
 }
@@ -51,14 +66,19 @@ fn fleet(cli: &Cli, cx: &Context, args: &FleetArgs, out: &Output) -> Result<Flee
     let base = migrator.environment();
     // The `using ...` line: the list's names are on this server, the query runs here.
     Output::note_line(&display::escape(&base.describe()));
-    let (targets, from): (Vec<Target>, String) = match (&args.targets, &args.targets_query) {
-        (Some(file), _) => (fleet::read_list(base, file)?, display::path(file)),
-        (None, Some(sql)) => (
-            fleet::query_targets(base, sql)?,
-            "the targets query".to_string(),
-        ),
-        (None, None) => unreachable!("is_fleet() was checked by the caller"),
-    };
+    let (targets, from): (Vec<Target>, String) =
+        match (&args.targets, &args.targets_query, &args.schemas_query) {
+            (Some(file), _, _) => (fleet::read_list(base, file)?, display::path(file)),
+            (None, Some(sql), _) => (
+                fleet::query_targets(base, sql)?,
+                "the targets query".to_string(),
+            ),
+            (None, None, Some(sql)) => (
+                fleet::query_schemas(base, sql)?,
+                "the schemas query".to_string(),
+            ),
+            (None, None, None) => unreachable!("is_fleet() was checked by the caller"),
+        };
     let mut fleet = Fleet::for_migrator(&migrator, targets).keep_going(args.keep_going);
     if let Some(jobs) = args.jobs {
         fleet = fleet.jobs(usize::from(jobs));
@@ -183,6 +203,10 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
             Some(other) => (format!("! exit {other}"), Style::Red),
             None => ("—".to_string(), Style::Yellow),
         },
+        (TargetState::Done, _) if dry_run_plan(t).is_some() => {
+            let (verb, count) = dry_run_plan(t).unwrap_or_default();
+            (format!("would {verb} {count}"), Style::Yellow)
+        }
         (TargetState::Done, _) if t.applied.is_empty() && t.rolled_back.is_empty() => {
             ("✓ up to date".to_string(), Style::Green)
         }
@@ -191,6 +215,16 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
             Style::Green,
         ),
         (TargetState::Done, _) => (format!("✓ applied {}", t.applied.len()), Style::Green),
+    }
+}
+
+/// A dry run's plan: what it would do and to how many migrations (nothing was written, so
+/// `applied` and `rolled_back` are empty and must not read as "up to date").
+fn dry_run_plan(t: &TargetReport) -> Option<(&'static str, usize)> {
+    match &t.report {
+        Some(fleet::CommandReport::Up(r)) if r.dry_run => Some(("apply", r.migrations.len())),
+        Some(fleet::CommandReport::Down(r)) if r.dry_run => Some(("roll back", r.migrations.len())),
+        _ => None,
     }
 }
 
@@ -290,7 +324,7 @@ mod tests {
     #[test]
     fn the_jobs_help_names_the_library_default() {
         let cli = Cli::command();
-        for command in ["up", "status"] {
+        for command in ["up", "down", "status"] {
             let sub = cli
                 .find_subcommand("migrate")
                 .and_then(|m| m.find_subcommand(command))

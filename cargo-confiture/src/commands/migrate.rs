@@ -62,6 +62,9 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 .lock_wait(args.lock.lock_wait.duration())
                 .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
                 .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
+            if args.fleet.is_fleet() {
+                return super::fleet::down(cli, cx, &args.fleet, &options, out);
+            }
             let mut migrator = migrator(cli, cx)?;
             let mut view = ProgressView::default();
             let outcome = migrator.down(&options, &mut |p| view.on(out, p));

@@ -22,6 +22,10 @@ pub struct MigrationSettings {
     pub connect_timeout: Duration,
     /// How often a transactional migration failing with SQLSTATE 55P03 is retried; default 3.
     pub lock_retries: u32,
+    /// The tenant schema of a schema-per-tenant fleet target (`crate::fleet::Target::schema`):
+    /// the migration lock is that tenant's (`crate::db::lock`), not the whole database's.
+    /// Never read from an environment file.
+    pub tenant_schema: Option<String>,
 }
 
 impl Default for MigrationSettings {
@@ -32,6 +36,7 @@ impl Default for MigrationSettings {
             statement_timeout: None,
             connect_timeout: Duration::from_secs(10),
             lock_retries: 3,
+            tenant_schema: None,
         }
     }
 }

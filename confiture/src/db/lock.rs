@@ -29,6 +29,17 @@ pub fn lock_id(database: &str) -> i32 {
     i32::try_from(first & 0x7FFF_FFFF).unwrap_or(0)
 }
 
+/// The second key of one tenant's lock in a schema-per-tenant fleet: [`lock_id`] of the
+/// database name and the schema name joined by a NUL (which neither can contain).
+///
+/// A tenant run holds its database's key *shared* and this key exclusively: tenants of one
+/// database run side by side, each excluding only runs on the same tenant, while a run on
+/// the whole database (ours or confiture's, which take the database key exclusively)
+/// excludes every tenant run and is excluded by them.
+pub fn tenant_lock_id(database: &str, schema: &str) -> i32 {
+    lock_id(&format!("{database}\0{schema}"))
+}
+
 /// The session holding the migration lock, from `pg_locks` and `pg_stat_activity`. Fields the
 /// server hides from roles without `pg_read_all_stats` are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,6 +93,8 @@ pub struct MigrationLock {
     pub database: String,
     /// The lock's key within confiture's advisory-lock namespace.
     pub key: i32,
+    /// A tenant run's own key ([`tenant_lock_id`]); `key` is then held shared.
+    pub tenant_key: Option<i32>,
     /// How long acquiring took.
     pub waited: Duration,
 }
@@ -101,16 +114,36 @@ fn current_database(client: &mut Client) -> Result<String> {
     Ok(first_value(&messages).unwrap_or_default().to_string())
 }
 
-fn try_lock(client: &mut Client, key: i32) -> Result<bool> {
+fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<bool> {
+    let sql = match tenant_key {
+        None => format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
+        // Both or neither, in one round trip: the shared key is given back when the tenant's
+        // is taken (CASE evaluates in order).
+        Some(tenant) => format!(
+            "SELECT CASE WHEN pg_try_advisory_lock_shared({LOCK_NAMESPACE}, {key}) THEN \
+             CASE WHEN pg_try_advisory_lock({LOCK_NAMESPACE}, {tenant}) THEN true \
+             ELSE NOT pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END"
+        ),
+    };
     let messages = client
-        .simple_query(&format!(
-            "SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"
-        ))
+        .simple_query(&sql)
         .map_err(|e| query_error("cannot take the migration lock", e))?;
     Ok(first_value(&messages) == Some("t"))
 }
 
 const RFC3339_UTC: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS"Z"'"#;
+
+/// The session in the way of a run: for a tenant run, the holder of the tenant's key, else
+/// the one holding the database's key (exclusively: a run on the whole database).
+fn holder_of(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<Option<LockHolder>> {
+    match tenant_key {
+        None => holder(client, key),
+        Some(tenant) => match holder(client, tenant)? {
+            Some(found) => Ok(Some(found)),
+            None => holder(client, key),
+        },
+    }
+}
 
 /// The session holding the migration lock of the current database, if any.
 pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
@@ -172,7 +205,7 @@ fn first_holder(messages: &[SimpleQueryMessage]) -> Option<LockHolder> {
 
 /// Takes the migration lock, polling with backoff and jitter for at most `timeout`.
 /// `waiting` is called once, with the holder, when the first attempt finds the lock taken.
-/// On expiry the error (exit 6) names the holder. The engine uses [`acquire_for`]; this is
+/// On expiry the error (exit 6) names the holder. The engine uses [`acquire_scoped`]; this is
 /// for the lock's own tests.
 #[cfg(test)]
 pub fn acquire(
@@ -186,21 +219,38 @@ pub fn acquire(
 
 /// [`acquire`] for a session whose `current_database()` is already known (the commands that
 /// write read it with their read-only check, in the same round trip).
+#[cfg(test)]
 pub fn acquire_for(
     client: &mut Client,
     database: String,
     timeout: Duration,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
 ) -> Result<MigrationLock> {
+    acquire_scoped(client, database, None, timeout, waiting)
+}
+
+/// Takes the migration lock for a session whose `current_database()` is known (the commands
+/// that write read it with their read-only check, in the same round trip), for the whole
+/// database (`tenant` `None`) or for one tenant schema of it
+/// ([`tenant_lock_id`]).
+pub fn acquire_scoped(
+    client: &mut Client,
+    database: String,
+    tenant: Option<&str>,
+    timeout: Duration,
+    waiting: &mut dyn FnMut(Option<&LockHolder>),
+) -> Result<MigrationLock> {
     let start = Instant::now();
     let key = lock_id(&database);
+    let tenant_key = tenant.map(|schema| tenant_lock_id(&database, schema));
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
     let mut announced = false;
     loop {
-        if try_lock(client, key)? {
+        if try_lock(client, key, tenant_key)? {
             return Ok(MigrationLock {
                 database,
                 key,
+                tenant_key,
                 waited: start.elapsed(),
             });
         }
@@ -210,12 +260,12 @@ pub fn acquire_for(
         }
         if !announced {
             announced = true;
-            let found = holder(client, key)?;
+            let found = holder_of(client, key, tenant_key)?;
             waiting(found.as_ref());
         }
         std::thread::sleep(backoff.next_delay().min(timeout - elapsed));
     }
-    let found = holder(client, key)?;
+    let found = holder_of(client, key, tenant_key)?;
     let mut err = Error::new(
         ErrorKind::LockTimeout,
         format!(
@@ -242,11 +292,17 @@ impl MigrationLock {
     /// Releases the lock. An error means this session no longer held it (the migration SQL
     /// ran `pg_advisory_unlock_all()` or `DISCARD ALL`), so another run may have overlapped.
     pub fn release(self, client: &mut Client) -> Result<()> {
-        let messages = client
-            .simple_query(&format!(
-                "SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {})",
+        let sql = match self.tenant_key {
+            None => format!("SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {})", self.key),
+            // Both are given back whatever the first answers.
+            Some(tenant) => format!(
+                "SELECT t AND s FROM (SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {tenant}) AS t, \
+                 pg_advisory_unlock_shared({LOCK_NAMESPACE}, {}) AS s OFFSET 0) AS u",
                 self.key
-            ))
+            ),
+        };
+        let messages = client
+            .simple_query(&sql)
             .map_err(|e| query_error("cannot release the migration lock", e))?;
         if first_value(&messages) == Some("t") {
             Ok(())
@@ -270,6 +326,17 @@ impl MigrationLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenant_key_is_its_own_and_never_a_databases() {
+        // The NUL keeps `("a/b", "c")` and `("a", "b/c")` apart, and a tenant's key from the
+        // key of a database whose name is the joined text.
+        assert_ne!(tenant_lock_id("app", "tenant_1"), lock_id("app"));
+        assert_ne!(tenant_lock_id("a", "bc"), tenant_lock_id("ab", "c"));
+        assert_ne!(tenant_lock_id("app", "t"), lock_id("app/t"));
+        assert_eq!(tenant_lock_id("app", "t"), lock_id("app\0t"));
+        assert!(tenant_lock_id("postgres", "tenant_0001") >= 0);
+    }
 
     #[test]
     fn lock_id_matches_confiture() {

@@ -16,8 +16,9 @@ mod engine_tests;
 
 pub use connect::connect;
 /// The migration lock's key, for a monitor or a test that holds or looks for it: the advisory
-/// lock `(LOCK_NAMESPACE, lock_id(database))`, confiture's (Python) own key.
-pub use lock::{lock_id, LOCK_NAMESPACE};
+/// lock `(LOCK_NAMESPACE, lock_id(database))`, confiture's (Python) own key; a tenant schema's run
+/// also takes `(LOCK_NAMESPACE, tenant_lock_id(database, schema))`.
+pub use lock::{lock_id, tenant_lock_id, LOCK_NAMESPACE};
 
 use postgres::error::Severity;
 

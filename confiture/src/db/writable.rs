@@ -20,6 +20,8 @@ pub struct Target {
     pub source: String,
     /// To open the second connection of the pooler check.
     environment: Environment,
+    /// The tenant schema whose migration lock the run takes (`MigrationSettings::tenant_schema`).
+    pub tenant_schema: Option<String>,
 }
 
 impl Target {
@@ -29,6 +31,7 @@ impl Target {
             connection: env.connection.to_string(),
             source: env.source(),
             environment: env.clone(),
+            tenant_schema: env.migration.tenant_schema.clone(),
         }
     }
 }
@@ -68,6 +71,7 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
         connection,
         source,
         environment,
+        ..
     } = target;
     if column(1) == "t" {
         return Err(Error::connection(format!(

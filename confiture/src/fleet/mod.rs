@@ -76,7 +76,7 @@ use crate::migrate::{no_progress, DownOptions, DownReport, ReportedError, UpOpti
 use crate::status::StatusReport;
 use crate::Migrator;
 
-pub use query::query_targets;
+pub use query::{query_schemas, query_targets};
 pub use targets::{parse_list, read_list, Target};
 
 /// Targets run at once unless [`Fleet::jobs`] says otherwise: enough to hide round trips,
@@ -355,12 +355,17 @@ impl Fleet {
         }))
     }
 
-    /// `migrate down` on every target.
+    /// `migrate down` on every target. Refused as a whole (before connecting anywhere) when
+    /// `down` would refuse it on any database: `steps` 0, `target` 0 without `yes`, an
+    /// unknown `target`.
     pub fn down(
         &self,
         options: &DownOptions,
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
+        if let Some(first) = self.targets.first() {
+            self.migrator(first).down_request(options)?;
+        }
         Ok(self.run("down", progress, |target| {
             match self.migrator(target).down(options, &mut no_progress) {
                 Ok(report) => Ran {

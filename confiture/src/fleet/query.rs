@@ -8,7 +8,7 @@
 use crate::config::Environment;
 use crate::error::{Error, Result};
 
-use super::targets::{collect, Target};
+use super::targets::{collect, collect_schemas, Target};
 
 /// How the list is named in errors: `the targets query, row 3`.
 const LIST: &str = "the targets query";
@@ -18,6 +18,33 @@ const LIST: &str = "the targets query";
 /// that is NULL or blank is an error naming the row (a `LEFT JOIN` that lost a tenant's
 /// database must not skip the tenant silently), as is a column that is not text.
 pub fn query_targets(base: &Environment, sql: &str) -> Result<Vec<Target>> {
+    let values = rows(base, sql, LIST, "database names or postgresql:// URLs")?;
+    collect(
+        base,
+        values.iter().map(|(v, source)| (v.trim(), source.clone())),
+        LIST,
+    )
+}
+
+/// How the schema list is named in errors: `the schemas query, row 3`.
+const SCHEMAS: &str = "the schemas query";
+
+/// Runs `sql` on `base`'s database, as [`query_targets`] does, and makes each row a tenant
+/// schema of that database ([`Target::schema`]): names taken as written, each once.
+pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
+    let values = rows(base, sql, SCHEMAS, "schema names")?;
+    collect_schemas(
+        base,
+        values
+            .iter()
+            .map(|(v, source)| (v.as_str(), source.clone())),
+        SCHEMAS,
+    )
+}
+
+/// The query's one text column, each value with its `LIST, row N`; NULL, blank and non-text
+/// values are refused, all named at once. `what` says what the rows should be.
+fn rows(base: &Environment, sql: &str, list: &str, what: &str) -> Result<Vec<(String, String)>> {
     let mut client = crate::db::connect(base)?;
     let spec = &base.connection;
     let failed = |e: postgres::Error| -> Error {
@@ -35,9 +62,9 @@ pub fn query_targets(base: &Environment, sql: &str) -> Result<Vec<Target>> {
             ),
             None => spec.scrub(&e.to_string()),
         };
-        Error::invalid(format!("{LIST} failed on {spec}"))
+        Error::invalid(format!("{list} failed on {spec}"))
             .with_cause(cause)
-            .with_help("the query runs read-only on the environment's database and returns one column: database names or postgresql:// URLs")
+            .with_help(format!("the query runs read-only on the environment's database and returns one column: {what}"))
     };
     let mut tx = client
         .build_transaction()
@@ -48,8 +75,8 @@ pub fn query_targets(base: &Environment, sql: &str) -> Result<Vec<Target>> {
     let columns = statement.columns();
     if columns.len() != 1 {
         return Err(
-            Error::invalid(format!("{LIST} returns {} columns, not one", columns.len()))
-                .with_help("select one column of database names or postgresql:// URLs"),
+            Error::invalid(format!("{list} returns {} columns, not one", columns.len()))
+                .with_help(format!("select one column of {what}")),
         );
     }
     let rows = tx.query(&statement, &[]).map_err(failed)?;
@@ -62,7 +89,7 @@ pub fn query_targets(base: &Environment, sql: &str) -> Result<Vec<Target>> {
             Ok(Some(value)) if value.trim().is_empty() || value.trim().starts_with('#') => {
                 problems.push(format!("row {} is {value:?}, not a target", i + 1));
             }
-            Ok(Some(value)) => values.push((value, format!("{LIST}, row {}", i + 1))),
+            Ok(Some(value)) => values.push((value, format!("{list}, row {}", i + 1))),
             Ok(None) => problems.push(format!("row {} is NULL", i + 1)),
             Err(_) => {
                 problems.push(format!(
@@ -74,16 +101,12 @@ pub fn query_targets(base: &Environment, sql: &str) -> Result<Vec<Target>> {
         }
     }
     if !problems.is_empty() {
-        let mut error = Error::invalid(format!("{LIST} returns values that are not targets"))
-            .with_help("return database names or postgresql:// URLs as text (`datname`, `url::text`), never NULL");
+        let mut error = Error::invalid(format!("{list} returns values that are not targets"))
+            .with_help(format!("return {what} as text, never NULL"));
         for p in problems {
             error = error.with_detail(p);
         }
         return Err(error);
     }
-    collect(
-        base,
-        values.iter().map(|(v, source)| (v.trim(), source.clone())),
-        LIST,
-    )
+    Ok(values)
 }

@@ -29,6 +29,8 @@ pub struct Target {
     /// Where the target was listed: `tenants.txt:12`, `targets query, row 3`, or what the
     /// caller gave.
     pub source: String,
+    /// The tenant schema, for a schema-per-tenant target ([`Target::schema`]).
+    pub schema: Option<String>,
 }
 
 /// Largest target file read: a list of a million tenants is about 30 MiB.
@@ -50,6 +52,7 @@ impl Target {
         Ok(Target {
             environment,
             source,
+            schema: None,
         })
     }
 
@@ -72,6 +75,58 @@ impl Target {
         Ok(Target {
             environment,
             source,
+            schema: None,
+        })
+    }
+
+    /// The tenant schema `schema` of `base`'s database: its ledger is
+    /// `<schema>.<tracking table name>`, its session's `search_path` is the schema alone, set
+    /// in the startup packet (`options=-c search_path="schema"`) so that the reset between
+    /// migrations (`RESET ALL`) brings it back and nothing of one tenant reaches another or
+    /// `public`, and its migration lock is the tenant's
+    /// ([`crate::db::lock::tenant_lock_id`]), so tenants of one database run side by side.
+    /// A schema that does not exist is created with the ledger. Its name is an identifier
+    /// (`[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes), taken as written (case kept).
+    pub fn schema(base: &Environment, schema: &str, source: impl Into<String>) -> Result<Target> {
+        let source = source.into();
+        if !crate::ledger::is_identifier(schema) || schema.len() > config::MAX_NAME_BYTES {
+            return Err(Error::invalid(format!(
+                "{source}: {:?} is not a tenant schema name",
+                config::shown(schema)
+            ))
+            .with_help(format!(
+                "a tenant schema name is letters, digits and underscores, not starting with a \
+                 digit, at most {} bytes",
+                config::MAX_NAME_BYTES
+            )));
+        }
+        if schema.starts_with("pg_") || schema == "information_schema" {
+            // A query without its filter (`SELECT nspname FROM pg_namespace`) lists these.
+            return Err(Error::invalid(format!(
+                "{source}: {schema} is a system schema, not a tenant"
+            ))
+            .with_help(
+                "filter the system schemas out of the query (`WHERE nspname LIKE 'tenant\\_%'`)",
+            ));
+        }
+        let mut environment = base.clone();
+        let pin = format!("-c search_path=\"{schema}\"");
+        environment.connection.options = Some(match &base.connection.options {
+            // Later settings win: the tenant's search_path over one the URL set.
+            Some(options) if !options.trim().is_empty() => format!("{options} {pin}"),
+            _ => pin,
+        });
+        environment.migration.tracking_table = crate::ledger::TrackingTable {
+            schema: Some(schema.to_string()),
+            name: base.migration.tracking_table.name.clone(),
+        };
+        environment.migration.tenant_schema = Some(schema.to_string());
+        environment.name = format!("{source} (schema {schema} of {})", base.source());
+        environment.file = None;
+        Ok(Target {
+            environment,
+            source,
+            schema: Some(schema.to_string()),
         })
     }
 
@@ -87,7 +142,10 @@ impl Target {
 
     /// `user@host:port/db`: the target as every output shows it, never with a password.
     pub fn shown(&self) -> String {
-        self.environment.connection.to_string()
+        match &self.schema {
+            Some(schema) => format!("{} schema {schema}", self.environment.connection),
+            None => self.environment.connection.to_string(),
+        }
     }
 }
 
@@ -168,6 +226,57 @@ fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The tenant schemas named by `(name, source)` pairs ([`Target::schema`] of `base`'s
+/// database); every bad name and every duplicate is reported in one error about `list`.
+pub(crate) fn collect_schemas<'a>(
+    base: &Environment,
+    names: impl Iterator<Item = (&'a str, String)>,
+    list: &str,
+) -> Result<Vec<Target>> {
+    let mut targets: Vec<Target> = Vec::new();
+    let mut seen: std::collections::HashMap<String, String> = Default::default();
+    let mut problems = Vec::new();
+    for (name, source) in names {
+        match Target::schema(base, name, source) {
+            Ok(target) => match seen.get(name) {
+                Some(first) => problems.push(format!(
+                    "{}: schema {name} is already listed at {first}",
+                    target.source
+                )),
+                None => {
+                    seen.insert(name.to_string(), target.source.clone());
+                    targets.push(target);
+                }
+            },
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(targets);
+    }
+    Err(too_many(problems, list)
+        .with_help("return one column of existing schema names (`nspname`), each once"))
+}
+
+fn too_many(problems: Vec<String>, list: &str) -> Error {
+    let mut error = Error::invalid(format!(
+        "{} in {list}",
+        if problems.len() == 1 {
+            "1 bad target".to_string()
+        } else {
+            format!("{} bad targets", problems.len())
+        }
+    ));
+    let more = problems.len().saturating_sub(MAX_LISTED);
+    for problem in problems.into_iter().take(MAX_LISTED) {
+        error = error.with_detail(problem);
+    }
+    if more > 0 {
+        error = error.with_detail(format!("... and {more} more"));
+    }
+    error
+}
+
 /// Resolves `(entry, source)` pairs, skipping blank and `#` lines; every bad entry and every
 /// duplicate is reported in one error about `list`.
 pub(crate) fn collect<'a>(
@@ -211,26 +320,10 @@ pub(crate) fn collect<'a>(
     if problems.is_empty() {
         return Ok(targets);
     }
-    let mut error = Error::invalid(format!(
-        "{} in {list}",
-        if problems.len() == 1 {
-            "1 bad target".to_string()
-        } else {
-            format!("{} bad targets", problems.len())
-        }
-    ))
-    .with_help(
+    Err(too_many(problems, list).with_help(
         "write one database name, postgresql:// URL or key=value conninfo per line; \
          blank lines and lines starting with # are ignored",
-    );
-    let more = problems.len().saturating_sub(MAX_LISTED);
-    for problem in problems.into_iter().take(MAX_LISTED) {
-        error = error.with_detail(problem);
-    }
-    if more > 0 {
-        error = error.with_detail(format!("... and {more} more"));
-    }
-    Err(error)
+    ))
 }
 
 #[cfg(test)]
@@ -339,6 +432,65 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn a_tenant_schema_has_its_ledger_its_search_path_and_its_lock() {
+        let mut base = base();
+        base.connection.options = Some("-c work_mem=64MB".to_string());
+        base.migration.tracking_table = crate::ledger::TrackingTable::parse("ops.tb_x").unwrap();
+        let t = Target::schema(&base, "Tenant_A", "q, row 1").unwrap();
+        assert_eq!(t.shown(), "app@db.internal:5433/app schema Tenant_A");
+        let env = &t.environment;
+        assert_eq!(
+            env.migration.tracking_table.quoted(),
+            "\"Tenant_A\".\"tb_x\""
+        );
+        assert_eq!(env.migration.tenant_schema.as_deref(), Some("Tenant_A"));
+        assert_eq!(
+            env.connection.options.as_deref(),
+            Some("-c work_mem=64MB -c search_path=\"Tenant_A\"")
+        );
+        assert_eq!(env.connection.dbname, "app");
+        assert_eq!(env.migration.lock_retries, 9);
+    }
+
+    #[test]
+    fn bad_and_repeated_tenant_schemas_are_refused_at_once() {
+        let names = [
+            "t_1",
+            "bad name",
+            "t_1",
+            "pg_catalog",
+            "information_schema",
+            "1x",
+        ];
+        let e = collect_schemas(
+            &base(),
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (*n, format!("q, row {}", i + 1))),
+            "q",
+        )
+        .unwrap_err();
+        assert_eq!(e.message, "5 bad targets in q", "{e:?}");
+        let details = e.details.join("\n");
+        assert!(
+            details.contains("q, row 3: schema t_1 is already listed at q, row 1"),
+            "{details}"
+        );
+        assert!(
+            details.contains("q, row 4: pg_catalog is a system schema"),
+            "{details}"
+        );
+        assert!(
+            details.contains("q, row 5: information_schema is a system schema"),
+            "{details}"
+        );
+        assert!(details.contains("q, row 6:"), "{details}");
+        let long = "s".repeat(config::MAX_NAME_BYTES + 1);
+        assert!(Target::schema(&base(), &long, "q").is_err());
     }
 
     #[test]

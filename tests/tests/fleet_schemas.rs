@@ -1,0 +1,426 @@
+//! Schema-per-tenant fleets from the command line: `migrate up|status --schemas-query SQL`
+//! against 500 tenant schemas of one real database, one poisoned — each tenant's objects and
+//! ledger in its own schema (checked from the catalogs), nothing in `public`, a re-run that
+//! applies only what is missing, and the per-tenant migration lock.
+
+use confiture::exit;
+use confiture_tests::{Project, Run, TestDb};
+
+/// Three migrations. The first sets the session's `search_path` to `public` (not `LOCAL`):
+/// if the tenant's pinned `search_path` did not come back at the reset between migrations,
+/// the second would create `tb_widget` in `public`. The second creates `tb_widget` at its line
+/// 2 (the poison's conflict); the third finds it unqualified, through the pinned path.
+fn tenant_project() -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_tb_account",
+            "CREATE TABLE tb_account (pk int PRIMARY KEY);\nSET search_path = public;\n",
+            "DROP TABLE tb_account;\n",
+        )
+        .migration(
+            "002_create_tb_widget",
+            "-- widgets of the tenant\nCREATE TABLE tb_widget (pk int PRIMARY KEY);\n",
+            "DROP TABLE tb_widget;\n",
+        )
+        .migration(
+            "003_index_tb_widget",
+            "CREATE INDEX idx_tb_widget ON tb_widget (pk);\n",
+            "DROP INDEX idx_tb_widget;\n",
+        );
+    project
+}
+
+const TENANTS: usize = 500;
+const QUERY: &str =
+    "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY nspname";
+
+fn tenant(i: usize) -> String {
+    format!("tenant_{i:03}")
+}
+
+fn fleet(project: &Project, db: &TestDb, args: &[&str]) -> Run {
+    let url = db.url();
+    let mut all = vec!["migrate", "--database-url", url.as_str()];
+    all.extend_from_slice(args);
+    Run::of(project.cli().args(&all))
+}
+
+/// Every relation outside the system schemas, as `schema.name`, sorted.
+fn relations(db: &TestDb) -> Vec<String> {
+    db.connect()
+        .query(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+             ORDER BY 1",
+            &[],
+        )
+        .expect("relations")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// What a complete tenant holds: its ledger (with confiture's indexes) and its three objects.
+fn complete(schema: &str) -> Vec<String> {
+    let mut names: Vec<String> = [
+        "idx_tb_confiture_applied_at",
+        "idx_tb_confiture_pk_confiture",
+        "idx_tb_confiture_slug",
+        "idx_tb_confiture_version",
+        "idx_tb_widget",
+        "tb_account",
+        "tb_account_pkey",
+        "tb_confiture",
+        "tb_confiture_pk_confiture_key",
+        "tb_confiture_pk_confiture_seq",
+        "tb_confiture_pkey",
+        "tb_confiture_slug_key",
+        "tb_confiture_version_key",
+        "tb_widget",
+        "tb_widget_pkey",
+    ]
+    .iter()
+    .map(|n| format!("{schema}.{n}"))
+    .collect();
+    names.sort();
+    names
+}
+
+fn tenant_ledger(client: &mut postgres::Client, schema: &str) -> Vec<String> {
+    client
+        .query(
+            &format!(
+                "SELECT version FROM \"{schema}\".tb_confiture ORDER BY applied_at, pk_confiture"
+            ),
+            &[],
+        )
+        .expect("tenant ledger")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn five_hundred_tenant_schemas_one_poisoned_keep_going_then_resume_only_the_poisoned_one() {
+    let db = TestDb::new("fleetschemas");
+    let project = tenant_project();
+    let poisoned = 137;
+    let mut setup: String = (0..TENANTS)
+        .map(|i| format!("CREATE SCHEMA {};", tenant(i)))
+        .collect();
+    // The poison: a conflicting table of the tenant's own. And a schema not listed.
+    setup.push_str(&format!(
+        "CREATE TABLE {}.tb_widget (other text); CREATE SCHEMA bystander;",
+        tenant(poisoned)
+    ));
+    db.connect()
+        .batch_execute(&setup)
+        .expect("create the tenants");
+
+    let run = fleet(
+        &project,
+        &db,
+        &[
+            "up",
+            "--schemas-query",
+            QUERY,
+            "--jobs",
+            "8",
+            "--keep-going",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has(&format!("schema {}", tenant(poisoned)))
+        .stderr_has("002_create_tb_widget.up.sql:2");
+    let doc = run.json();
+    let targets = doc["targets"].as_array().expect("targets[]");
+    assert_eq!(targets.len(), TENANTS, "{}", doc["summary"]);
+    assert_eq!(doc["summary"]["done"], TENANTS - 1, "{}", doc["summary"]);
+    assert_eq!(doc["summary"]["failed"], 1);
+    for (i, entry) in targets.iter().enumerate() {
+        assert_eq!(
+            entry["source"],
+            format!("the schemas query, row {}", i + 1),
+            "{entry}"
+        );
+        assert!(
+            entry["target"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(&format!("/{} schema {}", db.name, tenant(i)))),
+            "{entry}"
+        );
+        if i == poisoned {
+            assert_eq!(entry["state"], "failed", "{entry}");
+            assert_eq!(entry["applied"], serde_json::json!(["001"]));
+            let error = &entry["error"];
+            assert_eq!(error["version"], "002", "{error}");
+            assert_eq!(error["line"], 2, "{error}");
+            assert_eq!(error["sqlstate"], "42P07", "{error}");
+            assert!(
+                error["file"]
+                    .as_str()
+                    .is_some_and(|f| f.ends_with("db/migrations/002_create_tb_widget.up.sql")),
+                "{error}"
+            );
+        } else {
+            assert_eq!(entry["state"], "done", "{entry}");
+            assert_eq!(entry["applied"], serde_json::json!(["001", "002", "003"]));
+        }
+    }
+
+    // From the catalogs: each tenant's objects in its own schema only, nothing in `public` or
+    // in the schema nobody listed; the poisoned tenant stopped before its failed migration.
+    let found = relations(&db);
+    let mut expected: Vec<String> = Vec::new();
+    for i in 0..TENANTS {
+        let schema = tenant(i);
+        if i == poisoned {
+            let mut partial: Vec<String> = complete(&schema)
+                .into_iter()
+                .filter(|n| !n.ends_with(".idx_tb_widget") && !n.ends_with(".tb_widget_pkey"))
+                .collect();
+            partial.sort();
+            expected.extend(partial);
+        } else {
+            expected.extend(complete(&schema));
+        }
+    }
+    expected.sort();
+    assert_eq!(found.len(), expected.len());
+    assert_eq!(found, expected);
+    let mut client = db.connect();
+    assert_eq!(tenant_ledger(&mut client, &tenant(poisoned)), ["001"]);
+    assert_eq!(
+        tenant_ledger(&mut client, &tenant(0)),
+        ["001", "002", "003"]
+    );
+
+    // The poison removed, a re-run applies what is missing: only the poisoned tenant's.
+    client
+        .batch_execute(&format!("DROP TABLE {}.tb_widget", tenant(poisoned)))
+        .expect("remove the poison");
+    let run = fleet(
+        &project,
+        &db,
+        &[
+            "up",
+            "--schemas-query",
+            QUERY,
+            "--jobs",
+            "8",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    let applied: Vec<(usize, &serde_json::Value)> = doc["targets"]
+        .as_array()
+        .expect("targets[]")
+        .iter()
+        .map(|e| &e["applied"])
+        .enumerate()
+        .filter(|(_, a)| a.as_array().is_some_and(|a| !a.is_empty()))
+        .collect();
+    assert_eq!(
+        applied,
+        [(poisoned, &serde_json::json!(["002", "003"]))],
+        "{}",
+        doc["summary"]
+    );
+    let mut expected: Vec<String> = (0..TENANTS).flat_map(|i| complete(&tenant(i))).collect();
+    expected.sort();
+    assert_eq!(relations(&db), expected);
+
+    fleet(&project, &db, &["status", "--schemas-query", QUERY])
+        .code(exit::SUCCESS)
+        .stdout_has(&format!("{TENANTS} targets: {TENANTS} done, 0 failed"));
+}
+
+/// A tenant run holds its database's lock shared and its own exclusively: a run on the whole
+/// database (the database key held exclusively, as confiture and a non-tenant run take it)
+/// keeps it out; another tenant's run does not.
+#[test]
+fn a_tenant_run_waits_for_a_whole_database_run_and_not_for_another_tenant() {
+    let db = TestDb::new("fleetschemalock");
+    let project = tenant_project();
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b;")
+        .expect("create the tenants");
+    let ns = confiture::db::LOCK_NAMESPACE;
+    let database_key = confiture::db::lock_id(&db.name);
+    let tenant_a = confiture::db::tenant_lock_id(&db.name, "tenant_a");
+    let query_b = "SELECT 'tenant_b'";
+
+    // Tenant a's run in progress (its keys held by another session): b's run is not kept out.
+    let mut holder = db.connect();
+    holder
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock_shared({ns}, {database_key}); \
+             SELECT pg_advisory_lock({ns}, {tenant_a});"
+        ))
+        .expect("hold tenant a's lock");
+    fleet(
+        &project,
+        &db,
+        &["up", "--schemas-query", query_b, "--lock-wait", "2s"],
+    )
+    .code(exit::SUCCESS);
+    // Tenant a's own run waits for it, and gives up.
+    fleet(
+        &project,
+        &db,
+        &[
+            "up",
+            "--schemas-query",
+            "SELECT 'tenant_a'",
+            "--lock-wait",
+            "1s",
+        ],
+    )
+    .code(exit::LOCK_TIMEOUT);
+    drop(holder);
+
+    // A run on the whole database in progress: every tenant waits.
+    let mut holder = db.connect();
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({ns}, {database_key})"))
+        .expect("hold the database's lock");
+    fleet(
+        &project,
+        &db,
+        &[
+            "up",
+            "--schemas-query",
+            "SELECT 'tenant_a'",
+            "--lock-wait",
+            "1s",
+        ],
+    )
+    .code(exit::LOCK_TIMEOUT);
+    drop(holder);
+    fleet(
+        &project,
+        &db,
+        &[
+            "up",
+            "--schemas-query",
+            "SELECT 'tenant_a'",
+            "--lock-wait",
+            "2s",
+        ],
+    )
+    .code(exit::SUCCESS);
+
+    // Both released after the runs: the whole-database lock is free again.
+    let free: bool = db
+        .connect()
+        .query_one(
+            &format!("SELECT pg_try_advisory_lock({ns}, {database_key})"),
+            &[],
+        )
+        .expect("try the lock")
+        .get(0);
+    assert!(free);
+}
+
+#[test]
+fn bad_schema_names_are_named_by_row_and_nothing_runs() {
+    let db = TestDb::new("fleetschemabad");
+    let project = tenant_project();
+    fleet(
+        &project,
+        &db,
+        &[
+            "up",
+            "--schemas-query",
+            "SELECT * FROM (VALUES ('ok_1'), ('bad name'), ('ok_1'), ('x\"; DROP')) v",
+        ],
+    )
+    .code(exit::INVALID)
+    .stderr_has("the schemas query, row 2")
+    .stderr_has(
+        "the schemas query, row 3: schema ok_1 is already listed at the schemas query, row 1",
+    )
+    .stderr_has("the schemas query, row 4");
+    assert_eq!(relations(&db), Vec::<String>::new());
+}
+
+#[test]
+fn down_rolls_back_every_tenant_and_refuses_a_bad_request_once_before_connecting() {
+    let db = TestDb::new("fleetschemadown");
+    let project = tenant_project();
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b; CREATE SCHEMA tenant_c;")
+        .expect("create the tenants");
+    let query = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1";
+    // A dry run of `up` shows each tenant's plan (it used to say "up to date").
+    fleet(
+        &project,
+        &db,
+        &["up", "--schemas-query", query, "--dry-run"],
+    )
+    .code(exit::SUCCESS)
+    .stdout_has("would apply 3");
+    assert_eq!(relations(&db), Vec::<String>::new());
+    fleet(&project, &db, &["up", "--schemas-query", query]).code(exit::SUCCESS);
+    let schemas = ["tenant_a", "tenant_b", "tenant_c"];
+    let before = relations(&db);
+
+    // A dry run says what it would do, and does nothing.
+    fleet(
+        &project,
+        &db,
+        &["down", "--schemas-query", query, "--dry-run"],
+    )
+    .code(exit::SUCCESS)
+    .stdout_has("would roll back 1")
+    .stdout_has("3 targets: 3 done, 0 failed");
+    assert_eq!(relations(&db), before);
+
+    // `--target 0` without `--yes`: refused once, as a whole, before any tenant is reached.
+    let run = fleet(
+        &project,
+        &db,
+        &["down", "--schemas-query", query, "--target", "0"],
+    );
+    run.code(exit::USAGE)
+        .stderr_has("--target 0 rolls back every applied migration");
+    assert!(!run.stdout.contains("tenant_a"), "{}", run.stdout);
+    assert_eq!(relations(&db), before);
+
+    let run = fleet(
+        &project,
+        &db,
+        &[
+            "down",
+            "--schemas-query",
+            query,
+            "--steps",
+            "1",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    assert_eq!(doc["command"], "down");
+    for entry in doc["targets"].as_array().expect("targets[]") {
+        assert_eq!(entry["rolled_back"], serde_json::json!(["003"]), "{entry}");
+    }
+    let mut client = db.connect();
+    for schema in schemas {
+        assert_eq!(tenant_ledger(&mut client, schema), ["001", "002"]);
+    }
+    let mut expected: Vec<String> = schemas
+        .iter()
+        .flat_map(|s| complete(s))
+        .filter(|n| !n.ends_with(".idx_tb_widget"))
+        .collect();
+    expected.sort();
+    assert_eq!(relations(&db), expected);
+}
