@@ -1757,6 +1757,48 @@ mod tests {
     }
 
     #[test]
+    fn statement_markers_keep_positions_and_cut_only_where_safe() {
+        let file = sql_file("\u{feff}SELECT 1; -- one\n  SELECT 2;\nCREAT x -- no semicolon");
+        let mut script = Script::new();
+        assert_eq!(script.push_marked_body(&file, "7_0"), Some(3));
+        let text = script.text().to_string();
+        assert!(!text.contains('\u{feff}'), "{text}");
+        assert!(
+            text.contains("SELECT 1;\nPREPARE confiture_at_7_0_1 AS SELECT;\n -- one\n  SELECT 2;\nPREPARE confiture_at_7_0_2 AS SELECT; DEALLOCATE confiture_at_7_0_1;\n"),
+            "{text}"
+        );
+        assert!(text.contains("-- no semicolon\n;\nPREPARE confiture_at_7_0_3 AS SELECT; DEALLOCATE confiture_at_7_0_2;\n"), "{text}");
+        let at = |needle| {
+            script
+                .locate(&ErrorPosition::Original(position(&script, needle)))
+                .map(|l| (l.line, l.column))
+        };
+        assert_eq!(at("SELECT 1"), Some((1, 2)));
+        assert_eq!(at("SELECT 2"), Some((2, 3)));
+        assert_eq!(at("CREAT"), Some((3, 1)));
+        assert_eq!(
+            at("PREPARE confiture_at_7_0_2"),
+            None,
+            "a marker is our SQL"
+        );
+        assert_eq!(
+            completed_statements(
+                &["confiture_at_7_0_2".into(), "confiture_at_8_0_3".into()],
+                "7_0"
+            ),
+            2
+        );
+        assert_eq!(completed_statements(&[], "7_0"), 0);
+        for unsafe_text in [
+            "SELECT 'a\\'; SELECT 2;",
+            "SELECT 1; DeAllocate ALL;",
+            "SELECT 1;",
+        ] {
+            assert_eq!(pieces(&sql_file(unsafe_text)), None, "{unsafe_text}");
+        }
+    }
+
+    #[test]
     fn a_trailing_comment_cannot_swallow_the_ledger_row() {
         let file = sql_file("CREATE TABLE a (); -- no newline at end");
         let migration = Migration {
