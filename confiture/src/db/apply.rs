@@ -353,6 +353,55 @@ fn completed_statements(markers: &[String], tag: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// The file says `DEALLOCATE` (in any case, anywhere): it may drop the session's prepared
+/// statements, ours too, so it gets none that must outlive it.
+fn says_deallocate(file: &SqlFile) -> bool {
+    file.text
+        .as_bytes()
+        .windows(10)
+        .any(|w| w.eq_ignore_ascii_case(b"deallocate"))
+}
+
+/// The statement a message of several migrations prepares once for their ledger rows (up),
+/// and the one for the end of each transaction (`<name>_next`): the server then parses,
+/// analyses and plans them once per message, not once per migration. Deallocated at the end
+/// of the message, or after a failure by [`rollback_and_read`].
+fn prepared_row(nonce: u64) -> String {
+    format!("confiture_row_{nonce}")
+}
+
+/// The `PREPARE`s of [`prepared_row`]: `(version, name, checksum, slug prefix, step index)`,
+/// and `(marker)`.
+fn prepare_rows_sql(table: &TrackingTable, nonce: u64) -> String {
+    let insert = ledger::insert_applied_at_exprs_sql(
+        table,
+        &ledger::AppliedRowExprs {
+            slug_prefix: "$4",
+            version: "$1",
+            name: "$2",
+            checksum: "$3",
+            applied_at: &started_at(),
+            execution_time_ms: &elapsed_ms(),
+        },
+    );
+    let row = prepared_row(nonce);
+    format!(
+        "PREPARE {row}(text, text, text, text, int) AS {insert} \
+         RETURNING $5 AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN};\n\
+         PREPARE {row}_next(text) AS SELECT pg_catalog.set_config('{MARKER}', $1, false), \
+         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
+    )
+}
+
+/// Whether a message of `steps` prepares its ledger rows: several migrations applied, none
+/// of which says `DEALLOCATE`.
+fn prepares_rows(steps: &[Step<'_>]) -> bool {
+    steps.len() >= 2
+        && steps
+            .iter()
+            .all(|s| s.direction == Direction::Up && !says_deallocate(s.file()))
+}
+
 /// A file's text between two statement markers: up to the end of one statement (the last
 /// piece: to the end of the file).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -375,12 +424,7 @@ struct Piece {
 /// `DEALLOCATE` of ours would fail).
 fn pieces(file: &SqlFile) -> Option<Vec<Piece>> {
     let text = &file.text;
-    let unsafe_to_cut = text.contains('\\')
-        || text
-            .as_bytes()
-            .windows(10)
-            .any(|w| w.eq_ignore_ascii_case(b"deallocate"));
-    if unsafe_to_cut {
+    if text.contains('\\') || says_deallocate(file) {
         return None;
     }
     let split = crate::files::lexer::split(text);
@@ -486,10 +530,23 @@ fn elapsed_ms() -> String {
 /// The statement returns the step's `index` in its message and its time, measured by the
 /// server (columns [`STEP_COLUMN`], [`MS_COLUMN`]): how [`run_steps`] learns each step's
 /// duration from the message itself.
-fn ledger_sql(table: &TrackingTable, step: &Step<'_>, index: usize) -> String {
+fn ledger_sql(
+    table: &TrackingTable,
+    step: &Step<'_>,
+    index: usize,
+    prepared: Option<u64>,
+) -> String {
     let m = step.migration;
-    let row = match step.direction {
-        Direction::Up => format!(
+    let row = match (step.direction, prepared) {
+        (Direction::Up, Some(nonce)) => format!(
+            "EXECUTE {}({}, {}, {}, {}, {index})",
+            prepared_row(nonce),
+            ledger::literal(step.ledger_version),
+            ledger::literal(&m.name),
+            ledger::literal(&m.up.checksum),
+            ledger::literal(&format!("{}_{}_", m.name, step.ledger_version)),
+        ),
+        (Direction::Up, None) => format!(
             "{} RETURNING {index} AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN}",
             ledger::insert_applied_at_sql(
                 table,
@@ -500,7 +557,7 @@ fn ledger_sql(table: &TrackingTable, step: &Step<'_>, index: usize) -> String {
                 &elapsed_ms(),
             )
         ),
-        Direction::Down => format!(
+        (Direction::Down, _) => format!(
             "{} RETURNING {index} AS {STEP_COLUMN}, {} AS {MS_COLUMN}",
             ledger::delete_sql(table, step.ledger_version),
             elapsed_ms()
@@ -543,7 +600,7 @@ fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<
     let markers = script.push_marked_body(file, tag);
     script.push_sql(&format!(
         "{};\nRESET ALL; {}",
-        ledger_sql(&settings.table, step, 0),
+        ledger_sql(&settings.table, step, 0, None),
         local_settings(settings, true)
     ));
     if let Some(n) = markers {
@@ -575,6 +632,7 @@ fn push_transaction<'a>(
     step: &Step<'a>,
     index: usize,
     nonce: u64,
+    prepared: bool,
 ) {
     script.begin_step();
     script.push_sql(&begin_sql(settings, step.synchronous_commit));
@@ -599,10 +657,17 @@ fn push_transaction<'a>(
     } else {
         " SET LOCAL synchronous_commit = off;"
     };
+    let next = if prepared {
+        format!("EXECUTE {}_next('{marker}');", prepared_row(nonce))
+    } else {
+        format!(
+            "SELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
+             pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
+        )
+    };
     script.push_sql(&format!(
-        "{};\nRESET ALL;{sync}\nSELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
-         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);\nCOMMIT;{deallocate}",
-        ledger_sql(&settings.table, step, index)
+        "{};\nRESET ALL;{sync}\n{next}\nCOMMIT;{deallocate}",
+        ledger_sql(&settings.table, step, index, prepared.then_some(nonce))
     ));
 }
 
@@ -628,8 +693,16 @@ fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'a> {
         .sum();
     script.text.reserve(size);
     script.push_sql(&start_message());
+    let prepared = prepares_rows(steps);
+    if prepared {
+        script.push_sql(&prepare_rows_sql(&settings.table, nonce));
+    }
     for (i, step) in steps.iter().enumerate() {
-        push_transaction(&mut script, settings, step, i, nonce);
+        push_transaction(&mut script, settings, step, i, nonce, prepared);
+    }
+    if prepared {
+        let row = prepared_row(nonce);
+        script.push_sql(&format!("DEALLOCATE {row}; DEALLOCATE {row}_next;"));
     }
     Batch { script, nonce }
 }
@@ -716,8 +789,9 @@ fn batch_end(steps: &[Step<'_>], start: usize, limits: BatchLimits, cut: Option<
     end.max(start + 1)
 }
 
-/// What a failed message left in the session: the batch marker (see [`MARKER`]) and the
-/// statement markers (see [`STATEMENT_MARKER`]).
+/// What a failed message left in the session: the batch marker (see [`MARKER`]) and our
+/// prepared statements (the statement markers, see [`STATEMENT_MARKER`], and the prepared
+/// ledger rows, see [`prepared_row`]).
 struct Left {
     batch: Option<String>,
     statements: Vec<String>,
@@ -729,7 +803,7 @@ fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::Error> {
     let messages = client.simple_query(&format!(
         "ROLLBACK; SELECT pg_catalog.current_setting('{MARKER}', true), \
          (SELECT pg_catalog.string_agg(name, ' ') FROM pg_catalog.pg_prepared_statements \
-         WHERE pg_catalog.starts_with(name, '{STATEMENT_MARKER}'))"
+         WHERE pg_catalog.starts_with(name, 'confiture_'))"
     ))?;
     let row = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => Some(row),
@@ -737,14 +811,16 @@ fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::Error> {
     });
     let batch = row.and_then(|r| r.get(0)).map(str::to_string);
     // Only names of the form ours take, so that a statement of the user's is never dropped.
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     let ours = |name: &&str| {
-        name.strip_prefix(STATEMENT_MARKER).is_some_and(|rest| {
+        let marker = name.strip_prefix(STATEMENT_MARKER).is_some_and(|rest| {
             let parts: Vec<&str> = rest.split('_').collect();
-            parts.len() == 3
-                && parts
-                    .iter()
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        })
+            parts.len() == 3 && parts.iter().all(|p| digits(p))
+        });
+        let row = name
+            .strip_prefix("confiture_row_")
+            .is_some_and(|rest| digits(rest.strip_suffix("_next").unwrap_or(rest)));
+        marker || row
     };
     let statements: Vec<String> = row
         .and_then(|r| r.get(1))
