@@ -743,7 +743,10 @@ fn a_runtime_error_without_a_position_names_its_file() {
         "{reported:?}"
     );
     assert!(
-        failed.error.message.contains("001_a.up.sql: division by zero"),
+        failed
+            .error
+            .message
+            .contains("001_a.up.sql: division by zero"),
         "{}",
         failed.error.message
     );
@@ -792,7 +795,10 @@ fn a_runtime_error_without_a_position_names_its_file() {
         (Some(2), Some("22012")),
         "{reported:?}"
     );
-    assert_eq!(db.value("SELECT last_value FROM once").as_deref(), Some("1"));
+    assert_eq!(
+        db.value("SELECT last_value FROM once").as_deref(),
+        Some("1")
+    );
     assert!(!db.table_exists("a"));
     assert!(db.ledger().is_empty());
 }
