@@ -420,11 +420,16 @@ struct Piece {
 /// statements or more, cut by the shared splitter. `None` — no markers — for a file with a
 /// backslash (`standard_conforming_strings = off`, for instance from `ALTER ROLE ... SET`,
 /// would make the server read a `'...\'...'` string differently, so a cut could fall inside
-/// one) or one that says `DEALLOCATE` (`DEALLOCATE ALL` would drop a marker, and the next
-/// `DEALLOCATE` of ours would fail).
+/// one), one that says `DEALLOCATE` (`DEALLOCATE ALL` would drop a marker, and the next
+/// `DEALLOCATE` of ours would fail), or one that says `statement_timeout` (a tiny one would
+/// cancel a marker, failing a migration that would otherwise pass).
 fn pieces(file: &SqlFile) -> Option<Vec<Piece>> {
     let text = &file.text;
-    if text.contains('\\') || says_deallocate(file) {
+    let says_statement_timeout = text
+        .as_bytes()
+        .windows(17)
+        .any(|w| w.eq_ignore_ascii_case(b"statement_timeout"));
+    if text.contains('\\') || says_deallocate(file) || says_statement_timeout {
         return None;
     }
     let split = crate::files::lexer::split(text);
@@ -1866,6 +1871,7 @@ mod tests {
         );
         assert_eq!(completed_statements(&[], "7_0"), 0);
         for unsafe_text in [
+            "SET statement_timeout = '1ms'; SELECT 2;",
             "SELECT 'a\\'; SELECT 2;",
             "SELECT 1; DeAllocate ALL;",
             "SELECT 1;",
