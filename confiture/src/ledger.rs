@@ -191,13 +191,48 @@ pub fn insert_applied_at_sql(
     applied_at_sql: &str,
     execution_time_ms_sql: &str,
 ) -> String {
-    let slug_prefix = literal(&format!("{name}_{version}_"));
+    insert_applied_at_exprs_sql(
+        table,
+        &AppliedRowExprs {
+            slug_prefix: &literal(&format!("{name}_{version}_")),
+            version: &literal(version),
+            name: &literal(name),
+            checksum: &literal(checksum),
+            applied_at: applied_at_sql,
+            execution_time_ms: execution_time_ms_sql,
+        },
+    )
+}
+
+/// The SQL expressions of an applied row's values, for [`insert_applied_at_exprs_sql`]:
+/// literals, or parameters (`$1`) of a prepared statement.
+pub struct AppliedRowExprs<'a> {
+    /// `<name>_<version>_`: the slug before its time.
+    pub slug_prefix: &'a str,
+    /// The version, as the file names it.
+    pub version: &'a str,
+    /// The migration's name.
+    pub name: &'a str,
+    /// The SHA-256 of the up file, hex.
+    pub checksum: &'a str,
+    /// When the migration began (a `timestamptz` expression).
+    pub applied_at: &'a str,
+    /// Its duration in milliseconds (an integer expression, NULL when unknown).
+    pub execution_time_ms: &'a str,
+}
+
+/// [`insert_applied_at_sql`] with every value an SQL expression: the engine prepares it once
+/// per message with parameters, so the server analyses and plans it once, not per migration.
+pub fn insert_applied_at_exprs_sql(table: &TrackingTable, row: &AppliedRowExprs<'_>) -> String {
     format!(
-        "INSERT INTO {t} (slug, version, name, applied_at, execution_time_ms, checksum, applied_by) VALUES ({slug_prefix} || to_char({applied_at_sql}, 'YYYYMMDD_HH24MISS'), {v}, {n}, {applied_at_sql}, {execution_time_ms_sql}, {c}, current_user)",
+        "INSERT INTO {t} (slug, version, name, applied_at, execution_time_ms, checksum, applied_by) VALUES ({slug} || to_char({at}, 'YYYYMMDD_HH24MISS'), {v}, {n}, {at}, {ms}, {c}, current_user)",
         t = table.quoted(),
-        v = literal(version),
-        n = literal(name),
-        c = literal(checksum),
+        slug = row.slug_prefix,
+        at = row.applied_at,
+        v = row.version,
+        n = row.name,
+        ms = row.execution_time_ms,
+        c = row.checksum,
     )
 }
 

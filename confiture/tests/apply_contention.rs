@@ -74,12 +74,11 @@ fn a_lock_that_is_never_released_fails_after_the_retries_without_a_trace() {
         .unwrap_err();
     other.batch_execute("COMMIT").unwrap();
     assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
-    // A runtime error has no position: the file is named, the line is unknown.
+    // A runtime error has no position: the statement markers name the statement that waited.
     assert!(
-        failed
-            .error
-            .message
-            .contains("001_alter_busy.up.sql: canceling statement due to lock timeout"),
+        failed.error.message.contains(
+            "001_alter_busy.up.sql:2:1 (statement 2 of 2): canceling statement due to lock timeout"
+        ),
         "{}",
         failed.error.message
     );

@@ -529,7 +529,7 @@ fn single_transaction_records_all_or_nothing() {
         failed
             .error
             .message
-            .contains("004_bad.up.sql: division by zero"),
+            .contains("004_bad.up.sql:1:1 (statement 1 of 1): division by zero"),
         "{}",
         failed.error.message
     );
@@ -630,9 +630,10 @@ fn the_lock_timeout_names_the_holder() {
     );
 }
 
-/// Runtime errors carry no position, and a transactional migration is one message: a file of
-/// several statements is named without a line (it is never run again to find it; see
-/// `apply_errors.rs`), a file of one statement with its line.
+/// Runtime errors carry no position, and a transactional migration is one message: the
+/// failing statement is named from the statement markers the server ran before the error
+/// (never by running the file again; see `apply_errors.rs` and `src/db/engine_tests/statement.rs`), a file
+/// of one statement with its line, and a file that carries no markers (a backslash) by name.
 #[test]
 fn a_runtime_error_without_a_position_names_its_file() {
     let db = TestDb::new("nopos");
@@ -650,11 +651,39 @@ fn a_runtime_error_without_a_position_names_its_file() {
     let reported = &failed.report.errors[0];
     assert_eq!(
         (reported.line, reported.sqlstate.as_deref()),
-        (None, Some("23505")),
+        (Some(5), Some("23505")),
         "{reported:?}"
     );
     assert!(
-        failed.error.message.contains("001_a.up.sql: duplicate key"),
+        failed
+            .error
+            .message
+            .contains("001_a.up.sql:5:1 (statement 3 of 3): duplicate key"),
+        "{}",
+        failed.error.message
+    );
+    assert!(!db.table_exists("a"));
+
+    // No markers in a file with a backslash: named by file, and said why.
+    dir.write(
+        "001_a.up.sql",
+        "CREATE TABLE a (t text);\nINSERT INTO a VALUES (E'\\\\');\nSELECT 1 / 0;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let reported = &failed.report.errors[0];
+    assert_eq!(
+        (reported.line, reported.sqlstate.as_deref()),
+        (None, Some("22012")),
+        "{reported:?}"
+    );
+    assert!(
+        failed
+            .error
+            .message
+            .contains("001_a.up.sql: division by zero"),
         "{}",
         failed.error.message
     );
@@ -686,7 +715,8 @@ fn a_runtime_error_without_a_position_names_its_file() {
         failed.error.message
     );
 
-    // A failure that depends on a sequence (which no rollback resets) names no statement.
+    // A failure that depends on a sequence (which no rollback resets) is named from the one
+    // run that failed: its statement 2, whose nextval moved once.
     db.client().batch_execute("CREATE SEQUENCE once").unwrap();
     dir.write(
         "001_a.up.sql",
@@ -699,8 +729,12 @@ fn a_runtime_error_without_a_position_names_its_file() {
     let reported = &failed.report.errors[0];
     assert_eq!(
         (reported.line, reported.sqlstate.as_deref()),
-        (None, Some("22012")),
+        (Some(2), Some("22012")),
         "{reported:?}"
+    );
+    assert_eq!(
+        db.value("SELECT last_value FROM once").as_deref(),
+        Some("1")
     );
     assert!(!db.table_exists("a"));
     assert!(db.ledger().is_empty());

@@ -119,8 +119,8 @@ fn exit_4_when_a_migration_fails_naming_file_and_line() {
     let db = TestDb::new("exit4");
     let project = two_migrations();
     // The server gives no position for this error (it is found when the statement runs, not
-    // when it is parsed), and the file has several statements: the file is named, and the
-    // migration is not run a second time to find the line.
+    // when it is parsed), and the file has several statements: the statement markers the
+    // engine sends between them name the line, without running the migration a second time.
     project.migration(
         "003_broken",
         "-- a comment\nCREATE TABLE ok (a int);\nALTER TABLE nope ADD COLUMN b int;\n",
@@ -128,8 +128,7 @@ fn exit_4_when_a_migration_fails_naming_file_and_line() {
     );
     let run = project.run_on(&db, &["migrate", "up"]);
     run.code(exit::MIGRATION_FAILED)
-        .stderr_has("db/migrations/003_broken.up.sql")
-        .stderr_has("not run again")
+        .stderr_has("db/migrations/003_broken.up.sql:3:1 (statement 2 of 2)")
         .stderr_has("\"nope\" does not exist");
     assert_eq!(
         db.ledger().unwrap(),

@@ -216,12 +216,48 @@ impl<'a> Script<'a> {
         self.push_file_text(file, text, first_line);
     }
 
+    /// Appends a transactional migration's whole body like [`Script::push_body`], with a
+    /// statement marker after each statement when [`pieces`] allows them: the failed
+    /// statement is then known from what the server did before the error (see
+    /// [`STATEMENT_MARKER`]). Returns how many markers it sent, when it sent any; the caller
+    /// deallocates the last one once the step's transaction is over.
+    fn push_marked_body(&mut self, file: &'a SqlFile, tag: &str) -> Option<usize> {
+        let Some(pieces) = pieces(file) else {
+            self.push_body(file, &file.text, 1);
+            return None;
+        };
+        for (k, piece) in pieces.iter().enumerate() {
+            let text = &file.text[piece.range.clone()];
+            self.push_file_text_at(file, text, piece.start_line, piece.start_column);
+            // The newline ends a trailing `-- comment`; an unterminated last statement gets
+            // its `;`.
+            self.push_raw(if piece.terminated { "\n" } else { "\n;\n" });
+            let mut sql = format!("PREPARE {} AS SELECT;", marker_name(tag, k + 1));
+            if k > 0 {
+                sql.push_str(&format!(" DEALLOCATE {};", marker_name(tag, k)));
+            }
+            self.push_sql(&sql);
+        }
+        Some(pieces.len())
+    }
+
     fn push_file_text(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
+        self.push_file_text_at(file, text, first_line, 1);
+    }
+
+    /// Appends text of `file` that starts at `first_line`, `first_column`.
+    fn push_file_text_at(
+        &mut self,
+        file: &'a SqlFile,
+        text: &str,
+        first_line: u32,
+        first_column: u32,
+    ) {
         // A byte-order mark is part of the checksum, not of the SQL: the server would read it
         // as part of an identifier.
         let (text, first_column) = match text.strip_prefix('\u{feff}') {
-            Some(rest) => (rest, 2),
-            None => (text, 1),
+            Some(rest) => (rest, first_column + 1),
+            None => (text, first_column),
         };
         let start_chars = self.chars;
         let start_bytes = self.text.len();
@@ -287,6 +323,148 @@ impl Body<'_> {
             column,
         }
     }
+}
+
+/// Statement markers: how the engine knows which statement of a transactional migration failed
+/// when the server's error has no position (a runtime error: division by zero, a unique
+/// violation, a `RAISE`), without ever running the migration's SQL again.
+///
+/// After the `k`-th statement of a migration of several, the message carries
+/// `PREPARE confiture_at_<nonce>_<step>_<k> AS SELECT` (and deallocates marker `k - 1`). A
+/// prepared statement is session state that a rollback does not undo, so after an error the
+/// one marker left names the last statement that completed; the failing one is the next.
+/// Exact: nothing a migration sets (`client_min_messages`, roles, `search_path`) hides it, it
+/// needs no privilege and writes nothing, and the server parses `SELECT` with no table. A
+/// notice per statement would be hidden by `client_min_messages = error`; a count of the
+/// statements completed would need the raw message stream that the `postgres` driver drops
+/// on error. Single-statement migrations need none and carry none.
+const STATEMENT_MARKER: &str = "confiture_at_";
+
+/// The name of marker `k` of the step tagged `tag` (`<nonce>_<step>`): lowercase ASCII,
+/// digits and `_`, so it needs no quoting.
+fn marker_name(tag: &str, k: usize) -> String {
+    format!("{STATEMENT_MARKER}{tag}_{k}")
+}
+
+/// How many statements of the step tagged `tag` completed, from the markers left in the
+/// session after a failure (0 when none is left: the first statement failed).
+fn completed_statements(markers: &[String], tag: &str) -> usize {
+    let prefix = format!("{STATEMENT_MARKER}{tag}_");
+    markers
+        .iter()
+        .filter_map(|name| name.strip_prefix(&prefix)?.parse::<usize>().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The file says `DEALLOCATE` (in any case, anywhere): it may drop the session's prepared
+/// statements, ours too, so it gets none that must outlive it.
+fn says_deallocate(file: &SqlFile) -> bool {
+    file.text
+        .as_bytes()
+        .windows(10)
+        .any(|w| w.eq_ignore_ascii_case(b"deallocate"))
+}
+
+/// The statement a message of several migrations prepares once for their ledger rows (up),
+/// and the one for the end of each transaction (`<name>_next`): the server then parses,
+/// analyses and plans them once per message, not once per migration. Deallocated at the end
+/// of the message, or after a failure by [`rollback_and_read`].
+fn prepared_row(nonce: u64) -> String {
+    format!("confiture_row_{nonce}")
+}
+
+/// The `PREPARE`s of [`prepared_row`]: `(version, name, checksum, slug prefix, step index)`,
+/// and `(marker)`.
+fn prepare_rows_sql(table: &TrackingTable, nonce: u64) -> String {
+    let insert = ledger::insert_applied_at_exprs_sql(
+        table,
+        &ledger::AppliedRowExprs {
+            slug_prefix: "$4",
+            version: "$1",
+            name: "$2",
+            checksum: "$3",
+            applied_at: &started_at(),
+            execution_time_ms: &elapsed_ms(),
+        },
+    );
+    let row = prepared_row(nonce);
+    format!(
+        "PREPARE {row}(text, text, text, text, int) AS {insert} \
+         RETURNING $5 AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN};\n\
+         PREPARE {row}_next(text) AS SELECT pg_catalog.set_config('{MARKER}', $1, false), \
+         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
+    )
+}
+
+/// Whether a message of `steps` prepares its ledger rows: several migrations applied, none
+/// of which says `DEALLOCATE`.
+fn prepares_rows(steps: &[Step<'_>]) -> bool {
+    steps.len() >= 2
+        && steps
+            .iter()
+            .all(|s| s.direction == Direction::Up && !says_deallocate(s.file()))
+}
+
+/// A file's text between two statement markers: up to the end of one statement (the last
+/// piece: to the end of the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Piece {
+    range: Range<usize>,
+    /// Line and column where the piece starts.
+    start_line: u32,
+    start_column: u32,
+    /// Line of the statement's first token: what a failure names.
+    line: u32,
+    /// Ends with its statement's `;`.
+    terminated: bool,
+}
+
+/// A transactional file cut after each statement, where statement markers can go: two
+/// statements or more, cut by the shared splitter. `None` — no markers — for a file with a
+/// backslash (`standard_conforming_strings = off`, for instance from `ALTER ROLE ... SET`,
+/// would make the server read a `'...\'...'` string differently, so a cut could fall inside
+/// one), one that says `DEALLOCATE` (`DEALLOCATE ALL` would drop a marker, and the next
+/// `DEALLOCATE` of ours would fail), or one that says `statement_timeout` (a tiny one would
+/// cancel a marker, failing a migration that would otherwise pass).
+fn pieces(file: &SqlFile) -> Option<Vec<Piece>> {
+    let text = &file.text;
+    let says_statement_timeout = text
+        .as_bytes()
+        .windows(17)
+        .any(|w| w.eq_ignore_ascii_case(b"statement_timeout"));
+    if text.contains('\\') || says_deallocate(file) || says_statement_timeout {
+        return None;
+    }
+    let split = crate::files::lexer::split(text);
+    if split.statements.len() < 2 {
+        return None;
+    }
+    let mut locator = crate::text::Locator::new(text);
+    let last = split.statements.len() - 1;
+    let mut start = 0;
+    let mut pieces = Vec::with_capacity(split.statements.len());
+    for (k, stmt) in split.statements.iter().enumerate() {
+        let end = if k == last {
+            text.len()
+        } else {
+            stmt.range.end
+        };
+        let (start_line, start_column) = if start == 0 {
+            (1, 1)
+        } else {
+            locator.line_col(start)
+        };
+        pieces.push(Piece {
+            range: start..end,
+            start_line,
+            start_column,
+            line: stmt.line,
+            terminated: stmt.terminated,
+        });
+        start = end;
+    }
+    Some(pieces)
 }
 
 fn millis(d: Duration) -> u128 {
@@ -368,11 +546,24 @@ fn elapsed_ms() -> String {
 /// The statement returns the step's `index` in its message and its time, measured by the
 /// server (columns [`STEP_COLUMN`], [`MS_COLUMN`]): how [`run_steps`] learns each step's
 /// duration from the message itself.
-fn ledger_sql(settings: &ApplySettings, step: &Step<'_>, index: usize) -> String {
+fn ledger_sql(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    index: usize,
+    prepared: Option<u64>,
+) -> String {
     let table = &settings.table;
     let m = step.migration;
-    let row = match step.direction {
-        Direction::Up => format!(
+    let row = match (step.direction, prepared) {
+        (Direction::Up, Some(nonce)) => format!(
+            "EXECUTE {}({}, {}, {}, {}, {index})",
+            prepared_row(nonce),
+            ledger::literal(step.ledger_version),
+            ledger::literal(&m.name),
+            ledger::literal(&m.up.checksum),
+            ledger::literal(&format!("{}_{}_", m.name, step.ledger_version)),
+        ),
+        (Direction::Up, None) => format!(
             "{} RETURNING {index} AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN}",
             ledger::insert_applied_at_sql(
                 table,
@@ -383,7 +574,7 @@ fn ledger_sql(settings: &ApplySettings, step: &Step<'_>, index: usize) -> String
                 &elapsed_ms(),
             )
         ),
-        Direction::Down => format!(
+        (Direction::Down, _) => format!(
             "{} RETURNING {index} AS {STEP_COLUMN}, {} AS {MS_COLUMN}",
             ledger::delete_sql(table, step.ledger_version),
             elapsed_ms()
@@ -424,17 +615,20 @@ fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &str) -> Strin
 /// `--single-transaction`, then puts the session back for the next step: [`RESET_SESSION`]
 /// (the role before the ledger row, the settings after it) and the run's `SET LOCAL`s again
 /// (`RESET ALL` takes them away too).
-fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<'a>) {
+fn push_step<'a>(script: &mut Script<'a>, settings: &ApplySettings, step: &Step<'a>, tag: &str) {
     script.push_sql(&format!(
         "SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
     ));
     let file = step.file();
-    script.push_body(file, &file.text, 1);
+    let markers = script.push_marked_body(file, tag);
     script.push_sql(&format!(
         "{};\nRESET ALL; {}",
-        ledger_sql(settings, step, 0),
+        ledger_sql(settings, step, 0, None),
         local_settings(settings, true)
     ));
+    if let Some(n) = markers {
+        script.push_sql(&format!("DEALLOCATE {};", marker_name(tag, n)));
+    }
 }
 
 /// The `SET LOCAL`s of a migration's transaction.
@@ -460,12 +654,22 @@ fn push_transaction<'a>(
     settings: &ApplySettings,
     step: &Step<'a>,
     index: usize,
-    marker: &str,
+    nonce: u64,
+    prepared: bool,
 ) {
     script.begin_step();
     script.push_sql(&begin_sql(settings, step.synchronous_commit));
     let file = step.file();
-    script.push_body(file, &file.text, 1);
+    let marker = format!("{nonce}:{index}");
+    let markers = script.push_marked_body(file, &format!("{nonce}_{index}"));
+    // The last statement marker goes once the transaction is over (committed, or not: then
+    // it tells that every statement completed).
+    let deallocate = markers.map_or_else(String::new, |n| {
+        format!(
+            "\nDEALLOCATE {};",
+            marker_name(&format!("{nonce}_{index}"), n)
+        )
+    });
     // The role is reset before the ledger row (written as the connecting role), every setting
     // after it (the row reads its clock from one). `synchronous_commit` must hold for the
     // COMMIT, so it is set again.
@@ -476,10 +680,17 @@ fn push_transaction<'a>(
     } else {
         " SET LOCAL synchronous_commit = off;"
     };
+    let next = if prepared {
+        format!("EXECUTE {}_next('{marker}');", prepared_row(nonce))
+    } else {
+        format!(
+            "SELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
+             pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
+        )
+    };
     script.push_sql(&format!(
-        "{};\nRESET ALL;{sync}\nSELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
-         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);\nCOMMIT;",
-        ledger_sql(settings, step, index)
+        "{};\nRESET ALL;{sync}\n{next}\nCOMMIT;{deallocate}",
+        ledger_sql(settings, step, index, prepared.then_some(nonce))
     ));
 }
 
@@ -505,8 +716,16 @@ fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'a> {
         .sum();
     script.text.reserve(size);
     script.push_sql(&start_message());
+    let prepared = prepares_rows(steps);
+    if prepared {
+        script.push_sql(&prepare_rows_sql(&settings.table, nonce));
+    }
     for (i, step) in steps.iter().enumerate() {
-        push_transaction(&mut script, settings, step, i, &format!("{nonce}:{i}"));
+        push_transaction(&mut script, settings, step, i, nonce, prepared);
+    }
+    if prepared {
+        let row = prepared_row(nonce);
+        script.push_sql(&format!("DEALLOCATE {row}; DEALLOCATE {row}_next;"));
     }
     Batch { script, nonce }
 }
@@ -594,11 +813,51 @@ fn batch_end(steps: &[Step<'_>], start: usize, limits: BatchLimits, cut: Option<
     end.max(start + 1)
 }
 
-fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
-    messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => row.get(0),
+/// What a failed message left in the session: the batch marker (see [`MARKER`]) and our
+/// prepared statements (the statement markers, see [`STATEMENT_MARKER`], and the prepared
+/// ledger rows, see [`prepared_row`]).
+struct Left {
+    batch: Option<String>,
+    statements: Vec<String>,
+}
+
+/// After a failed message: rolls back the aborted transaction block (if any) and reads what
+/// the message left, in the same round trip; then deallocates the statement markers left.
+fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::Error> {
+    let messages = client.simple_query(&format!(
+        "ROLLBACK; SELECT pg_catalog.current_setting('{MARKER}', true), \
+         (SELECT pg_catalog.string_agg(name, ' ') FROM pg_catalog.pg_prepared_statements \
+         WHERE pg_catalog.starts_with(name, 'confiture_'))"
+    ))?;
+    let row = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row),
         _ => None,
-    })
+    });
+    let batch = row.and_then(|r| r.get(0)).map(str::to_string);
+    // Only names of the form ours take, so that a statement of the user's is never dropped.
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let ours = |name: &&str| {
+        let marker = name.strip_prefix(STATEMENT_MARKER).is_some_and(|rest| {
+            let parts: Vec<&str> = rest.split('_').collect();
+            parts.len() == 3 && parts.iter().all(|p| digits(p))
+        });
+        let row = name
+            .strip_prefix("confiture_row_")
+            .is_some_and(|rest| digits(rest.strip_suffix("_next").unwrap_or(rest)));
+        marker || row
+    };
+    let statements: Vec<String> = row
+        .and_then(|r| r.get(1))
+        .map(|names| names.split(' ').filter(ours).map(str::to_string).collect())
+        .unwrap_or_default();
+    if !statements.is_empty() {
+        let sql: String = statements
+            .iter()
+            .map(|name| format!("DEALLOCATE {name};"))
+            .collect();
+        client.batch_execute(&sql)?;
+    }
+    Ok(Left { batch, statements })
 }
 
 /// How long each step of a message that succeeded took, from the rows its ledger statements
@@ -748,12 +1007,11 @@ pub fn run_steps(
         }
         // The failed message left an aborted transaction block open (or none, when the server
         // could not parse it): roll back, then read how far the message got.
-        let marker = match client.simple_query(&format!(
-            "ROLLBACK; SELECT current_setting('{MARKER}', true)"
-        )) {
-            Ok(messages) => batch.committed(first_value(&messages)),
+        let left = match rollback_and_read(client) {
+            Ok(left) => left,
             Err(lost) => return Err((first, connection_lost(&steps[first], lost))),
         };
+        let marker = batch.committed(left.batch.as_deref());
         let failed = (first + marker).min(end - 1);
         let committed = recorded_durations(client, settings, &steps[first..failed]);
         // The failed attempt took what the message took minus the steps that committed in it.
@@ -814,7 +1072,8 @@ pub fn run_steps(
             continue;
         }
         let step = &steps[failed];
-        let statement = failed_statement(step, &e);
+        let tag = format!("{}_{}", batch.nonce, failed - first);
+        let statement = failed_statement(step, &e, &left.statements, &tag);
         let unplaced =
             statement.is_none() && e.as_db_error().is_some_and(|db| db.position().is_none());
         let contended = is_lock_contention(&e);
@@ -986,11 +1245,13 @@ pub fn run_in_one_transaction(
         if let Err(e) = client.batch_execute(&begin) {
             return Err((0, connection_lost(&first, e)));
         }
+        let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
         for (i, step) in steps.iter().enumerate() {
             on_step(i, None);
             let start = Instant::now();
             let mut script = Script::new();
-            push_step(&mut script, settings, step);
+            let tag = format!("{nonce}_{i}");
+            push_step(&mut script, settings, step, &tag);
             let Err(e) = client.batch_execute(script.text()) else {
                 on_step(i, Some(start.elapsed()));
                 continue;
@@ -998,9 +1259,10 @@ pub fn run_in_one_transaction(
             if is_connection_lost(&e) {
                 return Err((i, connection_lost(step, e)));
             }
-            if let Err(rollback) = client.batch_execute("ROLLBACK") {
-                return Err((i, connection_lost(step, rollback)));
-            }
+            let left = match rollback_and_read(client) {
+                Ok(left) => left,
+                Err(lost) => return Err((i, connection_lost(step, lost))),
+            };
             if is_lock_contention(&e) && attempt <= settings.lock_retries {
                 let delay = backoff.next_delay();
                 on_retry(attempt, delay);
@@ -1008,7 +1270,8 @@ pub fn run_in_one_transaction(
                 attempt += 1;
                 continue 'attempt;
             }
-            let mut failure = sql_failure(settings, step, &script, None, e, None);
+            let statement = failed_statement(step, &e, &left.statements, &tag);
+            let mut failure = sql_failure(settings, step, &script, None, e, statement);
             failure.error = failure.error.with_detail(
                 "the whole run was one transaction: it was rolled back and nothing is recorded",
             );
@@ -1039,13 +1302,29 @@ fn is_lock_contention(e: &postgres::Error) -> bool {
 
 /// Which statement of a transactional migration failed, when the server's error has no
 /// position (a runtime error: `ALTER TABLE` on a missing table, a constraint violated by an
-/// `UPDATE`): known only when the file has one statement. The migration's SQL is never run a
-/// second time to find out — its side effects outside the transaction (`nextval`, `COPY ...
-/// TO PROGRAM`, dblink) would happen twice.
-fn failed_statement(step: &Step<'_>, error: &postgres::Error) -> Option<Statement> {
+/// `UPDATE`): the one after the last statement marker left in the session (`markers`, the
+/// step's tagged `tag`), or the only one. The migration's SQL is never run a second time to
+/// find out — its side effects outside the transaction (`nextval`, `COPY ... TO PROGRAM`,
+/// dblink) would happen twice. `None` when the file carried no markers (see [`pieces`]), or
+/// when every statement completed: then our own SQL after the body failed.
+fn failed_statement(
+    step: &Step<'_>,
+    error: &postgres::Error,
+    markers: &[String],
+    tag: &str,
+) -> Option<Statement> {
     let db = error.as_db_error()?;
     if db.position().is_some() {
         return None;
+    }
+    if let Some(pieces) = pieces(step.file()) {
+        let done = completed_statements(markers, tag);
+        let piece = pieces.get(done)?;
+        return Some(Statement {
+            index: done + 1,
+            count: pieces.len(),
+            line: piece.line,
+        });
     }
     let split = crate::files::lexer::split(&step.file().text);
     match split.statements.as_slice() {
@@ -1553,6 +1832,49 @@ mod tests {
         assert!(script.text().starts_with("CREAT"));
         let loc = script.locate(&ErrorPosition::Original(1)).unwrap();
         assert_eq!((loc.line, loc.column), (1, 2));
+    }
+
+    #[test]
+    fn statement_markers_keep_positions_and_cut_only_where_safe() {
+        let file = sql_file("\u{feff}SELECT 1; -- one\n  SELECT 2;\nCREAT x -- no semicolon");
+        let mut script = Script::new();
+        assert_eq!(script.push_marked_body(&file, "7_0"), Some(3));
+        let text = script.text().to_string();
+        assert!(!text.contains('\u{feff}'), "{text}");
+        assert!(
+            text.contains("SELECT 1;\nPREPARE confiture_at_7_0_1 AS SELECT;\n -- one\n  SELECT 2;\nPREPARE confiture_at_7_0_2 AS SELECT; DEALLOCATE confiture_at_7_0_1;\n"),
+            "{text}"
+        );
+        assert!(text.contains("-- no semicolon\n;\nPREPARE confiture_at_7_0_3 AS SELECT; DEALLOCATE confiture_at_7_0_2;\n"), "{text}");
+        let at = |needle| {
+            script
+                .locate(&ErrorPosition::Original(position(&script, needle)))
+                .map(|l| (l.line, l.column))
+        };
+        assert_eq!(at("SELECT 1"), Some((1, 2)));
+        assert_eq!(at("SELECT 2"), Some((2, 3)));
+        assert_eq!(at("CREAT"), Some((3, 1)));
+        assert_eq!(
+            at("PREPARE confiture_at_7_0_2"),
+            None,
+            "a marker is our SQL"
+        );
+        assert_eq!(
+            completed_statements(
+                &["confiture_at_7_0_2".into(), "confiture_at_8_0_3".into()],
+                "7_0"
+            ),
+            2
+        );
+        assert_eq!(completed_statements(&[], "7_0"), 0);
+        for unsafe_text in [
+            "SET statement_timeout = '1ms'; SELECT 2;",
+            "SELECT 'a\\'; SELECT 2;",
+            "SELECT 1; DeAllocate ALL;",
+            "SELECT 1;",
+        ] {
+            assert_eq!(pieces(&sql_file(unsafe_text)), None, "{unsafe_text}");
+        }
     }
 
     #[test]

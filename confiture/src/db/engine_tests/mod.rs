@@ -12,3 +12,4 @@ mod batch;
 mod copy;
 mod ledger_read;
 mod lock;
+mod statement;
