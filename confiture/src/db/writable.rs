@@ -38,7 +38,7 @@ impl Target {
 
 /// The session's `current_database()`, after checking that the session can write (exit 3 if
 /// not, naming the database) and that it does not go through a transaction-pooling pooler
-/// (exit 5, [`super::connect::refuse_transaction_pooling`]).
+/// (exit 5, `connect::refuse_transaction_pooling`).
 ///
 /// With several hosts and `target_session_attrs=any` (the default), a session on a standby or
 /// a read-only server is replaced by one on the first host that can write: writing commands
