@@ -1896,7 +1896,11 @@ mod tests {
         let step = Step::up(&migration, false);
         let text = transactional_script(&settings, &step).text().to_string();
         assert!(
-            text.contains("-- no newline at end\n;\nRESET SESSION AUTHORIZATION; RESET ROLE;\nINSERT INTO \"tb_confiture\""),
+            text.contains(
+                "-- no newline at end\n;\nRESET SESSION AUTHORIZATION; RESET ROLE; \
+                 SET LOCAL lock_timeout = '1500ms'; SET LOCAL statement_timeout = '1ms';\n\
+                 INSERT INTO \"tb_confiture\""
+            ),
             "{text}"
         );
         assert!(text.starts_with(&start_message()), "{text}");
