@@ -23,6 +23,17 @@ pub fn versions(list: &[String]) -> String {
     display::version_range(list)
 }
 
+/// The width of a table column: its widest cell or its header, in characters. The one rule
+/// every table of the CLI aligns its columns by.
+pub fn column_width<'a>(cells: impl IntoIterator<Item = &'a str>, header: &str) -> usize {
+    cells
+        .into_iter()
+        .map(|cell| cell.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(header.chars().count())
+}
+
 /// `1 warning`, `2 errors`.
 pub fn plural(n: usize, word: &str) -> String {
     if n == 1 {

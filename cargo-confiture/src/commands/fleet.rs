@@ -265,18 +265,8 @@ fn table(out: &Output, report: &FleetReport) -> String {
             )
         })
         .collect();
-    let width = rows
-        .iter()
-        .map(|r| r.0.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max("Target".len());
-    let result_width = rows
-        .iter()
-        .map(|r| r.1 .0.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max("Result".len());
+    let width = render::column_width(rows.iter().map(|r| r.0.as_str()), "Target");
+    let result_width = render::column_width(rows.iter().map(|r| r.1 .0.as_str()), "Result");
     let third = if command == "status" {
         "Migrations"
     } else if command == "down" {

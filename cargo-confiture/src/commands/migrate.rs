@@ -508,18 +508,8 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
             )
         })
         .collect();
-    let width = rows
-        .iter()
-        .map(|r| r.0.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max("Migration".len());
-    let status_width = rows
-        .iter()
-        .map(|r| r.1 .0.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max("Status".len());
+    let width = render::column_width(rows.iter().map(|r| r.0.as_str()), "Migration");
+    let status_width = render::column_width(rows.iter().map(|r| r.1 .0.as_str()), "Status");
     let mut text = out.paint(
         Style::Bold,
         &format!(
