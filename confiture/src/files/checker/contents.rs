@@ -1,0 +1,122 @@
+//! What one file's bytes say before its SQL is read: `C009` (not UTF-8), `C014` (byte-order
+//! mark), `C013` (CRLF line endings), `C007`/`C008` (no SQL).
+
+use std::path::Path;
+use std::string::FromUtf8Error;
+
+use super::{diagnostic, diagnostic_at, IRREVERSIBLE_MARKER};
+use super::{BYTE_ORDER_MARK, CRLF_LINE_ENDINGS, EMPTY_DOWN, EMPTY_UP, INVALID_UTF8};
+use crate::diagnostic::{Diagnostic, Span};
+use crate::files::rules::FileKind;
+
+/// `C009`: the file is not UTF-8; the diagnostic points at the first invalid byte.
+pub(super) fn invalid_utf8(path: &Path, err: &FromUtf8Error) -> Diagnostic {
+    let bytes = err.as_bytes();
+    let utf8 = err.utf8_error();
+    let valid = utf8.valid_up_to();
+    // The bytes before are valid: the line and column of the bad byte are counted there.
+    let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+    let bad = utf8.error_len().unwrap_or(bytes.len() - valid);
+    // A renderer shows the bad bytes as one replacement character: one column.
+    let at = Span::of(before, valid..valid);
+    let span = Span {
+        end: valid + bad,
+        end_column: at.column + 1,
+        ..at
+    };
+    let message = format!(
+        "file is not valid UTF-8: byte 0x{:02X} at line {}, column {}",
+        bytes.get(valid).copied().unwrap_or_default(),
+        span.line,
+        span.column
+    );
+    let help = "convert it to UTF-8 (migration files are UTF-8 text)".to_string();
+    diagnostic_at(&INVALID_UTF8, path, span, message, help)
+}
+
+/// `C014`: the text starts with a byte-order mark of `bom` bytes (none when 0).
+pub(super) fn byte_order_mark(path: &Path, text: &str, bom: usize) -> Option<Diagnostic> {
+    if bom == 0 {
+        return None;
+    }
+    let message = "file starts with a UTF-8 byte-order mark".to_string();
+    let help = "save it without a byte-order mark if it is not applied anywhere yet (the checksum covers the raw bytes)".to_string();
+    let span = Span::of(text, 0..bom);
+    Some(diagnostic_at(&BYTE_ORDER_MARK, path, span, message, help))
+}
+
+/// `C013`: the first CRLF line ending, if any.
+pub(super) fn crlf_line_endings(path: &Path, text: &str) -> Option<Diagnostic> {
+    let at = text.find("\r\n")?;
+    let span = Span::of(text, at..at + 2);
+    let message = format!(
+        "file has CRLF line endings (the first at line {})",
+        span.line
+    );
+    let help = "convert it to LF if it is not applied anywhere yet, and add `*.sql -text` to .gitattributes so that every checkout has the same bytes (the checksum covers the raw bytes)".to_string();
+    Some(diagnostic_at(&CRLF_LINE_ENDINGS, path, span, message, help))
+}
+
+/// `C007`/`C008`: a `body` (the text after any byte-order mark) with no SQL, unless it is an
+/// irreversible down file.
+pub(super) fn no_sql(
+    path: &Path,
+    body: &str,
+    kind: FileKind,
+    irreversible: bool,
+) -> Option<Diagnostic> {
+    if !is_blank_sql(body) {
+        return None;
+    }
+    match kind {
+        FileKind::Up => {
+            let message = "up file has no SQL: it is empty or only comments".to_string();
+            let help =
+                "write the migration's SQL, or delete the pair if it is not needed".to_string();
+            Some(diagnostic(&EMPTY_UP, path, None, message, help))
+        }
+        FileKind::Down if !irreversible => {
+            let message = "down file has no SQL and is not marked irreversible".to_string();
+            let help = format!(
+                "write the SQL that reverses the up file; if it cannot be reversed, add the line `{IRREVERSIBLE_MARKER}` (rolling back is then refused)"
+            );
+            Some(diagnostic(&EMPTY_DOWN, path, None, message, help))
+        }
+        FileKind::Down => None,
+    }
+}
+
+/// Whether `sql` holds nothing to run: whitespace, `;`, `--` and (nested) `/* */` comments.
+pub(in crate::files) fn is_blank_sql(sql: &str) -> bool {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b';' => i += 1,
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = bytes[i..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |p| i + p + 1);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                // PostgreSQL block comments nest.
+                let mut depth = 1;
+                i += 2;
+                while i < bytes.len() && depth > 0 {
+                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
+                        depth -= 1;
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}

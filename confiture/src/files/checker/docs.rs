@@ -1,0 +1,178 @@
+//! The documentation of the file-level rules (`C001`–`C099`), in code order: what each rule
+//! checks and why, as `lint --explain` and `docs/lints.md` show it.
+
+use crate::diagnostic::{RuleDoc, Severity};
+
+pub const MISSING_DOWN: RuleDoc = RuleDoc {
+    code: "C001",
+    name: "missing-down",
+    severity: Severity::Error,
+    summary: "an up file has no down file",
+    explanation: "Every migration is a pair: `<VERSION>_<NAME>.up.sql` applies the change and \
+`<VERSION>_<NAME>.down.sql` reverses it. A missing down file is found now rather than on the day \
+a rollback is needed. Write the SQL that undoes the up file, in reverse order. If the change \
+cannot be undone (data is destroyed), create the down file with the line \
+`-- confiture:irreversible`: rolling back is then refused with exit code 8.",
+};
+
+pub const MISSING_UP: RuleDoc = RuleDoc {
+    code: "C002",
+    name: "missing-up",
+    severity: Severity::Error,
+    summary: "a down file has no up file",
+    explanation: "A down file without its up file is usually a rename that missed one half of the \
+pair, or an up file deleted by mistake. Rename the files so that both halves have the same \
+`<VERSION>_<NAME>`, or restore the up file from version control.",
+};
+
+pub const DUPLICATE_VERSION: RuleDoc = RuleDoc {
+    code: "C003",
+    name: "duplicate-version",
+    severity: Severity::Error,
+    summary: "two migrations use the same version",
+    explanation: "Two branches that each added a migration with the next number were merged. \
+Versions must be unique: the ledger records migrations by version, and which of the two runs \
+first would be an accident. Renumber the migration that is not applied anywhere yet (usually \
+the one from the branch merged last) to the next free version; the diagnostic names it.",
+};
+
+pub const VERSION_GAP: RuleDoc = RuleDoc {
+    code: "C004",
+    name: "version-gap",
+    severity: Severity::Error,
+    summary: "a version is missing from the sequence",
+    explanation:
+        "Versions are consecutive integers. A gap usually means a migration was deleted or \
+a file was renamed with the wrong number. If a migration was deleted by mistake, restore it from \
+version control (a migration applied to any database must never be removed); otherwise renumber \
+the later migrations to close the gap.",
+};
+
+pub const FIRST_VERSION: RuleDoc = RuleDoc {
+    code: "C005",
+    name: "first-version",
+    severity: Severity::Error,
+    summary: "the first version is not 1 (or the configured `first_version`)",
+    explanation: "The sequence starts at version 1. A history whose old migrations were squashed \
+into a schema snapshot starts later: say so with `first_version = N` in \
+`[workspace.metadata.confiture]` of the workspace's Cargo.toml. Versions below `first_version` \
+are errors too.",
+};
+
+pub const BAD_FILE_NAME: RuleDoc = RuleDoc {
+    code: "C006",
+    name: "bad-file-name",
+    severity: Severity::Error,
+    summary: "a `.sql` file's name is not `<VERSION>_<NAME>.up.sql` or `.down.sql`",
+    explanation: "A `.sql` file in the migrations directory is meant to be a migration, so a name \
+that does not follow the form is reported rather than silently skipped (a skipped migration \
+never runs). VERSION is at least 3 ASCII digits (`001`), NAME is lowercase snake_case starting \
+with a letter, then `.up.sql` or `.down.sql`. The diagnostic suggests the corrected name when it \
+can guess it, never a name another file already has (nor one it suggests for another file). Names \
+are ASCII: a Latin letter with a diacritic is spelt without it in the suggestion (`café` → `cafe`, \
+said in the help), and a letter with no ASCII spelling (`数`) is named rather than dropped. Files \
+that do not end in `.sql` (README.md, .gitkeep) are ignored.",
+};
+
+pub const EMPTY_UP: RuleDoc = RuleDoc {
+    code: "C007",
+    name: "empty-up",
+    severity: Severity::Error,
+    summary: "an up file has no SQL (only whitespace or comments)",
+    explanation:
+        "An up file that does nothing would still be recorded as applied, which is almost \
+always a migration generated and then forgotten. Write its SQL, or delete the pair if it is not \
+needed.",
+};
+
+pub const EMPTY_DOWN: RuleDoc = RuleDoc {
+    code: "C008",
+    name: "empty-down",
+    severity: Severity::Error,
+    summary: "a down file has no SQL and is not marked `-- confiture:irreversible`",
+    explanation: "An empty down file would make a rollback silently do nothing while removing the \
+migration from the ledger. Write the SQL that reverses the up file, or, if the change cannot be \
+reversed, add the line `-- confiture:irreversible`: rolling back is then refused with exit code 8.",
+};
+
+pub const INVALID_UTF8: RuleDoc = RuleDoc {
+    code: "C009",
+    name: "invalid-utf8",
+    severity: Severity::Error,
+    summary: "a migration file is not valid UTF-8",
+    explanation: "Migration files are UTF-8 text. A file saved in another encoding (Latin-1, \
+UTF-16) would send different characters to the database than the ones you see. Convert it to \
+UTF-8; the diagnostic gives the line of the first invalid byte.",
+};
+
+pub const UNREADABLE_FILE: RuleDoc = RuleDoc {
+    code: "C010",
+    name: "unreadable-file",
+    severity: Severity::Error,
+    summary: "an entry of the migrations directory cannot be read",
+    explanation:
+        "Permissions, a broken symbolic link or a symbolic-link loop keep a file from being \
+read, and a directory named like a migration file (`002_x.up.sql/`) is not a file. It may be a \
+migration, so it is an error rather than skipped. Fix the permissions or the link, or remove the \
+entry.",
+};
+
+pub const MIXED_VERSION_WIDTH: RuleDoc = RuleDoc {
+    code: "C011",
+    name: "mixed-version-width",
+    severity: Severity::Warning,
+    summary: "versions are zero-padded to different widths",
+    explanation: "Versions compare as integers, so `0004` and `005` are in the right order for \
+confiture, but the files no longer sort in order in a directory listing, and the ledger keeps \
+the version text as written. Rename the odd one out if it is not applied anywhere yet; \
+`migrate generate` keeps the width of the highest version.",
+};
+
+pub const SUBDIRECTORY: RuleDoc = RuleDoc {
+    code: "C012",
+    name: "subdirectory",
+    severity: Severity::Warning,
+    summary: "the migrations directory has a subdirectory, which is not read",
+    explanation: "Migrations are read from the migrations directory itself, not from \
+subdirectories, so migrations placed in one never run. Move them up into the migrations \
+directory, or move the subdirectory elsewhere.",
+};
+
+pub const CRLF_LINE_ENDINGS: RuleDoc = RuleDoc {
+    code: "C013",
+    name: "crlf-line-endings",
+    severity: Severity::Warning,
+    summary: "a migration file has CRLF line endings",
+    explanation: "The ledger's checksum is taken over the file's raw bytes, so a checkout that \
+converts line endings (git's `core.autocrlf`) makes an applied migration look modified. Convert \
+the file to LF line endings if it is not applied anywhere yet, and add `*.sql -text` to \
+`.gitattributes` so that every checkout has the same bytes.",
+};
+
+pub const BYTE_ORDER_MARK: RuleDoc = RuleDoc {
+    code: "C014",
+    name: "byte-order-mark",
+    severity: Severity::Warning,
+    summary: "a migration file starts with a UTF-8 byte-order mark",
+    explanation:
+        "Editors add or drop a byte-order mark silently, which changes the checksum of an \
+applied migration. Save the file without a byte-order mark if it is not applied anywhere yet.",
+};
+
+/// In code order: the source of `files::FILE_RULES`.
+pub const ALL: &[RuleDoc] = &[
+    MISSING_DOWN,
+    MISSING_UP,
+    DUPLICATE_VERSION,
+    VERSION_GAP,
+    FIRST_VERSION,
+    BAD_FILE_NAME,
+    EMPTY_UP,
+    EMPTY_DOWN,
+    INVALID_UTF8,
+    UNREADABLE_FILE,
+    MIXED_VERSION_WIDTH,
+    SUBDIRECTORY,
+    CRLF_LINE_ENDINGS,
+    BYTE_ORDER_MARK,
+];

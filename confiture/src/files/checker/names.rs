@@ -1,0 +1,162 @@
+//! `C006` (bad file name): the message and help of a `.sql` file that is not named
+//! `<VERSION>_<NAME>.up.sql` or `.down.sql`, with a corrected name when one can be guessed and
+//! no other entry has it.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use super::{diagnostic, Found, BAD_FILE_NAME};
+use crate::diagnostic::Diagnostic;
+use crate::files::name::{self, FILE_FORM};
+
+/// Reports the badly named files, once every name in the directory is known: a corrected name
+/// that another entry already has, or that is suggested for another file too, is not
+/// suggested as is.
+pub(super) fn report_bad_names(
+    bad_names: &[(PathBuf, name::BadName)],
+    found: &[Found],
+    subdirectories: &[PathBuf],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if bad_names.is_empty() {
+        return;
+    }
+    let mut taken: HashSet<&OsStr> = found.iter().filter_map(|f| f.path.file_name()).collect();
+    taken.extend(subdirectories.iter().filter_map(|p| p.file_name()));
+    let suggestions: Vec<Option<&str>> = bad_names
+        .iter()
+        .map(|(_, bad)| bad.suggestion.as_deref())
+        .collect();
+    let conflicts = suggestion_conflicts(&suggestions, |s| taken.contains(OsStr::new(s)));
+    for ((path, bad), conflict) in bad_names.iter().zip(conflicts) {
+        let conflict = conflict.map(|c| match c {
+            Conflict::Taken => SuggestionTaken::ByFile,
+            Conflict::SameAs(other) => SuggestionTaken::AlsoFor(file_name_of(&bad_names[other].0)),
+        });
+        diagnostics.push(bad_name(path, bad.clone(), conflict));
+    }
+}
+
+/// A `.sql` file whose name is not UTF-8: no version or name can be read from it.
+pub(super) fn not_utf8(path: &Path) -> Diagnostic {
+    let bad = name::BadName {
+        reason: "its name is not valid UTF-8".to_string(),
+        suggestion: None,
+        non_ascii: Vec::new(),
+    };
+    bad_name(path, bad, None)
+}
+
+/// Why the corrected name of a badly named file is not suggested as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SuggestionTaken {
+    /// Another entry of the directory has that name.
+    ByFile,
+    /// It is also the corrected name of this other file.
+    AlsoFor(String),
+}
+
+/// A suggestion that cannot be given as it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Conflict {
+    /// `taken` says another entry has that name.
+    Taken,
+    /// The suggestion at this index is the same.
+    SameAs(usize),
+}
+
+/// For each suggestion (of the badly named files, in order), whether it is taken by an entry
+/// or suggested for another file too (then the first other one is named).
+pub(super) fn suggestion_conflicts(
+    suggestions: &[Option<&str>],
+    taken: impl Fn(&str) -> bool,
+) -> Vec<Option<Conflict>> {
+    let mut first_with: HashMap<&str, usize> = HashMap::new();
+    let mut second_with: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in suggestions.iter().enumerate() {
+        if let Some(s) = s {
+            if first_with.contains_key(s) {
+                second_with.entry(s).or_insert(i);
+            } else {
+                first_with.insert(s, i);
+            }
+        }
+    }
+    suggestions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = (*s)?;
+            if taken(s) {
+                return Some(Conflict::Taken);
+            }
+            let first = first_with[s];
+            let other = if first == i {
+                second_with.get(s).copied()
+            } else {
+                Some(first)
+            };
+            other.map(Conflict::SameAs)
+        })
+        .collect()
+}
+
+pub(super) fn file_name_of(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> Diagnostic {
+    let file_name = file_name_of(path);
+    let message = format!("`{file_name}` is not a migration file name: {}", bad.reason);
+    let spelt: Vec<String> = bad
+        .non_ascii
+        .iter()
+        .filter_map(|n| n.ascii.map(|ascii| (n.letter, ascii)))
+        .enumerate()
+        .map(|(i, (letter, ascii))| {
+            let written = if i == 0 { " written" } else { "" };
+            format!("`{letter}`{written} as `{ascii}`")
+        })
+        .collect();
+    let help = match (bad.suggestion, taken) {
+        (Some(suggestion), None) if spelt.is_empty() => {
+            format!("rename it to `{suggestion}`; migration files are named {FILE_FORM}")
+        }
+        (Some(suggestion), None) => format!(
+            "rename it to `{suggestion}` ({}); migration files are named {FILE_FORM}",
+            spelt.join(", ")
+        ),
+        (Some(suggestion), Some(SuggestionTaken::ByFile)) => format!(
+            "its corrected name `{suggestion}` is taken by another file: if this one duplicates \
+             it, delete it; otherwise give it another version or name; migration files are \
+             named {FILE_FORM}"
+        ),
+        (Some(suggestion), Some(SuggestionTaken::AlsoFor(other))) => format!(
+            "its corrected name `{suggestion}` is also that of `{other}`: rename one of them to \
+             it and give the other another version or name; migration files are named \
+             {FILE_FORM}"
+        ),
+        (None, _) if bad.non_ascii.iter().any(|n| n.ascii.is_none()) => {
+            let unspelt: Vec<name::NonAscii> = bad
+                .non_ascii
+                .iter()
+                .filter(|n| n.ascii.is_none())
+                .copied()
+                .collect();
+            let verb = if unspelt.len() == 1 { "has" } else { "have" };
+            format!(
+                "migration files are named {FILE_FORM}; write the name in ASCII letters ({} \
+                 {verb} no ASCII spelling here)",
+                name::letter_list(&unspelt)
+            )
+        }
+        (None, _) => format!(
+            "migration files are named {FILE_FORM}; rename it, or give it another extension if it is not a migration"
+        ),
+    };
+    diagnostic(&BAD_FILE_NAME, path, None, message, help)
+}

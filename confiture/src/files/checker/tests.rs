@@ -1,0 +1,185 @@
+//! The file-level rules over small directories of entries.
+
+use std::path::Path;
+
+use super::names::{suggestion_conflicts, Conflict};
+use super::{check, is_blank_sql, ALL};
+use crate::files::{CheckOptions, Checked, Entry, Migration};
+
+#[test]
+fn a_suggestion_taken_or_shared_is_a_conflict() {
+    let taken = |s: &str| s == "001_a.up.sql";
+    let conflicts = suggestion_conflicts(
+        &[
+            Some("001_a.up.sql"),
+            Some("002_b.up.sql"),
+            None,
+            Some("002_b.up.sql"),
+            Some("003_c.up.sql"),
+            Some("002_b.up.sql"),
+        ],
+        taken,
+    );
+    assert_eq!(
+        conflicts,
+        vec![
+            Some(Conflict::Taken),
+            Some(Conflict::SameAs(3)),
+            None,
+            Some(Conflict::SameAs(1)),
+            None,
+            Some(Conflict::SameAs(1)),
+        ]
+    );
+}
+
+#[test]
+fn blank_sql_is_whitespace_and_comments() {
+    for blank in [
+        "",
+        "  \n\t",
+        "-- only a comment",
+        "-- a\n-- b\n",
+        "/* a /* nested */ still */\n",
+        ";\n",
+        "/* unterminated",
+    ] {
+        assert!(is_blank_sql(blank), "{blank:?}");
+    }
+    for sql in [
+        "SELECT 1;",
+        "-- c\nSELECT 1",
+        "/* a */ x",
+        "- 1",
+        "/ 2",
+        "/* a /* b */ */ SELECT",
+    ] {
+        assert!(!is_blank_sql(sql), "{sql:?}");
+    }
+}
+
+#[test]
+fn rules_are_in_code_order_with_unique_names() {
+    for (i, rule) in ALL.iter().enumerate() {
+        assert_eq!(rule.code, format!("C{:03}", i + 1));
+        assert!(
+            rule.name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "{}",
+            rule.name
+        );
+        assert!(
+            ALL[..i].iter().all(|r| r.name != rule.name),
+            "{}",
+            rule.name
+        );
+    }
+}
+
+fn run(files: &[&str], first_version: Option<u64>) -> Checked {
+    let dir = Path::new("m");
+    let entries = files
+        .iter()
+        .map(|f| Entry::File {
+            path: dir.join(f),
+            bytes: b"SELECT 1;\n".to_vec(),
+        })
+        .collect();
+    check(dir, entries, &CheckOptions { first_version })
+}
+
+fn pairs(stems: &[&str]) -> Vec<String> {
+    stems
+        .iter()
+        .flat_map(|s| [format!("{s}.up.sql"), format!("{s}.down.sql")])
+        .collect()
+}
+
+fn codes(checked: &Checked) -> Vec<(&'static str, String)> {
+    checked
+        .diagnostics
+        .iter()
+        .map(|d| {
+            (
+                d.code,
+                d.path.file_name().unwrap().to_string_lossy().into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_extra_migration_of_a_version_gets_its_own_free_version() {
+    let files = pairs(&["001_a", "002_x", "002_y", "002_z", "003_c"]);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let checked = run(&files, None);
+    let helps: Vec<&str> = checked
+        .diagnostics
+        .iter()
+        .map(|d| d.help.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        codes(&checked),
+        [
+            ("C003", "002_y.up.sql".into()),
+            ("C003", "002_z.up.sql".into())
+        ]
+    );
+    assert!(helps[0].contains("`004_y.up.sql`"), "{}", helps[0]);
+    assert!(helps[1].contains("`005_z.up.sql`"), "{}", helps[1]);
+    // One migration per version in the set: the first by name.
+    let ids: Vec<String> = checked.set.migrations.iter().map(Migration::id).collect();
+    assert_eq!(ids, ["001_a", "002_x", "003_c"]);
+}
+
+#[test]
+fn versions_compare_as_integers() {
+    let files = pairs(&["008_h", "009_i", "010_j"]);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let checked = run(&files, Some(8));
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    let versions: Vec<u64> = checked.set.migrations.iter().map(|m| m.version).collect();
+    assert_eq!(versions, [8, 9, 10]);
+}
+
+#[test]
+fn first_version_zero_allows_000() {
+    let files = pairs(&["000_base", "001_a"]);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    assert!(run(&files, Some(0)).diagnostics.is_empty());
+    assert_eq!(
+        codes(&run(&files, None)),
+        [("C005", "000_base.up.sql".into())]
+    );
+}
+
+#[test]
+fn the_width_most_versions_use_wins() {
+    let files = pairs(&["0001_a", "0002_b", "0003_c", "004_d"]);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let checked = run(&files, None);
+    assert_eq!(codes(&checked), [("C011", "004_d.up.sql".into())]);
+    assert_eq!(
+        checked.diagnostics[0].message,
+        "version 004 is padded to 3 digits, the other versions to 4"
+    );
+}
+
+#[test]
+fn an_unreadable_half_is_present_but_not_in_the_set() {
+    let dir = Path::new("m");
+    let entries = vec![
+        Entry::File {
+            path: dir.join("001_a.up.sql"),
+            bytes: b"SELECT 1;".to_vec(),
+        },
+        Entry::Unreadable {
+            path: dir.join("001_a.down.sql"),
+            error: "denied".into(),
+        },
+    ];
+    let checked = check(dir, entries, &CheckOptions::default());
+    assert_eq!(codes(&checked), [("C010", "001_a.down.sql".into())]);
+    assert!(checked.set.migrations.is_empty());
+}

@@ -1,0 +1,218 @@
+//! Numbering (`C003`, `C004`, `C005`, `C011`): duplicate versions, the first version, gaps
+//! and zero-padding widths, over the stems in version order.
+
+use super::{diagnostic, Found, Stem, CONFIG_TABLE};
+use super::{DUPLICATE_VERSION, FIRST_VERSION, MIXED_VERSION_WIDTH, VERSION_GAP};
+use crate::diagnostic::Diagnostic;
+use crate::files::name;
+use crate::files::CheckOptions;
+
+/// Duplicates, the first version, gaps and padding widths. Returns, for each stem, whether it
+/// is the one kept for its version (the first in name order that has an up file).
+pub(super) fn check_versions(
+    found: &[Found],
+    stems: &[Stem],
+    options: &CheckOptions,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<bool> {
+    let kept = check_duplicates(found, stems, diagnostics);
+    check_sequence(found, stems, options, diagnostics);
+    check_widths(found, stems, diagnostics);
+    kept
+}
+
+/// Keeps the first stem with an up file of each version; each other one is a duplicate, told
+/// to move to its own next free version (above the highest).
+fn check_duplicates(
+    found: &[Found],
+    stems: &[Stem],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<bool> {
+    let mut kept = vec![false; stems.len()];
+    let mut next_free = stems.last().map_or(0, |s| s.version).saturating_add(1);
+    // The stem kept for the version being looked at (stems of a version are adjacent).
+    let mut first: Option<usize> = None;
+    for (i, stem) in stems.iter().enumerate() {
+        if first.is_some_and(|first| stems[first].version != stem.version) {
+            first = None;
+        }
+        let Some(up) = stem.up else { continue };
+        match first {
+            None => {
+                first = Some(i);
+                kept[i] = true;
+            }
+            Some(first) => {
+                let kept_file = &found[stems[first].main_file()];
+                diagnostics.push(duplicate(kept_file, &found[up], next_free));
+                next_free = next_free.saturating_add(1);
+            }
+        }
+    }
+    kept
+}
+
+fn duplicate(kept: &Found, file: &Found, next_free: u64) -> Diagnostic {
+    let renumbered = name::version_text(next_free, file.version_text().len());
+    let message = format!(
+        "version {} is used by two migrations: `{}` and `{}`",
+        file.version_text(),
+        kept.stem(),
+        file.stem()
+    );
+    let help = format!(
+        "renumber the one not yet applied anywhere (usually the one from the branch merged last), e.g. rename `{stem}.up.sql` and `{stem}.down.sql` to `{renumbered}_{name}.up.sql` and `{renumbered}_{name}.down.sql` ({renumbered} is the next free version)",
+        stem = file.stem(),
+        name = file.name(),
+    );
+    diagnostic(&DUPLICATE_VERSION, &file.path, None, message, help)
+}
+
+/// The sequence, over distinct versions (a half-pair still takes its version). Versions below
+/// `first_version` are reported once and left out, so they cause no gap.
+fn check_sequence(
+    found: &[Found],
+    stems: &[Stem],
+    options: &CheckOptions,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let first_version = options.first_version.unwrap_or(1);
+    let mut previous: Option<u64> = None;
+    let mut last_seen: Option<u64> = None;
+    for stem in stems {
+        if last_seen == Some(stem.version) {
+            continue;
+        }
+        last_seen = Some(stem.version);
+        let file = &found[stem.main_file()];
+        if stem.version < first_version {
+            diagnostics.push(before_first_version(file, first_version));
+            continue;
+        }
+        let problem = match previous {
+            None if stem.version > first_version => Some(late_start(file, options)),
+            Some(previous) if stem.version > previous.saturating_add(1) => {
+                Some(gap(file, previous))
+            }
+            _ => None,
+        };
+        diagnostics.extend(problem);
+        previous = Some(stem.version);
+    }
+}
+
+/// A version below `first_version`.
+fn before_first_version(file: &Found, first_version: u64) -> Diagnostic {
+    let first = name::version_text(first_version, file.version_text().len());
+    let message = format!(
+        "version {} comes before the first version, {first}",
+        file.version_text()
+    );
+    let help = format!(
+        "remove it if it was squashed into version {first}, or lower `first_version` in {CONFIG_TABLE}"
+    );
+    diagnostic(&FIRST_VERSION, &file.path, None, message, help)
+}
+
+/// The lowest version is above `first_version`.
+fn late_start(file: &Found, options: &CheckOptions) -> Diagnostic {
+    let first_version = options.first_version.unwrap_or(1);
+    let expected = name::version_text(first_version, file.version_text().len());
+    let message = format!(
+        "the first migration is version {}, but versions start at {expected}",
+        file.version_text()
+    );
+    let help = match options.first_version {
+        None => format!(
+            "renumber it to {expected}; if earlier migrations were squashed, set `first_version = {}` in {CONFIG_TABLE}",
+            file.version
+        ),
+        Some(_) => {
+            format!("renumber it to {expected}, or change `first_version` in {CONFIG_TABLE}")
+        }
+    };
+    diagnostic(&FIRST_VERSION, &file.path, None, message, help)
+}
+
+/// `file` follows `previous` with versions missing between them.
+fn gap(file: &Found, previous: u64) -> Diagnostic {
+    let width = file.version_text().len();
+    let missing_from = name::version_text(previous + 1, width);
+    let missing = if file.version - previous == 2 {
+        format!("version {missing_from} is missing")
+    } else {
+        format!(
+            "versions {missing_from} to {} are missing",
+            name::version_text(file.version - 1, width)
+        )
+    };
+    let message = format!(
+        "version {} follows version {}: {missing}",
+        file.version_text(),
+        name::version_text(previous, width)
+    );
+    let help = format!(
+        "if a migration was deleted by mistake, restore it from version control; otherwise renumber `{}` to {missing_from}",
+        file.stem()
+    );
+    diagnostic(&VERSION_GAP, &file.path, None, message, help)
+}
+
+/// Mixed zero-padding: the width most versions agree with wins; the others are reported.
+fn check_widths(found: &[Found], stems: &[Stem], diagnostics: &mut Vec<Diagnostic>) {
+    // A padded text (`007`) fits exactly its own width; an unpadded one (`1234`) fits any width
+    // up to its length.
+    let fits = |file: &Found, width: usize| {
+        if file.version_is_padded() {
+            file.version_end == width
+        } else {
+            file.version_end >= width
+        }
+    };
+    let max_width = stems
+        .iter()
+        .map(|s| found[s.main_file()].version_end)
+        .max()
+        .unwrap_or(0);
+    let mut best = (0, name::MIN_VERSION_WIDTH);
+    for width in name::MIN_VERSION_WIDTH..=max_width {
+        let count = stems
+            .iter()
+            .filter(|s| fits(&found[s.main_file()], width))
+            .count();
+        if count > best.0 {
+            best = (count, width);
+        }
+    }
+    let width = best.1;
+    for stem in stems {
+        let file = &found[stem.main_file()];
+        if fits(file, width) {
+            continue;
+        }
+        let text = file.version_text();
+        let message = if text.starts_with('0') {
+            format!(
+                "version {text} is padded to {} digits, the other versions to {width}",
+                text.len()
+            )
+        } else {
+            format!(
+                "version {text} has {} digits, the other versions are padded to {width}",
+                text.len()
+            )
+        };
+        let help = format!(
+            "versions compare as integers, so this works, but the files do not sort in order; if `{}` is not applied anywhere yet, rename its files to `{renamed}.up.sql` and `{renamed}.down.sql`",
+            file.stem(),
+            renamed = format_args!("{}_{}", name::version_text(file.version, width), file.name()),
+        );
+        diagnostics.push(diagnostic(
+            &MIXED_VERSION_WIDTH,
+            &file.path,
+            None,
+            message,
+            help,
+        ));
+    }
+}
