@@ -89,22 +89,7 @@ impl SpecBuilder {
             "user" => self.user = Some(value).filter(|v| !v.is_empty()),
             "password" => self.password = Some(value),
             "dbname" => self.dbname = Some(value).filter(|v| !v.is_empty()),
-            "sslmode" => {
-                self.sslmode = Some(SslMode::parse(&value).ok_or_else(|| {
-                    // Quoted only when it looks like a mode: a long or odd value may be a
-                    // mis-split piece of a password.
-                    let shown = if value.len() <= 20
-                        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    {
-                        format!("sslmode {value:?}")
-                    } else {
-                        "sslmode".to_string()
-                    };
-                    format!(
-                        "{shown} is not one of disable, prefer, require, verify-ca, verify-full"
-                    )
-                })?);
-            }
+            "sslmode" => self.sslmode = Some(parse_sslmode(&value)?),
             // libpq 16's `system` means the system's roots: ours are the webpki roots, which
             // are also what we use when no sslrootcert is given.
             "sslrootcert" => {
@@ -116,58 +101,12 @@ impl SpecBuilder {
             "sslcert" => self.sslcert = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
             "sslkey" => self.sslkey = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
             "application_name" => self.application_name = Some(value),
-            // The value is not quoted: a mis-split conninfo can put part of a password here.
-            "connect_timeout" => match Timeout::from_secs_text(&value) {
-                Ok(timeout) => self.connect_timeout = Some(timeout.duration()),
-                Err(TimeoutError::Malformed) => {
-                    return Err(
-                        "connect_timeout must be a whole number of seconds (as in libpq)"
-                            .to_string(),
-                    )
-                }
-                Err(TimeoutError::TooLong) => {
-                    return Err(format!(
-                        "connect_timeout is too long: at most {} seconds (PostgreSQL's timeouts \
-                         are at most 2147483647 ms)",
-                        Timeout::MAX.as_secs()
-                    ))
-                }
-            },
+            "connect_timeout" => self.connect_timeout = Some(parse_connect_timeout(&value)?),
             "options" => self.options = Some(value).filter(|v| !v.trim().is_empty()),
             "target_session_attrs" => {
-                self.target_session_attrs =
-                    Some(TargetSessionAttrs::parse(&value).ok_or_else(|| {
-                        format!(
-                            "target_session_attrs is not one of {}",
-                            TargetSessionAttrs::ALL
-                                .iter()
-                                .map(|a| a.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    })?);
+                self.target_session_attrs = Some(parse_target_session_attrs(&value)?);
             }
-            _ => {
-                // A key is quoted only when it is libpq's or close to one of ours: anything
-                // else may be a piece of a password whose spaces were not quoted
-                // (`password=my secret=...`).
-                let close = closest(key, KNOWN_PARAMETERS);
-                let shown = if LIBPQ_ONLY_PARAMETERS.contains(&key) {
-                    format!("libpq parameter {key:?}")
-                } else if close.is_some() {
-                    format!("parameter {key:?}")
-                } else {
-                    "parameter (its name is not shown: it may be part of a password)".to_string()
-                };
-                let hint = match close {
-                    Some(known) => format!(" (did you mean {known:?}?)"),
-                    None => String::new(),
-                };
-                return Err(format!(
-                    "unsupported {shown}{hint}; supported: {}",
-                    KNOWN_PARAMETERS.join(", ")
-                ));
-            }
+            _ => return Err(unsupported(key)),
         }
         Ok(())
     }
@@ -312,4 +251,63 @@ impl SpecBuilder {
             connect_timeout: self.connect_timeout,
         })
     }
+}
+
+/// `sslmode`. The value is quoted only when it looks like a mode: a long or odd value may be a
+/// mis-split piece of a password.
+fn parse_sslmode(value: &str) -> Result<SslMode, String> {
+    SslMode::parse(value).ok_or_else(|| {
+        let shown =
+            if value.len() <= 20 && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                format!("sslmode {value:?}")
+            } else {
+                "sslmode".to_string()
+            };
+        format!("{shown} is not one of disable, prefer, require, verify-ca, verify-full")
+    })
+}
+
+/// `connect_timeout`, in whole seconds as in libpq. The value is not quoted: a mis-split
+/// conninfo can put part of a password here.
+fn parse_connect_timeout(value: &str) -> Result<Duration, String> {
+    match Timeout::from_secs_text(value) {
+        Ok(timeout) => Ok(timeout.duration()),
+        Err(TimeoutError::Malformed) => {
+            Err("connect_timeout must be a whole number of seconds (as in libpq)".to_string())
+        }
+        Err(TimeoutError::TooLong) => Err(format!(
+            "connect_timeout is too long: at most {} seconds (PostgreSQL's timeouts are at most \
+             2147483647 ms)",
+            Timeout::MAX.as_secs()
+        )),
+    }
+}
+
+fn parse_target_session_attrs(value: &str) -> Result<TargetSessionAttrs, String> {
+    TargetSessionAttrs::parse(value).ok_or_else(|| {
+        let all: Vec<&str> = TargetSessionAttrs::ALL.iter().map(|a| a.as_str()).collect();
+        format!("target_session_attrs is not one of {}", all.join(", "))
+    })
+}
+
+/// A key we do not take. It is quoted only when it is libpq's or close to one of ours:
+/// anything else may be a piece of a password whose spaces were not quoted
+/// (`password=my secret=...`).
+fn unsupported(key: &str) -> String {
+    let close = closest(key, KNOWN_PARAMETERS);
+    let shown = if LIBPQ_ONLY_PARAMETERS.contains(&key) {
+        format!("libpq parameter {key:?}")
+    } else if close.is_some() {
+        format!("parameter {key:?}")
+    } else {
+        "parameter (its name is not shown: it may be part of a password)".to_string()
+    };
+    let hint = match close {
+        Some(known) => format!(" (did you mean {known:?}?)"),
+        None => String::new(),
+    };
+    format!(
+        "unsupported {shown}{hint}; supported: {}",
+        KNOWN_PARAMETERS.join(", ")
+    )
 }
