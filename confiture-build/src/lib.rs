@@ -203,7 +203,7 @@ impl Check {
                 syntax.warning(&line)
             });
         }
-        if report.errors() > 0 {
+        if report.checked.has_errors() {
             return Err(Error::Invalid(Box::new(report.refusal())));
         }
         if self.embed {

@@ -280,10 +280,18 @@ impl Found {
     }
 }
 
+/// The file name of `path`, as text (lossily: for messages).
+fn file_name_of(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn subdirectory(path: &Path) -> Diagnostic {
     let message = format!(
         "`{}` is a subdirectory: migrations in it are not read",
-        path.file_name().unwrap_or_default().to_string_lossy()
+        file_name_of(path)
     );
     let help =
         "move its migrations up into the migrations directory, or move it elsewhere".to_string();

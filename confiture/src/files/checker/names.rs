@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::{diagnostic, Found, BAD_FILE_NAME};
+use super::{diagnostic, file_name_of, Found, BAD_FILE_NAME};
 use crate::diagnostic::Diagnostic;
 use crate::files::name::{self, FILE_FORM};
 
@@ -100,13 +100,6 @@ pub(super) fn suggestion_conflicts(
             other.map(Conflict::SameAs)
         })
         .collect()
-}
-
-pub(super) fn file_name_of(path: &Path) -> String {
-    path.file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> Diagnostic {
