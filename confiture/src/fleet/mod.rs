@@ -417,7 +417,20 @@ impl Fleet {
         command: impl Fn(&Target) -> Ran + Sync,
     ) -> FleetReport {
         let start = Instant::now();
-        let total = self.targets.len();
+        let all: Vec<&Target> = self.targets.iter().collect();
+        let slots = self.schedule(&all, progress, command);
+        self.report(name, slots, start)
+    }
+
+    /// Runs `command` on each of `targets`, at most `jobs` at once, in their order; what each
+    /// produced, `None` for those not started. Events name each by its place in `targets`.
+    fn schedule(
+        &self,
+        targets: &[&Target],
+        progress: &(dyn Fn(&Event) + Sync),
+        command: impl Fn(&Target) -> Ran + Sync,
+    ) -> Vec<Option<(Ran, u64)>> {
+        let total = targets.len();
         // One lock over the schedule: claiming the next target, the stop flag, the counts and
         // the events. Events are sent under it, so they arrive in order with true counts, and
         // no target starts once a failure that stops the fleet is recorded.
@@ -433,44 +446,64 @@ impl Fleet {
         let workers = self.jobs.min(total);
         std::thread::scope(|scope| {
             for _ in 0..workers {
-                scope.spawn(|| loop {
-                    let (index, target, shown) = {
-                        let mut s = lock(&state);
-                        let index = s.next;
-                        let Some(target) = self.targets.get(index).filter(|_| !s.stopped) else {
-                            return;
-                        };
-                        s.next += 1;
-                        s.counts.running += 1;
-                        let shown = target.shown();
-                        progress(&Event::Started {
-                            index,
-                            target: shown.clone(),
-                            counts: s.counts,
-                        });
-                        (index, target, shown)
-                    };
-                    let began = Instant::now();
-                    let ran = command(target);
-                    let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    let mut s = lock(&state);
-                    let (exit_code, failed) = (ran.exit_code, ran.failed);
-                    s.stopped |= failed && !self.keep_going;
-                    s.counts.running -= 1;
-                    s.counts.done += 1;
-                    s.counts.failed += usize::from(failed);
-                    s.slots[index] = Some((ran, ms));
-                    progress(&Event::Finished {
-                        index,
-                        target: shown,
-                        exit_code,
-                        failed,
-                        counts: s.counts,
-                    });
-                });
+                scope.spawn(|| self.work(targets, &state, progress, &command));
             }
         });
-        let slots = state.into_inner().unwrap_or_else(|p| p.into_inner()).slots;
+        state.into_inner().unwrap_or_else(|p| p.into_inner()).slots
+    }
+
+    /// One worker: claims the next target and runs it, until none is left or the fleet stopped.
+    fn work(
+        &self,
+        targets: &[&Target],
+        state: &Mutex<Schedule>,
+        progress: &(dyn Fn(&Event) + Sync),
+        command: &(impl Fn(&Target) -> Ran + Sync),
+    ) {
+        loop {
+            let (index, target, shown) = {
+                let mut s = lock(state);
+                let index = s.next;
+                let Some(target) = targets.get(index).filter(|_| !s.stopped) else {
+                    return;
+                };
+                s.next += 1;
+                s.counts.running += 1;
+                let shown = target.shown();
+                progress(&Event::Started {
+                    index,
+                    target: shown.clone(),
+                    counts: s.counts,
+                });
+                (index, *target, shown)
+            };
+            let began = Instant::now();
+            let ran = command(target);
+            let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let mut s = lock(state);
+            let (exit_code, failed) = (ran.exit_code, ran.failed);
+            s.stopped |= failed && !self.keep_going;
+            s.counts.running -= 1;
+            s.counts.done += 1;
+            s.counts.failed += usize::from(failed);
+            s.slots[index] = Some((ran, ms));
+            progress(&Event::Finished {
+                index,
+                target: shown,
+                exit_code,
+                failed,
+                counts: s.counts,
+            });
+        }
+    }
+
+    /// The report of a fleet whose targets ended as `slots` says (one per target, in order).
+    fn report(
+        &self,
+        name: &'static str,
+        slots: Vec<Option<(Ran, u64)>>,
+        start: Instant,
+    ) -> FleetReport {
         let targets: Vec<TargetReport> = self
             .targets
             .iter()
@@ -479,7 +512,7 @@ impl Fleet {
             .collect();
         let count = |state| targets.iter().filter(|t| t.state == state).count();
         let summary = FleetSummary {
-            total,
+            total: self.targets.len(),
             done: count(TargetState::Done),
             failed: count(TargetState::Failed),
             not_started: count(TargetState::NotStarted),
