@@ -59,6 +59,7 @@
 //! }
 //! ```
 
+mod checks;
 mod query;
 mod targets;
 
@@ -68,16 +69,18 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::drift::DriftReport;
 use crate::embedded::EmbeddedMigrations;
 use crate::error::Result;
 use crate::exit;
 use crate::files::CheckOptions;
 use crate::migrate::{no_progress, DownOptions, DownReport, ReportedError, UpOptions, UpReport};
 use crate::status::StatusReport;
+use crate::verify::VerifyReport;
 use crate::Migrator;
 
 pub use query::{query_schemas, query_targets};
-pub use targets::{parse_list, read_list, Target};
+pub use targets::{parse_list, read_list, resolve_list, Target};
 
 /// Targets run at once unless [`Fleet::jobs`] says otherwise: enough to hide round trips,
 /// few enough not to crowd one server's connection slots.
@@ -164,6 +167,10 @@ pub enum CommandReport {
     Down(DownReport),
     /// `migrate status`'s report.
     Status(Box<StatusReport>),
+    /// `migrate verify`'s report (on the first target of each server).
+    Verify(Box<VerifyReport>),
+    /// `migrate drift`'s report.
+    Drift(Box<DriftReport>),
 }
 
 /// One target in a [`FleetReport`] (one entry of the JSON's `targets`).
@@ -178,7 +185,8 @@ pub struct TargetReport {
     pub state: TargetState,
     /// The target's own exit code (the single-database command's); null when not started.
     pub exit_code: Option<u8>,
-    /// `up`: versions this run applied; `status`: versions the ledger records.
+    /// `up`: versions this run applied; `status`: versions the ledger records; `drift`: the
+    /// versions replayed (the ledger's applied migrations).
     pub applied: Vec<String>,
     /// `down`: versions this run rolled back.
     pub rolled_back: Vec<String>,
@@ -187,8 +195,13 @@ pub struct TargetReport {
     pub error: Option<ReportedError>,
     /// Wall-clock time of its command; null when not started.
     pub duration_ms: Option<u64>,
-    /// The command's full report; null when not started or when it failed before having one.
+    /// The command's full report; null when not started or when it failed before having one,
+    /// and for `verify` on the targets that share another's result ([`Self::shared_with`]).
     pub report: Option<CommandReport>,
+    /// `verify`: the target (`user@host:port/db`) whose run on the same server is this one's
+    /// result too, and whose entry holds the report; absent from the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_with: Option<String>,
 }
 
 /// The totals of a [`FleetReport`].
@@ -217,7 +230,7 @@ pub struct FleetSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct FleetReport {
-    /// `up`, `down` or `status`.
+    /// `up`, `down`, `status`, `verify` or `drift`.
     pub command: &'static str,
     /// One entry per target, in list order.
     pub targets: Vec<TargetReport>,
@@ -263,11 +276,14 @@ struct Schedule {
 }
 
 /// What one target's command produced, before it becomes a [`TargetReport`].
+#[derive(Clone)]
 struct Ran {
     exit_code: u8,
     failed: bool,
     error: Option<ReportedError>,
     report: Option<CommandReport>,
+    /// The target whose run this result is (`verify`: the first target of its server).
+    shared_with: Option<String>,
 }
 
 impl Fleet {
@@ -344,12 +360,14 @@ impl Fleet {
                     failed: false,
                     error: None,
                     report: Some(CommandReport::Up(report)),
+                    shared_with: None,
                 },
                 Err(failed) => Ran {
                     exit_code: failed.error.exit_code(),
                     failed: true,
                     error: Some(reported(&failed.error, &failed.report.errors)),
                     report: Some(CommandReport::Up(failed.report)),
+                    shared_with: None,
                 },
             }
         }))
@@ -373,12 +391,14 @@ impl Fleet {
                     failed: false,
                     error: None,
                     report: Some(CommandReport::Down(report)),
+                    shared_with: None,
                 },
                 Err(failed) => Ran {
                     exit_code: failed.error.exit_code(),
                     failed: true,
                     error: Some(reported(&failed.error, &failed.report.errors)),
                     report: Some(CommandReport::Down(failed.report)),
+                    shared_with: None,
                 },
             }
         }))
@@ -398,12 +418,14 @@ impl Fleet {
                     failed: false,
                     error: None,
                     report: Some(CommandReport::Status(Box::new(report))),
+                    shared_with: None,
                 },
                 Err(error) => Ran {
                     exit_code: error.exit_code(),
                     failed: true,
                     error: Some(ReportedError::of(&error)),
                     report: None,
+                    shared_with: None,
                 },
             }
         }))
@@ -417,16 +439,16 @@ impl Fleet {
         command: impl Fn(&Target) -> Ran + Sync,
     ) -> FleetReport {
         let start = Instant::now();
-        let all: Vec<&Target> = self.targets.iter().collect();
+        let all: Vec<(usize, &Target)> = self.targets.iter().enumerate().collect();
         let slots = self.schedule(&all, progress, command);
         self.report(name, slots, start)
     }
 
-    /// Runs `command` on each of `targets`, at most `jobs` at once, in their order; what each
-    /// produced, `None` for those not started. Events name each by its place in `targets`.
+    /// Runs `command` on each of `targets` (each with its place in the target list), at most
+    /// `jobs` at once, in their order; what each produced, `None` for those not started.
     fn schedule(
         &self,
-        targets: &[&Target],
+        targets: &[(usize, &Target)],
         progress: &(dyn Fn(&Event) + Sync),
         command: impl Fn(&Target) -> Ran + Sync,
     ) -> Vec<Option<(Ran, u64)>> {
@@ -455,16 +477,16 @@ impl Fleet {
     /// One worker: claims the next target and runs it, until none is left or the fleet stopped.
     fn work(
         &self,
-        targets: &[&Target],
+        targets: &[(usize, &Target)],
         state: &Mutex<Schedule>,
         progress: &(dyn Fn(&Event) + Sync),
         command: &(impl Fn(&Target) -> Ran + Sync),
     ) {
         loop {
-            let (index, target, shown) = {
+            let (slot, index, target, shown) = {
                 let mut s = lock(state);
-                let index = s.next;
-                let Some(target) = targets.get(index).filter(|_| !s.stopped) else {
+                let slot = s.next;
+                let Some(&(index, target)) = targets.get(slot).filter(|_| !s.stopped) else {
                     return;
                 };
                 s.next += 1;
@@ -475,7 +497,7 @@ impl Fleet {
                     target: shown.clone(),
                     counts: s.counts,
                 });
-                (index, *target, shown)
+                (slot, index, target, shown)
             };
             let began = Instant::now();
             let ran = command(target);
@@ -486,7 +508,7 @@ impl Fleet {
             s.counts.running -= 1;
             s.counts.done += 1;
             s.counts.failed += usize::from(failed);
-            s.slots[index] = Some((ran, ms));
+            s.slots[slot] = Some((ran, ms));
             progress(&Event::Finished {
                 index,
                 target: shown,
@@ -553,6 +575,7 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
         error: None,
         duration_ms: None,
         report: None,
+        shared_with: None,
     };
     let Some((ran, ms)) = slot else {
         return report;
@@ -569,8 +592,10 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
         Some(CommandReport::Up(r)) => report.applied = r.applied.clone(),
         Some(CommandReport::Status(r)) => report.applied = r.applied.clone(),
         Some(CommandReport::Down(r)) => report.rolled_back = r.rolled_back.clone(),
-        None => {}
+        Some(CommandReport::Drift(r)) => report.applied = r.replayed.clone(),
+        Some(CommandReport::Verify(_)) | None => {}
     }
+    report.shared_with = ran.shared_with;
     report.report = ran.report;
     report
 }
