@@ -247,7 +247,100 @@ pub(super) fn key_line(text: &str, path: &[&str]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
+
     use super::key_line;
+    use crate::config::{Environment, FleetList, FleetSettings};
+
+    fn parse(text: &str) -> crate::Result<Option<FleetSettings>> {
+        let vars = |name: &str| (name == "PW").then(|| "s3cret".to_string());
+        Environment::parse(text, Path::new("db/environments/prod.yaml"), &vars).map(|e| e.fleet)
+    }
+
+    const HEAD: &str = "database_url: postgresql://app@db/app\n";
+
+    #[test]
+    fn a_list_of_entries_keeps_the_line_of_each() {
+        let text = format!(
+            "{HEAD}fleet:\n  targets:\n    - tenant_1\n    # a comment\n    - postgresql://app:${{PW}}@db2/t2\n  jobs: 8\n  keep_going: true\n"
+        );
+        let settings = parse(&text).unwrap().unwrap();
+        assert_eq!(
+            settings.list,
+            Some(FleetList::Entries(vec![
+                ("tenant_1".to_string(), "db/environments/prod.yaml:4".to_string()),
+                (
+                    "postgresql://app:s3cret@db2/t2".to_string(),
+                    "db/environments/prod.yaml:6".to_string()
+                ),
+            ]))
+        );
+        assert_eq!(settings.jobs, Some(8));
+        assert_eq!(settings.keep_going, Some(true));
+    }
+
+    #[test]
+    fn a_target_file_is_relative_to_the_environment_file() {
+        let settings = parse(&format!("{HEAD}fleet:\n  targets: tenants.txt\n"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            settings.list,
+            Some(FleetList::File(PathBuf::from("db/environments/tenants.txt")))
+        );
+        let query = parse(&format!("{HEAD}fleet:\n  schemas_query: SELECT 'a'\n"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            query.list,
+            Some(FleetList::SchemasQuery("SELECT 'a'".to_string()))
+        );
+        assert_eq!(query.jobs, None);
+        // Flow style: every entry at its key's line.
+        let flow = parse(&format!("{HEAD}fleet:\n  targets: [a, b]\n"))
+            .unwrap()
+            .unwrap();
+        let Some(FleetList::Entries(entries)) = flow.list else {
+            panic!("{flow:?}");
+        };
+        assert_eq!(entries[1].1, "db/environments/prod.yaml:3");
+        // Without a block, no fleet; a block without a list only sets the scheduling.
+        assert_eq!(parse(HEAD).unwrap(), None);
+        let jobs = parse(&format!("{HEAD}fleet:\n  jobs: 2\n")).unwrap().unwrap();
+        assert_eq!((jobs.list, jobs.jobs), (None, Some(2)));
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_the_key() {
+        let two = parse(&format!(
+            "{HEAD}fleet:\n  targets: t.txt\n  jobs: 3\n  targets_query: SELECT 1\n"
+        ))
+        .unwrap_err();
+        assert_eq!(two.kind, crate::ErrorKind::Invalid);
+        assert_eq!(
+            two.message,
+            "environment file db/environments/prod.yaml, line 5: `fleet.targets_query` is a \
+             second target list (`fleet.targets` is one)"
+        );
+        for (block, line, key, what) in [
+            ("  jobs: 0\n", 3, "fleet.jobs", "\"0\" is not a number from 1 to 1024"),
+            ("  jobs: many\n", 3, "fleet.jobs", "is not a number"),
+            ("  keep_going: yes please\n", 3, "fleet.keep_going", "must be true or false"),
+            ("  targets:\n    - a\n    - [b]\n", 5, "fleet.targets", "not a string"),
+            ("  targets: {a: 1}\n", 3, "fleet.targets", "must be a list"),
+            ("  targets_query: \"  \"\n", 3, "fleet.targets_query", "is empty"),
+            ("  targets_query: ${NOPE}\n", 3, "fleet.targets_query", "${NOPE}"),
+        ] {
+            let e = parse(&format!("{HEAD}fleet:\n{block}")).unwrap_err();
+            let at = format!("environment file db/environments/prod.yaml, line {line}: `{key}`");
+            assert!(e.message.starts_with(&at), "{block:?}: {e}");
+            assert!(e.message.contains(what), "{block:?}: {e}");
+        }
+        let e = parse(&format!("{HEAD}fleet: tenants.txt\n")).unwrap_err();
+        assert!(e.message.contains("line 2: `fleet` must be a mapping"), "{e}");
+        let e = parse(&format!("{HEAD}fleet:\n  job: 3\n")).unwrap_err();
+        assert_eq!(e.help.as_deref(), Some("did you mean `fleet.jobs`?"), "{e:?}");
+    }
 
     #[test]
     fn keys_are_found_under_their_parents() {
