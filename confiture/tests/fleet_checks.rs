@@ -35,7 +35,9 @@ fn target(db: &TestDb, host: &str, i: usize) -> Target {
 }
 
 fn no_ledger(db: &TestDb) -> bool {
-    db.value("SELECT to_regclass('tb_confiture') IS NULL").as_deref() == Some("t")
+    db.value("SELECT to_regclass('tb_confiture') IS NULL")
+        .as_deref()
+        == Some("t")
 }
 
 #[test]
@@ -62,7 +64,9 @@ fn verify_runs_once_per_server_and_every_target_reports_its_result() {
     assert_eq!(report.exit_code(), exit::SUCCESS, "{report:#?}");
     assert_eq!(started.into_inner(), 2, "one run per server");
     let t = &report.targets;
-    assert!(t.iter().all(|t| t.state == TargetState::Done && t.exit_code == Some(0)));
+    assert!(t
+        .iter()
+        .all(|t| t.state == TargetState::Done && t.exit_code == Some(0)));
     // The first target of each server holds the report; the others name it.
     for i in [0, 1] {
         match &t[i].report {
@@ -85,7 +89,10 @@ fn a_down_that_does_not_restore_fails_every_targets_check() {
     migrations(&dir);
     dir.write("002_index_a.down.sql", "SELECT 1;\n");
     let dbs: Vec<TestDb> = (0..2).map(|_| TestDb::new("fleetverify9")).collect();
-    let targets = dbs.iter().enumerate().map(|(i, db)| target(db, "127.0.0.1", i));
+    let targets = dbs
+        .iter()
+        .enumerate()
+        .map(|(i, db)| target(db, "127.0.0.1", i));
     let fleet = Fleet::new(targets.collect(), &dir.path, CheckOptions::default());
     let report = fleet.verify(&VerifyOptions::default(), &|_| {}).unwrap();
     assert_eq!(report.exit_code(), exit::SCHEMA_CHECK_FAILED);
@@ -97,7 +104,10 @@ fn a_down_that_does_not_restore_fails_every_targets_check() {
     };
     let found = r.first_finding().expect("a finding");
     assert_eq!(found.id(), "002_index_a");
-    assert!(found.findings[0].message.contains("left behind"), "{found:?}");
+    assert!(
+        found.findings[0].message.contains("left behind"),
+        "{found:?}"
+    );
 }
 
 #[test]

@@ -268,7 +268,10 @@ mod tests {
         assert_eq!(
             settings.list,
             Some(FleetList::Entries(vec![
-                ("tenant_1".to_string(), "db/environments/prod.yaml:4".to_string()),
+                (
+                    "tenant_1".to_string(),
+                    "db/environments/prod.yaml:4".to_string()
+                ),
                 (
                     "postgresql://app:s3cret@db2/t2".to_string(),
                     "db/environments/prod.yaml:6".to_string()
@@ -286,7 +289,9 @@ mod tests {
             .unwrap();
         assert_eq!(
             settings.list,
-            Some(FleetList::File(PathBuf::from("db/environments/tenants.txt")))
+            Some(FleetList::File(PathBuf::from(
+                "db/environments/tenants.txt"
+            )))
         );
         let query = parse(&format!("{HEAD}fleet:\n  schemas_query: SELECT 'a'\n"))
             .unwrap()
@@ -306,7 +311,9 @@ mod tests {
         assert_eq!(entries[1].1, "db/environments/prod.yaml:3");
         // Without a block, no fleet; a block without a list only sets the scheduling.
         assert_eq!(parse(HEAD).unwrap(), None);
-        let jobs = parse(&format!("{HEAD}fleet:\n  jobs: 2\n")).unwrap().unwrap();
+        let jobs = parse(&format!("{HEAD}fleet:\n  jobs: 2\n"))
+            .unwrap()
+            .unwrap();
         assert_eq!((jobs.list, jobs.jobs), (None, Some(2)));
     }
 
@@ -323,13 +330,38 @@ mod tests {
              second target list (`fleet.targets` is one)"
         );
         for (block, line, key, what) in [
-            ("  jobs: 0\n", 3, "fleet.jobs", "\"0\" is not a number from 1 to 1024"),
+            (
+                "  jobs: 0\n",
+                3,
+                "fleet.jobs",
+                "\"0\" is not a number from 1 to 1024",
+            ),
             ("  jobs: many\n", 3, "fleet.jobs", "is not a number"),
-            ("  keep_going: yes please\n", 3, "fleet.keep_going", "must be true or false"),
-            ("  targets:\n    - a\n    - [b]\n", 5, "fleet.targets", "not a string"),
+            (
+                "  keep_going: yes please\n",
+                3,
+                "fleet.keep_going",
+                "must be true or false",
+            ),
+            (
+                "  targets:\n    - a\n    - [b]\n",
+                5,
+                "fleet.targets",
+                "not a string",
+            ),
             ("  targets: {a: 1}\n", 3, "fleet.targets", "must be a list"),
-            ("  targets_query: \"  \"\n", 3, "fleet.targets_query", "is empty"),
-            ("  targets_query: ${NOPE}\n", 3, "fleet.targets_query", "${NOPE}"),
+            (
+                "  targets_query: \"  \"\n",
+                3,
+                "fleet.targets_query",
+                "is empty",
+            ),
+            (
+                "  targets_query: ${NOPE}\n",
+                3,
+                "fleet.targets_query",
+                "${NOPE}",
+            ),
         ] {
             let e = parse(&format!("{HEAD}fleet:\n{block}")).unwrap_err();
             let at = format!("environment file db/environments/prod.yaml, line {line}: `{key}`");
@@ -337,9 +369,16 @@ mod tests {
             assert!(e.message.contains(what), "{block:?}: {e}");
         }
         let e = parse(&format!("{HEAD}fleet: tenants.txt\n")).unwrap_err();
-        assert!(e.message.contains("line 2: `fleet` must be a mapping"), "{e}");
+        assert!(
+            e.message.contains("line 2: `fleet` must be a mapping"),
+            "{e}"
+        );
         let e = parse(&format!("{HEAD}fleet:\n  job: 3\n")).unwrap_err();
-        assert_eq!(e.help.as_deref(), Some("did you mean `fleet.jobs`?"), "{e:?}");
+        assert_eq!(
+            e.help.as_deref(),
+            Some("did you mean `fleet.jobs`?"),
+            "{e:?}"
+        );
     }
 
     #[test]
