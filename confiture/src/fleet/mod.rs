@@ -1,5 +1,5 @@
-//! Fleets: one command (`up`, `down`, `status`) run against many databases — a database per
-//! tenant, shards — with bounded concurrency. Each target is an ordinary [`Migrator`] session
+//! Fleets: one command (`up`, `down`, `status`, `verify`, `drift`) run against many databases
+//! — a database per tenant, shards — with bounded concurrency. Each target is an ordinary [`Migrator`] session
 //! with its own connection, lock, ledger and atomicity; the fleet adds only the scheduling
 //! and the summary, so a re-run applies only what is missing (resumable by construction).
 //!
@@ -8,6 +8,15 @@
 //! started, the running ones finish, the rest are reported `not_started`.
 //! [`Fleet::keep_going`] runs every target whatever happens to the others.
 //!
+//! `verify` proves the migrations once per distinct server of the list, every target
+//! reporting its server's result ([`TargetReport::shared_with`]); `drift` compares each
+//! target with its own history and refuses tenant schemas ([`Fleet::verify`],
+//! [`Fleet::drift`]).
+//!
+//! The list comes from a file ([`read_list`]), a query ([`query_targets`],
+//! [`query_schemas`]), or an environment file's `fleet:` block ([`resolve_list`] of
+//! [`crate::config::FleetList`]).
+//!
 //! What is refused before any target is reached (files with errors `up` could run, `steps`
 //! 0, an unknown `target`) is an `Err` of the whole fleet, decided once.
 //!
@@ -15,7 +24,8 @@
 //!
 //! [`FleetReport::exit_code`]: 0 when every target ended with 0; otherwise the code the
 //! targets that did not end with 0 share (4 when every failed target failed a migration; 1
-//! for `status` when some targets have pending migrations and none has anything else); and
+//! for `status` when some targets have pending migrations and none has anything else; 9 for
+//! `verify` or `drift` when every target that did not end with 0 found something); and
 //! [`exit::FLEET_MIXED`] (10) when they ended with different codes. Each target's own code is
 //! in its [`TargetReport`]. Targets not started have no code.
 //!
