@@ -77,7 +77,9 @@ impl FileContext<'_> {
                 for (item, line) in items.iter().zip(lines) {
                     let at = |what: &str| self.error_on_line(line, key, what);
                     let text = match item {
-                        Value::String(_) | Value::Number(_) => self.string(item, key)?,
+                        Value::String(_) | Value::Number(_) => self
+                            .string(item, key)
+                            .map_err(|e| self.with_line(e, line))?,
                         _ => {
                             return Err(at("has an entry that is not a string").with_help(
                                 "write one database name or postgresql:// URL per `- ` line",
@@ -89,7 +91,9 @@ impl FileContext<'_> {
                 Ok(FleetList::Entries(entries))
             }
             Value::String(_) => {
-                let file = self.string(value, key)?;
+                let file = self
+                    .string(value, key)
+                    .map_err(|e| self.with_line(e, key_line(self.text, &["fleet", "targets"])))?;
                 if file.trim().is_empty() {
                     return Err(self.error_at(&["fleet", "targets"], "is empty"));
                 }
@@ -111,7 +115,7 @@ impl FileContext<'_> {
         let full = format!("fleet.{key}");
         let text = self
             .string(&block[key], &full)
-            .map_err(|e| self.with_line(e, &["fleet", key]))?;
+            .map_err(|e| self.with_line(e, key_line(self.text, &["fleet", key])))?;
         if text.trim().is_empty() {
             return Err(self.error_at(&["fleet", key], "is empty"));
         }
@@ -124,7 +128,7 @@ impl FileContext<'_> {
         };
         let text = self
             .string(value, "fleet.jobs")
-            .map_err(|e| self.with_line(e, &["fleet", "jobs"]))?;
+            .map_err(|e| self.with_line(e, key_line(self.text, &["fleet", "jobs"])))?;
         match text.trim().parse::<usize>() {
             Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(Some(n)),
             _ => Err(self
@@ -144,14 +148,10 @@ impl FileContext<'_> {
         }
     }
 
-    /// `error` (about a key, from [`FileContext::string`]) with the line of `path` after the
-    /// file's name.
-    fn with_line(&self, mut error: Error, path: &[&str]) -> Error {
+    /// `error` (about a key, from [`FileContext::string`]) with `line` after the file's name.
+    fn with_line(&self, mut error: Error, line: Option<usize>) -> Error {
         let prefix = format!("environment file {}:", self.shown);
-        if let (Some(line), Some(rest)) = (
-            key_line(self.text, path),
-            error.message.strip_prefix(&prefix),
-        ) {
+        if let (Some(line), Some(rest)) = (line, error.message.strip_prefix(&prefix)) {
             error.message = format!("environment file {}, line {line}:{rest}", self.shown);
         }
         error
@@ -360,6 +360,12 @@ mod tests {
                 "  targets_query: ${NOPE}\n",
                 3,
                 "fleet.targets_query",
+                "${NOPE}",
+            ),
+            (
+                "  targets:\n    - a\n    - ${NOPE}\n",
+                5,
+                "fleet.targets",
                 "${NOPE}",
             ),
         ] {
