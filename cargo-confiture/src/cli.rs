@@ -161,6 +161,10 @@ pub struct VerifyArgs {
     pub from: Option<String>,
     #[command(flatten)]
     pub scratch: ScratchArgs,
+    /// With a target list: verify once per distinct server of the list, each target reporting
+    /// its server's result
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +175,9 @@ pub struct DriftArgs {
     pub schema_dir: Option<PathBuf>,
     #[command(flatten)]
     pub scratch: ScratchArgs,
+    /// With a target list: each target's live schema against its own history
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -265,7 +272,8 @@ pub struct StatusArgs {
 }
 
 /// Many databases: the command runs against every target listed, not the environment's
-/// database (which names the server and credentials for bare names, and runs the query).
+/// database (which names the server and credentials for bare names, and runs the query). The
+/// environment file's `fleet:` block gives the list when these flags do not.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Many databases (a database per tenant)")]
 pub struct FleetArgs {
@@ -282,19 +290,13 @@ pub struct FleetArgs {
     /// `<schema>.tb_confiture`, its own lock, and `search_path` pinned to its schema
     #[arg(long, value_name = "SQL", group = "fleet_targets")]
     pub schemas_query: Option<String>,
-    /// How many targets at once (default 4)
-    #[arg(long, value_name = "N", requires = "fleet_targets", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    /// How many targets at once (default: the environment file's `fleet.jobs`, else 4)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
-    /// Go on after a target fails (default: start no new target, let the running ones finish)
-    #[arg(long, requires = "fleet_targets")]
+    /// Go on after a target fails (default: the environment file's `fleet.keep_going`, else
+    /// start no new target and let the running ones finish)
+    #[arg(long)]
     pub keep_going: bool,
-}
-
-impl FleetArgs {
-    /// Whether a target list was given: the command runs as a fleet.
-    pub fn is_fleet(&self) -> bool {
-        self.targets.is_some() || self.targets_query.is_some() || self.schemas_query.is_some()
-    }
 }
 
 #[derive(Debug, Args)]

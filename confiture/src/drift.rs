@@ -170,10 +170,7 @@ impl Migrator {
         scratches: &mut Vec<Scratch>,
     ) -> Result<(), RunError> {
         let server = options.scratch.environment(&self.env)?;
-        let schema_files = match &options.schema_dir {
-            Some(dir) => Some(sql_files(dir)?),
-            None => None,
-        };
+        let schema_files = options.schema_dir.as_deref().map(sql_files).transpose()?;
         // The history, read as `status` reads it: plain SELECTs, nothing created.
         let status = self.status()?;
         report.database = status.database.clone();
@@ -213,10 +210,7 @@ impl Migrator {
         report.replayed = status.applied.clone();
 
         progress(ScratchProgress::Step("reading the live schema".into()));
-        let live_options = crate::db::snapshot::SnapshotOptions {
-            ledger: Some(self.env.migration.tracking_table.clone()),
-        };
-        let live = crate::db::snapshot::snapshot(self.client()?, &live_options)?;
+        let live = self.live_snapshot()?;
 
         let scratch = Scratch::create(&server)?;
         report.scratch_databases.push(scratch.name().to_string());
@@ -238,30 +232,57 @@ impl Migrator {
             .collect();
 
         if let (Some(dir), Some(files)) = (&options.schema_dir, schema_files) {
-            progress(ScratchProgress::Step("applying every migration".into()));
-            replay.up(None, None)?;
-            let head = replay.snapshot()?;
-            drop(replay);
-            let scratch = Scratch::create(&server)?;
-            report.scratch_databases.push(scratch.name().to_string());
-            progress(ScratchProgress::Created {
-                database: scratch.name().to_string(),
-            });
-            let env = scratch.environment().clone();
-            scratches.push(scratch);
-            progress(ScratchProgress::Step("running the schema directory".into()));
-            let schema = run_schema_files(&env, &files)?;
+            let compared = compare_schema_dir(replay, &server, progress, report, scratches, files);
             report.schema_dir = Some(SchemaDirReport {
                 dir: dir.clone(),
-                files,
-                differences: diff(&head, &schema)
-                    .into_iter()
-                    .map(schema_dir_finding)
-                    .collect(),
+                ..compared?
             });
         }
         Ok(())
     }
+}
+
+impl Migrator {
+    /// The live database's schema, its ledger left out; read only.
+    fn live_snapshot(&mut self) -> Result<Snapshot, Error> {
+        let options = crate::db::snapshot::SnapshotOptions {
+            ledger: Some(self.env.migration.tracking_table.clone()),
+        };
+        crate::db::snapshot::snapshot(self.client()?, &options)
+    }
+}
+
+/// Every migration applied on `replay`'s scratch database against the schema directory's
+/// `files` run on a second one (created on `server`, recorded in `report` and `scratches`).
+fn compare_schema_dir(
+    mut replay: Replay,
+    server: &crate::config::Environment,
+    progress: &mut dyn FnMut(ScratchProgress),
+    report: &mut DriftReport,
+    scratches: &mut Vec<Scratch>,
+    files: Vec<PathBuf>,
+) -> Result<SchemaDirReport, RunError> {
+    progress(ScratchProgress::Step("applying every migration".into()));
+    replay.up(None, None)?;
+    let head = replay.snapshot()?;
+    drop(replay);
+    let scratch = Scratch::create(server)?;
+    report.scratch_databases.push(scratch.name().to_string());
+    progress(ScratchProgress::Created {
+        database: scratch.name().to_string(),
+    });
+    let env = scratch.environment().clone();
+    scratches.push(scratch);
+    progress(ScratchProgress::Step("running the schema directory".into()));
+    let schema = run_schema_files(&env, &files)?;
+    Ok(SchemaDirReport {
+        dir: PathBuf::new(),
+        files,
+        differences: diff(&head, &schema)
+            .into_iter()
+            .map(schema_dir_finding)
+            .collect(),
+    })
 }
 
 /// The `.sql` files under `dir`, recursively, in path order. An unreadable entry is an error.

@@ -25,7 +25,7 @@ use crate::config::Environment;
 use crate::db::scratch::Scratch;
 use crate::db::snapshot::{snapshot, SnapshotOptions};
 use crate::error::{Error, Result};
-use crate::files::Migration;
+use crate::files::{Migration, MigrationSet};
 use crate::history::FileErrors;
 use crate::migrate::{no_progress, DownOptions, Failed, Outcome, ReportedError, UpOptions};
 use crate::schema::{diff, Difference, Snapshot};
@@ -330,7 +330,22 @@ pub(crate) struct Replay {
 impl Replay {
     pub(crate) fn new(scratch: &Scratch, of: &Migrator) -> Result<Replay> {
         let env = scratch.environment().clone();
-        let client = crate::db::connect(&env)?;
+        let mut client = crate::db::connect(&env)?;
+        if let Some(schema) = &env.migration.tenant_schema {
+            // A tenant's schema is there before its first migration, as on its database:
+            // otherwise the schema its ledger creates would read as left behind by a down.
+            let sql = format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                schema.replace('"', "\"\"")
+            );
+            crate::db::scratch::execute(&mut client, &sql).map_err(|cause| {
+                Error::new(
+                    crate::ErrorKind::MigrationFailed,
+                    format!("cannot create the tenant schema {schema} on the scratch database"),
+                )
+                .with_cause(cause)
+            })?;
+        }
         let options = SnapshotOptions {
             ledger: Some(env.migration.tracking_table.clone()),
         };
@@ -472,6 +487,22 @@ impl Migrator {
         })
     }
 
+    /// What `verify` refuses before connecting, decided by the files and the options alone
+    /// (the same answer for every database): broken files, a `--from` that names nothing.
+    pub(crate) fn verify_request(&self, options: &VerifyOptions) -> Result<MigrationSet> {
+        let checked = self.load()?;
+        let set = checked.set;
+        let errors = FileErrors::new(&set, &checked.diagnostics);
+        plan::check_up_files(&set, &errors, None)?;
+        if let Some(v) = options.from {
+            if !set.migrations.iter().any(|m| m.version >= v) {
+                return Err(Error::usage(format!("--from {v}: no migration has version {v} or above"))
+                    .with_help("give the version of a migration in the directory (`migrate status` lists them)"));
+            }
+        }
+        Ok(set)
+    }
+
     fn verify_run(
         &mut self,
         options: &VerifyOptions,
@@ -479,19 +510,8 @@ impl Migrator {
         report: &mut VerifyReport,
         scratches: &mut Vec<Scratch>,
     ) -> std::result::Result<(), RunError> {
-        // Refused before connecting: broken files, a `--from` that names nothing.
-        let checked = self.load()?;
-        let set = checked.set;
-        let errors = FileErrors::new(&set, &checked.diagnostics);
-        plan::check_up_files(&set, &errors, None)?;
+        let set = self.verify_request(options)?;
         let from = options.from.unwrap_or(0);
-        if let Some(v) = options.from {
-            if !set.migrations.iter().any(|m| m.version >= v) {
-                return Err(Error::usage(format!("--from {v}: no migration has version {v} or above"))
-                    .with_help("give the version of a migration in the directory (`migrate status` lists them)")
-                    .into());
-            }
-        }
         let server = options.scratch.environment(&self.env)?;
         report.migrations = set
             .migrations

@@ -539,3 +539,20 @@ fn a_waiting_confiture_makes_our_concurrent_index_build_fail_as_a_deadlock() {
     ours(&project, &["migrate", "up"]).code(0);
     statuses_agree(&project, 0);
 }
+
+/// Our `fleet:` block (a target list for our fleet commands) is ignored by confiture, which
+/// shares the file: it still migrates the environment's own database.
+#[test]
+fn confiture_accepts_an_environment_file_with_a_fleet_block() {
+    let db = TestDb::new("interop_fleet");
+    let project = project(&db, 1, None);
+    project.write(
+        ENV_FILE,
+        format!(
+            "name: test\ndatabase_url: {}\nfleet:\n  targets:\n    - tenant_1\n  jobs: 2\n  keep_going: true\n",
+            db.url()
+        ),
+    );
+    run_python(&project, &["migrate", "up"]).code(0);
+    assert!(db.has_relation("t1"));
+}

@@ -1,99 +1,167 @@
-//! `migrate up|down|status --targets FILE | --targets-query SQL | --schemas-query SQL`: the
-//! command against many databases (or tenant schemas of one) through `confiture::fleet`. A live line on a terminal (done / failed / running),
-//! each failure on stderr as it happens, the result table (or one JSON document) on stdout.
+//! `migrate up|down|status|verify|drift` against many databases (or tenant schemas of one)
+//! through `confiture::fleet`: the list from `--targets FILE | --targets-query SQL |
+//! --schemas-query SQL`, else from the environment file's `fleet:` block. A live line on a
+//! terminal (done / failed / running), each failure on stderr as it happens, the result table
+//! (or one JSON document) on stdout.
 
+use confiture::config::FleetList;
+use confiture::drift::DriftOptions;
 use confiture::fleet::{self, Event, Fleet, FleetReport, Target, TargetReport, TargetState};
 use confiture::migrate::{DownOptions, UpOptions};
-use confiture::{display, exit, Result};
+use confiture::verify::VerifyOptions;
+use confiture::{display, exit, Error, Migrator, Result};
 
 use super::Context;
 use crate::cli::{Cli, FleetArgs};
 use crate::output::{Output, Style};
 use crate::render::{self, plural};
 
+/// What a command runs against: the environment's database, or a fleet.
+pub enum Selected {
+    /// No target list: the environment's database, through this session.
+    One(Migrator),
+    /// A target list, from the command line or the environment file.
+    Fleet(Plan),
+}
+
+/// A fleet about to run: the environment (server, credentials, settings), its list, and how.
+pub struct Plan {
+    migrator: Migrator,
+    list: FleetList,
+    /// How messages name the list: `tenants.txt`, `the targets query`, ...
+    from: String,
+    jobs: Option<usize>,
+    keep_going: bool,
+    /// The command line's list flags, repeated in suggested commands.
+    words: Vec<String>,
+}
+
+/// The command line's list, else the environment file's (`fleet:`); `--jobs` and
+/// `--keep-going` over the file's `jobs` and `keep_going`. `--jobs` or `--keep-going` with no
+/// list anywhere is a usage error.
+pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
+    let migrator = super::migrate::migrator(cli, cx)?;
+    let settings = migrator.environment().fleet.clone().unwrap_or_default();
+    let (list, from, words) = match (&args.targets, &args.targets_query, &args.schemas_query) {
+        (Some(file), _, _) => (
+            FleetList::File(file.clone()),
+            display::path(file),
+            vec!["--targets".to_string(), file.to_string_lossy().into_owned()],
+        ),
+        // A placeholder: the query may be long, and quoting it for every shell is not worth
+        // the risk.
+        (None, Some(sql), _) => (
+            FleetList::TargetsQuery(sql.clone()),
+            "the targets query".to_string(),
+            vec!["--targets-query".to_string(), "<SQL>".to_string()],
+        ),
+        (None, None, Some(sql)) => (
+            FleetList::SchemasQuery(sql.clone()),
+            "the schemas query".to_string(),
+            vec!["--schemas-query".to_string(), "<SQL>".to_string()],
+        ),
+        (None, None, None) => match settings.list {
+            Some(list) => {
+                let from = file_list_name(&migrator, &list);
+                (list, from, Vec::new())
+            }
+            None if args.jobs.is_some() || args.keep_going => {
+                return Err(
+                    Error::usage("--jobs and --keep-going need a target list").with_help(
+                        "give --targets FILE, --targets-query SQL or --schemas-query SQL, or \
+                         a `fleet:` list in the environment file",
+                    ),
+                )
+            }
+            None => return Ok(Selected::One(migrator)),
+        },
+    };
+    Ok(Selected::Fleet(Plan {
+        migrator,
+        list,
+        from,
+        jobs: args.jobs.map(usize::from).or(settings.jobs),
+        keep_going: args.keep_going || settings.keep_going.unwrap_or(false),
+        words,
+    }))
+}
+
+/// `prod.yaml (fleet.targets)`, or the target file it names.
+fn file_list_name(migrator: &Migrator, list: &FleetList) -> String {
+    let env = migrator.environment();
+    let file = env
+        .file
+        .as_deref()
+        .map_or_else(|| env.source(), display::path);
+    match list {
+        FleetList::File(path) => display::path(path),
+        FleetList::TargetsQuery(_) => format!("the targets query of {file}"),
+        FleetList::SchemasQuery(_) => format!("the schemas query of {file}"),
+        _ => format!("{file} (fleet.targets)"),
+    }
+}
+
 /// `migrate up` on every target.
-pub fn up(
-    cli: &Cli,
-    cx: &Context,
-    args: &FleetArgs,
-    options: &UpOptions,
-    out: &Output,
-) -> Result<u8> {
-    let out = &repeating_targets(out, args);
-    let fleet = fleet(cli, cx, args, out)?;
+pub fn up(plan: Plan, options: &UpOptions, out: &Output) -> Result<u8> {
+    let out = &out.repeating(plan.words.clone());
+    let fleet = fleet(&plan, out, "")?;
     let report = fleet.up(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
 
 /// `migrate down` on every target.
-pub fn down(
-    cli: &Cli,
-    cx: &Context,
-    args: &FleetArgs,
-    options: &DownOptions,
-    out: &Output,
-) -> Result<u8> {
-    let out = &repeating_targets(out, args);
-    let fleet = fleet(cli, cx, args, out)?;
+pub fn down(plan: Plan, options: &DownOptions, out: &Output) -> Result<u8> {
+    let out = &out.repeating(plan.words.clone());
+    let fleet = fleet(&plan, out, "")?;
     let report = fleet.down(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
 
 /// `migrate status` on every target.
-pub fn status(cli: &Cli, cx: &Context, args: &FleetArgs, out: &Output) -> Result<u8> {
-    let out = &repeating_targets(out, args);
-    let fleet = fleet(cli, cx, args, out)?;
+pub fn status(plan: Plan, out: &Output) -> Result<u8> {
+    let out = &out.repeating(plan.words.clone());
+    let fleet = fleet(&plan, out, "")?;
     let report = fleet.status(&|event| live(out, event))?;
     Ok(finish(out, &report))
 }
 
-/// Suggested commands act on the same fleet: `--targets FILE`, or `--targets-query <SQL>` (a
-/// placeholder: the query may be long, and quoting it for every shell is not worth the risk).
-fn repeating_targets(out: &Output, args: &FleetArgs) -> Output {
-    let words = match (&args.targets, &args.targets_query, &args.schemas_query) {
-        (Some(file), _, _) => vec!["--targets".to_string(), file.to_string_lossy().into_owned()],
-        (None, Some(_), _) => vec!["--targets-query".to_string(), "<SQL>".to_string()],
-        (None, None, Some(_)) => vec!["--schemas-query".to_string(), "<SQL>".to_string()],
-        (None, None, None) => Vec::new(),
-    };
-    out.repeating(words)
+/// `migrate verify`, once per server of the targets.
+pub fn verify(plan: Plan, options: &VerifyOptions, out: &Output) -> Result<u8> {
+    let out = &out.repeating(plan.words.clone());
+    let fleet = fleet(&plan, out, ", verified once per server")?;
+    let report = fleet.verify(options, &|event| live(out, event))?;
+    Ok(finish(out, &report))
+}
+
+/// `migrate drift` on every target.
+pub fn drift(plan: Plan, options: &DriftOptions, out: &Output) -> Result<u8> {
+    let out = &out.repeating(plan.words.clone());
+    let fleet = fleet(&plan, out, "")?;
+    let report = fleet.drift(options, &|event| live(out, event))?;
+    Ok(finish(out, &report))
 }
 
 /// The environment the user selected names the server, the credentials and the settings; the
 /// list names the databases.
-fn fleet(cli: &Cli, cx: &Context, args: &FleetArgs, out: &Output) -> Result<Fleet> {
-    let migrator = super::migrate::migrator(cli, cx)?;
-    let base = migrator.environment();
+fn fleet(plan: &Plan, out: &Output, how: &str) -> Result<Fleet> {
+    let base = plan.migrator.environment();
     // The `using ...` line: the list's names are on this server, the query runs here.
     Output::note_line(&display::escape(&base.describe()));
-    let (targets, from): (Vec<Target>, String) =
-        match (&args.targets, &args.targets_query, &args.schemas_query) {
-            (Some(file), _, _) => (fleet::read_list(base, file)?, display::path(file)),
-            (None, Some(sql), _) => (
-                fleet::query_targets(base, sql)?,
-                "the targets query".to_string(),
-            ),
-            (None, None, Some(sql)) => (
-                fleet::query_schemas(base, sql)?,
-                "the schemas query".to_string(),
-            ),
-            (None, None, None) => unreachable!("is_fleet() was checked by the caller"),
-        };
-    let mut fleet = Fleet::for_migrator(&migrator, targets).keep_going(args.keep_going);
-    if let Some(jobs) = args.jobs {
-        fleet = fleet.jobs(usize::from(jobs));
+    let targets: Vec<Target> = fleet::resolve_list(base, &plan.list)?;
+    let mut fleet = Fleet::for_migrator(&plan.migrator, targets).keep_going(plan.keep_going);
+    if let Some(jobs) = plan.jobs {
+        fleet = fleet.jobs(jobs);
     }
     let count = fleet.targets().len();
+    let from = &plan.from;
     if count == 0 {
         out.note(&format!("no targets in {from}: nothing to do"));
     } else {
         out.progress(&format!(
-            "{} from {from}, {} at a time{}",
+            "{} from {from}, {} at a time{how}{}",
             plural(count, "target"),
-            args.jobs
-                .map_or(fleet::DEFAULT_JOBS, usize::from)
-                .min(count),
-            if args.keep_going {
+            plan.jobs.unwrap_or(fleet::DEFAULT_JOBS).min(count),
+            if plan.keep_going {
                 ", keeping going after failures"
             } else {
                 ""
@@ -194,6 +262,22 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
             format!("✗ failed (exit {})", code.unwrap_or(exit::SUCCESS)),
             Style::Red,
         ),
+        (TargetState::Done, code) if command == "verify" || command == "drift" => {
+            match (command, code) {
+                (_, Some(exit::SUCCESS)) if command == "verify" => {
+                    ("✓ verified".to_string(), Style::Green)
+                }
+                (_, Some(exit::SUCCESS)) => ("✓ no drift".to_string(), Style::Green),
+                (_, Some(exit::SCHEMA_CHECK_FAILED)) if command == "verify" => {
+                    ("✗ check failed".to_string(), Style::Red)
+                }
+                (_, Some(exit::SCHEMA_CHECK_FAILED)) => ("✗ drift".to_string(), Style::Red),
+                (_, code) => (
+                    format!("! exit {}", code.unwrap_or(exit::SUCCESS)),
+                    Style::Red,
+                ),
+            }
+        }
         (TargetState::Done, code) if command == "status" => match code {
             Some(exit::SUCCESS) => ("✓ up to date".to_string(), Style::Green),
             Some(exit::PENDING) => ("✗ pending".to_string(), Style::Yellow),
@@ -240,6 +324,26 @@ fn versions_cell(command: &str, t: &TargetReport) -> String {
             _ => "—".to_string(),
         };
     }
+    if command == "verify" {
+        return match (&t.report, &t.shared_with) {
+            (_, Some(first)) => format!("as {}", display::escape(first)),
+            (Some(fleet::CommandReport::Verify(r)), _) => {
+                format!("{} checked here", plural(r.migrations.len(), "migration"))
+            }
+            _ => "—".to_string(),
+        };
+    }
+    if command == "drift" {
+        return match &t.report {
+            Some(fleet::CommandReport::Drift(r)) if !r.drift.is_empty() => {
+                plural(r.drift.len(), "difference")
+            }
+            Some(fleet::CommandReport::Drift(r)) => {
+                format!("{} replayed", plural(r.replayed.len(), "migration"))
+            }
+            _ => "—".to_string(),
+        };
+    }
     let versions = if command == "down" {
         &t.rolled_back
     } else {
@@ -267,12 +371,12 @@ fn table(out: &Output, report: &FleetReport) -> String {
         .collect();
     let width = render::column_width(rows.iter().map(|r| r.0.as_str()), "Target");
     let result_width = render::column_width(rows.iter().map(|r| r.1 .0.as_str()), "Result");
-    let third = if command == "status" {
-        "Migrations"
-    } else if command == "down" {
-        "Rolled back"
-    } else {
-        "Applied"
+    let third = match command {
+        "status" => "Migrations",
+        "down" => "Rolled back",
+        "verify" => "Verified",
+        "drift" => "Compared",
+        _ => "Applied",
     };
     let mut text = out.paint(
         Style::Bold,
@@ -302,7 +406,38 @@ fn table(out: &Output, report: &FleetReport) -> String {
     }
     summary.push_str(&format!(" in {} ms", s.duration_ms));
     text.push_str(&summary);
+    findings(&mut text, report);
     text
+}
+
+/// Under the table: what `verify` found on each server and `drift` on each target.
+fn findings(text: &mut String, report: &FleetReport) {
+    for t in &report.targets {
+        let target = display::escape(&t.target);
+        let (headline, found) = match &t.report {
+            Some(fleet::CommandReport::Verify(r)) => match r.first_finding() {
+                Some(m) => (
+                    format!(
+                        "{target}: {} {}",
+                        display::escape(&m.id()),
+                        m.result.as_str()
+                    ),
+                    &m.findings,
+                ),
+                None => continue,
+            },
+            Some(fleet::CommandReport::Drift(r)) if !r.drift.is_empty() => {
+                (format!("{target}: drift"), &r.drift)
+            }
+            _ => continue,
+        };
+        text.push_str(&format!("\n\n{headline}"));
+        for f in found {
+            for line in display::escape_prose(&f.message).lines() {
+                text.push_str(&format!("\n    {line}"));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -314,7 +449,7 @@ mod tests {
     #[test]
     fn the_jobs_help_names_the_library_default() {
         let cli = Cli::command();
-        for command in ["up", "down", "status"] {
+        for command in ["up", "down", "status", "verify", "drift"] {
             let sub = cli
                 .find_subcommand("migrate")
                 .and_then(|m| m.find_subcommand(command))
@@ -325,7 +460,7 @@ mod tests {
                 .expect("--jobs");
             let help = jobs.get_help().map(ToString::to_string).unwrap_or_default();
             assert!(
-                help.contains(&format!("default {}", fleet::DEFAULT_JOBS)),
+                help.contains(&format!("else {})", fleet::DEFAULT_JOBS)),
                 "{command}: {help}"
             );
         }

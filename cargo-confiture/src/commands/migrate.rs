@@ -13,6 +13,7 @@ use confiture::status::{MigrationStatus, State, StatusReport};
 use confiture::{display, exit, hint, Migrator, Result};
 use serde::Serialize;
 
+use super::fleet::Selected;
 use super::Context;
 use crate::cli::{Cli, Migrate, SELECTION_LABELS};
 use crate::output::{Output, Style};
@@ -20,10 +21,10 @@ use crate::render::{self, plural};
 
 pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u8> {
     match command {
-        Migrate::Status(args) if args.fleet.is_fleet() => {
-            super::fleet::status(cli, cx, &args.fleet, out)
-        }
-        Migrate::Status(_) => status(cli, cx, out),
+        Migrate::Status(args) => match super::fleet::select(cli, cx, &args.fleet)? {
+            Selected::Fleet(plan) => super::fleet::status(plan, out),
+            Selected::One(migrator) => status(migrator, out),
+        },
         Migrate::Up(args) => {
             let options = UpOptions::default()
                 .steps(args.steps)
@@ -35,10 +36,10 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
                 .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
                 .create_database(args.create_database);
-            if args.fleet.is_fleet() {
-                return super::fleet::up(cli, cx, &args.fleet, &options, out);
-            }
-            let mut migrator = migrator(cli, cx)?;
+            let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+                Selected::Fleet(plan) => return super::fleet::up(plan, &options, out),
+                Selected::One(migrator) => migrator,
+            };
             let mut view = ProgressView::default();
             let outcome = migrator.up(&options, &mut |p| view.on(out, p));
             warnings(out, &outcome, |r| &r.warnings);
@@ -62,10 +63,10 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
                 .lock_wait(args.lock.lock_wait.duration())
                 .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
                 .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
-            if args.fleet.is_fleet() {
-                return super::fleet::down(cli, cx, &args.fleet, &options, out);
-            }
-            let mut migrator = migrator(cli, cx)?;
+            let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+                Selected::Fleet(plan) => return super::fleet::down(plan, &options, out),
+                Selected::One(migrator) => migrator,
+            };
             let mut view = ProgressView::default();
             let outcome = migrator.down(&options, &mut |p| view.on(out, p));
             // `--allow-modified` went on past an edited file: say so where people look.
@@ -116,8 +117,8 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             warnings(out, &outcome, |r| &r.warnings);
             finish(out, outcome, |_, r| reinit_text(r))
         }
-        Migrate::Verify(args) => super::verify::verify(migrator(cli, cx)?, args, out),
-        Migrate::Drift(args) => super::verify::drift(migrator(cli, cx)?, args, out),
+        Migrate::Verify(args) => super::verify::verify(cli, cx, args, out),
+        Migrate::Drift(args) => super::verify::drift(cli, cx, args, out),
         Migrate::Generate(_) => unreachable!("generate does not connect; handled by commands::run"),
     }
 }
@@ -459,8 +460,7 @@ fn finish<R: Serialize>(
 
 /// `migrate status`: the seed's table (or JSON), and the seed's exit codes. Problems in the
 /// files are shown with the table, not instead of it (exit 5).
-fn status(cli: &Cli, cx: &Context, out: &Output) -> Result<u8> {
-    let mut migrator = migrator(cli, cx)?;
+fn status(mut migrator: Migrator, out: &Output) -> Result<u8> {
     let report = migrator.status()?;
     if out.json_mode() {
         out.json(&report);

@@ -10,16 +10,27 @@ use confiture::migrate::Failed;
 use confiture::verify::{
     CheckResult, Finding, ScratchProgress, ScratchServer, VerifyOptions, VerifyReport,
 };
-use confiture::{display, exit, hint, Error, Migrator, Result};
+use confiture::{display, exit, hint, Error, Result};
 
-use crate::cli::{DriftArgs, ScratchArgs, VerifyArgs};
+use super::fleet::Selected;
+use super::Context;
+use crate::cli::{Cli, DriftArgs, ScratchArgs, VerifyArgs};
 use crate::output::{Output, Style};
 use crate::render::plural;
 
-pub fn verify(mut migrator: Migrator, args: &VerifyArgs, out: &Output) -> Result<u8> {
+pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Result<u8> {
     let options = VerifyOptions::default()
         .from(args.from.as_deref().map(from_version).transpose()?)
         .scratch(scratch(&args.scratch));
+    let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+        Selected::One(migrator) => migrator,
+        Selected::Fleet(plan) => {
+            drop_scratch_databases_on_interrupt(out.json_mode());
+            let code = super::fleet::verify(plan, &options, out);
+            claim_the_output();
+            return code;
+        }
+    };
     drop_scratch_databases_on_interrupt(out.json_mode());
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
@@ -27,10 +38,19 @@ pub fn verify(mut migrator: Migrator, args: &VerifyArgs, out: &Output) -> Result
     finish(out, outcome, VerifyReport::exit_code, verify_text)
 }
 
-pub fn drift(mut migrator: Migrator, args: &DriftArgs, out: &Output) -> Result<u8> {
+pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<u8> {
     let options = DriftOptions::default()
         .scratch(scratch(&args.scratch))
         .schema_dir(args.schema_dir.clone());
+    let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+        Selected::One(migrator) => migrator,
+        Selected::Fleet(plan) => {
+            drop_scratch_databases_on_interrupt(out.json_mode());
+            let code = super::fleet::drift(plan, &options, out);
+            claim_the_output();
+            return code;
+        }
+    };
     drop_scratch_databases_on_interrupt(out.json_mode());
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));

@@ -76,6 +76,8 @@ pub struct Environment {
     pub migration: MigrationSettings,
     /// Default `cargo-confiture`.
     pub application_name: String,
+    /// The `fleet:` block of the environment file, if it has one ([`super::FleetSettings`]).
+    pub fleet: Option<super::FleetSettings>,
 }
 
 /// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
@@ -123,6 +125,7 @@ impl Environment {
                 .unwrap_or_else(|| DEFAULT_APPLICATION_NAME.to_string()),
             connection,
             migration,
+            fleet: None,
         })
     }
 

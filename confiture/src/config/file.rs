@@ -97,7 +97,13 @@ const DATABASE_KEYS: &[&str] = &[
     "sslcert",
     "sslkey",
 ];
-const TOP_LEVEL_KEYS: &[&str] = &["database_url", "database", "migration", "application_name"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "database_url",
+    "database",
+    "migration",
+    "application_name",
+    "fleet",
+];
 
 /// The most an environment file may be: a few settings take a few hundred bytes. Reading
 /// stops there, so `-c /dev/zero` is refused instead of filling the memory.
@@ -135,7 +141,7 @@ fn parse_environment(
     shown: &str,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Environment> {
-    let file = FileContext { shown, vars };
+    let file = FileContext { shown, vars, text };
     let openers = flow_openers(text);
     if openers > MAX_FLOW_OPENERS {
         return Err(file
@@ -176,6 +182,11 @@ fn parse_environment(
         migration.connect_timeout = timeout;
     }
 
+    let fleet = match get(&top, "fleet") {
+        Some(value) => file.fleet_block(value, path)?,
+        None => None,
+    };
+
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -187,6 +198,7 @@ fn parse_environment(
         connection,
         migration,
         application_name,
+        fleet,
     })
 }
 
@@ -210,10 +222,12 @@ fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
     map.get(key)
 }
 
-struct FileContext<'a> {
+pub(super) struct FileContext<'a> {
     /// The file as messages name it.
-    shown: &'a str,
+    pub(super) shown: &'a str,
     vars: &'a dyn Fn(&str) -> Option<String>,
+    /// The file's text (to find the line of a key).
+    pub(super) text: &'a str,
 }
 
 impl FileContext<'_> {
@@ -255,17 +269,17 @@ impl FileContext<'_> {
         })
     }
 
-    fn error(&self, what: &str) -> Error {
+    pub(super) fn error(&self, what: &str) -> Error {
         Error::invalid(format!("environment file {} {what}", self.shown))
     }
 
-    fn key_error(&self, key: &str, what: &str) -> Error {
+    pub(super) fn key_error(&self, key: &str, what: &str) -> Error {
         Error::invalid(format!("environment file {}: `{key}` {what}", self.shown))
     }
 
     /// A scalar as text, with `${VAR}` expanded in strings. Numbers and booleans are taken as
     /// written (`port: 5432`, `password: 1234`).
-    fn string(&self, value: &Value, key: &str) -> Result<String> {
+    pub(super) fn string(&self, value: &Value, key: &str) -> Result<String> {
         match value {
             Value::String(text) => expand(text, self.vars).map_err(|e| match e {
                 ExpandError::Unset(var) => self
@@ -298,7 +312,7 @@ impl FileContext<'_> {
     }
 
     /// Reports an unknown key that is close to a known one; leaves others to confiture.
-    fn check_keys(&self, block: &Mapping, parent: &str, known: &[&str]) -> Result<()> {
+    pub(super) fn check_keys(&self, block: &Mapping, parent: &str, known: &[&str]) -> Result<()> {
         for key in block.keys() {
             let Some(key) = key.as_str() else {
                 return Err(self.key_error(parent, "has a key that is not a string"));

@@ -32,6 +32,9 @@
 //!   statement_timeout: 10min           # default: the server's
 //!   connect_timeout: 10s               # default 10s; 0 waits forever
 //!   lock_retries: 3                    # default 3
+//! fleet:                               # the fleet commands' target list (see FleetSettings)
+//!   targets: tenants.txt               # or a list, or targets_query / schemas_query
+//!   jobs: 8
 //! ```
 //!
 //! Durations are a whole number with a unit (`ms`, `s`, `min` or `m`, `h`); a plain number is
@@ -52,7 +55,8 @@
 //! grammar), `params` (the parameters we take and the checks on the result), `timeout`
 //! (durations), `environment` (`Environment`, `Origin`, `Selection`); with feature `env-files`:
 //! `file` (YAML environment files: the one user of `serde_yaml`), `expand` (`${VAR}`),
-//! `resolve` (precedence), `dotenv` (`.env`); `suggest` (did-you-mean).
+//! `resolve` (precedence), `dotenv` (`.env`), `fleet_file` (the `fleet:` block, whose types are in
+//! `fleet`); `suggest` (did-you-mean).
 
 mod connection;
 #[cfg(feature = "env-files")]
@@ -62,6 +66,9 @@ mod environment;
 mod expand;
 #[cfg(feature = "env-files")]
 mod file;
+mod fleet;
+#[cfg(feature = "env-files")]
+mod fleet_file;
 mod params;
 #[cfg(feature = "env-files")]
 mod resolve;
@@ -80,6 +87,7 @@ pub use dotenv::FILE_NAME as DOTENV_FILE;
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
 #[cfg(feature = "env-files")]
 pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS};
+pub use fleet::{FleetList, FleetSettings, MAX_JOBS};
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
 pub use syntax::MAX_NAME_BYTES;

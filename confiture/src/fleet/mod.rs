@@ -1,5 +1,5 @@
-//! Fleets: one command (`up`, `down`, `status`) run against many databases — a database per
-//! tenant, shards — with bounded concurrency. Each target is an ordinary [`Migrator`] session
+//! Fleets: one command (`up`, `down`, `status`, `verify`, `drift`) run against many databases
+//! — a database per tenant, shards — with bounded concurrency. Each target is an ordinary [`Migrator`] session
 //! with its own connection, lock, ledger and atomicity; the fleet adds only the scheduling
 //! and the summary, so a re-run applies only what is missing (resumable by construction).
 //!
@@ -8,6 +8,15 @@
 //! started, the running ones finish, the rest are reported `not_started`.
 //! [`Fleet::keep_going`] runs every target whatever happens to the others.
 //!
+//! `verify` proves the migrations once per distinct server of the list, every target
+//! reporting its server's result ([`TargetReport::shared_with`]); `drift` compares each
+//! target with its own history and refuses tenant schemas ([`Fleet::verify`],
+//! [`Fleet::drift`]).
+//!
+//! The list comes from a file ([`read_list`]), a query ([`query_targets`],
+//! [`query_schemas`]), or an environment file's `fleet:` block ([`resolve_list`] of
+//! [`crate::config::FleetList`]).
+//!
 //! What is refused before any target is reached (files with errors `up` could run, `steps`
 //! 0, an unknown `target`) is an `Err` of the whole fleet, decided once.
 //!
@@ -15,7 +24,8 @@
 //!
 //! [`FleetReport::exit_code`]: 0 when every target ended with 0; otherwise the code the
 //! targets that did not end with 0 share (4 when every failed target failed a migration; 1
-//! for `status` when some targets have pending migrations and none has anything else); and
+//! for `status` when some targets have pending migrations and none has anything else; 9 for
+//! `verify` or `drift` when every target that did not end with 0 found something); and
 //! [`exit::FLEET_MIXED`] (10) when they ended with different codes. Each target's own code is
 //! in its [`TargetReport`]. Targets not started have no code.
 //!
@@ -59,6 +69,7 @@
 //! }
 //! ```
 
+mod checks;
 mod query;
 mod targets;
 
@@ -68,16 +79,18 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::drift::DriftReport;
 use crate::embedded::EmbeddedMigrations;
 use crate::error::Result;
 use crate::exit;
 use crate::files::CheckOptions;
 use crate::migrate::{no_progress, DownOptions, DownReport, ReportedError, UpOptions, UpReport};
 use crate::status::StatusReport;
+use crate::verify::VerifyReport;
 use crate::Migrator;
 
 pub use query::{query_schemas, query_targets};
-pub use targets::{parse_list, read_list, Target};
+pub use targets::{parse_list, read_list, resolve_list, Target};
 
 /// Targets run at once unless [`Fleet::jobs`] says otherwise: enough to hide round trips,
 /// few enough not to crowd one server's connection slots.
@@ -164,6 +177,10 @@ pub enum CommandReport {
     Down(DownReport),
     /// `migrate status`'s report.
     Status(Box<StatusReport>),
+    /// `migrate verify`'s report (on the first target of each server).
+    Verify(Box<VerifyReport>),
+    /// `migrate drift`'s report.
+    Drift(Box<DriftReport>),
 }
 
 /// One target in a [`FleetReport`] (one entry of the JSON's `targets`).
@@ -178,7 +195,8 @@ pub struct TargetReport {
     pub state: TargetState,
     /// The target's own exit code (the single-database command's); null when not started.
     pub exit_code: Option<u8>,
-    /// `up`: versions this run applied; `status`: versions the ledger records.
+    /// `up`: versions this run applied; `status`: versions the ledger records; `drift`: the
+    /// versions replayed (the ledger's applied migrations).
     pub applied: Vec<String>,
     /// `down`: versions this run rolled back.
     pub rolled_back: Vec<String>,
@@ -187,8 +205,13 @@ pub struct TargetReport {
     pub error: Option<ReportedError>,
     /// Wall-clock time of its command; null when not started.
     pub duration_ms: Option<u64>,
-    /// The command's full report; null when not started or when it failed before having one.
+    /// The command's full report; null when not started or when it failed before having one,
+    /// and for `verify` on the targets that share another's result ([`Self::shared_with`]).
     pub report: Option<CommandReport>,
+    /// `verify`: the target (`user@host:port/db`) whose run on the same server is this one's
+    /// result too, and whose entry holds the report; absent from the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_with: Option<String>,
 }
 
 /// The totals of a [`FleetReport`].
@@ -217,7 +240,7 @@ pub struct FleetSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct FleetReport {
-    /// `up`, `down` or `status`.
+    /// `up`, `down`, `status`, `verify` or `drift`.
     pub command: &'static str,
     /// One entry per target, in list order.
     pub targets: Vec<TargetReport>,
@@ -263,11 +286,14 @@ struct Schedule {
 }
 
 /// What one target's command produced, before it becomes a [`TargetReport`].
+#[derive(Clone)]
 struct Ran {
     exit_code: u8,
     failed: bool,
     error: Option<ReportedError>,
     report: Option<CommandReport>,
+    /// The target whose run this result is (`verify`: the first target of its server).
+    shared_with: Option<String>,
 }
 
 impl Fleet {
@@ -344,12 +370,14 @@ impl Fleet {
                     failed: false,
                     error: None,
                     report: Some(CommandReport::Up(report)),
+                    shared_with: None,
                 },
                 Err(failed) => Ran {
                     exit_code: failed.error.exit_code(),
                     failed: true,
                     error: Some(reported(&failed.error, &failed.report.errors)),
                     report: Some(CommandReport::Up(failed.report)),
+                    shared_with: None,
                 },
             }
         }))
@@ -373,12 +401,14 @@ impl Fleet {
                     failed: false,
                     error: None,
                     report: Some(CommandReport::Down(report)),
+                    shared_with: None,
                 },
                 Err(failed) => Ran {
                     exit_code: failed.error.exit_code(),
                     failed: true,
                     error: Some(reported(&failed.error, &failed.report.errors)),
                     report: Some(CommandReport::Down(failed.report)),
+                    shared_with: None,
                 },
             }
         }))
@@ -398,12 +428,14 @@ impl Fleet {
                     failed: false,
                     error: None,
                     report: Some(CommandReport::Status(Box::new(report))),
+                    shared_with: None,
                 },
                 Err(error) => Ran {
                     exit_code: error.exit_code(),
                     failed: true,
                     error: Some(ReportedError::of(&error)),
                     report: None,
+                    shared_with: None,
                 },
             }
         }))
@@ -417,7 +449,20 @@ impl Fleet {
         command: impl Fn(&Target) -> Ran + Sync,
     ) -> FleetReport {
         let start = Instant::now();
-        let total = self.targets.len();
+        let all: Vec<(usize, &Target)> = self.targets.iter().enumerate().collect();
+        let slots = self.schedule(&all, progress, command);
+        self.report(name, slots, start)
+    }
+
+    /// Runs `command` on each of `targets` (each with its place in the target list), at most
+    /// `jobs` at once, in their order; what each produced, `None` for those not started.
+    fn schedule(
+        &self,
+        targets: &[(usize, &Target)],
+        progress: &(dyn Fn(&Event) + Sync),
+        command: impl Fn(&Target) -> Ran + Sync,
+    ) -> Vec<Option<(Ran, u64)>> {
+        let total = targets.len();
         // One lock over the schedule: claiming the next target, the stop flag, the counts and
         // the events. Events are sent under it, so they arrive in order with true counts, and
         // no target starts once a failure that stops the fleet is recorded.
@@ -433,44 +478,64 @@ impl Fleet {
         let workers = self.jobs.min(total);
         std::thread::scope(|scope| {
             for _ in 0..workers {
-                scope.spawn(|| loop {
-                    let (index, target, shown) = {
-                        let mut s = lock(&state);
-                        let index = s.next;
-                        let Some(target) = self.targets.get(index).filter(|_| !s.stopped) else {
-                            return;
-                        };
-                        s.next += 1;
-                        s.counts.running += 1;
-                        let shown = target.shown();
-                        progress(&Event::Started {
-                            index,
-                            target: shown.clone(),
-                            counts: s.counts,
-                        });
-                        (index, target, shown)
-                    };
-                    let began = Instant::now();
-                    let ran = command(target);
-                    let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    let mut s = lock(&state);
-                    let (exit_code, failed) = (ran.exit_code, ran.failed);
-                    s.stopped |= failed && !self.keep_going;
-                    s.counts.running -= 1;
-                    s.counts.done += 1;
-                    s.counts.failed += usize::from(failed);
-                    s.slots[index] = Some((ran, ms));
-                    progress(&Event::Finished {
-                        index,
-                        target: shown,
-                        exit_code,
-                        failed,
-                        counts: s.counts,
-                    });
-                });
+                scope.spawn(|| self.work(targets, &state, progress, &command));
             }
         });
-        let slots = state.into_inner().unwrap_or_else(|p| p.into_inner()).slots;
+        state.into_inner().unwrap_or_else(|p| p.into_inner()).slots
+    }
+
+    /// One worker: claims the next target and runs it, until none is left or the fleet stopped.
+    fn work(
+        &self,
+        targets: &[(usize, &Target)],
+        state: &Mutex<Schedule>,
+        progress: &(dyn Fn(&Event) + Sync),
+        command: &(impl Fn(&Target) -> Ran + Sync),
+    ) {
+        loop {
+            let (slot, index, target, shown) = {
+                let mut s = lock(state);
+                let slot = s.next;
+                let Some(&(index, target)) = targets.get(slot).filter(|_| !s.stopped) else {
+                    return;
+                };
+                s.next += 1;
+                s.counts.running += 1;
+                let shown = target.shown();
+                progress(&Event::Started {
+                    index,
+                    target: shown.clone(),
+                    counts: s.counts,
+                });
+                (slot, index, target, shown)
+            };
+            let began = Instant::now();
+            let ran = command(target);
+            let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let mut s = lock(state);
+            let (exit_code, failed) = (ran.exit_code, ran.failed);
+            s.stopped |= failed && !self.keep_going;
+            s.counts.running -= 1;
+            s.counts.done += 1;
+            s.counts.failed += usize::from(failed);
+            s.slots[slot] = Some((ran, ms));
+            progress(&Event::Finished {
+                index,
+                target: shown,
+                exit_code,
+                failed,
+                counts: s.counts,
+            });
+        }
+    }
+
+    /// The report of a fleet whose targets ended as `slots` says (one per target, in order).
+    fn report(
+        &self,
+        name: &'static str,
+        slots: Vec<Option<(Ran, u64)>>,
+        start: Instant,
+    ) -> FleetReport {
         let targets: Vec<TargetReport> = self
             .targets
             .iter()
@@ -479,7 +544,7 @@ impl Fleet {
             .collect();
         let count = |state| targets.iter().filter(|t| t.state == state).count();
         let summary = FleetSummary {
-            total,
+            total: self.targets.len(),
             done: count(TargetState::Done),
             failed: count(TargetState::Failed),
             not_started: count(TargetState::NotStarted),
@@ -520,6 +585,7 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
         error: None,
         duration_ms: None,
         report: None,
+        shared_with: None,
     };
     let Some((ran, ms)) = slot else {
         return report;
@@ -536,8 +602,10 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
         Some(CommandReport::Up(r)) => report.applied = r.applied.clone(),
         Some(CommandReport::Status(r)) => report.applied = r.applied.clone(),
         Some(CommandReport::Down(r)) => report.rolled_back = r.rolled_back.clone(),
-        None => {}
+        Some(CommandReport::Drift(r)) => report.applied = r.replayed.clone(),
+        Some(CommandReport::Verify(_)) | None => {}
     }
+    report.shared_with = ran.shared_with;
     report.report = ran.report;
     report
 }

@@ -17,7 +17,7 @@
 
 use std::path::Path;
 
-use crate::config::{self, Environment};
+use crate::config::{self, Environment, FleetList};
 use crate::error::{Error, Result};
 
 /// One database of a fleet: its environment (the list's environment with another database,
@@ -49,6 +49,7 @@ impl Target {
         // Errors then say where the name came from, and where the rest did.
         environment.name = format!("{source} (on the server of {})", base.source());
         environment.file = None;
+        environment.fleet = None;
         Ok(Target {
             environment,
             source,
@@ -72,6 +73,7 @@ impl Target {
         environment.connection = parsed.connection;
         environment.name = source.clone();
         environment.file = None;
+        environment.fleet = None;
         Ok(Target {
             environment,
             source,
@@ -123,6 +125,7 @@ impl Target {
         environment.migration.tenant_schema = Some(schema.to_string());
         environment.name = format!("{source} (schema {schema} of {})", base.source());
         environment.file = None;
+        environment.fleet = None;
         Ok(Target {
             environment,
             source,
@@ -176,6 +179,40 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// `base` without its `fleet:` block, cloned once for a whole list: every target is a copy of
+/// its base, and a copy of an inline list per target would grow with the square of the list.
+fn without_fleet(base: &Environment) -> std::borrow::Cow<'_, Environment> {
+    if base.fleet.is_none() {
+        return std::borrow::Cow::Borrowed(base);
+    }
+    let mut base = base.clone();
+    base.fleet = None;
+    std::borrow::Cow::Owned(base)
+}
+
+/// The targets of a list from an environment file's `fleet:` block ([`FleetList`]): its
+/// entries, its target file, or its query run on `base`'s database.
+pub fn resolve_list(base: &Environment, list: &FleetList) -> Result<Vec<Target>> {
+    match list {
+        FleetList::Entries(entries) => {
+            let file = base
+                .file
+                .as_deref()
+                .map_or_else(|| base.source(), crate::display::path);
+            collect(
+                base,
+                entries
+                    .iter()
+                    .map(|(e, source)| (e.as_str(), source.clone())),
+                &format!("{file} (`fleet.targets`)"),
+            )
+        }
+        FleetList::File(path) => read_list(base, path),
+        FleetList::TargetsQuery(sql) => super::query_targets(base, sql),
+        FleetList::SchemasQuery(sql) => super::query_schemas(base, sql),
+    }
 }
 
 /// The targets listed in `text`; `file` names it in errors (`tenants.txt` → `tenants.txt:3`).
@@ -233,6 +270,7 @@ pub(crate) fn collect_schemas<'a>(
     names: impl Iterator<Item = (&'a str, String)>,
     list: &str,
 ) -> Result<Vec<Target>> {
+    let base = &without_fleet(base);
     let mut targets: Vec<Target> = Vec::new();
     let mut seen: std::collections::HashMap<String, String> = Default::default();
     let mut problems = Vec::new();
@@ -284,6 +322,7 @@ pub(crate) fn collect<'a>(
     entries: impl Iterator<Item = (&'a str, String)>,
     list: &str,
 ) -> Result<Vec<Target>> {
+    let base = &without_fleet(base);
     let mut targets: Vec<Target> = Vec::new();
     // Targets by database name: `same_database` decides, among those with the same name only,
     // so that a list of 100,000 tenants is not compared pairwise.

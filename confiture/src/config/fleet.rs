@@ -1,0 +1,53 @@
+//! The `fleet:` block of an environment file: the target list the fleet commands
+//! (`crate::fleet`) run against when the command line gives none, and their scheduling.
+//!
+//! ```yaml
+//! database_url: postgresql://app@db.internal/app   # the server, credentials and settings
+//! fleet:
+//!   targets:              # a list: database names on that server, or URLs
+//!     - tenant_1
+//!     - postgresql://app@db2.internal/tenant_2
+//!   # or: targets: tenants.txt      (a target file, relative to this environment file)
+//!   # or: targets_query: SELECT dbname FROM tenants WHERE active
+//!   # or: schemas_query: SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\_%'
+//!   jobs: 8               # default 4
+//!   keep_going: true      # default false
+//! ```
+//!
+//! Exactly one of `targets`, `targets_query` and `schemas_query` names the list (or none:
+//! then `jobs` and `keep_going` are the defaults of a list given on the command line). The
+//! command line's list, `--jobs` and `--keep-going` win over the file's. confiture (Python)
+//! ignores the block.
+
+use std::path::PathBuf;
+
+/// The `fleet:` block of an environment file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FleetSettings {
+    /// The target list, if the block names one.
+    pub list: Option<FleetList>,
+    /// `fleet.jobs`: targets at once (1 to 1024).
+    pub jobs: Option<usize>,
+    /// `fleet.keep_going`: run every target even after one failed.
+    pub keep_going: Option<bool>,
+}
+
+/// Where a fleet's targets come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FleetList {
+    /// `fleet.targets` as a YAML list: each entry (a database name, URL or conninfo) with
+    /// where it is written (`db/environments/prod.yaml:7`).
+    Entries(Vec<(String, String)>),
+    /// `fleet.targets` as a path: a target file (one entry per line), relative to the
+    /// environment file's directory when it is relative there.
+    File(PathBuf),
+    /// `fleet.targets_query`: SQL returning database names or URLs.
+    TargetsQuery(String),
+    /// `fleet.schemas_query`: SQL returning tenant schema names.
+    SchemasQuery(String),
+}
+
+/// The most targets at once, in the file as on the command line (`--jobs`).
+pub const MAX_JOBS: usize = 1024;

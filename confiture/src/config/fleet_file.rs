@@ -1,0 +1,399 @@
+//! Reading the `fleet:` block of an environment file ([`super::fleet`]), with errors that
+//! name the file, the line and the key.
+
+use std::path::Path;
+
+use serde_yaml::{Mapping, Value};
+
+use super::file::FileContext;
+use super::fleet::{FleetList, FleetSettings, MAX_JOBS};
+use crate::error::{Error, Result};
+
+const FLEET_KEYS: &[&str] = &[
+    "targets",
+    "targets_query",
+    "schemas_query",
+    "jobs",
+    "keep_going",
+];
+
+/// The keys that name a list: at most one may be set.
+const LIST_KEYS: &[&str] = &["targets", "targets_query", "schemas_query"];
+
+impl FileContext<'_> {
+    /// The `fleet:` block (`value`) of the environment file at `path`.
+    pub(super) fn fleet_block(&self, value: &Value, path: &Path) -> Result<Option<FleetSettings>> {
+        let block = match value {
+            Value::Null => return Ok(None),
+            Value::Mapping(block) => block,
+            _ => {
+                return Err(self
+                    .error_at(&["fleet"], "must be a mapping of settings")
+                    .with_help("indent its settings under it, e.g. `fleet:` then `  jobs: 8`"))
+            }
+        };
+        self.check_keys(block, "fleet", FLEET_KEYS)?;
+        let given: Vec<&str> = LIST_KEYS
+            .iter()
+            .copied()
+            .filter(|key| block.get(*key).is_some_and(|v| !v.is_null()))
+            .collect();
+        if let [first, second, ..] = given[..] {
+            return Err(self
+                .error_at(
+                    &["fleet", second],
+                    &format!("is a second target list (`fleet.{first}` is one)"),
+                )
+                .with_help(
+                    "keep one of `fleet.targets`, `fleet.targets_query` and `fleet.schemas_query`",
+                ));
+        }
+        let list = match given.first().copied() {
+            None => None,
+            Some("targets") => Some(self.targets(&block["targets"], path)?),
+            Some(key) => {
+                let sql = self.fleet_string(block, key)?;
+                Some(if key == "targets_query" {
+                    FleetList::TargetsQuery(sql)
+                } else {
+                    FleetList::SchemasQuery(sql)
+                })
+            }
+        };
+        Ok(Some(FleetSettings {
+            list,
+            jobs: self.jobs(block)?,
+            keep_going: self.keep_going(block)?,
+        }))
+    }
+
+    /// `fleet.targets`: a list of entries, or the path of a target file.
+    fn targets(&self, value: &Value, path: &Path) -> Result<FleetList> {
+        let key = "fleet.targets";
+        match value {
+            Value::Sequence(items) => {
+                let lines = self.item_lines(&["fleet", "targets"], items.len());
+                let mut entries = Vec::with_capacity(items.len());
+                for (item, line) in items.iter().zip(lines) {
+                    let at = |what: &str| self.error_on_line(line, key, what);
+                    let text = match item {
+                        Value::String(_) | Value::Number(_) => self
+                            .string(item, key)
+                            .map_err(|e| self.with_line(e, line))?,
+                        _ => {
+                            return Err(at("has an entry that is not a string").with_help(
+                                "write one database name or postgresql:// URL per `- ` line",
+                            ))
+                        }
+                    };
+                    entries.push((text.trim().to_string(), self.line_source(line)));
+                }
+                Ok(FleetList::Entries(entries))
+            }
+            Value::String(_) => {
+                let file = self
+                    .string(value, key)
+                    .map_err(|e| self.with_line(e, key_line(self.text, &["fleet", "targets"])))?;
+                if file.trim().is_empty() {
+                    return Err(self.error_at(&["fleet", "targets"], "is empty"));
+                }
+                let dir = path.parent().unwrap_or(Path::new(""));
+                Ok(FleetList::File(dir.join(file.trim())))
+            }
+            _ => Err(self
+                .error_at(
+                    &["fleet", "targets"],
+                    "must be a list of targets or the path of a target file",
+                )
+                .with_help(
+                    "write `targets:` then `  - tenant_1` lines, or `targets: tenants.txt`",
+                )),
+        }
+    }
+
+    fn fleet_string(&self, block: &Mapping, key: &str) -> Result<String> {
+        let full = format!("fleet.{key}");
+        let text = self
+            .string(&block[key], &full)
+            .map_err(|e| self.with_line(e, key_line(self.text, &["fleet", key])))?;
+        if text.trim().is_empty() {
+            return Err(self.error_at(&["fleet", key], "is empty"));
+        }
+        Ok(text)
+    }
+
+    fn jobs(&self, block: &Mapping) -> Result<Option<usize>> {
+        let Some(value) = block.get("jobs").filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let text = self
+            .string(value, "fleet.jobs")
+            .map_err(|e| self.with_line(e, key_line(self.text, &["fleet", "jobs"])))?;
+        match text.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(Some(n)),
+            _ => Err(self
+                .error_at(
+                    &["fleet", "jobs"],
+                    &format!("{text:?} is not a number from 1 to {MAX_JOBS}"),
+                )
+                .with_help("write how many targets to run at once, e.g. `jobs: 8`")),
+        }
+    }
+
+    fn keep_going(&self, block: &Mapping) -> Result<Option<bool>> {
+        match block.get("keep_going") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(self.error_at(&["fleet", "keep_going"], "must be true or false")),
+        }
+    }
+
+    /// `error` (about a key, from [`FileContext::string`]) with `line` after the file's name.
+    fn with_line(&self, mut error: Error, line: Option<usize>) -> Error {
+        let prefix = format!("environment file {}:", self.shown);
+        if let (Some(line), Some(rest)) = (line, error.message.strip_prefix(&prefix)) {
+            error.message = format!("environment file {}, line {line}:{rest}", self.shown);
+        }
+        error
+    }
+
+    /// `environment file F, line L: `fleet.jobs` what` (the line when it can be found).
+    fn error_at(&self, path: &[&str], what: &str) -> Error {
+        self.error_on_line(key_line(self.text, path), &path.join("."), what)
+    }
+
+    fn error_on_line(&self, line: Option<usize>, key: &str, what: &str) -> Error {
+        match line {
+            Some(line) => Error::invalid(format!(
+                "environment file {}, line {line}: `{key}` {what}",
+                self.shown
+            )),
+            None => self.key_error(key, what),
+        }
+    }
+
+    /// `F:L`, or the file alone when the line is not known.
+    fn line_source(&self, line: Option<usize>) -> String {
+        match line {
+            Some(line) => format!("{}:{line}", self.shown),
+            None => self.shown.to_string(),
+        }
+    }
+
+    /// The line of each of the `count` items of the sequence at `path`: the `- ` lines under
+    /// its key in block style; its key's line for all of them in flow style (`[a, b]`).
+    fn item_lines(&self, path: &[&str], count: usize) -> Vec<Option<usize>> {
+        let key = key_line(self.text, path);
+        let mut lines = Vec::new();
+        if let Some(key) = key {
+            let key_indent = indent(self.text.lines().nth(key - 1).unwrap_or(""));
+            for (i, line) in self.text.lines().enumerate().skip(key) {
+                let trimmed = line.trim_start();
+                if trimmed.is_empty() || trimmed.starts_with('#') {
+                    continue;
+                }
+                let is_item = trimmed == "-" || trimmed.starts_with("- ");
+                if indent(line) < key_indent || (indent(line) == key_indent && !is_item) {
+                    break;
+                }
+                if is_item && lines.len() < count {
+                    lines.push(Some(i + 1));
+                }
+            }
+        }
+        if lines.len() == count {
+            lines
+        } else {
+            vec![key; count]
+        }
+    }
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+/// The line (from 1) of the key at `path` in block-style YAML: each key is searched among the
+/// lines indented under its parent's. `None` when it is not written that way.
+pub(super) fn key_line(text: &str, path: &[&str]) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (mut from, mut parent_indent) = (0, None::<usize>);
+    let mut found = None;
+    for key in path {
+        let mut hit = None;
+        for (i, line) in lines.iter().enumerate().skip(from) {
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if parent_indent.is_some_and(|p| indent(line) <= p) {
+                break;
+            }
+            let is_key = trimmed
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'));
+            if is_key {
+                hit = Some(i);
+                break;
+            }
+        }
+        let i = hit?;
+        found = Some(i + 1);
+        from = i + 1;
+        parent_indent = Some(indent(lines[i]));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::key_line;
+    use crate::config::{Environment, FleetList, FleetSettings};
+
+    fn parse(text: &str) -> crate::Result<Option<FleetSettings>> {
+        let vars = |name: &str| (name == "PW").then(|| "s3cret".to_string());
+        Environment::parse(text, Path::new("db/environments/prod.yaml"), &vars).map(|e| e.fleet)
+    }
+
+    const HEAD: &str = "database_url: postgresql://app@db/app\n";
+
+    #[test]
+    fn a_list_of_entries_keeps_the_line_of_each() {
+        let text = format!(
+            "{HEAD}fleet:\n  targets:\n    - tenant_1\n    # a comment\n    - postgresql://app:${{PW}}@db2/t2\n  jobs: 8\n  keep_going: true\n"
+        );
+        let settings = parse(&text).unwrap().unwrap();
+        assert_eq!(
+            settings.list,
+            Some(FleetList::Entries(vec![
+                (
+                    "tenant_1".to_string(),
+                    "db/environments/prod.yaml:4".to_string()
+                ),
+                (
+                    "postgresql://app:s3cret@db2/t2".to_string(),
+                    "db/environments/prod.yaml:6".to_string()
+                ),
+            ]))
+        );
+        assert_eq!(settings.jobs, Some(8));
+        assert_eq!(settings.keep_going, Some(true));
+    }
+
+    #[test]
+    fn a_target_file_is_relative_to_the_environment_file() {
+        let settings = parse(&format!("{HEAD}fleet:\n  targets: tenants.txt\n"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            settings.list,
+            Some(FleetList::File(PathBuf::from(
+                "db/environments/tenants.txt"
+            )))
+        );
+        let query = parse(&format!("{HEAD}fleet:\n  schemas_query: SELECT 'a'\n"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            query.list,
+            Some(FleetList::SchemasQuery("SELECT 'a'".to_string()))
+        );
+        assert_eq!(query.jobs, None);
+        // Flow style: every entry at its key's line.
+        let flow = parse(&format!("{HEAD}fleet:\n  targets: [a, b]\n"))
+            .unwrap()
+            .unwrap();
+        let Some(FleetList::Entries(entries)) = flow.list else {
+            panic!("{flow:?}");
+        };
+        assert_eq!(entries[1].1, "db/environments/prod.yaml:3");
+        // Without a block, no fleet; a block without a list only sets the scheduling.
+        assert_eq!(parse(HEAD).unwrap(), None);
+        let jobs = parse(&format!("{HEAD}fleet:\n  jobs: 2\n"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((jobs.list, jobs.jobs), (None, Some(2)));
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_the_key() {
+        let two = parse(&format!(
+            "{HEAD}fleet:\n  targets: t.txt\n  jobs: 3\n  targets_query: SELECT 1\n"
+        ))
+        .unwrap_err();
+        assert_eq!(two.kind, crate::ErrorKind::Invalid);
+        assert_eq!(
+            two.message,
+            "environment file db/environments/prod.yaml, line 5: `fleet.targets_query` is a \
+             second target list (`fleet.targets` is one)"
+        );
+        for (block, line, key, what) in [
+            (
+                "  jobs: 0\n",
+                3,
+                "fleet.jobs",
+                "\"0\" is not a number from 1 to 1024",
+            ),
+            ("  jobs: many\n", 3, "fleet.jobs", "is not a number"),
+            (
+                "  keep_going: yes please\n",
+                3,
+                "fleet.keep_going",
+                "must be true or false",
+            ),
+            (
+                "  targets:\n    - a\n    - [b]\n",
+                5,
+                "fleet.targets",
+                "not a string",
+            ),
+            ("  targets: {a: 1}\n", 3, "fleet.targets", "must be a list"),
+            (
+                "  targets_query: \"  \"\n",
+                3,
+                "fleet.targets_query",
+                "is empty",
+            ),
+            (
+                "  targets_query: ${NOPE}\n",
+                3,
+                "fleet.targets_query",
+                "${NOPE}",
+            ),
+            (
+                "  targets:\n    - a\n    - ${NOPE}\n",
+                5,
+                "fleet.targets",
+                "${NOPE}",
+            ),
+        ] {
+            let e = parse(&format!("{HEAD}fleet:\n{block}")).unwrap_err();
+            let at = format!("environment file db/environments/prod.yaml, line {line}: `{key}`");
+            assert!(e.message.starts_with(&at), "{block:?}: {e}");
+            assert!(e.message.contains(what), "{block:?}: {e}");
+        }
+        let e = parse(&format!("{HEAD}fleet: tenants.txt\n")).unwrap_err();
+        assert!(
+            e.message.contains("line 2: `fleet` must be a mapping"),
+            "{e}"
+        );
+        let e = parse(&format!("{HEAD}fleet:\n  job: 3\n")).unwrap_err();
+        assert_eq!(
+            e.help.as_deref(),
+            Some("did you mean `fleet.jobs`?"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn keys_are_found_under_their_parents() {
+        let text = "database_url: x\n# fleet: no\njobs: 1\nfleet:\n  # c\n  targets:\n    - a\n  jobs: 8\nother:\n  jobs: 9\n";
+        assert_eq!(key_line(text, &["fleet"]), Some(4));
+        assert_eq!(key_line(text, &["fleet", "targets"]), Some(6));
+        assert_eq!(key_line(text, &["fleet", "jobs"]), Some(8));
+        assert_eq!(key_line(text, &["fleet", "keep_going"]), None);
+        assert_eq!(key_line("fleet: {jobs: 3}\n", &["fleet", "jobs"]), None);
+    }
+}
