@@ -1,7 +1,7 @@
 //! Several runners deploying at once (pods of one deploy): each migration is applied exactly
 //! once, and every runner succeeds — the ones that waited find the work done.
 
-mod apply_support;
+use crate::apply_support;
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};

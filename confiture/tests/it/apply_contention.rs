@@ -1,7 +1,7 @@
 //! Migrations meeting other sessions: table locks (lock_timeout, retries), `CREATE INDEX
 //! CONCURRENTLY` outside a transaction, and a backend terminated mid-migration.
 
-mod apply_support;
+use crate::apply_support;
 
 use std::time::{Duration, Instant};
 

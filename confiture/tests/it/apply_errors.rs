@@ -5,7 +5,7 @@
 
 #![allow(clippy::result_large_err)] // `Outcome`s are returned from test threads as they are.
 
-mod apply_support;
+use crate::apply_support;
 
 use apply_support::{migrator_for, Dir, TestDb};
 use confiture::config::Environment;
@@ -84,8 +84,8 @@ impl Role {
 
     fn environment(&self, db: &TestDb) -> Environment {
         let url = format!(
-            "postgresql://{}@127.0.0.1:5432/{}?sslmode=disable",
-            self.0, db.name
+            "{}?sslmode=disable",
+            apply_support::server().url_as(&self.0, None, &db.name)
         );
         Environment::from_url(&url, "the test database URL").expect("test URL parses")
     }

@@ -3,7 +3,7 @@
 //! covers the migration lock and the ledger read), then exits 6 naming the holder; and our
 //! connection carries TCP keepalives, so a silent network ends as a lost connection.
 
-mod apply_support;
+use crate::apply_support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! SIGKILL closes a real socket mid-migration; `client_connection_check_interval`, set at
 //! connect, lets the server notice and roll the migration back.
 
-mod apply_support;
+use crate::apply_support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -41,7 +41,8 @@ fn a_killed_client_stops_its_migration_on_the_server() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_runs_a_slow_migration",
+            // The test's name in the `it` binary: module path without the crate.
+            "apply_kill::child_runs_a_slow_migration",
             "--ignored",
             "--nocapture",
         ])

@@ -1,6 +1,6 @@
 //! `baseline` and `reinit`: writing the ledger without running migrations.
 
-mod apply_support;
+use crate::apply_support;
 
 use apply_support::{rows, Dir, TestDb};
 use confiture::files::checksum;

@@ -4,7 +4,7 @@
 //! migration did to its session (`SET search_path`, a pg_dump preamble, `SET ROLE`,
 //! `RESET ALL`, timeouts, read-only).
 
-mod apply_support;
+use crate::apply_support;
 
 use apply_support::{Dir, TestDb};
 use confiture::migrate::{no_progress, UpOptions};

@@ -1,7 +1,7 @@
 //! `Migrator::up` against a real PostgreSQL: rows confiture can read, failures stopping at the
 //! right file and line, refusals before doing anything, dry runs that write nothing.
 
-mod apply_support;
+use crate::apply_support;
 
 use std::time::Duration;
 
@@ -563,7 +563,7 @@ fn create_database_creates_a_missing_database() {
     let dir = Dir::new();
     three(&dir);
     // Dropped with the guard even if the assertions fail.
-    let _guard = TestDb { name: name.clone() };
+    let _guard = TestDb::adopt(name.clone());
     let mut m = apply_support::migrator_for(apply_support::environment(&name), &dir.path);
     let r = m
         .up(
@@ -616,7 +616,7 @@ fn the_lock_timeout_names_the_holder() {
         "{details}"
     );
     assert!(
-        details.contains(&format!("database: postgres@127.0.0.1:5432/{}", db.name)),
+        details.contains(&format!("database: {}", db.display())),
         "{details}"
     );
     assert_eq!(failed.report.errors[0].kind, "lock_timeout");

@@ -1,7 +1,7 @@
 //! Environment files: confiture's format, `${VAR}` expansion, errors that name the file (and
 //! the line and column for malformed YAML), and descriptions without the password.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -14,8 +14,7 @@ use std::time::Duration;
 use confiture::config::{ConnectionSpec, Environment, Timeout};
 use confiture::Error;
 
-#[path = "support/xorshift.rs"]
-mod xorshift;
+use crate::xorshift;
 
 use xorshift::{iterations, XorShift};
 

@@ -2,7 +2,7 @@
 //! connect; the connection is opened by the first command that needs it.
 #![cfg(feature = "db")]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 //! conflict that is refused, and the errors when nothing (or an unknown environment) is named.
 //! Messages name the selections by the labels the caller passes (the CLI's flags here).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

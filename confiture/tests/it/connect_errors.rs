@@ -2,7 +2,7 @@
 //! never shows the password.
 #![cfg(feature = "db")]
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -128,13 +128,15 @@ fn a_server_that_accepts_but_never_answers_hits_connect_timeout() {
 fn unknown_database_says_so_and_how_to_create_it() {
     let name = common::unique("cft_absent");
     let err = common::connect_err(&env(&format!(
-        "postgresql://postgres:{PASSWORD}@127.0.0.1:5432/{name}?sslmode=disable"
+        "{}?sslmode=disable",
+        common::server().url_as("postgres", Some(PASSWORD), &name)
     )));
     let text = full_text(&err);
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
     assert!(
         err.message.contains(&format!(
-            "database \"{name}\" does not exist (connecting as postgres@127.0.0.1:5432/{name})"
+            "database \"{name}\" does not exist (connecting as postgres@{}/{name})",
+            common::server().host_port()
         )),
         "{text}"
     );
@@ -145,13 +147,15 @@ fn unknown_database_says_so_and_how_to_create_it() {
 fn unknown_role_is_an_authentication_failure() {
     let role = common::unique("cft_nobody");
     let err = common::connect_err(&env(&format!(
-        "postgresql://{role}:{PASSWORD}@127.0.0.1:5432/postgres?sslmode=disable"
+        "{}?sslmode=disable",
+        common::server().url_as(&role, Some(PASSWORD), "postgres")
     )));
     let text = full_text(&err);
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
     assert!(
         err.message.contains(&format!(
-            "authentication failed for {role}@127.0.0.1:5432/postgres"
+            "authentication failed for {role}@{}/postgres",
+            common::server().host_port()
         )),
         "{text}"
     );
@@ -216,7 +220,7 @@ impl Drop for Role {
 /// it, never "raise max_connections" for a database's or a role's own limit.
 #[test]
 fn a_database_connection_limit_names_the_database_and_the_fix() {
-    let db = common::TestDb::create("cft_connlimit");
+    let db = common::TestDb::new("cft_connlimit");
     let role = Role::create("");
     common::admin()
         .batch_execute(&format!(
@@ -225,8 +229,8 @@ fn a_database_connection_limit_names_the_database_and_the_fix() {
         ))
         .unwrap();
     let err = common::connect_err(&env(&format!(
-        "postgresql://{}:{PASSWORD}@127.0.0.1:5432/{}?sslmode=disable",
-        role.name, db.name
+        "{}?sslmode=disable",
+        common::server().url_as(&role.name, Some(PASSWORD), &db.name)
     )));
     let text = full_text(&err);
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
@@ -247,11 +251,11 @@ fn a_database_connection_limit_names_the_database_and_the_fix() {
 
 #[test]
 fn a_role_connection_limit_names_the_role_and_the_fix() {
-    let db = common::TestDb::create("cft_rolelimit");
+    let db = common::TestDb::new("cft_rolelimit");
     let role = Role::create("CONNECTION LIMIT 0");
     let err = common::connect_err(&env(&format!(
-        "postgresql://{}:{PASSWORD}@127.0.0.1:5432/{}?sslmode=disable",
-        role.name, db.name
+        "{}?sslmode=disable",
+        common::server().url_as(&role.name, Some(PASSWORD), &db.name)
     )));
     let text = full_text(&err);
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
@@ -274,7 +278,7 @@ fn a_role_connection_limit_names_the_role_and_the_fix() {
 /// accept connections (`ALLOW_CONNECTIONS false`, 55000) and a role without `CONNECT` (42501).
 #[test]
 fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
-    let db = common::TestDb::create("cft_closed");
+    let db = common::TestDb::new("cft_closed");
     let role = Role::create("");
     let mut admin = common::admin();
     admin
@@ -284,8 +288,8 @@ fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
         ))
         .unwrap();
     let err = common::connect_err(&env(&format!(
-        "postgresql://{}:{PASSWORD}@127.0.0.1:5432/{}?sslmode=disable",
-        role.name, db.name
+        "{}?sslmode=disable",
+        common::server().url_as(&role.name, Some(PASSWORD), &db.name)
     )));
     let text = full_text(&err);
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
@@ -303,8 +307,8 @@ fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
         ))
         .unwrap();
     let err = common::connect_err(&env(&format!(
-        "postgresql://postgres:{PASSWORD}@127.0.0.1:5432/{}?sslmode=disable",
-        db.name
+        "{}?sslmode=disable",
+        common::server().url_as("postgres", Some(PASSWORD), &db.name)
     )));
     let text = full_text(&err);
     assert!(

@@ -1,7 +1,7 @@
 //! `db::connect` against the local PostgreSQL: what the session looks like once connected.
 #![cfg(feature = "db")]
 
-mod common;
+use crate::common;
 
 use common::TestDb;
 use confiture::config::Environment;
@@ -15,7 +15,7 @@ fn show(client: &mut postgres::Client, setting: &str) -> String {
 
 #[test]
 fn startup_packet_carries_application_name_and_check_interval() {
-    let db = TestDb::create("cft_connect");
+    let db = TestDb::new("cft_connect");
     let mut client = confiture::db::connect(&db.environment()).expect("connects");
     assert_eq!(show(&mut client, "application_name"), "cargo-confiture");
     assert_eq!(show(&mut client, "client_connection_check_interval"), "1s");
@@ -28,7 +28,7 @@ fn startup_packet_carries_application_name_and_check_interval() {
 
 #[test]
 fn url_parameters_reach_the_session() {
-    let db = TestDb::create("cft_connect");
+    let db = TestDb::new("cft_connect");
     let url = format!(
         "{}&application_name=deploy-bot&options=-c%20search_path%3Dops%2Cpublic",
         db.url()
@@ -43,10 +43,11 @@ fn url_parameters_reach_the_session() {
 
 #[test]
 fn connects_through_a_unix_socket() {
-    let db = TestDb::create("cft_connect");
+    let db = TestDb::new("cft_connect");
     let env = Environment::from_url(
         &format!(
-            "postgresql://postgres@%2Fvar%2Frun%2Fpostgresql:5432/{}",
+            "postgresql://postgres@%2Fvar%2Frun%2Fpostgresql:{}/{}",
+            common::server().port,
             db.name
         ),
         "--database-url",

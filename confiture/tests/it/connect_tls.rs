@@ -2,7 +2,7 @@
 //! CN and SAN `localhost`), with libpq's sslmode semantics.
 #![cfg(feature = "db")]
 
-mod common;
+use crate::common;
 
 use common::TestDb;
 use confiture::config::Environment;
@@ -12,7 +12,11 @@ const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 
 fn env(host: &str, db: &TestDb, params: &str) -> Environment {
     Environment::from_url(
-        &format!("postgresql://postgres@{host}:5432/{}?{params}", db.name),
+        &format!(
+            "postgresql://postgres@{host}:{}/{}?{params}",
+            common::server().port,
+            db.name
+        ),
         "--database-url",
     )
     .unwrap()
@@ -34,28 +38,28 @@ fn full_text(err: &confiture::Error) -> String {
 
 #[test]
 fn require_encrypts_without_verifying() {
-    let db = TestDb::create("cft_tls");
-    let mut client =
-        confiture::db::connect(&env("127.0.0.1", &db, "sslmode=require")).expect("connects");
+    let db = TestDb::new("cft_tls");
+    let mut client = confiture::db::connect(&env(&common::server().host, &db, "sslmode=require"))
+        .expect("connects");
     assert!(uses_tls(&mut client));
 }
 
 #[test]
 fn prefer_uses_tls_when_offered_and_disable_does_not() {
-    let db = TestDb::create("cft_tls");
-    let mut client =
-        confiture::db::connect(&env("127.0.0.1", &db, "sslmode=prefer")).expect("connects");
+    let db = TestDb::new("cft_tls");
+    let mut client = confiture::db::connect(&env(&common::server().host, &db, "sslmode=prefer"))
+        .expect("connects");
     assert!(uses_tls(&mut client));
-    let mut client =
-        confiture::db::connect(&env("127.0.0.1", &db, "sslmode=disable")).expect("connects");
+    let mut client = confiture::db::connect(&env(&common::server().host, &db, "sslmode=disable"))
+        .expect("connects");
     assert!(!uses_tls(&mut client));
 }
 
 #[test]
 fn verify_full_fails_on_a_host_the_certificate_does_not_name() {
-    let db = TestDb::create("cft_tls");
+    let db = TestDb::new("cft_tls");
     let err = common::connect_err(&env(
-        "127.0.0.1",
+        &common::server().host,
         &db,
         &format!("sslmode=verify-full&sslrootcert={SNAKEOIL}"),
     ));
@@ -66,15 +70,13 @@ fn verify_full_fails_on_a_host_the_certificate_does_not_name() {
         "{}",
         full_text(&err)
     );
-    assert!(err
-        .message
-        .contains(&format!("postgres@127.0.0.1:5432/{}", db.name)));
+    assert!(err.message.contains(&db.display()));
     assert!(err.help.as_deref().unwrap_or("").contains("verify-ca"));
 }
 
 #[test]
 fn verify_full_succeeds_on_the_name_in_the_certificate() {
-    let db = TestDb::create("cft_tls");
+    let db = TestDb::new("cft_tls");
     let mut client = confiture::db::connect(&env(
         "localhost",
         &db,
@@ -86,9 +88,9 @@ fn verify_full_succeeds_on_the_name_in_the_certificate() {
 
 #[test]
 fn verify_ca_checks_the_chain_but_not_the_host_name() {
-    let db = TestDb::create("cft_tls");
+    let db = TestDb::new("cft_tls");
     let mut client = confiture::db::connect(&env(
-        "127.0.0.1",
+        &common::server().host,
         &db,
         &format!("sslmode=verify-ca&sslrootcert={SNAKEOIL}"),
     ))
@@ -98,9 +100,9 @@ fn verify_ca_checks_the_chain_but_not_the_host_name() {
 
 #[test]
 fn verify_ca_without_a_matching_root_fails_clearly() {
-    let db = TestDb::create("cft_tls");
+    let db = TestDb::new("cft_tls");
     // No sslrootcert: the webpki roots, which did not sign the snakeoil certificate.
-    let err = common::connect_err(&env("127.0.0.1", &db, "sslmode=verify-ca"));
+    let err = common::connect_err(&env(&common::server().host, &db, "sslmode=verify-ca"));
     assert_eq!(err.exit_code(), exit::CONNECTION, "{}", full_text(&err));
     assert!(
         err.message.contains("not signed by a trusted root"),
@@ -112,7 +114,7 @@ fn verify_ca_without_a_matching_root_fails_clearly() {
 
 #[test]
 fn require_with_a_root_certificate_verifies_like_verify_ca() {
-    let db = TestDb::create("cft_tls");
+    let db = TestDb::new("cft_tls");
     let dir = common::TempDir::new("cft_tls_roots");
     // A valid root certificate that did not sign the server's: a public CA from the system.
     let other_ca = [
@@ -126,7 +128,7 @@ fn require_with_a_root_certificate_verifies_like_verify_ca() {
     };
     let roots = dir.write("other.pem", &std::fs::read_to_string(other_ca).unwrap());
     let err = common::connect_err(&env(
-        "127.0.0.1",
+        &common::server().host,
         &db,
         &format!("sslmode=require&sslrootcert={}", roots.display()),
     ));
@@ -138,7 +140,7 @@ fn require_with_a_root_certificate_verifies_like_verify_ca() {
     );
     // And with the right root, require succeeds.
     confiture::db::connect(&env(
-        "127.0.0.1",
+        &common::server().host,
         &db,
         &format!("sslmode=require&sslrootcert={SNAKEOIL}"),
     ))
@@ -150,7 +152,7 @@ fn require_with_a_root_certificate_verifies_like_verify_ca() {
 /// it), not `sslmode=require`.
 #[test]
 fn a_tls_failure_never_suggests_the_sslmode_in_use() {
-    let db = TestDb::create("cft_tls");
+    let db = TestDb::new("cft_tls");
     let dir = common::TempDir::new("cft_tls_roots");
     let other_ca = [
         "/etc/ssl/certs/ISRG_Root_X1.pem",
@@ -163,23 +165,27 @@ fn a_tls_failure_never_suggests_the_sslmode_in_use() {
     let roots = roots.display();
     for (host, params, mode) in [
         (
-            "127.0.0.1",
+            common::server().host.as_str(),
             format!("sslmode=require&sslrootcert={roots}"),
             "require",
         ),
         (
-            "127.0.0.1",
+            common::server().host.as_str(),
             format!("sslmode=prefer&sslrootcert={roots}"),
             "prefer",
         ),
-        ("127.0.0.1", "sslmode=verify-ca".to_string(), "verify-ca"),
+        (
+            common::server().host.as_str(),
+            "sslmode=verify-ca".to_string(),
+            "verify-ca",
+        ),
         (
             "localhost",
             format!("sslmode=verify-full&sslrootcert={roots}"),
             "verify-full",
         ),
         (
-            "127.0.0.1",
+            &common::server().host,
             format!("sslmode=verify-full&sslrootcert={SNAKEOIL}"),
             "verify-full",
         ),
@@ -201,9 +207,9 @@ fn a_tls_failure_never_suggests_the_sslmode_in_use() {
 
 #[test]
 fn unreadable_root_certificate_is_a_configuration_error() {
-    let db = TestDb::create("cft_tls");
+    let db = TestDb::new("cft_tls");
     let err = common::connect_err(&env(
-        "127.0.0.1",
+        &common::server().host,
         &db,
         "sslmode=verify-ca&sslrootcert=/nonexistent/root.pem",
     ));

@@ -1,7 +1,7 @@
 //! Data-driven tests of the file-level rules: each directory under `tests/fixtures/files/` is a
 //! case with a `migrations/` directory, an optional `options.toml` (`first_version = N`) and
 //! `expected.txt`: the parsed set, then every file-level diagnostic, one per line.
-//! `UPDATE_EXPECT=1 cargo test -p confiture --test files_fixtures` re-blesses the expectations.
+//! `UPDATE_EXPECT=1 cargo test -p confiture --test it files_fixtures` re-blesses the expectations.
 //!
 //! Only file-level diagnostics (`C001`–`C099`) are compared: the SQL rules have tests of their
 //! own, and a new SQL lint must not rewrite these expectations.

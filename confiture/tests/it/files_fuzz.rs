@@ -17,8 +17,7 @@ use confiture::files::name::{
 use confiture::files::rules::FileKind;
 use confiture::files::{check, new_migration, CheckOptions, Entry};
 
-#[path = "support/xorshift.rs"]
-mod xorshift;
+use crate::xorshift;
 
 use xorshift::{iterations, XorShift};
 

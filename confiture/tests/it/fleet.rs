@@ -2,7 +2,7 @@
 //! order, stop at the first failure or keep going, refusals decided once before any target is
 //! reached, `down` and `status` fleets, and target lists from a query.
 
-mod apply_support;
+use crate::apply_support;
 
 use std::sync::Mutex;
 
@@ -232,13 +232,7 @@ fn a_query_lists_names_on_the_server_and_urls() {
     );
     let targets = fleet::query_targets(&base, &sql).expect("the query runs");
     let shown: Vec<String> = targets.iter().map(Target::shown).collect();
-    assert_eq!(
-        shown,
-        [
-            format!("postgres@127.0.0.1:5432/{}", tenants.0[0].name),
-            format!("postgres@127.0.0.1:5432/{}", tenants.0[1].name),
-        ]
-    );
+    assert_eq!(shown, [tenants.0[0].display(), tenants.0[1].display(),]);
     assert_eq!(targets[1].source, "the targets query, row 2");
     // The name keeps the environment's settings; the URL brings its own connection.
     assert_eq!(targets[0].environment.application_name, "confiture-test");

@@ -4,7 +4,7 @@
 //! trailing spaces, on two rows for one version and on versions that are not numbers. Whatever
 //! deletes or rewrites a row addresses the row it matched, never one re-derived from a file name.
 
-mod apply_support;
+use crate::apply_support;
 
 use apply_support::{environment, rows, Dir, TestDb};
 use confiture::files::{checksum, CheckOptions};

@@ -2,7 +2,7 @@
 //! connection it holds, gets the same connection back, and the engine's rules hold on it (the
 //! migration lock is taken and released, the session is reset around each migration).
 
-mod apply_support;
+use crate::apply_support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `Migrator::down` against a real PostgreSQL: newest first, refusals before anything runs,
 //! failures that leave the migration applied.
 
-mod apply_support;
+use crate::apply_support;
 
 use apply_support::{Dir, TestDb};
 use confiture::migrate::{no_progress, DownOptions, UpOptions};

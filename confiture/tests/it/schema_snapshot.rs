@@ -6,7 +6,7 @@
 //!   difference from before to after it) and what the down leaves different from before the
 //!   up. Cases named `wrong_*` are down files that do not undo their up: each must be caught.
 //!   Cases named `right_*` must leave nothing, and their up must be repeatable after the down.
-//!   `UPDATE_EXPECT=1 cargo test -p confiture --test schema_snapshot` re-blesses.
+//!   `UPDATE_EXPECT=1 cargo test -p confiture --test it schema_snapshot` re-blesses.
 //! - A realistic chain of 30 migrations (`tests/fixtures/snapshot/chain/`) and the example
 //!   `db/migrations`, applied with `Migrator` one step at a time: each down restores the
 //!   snapshot from before its up, and each up after its down gives the snapshot after the
@@ -16,7 +16,7 @@
 //!   out; roles are compared by name.
 #![cfg(feature = "db")]
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -56,7 +56,7 @@ fn execute(db: &TestDb, file: &Path) {
 fn run_case(case: &str) {
     let dir = fixtures().join("down").join(case);
     assert!(dir.is_dir(), "no fixture directory {}", dir.display());
-    let db = TestDb::create("cft_snap");
+    let db = TestDb::new("cft_snap");
     if dir.join("setup.sql").exists() {
         execute(&db, &dir.join("setup.sql"));
     }
@@ -224,7 +224,7 @@ fn verify(db: &TestDb, dir: &Path) -> (usize, Vec<String>) {
 
 #[test]
 fn a_realistic_chain_of_30_migrations_reverses_cleanly_and_repeats() {
-    let db = TestDb::create("cft_snap_chain");
+    let db = TestDb::new("cft_snap_chain");
     let (count, findings) = verify(&db, &fixtures().join("chain"));
     assert_eq!(count, 30);
     assert_eq!(findings, Vec::<String>::new());
@@ -236,7 +236,7 @@ fn example_migrations() -> PathBuf {
 
 #[test]
 fn the_example_migrations_reverse_cleanly_and_repeat() {
-    let db = TestDb::create("cft_snap_example");
+    let db = TestDb::new("cft_snap_example");
     let (count, findings) = verify(&db, &example_migrations());
     assert_eq!(count, 6);
     assert_eq!(findings, Vec::<String>::new());
@@ -246,7 +246,7 @@ fn the_example_migrations_reverse_cleanly_and_repeat() {
 /// schema costs, and checks that it sees the example's objects and repeats itself.
 #[test]
 fn a_snapshot_of_the_example_schema_is_quick_and_stable() {
-    let db = TestDb::create("cft_snap_speed");
+    let db = TestDb::new("cft_snap_speed");
     migrator(&db, &example_migrations())
         .up(&UpOptions::default(), &mut no_progress)
         .expect("example migrations apply");
@@ -302,8 +302,8 @@ fn build_chain(db: &TestDb) {
 
 #[test]
 fn two_databases_built_by_the_same_ddl_have_equal_snapshots() {
-    let first = TestDb::create("cft_snap_twin");
-    let second = TestDb::create("cft_snap_twin_other_name");
+    let first = TestDb::new("cft_snap_twin");
+    let second = TestDb::new("cft_snap_twin_other_name");
     build_chain(&first);
     // Other OIDs in the second database: objects created and dropped before the chain.
     second
@@ -372,7 +372,7 @@ fn two_databases_built_by_the_same_ddl_have_equal_snapshots() {
 
 #[test]
 fn the_ledger_is_left_out_entirely_wherever_it_is() {
-    let db = TestDb::create("cft_snap_ledger");
+    let db = TestDb::new("cft_snap_ledger");
     let mut client = db.client();
     client.batch_execute("CREATE SCHEMA ops").unwrap();
     let without = snapshot(&mut client, &SnapshotOptions::default()).unwrap();
@@ -425,7 +425,7 @@ fn qualified(table: &TrackingTable) -> String {
 
 #[test]
 fn system_schemas_and_extension_members_are_left_out() {
-    let db = TestDb::create("cft_snap_ext");
+    let db = TestDb::new("cft_snap_ext");
     let mut client = db.client();
     client
         .batch_execute(
@@ -493,8 +493,8 @@ impl Drop for Role {
 #[test]
 fn ownership_and_grants_are_compared_by_role_name() {
     let role = Role::create();
-    let ours = TestDb::create("cft_snap_owner");
-    let theirs = TestDb::create("cft_snap_owner");
+    let ours = TestDb::new("cft_snap_owner");
+    let theirs = TestDb::new("cft_snap_owner");
     let ddl = "CREATE TABLE t (a int); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';";
     ours.client().batch_execute(ddl).unwrap();
     theirs
@@ -521,7 +521,7 @@ fn ownership_and_grants_are_compared_by_role_name() {
 
 #[test]
 fn a_read_only_session_can_take_a_snapshot() {
-    let db = TestDb::create("cft_snap_ro");
+    let db = TestDb::new("cft_snap_ro");
     execute(&db, &fixtures().join("down/right_add_column/setup.sql"));
     let mut client = db.client();
     let before = snapshot(&mut client, &SnapshotOptions::default()).unwrap();
@@ -534,7 +534,7 @@ fn a_read_only_session_can_take_a_snapshot() {
 
 #[test]
 fn a_lost_connection_is_a_connection_error() {
-    let db = TestDb::create("cft_snap_lost");
+    let db = TestDb::new("cft_snap_lost");
     let mut client = db.client();
     let pid: i32 = client
         .query_one("SELECT pg_backend_pid()", &[])
@@ -555,7 +555,7 @@ fn a_lost_connection_is_a_connection_error() {
 /// The rendering used in reports, on one realistic difference of each shape.
 #[test]
 fn differences_render_as_one_line_per_object_and_property() {
-    let db = TestDb::create("cft_snap_render");
+    let db = TestDb::new("cft_snap_render");
     let mut client = db.client();
     client
         .batch_execute(
@@ -587,7 +587,7 @@ fn differences_render_as_one_line_per_object_and_property() {
 /// The snapshot is tried again and sees the catalogs as they are now.
 #[test]
 fn a_snapshot_survives_objects_dropped_while_it_reads_them() {
-    let db = TestDb::create("cft_snap_race");
+    let db = TestDb::new("cft_snap_race");
     db.client()
         .batch_execute(
             "CREATE TABLE race_t (a int DEFAULT 1, b text);\n\
@@ -642,7 +642,7 @@ fn a_snapshot_survives_objects_dropped_while_it_reads_them() {
 /// schema is an ordinary table.
 #[test]
 fn odd_names_are_quoted_and_kept_apart() {
-    let db = TestDb::create("cft_snap_names");
+    let db = TestDb::new("cft_snap_names");
     let mut client = db.client();
     client
         .batch_execute(

@@ -1,7 +1,7 @@
 //! `docs/lints.md` is generated from the [`RuleDoc`] of every rule (file-level and SQL-level,
 //! via `files::all_rules()`); this test regenerates it and fails if the committed page differs.
 //!
-//! `UPDATE_EXPECT=1 cargo test -p confiture --test sql_docs` rewrites the page.
+//! `UPDATE_EXPECT=1 cargo test -p confiture --test it sql_docs` rewrites the page.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ fn render(rules: &[&RuleDoc]) -> String {
     out.push_str(
         "# Lints\n\n\
 <!-- Generated from the RuleDoc of every rule (confiture::files::all_rules()). Do not edit:\n     \
-run `UPDATE_EXPECT=1 cargo test -p confiture --test sql_docs` after changing a rule. -->\n\n\
+run `UPDATE_EXPECT=1 cargo test -p confiture --test it sql_docs` after changing a rule. -->\n\n\
 `cargo confiture lint` and the `confiture-build` check apply these rules to every migration\n\
 file. Errors fail the build. Warnings are shown as warnings; one file can allow a warning with a\n\
 marker in its leading comments (the comments and blank lines before the first statement):\n\n\
@@ -38,7 +38,7 @@ outside a transaction: only for statements PostgreSQL refuses in a transaction b
 `-- confiture:irreversible` (in a down file: rolling the migration back is refused).\n\n\
 The SQL rules read each file the way PostgreSQL's own scanner does (string continuations,\n\
 escape strings, dollar quotes, nested comments; checked against the server by\n\
-`confiture/tests/sql_pg_scanner.rs`), with `standard_conforming_strings = on`, PostgreSQL's\n\
+`confiture/tests/it/sql_pg_scanner.rs`), with `standard_conforming_strings = on`, PostgreSQL's\n\
 default since 9.1: a backslash in a plain `'...'` string is an ordinary character. A server,\n\
 database or role configured with it `off` reads such strings differently.\n\n\
 | Code | Rule | Severity | Finds |\n|---|---|---|---|\n",
@@ -90,7 +90,7 @@ fn lints_page_is_current() {
             );
         panic!(
             "docs/lints.md is out of date (first difference at line {first_difference}); regenerate it with\n  \
-             UPDATE_EXPECT=1 cargo test -p confiture --test sql_docs\n\nexpected line: {:?}\ncommitted line: {:?}",
+             UPDATE_EXPECT=1 cargo test -p confiture --test it sql_docs\n\nexpected line: {:?}\ncommitted line: {:?}",
             page.lines().nth(first_difference - 1),
             committed.lines().nth(first_difference - 1)
         );

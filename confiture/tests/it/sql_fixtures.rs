@@ -6,7 +6,7 @@
 //! one `good*` file that yields nothing at all; every rule must have such a directory. Other
 //! directories (`examples/`) are scenarios with no such constraint.
 //!
-//! `UPDATE_EXPECT=1 cargo test -p confiture --test sql_fixtures` rewrites the expected files.
+//! `UPDATE_EXPECT=1 cargo test -p confiture --test it sql_fixtures` rewrites the expected files.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -137,7 +137,7 @@ fn fixtures_match_their_expected_diagnostics() {
     }
     assert!(
         mismatches.is_empty(),
-        "{} fixture(s) differ; if the new output is right, run\n  UPDATE_EXPECT=1 cargo test -p confiture --test sql_fixtures\n\n{}",
+        "{} fixture(s) differ; if the new output is right, run\n  UPDATE_EXPECT=1 cargo test -p confiture --test it sql_fixtures\n\n{}",
         mismatches.len(),
         mismatches.join("\n")
     );

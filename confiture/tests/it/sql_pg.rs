@@ -2,55 +2,29 @@
 //! `requires_no_transaction` says must be what the server does (SQLSTATE 25001), and the pieces
 //! the splitter cuts must each run on their own.
 //!
-//! Needs PostgreSQL on 127.0.0.1:5432 as `postgres` (override with `CONFITURE_TEST_PG`, a
-//! libpq-style connection string without `dbname`); fails loudly if none is reachable.
+//! Needs PostgreSQL (`CONFITURE_TEST_SERVER`, see `confiture-test-support`); fails loudly if
+//! none is reachable.
 #![cfg(feature = "db")]
-
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use confiture::files::lexer;
 use postgres::error::SqlState;
-use postgres::{Client, NoTls};
+use postgres::Client;
 
-fn server() -> String {
-    std::env::var("CONFITURE_TEST_PG")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".to_string())
-}
-
-/// A database of this test's own, dropped (WITH (FORCE)) when the guard goes, also on failure.
+/// A database of this test's own with one open session, dropped (WITH (FORCE)) when the guard
+/// goes, also on failure.
 struct TestDb {
     name: String,
     client: Option<Client>,
+    _guard: confiture_test_support::TestDb,
 }
 
 impl TestDb {
     fn create() -> TestDb {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "confiture_sql_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            nanos
-        );
-        let mut admin = Client::connect(&format!("{} dbname=postgres", server()), NoTls)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "these tests need PostgreSQL at `{}`: {e}; start it or set CONFITURE_TEST_PG",
-                    server()
-                )
-            });
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .expect("create test database");
-        let client = Client::connect(&format!("{} dbname={name}", server()), NoTls)
-            .expect("connect to test database");
+        let guard = confiture_test_support::TestDb::new("sql");
         TestDb {
-            name,
-            client: Some(client),
+            name: guard.name.clone(),
+            client: Some(guard.client()),
+            _guard: guard,
         }
     }
 
@@ -61,13 +35,8 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        // The session first: the database guard drops the database after it.
         drop(self.client.take());
-        if let Ok(mut admin) = Client::connect(&format!("{} dbname=postgres", server()), NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ));
-        }
     }
 }
 

@@ -16,12 +16,11 @@
 //!
 //! Deterministic (the shared xorshift generator); `CONFITURE_FUZZ_ITERS` and
 //! `CONFITURE_FUZZ_SEED` as in the other property tests (`cargo xtask fuzz` runs it longer).
-//! Needs PostgreSQL (`CONFITURE_TEST_ADMIN`); fails loudly if none is reachable.
+//! Needs PostgreSQL (`CONFITURE_TEST_SERVER`); fails loudly if none is reachable.
 #![cfg(feature = "db")]
 
-mod common;
-#[path = "support/xorshift.rs"]
-mod xorshift;
+use crate::common;
+use crate::xorshift;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -49,10 +48,7 @@ struct Scanner {
 
 impl Scanner {
     fn connect(db: &TestDb, strings: StandardConformingStrings) -> Scanner {
-        let mut config: postgres::Config = common::admin_conninfo()
-            .parse()
-            .expect("CONFITURE_TEST_ADMIN parses");
-        config.dbname(&db.name);
+        let mut config: postgres::Config = db.conninfo().parse().expect("the conninfo parses");
         let locations = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&locations);
         config.notice_callback(move |notice| {
@@ -67,8 +63,9 @@ impl Scanner {
         });
         let mut client = config.connect(NoTls).unwrap_or_else(|e| {
             panic!(
-                "this test needs PostgreSQL at `{}` (CONFITURE_TEST_ADMIN): {e}",
-                common::admin_conninfo()
+                "this test needs PostgreSQL at `{}` ({}): {e}",
+                db.conninfo(),
+                common::SERVER_VAR
             )
         });
         let scs = match strings {
@@ -688,7 +685,7 @@ fn generate(rng: &mut XorShift, strings: StandardConformingStrings) -> String {
 
 /// Runs `count` generated inputs; returns how many ran and how many were syntax errors.
 fn differential(strings: StandardConformingStrings, count: usize) -> (usize, usize) {
-    let db = TestDb::create("cft_scan");
+    let db = TestDb::new("cft_scan");
     let mut scanner = Scanner::connect(&db, strings);
     let mut rng = XorShift::from_env();
     let (mut ran, mut refused) = (0, 0);
@@ -733,7 +730,7 @@ fn the_split_matches_postgres_without_standard_conforming_strings() {
 /// The cases of issue 10, and the oracle's own sanity: it must see the statements.
 #[test]
 fn issue_examples_split_as_postgres_splits_them() {
-    let db = TestDb::create("cft_scan");
+    let db = TestDb::new("cft_scan");
     let mut on = Scanner::connect(&db, StandardConformingStrings::On);
     let mut off = Scanner::connect(&db, StandardConformingStrings::Off);
     // PostgreSQL runs the COMMIT: three statements.

@@ -12,8 +12,7 @@ use confiture::files::lexer::{self, StandardConformingStrings, TokenKind};
 use confiture::files::markers;
 use confiture::files::rules::{check_sql, FileKind};
 
-#[path = "support/xorshift.rs"]
-mod xorshift;
+use crate::xorshift;
 
 use xorshift::{iterations, XorShift};
 

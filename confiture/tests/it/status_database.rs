@@ -2,7 +2,7 @@
 //! ledger read correctly, and the database left exactly as it was.
 #![cfg(feature = "db")]
 
-mod common;
+use crate::common;
 
 use common::{create_confiture_ledger, migration, migration_set, record_applied, TestDb};
 use confiture::config::Environment;
@@ -55,21 +55,18 @@ fn record_first(db: &TestDb, set: &MigrationSet, n: usize) {
 
 #[test]
 fn without_a_ledger_everything_is_pending_and_exit_is_2() {
-    let db = TestDb::create("cft_status");
+    let db = TestDb::new("cft_status");
     let report = migrator(&db).status_of(&seed_set()).unwrap();
     assert_eq!(report.exit_code(), exit::NOT_INITIALISED);
     assert!(!report.initialised);
     assert_eq!(report.tracking_table, "public.tb_confiture");
     assert_eq!(report.pending, ["001", "002", "003"]);
-    assert_eq!(
-        report.database.as_deref(),
-        Some(format!("postgres@127.0.0.1:5432/{}", db.name).as_str())
-    );
+    assert_eq!(report.database.as_deref(), Some(db.display().as_str()));
 }
 
 #[test]
 fn reads_confiture_s_ledger_applied_then_pending_exit_1() {
-    let db = TestDb::create("cft_status");
+    let db = TestDb::new("cft_status");
     let set = seed_set();
     record_first(&db, &set, 2);
     let report = migrator(&db).status_of(&set).unwrap();
@@ -85,7 +82,7 @@ fn reads_confiture_s_ledger_applied_then_pending_exit_1() {
 
 #[test]
 fn all_applied_exit_0() {
-    let db = TestDb::create("cft_status");
+    let db = TestDb::new("cft_status");
     let set = seed_set();
     record_first(&db, &set, 3);
     let report = migrator(&db).status_of(&set).unwrap();
@@ -95,7 +92,7 @@ fn all_applied_exit_0() {
 
 #[test]
 fn an_edited_file_is_modified_and_a_deleted_one_missing_exit_7() {
-    let db = TestDb::create("cft_status");
+    let db = TestDb::new("cft_status");
     let set = seed_set();
     record_first(&db, &set, 3);
 
@@ -122,7 +119,7 @@ fn an_edited_file_is_modified_and_a_deleted_one_missing_exit_7() {
 
 #[test]
 fn the_tracking_table_of_the_environment_is_used() {
-    let db = TestDb::create("cft_status");
+    let db = TestDb::new("cft_status");
     let dir = common::TempDir::new("cft_status_env");
     let file = dir.write(
         "prod.yaml",
@@ -228,7 +225,7 @@ fn advisory_locks(db: &TestDb) -> i64 {
 
 #[test]
 fn status_never_writes_without_a_ledger() {
-    let db = TestDb::create("cft_status");
+    let db = TestDb::new("cft_status");
     let before = snapshot(&db, false);
     let mut migrator = migrator(&db);
     for _ in 0..2 {
@@ -246,7 +243,7 @@ fn status_never_writes_without_a_ledger() {
 
 #[test]
 fn status_never_writes_with_a_ledger() {
-    let db = TestDb::create("cft_status");
+    let db = TestDb::new("cft_status");
     let set = seed_set();
     record_first(&db, &set, 2);
     let before = snapshot(&db, true);

@@ -2,7 +2,7 @@
 //! files), the real PostgreSQL, and the exit code after each change a team makes.
 #![cfg(feature = "db")]
 
-mod common;
+use crate::common;
 
 use common::{create_confiture_ledger, record_applied, TempDir, TestDb};
 use confiture::exit;
@@ -44,7 +44,7 @@ fn status_code(root: &TempDir) -> u8 {
 
 #[test]
 fn exit_codes_follow_the_team_s_changes() {
-    let db = TestDb::create("cft_project");
+    let db = TestDb::new("cft_project");
     let root = project(&db);
     let mut migrator =
         Migrator::from_config(root.path().join("db/environments/test.yaml")).unwrap();
@@ -101,7 +101,7 @@ fn exit_codes_follow_the_team_s_changes() {
 /// diagnostics, the draft marked invalid, and exit 5 (what `up` would answer).
 #[test]
 fn invalid_migration_files_are_reported_with_the_table_exit_5() {
-    let db = TestDb::create("cft_project");
+    let db = TestDb::new("cft_project");
     let root = project(&db);
     let mut client = db.client();
     create_confiture_ledger(&mut client, None);
@@ -164,7 +164,7 @@ fn a_missing_migrations_directory_is_exit_5_before_connecting() {
 
 #[test]
 fn from_env_and_from_url_use_the_workspace_s_migrations() {
-    let db = TestDb::create("cft_project");
+    let db = TestDb::new("cft_project");
     let root = project(&db);
     let ws = confiture::workspace::Workspace::discover(root.path()).unwrap();
     let mut migrator = Migrator::from_env(&ws, "test").unwrap();

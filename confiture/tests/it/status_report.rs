@@ -1,6 +1,6 @@
 //! `status::report`: the pure decision over files and ledger rows, its exit codes and its JSON.
 
-mod common;
+use crate::common;
 
 use common::{migration, migration_set};
 use confiture::exit;

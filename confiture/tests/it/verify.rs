@@ -12,7 +12,7 @@
 // `verify` returns the report with a failure, as the library's commands do.
 #![allow(clippy::result_large_err)]
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -106,7 +106,7 @@ fn corpus_cases() -> Vec<String> {
 fn verify_catches_every_wrong_down_of_the_corpus_and_passes_the_right_ones() {
     let cases = corpus_cases();
     assert!(cases.len() >= 30, "{cases:?}");
-    let db = TestDb::create("cft_verify_corpus");
+    let db = TestDb::new("cft_verify_corpus");
     let mut problems = Vec::new();
     for case in &cases {
         let (dir, from) = case_dir(case);
@@ -151,7 +151,7 @@ fn verify_catches_every_wrong_down_of_the_corpus_and_passes_the_right_ones() {
 /// The wording, on the example's own objects: a down that forgets an index.
 #[test]
 fn a_leftover_index_is_named_with_the_down_file_that_left_it() {
-    let db = TestDb::create("cft_verify_index");
+    let db = TestDb::new("cft_verify_index");
     let dir = TempDir::new("cft_verify_index");
     dir.write(
         "001_create_tb_post.up.sql",
@@ -191,7 +191,7 @@ fn a_leftover_index_is_named_with_the_down_file_that_left_it() {
 
 #[test]
 fn the_example_migrations_verify_with_zero_findings() {
-    let db = TestDb::create("cft_verify_example");
+    let db = TestDb::new("cft_verify_example");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../db/migrations");
     let report = verify(&db, &dir, &VerifyOptions::default()).unwrap();
     assert!(report.passed, "{report:#?}");
@@ -209,7 +209,7 @@ fn the_example_migrations_verify_with_zero_findings() {
 
 #[test]
 fn a_realistic_chain_of_30_migrations_verifies_with_zero_findings() {
-    let db = TestDb::create("cft_verify_chain");
+    let db = TestDb::new("cft_verify_chain");
     let report = verify(&db, &fixtures().join("chain"), &VerifyOptions::default()).unwrap();
     assert!(report.passed, "{report:#?}");
     assert_eq!(report.summary.reversible, 30, "{report:#?}");
@@ -217,7 +217,7 @@ fn a_realistic_chain_of_30_migrations_verifies_with_zero_findings() {
 
 #[test]
 fn irreversible_migrations_are_applied_up_only_and_reported() {
-    let db = TestDb::create("cft_verify_irrev");
+    let db = TestDb::new("cft_verify_irrev");
     let dir = TempDir::new("cft_verify_irrev");
     dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
     dir.write("001_t.down.sql", "DROP TABLE t;\n");
@@ -246,7 +246,7 @@ fn irreversible_migrations_are_applied_up_only_and_reported() {
 /// time (a duplicate key), or gives another schema.
 #[test]
 fn an_up_that_is_not_repeatable_after_its_down_is_caught() {
-    let db = TestDb::create("cft_verify_repeat");
+    let db = TestDb::new("cft_verify_repeat");
     let dir = TempDir::new("cft_verify_repeat");
     dir.write(
         "001_t.up.sql",
@@ -282,7 +282,7 @@ fn an_up_that_is_not_repeatable_after_its_down_is_caught() {
 
 #[test]
 fn from_applies_the_earlier_migrations_unchecked() {
-    let db = TestDb::create("cft_verify_from");
+    let db = TestDb::new("cft_verify_from");
     let dir = TempDir::new("cft_verify_from");
     // 001's down is wrong, but it is before --from.
     dir.write(
@@ -313,7 +313,7 @@ fn from_applies_the_earlier_migrations_unchecked() {
 /// and the scratch database dropped all the same.
 #[test]
 fn a_failing_migration_is_a_migration_error_and_the_scratch_is_dropped() {
-    let db = TestDb::create("cft_verify_fail");
+    let db = TestDb::new("cft_verify_fail");
     let dir = TempDir::new("cft_verify_fail");
     dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
     dir.write("001_t.down.sql", "DROP TABLE t;\n");
@@ -335,7 +335,7 @@ fn a_failing_migration_is_a_migration_error_and_the_scratch_is_dropped() {
 /// No migration: nothing to prove, and no scratch database is created for it.
 #[test]
 fn an_empty_directory_verifies_without_a_scratch_database() {
-    let db = TestDb::create("cft_verify_empty");
+    let db = TestDb::new("cft_verify_empty");
     let dir = TempDir::new("cft_verify_empty");
     let report = migrator(&db, dir.path())
         .verify(&VerifyOptions::default(), &mut |p| {
@@ -350,7 +350,7 @@ fn an_empty_directory_verifies_without_a_scratch_database() {
 /// Broken files are refused before any database is created (exit 5).
 #[test]
 fn broken_files_are_refused_before_creating_anything() {
-    let db = TestDb::create("cft_verify_broken");
+    let db = TestDb::new("cft_verify_broken");
     let dir = TempDir::new("cft_verify_broken");
     dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
     let failed = migrator(&db, dir.path())
@@ -392,7 +392,7 @@ fn messages(findings: &[confiture::verify::Finding]) -> Vec<String> {
 
 #[test]
 fn drift_is_none_after_up_and_names_what_was_changed_by_hand() {
-    let db = TestDb::create("cft_drift");
+    let db = TestDb::new("cft_drift");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../db/migrations");
     up(&db, &dir);
     let report = drift(&db, &dir, &DriftOptions::default());
@@ -423,7 +423,7 @@ fn drift_is_none_after_up_and_names_what_was_changed_by_hand() {
 /// Only the applied migrations are replayed: pending ones are not drift.
 #[test]
 fn drift_replays_only_the_applied_migrations() {
-    let db = TestDb::create("cft_drift_pending");
+    let db = TestDb::new("cft_drift_pending");
     let dir = TempDir::new("cft_drift_pending");
     dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
     dir.write("001_t.down.sql", "DROP TABLE t;\n");
@@ -440,7 +440,7 @@ fn drift_replays_only_the_applied_migrations() {
 /// History that diverged cannot be replayed: refused (exit 7) before any scratch database.
 #[test]
 fn drift_refuses_a_diverged_history() {
-    let db = TestDb::create("cft_drift_diverged");
+    let db = TestDb::new("cft_drift_diverged");
     let dir = TempDir::new("cft_drift_diverged");
     dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
     dir.write("001_t.down.sql", "DROP TABLE t;\n");
@@ -459,7 +459,7 @@ fn drift_refuses_a_diverged_history() {
 
 #[test]
 fn drift_compares_a_schema_directory_with_every_migration() {
-    let db = TestDb::create("cft_drift_schema");
+    let db = TestDb::new("cft_drift_schema");
     let dir = TempDir::new("cft_drift_schema");
     dir.write("m/001_t.up.sql", "CREATE TABLE t (a int);\n");
     dir.write("m/001_t.down.sql", "DROP TABLE t;\n");
@@ -502,7 +502,7 @@ fn drift_compares_a_schema_directory_with_every_migration() {
 /// work happens outside the runtime.)
 #[test]
 fn verify_and_drift_work_on_a_tokio_runtime_thread() {
-    let db = TestDb::create("cft_verify_tokio");
+    let db = TestDb::new("cft_verify_tokio");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../db/migrations");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -7,9 +7,9 @@
 //! takes a minute; later builds only rerun the build script).
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
+
+use confiture_tests::throwaway::ThrowawayCrate;
 
 /// A migration file: name and raw bytes.
 type File = (&'static str, &'static [u8]);
@@ -89,54 +89,37 @@ const BROKEN: &[(&str, &[File], &str, &str)] = &[
     ),
 ];
 
-struct Project {
-    dir: PathBuf,
-    target: PathBuf,
+/// The throwaway crate, whose migrations directory the tests swap.
+struct Project(ThrowawayCrate);
+
+impl std::ops::Deref for Project {
+    type Target = ThrowawayCrate;
+
+    fn deref(&self) -> &ThrowawayCrate {
+        &self.0
+    }
 }
 
 impl Project {
     fn new() -> Project {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        let target_root = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace.join("target"));
-        let root = target_root.join("build-script-e2e");
-        let dir = root.join("crate");
-        fs::create_dir_all(dir.join("src")).unwrap();
-        let confiture_build = workspace.join("confiture-build");
-        // Its own `[workspace]`: the crate must not be taken for a member of ours.
-        write_if_changed(
-            &dir.join("Cargo.toml"),
-            format!(
+        let confiture_build = confiture_tests::workspace_root().join("confiture-build");
+        let krate = ThrowawayCrate::new(
+            "build-script-e2e",
+            &format!(
                 "[package]\nname = \"confiture-build-e2e\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
                  [build-dependencies]\nconfiture-build = {{ path = {:?} }}\n\n[workspace]\n",
                 confiture_build.display().to_string()
-            )
-            .as_bytes(),
+            ),
         );
-        write_if_changed(
-            &dir.join("build.rs"),
+        krate.write_if_changed(
+            "build.rs",
             b"fn main() -> Result<(), confiture_build::Error> {\n    confiture_build::check()?;\n    Ok(())\n}\n",
         );
-        write_if_changed(
-            &dir.join("src/lib.rs"),
+        krate.write_if_changed(
+            "src/lib.rs",
             b"//! Nothing: only the build script matters.\n",
         );
-        // The same versions as our workspace, already downloaded: no registry round trip.
-        if !dir.join("Cargo.lock").exists() {
-            fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-        }
-        Project {
-            dir,
-            target: root.join("target"),
-        }
-    }
-
-    fn migrations(&self) -> PathBuf {
-        self.dir.join("db/migrations")
+        Project(krate)
     }
 
     /// Replaces the migrations directory's contents with `files`.
@@ -153,39 +136,6 @@ impl Project {
         for (name, bytes) in files {
             fs::write(self.migrations().join(name), bytes).unwrap();
         }
-    }
-
-    /// `cargo build`: success, and everything it printed.
-    fn build(&self) -> (bool, String) {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut command = Command::new(cargo);
-        command.arg("build").current_dir(&self.dir);
-        // The outer `cargo test` must not steer the inner build.
-        for var in [
-            "CARGO_BUILD_TARGET_DIR",
-            "RUSTFLAGS",
-            "CARGO_ENCODED_RUSTFLAGS",
-            "CARGO_BUILD_RUSTFLAGS",
-            "CARGO_MANIFEST_DIR",
-            "CARGO_PKG_RUST_VERSION",
-            "CARGO_PRIMARY_PACKAGE",
-        ] {
-            command.env_remove(var);
-        }
-        command
-            .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_TERM_COLOR", "never");
-        let output = command.output().unwrap();
-        let text = String::from_utf8_lossy(&output.stderr).into_owned()
-            + &String::from_utf8_lossy(&output.stdout);
-        (output.status.success(), text)
-    }
-}
-
-fn write_if_changed(path: &Path, bytes: &[u8]) {
-    // Rewriting an unchanged build.rs would recompile it on every run.
-    if fs::read(path).ok().as_deref() != Some(bytes) {
-        fs::write(path, bytes).unwrap();
     }
 }
 

@@ -1,5 +1,7 @@
 //! Whole-output snapshots of what people read: every `--help` text, `lint`'s rustc-style
-//! diagnostics, the status table, the summaries of `up` and `generate`. One file per case in
+//! diagnostics, the status table, the summaries of `up`, `down` and `generate`, a migration
+//! that fails (its file and line), a connection that fails, and the fleet table of `status`
+//! and `up` over several databases. One file per case in
 //! `tests/fixtures/snapshots/<case>.txt`:
 //!
 //! ```text
@@ -12,17 +14,18 @@
 //! ```
 //!
 //! Volatile parts are redacted in the actual output before comparing: the project directory
-//! (`[ROOT]`), the test database's name (`[DB]`), the server's `host:port` (`[HOST]`),
+//! (`[ROOT]`), the test database's name (`[DB]`, a fleet's `[TENANT1]`...), the server's
+//! `host:port` (`[HOST]`),
 //! timestamps (`[TIME]`) and durations (`[N] ms`). An expected file may also use snapbox's
 //! wildcards: `[..]` for any text within a line, and a line `...` for any number of lines.
 //!
-//! `UPDATE_SNAPSHOTS=1 cargo test -p confiture-tests --test cli_snapshots` rewrites the files
+//! `UPDATE_SNAPSHOTS=1 cargo test -p confiture-tests --test it cli_snapshots` rewrites the files
 //! whose expectations no longer match (a file that still matches is left as written, wildcards
 //! and all); review the diff before committing.
 
 use std::path::PathBuf;
 
-use confiture_tests::{pg_host, pg_port, workspace_root, Project, Run, TestDb};
+use confiture_tests::{pg_host, pg_port, server, workspace_root, Project, Run, TestDb};
 
 fn snapshot_path(case: &str) -> PathBuf {
     workspace_root().join(format!("tests/fixtures/snapshots/{case}.txt"))
@@ -137,24 +140,38 @@ fn check(case: &str, actual: String) {
 /// Runs `args` in `project` and checks the snapshot `case`.
 #[track_caller]
 fn snap(case: &str, project: &Project, db: Option<&TestDb>, args: &[&str]) {
+    let names: Vec<(&str, &str)> = db.iter().map(|d| (d.name.as_str(), "[DB]")).collect();
+    let url = db.map(|d| d.url());
+    snap_on(case, project, url.as_deref(), &names, args);
+}
+
+/// Runs `args` in `project` (with `--database-url URL` when given) and checks the snapshot
+/// `case`, each database name of `names` replaced by its placeholder.
+#[track_caller]
+fn snap_on(
+    case: &str,
+    project: &Project,
+    url: Option<&str>,
+    names: &[(&str, &str)],
+    args: &[&str],
+) {
     let mut cmd = project.cli();
     cmd.args(args);
-    if let Some(db) = db {
-        cmd.args(["--database-url", &db.url()]);
+    if let Some(url) = url {
+        cmd.args(["--database-url", url]);
     }
     let run = Run::of(&mut cmd);
     let root = project.root.display().to_string();
     let host = format!("{}:{}", pg_host(), pg_port());
-    let db_name = db.map(|d| d.name.clone());
     let redact = |text: &str| {
         let mut text = text.replace(&root, "[ROOT]");
-        if let Some(name) = &db_name {
-            text = text.replace(name, "[DB]");
+        for (name, placeholder) in names {
+            text = text.replace(name, placeholder);
         }
         redact_volatile(&text.replace(&host, "[HOST]"))
     };
     let mut shown: Vec<&str> = args.to_vec();
-    if db.is_some() {
+    if url.is_some() {
         shown.extend(["--database-url", "[URL]"]);
     }
     check(case, rendered(&shown, &run, &redact));
@@ -392,5 +409,87 @@ fn generate_output() {
     check(
         "generate-files",
         format!("--- 002_add_bio_to_users.up.sql\n{up}--- 002_add_bio_to_users.down.sql\n{down}"),
+    );
+}
+
+/// `down` rolling back for real, then a migration that fails: the error names its file and
+/// line and what was applied before it; and a server that refuses the connection.
+#[test]
+fn down_and_failures() {
+    let db = TestDb::new("snap_down");
+    let project = Project::example();
+    project
+        .cli()
+        .args(["migrate", "up", "-q", "--database-url", &db.url()])
+        .status()
+        .unwrap();
+    snap(
+        "down-steps-2",
+        &project,
+        Some(&db),
+        &["migrate", "down", "--steps", "2"],
+    );
+    let failing = Project::new();
+    failing.migration(
+        "001_create_tb_user",
+        "CREATE TABLE tb_user (id int);\n",
+        "DROP TABLE tb_user;\n",
+    );
+    failing.migration(
+        "002_fill_tb_user",
+        "-- one row\nINSERT INTO tb_user VALUES ('not a number');\n",
+        "DELETE FROM tb_user;\n",
+    );
+    let db = TestDb::new("snap_fail");
+    snap(
+        "up-fails-at-file-line",
+        &failing,
+        Some(&db),
+        &["migrate", "up"],
+    );
+    let dead = "postgresql://postgres@127.0.0.1:1/x?connect_timeout=5";
+    snap(
+        "status-connection-refused",
+        &failing,
+        None,
+        &["migrate", "status", "--database-url", dead],
+    );
+}
+
+/// The fleet tables: `status` and `up` over two tenant databases listed in a file.
+#[test]
+fn fleet_tables() {
+    let tenants = [TestDb::new("snap_fleet"), TestDb::new("snap_fleet")];
+    let project = Project::example();
+    project.write(
+        "tenants.txt",
+        format!("# tenants\n{}\n{}\n", tenants[0].name, tenants[1].name),
+    );
+    let names = [
+        (tenants[0].name.as_str(), "[TENANT1]"),
+        (tenants[1].name.as_str(), "[TENANT2]"),
+    ];
+    let url = server().url("postgres");
+    let fleet = ["--targets", "tenants.txt", "--jobs", "1"];
+    let status: Vec<&str> = ["migrate", "status"]
+        .iter()
+        .chain(&fleet)
+        .copied()
+        .collect();
+    let up: Vec<&str> = ["migrate", "up"].iter().chain(&fleet).copied().collect();
+    snap_on(
+        "fleet-status-pending",
+        &project,
+        Some(&url),
+        &names,
+        &status,
+    );
+    snap_on("fleet-up", &project, Some(&url), &names, &up);
+    snap_on(
+        "fleet-status-up-to-date",
+        &project,
+        Some(&url),
+        &names,
+        &status,
     );
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use confiture::exit;
-use confiture_tests::{binary, pg_host, pg_port, Project, Run, TestDb};
+use confiture_tests::{binary, pg_host, pg_port, server, Project, Run, TestDb};
 
 fn two_migrations() -> Project {
     let project = Project::new();
@@ -26,7 +26,7 @@ fn two_migrations() -> Project {
 
 /// `user@host:port/db`, as the CLI shows a database.
 fn shown(db: &TestDb) -> String {
-    format!("postgres@{}:{}/{}", pg_host(), pg_port(), db.name)
+    db.display()
 }
 
 /// The cells of a table line: separated by two spaces or more.
@@ -463,12 +463,7 @@ fn a_password_never_appears_in_any_output() {
         "SELECT 1;\n",
     );
     // Trust authentication ignores the password, so the commands really run.
-    let url = format!(
-        "postgresql://postgres:{PASSWORD}@{}:{}/{}",
-        pg_host(),
-        pg_port(),
-        db.name
-    );
+    let url = server().url_as(&server().user, Some(PASSWORD), &db.name);
     let refused = format!("postgresql://postgres:{PASSWORD}@127.0.0.1:1/{}", db.name);
     let missing = format!(
         "postgresql://postgres:{PASSWORD}@{}:{}/{}_absent",

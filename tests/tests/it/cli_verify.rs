@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use confiture::exit;
-use confiture_tests::{admin, pg_host, pg_port, unique, wait_until, Project, Run, TestDb};
+use confiture_tests::{admin, server, unique, wait_until, Project, Run, TestDb};
 
 fn database_exists(name: &str) -> bool {
     admin()
@@ -199,7 +199,7 @@ impl Role {
     }
 
     fn url(&self, db: &str) -> String {
-        format!("postgresql://{}@{}:{}/{db}", self.0, pg_host(), pg_port())
+        server().url_as(&self.0, None, db)
     }
 }
 
@@ -225,7 +225,7 @@ fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
         .stderr_has("permission denied to create database")
         .stderr_has("`--scratch-url URL`");
     // The same role, with a server where scratch databases may be created.
-    let scratch_url = format!("postgresql://postgres@{}:{}/postgres", pg_host(), pg_port());
+    let scratch_url = server().url("postgres");
     let run = Run::of(project.cli().args([
         "migrate",
         "verify",

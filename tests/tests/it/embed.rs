@@ -7,7 +7,6 @@
 //! script and recompile the crate.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use confiture::config::Environment;
@@ -15,14 +14,21 @@ use confiture::embedded::{EmbeddedFile, EmbeddedMigration, EmbeddedMigrations};
 use confiture::files::{self, SqlFile};
 use confiture::migrate::{no_progress, DownOptions, UpOptions};
 use confiture::{ErrorKind, Migrator};
+use confiture_tests::throwaway::ThrowawayCrate;
 use confiture_tests::{Project, TestDb};
 
 // ---------------------------------------------------------------------------------------------
 // A real crate, a real `cargo build`.
 
-struct Crate {
-    dir: PathBuf,
-    target: PathBuf,
+/// The throwaway crate that embeds the migrations and prints what it embedded.
+struct Crate(ThrowawayCrate);
+
+impl std::ops::Deref for Crate {
+    type Target = ThrowawayCrate;
+
+    fn deref(&self) -> &ThrowawayCrate {
+        &self.0
+    }
 }
 
 const MAIN: &str = r#"static MIGRATIONS: &migrations_lib::embedded::EmbeddedMigrations = migrations_lib::include_migrations!();
@@ -48,42 +54,23 @@ fn main() {
 impl Crate {
     fn new() -> Crate {
         let workspace = confiture_tests::workspace_root();
-        let target_root = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace.join("target"));
-        let root = target_root.join("embed-e2e");
-        let dir = root.join("crate");
-        fs::create_dir_all(dir.join("src")).unwrap();
-        // Its own `[workspace]`: the crate must not be taken for a member of ours.
-        write_if_changed(
-            &dir.join("Cargo.toml"),
-            format!(
+        let krate = ThrowawayCrate::new(
+            "embed-e2e",
+            &format!(
                 "[package]\nname = \"confiture-embed-e2e\"\nversion = \"1.2.3\"\nedition = \"2021\"\npublish = false\n\n\
                  [dependencies]\n# Renamed: the generated code must not assume the name `confiture`.\n\
                  migrations_lib = {{ package = \"confiture\", path = {:?}, default-features = false }}\n\n\
                  [build-dependencies]\nconfiture-build = {{ path = {:?} }}\n\n[workspace]\n",
                 workspace.join("confiture").display().to_string(),
                 workspace.join("confiture-build").display().to_string(),
-            )
-            .as_bytes(),
+            ),
         );
-        write_if_changed(
-            &dir.join("build.rs"),
+        krate.write_if_changed(
+            "build.rs",
             b"fn main() -> Result<(), confiture_build::Error> {\n    confiture_build::Check::new().embed().run()?;\n    Ok(())\n}\n",
         );
-        write_if_changed(&dir.join("src/main.rs"), MAIN.as_bytes());
-        // The same versions as our workspace, already downloaded: no registry round trip.
-        if !dir.join("Cargo.lock").exists() {
-            fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-        }
-        Crate {
-            dir,
-            target: root.join("target"),
-        }
-    }
-
-    fn migrations(&self) -> PathBuf {
-        self.dir.join("db/migrations")
+        krate.write_if_changed("src/main.rs", MAIN.as_bytes());
+        Crate(krate)
     }
 
     fn write(&self, name: &str, text: &str) {
@@ -102,31 +89,6 @@ impl Crate {
         let run = Command::new(&binary).output().unwrap();
         assert!(run.status.success(), "{what}: {run:?}");
         String::from_utf8(run.stdout).unwrap()
-    }
-
-    fn build(&self) -> (bool, String) {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut command = Command::new(cargo);
-        command.arg("build").current_dir(&self.dir);
-        // The outer `cargo test` must not steer the inner build.
-        for var in [
-            "CARGO_BUILD_TARGET_DIR",
-            "RUSTFLAGS",
-            "CARGO_ENCODED_RUSTFLAGS",
-            "CARGO_BUILD_RUSTFLAGS",
-            "CARGO_MANIFEST_DIR",
-            "CARGO_PKG_RUST_VERSION",
-            "CARGO_PRIMARY_PACKAGE",
-        ] {
-            command.env_remove(var);
-        }
-        command
-            .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_TERM_COLOR", "never");
-        let output = command.output().unwrap();
-        let text = String::from_utf8_lossy(&output.stderr).into_owned()
-            + &String::from_utf8_lossy(&output.stdout);
-        (output.status.success(), text)
     }
 
     /// What the binary must print for the directory as it is now: computed here from the
@@ -153,13 +115,6 @@ impl Crate {
             out += &format!("{} {}:{:?} {}\n", d.code, path.display(), d.line, d.message);
         }
         out
-    }
-}
-
-fn write_if_changed(path: &Path, bytes: &[u8]) {
-    // Rewriting an unchanged file would rebuild the crate on every run.
-    if fs::read(path).ok().as_deref() != Some(bytes) {
-        fs::write(path, bytes).unwrap();
     }
 }
 

@@ -6,11 +6,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use confiture::exit;
-use confiture_tests::{pg_host, pg_port, wait_until, Project, Run, TestDb, TestDbs};
+use confiture_tests::{pg_host, pg_port, server, wait_until, Project, Run, TestDb, TestDbs};
 
 /// The environment's database: names in a target list are databases on its server.
 fn server_url() -> String {
-    format!("postgresql://postgres@{}:{}/postgres", pg_host(), pg_port())
+    server().url("postgres")
 }
 
 /// Three migrations; the second creates `tb_widget` at its line 2 (the poison's conflict).
@@ -165,10 +165,7 @@ fn two_hundred_tenants_one_poisoned_keep_going_then_resume_only_the_poisoned_one
     assert_eq!(doc["summary"]["not_started"], 0);
     assert_eq!(doc["summary"]["exit_code"], exit::MIGRATION_FAILED);
     for (i, (entry, db)) in targets.iter().zip(&dbs.dbs).enumerate() {
-        assert_eq!(
-            entry["target"],
-            format!("postgres@{}:{}/{}", pg_host(), pg_port(), db.name)
-        );
+        assert_eq!(entry["target"], db.display());
         assert_eq!(entry["source"], format!("tenants.txt:{}", lines[i]));
         if i == poisoned {
             assert_eq!(entry["state"], "failed", "{entry}");
@@ -550,10 +547,8 @@ fn passwords_in_the_list_or_the_environment_are_never_shown() {
     project.write(
         "tenants.txt",
         format!(
-            "postgresql://postgres:hunter2@{}:{}/{}\n{}\npostgresql://postgres:hunter3@127.0.0.1:1/gone?connect_timeout=2\n",
-            pg_host(),
-            pg_port(),
-            dbs.dbs[0].name,
+            "{}\n{}\npostgresql://postgres:hunter3@127.0.0.1:1/gone?connect_timeout=2\n",
+            server().url_as(&server().user, Some("hunter2"), &dbs.dbs[0].name),
             dbs.dbs[1].name
         ),
     );

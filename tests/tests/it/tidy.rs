@@ -368,7 +368,7 @@ fn every_module_says_what_it_is_for() {
     );
 }
 
-/// Every test RELIABILITY.md cites (`confiture/tests/x.rs::name`, or `::name` after a cited
+/// Every test RELIABILITY.md cites (`confiture/tests/it/x.rs::name`, or `::name` after a cited
 /// file on the same line, or a bare `` `name` `` in a section that names its file) exists, so a
 /// guarantee never points at a test that is not there.
 #[test]

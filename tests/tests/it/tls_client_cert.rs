@@ -43,14 +43,7 @@ fn setup() -> &'static Setup {
         let (cert, key) = certs.client(&dir, "client", "postgres");
         let (other_user_cert, other_user_key) = certs.client(&dir, "other-user", "somebody_else");
         let (foreign_cert, foreign_key) = foreign.client(&dir, "foreign-client", "postgres");
-        let conf = format!(
-            "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\nssl_ca_file = '{}'\n",
-            certs.server_cert.display(),
-            certs.server_key.display(),
-            certs.ca.display()
-        );
-        cluster.configure(&conf, CLIENT_CERT_HBA);
-        cluster.start();
+        cluster.start_tls(&certs, true, CLIENT_CERT_HBA);
         Setup {
             cluster,
             ca: certs.ca,
@@ -101,13 +94,7 @@ fn client_dn(setup: &Setup, db: &str) -> String {
 }
 
 fn assert_nothing_applied(setup: &Setup, db: &str) {
-    let exists: bool = setup
-        .cluster
-        .connect(db)
-        .query_one("SELECT to_regclass('tb_confiture') IS NOT NULL", &[])
-        .expect("to_regclass")
-        .get(0);
-    assert!(!exists, "nothing was created in {db}");
+    assert!(!setup.cluster.has_ledger(db), "nothing was created in {db}");
 }
 
 /// No line of the key's base64 body reaches the output.

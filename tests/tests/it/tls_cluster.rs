@@ -34,13 +34,7 @@ fn tls() -> &'static Tls {
             Certificates::generate(cluster.dir(), "", "confiture test CA", "DNS:localhost");
         let other =
             Certificates::generate(cluster.dir(), "other-", "another test CA", "DNS:localhost");
-        let conf = format!(
-            "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
-            server.server_cert.display(),
-            server.server_key.display()
-        );
-        cluster.configure(&conf, TLS_ONLY_HBA);
-        cluster.start();
+        cluster.start_tls(&server, false, TLS_ONLY_HBA);
         Tls {
             cluster,
             ca: server.ca,
@@ -165,11 +159,5 @@ fn sslmode_disable_against_a_server_that_requires_tls_fails_clearly() {
 }
 
 fn assert_nothing_applied(tls: &Tls, db: &str) {
-    let exists: bool = tls
-        .cluster
-        .connect(db)
-        .query_one("SELECT to_regclass('tb_confiture') IS NOT NULL", &[])
-        .expect("to_regclass")
-        .get(0);
-    assert!(!exists, "nothing was created in {db}");
+    assert!(!tls.cluster.has_ledger(db), "nothing was created in {db}");
 }

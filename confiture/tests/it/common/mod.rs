@@ -2,9 +2,9 @@
 //! PostgreSQL (created here, dropped `WITH (FORCE)` on drop, also when the test fails),
 //! temporary directories, and confiture's ledger written the way confiture (Python) writes it.
 //!
-//! PostgreSQL must be reachable at `CONFITURE_TEST_ADMIN` (default
-//! `host=127.0.0.1 port=5432 user=postgres dbname=postgres`); a test that needs it fails
-//! loudly otherwise — it never skips.
+//! The server is `confiture-test-support`'s (`CONFITURE_TEST_SERVER`, default
+//! `postgresql://postgres@127.0.0.1:5432`); a test that needs it fails loudly when it cannot be
+//! reached — it never skips.
 #![allow(dead_code)]
 
 #[cfg(feature = "db")]
@@ -15,23 +15,8 @@ mod pg;
 pub use pg::*;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// A name no other test (or test process) uses: prefix, pid, counter, nanoseconds.
-pub fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use confiture_test_support::unique;
 
 /// A temporary directory, removed on drop.
 pub struct TempDir {

@@ -3,71 +3,47 @@
 
 use confiture::config::Environment;
 
-use super::unique;
+// Not every includer uses each (the engine's unit tests include this file too).
+#[allow(unused_imports)]
+pub use confiture_test_support::{admin, server, SERVER_VAR};
 
+/// libpq parameters of the maintenance database on the server under test.
 pub fn admin_conninfo() -> String {
-    std::env::var("CONFITURE_TEST_ADMIN")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".to_string())
+    server().conninfo("postgres")
 }
 
-pub fn admin() -> postgres::Client {
-    let conninfo = admin_conninfo();
-    postgres::Client::connect(&conninfo, postgres::NoTls).unwrap_or_else(|e| {
-        panic!(
-            "these tests need PostgreSQL at `{conninfo}` (set CONFITURE_TEST_ADMIN to change it), \
-             and it cannot be reached: {e}"
-        )
-    })
-}
+/// A database of the test's own: `confiture-test-support`'s, with what confiture's tests ask
+/// of it (an [`Environment`], a URL without TLS). `apply_support` adds the engine's helpers.
+pub struct TestDb(confiture_test_support::TestDb);
 
-/// A database of the test's own.
-pub struct TestDb {
-    pub name: String,
+impl std::ops::Deref for TestDb {
+    type Target = confiture_test_support::TestDb;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl TestDb {
-    pub fn create(prefix: &str) -> TestDb {
-        let name = unique(prefix);
-        admin()
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-        TestDb { name }
+    /// A new empty database named `cft_<prefix>_...`, dropped on drop.
+    pub fn new(prefix: &str) -> TestDb {
+        TestDb(confiture_test_support::TestDb::new(prefix))
     }
 
-    /// URL for the test database over TCP on 127.0.0.1, without TLS.
+    /// Takes charge of dropping database `name`, which the test creates.
+    pub fn adopt(name: String) -> TestDb {
+        TestDb(confiture_test_support::TestDb::adopt(name))
+    }
+
+    /// URL of the test database on the server under test, without TLS (the TLS tests say
+    /// their `sslmode` themselves).
     pub fn url(&self) -> String {
-        format!(
-            "postgresql://postgres@127.0.0.1:5432/{}?sslmode=disable",
-            self.name
-        )
+        format!("{}?sslmode=disable", self.0.url())
     }
 
     /// An environment naming the test database, as `--database-url` would.
     pub fn environment(&self) -> Environment {
         Environment::from_url(&self.url(), "--database-url").expect("test URL parses")
-    }
-
-    /// A plain driver connection to the test database (for setting up and inspecting).
-    pub fn client(&self) -> postgres::Client {
-        postgres::Client::connect(
-            &format!(
-                "host=127.0.0.1 port=5432 user=postgres dbname={}",
-                self.name
-            ),
-            postgres::NoTls,
-        )
-        .unwrap_or_else(|e| panic!("cannot connect to test database {}: {e}", self.name))
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&admin_conninfo(), postgres::NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ));
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The deterministic generator behind the property tests and the lint benchmark: xorshift64*,
 //! seeded from `CONFITURE_FUZZ_SEED`, run for `CONFITURE_FUZZ_ITERS` iterations (`cargo xtask
 //! fuzz` raises it). No dependency; the same seed always gives the same inputs, so a failure
-//! reproduces. Included with `#[path]` by each file that needs it.
+//! reproduces. A module of the `it` test binary; the lint benchmark includes it with `#[path]`.
 
 #![allow(dead_code)]
 
