@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use confiture::files::rules::{check_sql, FileKind};
 use confiture::files::{lexer, markers};
 
-#[path = "../tests/support/xorshift.rs"]
+#[path = "../tests/it/support/xorshift.rs"]
 mod xorshift;
 
 use xorshift::XorShift;

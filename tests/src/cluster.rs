@@ -114,6 +114,21 @@ impl Cluster {
         std::fs::write(data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
     }
 
+    /// Turns TLS on with the server certificate of `certs` (and, with `trust_clients`, its CA
+    /// for client certificates), replaces `pg_hba.conf` with `hba`, and starts the server.
+    pub fn start_tls(&self, certs: &Certificates, trust_clients: bool, hba: &str) {
+        let mut conf = format!(
+            "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+            certs.server_cert.display(),
+            certs.server_key.display()
+        );
+        if trust_clients {
+            conf.push_str(&format!("ssl_ca_file = '{}'\n", certs.ca.display()));
+        }
+        self.configure(&conf, hba);
+        self.start();
+    }
+
     /// Starts the server on a free port and waits until it accepts connections.
     pub fn start(&self) {
         give_to_postgres(&self.dir);
@@ -189,6 +204,14 @@ impl Cluster {
                 self.log()
             )
         })
+    }
+
+    /// Whether `db` has confiture's ledger (a refused run must create nothing).
+    pub fn has_ledger(&self, db: &str) -> bool {
+        self.connect(db)
+            .query_one("SELECT to_regclass('tb_confiture') IS NOT NULL", &[])
+            .expect("to_regclass")
+            .get(0)
     }
 
     /// Creates a database with a unique name; it goes away with the cluster.

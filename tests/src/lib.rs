@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub mod cluster;
+pub mod throwaway;
 
 /// The README's Rust blocks, compiled (and, where they do not connect, run) as doctests of this
 /// crate, which depends on `confiture` (with `db` and `tokio`), `confiture-build` and `tokio` as
@@ -19,84 +19,42 @@ pub mod cluster;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeSnippets;
 
-/// Where the test server is. Overridable for running the suite against another server.
+pub use confiture_test_support::{admin, server, unique, SERVER_VAR};
+
+/// The host of the server under test (`CONFITURE_TEST_SERVER`).
 pub fn pg_host() -> String {
-    std::env::var("CONFITURE_TEST_PGHOST").unwrap_or_else(|_| "127.0.0.1".to_string())
+    server().host.clone()
 }
 
+/// The port of the server under test (`CONFITURE_TEST_SERVER`).
 pub fn pg_port() -> u16 {
-    std::env::var("CONFITURE_TEST_PGPORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(5432)
+    server().port
 }
 
-/// A name no other test (in this or another process) uses: prefix, pid, counter, nanoseconds.
-pub fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
-}
+/// A database created for one test and dropped (WITH (FORCE)) when dropped:
+/// `confiture-test-support`'s, with what the end-to-end tests ask of it.
+pub struct TestDb(confiture_test_support::TestDb);
 
-/// A connection to the maintenance database, panicking with a clear message when the test
-/// server is not reachable: tests that need PostgreSQL never pass by skipping.
-pub fn admin() -> postgres::Client {
-    let conninfo = format!(
-        "host={} port={} user=postgres dbname=postgres",
-        pg_host(),
-        pg_port()
-    );
-    postgres::Client::connect(&conninfo, postgres::NoTls).unwrap_or_else(|e| {
-        panic!(
-            "this test needs PostgreSQL at {conninfo} and could not connect: {e}\n\
-             start it (bash .ci/run does) and run the tests again"
-        )
-    })
-}
+impl std::ops::Deref for TestDb {
+    type Target = confiture_test_support::TestDb;
 
-/// A database created for one test and dropped (WITH (FORCE)) when dropped.
-pub struct TestDb {
-    pub name: String,
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl TestDb {
     pub fn new(prefix: &str) -> TestDb {
-        let name = unique(&format!("cft_{prefix}"));
-        admin()
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-        TestDb { name }
+        TestDb(confiture_test_support::TestDb::new(prefix))
     }
 
     /// A name for a database that does not exist (yet); dropped if a test creates it.
     pub fn unborn(prefix: &str) -> TestDb {
-        TestDb {
-            name: unique(&format!("cft_{prefix}")),
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!(
-            "postgresql://postgres@{}:{}/{}",
-            pg_host(),
-            pg_port(),
-            self.name
-        )
+        TestDb(confiture_test_support::TestDb::unborn(prefix))
     }
 
     pub fn connect(&self) -> postgres::Client {
-        let conninfo = format!(
-            "host={} port={} user=postgres dbname={}",
-            pg_host(),
-            pg_port(),
-            self.name
-        );
-        postgres::Client::connect(&conninfo, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("cannot connect to test database {}: {e}", self.name))
+        self.client()
     }
 
     /// Every relation in the database with its kind and file node, sorted: equal snapshots
@@ -142,29 +100,11 @@ impl TestDb {
             .get(0)
     }
 
-    /// Whether the database exists on the server.
-    pub fn exists(&self) -> bool {
-        admin()
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
-                &[&self.name],
-            )
-            .expect("look up pg_database")
-            .get(0)
-    }
-
     /// A session that holds confiture's migration lock of this database, computed in SQL by
     /// confiture's formula (so a wrong key in the tool shows up as a test failure). The lock is
     /// held until the returned client is dropped.
     pub fn hold_migration_lock(&self, application_name: &str) -> (postgres::Client, i32) {
-        let conninfo = format!(
-            "host={} port={} user=postgres dbname={} application_name={application_name}",
-            pg_host(),
-            pg_port(),
-            self.name
-        );
-        let mut client = postgres::Client::connect(&conninfo, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("cannot connect to test database {}: {e}", self.name));
+        let mut client = self.client_as(application_name);
         let row = client
             .query_one(
                 &format!("SELECT pg_advisory_lock({MIGRATION_LOCK_NAMESPACE}, ({LOCK_ID_SQL})), pg_backend_pid()"),
@@ -237,7 +177,7 @@ impl TestDbs {
                                 .unwrap_or_else(|e| {
                                     panic!("cannot create test database {name}: {e}")
                                 });
-                            made.push(TestDb { name: name.clone() });
+                            made.push(TestDb(confiture_test_support::TestDb::adopt(name.clone())));
                         }
                         made
                     })
@@ -296,17 +236,6 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
             return false;
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Ok(mut client) = std::panic::catch_unwind(admin) {
-            let _ = client.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ));
-        }
     }
 }
 

@@ -80,7 +80,7 @@ fn fuzz(args: &[String]) -> xshell::Result<()> {
     let _env = sh.push_env("CONFITURE_FUZZ_ITERS", iterations);
     cmd!(
         sh,
-        "cargo test --release -p confiture --test sql_split_props --test sql_pg_scanner --test files_fuzz --test config_fuzz"
+        "cargo test --release -p confiture --test it -- sql_split_props:: sql_pg_scanner:: files_fuzz:: config_fuzz::"
     )
     .run()?;
     Ok(())

@@ -23,7 +23,7 @@
 //!   `E'...'`. [`split`] assumes `on`, PostgreSQL's default since 9.1 and what the engine's
 //!   sessions use; [`split_with`] takes the setting.
 //!
-//! `confiture/tests/sql_pg_scanner.rs` checks all of this against the server's own scanner on
+//! `confiture/tests/it/sql_pg_scanner.rs` checks all of this against the server's own scanner on
 //! generated input (`debug_print_parse` reports where the server cut each statement).
 //! A vertical tab is whitespace, as in PostgreSQL 16 and later (15 rejects it outside quotes).
 //!

@@ -34,7 +34,7 @@ enum Source {
 }
 
 /// The pinned peers. `fraiseql-confiture` is the version the interoperability tests use
-/// (`tests/tests/interop_python.rs`, `.ci/run`; a test below keeps them equal).
+/// (`tests/tests/it/interop_python.rs`, `.ci/run`; a test below keeps them equal).
 pub const PEERS: [Peer; 4] = [
     Peer {
         tool: Tool::Sqlx,
@@ -300,7 +300,7 @@ mod tests {
     fn python_peer_is_the_version_the_interop_tests_pin() {
         let python = PEERS.iter().find(|p| p.tool == Tool::Python).unwrap();
         let spec = format!("{}=={}", python.package, python.version);
-        for file in ["tests/tests/interop_python.rs", ".ci/run"] {
+        for file in ["tests/tests/it/interop_python.rs", ".ci/run"] {
             assert!(
                 read(file).contains(&format!("\"{spec}\"")),
                 "{file} should pin {spec}, as the benchmark does (xtask/src/bench/peers.rs)"

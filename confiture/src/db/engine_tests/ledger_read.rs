@@ -15,7 +15,7 @@ fn connect(db: &TestDb) -> postgres::Client {
 
 #[test]
 fn absent_ledger_reads_as_none_and_names_where_it_would_be() {
-    let db = TestDb::create("cft_ledger");
+    let db = TestDb::new("cft_ledger");
     let mut client = connect(&db);
     let table = TrackingTable::default();
     assert_eq!(ledger::read(&mut client, &table).unwrap(), None);
@@ -36,7 +36,7 @@ fn absent_ledger_reads_as_none_and_names_where_it_would_be() {
 
 #[test]
 fn reads_rows_written_by_confiture_in_order_of_application() {
-    let db = TestDb::create("cft_ledger");
+    let db = TestDb::new("cft_ledger");
     let mut setup = db.client();
     create_confiture_ledger(&mut setup, None);
     let sum = "a".repeat(64);
@@ -84,7 +84,7 @@ fn reads_rows_written_by_confiture_in_order_of_application() {
 
 #[test]
 fn finds_an_unqualified_ledger_through_search_path() {
-    let db = TestDb::create("cft_ledger");
+    let db = TestDb::new("cft_ledger");
     let mut setup = db.client();
     create_confiture_ledger(&mut setup, Some("ops"));
     record_applied(
@@ -123,7 +123,7 @@ fn finds_an_unqualified_ledger_through_search_path() {
 
 #[test]
 fn a_table_that_is_not_a_ledger_is_reported() {
-    let db = TestDb::create("cft_ledger");
+    let db = TestDb::new("cft_ledger");
     db.client()
         .batch_execute("CREATE TABLE tb_confiture (id int)")
         .unwrap();

@@ -3,9 +3,9 @@
 //! live inside the crate. They share the integration tests' harnesses (a database per test,
 //! dropped on drop).
 
-#[path = "../../../tests/apply_support/mod.rs"]
+#[path = "../../../tests/it/apply_support/mod.rs"]
 mod apply_support;
-#[path = "../../../tests/common/mod.rs"]
+#[path = "../../../tests/it/common/mod.rs"]
 mod common;
 
 mod batch;

@@ -1,0 +1,270 @@
+//! Migrations meeting other sessions: table locks (lock_timeout, retries), `CREATE INDEX
+//! CONCURRENTLY` outside a transaction, and a backend terminated mid-migration.
+
+use crate::apply_support;
+
+use std::time::{Duration, Instant};
+
+use apply_support::{recorder, Dir, TestDb};
+use confiture::migrate::{no_progress, DownOptions, Progress, UpOptions};
+use confiture::ErrorKind;
+
+#[test]
+fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
+    let db = TestDb::new("retry");
+    db.client()
+        .batch_execute("CREATE TABLE busy (id int)")
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "alter_busy",
+        "ALTER TABLE busy ADD COLUMN note text;\n",
+        "ALTER TABLE busy DROP COLUMN note;\n",
+    );
+
+    let mut other = db.client_as("app-traffic");
+    other
+        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        other.batch_execute("COMMIT").unwrap();
+    });
+    let mut events = Vec::new();
+    let options = UpOptions::default().lock_timeout_statement(Some(Duration::from_millis(200)));
+    let report = db
+        .migrator(&dir)
+        .up(&options, &mut recorder(&mut events))
+        .unwrap();
+    release.join().unwrap();
+    assert_eq!(report.applied, ["001"]);
+    let retries = events
+        .iter()
+        .filter(|e| matches!(e, Progress::Retrying { .. }))
+        .count();
+    assert!(retries >= 1, "{events:?}");
+    assert_eq!(db.ledger(), ["001:alter_busy"]);
+}
+
+#[test]
+fn a_lock_that_is_never_released_fails_after_the_retries_without_a_trace() {
+    let db = TestDb::new("noretry");
+    db.client()
+        .batch_execute("CREATE TABLE busy (id int)")
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "alter_busy",
+        "CREATE TABLE side (id int);\nALTER TABLE busy ADD COLUMN note text;\n",
+        "SELECT 1;\n",
+    );
+    let mut other = db.client_as("app-traffic");
+    other
+        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+
+    let mut env = apply_support::environment(&db.name);
+    env.migration.lock_timeout = Duration::from_millis(100);
+    env.migration.lock_retries = 1;
+    let mut events = Vec::new();
+    let failed = apply_support::migrator_for(env, &dir.path)
+        .up(&UpOptions::default(), &mut recorder(&mut events))
+        .unwrap_err();
+    other.batch_execute("COMMIT").unwrap();
+    assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
+    // A runtime error has no position: the statement markers name the statement that waited.
+    assert!(
+        failed.error.message.contains(
+            "001_alter_busy.up.sql:2:1 (statement 2 of 2): canceling statement due to lock timeout"
+        ),
+        "{}",
+        failed.error.message
+    );
+    assert_eq!(failed.report.errors[0].sqlstate.as_deref(), Some("55P03"));
+    assert!(
+        failed
+            .error
+            .details
+            .iter()
+            .any(|d| d.contains("gave up after 2 attempts")),
+        "{:?}",
+        failed.error.details
+    );
+    assert!(failed
+        .error
+        .help
+        .as_deref()
+        .unwrap_or("")
+        .contains("lock_timeout 100ms"));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Progress::Retrying { .. }))
+            .count(),
+        1
+    );
+    assert!(db.ledger().is_empty() && !db.table_exists("side"));
+}
+
+#[test]
+fn statement_timeout_applies_to_migration_sql() {
+    let db = TestDb::new("stmttimeout");
+    let dir = Dir::new();
+    dir.migration("001", "slow", "SELECT pg_sleep(5);\n", "SELECT 1;\n");
+    let start = Instant::now();
+    let options = UpOptions::default().statement_timeout(Some(Duration::from_millis(200)));
+    let failed = db
+        .migrator(&dir)
+        .up(&options, &mut no_progress)
+        .unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(4));
+    assert_eq!(failed.report.errors[0].sqlstate.as_deref(), Some("57014"));
+    assert!(failed
+        .error
+        .help
+        .as_deref()
+        .unwrap_or("")
+        .contains("statement_timeout (200ms)"));
+    assert!(db.ledger().is_empty());
+}
+
+const CIC_UP: &str = "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n";
+const CIC_DOWN: &str = "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_id;\n";
+
+#[test]
+fn create_index_concurrently_applies_and_rolls_back() {
+    let db = TestDb::new("cic");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "t",
+        "CREATE TABLE t (id int);\nINSERT INTO t SELECT generate_series(1, 100);\n",
+        "DROP TABLE t;\n",
+    )
+    .migration("002", "t_id", CIC_UP, CIC_DOWN);
+    let report = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(report.applied, ["001", "002"]);
+    assert_eq!(
+        serde_json::to_value(&report.migrations[1]).unwrap()["mode"],
+        "no_transaction"
+    );
+    assert!(db.table_exists("t_id"));
+    // Session settings were reset after the statements.
+    assert_eq!(db.ledger().len(), 2);
+
+    let report = db
+        .migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(report.rolled_back, ["002"]);
+    assert!(!db.table_exists("t_id"));
+    assert_eq!(db.ledger(), ["001:t"]);
+}
+
+#[test]
+fn a_failed_concurrent_build_reports_the_invalid_index_and_what_was_committed() {
+    let db = TestDb::new("cicfail");
+    let dir = Dir::new();
+    dir.migration("001", "t", "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1), (1);\n", "DROP TABLE t;\n")
+        .migration(
+            "002",
+            "uniq",
+            "-- confiture:no-transaction\nCREATE TABLE side (id int);\n\nCREATE UNIQUE INDEX CONCURRENTLY t_uniq ON t (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS t_uniq;\nDROP TABLE side;\n",
+        );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let err = &failed.error;
+    assert_eq!(err.kind, ErrorKind::MigrationFailed);
+    assert!(
+        err.message
+            .contains("002_uniq.up.sql:4:1 (statement 2 of 2)"),
+        "{}",
+        err.message
+    );
+    let details = err.details.join("\n");
+    assert!(details.contains("statement 1 was committed"), "{details}");
+    assert!(
+        details.contains("index public.t_uniq was left INVALID"),
+        "{details}"
+    );
+    assert!(
+        details.contains("DROP INDEX CONCURRENTLY IF EXISTS public.t_uniq;"),
+        "{details}"
+    );
+    assert_eq!(db.ledger(), ["001:t"], "not recorded");
+    assert!(db.table_exists("side"), "statement 1 stays committed");
+    // The session-level timeouts were reset on the failure path too.
+    assert_eq!(failed.report.errors[0].line, Some(4));
+}
+
+#[test]
+fn a_backend_terminated_mid_migration_leaves_no_trace_and_the_next_run_applies_it() {
+    let db = TestDb::new("terminated");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "slow",
+        "CREATE TABLE half (id int);\nSELECT pg_sleep(30);\n",
+        "DROP TABLE half;\n",
+    );
+    let mut env = apply_support::environment(&db.name);
+    env.application_name = "doomed-deploy".to_string();
+    let path = dir.path.clone();
+    let runner = std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut migrator = apply_support::migrator_for(env, &path);
+        let result = migrator.up(&UpOptions::default(), &mut no_progress);
+        (migrator, result, start.elapsed())
+    });
+
+    let mut watcher = db.client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        let found = apply_support::value(
+            &mut watcher,
+            "SELECT pid::text FROM pg_stat_activity WHERE application_name = 'doomed-deploy' AND query LIKE '%pg_sleep(30)%' AND wait_event = 'PgSleep'",
+        );
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the migration never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    watcher
+        .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
+        .unwrap();
+    let (mut migrator, result, elapsed) = runner.join().unwrap();
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+    let failed = result.unwrap_err();
+    assert_eq!(
+        (failed.error.kind, failed.error.exit_code()),
+        (ErrorKind::Connection, 3)
+    );
+    assert!(
+        failed
+            .error
+            .message
+            .contains("connection lost while applying migration 001_slow"),
+        "{}",
+        failed.error.message
+    );
+
+    assert!(db.ledger().is_empty(), "no ledger row");
+    assert!(!db.table_exists("half"), "no partial effect");
+    assert!(apply_support::lock_is_free(&db), "lock free");
+
+    // The same Migrator connects again.
+    dir.write("001_slow.up.sql", "CREATE TABLE half (id int);\n");
+    let report = migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(report.applied, ["001"]);
+}

@@ -1,0 +1,433 @@
+//! Which failures are whose: SQLSTATEs of class 08/57P0x raised by a migration's own SQL are a
+//! failed migration while our session lives (exit 4, not 3); the tool's own SQL failing on the
+//! ledger names the ledger and the privilege or column (exit 5), never the user's file; and a
+//! failed migration's SQL is never executed a second time.
+
+#![allow(clippy::result_large_err)] // `Outcome`s are returned from test threads as they are.
+
+use crate::apply_support;
+
+use apply_support::{migrator_for, Dir, TestDb};
+use confiture::config::Environment;
+use confiture::migrate::{no_progress, UpOptions};
+use confiture::ErrorKind;
+
+#[test]
+fn connection_sqlstates_raised_by_migration_sql_are_a_failed_migration() {
+    for code in ["57P01", "57P02", "08006", "08001"] {
+        for no_transaction in [false, true] {
+            let db = TestDb::new("sqlstate");
+            let dir = Dir::new();
+            let marker = if no_transaction {
+                // A statement that needs it, so that the marker is not refused by lint.
+                "-- confiture:no-transaction\nCREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n"
+            } else {
+                ""
+            };
+            dir.migration(
+                "001",
+                "raise",
+                &format!(
+                    "{marker}DO $$ BEGIN RAISE EXCEPTION 'remote gone' USING ERRCODE = '{code}'; END $$;\n"
+                ),
+                "SELECT 1;\n",
+            )
+            .migration("002", "next", "CREATE TABLE n (id int);\n", "SELECT 1;\n");
+            let mut migrator = db.migrator(&dir);
+            let failed = migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap_err();
+            let how = format!("{code}, no-transaction {no_transaction}");
+            assert_eq!(
+                failed.error.kind,
+                ErrorKind::MigrationFailed,
+                "{how}: {failed}"
+            );
+            assert_eq!(failed.error.exit_code(), 4, "{how}");
+            assert!(
+                failed.error.message.contains("remote gone"),
+                "{how}: {failed}"
+            );
+            assert_eq!(failed.report.errors[0].sqlstate.as_deref(), Some(code));
+            assert_eq!(failed.report.skipped, ["002"], "{how}: not attempted");
+            assert!(db.ledger().is_empty(), "{how}");
+            // The session is alive: the same migrator goes on with it.
+            dir.write(
+                "001_raise.up.sql",
+                if no_transaction {
+                    "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_id2 ON t (id);\n"
+                } else {
+                    "SELECT 1;\n"
+                },
+            );
+            migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap_or_else(|f| panic!("{how}: {f}"));
+            assert_eq!(db.ledger(), ["001:raise", "002:next"], "{how}");
+        }
+    }
+}
+
+/// A login role that exists for one test, dropped (with its grants) at the end.
+struct Role(String, String);
+
+impl Role {
+    fn login(db: &TestDb) -> Role {
+        let name = format!("{}_u", db.name);
+        db.client()
+            .batch_execute(&format!(
+                "CREATE ROLE \"{name}\" LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO \"{name}\""
+            ))
+            .expect("create role");
+        Role(name, db.name.clone())
+    }
+
+    fn environment(&self, db: &TestDb) -> Environment {
+        let url = format!(
+            "{}?sslmode=disable",
+            apply_support::server().url_as(&self.0, None, &db.name)
+        );
+        Environment::from_url(&url, "the test database URL").expect("test URL parses")
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        // Its grants in the test database first: a role with privileges cannot be dropped.
+        let mut db = apply_support::connect(&self.1, "confiture-tests");
+        let _ = db.batch_execute(&format!("DROP OWNED BY \"{}\"", self.0));
+        let mut admin = apply_support::connect("postgres", "confiture-tests");
+        let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.0));
+    }
+}
+
+/// Runs `up` over `dir` as `role` and returns the failure.
+fn up_as(
+    role: &Role,
+    db: &TestDb,
+    dir: &Dir,
+) -> confiture::migrate::Failed<confiture::migrate::UpReport> {
+    migrator_for(role.environment(db), &dir.path)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+}
+
+/// The ledger exists (created by `postgres`, the way an operator would).
+fn ledger_by_postgres(db: &TestDb) {
+    let empty = Dir::new();
+    db.migrator(&empty)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert!(db.table_exists("tb_confiture"));
+}
+
+#[test]
+fn a_ledger_this_role_may_read_but_not_write_is_named_before_any_migration_runs() {
+    let db = TestDb::new("ledger_ro");
+    let role = Role::login(&db);
+    ledger_by_postgres(&db);
+    db.client()
+        .batch_execute(&format!("GRANT SELECT ON tb_confiture TO \"{}\"", role.0))
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let failed = up_as(&role, &db, &dir);
+    let e = &failed.error;
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
+    assert_eq!(e.exit_code(), 5);
+    assert!(e.message.contains("public.tb_confiture"), "{e:?}");
+    assert!(e.message.contains("INSERT"), "{e:?}");
+    let help = e.help.as_deref().unwrap_or_default();
+    assert!(help.contains("GRANT") && help.contains(&role.0), "{e:?}");
+    assert!(
+        !e.to_string().contains("001_a.up.sql"),
+        "not blamed on the file: {e}"
+    );
+    assert!(!db.table_exists("a"), "no migration ran");
+}
+
+#[test]
+fn permission_denied_reading_the_ledger_is_not_a_connection_error() {
+    let db = TestDb::new("ledger_noread");
+    let role = Role::login(&db);
+    ledger_by_postgres(&db);
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let failed = up_as(&role, &db, &dir);
+    assert_eq!(failed.error.kind, ErrorKind::Invalid, "{:?}", failed.error);
+    assert!(
+        failed.error.message.contains("tb_confiture"),
+        "{:?}",
+        failed.error
+    );
+    assert!(
+        failed
+            .error
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("GRANT SELECT"),
+        "{:?}",
+        failed.error
+    );
+    let status = migrator_for(role.environment(&db), &dir.path).status();
+    let e = status.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid, "status: {e:?}");
+    assert!(!db.table_exists("a"));
+}
+
+#[test]
+fn a_ledger_with_an_extra_not_null_column_is_named_with_the_column() {
+    let db = TestDb::new("ledger_col");
+    ledger_by_postgres(&db);
+    db.client()
+        .batch_execute("ALTER TABLE tb_confiture ADD COLUMN team text NOT NULL")
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let e = &failed.error;
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
+    assert!(
+        e.message.contains("tb_confiture") && e.message.contains("team"),
+        "{e:?}"
+    );
+    assert!(
+        !e.to_string().contains("001_a.up.sql"),
+        "not blamed on the file: {e}"
+    );
+    assert!(!db.table_exists("a"), "no migration ran");
+}
+
+/// A failure without a server position is never located by running the file again: a
+/// sequence the migration advances moves exactly once.
+#[test]
+fn a_failed_migration_is_never_executed_twice() {
+    let db = TestDb::new("once");
+    db.client().batch_execute("CREATE SEQUENCE calls").unwrap();
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "a",
+        "CREATE TABLE a (id int PRIMARY KEY);\nSELECT nextval('calls');\nINSERT INTO a VALUES (1);\nINSERT INTO a VALUES (1);\n",
+        "DROP TABLE a;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    assert_eq!(failed.report.errors[0].sqlstate.as_deref(), Some("23505"));
+    assert_eq!(
+        db.value("SELECT last_value FROM calls").as_deref(),
+        Some("1"),
+        "the migration ran more than once"
+    );
+    assert!(!db.table_exists("a"));
+}
+
+/// An interrupted `CREATE INDEX CONCURRENTLY` leaves an INVALID index (here made the way a
+/// failed build makes one); running the migration again is refused before anything runs, with
+/// the `DROP INDEX CONCURRENTLY` to run — also with `IF NOT EXISTS`, which would otherwise
+/// record the migration over an index that was never built.
+#[test]
+fn an_invalid_index_left_by_an_interrupted_build_is_named_with_the_drop_to_run() {
+    for if_not_exists in ["", "IF NOT EXISTS "] {
+        let db = TestDb::new("invalid_idx");
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "t",
+            "CREATE SCHEMA app;\nCREATE TABLE app.t (id int);\n",
+            "DROP SCHEMA app CASCADE;\n",
+        )
+        .migration(
+            "002",
+            "idx",
+            &format!(
+                "-- confiture:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY {if_not_exists}\"T_id\" ON app.t (id);\n"
+            ),
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY app.\"T_id\";\n",
+        );
+        let mut migrator = db.migrator(&dir);
+        migrator
+            .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+            .unwrap();
+        let mut c = db.client();
+        c.batch_execute("INSERT INTO app.t VALUES (1), (1)")
+            .unwrap();
+        c.batch_execute("CREATE UNIQUE INDEX CONCURRENTLY \"T_id\" ON app.t (id)")
+            .unwrap_err();
+        c.batch_execute("DELETE FROM app.t").unwrap();
+        let failed = migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err();
+        let e = &failed.error;
+        let how = format!("{if_not_exists:?}: {e:?}");
+        assert_eq!(e.kind, ErrorKind::MigrationFailed, "{how}");
+        assert!(e.message.contains("INVALID"), "{how}");
+        assert!(
+            e.help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("DROP INDEX CONCURRENTLY app.\"T_id\";"),
+            "{how}"
+        );
+        assert_eq!(db.ledger(), ["001:t"], "{how}");
+        c.batch_execute("DROP INDEX CONCURRENTLY app.\"T_id\"")
+            .unwrap();
+        migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{if_not_exists:?}: {f}"));
+        assert_eq!(
+            db.value("SELECT indisvalid FROM pg_index WHERE indexrelid = 'app.\"T_id\"'::regclass")
+                .as_deref(),
+            Some("t")
+        );
+    }
+}
+
+/// The connection drops while a message of four migrations runs (the first has committed, the
+/// second sleeps) and cannot be re-established (the database refuses connections): none of
+/// them is "skipped" — their fate is unknown, listed as such in the report (JSON) and the
+/// error's details (text), which say to run `migrate status`.
+#[test]
+fn after_an_unrecoverable_lost_connection_committed_migrations_are_never_skipped() {
+    let db = TestDb::new("lost_unknown");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("002", "slow", "SELECT pg_sleep(30);\n", "SELECT 1;\n")
+        .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n")
+        .migration("004", "d", "CREATE TABLE d (id int);\n", "DROP TABLE d;\n");
+    let mut env = apply_support::environment(&db.name);
+    env.application_name = "lost-unknown".to_string();
+    let path = dir.path.clone();
+    let runner = std::thread::spawn(move || {
+        let mut migrator = migrator_for(env, &path);
+        // The four travel in one message.
+        migrator.up(&UpOptions::default(), &mut no_progress)
+    });
+    let mut admin = apply_support::connect("postgres", "confiture-tests");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let pid = loop {
+        let found = apply_support::value(
+            &mut admin,
+            &format!(
+                "SELECT pid::text FROM pg_stat_activity WHERE datname = '{}' AND application_name = \
+                 'lost-unknown' AND wait_event = 'PgSleep'",
+                db.name
+            ),
+        );
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the migration never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Committed before the backend is terminated (one message would be one transaction, and
+    // the reconnection could win the race against its commit).
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false",
+            db.name
+        ))
+        .unwrap();
+    admin
+        .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
+        .unwrap();
+    let failed = runner.join().unwrap().unwrap_err();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true",
+            db.name
+        ))
+        .unwrap();
+    assert_eq!(failed.error.kind, ErrorKind::Connection, "{}", failed.error);
+    let report = &failed.report;
+    assert!(report.applied.is_empty(), "{report:?}");
+    assert_eq!(report.unknown, ["001", "002", "003", "004"], "{report:?}");
+    assert!(report.skipped.is_empty(), "{report:?}");
+    let json = serde_json::to_value(report).unwrap();
+    assert_eq!(json["unknown"][0], "001");
+    let text = failed.error.to_string() + &failed.error.details.join("\n");
+    assert!(text.contains("fate unknown"), "{text}");
+    assert!(text.contains("migrate status"), "{text}");
+    // 001 did commit, with its row: exactly what "unknown" warned about.
+    assert_eq!(db.ledger(), ["001:a"]);
+}
+
+/// A failed migration is data: the migration and its file:line, the server's SQLSTATE and
+/// message, what committed and what was not attempted, the database; the driver's error is
+/// the `source()` (downcast, its `SqlState` matched as a type).
+#[test]
+fn a_failed_migration_is_data_and_keeps_the_driver_error() {
+    let db = TestDb::new("errdata");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "first",
+        "CREATE TABLE a (id int);\n",
+        "DROP TABLE a;\n",
+    )
+    .migration(
+        "002",
+        "again",
+        "-- creates a twice\n\nCREATE TABLE a (id int);\n",
+        "SELECT 1;\n",
+    )
+    .migration(
+        "003",
+        "later",
+        "CREATE TABLE c (id int);\n",
+        "DROP TABLE c;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let error = &failed.error;
+    assert_eq!(error.kind, ErrorKind::MigrationFailed, "{error}");
+    assert_eq!(error.sqlstate(), Some("42P07"));
+    let confiture::Reason::Migration(m) = error.reason() else {
+        panic!("not a migration failure: {:?}", error.reason());
+    };
+    assert_eq!((m.version.as_str(), m.name.as_str()), ("002", "again"));
+    let location = m.location.as_ref().expect("a position");
+    assert!(location.path.ends_with("002_again.up.sql"), "{location:?}");
+    assert_eq!((location.line, location.column), (3, 1));
+    let server = m.server.as_ref().expect("the server's answer");
+    assert_eq!(server.sqlstate, "42P07");
+    assert_eq!(server.message, "relation \"a\" already exists");
+    assert_eq!(m.committed, ["001"]);
+    assert_eq!(m.not_attempted, ["003"]);
+    assert!(m.unknown.is_empty());
+    assert!(
+        m.database.as_deref().is_some_and(|d| d.ends_with(&db.name)),
+        "{:?}",
+        m.database
+    );
+    let source = std::error::Error::source(error).expect("source()");
+    let driver = source
+        .downcast_ref::<postgres::Error>()
+        .expect("the driver's error");
+    assert_eq!(
+        driver.code(),
+        Some(&postgres::error::SqlState::DUPLICATE_TABLE)
+    );
+    // The report's error object is built from the same data.
+    let reported = &failed.report.errors[0];
+    assert_eq!(reported.sqlstate.as_deref(), Some("42P07"));
+    assert_eq!(
+        reported.server_message.as_deref(),
+        Some(server.message.as_str())
+    );
+    assert_eq!(reported.line, Some(3));
+    assert_eq!(reported.committed, ["001"]);
+    assert_eq!(reported.not_attempted, ["003"]);
+    assert_eq!(reported.database, m.database);
+}

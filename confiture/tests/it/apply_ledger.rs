@@ -1,0 +1,205 @@
+//! `baseline` and `reinit`: writing the ledger without running migrations.
+
+use crate::apply_support;
+
+use apply_support::{rows, Dir, TestDb};
+use confiture::files::checksum;
+use confiture::migrate::{no_progress, BaselineOptions, ReinitOptions, UpOptions};
+use confiture::ErrorKind;
+
+fn three(dir: &Dir) {
+    for v in 1..=3 {
+        dir.migration(
+            &format!("{v:03}"),
+            &format!("t{v}"),
+            &format!("CREATE TABLE t{v} (id int);\n"),
+            &format!("DROP TABLE t{v};\n"),
+        );
+    }
+}
+
+#[test]
+fn baseline_records_without_running_and_up_continues_after_it() {
+    let db = TestDb::new("baseline");
+    let dir = Dir::new();
+    three(&dir);
+    // The schema already exists, built by other means.
+    db.client()
+        .batch_execute("CREATE TABLE t1 (id int); CREATE TABLE t2 (id int)")
+        .unwrap();
+
+    let before = db.snapshot();
+    let dry = db
+        .migrator(&dir)
+        .baseline(&BaselineOptions::through(2).dry_run(true), &mut no_progress)
+        .unwrap();
+    assert_eq!(dry.baselined, ["001", "002"]);
+    assert_eq!(db.snapshot(), before, "a dry run writes nothing");
+
+    let r = db
+        .migrator(&dir)
+        .baseline(&BaselineOptions::through(2), &mut no_progress)
+        .unwrap();
+    assert_eq!(r.baselined, ["001", "002"]);
+    let slugs = rows(
+        &mut db.client(),
+        "SELECT slug FROM tb_confiture ORDER BY version",
+    );
+    assert!(slugs.iter().all(|s| s.ends_with("_baseline")), "{slugs:?}");
+    assert!(slugs[0].starts_with("t1_001_"), "{slugs:?}");
+    let sums = rows(
+        &mut db.client(),
+        "SELECT checksum FROM tb_confiture ORDER BY version",
+    );
+    assert_eq!(sums[0], checksum(b"CREATE TABLE t1 (id int);\n"));
+
+    // Repeating it records nothing new.
+    let again = db
+        .migrator(&dir)
+        .baseline(&BaselineOptions::through(2), &mut no_progress)
+        .unwrap();
+    assert!(again.baselined.is_empty());
+    assert_eq!(again.skipped, ["001", "002"]);
+
+    let up = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(up.applied, ["003"]);
+
+    let err = db
+        .migrator(&dir)
+        .baseline(&BaselineOptions::through(9), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Usage);
+}
+
+/// `(version, slug, applied_at, execution_time_ms, checksum)` of every row, by version.
+fn ledger_rows(db: &TestDb) -> Vec<String> {
+    rows(
+        &mut db.client(),
+        "SELECT concat_ws(' ', version, slug, applied_at, execution_time_ms, checksum) \
+         FROM tb_confiture ORDER BY version",
+    )
+}
+
+#[test]
+fn reinit_accepts_edited_files_and_forgets_removed_ones() {
+    let db = TestDb::new("reinit");
+    let dir = Dir::new();
+    three(&dir);
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+
+    // An intended edit of an applied file is refused by up, which names the safe reinit ...
+    dir.write("002_t2.up.sql", "CREATE TABLE t2 (id int); -- reviewed\n");
+    let err = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    let help = err.help.unwrap();
+    assert!(
+        help.contains("`cargo confiture migrate reinit`") && !help.contains("--through"),
+        "{help}"
+    );
+
+    // ... a dry run of reinit shows what it would do and changes nothing ...
+    let before = ledger_rows(&db);
+    let dry = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default().dry_run(true), &mut no_progress)
+        .unwrap();
+    assert_eq!(
+        (dry.deleted_count, dry.marked.len(), dry.accepted.clone()),
+        (0, 3, vec!["002".to_string()])
+    );
+    assert_eq!(dry.rows.len(), 3);
+    assert_eq!(ledger_rows(&db), before);
+
+    // ... and reinit accepts it, in place: slug, applied_at and execution_time_ms are kept.
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(
+        (r.deleted_count, r.accepted.clone(), r.recorded.len()),
+        (0, vec!["002".to_string()], 0)
+    );
+    let after = ledger_rows(&db);
+    assert_eq!((&after[0], &after[2]), (&before[0], &before[2]));
+    let new_sum = checksum(b"CREATE TABLE t2 (id int); -- reviewed\n");
+    let kept = before[1].rsplit_once(' ').unwrap().0;
+    assert_eq!(after[1], format!("{kept} {new_sum}"));
+    let up = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert!(up.applied.is_empty());
+
+    // A removed migration's row is forgotten.
+    std::fs::remove_file(dir.file("003_t3.up.sql")).unwrap();
+    std::fs::remove_file(dir.file("003_t3.down.sql")).unwrap();
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(r.forgotten, ["003"]);
+    assert!(r.forgotten_with_files.is_empty());
+    assert_eq!(db.ledger(), ["001:t1", "002:t2"]);
+
+    // Through an older version: the newer rows are forgotten (confiture's semantics), and the
+    // report says their files are on disk.
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default().through(Some(1)), &mut no_progress)
+        .unwrap();
+    assert_eq!(r.forgotten, ["002"]);
+    assert_eq!(r.forgotten_with_files, ["002"]);
+    assert_eq!(db.ledger(), ["001:t1"]);
+
+    // Recording a file that has no row needs `--through`.
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .unwrap();
+    assert!(r.recorded.is_empty() && r.rows.len() == 1);
+    assert_eq!(db.ledger(), ["001:t1"]);
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default().through(Some(2)), &mut no_progress)
+        .unwrap();
+    assert_eq!(r.recorded, ["002"]);
+    let slugs = rows(
+        &mut db.client(),
+        "SELECT slug FROM tb_confiture ORDER BY version",
+    );
+    assert!(
+        !slugs[0].ends_with("_reinit") && slugs[1].ends_with("_reinit"),
+        "{slugs:?}"
+    );
+    assert_eq!(db.ledger(), ["001:t1", "002:t2"]);
+}
+
+#[test]
+fn reinit_without_a_ledger_writes_nothing_unless_through_records_something() {
+    let db = TestDb::new("reinitempty");
+    let dir = Dir::new();
+    three(&dir);
+    let before = db.snapshot();
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .unwrap();
+    assert!(r.rows.is_empty() && r.marked.is_empty());
+    assert_eq!(db.snapshot(), before, "no table created for nothing");
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default().through(Some(3)), &mut no_progress)
+        .unwrap();
+    assert_eq!(r.recorded, ["001", "002", "003"]);
+    assert_eq!(db.ledger().len(), 3);
+}

@@ -1,0 +1,270 @@
+//! Every migration starts from the same session state, whether it runs alone, in a message
+//! with others, after another in the same run, or inside `--single-transaction`; and the
+//! ledger is written by its schema-qualified name as the connecting role, whatever the
+//! migration did to its session (`SET search_path`, a pg_dump preamble, `SET ROLE`,
+//! `RESET ALL`, timeouts, read-only).
+
+use crate::apply_support;
+
+use apply_support::{Dir, TestDb};
+use confiture::migrate::{no_progress, UpOptions};
+
+/// The ways one `up` can run `001` then `002`: one message, one run per migration, one
+/// transaction for all.
+fn runs() -> Vec<(&'static str, Vec<UpOptions>)> {
+    vec![
+        ("one up", vec![UpOptions::default()]),
+        (
+            "up --steps 1 twice",
+            vec![UpOptions::default().steps(Some(1)), UpOptions::default()],
+        ),
+        (
+            "up --single-transaction",
+            vec![UpOptions::default().single_transaction(true)],
+        ),
+    ]
+}
+
+/// Applies `001` (which changes its session) and `002` every way of [`runs`], each in a fresh
+/// database, and hands each database to `check` with the run's name.
+fn every_way(first: &str, second: &str, check: impl Fn(&str, &TestDb)) {
+    for (how, runs) in runs() {
+        let db = TestDb::new("session");
+        let dir = Dir::new();
+        dir.migration("001", "first", first, "SELECT 1;\n")
+            .migration("002", "second", second, "SELECT 1;\n");
+        let mut migrator = db.migrator(&dir);
+        for options in &runs {
+            if let Err(failed) = migrator.up(options, &mut no_progress) {
+                panic!("{how}: {}\n{:?}", failed.error, failed.report);
+            }
+        }
+        assert_eq!(
+            db.ledger(),
+            ["001:first", "002:second"],
+            "{how}: both recorded"
+        );
+        check(how, &db);
+    }
+}
+
+fn schema_of(db: &TestDb, table: &str) -> String {
+    db.value(&format!(
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relname = '{table}'"
+    ))
+    .unwrap_or_else(|| panic!("table {table} exists"))
+}
+
+#[test]
+fn a_search_path_set_by_one_migration_does_not_reach_the_next() {
+    every_way(
+        "CREATE SCHEMA app;\nSET search_path = app, public;\nCREATE TABLE t1 (id int);\n",
+        "CREATE TABLE t2 (id int);\n",
+        |how, db| {
+            assert_eq!(schema_of(db, "t1"), "app", "{how}");
+            assert_eq!(schema_of(db, "t2"), "public", "{how}");
+        },
+    );
+}
+
+#[test]
+fn a_pg_dump_preamble_breaks_neither_the_ledger_nor_the_next_migration() {
+    every_way(
+        "SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.t1 (id int);\n",
+        "CREATE TABLE t2 (id int);\n",
+        |how, db| assert_eq!(schema_of(db, "t2"), "public", "{how}"),
+    );
+}
+
+#[test]
+fn reset_all_inside_a_migration_breaks_nothing() {
+    every_way(
+        "CREATE TABLE t1 (id int);\nRESET ALL;\n",
+        "RESET ALL;\nCREATE TABLE t2 (id int);\n",
+        |how, db| {
+            assert!(
+                db.table_exists("t1") && db.table_exists("t2"),
+                "{how}: both ran"
+            );
+        },
+    );
+}
+
+#[test]
+fn session_settings_do_not_leak_into_the_next_migration() {
+    // A statement_timeout of 100 ms (set last: 001's own statements must not hit it on a busy
+    // machine), a read-only default and a custom setting, all set for the session by 001: 002
+    // sleeps past the timeout, writes, and checks that the custom setting is gone.
+    every_way(
+        "SET default_transaction_read_only = on;\n\
+         SELECT set_config('app.tenant', 'leaked', false);\nSET statement_timeout = '100ms';\n",
+        "SELECT pg_sleep(0.3);\nCREATE TABLE t2 (id int);\n\
+         DO $$ BEGIN IF coalesce(current_setting('app.tenant', true), '') <> '' THEN \
+         RAISE EXCEPTION 'app.tenant leaked: %', current_setting('app.tenant'); END IF; END $$;\n",
+        |how, db| assert!(db.table_exists("t2"), "{how}"),
+    );
+}
+
+/// A role that exists for one test (roles belong to the cluster, not to the test database).
+struct Role(String);
+
+impl Role {
+    fn new(db: &TestDb) -> Role {
+        let name = format!("{}_r", db.name);
+        db.client()
+            .batch_execute(&format!("CREATE ROLE \"{name}\" NOLOGIN"))
+            .expect("create role");
+        Role(name)
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let mut admin = apply_support::connect("postgres", "confiture-tests");
+        let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.0));
+    }
+}
+
+#[test]
+fn set_role_inside_a_migration_writes_the_ledger_as_the_connecting_role() {
+    for (set, (how, runs)) in ["SET ROLE", "SET SESSION AUTHORIZATION"]
+        .into_iter()
+        .flat_map(|set| runs().into_iter().map(move |run| (set, run)))
+    {
+        let how = format!("{set}, {how}");
+        let db = TestDb::new("role");
+        let role = Role::new(&db);
+        let dir = Dir::new();
+        // The role may not touch the ledger: the row must be written as the connecting role,
+        // and 002 must run as it too (the role may not create tables in public).
+        db.client()
+            .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            .unwrap();
+        dir.migration(
+            "001",
+            "first",
+            &format!("{set} \"{}\";\nSELECT 1;\n", role.0),
+            "SELECT 1;\n",
+        )
+        .migration(
+            "002",
+            "second",
+            "CREATE TABLE t2 (id int);\n",
+            "SELECT 1;\n",
+        );
+        let mut migrator = db.migrator(&dir);
+        for options in &runs {
+            if let Err(failed) = migrator.up(options, &mut no_progress) {
+                panic!("{how}: {}", failed.error);
+            }
+        }
+        assert_eq!(db.ledger(), ["001:first", "002:second"], "{how}");
+        let by = apply_support::rows(
+            &mut db.client(),
+            "SELECT DISTINCT applied_by FROM tb_confiture",
+        );
+        assert_eq!(by, ["postgres"], "{how}");
+        assert_eq!(
+            db.value("SELECT tableowner FROM pg_tables WHERE tablename = 't2'")
+                .as_deref(),
+            Some("postgres"),
+            "{how}"
+        );
+        drop(db);
+    }
+}
+
+#[test]
+fn a_no_transaction_migration_starts_and_leaves_a_clean_session() {
+    let db = TestDb::new("session_nt");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "first",
+        "-- confiture:no-transaction\nCREATE TABLE public.t1 (id int);\nSET search_path = '';\n\
+         CREATE INDEX CONCURRENTLY t1_id ON public.t1 (id);\n",
+        "SELECT 1;\n",
+    )
+    .migration(
+        "002",
+        "second",
+        "CREATE TABLE t2 (id int);\n",
+        "SELECT 1;\n",
+    )
+    .migration(
+        "003",
+        "third",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t2_id ON t2 (id);\nRESET ALL;\n",
+        "SELECT 1;\n",
+    );
+    if let Err(failed) = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+    {
+        panic!("{}", failed.error);
+    }
+    assert_eq!(db.ledger(), ["001:first", "002:second", "003:third"]);
+    assert_eq!(schema_of(&db, "t2"), "public");
+}
+
+/// The order of application is what `down` rolls back by (the ledger's `applied_at`, then its
+/// key), so it must hold whatever a migration did to its session. A migration in the middle of
+/// a run that took the engine's clock away (`RESET ALL`, `DISCARD ALL`, a `set_config` of its
+/// own) was stamped with the message's `now()` — before the migration applied ahead of it —
+/// and `down` then rolled back 001 before 002.
+#[test]
+fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_session() {
+    use confiture::migrate::DownOptions;
+    let middles = [
+        ("RESET ALL", "CREATE TABLE t2 (id int);\nRESET ALL;\n"),
+        (
+            "set_config of the clock",
+            "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config('confiture.t', '', false);\n",
+        ),
+        (
+            "a clock from the past",
+            "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config('confiture.t', '1', false);\n",
+        ),
+    ];
+    for (what, middle) in middles {
+        for (how, runs) in runs() {
+            let db = TestDb::new("order");
+            let dir = Dir::new();
+            dir.migration(
+                "001",
+                "a",
+                "CREATE TABLE t1 (id int);\n",
+                "DROP TABLE t1;\n",
+            )
+            .migration("002", "b", middle, "DROP TABLE t2;\n")
+            .migration(
+                "003",
+                "c",
+                "CREATE TABLE t3 (id int);\n",
+                "DROP TABLE t3;\n",
+            );
+            let mut migrator = db.migrator(&dir);
+            for options in &runs {
+                if let Err(failed) = migrator.up(options, &mut no_progress) {
+                    panic!("{what}, {how}: {}\n{:?}", failed.error, failed.report);
+                }
+            }
+            assert_eq!(
+                db.ledger(),
+                ["001:a", "002:b", "003:c"],
+                "{what}, {how}: the ledger's order is the order of application"
+            );
+            let down = DownOptions::default().steps(Some(3)).dry_run(true);
+            let report = migrator
+                .down(&down, &mut no_progress)
+                .unwrap_or_else(|failed| panic!("{what}, {how}: {}", failed.error));
+            let order: Vec<&str> = report
+                .migrations
+                .iter()
+                .map(|m| m.version.as_str())
+                .collect();
+            assert_eq!(order, ["003", "002", "001"], "{what}, {how}: newest first");
+        }
+    }
+}

@@ -1,0 +1,741 @@
+//! `Migrator::up` against a real PostgreSQL: rows confiture can read, failures stopping at the
+//! right file and line, refusals before doing anything, dry runs that write nothing.
+
+use crate::apply_support;
+
+use std::time::Duration;
+
+use apply_support::{recorder, rows, Dir, TestDb};
+use confiture::files::checksum;
+use confiture::ledger::TrackingTable;
+use confiture::migrate::{no_progress, Progress, UpOptions};
+use confiture::ErrorKind;
+
+fn three(dir: &Dir) {
+    dir.migration(
+        "001",
+        "create_a",
+        "CREATE TABLE a (id int);\n",
+        "DROP TABLE a;\n",
+    )
+    .migration(
+        "002",
+        "create_b",
+        "CREATE TABLE b (id int);\n",
+        "DROP TABLE b;\n",
+    )
+    .migration(
+        "003",
+        "fill_a",
+        "INSERT INTO a VALUES (1), (2);\n",
+        "DELETE FROM a;\n",
+    );
+}
+
+#[test]
+fn applies_pending_migrations_and_records_confiture_rows() {
+    let db = TestDb::new("up");
+    let dir = Dir::new();
+    three(&dir);
+    let mut events = Vec::new();
+    let report = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut recorder(&mut events))
+        .unwrap();
+    assert_eq!(report.applied, ["001", "002", "003"]);
+    assert!(report.errors.is_empty() && report.skipped.is_empty() && !report.dry_run);
+    assert_eq!(report.migrations.len(), 3);
+    assert_eq!(db.ledger(), ["001:create_a", "002:create_b", "003:fill_a"]);
+    assert_eq!(db.value("SELECT count(*) FROM a").as_deref(), Some("2"));
+
+    // The row format of confiture-interop.md.
+    let mut c = db.client();
+    let slug = rows(
+        &mut c,
+        "SELECT slug FROM tb_confiture WHERE version = '001'",
+    )
+    .remove(0);
+    let today = db.value("SELECT to_char(now(), 'YYYYMMDD')").unwrap();
+    assert!(
+        slug.starts_with(&format!("create_a_001_{today}_"))
+            && slug.len() == "create_a_001_".len() + 15,
+        "{slug}"
+    );
+    let stored = rows(
+        &mut c,
+        "SELECT checksum FROM tb_confiture WHERE version = '001'",
+    )
+    .remove(0);
+    assert_eq!(stored, checksum(b"CREATE TABLE a (id int);\n"));
+    assert_eq!(
+        rows(&mut c, "SELECT DISTINCT applied_by FROM tb_confiture"),
+        ["postgres"]
+    );
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT count(*) FROM tb_confiture WHERE execution_time_ms >= 0"
+        ),
+        ["3"]
+    );
+
+    assert!(
+        matches!(events.first(), Some(Progress::LockAcquired { .. })),
+        "{events:?}"
+    );
+    let started = events
+        .iter()
+        .filter(|e| matches!(e, Progress::Started { .. }))
+        .count();
+    let finished = events
+        .iter()
+        .filter(|e| matches!(e, Progress::Finished { .. }))
+        .count();
+    assert_eq!((started, finished), (3, 3));
+
+    // Nothing left: a second run is a no-op that succeeds.
+    let mut events = Vec::new();
+    let again = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut recorder(&mut events))
+        .unwrap();
+    assert!(again.applied.is_empty());
+    assert!(events.contains(&Progress::UpToDate), "{events:?}");
+}
+
+#[test]
+fn the_tracking_table_is_confiture_s_and_extra_columns_are_tolerated() {
+    let db = TestDb::new("ddl");
+    let dir = Dir::new();
+    three(&dir);
+    db.migrator(&dir)
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+        .unwrap();
+    let columns = rows(
+        &mut db.client(),
+        "SELECT column_name || ' ' || data_type || ' ' || is_nullable FROM information_schema.columns \
+         WHERE table_name = 'tb_confiture' ORDER BY ordinal_position",
+    );
+    assert_eq!(
+        columns,
+        [
+            "id uuid NO",
+            "pk_confiture bigint NO",
+            "slug text NO",
+            "version character varying NO",
+            "name character varying NO",
+            "applied_at timestamp with time zone NO",
+            "execution_time_ms integer YES",
+            "checksum character varying YES",
+            "applied_by text YES",
+        ]
+    );
+    let indexes = rows(
+        &mut db.client(),
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'tb_confiture' ORDER BY 1",
+    );
+    for name in [
+        "idx_tb_confiture_applied_at",
+        "idx_tb_confiture_pk_confiture",
+        "idx_tb_confiture_slug",
+        "idx_tb_confiture_version",
+    ] {
+        assert!(indexes.iter().any(|i| i == name), "{name} in {indexes:?}");
+    }
+    // A newer confiture adds a column; we keep working.
+    db.client()
+        .batch_execute("ALTER TABLE tb_confiture ADD COLUMN archived_into text")
+        .unwrap();
+    let report = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(report.applied, ["002", "003"]);
+}
+
+#[test]
+fn a_schema_qualified_tracking_table_gets_its_schema() {
+    let db = TestDb::new("schema");
+    let dir = Dir::new();
+    three(&dir);
+    let mut env = apply_support::environment(&db.name);
+    env.migration.tracking_table = TrackingTable::parse("ops.tb_mig").unwrap();
+    let mut m = apply_support::migrator_for(env, &dir.path);
+    m.up(&UpOptions::default(), &mut no_progress).unwrap();
+    assert_eq!(db.ledger_of("ops.tb_mig").len(), 3);
+    assert!(!db.table_exists("tb_confiture"));
+}
+
+#[test]
+fn a_failing_migration_stops_the_run_at_its_file_and_line() {
+    let db = TestDb::new("fail");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "one",
+        "CREATE TABLE one (id int);\n",
+        "DROP TABLE one;\n",
+    )
+    .migration(
+        "002",
+        "two",
+        "CREATE TABLE two (id int);\n",
+        "DROP TABLE two;\n",
+    )
+    .migration(
+        "003",
+        "three",
+        "-- créé à la main\nCREATE TABLE three (id int);\nCREAT TABLE oops (id int);\n",
+        "DROP TABLE three;\n",
+    )
+    .migration(
+        "004",
+        "four",
+        "CREATE TABLE four (id int);\n",
+        "DROP TABLE four;\n",
+    )
+    .migration(
+        "005",
+        "five",
+        "CREATE TABLE five (id int);\n",
+        "DROP TABLE five;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let err = &failed.error;
+    assert_eq!(err.kind, ErrorKind::MigrationFailed);
+    assert_eq!(err.exit_code(), 4);
+    assert!(
+        err.message.contains("003_three.up.sql:3:1:"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("syntax error at or near \"CREAT\""),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.details.iter().any(|d| d == "SQLSTATE 42601"),
+        "{:?}",
+        err.details
+    );
+    assert!(
+        err.details
+            .iter()
+            .any(|d| d.contains("applied before the failure: 001, 002")),
+        "{:?}",
+        err.details
+    );
+    assert!(
+        err.details
+            .iter()
+            .any(|d| d.contains("not attempted: 004, 005")),
+        "{:?}",
+        err.details
+    );
+
+    assert_eq!(db.ledger(), ["001:one", "002:two"]);
+    assert!(
+        !db.table_exists("three"),
+        "the failed migration was rolled back"
+    );
+    assert!(!db.table_exists("four"));
+
+    let report = &failed.report;
+    assert_eq!(report.applied, ["001", "002"]);
+    assert_eq!(report.skipped, ["004", "005"]);
+    let reported = &report.errors[0];
+    assert_eq!((reported.kind, reported.exit_code), ("migration_failed", 4));
+    assert_eq!(
+        (
+            reported.version.as_deref(),
+            reported.line,
+            reported.sqlstate.as_deref()
+        ),
+        (Some("003"), Some(3), Some("42601"))
+    );
+    assert!(reported
+        .file
+        .as_ref()
+        .unwrap()
+        .ends_with("003_three.up.sql"));
+
+    // The JSON keeps the seed's keys.
+    let json = serde_json::to_value(report).unwrap();
+    for key in ["applied", "skipped", "errors", "total_duration_ms"] {
+        assert!(json.get(key).is_some(), "{key} in {json}");
+    }
+
+    // The session is usable after the failure, and a fixed file applies.
+    dir.write("003_three.up.sql", "CREATE TABLE three (id int);\n");
+    let report = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(report.applied, ["003", "004", "005"]);
+}
+
+/// The protocol fact the ROLLBACK after a failed message relies on.
+#[test]
+fn an_error_inside_an_explicit_transaction_leaves_the_session_aborted() {
+    let db = TestDb::new("aborted");
+    let mut c = db.client();
+    assert!(c.batch_execute("BEGIN; SELECT 1/0; COMMIT;").is_err());
+    let err = c.batch_execute("SELECT 1").unwrap_err();
+    assert_eq!(
+        err.code().unwrap().code(),
+        "25P02",
+        "in_failed_sql_transaction"
+    );
+    c.batch_execute("ROLLBACK").unwrap();
+    c.batch_execute("SELECT 1").unwrap();
+}
+
+#[test]
+fn errors_in_function_bodies_point_into_the_body() {
+    let db = TestDb::new("fnbody");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "fn",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN 1\n  RETRN 2;\nEND\n$$;\n",
+        "DROP FUNCTION f();\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let reported = &failed.report.errors[0];
+    assert_eq!(reported.line, Some(4), "{reported:?}");
+
+    dir.write(
+        "001_fn.up.sql",
+        "SELECT 1;\n\nDO $$\nBEGIN\n  PERFORM 1;\n  PERFRM 2;\nEND\n$$;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let reported = &failed.report.errors[0];
+    assert_eq!(reported.line, Some(6), "{reported:?}");
+}
+
+#[test]
+fn a_comment_on_the_last_line_does_not_swallow_the_ledger_row() {
+    let db = TestDb::new("comment");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "c",
+        "CREATE TABLE c (id int); -- trailing comment, no newline",
+        "DROP TABLE c;",
+    );
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(db.ledger(), ["001:c"]);
+}
+
+#[test]
+fn execution_time_is_measured_by_the_server() {
+    let db = TestDb::new("time");
+    let dir = Dir::new();
+    dir.migration("001", "slow", "SELECT pg_sleep(0.2);\n", "SELECT 1;\n");
+    let report = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    let ms: i64 = db
+        .value("SELECT execution_time_ms FROM tb_confiture")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((200..5000).contains(&ms), "{ms}");
+    assert!(report.migrations[0].duration_ms.unwrap() >= 200);
+}
+
+#[test]
+fn steps_and_target_limit_the_run() {
+    let db = TestDb::new("steps");
+    let dir = Dir::new();
+    three(&dir);
+    let r = db
+        .migrator(&dir)
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+        .unwrap();
+    assert_eq!(
+        (r.applied, r.skipped),
+        (
+            vec!["001".to_string()],
+            vec!["002".to_string(), "003".to_string()]
+        )
+    );
+    let r = db
+        .migrator(&dir)
+        .up(&UpOptions::default().target(Some(2)), &mut no_progress)
+        .unwrap();
+    assert_eq!(r.applied, ["002"]);
+    assert_eq!(db.ledger().len(), 2);
+}
+
+#[test]
+fn bad_requests_are_refused_before_connecting() {
+    let dir = Dir::new();
+    three(&dir);
+    // A database that does not exist: reaching it would be a connection error instead.
+    let mut m =
+        apply_support::migrator_for(apply_support::environment("cft_does_not_exist"), &dir.path);
+    let err = m
+        .up(&UpOptions::default().steps(Some(0)), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!((err.kind, err.exit_code()), (ErrorKind::Usage, 64));
+    let err = m
+        .up(&UpOptions::default().target(Some(7)), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Usage);
+    assert!(err.help.unwrap().contains("002_create_b, 003_fill_a"));
+
+    dir.write("004_no_down.up.sql", "SELECT 1;\n");
+    let err = m
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!((err.kind, err.exit_code()), (ErrorKind::Invalid, 5));
+    assert!(
+        err.details.iter().any(|d| d.contains("004_no_down")),
+        "{:?}",
+        err.details
+    );
+}
+
+#[test]
+fn modified_and_out_of_order_migrations_are_refused_up_front() {
+    let db = TestDb::new("diverged");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n")
+        .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    // As if 002 came from a branch merged after 003 was deployed.
+    db.client()
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '002'; DROP TABLE b")
+        .unwrap();
+
+    // Someone also edited the applied 001, and 004 is new.
+    dir.migration("004", "d", "CREATE TABLE d (id int);\n", "DROP TABLE d;\n");
+    dir.write("001_a.up.sql", "CREATE TABLE a (id bigint);\n");
+    let err = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!((err.kind, err.exit_code()), (ErrorKind::Diverged, 7));
+    assert!(
+        err.details[0].starts_with("modified: 001_a"),
+        "{:?}",
+        err.details
+    );
+    assert!(
+        err.details[1].starts_with("out of order: 002_b"),
+        "{:?}",
+        err.details
+    );
+    let help = err.help.unwrap();
+    assert!(
+        help.contains("`cargo confiture migrate reinit`") && help.contains("--allow-out-of-order"),
+        "{help}"
+    );
+    assert!(!db.table_exists("d"), "nothing ran");
+
+    dir.write("001_a.up.sql", "CREATE TABLE a (id int);\n");
+    let r = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().allow_out_of_order(true),
+            &mut no_progress,
+        )
+        .unwrap();
+    assert_eq!(r.applied, ["002", "004"]);
+
+    // A deleted applied file is refused too.
+    std::fs::remove_file(dir.file("004_d.up.sql")).unwrap();
+    std::fs::remove_file(dir.file("004_d.down.sql")).unwrap();
+    let err = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    assert!(
+        err.details[0].starts_with("missing: 004_d"),
+        "{:?}",
+        err.details
+    );
+}
+
+#[test]
+fn a_dry_run_writes_nothing_and_shows_the_sql() {
+    let db = TestDb::new("dry");
+    let dir = Dir::new();
+    three(&dir);
+    let before = db.snapshot();
+    let r = db
+        .migrator(&dir)
+        .up(&UpOptions::default().dry_run(true), &mut no_progress)
+        .unwrap();
+    assert_eq!(
+        db.snapshot(),
+        before,
+        "no tracking table, no lock, no table"
+    );
+    assert!(r.dry_run && r.applied.is_empty());
+    let planned: Vec<&str> = r.migrations.iter().map(|m| m.version.as_str()).collect();
+    assert_eq!(planned, ["001", "002", "003"]);
+    assert_eq!(
+        r.migrations[0].sql.as_deref(),
+        Some("CREATE TABLE a (id int);\n")
+    );
+
+    db.migrator(&dir)
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+        .unwrap();
+    let before = db.snapshot();
+    let ledger = db.ledger();
+    let r = db
+        .migrator(&dir)
+        .up(&UpOptions::default().dry_run(true), &mut no_progress)
+        .unwrap();
+    assert_eq!(r.migrations.len(), 2);
+    assert_eq!((db.snapshot(), db.ledger()), (before, ledger));
+}
+
+#[test]
+fn single_transaction_records_all_or_nothing() {
+    let db = TestDb::new("single");
+    let dir = Dir::new();
+    three(&dir);
+    dir.migration("004", "bad", "SELECT 1/0;\n", "SELECT 1;\n");
+    let opts = UpOptions::default().single_transaction(true);
+    let failed = db.migrator(&dir).up(&opts, &mut no_progress).unwrap_err();
+    assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
+    assert!(
+        failed
+            .error
+            .message
+            .contains("004_bad.up.sql:1:1 (statement 1 of 1): division by zero"),
+        "{}",
+        failed.error.message
+    );
+    assert!(failed.report.applied.is_empty());
+    assert!(db.ledger().is_empty() && !db.table_exists("a"));
+
+    dir.write("004_bad.up.sql", "SELECT 1;\n");
+    let r = db.migrator(&dir).up(&opts, &mut no_progress).unwrap();
+    assert_eq!(r.applied, ["001", "002", "003", "004"]);
+    assert_eq!(db.ledger().len(), 4);
+
+    dir.migration(
+        "005",
+        "cic",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY a_id;\n",
+    );
+    let err = db
+        .migrator(&dir)
+        .up(&opts, &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Usage);
+    assert_eq!(db.ledger().len(), 4);
+}
+
+#[test]
+fn create_database_creates_a_missing_database() {
+    let db = TestDb::new("created");
+    let name = format!("{}_new", db.name);
+    let dir = Dir::new();
+    three(&dir);
+    // Dropped with the guard even if the assertions fail.
+    let _guard = TestDb::adopt(name.clone());
+    let mut m = apply_support::migrator_for(apply_support::environment(&name), &dir.path);
+    let r = m
+        .up(
+            &UpOptions::default().create_database(true),
+            &mut no_progress,
+        )
+        .unwrap();
+    assert_eq!(r.applied.len(), 3);
+    // Existing database: nothing to create.
+    let mut m = apply_support::migrator_for(apply_support::environment(&name), &dir.path);
+    m.up(
+        &UpOptions::default().create_database(true),
+        &mut no_progress,
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_lock_timeout_names_the_holder() {
+    let db = TestDb::new("uplock");
+    let dir = Dir::new();
+    three(&dir);
+    let mut holder = db.client_as("other-deploy");
+    let key = confiture::db::lock_id(&db.name);
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock(1751936052, {key})"))
+        .unwrap();
+    let pid = apply_support::value(&mut holder, "SELECT pg_backend_pid()").unwrap();
+    let start = std::time::Instant::now();
+    let mut events = Vec::new();
+    let failed = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().lock_wait(Duration::from_secs(2)),
+            &mut recorder(&mut events),
+        )
+        .unwrap_err();
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(10),
+        "{elapsed:?}"
+    );
+    assert_eq!(
+        (failed.error.kind, failed.error.exit_code()),
+        (ErrorKind::LockTimeout, 6)
+    );
+    let details = failed.error.details.join("\n");
+    assert!(
+        details.contains(&format!("pid {pid}")) && details.contains("other-deploy"),
+        "{details}"
+    );
+    assert!(
+        details.contains(&format!("database: {}", db.display())),
+        "{details}"
+    );
+    assert_eq!(failed.report.errors[0].kind, "lock_timeout");
+    assert!(
+        matches!(&events[0], Progress::LockWaiting { holder: Some(h) } if h.pid.to_string() == pid),
+        "{events:?}"
+    );
+    assert!(
+        !db.table_exists("tb_confiture"),
+        "nothing done without the lock"
+    );
+}
+
+/// Runtime errors carry no position, and a transactional migration is one message: the
+/// failing statement is named from the statement markers the server ran before the error
+/// (never by running the file again; see `apply_errors.rs` and `src/db/engine_tests/statement.rs`), a file
+/// of one statement with its line, and a file that carries no markers (a backslash) by name.
+#[test]
+fn a_runtime_error_without_a_position_names_its_file() {
+    let db = TestDb::new("nopos");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "a",
+        "CREATE TABLE a (id int PRIMARY KEY);\n\nINSERT INTO a VALUES (1);\n-- again\nINSERT INTO a VALUES (1);\n",
+        "DROP TABLE a;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let reported = &failed.report.errors[0];
+    assert_eq!(
+        (reported.line, reported.sqlstate.as_deref()),
+        (Some(5), Some("23505")),
+        "{reported:?}"
+    );
+    assert!(
+        failed
+            .error
+            .message
+            .contains("001_a.up.sql:5:1 (statement 3 of 3): duplicate key"),
+        "{}",
+        failed.error.message
+    );
+    assert!(!db.table_exists("a"));
+
+    // No markers in a file with a backslash: named by file, and said why.
+    dir.write(
+        "001_a.up.sql",
+        "CREATE TABLE a (t text);\nINSERT INTO a VALUES (E'\\\\');\nSELECT 1 / 0;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let reported = &failed.report.errors[0];
+    assert_eq!(
+        (reported.line, reported.sqlstate.as_deref()),
+        (None, Some("22012")),
+        "{reported:?}"
+    );
+    assert!(
+        failed
+            .error
+            .message
+            .contains("001_a.up.sql: division by zero"),
+        "{}",
+        failed.error.message
+    );
+    assert!(
+        failed
+            .error
+            .details
+            .iter()
+            .any(|d| d.contains("not run again")),
+        "{:?}",
+        failed.error.details
+    );
+    assert!(!db.table_exists("a"));
+
+    dir.write(
+        "001_a.up.sql",
+        "\n-- one statement\nALTER TABLE nope ADD COLUMN b int;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    assert!(
+        failed
+            .error
+            .message
+            .contains("001_a.up.sql:3:1 (statement 1 of 1)"),
+        "{}",
+        failed.error.message
+    );
+
+    // A failure that depends on a sequence (which no rollback resets) is named from the one
+    // run that failed: its statement 2, whose nextval moved once.
+    db.client().batch_execute("CREATE SEQUENCE once").unwrap();
+    dir.write(
+        "001_a.up.sql",
+        "CREATE TABLE a (id int);\nSELECT CASE WHEN nextval('once') = 1 THEN 1 / (random() > 2)::int ELSE 1 END;\nSELECT 1;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let reported = &failed.report.errors[0];
+    assert_eq!(
+        (reported.line, reported.sqlstate.as_deref()),
+        (Some(2), Some("22012")),
+        "{reported:?}"
+    );
+    assert_eq!(
+        db.value("SELECT last_value FROM once").as_deref(),
+        Some("1")
+    );
+    assert!(!db.table_exists("a"));
+    assert!(db.ledger().is_empty());
+}

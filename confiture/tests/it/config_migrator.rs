@@ -1,0 +1,97 @@
+//! `Migrator` constructors: which environment and migrations directory they pick. They never
+//! connect; the connection is opened by the first command that needs it.
+#![cfg(feature = "db")]
+
+use crate::common;
+
+use std::path::PathBuf;
+
+use common::TempDir;
+use confiture::config::{Environment, Origin};
+use confiture::files::CheckOptions;
+use confiture::workspace::{Settings, Workspace};
+use confiture::Migrator;
+
+fn workspace(root: &TempDir) -> Workspace {
+    Workspace {
+        root: root.path().to_path_buf(),
+        manifest: None,
+        package_manifest: None,
+        settings: Settings {
+            first_version: Some(7),
+            ..Settings::default()
+        },
+    }
+}
+
+#[test]
+fn from_env_reads_the_named_environment_without_connecting() {
+    let root = TempDir::new("cft_migrator");
+    // Nothing listens on port 1: a constructor that connected would fail.
+    root.write(
+        "db/environments/staging.yaml",
+        "database_url: postgresql://app@127.0.0.1:1/app\nmigration:\n  tracking_table: ops.tb_mig\n",
+    );
+    let migrator = Migrator::from_env(&workspace(&root), "staging").expect("no connection needed");
+    let env = migrator.environment();
+    assert_eq!(env.name, "staging");
+    assert_eq!(env.origin, Origin::Env);
+    assert_eq!(env.connection.to_string(), "app@127.0.0.1:1/app");
+    assert_eq!(env.migration.tracking_table.to_string(), "ops.tb_mig");
+    assert_eq!(migrator.migrations_dir(), root.path().join("db/migrations"));
+}
+
+#[test]
+fn from_env_for_a_missing_environment_lists_the_others() {
+    let root = TempDir::new("cft_migrator");
+    root.write(
+        "db/environments/local.yaml",
+        "database_url: postgresql:///x\n",
+    );
+    root.write(
+        "db/environments/production.yaml",
+        "database_url: postgresql:///x\n",
+    );
+    let err = Migrator::from_env(&workspace(&root), "prod")
+        .err()
+        .expect("no such environment");
+    assert_eq!(err.exit_code(), confiture::exit::INVALID);
+    assert!(
+        err.help.as_deref().unwrap().contains("local, production"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn new_keeps_what_it_is_given() {
+    let env = Environment::from_url("postgresql://u@h/db", "test").unwrap();
+    let migrator = Migrator::new(
+        env.clone(),
+        "some/dir",
+        CheckOptions::default().first_version(Some(3)),
+    );
+    assert_eq!(migrator.environment(), &env);
+    assert_eq!(migrator.migrations_dir(), PathBuf::from("some/dir"));
+}
+
+#[test]
+fn from_url_rejects_a_bad_url_before_anything_else() {
+    let err = Migrator::from_url("postgresql://u:pw@h:notaport/db")
+        .err()
+        .expect("bad port");
+    assert_eq!(err.exit_code(), confiture::exit::INVALID);
+    assert!(err.message.contains("the port is not a number"), "{err}");
+}
+
+#[test]
+fn from_config_names_a_missing_file() {
+    let err = Migrator::from_config("/nonexistent/prod.yaml")
+        .err()
+        .expect("no file");
+    assert_eq!(err.exit_code(), confiture::exit::INVALID);
+    assert!(
+        err.message
+            .contains("/nonexistent/prod.yaml does not exist"),
+        "{err}"
+    );
+}

@@ -1,0 +1,476 @@
+//! Which database: `--database-url`, then `--env`/`-c`, then `CONFITURE_DATABASE_URL`, then the
+//! default environment file, then `DATABASE_URL`, then `DATABASE_URL` in `.env`; each rule, the
+//! conflict that is refused, and the errors when nothing (or an unknown environment) is named.
+//! Messages name the selections by the labels the caller passes (the CLI's flags here).
+
+use crate::common;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use common::TempDir;
+use confiture::config::{resolve_with, Environment, Labels, Origin, Selection};
+use confiture::exit;
+use confiture::workspace::{Settings, Workspace};
+use confiture::Result;
+
+/// The labels the CLI passes (`cargo_confiture`'s `SELECTION_LABELS`).
+const FLAGS: Labels<'static> = Labels {
+    url: "--database-url",
+    env: "--env",
+    file: "-c",
+};
+
+fn resolve(
+    ws: &Workspace,
+    selection: &Selection,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Environment> {
+    resolve_with(ws, selection, &FLAGS, vars)
+}
+
+struct Fixture {
+    dir: TempDir,
+    ws: Workspace,
+}
+
+/// A workspace whose environments directory holds `files` (name → YAML).
+fn fixture(files: &[(&str, &str)]) -> Fixture {
+    let dir = TempDir::new("cft_precedence");
+    for (name, text) in files {
+        dir.write(&format!("db/environments/{name}"), text);
+    }
+    let ws = Workspace {
+        root: dir.path().to_path_buf(),
+        manifest: None,
+        package_manifest: None,
+        settings: Settings::default(),
+    };
+    Fixture { dir, ws }
+}
+
+fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+const LOCAL: (&str, &str) = (
+    "local.yaml",
+    "database_url: postgresql://app@localhost:5432/local_db\n",
+);
+const STAGING: (&str, &str) = (
+    "staging.yaml",
+    "database_url: postgresql://app@staging.internal:5432/app\n",
+);
+const CONFITURE_URL: (&str, &str) = (
+    "CONFITURE_DATABASE_URL",
+    "postgresql://ci@ci-host:5432/ci_db",
+);
+const DATABASE_URL: (&str, &str) = (
+    "DATABASE_URL",
+    "postgresql://heroku@heroku-host:5432/heroku_db",
+);
+
+#[test]
+fn rule_1_database_url_flag_beats_everything() {
+    let f = fixture(&[LOCAL, STAGING]);
+    let env = resolve(
+        &f.ws,
+        &Selection::Url("postgresql://flag@flag-host/flag_db".to_string()),
+        &vars(&[CONFITURE_URL, DATABASE_URL]),
+    )
+    .unwrap();
+    assert_eq!(env.origin, Origin::Url);
+    assert_eq!(env.connection.to_string(), "flag@flag-host:5432/flag_db");
+    assert_eq!(
+        env.describe(),
+        "using --database-url: flag@flag-host:5432/flag_db"
+    );
+}
+
+#[test]
+fn rule_2_env_flag_beats_the_variables_and_the_default_file() {
+    let f = fixture(&[LOCAL, STAGING]);
+    let env = resolve(
+        &f.ws,
+        &Selection::Env("staging".to_string()),
+        &vars(&[DATABASE_URL]),
+    )
+    .unwrap();
+    assert_eq!(env.origin, Origin::Env);
+    assert_eq!(env.name, "staging");
+    assert_eq!(
+        env.file,
+        Some(f.dir.path().join("db/environments/staging.yaml"))
+    );
+    assert_eq!(env.connection.host, "staging.internal");
+}
+
+#[test]
+fn rule_2_config_flag_reads_any_file() {
+    let f = fixture(&[LOCAL]);
+    let path = f.dir.write(
+        "elsewhere/prod.yaml",
+        "database_url: postgresql://p@prod-host/prod_db\n",
+    );
+    let env = resolve(
+        &f.ws,
+        &Selection::File(path.clone()),
+        &vars(&[DATABASE_URL]),
+    )
+    .unwrap();
+    assert_eq!(env.origin, Origin::File);
+    assert_eq!(env.name, "prod");
+    assert_eq!(env.file, Some(path));
+    assert_eq!(env.connection.host, "prod-host");
+}
+
+#[test]
+fn an_explicit_file_and_a_confiture_database_url_naming_another_database_is_refused() {
+    let f = fixture(&[STAGING]);
+    let err = resolve(
+        &f.ws,
+        &Selection::Env("staging".to_string()),
+        &vars(&[CONFITURE_URL]),
+    )
+    .expect_err("two databases named");
+    assert_eq!(err.exit_code(), exit::INVALID);
+    assert!(
+        err.message.contains("app@staging.internal:5432/app"),
+        "{err}"
+    );
+    assert!(err.message.contains("ci@ci-host:5432/ci_db"), "{err}");
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap()
+            .contains("unset CONFITURE_DATABASE_URL"),
+        "{err:?}"
+    );
+
+    let path = f.dir.path().join("db/environments/staging.yaml");
+    let err = resolve(&f.ws, &Selection::File(path), &vars(&[CONFITURE_URL])).expect_err("-c too");
+    assert_eq!(err.exit_code(), exit::INVALID);
+}
+
+#[test]
+fn an_explicit_file_and_a_confiture_database_url_naming_the_same_database_agree() {
+    let f = fixture(&[STAGING]);
+    let same = (
+        "CONFITURE_DATABASE_URL",
+        "postgresql://other_user:pw@STAGING.internal:5432/app",
+    );
+    let env = resolve(
+        &f.ws,
+        &Selection::Env("staging".to_string()),
+        &vars(&[same]),
+    )
+    .unwrap();
+    assert_eq!(env.origin, Origin::Env);
+    assert_eq!(env.connection.user, "app", "the file's settings are used");
+}
+
+#[test]
+fn rule_3_confiture_database_url_beats_the_default_file_and_database_url() {
+    let f = fixture(&[LOCAL]);
+    let env = resolve(
+        &f.ws,
+        &Selection::Auto,
+        &vars(&[CONFITURE_URL, DATABASE_URL]),
+    )
+    .unwrap();
+    assert_eq!(env.origin, Origin::ConfitureDatabaseUrl);
+    assert_eq!(env.connection.dbname, "ci_db");
+    assert_eq!(
+        env.describe(),
+        "using CONFITURE_DATABASE_URL: ci@ci-host:5432/ci_db"
+    );
+}
+
+#[test]
+fn rule_4_the_default_environment_file_beats_database_url() {
+    let f = fixture(&[LOCAL]);
+    let env = resolve(&f.ws, &Selection::Auto, &vars(&[DATABASE_URL])).unwrap();
+    assert_eq!(env.origin, Origin::DefaultEnv);
+    assert_eq!(env.name, "local");
+    assert_eq!(env.connection.dbname, "local_db");
+}
+
+#[test]
+fn rule_4_uses_the_workspace_s_default_env() {
+    let mut f = fixture(&[LOCAL, ("dev.yaml", "database_url: postgresql:///dev_db\n")]);
+    f.ws.settings.default_env = "dev".to_string();
+    let env = resolve(&f.ws, &Selection::Auto, &vars(&[])).unwrap();
+    assert_eq!(env.name, "dev");
+    assert_eq!(env.connection.dbname, "dev_db");
+}
+
+#[test]
+fn rule_5_database_url_is_the_last_resort() {
+    let f = fixture(&[STAGING]);
+    let env = resolve(&f.ws, &Selection::Auto, &vars(&[DATABASE_URL])).unwrap();
+    assert_eq!(env.origin, Origin::DatabaseUrl);
+    assert_eq!(env.connection.dbname, "heroku_db");
+}
+
+#[test]
+fn empty_variables_count_as_unset() {
+    let f = fixture(&[LOCAL]);
+    let env = resolve(
+        &f.ws,
+        &Selection::Auto,
+        &vars(&[("CONFITURE_DATABASE_URL", "")]),
+    )
+    .unwrap();
+    assert_eq!(env.origin, Origin::DefaultEnv);
+}
+
+#[test]
+fn nothing_found_lists_the_five_ways() {
+    let f = fixture(&[STAGING]);
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
+    assert_eq!(err.exit_code(), exit::INVALID);
+    assert_eq!(err.message, "no database configured");
+    let details = err.details.join("\n");
+    for way in [
+        "--database-url",
+        "--env NAME",
+        "-c FILE",
+        "CONFITURE_DATABASE_URL",
+        "local.yaml",
+        "DATABASE_URL",
+    ] {
+        assert!(details.contains(way), "{way} in {details}");
+    }
+}
+
+#[test]
+fn an_unknown_environment_lists_those_that_exist() {
+    let f = fixture(&[
+        LOCAL,
+        STAGING,
+        ("production.yaml", "database_url: postgresql:///p\n"),
+    ]);
+    let err =
+        resolve(&f.ws, &Selection::Env("prodution".to_string()), &vars(&[])).expect_err("unknown");
+    assert_eq!(err.exit_code(), exit::INVALID);
+    assert!(
+        err.message
+            .starts_with("environment \"prodution\" not found"),
+        "{err}"
+    );
+    assert_eq!(
+        err.help.as_deref(),
+        Some("did you mean --env production? available environments: local, production, staging")
+    );
+
+    let f = fixture(&[("prod.yml", "database_url: postgresql:///p\n")]);
+    let err = resolve(&f.ws, &Selection::Env("prod".to_string()), &vars(&[])).expect_err("a .yml");
+    assert!(
+        err.details
+            .iter()
+            .any(|d| d.contains("rename it to prod.yaml")),
+        "{err:?}"
+    );
+
+    let f = fixture(&[]);
+    let err = resolve(&f.ws, &Selection::Env("x".to_string()), &vars(&[])).expect_err("none");
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap()
+            .contains("holds no environment files"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn an_environment_name_cannot_escape_the_directory() {
+    let f = fixture(&[LOCAL]);
+    for name in ["../local", "/etc/passwd", ".hidden", "", "local.yaml"] {
+        let err = resolve(&f.ws, &Selection::Env(name.to_string()), &vars(&[])).expect_err(name);
+        assert_eq!(err.exit_code(), exit::INVALID, "{name}");
+        assert!(
+            err.message.starts_with("invalid environment name"),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn variables_in_the_file_come_from_the_injected_lookup() {
+    let f = fixture(&[("local.yaml", "database_url: postgresql://app:${PW}@h/db\n")]);
+    let env = resolve(&f.ws, &Selection::Auto, &vars(&[("PW", "from-vars")])).unwrap();
+    assert_eq!(env.connection.password.as_deref(), Some("from-vars"));
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("PW unset");
+    assert!(err.message.contains("${PW}"), "{err}");
+    assert!(
+        err.message.contains(
+            &PathBuf::from("db/environments/local.yaml")
+                .display()
+                .to_string()
+        ),
+        "{err}"
+    );
+}
+
+/// A URL variable whose value is not UTF-8 (`process_vars` gives U+FFFD for the bad bytes) is
+/// refused naming the variable; it is not taken for unset, which would fall through to the
+/// next rule (or to "no database configured").
+#[test]
+fn a_url_variable_that_is_not_utf8_is_refused_naming_it() {
+    for name in ["CONFITURE_DATABASE_URL", "DATABASE_URL"] {
+        let f = fixture(&[]);
+        let value = "postgresql://app@h:5432/db\u{FFFD}";
+        let err = resolve(&f.ws, &Selection::Auto, &vars(&[(name, value)])).unwrap_err();
+        assert_eq!(err.exit_code(), exit::INVALID, "{err}");
+        assert!(
+            err.message.contains(&format!(
+                "the {name} environment variable is not valid UTF-8"
+            )),
+            "{err}"
+        );
+    }
+}
+
+/// The library's own `resolve` names no CLI flag: an application calling it has none.
+#[test]
+fn the_library_labels_name_no_flag() {
+    let f = fixture(&[LOCAL, STAGING]);
+    let none = Fixture {
+        ws: Workspace {
+            root: f.dir.path().join("empty"),
+            ..f.ws.clone()
+        },
+        dir: TempDir::new("cft_precedence"),
+    };
+    let errors = [
+        confiture::config::resolve(&f.ws, &Selection::Env("stagign".into()), &vars(&[])),
+        confiture::config::resolve(&f.ws, &Selection::Env("../x".into()), &vars(&[])),
+        confiture::config::resolve(&f.ws, &Selection::File("missing.yaml".into()), &vars(&[])),
+        confiture::config::resolve(
+            &f.ws,
+            &Selection::Env("staging".into()),
+            &vars(&[CONFITURE_URL]),
+        ),
+        confiture::config::resolve(&none.ws, &Selection::Auto, &vars(&[])),
+    ];
+    for result in errors {
+        let err = result.expect_err("refused");
+        let text = format!("{err} {:?} {:?}", err.help, err.details);
+        for flag in ["--env", "-c ", "--database-url"] {
+            assert!(!text.contains(flag), "{flag} in {text}");
+        }
+    }
+    let env = confiture::config::resolve(
+        &f.ws,
+        &Selection::Url("postgresql://u@h/db".into()),
+        &vars(&[]),
+    )
+    .unwrap();
+    assert_eq!(env.origin, Origin::Url);
+    assert_eq!(env.describe(), "using the database URL: u@h:5432/db");
+}
+
+const DOTENV_URL: &str = "postgresql://dotenv@dotenv-host:5432/dotenv_db";
+
+/// Rule 6: `DATABASE_URL` in the workspace root's `.env`, when nothing else names a database.
+#[test]
+fn rule_6_dotenv_database_url_is_the_last_resort() {
+    let f = fixture(&[]);
+    f.dir.write(
+        ".env",
+        &format!("# local settings\nOTHER=1\nexport DATABASE_URL=\"{DOTENV_URL}\"\n"),
+    );
+    let env = resolve(&f.ws, &Selection::Auto, &vars(&[])).unwrap();
+    assert_eq!(env.origin, Origin::DotEnv);
+    assert_eq!(
+        env.connection.to_string(),
+        "dotenv@dotenv-host:5432/dotenv_db"
+    );
+    assert!(env.name.starts_with("DATABASE_URL in "), "{}", env.name);
+    assert!(env.name.ends_with(".env"), "{}", env.name);
+    // Nothing was set in the process: a `.env` is read, never loaded.
+    assert_ne!(
+        std::env::var("DATABASE_URL").ok().as_deref(),
+        Some(DOTENV_URL)
+    );
+}
+
+/// A `.env` never beats a way of naming the database that is given: every other rule wins.
+#[test]
+fn dotenv_never_overrides_anything_that_is_set() {
+    let f = fixture(&[STAGING]);
+    f.dir.write(".env", &format!("DATABASE_URL={DOTENV_URL}\n"));
+    type Case<'a> = (Selection, &'a [(&'a str, &'a str)], Origin);
+    let cases: [Case; 4] = [
+        (Selection::Auto, &[DATABASE_URL], Origin::DatabaseUrl),
+        (
+            Selection::Auto,
+            &[CONFITURE_URL],
+            Origin::ConfitureDatabaseUrl,
+        ),
+        (Selection::Env("staging".into()), &[], Origin::Env),
+        (
+            Selection::Url("postgresql://u@h/db".into()),
+            &[],
+            Origin::Url,
+        ),
+    ];
+    for (selection, pairs, origin) in cases {
+        let env = resolve(&f.ws, &selection, &vars(pairs)).unwrap();
+        assert_eq!(env.origin, origin, "{selection:?}");
+        assert!(
+            !env.connection.to_string().contains("dotenv"),
+            "{selection:?}"
+        );
+    }
+    f.dir.write("db/environments/local.yaml", LOCAL.1);
+    let env = resolve(&f.ws, &Selection::Auto, &vars(&[])).unwrap();
+    assert_eq!(env.origin, Origin::DefaultEnv);
+}
+
+/// A `.env` without the variable (or with it empty) falls through to "no database
+/// configured", which lists the `.env` as the sixth way; a broken `.env` is refused naming
+/// the file, without quoting its text (it holds passwords).
+#[test]
+fn dotenv_without_the_variable_or_broken() {
+    let f = fixture(&[]);
+    f.dir.write(".env", "OTHER=1\nDATABASE_URL=\n");
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
+    assert_eq!(err.message, "no database configured");
+    assert!(
+        err.details
+            .iter()
+            .any(|d| d.starts_with("  6. DATABASE_URL in ") && d.ends_with(".env")),
+        "{:?}",
+        err.details
+    );
+
+    f.dir.write(
+        ".env",
+        "DATABASE_URL=postgresql://u:s3cret@h/db\nthis line's 'broken\n",
+    );
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("broken .env");
+    assert_eq!(err.exit_code(), exit::INVALID);
+    let text = format!("{err} {:?} {:?} {:?}", err.help, err.details, err.cause());
+    assert!(
+        text.contains(".env has a line that is not `NAME=value`"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cret") && !text.contains("broken"),
+        "{text}"
+    );
+
+    f.dir.write(".env", "DATABASE_URL=mysql://u@h/db\n");
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("bad URL");
+    assert!(
+        err.message
+            .starts_with("invalid database URL in DATABASE_URL in "),
+        "{err}"
+    );
+}

@@ -1,0 +1,391 @@
+//! Each way of failing to connect has its own message, exit 3, names user@host:port/db, and
+//! never shows the password.
+#![cfg(feature = "db")]
+
+use crate::common;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use confiture::config::Environment;
+use confiture::{exit, ErrorKind};
+
+const PASSWORD: &str = "s3cr3t-Pw";
+
+fn env(url: &str) -> Environment {
+    Environment::from_url(url, "--database-url").unwrap()
+}
+
+/// Every text the error carries; none may contain the password.
+fn full_text(err: &confiture::Error) -> String {
+    let text = format!(
+        "{err} | {:?} | {:?} | {:?} | {err:?}",
+        err.help,
+        err.details,
+        err.cause()
+    );
+    assert!(!text.contains(PASSWORD), "password leaked: {text}");
+    text
+}
+
+fn unused_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn refused_connection_exits_3_quickly() {
+    let port = unused_port();
+    let started = Instant::now();
+    let err = common::connect_err(&env(&format!(
+        "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode=disable&connect_timeout=5"
+    )));
+    let text = full_text(&err);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind, ErrorKind::Connection);
+    assert_eq!(err.exit_code(), exit::CONNECTION);
+    assert!(
+        err.message.contains(&format!(
+            "connection refused (connecting as app@127.0.0.1:{port}/app)"
+        )),
+        "{text}"
+    );
+    // As data: the target (no password), and the driver's error as the source, whose IO error
+    // says "refused" by its kind, not by its text.
+    assert_eq!(
+        err.database(),
+        Some(format!("app@127.0.0.1:{port}/app").as_str())
+    );
+    let driver = err.driver_error().expect("the driver error is the source");
+    let source = std::error::Error::source(&err).expect("source()");
+    assert!(source.is::<postgres::Error>(), "{source:?}");
+    let mut io = std::error::Error::source(driver);
+    while let Some(e) = io {
+        if e.is::<std::io::Error>() {
+            break;
+        }
+        io = e.source();
+    }
+    let io = io
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .expect("an IO error");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(
+        err.message.contains(&format!("app@127.0.0.1:{port}/app")),
+        "{text}"
+    );
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap()
+            .contains("is PostgreSQL running"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_server_that_accepts_but_never_answers_hits_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept and hold connections without ever reading or writing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    for sslmode in ["disable", "prefer"] {
+        let mut environment = env(&format!(
+            "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode={sslmode}"
+        ));
+        environment.migration.connect_timeout = Duration::from_secs(1);
+        let started = Instant::now();
+        let err = common::connect_err(&environment);
+        let elapsed = started.elapsed();
+        let text = full_text(&err);
+        assert!(
+            elapsed >= Duration::from_millis(900),
+            "{sslmode}: gave up after {elapsed:?}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "{sslmode}: took {elapsed:?}"
+        );
+        assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+        assert!(err.message.contains("no answer within 1s"), "{text}");
+        assert!(
+            err.help.as_deref().unwrap().contains("connect_timeout"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn unknown_database_says_so_and_how_to_create_it() {
+    let name = common::unique("cft_absent");
+    let err = common::connect_err(&env(&format!(
+        "{}?sslmode=disable",
+        common::server().url_as("postgres", Some(PASSWORD), &name)
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message.contains(&format!(
+            "database \"{name}\" does not exist (connecting as postgres@{}/{name})",
+            common::server().host_port()
+        )),
+        "{text}"
+    );
+    assert!(err.help.as_deref().unwrap().contains("createdb"), "{text}");
+}
+
+#[test]
+fn unknown_role_is_an_authentication_failure() {
+    let role = common::unique("cft_nobody");
+    let err = common::connect_err(&env(&format!(
+        "{}?sslmode=disable",
+        common::server().url_as(&role, Some(PASSWORD), "postgres")
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message.contains(&format!(
+            "authentication failed for {role}@{}/postgres",
+            common::server().host_port()
+        )),
+        "{text}"
+    );
+    assert!(
+        err.help.as_deref().unwrap().contains("user and password"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unresolvable_host_is_named() {
+    let err = common::connect_err(&env(&format!(
+        "postgresql://app:{PASSWORD}@no-such-host.invalid:5432/app?sslmode=disable&connect_timeout=5"
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(err.message.contains("no-such-host.invalid"), "{text}");
+}
+
+#[test]
+fn missing_unix_socket_is_named() {
+    let dir = common::TempDir::new("cft_nosocket");
+    let err = common::connect_err(&env(&format!(
+        "host={} port=5432 dbname=app user=app password={PASSWORD}",
+        dir.path().display()
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message
+            .contains("no PostgreSQL socket for that directory and port")
+            && err.message.contains(":5432/app"),
+        "{text}"
+    );
+}
+
+/// A login role without superuser (connection limits do not apply to superusers), dropped on
+/// drop.
+struct Role {
+    name: String,
+}
+
+impl Role {
+    fn create(options: &str) -> Role {
+        let name = common::unique("cft_role");
+        common::admin()
+            .batch_execute(&format!(
+                "CREATE ROLE \"{name}\" LOGIN NOSUPERUSER {options}"
+            ))
+            .unwrap_or_else(|e| panic!("create role {name}: {e}"));
+        Role { name }
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let _ = common::admin().batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.name));
+    }
+}
+
+/// SQLSTATE 53300 is one code for three limits; the message says which one and how to raise
+/// it, never "raise max_connections" for a database's or a role's own limit.
+#[test]
+fn a_database_connection_limit_names_the_database_and_the_fix() {
+    let db = common::TestDb::new("cft_connlimit");
+    let role = Role::create("");
+    common::admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" CONNECTION LIMIT 0",
+            db.name
+        ))
+        .unwrap();
+    let err = common::connect_err(&env(&format!(
+        "{}?sslmode=disable",
+        common::server().url_as(&role.name, Some(PASSWORD), &db.name)
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message.contains(&format!(
+            "database \"{}\" allows no more connections",
+            db.name
+        )),
+        "{text}"
+    );
+    let help = err.help.as_deref().unwrap();
+    assert!(
+        help.contains(&format!("ALTER DATABASE \"{}\" CONNECTION LIMIT", db.name)),
+        "{text}"
+    );
+    assert!(!help.contains("max_connections"), "{text}");
+}
+
+#[test]
+fn a_role_connection_limit_names_the_role_and_the_fix() {
+    let db = common::TestDb::new("cft_rolelimit");
+    let role = Role::create("CONNECTION LIMIT 0");
+    let err = common::connect_err(&env(&format!(
+        "{}?sslmode=disable",
+        common::server().url_as(&role.name, Some(PASSWORD), &db.name)
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message.contains(&format!(
+            "role \"{}\" allows no more connections",
+            role.name
+        )),
+        "{text}"
+    );
+    let help = err.help.as_deref().unwrap();
+    assert!(
+        help.contains(&format!("ALTER ROLE \"{}\" CONNECTION LIMIT", role.name)),
+        "{text}"
+    );
+    assert!(!help.contains("max_connections"), "{text}");
+}
+
+/// Other refusals of a live server that have a fix of their own: a database that does not
+/// accept connections (`ALLOW_CONNECTIONS false`, 55000) and a role without `CONNECT` (42501).
+#[test]
+fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
+    let db = common::TestDb::new("cft_closed");
+    let role = Role::create("");
+    let mut admin = common::admin();
+    admin
+        .batch_execute(&format!(
+            "REVOKE CONNECT ON DATABASE \"{0}\" FROM PUBLIC",
+            db.name
+        ))
+        .unwrap();
+    let err = common::connect_err(&env(&format!(
+        "{}?sslmode=disable",
+        common::server().url_as(&role.name, Some(PASSWORD), &db.name)
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.help.as_deref().unwrap().contains(&format!(
+            "GRANT CONNECT ON DATABASE \"{}\" TO \"{}\"",
+            db.name, role.name
+        )),
+        "{text}"
+    );
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false",
+            db.name
+        ))
+        .unwrap();
+    let err = common::connect_err(&env(&format!(
+        "{}?sslmode=disable",
+        common::server().url_as("postgres", Some(PASSWORD), &db.name)
+    )));
+    let text = full_text(&err);
+    assert!(
+        err.message.contains(&format!(
+            "database \"{}\" does not accept connections",
+            db.name
+        )),
+        "{text}"
+    );
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap()
+            .contains("ALLOW_CONNECTIONS true"),
+        "{text}"
+    );
+}
+
+/// A server that answers every startup packet with a FATAL error of `sqlstate` whose wording
+/// says nothing about what it refused; returns, per connection, whether the startup packet
+/// carried `client_connection_check_interval`.
+fn refusing_server(sqlstate: &'static str) -> (u16, std::thread::JoinHandle<Vec<bool>>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        listener.set_nonblocking(true).unwrap();
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && seen.len() < 2 {
+            let Ok((mut socket, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            socket.set_nonblocking(false).unwrap();
+            let mut len = [0u8; 4];
+            socket.read_exact(&mut len).unwrap();
+            let mut packet = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+            socket.read_exact(&mut packet).unwrap();
+            let text = String::from_utf8_lossy(&packet);
+            seen.push(text.contains("client_connection_check_interval"));
+            let mut fields = Vec::new();
+            for (tag, value) in [
+                (b'S', "FATAL"),
+                (b'V', "FATAL"),
+                (b'C', sqlstate),
+                (b'M', "no"),
+            ] {
+                fields.push(tag);
+                fields.extend_from_slice(value.as_bytes());
+                fields.push(0);
+            }
+            fields.push(0);
+            let mut message = vec![b'E'];
+            message.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+            message.extend_from_slice(&fields);
+            let _ = socket.write_all(&message);
+        }
+        seen
+    });
+    (port, handle)
+}
+
+/// A server (PostgreSQL before 14) or pooler (PgBouncer) that refuses our startup parameter is
+/// told by its SQLSTATE, whatever its wording: one more attempt goes without the parameter.
+#[test]
+fn a_refused_startup_parameter_is_told_by_its_sqlstate_and_retried_without_it() {
+    for sqlstate in ["42704", "08P01"] {
+        let (port, server) = refusing_server(sqlstate);
+        let err = common::connect_err(&env(&format!(
+            "postgresql://app@127.0.0.1:{port}/app?sslmode=disable&connect_timeout=5"
+        )));
+        assert_eq!(err.kind, ErrorKind::Connection, "{sqlstate}: {err}");
+        assert_eq!(
+            server.join().unwrap(),
+            [true, false],
+            "{sqlstate}: the second attempt goes without client_connection_check_interval"
+        );
+    }
+}

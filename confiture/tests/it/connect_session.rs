@@ -1,0 +1,78 @@
+//! `db::connect` against the local PostgreSQL: what the session looks like once connected.
+#![cfg(feature = "db")]
+
+use crate::common;
+
+use common::TestDb;
+use confiture::config::Environment;
+
+fn show(client: &mut postgres::Client, setting: &str) -> String {
+    client
+        .query_one(&format!("SHOW {setting}"), &[])
+        .expect("SHOW")
+        .get(0)
+}
+
+#[test]
+fn startup_packet_carries_application_name_and_check_interval() {
+    let db = TestDb::new("cft_connect");
+    let mut client = confiture::db::connect(&db.environment()).expect("connects");
+    assert_eq!(show(&mut client, "application_name"), "cargo-confiture");
+    assert_eq!(show(&mut client, "client_connection_check_interval"), "1s");
+    let current: String = client
+        .query_one("SELECT current_database()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(current, db.name);
+}
+
+#[test]
+fn url_parameters_reach_the_session() {
+    let db = TestDb::new("cft_connect");
+    let url = format!(
+        "{}&application_name=deploy-bot&options=-c%20search_path%3Dops%2Cpublic",
+        db.url()
+    );
+    let env = Environment::from_url(&url, "--database-url").unwrap();
+    let mut client = confiture::db::connect(&env).expect("connects");
+    assert_eq!(show(&mut client, "application_name"), "deploy-bot");
+    assert_eq!(show(&mut client, "search_path"), "ops,public");
+    // Our option is still there alongside the user's.
+    assert_eq!(show(&mut client, "client_connection_check_interval"), "1s");
+}
+
+#[test]
+fn connects_through_a_unix_socket() {
+    let db = TestDb::new("cft_connect");
+    let env = Environment::from_url(
+        &format!(
+            "postgresql://postgres@%2Fvar%2Frun%2Fpostgresql:{}/{}",
+            common::server().port,
+            db.name
+        ),
+        "--database-url",
+    )
+    .unwrap();
+    let mut client = confiture::db::connect(&env).expect("connects over the socket");
+    let addr: Option<String> = client
+        .query_one("SELECT inet_client_addr()::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(addr, None, "a Unix-socket session has no client address");
+}
+
+#[test]
+fn tls_is_refused_over_a_unix_socket_rather_than_silently_skipped() {
+    let env = Environment::from_url(
+        "host=/var/run/postgresql dbname=postgres user=postgres sslmode=require",
+        "--database-url",
+    )
+    .unwrap();
+    let err = common::connect_err(&env);
+    assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err}");
+    assert!(
+        err.message
+            .contains("sslmode=require cannot be used with the Unix socket"),
+        "{err}"
+    );
+}

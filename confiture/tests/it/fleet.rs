@@ -1,0 +1,296 @@
+//! `confiture::fleet` against a real PostgreSQL: at most `jobs` targets at once and in list
+//! order, stop at the first failure or keep going, refusals decided once before any target is
+//! reached, `down` and `status` fleets, and target lists from a query.
+
+use crate::apply_support;
+
+use std::sync::Mutex;
+
+use apply_support::{environment, Dir, TestDb};
+use confiture::exit;
+use confiture::files::CheckOptions;
+use confiture::fleet::{self, Event, Fleet, Target, TargetState};
+use confiture::migrate::{DownOptions, UpOptions};
+use confiture::ErrorKind;
+
+/// Databases of one test, dropped together (each drop waits for a checkpoint: in parallel
+/// they share them).
+struct Tenants(Vec<TestDb>);
+
+impl Tenants {
+    fn new(prefix: &str, count: usize) -> Tenants {
+        Tenants((0..count).map(|_| TestDb::new(prefix)).collect())
+    }
+
+    fn targets(&self) -> Vec<Target> {
+        self.0
+            .iter()
+            .enumerate()
+            .map(|(i, db)| {
+                Target::url(&environment("postgres"), &db.url(), format!("tenant {i}"))
+                    .expect("test URL")
+            })
+            .collect()
+    }
+}
+
+impl Drop for Tenants {
+    fn drop(&mut self) {
+        std::thread::scope(|scope| {
+            for db in std::mem::take(&mut self.0) {
+                scope.spawn(move || drop(db));
+            }
+        });
+    }
+}
+
+fn two_migrations(dir: &Dir) {
+    dir.migration(
+        "001",
+        "create_a",
+        "CREATE TABLE a (id int);\n",
+        "DROP TABLE a;\n",
+    )
+    .migration(
+        "002",
+        "create_b",
+        "CREATE TABLE b (id int);\n",
+        "DROP TABLE b;\n",
+    );
+}
+
+fn has_ledger(db: &TestDb) -> bool {
+    db.value("SELECT to_regclass('tb_confiture') IS NOT NULL")
+        .as_deref()
+        == Some("t")
+}
+
+fn fleet(dir: &Dir, tenants: &Tenants) -> Fleet {
+    Fleet::new(tenants.targets(), &dir.path, CheckOptions::default())
+}
+
+#[test]
+fn at_most_jobs_targets_run_at_once_in_list_order() {
+    let tenants = Tenants::new("fleet_jobs", 9);
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "slow",
+        "CREATE TABLE a (id int);\nSELECT pg_sleep(0.3);\n",
+        "DROP TABLE a;\n",
+    );
+    let started = Mutex::new(Vec::new());
+    let most = Mutex::new(0);
+    let report = fleet(&dir, &tenants)
+        .jobs(3)
+        .up(&UpOptions::default(), &|event| {
+            let counts = match event {
+                Event::Started { index, counts, .. } => {
+                    started.lock().unwrap().push(*index);
+                    counts
+                }
+                Event::Finished { counts, .. } => counts,
+                other => panic!("an event this test does not know: {other:?}"),
+            };
+            let mut most = most.lock().unwrap();
+            *most = (*most).max(counts.running);
+        })
+        .expect("the fleet runs");
+    assert_eq!(report.exit_code(), exit::SUCCESS, "{report:?}");
+    assert_eq!(*most.lock().unwrap(), 3, "three at once, never more");
+    assert_eq!(*started.lock().unwrap(), (0..9).collect::<Vec<_>>());
+    assert_eq!(report.summary.done, 9);
+    for (entry, db) in report.targets.iter().zip(&tenants.0) {
+        assert!(
+            entry.target.ends_with(&format!("/{}", db.name)),
+            "{entry:?}"
+        );
+        assert_eq!(entry.applied, ["001"]);
+        assert!(has_ledger(db));
+    }
+}
+
+#[test]
+fn the_first_failure_stops_the_fleet_unless_it_keeps_going() {
+    for keep_going in [false, true] {
+        let tenants = Tenants::new("fleet_stop", 5);
+        let dir = Dir::new();
+        two_migrations(&dir);
+        tenants.0[1]
+            .client()
+            .batch_execute("CREATE TABLE b (other text)")
+            .expect("poison");
+        let report = fleet(&dir, &tenants)
+            .jobs(1)
+            .keep_going(keep_going)
+            .up(&UpOptions::default(), &|_| {})
+            .expect("the fleet runs");
+        let states: Vec<TargetState> = report.targets.iter().map(|t| t.state).collect();
+        use TargetState::{Done, Failed, NotStarted};
+        let expected = if keep_going {
+            [Done, Failed, Done, Done, Done]
+        } else {
+            [Done, Failed, NotStarted, NotStarted, NotStarted]
+        };
+        assert_eq!(states, expected, "keep_going {keep_going}");
+        assert_eq!(report.exit_code(), exit::MIGRATION_FAILED);
+        let failed: Vec<_> = report.failed().collect();
+        assert_eq!(failed.len(), 1);
+        let error = failed[0].error.as_ref().expect("the error");
+        assert_eq!(error.version.as_deref(), Some("002"));
+        assert_eq!(error.line, Some(1));
+        assert_eq!(failed[0].source, "tenant 1");
+        for (i, db) in tenants.0.iter().enumerate() {
+            assert_eq!(
+                has_ledger(db),
+                keep_going || i < 2,
+                "tenant {i}, keep_going {keep_going}"
+            );
+        }
+        if !keep_going {
+            assert_eq!(report.targets[3].exit_code, None);
+            assert_eq!(report.summary.not_started, 3);
+        }
+    }
+}
+
+#[test]
+fn what_up_refuses_before_connecting_refuses_the_whole_fleet() {
+    // A target that cannot be reached: had anything connected, it would be a connection error.
+    let unreachable = Target::url(
+        &environment("postgres"),
+        "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1",
+        "tenants.txt:1",
+    )
+    .expect("URL");
+    let dir = Dir::new();
+    two_migrations(&dir);
+    let fleet = Fleet::new(vec![unreachable], &dir.path, CheckOptions::default());
+    let steps0 = UpOptions::default().steps(Some(0));
+    let refused = fleet
+        .up(&steps0, &|_| panic!("no target starts"))
+        .unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Usage, "{refused:?}");
+
+    dir.write("003_draft.up.sql", "CREATE TABLE c (id int);\n");
+    let refused = fleet
+        .up(&UpOptions::default(), &|_| panic!("no target starts"))
+        .unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Invalid, "{refused:?}");
+
+    // Reachable or not, the failure is the target's own, in the report.
+    std::fs::remove_file(dir.file("003_draft.up.sql")).expect("remove the draft");
+    let report = fleet.up(&UpOptions::default(), &|_| {}).expect("runs");
+    assert_eq!(report.targets[0].exit_code, Some(exit::CONNECTION));
+    assert_eq!(report.exit_code(), exit::CONNECTION);
+}
+
+#[test]
+fn down_and_status_fleets() {
+    let tenants = Tenants::new("fleet_down", 3);
+    let dir = Dir::new();
+    two_migrations(&dir);
+    let fleet = fleet(&dir, &tenants).jobs(2);
+    assert_eq!(
+        fleet
+            .up(&UpOptions::default(), &|_| {})
+            .unwrap()
+            .exit_code(),
+        exit::SUCCESS
+    );
+    let report = fleet.down(&DownOptions::default(), &|_| {}).unwrap();
+    assert_eq!(report.command, "down");
+    for t in &report.targets {
+        assert_eq!(t.rolled_back, ["002"], "{t:?}");
+    }
+    let status = fleet.status(&|_| {}).unwrap();
+    assert_eq!(
+        status.exit_code(),
+        exit::PENDING,
+        "every target has 002 pending"
+    );
+    for t in &status.targets {
+        assert_eq!(t.state, TargetState::Done);
+        assert_eq!(t.applied, ["001"]);
+    }
+    for db in &tenants.0 {
+        assert_eq!(
+            db.value("SELECT to_regclass('b') IS NULL").as_deref(),
+            Some("t")
+        );
+    }
+}
+
+#[test]
+fn a_query_lists_names_on_the_server_and_urls() {
+    let tenants = Tenants::new("fleet_query", 2);
+    let base = environment(&tenants.0[0].name);
+    let sql = format!(
+        "SELECT * FROM (VALUES ('{}'), ('{}')) AS t(target)",
+        tenants.0[0].name,
+        tenants.0[1].url()
+    );
+    let targets = fleet::query_targets(&base, &sql).expect("the query runs");
+    let shown: Vec<String> = targets.iter().map(Target::shown).collect();
+    assert_eq!(shown, [tenants.0[0].display(), tenants.0[1].display(),]);
+    assert_eq!(targets[1].source, "the targets query, row 2");
+    // The name keeps the environment's settings; the URL brings its own connection.
+    assert_eq!(targets[0].environment.application_name, "confiture-test");
+
+    let e = fleet::query_targets(&base, "SELECT NULL::text UNION ALL SELECT 'x'").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid);
+    assert!(e.details.iter().any(|d| d == "row 1 is NULL"), "{e:?}");
+    let e = fleet::query_targets(&base, "SELECT 1, 2").unwrap_err();
+    assert!(e.message.contains("2 columns"), "{e:?}");
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// An application that embeds its migrations rolls them out to its tenants with no file on
+/// disk: the fleet keeps the `Migrator`'s embedded set.
+#[test]
+fn a_fleet_of_a_migrator_with_embedded_migrations_reads_no_file() {
+    use confiture::embedded::{EmbeddedFile, EmbeddedMigration, EmbeddedMigrations};
+    use confiture::files::{checksum, TransactionMode};
+    let file = |name: String, sql: &str| EmbeddedFile {
+        file_name: leak(name),
+        sql: leak(sql.to_string()),
+        checksum: leak(checksum(sql.as_bytes())),
+    };
+    let migrations: Vec<EmbeddedMigration> = [(1, "create_a", "a"), (2, "create_b", "b")]
+        .into_iter()
+        .map(|(version, name, table)| EmbeddedMigration {
+            version,
+            version_text: leak(format!("00{version}")),
+            name,
+            mode: TransactionMode::Transaction,
+            irreversible: false,
+            up: file(
+                format!("00{version}_{name}.up.sql"),
+                &format!("CREATE TABLE {table} (id int);\n"),
+            ),
+            down: file(
+                format!("00{version}_{name}.down.sql"),
+                &format!("DROP TABLE {table};\n"),
+            ),
+        })
+        .collect();
+    let set: &'static EmbeddedMigrations = Box::leak(Box::new(EmbeddedMigrations {
+        package: "service",
+        package_version: "1.0.0",
+        dir: "no/such/dir/migrations",
+        first_version: None,
+        migrations: Box::leak(migrations.into_boxed_slice()),
+    }));
+    let tenants = Tenants::new("fleet_embed", 2);
+    let app = confiture::Migrator::from_embedded(environment("postgres"), set);
+    let fleet = Fleet::for_migrator(&app, tenants.targets());
+    let report = fleet.up(&UpOptions::default(), &|_| {}).expect("runs");
+    assert_eq!(report.exit_code(), exit::SUCCESS, "{report:?}");
+    for t in &report.targets {
+        assert_eq!(t.applied, ["001", "002"], "{t:?}");
+    }
+    assert_eq!(fleet.status(&|_| {}).unwrap().exit_code(), exit::SUCCESS);
+}

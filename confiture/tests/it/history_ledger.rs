@@ -1,0 +1,416 @@
+//! One rule matches ledger rows to files (`confiture::history`), and every command follows it:
+//! `status`, `up`, `down`, `reinit` agree on a squashed history, on rows whose version is spelled
+//! differently from the file (`0002` for `002_b`), on checksums written in another case or with
+//! trailing spaces, on two rows for one version and on versions that are not numbers. Whatever
+//! deletes or rewrites a row addresses the row it matched, never one re-derived from a file name.
+
+use crate::apply_support;
+
+use apply_support::{environment, rows, Dir, TestDb};
+use confiture::files::{checksum, CheckOptions};
+use confiture::migrate::{no_progress, DownOptions, ReinitOptions, UpOptions};
+use confiture::{exit, ErrorKind, Migrator};
+
+fn migrator(db: &TestDb, dir: &Dir, first_version: Option<u64>) -> Migrator {
+    Migrator::new(
+        environment(&db.name),
+        dir.path.clone(),
+        CheckOptions::default().first_version(first_version),
+    )
+}
+
+fn table(dir: &Dir, version: &str, name: &str) {
+    dir.migration(
+        version,
+        name,
+        &format!("CREATE TABLE {name} (id int);\n"),
+        &format!("DROP TABLE {name};\n"),
+    );
+}
+
+/// `version:status` of each migration of `migrate status --format json`.
+fn states(m: &mut Migrator) -> (Vec<String>, u8, serde_json::Value) {
+    let report = m.status().expect("status");
+    let json = serde_json::to_value(&report).expect("status serialises");
+    let states = json["migrations"]
+        .as_array()
+        .expect("migrations[]")
+        .iter()
+        .map(|m| {
+            format!(
+                "{}:{}",
+                m["version"].as_str().unwrap_or("?"),
+                m["status"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    (states, report.exit_code(), json)
+}
+
+fn insert_row(db: &TestDb, version: &str, name: &str, checksum_sql: &str, applied_at: &str) {
+    db.client()
+        .batch_execute(&format!(
+            "INSERT INTO tb_confiture (slug, version, name, applied_at, execution_time_ms, checksum, applied_by) \
+             VALUES ('{name}_{version}_old', '{version}', '{name}', '{applied_at}', 7, {checksum_sql}, current_user)"
+        ))
+        .expect("insert a ledger row");
+}
+
+#[test]
+fn a_squashed_history_is_squashed_in_status_and_up_to_date_for_up() {
+    let db = TestDb::new("squashed");
+    let dir = Dir::new();
+    table(&dir, "003", "t3");
+    table(&dir, "004", "t4");
+    migrator(&db, &dir, Some(3))
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up");
+    // The rows of the migrations squashed into 003, applied long ago.
+    insert_row(&db, "001", "old_one", "NULL", "2020-01-01T00:00:00Z");
+    insert_row(&db, "002", "old_two", "'abc'", "2020-01-02T00:00:00Z");
+
+    let (states_now, code, json) = states(&mut migrator(&db, &dir, Some(3)));
+    assert_eq!(
+        states_now,
+        ["001:squashed", "002:squashed", "003:applied", "004:applied"],
+        "{json}"
+    );
+    assert_eq!(code, exit::SUCCESS, "{json}");
+    assert_eq!(json["missing"], serde_json::json!([]), "{json}");
+    assert_eq!(
+        json["squashed"],
+        serde_json::json!(["001", "002"]),
+        "{json}"
+    );
+    assert_eq!(json["summary"]["squashed"], 2, "{json}");
+
+    let up = migrator(&db, &dir, Some(3))
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up agrees with status");
+    assert!(up.applied.is_empty());
+
+    // Without `first_version` the files starting at 003 are an error (C005), and the rows
+    // below are missing: both commands say so with the same exit code.
+    let (states_now, code, json) = states(&mut migrator(&db, &dir, None));
+    assert_eq!(
+        states_now,
+        ["001:missing", "002:missing", "003:applied", "004:applied"]
+    );
+    assert_eq!(json["migrations"][2]["invalid"], true, "{json}");
+    assert_eq!(code, exit::INVALID);
+    let err = migrator(&db, &dir, None)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.exit_code(), code);
+
+    // Rolling back into the squashed history is refused before anything runs: those rows
+    // have no down file.
+    let failed = migrator(&db, &dir, Some(3))
+        .down(
+            &DownOptions::default().target(Some(0)).yes(true),
+            &mut no_progress,
+        )
+        .unwrap_err();
+    assert_eq!(
+        failed.error.kind,
+        ErrorKind::Irreversible,
+        "{}",
+        failed.error
+    );
+    assert!(
+        failed
+            .error
+            .details
+            .iter()
+            .any(|d| d.contains("002_old_two")),
+        "{:?}",
+        failed.error.details
+    );
+    assert_eq!(db.ledger().len(), 4);
+    assert!(db.table_exists("t4"));
+}
+
+#[test]
+fn down_after_renaming_versions_deletes_the_row_it_matched() {
+    let db = TestDb::new("renamed");
+    let dir = Dir::new();
+    table(&dir, "0001", "a");
+    table(&dir, "0002", "b");
+    // A no-transaction migration writes its ledger row on its own: the same rule holds.
+    dir.migration(
+        "0003",
+        "c",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY c_idx ON b (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY c_idx;\n",
+    );
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up");
+    assert_eq!(db.ledger(), ["0001:a", "0002:b", "0003:c"]);
+
+    // C011 suggests exactly this rename.
+    for (from, to) in [
+        ("0001_a", "001_a"),
+        ("0002_b", "002_b"),
+        ("0003_c", "003_c"),
+    ] {
+        for kind in ["up", "down"] {
+            std::fs::rename(
+                dir.file(&format!("{from}.{kind}.sql")),
+                dir.file(&format!("{to}.{kind}.sql")),
+            )
+            .expect("rename");
+        }
+    }
+    let (states_now, code, _) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:applied", "002:applied", "003:applied"]);
+    assert_eq!(code, exit::SUCCESS);
+
+    let r = db
+        .migrator(&dir)
+        .down(&DownOptions::default().steps(Some(2)), &mut no_progress)
+        .expect("down");
+    assert_eq!(r.rolled_back, ["003", "002"]);
+    assert!(!db.table_exists("b") && !db.table_exists("c_idx"));
+    assert_eq!(db.ledger(), ["0001:a"], "the matched rows are deleted");
+
+    let (states_now, code, _) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:applied", "002:pending", "003:pending"]);
+    assert_eq!(code, exit::PENDING);
+
+    let up = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up reapplies");
+    assert_eq!(up.applied, ["002", "003"]);
+    assert!(db.table_exists("b") && db.table_exists("c_idx"));
+    assert_eq!(db.ledger(), ["0001:a", "002:b", "003:c"]);
+
+    // reinit aligns the old row with the file's spelling, in place.
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .expect("reinit");
+    assert_eq!(
+        (r.accepted.clone(), r.deleted_count),
+        (vec!["001".to_string()], 0)
+    );
+    assert_eq!(db.ledger(), ["001:a", "002:b", "003:c"]);
+
+    // Everything, the renamed row included.
+    db.migrator(&dir)
+        .down(
+            &DownOptions::default().target(Some(0)).yes(true),
+            &mut no_progress,
+        )
+        .expect("down everything");
+    assert!(db.ledger().is_empty(), "{:?}", db.ledger());
+    assert!(!db.table_exists("a"));
+}
+
+#[test]
+fn checksums_in_upper_case_or_with_trailing_spaces_match_in_status_up_and_down() {
+    let db = TestDb::new("checksumcase");
+    let dir = Dir::new();
+    table(&dir, "001", "t1");
+    table(&dir, "002", "t2");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up");
+    // A ledger kept by another tool: a `char(72)` column pads every checksum with spaces, and
+    // one is in upper case.
+    db.client()
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE char(72);
+             UPDATE tb_confiture SET checksum = upper(checksum) WHERE version = '001'",
+        )
+        .expect("rewrite checksums");
+
+    let (states_now, code, json) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:applied", "002:applied"], "{json}");
+    assert_eq!(code, exit::SUCCESS);
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up agrees");
+    let r = db
+        .migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .expect("down agrees");
+    assert_eq!(r.rolled_back, ["002"]);
+
+    // A different digest is modified for every command.
+    db.client()
+        .batch_execute(&format!(
+            "UPDATE tb_confiture SET checksum = '{}' WHERE version = '001'",
+            checksum(b"something else").to_uppercase()
+        ))
+        .expect("rewrite checksum");
+    let (states_now, code, _) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:modified", "002:pending"]);
+    assert_eq!(code, exit::DIVERGED);
+    let err = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    let err = db
+        .migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged);
+}
+
+#[test]
+fn two_rows_for_one_version_are_refused_alike_and_down_never_leaves_one_behind() {
+    let db = TestDb::new("tworows");
+    let dir = Dir::new();
+    table(&dir, "001", "t1");
+    table(&dir, "002", "t2");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up");
+    // confiture (Python) compares versions as strings: after a rename it records `2` again.
+    // Here the second row is the newest; below, the oldest.
+    let sum = checksum(b"CREATE TABLE t2 (id int);\n");
+    insert_row(&db, "2", "t2", &format!("'{sum}'"), "2030-01-01T00:00:00Z");
+
+    let (states_now, code, json) = states(&mut db.migrator(&dir));
+    assert_eq!(
+        states_now,
+        ["001:applied", "002:applied", "2:duplicate"],
+        "{json}"
+    );
+    assert_eq!(code, exit::DIVERGED);
+    assert_eq!(json["duplicate"], serde_json::json!(["2"]), "{json}");
+    let err = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    assert!(
+        err.details
+            .iter()
+            .any(|d| d.contains("002_t2") && d.contains('2')),
+        "{:?}",
+        err.details
+    );
+    // Rolling 002 back would leave a row saying it is applied: refused.
+    let err = db
+        .migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    assert_eq!(db.ledger().len(), 3);
+    assert!(db.table_exists("t2"));
+
+    // The extra row applied first: `down` picks the row `002` (the newest), and deleting only
+    // that one would leave `2` saying 002 is applied once its table is gone.
+    db.client()
+        .batch_execute("UPDATE tb_confiture SET applied_at = '2000-01-01' WHERE version = '2'")
+        .expect("move the extra row back in time");
+    let (states_now, code, _) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:applied", "002:applied", "2:duplicate"]);
+    assert_eq!(code, exit::DIVERGED);
+    let err = db
+        .migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged, "{err}");
+    assert_eq!(db.ledger().len(), 3);
+    assert!(db.table_exists("t2"));
+
+    // reinit keeps one row per migration: the one its file matched (spelled like the file).
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .expect("reinit");
+    assert_eq!(r.forgotten, ["2"]);
+    assert_eq!(db.ledger(), ["001:t1", "002:t2"]);
+    let (states_now, code, _) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:applied", "002:applied"]);
+    assert_eq!(code, exit::SUCCESS);
+    db.migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .expect("down");
+    assert_eq!(db.ledger(), ["001:t1"]);
+    assert!(!db.table_exists("t2"));
+}
+
+#[test]
+fn ledger_versions_that_are_not_numbers_are_missing_for_every_command() {
+    let db = TestDb::new("nonnumeric");
+    let dir = Dir::new();
+    table(&dir, "001", "t1");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up");
+    insert_row(&db, "v2", "from_elsewhere", "NULL", "2030-01-01T00:00:00Z");
+    insert_row(
+        &db,
+        "99999999999999999999999",
+        "huge",
+        "NULL",
+        "2030-01-02T00:00:00Z",
+    );
+
+    // Even below a first_version: a text that is not a number is not below anything.
+    for first_version in [None, Some(1)] {
+        let mut m = migrator(&db, &dir, first_version);
+        let (states_now, code, json) = states(&mut m);
+        assert_eq!(
+            states_now,
+            [
+                "001:applied",
+                "99999999999999999999999:missing",
+                "v2:missing"
+            ],
+            "{json}"
+        );
+        assert_eq!(code, exit::DIVERGED);
+        let err = migrator(&db, &dir, first_version)
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error;
+        assert_eq!(err.kind, ErrorKind::Diverged);
+        assert_eq!(
+            err.details
+                .iter()
+                .filter(|d| d.starts_with("missing:"))
+                .count(),
+            2,
+            "{:?}",
+            err.details
+        );
+    }
+    let err = db
+        .migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    assert!(
+        err.details[0].contains("99999999999999999999999_huge"),
+        "{:?}",
+        err.details
+    );
+    let versions = rows(
+        &mut db.client(),
+        "SELECT version FROM tb_confiture ORDER BY 1",
+    );
+    assert_eq!(versions.len(), 3);
+
+    // reinit forgets them: no file records them.
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .expect("reinit");
+    assert_eq!(r.forgotten, ["v2", "99999999999999999999999"]);
+    assert!(r.forgotten_with_files.is_empty());
+    assert_eq!(db.ledger(), ["001:t1"]);
+}

@@ -1,0 +1,138 @@
+//! `Migrator::with_client` / `into_client` against a real PostgreSQL: a service hands over the
+//! connection it holds, gets the same connection back, and the engine's rules hold on it (the
+//! migration lock is taken and released, the session is reset around each migration).
+
+use crate::apply_support;
+
+use std::time::Duration;
+
+use apply_support::{environment, value, Dir, TestDb};
+use confiture::files::CheckOptions;
+use confiture::migrate::{no_progress, UpOptions};
+use confiture::{ErrorKind, Migrator};
+
+fn migrations(dir: &Dir) {
+    dir.migration(
+        "001",
+        "create_a",
+        // What a migration sets does not outlive it.
+        "CREATE TABLE a (id int);\nSET search_path TO pg_catalog;\n",
+        "DROP TABLE public.a;\n",
+    )
+    .migration(
+        "002",
+        "slow",
+        // Killed by the 1ms statement_timeout the service had set, were it kept.
+        "SELECT pg_sleep(0.05);\n",
+        "SELECT 1;\n",
+    );
+}
+
+fn advisory_locks(client: &mut postgres::Client) -> String {
+    value(
+        client,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_handed_connection_is_used_and_given_back_reset_and_unlocked() {
+    let db = TestDb::new("withclient");
+    let dir = Dir::new();
+    migrations(&dir);
+    let mut client = db.client_as("my-service");
+    let pid = value(&mut client, "SELECT pg_backend_pid()").unwrap();
+    client
+        .batch_execute("SET statement_timeout = '1ms'")
+        .unwrap();
+
+    let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+        .with_client(client);
+    let connected = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = connected.clone();
+    migrator.on_connect(move |_| flag.store(true, std::sync::atomic::Ordering::SeqCst));
+    let report = migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(report.applied, ["001", "002"]);
+    let status = migrator.status().unwrap();
+    assert_eq!(status.exit_code(), 0);
+    assert!(
+        !connected.load(std::sync::atomic::Ordering::SeqCst),
+        "no connection of its own"
+    );
+
+    let mut client = migrator.into_client().expect("the client comes back");
+    assert_eq!(value(&mut client, "SELECT pg_backend_pid()").unwrap(), pid);
+    assert_eq!(
+        value(&mut client, "SHOW search_path").unwrap(),
+        "\"$user\", public"
+    );
+    assert_eq!(value(&mut client, "SHOW statement_timeout").unwrap(), "0");
+    assert_eq!(
+        value(&mut client, "SHOW application_name").unwrap(),
+        "my-service",
+        "what the connection was opened with stays"
+    );
+    assert_eq!(advisory_locks(&mut client), "0", "the lock is released");
+    assert_eq!(
+        value(&mut client, "SELECT count(*) FROM tb_confiture").unwrap(),
+        "2"
+    );
+    assert_eq!(
+        value(&mut client, "SELECT txid_current_if_assigned() IS NULL").unwrap(),
+        "t",
+        "no transaction left open"
+    );
+}
+
+#[test]
+fn the_lock_is_taken_on_the_handed_connection() {
+    let db = TestDb::new("withclientlock");
+    let dir = Dir::new();
+    migrations(&dir);
+    // Another deploy holds the migration lock: `up` on the handed connection waits for it.
+    let mut holder = db.client_as("other-deploy");
+    let key = confiture::db::lock_id(&db.name);
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock(1751936052, {key})"))
+        .unwrap();
+    let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+        .with_client(db.client_as("my-service"));
+    let failed = migrator
+        .up(
+            &UpOptions::default().lock_wait(Duration::from_millis(500)),
+            &mut no_progress,
+        )
+        .unwrap_err();
+    assert_eq!(failed.error.kind, ErrorKind::LockTimeout);
+    let mut client = migrator.into_client().expect("the client comes back");
+    assert_eq!(
+        value(&mut client, "SELECT to_regclass('tb_confiture') IS NULL").unwrap(),
+        "t",
+        "nothing done without the lock"
+    );
+
+    // Once it is released, the same connection migrates.
+    holder
+        .batch_execute("SELECT pg_advisory_unlock_all()")
+        .unwrap();
+    let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+        .with_client(client);
+    migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    let mut client = migrator.into_client().unwrap();
+    assert_eq!(advisory_locks(&mut client), "0");
+}
+
+#[test]
+fn a_session_that_never_connected_gives_back_nothing() {
+    let migrator = Migrator::new(
+        environment("unused"),
+        "db/migrations",
+        CheckOptions::default(),
+    );
+    assert!(migrator.into_client().is_none());
+}

@@ -1,0 +1,229 @@
+//! The splitter and the no-transaction classification against a real PostgreSQL: what
+//! `requires_no_transaction` says must be what the server does (SQLSTATE 25001), and the pieces
+//! the splitter cuts must each run on their own.
+//!
+//! Needs PostgreSQL (`CONFITURE_TEST_SERVER`, see `confiture-test-support`); fails loudly if
+//! none is reachable.
+#![cfg(feature = "db")]
+
+use confiture::files::lexer;
+use postgres::error::SqlState;
+use postgres::Client;
+
+/// A database of this test's own with one open session, dropped (WITH (FORCE)) when the guard
+/// goes, also on failure.
+struct TestDb {
+    name: String,
+    client: Option<Client>,
+    _guard: confiture_test_support::TestDb,
+}
+
+impl TestDb {
+    fn create() -> TestDb {
+        let guard = confiture_test_support::TestDb::new("sql");
+        TestDb {
+            name: guard.name.clone(),
+            client: Some(guard.client()),
+            _guard: guard,
+        }
+    }
+
+    fn client(&mut self) -> &mut Client {
+        self.client.as_mut().expect("connected")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // The session first: the database guard drops the database after it.
+        drop(self.client.take());
+    }
+}
+
+/// Runs `sql` inside a transaction block that is rolled back; `Err(code)` if the server refused.
+fn in_transaction(client: &mut Client, sql: &str) -> Result<(), String> {
+    let mut tx = client.transaction().expect("BEGIN");
+    let result = tx.batch_execute(sql).map_err(|e| {
+        e.code()
+            .map_or_else(|| e.to_string(), |c| c.code().to_string())
+    });
+    let _ = tx.rollback();
+    result
+}
+
+#[test]
+fn classification_matches_what_postgres_refuses_in_a_transaction_block() {
+    let mut db = TestDb::create();
+    let name = db.name.clone();
+    db.client()
+        .batch_execute(
+            "CREATE TABLE t (a int, b text);
+             CREATE INDEX i ON t (a);
+             CLUSTER t USING i;
+             CREATE MATERIALIZED VIEW mv AS SELECT 1 AS x;
+             CREATE UNIQUE INDEX mv_x ON mv (x);
+             CREATE TYPE mood AS ENUM ('a');
+             CREATE TABLE p (a int) PARTITION BY RANGE (a);
+             CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (10);",
+        )
+        .expect("setup");
+    let statements = [
+        "CREATE INDEX CONCURRENTLY i2 ON t (a)".to_string(),
+        "create unique index concurrently if not exists i3 on t (a)".to_string(),
+        "DROP INDEX CONCURRENTLY i".to_string(),
+        "REINDEX TABLE CONCURRENTLY t".to_string(),
+        "REINDEX (CONCURRENTLY) INDEX i".to_string(),
+        "REINDEX (VERBOSE) INDEX CONCURRENTLY i".to_string(),
+        "REINDEX SCHEMA public".to_string(),
+        format!("REINDEX DATABASE \"{name}\""),
+        "VACUUM".to_string(),
+        "VACUUM (ANALYZE) t".to_string(),
+        "CLUSTER".to_string(),
+        "CLUSTER VERBOSE".to_string(),
+        "CREATE DATABASE confiture_never_created".to_string(),
+        "DROP DATABASE IF EXISTS confiture_never_created".to_string(),
+        format!("ALTER DATABASE \"{name}\" SET TABLESPACE pg_default"),
+        "CREATE TABLESPACE confiture_never_created LOCATION '/nonexistent'".to_string(),
+        "DROP TABLESPACE IF EXISTS confiture_never_created".to_string(),
+        "ALTER SYSTEM SET work_mem = '4MB'".to_string(),
+        "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY".to_string(),
+        "DISCARD ALL".to_string(),
+        // Fine in a transaction block:
+        "CREATE INDEX i4 ON t (b)".to_string(),
+        "ALTER TYPE mood ADD VALUE 'b'".to_string(),
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY mv".to_string(),
+        "CLUSTER t USING i".to_string(),
+        "CLUSTER t".to_string(),
+        "REINDEX TABLE t".to_string(),
+        "REINDEX (CONCURRENTLY false) TABLE t".to_string(),
+        "ANALYZE t".to_string(),
+        format!("ALTER DATABASE \"{name}\" SET work_mem TO '1MB'"),
+        "ALTER TABLE p DETACH PARTITION p1".to_string(),
+        "DROP INDEX i".to_string(),
+        "SELECT 'VACUUM'".to_string(),
+    ];
+    let mut refused = 0;
+    for sql in &statements {
+        let split = lexer::split(sql);
+        let [stmt] = &split.statements[..] else {
+            panic!("{sql} is one statement")
+        };
+        let predicted = lexer::requires_no_transaction(stmt);
+        let actual = in_transaction(db.client(), sql);
+        match (&actual, predicted) {
+            (Err(code), true) if code == SqlState::ACTIVE_SQL_TRANSACTION.code() => refused += 1,
+            (Ok(()), false) => {}
+            _ => panic!(
+                "{sql}: predicted requires_no_transaction = {predicted}, server said {actual:?}"
+            ),
+        }
+    }
+    assert_eq!(refused, 20);
+}
+
+#[test]
+fn split_pieces_run_on_their_own_and_match_running_the_file() {
+    let mut db = TestDb::create();
+    let file = r#"-- every quoting form the splitter must see through
+CREATE TABLE "we;ird" (id int PRIMARY KEY, note text DEFAULT 'it''s; fine', raw text DEFAULT E'\'; \\');
+CREATE FUNCTION bump(i int) RETURNS int LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- COMMIT; in a comment, and a $$ quote inside: $$;$$
+  RETURN i + 1; /* nested /* ; */ comment */
+END
+$fn$;
+CREATE FUNCTION grade(score int) RETURNS text LANGUAGE sql
+BEGIN ATOMIC
+  SELECT CASE WHEN score > 90 THEN 'A;' ELSE 'B' END;
+END;
+INSERT INTO "we;ird" (id) VALUES (bump(1));
+INSERT INTO "we;ird" (id, note) VALUES (3, U&'d\0061t\+000061;');
+INSERT INTO "we;ird" (id, note) VALUES (4, E'x' -- the literal goes on, with its escapes
+'\'; y')
+"#;
+    let split = lexer::split(file);
+    assert_eq!(split.problems, []);
+    assert_eq!(split.statements.len(), 6);
+    // The whole file is valid as one message too.
+    in_transaction(db.client(), file).expect("the whole file runs");
+    // A byte-order mark is whitespace to the splitter, a syntax error to the server.
+    let with_bom = format!("\u{feff}{file}");
+    assert!(in_transaction(db.client(), &with_bom).is_err());
+    in_transaction(db.client(), confiture::text::without_bom(&with_bom))
+        .expect("without the mark it runs");
+    assert_eq!(lexer::split(&with_bom).statements.len(), 6);
+    {
+        let mut tx = db.client().transaction().expect("BEGIN");
+        for stmt in &split.statements {
+            tx.batch_execute(stmt.text).unwrap_or_else(|e| {
+                panic!("piece at line {} failed: {e}\n{}", stmt.line, stmt.text)
+            });
+        }
+        tx.commit().expect("COMMIT");
+    }
+    let rows = db
+        .client()
+        .query(
+            r#"SELECT id, note, raw, grade(95) FROM "we;ird" ORDER BY id"#,
+            &[],
+        )
+        .expect("query");
+    let got: Vec<(i32, String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                2,
+                "it's; fine".to_string(),
+                "'; \\".to_string(),
+                "A;".to_string()
+            ),
+            (
+                3,
+                "data;".to_string(),
+                "'; \\".to_string(),
+                "A;".to_string()
+            ),
+            (
+                4,
+                "x'; y".to_string(),
+                "'; \\".to_string(),
+                "A;".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn non_transactional_statements_need_the_split() {
+    let mut db = TestDb::create();
+    db.client()
+        .batch_execute("CREATE TABLE t (a int, b int)")
+        .expect("setup");
+    let file = "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY ta ON t (a);\nCREATE INDEX CONCURRENTLY tb ON t (b);\n";
+    // One message with two statements is an implicit transaction: the server refuses it.
+    let err = db
+        .client()
+        .batch_execute(file)
+        .expect_err("a multi-statement message is one transaction");
+    assert_eq!(err.code(), Some(&SqlState::ACTIVE_SQL_TRANSACTION));
+    // Sent one by one, as the engine does with the splitter's pieces, both succeed.
+    for stmt in &lexer::split(file).statements {
+        assert!(lexer::requires_no_transaction(stmt));
+        db.client()
+            .batch_execute(stmt.text)
+            .expect("statement on its own");
+    }
+    let n: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass AND indisvalid",
+            &[],
+        )
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 2);
+}

@@ -1,0 +1,184 @@
+//! `Migrator::status` end to end: a workspace on disk (Cargo.toml, environment file, migration
+//! files), the real PostgreSQL, and the exit code after each change a team makes.
+#![cfg(feature = "db")]
+
+use crate::common;
+
+use common::{create_confiture_ledger, record_applied, TempDir, TestDb};
+use confiture::exit;
+use confiture::files::checksum;
+use confiture::Migrator;
+
+const UP_1: &str = "CREATE TABLE tb_user (id int);\n";
+const UP_2: &str = "ALTER TABLE tb_user ADD COLUMN bio TEXT;\n";
+
+/// A workspace whose `db/environments/test.yaml` names `db`, with two migrations.
+fn project(db: &TestDb) -> TempDir {
+    let root = TempDir::new("cft_project");
+    root.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nmigrations_dir = \"db/migrations\"\n",
+    );
+    root.write(
+        "db/environments/test.yaml",
+        &format!("database_url: {}\n", db.url()),
+    );
+    root.write("db/migrations/001_create_users.up.sql", UP_1);
+    root.write(
+        "db/migrations/001_create_users.down.sql",
+        "DROP TABLE tb_user;\n",
+    );
+    root.write("db/migrations/002_add_bio.up.sql", UP_2);
+    root.write(
+        "db/migrations/002_add_bio.down.sql",
+        "ALTER TABLE tb_user DROP COLUMN bio;\n",
+    );
+    root
+}
+
+fn status_code(root: &TempDir) -> u8 {
+    let mut migrator =
+        Migrator::from_config(root.path().join("db/environments/test.yaml")).expect("config");
+    migrator.status().expect("status").exit_code()
+}
+
+#[test]
+fn exit_codes_follow_the_team_s_changes() {
+    let db = TestDb::new("cft_project");
+    let root = project(&db);
+    let mut migrator =
+        Migrator::from_config(root.path().join("db/environments/test.yaml")).unwrap();
+    assert_eq!(migrator.migrations_dir(), root.path().join("db/migrations"));
+    let report = migrator.status().unwrap();
+    assert_eq!(report.exit_code(), exit::NOT_INITIALISED);
+    assert_eq!(report.pending, ["001", "002"]);
+    assert_eq!(report.migrations[0].id(), "001_create_users");
+
+    let mut client = db.client();
+    create_confiture_ledger(&mut client, None);
+    let at = "2026-01-15 10:30:00+00";
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "001",
+        "create_users",
+        Some(&checksum(UP_1.as_bytes())),
+        at,
+    );
+    assert_eq!(status_code(&root), exit::PENDING);
+
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "002",
+        "add_bio",
+        Some(&checksum(UP_2.as_bytes())),
+        at,
+    );
+    assert_eq!(status_code(&root), exit::SUCCESS);
+
+    // Someone edits an applied migration: refused as modified.
+    root.write(
+        "db/migrations/002_add_bio.up.sql",
+        "ALTER TABLE tb_user ADD COLUMN bio VARCHAR;\n",
+    );
+    assert_eq!(status_code(&root), exit::DIVERGED);
+    root.write("db/migrations/002_add_bio.up.sql", UP_2);
+    assert_eq!(status_code(&root), exit::SUCCESS);
+
+    // Someone deletes the latest applied migration's files: missing.
+    std::fs::remove_file(root.path().join("db/migrations/002_add_bio.up.sql")).unwrap();
+    std::fs::remove_file(root.path().join("db/migrations/002_add_bio.down.sql")).unwrap();
+    let report = Migrator::from_config(root.path().join("db/environments/test.yaml"))
+        .unwrap()
+        .status()
+        .unwrap();
+    assert_eq!(report.missing, ["002"]);
+    assert_eq!(report.exit_code(), exit::DIVERGED);
+}
+
+/// A draft being written does not hide the database: the report has every migration, the
+/// diagnostics, the draft marked invalid, and exit 5 (what `up` would answer).
+#[test]
+fn invalid_migration_files_are_reported_with_the_table_exit_5() {
+    let db = TestDb::new("cft_project");
+    let root = project(&db);
+    let mut client = db.client();
+    create_confiture_ledger(&mut client, None);
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "001",
+        "create_users",
+        Some(&checksum(UP_1.as_bytes())),
+        "2026-01-15 10:30:00+00",
+    );
+    // 003 has no down file yet (C001); 002 is complete but commits on its own (C100).
+    root.write(
+        "db/migrations/003_draft.up.sql",
+        "CREATE TABLE d (id int);\n",
+    );
+    root.write(
+        "db/migrations/002_add_bio.up.sql",
+        "ALTER TABLE tb_user ADD COLUMN bio TEXT;\nCOMMIT;\n",
+    );
+    let report = Migrator::from_config(root.path().join("db/environments/test.yaml"))
+        .unwrap()
+        .status()
+        .expect("status reads the database despite the broken drafts");
+    assert_eq!(report.exit_code(), exit::INVALID);
+    let lines: Vec<(String, &str, bool)> = report
+        .migrations
+        .iter()
+        .map(|m| (m.id(), m.status.as_str(), m.invalid))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("001_create_users".to_string(), "applied", false),
+            ("002_add_bio".to_string(), "pending", true),
+            ("003_draft".to_string(), "pending", true),
+        ]
+    );
+    let codes: Vec<&str> = report.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["C100", "C001"]);
+    assert_eq!((report.summary.errors, report.summary.invalid), (2, 2));
+}
+
+/// A directory that cannot be read is still an error, before connecting.
+#[test]
+fn a_missing_migrations_directory_is_exit_5_before_connecting() {
+    let root = TempDir::new("cft_project");
+    root.write("Cargo.toml", "[workspace]\nmembers = []\n");
+    // Nothing listens on port 1: reaching the database would be exit 3, not 5.
+    root.write(
+        "db/environments/test.yaml",
+        "database_url: postgresql://u@127.0.0.1:1/x\n",
+    );
+    let err = Migrator::from_config(root.path().join("db/environments/test.yaml"))
+        .unwrap()
+        .status()
+        .expect_err("no migrations directory");
+    assert_eq!(err.exit_code(), exit::INVALID, "{err} {:?}", err.details);
+}
+
+#[test]
+fn from_env_and_from_url_use_the_workspace_s_migrations() {
+    let db = TestDb::new("cft_project");
+    let root = project(&db);
+    let ws = confiture::workspace::Workspace::discover(root.path()).unwrap();
+    let mut migrator = Migrator::from_env(&ws, "test").unwrap();
+    assert_eq!(
+        migrator.status().unwrap().exit_code(),
+        exit::NOT_INITIALISED
+    );
+
+    // The test runs in the confiture package: from_url finds this repository's workspace.
+    let migrator = Migrator::from_url(&db.url()).unwrap();
+    assert!(
+        migrator.migrations_dir().ends_with("db/migrations"),
+        "{:?}",
+        migrator.migrations_dir()
+    );
+    assert_eq!(migrator.environment().connection.dbname, db.name);
+}

@@ -1,0 +1,366 @@
+//! `status::report`: the pure decision over files and ledger rows, its exit codes and its JSON.
+
+use crate::common;
+
+use common::{migration, migration_set};
+use confiture::exit;
+use confiture::files::{checksum, MigrationSet};
+use confiture::ledger::{Ledger, LedgerRow};
+use confiture::status::{report, State, StatusReport};
+
+fn row(version: &str, name: &str, up: Option<&str>, applied_at: &str) -> LedgerRow {
+    LedgerRow {
+        version: version.to_string(),
+        name: name.to_string(),
+        applied_at: applied_at.to_string(),
+        execution_time_ms: Some(5),
+        checksum: up.map(|text| checksum(text.as_bytes())),
+        applied_by: Some("postgres".to_string()),
+    }
+}
+
+fn ledger(rows: Vec<LedgerRow>) -> Ledger {
+    Ledger {
+        table: "public.tb_confiture".to_string(),
+        rows,
+    }
+}
+
+fn states(report: &StatusReport) -> Vec<(String, State)> {
+    report
+        .migrations
+        .iter()
+        .map(|m| (m.version.clone(), m.status))
+        .collect()
+}
+
+fn seed_set() -> MigrationSet {
+    migration_set(vec![
+        migration(
+            "001",
+            "add_bio_to_users",
+            "ALTER TABLE tb_user ADD COLUMN bio TEXT;\n",
+        ),
+        migration(
+            "002",
+            "add_avatar_url",
+            "ALTER TABLE tb_user ADD COLUMN avatar_url TEXT;\n",
+        ),
+        migration(
+            "003",
+            "create_tb_comment",
+            "CREATE TABLE tb_comment (id int);\n",
+        ),
+        migration(
+            "004",
+            "add_comment_views",
+            "CREATE INDEX i ON tb_post(fk_user);\n",
+        ),
+    ])
+}
+
+#[test]
+fn the_seed_example_exits_1_with_the_seed_json() {
+    let set = seed_set();
+    let ledger = ledger(vec![
+        row(
+            "001",
+            "add_bio_to_users",
+            Some(&set.migrations[0].up.text),
+            "2026-01-15T10:30:00+00:00",
+        ),
+        row(
+            "002",
+            "add_avatar_url",
+            Some(&set.migrations[1].up.text),
+            "2026-01-20T14:22:00+00:00",
+        ),
+    ]);
+    let report = report(&set, Some(&ledger), "public.tb_confiture");
+    assert_eq!(report.exit_code(), exit::PENDING);
+    assert!(report.has_pending() && !report.is_up_to_date());
+
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["tracking_table"], "public.tb_confiture");
+    assert_eq!(json["applied"], serde_json::json!(["001", "002"]));
+    assert_eq!(json["pending"], serde_json::json!(["003", "004"]));
+    assert_eq!(json["summary"]["applied"], 2);
+    assert_eq!(json["summary"]["pending"], 2);
+    assert_eq!(json["summary"]["total"], 4);
+    let first = &json["migrations"][0];
+    assert_eq!(first["version"], "001");
+    assert_eq!(first["name"], "add_bio_to_users");
+    assert_eq!(first["status"], "applied");
+    assert_eq!(first["applied_at"], "2026-01-15T10:30:00+00:00");
+    let third = &json["migrations"][2];
+    assert_eq!(third["status"], "pending");
+    assert!(third["applied_at"].is_null());
+}
+
+#[test]
+fn json_has_the_seed_keys_then_ours_and_nothing_renamed() {
+    let set = seed_set();
+    let report = report(&set, Some(&ledger(vec![])), "public.tb_confiture");
+    let json = serde_json::to_value(&report).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for seed_key in [
+        "tracking_table",
+        "applied",
+        "pending",
+        "migrations",
+        "summary",
+    ] {
+        assert!(keys.contains(&seed_key), "{seed_key} in {keys:?}");
+    }
+    for ours in [
+        "database",
+        "initialised",
+        "modified",
+        "missing",
+        "out_of_order",
+    ] {
+        assert!(keys.contains(&ours), "{ours} in {keys:?}");
+    }
+    let summary: Vec<&str> = json["summary"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "applied",
+        "pending",
+        "total",
+        "modified",
+        "missing",
+        "out_of_order",
+    ] {
+        assert!(summary.contains(&key), "summary.{key}");
+    }
+    let migration: Vec<&str> = json["migrations"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "version",
+        "name",
+        "status",
+        "applied_at",
+        "checksum",
+        "recorded_checksum",
+    ] {
+        assert!(migration.contains(&key), "migrations[].{key}");
+    }
+    // serde_json keeps declaration order: the seed's keys come first, in the seed's order.
+    let text = serde_json::to_string(&report).unwrap();
+    let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
+    assert!(at("tracking_table") < at("applied") && at("applied") < at("pending"));
+    assert!(at("pending") < at("migrations") && at("migrations") < at("summary"));
+}
+
+#[test]
+fn everything_applied_exits_0() {
+    let set = seed_set();
+    let rows = set
+        .migrations
+        .iter()
+        .map(|m| {
+            row(
+                &m.version_text,
+                &m.name,
+                Some(&m.up.text),
+                "2026-01-15T10:30:00+00:00",
+            )
+        })
+        .collect();
+    let report = report(&set, Some(&ledger(rows)), "public.tb_confiture");
+    assert_eq!(report.exit_code(), exit::SUCCESS);
+    assert!(report.is_up_to_date());
+    assert_eq!(report.summary.applied, 4);
+    assert!(report.migrations.iter().all(|m| m.status == State::Applied));
+}
+
+#[test]
+fn no_tracking_table_exits_2_with_everything_pending() {
+    let report = report(&seed_set(), None, "public.tb_confiture");
+    assert_eq!(report.exit_code(), exit::NOT_INITIALISED);
+    assert!(!report.initialised);
+    assert_eq!(report.tracking_table, "public.tb_confiture");
+    assert_eq!(report.pending, ["001", "002", "003", "004"]);
+    assert_eq!(report.summary.pending, 4);
+    // Even with no migrations at all, a missing table is exit 2.
+    let report = confiture::status::report(&migration_set(vec![]), None, "public.tb_confiture");
+    assert_eq!(report.exit_code(), exit::NOT_INITIALISED);
+    // An existing but empty ledger with no migrations is up to date.
+    let report = confiture::status::report(&migration_set(vec![]), Some(&ledger(vec![])), "t");
+    assert_eq!(report.exit_code(), exit::SUCCESS);
+}
+
+#[test]
+fn an_edited_applied_file_is_modified_and_exits_7() {
+    let set = seed_set();
+    let rows = vec![row(
+        "001",
+        "add_bio_to_users",
+        Some("the file as it was when applied\n"),
+        "2026-01-15T10:30:00+00:00",
+    )];
+    let report = report(&set, Some(&ledger(rows)), "public.tb_confiture");
+    assert_eq!(states(&report)[0], ("001".to_string(), State::Modified));
+    assert_eq!(report.modified, ["001"]);
+    assert_eq!(
+        report.applied,
+        ["001"],
+        "a modified migration is still applied"
+    );
+    assert_eq!(report.exit_code(), exit::DIVERGED, "7 wins over pending");
+    let m = &report.migrations[0];
+    assert_eq!(
+        m.checksum.as_deref(),
+        Some(set.migrations[0].up.checksum.as_str())
+    );
+    assert_ne!(m.recorded_checksum, m.checksum);
+}
+
+#[test]
+fn a_row_without_checksum_counts_as_applied() {
+    let set = migration_set(vec![migration("001", "a", "SELECT 1;\n")]);
+    let report = report(
+        &set,
+        Some(&ledger(vec![row(
+            "001",
+            "a",
+            None,
+            "2026-01-15T10:30:00+00:00",
+        )])),
+        "t",
+    );
+    assert_eq!(states(&report), [("001".to_string(), State::Applied)]);
+    assert_eq!(report.exit_code(), exit::SUCCESS);
+}
+
+#[test]
+fn a_recorded_migration_without_file_is_missing_and_exits_7() {
+    let set = migration_set(vec![
+        migration("001", "a", "SELECT 1;\n"),
+        migration("003", "c", "SELECT 3;\n"),
+    ]);
+    let rows = vec![
+        row("001", "a", Some("SELECT 1;\n"), "2026-01-15T10:30:00+00:00"),
+        row("002", "b", Some("SELECT 2;\n"), "2026-01-16T10:30:00+00:00"),
+        row("003", "c", Some("SELECT 3;\n"), "2026-01-17T10:30:00+00:00"),
+    ];
+    let report = report(&set, Some(&ledger(rows)), "t");
+    assert_eq!(
+        states(&report),
+        [
+            ("001".to_string(), State::Applied),
+            ("002".to_string(), State::Missing),
+            ("003".to_string(), State::Applied)
+        ]
+    );
+    let missing = &report.migrations[1];
+    assert_eq!(missing.name, "b");
+    assert_eq!(
+        missing.applied_at.as_deref(),
+        Some("2026-01-16T10:30:00+00:00")
+    );
+    assert_eq!(missing.checksum, None);
+    assert_eq!(report.missing, ["002"]);
+    assert_eq!(report.summary.total, 3);
+    assert_eq!(report.exit_code(), exit::DIVERGED);
+}
+
+#[test]
+fn a_pending_migration_older_than_the_newest_applied_is_out_of_order() {
+    let set = migration_set(vec![
+        migration("001", "a", "SELECT 1;\n"),
+        migration("002", "merged_late", "SELECT 2;\n"),
+        migration("003", "c", "SELECT 3;\n"),
+        migration("004", "d", "SELECT 4;\n"),
+    ]);
+    let rows = vec![
+        row("001", "a", Some("SELECT 1;\n"), "2026-01-15T10:30:00+00:00"),
+        row("003", "c", Some("SELECT 3;\n"), "2026-01-17T10:30:00+00:00"),
+    ];
+    let report = report(&set, Some(&ledger(rows)), "t");
+    assert_eq!(report.migrations[1].status, State::OutOfOrder);
+    assert_eq!(report.migrations[3].status, State::Pending);
+    assert_eq!(report.out_of_order, ["002"]);
+    assert_eq!(
+        report.pending,
+        ["002", "004"],
+        "out of order still has to be applied"
+    );
+    assert_eq!(report.summary.pending, 2);
+    assert_eq!(
+        report.summary.applied + report.summary.pending,
+        report.summary.total
+    );
+    assert_eq!(report.exit_code(), exit::DIVERGED);
+}
+
+#[test]
+fn versions_compare_as_integers() {
+    // As strings, "9" > "10": confiture (Python) would call 9 out of order here.
+    let set = migration_set(vec![
+        migration("9", "nine", "SELECT 9;\n"),
+        migration("10", "ten", "SELECT 10;\n"),
+        migration("11", "eleven", "SELECT 11;\n"),
+    ]);
+    let rows = vec![
+        row(
+            "9",
+            "nine",
+            Some("SELECT 9;\n"),
+            "2026-01-15T10:30:00+00:00",
+        ),
+        row(
+            "10",
+            "ten",
+            Some("SELECT 10;\n"),
+            "2026-01-16T10:30:00+00:00",
+        ),
+    ];
+    let report = report(&set, Some(&ledger(rows)), "t");
+    assert_eq!(report.applied, ["9", "10"]);
+    assert_eq!(report.pending, ["11"]);
+    assert_eq!(report.exit_code(), exit::PENDING);
+}
+
+#[test]
+fn rows_match_files_by_integer_version() {
+    // Recorded as "1" by some other tool, file named 001: the same migration.
+    let set = migration_set(vec![migration("001", "a", "SELECT 1;\n")]);
+    let report = report(
+        &set,
+        Some(&ledger(vec![row(
+            "1",
+            "a",
+            Some("SELECT 1;\n"),
+            "2026-01-15T10:30:00+00:00",
+        )])),
+        "t",
+    );
+    assert_eq!(states(&report), [("001".to_string(), State::Applied)]);
+    // A row whose version is not a number matches no file: missing, listed last.
+    let rows = vec![
+        row("001", "a", Some("SELECT 1;\n"), "2026-01-15T10:30:00+00:00"),
+        row("legacy", "x", None, "2026-01-14T10:30:00+00:00"),
+    ];
+    let report = confiture::status::report(&set, Some(&ledger(rows)), "t");
+    assert_eq!(
+        states(&report),
+        [
+            ("001".to_string(), State::Applied),
+            ("legacy".to_string(), State::Missing)
+        ]
+    );
+}

@@ -1,0 +1,538 @@
+//! `Migrator::verify` and `Migrator::drift` against the real PostgreSQL, through the library
+//! as an application or an xtask calls them:
+//!
+//! - the corpus of deliberately wrong down files (`tests/fixtures/snapshot/down/wrong_*`), each
+//!   caught by `verify` as the migration after a `setup` one (checked from `--from 2`), and the
+//!   right ones (`right_*`) passing;
+//! - zero findings on the example `db/migrations` and on the chain of 30 realistic migrations;
+//! - irreversible migrations, ups that are not repeatable, `--from`;
+//! - the scratch database is dropped after success, findings and failures;
+//! - `drift`: none after `up`, then changes made by hand, and a schema directory.
+#![cfg(feature = "db")]
+// `verify` returns the report with a failure, as the library's commands do.
+#![allow(clippy::result_large_err)]
+
+use crate::common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{admin, TempDir, TestDb};
+use confiture::drift::DriftOptions;
+use confiture::files::CheckOptions;
+use confiture::migrate::{no_progress, UpOptions};
+use confiture::verify::{CheckResult, ScratchProgress, VerifyOptions, VerifyReport};
+use confiture::{exit, ErrorKind, Migrator};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/snapshot")
+}
+
+fn migrator(db: &TestDb, dir: &Path) -> Migrator {
+    Migrator::new(db.environment(), dir, CheckOptions::default())
+}
+
+fn database_exists(name: &str) -> bool {
+    admin()
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)",
+            &[&name],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// Runs verify, and checks that every scratch database it announced is gone afterwards.
+fn verify(
+    db: &TestDb,
+    dir: &Path,
+    options: &VerifyOptions,
+) -> Result<VerifyReport, confiture::migrate::Failed<VerifyReport>> {
+    let mut created = Vec::new();
+    let outcome = migrator(db, dir).verify(options, &mut |p| {
+        if let ScratchProgress::Created { database } = p {
+            created.push(database.to_string());
+        }
+    });
+    assert_eq!(created.len(), 1, "one scratch database per run");
+    for name in &created {
+        assert!(name.starts_with(confiture::db::scratch::PREFIX), "{name}");
+        assert!(
+            !database_exists(name),
+            "the scratch database {name} was left behind"
+        );
+    }
+    let report = match &outcome {
+        Ok(r) => r,
+        Err(f) => &f.report,
+    };
+    assert_eq!(
+        report.scratch_database.as_deref(),
+        created.first().map(String::as_str)
+    );
+    outcome
+}
+
+/// A migrations directory with `setup.sql` as `001_setup` (when the case has one) and the
+/// case's up and down as `002_case`.
+fn case_dir(case: &str) -> (TempDir, Option<u64>) {
+    let from = fixtures().join("down").join(case);
+    let dir = TempDir::new("cft_verify_case");
+    let read = |f: &str| fs::read_to_string(from.join(f)).unwrap();
+    let mut first = None;
+    if from.join("setup.sql").exists() {
+        dir.write("001_setup.up.sql", &read("setup.sql"));
+        dir.write("001_setup.down.sql", "-- confiture:irreversible\n");
+        first = Some(2);
+    }
+    let version = if first.is_some() { "002" } else { "001" };
+    dir.write(&format!("{version}_case.up.sql"), &read("up.sql"));
+    dir.write(&format!("{version}_case.down.sql"), &read("down.sql"));
+    (dir, first)
+}
+
+fn corpus_cases() -> Vec<String> {
+    let mut cases: Vec<String> = fs::read_dir(fixtures().join("down"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    cases.sort();
+    cases
+}
+
+/// Every wrong down file of the corpus is caught by `verify` (exit 9, the case's migration
+/// named, at least one finding naming its down file); every right one passes.
+#[test]
+fn verify_catches_every_wrong_down_of_the_corpus_and_passes_the_right_ones() {
+    let cases = corpus_cases();
+    assert!(cases.len() >= 30, "{cases:?}");
+    let db = TestDb::new("cft_verify_corpus");
+    let mut problems = Vec::new();
+    for case in &cases {
+        let (dir, from) = case_dir(case);
+        let options = VerifyOptions::default().from(from);
+        let report = match verify(&db, dir.path(), &options) {
+            Ok(report) => report,
+            Err(f) => {
+                problems.push(format!("{case}: verify failed: {}", f.error));
+                continue;
+            }
+        };
+        let case_check = report.migrations.last().unwrap();
+        assert_eq!(case_check.name, "case");
+        if from.is_some() {
+            assert_eq!(report.migrations[0].result, CheckResult::Prepared, "{case}");
+        }
+        if case.starts_with("wrong_") {
+            if report.exit_code() != exit::SCHEMA_CHECK_FAILED
+                || case_check.result != CheckResult::DownDoesNotRestore
+                || case_check.findings.is_empty()
+            {
+                problems.push(format!("{case}: not caught: {report:#?}"));
+            }
+            for f in &case_check.findings {
+                assert!(
+                    f.message.contains("_case.down.sql"),
+                    "{case}: {}",
+                    f.message
+                );
+            }
+        } else if report.exit_code() != exit::SUCCESS
+            || case_check.result != CheckResult::Reversible
+        {
+            problems.push(format!(
+                "{case}: a right down was not accepted: {report:#?}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The issue's wording, on the example's own objects: a down that forgets an index.
+#[test]
+fn a_leftover_index_is_named_with_the_down_file_that_left_it() {
+    let db = TestDb::new("cft_verify_index");
+    let dir = TempDir::new("cft_verify_index");
+    dir.write(
+        "001_create_tb_post.up.sql",
+        "CREATE TABLE tb_post (id bigint PRIMARY KEY, slug text);\n",
+    );
+    dir.write("001_create_tb_post.down.sql", "DROP TABLE tb_post;\n");
+    dir.write(
+        "002_add_comment_views.up.sql",
+        "CREATE INDEX idx_tb_post_slug ON tb_post (slug);\nCREATE VIEW v_post AS SELECT id, slug FROM tb_post;\n",
+    );
+    dir.write("002_add_comment_views.down.sql", "DROP VIEW v_post;\n");
+    dir.write("003_more.up.sql", "CREATE TABLE more (a int);\n");
+    dir.write("003_more.down.sql", "DROP TABLE more;\n");
+    let report = verify(&db, dir.path(), &VerifyOptions::default()).unwrap();
+    let results: Vec<CheckResult> = report.migrations.iter().map(|m| m.result).collect();
+    assert_eq!(
+        results,
+        [
+            CheckResult::Reversible,
+            CheckResult::DownDoesNotRestore,
+            CheckResult::NotChecked
+        ]
+    );
+    let messages: Vec<&str> = report.migrations[1]
+        .findings
+        .iter()
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        ["index public.idx_tb_post_slug: left behind by 002_add_comment_views.down.sql"]
+    );
+    assert!(!report.passed);
+    assert_eq!(report.summary.failed_checks, 1);
+    assert_eq!(report.summary.not_checked, 1);
+}
+
+#[test]
+fn the_example_migrations_verify_with_zero_findings() {
+    let db = TestDb::new("cft_verify_example");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../db/migrations");
+    let report = verify(&db, &dir, &VerifyOptions::default()).unwrap();
+    assert!(report.passed, "{report:#?}");
+    assert_eq!(report.summary.reversible, 6, "{report:#?}");
+    // Verify never touches the target database: it does not even need to exist.
+    assert!(db
+        .client()
+        .query(
+            "SELECT FROM pg_tables WHERE tablename = 'tb_confiture'",
+            &[]
+        )
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn a_realistic_chain_of_30_migrations_verifies_with_zero_findings() {
+    let db = TestDb::new("cft_verify_chain");
+    let report = verify(&db, &fixtures().join("chain"), &VerifyOptions::default()).unwrap();
+    assert!(report.passed, "{report:#?}");
+    assert_eq!(report.summary.reversible, 30, "{report:#?}");
+}
+
+#[test]
+fn irreversible_migrations_are_applied_up_only_and_reported() {
+    let db = TestDb::new("cft_verify_irrev");
+    let dir = TempDir::new("cft_verify_irrev");
+    dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
+    dir.write("001_t.down.sql", "DROP TABLE t;\n");
+    dir.write("002_drop_a.up.sql", "ALTER TABLE t DROP COLUMN a;\n");
+    dir.write(
+        "002_drop_a.down.sql",
+        "-- confiture:irreversible\n-- the column's data is gone\n",
+    );
+    dir.write("003_u.up.sql", "CREATE TABLE u (b int);\n");
+    dir.write("003_u.down.sql", "DROP TABLE u;\n");
+    let report = verify(&db, dir.path(), &VerifyOptions::default()).unwrap();
+    let results: Vec<CheckResult> = report.migrations.iter().map(|m| m.result).collect();
+    assert_eq!(
+        results,
+        [
+            CheckResult::Reversible,
+            CheckResult::Irreversible,
+            CheckResult::Reversible
+        ]
+    );
+    assert!(report.passed);
+    assert_eq!(report.exit_code(), exit::SUCCESS);
+}
+
+/// The down restores the schema but not the data the up relies on: the up fails the second
+/// time (a duplicate key), or gives another schema.
+#[test]
+fn an_up_that_is_not_repeatable_after_its_down_is_caught() {
+    let db = TestDb::new("cft_verify_repeat");
+    let dir = TempDir::new("cft_verify_repeat");
+    dir.write(
+        "001_t.up.sql",
+        "CREATE TABLE t (a int PRIMARY KEY);\nCREATE TABLE log (n int);\n",
+    );
+    dir.write("001_t.down.sql", "DROP TABLE t;\nDROP TABLE log;\n");
+    dir.write("002_seed.up.sql", "INSERT INTO t VALUES (1);\n");
+    dir.write("002_seed.down.sql", "SELECT 1; -- forgets the row\n");
+    let report = verify(&db, dir.path(), &VerifyOptions::default()).unwrap();
+    let seed = &report.migrations[1];
+    assert_eq!(seed.result, CheckResult::UpNotRepeatable, "{report:#?}");
+    assert!(
+        seed.error.as_deref().unwrap().contains("duplicate key"),
+        "{seed:#?}"
+    );
+    assert_eq!(report.exit_code(), exit::SCHEMA_CHECK_FAILED);
+
+    // Another schema the second time: the up decides from data its down left behind.
+    dir.write(
+        "002_seed.up.sql",
+        "INSERT INTO log VALUES (1);\n\
+         DO $$ BEGIN IF (SELECT count(*) FROM log) > 1 THEN CREATE TABLE oops (); END IF; END $$;\n",
+    );
+    let report = verify(&db, dir.path(), &VerifyOptions::default()).unwrap();
+    let seed = &report.migrations[1];
+    assert_eq!(seed.result, CheckResult::UpNotRepeatable, "{report:#?}");
+    let messages: Vec<&str> = seed.findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["table public.oops: extra when 002_seed.up.sql runs again after its down"]
+    );
+}
+
+#[test]
+fn from_applies_the_earlier_migrations_unchecked() {
+    let db = TestDb::new("cft_verify_from");
+    let dir = TempDir::new("cft_verify_from");
+    // 001's down is wrong, but it is before --from.
+    dir.write(
+        "001_t.up.sql",
+        "CREATE TABLE t (a int);\nCREATE INDEX t_a ON t (a);\n",
+    );
+    dir.write("001_t.down.sql", "DROP INDEX t_a;\n");
+    dir.write("002_u.up.sql", "ALTER TABLE t ADD COLUMN b int;\n");
+    dir.write("002_u.down.sql", "ALTER TABLE t DROP COLUMN b;\n");
+    let options = VerifyOptions::default().from(Some(2));
+    let report = verify(&db, dir.path(), &options).unwrap();
+    let results: Vec<CheckResult> = report.migrations.iter().map(|m| m.result).collect();
+    assert_eq!(results, [CheckResult::Prepared, CheckResult::Reversible]);
+    assert!(report.passed);
+    // Without --from, 001 is checked and caught.
+    let report = verify(&db, dir.path(), &VerifyOptions::default()).unwrap();
+    assert_eq!(report.migrations[0].result, CheckResult::DownDoesNotRestore);
+
+    // A --from above every migration is a usage error, before any database is created.
+    let options = VerifyOptions::default().from(Some(3));
+    let failed = migrator(&db, dir.path())
+        .verify(&options, &mut |p| panic!("nothing should happen: {p:?}"))
+        .unwrap_err();
+    assert_eq!(failed.error.kind, ErrorKind::Usage);
+}
+
+/// A migration whose SQL fails: the run's error (exit 4, file and line), the report so far,
+/// and the scratch database dropped all the same.
+#[test]
+fn a_failing_migration_is_a_migration_error_and_the_scratch_is_dropped() {
+    let db = TestDb::new("cft_verify_fail");
+    let dir = TempDir::new("cft_verify_fail");
+    dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
+    dir.write("001_t.down.sql", "DROP TABLE t;\n");
+    dir.write("002_u.up.sql", "CREATE TABLE u (a int);\n");
+    dir.write("002_u.down.sql", "DROP TABLE nope;\n");
+    let failed = verify(&db, dir.path(), &VerifyOptions::default()).unwrap_err();
+    assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
+    assert_eq!(failed.error.exit_code(), exit::MIGRATION_FAILED);
+    let report = &failed.report;
+    assert!(!report.passed);
+    assert_eq!(report.migrations[0].result, CheckResult::Reversible);
+    assert_eq!(report.migrations[1].result, CheckResult::Failed);
+    let error = &report.errors[0];
+    assert_eq!(error.version.as_deref(), Some("002"));
+    assert_eq!(error.line, Some(1));
+    assert!(error.file.as_ref().unwrap().ends_with("002_u.down.sql"));
+}
+
+/// No migration: nothing to prove, and no scratch database is created for it.
+#[test]
+fn an_empty_directory_verifies_without_a_scratch_database() {
+    let db = TestDb::new("cft_verify_empty");
+    let dir = TempDir::new("cft_verify_empty");
+    let report = migrator(&db, dir.path())
+        .verify(&VerifyOptions::default(), &mut |p| {
+            panic!("nothing should happen: {p:?}")
+        })
+        .unwrap();
+    assert!(report.passed);
+    assert_eq!(report.migrations, []);
+    assert_eq!(report.scratch_database, None);
+}
+
+/// Broken files are refused before any database is created (exit 5).
+#[test]
+fn broken_files_are_refused_before_creating_anything() {
+    let db = TestDb::new("cft_verify_broken");
+    let dir = TempDir::new("cft_verify_broken");
+    dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
+    let failed = migrator(&db, dir.path())
+        .verify(&VerifyOptions::default(), &mut |p| {
+            panic!("nothing should happen: {p:?}")
+        })
+        .unwrap_err();
+    assert_eq!(failed.error.kind, ErrorKind::Invalid);
+    assert_eq!(failed.report.scratch_database, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// drift
+
+fn up(db: &TestDb, dir: &Path) {
+    migrator(db, dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_or_else(|e| panic!("up: {e:?}"));
+}
+
+fn drift(db: &TestDb, dir: &Path, options: &DriftOptions) -> confiture::drift::DriftReport {
+    let report = migrator(db, dir)
+        .drift(options, &mut no_scratch_progress)
+        .unwrap_or_else(|e| panic!("drift: {e:?}"));
+    for name in &report.scratch_databases {
+        assert!(
+            !database_exists(name),
+            "the scratch database {name} was left behind"
+        );
+    }
+    report
+}
+
+fn no_scratch_progress(_: ScratchProgress) {}
+
+fn messages(findings: &[confiture::verify::Finding]) -> Vec<String> {
+    findings.iter().map(|f| f.message.clone()).collect()
+}
+
+#[test]
+fn drift_is_none_after_up_and_names_what_was_changed_by_hand() {
+    let db = TestDb::new("cft_drift");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../db/migrations");
+    up(&db, &dir);
+    let report = drift(&db, &dir, &DriftOptions::default());
+    assert!(report.passed, "{report:#?}");
+    assert_eq!(report.replayed.len(), 6);
+    assert_eq!(report.exit_code(), exit::SUCCESS);
+
+    // An incident and two hot fixes, by hand.
+    db.client()
+        .batch_execute(
+            "DROP INDEX idx_tb_comment_fk_post;\n\
+             ALTER TABLE tb_user ADD COLUMN nickname text;\n\
+             ALTER TABLE tb_user ALTER COLUMN avatar_url SET DEFAULT 'none';",
+        )
+        .unwrap();
+    let report = drift(&db, &dir, &DriftOptions::default());
+    assert_eq!(report.exit_code(), exit::SCHEMA_CHECK_FAILED);
+    assert_eq!(
+        messages(&report.drift),
+        [
+            "column public.tb_user.avatar_url: default 'none'::text, expected none (live database, expected by the history)",
+            "column public.tb_user.nickname: in the live database, not made by its applied migrations",
+            "index public.idx_tb_comment_fk_post: missing from the live database",
+        ]
+    );
+}
+
+/// Only the applied migrations are replayed: pending ones are not drift.
+#[test]
+fn drift_replays_only_the_applied_migrations() {
+    let db = TestDb::new("cft_drift_pending");
+    let dir = TempDir::new("cft_drift_pending");
+    dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
+    dir.write("001_t.down.sql", "DROP TABLE t;\n");
+    migrator(&db, dir.path())
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    dir.write("002_u.up.sql", "CREATE TABLE u (a int);\n");
+    dir.write("002_u.down.sql", "DROP TABLE u;\n");
+    let report = drift(&db, dir.path(), &DriftOptions::default());
+    assert!(report.passed, "{report:#?}");
+    assert_eq!(report.replayed, ["001"]);
+}
+
+/// History that diverged cannot be replayed: refused (exit 7) before any scratch database.
+#[test]
+fn drift_refuses_a_diverged_history() {
+    let db = TestDb::new("cft_drift_diverged");
+    let dir = TempDir::new("cft_drift_diverged");
+    dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
+    dir.write("001_t.down.sql", "DROP TABLE t;\n");
+    migrator(&db, dir.path())
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    dir.write("001_t.up.sql", "CREATE TABLE t (a bigint);\n");
+    let failed = migrator(&db, dir.path())
+        .drift(&DriftOptions::default(), &mut |p| {
+            panic!("nothing should happen: {p:?}")
+        })
+        .unwrap_err();
+    assert_eq!(failed.error.kind, ErrorKind::Diverged);
+    assert_eq!(failed.report.scratch_databases, Vec::<String>::new());
+}
+
+#[test]
+fn drift_compares_a_schema_directory_with_every_migration() {
+    let db = TestDb::new("cft_drift_schema");
+    let dir = TempDir::new("cft_drift_schema");
+    dir.write("m/001_t.up.sql", "CREATE TABLE t (a int);\n");
+    dir.write("m/001_t.down.sql", "DROP TABLE t;\n");
+    dir.write("m/002_u.up.sql", "CREATE TABLE u (a int DEFAULT 1);\n");
+    dir.write("m/002_u.down.sql", "DROP TABLE u;\n");
+    dir.write("schema/01_t.sql", "CREATE TABLE t (a int);\n");
+    dir.write(
+        "schema/tables/02_u.sql",
+        "CREATE TABLE u (a int DEFAULT 1);\n",
+    );
+    dir.write("schema/README.md", "not SQL: left out\n");
+    let migrations = dir.path().join("m");
+    let options = DriftOptions::default().schema_dir(Some(dir.path().join("schema")));
+    // Nothing applied yet: no drift, and the directory matches all the migrations.
+    let report = drift(&db, &migrations, &options);
+    assert!(report.passed, "{report:#?}");
+    let schema = report.schema_dir.as_ref().unwrap();
+    assert_eq!(schema.files.len(), 2);
+    assert_eq!(report.scratch_databases.len(), 2);
+
+    dir.write(
+        "schema/tables/02_u.sql",
+        "CREATE TABLE u (a int);\nCREATE TABLE w ();\n",
+    );
+    let report = drift(&db, &migrations, &options);
+    assert_eq!(report.exit_code(), exit::SCHEMA_CHECK_FAILED);
+    assert_eq!(report.drift, []);
+    assert_eq!(
+        messages(&report.schema_dir.unwrap().differences),
+        [
+            "table public.w: in the schema directory, not made by the migrations",
+            "column public.u.a: no default, expected 1 (schema directory, expected by the migrations)",
+        ]
+    );
+}
+
+/// Called on a thread of a tokio runtime (an application's `#[tokio::main]`), where the blocking
+/// driver would panic: `verify` and `drift` run off the runtime's thread, their progress events
+/// still reach the caller, and their scratch databases are dropped. (The test's own database
+/// work happens outside the runtime.)
+#[test]
+fn verify_and_drift_work_on_a_tokio_runtime_thread() {
+    let db = TestDb::new("cft_verify_tokio");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../db/migrations");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut events = Vec::new();
+    let (verified, drifted) = runtime.block_on(async {
+        let verified =
+            migrator(&db, &dir).verify(&VerifyOptions::default(), &mut |p| events.push(p));
+        let drifted = migrator(&db, &dir).drift(&DriftOptions::default(), &mut no_scratch_progress);
+        (verified, drifted)
+    });
+    drop(runtime);
+    let report = verified.unwrap_or_else(|e| panic!("verify: {e:?}"));
+    assert!(report.passed, "{report:#?}");
+    let created: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            ScratchProgress::Created { database } => Some(database),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created.len(), 1, "{events:?}");
+    assert!(!database_exists(created[0]));
+    let checked = events
+        .iter()
+        .filter(|e| matches!(e, ScratchProgress::Checked(_)))
+        .count();
+    assert_eq!(checked, 6);
+
+    let report = drifted.unwrap_or_else(|e| panic!("drift: {e:?}"));
+    assert!(report.passed, "{report:#?}");
+    assert!(!database_exists(&report.scratch_databases[0]));
+}

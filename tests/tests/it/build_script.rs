@@ -1,0 +1,206 @@
+//! End to end: `confiture_build::check()` in the build script of a real throwaway crate, built
+//! by a real `cargo build`. A good migrations directory builds; each kind of error fails the
+//! build naming the file; and the check reruns when the directory changes.
+//!
+//! One crate and one target directory (`target/build-script-e2e`) are reused for every build,
+//! swapping the migration files in between, so the dependencies compile once (the first run
+//! takes a minute; later builds only rerun the build script).
+
+use std::fs;
+use std::time::Instant;
+
+use confiture_tests::throwaway::ThrowawayCrate;
+
+/// A migration file: name and raw bytes.
+type File = (&'static str, &'static [u8]);
+
+const GOOD: &[File] = &[
+    (
+        "001_create_tb_user.up.sql",
+        b"CREATE TABLE tb_user (pk_user INTEGER PRIMARY KEY);\n",
+    ),
+    ("001_create_tb_user.down.sql", b"DROP TABLE tb_user;\n"),
+    (
+        "002_add_bio_to_users.up.sql",
+        b"ALTER TABLE tb_user ADD COLUMN bio TEXT;\n",
+    ),
+    (
+        "002_add_bio_to_users.down.sql",
+        b"ALTER TABLE tb_user DROP COLUMN bio;\n",
+    ),
+    ("README.md", b"Not a migration: ignored.\n"),
+];
+
+/// Each error kind: the files added to `GOOD`, the file the error must name, and its code.
+const BROKEN: &[(&str, &[File], &str, &str)] = &[
+    (
+        "missing down",
+        &[("003_c.up.sql", b"SELECT 1;\n")],
+        "003_c.up.sql",
+        "C001",
+    ),
+    (
+        "missing up",
+        &[("003_c.down.sql", b"SELECT 1;\n")],
+        "003_c.down.sql",
+        "C002",
+    ),
+    (
+        "duplicate version",
+        &[
+            ("002_other.up.sql", b"SELECT 1;\n"),
+            ("002_other.down.sql", b"SELECT 1;\n"),
+        ],
+        "002_other.up.sql",
+        "C003",
+    ),
+    (
+        "gap",
+        &[
+            ("004_d.up.sql", b"SELECT 1;\n"),
+            ("004_d.down.sql", b"SELECT 1;\n"),
+        ],
+        "004_d.up.sql",
+        "C004",
+    ),
+    (
+        "bad name",
+        &[("003-Add-Thing.up.sql", b"SELECT 1;\n")],
+        "003-Add-Thing.up.sql",
+        "C006",
+    ),
+    (
+        "empty up",
+        &[
+            ("003_c.up.sql", b"-- to do\n"),
+            ("003_c.down.sql", b"SELECT 1;\n"),
+        ],
+        "003_c.up.sql",
+        "C007",
+    ),
+    (
+        "not UTF-8",
+        &[
+            ("003_c.up.sql", b"-- line 1\nSELECT 'caf\xe9';\n"),
+            ("003_c.down.sql", b"SELECT 1;\n"),
+        ],
+        "003_c.up.sql:2:12",
+        "C009",
+    ),
+];
+
+/// The throwaway crate, whose migrations directory the tests swap.
+struct Project(ThrowawayCrate);
+
+impl std::ops::Deref for Project {
+    type Target = ThrowawayCrate;
+
+    fn deref(&self) -> &ThrowawayCrate {
+        &self.0
+    }
+}
+
+impl Project {
+    fn new() -> Project {
+        let confiture_build = confiture_tests::workspace_root().join("confiture-build");
+        let krate = ThrowawayCrate::new(
+            "build-script-e2e",
+            &format!(
+                "[package]\nname = \"confiture-build-e2e\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+                 [build-dependencies]\nconfiture-build = {{ path = {:?} }}\n\n[workspace]\n",
+                confiture_build.display().to_string()
+            ),
+        );
+        krate.write_if_changed(
+            "build.rs",
+            b"fn main() -> Result<(), confiture_build::Error> {\n    confiture_build::check()?;\n    Ok(())\n}\n",
+        );
+        krate.write_if_changed(
+            "src/lib.rs",
+            b"//! Nothing: only the build script matters.\n",
+        );
+        Project(krate)
+    }
+
+    /// Replaces the migrations directory's contents with `files`.
+    fn set_migrations(&self, files: &[File]) {
+        let dir = self.migrations();
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in files {
+            fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+
+    fn add(&self, files: &[File]) {
+        for (name, bytes) in files {
+            fs::write(self.migrations().join(name), bytes).unwrap();
+        }
+    }
+}
+
+fn assert_builds(project: &Project, what: &str) {
+    let (ok, output) = project.build();
+    assert!(ok, "{what}: the build should succeed\n{output}");
+}
+
+/// The build failed, and cargo's `error:` line names the file (relative to the crate root)
+/// and the rule's code.
+fn assert_fails_naming(project: &Project, what: &str, file: &str, code: &str) {
+    let (ok, output) = project.build();
+    assert!(!ok, "{what}: the build should fail\n{output}");
+    let expected = format!("db/migrations/{file}: {code}: ");
+    let named = output
+        .lines()
+        .any(|line| line.starts_with("error: ") && line.contains(&expected));
+    assert!(
+        named,
+        "{what}: no `error:` line with `{expected}`\n{output}"
+    );
+}
+
+#[test]
+fn build_script_fails_the_build_naming_the_file_and_reruns_on_change() {
+    let project = Project::new();
+
+    project.set_migrations(GOOD);
+    // The first build compiles confiture-build and its dependencies.
+    assert_builds(&project, "a good directory");
+    let after_first_compile = Instant::now();
+
+    for (what, extra, file, code) in BROKEN {
+        project.set_migrations(GOOD);
+        project.add(extra);
+        assert_fails_naming(&project, what, file, code);
+    }
+
+    // Rerun: good, then a bad file added, then fixed, each noticed by the next plain build.
+    project.set_migrations(GOOD);
+    assert_builds(&project, "back to good");
+    project.add(&[(
+        "003_create_tb_post.up.sql",
+        b"CREATE TABLE tb_post (pk INTEGER);\n",
+    )]);
+    assert_fails_naming(
+        &project,
+        "a bad file added after a good build",
+        "003_create_tb_post.up.sql",
+        "C001",
+    );
+    project.add(&[("003_create_tb_post.down.sql", b"DROP TABLE tb_post;\n")]);
+    assert_builds(&project, "the bad file fixed");
+    // An edit to a file already checked reruns the check too.
+    project.add(&[("003_create_tb_post.down.sql", b"-- emptied\n")]);
+    assert_fails_naming(
+        &project,
+        "an edit that empties a down file",
+        "003_create_tb_post.down.sql",
+        "C008",
+    );
+
+    // Timing is reported, not asserted: the machine is shared.
+    eprintln!(
+        "builds after the first compile: {:?}",
+        after_first_compile.elapsed()
+    );
+}

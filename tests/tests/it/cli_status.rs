@@ -1,0 +1,564 @@
+//! `migrate status` as a user and a script see it: the seed's table and JSON, the `using ...`
+//! line, which database the precedence rules pick (proved by the exit code of a database in a
+//! known state, not only by what is printed), colour, and passwords never shown.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use confiture::exit;
+use confiture_tests::{binary, pg_host, pg_port, server, Project, Run, TestDb};
+
+fn two_migrations() -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_add_bio_to_users",
+            "CREATE TABLE tb_user (pk_user INTEGER PRIMARY KEY, bio TEXT);\n",
+            "DROP TABLE tb_user;\n",
+        )
+        .migration(
+            "002_add_avatar_url",
+            "ALTER TABLE tb_user ADD COLUMN avatar_url TEXT;\n",
+            "ALTER TABLE tb_user DROP COLUMN avatar_url;\n",
+        );
+    project
+}
+
+/// `user@host:port/db`, as the CLI shows a database.
+fn shown(db: &TestDb) -> String {
+    db.display()
+}
+
+/// The cells of a table line: separated by two spaces or more.
+fn cells(line: &str) -> Vec<&str> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+fn keys(value: &serde_json::Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn has_keys(value: &serde_json::Value, expected: &[&str]) {
+    let keys = keys(value);
+    for key in expected {
+        assert!(keys.contains(*key), "{key:?} missing from {value}");
+    }
+}
+
+#[test]
+fn table_as_in_the_seed() {
+    let db = TestDb::new("st_table");
+    let project = two_migrations();
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::PENDING);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", run.dump());
+    let header = cells(lines[0]);
+    assert_eq!(
+        header,
+        // The ledger's times are UTC, and the header says so.
+        ["Migration", "Status", "Applied At (UTC)"],
+        "{}",
+        run.dump()
+    );
+    let applied = cells(lines[1]);
+    assert_eq!(applied[0], "001_add_bio_to_users");
+    assert_eq!(applied[1], "✓ applied");
+    // `2026-01-15 10:30:00`
+    let at = applied[2];
+    assert!(
+        at.len() == 19 && at.as_bytes()[10] == b' ' && at.as_bytes()[4] == b'-',
+        "applied at {at:?}\n{}",
+        run.dump()
+    );
+    let pending = cells(lines[2]);
+    assert_eq!(pending, ["002_add_avatar_url", "✗ pending", "—"]);
+    assert_eq!(lines[3], "1 applied, 1 pending, 2 total");
+    // The columns line up.
+    let status_col = lines[0].find("Status").unwrap();
+    assert_eq!(lines[1].find('✓'), Some(status_col));
+    assert_eq!(lines[2].find('✗'), Some(status_col));
+}
+
+#[test]
+fn json_is_one_document_with_the_seed_keys() {
+    let db = TestDb::new("st_json");
+    let project = two_migrations();
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::PENDING);
+    // serde_json::from_str rejects trailing text: stdout is this document and nothing else.
+    let doc = run.json();
+    has_keys(
+        &doc,
+        &[
+            "tracking_table",
+            "applied",
+            "pending",
+            "migrations",
+            "summary",
+        ],
+    );
+    assert_eq!(doc["tracking_table"], "public.tb_confiture");
+    assert_eq!(doc["applied"], serde_json::json!(["001"]));
+    assert_eq!(doc["pending"], serde_json::json!(["002"]));
+    let migrations = doc["migrations"].as_array().expect("migrations");
+    assert_eq!(migrations.len(), 2);
+    for m in migrations {
+        has_keys(m, &["version", "name", "status", "applied_at"]);
+    }
+    assert_eq!(migrations[0]["version"], "001");
+    assert_eq!(migrations[0]["name"], "add_bio_to_users");
+    assert_eq!(migrations[0]["status"], "applied");
+    let at = migrations[0]["applied_at"].as_str().expect("applied_at");
+    assert!(
+        at.len() == 25 && at.as_bytes()[10] == b'T' && at.ends_with("+00:00"),
+        "applied_at {at:?} is not RFC 3339 UTC"
+    );
+    assert_eq!(migrations[1]["status"], "pending");
+    assert!(migrations[1]["applied_at"].is_null());
+    has_keys(&doc["summary"], &["applied", "pending", "total"]);
+    assert_eq!(doc["summary"]["applied"], 1);
+    assert_eq!(doc["summary"]["pending"], 1);
+    assert_eq!(doc["summary"]["total"], 2);
+    // The `using` line goes to stderr, never into the document.
+    run.stderr_has(&format!("using --database-url: {}", shown(&db)));
+
+    // Not initialised: still one document, with exit 2.
+    let fresh = TestDb::new("st_json2");
+    let run = project.run_on(&fresh, &["migrate", "status", "--format", "json"]);
+    run.code(exit::NOT_INITIALISED);
+    let doc = run.json();
+    assert_eq!(doc["applied"], serde_json::json!([]));
+    assert_eq!(doc["summary"]["pending"], 2);
+
+    // A failure (cannot connect) in JSON mode: one document on stdout, the error on stderr.
+    let run = project.run(&[
+        "migrate",
+        "status",
+        "--format",
+        "json",
+        "--database-url",
+        "postgresql://postgres@127.0.0.1:1/nowhere",
+    ]);
+    run.code(exit::CONNECTION);
+    assert_eq!(run.json()["error"]["exit_code"], 3);
+}
+
+#[test]
+fn json_names_the_broken_files_beside_the_status() {
+    let db = TestDb::new("status_broken_json");
+    let project = two_migrations();
+    project.write(
+        "db/migrations/002_add_avatar_url.up.sql",
+        "-- nothing yet\n",
+    );
+    let run = project.run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        &db.url(),
+        "--format",
+        "json",
+    ]);
+    run.code(exit::INVALID);
+    let doc = run.json();
+    // The status is there, with the broken migration marked and the diagnostics listed.
+    assert_eq!(doc["summary"]["total"], 2, "{}", run.dump());
+    assert_eq!(doc["migrations"][1]["invalid"], true, "{}", run.dump());
+    assert_eq!(doc["migrations"][0]["invalid"], false, "{}", run.dump());
+    let diagnostics = doc["diagnostics"]
+        .as_array()
+        .expect("diagnostics is a list");
+    assert!(
+        diagnostics.iter().any(|d| d["code"] == "C007"
+            && d["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("002_add_avatar_url.up.sql"))),
+        "the JSON names the file and the rule: {}",
+        run.dump()
+    );
+    // Nothing was written to the database.
+    assert!(db.ledger().is_none());
+}
+
+#[test]
+fn the_using_line_names_environment_file_and_database() {
+    let db = TestDb::new("st_using");
+    let project = two_migrations();
+    project.write(
+        "db/environments/staging.yaml",
+        format!("name: staging\ndatabase_url: {}\n", db.url()),
+    );
+    project
+        .run(&["migrate", "status", "--env", "staging"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has(&format!(
+            "using staging (db/environments/staging.yaml): {}",
+            shown(&db)
+        ))
+        .stdout_lacks("using");
+}
+
+/// Three databases in three states, so that the exit code of `status` says which one was read.
+struct Three {
+    /// Every migration applied: status exits 0.
+    up_to_date: TestDb,
+    /// No ledger: status exits 2.
+    fresh: TestDb,
+    /// One migration applied: status exits 1.
+    pending: TestDb,
+    project: Project,
+}
+
+impl Three {
+    fn new() -> Three {
+        let project = two_migrations();
+        let three = Three {
+            up_to_date: TestDb::new("st_prec0"),
+            fresh: TestDb::new("st_prec2"),
+            pending: TestDb::new("st_prec1"),
+            project,
+        };
+        three
+            .project
+            .run_on(&three.up_to_date, &["migrate", "up"])
+            .code(exit::SUCCESS);
+        three
+            .project
+            .run_on(&three.pending, &["migrate", "up", "--steps", "1"])
+            .code(exit::SUCCESS);
+        three
+    }
+
+    /// `status` with `args` and the given environment variables.
+    fn status(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = self.project.cli();
+        cmd.args(["migrate", "status"]).args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        Run::of(&mut cmd)
+    }
+}
+
+#[test]
+fn precedence_of_the_ways_to_name_a_database() {
+    let t = Three::new();
+    let (a, b, c) = (&t.up_to_date, &t.fresh, &t.pending);
+    let (a_url, c_url) = (a.url(), c.url());
+    t.project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {}\n", b.url()),
+    );
+    t.project.write(
+        "db/environments/staging.yaml",
+        format!("database_url: {}\n", a.url()),
+    );
+    t.project.write(
+        "elsewhere/pending.yaml",
+        format!("database_url: {}\n", c.url()),
+    );
+
+    // 1. --database-url beats CONFITURE_DATABASE_URL, the default env file and DATABASE_URL.
+    t.status(
+        &["--database-url", &a_url],
+        &[("CONFITURE_DATABASE_URL", &c_url), ("DATABASE_URL", &c_url)],
+    )
+    .code(exit::SUCCESS)
+    .stderr_has(&format!("using --database-url: {}", shown(a)));
+
+    // 2. --env beats the default env file and DATABASE_URL.
+    t.status(&["--env", "staging"], &[("DATABASE_URL", &c_url)])
+        .code(exit::SUCCESS)
+        .stderr_has("using staging (db/environments/staging.yaml)");
+
+    // 2. -c FILE likewise.
+    t.status(
+        &["-c", "elsewhere/pending.yaml"],
+        &[("DATABASE_URL", &a_url)],
+    )
+    .code(exit::PENDING)
+    .stderr_has(&format!("elsewhere/pending.yaml): {}", shown(c)));
+
+    // 3. CONFITURE_DATABASE_URL beats the default env file and DATABASE_URL.
+    t.status(
+        &[],
+        &[("CONFITURE_DATABASE_URL", &a_url), ("DATABASE_URL", &c_url)],
+    )
+    .code(exit::SUCCESS)
+    .stderr_has(&format!("using CONFITURE_DATABASE_URL: {}", shown(a)));
+
+    // 4. The default env file (local.yaml) beats DATABASE_URL.
+    t.status(&[], &[("DATABASE_URL", &a_url)])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has(&format!(
+            "using local (db/environments/local.yaml): {}",
+            shown(b)
+        ));
+
+    // 5. DATABASE_URL when there is no default env file.
+    t.project.remove("db/environments/local.yaml");
+    t.status(&[], &[("DATABASE_URL", &c_url)])
+        .code(exit::PENDING)
+        .stderr_has(&format!("using DATABASE_URL: {}", shown(c)));
+
+    // Nothing at all: exit 5 listing the five ways.
+    t.status(&[], &[])
+        .code(exit::INVALID)
+        .stderr_has("no database configured")
+        .stderr_has("CONFITURE_DATABASE_URL")
+        .stderr_has("DATABASE_URL");
+
+    // An empty variable counts as unset.
+    t.status(
+        &[],
+        &[("CONFITURE_DATABASE_URL", ""), ("DATABASE_URL", &c_url)],
+    )
+    .code(exit::PENDING);
+}
+
+#[test]
+fn an_explicit_file_and_confiture_database_url_naming_another_database_is_an_error() {
+    let t = Three::new();
+    t.project.write(
+        "db/environments/staging.yaml",
+        format!("database_url: {}\n", t.up_to_date.url()),
+    );
+    let other = t.pending.url();
+    for args in [
+        &["--env", "staging"][..],
+        &["-c", "db/environments/staging.yaml"],
+    ] {
+        t.status(args, &[("CONFITURE_DATABASE_URL", &other)])
+            .code(exit::INVALID)
+            .stderr_has(&t.up_to_date.name)
+            .stderr_has(&t.pending.name);
+    }
+    // The same database named twice is fine.
+    t.status(
+        &["--env", "staging"],
+        &[("CONFITURE_DATABASE_URL", &t.up_to_date.url())],
+    )
+    .code(exit::SUCCESS);
+}
+
+#[test]
+fn an_unknown_environment_lists_the_existing_ones() {
+    let project = two_migrations();
+    project.write(
+        "db/environments/local.yaml",
+        "database_url: postgresql://x@h/db\n",
+    );
+    project.write(
+        "db/environments/staging.yaml",
+        "database_url: postgresql://x@h/db\n",
+    );
+    project
+        .run(&["migrate", "status", "--env", "stagin"])
+        .code(exit::INVALID)
+        .stderr_has("environment \"stagin\" not found")
+        .stderr_has("did you mean --env staging?")
+        .stderr_has("available environments: local, staging");
+}
+
+/// Runs the CLI on a pseudo-terminal (util-linux `script`), returning everything it printed.
+fn on_a_terminal(project: &Project, args: &[&str], no_color: bool) -> String {
+    let mut command_line = shell_quote(&binary().display().to_string());
+    for a in args {
+        command_line.push(' ');
+        command_line.push_str(&shell_quote(a));
+    }
+    let mut cmd = Command::new("script");
+    cmd.args(["-qefc", &command_line, "/dev/null"])
+        .current_dir(&project.root)
+        .env_remove("DATABASE_URL")
+        .env_remove("CONFITURE_DATABASE_URL")
+        .env("TERM", "xterm");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    } else {
+        cmd.env_remove("NO_COLOR");
+    }
+    let output = cmd.output().unwrap_or_else(|e| {
+        panic!("this test needs util-linux `script` to run the CLI on a terminal: {e}")
+    });
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn colour_follows_the_flag_the_terminal_and_no_color() {
+    let db = TestDb::new("st_color");
+    let project = two_migrations();
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    let url = db.url();
+    // Through a pipe (the harness sets NO_COLOR; --color always overrides it).
+    let always = project.run_on(&db, &["migrate", "status", "--color", "always"]);
+    always.code(exit::PENDING).stdout_has("\x1b[");
+    // Colour never gets into a JSON document.
+    let json = project.run_on(
+        &db,
+        &["migrate", "status", "--color", "always", "--format", "json"],
+    );
+    json.code(exit::PENDING).stdout_lacks("\x1b[");
+    assert_eq!(json.json()["summary"]["total"], 2);
+    let never = project.run_on(&db, &["migrate", "status", "--color", "never"]);
+    never
+        .code(exit::PENDING)
+        .stdout_lacks("\x1b[")
+        .stderr_lacks("\x1b[");
+    let mut piped = project.cli();
+    piped
+        .args(["migrate", "status", "--database-url", &url])
+        .env_remove("NO_COLOR");
+    Run::of(&mut piped)
+        .code(exit::PENDING)
+        .stdout_lacks("\x1b[")
+        .stderr_lacks("\x1b[");
+
+    // On a terminal: colour in auto, none with NO_COLOR or --color never.
+    let status = ["migrate", "status", "--database-url", &url];
+    let tty = on_a_terminal(&project, &status, false);
+    assert!(tty.contains("applied"), "{tty}");
+    assert!(tty.contains("\x1b[32m"), "no colour on a terminal:\n{tty}");
+    let tty = on_a_terminal(&project, &status, true);
+    assert!(tty.contains("applied"), "{tty}");
+    assert!(!tty.contains("\x1b["), "colour despite NO_COLOR:\n{tty:?}");
+    let never = [&status[..], &["--color", "never"]].concat();
+    let tty = on_a_terminal(&project, &never, false);
+    assert!(tty.contains("applied"), "{tty}");
+    assert!(
+        !tty.contains("\x1b["),
+        "colour despite --color never:\n{tty:?}"
+    );
+}
+
+#[test]
+fn a_password_never_appears_in_any_output() {
+    const PASSWORD: &str = "s3cr3t-Pa55word";
+    let db = TestDb::new("st_pw");
+    let project = two_migrations();
+    project.migration(
+        "003_broken",
+        "SELECT * FROM no_such_table;\n",
+        "SELECT 1;\n",
+    );
+    // Trust authentication ignores the password, so the commands really run.
+    let url = server().url_as(&server().user, Some(PASSWORD), &db.name);
+    let refused = format!("postgresql://postgres:{PASSWORD}@127.0.0.1:1/{}", db.name);
+    let missing = format!(
+        "postgresql://postgres:{PASSWORD}@{}:{}/{}_absent",
+        pg_host(),
+        pg_port(),
+        db.name
+    );
+    project.write(
+        "db/environments/legacy.yaml",
+        format!(
+            "database:\n  host: {}\n  port: {}\n  database: {}\n  user: postgres\n  password: {PASSWORD}\n",
+            pg_host(),
+            pg_port(),
+            db.name
+        ),
+    );
+    let runs: Vec<(Vec<&str>, u8)> = vec![
+        (
+            vec!["migrate", "status", "--database-url", &url],
+            exit::NOT_INITIALISED,
+        ),
+        (
+            vec!["migrate", "up", "--steps", "2", "--database-url", &url],
+            exit::SUCCESS,
+        ),
+        (
+            vec![
+                "migrate",
+                "status",
+                "--database-url",
+                &url,
+                "--format",
+                "json",
+            ],
+            exit::PENDING,
+        ),
+        (
+            vec!["migrate", "up", "--database-url", &url],
+            exit::MIGRATION_FAILED,
+        ),
+        (
+            vec!["migrate", "up", "--database-url", &url, "--format", "json"],
+            exit::MIGRATION_FAILED,
+        ),
+        (
+            vec!["migrate", "up", "--dry-run", "--database-url", &url],
+            exit::SUCCESS,
+        ),
+        (
+            vec![
+                "migrate",
+                "down",
+                "--dry-run",
+                "--database-url",
+                &url,
+                "--format",
+                "json",
+            ],
+            exit::SUCCESS,
+        ),
+        (vec!["migrate", "status", "--env", "legacy"], exit::PENDING),
+        (
+            vec!["migrate", "status", "--database-url", &refused],
+            exit::CONNECTION,
+        ),
+        (
+            vec![
+                "migrate",
+                "status",
+                "--database-url",
+                &refused,
+                "--format",
+                "json",
+            ],
+            exit::CONNECTION,
+        ),
+        (
+            vec!["migrate", "status", "--database-url", &missing],
+            exit::CONNECTION,
+        ),
+    ];
+    for (args, code) in runs {
+        let run = project.run(&args);
+        assert_eq!(
+            run.code,
+            i32::from(code),
+            "{}\n{}",
+            args.join(" "),
+            run.dump()
+        );
+        assert!(
+            !run.stdout.contains(PASSWORD) && !run.stderr.contains(PASSWORD),
+            "the password was shown by `{}`\n{}",
+            args.join(" "),
+            run.dump()
+        );
+    }
+}

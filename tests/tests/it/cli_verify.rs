@@ -1,0 +1,306 @@
+//! `migrate verify` and `migrate drift` through the real CLI: the table and the JSON report,
+//! exit codes, Ctrl-C during a run (the scratch database is dropped), a role that may not
+//! create databases (the error names `--scratch-url`, which then works), and `drift` leaving
+//! the live database exactly as it was.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use confiture::exit;
+use confiture_tests::{admin, server, unique, wait_until, Project, Run, TestDb};
+
+fn database_exists(name: &str) -> bool {
+    admin()
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)",
+            &[&name],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// The scratch databases a run announced on stderr.
+fn scratch_names(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("created the scratch database \""))
+        .filter_map(|l| l.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[track_caller]
+fn assert_scratch_dropped(run: &Run) {
+    let names = scratch_names(&run.stderr);
+    assert!(
+        !names.is_empty(),
+        "no scratch database announced\n{}",
+        run.dump()
+    );
+    for name in names {
+        assert!(
+            !database_exists(&name),
+            "{name} left behind\n{}",
+            run.dump()
+        );
+    }
+}
+
+#[test]
+fn verify_the_example_as_a_table_and_as_json() {
+    let db = TestDb::unborn("verify_example");
+    let project = Project::example();
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("001_initial_schema            ✓ reversible")
+        .stdout_has("006_index_tb_comment_fk_post  ✓ reversible")
+        .stdout_has("6 reversible (6 migrations in ");
+    assert_scratch_dropped(&run);
+    // The target database is not needed, and not created.
+    assert!(!db.exists());
+
+    let run = project.run_on(&db, &["migrate", "verify", "--format", "json", "-q"]);
+    run.code(exit::SUCCESS);
+    let json = run.json();
+    assert_eq!(json["passed"], true);
+    let results: Vec<&str> = json["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["reversible"; 6]);
+    assert_eq!(json["summary"]["reversible"], 6);
+}
+
+fn wrong_down_project() -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_tb_post",
+            "CREATE TABLE tb_post (id bigint PRIMARY KEY, slug text);\n",
+            "DROP TABLE tb_post;\n",
+        )
+        .migration(
+            "002_add_comment_views",
+            "CREATE INDEX idx_tb_post_slug ON tb_post (slug);\n",
+            "SELECT 1; -- forgot the index\n",
+        );
+    project
+}
+
+#[test]
+fn a_wrong_down_exits_9_with_an_object_level_diff() {
+    let db = TestDb::unborn("verify_wrong");
+    let project = wrong_down_project();
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::SCHEMA_CHECK_FAILED)
+        .stdout_has("002_add_comment_views  ✗ down does not restore the schema")
+        .stdout_has(
+            "db/migrations/002_add_comment_views.down.sql does not restore the schema of before its up:\n    index public.idx_tb_post_slug: left behind by 002_add_comment_views.down.sql",
+        )
+        .stderr_has("help: fix the file, then run `cargo confiture migrate verify --database-url <URL>` again");
+    assert_scratch_dropped(&run);
+
+    let run = project.run_on(&db, &["migrate", "verify", "--format", "json"]);
+    run.code(exit::SCHEMA_CHECK_FAILED);
+    let json = run.json();
+    assert_eq!(json["passed"], false);
+    let finding = &json["migrations"][1]["findings"][0];
+    assert_eq!(finding["difference"], "extra");
+    assert_eq!(finding["object"]["kind"], "index");
+    assert_eq!(finding["object"]["name"], "public.idx_tb_post_slug");
+    assert_eq!(json["migrations"][1]["result"], "down_does_not_restore");
+}
+
+#[test]
+fn from_must_be_a_version() {
+    let project = wrong_down_project();
+    let db = TestDb::unborn("verify_from");
+    project
+        .run_on(&db, &["migrate", "verify", "--from", "x"])
+        .code(exit::USAGE)
+        .stderr_has("--from \"x\"");
+    project
+        .run_on(&db, &["migrate", "verify", "--from", "9"])
+        .code(exit::USAGE)
+        .stderr_has("no migration has version 9 or above");
+}
+
+/// Ctrl-C while a migration runs on the scratch database: the scratch database is dropped and
+/// the run ends with 130, promptly.
+#[test]
+fn ctrl_c_during_verify_drops_the_scratch_database() {
+    let db = TestDb::unborn("verify_sigint");
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE t;\n",
+    );
+    let child = project
+        .cli()
+        .args(["migrate", "verify", "--database-url", &db.url()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let pid = child.id();
+    // The migration's backend is asleep in a scratch database of this process.
+    let prefix = format!("{}{pid}_", confiture::db::scratch::PREFIX);
+    let mut scratch = String::new();
+    let sleeping = wait_until(Duration::from_secs(60), || {
+        let rows = admin()
+            .query(
+                "SELECT datname::text FROM pg_stat_activity WHERE datname LIKE $1 || '%' AND wait_event = 'PgSleep'",
+                &[&prefix],
+            )
+            .unwrap();
+        if let Some(row) = rows.first() {
+            scratch = row.get(0);
+            true
+        } else {
+            false
+        }
+    });
+    assert!(
+        sleeping,
+        "the migration never started on a scratch database"
+    );
+    let sent = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let run = Run::from_output(output, sent.elapsed());
+    run.code(exit::INTERRUPTED).stderr_has(&format!(
+        "interrupted: dropped the scratch database \"{scratch}\""
+    ));
+    assert!(
+        !database_exists(&scratch),
+        "{scratch} left behind\n{}",
+        run.dump()
+    );
+    assert!(run.elapsed < Duration::from_secs(20), "{}", run.dump());
+}
+
+/// A login role without CREATEDB, dropped on drop.
+struct Role(String);
+
+impl Role {
+    fn new() -> Role {
+        let name = unique("cft_nocreatedb");
+        admin()
+            .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN NOCREATEDB"))
+            .unwrap();
+        Role(name)
+    }
+
+    fn url(&self, db: &str) -> String {
+        server().url_as(&self.0, None, db)
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let _ = admin().batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.0));
+    }
+}
+
+#[test]
+fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
+    let role = Role::new();
+    let db = TestDb::new("verify_nocreatedb");
+    let project = Project::example();
+    let url = role.url(&db.name);
+    let run = Run::of(
+        project
+            .cli()
+            .args(["migrate", "verify", "--database-url", &url]),
+    );
+    run.code(exit::CONNECTION)
+        .stderr_has("cannot create a scratch database")
+        .stderr_has("permission denied to create database")
+        .stderr_has("`--scratch-url URL`");
+    // The same role, with a server where scratch databases may be created.
+    let scratch_url = server().url("postgres");
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "verify",
+        "--database-url",
+        &url,
+        "--scratch-url",
+        &scratch_url,
+    ]));
+    run.code(exit::SUCCESS)
+        .stdout_has("6 reversible")
+        .stderr_has("\" on the --scratch-url server (dropped at the end)");
+    assert_scratch_dropped(&run);
+    drop(db);
+}
+
+#[test]
+fn drift_reads_the_live_database_and_writes_nothing() {
+    let db = TestDb::new("drift_cli");
+    let project = Project::example();
+    // Not initialised: nothing applied, nothing to compare, and no ledger created.
+    let before = db.catalog_snapshot();
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("no drift: the live database matches its 0 applied migrations replayed");
+    assert_scratch_dropped(&run);
+    assert_eq!(db.catalog_snapshot(), before);
+    assert_eq!(db.ledger(), None);
+
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("ALTER TABLE tb_user ADD COLUMN nickname text")
+        .unwrap();
+    let before = db.catalog_snapshot();
+    let ledger = db.ledger();
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SCHEMA_CHECK_FAILED).stdout_has(
+        "drift: the live database differs from its 6 applied migrations replayed (1 difference):\n    column public.tb_user.nickname: in the live database, not made by its applied migrations",
+    );
+    assert_scratch_dropped(&run);
+    assert_eq!(db.catalog_snapshot(), before);
+    assert_eq!(db.ledger(), ledger);
+    assert_eq!(db.migration_lock_holders(), Vec::<i32>::new());
+
+    let run = project.run_on(&db, &["migrate", "drift", "--format", "json"]);
+    run.code(exit::SCHEMA_CHECK_FAILED);
+    let json = run.json();
+    assert_eq!(json["passed"], false);
+    assert_eq!(json["drift"][0]["difference"], "extra");
+    assert_eq!(json["replayed"].as_array().unwrap().len(), 6);
+}
+
+#[test]
+fn drift_with_a_schema_directory() {
+    let db = TestDb::new("drift_schema_dir");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .write("db/schema/t.sql", "CREATE TABLE t (a int NOT NULL);\n");
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "drift", "--schema-dir", "db/schema"]);
+    run.code(exit::SCHEMA_CHECK_FAILED)
+        .stdout_has("no drift")
+        .stdout_has("the schema directory db/schema differs from the migrations (1 difference):\n    column public.t.a: nullable no, expected yes (schema directory, expected by the migrations)");
+    assert_scratch_dropped(&run);
+    project.write("db/schema/t.sql", "CREATE TABLE t (a int);\n");
+    project
+        .run_on(&db, &["migrate", "drift", "--schema-dir", "db/schema"])
+        .code(exit::SUCCESS)
+        .stdout_has("the schema directory db/schema matches the migrations");
+    project
+        .run_on(&db, &["migrate", "drift", "--schema-dir", "nowhere"])
+        .code(exit::INVALID)
+        .stderr_has("schema directory nowhere does not exist");
+}

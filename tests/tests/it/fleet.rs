@@ -1,0 +1,631 @@
+//! Fleets from the command line: `migrate up|status --targets FILE | --targets-query SQL`
+//! against many real databases — 200 tenants with one poisoned, stop at the first failure,
+//! a runner killed mid-fleet — checked from each database's ledger and catalogs.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use confiture::exit;
+use confiture_tests::{pg_host, pg_port, server, wait_until, Project, Run, TestDb, TestDbs};
+
+/// The environment's database: names in a target list are databases on its server.
+fn server_url() -> String {
+    server().url("postgres")
+}
+
+/// Three migrations; the second creates `tb_widget` at its line 2 (the poison's conflict).
+fn tenant_project() -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_tb_account",
+            "CREATE TABLE tb_account (pk int PRIMARY KEY);\n",
+            "DROP TABLE tb_account;\n",
+        )
+        .migration(
+            "002_create_tb_widget",
+            "-- widgets of the tenant\nCREATE TABLE tb_widget (pk int PRIMARY KEY);\n",
+            "DROP TABLE tb_widget;\n",
+        )
+        .migration(
+            "003_index_tb_widget",
+            "CREATE INDEX idx_tb_widget ON tb_widget (pk);\n",
+            "DROP INDEX idx_tb_widget;\n",
+        );
+    project
+}
+
+const ALL: [&str; 3] = [
+    "001:create_tb_account",
+    "002:create_tb_widget",
+    "003:index_tb_widget",
+];
+
+/// Writes the target list: a comment, then one database name per line (with a blank line in
+/// the middle); returns the line of each database, in order.
+fn write_targets(project: &Project, dbs: &TestDbs) -> Vec<usize> {
+    let mut text = String::from("# tenants of this test\n");
+    let mut lines = Vec::new();
+    for (i, db) in dbs.dbs.iter().enumerate() {
+        if i == dbs.dbs.len() / 2 {
+            text.push('\n');
+        }
+        text.push_str(&db.name);
+        text.push('\n');
+        lines.push(text.lines().count());
+    }
+    project.write("tenants.txt", text);
+    lines
+}
+
+fn fleet(project: &Project, args: &[&str]) -> Run {
+    let url = server_url();
+    let mut all = vec!["--database-url", url.as_str()];
+    all.extend_from_slice(args);
+    Run::of(project.cli().args(["migrate"]).args(&all))
+}
+
+fn ledger(db: &TestDb) -> Vec<String> {
+    db.ledger().unwrap_or_default()
+}
+
+/// The ledger and the schema agree: each migration's relation exists exactly when its row
+/// does (read in one session). Returns the ledger.
+#[track_caller]
+fn consistent(db: &TestDb) -> Vec<String> {
+    let mut client = db.connect();
+    let row = client
+        .query_one(
+            "SELECT to_regclass('tb_confiture') IS NOT NULL, to_regclass('tb_account') IS NOT NULL,
+                    to_regclass('tb_widget') IS NOT NULL, to_regclass('idx_tb_widget') IS NOT NULL",
+            &[],
+        )
+        .expect("read the catalogs");
+    let rows: Vec<String> = if row.get::<_, bool>(0) {
+        client
+            .query(
+                "SELECT version || ':' || name FROM tb_confiture ORDER BY applied_at, pk_confiture",
+                &[],
+            )
+            .expect("read the ledger")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for (i, (recorded_as, relation)) in ALL
+        .iter()
+        .zip(["tb_account", "tb_widget", "idx_tb_widget"])
+        .enumerate()
+    {
+        let recorded = rows.iter().any(|r| r == recorded_as);
+        let exists: bool = row.get(i + 1);
+        assert_eq!(
+            exists, recorded,
+            "{}: {relation} exists: {exists}, but the ledger is {rows:?}",
+            db.name
+        );
+    }
+    rows
+}
+
+/// [`consistent`] for every database, a few at a time; the ledgers in order.
+fn all_consistent(dbs: &TestDbs) -> Vec<Vec<String>> {
+    let chunk = dbs.dbs.len().div_ceil(8).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = dbs
+            .dbs
+            .chunks(chunk)
+            .map(|dbs| scope.spawn(move || dbs.iter().map(consistent).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+fn entries(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
+    doc["targets"].as_array().expect("targets[]")
+}
+
+#[test]
+fn two_hundred_tenants_one_poisoned_keep_going_then_resume_only_the_poisoned_one() {
+    let dbs = TestDbs::new("fleet200", 200);
+    let project = tenant_project();
+    let lines = write_targets(&project, &dbs);
+    let poisoned = 137;
+    dbs.dbs[poisoned]
+        .connect()
+        .batch_execute("CREATE TABLE tb_widget (other text)")
+        .expect("poison a tenant");
+
+    let run = fleet(
+        &project,
+        &[
+            "up",
+            "--targets",
+            "tenants.txt",
+            "--jobs",
+            "8",
+            "--keep-going",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has(&format!("tenants.txt:{}", lines[poisoned]))
+        .stderr_has("002_create_tb_widget.up.sql:2");
+    let doc = run.json();
+    let targets = entries(&doc);
+    assert_eq!(targets.len(), 200, "{doc}");
+    assert_eq!(doc["summary"]["done"], 199, "{}", doc["summary"]);
+    assert_eq!(doc["summary"]["failed"], 1);
+    assert_eq!(doc["summary"]["not_started"], 0);
+    assert_eq!(doc["summary"]["exit_code"], exit::MIGRATION_FAILED);
+    for (i, (entry, db)) in targets.iter().zip(&dbs.dbs).enumerate() {
+        assert_eq!(entry["target"], db.display());
+        assert_eq!(entry["source"], format!("tenants.txt:{}", lines[i]));
+        if i == poisoned {
+            assert_eq!(entry["state"], "failed", "{entry}");
+            assert_eq!(entry["exit_code"], exit::MIGRATION_FAILED);
+            assert_eq!(entry["applied"], serde_json::json!(["001"]));
+            let error = &entry["error"];
+            assert_eq!(error["kind"], "migration_failed", "{error}");
+            assert_eq!(error["version"], "002");
+            assert_eq!(error["line"], 2);
+            assert_eq!(error["sqlstate"], "42P07");
+            assert!(
+                error["file"]
+                    .as_str()
+                    .is_some_and(|f| f.ends_with("db/migrations/002_create_tb_widget.up.sql")),
+                "{error}"
+            );
+        } else {
+            assert_eq!(entry["state"], "done", "{entry}");
+            assert_eq!(entry["exit_code"], 0);
+            assert_eq!(entry["applied"], serde_json::json!(["001", "002", "003"]));
+            assert_eq!(entry["error"], serde_json::Value::Null);
+        }
+    }
+    // From the databases themselves: every other tenant is complete, the poisoned one stopped
+    // before its failed migration and kept its own table.
+    assert_eq!(ledger(&dbs.dbs[poisoned]), ["001:create_tb_account"]);
+    dbs.dbs[poisoned]
+        .connect()
+        .batch_execute("DROP TABLE tb_widget")
+        .expect("remove the poison");
+    for (i, (rows, db)) in all_consistent(&dbs).iter().zip(&dbs.dbs).enumerate() {
+        if i == poisoned {
+            assert_eq!(rows, &["001:create_tb_account"]);
+        } else {
+            assert_eq!(rows, &ALL, "{}", db.name);
+        }
+    }
+
+    // The poison removed (above), a re-run applies what is missing: only the poisoned tenant's.
+    let run = fleet(
+        &project,
+        &[
+            "up",
+            "--targets",
+            "tenants.txt",
+            "--jobs",
+            "8",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    let applied: Vec<(usize, &serde_json::Value)> = entries(&doc)
+        .iter()
+        .map(|e| &e["applied"])
+        .enumerate()
+        .filter(|(_, a)| a.as_array().is_some_and(|a| !a.is_empty()))
+        .collect();
+    assert_eq!(
+        applied,
+        [(poisoned, &serde_json::json!(["002", "003"]))],
+        "{}",
+        doc["summary"]
+    );
+    assert_eq!(doc["summary"]["done"], 200);
+    for (rows, db) in all_consistent(&dbs).iter().zip(&dbs.dbs) {
+        assert_eq!(rows, &ALL, "{}", db.name);
+    }
+
+    // And status agrees, for all 200, in a table.
+    fleet(&project, &["status", "--targets", "tenants.txt"])
+        .code(exit::SUCCESS)
+        .stdout_has("200 targets: 200 done, 0 failed");
+}
+
+#[test]
+fn the_first_failure_stops_the_fleet_and_the_running_targets_finish() {
+    let dbs = TestDbs::new("fleetstop", 12);
+    let project = tenant_project();
+    // The healthy targets take a while at 003, which the poisoned one never reaches: its
+    // failure is known while its neighbour still runs.
+    project.write(
+        "db/migrations/003_index_tb_widget.up.sql",
+        "CREATE INDEX idx_tb_widget ON tb_widget (pk);\nSELECT pg_sleep(0.5);\n",
+    );
+    write_targets(&project, &dbs);
+    let poisoned = 2;
+    dbs.dbs[poisoned]
+        .connect()
+        .batch_execute("CREATE TABLE tb_widget (other text)")
+        .expect("poison a tenant");
+
+    let run = fleet(&project, &["up", "--targets", "tenants.txt", "--jobs", "2"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stdout_has("– not started")
+        .stdout_has("--keep-going runs every target");
+    // Targets before the poisoned one ran, and the one beside it (two at a time) finished;
+    // none started after the failure was known.
+    let mut not_started = 0;
+    for (i, db) in dbs.dbs.iter().enumerate() {
+        if i == poisoned {
+            // Its own tb_widget stays; the failed migration left no row.
+            assert_eq!(ledger(db), ["001:create_tb_account"]);
+            continue;
+        }
+        let rows = consistent(db);
+        match i {
+            0 | 1 => assert_eq!(rows, ALL, "{}", db.name),
+            // Running beside the poisoned one when it failed: it finished.
+            3 => assert_eq!(rows, ALL, "{}", db.name),
+            _ => {
+                assert!(db.ledger().is_none(), "{} was started", db.name);
+                not_started += 1;
+            }
+        }
+    }
+    assert_eq!(not_started, 8);
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&dbs.dbs[5].name))
+        .expect("a row per target");
+    assert!(row.contains("– not started"), "{row}");
+}
+
+/// A runner killed with SIGKILL mid-fleet: every target is as one whole run would leave it
+/// (ledger and schema agree: a migration and its row commit together), and the next run
+/// finishes the job.
+#[test]
+fn a_runner_killed_mid_fleet_leaves_every_target_consistent_and_the_next_run_finishes() {
+    let dbs = TestDbs::new("fleetkill", 24);
+    let project = tenant_project();
+    // Slow enough that the kill lands while several targets are mid-migration.
+    project.write(
+        "db/migrations/002_create_tb_widget.up.sql",
+        "-- widgets of the tenant\nCREATE TABLE tb_widget (pk int PRIMARY KEY);\nSELECT pg_sleep(0.4);\n",
+    );
+    write_targets(&project, &dbs);
+    let url = server_url();
+    let mut child = project
+        .cli()
+        .args(["migrate", "up", "--database-url", &url])
+        .args(["--targets", "tenants.txt", "--jobs", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let finished = |db: &TestDb| ledger(db).len() == 3;
+    let some_done = wait_until(Duration::from_secs(60), || {
+        dbs.dbs.iter().take(12).filter(|db| finished(db)).count() >= 4
+    });
+    child.kill().expect("kill the runner");
+    let status = child.wait().expect("reap the runner");
+    assert!(some_done, "no target finished within a minute");
+    assert_eq!(status.code(), None, "the runner was killed by a signal");
+
+    // The server ends the orphaned sessions (client_connection_check_interval) and rolls back.
+    assert!(
+        wait_until(Duration::from_secs(20), || dbs
+            .dbs
+            .iter()
+            .all(|db| db.other_backends().is_empty())),
+        "sessions of the killed runner are still there"
+    );
+    let mut complete = 0;
+    let mut untouched = 0;
+    for db in &dbs.dbs {
+        let rows = consistent(db);
+        if rows == ALL {
+            complete += 1;
+        } else if db.ledger().is_none() {
+            untouched += 1;
+        }
+        assert!(
+            db.migration_lock_holders().is_empty(),
+            "{}: the migration lock is still held",
+            db.name
+        );
+    }
+    assert!(complete >= 4, "{complete} complete");
+    assert!(
+        untouched > 0,
+        "the kill came after every target had started"
+    );
+
+    let run = fleet(
+        &project,
+        &[
+            "up",
+            "--targets",
+            "tenants.txt",
+            "--jobs",
+            "8",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    let resumed = entries(&doc)
+        .iter()
+        .filter(|e| e["applied"].as_array().is_some_and(|a| !a.is_empty()))
+        .count();
+    assert_eq!(resumed, 24 - complete, "{}", doc["summary"]);
+    for db in &dbs.dbs {
+        assert_eq!(consistent(db), ALL, "{}", db.name);
+    }
+}
+
+#[test]
+fn targets_from_a_query_status_table_and_json() {
+    let dbs = TestDbs::new("fleetq", 3);
+    let project = tenant_project();
+    // One up to date, one with a pending migration, one never migrated.
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "up", "--database-url", &dbs.dbs[0].url()]),
+    )
+    .code(exit::SUCCESS);
+    Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--steps",
+        "2",
+        "--database-url",
+        &dbs.dbs[1].url(),
+    ]))
+    .code(exit::SUCCESS);
+    let prefix = dbs.dbs[0].name.trim_end_matches("_000");
+    let query = format!(
+        "SELECT datname FROM pg_database WHERE datname LIKE '{prefix}\\_%' ORDER BY datname"
+    );
+    let run = fleet(&project, &["status", "--targets-query", &query]);
+    run.code(exit::FLEET_MIXED)
+        .stdout_has("✓ up to date")
+        .stdout_has("✗ pending")
+        .stdout_has("✗ not initialised")
+        .stdout_has("3 targets: 3 done, 0 failed")
+        .stderr_has("different exit codes");
+    let rows: Vec<&str> = run.stdout.lines().skip(1).take(3).collect();
+    for (row, db) in rows.iter().zip(&dbs.dbs) {
+        assert!(row.contains(&db.name), "{row} is not {}", db.name);
+    }
+
+    let run = fleet(
+        &project,
+        &["status", "--targets-query", &query, "--format", "json"],
+    );
+    run.code(exit::FLEET_MIXED);
+    let doc = run.json();
+    let codes: Vec<&serde_json::Value> = entries(&doc).iter().map(|e| &e["exit_code"]).collect();
+    assert_eq!(
+        codes,
+        [
+            &serde_json::json!(0),
+            &serde_json::json!(1),
+            &serde_json::json!(2)
+        ]
+    );
+    assert_eq!(
+        entries(&doc)[1]["report"]["pending"],
+        serde_json::json!(["003"])
+    );
+    assert_eq!(entries(&doc)[1]["source"], "the targets query, row 2");
+    // Status wrote nothing: the never-migrated tenant still has no ledger.
+    assert!(dbs.dbs[2].ledger().is_none());
+}
+
+#[test]
+fn the_targets_query_runs_read_only() {
+    let db = TestDb::new("fleetro");
+    db.connect()
+        .batch_execute("CREATE TABLE tenants (name text)")
+        .expect("setup");
+    let project = tenant_project();
+    let url = db.url();
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--database-url",
+        &url,
+        "--targets-query",
+        "WITH added AS (INSERT INTO tenants VALUES ('x') RETURNING name) SELECT name FROM added",
+    ]));
+    run.code(exit::INVALID)
+        .stderr_has("the targets query failed")
+        .stderr_has("read-only transaction");
+    let count: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM tenants", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(count, 0, "the targets query wrote");
+}
+
+#[test]
+fn bad_target_lines_are_named_and_nothing_runs() {
+    let db = TestDb::new("fleetbad");
+    let project = tenant_project();
+    project.write(
+        "tenants.txt",
+        format!(
+            "{}\npostgresql://u:hunter2@host:port/db\ntenant 7 # eu\n{}\n",
+            db.name, db.name
+        ),
+    );
+    fleet(&project, &["up", "--targets", "tenants.txt"])
+        .code(exit::INVALID)
+        .stderr_has("3 bad targets in tenants.txt")
+        .stderr_has("tenants.txt:2")
+        .stderr_has("tenants.txt:3")
+        .stderr_has("is already listed at tenants.txt:1")
+        .stderr_lacks("hunter2");
+    assert!(db.ledger().is_none(), "a target ran");
+
+    fleet(&project, &["up", "--targets", "missing.txt"])
+        .code(exit::INVALID)
+        .stderr_has("target list missing.txt does not exist");
+}
+
+#[test]
+fn fleet_flags_are_checked_before_anything_runs() {
+    let project = tenant_project();
+    for args in [
+        &["up", "--jobs", "2"][..],
+        &["up", "--keep-going"],
+        &[
+            "status",
+            "--targets",
+            "a.txt",
+            "--targets-query",
+            "SELECT 1",
+        ],
+        &["up", "--targets", "a.txt", "--jobs", "0"],
+    ] {
+        fleet(&project, args)
+            .code(exit::USAGE)
+            .stderr_lacks("using ");
+    }
+}
+
+#[test]
+fn an_empty_list_is_nothing_to_do() {
+    let project = tenant_project();
+    project.write("tenants.txt", "# no tenants yet\n");
+    fleet(&project, &["up", "--targets", "tenants.txt"])
+        .code(exit::SUCCESS)
+        .stderr_has("no targets in tenants.txt")
+        .stdout_has("0 targets: 0 done, 0 failed");
+}
+
+#[test]
+fn files_with_errors_refuse_the_whole_fleet_before_connecting() {
+    let dbs = TestDbs::new("fleetfiles", 2);
+    let project = tenant_project();
+    project.write(
+        "db/migrations/004_broken.up.sql",
+        "CREATE TABLE t4 (a int);\n",
+    );
+    write_targets(&project, &dbs);
+    fleet(
+        &project,
+        &["up", "--targets", "tenants.txt", "--format", "json"],
+    )
+    .code(exit::INVALID)
+    .stdout_has("\"error\"");
+    for db in &dbs.dbs {
+        assert!(db.ledger().is_none(), "{} was migrated", db.name);
+    }
+}
+
+#[test]
+fn passwords_in_the_list_or_the_environment_are_never_shown() {
+    let dbs = TestDbs::new("fleetpw", 2);
+    let project = tenant_project();
+    // The test server trusts local connections: the passwords are sent and ignored.
+    project.write(
+        "tenants.txt",
+        format!(
+            "{}\n{}\npostgresql://postgres:hunter3@127.0.0.1:1/gone?connect_timeout=2\n",
+            server().url_as(&server().user, Some("hunter2"), &dbs.dbs[0].name),
+            dbs.dbs[1].name
+        ),
+    );
+    let base = format!(
+        "postgresql://postgres:s3cret@{}:{}/postgres",
+        pg_host(),
+        pg_port()
+    );
+    for format in ["table", "json"] {
+        let run = Run::of(project.cli().args([
+            "migrate",
+            "up",
+            "--database-url",
+            &base,
+            "--targets",
+            "tenants.txt",
+            "--keep-going",
+            "--format",
+            format,
+        ]));
+        run.code(exit::CONNECTION);
+        for secret in ["hunter2", "hunter3", "s3cret"] {
+            run.stdout_lacks(secret).stderr_lacks(secret);
+        }
+    }
+    for db in &dbs.dbs {
+        assert_eq!(consistent(db), ALL, "{}", db.name);
+    }
+}
+
+#[test]
+fn the_live_line_is_drawn_on_a_terminal_only() {
+    let dbs = TestDbs::new("fleettty", 3);
+    let project = tenant_project();
+    write_targets(&project, &dbs);
+    let url = server_url();
+    let args = [
+        "migrate",
+        "status",
+        "--database-url",
+        &url,
+        "--targets",
+        "tenants.txt",
+    ];
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut line = quote(&confiture_tests::binary().display().to_string());
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let output = std::process::Command::new("script")
+        .args(["-qefc", &line, "/dev/null"])
+        .current_dir(&project.root)
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("this test needs util-linux `script` to run the CLI on a terminal: {e}")
+        });
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        terminal.contains("targets done, 0 failed, 1 running"),
+        "{terminal}"
+    );
+    assert!(
+        terminal.contains("\r\x1b[K"),
+        "the live line is redrawn: {terminal:?}"
+    );
+    assert!(
+        terminal.contains("3 targets: 3 done, 0 failed"),
+        "{terminal}"
+    );
+
+    // Through a pipe: the table and the summary, no line to redraw.
+    fleet(&project, &["status", "--targets", "tenants.txt"])
+        .code(exit::NOT_INITIALISED)
+        .stdout_has("3 targets: 3 done, 0 failed")
+        .stderr_lacks("targets done")
+        .stderr_lacks("\x1b[K");
+}

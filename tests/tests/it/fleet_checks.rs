@@ -1,0 +1,159 @@
+//! `migrate verify|drift` with a target list, and target lists in the environment file's
+//! `fleet:` block, from the command line against real databases.
+
+use confiture::exit;
+use confiture_tests::{server, Project, Run, TestDb, TestDbs};
+
+fn server_url() -> String {
+    server().url("postgres")
+}
+
+fn project() -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_tb_account",
+            "CREATE TABLE tb_account (pk int PRIMARY KEY);\n",
+            "DROP TABLE tb_account;\n",
+        )
+        .migration(
+            "002_index_tb_account",
+            "CREATE INDEX idx_tb_account ON tb_account (pk);\n",
+            "DROP INDEX idx_tb_account;\n",
+        );
+    project
+}
+
+fn names(dbs: &TestDbs) -> String {
+    dbs.dbs.iter().map(|db| format!("{}\n", db.name)).collect()
+}
+
+fn migrate(project: &Project, args: &[&str]) -> Run {
+    let url = server_url();
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "--database-url", url.as_str()])
+            .args(args),
+    )
+}
+
+#[test]
+fn verify_and_drift_take_a_target_list() {
+    let dbs = TestDbs::new("fleetcheckcli", 3);
+    let project = project();
+    project.write("tenants.txt", names(&dbs));
+
+    let run = migrate(
+        &project,
+        &["verify", "--targets", "tenants.txt", "--format", "json"],
+    );
+    run.code(exit::SUCCESS);
+    let doc = run.json();
+    assert_eq!(doc["command"], "verify");
+    let targets = doc["targets"].as_array().expect("targets[]");
+    assert_eq!(targets.len(), 3);
+    // One server: the first target holds the report, the others share it.
+    assert_eq!(targets[0]["report"]["passed"], true, "{doc:#}");
+    assert_eq!(targets[1]["shared_with"], targets[0]["target"], "{doc:#}");
+    assert!(targets.iter().all(|t| t["exit_code"] == 0), "{doc:#}");
+    // Nothing was written to the targets.
+    assert!(dbs.dbs.iter().all(|db| db.ledger().is_none()));
+
+    migrate(&project, &["up", "--targets", "tenants.txt"]).code(exit::SUCCESS);
+    let drifted: &TestDb = &dbs.dbs[1];
+    drifted
+        .connect()
+        .batch_execute("CREATE TABLE tb_hotfix (pk int)")
+        .expect("drift one tenant");
+    migrate(&project, &["drift", "--targets", "tenants.txt"])
+        .code(exit::SCHEMA_CHECK_FAILED)
+        .stdout_has("✓ no drift")
+        .stdout_has("✗ drift")
+        .stdout_has(&format!("/{}: drift", drifted.name))
+        .stdout_has("tb_hotfix");
+}
+
+#[test]
+fn drift_of_tenant_schemas_is_a_usage_error() {
+    let project = project();
+    migrate(
+        &project,
+        &["drift", "--schemas-query", "SELECT 'tenant_a'::text"],
+    )
+    .code(exit::USAGE)
+    .stderr_has("drift of tenant schemas is not supported");
+}
+
+#[test]
+fn the_environment_file_lists_the_targets_and_the_flags_win() {
+    let dbs = TestDbs::new("fleetenvfile", 2);
+    let project = project();
+    let entries: String = dbs
+        .dbs
+        .iter()
+        .map(|db| format!("    - {}\n", db.name))
+        .collect();
+    project.write(
+        "db/environments/tenants.yaml",
+        format!(
+            "database_url: {}\nfleet:\n  targets:\n{entries}  jobs: 1\n",
+            server_url()
+        ),
+    );
+    Run::of(project.cli().args(["migrate", "--env", "tenants", "up"]))
+        .code(exit::SUCCESS)
+        .stderr_has("2 targets from db/environments/tenants.yaml (fleet.targets), 1 at a time")
+        .stdout_has("✓ applied 2");
+    for db in &dbs.dbs {
+        assert_eq!(db.ledger().unwrap_or_default().len(), 2, "{}", db.name);
+    }
+    // --targets replaces the file's list, --jobs its jobs.
+    project.write("one.txt", format!("{}\n", dbs.dbs[0].name));
+    Run::of(project.cli().args([
+        "migrate",
+        "--env",
+        "tenants",
+        "status",
+        "--targets",
+        "one.txt",
+        "--jobs",
+        "3",
+    ]))
+    .code(exit::SUCCESS)
+    .stderr_has("1 target from one.txt, 1 at a time")
+    .stdout_has("1 target: 1 done");
+
+    // Two lists in the file: refused, naming the file, the line and the key.
+    project.write(
+        "db/environments/two.yaml",
+        format!(
+            "database_url: {}\nfleet:\n  targets: one.txt\n  schemas_query: SELECT 'a'\n",
+            server_url()
+        ),
+    );
+    Run::of(project.cli().args(["migrate", "--env", "two", "status"]))
+        .code(exit::INVALID)
+        .stderr_has("environment file db/environments/two.yaml, line 4: `fleet.schemas_query`");
+    // A target file named by the environment file is read relative to it.
+    project.write(
+        "db/environments/listed.txt",
+        format!("{}\n", dbs.dbs[1].name),
+    );
+    project.write(
+        "db/environments/byfile.yaml",
+        format!(
+            "database_url: {}\nfleet:\n  targets: listed.txt\n",
+            server_url()
+        ),
+    );
+    Run::of(project.cli().args(["migrate", "--env", "byfile", "status"]))
+        .code(exit::SUCCESS)
+        .stderr_has("1 target from db/environments/listed.txt")
+        .stdout_has(&dbs.dbs[1].name);
+    // --database-url names one database: the environment file's list is not read.
+    let plain = TestDb::new("fleetenvplain");
+    project
+        .run_on(&plain, &["migrate", "status"])
+        .code(exit::NOT_INITIALISED);
+}

@@ -1,0 +1,421 @@
+//! Tidy checks: the docs say what the code does. README's two commands, its sections, the
+//! exit-code table, install lines, the cargo aliases, `rust-version`, module docs, the changelog.
+
+use std::path::Path;
+
+use confiture_tests::workspace_root;
+
+fn read(relative: &str) -> String {
+    let path = workspace_root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// The command lines of the README's first code block.
+fn readme_commands() -> Vec<String> {
+    let readme = read("README.md");
+    let start = readme.find("```").expect("README has a code block");
+    let body = &readme[start..];
+    let body = &body[body.find('\n').expect("code block opening line") + 1..];
+    let end = body
+        .find("```")
+        .expect("README's first code block is closed");
+    body[..end]
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn readme_starts_with_exactly_two_commands() {
+    let commands = readme_commands();
+    assert_eq!(
+        commands.len(),
+        2,
+        "README's first code block must hold exactly two commands: {commands:?}"
+    );
+    assert!(
+        commands[0].starts_with("cargo confiture migrate up"),
+        "first command runs the main job: {commands:?}"
+    );
+}
+
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let test_command = readme_commands().pop().expect("README's test command");
+    let ci = read(".ci/run");
+    assert!(
+        ci.lines().any(|l| l.trim() == test_command),
+        ".ci/run must run the README's test command `{test_command}` on a line of its own"
+    );
+    let xtask = read("xtask/src/main.rs");
+    assert!(
+        xtask.contains(&format!("cmd!(sh, \"{test_command}\")")),
+        "cargo xtask ci must run `{test_command}`"
+    );
+}
+
+/// The API docs build with warnings denied (a broken intra-doc link, an undocumented public
+/// item under `#![deny(missing_docs)]`) in both CI entry points.
+#[test]
+fn ci_builds_the_docs_with_warnings_denied() {
+    let ci = read(".ci/run");
+    assert!(
+        ci.lines()
+            .any(|l| l.trim() == "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps"),
+        ".ci/run must build the docs with warnings denied"
+    );
+    let xtask = read("xtask/src/main.rs");
+    assert!(
+        xtask.contains("cmd!(sh, \"cargo doc --workspace --no-deps\")")
+            && xtask.contains(".env(\"RUSTDOCFLAGS\", \"-D warnings\")"),
+        "cargo xtask ci must build the docs with warnings denied"
+    );
+    for krate in ["confiture/src/lib.rs", "confiture-build/src/lib.rs"] {
+        assert!(
+            read(krate).contains("#![deny(missing_docs)]"),
+            "{krate} must deny missing docs"
+        );
+    }
+}
+
+#[test]
+fn readme_documents_every_exit_code() {
+    let readme = read("README.md");
+    for (code, meaning) in confiture::exit::ALL {
+        let row = format!("| {code} | {meaning} |");
+        assert!(
+            readme.contains(&row),
+            "README's exit-code table lacks the row `{row}` (from confiture/src/exit.rs)"
+        );
+    }
+}
+
+/// The lines of a Markdown text outside fenced code blocks.
+fn prose_lines(text: &str) -> Vec<&str> {
+    let mut in_code = false;
+    text.lines()
+        .filter(|line| {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+                return false;
+            }
+            !in_code
+        })
+        .collect()
+}
+
+/// The README's `##` sections, in this order (issue 13, item 15): helpers add `###`
+/// subsections under them, never a `##` of their own.
+const README_SECTIONS: [&str; 7] = [
+    "Install",
+    "Usage",
+    "Configuration",
+    "Embedding",
+    "Reliability",
+    "Exit codes",
+    "Development",
+];
+
+#[test]
+fn readme_sections_are_the_agreed_ones_in_order() {
+    let readme = read("README.md");
+    let sections: Vec<&str> = prose_lines(&readme)
+        .into_iter()
+        .filter_map(|line| line.strip_prefix("## "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        sections, README_SECTIONS,
+        "README.md's `##` sections must be exactly these, in this order; put new material in a \
+         `###` subsection of one of them"
+    );
+    let first_section = readme.find("\n## ").expect("README has sections");
+    assert!(
+        readme[..first_section].contains("```sh\ncargo confiture migrate up"),
+        "README opens with what the tool is and its two commands, before the first section"
+    );
+}
+
+/// Every `cargo install` the docs show uses `--locked`: the dependency versions we tested.
+#[test]
+fn docs_install_with_locked() {
+    let mut docs = vec!["README.md".to_string()];
+    for entry in std::fs::read_dir(workspace_root().join("docs")).expect("read docs/") {
+        let path = entry.expect("docs/ entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            docs.push(format!(
+                "docs/{}",
+                path.file_name().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    let mut unlocked = Vec::new();
+    for doc in &docs {
+        for line in read(doc).lines() {
+            if line.contains("cargo install") && !line.contains("--locked") {
+                unlocked.push(format!("{doc}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        unlocked.is_empty(),
+        "`cargo install` without `--locked`: {unlocked:#?}"
+    );
+}
+
+/// The benchmark tables live in docs/benchmarks.md, linked from the README; nothing the README or
+/// the benchmark tells you to run lives outside the repository.
+#[test]
+fn benchmarks_are_in_their_own_page_and_self_contained() {
+    let readme = read("README.md");
+    assert!(
+        readme.contains("](docs/benchmarks.md)"),
+        "README links docs/benchmarks.md"
+    );
+    assert!(
+        !readme.contains("× base"),
+        "the benchmark tables belong in docs/benchmarks.md, not the README"
+    );
+    let page = read("docs/benchmarks.md");
+    assert!(
+        page.contains("× base"),
+        "docs/benchmarks.md holds the figures"
+    );
+    for (file, text) in [
+        ("README.md", readme.as_str()),
+        ("docs/benchmarks.md", page.as_str()),
+        ("xtask/src/bench.rs", &read("xtask/src/bench.rs")),
+    ] {
+        assert!(
+            !text.contains("../shared") && !text.contains(".cache/confiture-peers"),
+            "{file} points outside the repository"
+        );
+    }
+}
+
+/// `cargo confiture` inside the repository shows cargo's build progress: the first run compiles
+/// for a minute or two, and a silent minute looks like a hang.
+#[test]
+fn cargo_aliases_let_the_build_progress_show() {
+    let config = read(".cargo/config.toml");
+    let aliases: Vec<&str> = config
+        .lines()
+        .filter(|l| l.starts_with("confiture") || l.starts_with("xtask"))
+        .collect();
+    assert_eq!(aliases.len(), 2, "the two aliases: {aliases:?}");
+    for alias in aliases {
+        let words: Vec<&str> = alias.split(['"', ' ']).collect();
+        assert!(
+            !words.contains(&"--quiet") && !words.contains(&"-q"),
+            "the alias hides the build: {alias}"
+        );
+    }
+}
+
+/// The `rust-version` in Cargo.toml is one that builds the workspace with its Cargo.lock: no
+/// locked dependency built for this machine declares a newer one. (Our own code's use of the
+/// standard library is checked against the same line by clippy's `incompatible_msrv`, which
+/// `cargo clippy -- -D warnings` denies.)
+#[test]
+fn rust_version_covers_the_locked_dependencies() {
+    fn parse(version: &str) -> (u64, u64) {
+        let mut parts = version
+            .split('.')
+            .map(|p| p.parse::<u64>().expect("a number"));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    }
+    let manifest = read("Cargo.toml");
+    let declared = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .expect("Cargo.toml declares rust-version")
+        .trim_matches('"');
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let rustc =
+        std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+            .arg("-vV")
+            .output()
+            .expect("run rustc -vV");
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .expect("rustc -vV names the host");
+    let output = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", &host])
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let resolved: std::collections::HashSet<&str> = metadata["resolve"]["nodes"]
+        .as_array()
+        .expect("resolve.nodes")
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    let newer: Vec<String> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| p["id"].as_str().is_some_and(|id| resolved.contains(id)))
+        .filter_map(|p| {
+            let needs = p["rust_version"].as_str()?;
+            (parse(needs) > parse(declared))
+                .then(|| format!("{} {} needs {needs}", p["name"], p["version"]))
+        })
+        .collect();
+    assert!(
+        resolved.len() > 50,
+        "cargo metadata resolved too few packages: {}",
+        resolved.len()
+    );
+    assert!(
+        newer.is_empty(),
+        "Cargo.toml says rust-version = {declared}, but the locked dependencies need more: {newer:?}"
+    );
+}
+
+/// Keep a Changelog: under `## [Unreleased]`, one `###` section per kind of change, each kind
+/// one of the format's own.
+#[test]
+fn changelog_has_one_unreleased_section_per_kind() {
+    const KINDS: [&str; 6] = [
+        "Added",
+        "Changed",
+        "Deprecated",
+        "Removed",
+        "Fixed",
+        "Security",
+    ];
+    let changelog = read("CHANGELOG.md");
+    let start = changelog
+        .find("## [Unreleased]")
+        .expect("CHANGELOG.md has an `## [Unreleased]` section");
+    let unreleased = &changelog[start + 3..];
+    let unreleased = &unreleased[..unreleased.find("\n## ").unwrap_or(unreleased.len())];
+    let kinds: Vec<&str> = unreleased
+        .lines()
+        .filter_map(|l| l.strip_prefix("### "))
+        .map(str::trim)
+        .collect();
+    assert!(!kinds.is_empty(), "`## [Unreleased]` has no `###` sections");
+    for kind in &kinds {
+        assert!(
+            KINDS.contains(kind),
+            "CHANGELOG.md: `### {kind}` is not a Keep a Changelog kind ({KINDS:?}); add its \
+             bullets to the section of their kind"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| *k == kind).count(),
+            1,
+            "CHANGELOG.md: `### {kind}` appears twice under [Unreleased]: {kinds:?}"
+        );
+    }
+}
+
+fn rust_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            if !path.ends_with("fixtures") {
+                rust_files(&path, found);
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_module_says_what_it_is_for() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for krate in [
+        "confiture",
+        "confiture-build",
+        "cargo-confiture",
+        "db",
+        "xtask",
+        "tests",
+    ] {
+        for dir in ["src", "tests", "benches"] {
+            let dir = root.join(krate).join(dir);
+            if dir.is_dir() {
+                rust_files(&dir, &mut files);
+            }
+        }
+    }
+    assert!(files.len() > 10, "found too few Rust files: {files:?}");
+    let undocumented: Vec<_> = files
+        .iter()
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            !text.trim_start().starts_with("//!")
+        })
+        .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "these files do not start with a `//!` line saying what they are for: {undocumented:?}"
+    );
+}
+
+/// Every test RELIABILITY.md cites (`confiture/tests/it/x.rs::name`, or `::name` after a cited
+/// file on the same line, or a bare `` `name` `` in a section that names its file) exists, so a
+/// guarantee never points at a test that is not there.
+#[test]
+fn reliability_cites_only_tests_that_exist() {
+    let root = workspace_root();
+    let text = read("RELIABILITY.md");
+    let mut cited = 0;
+    let mut missing = Vec::new();
+    for line in text.lines() {
+        let mut file: Option<String> = None;
+        let mut rest = line;
+        while let Some(start) = rest.find(['c', 't', ':']) {
+            let here = &rest[start..];
+            let path_end = here.find(".rs").map(|i| i + 3);
+            let is_path = (here.starts_with("confiture/tests/")
+                || here.starts_with("tests/tests/"))
+                && path_end.is_some();
+            if is_path {
+                let end = path_end.unwrap_or(0);
+                file = Some(here[..end].to_string());
+                rest = &here[end..];
+                continue;
+            }
+            if let Some(after) = here.strip_prefix("::") {
+                let name: String = after
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if let (Some(file), false) = (&file, name.is_empty()) {
+                    cited += 1;
+                    let source = std::fs::read_to_string(root.join(file)).unwrap_or_default();
+                    if !source.contains(&format!("fn {name}(")) {
+                        missing.push(format!("{file}::{name}"));
+                    }
+                }
+                rest = &after[name.len()..];
+                continue;
+            }
+            rest = &here[1..];
+        }
+    }
+    assert!(
+        cited > 20,
+        "RELIABILITY.md should cite its tests; found {cited}"
+    );
+    assert!(
+        missing.is_empty(),
+        "RELIABILITY.md cites tests that do not exist: {missing:?}"
+    );
+}

@@ -1,0 +1,276 @@
+//! TLS client certificates end to end, against a throwaway cluster whose `pg_hba.conf` admits
+//! TCP only over TLS with `clientcert=verify-full` (a certificate signed by the test CA whose
+//! common name is the user). `sslcert`/`sslkey` given in a URL, in conninfo or in an
+//! environment file connect; a missing, foreign or mismatched certificate, an encrypted key and
+//! a key others can read each fail with a clear message, and no byte of a key is ever printed.
+//!
+//! One cluster serves every test of this file (initdb costs a second or two).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use confiture_tests::cluster::{Certificates, Cluster};
+use confiture_tests::{Project, Run};
+
+struct Setup {
+    cluster: Cluster,
+    /// The CA that signed the server's certificate and the client certificates it trusts.
+    ca: PathBuf,
+    /// `CN=postgres`, signed by `ca`.
+    cert: PathBuf,
+    key: PathBuf,
+    /// `CN=somebody_else`, signed by `ca`: not the user's.
+    other_user_cert: PathBuf,
+    other_user_key: PathBuf,
+    /// `CN=postgres`, signed by a CA the server does not trust.
+    foreign_cert: PathBuf,
+    foreign_key: PathBuf,
+}
+
+const CLIENT_CERT_HBA: &str = "local all all trust\n\
+     hostssl all all 127.0.0.1/32 trust clientcert=verify-full\n\
+     hostssl all all ::1/128 trust clientcert=verify-full\n\
+     hostnossl all all 0.0.0.0/0 reject\n\
+     hostnossl all all ::/0 reject\n";
+
+fn setup() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let cluster = Cluster::init();
+        let dir = cluster.dir().to_path_buf();
+        let certs = Certificates::generate(&dir, "", "confiture test CA", "DNS:localhost");
+        let foreign = Certificates::generate(&dir, "foreign-", "a foreign CA", "DNS:localhost");
+        let (cert, key) = certs.client(&dir, "client", "postgres");
+        let (other_user_cert, other_user_key) = certs.client(&dir, "other-user", "somebody_else");
+        let (foreign_cert, foreign_key) = foreign.client(&dir, "foreign-client", "postgres");
+        cluster.start_tls(&certs, true, CLIENT_CERT_HBA);
+        Setup {
+            cluster,
+            ca: certs.ca,
+            cert,
+            key,
+            other_user_cert,
+            other_user_key,
+            foreign_cert,
+            foreign_key,
+        }
+    })
+}
+
+/// A project whose one migration records the client certificate its session presented.
+fn project() -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_record_session",
+        "CREATE TABLE session_seen AS\n  SELECT ssl, client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid();\n",
+        "DROP TABLE session_seen;\n",
+    );
+    project
+}
+
+fn url(setup: &Setup, db: &str, cert: &Path, key: &Path) -> String {
+    setup.cluster.url(
+        db,
+        &format!(
+            "sslmode=verify-full&sslrootcert={}&sslcert={}&sslkey={}",
+            setup.ca.display(),
+            cert.display(),
+            key.display()
+        ),
+    )
+}
+
+fn up(project: &Project, url: &str) -> Run {
+    project.run(&["migrate", "up", "--database-url", url])
+}
+
+fn client_dn(setup: &Setup, db: &str) -> String {
+    setup
+        .cluster
+        .connect(db)
+        .query_one("SELECT client_dn FROM session_seen", &[])
+        .expect("the migration recorded its session")
+        .get(0)
+}
+
+fn assert_nothing_applied(setup: &Setup, db: &str) {
+    assert!(!setup.cluster.has_ledger(db), "nothing was created in {db}");
+}
+
+/// No line of the key's base64 body reaches the output.
+fn assert_key_not_shown(run: &Run, key: &Path) {
+    let text = std::fs::read_to_string(key).expect("read the key");
+    let all = run.dump();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 16)
+    {
+        assert!(!all.contains(line), "key material printed:\n{all}");
+    }
+}
+
+#[test]
+fn a_client_certificate_in_a_url_connects() {
+    let setup = setup();
+    let db = setup.cluster.create_database("cert_url");
+    let project = project();
+    let url = url(setup, &db, &setup.cert, &setup.key);
+    up(&project, &url).code(0);
+    assert_eq!(client_dn(setup, &db), "/CN=postgres");
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(0);
+}
+
+#[test]
+fn a_client_certificate_in_conninfo_and_environment_files_connects() {
+    let setup = setup();
+    let port = setup.cluster.port();
+    let conninfo_db = setup.cluster.create_database("cert_conninfo");
+    let project = project();
+    let conninfo = format!(
+        "host=localhost port={port} user=postgres dbname={conninfo_db} sslmode=verify-full \
+         sslrootcert='{}' sslcert='{}' sslkey='{}'",
+        setup.ca.display(),
+        setup.cert.display(),
+        setup.key.display()
+    );
+    up(&project, &conninfo).code(0);
+    assert_eq!(client_dn(setup, &conninfo_db), "/CN=postgres");
+
+    // The `database:` block of an environment file.
+    let file_db = setup.cluster.create_database("cert_file");
+    let project = self::project();
+    project.write(
+        "db/environments/certified.yaml",
+        format!(
+            "name: certified\ndatabase:\n  host: localhost\n  port: {port}\n  database: {file_db}\n  \
+             user: postgres\n  sslmode: verify-full\n  sslrootcert: {}\n  sslcert: {}\n  sslkey: {}\n",
+            setup.ca.display(),
+            setup.cert.display(),
+            setup.key.display()
+        ),
+    );
+    project
+        .run(&["migrate", "up", "--env", "certified"])
+        .code(0);
+    assert_eq!(client_dn(setup, &file_db), "/CN=postgres");
+}
+
+#[test]
+fn no_certificate_is_refused_by_the_server_with_a_clear_message() {
+    let setup = setup();
+    let db = setup.cluster.create_database("cert_none");
+    let project = project();
+    let url = setup.cluster.url(
+        &db,
+        &format!("sslmode=verify-full&sslrootcert={}", setup.ca.display()),
+    );
+    up(&project, &url)
+        .code(3)
+        .stderr_has("client certificate")
+        .stderr_has("sslcert");
+    assert_nothing_applied(setup, &db);
+}
+
+#[test]
+fn a_certificate_the_server_rejects_fails_clearly() {
+    let setup = setup();
+    let db = setup.cluster.create_database("cert_rejected");
+    let project = project();
+    // Signed by the trusted CA, but for another user.
+    let run = up(
+        &project,
+        &url(setup, &db, &setup.other_user_cert, &setup.other_user_key),
+    );
+    run.code(3)
+        .stderr_has("client certificate")
+        .stderr_has("sslcert");
+    assert_key_not_shown(&run, &setup.other_user_key);
+    // Signed by a CA the server does not trust.
+    let run = up(
+        &project,
+        &url(setup, &db, &setup.foreign_cert, &setup.foreign_key),
+    );
+    run.code(3)
+        .stderr_has("client certificate")
+        .stderr_has("sslcert");
+    assert_key_not_shown(&run, &setup.foreign_key);
+    assert_nothing_applied(setup, &db);
+}
+
+#[test]
+fn unusable_keys_are_refused_before_connecting_and_never_printed() {
+    let setup = setup();
+    let db = setup.cluster.create_database("cert_keys");
+    let project = project();
+    let dir = setup.cluster.dir();
+
+    for (name, args) in [
+        ("encrypted-pkcs8.key", &["pkey", "-aes256"][..]),
+        ("encrypted-traditional.key", &["ec", "-aes256"][..]),
+    ] {
+        let encrypted = dir.join(name);
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .arg("-in")
+            .arg(&setup.key)
+            .args(["-passout", "pass:correct horse"])
+            .arg("-out")
+            .arg(&encrypted)
+            .output()
+            .expect("this test needs the openssl command line tool");
+        assert!(output.status.success(), "{output:?}");
+        chmod(&encrypted, 0o600);
+        let run = up(&project, &url(setup, &db, &setup.cert, &encrypted));
+        run.code(5)
+            .stderr_has("is encrypted with a passphrase")
+            .stderr_has(&encrypted.display().to_string())
+            .stderr_has("openssl pkey");
+        assert_key_not_shown(&run, &encrypted);
+    }
+
+    // A key other users can read (libpq's rule).
+    let readable = dir.join("readable.key");
+    std::fs::copy(&setup.key, &readable).expect("copy the key");
+    chmod(&readable, 0o644);
+    let run = up(&project, &url(setup, &db, &setup.cert, &readable));
+    run.code(5)
+        .stderr_has("can be read by other users")
+        .stderr_has("chmod 0600");
+    assert_key_not_shown(&run, &readable);
+
+    // The key of another certificate.
+    let run = up(
+        &project,
+        &url(setup, &db, &setup.cert, &setup.other_user_key),
+    );
+    run.code(5)
+        .stderr_has("is not the key of the certificate in sslcert");
+    assert_key_not_shown(&run, &setup.other_user_key);
+
+    // A certificate given as the key, and a key given as the certificate.
+    let cert_as_key = dir.join("cert-as-key.pem");
+    std::fs::copy(&setup.cert, &cert_as_key).expect("copy the certificate");
+    chmod(&cert_as_key, 0o600);
+    let run = up(&project, &url(setup, &db, &setup.cert, &cert_as_key));
+    run.code(5).stderr_has("holds no PEM private key");
+    let run = up(&project, &url(setup, &db, &setup.key, &setup.key));
+    run.code(5).stderr_has("holds no PEM certificate");
+    assert_key_not_shown(&run, &setup.key);
+
+    // One without the other.
+    let only_cert = setup.cluster.url(
+        &db,
+        &format!("sslmode=require&sslcert={}", setup.cert.display()),
+    );
+    up(&project, &only_cert)
+        .code(5)
+        .stderr_has("sslcert is set without sslkey");
+    assert_nothing_applied(setup, &db);
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}

@@ -1,0 +1,163 @@
+//! TLS end to end, against a throwaway cluster that only accepts TLS (`hostssl` entries,
+//! `hostnossl ... reject`) with a certificate for `localhost` signed by a CA made for the test:
+//! `verify-full` with that CA connects (and the session is encrypted); another CA, a host name
+//! the certificate does not name, and `sslmode=disable` each fail with a clear message (exit 3).
+//!
+//! One cluster serves every test of this file (initdb costs a second or two).
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use confiture_tests::cluster::{Certificates, Cluster};
+use confiture_tests::{Project, Run};
+
+struct Tls {
+    cluster: Cluster,
+    /// The CA that signed the server's certificate.
+    ca: PathBuf,
+    /// A CA that signed nothing the server has.
+    other_ca: PathBuf,
+}
+
+const TLS_ONLY_HBA: &str = "local all all trust\n\
+                            hostssl all all 127.0.0.1/32 trust\n\
+                            hostssl all all ::1/128 trust\n\
+                            hostnossl all all 0.0.0.0/0 reject\n\
+                            hostnossl all all ::/0 reject\n";
+
+fn tls() -> &'static Tls {
+    static TLS: OnceLock<Tls> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let cluster = Cluster::init();
+        // The certificate names `localhost` only, so 127.0.0.1 is a host name it does not name.
+        let server =
+            Certificates::generate(cluster.dir(), "", "confiture test CA", "DNS:localhost");
+        let other =
+            Certificates::generate(cluster.dir(), "other-", "another test CA", "DNS:localhost");
+        cluster.start_tls(&server, false, TLS_ONLY_HBA);
+        Tls {
+            cluster,
+            ca: server.ca,
+            other_ca: other.ca,
+        }
+    })
+}
+
+/// A project whose one migration records whether its own session is encrypted.
+fn project() -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_record_session",
+        "CREATE TABLE session_seen AS\n  SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid();\n",
+        "DROP TABLE session_seen;\n",
+    );
+    project
+}
+
+fn up(project: &Project, url: &str) -> Run {
+    project.run(&["migrate", "up", "--database-url", url])
+}
+
+#[test]
+fn verify_full_with_the_ca_connects_over_tls() {
+    let tls = tls();
+    let db = tls.cluster.create_database("tls_ok");
+    let project = project();
+    let url = tls.cluster.url(
+        &db,
+        &format!("sslmode=verify-full&sslrootcert={}", tls.ca.display()),
+    );
+    up(&project, &url).code(0);
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(0)
+        .stdout_has("001_record_session");
+
+    let row = tls
+        .cluster
+        .connect(&db)
+        .query_one("SELECT ssl, version FROM session_seen", &[])
+        .expect("the migration recorded its session");
+    assert!(row.get::<_, bool>(0), "the migration ran over TLS");
+    let version: Option<String> = row.get(1);
+    assert!(
+        version.as_deref().is_some_and(|v| v.starts_with("TLSv1.")),
+        "{version:?}"
+    );
+}
+
+#[test]
+fn prefer_and_require_use_tls_on_a_server_that_requires_it() {
+    let tls = tls();
+    for mode in ["prefer", "require"] {
+        let db = tls.cluster.create_database("tls_mode");
+        let project = project();
+        up(&project, &tls.cluster.url(&db, &format!("sslmode={mode}"))).code(0);
+        let ssl: bool = tls
+            .cluster
+            .connect(&db)
+            .query_one("SELECT ssl FROM session_seen", &[])
+            .expect("session_seen")
+            .get(0);
+        assert!(ssl, "sslmode={mode} encrypts");
+    }
+}
+
+#[test]
+fn verify_full_with_another_ca_fails_naming_the_root_certificate() {
+    let tls = tls();
+    let db = tls.cluster.create_database("tls_wrong_ca");
+    let project = project();
+    let url = tls.cluster.url(
+        &db,
+        &format!("sslmode=verify-full&sslrootcert={}", tls.other_ca.display()),
+    );
+    let run = up(&project, &url);
+    run.code(3)
+        .stderr_has("the server's TLS certificate is not signed by a trusted root")
+        .stderr_has(&format!("sslrootcert {}", tls.other_ca.display()))
+        .stderr_has("help: set sslrootcert to the CA certificate");
+    assert_nothing_applied(tls, &db);
+}
+
+#[test]
+fn verify_full_with_a_host_the_certificate_does_not_name_fails() {
+    let tls = tls();
+    let db = tls.cluster.create_database("tls_wrong_host");
+    let project = project();
+    let url = format!(
+        "postgresql://postgres@127.0.0.1:{}/{db}?sslmode=verify-full&sslrootcert={}",
+        tls.cluster.port(),
+        tls.ca.display()
+    );
+    up(&project, &url)
+        .code(3)
+        .stderr_has("the server's TLS certificate is not valid for the host name connected to")
+        .stderr_has("sslmode=verify-full");
+    assert_nothing_applied(tls, &db);
+
+    // The same host name passes the chain check when the name is not checked.
+    let url = url.replace("verify-full", "verify-ca");
+    up(&project, &url).code(0);
+}
+
+#[test]
+fn sslmode_disable_against_a_server_that_requires_tls_fails_clearly() {
+    let tls = tls();
+    let db = tls.cluster.create_database("tls_disable");
+    let project = project();
+    let url = tls.cluster.url(&db, "sslmode=disable");
+    for command in ["up", "status"] {
+        project
+            .run(&["migrate", command, "--database-url", &url])
+            .code(3)
+            .stderr_has("requires TLS")
+            .stderr_has("pg_hba.conf")
+            .stderr_has("help: use sslmode=require");
+    }
+    assert_nothing_applied(tls, &db);
+}
+
+fn assert_nothing_applied(tls: &Tls, db: &str) {
+    assert!(!tls.cluster.has_ledger(db), "nothing was created in {db}");
+}
