@@ -27,6 +27,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
+use crate::error::Divergence;
 use crate::exit;
 use crate::files::MigrationSet;
 pub use crate::history::State;
@@ -58,6 +59,32 @@ impl MigrationStatus {
     /// `001_add_bio_to_users`, as the status table shows it.
     pub fn id(&self) -> String {
         format!("{}_{}", self.version, self.name)
+    }
+
+    /// How it differs from the files, when its state is diverged (the data of a
+    /// [`Reason::Diverged`](crate::Reason::Diverged) refusal); `None` otherwise.
+    pub fn divergence(&self) -> Option<Divergence> {
+        Some(match self.status {
+            State::Modified => Divergence::Modified {
+                id: self.id(),
+                file: None,
+                recorded_checksum: self.recorded_checksum.clone(),
+                checksum: self.checksum.clone(),
+            },
+            State::Missing => Divergence::Missing {
+                id: self.id(),
+                applied_at: self.applied_at.clone(),
+            },
+            State::Duplicate => Divergence::Duplicate {
+                row_version: self.version.clone(),
+                id: Some(self.id()),
+            },
+            State::OutOfOrder => Divergence::OutOfOrder {
+                id: self.id(),
+                newest_applied: None,
+            },
+            State::Applied | State::Pending | State::Squashed => return None,
+        })
     }
 }
 
