@@ -51,12 +51,8 @@ impl Migrator {
         options: &DownOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<DownReport> {
-        let report = DownReport {
-            dry_run: options.dry_run,
-            ..DownReport::default()
-        };
-        self.off_runtime(progress, |m, progress| {
-            m.command(report, |m, report| m.down_run(options, progress, report))
+        self.command(options.dry_run, progress, |m, progress, report| {
+            m.down_run(options, progress, report)
         })
     }
 

@@ -334,14 +334,22 @@ pub type Outcome<R> = std::result::Result<R, Failed<R>>;
 /// Ignores progress events.
 pub fn no_progress(_: Progress) {}
 
-/// What every command's report carries: its total duration and its errors.
-pub(crate) trait CommandReport {
+/// What every command's report carries: whether it is a dry run, its total duration and its
+/// errors.
+pub(crate) trait CommandReport: Sized {
+    fn starting(dry_run: bool) -> Self;
     fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>);
 }
 
 macro_rules! command_report {
-    ($($report:ty),*) => {$(
+    ($($report:ident),*) => {$(
         impl CommandReport for $report {
+            fn starting(dry_run: bool) -> Self {
+                $report {
+                    dry_run,
+                    ..$report::default()
+                }
+            }
             fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>) {
                 self.total_duration_ms = total_duration_ms;
                 self.errors.extend(error);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::options::{BaselineOptions, ReinitOptions};
 use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
-use super::run::{read_ledger, versions, with_lock, Run, RunFailure};
+use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
 use crate::db::writable;
 use crate::error::Result;
@@ -33,14 +33,8 @@ impl Migrator {
         options: &BaselineOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<BaselineReport> {
-        let report = BaselineReport {
-            dry_run: options.dry_run,
-            ..BaselineReport::default()
-        };
-        self.off_runtime(progress, |m, progress| {
-            m.command(report, |m, report| {
-                m.baseline_run(options, progress, report)
-            })
+        self.command(options.dry_run, progress, |m, progress, report| {
+            m.baseline_run(options, progress, report)
         })
     }
 
@@ -56,11 +50,12 @@ impl Migrator {
         // It writes the checksums of the files through `--through` as the truth.
         let errors = FileErrors::new(&set, &checked.diagnostics);
         plan::check_up_files(&set, &errors, Some(options.through))?;
-        let (done, warnings) = self.rewrite_ledger(
+        let done = self.rewrite_ledger(
             "baseline",
             options.dry_run,
             options.lock_wait,
             progress,
+            &mut report.warnings,
             |rows| {
                 let plan = plan::baseline(&set, rows, options.through)?;
                 Ok((
@@ -69,7 +64,6 @@ impl Migrator {
                 ))
             },
         );
-        report.warnings.extend(warnings);
         (report.baselined, report.skipped) = done?;
         Ok(())
     }
@@ -95,12 +89,8 @@ impl Migrator {
         options: &ReinitOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<ReinitReport> {
-        let report = ReinitReport {
-            dry_run: options.dry_run,
-            ..ReinitReport::default()
-        };
-        self.off_runtime(progress, |m, progress| {
-            m.command(report, |m, report| m.reinit_run(options, progress, report))
+        self.command(options.dry_run, progress, |m, progress, report| {
+            m.reinit_run(options, progress, report)
         })
     }
 
@@ -115,18 +105,18 @@ impl Migrator {
         let errors = FileErrors::new(set, &checked.diagnostics);
         let first_version = self.check_options.first_version;
         plan::reinit(set, &[], options.through, first_version)?;
-        let (done, warnings) = self.rewrite_ledger(
+        let done = self.rewrite_ledger(
             "reinit",
             options.dry_run,
             options.lock_wait,
             progress,
+            &mut report.warnings,
             |rows| {
                 let plan = plan::reinit(set, rows, options.through, first_version)?;
                 plan::check_reinit_files(set, &plan, &errors)?;
                 Ok((plan.rewrite(), reinit_rows(&plan)))
             },
         );
-        report.warnings.extend(warnings);
         fill_reinit(report, done?);
         Ok(())
     }
@@ -134,36 +124,30 @@ impl Migrator {
     /// What `baseline` and `reinit` share: read the ledger (after taking the lock, unless a dry
     /// run), let `decide` plan a [`Rewrite`] and describe it, and write it in one transaction,
     /// creating the tracking table only when there is something to write. A dry run writes
-    /// nothing. Returns the description (only once written) and the lock warnings.
+    /// nothing. Returns the description (only once written); a lock found lost at release is
+    /// added to `warnings`.
     fn rewrite_ledger<T>(
         &mut self,
         what: &'static str,
         dry_run: bool,
         lock_wait: Duration,
         progress: &mut dyn FnMut(Progress),
+        warnings: &mut Vec<String>,
         decide: impl Fn(&[LedgerRow]) -> Result<(Rewrite, T)>,
-    ) -> (Run<T>, Vec<String>) {
-        let mut warnings = Vec::new();
+    ) -> Run<T> {
         if dry_run {
-            let result = self
-                .read_rows()
-                .and_then(|rows| decide(&rows.unwrap_or_default()))
-                .map(|(_, described)| described)
-                .map_err(RunFailure::from);
-            return (result, warnings);
+            let rows = self.read_rows()?.unwrap_or_default();
+            return Ok(decide(&rows)?.1);
         }
         let table = self.env.migration.tracking_table.clone();
         let target = writable::Target::of(&self.env);
-        let client = match self.client() {
-            Ok(client) => client,
-            Err(e) => return (Err(e.into()), warnings),
-        };
-        let result = with_lock(
+        let client = self.client()?;
+        with_lock(
             client,
             &target,
             lock_wait,
             progress,
-            &mut warnings,
+            warnings,
             |client, progress| {
                 let (rows, initialised) = read_ledger(client, &table)?;
                 let (rewrite, described) = decide(&rows)?;
@@ -177,8 +161,7 @@ impl Migrator {
                 crate::db::ledger::rewrite(client, &table, &rewrite, what)?;
                 Ok(described)
             },
-        );
-        (result, warnings)
+        )
     }
 }
 

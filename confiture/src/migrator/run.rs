@@ -247,28 +247,33 @@ impl Migrator {
         failure.into_error(database)
     }
 
-    /// Runs one command: times it, names the database in connection-level errors, drops a
-    /// connection the server closed (the next call reconnects), and fills in the report's
-    /// duration and errors — the report so far travels with a failure.
-    pub(super) fn command<R: CommandReport>(
+    /// Runs one command off an async runtime ([`Migrator::off_runtime`]): times it, names the
+    /// database in connection-level errors, drops a connection the server closed (the next
+    /// call reconnects), and fills in the report's duration and errors — the report so far
+    /// travels with a failure.
+    pub(super) fn command<R: CommandReport + Send>(
         &mut self,
-        mut report: R,
-        run: impl FnOnce(&mut Self, &mut R) -> Run<()>,
+        dry_run: bool,
+        progress: &mut dyn FnMut(Progress),
+        run: impl FnOnce(&mut Self, &mut dyn FnMut(Progress), &mut R) -> Run<()> + Send,
     ) -> Outcome<R> {
-        let start = Instant::now();
-        let result = run(self, &mut report).map_err(|f| self.with_database(f));
-        self.forget_closed_connection();
-        let elapsed = ms(start.elapsed());
-        match result {
-            Ok(()) => {
-                report.close(elapsed, None);
-                Ok(report)
+        self.off_runtime(progress, |m, progress| {
+            let mut report = R::starting(dry_run);
+            let start = Instant::now();
+            let result = run(m, progress, &mut report).map_err(|f| m.with_database(f));
+            m.forget_closed_connection();
+            let elapsed = ms(start.elapsed());
+            match result {
+                Ok(()) => {
+                    report.close(elapsed, None);
+                    Ok(report)
+                }
+                Err(error) => {
+                    report.close(elapsed, Some(ReportedError::of(&error)));
+                    Err(Failed { error, report })
+                }
             }
-            Err(error) => {
-                report.close(elapsed, Some(ReportedError::of(&error)));
-                Err(Failed { error, report })
-            }
-        }
+        })
     }
 }
 

@@ -70,12 +70,8 @@ impl Migrator {
         options: &UpOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<UpReport> {
-        let report = UpReport {
-            dry_run: options.dry_run,
-            ..UpReport::default()
-        };
-        self.off_runtime(progress, |m, progress| {
-            m.command(report, |m, report| m.up_run(options, progress, report))
+        self.command(options.dry_run, progress, |m, progress, report| {
+            m.up_run(options, progress, report)
         })
     }
 
