@@ -3,7 +3,7 @@
 //!
 //! - this file: construction, the connection (opened lazily, closed when the `Migrator` is
 //!   dropped), running off an async runtime;
-//! - [`options`](self::options) and [`report`](self::report): what a command is asked, what it
+//! - [`options`] and [`report`]: what a command is asked, what it
 //!   reports as it goes ([`Progress`]) and when done, [`Failed`];
 //! - `run`: what the commands share (the failure inside a run, the migration lock, the loop
 //!   that runs migrations one transaction each, timing and reporting);

@@ -108,7 +108,7 @@ pub struct MigrationReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ReportedError {
-    /// `migration_failed`, `lock_timeout`, `diverged`, ... (the [`ErrorKind`] in snake case).
+    /// `migration_failed`, `lock_timeout`, `diverged`, ... (the [`ErrorKind`](crate::ErrorKind) in snake case).
     pub kind: &'static str,
     /// The process exit code this error maps to (see [`crate::exit`]).
     pub exit_code: u8,
