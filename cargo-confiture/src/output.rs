@@ -11,7 +11,7 @@ use std::path::Path;
 
 use confiture::hint::Invocation;
 use confiture::migrate::ReportedError;
-use confiture::{display, Diagnostic, Error};
+use confiture::{display, Diagnostic, Error, Reason};
 use serde::Serialize;
 
 use crate::cli::{Color, Format, Global};
@@ -200,9 +200,14 @@ impl Output {
             display::escape(&error.to_string())
         );
         if error.diagnostics.is_empty() {
+            let fate = match error.reason() {
+                Reason::Migration(failure) => render::fate(failure),
+                _ => Vec::new(),
+            };
             let details: Vec<String> = error
                 .details
                 .iter()
+                .chain(&fate)
                 .map(|d| self.invocation.render(d).into_owned())
                 .collect();
             text.push_str(&render::details(&details));

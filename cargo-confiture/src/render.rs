@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 
 use confiture::display;
+use confiture::error::MigrationFailure;
+use confiture::migrator::Direction;
 use confiture::{Diagnostic, Severity};
 
 /// How a renderer paints a piece of text (colour or not is the caller's business).
@@ -41,6 +43,37 @@ pub fn plural(n: usize, word: &str) -> String {
     } else {
         format!("{n} {word}s")
     }
+}
+
+/// What became of the other migrations of a failed run, from the error's data
+/// ([`MigrationFailure`]): the lines shown after its details. JSON has the lists themselves
+/// (`committed`, `unknown`, `not_attempted`).
+pub fn fate(failure: &MigrationFailure) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !failure.committed.is_empty() {
+        let done = match failure.direction {
+            Direction::Up => "applied",
+            Direction::Down => "rolled back",
+        };
+        lines.push(format!(
+            "{done} before the failure: {}",
+            display::versions(&failure.committed)
+        ));
+    }
+    if !failure.unknown.is_empty() {
+        lines.push(format!(
+            "fate unknown (they may have committed; run {} to see what is recorded): {}",
+            confiture::hint::command("migrate status"),
+            display::versions(&failure.unknown)
+        ));
+    }
+    if !failure.not_attempted.is_empty() {
+        lines.push(format!(
+            "not attempted: {}",
+            display::versions(&failure.not_attempted)
+        ));
+    }
+    lines
 }
 
 /// The lines of an error's details: each a bullet, except a detail that starts with spaces,
@@ -423,5 +456,29 @@ mod tests {
         assert!(clipped.ends_with('…'));
         assert_eq!(clip_source("a\r\n"), "a");
         assert_eq!(clip_source("\u{feff}SELECT 1;\n"), "SELECT 1;");
+    }
+
+    #[test]
+    fn a_failed_run_says_what_became_of_the_others() {
+        let mut failure = MigrationFailure::default();
+        assert!(fate(&failure).is_empty(), "nothing to say");
+        failure.committed = vec!["001".into(), "002".into()];
+        failure.unknown = vec!["003".into()];
+        failure.not_attempted = vec!["004".into(), "005".into()];
+        let lines = fate(&failure);
+        assert_eq!(lines[0], "applied before the failure: 001, 002");
+        assert!(
+            lines[1].starts_with("fate unknown (they may have committed; run ")
+                && lines[1].contains("migrate status")
+                && lines[1].ends_with("): 003"),
+            "{lines:?}"
+        );
+        assert_eq!(lines[2], "not attempted: 004, 005");
+        assert_eq!(lines.len(), 3);
+        failure.direction = Direction::Down;
+        assert_eq!(
+            fate(&failure)[0],
+            "rolled back before the failure: 001, 002"
+        );
     }
 }

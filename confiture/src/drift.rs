@@ -19,7 +19,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::db::scratch::Scratch;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Diverged, Divergence, Error, ErrorKind};
 use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
@@ -174,22 +174,20 @@ impl Migrator {
         // The history, read as `status` reads it: plain SELECTs, nothing created.
         let status = self.status()?;
         report.database = status.database.clone();
-        let diverged: Vec<String> = status
+        let diverged: Vec<Divergence> = status
             .migrations
             .iter()
-            .filter(|m| m.status.is_diverged())
-            .map(|m| format!("{}: {}", m.id(), m.status.as_str()))
+            .filter_map(|m| m.divergence())
             .collect();
         if !diverged.is_empty() {
-            let mut error = Error::new(
-                ErrorKind::Diverged,
+            let error = Error::diverged(
                 "drift replays the applied migrations, and the history has diverged from the files",
+                Diverged::new(diverged),
             )
             .with_help(format!(
                 "{} shows what diverged; fix the history first",
                 hint::command("migrate status")
             ));
-            error.details = diverged;
             return Err(error.into());
         }
         if !status.squashed.is_empty() {

@@ -89,11 +89,200 @@ pub enum Reason {
     /// A migration failed: its SQL was refused, or the connection was lost while it ran.
     #[cfg(feature = "db")]
     Migration(Box<MigrationFailure>),
+    /// The ledger's history does not match the migration files (exit 7): which migrations,
+    /// and how each differs. Made by [`Error::diverged`].
+    Diverged(Diverged),
+    /// A rollback that cannot run (exit 8): which migrations have no way back. Made by
+    /// [`Error::irreversible`].
+    Irreversible(Vec<Unrollable>),
 }
 
-/// A migration that failed, and what is known about the others of the run.
-#[cfg(feature = "db")]
+/// The migrations of a diverged history, as a refusal carries them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Diverged {
+    /// Each migration (or row) that does not match, with how, in the order they are shown.
+    pub migrations: Vec<Divergence>,
+    /// The refusal is of a rollback (`down`): a modified migration is refused because its down
+    /// file may not undo what was run.
+    pub rollback: bool,
+}
+
+impl Diverged {
+    /// A refusal of `migrations`.
+    pub fn new(migrations: Vec<Divergence>) -> Diverged {
+        Diverged {
+            migrations,
+            rollback: false,
+        }
+    }
+
+    /// The same, refusing a rollback.
+    pub fn of_rollback(migrations: Vec<Divergence>) -> Diverged {
+        Diverged {
+            migrations,
+            rollback: true,
+        }
+    }
+
+    /// One line per migration, as the error's details show them.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .migrations
+            .iter()
+            .map(|d| match d {
+                Divergence::Modified { .. } if self.rollback => {
+                    format!("{d}; its down file may not undo what was run")
+                }
+                _ => d.to_string(),
+            })
+            .collect();
+        lines.dedup();
+        lines
+    }
+}
+
+/// How one migration of the history differs from the files (the states `migrate status`
+/// shows as diverged). `Display` is its detail line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Divergence {
+    /// An applied migration whose up file changed since it was applied.
+    Modified {
+        /// The migration, `002_t2`.
+        id: String,
+        /// Its up file, when known.
+        file: Option<std::path::PathBuf>,
+        /// The checksum recorded when it was applied.
+        recorded_checksum: Option<String>,
+        /// The up file's checksum now.
+        checksum: Option<String>,
+    },
+    /// Recorded as applied, but its files are gone.
+    Missing {
+        /// The row's migration, `002_t2`.
+        id: String,
+        /// When it was applied, when known.
+        applied_at: Option<String>,
+    },
+    /// A second row for a version.
+    Duplicate {
+        /// The row's `version`, as stored.
+        row_version: String,
+        /// The migration it records a second time, when its file is on disk.
+        id: Option<String>,
+    },
+    /// A pending migration numbered below the newest applied one.
+    OutOfOrder {
+        /// The migration, `002_t2`.
+        id: String,
+        /// The newest applied version, when known.
+        newest_applied: Option<String>,
+    },
+}
+
+/// The first 12 characters of a checksum, as details show it.
+fn short(checksum: &str) -> &str {
+    checksum.get(..12).unwrap_or(checksum)
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Divergence::Modified {
+                id,
+                file,
+                recorded_checksum,
+                checksum,
+            } => {
+                write!(f, "modified: {id}")?;
+                if let Some(file) = file {
+                    write!(f, " ({})", file.display())?;
+                }
+                if let Some(now) = checksum {
+                    let then = recorded_checksum.as_deref().unwrap_or("");
+                    write!(
+                        f,
+                        " was applied with checksum {}…, the file now has {}…",
+                        short(then),
+                        short(now)
+                    )?;
+                }
+                Ok(())
+            }
+            Divergence::Missing { id, applied_at } => {
+                write!(f, "missing: {id} is recorded as applied")?;
+                if let Some(at) = applied_at {
+                    write!(f, " ({at})")?;
+                }
+                f.write_str(" but its files are gone")
+            }
+            Divergence::Duplicate {
+                row_version,
+                id: Some(id),
+            } => write!(
+                f,
+                "duplicate: row `{row_version}` records {id} a second time"
+            ),
+            Divergence::Duplicate {
+                row_version,
+                id: None,
+            } => write!(f, "duplicate: row `{row_version}`"),
+            Divergence::OutOfOrder { id, newest_applied } => {
+                write!(f, "out of order: {id} is pending")?;
+                match newest_applied {
+                    Some(newest) => write!(f, " but {newest} is already applied"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// A migration a rollback cannot run. `Display` is its detail line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unrollable {
+    /// Its down file is marked `-- confiture:irreversible`.
+    Irreversible {
+        /// The migration, `002_t2`.
+        id: String,
+        /// Its down file.
+        down_file: std::path::PathBuf,
+    },
+    /// Its row is below `first_version`: part of a history squashed into a schema snapshot,
+    /// with no down file.
+    Squashed {
+        /// The row's migration, `002_t2`.
+        id: String,
+        /// The workspace's `first_version`.
+        first_version: u64,
+    },
+}
+
+impl fmt::Display for Unrollable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unrollable::Irreversible { id, down_file } => write!(
+                f,
+                "irreversible: {id} ({} is marked `-- confiture:irreversible`)",
+                down_file.display()
+            ),
+            Unrollable::Squashed { id, first_version } => write!(
+                f,
+                "squashed: {id} is below first_version {first_version}: its files were squashed away"
+            ),
+        }
+    }
+}
+
+/// A migration that failed, and what is known about the others of the run. The lists are the
+/// data a renderer states: the CLI prints them as `applied before the failure: ...` (`rolled
+/// back ...` for `down`), `fate unknown ...` and `not attempted: ...` after the error (they are
+/// not lines of [`Error::details`]), and the JSON error object has them as `committed`,
+/// `unknown` and `not_attempted`.
+#[cfg(feature = "db")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MigrationFailure {
     /// The connection target (never the password).
@@ -102,6 +291,8 @@ pub struct MigrationFailure {
     pub version: String,
     /// The migration's name.
     pub name: String,
+    /// Whether the run applied (`up`) or rolled back (`down`): what `committed` did.
+    pub direction: crate::migrator::Direction,
     /// Where in its file, when the server gave a position (or the file has one statement).
     pub location: Option<crate::db::apply::Location>,
     /// What the server said, when it answered (none for a lost connection).
@@ -112,6 +303,23 @@ pub struct MigrationFailure {
     pub not_attempted: Vec<String>,
     /// Migrations whose fate is unknown: the connection dropped while they ran.
     pub unknown: Vec<String>,
+}
+
+#[cfg(feature = "db")]
+impl Default for MigrationFailure {
+    fn default() -> Self {
+        MigrationFailure {
+            database: None,
+            version: String::new(),
+            name: String::new(),
+            direction: crate::migrator::Direction::Up,
+            location: None,
+            server: None,
+            committed: Vec::new(),
+            not_attempted: Vec::new(),
+            unknown: Vec::new(),
+        }
+    }
 }
 
 /// An error the server reported.
@@ -199,6 +407,19 @@ impl Error {
     pub fn connection(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Connection, message)
     }
+    /// A diverged history (exit 7): `diverged` is its reason, and its lines are the details.
+    pub fn diverged(message: impl Into<String>, diverged: Diverged) -> Error {
+        let mut error = Error::new(ErrorKind::Diverged, message);
+        error.details = diverged.lines();
+        error.with_reason(Reason::Diverged(diverged))
+    }
+    /// A rollback refused because `migrations` cannot be rolled back (exit 8): they are its
+    /// reason, and their lines the details.
+    pub fn irreversible(message: impl Into<String>, migrations: Vec<Unrollable>) -> Error {
+        let mut error = Error::new(ErrorKind::Irreversible, message);
+        error.details = migrations.iter().map(ToString::to_string).collect();
+        error.with_reason(Reason::Irreversible(migrations))
+    }
     /// Adds the help line: what to do next.
     pub fn with_help(mut self, help: impl Into<String>) -> Error {
         self.help = Some(help.into());
@@ -266,7 +487,7 @@ impl Error {
             Reason::Lock { database, .. } => database.as_deref(),
             #[cfg(feature = "db")]
             Reason::Migration(m) => m.database.as_deref(),
-            Reason::Other => None,
+            Reason::Other | Reason::Diverged(_) | Reason::Irreversible(_) => None,
         }
     }
     /// The server's SQLSTATE, when the server reported the failure.

@@ -14,8 +14,9 @@
 //! - [`embedded`]: migrations compiled into a binary by `confiture-build`
 //!   ([`include_migrations!`]), checked at run time by the same rules as a directory.
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
-//! - `Migrator` (feature `db`): the library facade the CLI and applications use; its
-//!   commands that change a database (`up`, `down`, `baseline`, `reinit`) are in `migrate`;
+//! - `Migrator` (feature `db`): the library facade the CLI and applications use, in
+//!   `migrator` with its commands (`up`, `down`, `baseline`, `reinit`, `status`), their
+//!   options and reports (also reachable as `migrate`);
 //!   `verify` (every down undoes its up, on a scratch database) and `drift` (the live
 //!   database against its replayed history) are in their own modules.
 //! - `fleet` (feature `db`): one command against many databases, with bounded concurrency.
@@ -102,9 +103,7 @@ pub mod drift;
 #[cfg(feature = "db")]
 pub mod fleet;
 #[cfg(feature = "db")]
-pub mod migrate;
-#[cfg(feature = "db")]
-mod migrator;
+pub mod migrator;
 #[cfg(feature = "tokio")]
 mod nonblocking;
 #[cfg(feature = "db")]
@@ -112,6 +111,10 @@ pub mod verify;
 
 pub use diagnostic::{Diagnostic, Severity, Span};
 pub use error::{Error, ErrorKind, Reason, Result, ServerError};
+/// The commands' options, progress events and reports: [`migrator`] under the name it had
+/// before the two modules became one (`confiture::migrate::UpOptions` and the like).
+#[cfg(feature = "db")]
+pub use migrator as migrate;
 #[cfg(feature = "db")]
 pub use migrator::Migrator;
 /// The `postgres` crate this one is built with: [`Migrator::with_client`] takes its `Client`,

@@ -6,7 +6,7 @@
 //! database work once at startup, for which one blocking-pool thread is the right tool; and
 //! this layer sits above `Migrator`, so it does not care which driver `db` uses.
 
-// A failed command carries its report so far, as the blocking commands do (`migrate.rs`).
+// A failed command carries its report so far, as the blocking commands do (`migrator/`).
 #![allow(clippy::result_large_err)]
 
 use crate::error::{Error, ErrorKind, Result};

@@ -27,6 +27,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
+use crate::error::Divergence;
 use crate::exit;
 use crate::files::MigrationSet;
 pub use crate::history::State;
@@ -58,6 +59,32 @@ impl MigrationStatus {
     /// `001_add_bio_to_users`, as the status table shows it.
     pub fn id(&self) -> String {
         format!("{}_{}", self.version, self.name)
+    }
+
+    /// How it differs from the files, when its state is diverged (the data of a
+    /// [`Reason::Diverged`](crate::Reason::Diverged) refusal); `None` otherwise.
+    pub fn divergence(&self) -> Option<Divergence> {
+        Some(match self.status {
+            State::Modified => Divergence::Modified {
+                id: self.id(),
+                file: None,
+                recorded_checksum: self.recorded_checksum.clone(),
+                checksum: self.checksum.clone(),
+            },
+            State::Missing => Divergence::Missing {
+                id: self.id(),
+                applied_at: self.applied_at.clone(),
+            },
+            State::Duplicate => Divergence::Duplicate {
+                row_version: self.version.clone(),
+                id: Some(self.id()),
+            },
+            State::OutOfOrder => Divergence::OutOfOrder {
+                id: self.id(),
+                newest_applied: None,
+            },
+            State::Applied | State::Pending | State::Squashed => return None,
+        })
     }
 }
 
@@ -177,6 +204,54 @@ pub fn report_checked(
     let rows = ledger.map(|l| l.rows.as_slice()).unwrap_or(&[]);
     let history = History::new(&set.migrations, rows, first_version);
     let errors = FileErrors::new(set, diagnostics);
+    let migrations = lines(&history, &errors);
+
+    let versions = |keep: &dyn Fn(State) -> bool| -> Vec<String> {
+        migrations
+            .iter()
+            .filter(|m| keep(m.status))
+            .map(|m| m.version.clone())
+            .collect()
+    };
+    let applied = versions(&|s| s.is_recorded());
+    let pending = versions(&|s| !s.is_recorded());
+    let modified = versions(&|s| s == State::Modified);
+    let missing = versions(&|s| s == State::Missing);
+    let out_of_order = versions(&|s| s == State::OutOfOrder);
+    let squashed = versions(&|s| s == State::Squashed);
+    let duplicate = versions(&|s| s == State::Duplicate);
+    let summary = Summary {
+        applied: applied.len(),
+        pending: pending.len(),
+        total: migrations.len(),
+        modified: modified.len(),
+        missing: missing.len(),
+        out_of_order: out_of_order.len(),
+        squashed: squashed.len(),
+        duplicate: duplicate.len(),
+        invalid: migrations.iter().filter(|m| m.invalid).count(),
+        errors: diagnostics.iter().filter(|d| d.is_error()).count(),
+    };
+    StatusReport {
+        tracking_table: tracking_table.to_string(),
+        applied,
+        pending,
+        migrations,
+        summary,
+        database: None,
+        initialised: ledger.is_some(),
+        modified,
+        missing,
+        out_of_order,
+        squashed,
+        duplicate,
+        diagnostics: diagnostics.to_vec(),
+    }
+}
+
+/// One line per row and per file, in the table's order, drafts too broken to form a migration
+/// included; those whose files have errors marked `invalid`.
+fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus> {
     let invalid = |number: Option<u64>| number.is_some_and(|v| errors.concern(v));
 
     let mut entries: Vec<((bool, u64, bool, String), MigrationStatus)> = history
@@ -223,47 +298,5 @@ pub fn report_checked(
         }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let migrations: Vec<MigrationStatus> = entries.into_iter().map(|(_, s)| s).collect();
-
-    let versions = |keep: &dyn Fn(State) -> bool| -> Vec<String> {
-        migrations
-            .iter()
-            .filter(|m| keep(m.status))
-            .map(|m| m.version.clone())
-            .collect()
-    };
-    let applied = versions(&|s| s.is_recorded());
-    let pending = versions(&|s| !s.is_recorded());
-    let modified = versions(&|s| s == State::Modified);
-    let missing = versions(&|s| s == State::Missing);
-    let out_of_order = versions(&|s| s == State::OutOfOrder);
-    let squashed = versions(&|s| s == State::Squashed);
-    let duplicate = versions(&|s| s == State::Duplicate);
-    let summary = Summary {
-        applied: applied.len(),
-        pending: pending.len(),
-        total: migrations.len(),
-        modified: modified.len(),
-        missing: missing.len(),
-        out_of_order: out_of_order.len(),
-        squashed: squashed.len(),
-        duplicate: duplicate.len(),
-        invalid: migrations.iter().filter(|m| m.invalid).count(),
-        errors: diagnostics.iter().filter(|d| d.is_error()).count(),
-    };
-    StatusReport {
-        tracking_table: tracking_table.to_string(),
-        applied,
-        pending,
-        migrations,
-        summary,
-        database: None,
-        initialised: ledger.is_some(),
-        modified,
-        missing,
-        out_of_order,
-        squashed,
-        duplicate,
-        diagnostics: diagnostics.to_vec(),
-    }
+    entries.into_iter().map(|(_, s)| s).collect()
 }

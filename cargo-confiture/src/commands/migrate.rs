@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::fleet::Selected;
 use super::Context;
-use crate::cli::{Cli, Migrate, SELECTION_LABELS};
+use crate::cli::{BaselineArgs, Cli, DownArgs, Migrate, ReinitArgs, UpArgs, SELECTION_LABELS};
 use crate::output::{Output, Style};
 use crate::render::{self, plural};
 
@@ -25,102 +25,115 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
             Selected::Fleet(plan) => super::fleet::status(plan, out),
             Selected::One(migrator) => status(migrator, out),
         },
-        Migrate::Up(args) => {
-            let options = UpOptions::default()
-                .steps(args.steps)
-                .target(args.target.as_ref().map(Version::number))
-                .dry_run(args.dry_run)
-                .single_transaction(args.single_transaction)
-                .allow_out_of_order(args.allow_out_of_order)
-                .lock_wait(args.lock.lock_wait.duration())
-                .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
-                .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
-                .create_database(args.create_database);
-            let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
-                Selected::Fleet(plan) => return super::fleet::up(plan, &options, out),
-                Selected::One(migrator) => migrator,
-            };
-            let mut view = ProgressView::default();
-            let outcome = migrator.up(&options, &mut |p| view.on(out, p));
-            warnings(out, &outcome, |r| &r.warnings);
-            finish(out, outcome, |out, r| {
-                if r.dry_run {
-                    plan_text(out, "would apply", &r.migrations)
-                } else if r.applied.is_empty() {
-                    "already up to date: nothing to apply".to_string()
-                } else {
-                    done_text("applied", &r.applied, r.total_duration_ms)
-                }
-            })
-        }
-        Migrate::Down(args) => {
-            let options = DownOptions::default()
-                .steps(args.steps)
-                .target(args.target.as_ref().map(Version::number))
-                .yes(args.yes)
-                .dry_run(args.dry_run)
-                .allow_modified(args.allow_modified)
-                .lock_wait(args.lock.lock_wait.duration())
-                .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
-                .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
-            let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
-                Selected::Fleet(plan) => return super::fleet::down(plan, &options, out),
-                Selected::One(migrator) => migrator,
-            };
-            let mut view = ProgressView::default();
-            let outcome = migrator.down(&options, &mut |p| view.on(out, p));
-            // `--allow-modified` went on past an edited file: say so where people look.
-            warnings(out, &outcome, |r| &r.warnings);
-            finish(out, outcome, |out, r| {
-                if r.dry_run {
-                    plan_text(out, "would roll back", &r.migrations)
-                } else if r.rolled_back.is_empty() {
-                    "nothing to roll back".to_string()
-                } else {
-                    done_text("rolled back", &r.rolled_back, r.total_duration_ms)
-                }
-            })
-        }
-        Migrate::Baseline(args) => {
-            let options = BaselineOptions::through(args.through.number())
-                .dry_run(args.dry_run)
-                .lock_wait(args.lock.lock_wait.duration());
-            let mut migrator = migrator(cli, cx)?;
-            let mut view = ProgressView::default();
-            let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
-            warnings(out, &outcome, |r| &r.warnings);
-            finish(out, outcome, |_, r| {
-                let verb = if r.dry_run {
-                    "would record"
-                } else {
-                    "recorded"
-                };
-                if r.baselined.is_empty() {
-                    "nothing to record: every migration through that version is already in the ledger".to_string()
-                } else {
-                    format!(
-                        "{verb} {} as applied without running them: {}",
-                        plural(r.baselined.len(), "migration"),
-                        render::versions(&r.baselined)
-                    )
-                }
-            })
-        }
-        Migrate::Reinit(args) => {
-            let options = ReinitOptions::default()
-                .through(args.through.as_ref().map(Version::number))
-                .dry_run(args.dry_run)
-                .lock_wait(args.lock.lock_wait.duration());
-            let mut migrator = migrator(cli, cx)?;
-            let mut view = ProgressView::default();
-            let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
-            warnings(out, &outcome, |r| &r.warnings);
-            finish(out, outcome, |_, r| reinit_text(r))
-        }
+        Migrate::Up(args) => up(cli, cx, args, out),
+        Migrate::Down(args) => down(cli, cx, args, out),
+        Migrate::Baseline(args) => baseline(cli, cx, args, out),
+        Migrate::Reinit(args) => reinit(cli, cx, args, out),
         Migrate::Verify(args) => super::verify::verify(cli, cx, args, out),
         Migrate::Drift(args) => super::verify::drift(cli, cx, args, out),
         Migrate::Generate(_) => unreachable!("generate does not connect; handled by commands::run"),
     }
+}
+
+/// `migrate up`, on one database or a fleet.
+fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output) -> Result<u8> {
+    let options = UpOptions::default()
+        .steps(args.steps)
+        .target(args.target.as_ref().map(Version::number))
+        .dry_run(args.dry_run)
+        .single_transaction(args.single_transaction)
+        .allow_out_of_order(args.allow_out_of_order)
+        .lock_wait(args.lock.lock_wait.duration())
+        .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
+        .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
+        .create_database(args.create_database);
+    let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+        Selected::Fleet(plan) => return super::fleet::up(plan, &options, out),
+        Selected::One(migrator) => migrator,
+    };
+    let mut view = ProgressView::default();
+    let outcome = migrator.up(&options, &mut |p| view.on(out, p));
+    warnings(out, &outcome, |r| &r.warnings);
+    finish(out, outcome, |out, r| {
+        if r.dry_run {
+            plan_text(out, "would apply", &r.migrations)
+        } else if r.applied.is_empty() {
+            "already up to date: nothing to apply".to_string()
+        } else {
+            done_text("applied", &r.applied, r.total_duration_ms)
+        }
+    })
+}
+
+/// `migrate down`, on one database or a fleet.
+fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
+    let options = DownOptions::default()
+        .steps(args.steps)
+        .target(args.target.as_ref().map(Version::number))
+        .yes(args.yes)
+        .dry_run(args.dry_run)
+        .allow_modified(args.allow_modified)
+        .lock_wait(args.lock.lock_wait.duration())
+        .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
+        .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
+    let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+        Selected::Fleet(plan) => return super::fleet::down(plan, &options, out),
+        Selected::One(migrator) => migrator,
+    };
+    let mut view = ProgressView::default();
+    let outcome = migrator.down(&options, &mut |p| view.on(out, p));
+    // `--allow-modified` went on past an edited file: say so where people look.
+    warnings(out, &outcome, |r| &r.warnings);
+    finish(out, outcome, |out, r| {
+        if r.dry_run {
+            plan_text(out, "would roll back", &r.migrations)
+        } else if r.rolled_back.is_empty() {
+            "nothing to roll back".to_string()
+        } else {
+            done_text("rolled back", &r.rolled_back, r.total_duration_ms)
+        }
+    })
+}
+
+/// `migrate baseline`.
+fn baseline(cli: &Cli, cx: &Context, args: &BaselineArgs, out: &Output) -> Result<u8> {
+    let options = BaselineOptions::through(args.through.number())
+        .dry_run(args.dry_run)
+        .lock_wait(args.lock.lock_wait.duration());
+    let mut migrator = migrator(cli, cx)?;
+    let mut view = ProgressView::default();
+    let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
+    warnings(out, &outcome, |r| &r.warnings);
+    finish(out, outcome, |_, r| {
+        let verb = if r.dry_run {
+            "would record"
+        } else {
+            "recorded"
+        };
+        if r.baselined.is_empty() {
+            "nothing to record: every migration through that version is already in the ledger"
+                .to_string()
+        } else {
+            format!(
+                "{verb} {} as applied without running them: {}",
+                plural(r.baselined.len(), "migration"),
+                render::versions(&r.baselined)
+            )
+        }
+    })
+}
+
+/// `migrate reinit`.
+fn reinit(cli: &Cli, cx: &Context, args: &ReinitArgs, out: &Output) -> Result<u8> {
+    let options = ReinitOptions::default()
+        .through(args.through.as_ref().map(Version::number))
+        .dry_run(args.dry_run)
+        .lock_wait(args.lock.lock_wait.duration());
+    let mut migrator = migrator(cli, cx)?;
+    let mut view = ProgressView::default();
+    let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
+    warnings(out, &outcome, |r| &r.warnings);
+    finish(out, outcome, |_, r| reinit_text(r))
 }
 
 /// Resolves the database by the documented precedence and opens a session (connecting lazily).
@@ -287,20 +300,32 @@ impl ProgressView {
         )
     }
 
+    /// A migration finished: its line, and the bar again while others are to come.
+    fn finished(
+        &mut self,
+        out: &Output,
+        id: &str,
+        direction: confiture::migrate::Direction,
+        duration_ms: Option<u64>,
+    ) {
+        self.done += 1;
+        // A time only when it is known: never a share of a message's time.
+        let took = duration_ms
+            .map(|ms| format!(" ({ms} ms)"))
+            .unwrap_or_default();
+        out.progress(&format!(
+            "{} {id}{took}",
+            out.paint_err(Style::Green, direction_done(direction)),
+        ));
+        if out.stderr_is_terminal && self.total > 1 && self.done < self.total {
+            out.progress_inline(&self.bar());
+        }
+    }
+
     fn on(&mut self, out: &Output, event: Progress) {
         match event {
             Progress::LockWaiting { holder } => {
-                let who = match holder {
-                    Some(h) => format!(
-                        "pid {} ({})",
-                        h.pid,
-                        h.application_name
-                            .filter(|a| !a.is_empty())
-                            .map(|a| display::escape(&a).into_owned())
-                            .unwrap_or_else(|| "no application_name".into())
-                    ),
-                    None => "another session".to_string(),
-                };
+                let who = holder_text(holder.as_ref());
                 out.progress(&format!("waiting for the migration lock held by {who}..."));
             }
             // Only worth a line when a LockWaiting line came before it.
@@ -355,25 +380,28 @@ impl ProgressView {
                 name,
                 direction,
                 duration_ms,
-            } => {
-                self.done += 1;
-                // A time only when it is known: never a share of a message's time.
-                let took = duration_ms
-                    .map(|ms| format!(" ({ms} ms)"))
-                    .unwrap_or_default();
-                out.progress(&format!(
-                    "{} {}{took}",
-                    out.paint_err(Style::Green, direction_done(direction)),
-                    shown_id(&version, &name)
-                ));
-                if out.stderr_is_terminal && self.total > 1 && self.done < self.total {
-                    out.progress_inline(&self.bar());
-                }
-            }
+            } => self.finished(out, &shown_id(&version, &name), direction, duration_ms),
             // `Started` off a terminal; and Progress is `#[non_exhaustive]`: an event this CLI
             // does not know yet shows nothing.
             _ => {}
         }
+    }
+}
+
+/// Who holds the migration lock: `pid 4242 (deploy)`, or `another session` when the server
+/// did not say.
+fn holder_text(holder: Option<&confiture::migrate::LockHolder>) -> String {
+    match holder {
+        Some(h) => format!(
+            "pid {} ({})",
+            h.pid,
+            h.application_name
+                .as_deref()
+                .filter(|a| !a.is_empty())
+                .map(|a| display::escape(a).into_owned())
+                .unwrap_or_else(|| "no application_name".into())
+        ),
+        None => "another session".to_string(),
     }
 }
 

@@ -1,16 +1,52 @@
-//! `Migrator`: the library facade — what the CLI, applications and xtask flows call.
-//! Connects lazily; the connection is closed when the `Migrator` is dropped.
+//! `Migrator`: the library facade — what the CLI, applications and xtask flows call — and its
+//! commands, one file per command family:
+//!
+//! - this file: construction, the connection (opened lazily, closed when the `Migrator` is
+//!   dropped), running off an async runtime;
+//! - [`options`] and [`report`]: what a command is asked, what it
+//!   reports as it goes ([`Progress`]) and when done, [`Failed`];
+//! - `run`: what the commands share (the failure inside a run, the migration lock, the loop
+//!   that runs migrations one transaction each, timing and reporting);
+//! - `up`, `down`, `rewrite` (`baseline` and `reinit`: one ledger rewrite) and `status`.
+//!
+//! Every command refuses what it can before connecting (bad flags, lint errors), takes the
+//! migration lock on the connection that does the work, reads the ledger *after* the lock (a
+//! runner that waited finds the work done and succeeds), plans with [`crate::plan`], and runs
+//! with `db::apply` (crate-private). Dry runs read but never write: no table, no lock, no row.
+//!
+//! A failed command returns [`Failed`]: the error (its kind decides the exit code) and the
+//! report of what was done before it, with the error in `errors` — the JSON a deploy script reads.
+//!
+//! The same module is reachable as `confiture::migrate` (its name before 0.x): every
+//! `confiture::migrate::X` path keeps working.
+
+// Failures carry the report and file position a deploy script needs; they are the cold path,
+// so their size does not matter and boxing would only make the public API clumsier.
+#![allow(clippy::result_large_err)]
 
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Environment, Selection};
-use crate::diagnostic::Diagnostic;
 use crate::embedded::EmbeddedMigrations;
 use crate::error::{Error, Result};
-use crate::files::{self, CheckOptions, Checked, MigrationSet};
-use crate::migrate::Progress;
-use crate::status::{self, StatusReport};
+use crate::files::{self, CheckOptions, Checked};
 use crate::workspace::Workspace;
+
+mod down;
+pub mod options;
+pub mod report;
+mod rewrite;
+mod run;
+mod status;
+mod up;
+
+pub use crate::db::apply::Direction;
+pub use crate::db::lock::LockHolder;
+pub use options::{BaselineOptions, DownOptions, ReinitOptions, UpOptions, DEFAULT_LOCK_WAIT};
+pub use report::{
+    no_progress, BaselineReport, DownReport, Failed, MigrationReport, Outcome, Progress,
+    ReinitReport, ReinitRow, ReportedError, UpReport,
+};
 
 /// What [`Migrator::on_connect`] registers.
 pub(crate) type OnConnect = Box<dyn FnOnce(&Environment) + Send>;
@@ -347,77 +383,6 @@ impl Migrator {
     /// ```
     pub fn migrations_dir(&self) -> &Path {
         &self.migrations_dir
-    }
-
-    /// `migrate status`: the state of every migration. Strictly read-only — plain `SELECT`s,
-    /// no lock, nothing created — and one round trip after connecting when the ledger exists.
-    ///
-    /// Problems in the files do not hide the database: a directory that cannot be read at all
-    /// is an error (exit 5), but the report of a directory with errors — a draft being written,
-    /// a file misnamed — still shows every migration, carries the diagnostics in
-    /// `diagnostics`, marks the migrations they concern `invalid`, and its
-    /// [`StatusReport::exit_code`] is 5: what `up` would answer before running anything.
-    ///
-    /// ```no_run
-    /// # fn main() -> confiture::Result<()> {
-    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
-    /// let report = migrator.status()?;
-    /// for m in &report.migrations {
-    ///     println!("{} {:?}", m.id(), m.status);
-    /// }
-    /// std::process::exit(report.exit_code().into()); // 0 up to date, 2 pending, ...
-    /// # }
-    /// ```
-    pub fn status(&mut self) -> Result<StatusReport> {
-        let checked = self.load()?;
-        self.off_runtime(&mut |_: Progress| {}, |m, _| {
-            m.status_with(&checked.set, &checked.diagnostics)
-        })
-    }
-
-    /// The status of `set` (already read and checked; its diagnostics are not known here)
-    /// against this database.
-    ///
-    /// ```no_run
-    /// # fn main() -> confiture::Result<()> {
-    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
-    /// let checked = migrator.load()?;
-    /// let report = migrator.status_of(&checked.set)?;
-    /// println!("{} pending", report.summary.pending);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn status_of(&mut self, set: &MigrationSet) -> Result<StatusReport> {
-        self.off_runtime(&mut |_: Progress| {}, |m, _| m.status_with(set, &[]))
-    }
-
-    fn status_with(
-        &mut self,
-        set: &MigrationSet,
-        diagnostics: &[Diagnostic],
-    ) -> Result<StatusReport> {
-        let table = self.env.migration.tracking_table.clone();
-        // A lock on the ledger is waited for as migration SQL waits (`migration.lock_timeout`),
-        // never forever.
-        let wait = Some(self.env.migration.lock_timeout)
-            .filter(|w| !w.is_zero())
-            .unwrap_or(crate::db::ledger::DEFAULT_WAIT);
-        let first_version = self.check_options.first_version;
-        let client = self.client()?;
-        let ledger = crate::db::ledger::read_within(client, &table, wait)?;
-        let table_name = match &ledger {
-            Some(ledger) => ledger.table.clone(),
-            None => crate::db::ledger::qualified_name(client, &table)?,
-        };
-        let mut report = status::report_checked(
-            set,
-            diagnostics,
-            first_version,
-            ledger.as_ref(),
-            &table_name,
-        );
-        report.database = Some(self.env.connection.to_string());
-        Ok(report)
     }
 
     /// The connection, opened on first use.

@@ -1,0 +1,159 @@
+//! `Migrator::down`: rolls back applied migrations, newest first.
+
+use std::time::Instant;
+
+use super::options::DownOptions;
+use super::report::{DownReport, Outcome, Progress};
+use super::run::{done, planned, qualified_settings, run_each, with_lock, Run};
+use crate::db::apply::{Direction, Step};
+use crate::db::ledger::Write;
+use crate::db::writable;
+use crate::error::Result;
+use crate::files::MigrationSet;
+use crate::history::FileErrors;
+use crate::ledger::LedgerRow;
+use crate::plan;
+use crate::Migrator;
+
+impl Migrator {
+    /// What `down` refuses from the files and the options alone (`--steps 0`, `--target 0`
+    /// without `--yes`, an unknown target): the same answer for every database of a fleet.
+    pub(crate) fn down_request(&self, options: &DownOptions) -> Result<()> {
+        let checked = self.load()?;
+        plan::check_down_request(
+            &checked.set,
+            &plan::DownRequest {
+                steps: options.steps,
+                target: options.target,
+                yes: options.yes,
+                allow_modified: options.allow_modified,
+                first_version: self.check_options.first_version,
+            },
+        )
+    }
+
+    /// Rolls back applied migrations, newest first: `migrate down`.
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, DownOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// // The newest applied migration; a dry run changes nothing.
+    /// let options = DownOptions::default().dry_run(true);
+    /// let report = migrator.down(&options, &mut no_progress)?;
+    /// println!("would roll back {:?}", report.rolled_back);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn down(
+        &mut self,
+        options: &DownOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Outcome<DownReport> {
+        self.command(options.dry_run, progress, |m, progress, report| {
+            m.down_run(options, progress, report)
+        })
+    }
+
+    fn down_run(
+        &mut self,
+        options: &DownOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut DownReport,
+    ) -> Run<()> {
+        let checked = self.load()?;
+        let set = &checked.set;
+        // A draft being written (an error in a file `down` does not run) must not stop it.
+        let errors = FileErrors::new(set, &checked.diagnostics);
+        let request = plan::DownRequest {
+            steps: options.steps,
+            target: options.target,
+            yes: options.yes,
+            allow_modified: options.allow_modified,
+            first_version: self.check_options.first_version,
+        };
+        plan::check_down_request(set, &request)?;
+        if options.dry_run {
+            let rows = self.read_rows()?.unwrap_or_default();
+            let plan = plan_down(set, &rows, &request, &errors)?;
+            report.warnings.extend(modified_warnings(&plan));
+            report.migrations = planned(&plan.migrations(), Direction::Down);
+            return Ok(());
+        }
+        let settings =
+            self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
+        let mut warnings = Vec::new();
+        let target = writable::Target::of(&self.env);
+        let client = self.client()?;
+        let (budget, started) = (options.lock_wait, Instant::now());
+        let result = with_lock(
+            client,
+            &target,
+            options.lock_wait,
+            progress,
+            &mut warnings,
+            |client, progress| {
+                // No table: nothing was ever applied, and `down` does not create it.
+                let (settings, found) = qualified_settings(
+                    client,
+                    &settings,
+                    budget.saturating_sub(started.elapsed()),
+                )?;
+                let settings = &settings;
+                let (rows, access) = found.unwrap_or_default();
+                let plan = plan_down(set, &rows, &request, &errors)?;
+                if plan.roll_back.is_empty() {
+                    progress(Progress::UpToDate);
+                    return Ok(());
+                }
+                access.check(&settings.table, Write::Delete)?;
+                report.warnings.extend(modified_warnings(&plan));
+                // Each step deletes the row the plan matched, by that row's own version.
+                let last = plan.roll_back.len() - 1;
+                let steps: Vec<Step<'_>> = plan
+                    .roll_back
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| Step::down(r.migration, &r.row.version, i == last))
+                    .collect();
+                run_each(client, settings, &steps, progress, &mut |m, d| {
+                    report.rolled_back.push(m.version_text.clone());
+                    report.migrations.push(done(m, &m.down, d));
+                })
+                .map_err(|mut f| {
+                    // The error keeps them as data; a renderer says them (`MigrationFailure`).
+                    f.committed = report.rolled_back.clone();
+                    f
+                })
+            },
+        );
+        report.warnings.extend(warnings);
+        result
+    }
+}
+
+/// Plans `down` and refuses it when a migration it rolls back has errors in its files.
+fn plan_down<'a>(
+    set: &'a MigrationSet,
+    rows: &'a [LedgerRow],
+    request: &plan::DownRequest,
+    errors: &FileErrors<'_>,
+) -> Result<plan::DownPlan<'a>> {
+    let plan = plan::down(set, rows, request)?;
+    plan::check_down_files(set, &plan, errors)?;
+    Ok(plan)
+}
+
+/// Warnings for migrations `down --allow-modified` rolls back although their up file changed.
+fn modified_warnings(plan: &plan::DownPlan<'_>) -> Vec<String> {
+    plan.modified
+        .iter()
+        .map(|r| {
+            format!(
+                "{} changed since it was applied (--allow-modified): its down file was trusted to undo what ran",
+                r.migration.up.path.display()
+            )
+        })
+        .collect()
+}

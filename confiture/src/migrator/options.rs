@@ -1,0 +1,168 @@
+//! The options of the commands that change a database.
+
+use std::time::Duration;
+
+/// Default for how long to wait for the migration lock (the CLI's `--lock-wait`).
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Options of `migrate up`. `Default` applies every pending migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpOptions {
+    /// Apply at most this many (≥ 1; 0 is a usage error).
+    pub steps: Option<u32>,
+    /// Apply pending migrations through this version (which must exist).
+    pub target: Option<u64>,
+    /// Connect and plan, write nothing (no tracking table, no lock); the report carries each
+    /// planned migration's SQL.
+    pub dry_run: bool,
+    /// All pending migrations in one transaction; refused if one is `no-transaction`.
+    pub single_transaction: bool,
+    /// Apply pending migrations numbered below the newest applied one instead of refusing.
+    pub allow_out_of_order: bool,
+    /// How long to wait for the migration lock held by another run (exit 6 after).
+    pub lock_wait: Duration,
+    /// `lock_timeout` for migration SQL; overrides `migration.lock_timeout`.
+    pub lock_timeout_statement: Option<Duration>,
+    /// `statement_timeout` for migration SQL; overrides `migration.statement_timeout`.
+    pub statement_timeout: Option<Duration>,
+    /// Create the database when it does not exist. It is connected to first; only a missing
+    /// one needs the `postgres` (else `template1`) maintenance database. A dry run says it would
+    /// create it and plans on an empty ledger.
+    pub create_database: bool,
+}
+
+setters!(UpOptions {
+    steps: Option<u32>,
+    target: Option<u64>,
+    dry_run: bool,
+    single_transaction: bool,
+    allow_out_of_order: bool,
+    lock_wait: Duration,
+    lock_timeout_statement: Option<Duration>,
+    statement_timeout: Option<Duration>,
+    create_database: bool,
+});
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        UpOptions {
+            steps: None,
+            target: None,
+            dry_run: false,
+            single_transaction: false,
+            allow_out_of_order: false,
+            lock_wait: DEFAULT_LOCK_WAIT,
+            lock_timeout_statement: None,
+            statement_timeout: None,
+            create_database: false,
+        }
+    }
+}
+
+/// Options of `migrate down`. `Default` rolls back the newest applied migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DownOptions {
+    /// Roll back this many (default 1; 0 is a usage error).
+    pub steps: Option<u32>,
+    /// Roll back every migration after this version; 0 means all and needs `yes`.
+    pub target: Option<u64>,
+    /// Confirm a rollback of every migration (`--target 0` needs it).
+    pub yes: bool,
+    /// Plan and report, changing nothing.
+    pub dry_run: bool,
+    /// Roll back a migration whose up file changed since it was applied (refused otherwise,
+    /// exit 7): its down file is trusted to undo what was run.
+    pub allow_modified: bool,
+    /// How long to wait for the migration lock held by another run.
+    pub lock_wait: Duration,
+    /// `lock_timeout` for each migration's statements (default: the environment's).
+    pub lock_timeout_statement: Option<Duration>,
+    /// `statement_timeout` for each migration's statements (default: the environment's).
+    pub statement_timeout: Option<Duration>,
+}
+
+setters!(DownOptions {
+    steps: Option<u32>,
+    target: Option<u64>,
+    yes: bool,
+    dry_run: bool,
+    allow_modified: bool,
+    lock_wait: Duration,
+    lock_timeout_statement: Option<Duration>,
+    statement_timeout: Option<Duration>,
+});
+
+impl Default for DownOptions {
+    fn default() -> Self {
+        DownOptions {
+            steps: None,
+            target: None,
+            yes: false,
+            dry_run: false,
+            allow_modified: false,
+            lock_wait: DEFAULT_LOCK_WAIT,
+            lock_timeout_statement: None,
+            statement_timeout: None,
+        }
+    }
+}
+
+/// Options of `migrate baseline --through VERSION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BaselineOptions {
+    /// Record every migration through this version as applied.
+    pub through: u64,
+    /// Plan and report, changing nothing.
+    pub dry_run: bool,
+    /// How long to wait for the migration lock held by another run.
+    pub lock_wait: Duration,
+}
+
+setters!(BaselineOptions {
+    dry_run: bool,
+    lock_wait: Duration,
+});
+
+impl BaselineOptions {
+    /// Options recording every migration through `version`, with the default lock wait.
+    pub fn through(version: u64) -> BaselineOptions {
+        BaselineOptions {
+            through: version,
+            dry_run: false,
+            lock_wait: DEFAULT_LOCK_WAIT,
+        }
+    }
+}
+
+/// Options of `migrate reinit [--through VERSION]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReinitOptions {
+    /// Also record the files with no row through this version (which must exist) as applied,
+    /// without running them, and forget the rows above it. Without it, `reinit` only rewrites
+    /// the rows the ledger already has.
+    pub through: Option<u64>,
+    /// Plan and report, changing nothing.
+    pub dry_run: bool,
+    /// How long to wait for the migration lock held by another run.
+    pub lock_wait: Duration,
+}
+
+setters!(ReinitOptions {
+    through: Option<u64>,
+    dry_run: bool,
+    lock_wait: Duration,
+});
+
+impl Default for ReinitOptions {
+    fn default() -> Self {
+        ReinitOptions {
+            through: None,
+            dry_run: false,
+            lock_wait: DEFAULT_LOCK_WAIT,
+        }
+    }
+}

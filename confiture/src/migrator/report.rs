@@ -1,0 +1,361 @@
+//! What the commands report: progress events as they go, the report of each command, the JSON
+//! error object, and [`Failed`] (the error with the report so far).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::db::apply::Direction;
+use crate::db::lock::LockHolder;
+use crate::error::{Error, Reason};
+use crate::files::TransactionMode;
+use crate::plan;
+
+/// What a running command reports as it goes; the CLI renders these on stderr.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Progress {
+    /// Another run holds the migration lock; polling until `lock_wait`.
+    LockWaiting {
+        /// Who holds it, when the server could tell.
+        holder: Option<LockHolder>,
+    },
+    /// The migration lock was taken.
+    LockAcquired {
+        /// How long it was waited for.
+        waited_ms: u64,
+    },
+    /// `--create-database` created the database (named by `database`, its name on the server).
+    DatabaseCreated {
+        /// The database's name on the server.
+        database: String,
+    },
+    /// A dry run of `--create-database`: the database does not exist and would be created.
+    WouldCreateDatabase {
+        /// The database's name on the server.
+        database: String,
+    },
+    /// Nothing to apply or roll back (for `up`, possibly because the run we waited for did it:
+    /// "already up to date").
+    UpToDate,
+    /// The run will apply (or roll back) `count` migrations one by one: sent once, before the
+    /// first starts (not for `--single-transaction`, where all commit together).
+    Planned {
+        /// Applying (up) or rolling back (down).
+        direction: Direction,
+        /// How many migrations.
+        count: usize,
+    },
+    /// A migration starts.
+    Started {
+        /// Its version, as in its file name.
+        version: String,
+        /// Its name, as in its file name.
+        name: String,
+        /// Applying (up) or rolling back (down).
+        direction: Direction,
+        /// Whether it runs in a transaction.
+        mode: TransactionMode,
+    },
+    /// The migration hit `lock_timeout` (or a deadlock) and will be retried after `delay_ms`.
+    Retrying {
+        /// Its version, as in its file name.
+        version: String,
+        /// Its name, as in its file name.
+        name: String,
+        /// The attempt about to start (2 for the first retry).
+        attempt: u32,
+        /// The wait before it.
+        delay_ms: u64,
+    },
+    /// A migration finished and its ledger row is written.
+    Finished {
+        /// Its version, as in its file name.
+        version: String,
+        /// Its name, as in its file name.
+        name: String,
+        /// Applying (up) or rolling back (down).
+        direction: Direction,
+        /// `None` when not known (never a share of a message's time).
+        duration_ms: Option<u64>,
+    },
+}
+
+/// One migration in a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct MigrationReport {
+    /// Its version, as in its file name.
+    pub version: String,
+    /// Its name, as in its file name.
+    pub name: String,
+    /// Whether it ran (would run) in a transaction.
+    pub mode: TransactionMode,
+    /// Time the migration took, including retries (measured by the server when it travelled
+    /// in one message with others); `null` in a dry run.
+    pub duration_ms: Option<u64>,
+    /// The SQL that would run (dry runs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+}
+
+/// The error object: how every failure appears in JSON, in a report's `errors` and alone
+/// (`{"error": ..., "errors": [...]}` when a command fails before it has a report). Built from
+/// the [`Error`]'s data only ([`ReportedError::of`]); every key is always present (`null` or
+/// empty when it does not apply), so that one parser reads every failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ReportedError {
+    /// `migration_failed`, `lock_timeout`, `diverged`, ... (the [`ErrorKind`](crate::ErrorKind) in snake case).
+    pub kind: &'static str,
+    /// The process exit code this error maps to (see [`crate::exit`]).
+    pub exit_code: u8,
+    /// The error's message, with its cause.
+    pub message: String,
+    /// Further lines of context (database, holder of a lock, ...).
+    pub details: Vec<String>,
+    /// What to do about it, when there is something to do.
+    pub help: Option<String>,
+    /// The database it concerns, `user@host:port/db` (never the password).
+    pub database: Option<String>,
+    /// The migration's version, when the error is in one.
+    pub version: Option<String>,
+    /// The migration's name, when the error is in one.
+    pub name: Option<String>,
+    /// The file the error is in, as the diagnostics name it.
+    pub file: Option<PathBuf>,
+    /// The 1-based line in `file`, when known.
+    pub line: Option<u32>,
+    /// The 1-based column in `file`, when known.
+    pub column: Option<u32>,
+    /// The server's SQLSTATE, when the server raised it.
+    pub sqlstate: Option<String>,
+    /// The server's own message, when the server reported the failure.
+    pub server_message: Option<String>,
+    /// Migrations this run committed before the failure (applied, or rolled back by `down`).
+    pub committed: Vec<String>,
+    /// Migrations not attempted after the failure.
+    pub not_attempted: Vec<String>,
+    /// Migrations whose fate is unknown (the connection was lost while they ran).
+    pub unknown: Vec<String>,
+    /// The sessions holding a lock that was not acquired in time.
+    pub lock_holders: Vec<LockHolder>,
+    /// The file problems behind an `invalid` refusal (also in `details` as text).
+    pub diagnostics: Vec<crate::Diagnostic>,
+}
+
+impl ReportedError {
+    /// The error object of `error`, from its kind and [`Reason`].
+    pub fn of(error: &Error) -> ReportedError {
+        let mut reported = ReportedError {
+            kind: error.kind.name(),
+            exit_code: error.exit_code(),
+            message: error.to_string(),
+            details: error.details.clone(),
+            help: error.help.clone(),
+            database: error.database().map(str::to_string),
+            version: None,
+            name: None,
+            file: None,
+            line: None,
+            column: None,
+            sqlstate: None,
+            server_message: None,
+            committed: Vec::new(),
+            not_attempted: Vec::new(),
+            unknown: Vec::new(),
+            lock_holders: Vec::new(),
+            diagnostics: error.diagnostics.to_vec(),
+        };
+        match error.reason() {
+            Reason::Migration(m) => {
+                reported.version = Some(m.version.clone());
+                reported.name = Some(m.name.clone());
+                reported.file = m.location.as_ref().map(|l| l.path.clone());
+                reported.line = m.location.as_ref().map(|l| l.line);
+                reported.column = m.location.as_ref().map(|l| l.column);
+                reported.sqlstate = m.server.as_ref().map(|s| s.sqlstate.clone());
+                reported.server_message = m.server.as_ref().map(|s| s.message.clone());
+                reported.committed = m.committed.clone();
+                reported.not_attempted = m.not_attempted.clone();
+                reported.unknown = m.unknown.clone();
+            }
+            Reason::Lock { holders, .. } => reported.lock_holders = holders.clone(),
+            _ => {}
+        }
+        reported
+    }
+}
+
+/// The result of `migrate up`, serialised as the seed's JSON (`applied`, `skipped`, `errors`,
+/// `total_duration_ms`) plus our additions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct UpReport {
+    /// Versions applied by this run, in order.
+    pub applied: Vec<String>,
+    /// Versions whose fate is unknown: the connection was lost while they ran and could not be
+    /// re-established to read the ledger; they may have committed (`migrate status` tells).
+    /// Never also in `skipped`.
+    pub unknown: Vec<String>,
+    /// Pending versions this run did not apply: beyond `steps`/`target`, or not attempted after
+    /// a failure.
+    pub skipped: Vec<String>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
+    pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
+    pub total_duration_ms: u64,
+    /// Details of the applied migrations (of the planned ones in a dry run).
+    pub migrations: Vec<MigrationReport>,
+    /// Whether this was a dry run (nothing changed).
+    pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
+    pub warnings: Vec<String>,
+}
+
+/// The result of `migrate down`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DownReport {
+    /// Versions rolled back by this run, in the order they were rolled back.
+    pub rolled_back: Vec<String>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
+    pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
+    pub total_duration_ms: u64,
+    /// Details of the rolled-back migrations (of the planned ones in a dry run).
+    pub migrations: Vec<MigrationReport>,
+    /// Whether this was a dry run (nothing changed).
+    pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
+    pub warnings: Vec<String>,
+}
+
+/// The result of `migrate baseline`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct BaselineReport {
+    /// Versions recorded as applied without running them.
+    pub baselined: Vec<String>,
+    /// Versions through `--through` that were already recorded (left as they are).
+    pub skipped: Vec<String>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
+    pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
+    pub total_duration_ms: u64,
+    /// Whether this was a dry run (nothing changed).
+    pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
+    pub warnings: Vec<String>,
+}
+
+/// One row of a `reinit` report: what happens (happened) to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ReinitRow {
+    /// `keep`, `accept`, `record` or `forget`.
+    pub action: plan::ReinitAction,
+    /// The version as the ledger will record it (the file's spelling), or as the row has it.
+    pub version: String,
+    /// The migration's name (from its file, else from the row).
+    pub name: String,
+    /// The row's `version` as stored before (null for a row `record` adds).
+    pub recorded_version: Option<String>,
+    /// The checksum the row had (null for `record`).
+    pub recorded_checksum: Option<String>,
+    /// The up file's checksum (null when no file is on disk).
+    pub checksum: Option<String>,
+    /// When it was applied, kept by `keep` and `accept` (null for `record`).
+    pub applied_at: Option<String>,
+    /// Whether a migration file for this version is on disk: a forgotten row with a file is
+    /// pending again, and the next `up` runs it.
+    pub file_on_disk: bool,
+}
+
+/// The result of `migrate reinit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ReinitReport {
+    /// Ledger rows deleted (`forgotten`).
+    pub deleted_count: u64,
+    /// Versions the ledger records as applied afterwards (kept, accepted and recorded).
+    pub marked: Vec<String>,
+    /// Rows that were recorded and no longer are (their own versions): the next `up` runs
+    /// those with files (`forgotten_with_files`).
+    pub forgotten: Vec<String>,
+    /// Among `forgotten`, those whose migration files are on disk.
+    pub forgotten_with_files: Vec<String>,
+    /// Rows rewritten in place to accept their file (checksum, version spelling, name); they
+    /// keep `applied_at` and `execution_time_ms`.
+    pub accepted: Vec<String>,
+    /// Files with no row recorded as applied without running them (only with `--through`).
+    pub recorded: Vec<String>,
+    /// Every row and every recorded file, in order.
+    pub rows: Vec<ReinitRow>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
+    pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
+    pub total_duration_ms: u64,
+    /// Whether this was a dry run (nothing changed).
+    pub dry_run: bool,
+    /// Problems that did not fail the run (e.g. the lock was lost before release).
+    pub warnings: Vec<String>,
+}
+
+/// A command that failed: the error, and the report of what happened before it (with the error
+/// in its `errors`). Converts into [`Error`] with `?`.
+#[derive(Debug, Clone)]
+pub struct Failed<R> {
+    /// Why the command stopped.
+    pub error: Error,
+    /// What it did before stopping (the error is in its `errors` too).
+    pub report: R,
+}
+
+impl<R> fmt::Display for Failed<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<R: fmt::Debug> std::error::Error for Failed<R> {}
+
+impl<R> From<Failed<R>> for Error {
+    fn from(failed: Failed<R>) -> Error {
+        failed.error
+    }
+}
+
+/// The result of a command: its report, or [`Failed`] with the report so far.
+pub type Outcome<R> = std::result::Result<R, Failed<R>>;
+
+/// Ignores progress events.
+pub fn no_progress(_: Progress) {}
+
+/// What every command's report carries: whether it is a dry run, its total duration and its
+/// errors.
+pub(crate) trait CommandReport: Sized {
+    fn starting(dry_run: bool) -> Self;
+    fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>);
+}
+
+macro_rules! command_report {
+    ($($report:ident),*) => {$(
+        impl CommandReport for $report {
+            fn starting(dry_run: bool) -> Self {
+                $report {
+                    dry_run,
+                    ..$report::default()
+                }
+            }
+            fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>) {
+                self.total_duration_ms = total_duration_ms;
+                self.errors.extend(error);
+            }
+        }
+    )*};
+}
+
+command_report!(UpReport, DownReport, BaselineReport, ReinitReport);

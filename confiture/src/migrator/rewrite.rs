@@ -1,0 +1,209 @@
+//! `Migrator::baseline` and `Migrator::reinit`: the commands that rewrite the ledger without
+//! running any migration, through one shared rewrite (lock, checks, one transaction).
+
+use std::time::Duration;
+
+use super::options::{BaselineOptions, ReinitOptions};
+use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
+use super::run::{read_ledger, versions, with_lock, Run};
+use crate::db::apply;
+use crate::db::writable;
+use crate::error::Result;
+use crate::history::FileErrors;
+use crate::ledger::{LedgerRow, Rewrite};
+use crate::plan;
+use crate::Migrator;
+
+impl Migrator {
+    /// Records migrations through `through` as applied without running them: for databases
+    /// that already have the schema. Rows already present are left as they are.
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, BaselineOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let report = migrator.baseline(&BaselineOptions::through(12), &mut no_progress)?;
+    /// println!("recorded {:?}", report.baselined);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn baseline(
+        &mut self,
+        options: &BaselineOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Outcome<BaselineReport> {
+        self.command(options.dry_run, progress, |m, progress, report| {
+            m.baseline_run(options, progress, report)
+        })
+    }
+
+    fn baseline_run(
+        &mut self,
+        options: &BaselineOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut BaselineReport,
+    ) -> Run<()> {
+        let checked = self.load()?;
+        let set = checked.set;
+        plan::baseline(&set, &[], options.through)?;
+        // It writes the checksums of the files through `--through` as the truth.
+        let errors = FileErrors::new(&set, &checked.diagnostics);
+        plan::check_up_files(&set, &errors, Some(options.through))?;
+        let done = self.rewrite_ledger(
+            "baseline",
+            options.dry_run,
+            options.lock_wait,
+            progress,
+            &mut report.warnings,
+            |rows| {
+                let plan = plan::baseline(&set, rows, options.through)?;
+                Ok((
+                    plan.rewrite(),
+                    (versions(&plan.record), versions(&plan.already)),
+                ))
+            },
+        );
+        (report.baselined, report.skipped) = done?;
+        Ok(())
+    }
+
+    /// Re-initialises the ledger from the files, in one transaction: rows the ledger has are
+    /// kept, and rewritten in place (keeping `applied_at` and `execution_time_ms`) where their
+    /// file was edited — the edit is accepted; rows with no file, and second rows for a
+    /// version, are forgotten. With `through`, files up to it that have no row are recorded as
+    /// applied without running them, and rows above it are forgotten (confiture's `reinit`).
+    ///
+    /// ```no_run
+    /// use confiture::migrate::{no_progress, ReinitOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let report = migrator.reinit(&ReinitOptions::default(), &mut no_progress)?;
+    /// println!("accepted {:?}, forgotten {:?}", report.accepted, report.forgotten);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reinit(
+        &mut self,
+        options: &ReinitOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Outcome<ReinitReport> {
+        self.command(options.dry_run, progress, |m, progress, report| {
+            m.reinit_run(options, progress, report)
+        })
+    }
+
+    fn reinit_run(
+        &mut self,
+        options: &ReinitOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut ReinitReport,
+    ) -> Run<()> {
+        let checked = self.load()?;
+        let set = &checked.set;
+        let errors = FileErrors::new(set, &checked.diagnostics);
+        let first_version = self.check_options.first_version;
+        plan::reinit(set, &[], options.through, first_version)?;
+        let done = self.rewrite_ledger(
+            "reinit",
+            options.dry_run,
+            options.lock_wait,
+            progress,
+            &mut report.warnings,
+            |rows| {
+                let plan = plan::reinit(set, rows, options.through, first_version)?;
+                plan::check_reinit_files(set, &plan, &errors)?;
+                Ok((plan.rewrite(), reinit_rows(&plan)))
+            },
+        );
+        fill_reinit(report, done?);
+        Ok(())
+    }
+
+    /// What `baseline` and `reinit` share: read the ledger (after taking the lock, unless a dry
+    /// run), let `decide` plan a [`Rewrite`] and describe it, and write it in one transaction,
+    /// creating the tracking table only when there is something to write. A dry run writes
+    /// nothing. Returns the description (only once written); a lock found lost at release is
+    /// added to `warnings`.
+    fn rewrite_ledger<T>(
+        &mut self,
+        what: &'static str,
+        dry_run: bool,
+        lock_wait: Duration,
+        progress: &mut dyn FnMut(Progress),
+        warnings: &mut Vec<String>,
+        decide: impl Fn(&[LedgerRow]) -> Result<(Rewrite, T)>,
+    ) -> Run<T> {
+        if dry_run {
+            let rows = self.read_rows()?.unwrap_or_default();
+            return Ok(decide(&rows)?.1);
+        }
+        let table = self.env.migration.tracking_table.clone();
+        let target = writable::Target::of(&self.env);
+        let client = self.client()?;
+        with_lock(
+            client,
+            &target,
+            lock_wait,
+            progress,
+            warnings,
+            |client, progress| {
+                let (rows, initialised) = read_ledger(client, &table)?;
+                let (rewrite, described) = decide(&rows)?;
+                if rewrite.is_empty() {
+                    progress(Progress::UpToDate);
+                    return Ok(described);
+                }
+                if !initialised {
+                    apply::create_tracking_table(client, &table)?;
+                }
+                crate::db::ledger::rewrite(client, &table, &rewrite, what)?;
+                Ok(described)
+            },
+        )
+    }
+}
+
+/// The rows of a reinit plan, as its report shows them.
+fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
+    plan.steps
+        .iter()
+        .map(|step| {
+            let (version, name) = match (step.action, step.migration, step.row) {
+                (plan::ReinitAction::Forget, _, Some(row)) | (_, None, Some(row)) => {
+                    (row.version.clone(), row.name.clone())
+                }
+                (_, Some(m), _) => (m.version_text.clone(), m.name.clone()),
+                (_, None, None) => (String::new(), String::new()),
+            };
+            ReinitRow {
+                action: step.action,
+                version,
+                name,
+                recorded_version: step.row.map(|r| r.version.clone()),
+                recorded_checksum: step.row.and_then(|r| r.checksum.clone()),
+                checksum: step.migration.map(|m| m.up.checksum.clone()),
+                applied_at: step.row.map(|r| r.applied_at.clone()),
+                file_on_disk: step.migration.is_some(),
+            }
+        })
+        .collect()
+}
+
+fn fill_reinit(report: &mut ReinitReport, rows: Vec<ReinitRow>) {
+    use plan::ReinitAction::{Accept, Forget, Record};
+    let with = |keep: &dyn Fn(&ReinitRow) -> bool| -> Vec<String> {
+        rows.iter()
+            .filter(|r| keep(r))
+            .map(|r| r.version.clone())
+            .collect()
+    };
+    report.marked = with(&|r| r.action != Forget);
+    report.forgotten = with(&|r| r.action == Forget);
+    report.forgotten_with_files = with(&|r| r.action == Forget && r.file_on_disk);
+    report.accepted = with(&|r| r.action == Accept);
+    report.recorded = with(&|r| r.action == Record);
+    report.deleted_count = report.forgotten.len() as u64;
+    report.rows = rows;
+}

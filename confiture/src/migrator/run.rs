@@ -1,0 +1,352 @@
+//! What every command shares: the failure inside a run and how it becomes the [`Error`], the
+//! migration lock around the work, the ledger read under it, the loop that runs migrations one
+//! transaction each, and `Migrator::command` (timing, report, reconnect).
+
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+
+use super::report::{CommandReport, Failed, MigrationReport, Outcome, Progress, ReportedError};
+use crate::db::apply::{self, ApplySettings, Direction, Location, Step, StepFailure};
+use crate::db::ledger::Access;
+use crate::db::lock;
+use crate::db::writable;
+use crate::error::{Error, ErrorKind, MigrationFailure, Reason, Result, ServerError};
+use crate::files::{self, Migration};
+use crate::ledger::{LedgerRow, TrackingTable};
+use crate::Migrator;
+
+/// A failure inside a command, with what the report needs to know about it.
+pub(super) struct RunFailure {
+    pub(super) error: Error,
+    pub(super) migration: Option<(String, String)>,
+    /// Whether the run applied or rolled back (what `committed` means).
+    pub(super) direction: Direction,
+    pub(super) location: Option<Location>,
+    pub(super) server: Option<ServerError>,
+    /// See [`StepFailure::unknown_fate`].
+    pub(super) unknown_fate: usize,
+    pub(super) committed: Vec<String>,
+    pub(super) not_attempted: Vec<String>,
+    pub(super) unknown: Vec<String>,
+}
+
+impl From<Error> for RunFailure {
+    fn from(error: Error) -> RunFailure {
+        RunFailure {
+            error,
+            migration: None,
+            direction: Direction::Up,
+            location: None,
+            server: None,
+            unknown_fate: 0,
+            committed: Vec::new(),
+            not_attempted: Vec::new(),
+            unknown: Vec::new(),
+        }
+    }
+}
+
+impl RunFailure {
+    pub(super) fn of_step(m: &Migration, direction: Direction, f: StepFailure) -> RunFailure {
+        RunFailure {
+            migration: Some((m.version_text.clone(), m.name.clone())),
+            direction,
+            location: f.location,
+            server: f.server,
+            unknown_fate: f.unknown_fate,
+            ..RunFailure::from(f.error)
+        }
+    }
+
+    /// The error, with what the command knows about it as its [`Reason`]: the migration that
+    /// failed and the fate of the others, or the database it concerns.
+    pub(super) fn into_error(self, database: String) -> Error {
+        let error = self.error;
+        let reason = match (self.migration, error.reason()) {
+            (Some((version, name)), _) => Reason::Migration(Box::new(MigrationFailure {
+                database: Some(database),
+                version,
+                name,
+                direction: self.direction,
+                location: self.location,
+                server: self.server,
+                committed: self.committed,
+                not_attempted: self.not_attempted,
+                unknown: self.unknown,
+            })),
+            (None, Reason::Other)
+                if matches!(error.kind, ErrorKind::Connection | ErrorKind::LockTimeout) =>
+            {
+                Reason::Database { database }
+            }
+            (
+                None,
+                Reason::Lock {
+                    database: None,
+                    holders,
+                },
+            ) => Reason::Lock {
+                database: Some(database),
+                holders: holders.clone(),
+            },
+            (None, _) => return error,
+        };
+        error.with_reason(reason)
+    }
+}
+
+pub(super) type Run<T> = std::result::Result<T, RunFailure>;
+
+pub(super) fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+pub(super) fn versions(ms: &[&Migration]) -> Vec<String> {
+    ms.iter().map(|m| m.version_text.clone()).collect()
+}
+
+pub(super) fn planned(ms: &[&Migration], direction: Direction) -> Vec<MigrationReport> {
+    ms.iter()
+        .map(|m| {
+            let file = match direction {
+                Direction::Up => &m.up,
+                Direction::Down => &m.down,
+            };
+            MigrationReport {
+                version: m.version_text.clone(),
+                name: m.name.clone(),
+                mode: file.mode,
+                duration_ms: None,
+                sql: Some(file.text.clone()),
+            }
+        })
+        .collect()
+}
+
+/// Runs `work` holding the migration lock, and releases it after, whatever happened. A lock
+/// found lost at release is returned as a warning. A session that cannot write (standby,
+/// read-only) is refused first.
+pub(super) fn with_lock<T>(
+    client: &mut Client,
+    target: &writable::Target,
+    wait: Duration,
+    progress: &mut dyn FnMut(Progress),
+    warnings: &mut Vec<String>,
+    work: impl FnOnce(&mut Client, &mut dyn FnMut(Progress)) -> Run<T>,
+) -> Run<T> {
+    // A read-only server is refused before waiting for the lock or writing anything.
+    let database = writable::check(client, target)?;
+    let tenant = target.tenant_schema.as_deref();
+    let taken = lock::acquire_scoped(client, database, tenant, wait, &mut |holder| {
+        progress(Progress::LockWaiting {
+            holder: holder.cloned(),
+        })
+    })?;
+    progress(Progress::LockAcquired {
+        waited_ms: ms(taken.waited),
+    });
+    let result = work(client, progress);
+    if client.is_closed() {
+        // The server released it with the session.
+        return result;
+    }
+    if let (Err(lost), Ok(_)) = (taken.release(client), &result) {
+        warnings.push(match &lost.help {
+            Some(help) => format!("{lost} ({help})"),
+            None => lost.to_string(),
+        });
+    }
+    result
+}
+
+/// The ledger's rows (none when the table does not exist) and whether the table exists.
+/// Writing commands create the table only after their plan is accepted.
+pub(super) fn read_ledger(
+    client: &mut Client,
+    table: &TrackingTable,
+) -> Result<(Vec<LedgerRow>, bool)> {
+    Ok(match crate::db::ledger::read(client, table)? {
+        Some(ledger) => (ledger.rows, true),
+        None => (Vec::new(), false),
+    })
+}
+
+/// A ledger's rows and what this role may do to it.
+pub(super) type LedgerFound = (Vec<LedgerRow>, Access);
+
+/// `settings` writing the ledger by the schema-qualified name the server resolved `table` to
+/// (a migration's `search_path` must not send its row elsewhere), and the ledger's rows.
+/// Creates the table first when `create` and it does not exist yet.
+/// With the rows comes what this role may do to the table (`None` when it does not exist):
+/// callers check it once they know they will write, before anything runs.
+/// `wait` bounds the read's wait for a lock another session holds on the ledger (exit 6).
+pub(super) fn qualified_settings(
+    client: &mut Client,
+    settings: &ApplySettings,
+    wait: Duration,
+) -> Result<(ApplySettings, Option<LedgerFound>)> {
+    let (table, found) = match crate::db::ledger::read_qualified(client, &settings.table, wait)? {
+        Some(found) => (found.table, Some((found.ledger.rows, found.access))),
+        None => (settings.table.clone(), None),
+    };
+    Ok((
+        ApplySettings {
+            table,
+            ..settings.clone()
+        },
+        found,
+    ))
+}
+
+impl Migrator {
+    pub(super) fn apply_settings(
+        &self,
+        lock_timeout: Option<Duration>,
+        statement_timeout: Option<Duration>,
+    ) -> ApplySettings {
+        let m = &self.env.migration;
+        ApplySettings {
+            table: m.tracking_table.clone(),
+            lock_timeout: lock_timeout.unwrap_or(m.lock_timeout),
+            statement_timeout: statement_timeout.or(m.statement_timeout),
+            lock_retries: m.lock_retries,
+        }
+    }
+
+    pub(super) fn read_rows(&mut self) -> Result<Option<Vec<LedgerRow>>> {
+        let table = self.env.migration.tracking_table.clone();
+        let client = self.client()?;
+        Ok(crate::db::ledger::read(client, &table)?.map(|l| l.rows))
+    }
+
+    /// A connection the server closed (terminated backend, restart) is dropped, so the next
+    /// command on this `Migrator` connects again instead of failing on the dead one.
+    fn forget_closed_connection(&mut self) {
+        if self
+            .client
+            .as_ref()
+            .is_some_and(postgres::Client::is_closed)
+        {
+            self.client = None;
+        }
+    }
+
+    /// Names the database in connection-level errors raised mid-run, as a detail line unless
+    /// the error already says which (the connection's own errors name it in their message),
+    /// and as data in every error ([`Error::database`]).
+    fn with_database(&self, mut failure: RunFailure) -> Error {
+        let database = self.env.connection.to_string();
+        if matches!(
+            failure.error.kind,
+            ErrorKind::Connection | ErrorKind::LockTimeout
+        ) && failure.error.database().is_none()
+        {
+            failure.error.details.push(format!("database: {database}"));
+        }
+        failure.into_error(database)
+    }
+
+    /// Runs one command off an async runtime ([`Migrator::off_runtime`]): times it, names the
+    /// database in connection-level errors, drops a connection the server closed (the next
+    /// call reconnects), and fills in the report's duration and errors — the report so far
+    /// travels with a failure.
+    pub(super) fn command<R: CommandReport + Send>(
+        &mut self,
+        dry_run: bool,
+        progress: &mut dyn FnMut(Progress),
+        run: impl FnOnce(&mut Self, &mut dyn FnMut(Progress), &mut R) -> Run<()> + Send,
+    ) -> Outcome<R> {
+        self.off_runtime(progress, |m, progress| {
+            let mut report = R::starting(dry_run);
+            let start = Instant::now();
+            let result = run(m, progress, &mut report).map_err(|f| m.with_database(f));
+            m.forget_closed_connection();
+            let elapsed = ms(start.elapsed());
+            match result {
+                Ok(()) => {
+                    report.close(elapsed, None);
+                    Ok(report)
+                }
+                Err(error) => {
+                    report.close(elapsed, Some(ReportedError::of(&error)));
+                    Err(Failed { error, report })
+                }
+            }
+        })
+    }
+}
+
+pub(super) fn done(
+    m: &Migration,
+    file: &files::SqlFile,
+    duration: Option<Duration>,
+) -> MigrationReport {
+    MigrationReport {
+        version: m.version_text.clone(),
+        name: m.name.clone(),
+        mode: file.mode,
+        duration_ms: duration.map(ms),
+        sql: None,
+    }
+}
+
+/// Runs migrations one transaction each, several transactions to a message (see
+/// [`apply::run_steps`]); only the last commits synchronously. Progress is reported per
+/// migration, as each message returns.
+pub(super) fn run_each(
+    client: &mut Client,
+    settings: &ApplySettings,
+    steps: &[Step<'_>],
+    progress: &mut dyn FnMut(Progress),
+    on_done: &mut dyn FnMut(&Migration, Option<Duration>),
+) -> Run<()> {
+    let Some(direction) = steps.first().map(|s| s.direction) else {
+        return Ok(());
+    };
+    progress(Progress::Planned {
+        direction,
+        count: steps.len(),
+    });
+    apply::run_steps(
+        client,
+        settings,
+        steps,
+        apply::BatchLimits::default(),
+        &mut |event| match event {
+            apply::StepEvent::Started(i) => {
+                let step = &steps[i];
+                progress(Progress::Started {
+                    version: step.migration.version_text.clone(),
+                    name: step.migration.name.clone(),
+                    direction,
+                    mode: step.file().mode,
+                });
+            }
+            apply::StepEvent::Retrying {
+                step,
+                attempt,
+                delay,
+            } => {
+                let m = steps[step].migration;
+                progress(Progress::Retrying {
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    attempt,
+                    delay_ms: ms(delay),
+                });
+            }
+            apply::StepEvent::Finished(i, outcome) => {
+                let m = steps[i].migration;
+                progress(Progress::Finished {
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    direction,
+                    duration_ms: outcome.duration.map(ms),
+                });
+                on_done(m, outcome.duration);
+            }
+        },
+    )
+    .map_err(|(i, failure)| RunFailure::of_step(steps[i].migration, direction, failure))
+}

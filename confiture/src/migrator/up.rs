@@ -1,0 +1,411 @@
+//! `Migrator::up`: applies pending migrations, one transaction each or all in one
+//! (`--single-transaction`), creating the database first when asked (`--create-database`).
+
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+
+use super::options::UpOptions;
+use super::report::{Outcome, Progress, UpReport};
+use super::run::{
+    done, ms, planned, qualified_settings, run_each, versions, with_lock, Run, RunFailure,
+};
+use crate::config::Environment;
+use crate::db::apply::{self, ApplySettings, Direction, Step, StepFailure};
+use crate::db::ledger::{self, Write};
+use crate::db::writable;
+use crate::error::{ErrorKind, Result};
+use crate::files::{Migration, MigrationSet, TransactionMode};
+use crate::history::{FileErrors, History};
+use crate::ledger::TrackingTable;
+use crate::plan;
+use crate::Migrator;
+
+impl Migrator {
+    /// The set for `up` through `target` (all without one): refused (exit 5, before connecting)
+    /// when a migration it could run has errors, a broken draft above `target` aside.
+    fn load_set_for_up(&self, target: Option<u64>) -> Result<MigrationSet> {
+        let checked = self.load()?;
+        let errors = FileErrors::new(&checked.set, &checked.diagnostics);
+        plan::check_up_files(&checked.set, &errors, target)?;
+        Ok(checked.set)
+    }
+
+    /// The migrations `up` works from and its request, or the refusal `up` gives before
+    /// connecting (files with errors it could run, `steps` 0, an unknown `target`). A fleet
+    /// asks this once, not once per database.
+    pub(crate) fn up_request(
+        &self,
+        options: &UpOptions,
+    ) -> Result<(MigrationSet, plan::UpRequest)> {
+        let set = self.load_set_for_up(options.target)?;
+        let request = plan::UpRequest {
+            steps: options.steps,
+            target: options.target,
+            allow_out_of_order: options.allow_out_of_order,
+            first_version: self.check_options.first_version,
+        };
+        plan::check_up_request(&set, &request)?;
+        Ok((set, request))
+    }
+
+    /// Applies pending migrations: `migrate up`. An application can run its migrations at
+    /// startup; several instances starting at once are safe (the lock serialises them, and
+    /// the ones that waited find nothing left to do):
+    ///
+    /// ```no_run
+    /// use confiture::config::Environment;
+    /// use confiture::migrate::{no_progress, UpOptions};
+    ///
+    /// fn migrate(database_url: &str) -> confiture::Result<()> {
+    ///     let env = Environment::from_url(database_url, "DATABASE_URL")?;
+    ///     let mut migrator = confiture::Migrator::new(env, "db/migrations", Default::default());
+    ///     let report = migrator.up(&UpOptions::default(), &mut no_progress)?;
+    ///     eprintln!("applied {:?}", report.applied);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn up(
+        &mut self,
+        options: &UpOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Outcome<UpReport> {
+        self.command(options.dry_run, progress, |m, progress, report| {
+            m.up_run(options, progress, report)
+        })
+    }
+
+    fn up_run(
+        &mut self,
+        options: &UpOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut UpReport,
+    ) -> Run<()> {
+        let (set, request) = self.up_request(options)?;
+        if options.create_database
+            && self.create_missing_database(&set, &request, options, progress, report)?
+        {
+            return Ok(());
+        }
+        if options.dry_run {
+            let rows = self.read_rows()?.unwrap_or_default();
+            let plan = plan::up(&set, &rows, &request)?;
+            report.migrations = planned(&plan.apply, Direction::Up);
+            report.skipped = versions(&plan.skipped);
+            return Ok(());
+        }
+        let settings =
+            self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
+        let mut warnings = Vec::new();
+        let target = writable::Target::of(&self.env);
+        // To reconnect after a lost connection and read what the server committed.
+        let env = self.env.clone();
+        let locked = Locked {
+            set: &set,
+            request: &request,
+            settings: &settings,
+            env: &env,
+            single: options.single_transaction,
+            lock_wait: options.lock_wait,
+            started: Instant::now(),
+        };
+        let client = self.client()?;
+        let result = with_lock(
+            client,
+            &target,
+            options.lock_wait,
+            progress,
+            &mut warnings,
+            |client, progress| locked.run(client, progress, report),
+        );
+        report.warnings.extend(warnings);
+        result
+    }
+}
+
+/// What `up` does once it holds the migration lock.
+struct Locked<'a> {
+    set: &'a MigrationSet,
+    request: &'a plan::UpRequest,
+    settings: &'a ApplySettings,
+    /// To reconnect after a lost connection and read what the server committed.
+    env: &'a Environment,
+    /// `--single-transaction`.
+    single: bool,
+    /// `--lock-wait` covers the migration lock and the ledger read after it.
+    lock_wait: Duration,
+    started: Instant,
+}
+
+impl Locked<'_> {
+    /// Reads the ledger, plans, refuses what the plan or the role's rights forbid, creates the
+    /// tracking table once the plan is accepted, and applies.
+    fn run(
+        &self,
+        client: &mut Client,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut UpReport,
+    ) -> Run<()> {
+        let wait = self.lock_wait.saturating_sub(self.started.elapsed());
+        let (mut settings, found) = qualified_settings(client, self.settings, wait)?;
+        let initialised = found.is_some();
+        let (rows, access) = found.unwrap_or_default();
+        let plan = plan::up(self.set, &rows, self.request)?;
+        if initialised && !plan.apply.is_empty() {
+            access.check(&settings.table, Write::Insert)?;
+        }
+        if self.single {
+            if let Some((i, failure)) = apply::single_transaction_refusal(&up_steps(&plan.apply)) {
+                return Err(single_failure(&plan.apply, i, failure, report));
+            }
+        }
+        // Only once the plan is accepted: a refused `up` leaves the database as it was.
+        if !initialised {
+            apply::create_tracking_table(client, &settings.table)?;
+            settings = qualified_settings(client, &settings, ledger::DEFAULT_WAIT)?.0;
+        }
+        report.skipped = versions(&plan.skipped);
+        if plan.apply.is_empty() {
+            progress(Progress::UpToDate);
+            return Ok(());
+        }
+        if self.single {
+            run_single(client, &settings, &plan.apply, progress, report)
+        } else {
+            self.apply_each(client, &settings, &plan.apply, progress, report)
+        }
+    }
+
+    /// Applies `apply` one transaction each; on a failure, sorts the others into committed,
+    /// unknown (the message cut short by a lost connection) and not attempted.
+    fn apply_each(
+        &self,
+        client: &mut Client,
+        settings: &ApplySettings,
+        apply: &[&Migration],
+        progress: &mut dyn FnMut(Progress),
+        report: &mut UpReport,
+    ) -> Run<()> {
+        let last = apply.len() - 1;
+        let steps: Vec<Step<'_>> = apply
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Step::up(m, i == last))
+            .collect();
+        let result = run_each(client, settings, &steps, progress, &mut |m, d| {
+            report.applied.push(m.version_text.clone());
+            report.migrations.push(done(m, &m.up, d));
+        });
+        result.map_err(|mut f| {
+            let confirmed = f.error.kind == ErrorKind::Connection
+                && confirm_after_lost_connection(self.env, &settings.table, apply, report, &mut f);
+            // After a lost connection that could not be checked, the migrations of the message
+            // that was cut short may have committed: their fate is unknown, and they are never
+            // called skipped.
+            let failed_at = report.applied.len();
+            let unknown_end = if confirmed {
+                failed_at
+            } else {
+                (failed_at + f.unknown_fate).min(apply.len())
+            };
+            report.unknown = versions(&apply[failed_at..unknown_end]);
+            let not_attempted = versions(
+                apply
+                    .get(unknown_end.max(failed_at + 1)..)
+                    .unwrap_or_default(),
+            );
+            // The error keeps them as data; a renderer says them (`MigrationFailure`).
+            f.committed = report.applied.clone();
+            f.unknown = report.unknown.clone();
+            f.not_attempted = not_attempted.clone();
+            report.skipped.splice(0..0, not_attempted);
+            f
+        })
+    }
+}
+
+/// After the connection dropped while a message of several migrations ran, the server may
+/// have committed some of them. A fresh connection reads the ledger to tell exactly which: they
+/// join `report.applied`, and the error names the migration that was interrupted. Returns
+/// whether the ledger could be read (otherwise the error keeps saying what is unknown).
+fn confirm_after_lost_connection(
+    env: &crate::config::Environment,
+    table: &TrackingTable,
+    apply: &[&Migration],
+    report: &mut UpReport,
+    failure: &mut RunFailure,
+) -> bool {
+    let ledger =
+        crate::db::connect(env).and_then(|mut client| crate::db::ledger::read(&mut client, table));
+    let rows = match ledger {
+        Ok(Some(ledger)) => ledger.rows,
+        Ok(None) => Vec::new(),
+        Err(_) => {
+            failure.error.details.push(
+                "could not reconnect to check which migrations the server committed".to_string(),
+            );
+            return false;
+        }
+    };
+    let first = report.applied.len();
+    // Which of them the ledger now records: the history rule, as everywhere.
+    let history = History::new(apply.iter().copied(), &rows, None);
+    for m in apply.get(first..).unwrap_or_default() {
+        let Some(row) = history.row_of(m).map(|r| r.row) else {
+            break;
+        };
+        report.applied.push(m.version_text.clone());
+        // The time the server recorded; none when the row has none (never made up).
+        let recorded = row.execution_time_ms.and_then(|t| u64::try_from(t).ok());
+        report
+            .migrations
+            .push(done(m, &m.up, recorded.map(Duration::from_millis)));
+    }
+    // The message carried several migrations, or the one sent alone committed after all: name
+    // the first migration the ledger lacks. The server stops at the first failure, so nothing
+    // after it committed.
+    let batch = failure.unknown_fate > 1;
+    if batch || report.applied.len() > first {
+        if let Some(m) = apply.get(report.applied.len()) {
+            failure.error.message =
+                format!("connection lost before migration {} committed", m.id());
+            failure.migration = Some((m.version_text.clone(), m.name.clone()));
+            if m.up.mode == TransactionMode::Transaction {
+                // The details spoke of what was unknown: now it is known.
+                failure.error.details.clear();
+                failure.error.details.push(
+                    "its transaction did not commit (checked in the ledger on a new connection)"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    failure.unknown_fate = 0;
+    true
+}
+
+fn run_single(
+    client: &mut Client,
+    settings: &ApplySettings,
+    migrations: &[&Migration],
+    progress: &mut dyn FnMut(Progress),
+    report: &mut UpReport,
+) -> Run<()> {
+    let steps = up_steps(migrations);
+    let mut durations = vec![Duration::ZERO; migrations.len()];
+    // Both callbacks report progress.
+    let progress_cell = std::cell::RefCell::new(progress);
+    let result = apply::run_in_one_transaction(
+        client,
+        settings,
+        &steps,
+        &mut |attempt, delay| {
+            let first = migrations.first();
+            (*progress_cell.borrow_mut())(Progress::Retrying {
+                version: first.map(|m| m.version_text.clone()).unwrap_or_default(),
+                name: first.map(|m| m.name.clone()).unwrap_or_default(),
+                attempt,
+                delay_ms: ms(delay),
+            })
+        },
+        &mut |i, finished| {
+            let Some(m) = migrations.get(i) else { return };
+            let event = match finished {
+                None => Progress::Started {
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    direction: Direction::Up,
+                    mode: m.up.mode,
+                },
+                // Done, not committed: announced once the whole transaction commits, so that
+                // a failed run never shows a migration it rolled back as applied.
+                Some(d) => {
+                    durations[i] = d;
+                    return;
+                }
+            };
+            (*progress_cell.borrow_mut())(event);
+        },
+    );
+    match result {
+        Ok(()) => {
+            let progress = progress_cell.into_inner();
+            for (m, d) in migrations.iter().zip(durations) {
+                progress(Progress::Finished {
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    direction: Direction::Up,
+                    duration_ms: Some(ms(d)),
+                });
+                report.applied.push(m.version_text.clone());
+                report.migrations.push(done(m, &m.up, Some(d)));
+            }
+            Ok(())
+        }
+        Err((i, failure)) => Err(single_failure(migrations, i, failure, report)),
+    }
+}
+
+/// The steps of `up --single-transaction`.
+fn up_steps<'a>(migrations: &[&'a Migration]) -> Vec<Step<'a>> {
+    migrations.iter().map(|m| Step::up(m, true)).collect()
+}
+
+/// A failed `up --single-transaction`: step `i` failed, and none of the others stays applied.
+fn single_failure(
+    migrations: &[&Migration],
+    i: usize,
+    failure: StepFailure,
+    report: &mut UpReport,
+) -> RunFailure {
+    let Some(m) = migrations.get(i).or(migrations.first()).copied() else {
+        return failure.error.into();
+    };
+    let rest: Vec<String> = migrations
+        .iter()
+        .filter(|o| o.version != m.version)
+        .map(|m| m.version_text.clone())
+        .collect();
+    report.skipped.splice(0..0, rest);
+    RunFailure::of_step(m, Direction::Up, failure)
+}
+
+impl Migrator {
+    /// `--create-database`: connects to the database, and only when it does not exist refuses
+    /// what `up` would refuse on its empty ledger, then creates it (a dry run plans instead).
+    /// Returns whether the command is complete (a dry run of a missing database).
+    fn create_missing_database(
+        &mut self,
+        set: &MigrationSet,
+        request: &plan::UpRequest,
+        options: &UpOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut UpReport,
+    ) -> Run<bool> {
+        if self.client.is_some() {
+            return Ok(false);
+        }
+        self.announce_connect();
+        if let Some(client) = crate::db::connect::connect_if_exists(&self.env)? {
+            self.client = Some(client);
+            return Ok(false);
+        }
+        let plan = plan::up(set, &[], request)?;
+        if options.single_transaction {
+            if let Some((i, failure)) = apply::single_transaction_refusal(&up_steps(&plan.apply)) {
+                return Err(single_failure(&plan.apply, i, failure, report));
+            }
+        }
+        let database = self.env.connection.dbname.clone();
+        if options.dry_run {
+            progress(Progress::WouldCreateDatabase { database });
+            report.migrations = planned(&plan.apply, Direction::Up);
+            report.skipped = versions(&plan.skipped);
+            return Ok(true);
+        }
+        if crate::db::create_database(&self.env)? {
+            progress(Progress::DatabaseCreated { database });
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,268 @@
+//! Planning `down`: the request, the rows it rolls back, the refusals (a diverged history,
+//! migrations that cannot be rolled back, files with errors).
+
+use super::{
+    duplicate, find, invalid_files, lint_help, missing, modified, newer_database, reinit_hint,
+    unknown_version,
+};
+use crate::diagnostic::Diagnostic;
+use crate::error::{Diverged, Divergence, Error, Result, Unrollable};
+use crate::files::{Migration, MigrationSet};
+use crate::history::{FileErrors, History, Recorded, State};
+use crate::ledger::LedgerRow;
+
+/// What `down` was asked to do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownRequest {
+    /// Roll back this many (≥ 1); default 1 when `target` is absent.
+    pub steps: Option<u32>,
+    /// Roll back every migration applied with a version above this one; 0 means all.
+    pub target: Option<u64>,
+    /// Confirms `target: Some(0)` (roll back everything).
+    pub yes: bool,
+    /// Roll back migrations whose up file changed since they were applied, instead of refusing.
+    pub allow_modified: bool,
+    /// The first version of a squashed history (`CheckOptions::first_version`).
+    pub first_version: Option<u64>,
+}
+
+/// One migration to roll back, with the ledger row that records it: that row (by its own
+/// `version`) is the one deleted.
+#[derive(Debug, Clone, Copy)]
+pub struct Rollback<'a> {
+    /// The migration's files (the down file runs).
+    pub migration: &'a Migration,
+    /// The row that records it (deleted).
+    pub row: &'a LedgerRow,
+}
+
+/// The migrations `down` will roll back, newest application first.
+#[derive(Debug, Clone, Default)]
+pub struct DownPlan<'a> {
+    /// What to roll back, newest application first.
+    pub roll_back: Vec<Rollback<'a>>,
+    /// Among them, those whose up file changed since they were applied (`allow_modified`).
+    pub modified: Vec<Rollback<'a>>,
+}
+
+impl<'a> DownPlan<'a> {
+    /// The migrations, in the order they will be rolled back.
+    pub fn migrations(&self) -> Vec<&'a Migration> {
+        self.roll_back.iter().map(|r| r.migration).collect()
+    }
+}
+
+/// Refuses requests that make no sense whatever the database holds (before connecting).
+pub fn check_down_request(set: &MigrationSet, request: &DownRequest) -> Result<()> {
+    if request.steps == Some(0) {
+        return Err(Error::usage("--steps 0 would roll back nothing")
+            .with_help("pass --steps 1 or more (the default is 1); to roll back everything use --target 0 --yes"));
+    }
+    if request.steps.is_some() && request.target.is_some() {
+        return Err(Error::usage("--steps and --target cannot be combined")
+            .with_help("pass one of them: --steps N rolls back N migrations, --target V everything after V"));
+    }
+    match request.target {
+        Some(0) if !request.yes => Err(Error::usage(
+            "--target 0 rolls back every applied migration",
+        )
+        .with_help("add --yes to confirm")),
+        Some(t) if t != 0 && find(set, t).is_none() => Err(unknown_version(set, "--target", t)),
+        _ => Ok(()),
+    }
+}
+
+/// Plans `down`: the newest applied migrations, in reverse order of application. Before anything
+/// is rolled back it refuses (exit 7) a row with no file, a version recorded twice (deleting one
+/// row would leave the other saying the migration is applied) and, unless `allow_modified`, an
+/// up file modified since it was applied; then (exit 8) a row of a squashed history and an
+/// irreversible migration.
+pub fn down<'a>(
+    set: &'a MigrationSet,
+    rows: &'a [LedgerRow],
+    request: &DownRequest,
+) -> Result<DownPlan<'a>> {
+    check_down_request(set, request)?;
+    down_plan(set, rows, request).map_err(|err| {
+        let history = History::new(&set.migrations, rows, request.first_version);
+        newer_database(set, &history, err)
+    })
+}
+
+/// The plan, or the refusal (see [`down`]).
+fn down_plan<'a>(
+    set: &'a MigrationSet,
+    rows: &'a [LedgerRow],
+    request: &DownRequest,
+) -> Result<DownPlan<'a>> {
+    let history = History::new(&set.migrations, rows, request.first_version);
+    let chosen = chosen(&history, request);
+    let (found, modified) = divergences(&history, &chosen, request.allow_modified);
+    if !found.is_empty() {
+        return Err(diverged(&chosen, found, request.allow_modified));
+    }
+    let roll_back: Vec<Rollback<'a>> = chosen
+        .iter()
+        .filter_map(|r| {
+            Some(Rollback {
+                migration: r.matched()?,
+                row: r.row,
+            })
+        })
+        .collect();
+    check_reversible(&chosen, &roll_back, request.first_version)?;
+    Ok(DownPlan {
+        roll_back,
+        modified,
+    })
+}
+
+/// The rows `down` rolls back, newest application first: every row above `target`, else the
+/// newest `steps` (1 by default).
+fn chosen<'h, 'a>(history: &'h History<'a>, request: &DownRequest) -> Vec<&'h Recorded<'a>> {
+    let newest_first = history.recorded.iter().rev();
+    match request.target {
+        Some(t) => newest_first
+            .filter(|r| r.version.as_ref().is_none_or(|v| v.number() > t))
+            .collect(),
+        None => newest_first
+            .take(request.steps.unwrap_or(1) as usize)
+            .collect(),
+    }
+}
+
+/// What among `chosen` does not match the files (a row with no file, a version recorded
+/// twice, a modified up file unless `allow_modified`), and the modified ones it lets through.
+fn divergences<'a>(
+    history: &History<'a>,
+    chosen: &[&Recorded<'a>],
+    allow_modified: bool,
+) -> (Vec<Divergence>, Vec<Rollback<'a>>) {
+    let mut found = Vec::new();
+    let mut let_through = Vec::new();
+    for r in chosen {
+        match r.state {
+            State::Missing => found.push(missing(r)),
+            State::Duplicate => found.push(duplicate(r)),
+            State::Modified | State::Applied => {
+                let Some(m) = r.migration else { continue };
+                found.extend(history.duplicates_of(m).map(duplicate));
+                if r.state != State::Modified {
+                    continue;
+                }
+                if allow_modified {
+                    let_through.push(Rollback {
+                        migration: m,
+                        row: r.row,
+                    });
+                } else {
+                    found.push(modified(m, r.row));
+                }
+            }
+            State::Squashed | State::Pending | State::OutOfOrder => {}
+        }
+    }
+    found.dedup();
+    (found, let_through)
+}
+
+/// The refusal (exit 7) of a rollback whose rows do not match the files.
+fn diverged(chosen: &[&Recorded<'_>], found: Vec<Divergence>, allow_modified: bool) -> Error {
+    let mut help = vec![
+        "restore the files from version control (`git log -- <file>` shows the applied \
+         version), then run `down` again"
+            .to_string(),
+    ];
+    if chosen.iter().any(|r| r.state == State::Modified) && !allow_modified {
+        help.push("if the down file still undoes what was applied, pass `--allow-modified`".into());
+    }
+    if chosen
+        .iter()
+        .any(|r| matches!(r.state, State::Duplicate | State::Missing))
+        || found
+            .iter()
+            .any(|d| matches!(d, Divergence::Duplicate { .. }))
+    {
+        help.push(format!(
+            "{} keeps one row per migration and forgets rows with no file",
+            reinit_hint()
+        ));
+    }
+    let message = format!(
+        "refusing to roll back: {} migration(s) do not match what was applied",
+        found.len()
+    );
+    Error::diverged(message, Diverged::of_rollback(found)).with_help(help.join("; "))
+}
+
+/// Refuses (exit 8) a rollback of an irreversible migration or of a row of a squashed history.
+fn check_reversible(
+    chosen: &[&Recorded<'_>],
+    roll_back: &[Rollback<'_>],
+    first_version: Option<u64>,
+) -> Result<()> {
+    let irreversible = roll_back
+        .iter()
+        .filter(|r| r.migration.down.irreversible)
+        .map(|r| Unrollable::Irreversible {
+            id: r.migration.id(),
+            down_file: r.migration.down.path.clone(),
+        });
+    let squashed = chosen
+        .iter()
+        .filter(|r| r.state == State::Squashed)
+        .map(|r| Unrollable::Squashed {
+            id: r.id(),
+            first_version: first_version.unwrap_or(1),
+        });
+    let found: Vec<Unrollable> = irreversible.chain(squashed).collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    let mut help = Vec::new();
+    if found
+        .iter()
+        .any(|u| matches!(u, Unrollable::Irreversible { .. }))
+    {
+        help.push(format!(
+            "an irreversible migration cannot be rolled back; undo its effect with a new \
+             migration ({}) and apply it with {}",
+            crate::hint::command("migrate generate NAME"),
+            crate::hint::command("migrate up")
+        ));
+    }
+    if found
+        .iter()
+        .any(|u| matches!(u, Unrollable::Squashed { .. }))
+    {
+        help.push(
+            "rows below `first_version` belong to the history squashed into a schema \
+             snapshot and have no down file; roll back fewer migrations (`--steps N`)"
+                .to_string(),
+        );
+    }
+    let message = format!(
+        "refusing to roll back: {} migration(s) are irreversible",
+        found.len()
+    );
+    Err(Error::irreversible(message, found).with_help(help.join("; ")))
+}
+
+/// Refuses (exit 5) a `down` that would run files with errors: a migration it rolls back whose
+/// files (its down file, or its pair) have an error. Errors elsewhere — a draft being written —
+/// do not stop it.
+pub fn check_down_files(
+    set: &MigrationSet,
+    plan: &DownPlan<'_>,
+    errors: &FileErrors<'_>,
+) -> Result<()> {
+    let blocking: Vec<&Diagnostic> = plan
+        .roll_back
+        .iter()
+        .flat_map(|r| errors.of(r.migration.version).iter().copied())
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    Err(invalid_files(set, &blocking, lint_help()))
+}

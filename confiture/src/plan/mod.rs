@@ -1,0 +1,163 @@
+//! What `up`, `down`, `baseline` and `reinit` will do, decided from the files, the ledger rows
+//! and the request. Pure: no IO, never panics on input. A refusal is an [`Error`] whose
+//! [`Reason`](crate::Reason) carries every offending migration as data
+//! ([`Reason::Diverged`](crate::Reason::Diverged), [`Reason::Irreversible`](crate::Reason::Irreversible)),
+//! rendered once into `details`, and whose `help` names the command that resolves it.
+//!
+//! One file per command family: `up` (and the history check), `down`, `rewrite` (`baseline`
+//! and `reinit`); this file holds what they share.
+//!
+//! Which row records which file is [`crate::history`]'s rule, the same `status` shows; a plan
+//! names each row it deletes or rewrites by that row's own `version`.
+
+use crate::diagnostic::Diagnostic;
+use crate::error::{Divergence, Error, ErrorKind};
+use crate::files::{Migration, MigrationSet, Origin};
+use crate::history::{recorded_checksum, History, Recorded};
+use crate::ledger::LedgerRow;
+
+mod down;
+mod rewrite;
+#[cfg(test)]
+mod tests;
+mod up;
+
+pub use down::{check_down_files, check_down_request, down, DownPlan, DownRequest, Rollback};
+pub use rewrite::{
+    baseline, check_reinit_files, reinit, BaselinePlan, ReinitAction, ReinitPlan, ReinitStep,
+};
+pub use up::{check_history, check_up_files, check_up_request, up, UpPlan, UpRequest};
+
+/// The command that accepts the files as they are, as hints name it: `reinit` without
+/// `--through` only rewrites rows the ledger already has, so it is safe to suggest.
+/// The suggestion that accepts edits or forgets rows: plain `reinit`, which only rewrites the
+/// rows the ledger has.
+pub(super) fn lint_help() -> String {
+    format!(
+        "fix the files listed ({} explains each rule), then run again",
+        crate::hint::command("lint")
+    )
+}
+
+pub(super) fn reinit_hint() -> String {
+    crate::hint::command("migrate reinit")
+}
+
+/// Versions of the set near `version`, for an error about an unknown version: how many, and
+/// their ids.
+fn nearby(set: &MigrationSet, version: u64) -> (usize, String) {
+    let below = set
+        .migrations
+        .iter()
+        .filter(|m| m.version < version)
+        .rev()
+        .take(2);
+    let above = set
+        .migrations
+        .iter()
+        .filter(|m| m.version > version)
+        .take(2);
+    let mut near: Vec<&Migration> = below.chain(above).collect();
+    near.sort_by_key(|m| m.version);
+    let ids: Vec<String> = near.iter().map(|m| m.id()).collect();
+    (ids.len(), ids.join(", "))
+}
+
+pub(super) fn unknown_version(set: &MigrationSet, flag: &str, version: u64) -> Error {
+    let err = Error::usage(format!(
+        "{flag} {version}: no migration with version {version} in {}",
+        set.dir.display()
+    ));
+    if set.migrations.is_empty() {
+        err.with_help("the migrations directory has no migrations")
+    } else {
+        let help = match nearby(set, version) {
+            (1, id) => format!("the only migration is {id}"),
+            (_, ids) => format!("the nearest versions are {ids}"),
+        };
+        err.with_help(help)
+    }
+}
+
+pub(super) fn find(set: &MigrationSet, version: u64) -> Option<&Migration> {
+    set.migrations.iter().find(|m| m.version == version)
+}
+
+/// The invalid-files error: [`crate::files::refusal`], `nothing was run`.
+pub(super) fn invalid_files(set: &MigrationSet, errors: &[&Diagnostic], help: String) -> Error {
+    crate::files::refusal(&set.dir, errors.iter().copied(), "nothing was run").with_help(help)
+}
+
+/// `modified`: `m`'s up file changed since `row` recorded it.
+pub(super) fn modified(m: &Migration, row: &LedgerRow) -> Divergence {
+    Divergence::Modified {
+        id: m.id(),
+        file: Some(m.up.path.clone()),
+        recorded_checksum: recorded_checksum(row).map(str::to_string),
+        checksum: Some(m.up.checksum.clone()),
+    }
+}
+
+/// `missing`: the row's files are gone.
+pub(super) fn missing(r: &Recorded<'_>) -> Divergence {
+    Divergence::Missing {
+        id: r.id(),
+        applied_at: Some(r.row.applied_at.clone()),
+    }
+}
+
+/// `duplicate`: a second row for a version.
+pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
+    Divergence::Duplicate {
+        row_version: r.row.version.clone(),
+        id: r.migration.map(Migration::id),
+    }
+}
+
+/// A binary older than the database: the set is embedded and the ledger records versions
+/// above the newest it knows. Says so first, with those versions and the build that embeds
+/// the set; other refusals are left as they are.
+pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, mut err: Error) -> Error {
+    let Origin::Embedded { package, version } = &set.origin else {
+        return err;
+    };
+    if err.kind != ErrorKind::Diverged {
+        return err;
+    }
+    let newest_migration = set.migrations.iter().max_by_key(|m| m.version);
+    let newest = newest_migration.map(|m| m.version);
+    let newer: Vec<&str> = history
+        .missing()
+        .into_iter()
+        .filter(|r| {
+            r.version
+                .as_ref()
+                .is_some_and(|v| newest.is_none_or(|n| v.number() > n))
+        })
+        .map(|r| r.row.version.as_str())
+        .collect();
+    if newer.is_empty() {
+        return err;
+    }
+    let knows = match newest_migration {
+        Some(m) => format!("embeds migrations up to {}", m.version_text),
+        None => "embeds no migration".to_string(),
+    };
+    err.details.insert(
+        0,
+        format!(
+            "this binary ({package} {version}) {knows}; the database also has {} applied, \
+             recorded by a newer build",
+            newer.join(", ")
+        ),
+    );
+    let mine = format!(
+        "run the newer build of {package} that applied them (its embedded down files roll them \
+         back), or build this one from a checkout that has their files"
+    );
+    err.help = Some(match err.help.take() {
+        Some(help) => format!("{mine}; {help}"),
+        None => mine,
+    });
+    err
+}

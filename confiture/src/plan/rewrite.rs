@@ -1,0 +1,211 @@
+//! Planning the ledger rewrites that run no migration: `baseline` and `reinit`.
+
+use super::{find, invalid_files, lint_help, unknown_version};
+use crate::diagnostic::Diagnostic;
+use crate::error::Result;
+use crate::files::{Migration, MigrationSet};
+use crate::history::{FileErrors, History, Recorded, State};
+use crate::ledger::{LedgerRow, NewRow, Rewrite, RowKind, RowUpdate};
+
+/// The migrations `baseline --through VERSION` records without running them.
+#[derive(Debug, Clone, Default)]
+pub struct BaselinePlan<'a> {
+    /// Not yet recorded, version ≤ `through`: rows will be written.
+    pub record: Vec<&'a Migration>,
+    /// Already recorded: left as they are.
+    pub already: Vec<&'a Migration>,
+}
+
+impl BaselinePlan<'_> {
+    /// The ledger rewrite that carries it out: one `_baseline` row per recorded migration.
+    pub fn rewrite(&self) -> Rewrite {
+        Rewrite {
+            insert: new_rows(&self.record, RowKind::Baseline),
+            ..Rewrite::default()
+        }
+    }
+}
+
+fn new_rows(migrations: &[&Migration], kind: RowKind) -> Vec<NewRow> {
+    migrations
+        .iter()
+        .map(|m| NewRow {
+            version: m.version_text.clone(),
+            name: m.name.clone(),
+            checksum: m.up.checksum.clone(),
+            kind,
+        })
+        .collect()
+}
+
+/// Plans `baseline`: every migration up to `through` that has no row gets one. Rows already
+/// present (including rows above `through`) are never changed, so baselining is safe to repeat
+/// and can fill a gap below applied history.
+pub fn baseline<'a>(
+    set: &'a MigrationSet,
+    rows: &'a [LedgerRow],
+    through: u64,
+) -> Result<BaselinePlan<'a>> {
+    if find(set, through).is_none() {
+        return Err(unknown_version(set, "--through", through));
+    }
+    let history = History::new(&set.migrations, rows, None);
+    let mut plan = BaselinePlan::default();
+    for m in set.migrations.iter().filter(|m| m.version <= through) {
+        if history.row_of(m).is_some() {
+            plan.already.push(m);
+        } else {
+            plan.record.push(m);
+        }
+    }
+    Ok(plan)
+}
+
+/// What `reinit` does to one ledger row, or to one file with no row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReinitAction {
+    /// The row matches its file: left as it is.
+    Keep,
+    /// The row is rewritten in place to match its file (checksum, or the version's spelling,
+    /// or the name); `applied_at` and `execution_time_ms` stay.
+    Accept,
+    /// A file with no row, through `--through`: recorded as applied without running it.
+    Record,
+    /// The row is deleted: its file is gone, it is a second row for one version, or it is
+    /// above `--through`. When its file is on disk, the next `up` runs that migration.
+    Forget,
+}
+
+/// One line of a reinit plan.
+#[derive(Debug, Clone, Copy)]
+pub struct ReinitStep<'a> {
+    /// What happens to it.
+    pub action: ReinitAction,
+    /// The row as it is (none for `Record`).
+    pub row: Option<&'a LedgerRow>,
+    /// The file on disk for this version, if any.
+    pub migration: Option<&'a Migration>,
+}
+
+/// What `reinit` does: rows the ledger already has are kept and, where the file changed,
+/// rewritten in place to accept it; rows with no file and second rows for a version are
+/// forgotten. Only with `--through V` are files without a row recorded (those up to V), and
+/// rows above V forgotten (confiture's semantics for `--through`). Rows of a squashed history
+/// are kept as they are.
+#[derive(Debug, Clone, Default)]
+pub struct ReinitPlan<'a> {
+    /// Every row, in order of application, then every file recorded.
+    pub steps: Vec<ReinitStep<'a>>,
+}
+
+impl<'a> ReinitPlan<'a> {
+    /// The steps with this action, in order.
+    pub fn with(&self, action: ReinitAction) -> impl Iterator<Item = &ReinitStep<'a>> {
+        self.steps.iter().filter(move |s| s.action == action)
+    }
+
+    /// The ledger rewrite that carries it out, each row addressed by its own `version`.
+    pub fn rewrite(&self) -> Rewrite {
+        let mut rewrite = Rewrite::default();
+        for step in &self.steps {
+            match (step.action, step.row, step.migration) {
+                (ReinitAction::Forget, Some(row), _) => rewrite.delete.push(row.version.clone()),
+                (ReinitAction::Accept, Some(row), Some(m)) => rewrite.update.push(RowUpdate {
+                    key: row.version.clone(),
+                    version: m.version_text.clone(),
+                    name: m.name.clone(),
+                    checksum: m.up.checksum.clone(),
+                }),
+                (ReinitAction::Record, _, Some(m)) => {
+                    rewrite.insert.extend(new_rows(&[m], RowKind::Reinit))
+                }
+                _ => {}
+            }
+        }
+        rewrite
+    }
+}
+
+/// Whether a row already says what its file says: checksum (exactly as confiture writes
+/// it), version spelling and name.
+fn row_is_current(m: &Migration, row: &LedgerRow) -> bool {
+    row.checksum.as_deref() == Some(m.up.checksum.as_str())
+        && row.version == m.version_text
+        && row.name == m.name
+}
+
+/// Plans `reinit` (see [`ReinitPlan`]). `through` must name a migration file.
+pub fn reinit<'a>(
+    set: &'a MigrationSet,
+    rows: &'a [LedgerRow],
+    through: Option<u64>,
+    first_version: Option<u64>,
+) -> Result<ReinitPlan<'a>> {
+    if let Some(t) = through {
+        if find(set, t).is_none() {
+            return Err(unknown_version(set, "--through", t));
+        }
+    }
+    let history = History::new(&set.migrations, rows, first_version);
+    let above_through = |r: &Recorded<'_>| {
+        through.is_some_and(|t| r.version.as_ref().is_none_or(|v| v.number() > t))
+    };
+    let mut steps: Vec<ReinitStep<'a>> = history
+        .recorded
+        .iter()
+        .map(|r| {
+            let action = match r.state {
+                State::Squashed => ReinitAction::Keep,
+                _ if above_through(r) => ReinitAction::Forget,
+                State::Applied | State::Modified => match r.migration {
+                    Some(m) if row_is_current(m, r.row) => ReinitAction::Keep,
+                    _ => ReinitAction::Accept,
+                },
+                State::Missing | State::Duplicate | State::Pending | State::OutOfOrder => {
+                    ReinitAction::Forget
+                }
+            };
+            ReinitStep {
+                action,
+                row: Some(r.row),
+                migration: r.migration,
+            }
+        })
+        .collect();
+    if let Some(t) = through {
+        steps.extend(
+            history
+                .pending()
+                .filter(|m| m.version <= t)
+                .map(|m| ReinitStep {
+                    action: ReinitAction::Record,
+                    row: None,
+                    migration: Some(m),
+                }),
+        );
+    }
+    Ok(ReinitPlan { steps })
+}
+
+/// Refuses (exit 5) a `reinit` that would write the checksum of a file with errors: a row it
+/// accepts or a migration it records. Rows it keeps or forgets, and drafts it leaves alone, do
+/// not stop it.
+pub fn check_reinit_files(
+    set: &MigrationSet,
+    plan: &ReinitPlan<'_>,
+    errors: &FileErrors<'_>,
+) -> Result<()> {
+    let blocking: Vec<&Diagnostic> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, ReinitAction::Accept | ReinitAction::Record))
+        .filter_map(|s| s.migration)
+        .flat_map(|m| errors.of(m.version).iter().copied())
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    Err(invalid_files(set, &blocking, lint_help()))
+}

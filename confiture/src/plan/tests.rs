@@ -1,0 +1,629 @@
+//! The plans, on sets and ledgers built in memory.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::files::{checksum, SqlFile, TransactionMode};
+use crate::ledger::RowKind;
+
+fn file(path: String, text: &str, irreversible: bool) -> SqlFile {
+    SqlFile {
+        path: PathBuf::from(path),
+        text: text.to_string(),
+        checksum: checksum(text.as_bytes()),
+        mode: TransactionMode::Transaction,
+        irreversible,
+    }
+}
+
+fn migration(version: u64, name: &str) -> Migration {
+    let version_text = format!("{version:03}");
+    Migration {
+        version,
+        up: file(
+            format!("m/{version_text}_{name}.up.sql"),
+            &format!("-- up {version}\n"),
+            false,
+        ),
+        down: file(
+            format!("m/{version_text}_{name}.down.sql"),
+            &format!("-- down {version}\n"),
+            false,
+        ),
+        version_text,
+        name: name.to_string(),
+    }
+}
+
+fn set(versions: &[u64]) -> MigrationSet {
+    MigrationSet::new(
+        PathBuf::from("m"),
+        versions
+            .iter()
+            .map(|v| migration(*v, &format!("m{v}")))
+            .collect(),
+    )
+}
+
+fn row(m: &Migration) -> LedgerRow {
+    LedgerRow {
+        version: m.version_text.clone(),
+        name: m.name.clone(),
+        applied_at: "2026-01-15T10:30:00+00:00".to_string(),
+        execution_time_ms: Some(1),
+        checksum: Some(m.up.checksum.clone()),
+        applied_by: Some("postgres".to_string()),
+    }
+}
+
+fn rows(set: &MigrationSet, versions: &[u64]) -> Vec<LedgerRow> {
+    versions
+        .iter()
+        .map(|v| {
+            row(set
+                .migrations
+                .iter()
+                .find(|m| m.version == *v)
+                .expect("version in set"))
+        })
+        .collect()
+}
+
+fn versions(ms: &[&Migration]) -> Vec<u64> {
+    ms.iter().map(|m| m.version).collect()
+}
+
+fn rolled(plan: &DownPlan<'_>) -> Vec<u64> {
+    versions(&plan.migrations())
+}
+
+/// `status` reports and `plan` acts on the same classification (one rule, two callers).
+#[test]
+fn history_agrees_with_status() {
+    let mut s = set(&[1, 2, 3, 4, 5, 6]);
+    let mut r = rows(&s, &[1, 2, 4, 5]);
+    s.migrations[1].up.checksum = checksum(b"edited");
+    s.migrations.retain(|m| m.version != 5);
+    let mut spelled = r[0].clone();
+    spelled.version = "1".into();
+    r.push(spelled);
+    r.push(LedgerRow {
+        version: "abc".into(),
+        ..r[0].clone()
+    });
+    r.push(LedgerRow {
+        version: "4".into(),
+        ..r[2].clone()
+    });
+    // Another tool's spelling of the same checksum is the same checksum.
+    r[0].checksum = r[0]
+        .checksum
+        .as_ref()
+        .map(|c| format!("{}  ", c.to_uppercase()));
+
+    let ledger = crate::ledger::Ledger {
+        table: "t".into(),
+        rows: r.clone(),
+    };
+    let status = crate::status::report(&s, Some(&ledger), "t");
+    let h = History::new(&s.migrations, &r, None);
+    assert_eq!(
+        (
+            status.modified.len(),
+            status.missing.len(),
+            status.out_of_order.len(),
+            status.duplicate.len()
+        ),
+        (1, 2, 1, 2)
+    );
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let texts = |rs: Vec<&Recorded<'_>>| -> Vec<String> {
+        sorted(rs.iter().map(|r| r.row.version.clone()).collect())
+    };
+    assert_eq!(texts(h.modified()), sorted(status.modified.clone()));
+    assert_eq!(texts(h.missing()), sorted(status.missing.clone()));
+    assert_eq!(texts(h.duplicates()), sorted(status.duplicate.clone()));
+    assert_eq!(
+        sorted(
+            h.out_of_order()
+                .iter()
+                .map(|m| m.version_text.clone())
+                .collect()
+        ),
+        sorted(status.out_of_order.clone())
+    );
+    assert_eq!(
+        sorted(h.pending().map(|m| m.version_text.clone()).collect()),
+        sorted(status.pending.clone())
+    );
+    // And `up` refuses exactly what status flags.
+    let err = up(&s, &r, &UpRequest::default()).unwrap_err();
+    assert_eq!(err.details.len(), 1 + 2 + 2 + 1, "{:?}", err.details);
+    assert!(
+        err.details[0].starts_with("modified: 002_m2"),
+        "{:?}",
+        err.details
+    );
+}
+
+#[test]
+fn up_applies_pending_in_integer_order() {
+    let s = set(&[1, 2, 9, 10]);
+    let r = rows(&s, &[1]);
+    let plan = up(&s, &r, &UpRequest::default()).unwrap();
+    assert_eq!(versions(&plan.apply), [2, 9, 10]);
+    assert!(plan.skipped.is_empty());
+}
+
+#[test]
+fn up_matches_rows_by_integer_version() {
+    let s = set(&[3, 4]);
+    let mut r = rows(&s, &[3]);
+    r[0].version = "3".to_string();
+    let plan = up(&s, &r, &UpRequest::default()).unwrap();
+    assert_eq!(versions(&plan.apply), [4]);
+}
+
+#[test]
+fn up_limits_by_steps_and_target() {
+    let s = set(&[1, 2, 3, 4, 5]);
+    let r = rows(&s, &[1]);
+    let plan = up(
+        &s,
+        &r,
+        &UpRequest {
+            steps: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (versions(&plan.apply), versions(&plan.skipped)),
+        (vec![2, 3], vec![4, 5])
+    );
+    let plan = up(
+        &s,
+        &r,
+        &UpRequest {
+            target: Some(4),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (versions(&plan.apply), versions(&plan.skipped)),
+        (vec![2, 3, 4], vec![5])
+    );
+    let plan = up(
+        &s,
+        &r,
+        &UpRequest {
+            target: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(plan.apply.is_empty());
+}
+
+#[test]
+fn up_rejects_zero_steps_and_unknown_target() {
+    let s = set(&[1, 2, 5, 6, 7]);
+    let err = up(
+        &s,
+        &[],
+        &UpRequest {
+            steps: Some(0),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Usage);
+    let err = up(
+        &s,
+        &[],
+        &UpRequest {
+            target: Some(4),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Usage);
+    let help = err.help.unwrap();
+    assert!(
+        help.contains("001_m1") && help.contains("002_m2") && help.contains("006_m6"),
+        "{help}"
+    );
+    assert!(!help.contains("007"), "{help}");
+}
+
+#[test]
+fn up_refuses_modified_missing_and_out_of_order_listing_each() {
+    let mut s = set(&[1, 2, 3, 4, 5]);
+    let r = rows(&s, &[1, 2, 4, 5]);
+    s.migrations[1].up.checksum = checksum(b"edited");
+    s.migrations.retain(|m| m.version != 5);
+    let err = up(&s, &r, &UpRequest::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    assert_eq!(err.details.len(), 3, "{:?}", err.details);
+    assert!(
+        err.details[0].starts_with("modified: 002_m2"),
+        "{:?}",
+        err.details
+    );
+    assert!(
+        err.details[1].starts_with("missing: 005_m5"),
+        "{:?}",
+        err.details
+    );
+    assert!(
+        err.details[2].starts_with("out of order: 003_m3"),
+        "{:?}",
+        err.details
+    );
+    let help = err.help.unwrap();
+    // The safe form of reinit: no `--through`, so no version that might not exist.
+    assert!(
+        help.contains("`cargo confiture migrate reinit`")
+            && !help.contains("--through")
+            && help.contains("--allow-out-of-order"),
+        "{help}"
+    );
+}
+
+#[test]
+fn out_of_order_is_applied_when_allowed() {
+    let s = set(&[1, 2, 3]);
+    let r = rows(&s, &[1, 3]);
+    let req = UpRequest {
+        allow_out_of_order: true,
+        ..Default::default()
+    };
+    assert_eq!(versions(&up(&s, &r, &req).unwrap().apply), [2]);
+}
+
+#[test]
+fn rows_below_first_version_are_a_squashed_history_not_missing() {
+    let s = set(&[10, 11]);
+    let mut r = rows(&s, &[10]);
+    let mut old = r[0].clone();
+    old.version = "003".to_string();
+    r.insert(0, old);
+    let req = UpRequest {
+        first_version: Some(10),
+        ..Default::default()
+    };
+    assert_eq!(versions(&up(&s, &r, &req).unwrap().apply), [11]);
+    assert_eq!(
+        up(&s, &r, &UpRequest::default()).unwrap_err().kind,
+        ErrorKind::Diverged
+    );
+}
+
+#[test]
+fn rows_without_checksum_are_trusted() {
+    let s = set(&[1]);
+    let mut r = rows(&s, &[1]);
+    r[0].checksum = None;
+    assert!(up(&s, &r, &UpRequest::default()).unwrap().apply.is_empty());
+}
+
+#[test]
+fn down_rolls_back_in_reverse_application_order() {
+    let s = set(&[1, 2, 3, 4]);
+    // Applied out of order: 1, 3, then 2.
+    let r = rows(&s, &[1, 3, 2]);
+    let plan = down(&s, &r, &DownRequest::default()).unwrap();
+    assert_eq!(rolled(&plan), [2]);
+    let plan = down(
+        &s,
+        &r,
+        &DownRequest {
+            steps: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(rolled(&plan), [2, 3]);
+    let plan = down(
+        &s,
+        &r,
+        &DownRequest {
+            target: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(rolled(&plan), [2, 3]);
+    let plan = down(
+        &s,
+        &r,
+        &DownRequest {
+            target: Some(0),
+            yes: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(rolled(&plan), [2, 3, 1]);
+    let plan = down(&s, &[], &DownRequest::default()).unwrap();
+    assert!(plan.roll_back.is_empty());
+}
+
+#[test]
+fn down_rejects_bad_requests() {
+    let s = set(&[1, 2]);
+    let r = rows(&s, &[1, 2]);
+    for req in [
+        DownRequest {
+            steps: Some(0),
+            ..Default::default()
+        },
+        DownRequest {
+            target: Some(0),
+            ..Default::default()
+        },
+        DownRequest {
+            target: Some(7),
+            yes: true,
+            ..Default::default()
+        },
+        DownRequest {
+            steps: Some(1),
+            target: Some(1),
+            ..Default::default()
+        },
+    ] {
+        assert_eq!(
+            down(&s, &r, &req).unwrap_err().kind,
+            ErrorKind::Usage,
+            "{req:?}"
+        );
+    }
+}
+
+#[test]
+fn down_refuses_irreversible_modified_and_missing() {
+    let mut s = set(&[1, 2, 3]);
+    let r = rows(&s, &[1, 2, 3]);
+    s.migrations[2].down.irreversible = true;
+    let err = down(&s, &r, &DownRequest::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Irreversible);
+    assert!(err.details[0].contains("003_m3"), "{:?}", err.details);
+    // Rolling back only 1..=2 past it is still refused, since 3 comes first.
+    let err = down(
+        &s,
+        &r,
+        &DownRequest {
+            target: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Irreversible);
+
+    s.migrations[2].down.irreversible = false;
+    s.migrations[2].up.checksum = checksum(b"edited");
+    assert_eq!(
+        down(&s, &r, &DownRequest::default()).unwrap_err().kind,
+        ErrorKind::Diverged
+    );
+    s.migrations.pop();
+    let err = down(&s, &r, &DownRequest::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    assert!(
+        err.details[0].starts_with("missing: 003_m3"),
+        "{:?}",
+        err.details
+    );
+}
+
+#[test]
+fn baseline_records_only_what_is_missing_through_the_version() {
+    let s = set(&[1, 2, 3, 4]);
+    let r = rows(&s, &[2]);
+    let plan = baseline(&s, &r, 3).unwrap();
+    assert_eq!(
+        (versions(&plan.record), versions(&plan.already)),
+        (vec![1, 3], vec![2])
+    );
+    assert_eq!(baseline(&s, &r, 9).unwrap_err().kind, ErrorKind::Usage);
+}
+
+fn actions(plan: &ReinitPlan<'_>) -> Vec<String> {
+    plan.steps
+        .iter()
+        .map(|s| {
+            let version = match (s.row, s.migration) {
+                (Some(row), _) => row.version.clone(),
+                (None, Some(m)) => m.version_text.clone(),
+                (None, None) => String::new(),
+            };
+            format!("{version}:{:?}", s.action)
+        })
+        .collect()
+}
+
+#[test]
+fn reinit_without_through_rewrites_only_the_rows_the_ledger_has() {
+    let mut s = set(&[1, 2, 3, 4]);
+    let mut r = rows(&s, &[1, 2, 3]);
+    s.migrations[1].up.checksum = checksum(b"edited");
+    r[2].version = "0003".into();
+    r.push(LedgerRow {
+        version: "099".into(),
+        name: "gone".into(),
+        ..r[0].clone()
+    });
+    r.push(LedgerRow {
+        version: "1".into(),
+        ..r[0].clone()
+    });
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert_eq!(
+        actions(&plan),
+        [
+            "001:Keep",
+            "002:Accept",
+            "0003:Accept",
+            "099:Forget",
+            "1:Forget"
+        ]
+    );
+    let rewrite = plan.rewrite();
+    assert_eq!(rewrite.delete, ["099", "1"]);
+    let updates: Vec<(&str, &str)> = rewrite
+        .update
+        .iter()
+        .map(|u| (u.key.as_str(), u.version.as_str()))
+        .collect();
+    assert_eq!(updates, [("002", "002"), ("0003", "003")]);
+    assert_eq!(rewrite.update[0].checksum, checksum(b"edited"));
+    assert!(rewrite.insert.is_empty(), "004 never ran: not recorded");
+    // Nothing to do on a ledger that matches.
+    let clean = rows(&s, &[1]);
+    assert!(reinit(&s, &clean, None, None).unwrap().rewrite().is_empty());
+}
+
+#[test]
+fn reinit_through_records_pending_files_and_forgets_rows_above_it() {
+    let s = set(&[1, 2, 3, 4]);
+    let mut r = rows(&s, &[1, 3, 4]);
+    r.push(LedgerRow {
+        version: "x".into(),
+        ..r[0].clone()
+    });
+    let plan = reinit(&s, &r, Some(3), None).unwrap();
+    assert_eq!(
+        actions(&plan),
+        [
+            "001:Keep",
+            "003:Keep",
+            "004:Forget",
+            "x:Forget",
+            "002:Record"
+        ]
+    );
+    let forgotten_with_file: Vec<bool> = plan
+        .with(ReinitAction::Forget)
+        .map(|s| s.migration.is_some())
+        .collect();
+    assert_eq!(forgotten_with_file, [true, false]);
+    let rewrite = plan.rewrite();
+    assert_eq!(rewrite.insert.len(), 1);
+    assert_eq!(
+        (rewrite.insert[0].version.as_str(), rewrite.insert[0].kind),
+        ("002", RowKind::Reinit)
+    );
+    assert_eq!(
+        reinit(&s, &r, Some(5), None).unwrap_err().kind,
+        ErrorKind::Usage
+    );
+}
+
+#[test]
+fn reinit_keeps_a_squashed_history() {
+    let s = set(&[3, 4]);
+    let mut r = rows(&s, &[3]);
+    r.insert(
+        0,
+        LedgerRow {
+            version: "001".into(),
+            ..r[0].clone()
+        },
+    );
+    let plan = reinit(&s, &r, Some(4), Some(3)).unwrap();
+    assert_eq!(actions(&plan), ["001:Keep", "003:Keep", "004:Record"]);
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert_eq!(actions(&plan), ["001:Forget", "003:Keep"]);
+}
+
+#[test]
+fn down_deletes_the_row_it_matched_and_refuses_what_would_leave_a_row_behind() {
+    let s = set(&[1, 2]);
+    let mut r = rows(&s, &[1, 2]);
+    r[1].version = "0002".into();
+    let plan = down(&s, &r, &DownRequest::default()).unwrap();
+    assert_eq!(plan.roll_back[0].row.version, "0002");
+    // A second row for 2, applied first: deleting `0002` would leave `2`.
+    r.insert(
+        0,
+        LedgerRow {
+            version: "2".into(),
+            ..r[1].clone()
+        },
+    );
+    let err = down(&s, &r, &DownRequest::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    // The first applied of the two is the one its file matched.
+    assert!(
+        err.details[0].starts_with("duplicate: row `0002`"),
+        "{:?}",
+        err.details
+    );
+}
+
+#[test]
+fn down_of_a_modified_migration_needs_allow_modified() {
+    let mut s = set(&[1, 2]);
+    let r = rows(&s, &[1, 2]);
+    s.migrations[1].up.checksum = checksum(b"edited");
+    let err = down(&s, &r, &DownRequest::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    assert!(
+        err.details[0].contains(&checksum(b"edited")[..12]),
+        "{:?}",
+        err.details
+    );
+    assert!(
+        err.details[0].contains("m/002_m2.up.sql"),
+        "{:?}",
+        err.details
+    );
+    assert!(err.help.unwrap().contains("--allow-modified"));
+    let plan = down(
+        &s,
+        &r,
+        &DownRequest {
+            allow_modified: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(rolled(&plan), [2]);
+    assert_eq!(plan.modified.len(), 1);
+}
+
+#[test]
+fn a_squashed_row_cannot_be_rolled_back() {
+    let s = set(&[3]);
+    let mut r = rows(&s, &[3]);
+    r.insert(
+        0,
+        LedgerRow {
+            version: "002".into(),
+            ..r[0].clone()
+        },
+    );
+    let req = DownRequest {
+        target: Some(0),
+        yes: true,
+        first_version: Some(3),
+        ..Default::default()
+    };
+    let err = down(&s, &r, &req).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Irreversible);
+    assert!(
+        err.details[0].starts_with("squashed: 002_m3"),
+        "{:?}",
+        err.details
+    );
+    let req = DownRequest {
+        first_version: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(rolled(&down(&s, &r, &req).unwrap()), [3]);
+}

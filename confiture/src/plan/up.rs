@@ -1,0 +1,184 @@
+//! Planning `up`: the request, the files it could run, the history check, the plan.
+
+use super::{
+    duplicate, find, invalid_files, lint_help, newer_database, reinit_hint, unknown_version,
+};
+use crate::error::{Diverged, Divergence, Error, Result};
+use crate::files::{Migration, MigrationSet};
+use crate::history::{FileErrors, History};
+use crate::ledger::LedgerRow;
+
+/// What `up` was asked to do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpRequest {
+    /// Apply at most this many (≥ 1).
+    pub steps: Option<u32>,
+    /// Apply pending migrations up to and including this version (which must exist).
+    pub target: Option<u64>,
+    /// Apply pending migrations older than the newest applied one (refused otherwise).
+    pub allow_out_of_order: bool,
+    /// The first version of a squashed history (`CheckOptions::first_version`).
+    pub first_version: Option<u64>,
+}
+
+/// The migrations `up` will apply, in order, and the pending ones it leaves for later.
+#[derive(Debug, Clone, Default)]
+pub struct UpPlan<'a> {
+    /// The migrations to apply, in order.
+    pub apply: Vec<&'a Migration>,
+    /// Pending, but beyond `steps` or `target`.
+    pub skipped: Vec<&'a Migration>,
+}
+
+/// Refuses requests that make no sense whatever the database holds (before connecting).
+pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
+    if request.steps == Some(0) {
+        return Err(Error::usage("--steps 0 would apply nothing").with_help(
+            "pass --steps 1 or more, or leave it out to apply every pending migration",
+        ));
+    }
+    if let Some(target) = request.target {
+        if find(set, target).is_none() {
+            return Err(unknown_version(set, "--target", target));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses (exit 5, before connecting) an `up` that could run a migration whose files have
+/// errors: every version up to `--target` (all without one; `--steps` is decided by the ledger,
+/// so it does not narrow this), and any `.sql` file whose name gives no version. A broken draft
+/// above `--target` does not stop it.
+pub fn check_up_files(
+    set: &MigrationSet,
+    errors: &FileErrors<'_>,
+    target: Option<u64>,
+) -> Result<()> {
+    let blocking = errors.blocking_up(target);
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    let mut help = lint_help();
+    // The migrations before the first broken one can still be applied on their own.
+    if errors.unversioned().is_empty() {
+        if let Some(first) = errors.first_version() {
+            if let Some(before) = set.migrations.iter().rev().find(|m| m.version < first) {
+                help.push_str(&format!(
+                    "; {} stops before {}",
+                    crate::hint::command(&format!("migrate up --target {}", before.version_text)),
+                    broken_id(set, errors, first)
+                ));
+            }
+        }
+    }
+    Err(invalid_files(set, &blocking, help))
+}
+
+/// `003_draft` for the broken version `version`.
+fn broken_id(set: &MigrationSet, errors: &FileErrors<'_>, version: u64) -> String {
+    find(set, version)
+        .map(Migration::id)
+        .or_else(|| {
+            errors
+                .drafts()
+                .find(|d| d.version == version)
+                .map(|d| format!("{}_{}", d.version_text, d.name))
+        })
+        .unwrap_or_else(|| version.to_string())
+}
+
+/// Refuses a history that diverged from the files: applied migrations modified or missing,
+/// versions recorded twice, pending ones out of order (unless allowed). Lists every offender.
+pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<()> {
+    let modified = history.modified();
+    let missing = history.missing();
+    let duplicates = history.duplicates();
+    let out_of_order = if allow_out_of_order {
+        Vec::new()
+    } else {
+        history.out_of_order()
+    };
+    if modified.is_empty() && missing.is_empty() && duplicates.is_empty() && out_of_order.is_empty()
+    {
+        return Ok(());
+    }
+    let mut counts = Vec::new();
+    let mut found = Vec::new();
+    let mut help = Vec::new();
+    if !modified.is_empty() {
+        counts.push(format!("{} applied migration(s) modified", modified.len()));
+        found.extend(
+            modified
+                .iter()
+                .filter_map(|r| Some(super::modified(r.migration?, r.row))),
+        );
+        help.push(format!(
+            "restore the modified files from version control; if the edits were intended, \
+             {} accepts their checksums (`--dry-run` shows the rows first)",
+            reinit_hint()
+        ));
+    }
+    if !missing.is_empty() {
+        counts.push(format!("{} applied migration(s) missing", missing.len()));
+        found.extend(missing.iter().map(|r| super::missing(r)));
+        help.push(format!(
+            "restore the missing files from version control; if they were squashed into a \
+             schema snapshot, set `first_version` in {}; if they were removed on purpose, {} \
+             forgets their rows",
+            crate::workspace::SETTINGS_TABLES,
+            reinit_hint()
+        ));
+    }
+    if !duplicates.is_empty() {
+        counts.push(format!("{} version(s) recorded twice", duplicates.len()));
+        found.extend(duplicates.iter().map(|r| duplicate(r)));
+        help.push(format!("{} keeps one row per migration", reinit_hint()));
+    }
+    if !out_of_order.is_empty() {
+        let newest = history
+            .newest_recorded()
+            .map(|r| r.row.version.clone())
+            .unwrap_or_default();
+        counts.push(format!(
+            "{} pending migration(s) out of order",
+            out_of_order.len()
+        ));
+        found.extend(out_of_order.iter().map(|m| Divergence::OutOfOrder {
+            id: m.id(),
+            newest_applied: Some(newest.clone()),
+        }));
+        help.push(format!(
+            "renumber the out-of-order migrations above {newest} (rename both files), \
+             or run with `--allow-out-of-order` to apply them anyway"
+        ));
+    }
+    let message = format!(
+        "the database's migration history does not match the migration files: {}",
+        counts.join(", ")
+    );
+    Err(Error::diverged(message, Diverged::new(found)).with_help(help.join("; ")))
+}
+
+/// Plans `up`: refuses a diverged history, then takes the pending migrations in version order,
+/// limited by `target` and `steps`.
+pub fn up<'a>(
+    set: &'a MigrationSet,
+    rows: &'a [LedgerRow],
+    request: &UpRequest,
+) -> Result<UpPlan<'a>> {
+    check_up_request(set, request)?;
+    let history = History::new(&set.migrations, rows, request.first_version);
+    check_history(&history, request.allow_out_of_order)
+        .map_err(|err| newer_database(set, &history, err))?;
+    let mut plan = UpPlan::default();
+    let limit = request.steps.map_or(usize::MAX, |s| s as usize);
+    for m in history.pending() {
+        let within_target = request.target.is_none_or(|t| m.version <= t);
+        if within_target && plan.apply.len() < limit {
+            plan.apply.push(m);
+        } else {
+            plan.skipped.push(m);
+        }
+    }
+    Ok(plan)
+}
