@@ -6,7 +6,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::name::{self, FileName, FILE_FORM};
-use super::rules::{self, FileKind};
+use super::rules;
+use super::Direction;
 use super::{
     checksum, CheckOptions, Checked, Entry, Migration, MigrationSet, SqlFile, TransactionMode,
 };
@@ -235,7 +236,7 @@ struct Found {
     version_end: usize,
     /// `file_name[version_end + 1..stem_end]` is the name.
     stem_end: usize,
-    kind: FileKind,
+    kind: Direction,
     /// The raw bytes until they are inspected; `None` for an unreadable file.
     bytes: Option<Vec<u8>>,
     /// `None` when the file could not be read or is not UTF-8 (already reported).
@@ -381,7 +382,7 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
         a.version
             .cmp(&b.version)
             .then_with(|| a.stem_bytes().cmp(b.stem_bytes()))
-            .then_with(|| (a.kind == FileKind::Up).cmp(&(b.kind == FileKind::Up)))
+            .then_with(|| (a.kind == Direction::Up).cmp(&(b.kind == Direction::Up)))
     });
     diagnostics.extend(inspect_all(&mut found));
 
@@ -582,7 +583,7 @@ fn inspect_all(found: &mut [Found]) -> Vec<Diagnostic> {
 /// and the SQL rules. `None` when it is not UTF-8.
 fn read_contents(
     path: &Path,
-    kind: FileKind,
+    kind: Direction,
     bytes: Vec<u8>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Contents> {
@@ -636,20 +637,20 @@ fn read_contents(
     let (sql_diagnostics, markers) = rules::check_file(path, &text, kind);
     if is_blank_sql(body) {
         match kind {
-            FileKind::Up => {
+            Direction::Up => {
                 let message = "up file has no SQL: it is empty or only comments".to_string();
                 let help =
                     "write the migration's SQL, or delete the pair if it is not needed".to_string();
                 diagnostics.push(diagnostic(&EMPTY_UP, path, None, message, help));
             }
-            FileKind::Down if !markers.irreversible => {
+            Direction::Down if !markers.irreversible => {
                 let message = "down file has no SQL and is not marked irreversible".to_string();
                 let help = format!(
                     "write the SQL that reverses the up file; if it cannot be reversed, add the line `{IRREVERSIBLE_MARKER}` (rolling back is then refused)"
                 );
                 diagnostics.push(diagnostic(&EMPTY_DOWN, path, None, message, help));
             }
-            FileKind::Down => {}
+            Direction::Down => {}
         }
     }
     diagnostics.extend(sql_diagnostics);
@@ -721,8 +722,8 @@ fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
             continue;
         };
         match file.kind {
-            FileKind::Up => stem.up = Some(i),
-            FileKind::Down => stem.down = Some(i),
+            Direction::Up => stem.up = Some(i),
+            Direction::Down => stem.down = Some(i),
         }
     }
     for stem in &stems {

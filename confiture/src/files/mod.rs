@@ -41,6 +41,27 @@ setters!(CheckOptions {
     first_version: Option<u64>,
 });
 
+/// Up or down: which file of a pair (`.up.sql`, `.down.sql`) and which way a run goes (applying,
+/// rolling back). The one enum for both: the linter (some rules apply only to up files), the
+/// engine and the reports use it. `Display` and serde give `up` / `down`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The `.up.sql` file; applying.
+    Up,
+    /// The `.down.sql` file; rolling back.
+    Down,
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        })
+    }
+}
+
 /// Whether a migration runs in one transaction with its ledger row (the default) or, marked
 /// `-- confiture:no-transaction`, statement by statement in autocommit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -86,6 +107,14 @@ impl Migration {
     /// `001_add_bio_to_users`, as the status table shows it.
     pub fn id(&self) -> String {
         format!("{}_{}", self.version_text, self.name)
+    }
+
+    /// The file that runs in `direction`: the up file applies, the down file rolls back.
+    pub fn file(&self, direction: Direction) -> &SqlFile {
+        match direction {
+            Direction::Up => &self.up,
+            Direction::Down => &self.down,
+        }
     }
 }
 
