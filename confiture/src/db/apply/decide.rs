@@ -227,3 +227,289 @@ impl Progress {
         self.attempt += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: BatchLimits = BatchLimits {
+        max_bytes: 1000,
+        max_steps: 3,
+    };
+
+    fn costs(spec: &str) -> Vec<Cost> {
+        // `t` a transactional step of 100 bytes, `T` one of 900, `n` a no-transaction step.
+        spec.chars()
+            .map(|c| Cost {
+                bytes: if c == 'T' { 900 } else { 100 },
+                alone: c == 'n',
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_are_cut_at_the_step_count_the_bytes_and_no_transaction_steps() {
+        let run = costs("ttttt");
+        assert_eq!(batch_end(&run, 0, LIMITS, None), 3, "max_steps");
+        assert_eq!(batch_end(&run, 3, LIMITS, None), 5, "the rest");
+        let bytes = costs("tTt");
+        assert_eq!(batch_end(&bytes, 0, LIMITS, None), 2, "900 + 100 fits");
+        assert_eq!(batch_end(&bytes, 1, LIMITS, None), 3);
+        assert_eq!(
+            batch_end(&costs("TT"), 0, LIMITS, None),
+            1,
+            "over max_bytes"
+        );
+        let huge = vec![Cost {
+            bytes: 5000,
+            alone: false,
+        }];
+        assert_eq!(
+            batch_end(&huge, 0, LIMITS, None),
+            1,
+            "too large, still sent"
+        );
+        let mixed = costs("ttntt");
+        assert_eq!(batch_end(&mixed, 0, LIMITS, None), 2, "stops before n");
+        assert_eq!(batch_end(&mixed, 2, LIMITS, None), 3, "n goes alone");
+        let one = BatchLimits {
+            max_steps: 0,
+            ..LIMITS
+        };
+        assert_eq!(batch_end(&run, 0, one, None), 1, "0 means 1");
+    }
+
+    #[test]
+    fn a_suspect_step_goes_alone_and_the_steps_before_it_together() {
+        let run = costs("tttt");
+        assert_eq!(batch_end(&run, 0, LIMITS, Some(2)), 2, "up to the culprit");
+        assert_eq!(batch_end(&run, 2, LIMITS, Some(2)), 3, "the culprit alone");
+        let mut progress = Progress::new();
+        progress.cut = Some(1);
+        progress.next = 2;
+        assert_eq!(
+            progress.next_message(&run, LIMITS),
+            2..4,
+            "a cut passed is forgotten"
+        );
+        assert_eq!(progress.cut, None);
+    }
+
+    #[test]
+    fn committed_steps_move_the_run_and_the_first_carries_its_retries() {
+        let mut progress = Progress::new();
+        progress.retrying(Some(Duration::from_millis(30)), Duration::from_millis(250));
+        let ms = |n| Some(Duration::from_millis(n));
+        let outcomes = progress.committed(vec![ms(10), None, ms(5)]);
+        assert_eq!(
+            outcomes,
+            vec![
+                (
+                    0,
+                    StepOutcome {
+                        duration: ms(290),
+                        attempts: 2
+                    }
+                ),
+                (
+                    1,
+                    StepOutcome {
+                        duration: None,
+                        attempts: 1
+                    }
+                ),
+                (
+                    2,
+                    StepOutcome {
+                        duration: ms(5),
+                        attempts: 1
+                    }
+                ),
+            ]
+        );
+        assert_eq!(
+            progress,
+            Progress {
+                next: 3,
+                ..Progress::new()
+            }
+        );
+        assert_eq!(progress.committed(Vec::new()), Vec::new());
+        assert_eq!(progress.next, 3, "nothing committed: nothing moves");
+    }
+
+    #[test]
+    fn a_failed_attempt_of_unknown_time_makes_the_total_unknown() {
+        let mut progress = Progress::new();
+        progress.retrying(None, Duration::from_millis(250));
+        let outcomes = progress.committed(vec![Some(Duration::from_millis(10))]);
+        assert_eq!(
+            outcomes[0].1,
+            StepOutcome {
+                duration: None,
+                attempts: 2
+            }
+        );
+        let elapsed = Duration::from_millis(100);
+        let ms = |n| Some(Duration::from_millis(n));
+        assert_eq!(failed_attempt_time(elapsed, &[ms(30), ms(20)]), ms(50));
+        assert_eq!(failed_attempt_time(elapsed, &[]), ms(100));
+        assert_eq!(failed_attempt_time(elapsed, &[ms(30), None]), None);
+        assert_eq!(failed_attempt_time(elapsed, &[ms(300)]), ms(0));
+    }
+
+    #[test]
+    fn the_failed_step_is_the_one_after_those_that_committed() {
+        assert_eq!(failed_step(&(4..8), 0), 4);
+        assert_eq!(failed_step(&(4..8), 2), 6);
+        assert_eq!(failed_step(&(4..8), 9), 7, "never past the message");
+    }
+
+    fn failure(message: Range<usize>, position: Option<Option<usize>>) -> MessageFailure {
+        MessageFailure {
+            message,
+            position,
+            contention: false,
+        }
+    }
+
+    /// The run after steps `first..failed` of a message starting at `first` committed.
+    fn failed_at(first: usize, failed: usize) -> Progress {
+        let mut progress = Progress {
+            next: first,
+            ..Progress::new()
+        };
+        progress.committed(vec![None; failed - first]);
+        progress
+    }
+
+    #[test]
+    fn a_runtime_error_fails_the_step_that_ran_it() {
+        let mut progress = failed_at(2, 4);
+        let decision = progress.after_failure(&failure(2..6, None), 3);
+        assert_eq!(
+            decision,
+            Decision::Fail {
+                step: 4,
+                attempt: 1
+            }
+        );
+        let placed = failure(2..6, Some(Some(2)));
+        assert_eq!(
+            failed_at(2, 4).after_failure(&placed, 3),
+            Decision::Fail {
+                step: 4,
+                attempt: 1
+            },
+            "an error placed in the failing step is that step's"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_further_on_is_narrowed_down_by_sending_again() {
+        // Nothing ran: the marker says no step committed, the error is placed in step 3.
+        let mut progress = failed_at(0, 0);
+        let rejected = failure(0..5, Some(Some(3)));
+        assert_eq!(progress.after_failure(&rejected, 3), Decision::Narrow);
+        assert_eq!(
+            progress.next, 0,
+            "the steps before the culprit are sent again"
+        );
+        assert_eq!(
+            progress.next_message(&costs("ttttt"), BatchLimits::default()),
+            0..3
+        );
+        progress.committed(vec![None; 3]);
+        assert_eq!(
+            progress.next_message(&costs("ttttt"), BatchLimits::default()),
+            3..4
+        );
+        // Alone, the culprit fails for good.
+        let alone = failure(3..4, Some(Some(0)));
+        assert_eq!(
+            progress.after_failure(&alone, 3),
+            Decision::Fail {
+                step: 3,
+                attempt: 1
+            }
+        );
+    }
+
+    #[test]
+    fn an_error_placed_before_the_failed_step_or_outside_every_step_sends_it_alone() {
+        for position in [Some(Some(0)), Some(None)] {
+            let mut progress = failed_at(0, 1);
+            assert_eq!(
+                progress.after_failure(&failure(0..4, position), 3),
+                Decision::Narrow
+            );
+            assert_eq!(progress.next, 1);
+            assert_eq!(
+                progress.next_message(&costs("tttt"), BatchLimits::default()),
+                1..2
+            );
+        }
+    }
+
+    #[test]
+    fn lock_contention_retries_the_step_that_waited_lock_retries_times() {
+        let contended = MessageFailure {
+            contention: true,
+            ..failure(0..4, None)
+        };
+        let mut progress = failed_at(0, 2);
+        for attempt in 1..=2 {
+            assert_eq!(
+                progress.after_failure(&contended, 2),
+                Decision::Retry { step: 2, attempt }
+            );
+            progress.retrying(Some(Duration::ZERO), Duration::from_millis(1));
+            assert_eq!(progress.next, 2, "resumes at the step that waited");
+        }
+        assert_eq!(
+            progress.after_failure(&contended, 2),
+            Decision::Fail {
+                step: 2,
+                attempt: 3
+            }
+        );
+        assert_eq!(
+            failed_at(0, 0).after_failure(&contended, 0),
+            Decision::Fail {
+                step: 0,
+                attempt: 1
+            },
+            "lock_retries = 0: no retry"
+        );
+    }
+
+    #[test]
+    fn a_step_that_commits_after_retries_gives_the_next_one_its_own_attempts() {
+        let contended = MessageFailure {
+            contention: true,
+            ..failure(0..3, None)
+        };
+        let mut progress = failed_at(0, 1);
+        assert_eq!(
+            progress.after_failure(&contended, 1),
+            Decision::Retry {
+                step: 1,
+                attempt: 1
+            }
+        );
+        progress.retrying(None, Duration::from_millis(1));
+        // The retried message commits step 1, then step 2 waits: a first attempt again.
+        progress.committed(vec![None]);
+        let again = MessageFailure {
+            message: 1..3,
+            ..contended
+        };
+        assert_eq!(
+            progress.after_failure(&again, 1),
+            Decision::Retry {
+                step: 2,
+                attempt: 1
+            }
+        );
+    }
+}

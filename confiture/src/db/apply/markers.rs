@@ -165,3 +165,29 @@ pub(super) struct Statement {
     pub count: usize,
     pub line: u32,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_of_our_forms_are_ours() {
+        for ours in [
+            "confiture_at_7_0_3",
+            "confiture_row_12",
+            "confiture_row_12_next",
+        ] {
+            assert!(is_ours(ours), "{ours}");
+        }
+        for theirs in [
+            "confiture_at_7_0",
+            "confiture_at_7_0_x",
+            "confiture_row_",
+            "confiture_row_1_other",
+            "confiture_mine",
+            "my_stmt",
+        ] {
+            assert!(!is_ours(theirs), "{theirs}");
+        }
+    }
+}
