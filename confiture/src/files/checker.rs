@@ -9,7 +9,8 @@ use super::name::{self, FileName, FILE_FORM};
 use super::rules;
 use super::Direction;
 use super::{
-    checksum, CheckOptions, Checked, Entry, Migration, MigrationSet, SqlFile, TransactionMode,
+    checksum, CheckOptions, Checked, Entry, Migration, MigrationSet, SqlFile, StatementSpan,
+    TransactionMode,
 };
 use crate::diagnostic::{Diagnostic, RuleDoc, Severity, Span};
 use crate::text;
@@ -248,6 +249,7 @@ struct Contents {
     checksum: String,
     mode: TransactionMode,
     irreversible: bool,
+    statements: Vec<StatementSpan>,
 }
 
 impl Found {
@@ -634,7 +636,7 @@ fn read_contents(
         diagnostics.push(diagnostic_at(&CRLF_LINE_ENDINGS, path, span, message, help));
     }
 
-    let (sql_diagnostics, markers) = rules::check_file(path, &text, kind);
+    let (sql_diagnostics, markers, statements) = rules::check_file(path, &text, kind);
     if is_blank_sql(body) {
         match kind {
             Direction::Up => {
@@ -665,6 +667,7 @@ fn read_contents(
         checksum,
         mode,
         irreversible: markers.irreversible,
+        statements,
     })
 }
 
@@ -989,6 +992,7 @@ fn sql_file(found: Found) -> Option<SqlFile> {
         checksum: contents.checksum,
         mode: contents.mode,
         irreversible: contents.irreversible,
+        statements: contents.statements,
     })
 }
 

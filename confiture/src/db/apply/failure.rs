@@ -19,20 +19,7 @@ use crate::files::TransactionMode;
 pub(super) fn copy_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
     steps.iter().enumerate().find_map(|(i, step)| {
         let file = step.file();
-        // Most files never say COPY: they are not lexed again.
-        let mentions_copy = file
-            .text
-            .as_bytes()
-            .windows(4)
-            .any(|w| w.eq_ignore_ascii_case(b"copy"));
-        if !mentions_copy {
-            return None;
-        }
-        let split = crate::files::lexer::split(&file.text);
-        let stmt = split
-            .statements
-            .iter()
-            .find(|s| s.copy_stream().is_some())?;
+        let stmt = file.statements.iter().find(|s| s.copy_stream.is_some())?;
         let error = Error::invalid(format!(
             "{}:{}: COPY through the client (FROM STDIN / TO STDOUT) cannot run in a migration: \
              confiture sends SQL only",
@@ -335,4 +322,30 @@ pub(super) fn server_details(db: &DbError) -> Vec<String> {
         details.push(format!("context: {}", w.replace('\n', "; ")));
     }
     details
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_file;
+    use super::*;
+    use crate::files::Migration;
+
+    #[test]
+    fn a_copy_through_the_client_is_refused_even_right_after_a_byte_order_mark() {
+        let migration = |text: &str| Migration {
+            version: 3,
+            version_text: "003".into(),
+            name: "x".into(),
+            up: test_file(text),
+            down: test_file("SELECT 1;"),
+        };
+        let plain = migration("SELECT 1;\n");
+        let bom = migration("\u{feff}COPY t FROM STDIN;\n1\n\\.\n");
+        let steps = [Step::up(&plain, false), Step::up(&bom, true)];
+        let (at, refusal) = copy_refusal(&steps).expect("refused");
+        assert_eq!(at, 1);
+        assert_eq!(refusal.location.map(|l| l.line), Some(1));
+        assert_eq!(refusal.error.kind, ErrorKind::Invalid);
+        assert!(copy_refusal(&steps[..1]).is_none());
+    }
 }

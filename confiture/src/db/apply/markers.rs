@@ -76,7 +76,7 @@ pub(super) struct Piece {
 }
 
 /// A transactional file cut after each statement, where statement markers can go: two
-/// statements or more, cut by the shared splitter. `None` — no markers — for a file with a
+/// statements or more, as the file was cut when read. `None` — no markers — for a file with a
 /// backslash (`standard_conforming_strings = off`, for instance from `ALTER ROLE ... SET`,
 /// would make the server read a `'...\'...'` string differently, so a cut could fall inside
 /// one), one that says `DEALLOCATE` (`DEALLOCATE ALL` would drop a marker, and the next
@@ -91,15 +91,15 @@ pub(super) fn pieces(file: &SqlFile) -> Option<Vec<Piece>> {
     if text.contains('\\') || says_deallocate(file) || says_statement_timeout {
         return None;
     }
-    let split = crate::files::lexer::split(text);
-    if split.statements.len() < 2 {
+    let statements = &file.statements;
+    if statements.len() < 2 {
         return None;
     }
     let mut locator = crate::text::Locator::new(text);
-    let last = split.statements.len() - 1;
+    let last = statements.len() - 1;
     let mut start = 0;
-    let mut pieces = Vec::with_capacity(split.statements.len());
-    for (k, stmt) in split.statements.iter().enumerate() {
+    let mut pieces = Vec::with_capacity(statements.len());
+    for (k, stmt) in statements.iter().enumerate() {
         let end = if k == last {
             text.len()
         } else {
@@ -148,8 +148,7 @@ pub(super) fn failed_statement(
             line: piece.line,
         });
     }
-    let split = crate::files::lexer::split(&step.file().text);
-    match split.statements.as_slice() {
+    match step.file().statements.as_slice() {
         [only] => Some(Statement {
             index: 1,
             count: 1,

@@ -193,11 +193,10 @@ pub fn create_tracking_table(client: &mut Client, table: &TrackingTable) -> crat
 /// A transactional file of a migration, for the unit tests of the engine's pure parts.
 #[cfg(test)]
 fn test_file(text: &str) -> SqlFile {
-    SqlFile {
-        path: PathBuf::from("m/003_x.up.sql"),
-        text: text.to_string(),
-        checksum: crate::files::checksum(text.as_bytes()),
-        mode: crate::files::TransactionMode::Transaction,
-        irreversible: false,
-    }
+    SqlFile::new(
+        "m/003_x.up.sql",
+        text,
+        crate::files::TransactionMode::Transaction,
+        false,
+    )
 }

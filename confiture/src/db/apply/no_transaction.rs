@@ -2,7 +2,6 @@
 //! sent alone, its ledger row written only after every statement succeeded. Refused before it
 //! runs when it would build again an index an interrupted run of it left INVALID.
 
-use std::ops::Range;
 use std::time::Instant;
 
 use postgres::{Client, SimpleQueryMessage};
@@ -57,25 +56,27 @@ pub(super) fn invalid_index_recreated<'i>(
     if invalid.is_empty() {
         return None;
     }
-    let split = crate::files::lexer::split(&file.text);
-    split
-        .statements
-        .iter()
-        .filter(|s| {
-            s.starts_with(&["CREATE", "INDEX"]) || s.starts_with(&["CREATE", "UNIQUE", "INDEX"])
+    file.statements.iter().find_map(|span| {
+        // The statement's tokens, lexed again (not cut again): only here, for a
+        // no-transaction file while an INVALID index exists.
+        let mut tokens =
+            crate::files::lexer::tokens(&file.text[span.range.clone()]).filter(|t| !t.is_trivia());
+        let words: Vec<&str> = tokens.clone().take(3).map(|t| t.text).collect();
+        let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+        if !(is(0, "CREATE") && (is(1, "INDEX") || (is(1, "UNIQUE") && is(2, "INDEX")))) {
+            return None;
+        }
+        tokens.find_map(|t| {
+            let name = match t.kind {
+                TokenKind::Word => t.text.to_lowercase(),
+                TokenKind::QuotedIdent if t.text.len() >= 2 && t.text.starts_with('"') => {
+                    t.text[1..t.text.len() - 1].replace("\"\"", "\"")
+                }
+                _ => return None,
+            };
+            invalid.iter().find(|i| i.name == name)
         })
-        .find_map(|s| {
-            s.tokens().find_map(|t| {
-                let name = match t.kind {
-                    TokenKind::Word => t.text.to_lowercase(),
-                    TokenKind::QuotedIdent if t.text.len() >= 2 && t.text.starts_with('"') => {
-                        t.text[1..t.text.len() - 1].replace("\"\"", "\"")
-                    }
-                    _ => return None,
-                };
-                invalid.iter().find(|i| i.name == name)
-            })
-        })
+    })
 }
 
 /// A no-transaction migration refused before it runs: it would build `index` again, which an
@@ -111,15 +112,8 @@ pub(super) fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -
     }
 }
 
-/// Statements of a file as (byte range, 1-based first line), from the shared splitter.
-pub(super) fn statements(file: &SqlFile) -> Vec<(Range<usize>, u32)> {
-    crate::files::lexer::split(&file.text)
-        .statements
-        .into_iter()
-        .map(|s| (s.range, s.line))
-        .collect()
-}
-
+/// Runs a no-transaction step: each statement of the file (as cut when it was read) on its
+/// own, then its ledger row.
 pub(super) fn run_statements(
     client: &mut Client,
     settings: &ApplySettings,
@@ -137,14 +131,20 @@ pub(super) fn run_statements(
             timeouts_sql(settings, false)
         ))
         .map_err(|e| connection_lost(step, e))?;
-    let parts = statements(file);
-    let count = parts.len();
-    for (index, (range, line)) in parts.into_iter().enumerate() {
-        let Some(text) = file.text.get(range) else {
+    let count = file.statements.len();
+    for (index, span) in file.statements.iter().enumerate() {
+        // A byte-order mark goes with the first statement: the script leaves it out of the
+        // SQL and counts it in columns.
+        let from = if span.range.start == crate::text::bom_len(&file.text) {
+            0
+        } else {
+            span.range.start
+        };
+        let Some(text) = file.text.get(from..span.range.end) else {
             continue;
         };
         let mut script = Script::new();
-        script.push_statement(file, text, line);
+        script.push_statement(file, text, span.line);
         if let Err(e) = client.batch_execute(script.text()) {
             if is_connection_lost(&e) {
                 return Err(connection_lost(step, e));
@@ -152,26 +152,10 @@ pub(super) fn run_statements(
             let statement = Statement {
                 index: index + 1,
                 count,
-                line,
+                line: span.line,
             };
-            let mut failure = sql_failure(settings, step, &script, None, e, Some(statement));
-            let recorded = ledger_state(step.direction);
-            failure.error = failure.error.with_detail(match index {
-                0 => format!("no statement of this migration was committed; {recorded}"),
-                1 => format!("statement 1 was committed (this migration runs without a transaction); {recorded}"),
-                k => format!("statements 1–{k} were committed (this migration runs without a transaction); {recorded}"),
-            });
-            let _ = client.batch_execute(RESET_SESSION);
-            if let Ok(after) = invalid_indexes(client) {
-                for index in after.iter().filter(|i| !before.contains(i)) {
-                    failure.error = failure.error.with_detail(format!(
-                        "index {0} was left INVALID by the failed build; drop it before running again: \
-                         DROP INDEX CONCURRENTLY IF EXISTS {0};",
-                        index.qualified
-                    ));
-                }
-            }
-            return Err(failure);
+            let failure = sql_failure(settings, step, &script, None, e, Some(statement));
+            return Err(statement_failed(client, step, failure, index, &before));
         }
     }
     let elapsed = start
@@ -199,4 +183,32 @@ pub(super) fn run_statements(
         duration: Some(start.elapsed()),
         attempts: 1,
     })
+}
+
+/// The failure of statement `index` (0-based) of a no-transaction step: what stays committed,
+/// and the indexes the failed statement left INVALID (those not in `before`).
+fn statement_failed(
+    client: &mut Client,
+    step: &Step<'_>,
+    mut failure: StepFailure,
+    index: usize,
+    before: &[InvalidIndex],
+) -> StepFailure {
+    let recorded = ledger_state(step.direction);
+    failure.error = failure.error.with_detail(match index {
+        0 => format!("no statement of this migration was committed; {recorded}"),
+        1 => format!("statement 1 was committed (this migration runs without a transaction); {recorded}"),
+        k => format!("statements 1–{k} were committed (this migration runs without a transaction); {recorded}"),
+    });
+    let _ = client.batch_execute(RESET_SESSION);
+    if let Ok(after) = invalid_indexes(client) {
+        for index in after.iter().filter(|i| !before.contains(i)) {
+            failure.error = failure.error.with_detail(format!(
+                "index {0} was left INVALID by the failed build; drop it before running again: \
+                 DROP INDEX CONCURRENTLY IF EXISTS {0};",
+                index.qualified
+            ));
+        }
+    }
+    failure
 }

@@ -35,7 +35,7 @@ use std::path::Path;
 
 use super::lexer::{self, Split, Statement};
 use super::markers::{self, Markers};
-use super::Direction;
+use super::{Direction, StatementSpan};
 use crate::diagnostic::{Diagnostic, RuleDoc, Severity, Span};
 use crate::text::{self, Locator};
 use syntax::{Shape, TableName};
@@ -87,18 +87,19 @@ pub fn check_sql(path: &Path, text: &str, kind: Direction) -> Vec<Diagnostic> {
     check_file(path, text, kind).0
 }
 
-/// [`check_sql`], with the file's markers: [`super::check`] reads them here, once per file.
+/// [`check_sql`], with the file's markers and statements: [`super::check`] reads them here,
+/// once per file, from the split every rule sees.
 pub(super) fn check_file(
     path: &Path,
     file_text: &str,
     kind: Direction,
-) -> (Vec<Diagnostic>, Markers) {
+) -> (Vec<Diagnostic>, Markers, Vec<StatementSpan>) {
     let bom = text::bom_len(file_text);
     let text = &file_text[bom..];
     let split = lexer::split(text);
     let markers = markers::parse(text);
     let out = check_split(path, file_text, bom, kind, &split, &markers);
-    (out, markers)
+    (out, markers, StatementSpan::of(&split, bom))
 }
 
 /// The rules over a file already split and its markers read: every rule sees the same split.
