@@ -581,8 +581,6 @@ impl<'a> FileErrors<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::files::{checksum, SqlFile, TransactionMode};
 

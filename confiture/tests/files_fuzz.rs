@@ -14,7 +14,7 @@ use confiture::files::name::{
     is_sql_file_name, is_valid_name, parse_file_name, suggest_file_name, suggest_name,
     version_text, MIN_VERSION_WIDTH,
 };
-use confiture::files::rules::Direction;
+use confiture::files::Direction;
 use confiture::files::{check, new_migration, CheckOptions, Entry};
 
 #[path = "support/xorshift.rs"]

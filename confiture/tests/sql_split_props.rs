@@ -10,7 +10,8 @@ use std::path::Path;
 
 use confiture::files::lexer::{self, StandardConformingStrings, TokenKind};
 use confiture::files::markers;
-use confiture::files::rules::{check_sql, Direction};
+use confiture::files::rules::check_sql;
+use confiture::files::Direction;
 
 #[path = "support/xorshift.rs"]
 mod xorshift;
