@@ -37,8 +37,8 @@ pub enum StepEvent {
 }
 
 /// What a failed message left in the session: the batch marker (see [`MARKER`]) and our
-/// prepared statements (the statement markers, see [`STATEMENT_MARKER`], and the prepared
-/// ledger rows, see [`prepared_row`]).
+/// prepared statements (the statement markers, see [`super::markers::STATEMENT_MARKER`], and
+/// the prepared ledger rows, see [`super::sql::prepared_row`]).
 pub(super) struct Left {
     pub batch: Option<String>,
     pub statements: Vec<String>,

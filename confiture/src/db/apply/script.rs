@@ -100,8 +100,8 @@ impl<'a> Script<'a> {
     /// Appends a transactional migration's whole body like [`Script::push_body`], with a
     /// statement marker after each statement when [`pieces`] allows them: the failed
     /// statement is then known from what the server did before the error (see
-    /// [`STATEMENT_MARKER`]). Returns how many markers it sent, when it sent any; the caller
-    /// deallocates the last one once the step's transaction is over.
+    /// [`super::markers::STATEMENT_MARKER`]). Returns how many markers it sent, when it sent
+    /// any; the caller deallocates the last one once the step's transaction is over.
     pub(super) fn push_marked_body(&mut self, file: &'a SqlFile, tag: &str) -> Option<usize> {
         let Some(pieces) = pieces(file) else {
             self.push_body(file, &file.text, 1);

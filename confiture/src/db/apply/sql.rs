@@ -11,7 +11,7 @@ use crate::ledger::{self, RowKind, TrackingTable};
 /// The statement a message of several migrations prepares once for their ledger rows (up),
 /// and the one for the end of each transaction (`<name>_next`): the server then parses,
 /// analyses and plans them once per message, not once per migration. Deallocated at the end
-/// of the message, or after a failure by [`rollback_and_read`].
+/// of the message, or after a failure by [`super::batch::rollback_and_read`].
 pub(super) fn prepared_row(nonce: u64) -> String {
     format!("confiture_row_{nonce}")
 }
@@ -125,7 +125,7 @@ pub(super) fn elapsed_ms() -> String {
 /// (see [`crate::db::ledger::read_qualified`]): a migration's `search_path` does not matter.
 ///
 /// The statement returns the step's `index` in its message and its time, measured by the
-/// server (columns [`STEP_COLUMN`], [`MS_COLUMN`]): how [`run_steps`] learns each step's
+/// server (columns [`STEP_COLUMN`], [`MS_COLUMN`]): how [`super::run_steps`] learns each step's
 /// duration from the message itself.
 pub(super) fn ledger_sql(
     settings: &ApplySettings,
@@ -327,7 +327,7 @@ impl Batch<'_> {
     }
 }
 
-/// Roughly what [`push_transaction`] adds to a body, for [`BatchLimits::max_bytes`].
+/// Roughly what [`push_transaction`] adds to a body, for [`super::BatchLimits::max_bytes`].
 pub(super) const STEP_OVERHEAD: usize = 600;
 
 #[cfg(test)]
