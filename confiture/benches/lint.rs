@@ -10,7 +10,8 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use confiture::files::rules::{check_sql, FileKind};
+use confiture::files::rules::check_sql;
+use confiture::files::Direction;
 use confiture::files::{lexer, markers};
 
 #[path = "../tests/it/support/xorshift.rs"]
@@ -106,7 +107,7 @@ fn main() {
     let (best, median, diagnostics) = time(7, || {
         texts
             .iter()
-            .map(|t| check_sql(path, black_box(t), FileKind::Up).len())
+            .map(|t| check_sql(path, black_box(t), Direction::Up).len())
             .sum()
     });
 

@@ -581,18 +581,17 @@ impl<'a> FileErrors<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::files::{checksum, SqlFile, TransactionMode};
 
     fn migration(version_text: &str) -> Migration {
-        let file = |kind: &str| SqlFile {
-            path: PathBuf::from(format!("m/{version_text}_m.{kind}.sql")),
-            text: format!("-- {kind} {version_text}\n"),
-            checksum: checksum(format!("-- {kind} {version_text}\n").as_bytes()),
-            mode: TransactionMode::Transaction,
-            irreversible: false,
+        let file = |kind: &str| {
+            SqlFile::new(
+                format!("m/{version_text}_m.{kind}.sql"),
+                format!("-- {kind} {version_text}\n"),
+                TransactionMode::Transaction,
+                false,
+            )
         };
         Migration {
             version: version_text.parse().unwrap(),

@@ -14,9 +14,11 @@ mod versions;
 use std::path::{Path, PathBuf};
 
 use super::name::{self, FileName};
-use super::rules::{self, FileKind};
+use super::rules;
+use super::Direction;
 use super::{
-    checksum, CheckOptions, Checked, Entry, Migration, MigrationSet, SqlFile, TransactionMode,
+    checksum, CheckOptions, Checked, Entry, Migration, MigrationSet, SqlFile, StatementSpan,
+    TransactionMode,
 };
 use crate::diagnostic::{Diagnostic, RuleDoc, Span};
 use crate::text;
@@ -73,7 +75,7 @@ struct Found {
     version_end: usize,
     /// `file_name[version_end + 1..stem_end]` is the name.
     stem_end: usize,
-    kind: FileKind,
+    kind: Direction,
     /// The raw bytes until they are inspected; `None` for an unreadable file.
     bytes: Option<Vec<u8>>,
     /// `None` when the file could not be read or is not UTF-8 (already reported).
@@ -85,6 +87,7 @@ struct Contents {
     checksum: String,
     mode: TransactionMode,
     irreversible: bool,
+    statements: Vec<StatementSpan>,
 }
 
 impl Found {
@@ -148,7 +151,7 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
         a.version
             .cmp(&b.version)
             .then_with(|| a.stem_bytes().cmp(b.stem_bytes()))
-            .then_with(|| (a.kind == FileKind::Up).cmp(&(b.kind == FileKind::Up)))
+            .then_with(|| (a.kind == Direction::Up).cmp(&(b.kind == Direction::Up)))
     });
     diagnostics.extend(inspect_all(&mut found));
 
@@ -329,7 +332,7 @@ fn inspect_all(found: &mut [Found]) -> Vec<Diagnostic> {
 /// and the SQL rules. `None` when it is not UTF-8.
 fn read_contents(
     path: &Path,
-    kind: FileKind,
+    kind: Direction,
     bytes: Vec<u8>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Contents> {
@@ -344,7 +347,7 @@ fn read_contents(
     let bom = text::bom_len(&text);
     diagnostics.extend(contents::byte_order_mark(path, &text, bom));
     diagnostics.extend(contents::crlf_line_endings(path, &text));
-    let (sql_diagnostics, markers) = rules::check_file(path, &text, kind);
+    let (sql_diagnostics, markers, statements) = rules::check_file(path, &text, kind);
     diagnostics.extend(contents::no_sql(
         path,
         &text[bom..],
@@ -363,6 +366,7 @@ fn read_contents(
         checksum,
         mode,
         irreversible: markers.irreversible,
+        statements,
     })
 }
 
@@ -385,8 +389,8 @@ fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
             continue;
         };
         match file.kind {
-            FileKind::Up => stem.up = Some(i),
-            FileKind::Down => stem.down = Some(i),
+            Direction::Up => stem.up = Some(i),
+            Direction::Down => stem.down = Some(i),
         }
     }
     for stem in &stems {
@@ -465,5 +469,6 @@ fn sql_file(found: Found) -> Option<SqlFile> {
         checksum: contents.checksum,
         mode: contents.mode,
         irreversible: contents.irreversible,
+        statements: contents.statements,
     })
 }

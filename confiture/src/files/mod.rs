@@ -41,6 +41,27 @@ setters!(CheckOptions {
     first_version: Option<u64>,
 });
 
+/// Up or down: which file of a pair (`.up.sql`, `.down.sql`) and which way a run goes (applying,
+/// rolling back). The one enum for both: the linter (some rules apply only to up files), the
+/// engine and the reports use it. `Display` and serde give `up` / `down`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The `.up.sql` file; applying.
+    Up,
+    /// The `.down.sql` file; rolling back.
+    Down,
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        })
+    }
+}
+
 /// Whether a migration runs in one transaction with its ledger row (the default) or, marked
 /// `-- confiture:no-transaction`, statement by statement in autocommit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -52,8 +73,9 @@ pub enum TransactionMode {
     NoTransaction,
 }
 
-/// One `.up.sql` or `.down.sql` file, read and decoded.
+/// One `.up.sql` or `.down.sql` file, read and decoded, its statements cut.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SqlFile {
     /// Path as given to the checker (joined onto the directory passed to [`read_dir`]).
     pub path: PathBuf,
@@ -65,6 +87,65 @@ pub struct SqlFile {
     pub mode: TransactionMode,
     /// The down file carries `-- confiture:irreversible`: rolling back is refused (exit 8).
     pub irreversible: bool,
+    /// Its statements, cut once when the file was read (by the split the SQL rules checked):
+    /// the engine sends and names statements by these, never splitting the file again.
+    pub statements: Vec<StatementSpan>,
+}
+
+impl SqlFile {
+    /// A file of `text` (a byte-order mark kept), with its checksum and statements: for a file
+    /// made by hand (tests, an application building migrations in memory). [`check`] makes
+    /// the files of a directory.
+    pub fn new(
+        path: impl Into<PathBuf>,
+        text: impl Into<String>,
+        mode: TransactionMode,
+        irreversible: bool,
+    ) -> SqlFile {
+        let text = text.into();
+        let bom = crate::text::bom_len(&text);
+        let statements = StatementSpan::of(&lexer::split(&text[bom..]), bom);
+        SqlFile {
+            path: path.into(),
+            checksum: checksum(text.as_bytes()),
+            text,
+            mode,
+            irreversible,
+            statements,
+        }
+    }
+}
+
+/// One statement of a [`SqlFile`], as [`lexer::split`] cut it (with PostgreSQL's default
+/// `standard_conforming_strings = on`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatementSpan {
+    /// Byte range in the file's text (a byte-order mark counted): from the first token to the
+    /// terminating `;` included, or to the last token.
+    pub range: std::ops::Range<usize>,
+    /// 1-based line of the first token.
+    pub line: u32,
+    /// Ended by a `;` (the last statement of a file may end without one).
+    pub terminated: bool,
+    /// A `COPY` whose data goes through the client, which the engine refuses to send.
+    pub copy_stream: Option<lexer::CopyStream>,
+}
+
+impl StatementSpan {
+    /// The spans of `split`, a split of a file's text after its byte-order mark of `bom` bytes.
+    pub(crate) fn of(split: &lexer::Split<'_>, bom: usize) -> Vec<StatementSpan> {
+        split
+            .statements
+            .iter()
+            .map(|s| StatementSpan {
+                range: s.range.start + bom..s.range.end + bom,
+                line: s.line,
+                terminated: s.terminated,
+                copy_stream: s.copy_stream(),
+            })
+            .collect()
+    }
 }
 
 /// A complete, well-formed pair.
@@ -86,6 +167,14 @@ impl Migration {
     /// `001_add_bio_to_users`, as the status table shows it.
     pub fn id(&self) -> String {
         format!("{}_{}", self.version_text, self.name)
+    }
+
+    /// The file that runs in `direction`: the up file applies, the down file rolls back.
+    pub fn file(&self, direction: Direction) -> &SqlFile {
+        match direction {
+            Direction::Up => &self.up,
+            Direction::Down => &self.down,
+        }
     }
 }
 
@@ -408,5 +497,41 @@ mod tests {
         assert_eq!(taken.len(), 5000);
         assert_eq!(taken[4999], "4999");
         assert!(items.iter().all(String::is_empty));
+    }
+
+    #[test]
+    fn a_file_is_split_when_read_and_its_statements_skip_the_byte_order_mark() {
+        let text = "\u{feff}-- c\nSELECT 1; SELECT 2;\nCOPY t FROM STDIN";
+        let entries = vec![
+            Entry::File {
+                path: PathBuf::from("m/001_a.up.sql"),
+                bytes: text.as_bytes().to_vec(),
+            },
+            Entry::File {
+                path: PathBuf::from("m/001_a.down.sql"),
+                bytes: b"SELECT 1;".to_vec(),
+            },
+        ];
+        let checked = check(Path::new("m"), entries, &CheckOptions::default());
+        let up = &checked.set.migrations[0].up;
+        assert_eq!(up, &SqlFile::new("m/001_a.up.sql", text, up.mode, false));
+        let spans: Vec<(&str, u32, bool)> = up
+            .statements
+            .iter()
+            .map(|s| (&text[s.range.clone()], s.line, s.terminated))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                ("SELECT 1;", 2, true),
+                ("SELECT 2;", 2, true),
+                ("COPY t FROM STDIN", 3, false)
+            ]
+        );
+        assert_eq!(up.statements[0].copy_stream, None);
+        assert_eq!(
+            up.statements[2].copy_stream,
+            Some(lexer::CopyStream::FromClient)
+        );
     }
 }

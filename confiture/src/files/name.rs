@@ -2,7 +2,7 @@
 //! and guessing the corrected name when a file (or a `migrate generate` argument) does not
 //! follow the form. The only code in the workspace that knows the form.
 
-use super::rules::FileKind;
+use super::Direction;
 
 /// The form, as error messages name it.
 pub const FILE_FORM: &str = "`<VERSION>_<NAME>.up.sql` and `<VERSION>_<NAME>.down.sql` \
@@ -31,7 +31,7 @@ pub struct FileName<'a> {
     /// The name between the version and the suffix (`add_bio_to_users`).
     pub name: &'a str,
     /// `.up.sql` or `.down.sql`.
-    pub kind: FileKind,
+    pub kind: Direction,
 }
 
 /// Why a `.sql` file name is not a migration file name, and the name it probably meant.
@@ -146,9 +146,9 @@ pub fn letter_list(letters: &[NonAscii]) -> String {
 
 fn parse_strict(file_name: &str) -> Result<FileName<'_>, &'static str> {
     let (stem, kind) = if let Some(stem) = file_name.strip_suffix(".up.sql") {
-        (stem, FileKind::Up)
+        (stem, Direction::Up)
     } else if let Some(stem) = file_name.strip_suffix(".down.sql") {
-        (stem, FileKind::Down)
+        (stem, Direction::Down)
     } else {
         return Err("it does not end in `.up.sql` or `.down.sql`");
     };
@@ -209,8 +209,8 @@ pub fn suggest_file_name(file_name: &str) -> Option<String> {
     let name = normalize_name(&stem[digits..])?;
     let suffix = match kind {
         // A plain `.sql` file is most often a one-way migration: it is the up file.
-        FileKind::Up => "up",
-        FileKind::Down => "down",
+        Direction::Up => "up",
+        Direction::Down => "down",
     };
     Some(format!("{version}_{name}.{suffix}.sql"))
 }
@@ -233,8 +233,8 @@ pub fn suggest_name(arg: &str) -> Option<String> {
 
 /// Splits a direction suffix (`.up`, `-down`, ...) off a stem; no suffix means up. Not `_up`:
 /// `clean_up` is a name.
-fn split_kind(stem: &str) -> (&str, FileKind) {
-    for (word, kind) in [("up", FileKind::Up), ("down", FileKind::Down)] {
+fn split_kind(stem: &str) -> (&str, Direction) {
+    for (word, kind) in [("up", Direction::Up), ("down", Direction::Down)] {
         for sep in [".", "-", " "] {
             let suffix = format!("{sep}{word}");
             if let Some(rest) = strip_suffix_ignore_case(stem, &suffix) {
@@ -242,7 +242,7 @@ fn split_kind(stem: &str) -> (&str, FileKind) {
             }
         }
     }
-    (stem, FileKind::Up)
+    (stem, Direction::Up)
 }
 
 fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
@@ -310,13 +310,13 @@ mod tests {
                 version: 3,
                 version_text: "003",
                 name: "create_tb_comment",
-                kind: FileKind::Up
+                kind: Direction::Up
             }
         );
         let parsed = parse_file_name("0042_a.down.sql").unwrap();
         assert_eq!(
             (parsed.version, parsed.version_text, parsed.kind),
-            (42, "0042", FileKind::Down)
+            (42, "0042", Direction::Down)
         );
         let parsed = parse_file_name("1000_x2_y.up.sql").unwrap();
         assert_eq!((parsed.version, parsed.name), (1000, "x2_y"));

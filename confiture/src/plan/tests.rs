@@ -7,13 +7,7 @@ use crate::files::{checksum, SqlFile, TransactionMode};
 use crate::ledger::RowKind;
 
 fn file(path: String, text: &str, irreversible: bool) -> SqlFile {
-    SqlFile {
-        path: PathBuf::from(path),
-        text: text.to_string(),
-        checksum: checksum(text.as_bytes()),
-        mode: TransactionMode::Transaction,
-        irreversible,
-    }
+    SqlFile::new(path, text, TransactionMode::Transaction, irreversible)
 }
 
 fn migration(version: u64, name: &str) -> Migration {

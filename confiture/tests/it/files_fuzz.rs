@@ -14,7 +14,7 @@ use confiture::files::name::{
     is_sql_file_name, is_valid_name, parse_file_name, suggest_file_name, suggest_name,
     version_text, MIN_VERSION_WIDTH,
 };
-use confiture::files::rules::FileKind;
+use confiture::files::Direction;
 use confiture::files::{check, new_migration, CheckOptions, Entry};
 
 use crate::xorshift;
@@ -101,10 +101,10 @@ fn generate_valid_name(rng: &mut XorShift) -> String {
     name
 }
 
-fn kind_suffix(kind: FileKind) -> &'static str {
+fn kind_suffix(kind: Direction) -> &'static str {
     match kind {
-        FileKind::Up => "up",
-        FileKind::Down => "down",
+        Direction::Up => "up",
+        Direction::Down => "down",
     }
 }
 
@@ -181,9 +181,9 @@ fn well_formed_names_round_trip() {
         assert!(text.len() >= MIN_VERSION_WIDTH.max(width), "{text}");
         let name = generate_valid_name(&mut rng);
         let kind = if rng.below(2) == 0 {
-            FileKind::Up
+            Direction::Up
         } else {
-            FileKind::Down
+            Direction::Down
         };
         let file_name = format!("{text}_{name}.{}.sql", kind_suffix(kind));
         let parsed = parse_file_name(&file_name)

@@ -12,18 +12,19 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use confiture::files::rules::{check_sql, FileKind, SQL_RULES};
+use confiture::files::rules::{check_sql, SQL_RULES};
+use confiture::files::Direction;
 use confiture::Diagnostic;
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sql")
 }
 
-fn kind_of(name: &str) -> Option<FileKind> {
+fn kind_of(name: &str) -> Option<Direction> {
     if name.ends_with(".up.sql") {
-        Some(FileKind::Up)
+        Some(Direction::Up)
     } else if name.ends_with(".down.sql") {
-        Some(FileKind::Down)
+        Some(Direction::Down)
     } else {
         None
     }
@@ -212,7 +213,7 @@ fn examples_have_no_errors_and_the_concurrent_index_needs_its_marker() {
     let text = fs::read_to_string(path).expect("example 007");
     let without = text.replace("-- confiture:no-transaction\n", "");
     assert_ne!(without, text);
-    let diagnostics = check_sql(Path::new("007.up.sql"), &without, FileKind::Up);
+    let diagnostics = check_sql(Path::new("007.up.sql"), &without, Direction::Up);
     assert_eq!(diagnostics.len(), 1, "{}", render(&without, &diagnostics));
     let d = &diagnostics[0];
     assert!(

@@ -10,7 +10,8 @@ use std::path::Path;
 
 use confiture::files::lexer::{self, StandardConformingStrings, TokenKind};
 use confiture::files::markers;
-use confiture::files::rules::{check_sql, FileKind};
+use confiture::files::rules::check_sql;
+use confiture::files::Direction;
 
 use crate::xorshift;
 
@@ -207,7 +208,7 @@ fn check_split(text: &str, strings: StandardConformingStrings) {
 
 fn check_rules(text: &str) {
     let _ = markers::parse(text);
-    for kind in [FileKind::Up, FileKind::Down] {
+    for kind in [Direction::Up, Direction::Down] {
         for d in check_sql(Path::new("fuzz.up.sql"), text, kind) {
             assert!(
                 d.line

@@ -7,7 +7,7 @@ use std::string::FromUtf8Error;
 use super::{diagnostic, diagnostic_at, IRREVERSIBLE_MARKER};
 use super::{BYTE_ORDER_MARK, CRLF_LINE_ENDINGS, EMPTY_DOWN, EMPTY_UP, INVALID_UTF8};
 use crate::diagnostic::{Diagnostic, Span};
-use crate::files::rules::FileKind;
+use crate::files::Direction;
 
 /// `C009`: the file is not UTF-8; the diagnostic points at the first invalid byte.
 pub(super) fn invalid_utf8(path: &Path, err: &FromUtf8Error) -> Diagnostic {
@@ -62,27 +62,27 @@ pub(super) fn crlf_line_endings(path: &Path, text: &str) -> Option<Diagnostic> {
 pub(super) fn no_sql(
     path: &Path,
     body: &str,
-    kind: FileKind,
+    kind: Direction,
     irreversible: bool,
 ) -> Option<Diagnostic> {
     if !is_blank_sql(body) {
         return None;
     }
     match kind {
-        FileKind::Up => {
+        Direction::Up => {
             let message = "up file has no SQL: it is empty or only comments".to_string();
             let help =
                 "write the migration's SQL, or delete the pair if it is not needed".to_string();
             Some(diagnostic(&EMPTY_UP, path, None, message, help))
         }
-        FileKind::Down if !irreversible => {
+        Direction::Down if !irreversible => {
             let message = "down file has no SQL and is not marked irreversible".to_string();
             let help = format!(
                 "write the SQL that reverses the up file; if it cannot be reversed, add the line `{IRREVERSIBLE_MARKER}` (rolling back is then refused)"
             );
             Some(diagnostic(&EMPTY_DOWN, path, None, message, help))
         }
-        FileKind::Down => None,
+        Direction::Down => None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! C191 `misplaced-marker`: a marker where confiture does not read it.
 
 use super::markers::MarkerProblemKind;
-use super::{Context, Diagnostic, FileKind, RuleDoc, Severity};
+use super::{Context, Diagnostic, Direction, RuleDoc, Severity};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C191",
@@ -34,7 +34,7 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         };
         out.push(cx.diagnostic(&DOC, problem.at.range.clone(), message, help.to_string()));
     }
-    if let (FileKind::Up, Some(at)) = (cx.kind, &cx.markers.irreversible_at) {
+    if let (Direction::Up, Some(at)) = (cx.kind, &cx.markers.irreversible_at) {
         out.push(
             cx.diagnostic(
                 &DOC,

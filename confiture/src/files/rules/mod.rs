@@ -35,6 +35,7 @@ use std::path::Path;
 
 use super::lexer::{self, Split, Statement};
 use super::markers::{self, Markers};
+use super::{Direction, StatementSpan};
 use crate::diagnostic::{Diagnostic, RuleDoc, Severity, Span};
 use crate::text::{self, Locator};
 use syntax::{Shape, TableName};
@@ -80,33 +81,25 @@ const MARKER_RULES: &[&str] = &[
     unused_allow::DOC.name,
 ];
 
-/// Up or down: some rules only apply to up files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    /// An `.up.sql` file.
-    Up,
-    /// A `.down.sql` file.
-    Down,
-}
-
 /// Every SQL-level problem in one file's text, sorted by line. `text` is the whole file (a
 /// byte-order mark, if any, is left out of the SQL and counted in the spans' byte offsets).
-pub fn check_sql(path: &Path, text: &str, kind: FileKind) -> Vec<Diagnostic> {
+pub fn check_sql(path: &Path, text: &str, kind: Direction) -> Vec<Diagnostic> {
     check_file(path, text, kind).0
 }
 
-/// [`check_sql`], with the file's markers: [`super::check`] reads them here, once per file.
+/// [`check_sql`], with the file's markers and statements: [`super::check`] reads them here,
+/// once per file, from the split every rule sees.
 pub(super) fn check_file(
     path: &Path,
     file_text: &str,
-    kind: FileKind,
-) -> (Vec<Diagnostic>, Markers) {
+    kind: Direction,
+) -> (Vec<Diagnostic>, Markers, Vec<StatementSpan>) {
     let bom = text::bom_len(file_text);
     let text = &file_text[bom..];
     let split = lexer::split(text);
     let markers = markers::parse(text);
     let out = check_split(path, file_text, bom, kind, &split, &markers);
-    (out, markers)
+    (out, markers, StatementSpan::of(&split, bom))
 }
 
 /// The rules over a file already split and its markers read: every rule sees the same split.
@@ -114,7 +107,7 @@ fn check_split(
     path: &Path,
     file_text: &str,
     bom: usize,
-    kind: FileKind,
+    kind: Direction,
     split: &Split<'_>,
     markers: &Markers,
 ) -> Vec<Diagnostic> {
@@ -156,7 +149,7 @@ fn check_split(
         not_null_without_default::check(&cx, &s, &mut out);
         constraint_without_not_valid::check(&cx, &s, &mut out);
         column_type_change::check(&cx, &s, &mut out);
-        if kind == FileKind::Up {
+        if kind == Direction::Up {
             drop_column::check(&cx, &s, &mut out);
             drop_table::check(&cx, &s, &mut out);
             rename_table::check(&cx, &s, &mut out);
@@ -224,7 +217,7 @@ struct Context<'a> {
     bom: usize,
     /// Over the whole file's text; rules report roughly in file order, so it moves little.
     locator: RefCell<Locator<'a>>,
-    kind: FileKind,
+    kind: Direction,
     split: &'a Split<'a>,
     markers: &'a Markers,
 }
@@ -284,18 +277,18 @@ impl StatementCx<'_, '_> {
 mod test_support {
     use std::path::Path;
 
-    use super::{check_sql, FileKind};
+    use super::{check_sql, Direction};
 
     /// `(code, line)` of every diagnostic for an up file.
     pub fn up(text: &str) -> Vec<(&'static str, u32)> {
-        codes(text, FileKind::Up)
+        codes(text, Direction::Up)
     }
 
     pub fn down(text: &str) -> Vec<(&'static str, u32)> {
-        codes(text, FileKind::Down)
+        codes(text, Direction::Down)
     }
 
-    fn codes(text: &str, kind: FileKind) -> Vec<(&'static str, u32)> {
+    fn codes(text: &str, kind: Direction) -> Vec<(&'static str, u32)> {
         check_sql(Path::new("m.sql"), text, kind)
             .iter()
             .map(|d| (d.code, d.line.unwrap_or(0)))
@@ -304,7 +297,7 @@ mod test_support {
 
     /// The one diagnostic of an up file (fails if there is not exactly one).
     pub fn only(text: &str) -> crate::Diagnostic {
-        let mut all = check_sql(Path::new("m.sql"), text, FileKind::Up);
+        let mut all = check_sql(Path::new("m.sql"), text, Direction::Up);
         assert_eq!(all.len(), 1, "{all:#?}");
         all.remove(0)
     }

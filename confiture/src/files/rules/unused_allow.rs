@@ -1,6 +1,6 @@
 //! C193 `unused-allow`: `-- confiture:allow(rule)` where the rule has nothing to allow.
 
-use super::{is_allowable, Context, Diagnostic, FileKind, RuleDoc, Severity, UP_ONLY};
+use super::{is_allowable, Context, Diagnostic, Direction, RuleDoc, Severity, UP_ONLY};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C193",
@@ -20,7 +20,7 @@ pub(super) fn check(cx: &Context<'_>, used: &[bool], out: &mut Vec<Diagnostic>) 
         if *used || !is_allowable(rule) {
             continue;
         }
-        let help = if cx.kind == FileKind::Down && UP_ONLY.contains(&rule.as_str()) {
+        let help = if cx.kind == Direction::Down && UP_ONLY.contains(&rule.as_str()) {
             format!("remove it: {rule} does not apply to down files")
         } else {
             "remove it, so that it cannot hide a future problem".to_string()

@@ -54,13 +54,14 @@ impl Drop for TempDir {
 /// A migration pair as `files::check` would produce it, for tests that need a
 /// [`MigrationSet`](confiture::files::MigrationSet) without a directory.
 pub fn migration(version_text: &str, name: &str, up: &str) -> confiture::files::Migration {
-    use confiture::files::{checksum, Migration, SqlFile, TransactionMode};
-    let file = |suffix: &str, text: &str| SqlFile {
-        path: PathBuf::from(format!("db/migrations/{version_text}_{name}.{suffix}.sql")),
-        text: text.to_string(),
-        checksum: checksum(text.as_bytes()),
-        mode: TransactionMode::Transaction,
-        irreversible: false,
+    use confiture::files::{Migration, SqlFile, TransactionMode};
+    let file = |suffix: &str, text: &str| {
+        SqlFile::new(
+            format!("db/migrations/{version_text}_{name}.{suffix}.sql"),
+            text,
+            TransactionMode::Transaction,
+            false,
+        )
     };
     Migration {
         version: version_text.parse().expect("test versions are numbers"),

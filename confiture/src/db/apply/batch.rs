@@ -1,0 +1,314 @@
+//! The runner of [`run_steps`]: a thin loop of IO — send a message, roll back and read what a
+//! failed one left — around the decisions of [`super::decide`].
+
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use postgres::error::ErrorPosition;
+use postgres::{Client, SimpleQueryMessage};
+
+use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
+use super::failure::{
+    batch_connection_lost, connection_lost, copy_refusal, is_lock_contention, message_failure,
+};
+use super::markers::is_ours;
+use super::no_transaction::run_statements;
+use super::sql::{batch, Batch, MARKER, MS_COLUMN, STEP_COLUMN};
+use super::{retry_backoff, ApplySettings, BatchLimits, Direction, Step, StepFailure, StepOutcome};
+use crate::db::backoff::Backoff;
+use crate::db::is_connection_lost;
+use crate::ledger;
+
+/// What [`run_steps`] reports as it goes; the index is into its `steps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepEvent {
+    /// The step runs now: it is sent on its own, or first in a message. A later step of the
+    /// same message is announced when the message returns, just before its `Finished`.
+    Started(usize),
+    /// The step hit `lock_timeout` (or a deadlock) and is sent again after `delay`; `attempt`
+    /// is the one that failed (1-based).
+    Retrying {
+        step: usize,
+        attempt: u32,
+        delay: Duration,
+    },
+    /// The step committed with its ledger row.
+    Finished(usize, StepOutcome),
+}
+
+/// What a failed message left in the session: the batch marker (see [`MARKER`]) and our
+/// prepared statements (the statement markers, see [`super::markers::STATEMENT_MARKER`], and
+/// the prepared ledger rows, see [`super::sql::prepared_row`]).
+pub(super) struct Left {
+    pub batch: Option<String>,
+    pub statements: Vec<String>,
+}
+
+/// After a failed message: rolls back the aborted transaction block (if any) and reads what
+/// the message left, in the same round trip; then deallocates the statement markers left.
+pub(super) fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::Error> {
+    let messages = client.simple_query(&format!(
+        "ROLLBACK; SELECT pg_catalog.current_setting('{MARKER}', true), \
+         (SELECT pg_catalog.string_agg(name, ' ') FROM pg_catalog.pg_prepared_statements \
+         WHERE pg_catalog.starts_with(name, 'confiture_'))"
+    ))?;
+    let row = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    });
+    let batch = row.and_then(|r| r.get(0)).map(str::to_string);
+    let statements: Vec<String> = row
+        .and_then(|r| r.get(1))
+        .map(|names| {
+            names
+                .split(' ')
+                .filter(|name| is_ours(name))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !statements.is_empty() {
+        let sql: String = statements
+            .iter()
+            .map(|name| format!("DEALLOCATE {name};"))
+            .collect();
+        client.batch_execute(&sql)?;
+    }
+    Ok(Left { batch, statements })
+}
+
+/// How long each step of a message that succeeded took, from the rows its ledger statements
+/// returned (the server's own measure); `None` for a step whose statement returned none (a
+/// migration that ran `RESET ALL` took its clock away).
+pub(super) fn returned_durations(
+    messages: &[SimpleQueryMessage],
+    steps: usize,
+) -> Vec<Option<Duration>> {
+    let mut taken = vec![None; steps];
+    for message in messages {
+        let SimpleQueryMessage::Row(row) = message else {
+            continue;
+        };
+        let ours = matches!(row.columns(), [step, ms] if step.name() == STEP_COLUMN && ms.name() == MS_COLUMN);
+        if !ours {
+            continue;
+        }
+        let index = row.get(0).and_then(|i| i.parse::<usize>().ok());
+        let ms = row.get(1).and_then(|ms| ms.parse::<u64>().ok());
+        if let (Some(slot), Some(ms)) = (index.and_then(|i| taken.get_mut(i)), ms) {
+            *slot = Some(Duration::from_millis(ms));
+        }
+    }
+    taken
+}
+
+/// How long the steps of a failed message that committed took: the `execution_time_ms` of
+/// their rows (one query, only after a failure); `None` for rollbacks, whose rows are gone.
+pub(super) fn recorded_durations(
+    client: &mut Client,
+    settings: &ApplySettings,
+    steps: &[Step<'_>],
+) -> Vec<Option<Duration>> {
+    let unknown = vec![None; steps.len()];
+    if steps.is_empty() || steps[0].direction == Direction::Down {
+        return unknown;
+    }
+    let versions: Vec<String> = steps
+        .iter()
+        .map(|s| ledger::literal(s.ledger_version))
+        .collect();
+    let sql = format!(
+        "SELECT version, execution_time_ms FROM {} WHERE version IN ({})",
+        settings.table.quoted(),
+        versions.join(", ")
+    );
+    let Ok(messages) = client.simple_query(&sql) else {
+        return unknown;
+    };
+    let measured: std::collections::HashMap<&str, u64> = messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some((row.get(0)?, row.get(1)?.parse().ok()?)),
+            _ => None,
+        })
+        .collect();
+    steps
+        .iter()
+        .map(|s| {
+            measured
+                .get(s.ledger_version)
+                .map(|ms| Duration::from_millis(*ms))
+        })
+        .collect()
+}
+
+/// Runs `steps` in order, each migration with its ledger row, and stops at the first failure,
+/// returning its index. Consecutive transactional migrations travel together in one message
+/// (within `limits`), each still its own transaction — `BEGIN; ...; <ledger row>; COMMIT` —
+/// so one round trip applies many; `synchronous_commit` is as each step says. When a message
+/// fails, the server has committed the transactions before the failing one and skipped the
+/// rest: a marker each transaction leaves in the session says how far it got, so the error is
+/// the right migration's, and the ones after it were never attempted. A migration that hit
+/// `lock_timeout` is retried from there, up to `lock_retries` times. Never leaves the session
+/// inside a transaction. What to send next is decided by [`Progress`].
+pub fn run_steps(
+    client: &mut Client,
+    settings: &ApplySettings,
+    steps: &[Step<'_>],
+    limits: BatchLimits,
+    on_event: &mut dyn FnMut(StepEvent),
+) -> Result<(), (usize, StepFailure)> {
+    if let Some(refusal) = copy_refusal(steps) {
+        return Err(refusal);
+    }
+    let mut runner = Runner {
+        client,
+        settings,
+        steps,
+        costs: steps.iter().map(Cost::of).collect(),
+        progress: Progress::new(),
+        backoff: retry_backoff(),
+        events: Events {
+            on_event,
+            announced: None,
+        },
+    };
+    while runner.progress.next < steps.len() {
+        runner.send_next(limits)?;
+    }
+    Ok(())
+}
+
+/// The IO of [`run_steps`]: sends what [`Progress`] says, and tells it what happened.
+struct Runner<'r, 'a> {
+    client: &'r mut Client,
+    settings: &'r ApplySettings,
+    steps: &'r [Step<'a>],
+    costs: Vec<Cost>,
+    progress: Progress,
+    backoff: Backoff,
+    events: Events<'r>,
+}
+
+impl Runner<'_, '_> {
+    /// Sends the next message (or the next no-transaction step, statement by statement).
+    fn send_next(&mut self, limits: BatchLimits) -> Result<(), (usize, StepFailure)> {
+        let message = self.progress.next_message(&self.costs, limits);
+        let first = message.start;
+        self.events.start(first);
+        if self.costs[first].alone {
+            let outcome = run_statements(self.client, self.settings, &self.steps[first])
+                .map_err(|f| (first, f))?;
+            self.committed(vec![outcome.duration]);
+            return Ok(());
+        }
+        let batch = batch(self.settings, &self.steps[message.clone()]);
+        let start = Instant::now();
+        match self.client.simple_query(batch.script.text()) {
+            Ok(messages) => {
+                self.committed(returned_durations(&messages, message.len()));
+                Ok(())
+            }
+            Err(e) => self.failed(message, &batch, e, start.elapsed()),
+        }
+    }
+
+    /// Reports the steps from the next one on as committed, one per duration.
+    fn committed(&mut self, durations: Vec<Option<Duration>>) {
+        let outcomes = self.progress.committed(durations);
+        if !outcomes.is_empty() {
+            self.backoff = retry_backoff();
+        }
+        for (i, outcome) in outcomes {
+            self.events.finish(i, outcome);
+        }
+    }
+
+    /// After `message` failed with `e`: rolls back, reports the steps of it that committed,
+    /// then narrows, retries or fails as [`Progress::after_failure`] decides.
+    fn failed(
+        &mut self,
+        message: Range<usize>,
+        batch: &Batch<'_>,
+        e: postgres::Error,
+        elapsed: Duration,
+    ) -> Result<(), (usize, StepFailure)> {
+        let first = message.start;
+        if is_connection_lost(&e) {
+            return Err((first, batch_connection_lost(&self.steps[message], e)));
+        }
+        // The failed message left an aborted transaction block open (or none, when the server
+        // could not parse it): roll back, then read how far the message got.
+        let left = rollback_and_read(self.client)
+            .map_err(|lost| (first, connection_lost(&self.steps[first], lost)))?;
+        let failed = failed_step(&message, batch.committed(left.batch.as_deref()));
+        let committed = recorded_durations(self.client, self.settings, &self.steps[first..failed]);
+        let failed_attempt = failed_attempt_time(elapsed, &committed);
+        self.committed(committed);
+        let failure = MessageFailure {
+            message: message.clone(),
+            position: match e.as_db_error().and_then(|db| db.position()) {
+                Some(p @ ErrorPosition::Original(_)) => Some(batch.script.step_at(p)),
+                _ => None,
+            },
+            contention: is_lock_contention(&e),
+        };
+        match self
+            .progress
+            .after_failure(&failure, self.settings.lock_retries)
+        {
+            Decision::Narrow => Ok(()),
+            Decision::Retry { step, attempt } => {
+                self.events.start(step);
+                let delay = self.backoff.next_delay();
+                self.events.emit(StepEvent::Retrying {
+                    step,
+                    attempt,
+                    delay,
+                });
+                std::thread::sleep(delay);
+                self.progress.retrying(failed_attempt, delay);
+                Ok(())
+            }
+            Decision::Fail { step, attempt } => {
+                self.events.start(step);
+                let failure = message_failure(
+                    self.settings,
+                    &self.steps[step],
+                    batch,
+                    step - first,
+                    &left.statements,
+                    attempt,
+                    e,
+                );
+                Err((step, failure))
+            }
+        }
+    }
+}
+
+/// [`StepEvent`]s, each step announced once: `Started` before its `Finished`.
+struct Events<'r> {
+    on_event: &'r mut dyn FnMut(StepEvent),
+    /// The step whose `Started` was sent and whose `Finished` was not.
+    announced: Option<usize>,
+}
+
+impl Events<'_> {
+    fn emit(&mut self, event: StepEvent) {
+        (self.on_event)(event);
+    }
+
+    fn start(&mut self, step: usize) {
+        if self.announced != Some(step) {
+            self.emit(StepEvent::Started(step));
+            self.announced = Some(step);
+        }
+    }
+
+    fn finish(&mut self, step: usize, outcome: StepOutcome) {
+        self.start(step);
+        self.announced = None;
+        self.emit(StepEvent::Finished(step, outcome));
+    }
+}

@@ -1,0 +1,351 @@
+//! What a failed step says: the error (its kind decides the exit code), where in the file, and
+//! what the ledger holds now. One function per way of failing.
+
+use postgres::error::{DbError, SqlState};
+
+use super::markers::{failed_statement, Statement};
+use super::script::Script;
+use super::sql::Batch;
+use super::{ApplySettings, Direction, Location, Step, StepFailure};
+use crate::db::backoff::human;
+use crate::error::{Error, ErrorKind};
+use crate::files::TransactionMode;
+
+/// The first step with a `COPY` through the client (`FROM STDIN`, `TO STDOUT`, in any form),
+/// as a refusal (exit 5) before anything runs. `lint` refuses them first (C104); the engine,
+/// a public API, refuses them too: the protocol would break mid-message (the server waiting
+/// for rows, or sending rows nobody reads), which looks like a lost connection and may follow
+/// a commit.
+pub(super) fn copy_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
+    steps.iter().enumerate().find_map(|(i, step)| {
+        let file = step.file();
+        let stmt = file.statements.iter().find(|s| s.copy_stream.is_some())?;
+        let error = Error::invalid(format!(
+            "{}:{}: COPY through the client (FROM STDIN / TO STDOUT) cannot run in a migration: \
+             confiture sends SQL only",
+            file.path.display(),
+            stmt.line
+        ))
+        .with_help(
+            "use INSERT ... VALUES, or COPY from/to a file on the server (`cargo confiture lint` \
+             explains C104); nothing was run",
+        );
+        Some((
+            i,
+            StepFailure {
+                error,
+                location: Some(Location {
+                    path: file.path.clone(),
+                    line: stmt.line,
+                    column: 1,
+                }),
+                server: None,
+                unknown_fate: 0,
+            },
+        ))
+    })
+}
+
+/// The connection dropped while a message was running: its first step may not have committed,
+/// and neither may the others it carried.
+pub(super) fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> StepFailure {
+    let mut failure = connection_lost(&steps[0], e);
+    failure.unknown_fate = steps.len();
+    if let (true, Some(last)) = (steps.len() > 1, steps.last()) {
+        // Which of them committed is unknown: name them all (the first few and the last), not
+        // just the first, which may well have committed.
+        let mut names: Vec<String> = steps.iter().take(3).map(|s| s.migration.id()).collect();
+        if steps.len() > 4 {
+            names.push("…".to_string());
+        }
+        if steps.len() > 3 {
+            names.push(last.migration.id());
+        }
+        let doing = match steps[0].direction {
+            Direction::Up => "applying",
+            Direction::Down => "rolling back",
+        };
+        failure.error.message = format!(
+            "connection lost while {doing} {} migrations sent in one message ({})",
+            steps.len(),
+            names.join(", ")
+        );
+        // connection_lost's detail speaks of one migration: replaced by one for the message.
+        failure.error.details.clear();
+        failure.error = failure.error.with_detail(format!(
+            "those the server finished before the connection dropped (from {} on, in order) are \
+             committed and recorded, each with its ledger row; the one it was running did not commit",
+            steps[0].migration.id()
+        ));
+    }
+    failure
+}
+
+pub(super) fn is_lock_contention(e: &postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+/// What the ledger says after a no-transaction step stopped part-way.
+pub(super) fn ledger_state(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "the migration is not recorded",
+        Direction::Down => "the migration is still recorded as applied",
+    }
+}
+
+pub(super) fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
+    use crate::hint::command;
+    let (doing, help) = match step.direction {
+        Direction::Up => (
+            "applying",
+            format!(
+                "run {} to see what was recorded, then {} again",
+                command("migrate status"),
+                command("migrate up")
+            ),
+        ),
+        Direction::Down => (
+            "rolling back",
+            format!(
+                "run {} to see what is recorded, then {} again if needed",
+                command("migrate status"),
+                command("migrate down")
+            ),
+        ),
+    };
+    let server = crate::error::ServerError::of(&e);
+    let cause = match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        // The socket closed without a word: the server restarted or crashed, or the network
+        // dropped the connection.
+        None if e.is_closed() => {
+            "the server closed the connection (restarted or crashed?)".to_string()
+        }
+        None => e.to_string(),
+    };
+    let detail = match step.file().mode {
+        TransactionMode::Transaction => "its transaction did not commit, unless the connection dropped just after the server committed it".to_string(),
+        TransactionMode::NoTransaction => format!("statements it had completed stay committed; {}", ledger_state(step.direction)),
+    };
+    StepFailure {
+        error: Error::connection(format!(
+            "connection lost while {doing} migration {}",
+            step.migration.id()
+        ))
+        .with_source_shown(e, cause)
+        .with_detail(detail)
+        .with_help(help),
+        location: None,
+        server,
+        unknown_fate: 1,
+    }
+}
+
+/// A failure of migration SQL (or of our ledger statement) in a live session.
+pub(super) fn sql_failure(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    script: &Script<'_>,
+    step_in_script: Option<usize>,
+    owned: postgres::Error,
+    statement: Option<Statement>,
+) -> StepFailure {
+    let doing = match step.direction {
+        Direction::Up => "migration",
+        Direction::Down => "rolling back migration",
+    };
+    let Some(db) = owned.as_db_error() else {
+        let id = step.migration.id();
+        return StepFailure {
+            error: Error::new(ErrorKind::MigrationFailed, format!("{doing} {id} failed"))
+                .with_source(owned),
+            location: None,
+            server: None,
+            unknown_fate: 0,
+        };
+    };
+    let located = db
+        .position()
+        .and_then(|p| script.locate_in(p, step_in_script));
+    // Our own SQL failed: a position outside the file's text, or an error the server tied to
+    // the ledger table itself (a NOT NULL or CHECK constraint of its own on the row we wrote).
+    let in_ledger = (db.position().is_some() && located.is_none()) || on_ledger(settings, db);
+    // Without a position (a runtime error), a statement sent alone is still known by its line.
+    let location = located.or_else(|| {
+        let s = statement.as_ref()?;
+        Some(Location {
+            path: step.file().path.clone(),
+            line: s.line,
+            column: 1,
+        })
+    });
+    let message = if in_ledger {
+        format!(
+            "{doing} {} ran, but writing the tracking table {} failed: {}",
+            step.migration.id(),
+            settings.table,
+            db.message()
+        )
+    } else {
+        failed_at(doing, step, location.as_ref(), statement.as_ref(), db)
+    };
+    // The tool's own SQL failing is not the migration's fault: the ledger needs fixing (5).
+    let kind = if in_ledger {
+        ErrorKind::Invalid
+    } else {
+        ErrorKind::MigrationFailed
+    };
+    let mut error = Error::new(kind, message);
+    error.details = server_details(db);
+    error.help = Some(failure_help(settings, step, db, in_ledger));
+    let server = crate::error::ServerError::of(&owned);
+    // The server's error, whole, for callers (`std::error::Error::source`).
+    error.set_source(owned);
+    StepFailure {
+        error,
+        location,
+        server,
+        unknown_fate: 0,
+    }
+}
+
+/// Whether the server tied the error to the ledger table itself.
+fn on_ledger(settings: &ApplySettings, db: &DbError) -> bool {
+    db.table() == Some(settings.table.name.as_str())
+        && settings
+            .table
+            .schema
+            .as_deref()
+            .is_none_or(|schema| db.schema() == Some(schema))
+}
+
+/// `migration 003_x failed at m/003_x.up.sql:4:9 (statement 2 of 3): <server message>`.
+fn failed_at(
+    doing: &str,
+    step: &Step<'_>,
+    location: Option<&Location>,
+    statement: Option<&Statement>,
+    db: &DbError,
+) -> String {
+    let at = match location {
+        Some(l) => format!("{}:{}:{}", l.path.display(), l.line, l.column),
+        None => step.file().path.display().to_string(),
+    };
+    let stmt = statement
+        .map(|s| format!(" (statement {} of {})", s.index, s.count))
+        .unwrap_or_default();
+    format!(
+        "{doing} {} failed at {at}{stmt}: {}",
+        step.migration.id(),
+        db.message()
+    )
+}
+
+/// The help of a failed step: what the SQLSTATE asks for, or what to fix.
+fn failure_help(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    db: &DbError,
+    in_ledger: bool,
+) -> String {
+    match db.code().code() {
+        "55P03" => format!(
+            "another session holds a lock this migration needs (lock_timeout {}); run again when \
+             it is released, or raise `migration.lock_timeout` / --lock-timeout-statement",
+            human(settings.lock_timeout)
+        ),
+        "57014" => format!(
+            "a statement ran longer than statement_timeout ({}); raise `migration.statement_timeout` \
+             / --statement-timeout, or split the migration",
+            settings.statement_timeout.map_or_else(|| "server default".to_string(), human)
+        ),
+        _ if in_ledger => format!(
+            "check that {} has confiture's columns and that this role may write it",
+            settings.table
+        ),
+        _ => format!("fix {}, then run the command again", step.file().path.display()),
+    }
+}
+
+/// The failure of step `in_message` of a message of several (`batch`), which the server
+/// answered: located in the file, or by the statement markers `left` in the session; with what
+/// the ledger holds now and, after lock-timeout retries, how many attempts were made.
+pub(super) fn message_failure(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    batch: &Batch<'_>,
+    in_message: usize,
+    left: &[String],
+    attempt: u32,
+    e: postgres::Error,
+) -> StepFailure {
+    let tag = format!("{}_{in_message}", batch.nonce);
+    let statement = failed_statement(step, &e, left, &tag);
+    let unplaced = statement.is_none() && e.as_db_error().is_some_and(|db| db.position().is_none());
+    let contended = is_lock_contention(&e);
+    let mut failure = sql_failure(
+        settings,
+        step,
+        &batch.script,
+        Some(in_message),
+        e,
+        statement,
+    );
+    if unplaced && failure.location.is_none() && failure.error.kind == ErrorKind::MigrationFailed {
+        failure.error = failure.error.with_detail(
+            "the server did not say which statement failed, and the migration is not run \
+             again to find out (its side effects outside the transaction would happen twice)",
+        );
+    }
+    if contended && attempt > 1 {
+        failure.error = failure.error.with_detail(format!(
+            "gave up after {attempt} attempts (migration.lock_retries = {})",
+            settings.lock_retries
+        ));
+    }
+    failure.error = failure.error.with_detail(match step.direction {
+        Direction::Up => "the migration was rolled back and is not recorded",
+        Direction::Down => "the rollback was itself rolled back: the migration stays applied",
+    });
+    failure
+}
+
+pub(super) fn server_details(db: &DbError) -> Vec<String> {
+    let mut details = vec![format!("SQLSTATE {}", db.code().code())];
+    if let Some(d) = db.detail() {
+        details.push(format!("detail: {d}"));
+    }
+    if let Some(h) = db.hint() {
+        details.push(format!("hint: {h}"));
+    }
+    if let Some(w) = db.where_() {
+        details.push(format!("context: {}", w.replace('\n', "; ")));
+    }
+    details
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_file;
+    use super::*;
+    use crate::files::Migration;
+
+    #[test]
+    fn a_copy_through_the_client_is_refused_even_right_after_a_byte_order_mark() {
+        let migration = |text: &str| Migration {
+            version: 3,
+            version_text: "003".into(),
+            name: "x".into(),
+            up: test_file(text),
+            down: test_file("SELECT 1;"),
+        };
+        let plain = migration("SELECT 1;\n");
+        let bom = migration("\u{feff}COPY t FROM STDIN;\n1\n\\.\n");
+        let steps = [Step::up(&plain, false), Step::up(&bom, true)];
+        let (at, refusal) = copy_refusal(&steps).expect("refused");
+        assert_eq!(at, 1);
+        assert_eq!(refusal.location.map(|l| l.line), Some(1));
+        assert_eq!(refusal.error.kind, ErrorKind::Invalid);
+        assert!(copy_refusal(&steps[..1]).is_none());
+    }
+}

@@ -1,0 +1,202 @@
+//! Running migrations — up or down — together with their ledger rows.
+//!
+//! A transactional migration is one transaction inside a simple-query message:
+//! `BEGIN; SET LOCAL ...; <body>\n; <ledger insert or delete>; COMMIT`, so the body and its row
+//! commit together or not at all; consecutive ones travel in one message. After an error the
+//! server skips the rest of the message and leaves the session in an aborted transaction block,
+//! so a `ROLLBACK` follows. A migration marked `-- confiture:no-transaction` runs statement by
+//! statement in autocommit, and its row is written only after every statement succeeded.
+//!
+//! - [`script`]: a message that maps server error positions back to file:line ([`Script`]).
+//! - [`sql`]: the SQL we add around migrations: session reset, clock, ledger rows, batches.
+//! - [`markers`]: statement markers, which tell which statement of a migration failed.
+//! - [`decide`]: the runner's decisions, pure: how to cut batches, what to send again after a
+//!   failure, lock-timeout retries. Tested without a database.
+//! - [`batch`]: the runner ([`run_steps`]), a thin loop of IO around those decisions.
+//! - [`no_transaction`]: a `no-transaction` migration, statement by statement.
+//! - [`single`]: `--single-transaction` ([`run_in_one_transaction`]).
+//! - [`failure`]: what a failure says ([`StepFailure`]).
+
+// Failures carry the report and file position a deploy script needs; they are the cold path,
+// so their size does not matter and boxing would only make the public API clumsier.
+#![allow(clippy::result_large_err)]
+
+mod batch;
+mod decide;
+mod failure;
+mod markers;
+mod no_transaction;
+mod script;
+mod single;
+mod sql;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres::Client;
+use serde::Serialize;
+
+use super::backoff::Backoff;
+use super::{is_connection_lost, query_error};
+use crate::error::{Error, ErrorKind};
+use crate::files::{Migration, SqlFile};
+use crate::ledger::TrackingTable;
+
+pub use crate::files::Direction;
+pub use batch::{run_steps, StepEvent};
+pub use decide::BatchLimits;
+pub use script::Script;
+pub use single::{run_in_one_transaction, single_transaction_refusal};
+pub use sql::RESET_SESSION;
+
+/// The settings every migration of a run shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplySettings {
+    pub table: TrackingTable,
+    /// `lock_timeout` for migration SQL; zero disables it.
+    pub lock_timeout: Duration,
+    /// `statement_timeout` for migration SQL; `None` keeps the server's.
+    pub statement_timeout: Option<Duration>,
+    /// Retries of a transactional migration that failed on `lock_timeout` (55P03) or a deadlock.
+    pub lock_retries: u32,
+}
+
+/// One migration to run in one direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub migration: &'a Migration,
+    pub direction: Direction,
+    /// The `version` of the ledger row the step writes (up: the file's version text) or
+    /// deletes (down: the row the plan matched, by its own text — `0002` stays `0002` after the
+    /// file was renamed `002_b`; never re-derived from the file name).
+    pub ledger_version: &'a str,
+    /// False on every migration of a run but the last: WAL is written in order, so the last,
+    /// synchronous commit makes every earlier one durable, and a crash loses only a suffix of
+    /// whole migrations.
+    pub synchronous_commit: bool,
+}
+
+impl<'a> Step<'a> {
+    /// Applying `migration`: its row is written with the file's version text.
+    pub fn up(migration: &'a Migration, synchronous_commit: bool) -> Step<'a> {
+        Step {
+            migration,
+            direction: Direction::Up,
+            ledger_version: &migration.version_text,
+            synchronous_commit,
+        }
+    }
+
+    /// Rolling back `migration`, recorded by the ledger row whose `version` is `row_version`.
+    pub fn down(
+        migration: &'a Migration,
+        row_version: &'a str,
+        synchronous_commit: bool,
+    ) -> Step<'a> {
+        Step {
+            migration,
+            direction: Direction::Down,
+            ledger_version: row_version,
+            synchronous_commit,
+        }
+    }
+
+    pub fn file(&self) -> &'a SqlFile {
+        self.migration.file(self.direction)
+    }
+}
+
+/// What running a step took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// As measured by the server (or, statement by statement, by us); `None` when it is not
+    /// known — never a share of a message's time.
+    pub duration: Option<Duration>,
+    /// 1, or more when the migration was retried after a lock timeout.
+    pub attempts: u32,
+}
+
+/// A place in a migration file: 1-based line and column (in characters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub path: PathBuf,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// Why a step failed: the error (its kind decides the exit code) and, for machines, where.
+#[derive(Debug, Clone)]
+pub struct StepFailure {
+    pub error: Error,
+    pub location: Option<Location>,
+    /// The SQLSTATE and message the server gave, when it answered.
+    pub server: Option<crate::error::ServerError>,
+    /// How many steps, from the failing one on, may have committed without our knowing: the
+    /// connection dropped while they ran (the message carrying them, or the one step); 0 when
+    /// the server answered.
+    pub unknown_fate: usize,
+}
+
+/// The waits between attempts of a migration that hit `lock_timeout` or a deadlock.
+fn retry_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(250), Duration::from_secs(5))
+}
+
+/// Called before each retry with the attempt that failed (1-based) and the delay before the next.
+pub type OnRetry<'a> = dyn FnMut(u32, Duration) + 'a;
+
+/// Creates the tracking table (and its schema, when qualified) if absent. Only `up`,
+/// `baseline` and `reinit` call this; `status` and dry runs never do.
+///
+/// Its commit is asynchronous (no WAL flush of its own): the commit of the migrations that
+/// follow, or of the ledger rows `baseline` and `reinit` write, flushes it with theirs — WAL is
+/// written in order — and losing an empty ledger in a crash loses nothing.
+pub fn create_tracking_table(client: &mut Client, table: &TrackingTable) -> crate::Result<()> {
+    let mut sql = String::from("BEGIN; SET LOCAL synchronous_commit = off;\n");
+    if let Some(schema) = &table.schema {
+        sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n"));
+    }
+    sql.push_str(&table.create_sql());
+    sql.push_str("COMMIT;");
+    client.batch_execute(&sql).map_err(|e| {
+        // Leave no aborted transaction block behind.
+        let _ = client.batch_execute("ROLLBACK");
+        let what = format!("cannot create the tracking table {table}");
+        let help = "check that this role may create tables (and the schema) in the database";
+        match e.as_db_error() {
+            // Refused by the server (e.g. no CREATE privilege on the schema): like a migration
+            // the server refused, exit 4, and the server's message names the schema.
+            Some(db) if !is_connection_lost(&e) => {
+                let help = if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
+                    format!(
+                        "grant this role CREATE on that schema (GRANT CREATE ON SCHEMA <schema> \
+                         TO <role>), or have a role that may create {table} run the first \
+                         {}",
+                        crate::hint::command("migrate up")
+                    )
+                } else {
+                    help.to_string()
+                };
+                Error::new(
+                    ErrorKind::MigrationFailed,
+                    format!("{what}: {}", db.message()),
+                )
+                .with_detail(format!("SQLSTATE {}", db.code().code()))
+                .with_help(help)
+            }
+            _ => query_error(&what, e).with_help(help),
+        }
+    })
+}
+
+/// A transactional file of a migration, for the unit tests of the engine's pure parts.
+#[cfg(test)]
+fn test_file(text: &str) -> SqlFile {
+    SqlFile::new(
+        "m/003_x.up.sql",
+        text,
+        crate::files::TransactionMode::Transaction,
+        false,
+    )
+}

@@ -1,0 +1,214 @@
+//! A migration marked `-- confiture:no-transaction`: statement by statement in autocommit, each
+//! sent alone, its ledger row written only after every statement succeeded. Refused before it
+//! runs when it would build again an index an interrupted run of it left INVALID.
+
+use std::time::Instant;
+
+use postgres::{Client, SimpleQueryMessage};
+
+use super::failure::{connection_lost, ledger_state, sql_failure};
+use super::markers::Statement;
+use super::sql::{record_sql, timeouts_sql, RESET_SESSION};
+use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
+use crate::db::is_connection_lost;
+use crate::error::{Error, ErrorKind};
+use crate::files::lexer::TokenKind;
+use crate::files::SqlFile;
+
+/// An index left INVALID (by a failed or interrupted `CREATE INDEX CONCURRENTLY`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct InvalidIndex {
+    /// `schema.name`, each part quoted as needed: what a `DROP INDEX` takes.
+    qualified: String,
+    /// The index's own name, as stored.
+    name: String,
+}
+
+/// Every INVALID index of the database, outside the system schemas.
+pub(super) fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, postgres::Error> {
+    let messages = client.simple_query(
+        "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), \
+         c.relname FROM pg_catalog.pg_index i \
+         JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE NOT i.indisvalid ORDER BY 1",
+    )?;
+    Ok(messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(InvalidIndex {
+                qualified: r.get(0)?.to_string(),
+                name: r.get(1)?.to_string(),
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The INVALID index a `CREATE [UNIQUE] INDEX` of `file` would create again: left by an
+/// interrupted run of this very migration (client killed, server restarted), it makes the
+/// statement fail with "already exists" — or, with `IF NOT EXISTS`, succeed without building
+/// anything. Matched by the name the statement gives, read with the shared lexer.
+pub(super) fn invalid_index_recreated<'i>(
+    file: &SqlFile,
+    invalid: &'i [InvalidIndex],
+) -> Option<&'i InvalidIndex> {
+    if invalid.is_empty() {
+        return None;
+    }
+    file.statements.iter().find_map(|span| {
+        // The statement's tokens, lexed again (not cut again): only here, for a
+        // no-transaction file while an INVALID index exists.
+        let mut tokens =
+            crate::files::lexer::tokens(&file.text[span.range.clone()]).filter(|t| !t.is_trivia());
+        let words: Vec<&str> = tokens.clone().take(3).map(|t| t.text).collect();
+        let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+        if !(is(0, "CREATE") && (is(1, "INDEX") || (is(1, "UNIQUE") && is(2, "INDEX")))) {
+            return None;
+        }
+        tokens.find_map(|t| {
+            let name = match t.kind {
+                TokenKind::Word => t.text.to_lowercase(),
+                TokenKind::QuotedIdent if t.text.len() >= 2 && t.text.starts_with('"') => {
+                    t.text[1..t.text.len() - 1].replace("\"\"", "\"")
+                }
+                _ => return None,
+            };
+            invalid.iter().find(|i| i.name == name)
+        })
+    })
+}
+
+/// A no-transaction migration refused before it runs: it would build `index` again, which an
+/// interrupted run of it left INVALID.
+pub(super) fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -> StepFailure {
+    let error = Error::new(
+        ErrorKind::MigrationFailed,
+        format!(
+            "migration {} creates index {}, which exists and is INVALID: a `CREATE INDEX \
+             CONCURRENTLY` of an earlier run was interrupted (client killed, server restarted)",
+            step.migration.id(),
+            index.qualified
+        ),
+    )
+    .with_detail(format!(
+        "nothing of {} was run; {}",
+        step.file().path.display(),
+        ledger_state(step.direction)
+    ))
+    .with_help(format!(
+        "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
+        crate::hint::command(match step.direction {
+            Direction::Up => "migrate up",
+            Direction::Down => "migrate down",
+        }),
+        index.qualified
+    ));
+    StepFailure {
+        error,
+        location: None,
+        server: None,
+        unknown_fate: 0,
+    }
+}
+
+/// Runs a no-transaction step: each statement of the file (as cut when it was read) on its
+/// own, then its ledger row.
+pub(super) fn run_statements(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+) -> Result<StepOutcome, StepFailure> {
+    let start = Instant::now();
+    let file = step.file();
+    let before = invalid_indexes(client).map_err(|e| connection_lost(step, e))?;
+    if let Some(index) = invalid_index_recreated(file, &before) {
+        return Err(invalid_index_left_behind(step, index));
+    }
+    client
+        .batch_execute(&format!(
+            "{RESET_SESSION} {}",
+            timeouts_sql(settings, false)
+        ))
+        .map_err(|e| connection_lost(step, e))?;
+    let count = file.statements.len();
+    for (index, span) in file.statements.iter().enumerate() {
+        // A byte-order mark goes with the first statement: the script leaves it out of the
+        // SQL and counts it in columns.
+        let from = if span.range.start == crate::text::bom_len(&file.text) {
+            0
+        } else {
+            span.range.start
+        };
+        let Some(text) = file.text.get(from..span.range.end) else {
+            continue;
+        };
+        let mut script = Script::new();
+        script.push_statement(file, text, span.line);
+        if let Err(e) = client.batch_execute(script.text()) {
+            if is_connection_lost(&e) {
+                return Err(connection_lost(step, e));
+            }
+            let statement = Statement {
+                index: index + 1,
+                count,
+                line: span.line,
+            };
+            let failure = sql_failure(settings, step, &script, None, e, Some(statement));
+            return Err(statement_failed(client, step, failure, index, &before));
+        }
+    }
+    let elapsed = start
+        .elapsed()
+        .as_millis()
+        .min(i32::MAX as u128)
+        .to_string();
+    let record = format!(
+        "{RESET_SESSION} {};",
+        record_sql(&settings.table, step, &elapsed)
+    );
+    client.batch_execute(&record).map_err(|e| {
+        if is_connection_lost(&e) {
+            return connection_lost(step, e);
+        }
+        let mut script = Script::new();
+        script.push_sql(&record);
+        let mut f = sql_failure(settings, step, &script, None, e, None);
+        f.error = f
+            .error
+            .with_detail("every statement was committed, but the migration is not recorded");
+        f
+    })?;
+    Ok(StepOutcome {
+        duration: Some(start.elapsed()),
+        attempts: 1,
+    })
+}
+
+/// The failure of statement `index` (0-based) of a no-transaction step: what stays committed,
+/// and the indexes the failed statement left INVALID (those not in `before`).
+fn statement_failed(
+    client: &mut Client,
+    step: &Step<'_>,
+    mut failure: StepFailure,
+    index: usize,
+    before: &[InvalidIndex],
+) -> StepFailure {
+    let recorded = ledger_state(step.direction);
+    failure.error = failure.error.with_detail(match index {
+        0 => format!("no statement of this migration was committed; {recorded}"),
+        1 => format!("statement 1 was committed (this migration runs without a transaction); {recorded}"),
+        k => format!("statements 1–{k} were committed (this migration runs without a transaction); {recorded}"),
+    });
+    let _ = client.batch_execute(RESET_SESSION);
+    if let Ok(after) = invalid_indexes(client) {
+        for index in after.iter().filter(|i| !before.contains(i)) {
+            failure.error = failure.error.with_detail(format!(
+                "index {0} was left INVALID by the failed build; drop it before running again: \
+                 DROP INDEX CONCURRENTLY IF EXISTS {0};",
+                index.qualified
+            ));
+        }
+    }
+    failure
+}

@@ -1,0 +1,341 @@
+//! [`Script`]: a simple-query message under construction that remembers where each file's text
+//! sits in it, so that the server's error position (a 1-based character offset into the whole
+//! message) maps back to file, line and column, and to the step it falls in.
+
+use std::ops::Range;
+
+use postgres::error::ErrorPosition;
+
+use super::markers::{marker_name, pieces};
+use super::Location;
+use crate::files::SqlFile;
+
+/// A simple-query message under construction. Offsets are in characters, as the server counts
+/// error positions.
+#[derive(Debug, Default)]
+pub struct Script<'a> {
+    text: String,
+    chars: usize,
+    bodies: Vec<Body<'a>>,
+    /// Where each step of a message carrying several begins (character offsets, ascending).
+    steps: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub(super) struct Body<'a> {
+    /// Character range of the body in the message.
+    chars: Range<usize>,
+    /// Byte range of the body in the message.
+    bytes: Range<usize>,
+    file: &'a SqlFile,
+    /// The file line the body's first character is on.
+    first_line: u32,
+    /// The file column the body's first character is at.
+    first_column: u32,
+    /// The step (see [`Script::begin_step`]) the body belongs to.
+    step: usize,
+}
+
+impl<'a> Script<'a> {
+    pub fn new() -> Script<'a> {
+        Script::default()
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Makes room for `bytes` more of text.
+    pub(super) fn reserve(&mut self, bytes: usize) {
+        self.text.reserve(bytes);
+    }
+
+    /// Marks the start of the next step: what follows, up to the next mark, is that step's.
+    pub fn begin_step(&mut self) {
+        self.steps.push(self.chars);
+    }
+
+    /// Which step a server error position falls in (0 when no step was marked); `None` when
+    /// it is outside the message.
+    pub fn step_at(&self, position: &ErrorPosition) -> Option<usize> {
+        let ErrorPosition::Original(p) = position else {
+            return None;
+        };
+        let offset = (*p as usize).checked_sub(1)?;
+        if offset >= self.chars {
+            return None;
+        }
+        Some(
+            self.steps
+                .partition_point(|&start| start <= offset)
+                .saturating_sub(1),
+        )
+    }
+
+    /// Appends our own SQL (not from a file), followed by a newline.
+    pub fn push_sql(&mut self, sql: &str) {
+        self.push_raw(sql);
+        self.push_raw("\n");
+    }
+
+    fn push_raw(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.chars += s.chars().count();
+    }
+
+    /// Appends text from `file` (the whole body, or one statement starting at `first_line`),
+    /// then `\n;\n`: the newline ends a trailing `-- comment` that would otherwise swallow the
+    /// terminator and whatever we append next.
+    pub fn push_body(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
+        self.push_file_text(file, text, first_line);
+        self.push_raw("\n;\n");
+    }
+
+    /// Appends one statement of `file` as is: sent alone, it must stay a single statement
+    /// (two would make an implicit transaction block, which `CREATE INDEX CONCURRENTLY` refuses).
+    pub fn push_statement(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
+        self.push_file_text(file, text, first_line);
+    }
+
+    /// Appends a transactional migration's whole body like [`Script::push_body`], with a
+    /// statement marker after each statement when [`pieces`] allows them: the failed
+    /// statement is then known from what the server did before the error (see
+    /// [`super::markers::STATEMENT_MARKER`]). Returns how many markers it sent, when it sent
+    /// any; the caller deallocates the last one once the step's transaction is over.
+    pub(super) fn push_marked_body(&mut self, file: &'a SqlFile, tag: &str) -> Option<usize> {
+        let Some(pieces) = pieces(file) else {
+            self.push_body(file, &file.text, 1);
+            return None;
+        };
+        for (k, piece) in pieces.iter().enumerate() {
+            let text = &file.text[piece.range.clone()];
+            self.push_file_text_at(file, text, piece.start_line, piece.start_column);
+            // The newline ends a trailing `-- comment`; an unterminated last statement gets
+            // its `;`.
+            self.push_raw(if piece.terminated { "\n" } else { "\n;\n" });
+            let mut sql = format!("PREPARE {} AS SELECT;", marker_name(tag, k + 1));
+            if k > 0 {
+                sql.push_str(&format!(" DEALLOCATE {};", marker_name(tag, k)));
+            }
+            self.push_sql(&sql);
+        }
+        Some(pieces.len())
+    }
+
+    fn push_file_text(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
+        self.push_file_text_at(file, text, first_line, 1);
+    }
+
+    /// Appends text of `file` that starts at `first_line`, `first_column`.
+    fn push_file_text_at(
+        &mut self,
+        file: &'a SqlFile,
+        text: &str,
+        first_line: u32,
+        first_column: u32,
+    ) {
+        // A byte-order mark is part of the checksum, not of the SQL: the server would read it
+        // as part of an identifier.
+        let (text, first_column) = match text.strip_prefix('\u{feff}') {
+            Some(rest) => (rest, first_column + 1),
+            None => (text, first_column),
+        };
+        let start_chars = self.chars;
+        let start_bytes = self.text.len();
+        self.push_raw(text);
+        self.bodies.push(Body {
+            chars: start_chars..self.chars,
+            bytes: start_bytes..self.text.len(),
+            file,
+            first_line,
+            first_column,
+            step: self.steps.len().saturating_sub(1),
+        });
+    }
+
+    /// Maps the server's error position back to a file, line and column. `None` when the
+    /// error is in our own SQL or the server gave no position.
+    #[cfg(test)]
+    pub fn locate(&self, position: &ErrorPosition) -> Option<Location> {
+        self.locate_in(position, None)
+    }
+
+    /// [`Script::locate`], looking only at the bodies of `step` when given: in a message
+    /// carrying several migrations, a function body's text may appear in more than one.
+    pub(super) fn locate_in(
+        &self,
+        position: &ErrorPosition,
+        step: Option<usize>,
+    ) -> Option<Location> {
+        let in_step = |b: &&Body<'_>| step.is_none_or(|s| b.step == s);
+        match position {
+            ErrorPosition::Original(p) => {
+                let offset = (*p as usize).checked_sub(1)?;
+                let body = self
+                    .bodies
+                    .iter()
+                    .filter(in_step)
+                    .find(|b| b.chars.contains(&offset))?;
+                let body_text = &self.text[body.bytes.clone()];
+                Some(body.location(body_text, offset - body.chars.start))
+            }
+            // An error inside a function body the server could not map back itself: find the
+            // body's text in the file.
+            ErrorPosition::Internal { position, query } => {
+                let offset = (*position as usize).checked_sub(1)?;
+                self.bodies.iter().filter(in_step).find_map(|b| {
+                    let body_text = &self.text[b.bytes.clone()];
+                    let at = body_text.find(query.as_str())?;
+                    let chars_before = body_text[..at].chars().count();
+                    Some(b.location(body_text, chars_before + offset))
+                })
+            }
+        }
+    }
+}
+
+impl Body<'_> {
+    fn location(&self, body_text: &str, char_offset: usize) -> Location {
+        let before: String = body_text.chars().take(char_offset).collect();
+        let newlines = before.matches('\n').count() as u32;
+        let column = match before.rfind('\n') {
+            Some(nl) => before[nl + 1..].chars().count() as u32 + 1,
+            None => before.chars().count() as u32 + self.first_column,
+        };
+        Location {
+            path: self.file.path.clone(),
+            line: self.first_line + newlines,
+            column,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use postgres::error::ErrorPosition;
+    use std::path::PathBuf;
+
+    use super::super::markers::{completed_statements, pieces};
+    use super::super::test_file as sql_file;
+    use super::*;
+
+    /// The 1-based character position of `needle` in the script, as the server reports it.
+    fn position(script: &Script<'_>, needle: &str) -> u32 {
+        let byte = script.text().find(needle).expect("needle in script");
+        script.text()[..byte].chars().count() as u32 + 1
+    }
+
+    #[test]
+    fn original_positions_map_to_file_line_and_column() {
+        let file = sql_file("-- héllo wörld\nCREATE TABLE a ();\n  CREAT TABLE b ();\n");
+        let mut script = Script::new();
+        script.push_sql("BEGIN; SET LOCAL lock_timeout = '5000ms'; -- prelude with ünïcode");
+        script.push_body(&file, &file.text, 1);
+        script.push_sql("INSERT INTO t VALUES (1);");
+        let loc = script
+            .locate(&ErrorPosition::Original(position(&script, "CREAT TABLE b")))
+            .unwrap();
+        assert_eq!((loc.line, loc.column), (3, 3));
+        assert_eq!(loc.path, PathBuf::from("m/003_x.up.sql"));
+        let first = script
+            .locate(&ErrorPosition::Original(position(&script, "-- héllo")))
+            .unwrap();
+        assert_eq!((first.line, first.column), (1, 1));
+    }
+
+    #[test]
+    fn positions_in_our_sql_are_not_in_the_file() {
+        let file = sql_file("SELECT 1;");
+        let mut script = Script::new();
+        script.push_sql("BEGIN;");
+        script.push_body(&file, &file.text, 1);
+        script.push_sql("INSERT INTO t VALUES (1);");
+        assert_eq!(
+            script.locate(&ErrorPosition::Original(position(&script, "INSERT"))),
+            None
+        );
+        assert_eq!(script.locate(&ErrorPosition::Original(1)), None);
+        assert_eq!(script.locate(&ErrorPosition::Original(0)), None);
+        assert_eq!(script.locate(&ErrorPosition::Original(10_000)), None);
+    }
+
+    #[test]
+    fn a_statement_starting_mid_file_keeps_its_file_line() {
+        let file = sql_file("SELECT 1;\n\nCREATE INDEX CONCURRENTLY i\n  ON t (nope);\n");
+        let start = file.text.find("CREATE").unwrap();
+        let mut script = Script::new();
+        script.push_body(&file, &file.text[start..], 3);
+        let loc = script
+            .locate(&ErrorPosition::Original(position(&script, "nope")))
+            .unwrap();
+        assert_eq!((loc.line, loc.column), (4, 9));
+    }
+
+    #[test]
+    fn internal_positions_are_found_in_the_function_body() {
+        let text = "CREATE FUNCTION f() RETURNS int AS $$\nSELECT 1;\nSELEC 2;\n$$ LANGUAGE sql;\n";
+        let file = sql_file(text);
+        let mut script = Script::new();
+        script.push_sql("BEGIN;");
+        script.push_body(&file, &file.text, 1);
+        let query = "\nSELECT 1;\nSELEC 2;\n".to_string();
+        let position = query.find("SELEC 2").unwrap() as u32 + 1;
+        let loc = script
+            .locate(&ErrorPosition::Internal { position, query })
+            .unwrap();
+        assert_eq!((loc.line, loc.column), (3, 1));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_sent_and_columns_still_count_it() {
+        let file = sql_file("\u{feff}CREAT TABLE a ();\n");
+        let mut script = Script::new();
+        script.push_body(&file, &file.text, 1);
+        assert!(script.text().starts_with("CREAT"));
+        let loc = script.locate(&ErrorPosition::Original(1)).unwrap();
+        assert_eq!((loc.line, loc.column), (1, 2));
+    }
+
+    #[test]
+    fn statement_markers_keep_positions_and_cut_only_where_safe() {
+        let file = sql_file("\u{feff}SELECT 1; -- one\n  SELECT 2;\nCREAT x -- no semicolon");
+        let mut script = Script::new();
+        assert_eq!(script.push_marked_body(&file, "7_0"), Some(3));
+        let text = script.text().to_string();
+        assert!(!text.contains('\u{feff}'), "{text}");
+        assert!(
+            text.contains("SELECT 1;\nPREPARE confiture_at_7_0_1 AS SELECT;\n -- one\n  SELECT 2;\nPREPARE confiture_at_7_0_2 AS SELECT; DEALLOCATE confiture_at_7_0_1;\n"),
+            "{text}"
+        );
+        assert!(text.contains("-- no semicolon\n;\nPREPARE confiture_at_7_0_3 AS SELECT; DEALLOCATE confiture_at_7_0_2;\n"), "{text}");
+        let at = |needle| {
+            script
+                .locate(&ErrorPosition::Original(position(&script, needle)))
+                .map(|l| (l.line, l.column))
+        };
+        assert_eq!(at("SELECT 1"), Some((1, 2)));
+        assert_eq!(at("SELECT 2"), Some((2, 3)));
+        assert_eq!(at("CREAT"), Some((3, 1)));
+        assert_eq!(
+            at("PREPARE confiture_at_7_0_2"),
+            None,
+            "a marker is our SQL"
+        );
+        assert_eq!(
+            completed_statements(
+                &["confiture_at_7_0_2".into(), "confiture_at_8_0_3".into()],
+                "7_0"
+            ),
+            2
+        );
+        assert_eq!(completed_statements(&[], "7_0"), 0);
+        for unsafe_text in [
+            "SET statement_timeout = '1ms'; SELECT 2;",
+            "SELECT 'a\\'; SELECT 2;",
+            "SELECT 1; DeAllocate ALL;",
+            "SELECT 1;",
+        ] {
+            assert_eq!(pieces(&sql_file(unsafe_text)), None, "{unsafe_text}");
+        }
+    }
+}

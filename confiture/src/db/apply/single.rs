@@ -1,0 +1,120 @@
+//! `up --single-transaction`: every migration of the run in one transaction.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+
+use super::batch::rollback_and_read;
+use super::failure::{connection_lost, copy_refusal, is_lock_contention, sql_failure};
+use super::markers::failed_statement;
+use super::retry_backoff;
+use super::sql::{begin_sql, push_step, NONCE, RESET_SESSION};
+use super::{ApplySettings, OnRetry, Script, Step, StepFailure};
+use crate::db::is_connection_lost;
+use crate::error::Error;
+use crate::files::TransactionMode;
+
+/// The first step that cannot run inside one transaction with the others (a file marked
+/// `no-transaction`), as the failure `run_in_one_transaction` returns for it. Callers check
+/// before writing anything, so that the refusal leaves the database as it was.
+pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
+    let (i, step) = steps
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.file().mode == TransactionMode::NoTransaction)?;
+    let error = Error::usage(format!(
+        "--single-transaction cannot include migration {}: {} runs without a transaction",
+        step.migration.id(),
+        step.file().path.display()
+    ))
+    .with_help(format!(
+        "apply it on its own first ({} with the version just before it, then {}), or drop --single-transaction",
+        crate::hint::command("migrate up --target VERSION"),
+        crate::hint::command("migrate up --steps 1")
+    ));
+    Some((
+        i,
+        StepFailure {
+            error,
+            location: None,
+            server: None,
+            unknown_fate: 0,
+        },
+    ))
+}
+
+/// Runs every step in one transaction (`up --single-transaction`): all are recorded, or none.
+/// Each step is its own message inside the transaction, so a failure names its migration.
+/// `on_step(i, None)` announces step `i`, `on_step(i, Some(duration))` reports it done (not yet
+/// committed). On failure, returns the index of the failing step.
+pub fn run_in_one_transaction(
+    client: &mut Client,
+    settings: &ApplySettings,
+    steps: &[Step<'_>],
+    on_retry: &mut OnRetry<'_>,
+    on_step: &mut dyn FnMut(usize, Option<Duration>),
+) -> Result<(), (usize, StepFailure)> {
+    if let Some(refusal) = single_transaction_refusal(steps).or_else(|| copy_refusal(steps)) {
+        return Err(refusal);
+    }
+    let (Some(first), Some(last)) = (steps.first().copied(), steps.last().copied()) else {
+        return Ok(());
+    };
+    let mut backoff = retry_backoff();
+    let mut attempt = 1;
+    'attempt: loop {
+        let begin = format!("{RESET_SESSION} {}", begin_sql(settings, true));
+        if let Err(e) = client.batch_execute(&begin) {
+            return Err((0, connection_lost(&first, e)));
+        }
+        let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
+        for (i, step) in steps.iter().enumerate() {
+            on_step(i, None);
+            let start = Instant::now();
+            let mut script = Script::new();
+            let tag = format!("{nonce}_{i}");
+            push_step(&mut script, settings, step, &tag);
+            let Err(e) = client.batch_execute(script.text()) else {
+                on_step(i, Some(start.elapsed()));
+                continue;
+            };
+            if is_connection_lost(&e) {
+                return Err((i, connection_lost(step, e)));
+            }
+            let left = match rollback_and_read(client) {
+                Ok(left) => left,
+                Err(lost) => return Err((i, connection_lost(step, lost))),
+            };
+            if is_lock_contention(&e) && attempt <= settings.lock_retries {
+                let delay = backoff.next_delay();
+                on_retry(attempt, delay);
+                std::thread::sleep(delay);
+                attempt += 1;
+                continue 'attempt;
+            }
+            let statement = failed_statement(step, &e, &left.statements, &tag);
+            let mut failure = sql_failure(settings, step, &script, None, e, statement);
+            failure.error = failure.error.with_detail(
+                "the whole run was one transaction: it was rolled back and nothing is recorded",
+            );
+            return Err((i, failure));
+        }
+        return match client.batch_execute("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let i = steps.len() - 1;
+                if is_connection_lost(&e) {
+                    Err((i, connection_lost(&last, e)))
+                } else {
+                    let _ = client.batch_execute("ROLLBACK");
+                    let mut f = sql_failure(settings, &last, &Script::new(), None, e, None);
+                    f.error = f
+                        .error
+                        .with_detail("COMMIT failed (a deferred constraint?): nothing is recorded");
+                    Err((i, f))
+                }
+            }
+        };
+    }
+}

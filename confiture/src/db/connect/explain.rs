@@ -1,0 +1,571 @@
+//! One message per way a connection fails (exit 3): the server's refusals by SQLSTATE, TLS,
+//! authentication and the network, each naming the target without its password and what to
+//! fix where; control characters escaped.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use postgres::error::{DbError, SqlState};
+
+use super::Failure;
+use crate::config::{shown, ConnectionSpec, Environment, SslMode};
+use crate::error::{Error, Reason};
+
+/// The driver's error text with its causes, password removed.
+fn driver_text(spec: &ConnectionSpec, error: &postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    spec.scrub(&text)
+}
+
+/// The first error of type `T` in the chain, looking inside `io::Error`s too (their
+/// `source()` skips the error they wrap).
+fn find_in_chain<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if let Some(found) = find_in_chain::<T>(inner) {
+                return Some(found);
+            }
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The error for a failed connection, with control characters escaped everywhere: the names
+/// in it (and the server's message quoting them) may hold any character but NUL.
+pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
+    let mut error = describe_failure(env, &failure);
+    if *error.reason() == Reason::Other {
+        error = error.with_reason(Reason::Database {
+            database: env.connection.to_string(),
+        });
+    }
+    if let Failure::Driver(driver) = failure {
+        // Shown as the scrubbed text already in `cause`; kept whole for callers.
+        error.set_source(driver);
+    }
+    let escape = |text: &mut String| {
+        if let std::borrow::Cow::Owned(escaped) = shown(text) {
+            *text = escaped;
+        }
+    };
+    escape(&mut error.message);
+    error.help.iter_mut().for_each(escape);
+    error.cause_mut().into_iter().for_each(escape);
+    error.details.iter_mut().for_each(escape);
+    error
+}
+
+fn describe_failure(env: &Environment, failure: &Failure) -> Error {
+    let spec = &env.connection;
+    let error = match failure {
+        Failure::Setup(error) => return error.clone(),
+        Failure::Lost => {
+            return Error::connection(format!(
+                "cannot connect to {spec}: the connection attempt failed"
+            ))
+        }
+        Failure::TimedOut(timeout) => {
+            return Error::connection(format!(
+                "cannot connect to {spec}: no answer within {}",
+                seconds(*timeout)
+            ))
+            .with_help(format!(
+                "check that the server is reachable from here; if the network is slow, raise \
+                 migration.connect_timeout (or connect_timeout in the URL) in {}",
+                env.source()
+            ))
+        }
+        Failure::Driver(error) => error,
+    };
+    let cause = driver_text(spec, error);
+    let explained = match error.as_db_error() {
+        Some(db) => server_refusal(env, db),
+        None => handshake_failure(env, error, &cause)
+            .or_else(|| {
+                find_in_chain::<std::io::Error>(error).map(|io| network_failure(env, io, &cause))
+            })
+            .unwrap_or_else(|| {
+                Error::connection(format!("cannot connect to {spec}"))
+                    .with_help(format!("check the connection settings in {}", env.source()))
+            }),
+    };
+    explained.with_cause(&cause)
+}
+
+/// The server answered with an error: who may not connect, or what is not ready.
+fn server_refusal(env: &Environment, db: &DbError) -> Error {
+    let spec = &env.connection;
+    let source = env.source();
+    let code = db.code();
+    if let Some(refusal) = authentication_refusal(env, db) {
+        refusal
+    } else if *code == SqlState::INVALID_CATALOG_NAME {
+        Error::connection(format!(
+            "database \"{}\" does not exist (connecting as {spec})",
+            spec.dbname
+        ))
+        .with_help(format!(
+            "create it ({} does, or \
+             createdb -h {} -p {} -U {} {}), or fix the database name in {source}",
+            crate::hint::command("migrate up --create-database"),
+            spec.host,
+            spec.port,
+            spec.user,
+            spec.dbname
+        ))
+    } else if *code == SqlState::TOO_MANY_CONNECTIONS {
+        too_many_connections(spec, connection_limit(db.message()))
+    } else if *code == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE
+        && db
+            .message()
+            .ends_with("is not currently accepting connections")
+    {
+        Error::connection(format!(
+            "database \"{}\" does not accept connections (refused {spec})",
+            spec.dbname
+        ))
+        .with_help(format!(
+            "a superuser can open it with `ALTER DATABASE {} ALLOW_CONNECTIONS true`; \
+             or name another database in {source}",
+            quote_ident(&spec.dbname)
+        ))
+    } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
+        Error::connection(format!(
+            "the server refused {spec}: {}",
+            spec.scrub(db.message())
+        ))
+        .with_help(format!(
+            "the database's owner or a superuser can run `GRANT CONNECT ON DATABASE {} TO {}`; \
+             or connect as another user in {source}",
+            quote_ident(&spec.dbname),
+            quote_ident(&spec.user)
+        ))
+    } else if *code == SqlState::CANNOT_CONNECT_NOW {
+        Error::connection(format!(
+            "the server is starting up or shutting down (connecting as {spec})"
+        ))
+        .with_help("retry in a few seconds")
+    } else {
+        Error::connection(format!(
+            "the server refused {spec}: {}",
+            spec.scrub(db.message())
+        ))
+        .with_help(format!("check the connection settings in {source}"))
+    }
+}
+
+/// The server refused who we are (28000, 28P01): TLS required by pg_hba.conf, a client
+/// certificate refused, or the user and password.
+fn authentication_refusal(env: &Environment, db: &DbError) -> Option<Error> {
+    let spec = &env.connection;
+    let source = env.source();
+    let code = db.code();
+    Some(
+        if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && is_unencrypted_hba_refusal(db.message())
+        {
+            // Not a wrong password: pg_hba.conf only lets this host in over TLS.
+            let mode = spec.sslmode;
+            let what = if db.message().starts_with("no pg_hba.conf entry") {
+                format!(
+                    "the server has no pg_hba.conf entry for {spec} without encryption \
+                     (sslmode={mode}): it requires TLS from this host, or does not admit it at all"
+                )
+            } else {
+                format!(
+                    "the server requires TLS: pg_hba.conf rejects {spec} without encryption \
+                     (sslmode={mode})"
+                )
+            };
+            Error::connection(what).with_help(unencrypted_refusal_help(mode, &source))
+        } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && (db.message().contains("certificate") || spec.sslcert.is_some())
+        {
+            // `clientcert=verify-*` or the `cert` method: no certificate ("connection requires
+            // a valid client certificate"), or one whose common name is not the user (then the
+            // server names only the method, e.g. `"trust" authentication failed`, and logs the
+            // mismatch).
+            client_certificate_refused(env, db.message())
+        } else if *code == SqlState::INVALID_PASSWORD
+            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        {
+            Error::connection(format!("authentication failed for {spec}")).with_help(format!(
+                "check the user and password in {source}; the server's pg_hba.conf decides who may \
+                 connect from where"
+            ))
+        } else {
+            return None;
+        },
+    )
+}
+
+/// The TLS handshake or the driver's authentication failed (no server error to read).
+fn handshake_failure(env: &Environment, error: &postgres::Error, cause: &str) -> Option<Error> {
+    let spec = &env.connection;
+    let source = env.source();
+    if let Some(rustls::Error::AlertReceived(alert)) = find_in_chain::<rustls::Error>(error) {
+        use rustls::AlertDescription as Alert;
+        if spec.sslcert.is_some()
+            && matches!(
+                alert,
+                Alert::UnknownCA
+                    | Alert::BadCertificate
+                    | Alert::CertificateUnknown
+                    | Alert::UnsupportedCertificate
+                    | Alert::CertificateExpired
+                    | Alert::CertificateRevoked
+                    | Alert::AccessDenied
+            )
+        {
+            return Some(client_certificate_refused(
+                env,
+                &format!("TLS alert {alert:?}"),
+            ));
+        }
+    }
+    let top = error.to_string();
+    if top.starts_with("error performing TLS handshake") {
+        return Some(explain_tls(env, error, cause));
+    }
+    if !top.starts_with("authentication error") {
+        return None;
+    }
+    Some(if cause.contains("password missing") {
+        Error::connection(format!(
+            "the server asks for a password for {spec}, and none is configured"
+        ))
+        .with_help(format!("add the password to the database URL in {source}"))
+    } else {
+        Error::connection(format!("authentication failed for {spec}"))
+            .with_help(format!("check the user and password in {source}"))
+    })
+}
+
+/// The network failed: refused, timed out, no socket, no such host.
+fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Error {
+    use std::io::ErrorKind as Io;
+    let spec = &env.connection;
+    let source = env.source();
+    match io.kind() {
+        Io::ConnectionRefused => Error::connection(format!(
+            "connection refused (connecting as {spec})"
+        ))
+        .with_help(format!(
+            "is PostgreSQL running and listening on that host and port? check them in {source}"
+        )),
+        Io::TimedOut => Error::connection(format!(
+            "cannot connect to {spec}: no answer within {}",
+            seconds(env.migration.connect_timeout)
+        ))
+        .with_help(format!(
+            "check that the server is reachable from here (firewall, VPN, host name); if the \
+             network is slow, raise migration.connect_timeout in {source}"
+        )),
+        Io::NotFound if spec.is_unix_socket() => Error::connection(format!(
+            "no PostgreSQL socket for that directory and port (connecting as {spec})"
+        ))
+        .with_help(format!(
+            "is PostgreSQL running? check the socket directory and port in {source}"
+        )),
+        _ if cause.contains("lookup address") || cause.contains("resolve") => Error::connection(
+            format!("cannot resolve the host name (connecting as {spec})"),
+        )
+        .with_help(format!("check the host name in {source}")),
+        _ => Error::connection(format!("cannot connect to {spec}"))
+            .with_help(format!("check the connection settings in {source}")),
+    }
+}
+
+fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str) -> Error {
+    use rustls::CertificateError as Cert;
+    let spec = &env.connection;
+    let source = env.source();
+    let mode = spec.sslmode;
+    let roots = match &spec.sslrootcert {
+        Some(path) => format!("sslrootcert {}", path.display()),
+        None => "the webpki (Mozilla) roots".to_string(),
+    };
+    if cause.contains("server does not support TLS") {
+        return Error::connection(format!(
+            "the server does not offer TLS, and sslmode={mode} requires it (connecting as {spec})"
+        ))
+        .with_help(format!(
+            "enable ssl on the server, or use sslmode=prefer or disable in {source}"
+        ));
+    }
+    let certificate = find_in_chain::<rustls::Error>(error).and_then(|e| match e {
+        rustls::Error::InvalidCertificate(c) => Some(c),
+        _ => None,
+    });
+    match certificate {
+        Some(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => Error::connection(format!(
+            "the server's TLS certificate is not valid for the host name connected to (sslmode={mode}, connecting as {spec})"
+        ))
+        .with_help(format!(
+            "connect with the host name the certificate names (see its subject alternative names), \
+             or use sslmode=verify-ca to check the chain only, in {source}"
+        )),
+        Some(Cert::UnknownIssuer | Cert::BadSignature) => {
+            // With prefer or require, only a sslrootcert makes the chain checked (as in
+            // libpq): suggesting sslmode=require there would change nothing.
+            let without_verifying = match mode {
+                SslMode::Prefer | SslMode::Require => {
+                    "remove sslrootcert to encrypt without verifying the certificate"
+                }
+                _ => "use sslmode=require without sslrootcert to encrypt without verifying",
+            };
+            Error::connection(format!(
+                "the server's TLS certificate is not signed by a trusted root (sslmode={mode}, \
+                 checked against {roots}; connecting as {spec})"
+            ))
+            .with_help(format!(
+                "set sslrootcert to the CA certificate that signed the server's certificate, or \
+                 {without_verifying}, in {source}"
+            ))
+        }
+        Some(Cert::Expired | Cert::ExpiredContext { .. }) => Error::connection(format!(
+            "the server's TLS certificate has expired (connecting as {spec})"
+        ))
+        .with_help("renew the server's certificate"),
+        Some(Cert::NotValidYet | Cert::NotValidYetContext { .. }) => Error::connection(format!(
+            "the server's TLS certificate is not valid yet (connecting as {spec})"
+        ))
+        .with_help("check the clocks of this machine and the server"),
+        Some(_) => Error::connection(format!(
+            "the server's TLS certificate was rejected (sslmode={mode}, connecting as {spec})"
+        ))
+        .with_help(format!("check the server's certificate and sslrootcert in {source}")),
+        None => Error::connection(format!(
+            "the TLS handshake failed (sslmode={mode}, connecting as {spec})"
+        ))
+        .with_help(format!(
+            "check the server's TLS setup, or the sslmode in {source}"
+        )),
+    }
+}
+
+/// The server did not accept our client certificate (or wanted one and got none).
+fn client_certificate_refused(env: &Environment, reason: &str) -> Error {
+    let spec = &env.connection;
+    let source = env.source();
+    match &spec.sslcert {
+        None => Error::connection(format!(
+            "the server requires a client certificate from {spec}, and none is configured"
+        ))
+        .with_detail(spec.scrub(reason))
+        .with_help(format!(
+            "set sslcert and sslkey (a certificate signed by a CA the server trusts, its common \
+             name the user name) in {source}"
+        )),
+        Some(cert) => Error::connection(format!(
+            "the server did not accept the client certificate in sslcert {} (connecting as \
+             {spec})",
+            cert.display()
+        ))
+        .with_detail(spec.scrub(reason))
+        .with_help(format!(
+            "the certificate must be signed by a CA in the server's ssl_ca_file, be valid now, \
+             and (clientcert=verify-full) name the user \"{}\" as its common name; check \
+             sslcert and sslkey in {source}",
+            spec.user
+        )),
+    }
+}
+
+/// What to do when pg_hba.conf refused a connection for being unencrypted: with `prefer` the
+/// server did not offer TLS (prefer would have used it), so no sslmode helps.
+fn unencrypted_refusal_help(mode: SslMode, source: &str) -> String {
+    match mode {
+        SslMode::Disable => format!(
+            "use sslmode=require, or verify-full with sslrootcert naming the server's CA, in \
+             {source}"
+        ),
+        _ => "the server does not offer TLS (sslmode=prefer would have used it): enable ssl on \
+              the server, or add a pg_hba.conf entry that admits this host without TLS"
+            .to_string(),
+    }
+}
+
+/// Which limit a "too many connections" refusal (SQLSTATE 53300) hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnectionLimit {
+    /// The database's `CONNECTION LIMIT`.
+    Database,
+    /// The role's `CONNECTION LIMIT`.
+    Role,
+    /// `max_connections`.
+    Server,
+    /// The slots left are reserved (for superusers, `pg_use_reserved_connections`).
+    Reserved,
+    /// A message we do not know (another `lc_messages`).
+    Unknown,
+}
+
+/// Reads which limit from the server's message: the SQLSTATE is the same for all four, and
+/// the message is the only thing that tells them apart. Known: PostgreSQL's English messages
+/// (11 to 17); anything else is `Unknown`, whose help names every limit.
+fn connection_limit(message: &str) -> ConnectionLimit {
+    if message.starts_with("too many connections for database") {
+        ConnectionLimit::Database
+    } else if message.starts_with("too many connections for role") {
+        ConnectionLimit::Role
+    } else if message.starts_with("sorry, too many clients already") {
+        ConnectionLimit::Server
+    } else if message.starts_with("remaining connection slots are reserved") {
+        ConnectionLimit::Reserved
+    } else {
+        ConnectionLimit::Unknown
+    }
+}
+
+fn too_many_connections(spec: &ConnectionSpec, limit: ConnectionLimit) -> Error {
+    let db = quote_ident(&spec.dbname);
+    let role = quote_ident(&spec.user);
+    match limit {
+        ConnectionLimit::Database => Error::connection(format!(
+            "database \"{}\" allows no more connections (refused {spec}): its CONNECTION LIMIT \
+             is reached",
+            spec.dbname
+        ))
+        .with_help(format!(
+            "retry when its other sessions end, or raise the limit: `ALTER DATABASE {db} \
+             CONNECTION LIMIT 20` (-1 for none; see `SELECT datconnlimit FROM pg_database`)"
+        )),
+        ConnectionLimit::Role => Error::connection(format!(
+            "role \"{}\" allows no more connections (refused {spec}): its CONNECTION LIMIT is \
+             reached",
+            spec.user
+        ))
+        .with_help(format!(
+            "retry when its other sessions end, or raise the limit: `ALTER ROLE {role} \
+             CONNECTION LIMIT 20` (-1 for none; see `SELECT rolconnlimit FROM pg_roles`)"
+        )),
+        ConnectionLimit::Server => Error::connection(format!(
+            "the server has no free connection slot (refused {spec}): max_connections is reached"
+        ))
+        .with_help("retry later, close idle sessions, or raise max_connections on the server"),
+        ConnectionLimit::Reserved => Error::connection(format!(
+            "the server keeps its last connection slots for privileged roles (refused {spec})"
+        ))
+        .with_help("retry later, close idle sessions, or raise max_connections on the server"),
+        ConnectionLimit::Unknown => Error::connection(format!(
+            "the server refused {spec}: too many connections"
+        ))
+        .with_help(format!(
+            "a connection limit is reached: the database's (`ALTER DATABASE {db} CONNECTION \
+             LIMIT`), the role's (`ALTER ROLE {role} CONNECTION LIMIT`) or the server's \
+             (max_connections); retry later or raise the one that applies"
+        )),
+    }
+}
+
+/// `name` as an SQL identifier, for statements the help suggests.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Whether the server refused a connection because it was not encrypted: PostgreSQL 12+ ends
+/// its pg_hba.conf refusals with `no encryption` (older servers: `SSL off`).
+fn is_unencrypted_hba_refusal(message: &str) -> bool {
+    (message.starts_with("pg_hba.conf rejects connection")
+        || message.starts_with("no pg_hba.conf entry"))
+        && (message.ends_with("no encryption") || message.ends_with("SSL off"))
+}
+
+fn seconds(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_limits_are_told_apart() {
+        let cases = [
+            (
+                r#"too many connections for database "app""#,
+                ConnectionLimit::Database,
+            ),
+            (
+                r#"too many connections for role "app""#,
+                ConnectionLimit::Role,
+            ),
+            ("sorry, too many clients already", ConnectionLimit::Server),
+            (
+                "remaining connection slots are reserved for non-replication superuser connections",
+                ConnectionLimit::Reserved,
+            ),
+            (
+                "remaining connection slots are reserved for roles with the SUPERUSER attribute",
+                ConnectionLimit::Reserved,
+            ),
+            (
+                r#"trop de connexions pour la base de données « app »"#,
+                ConnectionLimit::Unknown,
+            ),
+        ];
+        for (message, limit) in cases {
+            assert_eq!(connection_limit(message), limit, "{message}");
+        }
+        let spec = ConnectionSpec::parse("postgresql://a\"b@h/d%22b").unwrap();
+        let help = too_many_connections(&spec, ConnectionLimit::Unknown)
+            .help
+            .unwrap();
+        assert!(
+            help.contains(r#"ALTER DATABASE "d""b" CONNECTION LIMIT"#),
+            "{help}"
+        );
+        assert!(
+            help.contains(r#"ALTER ROLE "a""b" CONNECTION LIMIT"#),
+            "{help}"
+        );
+        assert!(help.contains("max_connections"), "{help}");
+    }
+
+    #[test]
+    fn an_unencrypted_refusal_suggests_tls_only_when_it_was_off() {
+        assert!(unencrypted_refusal_help(SslMode::Disable, "x").contains("sslmode=require"));
+        let help = unencrypted_refusal_help(SslMode::Prefer, "x");
+        assert!(!help.contains("sslmode=require"), "{help}");
+        assert!(help.contains("enable ssl on the server"), "{help}");
+    }
+
+    #[test]
+    fn pg_hba_refusals_of_unencrypted_connections_are_recognised() {
+        for message in [
+            r#"pg_hba.conf rejects connection for host "127.0.0.1", user "app", database "app", no encryption"#,
+            r#"no pg_hba.conf entry for host "10.0.0.7", user "app", database "app", no encryption"#,
+            r#"no pg_hba.conf entry for host "10.0.0.7", user "app", database "app", SSL off"#,
+        ] {
+            assert!(is_unencrypted_hba_refusal(message), "{message}");
+        }
+        for message in [
+            r#"pg_hba.conf rejects connection for host "127.0.0.1", user "app", database "app", SSL encryption"#,
+            r#"password authentication failed for user "app""#,
+            r#"role "app" does not exist"#,
+        ] {
+            assert!(!is_unencrypted_hba_refusal(message), "{message}");
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Opening a connection to the environment's database: TLS by sslmode, `application_name` and
+//! `client_connection_check_interval` in the startup packet, a connect timeout that covers the
+//! whole exchange, and one clear message per way of failing (exit 3), without the password.
+
+mod explain;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::config::{Environment, SslMode, TargetSessionAttrs};
+use crate::error::{Error, Result};
+use explain::explain;
+
+/// Set in the startup packet so that the server notices a killed client within a second and
+/// stops its query (PostgreSQL 14+). Sent as `options`, which costs no extra round trip.
+const CHECK_INTERVAL_OPTION: &str = "-c client_connection_check_interval=1000";
+
+/// Silence on the connection before the first keepalive probe.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
+/// Between unanswered probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// Unanswered probes before the connection is given up: a dead peer is noticed within
+/// `KEEPALIVE_IDLE + KEEPALIVE_RETRIES * KEEPALIVE_INTERVAL` (30 s) of silence.
+pub const KEEPALIVE_RETRIES: u32 = 3;
+/// How long data we sent may stay unacknowledged before the connection is given up.
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connects to `env`'s database.
+///
+/// `migration.connect_timeout` bounds everything up to a usable session — name lookup, TCP,
+/// TLS and authentication — as libpq's `connect_timeout` does (the driver alone bounds only
+/// the TCP connect). A server older than 14, or a pooler that rejects `options`, is retried
+/// once without `client_connection_check_interval`.
+pub fn connect(env: &Environment) -> Result<postgres::Client> {
+    connect_for(env, env.connection.target_session_attrs)
+}
+
+/// Connects to the first of `env`'s hosts whose session is what `attrs` asks for (libpq's
+/// `target_session_attrs`, tried in order; `prefer-standby` falls back to the first host that
+/// answered). One host asked for `any` is [`connect`] as ever. An invalid setting (a client
+/// key that cannot be used) ends the search at once: it would fail on every host.
+pub fn connect_for(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Client> {
+    select(env, attrs).map_err(|failed| failed.into_error(env, attrs))
+}
+
+/// Connects to `env`'s database, or `Ok(None)` when the server answers that it does not exist
+/// (SQLSTATE 3D000): what `--create-database` asks before creating it. Every other failure is
+/// [`connect`]'s error. With several hosts, `None` means that no host connected and one of
+/// them said so.
+pub fn connect_if_exists(env: &Environment) -> Result<Option<postgres::Client>> {
+    let attrs = env.connection.target_session_attrs;
+    match select(env, attrs) {
+        Ok(client) => Ok(Some(client)),
+        Err(failed) if failed.missing_database => Ok(None),
+        Err(failed) => Err(failed.into_error(env, attrs)),
+    }
+}
+
+/// Why no host gave a session: one error per host tried (in order).
+struct NoSession {
+    errors: Vec<Error>,
+    /// A host answered that the database does not exist.
+    missing_database: bool,
+    /// A setting that is wrong whatever the host (boxed: the struct is an `Err`).
+    invalid: Option<Box<Error>>,
+}
+
+impl NoSession {
+    fn into_error(mut self, env: &Environment, attrs: TargetSessionAttrs) -> Error {
+        if let Some(invalid) = self.invalid {
+            return *invalid;
+        }
+        if self.errors.len() == 1 {
+            return self.errors.remove(0);
+        }
+        let spec = &env.connection;
+        let what = match attrs {
+            TargetSessionAttrs::Any => "accepted the connection".to_string(),
+            attrs => format!("gave a session with target_session_attrs={attrs}"),
+        };
+        let mut error = Error::connection(format!("no host of {spec} {what}"));
+        for failure in self.errors {
+            error = error.with_detail(failure.message);
+        }
+        error.with_help(format!(
+            "check that the hosts are reachable and which one is the primary; the hosts and \
+             target_session_attrs are in {}",
+            env.source()
+        ))
+    }
+}
+
+fn select(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Client, NoSession> {
+    let spec = &env.connection;
+    let mut failed = NoSession {
+        errors: Vec::new(),
+        missing_database: false,
+        invalid: None,
+    };
+    // `prefer-standby`: the first host that answered, kept in case no standby does.
+    let mut fallback = None;
+    let wanted = match attrs {
+        TargetSessionAttrs::PreferStandby => TargetSessionAttrs::Standby,
+        attrs => attrs,
+    };
+    for (host, port) in spec.hosts() {
+        let mut one = env.clone();
+        one.connection = spec.with_host(host, port);
+        let mut client = match open(&one) {
+            Ok(client) => client,
+            Err(Failure::Setup(error)) => {
+                failed.invalid = Some(Box::new(error));
+                return Err(failed);
+            }
+            Err(failure) => {
+                if let Failure::Driver(e) = &failure {
+                    failed.missing_database |= e.code() == Some(&SqlState::INVALID_CATALOG_NAME);
+                }
+                failed.errors.push(explain(&one, failure));
+                continue;
+            }
+        };
+        match session_mismatch(&mut client, wanted) {
+            Ok(None) => return Ok(client),
+            Ok(Some(reason)) => {
+                let shown = &one.connection;
+                failed
+                    .errors
+                    .push(Error::connection(format!("{shown} {reason}")));
+                if attrs == TargetSessionAttrs::PreferStandby && fallback.is_none() {
+                    fallback = Some(client);
+                }
+            }
+            Err(error) => failed.errors.push(error),
+        }
+    }
+    fallback.ok_or(failed)
+}
+
+/// Why the session is not what `attrs` asks for, or `None` when it is. `any` costs no round
+/// trip; the others one (`pg_is_in_recovery()` and `transaction_read_only`, as libpq reads).
+fn session_mismatch(
+    client: &mut postgres::Client,
+    attrs: TargetSessionAttrs,
+) -> Result<Option<&'static str>> {
+    if attrs == TargetSessionAttrs::Any {
+        return Ok(None);
+    }
+    let messages = client
+        .simple_query(
+            "SELECT pg_catalog.pg_is_in_recovery(), \
+             pg_catalog.current_setting('transaction_read_only')",
+        )
+        .map_err(|e| super::query_error("cannot read whether the server is a standby", e))?;
+    let row = messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    });
+    let in_recovery = row.and_then(|r| r.get(0)) == Some("t");
+    let read_only = row.and_then(|r| r.get(1)) == Some("on");
+    Ok(match attrs {
+        TargetSessionAttrs::Primary if in_recovery => Some("is a standby, not the primary"),
+        TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby if !in_recovery => {
+            Some("is not a standby")
+        }
+        TargetSessionAttrs::ReadWrite if read_only => Some("is read-only"),
+        TargetSessionAttrs::ReadOnly if !read_only => Some("is not read-only"),
+        _ => None,
+    })
+}
+
+/// Refuses a session that goes through a pooler in transaction (or statement) pooling mode,
+/// such as PgBouncer with `pool_mode = transaction`: between two transactions such a pooler
+/// may hand our statements to another server session, so the session-level migration lock
+/// and session settings would silently belong to somebody else. Called by the writing
+/// commands before they take the lock; `session` is what [`SESSION_IDENTITY`] answered on
+/// `client`, and `attrs` what chose its host (the second connection goes to the same one).
+///
+/// A pooler answers `SHOW pool_mode` only on its admin console, so the check is behavioural:
+/// a second connection asks for its backend, then `client` asks again. Through session
+/// pooling or directly, each connection keeps its own backend: the second one's differs and
+/// `client`'s does not change. Through transaction pooling the idle server session `client`
+/// just released is handed to the second connection (PgBouncer reuses the most recently used
+/// one first), or `client` gets another. When the second connection gets no answer within
+/// [`PROBE_WAIT`] (a connection limit, a full session pool), nothing can be told and nothing
+/// is refused.
+pub(crate) fn refuse_transaction_pooling(
+    client: &mut postgres::Client,
+    env: &Environment,
+    attrs: TargetSessionAttrs,
+    session: &str,
+) -> Result<()> {
+    let Some(other_session) = other_server_session(env, attrs) else {
+        return Ok(());
+    };
+    let again = server_session(client)?;
+    if other_session != session && again == session {
+        return Ok(());
+    }
+    let pid = |s: &str| s.split(' ').next().unwrap_or_default().to_string();
+    let spec = &env.connection;
+    let then = if again != session {
+        &again
+    } else {
+        &other_session
+    };
+    Err(Error::invalid(format!(
+        "{spec} goes through a pooler in transaction or statement pooling mode (server \
+         session {} served this connection, then {}); nothing was run",
+        pid(session),
+        pid(then)
+    ))
+    .with_detail(
+        "such a pooler hands each transaction to any server session: the migration lock and \
+         session settings would not stay with this connection",
+    )
+    .with_help(format!(
+        "connect to PostgreSQL directly, or through a pool in session mode (PgBouncer: \
+         pool_mode = session), in {}",
+        env.source()
+    )))
+}
+
+/// The longest the pooler check waits for its second connection's answer: a session pool
+/// with no free server session keeps the second client waiting (PgBouncer: up to
+/// `query_wait_timeout`).
+const PROBE_WAIT: Duration = Duration::from_secs(5);
+
+/// The server session a second connection gets, or `None` when it cannot be told in time
+/// (refused, a connection limit, a full session pool). The thread that asks is left behind
+/// on a timeout; its connection closes when it gets an answer.
+fn other_server_session(env: &Environment, attrs: TargetSessionAttrs) -> Option<String> {
+    let wait = match env.migration.connect_timeout {
+        timeout if timeout.is_zero() => PROBE_WAIT,
+        timeout => timeout.min(PROBE_WAIT),
+    };
+    let env = env.clone();
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("confiture-pooler-check".to_string())
+        .spawn(move || {
+            let session = select(&env, attrs)
+                .ok()
+                .and_then(|mut other| server_session(&mut other).ok());
+            let _ = tx.send(session);
+        })
+        .ok()?;
+    rx.recv_timeout(wait).ok().flatten()
+}
+
+/// Which server session runs a statement: its process id and the server's start time (a
+/// process id alone may repeat on another server of a multi-host list).
+pub(crate) const SESSION_IDENTITY: &str = "pg_catalog.pg_backend_pid()::text || ' ' || \
+     pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time())::text";
+
+fn server_session(client: &mut postgres::Client) -> Result<String> {
+    let messages = client
+        .simple_query(&format!("SELECT {SESSION_IDENTITY}"))
+        .map_err(|e| super::query_error("cannot read the server session's process id", e))?;
+    Ok(messages
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default())
+}
+
+fn open(env: &Environment) -> Result<postgres::Client, Failure> {
+    match attempt(env, true) {
+        Err(Failure::Driver(e)) if rejects_check_interval(&e) => attempt(env, false),
+        other => other,
+    }
+}
+
+enum Failure {
+    Setup(Error),
+    Driver(postgres::Error),
+    TimedOut(Duration),
+    /// The thread that connected died without an answer (a bug in the driver).
+    Lost,
+}
+
+/// One try at connecting to `env`'s first host, within `migration.connect_timeout`.
+fn attempt(env: &Environment, check_interval: bool) -> Result<postgres::Client, Failure> {
+    let mut config = driver_config(env, check_interval);
+    let tls = tls_for(env, &mut config)?;
+    let open = move || match tls {
+        Some(tls) => config.connect(tls),
+        None => config.connect(postgres::NoTls),
+    };
+    let timeout = env.migration.connect_timeout;
+    if timeout.is_zero() {
+        return open().map_err(Failure::Driver);
+    }
+    // The driver cannot be interrupted, so it runs on a thread we stop waiting for. A late
+    // success is dropped (closing the session) when the send finds nobody listening; a server
+    // that never answers keeps the thread until it closes the socket.
+    let (tx, rx) = mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("confiture-connect".to_string())
+        .spawn(move || {
+            let _ = tx.send(open());
+        });
+    if let Err(e) = spawned {
+        return Err(Failure::Setup(
+            Error::connection("cannot start a thread to connect").with_cause(e),
+        ));
+    }
+    match rx.recv_timeout(timeout) {
+        Ok(result) => result.map_err(Failure::Driver),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::TimedOut(timeout)),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Lost),
+    }
+}
+
+/// The driver's settings for `env`: target, startup options, timeout, keepalives.
+fn driver_config(env: &Environment, check_interval: bool) -> postgres::Config {
+    let spec = &env.connection;
+    let mut config = postgres::Config::new();
+    if spec.is_unix_socket() {
+        config.host_path(&spec.host);
+    } else {
+        config.host(&spec.host);
+    }
+    config.port(spec.port).user(&spec.user).dbname(&spec.dbname);
+    config.application_name(&env.application_name);
+    if let Some(password) = &spec.password {
+        config.password(password);
+    }
+    let options: Vec<&str> = check_interval
+        .then_some(CHECK_INTERVAL_OPTION)
+        .into_iter()
+        .chain(spec.options.as_deref())
+        .collect();
+    if !options.is_empty() {
+        config.options(&options.join(" "));
+    }
+    let timeout = env.migration.connect_timeout;
+    if !timeout.is_zero() {
+        config.connect_timeout(timeout);
+    }
+    // A network that silently drops every packet must not hang the CLI forever: keepalive
+    // probes find the server gone while we wait for an answer (a busy server's kernel still
+    // answers them, so a long migration is never cut), and TCP_USER_TIMEOUT while what we sent
+    // stays unacknowledged. Either way the read fails and the run ends as a lost connection.
+    config
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE)
+        .keepalives_interval(KEEPALIVE_INTERVAL)
+        .keepalives_retries(KEEPALIVE_RETRIES)
+        .tcp_user_timeout(TCP_USER_TIMEOUT);
+    config
+}
+
+/// The TLS connector `env`'s sslmode asks for (set on `config`), or none.
+fn tls_for(
+    env: &Environment,
+    config: &mut postgres::Config,
+) -> Result<Option<MakeRustlsConnect>, Failure> {
+    let spec = &env.connection;
+    // PostgreSQL has no TLS over Unix sockets; libpq skips it there too.
+    let tls_mode = match (spec.sslmode, spec.is_unix_socket()) {
+        (SslMode::Disable, _) | (SslMode::Prefer, true) => None,
+        (mode, true) => {
+            return Err(Failure::Setup(
+                Error::invalid(format!(
+                    "sslmode={mode} cannot be used with the Unix socket in {}",
+                    spec.host
+                ))
+                .with_help(format!(
+                    "TLS runs over TCP only: name a TCP host, or use sslmode=prefer in {}",
+                    env.source()
+                )),
+            ))
+        }
+        (SslMode::Prefer, false) => Some(postgres::config::SslMode::Prefer),
+        (_, false) => Some(postgres::config::SslMode::Require),
+    };
+    match tls_mode {
+        Some(mode) => {
+            config.ssl_mode(mode);
+            Ok(Some(
+                super::tls::make_connect(spec).map_err(Failure::Setup)?,
+            ))
+        }
+        None => {
+            config.ssl_mode(postgres::config::SslMode::Disable);
+            Ok(None)
+        }
+    }
+}
+
+/// The server, or a pooler in front of it, refused a startup parameter: PostgreSQL before 14
+/// does not know `client_connection_check_interval` (42704, undefined_object), PgBouncer
+/// refuses the `options` parameter (08P01, protocol_violation). Told by the SQLSTATE, never by
+/// the wording; a refusal of the user's own `options` fails the same way on the retry.
+fn rejects_check_interval(error: &postgres::Error) -> bool {
+    error.code().is_some_and(|code| {
+        *code == SqlState::UNDEFINED_OBJECT || *code == SqlState::PROTOCOL_VIOLATION
+    })
+}
