@@ -369,7 +369,7 @@ impl Migrator {
     /// # }
     /// ```
     pub fn status(&mut self) -> Result<StatusReport> {
-        let checked = self.load()?;
+        let checked = self.while_connecting(Migrator::load)?;
         self.off_runtime(&mut |_: Progress| {}, |m, _| {
             m.status_with(&checked.set, &checked.diagnostics)
         })
@@ -418,6 +418,26 @@ impl Migrator {
         );
         report.database = Some(self.env.connection.to_string());
         Ok(report)
+    }
+
+    /// Runs `work` (reading and checking the files) while another thread connects, when this
+    /// session is not connected yet ([`crate::db::prefetch`]). `work`'s refusal comes first and
+    /// alone, as if nothing had connected; once it has passed, the connection is announced
+    /// and taken, or its error returned.
+    pub(crate) fn while_connecting<T>(
+        &mut self,
+        work: impl FnOnce(&Migrator) -> Result<T>,
+    ) -> Result<T> {
+        let ahead = match self.client {
+            None => crate::db::prefetch::Ahead::start(&self.env),
+            Some(_) => None,
+        };
+        let value = work(self)?;
+        if let Some(ahead) = ahead {
+            self.announce_connect();
+            self.client = Some(ahead.wait()?);
+        }
+        Ok(value)
     }
 
     /// The connection, opened on first use.
