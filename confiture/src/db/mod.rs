@@ -6,6 +6,7 @@ pub(crate) mod backoff;
 pub mod connect;
 pub(crate) mod ledger;
 pub(crate) mod lock;
+pub(crate) mod prefetch;
 pub mod scratch;
 pub mod snapshot;
 mod tls;

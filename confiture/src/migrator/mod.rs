@@ -385,6 +385,26 @@ impl Migrator {
         &self.migrations_dir
     }
 
+    /// Runs `work` (reading and checking the files) while another thread connects, when this
+    /// session is not connected yet ([`crate::db::prefetch`]). `work`'s refusal comes first and
+    /// alone, as if nothing had connected; once it has passed, the connection is announced
+    /// and taken, or its error returned.
+    pub(crate) fn while_connecting<T>(
+        &mut self,
+        work: impl FnOnce(&Migrator) -> Result<T>,
+    ) -> Result<T> {
+        let ahead = match self.client {
+            None => crate::db::prefetch::Ahead::start(&self.env),
+            Some(_) => None,
+        };
+        let value = work(self)?;
+        if let Some(ahead) = ahead {
+            self.announce_connect();
+            self.client = Some(ahead.wait()?);
+        }
+        Ok(value)
+    }
+
     /// The connection, opened on first use.
     pub(crate) fn client(&mut self) -> Result<&mut postgres::Client> {
         if self.client.is_none() {

@@ -28,7 +28,7 @@ impl Migrator {
     /// # }
     /// ```
     pub fn status(&mut self) -> Result<StatusReport> {
-        let checked = self.load()?;
+        let checked = self.while_connecting(Migrator::load)?;
         self.off_runtime(&mut |_: Progress| {}, |m, _| {
             m.status_with(&checked.set, &checked.diagnostics)
         })

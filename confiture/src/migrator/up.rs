@@ -81,7 +81,12 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
-        let (set, request) = self.up_request(options)?;
+        // `--create-database` connects its own way: only a missing database is created.
+        let (set, request) = if options.create_database {
+            self.up_request(options)?
+        } else {
+            self.while_connecting(|m| m.up_request(options))?
+        };
         if options.create_database
             && self.create_missing_database(&set, &request, options, progress, report)?
         {

@@ -20,9 +20,10 @@ use std::time::{Duration, Instant};
 
 use super::measure::{self, Job, Stats};
 use super::pg::{self, Db};
+use super::report::Verdict;
 use super::tools::{self, Tool};
 use super::workload::{self, Migration};
-use super::{Bench, Row, Section, Verdict};
+use super::{Bench, Row, Section};
 
 /// Targets at once, for the fleet and its floor.
 pub const JOBS: usize = 8;
@@ -155,6 +156,43 @@ fn section(
     section
 }
 
+/// What the runs of `fleet-dbs` share.
+struct DbFleet<'a> {
+    dbs: &'a [Db],
+    /// The database names, one a line: `--targets` and the loops read it.
+    list: &'a Path,
+    /// The floor's message for one database: the ledger DDL and the transactions.
+    floor: String,
+    ours: &'a tools::Layout,
+    sqlx: Option<&'a tools::Layout>,
+    /// A database's URL in the loops, `$db` the name the loop read.
+    per_db_url: String,
+}
+
+/// Drops every tool's tables from the databases (untimed, between runs).
+fn reset_dbs(dbs: &[Db]) -> Result<(), String> {
+    each_db(dbs, JOBS, |db| {
+        db.client()?
+            .batch_execute(
+                "DROP TABLE IF EXISTS bench_rows, tb_confiture, _sqlx_migrations CASCADE",
+            )
+            .map_err(|e| format!("reset {}: {e}", db.name))
+    })
+}
+
+/// Checks that every database has the workload's rows.
+fn check_dbs(dbs: &[Db]) -> Result<(), String> {
+    let (check, expected) = workload::one_row_check(MIGRATIONS);
+    each_db(dbs, JOBS, |db| {
+        let found = db.count(&check)?;
+        if found == expected {
+            Ok(())
+        } else {
+            Err(format!("{}: {found} rows, not {expected}", db.name))
+        }
+    })
+}
+
 impl Bench {
     /// `fleet-dbs`: see the module docs.
     pub(super) fn fleet_dbs(&self, count: usize) -> Result<Section, String> {
@@ -163,14 +201,13 @@ impl Bench {
         let migrations = workload::one_row(MIGRATIONS);
         let dir = self.work.join(key);
         let ours = tools::write_layout(Tool::Confiture, &dir.join("confiture"), &migrations)?;
-        let sqlx = if self.installed.has(Tool::Sqlx) {
-            Some(tools::write_layout(
+        let sqlx = match self.installed.has(Tool::Sqlx) {
+            true => Some(tools::write_layout(
                 Tool::Sqlx,
                 &dir.join("sqlx"),
                 &migrations,
-            )?)
-        } else {
-            None
+            )?),
+            false => None,
         };
         eprintln!("  {key}: creating {count} databases (untimed)...");
         let dbs: Vec<Db> = (0..count)
@@ -179,37 +216,17 @@ impl Bench {
         let list = dir.join("targets.txt");
         let names: String = dbs.iter().map(|db| format!("{}\n", db.name)).collect();
         std::fs::write(&list, names).map_err(|e| format!("{}: {e}", list.display()))?;
-        let floor = format!("{}{}", pg::LEDGER_DDL, pg::floor_message(&migrations));
         let server = &o.server;
-        let url_of = |db: &str| {
-            format!(
-                "postgresql://{}@{}:{}/{db}?sslmode=disable",
+        let fleet = DbFleet {
+            dbs: &dbs,
+            list: &list,
+            floor: format!("{}{}", pg::LEDGER_DDL, pg::floor_message(&migrations)),
+            ours: &ours,
+            sqlx: sqlx.as_ref(),
+            per_db_url: format!(
+                "postgresql://{}@{}:{}/$db?sslmode=disable",
                 server.user, server.host, server.port
-            )
-        };
-        let per_db_url = format!(
-            "postgresql://{}@{}:{}/$db?sslmode=disable",
-            server.user, server.host, server.port
-        );
-        let (check, expected) = workload::one_row_check(MIGRATIONS);
-        let reset = |dbs: &[Db]| {
-            each_db(dbs, JOBS, |db| {
-                db.client()?
-                    .batch_execute(
-                        "DROP TABLE IF EXISTS bench_rows, tb_confiture, _sqlx_migrations CASCADE",
-                    )
-                    .map_err(|e| format!("reset {}: {e}", db.name))
-            })
-        };
-        let checked = |dbs: &[Db]| {
-            each_db(dbs, JOBS, |db| {
-                let found = db.count(&check)?;
-                if found == expected {
-                    Ok(())
-                } else {
-                    Err(format!("{}: {found} rows, not {expected}", db.name))
-                }
-            })
+            ),
         };
         let mut tools_run = vec![FLOOR_DBS, FLEET_DBS, LOOP_OURS];
         if sqlx.is_some() {
@@ -221,68 +238,11 @@ impl Bench {
                 if notes.iter().any(|(t, _)| t == tool) {
                     continue;
                 }
-                reset(&dbs)?;
+                reset_dbs(&dbs)?;
                 let label = format!("{key}-{}-run{run}", tool.replace([' ', ':', '-'], "_"));
-                let outcome = match tool {
-                    FLOOR_DBS => {
-                        let start = Instant::now();
-                        each_db(&dbs, JOBS, |db| {
-                            db.client()?
-                                .batch_execute(&floor)
-                                .map_err(|e| format!("floor on {}: {e}", db.name))
-                        })
-                        .map(|()| start.elapsed())
-                    }
-                    FLEET_DBS => {
-                        let url = url_of("postgres");
-                        let target = tools::Target {
-                            url: &url,
-                            host: &server.host,
-                            port: server.port,
-                            user: &server.user,
-                            dbname: "postgres",
-                        };
-                        let mut command = tools::apply(&self.installed, Tool::Confiture, &ours, &target)?
-                            .ok_or("no command for cargo-confiture")?;
-                        command
-                            .arg("--targets")
-                            .arg(&list)
-                            .args(["--jobs", &JOBS.to_string()]);
-                        self.timed(command, &ours.root, &label)
-                    }
-                    LOOP_OURS => {
-                        let command = loop_command(
-                            &self.installed.confiture,
-                            &ours.root,
-                            &list,
-                            &format!(
-                                "\"$PROGRAM\" confiture migrate up --database-url \"{per_db_url}\" >/dev/null"
-                            ),
-                        );
-                        self.timed(command, &ours.root, &label)
-                    }
-                    _ => {
-                        let Some(layout) = &sqlx else { continue };
-                        let program = self
-                            .installed
-                            .peers
-                            .iter()
-                            .find(|(t, _)| *t == Tool::Sqlx)
-                            .map(|(_, p)| p.clone())
-                            .unwrap_or_default();
-                        let command = loop_command(
-                            &program,
-                            &layout.root,
-                            &list,
-                            &format!(
-                                "\"$PROGRAM\" migrate run --no-dotenv --source '{}' --database-url \"{per_db_url}\" >/dev/null",
-                                layout.path.display()
-                            ),
-                        );
-                        self.timed(command, &layout.root, &label)
-                    }
-                }
-                .and_then(|elapsed| checked(&dbs).map(|()| elapsed));
+                let outcome = self
+                    .fleet_dbs_once(tool, &fleet, &label)
+                    .and_then(|elapsed| check_dbs(&dbs).map(|()| elapsed));
                 record(key, run, o.runs, tool, outcome, &mut samples, &mut notes);
             }
         }
@@ -299,6 +259,73 @@ impl Bench {
         ))
     }
 
+    /// One timed run of `tool` over the fleet of databases.
+    fn fleet_dbs_once(&self, tool: &str, fleet: &DbFleet, label: &str) -> Result<Duration, String> {
+        let server = &self.options.server;
+        match tool {
+            FLOOR_DBS => {
+                let start = Instant::now();
+                each_db(fleet.dbs, JOBS, |db| {
+                    db.client()?
+                        .batch_execute(&fleet.floor)
+                        .map_err(|e| format!("floor on {}: {e}", db.name))
+                })
+                .map(|()| start.elapsed())
+            }
+            FLEET_DBS => {
+                let url = format!(
+                    "postgresql://{}@{}:{}/postgres?sslmode=disable",
+                    server.user, server.host, server.port
+                );
+                let target = tools::Target {
+                    url: &url,
+                    host: &server.host,
+                    port: server.port,
+                    user: &server.user,
+                    dbname: "postgres",
+                };
+                let mut command =
+                    tools::apply(&self.installed, Tool::Confiture, fleet.ours, &target)?
+                        .ok_or("no command for cargo-confiture")?;
+                command
+                    .arg("--targets")
+                    .arg(fleet.list)
+                    .args(["--jobs", &JOBS.to_string()]);
+                self.timed(command, &fleet.ours.root, label)
+            }
+            LOOP_OURS => {
+                let per_db = format!(
+                    "\"$PROGRAM\" confiture migrate up --database-url \"{}\" >/dev/null",
+                    fleet.per_db_url
+                );
+                let command = loop_command(
+                    &self.installed.confiture,
+                    &fleet.ours.root,
+                    fleet.list,
+                    &per_db,
+                );
+                self.timed(command, &fleet.ours.root, label)
+            }
+            _ => {
+                let layout = fleet.sqlx.ok_or("sqlx-cli is not installed")?;
+                let program = self
+                    .installed
+                    .peers
+                    .iter()
+                    .find(|(t, _)| *t == Tool::Sqlx)
+                    .map(|(_, p)| p.clone())
+                    .unwrap_or_default();
+                let per_db = format!(
+                    "\"$PROGRAM\" migrate run --no-dotenv --source '{}' --database-url \"{}\" >/dev/null",
+                    layout.path.display(),
+                    fleet.per_db_url
+                );
+                let command = loop_command(&program, &layout.root, fleet.list, &per_db);
+                self.timed(command, &layout.root, label)
+            }
+        }
+    }
+
     /// `fleet-schemas`: see the module docs.
     pub(super) fn fleet_schemas(&self, count: usize) -> Result<Section, String> {
         let o = &self.options;
@@ -307,40 +334,10 @@ impl Bench {
         let dir = self.work.join(key);
         let ours = tools::write_layout(Tool::Confiture, &dir.join("confiture"), &migrations)?;
         let db = o.server.fresh_db()?;
-        // A few schemas a message: one message is one transaction, and dropping a thousand
-        // schemas at once needs more locks than `max_locks_per_transaction` allows.
-        let batches: Vec<String> = (0..count)
-            .collect::<Vec<_>>()
-            .chunks(20)
-            .map(|chunk| {
-                chunk
-                    .iter()
-                    .map(|&i| {
-                        let t = tenant(i);
-                        format!("DROP SCHEMA IF EXISTS {t} CASCADE; CREATE SCHEMA {t};\n")
-                    })
-                    .collect()
-            })
-            .collect();
-        let reset = |db: &Db| -> Result<(), String> {
-            let mut client = db.client()?;
-            for batch in &batches {
-                client.batch_execute(batch).map_err(|e| {
-                    let why = e
-                        .as_db_error()
-                        .map_or(e.to_string(), |d| d.message().to_string());
-                    format!("reset the tenant schemas: {why}")
-                })?;
-            }
-            Ok(())
-        };
+        let batches = reset_batches(count);
         let floors: Vec<String> = (0..count)
             .map(|i| floor_for_tenant(&tenant(i), &migrations))
             .collect();
-        let check = "SELECT sum((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.bench_rows', nspname), false, true, '')))[1]::text::bigint) \
-                     FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'";
-        let expected = workload::one_row_check(MIGRATIONS).1 * count as u64;
-        let public = "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'";
         let url = db.url(o.server.port);
         let tools_run = [FLOOR_SCHEMAS, FLEET_SCHEMAS];
         let (mut samples, mut notes) = (Vec::new(), Vec::new());
@@ -349,7 +346,7 @@ impl Bench {
                 if notes.iter().any(|(t, _)| t == tool) {
                     continue;
                 }
-                reset(&db)?;
+                reset_schemas(&db, &batches)?;
                 let label = format!("{key}-{}-run{run}", tool.replace([' ', ':', '-'], "_"));
                 let outcome = if tool == FLOOR_SCHEMAS {
                     floor_schemas(&db, &floors)
@@ -361,23 +358,15 @@ impl Bench {
                         user: &o.server.user,
                         dbname: &db.name,
                     };
-                    let mut command = tools::apply(&self.installed, Tool::Confiture, &ours, &target)?
-                        .ok_or("no command for cargo-confiture")?;
+                    let mut command =
+                        tools::apply(&self.installed, Tool::Confiture, &ours, &target)?
+                            .ok_or("no command for cargo-confiture")?;
                     command
                         .args(["--schemas-query", TENANT_QUERY])
                         .args(["--jobs", &JOBS.to_string()]);
                     self.timed(command, &ours.root, &label)
                 }
-                .and_then(|elapsed| {
-                    let found = db.count(check)?;
-                    let in_public = db.count(public)?;
-                    if found != expected || in_public != 0 {
-                        return Err(format!(
-                            "{found} rows in the tenants (not {expected}), {in_public} relations in public"
-                        ));
-                    }
-                    Ok(elapsed)
-                });
+                .and_then(|elapsed| check_schemas(&db, count).map(|()| elapsed));
                 record(key, run, o.runs, tool, outcome, &mut samples, &mut notes);
             }
         }
@@ -404,6 +393,54 @@ impl Bench {
             self.options.timeout,
         )
     }
+}
+
+/// The messages that drop and create the tenant schemas between runs: a few schemas a
+/// message, as one message is one transaction and dropping a thousand schemas at once needs
+/// more locks than `max_locks_per_transaction` allows.
+fn reset_batches(count: usize) -> Vec<String> {
+    (0..count)
+        .collect::<Vec<_>>()
+        .chunks(20)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|&i| {
+                    let t = tenant(i);
+                    format!("DROP SCHEMA IF EXISTS {t} CASCADE; CREATE SCHEMA {t};\n")
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn reset_schemas(db: &Db, batches: &[String]) -> Result<(), String> {
+    let mut client = db.client()?;
+    for batch in batches {
+        client.batch_execute(batch).map_err(|e| {
+            let why = e
+                .as_db_error()
+                .map_or(e.to_string(), |d| d.message().to_string());
+            format!("reset the tenant schemas: {why}")
+        })?;
+    }
+    Ok(())
+}
+
+/// Checks from the catalogs that every tenant has the workload's rows and `public` nothing.
+fn check_schemas(db: &Db, count: usize) -> Result<(), String> {
+    let check = "SELECT sum((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.bench_rows', nspname), false, true, '')))[1]::text::bigint) \
+                 FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'";
+    let expected = workload::one_row_check(MIGRATIONS).1 * count as u64;
+    let public = "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'";
+    let found = db.count(check)?;
+    let in_public = db.count(public)?;
+    if found != expected || in_public != 0 {
+        return Err(format!(
+            "{found} rows in the tenants (not {expected}), {in_public} relations in public"
+        ));
+    }
+    Ok(())
 }
 
 /// One tenant's work as one message: its `search_path`, the ledger DDL, the transactions.
