@@ -56,8 +56,8 @@ fn rows(base: &Environment, sql: &str, list: &str, what: &str) -> Result<Vec<(St
             Error::invalid(format!("{list} failed on {}", base.connection))
                 .with_cause(cause)
                 .with_help(format!(
-                    "the query runs read-only on the environment's database and returns one column: {what}"
-                ))
+            "the query runs read-only on the environment's database and returns one column: {what}"
+        ))
         }
         ColumnError::Columns(n) => Error::invalid(format!("{list} returns {n} columns, not one"))
             .with_help(format!("select one column of {what}")),
