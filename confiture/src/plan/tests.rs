@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::*;
 use crate::error::ErrorKind;
 use crate::files::{checksum, SqlFile, TransactionMode};
+use crate::history::State;
 use crate::ledger::RowKind;
 
 fn file(path: String, text: &str, irreversible: bool) -> SqlFile {
@@ -486,6 +487,29 @@ fn actions(plan: &ReinitPlan<'_>) -> Vec<String> {
             format!("{version}:{:?}", s.action)
         })
         .collect()
+}
+
+/// A row that matches its file only through `checksum_matches` (upper case, padding) or that
+/// has no checksum is applied, not modified, but `reinit` rewrites it as confiture writes it.
+#[test]
+fn reinit_rewrites_a_checksum_that_only_matches_into_the_exact_one() {
+    let s = set(&[1, 2, 3]);
+    let mut r = rows(&s, &[1, 2, 3]);
+    r[1].checksum = r[1]
+        .checksum
+        .as_ref()
+        .map(|c| format!("{}  ", c.to_uppercase()));
+    r[2].checksum = None;
+    let history = History::new(&s.migrations, &r, None);
+    assert!(history.entries().iter().all(|e| e.state == State::Applied));
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert_eq!(actions(&plan), ["001:Keep", "002:Accept", "003:Accept"]);
+    let rewrite = plan.rewrite();
+    let checksums: Vec<&str> = rewrite.update.iter().map(|u| u.checksum.as_str()).collect();
+    assert_eq!(
+        checksums,
+        [&s.migrations[1].up.checksum, &s.migrations[2].up.checksum]
+    );
 }
 
 #[test]
