@@ -1,7 +1,7 @@
 //! What `up`, `down`, `baseline` and `reinit` will do, decided from the files, the ledger rows
 //! and the request. Pure: no IO, never panics on input. A refusal is an [`Error`] whose
-//! [`Reason`](crate::Reason) carries every offending migration as data
-//! ([`Reason::Diverged`](crate::Reason::Diverged), [`Reason::Irreversible`](crate::Reason::Irreversible)),
+//! [`Reason`] carries every offending migration as data
+//! ([`Reason::Diverged`], [`Reason::Irreversible`]),
 //! rendered once into `details`, and whose `help` names the command that resolves it.
 //!
 //! One file per command family: `up` (and the history check), `down`, `rewrite` (`baseline`
