@@ -202,8 +202,7 @@ impl Migrator {
             .migrations
             .iter()
             .filter(|m| m.status.is_recorded())
-            .filter_map(|m| m.version.parse::<crate::history::Version>().ok())
-            .map(|v| v.number())
+            .filter_map(|m| m.number)
             .max();
         report.replayed = status.applied.clone();
 

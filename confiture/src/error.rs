@@ -106,6 +106,60 @@ pub struct Diverged {
     /// The refusal is of a rollback (`down`): a modified migration is refused because its down
     /// file may not undo what was run.
     pub rollback: bool,
+    /// The set is embedded in a binary older than the database: the versions it lacks, and
+    /// who embedded it. Shown first: it explains the `missing` rows.
+    pub newer_database: Option<NewerDatabase>,
+}
+
+/// A binary older than its database: the ledger records versions above the newest its
+/// embedded set has (`plan::up`/`down` find them; `Display` is the detail line).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct NewerDatabase {
+    /// The Cargo package that embedded the set.
+    pub package: String,
+    /// That package's version.
+    pub package_version: String,
+    /// The newest version the set has, as its file names it; `None` for an empty set.
+    pub embeds_up_to: Option<String>,
+    /// The versions the database records above it, as the ledger stores them.
+    pub versions: Vec<String>,
+}
+
+impl NewerDatabase {
+    /// The versions `package` (`package_version`), embedding up to `embeds_up_to`, lacks.
+    pub fn new(
+        package: impl Into<String>,
+        package_version: impl Into<String>,
+        embeds_up_to: Option<String>,
+        versions: Vec<String>,
+    ) -> NewerDatabase {
+        NewerDatabase {
+            package: package.into(),
+            package_version: package_version.into(),
+            embeds_up_to,
+            versions,
+        }
+    }
+}
+
+impl fmt::Display for NewerDatabase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "this binary ({} {}) ",
+            self.package, self.package_version
+        )?;
+        match &self.embeds_up_to {
+            Some(newest) => write!(f, "embeds migrations up to {newest}")?,
+            None => f.write_str("embeds no migration")?,
+        }
+        write!(
+            f,
+            "; the database also has {} applied, recorded by a newer build",
+            self.versions.join(", ")
+        )
+    }
 }
 
 impl Diverged {
@@ -114,6 +168,7 @@ impl Diverged {
         Diverged {
             migrations,
             rollback: false,
+            newer_database: None,
         }
     }
 
@@ -122,20 +177,29 @@ impl Diverged {
         Diverged {
             migrations,
             rollback: true,
+            newer_database: None,
         }
     }
 
-    /// One line per migration, as the error's details show them.
+    /// The same, from a binary older than its database ([`NewerDatabase`]).
+    pub fn with_newer_database(self, newer: NewerDatabase) -> Diverged {
+        Diverged {
+            newer_database: Some(newer),
+            ..self
+        }
+    }
+
+    /// One line per migration, as the error's details show them, after the line of a
+    /// [`NewerDatabase`].
     pub fn lines(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self
-            .migrations
-            .iter()
-            .map(|d| match d {
+        let newer = self.newer_database.iter().map(ToString::to_string);
+        let mut lines: Vec<String> = newer
+            .chain(self.migrations.iter().map(|d| match d {
                 Divergence::Modified { .. } if self.rollback => {
                     format!("{d}; its down file may not undo what was run")
                 }
                 _ => d.to_string(),
-            })
+            }))
             .collect();
         lines.dedup();
         lines
@@ -179,6 +243,29 @@ pub enum Divergence {
         /// The newest applied version, when known.
         newest_applied: Option<String>,
     },
+}
+
+impl Divergence {
+    /// The migration, `002_t2`; `None` for a duplicate row whose file is gone.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Divergence::Modified { id, .. }
+            | Divergence::Missing { id, .. }
+            | Divergence::OutOfOrder { id, .. } => Some(id),
+            Divergence::Duplicate { id, .. } => id.as_deref(),
+        }
+    }
+
+    /// Its state, as `migrate status` names it.
+    pub fn state(&self) -> crate::history::State {
+        use crate::history::State;
+        match self {
+            Divergence::Modified { .. } => State::Modified,
+            Divergence::Missing { .. } => State::Missing,
+            Divergence::Duplicate { .. } => State::Duplicate,
+            Divergence::OutOfOrder { .. } => State::OutOfOrder,
+        }
+    }
 }
 
 /// The first 12 characters of a checksum, as details show it.
@@ -258,6 +345,23 @@ pub enum Unrollable {
         /// The workspace's `first_version`.
         first_version: u64,
     },
+}
+
+impl Unrollable {
+    /// The migration, `002_t2`.
+    pub fn id(&self) -> &str {
+        match self {
+            Unrollable::Irreversible { id, .. } | Unrollable::Squashed { id, .. } => id,
+        }
+    }
+
+    /// `irreversible` or `squashed`: why it cannot be rolled back.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Unrollable::Irreversible { .. } => "irreversible",
+            Unrollable::Squashed { .. } => "squashed",
+        }
+    }
 }
 
 impl fmt::Display for Unrollable {

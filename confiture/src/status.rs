@@ -40,6 +40,10 @@ use crate::ledger::Ledger;
 pub struct MigrationStatus {
     /// As in the file name (`"003"`), or as recorded for a missing migration.
     pub version: String,
+    /// `version` as the history parsed it ([`crate::history::Version::number`]); `None` for
+    /// a row whose version is not a number. Not a JSON key: `version` is.
+    #[serde(skip)]
+    pub number: Option<u64>,
     /// As in the file name, or as recorded for a missing migration.
     pub name: String,
     /// Applied, pending, modified, missing...
@@ -260,6 +264,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
         .map(|e| {
             let status = MigrationStatus {
                 version: e.version.to_string(),
+                number: e.number,
                 name: e.name.to_string(),
                 status: e.state,
                 applied_at: e.row.map(|r| r.applied_at.clone()),
@@ -287,6 +292,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 (false, draft.version, false, draft.version_text.clone()),
                 MigrationStatus {
                     version: draft.version_text.clone(),
+                    number: Some(draft.version),
                     name: draft.name.clone(),
                     status: history.unrecorded_state(draft.version),
                     applied_at: None,

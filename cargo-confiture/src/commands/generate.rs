@@ -237,14 +237,7 @@ fn claim_and_write(cx: &Context, new: &NewMigration) -> Result<bool> {
     }
     let _claim = Claim(path);
     // Under the claim: a run that finished between our read and our claim took the number.
-    let checked = load(cx)?;
-    let taken = checked
-        .set
-        .migrations
-        .iter()
-        .any(|m| m.version >= new.version)
-        || has_version_file(&checked, new.version);
-    if taken {
+    if new.is_taken_in(&load(cx)?) {
         return Ok(false);
     }
     write_new(&new.up_path, &new.up_text)?;
@@ -254,17 +247,6 @@ fn claim_and_write(cx: &Context, new: &NewMigration) -> Result<bool> {
         return Err(e);
     }
     Ok(true)
-}
-
-/// Whether a file named in `checked`'s diagnostics (half a pair, say) has `version`.
-fn has_version_file(checked: &Checked, version: u64) -> bool {
-    checked.diagnostics.iter().any(|d| {
-        d.path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| files::name::parse_file_name(n).ok())
-            .is_some_and(|f| f.version == version)
-    })
 }
 
 /// Other `generate` runs kept the directory busy too long, or a killed one left its claim.

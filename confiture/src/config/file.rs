@@ -59,7 +59,7 @@ impl Environment {
         }
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
-            let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            let line = crate::text::line_of(e.as_bytes(), at);
             Error::invalid(format!(
                 "environment file {shown} is not valid UTF-8 (line {line})"
             ))

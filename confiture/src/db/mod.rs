@@ -1,5 +1,6 @@
 //! The only module that talks to PostgreSQL: connecting (with TLS), reading and writing the
-//! ledger, the advisory lock, running migration SQL, and reading schema snapshots.
+//! ledger, the advisory lock, running migration SQL, reading schema snapshots, and running a
+//! fleet's targets query read-only.
 
 pub(crate) mod apply;
 pub(crate) mod backoff;
@@ -7,6 +8,7 @@ pub mod connect;
 pub(crate) mod ledger;
 pub(crate) mod lock;
 pub(crate) mod prefetch;
+pub(crate) mod query;
 pub mod scratch;
 pub mod snapshot;
 mod tls;

@@ -157,12 +157,18 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
 
     let stems = pair(&found, &mut diagnostics);
     let kept = versions::check_versions(&found, &stems, options, &mut diagnostics);
+    let mut file_versions: Vec<u64> = stems.iter().map(|stem| stem.version).collect();
+    file_versions.dedup();
     let set = build_set(dir, found, &stems, &kept);
 
     diagnostics.sort_by(|a, b| {
         (report_order(&a.path), a.line, a.code).cmp(&(report_order(&b.path), b.line, b.code))
     });
-    Checked { set, diagnostics }
+    Checked {
+        set,
+        diagnostics,
+        file_versions,
+    }
 }
 
 /// The entries of a directory sorted by what they are, before any file is inspected.

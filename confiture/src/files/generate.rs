@@ -28,6 +28,18 @@ pub struct NewMigration {
     pub down_text: String,
 }
 
+impl NewMigration {
+    /// Whether `checked` (the directory read again, just before writing) has a file of this
+    /// version or a later one, paired or not: another run numbered meanwhile, so this pair
+    /// must be numbered again rather than written.
+    pub fn is_taken_in(&self, checked: &Checked) -> bool {
+        checked
+            .file_versions
+            .last()
+            .is_some_and(|&newest| newest >= self.version)
+    }
+}
+
 /// The errors that make the next version uncertain: numbering after a broken sequence would
 /// only add to it. Other errors (an empty file, a lint rule) do not: the pair that
 /// `generate` created a minute ago is empty until it is written, and must not stop the next.
@@ -257,6 +269,34 @@ mod tests {
         let set = check(dir, entries, &CheckOptions::default());
         assert!(set.has_errors());
         assert_eq!(new_migration(&set, "b").unwrap().version_text, "002");
+    }
+
+    #[test]
+    fn a_version_with_any_file_is_taken() {
+        let new = new_migration(&checked(&["001_a.up.sql", "001_a.down.sql"]), "b").unwrap();
+        assert_eq!(new.version, 2);
+        assert!(!new.is_taken_in(&checked(&["001_a.up.sql", "001_a.down.sql"])));
+        for files in [
+            // Paired, as another run writes it.
+            &["002_c.up.sql", "002_c.down.sql"][..],
+            // Half a pair: its up file written, its down file not yet.
+            &["002_c.up.sql"],
+            &["002_c.down.sql"],
+            // A later version: the number is stale too.
+            &["003_c.up.sql"],
+        ] {
+            let mut all = vec!["001_a.up.sql", "001_a.down.sql"];
+            all.extend_from_slice(files);
+            let again = checked(&all);
+            assert!(new.is_taken_in(&again), "{files:?}");
+        }
+        let versions = checked(&[
+            "001_a.up.sql",
+            "001_a.down.sql",
+            "001_b.up.sql",
+            "003_c.down.sql",
+        ]);
+        assert_eq!(versions.file_versions, [1, 3]);
     }
 
     #[test]

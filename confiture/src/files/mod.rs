@@ -228,6 +228,9 @@ pub struct Checked {
     pub set: MigrationSet,
     /// Every problem found, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
+    /// The version of every well-named file, sorted, each once: paired or not, readable or
+    /// not, in the set or not (`generate` must not reuse any of them).
+    pub file_versions: Vec<u64>,
 }
 
 impl Checked {

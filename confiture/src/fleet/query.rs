@@ -1,11 +1,11 @@
 //! The target list read from the environment's own database: one query, in a read-only
 //! transaction that is always rolled back, returning one column of URLs or database names.
 //!
-//! This is the one place outside `crate::db` that sends SQL, and it sends only the caller's
-//! query: a connection from [`crate::db::connect`], a `READ ONLY` transaction, rows read as
-//! text. (It belongs in `db/`; it lives here while `db/` is rewritten, see ARCHITECTURE.md.)
+//! The query itself runs in `crate::db` ([`read_only_column`]); this module says what its
+//! rows mean: targets, or tenant schemas, and which rows are not.
 
 use crate::config::Environment;
+use crate::db::query::{read_only_column, ColumnError};
 use crate::error::{Error, Result};
 
 use super::targets::{collect, collect_schemas, Target};
@@ -43,66 +43,41 @@ pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
 }
 
 /// The query's one text column, each value with its `LIST, row N`; NULL, blank and non-text
-/// values are refused, all named at once. `what` says what the rows should be.
+/// values are refused, all named at once. `what` says what the rows should be. The query runs
+/// in `db` ([`read_only_column`]); this says what its answer means.
 fn rows(base: &Environment, sql: &str, list: &str, what: &str) -> Result<Vec<(String, String)>> {
-    let mut client = crate::db::connect(base)?;
-    let spec = &base.connection;
-    let failed = |e: postgres::Error| -> Error {
-        if crate::db::is_connection_lost(&e) {
-            return crate::db::query_error(
-                "the connection was lost while running the targets query",
-                e,
-            );
-        }
-        let cause = match e.as_db_error() {
-            Some(db) => format!(
-                "{} (SQLSTATE {})",
-                spec.scrub(db.message()),
-                db.code().code()
-            ),
-            None => spec.scrub(&e.to_string()),
-        };
-        Error::invalid(format!("{list} failed on {spec}"))
-            .with_cause(cause)
-            .with_help(format!("the query runs read-only on the environment's database and returns one column: {what}"))
+    let not_targets = || {
+        Error::invalid(format!("{list} returns values that are not targets"))
+            .with_help(format!("return {what} as text, never NULL"))
     };
-    let mut tx = client
-        .build_transaction()
-        .read_only(true)
-        .start()
-        .map_err(failed)?;
-    let statement = tx.prepare(sql).map_err(failed)?;
-    let columns = statement.columns();
-    if columns.len() != 1 {
-        return Err(
-            Error::invalid(format!("{list} returns {} columns, not one", columns.len()))
-                .with_help(format!("select one column of {what}")),
-        );
-    }
-    let rows = tx.query(&statement, &[]).map_err(failed)?;
-    // Dropping the transaction rolls it back: the query never writes, whatever it calls.
-    drop(tx);
-    let mut values = Vec::with_capacity(rows.len());
+    let column = read_only_column(base, sql, list).map_err(|e| match e {
+        ColumnError::Connection(e) => e,
+        ColumnError::Refused(cause) => {
+            Error::invalid(format!("{list} failed on {}", base.connection))
+                .with_cause(cause)
+                .with_help(format!(
+            "the query runs read-only on the environment's database and returns one column: {what}"
+        ))
+        }
+        ColumnError::Columns(n) => Error::invalid(format!("{list} returns {n} columns, not one"))
+            .with_help(format!("select one column of {what}")),
+        ColumnError::NotText(type_name) => {
+            not_targets().with_detail(format!("its column is of type {type_name}, not text"))
+        }
+    })?;
+    let mut values = Vec::with_capacity(column.len());
     let mut problems = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        match row.try_get::<_, Option<String>>(0) {
-            Ok(Some(value)) if value.trim().is_empty() || value.trim().starts_with('#') => {
+    for (i, value) in column.into_iter().enumerate() {
+        match value {
+            Some(value) if value.trim().is_empty() || value.trim().starts_with('#') => {
                 problems.push(format!("row {} is {value:?}, not a target", i + 1));
             }
-            Ok(Some(value)) => values.push((value, format!("{list}, row {}", i + 1))),
-            Ok(None) => problems.push(format!("row {} is NULL", i + 1)),
-            Err(_) => {
-                problems.push(format!(
-                    "its column is of type {}, not text",
-                    row.columns()[0].type_()
-                ));
-                break;
-            }
+            Some(value) => values.push((value, format!("{list}, row {}", i + 1))),
+            None => problems.push(format!("row {} is NULL", i + 1)),
         }
     }
     if !problems.is_empty() {
-        let mut error = Error::invalid(format!("{list} returns values that are not targets"))
-            .with_help(format!("return {what} as text, never NULL"));
+        let mut error = not_targets();
         for p in problems {
             error = error.with_detail(p);
         }

@@ -45,7 +45,7 @@ pub use crate::db::lock::LockHolder;
 pub use options::{BaselineOptions, DownOptions, ReinitOptions, UpOptions, DEFAULT_LOCK_WAIT};
 pub use report::{
     no_progress, BaselineReport, DownReport, Failed, MigrationReport, Outcome, Progress,
-    ReinitReport, ReinitRow, ReportedError, UpReport,
+    ReinitReport, ReinitRow, ReportedDivergence, ReportedError, ReportedUnrollable, UpReport,
 };
 
 /// What [`Migrator::on_connect`] registers.

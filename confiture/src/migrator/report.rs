@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::db::apply::Direction;
 use crate::db::lock::LockHolder;
-use crate::error::{Error, Reason};
+use crate::error::{Divergence, Error, Reason, Unrollable};
 use crate::files::TransactionMode;
 use crate::plan;
 
@@ -144,6 +144,104 @@ pub struct ReportedError {
     pub lock_holders: Vec<LockHolder>,
     /// The file problems behind an `invalid` refusal (also in `details` as text).
     pub diagnostics: Vec<crate::Diagnostic>,
+    /// The migrations of a `diverged` refusal, each with how it diverged (also in `details`
+    /// as text).
+    pub diverged: Vec<ReportedDivergence>,
+    /// The migrations of an `irreversible` refusal (also in `details` as text).
+    pub irreversible: Vec<ReportedUnrollable>,
+    /// A `diverged` refusal of a binary older than its database: the versions its embedded
+    /// set lacks and the package that embedded it.
+    pub newer_database: Option<crate::error::NewerDatabase>,
+}
+
+/// One migration of a `diverged` refusal in the JSON error object ([`Divergence`]'s data):
+/// every key present, `null` when it does not apply to its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ReportedDivergence {
+    /// `modified`, `missing`, `duplicate` or `out_of_order`, as `migrate status` names it.
+    pub state: crate::history::State,
+    /// The migration, `002_t2`; `null` for a duplicate row whose file is gone.
+    pub migration: Option<String>,
+    /// `modified`: its up file.
+    pub file: Option<PathBuf>,
+    /// `modified`: the checksum recorded when it was applied.
+    pub recorded_checksum: Option<String>,
+    /// `modified`: the up file's checksum now.
+    pub checksum: Option<String>,
+    /// `missing`: when it was applied.
+    pub applied_at: Option<String>,
+    /// `duplicate`: the second row's `version`, as stored.
+    pub row_version: Option<String>,
+    /// `out_of_order`: the newest applied version.
+    pub newest_applied: Option<String>,
+}
+
+impl ReportedDivergence {
+    fn of(d: &Divergence) -> ReportedDivergence {
+        let mut reported = ReportedDivergence {
+            state: d.state(),
+            migration: d.id().map(str::to_string),
+            file: None,
+            recorded_checksum: None,
+            checksum: None,
+            applied_at: None,
+            row_version: None,
+            newest_applied: None,
+        };
+        match d {
+            Divergence::Modified {
+                file,
+                recorded_checksum,
+                checksum,
+                ..
+            } => {
+                reported.file = file.clone();
+                reported.recorded_checksum = recorded_checksum.clone();
+                reported.checksum = checksum.clone();
+            }
+            Divergence::Missing { applied_at, .. } => reported.applied_at = applied_at.clone(),
+            Divergence::Duplicate { row_version, .. } => {
+                reported.row_version = Some(row_version.clone());
+            }
+            Divergence::OutOfOrder { newest_applied, .. } => {
+                reported.newest_applied = newest_applied.clone();
+            }
+        }
+        reported
+    }
+}
+
+/// One migration of an `irreversible` refusal in the JSON error object ([`Unrollable`]'s
+/// data): every key present.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ReportedUnrollable {
+    /// `irreversible` (its down file says so) or `squashed` (below `first_version`).
+    pub reason: &'static str,
+    /// The migration, `002_t2`.
+    pub migration: String,
+    /// `irreversible`: its down file.
+    pub down_file: Option<PathBuf>,
+    /// `squashed`: the workspace's `first_version`.
+    pub first_version: Option<u64>,
+}
+
+impl ReportedUnrollable {
+    fn of(u: &Unrollable) -> ReportedUnrollable {
+        ReportedUnrollable {
+            reason: u.name(),
+            migration: u.id().to_string(),
+            down_file: match u {
+                Unrollable::Irreversible { down_file, .. } => Some(down_file.clone()),
+                Unrollable::Squashed { .. } => None,
+            },
+            first_version: match u {
+                Unrollable::Squashed { first_version, .. } => Some(*first_version),
+                Unrollable::Irreversible { .. } => None,
+            },
+        }
+    }
 }
 
 impl ReportedError {
@@ -168,6 +266,9 @@ impl ReportedError {
             unknown: Vec::new(),
             lock_holders: Vec::new(),
             diagnostics: error.diagnostics.to_vec(),
+            diverged: Vec::new(),
+            irreversible: Vec::new(),
+            newer_database: None,
         };
         match error.reason() {
             Reason::Migration(m) => {
@@ -183,6 +284,13 @@ impl ReportedError {
                 reported.unknown = m.unknown.clone();
             }
             Reason::Lock { holders, .. } => reported.lock_holders = holders.clone(),
+            Reason::Diverged(d) => {
+                reported.diverged = d.migrations.iter().map(ReportedDivergence::of).collect();
+                reported.newer_database = d.newer_database.clone();
+            }
+            Reason::Irreversible(found) => {
+                reported.irreversible = found.iter().map(ReportedUnrollable::of).collect();
+            }
             _ => {}
         }
         reported

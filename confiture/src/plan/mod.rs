@@ -1,7 +1,7 @@
 //! What `up`, `down`, `baseline` and `reinit` will do, decided from the files, the ledger rows
 //! and the request. Pure: no IO, never panics on input. A refusal is an [`Error`] whose
-//! [`Reason`](crate::Reason) carries every offending migration as data
-//! ([`Reason::Diverged`](crate::Reason::Diverged), [`Reason::Irreversible`](crate::Reason::Irreversible)),
+//! [`Reason`] carries every offending migration as data
+//! ([`Reason::Diverged`], [`Reason::Irreversible`]),
 //! rendered once into `details`, and whose `help` names the command that resolves it.
 //!
 //! One file per command family: `up` (and the history check), `down`, `rewrite` (`baseline`
@@ -11,7 +11,7 @@
 //! names each row it deletes or rewrites by that row's own `version`.
 
 use crate::diagnostic::Diagnostic;
-use crate::error::{Divergence, Error, ErrorKind};
+use crate::error::{Divergence, Error, NewerDatabase, Reason};
 use crate::files::{Migration, MigrationSet, Origin};
 use crate::history::{recorded_checksum, History, Recorded};
 use crate::ledger::LedgerRow;
@@ -115,18 +115,18 @@ pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
 }
 
 /// A binary older than the database: the set is embedded and the ledger records versions
-/// above the newest it knows. Says so first, with those versions and the build that embeds
-/// the set; other refusals are left as they are.
-pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, mut err: Error) -> Error {
+/// above the newest it knows. Says so first (the refusal's [`NewerDatabase`], with those
+/// versions and the build that embeds the set); other refusals are left as they are.
+pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, err: Error) -> Error {
     let Origin::Embedded { package, version } = &set.origin else {
         return err;
     };
-    if err.kind != ErrorKind::Diverged {
+    let Reason::Diverged(diverged) = err.reason() else {
         return err;
-    }
+    };
     let newest_migration = set.migrations.iter().max_by_key(|m| m.version);
     let newest = newest_migration.map(|m| m.version);
-    let newer: Vec<&str> = history
+    let newer: Vec<String> = history
         .missing()
         .into_iter()
         .filter(|r| {
@@ -134,30 +134,21 @@ pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, mut err:
                 .as_ref()
                 .is_some_and(|v| newest.is_none_or(|n| v.number() > n))
         })
-        .map(|r| r.row.version.as_str())
+        .map(|r| r.row.version.clone())
         .collect();
     if newer.is_empty() {
         return err;
     }
-    let knows = match newest_migration {
-        Some(m) => format!("embeds migrations up to {}", m.version_text),
-        None => "embeds no migration".to_string(),
-    };
-    err.details.insert(
-        0,
-        format!(
-            "this binary ({package} {version}) {knows}; the database also has {} applied, \
-             recorded by a newer build",
-            newer.join(", ")
-        ),
-    );
+    let embeds_up_to = newest_migration.map(|m| m.version_text.clone());
+    let newer = NewerDatabase::new(package.clone(), version.clone(), embeds_up_to, newer);
+    let diverged = diverged.clone().with_newer_database(newer);
     let mine = format!(
         "run the newer build of {package} that applied them (its embedded down files roll them \
          back), or build this one from a checkout that has their files"
     );
-    err.help = Some(match err.help.take() {
+    let help = match &err.help {
         Some(help) => format!("{mine}; {help}"),
         None => mine,
-    });
-    err
+    };
+    Error::diverged(err.message.clone(), diverged).with_help(help)
 }

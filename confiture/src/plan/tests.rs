@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use super::*;
+use crate::error::ErrorKind;
 use crate::files::{checksum, SqlFile, TransactionMode};
+use crate::history::State;
 use crate::ledger::RowKind;
 
 fn file(path: String, text: &str, irreversible: bool) -> SqlFile {
@@ -234,6 +236,52 @@ fn up_rejects_zero_steps_and_unknown_target() {
     assert!(!help.contains("007"), "{help}");
 }
 
+/// A binary older than its database: the versions it lacks and who embedded the set are the
+/// refusal's data, rendered once as its first detail.
+#[test]
+fn an_embedded_set_older_than_the_database_says_so_as_data() {
+    let all = set(&[1, 2, 3]);
+    let r = rows(&all, &[1, 2, 3]);
+    let mut s = set(&[1, 2]);
+    s.origin = crate::files::Origin::Embedded {
+        package: "service".into(),
+        version: "1.0.0".into(),
+    };
+    let expected = NewerDatabase::new("service", "1.0.0", Some("002".into()), vec!["003".into()]);
+    let up_err = up(&s, &r, &UpRequest::default()).unwrap_err();
+    let down_err = down(&s, &r, &DownRequest::default()).unwrap_err();
+    for err in [up_err, down_err] {
+        assert_eq!(err.kind, ErrorKind::Diverged);
+        let Reason::Diverged(diverged) = err.reason() else {
+            panic!("{err:?}");
+        };
+        assert_eq!(diverged.newer_database.as_ref(), Some(&expected));
+        assert_eq!(
+            err.details[0],
+            "this binary (service 1.0.0) embeds migrations up to 002; the database also has 003 \
+             applied, recorded by a newer build"
+        );
+        assert_eq!(err.details[1..], diverged.lines()[1..], "rendered once");
+        assert!(
+            err.help
+                .unwrap()
+                .starts_with("run the newer build of service"),
+            "the build's help first"
+        );
+    }
+    // Read from a directory, the same rows are just missing.
+    let err = up(&set(&[1, 2]), &r, &UpRequest::default()).unwrap_err();
+    let Reason::Diverged(diverged) = err.reason() else {
+        panic!("{err:?}");
+    };
+    assert_eq!(diverged.newer_database, None);
+    assert!(
+        err.details[0].starts_with("missing: 003_m3"),
+        "{:?}",
+        err.details
+    );
+}
+
 #[test]
 fn up_refuses_modified_missing_and_out_of_order_listing_each() {
     let mut s = set(&[1, 2, 3, 4, 5]);
@@ -439,6 +487,29 @@ fn actions(plan: &ReinitPlan<'_>) -> Vec<String> {
             format!("{version}:{:?}", s.action)
         })
         .collect()
+}
+
+/// A row that matches its file only through `checksum_matches` (upper case, padding) or that
+/// has no checksum is applied, not modified, but `reinit` rewrites it as confiture writes it.
+#[test]
+fn reinit_rewrites_a_checksum_that_only_matches_into_the_exact_one() {
+    let s = set(&[1, 2, 3]);
+    let mut r = rows(&s, &[1, 2, 3]);
+    r[1].checksum = r[1]
+        .checksum
+        .as_ref()
+        .map(|c| format!("{}  ", c.to_uppercase()));
+    r[2].checksum = None;
+    let history = History::new(&s.migrations, &r, None);
+    assert!(history.entries().iter().all(|e| e.state == State::Applied));
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert_eq!(actions(&plan), ["001:Keep", "002:Accept", "003:Accept"]);
+    let rewrite = plan.rewrite();
+    let checksums: Vec<&str> = rewrite.update.iter().map(|u| u.checksum.as_str()).collect();
+    assert_eq!(
+        checksums,
+        [&s.migrations[1].up.checksum, &s.migrations[2].up.checksum]
+    );
 }
 
 #[test]

@@ -242,6 +242,23 @@ fn a_query_lists_names_on_the_server_and_urls() {
     assert!(e.details.iter().any(|d| d == "row 1 is NULL"), "{e:?}");
     let e = fleet::query_targets(&base, "SELECT 1, 2").unwrap_err();
     assert!(e.message.contains("2 columns"), "{e:?}");
+    let e = fleet::query_targets(&base, "SELECT 1").unwrap_err();
+    assert_eq!(e.details, ["its column is of type int4, not text"], "{e:?}");
+    let e = fleet::query_targets(&base, "SELECT nextval('no_such_sequence')::text").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid);
+    assert!(
+        e.message.starts_with("the targets query failed on "),
+        "{e:?}"
+    );
+    assert!(e.cause().unwrap_or("").contains("SQLSTATE 42P01"), "{e:?}");
+    // The query runs in a read-only transaction: its one row names a database `on`.
+    let read_only = "SELECT current_setting('transaction_read_only')";
+    let targets = fleet::query_targets(&base, read_only).expect("the query runs");
+    assert!(
+        targets[0].shown().ends_with("/on"),
+        "{}",
+        targets[0].shown()
+    );
 }
 
 fn leak(text: String) -> &'static str {

@@ -333,6 +333,10 @@ fn versions_compare_as_integers() {
     assert_eq!(report.applied, ["9", "10"]);
     assert_eq!(report.pending, ["11"]);
     assert_eq!(report.exit_code(), exit::PENDING);
+    // Each line carries its version as the history parsed it (`drift` replays up to the
+    // newest applied one from it, never parsing the text again).
+    let numbers: Vec<_> = report.migrations.iter().map(|m| m.number).collect();
+    assert_eq!(numbers, [Some(9), Some(10), Some(11)]);
 }
 
 #[test]
@@ -363,4 +367,6 @@ fn rows_match_files_by_integer_version() {
             ("legacy".to_string(), State::Missing)
         ]
     );
+    let numbers: Vec<_> = report.migrations.iter().map(|m| m.number).collect();
+    assert_eq!(numbers, [Some(1), None]);
 }

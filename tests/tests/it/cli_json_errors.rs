@@ -26,6 +26,9 @@ const KEYS: &[&str] = &[
     "unknown",
     "lock_holders",
     "diagnostics",
+    "diverged",
+    "irreversible",
+    "newer_database",
 ];
 
 fn two_migrations() -> Project {
@@ -232,6 +235,56 @@ fn diverged_history_gives_the_error_object() {
         "{}",
         run.dump()
     );
+    // The same, as data: each migration with how it diverged, every key present.
+    let diverged = &error["diverged"];
+    assert_eq!(diverged.as_array().map(Vec::len), Some(1), "{}", run.dump());
+    assert_eq!(diverged[0]["state"], "modified", "{}", run.dump());
+    assert_eq!(diverged[0]["migration"], "002_b", "{}", run.dump());
+    assert_eq!(
+        diverged[0]["file"],
+        "db/migrations/002_b.up.sql",
+        "{}",
+        run.dump()
+    );
+    let recorded = confiture::files::checksum(b"CREATE TABLE b (id int);\n");
+    let now = confiture::files::checksum(b"CREATE TABLE b (id bigint);\n");
+    assert_eq!(diverged[0]["recorded_checksum"], recorded, "{}", run.dump());
+    assert_eq!(diverged[0]["checksum"], now, "{}", run.dump());
+    for key in ["applied_at", "row_version", "newest_applied"] {
+        assert!(diverged[0][key].is_null(), "{key}: {}", run.dump());
+    }
+    assert_eq!(
+        error["irreversible"],
+        serde_json::json!([]),
+        "{}",
+        run.dump()
+    );
+    assert!(error["newer_database"].is_null(), "{}", run.dump());
+}
+
+#[test]
+fn irreversible_rollback_gives_the_error_object_with_each_migration() {
+    let db = TestDb::new("jsonerr_irreversible");
+    let project = two_migrations();
+    project.write(
+        "db/migrations/002_b.down.sql",
+        "-- confiture:irreversible\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "down", "--format", "json"]);
+    let error = error_object(&run, exit::IRREVERSIBLE, "irreversible");
+    assert_eq!(
+        error["irreversible"],
+        serde_json::json!([{
+            "reason": "irreversible",
+            "migration": "002_b",
+            "down_file": "db/migrations/002_b.down.sql",
+            "first_version": null,
+        }]),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(error["diverged"], serde_json::json!([]), "{}", run.dump());
 }
 
 /// README's "The error object" names every key, and the object has no other.
