@@ -44,11 +44,9 @@ fn target(db: &TestDb, second_name: bool, i: usize) -> Target {
     } else {
         server.host.as_str()
     };
-    let url = server.url(&db.name).replacen(
-        &format!("@{}:", server.host),
-        &format!("@{host}:"),
-        1,
-    );
+    let url = server
+        .url(&db.name)
+        .replacen(&format!("@{}:", server.host), &format!("@{host}:"), 1);
     Target::url(&environment("postgres"), &url, format!("tenant {i}")).expect("test URL")
 }
 
@@ -107,10 +105,7 @@ fn a_down_that_does_not_restore_fails_every_targets_check() {
     migrations(&dir);
     dir.write("002_index_a.down.sql", "SELECT 1;\n");
     let dbs: Vec<TestDb> = (0..2).map(|_| TestDb::new("fleetverify9")).collect();
-    let targets = dbs
-        .iter()
-        .enumerate()
-        .map(|(i, db)| target(db, false, i));
+    let targets = dbs.iter().enumerate().map(|(i, db)| target(db, false, i));
     let fleet = Fleet::new(targets.collect(), &dir.path, CheckOptions::default());
     let report = fleet.verify(&VerifyOptions::default(), &|_| {}).unwrap();
     assert_eq!(report.exit_code(), exit::SCHEMA_CHECK_FAILED);
