@@ -349,9 +349,15 @@ pub(super) static NONCE: AtomicU64 = AtomicU64::new(1);
 pub(super) struct Batch<'a> {
     pub script: Script<'a>,
     pub nonce: u64,
+    /// The `PREPARE`s of its ledger rows ([`prepare_rows_sql`]), when it uses them: sent as a
+    /// message of their own just before it. A prepared statement keeps the whole text of the
+    /// message that prepared it, and every `EXECUTE` copies that text: prepared inside a
+    /// message of 1,000 migrations, each `EXECUTE` would copy the 1,000 (quadratic).
+    pub prepare: Option<String>,
 }
 
-pub(super) fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'a> {
+/// The message for `steps`; with prepared ledger rows when `prepare` and [`prepares_rows`].
+pub(super) fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>], prepare: bool) -> Batch<'a> {
     let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
     let mut script = Script::new();
     let size: usize = steps
@@ -360,10 +366,7 @@ pub(super) fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'
         .sum();
     script.reserve(size);
     script.push_sql(&start_message());
-    let prepared = prepares_rows(steps);
-    if prepared {
-        script.push_sql(&prepare_rows_sql(settings, nonce));
-    }
+    let prepared = prepare && prepares_rows(steps);
     for (i, step) in steps.iter().enumerate() {
         push_transaction(&mut script, settings, step, i, nonce, prepared);
     }
@@ -373,7 +376,11 @@ pub(super) fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'
             "DEALLOCATE {row}; DEALLOCATE {row}_role; DEALLOCATE {row}_next;"
         ));
     }
-    Batch { script, nonce }
+    Batch {
+        script,
+        nonce,
+        prepare: prepared.then(|| prepare_rows_sql(settings, nonce)),
+    }
 }
 
 impl Batch<'_> {
@@ -415,7 +422,7 @@ mod tests {
             lock_retries: 3,
         };
         let step = Step::up(&migration, false);
-        let text = batch(&settings, std::slice::from_ref(&step))
+        let text = batch(&settings, std::slice::from_ref(&step), true)
             .script
             .text()
             .to_string();
@@ -449,7 +456,7 @@ mod tests {
             synchronous_commit: true,
             ..step
         };
-        let text = batch(&settings, std::slice::from_ref(&sync))
+        let text = batch(&settings, std::slice::from_ref(&sync), true)
             .script
             .text()
             .to_string();
@@ -504,9 +511,18 @@ mod tests {
             down: file,
         };
         let steps = [Step::up(&migration, false), Step::up(&migration, true)];
-        let batch = batch(&settings(None), &steps);
+        let batch = batch(&settings(None), &steps, true);
         let text = batch.script.text();
         let n = batch.nonce;
+        let prepare = batch.prepare.as_deref().unwrap_or_default();
+        assert!(
+            prepare.starts_with(&format!("PREPARE confiture_row_{n}(")),
+            "the rows are prepared in a message of their own: {prepare}"
+        );
+        assert!(!text.contains("PREPARE"), "{text}");
+        let unprepared = super::batch(&settings(None), &steps, false);
+        assert!(unprepared.prepare.is_none());
+        assert!(!unprepared.script.text().contains("EXECUTE"));
         let first = format!(
             "\nBEGIN; SET LOCAL lock_timeout = '1500ms';\nINSERT INTO t VALUES (1);\n;\n\
              EXECUTE confiture_row_{n}_role;\n\
