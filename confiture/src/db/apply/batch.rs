@@ -202,7 +202,18 @@ impl Runner<'_, '_> {
             self.committed(vec![outcome.duration]);
             return Ok(());
         }
-        let batch = batch(self.settings, &self.steps[message.clone()]);
+        let mut batch = batch(self.settings, &self.steps[message.clone()], true);
+        if let Some(prepare) = &batch.prepare {
+            if let Err(e) = self.client.batch_execute(prepare) {
+                if is_connection_lost(&e) {
+                    return Err((first, connection_lost(&self.steps[first], e)));
+                }
+                // Not preparable (a ledger table of another shape, say): the rows are then
+                // written inline, where a failure belongs to the migration whose row failed.
+                let _ = rollback_and_read(self.client);
+                batch = super::sql::batch(self.settings, &self.steps[message.clone()], false);
+            }
+        }
         let start = Instant::now();
         match self.client.simple_query(batch.script.text()) {
             Ok(messages) => {

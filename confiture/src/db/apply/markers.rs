@@ -46,9 +46,13 @@ pub(super) fn is_ours(name: &str) -> bool {
         let parts: Vec<&str> = rest.split('_').collect();
         parts.len() == 3 && parts.iter().all(|p| digits(p))
     });
-    let row = name
-        .strip_prefix("confiture_row_")
-        .is_some_and(|rest| digits(rest.strip_suffix("_next").unwrap_or(rest)));
+    let row = name.strip_prefix("confiture_row_").is_some_and(|rest| {
+        let nonce = ["_next", "_role"]
+            .iter()
+            .find_map(|suffix| rest.strip_suffix(suffix))
+            .unwrap_or(rest);
+        digits(nonce)
+    });
     marker || row
 }
 
@@ -175,6 +179,7 @@ mod tests {
             "confiture_at_7_0_3",
             "confiture_row_12",
             "confiture_row_12_next",
+            "confiture_row_12_role",
         ] {
             assert!(is_ours(ours), "{ours}");
         }

@@ -64,7 +64,7 @@ pub fn run_in_one_transaction(
     let mut backoff = retry_backoff();
     let mut attempt = 1;
     'attempt: loop {
-        let begin = format!("{RESET_SESSION} {}", begin_sql(settings, true));
+        let begin = format!("{RESET_SESSION} {}", begin_sql(settings));
         if let Err(e) = client.batch_execute(&begin) {
             return Err((0, connection_lost(&first, e)));
         }

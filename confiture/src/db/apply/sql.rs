@@ -9,18 +9,20 @@ use super::{ApplySettings, Direction, Script, Step};
 use crate::ledger::{self, RowKind, TrackingTable};
 
 /// The statement a message of several migrations prepares once for their ledger rows (up),
-/// and the one for the end of each transaction (`<name>_next`): the server then parses,
+/// the one before each row (`<name>_role`) and the one for the end of each transaction
+/// (`<name>_next`): the server then parses,
 /// analyses and plans them once per message, not once per migration. Deallocated at the end
 /// of the message, or after a failure by [`super::batch::rollback_and_read`].
 pub(super) fn prepared_row(nonce: u64) -> String {
     format!("confiture_row_{nonce}")
 }
 
-/// The `PREPARE`s of [`prepared_row`]: `(version, name, checksum, slug prefix, step index)`,
-/// and `(marker)`.
-pub(super) fn prepare_rows_sql(table: &TrackingTable, nonce: u64) -> String {
+/// The `PREPARE`s of [`prepared_row`]: the row `(version, name, checksum, slug prefix, step
+/// index)`, `_role` ([`before_row_select`]) and `_next` `(marker, synchronous_commit)`
+/// ([`after_row_select`]).
+pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
     let insert = ledger::insert_applied_at_exprs_sql(
-        table,
+        &settings.table,
         &ledger::AppliedRowExprs {
             slug_prefix: "$4",
             version: "$1",
@@ -34,8 +36,12 @@ pub(super) fn prepare_rows_sql(table: &TrackingTable, nonce: u64) -> String {
     format!(
         "PREPARE {row}(text, text, text, text, int) AS {insert} \
          RETURNING $5 AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN};\n\
-         PREPARE {row}_next(text) AS SELECT pg_catalog.set_config('{MARKER}', $1, false), \
-         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
+         PREPARE {row}_role AS {};\n\
+         PREPARE {row}_next(text, text) AS SELECT \
+         pg_catalog.set_config('synchronous_commit', $2, true), \
+         pg_catalog.set_config('{MARKER}', $1, false), \
+         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);",
+        before_row_select(settings)
     )
 }
 
@@ -55,6 +61,75 @@ pub(super) fn millis(d: Duration) -> u128 {
     } else {
         d.as_millis().max(1)
     }
+}
+
+/// One statement that sets each `(name, value, local)` in turn, as `SET [LOCAL]` would, and
+/// `RESET` for a `None` value (`set_config` resets a setting given NULL): several settings for
+/// the price of one statement. A target list is evaluated in order, so a setting may rely on
+/// the ones before it (the role is reset before anything else is set).
+pub(super) fn set_configs_select(settings: &[(&str, Option<&str>, bool)]) -> String {
+    let calls: Vec<String> = settings
+        .iter()
+        .map(|(name, value, local)| {
+            let value = value.map_or_else(|| "NULL".to_string(), |v| format!("'{v}'"));
+            format!("pg_catalog.set_config('{name}', {value}, {local})")
+        })
+        .collect();
+    format!("SELECT {}", calls.join(", "))
+}
+
+/// The run's timeouts for the current transaction, in one statement: `SET LOCAL lock_timeout`
+/// alone, or both timeouts in one [`set_configs_select`].
+pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
+    let lock = format!("{}ms", millis(settings.lock_timeout));
+    match settings.statement_timeout {
+        None => format!("SET LOCAL lock_timeout = '{lock}';"),
+        Some(st) => {
+            let st = format!("{}ms", millis(st));
+            format!(
+                "{};",
+                set_configs_select(&[
+                    ("lock_timeout", Some(&lock), true),
+                    ("statement_timeout", Some(&st), true),
+                ])
+            )
+        }
+    }
+}
+
+/// What precedes every ledger row, in one statement: the role half of [`RESET_SESSION`]
+/// (`RESET SESSION AUTHORIZATION; RESET ROLE`, as `set_config(..., NULL, false)`: the row is
+/// written as the connecting role; `RESET ALL` after the row completes the reset) and our
+/// timeouts for the rest of the transaction — a migration's own
+/// timeouts must not bound its row (a `SET statement_timeout = '1ms'` in it would fail its own
+/// ledger write); without a `statement_timeout` of ours the row has none (`0`).
+/// It runs under the migration's `search_path`, as the row does: both call only functions of
+/// `pg_catalog`, named so, and the row names its table schema-qualified (the caller resolves
+/// it, see [`crate::db::ledger::read_qualified`]).
+pub(super) fn before_row_select(settings: &ApplySettings) -> String {
+    let lock = format!("{}ms", millis(settings.lock_timeout));
+    let st = format!("{}ms", settings.statement_timeout.map_or(0, millis));
+    set_configs_select(&[
+        ("session_authorization", None, false),
+        ("role", None, false),
+        ("lock_timeout", Some(&lock), true),
+        ("statement_timeout", Some(&st), true),
+    ])
+}
+
+/// What follows the `RESET ALL` after every ledger row, in one statement: the session's
+/// progress `marker` (see [`MARKER`]), the next migration's clock (see [`CLOCK`]), and
+/// `synchronous_commit = off` for this transaction's `COMMIT` unless the step commits
+/// synchronously (then the setting stays as `RESET ALL` left it: the connection's).
+pub(super) fn after_row_select(marker: &str, synchronous_commit: bool) -> String {
+    let sync = (!synchronous_commit).then_some("off");
+    format!(
+        "{}, pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false)",
+        set_configs_select(&[
+            ("synchronous_commit", sync, true),
+            (MARKER, Some(marker), false),
+        ])
+    )
 }
 
 /// `SET [LOCAL] lock_timeout ...; SET [LOCAL] statement_timeout ...`.
@@ -96,12 +171,6 @@ pub(super) const CLOCK_VALUE: &str = "(CASE WHEN current_setting('confiture.t', 
 /// (search_path, role, timeouts, read-only, `set_config(..., false)`) never reach the next one.
 /// Transactional like any `SET`: rolled back with a failed migration's transaction.
 pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL;";
-/// The role half of [`RESET_SESSION`]: the ledger row is written as the connecting role.
-/// After it (and the ledger statement), `RESET ALL` completes the reset.
-/// The ledger statement names its table schema-qualified (the caller resolves it) and calls
-/// only functions of `pg_catalog`, which every `search_path` searches first unless it names
-/// `pg_catalog` itself later on.
-pub(super) const RESET_ROLE: &str = "RESET SESSION AUTHORIZATION; RESET ROLE;";
 
 /// The start of every message that runs migrations: a clean session and a started clock.
 pub(super) fn start_message() -> String {
@@ -161,13 +230,11 @@ pub(super) fn ledger_sql(
             elapsed_ms()
         ),
     };
-    // The migration's own timeouts must not bound the row (a `SET statement_timeout = '1ms'`
-    // in it would fail its own ledger write): ours again, for this statement's transaction.
-    let statement_timeout = settings.statement_timeout.map_or(0, millis);
-    format!(
-        "{RESET_ROLE} SET LOCAL lock_timeout = '{}ms'; SET LOCAL statement_timeout = '{statement_timeout}ms';\n{row}",
-        millis(settings.lock_timeout)
-    )
+    let before = match (step.direction, prepared) {
+        (Direction::Up, Some(nonce)) => format!("EXECUTE {}_role", prepared_row(nonce)),
+        _ => before_row_select(settings),
+    };
+    format!("{before};\n{row}")
 }
 
 /// The column of a ledger statement's result naming its step in the message.
@@ -210,24 +277,18 @@ pub(super) fn push_step<'a>(
     script.push_sql(&format!(
         "{};\nRESET ALL; {}",
         ledger_sql(settings, step, 0, None),
-        local_settings(settings, true)
+        local_timeouts_sql(settings)
     ));
     if let Some(n) = markers {
         script.push_sql(&format!("DEALLOCATE {};", marker_name(tag, n)));
     }
 }
 
-/// The `SET LOCAL`s of a migration's transaction.
-pub(super) fn local_settings(settings: &ApplySettings, synchronous_commit: bool) -> String {
-    let mut sql = timeouts_sql(settings, true);
-    if !synchronous_commit {
-        sql.push_str(" SET LOCAL synchronous_commit = off;");
-    }
-    sql
-}
-
-pub(super) fn begin_sql(settings: &ApplySettings, synchronous_commit: bool) -> String {
-    format!("BEGIN; {}", local_settings(settings, synchronous_commit))
+/// `BEGIN` and the run's timeouts for the transaction ([`local_timeouts_sql`]).
+/// `synchronous_commit` is set by what ends the transaction ([`after_row_select`]): it
+/// matters only to the `COMMIT`.
+pub(super) fn begin_sql(settings: &ApplySettings) -> String {
+    format!("BEGIN; {}", local_timeouts_sql(settings))
 }
 
 /// Appends one step as its own transaction: `BEGIN`, its `SET LOCAL`s, the body, the ledger
@@ -244,7 +305,7 @@ pub(super) fn push_transaction<'a>(
     prepared: bool,
 ) {
     script.begin_step();
-    script.push_sql(&begin_sql(settings, step.synchronous_commit));
+    script.push_sql(&begin_sql(settings));
     let file = step.file();
     let marker = format!("{nonce}:{index}");
     let markers = script.push_marked_body(file, &format!("{nonce}_{index}"));
@@ -258,24 +319,21 @@ pub(super) fn push_transaction<'a>(
     });
     // The role is reset before the ledger row (written as the connecting role), every setting
     // after it (the row reads its clock from one). `synchronous_commit` must hold for the
-    // COMMIT, so it is set again.
+    // COMMIT, so it is set after `RESET ALL`.
     // The marker is session-level and set last, so it survives COMMIT and is undone by an
     // abort: after a failure it names the last transaction of the message that committed.
-    let sync = if step.synchronous_commit {
-        ""
-    } else {
-        " SET LOCAL synchronous_commit = off;"
-    };
     let next = if prepared {
-        format!("EXECUTE {}_next('{marker}');", prepared_row(nonce))
+        let sync = if step.synchronous_commit {
+            "NULL"
+        } else {
+            "'off'"
+        };
+        format!("EXECUTE {}_next('{marker}', {sync});", prepared_row(nonce))
     } else {
-        format!(
-            "SELECT pg_catalog.set_config('{MARKER}', '{marker}', false), \
-             pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
-        )
+        format!("{};", after_row_select(&marker, step.synchronous_commit))
     };
     script.push_sql(&format!(
-        "{};\nRESET ALL;{sync}\n{next}\nCOMMIT;{deallocate}",
+        "{};\nRESET ALL;\n{next}\nCOMMIT;{deallocate}",
         ledger_sql(settings, step, index, prepared.then_some(nonce))
     ));
 }
@@ -291,9 +349,15 @@ pub(super) static NONCE: AtomicU64 = AtomicU64::new(1);
 pub(super) struct Batch<'a> {
     pub script: Script<'a>,
     pub nonce: u64,
+    /// The `PREPARE`s of its ledger rows ([`prepare_rows_sql`]), when it uses them: sent as a
+    /// message of their own just before it. A prepared statement keeps the whole text of the
+    /// message that prepared it, and every `EXECUTE` copies that text: prepared inside a
+    /// message of 1,000 migrations, each `EXECUTE` would copy the 1,000 (quadratic).
+    pub prepare: Option<String>,
 }
 
-pub(super) fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'a> {
+/// The message for `steps`; with prepared ledger rows when `prepare` and [`prepares_rows`].
+pub(super) fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>], prepare: bool) -> Batch<'a> {
     let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
     let mut script = Script::new();
     let size: usize = steps
@@ -302,18 +366,21 @@ pub(super) fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>]) -> Batch<'
         .sum();
     script.reserve(size);
     script.push_sql(&start_message());
-    let prepared = prepares_rows(steps);
-    if prepared {
-        script.push_sql(&prepare_rows_sql(&settings.table, nonce));
-    }
+    let prepared = prepare && prepares_rows(steps);
     for (i, step) in steps.iter().enumerate() {
         push_transaction(&mut script, settings, step, i, nonce, prepared);
     }
     if prepared {
         let row = prepared_row(nonce);
-        script.push_sql(&format!("DEALLOCATE {row}; DEALLOCATE {row}_next;"));
+        script.push_sql(&format!(
+            "DEALLOCATE {row}; DEALLOCATE {row}_role; DEALLOCATE {row}_next;"
+        ));
     }
-    Batch { script, nonce }
+    Batch {
+        script,
+        nonce,
+        prepare: prepared.then(|| prepare_rows_sql(settings, nonce)),
+    }
 }
 
 impl Batch<'_> {
@@ -355,28 +422,128 @@ mod tests {
             lock_retries: 3,
         };
         let step = Step::up(&migration, false);
-        let text = batch(&settings, std::slice::from_ref(&step))
+        let text = batch(&settings, std::slice::from_ref(&step), true)
             .script
             .text()
             .to_string();
         assert!(
             text.contains(
-                "-- no newline at end\n;\nRESET SESSION AUTHORIZATION; RESET ROLE; \
-                 SET LOCAL lock_timeout = '1500ms'; SET LOCAL statement_timeout = '1ms';\n\
+                "-- no newline at end\n;\nSELECT pg_catalog.set_config('session_authorization', \
+                 NULL, false), pg_catalog.set_config('role', NULL, false), \
+                 pg_catalog.set_config('lock_timeout', '1500ms', true), \
+                 pg_catalog.set_config('statement_timeout', '1ms', true);\n\
                  INSERT INTO \"tb_confiture\""
             ),
             "{text}"
         );
         assert!(text.starts_with(&start_message()), "{text}");
-        assert!(text.contains("\nBEGIN; SET LOCAL lock_timeout = '1500ms'; SET LOCAL statement_timeout = '1ms'; SET LOCAL synchronous_commit = off;\n"), "{text}");
+        assert!(
+            text.contains(
+                "\nBEGIN; SELECT pg_catalog.set_config('lock_timeout', '1500ms', true), \
+                 pg_catalog.set_config('statement_timeout', '1ms', true);\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "RESET ALL;\nSELECT pg_catalog.set_config('synchronous_commit', 'off', true), \
+                 pg_catalog.set_config('confiture.step', "
+            ),
+            "{text}"
+        );
         assert!(text.trim_end().ends_with("COMMIT;"), "{text}");
         let sync = Step {
             synchronous_commit: true,
             ..step
         };
-        assert!(!batch(&settings, std::slice::from_ref(&sync))
+        let text = batch(&settings, std::slice::from_ref(&sync), true)
             .script
             .text()
-            .contains("synchronous_commit"));
+            .to_string();
+        assert!(
+            text.contains(
+                "RESET ALL;\nSELECT pg_catalog.set_config('synchronous_commit', NULL, true)"
+            ),
+            "the last commit keeps the connection's synchronous_commit: {text}"
+        );
+        assert!(!text.contains("'off'"), "{text}");
+    }
+
+    fn settings(statement_timeout: Option<Duration>) -> ApplySettings {
+        ApplySettings {
+            table: TrackingTable::default(),
+            lock_timeout: Duration::from_millis(1500),
+            statement_timeout,
+            lock_retries: 3,
+        }
+    }
+
+    #[test]
+    fn settings_travel_as_one_statement() {
+        assert_eq!(
+            set_configs_select(&[("role", None, false), ("lock_timeout", Some("1ms"), true)]),
+            "SELECT pg_catalog.set_config('role', NULL, false), \
+             pg_catalog.set_config('lock_timeout', '1ms', true)"
+        );
+        assert_eq!(
+            local_timeouts_sql(&settings(None)),
+            "SET LOCAL lock_timeout = '1500ms';",
+            "one setting: a plain SET"
+        );
+        assert_eq!(
+            before_row_select(&settings(None)),
+            "SELECT pg_catalog.set_config('session_authorization', NULL, false), \
+             pg_catalog.set_config('role', NULL, false), \
+             pg_catalog.set_config('lock_timeout', '1500ms', true), \
+             pg_catalog.set_config('statement_timeout', '0ms', true)",
+            "the role first, then our timeouts; none of ours: the row has none"
+        );
+    }
+
+    #[test]
+    fn a_migration_of_a_prepared_message_carries_seven_statements_of_ours() {
+        let file = sql_file("INSERT INTO t VALUES (1);");
+        let migration = Migration {
+            version: 3,
+            version_text: "003".into(),
+            name: "x".into(),
+            up: file.clone(),
+            down: file,
+        };
+        let steps = [Step::up(&migration, false), Step::up(&migration, true)];
+        let batch = batch(&settings(None), &steps, true);
+        let text = batch.script.text();
+        let n = batch.nonce;
+        let prepare = batch.prepare.as_deref().unwrap_or_default();
+        assert!(
+            prepare.starts_with(&format!("PREPARE confiture_row_{n}(")),
+            "the rows are prepared in a message of their own: {prepare}"
+        );
+        assert!(!text.contains("PREPARE"), "{text}");
+        let unprepared = super::batch(&settings(None), &steps, false);
+        assert!(unprepared.prepare.is_none());
+        assert!(!unprepared.script.text().contains("EXECUTE"));
+        let first = format!(
+            "\nBEGIN; SET LOCAL lock_timeout = '1500ms';\nINSERT INTO t VALUES (1);\n;\n\
+             EXECUTE confiture_row_{n}_role;\n\
+             EXECUTE confiture_row_{n}('003', 'x', "
+        );
+        assert!(text.contains(&first), "{text}");
+        assert!(
+            text.contains(&format!(
+                ", 0);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:0', 'off');\nCOMMIT;"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                ", 1);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:1', NULL);\nCOMMIT;"
+            )),
+            "{text}"
+        );
+        assert!(text.trim_end().ends_with(&format!(
+            "DEALLOCATE confiture_row_{n}; DEALLOCATE confiture_row_{n}_role; \
+             DEALLOCATE confiture_row_{n}_next;"
+        )));
     }
 }

@@ -564,3 +564,64 @@ fn durations_are_real_for_rollbacks_and_before_a_failure_never_a_share() {
     assert!(took[0].unwrap() >= 300, "{took:?}");
     assert!(took[1].unwrap() < 300, "{took:?}");
 }
+
+/// Ledger rows that cannot be prepared (a ledger table without `checksum`) are written inline:
+/// the failure is the first migration's, with the server's SQLSTATE, nothing is committed, and
+/// none of our prepared statements is left in the session.
+#[test]
+fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
+    let db = TestDb::new("unpreparable");
+    let dir = Dir::new();
+    inserts(&dir, 3);
+    let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
+    let mut client = db.client();
+    client
+        .batch_execute(
+            "CREATE TABLE tb_confiture (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), \
+             pk_confiture bigint GENERATED ALWAYS AS IDENTITY, slug text, version text, \
+             name text, applied_at timestamptz, execution_time_ms int, applied_by text)",
+        )
+        .unwrap();
+    let settings = ApplySettings {
+        table: TrackingTable::default(),
+        lock_timeout: Duration::from_secs(5),
+        statement_timeout: None,
+        lock_retries: 0,
+    };
+    let steps: Vec<Step<'_>> = checked
+        .set
+        .migrations
+        .iter()
+        .map(|m| Step::up(m, true))
+        .collect();
+    let (failed_at, failure) = apply::run_steps(
+        &mut client,
+        &settings,
+        &steps,
+        BatchLimits::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert_eq!(failed_at, 0);
+    assert_eq!(
+        failure.server.as_ref().map(|s| s.sqlstate.as_str()),
+        Some("42703"),
+        "{failure:?}"
+    );
+    assert_eq!(
+        rows(&mut client, "SELECT count(*)::text FROM tb_confiture"),
+        ["0"]
+    );
+    assert_eq!(
+        rows(
+            &mut client,
+            "SELECT count(*)::text FROM pg_prepared_statements WHERE name LIKE 'confiture_%'"
+        ),
+        ["0"]
+    );
+    assert_eq!(
+        rows(&mut client, "SELECT to_regclass('t') IS NULL"),
+        ["t"],
+        "the first migration was rolled back with its row"
+    );
+}
