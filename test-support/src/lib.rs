@@ -8,7 +8,7 @@
 //!
 //! A test that needs PostgreSQL fails loudly when the server cannot be reached: it never skips.
 //! Each [`TestDb`] has a unique name and is dropped (`WITH (FORCE)`) when the guard is dropped,
-//! also when the test fails.
+//! also when the test fails: in the background ([`reaper`]), and before the test process exits.
 //!
 //! This crate depends on the driver only. `confiture`'s own integration tests use it, and a
 //! dependency on `confiture` here would link a second copy of the library into their binary.
@@ -18,6 +18,8 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use postgres::{Client, NoTls, SimpleQueryMessage};
+
+pub mod reaper;
 
 /// The variable naming the server under test: `postgresql://USER[:PASSWORD]@HOST[:PORT]`.
 pub const SERVER_VAR: &str = "CONFITURE_TEST_SERVER";
@@ -205,16 +207,10 @@ impl TestDb {
 }
 
 impl Drop for TestDb {
+    /// Hands the database to [`reaper`], which drops it in the background: the test does not
+    /// wait for the checkpoint `DROP DATABASE` forces.
     fn drop(&mut self) {
-        let admin = std::panic::catch_unwind(|| {
-            Client::connect(&server().conninfo("postgres"), NoTls).ok()
-        });
-        if let Ok(Some(mut admin)) = admin {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ));
-        }
+        reaper::drop_later(std::mem::take(&mut self.name));
     }
 }
 

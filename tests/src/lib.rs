@@ -147,15 +147,15 @@ impl TestDb {
     }
 }
 
-/// Many databases for one test (a fleet of tenants), created and dropped by a few threads at
-/// once: `DROP DATABASE` waits for a checkpoint, so 200 dropped one by one take minutes, while
-/// drops that wait together share their checkpoints. Dropped on drop, also when the test fails.
+/// Many databases for one test (a fleet of tenants), created by a few threads at once. Dropped
+/// on drop, also when the test fails, in the background like every test database
+/// (`confiture_test_support::reaper`).
 pub struct TestDbs {
     pub dbs: Vec<TestDb>,
 }
 
-/// How many sessions create or drop the databases of a [`TestDbs`] at once: well below the
-/// server's `max_connections`, which other tests share.
+/// How many sessions create the databases of a [`TestDbs`] at once: well below the server's
+/// `max_connections`, which other tests share.
 const TEST_DBS_THREADS: usize = 24;
 
 impl TestDbs {
@@ -192,29 +192,12 @@ impl TestDbs {
                 }
             }
             if let Some(panic) = failure {
-                drop_all(all);
+                drop(all);
                 std::panic::resume_unwind(panic);
             }
             all
         });
         TestDbs { dbs }
-    }
-}
-
-fn drop_all(dbs: Vec<TestDb>) {
-    let chunk = dbs.len().div_ceil(TEST_DBS_THREADS).max(1);
-    let mut dbs = dbs;
-    std::thread::scope(|scope| {
-        while !dbs.is_empty() {
-            let rest = dbs.split_off(dbs.len().saturating_sub(chunk));
-            scope.spawn(move || drop(rest));
-        }
-    });
-}
-
-impl Drop for TestDbs {
-    fn drop(&mut self) {
-        drop_all(std::mem::take(&mut self.dbs));
     }
 }
 

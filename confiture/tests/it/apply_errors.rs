@@ -68,8 +68,9 @@ fn connection_sqlstates_raised_by_migration_sql_are_a_failed_migration() {
     }
 }
 
-/// A login role that exists for one test, dropped (with its grants) at the end.
-struct Role(String, String);
+/// A login role that exists for one test, dropped after the test database (which holds its
+/// grants).
+struct Role(String);
 
 impl Role {
     fn login(db: &TestDb) -> Role {
@@ -79,7 +80,7 @@ impl Role {
                 "CREATE ROLE \"{name}\" LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO \"{name}\""
             ))
             .expect("create role");
-        Role(name, db.name.clone())
+        Role(name)
     }
 
     fn environment(&self, db: &TestDb) -> Environment {
@@ -93,11 +94,8 @@ impl Role {
 
 impl Drop for Role {
     fn drop(&mut self) {
-        // Its grants in the test database first: a role with privileges cannot be dropped.
-        let mut db = apply_support::connect(&self.1, "confiture-tests");
-        let _ = db.batch_execute(&format!("DROP OWNED BY \"{}\"", self.0));
-        let mut admin = apply_support::connect("postgres", "confiture-tests");
-        let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.0));
+        // Once the test database (which holds its grants) is dropped.
+        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
     }
 }
 

@@ -121,8 +121,7 @@ impl Role {
 
 impl Drop for Role {
     fn drop(&mut self) {
-        let mut admin = apply_support::connect("postgres", "confiture-tests");
-        let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.0));
+        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
     }
 }
 

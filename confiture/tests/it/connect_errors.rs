@@ -212,7 +212,7 @@ impl Role {
 
 impl Drop for Role {
     fn drop(&mut self) {
-        let _ = common::admin().batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.name));
+        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.name));
     }
 }
 

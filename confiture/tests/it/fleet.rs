@@ -13,8 +13,7 @@ use confiture::fleet::{self, Event, Fleet, Target, TargetState};
 use confiture::migrate::{DownOptions, UpOptions};
 use confiture::ErrorKind;
 
-/// Databases of one test, dropped together (each drop waits for a checkpoint: in parallel
-/// they share them).
+/// Databases of one test.
 struct Tenants(Vec<TestDb>);
 
 impl Tenants {
@@ -31,16 +30,6 @@ impl Tenants {
                     .expect("test URL")
             })
             .collect()
-    }
-}
-
-impl Drop for Tenants {
-    fn drop(&mut self) {
-        std::thread::scope(|scope| {
-            for db in std::mem::take(&mut self.0) {
-                scope.spawn(move || drop(db));
-            }
-        });
     }
 }
 

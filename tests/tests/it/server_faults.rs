@@ -259,9 +259,7 @@ impl Role {
 
 impl Drop for Role {
     fn drop(&mut self) {
-        if let Ok(mut client) = std::panic::catch_unwind(admin) {
-            let _ = client.batch_execute(&format!("DROP ROLE IF EXISTS \"{}\"", self.name));
-        }
+        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.name));
     }
 }
 

@@ -197,6 +197,40 @@ fn identical_function_bodies_are_told_apart_by_their_migration() {
     assert_eq!(versions(&db), ["001"]);
 }
 
+/// Commits `other`'s transaction (releasing its locks) once `rows` ledger rows are committed
+/// in database `db`, and 400 ms more have passed: the migration after them has waited.
+fn release_after_rows(
+    db: &str,
+    mut other: postgres::Client,
+    rows: usize,
+) -> std::thread::JoinHandle<()> {
+    let db = db.to_string();
+    std::thread::spawn(move || {
+        let mut watch = apply_support::connect(&db, "watcher");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let rows = rows.to_string();
+        loop {
+            let recorded = apply_support::value(
+                &mut watch,
+                "SELECT count(*) FROM pg_tables WHERE tablename = 'tb_confiture'",
+            );
+            if recorded.as_deref() == Some("1")
+                && apply_support::value(&mut watch, "SELECT count(*) FROM tb_confiture").as_deref()
+                    == Some(rows.as_str())
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first {rows} migrations never committed"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(400));
+        other.batch_execute("COMMIT").unwrap();
+    })
+}
+
 #[test]
 fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
     let db = TestDb::new("batchretry");
@@ -222,30 +256,7 @@ fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
         .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
         .unwrap();
     // Released once the migration has waited at least once, and seen committed rows before it.
-    let watcher_db = db.name.clone();
-    let release = std::thread::spawn(move || {
-        let mut watch = apply_support::connect(&watcher_db, "watcher");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let recorded = apply_support::value(
-                &mut watch,
-                "SELECT count(*) FROM pg_tables WHERE tablename = 'tb_confiture'",
-            );
-            if recorded.as_deref() == Some("1")
-                && apply_support::value(&mut watch, "SELECT count(*) FROM tb_confiture").as_deref()
-                    == Some("3")
-            {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "001–003 never committed"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(400));
-        other.batch_execute("COMMIT").unwrap();
-    });
+    let release = release_after_rows(&db.name, other, 3);
     let mut events = Vec::new();
     let options = UpOptions {
         lock_timeout_statement: Some(Duration::from_millis(100)),

@@ -248,8 +248,19 @@ fn statement_markers_are_exact_and_leave_nothing_behind() {
         "markers left after failure"
     );
     assert!(db.table_exists("a") && db.table_exists("b") && !db.table_exists("c"));
+}
 
-    // Without markers (a backslash), the file is named without a line, and nothing runs twice.
+/// Without markers (a file with a backslash), a failure names the file without a line, and
+/// nothing runs twice; the user's own prepared statements stay.
+#[test]
+fn a_file_without_markers_is_named_without_a_line_and_runs_once() {
+    let db = TestDb::new("stmt_nomarkers");
+    let mut client = db.client();
+    let settings = settings();
+    apply::create_tracking_table(&mut client, &settings.table).unwrap();
+    client
+        .batch_execute("PREPARE users_own AS SELECT 2")
+        .unwrap();
     let dir = Dir::new();
     dir.migration(
         "004",
