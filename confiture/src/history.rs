@@ -500,12 +500,17 @@ impl<'a> FileErrors<'a> {
     /// Sorts the error diagnostics of `set`'s directory by the version they concern.
     pub fn new(set: &MigrationSet, diagnostics: &'a [Diagnostic]) -> FileErrors<'a> {
         let mut errors = FileErrors::default();
+        let mut diagnostics = diagnostics.iter().filter(|d| d.is_error()).peekable();
+        if diagnostics.peek().is_none() {
+            // The common case: no map of every file for nothing.
+            return errors;
+        }
         let mut version_of_path: HashMap<&Path, u64> = HashMap::new();
         for m in &set.migrations {
             version_of_path.insert(&m.up.path, m.version);
             version_of_path.insert(&m.down.path, m.version);
         }
-        for d in diagnostics.iter().filter(|d| d.is_error()) {
+        for d in diagnostics {
             let named = match version_of_path.get(d.path.as_path()) {
                 Some(&v) => Some(v),
                 None => {

@@ -281,12 +281,16 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
         .collect();
     // A draft whose files are too broken to form a migration (no down file yet, say) is still
     // a line of the table, so that it is seen where it will run.
-    let known: HashSet<u64> = entries
-        .iter()
-        .filter(|(key, _)| !key.0)
-        .map(|(key, _)| key.1)
-        .collect();
-    for draft in errors.drafts() {
+    let mut drafts = errors.drafts().peekable();
+    let known: HashSet<u64> = match drafts.peek() {
+        Some(_) => entries
+            .iter()
+            .filter(|(key, _)| !key.0)
+            .map(|(key, _)| key.1)
+            .collect(),
+        None => HashSet::new(),
+    };
+    for draft in drafts {
         if !known.contains(&draft.version) {
             entries.push((
                 (false, draft.version, false, draft.version_text.clone()),

@@ -337,28 +337,32 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
 }
 
 /// Reads the files, on a few threads when there are many: opening and reading thousands of
-/// small files is system-call bound, and the calls run in parallel.
+/// small files is system-call bound, and the calls run in parallel. Each thread reads through
+/// one buffer of its own.
 fn read_files(mut paths: Vec<PathBuf>) -> Vec<Entry> {
     fan_out(&mut paths, 512, |paths| {
+        let mut buffer = vec![0u8; READ_BUFFER];
         paths
             .iter_mut()
-            .map(|path| read_file(std::mem::take(path)))
+            .map(|path| read_file(std::mem::take(path), &mut buffer))
             .collect()
     })
 }
 
+/// The read buffer: a migration file of up to this size is read with one `read`.
+const READ_BUFFER: usize = 64 * 1024;
+
 /// Runs `work` over consecutive chunks of `items` on up to four threads, at least `per_thread`
 /// items each (so on the caller's thread alone for fewer), and returns the results in order.
 /// Where a directory's thousands of files are read and inspected: the system calls and the SQL
-/// rules run in parallel. A panic in `work` is resumed on the caller's thread.
+/// rules run in parallel. The first chunk is worked on the caller's thread, which would
+/// otherwise only wait. A panic in `work` is resumed on the caller's thread.
 fn fan_out<T: Send, R: Send>(
     items: &mut [T],
     per_thread: usize,
     work: impl Fn(&mut [T]) -> Vec<R> + Sync,
 ) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
+    let threads = parallelism().min(4);
     let threads = threads.min(items.len() / per_thread.max(1)).max(1);
     if threads == 1 {
         return work(items);
@@ -366,23 +370,32 @@ fn fan_out<T: Send, R: Send>(
     let chunk = items.len().div_ceil(threads);
     let work = &work;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks_mut(chunk)
+        let mut chunks = items.chunks_mut(chunk);
+        let first = chunks.next();
+        let handles: Vec<_> = chunks
             .map(|chunk| scope.spawn(move || work(chunk)))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
+        let mut results = first.map(work).unwrap_or_default();
+        for handle in handles {
+            results.extend(
                 handle
                     .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        results
     })
 }
 
-fn read_file(path: PathBuf) -> Entry {
-    match read_bytes(&path) {
+/// How many threads can run at once, asked once per process: the answer reads the cgroup's
+/// CPU quota from `/proc` and `/sys`, a few files each time.
+fn parallelism() -> usize {
+    static PARALLELISM: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PARALLELISM.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn read_file(path: PathBuf, buffer: &mut [u8]) -> Entry {
+    match read_bytes(&path, buffer) {
         Ok(bytes) => Entry::File { path, bytes },
         Err(err) => Entry::Unreadable {
             path,
@@ -391,17 +404,26 @@ fn read_file(path: PathBuf) -> Entry {
     }
 }
 
-/// `fs::read` without its `stat` for a size hint: for small files the extra system call
-/// costs more than it saves, and migration files are small.
-fn read_bytes(path: &Path) -> io::Result<Vec<u8>> {
+/// The bytes of the file at `path`, read through `buffer` (its contents are overwritten):
+/// `open`, `read`, `close` for a file smaller than the buffer. `fs::read` also asks for the
+/// size (`statx`) and reads once more to see the end: for thousands of small files these
+/// calls cost more than the reading. A `read` of a regular file that returns less than it was
+/// asked for has reached the end of the file (a file being written meanwhile is read as of
+/// some moment either way); only a read that fills the buffer is followed by another.
+fn read_bytes(path: &Path, buffer: &mut [u8]) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = fs::File::open(path)?;
-    let mut buffer = [0u8; 16 * 1024];
     let mut bytes = Vec::new();
     loop {
-        match file.read(&mut buffer) {
+        match file.read(buffer) {
             Ok(0) => return Ok(bytes),
-            Ok(n) => bytes.extend_from_slice(&buffer[..n]),
+            Ok(n) => {
+                let got = buffer.get(..n).unwrap_or_default();
+                if bytes.is_empty() && n < buffer.len() {
+                    return Ok(got.to_vec());
+                }
+                bytes.extend_from_slice(got);
+            }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => return Err(err),
         }

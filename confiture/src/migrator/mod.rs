@@ -393,16 +393,31 @@ impl Migrator {
         &mut self,
         work: impl FnOnce(&Migrator) -> Result<T>,
     ) -> Result<T> {
+        Ok(self.while_connecting_then(work, |_| Ok(()))?.0)
+    }
+
+    /// [`Migrator::while_connecting`], and `then` (a read-only query) run on the new connection
+    /// by the connecting thread, also while `work` runs. `then`'s result is `None` when this
+    /// session was already connected or no thread could be started: the caller then does that
+    /// work itself. `then`'s error comes only after `work` has passed, and the connection is
+    /// kept whatever `then` returned.
+    pub(crate) fn while_connecting_then<T, U: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&Migrator) -> Result<T>,
+        then: impl FnOnce(&mut postgres::Client) -> Result<U> + Send + 'static,
+    ) -> Result<(T, Option<U>)> {
         let ahead = match self.client {
-            None => crate::db::prefetch::Ahead::start(&self.env),
+            None => crate::db::prefetch::Ahead::start_then(&self.env, then),
             Some(_) => None,
         };
         let value = work(self)?;
-        if let Some(ahead) = ahead {
-            self.announce_connect();
-            self.client = Some(ahead.wait()?);
-        }
-        Ok(value)
+        let Some(ahead) = ahead else {
+            return Ok((value, None));
+        };
+        self.announce_connect();
+        let (client, then) = ahead.wait()?;
+        self.client = Some(client);
+        Ok((value, Some(then?)))
     }
 
     /// The connection, opened on first use.

@@ -1,9 +1,12 @@
 //! `Migrator::status`: the state of every migration, read-only.
 
+use std::time::Duration;
+
 use super::report::Progress;
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
 use crate::files::MigrationSet;
+use crate::ledger::{Ledger, TrackingTable};
 use crate::status::{self, StatusReport};
 use crate::Migrator;
 
@@ -28,10 +31,16 @@ impl Migrator {
     /// # }
     /// ```
     pub fn status(&mut self) -> Result<StatusReport> {
-        let checked = self.while_connecting(Migrator::load)?;
-        self.off_runtime(&mut |_: Progress| {}, |m, _| {
-            m.status_with(&checked.set, &checked.diagnostics)
-        })
+        // The ledger is read on the connecting thread, while the files are read and checked.
+        let read = self.ledger_read();
+        let (checked, ledger) =
+            self.while_connecting_then(Migrator::load, move |client| read.run(client))?;
+        match ledger {
+            Some(ledger) => Ok(self.report(&checked.set, &checked.diagnostics, ledger)),
+            None => self.off_runtime(&mut |_: Progress| {}, |m, _| {
+                m.status_with(&checked.set, &checked.diagnostics)
+            }),
+        }
     }
 
     /// The status of `set` (already read and checked; its diagnostics are not known here)
@@ -55,27 +64,56 @@ impl Migrator {
         set: &MigrationSet,
         diagnostics: &[Diagnostic],
     ) -> Result<StatusReport> {
-        let table = self.env.migration.tracking_table.clone();
-        // A lock on the ledger is waited for as migration SQL waits (`migration.lock_timeout`),
-        // never forever.
-        let wait = Some(self.env.migration.lock_timeout)
-            .filter(|w| !w.is_zero())
-            .unwrap_or(crate::db::ledger::DEFAULT_WAIT);
-        let first_version = self.check_options.first_version;
-        let client = self.client()?;
-        let ledger = crate::db::ledger::read_within(client, &table, wait)?;
-        let table_name = match &ledger {
-            Some(ledger) => ledger.table.clone(),
-            None => crate::db::ledger::qualified_name(client, &table)?,
-        };
+        let read = self.ledger_read();
+        let ledger = read.run(self.client()?)?;
+        Ok(self.report(set, diagnostics, ledger))
+    }
+
+    /// How this session reads its ledger for `status`.
+    fn ledger_read(&self) -> LedgerRead {
+        LedgerRead {
+            table: self.env.migration.tracking_table.clone(),
+            // A lock on the ledger is waited for as migration SQL waits
+            // (`migration.lock_timeout`), never forever.
+            wait: Some(self.env.migration.lock_timeout)
+                .filter(|w| !w.is_zero())
+                .unwrap_or(crate::db::ledger::DEFAULT_WAIT),
+        }
+    }
+
+    fn report(
+        &self,
+        set: &MigrationSet,
+        diagnostics: &[Diagnostic],
+        (ledger, table_name): (Option<Ledger>, String),
+    ) -> StatusReport {
         let mut report = status::report_checked(
             set,
             diagnostics,
-            first_version,
+            self.check_options.first_version,
             ledger.as_ref(),
             &table_name,
         );
         report.database = Some(self.env.connection.to_string());
-        Ok(report)
+        report
+    }
+}
+
+/// The ledger read of `status`: plain `SELECT`s, one round trip when the ledger exists. Owned
+/// data, so that it can run on the connecting thread.
+struct LedgerRead {
+    table: TrackingTable,
+    wait: Duration,
+}
+
+impl LedgerRead {
+    /// The ledger (`None` when it does not exist yet) and its schema-qualified name.
+    fn run(&self, client: &mut postgres::Client) -> Result<(Option<Ledger>, String)> {
+        let ledger = crate::db::ledger::read_within(client, &self.table, self.wait)?;
+        let table_name = match &ledger {
+            Some(ledger) => ledger.table.clone(),
+            None => crate::db::ledger::qualified_name(client, &self.table)?,
+        };
+        Ok((ledger, table_name))
     }
 }

@@ -196,3 +196,40 @@ fn checksum_is_sha256_of_the_raw_bytes() {
     let expected = String::from_utf8(output.stdout).unwrap();
     assert_eq!(up.checksum, expected.split_whitespace().next().unwrap());
 }
+
+#[test]
+fn files_of_every_size_are_read_whole_on_every_thread() {
+    // Small files take one `read` into a thread's buffer (64 KiB); a file that fills it is read
+    // on to its end. Sizes around the buffer's, and enough files for several threads.
+    let dir = TempDir::new();
+    let sizes = [0, 1, 65_535, 65_536, 65_537, 131_072, 300_001];
+    let mut expected = Vec::new();
+    for i in 0..1200usize {
+        let size = sizes[i % sizes.len()];
+        let body: String = (0..size)
+            .map(|j| (b'a' + ((i + j) % 26) as u8) as char)
+            .collect();
+        let name = format!("{:04}_f.up.sql", i + 1);
+        dir.write(&name, &body);
+        expected.push((name, body.into_bytes()));
+    }
+    let mut read: Vec<(String, Vec<u8>)> = files::read_dir(&dir.0)
+        .unwrap()
+        .into_iter()
+        .map(|entry| match entry {
+            Entry::File { path, bytes } => (name(&path), bytes),
+            other => panic!("not read: {other:?}"),
+        })
+        .collect();
+    read.sort();
+    assert_eq!(read.len(), expected.len());
+    for ((name_read, bytes), (name, body)) in read.iter().zip(&expected) {
+        assert_eq!(name_read, name);
+        assert!(
+            bytes == body,
+            "{name}: {} bytes read of {}",
+            bytes.len(),
+            body.len()
+        );
+    }
+}

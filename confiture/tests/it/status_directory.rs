@@ -182,3 +182,80 @@ fn from_env_and_from_url_use_the_workspace_s_migrations() {
     );
     assert_eq!(migrator.environment().connection.dbname, db.name);
 }
+
+/// `status` reads the ledger on the thread that connects, while the files are read and checked;
+/// a session already connected reads it itself, after the files. Both give the same report:
+/// without a ledger (the schema-qualified name asked separately) and with one, with every kind
+/// of line — applied, modified, pending, an invalid down file, a draft without its down file.
+#[test]
+fn the_ledger_read_while_connecting_gives_the_report_read_after_the_files() {
+    let db = TestDb::new("cft_project");
+    let root = project(&db);
+    root.write(
+        "db/migrations/003_broken_down.up.sql",
+        "CREATE TABLE tb_three (id int);\n",
+    );
+    root.write(
+        "db/migrations/003_broken_down.down.sql",
+        "DROP TABLE tb_three;\nCOMMIT;\n",
+    );
+    root.write(
+        "db/migrations/004_draft.up.sql",
+        "CREATE TABLE tb_four (id int);\n",
+    );
+    let config = root.path().join("db/environments/test.yaml");
+    let both = || {
+        let ahead = Migrator::from_config(&config).unwrap().status().unwrap();
+        let serial = Migrator::from_config(&config)
+            .unwrap()
+            .with_client(db.client())
+            .status()
+            .unwrap();
+        (ahead, serial)
+    };
+
+    let (ahead, serial) = both();
+    assert_eq!(ahead, serial);
+    assert!(!ahead.initialised);
+    assert_eq!(ahead.tracking_table, "public.tb_confiture");
+
+    let mut client = db.client();
+    create_confiture_ledger(&mut client, None);
+    let at = "2026-01-15 10:30:00+00";
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "001",
+        "create_users",
+        Some(&checksum(UP_1.as_bytes())),
+        at,
+    );
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "002",
+        "add_bio",
+        Some(&checksum(b"edited")),
+        at,
+    );
+    let (ahead, serial) = both();
+    assert_eq!(ahead, serial);
+    assert_eq!(ahead.applied, ["001", "002"]);
+    assert_eq!(ahead.modified, ["002"]);
+    assert_eq!(ahead.pending, ["003", "004"]);
+    let invalid: Vec<String> = ahead
+        .migrations
+        .iter()
+        .filter(|m| m.invalid)
+        .map(|m| m.id())
+        .collect();
+    assert_eq!(invalid, ["003_broken_down", "004_draft"]);
+    let named: Vec<String> = ahead
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(named, ["003_broken_down.down.sql", "004_draft.up.sql"]);
+    assert_eq!(ahead.exit_code(), exit::INVALID);
+}

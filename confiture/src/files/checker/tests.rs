@@ -183,3 +183,62 @@ fn an_unreadable_half_is_present_but_not_in_the_set() {
     assert_eq!(codes(&checked), [("C010", "001_a.down.sql".into())]);
     assert!(checked.set.migrations.is_empty());
 }
+
+/// The files are inspected on several threads when there are many: the diagnostics come out as
+/// one thread inspecting them in order would give them (same order, each naming its file), and
+/// each file's contents are the same.
+#[test]
+fn inspecting_on_several_threads_gives_what_one_thread_gives() {
+    use super::{inspect_all, read_contents, Classified, Direction};
+    let mut entries = Vec::new();
+    for v in 1..=1500u32 {
+        let up = match v % 7 {
+            0 => "BEGIN;\nSELECT 1;\n".to_string(),
+            3 => format!("-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i{v} ON t (a);\n"),
+            _ => format!("INSERT INTO t VALUES ({v});\n"),
+        };
+        let down: Vec<u8> = match v % 11 {
+            0 => b"DELETE FROM t;\nCOMMIT;\n".to_vec(),
+            5 => b"DELETE FROM t WHERE a = '\xff';\n".to_vec(),
+            7 => b"DELETE FROM t WHERE a = 'open;\n".to_vec(),
+            _ => format!("DELETE FROM t WHERE a = {v};\r\n").into_bytes(),
+        };
+        entries.push(Entry::File {
+            path: format!("m/{v:04}_m.up.sql").into(),
+            bytes: up.into_bytes(),
+        });
+        entries.push(Entry::File {
+            path: format!("m/{v:04}_m.down.sql").into(),
+            bytes: down,
+        });
+    }
+    let mut parallel = Classified::new(entries.clone()).found;
+    let mut serial = Classified::new(entries).found;
+    let from_threads = inspect_all(&mut parallel);
+    let mut from_one = Vec::new();
+    for file in &mut serial {
+        let bytes = file.bytes.take().expect("read");
+        file.contents = read_contents(&file.path, file.kind, bytes, &mut from_one);
+    }
+    assert!(from_one.len() > 1000, "{}", from_one.len());
+    assert_eq!(from_threads, from_one);
+    let errors_on = |kind: Direction| {
+        from_one
+            .iter()
+            .filter(|d| d.is_error() && d.path.to_string_lossy().ends_with(&format!(".{kind}.sql")))
+            .count()
+    };
+    assert!(errors_on(Direction::Up) > 100 && errors_on(Direction::Down) > 200);
+    assert_eq!(parallel.len(), serial.len());
+    for (a, b) in parallel.iter().zip(&serial) {
+        assert_eq!(a.path, b.path);
+        let (a, b) = (a.contents.as_ref(), b.contents.as_ref());
+        assert_eq!(a.is_some(), b.is_some());
+        if let (Some(a), Some(b)) = (a, b) {
+            assert_eq!(
+                (&a.text, &a.checksum, a.mode, a.irreversible, &a.statements),
+                (&b.text, &b.checksum, b.mode, b.irreversible, &b.statements)
+            );
+        }
+    }
+}
