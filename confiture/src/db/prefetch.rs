@@ -8,14 +8,13 @@
 
 use std::thread::JoinHandle;
 
-use postgres::Client;
-
+use super::connect::Session;
 use crate::config::Environment;
 use crate::error::Result;
 
 /// A connection being opened on another thread.
 pub(crate) struct Ahead {
-    handle: JoinHandle<Result<Client>>,
+    handle: JoinHandle<Result<Session>>,
 }
 
 impl Ahead {
@@ -25,13 +24,14 @@ impl Ahead {
         let env = env.clone();
         std::thread::Builder::new()
             .name("confiture-connect".to_string())
-            .spawn(move || super::connect(&env))
+            .spawn(move || super::connect::open_session(&env, env.connection.target_session_attrs))
             .ok()
             .map(|handle| Ahead { handle })
     }
 
-    /// The connection, or why there is none: what [`super::connect`] returned.
-    pub(crate) fn wait(self) -> Result<Client> {
+    /// The connection (with the address it was dialled at), or why there is none: what
+    /// [`super::connect`] returned.
+    pub(crate) fn wait(self) -> Result<Session> {
         self.handle
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
