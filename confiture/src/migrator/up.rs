@@ -12,7 +12,7 @@ use super::run::{
 };
 use crate::config::Environment;
 use crate::db::apply::{self, ApplySettings, Direction, Step, StepFailure};
-use crate::db::ledger::{self, Write};
+use crate::db::ledger::Write;
 use crate::error::{ErrorKind, Result};
 use crate::files::{Migration, MigrationSet, TransactionMode};
 use crate::history::{FileErrors, History};
@@ -164,8 +164,7 @@ impl Locked<'_> {
         }
         // Only once the plan is accepted: a refused `up` leaves the database as it was.
         if !initialised {
-            apply::create_tracking_table(client, &settings.table)?;
-            settings = qualified_settings(client, &settings, ledger::DEFAULT_WAIT)?.0;
+            settings.table = apply::create_tracking_table(client, &settings.table)?;
         }
         report.skipped = versions(&plan.skipped);
         if plan.apply.is_empty() {
