@@ -60,17 +60,17 @@ fn shell() -> xshell::Result<Shell> {
     Ok(sh)
 }
 
-/// As `.ci/run`: once the tests are built, `cargo test --workspace` runs while clippy and
-/// rustdoc check the code in `target/lint` (the tests mostly wait for the server).
+/// As `.ci/run`: once the tests are built, `cargo test --workspace` runs (on a thread of its
+/// own) while clippy and rustdoc check the code in `target/lint` (the tests mostly wait for the
+/// server).
 fn ci() -> xshell::Result<()> {
     let sh = shell()?;
     cmd!(sh, "cargo fmt --all --check").run()?;
     cmd!(sh, "cargo test --workspace --no-run").run()?;
-    let mut tests = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
-        .args(["test", "--workspace"])
-        .current_dir(sh.current_dir())
-        .spawn()
-        .expect("start cargo test");
+    let tests = std::thread::spawn(|| -> xshell::Result<()> {
+        let sh = shell()?;
+        cmd!(sh, "cargo test --workspace").run()
+    });
     let lints = (|| {
         let _dir = sh.push_env("CARGO_TARGET_DIR", "target/lint");
         cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
@@ -78,13 +78,11 @@ fn ci() -> xshell::Result<()> {
             .env("RUSTDOCFLAGS", "-D warnings")
             .run()
     })();
-    let tested = tests.wait().expect("wait for cargo test");
+    let tested = tests
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     lints?;
-    if !tested.success() {
-        eprintln!("cargo test --workspace failed ({tested})");
-        std::process::exit(1);
-    }
-    Ok(())
+    tested
 }
 
 fn fuzz(args: &[String]) -> xshell::Result<()> {

@@ -87,7 +87,7 @@ pub fn read_qualified(
             SimpleQueryMessage::Row(row) if statement == 0 => {
                 if let (Some(schema), Some(name)) = (row.get(0), row.get(1)) {
                     qualified = Some(format!("{schema}.{name}"));
-                    resolved = TrackingTable::parse(&format!("{schema}.{name}")).ok();
+                    resolved = resolved_name(schema, name);
                 }
                 access = Access {
                     insert: row.get(2) == Some("t"),
@@ -112,6 +112,13 @@ pub fn read_qualified(
         table: resolved.unwrap_or_else(|| table.clone()),
         access,
     }))
+}
+
+/// The [`TrackingTable`] of a table the server found in `schema` as `name` (`pg_namespace`,
+/// `pg_class`), or `None` when the names are not ones a [`TrackingTable`] can hold (the
+/// caller then keeps the name it was given).
+pub(crate) fn resolved_name(schema: &str, name: &str) -> Option<TrackingTable> {
+    TrackingTable::parse(&format!("{schema}.{name}")).ok()
 }
 
 /// The columns confiture writes (the others have defaults in its DDL).

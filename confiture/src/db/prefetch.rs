@@ -15,12 +15,13 @@ use std::thread::JoinHandle;
 
 use postgres::Client;
 
+use super::connect::Session;
 use crate::config::Environment;
 use crate::error::Result;
 
 /// A connection being opened on another thread, and what `then` made of it once open.
 pub(crate) struct Ahead<T> {
-    handle: JoinHandle<Result<(Client, Result<T>)>>,
+    handle: JoinHandle<Result<(Session, Result<T>)>>,
 }
 
 impl<T: Send + 'static> Ahead<T> {
@@ -36,17 +37,18 @@ impl<T: Send + 'static> Ahead<T> {
         std::thread::Builder::new()
             .name("confiture-connect".to_string())
             .spawn(move || {
-                let mut client = super::connect(&env)?;
-                let value = then(&mut client);
-                Ok((client, value))
+                let mut session =
+                    super::connect::open_session(&env, env.connection.target_session_attrs)?;
+                let value = then(&mut session.client);
+                Ok((session, value))
             })
             .ok()
             .map(|handle| Ahead { handle })
     }
 
-    /// The connection, or why there is none (what [`super::connect`] returned), with what
-    /// `then` returned on it.
-    pub(crate) fn wait(self) -> Result<(Client, Result<T>)> {
+    /// The connection (with the address it was dialled at), or why there is none (what
+    /// [`super::connect`] returned), with what `then` returned on it.
+    pub(crate) fn wait(self) -> Result<(Session, Result<T>)> {
         self.handle
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))

@@ -2,7 +2,11 @@
 //! (`pg_is_in_recovery()`), or a database whose sessions start read-only
 //! (`default_transaction_read_only`, set for the database, the role or the server). Without
 //! this, `up` would fail on its first write with a message about that statement, possibly after
-//! waiting for the lock. The check shares its round trip with the lock's `current_database()`.
+//! waiting for the lock. The check shares its round trip with the lock's `current_database()`,
+//! and so does the server's end of the connection, which spares the pooler check its second
+//! connection when nothing sits between us and the server (`connect::is_direct`).
+
+use std::net::SocketAddr;
 
 use postgres::{Client, SimpleQueryMessage};
 
@@ -22,6 +26,9 @@ pub struct Target {
     environment: Environment,
     /// The tenant schema whose migration lock the run takes (`MigrationSettings::tenant_schema`).
     pub tenant_schema: Option<String>,
+    /// The address the connection was dialled at (`connect::Session::dialled`); `None` when
+    /// not known (a Unix socket, a connection handed over): then the pooler check runs in full.
+    pub(crate) dialled: Option<SocketAddr>,
 }
 
 impl Target {
@@ -32,13 +39,23 @@ impl Target {
             source: env.source(),
             environment: env.clone(),
             tenant_schema: env.migration.tenant_schema.clone(),
+            dialled: None,
+        }
+    }
+
+    /// The target `env` names, reached by a connection dialled at `dialled`.
+    pub(crate) fn dialled_at(env: &Environment, dialled: Option<SocketAddr>) -> Target {
+        Target {
+            dialled,
+            ..Target::of(env)
         }
     }
 }
 
 /// The session's `current_database()`, after checking that the session can write (exit 3 if
 /// not, naming the database) and that it does not go through a transaction-pooling pooler
-/// (exit 5, `connect::refuse_transaction_pooling`).
+/// (exit 5, `connect::refuse_transaction_pooling`, skipped when the server's end of the
+/// connection is the address and port dialled: `connect::is_direct`).
 ///
 /// With several hosts and `target_session_attrs=any` (the default), a session on a standby or
 /// a read-only server is replaced by one on the first host that can write: writing commands
@@ -46,14 +63,15 @@ impl Target {
 pub fn check(client: &mut Client, target: &Target) -> Result<String> {
     let mut messages = read_state(client)?;
     let mut attrs = target.environment.connection.target_session_attrs;
+    let mut dialled = target.dialled;
+    let value = |messages: &[SimpleQueryMessage], i: usize| -> Option<String> {
+        messages.iter().find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(i).map(str::to_string),
+            _ => None,
+        })
+    };
     let column = |messages: &[SimpleQueryMessage], i: usize| -> String {
-        messages
-            .iter()
-            .find_map(|m| match m {
-                SimpleQueryMessage::Row(row) => row.get(i).map(str::to_string),
-                _ => None,
-            })
-            .unwrap_or_default()
+        value(messages, i).unwrap_or_default()
     };
     let cannot_write =
         |messages: &[SimpleQueryMessage]| column(messages, 1) == "t" || column(messages, 2) == "on";
@@ -62,9 +80,16 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
         && attrs == TargetSessionAttrs::Any
     {
         attrs = TargetSessionAttrs::ReadWrite;
-        *client = super::connect::connect_for(&target.environment, attrs)?;
+        let session = super::connect::open_session(&target.environment, attrs)?;
+        *client = session.client;
+        dialled = session.dialled;
         messages = read_state(client)?;
     }
+    let direct = super::connect::is_direct(
+        dialled,
+        value(&messages, 4).as_deref(),
+        value(&messages, 5).as_deref(),
+    );
     let column = |i: usize| column(&messages, i);
     let database = column(0).to_string();
     let Target {
@@ -93,17 +118,22 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
              default_transaction_read_only = off"
         )));
     }
-    super::connect::refuse_transaction_pooling(client, environment, attrs, &column(3))?;
+    if !direct {
+        super::connect::refuse_transaction_pooling(client, environment, attrs, &column(3))?;
+    }
     Ok(database)
 }
 
-/// The database, whether it is in recovery, whether the session is read-only, and the server
-/// session's identity ([`super::connect::SESSION_IDENTITY`]), in one round trip.
+/// The database, whether it is in recovery, whether the session is read-only, the server
+/// session's identity ([`super::connect::SESSION_IDENTITY`]) and the server's end of the
+/// connection (address and port, NULL over a Unix socket), in one round trip.
 fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
     client
         .simple_query(&format!(
             "SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
-             pg_catalog.current_setting('transaction_read_only'), {}",
+             pg_catalog.current_setting('transaction_read_only'), {}, \
+             pg_catalog.host(pg_catalog.inet_server_addr()), \
+             pg_catalog.inet_server_port()::text",
             super::connect::SESSION_IDENTITY
         ))
         .map_err(|e| query_error("cannot read the session's state", e))

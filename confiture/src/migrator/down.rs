@@ -7,7 +7,6 @@ use super::report::{DownReport, Outcome, Progress};
 use super::run::{done, planned, qualified_settings, run_each, with_lock, Run};
 use crate::db::apply::{Direction, Step};
 use crate::db::ledger::Write;
-use crate::db::writable;
 use crate::error::Result;
 use crate::files::MigrationSet;
 use crate::history::FileErrors;
@@ -84,8 +83,7 @@ impl Migrator {
         let settings =
             self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
         let mut warnings = Vec::new();
-        let target = writable::Target::of(&self.env);
-        let client = self.client()?;
+        let (client, target) = self.client_for_writing()?;
         let (budget, started) = (options.lock_wait, Instant::now());
         let result = with_lock(
             client,

@@ -66,6 +66,9 @@ pub struct Migrator {
     pub(crate) embedded: Option<&'static EmbeddedMigrations>,
     pub(crate) check_options: CheckOptions,
     pub(crate) client: Option<postgres::Client>,
+    /// The address `client` was dialled at, when this session opened it (the pooler check's
+    /// shortcut, `db::connect::is_direct`); `None` for a connection handed over.
+    pub(crate) dialled: Option<std::net::SocketAddr>,
     /// The client was handed over ([`Migrator::with_client`]) and its session not yet put back
     /// to its connection-time state: done on first use, as the engine's own connection starts.
     pub(crate) reset_pending: bool,
@@ -99,6 +102,7 @@ impl Migrator {
             embedded: None,
             check_options,
             client: None,
+            dialled: None,
             reset_pending: false,
             on_connect: None,
         }
@@ -163,6 +167,7 @@ impl Migrator {
     /// ```
     pub fn with_client(mut self, client: postgres::Client) -> Migrator {
         self.client = Some(client);
+        self.dialled = None;
         self.reset_pending = true;
         self
     }
@@ -227,6 +232,7 @@ impl Migrator {
             embedded: self.embedded,
             check_options: self.check_options.clone(),
             client: None,
+            dialled: None,
             reset_pending: false,
             on_connect: None,
         }
@@ -415,16 +421,33 @@ impl Migrator {
             return Ok((value, None));
         };
         self.announce_connect();
-        let (client, then) = ahead.wait()?;
-        self.client = Some(client);
+        let (session, then) = ahead.wait()?;
+        self.set_session(session);
         Ok((value, Some(then?)))
+    }
+
+    /// Keeps a connection this session opened, with the address it was dialled at.
+    pub(crate) fn set_session(&mut self, session: crate::db::connect::Session) {
+        self.client = Some(session.client);
+        self.dialled = session.dialled;
+    }
+
+    /// The connection, opened on first use, and what a writing command checks it against
+    /// (`writable::check`).
+    pub(crate) fn client_for_writing(
+        &mut self,
+    ) -> Result<(&mut postgres::Client, crate::db::writable::Target)> {
+        self.client()?;
+        let target = crate::db::writable::Target::dialled_at(&self.env, self.dialled);
+        Ok((self.client()?, target))
     }
 
     /// The connection, opened on first use.
     pub(crate) fn client(&mut self) -> Result<&mut postgres::Client> {
         if self.client.is_none() {
             self.announce_connect();
-            self.client = Some(crate::db::connect(&self.env)?);
+            let attrs = self.env.connection.target_session_attrs;
+            self.set_session(crate::db::connect::open_session(&self.env, attrs)?);
         }
         match &mut self.client {
             Some(client) => {

@@ -7,7 +7,6 @@ use super::options::{BaselineOptions, ReinitOptions};
 use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
 use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
-use crate::db::writable;
 use crate::error::Result;
 use crate::history::FileErrors;
 use crate::ledger::{LedgerRow, Rewrite};
@@ -140,8 +139,7 @@ impl Migrator {
             return Ok(decide(&rows)?.1);
         }
         let table = self.env.migration.tracking_table.clone();
-        let target = writable::Target::of(&self.env);
-        let client = self.client()?;
+        let (client, target) = self.client_for_writing()?;
         with_lock(
             client,
             &target,

@@ -12,8 +12,7 @@ use super::run::{
 };
 use crate::config::Environment;
 use crate::db::apply::{self, ApplySettings, Direction, Step, StepFailure};
-use crate::db::ledger::{self, Write};
-use crate::db::writable;
+use crate::db::ledger::Write;
 use crate::error::{ErrorKind, Result};
 use crate::files::{Migration, MigrationSet, TransactionMode};
 use crate::history::{FileErrors, History};
@@ -102,7 +101,6 @@ impl Migrator {
         let settings =
             self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
         let mut warnings = Vec::new();
-        let target = writable::Target::of(&self.env);
         // To reconnect after a lost connection and read what the server committed.
         let env = self.env.clone();
         let locked = Locked {
@@ -114,7 +112,7 @@ impl Migrator {
             lock_wait: options.lock_wait,
             started: Instant::now(),
         };
-        let client = self.client()?;
+        let (client, target) = self.client_for_writing()?;
         let result = with_lock(
             client,
             &target,
@@ -166,8 +164,7 @@ impl Locked<'_> {
         }
         // Only once the plan is accepted: a refused `up` leaves the database as it was.
         if !initialised {
-            apply::create_tracking_table(client, &settings.table)?;
-            settings = qualified_settings(client, &settings, ledger::DEFAULT_WAIT)?.0;
+            settings.table = apply::create_tracking_table(client, &settings.table)?;
         }
         report.skipped = versions(&plan.skipped);
         if plan.apply.is_empty() {
@@ -391,8 +388,8 @@ impl Migrator {
             return Ok(false);
         }
         self.announce_connect();
-        if let Some(client) = crate::db::connect::connect_if_exists(&self.env)? {
-            self.client = Some(client);
+        if let Some(session) = crate::db::connect::open_session_if_exists(&self.env)? {
+            self.set_session(session);
             return Ok(false);
         }
         let plan = plan::up(set, &[], request)?;

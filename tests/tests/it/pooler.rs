@@ -4,6 +4,9 @@
 //! `up` refuses before running anything (exit 5); `status`, which needs no session state, still
 //! reads. In session pooling mode everything works as with a direct connection.
 //!
+//! The pooler check's second connection is skipped only when the server's end of the
+//! connection is the address and port dialled: counted here with `pg_stat_database.sessions`.
+//!
 //! Needs the `pgbouncer` program (Debian package `pgbouncer`, installed by `.ci/run`): fails
 //! loudly without it.
 
@@ -11,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use confiture_tests::{pg_host, pg_port, unique, wait_until, Project, TestDb};
+use confiture_tests::{admin, pg_host, pg_port, unique, wait_until, Project, TestDb};
 
 /// A running PgBouncer, stopped (and its directory removed) when dropped.
 struct PgBouncer {
@@ -182,5 +185,75 @@ fn a_full_session_pool_does_not_stop_the_check() {
     let url = bouncer.url(&db);
     let run = project.run(&["migrate", "up", "--database-url", &url]);
     run.code(0);
+    assert_eq!(db.ledger(), Some(vec!["001:create_users".to_string()]));
+}
+
+/// The server sessions ever started on `db` (`pg_stat_database.sessions`), read once the
+/// database has no backend left: a backend reports its session to the statistics before it
+/// leaves `pg_stat_activity`, so every session that ended is counted. Read from the
+/// maintenance database, so that reading starts no session on `db`.
+fn sessions_started(db: &TestDb) -> i64 {
+    let mut admin = admin();
+    let mut backends = || -> i64 {
+        admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                &[&db.name],
+            )
+            .expect("read pg_stat_activity")
+            .get(0)
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || backends() == 0),
+        "{} still has backends after 30 s",
+        db.name
+    );
+    admin
+        .query_one(
+            "SELECT sessions FROM pg_stat_database WHERE datname = $1",
+            &[&db.name],
+        )
+        .expect("read pg_stat_database")
+        .get(0)
+}
+
+#[test]
+fn a_direct_up_starts_one_server_session() {
+    // Nothing between us and the server: its end of the connection is the address and port
+    // dialled, so the pooler check needs no second connection (and no second backend start).
+    let db = TestDb::new("pooler_direct");
+    let project = project();
+    let before = sessions_started(&db);
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    let after = sessions_started(&db);
+    assert_eq!(
+        after - before,
+        1,
+        "`up` on a direct connection: server sessions started"
+    );
+    assert_eq!(db.ledger(), Some(vec!["001:create_users".to_string()]));
+}
+
+#[test]
+fn through_session_pooling_the_check_still_opens_its_second_connection() {
+    // Through PgBouncer the server's end of the connection is where PgBouncer dialled (the
+    // server's port), not the pooler's port we dialled: the full check runs, a second client
+    // connection, which a session pool serves with a second server session.
+    let bouncer = PgBouncer::start("session", 4);
+    let db = TestDb::new("pooler_session_check");
+    let project = project();
+    let url = bouncer.url(&db);
+    let before = sessions_started(&db);
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(0);
+    // PgBouncer keeps its server sessions open: stopping it ends them.
+    drop(bouncer);
+    let after = sessions_started(&db);
+    assert_eq!(
+        after - before,
+        2,
+        "`up` through session pooling: the connection and the check's second one"
+    );
     assert_eq!(db.ledger(), Some(vec!["001:create_users".to_string()]));
 }

@@ -146,20 +146,31 @@ fn retry_backoff() -> Backoff {
 /// Called before each retry with the attempt that failed (1-based) and the delay before the next.
 pub type OnRetry<'a> = dyn FnMut(u32, Duration) + 'a;
 
-/// Creates the tracking table (and its schema, when qualified) if absent. Only `up`,
+/// Creates the tracking table (and its schema, when qualified) if absent, and returns its name
+/// schema-qualified as the server resolved it (what `db::ledger::read_qualified` returns for
+/// a table that exists), read in the same message: no second round trip. Only `up`,
 /// `baseline` and `reinit` call this; `status` and dry runs never do.
 ///
 /// Its commit is asynchronous (no WAL flush of its own): the commit of the migrations that
 /// follow, or of the ledger rows `baseline` and `reinit` write, flushes it with theirs — WAL is
 /// written in order — and losing an empty ledger in a crash loses nothing.
-pub fn create_tracking_table(client: &mut Client, table: &TrackingTable) -> crate::Result<()> {
+pub fn create_tracking_table(
+    client: &mut Client,
+    table: &TrackingTable,
+) -> crate::Result<TrackingTable> {
     let mut sql = String::from("BEGIN; SET LOCAL synchronous_commit = off;\n");
     if let Some(schema) = &table.schema {
         sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n"));
     }
     sql.push_str(&table.create_sql());
+    sql.push_str(&format!(
+        "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.oid = pg_catalog.to_regclass({});\n",
+        crate::ledger::literal(&table.quoted())
+    ));
     sql.push_str("COMMIT;");
-    client.batch_execute(&sql).map_err(|e| {
+    let messages = client.simple_query(&sql).map_err(|e| {
         // Leave no aborted transaction block behind.
         let _ = client.batch_execute("ROLLBACK");
         let what = format!("cannot create the tracking table {table}");
@@ -187,7 +198,15 @@ pub fn create_tracking_table(client: &mut Client, table: &TrackingTable) -> crat
             }
             _ => query_error(&what, e).with_help(help),
         }
-    })
+    })?;
+    let resolved = messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => match (row.get(0), row.get(1)) {
+            (Some(schema), Some(name)) => super::ledger::resolved_name(schema, name),
+            _ => None,
+        },
+        _ => None,
+    });
+    Ok(resolved.unwrap_or_else(|| table.clone()))
 }
 
 /// A transactional file of a migration, for the unit tests of the engine's pure parts.

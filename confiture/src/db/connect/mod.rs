@@ -3,7 +3,9 @@
 //! whole exchange, and one clear message per way of failing (exit 3), without the password.
 
 mod explain;
+mod pooler;
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::config::{Environment, SslMode, TargetSessionAttrs};
 use crate::error::{Error, Result};
 use explain::explain;
+pub(crate) use pooler::{is_direct, refuse_transaction_pooling, SESSION_IDENTITY};
 
 /// Set in the startup packet so that the server notices a killed client within a second and
 /// stops its query (PostgreSQL 14+). Sent as `options`, which costs no extra round trip.
@@ -43,6 +46,21 @@ pub fn connect(env: &Environment) -> Result<postgres::Client> {
 /// answered). One host asked for `any` is [`connect`] as ever. An invalid setting (a client
 /// key that cannot be used) ends the search at once: it would fail on every host.
 pub fn connect_for(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Client> {
+    open_session(env, attrs).map(|session| session.client)
+}
+
+/// A connection with the TCP address it was dialled at.
+pub(crate) struct Session {
+    pub(crate) client: postgres::Client,
+    /// The address and port the connection was made to, host names looked up by us (one
+    /// address dialled at a time); `None` over a Unix socket, or when the name could not be
+    /// looked up before the driver's own try. The pooler check compares it with the server's
+    /// end of the connection ([`is_direct`]).
+    pub(crate) dialled: Option<SocketAddr>,
+}
+
+/// [`connect_for`], with the address dialled.
+pub(crate) fn open_session(env: &Environment, attrs: TargetSessionAttrs) -> Result<Session> {
     select(env, attrs).map_err(|failed| failed.into_error(env, attrs))
 }
 
@@ -51,9 +69,14 @@ pub fn connect_for(env: &Environment, attrs: TargetSessionAttrs) -> Result<postg
 /// [`connect`]'s error. With several hosts, `None` means that no host connected and one of
 /// them said so.
 pub fn connect_if_exists(env: &Environment) -> Result<Option<postgres::Client>> {
+    Ok(open_session_if_exists(env)?.map(|session| session.client))
+}
+
+/// [`connect_if_exists`], with the address dialled.
+pub(crate) fn open_session_if_exists(env: &Environment) -> Result<Option<Session>> {
     let attrs = env.connection.target_session_attrs;
     match select(env, attrs) {
-        Ok(client) => Ok(Some(client)),
+        Ok(session) => Ok(Some(session)),
         Err(failed) if failed.missing_database => Ok(None),
         Err(failed) => Err(failed.into_error(env, attrs)),
     }
@@ -93,7 +116,7 @@ impl NoSession {
     }
 }
 
-fn select(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Client, NoSession> {
+fn select(env: &Environment, attrs: TargetSessionAttrs) -> Result<Session, NoSession> {
     let spec = &env.connection;
     let mut failed = NoSession {
         errors: Vec::new(),
@@ -109,8 +132,8 @@ fn select(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Clie
     for (host, port) in spec.hosts() {
         let mut one = env.clone();
         one.connection = spec.with_host(host, port);
-        let mut client = match open(&one) {
-            Ok(client) => client,
+        let mut session = match open(&one) {
+            Ok(session) => session,
             Err(Failure::Setup(error)) => {
                 failed.invalid = Some(Box::new(error));
                 return Err(failed);
@@ -123,15 +146,15 @@ fn select(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Clie
                 continue;
             }
         };
-        match session_mismatch(&mut client, wanted) {
-            Ok(None) => return Ok(client),
+        match session_mismatch(&mut session.client, wanted) {
+            Ok(None) => return Ok(session),
             Ok(Some(reason)) => {
                 let shown = &one.connection;
                 failed
                     .errors
                     .push(Error::connection(format!("{shown} {reason}")));
                 if attrs == TargetSessionAttrs::PreferStandby && fallback.is_none() {
-                    fallback = Some(client);
+                    fallback = Some(session);
                 }
             }
             Err(error) => failed.errors.push(error),
@@ -172,104 +195,7 @@ fn session_mismatch(
     })
 }
 
-/// Refuses a session that goes through a pooler in transaction (or statement) pooling mode,
-/// such as PgBouncer with `pool_mode = transaction`: between two transactions such a pooler
-/// may hand our statements to another server session, so the session-level migration lock
-/// and session settings would silently belong to somebody else. Called by the writing
-/// commands before they take the lock; `session` is what [`SESSION_IDENTITY`] answered on
-/// `client`, and `attrs` what chose its host (the second connection goes to the same one).
-///
-/// A pooler answers `SHOW pool_mode` only on its admin console, so the check is behavioural:
-/// a second connection asks for its backend, then `client` asks again. Through session
-/// pooling or directly, each connection keeps its own backend: the second one's differs and
-/// `client`'s does not change. Through transaction pooling the idle server session `client`
-/// just released is handed to the second connection (PgBouncer reuses the most recently used
-/// one first), or `client` gets another. When the second connection gets no answer within
-/// [`PROBE_WAIT`] (a connection limit, a full session pool), nothing can be told and nothing
-/// is refused.
-pub(crate) fn refuse_transaction_pooling(
-    client: &mut postgres::Client,
-    env: &Environment,
-    attrs: TargetSessionAttrs,
-    session: &str,
-) -> Result<()> {
-    let Some(other_session) = other_server_session(env, attrs) else {
-        return Ok(());
-    };
-    let again = server_session(client)?;
-    if other_session != session && again == session {
-        return Ok(());
-    }
-    let pid = |s: &str| s.split(' ').next().unwrap_or_default().to_string();
-    let spec = &env.connection;
-    let then = if again != session {
-        &again
-    } else {
-        &other_session
-    };
-    Err(Error::invalid(format!(
-        "{spec} goes through a pooler in transaction or statement pooling mode (server \
-         session {} served this connection, then {}); nothing was run",
-        pid(session),
-        pid(then)
-    ))
-    .with_detail(
-        "such a pooler hands each transaction to any server session: the migration lock and \
-         session settings would not stay with this connection",
-    )
-    .with_help(format!(
-        "connect to PostgreSQL directly, or through a pool in session mode (PgBouncer: \
-         pool_mode = session), in {}",
-        env.source()
-    )))
-}
-
-/// The longest the pooler check waits for its second connection's answer: a session pool
-/// with no free server session keeps the second client waiting (PgBouncer: up to
-/// `query_wait_timeout`).
-const PROBE_WAIT: Duration = Duration::from_secs(5);
-
-/// The server session a second connection gets, or `None` when it cannot be told in time
-/// (refused, a connection limit, a full session pool). The thread that asks is left behind
-/// on a timeout; its connection closes when it gets an answer.
-fn other_server_session(env: &Environment, attrs: TargetSessionAttrs) -> Option<String> {
-    let wait = match env.migration.connect_timeout {
-        timeout if timeout.is_zero() => PROBE_WAIT,
-        timeout => timeout.min(PROBE_WAIT),
-    };
-    let env = env.clone();
-    let (tx, rx) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("confiture-pooler-check".to_string())
-        .spawn(move || {
-            let session = select(&env, attrs)
-                .ok()
-                .and_then(|mut other| server_session(&mut other).ok());
-            let _ = tx.send(session);
-        })
-        .ok()?;
-    rx.recv_timeout(wait).ok().flatten()
-}
-
-/// Which server session runs a statement: its process id and the server's start time (a
-/// process id alone may repeat on another server of a multi-host list).
-pub(crate) const SESSION_IDENTITY: &str = "pg_catalog.pg_backend_pid()::text || ' ' || \
-     pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time())::text";
-
-fn server_session(client: &mut postgres::Client) -> Result<String> {
-    let messages = client
-        .simple_query(&format!("SELECT {SESSION_IDENTITY}"))
-        .map_err(|e| super::query_error("cannot read the server session's process id", e))?;
-    Ok(messages
-        .iter()
-        .find_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-            _ => None,
-        })
-        .unwrap_or_default())
-}
-
-fn open(env: &Environment) -> Result<postgres::Client, Failure> {
+fn open(env: &Environment) -> Result<Session, Failure> {
     match attempt(env, true) {
         Err(Failure::Driver(e)) if rejects_check_interval(&e) => attempt(env, false),
         other => other,
@@ -285,13 +211,12 @@ enum Failure {
 }
 
 /// One try at connecting to `env`'s first host, within `migration.connect_timeout`.
-fn attempt(env: &Environment, check_interval: bool) -> Result<postgres::Client, Failure> {
+fn attempt(env: &Environment, check_interval: bool) -> Result<Session, Failure> {
     let mut config = driver_config(env, check_interval);
     let tls = tls_for(env, &mut config)?;
-    let open = move || match tls {
-        Some(tls) => config.connect(tls),
-        None => config.connect(postgres::NoTls),
-    };
+    let spec = &env.connection;
+    let tcp = (!spec.is_unix_socket()).then(|| (spec.host.clone(), spec.port));
+    let open = move || dial(&config, tls, tcp);
     let timeout = env.migration.connect_timeout;
     if timeout.is_zero() {
         return open().map_err(Failure::Driver);
@@ -314,6 +239,48 @@ fn attempt(env: &Environment, check_interval: bool) -> Result<postgres::Client, 
         Ok(result) => result.map_err(Failure::Driver),
         Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::TimedOut(timeout)),
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Lost),
+    }
+}
+
+/// Connects with `config`, to the TCP host and port `tcp` names one address at a time: the
+/// name is looked up here (on the thread the connect timeout covers) and each address, in
+/// the resolver's order, given to the driver as `hostaddr` — what the driver itself does with
+/// a name, except that we then know which address answered. The host name is still the
+/// driver's `host`, for TLS. A name that cannot be looked up here goes to the driver as it
+/// is (its error is the one users see), and then which address answered is not known.
+fn dial(
+    config: &postgres::Config,
+    tls: Option<MakeRustlsConnect>,
+    tcp: Option<(String, u16)>,
+) -> Result<Session, postgres::Error> {
+    let connect = |config: &postgres::Config| match &tls {
+        Some(tls) => config.connect(tls.clone()),
+        None => config.connect(postgres::NoTls),
+    };
+    let addresses: Vec<SocketAddr> = tcp
+        .and_then(|(host, port)| (host.as_str(), port).to_socket_addrs().ok())
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let mut last = None;
+    for address in addresses {
+        let mut pinned = config.clone();
+        pinned.hostaddr(address.ip());
+        match connect(&pinned) {
+            Ok(client) => {
+                return Ok(Session {
+                    client,
+                    dialled: Some(address),
+                })
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    match last {
+        Some(e) => Err(e),
+        None => connect(config).map(|client| Session {
+            client,
+            dialled: None,
+        }),
     }
 }
 
