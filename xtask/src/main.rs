@@ -60,29 +60,15 @@ fn shell() -> xshell::Result<Shell> {
     Ok(sh)
 }
 
-/// As `.ci/run`: once the tests are built, `cargo test --workspace` runs (on a thread of its
-/// own) while clippy and rustdoc check the code in `target/lint` (the tests mostly wait for the
-/// server).
 fn ci() -> xshell::Result<()> {
     let sh = shell()?;
     cmd!(sh, "cargo fmt --all --check").run()?;
-    cmd!(sh, "cargo test --workspace --no-run").run()?;
-    let tests = std::thread::spawn(|| -> xshell::Result<()> {
-        let sh = shell()?;
-        cmd!(sh, "cargo test --workspace").run()
-    });
-    let lints = (|| {
-        let _dir = sh.push_env("CARGO_TARGET_DIR", "target/lint");
-        cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
-        cmd!(sh, "cargo doc --workspace --no-deps")
-            .env("RUSTDOCFLAGS", "-D warnings")
-            .run()
-    })();
-    let tested = tests
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    lints?;
-    tested
+    cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings").run()?;
+    cmd!(sh, "cargo doc --workspace --no-deps")
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .run()?;
+    cmd!(sh, "cargo test --workspace").run()?;
+    Ok(())
 }
 
 fn fuzz(args: &[String]) -> xshell::Result<()> {
