@@ -166,6 +166,18 @@ fn prepared(client: &mut postgres::Client) -> Vec<String> {
     )
 }
 
+/// A session on `db` with the ledger created and a prepared statement of the user's own
+/// (`users_own`), which the engine must leave alone.
+fn with_ledger_and_users_own(db: &TestDb) -> (postgres::Client, ApplySettings) {
+    let mut client = db.client();
+    let settings = settings();
+    apply::create_tracking_table(&mut client, &settings.table).unwrap();
+    client
+        .batch_execute("PREPARE users_own AS SELECT 2")
+        .unwrap();
+    (client, settings)
+}
+
 /// The markers are exact whatever the migration sets (a notice per statement would be hidden
 /// by `client_min_messages = error`), leave nothing in the session after a success or a
 /// failure, never touch the user's own prepared statements, and are left out of a file that
@@ -200,12 +212,7 @@ fn statement_markers_are_exact_and_leave_nothing_behind() {
         .iter()
         .map(|m| Step::up(m, true))
         .collect();
-    let mut client = db.client();
-    let settings = settings();
-    apply::create_tracking_table(&mut client, &settings.table).unwrap();
-    client
-        .batch_execute("PREPARE users_own AS SELECT 2")
-        .unwrap();
+    let (mut client, settings) = with_ledger_and_users_own(&db);
     apply::run_steps(
         &mut client,
         &settings,
@@ -255,12 +262,7 @@ fn statement_markers_are_exact_and_leave_nothing_behind() {
 #[test]
 fn a_file_without_markers_is_named_without_a_line_and_runs_once() {
     let db = TestDb::new("stmt_nomarkers");
-    let mut client = db.client();
-    let settings = settings();
-    apply::create_tracking_table(&mut client, &settings.table).unwrap();
-    client
-        .batch_execute("PREPARE users_own AS SELECT 2")
-        .unwrap();
+    let (mut client, settings) = with_ledger_and_users_own(&db);
     let dir = Dir::new();
     dir.migration(
         "004",
