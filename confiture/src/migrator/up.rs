@@ -130,7 +130,7 @@ impl Migrator {
         let result = match prepared {
             Some(Prepared::Locked { lock, ledger }) => {
                 holding_lock(client, lock, progress, &mut warnings, |client, progress| {
-                    locked.run(client, Some(ledger), progress, report)
+                    locked.run(client, Some(*ledger), progress, report)
                 })
             }
             _ => with_lock(

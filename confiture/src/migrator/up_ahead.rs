@@ -40,7 +40,7 @@ pub(crate) enum Prepared {
     /// The lock is held and the ledger read (or its DDL sent).
     Locked {
         lock: MigrationLock,
-        ledger: LedgerAhead,
+        ledger: Box<LedgerAhead>,
     },
 }
 
@@ -73,7 +73,10 @@ impl UpAhead {
             return Ok(Prepared::Connected);
         };
         match self.ledger(client, wanted) {
-            Ok(ledger) => Ok(Prepared::Locked { lock, ledger }),
+            Ok(ledger) => Ok(Prepared::Locked {
+                lock,
+                ledger: Box::new(ledger),
+            }),
             Err(error) => {
                 // As `with_lock` does after its work failed.
                 if !client.is_closed() {

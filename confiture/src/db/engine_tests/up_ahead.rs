@@ -29,17 +29,16 @@ fn prepare(db: &TestDb) -> (crate::db::connect::Session, Prepared) {
 fn on_a_fresh_database_the_ledger_ddl_waits_uncommitted_and_dies_with_the_connection() {
     let db = TestDb::new("upahead");
     let (mut session, prepared) = prepare(&db);
-    let Prepared::Locked {
-        ledger:
-            LedgerAhead {
-                found: None,
-                pending: Some(pending),
-                ..
-            },
+    let Prepared::Locked { ledger, .. } = prepared else {
+        panic!("the lock taken on a fresh database");
+    };
+    let LedgerAhead {
+        found: None,
+        pending: Some(pending),
         ..
-    } = prepared
+    } = *ledger
     else {
-        panic!("the lock taken and the DDL sent on a fresh database");
+        panic!("the DDL sent on a fresh database");
     };
     // Its own session sees the table; no other does: nothing is committed.
     let own = session
