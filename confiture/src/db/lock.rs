@@ -241,8 +241,7 @@ pub fn acquire_scoped(
     waiting: &mut dyn FnMut(Option<&LockHolder>),
 ) -> Result<MigrationLock> {
     let start = Instant::now();
-    let key = lock_id(&database);
-    let tenant_key = tenant.map(|schema| tenant_lock_id(&database, schema));
+    let (key, tenant_key) = keys(&database, tenant);
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
     let mut announced = false;
     loop {
@@ -286,6 +285,28 @@ pub fn acquire_scoped(
         database: None,
         holders: found.into_iter().collect(),
     }))
+}
+
+/// One attempt at [`acquire_scoped`]'s lock, never waiting: `None` when another session holds
+/// it (the caller then waits for it with [`acquire_scoped`], which says who holds it).
+pub fn try_acquire_scoped(
+    client: &mut Client,
+    database: &str,
+    tenant: Option<&str>,
+) -> Result<Option<MigrationLock>> {
+    let (key, tenant_key) = keys(database, tenant);
+    Ok(try_lock(client, key, tenant_key)?.then(|| MigrationLock {
+        database: database.to_string(),
+        key,
+        tenant_key,
+        waited: Duration::ZERO,
+    }))
+}
+
+/// The second keys of the lock of `database`, or of one tenant schema of it.
+fn keys(database: &str, tenant: Option<&str>) -> (i32, Option<i32>) {
+    let tenant_key = tenant.map(|schema| tenant_lock_id(database, schema));
+    (lock_id(database), tenant_key)
 }
 
 impl MigrationLock {

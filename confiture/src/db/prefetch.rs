@@ -6,14 +6,19 @@
 //! passed. A command that the files (or its options) refuse drops the [`Ahead`] unused: the
 //! refusal still comes first and alone, and the thread closes the connection it opened.
 //!
-//! It can also run a read-only first query on that thread once connected
-//! (`status` reads the ledger there): its round trip and the server's work overlap the files
-//! too. Its result, error included, is only looked at after the files have passed, so what a
-//! command reports, and in which order, is what it would be with one done after the other.
+//! It can also run a first piece of work on that thread once connected (`status` reads the
+//! ledger there; `up` checks that the session can write, takes the migration lock when it is
+//! free, reads the ledger and, on a fresh database, sends the ledger's DDL without committing
+//! it): its round trips and the server's work overlap the files too. Its result, error
+//! included, is only looked at after the files have passed, so what a command reports, and in
+//! which order, is what it would be with one done after the other. Whatever that work does
+//! must leave nothing behind when the files are refused: it reads, or it leaves a transaction
+//! open that the connection's end rolls back, and it asks [`Wanted::still`] before each step
+//! so that a refused command's thread stops early.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-
-use postgres::Client;
 
 use super::connect::Session;
 use crate::config::Environment;
@@ -22,28 +27,57 @@ use crate::error::Result;
 /// A connection being opened on another thread, and what `then` made of it once open.
 pub(crate) struct Ahead<T> {
     handle: JoinHandle<Result<(Session, Result<T>)>>,
+    /// Tells the thread, when dropped unused, that nothing more is wanted.
+    _abandon: Abandon,
+}
+
+/// Whether the caller still wants what the connecting thread does: false once the [`Ahead`]
+/// was dropped unused (the files or options were refused).
+#[derive(Clone)]
+pub(crate) struct Wanted(Arc<AtomicBool>);
+
+impl Wanted {
+    /// False once the caller gave up on the connection: stop, and do nothing more.
+    pub(crate) fn still(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Clears [`Wanted`] when dropped: with its [`Ahead`], unused or after the thread ended.
+struct Abandon(Wanted);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        (self.0).0.store(false, Ordering::Release);
+    }
 }
 
 impl<T: Send + 'static> Ahead<T> {
     /// Starts connecting to `env`'s database ([`super::connect`], the same rules and errors),
-    /// then runs `then` on the new connection, on the same thread (`|_| Ok(())` to only
-    /// connect). `then` must only read: it runs before the caller has decided anything.
-    /// `None` when no thread can be started: the caller then connects as usual.
+    /// then runs `then` on the new session, on the same thread (`|_, _| Ok(())` to only
+    /// connect). `then` runs before the caller has decided anything: it must only read, or
+    /// leave uncommitted what it writes (see the module's documentation). `None` when no
+    /// thread can be started: the caller then connects as usual.
     pub(crate) fn start_then(
         env: &Environment,
-        then: impl FnOnce(&mut Client) -> Result<T> + Send + 'static,
+        then: impl FnOnce(&mut Session, &Wanted) -> Result<T> + Send + 'static,
     ) -> Option<Ahead<T>> {
         let env = env.clone();
+        let wanted = Wanted(Arc::new(AtomicBool::new(true)));
+        let theirs = wanted.clone();
         std::thread::Builder::new()
             .name("confiture-connect".to_string())
             .spawn(move || {
                 let mut session =
                     super::connect::open_session(&env, env.connection.target_session_attrs)?;
-                let value = then(&mut session.client);
+                let value = then(&mut session, &theirs);
                 Ok((session, value))
             })
             .ok()
-            .map(|handle| Ahead { handle })
+            .map(|handle| Ahead {
+                handle,
+                _abandon: Abandon(wanted),
+            })
     }
 
     /// The connection (with the address it was dialled at), or why there is none (what
@@ -66,7 +100,7 @@ mod tests {
         let env = Environment::from_url("postgresql://nobody@127.0.0.1:1/none", "TEST_URL")
             .expect("a valid URL");
         let direct = super::super::connect(&env).map(|_| ()).unwrap_err();
-        let ahead = Ahead::start_then(&env, |_| Ok(()))
+        let ahead = Ahead::start_then(&env, |_, _| Ok(()))
             .expect("a thread")
             .wait()
             .map(|_| ())

@@ -7,7 +7,8 @@
 //!   reports as it goes ([`Progress`]) and when done, [`Failed`];
 //! - `run`: what the commands share (the failure inside a run, the migration lock, the loop
 //!   that runs migrations one transaction each, timing and reporting);
-//! - `up`, `down`, `rewrite` (`baseline` and `reinit`: one ledger rewrite) and `status`.
+//! - `up` (with `up_ahead`: what it prepares while its files are read), `down`, `rewrite`
+//!   (`baseline` and `reinit`: one ledger rewrite) and `status`.
 //!
 //! Every command refuses what it can before connecting (bad flags, lint errors), takes the
 //! migration lock on the connection that does the work, reads the ledger *after* the lock (a
@@ -39,6 +40,7 @@ mod rewrite;
 mod run;
 mod status;
 mod up;
+pub(crate) mod up_ahead;
 
 pub use crate::db::apply::Direction;
 pub use crate::db::lock::LockHolder;
@@ -399,18 +401,21 @@ impl Migrator {
         &mut self,
         work: impl FnOnce(&Migrator) -> Result<T>,
     ) -> Result<T> {
-        Ok(self.while_connecting_then(work, |_| Ok(()))?.0)
+        Ok(self.while_connecting_then(work, |_, _| Ok(()))?.0)
     }
 
-    /// [`Migrator::while_connecting`], and `then` (a read-only query) run on the new connection
-    /// by the connecting thread, also while `work` runs. `then`'s result is `None` when this
-    /// session was already connected or no thread could be started: the caller then does that
-    /// work itself. `then`'s error comes only after `work` has passed, and the connection is
-    /// kept whatever `then` returned.
+    /// [`Migrator::while_connecting`], and `then` run on the new session by the connecting
+    /// thread, also while `work` runs: a read-only query, or work that leaves nothing
+    /// committed (`db::prefetch`'s rules). `then`'s result is `None` when this session was
+    /// already connected or no thread could be started: the caller then does that work
+    /// itself. `then`'s error comes only after `work` has passed, and the connection is kept
+    /// whatever `then` returned.
     pub(crate) fn while_connecting_then<T, U: Send + 'static>(
         &mut self,
         work: impl FnOnce(&Migrator) -> Result<T>,
-        then: impl FnOnce(&mut postgres::Client) -> Result<U> + Send + 'static,
+        then: impl FnOnce(&mut crate::db::connect::Session, &crate::db::prefetch::Wanted) -> Result<U>
+            + Send
+            + 'static,
     ) -> Result<(T, Option<U>)> {
         let ahead = match self.client {
             None => crate::db::prefetch::Ahead::start_then(&self.env, then),

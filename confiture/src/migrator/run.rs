@@ -143,6 +143,18 @@ pub(super) fn with_lock<T>(
             holder: holder.cloned(),
         })
     })?;
+    holding_lock(client, taken, progress, warnings, work)
+}
+
+/// [`with_lock`] once the lock is taken (`taken`): runs `work`, then releases it whatever
+/// happened. A lock found lost at release is returned as a warning.
+pub(super) fn holding_lock<T>(
+    client: &mut Client,
+    taken: lock::MigrationLock,
+    progress: &mut dyn FnMut(Progress),
+    warnings: &mut Vec<String>,
+    work: impl FnOnce(&mut Client, &mut dyn FnMut(Progress)) -> Run<T>,
+) -> Run<T> {
     progress(Progress::LockAcquired {
         waited_ms: ms(taken.waited),
     });

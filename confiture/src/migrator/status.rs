@@ -33,8 +33,9 @@ impl Migrator {
     pub fn status(&mut self) -> Result<StatusReport> {
         // The ledger is read on the connecting thread, while the files are read and checked.
         let read = self.ledger_read();
-        let (checked, ledger) =
-            self.while_connecting_then(Migrator::load, move |client| read.run(client))?;
+        let (checked, ledger) = self.while_connecting_then(Migrator::load, move |session, _| {
+            read.run(&mut session.client)
+        })?;
         match ledger {
             Some(ledger) => Ok(self.report(&checked.set, &checked.diagnostics, ledger)),
             None => self.off_runtime(&mut |_: Progress| {}, |m, _| {

@@ -8,15 +8,17 @@ use postgres::Client;
 use super::options::UpOptions;
 use super::report::{Outcome, Progress, UpReport};
 use super::run::{
-    done, ms, planned, qualified_settings, run_each, versions, with_lock, Run, RunFailure,
+    done, holding_lock, ms, planned, qualified_settings, run_each, versions, with_lock, Run,
+    RunFailure,
 };
+use super::up_ahead::{LedgerAhead, Prepared, UpAhead};
 use crate::config::Environment;
 use crate::db::apply::{self, ApplySettings, Direction, Step, StepFailure};
-use crate::db::ledger::Write;
+use crate::db::ledger::{Access, Write};
 use crate::error::{ErrorKind, Result};
 use crate::files::{Migration, MigrationSet, TransactionMode};
 use crate::history::{FileErrors, History};
-use crate::ledger::TrackingTable;
+use crate::ledger::{LedgerRow, TrackingTable};
 use crate::plan;
 use crate::Migrator;
 
@@ -80,11 +82,23 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
-        // `--create-database` connects its own way: only a missing database is created.
-        let (set, request) = if options.create_database {
-            self.up_request(options)?
+        // `--create-database` connects its own way: only a missing database is created. A dry
+        // run reads, and only after the files; otherwise the lock and the ledger (and its
+        // DDL, uncommitted) are prepared while the files are read (`up_ahead`).
+        let ((set, request), prepared) = if options.create_database {
+            (self.up_request(options)?, None)
+        } else if options.dry_run {
+            (self.while_connecting(|m| m.up_request(options))?, None)
         } else {
-            self.while_connecting(|m| m.up_request(options))?
+            let ahead = UpAhead {
+                env: self.env.clone(),
+                table: self.env.migration.tracking_table.clone(),
+                lock_wait: options.lock_wait,
+            };
+            self.while_connecting_then(
+                |m| m.up_request(options),
+                move |session, wanted| ahead.run(session, wanted),
+            )?
         };
         if options.create_database
             && self.create_missing_database(&set, &request, options, progress, report)?
@@ -113,14 +127,21 @@ impl Migrator {
             started: Instant::now(),
         };
         let (client, target) = self.client_for_writing()?;
-        let result = with_lock(
-            client,
-            &target,
-            options.lock_wait,
-            progress,
-            &mut warnings,
-            |client, progress| locked.run(client, progress, report),
-        );
+        let result = match prepared {
+            Some(Prepared::Locked { lock, ledger }) => {
+                holding_lock(client, lock, progress, &mut warnings, |client, progress| {
+                    locked.run(client, Some(*ledger), progress, report)
+                })
+            }
+            _ => with_lock(
+                client,
+                &target,
+                options.lock_wait,
+                progress,
+                &mut warnings,
+                |client, progress| locked.run(client, None, progress, report),
+            ),
+        };
         report.warnings.extend(warnings);
         result
     }
@@ -140,31 +161,50 @@ struct Locked<'a> {
     started: Instant,
 }
 
-impl Locked<'_> {
-    /// Reads the ledger, plans, refuses what the plan or the role's rights forbid, creates the
-    /// tracking table once the plan is accepted, and applies.
+impl<'a> Locked<'a> {
+    /// Reads the ledger (unless the connecting thread did: `ahead`), plans, refuses what the
+    /// plan or the role's rights forbid, creates the tracking table once the plan is accepted
+    /// (commits the DDL the connecting thread sent, or rolls it back on a refusal), and applies.
     fn run(
         &self,
         client: &mut Client,
+        ahead: Option<LedgerAhead>,
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
-        let wait = self.lock_wait.saturating_sub(self.started.elapsed());
-        let (mut settings, found) = qualified_settings(client, self.settings, wait)?;
+        let (mut settings, found, pending) = match ahead {
+            Some(ahead) => {
+                let settings = ApplySettings {
+                    table: ahead.table,
+                    ..self.settings.clone()
+                };
+                (settings, ahead.found, ahead.pending)
+            }
+            None => {
+                let wait = self.lock_wait.saturating_sub(self.started.elapsed());
+                let (settings, found) = qualified_settings(client, self.settings, wait)?;
+                (settings, found, None)
+            }
+        };
         let initialised = found.is_some();
         let (rows, access) = found.unwrap_or_default();
-        let plan = plan::up(self.set, &rows, self.request)?;
-        if initialised && !plan.apply.is_empty() {
-            access.check(&settings.table, Write::Insert)?;
-        }
-        if self.single {
-            if let Some((i, failure)) = apply::single_transaction_refusal(&up_steps(&plan.apply)) {
-                return Err(single_failure(&plan.apply, i, failure, report));
+        let access = initialised.then_some(&access);
+        let plan = match self.accept(&settings, &rows, access, report) {
+            Ok(plan) => plan,
+            Err(refused) => {
+                // A refused `up` leaves the database as it was.
+                if let Some(pending) = pending {
+                    pending.rollback(client)?;
+                }
+                return Err(refused);
             }
-        }
+        };
         // Only once the plan is accepted: a refused `up` leaves the database as it was.
         if !initialised {
-            settings.table = apply::create_tracking_table(client, &settings.table)?;
+            settings.table = match pending {
+                Some(pending) => pending.commit(client)?,
+                None => apply::create_tracking_table(client, &settings.table)?,
+            };
         }
         report.skipped = versions(&plan.skipped);
         if plan.apply.is_empty() {
@@ -176,6 +216,28 @@ impl Locked<'_> {
         } else {
             self.apply_each(client, &settings, &plan.apply, progress, report)
         }
+    }
+
+    /// The plan over the ledger's `rows`, or what refuses it: the plan itself, the role's
+    /// rights on the ledger (`access`, `None` when it does not exist yet),
+    /// `--single-transaction` with a migration that cannot run in one.
+    fn accept<'p>(
+        &'p self,
+        settings: &ApplySettings,
+        rows: &'p [LedgerRow],
+        access: Option<&Access>,
+        report: &mut UpReport,
+    ) -> Run<plan::UpPlan<'p>> {
+        let plan = plan::up(self.set, rows, self.request)?;
+        if let Some(access) = access.filter(|_| !plan.apply.is_empty()) {
+            access.check(&settings.table, Write::Insert)?;
+        }
+        if self.single {
+            if let Some((i, failure)) = apply::single_transaction_refusal(&up_steps(&plan.apply)) {
+                return Err(single_failure(&plan.apply, i, failure, report));
+            }
+        }
+        Ok(plan)
     }
 
     /// Applies `apply` one transaction each; on a failure, sorts the others into committed,

@@ -547,6 +547,47 @@ fn single_transaction_records_all_or_nothing() {
     assert_eq!(db.ledger().len(), 4);
 }
 
+/// On a fresh database `up` sends the ledger's DDL while it reads its files, uncommitted: a
+/// plan refused after that (here `--single-transaction` with a no-transaction migration) rolls
+/// it back on the session the `Migrator` keeps, releases the lock, and the next command works.
+#[test]
+fn a_refused_up_on_a_fresh_database_leaves_no_ledger_and_a_clean_session() {
+    let db = TestDb::new("refusedfresh");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "create_a",
+        "CREATE TABLE a (id int);\n",
+        "DROP TABLE a;\n",
+    )
+    .migration(
+        "002",
+        "index_a",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY a_id;\n",
+    );
+    let mut migrator = db.migrator(&dir);
+    let single = UpOptions::default().single_transaction(true);
+    let err = migrator.up(&single, &mut no_progress).unwrap_err().error;
+    assert_eq!(err.kind, ErrorKind::Usage, "{err}");
+    assert!(!db.table_exists("tb_confiture"), "no ledger committed");
+    assert!(apply_support::lock_is_free(&db), "the lock was released");
+    // The session itself no longer sees the table: its DDL was rolled back, not left open.
+    let mut client = migrator.into_client().expect("connected");
+    let seen = apply_support::value(&mut client, "SELECT to_regclass('tb_confiture') IS NULL");
+    assert_eq!(
+        seen.as_deref(),
+        Some("t"),
+        "the DDL's transaction is still open"
+    );
+    let mut migrator = db.migrator(&dir).with_client(client);
+    let r = migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(r.applied, ["001", "002"]);
+    assert_eq!(db.ledger(), ["001:create_a", "002:index_a"]);
+}
+
 #[test]
 fn create_database_creates_a_missing_database() {
     let db = TestDb::new("created");

@@ -158,6 +158,53 @@ pub fn create_tracking_table(
     client: &mut Client,
     table: &TrackingTable,
 ) -> crate::Result<TrackingTable> {
+    send_tracking_table_ddl(client, table, true)
+}
+
+/// The tracking table's DDL sent but not committed (`up` sends it while the files are still
+/// being read): [`PendingLedger::commit`] once the plan is accepted, else
+/// [`PendingLedger::rollback`] — or the connection's end rolls it back. Nobody else sees the
+/// table meanwhile.
+#[must_use = "commit or roll back the ledger's DDL"]
+pub struct PendingLedger {
+    /// The table as the server resolved it (see [`create_tracking_table`]).
+    pub table: TrackingTable,
+}
+
+impl PendingLedger {
+    /// [`create_tracking_table`] without its `COMMIT`: the session is left in the open
+    /// transaction. An error leaves none behind, and is the one [`create_tracking_table`]
+    /// gives.
+    pub fn begin(client: &mut Client, table: &TrackingTable) -> crate::Result<PendingLedger> {
+        send_tracking_table_ddl(client, table, false).map(|table| PendingLedger { table })
+    }
+
+    /// Commits the DDL (asynchronously, as [`create_tracking_table`] does).
+    pub fn commit(self, client: &mut Client) -> crate::Result<TrackingTable> {
+        client
+            .batch_execute("COMMIT")
+            .map_err(|e| tracking_table_error(client, &self.table, e))?;
+        Ok(self.table)
+    }
+
+    /// Rolls the DDL back: the database is as it was.
+    pub fn rollback(self, client: &mut Client) -> crate::Result<()> {
+        client.batch_execute("ROLLBACK").map_err(|e| {
+            query_error(
+                &format!("cannot roll back the creation of {}", self.table),
+                e,
+            )
+        })
+    }
+}
+
+/// The tracking table's DDL and the query of its qualified name in one message, committed
+/// when `commit`.
+fn send_tracking_table_ddl(
+    client: &mut Client,
+    table: &TrackingTable,
+    commit: bool,
+) -> crate::Result<TrackingTable> {
     let mut sql = String::from("BEGIN; SET LOCAL synchronous_commit = off;\n");
     if let Some(schema) = &table.schema {
         sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n"));
@@ -169,36 +216,12 @@ pub fn create_tracking_table(
          WHERE c.oid = pg_catalog.to_regclass({});\n",
         crate::ledger::literal(&table.quoted())
     ));
-    sql.push_str("COMMIT;");
-    let messages = client.simple_query(&sql).map_err(|e| {
-        // Leave no aborted transaction block behind.
-        let _ = client.batch_execute("ROLLBACK");
-        let what = format!("cannot create the tracking table {table}");
-        let help = "check that this role may create tables (and the schema) in the database";
-        match e.as_db_error() {
-            // Refused by the server (e.g. no CREATE privilege on the schema): like a migration
-            // the server refused, exit 4, and the server's message names the schema.
-            Some(db) if !is_connection_lost(&e) => {
-                let help = if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
-                    format!(
-                        "grant this role CREATE on that schema (GRANT CREATE ON SCHEMA <schema> \
-                         TO <role>), or have a role that may create {table} run the first \
-                         {}",
-                        crate::hint::command("migrate up")
-                    )
-                } else {
-                    help.to_string()
-                };
-                Error::new(
-                    ErrorKind::MigrationFailed,
-                    format!("{what}: {}", db.message()),
-                )
-                .with_detail(format!("SQLSTATE {}", db.code().code()))
-                .with_help(help)
-            }
-            _ => query_error(&what, e).with_help(help),
-        }
-    })?;
+    if commit {
+        sql.push_str("COMMIT;");
+    }
+    let messages = client
+        .simple_query(&sql)
+        .map_err(|e| tracking_table_error(client, table, e))?;
     let resolved = messages.iter().find_map(|m| match m {
         postgres::SimpleQueryMessage::Row(row) => match (row.get(0), row.get(1)) {
             (Some(schema), Some(name)) => super::ledger::resolved_name(schema, name),
@@ -207,6 +230,37 @@ pub fn create_tracking_table(
         _ => None,
     });
     Ok(resolved.unwrap_or_else(|| table.clone()))
+}
+
+/// Why the tracking table could not be created, after rolling back what is left of it.
+fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres::Error) -> Error {
+    // Leave no aborted (or open) transaction block behind.
+    let _ = client.batch_execute("ROLLBACK");
+    let what = format!("cannot create the tracking table {table}");
+    let help = "check that this role may create tables (and the schema) in the database";
+    match e.as_db_error() {
+        // Refused by the server (e.g. no CREATE privilege on the schema): like a migration
+        // the server refused, exit 4, and the server's message names the schema.
+        Some(db) if !is_connection_lost(&e) => {
+            let help = if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
+                format!(
+                    "grant this role CREATE on that schema (GRANT CREATE ON SCHEMA <schema> \
+                     TO <role>), or have a role that may create {table} run the first \
+                     {}",
+                    crate::hint::command("migrate up")
+                )
+            } else {
+                help.to_string()
+            };
+            Error::new(
+                ErrorKind::MigrationFailed,
+                format!("{what}: {}", db.message()),
+            )
+            .with_detail(format!("SQLSTATE {}", db.code().code()))
+            .with_help(help)
+        }
+        _ => query_error(&what, e).with_help(help),
+    }
 }
 
 /// A transactional file of a migration, for the unit tests of the engine's pure parts.

@@ -13,3 +13,4 @@ mod copy;
 mod ledger_read;
 mod lock;
 mod statement;
+mod up_ahead;

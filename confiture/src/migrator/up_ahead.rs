@@ -1,0 +1,113 @@
+//! What `up` does on the connecting thread while its files are read and checked
+//! (`db::prefetch`): it checks that the session can write, takes the migration lock when it is
+//! free, reads the ledger and, on a fresh database, sends the ledger's DDL without committing
+//! it. None of it depends on the files, and the server's work (the DDL is a table with eight
+//! indexes and constraints) overlaps this process's own.
+//!
+//! Nothing is committed before the plan is accepted: `up` commits the DDL once it is
+//! ([`LedgerAhead::pending`]), and rolls it back on a refusal; when the files are refused, the
+//! work is abandoned and the connection's end rolls the DDL back and releases the lock. Its
+//! errors are those of the same steps run one after the other (the lock is released first), and
+//! come only after the files have passed. A lock another session holds is not waited for
+//! here: `up` then does every step itself, as without a thread, announcing the wait.
+
+use std::time::Duration;
+
+use crate::config::Environment;
+use crate::db::apply::PendingLedger;
+use crate::db::connect::Session;
+use crate::db::lock::{self, MigrationLock};
+use crate::db::prefetch::Wanted;
+use crate::db::writable::{self, Target};
+use crate::error::Result;
+use crate::ledger::TrackingTable;
+
+use super::run::LedgerFound;
+
+/// What the connecting thread of `up` needs: owned, so that it can run there.
+pub(crate) struct UpAhead {
+    pub(crate) env: Environment,
+    pub(crate) table: TrackingTable,
+    /// `--lock-wait`: bounds the ledger read's wait for a lock held on the table.
+    pub(crate) lock_wait: Duration,
+}
+
+/// How far the connecting thread got.
+pub(crate) enum Prepared {
+    /// Connected only (the lock was taken by another session, or the work was abandoned):
+    /// `up` does the rest itself.
+    Connected,
+    /// The lock is held and the ledger read (or its DDL sent).
+    Locked {
+        lock: MigrationLock,
+        ledger: Box<LedgerAhead>,
+    },
+}
+
+/// The ledger as the connecting thread found it, under the lock.
+pub(crate) struct LedgerAhead {
+    /// The table, schema-qualified as the server resolved it.
+    pub(crate) table: TrackingTable,
+    /// Its rows and what this role may do to it; `None` when it did not exist.
+    pub(crate) found: Option<LedgerFound>,
+    /// Its DDL, sent and not committed, when it did not exist. `None` with `found` `None`: the
+    /// DDL was not sent (abandoned) or failed and was rolled back; `up` sends it again once the
+    /// plan is accepted, and its error, if any, comes there.
+    pub(crate) pending: Option<PendingLedger>,
+}
+
+impl UpAhead {
+    /// Runs on the connecting thread; see the module's documentation.
+    pub(crate) fn run(self, session: &mut Session, wanted: &Wanted) -> Result<Prepared> {
+        let target = Target::dialled_at(&self.env, session.dialled);
+        let client = &mut session.client;
+        if !wanted.still() {
+            return Ok(Prepared::Connected);
+        }
+        let database = writable::check(client, &target)?;
+        if !wanted.still() {
+            return Ok(Prepared::Connected);
+        }
+        let tenant = target.tenant_schema.as_deref();
+        let Some(lock) = lock::try_acquire_scoped(client, &database, tenant)? else {
+            return Ok(Prepared::Connected);
+        };
+        match self.ledger(client, wanted) {
+            Ok(ledger) => Ok(Prepared::Locked {
+                lock,
+                ledger: Box::new(ledger),
+            }),
+            Err(error) => {
+                // As `with_lock` does after its work failed.
+                if !client.is_closed() {
+                    let _ = lock.release(client);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The ledger read under the lock, and its DDL sent (uncommitted) when it is absent.
+    fn ledger(&self, client: &mut postgres::Client, wanted: &Wanted) -> Result<LedgerAhead> {
+        if let Some(found) = crate::db::ledger::read_qualified(client, &self.table, self.lock_wait)?
+        {
+            return Ok(LedgerAhead {
+                table: found.table,
+                found: Some((found.ledger.rows, found.access)),
+                pending: None,
+            });
+        }
+        let pending = if wanted.still() {
+            PendingLedger::begin(client, &self.table).ok()
+        } else {
+            None
+        };
+        Ok(LedgerAhead {
+            table: pending
+                .as_ref()
+                .map_or_else(|| self.table.clone(), |p| p.table.clone()),
+            found: None,
+            pending,
+        })
+    }
+}
