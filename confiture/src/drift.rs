@@ -328,7 +328,7 @@ fn run_schema_files(
         let sql = std::fs::read_to_string(file).map_err(|e| {
             Error::invalid(format!("cannot read {}", crate::display::path(file))).with_source(e)
         })?;
-        crate::db::scratch::execute(&mut client, &sql).map_err(|cause| {
+        crate::db::scratch::execute(&mut client, &sql, || {
             Error::new(
                 ErrorKind::MigrationFailed,
                 format!(
@@ -336,7 +336,6 @@ fn run_schema_files(
                     crate::display::path(file)
                 ),
             )
-            .with_cause(cause)
         })?;
     }
     crate::db::snapshot::snapshot(

@@ -338,12 +338,11 @@ impl Replay {
                 "CREATE SCHEMA IF NOT EXISTS \"{}\"",
                 schema.replace('"', "\"\"")
             );
-            crate::db::scratch::execute(&mut client, &sql).map_err(|cause| {
+            crate::db::scratch::execute(&mut client, &sql, || {
                 Error::new(
                     crate::ErrorKind::MigrationFailed,
                     format!("cannot create the tenant schema {schema} on the scratch database"),
                 )
-                .with_cause(cause)
             })?;
         }
         let options = SnapshotOptions {

@@ -49,7 +49,7 @@ fn unreadable(shown: &str, error: dotenvy::Error) -> Error {
              or name the database another way"
         )),
         dotenvy::Error::Io(io) => {
-            Error::invalid(format!("cannot read {shown}")).with_cause(io)
+            Error::invalid(format!("cannot read {shown}")).with_source(io)
         }
         _ => Error::invalid(format!(
             "{shown} uses a variable in a way that cannot be expanded: {VARIABLE} was not read from it"

@@ -73,7 +73,7 @@ pub fn read_qualified(
         Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
             return Err(locked(client, table, wait))
         }
-        Err(e) => return Err(read_error(table, &e)),
+        Err(e) => return Err(read_error(table, e)),
     };
     // The first CommandComplete is the SET's.
     let mut statement = -1;
@@ -213,7 +213,7 @@ pub fn qualified_name(client: &mut postgres::Client, table: &TrackingTable) -> R
     }
     let messages = client
         .simple_query("SELECT current_schema()")
-        .map_err(|e| read_error(table, &e))?;
+        .map_err(|e| read_error(table, e))?;
     let schema = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
@@ -260,32 +260,37 @@ fn is_absent(error: &postgres::Error) -> bool {
     matches!(error.code(), Some(code) if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::INVALID_SCHEMA_NAME)
 }
 
-fn read_error(table: &TrackingTable, error: &postgres::Error) -> Error {
+fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
     let detail = match error.as_db_error() {
         Some(db) => db.message().to_string(),
         None => error.to_string(),
     };
-    if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
+    // The server's message is in the error's own message where it explains it; the driver's
+    // error stays the source either way.
+    let mut explained = if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
         // The server is up and answered: a missing grant, not a connection problem.
-        return Error::invalid(format!("cannot read the tracking table {table}: {detail}"))
-            .with_help(format!(
+        Error::invalid(format!("cannot read the tracking table {table}: {detail}")).with_help(
+            format!(
                 "GRANT SELECT ON {} TO the role in the environment (and INSERT, DELETE for \
                  commands that write)",
                 table.quoted()
-            ));
-    }
-    if error.code() == Some(&SqlState::UNDEFINED_COLUMN) {
-        return Error::invalid(format!(
+            ),
+        )
+    } else if error.code() == Some(&SqlState::UNDEFINED_COLUMN) {
+        Error::invalid(format!(
             "the tracking table {table} is not a confiture ledger: {detail}"
         ))
         .with_help(
             "migration.tracking_table must name the table confiture created \
              (columns version, name, applied_at, execution_time_ms, checksum, applied_by)",
-        );
-    }
-    Error::connection(format!("cannot read the tracking table {table}"))
-        .with_cause(detail)
-        .with_help("check that the user may read it (GRANT SELECT) and that the server is up")
+        )
+    } else {
+        return Error::connection(format!("cannot read the tracking table {table}"))
+            .with_source_shown(error, detail)
+            .with_help("check that the user may read it (GRANT SELECT) and that the server is up");
+    };
+    explained.set_source(error);
+    explained
 }
 
 fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<LedgerRow> {
@@ -316,15 +321,12 @@ pub fn rewrite(
 ) -> crate::Result<()> {
     client.batch_execute(&rewrite.sql(table)).map_err(|e| {
         let _ = client.batch_execute("ROLLBACK");
-        let cause = match e.as_db_error() {
-            Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-            None => e.to_string(),
-        };
+        let cause = super::cause_text(&e);
         crate::Error::new(
             crate::ErrorKind::MigrationFailed,
             format!("{what} could not write the tracking table {table}; nothing was changed"),
         )
-        .with_cause(cause)
+        .with_source_shown(e, cause)
         .with_help("check that this role may write the tracking table")
     })
 }

@@ -53,11 +53,23 @@ pub(crate) fn is_connection_lost(e: &postgres::Error) -> bool {
 /// An error from one of our own queries (not migration SQL): the session is gone, or the
 /// server refused a catalog query — either way, a connection-level problem (exit 3).
 pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
-    let cause = match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string(),
-    };
+    let cause = cause_text(&e);
     Error::connection(what.to_string()).with_source_shown(e, cause)
+}
+
+/// A driver error as the one line shown as an [`Error`]'s cause: the server's message with its
+/// SQLSTATE, or what became of the connection. Every error made from a driver error words it
+/// here, and keeps the driver error itself as its `source()`.
+pub(crate) fn cause_text(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        // The socket closed without a word: the server restarted or crashed, or the network
+        // dropped the connection.
+        None if e.is_closed() => {
+            "the server closed the connection (restarted or crashed?)".to_string()
+        }
+        None => e.to_string(),
+    }
 }
 
 /// The databases `--create-database` connects to in order to create another, in order: the

@@ -11,9 +11,12 @@ use crate::error::Error;
 pub(crate) enum ColumnError {
     /// Connecting failed, or the connection was lost: a complete error, to pass on.
     Connection(Error),
-    /// The server refused the query (or the transaction around it): its message, the
-    /// password scrubbed, with the SQLSTATE.
-    Refused(String),
+    /// The server refused the query (or the transaction around it): the driver's error, and
+    /// its text to show (the server's message with the SQLSTATE, the password scrubbed).
+    Refused {
+        error: postgres::Error,
+        shown: String,
+    },
     /// The query returns this many columns, not one.
     Columns(usize),
     /// The column is not text: its type's name.
@@ -35,14 +38,8 @@ pub(crate) fn read_only_column(
             let what = format!("the connection was lost while running {label}");
             return ColumnError::Connection(super::query_error(&what, e));
         }
-        ColumnError::Refused(match e.as_db_error() {
-            Some(db) => format!(
-                "{} (SQLSTATE {})",
-                spec.scrub(db.message()),
-                db.code().code()
-            ),
-            None => spec.scrub(&e.to_string()),
-        })
+        let shown = spec.scrub(&super::cause_text(&e));
+        ColumnError::Refused { error: e, shown }
     };
     let mut tx = client
         .build_transaction()

@@ -221,13 +221,17 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
     }
 }
 
-/// Runs `sql` (any number of statements) as one simple-query message: the DDL files of a
-/// schema directory. The server's message, with its SQLSTATE, on failure.
-pub fn execute(client: &mut postgres::Client, sql: &str) -> std::result::Result<(), String> {
-    client
-        .batch_execute(sql)
-        .map_err(|e| match e.as_db_error() {
-            Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-            None => e.to_string(),
-        })
+/// Runs `sql` (any number of statements) as one simple-query message on a scratch database:
+/// the DDL files of a schema directory, a tenant's schema. On failure, the error `failed`
+/// makes, with the server's message and SQLSTATE as its cause and the driver's error as its
+/// [`source`](std::error::Error::source) ([`Error::driver_error`]).
+pub fn execute(
+    client: &mut postgres::Client,
+    sql: &str,
+    failed: impl FnOnce() -> Error,
+) -> Result<()> {
+    client.batch_execute(sql).map_err(|e| {
+        let cause = super::cause_text(&e);
+        failed().with_source_shown(e, cause)
+    })
 }

@@ -52,7 +52,7 @@ pub(crate) fn make_connect(spec: &ConnectionSpec) -> Result<MakeRustlsConnect> {
     };
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::connection("cannot set up TLS").with_cause(e))?
+        .map_err(|e| Error::connection("cannot set up TLS").with_source(e))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier));
     let config = match (&spec.sslcert, &spec.sslkey) {
@@ -65,7 +65,7 @@ pub(crate) fn make_connect(spec: &ConnectionSpec) -> Result<MakeRustlsConnect> {
                     key.display(),
                     cert.display()
                 ))
-                .with_cause(e)
+                .with_source(e)
                 .with_help(CLIENT_KEY_HELP)
             })?
         }
@@ -87,14 +87,14 @@ fn load_roots(path: &Path) -> Result<RootCertStore> {
                 server's certificate (or the server's own certificate if it is self-signed)";
     let file = std::fs::File::open(path).map_err(|e| {
         Error::invalid(format!("cannot read sslrootcert {}", path.display()))
-            .with_cause(e)
+            .with_source(e)
             .with_help(help)
     })?;
     let mut roots = RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut BufReader::new(file)) {
         let cert = cert.map_err(|e| {
             Error::invalid(format!("sslrootcert {} is not valid PEM", path.display()))
-                .with_cause(e)
+                .with_source(e)
                 .with_help(help)
         })?;
         roots.add(cert).map_err(|e| {
@@ -102,7 +102,7 @@ fn load_roots(path: &Path) -> Result<RootCertStore> {
                 "sslrootcert {} holds an unusable certificate",
                 path.display()
             ))
-            .with_cause(e)
+            .with_source(e)
             .with_help(help)
         })?;
     }
@@ -127,14 +127,14 @@ const CLIENT_KEY_HELP: &str = "set sslkey to the PEM file of the client certific
 fn load_client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let file = std::fs::File::open(path).map_err(|e| {
         Error::invalid(format!("cannot read sslcert {}", path.display()))
-            .with_cause(e)
+            .with_source(e)
             .with_help(CLIENT_CERT_HELP)
     })?;
     let chain = rustls_pemfile::certs(&mut BufReader::new(file))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| {
             Error::invalid(format!("sslcert {} is not valid PEM", path.display()))
-                .with_cause(e)
+                .with_source(e)
                 .with_help(CLIENT_CERT_HELP)
         })?;
     if chain.is_empty() {
@@ -152,7 +152,7 @@ fn load_client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 fn load_client_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>> {
     let read_error = |e: std::io::Error| {
         Error::invalid(format!("cannot read sslkey {}", path.display()))
-            .with_cause(e)
+            .with_source(e)
             .with_help(CLIENT_KEY_HELP)
     };
     let metadata = std::fs::metadata(path).map_err(read_error)?;

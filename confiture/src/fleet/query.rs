@@ -52,9 +52,9 @@ fn rows(base: &Environment, sql: &str, list: &str, what: &str) -> Result<Vec<(St
     };
     let column = read_only_column(base, sql, list).map_err(|e| match e {
         ColumnError::Connection(e) => e,
-        ColumnError::Refused(cause) => {
+        ColumnError::Refused { error, shown } => {
             Error::invalid(format!("{list} failed on {}", base.connection))
-                .with_cause(cause)
+                .with_source_shown(error, shown)
                 .with_help(format!(
             "the query runs read-only on the environment's database and returns one column: {what}"
         ))

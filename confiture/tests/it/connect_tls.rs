@@ -219,4 +219,14 @@ fn unreadable_root_certificate_is_a_configuration_error() {
         "{}",
         full_text(&err)
     );
+    // The reading error is the source, as data.
+    let io = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("the io::Error as the source");
+    assert_eq!(
+        io.kind(),
+        std::io::ErrorKind::NotFound,
+        "{}",
+        full_text(&err)
+    );
 }

@@ -240,6 +240,11 @@ fn a_query_lists_names_on_the_server_and_urls() {
         "{e:?}"
     );
     assert!(e.cause().unwrap_or("").contains("SQLSTATE 42P01"), "{e:?}");
+    assert_eq!(
+        e.driver_error().and_then(|d| d.code()),
+        Some(&postgres::error::SqlState::UNDEFINED_TABLE),
+        "the driver's error is the source: {e:?}"
+    );
     // The query runs in a read-only transaction: its one row names a database `on`.
     let read_only = "SELECT current_setting('transaction_read_only')";
     let targets = fleet::query_targets(&base, read_only).expect("the query runs");

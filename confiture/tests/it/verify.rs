@@ -496,6 +496,40 @@ fn drift_compares_a_schema_directory_with_every_migration() {
     );
 }
 
+#[test]
+fn a_schema_file_that_fails_keeps_the_server_error_as_data() {
+    let db = TestDb::new("cft_drift_schema_bad");
+    let dir = TempDir::new("cft_drift_schema_bad");
+    dir.write("m/001_t.up.sql", "CREATE TABLE t (a int);\n");
+    dir.write("m/001_t.down.sql", "DROP TABLE t;\n");
+    dir.write("schema/01_t.sql", "CREATE TABLE t (a int;\n");
+    let options = DriftOptions::default().schema_dir(Some(dir.path().join("schema")));
+    let failed = migrator(&db, &dir.path().join("m"))
+        .drift(&options, &mut no_scratch_progress)
+        .unwrap_err();
+    let e = &failed.error;
+    assert_eq!(e.kind, ErrorKind::MigrationFailed, "{e:?}");
+    assert!(
+        e.message
+            .contains("01_t.sql failed on the scratch database"),
+        "{e:?}"
+    );
+    assert!(
+        e.cause().unwrap_or("").ends_with("(SQLSTATE 42601)"),
+        "{e:?}"
+    );
+    // The driver's error is the source, its SQLSTATE matched as a type.
+    let driver = e.driver_error().expect("the driver's error as the source");
+    assert_eq!(
+        driver.code(),
+        Some(&postgres::error::SqlState::SYNTAX_ERROR),
+        "{e:?}"
+    );
+    for name in &failed.report.scratch_databases {
+        assert!(!database_exists(name), "{name} was left behind");
+    }
+}
+
 /// Called on a thread of a tokio runtime (an application's `#[tokio::main]`), where the blocking
 /// driver would panic: `verify` and `drift` run off the runtime's thread, their progress events
 /// still reach the caller, and their scratch databases are dropped. (The test's own database

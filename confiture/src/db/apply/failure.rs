@@ -114,15 +114,7 @@ pub(super) fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailur
         ),
     };
     let server = crate::error::ServerError::of(&e);
-    let cause = match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        // The socket closed without a word: the server restarted or crashed, or the network
-        // dropped the connection.
-        None if e.is_closed() => {
-            "the server closed the connection (restarted or crashed?)".to_string()
-        }
-        None => e.to_string(),
-    };
+    let cause = crate::db::cause_text(&e);
     let detail = match step.file().mode {
         TransactionMode::Transaction => "its transaction did not commit, unless the connection dropped just after the server committed it".to_string(),
         TransactionMode::NoTransaction => format!("statements it had completed stay committed; {}", ledger_state(step.direction)),

@@ -232,7 +232,7 @@ fn attempt(env: &Environment, check_interval: bool) -> Result<Session, Failure> 
         });
     if let Err(e) = spawned {
         return Err(Failure::Setup(
-            Error::connection("cannot start a thread to connect").with_cause(e),
+            Error::connection("cannot start a thread to connect").with_source(e),
         ));
     }
     match rx.recv_timeout(timeout) {

@@ -134,4 +134,9 @@ fn a_table_that_is_not_a_ledger_is_reported() {
             .contains("tb_confiture is not a confiture ledger"),
         "{err}"
     );
+    assert_eq!(
+        err.driver_error().and_then(|d| d.code()),
+        Some(&postgres::error::SqlState::UNDEFINED_COLUMN),
+        "the driver's error is the source: {err:?}"
+    );
 }
