@@ -10,10 +10,17 @@
 //! With a schema directory (`--schema-dir db/schema`), every migration is then applied to the
 //! scratch database, the directory's `.sql` files (in path order) are run on a second one,
 //! and the two schemas are compared: a schema folder that no longer matches its migrations.
+//!
+//! A fleet's `drift` replays each history once per server (`Replayed`): the targets of one
+//! server whose ledgers record the same migrations (with the same files) are compared with the
+//! schema the first of them replayed, instead of each creating — and dropping, which forces an
+//! immediate checkpoint of the whole server — a scratch database of its own.
 
 #![allow(clippy::result_large_err)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -67,6 +74,10 @@ pub struct DriftReport {
     pub replayed: Vec<String>,
     /// The scratch databases used (dropped at the end).
     pub scratch_databases: Vec<String>,
+    /// In a fleet, the target (`user@host:port/db`) whose replay gave the expected schema,
+    /// when another target of the same server recorded the same migrations, with the same
+    /// files, and was replayed first: then no scratch database was created for this one.
+    pub replayed_with: Option<String>,
     /// How the live database differs from its history (`Extra`: only in the live database;
     /// `Missing`: made by the history, absent from the live database).
     pub drift: Vec<Finding>,
@@ -143,13 +154,23 @@ impl Migrator {
         options: &DriftOptions,
         progress: &mut dyn FnMut(ScratchProgress),
     ) -> Outcome<DriftReport> {
+        self.drift_with(options, progress, None)
+    }
+
+    /// [`Migrator::drift`], with the schemas a fleet has already replayed (see [`Replayed`]).
+    pub(crate) fn drift_with(
+        &mut self,
+        options: &DriftOptions,
+        progress: &mut dyn FnMut(ScratchProgress),
+        replayed: Option<&Replayed>,
+    ) -> Outcome<DriftReport> {
         // The live database's status and snapshot, the scratch databases and their drop: all
         // where the blocking driver may block.
         self.off_runtime(progress, |m, progress| {
             let start = Instant::now();
             let mut report = DriftReport::default();
             let mut scratches = Vec::new();
-            let result = m.drift_run(options, progress, &mut report, &mut scratches);
+            let result = m.drift_run(options, progress, &mut report, &mut scratches, replayed);
             report.passed = result.is_ok()
                 && report.drift.is_empty()
                 && report
@@ -168,36 +189,14 @@ impl Migrator {
         progress: &mut dyn FnMut(ScratchProgress),
         report: &mut DriftReport,
         scratches: &mut Vec<Scratch>,
+        replayed: Option<&Replayed>,
     ) -> Result<(), RunError> {
         let server = options.scratch.environment(&self.env)?;
         let schema_files = options.schema_dir.as_deref().map(sql_files).transpose()?;
         // The history, read as `status` reads it: plain SELECTs, nothing created.
         let status = self.status()?;
         report.database = status.database.clone();
-        let diverged: Vec<Divergence> = status
-            .migrations
-            .iter()
-            .filter_map(|m| m.divergence())
-            .collect();
-        if !diverged.is_empty() {
-            let error = Error::diverged(
-                "drift replays the applied migrations, and the history has diverged from the files",
-                Diverged::new(diverged),
-            )
-            .with_help(format!(
-                "{} shows what diverged; fix the history first",
-                hint::command("migrate status")
-            ));
-            return Err(error.into());
-        }
-        if !status.squashed.is_empty() {
-            return Err(Error::invalid(format!(
-                "drift cannot replay a squashed history: the ledger records {} below \
-                 `first_version`, whose files were removed",
-                status.squashed.join(", ")
-            ))
-            .into());
-        }
+        replayable(&status)?;
         let newest = status
             .migrations
             .iter()
@@ -209,6 +208,22 @@ impl Migrator {
         progress(ScratchProgress::Step("reading the live schema".into()));
         let live = self.live_snapshot()?;
 
+        // With a schema directory the replay goes on to every migration: not shared.
+        let shared = replayed.filter(|_| options.schema_dir.is_none());
+        // Held while this target replays: another target with the same history waits for it
+        // (and replays itself only if this one fails).
+        let slot = shared.map(|r| r.slot(Replayed::key(&server, &status, newest)));
+        let mut slot = slot
+            .as_ref()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner));
+        if let Some((expected, by)) = slot.as_deref().and_then(Option::clone) {
+            report.replayed_with = Some(by);
+            report.drift = diff(&expected, &live)
+                .into_iter()
+                .map(drift_finding)
+                .collect();
+            return Ok(());
+        }
         let scratch = Scratch::create(&server)?;
         report.scratch_databases.push(scratch.name().to_string());
         progress(ScratchProgress::Created {
@@ -222,11 +237,14 @@ impl Migrator {
             progress(ScratchProgress::Step(step));
             replay.up(None, Some(newest))?;
         }
-        let expected = replay.snapshot()?;
+        let expected = Arc::new(replay.snapshot()?);
         report.drift = diff(&expected, &live)
             .into_iter()
             .map(drift_finding)
             .collect();
+        if let Some(slot) = slot.as_deref_mut() {
+            *slot = Some((expected, report.database.clone().unwrap_or_default()));
+        }
 
         if let (Some(dir), Some(files)) = (&options.schema_dir, schema_files) {
             let compared = compare_schema_dir(replay, &server, progress, report, scratches, files);
@@ -236,6 +254,73 @@ impl Migrator {
             });
         }
         Ok(())
+    }
+}
+
+/// Refuses a history that cannot be replayed: diverged from the files (exit 7) or squashed
+/// (exit 5).
+fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
+    let diverged: Vec<Divergence> = status
+        .migrations
+        .iter()
+        .filter_map(|m| m.divergence())
+        .collect();
+    if !diverged.is_empty() {
+        return Err(Error::diverged(
+            "drift replays the applied migrations, and the history has diverged from the files",
+            Diverged::new(diverged),
+        )
+        .with_help(format!(
+            "{} shows what diverged; fix the history first",
+            hint::command("migrate status")
+        )));
+    }
+    if !status.squashed.is_empty() {
+        return Err(Error::invalid(format!(
+            "drift cannot replay a squashed history: the ledger records {} below \
+             `first_version`, whose files were removed",
+            status.squashed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The schemas a fleet's `drift` has replayed, each with the target that replayed it, by
+/// [`Replayed::key`]: the server the scratch databases are created on (its connection and
+/// settings, whatever the target database's name) and what the replay applies — every
+/// migration up to the newest one the ledger records, each with its up file's checksum, in
+/// order. What a replay gives depends on nothing else: the scratch database is new, and a
+/// history that diverged or was squashed is refused before.
+#[derive(Debug, Default)]
+pub(crate) struct Replayed(Mutex<HashMap<String, Arc<ReplaySlot>>>);
+
+/// One history's replay: empty until a target has replayed it, locked while one does.
+type ReplaySlot = Mutex<Option<(Arc<Snapshot>, String)>>;
+
+impl Replayed {
+    fn key(
+        server: &crate::config::Environment,
+        status: &crate::status::StatusReport,
+        newest: Option<u64>,
+    ) -> String {
+        // Where and how the scratch databases are made and migrated; not the environment's
+        // name or file, which differ between the targets of a list.
+        let mut connection = server.connection.clone();
+        connection.dbname.clear();
+        let mut key = format!(
+            "{connection:?} {:?} {}",
+            server.migration, server.application_name
+        );
+        let replays = |m: &&crate::status::MigrationStatus| matches!((m.number, newest), (Some(v), Some(newest)) if v <= newest);
+        for m in status.migrations.iter().filter(replays) {
+            key.push_str(&format!("\n{} {:?}", m.id(), m.checksum));
+        }
+        key
+    }
+
+    fn slot(&self, key: String) -> Arc<ReplaySlot> {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(map.entry(key).or_default())
     }
 }
 

@@ -130,8 +130,12 @@ impl Fleet {
             // Unreadable files are the same failure on every database: refused once.
             self.migrator(first).load()?;
         }
+        let replayed = crate::drift::Replayed::default();
         Ok(self.run("drift", progress, |target| {
-            match self.migrator(target).drift(options, &mut |_| {}) {
+            match self
+                .migrator(target)
+                .drift_with(options, &mut |_| {}, Some(&replayed))
+            {
                 Ok(report) => Ran {
                     exit_code: report.exit_code(),
                     failed: false,

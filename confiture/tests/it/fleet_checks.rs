@@ -9,7 +9,7 @@ use confiture::drift::DriftOptions;
 use confiture::exit;
 use confiture::files::CheckOptions;
 use confiture::fleet::{CommandReport, Fleet, Target, TargetState};
-use confiture::migrate::UpOptions;
+use confiture::migrate::{DownOptions, UpOptions};
 use confiture::verify::VerifyOptions;
 use confiture::ErrorKind;
 
@@ -176,6 +176,84 @@ fn drift_compares_each_target_with_its_own_history() {
     assert_eq!(r.drift.len(), 1, "{r:?}");
     assert!(r.drift[0].message.contains("hotfix"), "{r:?}");
     assert_eq!(report.targets[0].applied, ["001", "002"]);
+}
+
+#[test]
+fn drift_replays_each_history_once_per_server() {
+    let dir = Dir::new();
+    migrations(&dir);
+    let dbs: Vec<TestDb> = (0..4).map(|_| TestDb::new("fleetreplay")).collect();
+    let targets: Vec<Target> = dbs
+        .iter()
+        .enumerate()
+        .map(|(i, db)| target(db, false, i))
+        .collect();
+    // One target at a time, so that which one replays is known.
+    let fleet = Fleet::new(targets.clone(), &dir.path, CheckOptions::default()).jobs(1);
+    assert_eq!(
+        fleet
+            .up(&UpOptions::default(), &|_| {})
+            .unwrap()
+            .exit_code(),
+        exit::SUCCESS
+    );
+    // Tenant 3 has a shorter history (001 only); tenant 1 drifted.
+    let last = Fleet::new(vec![targets[3].clone()], &dir.path, CheckOptions::default());
+    let down = last.down(&DownOptions::default(), &|_| {}).unwrap();
+    assert_eq!(down.exit_code(), exit::SUCCESS, "{down:#?}");
+    dbs[1]
+        .client()
+        .batch_execute("CREATE TABLE hotfix (id int)")
+        .unwrap();
+
+    let report = fleet.drift(&DriftOptions::default(), &|_| {}).unwrap();
+    let drift: Vec<_> = report
+        .targets
+        .iter()
+        .map(|t| match &t.report {
+            Some(CommandReport::Drift(r)) => r,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // Each target is still compared with its own history...
+    let codes: Vec<Option<u8>> = report.targets.iter().map(|t| t.exit_code).collect();
+    let (ok, found) = (Some(exit::SUCCESS), Some(exit::SCHEMA_CHECK_FAILED));
+    assert_eq!(codes, [ok, found, ok, ok], "{report:#?}");
+    assert!(drift[1].drift[0].message.contains("hotfix"), "{report:#?}");
+    assert_eq!(drift[3].replayed, ["001"]);
+    // ... but each history is replayed once on this server: two scratch databases in all.
+    let scratches: Vec<usize> = drift.iter().map(|r| r.scratch_databases.len()).collect();
+    assert_eq!(scratches, [1, 0, 0, 1], "{report:#?}");
+    let first = drift[0].database.clone();
+    assert!(first.is_some());
+    let with: Vec<Option<String>> = drift.iter().map(|r| r.replayed_with.clone()).collect();
+    assert_eq!(with, [None, first.clone(), first, None], "{report:#?}");
+
+    // All at once: the targets with the first history wait for the one replaying it.
+    let fleet = Fleet::new(targets, &dir.path, CheckOptions::default()).jobs(4);
+    let report = fleet.drift(&DriftOptions::default(), &|_| {}).unwrap();
+    let codes: Vec<Option<u8>> = report.targets.iter().map(|t| t.exit_code).collect();
+    assert_eq!(codes, [ok, found, ok, ok], "{report:#?}");
+    let drift: Vec<_> = report
+        .targets
+        .iter()
+        .map(|t| match &t.report {
+            Some(CommandReport::Drift(r)) => r,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let scratches: usize = drift.iter().map(|r| r.scratch_databases.len()).sum();
+    assert_eq!(scratches, 2, "{report:#?}");
+    assert_eq!(drift[3].scratch_databases.len(), 1, "{report:#?}");
+    let replayer = drift[..3]
+        .iter()
+        .find(|r| r.scratch_databases.len() == 1)
+        .expect("one of the first three replayed");
+    for r in &drift[..3] {
+        if r.scratch_databases.is_empty() {
+            assert_eq!(r.replayed_with, replayer.database, "{report:#?}");
+        }
+    }
 }
 
 #[test]
