@@ -338,9 +338,15 @@ fn versions_cell(command: &str, t: &TargetReport) -> String {
             Some(fleet::CommandReport::Drift(r)) if !r.drift.is_empty() => {
                 plural(r.drift.len(), "difference")
             }
-            Some(fleet::CommandReport::Drift(r)) => {
-                format!("{} replayed", plural(r.replayed.len(), "migration"))
-            }
+            Some(fleet::CommandReport::Drift(r)) => match &r.replayed_with {
+                // Compared with the replay another target of the same history made.
+                Some(first) => format!(
+                    "{}, as {}",
+                    plural(r.replayed.len(), "migration"),
+                    display::escape(first)
+                ),
+                None => format!("{} replayed", plural(r.replayed.len(), "migration")),
+            },
             _ => "—".to_string(),
         };
     }

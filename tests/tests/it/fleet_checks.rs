@@ -66,8 +66,11 @@ fn verify_and_drift_take_a_target_list() {
         .connect()
         .batch_execute("CREATE TABLE tb_hotfix (pk int)")
         .expect("drift one tenant");
+    // One history on one server: one target replays it, the two others are compared with
+    // that replay (`2 migrations, as <that target>`), the drifted one listing its difference.
     migrate(&project, &["drift", "--targets", "tenants.txt"])
         .code(exit::SCHEMA_CHECK_FAILED)
+        .stdout_has("2 migrations, as ")
         .stdout_has("✓ no drift")
         .stdout_has("✗ drift")
         .stdout_has(&format!("/{}: drift", drifted.name))
