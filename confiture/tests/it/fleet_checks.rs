@@ -5,10 +5,10 @@
 use crate::apply_support;
 
 use apply_support::{environment, Dir, TestDb};
-use confiture::drift::DriftOptions;
+use confiture::drift::{DriftOptions, DriftReport};
 use confiture::exit;
 use confiture::files::CheckOptions;
-use confiture::fleet::{CommandReport, Fleet, Target, TargetState};
+use confiture::fleet::{CommandReport, Fleet, FleetReport, Target, TargetState};
 use confiture::migrate::{DownOptions, UpOptions};
 use confiture::verify::VerifyOptions;
 use confiture::ErrorKind;
@@ -48,6 +48,29 @@ fn target(db: &TestDb, second_name: bool, i: usize) -> Target {
         .url(&db.name)
         .replacen(&format!("@{}:", server.host), &format!("@{host}:"), 1);
     Target::url(&environment("postgres"), &url, format!("tenant {i}")).expect("test URL")
+}
+
+/// `n` databases, each a target reached under the server's own name.
+fn tenants(prefix: &str, n: usize) -> (Vec<TestDb>, Vec<Target>) {
+    let dbs: Vec<TestDb> = (0..n).map(|_| TestDb::new(prefix)).collect();
+    let targets = dbs
+        .iter()
+        .enumerate()
+        .map(|(i, db)| target(db, false, i))
+        .collect();
+    (dbs, targets)
+}
+
+/// Every target's drift report (each target of a drift fleet has one).
+fn drift_reports(report: &FleetReport) -> Vec<&DriftReport> {
+    report
+        .targets
+        .iter()
+        .map(|t| match &t.report {
+            Some(CommandReport::Drift(r)) => &**r,
+            other => panic!("{other:?}"),
+        })
+        .collect()
 }
 
 fn no_ledger(db: &TestDb) -> bool {
@@ -144,12 +167,7 @@ fn verify_refuses_a_from_that_names_nothing_before_connecting() {
 fn drift_compares_each_target_with_its_own_history() {
     let dir = Dir::new();
     migrations(&dir);
-    let dbs: Vec<TestDb> = (0..3).map(|_| TestDb::new("fleetdrift")).collect();
-    let targets: Vec<Target> = dbs
-        .iter()
-        .enumerate()
-        .map(|(i, db)| target(db, false, i))
-        .collect();
+    let (dbs, targets) = tenants("fleetdrift", 3);
     let fleet = Fleet::new(targets, &dir.path, CheckOptions::default()).keep_going(true);
     let up = fleet.up(&UpOptions::default(), &|_| {}).unwrap();
     assert_eq!(up.exit_code(), exit::SUCCESS);
@@ -182,12 +200,7 @@ fn drift_compares_each_target_with_its_own_history() {
 fn drift_replays_each_history_once_per_server() {
     let dir = Dir::new();
     migrations(&dir);
-    let dbs: Vec<TestDb> = (0..4).map(|_| TestDb::new("fleetreplay")).collect();
-    let targets: Vec<Target> = dbs
-        .iter()
-        .enumerate()
-        .map(|(i, db)| target(db, false, i))
-        .collect();
+    let (dbs, targets) = tenants("fleetreplay", 4);
     // One target at a time, so that which one replays is known.
     let fleet = Fleet::new(targets.clone(), &dir.path, CheckOptions::default()).jobs(1);
     assert_eq!(
@@ -207,14 +220,7 @@ fn drift_replays_each_history_once_per_server() {
         .unwrap();
 
     let report = fleet.drift(&DriftOptions::default(), &|_| {}).unwrap();
-    let drift: Vec<_> = report
-        .targets
-        .iter()
-        .map(|t| match &t.report {
-            Some(CommandReport::Drift(r)) => r,
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let drift = drift_reports(&report);
     // Each target is still compared with its own history...
     let codes: Vec<Option<u8>> = report.targets.iter().map(|t| t.exit_code).collect();
     let (ok, found) = (Some(exit::SUCCESS), Some(exit::SCHEMA_CHECK_FAILED));
@@ -234,14 +240,7 @@ fn drift_replays_each_history_once_per_server() {
     let report = fleet.drift(&DriftOptions::default(), &|_| {}).unwrap();
     let codes: Vec<Option<u8>> = report.targets.iter().map(|t| t.exit_code).collect();
     assert_eq!(codes, [ok, found, ok, ok], "{report:#?}");
-    let drift: Vec<_> = report
-        .targets
-        .iter()
-        .map(|t| match &t.report {
-            Some(CommandReport::Drift(r)) => r,
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let drift = drift_reports(&report);
     let scratches: usize = drift.iter().map(|r| r.scratch_databases.len()).sum();
     assert_eq!(scratches, 2, "{report:#?}");
     assert_eq!(drift[3].scratch_databases.len(), 1, "{report:#?}");
