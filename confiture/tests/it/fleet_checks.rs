@@ -256,6 +256,45 @@ fn drift_replays_each_history_once_per_server() {
 }
 
 #[test]
+fn a_shared_replay_that_fails_is_every_targets_failure_and_nothing_waits_forever() {
+    // 001 relies on a table each live database has and a scratch database has not: it ran on
+    // the targets, and fails on every replay.
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "alter_legacy",
+        "ALTER TABLE legacy ADD COLUMN note text;\n",
+        "ALTER TABLE legacy DROP COLUMN note;\n",
+    );
+    let (dbs, targets) = tenants("fleetreplayfail", 3);
+    for db in &dbs {
+        db.client()
+            .batch_execute("CREATE TABLE legacy (id int)")
+            .unwrap();
+    }
+    let fleet = Fleet::new(targets, &dir.path, CheckOptions::default())
+        .jobs(3)
+        .keep_going(true);
+    assert_eq!(
+        fleet
+            .up(&UpOptions::default(), &|_| {})
+            .unwrap()
+            .exit_code(),
+        exit::SUCCESS
+    );
+    let report = fleet.drift(&DriftOptions::default(), &|_| {}).unwrap();
+    // Each target waited for the replay before it, found none, and replayed (and failed)
+    // itself: three failures, each with its own scratch database, none compared with nothing.
+    for (t, r) in report.targets.iter().zip(drift_reports(&report)) {
+        assert_eq!(t.state, TargetState::Failed, "{report:#?}");
+        assert_eq!(t.exit_code, Some(exit::MIGRATION_FAILED), "{report:#?}");
+        assert_eq!(r.scratch_databases.len(), 1, "{report:#?}");
+        assert_eq!(r.replayed_with, None, "{report:#?}");
+        assert!(r.drift.is_empty(), "{report:#?}");
+    }
+}
+
+#[test]
 fn tenant_schemas_are_verified_as_they_run_and_drift_is_refused() {
     let dir = Dir::new();
     migrations(&dir);
