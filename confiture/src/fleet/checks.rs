@@ -47,8 +47,9 @@ impl Fleet {
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
         let start = Instant::now();
+        let files = self.files()?;
         if let Some(first) = self.targets.first() {
-            self.migrator(first).verify_request(options)?;
+            self.migrator(first, &files).verify_request(options)?;
         }
         // The first target of each server, in list order, and each target's representative.
         let mut firsts: Vec<usize> = Vec::new();
@@ -67,7 +68,7 @@ impl Fleet {
         let representatives: Vec<(usize, &Target)> =
             firsts.iter().map(|&i| (i, &self.targets[i])).collect();
         let ran = self.schedule(&representatives, progress, |target| {
-            let mut migrator = self.migrator(target);
+            let mut migrator = self.migrator(target, &files);
             match migrator.verify(options, &mut |_| {}) {
                 Ok(report) => Ran {
                     exit_code: report.exit_code(),
@@ -126,14 +127,12 @@ impl Fleet {
                  `migrate status`",
             ));
         }
-        if let Some(first) = self.targets.first() {
-            // Unreadable files are the same failure on every database: refused once.
-            self.migrator(first).load()?;
-        }
+        // Unreadable files are the same failure on every database: refused once.
+        let files = self.files()?;
         let replayed = crate::drift::Replayed::default();
         Ok(self.run("drift", progress, |target| {
             match self
-                .migrator(target)
+                .migrator(target, &files)
                 .drift_with(options, &mut |_| {}, Some(&replayed))
             {
                 Ok(report) => Ran {

@@ -83,11 +83,14 @@ use crate::drift::DriftReport;
 use crate::embedded::EmbeddedMigrations;
 use crate::error::Result;
 use crate::exit;
-use crate::files::CheckOptions;
+use crate::files::{CheckOptions, Checked};
 use crate::migrate::{no_progress, DownOptions, DownReport, ReportedError, UpOptions, UpReport};
 use crate::status::StatusReport;
 use crate::verify::VerifyReport;
 use crate::Migrator;
+
+/// The migrations of one fleet command, read once for all its targets ([`Fleet::files`]).
+type Files = Option<std::sync::Arc<Checked>>;
 
 pub use query::{query_schemas, query_targets};
 pub use targets::{parse_list, read_list, resolve_list, Target};
@@ -343,12 +346,27 @@ impl Fleet {
         &self.targets
     }
 
-    fn migrator(&self, target: &Target) -> Migrator {
+    /// A session for `target` with the migrations `files` (read once per command).
+    fn migrator(&self, target: &Target, files: &Files) -> Migrator {
         let env = target.environment.clone();
-        match self.embedded {
+        let mut migrator = match self.embedded {
             Some(embedded) => Migrator::from_embedded(env, embedded),
             None => Migrator::new(env, self.migrations_dir.clone(), self.check_options.clone()),
-        }
+        };
+        migrator.preloaded = files.clone();
+        migrator
+    }
+
+    /// The migrations every target of one command gets: read and checked once, when the
+    /// command starts (nothing for an empty list), so that all targets run the same files —
+    /// one edited while the fleet runs reaches none of them — and a directory of thousands of
+    /// files is not read again for each of hundreds of targets.
+    fn files(&self) -> Result<Files> {
+        let Some(first) = self.targets.first() else {
+            return Ok(None);
+        };
+        let checked = self.migrator(first, &None).load()?;
+        Ok(Some(std::sync::Arc::new(checked)))
     }
 
     /// `migrate up` on every target. Refused as a whole (before connecting anywhere) when
@@ -359,12 +377,13 @@ impl Fleet {
         options: &UpOptions,
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
+        let files = self.files()?;
         if let Some(first) = self.targets.first() {
             // Decided by the files and the options alone: the same answer for every target.
-            self.migrator(first).up_request(options)?;
+            self.migrator(first, &files).up_request(options)?;
         }
         Ok(self.run("up", progress, |target| {
-            match self.migrator(target).up(options, &mut no_progress) {
+            match self.migrator(target, &files).up(options, &mut no_progress) {
                 Ok(report) => Ran {
                     exit_code: exit::SUCCESS,
                     failed: false,
@@ -391,11 +410,15 @@ impl Fleet {
         options: &DownOptions,
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
+        let files = self.files()?;
         if let Some(first) = self.targets.first() {
-            self.migrator(first).down_request(options)?;
+            self.migrator(first, &files).down_request(options)?;
         }
         Ok(self.run("down", progress, |target| {
-            match self.migrator(target).down(options, &mut no_progress) {
+            match self
+                .migrator(target, &files)
+                .down(options, &mut no_progress)
+            {
                 Ok(report) => Ran {
                     exit_code: exit::SUCCESS,
                     failed: false,
@@ -417,12 +440,10 @@ impl Fleet {
     /// `migrate status` on every target (read-only). A target whose status could not be read
     /// failed; one with pending migrations is done, with its exit code (1).
     pub fn status(&self, progress: &(dyn Fn(&Event) + Sync)) -> Result<FleetReport> {
-        if let Some(first) = self.targets.first() {
-            // Unreadable files are the same failure on every database: refused once.
-            self.migrator(first).load()?;
-        }
+        // Unreadable files are the same failure on every database: refused once.
+        let files = self.files()?;
         Ok(self.run("status", progress, |target| {
-            match self.migrator(target).status() {
+            match self.migrator(target, &files).status() {
                 Ok(report) => Ran {
                     exit_code: report.exit_code(),
                     failed: false,

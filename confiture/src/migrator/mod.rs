@@ -76,6 +76,9 @@ pub struct Migrator {
     pub(crate) reset_pending: bool,
     /// Called once, just before the first connection: see [`Migrator::on_connect`].
     pub(crate) on_connect: Option<OnConnect>,
+    /// The migrations already read and checked, given by a fleet to each of its targets
+    /// (`fleet::Fleet`): [`Migrator::load`] returns them instead of reading the files again.
+    pub(crate) preloaded: Option<std::sync::Arc<Checked>>,
 }
 
 impl Migrator {
@@ -107,6 +110,7 @@ impl Migrator {
             dialled: None,
             reset_pending: false,
             on_connect: None,
+            preloaded: None,
         }
     }
 
@@ -218,6 +222,9 @@ impl Migrator {
     /// # }
     /// ```
     pub fn load(&self) -> Result<Checked> {
+        if let Some(checked) = &self.preloaded {
+            return Ok(Checked::clone(checked));
+        }
         match self.embedded {
             Some(embedded) => embedded.load(),
             None => files::load(&self.migrations_dir, &self.check_options),
@@ -237,6 +244,7 @@ impl Migrator {
             dialled: None,
             reset_pending: false,
             on_connect: None,
+            preloaded: self.preloaded.clone(),
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use apply_support::{environment, Dir, TestDb};
 use confiture::exit;
 use confiture::files::CheckOptions;
-use confiture::fleet::{self, Event, Fleet, Target, TargetState};
+use confiture::fleet::{self, CommandReport, Event, Fleet, Target, TargetState};
 use confiture::migrate::{DownOptions, UpOptions};
 use confiture::ErrorKind;
 
@@ -56,6 +56,46 @@ fn has_ledger(db: &TestDb) -> bool {
 
 fn fleet(dir: &Dir, tenants: &Tenants) -> Fleet {
     Fleet::new(tenants.targets(), &dir.path, CheckOptions::default())
+}
+
+#[test]
+fn every_target_runs_the_files_as_they_were_when_the_fleet_started() {
+    let tenants = Tenants::new("fleet_snapshot", 3);
+    let dir = Dir::new();
+    two_migrations(&dir);
+    let original = confiture::files::checksum(b"CREATE TABLE b (id int);\n");
+    // Someone edits 002 once the first target is done (one target at a time).
+    let report = fleet(&dir, &tenants)
+        .jobs(1)
+        .up(&UpOptions::default(), &|event| {
+            if let Event::Finished { index: 0, .. } = event {
+                dir.write("002_create_b.up.sql", "CREATE TABLE b_edited (id int);\n");
+            }
+        })
+        .expect("the fleet runs");
+    assert_eq!(report.exit_code(), exit::SUCCESS, "{report:?}");
+    // Every target ran 002 as it was read when the fleet started, and recorded its checksum.
+    for db in &tenants.0 {
+        assert_eq!(
+            db.value("SELECT to_regclass('b') IS NOT NULL AND to_regclass('b_edited') IS NULL")
+                .as_deref(),
+            Some("t"),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            db.value("SELECT checksum FROM tb_confiture WHERE version = '002'"),
+            Some(original.clone()),
+            "{}",
+            db.name
+        );
+    }
+    // The next command reads the files again: the edit is a modified migration now.
+    let status = fleet(&dir, &tenants).status(&|_| {}).unwrap();
+    let Some(CommandReport::Status(first)) = &status.targets[0].report else {
+        panic!("{status:?}");
+    };
+    assert_eq!(first.summary.modified, 1, "{first:?}");
 }
 
 #[test]
