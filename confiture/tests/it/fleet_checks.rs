@@ -61,6 +61,12 @@ fn tenants(prefix: &str, n: usize) -> (Vec<TestDb>, Vec<Target>) {
     (dbs, targets)
 }
 
+/// `up` on every target, which must succeed.
+fn up(fleet: &Fleet) {
+    let report = fleet.up(&UpOptions::default(), &|_| {}).unwrap();
+    assert_eq!(report.exit_code(), exit::SUCCESS, "{report:#?}");
+}
+
 /// Every target's drift report (each target of a drift fleet has one).
 fn drift_reports(report: &FleetReport) -> Vec<&DriftReport> {
     report
@@ -203,13 +209,7 @@ fn drift_replays_each_history_once_per_server() {
     let (dbs, targets) = tenants("fleetreplay", 4);
     // One target at a time, so that which one replays is known.
     let fleet = Fleet::new(targets.clone(), &dir.path, CheckOptions::default()).jobs(1);
-    assert_eq!(
-        fleet
-            .up(&UpOptions::default(), &|_| {})
-            .unwrap()
-            .exit_code(),
-        exit::SUCCESS
-    );
+    up(&fleet);
     // Tenant 3 has a shorter history (001 only); tenant 1 drifted.
     let last = Fleet::new(vec![targets[3].clone()], &dir.path, CheckOptions::default());
     let down = last.down(&DownOptions::default(), &|_| {}).unwrap();
@@ -275,13 +275,7 @@ fn a_shared_replay_that_fails_is_every_targets_failure_and_nothing_waits_forever
     let fleet = Fleet::new(targets, &dir.path, CheckOptions::default())
         .jobs(3)
         .keep_going(true);
-    assert_eq!(
-        fleet
-            .up(&UpOptions::default(), &|_| {})
-            .unwrap()
-            .exit_code(),
-        exit::SUCCESS
-    );
+    up(&fleet);
     let report = fleet.drift(&DriftOptions::default(), &|_| {}).unwrap();
     // Each target waited for the replay before it, found none, and replayed (and failed)
     // itself: three failures, each with its own scratch database, none compared with nothing.
