@@ -23,7 +23,9 @@ fn pair() -> &'static Pair {
         primary.configure("", &format!("{TRUST_ALL}local replication all trust\n"));
         primary.start();
         let standby = Cluster::standby_of(&primary);
-        standby.configure("hot_standby = on\n", TRUST_ALL);
+        // The standby lags on purpose: a test that reads from it right after a write on the
+        // primary, without `wait_for_standby`, fails every time rather than once in a while.
+        standby.configure("hot_standby = on\nrecovery_min_apply_delay = 200\n", TRUST_ALL);
         standby.start();
         Pair { primary, standby }
     })
@@ -40,21 +42,29 @@ fn closed_port() -> u16 {
 /// A database made on the primary, once the standby has it too.
 fn database(pair: &Pair, prefix: &str) -> String {
     let db = pair.primary.create_database(prefix);
-    wait_for_standby(pair, &db, "SELECT 1");
+    wait_for_standby(pair);
     db
 }
 
-/// Waits until `query` succeeds on the standby's copy of `db`.
-fn wait_for_standby(pair: &Pair, db: &str, query: &str) {
+/// Waits until the standby has replayed everything the primary has written so far: a read
+/// from the standby right after a write on the primary may otherwise see the state before it
+/// (a ledger table whose row is not there yet, a row a `down` already removed).
+fn wait_for_standby(pair: &Pair) {
+    let written: String = pair
+        .primary
+        .connect("postgres")
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .expect("pg_current_wal_lsn")
+        .get(0);
+    let mut standby = pair.standby.connect("postgres");
     wait_until("the standby to replay", Duration::from_secs(30), || {
-        let conninfo = format!(
-            "host={} port={} user=postgres dbname={db}",
-            pair.standby.dir().display(),
-            pair.standby.port()
-        );
-        postgres::Client::connect(&conninfo, postgres::NoTls)
-            .and_then(|mut c| c.simple_query(query))
-            .is_ok()
+        standby
+            .query_one(
+                "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                &[&written],
+            )
+            .expect("pg_last_wal_replay_lsn")
+            .get(0)
     });
 }
 
@@ -95,7 +105,7 @@ fn writing_commands_move_on_from_a_standby_to_the_primary() {
     run(&project, "up", &url).code(0);
     assert!(applied_on_primary(pair, &db));
     // `status` reads from the first host, the standby, once it has replayed the ledger.
-    wait_for_standby(pair, &db, "SELECT 1 FROM tb_confiture");
+    wait_for_standby(pair);
     run(&project, "status", &url)
         .code(0)
         .stdout_has("001_create_users");
@@ -135,8 +145,9 @@ fn target_session_attrs_choose_the_host() {
         assert!(applied_on_primary(pair, &db));
         run(&project, "down", &conninfo).code(0);
     }
-    // `standby` and `prefer-standby` read from the standby listed second; writing there is
-    // refused before anything runs.
+    // `standby` and `prefer-standby` read from the standby listed second, once it has replayed
+    // the last `down`; writing there is refused before anything runs.
+    wait_for_standby(pair);
     for attrs in ["standby", "prefer-standby"] {
         let url = url_of(
             &[primary, standby],
