@@ -225,6 +225,10 @@ fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_se
             "a clock from the past",
             "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config('confiture.t', '1', false);\n",
         ),
+        (
+            "something else in the checked clock",
+            "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config('confiture.at', 'x', false);\n",
+        ),
     ];
     for (what, middle) in middles {
         for (how, runs) in runs() {

@@ -99,22 +99,26 @@ pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
 
 /// What precedes every ledger row, in one statement: the role half of [`RESET_SESSION`]
 /// (`RESET SESSION AUTHORIZATION; RESET ROLE`, as `set_config(..., NULL, false)`: the row is
-/// written as the connecting role; `RESET ALL` after the row completes the reset) and our
+/// written as the connecting role; `RESET ALL` after the row completes the reset), our
 /// timeouts for the rest of the transaction — a migration's own
 /// timeouts must not bound its row (a `SET statement_timeout = '1ms'` in it would fail its own
-/// ledger write); without a `statement_timeout` of ours the row has none (`0`).
+/// ledger write); without a `statement_timeout` of ours the row has none (`0`) — and the
+/// [`CHECKED_CLOCK`], which the row reads.
 /// It runs under the migration's `search_path`, as the row does: both call only functions of
 /// `pg_catalog`, named so, and the row names its table schema-qualified (the caller resolves
 /// it, see [`crate::db::ledger::read_qualified`]).
 pub(super) fn before_row_select(settings: &ApplySettings) -> String {
     let lock = format!("{}ms", millis(settings.lock_timeout));
     let st = format!("{}ms", settings.statement_timeout.map_or(0, millis));
-    set_configs_select(&[
-        ("session_authorization", None, false),
-        ("role", None, false),
-        ("lock_timeout", Some(&lock), true),
-        ("statement_timeout", Some(&st), true),
-    ])
+    format!(
+        "{}, pg_catalog.set_config('{CHECKED_CLOCK}', {CLOCK_CHECK}, true)",
+        set_configs_select(&[
+            ("session_authorization", None, false),
+            ("role", None, false),
+            ("lock_timeout", Some(&lock), true),
+            ("statement_timeout", Some(&st), true),
+        ])
+    )
 }
 
 /// What follows the `RESET ALL` after every ledger row, in one statement: the session's
@@ -155,13 +159,25 @@ pub(super) fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
 pub(super) const CLOCK: &str = "confiture.t";
 /// The clock's value now.
 pub(super) const CLOCK_NOW: &str = "date_part('epoch', clock_timestamp())::text";
-/// The clock as a number; NULL when a migration reset it or left something else in it (a
-/// value that is not an epoch is never cast, so it cannot fail the ledger statement), and
-/// NULL unless it lies between the start of the transaction and now (a migration that set it
-/// to another time cannot move its row before the rows of the migrations applied ahead of it).
-pub(super) const CLOCK_VALUE: &str = "(CASE WHEN current_setting('confiture.t', true) ~ '^[0-9]{1,12}(\\.[0-9]{1,9})?$' \
-     AND current_setting('confiture.t', true)::float8 BETWEEN date_part('epoch', now()) \
-     AND date_part('epoch', clock_timestamp()) THEN current_setting('confiture.t', true)::float8 END)";
+/// The [`CLOCK`] as [`before_row_select`] found it just before the ledger row, for the rest
+/// of the transaction: the clock's text when it is an epoch that lies between the start of
+/// the message and now, else empty — a migration that reset it or left something else in it
+/// (a value that is not an epoch is never cast, so it cannot fail the ledger statement), or
+/// set it to another time (which cannot move its row before the rows of the migrations
+/// applied ahead of it). Checked once per row, not in each of the row's three expressions
+/// that use it: the check (a regular expression, three reads of the setting) was a third of
+/// the server's time per migration of a prepared message.
+pub(super) const CHECKED_CLOCK: &str = "confiture.at";
+/// The check that sets [`CHECKED_CLOCK`].
+const CLOCK_CHECK: &str = "CASE WHEN pg_catalog.current_setting('confiture.t', true) \
+     ~ '^[0-9]{1,12}(\\.[0-9]{1,9})?$' \
+     AND pg_catalog.current_setting('confiture.t', true)::float8 \
+     BETWEEN pg_catalog.date_part('epoch', pg_catalog.now()) \
+     AND pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
+     THEN pg_catalog.current_setting('confiture.t', true) ELSE '' END";
+/// The checked clock as a number, NULL without one.
+pub(super) const CLOCK_VALUE: &str =
+    "NULLIF(pg_catalog.current_setting('confiture.at', true), '')::float8";
 
 /// Puts the session back as the connection opened it: the role and session user of the login,
 /// every setting at its connection-time value (`RESET ALL` keeps what the startup packet and
@@ -181,12 +197,15 @@ pub(super) fn start_message() -> String {
 /// is when the message arrived, before the migrations sent ahead of this one in it, and
 /// `applied_at` is the order `down` rolls back by.
 pub(super) fn started_at() -> String {
-    format!("COALESCE(to_timestamp({CLOCK_VALUE}), clock_timestamp())")
+    format!("COALESCE(pg_catalog.to_timestamp({CLOCK_VALUE}), pg_catalog.clock_timestamp())")
 }
 
 /// Milliseconds since the migration began, measured by the server (NULL without a clock).
 pub(super) fn elapsed_ms() -> String {
-    format!("((date_part('epoch', clock_timestamp()) - {CLOCK_VALUE}) * 1000)::int")
+    format!(
+        "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) - {CLOCK_VALUE}) \
+         * 1000)::int"
+    )
 }
 
 /// The SQL that records (up) or forgets (down) the migration in the ledger, as the connecting
@@ -431,9 +450,13 @@ mod tests {
                 "-- no newline at end\n;\nSELECT pg_catalog.set_config('session_authorization', \
                  NULL, false), pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
-                 pg_catalog.set_config('statement_timeout', '1ms', true);\n\
-                 INSERT INTO \"tb_confiture\""
+                 pg_catalog.set_config('statement_timeout', '1ms', true), \
+                 pg_catalog.set_config('confiture.at', CASE WHEN "
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{CLOCK_CHECK}, true);\nINSERT INTO \"tb_confiture\"")),
             "{text}"
         );
         assert!(text.starts_with(&start_message()), "{text}");
@@ -492,11 +515,15 @@ mod tests {
         );
         assert_eq!(
             before_row_select(&settings(None)),
-            "SELECT pg_catalog.set_config('session_authorization', NULL, false), \
-             pg_catalog.set_config('role', NULL, false), \
-             pg_catalog.set_config('lock_timeout', '1500ms', true), \
-             pg_catalog.set_config('statement_timeout', '0ms', true)",
-            "the role first, then our timeouts; none of ours: the row has none"
+            format!(
+                "SELECT pg_catalog.set_config('session_authorization', NULL, false), \
+                 pg_catalog.set_config('role', NULL, false), \
+                 pg_catalog.set_config('lock_timeout', '1500ms', true), \
+                 pg_catalog.set_config('statement_timeout', '0ms', true), \
+                 pg_catalog.set_config('confiture.at', {CLOCK_CHECK}, true)"
+            ),
+            "the role first, then our timeouts (none of ours: the row has none), then the clock \
+             the row reads"
         );
     }
 
