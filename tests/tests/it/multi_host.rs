@@ -25,7 +25,10 @@ fn pair() -> &'static Pair {
         let standby = Cluster::standby_of(&primary);
         // The standby lags on purpose: a test that reads from it right after a write on the
         // primary, without `wait_for_standby`, fails every time rather than once in a while.
-        standby.configure("hot_standby = on\nrecovery_min_apply_delay = 200\n", TRUST_ALL);
+        standby.configure(
+            "hot_standby = on\nrecovery_min_apply_delay = 200\n",
+            TRUST_ALL,
+        );
         standby.start();
         Pair { primary, standby }
     })

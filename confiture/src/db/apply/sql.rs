@@ -456,7 +456,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains(&format!("{CLOCK_CHECK}, true);\nINSERT INTO \"tb_confiture\"")),
+            text.contains(&format!(
+                "{CLOCK_CHECK}, true);\nINSERT INTO \"tb_confiture\""
+            )),
             "{text}"
         );
         assert!(text.starts_with(&start_message()), "{text}");
