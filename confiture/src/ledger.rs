@@ -156,6 +156,11 @@ pub fn literal(value: &str) -> String {
 /// as confiture does: `<name>_<version>_<YYYYmmdd_HHMMSS>[_baseline|_reinit]`.
 /// `execution_time_ms` is an SQL expression (e.g. a literal, or a computation over
 /// `clock_timestamp()`), so the time can be measured inside the same message.
+///
+/// The ledger's statements run in a migration's session, under whatever `search_path` it
+/// set: they name every function and operator with `pg_catalog` (`OPERATOR(pg_catalog.||)`),
+/// so that nothing of the migration's, or of a schema anybody may create in, stands in for a
+/// built-in.
 pub fn insert_sql(
     table: &TrackingTable,
     version: &str,
@@ -171,7 +176,7 @@ pub fn insert_sql(
     };
     let slug_prefix = literal(&format!("{name}_{version}_"));
     format!(
-        "INSERT INTO {t} (slug, version, name, execution_time_ms, checksum, applied_by) VALUES ({slug_prefix} || to_char(now(), 'YYYYMMDD_HH24MISS') || {suffix}, {v}, {n}, {execution_time_ms_sql}, {c}, current_user)",
+        "INSERT INTO {t} (slug, version, name, execution_time_ms, checksum, applied_by) VALUES ({slug_prefix} OPERATOR(pg_catalog.||) pg_catalog.to_char(pg_catalog.now(), 'YYYYMMDD_HH24MISS') OPERATOR(pg_catalog.||) {suffix}, {v}, {n}, {execution_time_ms_sql}, {c}, current_user)",
         t = table.quoted(),
         suffix = literal(suffix),
         v = literal(version),
@@ -225,7 +230,7 @@ pub struct AppliedRowExprs<'a> {
 /// per message with parameters, so the server analyses and plans it once, not per migration.
 pub fn insert_applied_at_exprs_sql(table: &TrackingTable, row: &AppliedRowExprs<'_>) -> String {
     format!(
-        "INSERT INTO {t} (slug, version, name, applied_at, execution_time_ms, checksum, applied_by) VALUES ({slug} || to_char({at}, 'YYYYMMDD_HH24MISS'), {v}, {n}, {at}, {ms}, {c}, current_user)",
+        "INSERT INTO {t} (slug, version, name, applied_at, execution_time_ms, checksum, applied_by) VALUES ({slug} OPERATOR(pg_catalog.||) pg_catalog.to_char({at}, 'YYYYMMDD_HH24MISS'), {v}, {n}, {at}, {ms}, {c}, current_user)",
         t = table.quoted(),
         slug = row.slug_prefix,
         at = row.applied_at,
@@ -239,7 +244,7 @@ pub fn insert_applied_at_exprs_sql(table: &TrackingTable, row: &AppliedRowExprs<
 /// The `DELETE` that forgets one migration on rollback, as confiture does.
 pub fn delete_sql(table: &TrackingTable, version: &str) -> String {
     format!(
-        "DELETE FROM {} WHERE version = {}",
+        "DELETE FROM {} WHERE version OPERATOR(pg_catalog.=) {}",
         table.quoted(),
         literal(version)
     )
@@ -302,7 +307,7 @@ impl Rewrite {
         }
         for u in &self.update {
             sql.push_str(&format!(
-                "UPDATE {t} SET version = {v}, name = {n}, checksum = {c} WHERE version = {k};\n",
+                "UPDATE {t} SET version = {v}, name = {n}, checksum = {c} WHERE version OPERATOR(pg_catalog.=) {k};\n",
                 t = table.quoted(),
                 v = literal(&u.version),
                 n = literal(&u.name),
@@ -377,10 +382,10 @@ mod tests {
         };
         let sql = rewrite.sql(&TrackingTable::default());
         let delete = sql
-            .find("DELETE FROM \"tb_confiture\" WHERE version = '1';")
+            .find("DELETE FROM \"tb_confiture\" WHERE version OPERATOR(pg_catalog.=) '1';")
             .unwrap();
         let update = sql
-            .find("UPDATE \"tb_confiture\" SET version = '001', name = 'o''brien', checksum = 'ab' WHERE version = '0001';")
+            .find("UPDATE \"tb_confiture\" SET version = '001', name = 'o''brien', checksum = 'ab' WHERE version OPERATOR(pg_catalog.=) '0001';")
             .unwrap();
         let insert = sql.find("INSERT INTO").unwrap();
         assert!(

@@ -271,3 +271,89 @@ fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_se
         }
     }
 }
+
+/// A migration may put a schema of its own before `pg_catalog` in its `search_path`, with
+/// types, functions and operators named like the built-in ones: the engine's statements
+/// around the body (the clock check before the row, the row, the `DELETE` of `down`) run
+/// under that path, and a `float8`, `to_char`, `~`, `||` or `=` of the migration's must not
+/// fail the row, change what it records, or keep `down` from forgetting the migration; nor
+/// may an operator in `public` that matches the ledger's types more closely than the
+/// built-in one, under the default path.
+#[test]
+fn a_search_path_that_shadows_pg_catalog_does_not_reach_the_ledger() {
+    use confiture::migrate::DownOptions;
+    const SHADOWS: &str = "CREATE SCHEMA evil;\n\
+        CREATE DOMAIN evil.float8 AS int;\n\
+        CREATE FUNCTION evil.to_char(timestamptz, text) RETURNS text LANGUAGE sql AS $$SELECT 'evil'$$;\n\
+        CREATE FUNCTION evil.never(text, text) RETURNS bool LANGUAGE sql AS $$SELECT false$$;\n\
+        CREATE FUNCTION evil.cat(text, text) RETURNS text LANGUAGE sql AS $$SELECT 'evil'$$;\n\
+        CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.never);\n\
+        CREATE OPERATOR evil.~ (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.never);\n\
+        CREATE OPERATOR evil.|| (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.cat);\n\
+        CREATE OPERATOR evil.>= (LEFTARG = float8, RIGHTARG = float8, FUNCTION = pg_catalog.float8lt);\n\
+        CREATE FUNCTION public.never(varchar, varchar) RETURNS bool LANGUAGE sql AS $$SELECT false$$;\n\
+        CREATE OPERATOR public.= (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = public.never);\n";
+    const SHADOW: &str = "SET search_path = evil, pg_catalog, public;\n";
+    for (how, runs) in runs() {
+        let db = TestDb::new("shadow");
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "first",
+            &format!("{SHADOWS}{SHADOW}CREATE TABLE public.t1 (id int);\n"),
+            &format!("{SHADOW}DROP TABLE public.t1;\n"),
+        )
+        // Without a path of its own: `public`'s `=` on `varchar` is a closer match than
+        // `pg_catalog`'s on `text` for the ledger's `version` column.
+        .migration(
+            "002",
+            "second",
+            "SELECT pg_sleep(0.01);\nCREATE TABLE public.t2 (id int);\n",
+            "DROP TABLE public.t2;\n",
+        );
+        let mut migrator = db.migrator(&dir);
+        for options in &runs {
+            if let Err(failed) = migrator.up(options, &mut no_progress) {
+                panic!("{how}: {}\n{:?}", failed.error, failed.report);
+            }
+        }
+        assert_eq!(db.ledger(), ["001:first", "002:second"], "{how}");
+        assert_eq!(
+            apply_support::rows(
+                &mut db.client(),
+                "SELECT slug ~ ('^' || name || '_' || version || '_[0-9]{8}_[0-9]{6}$') \
+                 AND execution_time_ms IS NOT NULL FROM tb_confiture ORDER BY version"
+            ),
+            ["t", "t"],
+            "{how}: each row has its slug and its own time"
+        );
+        let down = DownOptions::default().steps(Some(2));
+        if let Err(failed) = migrator.down(&down, &mut no_progress) {
+            panic!("{how}: {}\n{:?}", failed.error, failed.report);
+        }
+        assert!(db.ledger().is_empty(), "{how}: down forgot both");
+        assert!(!db.table_exists("public.t1") && !db.table_exists("public.t2"));
+    }
+}
+
+/// The slug's time is the local time of the connection, as confiture writes it; a migration
+/// that sets its own `TimeZone` (the two below are 26 hours apart, so at least one is not the
+/// connection's) must not move its row's slug away from its `applied_at`.
+#[test]
+fn a_time_zone_set_by_a_migration_does_not_reach_its_ledger_row() {
+    every_way(
+        "SET TimeZone = 'Pacific/Kiritimati';\nCREATE TABLE t1 (id int);\n",
+        "SET TimeZone = 'Etc/GMT+12';\nCREATE TABLE t2 (id int);\n",
+        |how, db| {
+            assert_eq!(
+                apply_support::rows(
+                    &mut db.client(),
+                    "SELECT slug = name || '_' || version || '_' \
+                     || to_char(applied_at, 'YYYYMMDD_HH24MISS') FROM tb_confiture ORDER BY version"
+                ),
+                ["t", "t"],
+                "{how}: the slug's time is applied_at in the connection's time zone"
+            );
+        },
+    );
+}

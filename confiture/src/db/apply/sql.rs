@@ -100,13 +100,20 @@ pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
 /// What precedes every ledger row, in one statement: the role half of [`RESET_SESSION`]
 /// (`RESET SESSION AUTHORIZATION; RESET ROLE`, as `set_config(..., NULL, false)`: the row is
 /// written as the connecting role; `RESET ALL` after the row completes the reset), our
-/// timeouts for the rest of the transaction — a migration's own
-/// timeouts must not bound its row (a `SET statement_timeout = '1ms'` in it would fail its own
-/// ledger write); without a `statement_timeout` of ours the row has none (`0`) — and the
+/// timeouts for the rest of the transaction — a migration's own timeouts must not bound its
+/// row (a `SET statement_timeout = '1ms'` in it would fail its own ledger write); without a
+/// `statement_timeout` of ours the row has none (`0`) —, the connection's `TimeZone` (the
+/// slug's time is local time: the connection's, not a migration's), and the
 /// [`CHECKED_CLOCK`], which the row reads.
-/// It runs under the migration's `search_path`, as the row does: both call only functions of
-/// `pg_catalog`, named so, and the row names its table schema-qualified (the caller resolves
-/// it, see [`crate::db::ledger::read_qualified`]).
+///
+/// This statement and the row run under the migration's `search_path`, which may put a
+/// schema of its own (or one anybody can create in) before `pg_catalog`: both name every
+/// function, operator and type they use with `pg_catalog` (`OPERATOR(pg_catalog.=)`,
+/// `::pg_catalog.float8`; `NULLIF` and `BETWEEN` look their operators up by the path, so they
+/// are not used), and the row names its table schema-qualified (the caller resolves it, see
+/// [`crate::db::ledger::read_qualified`]). Pinning the path for the row instead
+/// (`set_config('search_path', ...)`) made every prepared row be analysed and planned again:
+/// 75 µs a migration.
 pub(super) fn before_row_select(settings: &ApplySettings) -> String {
     let lock = format!("{}ms", millis(settings.lock_timeout));
     let st = format!("{}ms", settings.statement_timeout.map_or(0, millis));
@@ -117,6 +124,7 @@ pub(super) fn before_row_select(settings: &ApplySettings) -> String {
             ("role", None, false),
             ("lock_timeout", Some(&lock), true),
             ("statement_timeout", Some(&st), true),
+            ("TimeZone", None, true),
         ])
     )
 }
@@ -158,7 +166,8 @@ pub(super) fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
 /// and no `execution_time_ms` (omitted rather than made up).
 pub(super) const CLOCK: &str = "confiture.t";
 /// The clock's value now.
-pub(super) const CLOCK_NOW: &str = "date_part('epoch', clock_timestamp())::text";
+pub(super) const CLOCK_NOW: &str =
+    "pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())::pg_catalog.text";
 /// The [`CLOCK`] as [`before_row_select`] found it just before the ledger row, for the rest
 /// of the transaction: the clock's text when it is an epoch that lies between the start of
 /// the message and now, else empty — a migration that reset it or left something else in it
@@ -169,15 +178,19 @@ pub(super) const CLOCK_NOW: &str = "date_part('epoch', clock_timestamp())::text"
 /// the server's time per migration of a prepared message.
 pub(super) const CHECKED_CLOCK: &str = "confiture.at";
 /// The check that sets [`CHECKED_CLOCK`].
+/// It runs under the migration's `search_path`, so every function, operator and type it names
+/// is `pg_catalog`'s, named so.
 const CLOCK_CHECK: &str = "CASE WHEN pg_catalog.current_setting('confiture.t', true) \
-     ~ '^[0-9]{1,12}(\\.[0-9]{1,9})?$' \
-     AND pg_catalog.current_setting('confiture.t', true)::float8 \
-     BETWEEN pg_catalog.date_part('epoch', pg_catalog.now()) \
-     AND pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
+     OPERATOR(pg_catalog.~) '^[0-9]{1,12}([.][0-9]{1,9})?$' \
+     AND pg_catalog.current_setting('confiture.t', true)::pg_catalog.float8 \
+     OPERATOR(pg_catalog.>=) pg_catalog.date_part('epoch', pg_catalog.now()) \
+     AND pg_catalog.current_setting('confiture.t', true)::pg_catalog.float8 \
+     OPERATOR(pg_catalog.<=) pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
      THEN pg_catalog.current_setting('confiture.t', true) ELSE '' END";
 /// The checked clock as a number, NULL without one.
-pub(super) const CLOCK_VALUE: &str =
-    "NULLIF(pg_catalog.current_setting('confiture.at', true), '')::float8";
+pub(super) const CLOCK_VALUE: &str = "CASE WHEN pg_catalog.current_setting('confiture.at', true) \
+     OPERATOR(pg_catalog.<>) '' \
+     THEN pg_catalog.current_setting('confiture.at', true)::pg_catalog.float8 END";
 
 /// Puts the session back as the connection opened it: the role and session user of the login,
 /// every setting at its connection-time value (`RESET ALL` keeps what the startup packet and
@@ -203,8 +216,8 @@ pub(super) fn started_at() -> String {
 /// Milliseconds since the migration began, measured by the server (NULL without a clock).
 pub(super) fn elapsed_ms() -> String {
     format!(
-        "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) - {CLOCK_VALUE}) \
-         * 1000)::int"
+        "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
+         OPERATOR(pg_catalog.-) {CLOCK_VALUE}) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4"
     )
 }
 
@@ -451,6 +464,7 @@ mod tests {
                  NULL, false), pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('statement_timeout', '1ms', true), \
+                 pg_catalog.set_config('TimeZone', NULL, true), \
                  pg_catalog.set_config('confiture.at', CASE WHEN "
             ),
             "{text}"
@@ -522,10 +536,11 @@ mod tests {
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('statement_timeout', '0ms', true), \
+                 pg_catalog.set_config('TimeZone', NULL, true), \
                  pg_catalog.set_config('confiture.at', {CLOCK_CHECK}, true)"
             ),
-            "the role first, then our timeouts (none of ours: the row has none), then the clock \
-             the row reads"
+            "the role first, then our timeouts (none of ours: the row has none), the \
+             connection's time zone, then the clock the row reads"
         );
     }
 
