@@ -136,3 +136,72 @@ fn a_session_that_never_connected_gives_back_nothing() {
     );
     assert!(migrator.into_client().is_none());
 }
+
+/// The run's timeouts hold for the session while its migrations run (one message sets them
+/// once, not each transaction): whether the run succeeds or a migration fails, the handed
+/// connection comes back with its own `lock_timeout` and `statement_timeout`.
+#[test]
+fn the_runs_timeouts_do_not_outlive_it_on_the_handed_connection() {
+    for fails in [false, true] {
+        let db = TestDb::new("withclienttimeouts");
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "first",
+            "CREATE TABLE a (id int);\n",
+            "DROP TABLE a;\n",
+        )
+        .migration(
+            "002",
+            "second",
+            // Under the run's timeouts, not the connection's.
+            "DO $$ BEGIN IF current_setting('lock_timeout') <> '1234ms' \
+             OR current_setting('statement_timeout') <> '56789ms' THEN \
+             RAISE EXCEPTION 'timeouts: % %', current_setting('lock_timeout'), \
+             current_setting('statement_timeout'); END IF; END $$;\n",
+            "SELECT 1;\n",
+        );
+        if fails {
+            dir.migration("003", "third", "SELECT 1/0;\n", "SELECT 1;\n");
+        } else {
+            dir.migration("003", "third", "SELECT 1;\n", "SELECT 1;\n");
+        }
+        let mut client = db.client_as("my-service");
+        client
+            .batch_execute("SET lock_timeout = '7s'; SET statement_timeout = '8s'")
+            .unwrap();
+        let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+            .with_client(client);
+        let options = UpOptions::default()
+            .lock_timeout_statement(Some(Duration::from_millis(1234)))
+            .statement_timeout(Some(Duration::from_millis(56789)));
+        let result = migrator.up(&options, &mut no_progress);
+        match (&result, fails) {
+            (Ok(report), false) => assert_eq!(report.applied, ["001", "002", "003"]),
+            (Err(failed), true) => {
+                assert_eq!(
+                    failed.error.kind,
+                    ErrorKind::MigrationFailed,
+                    "{}",
+                    failed.error
+                );
+                assert_eq!(failed.report.applied, ["001", "002"]);
+            }
+            (Ok(_), true) => panic!("003 divides by zero"),
+            (Err(failed), false) => panic!("{}", failed.error),
+        }
+        let mut client = migrator.into_client().expect("the client comes back");
+        // The connection's own values are its connection-time ones (what RESET gives): the
+        // run's reset of the session already took the service's `SET`s away.
+        assert_eq!(
+            value(&mut client, "SHOW lock_timeout").unwrap(),
+            "0",
+            "fails: {fails}"
+        );
+        assert_eq!(
+            value(&mut client, "SHOW statement_timeout").unwrap(),
+            "0",
+            "fails: {fails}"
+        );
+    }
+}

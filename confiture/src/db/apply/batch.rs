@@ -13,7 +13,7 @@ use super::failure::{
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
-use super::sql::{batch, Batch, MARKER, MS_COLUMN, STEP_COLUMN};
+use super::sql::{batch, Batch, MARKER, MS_COLUMN, RESET_TIMEOUTS, STEP_COLUMN};
 use super::{retry_backoff, ApplySettings, BatchLimits, Direction, Step, StepFailure, StepOutcome};
 use crate::db::backoff::Backoff;
 use crate::db::is_connection_lost;
@@ -44,11 +44,12 @@ pub(super) struct Left {
     pub statements: Vec<String>,
 }
 
-/// After a failed message: rolls back the aborted transaction block (if any) and reads what
-/// the message left, in the same round trip; then deallocates the statement markers left.
+/// After a failed message: rolls back the aborted transaction block (if any), puts the
+/// connection's timeouts back ([`RESET_TIMEOUTS`]) and reads what the message left, in the
+/// same round trip; then deallocates the statement markers left.
 pub(super) fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::Error> {
     let messages = client.simple_query(&format!(
-        "ROLLBACK; SELECT pg_catalog.current_setting('{MARKER}', true), \
+        "ROLLBACK; {RESET_TIMEOUTS} SELECT pg_catalog.current_setting('{MARKER}', true), \
          (SELECT pg_catalog.string_agg(name, ' ') FROM pg_catalog.pg_prepared_statements \
          WHERE pg_catalog.starts_with(name, 'confiture_'))"
     ))?;

@@ -40,8 +40,9 @@ pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
          PREPARE {row}_next(text, text) AS SELECT \
          pg_catalog.set_config('synchronous_commit', $2, true), \
          pg_catalog.set_config('{MARKER}', $1, false), \
-         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);",
-        before_row_select(settings)
+         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false){};",
+        before_row_select(settings),
+        session_timeouts(settings)
     )
 }
 
@@ -130,19 +131,52 @@ pub(super) fn before_row_select(settings: &ApplySettings) -> String {
 }
 
 /// What follows the `RESET ALL` after every ledger row, in one statement: the session's
-/// progress `marker` (see [`MARKER`]), the next migration's clock (see [`CLOCK`]), and
+/// progress `marker` (see [`MARKER`]), the next migration's clock (see [`CLOCK`]),
 /// `synchronous_commit = off` for this transaction's `COMMIT` unless the step commits
-/// synchronously (then the setting stays as `RESET ALL` left it: the connection's).
-pub(super) fn after_row_select(marker: &str, synchronous_commit: bool) -> String {
+/// synchronously (then the setting stays as `RESET ALL` left it: the connection's), and the
+/// run's timeouts again for the next migration ([`session_timeouts`]).
+pub(super) fn after_row_select(
+    settings: &ApplySettings,
+    marker: &str,
+    synchronous_commit: bool,
+) -> String {
     let sync = (!synchronous_commit).then_some("off");
     format!(
-        "{}, pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false)",
+        "{}, pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false){}",
         set_configs_select(&[
             ("synchronous_commit", sync, true),
             (MARKER, Some(marker), false),
-        ])
+        ]),
+        session_timeouts(settings)
     )
 }
+
+/// The run's timeouts as session settings (as `SET`, not `SET LOCAL`), as more calls of a
+/// [`set_configs_select`]: `, set_config('lock_timeout', ..., false)` and the
+/// `statement_timeout` when the run has one. A message of migrations, each its own
+/// transaction, sets them when it starts ([`start_message`]) and again after each
+/// migration's `RESET ALL` ([`after_row_select`]), so that every transaction runs under them
+/// without a statement of its own (a `SET LOCAL` after each `BEGIN` cost the server ~3 ms a
+/// thousand migrations); [`RESET_TIMEOUTS`] ends the message, and
+/// [`super::batch::rollback_and_read`] a failed one, so that the session goes back with the
+/// connection's timeouts.
+fn session_timeouts(settings: &ApplySettings) -> String {
+    let mut sql = format!(
+        ", pg_catalog.set_config('lock_timeout', '{}ms', false)",
+        millis(settings.lock_timeout)
+    );
+    if let Some(st) = settings.statement_timeout {
+        sql.push_str(&format!(
+            ", pg_catalog.set_config('statement_timeout', '{}ms', false)",
+            millis(st)
+        ));
+    }
+    sql
+}
+
+/// What ends a message of migrations, and follows the `ROLLBACK` of a failed one: the
+/// connection's timeouts back in place of the run's ([`session_timeouts`]).
+pub(super) const RESET_TIMEOUTS: &str = "RESET lock_timeout; RESET statement_timeout;";
 
 /// `SET [LOCAL] lock_timeout ...; SET [LOCAL] statement_timeout ...`.
 pub(super) fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
@@ -201,9 +235,13 @@ pub(super) const CLOCK_VALUE: &str = "CASE WHEN pg_catalog.current_setting('conf
 /// Transactional like any `SET`: rolled back with a failed migration's transaction.
 pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL;";
 
-/// The start of every message that runs migrations: a clean session and a started clock.
-pub(super) fn start_message() -> String {
-    format!("{RESET_SESSION} SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);")
+/// The start of every message that runs migrations: a clean session, a started clock and the
+/// run's timeouts for the session ([`session_timeouts`]).
+pub(super) fn start_message(settings: &ApplySettings) -> String {
+    format!(
+        "{RESET_SESSION} SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false){};",
+        session_timeouts(settings)
+    )
 }
 
 /// When the migration began; without a clock, when its row is written. Never `now()`: that
@@ -316,16 +354,17 @@ pub(super) fn push_step<'a>(
     }
 }
 
-/// `BEGIN` and the run's timeouts for the transaction ([`local_timeouts_sql`]).
-/// `synchronous_commit` is set by what ends the transaction ([`after_row_select`]): it
-/// matters only to the `COMMIT`.
+/// `BEGIN` and the run's timeouts for the transaction ([`local_timeouts_sql`]), for the one
+/// transaction of `--single-transaction`. `synchronous_commit` is set by what ends a
+/// transaction ([`after_row_select`]): it matters only to the `COMMIT`.
 pub(super) fn begin_sql(settings: &ApplySettings) -> String {
     format!("BEGIN; {}", local_timeouts_sql(settings))
 }
 
-/// Appends one step as its own transaction: `BEGIN`, its `SET LOCAL`s, the body, the ledger
-/// row (as the connecting role), the rest of [`RESET_SESSION`], the session's progress `marker` with the
-/// next migration's clock, `COMMIT`. Nothing but utility statements of our own and one
+/// Appends one step as its own transaction: `BEGIN` (the run's timeouts are the session's, see
+/// [`session_timeouts`]), the body, the ledger row (as the connecting role), the rest of
+/// [`RESET_SESSION`], the session's progress `marker` with the next migration's clock and the
+/// timeouts again, `COMMIT`. Nothing but utility statements of our own and one
 /// `SELECT` around the body, so that a migration costs the server little more than the bare
 /// transaction.
 pub(super) fn push_transaction<'a>(
@@ -337,7 +376,7 @@ pub(super) fn push_transaction<'a>(
     prepared: bool,
 ) {
     script.begin_step();
-    script.push_sql(&begin_sql(settings));
+    script.push_sql("BEGIN;");
     let file = step.file();
     let marker = format!("{nonce}:{index}");
     let markers = script.push_marked_body(file, &format!("{nonce}_{index}"));
@@ -362,7 +401,10 @@ pub(super) fn push_transaction<'a>(
         };
         format!("EXECUTE {}_next('{marker}', {sync});", prepared_row(nonce))
     } else {
-        format!("{};", after_row_select(&marker, step.synchronous_commit))
+        format!(
+            "{};",
+            after_row_select(settings, &marker, step.synchronous_commit)
+        )
     };
     script.push_sql(&format!(
         "{};\nRESET ALL;\n{next}\nCOMMIT;{deallocate}",
@@ -397,7 +439,7 @@ pub(super) fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>], prepare: b
         .map(|s| s.file().text.len() + STEP_OVERHEAD)
         .sum();
     script.reserve(size);
-    script.push_sql(&start_message());
+    script.push_sql(&start_message(settings));
     let prepared = prepare && prepares_rows(steps);
     for (i, step) in steps.iter().enumerate() {
         push_transaction(&mut script, settings, step, i, nonce, prepared);
@@ -408,6 +450,7 @@ pub(super) fn batch<'a>(settings: &ApplySettings, steps: &[Step<'a>], prepare: b
             "DEALLOCATE {row}; DEALLOCATE {row}_role; DEALLOCATE {row}_next;"
         ));
     }
+    script.push_sql(RESET_TIMEOUTS);
     Batch {
         script,
         nonce,
@@ -475,22 +518,33 @@ mod tests {
             )),
             "{text}"
         );
-        assert!(text.starts_with(&start_message()), "{text}");
+        assert!(text.starts_with(&start_message(&settings)), "{text}");
         assert!(
-            text.contains(
-                "\nBEGIN; SELECT pg_catalog.set_config('lock_timeout', '1500ms', true), \
-                 pg_catalog.set_config('statement_timeout', '1ms', true);\n"
+            start_message(&settings).ends_with(
+                ", pg_catalog.set_config('lock_timeout', '1500ms', false), \
+                 pg_catalog.set_config('statement_timeout', '1ms', false);"
             ),
+            "the run's timeouts are the session's while the message runs"
+        );
+        assert!(
+            text.contains("\nBEGIN;\nCREATE TABLE a (); -- no newline"),
             "{text}"
         );
         assert!(
             text.contains(
                 "RESET ALL;\nSELECT pg_catalog.set_config('synchronous_commit', 'off', true), \
                  pg_catalog.set_config('confiture.step', "
+            ) && text.contains(
+                ", pg_catalog.set_config('lock_timeout', '1500ms', false), \
+                 pg_catalog.set_config('statement_timeout', '1ms', false);\nCOMMIT;"
             ),
-            "{text}"
+            "after the row's RESET ALL, the timeouts again for the next migration: {text}"
         );
-        assert!(text.trim_end().ends_with("COMMIT;"), "{text}");
+        assert!(
+            text.trim_end()
+                .ends_with("COMMIT;\nRESET lock_timeout; RESET statement_timeout;"),
+            "the message gives the connection's timeouts back: {text}"
+        );
         let sync = Step {
             synchronous_commit: true,
             ..step
@@ -545,7 +599,7 @@ mod tests {
     }
 
     #[test]
-    fn a_migration_of_a_prepared_message_carries_seven_statements_of_ours() {
+    fn a_migration_of_a_prepared_message_carries_six_statements_of_ours() {
         let file = sql_file("INSERT INTO t VALUES (1);");
         let migration = Migration {
             version: 3,
@@ -568,7 +622,7 @@ mod tests {
         assert!(unprepared.prepare.is_none());
         assert!(!unprepared.script.text().contains("EXECUTE"));
         let first = format!(
-            "\nBEGIN; SET LOCAL lock_timeout = '1500ms';\nINSERT INTO t VALUES (1);\n;\n\
+            "\nBEGIN;\nINSERT INTO t VALUES (1);\n;\n\
              EXECUTE confiture_row_{n}_role;\n\
              EXECUTE confiture_row_{n}('003', 'x', "
         );
@@ -587,7 +641,17 @@ mod tests {
         );
         assert!(text.trim_end().ends_with(&format!(
             "DEALLOCATE confiture_row_{n}; DEALLOCATE confiture_row_{n}_role; \
-             DEALLOCATE confiture_row_{n}_next;"
+             DEALLOCATE confiture_row_{n}_next;\nRESET lock_timeout; RESET statement_timeout;"
         )));
+        assert!(
+            prepare.contains(&format!(
+                "PREPARE confiture_row_{n}_next(text, text) AS SELECT \
+                 pg_catalog.set_config('synchronous_commit', $2, true), \
+                 pg_catalog.set_config('confiture.step', $1, false), \
+                 pg_catalog.set_config('confiture.t', {CLOCK_NOW}, false), \
+                 pg_catalog.set_config('lock_timeout', '1500ms', false);"
+            )),
+            "{prepare}"
+        );
     }
 }
