@@ -92,9 +92,13 @@ impl Target {
     pub fn schema(base: &Environment, schema: &str, source: impl Into<String>) -> Result<Target> {
         let source = source.into();
         if !crate::ledger::is_identifier(schema) || schema.len() > config::MAX_NAME_BYTES {
+            // The rule is in the message, not only the help: several bad rows are reported
+            // as one error's details, under one help for them all.
             return Err(Error::invalid(format!(
-                "{source}: {:?} is not a tenant schema name",
-                config::shown(schema)
+                "{source}: {:?} is not a tenant schema name (letters, digits and `_`, not \
+                 starting with a digit, at most {} bytes)",
+                config::shown(schema),
+                config::MAX_NAME_BYTES
             ))
             .with_help(format!(
                 "a tenant schema name is letters, digits and underscores, not starting with a \
@@ -527,7 +531,17 @@ mod tests {
             details.contains("q, row 5: information_schema is a system schema"),
             "{details}"
         );
-        assert!(details.contains("q, row 6:"), "{details}");
+        assert!(
+            details.contains(
+                "q, row 2: \"bad name\" is not a tenant schema name (letters, digits and `_`, \
+                 not starting with a digit, at most 63 bytes)"
+            ),
+            "the rule is in the detail: {details}"
+        );
+        assert!(
+            details.contains("q, row 6: \"1x\" is not a tenant schema name (letters"),
+            "{details}"
+        );
         let long = "s".repeat(config::MAX_NAME_BYTES + 1);
         assert!(Target::schema(&base(), &long, "q").is_err());
     }
