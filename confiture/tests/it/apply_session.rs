@@ -209,28 +209,33 @@ fn a_no_transaction_migration_starts_and_leaves_a_clean_session() {
 
 /// The order of application is what `down` rolls back by (the ledger's `applied_at`, then its
 /// key), so it must hold whatever a migration did to its session. A migration in the middle of
-/// a run that took the engine's clock away (`RESET ALL`, `DISCARD ALL`, a `set_config` of its
-/// own) was stamped with the message's `now()` — before the migration applied ahead of it —
-/// and `down` then rolled back 001 before 002.
+/// a run that took the engine's clock away (`RESET ALL`, or emptying it) was stamped with the
+/// message's `now()` — before the migration applied ahead of it — and `down` then rolled back
+/// 001 before 002. Without its clock a migration's row has no `execution_time_ms`.
 #[test]
 fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_session() {
     use confiture::migrate::DownOptions;
+    // (what the migration does, whether its row keeps its own time)
     let middles = [
-        ("RESET ALL", "CREATE TABLE t2 (id int);\nRESET ALL;\n"),
         (
-            "set_config of the clock",
-            "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config('confiture.t', '', false);\n",
+            "RESET ALL",
+            "CREATE TABLE t2 (id int);\nRESET ALL;\n",
+            false,
         ),
         (
-            "a clock from the past",
+            "the clock found and emptied",
+            "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config(\
+             substring(query from 'confiture\\.t_[0-9a-f]{8}'), '', false) \
+             FROM pg_catalog.pg_stat_activity WHERE pid = pg_catalog.pg_backend_pid();\n",
+            false,
+        ),
+        (
+            "the clock's name before it had a token",
             "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config('confiture.t', '1', false);\n",
-        ),
-        (
-            "something else in the checked clock",
-            "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config('confiture.at', 'x', false);\n",
+            true,
         ),
     ];
-    for (what, middle) in middles {
+    for (what, middle, timed) in middles {
         for (how, runs) in runs() {
             let db = TestDb::new("order");
             let dir = Dir::new();
@@ -258,6 +263,14 @@ fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_se
                 ["001:a", "002:b", "003:c"],
                 "{what}, {how}: the ledger's order is the order of application"
             );
+            assert_eq!(
+                db.value(
+                    "SELECT execution_time_ms IS NOT NULL FROM tb_confiture WHERE version = '002'"
+                )
+                .as_deref(),
+                Some(if timed { "t" } else { "f" }),
+                "{what}, {how}: 002's own time"
+            );
             let down = DownOptions::default().steps(Some(3)).dry_run(true);
             let report = migrator
                 .down(&down, &mut no_progress)
@@ -274,7 +287,7 @@ fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_se
 
 /// A migration may put a schema of its own before `pg_catalog` in its `search_path`, with
 /// types, functions and operators named like the built-in ones: the engine's statements
-/// around the body (the clock check before the row, the row, the `DELETE` of `down`) run
+/// around the body (the statement before the row, the row, the `DELETE` of `down`) run
 /// under that path, and a `float8`, `to_char`, `~`, `||` or `=` of the migration's must not
 /// fail the row, change what it records, or keep `down` from forgetting the migration; nor
 /// may an operator in `public` that matches the ledger's types more closely than the
@@ -356,4 +369,43 @@ fn a_time_zone_set_by_a_migration_does_not_reach_its_ledger_row() {
             );
         },
     );
+}
+
+/// A migration that digs the engine's clock out of its own session's query text (the setting's
+/// name has a token of the process, and `pg_settings` does not list it) and writes junk into
+/// it sabotages the tool (the clock is read unchecked): it fails, and loses nothing — its transaction is rolled
+/// back, the migrations before it stay recorded, the ones after it are not attempted.
+#[test]
+fn a_migration_that_writes_junk_into_the_engines_settings_fails_and_loses_nothing() {
+    let db = TestDb::new("junkclock");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "a",
+        "CREATE TABLE t1 (id int);\n",
+        "DROP TABLE t1;\n",
+    )
+    .migration(
+        "002",
+        "b",
+        "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config(\
+         substring(query from 'confiture\\.t_[0-9a-f]{8}'), 'junk', false) \
+         FROM pg_catalog.pg_stat_activity WHERE pid = pg_catalog.pg_backend_pid();\n",
+        "DROP TABLE t2;\n",
+    )
+    .migration(
+        "003",
+        "c",
+        "CREATE TABLE t3 (id int);\n",
+        "DROP TABLE t3;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect_err("junk in the clock fails the migration's ledger row");
+    assert_eq!(failed.error.kind, confiture::ErrorKind::MigrationFailed);
+    assert!(failed.error.message.contains("002_b"), "{}", failed.error);
+    assert_eq!(failed.report.applied, ["001"]);
+    assert_eq!(db.ledger(), ["001:a"]);
+    assert!(db.table_exists("t1") && !db.table_exists("t2") && !db.table_exists("t3"));
 }

@@ -1,7 +1,10 @@
 //! The SQL the engine adds around migrations: the session reset, the clock that times each
 //! migration, the ledger rows, and a batch — consecutive transactional migrations in one message.
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::markers::{marker_name, says_deallocate};
@@ -40,8 +43,9 @@ pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
          PREPARE {row}_next(text, text) AS SELECT \
          pg_catalog.set_config('synchronous_commit', $2, true), \
          pg_catalog.set_config('{MARKER}', $1, false), \
-         pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false){};",
+         pg_catalog.set_config('{}', {CLOCK_NOW}, false){};",
         before_row_select(settings),
+        clock(),
         session_timeouts(settings)
     )
 }
@@ -103,9 +107,8 @@ pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
 /// written as the connecting role; `RESET ALL` after the row completes the reset), our
 /// timeouts for the rest of the transaction — a migration's own timeouts must not bound its
 /// row (a `SET statement_timeout = '1ms'` in it would fail its own ledger write); without a
-/// `statement_timeout` of ours the row has none (`0`) —, the connection's `TimeZone` (the
-/// slug's time is local time: the connection's, not a migration's), and the
-/// [`CHECKED_CLOCK`], which the row reads.
+/// `statement_timeout` of ours the row has none (`0`) —, and the connection's `TimeZone`
+/// (the slug's time is local time: the connection's, not a migration's).
 ///
 /// This statement and the row run under the migration's `search_path`, which may put a
 /// schema of its own (or one anybody can create in) before `pg_catalog`: both name every
@@ -118,20 +121,17 @@ pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
 pub(super) fn before_row_select(settings: &ApplySettings) -> String {
     let lock = format!("{}ms", millis(settings.lock_timeout));
     let st = format!("{}ms", settings.statement_timeout.map_or(0, millis));
-    format!(
-        "{}, pg_catalog.set_config('{CHECKED_CLOCK}', {CLOCK_CHECK}, true)",
-        set_configs_select(&[
-            ("session_authorization", None, false),
-            ("role", None, false),
-            ("lock_timeout", Some(&lock), true),
-            ("statement_timeout", Some(&st), true),
-            ("TimeZone", None, true),
-        ])
-    )
+    set_configs_select(&[
+        ("session_authorization", None, false),
+        ("role", None, false),
+        ("lock_timeout", Some(&lock), true),
+        ("statement_timeout", Some(&st), true),
+        ("TimeZone", None, true),
+    ])
 }
 
 /// What follows the `RESET ALL` after every ledger row, in one statement: the session's
-/// progress `marker` (see [`MARKER`]), the next migration's clock (see [`CLOCK`]),
+/// progress `marker` (see [`MARKER`]), the next migration's clock (see [`clock`]),
 /// `synchronous_commit = off` for this transaction's `COMMIT` unless the step commits
 /// synchronously (then the setting stays as `RESET ALL` left it: the connection's), and the
 /// run's timeouts again for the next migration ([`session_timeouts`]).
@@ -142,11 +142,12 @@ pub(super) fn after_row_select(
 ) -> String {
     let sync = (!synchronous_commit).then_some("off");
     format!(
-        "{}, pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false){}",
+        "{}, pg_catalog.set_config('{}', {CLOCK_NOW}, false){}",
         set_configs_select(&[
             ("synchronous_commit", sync, true),
             (MARKER, Some(marker), false),
         ]),
+        clock(),
         session_timeouts(settings)
     )
 }
@@ -196,35 +197,35 @@ pub(super) fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
 /// starts and again at the end of each migration's transaction, for the next one: a message
 /// carries several migrations, and `now()` is the same for all of them (the server stamps a
 /// message once), so each migration's `applied_at` and `execution_time_ms` come from here.
-/// A migration that ran `RESET ALL` took its clock away: its row gets the time it is written
-/// and no `execution_time_ms` (omitted rather than made up).
-pub(super) const CLOCK: &str = "confiture.t";
+///
+/// Its name ends with a token drawn once per process (`confiture.t_1f2e3d4c`), so that no
+/// migration writes it by accident, and the row reads it as it is, unchecked. What a migration
+/// can do to it without looking its name up in `pg_settings` is to empty it (`RESET ALL`, or
+/// resetting or emptying every setting): its row then gets the time it is written and no
+/// `execution_time_ms` (omitted rather than made up). A migration that finds it and writes
+/// something else there sabotages the tool, as one that writes the ledger does: text that is
+/// not a number fails its own transaction (rolled back, nothing recorded), another time stamps
+/// its own row. Checking the value before each row (a regular expression and a range, in one
+/// more setting) cost ~11 ms of server time per 1,000 migrations, a tenth of the message.
+pub(super) fn clock() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let token = RandomState::new().build_hasher().finish() as u32;
+        format!("confiture.t_{token:08x}")
+    })
+}
 /// The clock's value now.
 pub(super) const CLOCK_NOW: &str =
     "pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())::pg_catalog.text";
-/// The [`CLOCK`] as [`before_row_select`] found it just before the ledger row, for the rest
-/// of the transaction: the clock's text when it is an epoch that lies between the start of
-/// the message and now, else empty — a migration that reset it or left something else in it
-/// (a value that is not an epoch is never cast, so it cannot fail the ledger statement), or
-/// set it to another time (which cannot move its row before the rows of the migrations
-/// applied ahead of it). Checked once per row, not in each of the row's three expressions
-/// that use it: the check (a regular expression, three reads of the setting) was a third of
-/// the server's time per migration of a prepared message.
-pub(super) const CHECKED_CLOCK: &str = "confiture.at";
-/// The check that sets [`CHECKED_CLOCK`].
-/// It runs under the migration's `search_path`, so every function, operator and type it names
-/// is `pg_catalog`'s, named so.
-const CLOCK_CHECK: &str = "CASE WHEN pg_catalog.current_setting('confiture.t', true) \
-     OPERATOR(pg_catalog.~) '^[0-9]{1,12}([.][0-9]{1,9})?$' \
-     AND pg_catalog.current_setting('confiture.t', true)::pg_catalog.float8 \
-     OPERATOR(pg_catalog.>=) pg_catalog.date_part('epoch', pg_catalog.now()) \
-     AND pg_catalog.current_setting('confiture.t', true)::pg_catalog.float8 \
-     OPERATOR(pg_catalog.<=) pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
-     THEN pg_catalog.current_setting('confiture.t', true) ELSE '' END";
-/// The checked clock as a number, NULL without one.
-pub(super) const CLOCK_VALUE: &str = "CASE WHEN pg_catalog.current_setting('confiture.at', true) \
-     OPERATOR(pg_catalog.<>) '' \
-     THEN pg_catalog.current_setting('confiture.at', true)::pg_catalog.float8 END";
+/// The [`clock`] as a number, NULL when a migration emptied it. The row runs under the
+/// migration's `search_path`: every function, operator and type is `pg_catalog`'s, named so.
+fn clock_value() -> String {
+    let clock = clock();
+    format!(
+        "CASE WHEN pg_catalog.current_setting('{clock}', true) OPERATOR(pg_catalog.<>) '' \
+         THEN pg_catalog.current_setting('{clock}', true)::pg_catalog.float8 END"
+    )
+}
 
 /// Puts the session back as the connection opened it: the role and session user of the login,
 /// every setting at its connection-time value (`RESET ALL` keeps what the startup packet and
@@ -239,7 +240,8 @@ pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET 
 /// run's timeouts for the session ([`session_timeouts`]).
 pub(super) fn start_message(settings: &ApplySettings) -> String {
     format!(
-        "{RESET_SESSION} SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false){};",
+        "{RESET_SESSION} SELECT pg_catalog.set_config('{}', {CLOCK_NOW}, false){};",
+        clock(),
         session_timeouts(settings)
     )
 }
@@ -248,14 +250,18 @@ pub(super) fn start_message(settings: &ApplySettings) -> String {
 /// is when the message arrived, before the migrations sent ahead of this one in it, and
 /// `applied_at` is the order `down` rolls back by.
 pub(super) fn started_at() -> String {
-    format!("COALESCE(pg_catalog.to_timestamp({CLOCK_VALUE}), pg_catalog.clock_timestamp())")
+    format!(
+        "COALESCE(pg_catalog.to_timestamp({}), pg_catalog.clock_timestamp())",
+        clock_value()
+    )
 }
 
 /// Milliseconds since the migration began, measured by the server (NULL without a clock).
 pub(super) fn elapsed_ms() -> String {
     format!(
         "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
-         OPERATOR(pg_catalog.-) {CLOCK_VALUE}) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4"
+         OPERATOR(pg_catalog.-) {}) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4",
+        clock_value()
     )
 }
 
@@ -340,7 +346,8 @@ pub(super) fn push_step<'a>(
     tag: &str,
 ) {
     script.push_sql(&format!(
-        "SELECT pg_catalog.set_config('{CLOCK}', {CLOCK_NOW}, false);"
+        "SELECT pg_catalog.set_config('{}', {CLOCK_NOW}, false);",
+        clock()
     ));
     let file = step.file();
     let markers = script.push_marked_body(file, tag);
@@ -507,15 +514,8 @@ mod tests {
                  NULL, false), pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('statement_timeout', '1ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true), \
-                 pg_catalog.set_config('confiture.at', CASE WHEN "
+                 pg_catalog.set_config('TimeZone', NULL, true);\nINSERT INTO \"tb_confiture\""
             ),
-            "{text}"
-        );
-        assert!(
-            text.contains(&format!(
-                "{CLOCK_CHECK}, true);\nINSERT INTO \"tb_confiture\""
-            )),
             "{text}"
         );
         assert!(text.starts_with(&start_message(&settings)), "{text}");
@@ -572,6 +572,25 @@ mod tests {
     }
 
     #[test]
+    fn the_clock_has_a_name_of_this_process_and_the_row_reads_it_as_it_is() {
+        let clock = clock();
+        let token = clock.strip_prefix("confiture.t_").expect("our namespace");
+        assert!(
+            token.len() == 8 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{clock}: a custom setting name, valid as written"
+        );
+        assert_eq!(clock, super::clock(), "one name for the whole process");
+        assert_eq!(
+            clock_value(),
+            format!(
+                "CASE WHEN pg_catalog.current_setting('{clock}', true) OPERATOR(pg_catalog.<>) '' \
+                 THEN pg_catalog.current_setting('{clock}', true)::pg_catalog.float8 END"
+            ),
+            "emptied (RESET ALL): NULL, and the row takes the time it is written"
+        );
+    }
+
+    #[test]
     fn settings_travel_as_one_statement() {
         assert_eq!(
             set_configs_select(&[("role", None, false), ("lock_timeout", Some("1ms"), true)]),
@@ -590,11 +609,10 @@ mod tests {
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('statement_timeout', '0ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true), \
-                 pg_catalog.set_config('confiture.at', {CLOCK_CHECK}, true)"
+                 pg_catalog.set_config('TimeZone', NULL, true)"
             ),
-            "the role first, then our timeouts (none of ours: the row has none), the \
-             connection's time zone, then the clock the row reads"
+            "the role first, then our timeouts (none of ours: the row has none), then the \
+             connection's time zone"
         );
     }
 
@@ -648,8 +666,9 @@ mod tests {
                 "PREPARE confiture_row_{n}_next(text, text) AS SELECT \
                  pg_catalog.set_config('synchronous_commit', $2, true), \
                  pg_catalog.set_config('confiture.step', $1, false), \
-                 pg_catalog.set_config('confiture.t', {CLOCK_NOW}, false), \
-                 pg_catalog.set_config('lock_timeout', '1500ms', false);"
+                 pg_catalog.set_config('{}', {CLOCK_NOW}, false), \
+                 pg_catalog.set_config('lock_timeout', '1500ms', false);",
+                clock()
             )),
             "{prepare}"
         );
