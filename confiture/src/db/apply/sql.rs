@@ -214,14 +214,14 @@ pub(super) fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
 /// carries several migrations, and `now()` is the same for all of them (the server stamps a
 /// message once), so each migration's `applied_at` and `execution_time_ms` come from here.
 ///
-/// Its name ends with a token drawn once per process (`confiture.t_1f2e3d4c`), so that no
-/// migration writes it by accident, and the row reads it as it is, unchecked. What a migration
-/// can do to it without looking its name up in `pg_settings` is to empty it (`RESET ALL`, or
-/// resetting or emptying every setting): its row then gets the time it is written and no
-/// `execution_time_ms` (omitted rather than made up). A migration that finds it and writes
-/// something else there sabotages the tool, as one that writes the ledger does: text that is
-/// not a number fails its own transaction (rolled back, nothing recorded), another time stamps
-/// its own row. Checking the value before each row (a regular expression and a range, in one
+/// Its name ends with a token drawn once per process (`confiture.t_1f2e3d4c`; `pg_settings`
+/// and `SHOW ALL` do not list custom settings), so that no migration writes it by accident,
+/// and the row reads it as it is, unchecked. What a migration can do to it without digging
+/// its name out of its own query text (`pg_stat_activity.query`) is to empty it with
+/// `RESET ALL`: its row then gets the time it is written and no `execution_time_ms` (omitted
+/// rather than made up). A migration that finds it and writes something else there sabotages
+/// the tool, as one that writes the ledger does: text that is not a number fails its own
+/// transaction (rolled back, nothing recorded), another time stamps its own row. Checking the value before each row (a regular expression and a range, in one
 /// more setting) cost ~11 ms of server time per 1,000 migrations, a tenth of the message.
 pub(super) fn clock() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
