@@ -25,6 +25,18 @@ fn runs() -> Vec<(&'static str, Vec<UpOptions>)> {
     ]
 }
 
+/// Applies the migrations of `dir` to `db` by the `up`s of one of [`runs`] (`how` names it),
+/// failing the test if one fails; returns the migrator for what the test does next.
+fn apply(how: &str, db: &TestDb, dir: &Dir, runs: &[UpOptions]) -> confiture::Migrator {
+    let mut migrator = db.migrator(dir);
+    for options in runs {
+        if let Err(failed) = migrator.up(options, &mut no_progress) {
+            panic!("{how}: {}\n{:?}", failed.error, failed.report);
+        }
+    }
+    migrator
+}
+
 /// Applies `001` (which changes its session) and `002` every way of [`runs`], each in a fresh
 /// database, and hands each database to `check` with the run's name.
 fn every_way(first: &str, second: &str, check: impl Fn(&str, &TestDb)) {
@@ -33,12 +45,7 @@ fn every_way(first: &str, second: &str, check: impl Fn(&str, &TestDb)) {
         let dir = Dir::new();
         dir.migration("001", "first", first, "SELECT 1;\n")
             .migration("002", "second", second, "SELECT 1;\n");
-        let mut migrator = db.migrator(&dir);
-        for options in &runs {
-            if let Err(failed) = migrator.up(options, &mut no_progress) {
-                panic!("{how}: {}\n{:?}", failed.error, failed.report);
-            }
-        }
+        apply(how, &db, &dir, &runs);
         assert_eq!(
             db.ledger(),
             ["001:first", "002:second"],
@@ -252,12 +259,7 @@ fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_se
                 "CREATE TABLE t3 (id int);\n",
                 "DROP TABLE t3;\n",
             );
-            let mut migrator = db.migrator(&dir);
-            for options in &runs {
-                if let Err(failed) = migrator.up(options, &mut no_progress) {
-                    panic!("{what}, {how}: {}\n{:?}", failed.error, failed.report);
-                }
-            }
+            let mut migrator = apply(&format!("{what}, {how}"), &db, &dir, &runs);
             assert_eq!(
                 db.ledger(),
                 ["001:a", "002:b", "003:c"],
@@ -324,12 +326,7 @@ fn a_search_path_that_shadows_pg_catalog_does_not_reach_the_ledger() {
             "SELECT pg_sleep(0.01);\nCREATE TABLE public.t2 (id int);\n",
             "DROP TABLE public.t2;\n",
         );
-        let mut migrator = db.migrator(&dir);
-        for options in &runs {
-            if let Err(failed) = migrator.up(options, &mut no_progress) {
-                panic!("{how}: {}\n{:?}", failed.error, failed.report);
-            }
-        }
+        let mut migrator = apply(how, &db, &dir, &runs);
         assert_eq!(db.ledger(), ["001:first", "002:second"], "{how}");
         assert_eq!(
             apply_support::rows(
