@@ -200,6 +200,53 @@ fn a_ledger_with_an_extra_not_null_column_is_named_with_the_column() {
     assert!(!db.table_exists("a"), "no migration ran");
 }
 
+/// A migration that writes its own ledger row (ported from a tool whose migrations did) makes
+/// the engine's row a duplicate. The plan, read under the lock, had no row for it, so the
+/// migration (or a trigger it fired) wrote it: that is the migration's failure (exit 4), named
+/// with its file, not a ledger to repair (exit 5) — alone and in a message with others.
+#[test]
+fn a_migration_that_writes_its_own_ledger_row_is_its_failure_named_with_its_file() {
+    for steps in [None, Some(1)] {
+        let db = TestDb::new("ownrow");
+        let dir = Dir::new();
+        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+            .migration(
+                "002",
+                "b",
+                "CREATE TABLE b (id int);\nINSERT INTO tb_confiture (slug, version, name) \
+                 VALUES ('b_002_x', '002', 'b');\n",
+                "DROP TABLE b;\n",
+            )
+            .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+        let mut migrator = db.migrator(&dir);
+        if steps.is_some() {
+            migrator
+                .up(&UpOptions::default().steps(steps), &mut no_progress)
+                .expect("001 alone");
+        }
+        let failed = migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err();
+        let e = &failed.error;
+        assert_eq!(e.kind, ErrorKind::MigrationFailed, "{steps:?}: {e:?}");
+        let help = e.help.as_deref().unwrap_or_default();
+        assert!(
+            help.contains("002_b.up.sql") && help.contains("records each migration itself"),
+            "{steps:?}: {help}"
+        );
+        assert!(
+            e.details.iter().any(|d| d.contains("version 002")),
+            "{steps:?}: {:?}",
+            e.details
+        );
+        assert_eq!(db.ledger(), ["001:a"], "{steps:?}");
+        assert!(
+            db.table_exists("a") && !db.table_exists("b") && !db.table_exists("c"),
+            "{steps:?}"
+        );
+    }
+}
+
 /// A failure without a server position is never located by running the file again: a
 /// sequence the migration advances moves exactly once.
 #[test]

@@ -181,15 +181,35 @@ pub(super) fn sql_failure(
     } else {
         failed_at(doing, step, location.as_ref(), statement.as_ref(), db)
     };
-    // The tool's own SQL failing is not the migration's fault: the ledger needs fixing (5).
-    let kind = if in_ledger {
+    // The tool's own SQL failing is not the migration's fault: the ledger needs fixing (5) —
+    // unless the row it adds is already there. The plan, read under the lock, had no row for
+    // this migration, so one appeared in its own transaction: its SQL (or a trigger it fired)
+    // wrote it, as migrations ported from tools that want them to do so.
+    let wrote_own_row =
+        in_ledger && step.direction == Direction::Up && db.code() == &SqlState::UNIQUE_VIOLATION;
+    let kind = if in_ledger && !wrote_own_row {
         ErrorKind::Invalid
     } else {
         ErrorKind::MigrationFailed
     };
     let mut error = Error::new(kind, message);
     error.details = server_details(db);
-    error.help = Some(failure_help(settings, step, db, in_ledger));
+    if wrote_own_row {
+        error.details.push(format!(
+            "the tracking table had a row for version {} when the migration's own row was \
+             written: the migration (or a trigger it fired) wrote it",
+            step.ledger_version
+        ));
+    }
+    error.help = Some(if wrote_own_row {
+        format!(
+            "remove the write to {} from {}: the tool records each migration itself",
+            settings.table,
+            step.file().path.display()
+        )
+    } else {
+        failure_help(settings, step, db, in_ledger)
+    });
     let server = crate::error::ServerError::of(&owned);
     // The server's error, whole, for callers (`std::error::Error::source`).
     error.set_source(owned);
