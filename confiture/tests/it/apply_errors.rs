@@ -235,7 +235,9 @@ fn a_migration_that_writes_its_own_ledger_row_is_its_failure_named_with_its_file
             "{steps:?}: {help}"
         );
         assert!(
-            e.details.iter().any(|d| d.contains("version 002")),
+            e.details
+                .iter()
+                .any(|d| d.contains("002_b wrote a row of the tracking table")),
             "{steps:?}: {:?}",
             e.details
         );

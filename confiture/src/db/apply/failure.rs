@@ -182,9 +182,10 @@ pub(super) fn sql_failure(
         failed_at(doing, step, location.as_ref(), statement.as_ref(), db)
     };
     // The tool's own SQL failing is not the migration's fault: the ledger needs fixing (5) —
-    // unless the row it adds is already there. The plan, read under the lock, had no row for
-    // this migration, so one appeared in its own transaction: its SQL (or a trigger it fired)
-    // wrote it, as migrations ported from tools that want them to do so.
+    // unless a row of the tracking table is a duplicate. The plan, read under the lock, had
+    // no row for this migration, so the duplicate was written in its own transaction: by its
+    // SQL (or a trigger it fired), as migrations ported from tools that want them to record
+    // themselves do — whether the engine's row then failed, or the migration's own write.
     let wrote_own_row =
         in_ledger && step.direction == Direction::Up && db.code() == &SqlState::UNIQUE_VIOLATION;
     let kind = if in_ledger && !wrote_own_row {
@@ -196,9 +197,9 @@ pub(super) fn sql_failure(
     error.details = server_details(db);
     if wrote_own_row {
         error.details.push(format!(
-            "the tracking table had a row for version {} when the migration's own row was \
-             written: the migration (or a trigger it fired) wrote it",
-            step.ledger_version
+            "{} wrote a row of the tracking table in its own transaction (its SQL, or a \
+             trigger it fired)",
+            step.migration.id()
         ));
     }
     error.help = Some(if wrote_own_row {
