@@ -5,15 +5,17 @@
 use confiture::exit;
 use confiture_tests::{Project, TestDb};
 
+/// Releases every advisory lock of the session through a function whose `'...'` body lint does
+/// not read as SQL: what `releases-migration-lock` cannot see, the run finds at release.
+const UNLOCK_IN_A_FUNCTION: &str = "CREATE TABLE t (id int);\n\
+    CREATE FUNCTION let_go() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_unlock_all()';\n\
+    SELECT let_go();\n";
+
 #[test]
 fn a_lost_migration_lock_is_a_warning_in_table_output_too() {
     let db = TestDb::new("lostlock");
     let project = Project::new();
-    project.migration(
-        "001_unlock",
-        "CREATE TABLE t (id int);\nSELECT pg_advisory_unlock_all();\n",
-        "DROP TABLE t;\n",
-    );
+    project.migration("001_unlock", UNLOCK_IN_A_FUNCTION, "DROP TABLE t;\n");
     project
         .run_on(&db, &["migrate", "up"])
         .code(exit::SUCCESS)
@@ -21,11 +23,7 @@ fn a_lost_migration_lock_is_a_warning_in_table_output_too() {
         .stderr_has("was lost during the run");
 
     let json = Project::new();
-    json.migration(
-        "001_unlock",
-        "CREATE TABLE t (id int);\nSELECT pg_advisory_unlock_all();\n",
-        "DROP TABLE t;\n",
-    );
+    json.migration("001_unlock", UNLOCK_IN_A_FUNCTION, "DROP TABLE t;\n");
     let other = TestDb::new("lostlock_json");
     let run = json.run_on(&other, &["migrate", "up", "--format", "json"]);
     run.code(exit::SUCCESS).stderr_lacks("warning:");
@@ -38,6 +36,46 @@ fn a_lost_migration_lock_is_a_warning_in_table_output_too() {
         "{}",
         run.dump()
     );
+}
+
+/// Where lint sees it, a migration that would release the lock is refused before anything
+/// runs, in up and down files, named with its file and line.
+#[test]
+fn a_migration_that_would_release_the_lock_is_refused_before_anything_runs() {
+    let db = TestDb::new("unlockrefused");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_reset_session",
+            "-- confiture:no-transaction\nDISCARD ALL;\n",
+            "SELECT 1;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("002_reset_session.up.sql:2")
+        .stderr_has("error[C107]")
+        .stderr_has("DISCARD PLANS");
+    assert_eq!(db.ledger(), None, "nothing ran");
+    assert!(!db.has_relation("a"));
+
+    // In a down file, `down` refuses it the same way, and the up it would undo stays.
+    project.write(
+        "db/migrations/002_reset_session.up.sql",
+        "CREATE TABLE b (id int);\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.write(
+        "db/migrations/002_reset_session.down.sql",
+        "DROP TABLE b;\nDO $$ BEGIN PERFORM pg_advisory_unlock_all(); END $$;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::INVALID)
+        .stderr_has("002_reset_session.down.sql:2");
+    assert!(db.has_relation("b"), "the down file did not run");
+    assert_eq!(db.ledger().map(|l| l.len()), Some(2));
 }
 
 #[test]

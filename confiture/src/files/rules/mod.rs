@@ -18,6 +18,7 @@ mod misplaced_marker;
 mod no_transaction_multiple_statements;
 mod not_null_without_default;
 mod psql_meta_command;
+mod releases_migration_lock;
 mod rename_column;
 mod rename_table;
 mod requires_no_transaction;
@@ -49,6 +50,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     copy_stdin_stdout::DOC,
     unterminated::DOC,
     standard_conforming_strings::DOC,
+    releases_migration_lock::DOC,
     index_without_concurrently::DOC,
     not_null_without_default::DOC,
     constraint_without_not_valid::DOC,
@@ -136,6 +138,7 @@ fn check_split(
         requires_no_transaction::check(&cx, stmt, &mut out);
         copy_stdin_stdout::check(&cx, stmt, &mut out);
         standard_conforming_strings::check(&cx, stmt, &mut out);
+        releases_migration_lock::check(&cx, stmt, &mut out);
         let shape = syntax::shape(stmt, &mut scratch);
         if matches!(shape, Shape::Other) {
             continue;
