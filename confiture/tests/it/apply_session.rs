@@ -214,6 +214,70 @@ fn a_no_transaction_migration_starts_and_leaves_a_clean_session() {
     assert_eq!(schema_of(&db, "t2"), "public");
 }
 
+/// A no-transaction migration's statements are each their own transaction, so what its
+/// `SET`s leave in the session is there when its ledger row's transaction begins: a read-only
+/// default refused the row (the migration's statements committed, the migration unrecorded),
+/// and a role without rights on the ledger, tiny timeouts or an empty search path must not
+/// reach the row either. Up and down, and the migration after it runs as usual.
+#[test]
+fn a_no_transaction_migration_s_settings_reach_neither_its_row_nor_the_next_migration() {
+    let db = TestDb::new("session_nt_sets");
+    let role = Role::new(&db);
+    db.client()
+        .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .unwrap();
+    let hostile = format!(
+        "SET default_transaction_read_only = on;\nSET SESSION AUTHORIZATION \"{}\";\n\
+         SET search_path = '';\nSET lock_timeout = 1;\nSET statement_timeout = 1;\n",
+        role.0
+    );
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "first",
+        "CREATE TABLE t1 (id int);\n",
+        "DROP TABLE t1;\n",
+    )
+    .migration(
+        "002",
+        "index",
+        &format!(
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+                 CREATE INDEX CONCURRENTLY t1_id ON public.t1 (id);\n{hostile}"
+        ),
+        &format!(
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+                 DROP INDEX CONCURRENTLY public.t1_id;\n{hostile}"
+        ),
+    )
+    .migration(
+        "003",
+        "third",
+        "SELECT pg_sleep(0.05);\nCREATE TABLE t3 (id int);\n",
+        "DROP TABLE t3;\n",
+    );
+    let mut migrator = db.migrator(&dir);
+    if let Err(failed) = migrator.up(&UpOptions::default(), &mut no_progress) {
+        panic!("up: {}\n{:?}", failed.error, failed.report);
+    }
+    assert_eq!(db.ledger(), ["001:first", "002:index", "003:third"]);
+    assert_eq!(schema_of(&db, "t3"), "public");
+    let by = apply_support::rows(
+        &mut db.client(),
+        "SELECT DISTINCT applied_by FROM tb_confiture",
+    );
+    assert_eq!(by, ["postgres"]);
+
+    let down = confiture::migrate::DownOptions::default()
+        .steps(Some(3))
+        .yes(true);
+    if let Err(failed) = migrator.down(&down, &mut no_progress) {
+        panic!("down: {}\n{:?}", failed.error, failed.report);
+    }
+    assert_eq!(db.ledger(), Vec::<String>::new());
+    assert!(!db.table_exists("t1") && !db.table_exists("t3"));
+}
+
 /// The order of application is what `down` rolls back by (the ledger's `applied_at`, then its
 /// key), so it must hold whatever a migration did to its session. A migration in the middle of
 /// a run that took the engine's clock away (`RESET ALL`, or emptying it) was stamped with the

@@ -163,8 +163,12 @@ pub(super) fn run_statements(
         .as_millis()
         .min(i32::MAX as u128)
         .to_string();
+    // One message, one implicit transaction, begun with what the migration's own `SET`s left
+    // in the session: the reset comes too late for how the transaction started, so it is made
+    // read-write again (a `SET default_transaction_read_only = on` in the migration would
+    // refuse its own row; a standby was refused before anything ran).
     let record = format!(
-        "{RESET_SESSION} {};",
+        "{RESET_SESSION} SET TRANSACTION READ WRITE; {};",
         record_sql(&settings.table, step, &elapsed)
     );
     client.batch_execute(&record).map_err(|e| {
