@@ -149,7 +149,10 @@ impl Migrator {
     /// The session is the engine's as with its own connection: `up` and `down` take the
     /// migration lock on it and release it, each migration starts from a reset session
     /// (`RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL`), and what a migration sets
-    /// (`SET ROLE`, `search_path`) does not outlive it. The session is reset once more on first
+    /// (`SET ROLE`, `search_path`) does not outlive it, nor what it creates in the session:
+    /// after a migration that mentions them, temporary tables (`DISCARD TEMP`), cursors
+    /// (`CLOSE ALL`) and statements prepared with SQL `PREPARE` go, the service's own among
+    /// them (the driver's prepared statements stay). The session is reset once more on first
     /// use, so what the service `SET` before handing it over (a `statement_timeout`, a role) is
     /// gone, as on a fresh connection; what it was opened with (`application_name`, `options`)
     /// stays. The client should name the environment's database (`env` still gives the ledger

@@ -113,6 +113,50 @@ fn session_settings_do_not_leak_into_the_next_migration() {
     );
 }
 
+/// Objects a migration leaves in its session — a temporary table, a cursor `WITH HOLD`, a
+/// prepared statement — are gone before the next migration: the same names again passed when
+/// the two ran in two sessions and failed ("already exists") when they ran in one.
+#[test]
+fn temporary_tables_cursors_and_prepared_statements_do_not_reach_the_next_migration() {
+    let uses = |table: &str| {
+        format!(
+            "CREATE TEMP TABLE tmp_ids AS SELECT 1 AS id;\n\
+             CREATE TABLE {table} AS SELECT id FROM tmp_ids;\n\
+             DECLARE c CURSOR WITH HOLD FOR SELECT 1;\n\
+             PREPARE seed(int) AS INSERT INTO {table} VALUES ($1);\nEXECUTE seed(2);\n"
+        )
+    };
+    every_way(&uses("t1"), &uses("t2"), |how, db| {
+        let rows = db.value("SELECT count(*) FROM t2");
+        assert_eq!(rows.as_deref(), Some("2"), "{how}");
+    });
+
+    // A no-transaction migration's temporary table goes too.
+    let db = TestDb::new("session_nt_temp");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "first",
+        "CREATE TABLE t1 (id int);\n",
+        "DROP TABLE t1;\n",
+    )
+    .migration(
+        "002",
+        "index",
+        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+             CREATE INDEX CONCURRENTLY t1_id ON t1 (id);\nCREATE TEMP TABLE tmp_ids (id int);\n",
+        "SELECT 1;\n",
+    )
+    .migration(
+        "003",
+        "third",
+        "CREATE TEMP TABLE tmp_ids (id int);\n",
+        "SELECT 1;\n",
+    );
+    apply("one up", &db, &dir, &[UpOptions::default()]);
+    assert_eq!(db.ledger(), ["001:first", "002:index", "003:third"]);
+}
+
 /// A role that exists for one test (roles belong to the cluster, not to the test database).
 struct Role(String);
 

@@ -56,13 +56,19 @@ pub(super) fn is_ours(name: &str) -> bool {
     marker || row
 }
 
-/// The file says `DEALLOCATE` (in any case, anywhere): it may drop the session's prepared
-/// statements, ours too, so it gets none that must outlive it.
-pub(super) fn says_deallocate(file: &SqlFile) -> bool {
+/// The file's text has `word` in it, in any case, anywhere (in a string, a comment, a longer
+/// word): how the engine learns, without parsing, that a file cannot do something.
+pub(super) fn says(file: &SqlFile, word: &str) -> bool {
     file.text
         .as_bytes()
-        .windows(10)
-        .any(|w| w.eq_ignore_ascii_case(b"deallocate"))
+        .windows(word.len())
+        .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// The file says `DEALLOCATE`: it may drop the session's prepared statements, ours too, so it
+/// gets none that must outlive it.
+pub(super) fn says_deallocate(file: &SqlFile) -> bool {
+    says(file, "deallocate")
 }
 
 /// A file's text between two statement markers: up to the end of one statement (the last
@@ -88,11 +94,7 @@ pub(super) struct Piece {
 /// cancel a marker, failing a migration that would otherwise pass).
 pub(super) fn pieces(file: &SqlFile) -> Option<Vec<Piece>> {
     let text = &file.text;
-    let says_statement_timeout = text
-        .as_bytes()
-        .windows(17)
-        .any(|w| w.eq_ignore_ascii_case(b"statement_timeout"));
-    if text.contains('\\') || says_deallocate(file) || says_statement_timeout {
+    if text.contains('\\') || says_deallocate(file) || says(file, "statement_timeout") {
         return None;
     }
     let statements = &file.statements;

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::markers::{marker_name, says_deallocate};
+use super::markers::{marker_name, says, says_deallocate};
 use super::{ApplySettings, Direction, Script, Step};
+use crate::files::SqlFile;
 use crate::ledger::{self, RowKind, TrackingTable};
 
 /// The statement a message of several migrations prepares once for their ledger rows (up),
@@ -256,6 +257,37 @@ fn clock_value() -> String {
 /// Transactional like any `SET`: rolled back with a failed migration's transaction.
 pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL;";
 
+/// What a migration may leave in the session besides settings, dropped after its ledger row
+/// (in its transaction; each statement with a space before it) so that the next migration does
+/// not see it — a second `CREATE TEMP TABLE tmp` of the same name failed when the two ran in
+/// one session and passed when they did not: the objects of `pg_temp` (`DISCARD TEMP`), cursors declared
+/// `WITH HOLD` (`CLOSE ALL`) and the statements it `PREPARE`d (ours, `confiture_*`, stay).
+/// Only what the file's text mentions ([`says`]: `temp`, `hold`, `prepare`, also inside
+/// longer words), so that a migration that mentions none costs nothing more; what a function
+/// created earlier leaves is not seen.
+pub(super) fn drop_session_objects(file: &SqlFile) -> String {
+    let mut sql = String::new();
+    if says(file, "temp") {
+        sql.push_str(" DISCARD TEMP;");
+    }
+    if says(file, "hold") {
+        sql.push_str(" CLOSE ALL;");
+    }
+    if says(file, "prepare") {
+        sql.push_str(DEALLOCATE_THEIRS);
+    }
+    sql
+}
+
+/// Deallocates the statements prepared with SQL `PREPARE` except the engine's own (named
+/// `confiture_`): a migration's markers and ledger rows must outlive it, and the driver's
+/// protocol-level statements are not `from_sql`.
+const DEALLOCATE_THEIRS: &str = " DO $confiture$ DECLARE n pg_catalog.text; BEGIN \
+    FOR n IN SELECT name FROM pg_catalog.pg_prepared_statements \
+    WHERE from_sql AND NOT pg_catalog.starts_with(name, 'confiture_') LOOP \
+    EXECUTE pg_catalog.concat('DEALLOCATE ', pg_catalog.quote_ident(n)); END LOOP; \
+    END $confiture$;";
+
 /// The start of every message that runs migrations: a clean session, a started clock and the
 /// run's timeouts for the session ([`session_timeouts`]).
 pub(super) fn start_message(settings: &ApplySettings) -> String {
@@ -367,8 +399,9 @@ pub(super) fn push_step<'a>(
     let file = step.file();
     let markers = script.push_marked_body(file, tag);
     script.push_sql(&format!(
-        "{};\nRESET ALL; {}",
+        "{};\nRESET ALL;{} {}",
         ledger_sql(settings, step, 0, None),
+        drop_session_objects(file),
         local_timeouts_sql(settings)
     ));
     if let Some(n) = markers {
@@ -429,8 +462,9 @@ pub(super) fn push_transaction<'a>(
         )
     };
     script.push_sql(&format!(
-        "{};\nRESET ALL;\n{next}\nCOMMIT;{deallocate}",
-        ledger_sql(settings, step, index, prepared.then_some(nonce))
+        "{};\nRESET ALL;{}\n{next}\nCOMMIT;{deallocate}",
+        ledger_sql(settings, step, index, prepared.then_some(nonce)),
+        drop_session_objects(file)
     ));
 }
 
