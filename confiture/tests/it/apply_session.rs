@@ -55,6 +55,14 @@ fn every_way(first: &str, second: &str, check: impl Fn(&str, &TestDb)) {
     }
 }
 
+/// A no-transaction up file: an index built concurrently on `public.t1`, then `sql`.
+fn index_then(sql: &str) -> String {
+    format!(
+        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+         CREATE INDEX CONCURRENTLY t1_id ON public.t1 (id);\n{sql}"
+    )
+}
+
 fn schema_of(db: &TestDb, table: &str) -> String {
     db.value(&format!(
         "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -143,8 +151,7 @@ fn temporary_tables_cursors_and_prepared_statements_do_not_reach_the_next_migrat
     .migration(
         "002",
         "index",
-        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
-             CREATE INDEX CONCURRENTLY t1_id ON t1 (id);\nCREATE TEMP TABLE tmp_ids (id int);\n",
+        &index_then("CREATE TEMP TABLE tmp_ids (id int);\n"),
         "SELECT 1;\n",
     )
     .migration(
@@ -285,10 +292,7 @@ fn a_no_transaction_migration_s_settings_reach_neither_its_row_nor_the_next_migr
     .migration(
         "002",
         "index",
-        &format!(
-            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
-                 CREATE INDEX CONCURRENTLY t1_id ON public.t1 (id);\n{hostile}"
-        ),
+        &index_then(&hostile),
         &format!(
             "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
                  DROP INDEX CONCURRENTLY public.t1_id;\n{hostile}"
