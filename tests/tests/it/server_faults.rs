@@ -330,6 +330,35 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
     drop(db);
 }
 
+/// `up` sends the ledger's DDL on a fresh database while it still reads and checks the files,
+/// and commits it once they pass: a database whose `idle_in_transaction_session_timeout` is
+/// shorter than that check ended the session mid-way (exit 3, with a help about the role's
+/// rights to create tables). Checking a 4 MB file takes far longer than the 1 ms set here.
+#[test]
+fn a_short_idle_in_transaction_timeout_does_not_end_the_first_up() {
+    let db = TestDb::new("idle_tx");
+    let project = Project::new();
+    let long = "-- a long history of this table, kept with its migration\n".repeat(70_000);
+    project
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_t2",
+            &format!("{long}CREATE TABLE t2 (id int);\n"),
+            "DROP TABLE t2;\n",
+        );
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET idle_in_transaction_session_timeout = '1ms'",
+            db.name
+        ))
+        .expect("set the database's idle-in-transaction timeout");
+    project
+        .run(&["migrate", "up", "--database-url", &db.url()])
+        .code(0)
+        .stdout_has("applied 2 migrations");
+    assert_eq!(db.ledger().map(|l| l.len()), Some(2));
+}
+
 #[test]
 fn a_read_only_database_is_refused_before_anything_is_tried() {
     let db = TestDb::new("readonly");

@@ -206,6 +206,13 @@ fn send_tracking_table_ddl(
     commit: bool,
 ) -> crate::Result<TrackingTable> {
     let mut sql = String::from("BEGIN; SET LOCAL synchronous_commit = off;\n");
+    if !commit {
+        // Left open while `up` reads and checks the files: a server's (or role's, or
+        // database's) `idle_in_transaction_session_timeout` shorter than that check would end
+        // the session. This transaction is busy, not forgotten; a process that dies closes the
+        // socket, and the server rolls it back.
+        sql.push_str("SET LOCAL idle_in_transaction_session_timeout = 0;\n");
+    }
     if let Some(schema) = &table.schema {
         sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n"));
     }
@@ -259,7 +266,8 @@ fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres:
             .with_detail(format!("SQLSTATE {}", db.code().code()))
             .with_help(help)
         }
-        _ => query_error(&what, e).with_help(help),
+        // The connection, not the role's rights: what the lost connection's error says.
+        _ => query_error(&what, e),
     }
 }
 
