@@ -100,9 +100,7 @@ pub struct EmbeddedFile {
 impl EmbeddedMigrations {
     /// The check options the set was built with.
     pub fn check_options(&self) -> CheckOptions {
-        CheckOptions {
-            first_version: self.first_version,
-        }
+        CheckOptions::default().first_version(self.first_version)
     }
 
     /// The directory the set was built from, as errors name it.

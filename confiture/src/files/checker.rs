@@ -153,7 +153,7 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
             .then_with(|| a.stem_bytes().cmp(b.stem_bytes()))
             .then_with(|| (a.kind == Direction::Up).cmp(&(b.kind == Direction::Up)))
     });
-    diagnostics.extend(inspect_all(&mut found));
+    diagnostics.extend(inspect_all(&mut found, options.tracking_table_name()));
 
     let stems = pair(&found, &mut diagnostics);
     let kept = versions::check_versions(&found, &stems, options, &mut diagnostics);
@@ -321,13 +321,19 @@ fn unreadable(path: &Path, error: &str) -> Diagnostic {
 /// Inspects the contents of every readable well-named file, on a few threads when there are
 /// many: with the SQL rules, this is where the time goes. A directory of 500 migrations (1,000
 /// files) is already inspected on two threads.
-fn inspect_all(found: &mut [Found]) -> Vec<Diagnostic> {
+fn inspect_all(found: &mut [Found], tracking_table: &str) -> Vec<Diagnostic> {
     const PER_THREAD: usize = 512;
     let inspect = |files: &mut [Found]| -> Vec<Diagnostic> {
         let mut diagnostics = Vec::new();
         for file in files {
             if let Some(bytes) = file.bytes.take() {
-                file.contents = read_contents(&file.path, file.kind, bytes, &mut diagnostics);
+                file.contents = read_contents(
+                    &file.path,
+                    file.kind,
+                    bytes,
+                    tracking_table,
+                    &mut diagnostics,
+                );
             }
         }
         diagnostics
@@ -341,6 +347,7 @@ fn read_contents(
     path: &Path,
     kind: Direction,
     bytes: Vec<u8>,
+    tracking_table: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Contents> {
     let checksum = checksum(&bytes);
@@ -354,7 +361,8 @@ fn read_contents(
     let bom = text::bom_len(&text);
     diagnostics.extend(contents::byte_order_mark(path, &text, bom));
     diagnostics.extend(contents::crlf_line_endings(path, &text));
-    let (sql_diagnostics, markers, statements) = rules::check_file(path, &text, kind);
+    let (sql_diagnostics, markers, statements) =
+        rules::check_file(path, &text, kind, tracking_table);
     diagnostics.extend(contents::no_sql(
         path,
         &text[bom..],

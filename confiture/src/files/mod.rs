@@ -29,17 +29,32 @@ pub fn all_rules() -> impl Iterator<Item = &'static RuleDoc> {
     FILE_RULES.iter().chain(rules::SQL_RULES)
 }
 
-/// Settings from `[workspace.metadata.confiture]` that change what is valid.
+/// What changes what is valid: settings from `[workspace.metadata.confiture]`, and the
+/// environment's tracking table.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct CheckOptions {
     /// The first version of a squashed history; `None` means 1.
     pub first_version: Option<u64>,
+    /// The tracking table that migrations must not write (rule `writes-tracking-table`);
+    /// `None` means the default `tb_confiture`. A [`Migrator`](crate::Migrator) gives its
+    /// environment's when this is `None`.
+    pub tracking_table: Option<crate::ledger::TrackingTable>,
 }
 
 setters!(CheckOptions {
     first_version: Option<u64>,
+    tracking_table: Option<crate::ledger::TrackingTable>,
 });
+
+impl CheckOptions {
+    /// The tracking table's name without its schema: what the rules look for.
+    pub(crate) fn tracking_table_name(&self) -> &str {
+        self.tracking_table
+            .as_ref()
+            .map_or(crate::ledger::DEFAULT_TRACKING_TABLE, |t| t.name.as_str())
+    }
+}
 
 /// Up or down: which file of a pair (`.up.sql`, `.down.sql`) and which way a run goes (applying,
 /// rolling back). The one enum for both: the linter (some rules apply only to up files), the

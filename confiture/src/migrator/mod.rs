@@ -99,8 +99,11 @@ impl Migrator {
     pub fn new(
         env: Environment,
         migrations_dir: impl Into<PathBuf>,
-        check_options: CheckOptions,
+        mut check_options: CheckOptions,
     ) -> Migrator {
+        if check_options.tracking_table.is_none() {
+            check_options.tracking_table = Some(env.migration.tracking_table.clone());
+        }
         Migrator {
             env,
             migrations_dir: migrations_dir.into(),
@@ -371,9 +374,7 @@ impl Migrator {
     }
 
     fn for_workspace(env: Environment, ws: &Workspace) -> Migrator {
-        let options = CheckOptions {
-            first_version: ws.settings.first_version,
-        };
+        let options = CheckOptions::default().first_version(ws.settings.first_version);
         Migrator::new(env, ws.migrations_dir(), options)
     }
 

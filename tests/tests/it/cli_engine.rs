@@ -78,6 +78,50 @@ fn a_migration_that_would_release_the_lock_is_refused_before_anything_runs() {
     assert_eq!(db.ledger().map(|l| l.len()), Some(2));
 }
 
+/// A migration that writes the tracking table — the default one for `lint`, the environment's
+/// for `migrate` — is refused before anything runs: a `TRUNCATE` of it would have made every
+/// earlier migration pending again.
+#[test]
+fn a_migration_that_writes_the_tracking_table_is_refused_before_anything_runs() {
+    let db = TestDb::new("writesledger");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_forget",
+            "CREATE TABLE b (id int);\nTRUNCATE tb_confiture;\n",
+            "DROP TABLE b;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("error[C108]")
+        .stderr_has("002_forget.up.sql:2");
+    project
+        .run(&["lint"])
+        .code(exit::INVALID)
+        .stderr_has("error[C108]");
+    assert_eq!(db.ledger(), None, "nothing ran");
+
+    // With the environment's own table, that name is the one checked, by `migrate`.
+    project.write(
+        "db/environments/ops.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: ops.history\n",
+            db.url()
+        ),
+    );
+    project.write(
+        "db/migrations/002_forget.up.sql",
+        "CREATE TABLE b (id int);\nDELETE FROM ops.history WHERE version = '001';\n",
+    );
+    project
+        .run(&["migrate", "up", "--env", "ops"])
+        .code(exit::INVALID)
+        .stderr_has("DELETE FROM history");
+    assert!(!db.has_relation("a"), "nothing ran");
+}
+
 #[test]
 fn a_failed_single_transaction_prints_no_applied_line_for_what_it_rolled_back() {
     let db = TestDb::new("single_fail");

@@ -86,7 +86,11 @@ fn run(files: &[&str], first_version: Option<u64>) -> Checked {
             bytes: b"SELECT 1;\n".to_vec(),
         })
         .collect();
-    check(dir, entries, &CheckOptions { first_version })
+    check(
+        dir,
+        entries,
+        &CheckOptions::default().first_version(first_version),
+    )
 }
 
 fn pairs(stems: &[&str]) -> Vec<String> {
@@ -214,11 +218,11 @@ fn inspecting_on_several_threads_gives_what_one_thread_gives() {
     }
     let mut parallel = Classified::new(entries.clone()).found;
     let mut serial = Classified::new(entries).found;
-    let from_threads = inspect_all(&mut parallel);
+    let from_threads = inspect_all(&mut parallel, "tb_confiture");
     let mut from_one = Vec::new();
     for file in &mut serial {
         let bytes = file.bytes.take().expect("read");
-        file.contents = read_contents(&file.path, file.kind, bytes, &mut from_one);
+        file.contents = read_contents(&file.path, file.kind, bytes, "tb_confiture", &mut from_one);
     }
     assert!(from_one.len() > 1000, "{}", from_one.len());
     assert_eq!(from_threads, from_one);

@@ -29,6 +29,7 @@ mod unknown_marker;
 mod unneeded_no_transaction;
 mod unterminated;
 mod unused_allow;
+mod writes_tracking_table;
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -51,6 +52,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     unterminated::DOC,
     standard_conforming_strings::DOC,
     releases_migration_lock::DOC,
+    writes_tracking_table::DOC,
     index_without_concurrently::DOC,
     not_null_without_default::DOC,
     constraint_without_not_valid::DOC,
@@ -85,60 +87,58 @@ const MARKER_RULES: &[&str] = &[
 
 /// Every SQL-level problem in one file's text, sorted by line. `text` is the whole file (a
 /// byte-order mark, if any, is left out of the SQL and counted in the spans' byte offsets).
+/// The tracking table is the default one (`tb_confiture`).
 pub fn check_sql(path: &Path, text: &str, kind: Direction) -> Vec<Diagnostic> {
-    check_file(path, text, kind).0
+    check_file(path, text, kind, crate::ledger::DEFAULT_TRACKING_TABLE).0
 }
 
 /// [`check_sql`], with the file's markers and statements: [`super::check`] reads them here,
 /// once per file, from the split every rule sees.
+/// `tracking_table` is the ledger's name without its schema.
 pub(super) fn check_file(
     path: &Path,
     file_text: &str,
     kind: Direction,
+    tracking_table: &str,
 ) -> (Vec<Diagnostic>, Markers, Vec<StatementSpan>) {
     let bom = text::bom_len(file_text);
     let text = &file_text[bom..];
     let split = lexer::split(text);
     let markers = markers::parse(text);
-    let out = check_split(path, file_text, bom, kind, &split, &markers);
+    let cx = Context {
+        path,
+        text,
+        bom,
+        locator: RefCell::new(Locator::new(file_text)),
+        kind,
+        split: &split,
+        markers: &markers,
+        tracking_table,
+    };
+    let out = check_split(&cx);
     (out, markers, StatementSpan::of(&split, bom))
 }
 
 /// The rules over a file already split and its markers read: every rule sees the same split.
-fn check_split(
-    path: &Path,
-    file_text: &str,
-    bom: usize,
-    kind: Direction,
-    split: &Split<'_>,
-    markers: &Markers,
-) -> Vec<Diagnostic> {
-    let cx = Context {
-        path,
-        text: &file_text[bom..],
-        bom,
-        locator: RefCell::new(Locator::new(file_text)),
-        kind,
-        split,
-        markers,
-    };
+fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
 
-    unterminated::check(&cx, &mut out);
-    psql_meta_command::check(&cx, &mut out);
-    unneeded_no_transaction::check(&cx, &mut out);
-    no_transaction_multiple_statements::check(&cx, &mut out);
-    unknown_marker::check(&cx, &mut out);
-    misplaced_marker::check(&cx, &mut out);
+    unterminated::check(cx, &mut out);
+    psql_meta_command::check(cx, &mut out);
+    unneeded_no_transaction::check(cx, &mut out);
+    no_transaction_multiple_statements::check(cx, &mut out);
+    unknown_marker::check(cx, &mut out);
+    misplaced_marker::check(cx, &mut out);
 
     let mut new_tables: Vec<TableName<'_>> = Vec::new();
     let mut scratch = Vec::new();
-    for stmt in &split.statements {
-        transaction_control::check(&cx, stmt, &mut out);
-        requires_no_transaction::check(&cx, stmt, &mut out);
-        copy_stdin_stdout::check(&cx, stmt, &mut out);
-        standard_conforming_strings::check(&cx, stmt, &mut out);
-        releases_migration_lock::check(&cx, stmt, &mut out);
+    for stmt in &cx.split.statements {
+        transaction_control::check(cx, stmt, &mut out);
+        requires_no_transaction::check(cx, stmt, &mut out);
+        copy_stdin_stdout::check(cx, stmt, &mut out);
+        standard_conforming_strings::check(cx, stmt, &mut out);
+        releases_migration_lock::check(cx, stmt, &mut out);
+        writes_tracking_table::check(cx, stmt, &mut out);
         let shape = syntax::shape(stmt, &mut scratch);
         if matches!(shape, Shape::Other) {
             continue;
@@ -148,24 +148,39 @@ fn check_split(
             shape: &shape,
             new_tables: &new_tables,
         };
-        index_without_concurrently::check(&cx, &s, &mut out);
-        not_null_without_default::check(&cx, &s, &mut out);
-        constraint_without_not_valid::check(&cx, &s, &mut out);
-        column_type_change::check(&cx, &s, &mut out);
-        if kind == Direction::Up {
-            drop_column::check(&cx, &s, &mut out);
-            drop_table::check(&cx, &s, &mut out);
-            rename_table::check(&cx, &s, &mut out);
-            rename_column::check(&cx, &s, &mut out);
+        index_without_concurrently::check(cx, &s, &mut out);
+        not_null_without_default::check(cx, &s, &mut out);
+        constraint_without_not_valid::check(cx, &s, &mut out);
+        column_type_change::check(cx, &s, &mut out);
+        if cx.kind == Direction::Up {
+            drop_column::check(cx, &s, &mut out);
+            drop_table::check(cx, &s, &mut out);
+            rename_table::check(cx, &s, &mut out);
+            rename_column::check(cx, &s, &mut out);
         }
         record_new_tables(&shape, &mut new_tables);
     }
 
-    let used = apply_allows(markers, &mut out);
-    unknown_allow::check(&cx, &mut out);
-    unused_allow::check(&cx, &used, &mut out);
+    let used = apply_allows(cx.markers, &mut out);
+    unknown_allow::check(cx, &mut out);
+    unused_allow::check(cx, &used, &mut out);
     out.sort_by(|a, b| (a.line, a.code).cmp(&(b.line, b.code)));
     out
+}
+
+/// Whether `text` spells `word` at all, in any case: the cheap test a rule makes before it
+/// reads a statement's tokens.
+fn mentions(text: &str, word: &str) -> bool {
+    text.as_bytes()
+        .windows(word.len())
+        .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// The text between the opening and closing tags of a dollar-quoted string (`$tag$...$tag$`):
+/// a `DO` block's or a function's body, which rules read as SQL in turn.
+fn dollar_body(text: &str) -> Option<&str> {
+    let tag_len = text.get(1..)?.find('$')? + 2;
+    text.get(tag_len..text.len().checked_sub(tag_len)?)
 }
 
 /// Tables created earlier in the same migration are new: nobody else uses them yet, so
@@ -223,6 +238,8 @@ struct Context<'a> {
     kind: Direction,
     split: &'a Split<'a>,
     markers: &'a Markers,
+    /// The ledger's name without its schema (`tb_confiture`, or the environment's).
+    tracking_table: &'a str,
 }
 
 impl Context<'_> {
@@ -309,6 +326,14 @@ mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dollar_body_is_what_its_tags_enclose() {
+        assert_eq!(dollar_body("$$ x $$"), Some(" x "));
+        assert_eq!(dollar_body("$tag$y$tag$"), Some("y"));
+        assert_eq!(dollar_body("$$$$"), Some(""));
+        assert_eq!(dollar_body("$"), None);
+    }
 
     #[test]
     fn codes_are_unique_in_range_and_ordered() {

@@ -2,7 +2,7 @@
 //! advisory lock of the session, the migration lock among them.
 
 use super::lexer::{self, Token, TokenKind};
-use super::{Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{dollar_body, mentions, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C107",
@@ -36,7 +36,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
             "DISCARD ALL",
             "use DISCARD PLANS, DISCARD TEMP or DISCARD SEQUENCES for what the migration needs",
         )
-    } else if mentions(stmt.text) && stmt.tokens().any(|t| calls_unlock_all(&t)) {
+    } else if mentions(stmt.text, UNLOCK_ALL) && stmt.tokens().any(|t| calls_unlock_all(&t)) {
         (
             "pg_advisory_unlock_all()",
             "release an advisory lock the migration took itself with pg_advisory_unlock(key)",
@@ -55,13 +55,6 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     ));
 }
 
-/// Whether `text` spells the name at all (any case): most statements are rejected here.
-fn mentions(text: &str) -> bool {
-    text.as_bytes()
-        .windows(UNLOCK_ALL.len())
-        .any(|w| w.eq_ignore_ascii_case(UNLOCK_ALL.as_bytes()))
-}
-
 /// The token names the function: a word, the same quoted (lower case, as PostgreSQL folds
 /// it), or a dollar-quoted body that does, read as SQL in turn.
 fn calls_unlock_all(token: &Token<'_>) -> bool {
@@ -75,22 +68,15 @@ fn calls_unlock_all(token: &Token<'_>) -> bool {
                 == Some(UNLOCK_ALL)
         }
         TokenKind::DollarString => dollar_body(token.text).is_some_and(|body| {
-            mentions(body) && lexer::tokens(body).any(|t| calls_unlock_all(&t))
+            mentions(body, UNLOCK_ALL) && lexer::tokens(body).any(|t| calls_unlock_all(&t))
         }),
         _ => false,
     }
 }
 
-/// The text between the opening and closing tags of a dollar-quoted string (`$tag$...$tag$`).
-fn dollar_body(text: &str) -> Option<&str> {
-    let tag_len = text[1..].find('$')? + 2;
-    text.get(tag_len..text.len().checked_sub(tag_len)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{down, only, up};
-    use super::dollar_body;
 
     #[test]
     fn discard_all_and_unlock_all_are_errors_in_up_and_down_files() {
@@ -138,12 +124,5 @@ mod tests {
         ] {
             assert_eq!(up(sql), [], "{sql}");
         }
-    }
-
-    #[test]
-    fn a_dollar_body_is_what_its_tags_enclose() {
-        assert_eq!(dollar_body("$$ x $$"), Some(" x "));
-        assert_eq!(dollar_body("$tag$y$tag$"), Some("y"));
-        assert_eq!(dollar_body("$$$$"), Some(""));
     }
 }

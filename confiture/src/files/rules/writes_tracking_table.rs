@@ -1,0 +1,203 @@
+//! C108 `writes-tracking-table`: a migration that writes the tracking table (the ledger)
+//! itself, which the tool writes for every migration.
+
+use super::lexer::{self, Token, TokenKind};
+use super::{dollar_body, mentions, Context, Diagnostic, RuleDoc, Severity, Statement};
+
+pub(super) const DOC: RuleDoc = RuleDoc {
+    code: "C108",
+    name: "writes-tracking-table",
+    severity: Severity::Error,
+    summary: "a migration writes the tracking table (`INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`, `DROP`, `ALTER`)",
+    explanation: "\
+The tracking table (`tb_confiture`, or the environment's `tracking_table`) is the history the
+tool keeps: `up` inserts a migration's row in the migration's own transaction, `down` deletes
+it, and every later run plans from it. A migration that writes it itself — a habit of tools
+that leave bookkeeping to the migration, or a clean-up of old rows — breaks that history: a
+`TRUNCATE` or `DELETE` makes every earlier migration pending again (the next `up` runs them
+twice), an `INSERT` of its own row fails the migration, and a `DROP` or `ALTER` changes a table
+that confiture (Python) shares.
+
+Flagged, in up and down files: `INSERT INTO`, `UPDATE`, `DELETE FROM`, `MERGE INTO`,
+`TRUNCATE`, `DROP TABLE` and `ALTER TABLE` naming the table (with any schema, `ONLY`, or in a
+list), also in a dollar-quoted body (`DO $$ ... $$`, a function). Not flagged: reading it
+(`SELECT ... FROM tb_confiture`), the name in a comment or a `'...'` string. `lint` and
+`confiture-build` know the default name; `migrate` commands check the environment's name too.
+
+**Fix:** remove the write: the tool records each migration itself. To change the history on
+purpose, use `migrate baseline` (record migrations as applied) or `migrate reinit` (rebuild the
+ledger from the files).",
+};
+
+pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
+    let table = cx.tracking_table;
+    if !mentions(stmt.text, table) {
+        return;
+    }
+    let tokens: Vec<Token<'_>> = stmt.tokens().collect();
+    let Some(write) = write_to(&tokens, table) else {
+        return;
+    };
+    out.push(
+        cx.diagnostic(
+            &DOC,
+            stmt.range.clone(),
+            format!(
+                "{write} {table}: the migration writes the tracking table, whose rows the tool \
+             writes for each migration"
+            ),
+            "remove it: `up` and `down` record each migration themselves; to change the history \
+         on purpose, use `migrate baseline` or `migrate reinit`"
+                .to_string(),
+        ),
+    );
+}
+
+/// The write (`DELETE FROM`, ...) the tokens make to `table`, the first found: in the
+/// statement itself or in a dollar-quoted body, read as SQL in turn.
+fn write_to(tokens: &[Token<'_>], table: &str) -> Option<&'static str> {
+    tokens.iter().enumerate().find_map(|(i, t)| match t.kind {
+        TokenKind::DollarString => dollar_body(t.text)
+            .filter(|body| mentions(body, table))
+            .and_then(|body| {
+                let inner: Vec<Token<'_>> =
+                    lexer::tokens(body).filter(|t| !t.is_trivia()).collect();
+                write_to(&inner, table)
+            }),
+        _ if names(t, table) => write_before(&tokens[..i]),
+        _ => None,
+    })
+}
+
+/// The token is the table's name: a word in any case, or quoted exactly.
+fn names(token: &Token<'_>, table: &str) -> bool {
+    match token.kind {
+        TokenKind::Word => token.text.eq_ignore_ascii_case(table),
+        TokenKind::QuotedIdent => {
+            token
+                .text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                == Some(table)
+        }
+        _ => false,
+    }
+}
+
+/// The write whose target list ends just before `before` ends (the tokens before the name):
+/// back over the name's schema, the list's earlier names (`TRUNCATE a, b`), `ONLY` and
+/// `IF EXISTS`, to the command's words.
+fn write_before(before: &[Token<'_>]) -> Option<&'static str> {
+    let mut rest = skip_qualifier(before);
+    while let [earlier @ .., comma] = rest {
+        if comma.kind != TokenKind::Comma {
+            break;
+        }
+        // `a, b`: the earlier name (and its schema), then what comes before it.
+        let [named @ .., _] = earlier else {
+            return None;
+        };
+        rest = skip_qualifier(named);
+    }
+    let words: Vec<&str> = rest
+        .iter()
+        .rev()
+        .take_while(|t| t.kind == TokenKind::Word)
+        .map(|t| t.text)
+        .filter(|w| {
+            !["ONLY", "IF", "EXISTS"]
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k))
+        })
+        .take(2)
+        .collect();
+    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    if is(0, "INTO") && is(1, "INSERT") {
+        Some("INSERT INTO")
+    } else if is(0, "INTO") && is(1, "MERGE") {
+        Some("MERGE INTO")
+    } else if is(0, "UPDATE") {
+        Some("UPDATE")
+    } else if is(0, "FROM") && is(1, "DELETE") {
+        Some("DELETE FROM")
+    } else if is(0, "TRUNCATE") || (is(0, "TABLE") && is(1, "TRUNCATE")) {
+        Some("TRUNCATE")
+    } else if is(0, "TABLE") && is(1, "DROP") {
+        Some("DROP TABLE")
+    } else if is(0, "TABLE") && is(1, "ALTER") {
+        Some("ALTER TABLE")
+    } else {
+        None
+    }
+}
+
+/// `tokens` without a trailing `schema .` (the qualifier of the name that follows them).
+fn skip_qualifier<'t, 'a>(tokens: &'t [Token<'a>]) -> &'t [Token<'a>] {
+    match tokens {
+        [rest @ .., schema, dot]
+            if dot.kind == TokenKind::Dot
+                && matches!(schema.kind, TokenKind::Word | TokenKind::QuotedIdent) =>
+        {
+            rest
+        }
+        _ => tokens,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{down, only, up};
+
+    #[test]
+    fn every_write_is_an_error_in_up_and_down_files() {
+        let d = only("DELETE FROM tb_confiture WHERE version = '003';");
+        assert_eq!(
+            d.message,
+            "DELETE FROM tb_confiture: the migration writes the tracking table, whose rows the \
+             tool writes for each migration"
+        );
+        for sql in [
+            "INSERT INTO tb_confiture (version, name) VALUES ('004', 'x');",
+            "insert into public.tb_confiture values (1);",
+            "UPDATE tb_confiture SET checksum = NULL;",
+            "UPDATE ONLY \"public\".\"tb_confiture\" SET name = 'x';",
+            "DELETE FROM ONLY tb_confiture;",
+            "TRUNCATE tb_confiture;",
+            "TRUNCATE TABLE ONLY tb_other, public.tb_confiture CASCADE;",
+            "DROP TABLE IF EXISTS tb_confiture;",
+            "DROP TABLE a, b, TB_CONFITURE;",
+            "ALTER TABLE IF EXISTS ONLY tb_confiture ADD COLUMN note text;",
+            "MERGE INTO tb_confiture t USING s ON true WHEN MATCHED THEN DELETE;",
+            "WITH gone AS (DELETE FROM tb_confiture RETURNING 1) SELECT count(*) FROM gone;",
+            "DO $$ BEGIN DELETE FROM tb_confiture WHERE version > '010'; END $$;",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $f$ TRUNCATE tb_confiture $f$;",
+        ] {
+            // Once each (a `DROP TABLE` in an up file is also `drop-table`).
+            let ours = |all: Vec<(&'static str, u32)>| {
+                all.into_iter()
+                    .filter(|(code, _)| *code == "C108")
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(ours(up(sql)), [("C108", 1)], "{sql}");
+            assert_eq!(down(sql), [("C108", 1)], "{sql}");
+        }
+    }
+
+    #[test]
+    fn reading_it_naming_it_in_text_and_other_tables_are_fine() {
+        for sql in [
+            "SELECT count(*) FROM tb_confiture;",
+            "DO $$ BEGIN IF EXISTS (SELECT FROM tb_confiture WHERE version = '001') THEN \
+             RAISE NOTICE 'ok'; END IF; END $$;",
+            "INSERT INTO tb_audit SELECT version FROM tb_confiture;",
+            "UPDATE tb_user SET note = 'see tb_confiture';",
+            "-- DELETE FROM tb_confiture;\nSELECT 1;",
+            "DELETE FROM tb_confiture_archive;",
+            "TRUNCATE tb_other;",
+            "CREATE TABLE tb_log (v text REFERENCES tb_confiture (version));",
+            "SELECT * FROM tb_confiture FOR UPDATE;",
+        ] {
+            assert_eq!(up(sql), [], "{sql}");
+        }
+    }
+}
