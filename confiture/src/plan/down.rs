@@ -168,11 +168,18 @@ fn divergences<'a>(
 
 /// The refusal (exit 7) of a rollback whose rows do not match the files.
 fn diverged(chosen: &[&Recorded<'_>], found: Vec<Divergence>, allow_modified: bool) -> Error {
-    let mut help = vec![
-        "restore the files from version control (`git log -- <file>` shows the applied \
-         version), then run `down` again"
-            .to_string(),
-    ];
+    let mut help = Vec::new();
+    // Files to restore only when a file is gone or changed: a duplicate row is the ledger's.
+    if found
+        .iter()
+        .any(|d| matches!(d, Divergence::Missing { .. } | Divergence::Modified { .. }))
+    {
+        help.push(
+            "restore the files from version control (`git log -- <file>` shows the applied \
+             version), then run `down` again"
+                .to_string(),
+        );
+    }
     if chosen.iter().any(|r| r.state == State::Modified) && !allow_modified {
         help.push("if the down file still undoes what was applied, pass `--allow-modified`".into());
     }

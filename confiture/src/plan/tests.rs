@@ -461,6 +461,32 @@ fn down_refuses_irreversible_modified_and_missing() {
         "{:?}",
         err.details
     );
+    assert!(err.help.unwrap_or_default().contains("restore the files"));
+}
+
+#[test]
+fn a_duplicate_row_alone_is_refused_with_the_ledgers_fix_not_the_files() {
+    let s = set(&[1, 2]);
+    let mut r = rows(&s, &[1, 2]);
+    let mut again = row(&s.migrations[0]);
+    again.version = "1".to_string();
+    r.push(again);
+    let err = down(
+        &s,
+        &r,
+        &DownRequest {
+            steps: Some(3),
+            yes: true,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    let help = err.help.unwrap_or_default();
+    assert!(
+        help.contains("keeps one row per migration") && !help.contains("restore the files"),
+        "{help}"
+    );
 }
 
 #[test]
