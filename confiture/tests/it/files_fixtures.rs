@@ -136,6 +136,7 @@ cases! {
     invalid_utf8,
     crlf,
     bom,
+    nul_byte,
     mixed_width,
     subdirectory,
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::string::FromUtf8Error;
 
 use super::{diagnostic, diagnostic_at, IRREVERSIBLE_MARKER};
-use super::{BYTE_ORDER_MARK, CRLF_LINE_ENDINGS, EMPTY_DOWN, EMPTY_UP, INVALID_UTF8};
+use super::{BYTE_ORDER_MARK, CRLF_LINE_ENDINGS, EMPTY_DOWN, EMPTY_UP, INVALID_UTF8, NUL_BYTE};
 use crate::diagnostic::{Diagnostic, Span};
 use crate::files::Direction;
 
@@ -43,6 +43,20 @@ pub(super) fn byte_order_mark(path: &Path, text: &str, bom: usize) -> Option<Dia
     let help = "save it without a byte-order mark if it is not applied anywhere yet (the checksum covers the raw bytes)".to_string();
     let span = Span::of(text, 0..bom);
     Some(diagnostic_at(&BYTE_ORDER_MARK, path, span, message, help))
+}
+
+/// `C015`: the first NUL byte, if any.
+pub(super) fn nul_byte(path: &Path, text: &str) -> Option<Diagnostic> {
+    let at = text.find('\0')?;
+    let span = Span::of(text, at..at + 1);
+    let message = format!(
+        "file contains a NUL byte (at line {}, column {}): PostgreSQL cannot receive it",
+        span.line, span.column
+    );
+    let help = "remove it (an invisible character from a copy and paste, a binary dump or a \
+                UTF-16 file)"
+        .to_string();
+    Some(diagnostic_at(&NUL_BYTE, path, span, message, help))
 }
 
 /// `C013`: the first CRLF line ending, if any.

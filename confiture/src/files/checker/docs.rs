@@ -159,6 +159,17 @@ pub const BYTE_ORDER_MARK: RuleDoc = RuleDoc {
 applied migration. Save the file without a byte-order mark if it is not applied anywhere yet.",
 };
 
+pub const NUL_BYTE: RuleDoc = RuleDoc {
+    code: "C015",
+    name: "nul-byte",
+    severity: Severity::Error,
+    summary: "a migration file contains a NUL byte",
+    explanation: "PostgreSQL's protocol ends a query's text at a NUL byte (`\\0`), so a file \
+holding one cannot be sent at all: the run would stop there, after the migrations before it. \
+Such a byte is invisible in most editors; it comes from a copy and paste, a binary dump or a \
+file saved as UTF-16. The diagnostic gives its line and column: remove it.",
+};
+
 /// In code order: the source of `files::FILE_RULES`.
 pub const ALL: &[RuleDoc] = &[
     MISSING_DOWN,
@@ -175,4 +186,5 @@ pub const ALL: &[RuleDoc] = &[
     SUBDIRECTORY,
     CRLF_LINE_ENDINGS,
     BYTE_ORDER_MARK,
+    NUL_BYTE,
 ];
