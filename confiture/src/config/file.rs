@@ -379,6 +379,14 @@ impl FileContext<'_> {
             }
             let full = format!("database.{key}");
             let text = self.string(value, &full)?;
+            if key == "database" && super::names_a_connection(&text) {
+                return Err(self.key_error(
+                    &full,
+                    "looks like a connection URL (it has `://` or `@`), not a database name: \
+                     give the URL as `database_url` (its text is not shown: it may hold a \
+                     password)",
+                ));
+            }
             let param = if key == "database" { "dbname" } else { key };
             let text = if key == "password" && text.is_empty() {
                 None
@@ -452,6 +460,27 @@ mod tests {
                 .contains("uses ${PW}, whose value is not valid UTF-8"),
             "{err}"
         );
+    }
+
+    /// A URL put where the legacy block's database name goes (a mistyped scheme, or no scheme)
+    /// was taken for a name and shown, password included, in the `using` line and errors.
+    #[test]
+    fn a_url_in_the_legacy_database_name_is_refused_never_shown() {
+        for name in ["postgresq://u:hunter2@h/db", "u:hunter2@h/db"] {
+            let err = Environment::parse(
+                &format!("database:\n  host: h\n  database: \"{name}\"\n"),
+                Path::new("db/environments/x.yaml"),
+                &no_vars,
+            )
+            .unwrap_err();
+            let all = format!("{err:?}");
+            assert!(!all.contains("hunter2"), "{all}");
+            assert!(
+                err.message
+                    .contains("`database.database` looks like a connection URL"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

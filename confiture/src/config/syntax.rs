@@ -29,6 +29,15 @@ pub(super) fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
     builder.finish()
 }
 
+/// Whether `text`, given where a database *name* goes (a line of a target list, the legacy
+/// `database:` block's `database`), is a connection string instead: it has `://` (a URL, maybe
+/// with a mistyped scheme) or `@` (credentials, maybe with a password). It is then parsed, or
+/// refused, as one — and never shown, since it may hold a password. A database whose name has
+/// `@` is written as a URL (`postgresql://host/a%40b`).
+pub(crate) fn names_a_connection(text: &str) -> bool {
+    text.contains("://") || text.contains('@')
+}
+
 /// Whether `text` starts with `scheme://`. A `://` further on may be inside a conninfo value
 /// (`password='a://b'`): that text is conninfo, not a URL with a wrong scheme.
 fn has_url_scheme(text: &str) -> bool {

@@ -4,10 +4,10 @@
 //!
 //! # The list
 //!
-//! One target per line. A line that starts with `postgresql://` or `postgres://`, or that holds
-//! a `key=value` pair, is a connection string with its own credentials; any other line is the
-//! name of a database on the environment's server, reached with the environment's user,
-//! password and settings. Blank lines and lines starting with `#` are ignored (a `#` later in
+//! One target per line. A line that holds `://`, `@` or a `key=value` pair is a connection
+//! string with its own credentials (a URL with a mistyped scheme is refused as one, never shown
+//! as a database name: it may hold a password); any other line is the name of a database on
+//! the environment's server, reached with the environment's user, password and settings. Blank lines and lines starting with `#` are ignored (a `#` later in
 //! a line is not a comment: it may be part of a password). A name with whitespace in it must
 //! be written as a URL (percent-encoded), so that `tenant_1 # eu` is refused, not looked up.
 //!
@@ -157,7 +157,7 @@ impl Target {
 }
 
 fn is_connection_string(entry: &str) -> bool {
-    entry.starts_with("postgresql://") || entry.starts_with("postgres://") || entry.contains('=')
+    config::names_a_connection(entry) || entry.contains('=')
 }
 
 /// Why `name` cannot be a database name given bare, if it cannot.
@@ -445,6 +445,28 @@ mod tests {
         // The same database by URL (another user) and by name is a duplicate too.
         assert!(details.contains("t.txt:6:"), "{details}");
         assert!(!details.contains("t.txt:5:"), "{details}");
+    }
+
+    /// A URL with a mistyped scheme, or credentials without one, was taken for a database name
+    /// and shown — password included — in every row, error and suggested command.
+    #[test]
+    fn a_line_that_looks_like_a_url_is_refused_as_one_never_shown() {
+        let text = "postgresq://u:hunter2@h/db
+u:hunter2@h/db
+host=h password=hunter2 dbname=x y
+";
+        let e = parse_list(&base(), text, "t.txt").unwrap_err();
+        assert_eq!(e.message, "3 bad targets in t.txt");
+        let details = e.details.join("\n");
+        assert!(!details.contains("hunter2"), "{details}");
+        assert!(
+            details.contains("invalid database URL in t.txt:1: the URL scheme"),
+            "{details}"
+        );
+        assert!(
+            details.contains("invalid database URL in t.txt:2:"),
+            "{details}"
+        );
     }
 
     #[test]

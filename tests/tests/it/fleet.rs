@@ -479,17 +479,32 @@ fn bad_target_lines_are_named_and_nothing_runs() {
     project.write(
         "tenants.txt",
         format!(
-            "{}\npostgresql://u:hunter2@host:port/db\ntenant 7 # eu\n{}\n",
+            "{}\npostgresql://u:hunter2@host:port/db\ntenant 7 # eu\n{}\n\
+             postgresq://u:hunter2@127.0.0.1/db\nu:hunter2@127.0.0.1/db\n",
             db.name, db.name
         ),
     );
+    // A URL with a mistyped scheme, or credentials without one, is a bad URL, not a database
+    // name to show (with its password) in every row, error and suggested `createdb`.
     fleet(&project, &["up", "--targets", "tenants.txt"])
         .code(exit::INVALID)
-        .stderr_has("3 bad targets in tenants.txt")
+        .stderr_has("5 bad targets in tenants.txt")
         .stderr_has("tenants.txt:2")
         .stderr_has("tenants.txt:3")
         .stderr_has("is already listed at tenants.txt:1")
+        .stderr_has("invalid database URL in tenants.txt:5: the URL scheme must be")
+        .stderr_has("invalid database URL in tenants.txt:6")
         .stderr_lacks("hunter2");
+    let json = fleet(
+        &project,
+        &["up", "--targets", "tenants.txt", "--format", "json"],
+    );
+    json.code(exit::INVALID);
+    assert!(
+        !json.stdout.contains("hunter2") && !json.stderr.contains("hunter2"),
+        "{}",
+        json.dump()
+    );
     assert!(db.ledger().is_none(), "a target ran");
 
     fleet(&project, &["up", "--targets", "missing.txt"])
