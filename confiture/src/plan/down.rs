@@ -18,7 +18,8 @@ pub struct DownRequest {
     pub steps: Option<u32>,
     /// Roll back every migration applied with a version above this one; 0 means all.
     pub target: Option<u64>,
-    /// Confirms `target: Some(0)` (roll back everything).
+    /// Confirms rolling back everything: `target: Some(0)`, or `steps` beyond the applied
+    /// migrations.
     pub yes: bool,
     /// Roll back migrations whose up file changed since they were applied, instead of refusing.
     pub allow_modified: bool,
@@ -97,6 +98,7 @@ fn down_plan<'a>(
 ) -> Result<DownPlan<'a>> {
     let history = History::new(&set.migrations, rows, request.first_version);
     let chosen = chosen(&history, request);
+    check_steps_beyond_history(&history, request)?;
     let (found, modified) = divergences(&history, &chosen, request.allow_modified);
     if !found.is_empty() {
         return Err(diverged(&chosen, found, request.allow_modified));
@@ -115,6 +117,24 @@ fn down_plan<'a>(
         roll_back,
         modified,
     })
+}
+
+/// Refuses `--steps N` beyond the applied migrations without `--yes`: it rolls back every one
+/// of them, which `--target 0` asks to confirm — `--steps 99` must not be the way around it.
+fn check_steps_beyond_history(history: &History<'_>, request: &DownRequest) -> Result<()> {
+    let applied = history.recorded.len();
+    match request.steps {
+        Some(steps) if !request.yes && applied > 0 && steps as usize > applied => {
+            Err(Error::usage(format!(
+                "--steps {steps} is more than the {applied} applied migration(s): it would roll \
+                 back every one"
+            ))
+            .with_help(format!(
+                "pass --steps {applied} --yes (or --target 0 --yes) to roll back everything"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The rows `down` rolls back, newest application first: every row above `target`, else the

@@ -464,6 +464,37 @@ fn down_refuses_irreversible_modified_and_missing() {
     assert!(err.help.unwrap_or_default().contains("restore the files"));
 }
 
+/// `--steps 10` with three applied rolled back all three without the `--yes` that
+/// `--target 0` asks for.
+#[test]
+fn steps_beyond_the_applied_migrations_need_yes() {
+    let s = set(&[1, 2, 3]);
+    let r = rows(&s, &[1, 2, 3]);
+    let ask = |steps: u32, yes: bool| {
+        down(
+            &s,
+            &r,
+            &DownRequest {
+                steps: Some(steps),
+                yes,
+                ..Default::default()
+            },
+        )
+        .map(|plan| rolled(&plan))
+    };
+    let err = ask(10, false).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Usage);
+    assert!(
+        err.message
+            .contains("--steps 10 is more than the 3 applied"),
+        "{err}"
+    );
+    assert!(err.help.unwrap_or_default().contains("--steps 3 --yes"));
+    assert_eq!(ask(10, true).unwrap(), [3, 2, 1]);
+    assert_eq!(ask(3, false).unwrap(), [3, 2, 1]);
+    assert_eq!(ask(2, false).unwrap(), [3, 2]);
+}
+
 #[test]
 fn a_duplicate_row_alone_is_refused_with_the_ledgers_fix_not_the_files() {
     let s = set(&[1, 2]);
