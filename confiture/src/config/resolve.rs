@@ -82,7 +82,7 @@ pub fn resolve_with(
             let default = ws
                 .environments_dir()
                 .join(format!("{}.yaml", ws.settings.default_env));
-            if default.is_file() {
+            if default_env_file_exists(&default, labels)? {
                 let mut env = Environment::read_file(&default, vars, labels)?;
                 env.name = ws.settings.default_env.clone();
                 return Ok(with_origin(env, Origin::DefaultEnv));
@@ -98,6 +98,32 @@ pub fn resolve_with(
             }
             Err(no_database(ws, labels))
         }
+    }
+}
+
+/// Whether the default environment file is there to be read. Only "not there at all" lets
+/// the next way of naming a database (`DATABASE_URL`, `.env`) decide: a file that is there but
+/// cannot be used — a directory, a broken symbolic link, a directory that may not be searched —
+/// is an error naming it, never a silent fall-through to what may be another database.
+fn default_env_file_exists(path: &Path, labels: &Labels<'_>) -> Result<bool> {
+    let shown = display_path(path);
+    let help = format!(
+        "fix or remove {shown}, or name the database another way ({} NAME, {} FILE, {} URL)",
+        labels.env, labels.file, labels.url
+    );
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::invalid(format!(
+            "cannot tell whether the default environment file {shown} exists"
+        ))
+        .with_source(e)
+        .with_help(help)),
+        Ok(meta) if meta.file_type().is_symlink() && !path.exists() => Err(Error::invalid(
+            format!("the default environment file {shown} is a broken symbolic link"),
+        )
+        .with_help(help)),
+        // A directory or an unreadable file: reading it says which.
+        Ok(_) => Ok(true),
     }
 }
 

@@ -208,6 +208,32 @@ fn rule_4_uses_the_workspace_s_default_env() {
     assert_eq!(env.connection.dbname, "dev_db");
 }
 
+/// A default environment file that is there but cannot be used (a broken symbolic link, a
+/// directory) fell through to `DATABASE_URL`: perhaps another database. It is an error naming
+/// the file; only a file that is not there at all lets `DATABASE_URL` decide.
+#[test]
+fn rule_4_a_default_file_that_is_there_but_unusable_is_an_error_not_a_fall_through() {
+    let f = fixture(&[STAGING]);
+    let local = f.dir.path().join("db/environments/local.yaml");
+    std::os::unix::fs::symlink(f.dir.path().join("db/environments/nowhere.yaml"), &local)
+        .expect("a broken symbolic link");
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[DATABASE_URL])).unwrap_err();
+    assert_eq!(err.exit_code(), exit::INVALID);
+    assert!(
+        err.message.contains("local.yaml is a broken symbolic link"),
+        "{err}"
+    );
+
+    std::fs::remove_file(&local).unwrap();
+    std::fs::create_dir(&local).unwrap();
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[DATABASE_URL])).unwrap_err();
+    assert!(err.message.contains("local.yaml is a directory"), "{err}");
+
+    std::fs::remove_dir(&local).unwrap();
+    let env = resolve(&f.ws, &Selection::Auto, &vars(&[DATABASE_URL])).unwrap();
+    assert_eq!(env.origin, Origin::DatabaseUrl);
+}
+
 #[test]
 fn rule_5_database_url_is_the_last_resort() {
     let f = fixture(&[STAGING]);
