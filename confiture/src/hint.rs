@@ -63,7 +63,9 @@ impl Invocation {
 }
 
 /// A word as a POSIX shell reads it back: left alone when it is plain, else single-quoted.
-fn quote(word: &str) -> Cow<'_, str> {
+/// Every word of a suggested shell command goes through here, so that pasting it runs what it
+/// says (a database named `x;echo pwned` is one argument, not a second command).
+pub(crate) fn quote(word: &str) -> Cow<'_, str> {
     let plain = !word.is_empty()
         && word
             .chars()

@@ -143,6 +143,37 @@ fn unknown_database_says_so_and_how_to_create_it() {
     assert!(err.help.as_deref().unwrap().contains("createdb"), "{text}");
 }
 
+/// The suggested `createdb` is pasted into a shell: a name with a `;`, a space or a leading
+/// `-` is one argument, not a second command, two words or an option.
+#[test]
+fn the_suggested_createdb_quotes_the_name() {
+    for (name, quoted) in [
+        ("cft_x;echo pwned $(id)", "'cft_x;echo pwned $(id)'"),
+        ("cft x", "'cft x'"),
+        ("-cft_x", "-- -cft_x"),
+    ] {
+        let encoded: String = name
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b == b'_' {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let err = common::connect_err(&env(&format!(
+            "{}?sslmode=disable",
+            common::server().url_as("postgres", Some(PASSWORD), &encoded)
+        )));
+        let help = err.help.as_deref().unwrap_or_default();
+        assert!(
+            help.contains(&format!("-U postgres {quoted})")),
+            "{name}: {help}"
+        );
+    }
+}
+
 #[test]
 fn unknown_role_is_an_authentication_failure() {
     let role = common::unique("cft_nobody");

@@ -122,12 +122,18 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
         ))
         .with_help(format!(
             "create it ({} does, or \
-             createdb -h {} -p {} -U {} {}), or fix the database name in {source}",
+             createdb -h {} -p {} -U {} {}{}), or fix the database name in {source}",
             crate::hint::command("migrate up --create-database"),
-            spec.host,
+            crate::hint::quote(&spec.host),
             spec.port,
-            spec.user,
-            spec.dbname
+            crate::hint::quote(&spec.user),
+            // A name starting with `-` would be read as an option.
+            if spec.dbname.starts_with('-') {
+                "-- "
+            } else {
+                ""
+            },
+            crate::hint::quote(&spec.dbname)
         ))
     } else if *code == SqlState::TOO_MANY_CONNECTIONS {
         too_many_connections(spec, connection_limit(db.message()))
