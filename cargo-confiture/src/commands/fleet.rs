@@ -65,6 +65,23 @@ pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
                 let from = file_list_name(&migrator, &list);
                 (list, from, Vec::new())
             }
+            // A `fleet:` block whose list was left out (commented out, say) must not mean "the
+            // environment's own database": that is rarely what a file meant for a fleet means.
+            None if migrator.environment().fleet.is_some() => {
+                let env = migrator.environment();
+                let file = env
+                    .file
+                    .as_deref()
+                    .map_or_else(|| env.source(), display::path);
+                return Err(Error::invalid(format!(
+                    "the `fleet:` block of {file} has no target list, and the command line gives none"
+                ))
+                .with_help(format!(
+                    "add `targets`, `targets_query` or `schemas_query` under `fleet:` in {file}, \
+                     or give --targets FILE; to run on the environment's own database, remove \
+                     its `fleet:` block"
+                )));
+            }
             None if args.jobs.is_some() || args.keep_going => {
                 return Err(
                     Error::usage("--jobs and --keep-going need a target list").with_help(

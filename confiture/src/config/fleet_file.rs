@@ -33,6 +33,16 @@ impl FileContext<'_> {
             }
         };
         self.check_keys(block, "fleet", FLEET_KEYS)?;
+        // `targets:` with nothing under it (its entries commented out) is a list left empty,
+        // not a list left out.
+        if let Some(key) = LIST_KEYS
+            .iter()
+            .find(|key| block.get(**key).is_some_and(Value::is_null))
+        {
+            return Err(self.error_at(&["fleet", key], "is empty").with_help(
+                "give it a value (a list of targets, a target file, or SQL), or remove the key",
+            ));
+        }
         let given: Vec<&str> = LIST_KEYS
             .iter()
             .copied()
@@ -368,6 +378,14 @@ mod tests {
                 "fleet.targets",
                 "${NOPE}",
             ),
+            // Its entries commented out: a list left empty, not left out.
+            (
+                "  targets:\n  #  - a\n  jobs: 8\n",
+                3,
+                "fleet.targets",
+                "is empty",
+            ),
+            ("  schemas_query:\n", 3, "fleet.schemas_query", "is empty"),
         ] {
             let e = parse(&format!("{HEAD}fleet:\n{block}")).unwrap_err();
             let at = format!("environment file db/environments/prod.yaml, line {line}: `{key}`");

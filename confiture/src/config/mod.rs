@@ -90,6 +90,7 @@ pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS};
 pub use fleet::{FleetList, FleetSettings, MAX_JOBS};
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
+#[cfg(feature = "env-files")]
 pub(crate) use syntax::names_a_connection;
 pub use syntax::MAX_NAME_BYTES;
 pub use timeout::{Timeout, TimeoutError};

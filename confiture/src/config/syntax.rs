@@ -34,6 +34,7 @@ pub(super) fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
 /// with a mistyped scheme) or `@` (credentials, maybe with a password). It is then parsed, or
 /// refused, as one — and never shown, since it may hold a password. A database whose name has
 /// `@` is written as a URL (`postgresql://host/a%40b`).
+#[cfg(feature = "env-files")]
 pub(crate) fn names_a_connection(text: &str) -> bool {
     text.contains("://") || text.contains('@')
 }

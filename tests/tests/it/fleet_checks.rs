@@ -138,6 +138,22 @@ fn the_environment_file_lists_the_targets_and_the_flags_win() {
     Run::of(project.cli().args(["migrate", "--env", "two", "status"]))
         .code(exit::INVALID)
         .stderr_has("environment file db/environments/two.yaml, line 4: `fleet.schemas_query`");
+    // A block whose list was commented out, or that has none, is refused: it ran the
+    // migrations on the environment's own database.
+    let own = TestDb::new("fleetenvown");
+    for block in [
+        "fleet:\n  targets:\n  #  - tenant_1\n  jobs: 8\n",
+        "fleet:\n  jobs: 8\n",
+    ] {
+        project.write(
+            "db/environments/nolist.yaml",
+            format!("database_url: {}\n{block}", own.url()),
+        );
+        Run::of(project.cli().args(["migrate", "--env", "nolist", "up"]))
+            .code(exit::INVALID)
+            .stderr_has("db/environments/nolist.yaml");
+        assert_eq!(own.ledger(), None, "{block}");
+    }
     // A target file named by the environment file is read relative to it.
     project.write(
         "db/environments/listed.txt",
