@@ -175,6 +175,14 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
             config::MAX_NAME_BYTES
         ));
     }
+    if let Some(c) = name.chars().find(|&c| is_invisible(c)) {
+        return Err(format!(
+            "{:?} is not a database name: it holds the invisible character U+{:04X} (a \
+             byte-order mark or zero-width character from a copy and paste)",
+            config::shown(name),
+            u32::from(c)
+        ));
+    }
     if name.chars().any(char::is_whitespace) {
         return Err(format!(
             "{:?} is not a database name: write a name with spaces as a URL \
@@ -183,6 +191,14 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A character that prints as nothing: a name holding one looks like another name in every
+/// message (and `createdb` would make a database no one can type).
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+        || (c.is_control() && !c.is_whitespace())
 }
 
 /// `base` without its `fleet:` block, cloned once for a whole list: every target is a copy of
@@ -246,7 +262,8 @@ pub fn read_list(base: &Environment, path: &Path) -> Result<Vec<Target>> {
         )));
     }
     match String::from_utf8(bytes) {
-        Ok(text) => parse_list(base, &text, &shown),
+        // A byte-order mark some editors write first is not part of the first name.
+        Ok(text) => parse_list(base, &text[crate::text::bom_len(&text)..], &shown),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -465,6 +482,29 @@ host=h password=hunter2 dbname=x y
         );
         assert!(
             details.contains("invalid database URL in t.txt:2:"),
+            "{details}"
+        );
+    }
+
+    /// A byte-order mark written first by an editor became part of the first name, shown as
+    /// nothing: "database hf_t1 does not exist", and a `createdb` of an untypeable name.
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_a_name_and_invisible_characters_are_refused() {
+        let dir = std::env::temp_dir().join(format!("cft_bom_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.txt");
+        std::fs::write(&path, "\u{FEFF}tenant_1\r\ntenant_2\r\n").unwrap();
+        let targets = read_list(&base(), &path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(targets[0].environment.connection.dbname, "tenant_1");
+        let e = parse_list(&base(), "ten\u{200B}ant\nx\u{FEFF}y\n", "t.txt").unwrap_err();
+        let details = e.details.join("\n");
+        assert!(
+            details.contains("t.txt:1:") && details.contains("U+200B"),
+            "{details}"
+        );
+        assert!(
+            details.contains("t.txt:2:") && details.contains("U+FEFF"),
             "{details}"
         );
     }
