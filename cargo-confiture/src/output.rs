@@ -80,7 +80,11 @@ pub fn invocation(global: &Global) -> Invocation {
             dir.to_string_lossy().into_owned(),
         ]);
     }
-    Invocation { database, files }
+    Invocation {
+        database,
+        files,
+        fleet: Vec::new(),
+    }
 }
 
 fn wants_color(choice: Color, is_terminal: bool) -> bool {
@@ -108,7 +112,7 @@ impl Output {
     /// database selection: a fleet's `--targets FILE`, so that a suggestion acts on the fleet.
     pub fn repeating(&self, words: impl IntoIterator<Item = String>) -> Output {
         let mut out = self.clone();
-        out.invocation.database.extend(words);
+        out.invocation.fleet.extend(words);
         out
     }
 
@@ -139,9 +143,16 @@ impl Output {
         let _ = writeln!(stdout, "{text}");
     }
 
-    /// The one JSON document of a `--format json` run, on stdout.
+    /// The one JSON document of a `--format json` run, on stdout. Its suggested commands
+    /// repeat how this run chose its database, as the text's do: a script that runs one must
+    /// act on the same database.
     pub fn json<T: Serialize>(&self, value: &T) {
-        print_json(value);
+        let text = json_text(value);
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            self.invocation.render_json(&text)
+        );
     }
 
     /// A progress line on stderr, unless `--quiet`. On a terminal it replaces the line that
@@ -183,8 +194,7 @@ impl Output {
     pub fn error(&self, error: &Error) {
         self.error_text(error);
         if self.json_mode() {
-            // JSON is data: the library's text as it is (text output renders the hints).
-            print_json_error(error);
+            self.json(&ErrorDocument::from(error));
         }
     }
 
@@ -273,9 +283,13 @@ fn source_line(path: &Path, n: u32) -> Option<String> {
 
 /// One JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) {
-    let text = serde_json::to_string_pretty(value)
-        .unwrap_or_else(|e| format!("{{\"error\":{{\"message\":{:?}}}}}", e.to_string()));
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    let _ = writeln!(std::io::stdout().lock(), "{}", json_text(value));
+}
+
+/// A JSON document as text, pretty-printed.
+fn json_text<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value)
+        .unwrap_or_else(|e| format!("{{\"error\":{{\"message\":{:?}}}}}", e.to_string()))
 }
 
 /// The error document (`{"error": {...}, "errors": [{...}]}`) on stdout, also for a failure

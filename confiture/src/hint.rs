@@ -16,6 +16,22 @@ pub fn command(args: &str) -> String {
 /// The subcommands that read only files: they repeat `--migrations-dir`, not the database.
 const FILES_ONLY: &[&str] = &["lint", "migrate generate"];
 
+/// The subcommands that take a fleet's list (`--targets FILE`, ...).
+const TAKE_A_LIST: &[&str] = &[
+    "migrate up",
+    "migrate down",
+    "migrate status",
+    "migrate verify",
+    "migrate drift",
+];
+
+/// Whether `args` (what follows `cargo confiture `) starts with one of `commands`.
+fn is_one_of(args: &str, commands: &[&str]) -> bool {
+    commands
+        .iter()
+        .any(|c| args == *c || args.starts_with(&format!("{c} ")))
+}
+
 /// The arguments of this run that every suggested command must repeat: how the database was
 /// chosen (`--env dev`, `-c FILE`, `--database-url <URL>` — a placeholder, never the URL, which
 /// may hold a password) and which migrations directory (`--migrations-dir DIR`).
@@ -25,14 +41,31 @@ pub struct Invocation {
     pub database: Vec<String>,
     /// For every command: `["--migrations-dir", "sql"]`.
     pub files: Vec<String>,
+    /// A fleet's list, after the database for the commands that take one:
+    /// `["--targets", "tenants.txt"]`. The others (`reinit`, `baseline`) act on one target:
+    /// they get `--database-url <URL>` (that target's) instead of the run's selection, which
+    /// would name another database.
+    pub fleet: Vec<String>,
 }
 
 impl Invocation {
     /// `text` with this run's arguments added to every command written by [`command`]:
     /// `` `cargo confiture migrate up` `` becomes `` `cargo confiture migrate up --env dev` ``.
     pub fn render<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.render_escaped(text, |word| word.to_string())
+    }
+
+    /// [`Invocation::render`] over the text of a JSON document: the suggested commands inside
+    /// its strings are completed, each added word escaped as a JSON string's content.
+    pub fn render_json<'t>(&self, json: &'t str) -> Cow<'t, str> {
+        self.render_escaped(json, json_escape)
+    }
+
+    fn render_escaped<'t>(&self, text: &'t str, escape: impl Fn(&str) -> String) -> Cow<'t, str> {
         let opening = format!("`{PROGRAM} ");
-        if self.database.is_empty() && self.files.is_empty() || !text.contains(&opening) {
+        if self.database.is_empty() && self.files.is_empty() && self.fleet.is_empty()
+            || !text.contains(&opening)
+        {
             return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len() + 32);
@@ -45,11 +78,19 @@ impl Invocation {
             let args = &rest[after..after + len];
             out.push_str(&rest[..after]);
             out.push_str(args);
-            let files_only = FILES_ONLY
+            let one_target = ["--database-url".to_string(), "<URL>".to_string()];
+            let (database, fleet): (&[String], &[String]) = if is_one_of(args, FILES_ONLY) {
+                (&[], &[])
+            } else if self.fleet.is_empty() || is_one_of(args, TAKE_A_LIST) {
+                (&self.database, &self.fleet)
+            } else {
+                (&one_target, &[])
+            };
+            let extra = database
                 .iter()
-                .any(|c| args == *c || args.starts_with(&format!("{c} ")));
-            let database: &[String] = if files_only { &[] } else { &self.database };
-            let extra = database.iter().chain(&self.files).map(|a| quote(a));
+                .chain(fleet)
+                .chain(&self.files)
+                .map(|a| escape(&quote(a)));
             for word in extra {
                 out.push(' ');
                 out.push_str(&word);
@@ -60,6 +101,21 @@ impl Invocation {
         out.push_str(rest);
         Cow::Owned(out)
     }
+}
+
+/// `text` as the content of a JSON string (without its quotes): `"` and `\` escaped, and
+/// control characters as `\uXXXX`.
+fn json_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A word as a POSIX shell reads it back: left alone when it is plain, else single-quoted.
@@ -87,7 +143,28 @@ mod tests {
         Invocation {
             database: database.iter().map(|s| s.to_string()).collect(),
             files: files.iter().map(|s| s.to_string()).collect(),
+            fleet: Vec::new(),
         }
+    }
+
+    /// A fleet's `--targets` went into a suggested `reinit`, which takes no list: pasted, it
+    /// was refused, and without the list it would act on the environment's own database.
+    #[test]
+    fn a_fleets_list_goes_only_to_the_commands_that_take_one() {
+        let mut inv = invocation(&["--env", "dev"], &["--migrations-dir", "sql"]);
+        inv.fleet = vec!["--targets".to_string(), "t.txt".to_string()];
+        assert_eq!(
+            inv.render(&command("migrate status")),
+            "`cargo confiture migrate status --env dev --targets t.txt --migrations-dir sql`"
+        );
+        assert_eq!(
+            inv.render(&command("migrate reinit")),
+            "`cargo confiture migrate reinit --database-url <URL> --migrations-dir sql`"
+        );
+        assert_eq!(
+            inv.render(&command("lint")),
+            "`cargo confiture lint --migrations-dir sql`"
+        );
     }
 
     #[test]
@@ -102,6 +179,20 @@ mod tests {
             inv.render(&text),
             "run `cargo confiture migrate status --env dev` to see what was recorded, \
              then `cargo confiture migrate up --env dev` again"
+        );
+    }
+
+    /// The JSON documents' suggested commands did not repeat the selection: a script running
+    /// one acted on the default database.
+    #[test]
+    fn in_json_the_added_words_are_escaped() {
+        let inv = invocation(&["-c", "dir\\my \"env\".yaml"], &[]);
+        let json = format!("{{\"help\": \"run {}\"}}", command("migrate status"));
+        let rendered = inv.render_json(&json);
+        let doc: serde_json::Value = serde_json::from_str(&rendered).expect("still JSON");
+        assert_eq!(
+            doc["help"],
+            "run `cargo confiture migrate status -c 'dir\\my \"env\".yaml'`"
         );
     }
 

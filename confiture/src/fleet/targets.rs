@@ -176,9 +176,13 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
         ));
     }
     if let Some(c) = name.chars().find(|&c| is_invisible(c)) {
+        let what = if c.is_control() {
+            "a control character"
+        } else {
+            "a zero-width character or byte-order mark, from a copy and paste"
+        };
         return Err(format!(
-            "{:?} is not a database name: it holds the invisible character U+{:04X} (a \
-             byte-order mark or zero-width character from a copy and paste)",
+            "\"{}\" is not a database name: it holds the invisible character U+{:04X} ({what})",
             config::shown(name),
             u32::from(c)
         ));

@@ -323,3 +323,33 @@ fn readme_documents_every_key_of_the_error_object() {
         "the error object's keys changed: update KEYS and README"
     );
 }
+
+/// The suggested commands in the JSON document repeat how the run chose its database and its
+/// directory, as the text's do: a script running one acted on the default database (another
+/// one, perhaps) and the default directory.
+#[test]
+fn suggested_commands_in_json_repeat_the_selection() {
+    let db = TestDb::new("json_hint");
+    let project = two_migrations();
+    project.write(
+        "db/environments/dev.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    project.write("db/migrations/003_c.up.sql", "-- a draft\n");
+    project.write("db/migrations/003_c.down.sql", "-- a draft\n");
+    let run = Run::of(
+        project
+            .cli()
+            .args(["migrate", "up", "--env", "dev", "--format", "json"]),
+    );
+    run.code(exit::INVALID);
+    let help = run.json()["errors"][0]["help"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        help.contains("`cargo confiture migrate up --target 002 --env dev`"),
+        "{help}"
+    );
+    assert_eq!(db.ledger(), None, "nothing ran");
+}
