@@ -141,6 +141,13 @@ fn row_is_current(m: &Migration, row: &LedgerRow) -> bool {
         && row.name == m.name
 }
 
+/// The row's version now names another migration: its name and its checksum both differ from
+/// the file's (an applied file deleted, and its number given to a new one; a renumbering after
+/// a merge). Edits keep the name, and renames the checksum.
+fn is_another_migration(m: &Migration, row: &LedgerRow) -> bool {
+    row.name != m.name && crate::history::is_modified(m, row)
+}
+
 /// Plans `reinit` (see [`ReinitPlan`]). `through` must name a migration file.
 pub fn reinit<'a>(
     set: &'a MigrationSet,
@@ -166,6 +173,9 @@ pub fn reinit<'a>(
                 _ if above_through(r) => ReinitAction::Forget,
                 State::Applied | State::Modified => match r.migration {
                     Some(m) if row_is_current(m, r.row) => ReinitAction::Keep,
+                    // Another migration at this version: accepting it would record as
+                    // applied a migration that never ran.
+                    Some(m) if is_another_migration(m, r.row) => ReinitAction::Forget,
                     _ => ReinitAction::Accept,
                 },
                 State::Missing | State::Duplicate | State::Pending | State::OutOfOrder => {

@@ -610,6 +610,22 @@ fn reinit_without_through_rewrites_only_the_rows_the_ledger_has() {
     assert!(reinit(&s, &clean, None, None).unwrap().rewrite().is_empty());
 }
 
+/// A row whose file now holds another migration (name and checksum both differ: an applied
+/// file deleted and its number reused) was "accepted": renamed to the new file, which then
+/// counted as applied though it never ran. It is forgotten: the next `up` runs the file. An
+/// edit (same name) or a rename (same checksum) is still accepted.
+#[test]
+fn reinit_forgets_a_row_whose_version_now_names_another_migration() {
+    let mut s = set(&[1, 2, 3]);
+    let r = rows(&s, &[1, 2, 3]);
+    s.migrations[1].name = "add_email".into();
+    s.migrations[1].up.checksum = checksum(b"ALTER TABLE a ADD COLUMN email text;");
+    s.migrations[2].name = "renamed".into();
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert_eq!(actions(&plan), ["001:Keep", "002:Forget", "003:Accept"]);
+    assert_eq!(plan.rewrite().delete, ["002"]);
+}
+
 #[test]
 fn reinit_through_records_pending_files_and_forgets_rows_above_it() {
     let s = set(&[1, 2, 3, 4]);
