@@ -492,7 +492,8 @@ impl Migrator {
         let checked = self.load()?;
         let set = checked.set;
         let errors = FileErrors::new(&set, &checked.diagnostics);
-        plan::check_up_files(&set, &errors, None)?;
+        // It cannot stop before a version: no `--target` to suggest.
+        plan::check_up_files(&set, &errors, None, None)?;
         if let Some(v) = options.from {
             if !set.migrations.iter().any(|m| m.version >= v) {
                 return Err(Error::usage(format!("--from {v}: no migration has version {v} or above"))

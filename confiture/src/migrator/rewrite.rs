@@ -48,7 +48,12 @@ impl Migrator {
         plan::baseline(&set, &[], options.through)?;
         // It writes the checksums of the files through `--through` as the truth.
         let errors = FileErrors::new(&set, &checked.diagnostics);
-        plan::check_up_files(&set, &errors, Some(options.through))?;
+        plan::check_up_files(
+            &set,
+            &errors,
+            Some(options.through),
+            Some("migrate baseline --through"),
+        )?;
         let done = self.rewrite_ledger(
             "baseline",
             options.dry_run,

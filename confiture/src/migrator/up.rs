@@ -28,7 +28,7 @@ impl Migrator {
     fn load_set_for_up(&self, target: Option<u64>) -> Result<MigrationSet> {
         let checked = self.load()?;
         let errors = FileErrors::new(&checked.set, &checked.diagnostics);
-        plan::check_up_files(&checked.set, &errors, target)?;
+        plan::check_up_files(&checked.set, &errors, target, Some("migrate up --target"))?;
         Ok(checked.set)
     }
 

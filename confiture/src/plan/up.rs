@@ -48,11 +48,14 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
 /// Refuses (exit 5, before connecting) an `up` that could run a migration whose files have
 /// errors: every version up to `--target` (all without one; `--steps` is decided by the ledger,
 /// so it does not narrow this), and any `.sql` file whose name gives no version. A broken draft
-/// above `--target` does not stop it.
+/// above `--target` does not stop it. `stop` is how the command that asks stops before a
+/// version (`migrate up --target`, `migrate baseline --through`), which the help suggests;
+/// `None` for a command that cannot (`verify`).
 pub fn check_up_files(
     set: &MigrationSet,
     errors: &FileErrors<'_>,
     target: Option<u64>,
+    stop: Option<&str>,
 ) -> Result<()> {
     let blocking = errors.blocking_up(target);
     if blocking.is_empty() {
@@ -60,12 +63,12 @@ pub fn check_up_files(
     }
     let mut help = lint_help();
     // The migrations before the first broken one can still be applied on their own.
-    if errors.unversioned().is_empty() {
+    if let (true, Some(stop)) = (errors.unversioned().is_empty(), stop) {
         if let Some(first) = errors.first_version() {
             if let Some(before) = set.migrations.iter().rev().find(|m| m.version < first) {
                 help.push_str(&format!(
                     "; {} stops before {}",
-                    crate::hint::command(&format!("migrate up --target {}", before.version_text)),
+                    crate::hint::command(&format!("{stop} {}", before.version_text)),
                     broken_id(set, errors, first)
                 ));
             }

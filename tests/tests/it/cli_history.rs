@@ -318,3 +318,25 @@ fn a_checksum_in_another_case_or_padded_is_the_same_for_status_up_and_down() {
         .stdout_has("rolled back 1 migration");
     assert_eq!(ledger(&db), ["001:t1"]);
 }
+
+/// A broken draft refuses `baseline` and `verify` with the way to stop before it that each
+/// command has: `baseline --through`, and none for `verify`. Both suggested `migrate up
+/// --target`, which runs migrations — on the target, for `verify`, which never touches it.
+#[test]
+fn a_broken_draft_gets_each_commands_own_way_to_stop_before_it() {
+    let db = TestDb::new("draft_hints");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.migration("003_draft", "-- todo\n", "-- todo\n");
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "3"])
+        .code(exit::INVALID)
+        .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>` stops before 003_draft")
+        .stderr_lacks("migrate up --target");
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::INVALID)
+        .stderr_lacks("migrate up --target");
+    assert_eq!(db.ledger(), None, "nothing was written");
+}
