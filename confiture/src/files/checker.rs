@@ -168,6 +168,7 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
         set,
         diagnostics,
         file_versions,
+        first_version: options.first_version,
     }
 }
 

@@ -98,7 +98,8 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
 
     let last = checked.set.migrations.last();
     let version = match last {
-        None => 1,
+        // A squashed history's directory starts at its first version.
+        None => checked.first_version.unwrap_or(1).max(1),
         Some(last) => last.version.checked_add(1).ok_or_else(|| {
             Error::invalid(format!(
                 "version {} is the largest possible version",
@@ -164,6 +165,15 @@ mod tests {
             new.down_path,
             Path::new("db/migrations/001_initial_schema.down.sql")
         );
+    }
+
+    #[test]
+    fn an_empty_squashed_directory_starts_at_its_first_version() {
+        let entries = Vec::new();
+        let options = crate::files::CheckOptions::default().first_version(Some(40));
+        let checked = check(Path::new("m"), entries, &options);
+        let new = new_migration(&checked, "after_squash").unwrap();
+        assert_eq!(new.version_text, "040");
     }
 
     #[test]

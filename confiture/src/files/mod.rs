@@ -246,6 +246,9 @@ pub struct Checked {
     /// The version of every well-named file, sorted, each once: paired or not, readable or
     /// not, in the set or not (`generate` must not reuse any of them).
     pub file_versions: Vec<u64>,
+    /// The first version of a squashed history it was checked with
+    /// ([`CheckOptions::first_version`]): `generate`'s first number in an empty directory.
+    pub first_version: Option<u64>,
 }
 
 impl Checked {
