@@ -330,6 +330,57 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
     drop(db);
 }
 
+/// A role that owns the schema of its ledger (a tenant's) but may not create schemas in the
+/// database was refused: `CREATE SCHEMA IF NOT EXISTS` asks for the database's CREATE first,
+/// and the help then pointed at the schema's rights. The schema is created only when missing;
+/// a missing one the role may not create gets the database's grant in the help.
+#[test]
+fn a_role_that_owns_its_ledgers_schema_needs_no_create_on_the_database() {
+    let role = Role::new("cft_ownschema");
+    let db = TestDb::new("ownschema");
+    let mut client = db.connect();
+    client
+        .batch_execute(&format!(
+            "REVOKE CREATE ON DATABASE \"{db}\" FROM PUBLIC; REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+             CREATE SCHEMA own_t AUTHORIZATION \"{role}\"",
+            db = db.name,
+            role = role.name
+        ))
+        .expect("a schema the role owns");
+    let project = Project::new();
+    project.migration(
+        "001_create_tb_note",
+        "CREATE TABLE own_t.tb_note (id int PRIMARY KEY);\n",
+        "DROP TABLE own_t.tb_note;\n",
+    );
+    let env = |schema: &str| {
+        format!(
+            "database_url: postgresql://{}@{}:{}/{}\nmigration:\n  tracking_table: {schema}.tb_confiture\n",
+            role.name,
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port(),
+            db.name
+        )
+    };
+    project.write("db/environments/own.yaml", env("own_t"));
+    project.run(&["migrate", "up", "--env", "own"]).code(0);
+    let rows = client
+        .query_one("SELECT count(*) FROM own_t.tb_confiture", &[])
+        .expect("the ledger in the role's schema")
+        .get::<_, i64>(0);
+    assert_eq!(rows, 1);
+
+    // A schema that does not exist, and the role may not create: the help says what to grant.
+    project.write("db/environments/new.yaml", env("new_t"));
+    project.run(&["migrate", "status", "--env", "new"]).code(2);
+    project
+        .run(&["migrate", "up", "--env", "new"])
+        .code(4)
+        .stderr_has("CREATE on the database");
+    drop(client);
+    drop(db);
+}
+
 /// `up` sends the ledger's DDL on a fresh database while it still reads and checks the files,
 /// and commits it once they pass: a database whose `idle_in_transaction_session_timeout` is
 /// shorter than that check ended the session mid-way (exit 3, with a help about the role's

@@ -214,7 +214,14 @@ fn send_tracking_table_ddl(
         sql.push_str("SET LOCAL idle_in_transaction_session_timeout = 0;\n");
     }
     if let Some(schema) = &table.schema {
-        sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n"));
+        // Only when it does not exist: `CREATE SCHEMA IF NOT EXISTS` asks for CREATE on the
+        // database first, which a role that owns its (tenant) schema may well not have.
+        sql.push_str(&format!(
+            "DO $confiture$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace \
+             WHERE nspname OPERATOR(pg_catalog.=) {}) THEN CREATE SCHEMA \"{schema}\"; END IF; \
+             END $confiture$;\n",
+            crate::ledger::literal(schema)
+        ));
     }
     sql.push_str(&table.create_sql());
     sql.push_str(&format!(
@@ -250,10 +257,16 @@ fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres:
         // the server refused, exit 4, and the server's message names the schema.
         Some(db) if !is_connection_lost(&e) => {
             let help = if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
+                let new_schema = if table.schema.is_some() {
+                    "; a schema that does not exist yet needs CREATE on the database, or \
+                     create it first (CREATE SCHEMA <schema> AUTHORIZATION <role>)"
+                } else {
+                    ""
+                };
                 format!(
                     "grant this role CREATE on that schema (GRANT CREATE ON SCHEMA <schema> \
                      TO <role>), or have a role that may create {table} run the first \
-                     {}",
+                     {}{new_schema}",
                     crate::hint::command("migrate up")
                 )
             } else {
