@@ -104,6 +104,16 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "application_name",
     "fleet",
 ];
+/// Top-level keys of confiture's (Python) other features: accepted and ignored, one file serves
+/// both tools. Any other unknown key is ignored too, unless it is a misspelling of ours.
+const PYTHON_KEYS: &[&str] = &[
+    "name",
+    "include_dirs",
+    "exclude_dirs",
+    "build",
+    "seed",
+    "ssh_tunnel",
+];
 
 /// The most an environment file may be: a few settings take a few hundred bytes. Reading
 /// stops there, so `-c /dev/zero` is refused instead of filling the memory.
@@ -156,6 +166,7 @@ fn parse_environment(
             )));
     }
     let top = top_mapping(&file, text)?;
+    file.refuse_misspelled_keys(&top)?;
     let connection = file.connection(&top)?;
 
     let mut migration = MigrationSettings::default();
@@ -259,7 +270,7 @@ impl FileContext<'_> {
                      (or a `database:` block with host, port, database, user, password)",
                 );
                 for key in top.keys().filter_map(Value::as_str) {
-                    if let Some(known) = closest(key, TOP_LEVEL_KEYS) {
+                    if let Some(known) = closest(key, TOP_LEVEL_KEYS).filter(|k| *k != key) {
                         error =
                             error.with_detail(format!("found `{key}`: did you mean `{known}`?"));
                     }
@@ -267,6 +278,22 @@ impl FileContext<'_> {
                 return Err(error);
             }
         })
+    }
+
+    /// A top-level key that is not ours but close to one (`aplication_name`, `migraton:`) is a
+    /// typo: ignored, the setting the user believes in would not hold.
+    fn refuse_misspelled_keys(&self, top: &Mapping) -> Result<()> {
+        for key in top.keys().filter_map(Value::as_str) {
+            if TOP_LEVEL_KEYS.contains(&key) || PYTHON_KEYS.contains(&key) {
+                continue;
+            }
+            if let Some(known) = closest(key, TOP_LEVEL_KEYS) {
+                return Err(self
+                    .key_error(key, "is not a setting")
+                    .with_help(format!("did you mean `{known}`?")));
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn error(&self, what: &str) -> Error {
@@ -481,6 +508,55 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// `aplication_name:` and `migraton:` were ignored without a word: the settings under them
+    /// did not hold. A key close to one of ours is refused; other unknown keys (confiture's
+    /// other features') are still ignored.
+    #[test]
+    fn a_misspelled_top_level_key_is_refused_and_others_are_ignored() {
+        for (text, key, known) in [
+            (
+                "aplication_name: bot\n",
+                "aplication_name",
+                "application_name",
+            ),
+            ("migraton:\n  lock_timeout: 1s\n", "migraton", "migration"),
+        ] {
+            let err = Environment::parse(
+                &format!("database_url: postgresql://h/db\n{text}"),
+                Path::new("db/environments/x.yaml"),
+                &no_vars,
+            )
+            .unwrap_err();
+            assert!(
+                err.message.contains(&format!("`{key}` is not a setting")),
+                "{err}"
+            );
+            assert_eq!(
+                err.help.as_deref(),
+                Some(format!("did you mean `{known}`?").as_str())
+            );
+        }
+        for text in [
+            "include_dirs: [a]\nseed: x\nbuild: {}\nname: prod\n",
+            "whatever_else: 1\n",
+        ] {
+            Environment::parse(
+                &format!("database_url: postgresql://h/db\n{text}"),
+                Path::new("db/environments/x.yaml"),
+                &no_vars,
+            )
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+        // A block naming no database suggests the close key, never the key itself.
+        let err = Environment::parse("database:\n", Path::new("x.yaml"), &no_vars).unwrap_err();
+        assert!(
+            !err.details
+                .iter()
+                .any(|d| d.contains("did you mean `database`")),
+            "{err:?}"
+        );
     }
 
     #[test]
