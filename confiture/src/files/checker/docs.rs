@@ -43,9 +43,11 @@ pub const VERSION_GAP: RuleDoc = RuleDoc {
     summary: "a version is missing from the sequence",
     explanation:
         "Versions are consecutive integers. A gap usually means a migration was deleted or \
-a file was renamed with the wrong number. If a migration was deleted by mistake, restore it from \
-version control (a migration applied to any database must never be removed); otherwise renumber \
-the later migrations to close the gap.",
+a file was renamed with the wrong number. If the deleted migration was applied to any \
+database, restore it from version control: an applied migration must never be removed (to retire \
+one, keep its pair with `SELECT 1;` in each file). Renumber the later migrations to close the gap \
+only if they are not applied anywhere yet: a database that recorded one under its old number \
+would see it as missing, and the renumbered file as never applied.",
 };
 
 pub const FIRST_VERSION: RuleDoc = RuleDoc {

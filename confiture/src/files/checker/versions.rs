@@ -152,7 +152,9 @@ fn gap(file: &Found, previous: u64) -> Diagnostic {
         name::version_text(previous, width)
     );
     let help = format!(
-        "if a migration was deleted by mistake, restore it from version control; otherwise renumber `{}` to {missing_from}",
+        "restore the deleted migration from version control if it was applied anywhere (to \
+         retire it, keep its pair with `SELECT 1;` in each file); renumber `{}` to {missing_from} \
+         only if it is not applied anywhere yet",
         file.stem()
     );
     diagnostic(&VERSION_GAP, &file.path, None, message, help)
