@@ -208,11 +208,13 @@ impl SpecBuilder {
         // one without the other cannot work.
         match (&self.sslcert, &self.sslkey) {
             (Some(_), None) => {
-                return Err("sslcert is set without sslkey: a client certificate needs the                             file of its private key too"
+                return Err("sslcert is set without sslkey: a client certificate needs the file of its private \
+                     key too"
                     .to_string())
             }
             (None, Some(_)) => {
-                return Err("sslkey is set without sslcert: a client key needs the file of                             its certificate too"
+                return Err("sslkey is set without sslcert: a client key needs the file of its certificate \
+                     too"
                     .to_string())
             }
             _ => {}
@@ -253,17 +255,13 @@ impl SpecBuilder {
     }
 }
 
-/// `sslmode`. The value is quoted only when it looks like a mode: a long or odd value may be a
-/// mis-split piece of a password.
+/// `sslmode`. The value is quoted only when it is a misspelled mode (`requir`): any other may
+/// be a mis-split piece of a password, as for every other parameter.
 fn parse_sslmode(value: &str) -> Result<SslMode, String> {
-    SslMode::parse(value).ok_or_else(|| {
-        let shown =
-            if value.len() <= 20 && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                format!("sslmode {value:?}")
-            } else {
-                "sslmode".to_string()
-            };
-        format!("{shown} is not one of disable, prefer, require, verify-ca, verify-full")
+    const MODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+    SslMode::parse(value).ok_or_else(|| match crate::text::did_you_mean(value, MODES) {
+        Some(mode) => format!("sslmode {value:?} is not a mode: did you mean {mode}?"),
+        None => format!("sslmode is not one of {}", MODES.join(", ")),
     })
 }
 
@@ -310,4 +308,25 @@ fn unsupported(key: &str) -> String {
         "unsupported {shown}{hint}; supported: {}",
         KNOWN_PARAMETERS.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_sslmode;
+
+    /// A wrong `sslmode` was echoed when short and plain, against the rule every other
+    /// parameter follows (a mis-split piece of a password): only a misspelled mode is shown.
+    #[test]
+    fn only_a_misspelled_sslmode_is_shown() {
+        assert_eq!(
+            parse_sslmode("requir").unwrap_err(),
+            "sslmode \"requir\" is not a mode: did you mean require?"
+        );
+        let err = parse_sslmode("SECRETPW").unwrap_err();
+        assert!(!err.contains("SECRETPW"), "{err}");
+        assert_eq!(
+            err,
+            "sslmode is not one of disable, prefer, require, verify-ca, verify-full"
+        );
+    }
 }

@@ -387,7 +387,10 @@ fn an_invalid_url_never_shows_the_password() {
 fn a_file_without_a_database_says_how_to_name_one() {
     // A misspelled key is named, with the right one.
     let (_, err) = read_err("databse_url: postgresql:///app\n");
-    assert!(err.message.ends_with("`databse_url` is not a setting"), "{err}");
+    assert!(
+        err.message.ends_with("`databse_url` is not a setting"),
+        "{err}"
+    );
     assert_eq!(err.help.as_deref(), Some("did you mean `database_url`?"));
     let (_, err) = read_err("url: postgresql:///app\n");
     assert!(err.message.ends_with("names no database"), "{err}");
