@@ -59,10 +59,13 @@ pub(super) fn is_ours(name: &str) -> bool {
 /// The file's text has `word` in it, in any case, anywhere (in a string, a comment, a longer
 /// word): how the engine learns, without parsing, that a file cannot do something.
 pub(super) fn says(file: &SqlFile, word: &str) -> bool {
-    file.text
-        .as_bytes()
-        .windows(word.len())
-        .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    says_in(&file.text.to_ascii_lowercase(), word)
+}
+
+/// [`says`] in a file's text already lowered: a search (a comparison at each position of a
+/// 50 MB file took seconds). `word` is lower case.
+pub(super) fn says_in(lowercase: &str, word: &str) -> bool {
+    lowercase.contains(word)
 }
 
 /// The file says `DEALLOCATE`: it may drop the session's prepared statements, ours too, so it

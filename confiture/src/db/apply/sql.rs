@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::markers::{marker_name, says, says_deallocate};
+use super::markers::{marker_name, says_deallocate, says_in};
 use super::{ApplySettings, Direction, Script, Step};
 use crate::files::SqlFile;
 use crate::ledger::{self, RowKind, TrackingTable};
@@ -262,18 +262,19 @@ pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET 
 /// not see it — a second `CREATE TEMP TABLE tmp` of the same name failed when the two ran in
 /// one session and passed when they did not: the objects of `pg_temp` (`DISCARD TEMP`), cursors declared
 /// `WITH HOLD` (`CLOSE ALL`) and the statements it `PREPARE`d (ours, `confiture_*`, stay).
-/// Only what the file's text mentions ([`says`]: `temp`, `hold`, `prepare`, also inside
+/// Only what the file's text mentions ([`says_in`]: `temp`, `hold`, `prepare`, also inside
 /// longer words), so that a migration that mentions none costs nothing more; what a function
 /// created earlier leaves is not seen.
 pub(super) fn drop_session_objects(file: &SqlFile) -> String {
+    let lowercase = file.text.to_ascii_lowercase();
     let mut sql = String::new();
-    if says(file, "temp") {
+    if says_in(&lowercase, "temp") {
         sql.push_str(" DISCARD TEMP;");
     }
-    if says(file, "hold") {
+    if says_in(&lowercase, "hold") {
         sql.push_str(" CLOSE ALL;");
     }
-    if says(file, "prepare") {
+    if says_in(&lowercase, "prepare") {
         sql.push_str(DEALLOCATE_THEIRS);
     }
     sql

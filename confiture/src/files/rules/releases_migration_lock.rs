@@ -36,7 +36,10 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
             "DISCARD ALL",
             "use DISCARD PLANS, DISCARD TEMP or DISCARD SEQUENCES for what the migration needs",
         )
-    } else if mentions(stmt.text, UNLOCK_ALL) && stmt.tokens().any(|t| calls_unlock_all(&t)) {
+    } else if cx.mentions(UNLOCK_ALL)
+        && mentions(stmt.text, UNLOCK_ALL)
+        && stmt.tokens().any(|t| calls_unlock_all(&t))
+    {
         (
             "pg_advisory_unlock_all()",
             "release an advisory lock the migration took itself with pg_advisory_unlock(key)",
