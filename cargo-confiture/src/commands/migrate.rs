@@ -211,7 +211,7 @@ fn reinit_text(r: &ReinitReport) -> String {
             join(&recorded)
         ));
     }
-    let with_files = ids(ReinitAction::Forget, &|row| row.file_on_disk);
+    let with_files = ids(ReinitAction::Forget, &|row| row.runs_again);
     if !with_files.is_empty() {
         lines.push(format!(
             "{} {} whose migration files are on disk: the next `migrate up` runs {}: {}",
@@ -219,6 +219,17 @@ fn reinit_text(r: &ReinitReport) -> String {
             plural(with_files.len(), "row"),
             if with_files.len() == 1 { "it" } else { "them" },
             join(&with_files)
+        ));
+    }
+    let second = ids(ReinitAction::Forget, &|row| {
+        row.file_on_disk && !row.runs_again
+    });
+    if !second.is_empty() {
+        lines.push(format!(
+            "{} {} for a migration another row records (it stays applied): {}",
+            would("forgot", "would forget"),
+            plural(second.len(), "second row"),
+            join(&second)
         ));
     }
     let gone = ids(ReinitAction::Forget, &|row| !row.file_on_disk);

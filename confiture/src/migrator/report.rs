@@ -377,9 +377,11 @@ pub struct ReinitRow {
     pub checksum: Option<String>,
     /// When it was applied, kept by `keep` and `accept` (null for `record`).
     pub applied_at: Option<String>,
-    /// Whether a migration file for this version is on disk: a forgotten row with a file is
-    /// pending again, and the next `up` runs it.
+    /// Whether a migration file for this version is on disk.
     pub file_on_disk: bool,
+    /// A forgotten row whose migration no other row records: it is pending again, and the next
+    /// `up` runs it. Not a second row for a version another row still records.
+    pub runs_again: bool,
 }
 
 /// The result of `migrate reinit`.
@@ -393,7 +395,8 @@ pub struct ReinitReport {
     /// Rows that were recorded and no longer are (their own versions): the next `up` runs
     /// those with files (`forgotten_with_files`).
     pub forgotten: Vec<String>,
-    /// Among `forgotten`, those whose migration files are on disk.
+    /// Among `forgotten`, those whose migrations the next `up` runs again (their files are on
+    /// disk and no other row records them).
     pub forgotten_with_files: Vec<String>,
     /// Rows rewritten in place to accept their file (checksum, version spelling, name); they
     /// keep `applied_at` and `execution_time_ms`.

@@ -170,6 +170,13 @@ impl Migrator {
 
 /// The rows of a reinit plan, as its report shows them.
 fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
+    // The migrations some row still records after the rewrite.
+    let recorded: Vec<u64> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action != plan::ReinitAction::Forget)
+        .filter_map(|s| s.migration.map(|m| m.version))
+        .collect();
     plan.steps
         .iter()
         .map(|step| {
@@ -189,6 +196,10 @@ fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
                 checksum: step.migration.map(|m| m.up.checksum.clone()),
                 applied_at: step.row.map(|r| r.applied_at.clone()),
                 file_on_disk: step.migration.is_some(),
+                runs_again: step.action == plan::ReinitAction::Forget
+                    && step
+                        .migration
+                        .is_some_and(|m| !recorded.contains(&m.version)),
             }
         })
         .collect()
@@ -204,7 +215,7 @@ fn fill_reinit(report: &mut ReinitReport, rows: Vec<ReinitRow>) {
     };
     report.marked = with(&|r| r.action != Forget);
     report.forgotten = with(&|r| r.action == Forget);
-    report.forgotten_with_files = with(&|r| r.action == Forget && r.file_on_disk);
+    report.forgotten_with_files = with(&|r| r.runs_again);
     report.accepted = with(&|r| r.action == Accept);
     report.recorded = with(&|r| r.action == Record);
     report.deleted_count = report.forgotten.len() as u64;

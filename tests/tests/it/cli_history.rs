@@ -340,3 +340,30 @@ fn a_broken_draft_gets_each_commands_own_way_to_stop_before_it() {
         .stderr_lacks("migrate up --target");
     assert_eq!(db.ledger(), None, "nothing was written");
 }
+
+/// A second row for an applied version (`0002` beside `002`) is forgotten by `reinit`, and
+/// its migration stays applied: the report said the next `up` would run it again.
+#[test]
+fn reinit_says_a_second_row_is_forgotten_without_rerunning_its_migration() {
+    let db = TestDb::new("reinit_second");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, checksum) \
+             SELECT 'b_again', '0002', name, checksum FROM tb_confiture WHERE version = '002'",
+        )
+        .expect("a second row for 002");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_has("forgot 1 second row for a migration another row records (it stays applied)")
+        .stdout_lacks("runs it");
+    assert_eq!(ledger(&db), ["001:a", "002:b"]);
+    project
+        .run_on(&db, &["migrate", "up", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
+}
