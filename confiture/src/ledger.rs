@@ -301,9 +301,15 @@ impl Rewrite {
     /// then inserts.
     pub fn sql(&self, table: &TrackingTable) -> String {
         let mut sql = String::from("BEGIN;\n");
+        // One row per key, the newest applied: a ledger without its `UNIQUE (version)` can
+        // hold the same version twice, and deleting the second row by its version deleted both.
         for key in &self.delete {
-            sql.push_str(&delete_sql(table, key));
-            sql.push_str(";\n");
+            sql.push_str(&format!(
+                "DELETE FROM {t} WHERE ctid OPERATOR(pg_catalog.=) (SELECT ctid FROM {t} \
+                 WHERE version OPERATOR(pg_catalog.=) {k} ORDER BY applied_at DESC LIMIT 1);\n",
+                t = table.quoted(),
+                k = literal(key),
+            ));
         }
         for u in &self.update {
             sql.push_str(&format!(
@@ -382,7 +388,11 @@ mod tests {
         };
         let sql = rewrite.sql(&TrackingTable::default());
         let delete = sql
-            .find("DELETE FROM \"tb_confiture\" WHERE version OPERATOR(pg_catalog.=) '1';")
+            .find(
+                "DELETE FROM \"tb_confiture\" WHERE ctid OPERATOR(pg_catalog.=) (SELECT ctid \
+                 FROM \"tb_confiture\" WHERE version OPERATOR(pg_catalog.=) '1' ORDER BY \
+                 applied_at DESC LIMIT 1);",
+            )
             .unwrap();
         let update = sql
             .find("UPDATE \"tb_confiture\" SET version = '001', name = 'o''brien', checksum = 'ab' WHERE version OPERATOR(pg_catalog.=) '0001';")

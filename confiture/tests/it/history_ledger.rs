@@ -342,6 +342,37 @@ fn two_rows_for_one_version_are_refused_alike_and_down_never_leaves_one_behind()
     assert!(!db.table_exists("t2"));
 }
 
+/// A ledger without its `UNIQUE (version)` (an old or hand-altered one) can hold one version
+/// twice, spelled the same: `reinit` reported keeping one row, and deleted both (its delete
+/// addressed the version), leaving the migration pending while its table stayed.
+#[test]
+fn reinit_keeps_one_of_two_rows_spelled_alike() {
+    let db = TestDb::new("samerows");
+    let dir = Dir::new();
+    table(&dir, "001", "t1");
+    table(&dir, "002", "t2");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up");
+    db.client()
+        .batch_execute(
+            "ALTER TABLE tb_confiture DROP CONSTRAINT tb_confiture_version_key; \
+             INSERT INTO tb_confiture (slug, version, name, checksum, applied_at) \
+             SELECT 'again', version, name, checksum, applied_at + interval '1 second' \
+             FROM tb_confiture WHERE version = '002'",
+        )
+        .expect("the same version twice");
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .expect("reinit");
+    assert_eq!(r.forgotten, ["002"]);
+    assert_eq!(db.ledger(), ["001:t1", "002:t2"]);
+    let (states_now, code, _) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:applied", "002:applied"]);
+    assert_eq!(code, exit::SUCCESS);
+}
+
 #[test]
 fn ledger_versions_that_are_not_numbers_are_missing_for_every_command() {
     let db = TestDb::new("nonnumeric");
