@@ -296,8 +296,19 @@ fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
 fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<LedgerRow> {
     let required = |i: usize, column: &str| {
         row.get(i).map(str::to_string).ok_or_else(|| {
+            // Named by what it has: its version, else its name.
+            let which = match (row.get(0), row.get(1)) {
+                (Some(version), _) => format!(" (version {})", crate::config::shown(version)),
+                (None, Some(name)) => format!(" (name {})", crate::config::shown(name)),
+                (None, None) => String::new(),
+            };
             Error::invalid(format!(
-                "the tracking table {table} has a row with no {column}"
+                "the tracking table {table} has a row with no {column}{which}"
+            ))
+            .with_help(format!(
+                "every row has one when confiture writes it: set it by hand (UPDATE {} SET \
+                 {column} = ...) or delete the row, then run the command again",
+                table.quoted()
             ))
         })
     };

@@ -445,3 +445,36 @@ fn ledger_versions_that_are_not_numbers_are_missing_for_every_command() {
     assert!(r.forgotten_with_files.is_empty());
     assert_eq!(db.ledger(), ["001:t1"]);
 }
+
+/// A row missing a column every row has (a hand-edited `applied_at`) stopped every command
+/// with "a row with no applied_at", naming neither the row nor the way out.
+#[test]
+fn a_row_missing_a_required_column_is_named_with_its_version_and_the_fix() {
+    let db = TestDb::new("nullat");
+    let dir = Dir::new();
+    table(&dir, "001", "t1");
+    table(&dir, "002", "t2");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up");
+    db.client()
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER applied_at DROP NOT NULL; \
+             UPDATE tb_confiture SET applied_at = NULL WHERE version = '002'",
+        )
+        .expect("a row without applied_at");
+    let err = db.migrator(&dir).status().unwrap_err();
+    assert_eq!(err.exit_code(), exit::INVALID);
+    assert!(
+        err.message
+            .ends_with("has a row with no applied_at (version 002)"),
+        "{err}"
+    );
+    assert!(
+        err.help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("delete the row"),
+        "{err:?}"
+    );
+}
