@@ -28,6 +28,18 @@ fn table(dir: &Dir, version: &str, name: &str) {
     );
 }
 
+/// A database named after `name` with `001_t1` and `002_t2` applied, and their directory.
+fn two_applied(name: &str) -> (TestDb, Dir) {
+    let db = TestDb::new(name);
+    let dir = Dir::new();
+    table(&dir, "001", "t1");
+    table(&dir, "002", "t2");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up");
+    (db, dir)
+}
+
 /// `version:status` of each migration of `migrate status --format json`.
 fn states(m: &mut Migrator) -> (Vec<String>, u8, serde_json::Value) {
     let report = m.status().expect("status");
@@ -211,13 +223,7 @@ fn down_after_renaming_versions_deletes_the_row_it_matched() {
 
 #[test]
 fn checksums_in_upper_case_or_with_trailing_spaces_match_in_status_up_and_down() {
-    let db = TestDb::new("checksumcase");
-    let dir = Dir::new();
-    table(&dir, "001", "t1");
-    table(&dir, "002", "t2");
-    db.migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
-        .expect("up");
+    let (db, dir) = two_applied("checksumcase");
     // A ledger kept by another tool: a `char(72)` column pads every checksum with spaces, and
     // one is in upper case.
     db.client()
@@ -265,13 +271,7 @@ fn checksums_in_upper_case_or_with_trailing_spaces_match_in_status_up_and_down()
 
 #[test]
 fn two_rows_for_one_version_are_refused_alike_and_down_never_leaves_one_behind() {
-    let db = TestDb::new("tworows");
-    let dir = Dir::new();
-    table(&dir, "001", "t1");
-    table(&dir, "002", "t2");
-    db.migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
-        .expect("up");
+    let (db, dir) = two_applied("tworows");
     // confiture (Python) compares versions as strings: after a rename it records `2` again.
     // Here the second row is the newest; below, the oldest.
     let sum = checksum(b"CREATE TABLE t2 (id int);\n");
@@ -347,13 +347,7 @@ fn two_rows_for_one_version_are_refused_alike_and_down_never_leaves_one_behind()
 /// addressed the version), leaving the migration pending while its table stayed.
 #[test]
 fn reinit_keeps_one_of_two_rows_spelled_alike() {
-    let db = TestDb::new("samerows");
-    let dir = Dir::new();
-    table(&dir, "001", "t1");
-    table(&dir, "002", "t2");
-    db.migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
-        .expect("up");
+    let (db, dir) = two_applied("samerows");
     db.client()
         .batch_execute(
             "ALTER TABLE tb_confiture DROP CONSTRAINT tb_confiture_version_key; \
@@ -450,13 +444,7 @@ fn ledger_versions_that_are_not_numbers_are_missing_for_every_command() {
 /// with "a row with no applied_at", naming neither the row nor the way out.
 #[test]
 fn a_row_missing_a_required_column_is_named_with_its_version_and_the_fix() {
-    let db = TestDb::new("nullat");
-    let dir = Dir::new();
-    table(&dir, "001", "t1");
-    table(&dir, "002", "t2");
-    db.migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
-        .expect("up");
+    let (db, dir) = two_applied("nullat");
     db.client()
         .batch_execute(
             "ALTER TABLE tb_confiture ALTER applied_at DROP NOT NULL; \
