@@ -344,8 +344,13 @@ fn versions_cell(command: &str, t: &TargetReport) -> String {
     if command == "verify" {
         return match (&t.report, &t.shared_with) {
             (_, Some(first)) => format!("as {}", display::escape(first)),
+            // Those it checked: a target that failed before its checks checked none.
             (Some(fleet::CommandReport::Verify(r)), _) => {
-                format!("{} checked here", plural(r.migrations.len(), "migration"))
+                let s = &r.summary;
+                match s.reversible + s.irreversible + s.failed_checks {
+                    0 if s.not_checked > 0 => "none checked".to_string(),
+                    checked => format!("{} checked here", plural(checked, "migration")),
+                }
             }
             _ => "—".to_string(),
         };

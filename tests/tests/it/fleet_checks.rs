@@ -59,6 +59,26 @@ fn verify_and_drift_take_a_target_list() {
     assert!(targets.iter().all(|t| t["exit_code"] == 0), "{doc:#}");
     // Nothing was written to the targets.
     assert!(dbs.dbs.iter().all(|db| db.ledger().is_none()));
+    // The table says how many it checked: a target whose server cannot be reached checked none
+    // (it said "2 migrations checked here").
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port();
+    project.write(
+        "mixed.txt",
+        format!(
+            "{}postgresql://postgres@127.0.0.1:{closed}/nowhere\n",
+            names(&dbs)
+        ),
+    );
+    migrate(
+        &project,
+        &["verify", "--targets", "mixed.txt", "--keep-going"],
+    )
+    .code(exit::CONNECTION)
+    .stdout_has("2 migrations checked here")
+    .stdout_has("none checked");
 
     migrate(&project, &["up", "--targets", "tenants.txt"]).code(exit::SUCCESS);
     let drifted: &TestDb = &dbs.dbs[1];
