@@ -87,7 +87,8 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
             ))
             .with_help(format!(
                 "check that the server is reachable from here; if the network is slow, raise \
-                 migration.connect_timeout (or connect_timeout in the URL) in {}",
+                 {} in {}",
+                timeout_setting(env),
                 env.source()
             ))
         }
@@ -106,6 +107,17 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
             }),
     };
     explained.with_cause(&cause)
+}
+
+/// Where the connect timeout is set for `env`: an environment file has
+/// `migration.connect_timeout`; a URL alone (`--database-url`, `DATABASE_URL`) only its
+/// `connect_timeout` parameter.
+fn timeout_setting(env: &Environment) -> &'static str {
+    if env.file.is_some() {
+        "migration.connect_timeout (or connect_timeout in the URL)"
+    } else {
+        "connect_timeout in the URL (?connect_timeout=30)"
+    }
 }
 
 /// The server answered with an error: who may not connect, or what is not ready.
@@ -281,7 +293,8 @@ fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Error
         ))
         .with_help(format!(
             "check that the server is reachable from here (firewall, VPN, host name); if the \
-             network is slow, raise migration.connect_timeout in {source}"
+             network is slow, raise {} in {source}",
+            timeout_setting(env)
         )),
         Io::NotFound if spec.is_unix_socket() => Error::connection(format!(
             "no PostgreSQL socket for that directory and port (connecting as {spec})"
