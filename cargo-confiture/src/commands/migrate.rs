@@ -650,7 +650,7 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
     }
     if !report.out_of_order.is_empty() {
         lines.push(format!(
-            "help: pending migrations are older than the newest applied one ({}): renumber them, or apply with {}",
+            "help: pending migrations {} are older than the newest applied one: renumber them, or apply with {}",
             render::versions(&report.out_of_order),
             hint::command("migrate up --allow-out-of-order")
         ));

@@ -301,7 +301,9 @@ fn exit_7_when_a_pending_migration_is_out_of_order() {
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::DIVERGED)
-        .stdout_has("out of order");
+        .stdout_has("out of order")
+        // The pending one is named as pending (it read as the newest applied).
+        .stderr_has("pending migrations 002 are older than the newest applied one");
     project
         .run_on(&db, &["migrate", "up"])
         .code(exit::DIVERGED)
