@@ -151,7 +151,7 @@ impl Output {
         let _ = writeln!(
             std::io::stdout().lock(),
             "{}",
-            self.invocation.render_json(&text)
+            self.invocation.render_escaped(&text, json_string_content)
         );
     }
 
@@ -284,6 +284,17 @@ fn source_line(path: &Path, n: u32) -> Option<String> {
 /// One JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) {
     let _ = writeln!(std::io::stdout().lock(), "{}", json_text(value));
+}
+
+/// `word` as the content of a JSON string, without its quotes: what a suggested command's
+/// added word becomes inside a JSON document.
+fn json_string_content(word: &str) -> String {
+    let quoted = serde_json::to_string(word).unwrap_or_default();
+    quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A JSON document as text, pretty-printed.

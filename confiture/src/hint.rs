@@ -55,13 +55,14 @@ impl Invocation {
         self.render_escaped(text, |word| word.to_string())
     }
 
-    /// [`Invocation::render`] over the text of a JSON document: the suggested commands inside
-    /// its strings are completed, each added word escaped as a JSON string's content.
-    pub fn render_json<'t>(&self, json: &'t str) -> Cow<'t, str> {
-        self.render_escaped(json, json_escape)
-    }
-
-    fn render_escaped<'t>(&self, text: &'t str, escape: impl Fn(&str) -> String) -> Cow<'t, str> {
+    /// [`Invocation::render`] with each added word passed through `escape` after it is
+    /// shell-quoted: over the text of a JSON document, `escape` makes it a JSON string's
+    /// content, so that the suggested commands inside its strings are completed too.
+    pub fn render_escaped<'t>(
+        &self,
+        text: &'t str,
+        escape: impl Fn(&str) -> String,
+    ) -> Cow<'t, str> {
         let opening = format!("`{PROGRAM} ");
         if self.database.is_empty() && self.files.is_empty() && self.fleet.is_empty()
             || !text.contains(&opening)
@@ -101,21 +102,6 @@ impl Invocation {
         out.push_str(rest);
         Cow::Owned(out)
     }
-}
-
-/// `text` as the content of a JSON string (without its quotes): `"` and `\` escaped, and
-/// control characters as `\uXXXX`.
-fn json_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A word as a POSIX shell reads it back: left alone when it is plain, else single-quoted.
@@ -188,7 +174,11 @@ mod tests {
     fn in_json_the_added_words_are_escaped() {
         let inv = invocation(&["-c", "dir\\my \"env\".yaml"], &[]);
         let json = format!("{{\"help\": \"run {}\"}}", command("migrate status"));
-        let rendered = inv.render_json(&json);
+        let in_a_string = |w: &str| {
+            let quoted = serde_json::to_string(w).unwrap();
+            quoted[1..quoted.len() - 1].to_string()
+        };
+        let rendered = inv.render_escaped(&json, in_a_string);
         let doc: serde_json::Value = serde_json::from_str(&rendered).expect("still JSON");
         assert_eq!(
             doc["help"],

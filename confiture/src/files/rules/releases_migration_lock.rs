@@ -2,7 +2,7 @@
 //! advisory lock of the session, the migration lock among them.
 
 use super::lexer::{self, Token, TokenKind};
-use super::{dollar_body, mentions, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{dollar_body, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C107",
@@ -62,18 +62,10 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
 /// it), or a dollar-quoted body that does, read as SQL in turn.
 fn calls_unlock_all(token: &Token<'_>) -> bool {
     match token.kind {
-        TokenKind::Word => token.text.eq_ignore_ascii_case(UNLOCK_ALL),
-        TokenKind::QuotedIdent => {
-            token
-                .text
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                == Some(UNLOCK_ALL)
-        }
         TokenKind::DollarString => dollar_body(token.text).is_some_and(|body| {
             mentions(body, UNLOCK_ALL) && lexer::tokens(body).any(|t| calls_unlock_all(&t))
         }),
-        _ => false,
+        _ => syntax::names(token, UNLOCK_ALL),
     }
 }
 

@@ -402,6 +402,12 @@ impl<'a> Cursor<'_, 'a> {
     }
 }
 
+/// Whether the token is the identifier `name` as PostgreSQL resolves it (a word folded to
+/// lower case, a quoted identifier as written): the one test of "this token names that".
+pub(super) fn names(t: &Token<'_>, name: &str) -> bool {
+    normalise(t).is_some_and(|n| n == name)
+}
+
 /// An identifier as PostgreSQL resolves it; borrowed unless folding or unescaping changes it.
 fn normalise<'a>(t: &Token<'a>) -> Option<Cow<'a, str>> {
     match t.kind {

@@ -2,7 +2,7 @@
 //! itself, which the tool writes for every migration.
 
 use super::lexer::{self, Token, TokenKind};
-use super::{dollar_body, mentions, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{dollar_body, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C108",
@@ -65,24 +65,9 @@ fn write_to(tokens: &[Token<'_>], table: &str) -> Option<&'static str> {
                     lexer::tokens(body).filter(|t| !t.is_trivia()).collect();
                 write_to(&inner, table)
             }),
-        _ if names(t, table) => write_before(&tokens[..i]),
+        _ if syntax::names(t, table) => write_before(&tokens[..i]),
         _ => None,
     })
-}
-
-/// The token is the table's name: a word in any case, or quoted exactly.
-fn names(token: &Token<'_>, table: &str) -> bool {
-    match token.kind {
-        TokenKind::Word => token.text.eq_ignore_ascii_case(table),
-        TokenKind::QuotedIdent => {
-            token
-                .text
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                == Some(table)
-        }
-        _ => false,
-    }
 }
 
 /// The write whose target list ends just before `before` ends (the tokens before the name):
