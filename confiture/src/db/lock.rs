@@ -114,15 +114,25 @@ fn current_database(client: &mut Client) -> Result<String> {
     Ok(first_value(&messages).unwrap_or_default().to_string())
 }
 
+/// Takes the lock: the run's exclusive key ([`HeldLock::key`]) twice, so that
+/// [`HeldLock::check_sql`] can give one back and take it again without ever letting it go (a
+/// second take by the session holding it is granted at once and only counts).
 fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<bool> {
+    let twice = |key: i32| {
+        format!(
+            "CASE WHEN pg_try_advisory_lock({LOCK_NAMESPACE}, {key}) \
+             THEN pg_try_advisory_lock({LOCK_NAMESPACE}, {key}) ELSE false END"
+        )
+    };
     let sql = match tenant_key {
-        None => format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
+        None => format!("SELECT {}", twice(key)),
         // Both or neither, in one round trip: the shared key is given back when the tenant's
         // is taken (CASE evaluates in order).
         Some(tenant) => format!(
             "SELECT CASE WHEN pg_try_advisory_lock_shared({LOCK_NAMESPACE}, {key}) THEN \
-             CASE WHEN pg_try_advisory_lock({LOCK_NAMESPACE}, {tenant}) THEN true \
-             ELSE NOT pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END"
+             CASE WHEN {} THEN true \
+             ELSE NOT pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END",
+            twice(tenant)
         ),
     };
     let messages = client
@@ -309,16 +319,80 @@ fn keys(database: &str, tenant: Option<&str>) -> (i32, Option<i32>) {
     (lock_id(database), tenant_key)
 }
 
+/// The exclusive key a run holds (the database's, or its tenant's), as the engine checks it
+/// in every migration's transaction before the migration's ledger row: a migration that
+/// released it (`pg_advisory_unlock_all()`, `DISCARD ALL`, also from a function it calls,
+/// where lint cannot see them) is rolled back before another run can overlap it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldLock {
+    key: i32,
+}
+
+/// What the check of [`HeldLock::check_sql`] fails with, in the server's log and the source
+/// of the engine's error.
+const LOCK_RELEASED: &str = "confiture: this session no longer holds the migration lock";
+
+impl HeldLock {
+    /// An SQL expression (`text`) that fails its statement unless this session still holds
+    /// the lock: it gives back one of the two holds taken by [`acquire_scoped`] and takes it
+    /// again (never letting the lock go, since the other hold stays). Released, the first
+    /// step answers false; the second would take it afresh, so it is not tried. A few
+    /// microseconds, with no look at the server's lock table.
+    ///
+    /// The failure is a cast of our message to an integer: a statement can raise no error of
+    /// its own choosing without PL/pgSQL. It is not decided by its text: after a failure the
+    /// engine asks [`HeldLock::is_held`].
+    pub fn check_sql(&self) -> String {
+        let key = self.key;
+        format!(
+            "CASE WHEN CASE WHEN pg_catalog.pg_advisory_unlock({LOCK_NAMESPACE}, {key}) \
+             THEN pg_catalog.pg_try_advisory_lock({LOCK_NAMESPACE}, {key}) ELSE false END \
+             THEN '' ELSE pg_catalog.concat('{LOCK_RELEASED}')::pg_catalog.int4::pg_catalog.text END"
+        )
+    }
+
+    /// Whether this session holds the lock, from the server's lock table: what a failed
+    /// migration is checked against ([`HeldLock::check_sql`] fails when it does not).
+    pub fn is_held(&self, client: &mut Client) -> Result<bool> {
+        let sql = format!(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_locks WHERE locktype = 'advisory' \
+             AND granted AND mode = 'ExclusiveLock' AND pid = pg_catalog.pg_backend_pid() \
+             AND classid = {LOCK_NAMESPACE}::pg_catalog.oid \
+             AND objid = {}::pg_catalog.oid AND objsubid = 2)",
+            self.key
+        );
+        let messages = client
+            .simple_query(&sql)
+            .map_err(|e| query_error("cannot check the migration lock", e))?;
+        Ok(first_value(&messages) == Some("t"))
+    }
+}
+
 impl MigrationLock {
+    /// The exclusive key this run holds, for the engine's check before every ledger row.
+    pub fn held(&self) -> HeldLock {
+        HeldLock {
+            key: self.tenant_key.unwrap_or(self.key),
+        }
+    }
+
     /// Releases the lock. An error means this session no longer held it (the migration SQL
     /// ran `pg_advisory_unlock_all()` or `DISCARD ALL`), so another run may have overlapped.
     pub fn release(self, client: &mut Client) -> Result<()> {
+        // Both holds of the exclusive key (see `try_lock`); held means both were there.
+        let twice = |key: i32| {
+            format!(
+                "CASE WHEN pg_advisory_unlock({LOCK_NAMESPACE}, {key}) \
+                 THEN pg_advisory_unlock({LOCK_NAMESPACE}, {key}) ELSE false END"
+            )
+        };
         let sql = match self.tenant_key {
-            None => format!("SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {})", self.key),
+            None => format!("SELECT {}", twice(self.key)),
             // Both are given back whatever the first answers.
             Some(tenant) => format!(
-                "SELECT t AND s FROM (SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {tenant}) AS t, \
+                "SELECT t AND s FROM (SELECT {} AS t, \
                  pg_advisory_unlock_shared({LOCK_NAMESPACE}, {}) AS s OFFSET 0) AS u",
+                twice(tenant),
                 self.key
             ),
         };

@@ -91,13 +91,14 @@ impl Migrator {
             options.lock_wait,
             progress,
             &mut warnings,
-            |client, progress| {
+            |client, held, progress| {
                 // No table: nothing was ever applied, and `down` does not create it.
-                let (settings, found) = qualified_settings(
+                let (mut settings, found) = qualified_settings(
                     client,
                     &settings,
                     budget.saturating_sub(started.elapsed()),
                 )?;
+                settings.held_lock = Some(held);
                 let settings = &settings;
                 let (rows, access) = found.unwrap_or_default();
                 let plan = plan_down(set, &rows, &request, &errors)?;

@@ -151,7 +151,7 @@ impl Migrator {
             lock_wait,
             progress,
             warnings,
-            |client, progress| {
+            |client, _held, progress| {
                 let (rows, initialised) = read_ledger(client, &table)?;
                 let (rewrite, described) = decide(&rows)?;
                 if rewrite.is_empty() {

@@ -133,7 +133,7 @@ pub(super) fn with_lock<T>(
     wait: Duration,
     progress: &mut dyn FnMut(Progress),
     warnings: &mut Vec<String>,
-    work: impl FnOnce(&mut Client, &mut dyn FnMut(Progress)) -> Run<T>,
+    work: impl FnOnce(&mut Client, lock::HeldLock, &mut dyn FnMut(Progress)) -> Run<T>,
 ) -> Run<T> {
     // A read-only server is refused before waiting for the lock or writing anything.
     let database = writable::check(client, target)?;
@@ -147,18 +147,19 @@ pub(super) fn with_lock<T>(
 }
 
 /// [`with_lock`] once the lock is taken (`taken`): runs `work`, then releases it whatever
-/// happened. A lock found lost at release is returned as a warning.
+/// happened. `work` gets the lock to check ([`ApplySettings::held_lock`]); a lock found lost
+/// at release all the same is returned as a warning.
 pub(super) fn holding_lock<T>(
     client: &mut Client,
     taken: lock::MigrationLock,
     progress: &mut dyn FnMut(Progress),
     warnings: &mut Vec<String>,
-    work: impl FnOnce(&mut Client, &mut dyn FnMut(Progress)) -> Run<T>,
+    work: impl FnOnce(&mut Client, lock::HeldLock, &mut dyn FnMut(Progress)) -> Run<T>,
 ) -> Run<T> {
     progress(Progress::LockAcquired {
         waited_ms: ms(taken.waited),
     });
-    let result = work(client, progress);
+    let result = work(client, taken.held(), progress);
     if client.is_closed() {
         // The server released it with the session.
         return result;
@@ -223,6 +224,7 @@ impl Migrator {
             lock_timeout: lock_timeout.unwrap_or(m.lock_timeout),
             statement_timeout: statement_timeout.or(m.statement_timeout),
             lock_retries: m.lock_retries,
+            held_lock: None,
         }
     }
 

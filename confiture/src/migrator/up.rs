@@ -15,6 +15,7 @@ use super::up_ahead::{LedgerAhead, Prepared, UpAhead};
 use crate::config::Environment;
 use crate::db::apply::{self, ApplySettings, Direction, Step, StepFailure};
 use crate::db::ledger::{Access, Write};
+use crate::db::lock::HeldLock;
 use crate::error::{ErrorKind, Result};
 use crate::files::{Migration, MigrationSet, TransactionMode};
 use crate::history::{FileErrors, History};
@@ -128,18 +129,20 @@ impl Migrator {
         };
         let (client, target) = self.client_for_writing()?;
         let result = match prepared {
-            Some(Prepared::Locked { lock, ledger }) => {
-                holding_lock(client, lock, progress, &mut warnings, |client, progress| {
-                    locked.run(client, Some(*ledger), progress, report)
-                })
-            }
+            Some(Prepared::Locked { lock, ledger }) => holding_lock(
+                client,
+                lock,
+                progress,
+                &mut warnings,
+                |client, held, progress| locked.run(client, held, Some(*ledger), progress, report),
+            ),
             _ => with_lock(
                 client,
                 &target,
                 options.lock_wait,
                 progress,
                 &mut warnings,
-                |client, progress| locked.run(client, None, progress, report),
+                |client, held, progress| locked.run(client, held, None, progress, report),
             ),
         };
         report.warnings.extend(warnings);
@@ -168,6 +171,7 @@ impl<'a> Locked<'a> {
     fn run(
         &self,
         client: &mut Client,
+        held: HeldLock,
         ahead: Option<LedgerAhead>,
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
@@ -186,6 +190,7 @@ impl<'a> Locked<'a> {
                 (settings, found, None)
             }
         };
+        settings.held_lock = Some(held);
         let initialised = found.is_some();
         let (rows, access) = found.unwrap_or_default();
         let access = initialised.then_some(&access);

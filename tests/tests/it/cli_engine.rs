@@ -1,31 +1,179 @@
-//! The engine's messages as the CLI prints them: the lost-lock warning in table output, no
+//! The engine's messages as the CLI prints them: a migration that releases the migration lock,
+//! the lost-lock warning in table output, no
 //! "applied" line for a migration a failed `--single-transaction` rolled back, the session
 //! rule seen from the command line, and ledger problems named with exit 5.
 
 use confiture::exit;
-use confiture_tests::{Project, TestDb};
+use confiture_tests::{Project, Run, TestDb};
 
 /// Releases every advisory lock of the session through a function whose `'...'` body lint does
-/// not read as SQL: what `releases-migration-lock` cannot see, the run finds at release.
-const UNLOCK_IN_A_FUNCTION: &str = "CREATE TABLE t (id int);\n\
-    CREATE FUNCTION let_go() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_unlock_all()';\n\
-    SELECT let_go();\n";
+/// not read as SQL: what `releases-migration-lock` cannot see.
+const LET_GO: &str =
+    "CREATE FUNCTION let_go() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_unlock_all()';\n";
 
+fn versions(list: &[&str]) -> Option<Vec<String>> {
+    Some(list.iter().map(|v| v.to_string()).collect())
+}
+
+/// A migration that releases the migration lock where lint cannot see it (in a function it
+/// calls) is stopped before its ledger row, in every way a migration runs: batched with
+/// others, inside `--single-transaction`, without a transaction, rolling back. The run stops
+/// there (exit 4, naming it): without the lock another run could overlap it. It used to run to
+/// the end, with a warning after the fact.
 #[test]
-fn a_lost_migration_lock_is_a_warning_in_table_output_too() {
+fn a_migration_that_releases_the_lock_at_run_time_is_stopped_before_its_row() {
     let db = TestDb::new("lostlock");
     let project = Project::new();
-    project.migration("001_unlock", UNLOCK_IN_A_FUNCTION, "DROP TABLE t;\n");
+    project
+        .migration(
+            "001_f",
+            &format!("CREATE TABLE t (id int);\n{LET_GO}"),
+            "DROP FUNCTION let_go();\nDROP TABLE t;\n",
+        )
+        .migration("002_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "003_b",
+            "CREATE TABLE b (id int);\nSELECT let_go();\n",
+            "DROP TABLE b;\n",
+        )
+        .migration("004_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+
+    // Batched with the others: rolled back, and what follows is not attempted.
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let error = &run.json()["errors"][0];
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("migration 003_b released the migration lock"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(error["not_attempted"], serde_json::json!(["004"]));
+    assert_eq!(db.ledger(), versions(&["001:f", "002:a"]));
+    assert!(!db.has_relation("b") && !db.has_relation("c"));
+
+    // Inside --single-transaction: nothing of the run stays.
+    project
+        .run_on(&db, &["migrate", "up", "--single-transaction"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("error: migration 003_b released the migration lock")
+        .stderr_has("nothing is recorded")
+        .stderr_has("help: remove that call from db/migrations/003_b.up.sql");
+    assert_eq!(db.ledger(), versions(&["001:f", "002:a"]));
+    assert!(!db.has_relation("b"));
+
+    // Without a transaction: what it committed stays, unrecorded, and the run stops there.
+    project.write(
+        "db/migrations/003_b.up.sql",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\nSELECT let_go();\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("error: migration 003_b released the migration lock")
+        .stderr_has("stay committed, and the migration is not recorded");
+    assert_eq!(db.ledger(), versions(&["001:f", "002:a"]));
+    assert!(db.has_relation("a_id") && !db.has_relation("c"));
+
+    // Rolling back: the down is rolled back, and its migration stays applied.
+    db.connect()
+        .batch_execute("DROP INDEX a_id")
+        .expect("drop the index");
+    project.migration(
+        "003_b",
+        "CREATE TABLE b (id int);\n",
+        "DROP TABLE b;\nSELECT let_go();\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "2"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("error: rolling back migration 003_b released the migration lock")
+        .stderr_has("the migration stays applied");
+    assert_eq!(db.ledger(), versions(&["001:f", "002:a", "003:b"]));
+    assert!(db.has_relation("b") && !db.has_relation("c"));
+}
+
+/// In a schema-per-tenant fleet, each tenant's run checks its own key (held exclusively, the
+/// database's shared): a tenant migration that releases every lock is stopped in every
+/// tenant, before its row.
+#[test]
+fn a_tenant_migration_that_releases_the_lock_is_stopped_before_its_row() {
+    let db = TestDb::new("lostlock_tenants");
+    db.connect()
+        .batch_execute(&format!(
+            "CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b; {}",
+            LET_GO.replace("let_go", "public.let_go")
+        ))
+        .expect("create the tenants");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_b",
+            "CREATE TABLE b (id int);\nSELECT public.let_go();\n",
+            "DROP TABLE b;\n",
+        );
+    let url = db.url();
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "--database-url",
+        url.as_str(),
+        "up",
+        "--schemas-query",
+        "SELECT 'tenant_a' UNION ALL SELECT 'tenant_b'",
+        "--keep-going",
+        "--format",
+        "json",
+    ]));
+    run.code(exit::MIGRATION_FAILED);
+    let doc = run.json();
+    for target in doc["targets"].as_array().expect("targets[]") {
+        assert_eq!(target["exit_code"], 4, "{}", run.dump());
+        assert!(
+            target["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("002_b released the migration lock"),
+            "{}",
+            run.dump()
+        );
+    }
+    let mut client = db.connect();
+    for schema in ["tenant_a", "tenant_b"] {
+        let rows: Vec<String> = client
+            .query(&format!("SELECT version FROM {schema}.tb_confiture"), &[])
+            .expect("the tenant's ledger")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(rows, vec!["001".to_string()], "{schema}");
+        assert!(!db.has_relation(&format!("{schema}.b")), "{schema}");
+    }
+}
+
+/// The check gives back one of the run's two holds of its key and takes it again; a
+/// migration that gives back the other (the key computed as confiture does) leaves the run
+/// going, and the release at the end still finds the lock lost: a warning in table output and
+/// in the JSON, as the last line of defence.
+#[test]
+fn a_migration_lock_found_lost_at_release_is_a_warning() {
+    let release_one = "CREATE TABLE t (id int);\n\
+        SELECT pg_advisory_unlock(1751936052, (('x' || substr(encode(sha256(\
+        convert_to(current_database(), 'UTF8')), 'hex'), 1, 8))::bit(32)::int & 2147483647));\n";
+    let db = TestDb::new("lostlock_release");
+    let project = Project::new();
+    project.migration("001_unlock", release_one, "DROP TABLE t;\n");
     project
         .run_on(&db, &["migrate", "up"])
         .code(exit::SUCCESS)
         .stderr_has("warning: the migration lock on database")
         .stderr_has("was lost during the run");
 
-    let json = Project::new();
-    json.migration("001_unlock", UNLOCK_IN_A_FUNCTION, "DROP TABLE t;\n");
-    let other = TestDb::new("lostlock_json");
-    let run = json.run_on(&other, &["migrate", "up", "--format", "json"]);
+    let other = TestDb::new("lostlock_release_json");
+    let run = project.run_on(&other, &["migrate", "up", "--format", "json"]);
     run.code(exit::SUCCESS).stderr_lacks("warning:");
     let warnings = run.json()["warnings"].clone();
     assert!(

@@ -9,7 +9,8 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
-    batch_connection_lost, connection_lost, copy_refusal, is_lock_contention, message_failure,
+    batch_connection_lost, connection_lost, copy_refusal, is_lock_contention, lock_released,
+    message_failure,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
@@ -175,7 +176,10 @@ pub fn run_steps(
         },
     };
     while runner.progress.next < steps.len() {
-        runner.send_next(limits)?;
+        if let Err((i, failure)) = runner.send_next(limits) {
+            let failure = lock_released(runner.client, settings, &steps[i], failure, false);
+            return Err((i, failure));
+        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! what the ledger holds now. One function per way of failing.
 
 use postgres::error::{DbError, SqlState};
+use postgres::Client;
 
 use super::markers::{failed_statement, Statement};
 use super::script::Script;
@@ -79,6 +80,83 @@ pub(super) fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> S
         ));
     }
     failure
+}
+
+/// `failure` of a run whose session no longer holds its migration lock
+/// ([`ApplySettings::held_lock`]): the step released it (`pg_advisory_unlock_all()`,
+/// `DISCARD ALL`, perhaps in a function it calls) and the check before its ledger row stopped
+/// it, or it failed on its own after releasing it. Either way the lock is what the user must
+/// hear about: another run may overlap from now on. The step's own failure stays its source.
+/// `whole_run`: the step ran inside `--single-transaction`'s one transaction. A failure whose
+/// connection is gone, or a session whose lock cannot be read, is returned as it was.
+pub(super) fn lock_released(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    failure: StepFailure,
+    whole_run: bool,
+) -> StepFailure {
+    let Some(held) = settings.held_lock else {
+        return failure;
+    };
+    if client.is_closed() || failure.unknown_fate > 0 || !matches!(held.is_held(client), Ok(false))
+    {
+        return failure;
+    }
+    let file = step.file();
+    let fate = match (whole_run, file.mode, step.direction) {
+        (true, ..) => {
+            "the whole run was one transaction: it was rolled back and nothing is recorded"
+                .to_string()
+        }
+        (false, TransactionMode::NoTransaction, direction) => format!(
+            "it runs without a transaction: the statements it completed stay committed, and {}",
+            ledger_state(direction)
+        ),
+        (false, TransactionMode::Transaction, Direction::Up) => {
+            "its transaction was rolled back: it is not recorded".to_string()
+        }
+        (false, TransactionMode::Transaction, Direction::Down) => {
+            "its transaction was rolled back: the migration stays applied".to_string()
+        }
+    };
+    let (doing, again) = match step.direction {
+        Direction::Up => ("migration", "migrate up"),
+        Direction::Down => ("rolling back migration", "migrate down"),
+    };
+    let mut error = Error::new(
+        ErrorKind::MigrationFailed,
+        format!(
+            "{doing} {} released the migration lock (`pg_advisory_unlock_all()` or \
+             `DISCARD ALL`, perhaps in a function it calls)",
+            step.migration.id()
+        ),
+    )
+    .with_detail(fate)
+    .with_detail(
+        "the run stopped there: without the lock, another run (cargo confiture's or \
+         confiture's) could apply the same migrations at the same time",
+    )
+    .with_help(format!(
+        "remove that call from {} (or from the function it calls){}, then run {} again",
+        file.path.display(),
+        match (whole_run, file.mode) {
+            (false, TransactionMode::NoTransaction) => {
+                "; what it committed stays: undo it, or make its statements safe to run twice"
+            }
+            _ => "",
+        },
+        crate::hint::command(again)
+    ));
+    // Kept for callers, not shown: what failed is mostly the check itself, whose message
+    // would only repeat this one.
+    error.set_source(failure.error);
+    StepFailure {
+        error,
+        location: None,
+        server: None,
+        unknown_fate: 0,
+    }
 }
 
 pub(super) fn is_lock_contention(e: &postgres::Error) -> bool {

@@ -38,6 +38,7 @@ use postgres::Client;
 use serde::Serialize;
 
 use super::backoff::Backoff;
+use super::lock::HeldLock;
 use super::{is_connection_lost, query_error};
 use crate::error::{Error, ErrorKind};
 use crate::files::{Migration, SqlFile};
@@ -60,6 +61,9 @@ pub struct ApplySettings {
     pub statement_timeout: Option<Duration>,
     /// Retries of a transactional migration that failed on `lock_timeout` (55P03) or a deadlock.
     pub lock_retries: u32,
+    /// The migration lock the run holds, checked in every migration's transaction before its
+    /// ledger row (a migration that released it fails, rolled back); `None` checks nothing.
+    pub held_lock: Option<HeldLock>,
 }
 
 /// One migration to run in one direction.

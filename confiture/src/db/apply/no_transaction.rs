@@ -8,7 +8,7 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{connection_lost, ledger_state, sql_failure};
 use super::markers::Statement;
-use super::sql::{drop_session_objects, record_sql, timeouts_sql, RESET_SESSION};
+use super::sql::{drop_session_objects, lock_check_sql, record_sql, timeouts_sql, RESET_SESSION};
 use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
 use crate::db::is_connection_lost;
 use crate::error::{Error, ErrorKind};
@@ -168,7 +168,8 @@ pub(super) fn run_statements(
     // read-write again (a `SET default_transaction_read_only = on` in the migration would
     // refuse its own row; a standby was refused before anything ran).
     let record = format!(
-        "{RESET_SESSION} SET TRANSACTION READ WRITE;{} {};",
+        "{RESET_SESSION} SET TRANSACTION READ WRITE;{}{} {};",
+        lock_check_sql(settings),
         drop_session_objects(file),
         record_sql(&settings.table, step, &elapsed)
     );

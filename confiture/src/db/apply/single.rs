@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 
 use super::batch::rollback_and_read;
-use super::failure::{connection_lost, copy_refusal, is_lock_contention, sql_failure};
+use super::failure::{
+    connection_lost, copy_refusal, is_lock_contention, lock_released, sql_failure,
+};
 use super::markers::failed_statement;
 use super::retry_backoff;
 use super::sql::{begin_sql, push_step, NONCE, RESET_SESSION};
@@ -49,6 +51,17 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
 /// `on_step(i, None)` announces step `i`, `on_step(i, Some(duration))` reports it done (not yet
 /// committed). On failure, returns the index of the failing step.
 pub fn run_in_one_transaction(
+    client: &mut Client,
+    settings: &ApplySettings,
+    steps: &[Step<'_>],
+    on_retry: &mut OnRetry<'_>,
+    on_step: &mut dyn FnMut(usize, Option<Duration>),
+) -> Result<(), (usize, StepFailure)> {
+    one_transaction(client, settings, steps, on_retry, on_step)
+        .map_err(|(i, failure)| (i, lock_released(client, settings, &steps[i], failure, true)))
+}
+
+fn one_transaction(
     client: &mut Client,
     settings: &ApplySettings,
     steps: &[Step<'_>],

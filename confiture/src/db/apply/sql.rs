@@ -130,16 +130,31 @@ pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
 /// [`crate::db::ledger::read_qualified`]). Pinning the path for the row instead
 /// (`set_config('search_path', ...)`) made every prepared row be analysed and planned again:
 /// 75 µs a migration.
+///
+/// It also checks that the session still holds the run's migration lock
+/// ([`ApplySettings::held_lock`], [`crate::db::lock::HeldLock::check_sql`]), first: a
+/// migration that released it fails here, before its row, and is rolled back.
 pub(super) fn before_row_select(settings: &ApplySettings) -> String {
     let lock = format!("{}ms", millis(settings.lock_timeout));
     let st = format!("{}ms", settings.statement_timeout.map_or(0, millis));
-    set_configs_select(&[
+    let mut calls: Vec<String> = settings.held_lock.iter().map(|h| h.check_sql()).collect();
+    calls.extend([
         set_literal("session_authorization", None, false),
         set_literal("role", None, false),
         set_literal("lock_timeout", Some(&lock), true),
         set_literal("statement_timeout", Some(&st), true),
         set_literal("TimeZone", None, true),
-    ])
+    ]);
+    set_configs_select(&calls)
+}
+
+/// The check of the run's migration lock alone, as a statement (empty without a lock): for
+/// the ledger row of a no-transaction migration, which [`before_row_select`] does not precede.
+pub(super) fn lock_check_sql(settings: &ApplySettings) -> String {
+    settings
+        .held_lock
+        .map(|h| format!(" {};", set_configs_select(&[h.check_sql()])))
+        .unwrap_or_default()
 }
 
 /// What follows the `RESET ALL` after every ledger row, in one statement: the session's
@@ -552,6 +567,7 @@ mod tests {
             lock_timeout: Duration::from_millis(1500),
             statement_timeout: Some(Duration::from_micros(10)),
             lock_retries: 3,
+            held_lock: None,
         };
         let step = Step::up(&migration, false);
         let text = batch(&settings, std::slice::from_ref(&step), true)
@@ -622,6 +638,7 @@ mod tests {
             lock_timeout: Duration::from_millis(1500),
             statement_timeout,
             lock_retries: 3,
+            held_lock: None,
         }
     }
 

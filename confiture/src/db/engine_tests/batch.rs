@@ -475,6 +475,7 @@ fn batch_limits_bound_each_message() {
         lock_timeout: Duration::from_secs(5),
         statement_timeout: None,
         lock_retries: 0,
+        held_lock: None,
     };
     apply::create_tracking_table(&mut client, &settings.table).unwrap();
     let steps: Vec<Step<'_>> = checked
@@ -598,6 +599,7 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
         lock_timeout: Duration::from_secs(5),
         statement_timeout: None,
         lock_retries: 0,
+        held_lock: None,
     };
     let steps: Vec<Step<'_>> = checked
         .set

@@ -133,6 +133,48 @@ fn a_lost_lock_is_reported_at_release() {
     assert!(err.message.contains("lost"), "{err}");
 }
 
+/// The check before each ledger row passes, any number of times, while the run holds the
+/// lock, without ever letting it go (another session cannot take it between two checks), and
+/// leaves the two holds that release gives back (the lock is free after it); it fails once the
+/// session released everything, and `is_held` says so.
+#[test]
+fn the_check_before_each_row_keeps_the_lock_and_fails_once_it_is_gone() {
+    let db = TestDb::new("lockcheck");
+    let mut client = db.client();
+    let mut other = db.client();
+    let key = lock::lock_id(&db.name);
+    let try_other = format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})::text");
+    let taken = lock::acquire(&mut client, Duration::from_secs(1), &mut |_| {}).unwrap();
+    let held = taken.held();
+    let check = format!("SELECT ({})::text", held.check_sql());
+    for _ in 0..5 {
+        assert_eq!(value(&mut client, &check).unwrap(), "");
+        assert_eq!(value(&mut other, &try_other).unwrap(), "false");
+    }
+    assert!(held.is_held(&mut client).unwrap());
+    taken.release(&mut client).expect("both holds were there");
+    assert!(!held.is_held(&mut client).unwrap());
+    assert_eq!(value(&mut other, &try_other).unwrap(), "true", "released");
+    other
+        .batch_execute(&format!(
+            "SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {key})"
+        ))
+        .unwrap();
+
+    let taken = lock::acquire(&mut client, Duration::from_secs(1), &mut |_| {}).unwrap();
+    client
+        .batch_execute("SELECT pg_advisory_unlock_all()")
+        .unwrap();
+    let err = client.simple_query(&check).expect_err("the check fails");
+    assert!(!held.is_held(&mut client).unwrap(), "{err}");
+    assert_eq!(
+        value(&mut other, &try_other).unwrap(),
+        "true",
+        "the failed check did not take the lock again"
+    );
+    assert!(taken.release(&mut client).is_err());
+}
+
 /// A waiter must poll outside any transaction: one blocked inside `pg_advisory_lock` holds a
 /// snapshot, and the holder's `CREATE INDEX CONCURRENTLY` would wait for it forever.
 #[test]

@@ -156,6 +156,7 @@ fn settings() -> ApplySettings {
         lock_timeout: Duration::from_secs(5),
         statement_timeout: None,
         lock_retries: 0,
+        held_lock: None,
     }
 }
 
