@@ -320,7 +320,7 @@ fn keys(database: &str, tenant: Option<&str>) -> (i32, Option<i32>) {
 }
 
 /// The exclusive key a run holds (the database's, or its tenant's), as the engine checks it
-/// in every migration's transaction before the migration's ledger row: a migration that
+/// in every migration's transaction before it commits: a migration that
 /// released it (`pg_advisory_unlock_all()`, `DISCARD ALL`, also from a function it calls,
 /// where lint cannot see them) is rolled back before another run can overlap it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,7 +369,8 @@ impl HeldLock {
 }
 
 impl MigrationLock {
-    /// The exclusive key this run holds, for the engine's check before every ledger row.
+    /// The exclusive key this run holds, for the engine's check in every migration's
+    /// transaction.
     pub fn held(&self) -> HeldLock {
         HeldLock {
             key: self.tenant_key.unwrap_or(self.key),

@@ -194,9 +194,15 @@ fn set_role_inside_a_migration_writes_the_ledger_as_the_connecting_role() {
         let role = Role::new(&db);
         let dir = Dir::new();
         // The role may not touch the ledger: the row must be written as the connecting role,
-        // and 002 must run as it too (the role may not create tables in public).
+        // and 002 must run as it too (the role may not create tables in public). Nor may it
+        // use the advisory-lock functions: the check of the migration lock in each transaction
+        // runs as the connecting role too.
         db.client()
-            .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+            .batch_execute(
+                "REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+                 REVOKE EXECUTE ON FUNCTION pg_advisory_unlock(int, int), \
+                 pg_try_advisory_lock(int, int) FROM PUBLIC",
+            )
             .unwrap();
         dir.migration(
             "001",

@@ -16,12 +16,12 @@ fn versions(list: &[&str]) -> Option<Vec<String>> {
 }
 
 /// A migration that releases the migration lock where lint cannot see it (in a function it
-/// calls) is stopped before its ledger row, in every way a migration runs: batched with
+/// calls) fails before it commits, in every way a migration runs: batched with
 /// others, inside `--single-transaction`, without a transaction, rolling back. The run stops
 /// there (exit 4, naming it): without the lock another run could overlap it. It used to run to
 /// the end, with a warning after the fact.
 #[test]
-fn a_migration_that_releases_the_lock_at_run_time_is_stopped_before_its_row() {
+fn a_migration_that_releases_the_lock_at_run_time_is_rolled_back() {
     let db = TestDb::new("lostlock");
     let project = Project::new();
     project
@@ -98,9 +98,9 @@ fn a_migration_that_releases_the_lock_at_run_time_is_stopped_before_its_row() {
 
 /// In a schema-per-tenant fleet, each tenant's run checks its own key (held exclusively, the
 /// database's shared): a tenant migration that releases every lock is stopped in every
-/// tenant, before its row.
+/// tenant, rolled back.
 #[test]
-fn a_tenant_migration_that_releases_the_lock_is_stopped_before_its_row() {
+fn a_tenant_migration_that_releases_the_lock_is_rolled_back() {
     let db = TestDb::new("lostlock_tenants");
     db.connect()
         .batch_execute(&format!(

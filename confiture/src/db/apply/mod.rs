@@ -61,8 +61,8 @@ pub struct ApplySettings {
     pub statement_timeout: Option<Duration>,
     /// Retries of a transactional migration that failed on `lock_timeout` (55P03) or a deadlock.
     pub lock_retries: u32,
-    /// The migration lock the run holds, checked in every migration's transaction before its
-    /// ledger row (a migration that released it fails, rolled back); `None` checks nothing.
+    /// The migration lock the run holds, checked in every migration's transaction before it
+    /// commits (a migration that released it fails, rolled back); `None` checks nothing.
     pub held_lock: Option<HeldLock>,
 }
 

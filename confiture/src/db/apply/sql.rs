@@ -130,26 +130,26 @@ pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
 /// [`crate::db::ledger::read_qualified`]). Pinning the path for the row instead
 /// (`set_config('search_path', ...)`) made every prepared row be analysed and planned again:
 /// 75 µs a migration.
-///
-/// It also checks that the session still holds the run's migration lock
-/// ([`ApplySettings::held_lock`], [`crate::db::lock::HeldLock::check_sql`]), first: a
-/// migration that released it fails here, before its row, and is rolled back.
+
 pub(super) fn before_row_select(settings: &ApplySettings) -> String {
     let lock = format!("{}ms", millis(settings.lock_timeout));
     let st = format!("{}ms", settings.statement_timeout.map_or(0, millis));
-    let mut calls: Vec<String> = settings.held_lock.iter().map(|h| h.check_sql()).collect();
-    calls.extend([
+    set_configs_select(&[
         set_literal("session_authorization", None, false),
         set_literal("role", None, false),
         set_literal("lock_timeout", Some(&lock), true),
         set_literal("statement_timeout", Some(&st), true),
         set_literal("TimeZone", None, true),
-    ]);
-    set_configs_select(&calls)
+    ])
 }
 
-/// The check of the run's migration lock alone, as a statement (empty without a lock): for
-/// the ledger row of a no-transaction migration, which [`before_row_select`] does not precede.
+/// The check that the session still holds the run's migration lock
+/// ([`ApplySettings::held_lock`], [`crate::db::lock::HeldLock::check_sql`]), as a statement
+/// of its own (empty without a lock): where a transaction has no [`after_row_select`] (inside
+/// `--single-transaction`, and before a no-transaction migration's row). Always after the
+/// role was reset: the server checks a statement's right to call a function before running
+/// it, as the role of that moment, and a role the migration switched to may not call the
+/// lock functions.
 pub(super) fn lock_check_sql(settings: &ApplySettings) -> String {
     settings
         .held_lock
@@ -157,7 +157,9 @@ pub(super) fn lock_check_sql(settings: &ApplySettings) -> String {
         .unwrap_or_default()
 }
 
-/// What follows the `RESET ALL` after every ledger row, in one statement: the session's
+/// What follows the `RESET ALL` after every ledger row, in one statement: the check that the
+/// session still holds the run's migration lock ([`ApplySettings::held_lock`]; a migration
+/// that released it fails there, before `COMMIT`, row and all), the session's
 /// progress `marker` (see [`MARKER`]), the next migration's clock (see [`clock`]),
 /// `synchronous_commit = off` for this transaction's `COMMIT` unless the step commits
 /// synchronously (then the setting stays as `RESET ALL` left it: the connection's), and the
@@ -174,11 +176,12 @@ pub(super) fn after_row_select(
 /// [`after_row_select`] with its marker and `synchronous_commit` as SQL expressions (literals,
 /// or the parameters of the prepared `_next`).
 fn next_select(settings: &ApplySettings, marker: &str, synchronous_commit: &str) -> String {
-    let mut calls = vec![
+    let mut calls: Vec<String> = settings.held_lock.iter().map(|h| h.check_sql()).collect();
+    calls.extend([
         set_config("synchronous_commit", synchronous_commit, true),
         set_config(MARKER, marker, false),
         start_clock(),
-    ];
+    ]);
     calls.extend(session_timeouts(settings));
     set_configs_select(&calls)
 }
@@ -415,8 +418,9 @@ pub(super) fn push_step<'a>(
     let file = step.file();
     let markers = script.push_marked_body(file, tag);
     script.push_sql(&format!(
-        "{};\nRESET ALL;{} {}",
+        "{};\nRESET ALL;{}{} {}",
         ledger_sql(settings, step, 0, None),
+        lock_check_sql(settings),
         drop_session_objects(file),
         local_timeouts_sql(settings)
     ));

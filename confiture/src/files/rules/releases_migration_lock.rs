@@ -14,14 +14,15 @@ A run holds a session advisory lock from before it reads the ledger until after 
 migration, so that two runs (ours or the Python tool's, from two deploys or two replicas) never
 apply migrations at the same time. `DISCARD ALL` and `pg_advisory_unlock_all()` release every
 advisory lock of the session, that one too: the rest of the run goes on unprotected, and another
-run may start and apply the same migrations meanwhile. The run notices only when it gives the
-lock back, and can then only warn.
+run may start and apply the same migrations meanwhile. At run time the engine checks the lock in
+each migration's transaction before it commits and stops the run there (exit 4, the
+migration rolled back); lint refuses the file before anything runs.
 
 Flagged, in up and down files: a `DISCARD ALL` statement, and a call to
 `pg_advisory_unlock_all` anywhere in a statement, also in a dollar-quoted body (`DO $$ ... $$`,
 `CREATE FUNCTION ... AS $$ ... $$`). Not flagged: the name in a comment or a `'...'` string, and
 the other `DISCARD` forms. A call hidden in a function body quoted with `'...'`, or in a function
-created by an earlier migration, is found at run time only (the run's warning).
+created by an earlier migration, is found at run time only: that migration fails, rolled back.
 
 **Fix:** `DISCARD PLANS`, `DISCARD TEMP` or `DISCARD SEQUENCES` for what the migration needs;
 `pg_advisory_unlock(key)` for an advisory lock the migration took itself.",
