@@ -130,7 +130,6 @@ pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
 /// [`crate::db::ledger::read_qualified`]). Pinning the path for the row instead
 /// (`set_config('search_path', ...)`) made every prepared row be analysed and planned again:
 /// 75 µs a migration.
-
 pub(super) fn before_row_select(settings: &ApplySettings) -> String {
     let lock = format!("{}ms", millis(settings.lock_timeout));
     let st = format!("{}ms", settings.statement_timeout.map_or(0, millis));
