@@ -39,13 +39,22 @@ impl Environment {
                 Error::invalid(format!("environment file {shown} does not exist"))
                     .with_help(format!("check the path given to {file}, or use {env} NAME"))
             } else if path.is_dir() {
-                Error::invalid(format!("environment file {shown} is a directory")).with_help(
-                    format!(
-                        "give the path of a .yaml file to {file}, or an environment name to {env}"
-                    ),
-                )
+                Error::invalid(format!(
+                    "environment file {shown} is a directory, not a file"
+                ))
+                .with_help(format!(
+                    "an environment is a .yaml file: replace the directory with one, or give \
+                     the path of a .yaml file to {file}, or another environment name to {env}"
+                ))
             } else {
-                Error::invalid(format!("cannot read environment file {shown}")).with_source(e)
+                let help = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    "let the user running this command read it (and enter its directories)"
+                } else {
+                    "check that it is a readable .yaml file (a symbolic link must point to one)"
+                };
+                Error::invalid(format!("cannot read environment file {shown}"))
+                    .with_source(e)
+                    .with_help(help)
             }
         })?;
         if bytes.len() as u64 > MAX_FILE_BYTES {
