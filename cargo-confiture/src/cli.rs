@@ -157,7 +157,7 @@ pub struct ScratchArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Check the migrations from this version on (the earlier ones are applied unchecked)
-    #[arg(long, value_name = "VERSION", allow_hyphen_values = true)]
+    #[arg(long, value_name = "VERSION", value_parser = not_a_flag, allow_hyphen_values = true)]
     pub from: Option<String>,
     #[command(flatten)]
     pub scratch: ScratchArgs,
@@ -237,6 +237,12 @@ fn no_flag(text: &str) -> Result<(), String> {
         return Err("is a flag, not a value: give the value right after the flag".to_string());
     }
     Ok(())
+}
+
+/// `--from`: any text but a flag (the library checks the version, naming the flag).
+fn not_a_flag(text: &str) -> Result<String, String> {
+    no_flag(text)?;
+    Ok(text.to_string())
 }
 
 /// A duration flag, by the library's one rule for timeouts (unit, PostgreSQL's limit): a
