@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use confiture::config::{Labels, Timeout};
+use confiture::config::{Labels, Timeout, MAX_JOBS};
 use confiture::history::{Version, VersionError};
 use confiture::migrate::DEFAULT_LOCK_WAIT;
 
@@ -157,7 +157,7 @@ pub struct ScratchArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Check the migrations from this version on (the earlier ones are applied unchecked)
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = not_a_flag, allow_hyphen_values = true)]
     pub from: Option<String>,
     #[command(flatten)]
     pub scratch: ScratchArgs,
@@ -199,6 +199,7 @@ pub struct LockArgs {
         alias = "lock-timeout",
         value_name = "DURATION",
         value_parser = duration,
+        allow_hyphen_values = true,
         default_value_t = default_lock_wait()
     )]
     pub lock_wait: Timeout,
@@ -213,22 +214,69 @@ fn default_lock_wait() -> Timeout {
 #[derive(Debug, Args)]
 pub struct SqlTimeoutArgs {
     /// `lock_timeout` for the migration SQL (default: the environment's, else 5s; 0 disables)
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = duration, allow_hyphen_values = true)]
     pub lock_timeout_statement: Option<Timeout>,
     /// `statement_timeout` for the migration SQL (default: the environment's, else none)
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = duration, allow_hyphen_values = true)]
     pub statement_timeout: Option<Timeout>,
+}
+
+// The flags that take a duration, a number or a version also take a value that starts with
+// `-` (`allow_hyphen_values`): `--lock-wait -1s` is then refused by the flag's own parser,
+// naming the flag and the form it takes, as `--lock-wait=-1s` is, instead of clap taking
+// `-1s` for a flag of its own. A flag given where the value goes (`--steps --dry-run`) is
+// named as such by `no_flag`.
+
+/// `Err` when `text`, given as a flag's value, is another flag (`--dry-run`, `-q`): the value
+/// was left out. A `-` followed by a digit is a (negative) value, which the flag's parser refuses.
+fn no_flag(text: &str) -> Result<(), String> {
+    let flag = text.strip_prefix('-').is_some_and(|rest| {
+        !rest.is_empty() && !rest.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+    });
+    if flag {
+        return Err("is a flag, not a value: give the value right after the flag".to_string());
+    }
+    Ok(())
+}
+
+/// `--from`: any text but a flag (the library checks the version, naming the flag).
+fn not_a_flag(text: &str) -> Result<String, String> {
+    no_flag(text)?;
+    Ok(text.to_string())
 }
 
 /// A duration flag, by the library's one rule for timeouts (unit, PostgreSQL's limit): a
 /// malformed one is a usage error (exit 64) like every other bad argument.
 fn duration(text: &str) -> Result<Timeout, String> {
+    no_flag(text)?;
     text.parse::<Timeout>()
         .map_err(|e| format!("{e}; {}", e.help()))
 }
 
+/// `--steps`: a whole number (`0` is refused by the library, with the reason).
+fn count(text: &str) -> Result<u32, String> {
+    no_flag(text)?;
+    text.trim().parse::<u32>().map_err(|_| {
+        format!(
+            "is not a whole number of migrations: give 1 or more (at most {})",
+            u32::MAX
+        )
+    })
+}
+
+/// `--jobs`: how many targets at once, from 1 to `MAX_JOBS`.
+fn jobs(text: &str) -> Result<u16, String> {
+    no_flag(text)?;
+    text.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|n| (1..=MAX_JOBS).contains(&usize::from(*n)))
+        .ok_or_else(|| format!("is not a whole number from 1 to {MAX_JOBS}"))
+}
+
 /// A version flag (`--target`, `--through`), by the library's `Version`.
 fn version(text: &str) -> Result<Version, String> {
+    no_flag(text)?;
     text.trim().parse::<Version>().map_err(|e| match e {
         VersionError::TooLarge => "is not a migration version: it is too large".to_string(),
         _ => "is not a migration version; give the number at the start of a migration file \
@@ -240,10 +288,16 @@ fn version(text: &str) -> Result<Version, String> {
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Apply at most N pending migrations (N ≥ 1)
-    #[arg(long, value_name = "N", conflicts_with = "target")]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = count,
+        allow_hyphen_values = true,
+        conflicts_with = "target"
+    )]
     pub steps: Option<u32>,
     /// Apply pending migrations up to and including this version
-    #[arg(long, value_name = "VERSION", value_parser = version)]
+    #[arg(long, value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
     pub target: Option<Version>,
     /// Connect and print the plan (each migration, its transaction mode, its SQL); write nothing
     #[arg(long)]
@@ -291,7 +345,7 @@ pub struct FleetArgs {
     #[arg(long, value_name = "SQL", group = "fleet_targets")]
     pub schemas_query: Option<String>,
     /// How many targets at once (default: the environment file's `fleet.jobs`, else 4)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, value_name = "N", value_parser = jobs, allow_hyphen_values = true)]
     pub jobs: Option<u16>,
     /// Go on after a target fails (default: the environment file's `fleet.keep_going`, else
     /// start no new target and let the running ones finish)
@@ -302,10 +356,16 @@ pub struct FleetArgs {
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// Roll back the N newest applied migrations (N ≥ 1; default 1)
-    #[arg(long, value_name = "N", conflicts_with = "target")]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = count,
+        allow_hyphen_values = true,
+        conflicts_with = "target"
+    )]
     pub steps: Option<u32>,
     /// Roll back every migration applied after this version (`--target 0 --yes` rolls back all)
-    #[arg(long, value_name = "VERSION", value_parser = version)]
+    #[arg(long, value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
     pub target: Option<Version>,
     /// Confirm rolling back every migration (`--target 0`, or `--steps` beyond those applied)
     #[arg(long)]
@@ -328,7 +388,7 @@ pub struct DownArgs {
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
     /// Record every migration up to and including this version
-    #[arg(long, value_name = "VERSION", value_parser = version)]
+    #[arg(long, value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
     pub through: Version,
     /// Show what would be recorded; write nothing
     #[arg(long)]
@@ -341,7 +401,7 @@ pub struct BaselineArgs {
 pub struct ReinitArgs {
     /// Also record the files with no ledger row up to this version as applied, without running
     /// them, and forget the rows above it (default: only rewrite the rows the ledger has)
-    #[arg(long, value_name = "VERSION", value_parser = version)]
+    #[arg(long, value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
     pub through: Option<Version>,
     /// Show what would happen to each row; write nothing
     #[arg(long)]

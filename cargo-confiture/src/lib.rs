@@ -34,7 +34,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     }
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return argument_error(&suggest(e, &args), wants_json(&args)),
+        Err(e) => {
+            let e = one_setting_two_names(suggest(e, &args), &args);
+            return argument_error(&e, wants_json(&args));
+        }
     };
     let out = output::Output::new(&cli.global);
     match commands::run(&cli, &out) {
@@ -73,16 +76,7 @@ fn wants_json(args: &[OsString]) -> bool {
 /// subcommands or long options of the command the arguments reached.
 fn suggest(mut e: clap::Error, args: &[OsString]) -> clap::Error {
     use clap::error::{ContextKind, ContextValue, ErrorKind as K};
-    use clap::CommandFactory;
-    let mut command = Cli::command();
-    command.build();
-    for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
-        match command.find_subcommand(arg) {
-            Some(sub) => command = sub.clone(),
-            None if arg == "--" => break,
-            None => {}
-        }
-    }
+    let command = reached(args);
     let word = |kind| match e.get(kind) {
         Some(ContextValue::String(word)) => Some(word.clone()),
         _ => None,
@@ -122,6 +116,78 @@ fn suggest(mut e: clap::Error, args: &[OsString]) -> clap::Error {
         _ => return e,
     };
     e.insert(kind, value);
+    e
+}
+
+/// The (sub)command the arguments reached, built (its global options included).
+fn reached(args: &[OsString]) -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    command.build();
+    for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        match command.find_subcommand(arg) {
+            Some(sub) => command = sub.clone(),
+            None if arg == "--" => break,
+            None => {}
+        }
+    }
+    command
+}
+
+/// A flag given twice under its two names (`--lock-timeout 5s --lock-wait 1s`: `--lock-timeout`
+/// is the old name of `--lock-wait`), or twice under its other name: clap says that
+/// `--lock-wait` "cannot be used multiple times", naming a flag the user may not have typed.
+/// The error then names the spellings given and says that they are one setting.
+fn one_setting_two_names(e: clap::Error, args: &[OsString]) -> clap::Error {
+    use clap::error::ErrorKind as K;
+    if e.kind() != K::ArgumentConflict {
+        return e;
+    }
+    let command = reached(args);
+    let words: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .take_while(|w| *w != "--")
+        .collect();
+    let given = |name: &str| {
+        words
+            .iter()
+            .filter(|w| {
+                w.strip_prefix("--").is_some_and(|w| {
+                    w == name || w.strip_prefix(name).is_some_and(|r| r.starts_with('='))
+                })
+            })
+            .count()
+    };
+    for arg in command.get_arguments() {
+        let (Some(long), Some(aliases)) = (arg.get_long(), arg.get_all_aliases()) else {
+            continue;
+        };
+        let used: Vec<&str> = aliases.into_iter().filter(|a| given(a) > 0).collect();
+        let times: usize = given(long) + used.iter().map(|a| given(a)).sum::<usize>();
+        if used.is_empty() || times < 2 {
+            continue;
+        }
+        let names = used
+            .iter()
+            .map(|a| format!("--{a}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message = if given(long) > 0 {
+            format!(
+                "{names} and --{long} are the same setting ({names} is another name of \
+                 --{long}): it was given twice"
+            )
+        } else {
+            format!("{names} (another name of --{long}) was given twice")
+        };
+        return clap::Error::raw(
+            K::ArgumentConflict,
+            format!("{message}\n\n  tip: give --{long} once\n"),
+        )
+        .with_cmd(&command);
+    }
     e
 }
 

@@ -32,9 +32,17 @@ fn manifest(cwd: &Path, path: &Path) -> Result<PathBuf> {
             ),
         );
     }
-    if !absolute.is_file() {
+    // A path that names no file is a flag value that cannot be used (64); a Cargo.toml that is
+    // there but broken is the file's reader's to name (5).
+    if absolute.is_dir() {
+        return Err(Error::usage(format!(
+            "--manifest-path {shown} is a directory, not a Cargo.toml file"
+        ))
+        .with_help("give the path of a Cargo.toml file, e.g. --manifest-path billing/Cargo.toml"));
+    }
+    if std::fs::symlink_metadata(&absolute).is_err() || !absolute.exists() {
         return Err(
-            Error::invalid(format!("--manifest-path {shown} does not exist"))
+            Error::usage(format!("--manifest-path {shown} does not exist"))
                 .with_help("give the path of an existing Cargo.toml"),
         );
     }
@@ -43,6 +51,23 @@ fn manifest(cwd: &Path, path: &Path) -> Result<PathBuf> {
 
 /// The directory of the workspace member named `name`.
 fn member_dir(cwd: &Path, name: &str, manifest: Option<&Path>) -> Result<PathBuf> {
+    // Outside any Cargo project `-p` cannot be used (64); a broken Cargo.toml is refused by
+    // its reader (5), as `cargo metadata` would refuse it.
+    if manifest.is_none()
+        && confiture::workspace::Workspace::discover(cwd)?
+            .manifest
+            .is_none()
+    {
+        return Err(Error::usage(format!(
+            "-p {} needs a Cargo workspace: there is no Cargo.toml in the current directory \
+             ({}) or above",
+            display::escape(name),
+            display::escape(&cwd.to_string_lossy())
+        ))
+        .with_help(
+            "run from inside the workspace, or give its Cargo.toml with --manifest-path PATH",
+        ));
+    }
     let mut command = cargo_metadata::MetadataCommand::new();
     command.no_deps().current_dir(cwd);
     if let Some(manifest) = manifest {

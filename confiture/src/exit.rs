@@ -13,8 +13,9 @@ pub const NOT_INITIALISED: u8 = 2;
 /// Cannot connect: refused, timed out, authentication, unknown database, TLS; the connection
 /// was lost mid-run (terminated backend, server restart); or the database cannot be written
 /// (a standby in recovery, `default_transaction_read_only`), which `up`, `down`, `baseline` and
-/// `reinit` check right after connecting, before anything is tried. Usually worth retrying
-/// once the server (or the failover) is back.
+/// `reinit` check right after connecting, before anything is tried, or the connection asks for a
+/// session that cannot write (`target_session_attrs` `read-only` or `standby`), which they
+/// refuse before connecting. Usually worth retrying once the server (or the failover) is back.
 pub const CONNECTION: u8 = 3;
 /// A migration's SQL failed on the server (it was rolled back; earlier ones stay applied).
 pub const MIGRATION_FAILED: u8 = 4;

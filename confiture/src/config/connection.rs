@@ -100,6 +100,25 @@ impl TargetSessionAttrs {
         Self::ALL.into_iter().find(|a| a.as_str() == text)
     }
 
+    /// Whether every session this attribute picks cannot write: `read-only` and `standby` ask
+    /// for such a session, so a writing command refuses them before connecting.
+    /// `prefer-standby` does not: with no standby answering it takes a host that can write.
+    pub fn never_writes(self) -> bool {
+        matches!(
+            self,
+            TargetSessionAttrs::ReadOnly | TargetSessionAttrs::Standby
+        )
+    }
+
+    /// Whether this attribute asks for a standby (`standby`, `prefer-standby`): a writing
+    /// command refused on a standby says that the attribute chose it.
+    pub fn prefers_standby(self) -> bool {
+        matches!(
+            self,
+            TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby
+        )
+    }
+
     /// How libpq spells it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -381,6 +400,24 @@ mod tests {
                 .contains("unsupported libpq parameter \"sslpassword\""),
             "{err}"
         );
+    }
+
+    /// Which attributes a writing command refuses before connecting: those whose every
+    /// session cannot write. `prefer-standby` writes when no standby answers.
+    #[test]
+    fn only_read_only_and_standby_never_write() {
+        for attrs in TargetSessionAttrs::ALL {
+            assert_eq!(
+                attrs.never_writes(),
+                matches!(attrs.as_str(), "read-only" | "standby"),
+                "{attrs}"
+            );
+            assert_eq!(
+                attrs.prefers_standby(),
+                matches!(attrs.as_str(), "standby" | "prefer-standby"),
+                "{attrs}"
+            );
+        }
     }
 
     #[test]

@@ -24,10 +24,11 @@ pub(super) fn database_url(root: &Path) -> Result<Option<(PathBuf, String)>> {
         return Ok(None);
     }
     let shown = display_path(&path);
-    let entries = dotenvy::from_path_iter(&path).map_err(|e| unreadable(&shown, e))?;
+    let text = std::fs::read(&path)
+        .map_err(|e| Error::invalid(format!("cannot read {shown}")).with_source(e))?;
     let mut found = None;
-    for entry in entries {
-        let (name, value) = entry.map_err(|e| unreadable(&shown, e))?;
+    for entry in dotenvy::from_read_iter(text.as_slice()) {
+        let (name, value) = entry.map_err(|e| unreadable(&shown, &text, e))?;
         if name == VARIABLE {
             // The last assignment wins, as when the file is sourced by a shell.
             found = Some(value);
@@ -38,21 +39,129 @@ pub(super) fn database_url(root: &Path) -> Result<Option<(PathBuf, String)>> {
         .map(|value| (path, value)))
 }
 
-fn unreadable(shown: &str, error: dotenvy::Error) -> Error {
+/// Where dotenvy stopped with `error`: the line (from 1) the entry it could not read starts
+/// at. dotenvy reads entries (a quoted value may span lines) and reports the entry's text, not
+/// its line: the entry ends at the first line whose end, the file cut there, gives the same
+/// error, and starts as many lines above as its text has line breaks.
+fn line_of_error(text: &[u8], error: &dotenvy::Error) -> Option<usize> {
+    let dotenvy::Error::LineParse(entry, index) = error else {
+        return None;
+    };
+    let ends: Vec<usize> = text
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
+        .chain(std::iter::once(text.len()))
+        .collect();
+    // Cut before the entry's end, the file reads without that error (or with another: an
+    // entry cut short); cut after, it stops there as the whole file does. So a binary search.
+    let same = |end: usize| {
+        matches!(
+            dotenvy::from_read_iter(&text[..end]).find_map(|entry| entry.err()),
+            Some(dotenvy::Error::LineParse(e, i)) if e == *entry && i == *index
+        )
+    };
+    let n = ends.partition_point(|end| !same(*end));
+    if n == ends.len() {
+        return None;
+    }
+    let breaks = entry.trim_end_matches(['\n', '\r']).matches('\n').count();
+    Some((n + 1).saturating_sub(breaks).max(1))
+}
+
+/// The variable line `line` of the file sets (`NAME=` or `export NAME=`), when it is a name:
+/// anything else on a broken line may be part of a password, and is never shown.
+fn variable_on_line(text: &[u8], line: usize) -> Option<String> {
+    let line = text.split(|b| *b == b'\n').nth(line.checked_sub(1)?)?;
+    let line = std::str::from_utf8(line).ok()?.trim_start();
+    let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+    let (name, _) = line.split_once('=')?;
+    let name = name.trim_end();
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.'));
+    valid.then(|| name.to_string())
+}
+
+fn unreadable(shown: &str, text: &[u8], error: dotenvy::Error) -> Error {
+    let line = line_of_error(text, &error);
+    let at = line.map_or_else(|| shown.to_string(), |line| format!("{shown}:{line}"));
+    let variable = line.and_then(|line| variable_on_line(text, line));
+    let what = match &variable {
+        Some(name) => format!("the line setting `{name}`"),
+        None => "a line".to_string(),
+    };
     match error {
         // The parser's message quotes the line, which may hold a password.
         dotenvy::Error::LineParse(_, _) => Error::invalid(format!(
-            "{shown} has a line that is not `NAME=value`: {VARIABLE} was not read from it"
+            "{at}: {what} is not `NAME=value` (a quote left open, or a character a value \
+             cannot hold unquoted): {VARIABLE} was not read from {shown}"
         ))
         .with_help(format!(
-            "write `{VARIABLE}=postgresql://user@host:5432/dbname` (quote values with spaces), \
-             or name the database another way"
+            "write `{VARIABLE}=postgresql://user@host:5432/dbname` (quote values with spaces, \
+             close every quote), or name the database another way"
         )),
-        dotenvy::Error::Io(io) => {
-            Error::invalid(format!("cannot read {shown}")).with_source(io)
-        }
+        dotenvy::Error::Io(io) => Error::invalid(format!("cannot read {shown}")).with_source(io),
         _ => Error::invalid(format!(
-            "{shown} uses a variable in a way that cannot be expanded: {VARIABLE} was not read from it"
+            "{at}: {what} uses a variable in a way that cannot be expanded: {VARIABLE} was not \
+             read from {shown}"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> Error {
+        let dir = std::env::temp_dir().join(format!(
+            "confiture-dotenv-{}-{}",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(FILE_NAME), text).unwrap();
+        let result = database_url(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        result.unwrap_err()
+    }
+
+    /// A broken `.env` was reported without its line or the variable: each broken line is
+    /// named `file:line` with its variable (when the line has a name), past comments, blank
+    /// lines and values quoted over several lines; the line's text is never shown.
+    #[test]
+    fn a_broken_line_is_named_with_its_line_and_variable() {
+        for (text, at, variable) in [
+            (
+                "DATABASE_URL=\"postgresql://u:hunter2@h/db\n",
+                1,
+                Some("DATABASE_URL"),
+            ),
+            ("# c\n\nA=1\nB C=hunter2\n", 4, None),
+            ("A=1\nexport TOKEN=abc'hunter2\nC=2\n", 2, Some("TOKEN")),
+            (
+                "A=\"one\ntwo\"\n\nDATABASE_URL=x y'hunter2\n",
+                4,
+                Some("DATABASE_URL"),
+            ),
+            ("A=1\nSECRET=${hunter2\n", 2, Some("SECRET")),
+        ] {
+            let err = error_of(text);
+            let shown = err.to_string();
+            assert!(!format!("{err:?}").contains("hunter2"), "{text:?}: {err:?}");
+            assert!(
+                err.message.contains(&format!("{FILE_NAME}:{at}: ")),
+                "{text:?}: {shown}"
+            );
+            match variable {
+                Some(name) => assert!(
+                    err.message.contains(&format!("the line setting `{name}`")),
+                    "{text:?}: {shown}"
+                ),
+                None => assert!(err.message.contains(": a line "), "{text:?}: {shown}"),
+            }
+        }
     }
 }

@@ -39,13 +39,22 @@ impl Environment {
                 Error::invalid(format!("environment file {shown} does not exist"))
                     .with_help(format!("check the path given to {file}, or use {env} NAME"))
             } else if path.is_dir() {
-                Error::invalid(format!("environment file {shown} is a directory")).with_help(
-                    format!(
-                        "give the path of a .yaml file to {file}, or an environment name to {env}"
-                    ),
-                )
+                Error::invalid(format!(
+                    "environment file {shown} is a directory, not a file"
+                ))
+                .with_help(format!(
+                    "an environment is a .yaml file: replace the directory with one, or give \
+                     the path of a .yaml file to {file}, or another environment name to {env}"
+                ))
             } else {
-                Error::invalid(format!("cannot read environment file {shown}")).with_source(e)
+                let help = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    "let the user running this command read it (and enter its directories)"
+                } else {
+                    "check that it is a readable .yaml file (a symbolic link must point to one)"
+                };
+                Error::invalid(format!("cannot read environment file {shown}"))
+                    .with_source(e)
+                    .with_help(help)
             }
         })?;
         if bytes.len() as u64 > MAX_FILE_BYTES {
@@ -300,33 +309,56 @@ impl FileContext<'_> {
         Error::invalid(format!("environment file {} {what}", self.shown))
     }
 
+    /// `environment file F, line L: `key` what`, `key` being the dotted path of a key
+    /// (`migration.lock_timeout`): its line is found by [`key_line`] (the file alone when it
+    /// cannot be).
     pub(super) fn key_error(&self, key: &str, what: &str) -> Error {
-        Error::invalid(format!("environment file {}: `{key}` {what}", self.shown))
+        let path: Vec<&str> = key.split('.').collect();
+        self.error_on_line(key_line(self.text, &path), key, what)
+    }
+
+    /// [`FileContext::key_error`] at a line the caller knows (an item of a list).
+    pub(super) fn error_on_line(&self, line: Option<usize>, key: &str, what: &str) -> Error {
+        match line {
+            Some(line) => Error::invalid(format!(
+                "environment file {}, line {line}: `{key}` {what}",
+                self.shown
+            )),
+            None => Error::invalid(format!("environment file {}: `{key}` {what}", self.shown)),
+        }
     }
 
     /// A scalar as text, with `${VAR}` expanded in strings. Numbers and booleans are taken as
     /// written (`port: 5432`, `password: 1234`).
     pub(super) fn string(&self, value: &Value, key: &str) -> Result<String> {
+        let path: Vec<&str> = key.split('.').collect();
+        self.string_on_line(value, key, key_line(self.text, &path))
+    }
+
+    /// [`FileContext::string`], its errors at `line` (an item of a list).
+    pub(super) fn string_on_line(
+        &self,
+        value: &Value,
+        key: &str,
+        line: Option<usize>,
+    ) -> Result<String> {
+        let error = |what: &str| self.error_on_line(line, key, what);
         match value {
             Value::String(text) => expand(text, self.vars).map_err(|e| match e {
-                ExpandError::Unset(var) => self
-                    .key_error(key, &format!("uses ${{{var}}}, which is not set"))
+                ExpandError::Unset(var) => error(&format!("uses ${{{var}}}, which is not set"))
                     .with_help(format!(
                         "set {var} in the environment, or give a default: ${{{var}:-value}}"
                     )),
-                ExpandError::NotUtf8(var) => self
-                    .key_error(
-                        key,
-                        &format!("uses ${{{var}}}, whose value is not valid UTF-8"),
-                    )
-                    .with_help(format!("set {var} to UTF-8 text")),
-                ExpandError::Malformed(reason) => self
-                    .key_error(key, &reason)
+                ExpandError::NotUtf8(var) => {
+                    error(&format!("uses ${{{var}}}, whose value is not valid UTF-8"))
+                        .with_help(format!("set {var} to UTF-8 text"))
+                }
+                ExpandError::Malformed(reason) => error(&reason)
                     .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
             }),
             Value::Number(n) => Ok(n.to_string()),
             Value::Bool(b) => Ok(b.to_string()),
-            _ => Err(self.key_error(key, "must be a string")),
+            _ => Err(error("must be a string")),
         }
     }
 
@@ -432,15 +464,160 @@ impl FileContext<'_> {
     }
 }
 
+pub(super) fn indent(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+/// Whether `line` (with its indentation removed) is written as `key:` (the key unquoted, or in
+/// double or single quotes), and the key when it is.
+fn written_key(trimmed: &str) -> Option<&str> {
+    let (key, rest) = match trimmed.chars().next()? {
+        quote @ ('"' | '\'') => {
+            let end = trimmed[1..].find(quote)? + 1;
+            (&trimmed[1..end], &trimmed[end + 1..])
+        }
+        _ => {
+            // The first `:` followed by a space, a tab or the end of the line.
+            let colon = trimmed.char_indices().find_map(|(i, c)| {
+                let after = trimmed[i + 1..].chars().next();
+                (c == ':' && matches!(after, None | Some(' ' | '\t'))).then_some(i)
+            })?;
+            (trimmed[..colon].trim_end(), &trimmed[colon..])
+        }
+    };
+    let plain = !key.is_empty() && !key.starts_with(['#', '-', '{', '[', '?', '&', '*', '!']);
+    (plain && rest.trim_start().starts_with(':')).then_some(key)
+}
+
+/// The line (from 1) of the key at `path` in block-style YAML: each key is searched among the
+/// lines indented under its parent's, at the indentation of its first child. A key written
+/// inside a flow mapping (`migration: {lock_timeout: 1s}`) is at its parent's line. `None`
+/// when it is not written either way. The one place that maps a key to its line.
+pub(super) fn key_line(text: &str, path: &[&str]) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let content = |line: &str| {
+        let trimmed = line.trim_start();
+        !trimmed.is_empty() && !trimmed.starts_with('#') && !trimmed.starts_with("---")
+    };
+    let mut from = 0;
+    let mut parent: Option<usize> = None;
+    for key in path {
+        // The indentation of the parent's children: that of the first line under it.
+        let level = lines[from..].iter().find(|l| content(l)).map(|l| indent(l));
+        let parent_indent = parent.map(|i| indent(lines[i]));
+        let mut hit = None;
+        for (i, line) in lines.iter().enumerate().skip(from) {
+            if !content(line) {
+                continue;
+            }
+            if parent_indent.is_some_and(|p| indent(line) <= p) {
+                break;
+            }
+            if Some(indent(line)) == level && written_key(line.trim_start()) == Some(key) {
+                hit = Some(i);
+                break;
+            }
+        }
+        match hit {
+            Some(i) => {
+                from = i + 1;
+                parent = Some(i);
+            }
+            // Written inline, in a flow mapping on its parent's line.
+            None => {
+                let p = parent?;
+                let value = lines[p].split_once(':').map_or("", |(_, value)| value);
+                return value.trim_start().starts_with('{').then_some(p + 1);
+            }
+        }
+    }
+    parent.map(|i| i + 1)
+}
+
+/// A key written twice in the block mapping that starts at `line`, `column` (from 1: where the
+/// parser reports an error about a mapping): the key, and the lines of its first and second
+/// occurrences. Only block style is read; `None` when no key of that mapping is repeated.
+fn repeated_key(text: &str, line: usize, column: usize) -> Option<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines.get(line.checked_sub(1)?)?;
+    // The mapping's first key may follow `- ` on its line; the others are at its column.
+    let at: usize = first
+        .char_indices()
+        .nth(column.checked_sub(1)?)
+        .map(|(byte, _)| byte)?;
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for (i, text_line) in lines.iter().enumerate().skip(line - 1) {
+        let trimmed = text_line.trim_start();
+        let (key_indent, key_text) = if i == line - 1 {
+            (at, &text_line[at..])
+        } else {
+            (indent(text_line), trimmed)
+        };
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if key_indent < at {
+            break;
+        }
+        if key_indent > at {
+            continue;
+        }
+        let Some(key) = written_key(key_text) else {
+            continue;
+        };
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+            return Some((key.to_string(), *first, i + 1));
+        }
+        seen.push((key, i + 1));
+    }
+    None
+}
+
+/// The dotted path of the block keys a line is nested in (`migration` for a line under
+/// `migration:`), as far as they are written in block style.
+fn parents_of(text: &str, line: usize) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut path = Vec::new();
+    let Some(mut level) = lines.get(line.saturating_sub(1)).map(|l| indent(l)) else {
+        return path;
+    };
+    for l in lines[..line.saturating_sub(1)].iter().rev() {
+        let trimmed = l.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || indent(l) >= level {
+            continue;
+        }
+        match written_key(trimmed) {
+            Some(key) => {
+                path.push(key);
+                level = indent(l);
+            }
+            None => break,
+        }
+    }
+    path.reverse();
+    path
+}
+
 /// `malformed YAML in environment file F at line L, column C: <what the parser says>`, with
 /// the parser's own copy of the position left out, and a help line (tabs get their own: YAML
-/// forbids them in indentation, and editors hide them).
+/// forbids them in indentation, and editors hide them). A key written twice is named at its
+/// second line, with its first: the parser puts that error at the start of the mapping.
 fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
     let mut cause = e.to_string();
     let mut at = String::new();
     let mut help =
         "check the YAML syntax there: `key: value` pairs, nested keys indented with spaces";
     if let Some(loc) = e.location() {
+        if let Some((key, first, second)) = repeated_key(text, loc.line(), loc.column()) {
+            let mut path = parents_of(text, second);
+            path.push(&key);
+            let key = path.join(".");
+            return Error::invalid(format!(
+                "environment file {shown}, line {second}: `{key}` is set twice (first at line \
+                 {first})"
+            ))
+            .with_help("keep one of them: a key may appear once in its mapping");
+        }
         at = format!(" at line {}, column {}", loc.line(), loc.column());
         cause = cause.replacen(
             &format!(" at line {} column {}", loc.line(), loc.column()),
@@ -567,6 +744,78 @@ mod tests {
         assert_eq!(closest("strict_mode", known), None);
         assert_eq!(closest("hots", DATABASE_KEYS), Some("host"));
         assert_eq!(closest("databases", TOP_LEVEL_KEYS), Some("database"));
+    }
+
+    /// A key written twice was reported where the parser says its mapping starts (line 1 for
+    /// the top level), not at the second occurrence: top level, nested, in a list item, quoted,
+    /// after comments and a block scalar.
+    #[test]
+    fn a_repeated_key_is_named_at_its_second_line_with_its_first() {
+        for (text, line, key, first) in [
+            ("database_url: a\n\ndatabase_url: b\n", 3, "database_url", 1),
+            (
+                "# c\ndatabase_url: postgresql://h/db\nmigration:\n  lock_timeout: 1s\n  \
+                 statement_timeout: |\n    lock_timeout: 9s\n  # c\n  lock_timeout: 2s\n",
+                8,
+                "migration.lock_timeout",
+                4,
+            ),
+            (
+                "database_url: postgresql://h/db\nfleet:\n  jobs: 2\n  \"jobs\": 3\n",
+                4,
+                "fleet.jobs",
+                3,
+            ),
+            (
+                "database_url: postgresql://h/db\nx:\n  - name: a\n    name: b\n",
+                4,
+                "name",
+                3,
+            ),
+        ] {
+            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            assert_eq!(
+                err.message,
+                format!(
+                    "environment file x.yaml, line {line}: `{key}` is set twice (first at line \
+                     {first})"
+                ),
+                "{text}"
+            );
+        }
+        // Keys in different mappings, or items of a list, are not repeated keys.
+        Environment::parse(
+            "database_url: postgresql://h/db\nx:\n  - name: a\n  - name: b\ny:\n  name: c\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+    }
+
+    /// Errors about keys name their line, at any depth and in flow style.
+    #[test]
+    fn key_errors_name_their_line() {
+        for (text, line, key) in [
+            ("database_url: postgresql://h/db\napplication_name: [1]\n", 2, "application_name"),
+            (
+                "database_url: postgresql://h/db\nmigration:\n  lock_retries: 1\n  lock_timeout: x\n",
+                4,
+                "migration.lock_timeout",
+            ),
+            (
+                "database_url: postgresql://h/db\n\nmigration: {lock_timeout: x}\n",
+                3,
+                "migration.lock_timeout",
+            ),
+            ("database:\n  host: h\n  port: no\n", 3, "database.port"),
+        ] {
+            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            assert!(
+                err.message
+                    .starts_with(&format!("environment file x.yaml, line {line}: `{key}` ")),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]

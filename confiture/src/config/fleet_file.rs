@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_yaml::{Mapping, Value};
 
-use super::file::FileContext;
+use super::file::{indent, key_line, FileContext};
 use super::fleet::{FleetList, FleetSettings, MAX_JOBS};
 use crate::error::{Error, Result};
 
@@ -87,9 +87,9 @@ impl FileContext<'_> {
                 for (item, line) in items.iter().zip(lines) {
                     let at = |what: &str| self.error_on_line(line, key, what);
                     let text = match item {
-                        Value::String(_) | Value::Number(_) => self
-                            .string(item, key)
-                            .map_err(|e| self.with_line(e, line))?,
+                        Value::String(_) | Value::Number(_) => {
+                            self.string_on_line(item, key, line)?
+                        }
                         _ => {
                             return Err(at("has an entry that is not a string").with_help(
                                 "write one database name or postgresql:// URL per `- ` line",
@@ -101,9 +101,7 @@ impl FileContext<'_> {
                 Ok(FleetList::Entries(entries))
             }
             Value::String(_) => {
-                let file = self
-                    .string(value, key)
-                    .map_err(|e| self.with_line(e, key_line(self.text, &["fleet", "targets"])))?;
+                let file = self.string(value, key)?;
                 if file.trim().is_empty() {
                     return Err(self.error_at(&["fleet", "targets"], "is empty"));
                 }
@@ -123,9 +121,7 @@ impl FileContext<'_> {
 
     fn fleet_string(&self, block: &Mapping, key: &str) -> Result<String> {
         let full = format!("fleet.{key}");
-        let text = self
-            .string(&block[key], &full)
-            .map_err(|e| self.with_line(e, key_line(self.text, &["fleet", key])))?;
+        let text = self.string(&block[key], &full)?;
         if text.trim().is_empty() {
             return Err(self.error_at(&["fleet", key], "is empty"));
         }
@@ -136,9 +132,7 @@ impl FileContext<'_> {
         let Some(value) = block.get("jobs").filter(|v| !v.is_null()) else {
             return Ok(None);
         };
-        let text = self
-            .string(value, "fleet.jobs")
-            .map_err(|e| self.with_line(e, key_line(self.text, &["fleet", "jobs"])))?;
+        let text = self.string(value, "fleet.jobs")?;
         match text.trim().parse::<usize>() {
             Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(Some(n)),
             _ => Err(self
@@ -158,28 +152,9 @@ impl FileContext<'_> {
         }
     }
 
-    /// `error` (about a key, from [`FileContext::string`]) with `line` after the file's name.
-    fn with_line(&self, mut error: Error, line: Option<usize>) -> Error {
-        let prefix = format!("environment file {}:", self.shown);
-        if let (Some(line), Some(rest)) = (line, error.message.strip_prefix(&prefix)) {
-            error.message = format!("environment file {}, line {line}:{rest}", self.shown);
-        }
-        error
-    }
-
     /// `environment file F, line L: `fleet.jobs` what` (the line when it can be found).
     fn error_at(&self, path: &[&str], what: &str) -> Error {
-        self.error_on_line(key_line(self.text, path), &path.join("."), what)
-    }
-
-    fn error_on_line(&self, line: Option<usize>, key: &str, what: &str) -> Error {
-        match line {
-            Some(line) => Error::invalid(format!(
-                "environment file {}, line {line}: `{key}` {what}",
-                self.shown
-            )),
-            None => self.key_error(key, what),
-        }
+        self.key_error(&path.join("."), what)
     }
 
     /// `F:L`, or the file alone when the line is not known.
@@ -217,42 +192,6 @@ impl FileContext<'_> {
             vec![key; count]
         }
     }
-}
-
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
-}
-
-/// The line (from 1) of the key at `path` in block-style YAML: each key is searched among the
-/// lines indented under its parent's. `None` when it is not written that way.
-pub(super) fn key_line(text: &str, path: &[&str]) -> Option<usize> {
-    let lines: Vec<&str> = text.lines().collect();
-    let (mut from, mut parent_indent) = (0, None::<usize>);
-    let mut found = None;
-    for key in path {
-        let mut hit = None;
-        for (i, line) in lines.iter().enumerate().skip(from) {
-            let trimmed = line.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            if parent_indent.is_some_and(|p| indent(line) <= p) {
-                break;
-            }
-            let is_key = trimmed
-                .strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'));
-            if is_key {
-                hit = Some(i);
-                break;
-            }
-        }
-        let i = hit?;
-        found = Some(i + 1);
-        from = i + 1;
-        parent_indent = Some(indent(lines[i]));
-    }
-    found
 }
 
 #[cfg(test)]
@@ -412,6 +351,7 @@ mod tests {
         assert_eq!(key_line(text, &["fleet", "targets"]), Some(6));
         assert_eq!(key_line(text, &["fleet", "jobs"]), Some(8));
         assert_eq!(key_line(text, &["fleet", "keep_going"]), None);
-        assert_eq!(key_line("fleet: {jobs: 3}\n", &["fleet", "jobs"]), None);
+        // Flow style: the line the block is written on.
+        assert_eq!(key_line("fleet: {jobs: 3}\n", &["fleet", "jobs"]), Some(1));
     }
 }

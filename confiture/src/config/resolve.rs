@@ -82,7 +82,7 @@ pub fn resolve_with(
             let default = ws
                 .environments_dir()
                 .join(format!("{}.yaml", ws.settings.default_env));
-            if default_env_file_exists(&default, labels)? {
+            if env_file_exists(&default, "the default environment file", labels)? {
                 let mut env = Environment::read_file(&default, vars, labels)?;
                 env.name = ws.settings.default_env.clone();
                 return Ok(with_origin(env, Origin::DefaultEnv));
@@ -101,11 +101,12 @@ pub fn resolve_with(
     }
 }
 
-/// Whether the default environment file is there to be read. Only "not there at all" lets
-/// the next way of naming a database (`DATABASE_URL`, `.env`) decide: a file that is there but
-/// cannot be used — a directory, a broken symbolic link, a directory that may not be searched —
-/// is an error naming it, never a silent fall-through to what may be another database.
-fn default_env_file_exists(path: &Path, labels: &Labels<'_>) -> Result<bool> {
+/// Whether an environment file (`what`: the default one, or the one `--env` names) is there
+/// to be read. Only "not there at all" is `false` (the default one then lets the next way of
+/// naming a database decide; `--env` lists the environments): a file that is there but cannot
+/// be used — a broken symbolic link, a directory that may not be searched — is an error naming
+/// it, and a directory or an unreadable file is `true`, for reading it to say which.
+fn env_file_exists(path: &Path, what: &str, labels: &Labels<'_>) -> Result<bool> {
     let shown = display_path(path);
     let help = format!(
         "fix or remove {shown}, or name the database another way ({} NAME, {} FILE, {} URL)",
@@ -113,15 +114,14 @@ fn default_env_file_exists(path: &Path, labels: &Labels<'_>) -> Result<bool> {
     );
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::invalid(format!(
-            "cannot tell whether the default environment file {shown} exists"
-        ))
-        .with_source(e)
-        .with_help(help)),
-        Ok(meta) if meta.file_type().is_symlink() && !path.exists() => Err(Error::invalid(
-            format!("the default environment file {shown} is a broken symbolic link"),
-        )
-        .with_help(help)),
+        Err(e) => Err(
+            Error::invalid(format!("cannot tell whether {what} {shown} exists"))
+                .with_source(e)
+                .with_help(help),
+        ),
+        Ok(meta) if meta.file_type().is_symlink() && !path.exists() => {
+            Err(Error::invalid(format!("{what} {shown} is a broken symbolic link")).with_help(help))
+        }
         // A directory or an unreadable file: reading it says which.
         Ok(_) => Ok(true),
     }
@@ -185,7 +185,8 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
         );
     }
     let path = dir.join(format!("{name}.yaml"));
-    if path.is_file() {
+    // A directory or a file that cannot be read is the reader's to name, not "not found".
+    if env_file_exists(&path, "the environment file", labels)? {
         return Ok(path);
     }
     let available = list_environments(&dir);

@@ -52,6 +52,33 @@ impl Target {
     }
 }
 
+/// The help of a writing command refused because of `target_session_attrs` in `source`.
+fn attrs_help(source: &str, attrs: TargetSessionAttrs) -> String {
+    format!(
+        "writing commands (up, down, baseline, reinit) need target_session_attrs=read-write or \
+         primary in {source}, or no target_session_attrs; reading commands (status, dry runs) \
+         may keep {attrs}"
+    )
+}
+
+/// Refuses, before connecting, a writing command (`up`, `down`, `baseline`, `reinit`) whose
+/// connection asks for a session that cannot write (`target_session_attrs=read-only` or
+/// `standby`, [`TargetSessionAttrs::never_writes`]): connecting would fail on a primary ("is
+/// not read-only") or succeed on a standby only to be refused there. Exit 3, as the refusal
+/// of a standby or read-only session is. Reading commands (`status`, dry runs) take any.
+pub fn refuse_reading_session(env: &Environment) -> Result<()> {
+    let attrs = env.connection.target_session_attrs;
+    if !attrs.never_writes() {
+        return Ok(());
+    }
+    let source = env.source();
+    Err(Error::connection(format!(
+        "a writing command needs a read-write session on the primary, but {source} asks for \
+         target_session_attrs={attrs}, a session that cannot write; nothing was run"
+    ))
+    .with_help(attrs_help(&source, attrs)))
+}
+
 /// The session's `current_database()`, after checking that the session can write (exit 3 if
 /// not, naming the database) and that it does not go through a transaction-pooling pooler
 /// (exit 5, `connect::refuse_transaction_pooling`, skipped when the server's end of the
@@ -99,10 +126,19 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
         ..
     } = target;
     if column(1) == "t" {
-        return Err(Error::connection(format!(
+        let error = Error::connection(format!(
             "database {connection} is a standby server in recovery (read-only); nothing was run"
-        ))
-        .with_help(format!(
+        ));
+        if attrs.prefers_standby() {
+            // The URL chose the standby: pointing it at the primary would not help.
+            return Err(error
+                .with_detail(format!(
+                    "target_session_attrs={attrs} in {source} chose it: a writing command \
+                     needs a read-write session on the primary"
+                ))
+                .with_help(attrs_help(source, attrs)));
+        }
+        return Err(error.with_help(format!(
             "migrations run on the primary: point {source} at the primary server (after a \
              failover, at the promoted one)"
         )));

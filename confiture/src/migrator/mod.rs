@@ -454,6 +454,7 @@ impl Migrator {
     pub(crate) fn client_for_writing(
         &mut self,
     ) -> Result<(&mut postgres::Client, crate::db::writable::Target)> {
+        crate::db::writable::refuse_reading_session(&self.env)?;
         self.client()?;
         let target = crate::db::writable::Target::dialled_at(&self.env, self.dialled);
         Ok((self.client()?, target))

@@ -83,6 +83,9 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
+        if !options.dry_run {
+            crate::db::writable::refuse_reading_session(&self.env)?;
+        }
         // `--create-database` connects its own way: only a missing database is created. A dry
         // run reads, and only after the files; otherwise the lock and the ledger (and its
         // DDL, uncommitted) are prepared while the files are read (`up_ahead`).

@@ -218,8 +218,54 @@ fn an_unknown_package_or_manifest_is_refused_naming_what_exists() {
         .run(&["lint", "--manifest-path", "billing"])
         .code(exit::USAGE)
         .stderr_has("--manifest-path billing is not a Cargo.toml");
-    project
-        .run(&["lint", "--manifest-path", "nope/Cargo.toml"])
-        .code(exit::INVALID)
-        .stderr_has("does not exist");
+}
+
+/// One rule for the package flags' exit codes (they were 64 or 5 for the same kind of
+/// mistake): a flag value that cannot be used is a usage error (64), whatever it names — a
+/// path that is not a Cargo.toml, that does not exist or is a directory, a package that is not
+/// a member, `-p` outside any Cargo project; a Cargo.toml that is there but broken is invalid
+/// (5), with or without `-p`.
+#[test]
+fn package_flags_exit_64_for_a_value_that_cannot_be_used_and_5_for_a_broken_file() {
+    let project = workspace_with_a_member();
+    std::fs::create_dir_all(project.path("dir/Cargo.toml")).unwrap();
+    for (args, says) in [
+        (&["-p", "biling"][..], "is not a member of the workspace"),
+        (&["--manifest-path", "billing"], "is not a Cargo.toml"),
+        (&["--manifest-path", "nope/Cargo.toml"], "does not exist"),
+        (
+            &["--manifest-path", "dir/Cargo.toml"],
+            "is a directory, not a Cargo.toml file",
+        ),
+        (
+            &["-p", "billing", "--manifest-path", "nope/Cargo.toml"],
+            "does not exist",
+        ),
+    ] {
+        project
+            .run(&[&["lint"], args].concat())
+            .code(exit::USAGE)
+            .stderr_has(says);
+    }
+    // Outside any Cargo project, `-p` names nothing.
+    let outside = Project::new();
+    outside.remove("Cargo.toml");
+    outside
+        .run(&["lint", "-p", "billing"])
+        .code(exit::USAGE)
+        .stderr_has("-p billing needs a Cargo workspace: there is no Cargo.toml")
+        .stderr_has("--manifest-path");
+    // A broken Cargo.toml is the file's fault, however it was reached.
+    let broken = Project::new();
+    broken.write("Cargo.toml", "[workspace\n");
+    for args in [
+        &["lint"][..],
+        &["lint", "-p", "billing"],
+        &["lint", "--manifest-path", "Cargo.toml"],
+    ] {
+        broken
+            .run(args)
+            .code(exit::INVALID)
+            .stderr_has("Cargo.toml");
+    }
 }

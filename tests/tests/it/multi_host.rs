@@ -149,9 +149,16 @@ fn target_session_attrs_choose_the_host() {
         run(&project, "down", &conninfo).code(0);
     }
     // `standby` and `prefer-standby` read from the standby listed second, once it has replayed
-    // the last `down`; writing there is refused before anything runs.
+    // the last `down`; writing there is refused before anything runs: `standby` before
+    // connecting (it never gives a session that can write), `prefer-standby` on the standby.
     wait_for_standby(pair);
-    for attrs in ["standby", "prefer-standby"] {
+    for (attrs, refusal) in [
+        (
+            "standby",
+            "a writing command needs a read-write session on the primary",
+        ),
+        ("prefer-standby", "is a standby server in recovery"),
+    ] {
         let url = url_of(
             &[primary, standby],
             &db,
@@ -160,7 +167,8 @@ fn target_session_attrs_choose_the_host() {
         run(&project, "status", &url).code(1);
         run(&project, "up", &url)
             .code(3)
-            .stderr_has("is a standby server in recovery");
+            .stderr_has(refusal)
+            .stderr_has("need target_session_attrs=read-write or primary");
     }
     // `prefer-standby` with no standby answering takes the primary.
     let url = url_of(

@@ -410,6 +410,71 @@ fn a_short_idle_in_transaction_timeout_does_not_end_the_first_up() {
     assert_eq!(db.ledger().map(|l| l.len()), Some(2));
 }
 
+/// A writing command given `target_session_attrs=read-only` or `standby` failed after
+/// connecting with "... is not read-only" and no help. It is refused before connecting, saying
+/// that it needs a read-write session on the primary and how to ask for one; reading commands
+/// keep any attribute, and `prefer-standby` still writes when no standby answers.
+#[test]
+fn a_writing_command_asking_for_a_session_that_cannot_write_is_refused_before_connecting() {
+    let db = TestDb::new("attrs_write");
+    let project = Project::new();
+    project.migration(
+        "001_create_t1",
+        "CREATE TABLE t1 (id int PRIMARY KEY);\n",
+        "DROP TABLE t1;\n",
+    );
+    let before = db.catalog_snapshot();
+    let with = |attrs: &str| format!("{}?target_session_attrs={attrs}", db.url());
+    for attrs in ["read-only", "standby"] {
+        project.write(
+            "db/environments/ro.yaml",
+            format!("database_url: {}\n", with(attrs)),
+        );
+        for args in [
+            &["migrate", "up"][..],
+            &["migrate", "up", "--create-database"],
+            &["migrate", "down"],
+            &["migrate", "baseline", "--through", "1"],
+            &["migrate", "reinit"],
+        ] {
+            let url = with(attrs);
+            for selection in [&["--database-url", &url][..], &["--env", "ro"]] {
+                let source = if selection[0] == "--env" {
+                    "environment file db/environments/ro.yaml"
+                } else {
+                    "--database-url"
+                };
+                project
+                    .run(&[args, selection].concat())
+                    .code(3)
+                    .stderr_has(&format!(
+                        "a writing command needs a read-write session on the primary, but \
+                         {source} asks for target_session_attrs={attrs}, a session that cannot \
+                         write; nothing was run"
+                    ))
+                    .stderr_has("need target_session_attrs=read-write or primary")
+                    .stderr_lacks("is not read-only")
+                    .stderr_lacks("is not a standby");
+            }
+        }
+    }
+    assert_eq!(db.catalog_snapshot(), before, "nothing was written");
+    // Reading commands keep the attribute: a dry run and `status` (on a primary, which
+    // `prefer-standby` takes when no standby answers) read as asked.
+    let url = with("prefer-standby");
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(2);
+    project
+        .run(&["migrate", "up", "--dry-run", "--database-url", &url])
+        .code(0);
+    // `prefer-standby` may write when no standby answers.
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(0);
+    assert_eq!(db.ledger().unwrap(), ["001:create_t1"]);
+}
+
 #[test]
 fn a_read_only_database_is_refused_before_anything_is_tried() {
     let db = TestDb::new("readonly");
@@ -504,6 +569,23 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
                 cluster.port()
             ))
             .stderr_has("help: migrations run on the primary");
+    }
+    // `prefer-standby` chose the standby: the URL's attribute, not the host, is to change.
+    let url = cluster.url(
+        "postgres",
+        "sslmode=disable&target_session_attrs=prefer-standby",
+    );
+    for args in [&["migrate", "up"][..], &["migrate", "down"]] {
+        project
+            .run(&[args, &["--database-url", &url]].concat())
+            .code(3)
+            .stderr_has("is a standby server in recovery (read-only); nothing was run")
+            .stderr_has(
+                "target_session_attrs=prefer-standby in --database-url chose it: a writing \
+                 command needs a read-write session on the primary",
+            )
+            .stderr_has("need target_session_attrs=read-write or primary in --database-url")
+            .stderr_lacks("point --database-url at the primary");
     }
     project
         .run(&["migrate", "status", "--database-url", &url])
