@@ -3,7 +3,10 @@
 //!
 //! It is polled with `pg_try_advisory_lock` outside any transaction, never waited for inside
 //! `pg_advisory_lock`: a waiter blocked in a statement holds a snapshot, and `CREATE INDEX
-//! CONCURRENTLY` in the holder waits for every snapshot to go away — a deadlock nobody detects.
+//! CONCURRENTLY` in the holder waits for every snapshot to go away — a deadlock, which the
+//! server breaks by cancelling one of them, often the index build. confiture (Python) waits
+//! inside `pg_advisory_lock`: a no-transaction migration that fails so says who waited
+//! ([`HeldLock::waiters`]).
 //! The lock is taken on the connection that applies the migrations and held for the whole run.
 
 use std::fmt;
@@ -155,18 +158,25 @@ fn holder_of(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<O
     }
 }
 
-/// The session holding the migration lock of the current database, if any.
-pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
-    let sql = format!(
+/// The sessions holding (`granted`) or waiting for the migration lock `key` of the current
+/// database, as rows of [`first_holder`]'s shape.
+fn sessions_on_sql(key: i32, granted: bool) -> String {
+    format!(
         "SELECT a.pid, a.application_name, a.usename, host(a.client_addr), \
                 to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
                 to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
-         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'advisory' AND l.granted \
+         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted = {granted} \
            AND l.classid = {LOCK_NAMESPACE}::oid AND l.objid = {key}::oid AND l.objsubid = 2 \
-           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-         LIMIT 1"
-    );
+           AND l.database = (SELECT oid FROM pg_catalog.pg_database \
+                             WHERE datname = pg_catalog.current_database()) \
+         ORDER BY a.pid"
+    )
+}
+
+/// The session holding the migration lock of the current database, if any.
+pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
+    let sql = format!("{} LIMIT 1", sessions_on_sql(key, true));
     let messages = client
         .simple_query(&sql)
         .map_err(|e| query_error("cannot find the holder of the migration lock", e))?;
@@ -332,6 +342,11 @@ pub struct HeldLock {
 /// of the engine's error.
 const LOCK_RELEASED: &str = "confiture: this session no longer holds the migration lock";
 
+/// The SQLSTATE of the check's failure (`invalid_text_representation`: the cast of
+/// [`LOCK_RELEASED`] to an integer). A migration's own error of another code, once the lock is
+/// found gone, is its own SQL's, and is reported too.
+pub const CHECK_SQLSTATE: &str = "22P02";
+
 impl HeldLock {
     /// An SQL expression (`text`) that fails its statement unless this session still holds
     /// the lock: it gives back one of the two holds taken by [`acquire_scoped`] and takes it
@@ -349,6 +364,22 @@ impl HeldLock {
              THEN pg_catalog.pg_try_advisory_lock({LOCK_NAMESPACE}, {key}) ELSE false END \
              THEN '' ELSE pg_catalog.concat('{LOCK_RELEASED}')::pg_catalog.int4::pg_catalog.text END"
         )
+    }
+
+    /// The sessions blocked inside a statement waiting for this lock (`pg_advisory_lock`, as
+    /// confiture in Python waits; ours polls outside any statement), in pid order. Such a
+    /// waiter holds a snapshot that `CREATE INDEX CONCURRENTLY` in the holder waits for: the
+    /// server breaks that deadlock by cancelling one of the two, often the index build.
+    pub fn waiters(&self, client: &mut Client) -> Result<Vec<LockHolder>> {
+        let messages = client
+            .simple_query(&sessions_on_sql(self.key, false))
+            .map_err(|e| {
+                query_error("cannot find the sessions waiting for the migration lock", e)
+            })?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| first_holder(std::slice::from_ref(m)))
+            .collect())
     }
 
     /// Whether this session holds the lock, from the server's lock table: what a failed

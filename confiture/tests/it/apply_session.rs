@@ -280,8 +280,14 @@ fn a_no_transaction_migration_starts_and_leaves_a_clean_session() {
 fn a_no_transaction_migration_s_settings_reach_neither_its_row_nor_the_next_migration() {
     let db = TestDb::new("session_nt_sets");
     let role = Role::new(&db);
+    // Nor may the role use the advisory-lock functions, which the check of the migration lock
+    // between the statements and before the row calls.
     db.client()
-        .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .batch_execute(
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+             REVOKE EXECUTE ON FUNCTION pg_advisory_unlock(int, int), \
+             pg_try_advisory_lock(int, int) FROM PUBLIC",
+        )
         .unwrap();
     let hostile = format!(
         "SET default_transaction_read_only = on;\nSET SESSION AUTHORIZATION \"{}\";\n\

@@ -54,6 +54,31 @@ fn a_migration_that_releases_the_lock_at_run_time_is_rolled_back() {
     assert_eq!(db.ledger(), versions(&["001:f", "002:a"]));
     assert!(!db.has_relation("b") && !db.has_relation("c"));
 
+    // Failing on its own after releasing the lock: the release is the error, its own failure
+    // is said too, with its place and SQLSTATE.
+    project.write(
+        "db/migrations/003_b.up.sql",
+        "CREATE TABLE b (id int);\nSELECT let_go();\nSELECT 1 / 0;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let error = &run.json()["errors"][0];
+    assert_eq!(error["sqlstate"], "22012", "{}", run.dump());
+    assert_eq!(error["line"], 3, "{}", run.dump());
+    assert!(
+        error["details"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("its own SQL failed too at db/migrations/003_b.up.sql:3"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(db.ledger(), versions(&["001:f", "002:a"]));
+    project.write(
+        "db/migrations/003_b.up.sql",
+        "CREATE TABLE b (id int);\nSELECT let_go();\n",
+    );
+
     // Inside --single-transaction: nothing of the run stays.
     project
         .run_on(&db, &["migrate", "up", "--single-transaction"])
@@ -64,10 +89,13 @@ fn a_migration_that_releases_the_lock_at_run_time_is_rolled_back() {
     assert_eq!(db.ledger(), versions(&["001:f", "002:a"]));
     assert!(!db.has_relation("b"));
 
-    // Without a transaction: what it committed stays, unrecorded, and the run stops there.
+    // Without a transaction: what it committed stays, unrecorded, and the run stops there,
+    // before its next statement.
     project.write(
         "db/migrations/003_b.up.sql",
-        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\nSELECT let_go();\n",
+        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+         CREATE INDEX CONCURRENTLY a_id ON a (id);\nSELECT let_go();\n\
+         CREATE INDEX CONCURRENTLY a_id_2 ON a (id);\n",
     );
     project
         .run_on(&db, &["migrate", "up"])
@@ -76,8 +104,25 @@ fn a_migration_that_releases_the_lock_at_run_time_is_rolled_back() {
         .stderr_has("stay committed, and the migration is not recorded");
     assert_eq!(db.ledger(), versions(&["001:f", "002:a"]));
     assert!(db.has_relation("a_id") && !db.has_relation("c"));
+    assert!(!db.has_relation("a_id_2"), "nothing runs after the release");
 
     // Rolling back: the down is rolled back, and its migration stays applied.
+    db.connect()
+        .batch_execute("DROP INDEX a_id")
+        .expect("drop the index");
+    project.write(
+        "db/migrations/003_b.up.sql",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\nSELECT let_go();\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("error: migration 003_b released the migration lock");
+    assert_eq!(
+        db.ledger(),
+        versions(&["001:f", "002:a"]),
+        "its last statement too"
+    );
     db.connect()
         .batch_execute("DROP INDEX a_id")
         .expect("drop the index");
@@ -327,4 +372,51 @@ fn a_ledger_with_an_extra_not_null_column_exits_5_naming_it() {
         .stderr_has("tb_confiture")
         .stderr_lacks("002_b.up.sql");
     assert!(!db.has_relation("b"));
+}
+
+/// confiture (Python) waits for the migration lock inside `pg_advisory_lock`, holding a
+/// snapshot that `CREATE INDEX CONCURRENTLY` in the holder waits for: the server breaks the
+/// deadlock by cancelling one of them. When it cancels the migration's index build, the error
+/// names the waiting session and what to do, besides the INVALID index left behind.
+#[test]
+fn a_deadlock_with_a_run_waiting_inside_a_statement_names_the_waiter() {
+    let db = TestDb::new("lock_waiter_deadlock");
+    let project = Project::new();
+    project
+        .migration(
+            "001_big",
+            // Long enough for the waiter's own deadlock check (after `deadlock_timeout`, 1 s)
+            // to pass before the index build waits: the build's check then finds the cycle.
+            "CREATE TABLE big (a int);\nINSERT INTO big SELECT generate_series(1, 1000);\n\
+             SELECT pg_sleep(2.5);\n",
+            "DROP TABLE big;\n",
+        )
+        .migration(
+            "002_index",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY big_a ON big (a);\n",
+            "DROP INDEX big_a;\n",
+        );
+    let run = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while db.migration_lock_holders().is_empty() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the run never took the lock"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            // Blocks until the run exits, as confiture's runner would.
+            db.hold_migration_lock("confiture-python-like")
+        });
+        let run = project.run_on(&db, &["migrate", "up"]);
+        drop(waiter.join().expect("the waiter"));
+        run
+    });
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("SQLSTATE 40P01")
+        .stderr_has("waiting for the migration lock inside a statement: pid ")
+        .stderr_has("application_name \"confiture-python-like\"")
+        .stderr_has("index public.big_a was left INVALID");
+    assert_eq!(db.ledger(), Some(vec!["001:big".to_string()]));
 }

@@ -148,13 +148,30 @@ pub(super) fn lock_released(
         },
         crate::hint::command(again)
     ));
-    // Kept for callers, not shown: what failed is mostly the check itself, whose message
-    // would only repeat this one.
+    // The migration's own error, when it failed on its own after releasing the lock, is said
+    // too, with its place; the check's own failure would only repeat this message.
+    let own = failure
+        .server
+        .filter(|server| server.sqlstate != crate::db::lock::CHECK_SQLSTATE);
+    let location = own.as_ref().and(failure.location);
+    if let Some(server) = &own {
+        let at = location
+            .as_ref()
+            .map(|l| format!(" at {}:{}:{}", l.path.display(), l.line, l.column))
+            .unwrap_or_default();
+        error.details.insert(
+            0,
+            format!(
+                "its own SQL failed too{at}: {} (SQLSTATE {})",
+                server.message, server.sqlstate
+            ),
+        );
+    }
     error.set_source(failure.error);
     StepFailure {
         error,
-        location: None,
-        server: None,
+        location,
+        server: own,
         unknown_fate: 0,
     }
 }

@@ -8,7 +8,10 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{connection_lost, ledger_state, sql_failure};
 use super::markers::Statement;
-use super::sql::{drop_session_objects, lock_check_sql, record_sql, timeouts_sql, RESET_SESSION};
+use super::sql::{
+    drop_session_objects, lock_check_between_statements, lock_check_sql, record_sql, timeouts_sql,
+    RESET_SESSION,
+};
 use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
 use crate::db::is_connection_lost;
 use crate::error::{Error, ErrorKind};
@@ -155,7 +158,30 @@ pub(super) fn run_statements(
                 line: span.line,
             };
             let failure = sql_failure(settings, step, &script, None, e, Some(statement));
-            return Err(statement_failed(client, step, failure, index, &before));
+            return Err(statement_failed(
+                client, settings, step, failure, index, &before,
+            ));
+        }
+        // A statement that released the migration lock stops the migration before the next
+        // one runs unprotected (the last is followed by the check before its row).
+        if let Some(check) = lock_check_between_statements(settings).filter(|_| index + 1 < count) {
+            if let Err(e) = client.batch_execute(&check) {
+                if is_connection_lost(&e) {
+                    return Err(connection_lost(step, e));
+                }
+                let _ = client.batch_execute("ROLLBACK");
+                let mut script = Script::new();
+                script.push_sql(&check);
+                let failure = sql_failure(settings, step, &script, None, e, None);
+                return Err(statement_failed(
+                    client,
+                    settings,
+                    step,
+                    failure,
+                    index + 1,
+                    &before,
+                ));
+            }
         }
     }
     let elapsed = start
@@ -192,9 +218,12 @@ pub(super) fn run_statements(
 }
 
 /// The failure of statement `index` (0-based) of a no-transaction step: what stays committed,
-/// and the indexes the failed statement left INVALID (those not in `before`).
+/// the indexes the failed statement left INVALID (those not in `before`), and, for a deadlock,
+/// the sessions that waited for the migration lock inside a statement (see
+/// [`crate::db::lock::HeldLock::waiters`]).
 fn statement_failed(
     client: &mut Client,
+    settings: &ApplySettings,
     step: &Step<'_>,
     mut failure: StepFailure,
     index: usize,
@@ -214,6 +243,32 @@ fn statement_failed(
                  DROP INDEX CONCURRENTLY IF EXISTS {0};",
                 index.qualified
             ));
+        }
+    }
+    let deadlock = postgres::error::SqlState::T_R_DEADLOCK_DETECTED.code();
+    let held = settings.held_lock.filter(|_| {
+        failure
+            .server
+            .as_ref()
+            .is_some_and(|s| s.sqlstate == deadlock)
+    });
+    if let Some(Ok(waiters)) = held.map(|held| held.waiters(client)) {
+        if !waiters.is_empty() {
+            let named: Vec<String> = waiters.iter().map(ToString::to_string).collect();
+            failure.error = failure
+                .error
+                .with_detail(format!(
+                    "waiting for the migration lock inside a statement: {} — a session that \
+                     waits so holds a snapshot that this statement waits for, and the server \
+                     broke the deadlock by cancelling this statement (confiture, the Python \
+                     tool, waits so)",
+                    named.join("; ")
+                ))
+                .with_help(
+                    "that run takes the lock once this one exits and may apply this migration \
+                     itself: drop what the failed statement left behind (above) first, or stop \
+                     that run, drop it, and run the command again",
+                );
         }
     }
     failure

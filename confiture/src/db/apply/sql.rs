@@ -156,6 +156,23 @@ pub(super) fn lock_check_sql(settings: &ApplySettings) -> String {
         .unwrap_or_default()
 }
 
+/// [`lock_check_sql`] between two statements of a no-transaction migration, as a message of
+/// its own: in a transaction of its own whose role is the connecting one and which has no
+/// `statement_timeout`, for its length only (the migration's `SET ROLE` and timeouts hold
+/// again for its next statement). `None` without a lock. After an error the transaction is
+/// left aborted: the caller rolls it back.
+pub(super) fn lock_check_between_statements(settings: &ApplySettings) -> Option<String> {
+    settings.held_lock?;
+    Some(format!(
+        "BEGIN; SET LOCAL statement_timeout = 0; {}; {} COMMIT;",
+        set_configs_select(&[
+            set_literal("session_authorization", None, true),
+            set_literal("role", None, true),
+        ]),
+        lock_check_sql(settings)
+    ))
+}
+
 /// What follows the `RESET ALL` after every ledger row, in one statement: the check that the
 /// session still holds the run's migration lock ([`ApplySettings::held_lock`]; a migration
 /// that released it fails there, before `COMMIT`, row and all), the session's
