@@ -67,6 +67,83 @@ fn a_squashed_history_exits_0_for_status_and_up() {
         .stdout_has("already up to date");
 }
 
+/// A squashed project (`first_version = 3`, files 003 and 004) whose database holds the
+/// snapshot's rows 001 and 002, then 003 and 004.
+fn squashed_and_applied(prefix: &str) -> (TestDb, Project) {
+    let db = TestDb::new(prefix);
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
+    table(&project, "003_t3", "t3");
+    table(&project, "004_t4", "t4");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_at, checksum) VALUES
+               ('one_001_x', '001', 'one', '2020-01-01', NULL),
+               ('two_002_x', '002', 'two', '2020-01-02', NULL)",
+        )
+        .expect("the squashed rows");
+    (db, project)
+}
+
+/// `down --target V` below a squashed history's `first_version` was a usage error (`no
+/// migration with version 2`) while `--steps N` reaching the same point worked: a version of
+/// the snapshot is a point of the history. It plans what `--steps` plans, and like `--target 0`
+/// it rolls back every migration the files have, so it takes `--yes`; a squashed row it reaches
+/// is refused (exit 8) as `--steps` refuses it.
+#[test]
+fn down_target_below_first_version_plans_as_steps_does() {
+    let (db, project) = squashed_and_applied("hi_sq_target");
+    let before = ledger(&db);
+    assert_eq!(before, ["001:one", "002:two", "003:t3", "004:t4"]);
+
+    for target in ["2", "1"] {
+        project
+            .run_on(&db, &["migrate", "down", "--target", target])
+            .code(exit::USAGE)
+            .stderr_has(&format!("--target {target} is below the first migration"))
+            .stderr_has("--yes")
+            .stderr_lacks("no migration with version");
+        assert_eq!(ledger(&db), before, "nothing was written");
+    }
+
+    let steps = project.run_on(&db, &["migrate", "down", "--steps", "2", "--dry-run"]);
+    steps.code(exit::SUCCESS);
+    let target = project.run_on(
+        &db,
+        &["migrate", "down", "--target", "2", "--yes", "--dry-run"],
+    );
+    target.code(exit::SUCCESS);
+    assert_eq!(target.stdout, steps.stdout, "{}", target.dump());
+    target.stdout_has("would roll back 2 migrations");
+
+    // Reaching a squashed row: the same refusal for both flags.
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "3", "--yes"])
+        .code(exit::IRREVERSIBLE)
+        .stderr_has("squashed: 002_two");
+    project
+        .run_on(&db, &["migrate", "down", "--target", "1", "--yes"])
+        .code(exit::IRREVERSIBLE)
+        .stderr_has("squashed: 002_two");
+    assert_eq!(ledger(&db), before, "nothing was written");
+
+    project
+        .run_on(&db, &["migrate", "down", "--target", "2", "--yes"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:one", "002:two"]);
+    assert!(!db.has_relation("t3") && !db.has_relation("t4"));
+
+    // A version above first_version that no file has is still unknown.
+    project
+        .run_on(&db, &["migrate", "down", "--target", "7", "--yes"])
+        .code(exit::USAGE)
+        .stderr_has("no migration with version 7");
+}
+
 #[test]
 fn down_after_renaming_the_versions_deletes_the_row_and_up_reapplies() {
     let db = TestDb::new("hi_rename");
