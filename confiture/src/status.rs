@@ -74,6 +74,7 @@ impl MigrationStatus {
                 file: None,
                 recorded_checksum: self.recorded_checksum.clone(),
                 checksum: self.checksum.clone(),
+                applied_at: self.applied_at.clone(),
             },
             State::Missing => Divergence::Missing {
                 id: self.id(),
@@ -82,6 +83,7 @@ impl MigrationStatus {
             State::Duplicate => Divergence::Duplicate {
                 row_version: self.version.clone(),
                 id: Some(self.id()),
+                applied_at: self.applied_at.clone(),
             },
             State::OutOfOrder => Divergence::OutOfOrder {
                 id: self.id(),

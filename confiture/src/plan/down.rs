@@ -93,10 +93,10 @@ fn confirm_everything(
     }
     let first = first_version(request);
     match (request.target, request.steps, applied) {
-        (Some(0), _, _) => Err(Error::usage(
-            "--target 0 rolls back every applied migration",
-        )
-        .with_help("add --yes to confirm")),
+        (Some(0), _, _) => Err(
+            Error::usage("--target 0 rolls back every applied migration")
+                .with_help("add --yes to confirm"),
+        ),
         (Some(t), _, _) if t < first => {
             let first_id = set
                 .migrations

@@ -95,6 +95,7 @@ pub(super) fn modified(m: &Migration, row: &LedgerRow) -> Divergence {
         file: Some(m.up.path.clone()),
         recorded_checksum: recorded_checksum(row).map(str::to_string),
         checksum: Some(m.up.checksum.clone()),
+        applied_at: Some(row.applied_at.clone()),
     }
 }
 
@@ -111,6 +112,7 @@ pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
     Divergence::Duplicate {
         row_version: r.row.version.clone(),
         id: r.migration.map(Migration::id),
+        applied_at: Some(r.row.applied_at.clone()),
     }
 }
 
