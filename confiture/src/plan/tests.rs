@@ -535,6 +535,22 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
         .contains("no migration with version 2"));
 }
 
+/// The snapshot help is for the first migration of a squashed history on a ledger that records
+/// nothing; any other failure is its file's.
+#[test]
+fn snapshot_missing_help_only_for_the_first_migration_of_a_squashed_history_on_an_empty_ledger() {
+    let s = set(&[3, 4]);
+    let help = snapshot_missing_help(&s, &[], Some(3), 3).expect("help");
+    assert!(help.contains("003_m3, the first migration"), "{help}");
+    assert!(help.contains("fix m/003_m3.up.sql"), "{help}");
+    assert_eq!(snapshot_missing_help(&s, &[], Some(3), 4), None);
+    assert_eq!(snapshot_missing_help(&s, &rows(&s, &[3]), Some(3), 3), None);
+    for first_version in [None, Some(1), Some(0)] {
+        assert_eq!(snapshot_missing_help(&s, &[], first_version, 3), None);
+    }
+    assert_eq!(snapshot_missing_help(&set(&[]), &[], Some(3), 3), None);
+}
+
 #[test]
 fn a_duplicate_row_alone_is_refused_with_the_ledgers_fix_not_the_files() {
     let s = set(&[1, 2]);

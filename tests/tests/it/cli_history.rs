@@ -444,3 +444,97 @@ fn reinit_says_a_second_row_is_forgotten_without_rerunning_its_migration() {
         .code(exit::SUCCESS)
         .stdout_has("already up to date");
 }
+
+/// A squashed history (`first_version = 3`) on a database without its snapshot: `up` and
+/// `verify` blamed 003's correct file (`fix db/migrations/003_t3.up.sql`) when it failed for
+/// want of the snapshot's objects. With an empty ledger, the first migration's failure says
+/// the snapshot must be loaded first — decided from the ledger, `first_version` and which
+/// migration failed, not from the server's words; elsewhere the help still names the file.
+#[test]
+fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_the_snapshot() {
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
+    // 003 needs t1, a table of the squashed snapshot.
+    project.migration(
+        "003_t3",
+        "CREATE TABLE t3 (id int REFERENCES t1 (id));\n",
+        "DROP TABLE t3;\n",
+    );
+    table(&project, "004_t4", "t4");
+    let snapshot_help = "the history is squashed (`first_version = 3`)";
+
+    let db = TestDb::new("hi_sq_nosnap");
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--single-transaction"],
+        &["migrate", "verify"],
+    ] {
+        let run = project.run_on(&db, args);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has(snapshot_help)
+            .stderr_has("003_t3, the first migration, runs on the schema snapshot");
+        let run = project.run_on(&db, &[args, &["--format", "json"]].concat());
+        run.code(exit::MIGRATION_FAILED);
+        let help = run.json()["errors"][0]["help"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(help.contains(snapshot_help), "{args:?}: {}", run.dump());
+    }
+    assert_eq!(db.ledger().unwrap_or_default(), Vec::<String>::new());
+
+    // With the snapshot loaded, 003 runs; a failure of a later migration is its file's.
+    db.connect()
+        .batch_execute("CREATE TABLE t1 (id int PRIMARY KEY)")
+        .expect("the snapshot");
+    project.write(
+        "db/migrations/004_t4.up.sql",
+        "CREATE TABLE t4 (id nope);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/004_t4.up.sql")
+        .stderr_lacks(snapshot_help);
+    assert_eq!(ledger(&db), ["003:t3"]);
+
+    // The ledger records the snapshot's rows: the snapshot was loaded, the file is blamed.
+    let db2 = TestDb::new("hi_sq_rows");
+    db2.connect()
+        .batch_execute("CREATE TABLE t1 (id int PRIMARY KEY)")
+        .expect("the snapshot");
+    project
+        .run_on(&db2, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db2, &["migrate", "down"])
+        .code(exit::SUCCESS);
+    db2.connect()
+        .batch_execute(
+            "DROP TABLE t1; INSERT INTO tb_confiture (slug, version, name, applied_at) VALUES
+               ('one_001_x', '001', 'one', '2020-01-01'), ('two_002_x', '002', 'two', '2020-01-02')",
+        )
+        .expect("the squashed rows");
+    project
+        .run_on(&db2, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/003_t3.up.sql")
+        .stderr_lacks(snapshot_help);
+
+    // A history that is not squashed: its first migration's failure is its file's.
+    let plain = Project::new();
+    plain.migration(
+        "001_t3",
+        "CREATE TABLE t3 (id int REFERENCES t1 (id));\n",
+        "DROP TABLE t3;\n",
+    );
+    let db3 = TestDb::new("hi_plain_first");
+    plain
+        .run_on(&db3, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/001_t3.up.sql")
+        .stderr_lacks("squashed");
+}
