@@ -367,7 +367,8 @@ pub struct DownArgs {
     /// Roll back every migration applied after this version (`--target 0 --yes` rolls back all)
     #[arg(long, value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
     pub target: Option<Version>,
-    /// Confirm rolling back every migration (`--target 0`, or `--steps` beyond those applied)
+    /// Confirm rolling back every migration (`--target 0` or below `first_version`, or `--steps`
+    /// beyond those applied)
     #[arg(long)]
     pub yes: bool,
     /// Connect and print what would be rolled back; write nothing

@@ -221,6 +221,8 @@ pub enum Divergence {
         recorded_checksum: Option<String>,
         /// The up file's checksum now.
         checksum: Option<String>,
+        /// When it was applied (its ledger row's `applied_at`), when known.
+        applied_at: Option<String>,
     },
     /// Recorded as applied, but its files are gone.
     Missing {
@@ -235,6 +237,8 @@ pub enum Divergence {
         row_version: String,
         /// The migration it records a second time, when its file is on disk.
         id: Option<String>,
+        /// When the second row was written (its `applied_at`), when known.
+        applied_at: Option<String>,
     },
     /// A pending migration numbered below the newest applied one.
     OutOfOrder {
@@ -281,6 +285,7 @@ impl fmt::Display for Divergence {
                 file,
                 recorded_checksum,
                 checksum,
+                ..
             } => {
                 write!(f, "modified: {id}")?;
                 if let Some(file) = file {
@@ -307,6 +312,7 @@ impl fmt::Display for Divergence {
             Divergence::Duplicate {
                 row_version,
                 id: Some(id),
+                ..
             } => write!(
                 f,
                 "duplicate: row `{row_version}` records {id} a second time"
@@ -314,6 +320,7 @@ impl fmt::Display for Divergence {
             Divergence::Duplicate {
                 row_version,
                 id: None,
+                ..
             } => write!(f, "duplicate: row `{row_version}`"),
             Divergence::OutOfOrder { id, newest_applied } => {
                 write!(f, "out of order: {id} is pending")?;

@@ -179,6 +179,13 @@ impl State {
         !matches!(self, State::Pending | State::OutOfOrder)
     }
 
+    /// Whether it is a migration the ledger records, counted once: recorded and not a second
+    /// row ([`State::Duplicate`] records a migration another row already records). What
+    /// `status` counts and lists as `applied`.
+    pub fn is_applied_migration(self) -> bool {
+        self.is_recorded() && self != State::Duplicate
+    }
+
     /// Whether history diverged here (modified, missing, out of order, duplicate): exit 7.
     pub fn is_diverged(self) -> bool {
         matches!(

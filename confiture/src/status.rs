@@ -13,10 +13,13 @@
 //! - `out_of_order`: not recorded, but older than the newest recorded version (typically a
 //!   branch merged late). It still has to be applied, so it counts as pending too.
 //!
-//! The seed's lists and counts follow one rule: `applied` is everything recorded in the ledger,
-//! `pending` everything not recorded (pending, out_of_order), so
-//! `summary.applied + summary.pending == summary.total`. The extra lists (`modified`, `missing`,
-//! `out_of_order`, `squashed`, `duplicate`) name the ones that need attention or explanation.
+//! The seed's lists and counts follow one rule: `applied` is every migration recorded in the
+//! ledger, each once ([`State::is_applied_migration`]: a second row for a version is not a
+//! second migration), `pending` everything not recorded (pending, out_of_order), so
+//! `summary.applied + summary.pending == summary.total`. A second row is a line of
+//! `migrations` and is counted and listed in `duplicate`, the divergence it is. The extra lists
+//! (`modified`, `missing`, `out_of_order`, `squashed`, `duplicate`) name the ones that need
+//! attention or explanation.
 //!
 //! Problems in the files do not hide the database: the report carries the directory's
 //! diagnostics, each migration whose files have an error is marked `invalid`, and the exit code
@@ -74,6 +77,7 @@ impl MigrationStatus {
                 file: None,
                 recorded_checksum: self.recorded_checksum.clone(),
                 checksum: self.checksum.clone(),
+                applied_at: self.applied_at.clone(),
             },
             State::Missing => Divergence::Missing {
                 id: self.id(),
@@ -82,6 +86,7 @@ impl MigrationStatus {
             State::Duplicate => Divergence::Duplicate {
                 row_version: self.version.clone(),
                 id: Some(self.id()),
+                applied_at: self.applied_at.clone(),
             },
             State::OutOfOrder => Divergence::OutOfOrder {
                 id: self.id(),
@@ -92,17 +97,18 @@ impl MigrationStatus {
     }
 }
 
-/// Counts. `applied + pending == total`; `modified`, `missing`, `squashed` and `duplicate` are
-/// among `applied`, `out_of_order` among `pending`; `invalid` counts migrations marked invalid,
+/// Counts. `applied + pending == total`, each migration once; `modified`, `missing` and
+/// `squashed` are among `applied`, `out_of_order` among `pending`; `duplicate` counts second
+/// rows, which are in neither (their migration is counted once, by the row it matched); `invalid` counts migrations marked invalid,
 /// `errors` the error diagnostics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Summary {
-    /// Migrations recorded in the ledger.
+    /// Migrations recorded in the ledger, each once.
     pub applied: usize,
     /// Migrations not recorded.
     pub pending: usize,
-    /// Every migration, files and rows together.
+    /// Every migration, files and rows together, each once (`applied + pending`).
     pub total: usize,
     /// Applied migrations whose up file changed since.
     pub modified: usize,
@@ -127,7 +133,8 @@ pub struct Summary {
 pub struct StatusReport {
     /// Schema-qualified (`public.tb_confiture`), also when the table does not exist yet.
     pub tracking_table: String,
-    /// Versions recorded in the ledger, in version order.
+    /// Versions recorded in the ledger, each migration once (a second row is in `duplicate`),
+    /// in version order.
     pub applied: Vec<String>,
     /// Versions not recorded (out-of-order ones included), in version order.
     pub pending: Vec<String>,
@@ -217,7 +224,7 @@ pub fn report_checked(
             .map(|m| m.version.clone())
             .collect()
     };
-    let applied = versions(&|s| s.is_recorded());
+    let applied = versions(&|s| s.is_applied_migration());
     let pending = versions(&|s| !s.is_recorded());
     let modified = versions(&|s| s == State::Modified);
     let missing = versions(&|s| s == State::Missing);
@@ -227,7 +234,7 @@ pub fn report_checked(
     let summary = Summary {
         applied: applied.len(),
         pending: pending.len(),
-        total: migrations.len(),
+        total: applied.len() + pending.len(),
         modified: modified.len(),
         missing: missing.len(),
         out_of_order: out_of_order.len(),

@@ -7,7 +7,7 @@
 use confiture::config::FleetList;
 use confiture::drift::DriftOptions;
 use confiture::fleet::{self, Event, Fleet, FleetReport, Target, TargetReport, TargetState};
-use confiture::migrate::{DownOptions, UpOptions};
+use confiture::migrate::{Direction, DownOptions, UpOptions};
 use confiture::verify::VerifyOptions;
 use confiture::{display, exit, Error, Migrator, Result};
 
@@ -305,11 +305,23 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
             None => ("—".to_string(), Style::Yellow),
         },
         (TargetState::Done, _) if dry_run_plan(t).is_some() => {
-            let (verb, count) = dry_run_plan(t).unwrap_or_default();
-            (format!("would {verb} {count}"), Style::Yellow)
+            let (direction, count) = dry_run_plan(t).unwrap_or((Direction::Up, 0));
+            let verb = super::migrate::would(direction);
+            match count {
+                0 => (format!("{verb} nothing"), Style::Green),
+                n => (format!("{verb} {n}"), Style::Yellow),
+            }
         }
         (TargetState::Done, _) if t.applied.is_empty() && t.rolled_back.is_empty() => {
-            ("✓ up to date".to_string(), Style::Green)
+            let direction = if command == "down" {
+                Direction::Down
+            } else {
+                Direction::Up
+            };
+            (
+                format!("✓ {}", super::migrate::nothing_to_do(direction)),
+                Style::Green,
+            )
         }
         (TargetState::Done, _) if command == "down" => (
             format!("✓ rolled back {}", t.rolled_back.len()),
@@ -321,10 +333,12 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
 
 /// A dry run's plan: what it would do and to how many migrations (nothing was written, so
 /// `applied` and `rolled_back` are empty and must not read as "up to date").
-fn dry_run_plan(t: &TargetReport) -> Option<(&'static str, usize)> {
+fn dry_run_plan(t: &TargetReport) -> Option<(Direction, usize)> {
     match &t.report {
-        Some(fleet::CommandReport::Up(r)) if r.dry_run => Some(("apply", r.migrations.len())),
-        Some(fleet::CommandReport::Down(r)) if r.dry_run => Some(("roll back", r.migrations.len())),
+        Some(fleet::CommandReport::Up(r)) if r.dry_run => Some((Direction::Up, r.migrations.len())),
+        Some(fleet::CommandReport::Down(r)) if r.dry_run => {
+            Some((Direction::Down, r.migrations.len()))
+        }
         _ => None,
     }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use confiture::config::{self, Selection};
 use confiture::history::Version;
 use confiture::migrate::{
-    BaselineOptions, DownOptions, Failed, Progress, ReinitOptions, ReinitReport, ReinitRow,
-    UpOptions,
+    BaselineOptions, Direction, DownOptions, Failed, Progress, ReinitOptions, ReinitReport,
+    ReinitRow, UpOptions,
 };
 use confiture::plan::ReinitAction;
 use confiture::status::{MigrationStatus, State, StatusReport};
@@ -56,9 +56,9 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output) -> Result<u8> {
     warnings(out, &outcome, |r| &r.warnings);
     finish(out, outcome, |out, r| {
         if r.dry_run {
-            plan_text(out, "would apply", &r.migrations)
+            plan_text(out, Direction::Up, &r.migrations)
         } else if r.applied.is_empty() {
-            "already up to date: nothing to apply".to_string()
+            format!("already {}: nothing to apply", nothing_to_do(Direction::Up))
         } else {
             done_text("applied", &r.applied, r.total_duration_ms)
         }
@@ -86,9 +86,9 @@ fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
     warnings(out, &outcome, |r| &r.warnings);
     finish(out, outcome, |out, r| {
         if r.dry_run {
-            plan_text(out, "would roll back", &r.migrations)
+            plan_text(out, Direction::Down, &r.migrations)
         } else if r.rolled_back.is_empty() {
-            "nothing to roll back".to_string()
+            nothing_to_do(Direction::Down).to_string()
         } else {
             done_text("rolled back", &r.rolled_back, r.total_duration_ms)
         }
@@ -435,14 +435,36 @@ fn direction_done(direction: confiture::migrate::Direction) -> &'static str {
     }
 }
 
+/// What a run with nothing to do says, in its direction's words: `up` is up to date, `down`
+/// has nothing to roll back (a database it leaves as it is is not "up to date"). The one
+/// wording of the single-database line, the dry run and a fleet's result cell.
+pub(super) fn nothing_to_do(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "up to date",
+        Direction::Down => "nothing to roll back",
+    }
+}
+
+/// `would apply` / `would roll back`: a dry run's verb.
+pub(super) fn would(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "would apply",
+        Direction::Down => "would roll back",
+    }
+}
+
 /// Dry-run text: each migration, its transaction mode and its SQL.
 fn plan_text(
     out: &Output,
-    verb: &str,
+    direction: Direction,
     migrations: &[confiture::migrate::MigrationReport],
 ) -> String {
+    let verb = would(direction);
     if migrations.is_empty() {
-        return format!("{verb} nothing: already up to date");
+        return match direction {
+            Direction::Up => format!("{verb} nothing: already {}", nothing_to_do(direction)),
+            Direction::Down => format!("{verb} nothing"),
+        };
     }
     let mut text = String::new();
     for m in migrations {

@@ -49,5 +49,13 @@ pub enum FleetList {
     SchemasQuery(String),
 }
 
+/// The text of one entry of a target list, as every list reads it — a line of a target file,
+/// an entry of `fleet.targets`, a row of `--targets-query` or `--schemas-query`: whitespace
+/// around it (an indented line, a padded value) is not part of a name or URL and is dropped.
+/// What is left is the entry (a blank one is no entry: skipped in a file, refused in a query).
+pub fn list_entry(raw: &str) -> &str {
+    raw.trim()
+}
+
 /// The most targets at once, in the file as on the command line (`--jobs`).
 pub const MAX_JOBS: usize = 1024;

@@ -96,7 +96,10 @@ impl FileContext<'_> {
                             ))
                         }
                     };
-                    entries.push((text.trim().to_string(), self.line_source(line)));
+                    entries.push((
+                        super::fleet::list_entry(&text).to_string(),
+                        self.line_source(line),
+                    ));
                 }
                 Ok(FleetList::Entries(entries))
             }

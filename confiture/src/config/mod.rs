@@ -87,7 +87,7 @@ pub use dotenv::FILE_NAME as DOTENV_FILE;
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
 #[cfg(feature = "env-files")]
 pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS};
-pub use fleet::{FleetList, FleetSettings, MAX_JOBS};
+pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
 #[cfg(feature = "env-files")]

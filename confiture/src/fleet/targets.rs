@@ -17,7 +17,7 @@
 
 use std::path::Path;
 
-use crate::config::{self, Environment, FleetList};
+use crate::config::{self, list_entry, Environment, FleetList};
 use crate::error::{Error, Result};
 
 /// One database of a fleet: its environment (the list's environment with another database,
@@ -229,7 +229,7 @@ pub fn resolve_list(base: &Environment, list: &FleetList) -> Result<Vec<Target>>
                 base,
                 entries
                     .iter()
-                    .map(|(e, source)| (e.as_str(), source.clone())),
+                    .map(|(e, source)| (Ok(list_entry(e)), source.clone())),
                 &format!("{file} (`fleet.targets`)"),
             )
         }
@@ -244,7 +244,7 @@ pub fn parse_list(base: &Environment, text: &str, file: &str) -> Result<Vec<Targ
     let entries = text
         .lines()
         .enumerate()
-        .map(|(i, line)| (line.trim(), format!("{file}:{}", i + 1)));
+        .map(|(i, line)| (Ok(list_entry(line)), format!("{file}:{}", i + 1)));
     collect(base, entries, file)
 }
 
@@ -288,11 +288,16 @@ fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// One entry of a list with where it is (`tenants.txt:3`, `the schemas query, row 2`): its
+/// text ([`list_entry`]), or why the list has none there (a query's NULL or blank row, said
+/// after the source).
+pub(crate) type Entry<'a> = (std::result::Result<&'a str, String>, String);
+
 /// The tenant schemas named by `(name, source)` pairs ([`Target::schema`] of `base`'s
-/// database); every bad name and every duplicate is reported in one error about `list`.
+/// database); every bad row, bad name and duplicate is reported in one error about `list`.
 pub(crate) fn collect_schemas<'a>(
     base: &Environment,
-    names: impl Iterator<Item = (&'a str, String)>,
+    names: impl Iterator<Item = Entry<'a>>,
     list: &str,
 ) -> Result<Vec<Target>> {
     let base = &without_fleet(base);
@@ -300,6 +305,13 @@ pub(crate) fn collect_schemas<'a>(
     let mut seen: std::collections::HashMap<String, String> = Default::default();
     let mut problems = Vec::new();
     for (name, source) in names {
+        let name = match name {
+            Ok(name) => name,
+            Err(why) => {
+                problems.push(format!("{source} {why}"));
+                continue;
+            }
+        };
         match Target::schema(base, name, source) {
             Ok(target) => match seen.get(name) {
                 Some(first) => problems.push(format!(
@@ -340,11 +352,11 @@ fn too_many(problems: Vec<String>, list: &str) -> Error {
     error
 }
 
-/// Resolves `(entry, source)` pairs, skipping blank and `#` lines; every bad entry and every
-/// duplicate is reported in one error about `list`.
+/// Resolves `(entry, source)` pairs, skipping blank and `#` lines; every bad entry (and every
+/// row a query has none at) and every duplicate is reported in one error about `list`.
 pub(crate) fn collect<'a>(
     base: &Environment,
-    entries: impl Iterator<Item = (&'a str, String)>,
+    entries: impl Iterator<Item = Entry<'a>>,
     list: &str,
 ) -> Result<Vec<Target>> {
     let base = &without_fleet(base);
@@ -354,6 +366,13 @@ pub(crate) fn collect<'a>(
     let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
     let mut problems = Vec::new();
     for (entry, source) in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(why) => {
+                problems.push(format!("{source} {why}"));
+                continue;
+            }
+        };
         if entry.is_empty() || entry.starts_with('#') {
             continue;
         }
@@ -579,7 +598,7 @@ host=h password=hunter2 dbname=x y
             names
                 .iter()
                 .enumerate()
-                .map(|(i, n)| (*n, format!("q, row {}", i + 1))),
+                .map(|(i, n)| (Ok(*n), format!("q, row {}", i + 1))),
             "q",
         )
         .unwrap_err();

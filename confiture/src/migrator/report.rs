@@ -169,7 +169,8 @@ pub struct ReportedDivergence {
     pub recorded_checksum: Option<String>,
     /// `modified`: the up file's checksum now.
     pub checksum: Option<String>,
-    /// `missing`: when it was applied.
+    /// `modified`, `missing`, `duplicate` (a ledger row): when its row was written;
+    /// `null` for `out_of_order` (no row).
     pub applied_at: Option<String>,
     /// `duplicate`: the second row's `version`, as stored.
     pub row_version: Option<String>,
@@ -194,15 +195,22 @@ impl ReportedDivergence {
                 file,
                 recorded_checksum,
                 checksum,
+                applied_at,
                 ..
             } => {
                 reported.file = file.clone();
                 reported.recorded_checksum = recorded_checksum.clone();
                 reported.checksum = checksum.clone();
+                reported.applied_at = applied_at.clone();
             }
             Divergence::Missing { applied_at, .. } => reported.applied_at = applied_at.clone(),
-            Divergence::Duplicate { row_version, .. } => {
+            Divergence::Duplicate {
+                row_version,
+                applied_at,
+                ..
+            } => {
                 reported.row_version = Some(row_version.clone());
+                reported.applied_at = applied_at.clone();
             }
             Divergence::OutOfOrder { newest_applied, .. } => {
                 reported.newest_applied = newest_applied.clone();

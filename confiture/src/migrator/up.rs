@@ -219,11 +219,32 @@ impl<'a> Locked<'a> {
             progress(Progress::UpToDate);
             return Ok(());
         }
-        if self.single {
+        let result = if self.single {
             run_single(client, &settings, &plan.apply, progress, report)
         } else {
             self.apply_each(client, &settings, &plan.apply, progress, report)
+        };
+        result.map_err(|f| self.without_snapshot(&rows, f))
+    }
+
+    /// A migration that failed on a database without a squashed history's snapshot: the help
+    /// says to load the snapshot first ([`plan::snapshot_missing_help`] decides when), instead
+    /// of blaming a correct file.
+    fn without_snapshot(&self, rows: &[LedgerRow], mut f: RunFailure) -> RunFailure {
+        let failed = f.migration.as_ref().and_then(|(version, _)| {
+            self.set
+                .migrations
+                .iter()
+                .find(|m| &m.version_text == version)
+        });
+        if let Some(m) = failed.filter(|_| f.error.kind == ErrorKind::MigrationFailed) {
+            if let Some(help) =
+                plan::snapshot_missing_help(self.set, rows, self.request.first_version, m.version)
+            {
+                f.error.help = Some(help);
+            }
         }
+        f
     }
 
     /// The plan over the ledger's `rows`, or what refuses it: the plan itself, the role's

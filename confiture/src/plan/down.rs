@@ -63,12 +63,65 @@ pub fn check_down_request(set: &MigrationSet, request: &DownRequest) -> Result<(
         return Err(Error::usage("--steps and --target cannot be combined")
             .with_help("pass one of them: --steps N rolls back N migrations, --target V everything after V"));
     }
+    confirm_everything(set, request, None)?;
     match request.target {
-        Some(0) if !request.yes => Err(Error::usage(
-            "--target 0 rolls back every applied migration",
-        )
-        .with_help("add --yes to confirm")),
-        Some(t) if t != 0 && find(set, t).is_none() => Err(unknown_version(set, "--target", t)),
+        Some(t) if t >= first_version(request) && find(set, t).is_none() => {
+            Err(unknown_version(set, "--target", t))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The directory's first version: a squashed history's `first_version`, else 1.
+fn first_version(request: &DownRequest) -> u64 {
+    request.first_version.unwrap_or(1).max(1)
+}
+
+/// The one rule of rolling back everything: a request that reaches past the history — `--target`
+/// below the directory's first version (0, or any version of a squashed history's snapshot), or
+/// `--steps` beyond the `applied` migrations — rolls back every applied migration, and must say
+/// so with `--yes`. `applied` is `None` before the ledger is read: only `--target` is decided
+/// then. Which rows such a request chooses is [`chosen`]'s (a squashed row among them is refused
+/// by [`check_reversible`], whichever flag reached it).
+fn confirm_everything(
+    set: &MigrationSet,
+    request: &DownRequest,
+    applied: Option<usize>,
+) -> Result<()> {
+    if request.yes {
+        return Ok(());
+    }
+    let first = first_version(request);
+    match (request.target, request.steps, applied) {
+        (Some(0), _, _) => Err(
+            Error::usage("--target 0 rolls back every applied migration")
+                .with_help("add --yes to confirm"),
+        ),
+        (Some(t), _, _) if t < first => {
+            let first_id = set
+                .migrations
+                .iter()
+                .min_by_key(|m| m.version)
+                .map(Migration::id)
+                .unwrap_or_else(|| first.to_string());
+            Err(Error::usage(format!(
+                "--target {t} is below the first migration of {} ({first_id}, first_version \
+                 {first}): it rolls back every applied migration, back to the schema snapshot",
+                set.dir.display()
+            ))
+            .with_help(format!(
+                "add --yes to confirm (--target {t} --yes, the same plan as --target 0 --yes)"
+            )))
+        }
+        (None, Some(steps), Some(applied)) if applied > 0 && steps as usize > applied => {
+            Err(Error::usage(format!(
+                "--steps {steps} is more than the {applied} applied migration(s): it would roll \
+                 back every one"
+            ))
+            .with_help(format!(
+                "pass --steps {applied} --yes (or --target 0 --yes) to roll back everything"
+            )))
+        }
         _ => Ok(()),
     }
 }
@@ -98,7 +151,7 @@ fn down_plan<'a>(
 ) -> Result<DownPlan<'a>> {
     let history = History::new(&set.migrations, rows, request.first_version);
     let chosen = chosen(&history, request);
-    check_steps_beyond_history(&history, request)?;
+    confirm_everything(set, request, Some(history.recorded.len()))?;
     let (found, modified) = divergences(&history, &chosen, request.allow_modified);
     if !found.is_empty() {
         return Err(diverged(&chosen, found, request.allow_modified));
@@ -117,24 +170,6 @@ fn down_plan<'a>(
         roll_back,
         modified,
     })
-}
-
-/// Refuses `--steps N` beyond the applied migrations without `--yes`: it rolls back every one
-/// of them, which `--target 0` asks to confirm — `--steps 99` must not be the way around it.
-fn check_steps_beyond_history(history: &History<'_>, request: &DownRequest) -> Result<()> {
-    let applied = history.recorded.len();
-    match request.steps {
-        Some(steps) if !request.yes && applied > 0 && steps as usize > applied => {
-            Err(Error::usage(format!(
-                "--steps {steps} is more than the {applied} applied migration(s): it would roll \
-                 back every one"
-            ))
-            .with_help(format!(
-                "pass --steps {applied} --yes (or --target 0 --yes) to roll back everything"
-            )))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// The rows `down` rolls back, newest application first: every row above `target`, else the

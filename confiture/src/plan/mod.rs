@@ -26,7 +26,9 @@ pub use down::{check_down_files, check_down_request, down, DownPlan, DownRequest
 pub use rewrite::{
     baseline, check_reinit_files, reinit, BaselinePlan, ReinitAction, ReinitPlan, ReinitStep,
 };
-pub use up::{check_history, check_up_files, check_up_request, up, UpPlan, UpRequest};
+pub use up::{
+    check_history, check_up_files, check_up_request, snapshot_missing_help, up, UpPlan, UpRequest,
+};
 
 /// The command that accepts the files as they are, as hints name it: `reinit` without
 /// `--through` only rewrites rows the ledger already has, so it is safe to suggest.
@@ -95,6 +97,7 @@ pub(super) fn modified(m: &Migration, row: &LedgerRow) -> Divergence {
         file: Some(m.up.path.clone()),
         recorded_checksum: recorded_checksum(row).map(str::to_string),
         checksum: Some(m.up.checksum.clone()),
+        applied_at: Some(row.applied_at.clone()),
     }
 }
 
@@ -111,6 +114,7 @@ pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
     Divergence::Duplicate {
         row_version: r.row.version.clone(),
         id: r.migration.map(Migration::id),
+        applied_at: Some(r.row.applied_at.clone()),
     }
 }
 

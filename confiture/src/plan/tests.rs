@@ -495,6 +495,62 @@ fn steps_beyond_the_applied_migrations_need_yes() {
     assert_eq!(ask(2, false).unwrap(), [3, 2]);
 }
 
+/// A squashed history (`first_version` 3, files 3..=5, applied): every `--target` below 3 is
+/// the point before the files, planned as `--steps` reaching it is, and confirmed with `--yes`
+/// like `--target 0` (it was an unknown version).
+#[test]
+fn target_below_first_version_is_the_snapshot_and_needs_yes() {
+    let s = set(&[3, 4, 5]);
+    let r = rows(&s, &[3, 4, 5]);
+    let ask = |target: Option<u64>, steps: Option<u32>, yes: bool| {
+        let request = DownRequest {
+            target,
+            steps,
+            yes,
+            first_version: Some(3),
+            ..Default::default()
+        };
+        down(&s, &r, &request).map(|plan| rolled(&plan))
+    };
+    for target in [0, 1, 2] {
+        let err = ask(Some(target), None, false).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage, "{err}");
+        assert!(err.help.unwrap_or_default().contains("--yes"));
+        assert_eq!(ask(Some(target), None, true).unwrap(), [5, 4, 3]);
+    }
+    assert_eq!(ask(None, Some(3), false).unwrap(), [5, 4, 3]);
+    assert_eq!(ask(Some(3), None, false).unwrap(), [5, 4]);
+    // Above first_version, a version no file has is still unknown.
+    let err = ask(Some(6), None, true).unwrap_err();
+    assert!(err.message.contains("no migration with version 6"), "{err}");
+    // Without a squashed history only 0 is below the first version.
+    let plain = DownRequest {
+        target: Some(2),
+        yes: true,
+        ..Default::default()
+    };
+    assert!(down(&s, &r, &plain)
+        .unwrap_err()
+        .message
+        .contains("no migration with version 2"));
+}
+
+/// The snapshot help is for the first migration of a squashed history on a ledger that records
+/// nothing; any other failure is its file's.
+#[test]
+fn snapshot_missing_help_only_for_the_first_migration_of_a_squashed_history_on_an_empty_ledger() {
+    let s = set(&[3, 4]);
+    let help = snapshot_missing_help(&s, &[], Some(3), 3).expect("help");
+    assert!(help.contains("003_m3, the first migration"), "{help}");
+    assert!(help.contains("fix m/003_m3.up.sql"), "{help}");
+    assert_eq!(snapshot_missing_help(&s, &[], Some(3), 4), None);
+    assert_eq!(snapshot_missing_help(&s, &rows(&s, &[3]), Some(3), 3), None);
+    for first_version in [None, Some(1), Some(0)] {
+        assert_eq!(snapshot_missing_help(&s, &[], first_version, 3), None);
+    }
+    assert_eq!(snapshot_missing_help(&set(&[]), &[], Some(3), 3), None);
+}
+
 #[test]
 fn a_duplicate_row_alone_is_refused_with_the_ledgers_fix_not_the_files() {
     let s = set(&[1, 2]);

@@ -185,3 +185,32 @@ pub fn up<'a>(
     }
     Ok(plan)
 }
+
+/// The help of a migration that failed on a database without the schema snapshot of a squashed
+/// history, or `None`: the directory starts at `first_version` > 1 (the versions below were
+/// squashed into a snapshot), the ledger records nothing (`rows` empty: a new database, or a
+/// scratch one), and the migration that failed (`failed`, its version) is the directory's
+/// first — which runs on that snapshot. Decided from this data alone, never from what the
+/// server said: a correct first file fails there because the snapshot's objects are absent.
+pub fn snapshot_missing_help(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    first_version: Option<u64>,
+    failed: u64,
+) -> Option<String> {
+    let first_version = first_version.filter(|&v| v > 1)?;
+    let first = set.migrations.iter().min_by_key(|m| m.version)?;
+    if !rows.is_empty() || first.version != failed {
+        return None;
+    }
+    Some(format!(
+        "the history is squashed (`first_version = {first_version}`) and this database records \
+         none of it: {}, the first migration, runs on the schema snapshot of the versions below \
+         {first_version}, which a new database loads first (e.g. `psql -f <snapshot>.sql`), \
+         then {}; `migrate verify` builds its scratch database from the files alone, without \
+         the snapshot. If the snapshot is loaded, fix {}",
+        first.id(),
+        crate::hint::command("migrate up"),
+        first.up.path.display()
+    ))
+}

@@ -268,7 +268,12 @@ fn a_query_lists_names_on_the_server_and_urls() {
 
     let e = fleet::query_targets(&base, "SELECT NULL::text UNION ALL SELECT 'x'").unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid);
-    assert!(e.details.iter().any(|d| d == "row 1 is NULL"), "{e:?}");
+    assert!(
+        e.details
+            .iter()
+            .any(|d| d == "the targets query, row 1 is NULL"),
+        "{e:?}"
+    );
     let e = fleet::query_targets(&base, "SELECT 1, 2").unwrap_err();
     assert!(e.message.contains("2 columns"), "{e:?}");
     let e = fleet::query_targets(&base, "SELECT 1").unwrap_err();

@@ -67,6 +67,83 @@ fn a_squashed_history_exits_0_for_status_and_up() {
         .stdout_has("already up to date");
 }
 
+/// A squashed project (`first_version = 3`, files 003 and 004) whose database holds the
+/// snapshot's rows 001 and 002, then 003 and 004.
+fn squashed_and_applied(prefix: &str) -> (TestDb, Project) {
+    let db = TestDb::new(prefix);
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
+    table(&project, "003_t3", "t3");
+    table(&project, "004_t4", "t4");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_at, checksum) VALUES
+               ('one_001_x', '001', 'one', '2020-01-01', NULL),
+               ('two_002_x', '002', 'two', '2020-01-02', NULL)",
+        )
+        .expect("the squashed rows");
+    (db, project)
+}
+
+/// `down --target V` below a squashed history's `first_version` was a usage error (`no
+/// migration with version 2`) while `--steps N` reaching the same point worked: a version of
+/// the snapshot is a point of the history. It plans what `--steps` plans, and like `--target 0`
+/// it rolls back every migration the files have, so it takes `--yes`; a squashed row it reaches
+/// is refused (exit 8) as `--steps` refuses it.
+#[test]
+fn down_target_below_first_version_plans_as_steps_does() {
+    let (db, project) = squashed_and_applied("hi_sq_target");
+    let before = ledger(&db);
+    assert_eq!(before, ["001:one", "002:two", "003:t3", "004:t4"]);
+
+    for target in ["2", "1"] {
+        project
+            .run_on(&db, &["migrate", "down", "--target", target])
+            .code(exit::USAGE)
+            .stderr_has(&format!("--target {target} is below the first migration"))
+            .stderr_has("--yes")
+            .stderr_lacks("no migration with version");
+        assert_eq!(ledger(&db), before, "nothing was written");
+    }
+
+    let steps = project.run_on(&db, &["migrate", "down", "--steps", "2", "--dry-run"]);
+    steps.code(exit::SUCCESS);
+    let target = project.run_on(
+        &db,
+        &["migrate", "down", "--target", "2", "--yes", "--dry-run"],
+    );
+    target.code(exit::SUCCESS);
+    assert_eq!(target.stdout, steps.stdout, "{}", target.dump());
+    target.stdout_has("would roll back 2 migrations");
+
+    // Reaching a squashed row: the same refusal for both flags.
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "3", "--yes"])
+        .code(exit::IRREVERSIBLE)
+        .stderr_has("squashed: 002_two");
+    project
+        .run_on(&db, &["migrate", "down", "--target", "1", "--yes"])
+        .code(exit::IRREVERSIBLE)
+        .stderr_has("squashed: 002_two");
+    assert_eq!(ledger(&db), before, "nothing was written");
+
+    project
+        .run_on(&db, &["migrate", "down", "--target", "2", "--yes"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:one", "002:two"]);
+    assert!(!db.has_relation("t3") && !db.has_relation("t4"));
+
+    // A version above first_version that no file has is still unknown.
+    project
+        .run_on(&db, &["migrate", "down", "--target", "7", "--yes"])
+        .code(exit::USAGE)
+        .stderr_has("no migration with version 7");
+}
+
 #[test]
 fn down_after_renaming_the_versions_deletes_the_row_and_up_reapplies() {
     let db = TestDb::new("hi_rename");
@@ -366,4 +443,98 @@ fn reinit_says_a_second_row_is_forgotten_without_rerunning_its_migration() {
         .run_on(&db, &["migrate", "up", "--dry-run"])
         .code(exit::SUCCESS)
         .stdout_has("already up to date");
+}
+
+/// A squashed history (`first_version = 3`) on a database without its snapshot: `up` and
+/// `verify` blamed 003's correct file (`fix db/migrations/003_t3.up.sql`) when it failed for
+/// want of the snapshot's objects. With an empty ledger, the first migration's failure says
+/// the snapshot must be loaded first — decided from the ledger, `first_version` and which
+/// migration failed, not from the server's words; elsewhere the help still names the file.
+#[test]
+fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_the_snapshot() {
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
+    // 003 needs t1, a table of the squashed snapshot.
+    project.migration(
+        "003_t3",
+        "CREATE TABLE t3 (id int REFERENCES t1 (id));\n",
+        "DROP TABLE t3;\n",
+    );
+    table(&project, "004_t4", "t4");
+    let snapshot_help = "the history is squashed (`first_version = 3`)";
+
+    let db = TestDb::new("hi_sq_nosnap");
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--single-transaction"],
+        &["migrate", "verify"],
+    ] {
+        let run = project.run_on(&db, args);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has(snapshot_help)
+            .stderr_has("003_t3, the first migration, runs on the schema snapshot");
+        let run = project.run_on(&db, &[args, &["--format", "json"]].concat());
+        run.code(exit::MIGRATION_FAILED);
+        let help = run.json()["errors"][0]["help"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(help.contains(snapshot_help), "{args:?}: {}", run.dump());
+    }
+    assert_eq!(db.ledger().unwrap_or_default(), Vec::<String>::new());
+
+    // With the snapshot loaded, 003 runs; a failure of a later migration is its file's.
+    db.connect()
+        .batch_execute("CREATE TABLE t1 (id int PRIMARY KEY)")
+        .expect("the snapshot");
+    project.write(
+        "db/migrations/004_t4.up.sql",
+        "CREATE TABLE t4 (id nope);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/004_t4.up.sql")
+        .stderr_lacks(snapshot_help);
+    assert_eq!(ledger(&db), ["003:t3"]);
+
+    // The ledger records the snapshot's rows: the snapshot was loaded, the file is blamed.
+    let db2 = TestDb::new("hi_sq_rows");
+    db2.connect()
+        .batch_execute("CREATE TABLE t1 (id int PRIMARY KEY)")
+        .expect("the snapshot");
+    project
+        .run_on(&db2, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db2, &["migrate", "down"])
+        .code(exit::SUCCESS);
+    db2.connect()
+        .batch_execute(
+            "DROP TABLE t1; INSERT INTO tb_confiture (slug, version, name, applied_at) VALUES
+               ('one_001_x', '001', 'one', '2020-01-01'), ('two_002_x', '002', 'two', '2020-01-02')",
+        )
+        .expect("the squashed rows");
+    project
+        .run_on(&db2, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/003_t3.up.sql")
+        .stderr_lacks(snapshot_help);
+
+    // A history that is not squashed: its first migration's failure is its file's.
+    let plain = Project::new();
+    plain.migration(
+        "001_t3",
+        "CREATE TABLE t3 (id int REFERENCES t1 (id));\n",
+        "DROP TABLE t3;\n",
+    );
+    let db3 = TestDb::new("hi_plain_first");
+    plain
+        .run_on(&db3, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/001_t3.up.sql")
+        .stderr_lacks("squashed");
 }

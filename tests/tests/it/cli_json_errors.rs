@@ -250,7 +250,9 @@ fn diverged_history_gives_the_error_object() {
     let now = confiture::files::checksum(b"CREATE TABLE b (id bigint);\n");
     assert_eq!(diverged[0]["recorded_checksum"], recorded, "{}", run.dump());
     assert_eq!(diverged[0]["checksum"], now, "{}", run.dump());
-    for key in ["applied_at", "row_version", "newest_applied"] {
+    // When its row was written, as for a missing row.
+    assert!(diverged[0]["applied_at"].is_string(), "{}", run.dump());
+    for key in ["row_version", "newest_applied"] {
         assert!(diverged[0][key].is_null(), "{key}: {}", run.dump());
     }
     assert_eq!(
@@ -260,6 +262,90 @@ fn diverged_history_gives_the_error_object() {
         run.dump()
     );
     assert!(error["newer_database"].is_null(), "{}", run.dump());
+}
+
+/// `diverged[].applied_at` was null for a modified migration (and a duplicate row) while a
+/// missing one had it: every divergence that is a ledger row carries that row's `applied_at`,
+/// the time `migrate status` shows for it, in every command that refuses a diverged history
+/// (`up`, `down`, `drift`).
+#[test]
+fn every_diverged_row_carries_its_applied_at() {
+    let db = TestDb::new("jsonerr_applied_at");
+    let project = two_migrations();
+    project.migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, checksum, applied_at) \
+             SELECT 'a_again', '1', name, checksum, applied_at + interval '1 hour' \
+             FROM tb_confiture WHERE version = '001'",
+        )
+        .expect("a second row for 001");
+    project.write(
+        "db/migrations/002_b.up.sql",
+        "CREATE TABLE b (id bigint);\n",
+    );
+    project
+        .remove("db/migrations/003_c.up.sql")
+        .remove("db/migrations/003_c.down.sql");
+
+    // What status shows for each row: `migration` (or the duplicate's row version) → time.
+    let status = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    status.code(exit::DIVERGED);
+    let shown: std::collections::BTreeMap<String, String> = status.json()["migrations"]
+        .as_array()
+        .expect("migrations")
+        .iter()
+        .filter(|m| m["status"] != "applied")
+        .map(|m| {
+            let key = match m["status"].as_str() {
+                Some("duplicate") => m["version"].as_str().unwrap().to_string(),
+                _ => format!(
+                    "{}_{}",
+                    m["version"].as_str().unwrap(),
+                    m["name"].as_str().unwrap()
+                ),
+            };
+            (
+                key,
+                m["applied_at"].as_str().expect("a row's time").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(shown.len(), 3, "{}", status.dump());
+
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "down", "--steps", "3", "--yes"],
+        &["migrate", "drift"],
+    ] {
+        let run = project.run_on(&db, &[args, &["--format", "json"]].concat());
+        let error = error_object(&run, exit::DIVERGED, "diverged");
+        let diverged = error["diverged"].as_array().expect("diverged").clone();
+        let mut states: Vec<&str> = diverged
+            .iter()
+            .map(|d| d["state"].as_str().unwrap())
+            .collect();
+        states.sort_unstable();
+        assert_eq!(
+            states,
+            ["duplicate", "missing", "modified"],
+            "{args:?}: {}",
+            run.dump()
+        );
+        for d in &diverged {
+            let key = match d["state"].as_str() {
+                Some("duplicate") => d["row_version"].as_str().unwrap(),
+                _ => d["migration"].as_str().unwrap(),
+            };
+            assert_eq!(
+                d["applied_at"].as_str(),
+                Some(shown[key].as_str()),
+                "{args:?} {key}: {}",
+                run.dump()
+            );
+        }
+    }
 }
 
 #[test]

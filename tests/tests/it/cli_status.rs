@@ -562,3 +562,77 @@ fn a_password_never_appears_in_any_output() {
         );
     }
 }
+
+/// A version recorded twice — the same text in a ledger without `UNIQUE (version)` (Python
+/// confiture's older tables), or another spelling (`1` beside `001`) — counted the migration
+/// twice among the applied (`3 applied`, `"applied": ["001", "002", "002"]`): each migration is
+/// counted and listed once, and the second rows stay the divergence they are (exit 7, listed in
+/// `duplicate`, a `duplicate` line of the table).
+#[test]
+fn a_version_recorded_twice_is_one_applied_migration_and_a_duplicate() {
+    let db = TestDb::new("st_dup_rows");
+    let project = two_migrations();
+    project.migration(
+        "003_add_email",
+        "ALTER TABLE tb_user ADD COLUMN email TEXT;\n",
+        "ALTER TABLE tb_user DROP COLUMN email;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "2"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "ALTER TABLE tb_confiture DROP CONSTRAINT tb_confiture_version_key; \
+             INSERT INTO tb_confiture (slug, version, name, checksum, applied_at) \
+             SELECT 'again', version, name, checksum, applied_at + interval '1 second' \
+             FROM tb_confiture WHERE version = '002'; \
+             INSERT INTO tb_confiture (slug, version, name, checksum, applied_at) \
+             SELECT 'spelled', '1', name, checksum, applied_at + interval '2 seconds' \
+             FROM tb_confiture WHERE version = '001'",
+        )
+        .expect("versions recorded twice");
+
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::DIVERGED)
+        .stdout_has("2 applied, 1 pending, 3 total, 2 duplicate");
+    let duplicates = run
+        .stdout
+        .lines()
+        .filter(|l| cells(l).get(1) == Some(&"! duplicate"))
+        .count();
+    assert_eq!(duplicates, 2, "{}", run.dump());
+
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::DIVERGED);
+    let doc = run.json();
+    assert_eq!(doc["applied"], serde_json::json!(["001", "002"]), "{doc}");
+    assert_eq!(doc["pending"], serde_json::json!(["003"]), "{doc}");
+    assert_eq!(doc["duplicate"], serde_json::json!(["1", "002"]), "{doc}");
+    let summary = &doc["summary"];
+    assert_eq!(
+        (
+            &summary["applied"],
+            &summary["pending"],
+            &summary["total"],
+            &summary["duplicate"]
+        ),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(1),
+            &serde_json::json!(3),
+            &serde_json::json!(2)
+        ),
+        "{doc}"
+    );
+    let states: Vec<&str> = doc["migrations"]
+        .as_array()
+        .expect("migrations")
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["applied", "duplicate", "applied", "duplicate", "pending"],
+        "{doc}"
+    );
+}

@@ -653,3 +653,55 @@ fn the_live_line_is_drawn_on_a_terminal_only() {
         .stderr_lacks("targets done")
         .stderr_lacks("\x1b[K");
 }
+
+/// A target with nothing to roll back read `✓ up to date` in a fleet's `down` (an `up` word,
+/// as the single database's dry run said `would roll back nothing: already up to date`): each
+/// direction says nothing to do in its own words, run or dry run, one target or many.
+#[test]
+fn down_with_nothing_to_roll_back_says_so_in_downs_words() {
+    let dbs = TestDbs::new("fleetdown", 2);
+    let project = tenant_project();
+    write_targets(&project, &dbs);
+    Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--steps",
+        "1",
+        "--database-url",
+        &dbs.dbs[0].url(),
+    ]))
+    .code(exit::SUCCESS);
+
+    let run = fleet(&project, &["down", "--targets", "tenants.txt", "--dry-run"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("would roll back 1")
+        .stdout_has("would roll back nothing")
+        .stdout_lacks("up to date")
+        .stdout_lacks("would roll back 0");
+    let run = fleet(&project, &["down", "--targets", "tenants.txt"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("✓ rolled back 1")
+        .stdout_has("✓ nothing to roll back")
+        .stdout_lacks("up to date");
+    assert_eq!(ledger(&dbs.dbs[0]), Vec::<String>::new());
+
+    let one = Run::of(project.cli().args([
+        "migrate",
+        "down",
+        "--dry-run",
+        "--database-url",
+        &dbs.dbs[0].url(),
+    ]));
+    one.code(exit::SUCCESS)
+        .stdout_has("would roll back nothing")
+        .stdout_lacks("up to date");
+
+    // `up` keeps its own words.
+    fleet(&project, &["up", "--targets", "tenants.txt"]).code(exit::SUCCESS);
+    fleet(&project, &["up", "--targets", "tenants.txt"])
+        .code(exit::SUCCESS)
+        .stdout_has("✓ up to date");
+    fleet(&project, &["up", "--targets", "tenants.txt", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("would apply nothing");
+}

@@ -424,3 +424,59 @@ fn down_rolls_back_every_tenant_and_refuses_a_bad_request_once_before_connecting
     expected.sort();
     assert_eq!(relations(&db), expected);
 }
+
+/// `--schemas-query`'s bad rows came in two rounds (NULL and blank rows first; bad names,
+/// repeated names only once those were fixed), and a name padded with spaces was refused
+/// there while `--targets-query` (like a target file) took it trimmed. Both queries read their
+/// rows by one rule: whitespace around a value dropped, and every bad row — NULL, blank, bad
+/// name, repeated — named in one error before anything runs.
+#[test]
+fn every_bad_row_of_either_query_is_named_at_once_and_padding_is_dropped_alike() {
+    let db = TestDb::new("fleetrows");
+    let project = tenant_project();
+    let schemas = "SELECT * FROM (VALUES ('tenant_a'), (NULL), ('bad name'), ('  '), \
+                   (' tenant_b '), ('tenant_a')) v(s)";
+    let run = fleet(&project, &db, &["status", "--schemas-query", schemas]);
+    run.code(exit::INVALID)
+        .stderr_has("4 bad targets in the schemas query")
+        .stderr_has("the schemas query, row 2 is NULL")
+        .stderr_has("the schemas query, row 3: \"bad name\" is not a tenant schema name")
+        .stderr_has("the schemas query, row 4 is \"  \", not a target")
+        .stderr_has("the schemas query, row 6: schema tenant_a is already listed")
+        .stderr_lacks("row 5");
+
+    let other = TestDb::new("fleetrows_t");
+    let targets = format!(
+        "SELECT * FROM (VALUES ('{0}'), (NULL), ('bad name'), ('  '), (' {1} '), ('{0}')) v(s)",
+        db.name, other.name
+    );
+    let run = fleet(&project, &db, &["status", "--targets-query", &targets]);
+    run.code(exit::INVALID)
+        .stderr_has("4 bad targets in the targets query")
+        .stderr_has("the targets query, row 2 is NULL")
+        .stderr_has("the targets query, row 3: \"bad name\" is not a database name")
+        .stderr_has("the targets query, row 4 is \"  \", not a target")
+        .stderr_has("the targets query, row 6:")
+        .stderr_lacks("row 5");
+    assert_eq!(relations(&db), Vec::<String>::new(), "nothing ran");
+
+    // The padded rows alone: each reaches its tenant, named without the padding.
+    let run = fleet(
+        &project,
+        &db,
+        &[
+            "up",
+            "--schemas-query",
+            "SELECT ' tenant_b ' UNION ALL SELECT E'tenant_c\\t'",
+        ],
+    );
+    run.code(exit::SUCCESS)
+        .stdout_has("schema tenant_b")
+        .stdout_has("schema tenant_c");
+    assert!(db.has_relation("tenant_b.tb_widget") && db.has_relation("tenant_c.tb_widget"));
+    let padded = format!("SELECT '  {}  '", other.name);
+    fleet(&project, &db, &["up", "--targets-query", &padded])
+        .code(exit::SUCCESS)
+        .stdout_has(&format!("/{}", other.name));
+    assert!(other.has_relation("tb_widget"));
+}
