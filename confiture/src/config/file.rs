@@ -160,6 +160,9 @@ fn parse_environment(
     shown: &str,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Environment> {
+    // A byte-order mark (editors on Windows write one) is not YAML: the parser took the file
+    // for two documents once it had a second line.
+    let text = text.get(crate::text::bom_len(text)..).unwrap_or(text);
     let file = FileContext { shown, vars, text };
     let openers = flow_openers(text);
     if openers > MAX_FLOW_OPENERS {
@@ -479,7 +482,7 @@ fn written_key(trimmed: &str) -> Option<&str> {
         _ => {
             // The first `:` followed by a space, a tab or the end of the line.
             let colon = trimmed.char_indices().find_map(|(i, c)| {
-                let after = trimmed[i + 1..].chars().next();
+                let after = trimmed[i + c.len_utf8()..].chars().next();
                 (c == ':' && matches!(after, None | Some(' ' | '\t'))).then_some(i)
             })?;
             (trimmed[..colon].trim_end(), &trimmed[colon..])
@@ -808,6 +811,18 @@ mod tests {
                 "migration.lock_timeout",
             ),
             ("database:\n  host: h\n  port: no\n", 3, "database.port"),
+            // A byte-order mark before the first key, and a line with letters of more than
+            // one byte before its colon (which once panicked the search).
+            (
+                "\u{feff}application_name: [1]\ndatabase_url: postgresql://h/db\n",
+                1,
+                "application_name",
+            ),
+            (
+                "database_url: postgresql://h/db\nmigration:\n  \"été\": 1\n  ç:\n  lock_timeout: x\n",
+                5,
+                "migration.lock_timeout",
+            ),
         ] {
             let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
             assert!(
@@ -816,6 +831,20 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    /// A byte-order mark (Windows editors write one) is no part of the YAML: with a second
+    /// line the parser took the file for two documents and refused it.
+    #[test]
+    fn reads_a_file_that_starts_with_a_byte_order_mark() {
+        let env = Environment::parse(
+            "\u{feff}database_url: postgresql://localhost/app\napplication_name: deploy\n",
+            Path::new("db/environments/x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "postgres@localhost:5432/app");
+        assert_eq!(env.application_name, "deploy");
     }
 
     #[test]

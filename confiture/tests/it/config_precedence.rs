@@ -484,7 +484,7 @@ fn dotenv_without_the_variable_or_broken() {
     assert_eq!(err.exit_code(), exit::INVALID);
     let text = format!("{err} {:?} {:?} {:?}", err.help, err.details, err.cause());
     assert!(
-        text.contains(".env has a line that is not `NAME=value`"),
+        text.contains(".env:2: a line is not `NAME=value`"),
         "{text}"
     );
     assert!(
