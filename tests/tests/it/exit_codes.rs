@@ -202,6 +202,50 @@ fn exit_5_when_status_reads_a_broken_migrations_dir() {
         .stderr_has("002_add_bio_to_users.up.sql");
 }
 
+/// When several codes apply, `status` exits with the first of 3, 5, 2, 7, 1 (the README's
+/// order), each case showing the others too.
+#[test]
+fn status_exits_with_the_first_code_that_applies() {
+    let db = TestDb::new("exitorder");
+    let project = two_migrations();
+    // Not initialised, and the files have errors: 5.
+    project.remove("db/migrations/002_add_bio_to_users.down.sql");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::INVALID)
+        .stdout_has("not initialised");
+    // Diverged (001 edited after it ran), pending, and the files have errors: 5.
+    project
+        .run_on(&db, &["migrate", "up", "--target", "1"])
+        .code(exit::SUCCESS);
+    project.write(
+        "db/migrations/001_create_tb_user.up.sql",
+        "CREATE TABLE tb_user (pk_user BIGINT PRIMARY KEY);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::INVALID)
+        .stdout_has("modified");
+    // Diverged and pending: 7.
+    project.write(
+        "db/migrations/002_add_bio_to_users.down.sql",
+        "ALTER TABLE tb_user DROP COLUMN bio;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("pending");
+    // No connection, whatever else: 3.
+    project
+        .run(&[
+            "migrate",
+            "status",
+            "--database-url",
+            "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2",
+        ])
+        .code(exit::CONNECTION);
+}
+
 #[test]
 fn exit_6_when_another_session_holds_the_lock() {
     let db = TestDb::new("exit6");
