@@ -285,11 +285,16 @@ pub fn acquire_scoped(
         std::thread::sleep(backoff.next_delay().min(timeout - elapsed));
     }
     let found = holder_of(client, key, tenant_key)?;
+    // A zero wait is one attempt: "within 0ms" read as a bug.
+    let waited = if timeout.is_zero() {
+        "at once (no wait was allowed)".to_string()
+    } else {
+        format!("within {}", human(timeout))
+    };
     let mut err = Error::new(
         ErrorKind::LockTimeout,
         format!(
-            "migration lock on database {database:?} not acquired within {}: another migration run holds it",
-            human(timeout)
+            "migration lock on database {database:?} not acquired {waited}: another migration run holds it"
         ),
     );
     err = match &found {

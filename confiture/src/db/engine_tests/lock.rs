@@ -133,7 +133,26 @@ fn a_lost_lock_is_reported_at_release() {
     assert!(err.message.contains("lost"), "{err}");
 }
 
-/// The check before each ledger row passes, any number of times, while the run holds the
+/// `--lock-wait 0` is one attempt: its error says so, not "within 0ms".
+#[test]
+fn a_zero_wait_is_one_attempt_and_says_so() {
+    let db = TestDb::new("lockzero");
+    let mut holder = db.client_as("holder-app");
+    let key = lock::lock_id(&db.name);
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({LOCK_NAMESPACE}, {key})"))
+        .unwrap();
+    let mut waiter = db.client();
+    let err = lock::acquire(&mut waiter, Duration::ZERO, &mut |_| {}).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::LockTimeout);
+    assert!(
+        err.message
+            .contains("not acquired at once (no wait was allowed)"),
+        "{err}"
+    );
+}
+
+/// The check in each migration's transaction passes, any number of times, while the run holds the
 /// lock, without ever letting it go (another session cannot take it between two checks), and
 /// leaves the two holds that release gives back (the lock is free after it); it fails once the
 /// session released everything, and `is_held` says so.
