@@ -241,7 +241,14 @@ fn reinit_text(r: &ReinitReport) -> String {
             join(&gone)
         ));
     }
-    if kept.len() == r.rows.len() {
+    if r.rows.is_empty() {
+        // No row at all (or no table): "matches the files" would read as "all applied".
+        lines.push(
+            "nothing to change: the ledger records no migration (`migrate up` applies them; \
+             `--through VERSION` records those applied by other means)"
+                .to_string(),
+        );
+    } else if kept.len() == r.rows.len() {
         lines.push(
             "nothing to change: the ledger matches the files (`--through VERSION` also records \
              migrations that have no row)"

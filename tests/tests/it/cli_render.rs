@@ -320,3 +320,17 @@ fn quiet_keeps_the_using_line_and_says_so() {
     let help = project.run(&["migrate", "up", "--help"]);
     help.code(exit::SUCCESS).stdout_has("the `using ...` line");
 }
+
+/// `reinit` on a database whose ledger records nothing (here: no tracking table) says so, not
+/// that "the ledger matches the files" (read as "all applied"), and creates nothing.
+#[test]
+fn reinit_of_an_empty_ledger_says_it_records_nothing() {
+    let db = TestDb::new("render_reinit_empty");
+    let project = one_migration();
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_has("nothing to change: the ledger records no migration")
+        .stdout_lacks("matches the files");
+    assert_eq!(db.ledger(), None, "no table was created");
+}
