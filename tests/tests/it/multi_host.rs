@@ -178,11 +178,24 @@ fn target_session_attrs_choose_the_host() {
     );
     run(&project, "up", &url).code(0);
     assert!(applied_on_primary(pair, &db));
-    // `standby` with no standby answering names each host's reason.
+    // `standby` with no standby answering names each host's reason, and what to do.
     let url = url_of(&[primary], &db, "?target_session_attrs=standby");
     run(&project, "status", &url)
         .code(3)
-        .stderr_has("is not a standby");
+        .stderr_has("is not a standby")
+        .stderr_has("to read from it all the same, use target_session_attrs=any");
+    // `read-only` on the primary alone: the same.
+    let url = url_of(&[primary], &db, "?target_session_attrs=read-only");
+    run(&project, "status", &url)
+        .code(3)
+        .stderr_has("is not read-only")
+        .stderr_has("to read from it all the same, use target_session_attrs=any");
+    // `primary` on the standby alone: name the primary.
+    let url = url_of(&[standby], &db, "?target_session_attrs=primary");
+    run(&project, "status", &url)
+        .code(3)
+        .stderr_has("is a standby, not the primary")
+        .stderr_has("asks for the writable primary: name its host");
 }
 
 #[test]

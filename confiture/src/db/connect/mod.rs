@@ -150,9 +150,22 @@ fn select(env: &Environment, attrs: TargetSessionAttrs) -> Result<Session, NoSes
             Ok(None) => return Ok(session),
             Ok(Some(reason)) => {
                 let shown = &one.connection;
+                let source = env.source();
+                let help = match wanted {
+                    TargetSessionAttrs::Primary | TargetSessionAttrs::ReadWrite => format!(
+                        "target_session_attrs={attrs} asks for the writable primary: name its \
+                         host (several may be listed, the primary is found among them); set in \
+                         {source}"
+                    ),
+                    _ => format!(
+                        "target_session_attrs={attrs} asks for a standby or a read-only \
+                         session, and this server is neither: to read from it all the same, \
+                         use target_session_attrs=any; set in {source}"
+                    ),
+                };
                 failed
                     .errors
-                    .push(Error::connection(format!("{shown} {reason}")));
+                    .push(Error::connection(format!("{shown} {reason}")).with_help(help));
                 if attrs == TargetSessionAttrs::PreferStandby && fallback.is_none() {
                     fallback = Some(session);
                 }
