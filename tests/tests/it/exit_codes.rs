@@ -149,6 +149,35 @@ fn exit_4_when_a_migration_fails_naming_file_and_line() {
         .stderr_has("duplicate key");
     assert!(!db.has_relation("ok"), "the failed migration left a table");
 
+    // Without a position, the column is where the failing statement starts: after another
+    // statement on its line, or indented (it was always 1). Batched, and without a
+    // transaction, where each statement is sent alone.
+    for (up, at) in [
+        (
+            "CREATE TABLE ok (a int); SELECT 1 / 0;\n",
+            "003_broken.up.sql:1:26 (statement 2 of 2)",
+        ),
+        (
+            "CREATE TABLE ok (a int);\n\n  SELECT 1 / 0;\n",
+            "003_broken.up.sql:3:3 (statement 2 of 2)",
+        ),
+        (
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+             CREATE INDEX CONCURRENTLY tb_user_i ON tb_user (pk_user);  SELECT 1 / 0;\n",
+            "003_broken.up.sql:3:60 (statement 2 of 2)",
+        ),
+    ] {
+        project.migration("003_broken", up, "DROP TABLE ok;\n");
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has(at)
+            .stderr_has("division by zero");
+        db.connect()
+            .batch_execute("DROP INDEX IF EXISTS tb_user_i")
+            .expect("drop the index");
+    }
+
     // A position the server does give: line and column from it.
     project.migration(
         "003_broken",

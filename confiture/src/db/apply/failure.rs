@@ -10,7 +10,7 @@ use super::sql::Batch;
 use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
 use crate::error::{Error, ErrorKind};
-use crate::files::TransactionMode;
+use crate::files::{SqlFile, StatementSpan, TransactionMode};
 
 /// The first step with a `COPY` through the client (`FROM STDIN`, `TO STDOUT`, in any form),
 /// as a refusal (exit 5) before anything runs. `lint` refuses them first (C104); the engine,
@@ -35,16 +35,22 @@ pub(super) fn copy_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
             i,
             StepFailure {
                 error,
-                location: Some(Location {
-                    path: file.path.clone(),
-                    line: stmt.line,
-                    column: 1,
-                }),
+                location: Some(statement_start(file, stmt)),
                 server: None,
                 unknown_fate: 0,
             },
         ))
     })
+}
+
+/// Where statement `span` of `file` starts (its first token), as rustc counts columns.
+fn statement_start(file: &SqlFile, span: &StatementSpan) -> Location {
+    let (_, column) = crate::text::line_col(&file.text, span.range.start);
+    Location {
+        path: file.path.clone(),
+        line: span.line,
+        column,
+    }
 }
 
 /// The connection dropped while a message was running: its first step may not have committed,
@@ -257,14 +263,21 @@ pub(super) fn sql_failure(
     // Our own SQL failed: a position outside the file's text, or an error the server tied to
     // the ledger table itself (a NOT NULL or CHECK constraint of its own on the row we wrote).
     let in_ledger = (db.position().is_some() && located.is_none()) || on_ledger(settings, db);
-    // Without a position (a runtime error), a statement sent alone is still known by its line.
+    // Without a position (a runtime error), the statement that failed is still known: where
+    // it starts.
     let location = located.or_else(|| {
         let s = statement.as_ref()?;
-        Some(Location {
-            path: step.file().path.clone(),
-            line: s.line,
-            column: 1,
-        })
+        let file = step.file();
+        Some(
+            match s.index.checked_sub(1).and_then(|i| file.statements.get(i)) {
+                Some(span) => statement_start(file, span),
+                None => Location {
+                    path: file.path.clone(),
+                    line: s.line,
+                    column: 1,
+                },
+            },
+        )
     });
     let message = if in_ledger {
         format!(
