@@ -10,7 +10,7 @@ use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAM
 use super::display_path;
 use super::environment::{Environment, MigrationSettings, Origin};
 use super::expand::{expand, ExpandError};
-use super::params::SpecBuilder;
+use super::params::{is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
 use super::suggest::closest;
 use super::syntax::parse_spec;
@@ -105,6 +105,18 @@ const DATABASE_KEYS: &[&str] = &[
     "sslrootcert",
     "sslcert",
     "sslkey",
+];
+/// Other names of the legacy block's keys (libpq's `dbname`, the `username` of many drivers):
+/// the key we read in their place.
+const DATABASE_ALIASES: &[(&str, &str)] = &[
+    ("dbname", "database"),
+    ("db", "database"),
+    ("name", "database"),
+    ("username", "user"),
+    ("hostname", "host"),
+    ("hostaddr", "host"),
+    ("passwd", "password"),
+    ("pass", "password"),
 ];
 const TOP_LEVEL_KEYS: &[&str] = &[
     "database_url",
@@ -299,11 +311,48 @@ impl FileContext<'_> {
             if TOP_LEVEL_KEYS.contains(&key) || PYTHON_KEYS.contains(&key) {
                 continue;
             }
+            if is_libpq_parameter(key) {
+                // `sslmode: require` next to `database_url` did nothing.
+                return Err(self
+                    .key_error(key, "is a connection parameter, not a setting of this file")
+                    .with_help(connection_parameter_help(key, true)));
+            }
             if let Some(known) = closest(key, TOP_LEVEL_KEYS) {
                 return Err(self
                     .key_error(key, "is not a setting")
                     .with_help(format!("did you mean `{known}`?")));
             }
+        }
+        Ok(())
+    }
+
+    /// Every key of the legacy `database:` block is one we read: any other (`dbname:`,
+    /// `username:`) was ignored, and the connection went to the default database or role.
+    fn check_database_keys(&self, block: &Mapping) -> Result<()> {
+        for key in block.keys() {
+            let Some(key) = key.as_str() else {
+                return Err(self.key_error("database", "has a key that is not a string"));
+            };
+            if DATABASE_KEYS.contains(&key) {
+                continue;
+            }
+            let error = self.key_error(&format!("database.{key}"), "is not a setting");
+            let alias = DATABASE_ALIASES.iter().find(|(alias, _)| *alias == key);
+            return Err(if let Some((_, ours)) = alias {
+                error.with_help(format!(
+                    "did you mean `database.{ours}`? (this block names it `{ours}`)"
+                ))
+            } else if is_libpq_parameter(key) {
+                error.with_help(connection_parameter_help(key, false))
+            } else if let Some(close) = closest(key, DATABASE_KEYS) {
+                error.with_help(format!("did you mean `database.{close}`?"))
+            } else {
+                error.with_help(format!(
+                    "the `database:` block reads {}; give other connection parameters in \
+                     `database_url` (postgresql://user@host:5432/dbname?sslmode=require)",
+                    DATABASE_KEYS.join(", ")
+                ))
+            });
         }
         Ok(())
     }
@@ -432,7 +481,7 @@ impl FileContext<'_> {
 
     /// The legacy `database:` block (used when `database_url` is absent).
     fn legacy_database(&self, block: &Mapping) -> Result<ConnectionSpec> {
-        self.check_keys(block, "database", DATABASE_KEYS)?;
+        self.check_database_keys(block)?;
         let mut builder = SpecBuilder::default();
         for (key, value) in block {
             let Some(key) = key.as_str() else { continue };
@@ -464,6 +513,36 @@ impl FileContext<'_> {
         builder
             .finish()
             .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
+    }
+}
+
+/// Where the connection parameter `key` goes, written in an environment file where it is not
+/// read: at the top level (`top`) or in the legacy `database:` block.
+fn connection_parameter_help(key: &str, top: bool) -> String {
+    if !is_supported_parameter(key) {
+        return format!(
+            "`{key}` is a libpq connection parameter that cargo confiture does not support; \
+             give the ones it does in `database_url` (postgresql://user@host:5432/dbname?\
+             sslmode=require)"
+        );
+    }
+    let ours = DATABASE_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == key)
+        .map_or(key, |(_, ours)| ours);
+    let url = format!(
+        "`database_url`: postgresql://user@host:5432/dbname?{key}=VALUE (e.g. \
+         `?sslmode=require`)"
+    );
+    if !top {
+        format!(
+            "the `database:` block reads only {}: give `{key}` in {url} instead of the block",
+            DATABASE_KEYS.join(", ")
+        )
+    } else if DATABASE_KEYS.contains(&ours) {
+        format!("give it in {url}, or as `{ours}` in the `database:` block")
+    } else {
+        format!("give it in {url}")
     }
 }
 
@@ -737,6 +816,56 @@ mod tests {
                 .any(|d| d.contains("did you mean `database`")),
             "{err:?}"
         );
+    }
+
+    /// `dbname:` and `username:` in the legacy block were ignored unless close to one of our
+    /// keys (the connection went to the `postgres` database, as `postgres`), and libpq's
+    /// parameters at the top level (`sslmode: require`) were ignored: every key of the block
+    /// that is not read, and every libpq name at the top level, is refused at its line with
+    /// where it goes.
+    #[test]
+    fn unread_database_keys_and_top_level_connection_parameters_are_refused() {
+        for (text, line, key, help) in [
+            ("database:\n  host: h\n  dbname: app\n", 3, "database.dbname", "`database.database`"),
+            ("database:\n  username: app\n", 2, "database.username", "`database.user`"),
+            ("database:\n  hostname: h\n", 2, "database.hostname", "`database.host`"),
+            ("database:\n  passwd: x\n", 2, "database.passwd", "`database.password`"),
+            ("database: {host: h, db: app}\n", 1, "database.db", "`database.database`"),
+            ("database:\n  target_session_attrs: read-write\n", 2, "database.target_session_attrs", "?target_session_attrs=VALUE"),
+            ("database:\n  options: -c x=1\n", 2, "database.options", "`database_url`"),
+            ("database:\n  connect_timeout: 3\n", 2, "database.connect_timeout", "`database_url`"),
+            ("database:\n  keepalives: 1\n", 2, "database.keepalives", "does not support"),
+            ("database:\n  hots: h\n", 2, "database.hots", "`database.host`"),
+            ("database:\n  whatever: 1\n", 2, "database.whatever", "reads host, port"),
+            ("database_url: postgresql://h/db\nsslmode: require\n", 2, "sslmode", "?sslmode=VALUE"),
+            ("database_url: postgresql://h/db\ntarget_session_attrs: primary\n", 2, "target_session_attrs", "`database_url`"),
+            ("database_url: postgresql://h/db\noptions: x\n", 2, "options", "`database_url`"),
+            ("host: h\nport: 5433\n", 1, "host", "as `host` in the `database:` block"),
+            ("database_url: postgresql://h/db\ndbname: app\n", 2, "dbname", "as `database` in the `database:` block"),
+            ("database_url: postgresql://h/db\nuser: app\n", 2, "user", "`database_url`"),
+            ("database_url: postgresql://h/db\npassword: x\n", 2, "password", "`database_url`"),
+            ("database_url: postgresql://h/db\nsslrootcert: /ca.pem\n", 2, "sslrootcert", "`database_url`"),
+            ("database_url: postgresql://h/db\nconnect_timeout: 3\n", 2, "connect_timeout", "`database_url`"),
+            ("database_url: postgresql://h/db\nkeepalives: 1\n", 2, "keepalives", "does not support"),
+        ] {
+            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            assert!(
+                err.message
+                    .starts_with(&format!("environment file x.yaml, line {line}: `{key}` ")),
+                "{text}: {err}"
+            );
+            let shown = err.help.clone().unwrap_or_default();
+            assert!(shown.contains(help), "{text}: {shown}");
+        }
+        // Every key the block reads, and Python's top-level keys, still are.
+        let env = Environment::parse(
+            "name: x\nseed: {}\ndatabase:\n  host: h\n  port: 5433\n  database: app\n  \
+             user: u\n  password: p\n  sslmode: disable\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "u@h:5433/app");
     }
 
     #[test]

@@ -60,6 +60,17 @@ const LIBPQ_ONLY_PARAMETERS: &[&str] = &[
     "load_balance_hosts",
 ];
 
+/// Whether `key` names a libpq connection parameter (one we take or one only libpq takes): the
+/// one list environment files check their keys against.
+pub(super) fn is_libpq_parameter(key: &str) -> bool {
+    KNOWN_PARAMETERS.contains(&key) || LIBPQ_ONLY_PARAMETERS.contains(&key)
+}
+
+/// Whether `key` is a libpq parameter we take (in a URL or conninfo).
+pub(super) fn is_supported_parameter(key: &str) -> bool {
+    KNOWN_PARAMETERS.contains(&key)
+}
+
 #[derive(Default)]
 pub(super) struct SpecBuilder {
     /// One entry per host (`host=h1,h2`, `postgresql://h1,h2/`); an empty one is the default.
