@@ -239,8 +239,9 @@ fn parse_environment(
 
 /// The document's top-level mapping, or why there is none.
 fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
-    let document: Value =
+    let mut document: Value =
         serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, file.shown, &e))?;
+    apply_merges(file, &mut document, &mut Vec::new())?;
     match document {
         Value::Mapping(top) => Ok(top),
         Value::Null => Err(file.error("is empty").with_help(
@@ -251,6 +252,59 @@ fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
                  `database_url: postgresql://user@host:5432/dbname`",
         )),
     }
+}
+
+/// Applies YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`) as PyYAML does, so that both
+/// tools read the same settings: the parser keeps `<<` as an ordinary key. Keys written in the
+/// mapping win over merged ones, and an earlier mapping of a list over a later one. Inner
+/// mappings are merged first, so a merged mapping that merges another brings its keys too.
+/// `path` is the dotted path of `value` (to name the line of a merge that cannot apply).
+fn apply_merges(
+    file: &FileContext<'_>,
+    value: &mut Value,
+    path: &mut Vec<String>,
+) -> Result<()> {
+    match value {
+        Value::Mapping(mapping) => {
+            for (key, child) in mapping.iter_mut() {
+                path.push(key.as_str().unwrap_or("?").to_string());
+                let merged = apply_merges(file, child, path);
+                path.pop();
+                merged?;
+            }
+            if !mapping.contains_key("<<") {
+                return Ok(());
+            }
+        }
+        Value::Sequence(items) => {
+            for item in items {
+                apply_merges(file, item, path)?;
+            }
+            return Ok(());
+        }
+        Value::Tagged(tagged) => return apply_merges(file, &mut tagged.value, path),
+        _ => return Ok(()),
+    }
+    value.apply_merge().map_err(|e| {
+        let mut keys: Vec<&str> = path.iter().map(String::as_str).collect();
+        keys.push("<<");
+        // A mapping inside a list has no path the line search can follow: the first merge
+        // written in the file is the best guess left.
+        let line = key_line(file.text, &keys).or_else(|| {
+            file.text
+                .lines()
+                .position(|line| line.trim_start().starts_with("<<"))
+                .map(|i| i + 1)
+        });
+        file.error_on_line(
+            line,
+            &keys.join("."),
+            "cannot be merged: a merge key takes a mapping (`<<: *defaults`) or a list of \
+             mappings (`<<: [*a, *b]`)",
+        )
+        .with_cause(e)
+        .with_help("make the anchor it names (`&defaults`) a mapping of keys, or remove the `<<`")
+    })
 }
 
 fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
@@ -866,6 +920,49 @@ mod tests {
         )
         .unwrap();
         assert_eq!(env.connection.to_string(), "u@h:5433/app");
+    }
+
+    /// Merge keys (`<<: *anchor`) were kept as an ordinary key and ignored (PyYAML applies
+    /// them): the migration settings and the legacy block's host and user were the defaults.
+    #[test]
+    fn merge_keys_are_applied_as_pyyaml_does() {
+        let env = Environment::parse(
+            "base: &b\n  lock_timeout: 7s\n  tracking_table: ops.ledger\n\
+             d: &d {host: dbhost, user: app, port: 5433}\n\
+             more: &m {<<: *d, database: appdb}\n\
+             database:\n  <<: *m\n  port: 6000\n\
+             migration: {<<: *b, lock_timeout: 9s}\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        // Written keys win over merged ones; a merged mapping's own merge is applied.
+        assert_eq!(env.connection.to_string(), "app@dbhost:6000/appdb");
+        assert_eq!(env.migration.lock_timeout, Duration::from_secs(9));
+        assert_eq!(env.migration.tracking_table.to_string(), "ops.ledger");
+        // A list of mappings: the first one's keys win.
+        let env = Environment::parse(
+            "a: &a {host: first}\nb: &b {host: second, database: two}\n\
+             database:\n  <<: [*a, *b]\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "postgres@first:5432/two");
+        // A merge of something that is not a mapping is refused at its line.
+        for (text, line, key) in [
+            ("s: &s text\ndatabase_url: postgresql://h/db\nmigration:\n  <<: *s\n", 4, "migration.<<"),
+            ("database_url: postgresql://h/db\nmigration: {<<: [1]}\n", 2, "migration.<<"),
+            ("database_url: postgresql://h/db\nx:\n  - a: 1\n    <<: 2\n", 4, "x.<<"),
+        ] {
+            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            assert!(
+                err.message.starts_with(&format!(
+                    "environment file x.yaml, line {line}: `{key}` cannot be merged"
+                )),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]
