@@ -462,9 +462,35 @@ impl FileContext<'_> {
                 ExpandError::Malformed(reason) => error(&reason)
                     .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
             }),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
+            Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line),
             _ => Err(error("must be a string")),
+        }
+    }
+
+    /// A number or boolean as written in the file: the parser turns `0x10` into 16, `12.50`
+    /// into 12.5 and `+5` into 5, which as a password or a database name is another one. The
+    /// text is read on the key's line (`key: value`, `{key: value}` or `- value`) and kept
+    /// when the parser reads it as the same value. Where it cannot be found (a key brought by
+    /// a merge), an integer is taken in its decimal text and anything else is refused.
+    fn scalar_as_written(&self, value: &Value, key: &str, line: Option<usize>) -> Result<String> {
+        let name = key.rsplit('.').next().unwrap_or(key);
+        let written = line
+            .and_then(|line| self.text.lines().nth(line.checked_sub(1)?))
+            .and_then(|line| written_scalar(line, name, value));
+        if let Some(text) = written {
+            return Ok(text.to_string());
+        }
+        match value {
+            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            _ => Err(self
+                .error_on_line(
+                    line,
+                    key,
+                    "is a number whose text cannot be kept as written (`12.50` would be read \
+                     as 12.5)",
+                )
+                .with_help(format!("quote it: `{name}: \"...\"`"))),
         }
     }
 
@@ -598,6 +624,35 @@ fn connection_parameter_help(key: &str, top: bool) -> String {
     } else {
         format!("give it in {url}")
     }
+}
+
+/// The text of the plain scalar `value` on `line`: after `key:` (block or flow style) or
+/// after `- ` (an item of a list), up to a comment or the end of its flow entry, when the
+/// parser reads that text as `value`.
+fn written_scalar<'t>(line: &'t str, key: &str, value: &Value) -> Option<&'t str> {
+    let same = |text: &str| serde_yaml::from_str::<Value>(text).ok().as_ref() == Some(value);
+    let until_end = |rest: &'t str| {
+        let end = rest
+            .char_indices()
+            .find(|&(i, c)| {
+                matches!(c, ',' | '}' | ']')
+                    || (c == '#' && rest[..i].ends_with([' ', '\t']))
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        rest[..end].trim()
+    };
+    let after_keys = line.match_indices(key).filter_map(|(at, _)| {
+        let before = line[..at].trim_end_matches(['"', '\'']);
+        let boundary = before.is_empty() || before.ends_with([' ', '\t', '{', ',']);
+        let rest = line[at + key.len()..].trim_start_matches(['"', '\'']);
+        let rest = rest.trim_start_matches([' ', '\t']).strip_prefix(':')?;
+        boundary.then(|| until_end(rest))
+    });
+    let item = line
+        .trim_start()
+        .strip_prefix("- ")
+        .map(|rest| until_end(rest));
+    after_keys.chain(item).find(|text| !text.is_empty() && same(text))
 }
 
 pub(super) fn indent(line: &str) -> usize {
@@ -963,6 +1018,55 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    /// Unquoted numbers for string settings were rewritten by the parser: `database: 0x10`
+    /// connected to `16`, `password: 12.50` sent `12.5`. They are taken as written, in block
+    /// and flow style, comments after them left out; where the text cannot be found (a key
+    /// brought by a merge) a number that is not an integer is refused.
+    #[test]
+    fn numbers_are_taken_as_written() {
+        for written in ["0x10", "12.50", "1e3", "+5", "0o17", "1_000", "5432", "007", "-0", ".5"] {
+            for text in [
+                format!("database:\n  host: h\n  database: {written}\n  password: {written}   # c\n"),
+                format!("database: {{host: h, database: {written}, password: {written}}}\n"),
+                format!("database:\n  \"database\": {written}\n  'password': {written}\n"),
+            ] {
+                let env = Environment::parse(&text, Path::new("x.yaml"), &no_vars)
+                    .unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(env.connection.dbname, written, "{text}");
+                assert_eq!(env.connection.password.as_deref(), Some(written), "{text}");
+            }
+        }
+        let env = Environment::parse(
+            "database:\n  host: h\n  port: 5433\n  password: 1234\n  user: True\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.port, 5433);
+        assert_eq!(env.connection.password.as_deref(), Some("1234"));
+        assert_eq!(env.connection.user, "True");
+        // Brought by a merge: an integer in decimal, anything else refused with help to quote.
+        let env = Environment::parse(
+            "d: &d {database: 0x10}\ndatabase:\n  <<: *d\n  host: h\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.dbname, "16");
+        let err = Environment::parse(
+            "d: &d {password: 12.50}\ndatabase:\n  <<: *d\n  host: h\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("`database.password` is a number whose text cannot be kept"),
+            "{err}"
+        );
+        assert!(err.help.unwrap().starts_with("quote it"));
     }
 
     #[test]
