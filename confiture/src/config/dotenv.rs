@@ -152,11 +152,23 @@ mod tests {
     #[test]
     fn a_byte_order_mark_is_skipped_and_the_last_assignment_wins() {
         for (text, url) in [
-            ("\u{feff}DATABASE_URL=postgresql://h/a\n", Some("postgresql://h/a")),
-            ("\u{feff}A=1\nDATABASE_URL=postgresql://h/b\n", Some("postgresql://h/b")),
-            ("\u{feff}# comment\r\nexport DATABASE_URL=postgresql://h/c\r\n", Some("postgresql://h/c")),
+            (
+                "\u{feff}DATABASE_URL=postgresql://h/a\n",
+                Some("postgresql://h/a"),
+            ),
+            (
+                "\u{feff}A=1\nDATABASE_URL=postgresql://h/b\n",
+                Some("postgresql://h/b"),
+            ),
+            (
+                "\u{feff}# comment\r\nexport DATABASE_URL=postgresql://h/c\r\n",
+                Some("postgresql://h/c"),
+            ),
             ("\u{feff}", None),
-            ("DATABASE_URL=postgresql://h/first\nDATABASE_URL=postgresql://h/last\n", Some("postgresql://h/last")),
+            (
+                "DATABASE_URL=postgresql://h/first\nDATABASE_URL=postgresql://h/last\n",
+                Some("postgresql://h/last"),
+            ),
         ] {
             assert_eq!(database_url_of(text).as_deref(), url, "{text:?}");
         }

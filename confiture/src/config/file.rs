@@ -34,6 +34,20 @@ impl Environment {
     ) -> Result<Environment> {
         let shown = display_path(path);
         let Labels { env, file, .. } = labels;
+        // A FIFO blocks opening and reading until something writes to it (forever); a device
+        // is not a file of settings either. Checked before opening, the link followed.
+        if let Ok(meta) = std::fs::metadata(path) {
+            if !meta.is_file() && !meta.is_dir() {
+                return Err(Error::invalid(format!(
+                    "environment file {shown} is not a regular file (a FIFO, a socket or a \
+                     device): it was not read"
+                ))
+                .with_help(format!(
+                    "an environment is a .yaml file: give the path of one to {file}, or \
+                     another environment name to {env}"
+                )));
+            }
+        }
         let bytes = read_capped(path, MAX_FILE_BYTES).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::invalid(format!("environment file {shown} does not exist"))
@@ -137,7 +151,7 @@ const PYTHON_KEYS: &[&str] = &[
 ];
 
 /// The most an environment file may be: a few settings take a few hundred bytes. Reading
-/// stops there, so `-c /dev/zero` is refused instead of filling the memory.
+/// stops there, so a multi-gigabyte file is refused instead of filling the memory.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The most `[` and `{` an environment file may hold: an upper bound of how deep flow
@@ -259,11 +273,7 @@ fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
 /// mapping win over merged ones, and an earlier mapping of a list over a later one. Inner
 /// mappings are merged first, so a merged mapping that merges another brings its keys too.
 /// `path` is the dotted path of `value` (to name the line of a merge that cannot apply).
-fn apply_merges(
-    file: &FileContext<'_>,
-    value: &mut Value,
-    path: &mut Vec<String>,
-) -> Result<()> {
+fn apply_merges(file: &FileContext<'_>, value: &mut Value, path: &mut Vec<String>) -> Result<()> {
     match value {
         Value::Mapping(mapping) => {
             for (key, child) in mapping.iter_mut() {
@@ -635,8 +645,7 @@ fn written_scalar<'t>(line: &'t str, key: &str, value: &Value) -> Option<&'t str
         let end = rest
             .char_indices()
             .find(|&(i, c)| {
-                matches!(c, ',' | '}' | ']')
-                    || (c == '#' && rest[..i].ends_with([' ', '\t']))
+                matches!(c, ',' | '}' | ']') || (c == '#' && rest[..i].ends_with([' ', '\t']))
             })
             .map_or(rest.len(), |(i, _)| i);
         rest[..end].trim()
@@ -652,7 +661,9 @@ fn written_scalar<'t>(line: &'t str, key: &str, value: &Value) -> Option<&'t str
         .trim_start()
         .strip_prefix("- ")
         .map(|rest| until_end(rest));
-    after_keys.chain(item).find(|text| !text.is_empty() && same(text))
+    after_keys
+        .chain(item)
+        .find(|text| !text.is_empty() && same(text))
 }
 
 pub(super) fn indent(line: &str) -> usize {
@@ -935,27 +946,132 @@ mod tests {
     #[test]
     fn unread_database_keys_and_top_level_connection_parameters_are_refused() {
         for (text, line, key, help) in [
-            ("database:\n  host: h\n  dbname: app\n", 3, "database.dbname", "`database.database`"),
-            ("database:\n  username: app\n", 2, "database.username", "`database.user`"),
-            ("database:\n  hostname: h\n", 2, "database.hostname", "`database.host`"),
-            ("database:\n  passwd: x\n", 2, "database.passwd", "`database.password`"),
-            ("database: {host: h, db: app}\n", 1, "database.db", "`database.database`"),
-            ("database:\n  target_session_attrs: read-write\n", 2, "database.target_session_attrs", "?target_session_attrs=VALUE"),
-            ("database:\n  options: -c x=1\n", 2, "database.options", "`database_url`"),
-            ("database:\n  connect_timeout: 3\n", 2, "database.connect_timeout", "`database_url`"),
-            ("database:\n  keepalives: 1\n", 2, "database.keepalives", "does not support"),
-            ("database:\n  hots: h\n", 2, "database.hots", "`database.host`"),
-            ("database:\n  whatever: 1\n", 2, "database.whatever", "reads host, port"),
-            ("database_url: postgresql://h/db\nsslmode: require\n", 2, "sslmode", "?sslmode=VALUE"),
-            ("database_url: postgresql://h/db\ntarget_session_attrs: primary\n", 2, "target_session_attrs", "`database_url`"),
-            ("database_url: postgresql://h/db\noptions: x\n", 2, "options", "`database_url`"),
-            ("host: h\nport: 5433\n", 1, "host", "as `host` in the `database:` block"),
-            ("database_url: postgresql://h/db\ndbname: app\n", 2, "dbname", "as `database` in the `database:` block"),
-            ("database_url: postgresql://h/db\nuser: app\n", 2, "user", "`database_url`"),
-            ("database_url: postgresql://h/db\npassword: x\n", 2, "password", "`database_url`"),
-            ("database_url: postgresql://h/db\nsslrootcert: /ca.pem\n", 2, "sslrootcert", "`database_url`"),
-            ("database_url: postgresql://h/db\nconnect_timeout: 3\n", 2, "connect_timeout", "`database_url`"),
-            ("database_url: postgresql://h/db\nkeepalives: 1\n", 2, "keepalives", "does not support"),
+            (
+                "database:\n  host: h\n  dbname: app\n",
+                3,
+                "database.dbname",
+                "`database.database`",
+            ),
+            (
+                "database:\n  username: app\n",
+                2,
+                "database.username",
+                "`database.user`",
+            ),
+            (
+                "database:\n  hostname: h\n",
+                2,
+                "database.hostname",
+                "`database.host`",
+            ),
+            (
+                "database:\n  passwd: x\n",
+                2,
+                "database.passwd",
+                "`database.password`",
+            ),
+            (
+                "database: {host: h, db: app}\n",
+                1,
+                "database.db",
+                "`database.database`",
+            ),
+            (
+                "database:\n  target_session_attrs: read-write\n",
+                2,
+                "database.target_session_attrs",
+                "?target_session_attrs=VALUE",
+            ),
+            (
+                "database:\n  options: -c x=1\n",
+                2,
+                "database.options",
+                "`database_url`",
+            ),
+            (
+                "database:\n  connect_timeout: 3\n",
+                2,
+                "database.connect_timeout",
+                "`database_url`",
+            ),
+            (
+                "database:\n  keepalives: 1\n",
+                2,
+                "database.keepalives",
+                "does not support",
+            ),
+            (
+                "database:\n  hots: h\n",
+                2,
+                "database.hots",
+                "`database.host`",
+            ),
+            (
+                "database:\n  whatever: 1\n",
+                2,
+                "database.whatever",
+                "reads host, port",
+            ),
+            (
+                "database_url: postgresql://h/db\nsslmode: require\n",
+                2,
+                "sslmode",
+                "?sslmode=VALUE",
+            ),
+            (
+                "database_url: postgresql://h/db\ntarget_session_attrs: primary\n",
+                2,
+                "target_session_attrs",
+                "`database_url`",
+            ),
+            (
+                "database_url: postgresql://h/db\noptions: x\n",
+                2,
+                "options",
+                "`database_url`",
+            ),
+            (
+                "host: h\nport: 5433\n",
+                1,
+                "host",
+                "as `host` in the `database:` block",
+            ),
+            (
+                "database_url: postgresql://h/db\ndbname: app\n",
+                2,
+                "dbname",
+                "as `database` in the `database:` block",
+            ),
+            (
+                "database_url: postgresql://h/db\nuser: app\n",
+                2,
+                "user",
+                "`database_url`",
+            ),
+            (
+                "database_url: postgresql://h/db\npassword: x\n",
+                2,
+                "password",
+                "`database_url`",
+            ),
+            (
+                "database_url: postgresql://h/db\nsslrootcert: /ca.pem\n",
+                2,
+                "sslrootcert",
+                "`database_url`",
+            ),
+            (
+                "database_url: postgresql://h/db\nconnect_timeout: 3\n",
+                2,
+                "connect_timeout",
+                "`database_url`",
+            ),
+            (
+                "database_url: postgresql://h/db\nkeepalives: 1\n",
+                2,
+                "keepalives",
+                "does not support",
+            ),
         ] {
             let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
             assert!(
@@ -1006,9 +1122,21 @@ mod tests {
         assert_eq!(env.connection.to_string(), "postgres@first:5432/two");
         // A merge of something that is not a mapping is refused at its line.
         for (text, line, key) in [
-            ("s: &s text\ndatabase_url: postgresql://h/db\nmigration:\n  <<: *s\n", 4, "migration.<<"),
-            ("database_url: postgresql://h/db\nmigration: {<<: [1]}\n", 2, "migration.<<"),
-            ("database_url: postgresql://h/db\nx:\n  - a: 1\n    <<: 2\n", 4, "x.<<"),
+            (
+                "s: &s text\ndatabase_url: postgresql://h/db\nmigration:\n  <<: *s\n",
+                4,
+                "migration.<<",
+            ),
+            (
+                "database_url: postgresql://h/db\nmigration: {<<: [1]}\n",
+                2,
+                "migration.<<",
+            ),
+            (
+                "database_url: postgresql://h/db\nx:\n  - a: 1\n    <<: 2\n",
+                4,
+                "x.<<",
+            ),
         ] {
             let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
             assert!(
@@ -1026,9 +1154,13 @@ mod tests {
     /// brought by a merge) a number that is not an integer is refused.
     #[test]
     fn numbers_are_taken_as_written() {
-        for written in ["0x10", "12.50", "1e3", "+5", "0o17", "1_000", "5432", "007", "-0", ".5"] {
+        for written in [
+            "0x10", "12.50", "1e3", "+5", "0o17", "1_000", "5432", "007", "-0", ".5",
+        ] {
             for text in [
-                format!("database:\n  host: h\n  database: {written}\n  password: {written}   # c\n"),
+                format!(
+                    "database:\n  host: h\n  database: {written}\n  password: {written}   # c\n"
+                ),
                 format!("database: {{host: h, database: {written}, password: {written}}}\n"),
                 format!("database:\n  \"database\": {written}\n  'password': {written}\n"),
             ] {
