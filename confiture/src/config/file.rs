@@ -10,7 +10,7 @@ use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAM
 use super::display_path;
 use super::environment::{Environment, MigrationSettings, Origin};
 use super::expand::{expand, ExpandError};
-use super::params::{is_libpq_parameter, is_supported_parameter, SpecBuilder};
+use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
 use super::suggest::closest;
 use super::syntax::parse_spec;
@@ -222,7 +222,13 @@ fn parse_environment(
 
     let mut application_name = match get(&top, "application_name") {
         None | Some(Value::Null) => DEFAULT_APPLICATION_NAME.to_string(),
-        Some(value) => file.string(value, "application_name")?,
+        Some(value) => {
+            let text = file.string(value, "application_name")?;
+            application_name(text).map_err(|reason| {
+                file.key_error("application_name", &format!("is invalid: {reason}"))
+                    .with_help("write the name without a NUL character")
+            })?
+        }
     };
     if let Some(from_url) = &connection.application_name {
         application_name = from_url.clone();
@@ -1199,6 +1205,50 @@ mod tests {
             "{err}"
         );
         assert!(err.help.unwrap().starts_with("quote it"));
+    }
+
+    /// `application_name` from the file was not checked as the URL's is: a NUL reached the
+    /// connection (exit 3, "string contains embedded null"), and 20,000 characters made the
+    /// server close it. Both forms go through one rule: a NUL is refused at its line, a long
+    /// name is cut to the 63 bytes the server keeps, at a character boundary.
+    #[test]
+    fn application_name_is_checked_as_in_a_url() {
+        let long = "x".repeat(20_000);
+        let accents = "é".repeat(40);
+        for (written, kept) in [
+            (long.as_str(), "x".repeat(63)),
+            (accents.as_str(), "é".repeat(31)),
+            ("deploy-bot", "deploy-bot".to_string()),
+        ] {
+            let from_file = Environment::parse(
+                &format!("database_url: postgresql://h/db\napplication_name: {written}\n"),
+                Path::new("x.yaml"),
+                &no_vars,
+            )
+            .unwrap();
+            assert_eq!(from_file.application_name, kept);
+            let from_url = Environment::parse(
+                &format!("database_url: postgresql://h/db?application_name={written}\n"),
+                Path::new("x.yaml"),
+                &no_vars,
+            )
+            .unwrap();
+            assert_eq!(from_url.application_name, kept);
+        }
+        let err = Environment::parse(
+            "database_url: postgresql://h/db\n\napplication_name: \"a\\0b\"\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit::INVALID);
+        assert!(
+            err.message.starts_with(
+                "environment file x.yaml, line 3: `application_name` is invalid: the \
+                 application_name contains a NUL character"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
