@@ -781,6 +781,113 @@ fn repeated_key(text: &str, line: usize, column: usize) -> Option<(String, usize
     None
 }
 
+/// A document read without refusing repeated keys (the YAML parser's own tree refuses them,
+/// with only a message to tell that from a syntax error): to find the key written twice.
+enum Loose {
+    Scalar,
+    Sequence(Vec<Loose>),
+    Mapping(Vec<(Value, Loose)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Loose {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Loose;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_none<E>(self) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                value: D,
+            ) -> std::result::Result<Loose, D::Error> {
+                serde::Deserialize::deserialize(value)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Loose, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Loose::Sequence(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Loose, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Loose::Mapping(entries))
+            }
+            fn visit_enum<A: serde::de::EnumAccess<'de>>(
+                self,
+                data: A,
+            ) -> std::result::Result<Loose, A::Error> {
+                // A tagged value (`!tag value`).
+                use serde::de::VariantAccess;
+                let (_, value) = data.variant::<Value>()?;
+                value.newtype_variant()
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The dotted path of the first key written twice in one mapping, at any depth and in any
+/// style, or `None` when the text has none (or does not parse for another reason).
+fn repeated_key_anywhere(text: &str) -> Option<String> {
+    fn find(node: &Loose, path: &mut Vec<String>) -> Option<String> {
+        match node {
+            Loose::Scalar => None,
+            Loose::Sequence(items) => items.iter().find_map(|item| find(item, path)),
+            Loose::Mapping(entries) => {
+                let name = |key: &Value| key.as_str().unwrap_or("?").to_string();
+                for (i, (key, _)) in entries.iter().enumerate() {
+                    if entries[..i].iter().any(|(earlier, _)| earlier == key) {
+                        path.push(name(key));
+                        return Some(path.join("."));
+                    }
+                }
+                entries.iter().find_map(|(key, value)| {
+                    path.push(name(key));
+                    let found = find(value, path);
+                    path.pop();
+                    found
+                })
+            }
+        }
+    }
+    let document: Loose = serde_yaml::from_str(text).ok()?;
+    find(&document, &mut Vec::new())
+}
+
 /// The dotted path of the block keys a line is nested in (`migration` for a line under
 /// `migration:`), as far as they are written in block style.
 fn parents_of(text: &str, line: usize) -> Vec<&str> {
@@ -823,6 +930,15 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
             return Error::invalid(format!(
                 "environment file {shown}, line {second}: `{key}` is set twice (first at line \
                  {first})"
+            ))
+            .with_help("keep one of them: a key may appear once in its mapping");
+        }
+        if let Some(key) = repeated_key_anywhere(text) {
+            // Flow style (`{a: 1, a: 2}`), which the line search above does not read: the
+            // line is the parser's, where the mapping holding the key starts.
+            return Error::invalid(format!(
+                "environment file {shown}, line {}: `{key}` is set twice",
+                loc.line()
             ))
             .with_help("keep one of them: a key may appear once in its mapping");
         }
@@ -1305,6 +1421,49 @@ mod tests {
             &no_vars,
         )
         .unwrap();
+    }
+
+    /// A key written twice in a flow mapping got the generic "malformed YAML" help: it is named
+    /// as set twice, as in block style, at the line where its mapping starts.
+    #[test]
+    fn a_key_repeated_in_a_flow_mapping_is_named() {
+        for (text, line, key) in [
+            (
+                "database_url: postgresql://h/db\nmigration: {lock_timeout: 5s, lock_timeout: 6s}\n",
+                2,
+                "migration.lock_timeout",
+            ),
+            (
+                "database_url: postgresql://h/db\nfleet:\n  x: [{a: 1}, {b: 1, \"b\": 2}]\n",
+                3,
+                "fleet.x.b",
+            ),
+            ("{database_url: a, database_url: b}\n", 1, "database_url"),
+            (
+                "database: {host: h,\n  host: i}\n",
+                1,
+                "database.host",
+            ),
+        ] {
+            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            assert_eq!(
+                err.message,
+                format!("environment file x.yaml, line {line}: `{key}` is set twice"),
+                "{text}"
+            );
+            assert_eq!(
+                err.help.as_deref(),
+                Some("keep one of them: a key may appear once in its mapping")
+            );
+        }
+        // Other syntax errors keep their own report.
+        let err = Environment::parse(
+            "database_url: postgresql://h/db\nmigration: {lock_timeout: 5s\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert!(err.message.starts_with("malformed YAML"), "{err}");
     }
 
     /// Errors about keys name their line, at any depth and in flow style.
