@@ -663,10 +663,7 @@ fn written_scalar<'t>(line: &'t str, key: &str, value: &Value) -> Option<&'t str
         let rest = rest.trim_start_matches([' ', '\t']).strip_prefix(':')?;
         boundary.then(|| until_end(rest))
     });
-    let item = line
-        .trim_start()
-        .strip_prefix("- ")
-        .map(|rest| until_end(rest));
+    let item = line.trim_start().strip_prefix("- ").map(until_end);
     after_keys
         .chain(item)
         .find(|text| !text.is_empty() && same(text))

@@ -62,11 +62,13 @@ const LIBPQ_ONLY_PARAMETERS: &[&str] = &[
 
 /// Whether `key` names a libpq connection parameter (one we take or one only libpq takes): the
 /// one list environment files check their keys against.
+#[cfg(feature = "env-files")]
 pub(super) fn is_libpq_parameter(key: &str) -> bool {
     KNOWN_PARAMETERS.contains(&key) || LIBPQ_ONLY_PARAMETERS.contains(&key)
 }
 
 /// Whether `key` is a libpq parameter we take (in a URL or conninfo).
+#[cfg(feature = "env-files")]
 pub(super) fn is_supported_parameter(key: &str) -> bool {
     KNOWN_PARAMETERS.contains(&key)
 }
