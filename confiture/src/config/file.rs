@@ -654,7 +654,14 @@ fn written_scalar<'t>(line: &'t str, key: &str, value: &Value) -> Option<&'t str
                 matches!(c, ',' | '}' | ']') || (c == '#' && rest[..i].ends_with([' ', '\t']))
             })
             .map_or(rest.len(), |(i, _)| i);
-        rest[..end].trim()
+        let text = rest[..end].trim();
+        // An anchor (`&pw 12.50`) names the value, it is not part of it.
+        match text.strip_prefix('&') {
+            Some(anchored) => anchored
+                .split_once([' ', '\t'])
+                .map_or("", |(_, value)| value.trim_start()),
+            None => text,
+        }
     };
     let after_keys = line.match_indices(key).filter_map(|(at, _)| {
         let before = line[..at].trim_end_matches(['"', '\'']);
@@ -664,9 +671,11 @@ fn written_scalar<'t>(line: &'t str, key: &str, value: &Value) -> Option<&'t str
         boundary.then(|| until_end(rest))
     });
     let item = line.trim_start().strip_prefix("- ").map(until_end);
+    // A tag (`!!int 0x10`) or an alias is not the text of a plain scalar.
+    let plain = |text: &&str| !text.is_empty() && !text.starts_with(['!', '*']);
     after_keys
         .chain(item)
-        .find(|text| !text.is_empty() && same(text))
+        .find(|text| plain(text) && same(text))
 }
 
 pub(super) fn indent(line: &str) -> usize {
@@ -1289,6 +1298,26 @@ mod tests {
                 assert_eq!(env.connection.password.as_deref(), Some(written), "{text}");
             }
         }
+        // An anchor is not part of the value; a tagged or aliased number is not plain text.
+        let env = Environment::parse(
+            "database:\n  host: h\n  password: &pw 12.50\n  database: !!int 0x10\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.password.as_deref(), Some("12.50"));
+        assert_eq!(env.connection.dbname, "16");
+        let err = Environment::parse(
+            "x: &pw 12.50\ndatabase:\n  host: h\n  password: *pw\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("line 4: `database.password` is a number"),
+            "{err}"
+        );
         let env = Environment::parse(
             "database:\n  host: h\n  port: 5433\n  password: 1234\n  user: True\n",
             Path::new("x.yaml"),
