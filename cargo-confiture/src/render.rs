@@ -76,13 +76,16 @@ pub fn fate(failure: &MigrationFailure) -> Vec<String> {
     lines
 }
 
-/// The lines of an error's details: each a bullet, except a detail that starts with spaces,
-/// which continues the one before it (a numbered list under a heading): indented, no bullet.
+/// The lines of an error's details: each a bullet, except a detail that starts with two
+/// spaces, which continues the one before it (a numbered list under a heading, another tool's
+/// report): indented, no bullet, any further indentation kept (carets under a snippet).
 pub fn details(details: &[String]) -> String {
     let mut text = String::new();
     for detail in details {
         let shown = display::escape(detail);
-        if shown.starts_with(' ') {
+        if let Some(rest) = shown.strip_prefix("  ") {
+            let _ = writeln!(text, "    {}", rest.trim_end());
+        } else if shown.starts_with(' ') {
             let _ = writeln!(text, "    {}", shown.trim_start());
         } else {
             let _ = writeln!(text, "  - {shown}");

@@ -74,12 +74,23 @@ fn member_dir(cwd: &Path, name: &str, manifest: Option<&Path>) -> Result<PathBuf
         command.manifest_path(manifest);
     }
     let metadata = command.exec().map_err(|e| {
-        Error::invalid(format!(
+        let error = Error::invalid(format!(
             "cannot list the workspace's packages to find `-p {}`",
             display::escape(name)
         ))
-        .with_cause(e)
-        .with_help("run `cargo metadata --no-deps` to see what cargo says")
+        .with_help("run `cargo metadata --no-deps` to see what cargo says");
+        match e {
+            // Cargo's report spans lines (a snippet of the broken Cargo.toml under its
+            // position): one detail a line, indented under the message, so that it reads as
+            // cargo printed it instead of on one line with `\n` escapes.
+            cargo_metadata::Error::CargoMetadata { stderr } => {
+                stderr.lines().filter(|line| !line.trim().is_empty()).fold(
+                    error.with_cause("`cargo metadata` exited with an error"),
+                    |error, line| error.with_detail(format!("  {line}")),
+                )
+            }
+            other => error.with_source(other),
+        }
     })?;
     let members = metadata.workspace_packages();
     if let Some(package) = members.iter().find(|p| p.name.as_str() == name) {

@@ -8,8 +8,15 @@ pub const BOM: char = '\u{feff}';
 
 /// The length in bytes of the byte-order mark `text` starts with: 3, or 0 without one.
 pub fn bom_len(text: &str) -> usize {
-    if text.starts_with(BOM) {
-        BOM.len_utf8()
+    bom_len_of_bytes(text.as_bytes())
+}
+
+/// [`bom_len`] of bytes not yet known to be UTF-8 (a `.env` file).
+pub fn bom_len_of_bytes(bytes: &[u8]) -> usize {
+    let mut mark = [0; 3];
+    let mark = BOM.encode_utf8(&mut mark).as_bytes();
+    if bytes.starts_with(mark) {
+        mark.len()
     } else {
         0
     }

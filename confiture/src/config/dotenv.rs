@@ -24,13 +24,18 @@ pub(super) fn database_url(root: &Path) -> Result<Option<(PathBuf, String)>> {
         return Ok(None);
     }
     let shown = display_path(&path);
-    let text = std::fs::read(&path)
+    let bytes = std::fs::read(&path)
         .map_err(|e| Error::invalid(format!("cannot read {shown}")).with_source(e))?;
+    // A byte-order mark (Windows editors write one) is not part of the first name: dotenvy
+    // refused the first line.
+    let text = &bytes[crate::text::bom_len_of_bytes(&bytes)..];
     let mut found = None;
-    for entry in dotenvy::from_read_iter(text.as_slice()) {
-        let (name, value) = entry.map_err(|e| unreadable(&shown, &text, e))?;
+    for entry in dotenvy::from_read_iter(text) {
+        let (name, value) = entry.map_err(|e| unreadable(&shown, text, e))?;
         if name == VARIABLE {
-            // The last assignment wins, as when the file is sourced by a shell.
+            // The last assignment wins, as when the file is sourced by a shell and as dbmate
+            // (godotenv) reads it; sqlx-cli (dotenvy's `dotenv()`) keeps the first. The README
+            // says so.
             found = Some(value);
         }
     }
@@ -126,6 +131,50 @@ mod tests {
         let result = database_url(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
         result.unwrap_err()
+    }
+
+    fn database_url_of(text: &str) -> Option<String> {
+        let dir = std::env::temp_dir().join(format!(
+            "confiture-dotenv-ok-{}-{}",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(FILE_NAME), text).unwrap();
+        let result = database_url(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        result.unwrap().map(|(_, url)| url)
+    }
+
+    /// A `.env` starting with a byte-order mark was refused (`.env:1: a line is not
+    /// NAME=value`); the mark is skipped, whatever the first line sets. A variable set twice:
+    /// the last assignment wins (as the README says).
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_the_last_assignment_wins() {
+        for (text, url) in [
+            (
+                "\u{feff}DATABASE_URL=postgresql://h/a\n",
+                Some("postgresql://h/a"),
+            ),
+            (
+                "\u{feff}A=1\nDATABASE_URL=postgresql://h/b\n",
+                Some("postgresql://h/b"),
+            ),
+            (
+                "\u{feff}# comment\r\nexport DATABASE_URL=postgresql://h/c\r\n",
+                Some("postgresql://h/c"),
+            ),
+            ("\u{feff}", None),
+            (
+                "DATABASE_URL=postgresql://h/first\nDATABASE_URL=postgresql://h/last\n",
+                Some("postgresql://h/last"),
+            ),
+        ] {
+            assert_eq!(database_url_of(text).as_deref(), url, "{text:?}");
+        }
+        // The lines of errors still count from the first line.
+        let err = error_of("\u{feff}A=1\nB C=x\n");
+        assert!(err.message.contains(&format!("{FILE_NAME}:2: ")), "{err}");
     }
 
     /// A broken `.env` was reported without its line or the variable: each broken line is

@@ -10,7 +10,7 @@ use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAM
 use super::display_path;
 use super::environment::{Environment, MigrationSettings, Origin};
 use super::expand::{expand, ExpandError};
-use super::params::SpecBuilder;
+use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
 use super::suggest::closest;
 use super::syntax::parse_spec;
@@ -34,6 +34,20 @@ impl Environment {
     ) -> Result<Environment> {
         let shown = display_path(path);
         let Labels { env, file, .. } = labels;
+        // A FIFO blocks opening and reading until something writes to it (forever); a device
+        // is not a file of settings either. Checked before opening, the link followed.
+        if let Ok(meta) = std::fs::metadata(path) {
+            if !meta.is_file() && !meta.is_dir() {
+                return Err(Error::invalid(format!(
+                    "environment file {shown} is not a regular file (a FIFO, a socket or a \
+                     device): it was not read"
+                ))
+                .with_help(format!(
+                    "an environment is a .yaml file: give the path of one to {file}, or \
+                     another environment name to {env}"
+                )));
+            }
+        }
         let bytes = read_capped(path, MAX_FILE_BYTES).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::invalid(format!("environment file {shown} does not exist"))
@@ -106,6 +120,18 @@ const DATABASE_KEYS: &[&str] = &[
     "sslcert",
     "sslkey",
 ];
+/// Other names of the legacy block's keys (libpq's `dbname`, the `username` of many drivers):
+/// the key we read in their place.
+const DATABASE_ALIASES: &[(&str, &str)] = &[
+    ("dbname", "database"),
+    ("db", "database"),
+    ("name", "database"),
+    ("username", "user"),
+    ("hostname", "host"),
+    ("hostaddr", "host"),
+    ("passwd", "password"),
+    ("pass", "password"),
+];
 const TOP_LEVEL_KEYS: &[&str] = &[
     "database_url",
     "database",
@@ -125,7 +151,7 @@ const PYTHON_KEYS: &[&str] = &[
 ];
 
 /// The most an environment file may be: a few settings take a few hundred bytes. Reading
-/// stops there, so `-c /dev/zero` is refused instead of filling the memory.
+/// stops there, so a multi-gigabyte file is refused instead of filling the memory.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The most `[` and `{` an environment file may hold: an upper bound of how deep flow
@@ -196,7 +222,13 @@ fn parse_environment(
 
     let mut application_name = match get(&top, "application_name") {
         None | Some(Value::Null) => DEFAULT_APPLICATION_NAME.to_string(),
-        Some(value) => file.string(value, "application_name")?,
+        Some(value) => {
+            let text = file.string(value, "application_name")?;
+            application_name(text).map_err(|reason| {
+                file.key_error("application_name", &format!("is invalid: {reason}"))
+                    .with_help("write the name without a NUL character")
+            })?
+        }
     };
     if let Some(from_url) = &connection.application_name {
         application_name = from_url.clone();
@@ -227,8 +259,9 @@ fn parse_environment(
 
 /// The document's top-level mapping, or why there is none.
 fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
-    let document: Value =
+    let mut document: Value =
         serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, file.shown, &e))?;
+    apply_merges(file, &mut document, &mut Vec::new())?;
     match document {
         Value::Mapping(top) => Ok(top),
         Value::Null => Err(file.error("is empty").with_help(
@@ -239,6 +272,55 @@ fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
                  `database_url: postgresql://user@host:5432/dbname`",
         )),
     }
+}
+
+/// Applies YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`) as PyYAML does, so that both
+/// tools read the same settings: the parser keeps `<<` as an ordinary key. Keys written in the
+/// mapping win over merged ones, and an earlier mapping of a list over a later one. Inner
+/// mappings are merged first, so a merged mapping that merges another brings its keys too.
+/// `path` is the dotted path of `value` (to name the line of a merge that cannot apply).
+fn apply_merges(file: &FileContext<'_>, value: &mut Value, path: &mut Vec<String>) -> Result<()> {
+    match value {
+        Value::Mapping(mapping) => {
+            for (key, child) in mapping.iter_mut() {
+                path.push(key.as_str().unwrap_or("?").to_string());
+                let merged = apply_merges(file, child, path);
+                path.pop();
+                merged?;
+            }
+            if !mapping.contains_key("<<") {
+                return Ok(());
+            }
+        }
+        Value::Sequence(items) => {
+            for item in items {
+                apply_merges(file, item, path)?;
+            }
+            return Ok(());
+        }
+        Value::Tagged(tagged) => return apply_merges(file, &mut tagged.value, path),
+        _ => return Ok(()),
+    }
+    value.apply_merge().map_err(|e| {
+        let mut keys: Vec<&str> = path.iter().map(String::as_str).collect();
+        keys.push("<<");
+        // A mapping inside a list has no path the line search can follow: the first merge
+        // written in the file is the best guess left.
+        let line = key_line(file.text, &keys).or_else(|| {
+            file.text
+                .lines()
+                .position(|line| line.trim_start().starts_with("<<"))
+                .map(|i| i + 1)
+        });
+        file.error_on_line(
+            line,
+            &keys.join("."),
+            "cannot be merged: a merge key takes a mapping (`<<: *defaults`) or a list of \
+             mappings (`<<: [*a, *b]`)",
+        )
+        .with_cause(e)
+        .with_help("make the anchor it names (`&defaults`) a mapping of keys, or remove the `<<`")
+    })
 }
 
 fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
@@ -299,11 +381,48 @@ impl FileContext<'_> {
             if TOP_LEVEL_KEYS.contains(&key) || PYTHON_KEYS.contains(&key) {
                 continue;
             }
+            if is_libpq_parameter(key) {
+                // `sslmode: require` next to `database_url` did nothing.
+                return Err(self
+                    .key_error(key, "is a connection parameter, not a setting of this file")
+                    .with_help(connection_parameter_help(key, true)));
+            }
             if let Some(known) = closest(key, TOP_LEVEL_KEYS) {
                 return Err(self
                     .key_error(key, "is not a setting")
                     .with_help(format!("did you mean `{known}`?")));
             }
+        }
+        Ok(())
+    }
+
+    /// Every key of the legacy `database:` block is one we read: any other (`dbname:`,
+    /// `username:`) was ignored, and the connection went to the default database or role.
+    fn check_database_keys(&self, block: &Mapping) -> Result<()> {
+        for key in block.keys() {
+            let Some(key) = key.as_str() else {
+                return Err(self.key_error("database", "has a key that is not a string"));
+            };
+            if DATABASE_KEYS.contains(&key) {
+                continue;
+            }
+            let error = self.key_error(&format!("database.{key}"), "is not a setting");
+            let alias = DATABASE_ALIASES.iter().find(|(alias, _)| *alias == key);
+            return Err(if let Some((_, ours)) = alias {
+                error.with_help(format!(
+                    "did you mean `database.{ours}`? (this block names it `{ours}`)"
+                ))
+            } else if is_libpq_parameter(key) {
+                error.with_help(connection_parameter_help(key, false))
+            } else if let Some(close) = closest(key, DATABASE_KEYS) {
+                error.with_help(format!("did you mean `database.{close}`?"))
+            } else {
+                error.with_help(format!(
+                    "the `database:` block reads {}; give other connection parameters in \
+                     `database_url` (postgresql://user@host:5432/dbname?sslmode=require)",
+                    DATABASE_KEYS.join(", ")
+                ))
+            });
         }
         Ok(())
     }
@@ -359,9 +478,35 @@ impl FileContext<'_> {
                 ExpandError::Malformed(reason) => error(&reason)
                     .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
             }),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
+            Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line),
             _ => Err(error("must be a string")),
+        }
+    }
+
+    /// A number or boolean as written in the file: the parser turns `0x10` into 16, `12.50`
+    /// into 12.5 and `+5` into 5, which as a password or a database name is another one. The
+    /// text is read on the key's line (`key: value`, `{key: value}` or `- value`) and kept
+    /// when the parser reads it as the same value. Where it cannot be found (a key brought by
+    /// a merge), an integer is taken in its decimal text and anything else is refused.
+    fn scalar_as_written(&self, value: &Value, key: &str, line: Option<usize>) -> Result<String> {
+        let name = key.rsplit('.').next().unwrap_or(key);
+        let written = line
+            .and_then(|line| self.text.lines().nth(line.checked_sub(1)?))
+            .and_then(|line| written_scalar(line, name, value));
+        if let Some(text) = written {
+            return Ok(text.to_string());
+        }
+        match value {
+            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            _ => Err(self
+                .error_on_line(
+                    line,
+                    key,
+                    "is a number whose text cannot be kept as written (`12.50` would be read \
+                     as 12.5)",
+                )
+                .with_help(format!("quote it: `{name}: \"...\"`"))),
         }
     }
 
@@ -432,7 +577,7 @@ impl FileContext<'_> {
 
     /// The legacy `database:` block (used when `database_url` is absent).
     fn legacy_database(&self, block: &Mapping) -> Result<ConnectionSpec> {
-        self.check_keys(block, "database", DATABASE_KEYS)?;
+        self.check_database_keys(block)?;
         let mut builder = SpecBuilder::default();
         for (key, value) in block {
             let Some(key) = key.as_str() else { continue };
@@ -465,6 +610,72 @@ impl FileContext<'_> {
             .finish()
             .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
     }
+}
+
+/// Where the connection parameter `key` goes, written in an environment file where it is not
+/// read: at the top level (`top`) or in the legacy `database:` block.
+fn connection_parameter_help(key: &str, top: bool) -> String {
+    if !is_supported_parameter(key) {
+        return format!(
+            "`{key}` is a libpq connection parameter that cargo confiture does not support; \
+             give the ones it does in `database_url` (postgresql://user@host:5432/dbname?\
+             sslmode=require)"
+        );
+    }
+    let ours = DATABASE_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == key)
+        .map_or(key, |(_, ours)| ours);
+    let url = format!(
+        "`database_url`: postgresql://user@host:5432/dbname?{key}=VALUE (e.g. \
+         `?sslmode=require`)"
+    );
+    if !top {
+        format!(
+            "the `database:` block reads only {}: give `{key}` in {url} instead of the block",
+            DATABASE_KEYS.join(", ")
+        )
+    } else if DATABASE_KEYS.contains(&ours) {
+        format!("give it in {url}, or as `{ours}` in the `database:` block")
+    } else {
+        format!("give it in {url}")
+    }
+}
+
+/// The text of the plain scalar `value` on `line`: after `key:` (block or flow style) or
+/// after `- ` (an item of a list), up to a comment or the end of its flow entry, when the
+/// parser reads that text as `value`.
+fn written_scalar<'t>(line: &'t str, key: &str, value: &Value) -> Option<&'t str> {
+    let same = |text: &str| serde_yaml::from_str::<Value>(text).ok().as_ref() == Some(value);
+    let until_end = |rest: &'t str| {
+        let end = rest
+            .char_indices()
+            .find(|&(i, c)| {
+                matches!(c, ',' | '}' | ']') || (c == '#' && rest[..i].ends_with([' ', '\t']))
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let text = rest[..end].trim();
+        // An anchor (`&pw 12.50`) names the value, it is not part of it.
+        match text.strip_prefix('&') {
+            Some(anchored) => anchored
+                .split_once([' ', '\t'])
+                .map_or("", |(_, value)| value.trim_start()),
+            None => text,
+        }
+    };
+    let after_keys = line.match_indices(key).filter_map(|(at, _)| {
+        let before = line[..at].trim_end_matches(['"', '\'']);
+        let boundary = before.is_empty() || before.ends_with([' ', '\t', '{', ',']);
+        let rest = line[at + key.len()..].trim_start_matches(['"', '\'']);
+        let rest = rest.trim_start_matches([' ', '\t']).strip_prefix(':')?;
+        boundary.then(|| until_end(rest))
+    });
+    let item = line.trim_start().strip_prefix("- ").map(until_end);
+    // A tag (`!!int 0x10`) or an alias is not the text of a plain scalar.
+    let plain = |text: &&str| !text.is_empty() && !text.starts_with(['!', '*']);
+    after_keys
+        .chain(item)
+        .find(|text| plain(text) && same(text))
 }
 
 pub(super) fn indent(line: &str) -> usize {
@@ -576,6 +787,113 @@ fn repeated_key(text: &str, line: usize, column: usize) -> Option<(String, usize
     None
 }
 
+/// A document read without refusing repeated keys (the YAML parser's own tree refuses them,
+/// with only a message to tell that from a syntax error): to find the key written twice.
+enum Loose {
+    Scalar,
+    Sequence(Vec<Loose>),
+    Mapping(Vec<(Value, Loose)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Loose {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Loose;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_none<E>(self) -> std::result::Result<Loose, E> {
+                Ok(Loose::Scalar)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                value: D,
+            ) -> std::result::Result<Loose, D::Error> {
+                serde::Deserialize::deserialize(value)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Loose, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Loose::Sequence(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Loose, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Loose::Mapping(entries))
+            }
+            fn visit_enum<A: serde::de::EnumAccess<'de>>(
+                self,
+                data: A,
+            ) -> std::result::Result<Loose, A::Error> {
+                // A tagged value (`!tag value`).
+                use serde::de::VariantAccess;
+                let (_, value) = data.variant::<Value>()?;
+                value.newtype_variant()
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The dotted path of the first key written twice in one mapping, at any depth and in any
+/// style, or `None` when the text has none (or does not parse for another reason).
+fn repeated_key_anywhere(text: &str) -> Option<String> {
+    fn find(node: &Loose, path: &mut Vec<String>) -> Option<String> {
+        match node {
+            Loose::Scalar => None,
+            Loose::Sequence(items) => items.iter().find_map(|item| find(item, path)),
+            Loose::Mapping(entries) => {
+                let name = |key: &Value| key.as_str().unwrap_or("?").to_string();
+                for (i, (key, _)) in entries.iter().enumerate() {
+                    if entries[..i].iter().any(|(earlier, _)| earlier == key) {
+                        path.push(name(key));
+                        return Some(path.join("."));
+                    }
+                }
+                entries.iter().find_map(|(key, value)| {
+                    path.push(name(key));
+                    let found = find(value, path);
+                    path.pop();
+                    found
+                })
+            }
+        }
+    }
+    let document: Loose = serde_yaml::from_str(text).ok()?;
+    find(&document, &mut Vec::new())
+}
+
 /// The dotted path of the block keys a line is nested in (`migration` for a line under
 /// `migration:`), as far as they are written in block style.
 fn parents_of(text: &str, line: usize) -> Vec<&str> {
@@ -618,6 +936,15 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
             return Error::invalid(format!(
                 "environment file {shown}, line {second}: `{key}` is set twice (first at line \
                  {first})"
+            ))
+            .with_help("keep one of them: a key may appear once in its mapping");
+        }
+        if let Some(key) = repeated_key_anywhere(text) {
+            // Flow style (`{a: 1, a: 2}`), which the line search above does not read: the
+            // line is the parser's, where the mapping holding the key starts.
+            return Error::invalid(format!(
+                "environment file {shown}, line {}: `{key}` is set twice",
+                loc.line()
             ))
             .with_help("keep one of them: a key may appear once in its mapping");
         }
@@ -739,6 +1066,333 @@ mod tests {
         );
     }
 
+    /// `dbname:` and `username:` in the legacy block were ignored unless close to one of our
+    /// keys (the connection went to the `postgres` database, as `postgres`), and libpq's
+    /// parameters at the top level (`sslmode: require`) were ignored: every key of the block
+    /// that is not read, and every libpq name at the top level, is refused at its line with
+    /// where it goes.
+    #[test]
+    fn unread_database_keys_and_top_level_connection_parameters_are_refused() {
+        for (text, line, key, help) in [
+            (
+                "database:\n  host: h\n  dbname: app\n",
+                3,
+                "database.dbname",
+                "`database.database`",
+            ),
+            (
+                "database:\n  username: app\n",
+                2,
+                "database.username",
+                "`database.user`",
+            ),
+            (
+                "database:\n  hostname: h\n",
+                2,
+                "database.hostname",
+                "`database.host`",
+            ),
+            (
+                "database:\n  passwd: x\n",
+                2,
+                "database.passwd",
+                "`database.password`",
+            ),
+            (
+                "database: {host: h, db: app}\n",
+                1,
+                "database.db",
+                "`database.database`",
+            ),
+            (
+                "database:\n  target_session_attrs: read-write\n",
+                2,
+                "database.target_session_attrs",
+                "?target_session_attrs=VALUE",
+            ),
+            (
+                "database:\n  options: -c x=1\n",
+                2,
+                "database.options",
+                "`database_url`",
+            ),
+            (
+                "database:\n  connect_timeout: 3\n",
+                2,
+                "database.connect_timeout",
+                "`database_url`",
+            ),
+            (
+                "database:\n  keepalives: 1\n",
+                2,
+                "database.keepalives",
+                "does not support",
+            ),
+            (
+                "database:\n  hots: h\n",
+                2,
+                "database.hots",
+                "`database.host`",
+            ),
+            (
+                "database:\n  whatever: 1\n",
+                2,
+                "database.whatever",
+                "reads host, port",
+            ),
+            (
+                "database_url: postgresql://h/db\nsslmode: require\n",
+                2,
+                "sslmode",
+                "?sslmode=VALUE",
+            ),
+            (
+                "database_url: postgresql://h/db\ntarget_session_attrs: primary\n",
+                2,
+                "target_session_attrs",
+                "`database_url`",
+            ),
+            (
+                "database_url: postgresql://h/db\noptions: x\n",
+                2,
+                "options",
+                "`database_url`",
+            ),
+            (
+                "host: h\nport: 5433\n",
+                1,
+                "host",
+                "as `host` in the `database:` block",
+            ),
+            (
+                "database_url: postgresql://h/db\ndbname: app\n",
+                2,
+                "dbname",
+                "as `database` in the `database:` block",
+            ),
+            (
+                "database_url: postgresql://h/db\nuser: app\n",
+                2,
+                "user",
+                "`database_url`",
+            ),
+            (
+                "database_url: postgresql://h/db\npassword: x\n",
+                2,
+                "password",
+                "`database_url`",
+            ),
+            (
+                "database_url: postgresql://h/db\nsslrootcert: /ca.pem\n",
+                2,
+                "sslrootcert",
+                "`database_url`",
+            ),
+            (
+                "database_url: postgresql://h/db\nconnect_timeout: 3\n",
+                2,
+                "connect_timeout",
+                "`database_url`",
+            ),
+            (
+                "database_url: postgresql://h/db\nkeepalives: 1\n",
+                2,
+                "keepalives",
+                "does not support",
+            ),
+        ] {
+            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            assert!(
+                err.message
+                    .starts_with(&format!("environment file x.yaml, line {line}: `{key}` ")),
+                "{text}: {err}"
+            );
+            let shown = err.help.clone().unwrap_or_default();
+            assert!(shown.contains(help), "{text}: {shown}");
+        }
+        // Every key the block reads, and Python's top-level keys, still are.
+        let env = Environment::parse(
+            "name: x\nseed: {}\ndatabase:\n  host: h\n  port: 5433\n  database: app\n  \
+             user: u\n  password: p\n  sslmode: disable\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "u@h:5433/app");
+    }
+
+    /// Merge keys (`<<: *anchor`) were kept as an ordinary key and ignored (PyYAML applies
+    /// them): the migration settings and the legacy block's host and user were the defaults.
+    #[test]
+    fn merge_keys_are_applied_as_pyyaml_does() {
+        let env = Environment::parse(
+            "base: &b\n  lock_timeout: 7s\n  tracking_table: ops.ledger\n\
+             d: &d {host: dbhost, user: app, port: 5433}\n\
+             more: &m {<<: *d, database: appdb}\n\
+             database:\n  <<: *m\n  port: 6000\n\
+             migration: {<<: *b, lock_timeout: 9s}\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        // Written keys win over merged ones; a merged mapping's own merge is applied.
+        assert_eq!(env.connection.to_string(), "app@dbhost:6000/appdb");
+        assert_eq!(env.migration.lock_timeout, Duration::from_secs(9));
+        assert_eq!(env.migration.tracking_table.to_string(), "ops.ledger");
+        // A list of mappings: the first one's keys win.
+        let env = Environment::parse(
+            "a: &a {host: first}\nb: &b {host: second, database: two}\n\
+             database:\n  <<: [*a, *b]\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "postgres@first:5432/two");
+        // A merge of something that is not a mapping is refused at its line.
+        for (text, line, key) in [
+            (
+                "s: &s text\ndatabase_url: postgresql://h/db\nmigration:\n  <<: *s\n",
+                4,
+                "migration.<<",
+            ),
+            (
+                "database_url: postgresql://h/db\nmigration: {<<: [1]}\n",
+                2,
+                "migration.<<",
+            ),
+            (
+                "database_url: postgresql://h/db\nx:\n  - a: 1\n    <<: 2\n",
+                4,
+                "x.<<",
+            ),
+        ] {
+            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            assert!(
+                err.message.starts_with(&format!(
+                    "environment file x.yaml, line {line}: `{key}` cannot be merged"
+                )),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    /// Unquoted numbers for string settings were rewritten by the parser: `database: 0x10`
+    /// connected to `16`, `password: 12.50` sent `12.5`. They are taken as written, in block
+    /// and flow style, comments after them left out; where the text cannot be found (a key
+    /// brought by a merge) a number that is not an integer is refused.
+    #[test]
+    fn numbers_are_taken_as_written() {
+        for written in [
+            "0x10", "12.50", "1e3", "+5", "0o17", "1_000", "5432", "007", "-0", ".5",
+        ] {
+            for text in [
+                format!(
+                    "database:\n  host: h\n  database: {written}\n  password: {written}   # c\n"
+                ),
+                format!("database: {{host: h, database: {written}, password: {written}}}\n"),
+                format!("database:\n  \"database\": {written}\n  'password': {written}\n"),
+            ] {
+                let env = Environment::parse(&text, Path::new("x.yaml"), &no_vars)
+                    .unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(env.connection.dbname, written, "{text}");
+                assert_eq!(env.connection.password.as_deref(), Some(written), "{text}");
+            }
+        }
+        // An anchor is not part of the value; a tagged or aliased number is not plain text.
+        let env = Environment::parse(
+            "database:\n  host: h\n  password: &pw 12.50\n  database: !!int 0x10\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.password.as_deref(), Some("12.50"));
+        assert_eq!(env.connection.dbname, "16");
+        let err = Environment::parse(
+            "x: &pw 12.50\ndatabase:\n  host: h\n  password: *pw\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("line 4: `database.password` is a number"),
+            "{err}"
+        );
+        let env = Environment::parse(
+            "database:\n  host: h\n  port: 5433\n  password: 1234\n  user: True\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.port, 5433);
+        assert_eq!(env.connection.password.as_deref(), Some("1234"));
+        assert_eq!(env.connection.user, "True");
+        // Brought by a merge: an integer in decimal, anything else refused with help to quote.
+        let env = Environment::parse(
+            "d: &d {database: 0x10}\ndatabase:\n  <<: *d\n  host: h\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.dbname, "16");
+        let err = Environment::parse(
+            "d: &d {password: 12.50}\ndatabase:\n  <<: *d\n  host: h\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("`database.password` is a number whose text cannot be kept"),
+            "{err}"
+        );
+        assert!(err.help.unwrap().starts_with("quote it"));
+    }
+
+    /// `application_name` from the file was not checked as the URL's is: a NUL reached the
+    /// connection (exit 3, "string contains embedded null"), and 20,000 characters made the
+    /// server close it. Both forms go through one rule: a NUL is refused at its line, a long
+    /// name is cut to the 63 bytes the server keeps, at a character boundary.
+    #[test]
+    fn application_name_is_checked_as_in_a_url() {
+        let long = "x".repeat(20_000);
+        let accents = "é".repeat(40);
+        for (written, kept) in [
+            (long.as_str(), "x".repeat(63)),
+            (accents.as_str(), "é".repeat(31)),
+            ("deploy-bot", "deploy-bot".to_string()),
+        ] {
+            let from_file = Environment::parse(
+                &format!("database_url: postgresql://h/db\napplication_name: {written}\n"),
+                Path::new("x.yaml"),
+                &no_vars,
+            )
+            .unwrap();
+            assert_eq!(from_file.application_name, kept);
+            let from_url = Environment::parse(
+                &format!("database_url: postgresql://h/db?application_name={written}\n"),
+                Path::new("x.yaml"),
+                &no_vars,
+            )
+            .unwrap();
+            assert_eq!(from_url.application_name, kept);
+        }
+        let err = Environment::parse(
+            "database_url: postgresql://h/db\n\napplication_name: \"a\\0b\"\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit::INVALID);
+        assert!(
+            err.message.starts_with(
+                "environment file x.yaml, line 3: `application_name` is invalid: the \
+                 application_name contains a NUL character"
+            ),
+            "{err}"
+        );
+    }
+
     #[test]
     fn closest_finds_misspellings_only() {
         let known = MIGRATION_KEYS;
@@ -793,6 +1447,49 @@ mod tests {
             &no_vars,
         )
         .unwrap();
+    }
+
+    /// A key written twice in a flow mapping got the generic "malformed YAML" help: it is named
+    /// as set twice, as in block style, at the line where its mapping starts.
+    #[test]
+    fn a_key_repeated_in_a_flow_mapping_is_named() {
+        for (text, line, key) in [
+            (
+                "database_url: postgresql://h/db\nmigration: {lock_timeout: 5s, lock_timeout: 6s}\n",
+                2,
+                "migration.lock_timeout",
+            ),
+            (
+                "database_url: postgresql://h/db\nfleet:\n  x: [{a: 1}, {b: 1, \"b\": 2}]\n",
+                3,
+                "fleet.x.b",
+            ),
+            ("{database_url: a, database_url: b}\n", 1, "database_url"),
+            (
+                "database: {host: h,\n  host: i}\n",
+                1,
+                "database.host",
+            ),
+        ] {
+            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            assert_eq!(
+                err.message,
+                format!("environment file x.yaml, line {line}: `{key}` is set twice"),
+                "{text}"
+            );
+            assert_eq!(
+                err.help.as_deref(),
+                Some("keep one of them: a key may appear once in its mapping")
+            );
+        }
+        // Other syntax errors keep their own report.
+        let err = Environment::parse(
+            "database_url: postgresql://h/db\nmigration: {lock_timeout: 5s\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert!(err.message.starts_with("malformed YAML"), "{err}");
     }
 
     /// Errors about keys name their line, at any depth and in flow style.

@@ -60,6 +60,19 @@ const LIBPQ_ONLY_PARAMETERS: &[&str] = &[
     "load_balance_hosts",
 ];
 
+/// Whether `key` names a libpq connection parameter (one we take or one only libpq takes): the
+/// one list environment files check their keys against.
+#[cfg(feature = "env-files")]
+pub(super) fn is_libpq_parameter(key: &str) -> bool {
+    KNOWN_PARAMETERS.contains(&key) || LIBPQ_ONLY_PARAMETERS.contains(&key)
+}
+
+/// Whether `key` is a libpq parameter we take (in a URL or conninfo).
+#[cfg(feature = "env-files")]
+pub(super) fn is_supported_parameter(key: &str) -> bool {
+    KNOWN_PARAMETERS.contains(&key)
+}
+
 #[derive(Default)]
 pub(super) struct SpecBuilder {
     /// One entry per host (`host=h1,h2`, `postgresql://h1,h2/`); an empty one is the default.
@@ -100,7 +113,7 @@ impl SpecBuilder {
             // The client certificate and its key (the key's path is shown, never its contents).
             "sslcert" => self.sslcert = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
             "sslkey" => self.sslkey = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
-            "application_name" => self.application_name = Some(value),
+            "application_name" => self.application_name = Some(application_name(value)?),
             "connect_timeout" => self.connect_timeout = Some(parse_connect_timeout(&value)?),
             "options" => self.options = Some(value).filter(|v| !v.trim().is_empty()),
             "target_session_attrs" => {
@@ -183,7 +196,6 @@ impl SpecBuilder {
             ("password", self.password.as_deref()),
             ("database name", self.dbname.as_deref()),
             ("options", self.options.as_deref()),
-            ("application_name", self.application_name.as_deref()),
         ];
         for (what, value) in fields {
             if value.is_some_and(|v| v.contains('\0')) {
@@ -253,6 +265,34 @@ impl SpecBuilder {
             connect_timeout: self.connect_timeout,
         })
     }
+}
+
+/// The longest `application_name` sent: PostgreSQL keeps `NAMEDATALEN - 1` bytes of it where it
+/// shows it (`pg_stat_activity`, which names the holder of the migration lock).
+pub const MAX_APPLICATION_NAME_BYTES: usize = MAX_NAME_BYTES;
+
+/// `application_name` as sent to the server, wherever it is given (a URL, conninfo, an
+/// environment file's `application_name:`). A NUL is refused: the protocol's strings end
+/// there. A longer value is cut to [`MAX_APPLICATION_NAME_BYTES`] (at a character boundary):
+/// the server shows only that much of it anyway, and a long one (20,000 characters) made the
+/// startup packet larger than the server accepts, which closed the connection with no reason
+/// given. Cutting it, as the server does, beats refusing a label that is only too long.
+pub(super) fn application_name(mut value: String) -> Result<String, String> {
+    if value.contains('\0') {
+        return Err(
+            "the application_name contains a NUL character (%00 in a URL, \\0 in YAML), which \
+             PostgreSQL cannot take"
+                .to_string(),
+        );
+    }
+    if value.len() > MAX_APPLICATION_NAME_BYTES {
+        let mut end = MAX_APPLICATION_NAME_BYTES;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        value.truncate(end);
+    }
+    Ok(value)
 }
 
 /// `sslmode`. The value is quoted only when it is a misspelled mode (`requir`): any other may

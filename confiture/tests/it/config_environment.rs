@@ -345,16 +345,9 @@ fn the_flow_bound_is_exact_at_its_limit() {
     assert!(err.message.contains("holds 1001 `[` or `{`"), "{err}");
 }
 
-/// `-c /dev/zero` (or a multi-gigabyte file) is refused after reading 1 MiB, not read whole.
+/// A multi-gigabyte file is refused after reading 1 MiB, not read whole.
 #[test]
 fn a_file_larger_than_1_mib_is_refused_without_reading_it_all() {
-    let err = Environment::from_file(std::path::Path::new("/dev/zero"), &vars).unwrap_err();
-    assert_eq!(err.exit_code(), exit::INVALID, "{err}");
-    assert!(
-        err.message
-            .contains("environment file /dev/zero is larger than 1024 KiB"),
-        "{err}"
-    );
     let (_, err) = read_err(&format!(
         "database_url: postgresql:///app\n# {}\n",
         "x".repeat(1024 * 1024)
@@ -432,4 +425,39 @@ fn describe_shows_where_and_which_database_never_the_password() {
     let env =
         Environment::from_url("postgresql://u:hunter2@[::1]:5433/db", "DATABASE_URL").unwrap();
     assert_eq!(env.describe(), "using DATABASE_URL: u@[::1]:5433/db");
+}
+
+/// `--env NAME` whose file is a FIFO hung forever (opening it blocks until a writer comes):
+/// anything that is not a regular file once links are followed — a FIFO, a link to one, a
+/// device such as `/dev/zero` — is refused before it is opened.
+#[test]
+fn a_file_that_is_not_a_regular_file_is_refused_before_reading() {
+    let dir = TempDir::new("cft_envfifo");
+    let fifo = dir.path().join("staging.yaml");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let link = dir.path().join("link.yaml");
+    std::os::unix::fs::symlink(&fifo, &link).unwrap();
+    for path in [fifo, link, PathBuf::from("/dev/zero")] {
+        // On a thread: before the fix, reading the FIFO never returned.
+        let (send, receive) = std::sync::mpsc::channel();
+        let shown = path.clone();
+        std::thread::spawn(move || {
+            let _ = send.send(Environment::from_file(&path, &vars).map(|_| ()));
+        });
+        let err = receive
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("reading {} hangs", shown.display()))
+            .unwrap_err();
+        assert_eq!(err.exit_code(), exit::INVALID, "{err}");
+        assert!(
+            err.message.contains("is not a regular file (a FIFO"),
+            "{}: {err}",
+            shown.display()
+        );
+        assert!(err.help.is_some(), "{err}");
+    }
 }

@@ -41,6 +41,27 @@ fn url_parameters_reach_the_session() {
     assert_eq!(show(&mut client, "client_connection_check_interval"), "1s");
 }
 
+/// A 20,000-character `application_name` in an environment file made the startup packet too
+/// large: the server closed the connection (exit 3). It is cut to the 63 bytes the server
+/// keeps, and the connection is made.
+#[test]
+fn a_long_application_name_from_a_file_connects_cut_to_63_bytes() {
+    let db = TestDb::new("cft_connect");
+    let text = format!(
+        "database_url: {}\napplication_name: {}\n",
+        db.url(),
+        "a".repeat(20_000)
+    );
+    let env = Environment::parse(
+        &text,
+        std::path::Path::new("db/environments/x.yaml"),
+        &|_| None,
+    )
+    .unwrap();
+    let mut client = confiture::db::connect(&env).expect("connects");
+    assert_eq!(show(&mut client, "application_name"), "a".repeat(63));
+}
+
 #[test]
 fn connects_through_a_unix_socket() {
     let db = TestDb::new("cft_connect");

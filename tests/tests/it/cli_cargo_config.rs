@@ -269,3 +269,47 @@ fn package_flags_exit_64_for_a_value_that_cannot_be_used_and_5_for_a_broken_file
             .stderr_has("Cargo.toml");
     }
 }
+
+/// A broken member Cargo.toml with `-p`: cargo's report was printed on one line with `\n`
+/// escapes (its Debug text). It is printed line by line, its snippet's carets still under the
+/// column they point at; in JSON the lines are the error's details.
+#[test]
+fn cargo_metadata_errors_are_printed_line_by_line() {
+    let project = workspace_with_a_member();
+    project.write(
+        "billing/Cargo.toml",
+        "[package]\nname = \"billing\"\nversion = \n",
+    );
+    let run = project.run(&["lint", "-p", "billing"]);
+    run.code(exit::INVALID)
+        .stderr_has("cannot list the workspace's packages to find `-p billing`")
+        .stderr_lacks("\\n");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("billing/Cargo.toml:3:11"))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    // The line of the snippet, and the caret under column 11 of it.
+    let snippet = lines[at + 2];
+    let caret = lines[at + 3];
+    assert!(
+        snippet.trim_start().starts_with("3 | version ="),
+        "{}",
+        run.stderr
+    );
+    let column = |line: &str, what: char| line.find(what).unwrap();
+    assert_eq!(column(caret, '|'), column(snippet, '|'), "{}", run.stderr);
+    assert_eq!(
+        column(caret, '^'),
+        column(snippet, 'v') + "version = ".len(),
+        "{}",
+        run.stderr
+    );
+    let json = project.run(&["lint", "-p", "billing", "--format", "json"]);
+    json.code(exit::INVALID);
+    assert!(
+        json.stdout.contains("billing/Cargo.toml:3:11"),
+        "{}",
+        json.stdout
+    );
+}
