@@ -489,7 +489,12 @@ fn steps_beyond_the_applied_migrations_need_yes() {
             .contains("--steps 10 is more than the 3 applied"),
         "{err}"
     );
-    assert!(err.help.unwrap_or_default().contains("--steps 3 --yes"));
+    // The command the help names works as it is: `--steps 3` needs no `--yes`.
+    let help = err.help.unwrap_or_default();
+    assert!(
+        help.contains("pass --steps 3 (or --target 0 --yes)") && !help.contains("--steps 3 --yes"),
+        "{help}"
+    );
     assert_eq!(ask(10, true).unwrap(), [3, 2, 1]);
     assert_eq!(ask(3, false).unwrap(), [3, 2, 1]);
     assert_eq!(ask(2, false).unwrap(), [3, 2]);
@@ -520,6 +525,58 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
     }
     assert_eq!(ask(None, Some(3), false).unwrap(), [5, 4, 3]);
     assert_eq!(ask(Some(3), None, false).unwrap(), [5, 4]);
+    // With the snapshot's rows 1 and 2 in the ledger, every suggested command works: "roll
+    // back everything" is back to the snapshot, whose rows stay.
+    let mut squashed = r.clone();
+    for v in ["001", "002"] {
+        squashed.insert(
+            0,
+            LedgerRow {
+                version: v.into(),
+                ..r[0].clone()
+            },
+        );
+    }
+    let ask = |target: Option<u64>, steps: Option<u32>, yes: bool| {
+        let request = DownRequest {
+            target,
+            steps,
+            yes,
+            first_version: Some(3),
+            ..Default::default()
+        };
+        down(&s, &squashed, &request).map(|plan| rolled(&plan))
+    };
+    for target in [0, 1, 2] {
+        let help = ask(Some(target), None, false)
+            .unwrap_err()
+            .help
+            .unwrap_or_default();
+        assert!(
+            help.contains(&format!("--target {target} --yes")) || help == "add --yes to confirm"
+        );
+        assert_eq!(
+            ask(Some(target), None, true).unwrap(),
+            [5, 4, 3],
+            "{target}"
+        );
+    }
+    let err = ask(None, Some(6), false).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Usage, "{err}");
+    assert!(err
+        .help
+        .unwrap_or_default()
+        .contains("pass --steps 3 (or --target 0 --yes)"));
+    for steps in [4, 5, 6] {
+        let err = ask(None, Some(steps), true).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Irreversible, "{err}");
+        let help = err.help.unwrap_or_default();
+        assert!(
+            help.contains("`--steps 3` (or `--target 0 --yes`)"),
+            "{help}"
+        );
+    }
+    assert_eq!(ask(None, Some(3), false).unwrap(), [5, 4, 3]);
     // Above first_version, a version no file has is still unknown.
     let err = ask(Some(6), None, true).unwrap_err();
     assert!(err.message.contains("no migration with version 6"), "{err}");
@@ -803,8 +860,7 @@ fn a_squashed_row_cannot_be_rolled_back() {
         },
     );
     let req = DownRequest {
-        target: Some(0),
-        yes: true,
+        steps: Some(2),
         first_version: Some(3),
         ..Default::default()
     };
@@ -815,6 +871,19 @@ fn a_squashed_row_cannot_be_rolled_back() {
         "{:?}",
         err.details
     );
+    let help = err.help.unwrap_or_default();
+    assert!(
+        help.contains("`--steps 1` (or `--target 0 --yes`)"),
+        "{help}"
+    );
+    // `--target 0` on a squashed history rolls back to the snapshot: the squashed row stays.
+    let req = DownRequest {
+        target: Some(0),
+        yes: true,
+        first_version: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(rolled(&down(&s, &r, &req).unwrap()), [3]);
     let req = DownRequest {
         first_version: Some(3),
         ..Default::default()

@@ -91,9 +91,11 @@ fn squashed_and_applied(prefix: &str) -> (TestDb, Project) {
 
 /// `down --target V` below a squashed history's `first_version` was a usage error (`no
 /// migration with version 2`) while `--steps N` reaching the same point worked: a version of
-/// the snapshot is a point of the history. It plans what `--steps` plans, and like `--target 0`
-/// it rolls back every migration the files have, so it takes `--yes`; a squashed row it reaches
-/// is refused (exit 8) as `--steps` refuses it.
+/// the snapshot is a point of the history. Like `--target 0` it rolls back every migration the
+/// files have, back to the schema snapshot (the squashed rows stay), so it takes `--yes`.
+/// Every command a refusal suggests works as suggested: `--target 1 --yes` (suggested by the
+/// `--target 1` refusal) and `--target 0 --yes` exited 8 on the squashed row 002, and `--steps`
+/// reaching a squashed row suggested `--steps N --yes` with N counting the squashed rows.
 #[test]
 fn down_target_below_first_version_plans_as_steps_does() {
     let (db, project) = squashed_and_applied("hi_sq_target");
@@ -105,34 +107,42 @@ fn down_target_below_first_version_plans_as_steps_does() {
             .run_on(&db, &["migrate", "down", "--target", target])
             .code(exit::USAGE)
             .stderr_has(&format!("--target {target} is below the first migration"))
-            .stderr_has("--yes")
+            .stderr_has(&format!("--target {target} --yes"))
             .stderr_lacks("no migration with version");
         assert_eq!(ledger(&db), before, "nothing was written");
     }
 
+    // Every way of saying "everything" plans 004 and 003: back to the snapshot.
     let steps = project.run_on(&db, &["migrate", "down", "--steps", "2", "--dry-run"]);
     steps.code(exit::SUCCESS);
-    let target = project.run_on(
-        &db,
-        &["migrate", "down", "--target", "2", "--yes", "--dry-run"],
-    );
-    target.code(exit::SUCCESS);
-    assert_eq!(target.stdout, steps.stdout, "{}", target.dump());
-    target.stdout_has("would roll back 2 migrations");
+    for target in ["2", "1", "0"] {
+        let run = project.run_on(
+            &db,
+            &["migrate", "down", "--target", target, "--yes", "--dry-run"],
+        );
+        run.code(exit::SUCCESS);
+        assert_eq!(run.stdout, steps.stdout, "{}", run.dump());
+        run.stdout_has("would roll back 2 migrations");
+    }
 
-    // Reaching a squashed row: the same refusal for both flags.
+    // `--steps` reaching a squashed row is refused, naming the N that works.
+    for n in ["3", "4", "5"] {
+        project
+            .run_on(&db, &["migrate", "down", "--steps", n, "--yes"])
+            .code(exit::IRREVERSIBLE)
+            .stderr_has("squashed: 002_two")
+            .stderr_has("`--steps 2` (or `--target 0 --yes`) rolls back every migration");
+    }
     project
-        .run_on(&db, &["migrate", "down", "--steps", "3", "--yes"])
-        .code(exit::IRREVERSIBLE)
-        .stderr_has("squashed: 002_two");
-    project
-        .run_on(&db, &["migrate", "down", "--target", "1", "--yes"])
-        .code(exit::IRREVERSIBLE)
-        .stderr_has("squashed: 002_two");
+        .run_on(&db, &["migrate", "down", "--steps", "5"])
+        .code(exit::USAGE)
+        .stderr_has("pass --steps 2 (or --target 0 --yes)")
+        .stderr_lacks("--steps 2 --yes");
     assert_eq!(ledger(&db), before, "nothing was written");
 
+    // The command the `--target 1` refusal names works.
     project
-        .run_on(&db, &["migrate", "down", "--target", "2", "--yes"])
+        .run_on(&db, &["migrate", "down", "--target", "1", "--yes"])
         .code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:one", "002:two"]);
     assert!(!db.has_relation("t3") && !db.has_relation("t4"));
