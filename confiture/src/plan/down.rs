@@ -254,8 +254,15 @@ fn divergences<'a>(
             State::Squashed | State::Pending | State::OutOfOrder => {}
         }
     }
-    found.dedup();
-    (found, let_through)
+    // One entry per divergence: a duplicate row is reached both as a chosen row and as a
+    // second row of a chosen migration, not necessarily one after the other.
+    let mut unique: Vec<Divergence> = Vec::with_capacity(found.len());
+    for d in found {
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    (unique, let_through)
 }
 
 /// The refusal (exit 7) of a rollback whose rows do not match the files.

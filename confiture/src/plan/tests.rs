@@ -633,6 +633,39 @@ fn a_duplicate_row_alone_is_refused_with_the_ledgers_fix_not_the_files() {
     );
 }
 
+/// A duplicate row reached twice (as a chosen row and as the second row of a chosen
+/// migration) with another row between was listed twice: `dedup` removed only adjacent repeats.
+#[test]
+fn a_duplicate_row_is_listed_once_however_it_is_reached() {
+    let s = set(&[1, 2]);
+    let mut r = rows(&s, &[1]);
+    // 009 has no file: a missing row between the two rows of version 1.
+    r.push(LedgerRow {
+        version: "009".into(),
+        ..r[0].clone()
+    });
+    let mut again = row(&s.migrations[0]);
+    again.version = "1".to_string();
+    r.push(again);
+    let err = down(
+        &s,
+        &r,
+        &DownRequest {
+            steps: Some(3),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    let crate::error::Reason::Diverged(diverged) = err.reason() else {
+        panic!("{err:?}")
+    };
+    let listed: Vec<String> = diverged.migrations.iter().map(|d| d.to_string()).collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(err.details.len(), 2, "{:?}", err.details);
+    assert!(err.message.contains(": 2 migration(s)"), "{err}");
+}
+
 #[test]
 fn baseline_records_only_what_is_missing_through_the_version() {
     let s = set(&[1, 2, 3, 4]);
