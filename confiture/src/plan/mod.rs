@@ -28,6 +28,7 @@ pub use rewrite::{
 };
 pub use up::{
     check_history, check_up_files, check_up_request, snapshot_missing_help, up, UpPlan, UpRequest,
+    ABSENT_OBJECT_SQLSTATES,
 };
 
 /// The command that accepts the files as they are, as hints name it: `reinit` without

@@ -593,19 +593,46 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
 }
 
 /// The snapshot help is for the first migration of a squashed history on a ledger that records
-/// nothing; any other failure is its file's.
+/// nothing, failing with a SQLSTATE an absent object raises; any other failure is its file's
+/// (a division by zero cannot be a missing snapshot). On verify's scratch database it says
+/// verify cannot check the history, not "load the snapshot".
 #[test]
 fn snapshot_missing_help_only_for_the_first_migration_of_a_squashed_history_on_an_empty_ledger() {
     let s = set(&[3, 4]);
-    let help = snapshot_missing_help(&s, &[], Some(3), 3).expect("help");
+    let help = snapshot_missing_help(&s, &[], Some(3), 3, "42P01", false).expect("help");
     assert!(help.contains("003_m3, the first migration"), "{help}");
     assert!(help.contains("fix m/003_m3.up.sql"), "{help}");
-    assert_eq!(snapshot_missing_help(&s, &[], Some(3), 4), None);
-    assert_eq!(snapshot_missing_help(&s, &rows(&s, &[3]), Some(3), 3), None);
-    for first_version in [None, Some(1), Some(0)] {
-        assert_eq!(snapshot_missing_help(&s, &[], first_version, 3), None);
+    for sqlstate in ABSENT_OBJECT_SQLSTATES {
+        assert!(snapshot_missing_help(&s, &[], Some(3), 3, sqlstate, false).is_some());
     }
-    assert_eq!(snapshot_missing_help(&set(&[]), &[], Some(3), 3), None);
+    for sqlstate in ["22012", "42601", "23505", "42P07", ""] {
+        assert_eq!(
+            snapshot_missing_help(&s, &[], Some(3), 3, sqlstate, false),
+            None,
+            "{sqlstate}"
+        );
+    }
+    assert_eq!(
+        snapshot_missing_help(&s, &[], Some(3), 4, "42P01", false),
+        None
+    );
+    assert_eq!(
+        snapshot_missing_help(&s, &rows(&s, &[3]), Some(3), 3, "42P01", false),
+        None
+    );
+    for first_version in [None, Some(1), Some(0)] {
+        assert_eq!(
+            snapshot_missing_help(&s, &[], first_version, 3, "42P01", false),
+            None
+        );
+    }
+    assert_eq!(
+        snapshot_missing_help(&set(&[]), &[], Some(3), 3, "42P01", false),
+        None
+    );
+    let scratch = snapshot_missing_help(&s, &[], Some(3), 3, "42P01", true).expect("help");
+    assert!(scratch.contains("cannot check this history"), "{scratch}");
+    assert!(!scratch.contains("a new database loads first"), "{scratch}");
 }
 
 #[test]

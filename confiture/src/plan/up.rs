@@ -186,22 +186,45 @@ pub fn up<'a>(
     Ok(plan)
 }
 
+/// The SQLSTATEs a statement gets when an object it names does not exist: undefined table,
+/// column, object, function, schema. What a correct first migration of a squashed history
+/// gets on a database without the snapshot.
+pub const ABSENT_OBJECT_SQLSTATES: [&str; 5] = ["42P01", "42703", "42704", "42883", "3F000"];
+
 /// The help of a migration that failed on a database without the schema snapshot of a squashed
 /// history, or `None`: the directory starts at `first_version` > 1 (the versions below were
 /// squashed into a snapshot), the ledger records nothing (`rows` empty: a new database, or a
-/// scratch one), and the migration that failed (`failed`, its version) is the directory's
-/// first — which runs on that snapshot. Decided from this data alone, never from what the
-/// server said: a correct first file fails there because the snapshot's objects are absent.
+/// scratch one), the migration that failed (`failed`, its version) is the directory's first —
+/// which runs on that snapshot — and the server's `sqlstate` is one an absent object raises
+/// ([`ABSENT_OBJECT_SQLSTATES`]; a division by zero is the file's). Decided from this data,
+/// never from the server's words. `on_scratch`: the database is `migrate verify`'s scratch one,
+/// which never has the snapshot.
 pub fn snapshot_missing_help(
     set: &MigrationSet,
     rows: &[LedgerRow],
     first_version: Option<u64>,
     failed: u64,
+    sqlstate: &str,
+    on_scratch: bool,
 ) -> Option<String> {
     let first_version = first_version.filter(|&v| v > 1)?;
     let first = set.migrations.iter().min_by_key(|m| m.version)?;
-    if !rows.is_empty() || first.version != failed {
+    if !rows.is_empty() || first.version != failed || !ABSENT_OBJECT_SQLSTATES.contains(&sqlstate) {
         return None;
+    }
+    if on_scratch {
+        return Some(format!(
+            "the history is squashed (`first_version = {first_version}`): {}, the first \
+             migration, runs on the schema snapshot of the versions below {first_version}, and \
+             `migrate verify` builds its scratch database from the files alone, without the \
+             snapshot, so it cannot check this history (`--from` does not help: the migrations \
+             before it are applied first, on the same scratch database). Check the migrations on \
+             a copy of a database that has the snapshot loaded ({} there, then `migrate down`); \
+             if {} does not need the snapshot, fix it",
+            first.id(),
+            crate::hint::command("migrate up"),
+            first.up.path.display()
+        ));
     }
     Some(format!(
         "the history is squashed (`first_version = {first_version}`) and this database records \

@@ -548,3 +548,118 @@ fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_
         .stderr_has("fix db/migrations/001_t3.up.sql")
         .stderr_lacks("squashed");
 }
+
+/// The squashed-history "load the snapshot" help replaced more specific help: a migration that
+/// released the migration lock, a no-transaction migration that committed part of itself, and
+/// a failure no missing snapshot causes (division by zero, SQLSTATE 22012). It is given only
+/// for a SQLSTATE an absent object raises, and never replaces a more specific help (it becomes
+/// a detail). On `verify`'s scratch database, which never has the snapshot, it says verify
+/// cannot check the history, also with `--from`.
+#[test]
+fn the_snapshot_help_never_hides_a_more_specific_one() {
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
+    table(&project, "004_t4", "t4");
+    let snapshot_help = "the history is squashed (`first_version = 3`)";
+    let first_error = |db: &TestDb, args: &[&str]| {
+        let run = project.run_on(db, &[args, &["--format", "json"]].concat());
+        run.code(exit::MIGRATION_FAILED);
+        let error = run.json()["errors"][0].clone();
+        (
+            error["help"].as_str().unwrap_or_default().to_string(),
+            error,
+            run,
+        )
+    };
+
+    // A division by zero is the file's, whatever the ledger.
+    project.migration("003_t3", "SELECT 1 / 0;\n", "SELECT 1;\n");
+    let db = TestDb::new("hi_sq_div0");
+    let (help, error, run) = first_error(&db, &["migrate", "up"]);
+    assert_eq!(error["sqlstate"], "22012", "{}", run.dump());
+    assert!(
+        help.starts_with("fix db/migrations/003_t3.up.sql") && !help.contains("squashed"),
+        "{}",
+        run.dump()
+    );
+
+    // The migration released the migration lock, then failed on an absent table: the lock's
+    // help stays, the snapshot is a detail.
+    project.write(
+        "db/migrations/003_t3.up.sql",
+        "CREATE FUNCTION let_go() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_unlock_all()';\n\
+         SELECT let_go();\nCREATE TABLE t3 (id int REFERENCES t1 (id));\n",
+    );
+    let db = TestDb::new("hi_sq_unlock");
+    let (help, error, run) = first_error(&db, &["migrate", "up"]);
+    assert!(
+        help.starts_with("remove that call from db/migrations/003_t3.up.sql")
+            && !help.contains("squashed"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        error["details"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|d| d.as_str().unwrap_or_default().contains(snapshot_help))),
+        "{}",
+        run.dump()
+    );
+
+    // A no-transaction migration committed its first statement: running it again as it is
+    // would fail on it; the help says what to do with what it committed.
+    project.write(
+        "db/migrations/003_t3.up.sql",
+        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+         CREATE TABLE t3 (id int);\nCREATE INDEX CONCURRENTLY t1_id ON t1 (id);\n",
+    );
+    let db = TestDb::new("hi_sq_notx");
+    let (help, error, run) = first_error(&db, &["migrate", "up"]);
+    assert_eq!(error["sqlstate"], "42P01", "{}", run.dump());
+    assert!(
+        help.contains("what it committed stays: undo it, or make its statements safe to run twice")
+            && !help.contains("squashed")
+            && !help.contains("then run the command again"),
+        "{}",
+        run.dump()
+    );
+    assert!(db.has_relation("t3"), "statement 1 committed");
+
+    // The same without a squashed history: the partial commit's help too.
+    let plain = Project::new();
+    plain.migration(
+        "001_t3",
+        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+         CREATE TABLE t3 (id int);\nCREATE INDEX CONCURRENTLY t3_id ON t3 (id);\nSELECT 1 / 0;\n",
+        "DROP TABLE t3;\n",
+    );
+    let db = TestDb::new("hi_notx_part");
+    plain
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/001_t3.up.sql; what it committed stays: undo it")
+        .stderr_lacks("then run the command again");
+
+    // verify: its scratch database never has the snapshot, `--from` or not.
+    project.write(
+        "db/migrations/003_t3.up.sql",
+        "CREATE TABLE t3 (id int REFERENCES t1 (id));\n",
+    );
+    let db = TestDb::new("hi_sq_verify");
+    for args in [
+        &["migrate", "verify"][..],
+        &["migrate", "verify", "--from", "4"],
+    ] {
+        let (help, _, run) = first_error(&db, args);
+        assert!(
+            help.contains("`migrate verify` builds its scratch database from the files alone")
+                && help.contains("cannot check this history")
+                && !help.contains("which a new database loads first"),
+            "{args:?}: {}",
+            run.dump()
+        );
+    }
+}
