@@ -63,9 +63,9 @@ pub struct MigrationStatus {
 }
 
 impl MigrationStatus {
-    /// `001_add_bio_to_users`, as the status table shows it.
+    /// `001_add_bio_to_users`, as the status table shows it ([`crate::display::migration_id`]).
     pub fn id(&self) -> String {
-        format!("{}_{}", self.version, self.name)
+        crate::display::migration_id(&self.version, &self.name)
     }
 
     /// How it differs from the files, when its state is diverged (the data of a

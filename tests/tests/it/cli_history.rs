@@ -663,3 +663,57 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
         );
     }
 }
+
+/// A ledger row whose version is padded (`' 002'`, as a `char(n)` column or a hand-written row
+/// stores it) was `missing` and `reinit` forgot it, so `up` ran the applied migration again.
+/// Its version matches its file, as a padded checksum does; `reinit` rewrites its spelling.
+/// A row with an empty version is named as such, not `()` or `_name`.
+#[test]
+fn a_padded_ledger_version_is_its_migration_and_an_empty_one_is_named() {
+    let db = TestDb::new("hi_padded");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("UPDATE tb_confiture SET version = ' 002' WHERE version = '002'")
+        .expect("pad the version");
+
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("missing")
+        .stdout_has("2 applied, 0 pending");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("forget");
+    assert_eq!(
+        ledger(&db),
+        ["001:a", "002:b"],
+        "rewritten to the file's spelling"
+    );
+
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_at) VALUES ('e', '', 'ghost', now())",
+        )
+        .expect("an empty version");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("(empty version) ghost")
+        .stderr_has("no file ((empty version))");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("missing: (empty version) ghost is recorded");
+    project
+        .run_on(&db, &["migrate", "reinit", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("(empty version) ghost");
+}
