@@ -90,6 +90,33 @@ fn broken_id(set: &MigrationSet, errors: &FileErrors<'_>, version: u64) -> Strin
         .unwrap_or_else(|| version.to_string())
 }
 
+/// How the history differs from the files, one entry per offender in the order `up` lists them:
+/// applied migrations modified, then missing, versions recorded twice, pending ones out of
+/// order (unless `allow_out_of_order`). The entries every command shows (`up`'s refusal,
+/// `drift`'s, `status` as data), built by the same functions as `down`'s.
+pub fn divergences(history: &History<'_>, allow_out_of_order: bool) -> Vec<Divergence> {
+    let mut found: Vec<Divergence> = history
+        .modified()
+        .iter()
+        .filter_map(|r| Some(super::modified(r.migration?, r.row)))
+        .collect();
+    found.extend(history.missing().iter().map(|r| super::missing(r)));
+    found.extend(history.duplicates().iter().map(|r| duplicate(r)));
+    if !allow_out_of_order {
+        let newest = history.newest_recorded().map(|r| r.row.version.clone());
+        found.extend(
+            history
+                .out_of_order()
+                .iter()
+                .map(|m| Divergence::OutOfOrder {
+                    id: m.id(),
+                    newest_applied: newest.clone(),
+                }),
+        );
+    }
+    found
+}
+
 /// Refuses a history that diverged from the files: applied migrations modified or missing,
 /// versions recorded twice, pending ones out of order (unless allowed). Lists every offender.
 pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<()> {
@@ -105,16 +132,11 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
     {
         return Ok(());
     }
+    let found = divergences(history, allow_out_of_order);
     let mut counts = Vec::new();
-    let mut found = Vec::new();
     let mut help = Vec::new();
     if !modified.is_empty() {
         counts.push(format!("{} applied migration(s) modified", modified.len()));
-        found.extend(
-            modified
-                .iter()
-                .filter_map(|r| Some(super::modified(r.migration?, r.row))),
-        );
         help.push(format!(
             "restore the modified files from version control; if the edits were intended, \
              {} accepts their checksums (`--dry-run` shows the rows first)",
@@ -123,7 +145,6 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
     }
     if !missing.is_empty() {
         counts.push(format!("{} applied migration(s) missing", missing.len()));
-        found.extend(missing.iter().map(|r| super::missing(r)));
         help.push(format!(
             "restore the missing files from version control; if they were squashed into a \
              schema snapshot, set `first_version` in {}; if they were removed on purpose, {} \
@@ -134,7 +155,6 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
     }
     if !duplicates.is_empty() {
         counts.push(format!("{} version(s) recorded twice", duplicates.len()));
-        found.extend(duplicates.iter().map(|r| duplicate(r)));
         help.push(format!("{} keeps one row per migration", reinit_hint()));
     }
     if !out_of_order.is_empty() {
@@ -146,10 +166,6 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
             "{} pending migration(s) out of order",
             out_of_order.len()
         ));
-        found.extend(out_of_order.iter().map(|m| Divergence::OutOfOrder {
-            id: m.id(),
-            newest_applied: Some(newest.clone()),
-        }));
         help.push(format!(
             "renumber the out-of-order migrations above {newest} (rename both files), \
              or run with `--allow-out-of-order` to apply them anyway"
