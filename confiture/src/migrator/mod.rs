@@ -379,7 +379,9 @@ impl Migrator {
     }
 
     fn for_workspace(env: Environment, ws: &Workspace) -> Migrator {
-        let options = CheckOptions::default().first_version(ws.settings.first_version);
+        let options = CheckOptions::default()
+            .first_version(ws.settings.first_version)
+            .first_version_from(ws.settings.first_version_from);
         Migrator::new(env, ws.migrations_dir(), options)
     }
 
