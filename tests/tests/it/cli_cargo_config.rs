@@ -281,7 +281,7 @@ fn the_first_version_help_names_the_table_that_set_it() {
     ] {
         project.write(
             "billing/Cargo.toml",
-            &format!(
+            format!(
                 "[package]\nname = \"billing\"\n\n[package.metadata.confiture]\n\
                  migrations_dir = \"migrations\"\nfirst_version = {first_version}\n"
             ),
