@@ -39,7 +39,9 @@ impl Context {
             None => workspace.migrations_dir(),
         };
         let display_dir = display::relative_to(&migrations_dir, &cwd);
-        let check_options = CheckOptions::default().first_version(workspace.settings.first_version);
+        let check_options = CheckOptions::default()
+            .first_version(workspace.settings.first_version)
+            .first_version_from(workspace.settings.first_version_from);
         Ok(Context {
             workspace,
             migrations_dir,

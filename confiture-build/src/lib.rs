@@ -228,8 +228,14 @@ impl Check {
             Some(dir) => start.join(dir),
             None => workspace.migrations_dir(),
         };
+        // The table that set it, when it came from one (not from this builder).
+        let from = match self.first_version {
+            Some(_) => None,
+            None => workspace.settings.first_version_from,
+        };
         let options = CheckOptions::default()
-            .first_version(self.first_version.or(workspace.settings.first_version));
+            .first_version(self.first_version.or(workspace.settings.first_version))
+            .first_version_from(from);
         Ok(Located {
             workspace,
             migrations_dir,

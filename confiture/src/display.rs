@@ -40,6 +40,30 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     escape_where(text, is_hazard)
 }
 
+/// A ledger row's version for a sentence: [`escape`]d, and an empty one (or one of spaces only)
+/// named as such, `(empty version)`, rather than shown as nothing.
+pub fn ledger_version(version: &str) -> Cow<'_, str> {
+    if version.trim().is_empty() {
+        Cow::Borrowed(EMPTY_VERSION)
+    } else {
+        escape(version)
+    }
+}
+
+/// How [`ledger_version`] names an empty version.
+pub const EMPTY_VERSION: &str = "(empty version)";
+
+/// `0002_add_color`: a migration (or a ledger row) by its version and name, as every message
+/// and table names it; a row whose version is empty is named as such, `(empty version) ghost`.
+/// Not escaped.
+pub fn migration_id(version: &str, name: &str) -> String {
+    if version.trim().is_empty() {
+        format!("{EMPTY_VERSION} {name}")
+    } else {
+        format!("{version}_{name}")
+    }
+}
+
 /// Prose that may span lines (a message, a help line, SQL): newlines and tabs are kept, every
 /// other control character is escaped.
 pub fn escape_prose(text: &str) -> Cow<'_, str> {
@@ -53,7 +77,7 @@ pub const VERSIONS_SHOWN_IN_FULL: usize = 5;
 /// [`VERSIONS_SHOWN_IN_FULL`], else the first and the last (`0001…1000`). JSON keeps full
 /// lists; this is the one rule for shortening them in text.
 pub fn version_range(list: &[String]) -> String {
-    let shown: Vec<_> = list.iter().map(|v| escape(v)).collect();
+    let shown: Vec<_> = list.iter().map(|v| ledger_version(v)).collect();
     match shown.as_slice() {
         [] => String::new(),
         [first, .., last] if shown.len() > VERSIONS_SHOWN_IN_FULL => format!("{first}…{last}"),

@@ -26,7 +26,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::db::scratch::Scratch;
-use crate::error::{Diverged, Divergence, Error, ErrorKind};
+use crate::error::{Diverged, Error, ErrorKind};
 use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
@@ -260,15 +260,10 @@ impl Migrator {
 /// Refuses a history that cannot be replayed: diverged from the files (exit 7) or squashed
 /// (exit 5).
 fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
-    let diverged: Vec<Divergence> = status
-        .migrations
-        .iter()
-        .filter_map(|m| m.divergence())
-        .collect();
-    if !diverged.is_empty() {
+    if !status.diverged.is_empty() {
         return Err(Error::diverged(
             "drift replays the applied migrations, and the history has diverged from the files",
-            Diverged::new(diverged),
+            Diverged::new(status.diverged.clone()),
         )
         .with_help(format!(
             "{} shows what diverged; fix the history first",

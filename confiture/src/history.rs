@@ -3,8 +3,9 @@
 //! engine (what committed before a lost connection) all read. Pure.
 //!
 //! The rule:
-//! - Versions compare as integers ([`Version`]: `9` < `10`, `001` = `1`). A ledger row whose
-//!   version is not a number (or does not fit in 64 bits) matches no file.
+//! - Versions compare as integers ([`Version`]: `9` < `10`, `001` = `1`), a ledger row's with
+//!   surrounding whitespace dropped ([`Version::of_ledger`]: `' 003'` is `003`). A ledger row
+//!   whose version is not a number (or does not fit in 64 bits) matches no file.
 //! - A file matches the row with its integer version. When several rows have that version, the
 //!   one spelled like the file wins (`001` over `1`), else the one applied first; the others are
 //!   [`State::Duplicate`]. A row is always addressed by its own `version` text (the column is
@@ -81,6 +82,16 @@ impl fmt::Display for VersionError {
 }
 
 impl std::error::Error for VersionError {}
+
+impl Version {
+    /// The version a ledger row records: [`Version::from_str`] of its text with surrounding
+    /// whitespace dropped, as [`recorded_checksum`] drops it (a `char(n)` column, or a row
+    /// written by hand, pads): `" 003"` is `003`. The row itself is still addressed by its
+    /// text as stored.
+    pub fn of_ledger(text: &str) -> Result<Version, VersionError> {
+        text.trim().parse()
+    }
+}
 
 /// Digits only (`"003"`); no sign, no spaces.
 impl FromStr for Version {
@@ -231,9 +242,10 @@ impl<'a> Recorded<'a> {
         }
     }
 
-    /// `0002_add_color`: the row's own version and name.
+    /// `0002_add_color`: the row's own version and name; a row whose version is empty is
+    /// named as such, `(empty version) add_color`.
     pub fn id(&self) -> String {
-        format!("{}_{}", self.row.version, self.row.name)
+        crate::display::migration_id(&self.row.version, &self.row.name)
     }
 }
 
@@ -300,7 +312,10 @@ impl<'a> History<'a> {
         rows: &'a [LedgerRow],
         first_version: Option<u64>,
     ) -> History<'a> {
-        let versions: Vec<Option<Version>> = rows.iter().map(|r| r.version.parse().ok()).collect();
+        let versions: Vec<Option<Version>> = rows
+            .iter()
+            .map(|r| Version::of_ledger(&r.version).ok())
+            .collect();
         let mut by_number: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
         for (i, v) in versions.iter().enumerate() {
             if let Some(v) = v {
@@ -651,6 +666,37 @@ mod tests {
         assert_eq!(
             "99999999999999999999".parse::<Version>().unwrap_err(),
             VersionError::TooLarge
+        );
+    }
+
+    /// A ledger version padded with whitespace (`' 003'`) was "missing" and `reinit` forgot
+    /// it, so `up` ran an applied migration again; checksums were already compared trimmed.
+    #[test]
+    fn a_padded_ledger_version_matches_its_file_and_an_empty_one_is_named() {
+        let files = [migration("001"), migration("003")];
+        for padded in [" 003", "003 ", "\t003\n", "  3  "] {
+            assert_eq!(Version::of_ledger(padded).map(|v| v.number()), Ok(3));
+            let rows = [row("001", None), row(padded, None)];
+            let h = History::new(&files, &rows, None);
+            assert_eq!(states(&h), ["001:applied", "003:applied"], "{padded:?}");
+            assert_eq!(h.row_of(&files[1]).unwrap().row.version, padded);
+            assert_eq!(h.pending().count(), 0);
+        }
+        // Beside the row spelled like the file, a padded one is a second row.
+        let rows = [row(" 003", None), row("003", None)];
+        let h = History::new(&files, &rows, None);
+        assert_eq!(h.row_of(&files[1]).unwrap().row.version, "003");
+        assert_eq!(h.duplicates().len(), 1);
+        assert_eq!(Version::of_ledger("  "), Err(VersionError::Empty));
+        assert_eq!(Version::of_ledger("0 3"), Err(VersionError::NotDigits));
+        // An empty version is named as such.
+        let rows = [row("", None)];
+        let h = History::new(&files, &rows, None);
+        assert_eq!(h.recorded[0].state, State::Missing);
+        assert_eq!(h.recorded[0].id(), "(empty version) m");
+        assert_eq!(
+            crate::display::version_range(&["".into(), " ".into(), "002".into()]),
+            "(empty version), (empty version), 002"
         );
     }
 

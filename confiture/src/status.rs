@@ -63,37 +63,9 @@ pub struct MigrationStatus {
 }
 
 impl MigrationStatus {
-    /// `001_add_bio_to_users`, as the status table shows it.
+    /// `001_add_bio_to_users`, as the status table shows it ([`crate::display::migration_id`]).
     pub fn id(&self) -> String {
-        format!("{}_{}", self.version, self.name)
-    }
-
-    /// How it differs from the files, when its state is diverged (the data of a
-    /// [`Reason::Diverged`](crate::Reason::Diverged) refusal); `None` otherwise.
-    pub fn divergence(&self) -> Option<Divergence> {
-        Some(match self.status {
-            State::Modified => Divergence::Modified {
-                id: self.id(),
-                file: None,
-                recorded_checksum: self.recorded_checksum.clone(),
-                checksum: self.checksum.clone(),
-                applied_at: self.applied_at.clone(),
-            },
-            State::Missing => Divergence::Missing {
-                id: self.id(),
-                applied_at: self.applied_at.clone(),
-            },
-            State::Duplicate => Divergence::Duplicate {
-                row_version: self.version.clone(),
-                id: Some(self.id()),
-                applied_at: self.applied_at.clone(),
-            },
-            State::OutOfOrder => Divergence::OutOfOrder {
-                id: self.id(),
-                newest_applied: None,
-            },
-            State::Applied | State::Pending | State::Squashed => return None,
-        })
+        crate::display::migration_id(&self.version, &self.name)
     }
 }
 
@@ -158,6 +130,11 @@ pub struct StatusReport {
     pub duplicate: Vec<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
+    /// How the history differs from the files, as `up` refuses it
+    /// ([`crate::plan::divergences`]): what `drift` refuses with. Not a JSON key: `migrations`
+    /// shows each state.
+    #[serde(skip)]
+    pub diverged: Vec<Divergence>,
 }
 
 impl StatusReport {
@@ -257,6 +234,7 @@ pub fn report_checked(
         squashed,
         duplicate,
         diagnostics: diagnostics.to_vec(),
+        diverged: crate::plan::divergences(&history, false),
     }
 }
 

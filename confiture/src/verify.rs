@@ -351,6 +351,7 @@ impl Replay {
         // The same migrations (a directory, or the set embedded in the binary), on the scratch.
         let mut migrator = of.detached();
         migrator.env = env;
+        migrator.on_scratch = true;
         Ok(Replay {
             migrator,
             client,

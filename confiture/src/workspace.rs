@@ -25,6 +25,11 @@ pub const KEYS: &[&str] = &[
 pub const WORKSPACE_TABLE: &str = "[workspace.metadata.confiture]";
 /// A package's table of settings, which overrides the workspace's.
 pub const PACKAGE_TABLE: &str = "[package.metadata.confiture]";
+/// The workspace's table, as a help that tells where a setting is names it.
+pub const WORKSPACE_SETTING: &str =
+    "`[workspace.metadata.confiture]` of the workspace's Cargo.toml";
+/// A package's table, as a help that tells where a setting is names it.
+pub const PACKAGE_SETTING: &str = "`[package.metadata.confiture]` of the package's Cargo.toml";
 /// Both tables, as messages that tell where to set something name them.
 pub const SETTINGS_TABLES: &str =
     "`[package.metadata.confiture]` of the package's Cargo.toml (or `[workspace.metadata.confiture]` \
@@ -42,6 +47,9 @@ pub struct Settings {
     pub default_env: String,
     /// The first version of a squashed history: rows below it are not problems.
     pub first_version: Option<u64>,
+    /// The table that set `first_version`, as a help names it ([`WORKSPACE_SETTING`] or
+    /// [`PACKAGE_SETTING`]); `None` when it is not set.
+    pub first_version_from: Option<&'static str>,
 }
 
 impl Default for Settings {
@@ -51,6 +59,7 @@ impl Default for Settings {
             environments_dir: PathBuf::from("db/environments"),
             default_env: "local".to_string(),
             first_version: None,
+            first_version_from: None,
         }
     }
 }
@@ -296,6 +305,11 @@ fn read_settings(
                 let version = value.as_integer().and_then(|v| u64::try_from(v).ok());
                 settings.first_version =
                     Some(version.ok_or_else(|| wrong_type("a non-negative integer", "5"))?);
+                settings.first_version_from = Some(if name == PACKAGE_TABLE {
+                    PACKAGE_SETTING
+                } else {
+                    WORKSPACE_SETTING
+                });
             }
             _ => return Err(unknown_key(manifest, name, key)),
         }
@@ -510,6 +524,7 @@ mod tests {
         assert_eq!(ws.root, tmp.0);
         assert_eq!(ws.migrations_dir(), tmp.0.join("billing/migrations"));
         assert_eq!(ws.settings.first_version, Some(1));
+        assert_eq!(ws.settings.first_version_from, Some(PACKAGE_SETTING));
         assert_eq!(
             ws.settings.default_env, "dev",
             "not overridden: the workspace's"
@@ -522,6 +537,7 @@ mod tests {
             let ws = Workspace::discover(&start).unwrap();
             assert_eq!(ws.migrations_dir(), tmp.0.join("db/migrations"));
             assert_eq!(ws.settings.first_version, Some(10));
+            assert_eq!(ws.settings.first_version_from, Some(WORKSPACE_SETTING));
         }
     }
 

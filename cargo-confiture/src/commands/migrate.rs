@@ -168,7 +168,9 @@ fn reinit_text(r: &ReinitReport) -> String {
         r.rows
             .iter()
             .filter(|row| row.action == action && keep(row))
-            .map(|row| display::escape(&format!("{}_{}", row.version, row.name)).into_owned())
+            .map(|row| {
+                display::escape(&display::migration_id(&row.version, &row.name)).into_owned()
+            })
             .collect()
     };
     // Long lists are cut to their ends in text (the JSON report keeps every row).

@@ -192,6 +192,13 @@ impl fmt::Display for ConnectionSpec {
     }
 }
 
+/// `"name"`: [`shown`] between double quotes, the one way a message quotes a name it rejects
+/// (a database, a tenant schema): each control character escaped once (`"x\u{1b}[2J"`), never
+/// escaped again by a `{:?}` of the escaped text.
+pub fn quoted(text: &str) -> String {
+    format!("\"{}\"", shown(text))
+}
+
 /// `text` with its control characters escaped as Rust does (`\n`, `\u{1b}`), for names
 /// (database, user, host) that appear in messages: they may hold anything but NUL.
 pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {

@@ -79,8 +79,8 @@ mod timeout;
 use std::path::Path;
 
 pub use connection::{
-    shown, ConnectionSpec, SslMode, TargetSessionAttrs, DEFAULT_APPLICATION_NAME, DEFAULT_HOST,
-    DEFAULT_PORT, DEFAULT_USER,
+    quoted, shown, ConnectionSpec, SslMode, TargetSessionAttrs, DEFAULT_APPLICATION_NAME,
+    DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER,
 };
 #[cfg(feature = "env-files")]
 pub use dotenv::FILE_NAME as DOTENV_FILE;

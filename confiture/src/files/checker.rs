@@ -27,7 +27,7 @@ use crate::text;
 pub(super) use contents::is_blank_sql;
 pub use docs::*;
 
-const CONFIG_TABLE: &str = "`[workspace.metadata.confiture]` of the workspace's Cargo.toml";
+const CONFIG_TABLE: &str = crate::workspace::WORKSPACE_SETTING;
 const IRREVERSIBLE_MARKER: &str = "-- confiture:irreversible";
 
 fn diagnostic(

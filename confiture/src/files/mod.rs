@@ -36,6 +36,9 @@ pub fn all_rules() -> impl Iterator<Item = &'static RuleDoc> {
 pub struct CheckOptions {
     /// The first version of a squashed history; `None` means 1.
     pub first_version: Option<u64>,
+    /// Where `first_version` was set, as the help of a diagnostic about it names it
+    /// ([`crate::workspace::Settings::first_version_from`]); `None`: the workspace's table.
+    pub first_version_from: Option<&'static str>,
     /// The tracking table that migrations must not write (rule `writes-tracking-table`);
     /// `None` means the default `tb_confiture`. A [`Migrator`](crate::Migrator) gives its
     /// environment's when this is `None`.
@@ -44,6 +47,7 @@ pub struct CheckOptions {
 
 setters!(CheckOptions {
     first_version: Option<u64>,
+    first_version_from: Option<&'static str>,
     tracking_table: Option<crate::ledger::TrackingTable>,
 });
 

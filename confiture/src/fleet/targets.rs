@@ -95,9 +95,9 @@ impl Target {
             // The rule is in the message, not only the help: several bad rows are reported
             // as one error's details, under one help for them all.
             return Err(Error::invalid(format!(
-                "{source}: {:?} is not a tenant schema name (letters, digits and `_`, not \
+                "{source}: {} is not a tenant schema name (letters, digits and `_`, not \
                  starting with a digit, at most {} bytes)",
-                config::shown(schema),
+                config::quoted(schema),
                 config::MAX_NAME_BYTES
             ))
             .with_help(format!(
@@ -182,16 +182,16 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
             "a zero-width character or byte-order mark, from a copy and paste"
         };
         return Err(format!(
-            "\"{}\" is not a database name: it holds the invisible character U+{:04X} ({what})",
-            config::shown(name),
+            "{} is not a database name: it holds the invisible character U+{:04X} ({what})",
+            config::quoted(name),
             u32::from(c)
         ));
     }
     if name.chars().any(char::is_whitespace) {
         return Err(format!(
-            "{:?} is not a database name: write a name with spaces as a URL \
+            "{} is not a database name: write a name with spaces as a URL \
              (postgresql://host/my%20db), and comments on lines of their own (# ...)",
-            config::shown(name)
+            config::quoted(name)
         ));
     }
     Ok(())
@@ -629,6 +629,33 @@ host=h password=hunter2 dbname=x y
         );
         let long = "s".repeat(config::MAX_NAME_BYTES + 1);
         assert!(Target::schema(&base(), &long, "q").is_err());
+    }
+
+    /// A control character in a rejected schema name was escaped twice (`"x\\u{1b}[2J"`, a
+    /// `{:?}` of the escaped text) where a database name's was escaped once: both are quoted by
+    /// `config::quoted`.
+    #[test]
+    fn a_rejected_name_escapes_a_control_character_once() {
+        let name = "x\u{1b}[2J";
+        let once = "\"x\\u{1b}[2J\"";
+        let schema = Target::schema(&base(), name, "q, row 1").unwrap_err();
+        assert!(
+            schema
+                .message
+                .starts_with(&format!("q, row 1: {once} is not a tenant schema")),
+            "{}",
+            schema.message
+        );
+        let database = check_name(name).unwrap_err();
+        assert!(
+            database.starts_with(&format!("{once} is not a database name")),
+            "{database}"
+        );
+        let spaced = check_name("my db").unwrap_err();
+        assert!(
+            spaced.starts_with("\"my db\" is not a database name"),
+            "{spaced}"
+        );
     }
 
     #[test]

@@ -79,6 +79,9 @@ pub struct Migrator {
     /// The migrations already read and checked, given by a fleet to each of its targets
     /// (`fleet::Fleet`): [`Migrator::load`] returns them instead of reading the files again.
     pub(crate) preloaded: Option<std::sync::Arc<Checked>>,
+    /// The database is `migrate verify`'s scratch one, built from the files alone: a failure
+    /// for want of a squashed history's schema snapshot says verify cannot check it.
+    pub(crate) on_scratch: bool,
 }
 
 impl Migrator {
@@ -114,6 +117,7 @@ impl Migrator {
             reset_pending: false,
             on_connect: None,
             preloaded: None,
+            on_scratch: false,
         }
     }
 
@@ -251,6 +255,7 @@ impl Migrator {
             reset_pending: false,
             on_connect: None,
             preloaded: self.preloaded.clone(),
+            on_scratch: self.on_scratch,
         }
     }
 
@@ -374,7 +379,9 @@ impl Migrator {
     }
 
     fn for_workspace(env: Environment, ws: &Workspace) -> Migrator {
-        let options = CheckOptions::default().first_version(ws.settings.first_version);
+        let options = CheckOptions::default()
+            .first_version(ws.settings.first_version)
+            .first_version_from(ws.settings.first_version_from);
         Migrator::new(env, ws.migrations_dir(), options)
     }
 

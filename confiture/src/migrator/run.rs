@@ -26,6 +26,8 @@ pub(super) struct RunFailure {
     pub(super) server: Option<ServerError>,
     /// See [`StepFailure::unknown_fate`].
     pub(super) unknown_fate: usize,
+    /// See [`StepFailure::blames_file`].
+    pub(super) blames_file: bool,
     pub(super) committed: Vec<String>,
     pub(super) not_attempted: Vec<String>,
     pub(super) unknown: Vec<String>,
@@ -40,6 +42,7 @@ impl From<Error> for RunFailure {
             location: None,
             server: None,
             unknown_fate: 0,
+            blames_file: false,
             committed: Vec::new(),
             not_attempted: Vec::new(),
             unknown: Vec::new(),
@@ -55,6 +58,7 @@ impl RunFailure {
             location: f.location,
             server: f.server,
             unknown_fate: f.unknown_fate,
+            blames_file: f.blames_file,
             ..RunFailure::from(f.error)
         }
     }

@@ -129,6 +129,7 @@ impl Migrator {
             single: options.single_transaction,
             lock_wait: options.lock_wait,
             started: Instant::now(),
+            on_scratch: self.on_scratch,
         };
         let (client, target) = self.client_for_writing()?;
         let result = match prepared {
@@ -165,6 +166,8 @@ struct Locked<'a> {
     /// `--lock-wait` covers the migration lock and the ledger read after it.
     lock_wait: Duration,
     started: Instant,
+    /// See [`Migrator::on_scratch`].
+    on_scratch: bool,
 }
 
 impl<'a> Locked<'a> {
@@ -228,8 +231,11 @@ impl<'a> Locked<'a> {
     }
 
     /// A migration that failed on a database without a squashed history's snapshot: the help
-    /// says to load the snapshot first ([`plan::snapshot_missing_help`] decides when), instead
-    /// of blaming a correct file.
+    /// says to load the snapshot first ([`plan::snapshot_missing_help`] decides when, from the
+    /// server's SQLSTATE among others), instead of blaming a correct file. A help that says
+    /// something more specific than "fix the file" ([`RunFailure::blames_file`]: a released
+    /// migration lock, a no-transaction migration that committed part of itself) stays, the
+    /// snapshot's text a detail.
     fn without_snapshot(&self, rows: &[LedgerRow], mut f: RunFailure) -> RunFailure {
         let failed = f.migration.as_ref().and_then(|(version, _)| {
             self.set
@@ -237,12 +243,26 @@ impl<'a> Locked<'a> {
                 .iter()
                 .find(|m| &m.version_text == version)
         });
-        if let Some(m) = failed.filter(|_| f.error.kind == ErrorKind::MigrationFailed) {
-            if let Some(help) =
-                plan::snapshot_missing_help(self.set, rows, self.request.first_version, m.version)
-            {
-                f.error.help = Some(help);
-            }
+        let (Some(m), Some(server)) = (failed, f.server.as_ref()) else {
+            return f;
+        };
+        if f.error.kind != ErrorKind::MigrationFailed {
+            return f;
+        }
+        let Some(help) = plan::snapshot_missing_help(
+            self.set,
+            rows,
+            self.request.first_version,
+            m.version,
+            &server.sqlstate,
+            self.on_scratch,
+        ) else {
+            return f;
+        };
+        if f.blames_file {
+            f.error.help = Some(help);
+        } else {
+            f.error.details.push(help);
         }
         f
     }

@@ -16,7 +16,8 @@ use crate::ledger::LedgerRow;
 pub struct DownRequest {
     /// Roll back this many (≥ 1); default 1 when `target` is absent.
     pub steps: Option<u32>,
-    /// Roll back every migration applied with a version above this one; 0 means all.
+    /// Roll back every migration applied with a version above this one; 0 (or, on a squashed
+    /// history, any version below `first_version`) means all, back to the schema snapshot.
     pub target: Option<u64>,
     /// Confirms rolling back everything: `target: Some(0)`, or `steps` beyond the applied
     /// migrations.
@@ -79,24 +80,31 @@ fn first_version(request: &DownRequest) -> u64 {
 
 /// The one rule of rolling back everything: a request that reaches past the history — `--target`
 /// below the directory's first version (0, or any version of a squashed history's snapshot), or
-/// `--steps` beyond the `applied` migrations — rolls back every applied migration, and must say
-/// so with `--yes`. `applied` is `None` before the ledger is read: only `--target` is decided
-/// then. Which rows such a request chooses is [`chosen`]'s (a squashed row among them is refused
-/// by [`check_reversible`], whichever flag reached it).
+/// `--steps` beyond the `applied` rows — rolls back every migration that can be rolled back, and
+/// must say so with `--yes`. On a squashed history "everything" is every row down to the schema
+/// snapshot: the rows below `first_version` stay ([`chosen`] plans `--target` below it as the
+/// point before the first file). `applied` is `None` before the ledger is read: only `--target`
+/// is decided then; with it, `reachable` is how many rows `--steps` can roll back before a
+/// squashed one ([`reachable`]), the `--steps N` the help names.
 fn confirm_everything(
     set: &MigrationSet,
     request: &DownRequest,
-    applied: Option<usize>,
+    applied: Option<(usize, usize)>,
 ) -> Result<()> {
     if request.yes {
         return Ok(());
     }
     let first = first_version(request);
     match (request.target, request.steps, applied) {
-        (Some(0), _, _) => Err(
-            Error::usage("--target 0 rolls back every applied migration")
-                .with_help("add --yes to confirm"),
-        ),
+        (Some(0), _, _) => Err(Error::usage(format!(
+            "--target 0 rolls back every applied migration{}",
+            if first > 1 {
+                ", back to the schema snapshot"
+            } else {
+                ""
+            }
+        ))
+        .with_help("add --yes to confirm")),
         (Some(t), _, _) if t < first => {
             let first_id = set
                 .migrations
@@ -113,17 +121,41 @@ fn confirm_everything(
                 "add --yes to confirm (--target {t} --yes, the same plan as --target 0 --yes)"
             )))
         }
-        (None, Some(steps), Some(applied)) if applied > 0 && steps as usize > applied => {
+        (None, Some(steps), Some((applied, reachable)))
+            if applied > 0 && steps as usize > applied =>
+        {
+            let help = if reachable == 0 {
+                "every applied migration is below `first_version`, squashed into the schema \
+                 snapshot: there is nothing to roll back"
+                    .to_string()
+            } else if reachable < applied {
+                format!(
+                    "pass --steps {reachable} (or --target 0 --yes) to roll back every migration \
+                     applied since the schema snapshot; the rows below `first_version` are \
+                     squashed and stay"
+                )
+            } else {
+                format!("pass --steps {applied} (or --target 0 --yes) to roll back every one")
+            };
             Err(Error::usage(format!(
                 "--steps {steps} is more than the {applied} applied migration(s): it would roll \
                  back every one"
             ))
-            .with_help(format!(
-                "pass --steps {applied} --yes (or --target 0 --yes) to roll back everything"
-            )))
+            .with_help(help))
         }
         _ => Ok(()),
     }
+}
+
+/// How many rows `--steps` can roll back, newest first, before it reaches a row of the squashed
+/// history (every row when there is none).
+fn reachable(history: &History<'_>) -> usize {
+    history
+        .recorded
+        .iter()
+        .rev()
+        .take_while(|r| r.state != State::Squashed)
+        .count()
 }
 
 /// Plans `down`: the newest applied migrations, in reverse order of application. Before anything
@@ -151,7 +183,8 @@ fn down_plan<'a>(
 ) -> Result<DownPlan<'a>> {
     let history = History::new(&set.migrations, rows, request.first_version);
     let chosen = chosen(&history, request);
-    confirm_everything(set, request, Some(history.recorded.len()))?;
+    let reachable = reachable(&history);
+    confirm_everything(set, request, Some((history.recorded.len(), reachable)))?;
     let (found, modified) = divergences(&history, &chosen, request.allow_modified);
     if !found.is_empty() {
         return Err(diverged(&chosen, found, request.allow_modified));
@@ -165,7 +198,7 @@ fn down_plan<'a>(
             })
         })
         .collect();
-    check_reversible(&chosen, &roll_back, request.first_version)?;
+    check_reversible(&chosen, &roll_back, request.first_version, reachable)?;
     Ok(DownPlan {
         roll_back,
         modified,
@@ -173,13 +206,17 @@ fn down_plan<'a>(
 }
 
 /// The rows `down` rolls back, newest application first: every row above `target`, else the
-/// newest `steps` (1 by default).
+/// newest `steps` (1 by default). A `target` below the first version is the point before the
+/// first file: on a squashed history, the schema snapshot, whose rows stay.
 fn chosen<'h, 'a>(history: &'h History<'a>, request: &DownRequest) -> Vec<&'h Recorded<'a>> {
     let newest_first = history.recorded.iter().rev();
     match request.target {
-        Some(t) => newest_first
-            .filter(|r| r.version.as_ref().is_none_or(|v| v.number() > t))
-            .collect(),
+        Some(t) => {
+            let floor = t.max(first_version(request) - 1);
+            newest_first
+                .filter(|r| r.version.as_ref().is_none_or(|v| v.number() > floor))
+                .collect()
+        }
         None => newest_first
             .take(request.steps.unwrap_or(1) as usize)
             .collect(),
@@ -217,8 +254,15 @@ fn divergences<'a>(
             State::Squashed | State::Pending | State::OutOfOrder => {}
         }
     }
-    found.dedup();
-    (found, let_through)
+    // One entry per divergence: a duplicate row is reached both as a chosen row and as a
+    // second row of a chosen migration, not necessarily one after the other.
+    let mut unique: Vec<Divergence> = Vec::with_capacity(found.len());
+    for d in found {
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    (unique, let_through)
 }
 
 /// The refusal (exit 7) of a rollback whose rows do not match the files.
@@ -262,6 +306,7 @@ fn check_reversible(
     chosen: &[&Recorded<'_>],
     roll_back: &[Rollback<'_>],
     first_version: Option<u64>,
+    reachable: usize,
 ) -> Result<()> {
     let irreversible = roll_back
         .iter()
@@ -297,11 +342,18 @@ fn check_reversible(
         .iter()
         .any(|u| matches!(u, Unrollable::Squashed { .. }))
     {
-        help.push(
+        let fewer = if reachable == 0 {
+            "there is nothing above the snapshot to roll back".to_string()
+        } else {
+            format!(
+                "`--steps {reachable}` (or `--target 0 --yes`) rolls back every migration \
+                 applied since the snapshot"
+            )
+        };
+        help.push(format!(
             "rows below `first_version` belong to the history squashed into a schema \
-             snapshot and have no down file; roll back fewer migrations (`--steps N`)"
-                .to_string(),
-        );
+             snapshot and have no down file; {fewer}"
+        ));
     }
     let message = format!(
         "refusing to roll back: {} migration(s) are irreversible",

@@ -489,7 +489,12 @@ fn steps_beyond_the_applied_migrations_need_yes() {
             .contains("--steps 10 is more than the 3 applied"),
         "{err}"
     );
-    assert!(err.help.unwrap_or_default().contains("--steps 3 --yes"));
+    // The command the help names works as it is: `--steps 3` needs no `--yes`.
+    let help = err.help.unwrap_or_default();
+    assert!(
+        help.contains("pass --steps 3 (or --target 0 --yes)") && !help.contains("--steps 3 --yes"),
+        "{help}"
+    );
     assert_eq!(ask(10, true).unwrap(), [3, 2, 1]);
     assert_eq!(ask(3, false).unwrap(), [3, 2, 1]);
     assert_eq!(ask(2, false).unwrap(), [3, 2]);
@@ -520,6 +525,58 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
     }
     assert_eq!(ask(None, Some(3), false).unwrap(), [5, 4, 3]);
     assert_eq!(ask(Some(3), None, false).unwrap(), [5, 4]);
+    // With the snapshot's rows 1 and 2 in the ledger, every suggested command works: "roll
+    // back everything" is back to the snapshot, whose rows stay.
+    let mut squashed = r.clone();
+    for v in ["001", "002"] {
+        squashed.insert(
+            0,
+            LedgerRow {
+                version: v.into(),
+                ..r[0].clone()
+            },
+        );
+    }
+    let ask = |target: Option<u64>, steps: Option<u32>, yes: bool| {
+        let request = DownRequest {
+            target,
+            steps,
+            yes,
+            first_version: Some(3),
+            ..Default::default()
+        };
+        down(&s, &squashed, &request).map(|plan| rolled(&plan))
+    };
+    for target in [0, 1, 2] {
+        let help = ask(Some(target), None, false)
+            .unwrap_err()
+            .help
+            .unwrap_or_default();
+        assert!(
+            help.contains(&format!("--target {target} --yes")) || help == "add --yes to confirm"
+        );
+        assert_eq!(
+            ask(Some(target), None, true).unwrap(),
+            [5, 4, 3],
+            "{target}"
+        );
+    }
+    let err = ask(None, Some(6), false).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Usage, "{err}");
+    assert!(err
+        .help
+        .unwrap_or_default()
+        .contains("pass --steps 3 (or --target 0 --yes)"));
+    for steps in [4, 5, 6] {
+        let err = ask(None, Some(steps), true).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Irreversible, "{err}");
+        let help = err.help.unwrap_or_default();
+        assert!(
+            help.contains("`--steps 3` (or `--target 0 --yes`)"),
+            "{help}"
+        );
+    }
+    assert_eq!(ask(None, Some(3), false).unwrap(), [5, 4, 3]);
     // Above first_version, a version no file has is still unknown.
     let err = ask(Some(6), None, true).unwrap_err();
     assert!(err.message.contains("no migration with version 6"), "{err}");
@@ -536,19 +593,46 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
 }
 
 /// The snapshot help is for the first migration of a squashed history on a ledger that records
-/// nothing; any other failure is its file's.
+/// nothing, failing with a SQLSTATE an absent object raises; any other failure is its file's
+/// (a division by zero cannot be a missing snapshot). On verify's scratch database it says
+/// verify cannot check the history, not "load the snapshot".
 #[test]
 fn snapshot_missing_help_only_for_the_first_migration_of_a_squashed_history_on_an_empty_ledger() {
     let s = set(&[3, 4]);
-    let help = snapshot_missing_help(&s, &[], Some(3), 3).expect("help");
+    let help = snapshot_missing_help(&s, &[], Some(3), 3, "42P01", false).expect("help");
     assert!(help.contains("003_m3, the first migration"), "{help}");
     assert!(help.contains("fix m/003_m3.up.sql"), "{help}");
-    assert_eq!(snapshot_missing_help(&s, &[], Some(3), 4), None);
-    assert_eq!(snapshot_missing_help(&s, &rows(&s, &[3]), Some(3), 3), None);
-    for first_version in [None, Some(1), Some(0)] {
-        assert_eq!(snapshot_missing_help(&s, &[], first_version, 3), None);
+    for sqlstate in ABSENT_OBJECT_SQLSTATES {
+        assert!(snapshot_missing_help(&s, &[], Some(3), 3, sqlstate, false).is_some());
     }
-    assert_eq!(snapshot_missing_help(&set(&[]), &[], Some(3), 3), None);
+    for sqlstate in ["22012", "42601", "23505", "42P07", ""] {
+        assert_eq!(
+            snapshot_missing_help(&s, &[], Some(3), 3, sqlstate, false),
+            None,
+            "{sqlstate}"
+        );
+    }
+    assert_eq!(
+        snapshot_missing_help(&s, &[], Some(3), 4, "42P01", false),
+        None
+    );
+    assert_eq!(
+        snapshot_missing_help(&s, &rows(&s, &[3]), Some(3), 3, "42P01", false),
+        None
+    );
+    for first_version in [None, Some(1), Some(0)] {
+        assert_eq!(
+            snapshot_missing_help(&s, &[], first_version, 3, "42P01", false),
+            None
+        );
+    }
+    assert_eq!(
+        snapshot_missing_help(&set(&[]), &[], Some(3), 3, "42P01", false),
+        None
+    );
+    let scratch = snapshot_missing_help(&s, &[], Some(3), 3, "42P01", true).expect("help");
+    assert!(scratch.contains("cannot check this history"), "{scratch}");
+    assert!(!scratch.contains("a new database loads first"), "{scratch}");
 }
 
 #[test]
@@ -574,6 +658,39 @@ fn a_duplicate_row_alone_is_refused_with_the_ledgers_fix_not_the_files() {
         help.contains("keeps one row per migration") && !help.contains("restore the files"),
         "{help}"
     );
+}
+
+/// A duplicate row reached twice (as a chosen row and as the second row of a chosen
+/// migration) with another row between was listed twice: `dedup` removed only adjacent repeats.
+#[test]
+fn a_duplicate_row_is_listed_once_however_it_is_reached() {
+    let s = set(&[1, 2]);
+    let mut r = rows(&s, &[1]);
+    // 009 has no file: a missing row between the two rows of version 1.
+    r.push(LedgerRow {
+        version: "009".into(),
+        ..r[0].clone()
+    });
+    let mut again = row(&s.migrations[0]);
+    again.version = "1".to_string();
+    r.push(again);
+    let err = down(
+        &s,
+        &r,
+        &DownRequest {
+            steps: Some(3),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    let crate::error::Reason::Diverged(diverged) = err.reason() else {
+        panic!("{err:?}")
+    };
+    let listed: Vec<String> = diverged.migrations.iter().map(|d| d.to_string()).collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(err.details.len(), 2, "{:?}", err.details);
+    assert!(err.message.contains(": 2 migration(s)"), "{err}");
 }
 
 #[test]
@@ -803,8 +920,7 @@ fn a_squashed_row_cannot_be_rolled_back() {
         },
     );
     let req = DownRequest {
-        target: Some(0),
-        yes: true,
+        steps: Some(2),
         first_version: Some(3),
         ..Default::default()
     };
@@ -815,6 +931,19 @@ fn a_squashed_row_cannot_be_rolled_back() {
         "{:?}",
         err.details
     );
+    let help = err.help.unwrap_or_default();
+    assert!(
+        help.contains("`--steps 1` (or `--target 0 --yes`)"),
+        "{help}"
+    );
+    // `--target 0` on a squashed history rolls back to the snapshot: the squashed row stays.
+    let req = DownRequest {
+        target: Some(0),
+        yes: true,
+        first_version: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(rolled(&down(&s, &r, &req).unwrap()), [3]);
     let req = DownRequest {
         first_version: Some(3),
         ..Default::default()

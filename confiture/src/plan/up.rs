@@ -90,6 +90,33 @@ fn broken_id(set: &MigrationSet, errors: &FileErrors<'_>, version: u64) -> Strin
         .unwrap_or_else(|| version.to_string())
 }
 
+/// How the history differs from the files, one entry per offender in the order `up` lists them:
+/// applied migrations modified, then missing, versions recorded twice, pending ones out of
+/// order (unless `allow_out_of_order`). The entries every command shows (`up`'s refusal,
+/// `drift`'s, `status` as data), built by the same functions as `down`'s.
+pub fn divergences(history: &History<'_>, allow_out_of_order: bool) -> Vec<Divergence> {
+    let mut found: Vec<Divergence> = history
+        .modified()
+        .iter()
+        .filter_map(|r| Some(super::modified(r.migration?, r.row)))
+        .collect();
+    found.extend(history.missing().iter().map(|r| super::missing(r)));
+    found.extend(history.duplicates().iter().map(|r| duplicate(r)));
+    if !allow_out_of_order {
+        let newest = history.newest_recorded().map(|r| r.row.version.clone());
+        found.extend(
+            history
+                .out_of_order()
+                .iter()
+                .map(|m| Divergence::OutOfOrder {
+                    id: m.id(),
+                    newest_applied: newest.clone(),
+                }),
+        );
+    }
+    found
+}
+
 /// Refuses a history that diverged from the files: applied migrations modified or missing,
 /// versions recorded twice, pending ones out of order (unless allowed). Lists every offender.
 pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<()> {
@@ -105,16 +132,11 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
     {
         return Ok(());
     }
+    let found = divergences(history, allow_out_of_order);
     let mut counts = Vec::new();
-    let mut found = Vec::new();
     let mut help = Vec::new();
     if !modified.is_empty() {
         counts.push(format!("{} applied migration(s) modified", modified.len()));
-        found.extend(
-            modified
-                .iter()
-                .filter_map(|r| Some(super::modified(r.migration?, r.row))),
-        );
         help.push(format!(
             "restore the modified files from version control; if the edits were intended, \
              {} accepts their checksums (`--dry-run` shows the rows first)",
@@ -123,7 +145,6 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
     }
     if !missing.is_empty() {
         counts.push(format!("{} applied migration(s) missing", missing.len()));
-        found.extend(missing.iter().map(|r| super::missing(r)));
         help.push(format!(
             "restore the missing files from version control; if they were squashed into a \
              schema snapshot, set `first_version` in {}; if they were removed on purpose, {} \
@@ -134,7 +155,6 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
     }
     if !duplicates.is_empty() {
         counts.push(format!("{} version(s) recorded twice", duplicates.len()));
-        found.extend(duplicates.iter().map(|r| duplicate(r)));
         help.push(format!("{} keeps one row per migration", reinit_hint()));
     }
     if !out_of_order.is_empty() {
@@ -146,10 +166,6 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
             "{} pending migration(s) out of order",
             out_of_order.len()
         ));
-        found.extend(out_of_order.iter().map(|m| Divergence::OutOfOrder {
-            id: m.id(),
-            newest_applied: Some(newest.clone()),
-        }));
         help.push(format!(
             "renumber the out-of-order migrations above {newest} (rename both files), \
              or run with `--allow-out-of-order` to apply them anyway"
@@ -186,22 +202,45 @@ pub fn up<'a>(
     Ok(plan)
 }
 
+/// The SQLSTATEs a statement gets when an object it names does not exist: undefined table,
+/// column, object, function, schema. What a correct first migration of a squashed history
+/// gets on a database without the snapshot.
+pub const ABSENT_OBJECT_SQLSTATES: [&str; 5] = ["42P01", "42703", "42704", "42883", "3F000"];
+
 /// The help of a migration that failed on a database without the schema snapshot of a squashed
 /// history, or `None`: the directory starts at `first_version` > 1 (the versions below were
 /// squashed into a snapshot), the ledger records nothing (`rows` empty: a new database, or a
-/// scratch one), and the migration that failed (`failed`, its version) is the directory's
-/// first — which runs on that snapshot. Decided from this data alone, never from what the
-/// server said: a correct first file fails there because the snapshot's objects are absent.
+/// scratch one), the migration that failed (`failed`, its version) is the directory's first —
+/// which runs on that snapshot — and the server's `sqlstate` is one an absent object raises
+/// ([`ABSENT_OBJECT_SQLSTATES`]; a division by zero is the file's). Decided from this data,
+/// never from the server's words. `on_scratch`: the database is `migrate verify`'s scratch one,
+/// which never has the snapshot.
 pub fn snapshot_missing_help(
     set: &MigrationSet,
     rows: &[LedgerRow],
     first_version: Option<u64>,
     failed: u64,
+    sqlstate: &str,
+    on_scratch: bool,
 ) -> Option<String> {
     let first_version = first_version.filter(|&v| v > 1)?;
     let first = set.migrations.iter().min_by_key(|m| m.version)?;
-    if !rows.is_empty() || first.version != failed {
+    if !rows.is_empty() || first.version != failed || !ABSENT_OBJECT_SQLSTATES.contains(&sqlstate) {
         return None;
+    }
+    if on_scratch {
+        return Some(format!(
+            "the history is squashed (`first_version = {first_version}`): {}, the first \
+             migration, runs on the schema snapshot of the versions below {first_version}, and \
+             `migrate verify` builds its scratch database from the files alone, without the \
+             snapshot, so it cannot check this history (`--from` does not help: the migrations \
+             before it are applied first, on the same scratch database). Check the migrations on \
+             a copy of a database that has the snapshot loaded ({} there, then `migrate down`); \
+             if {} does not need the snapshot, fix it",
+            first.id(),
+            crate::hint::command("migrate up"),
+            first.up.path.display()
+        ));
     }
     Some(format!(
         "the history is squashed (`first_version = {first_version}`) and this database records \

@@ -117,10 +117,10 @@ fn a_squashed_history_is_squashed_in_status_and_up_to_date_for_up() {
     assert_eq!(err.exit_code(), code);
 
     // Rolling back into the squashed history is refused before anything runs: those rows
-    // have no down file.
+    // have no down file. (`--target 0 --yes` rolls back to the snapshot: the rows stay.)
     let failed = migrator(&db, &dir, Some(3))
         .down(
-            &DownOptions::default().target(Some(0)).yes(true),
+            &DownOptions::default().steps(Some(3)).yes(true),
             &mut no_progress,
         )
         .unwrap_err();

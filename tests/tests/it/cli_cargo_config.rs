@@ -313,3 +313,55 @@ fn cargo_metadata_errors_are_printed_line_by_line() {
         json.stdout
     );
 }
+
+/// C005's help named `[workspace.metadata.confiture]` when `first_version` came from the
+/// member's `[package.metadata.confiture]` (which wins): it names the table that set it.
+#[test]
+fn the_first_version_help_names_the_table_that_set_it() {
+    let project = workspace_with_a_member();
+    for (first_version, code) in [
+        ("5", "version 001 comes before the first version"),
+        ("1", ""),
+    ] {
+        project.write(
+            "billing/Cargo.toml",
+            format!(
+                "[package]\nname = \"billing\"\n\n[package.metadata.confiture]\n\
+                 migrations_dir = \"migrations\"\nfirst_version = {first_version}\n"
+            ),
+        );
+        if code.is_empty() {
+            // Below the first file: the late start's help names the package's table too.
+            project
+                .remove("billing/migrations/001_invoices.up.sql")
+                .remove("billing/migrations/001_invoices.down.sql");
+            run_in(&project, "billing", &["lint"])
+                .code(exit::INVALID)
+                .stderr_has("C005")
+                .stderr_has("change `first_version` in `[package.metadata.confiture]` of the package's Cargo.toml")
+                .stderr_lacks("[workspace.metadata.confiture]");
+        } else {
+            run_in(&project, "billing", &["lint"])
+                .code(exit::INVALID)
+                .stderr_has(code)
+                .stderr_has("lower `first_version` in `[package.metadata.confiture]` of the package's Cargo.toml")
+                .stderr_lacks("[workspace.metadata.confiture]");
+        }
+    }
+    // Set in the workspace's table: that one is named.
+    project
+        .write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"billing\"]\n\n[workspace.metadata.confiture]\n\
+             migrations_dir = \"db/migrations\"\nfirst_version = 3\n",
+        )
+        .write(
+            "billing/Cargo.toml",
+            "[package]\nname = \"billing\"\n\n[package.metadata.confiture]\nmigrations_dir = \"migrations\"\n",
+        );
+    run_in(&project, "billing", &["lint"])
+        .code(exit::INVALID)
+        .stderr_has(
+        "lower `first_version` in `[workspace.metadata.confiture]` of the workspace's Cargo.toml",
+    );
+}

@@ -91,9 +91,11 @@ fn squashed_and_applied(prefix: &str) -> (TestDb, Project) {
 
 /// `down --target V` below a squashed history's `first_version` was a usage error (`no
 /// migration with version 2`) while `--steps N` reaching the same point worked: a version of
-/// the snapshot is a point of the history. It plans what `--steps` plans, and like `--target 0`
-/// it rolls back every migration the files have, so it takes `--yes`; a squashed row it reaches
-/// is refused (exit 8) as `--steps` refuses it.
+/// the snapshot is a point of the history. Like `--target 0` it rolls back every migration the
+/// files have, back to the schema snapshot (the squashed rows stay), so it takes `--yes`.
+/// Every command a refusal suggests works as suggested: `--target 1 --yes` (suggested by the
+/// `--target 1` refusal) and `--target 0 --yes` exited 8 on the squashed row 002, and `--steps`
+/// reaching a squashed row suggested `--steps N --yes` with N counting the squashed rows.
 #[test]
 fn down_target_below_first_version_plans_as_steps_does() {
     let (db, project) = squashed_and_applied("hi_sq_target");
@@ -105,34 +107,42 @@ fn down_target_below_first_version_plans_as_steps_does() {
             .run_on(&db, &["migrate", "down", "--target", target])
             .code(exit::USAGE)
             .stderr_has(&format!("--target {target} is below the first migration"))
-            .stderr_has("--yes")
+            .stderr_has(&format!("--target {target} --yes"))
             .stderr_lacks("no migration with version");
         assert_eq!(ledger(&db), before, "nothing was written");
     }
 
+    // Every way of saying "everything" plans 004 and 003: back to the snapshot.
     let steps = project.run_on(&db, &["migrate", "down", "--steps", "2", "--dry-run"]);
     steps.code(exit::SUCCESS);
-    let target = project.run_on(
-        &db,
-        &["migrate", "down", "--target", "2", "--yes", "--dry-run"],
-    );
-    target.code(exit::SUCCESS);
-    assert_eq!(target.stdout, steps.stdout, "{}", target.dump());
-    target.stdout_has("would roll back 2 migrations");
+    for target in ["2", "1", "0"] {
+        let run = project.run_on(
+            &db,
+            &["migrate", "down", "--target", target, "--yes", "--dry-run"],
+        );
+        run.code(exit::SUCCESS);
+        assert_eq!(run.stdout, steps.stdout, "{}", run.dump());
+        run.stdout_has("would roll back 2 migrations");
+    }
 
-    // Reaching a squashed row: the same refusal for both flags.
+    // `--steps` reaching a squashed row is refused, naming the N that works.
+    for n in ["3", "4", "5"] {
+        project
+            .run_on(&db, &["migrate", "down", "--steps", n, "--yes"])
+            .code(exit::IRREVERSIBLE)
+            .stderr_has("squashed: 002_two")
+            .stderr_has("`--steps 2` (or `--target 0 --yes`) rolls back every migration");
+    }
     project
-        .run_on(&db, &["migrate", "down", "--steps", "3", "--yes"])
-        .code(exit::IRREVERSIBLE)
-        .stderr_has("squashed: 002_two");
-    project
-        .run_on(&db, &["migrate", "down", "--target", "1", "--yes"])
-        .code(exit::IRREVERSIBLE)
-        .stderr_has("squashed: 002_two");
+        .run_on(&db, &["migrate", "down", "--steps", "5"])
+        .code(exit::USAGE)
+        .stderr_has("pass --steps 2 (or --target 0 --yes)")
+        .stderr_lacks("--steps 2 --yes");
     assert_eq!(ledger(&db), before, "nothing was written");
 
+    // The command the `--target 1` refusal names works.
     project
-        .run_on(&db, &["migrate", "down", "--target", "2", "--yes"])
+        .run_on(&db, &["migrate", "down", "--target", "1", "--yes"])
         .code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:one", "002:two"]);
     assert!(!db.has_relation("t3") && !db.has_relation("t4"));
@@ -537,4 +547,173 @@ fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_
         .code(exit::MIGRATION_FAILED)
         .stderr_has("fix db/migrations/001_t3.up.sql")
         .stderr_lacks("squashed");
+}
+
+/// The squashed-history "load the snapshot" help replaced more specific help: a migration that
+/// released the migration lock, a no-transaction migration that committed part of itself, and
+/// a failure no missing snapshot causes (division by zero, SQLSTATE 22012). It is given only
+/// for a SQLSTATE an absent object raises, and never replaces a more specific help (it becomes
+/// a detail). On `verify`'s scratch database, which never has the snapshot, it says verify
+/// cannot check the history, also with `--from`.
+#[test]
+fn the_snapshot_help_never_hides_a_more_specific_one() {
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
+    table(&project, "004_t4", "t4");
+    let snapshot_help = "the history is squashed (`first_version = 3`)";
+    let first_error = |db: &TestDb, args: &[&str]| {
+        let run = project.run_on(db, &[args, &["--format", "json"]].concat());
+        run.code(exit::MIGRATION_FAILED);
+        let error = run.json()["errors"][0].clone();
+        (
+            error["help"].as_str().unwrap_or_default().to_string(),
+            error,
+            run,
+        )
+    };
+
+    // A division by zero is the file's, whatever the ledger.
+    project.migration("003_t3", "SELECT 1 / 0;\n", "SELECT 1;\n");
+    let db = TestDb::new("hi_sq_div0");
+    let (help, error, run) = first_error(&db, &["migrate", "up"]);
+    assert_eq!(error["sqlstate"], "22012", "{}", run.dump());
+    assert!(
+        help.starts_with("fix db/migrations/003_t3.up.sql") && !help.contains("squashed"),
+        "{}",
+        run.dump()
+    );
+
+    // The migration released the migration lock, then failed on an absent table: the lock's
+    // help stays, the snapshot is a detail.
+    project.write(
+        "db/migrations/003_t3.up.sql",
+        "CREATE FUNCTION let_go() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_unlock_all()';\n\
+         SELECT let_go();\nCREATE TABLE t3 (id int REFERENCES t1 (id));\n",
+    );
+    let db = TestDb::new("hi_sq_unlock");
+    let (help, error, run) = first_error(&db, &["migrate", "up"]);
+    assert!(
+        help.starts_with("remove that call from db/migrations/003_t3.up.sql")
+            && !help.contains("squashed"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        error["details"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|d| d.as_str().unwrap_or_default().contains(snapshot_help))),
+        "{}",
+        run.dump()
+    );
+
+    // A no-transaction migration committed its first statement: running it again as it is
+    // would fail on it; the help says what to do with what it committed.
+    project.write(
+        "db/migrations/003_t3.up.sql",
+        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+         CREATE TABLE t3 (id int);\nCREATE INDEX CONCURRENTLY t1_id ON t1 (id);\n",
+    );
+    let db = TestDb::new("hi_sq_notx");
+    let (help, error, run) = first_error(&db, &["migrate", "up"]);
+    assert_eq!(error["sqlstate"], "42P01", "{}", run.dump());
+    assert!(
+        help.contains("what it committed stays: undo it, or make its statements safe to run twice")
+            && !help.contains("squashed")
+            && !help.contains("then run the command again"),
+        "{}",
+        run.dump()
+    );
+    assert!(db.has_relation("t3"), "statement 1 committed");
+
+    // The same without a squashed history: the partial commit's help too.
+    let plain = Project::new();
+    plain.migration(
+        "001_t3",
+        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+         CREATE TABLE t3 (id int);\nCREATE INDEX CONCURRENTLY t3_id ON t3 (id);\nSELECT 1 / 0;\n",
+        "DROP TABLE t3;\n",
+    );
+    let db = TestDb::new("hi_notx_part");
+    plain
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/001_t3.up.sql; what it committed stays: undo it")
+        .stderr_lacks("then run the command again");
+
+    // verify: its scratch database never has the snapshot, `--from` or not.
+    project.write(
+        "db/migrations/003_t3.up.sql",
+        "CREATE TABLE t3 (id int REFERENCES t1 (id));\n",
+    );
+    let db = TestDb::new("hi_sq_verify");
+    for args in [
+        &["migrate", "verify"][..],
+        &["migrate", "verify", "--from", "4"],
+    ] {
+        let (help, _, run) = first_error(&db, args);
+        assert!(
+            help.contains("`migrate verify` builds its scratch database from the files alone")
+                && help.contains("cannot check this history")
+                && !help.contains("which a new database loads first"),
+            "{args:?}: {}",
+            run.dump()
+        );
+    }
+}
+
+/// A ledger row whose version is padded (`' 002'`, as a `char(n)` column or a hand-written row
+/// stores it) was `missing` and `reinit` forgot it, so `up` ran the applied migration again.
+/// Its version matches its file, as a padded checksum does; `reinit` rewrites its spelling.
+/// A row with an empty version is named as such, not `()` or `_name`.
+#[test]
+fn a_padded_ledger_version_is_its_migration_and_an_empty_one_is_named() {
+    let db = TestDb::new("hi_padded");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("UPDATE tb_confiture SET version = ' 002' WHERE version = '002'")
+        .expect("pad the version");
+
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("missing")
+        .stdout_has("2 applied, 0 pending");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("forget");
+    assert_eq!(
+        ledger(&db),
+        ["001:a", "002:b"],
+        "rewritten to the file's spelling"
+    );
+
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_at) VALUES ('e', '', 'ghost', now())",
+        )
+        .expect("an empty version");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("(empty version) ghost")
+        .stderr_has("no file ((empty version))");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("missing: (empty version) ghost is recorded");
+    project
+        .run_on(&db, &["migrate", "reinit", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("(empty version) ghost");
 }

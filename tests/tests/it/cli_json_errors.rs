@@ -439,3 +439,69 @@ fn suggested_commands_in_json_repeat_the_selection() {
     );
     assert_eq!(db.ledger(), None, "nothing ran");
 }
+
+/// `migrate drift`'s `diverged` entries disagreed with `up`'s and `down`'s for the same ledger:
+/// `migration` was `3_t3` for a duplicate (up/down: `003_t3`), `file` null for a modified one
+/// (up/down: its path), `newest_applied` null for an out-of-order one (up: `007`). They are
+/// built by the same function now: drift's list is up's, and each of down's is among them.
+#[test]
+fn drift_up_and_down_describe_a_divergence_alike() {
+    let db = TestDb::new("je_drift_alike");
+    let project = Project::new();
+    for (id, table) in [
+        ("001_a", "a"),
+        ("002_b", "b"),
+        ("003_t3", "t3"),
+        ("004_d", "d"),
+    ] {
+        project.migration(
+            id,
+            &format!("CREATE TABLE {table} (id int);\n"),
+            &format!("DROP TABLE {table};\n"),
+        );
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, checksum, applied_at) \
+             SELECT 't3_again', '3', name, checksum, applied_at + interval '1 hour' \
+             FROM tb_confiture WHERE version = '003'; \
+             INSERT INTO tb_confiture (slug, version, name, checksum, applied_at) \
+             SELECT 'gone', '007', 'gone', checksum, applied_at + interval '2 hour' \
+             FROM tb_confiture WHERE version = '001'; \
+             DELETE FROM tb_confiture WHERE version = '004'",
+        )
+        .expect("a second row for 003, a row with no file, 004 unrecorded");
+    project.write(
+        "db/migrations/002_b.up.sql",
+        "CREATE TABLE b (id bigint);\n",
+    );
+
+    let diverged = |args: &[&str]| -> Vec<serde_json::Value> {
+        let run = project.run_on(&db, &[args, &["--format", "json"]].concat());
+        let error = error_object(&run, exit::DIVERGED, "diverged");
+        error["diverged"].as_array().expect("diverged").clone()
+    };
+    let up = diverged(&["migrate", "up"]);
+    let by_state = |state: &str| {
+        up.iter()
+            .find(|d| d["state"] == state)
+            .unwrap_or_else(|| panic!("no {state} in {up:?}"))
+            .clone()
+    };
+    assert_eq!(by_state("duplicate")["migration"], "003_t3", "{up:?}");
+    assert_eq!(
+        by_state("modified")["file"],
+        "db/migrations/002_b.up.sql",
+        "{up:?}"
+    );
+    assert_eq!(by_state("out_of_order")["newest_applied"], "007", "{up:?}");
+    assert_eq!(by_state("missing")["migration"], "007_gone", "{up:?}");
+
+    assert_eq!(diverged(&["migrate", "drift"]), up);
+    let down = diverged(&["migrate", "down", "--steps", "5", "--yes"]);
+    assert!(down.len() >= 3, "{down:?}");
+    for d in &down {
+        assert!(up.contains(d), "down's {d} is not up's: {up:?}");
+    }
+}

@@ -38,6 +38,7 @@ pub(super) fn copy_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
                 location: Some(statement_start(file, stmt)),
                 server: None,
                 unknown_fate: 0,
+                blames_file: false,
             },
         ))
     })
@@ -179,6 +180,7 @@ pub(super) fn lock_released(
         location,
         server: own,
         unknown_fate: 0,
+        blames_file: false,
     }
 }
 
@@ -231,6 +233,7 @@ pub(super) fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailur
         location: None,
         server,
         unknown_fate: 1,
+        blames_file: false,
     }
 }
 
@@ -255,6 +258,7 @@ pub(super) fn sql_failure(
             location: None,
             server: None,
             unknown_fate: 0,
+            blames_file: false,
         };
     };
     let located = db
@@ -310,15 +314,17 @@ pub(super) fn sql_failure(
             step.migration.id()
         ));
     }
-    error.help = Some(if wrote_own_row {
-        format!(
+    let (help, blames_file) = if wrote_own_row {
+        let help = format!(
             "remove the write to {} from {}: the tool records each migration itself",
             settings.table,
             step.file().path.display()
-        )
+        );
+        (help, false)
     } else {
         failure_help(settings, step, db, in_ledger)
-    });
+    };
+    error.help = Some(help);
     let server = crate::error::ServerError::of(&owned);
     // The server's error, whole, for callers (`std::error::Error::source`).
     error.set_source(owned);
@@ -327,6 +333,7 @@ pub(super) fn sql_failure(
         location,
         server,
         unknown_fate: 0,
+        blames_file,
     }
 }
 
@@ -362,14 +369,15 @@ fn failed_at(
     )
 }
 
-/// The help of a failed step: what the SQLSTATE asks for, or what to fix.
+/// The help of a failed step: what the SQLSTATE asks for, or what to fix; and whether it is
+/// only "fix the file" ([`StepFailure::blames_file`]).
 fn failure_help(
     settings: &ApplySettings,
     step: &Step<'_>,
     db: &DbError,
     in_ledger: bool,
-) -> String {
-    match db.code().code() {
+) -> (String, bool) {
+    let help = match db.code().code() {
         "55P03" => format!(
             "another session holds a lock this migration needs (lock_timeout {}); run again when \
              it is released, or raise `migration.lock_timeout` / --lock-timeout-statement",
@@ -384,8 +392,14 @@ fn failure_help(
             "check that {} has confiture's columns and that this role may write it",
             settings.table
         ),
-        _ => format!("fix {}, then run the command again", step.file().path.display()),
-    }
+        _ => {
+            return (
+                format!("fix {}, then run the command again", step.file().path.display()),
+                true,
+            )
+        }
+    };
+    (help, false)
 }
 
 /// The failure of step `in_message` of a message of several (`batch`), which the server

@@ -140,6 +140,11 @@ pub struct StepFailure {
     /// connection dropped while they ran (the message carrying them, or the one step); 0 when
     /// the server answered.
     pub unknown_fate: usize,
+    /// The help is the one of migration SQL the server refused: fix the file and run again.
+    /// Nothing more specific was found (not a lock timeout, not the tracking table, not a
+    /// released migration lock, not a no-transaction migration that committed part of itself),
+    /// so a caller that knows better (a squashed history without its snapshot) may say it.
+    pub blames_file: bool,
 }
 
 /// The waits between attempts of a migration that hit `lock_timeout` or a deadlock.

@@ -112,6 +112,7 @@ pub(super) fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -
         location: None,
         server: None,
         unknown_fate: 0,
+        blames_file: false,
     }
 }
 
@@ -235,6 +236,29 @@ fn statement_failed(
         1 => format!("statement 1 was committed (this migration runs without a transaction); {recorded}"),
         k => format!("statements 1–{k} were committed (this migration runs without a transaction); {recorded}"),
     });
+    if index > 0 {
+        // Running it again as it is would run the committed statements again: the help says
+        // what the lock-release refusal says of them.
+        let again = crate::hint::command(match step.direction {
+            Direction::Up => "migrate up",
+            Direction::Down => "migrate down",
+        });
+        let committed = "what it committed stays: undo it, or make its statements safe to run \
+                         twice (`IF NOT EXISTS`, `IF EXISTS`)";
+        let help = if failure.blames_file {
+            format!(
+                "fix {}; {committed}, then run {again} again",
+                step.file().path.display()
+            )
+        } else {
+            match failure.error.help.take() {
+                Some(own) => format!("{own}; {committed}"),
+                None => format!("{committed}, then run {again} again"),
+            }
+        };
+        failure.error.help = Some(help);
+        failure.blames_file = false;
+    }
     let _ = client.batch_execute(RESET_SESSION);
     if let Ok(after) = invalid_indexes(client) {
         for index in after.iter().filter(|i| !before.contains(i)) {

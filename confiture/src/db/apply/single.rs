@@ -42,6 +42,7 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
             location: None,
             server: None,
             unknown_fate: 0,
+            blames_file: false,
         },
     ))
 }

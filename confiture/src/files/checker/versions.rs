@@ -86,7 +86,7 @@ fn check_sequence(
         last_seen = Some(stem.version);
         let file = &found[stem.main_file()];
         if stem.version < first_version {
-            diagnostics.push(before_first_version(file, first_version));
+            diagnostics.push(before_first_version(file, options));
             continue;
         }
         let problem = match previous {
@@ -101,21 +101,29 @@ fn check_sequence(
     }
 }
 
+/// Where `first_version` is set: the table that set it, else the workspace's.
+fn setting_table(options: &CheckOptions) -> &'static str {
+    options.first_version_from.unwrap_or(CONFIG_TABLE)
+}
+
 /// A version below `first_version`.
-fn before_first_version(file: &Found, first_version: u64) -> Diagnostic {
+fn before_first_version(file: &Found, options: &CheckOptions) -> Diagnostic {
+    let table = setting_table(options);
+    let first_version = options.first_version.unwrap_or(1);
     let first = name::version_text(first_version, file.version_text().len());
     let message = format!(
         "version {} comes before the first version, {first}",
         file.version_text()
     );
     let help = format!(
-        "remove it if it was squashed into version {first}, or lower `first_version` in {CONFIG_TABLE}"
+        "remove it if it was squashed into version {first}, or lower `first_version` in {table}"
     );
     diagnostic(&FIRST_VERSION, &file.path, None, message, help)
 }
 
 /// The lowest version is above `first_version`.
 fn late_start(file: &Found, options: &CheckOptions) -> Diagnostic {
+    let table = setting_table(options);
     let first_version = options.first_version.unwrap_or(1);
     let expected = name::version_text(first_version, file.version_text().len());
     let message = format!(
@@ -124,11 +132,11 @@ fn late_start(file: &Found, options: &CheckOptions) -> Diagnostic {
     );
     let help = match options.first_version {
         None => format!(
-            "renumber it to {expected}; if earlier migrations were squashed, set `first_version = {}` in {CONFIG_TABLE}",
+            "renumber it to {expected}; if earlier migrations were squashed, set `first_version = {}` in {table}",
             file.version
         ),
         Some(_) => {
-            format!("renumber it to {expected}, or change `first_version` in {CONFIG_TABLE}")
+            format!("renumber it to {expected}, or change `first_version` in {table}")
         }
     };
     diagnostic(&FIRST_VERSION, &file.path, None, message, help)
