@@ -120,30 +120,29 @@ fn unreadable(shown: &str, text: &[u8], error: dotenvy::Error) -> Error {
 mod tests {
     use super::*;
 
-    fn error_of(text: &str) -> Error {
+    /// What `database_url` reads from a `.env` holding `text`, in a directory of its own (a
+    /// counter keeps tests that run at once apart).
+    fn read(text: &str) -> Result<Option<(std::path::PathBuf, String)>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "confiture-dotenv-{}-{}",
             std::process::id(),
-            text.len()
+            NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(FILE_NAME), text).unwrap();
         let result = database_url(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
-        result.unwrap_err()
+        result
+    }
+
+    fn error_of(text: &str) -> Error {
+        read(text).unwrap_err()
     }
 
     fn database_url_of(text: &str) -> Option<String> {
-        let dir = std::env::temp_dir().join(format!(
-            "confiture-dotenv-ok-{}-{}",
-            std::process::id(),
-            text.len()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(FILE_NAME), text).unwrap();
-        let result = database_url(&dir);
-        std::fs::remove_dir_all(&dir).unwrap();
-        result.unwrap().map(|(_, url)| url)
+        read(text).unwrap().map(|(_, url)| url)
     }
 
     /// A `.env` starting with a byte-order mark was refused (`.env:1: a line is not
