@@ -323,6 +323,16 @@ fn apply_merges(file: &FileContext<'_>, value: &mut Value, path: &mut Vec<String
     })
 }
 
+/// What a setting holds, which decides how an unquoted number or boolean is read
+/// ([`FileContext::scalar_as_written`]).
+#[derive(Clone, Copy)]
+enum Setting {
+    /// A name, a password, a path: the text as written.
+    Text,
+    /// A number, parsed by the setting's own rule: the value.
+    Number,
+}
+
 fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
     map.get(key)
 }
@@ -450,11 +460,12 @@ impl FileContext<'_> {
         }
     }
 
-    /// A scalar as text, with `${VAR}` expanded in strings. Numbers and booleans are taken as
-    /// written (`port: 5432`, `password: 1234`).
+    /// A text setting (a name, a password, a path), with `${VAR}` expanded in strings. An
+    /// unquoted number or boolean is taken as written (`password: 0x10`), or refused when its
+    /// text cannot be found ([`FileContext::scalar_as_written`]).
     pub(super) fn string(&self, value: &Value, key: &str) -> Result<String> {
         let path: Vec<&str> = key.split('.').collect();
-        self.string_on_line(value, key, key_line(self.text, &path))
+        self.scalar_on_line(value, key, key_line(self.text, &path), Setting::Text)
     }
 
     /// [`FileContext::string`], its errors at `line` (an item of a list).
@@ -463,6 +474,24 @@ impl FileContext<'_> {
         value: &Value,
         key: &str,
         line: Option<usize>,
+    ) -> Result<String> {
+        self.scalar_on_line(value, key, line, Setting::Text)
+    }
+
+    /// A numeric setting (`port`, `lock_retries`, a duration) as text for its own parser: an
+    /// integer whose written text cannot be found is taken in decimal, its value being all
+    /// that matters.
+    pub(super) fn number(&self, value: &Value, key: &str) -> Result<String> {
+        let path: Vec<&str> = key.split('.').collect();
+        self.scalar_on_line(value, key, key_line(self.text, &path), Setting::Number)
+    }
+
+    fn scalar_on_line(
+        &self,
+        value: &Value,
+        key: &str,
+        line: Option<usize>,
+        setting: Setting,
     ) -> Result<String> {
         let error = |what: &str| self.error_on_line(line, key, what);
         match value {
@@ -478,17 +507,27 @@ impl FileContext<'_> {
                 ExpandError::Malformed(reason) => error(&reason)
                     .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
             }),
-            Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line),
+            Value::Number(_) | Value::Bool(_) => {
+                self.scalar_as_written(value, key, line, setting)
+            }
             _ => Err(error("must be a string")),
         }
     }
 
     /// A number or boolean as written in the file: the parser turns `0x10` into 16, `12.50`
-    /// into 12.5 and `+5` into 5, which as a password or a database name is another one. The
-    /// text is read on the key's line (`key: value`, `{key: value}` or `- value`) and kept
-    /// when the parser reads it as the same value. Where it cannot be found (a key brought by
-    /// a merge), an integer is taken in its decimal text and anything else is refused.
-    fn scalar_as_written(&self, value: &Value, key: &str, line: Option<usize>) -> Result<String> {
+    /// into 12.5, `+5` into 5 and `True` into true, which as a password or a database name is
+    /// another one. The text is read on the key's line (`key: value`, `{key: value}` or
+    /// `- value`) and kept when the parser reads it as the same value. Where it cannot be
+    /// found (an alias, a merge, a value on the next line, an explicit `? key`), a text
+    /// setting is refused with help to quote it; a numeric setting takes an integer's value.
+    /// The one rule for unquoted scalars.
+    fn scalar_as_written(
+        &self,
+        value: &Value,
+        key: &str,
+        line: Option<usize>,
+        setting: Setting,
+    ) -> Result<String> {
         let name = key.rsplit('.').next().unwrap_or(key);
         let written = line
             .and_then(|line| self.text.lines().nth(line.checked_sub(1)?))
@@ -496,22 +535,36 @@ impl FileContext<'_> {
         if let Some(text) = written {
             return Ok(text.to_string());
         }
-        match value {
-            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            _ => Err(self
-                .error_on_line(
-                    line,
-                    key,
-                    "is a number whose text cannot be kept as written (`12.50` would be read \
-                     as 12.5)",
-                )
-                .with_help(format!("quote it: `{name}: \"...\"`"))),
-        }
+        let what = match (setting, value) {
+            (Setting::Number, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                return Ok(n.to_string())
+            }
+            (Setting::Number, Value::Bool(b)) => return Ok(b.to_string()),
+            (Setting::Number, _) => {
+                "is a number that is not a whole number, and its text cannot be found (`12.50` \
+                 would be read as 12.5)"
+            }
+            (Setting::Text, Value::Bool(_)) => {
+                "is a boolean whose text cannot be kept as written (it is not on the key's line: \
+                 an alias, a merge, or a value on another line; `True` would be read as true)"
+            }
+            (Setting::Text, _) => {
+                "is a number whose text cannot be kept as written (it is not on the key's line: \
+                 an alias, a merge, or a value on another line; `0x10` would be read as 16, \
+                 `12.50` as 12.5)"
+            }
+        };
+        let help = match setting {
+            Setting::Text => format!(
+                "quote it where it is written: `{name}: \"...\"` (or `&anchor \"...\"`)"
+            ),
+            Setting::Number => format!("write it as a whole number: `{name}: 5`"),
+        };
+        Err(self.error_on_line(line, key, what).with_help(help))
     }
 
     fn duration(&self, value: &Value, key: &str) -> Result<Duration> {
-        let text = self.string(value, key)?;
+        let text = self.number(value, key)?;
         text.parse::<Timeout>().map(Duration::from).map_err(|e| {
             self.key_error(key, &format!("{text:?} {e}"))
                 .with_help(e.help())
@@ -560,7 +613,7 @@ impl FileContext<'_> {
                 }
                 "connect_timeout" => settings.connect_timeout = self.duration(value, &full)?,
                 "lock_retries" => {
-                    let text = self.string(value, &full)?;
+                    let text = self.number(value, &full)?;
                     settings.lock_retries = text.trim().parse().map_err(|_| {
                         self.key_error(
                             &full,
@@ -585,7 +638,11 @@ impl FileContext<'_> {
                 continue;
             }
             let full = format!("database.{key}");
-            let text = self.string(value, &full)?;
+            let text = if key == "port" {
+                self.number(value, &full)?
+            } else {
+                self.string(value, &full)?
+            };
             if key == "database" && super::names_a_connection(&text) {
                 return Err(self.key_error(
                     &full,
@@ -1300,13 +1357,23 @@ mod tests {
         }
         // An anchor is not part of the value; a tagged or aliased number is not plain text.
         let env = Environment::parse(
-            "database:\n  host: h\n  password: &pw 12.50\n  database: !!int 0x10\n",
+            "database:\n  host: h\n  password: &pw 12.50\n",
             Path::new("x.yaml"),
             &no_vars,
         )
         .unwrap();
         assert_eq!(env.connection.password.as_deref(), Some("12.50"));
-        assert_eq!(env.connection.dbname, "16");
+        let err = Environment::parse(
+            "database:\n  host: h\n  database: !!int 0x10\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("line 3: `database.database` is a number whose text cannot be kept"),
+            "{err}"
+        );
         let err = Environment::parse(
             "x: &pw 12.50\ndatabase:\n  host: h\n  password: *pw\n",
             Path::new("x.yaml"),
@@ -1327,14 +1394,8 @@ mod tests {
         assert_eq!(env.connection.port, 5433);
         assert_eq!(env.connection.password.as_deref(), Some("1234"));
         assert_eq!(env.connection.user, "True");
-        // Brought by a merge: an integer in decimal, anything else refused with help to quote.
-        let env = Environment::parse(
-            "d: &d {database: 0x10}\ndatabase:\n  <<: *d\n  host: h\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap();
-        assert_eq!(env.connection.dbname, "16");
+        // Brought by a merge: refused with help to quote (see
+        // a_text_setting_whose_number_is_not_written_on_its_line_is_refused).
         let err = Environment::parse(
             "d: &d {password: 12.50}\ndatabase:\n  <<: *d\n  host: h\n",
             Path::new("x.yaml"),
@@ -1347,6 +1408,89 @@ mod tests {
             "{err}"
         );
         assert!(err.help.unwrap().starts_with("quote it"));
+    }
+
+    /// Where the written text of an unquoted number or boolean could not be found (an alias,
+    /// a value on the next line, an explicit `? key`, a merge, a multi-line flow mapping, a
+    /// flow list of fleet targets), an integer fell back to its decimal value: password `0x10`
+    /// sent `16`, fleet target `0x10` ran against database `16`, `True` became `true`. A text
+    /// setting is refused at its line with help to quote it; numeric settings keep their value.
+    #[test]
+    fn a_text_setting_whose_number_is_not_written_on_its_line_is_refused() {
+        let settings = [
+            ("database.password", "database:\n  host: h\n  password: V\n"),
+            ("database.user", "database:\n  host: h\n  user: V\n"),
+            ("database.database", "database:\n  host: h\n  database: V\n"),
+            ("database.host", "database:\n  database: d\n  host: V\n"),
+            (
+                "application_name",
+                "database_url: postgresql://h/db\napplication_name: V\n",
+            ),
+            (
+                "migration.tracking_table",
+                "database_url: postgresql://h/db\nmigration:\n  tracking_table: V\n",
+            ),
+            (
+                "fleet.targets",
+                "database_url: postgresql://h/db\nfleet:\n  targets:\n    - V\n",
+            ),
+        ];
+        for written in ["0x10", "0o17", "+5", "-0", "True", "12.50"] {
+            for (key, template) in settings {
+                let name = key.rsplit('.').next().unwrap();
+                let ways = [
+                    // An alias to an anchor written elsewhere.
+                    format!("a: &v {written}\n{}", template.replace('V', "*v")),
+                    // The value on the line after its key.
+                    template.replace(": V", &format!(":\n      {written}")),
+                    // A merge of a mapping holding it.
+                    format!(
+                        "m: &m {{{name}: {written}}}\n{}",
+                        template.replace(&format!("{name}: V"), "<<: *m")
+                    ),
+                ];
+                for text in ways {
+                    if !text.contains(written) || text.contains(": V") || text.contains("- V") {
+                        continue; // not a way this setting can be written (a list item)
+                    }
+                    let err = Environment::parse(&text, Path::new("x.yaml"), &no_vars)
+                        .expect_err(&format!("{written} accepted in\n{text}"));
+                    assert!(
+                        err.message.contains(&format!("`{key}` is a "))
+                            && err.message.contains("cannot be kept as written"),
+                        "{text}: {err}"
+                    );
+                    assert!(err.help.unwrap().starts_with("quote it"), "{text}");
+                }
+            }
+            for text in [
+                // An explicit key, a multi-line flow mapping, a flow list of targets.
+                format!("database:\n  host: h\n  ? password\n  : {written}\n"),
+                format!("database: {{host: h, password:\n  {written}}}\n"),
+                format!("database_url: postgresql://h/db\nfleet:\n  targets: [tenant, {written}]\n"),
+            ] {
+                let err = Environment::parse(&text, Path::new("x.yaml"), &no_vars)
+                    .expect_err(&format!("{written} accepted in\n{text}"));
+                assert!(
+                    err.message.contains("cannot be kept as written"),
+                    "{text}: {err}"
+                );
+            }
+        }
+        // Numeric settings take the value wherever it is written.
+        let env = Environment::parse(
+            "p: &p 0x1538\nr: &r 7\nj: &j 4\nt: &t 2500\n\
+             database:\n  host: h\n  port: *p\n\
+             migration:\n  lock_retries: *r\n  lock_timeout:\n    *t\n\
+             fleet:\n  targets: [a]\n  jobs: *j\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.port, 0x1538);
+        assert_eq!(env.migration.lock_retries, 7);
+        assert_eq!(env.migration.lock_timeout, Duration::from_millis(2500));
+        assert_eq!(env.fleet.unwrap().jobs, Some(4));
     }
 
     /// `application_name` from the file was not checked as the URL's is: a NUL reached the
