@@ -643,13 +643,32 @@ impl FileContext<'_> {
             } else {
                 self.string(value, &full)?
             };
-            if key == "database" && super::names_a_connection(&text) {
-                return Err(self.key_error(
-                    &full,
-                    "looks like a connection URL (it has `://` or `@`), not a database name: \
-                     give the URL as `database_url` (its text is not shown: it may hold a \
-                     password)",
-                ));
+            // A URL, or credentials, where a name goes: refused, never shown (it may hold a
+            // password). A user name may have `@` (Azure's `user@server`), not `://`.
+            let (names_a_connection, has) = match key {
+                "database" | "host" => (super::names_a_connection(&text), "`://` or `@`"),
+                "user" => (super::is_url_like(&text), "`://`"),
+                _ => (false, ""),
+            };
+            if names_a_connection {
+                let what = match key {
+                    "database" => "a database name",
+                    "host" => "a host name",
+                    _ => "a user name",
+                };
+                return Err(self
+                    .key_error(
+                        &full,
+                        &format!(
+                            "looks like a connection URL (it has {has}), not {what}: give the \
+                             URL as `database_url` (its text is not shown: it may hold a \
+                             password)"
+                        ),
+                    )
+                    .with_help(format!(
+                        "write `database_url: postgresql://user:password@host:5432/dbname` \
+                         in place of the `database:` block, or only {what} in `{full}`"
+                    )));
             }
             let param = if key == "database" { "dbname" } else { key };
             let text = if key == "password" && text.is_empty() {
@@ -1057,21 +1076,39 @@ mod tests {
     /// was taken for a name and shown, password included, in the `using` line and errors.
     #[test]
     fn a_url_in_the_legacy_database_name_is_refused_never_shown() {
-        for name in ["postgresq://u:hunter2@h/db", "u:hunter2@h/db"] {
-            let err = Environment::parse(
-                &format!("database:\n  host: h\n  database: \"{name}\"\n"),
-                Path::new("db/environments/x.yaml"),
-                &no_vars,
-            )
-            .unwrap_err();
-            let all = format!("{err:?}");
-            assert!(!all.contains("hunter2"), "{all}");
-            assert!(
-                err.message
-                    .contains("`database.database` looks like a connection URL"),
-                "{err}"
-            );
+        // The host and the user too: `host: "postgresql://app:s3cret@db/app"` was shown,
+        // password included. A user name may hold `@` (Azure's `user@server`), not `://`.
+        for (key, value) in [
+            ("database", "postgresq://u:hunter2@h/db"),
+            ("database", "u:hunter2@h/db"),
+            ("host", "postgresql://app:hunter2@db/app"),
+            ("host", "u:hunter2@127.0.0.1"),
+            ("host", "h:5432/db?password=hunter2://"),
+            ("user", "postgresql://app:hunter2@db/app"),
+        ] {
+            for text in [
+                format!("database:\n  port: 5432\n  {key}: \"{value}\"\n"),
+                format!("database: {{port: 5432, {key}: \"{value}\"}}\n"),
+            ] {
+                let err = Environment::parse(&text, Path::new("db/environments/x.yaml"), &no_vars)
+                    .unwrap_err();
+                let all = format!("{err:?}");
+                assert!(!all.contains("hunter2"), "{all}");
+                assert!(
+                    err.message
+                        .contains(&format!("`database.{key}` looks like a connection URL")),
+                    "{err}"
+                );
+                assert!(err.help.unwrap().contains("database_url"));
+            }
         }
+        let env = Environment::parse(
+            "database:\n  host: db.postgres.database.azure.com\n  user: app@myserver\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.user, "app@myserver");
     }
 
     /// `aplication_name:` and `migraton:` were ignored without a word: the settings under them

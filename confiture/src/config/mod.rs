@@ -91,7 +91,7 @@ pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
 #[cfg(feature = "env-files")]
-pub(crate) use syntax::names_a_connection;
+pub(crate) use syntax::{is_url_like, names_a_connection};
 pub use syntax::MAX_NAME_BYTES;
 pub use timeout::{Timeout, TimeoutError};
 

@@ -409,3 +409,47 @@ fn no_command_ever_prints_the_password() {
         failures.join("\n\n")
     );
 }
+
+/// A connection string written in the legacy block where a host or a user name goes
+/// (`host: "postgresql://app:PW@db/app"`, `host: "u:PW@127.0.0.1"`) was printed whole, password
+/// included, in the `using` line, in errors and in JSON. It is refused (exit 5) without being
+/// shown, as one in `database.database` is; nothing is written to the database.
+#[test]
+fn a_connection_string_in_the_legacy_block_is_refused_unshown() {
+    let db = TestDb::new("secrets_legacy");
+    let project = Project::new();
+    project.migration(
+        "001_create_widget",
+        "CREATE TABLE widget (id int);\n",
+        "DROP TABLE widget;\n",
+    );
+    let (host, port, name) = (pg_host(), pg_port(), db.name.clone());
+    let url = format!("postgresql://postgres:S3cr3t-PW-xyz@{host}:{port}/{name}");
+    let before = db.catalog_snapshot();
+    for block in [
+        format!("  host: \"{url}\"\n  database: {name}\n"),
+        format!("  host: \"postgres:S3cr3t-PW-xyz@{host}\"\n  port: {port}\n  database: {name}\n"),
+        format!("  host: {host}\n  port: {port}\n  user: \"{url}\"\n  database: {name}\n"),
+        format!("  host: {host}\n  port: {port}\n  database: \"{url}\"\n"),
+    ] {
+        project.write(
+            "db/environments/staging.yaml",
+            format!("database:\n{block}"),
+        );
+        for json in [false, true] {
+            let mut args = vec!["migrate", "up", "--env", "staging"];
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let run = project.run(&args);
+            run.code(exit::INVALID)
+                .stdout_lacks("S3cr3t")
+                .stderr_lacks("S3cr3t")
+                .stderr_has("looks like a connection URL");
+            if json {
+                run.json();
+            }
+        }
+    }
+    assert_eq!(db.catalog_snapshot(), before);
+}
