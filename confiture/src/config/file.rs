@@ -34,21 +34,47 @@ impl Environment {
     ) -> Result<Environment> {
         let shown = display_path(path);
         let Labels { env, file, .. } = labels;
-        // A FIFO blocks opening and reading until something writes to it (forever); a device
-        // is not a file of settings either. Checked before opening, the link followed.
+        // A socket or a block device is no file of settings. A FIFO (`-c <(sops -d f.yaml)`)
+        // or a character device (`-c /dev/stdin`) is read, but on a helper thread: opening and
+        // reading one block until something writes to it, maybe never. Checked before
+        // opening, the link followed.
+        let mut stream = false;
         if let Ok(meta) = std::fs::metadata(path) {
-            if !meta.is_file() && !meta.is_dir() {
+            let kind = meta.file_type();
+            stream = is_stream(&kind);
+            if !meta.is_file() && !meta.is_dir() && !stream {
                 return Err(Error::invalid(format!(
-                    "environment file {shown} is not a regular file (a FIFO, a socket or a \
+                    "environment file {shown} is not a regular file (a socket or a block \
                      device): it was not read"
                 ))
                 .with_help(format!(
-                    "an environment is a .yaml file: give the path of one to {file}, or \
-                     another environment name to {env}"
+                    "an environment is a .yaml file (or a pipe, `-c <(sops -d f.yaml)`): give \
+                     the path of one to {file}, or another environment name to {env}"
                 )));
             }
         }
-        let bytes = read_capped(path, MAX_FILE_BYTES).map_err(|e| {
+        let read = if stream {
+            read_stream(path, MAX_FILE_BYTES, STREAM_WAIT)
+        } else {
+            read_capped(path, MAX_FILE_BYTES).map_err(ReadError::Io)
+        };
+        let read = match read {
+            Err(ReadError::TimedOut) => {
+                return Err(Error::invalid(format!(
+                    "environment file {shown} is a pipe or a device, and it did not reach its \
+                     end within {} s of waiting: it was not read",
+                    STREAM_WAIT.as_secs()
+                ))
+                .with_help(format!(
+                    "check that the command writing to it runs and ends (`{file} <(sops -d \
+                     f.yaml)`), or give the path of a .yaml file to {file}, or another \
+                     environment name to {env}"
+                )))
+            }
+            Err(ReadError::Io(e)) => Err(e),
+            Ok(bytes) => Ok(bytes),
+        };
+        let bytes = read.map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::invalid(format!("environment file {shown} does not exist"))
                     .with_help(format!("check the path given to {file}, or use {env} NAME"))
@@ -157,6 +183,50 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// The most `[` and `{` an environment file may hold: an upper bound of how deep flow
 /// collections nest, checked before parsing (the YAML parser is quadratic in that nesting).
 pub const MAX_FLOW_OPENERS: usize = 1_000;
+
+/// How long a pipe or a device given as an environment file may take to reach its end: long
+/// enough for `sops -d` to ask a key service, short enough that a FIFO nobody writes to is
+/// reported instead of waited on forever.
+pub const STREAM_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether a file of this type is read as a stream, on a helper thread: a FIFO or a
+/// character device (`/dev/stdin`, a terminal).
+#[cfg(unix)]
+fn is_stream(kind: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    kind.is_fifo() || kind.is_char_device()
+}
+
+#[cfg(not(unix))]
+fn is_stream(_: &std::fs::FileType) -> bool {
+    false
+}
+
+#[derive(Debug)]
+enum ReadError {
+    Io(std::io::Error),
+    /// Nothing reached the end of the stream within the wait.
+    TimedOut,
+}
+
+/// [`read_capped`] on a helper thread, given up after `wait`: a FIFO blocks opening until a
+/// writer opens it, and reading until the writer closes it. A thread given up on stays blocked
+/// until then (or until the process ends); it holds nothing else.
+fn read_stream(path: &Path, limit: u64, wait: Duration) -> Result<Vec<u8>, ReadError> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("environment-file".into())
+        .spawn(move || {
+            // The receiver is gone when the wait is over: nothing to tell then.
+            let _ = sender.send(read_capped(&owned, limit));
+        })
+        .map_err(ReadError::Io)?;
+    match receiver.recv_timeout(wait) {
+        Ok(read) => read.map_err(ReadError::Io),
+        Err(_) => Err(ReadError::TimedOut),
+    }
+}
 
 /// At most `limit + 1` bytes of `path`: enough to tell that it is too large.
 fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
@@ -1709,6 +1779,50 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    /// `-c <(sops -d prod.yaml)` and `-c /dev/stdin` were refused as "not a regular file" (to
+    /// stop a hang on a FIFO nobody writes to). Pipes and character devices are read on a
+    /// helper thread, given up after a wait that the error names; sockets stay refused.
+    #[cfg(unix)]
+    #[test]
+    fn pipes_and_devices_are_read_and_given_up_on_when_silent() {
+        let dir = std::env::temp_dir().join(format!("cft-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("env.yaml");
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        // Nobody writes: given up after the wait.
+        let started = std::time::Instant::now();
+        let read = read_stream(&fifo, MAX_FILE_BYTES, Duration::from_millis(300));
+        assert!(matches!(read, Err(ReadError::TimedOut)), "{read:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // The thread left waiting gets its writer, then its end: no file is left open.
+        std::fs::write(&fifo, "").unwrap();
+        // A writer that comes later: read through the whole file.
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                std::fs::write(&fifo, "database_url: postgresql://h/from_pipe\n").unwrap();
+            })
+        };
+        let env = Environment::from_file(&fifo, &no_vars).unwrap();
+        writer.join().unwrap();
+        assert_eq!(env.connection.dbname, "from_pipe");
+        // A character device: /dev/null is read, to its empty end; /dev/zero to the cap.
+        let err = Environment::from_file(Path::new("/dev/null"), &no_vars).unwrap_err();
+        assert!(err.message.ends_with("/dev/null is empty"), "{err}");
+        let err = Environment::from_file(Path::new("/dev/zero"), &no_vars).unwrap_err();
+        assert!(err.message.contains("is larger than 1024 KiB"), "{err}");
+        // A socket is no file of settings.
+        let socket = dir.join("env.sock");
+        let _ = std::fs::remove_file(&socket);
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let err = Environment::from_file(&socket, &no_vars).unwrap_err();
+        assert!(err.message.contains("is not a regular file"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A byte-order mark (Windows editors write one) is no part of the YAML: with a second
