@@ -444,6 +444,9 @@ impl FileContext<'_> {
                      (or a `database:` block with host, port, database, user, password)",
                 );
                 for key in top.keys().filter_map(Value::as_str) {
+                    if holds_anchors(key) {
+                        continue;
+                    }
                     if let Some(known) = closest(key, TOP_LEVEL_KEYS).filter(|k| *k != key) {
                         error =
                             error.with_detail(format!("found `{key}`: did you mean `{known}`?"));
@@ -458,8 +461,15 @@ impl FileContext<'_> {
     /// typo: ignored, the setting the user believes in would not hold.
     fn refuse_misspelled_keys(&self, top: &Mapping) -> Result<()> {
         for key in top.keys().filter_map(Value::as_str) {
-            if TOP_LEVEL_KEYS.contains(&key) || PYTHON_KEYS.contains(&key) {
+            if TOP_LEVEL_KEYS.contains(&key) || PYTHON_KEYS.contains(&key) || holds_anchors(key)
+            {
                 continue;
+            }
+            if let Some(home) = misplaced_setting_home(key, true) {
+                // `migration_table: x` at the top level was ignored (confiture refuses it).
+                return Err(self
+                    .key_error(key, "is not a setting at the top level")
+                    .with_help(home));
             }
             if is_libpq_parameter(key) {
                 // `sslmode: require` next to `database_url` did nothing.
@@ -492,6 +502,8 @@ impl FileContext<'_> {
                 error.with_help(format!(
                     "did you mean `database.{ours}`? (this block names it `{ours}`)"
                 ))
+            } else if let Some(home) = misplaced_setting_home(key, false) {
+                error.with_help(home)
             } else if is_libpq_parameter(key) {
                 error.with_help(connection_parameter_help(key, false))
             } else if let Some(close) = closest(key, DATABASE_KEYS) {
@@ -758,8 +770,44 @@ impl FileContext<'_> {
     }
 }
 
+/// Whether a top-level key only holds YAML anchors for other keys to use, as docker-compose
+/// (`x-database: &db {...}`) and GitLab CI (`.defaults: &d`) write them: `x-`, `.` or `_`
+/// first. Ignored, never taken for a misspelling.
+fn holds_anchors(key: &str) -> bool {
+    key.starts_with("x-") || key.starts_with('.') || key.starts_with('_')
+}
+
+/// Where a setting of this file written in the wrong place belongs, as a help line: a
+/// `migration:` setting (or Python confiture's old `migration_table`) at the top level
+/// (`top`) or in the `database:` block, `application_name` in the `database:` block.
+fn misplaced_setting_home(key: &str, top: bool) -> Option<String> {
+    let under_migration = if key == "migration_table" {
+        "tracking_table"
+    } else if MIGRATION_KEYS.contains(&key) {
+        key
+    } else if key == "application_name" && !top {
+        return Some(
+            "`application_name` is set at the top level of the file: write \
+             `application_name: NAME` without indentation"
+                .to_string(),
+        );
+    } else {
+        return None;
+    };
+    let unit = if under_migration.ends_with("_timeout") {
+        ", with a unit (`10s`): a plain number is milliseconds there"
+    } else {
+        ""
+    };
+    Some(format!(
+        "move it under `migration:` as `migration.{under_migration}` (`migration:` then \
+         `  {under_migration}: ...`){unit}"
+    ))
+}
+
 /// Where the connection parameter `key` goes, written in an environment file where it is not
-/// read: at the top level (`top`) or in the legacy `database:` block.
+/// read: at the top level (`top`) or in the legacy `database:` block. The parts of a URL's
+/// authority and path are named there, the other parameters as `?key=VALUE`.
 fn connection_parameter_help(key: &str, top: bool) -> String {
     if !is_supported_parameter(key) {
         return format!(
@@ -772,10 +820,21 @@ fn connection_parameter_help(key: &str, top: bool) -> String {
         .iter()
         .find(|(alias, _)| *alias == key)
         .map_or(key, |(_, ours)| ours);
-    let url = format!(
-        "`database_url`: postgresql://user@host:5432/dbname?{key}=VALUE (e.g. \
-         `?sslmode=require`)"
-    );
+    let url = match ours {
+        "host" => "`database_url`: postgresql://user@HOST:5432/dbname (the host)".to_string(),
+        "port" => "`database_url`: postgresql://user@host:PORT/dbname (the port)".to_string(),
+        "database" => {
+            "`database_url`: postgresql://user@host:5432/DBNAME (the URL's path)".to_string()
+        }
+        "user" => "`database_url`: postgresql://USER@host:5432/dbname (the user info)".to_string(),
+        "password" => "`database_url`: postgresql://user:PASSWORD@host:5432/dbname (the user \
+                       info, percent-encoded), or `${VAR}` there"
+            .to_string(),
+        _ => format!(
+            "`database_url`: postgresql://user@host:5432/dbname?{key}=VALUE (e.g. \
+             `?sslmode=require`)"
+        ),
+    };
     if !top {
         format!(
             "the `database:` block reads only {}: give `{key}` in {url} instead of the block",
@@ -1284,7 +1343,26 @@ mod tests {
                 "database:\n  connect_timeout: 3\n",
                 2,
                 "database.connect_timeout",
-                "`database_url`",
+                "`migration.connect_timeout` (`migration:` then `  connect_timeout: ...`), with \
+                 a unit (`10s`)",
+            ),
+            (
+                "database:\n  tracking_table: t\n",
+                2,
+                "database.tracking_table",
+                "`migration.tracking_table`",
+            ),
+            (
+                "database:\n  lock_timeout: 1s\n",
+                2,
+                "database.lock_timeout",
+                "`migration.lock_timeout`",
+            ),
+            (
+                "database:\n  application_name: bot\n",
+                2,
+                "database.application_name",
+                "is set at the top level of the file",
             ),
             (
                 "database:\n  keepalives: 1\n",
@@ -1356,7 +1434,43 @@ mod tests {
                 "database_url: postgresql://h/db\nconnect_timeout: 3\n",
                 2,
                 "connect_timeout",
-                "`database_url`",
+                "`migration.connect_timeout`",
+            ),
+            (
+                "database_url: postgresql://h/db\nmigration_table: t\n",
+                2,
+                "migration_table",
+                "move it under `migration:` as `migration.tracking_table`",
+            ),
+            (
+                "database_url: postgresql://h/db\ntracking_table: t\n",
+                2,
+                "tracking_table",
+                "`migration.tracking_table`",
+            ),
+            (
+                "database_url: postgresql://h/db\nlock_retries: 3\n",
+                2,
+                "lock_retries",
+                "`migration.lock_retries`",
+            ),
+            (
+                "database_url: postgresql://h/db\ndbname: app\n",
+                2,
+                "dbname",
+                "postgresql://user@host:5432/DBNAME (the URL's path)",
+            ),
+            (
+                "database_url: postgresql://h/db\npassword: x\n",
+                2,
+                "password",
+                "postgresql://user:PASSWORD@host:5432/dbname",
+            ),
+            (
+                "database_url: postgresql://h/db\nport: 5433\n",
+                2,
+                "port",
+                "postgresql://user@host:PORT/dbname",
             ),
             (
                 "database_url: postgresql://h/db\nkeepalives: 1\n",
@@ -1373,6 +1487,14 @@ mod tests {
             );
             let shown = err.help.clone().unwrap_or_default();
             assert!(shown.contains(help), "{text}: {shown}");
+            // A key with a place of its own is never sent to a query parameter.
+            if ["dbname", "password", "host", "port", "user"].contains(&key)
+                || key.contains("timeout")
+                || key.contains("tracking_table")
+                || key.contains("application_name")
+            {
+                assert!(!shown.contains("=VALUE"), "{text}: {shown}");
+            }
         }
         // Every key the block reads, and Python's top-level keys, still are.
         let env = Environment::parse(
@@ -1383,6 +1505,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(env.connection.to_string(), "u@h:5433/app");
+    }
+
+    /// Top-level keys that only hold anchors (docker-compose's `x-database: &db`, GitLab CI's
+    /// `.defaults: &d`) were refused as misspellings of `database`; Python accepts them. Keys
+    /// starting with `x-`, `.` or `_` are ignored; real near-misses are still refused.
+    #[test]
+    fn keys_that_hold_anchors_are_ignored() {
+        let env = Environment::parse(
+            "x-database: &db {host: dbhost, port: 5433}\n.defaults: &d {lock_timeout: 9s}\n\
+             _database: &u {user: app}\nx-databse: 1\n\
+             database:\n  <<: [*db, *u]\n  database: app\nmigration:\n  <<: *d\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "app@dbhost:5433/app");
+        assert_eq!(env.migration.lock_timeout, Duration::from_secs(9));
+        // A file naming no database does not suggest them either.
+        let err = Environment::parse("x-database: &db {host: h}\n", Path::new("x.yaml"), &no_vars)
+            .unwrap_err();
+        assert!(err.details.is_empty(), "{err:?}");
+        for key in ["migrations", "databases", "database-url", "xdatabase"] {
+            let err = Environment::parse(
+                &format!("database_url: postgresql://h/db\n{key}: {{}}\n"),
+                Path::new("x.yaml"),
+                &no_vars,
+            )
+            .unwrap_err();
+            assert!(
+                err.message.contains(&format!("`{key}` is not a setting")),
+                "{key}: {err}"
+            );
+        }
     }
 
     /// Merge keys (`<<: *anchor`) were kept as an ordinary key and ignored (PyYAML applies

@@ -47,7 +47,8 @@
 //! only confiture's other features use); `$$` is a literal `$`. Keys of confiture's other
 //! features (`include_dirs`, `build`, `seed`, `ssh_tunnel`, `name`, ...) are ignored. Under
 //! `migration:` and `database:`, an unknown key that is close to one we know is reported as a
-//! misspelling; other unknown keys are left to confiture (Python), which shares the file.
+//! misspelling; other unknown keys are left to confiture (Python), which shares the file. Top-level
+//! keys starting with `x-`, `.` or `_` only hold anchors (`x-db: &db {...}`) and are ignored.
 //!
 //! # Modules
 //!
