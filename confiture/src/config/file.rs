@@ -329,7 +329,7 @@ fn parse_environment(
 
 /// The document's top-level mapping, or why there is none.
 fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
-    let mut document: Value =
+    let MergesJoined(mut document) =
         serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, file.shown, &e))?;
     apply_merges(file, &mut document, &mut Vec::new())?;
     match document {
@@ -341,6 +341,120 @@ fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
             "write one `key: value` per line, starting with \
                  `database_url: postgresql://user@host:5432/dbname`",
         )),
+    }
+}
+
+/// A document as [`Value`] reads it, except that a mapping may hold several merge keys, as
+/// PyYAML allows: `<<: *a` then `<<: *b` is read as `<<: [*b, *a]` (PyYAML's
+/// `flatten_mapping`: a later merge wins over an earlier one, the first mapping of a list over
+/// the next), for [`apply_merges`]. Any other key written twice is refused, as [`Value`] does.
+struct MergesJoined(Value);
+
+impl<'de> serde::Deserialize<'de> for MergesJoined {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MergesJoined;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_bool<E>(self, b: bool) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, n: i64) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Number(n.into())))
+            }
+            fn visit_u64<E>(self, n: u64) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Number(n.into())))
+            }
+            fn visit_f64<E>(self, n: f64) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Number(n.into())))
+            }
+            fn visit_str<E>(self, text: &str) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::String(text.to_string())))
+            }
+            fn visit_string<E>(self, text: String) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::String(text)))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Null))
+            }
+            fn visit_none<E>(self) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Null))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                value: D,
+            ) -> std::result::Result<MergesJoined, D::Error> {
+                serde::Deserialize::deserialize(value)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<MergesJoined, A::Error> {
+                let mut items = Vec::new();
+                while let Some(MergesJoined(item)) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(MergesJoined(Value::Sequence(items)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<MergesJoined, A::Error> {
+                let mut mapping = Mapping::new();
+                let mut merges = Vec::new();
+                while let Some(MergesJoined(key)) = map.next_key()? {
+                    let MergesJoined(value) = map.next_value()?;
+                    if key.as_str() == Some("<<") {
+                        merges.push(value);
+                    } else if mapping.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "duplicate entry with key {key:?}"
+                        )));
+                    } else {
+                        mapping.insert(key, value);
+                    }
+                }
+                let merge = match merges.len() {
+                    0 => None,
+                    1 => merges.pop(),
+                    // The last merge first; a list's mappings in their order.
+                    _ => Some(Value::Sequence(
+                        merges
+                            .into_iter()
+                            .rev()
+                            .flat_map(|merge| match merge {
+                                Value::Sequence(items) => items,
+                                other => vec![other],
+                            })
+                            .collect(),
+                    )),
+                };
+                if let Some(merge) = merge {
+                    mapping.insert(Value::String("<<".to_string()), merge);
+                }
+                Ok(MergesJoined(Value::Mapping(mapping)))
+            }
+            fn visit_enum<A: serde::de::EnumAccess<'de>>(
+                self,
+                data: A,
+            ) -> std::result::Result<MergesJoined, A::Error> {
+                // A tagged value (`!tag value`).
+                use serde::de::VariantAccess;
+                let (tag, value) = data.variant::<String>()?;
+                let MergesJoined(value) = value.newtype_variant()?;
+                Ok(MergesJoined(Value::Tagged(Box::new(
+                    serde_yaml::value::TaggedValue {
+                        tag: serde_yaml::value::Tag::new(tag),
+                        value,
+                    },
+                ))))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -984,6 +1098,9 @@ fn repeated_key(text: &str, line: usize, column: usize) -> Option<(String, usize
         let Some(key) = written_key(key_text) else {
             continue;
         };
+        if key == "<<" {
+            continue; // several merges are allowed (`MergesJoined`)
+        }
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
             return Some((key.to_string(), *first, i + 1));
         }
@@ -1081,7 +1198,8 @@ fn repeated_key_anywhere(text: &str) -> Option<String> {
             Loose::Mapping(entries) => {
                 let name = |key: &Value| key.as_str().unwrap_or("?").to_string();
                 for (i, (key, _)) in entries.iter().enumerate() {
-                    if entries[..i].iter().any(|(earlier, _)| earlier == key) {
+                    let merge = key.as_str() == Some("<<");
+                    if !merge && entries[..i].iter().any(|(earlier, _)| earlier == key) {
                         path.push(name(key));
                         return Some(path.join("."));
                     }
@@ -1567,6 +1685,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(env.connection.to_string(), "postgres@first:5432/two");
+        // Several merge keys in one mapping, which PyYAML applies (its `flatten_mapping`):
+        // a later merge wins over an earlier one, written keys over both.
+        let env = Environment::parse(
+            "a: &a {host: a1, port: 1}\nb: &b {host: b1, user: b}\nc: &c {host: c1, database: c}\n\
+             database:\n  <<: [*a, *b]\n  <<: *c\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "b@c1:1/c");
+        let env = Environment::parse(
+            "a: &a {host: a1, port: 1, user: a}\nb: &b {host: b1, user: b}\n\
+             database:\n  <<: *a\n  user: w\n  <<: *b\n  database: d\n\
+             migration: {<<: {lock_timeout: 1s}, <<: {lock_timeout: 2s}}\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "w@b1:1/d");
+        assert_eq!(env.migration.lock_timeout, Duration::from_secs(2));
+        // Any other key written twice beside them is still refused, at its line.
+        let err = Environment::parse(
+            "a: &a {host: a1}\ndatabase:\n  <<: *a\n  host: h\n  <<: *a\n  host: i\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "environment file x.yaml, line 6: `database.host` is set twice (first at line 4)"
+        );
         // A merge of something that is not a mapping is refused at its line.
         for (text, line, key) in [
             (
