@@ -575,8 +575,7 @@ impl FileContext<'_> {
     /// typo: ignored, the setting the user believes in would not hold.
     fn refuse_misspelled_keys(&self, top: &Mapping) -> Result<()> {
         for key in top.keys().filter_map(Value::as_str) {
-            if TOP_LEVEL_KEYS.contains(&key) || PYTHON_KEYS.contains(&key) || holds_anchors(key)
-            {
+            if TOP_LEVEL_KEYS.contains(&key) || PYTHON_KEYS.contains(&key) || holds_anchors(key) {
                 continue;
             }
             if let Some(home) = misplaced_setting_home(key, true) {
@@ -703,9 +702,7 @@ impl FileContext<'_> {
                 ExpandError::Malformed(reason) => error(&reason)
                     .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
             }),
-            Value::Number(_) | Value::Bool(_) => {
-                self.scalar_as_written(value, key, line, setting)
-            }
+            Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line, setting),
             _ => Err(error("must be a string")),
         }
     }
@@ -751,9 +748,9 @@ impl FileContext<'_> {
             }
         };
         let help = match setting {
-            Setting::Text => format!(
-                "quote it where it is written: `{name}: \"...\"` (or `&anchor \"...\"`)"
-            ),
+            Setting::Text => {
+                format!("quote it where it is written: `{name}: \"...\"` (or `&anchor \"...\"`)")
+            }
             Setting::Number => format!("write it as a whole number: `{name}: 5`"),
         };
         Err(self.error_on_line(line, key, what).with_help(help))
@@ -1878,7 +1875,9 @@ mod tests {
                 // An explicit key, a multi-line flow mapping, a flow list of targets.
                 format!("database:\n  host: h\n  ? password\n  : {written}\n"),
                 format!("database: {{host: h, password:\n  {written}}}\n"),
-                format!("database_url: postgresql://h/db\nfleet:\n  targets: [tenant, {written}]\n"),
+                format!(
+                    "database_url: postgresql://h/db\nfleet:\n  targets: [tenant, {written}]\n"
+                ),
             ] {
                 let err = Environment::parse(&text, Path::new("x.yaml"), &no_vars)
                     .expect_err(&format!("{written} accepted in\n{text}"));
@@ -2095,7 +2094,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let fifo = dir.join("env.yaml");
         let _ = std::fs::remove_file(&fifo);
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(made.success());
         // Nobody writes: given up after the wait.
         let started = std::time::Instant::now();

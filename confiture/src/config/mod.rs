@@ -91,9 +91,9 @@ pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS};
 pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
+pub use syntax::MAX_NAME_BYTES;
 #[cfg(feature = "env-files")]
 pub(crate) use syntax::{is_url_like, names_a_connection};
-pub use syntax::MAX_NAME_BYTES;
 pub use timeout::{Timeout, TimeoutError};
 
 /// A path as the user would type it: relative to the current directory (`../db/...` from a
