@@ -34,21 +34,47 @@ impl Environment {
     ) -> Result<Environment> {
         let shown = display_path(path);
         let Labels { env, file, .. } = labels;
-        // A FIFO blocks opening and reading until something writes to it (forever); a device
-        // is not a file of settings either. Checked before opening, the link followed.
+        // A socket or a block device is no file of settings. A FIFO (`-c <(sops -d f.yaml)`)
+        // or a character device (`-c /dev/stdin`) is read, but on a helper thread: opening and
+        // reading one block until something writes to it, maybe never. Checked before
+        // opening, the link followed.
+        let mut stream = false;
         if let Ok(meta) = std::fs::metadata(path) {
-            if !meta.is_file() && !meta.is_dir() {
+            let kind = meta.file_type();
+            stream = is_stream(&kind);
+            if !meta.is_file() && !meta.is_dir() && !stream {
                 return Err(Error::invalid(format!(
-                    "environment file {shown} is not a regular file (a FIFO, a socket or a \
+                    "environment file {shown} is not a regular file (a socket or a block \
                      device): it was not read"
                 ))
                 .with_help(format!(
-                    "an environment is a .yaml file: give the path of one to {file}, or \
-                     another environment name to {env}"
+                    "an environment is a .yaml file (or a pipe, `-c <(sops -d f.yaml)`): give \
+                     the path of one to {file}, or another environment name to {env}"
                 )));
             }
         }
-        let bytes = read_capped(path, MAX_FILE_BYTES).map_err(|e| {
+        let read = if stream {
+            read_stream(path, MAX_FILE_BYTES, STREAM_WAIT)
+        } else {
+            read_capped(path, MAX_FILE_BYTES).map_err(ReadError::Io)
+        };
+        let read = match read {
+            Err(ReadError::TimedOut) => {
+                return Err(Error::invalid(format!(
+                    "environment file {shown} is a pipe or a device, and it did not reach its \
+                     end within {} s of waiting: it was not read",
+                    STREAM_WAIT.as_secs()
+                ))
+                .with_help(format!(
+                    "check that the command writing to it runs and ends (`{file} <(sops -d \
+                     f.yaml)`), or give the path of a .yaml file to {file}, or another \
+                     environment name to {env}"
+                )))
+            }
+            Err(ReadError::Io(e)) => Err(e),
+            Ok(bytes) => Ok(bytes),
+        };
+        let bytes = read.map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::invalid(format!("environment file {shown} does not exist"))
                     .with_help(format!("check the path given to {file}, or use {env} NAME"))
@@ -158,6 +184,50 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// collections nest, checked before parsing (the YAML parser is quadratic in that nesting).
 pub const MAX_FLOW_OPENERS: usize = 1_000;
 
+/// How long a pipe or a device given as an environment file may take to reach its end: long
+/// enough for `sops -d` to ask a key service, short enough that a FIFO nobody writes to is
+/// reported instead of waited on forever.
+pub const STREAM_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether a file of this type is read as a stream, on a helper thread: a FIFO or a
+/// character device (`/dev/stdin`, a terminal).
+#[cfg(unix)]
+fn is_stream(kind: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    kind.is_fifo() || kind.is_char_device()
+}
+
+#[cfg(not(unix))]
+fn is_stream(_: &std::fs::FileType) -> bool {
+    false
+}
+
+#[derive(Debug)]
+enum ReadError {
+    Io(std::io::Error),
+    /// Nothing reached the end of the stream within the wait.
+    TimedOut,
+}
+
+/// [`read_capped`] on a helper thread, given up after `wait`: a FIFO blocks opening until a
+/// writer opens it, and reading until the writer closes it. A thread given up on stays blocked
+/// until then (or until the process ends); it holds nothing else.
+fn read_stream(path: &Path, limit: u64, wait: Duration) -> Result<Vec<u8>, ReadError> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("environment-file".into())
+        .spawn(move || {
+            // The receiver is gone when the wait is over: nothing to tell then.
+            let _ = sender.send(read_capped(&owned, limit));
+        })
+        .map_err(ReadError::Io)?;
+    match receiver.recv_timeout(wait) {
+        Ok(read) => read.map_err(ReadError::Io),
+        Err(_) => Err(ReadError::TimedOut),
+    }
+}
+
 /// At most `limit + 1` bytes of `path`: enough to tell that it is too large.
 fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
@@ -259,7 +329,7 @@ fn parse_environment(
 
 /// The document's top-level mapping, or why there is none.
 fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
-    let mut document: Value =
+    let MergesJoined(mut document) =
         serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, file.shown, &e))?;
     apply_merges(file, &mut document, &mut Vec::new())?;
     match document {
@@ -271,6 +341,120 @@ fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
             "write one `key: value` per line, starting with \
                  `database_url: postgresql://user@host:5432/dbname`",
         )),
+    }
+}
+
+/// A document as [`Value`] reads it, except that a mapping may hold several merge keys, as
+/// PyYAML allows: `<<: *a` then `<<: *b` is read as `<<: [*b, *a]` (PyYAML's
+/// `flatten_mapping`: a later merge wins over an earlier one, the first mapping of a list over
+/// the next), for [`apply_merges`]. Any other key written twice is refused, as [`Value`] does.
+struct MergesJoined(Value);
+
+impl<'de> serde::Deserialize<'de> for MergesJoined {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = MergesJoined;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any YAML value")
+            }
+            fn visit_bool<E>(self, b: bool) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Bool(b)))
+            }
+            fn visit_i64<E>(self, n: i64) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Number(n.into())))
+            }
+            fn visit_u64<E>(self, n: u64) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Number(n.into())))
+            }
+            fn visit_f64<E>(self, n: f64) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Number(n.into())))
+            }
+            fn visit_str<E>(self, text: &str) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::String(text.to_string())))
+            }
+            fn visit_string<E>(self, text: String) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::String(text)))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Null))
+            }
+            fn visit_none<E>(self) -> std::result::Result<MergesJoined, E> {
+                Ok(MergesJoined(Value::Null))
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                value: D,
+            ) -> std::result::Result<MergesJoined, D::Error> {
+                serde::Deserialize::deserialize(value)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<MergesJoined, A::Error> {
+                let mut items = Vec::new();
+                while let Some(MergesJoined(item)) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(MergesJoined(Value::Sequence(items)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<MergesJoined, A::Error> {
+                let mut mapping = Mapping::new();
+                let mut merges = Vec::new();
+                while let Some(MergesJoined(key)) = map.next_key()? {
+                    let MergesJoined(value) = map.next_value()?;
+                    if key.as_str() == Some("<<") {
+                        merges.push(value);
+                    } else if mapping.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "duplicate entry with key {key:?}"
+                        )));
+                    } else {
+                        mapping.insert(key, value);
+                    }
+                }
+                let merge = match merges.len() {
+                    0 => None,
+                    1 => merges.pop(),
+                    // The last merge first; a list's mappings in their order.
+                    _ => Some(Value::Sequence(
+                        merges
+                            .into_iter()
+                            .rev()
+                            .flat_map(|merge| match merge {
+                                Value::Sequence(items) => items,
+                                other => vec![other],
+                            })
+                            .collect(),
+                    )),
+                };
+                if let Some(merge) = merge {
+                    mapping.insert(Value::String("<<".to_string()), merge);
+                }
+                Ok(MergesJoined(Value::Mapping(mapping)))
+            }
+            fn visit_enum<A: serde::de::EnumAccess<'de>>(
+                self,
+                data: A,
+            ) -> std::result::Result<MergesJoined, A::Error> {
+                // A tagged value (`!tag value`).
+                use serde::de::VariantAccess;
+                let (tag, value) = data.variant::<String>()?;
+                let MergesJoined(value) = value.newtype_variant()?;
+                Ok(MergesJoined(Value::Tagged(Box::new(
+                    serde_yaml::value::TaggedValue {
+                        tag: serde_yaml::value::Tag::new(tag),
+                        value,
+                    },
+                ))))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -323,6 +507,16 @@ fn apply_merges(file: &FileContext<'_>, value: &mut Value, path: &mut Vec<String
     })
 }
 
+/// What a setting holds, which decides how an unquoted number or boolean is read
+/// ([`FileContext::scalar_as_written`]).
+#[derive(Clone, Copy)]
+enum Setting {
+    /// A name, a password, a path: the text as written.
+    Text,
+    /// A number, parsed by the setting's own rule: the value.
+    Number,
+}
+
 fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
     map.get(key)
 }
@@ -364,6 +558,9 @@ impl FileContext<'_> {
                      (or a `database:` block with host, port, database, user, password)",
                 );
                 for key in top.keys().filter_map(Value::as_str) {
+                    if holds_anchors(key) {
+                        continue;
+                    }
                     if let Some(known) = closest(key, TOP_LEVEL_KEYS).filter(|k| *k != key) {
                         error =
                             error.with_detail(format!("found `{key}`: did you mean `{known}`?"));
@@ -378,8 +575,14 @@ impl FileContext<'_> {
     /// typo: ignored, the setting the user believes in would not hold.
     fn refuse_misspelled_keys(&self, top: &Mapping) -> Result<()> {
         for key in top.keys().filter_map(Value::as_str) {
-            if TOP_LEVEL_KEYS.contains(&key) || PYTHON_KEYS.contains(&key) {
+            if TOP_LEVEL_KEYS.contains(&key) || PYTHON_KEYS.contains(&key) || holds_anchors(key) {
                 continue;
+            }
+            if let Some(home) = misplaced_setting_home(key, true) {
+                // `migration_table: x` at the top level was ignored (confiture refuses it).
+                return Err(self
+                    .key_error(key, "is not a setting at the top level")
+                    .with_help(home));
             }
             if is_libpq_parameter(key) {
                 // `sslmode: require` next to `database_url` did nothing.
@@ -412,6 +615,8 @@ impl FileContext<'_> {
                 error.with_help(format!(
                     "did you mean `database.{ours}`? (this block names it `{ours}`)"
                 ))
+            } else if let Some(home) = misplaced_setting_home(key, false) {
+                error.with_help(home)
             } else if is_libpq_parameter(key) {
                 error.with_help(connection_parameter_help(key, false))
             } else if let Some(close) = closest(key, DATABASE_KEYS) {
@@ -450,11 +655,12 @@ impl FileContext<'_> {
         }
     }
 
-    /// A scalar as text, with `${VAR}` expanded in strings. Numbers and booleans are taken as
-    /// written (`port: 5432`, `password: 1234`).
+    /// A text setting (a name, a password, a path), with `${VAR}` expanded in strings. An
+    /// unquoted number or boolean is taken as written (`password: 0x10`), or refused when its
+    /// text cannot be found ([`FileContext::scalar_as_written`]).
     pub(super) fn string(&self, value: &Value, key: &str) -> Result<String> {
         let path: Vec<&str> = key.split('.').collect();
-        self.string_on_line(value, key, key_line(self.text, &path))
+        self.scalar_on_line(value, key, key_line(self.text, &path), Setting::Text)
     }
 
     /// [`FileContext::string`], its errors at `line` (an item of a list).
@@ -463,6 +669,24 @@ impl FileContext<'_> {
         value: &Value,
         key: &str,
         line: Option<usize>,
+    ) -> Result<String> {
+        self.scalar_on_line(value, key, line, Setting::Text)
+    }
+
+    /// A numeric setting (`port`, `lock_retries`, a duration) as text for its own parser: an
+    /// integer whose written text cannot be found is taken in decimal, its value being all
+    /// that matters.
+    pub(super) fn number(&self, value: &Value, key: &str) -> Result<String> {
+        let path: Vec<&str> = key.split('.').collect();
+        self.scalar_on_line(value, key, key_line(self.text, &path), Setting::Number)
+    }
+
+    fn scalar_on_line(
+        &self,
+        value: &Value,
+        key: &str,
+        line: Option<usize>,
+        setting: Setting,
     ) -> Result<String> {
         let error = |what: &str| self.error_on_line(line, key, what);
         match value {
@@ -478,17 +702,25 @@ impl FileContext<'_> {
                 ExpandError::Malformed(reason) => error(&reason)
                     .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
             }),
-            Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line),
+            Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line, setting),
             _ => Err(error("must be a string")),
         }
     }
 
     /// A number or boolean as written in the file: the parser turns `0x10` into 16, `12.50`
-    /// into 12.5 and `+5` into 5, which as a password or a database name is another one. The
-    /// text is read on the key's line (`key: value`, `{key: value}` or `- value`) and kept
-    /// when the parser reads it as the same value. Where it cannot be found (a key brought by
-    /// a merge), an integer is taken in its decimal text and anything else is refused.
-    fn scalar_as_written(&self, value: &Value, key: &str, line: Option<usize>) -> Result<String> {
+    /// into 12.5, `+5` into 5 and `True` into true, which as a password or a database name is
+    /// another one. The text is read on the key's line (`key: value`, `{key: value}` or
+    /// `- value`) and kept when the parser reads it as the same value. Where it cannot be
+    /// found (an alias, a merge, a value on the next line, an explicit `? key`), a text
+    /// setting is refused with help to quote it; a numeric setting takes an integer's value.
+    /// The one rule for unquoted scalars.
+    fn scalar_as_written(
+        &self,
+        value: &Value,
+        key: &str,
+        line: Option<usize>,
+        setting: Setting,
+    ) -> Result<String> {
         let name = key.rsplit('.').next().unwrap_or(key);
         let written = line
             .and_then(|line| self.text.lines().nth(line.checked_sub(1)?))
@@ -496,22 +728,36 @@ impl FileContext<'_> {
         if let Some(text) = written {
             return Ok(text.to_string());
         }
-        match value {
-            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            _ => Err(self
-                .error_on_line(
-                    line,
-                    key,
-                    "is a number whose text cannot be kept as written (`12.50` would be read \
-                     as 12.5)",
-                )
-                .with_help(format!("quote it: `{name}: \"...\"`"))),
-        }
+        let what = match (setting, value) {
+            (Setting::Number, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                return Ok(n.to_string())
+            }
+            (Setting::Number, Value::Bool(b)) => return Ok(b.to_string()),
+            (Setting::Number, _) => {
+                "is a number that is not a whole number, and its text cannot be found (`12.50` \
+                 would be read as 12.5)"
+            }
+            (Setting::Text, Value::Bool(_)) => {
+                "is a boolean whose text cannot be kept as written (it is not on the key's line: \
+                 an alias, a merge, or a value on another line; `True` would be read as true)"
+            }
+            (Setting::Text, _) => {
+                "is a number whose text cannot be kept as written (it is not on the key's line: \
+                 an alias, a merge, or a value on another line; `0x10` would be read as 16, \
+                 `12.50` as 12.5)"
+            }
+        };
+        let help = match setting {
+            Setting::Text => {
+                format!("quote it where it is written: `{name}: \"...\"` (or `&anchor \"...\"`)")
+            }
+            Setting::Number => format!("write it as a whole number: `{name}: 5`"),
+        };
+        Err(self.error_on_line(line, key, what).with_help(help))
     }
 
     fn duration(&self, value: &Value, key: &str) -> Result<Duration> {
-        let text = self.string(value, key)?;
+        let text = self.number(value, key)?;
         text.parse::<Timeout>().map(Duration::from).map_err(|e| {
             self.key_error(key, &format!("{text:?} {e}"))
                 .with_help(e.help())
@@ -560,7 +806,7 @@ impl FileContext<'_> {
                 }
                 "connect_timeout" => settings.connect_timeout = self.duration(value, &full)?,
                 "lock_retries" => {
-                    let text = self.string(value, &full)?;
+                    let text = self.number(value, &full)?;
                     settings.lock_retries = text.trim().parse().map_err(|_| {
                         self.key_error(
                             &full,
@@ -585,14 +831,37 @@ impl FileContext<'_> {
                 continue;
             }
             let full = format!("database.{key}");
-            let text = self.string(value, &full)?;
-            if key == "database" && super::names_a_connection(&text) {
-                return Err(self.key_error(
-                    &full,
-                    "looks like a connection URL (it has `://` or `@`), not a database name: \
-                     give the URL as `database_url` (its text is not shown: it may hold a \
-                     password)",
-                ));
+            let text = if key == "port" {
+                self.number(value, &full)?
+            } else {
+                self.string(value, &full)?
+            };
+            // A URL, or credentials, where a name goes: refused, never shown (it may hold a
+            // password). A user name may have `@` (Azure's `user@server`), not `://`.
+            let (names_a_connection, has) = match key {
+                "database" | "host" => (super::names_a_connection(&text), "`://` or `@`"),
+                "user" => (super::is_url_like(&text), "`://`"),
+                _ => (false, ""),
+            };
+            if names_a_connection {
+                let what = match key {
+                    "database" => "a database name",
+                    "host" => "a host name",
+                    _ => "a user name",
+                };
+                return Err(self
+                    .key_error(
+                        &full,
+                        &format!(
+                            "looks like a connection URL (it has {has}), not {what}: give the \
+                             URL as `database_url` (its text is not shown: it may hold a \
+                             password)"
+                        ),
+                    )
+                    .with_help(format!(
+                        "write `database_url: postgresql://user:password@host:5432/dbname` \
+                         in place of the `database:` block, or only {what} in `{full}`"
+                    )));
             }
             let param = if key == "database" { "dbname" } else { key };
             let text = if key == "password" && text.is_empty() {
@@ -612,8 +881,44 @@ impl FileContext<'_> {
     }
 }
 
+/// Whether a top-level key only holds YAML anchors for other keys to use, as docker-compose
+/// (`x-database: &db {...}`) and GitLab CI (`.defaults: &d`) write them: `x-`, `.` or `_`
+/// first. Ignored, never taken for a misspelling.
+fn holds_anchors(key: &str) -> bool {
+    key.starts_with("x-") || key.starts_with('.') || key.starts_with('_')
+}
+
+/// Where a setting of this file written in the wrong place belongs, as a help line: a
+/// `migration:` setting (or Python confiture's old `migration_table`) at the top level
+/// (`top`) or in the `database:` block, `application_name` in the `database:` block.
+fn misplaced_setting_home(key: &str, top: bool) -> Option<String> {
+    let under_migration = if key == "migration_table" {
+        "tracking_table"
+    } else if MIGRATION_KEYS.contains(&key) {
+        key
+    } else if key == "application_name" && !top {
+        return Some(
+            "`application_name` is set at the top level of the file: write \
+             `application_name: NAME` without indentation"
+                .to_string(),
+        );
+    } else {
+        return None;
+    };
+    let unit = if under_migration.ends_with("_timeout") {
+        ", with a unit (`10s`): a plain number is milliseconds there"
+    } else {
+        ""
+    };
+    Some(format!(
+        "move it under `migration:` as `migration.{under_migration}` (`migration:` then \
+         `  {under_migration}: ...`){unit}"
+    ))
+}
+
 /// Where the connection parameter `key` goes, written in an environment file where it is not
-/// read: at the top level (`top`) or in the legacy `database:` block.
+/// read: at the top level (`top`) or in the legacy `database:` block. The parts of a URL's
+/// authority and path are named there, the other parameters as `?key=VALUE`.
 fn connection_parameter_help(key: &str, top: bool) -> String {
     if !is_supported_parameter(key) {
         return format!(
@@ -626,10 +931,21 @@ fn connection_parameter_help(key: &str, top: bool) -> String {
         .iter()
         .find(|(alias, _)| *alias == key)
         .map_or(key, |(_, ours)| ours);
-    let url = format!(
-        "`database_url`: postgresql://user@host:5432/dbname?{key}=VALUE (e.g. \
-         `?sslmode=require`)"
-    );
+    let url = match ours {
+        "host" => "`database_url`: postgresql://user@HOST:5432/dbname (the host)".to_string(),
+        "port" => "`database_url`: postgresql://user@host:PORT/dbname (the port)".to_string(),
+        "database" => {
+            "`database_url`: postgresql://user@host:5432/DBNAME (the URL's path)".to_string()
+        }
+        "user" => "`database_url`: postgresql://USER@host:5432/dbname (the user info)".to_string(),
+        "password" => "`database_url`: postgresql://user:PASSWORD@host:5432/dbname (the user \
+                       info, percent-encoded), or `${VAR}` there"
+            .to_string(),
+        _ => format!(
+            "`database_url`: postgresql://user@host:5432/dbname?{key}=VALUE (e.g. \
+             `?sslmode=require`)"
+        ),
+    };
     if !top {
         format!(
             "the `database:` block reads only {}: give `{key}` in {url} instead of the block",
@@ -779,6 +1095,9 @@ fn repeated_key(text: &str, line: usize, column: usize) -> Option<(String, usize
         let Some(key) = written_key(key_text) else {
             continue;
         };
+        if key == "<<" {
+            continue; // several merges are allowed (`MergesJoined`)
+        }
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
             return Some((key.to_string(), *first, i + 1));
         }
@@ -876,7 +1195,8 @@ fn repeated_key_anywhere(text: &str) -> Option<String> {
             Loose::Mapping(entries) => {
                 let name = |key: &Value| key.as_str().unwrap_or("?").to_string();
                 for (i, (key, _)) in entries.iter().enumerate() {
-                    if entries[..i].iter().any(|(earlier, _)| earlier == key) {
+                    let merge = key.as_str() == Some("<<");
+                    if !merge && entries[..i].iter().any(|(earlier, _)| earlier == key) {
                         path.push(name(key));
                         return Some(path.join("."));
                     }
@@ -1000,21 +1320,39 @@ mod tests {
     /// was taken for a name and shown, password included, in the `using` line and errors.
     #[test]
     fn a_url_in_the_legacy_database_name_is_refused_never_shown() {
-        for name in ["postgresq://u:hunter2@h/db", "u:hunter2@h/db"] {
-            let err = Environment::parse(
-                &format!("database:\n  host: h\n  database: \"{name}\"\n"),
-                Path::new("db/environments/x.yaml"),
-                &no_vars,
-            )
-            .unwrap_err();
-            let all = format!("{err:?}");
-            assert!(!all.contains("hunter2"), "{all}");
-            assert!(
-                err.message
-                    .contains("`database.database` looks like a connection URL"),
-                "{err}"
-            );
+        // The host and the user too: `host: "postgresql://app:s3cret@db/app"` was shown,
+        // password included. A user name may hold `@` (Azure's `user@server`), not `://`.
+        for (key, value) in [
+            ("database", "postgresq://u:hunter2@h/db"),
+            ("database", "u:hunter2@h/db"),
+            ("host", "postgresql://app:hunter2@db/app"),
+            ("host", "u:hunter2@127.0.0.1"),
+            ("host", "h:5432/db?password=hunter2://"),
+            ("user", "postgresql://app:hunter2@db/app"),
+        ] {
+            for text in [
+                format!("database:\n  port: 5432\n  {key}: \"{value}\"\n"),
+                format!("database: {{port: 5432, {key}: \"{value}\"}}\n"),
+            ] {
+                let err = Environment::parse(&text, Path::new("db/environments/x.yaml"), &no_vars)
+                    .unwrap_err();
+                let all = format!("{err:?}");
+                assert!(!all.contains("hunter2"), "{all}");
+                assert!(
+                    err.message
+                        .contains(&format!("`database.{key}` looks like a connection URL")),
+                    "{err}"
+                );
+                assert!(err.help.unwrap().contains("database_url"));
+            }
         }
+        let env = Environment::parse(
+            "database:\n  host: db.postgres.database.azure.com\n  user: app@myserver\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.user, "app@myserver");
     }
 
     /// `aplication_name:` and `migraton:` were ignored without a word: the settings under them
@@ -1120,7 +1458,26 @@ mod tests {
                 "database:\n  connect_timeout: 3\n",
                 2,
                 "database.connect_timeout",
-                "`database_url`",
+                "`migration.connect_timeout` (`migration:` then `  connect_timeout: ...`), with \
+                 a unit (`10s`)",
+            ),
+            (
+                "database:\n  tracking_table: t\n",
+                2,
+                "database.tracking_table",
+                "`migration.tracking_table`",
+            ),
+            (
+                "database:\n  lock_timeout: 1s\n",
+                2,
+                "database.lock_timeout",
+                "`migration.lock_timeout`",
+            ),
+            (
+                "database:\n  application_name: bot\n",
+                2,
+                "database.application_name",
+                "is set at the top level of the file",
             ),
             (
                 "database:\n  keepalives: 1\n",
@@ -1192,7 +1549,43 @@ mod tests {
                 "database_url: postgresql://h/db\nconnect_timeout: 3\n",
                 2,
                 "connect_timeout",
-                "`database_url`",
+                "`migration.connect_timeout`",
+            ),
+            (
+                "database_url: postgresql://h/db\nmigration_table: t\n",
+                2,
+                "migration_table",
+                "move it under `migration:` as `migration.tracking_table`",
+            ),
+            (
+                "database_url: postgresql://h/db\ntracking_table: t\n",
+                2,
+                "tracking_table",
+                "`migration.tracking_table`",
+            ),
+            (
+                "database_url: postgresql://h/db\nlock_retries: 3\n",
+                2,
+                "lock_retries",
+                "`migration.lock_retries`",
+            ),
+            (
+                "database_url: postgresql://h/db\ndbname: app\n",
+                2,
+                "dbname",
+                "postgresql://user@host:5432/DBNAME (the URL's path)",
+            ),
+            (
+                "database_url: postgresql://h/db\npassword: x\n",
+                2,
+                "password",
+                "postgresql://user:PASSWORD@host:5432/dbname",
+            ),
+            (
+                "database_url: postgresql://h/db\nport: 5433\n",
+                2,
+                "port",
+                "postgresql://user@host:PORT/dbname",
             ),
             (
                 "database_url: postgresql://h/db\nkeepalives: 1\n",
@@ -1209,6 +1602,14 @@ mod tests {
             );
             let shown = err.help.clone().unwrap_or_default();
             assert!(shown.contains(help), "{text}: {shown}");
+            // A key with a place of its own is never sent to a query parameter.
+            if ["dbname", "password", "host", "port", "user"].contains(&key)
+                || key.contains("timeout")
+                || key.contains("tracking_table")
+                || key.contains("application_name")
+            {
+                assert!(!shown.contains("=VALUE"), "{text}: {shown}");
+            }
         }
         // Every key the block reads, and Python's top-level keys, still are.
         let env = Environment::parse(
@@ -1219,6 +1620,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(env.connection.to_string(), "u@h:5433/app");
+    }
+
+    /// Top-level keys that only hold anchors (docker-compose's `x-database: &db`, GitLab CI's
+    /// `.defaults: &d`) were refused as misspellings of `database`; Python accepts them. Keys
+    /// starting with `x-`, `.` or `_` are ignored; real near-misses are still refused.
+    #[test]
+    fn keys_that_hold_anchors_are_ignored() {
+        let env = Environment::parse(
+            "x-database: &db {host: dbhost, port: 5433}\n.defaults: &d {lock_timeout: 9s}\n\
+             _database: &u {user: app}\nx-databse: 1\n\
+             database:\n  <<: [*db, *u]\n  database: app\nmigration:\n  <<: *d\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "app@dbhost:5433/app");
+        assert_eq!(env.migration.lock_timeout, Duration::from_secs(9));
+        // A file naming no database does not suggest them either.
+        let err = Environment::parse("x-database: &db {host: h}\n", Path::new("x.yaml"), &no_vars)
+            .unwrap_err();
+        assert!(err.details.is_empty(), "{err:?}");
+        for key in ["migrations", "databases", "database-url", "xdatabase"] {
+            let err = Environment::parse(
+                &format!("database_url: postgresql://h/db\n{key}: {{}}\n"),
+                Path::new("x.yaml"),
+                &no_vars,
+            )
+            .unwrap_err();
+            assert!(
+                err.message.contains(&format!("`{key}` is not a setting")),
+                "{key}: {err}"
+            );
+        }
     }
 
     /// Merge keys (`<<: *anchor`) were kept as an ordinary key and ignored (PyYAML applies
@@ -1248,6 +1682,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(env.connection.to_string(), "postgres@first:5432/two");
+        // Several merge keys in one mapping, which PyYAML applies (its `flatten_mapping`):
+        // a later merge wins over an earlier one, written keys over both.
+        let env = Environment::parse(
+            "a: &a {host: a1, port: 1}\nb: &b {host: b1, user: b}\nc: &c {host: c1, database: c}\n\
+             database:\n  <<: [*a, *b]\n  <<: *c\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "b@c1:1/c");
+        let env = Environment::parse(
+            "a: &a {host: a1, port: 1, user: a}\nb: &b {host: b1, user: b}\n\
+             database:\n  <<: *a\n  user: w\n  <<: *b\n  database: d\n\
+             migration: {<<: {lock_timeout: 1s}, <<: {lock_timeout: 2s}}\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.to_string(), "w@b1:1/d");
+        assert_eq!(env.migration.lock_timeout, Duration::from_secs(2));
+        // Any other key written twice beside them is still refused, at its line.
+        let err = Environment::parse(
+            "a: &a {host: a1}\ndatabase:\n  <<: *a\n  host: h\n  <<: *a\n  host: i\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "environment file x.yaml, line 6: `database.host` is set twice (first at line 4)"
+        );
         // A merge of something that is not a mapping is refused at its line.
         for (text, line, key) in [
             (
@@ -1300,13 +1765,23 @@ mod tests {
         }
         // An anchor is not part of the value; a tagged or aliased number is not plain text.
         let env = Environment::parse(
-            "database:\n  host: h\n  password: &pw 12.50\n  database: !!int 0x10\n",
+            "database:\n  host: h\n  password: &pw 12.50\n",
             Path::new("x.yaml"),
             &no_vars,
         )
         .unwrap();
         assert_eq!(env.connection.password.as_deref(), Some("12.50"));
-        assert_eq!(env.connection.dbname, "16");
+        let err = Environment::parse(
+            "database:\n  host: h\n  database: !!int 0x10\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .contains("line 3: `database.database` is a number whose text cannot be kept"),
+            "{err}"
+        );
         let err = Environment::parse(
             "x: &pw 12.50\ndatabase:\n  host: h\n  password: *pw\n",
             Path::new("x.yaml"),
@@ -1327,14 +1802,8 @@ mod tests {
         assert_eq!(env.connection.port, 5433);
         assert_eq!(env.connection.password.as_deref(), Some("1234"));
         assert_eq!(env.connection.user, "True");
-        // Brought by a merge: an integer in decimal, anything else refused with help to quote.
-        let env = Environment::parse(
-            "d: &d {database: 0x10}\ndatabase:\n  <<: *d\n  host: h\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap();
-        assert_eq!(env.connection.dbname, "16");
+        // Brought by a merge: refused with help to quote (see
+        // a_text_setting_whose_number_is_not_written_on_its_line_is_refused).
         let err = Environment::parse(
             "d: &d {password: 12.50}\ndatabase:\n  <<: *d\n  host: h\n",
             Path::new("x.yaml"),
@@ -1347,6 +1816,91 @@ mod tests {
             "{err}"
         );
         assert!(err.help.unwrap().starts_with("quote it"));
+    }
+
+    /// Where the written text of an unquoted number or boolean could not be found (an alias,
+    /// a value on the next line, an explicit `? key`, a merge, a multi-line flow mapping, a
+    /// flow list of fleet targets), an integer fell back to its decimal value: password `0x10`
+    /// sent `16`, fleet target `0x10` ran against database `16`, `True` became `true`. A text
+    /// setting is refused at its line with help to quote it; numeric settings keep their value.
+    #[test]
+    fn a_text_setting_whose_number_is_not_written_on_its_line_is_refused() {
+        let settings = [
+            ("database.password", "database:\n  host: h\n  password: V\n"),
+            ("database.user", "database:\n  host: h\n  user: V\n"),
+            ("database.database", "database:\n  host: h\n  database: V\n"),
+            ("database.host", "database:\n  database: d\n  host: V\n"),
+            (
+                "application_name",
+                "database_url: postgresql://h/db\napplication_name: V\n",
+            ),
+            (
+                "migration.tracking_table",
+                "database_url: postgresql://h/db\nmigration:\n  tracking_table: V\n",
+            ),
+            (
+                "fleet.targets",
+                "database_url: postgresql://h/db\nfleet:\n  targets:\n    - V\n",
+            ),
+        ];
+        for written in ["0x10", "0o17", "+5", "-0", "True", "12.50"] {
+            for (key, template) in settings {
+                let name = key.rsplit('.').next().unwrap();
+                let ways = [
+                    // An alias to an anchor written elsewhere.
+                    format!("a: &v {written}\n{}", template.replace('V', "*v")),
+                    // The value on the line after its key.
+                    template.replace(": V", &format!(":\n      {written}")),
+                    // A merge of a mapping holding it.
+                    format!(
+                        "m: &m {{{name}: {written}}}\n{}",
+                        template.replace(&format!("{name}: V"), "<<: *m")
+                    ),
+                ];
+                for text in ways {
+                    if !text.contains(written) || text.contains(": V") || text.contains("- V") {
+                        continue; // not a way this setting can be written (a list item)
+                    }
+                    let err = Environment::parse(&text, Path::new("x.yaml"), &no_vars)
+                        .expect_err(&format!("{written} accepted in\n{text}"));
+                    assert!(
+                        err.message.contains(&format!("`{key}` is a "))
+                            && err.message.contains("cannot be kept as written"),
+                        "{text}: {err}"
+                    );
+                    assert!(err.help.unwrap().starts_with("quote it"), "{text}");
+                }
+            }
+            for text in [
+                // An explicit key, a multi-line flow mapping, a flow list of targets.
+                format!("database:\n  host: h\n  ? password\n  : {written}\n"),
+                format!("database: {{host: h, password:\n  {written}}}\n"),
+                format!(
+                    "database_url: postgresql://h/db\nfleet:\n  targets: [tenant, {written}]\n"
+                ),
+            ] {
+                let err = Environment::parse(&text, Path::new("x.yaml"), &no_vars)
+                    .expect_err(&format!("{written} accepted in\n{text}"));
+                assert!(
+                    err.message.contains("cannot be kept as written"),
+                    "{text}: {err}"
+                );
+            }
+        }
+        // Numeric settings take the value wherever it is written.
+        let env = Environment::parse(
+            "p: &p 0x1538\nr: &r 7\nj: &j 4\nt: &t 2500\n\
+             database:\n  host: h\n  port: *p\n\
+             migration:\n  lock_retries: *r\n  lock_timeout:\n    *t\n\
+             fleet:\n  targets: [a]\n  jobs: *j\n",
+            Path::new("x.yaml"),
+            &no_vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.port, 0x1538);
+        assert_eq!(env.migration.lock_retries, 7);
+        assert_eq!(env.migration.lock_timeout, Duration::from_millis(2500));
+        assert_eq!(env.fleet.unwrap().jobs, Some(4));
     }
 
     /// `application_name` from the file was not checked as the URL's is: a NUL reached the
@@ -1528,6 +2082,53 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    /// `-c <(sops -d prod.yaml)` and `-c /dev/stdin` were refused as "not a regular file" (to
+    /// stop a hang on a FIFO nobody writes to). Pipes and character devices are read on a
+    /// helper thread, given up after a wait that the error names; sockets stay refused.
+    #[cfg(unix)]
+    #[test]
+    fn pipes_and_devices_are_read_and_given_up_on_when_silent() {
+        let dir = std::env::temp_dir().join(format!("cft-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("env.yaml");
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Nobody writes: given up after the wait.
+        let started = std::time::Instant::now();
+        let read = read_stream(&fifo, MAX_FILE_BYTES, Duration::from_millis(300));
+        assert!(matches!(read, Err(ReadError::TimedOut)), "{read:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // The thread left waiting gets its writer, then its end: no file is left open.
+        std::fs::write(&fifo, "").unwrap();
+        // A writer that comes later: read through the whole file.
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                std::fs::write(&fifo, "database_url: postgresql://h/from_pipe\n").unwrap();
+            })
+        };
+        let env = Environment::from_file(&fifo, &no_vars).unwrap();
+        writer.join().unwrap();
+        assert_eq!(env.connection.dbname, "from_pipe");
+        // A character device: /dev/null is read, to its empty end; /dev/zero to the cap.
+        let err = Environment::from_file(Path::new("/dev/null"), &no_vars).unwrap_err();
+        assert!(err.message.ends_with("/dev/null is empty"), "{err}");
+        let err = Environment::from_file(Path::new("/dev/zero"), &no_vars).unwrap_err();
+        assert!(err.message.contains("is larger than 1024 KiB"), "{err}");
+        // A socket is no file of settings.
+        let socket = dir.join("env.sock");
+        let _ = std::fs::remove_file(&socket);
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let err = Environment::from_file(&socket, &no_vars).unwrap_err();
+        assert!(err.message.contains("is not a regular file"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A byte-order mark (Windows editors write one) is no part of the YAML: with a second

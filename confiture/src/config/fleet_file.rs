@@ -87,7 +87,7 @@ impl FileContext<'_> {
                 for (item, line) in items.iter().zip(lines) {
                     let at = |what: &str| self.error_on_line(line, key, what);
                     let text = match item {
-                        Value::String(_) | Value::Number(_) => {
+                        Value::String(_) | Value::Number(_) | Value::Bool(_) => {
                             self.string_on_line(item, key, line)?
                         }
                         _ => {
@@ -135,7 +135,7 @@ impl FileContext<'_> {
         let Some(value) = block.get("jobs").filter(|v| !v.is_null()) else {
             return Ok(None);
         };
-        let text = self.string(value, "fleet.jobs")?;
+        let text = self.number(value, "fleet.jobs")?;
         match text.trim().parse::<usize>() {
             Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(Some(n)),
             _ => Err(self

@@ -47,7 +47,8 @@
 //! only confiture's other features use); `$$` is a literal `$`. Keys of confiture's other
 //! features (`include_dirs`, `build`, `seed`, `ssh_tunnel`, `name`, ...) are ignored. Under
 //! `migration:` and `database:`, an unknown key that is close to one we know is reported as a
-//! misspelling; other unknown keys are left to confiture (Python), which shares the file.
+//! misspelling; other unknown keys are left to confiture (Python), which shares the file. Top-level
+//! keys starting with `x-`, `.` or `_` only hold anchors (`x-db: &db {...}`) and are ignored.
 //!
 //! # Modules
 //!
@@ -90,9 +91,9 @@ pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS};
 pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
-#[cfg(feature = "env-files")]
-pub(crate) use syntax::names_a_connection;
 pub use syntax::MAX_NAME_BYTES;
+#[cfg(feature = "env-files")]
+pub(crate) use syntax::{is_url_like, names_a_connection};
 pub use timeout::{Timeout, TimeoutError};
 
 /// A path as the user would type it: relative to the current directory (`../db/...` from a

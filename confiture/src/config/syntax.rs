@@ -36,7 +36,15 @@ pub(super) fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
 /// `@` is written as a URL (`postgresql://host/a%40b`).
 #[cfg(feature = "env-files")]
 pub(crate) fn names_a_connection(text: &str) -> bool {
-    text.contains("://") || text.contains('@')
+    is_url_like(text) || text.contains('@')
+}
+
+/// Whether `text` has `://`, as a URL (maybe with a mistyped scheme) has: where a user name
+/// goes, which may itself hold `@` (Azure's `user@server`), only this tells a connection
+/// string.
+#[cfg(feature = "env-files")]
+pub(crate) fn is_url_like(text: &str) -> bool {
+    text.contains("://")
 }
 
 /// Whether `text` starts with `scheme://`. A `://` further on may be inside a conninfo value

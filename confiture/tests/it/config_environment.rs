@@ -427,11 +427,13 @@ fn describe_shows_where_and_which_database_never_the_password() {
     assert_eq!(env.describe(), "using DATABASE_URL: u@[::1]:5433/db");
 }
 
-/// `--env NAME` whose file is a FIFO hung forever (opening it blocks until a writer comes):
-/// anything that is not a regular file once links are followed — a FIFO, a link to one, a
-/// device such as `/dev/zero` — is refused before it is opened.
+/// `--env NAME` whose file is a FIFO hung forever (opening it blocks until a writer comes),
+/// then FIFOs were refused, which broke `-c <(sops -d prod.yaml)`. A FIFO, a link to one and a
+/// character device are read (a silent FIFO is given up on after `STREAM_WAIT`: the unit test
+/// and the bad-input case `env-name-is-a-fifo`); `/dev/zero` stops at the cap; a socket is
+/// refused before it is opened.
 #[test]
-fn a_file_that_is_not_a_regular_file_is_refused_before_reading() {
+fn pipes_and_devices_are_read_and_sockets_refused() {
     let dir = TempDir::new("cft_envfifo");
     let fifo = dir.path().join("staging.yaml");
     let status = std::process::Command::new("mkfifo")
@@ -441,8 +443,24 @@ fn a_file_that_is_not_a_regular_file_is_refused_before_reading() {
     assert!(status.success());
     let link = dir.path().join("link.yaml");
     std::os::unix::fs::symlink(&fifo, &link).unwrap();
-    for path in [fifo, link, PathBuf::from("/dev/zero")] {
-        // On a thread: before the fix, reading the FIFO never returned.
+    for path in [fifo.clone(), link] {
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                std::fs::write(&fifo, "database_url: postgresql://h/piped\n").unwrap();
+            })
+        };
+        let env = Environment::from_file(&path, &vars).unwrap();
+        writer.join().unwrap();
+        assert_eq!(env.connection.dbname, "piped", "{}", path.display());
+    }
+    let socket = dir.path().join("staging.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    for (path, what) in [
+        (PathBuf::from("/dev/zero"), "is larger than 1024 KiB"),
+        (socket, "is not a regular file (a socket or a block device)"),
+    ] {
+        // On a thread: reading must never hang.
         let (send, receive) = std::sync::mpsc::channel();
         let shown = path.clone();
         std::thread::spawn(move || {
@@ -453,11 +471,7 @@ fn a_file_that_is_not_a_regular_file_is_refused_before_reading() {
             .unwrap_or_else(|_| panic!("reading {} hangs", shown.display()))
             .unwrap_err();
         assert_eq!(err.exit_code(), exit::INVALID, "{err}");
-        assert!(
-            err.message.contains("is not a regular file (a FIFO"),
-            "{}: {err}",
-            shown.display()
-        );
+        assert!(err.message.contains(what), "{}: {err}", shown.display());
         assert!(err.help.is_some(), "{err}");
     }
 }

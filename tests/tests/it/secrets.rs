@@ -409,3 +409,101 @@ fn no_command_ever_prints_the_password() {
         failures.join("\n\n")
     );
 }
+
+/// A connection string written in the legacy block where a host or a user name goes
+/// (`host: "postgresql://app:PW@db/app"`, `host: "u:PW@127.0.0.1"`) was printed whole, password
+/// included, in the `using` line, in errors and in JSON. It is refused (exit 5) without being
+/// shown, as one in `database.database` is; nothing is written to the database.
+#[test]
+fn a_connection_string_in_the_legacy_block_is_refused_unshown() {
+    let db = TestDb::new("secrets_legacy");
+    let project = Project::new();
+    project.migration(
+        "001_create_widget",
+        "CREATE TABLE widget (id int);\n",
+        "DROP TABLE widget;\n",
+    );
+    let (host, port, name) = (pg_host(), pg_port(), db.name.clone());
+    let url = format!("postgresql://postgres:S3cr3t-PW-xyz@{host}:{port}/{name}");
+    let before = db.catalog_snapshot();
+    for block in [
+        format!("  host: \"{url}\"\n  database: {name}\n"),
+        format!("  host: \"postgres:S3cr3t-PW-xyz@{host}\"\n  port: {port}\n  database: {name}\n"),
+        format!("  host: {host}\n  port: {port}\n  user: \"{url}\"\n  database: {name}\n"),
+        format!("  host: {host}\n  port: {port}\n  database: \"{url}\"\n"),
+    ] {
+        project.write(
+            "db/environments/staging.yaml",
+            format!("database:\n{block}"),
+        );
+        for json in [false, true] {
+            let mut args = vec!["migrate", "up", "--env", "staging"];
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let run = project.run(&args);
+            run.code(exit::INVALID)
+                .stdout_lacks("S3cr3t")
+                .stderr_lacks("S3cr3t")
+                .stderr_has("looks like a connection URL");
+            if json {
+                run.json();
+            }
+        }
+    }
+    assert_eq!(db.catalog_snapshot(), before);
+}
+
+/// Keeping the password off disk: `-c <(sops -d prod.yaml)` (process substitution, a pipe) and
+/// `-c /dev/stdin` were refused as "not a regular file". Both are read; a FIFO nobody writes
+/// to is given up on after a wait (the bad-input case `env-name-is-a-fifo`).
+#[test]
+fn an_environment_file_is_read_from_a_pipe() {
+    use std::io::Write;
+    let db = TestDb::new("secrets_pipe");
+    let project = Project::new();
+    project.migration(
+        "001_create_widget",
+        "CREATE TABLE widget (id int);\n",
+        "DROP TABLE widget;\n",
+    );
+    let yaml = format!(
+        "database_url: postgresql://postgres:S3cr3t-PW-xyz@{}:{}/{}\n",
+        pg_host(),
+        pg_port(),
+        db.name
+    );
+    // `-c /dev/stdin`, the file piped in.
+    let mut child = project
+        .cli()
+        .args(["migrate", "status", "-c", "/dev/stdin", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the CLI");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(yaml.as_bytes())
+        .expect("write stdin");
+    let run = Run::from_output(
+        child.wait_with_output().expect("wait for the CLI"),
+        std::time::Duration::ZERO,
+    );
+    run.code(exit::NOT_INITIALISED).stderr_lacks("S3cr3t");
+    assert_eq!(run.json()["pending"], serde_json::json!(["001"]));
+    // `-c <(cat staging.yaml)`: process substitution, as with `sops -d`.
+    project.write("secret.yaml", &yaml);
+    let mut bash = std::process::Command::new("bash");
+    bash.current_dir(&project.root)
+        .args(["-c", "exec \"$0\" migrate up -c <(cat secret.yaml)"])
+        .arg(confiture_tests::binary())
+        .env("NO_COLOR", "1")
+        .env_remove("DATABASE_URL")
+        .env_remove("CONFITURE_DATABASE_URL");
+    let run = Run::of(&mut bash);
+    run.code(exit::SUCCESS).stderr_lacks("S3cr3t");
+    assert!(db.has_relation("widget"), "{}", run.dump());
+}
