@@ -282,7 +282,8 @@ fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
         ))
         .with_help(
             "migration.tracking_table must name the table confiture created \
-             (columns version, name, applied_at, execution_time_ms, checksum, applied_by)",
+             (columns pk_confiture, version, name, applied_at, execution_time_ms, checksum, \
+             applied_by)",
         )
     } else {
         return Error::connection(format!("cannot read the tracking table {table}"))

@@ -139,4 +139,20 @@ fn a_table_that_is_not_a_ledger_is_reported() {
         Some(&postgres::error::SqlState::UNDEFINED_COLUMN),
         "the driver's error is the source: {err:?}"
     );
+
+    // Every column read is named, `pk_confiture` too (the order of application's tie-break):
+    // a table with all but it was told to have the ones it had.
+    db.client()
+        .batch_execute(
+            "DROP TABLE tb_confiture; CREATE TABLE tb_confiture (version text, name text, \
+             applied_at timestamptz, execution_time_ms int, checksum text, applied_by text)",
+        )
+        .unwrap();
+    let err = ledger::read(&mut connect(&db), &TrackingTable::default()).unwrap_err();
+    assert!(
+        err.help
+            .as_deref()
+            .is_some_and(|h| h.contains("pk_confiture")),
+        "{err:?}"
+    );
 }
