@@ -839,8 +839,8 @@ impl FileContext<'_> {
             // A URL, or credentials, where a name goes: refused, never shown (it may hold a
             // password). A user name may have `@` (Azure's `user@server`), not `://`.
             let (names_a_connection, has) = match key {
-                "database" | "host" => (super::names_a_connection(&text), "`://` or `@`"),
-                "user" => (super::is_url_like(&text), "`://`"),
+                "database" | "host" => (super::names_a_connection(&text), "`://`, `=` or `@`"),
+                "user" => (super::is_url_like(&text), "`://` or `=`"),
                 _ => (false, ""),
             };
             if names_a_connection {
@@ -1329,6 +1329,10 @@ mod tests {
             ("host", "u:hunter2@127.0.0.1"),
             ("host", "h:5432/db?password=hunter2://"),
             ("user", "postgresql://app:hunter2@db/app"),
+            // libpq's key=value pairs, `password=` among them, were shown too.
+            ("database", "host=h password=hunter2"),
+            ("host", "h password=hunter2"),
+            ("user", "postgres password=hunter2"),
         ] {
             for text in [
                 format!("database:\n  port: 5432\n  {key}: \"{value}\"\n"),

@@ -29,22 +29,22 @@ pub(super) fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
     builder.finish()
 }
 
-/// Whether `text`, given where a database *name* goes (a line of a target list, the legacy
-/// `database:` block's `database`), is a connection string instead: it has `://` (a URL, maybe
-/// with a mistyped scheme) or `@` (credentials, maybe with a password). It is then parsed, or
-/// refused, as one — and never shown, since it may hold a password. A database whose name has
-/// `@` is written as a URL (`postgresql://host/a%40b`).
+/// Whether `text`, given where a database or host *name* goes (a line of a target list, the
+/// legacy `database:` block's `database` and `host`), is a connection string instead: it has
+/// `://` or `=` ([`is_url_like`]) or `@` (credentials, maybe with a password). It is then
+/// parsed, or refused, as one — and never shown, since it may hold a password. A database
+/// whose name has `@` or `=` is written as a URL (`postgresql://host/a%40b`).
 #[cfg(feature = "env-files")]
 pub(crate) fn names_a_connection(text: &str) -> bool {
     is_url_like(text) || text.contains('@')
 }
 
-/// Whether `text` has `://`, as a URL (maybe with a mistyped scheme) has: where a user name
-/// goes, which may itself hold `@` (Azure's `user@server`), only this tells a connection
-/// string.
+/// Whether `text` has `://` (a URL, maybe with a mistyped scheme) or `=` (libpq's
+/// `key=value` pairs, `password=...` among them): where a user name goes, which may itself
+/// hold `@` (Azure's `user@server`), only these tell a connection string.
 #[cfg(feature = "env-files")]
 pub(crate) fn is_url_like(text: &str) -> bool {
-    text.contains("://")
+    text.contains("://") || text.contains('=')
 }
 
 /// Whether `text` starts with `scheme://`. A `://` further on may be inside a conninfo value

@@ -157,7 +157,7 @@ impl Target {
 }
 
 fn is_connection_string(entry: &str) -> bool {
-    config::names_a_connection(entry) || entry.contains('=')
+    config::names_a_connection(entry)
 }
 
 /// Why `name` cannot be a database name given bare, if it cannot.

@@ -420,3 +420,25 @@ fn a_deadlock_with_a_run_waiting_inside_a_statement_names_the_waiter() {
         .stderr_has("index public.big_a was left INVALID");
     assert_eq!(db.ledger(), Some(vec!["001:big".to_string()]));
 }
+
+/// `migrate verify` runs the migrations on a scratch database: a migration there that releases
+/// the lock is reported like any failure of verify, and its help never tells to run `migrate
+/// up` or `migrate down` (which would act on the real database).
+#[test]
+fn a_migration_that_releases_the_lock_in_verify_names_no_command_on_the_real_database() {
+    let db = TestDb::new("lostlock_verify");
+    let project = Project::new();
+    project.migration(
+        "001_f",
+        &format!("CREATE TABLE t (id int);\n{LET_GO}"),
+        "SELECT let_go();\nDROP FUNCTION let_go();\nDROP TABLE t;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("released the migration lock")
+        .stderr_has("then run the command again")
+        .stderr_lacks("migrate down")
+        .stderr_lacks("migrate up");
+    assert_eq!(db.ledger(), None, "the real database was not touched");
+}

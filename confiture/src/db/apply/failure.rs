@@ -127,9 +127,9 @@ pub(super) fn lock_released(
             "its transaction was rolled back: the migration stays applied".to_string()
         }
     };
-    let (doing, again) = match step.direction {
-        Direction::Up => ("migration", "migrate up"),
-        Direction::Down => ("rolling back migration", "migrate down"),
+    let doing = match step.direction {
+        Direction::Up => "migration",
+        Direction::Down => "rolling back migration",
     };
     let mut error = Error::new(
         ErrorKind::MigrationFailed,
@@ -144,8 +144,10 @@ pub(super) fn lock_released(
         "the run stopped there: without the lock, another run (cargo confiture's or \
          confiture's) could apply the same migrations at the same time",
     )
+    // "Run the command again", not a command: `verify` and `drift` run migrations on a scratch
+    // database, where `migrate up`/`down` would name the real one.
     .with_help(format!(
-        "remove that call from {} (or from the function it calls){}, then run {} again",
+        "remove that call from {} (or from the function it calls){}, then run the command again",
         file.path.display(),
         match (whole_run, file.mode) {
             (false, TransactionMode::NoTransaction) => {
@@ -153,7 +155,6 @@ pub(super) fn lock_released(
             }
             _ => "",
         },
-        crate::hint::command(again)
     ));
     // The migration's own error, when it failed on its own after releasing the lock, is said
     // too, with its place; the check's own failure would only repeat this message.
