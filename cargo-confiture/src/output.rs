@@ -62,7 +62,15 @@ pub fn invocation(global: &Global) -> Invocation {
     } else if let Some(env) = &global.env {
         database = vec!["--env".to_string(), env.clone()];
     } else if let Some(file) = &global.config {
-        database = vec!["-c".to_string(), file.to_string_lossy().into_owned()];
+        // A pipe (`-c <(sops -d prod.yaml)` is `/dev/fd/63`) is gone once read: a placeholder,
+        // as for a URL; a regular file is named as given.
+        let regular = std::fs::metadata(file).is_ok_and(|m| m.is_file());
+        let shown = if regular {
+            file.to_string_lossy().into_owned()
+        } else {
+            "<FILE>".to_string()
+        };
+        database = vec!["-c".to_string(), shown];
     }
     let mut files = Vec::new();
     if let Some(package) = &global.package {

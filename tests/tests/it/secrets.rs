@@ -506,4 +506,32 @@ fn an_environment_file_is_read_from_a_pipe() {
     let run = Run::of(&mut bash);
     run.code(exit::SUCCESS).stderr_lacks("S3cr3t");
     assert!(db.has_relation("widget"), "{}", run.dump());
+
+    // A suggested command names the pipe as `-c <FILE>`: `/dev/fd/63` or `/dev/stdin` is gone
+    // (or waits for the terminal) when pasted.
+    project.write(
+        "db/migrations/001_create_widget.up.sql",
+        "CREATE TABLE widget (id bigint);\n",
+    );
+    let mut child = project
+        .cli()
+        .args(["migrate", "up", "-c", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the CLI");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(yaml.as_bytes())
+        .expect("write stdin");
+    let run = Run::from_output(
+        child.wait_with_output().expect("wait for the CLI"),
+        std::time::Duration::ZERO,
+    );
+    run.code(exit::DIVERGED)
+        .stderr_has("migrate reinit -c <FILE>")
+        .stderr_lacks("-c /dev/stdin");
 }
