@@ -345,6 +345,38 @@ fn rows_below_first_version_are_a_squashed_history_not_missing() {
     );
 }
 
+/// `up --target V` below a squashed history's `first_version` said "no migration with version
+/// V", as if V were a typo: V is in the schema snapshot, which `up` does not apply.
+#[test]
+fn up_target_below_first_version_names_the_snapshot() {
+    let s = set(&[10, 11]);
+    let req = UpRequest {
+        target: Some(3),
+        first_version: Some(10),
+        ..Default::default()
+    };
+    let err = check_up_request(&s, &req).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Usage);
+    assert!(
+        err.message
+            .contains("--target 3 is below `first_version` (10)"),
+        "{err}"
+    );
+    assert!(err
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("--target 10")));
+    // Without squashing, an unknown version is still one.
+    let plain = UpRequest {
+        target: Some(3),
+        ..Default::default()
+    };
+    assert!(check_up_request(&s, &plain)
+        .unwrap_err()
+        .message
+        .contains("no migration with version 3"));
+}
+
 #[test]
 fn rows_without_checksum_are_trusted() {
     let s = set(&[1]);

@@ -38,6 +38,20 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
         ));
     }
     if let Some(target) = request.target {
+        if let Some(first) = request.first_version.filter(|&first| target < first) {
+            // Not "no migration with version 2": the version exists, in the snapshot.
+            let first_id = set.migrations.first().map(|m| m.id());
+            return Err(Error::usage(format!(
+                "--target {target} is below `first_version` ({first}): the versions below it \
+                 are squashed into the schema snapshot, which `up` does not apply"
+            ))
+            .with_help(match first_id {
+                Some(id) => {
+                    format!("pass --target {first} or higher (the first migration is {id})")
+                }
+                None => "the migrations directory has no migrations".to_string(),
+            }));
+        }
         if find(set, target).is_none() {
             return Err(unknown_version(set, "--target", target));
         }
