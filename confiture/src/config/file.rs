@@ -114,7 +114,12 @@ impl Environment {
             ))
             .with_help("save it as UTF-8 text")
         })?;
-        parse_environment(&text, path, &shown, vars)
+        let base = if stream {
+            Path::new("")
+        } else {
+            path.parent().unwrap_or(Path::new(""))
+        };
+        parse_environment(&text, path, base, &shown, vars)
     }
 
     /// Reads an environment file's text, as [`Environment::from_file`] does but without
@@ -124,7 +129,8 @@ impl Environment {
         path: &Path,
         vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Environment> {
-        parse_environment(text, path, &path.display().to_string(), vars)
+        let base = path.parent().unwrap_or(Path::new(""));
+        parse_environment(text, path, base, &path.display().to_string(), vars)
     }
 }
 
@@ -250,9 +256,12 @@ fn flow_openers(text: &str) -> usize {
 
 /// Reads an environment file's text. Pure: `path` is kept in the environment, `shown` names
 /// the file in messages.
+/// `base`: where a relative path in the file (`fleet.targets`) starts from — the file's
+/// directory, or the current directory for a file read from a pipe (`/dev/fd/63` has none).
 fn parse_environment(
     text: &str,
     path: &Path,
+    base: &Path,
     shown: &str,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Environment> {
@@ -308,7 +317,7 @@ fn parse_environment(
     }
 
     let fleet = match get(&top, "fleet") {
-        Some(value) => file.fleet_block(value, path)?,
+        Some(value) => file.fleet_block(value, base)?,
         None => None,
     };
 

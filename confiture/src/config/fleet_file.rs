@@ -21,8 +21,8 @@ const FLEET_KEYS: &[&str] = &[
 const LIST_KEYS: &[&str] = &["targets", "targets_query", "schemas_query"];
 
 impl FileContext<'_> {
-    /// The `fleet:` block (`value`) of the environment file at `path`.
-    pub(super) fn fleet_block(&self, value: &Value, path: &Path) -> Result<Option<FleetSettings>> {
+    /// The `fleet:` block (`value`) of an environment file whose relative paths start at `base`.
+    pub(super) fn fleet_block(&self, value: &Value, base: &Path) -> Result<Option<FleetSettings>> {
         let block = match value {
             Value::Null => return Ok(None),
             Value::Mapping(block) => block,
@@ -60,7 +60,7 @@ impl FileContext<'_> {
         }
         let list = match given.first().copied() {
             None => None,
-            Some("targets") => Some(self.targets(&block["targets"], path)?),
+            Some("targets") => Some(self.targets(&block["targets"], base)?),
             Some(key) => {
                 let sql = self.fleet_string(block, key)?;
                 Some(if key == "targets_query" {
@@ -78,7 +78,7 @@ impl FileContext<'_> {
     }
 
     /// `fleet.targets`: a list of entries, or the path of a target file.
-    fn targets(&self, value: &Value, path: &Path) -> Result<FleetList> {
+    fn targets(&self, value: &Value, base: &Path) -> Result<FleetList> {
         let key = "fleet.targets";
         match value {
             Value::Sequence(items) => {
@@ -108,8 +108,7 @@ impl FileContext<'_> {
                 if file.trim().is_empty() {
                     return Err(self.error_at(&["fleet", "targets"], "is empty"));
                 }
-                let dir = path.parent().unwrap_or(Path::new(""));
-                Ok(FleetList::File(dir.join(file.trim())))
+                Ok(FleetList::File(base.join(file.trim())))
             }
             _ => Err(self
                 .error_at(

@@ -535,3 +535,45 @@ fn an_environment_file_is_read_from_a_pipe() {
         .stderr_has("migrate reinit -c <FILE>")
         .stderr_lacks("-c /dev/stdin");
 }
+
+/// A relative `fleet.targets` in an environment file read from a pipe starts from the current
+/// directory: it was joined to the pipe's (`/dev/fd/tenants.txt`, `/dev/tenants.txt`).
+#[test]
+fn a_relative_target_file_in_a_piped_environment_file_starts_from_the_current_directory() {
+    use std::io::Write;
+    let db = TestDb::new("secrets_pipe_fleet");
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_widget",
+            "CREATE TABLE widget (id int);\n",
+            "DROP TABLE widget;\n",
+        )
+        .write("tenants.txt", format!("{}\n", db.name));
+    let yaml = format!(
+        "database_url: postgresql://postgres@{}:{}/postgres\nfleet:\n  targets: tenants.txt\n",
+        pg_host(),
+        pg_port(),
+    );
+    let mut child = project
+        .cli()
+        .args(["migrate", "status", "-c", "/dev/stdin", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the CLI");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(yaml.as_bytes())
+        .expect("write stdin");
+    let run = Run::from_output(
+        child.wait_with_output().expect("wait for the CLI"),
+        std::time::Duration::ZERO,
+    );
+    run.code(exit::NOT_INITIALISED)
+        .stderr_lacks("/dev/tenants.txt");
+    assert_eq!(run.json()["summary"]["total"], 1, "{}", run.dump());
+}
