@@ -1298,6 +1298,11 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
 mod tests {
     use super::super::expand::expand;
     use super::*;
+
+    /// `text` read as the environment file `x.yaml`, with no variables set.
+    fn parse_x(text: &str) -> Result<Environment> {
+        Environment::parse(text, Path::new("x.yaml"), &no_vars)
+    }
     use std::path::Path;
 
     fn no_vars(_: &str) -> Option<String> {
@@ -1359,12 +1364,9 @@ mod tests {
                 assert!(err.help.unwrap().contains("database_url"));
             }
         }
-        let env = Environment::parse(
-            "database:\n  host: db.postgres.database.azure.com\n  user: app@myserver\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap();
+        let env =
+            parse_x("database:\n  host: db.postgres.database.azure.com\n  user: app@myserver\n")
+                .unwrap();
         assert_eq!(env.connection.user, "app@myserver");
     }
 
@@ -1408,7 +1410,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{text}: {e}"));
         }
         // A block naming no database suggests the close key, never the key itself.
-        let err = Environment::parse("database:\n", Path::new("x.yaml"), &no_vars).unwrap_err();
+        let err = parse_x("database:\n").unwrap_err();
         assert!(
             !err.details
                 .iter()
@@ -1607,7 +1609,7 @@ mod tests {
                 "does not support",
             ),
         ] {
-            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            let err = parse_x(text).unwrap_err();
             assert!(
                 err.message
                     .starts_with(&format!("environment file x.yaml, line {line}: `{key}` ")),
@@ -1625,11 +1627,9 @@ mod tests {
             }
         }
         // Every key the block reads, and Python's top-level keys, still are.
-        let env = Environment::parse(
+        let env = parse_x(
             "name: x\nseed: {}\ndatabase:\n  host: h\n  port: 5433\n  database: app\n  \
              user: u\n  password: p\n  sslmode: disable\n",
-            Path::new("x.yaml"),
-            &no_vars,
         )
         .unwrap();
         assert_eq!(env.connection.to_string(), "u@h:5433/app");
@@ -1640,27 +1640,20 @@ mod tests {
     /// starting with `x-`, `.` or `_` are ignored; real near-misses are still refused.
     #[test]
     fn keys_that_hold_anchors_are_ignored() {
-        let env = Environment::parse(
+        let env = parse_x(
             "x-database: &db {host: dbhost, port: 5433}\n.defaults: &d {lock_timeout: 9s}\n\
              _database: &u {user: app}\nx-databse: 1\n\
              database:\n  <<: [*db, *u]\n  database: app\nmigration:\n  <<: *d\n",
-            Path::new("x.yaml"),
-            &no_vars,
         )
         .unwrap();
         assert_eq!(env.connection.to_string(), "app@dbhost:5433/app");
         assert_eq!(env.migration.lock_timeout, Duration::from_secs(9));
         // A file naming no database does not suggest them either.
-        let err = Environment::parse("x-database: &db {host: h}\n", Path::new("x.yaml"), &no_vars)
-            .unwrap_err();
+        let err = parse_x("x-database: &db {host: h}\n").unwrap_err();
         assert!(err.details.is_empty(), "{err:?}");
         for key in ["migrations", "databases", "database-url", "xdatabase"] {
-            let err = Environment::parse(
-                &format!("database_url: postgresql://h/db\n{key}: {{}}\n"),
-                Path::new("x.yaml"),
-                &no_vars,
-            )
-            .unwrap_err();
+            let err =
+                parse_x(&format!("database_url: postgresql://h/db\n{key}: {{}}\n")).unwrap_err();
             assert!(
                 err.message.contains(&format!("`{key}` is not a setting")),
                 "{key}: {err}"
@@ -1672,14 +1665,12 @@ mod tests {
     /// them): the migration settings and the legacy block's host and user were the defaults.
     #[test]
     fn merge_keys_are_applied_as_pyyaml_does() {
-        let env = Environment::parse(
+        let env = parse_x(
             "base: &b\n  lock_timeout: 7s\n  tracking_table: ops.ledger\n\
              d: &d {host: dbhost, user: app, port: 5433}\n\
              more: &m {<<: *d, database: appdb}\n\
              database:\n  <<: *m\n  port: 6000\n\
              migration: {<<: *b, lock_timeout: 9s}\n",
-            Path::new("x.yaml"),
-            &no_vars,
         )
         .unwrap();
         // Written keys win over merged ones; a merged mapping's own merge is applied.
@@ -1687,41 +1678,32 @@ mod tests {
         assert_eq!(env.migration.lock_timeout, Duration::from_secs(9));
         assert_eq!(env.migration.tracking_table.to_string(), "ops.ledger");
         // A list of mappings: the first one's keys win.
-        let env = Environment::parse(
+        let env = parse_x(
             "a: &a {host: first}\nb: &b {host: second, database: two}\n\
              database:\n  <<: [*a, *b]\n",
-            Path::new("x.yaml"),
-            &no_vars,
         )
         .unwrap();
         assert_eq!(env.connection.to_string(), "postgres@first:5432/two");
         // Several merge keys in one mapping, which PyYAML applies (its `flatten_mapping`):
         // a later merge wins over an earlier one, written keys over both.
-        let env = Environment::parse(
+        let env = parse_x(
             "a: &a {host: a1, port: 1}\nb: &b {host: b1, user: b}\nc: &c {host: c1, database: c}\n\
              database:\n  <<: [*a, *b]\n  <<: *c\n",
-            Path::new("x.yaml"),
-            &no_vars,
         )
         .unwrap();
         assert_eq!(env.connection.to_string(), "b@c1:1/c");
-        let env = Environment::parse(
+        let env = parse_x(
             "a: &a {host: a1, port: 1, user: a}\nb: &b {host: b1, user: b}\n\
              database:\n  <<: *a\n  user: w\n  <<: *b\n  database: d\n\
              migration: {<<: {lock_timeout: 1s}, <<: {lock_timeout: 2s}}\n",
-            Path::new("x.yaml"),
-            &no_vars,
         )
         .unwrap();
         assert_eq!(env.connection.to_string(), "w@b1:1/d");
         assert_eq!(env.migration.lock_timeout, Duration::from_secs(2));
         // Any other key written twice beside them is still refused, at its line.
-        let err = Environment::parse(
-            "a: &a {host: a1}\ndatabase:\n  <<: *a\n  host: h\n  <<: *a\n  host: i\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap_err();
+        let err =
+            parse_x("a: &a {host: a1}\ndatabase:\n  <<: *a\n  host: h\n  <<: *a\n  host: i\n")
+                .unwrap_err();
         assert_eq!(
             err.message,
             "environment file x.yaml, line 6: `database.host` is set twice (first at line 4)"
@@ -1744,7 +1726,7 @@ mod tests {
                 "x.<<",
             ),
         ] {
-            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            let err = parse_x(text).unwrap_err();
             assert!(
                 err.message.starts_with(&format!(
                     "environment file x.yaml, line {line}: `{key}` cannot be merged"
@@ -1770,59 +1752,34 @@ mod tests {
                 format!("database: {{host: h, database: {written}, password: {written}}}\n"),
                 format!("database:\n  \"database\": {written}\n  'password': {written}\n"),
             ] {
-                let env = Environment::parse(&text, Path::new("x.yaml"), &no_vars)
-                    .unwrap_or_else(|e| panic!("{text}: {e}"));
+                let env = parse_x(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
                 assert_eq!(env.connection.dbname, written, "{text}");
                 assert_eq!(env.connection.password.as_deref(), Some(written), "{text}");
             }
         }
         // An anchor is not part of the value; a tagged or aliased number is not plain text.
-        let env = Environment::parse(
-            "database:\n  host: h\n  password: &pw 12.50\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap();
+        let env = parse_x("database:\n  host: h\n  password: &pw 12.50\n").unwrap();
         assert_eq!(env.connection.password.as_deref(), Some("12.50"));
-        let err = Environment::parse(
-            "database:\n  host: h\n  database: !!int 0x10\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap_err();
+        let err = parse_x("database:\n  host: h\n  database: !!int 0x10\n").unwrap_err();
         assert!(
             err.message
                 .contains("line 3: `database.database` is a number whose text cannot be kept"),
             "{err}"
         );
-        let err = Environment::parse(
-            "x: &pw 12.50\ndatabase:\n  host: h\n  password: *pw\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap_err();
+        let err = parse_x("x: &pw 12.50\ndatabase:\n  host: h\n  password: *pw\n").unwrap_err();
         assert!(
             err.message
                 .contains("line 4: `database.password` is a number"),
             "{err}"
         );
-        let env = Environment::parse(
-            "database:\n  host: h\n  port: 5433\n  password: 1234\n  user: True\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap();
+        let env = parse_x("database:\n  host: h\n  port: 5433\n  password: 1234\n  user: True\n")
+            .unwrap();
         assert_eq!(env.connection.port, 5433);
         assert_eq!(env.connection.password.as_deref(), Some("1234"));
         assert_eq!(env.connection.user, "True");
         // Brought by a merge: refused with help to quote (see
         // a_text_setting_whose_number_is_not_written_on_its_line_is_refused).
-        let err = Environment::parse(
-            "d: &d {password: 12.50}\ndatabase:\n  <<: *d\n  host: h\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap_err();
+        let err = parse_x("d: &d {password: 12.50}\ndatabase:\n  <<: *d\n  host: h\n").unwrap_err();
         assert!(
             err.message
                 .contains("`database.password` is a number whose text cannot be kept"),
@@ -1874,8 +1831,7 @@ mod tests {
                     if !text.contains(written) || text.contains(": V") || text.contains("- V") {
                         continue; // not a way this setting can be written (a list item)
                     }
-                    let err = Environment::parse(&text, Path::new("x.yaml"), &no_vars)
-                        .expect_err(&format!("{written} accepted in\n{text}"));
+                    let err = parse_x(&text).expect_err(&format!("{written} accepted in\n{text}"));
                     assert!(
                         err.message.contains(&format!("`{key}` is a "))
                             && err.message.contains("cannot be kept as written"),
@@ -1892,8 +1848,7 @@ mod tests {
                     "database_url: postgresql://h/db\nfleet:\n  targets: [tenant, {written}]\n"
                 ),
             ] {
-                let err = Environment::parse(&text, Path::new("x.yaml"), &no_vars)
-                    .expect_err(&format!("{written} accepted in\n{text}"));
+                let err = parse_x(&text).expect_err(&format!("{written} accepted in\n{text}"));
                 assert!(
                     err.message.contains("cannot be kept as written"),
                     "{text}: {err}"
@@ -1901,13 +1856,11 @@ mod tests {
             }
         }
         // Numeric settings take the value wherever it is written.
-        let env = Environment::parse(
+        let env = parse_x(
             "p: &p 0x1538\nr: &r 7\nj: &j 4\nt: &t 2500\n\
              database:\n  host: h\n  port: *p\n\
              migration:\n  lock_retries: *r\n  lock_timeout:\n    *t\n\
              fleet:\n  targets: [a]\n  jobs: *j\n",
-            Path::new("x.yaml"),
-            &no_vars,
         )
         .unwrap();
         assert_eq!(env.connection.port, 0x1538);
@@ -1929,27 +1882,19 @@ mod tests {
             (accents.as_str(), "é".repeat(31)),
             ("deploy-bot", "deploy-bot".to_string()),
         ] {
-            let from_file = Environment::parse(
-                &format!("database_url: postgresql://h/db\napplication_name: {written}\n"),
-                Path::new("x.yaml"),
-                &no_vars,
-            )
+            let from_file = parse_x(&format!(
+                "database_url: postgresql://h/db\napplication_name: {written}\n"
+            ))
             .unwrap();
             assert_eq!(from_file.application_name, kept);
-            let from_url = Environment::parse(
-                &format!("database_url: postgresql://h/db?application_name={written}\n"),
-                Path::new("x.yaml"),
-                &no_vars,
-            )
+            let from_url = parse_x(&format!(
+                "database_url: postgresql://h/db?application_name={written}\n"
+            ))
             .unwrap();
             assert_eq!(from_url.application_name, kept);
         }
-        let err = Environment::parse(
-            "database_url: postgresql://h/db\n\napplication_name: \"a\\0b\"\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap_err();
+        let err = parse_x("database_url: postgresql://h/db\n\napplication_name: \"a\\0b\"\n")
+            .unwrap_err();
         assert_eq!(err.exit_code(), crate::exit::INVALID);
         assert!(
             err.message.starts_with(
@@ -1997,7 +1942,7 @@ mod tests {
                 3,
             ),
         ] {
-            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            let err = parse_x(text).unwrap_err();
             assert_eq!(
                 err.message,
                 format!(
@@ -2008,12 +1953,8 @@ mod tests {
             );
         }
         // Keys in different mappings, or items of a list, are not repeated keys.
-        Environment::parse(
-            "database_url: postgresql://h/db\nx:\n  - name: a\n  - name: b\ny:\n  name: c\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap();
+        parse_x("database_url: postgresql://h/db\nx:\n  - name: a\n  - name: b\ny:\n  name: c\n")
+            .unwrap();
     }
 
     /// A key written twice in a flow mapping got the generic "malformed YAML" help: it is named
@@ -2038,7 +1979,7 @@ mod tests {
                 "database.host",
             ),
         ] {
-            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            let err = parse_x(text).unwrap_err();
             assert_eq!(
                 err.message,
                 format!("environment file x.yaml, line {line}: `{key}` is set twice"),
@@ -2050,12 +1991,8 @@ mod tests {
             );
         }
         // Other syntax errors keep their own report.
-        let err = Environment::parse(
-            "database_url: postgresql://h/db\nmigration: {lock_timeout: 5s\n",
-            Path::new("x.yaml"),
-            &no_vars,
-        )
-        .unwrap_err();
+        let err =
+            parse_x("database_url: postgresql://h/db\nmigration: {lock_timeout: 5s\n").unwrap_err();
         assert!(err.message.starts_with("malformed YAML"), "{err}");
     }
 
@@ -2088,7 +2025,7 @@ mod tests {
                 "migration.lock_timeout",
             ),
         ] {
-            let err = Environment::parse(text, Path::new("x.yaml"), &no_vars).unwrap_err();
+            let err = parse_x(text).unwrap_err();
             assert!(
                 err.message
                     .starts_with(&format!("environment file x.yaml, line {line}: `{key}` ")),

@@ -459,7 +459,6 @@ fn a_connection_string_in_the_legacy_block_is_refused_unshown() {
 /// to is given up on after a wait (the bad-input case `env-name-is-a-fifo`).
 #[test]
 fn an_environment_file_is_read_from_a_pipe() {
-    use std::io::Write;
     let db = TestDb::new("secrets_pipe");
     let project = Project::new();
     project.migration(
@@ -474,23 +473,10 @@ fn an_environment_file_is_read_from_a_pipe() {
         db.name
     );
     // `-c /dev/stdin`, the file piped in.
-    let mut child = project
-        .cli()
-        .args(["migrate", "status", "-c", "/dev/stdin", "--format", "json"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run the CLI");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(yaml.as_bytes())
-        .expect("write stdin");
-    let run = Run::from_output(
-        child.wait_with_output().expect("wait for the CLI"),
-        std::time::Duration::ZERO,
+    let run = run_with_stdin(
+        &project,
+        &["migrate", "status", "-c", "/dev/stdin", "--format", "json"],
+        &yaml,
     );
     run.code(exit::NOT_INITIALISED).stderr_lacks("S3cr3t");
     assert_eq!(run.json()["pending"], serde_json::json!(["001"]));
@@ -513,24 +499,7 @@ fn an_environment_file_is_read_from_a_pipe() {
         "db/migrations/001_create_widget.up.sql",
         "CREATE TABLE widget (id bigint);\n",
     );
-    let mut child = project
-        .cli()
-        .args(["migrate", "up", "-c", "/dev/stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run the CLI");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(yaml.as_bytes())
-        .expect("write stdin");
-    let run = Run::from_output(
-        child.wait_with_output().expect("wait for the CLI"),
-        std::time::Duration::ZERO,
-    );
+    let run = run_with_stdin(&project, &["migrate", "up", "-c", "/dev/stdin"], &yaml);
     run.code(exit::DIVERGED)
         .stderr_has("migrate reinit -c <FILE>")
         .stderr_lacks("-c /dev/stdin");
@@ -540,7 +509,6 @@ fn an_environment_file_is_read_from_a_pipe() {
 /// directory: it was joined to the pipe's (`/dev/fd/tenants.txt`, `/dev/tenants.txt`).
 #[test]
 fn a_relative_target_file_in_a_piped_environment_file_starts_from_the_current_directory() {
-    use std::io::Write;
     let db = TestDb::new("secrets_pipe_fleet");
     let project = Project::new();
     project
@@ -555,9 +523,23 @@ fn a_relative_target_file_in_a_piped_environment_file_starts_from_the_current_di
         pg_host(),
         pg_port(),
     );
+    let run = run_with_stdin(
+        &project,
+        &["migrate", "status", "-c", "/dev/stdin", "--format", "json"],
+        &yaml,
+    );
+    run.code(exit::NOT_INITIALISED)
+        .stderr_lacks("/dev/tenants.txt");
+    assert_eq!(run.json()["summary"]["total"], 1, "{}", run.dump());
+}
+
+/// The CLI run in `project` with `args`, `input` written to its stdin (as `-c /dev/stdin`
+/// reads an environment file from a pipe).
+fn run_with_stdin(project: &Project, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
     let mut child = project
         .cli()
-        .args(["migrate", "status", "-c", "/dev/stdin", "--format", "json"])
+        .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -567,13 +549,10 @@ fn a_relative_target_file_in_a_piped_environment_file_starts_from_the_current_di
         .stdin
         .take()
         .expect("stdin")
-        .write_all(yaml.as_bytes())
+        .write_all(input.as_bytes())
         .expect("write stdin");
-    let run = Run::from_output(
+    Run::from_output(
         child.wait_with_output().expect("wait for the CLI"),
         std::time::Duration::ZERO,
-    );
-    run.code(exit::NOT_INITIALISED)
-        .stderr_lacks("/dev/tenants.txt");
-    assert_eq!(run.json()["summary"]["total"], 1, "{}", run.dump());
+    )
 }
