@@ -229,7 +229,7 @@ pub struct SqlTimeoutArgs {
 
 /// `Err` when `text`, given as a flag's value, is another flag (`--dry-run`, `-q`): the value
 /// was left out. A `-` followed by a digit is a (negative) value, which the flag's parser refuses.
-fn no_flag(text: &str) -> Result<(), String> {
+pub(crate) fn no_flag(text: &str) -> Result<(), String> {
     let flag = text.strip_prefix('-').is_some_and(|rest| {
         !rest.is_empty() && !rest.starts_with(|c: char| c.is_ascii_digit() || c == '.')
     });

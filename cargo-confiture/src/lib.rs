@@ -35,7 +35,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
-            let e = one_setting_two_names(suggest(e, &args), &args);
+            let e = as_typed(one_setting_two_names(suggest(e, &args), &args), &args);
             return argument_error(&e, wants_json(&args));
         }
     };
@@ -144,12 +144,7 @@ fn one_setting_two_names(e: clap::Error, args: &[OsString]) -> clap::Error {
         return e;
     }
     let command = reached(args);
-    let words: Vec<&str> = args
-        .iter()
-        .skip(1)
-        .filter_map(|a| a.to_str())
-        .take_while(|w| *w != "--")
-        .collect();
+    let words = words(args);
     let given = |name: &str| {
         words
             .iter()
@@ -189,6 +184,91 @@ fn one_setting_two_names(e: clap::Error, args: &[OsString]) -> clap::Error {
         .with_cmd(&command);
     }
     e
+}
+
+/// The words before `--`, the program name left out.
+fn words(args: &[OsString]) -> Vec<&str> {
+    args.iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .take_while(|w| *w != "--")
+        .collect()
+}
+
+/// clap's errors that name a flag the user did not type, or blame the wrong word:
+/// - `--lock-timeout 5x`: clap names `--lock-wait <DURATION>`, the flag `--lock-timeout` is
+///   another name of; the error then names `--lock-timeout`, as typed;
+/// - `--steps --env dev`: a flag that takes a value starting with `-` takes `--env` as its
+///   value, and clap blames `dev` as an unexpected argument before it checks that value; the
+///   error then says that `--env` is a flag given where the value of `--steps` goes, as it
+///   does for `--steps --dry-run`.
+fn as_typed(mut e: clap::Error, args: &[OsString]) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind as K};
+    let command = reached(args);
+    let words = words(args);
+    match e.kind() {
+        K::ValueValidation | K::InvalidValue => {
+            let (Some(ContextValue::String(named)), Some(ContextValue::String(value))) = (
+                e.get(ContextKind::InvalidArg).cloned(),
+                e.get(ContextKind::InvalidValue).cloned(),
+            ) else {
+                return e;
+            };
+            let gave = |name: &str| {
+                words.windows(2).any(|w| w[0] == name && w[1] == value)
+                    || words.contains(&format!("{name}={value}").as_str())
+            };
+            for arg in command.get_arguments() {
+                let (Some(long), Some(aliases)) = (arg.get_long(), arg.get_all_aliases()) else {
+                    continue;
+                };
+                let long = format!("--{long}");
+                if !named.starts_with(&format!("{long} ")) || gave(&long) {
+                    continue;
+                }
+                if let Some(alias) = aliases.into_iter().find(|a| gave(&format!("--{a}"))) {
+                    let typed = named.replacen(&long, &format!("--{alias}"), 1);
+                    e.insert(ContextKind::InvalidArg, ContextValue::String(typed));
+                }
+                return e;
+            }
+            e
+        }
+        K::UnknownArgument => {
+            for pair in words.windows(2) {
+                let Some(name) = pair[0].strip_prefix("--") else {
+                    continue;
+                };
+                let Some(arg) = command.get_arguments().find(|a| {
+                    a.get_long() == Some(name)
+                        || a.get_all_aliases().is_some_and(|all| all.contains(&name))
+                }) else {
+                    continue;
+                };
+                let takes_value = arg.get_action().takes_values();
+                if !takes_value || !arg.is_allow_hyphen_values_set() {
+                    continue;
+                }
+                let Err(why) = cli::no_flag(pair[1]) else {
+                    continue;
+                };
+                let value_name = arg
+                    .get_value_names()
+                    .and_then(|names| names.first())
+                    .map_or_else(|| "VALUE".to_string(), |n| n.to_string());
+                return clap::Error::raw(
+                    K::InvalidValue,
+                    format!(
+                        "invalid value '{}' for '{} <{value_name}>': {why}\n",
+                        pair[1], pair[0]
+                    ),
+                )
+                .with_cmd(&command);
+            }
+            e
+        }
+        _ => e,
+    }
 }
 
 /// A clap error (or `--help`/`--version`): clap's text as it renders it, and with `--format
