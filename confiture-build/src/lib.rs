@@ -403,42 +403,12 @@ impl std::error::Error for Error {}
 #[cfg(test)]
 mod tests {
     use std::fs;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            let name = format!(
-                "confiture-build-{}-{}-{nanos}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            );
-            let path = std::env::temp_dir().join(name);
-            fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-        fn write(&self, relative: &str, text: &str) {
-            let path = self.0.join(relative);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(path, text).unwrap();
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use confiture_test_support::TempDir;
 
     fn workspace(metadata: &str) -> TempDir {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_build");
         tmp.write("Cargo.toml", &format!("[workspace]\n{metadata}"));
         tmp.write(
             "app/Cargo.toml",
@@ -456,20 +426,20 @@ mod tests {
         tmp.write("sql/007_a.down.sql", "SELECT 1;\n");
         tmp.write("sql/README.md", "not read\n");
         let report = Check::new()
-            .manifest_dir(tmp.0.join("app"))
+            .manifest_dir(tmp.path.join("app"))
             .inspect()
             .unwrap();
         assert_eq!(report.errors(), 0);
-        assert_eq!(report.migrations_dir, tmp.0.join("sql"));
+        assert_eq!(report.migrations_dir, tmp.path.join("sql"));
         assert_eq!(
             report.rerun_paths(),
             [
-                tmp.0.join("Cargo.toml"),
+                tmp.path.join("Cargo.toml"),
                 // The member's own: adding a `[package.metadata.confiture]` reruns the check.
-                tmp.0.join("app/Cargo.toml"),
-                tmp.0.join("sql"),
-                tmp.0.join("sql/007_a.down.sql"),
-                tmp.0.join("sql/007_a.up.sql"),
+                tmp.path.join("app/Cargo.toml"),
+                tmp.path.join("sql"),
+                tmp.path.join("sql/007_a.down.sql"),
+                tmp.path.join("sql/007_a.up.sql"),
             ]
         );
     }
@@ -487,12 +457,15 @@ mod tests {
         tmp.write("app/migrations/002_a.up.sql", "SELECT 1;\n");
         tmp.write("app/migrations/002_a.down.sql", "SELECT 1;\n");
         let report = Check::new()
-            .manifest_dir(tmp.0.join("app"))
+            .manifest_dir(tmp.path.join("app"))
             .inspect()
             .unwrap();
-        assert_eq!(report.migrations_dir, tmp.0.join("app/migrations"));
+        assert_eq!(report.migrations_dir, tmp.path.join("app/migrations"));
         assert_eq!(report.errors(), 0, "{:?}", report.checked.diagnostics);
-        assert_eq!(report.package_manifest, Some(tmp.0.join("app/Cargo.toml")));
+        assert_eq!(
+            report.package_manifest,
+            Some(tmp.path.join("app/Cargo.toml"))
+        );
     }
 
     #[test]
@@ -500,7 +473,7 @@ mod tests {
         let tmp = workspace("");
         tmp.write("db/migrations/001_a.up.sql", "SELECT 1;\n");
         let report = Check::new()
-            .manifest_dir(tmp.0.join("app"))
+            .manifest_dir(tmp.path.join("app"))
             .inspect()
             .unwrap();
         assert_eq!(report.errors(), 1);
@@ -518,7 +491,7 @@ mod tests {
         tmp.write("db/migrations/001_a.up.sql", "SELECT 1;\n  COMMIT;\n");
         tmp.write("db/migrations/001_a.down.sql", "SELECT 1;\n");
         let report = Check::new()
-            .manifest_dir(tmp.0.join("app"))
+            .manifest_dir(tmp.path.join("app"))
             .inspect()
             .unwrap();
         let line = report.render(&report.checked.diagnostics[0]);
@@ -536,7 +509,7 @@ mod tests {
             "SELECT 1;\n",
         );
         let report = Check::new()
-            .manifest_dir(tmp.0.join("app"))
+            .manifest_dir(tmp.path.join("app"))
             .inspect()
             .unwrap();
         for d in &report.checked.diagnostics {
@@ -557,7 +530,7 @@ mod tests {
         }
         tmp.write("db/migrations/003_x.up.sql", "SELECT 1;\n");
         let report = Check::new()
-            .manifest_dir(tmp.0.join("app"))
+            .manifest_dir(tmp.path.join("app"))
             .inspect()
             .unwrap();
         let line = Syntax::Modern.error(&report.render(&report.checked.diagnostics[0]));
@@ -575,7 +548,7 @@ mod tests {
         tmp.write("app/migrations/003_a.up.sql", "SELECT 1;\n");
         tmp.write("app/migrations/003_a.down.sql", "SELECT 1;\n");
         let check = Check::new()
-            .manifest_dir(tmp.0.join("app"))
+            .manifest_dir(tmp.path.join("app"))
             .migrations_dir("migrations");
         let report = check.clone().first_version(3).inspect().unwrap();
         assert_eq!(report.errors(), 0);
@@ -587,7 +560,7 @@ mod tests {
     fn a_missing_directory_is_a_setup_error() {
         let tmp = workspace("");
         let err = Check::new()
-            .manifest_dir(tmp.0.join("app"))
+            .manifest_dir(tmp.path.join("app"))
             .inspect()
             .unwrap_err();
         assert!(err.message.contains("does not exist"), "{}", err.message);
@@ -605,7 +578,7 @@ mod tests {
             "-- confiture:irreversible\nSELECT 1;\n",
         );
         let report = Check::new()
-            .manifest_dir(tmp.0.join("app"))
+            .manifest_dir(tmp.path.join("app"))
             .migrations_dir(dir)
             .inspect()
             .unwrap();
@@ -615,7 +588,7 @@ mod tests {
             version: "0.3.0".into(),
         };
         let source = embed_source(&report, &package).unwrap();
-        let up = tmp.0.join("app").join(dir).join("001_a.up.sql");
+        let up = tmp.path.join("app").join(dir).join("001_a.up.sql");
         let literal = format!("{:?}", up.to_str().unwrap());
         assert!(literal.contains("we\\\"ird\\\\dir"), "{literal}");
         assert!(
@@ -648,7 +621,7 @@ mod tests {
         tmp.write("db/migrations/001_a.up.sql", "SELECT 1;\n");
         tmp.write("db/migrations/002_b.down.sql", "SELECT 1;\n");
         let report = Check::new()
-            .manifest_dir(tmp.0.join("app"))
+            .manifest_dir(tmp.path.join("app"))
             .inspect()
             .unwrap();
         let err = Error::Invalid(Box::new(report.refusal()));

@@ -369,53 +369,16 @@ fn normalize(path: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
     use crate::error::ErrorKind;
-
-    /// A temporary directory, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            let name = format!(
-                "confiture-workspace-{}-{}-{nanos}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            );
-            let path = std::env::temp_dir().join(name);
-            fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-        fn write(&self, relative: &str, text: &str) -> PathBuf {
-            let path = self.0.join(relative);
-            fs::create_dir_all(path.parent().unwrap()).unwrap();
-            fs::write(&path, text).unwrap();
-            path
-        }
-        fn dir(&self, relative: &str) -> PathBuf {
-            let path = self.0.join(relative);
-            fs::create_dir_all(&path).unwrap();
-            path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use confiture_test_support::TempDir;
 
     const MEMBER: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n";
 
     #[test]
     fn finds_the_workspace_root_from_a_member_subdirectory() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         let root_manifest = tmp.write(
             "Cargo.toml",
             "[workspace]\nmembers = [\"app\"]\n\n[workspace.metadata.confiture]\nmigrations_dir = \"sql/migrations\"\nfirst_version = 40\n",
@@ -423,42 +386,42 @@ mod tests {
         tmp.write("app/Cargo.toml", MEMBER);
         let start = tmp.dir("app/src/bin");
         let ws = Workspace::discover(&start).unwrap();
-        assert_eq!(ws.root, tmp.0);
+        assert_eq!(ws.root, tmp.path);
         assert_eq!(ws.manifest.as_deref(), Some(root_manifest.as_path()));
         assert_eq!(ws.settings.migrations_dir, Path::new("sql/migrations"));
         assert_eq!(ws.settings.environments_dir, Path::new("db/environments"));
         assert_eq!(ws.settings.default_env, "local");
         assert_eq!(ws.settings.first_version, Some(40));
-        assert_eq!(ws.migrations_dir(), tmp.0.join("sql/migrations"));
+        assert_eq!(ws.migrations_dir(), tmp.path.join("sql/migrations"));
     }
 
     #[test]
     fn defaults_when_the_table_is_absent() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         tmp.write("Cargo.toml", "[workspace]\nmembers = []\n");
-        let ws = Workspace::discover(&tmp.0).unwrap();
+        let ws = Workspace::discover(&tmp.path).unwrap();
         assert_eq!(ws.settings, Settings::default());
-        assert_eq!(ws.environments_dir(), tmp.0.join("db/environments"));
+        assert_eq!(ws.environments_dir(), tmp.path.join("db/environments"));
     }
 
     #[test]
     fn honours_package_workspace() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         // The member lives outside the root's directory tree, so only the pointer finds it.
         tmp.write("root/Cargo.toml", "[workspace]\nmembers = [\"../elsewhere/app\"]\n[workspace.metadata.confiture]\ndefault_env = \"dev\"\n");
         tmp.write(
             "elsewhere/app/Cargo.toml",
             &format!("{MEMBER}workspace = \"../../root\"\n"),
         );
-        let ws = Workspace::discover(&tmp.0.join("elsewhere/app")).unwrap();
-        assert_eq!(ws.root, tmp.0.join("root"));
+        let ws = Workspace::discover(&tmp.path.join("elsewhere/app")).unwrap();
+        assert_eq!(ws.root, tmp.path.join("root"));
         assert_eq!(ws.settings.default_env, "dev");
 
         tmp.write(
             "bad/Cargo.toml",
             &format!("{MEMBER}workspace = \"../elsewhere\"\n"),
         );
-        let err = Workspace::discover(&tmp.0.join("bad")).unwrap_err();
+        let err = Workspace::discover(&tmp.path.join("bad")).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Invalid);
         assert!(
             err.message.contains("which has no Cargo.toml"),
@@ -469,10 +432,10 @@ mod tests {
 
     #[test]
     fn outside_a_workspace_the_package_or_the_start_is_the_root() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         tmp.write("solo/Cargo.toml", MEMBER);
         let ws = Workspace::discover(&tmp.dir("solo/src")).unwrap();
-        assert_eq!(ws.root, tmp.0.join("solo"));
+        assert_eq!(ws.root, tmp.path.join("solo"));
         assert_eq!(ws.settings, Settings::default());
 
         let bare = tmp.dir("bare");
@@ -484,7 +447,7 @@ mod tests {
 
     #[test]
     fn a_single_package_reads_its_package_table() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         let manifest = tmp.write(
             "solo/Cargo.toml",
             &format!(
@@ -493,11 +456,11 @@ mod tests {
             ),
         );
         let ws = Workspace::discover(&tmp.dir("solo/src")).unwrap();
-        assert_eq!(ws.root, tmp.0.join("solo"));
+        assert_eq!(ws.root, tmp.path.join("solo"));
         assert_eq!(ws.manifest.as_deref(), Some(manifest.as_path()));
         assert_eq!(ws.package_manifest, None);
-        assert_eq!(ws.migrations_dir(), tmp.0.join("solo/sql"));
-        assert_eq!(ws.environments_dir(), tmp.0.join("solo/db/environments"));
+        assert_eq!(ws.migrations_dir(), tmp.path.join("solo/sql"));
+        assert_eq!(ws.environments_dir(), tmp.path.join("solo/db/environments"));
         assert_eq!(ws.settings.default_env, "dev");
         assert_eq!(ws.settings.first_version, Some(3));
     }
@@ -506,7 +469,7 @@ mod tests {
     /// paths relative to the member); other members and the root keep the workspace's.
     #[test]
     fn a_member_package_table_overrides_the_workspace_table() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         let root_manifest = tmp.write(
             "Cargo.toml",
             "[workspace]\nmembers = [\"billing\", \"web\"]\n\n\
@@ -521,21 +484,21 @@ mod tests {
         tmp.write("web/Cargo.toml", "[package]\nname = \"web\"\n");
 
         let ws = Workspace::discover(&tmp.dir("billing/src")).unwrap();
-        assert_eq!(ws.root, tmp.0);
-        assert_eq!(ws.migrations_dir(), tmp.0.join("billing/migrations"));
+        assert_eq!(ws.root, tmp.path);
+        assert_eq!(ws.migrations_dir(), tmp.path.join("billing/migrations"));
         assert_eq!(ws.settings.first_version, Some(1));
         assert_eq!(ws.settings.first_version_from, Some(PACKAGE_SETTING));
         assert_eq!(
             ws.settings.default_env, "dev",
             "not overridden: the workspace's"
         );
-        assert_eq!(ws.environments_dir(), tmp.0.join("db/environments"));
+        assert_eq!(ws.environments_dir(), tmp.path.join("db/environments"));
         let manifests: Vec<&Path> = ws.manifests().collect();
         assert_eq!(manifests, [root_manifest.as_path(), billing.as_path()]);
 
-        for start in [tmp.dir("web"), tmp.0.clone()] {
+        for start in [tmp.dir("web"), tmp.path.clone()] {
             let ws = Workspace::discover(&start).unwrap();
-            assert_eq!(ws.migrations_dir(), tmp.0.join("db/migrations"));
+            assert_eq!(ws.migrations_dir(), tmp.path.join("db/migrations"));
             assert_eq!(ws.settings.first_version, Some(10));
             assert_eq!(ws.settings.first_version_from, Some(WORKSPACE_SETTING));
         }
@@ -543,13 +506,13 @@ mod tests {
 
     #[test]
     fn a_root_package_and_a_pointed_member_read_their_tables() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         tmp.write(
             "Cargo.toml",
             "[workspace]\n[workspace.metadata.confiture]\ndefault_env = \"dev\"\n\
              [package]\nname = \"root\"\n[package.metadata.confiture]\ndefault_env = \"prod\"\n",
         );
-        let ws = Workspace::discover(&tmp.0).unwrap();
+        let ws = Workspace::discover(&tmp.path).unwrap();
         assert_eq!(ws.settings.default_env, "prod");
         assert_eq!(ws.package_manifest, None, "one manifest holds both tables");
 
@@ -564,22 +527,22 @@ mod tests {
                  environments_dir = \"envs\"\n"
             ),
         );
-        let ws = Workspace::discover(&tmp.0.join("elsewhere/app")).unwrap();
-        assert_eq!(ws.root, tmp.0.join("root"));
-        assert_eq!(ws.environments_dir(), tmp.0.join("elsewhere/app/envs"));
+        let ws = Workspace::discover(&tmp.path.join("elsewhere/app")).unwrap();
+        assert_eq!(ws.root, tmp.path.join("root"));
+        assert_eq!(ws.environments_dir(), tmp.path.join("elsewhere/app/envs"));
     }
 
     /// A mistake in a package table names that table and that manifest; the help says both
     /// tables take the same keys.
     #[test]
     fn errors_in_a_package_table_name_it() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         tmp.write("Cargo.toml", "[workspace]\nmembers = [\"app\"]\n");
         let manifest = tmp.write(
             "app/Cargo.toml",
             &format!("{MEMBER}[package.metadata.confiture]\nmigration_dir = \"x\"\n"),
         );
-        let err = Workspace::discover(&tmp.0.join("app")).unwrap_err();
+        let err = Workspace::discover(&tmp.path.join("app")).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Invalid);
         assert_eq!(
             err.message,
@@ -600,7 +563,7 @@ mod tests {
             "app/Cargo.toml",
             &format!("{MEMBER}[package.metadata.confiture]\nmigrations_dir = \"\"\n"),
         );
-        let err = Workspace::discover(&tmp.0.join("app")).unwrap_err();
+        let err = Workspace::discover(&tmp.path.join("app")).unwrap_err();
         assert_eq!(
             err.message,
             format!(
@@ -613,7 +576,7 @@ mod tests {
             "app/Cargo.toml",
             &format!("{MEMBER}[package.metadata]\nconfiture = 1\n"),
         );
-        let err = Workspace::discover(&tmp.0.join("app")).unwrap_err();
+        let err = Workspace::discover(&tmp.path.join("app")).unwrap_err();
         assert!(
             err.message.starts_with("`package.metadata.confiture` in `"),
             "{}",
@@ -623,12 +586,12 @@ mod tests {
 
     #[test]
     fn unknown_keys_get_a_did_you_mean() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         let manifest = tmp.write(
             "Cargo.toml",
             "[workspace]\n[workspace.metadata.confiture]\nmigration_dir = \"x\"\n",
         );
-        let err = Workspace::discover(&tmp.0).unwrap_err();
+        let err = Workspace::discover(&tmp.path).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Invalid);
         assert_eq!(
             err.message,
@@ -646,7 +609,7 @@ mod tests {
             "Cargo.toml",
             "[workspace]\n[workspace.metadata.confiture]\ncolour = 1\n",
         );
-        let err = Workspace::discover(&tmp.0).unwrap_err();
+        let err = Workspace::discover(&tmp.path).unwrap_err();
         assert_eq!(
             err.help.unwrap(),
             format!(
@@ -659,7 +622,7 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_manifest_and_the_key() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         let cases = [
             ("migrations_dir = 3", "`migrations_dir` in `[workspace.metadata.confiture]` of `{}` must be a non-empty path string, relative to the workspace root, not an integer"),
             ("environments_dir = \"\"", "`environments_dir` in `[workspace.metadata.confiture]` of `{}` must be a non-empty path string, relative to the workspace root, not an empty string"),
@@ -672,7 +635,7 @@ mod tests {
                 "Cargo.toml",
                 &format!("[workspace]\n[workspace.metadata.confiture]\n{line}\n"),
             );
-            let err = Workspace::discover(&tmp.0).unwrap_err();
+            let err = Workspace::discover(&tmp.path).unwrap_err();
             assert_eq!(err.kind, ErrorKind::Invalid);
             assert_eq!(
                 err.message,
@@ -684,7 +647,7 @@ mod tests {
             "Cargo.toml",
             "[workspace]\n[workspace.metadata]\nconfiture = \"yes\"\n",
         );
-        let err = Workspace::discover(&tmp.0).unwrap_err();
+        let err = Workspace::discover(&tmp.path).unwrap_err();
         assert!(
             err.message.contains("must be a table, not a string"),
             "{}",
@@ -694,9 +657,9 @@ mod tests {
 
     #[test]
     fn invalid_toml_names_the_file_and_line() {
-        let tmp = TempDir::new();
+        let tmp = TempDir::new("confiture_workspace");
         let manifest = tmp.write("Cargo.toml", "[workspace]\nmembers = [\n\n= oops\n");
-        let err = Workspace::discover(&tmp.0).unwrap_err();
+        let err = Workspace::discover(&tmp.path).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Invalid);
         assert_eq!(
             err.message,

@@ -138,6 +138,48 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
 
+/// A directory of one test under the system's temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct TempDir {
+    pub path: std::path::PathBuf,
+}
+
+impl TempDir {
+    /// A new empty directory named by [`unique`]`(prefix)`.
+    pub fn new(prefix: &str) -> TempDir {
+        let path = std::env::temp_dir().join(unique(prefix));
+        std::fs::create_dir_all(&path).expect("create the test's temporary directory");
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Writes `text` to `relative` (creating its parent directories); returns the full path.
+    pub fn write(&self, relative: &str, text: &str) -> std::path::PathBuf {
+        let path = self.path.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create a parent directory");
+        }
+        std::fs::write(&path, text).expect("write a test file");
+        path
+    }
+
+    /// Creates the directory `relative` (and its parents); returns the full path.
+    pub fn dir(&self, relative: &str) -> std::path::PathBuf {
+        let path = self.path.join(relative);
+        std::fs::create_dir_all(&path).expect("create a test directory");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
 /// A database of one test, dropped (`WITH (FORCE)`) when this guard is dropped.
 #[derive(Debug)]
 pub struct TestDb {

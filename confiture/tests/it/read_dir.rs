@@ -2,40 +2,12 @@
 //! never skipped, and a missing or wrong directory is an error naming it.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use confiture::files::{self, CheckOptions, Entry};
 use confiture::ErrorKind;
 
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "confiture-read-dir-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(name);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-    fn write(&self, name: &str, text: &str) {
-        fs::write(self.0.join(name), text).unwrap();
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use crate::common::TempDir;
 
 fn pair(dir: &TempDir, stem: &str) {
     dir.write(
@@ -47,12 +19,12 @@ fn pair(dir: &TempDir, stem: &str) {
 
 #[test]
 fn reads_sql_files_and_directories_only() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("confiture_read_dir");
     pair(&dir, "001_a");
     dir.write("README.md", "# not a migration\n");
     dir.write("002_B.SQL", "SELECT 1;\n");
-    fs::create_dir(dir.0.join("archive")).unwrap();
-    let mut entries: Vec<String> = files::read_dir(&dir.0)
+    fs::create_dir(dir.path.join("archive")).unwrap();
+    let mut entries: Vec<String> = files::read_dir(&dir.path)
         .unwrap()
         .iter()
         .map(|entry| match entry {
@@ -84,12 +56,12 @@ fn name(path: &Path) -> String {
 fn symlink_loops_broken_links_and_fifos_are_unreadable_errors() {
     use std::os::unix::fs::symlink;
 
-    let dir = TempDir::new();
+    let dir = TempDir::new("confiture_read_dir");
     pair(&dir, "001_a");
-    symlink("002_loop.up.sql", dir.0.join("002_loop.up.sql")).unwrap();
+    symlink("002_loop.up.sql", dir.path.join("002_loop.up.sql")).unwrap();
     dir.write("002_loop.down.sql", "SELECT 1;\n");
-    symlink("nowhere.md", dir.0.join("broken.md")).unwrap();
-    let fifo = dir.0.join("003_fifo.up.sql");
+    symlink("nowhere.md", dir.path.join("broken.md")).unwrap();
+    let fifo = dir.path.join("003_fifo.up.sql");
     let status = std::process::Command::new("mkfifo")
         .arg(&fifo)
         .status()
@@ -98,14 +70,14 @@ fn symlink_loops_broken_links_and_fifos_are_unreadable_errors() {
     dir.write("003_fifo.down.sql", "SELECT 1;\n");
     // A symbolic link to a good file is followed.
     fs::write(
-        dir.0.join("target.txt"),
+        dir.path.join("target.txt"),
         "ALTER TABLE tb_a ADD COLUMN b TEXT;\n",
     )
     .unwrap();
-    symlink("target.txt", dir.0.join("004_linked.up.sql")).unwrap();
+    symlink("target.txt", dir.path.join("004_linked.up.sql")).unwrap();
     dir.write("004_linked.down.sql", "ALTER TABLE tb_a DROP COLUMN b;\n");
 
-    let checked = files::load(&dir.0, &CheckOptions::default()).unwrap();
+    let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
     let rendered: Vec<String> = checked
         .diagnostics
         .iter()
@@ -127,8 +99,8 @@ fn symlink_loops_broken_links_and_fifos_are_unreadable_errors() {
 
 #[test]
 fn a_missing_directory_is_an_error_naming_it() {
-    let dir = TempDir::new();
-    let missing = dir.0.join("db/migrations");
+    let dir = TempDir::new("confiture_read_dir");
+    let missing = dir.path.join("db/migrations");
     let err = files::load(&missing, &CheckOptions::default()).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid);
     assert_eq!(
@@ -143,9 +115,9 @@ fn a_missing_directory_is_an_error_naming_it() {
 
 #[test]
 fn a_file_is_not_a_directory() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("confiture_read_dir");
     dir.write("migrations", "");
-    let path = dir.0.join("migrations");
+    let path = dir.path.join("migrations");
     let err = files::read_dir(&path).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid);
     assert_eq!(
@@ -159,14 +131,14 @@ fn a_file_is_not_a_directory() {
 
 #[test]
 fn entry_order_does_not_matter() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("confiture_read_dir");
     for stem in ["001_a", "002_b", "003_c", "005_e"] {
         pair(&dir, stem);
     }
-    let entries = files::read_dir(&dir.0).unwrap();
-    let forward = files::check(&dir.0, entries.clone(), &CheckOptions::default());
+    let entries = files::read_dir(&dir.path).unwrap();
+    let forward = files::check(&dir.path, entries.clone(), &CheckOptions::default());
     let backward = files::check(
-        &dir.0,
+        &dir.path,
         entries.into_iter().rev().collect(),
         &CheckOptions::default(),
     );
@@ -178,7 +150,7 @@ fn entry_order_does_not_matter() {
 #[test]
 fn checksum_is_sha256_of_the_raw_bytes() {
     // confiture's contract: the same digest as `sha256sum` of the up file.
-    let dir = TempDir::new();
+    let dir = TempDir::new("confiture_read_dir");
     dir.write(
         "001_add_bio_to_users.up.sql",
         "ALTER TABLE tb_user ADD COLUMN bio TEXT;\n",
@@ -187,7 +159,7 @@ fn checksum_is_sha256_of_the_raw_bytes() {
         "001_add_bio_to_users.down.sql",
         "ALTER TABLE tb_user DROP COLUMN bio;\n",
     );
-    let checked = files::load(&dir.0, &CheckOptions::default()).unwrap();
+    let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
     let up = &checked.set.migrations[0].up;
     let output = std::process::Command::new("sha256sum")
         .arg(&up.path)
@@ -201,7 +173,7 @@ fn checksum_is_sha256_of_the_raw_bytes() {
 fn files_of_every_size_are_read_whole_on_every_thread() {
     // Small files take one `read` into a thread's buffer (64 KiB); a file that fills it is read
     // on to its end. Sizes around the buffer's, and enough files for several threads.
-    let dir = TempDir::new();
+    let dir = TempDir::new("confiture_read_dir");
     let sizes = [0, 1, 65_535, 65_536, 65_537, 131_072, 300_001];
     let mut expected = Vec::new();
     for i in 0..1200usize {
@@ -213,7 +185,7 @@ fn files_of_every_size_are_read_whole_on_every_thread() {
         dir.write(&name, &body);
         expected.push((name, body.into_bytes()));
     }
-    let mut read: Vec<(String, Vec<u8>)> = files::read_dir(&dir.0)
+    let mut read: Vec<(String, Vec<u8>)> = files::read_dir(&dir.path)
         .unwrap()
         .into_iter()
         .map(|entry| match entry {

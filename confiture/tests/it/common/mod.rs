@@ -14,42 +14,12 @@ mod pg;
 #[allow(unused_imports)]
 pub use pg::*;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use confiture_test_support::unique;
-
-/// A temporary directory, removed on drop.
-pub struct TempDir {
-    pub path: PathBuf,
-}
-
-impl TempDir {
-    pub fn new(prefix: &str) -> TempDir {
-        let path = std::env::temp_dir().join(unique(prefix));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir { path }
-    }
-
-    /// Writes `text` to `relative` (creating parent directories) and returns the full path.
-    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
-        let path = self.path.join(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("create parent dir");
-        }
-        std::fs::write(&path, text).expect("write file");
-        path
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
+// The engine's unit tests share this module and write no directory.
+#[allow(unused_imports)]
+pub use confiture_test_support::TempDir;
 
 /// A migration pair as `files::check` would produce it, for tests that need a
 /// [`MigrationSet`](confiture::files::MigrationSet) without a directory.
