@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use confiture::files::{self, CheckOptions, Checked};
+use confiture::migrate::Failed;
 use confiture::workspace::Workspace;
 use confiture::{display, exit, Error, Result, Severity};
 use serde::Serialize;
@@ -143,6 +144,34 @@ fn lint(cx: &Context, args: &LintArgs, out: &Output) -> Result<u8> {
         }
     }
     Ok(if fails { exit::INVALID } else { exit::SUCCESS })
+}
+
+/// A command's outcome: its report on stdout as JSON (also on failure: its `errors` carry the
+/// error, and stdout keeps its one document) or as text, and on failure the error on stderr.
+/// Returns the exit code: the report's own (`code`) or the error's.
+fn finish<R: Serialize>(
+    out: &Output,
+    outcome: std::result::Result<R, Failed<R>>,
+    code: impl Fn(&R) -> u8,
+    text: impl Fn(&Output, &R) -> String,
+) -> Result<u8> {
+    match outcome {
+        Ok(report) => {
+            if out.json_mode() {
+                out.json(&report);
+            } else {
+                out.result(&text(out, &report));
+            }
+            Ok(code(&report))
+        }
+        Err(Failed { error, report }) => {
+            if out.json_mode() {
+                out.json(&report);
+            }
+            out.error_text(&error);
+            Ok(error.exit_code())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ use confiture::migrate::{
 use confiture::plan::ReinitAction;
 use confiture::status::{MigrationStatus, State, StatusReport};
 use confiture::{display, exit, hint, Migrator, Result};
-use serde::Serialize;
 
 use super::fleet::Selected;
 use super::Context;
@@ -54,15 +53,20 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output) -> Result<u8> {
     let mut view = ProgressView::default();
     let outcome = migrator.up(&options, &mut |p| view.on(out, p));
     warnings(out, &outcome, |r| &r.warnings);
-    finish(out, outcome, |out, r| {
-        if r.dry_run {
-            plan_text(out, Direction::Up, &r.migrations)
-        } else if r.applied.is_empty() {
-            format!("already {}: nothing to apply", nothing_to_do(Direction::Up))
-        } else {
-            done_text("applied", &r.applied, r.total_duration_ms)
-        }
-    })
+    super::finish(
+        out,
+        outcome,
+        |_| exit::SUCCESS,
+        |out, r| {
+            if r.dry_run {
+                plan_text(out, Direction::Up, &r.migrations)
+            } else if r.applied.is_empty() {
+                format!("already {}: nothing to apply", nothing_to_do(Direction::Up))
+            } else {
+                done_text("applied", &r.applied, r.total_duration_ms)
+            }
+        },
+    )
 }
 
 /// `migrate down`, on one database or a fleet.
@@ -84,15 +88,20 @@ fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
     let outcome = migrator.down(&options, &mut |p| view.on(out, p));
     // `--allow-modified` went on past an edited file: say so where people look.
     warnings(out, &outcome, |r| &r.warnings);
-    finish(out, outcome, |out, r| {
-        if r.dry_run {
-            plan_text(out, Direction::Down, &r.migrations)
-        } else if r.rolled_back.is_empty() {
-            nothing_to_do(Direction::Down).to_string()
-        } else {
-            done_text("rolled back", &r.rolled_back, r.total_duration_ms)
-        }
-    })
+    super::finish(
+        out,
+        outcome,
+        |_| exit::SUCCESS,
+        |out, r| {
+            if r.dry_run {
+                plan_text(out, Direction::Down, &r.migrations)
+            } else if r.rolled_back.is_empty() {
+                nothing_to_do(Direction::Down).to_string()
+            } else {
+                done_text("rolled back", &r.rolled_back, r.total_duration_ms)
+            }
+        },
+    )
 }
 
 /// `migrate baseline`.
@@ -104,23 +113,28 @@ fn baseline(cli: &Cli, cx: &Context, args: &BaselineArgs, out: &Output) -> Resul
     let mut view = ProgressView::default();
     let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
     warnings(out, &outcome, |r| &r.warnings);
-    finish(out, outcome, |_, r| {
-        let verb = if r.dry_run {
-            "would record"
-        } else {
-            "recorded"
-        };
-        if r.baselined.is_empty() {
-            "nothing to record: every migration through that version is already in the ledger"
-                .to_string()
-        } else {
-            format!(
-                "{verb} {} as applied without running them: {}",
-                plural(r.baselined.len(), "migration"),
-                render::versions(&r.baselined)
-            )
-        }
-    })
+    super::finish(
+        out,
+        outcome,
+        |_| exit::SUCCESS,
+        |_, r| {
+            let verb = if r.dry_run {
+                "would record"
+            } else {
+                "recorded"
+            };
+            if r.baselined.is_empty() {
+                "nothing to record: every migration through that version is already in the ledger"
+                    .to_string()
+            } else {
+                format!(
+                    "{verb} {} as applied without running them: {}",
+                    plural(r.baselined.len(), "migration"),
+                    render::versions(&r.baselined)
+                )
+            }
+        },
+    )
 }
 
 /// `migrate reinit`.
@@ -133,7 +147,7 @@ fn reinit(cli: &Cli, cx: &Context, args: &ReinitArgs, out: &Output) -> Result<u8
     let mut view = ProgressView::default();
     let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
     warnings(out, &outcome, |r| &r.warnings);
-    finish(out, outcome, |_, r| reinit_text(r))
+    super::finish(out, outcome, |_| exit::SUCCESS, |_, r| reinit_text(r))
 }
 
 /// Resolves the database by the documented precedence and opens a session (connecting lazily).
@@ -499,33 +513,6 @@ fn plan_text(
         plural(migrations.len(), "migration")
     ));
     text
-}
-
-/// Renders a command's outcome: its report as JSON or text on stdout, and on failure the error
-/// on stderr. Returns the exit code.
-fn finish<R: Serialize>(
-    out: &Output,
-    outcome: std::result::Result<R, Failed<R>>,
-    text: impl Fn(&Output, &R) -> String,
-) -> Result<u8> {
-    match outcome {
-        Ok(report) => {
-            if out.json_mode() {
-                out.json(&report);
-            } else {
-                out.result(&text(out, &report));
-            }
-            Ok(exit::SUCCESS)
-        }
-        Err(Failed { error, report }) => {
-            // The report carries the error in `errors`; stdout keeps its one JSON document.
-            if out.json_mode() {
-                out.json(&report);
-            }
-            out.error_text(&error);
-            Ok(error.exit_code())
-        }
-    }
 }
 
 /// `migrate status`: the seed's table (or JSON), and the seed's exit codes. Problems in the

@@ -6,7 +6,6 @@ use std::sync::{Mutex, Once};
 
 use confiture::drift::{DriftOptions, DriftReport};
 use confiture::history::Version;
-use confiture::migrate::Failed;
 use confiture::verify::{
     CheckResult, Finding, ScratchProgress, ScratchServer, VerifyOptions, VerifyReport,
 };
@@ -35,7 +34,7 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
     claim_the_output();
-    finish(out, outcome, VerifyReport::exit_code, verify_text)
+    super::finish(out, outcome, VerifyReport::exit_code, verify_text)
 }
 
 pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<u8> {
@@ -55,7 +54,7 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
     claim_the_output();
-    finish(out, outcome, DriftReport::exit_code, drift_text)
+    super::finish(out, outcome, DriftReport::exit_code, drift_text)
 }
 
 /// Where the progress line says the scratch database is: nothing for the target's server
@@ -205,33 +204,6 @@ fn result_word(result: CheckResult) -> &'static str {
         CheckResult::UpNotRepeatable => "up not repeatable after its down",
         CheckResult::Failed => "failed",
         CheckResult::NotChecked => "not checked",
-    }
-}
-
-/// The report as JSON (also on failure: its `errors` carry the error) or as text; the error
-/// on stderr. Returns the exit code.
-fn finish<R: serde::Serialize>(
-    out: &Output,
-    outcome: std::result::Result<R, Failed<R>>,
-    code: impl Fn(&R) -> u8,
-    text: impl Fn(&Output, &R) -> String,
-) -> Result<u8> {
-    match outcome {
-        Ok(report) => {
-            if out.json_mode() {
-                out.json(&report);
-            } else {
-                out.result(&text(out, &report));
-            }
-            Ok(code(&report))
-        }
-        Err(Failed { error, report }) => {
-            if out.json_mode() {
-                out.json(&report);
-            }
-            out.error_text(&error);
-            Ok(error.exit_code())
-        }
     }
 }
 
