@@ -184,11 +184,12 @@ fn lock_wait_is_the_flag_and_lock_timeout_a_hidden_alias() {
             .stdout_has(&format!("[default: {default}]"))
             .stdout_lacks("--lock-timeout <");
     }
-    // Both spellings reach the same parser: a bad value names the flag by its new name.
+    // Both spellings reach the same parser; a bad value names the flag as it was typed.
     for flag in ["--lock-wait", "--lock-timeout"] {
         let run = project.run(&["migrate", "up", flag, "soon"]);
-        run.code(exit::USAGE)
-            .stderr_has("invalid value 'soon' for '--lock-wait <DURATION>': is not a duration");
+        run.code(exit::USAGE).stderr_has(&format!(
+            "invalid value 'soon' for '{flag} <DURATION>': is not a duration"
+        ));
     }
 }
 
