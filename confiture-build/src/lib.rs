@@ -181,10 +181,16 @@ impl Check {
                 return Err(Error::Setup(err));
             }
         };
-        for manifest in located.workspace.manifests() {
-            print(rerun(manifest));
+        let settings = (located.workspace.manifests()).chain([located.migrations_dir.as_path()]);
+        for path in settings {
+            match rerun(path) {
+                Ok(line) => print(line),
+                Err(err) => {
+                    print(syntax.error(&render_error(&err)));
+                    return Err(Error::Setup(err));
+                }
+            }
         }
-        print(rerun(&located.migrations_dir));
         let report = match located.read() {
             Ok(report) => report,
             Err(err) => {
@@ -192,8 +198,17 @@ impl Check {
                 return Err(Error::Setup(err));
             }
         };
+        // A file whose path cannot be written as an instruction gets no line of its own (the
+        // directory's line still notices it renamed); it fails the build after the diagnostics,
+        // which may already name it.
+        let mut unwritable = None;
         for file in &report.files {
-            print(rerun(file));
+            match rerun(file) {
+                Ok(line) => print(line),
+                Err(err) => {
+                    unwritable.get_or_insert(err);
+                }
+            }
         }
         for diagnostic in &report.checked.diagnostics {
             let line = report.render(diagnostic);
@@ -205,6 +220,10 @@ impl Check {
         }
         if report.checked.has_errors() {
             return Err(Error::Invalid(Box::new(report.refusal())));
+        }
+        if let Some(err) = unwritable {
+            print(syntax.error(&render_error(&err)));
+            return Err(Error::Setup(err));
         }
         if self.embed {
             if let Err(err) = embed::write_embedded(&report) {
@@ -317,8 +336,31 @@ impl Report {
     }
 }
 
-fn rerun(path: &Path) -> String {
-    format!("cargo:rerun-if-changed={}", path.display())
+/// The `cargo:rerun-if-changed` line of `path`, or why cargo could not read it back. Cargo has
+/// no escapes in build-script instructions: each is one line of UTF-8 text, read to its end.
+/// A path with a line break (or any control character) would end the instruction and start
+/// another one of the file name's choosing; a path that is not UTF-8 would be read back as
+/// another path. Such a path is refused, never printed.
+fn rerun(path: &Path) -> Result<String, confiture::Error> {
+    match path.to_str() {
+        Some(text) if !text.chars().any(char::is_control) => {
+            Ok(format!("cargo:rerun-if-changed={text}"))
+        }
+        unwritable => {
+            let why = match unwritable {
+                Some(_) => "holds a control character (a line break ends a cargo instruction)",
+                None => "is not UTF-8",
+            };
+            let shown = display::escape(&path.to_string_lossy()).into_owned();
+            Err(confiture::Error::invalid(format!(
+                "cannot watch {shown} for changes: its path {why}"
+            ))
+            .with_help(
+                "rename it (or the directory holding it): a build script tells cargo \
+                         which files to watch one path per line of UTF-8 text, with no escapes",
+            ))
+        }
+    }
 }
 
 /// An error and its help on one line (cargo instructions are one line each).
@@ -518,6 +560,31 @@ mod tests {
             assert!(line.contains("\\ncargo::rustc-env"), "{line}");
         }
         assert!(!report.checked.diagnostics.is_empty());
+    }
+
+    /// A path was printed as it was: a newline in it ended the `rerun-if-changed` line and the
+    /// rest was read by cargo as an instruction of the file name's choosing.
+    #[test]
+    fn a_path_cargo_cannot_read_back_is_never_printed() {
+        for name in ["a\ncargo::rustc-env=X=1", "a\rb", "a\tb", "a\u{1b}[2Jb"] {
+            let err = rerun(Path::new(&format!("/w/db/{name}/001_a.up.sql"))).unwrap_err();
+            assert_eq!(err.kind, confiture::ErrorKind::Invalid);
+            let line = render_error(&err);
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+            assert!(line.contains("/w/db/"), "names the path: {line}");
+            assert!(line.contains("help: rename it"), "{line}");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let path = Path::new(std::ffi::OsStr::from_bytes(b"/w/db/\xff.up.sql"));
+            let err = rerun(path).unwrap_err();
+            assert!(err.message.contains("is not UTF-8"), "{}", err.message);
+        }
+        assert_eq!(
+            rerun(Path::new("/w/db/migrations/001 a é.up.sql")).unwrap(),
+            "cargo:rerun-if-changed=/w/db/migrations/001 a é.up.sql"
+        );
     }
 
     /// The README shows the line a missing down file prints, exactly.
