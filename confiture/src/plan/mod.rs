@@ -144,16 +144,29 @@ pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, err: Err
     if newer.is_empty() {
         return err;
     }
+    // The newer build's rows are the only divergence: the usual help for missing rows
+    // (restore the files, `first_version`, `reinit` forgets the rows) does not apply to them,
+    // and forgetting them is harmful: the newer build would apply them again over their own
+    // changes.
+    let missing = diverged
+        .migrations
+        .iter()
+        .filter(|d| matches!(d, Divergence::Missing { .. }))
+        .count();
+    let only_newer = missing == newer.len() && missing == diverged.migrations.len();
     let embeds_up_to = newest_migration.map(|m| m.version_text.clone());
     let newer = NewerDatabase::new(package.clone(), version.clone(), embeds_up_to, newer);
     let diverged = diverged.clone().with_newer_database(newer);
     let mine = format!(
-        "run the newer build of {package} that applied them (its embedded down files roll them \
-         back), or build this one from a checkout that has their files"
+        "this build of {package} ({version}) is older than the database: run the build that \
+         applied them (or a newer one) instead; leave those migrations as they are: their \
+         changes are in the database, so neither rolling them back nor forgetting their rows \
+         makes it match this build (and forgotten rows would be applied again by the newer \
+         build)"
     );
     let help = match &err.help {
-        Some(help) => format!("{mine}; {help}"),
-        None => mine,
+        Some(help) if !only_newer => format!("{mine}; for the other migrations: {help}"),
+        _ => mine,
     };
     Error::diverged(err.message.clone(), diverged).with_help(help)
 }

@@ -262,13 +262,24 @@ fn an_embedded_set_older_than_the_database_says_so_as_data() {
              applied, recorded by a newer build"
         );
         assert_eq!(err.details[1..], diverged.lines()[1..], "rendered once");
+        let help = err.help.unwrap();
         assert!(
-            err.help
-                .unwrap()
-                .starts_with("run the newer build of service"),
-            "the build's help first"
+            help.starts_with("this build of service (1.0.0) is older than the database"),
+            "the build's help first: {help}"
         );
+        assert!(help.contains("run the build that applied them"), "{help}");
+        // Nothing that would lose the newer build's changes or make it apply them again.
+        for unsafe_advice in ["reinit", "first_version", "restore the missing", "`"] {
+            assert!(!help.contains(unsafe_advice), "{unsafe_advice}: {help}");
+        }
     }
+    // Another divergence beside the newer rows keeps its own help, after the build's.
+    let mut modified = rows(&all, &[1, 2, 3]);
+    modified[0].checksum = Some("0".repeat(64));
+    let err = up(&s, &modified, &UpRequest::default()).unwrap_err();
+    let help = err.help.unwrap();
+    assert!(help.starts_with("this build of service"), "{help}");
+    assert!(help.contains("; for the other migrations: "), "{help}");
     // Read from a directory, the same rows are just missing.
     let err = up(&set(&[1, 2]), &r, &UpRequest::default()).unwrap_err();
     let Reason::Diverged(diverged) = err.reason() else {

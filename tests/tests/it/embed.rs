@@ -470,7 +470,14 @@ fn a_binary_older_than_the_database_is_refused_naming_the_versions_it_lacks() {
          006 applied, recorded by a newer build"
     );
     let help = refused.error.help.clone().unwrap_or_default();
-    assert!(help.starts_with("run the newer build of service"), "{help}");
+    assert!(
+        help.starts_with("this build of service (1.0.0) is older than the database"),
+        "{help}"
+    );
+    // No command that would forget or roll back the newer build's migrations is suggested.
+    for unsafe_advice in ["reinit", "first_version", "restore the missing", "`"] {
+        assert!(!help.contains(unsafe_advice), "{unsafe_advice}: {help}");
+    }
 
     let rollback = binary
         .down(&DownOptions::default(), &mut no_progress)
