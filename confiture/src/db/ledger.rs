@@ -285,6 +285,8 @@ fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
              (columns pk_confiture, version, name, applied_at, execution_time_ms, checksum, \
              applied_by)",
         )
+    } else if super::is_connection_lost(&error) {
+        return super::query_error(&format!("cannot read the tracking table {table}"), error);
     } else {
         return Error::connection(format!("cannot read the tracking table {table}"))
             .with_source_shown(error, detail)

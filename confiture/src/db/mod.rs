@@ -54,8 +54,23 @@ pub(crate) fn is_connection_lost(e: &postgres::Error) -> bool {
 /// server refused a catalog query — either way, a connection-level problem (exit 3).
 pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
     let cause = cause_text(&e);
-    Error::connection(what.to_string()).with_source_shown(e, cause)
+    let lost = is_connection_lost(&e);
+    let error = Error::connection(what.to_string()).with_source_shown(e, cause);
+    if lost {
+        error.with_help(LOST_CONNECTION_HELP)
+    } else {
+        error
+    }
 }
+
+/// The help of an error from one of our own queries on a session that is gone: what happened
+/// and what to do, for the CLI and a `Migrator` kept by a service alike (its next command
+/// connects again).
+pub(crate) const LOST_CONNECTION_HELP: &str =
+    "the session ended under this command (a server restart or crash, a terminated backend, a \
+     network failure), so nothing more was done on it; run the command again: it opens a new \
+     connection (a `Migrator` kept across commands reconnects by itself); if it fails the same \
+     way, check that the server is up and reachable";
 
 /// A driver error as the one line shown as an [`Error`]'s cause: the server's message with its
 /// SQLSTATE, or what became of the connection. Every error made from a driver error words it

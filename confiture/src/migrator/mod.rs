@@ -436,6 +436,7 @@ impl Migrator {
             + Send
             + 'static,
     ) -> Result<(T, Option<U>)> {
+        self.off_runtime(&mut |_: ()| {}, |m, _| m.forget_lost_connection(Probe::Ask));
         let ahead = match self.client {
             None => crate::db::prefetch::Ahead::start_then(&self.env, then),
             Some(_) => None,
@@ -467,8 +468,30 @@ impl Migrator {
         Ok((self.client()?, target))
     }
 
-    /// The connection, opened on first use.
+    /// Drops the held connection when it is gone (the server restarted, the backend was
+    /// terminated, the network failed), so that the next use connects again: the one rule for
+    /// a `Migrator` kept across commands, its own connection and a handed-over one alike.
+    /// `Probe::Ask` also asks the server (an empty query): a connection the server closed
+    /// while nothing used it does not know yet that it is closed. The dropped session held
+    /// nothing of ours: the server released its locks and rolled back its transaction.
+    pub(crate) fn forget_lost_connection(&mut self, probe: Probe) {
+        let Some(client) = &mut self.client else {
+            return;
+        };
+        let timeout =
+            (self.env.connection.connect_timeout).map_or(PROBE_TIMEOUT, |t| t.max(PROBE_TIMEOUT));
+        let lost = client.is_closed() || (probe == Probe::Ask && client.is_valid(timeout).is_err());
+        if lost {
+            self.client = None;
+            self.dialled = None;
+            // A new session starts in its connection-time state: nothing to reset.
+            self.reset_pending = false;
+        }
+    }
+
+    /// The connection, opened on first use, or again when the held one was lost.
     pub(crate) fn client(&mut self) -> Result<&mut postgres::Client> {
+        self.forget_lost_connection(Probe::Ask);
         if self.client.is_none() {
             self.announce_connect();
             let attrs = self.env.connection.target_session_attrs;
@@ -490,6 +513,21 @@ impl Migrator {
         }
     }
 }
+
+/// Whether [`Migrator::forget_lost_connection`] asks the server, or only looks at what the
+/// driver already knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// The driver saw the connection close (after a failed command): no round trip.
+    Known,
+    /// An empty query asks the server whether the session is still there.
+    Ask,
+}
+
+/// How long the liveness probe waits for the server at least (the environment's
+/// `connect_timeout` when longer): a server that does not answer an empty query in that time
+/// is treated as gone, and the next use connects again.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Whether this thread is inside a tokio runtime: a worker or `block_on` thread, where the
 /// `postgres` driver's own runtime panics, or a `spawn_blocking` thread, where it would not

@@ -238,18 +238,6 @@ impl Migrator {
         Ok(crate::db::ledger::read(client, &table)?.map(|l| l.rows))
     }
 
-    /// A connection the server closed (terminated backend, restart) is dropped, so the next
-    /// command on this `Migrator` connects again instead of failing on the dead one.
-    fn forget_closed_connection(&mut self) {
-        if self
-            .client
-            .as_ref()
-            .is_some_and(postgres::Client::is_closed)
-        {
-            self.client = None;
-        }
-    }
-
     /// Names the database in connection-level errors raised mid-run, as a detail line unless
     /// the error already says which (the connection's own errors name it in their message),
     /// and as data in every error ([`Error::database`]).
@@ -279,7 +267,7 @@ impl Migrator {
             let mut report = R::starting(dry_run);
             let start = Instant::now();
             let result = run(m, progress, &mut report).map_err(|f| m.with_database(f));
-            m.forget_closed_connection();
+            m.forget_lost_connection(super::Probe::Known);
             let elapsed = ms(start.elapsed());
             match result {
                 Ok(()) => {

@@ -591,3 +591,79 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
         .run(&["migrate", "status", "--database-url", &url])
         .code(2);
 }
+
+/// Terminates every backend of `db` but the caller's: what a server restart or an
+/// administrator does to a long-running service's connection between two of its calls.
+fn terminate_other_backends(client: &mut postgres::Client, db: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&db],
+        )
+        .expect("pg_terminate_backend")
+        .get(0)
+}
+
+/// A `Migrator` kept by a service lost its connection (terminated backend, server restart)
+/// between two calls: every later call failed on the dead connection, forever. Each command
+/// now starts on a live connection, its own or a handed-over one, reconnecting when the held
+/// one is gone.
+#[test]
+fn a_migrator_whose_connection_was_terminated_connects_again_for_its_next_command() {
+    use confiture::config::Environment;
+    use confiture::migrate::{no_progress, DownOptions, UpOptions};
+    use confiture::Migrator;
+
+    let db = TestDb::new("lost_between");
+    let project = Project::new();
+    for v in 1..=3 {
+        project.migration(
+            &format!("00{v}_t{v}"),
+            &format!("CREATE TABLE t{v} (id int);\n"),
+            &format!("DROP TABLE t{v};\n"),
+        );
+    }
+    let mut admin = db.connect();
+    let env = || Environment::from_url(&db.url(), "test").unwrap();
+    let dir = project.path("db/migrations");
+    let opened = Migrator::new(env(), &dir, Default::default());
+    let handed = Migrator::new(env(), &dir, Default::default()).with_client(db.connect());
+    for mut migrator in [opened, handed] {
+        migrator.status().expect("the first status");
+        // Between every two commands, the connection is terminated.
+        let kill = |admin: &mut postgres::Client| {
+            let killed = terminate_other_backends(admin, &db.name);
+            assert!(killed >= 1, "the migrator's backend was terminated");
+        };
+        kill(&mut admin);
+        assert_eq!(
+            migrator
+                .status()
+                .expect("status after a kill")
+                .summary
+                .pending,
+            3
+        );
+        kill(&mut admin);
+        let report = migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .expect("up after a kill");
+        assert_eq!(report.applied, ["001", "002", "003"]);
+        kill(&mut admin);
+        let checked = migrator.load().unwrap();
+        assert_eq!(migrator.status_of(&checked.set).unwrap().summary.pending, 0);
+        kill(&mut admin);
+        let down = migrator
+            .down(
+                &DownOptions::default().target(Some(0)).yes(true),
+                &mut no_progress,
+            )
+            .expect("down after a kill");
+        assert_eq!(down.rolled_back.len(), 3);
+        assert_eq!(ledger(&mut admin), Vec::<String>::new());
+        // The connection it ends with is live too.
+        let mut client = migrator.into_client().expect("connected");
+        client.simple_query("SELECT 1").expect("a live client");
+    }
+}

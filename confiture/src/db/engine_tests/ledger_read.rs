@@ -156,3 +156,31 @@ fn a_table_that_is_not_a_ledger_is_reported() {
         "{err:?}"
     );
 }
+
+/// A session that ended under the read (terminated backend, server restart) was told to check
+/// its grants; every query of ours on a lost session now says what happened and what to do.
+#[test]
+fn a_lost_session_says_what_happened_and_what_to_do() {
+    let db = TestDb::new("cft_ledger_lost");
+    let mut client = connect(&db);
+    create_confiture_ledger(&mut client, None);
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let mut admin = connect(&db);
+    admin
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    // The first read meets the server's FATAL (or the closed socket), the second a client the
+    // driver already knows is closed.
+    for _ in 0..2 {
+        let err = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
+        assert_eq!(err.kind, confiture::ErrorKind::Connection, "{err:?}");
+        let help = err.help.as_deref().unwrap_or_default();
+        assert!(help.contains("the session ended"), "{help}");
+        assert!(help.contains("run the command again"), "{help}");
+        assert!(!help.contains("GRANT"), "{help}");
+        assert!(client.is_closed());
+    }
+}
