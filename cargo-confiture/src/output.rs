@@ -215,7 +215,7 @@ impl Output {
         let mut text = format!(
             "{} {}\n",
             self.paint_err(Style::Red, "error:"),
-            display::escape(&error.to_string())
+            display::escape(&error.message_with_cause())
         );
         if error.diagnostics.is_empty() {
             let fate = match error.reason() {

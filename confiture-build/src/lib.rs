@@ -365,7 +365,7 @@ fn rerun(path: &Path) -> Result<String, confiture::Error> {
 
 /// An error and its help on one line (cargo instructions are one line each).
 fn render_error(err: &confiture::Error) -> String {
-    let mut line = err.to_string();
+    let mut line = err.message_with_cause();
     for detail in &err.details {
         line += &format!("; {detail}");
     }
@@ -423,10 +423,10 @@ impl fmt::Display for Error {
                 Some(help) => write!(
                     f,
                     "{}; help: {}",
-                    display::escape(&err.to_string()),
+                    display::escape(&err.message_with_cause()),
                     display::escape(help)
                 ),
-                None => f.write_str(&display::escape(&err.to_string())),
+                None => f.write_str(&display::escape(&err.message_with_cause())),
             },
         }
     }

@@ -572,6 +572,16 @@ impl Error {
     fn data_mut(&mut self) -> &mut Data {
         self.data.get_or_insert_with(Box::default)
     }
+    /// The message and the cause's text, `message: cause`: the one line that says it all, as
+    /// the CLI and the JSON error object show it (the cause is the driver's text with the
+    /// password removed). `Display` leaves out a cause that is the `source()`, which error
+    /// reporters print themselves.
+    pub fn message_with_cause(&self) -> String {
+        match self.cause() {
+            Some(cause) => format!("{}: {cause}", self.message),
+            None => self.message.clone(),
+        }
+    }
     /// The underlying cause as text (the source's, or the driver's with the password removed).
     pub fn cause(&self) -> Option<&str> {
         self.data.as_ref().and_then(|d| d.cause.as_deref())
@@ -636,13 +646,19 @@ impl Error {
     }
 }
 
+/// The message; the cause's text after it only when the cause is no [`source`](
+/// std::error::Error::source) (a text cause, [`Error::with_cause`]). A cause that is an error
+/// value is the source, and error reporters (`anyhow`, `eyre`, `std::error::Report`) print
+/// each source on a line of its own: shown here too, it would be printed twice. The line a
+/// renderer shows is [`Error::message_with_cause`].
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        if let Some(cause) = self.cause() {
-            write!(f, ": {cause}")?;
+        let has_source = self.data.as_ref().is_some_and(|d| d.source.is_some());
+        match self.cause() {
+            Some(cause) if !has_source => write!(f, ": {cause}"),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -663,7 +679,7 @@ mod tests {
     fn the_source_is_kept_and_its_text_is_the_cause() {
         let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
         let err = Error::invalid("cannot read x").with_source(io);
-        assert_eq!(err.to_string(), "cannot read x: denied");
+        assert_eq!(err.message_with_cause(), "cannot read x: denied");
         let source = std::error::Error::source(&err).expect("source");
         let io = source
             .downcast_ref::<std::io::Error>()
@@ -673,6 +689,38 @@ mod tests {
         assert!(std::error::Error::source(&err.clone()).is_some());
         // A text cause is no source.
         assert!(std::error::Error::source(&Error::invalid("x").with_cause("y")).is_none());
+    }
+
+    /// Display showed the cause and `source()` returned it too: a reporter walking the chain
+    /// (`anyhow`'s `{:#}`, `Caused by:`) printed it twice. Each text is printed once, for every
+    /// way of attaching a cause.
+    #[test]
+    fn walking_the_chain_prints_each_cause_once() {
+        fn chain(err: &Error) -> Vec<String> {
+            let mut lines = vec![err.to_string()];
+            let mut next = std::error::Error::source(err);
+            while let Some(e) = next {
+                lines.push(e.to_string());
+                next = e.source();
+            }
+            lines
+        }
+        let io = || std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let sourced = [
+            Error::invalid("cannot read x").with_source(io()),
+            Error::invalid("cannot read x").with_source_shown(io(), "denied"),
+        ];
+        for err in &sourced {
+            assert_eq!(chain(err), ["cannot read x", "denied"], "{err:?}");
+            assert_eq!(err.message_with_cause(), "cannot read x: denied");
+        }
+        // A text cause has no source: Display is where it is said, once.
+        let text = Error::invalid("cannot read x").with_cause("denied");
+        assert_eq!(chain(&text), ["cannot read x: denied"]);
+        assert_eq!(text.message_with_cause(), "cannot read x: denied");
+        // No cause at all.
+        assert_eq!(chain(&Error::invalid("x")), ["x"]);
+        assert_eq!(Error::invalid("x").message_with_cause(), "x");
     }
 
     #[test]

@@ -437,7 +437,7 @@ pub(crate) fn close_run<R>(
     let (errors, warnings, total) = parts(&mut report);
     for scratch in scratches {
         if let Err(e) = scratch.drop_now() {
-            warnings.push(e.to_string());
+            warnings.push(e.message_with_cause());
         }
     }
     *total = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -605,7 +605,7 @@ fn check_one(
         Err(failed) => {
             check.result = CheckResult::UpNotRepeatable;
             check.file = Some(m.up.path.clone());
-            check.error = Some(failed.error.to_string());
+            check.error = Some(failed.error.message_with_cause());
             return Ok(());
         }
     }

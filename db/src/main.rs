@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", error.message_with_cause());
             for detail in &error.details {
                 eprintln!("  - {detail}");
             }

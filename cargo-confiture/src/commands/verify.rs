@@ -137,7 +137,7 @@ fn drop_scratch_databases_on_interrupt(json: bool) {
                     error.details = dropped
                         .iter()
                         .map(|name| format!("dropped the scratch database \"{name}\""))
-                        .chain(errors.iter().map(|e| e.to_string()))
+                        .chain(errors.iter().map(|e| e.message_with_cause()))
                         .collect();
                     crate::output::print_json_error(&error);
                 }
@@ -148,7 +148,10 @@ fn drop_scratch_databases_on_interrupt(json: bool) {
                     ));
                 }
                 for e in errors {
-                    Output::note_line(&format!("error: {}", display::escape(&e.to_string())));
+                    Output::note_line(&format!(
+                        "error: {}",
+                        display::escape(&e.message_with_cause())
+                    ));
                 }
                 std::process::exit(i32::from(exit::INTERRUPTED));
             });

@@ -323,7 +323,7 @@ pub(crate) fn collect_schemas<'a>(
                     targets.push(target);
                 }
             },
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => problems.push(e.message_with_cause()),
         }
     }
     if problems.is_empty() {
@@ -397,7 +397,7 @@ pub(crate) fn collect<'a>(
                     }
                 }
             }
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => problems.push(e.message_with_cause()),
         }
     }
     if problems.is_empty() {

@@ -258,7 +258,7 @@ impl ReportedError {
         let mut reported = ReportedError {
             kind: error.kind.name(),
             exit_code: error.exit_code(),
-            message: error.to_string(),
+            message: error.message_with_cause(),
             details: error.details.clone(),
             help: error.help.clone(),
             database: error.database().map(str::to_string),
@@ -439,7 +439,12 @@ impl<R> fmt::Display for Failed<R> {
     }
 }
 
-impl<R: fmt::Debug> std::error::Error for Failed<R> {}
+/// Transparent: its `Display` and `source()` are its error's, so a reporter prints each cause once.
+impl<R: fmt::Debug> std::error::Error for Failed<R> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
 
 impl<R> From<Failed<R>> for Error {
     fn from(failed: Failed<R>) -> Error {

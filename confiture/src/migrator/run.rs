@@ -170,8 +170,8 @@ pub(super) fn holding_lock<T>(
     }
     if let (Err(lost), Ok(_)) = (taken.release(client), &result) {
         warnings.push(match &lost.help {
-            Some(help) => format!("{lost} ({help})"),
-            None => lost.to_string(),
+            Some(help) => format!("{} ({help})", lost.message_with_cause()),
+            None => lost.message_with_cause(),
         });
     }
     result

@@ -134,7 +134,7 @@ impl Verdict {
     }
 
     fn error(e: &confiture::Error) -> Verdict {
-        Verdict::failed(e.exit_code(), e.to_string())
+        Verdict::failed(e.exit_code(), e.message_with_cause())
     }
 }
 
@@ -153,7 +153,7 @@ pub fn release(ws: &Workspace, options: &ReleaseOptions, log: &mut dyn FnMut(&st
             summary.steps.push(Step {
                 name: "environment",
                 state: StepState::Failed,
-                outcome: e.to_string(),
+                outcome: e.message_with_cause(),
                 duration: Duration::ZERO,
             });
             summary.exit_code = e.exit_code();
