@@ -419,3 +419,68 @@ fn reliability_cites_only_tests_that_exist() {
         "RELIABILITY.md cites tests that do not exist: {missing:?}"
     );
 }
+
+/// The code of a file as the README shows it: without its leading `//!` doc comment and the
+/// blank line after it (the README says the same in prose).
+fn code_of(source: &str) -> String {
+    let mut lines = source.lines().peekable();
+    while lines.peek().is_some_and(|l| l.starts_with("//!")) {
+        lines.next();
+    }
+    while lines.peek().is_some_and(|l| l.trim().is_empty()) {
+        lines.next();
+    }
+    lines.map(|l| format!("{l}\n")).collect()
+}
+
+/// The README's code blocks that name a file of the repository on their first line
+/// (`// db/src/main.rs`): that path, and the block's code after that line.
+fn readme_file_blocks(readme: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut rest = readme;
+    while let Some(open) = rest.find("\n```") {
+        let after_fence = &rest[open + 4..];
+        let Some(info_end) = after_fence.find('\n') else {
+            break;
+        };
+        let body = &after_fence[info_end + 1..];
+        let Some(close) = body.find("```") else {
+            break;
+        };
+        let block = &body[..close];
+        rest = &body[close + 3..];
+        let Some((first, code)) = block.split_once('\n') else {
+            continue;
+        };
+        if let Some(path) = first.strip_prefix("// ") {
+            if path.contains('/') && workspace_root().join(path).is_file() {
+                blocks.push((path.to_string(), code.to_string()));
+            }
+        }
+    }
+    blocks
+}
+
+/// README's Embedding example (`build.rs` and the service's `main`) had drifted from
+/// `db/build.rs` and `db/src/main.rs`, the example that is built and tested: each README block
+/// headed by a repository path shows that file's code exactly.
+#[test]
+fn readme_blocks_that_name_a_file_show_that_file() {
+    let readme = read("README.md");
+    let blocks = readme_file_blocks(&readme);
+    let paths: Vec<&str> = blocks.iter().map(|(p, _)| p.as_str()).collect();
+    for expected in ["db/build.rs", "db/src/main.rs"] {
+        assert!(
+            paths.contains(&expected),
+            "README's Embedding section should show {expected}, headed `// {expected}`: {paths:?}"
+        );
+    }
+    for (path, code) in blocks {
+        let file = code_of(&read(&path));
+        assert!(
+            code == file,
+            "README's block headed `// {path}` differs from {path} (after its `//!` comment); \
+             copy the file's code into the README:\n--- README\n{code}\n--- {path}\n{file}"
+        );
+    }
+}
