@@ -93,7 +93,7 @@ pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
 pub use syntax::MAX_NAME_BYTES;
 #[cfg(feature = "env-files")]
-pub(crate) use syntax::{is_url_like, names_a_connection};
+pub(crate) use syntax::{has_url_scheme, is_url_like, names_a_connection};
 pub use timeout::{Timeout, TimeoutError};
 
 /// A path as the user would type it: relative to the current directory (`../db/...` from a

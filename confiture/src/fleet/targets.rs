@@ -7,9 +7,15 @@
 //! One target per line. A line that holds `://`, `@` or a `key=value` pair is a connection
 //! string with its own credentials (a URL with a mistyped scheme is refused as one, never shown
 //! as a database name: it may hold a password); any other line is the name of a database on
-//! the environment's server, reached with the environment's user, password and settings. Blank lines and lines starting with `#` are ignored (a `#` later in
-//! a line is not a comment: it may be part of a password). A name with whitespace in it must
-//! be written as a URL (percent-encoded), so that `tenant_1 # eu` is refused, not looked up.
+//! the environment's server, reached with the environment's user, password and settings.
+//!
+//! The grammar of a line: whitespace around it (spaces, tabs, a `\r`) is dropped; a line left
+//! empty, or starting with `#`, is ignored (a whole-line comment); anything else is one entry.
+//! There are no trailing comments: a `#` later in a line is not a comment (it may be part of a
+//! password), and an entry holds no whitespace — a name or URL with a space in it is written
+//! as a URL, percent-encoded (`%20`); a conninfo's pairs are separated by spaces — so that
+//! `tenant_1 # eu` and `postgresql://h/tenant_1 # eu` are refused with their `file:line`,
+//! never looked up as the database `tenant_1 # eu`.
 //!
 //! Every bad line is reported at once, named `file:line`; a database listed twice (same host,
 //! port and name, [`crate::config::ConnectionSpec::same_database`]) is refused too: two
@@ -139,7 +145,19 @@ impl Target {
 
     /// One entry of a list: a URL or conninfo ([`Target::url`]), else a database name
     /// ([`Target::database`]).
+    ///
+    /// A URL holds no whitespace (a space in a name or password is written `%20`): one that
+    /// does is refused, never cut, so that `postgresql://h/tenant_1 # eu` is not taken for the
+    /// database `tenant_1 # eu` (a list has no trailing comments).
     pub fn parse(base: &Environment, entry: &str, source: impl Into<String>) -> Result<Target> {
+        if config::has_url_scheme(entry) && entry.contains(char::is_whitespace) {
+            // Not shown: it may hold a password.
+            return Err(Error::invalid(format!(
+                "{}: a URL holds no whitespace: write a space in a name or password as %20, \
+                 and a comment on a line of its own (# ...)",
+                source.into()
+            )));
+        }
         if is_connection_string(entry) {
             Target::url(base, entry, source)
         } else {
@@ -530,6 +548,41 @@ host=h password=hunter2 dbname=x y
             details.contains("t.txt:2:") && details.contains("U+FEFF"),
             "{details}"
         );
+    }
+
+    /// A comment or stray text after a URL was taken as part of its database name
+    /// (`database "tenant_2 # eu" does not exist`); after a name or a conninfo it was refused.
+    /// Every kind of entry now refuses it at its line, and whitespace around a line is dropped.
+    #[test]
+    fn text_after_an_entry_is_refused_at_its_line_whatever_the_entry() {
+        let ok = parse_list(
+            &base(),
+            "  # tenants\t\n\t\npostgresql://u@h/t_1 \t\r\n  t_2\t\nhost=h dbname=t_3  \n",
+            "t.txt",
+        )
+        .unwrap();
+        let names: Vec<&str> = ok
+            .iter()
+            .map(|t| t.environment.connection.dbname.as_str())
+            .collect();
+        assert_eq!(names, ["t_1", "t_2", "t_3"]);
+        let text = "postgresql://u:hunter2@h/t_1 # eu\n\
+                    postgres://u@h/t_2\tstaging\n\
+                    postgresql://u@h/my db\n\
+                    t_4 # eu\n\
+                    host=h dbname=t_5 # eu\n";
+        let e = parse_list(&base(), text, "t.txt").unwrap_err();
+        assert_eq!(e.message, "5 bad targets in t.txt", "{e:?}");
+        let details = e.details.join("\n");
+        assert!(!details.contains("hunter2"), "{details}");
+        for line in 1..=3 {
+            assert!(
+                details.contains(&format!("t.txt:{line}: a URL holds no whitespace")),
+                "{details}"
+            );
+        }
+        assert!(details.contains("t.txt:4: \"t_4 # eu\""), "{details}");
+        assert!(details.contains("t.txt:5:"), "{details}");
     }
 
     #[test]
