@@ -265,6 +265,46 @@ impl FleetReport {
     }
 }
 
+/// A fleet command, for [`check_request`]: what it is asked to do, its targets aside.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Request<'a> {
+    /// [`Fleet::up`] with these options.
+    Up(&'a UpOptions),
+    /// [`Fleet::down`] with these options.
+    Down(&'a DownOptions),
+    /// [`Fleet::status`].
+    Status,
+    /// [`Fleet::verify`] with these options.
+    Verify(&'a crate::verify::VerifyOptions),
+    /// [`Fleet::drift`] (of a list of tenant schemas when `tenant_schemas`).
+    Drift {
+        /// Whether the list is one of tenant schemas (`--schemas-query`).
+        tenant_schemas: bool,
+    },
+}
+
+/// What every database of a fleet would refuse, decided by `migrator`'s files and the request
+/// alone — files with errors, `steps` 0, `steps` with `target`, `target` 0 without `yes`, an
+/// unknown `target` or `from`, `drift` of tenant schemas. The fleet's commands decide it with
+/// this too (the one place); a caller calls it first, before reading the target list, so that
+/// such a request is refused before any query runs (a targets query may be slow, or wait on a
+/// lock). `migrator` is the session of the list's environment (its files and checks).
+pub fn check_request(migrator: &Migrator, request: Request<'_>) -> Result<()> {
+    match request {
+        Request::Up(options) => migrator.up_request(options).map(drop),
+        Request::Down(options) => migrator.down_request(options),
+        Request::Verify(options) => migrator.verify_request(options).map(drop),
+        Request::Status
+        | Request::Drift {
+            tenant_schemas: false,
+        } => migrator.load().map(drop),
+        Request::Drift {
+            tenant_schemas: true,
+        } => Err(checks::no_tenant_drift("the schemas query")),
+    }
+}
+
 /// 0 when every code is 0; else the one non-zero code they share; else [`exit::FLEET_MIXED`].
 pub fn combined_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
     let mut shared = None;
@@ -380,7 +420,7 @@ impl Fleet {
         let files = self.files()?;
         if let Some(first) = self.targets.first() {
             // Decided by the files and the options alone: the same answer for every target.
-            self.migrator(first, &files).up_request(options)?;
+            check_request(&self.migrator(first, &files), Request::Up(options))?;
         }
         Ok(self.run("up", progress, |target| {
             match self.migrator(target, &files).up(options, &mut no_progress) {
@@ -412,7 +452,7 @@ impl Fleet {
     ) -> Result<FleetReport> {
         let files = self.files()?;
         if let Some(first) = self.targets.first() {
-            self.migrator(first, &files).down_request(options)?;
+            check_request(&self.migrator(first, &files), Request::Down(options))?;
         }
         Ok(self.run("down", progress, |target| {
             match self

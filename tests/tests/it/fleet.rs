@@ -533,6 +533,45 @@ fn fleet_flags_are_checked_before_anything_runs() {
     }
 }
 
+/// A request every target would refuse (decided by the files and the flags alone) was refused
+/// only once the targets query had run — after it had waited on a lock, say. It is refused
+/// first: the query here would fail if it ran.
+#[test]
+fn what_every_target_would_refuse_is_refused_before_the_targets_query_runs() {
+    let project = tenant_project();
+    let failing = "SELECT (1 / 0)::text";
+    for (args, code, said) in [
+        (&["up", "--steps", "0"][..], exit::USAGE, "--steps 0"),
+        (&["up", "--target", "99"], exit::USAGE, "99"),
+        (&["down", "--steps", "0"], exit::USAGE, "--steps 0"),
+        (&["down", "--target", "0"], exit::USAGE, "--yes"),
+        (&["verify", "--from", "99"], exit::USAGE, "--from 99"),
+    ] {
+        for list in ["--targets-query", "--schemas-query"] {
+            let mut all = args.to_vec();
+            all.extend([list, failing]);
+            fleet(&project, &all)
+                .code(code)
+                .stderr_has(said)
+                .stderr_lacks("query failed");
+        }
+    }
+    fleet(&project, &["drift", "--schemas-query", failing])
+        .code(exit::USAGE)
+        .stderr_has("drift of tenant schemas is not supported")
+        .stderr_lacks("query failed");
+    project.write(
+        "db/migrations/004_broken.up.sql",
+        "CREATE TABLE t4 (a int);\n",
+    );
+    for command in ["up", "verify"] {
+        fleet(&project, &[command, "--targets-query", failing])
+            .code(exit::INVALID)
+            .stderr_has("004")
+            .stderr_lacks("query failed");
+    }
+}
+
 #[test]
 fn an_empty_list_is_nothing_to_do() {
     let project = tenant_project();
