@@ -266,14 +266,35 @@ pub fn parse_list(base: &Environment, text: &str, file: &str) -> Result<Vec<Targ
     collect(base, entries, file)
 }
 
-/// The targets listed in the file at `path` (see the module docs).
+/// The targets listed in the file at `path` (see the module docs). A pipe or a device
+/// (`--targets <(list-tenants)`) that does not reach its end within
+/// [`config::STREAM_WAIT`] (30 s) is an error, not a wait without end.
 pub fn read_list(base: &Environment, path: &Path) -> Result<Vec<Target>> {
+    read_list_within(base, path, config::STREAM_WAIT)
+}
+
+/// [`read_list`], a pipe given `wait` to reach its end.
+fn read_list_within(
+    base: &Environment,
+    path: &Path,
+    wait: std::time::Duration,
+) -> Result<Vec<Target>> {
     let shown = crate::display::path(path);
-    let bytes = read_capped(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
+    let bytes = config::read_user_file(path, MAX_FILE_BYTES, wait).map_err(|e| match e {
+        config::ReadError::TimedOut => Error::invalid(format!(
+            "target list {shown} is a pipe or a device, and it did not reach its end within \
+             {} s of waiting: it was not read",
+            wait.as_secs_f64()
+        ))
+        .with_help(
+            "check that the command writing to it runs and ends (`--targets <(list-tenants)`), \
+             or give the path of a file with one database name or URL per line",
+        ),
+        config::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Error::invalid(format!("target list {shown} does not exist"))
                 .with_help("give a file with one database name or URL per line")
-        } else {
+        }
+        config::ReadError::Io(e) => {
             Error::invalid(format!("cannot read target list {shown}")).with_source(e)
         }
     })?;
@@ -295,15 +316,6 @@ pub fn read_list(base: &Environment, path: &Path) -> Result<Vec<Target>> {
             .with_help("save it as UTF-8 text"))
         }
     }
-}
-
-fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// One entry of a list with where it is (`tenants.txt:3`, `the schemas query, row 2`): its
@@ -583,6 +595,52 @@ host=h password=hunter2 dbname=x y
         }
         assert!(details.contains("t.txt:4: \"t_4 # eu\""), "{details}");
         assert!(details.contains("t.txt:5:"), "{details}");
+    }
+
+    /// A FIFO nobody writes to (`--targets` given a named pipe) blocked the command forever
+    /// when opened; a pipe is now given a bounded wait, and one that is written is read.
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_that_never_ends_is_an_error_and_one_that_does_is_read() {
+        let dir = std::env::temp_dir().join(format!("cft_fifo_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("tenants.txt");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let wait = std::time::Duration::from_millis(300);
+        let start = std::time::Instant::now();
+        let e = read_list_within(&base(), &fifo, wait).unwrap_err();
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(e.kind, crate::ErrorKind::Invalid);
+        assert!(
+            e.message
+                .contains("is a pipe or a device, and it did not reach its end within 0.3 s"),
+            "{e:?}"
+        );
+        // The helper thread given up on is still blocked opening the FIFO: let it go. The
+        // written pipe is another one, which that thread cannot read first.
+        std::fs::write(&fifo, "").unwrap();
+        let fifo = dir.join("written.txt");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(&fifo, "tenant_1\ntenant_2\n").unwrap())
+        };
+        let targets = read_list_within(&base(), &fifo, std::time::Duration::from_secs(20)).unwrap();
+        writer.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(targets.len(), 2);
+        assert_eq!(
+            targets[1].source,
+            format!("{}:2", crate::display::path(&fifo))
+        );
     }
 
     #[test]
