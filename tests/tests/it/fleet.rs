@@ -472,6 +472,71 @@ fn the_targets_query_runs_read_only() {
     assert_eq!(count, 0, "the targets query wrote");
 }
 
+/// A targets or schemas query reading a table another session had locked waited forever. It
+/// now waits the environment's `lock_timeout`, then fails with the lock-timeout exit code,
+/// naming the session holding the lock as a wait for the migration lock does.
+#[test]
+fn a_list_query_on_a_locked_table_gives_up_and_names_the_holder() {
+    let db = TestDb::new("fleetqlock");
+    db.connect()
+        .batch_execute("CREATE TABLE tenants (name text); INSERT INTO tenants VALUES ('x')")
+        .expect("setup");
+    let project = tenant_project();
+    project.write(
+        "db/environments/ctl.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  lock_timeout: 1s\n",
+            db.url()
+        ),
+    );
+    let mut holder = db.client_as("fleet_qlock_holder");
+    // The server ends the holder after 20 s: a query that waits unbounded then succeeds (and
+    // this test fails) instead of hanging.
+    holder
+        .batch_execute(
+            "SET idle_in_transaction_session_timeout = '20s'; \
+             BEGIN; LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE",
+        )
+        .expect("lock");
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .expect("pid")
+        .get(0);
+    for (flag, list) in [
+        ("--targets-query", "the targets query"),
+        ("--schemas-query", "the schemas query"),
+    ] {
+        let start = std::time::Instant::now();
+        let run = Run::of(project.cli().args([
+            "migrate",
+            "--env",
+            "ctl",
+            "status",
+            flag,
+            "SELECT name FROM tenants",
+        ]));
+        run.code(exit::LOCK_TIMEOUT)
+            .stderr_has(&format!("{list} waited 1s on "))
+            .stderr_has(&format!(
+                "held by pid {pid}, application_name \"fleet_qlock_holder\""
+            ))
+            .stderr_has(&format!("pg_terminate_backend({pid})"));
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", run.dump());
+        let json = Run::of(project.cli().args([
+            "migrate",
+            "--env",
+            "ctl",
+            "status",
+            flag,
+            "SELECT name FROM tenants",
+            "--format",
+            "json",
+        ]));
+        json.code(exit::LOCK_TIMEOUT).stdout_has(&format!("{pid}"));
+    }
+    holder.batch_execute("ROLLBACK").expect("unlock");
+}
+
 #[test]
 fn bad_target_lines_are_named_and_nothing_runs() {
     let db = TestDb::new("fleetbad");
