@@ -218,6 +218,20 @@ fn live(out: &Output, event: &Event) {
                 out.progress_inline(&line(counts));
             }
         }
+        // A target's own events, named by the target (a tenant schema's too): the database
+        // `--create-database` created (or would), shown even with --quiet as for one
+        // database, and a wait for the target's migration lock.
+        Event::Progress {
+            target, progress, ..
+        } => {
+            let target = display::escape(target);
+            if let Some(line) = super::migrate::created_line(progress) {
+                out.progress_inline("");
+                out.note(&format!("{target}: {line}"));
+            } else if let Some(line) = super::migrate::lock_line(progress) {
+                out.progress(&format!("{target}: {line}"));
+            }
+        }
         // Event is `#[non_exhaustive]`: an event this CLI does not know yet shows nothing.
         _ => {}
     }

@@ -82,7 +82,7 @@ impl Fleet {
         }
         let representatives: Vec<(usize, &Target)> =
             firsts.iter().map(|&i| (i, &self.targets[i])).collect();
-        let ran = self.schedule(&representatives, progress, |target| {
+        let ran = self.schedule(&representatives, progress, |target, _| {
             let mut migrator = self.migrator(target, &files);
             match migrator.verify(options, &mut |_| {}) {
                 Ok(report) => Ran {
@@ -91,6 +91,7 @@ impl Fleet {
                     error: None,
                     report: Some(CommandReport::Verify(Box::new(report))),
                     shared_with: None,
+                    created_database: None,
                 },
                 Err(failed) => Ran {
                     exit_code: failed.error.exit_code(),
@@ -98,6 +99,7 @@ impl Fleet {
                     error: Some(reported(&failed.error, &failed.report.errors)),
                     report: Some(CommandReport::Verify(Box::new(failed.report))),
                     shared_with: None,
+                    created_database: None,
                 },
             }
         });
@@ -137,7 +139,7 @@ impl Fleet {
         // Unreadable files are the same failure on every database: refused once.
         let files = self.files()?;
         let replayed = crate::drift::Replayed::default();
-        Ok(self.run("drift", progress, |target| {
+        Ok(self.run("drift", progress, |target, _| {
             match self
                 .migrator(target, &files)
                 .drift_with(options, &mut |_| {}, Some(&replayed))
@@ -148,6 +150,7 @@ impl Fleet {
                     error: None,
                     report: Some(CommandReport::Drift(Box::new(report))),
                     shared_with: None,
+                    created_database: None,
                 },
                 Err(failed) => Ran {
                     exit_code: failed.error.exit_code(),
@@ -155,6 +158,7 @@ impl Fleet {
                     error: Some(reported(&failed.error, &failed.report.errors)),
                     report: Some(CommandReport::Drift(Box::new(failed.report))),
                     shared_with: None,
+                    created_database: None,
                 },
             }
         }))

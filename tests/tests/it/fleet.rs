@@ -637,6 +637,68 @@ fn what_every_target_would_refuse_is_refused_before_the_targets_query_runs() {
     }
 }
 
+/// `--create-database` in a fleet created (or, in a dry run, would create) the missing
+/// databases without a word, in the text or the JSON; it now names each, with its target.
+#[test]
+fn create_database_in_a_fleet_names_each_database_it_creates() {
+    let existing = TestDb::new("fleetcrold");
+    let missing = TestDb::unborn("fleetcrnew");
+    let project = tenant_project();
+    project.write(
+        "tenants.txt",
+        format!("{}\n{}\n", existing.name, missing.name),
+    );
+    let target = format!(
+        "{}@{}:{}/{}",
+        "postgres",
+        pg_host(),
+        pg_port(),
+        missing.name
+    );
+    let dry = fleet(
+        &project,
+        &[
+            "up",
+            "--targets",
+            "tenants.txt",
+            "--create-database",
+            "--dry-run",
+        ],
+    );
+    dry.code(exit::SUCCESS)
+        .stderr_has(&format!(
+            "{target}: would create database \"{}\": it does not exist",
+            missing.name
+        ))
+        .stderr_lacks(&format!("database \"{}\"", existing.name));
+    assert!(!missing.exists());
+    let json = fleet(
+        &project,
+        &[
+            "up",
+            "--targets",
+            "tenants.txt",
+            "--create-database",
+            "--format",
+            "json",
+        ],
+    )
+    .code(exit::SUCCESS)
+    .stderr_has(&format!("{target}: created database \"{}\"", missing.name))
+    .json();
+    assert!(missing.exists());
+    assert_eq!(
+        entries(&json)[1]["created_database"],
+        missing.name.as_str(),
+        "{json}"
+    );
+    assert!(
+        entries(&json)[0].get("created_database").is_none(),
+        "{json}"
+    );
+    assert_eq!(ledger(&missing), ALL);
+}
+
 #[test]
 fn an_empty_list_is_nothing_to_do() {
     let project = tenant_project();
