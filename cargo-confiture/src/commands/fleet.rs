@@ -121,7 +121,7 @@ fn file_list_name(migrator: &Migrator, list: &FleetList) -> String {
 /// `migrate up` on every target.
 pub fn up(plan: Plan, options: &UpOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "")?;
+    let fleet = fleet(&plan, out, "", fleet::Request::Up(options))?;
     let report = fleet.up(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
@@ -129,7 +129,7 @@ pub fn up(plan: Plan, options: &UpOptions, out: &Output) -> Result<u8> {
 /// `migrate down` on every target.
 pub fn down(plan: Plan, options: &DownOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "")?;
+    let fleet = fleet(&plan, out, "", fleet::Request::Down(options))?;
     let report = fleet.down(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
@@ -137,7 +137,7 @@ pub fn down(plan: Plan, options: &DownOptions, out: &Output) -> Result<u8> {
 /// `migrate status` on every target.
 pub fn status(plan: Plan, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "")?;
+    let fleet = fleet(&plan, out, "", fleet::Request::Status)?;
     let report = fleet.status(&|event| live(out, event))?;
     Ok(finish(out, &report))
 }
@@ -145,7 +145,8 @@ pub fn status(plan: Plan, out: &Output) -> Result<u8> {
 /// `migrate verify`, once per server of the targets.
 pub fn verify(plan: Plan, options: &VerifyOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, ", verified once per server")?;
+    let request = fleet::Request::Verify(options);
+    let fleet = fleet(&plan, out, ", verified once per server", request)?;
     let report = fleet.verify(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
@@ -153,17 +154,22 @@ pub fn verify(plan: Plan, options: &VerifyOptions, out: &Output) -> Result<u8> {
 /// `migrate drift` on every target.
 pub fn drift(plan: Plan, options: &DriftOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "")?;
+    let request = fleet::Request::Drift {
+        tenant_schemas: matches!(plan.list, FleetList::SchemasQuery(_)),
+    };
+    let fleet = fleet(&plan, out, "", request)?;
     let report = fleet.drift(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
 
 /// The environment the user selected names the server, the credentials and the settings; the
-/// list names the databases.
-fn fleet(plan: &Plan, out: &Output, how: &str) -> Result<Fleet> {
+/// list names the databases. What every target would refuse (`request`) is refused first,
+/// before the list is read: a targets query may be slow, or wait on a lock.
+fn fleet(plan: &Plan, out: &Output, how: &str, request: fleet::Request<'_>) -> Result<Fleet> {
     let base = plan.migrator.environment();
     // The `using ...` line: the list's names are on this server, the query runs here.
     Output::note_line(&display::escape(&base.describe()));
+    fleet::check_request(&plan.migrator, request)?;
     let targets: Vec<Target> = fleet::resolve_list(base, &plan.list)?;
     let mut fleet = Fleet::for_migrator(&plan.migrator, targets).keep_going(plan.keep_going);
     if let Some(jobs) = plan.jobs {
@@ -210,6 +216,20 @@ fn live(out: &Output, event: &Event) {
             }
             if counts.done < counts.total {
                 out.progress_inline(&line(counts));
+            }
+        }
+        // A target's own events, named by the target (a tenant schema's too): the database
+        // `--create-database` created (or would), shown even with --quiet as for one
+        // database, and a wait for the target's migration lock.
+        Event::Progress {
+            target, progress, ..
+        } => {
+            let target = display::escape(target);
+            if let Some(line) = super::migrate::created_line(progress) {
+                out.progress_inline("");
+                out.note(&format!("{target}: {line}"));
+            } else if let Some(line) = super::migrate::lock_line(progress) {
+                out.progress(&format!("{target}: {line}"));
             }
         }
         // Event is `#[non_exhaustive]`: an event this CLI does not know yet shows nothing.

@@ -358,23 +358,17 @@ impl ProgressView {
 
     fn on(&mut self, out: &Output, event: Progress) {
         match event {
-            Progress::LockWaiting { holder } => {
-                let who = holder_text(holder.as_ref());
-                out.progress(&format!("waiting for the migration lock held by {who}..."));
+            Progress::LockWaiting { .. } | Progress::LockAcquired { .. } => {
+                if let Some(line) = lock_line(&event) {
+                    out.progress(&line);
+                }
             }
-            // Only worth a line when a LockWaiting line came before it.
-            Progress::LockAcquired { waited_ms } if waited_ms >= 250 => {
-                out.progress(&format!("acquired the migration lock after {waited_ms} ms"));
-            }
-            Progress::LockAcquired { .. } | Progress::UpToDate => {}
+            Progress::UpToDate => {}
             // Shown even with --quiet, as the `using ...` line is: it says what was changed.
-            Progress::DatabaseCreated { database } => {
-                out.note(&format!("created database \"{database}\""));
-            }
-            Progress::WouldCreateDatabase { database } => {
-                out.note(&format!(
-                    "would create database \"{database}\": it does not exist (the plan is for an empty database)"
-                ));
+            Progress::DatabaseCreated { .. } | Progress::WouldCreateDatabase { .. } => {
+                if let Some(line) = created_line(&event) {
+                    out.note(&line);
+                }
             }
             Progress::Planned { count, .. } => {
                 self.total = count;
@@ -424,6 +418,37 @@ impl ProgressView {
 
 /// Who holds the migration lock: `pid 4242 (deploy)`, or `another session` when the server
 /// did not say.
+/// The line of a wait for the migration lock (`LockWaiting`, and `LockAcquired` after one,
+/// only worth a line after 250 ms): one wording for one database and for a fleet's targets.
+pub(super) fn lock_line(event: &Progress) -> Option<String> {
+    match event {
+        Progress::LockWaiting { holder } => Some(format!(
+            "waiting for the migration lock held by {}...",
+            holder_text(holder.as_ref())
+        )),
+        Progress::LockAcquired { waited_ms } if *waited_ms >= 250 => {
+            Some(format!("acquired the migration lock after {waited_ms} ms"))
+        }
+        _ => None,
+    }
+}
+
+/// The line of `--create-database`'s work (`DatabaseCreated`, `WouldCreateDatabase`): one
+/// wording for one database and for a fleet's targets.
+pub(super) fn created_line(event: &Progress) -> Option<String> {
+    match event {
+        Progress::DatabaseCreated { database } => Some(format!(
+            "created database \"{}\"",
+            display::escape(database)
+        )),
+        Progress::WouldCreateDatabase { database } => Some(format!(
+            "would create database \"{}\": it does not exist (the plan is for an empty database)",
+            display::escape(database)
+        )),
+        _ => None,
+    }
+}
+
 fn holder_text(holder: Option<&confiture::migrate::LockHolder>) -> String {
     match holder {
         Some(h) => format!(

@@ -53,12 +53,7 @@ impl Environment {
                 )));
             }
         }
-        let read = if stream {
-            read_stream(path, MAX_FILE_BYTES, STREAM_WAIT)
-        } else {
-            read_capped(path, MAX_FILE_BYTES).map_err(ReadError::Io)
-        };
-        let read = match read {
+        let read = match read_user_file(path, MAX_FILE_BYTES, STREAM_WAIT) {
             Err(ReadError::TimedOut) => {
                 return Err(Error::invalid(format!(
                     "environment file {shown} is a pipe or a device, and it did not reach its \
@@ -209,10 +204,28 @@ fn is_stream(_: &std::fs::FileType) -> bool {
 }
 
 #[derive(Debug)]
-enum ReadError {
+pub(crate) enum ReadError {
     Io(std::io::Error),
     /// Nothing reached the end of the stream within the wait.
     TimedOut,
+}
+
+/// A file the user named that may be a pipe (an environment file, a fleet's target list), at
+/// most `limit + 1` bytes (enough to tell that it is too large): a FIFO or a character device
+/// (`<(sops -d f.yaml)`, `/dev/stdin`) is read on a helper thread and given up after `wait`
+/// ([`STREAM_WAIT`]), since opening and reading one block until something writes to it, maybe
+/// never; anything else is read directly (its errors are the caller's to word).
+pub(crate) fn read_user_file(
+    path: &Path,
+    limit: u64,
+    wait: Duration,
+) -> Result<Vec<u8>, ReadError> {
+    let stream = std::fs::metadata(path).is_ok_and(|meta| is_stream(&meta.file_type()));
+    if stream {
+        read_stream(path, limit, wait)
+    } else {
+        read_capped(path, limit).map_err(ReadError::Io)
+    }
 }
 
 /// [`read_capped`] on a helper thread, given up after `wait`: a FIFO blocks opening until a

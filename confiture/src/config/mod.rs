@@ -87,13 +87,15 @@ pub use connection::{
 pub use dotenv::FILE_NAME as DOTENV_FILE;
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
 #[cfg(feature = "env-files")]
-pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS};
+pub(crate) use file::{read_user_file, ReadError};
+#[cfg(feature = "env-files")]
+pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
 pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
 pub use syntax::MAX_NAME_BYTES;
 #[cfg(feature = "env-files")]
-pub(crate) use syntax::{is_url_like, names_a_connection};
+pub(crate) use syntax::{has_url_scheme, is_url_like, names_a_connection};
 pub use timeout::{Timeout, TimeoutError};
 
 /// A path as the user would type it: relative to the current directory (`../db/...` from a

@@ -49,7 +49,7 @@ pub(crate) fn is_url_like(text: &str) -> bool {
 
 /// Whether `text` starts with `scheme://`. A `://` further on may be inside a conninfo value
 /// (`password='a://b'`): that text is conninfo, not a URL with a wrong scheme.
-fn has_url_scheme(text: &str) -> bool {
+pub(crate) fn has_url_scheme(text: &str) -> bool {
     text.split_once("://").is_some_and(|(scheme, _)| {
         scheme.starts_with(|c: char| c.is_ascii_alphabetic())
             && scheme

@@ -186,41 +186,67 @@ pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
 /// The session holding a lock on `relation` (a `regclass` literal) that conflicts with
 /// reading it, if any: what a ledger read that hit its `lock_timeout` names.
 pub fn table_lock_holder(client: &mut Client, relation: &str) -> Result<Option<LockHolder>> {
-    let sql = format!(
-        "SELECT a.pid, a.application_name, a.usename, host(a.client_addr), \
-                to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
-                to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
-         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'AccessExclusiveLock' \
-           AND l.relation = pg_catalog.to_regclass({relation}) \
-           AND l.pid <> pg_catalog.pg_backend_pid() \
-         LIMIT 1"
-    );
-    let messages = client.simple_query(&sql).map_err(|e| {
+    let holders = read_lock_holders(client, Some(relation), 1).map_err(|e| {
         query_error(
             "cannot find the holder of the lock on the tracking table",
             e,
         )
     })?;
-    Ok(first_holder(&messages))
+    Ok(holders.into_iter().next())
+}
+
+/// The sessions (at most `limit`, by pid) holding a lock that conflicts with reading
+/// `relation` (a `regclass` literal) — `ACCESS EXCLUSIVE`, the only mode a `SELECT` waits for
+/// — or, without one, any relation of the current database: what a read-only query that hit
+/// its `lock_timeout` names, since the server does not say which relation it waited for.
+/// The one reader of such holders ([`table_lock_holder`] is this for one table).
+pub(crate) fn read_lock_holders(
+    client: &mut Client,
+    relation: Option<&str>,
+    limit: usize,
+) -> std::result::Result<Vec<LockHolder>, postgres::Error> {
+    let which = match relation {
+        Some(relation) => format!("l.relation = pg_catalog.to_regclass({relation})"),
+        None => "l.database = (SELECT oid FROM pg_catalog.pg_database \
+                 WHERE datname = pg_catalog.current_database())"
+            .to_string(),
+    };
+    let sql = format!(
+        "SELECT DISTINCT a.pid, a.application_name, a.usename, host(a.client_addr), \
+                to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+                to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
+         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'AccessExclusiveLock' \
+           AND {which} AND l.pid <> pg_catalog.pg_backend_pid() \
+         ORDER BY a.pid LIMIT {limit}"
+    );
+    Ok(holders_of(&client.simple_query(&sql)?))
 }
 
 fn first_holder(messages: &[SimpleQueryMessage]) -> Option<LockHolder> {
-    messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => {
-            let text = |i: usize| row.get(i).map(str::to_string);
-            Some(LockHolder {
-                pid: row.get(0).and_then(|p| p.parse().ok()).unwrap_or(0),
-                application_name: text(1),
-                user: text(2),
-                client_addr: text(3),
-                backend_start: text(4),
-                state: text(5),
-                state_change: text(6),
-            })
-        }
-        _ => None,
-    })
+    holders_of(messages).into_iter().next()
+}
+
+/// Every row of a query of [`sessions_on_sql`]'s shape, as holders.
+fn holders_of(messages: &[SimpleQueryMessage]) -> Vec<LockHolder> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => {
+                let text = |i: usize| row.get(i).map(str::to_string);
+                Some(LockHolder {
+                    pid: row.get(0).and_then(|p| p.parse().ok()).unwrap_or(0),
+                    application_name: text(1),
+                    user: text(2),
+                    client_addr: text(3),
+                    backend_start: text(4),
+                    state: text(5),
+                    state_change: text(6),
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Takes the migration lock, polling with backoff and jitter for at most `timeout`.

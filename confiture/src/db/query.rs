@@ -2,8 +2,18 @@
 //! `targets_query`/`schemas_query`): sent as written, in a `READ ONLY` transaction that is
 //! always rolled back, its one column read as text. What the values mean is the caller's
 //! (`fleet::query`); this only runs the query and says how it failed, as data.
+//!
+//! The query is bounded as a ledger read is: it waits at most the environment's
+//! `lock_timeout` for a lock another session holds (the ledger read's
+//! [`super::ledger::DEFAULT_WAIT`] when that is zero, "no limit" for migration SQL: a list
+//! query never waits forever), and runs at most the environment's `statement_timeout`.
+
+use std::time::Duration;
+
+use postgres::error::SqlState;
 
 use crate::config::Environment;
+use crate::db::lock::LockHolder;
 use crate::error::Error;
 
 /// Why [`read_only_column`] returned no values.
@@ -21,6 +31,25 @@ pub(crate) enum ColumnError {
     Columns(usize),
     /// The column is not text: its type's name.
     NotText(String),
+    /// The query waited `wait` for a lock another session holds on a relation it reads:
+    /// the sessions holding an `ACCESS EXCLUSIVE` lock in the database then (the server does
+    /// not say which relation; [`super::lock::read_lock_holders`]), maybe none any more.
+    Locked {
+        wait: Duration,
+        holders: Vec<LockHolder>,
+    },
+}
+
+/// The most holders a [`ColumnError::Locked`] names.
+const MAX_HOLDERS: usize = 5;
+
+/// How long the query waits for a lock held by another session: the environment's
+/// `lock_timeout`, or [`super::ledger::DEFAULT_WAIT`] when that is zero.
+pub(crate) fn lock_wait(env: &Environment) -> Duration {
+    match env.migration.lock_timeout {
+        wait if wait.is_zero() => super::ledger::DEFAULT_WAIT,
+        wait => wait,
+    }
 }
 
 /// Runs `sql` on `env`'s database in a read-only transaction, rolled back whatever the query
@@ -41,18 +70,45 @@ pub(crate) fn read_only_column(
         let shown = spec.scrub(&super::cause_text(&e));
         ColumnError::Refused { error: e, shown }
     };
+    let wait = lock_wait(env);
     let mut tx = client
         .build_transaction()
         .read_only(true)
         .start()
         .map_err(failed)?;
-    let statement = tx.prepare(sql).map_err(failed)?;
-    if statement.columns().len() != 1 {
-        return Err(ColumnError::Columns(statement.columns().len()));
+    // `SET LOCAL`: the bounds end with the transaction, which is always rolled back.
+    let mut bounds = format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        wait.as_millis().clamp(1, i32::MAX as u128)
+    );
+    if let Some(limit) = env.migration.statement_timeout {
+        bounds.push_str(&format!(
+            "; SET LOCAL statement_timeout = '{}ms'",
+            limit.as_millis().clamp(1, i32::MAX as u128)
+        ));
     }
-    let rows = tx.query(&statement, &[]).map_err(failed)?;
+    tx.batch_execute(&bounds).map_err(failed)?;
+    // Parsing the query locks the relations it reads: a lock held elsewhere is met here or
+    // when it runs.
+    let ran = tx
+        .prepare(sql)
+        .and_then(|statement| match statement.columns().len() {
+            1 => tx.query(&statement, &[]).map(Ok),
+            columns => Ok(Err(columns)),
+        });
     // Dropping the transaction rolls it back: the query never writes, whatever it calls.
     drop(tx);
+    let rows = match ran {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(columns)) => return Err(ColumnError::Columns(columns)),
+        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            // Found after the rollback, in the same session: no lock of ours is left to see.
+            let holders =
+                super::lock::read_lock_holders(&mut client, None, MAX_HOLDERS).unwrap_or_default();
+            return Err(ColumnError::Locked { wait, holders });
+        }
+        Err(e) => return Err(failed(e)),
+    };
     rows.iter()
         .map(|row| {
             row.try_get::<_, Option<String>>(0)

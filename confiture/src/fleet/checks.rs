@@ -35,6 +35,18 @@ fn server_key(connection: &ConnectionSpec) -> Vec<(String, u16)> {
         .collect()
 }
 
+/// `drift` of a tenant schema (listed at `source`) is refused: the one wording.
+pub(super) fn no_tenant_drift(source: &str) -> Error {
+    Error::usage(format!(
+        "drift of tenant schemas is not supported ({source}): the live schema is read from \
+         the whole database, where every tenant's objects are"
+    ))
+    .with_help(
+        "compare the migrations with `migrate verify`, and each tenant's ledger with \
+         `migrate status`",
+    )
+}
+
 impl Fleet {
     /// `migrate verify` once per distinct server of the targets (see the module docs of
     /// `fleet`): each target reports its server's result. Refused as a whole (before
@@ -49,7 +61,10 @@ impl Fleet {
         let start = Instant::now();
         let files = self.files()?;
         if let Some(first) = self.targets.first() {
-            self.migrator(first, &files).verify_request(options)?;
+            super::check_request(
+                &self.migrator(first, &files),
+                super::Request::Verify(options),
+            )?;
         }
         // The first target of each server, in list order, and each target's representative.
         let mut firsts: Vec<usize> = Vec::new();
@@ -67,7 +82,7 @@ impl Fleet {
         }
         let representatives: Vec<(usize, &Target)> =
             firsts.iter().map(|&i| (i, &self.targets[i])).collect();
-        let ran = self.schedule(&representatives, progress, |target| {
+        let ran = self.schedule(&representatives, progress, |target, _| {
             let mut migrator = self.migrator(target, &files);
             match migrator.verify(options, &mut |_| {}) {
                 Ok(report) => Ran {
@@ -76,6 +91,7 @@ impl Fleet {
                     error: None,
                     report: Some(CommandReport::Verify(Box::new(report))),
                     shared_with: None,
+                    created_database: None,
                 },
                 Err(failed) => Ran {
                     exit_code: failed.error.exit_code(),
@@ -83,6 +99,7 @@ impl Fleet {
                     error: Some(reported(&failed.error, &failed.report.errors)),
                     report: Some(CommandReport::Verify(Box::new(failed.report))),
                     shared_with: None,
+                    created_database: None,
                 },
             }
         });
@@ -117,20 +134,12 @@ impl Fleet {
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
         if let Some(tenant) = self.targets.iter().find(|t| t.schema.is_some()) {
-            return Err(Error::usage(format!(
-                "drift of tenant schemas is not supported ({}): the live schema is read from \
-                 the whole database, where every tenant's objects are",
-                tenant.source
-            ))
-            .with_help(
-                "compare the migrations with `migrate verify`, and each tenant's ledger with \
-                 `migrate status`",
-            ));
+            return Err(no_tenant_drift(&tenant.source));
         }
         // Unreadable files are the same failure on every database: refused once.
         let files = self.files()?;
         let replayed = crate::drift::Replayed::default();
-        Ok(self.run("drift", progress, |target| {
+        Ok(self.run("drift", progress, |target, _| {
             match self
                 .migrator(target, &files)
                 .drift_with(options, &mut |_| {}, Some(&replayed))
@@ -141,6 +150,7 @@ impl Fleet {
                     error: None,
                     report: Some(CommandReport::Drift(Box::new(report))),
                     shared_with: None,
+                    created_database: None,
                 },
                 Err(failed) => Ran {
                     exit_code: failed.error.exit_code(),
@@ -148,6 +158,7 @@ impl Fleet {
                     error: Some(reported(&failed.error, &failed.report.errors)),
                     report: Some(CommandReport::Drift(Box::new(failed.report))),
                     shared_with: None,
+                    created_database: None,
                 },
             }
         }))

@@ -84,7 +84,7 @@ use crate::embedded::EmbeddedMigrations;
 use crate::error::Result;
 use crate::exit;
 use crate::files::{CheckOptions, Checked};
-use crate::migrate::{no_progress, DownOptions, DownReport, ReportedError, UpOptions, UpReport};
+use crate::migrate::{DownOptions, DownReport, Progress, ReportedError, UpOptions, UpReport};
 use crate::status::StatusReport;
 use crate::verify::VerifyReport;
 use crate::Migrator;
@@ -140,6 +140,17 @@ pub enum Event {
         failed: bool,
         /// The fleet's counts once it finished.
         counts: Counts,
+    },
+    /// A running target's command reported `progress` (`up` and `down`): the database it
+    /// created (`--create-database`; a dry run: would create), a wait for its migration lock
+    /// and who holds it, each migration. Sent as it happens, named by the target.
+    Progress {
+        /// Its place in the target list, from 0.
+        index: usize,
+        /// `user@host:port/db` (with ` schema <name>` for a tenant schema).
+        target: String,
+        /// What its command reported.
+        progress: crate::migrate::Progress,
     },
 }
 
@@ -215,6 +226,11 @@ pub struct TargetReport {
     /// result too, and whose entry holds the report; absent from the JSON otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shared_with: Option<String>,
+    /// `up --create-database`: the database's name on the server when the run created it
+    /// (a dry run: when it does not exist and would be created); absent from the JSON
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_database: Option<String>,
 }
 
 /// The totals of a [`FleetReport`].
@@ -265,6 +281,46 @@ impl FleetReport {
     }
 }
 
+/// A fleet command, for [`check_request`]: what it is asked to do, its targets aside.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Request<'a> {
+    /// [`Fleet::up`] with these options.
+    Up(&'a UpOptions),
+    /// [`Fleet::down`] with these options.
+    Down(&'a DownOptions),
+    /// [`Fleet::status`].
+    Status,
+    /// [`Fleet::verify`] with these options.
+    Verify(&'a crate::verify::VerifyOptions),
+    /// [`Fleet::drift`] (of a list of tenant schemas when `tenant_schemas`).
+    Drift {
+        /// Whether the list is one of tenant schemas (`--schemas-query`).
+        tenant_schemas: bool,
+    },
+}
+
+/// What every database of a fleet would refuse, decided by `migrator`'s files and the request
+/// alone — files with errors, `steps` 0, `steps` with `target`, `target` 0 without `yes`, an
+/// unknown `target` or `from`, `drift` of tenant schemas. The fleet's commands decide it with
+/// this too (the one place); a caller calls it first, before reading the target list, so that
+/// such a request is refused before any query runs (a targets query may be slow, or wait on a
+/// lock). `migrator` is the session of the list's environment (its files and checks).
+pub fn check_request(migrator: &Migrator, request: Request<'_>) -> Result<()> {
+    match request {
+        Request::Up(options) => migrator.up_request(options).map(drop),
+        Request::Down(options) => migrator.down_request(options),
+        Request::Verify(options) => migrator.verify_request(options).map(drop),
+        Request::Status
+        | Request::Drift {
+            tenant_schemas: false,
+        } => migrator.load().map(drop),
+        Request::Drift {
+            tenant_schemas: true,
+        } => Err(checks::no_tenant_drift("the schemas query")),
+    }
+}
+
 /// 0 when every code is 0; else the one non-zero code they share; else [`exit::FLEET_MIXED`].
 pub fn combined_exit_code(codes: impl IntoIterator<Item = u8>) -> u8 {
     let mut shared = None;
@@ -297,6 +353,8 @@ struct Ran {
     report: Option<CommandReport>,
     /// The target whose run this result is (`verify`: the first target of its server).
     shared_with: Option<String>,
+    /// The database `--create-database` created on the way (a dry run: would create).
+    created_database: Option<String>,
 }
 
 impl Fleet {
@@ -380,16 +438,17 @@ impl Fleet {
         let files = self.files()?;
         if let Some(first) = self.targets.first() {
             // Decided by the files and the options alone: the same answer for every target.
-            self.migrator(first, &files).up_request(options)?;
+            check_request(&self.migrator(first, &files), Request::Up(options))?;
         }
-        Ok(self.run("up", progress, |target| {
-            match self.migrator(target, &files).up(options, &mut no_progress) {
+        Ok(self.run("up", progress, |target, sink| {
+            match self.migrator(target, &files).up(options, sink) {
                 Ok(report) => Ran {
                     exit_code: exit::SUCCESS,
                     failed: false,
                     error: None,
                     report: Some(CommandReport::Up(report)),
                     shared_with: None,
+                    created_database: None,
                 },
                 Err(failed) => Ran {
                     exit_code: failed.error.exit_code(),
@@ -397,6 +456,7 @@ impl Fleet {
                     error: Some(reported(&failed.error, &failed.report.errors)),
                     report: Some(CommandReport::Up(failed.report)),
                     shared_with: None,
+                    created_database: None,
                 },
             }
         }))
@@ -412,19 +472,17 @@ impl Fleet {
     ) -> Result<FleetReport> {
         let files = self.files()?;
         if let Some(first) = self.targets.first() {
-            self.migrator(first, &files).down_request(options)?;
+            check_request(&self.migrator(first, &files), Request::Down(options))?;
         }
-        Ok(self.run("down", progress, |target| {
-            match self
-                .migrator(target, &files)
-                .down(options, &mut no_progress)
-            {
+        Ok(self.run("down", progress, |target, sink| {
+            match self.migrator(target, &files).down(options, sink) {
                 Ok(report) => Ran {
                     exit_code: exit::SUCCESS,
                     failed: false,
                     error: None,
                     report: Some(CommandReport::Down(report)),
                     shared_with: None,
+                    created_database: None,
                 },
                 Err(failed) => Ran {
                     exit_code: failed.error.exit_code(),
@@ -432,6 +490,7 @@ impl Fleet {
                     error: Some(reported(&failed.error, &failed.report.errors)),
                     report: Some(CommandReport::Down(failed.report)),
                     shared_with: None,
+                    created_database: None,
                 },
             }
         }))
@@ -442,7 +501,7 @@ impl Fleet {
     pub fn status(&self, progress: &(dyn Fn(&Event) + Sync)) -> Result<FleetReport> {
         // Unreadable files are the same failure on every database: refused once.
         let files = self.files()?;
-        Ok(self.run("status", progress, |target| {
+        Ok(self.run("status", progress, |target, _| {
             match self.migrator(target, &files).status() {
                 Ok(report) => Ran {
                     exit_code: report.exit_code(),
@@ -450,6 +509,7 @@ impl Fleet {
                     error: None,
                     report: Some(CommandReport::Status(Box::new(report))),
                     shared_with: None,
+                    created_database: None,
                 },
                 Err(error) => Ran {
                     exit_code: error.exit_code(),
@@ -457,6 +517,7 @@ impl Fleet {
                     error: Some(ReportedError::of(&error)),
                     report: None,
                     shared_with: None,
+                    created_database: None,
                 },
             }
         }))
@@ -467,7 +528,7 @@ impl Fleet {
         &self,
         name: &'static str,
         progress: &(dyn Fn(&Event) + Sync),
-        command: impl Fn(&Target) -> Ran + Sync,
+        command: impl Fn(&Target, &mut dyn FnMut(Progress)) -> Ran + Sync,
     ) -> FleetReport {
         let start = Instant::now();
         let all: Vec<(usize, &Target)> = self.targets.iter().enumerate().collect();
@@ -481,7 +542,7 @@ impl Fleet {
         &self,
         targets: &[(usize, &Target)],
         progress: &(dyn Fn(&Event) + Sync),
-        command: impl Fn(&Target) -> Ran + Sync,
+        command: impl Fn(&Target, &mut dyn FnMut(Progress)) -> Ran + Sync,
     ) -> Vec<Option<(Ran, u64)>> {
         let total = targets.len();
         // One lock over the schedule: claiming the next target, the stop flag, the counts and
@@ -511,7 +572,7 @@ impl Fleet {
         targets: &[(usize, &Target)],
         state: &Mutex<Schedule>,
         progress: &(dyn Fn(&Event) + Sync),
-        command: &(impl Fn(&Target) -> Ran + Sync),
+        command: &(impl Fn(&Target, &mut dyn FnMut(Progress)) -> Ran + Sync),
     ) {
         loop {
             let (slot, index, target, shown) = {
@@ -531,7 +592,25 @@ impl Fleet {
                 (slot, index, target, shown)
             };
             let began = Instant::now();
-            let ran = command(target);
+            // The target's own events, named by it, under the schedule's lock as the others.
+            let forward = |p: Progress| {
+                let _s = lock(state);
+                progress(&Event::Progress {
+                    index,
+                    target: shown.clone(),
+                    progress: p,
+                });
+            };
+            let mut created = None;
+            let mut ran = command(target, &mut |p: Progress| {
+                if let Progress::DatabaseCreated { database }
+                | Progress::WouldCreateDatabase { database } = &p
+                {
+                    created = Some(database.clone());
+                }
+                forward(p);
+            });
+            ran.created_database = created;
             let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
             let mut s = lock(state);
             let (exit_code, failed) = (ran.exit_code, ran.failed);
@@ -607,6 +686,7 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
         duration_ms: None,
         report: None,
         shared_with: None,
+        created_database: None,
     };
     let Some((ran, ms)) = slot else {
         return report;
@@ -627,6 +707,7 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
         Some(CommandReport::Verify(_)) | None => {}
     }
     report.shared_with = ran.shared_with;
+    report.created_database = ran.created_database;
     report.report = ran.report;
     report
 }

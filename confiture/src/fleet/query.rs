@@ -79,6 +79,7 @@ fn rows(
         }
         ColumnError::Columns(n) => Error::invalid(format!("{list} returns {n} columns, not one"))
             .with_help(format!("select one column of {what}")),
+        ColumnError::Locked { wait, holders } => locked(base, list, wait, holders),
         ColumnError::NotText(type_name) => {
             Error::invalid(format!("{list} returns values that are not targets"))
                 .with_help(row_help(what))
@@ -90,4 +91,47 @@ fn rows(
         .enumerate()
         .map(|(i, value)| (value, format!("{list}, row {}", i + 1)))
         .collect())
+}
+
+/// The query waited `wait` for a lock another session holds: exit 6, naming the sessions
+/// holding an `ACCESS EXCLUSIVE` lock in the database, as a wait for the migration lock or the
+/// tracking table names its holder.
+fn locked(
+    base: &Environment,
+    list: &str,
+    wait: std::time::Duration,
+    holders: Vec<crate::db::lock::LockHolder>,
+) -> Error {
+    let database = base.connection.to_string();
+    let mut error = Error::new(
+        crate::ErrorKind::LockTimeout,
+        format!(
+            "{list} waited {} on {database} for a lock another session holds on a table it \
+             reads, and gave up",
+            crate::db::backoff::human(wait)
+        ),
+    );
+    for holder in &holders {
+        error = error.with_detail(format!("held by {holder}"));
+    }
+    let bound = "the wait is the environment's `lock_timeout`";
+    error = match holders.as_slice() {
+        [] => error.with_help(format!(
+            "run the command again when the lock is released ({bound})"
+        )),
+        [one] => error.with_help(format!(
+            "wait for that session to finish and try again; if it is stuck, end it with \
+             `SELECT pg_terminate_backend({})` ({bound})",
+            one.pid
+        )),
+        _ => error.with_help(format!(
+            "one of these sessions holds a table the query reads: wait for it to finish and \
+             try again; if it is stuck, end it with `SELECT pg_terminate_backend(<pid>)` \
+             ({bound})"
+        )),
+    };
+    error.with_reason(crate::error::Reason::Lock {
+        database: Some(database),
+        holders,
+    })
 }

@@ -7,9 +7,15 @@
 //! One target per line. A line that holds `://`, `@` or a `key=value` pair is a connection
 //! string with its own credentials (a URL with a mistyped scheme is refused as one, never shown
 //! as a database name: it may hold a password); any other line is the name of a database on
-//! the environment's server, reached with the environment's user, password and settings. Blank lines and lines starting with `#` are ignored (a `#` later in
-//! a line is not a comment: it may be part of a password). A name with whitespace in it must
-//! be written as a URL (percent-encoded), so that `tenant_1 # eu` is refused, not looked up.
+//! the environment's server, reached with the environment's user, password and settings.
+//!
+//! The grammar of a line: whitespace around it (spaces, tabs, a `\r`) is dropped; a line left
+//! empty, or starting with `#`, is ignored (a whole-line comment); anything else is one entry.
+//! There are no trailing comments: a `#` later in a line is not a comment (it may be part of a
+//! password), and an entry holds no whitespace — a name or URL with a space in it is written
+//! as a URL, percent-encoded (`%20`); a conninfo's pairs are separated by spaces — so that
+//! `tenant_1 # eu` and `postgresql://h/tenant_1 # eu` are refused with their `file:line`,
+//! never looked up as the database `tenant_1 # eu`.
 //!
 //! Every bad line is reported at once, named `file:line`; a database listed twice (same host,
 //! port and name, [`crate::config::ConnectionSpec::same_database`]) is refused too: two
@@ -139,7 +145,19 @@ impl Target {
 
     /// One entry of a list: a URL or conninfo ([`Target::url`]), else a database name
     /// ([`Target::database`]).
+    ///
+    /// A URL holds no whitespace (a space in a name or password is written `%20`): one that
+    /// does is refused, never cut, so that `postgresql://h/tenant_1 # eu` is not taken for the
+    /// database `tenant_1 # eu` (a list has no trailing comments).
     pub fn parse(base: &Environment, entry: &str, source: impl Into<String>) -> Result<Target> {
+        if config::has_url_scheme(entry) && entry.contains(char::is_whitespace) {
+            // Not shown: it may hold a password.
+            return Err(Error::invalid(format!(
+                "{}: a URL holds no whitespace: write a space in a name or password as %20, \
+                 and a comment on a line of its own (# ...)",
+                source.into()
+            )));
+        }
         if is_connection_string(entry) {
             Target::url(base, entry, source)
         } else {
@@ -248,14 +266,35 @@ pub fn parse_list(base: &Environment, text: &str, file: &str) -> Result<Vec<Targ
     collect(base, entries, file)
 }
 
-/// The targets listed in the file at `path` (see the module docs).
+/// The targets listed in the file at `path` (see the module docs). A pipe or a device
+/// (`--targets <(list-tenants)`) that does not reach its end within
+/// [`config::STREAM_WAIT`] (30 s) is an error, not a wait without end.
 pub fn read_list(base: &Environment, path: &Path) -> Result<Vec<Target>> {
+    read_list_within(base, path, config::STREAM_WAIT)
+}
+
+/// [`read_list`], a pipe given `wait` to reach its end.
+fn read_list_within(
+    base: &Environment,
+    path: &Path,
+    wait: std::time::Duration,
+) -> Result<Vec<Target>> {
     let shown = crate::display::path(path);
-    let bytes = read_capped(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
+    let bytes = config::read_user_file(path, MAX_FILE_BYTES, wait).map_err(|e| match e {
+        config::ReadError::TimedOut => Error::invalid(format!(
+            "target list {shown} is a pipe or a device, and it did not reach its end within \
+             {} s of waiting: it was not read",
+            wait.as_secs_f64()
+        ))
+        .with_help(
+            "check that the command writing to it runs and ends (`--targets <(list-tenants)`), \
+             or give the path of a file with one database name or URL per line",
+        ),
+        config::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Error::invalid(format!("target list {shown} does not exist"))
                 .with_help("give a file with one database name or URL per line")
-        } else {
+        }
+        config::ReadError::Io(e) => {
             Error::invalid(format!("cannot read target list {shown}")).with_source(e)
         }
     })?;
@@ -277,15 +316,6 @@ pub fn read_list(base: &Environment, path: &Path) -> Result<Vec<Target>> {
             .with_help("save it as UTF-8 text"))
         }
     }
-}
-
-fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// One entry of a list with where it is (`tenants.txt:3`, `the schemas query, row 2`): its
@@ -529,6 +559,87 @@ host=h password=hunter2 dbname=x y
         assert!(
             details.contains("t.txt:2:") && details.contains("U+FEFF"),
             "{details}"
+        );
+    }
+
+    /// A comment or stray text after a URL was taken as part of its database name
+    /// (`database "tenant_2 # eu" does not exist`); after a name or a conninfo it was refused.
+    /// Every kind of entry now refuses it at its line, and whitespace around a line is dropped.
+    #[test]
+    fn text_after_an_entry_is_refused_at_its_line_whatever_the_entry() {
+        let ok = parse_list(
+            &base(),
+            "  # tenants\t\n\t\npostgresql://u@h/t_1 \t\r\n  t_2\t\nhost=h dbname=t_3  \n",
+            "t.txt",
+        )
+        .unwrap();
+        let names: Vec<&str> = ok
+            .iter()
+            .map(|t| t.environment.connection.dbname.as_str())
+            .collect();
+        assert_eq!(names, ["t_1", "t_2", "t_3"]);
+        let text = "postgresql://u:hunter2@h/t_1 # eu\n\
+                    postgres://u@h/t_2\tstaging\n\
+                    postgresql://u@h/my db\n\
+                    t_4 # eu\n\
+                    host=h dbname=t_5 # eu\n";
+        let e = parse_list(&base(), text, "t.txt").unwrap_err();
+        assert_eq!(e.message, "5 bad targets in t.txt", "{e:?}");
+        let details = e.details.join("\n");
+        assert!(!details.contains("hunter2"), "{details}");
+        for line in 1..=3 {
+            assert!(
+                details.contains(&format!("t.txt:{line}: a URL holds no whitespace")),
+                "{details}"
+            );
+        }
+        assert!(details.contains("t.txt:4: \"t_4 # eu\""), "{details}");
+        assert!(details.contains("t.txt:5:"), "{details}");
+    }
+
+    /// A FIFO nobody writes to (`--targets` given a named pipe) blocked the command forever
+    /// when opened; a pipe is now given a bounded wait, and one that is written is read.
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_that_never_ends_is_an_error_and_one_that_does_is_read() {
+        let dir = std::env::temp_dir().join(format!("cft_fifo_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("tenants.txt");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let wait = std::time::Duration::from_millis(300);
+        let start = std::time::Instant::now();
+        let e = read_list_within(&base(), &fifo, wait).unwrap_err();
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(e.kind, crate::ErrorKind::Invalid);
+        assert!(
+            e.message
+                .contains("is a pipe or a device, and it did not reach its end within 0.3 s"),
+            "{e:?}"
+        );
+        // The helper thread given up on is still blocked opening the FIFO: let it go. The
+        // written pipe is another one, which that thread cannot read first.
+        std::fs::write(&fifo, "").unwrap();
+        let fifo = dir.join("written.txt");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(&fifo, "tenant_1\ntenant_2\n").unwrap())
+        };
+        let targets = read_list_within(&base(), &fifo, std::time::Duration::from_secs(20)).unwrap();
+        writer.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(targets.len(), 2);
+        assert_eq!(
+            targets[1].source,
+            format!("{}:2", crate::display::path(&fifo))
         );
     }
 

@@ -472,6 +472,71 @@ fn the_targets_query_runs_read_only() {
     assert_eq!(count, 0, "the targets query wrote");
 }
 
+/// A targets or schemas query reading a table another session had locked waited forever. It
+/// now waits the environment's `lock_timeout`, then fails with the lock-timeout exit code,
+/// naming the session holding the lock as a wait for the migration lock does.
+#[test]
+fn a_list_query_on_a_locked_table_gives_up_and_names_the_holder() {
+    let db = TestDb::new("fleetqlock");
+    db.connect()
+        .batch_execute("CREATE TABLE tenants (name text); INSERT INTO tenants VALUES ('x')")
+        .expect("setup");
+    let project = tenant_project();
+    project.write(
+        "db/environments/ctl.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  lock_timeout: 1s\n",
+            db.url()
+        ),
+    );
+    let mut holder = db.client_as("fleet_qlock_holder");
+    // The server ends the holder after 20 s: a query that waits unbounded then succeeds (and
+    // this test fails) instead of hanging.
+    holder
+        .batch_execute(
+            "SET idle_in_transaction_session_timeout = '20s'; \
+             BEGIN; LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE",
+        )
+        .expect("lock");
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .expect("pid")
+        .get(0);
+    for (flag, list) in [
+        ("--targets-query", "the targets query"),
+        ("--schemas-query", "the schemas query"),
+    ] {
+        let start = std::time::Instant::now();
+        let run = Run::of(project.cli().args([
+            "migrate",
+            "--env",
+            "ctl",
+            "status",
+            flag,
+            "SELECT name FROM tenants",
+        ]));
+        run.code(exit::LOCK_TIMEOUT)
+            .stderr_has(&format!("{list} waited 1s on "))
+            .stderr_has(&format!(
+                "held by pid {pid}, application_name \"fleet_qlock_holder\""
+            ))
+            .stderr_has(&format!("pg_terminate_backend({pid})"));
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", run.dump());
+        let json = Run::of(project.cli().args([
+            "migrate",
+            "--env",
+            "ctl",
+            "status",
+            flag,
+            "SELECT name FROM tenants",
+            "--format",
+            "json",
+        ]));
+        json.code(exit::LOCK_TIMEOUT).stdout_has(&format!("{pid}"));
+    }
+    holder.batch_execute("ROLLBACK").expect("unlock");
+}
+
 #[test]
 fn bad_target_lines_are_named_and_nothing_runs() {
     let db = TestDb::new("fleetbad");
@@ -531,6 +596,107 @@ fn fleet_flags_are_checked_before_anything_runs() {
             .code(exit::USAGE)
             .stderr_lacks("using ");
     }
+}
+
+/// A request every target would refuse (decided by the files and the flags alone) was refused
+/// only once the targets query had run — after it had waited on a lock, say. It is refused
+/// first: the query here would fail if it ran.
+#[test]
+fn what_every_target_would_refuse_is_refused_before_the_targets_query_runs() {
+    let project = tenant_project();
+    let failing = "SELECT (1 / 0)::text";
+    for (args, code, said) in [
+        (&["up", "--steps", "0"][..], exit::USAGE, "--steps 0"),
+        (&["up", "--target", "99"], exit::USAGE, "99"),
+        (&["down", "--steps", "0"], exit::USAGE, "--steps 0"),
+        (&["down", "--target", "0"], exit::USAGE, "--yes"),
+        (&["verify", "--from", "99"], exit::USAGE, "--from 99"),
+    ] {
+        for list in ["--targets-query", "--schemas-query"] {
+            let mut all = args.to_vec();
+            all.extend([list, failing]);
+            fleet(&project, &all)
+                .code(code)
+                .stderr_has(said)
+                .stderr_lacks("query failed");
+        }
+    }
+    fleet(&project, &["drift", "--schemas-query", failing])
+        .code(exit::USAGE)
+        .stderr_has("drift of tenant schemas is not supported")
+        .stderr_lacks("query failed");
+    project.write(
+        "db/migrations/004_broken.up.sql",
+        "CREATE TABLE t4 (a int);\n",
+    );
+    for command in ["up", "verify"] {
+        fleet(&project, &[command, "--targets-query", failing])
+            .code(exit::INVALID)
+            .stderr_has("004")
+            .stderr_lacks("query failed");
+    }
+}
+
+/// `--create-database` in a fleet created (or, in a dry run, would create) the missing
+/// databases without a word, in the text or the JSON; it now names each, with its target.
+#[test]
+fn create_database_in_a_fleet_names_each_database_it_creates() {
+    let existing = TestDb::new("fleetcrold");
+    let missing = TestDb::unborn("fleetcrnew");
+    let project = tenant_project();
+    project.write(
+        "tenants.txt",
+        format!("{}\n{}\n", existing.name, missing.name),
+    );
+    let target = format!(
+        "{}@{}:{}/{}",
+        "postgres",
+        pg_host(),
+        pg_port(),
+        missing.name
+    );
+    let dry = fleet(
+        &project,
+        &[
+            "up",
+            "--targets",
+            "tenants.txt",
+            "--create-database",
+            "--dry-run",
+        ],
+    );
+    dry.code(exit::SUCCESS)
+        .stderr_has(&format!(
+            "{target}: would create database \"{}\": it does not exist",
+            missing.name
+        ))
+        .stderr_lacks(&format!("database \"{}\"", existing.name));
+    assert!(!missing.exists());
+    let json = fleet(
+        &project,
+        &[
+            "up",
+            "--targets",
+            "tenants.txt",
+            "--create-database",
+            "--format",
+            "json",
+        ],
+    )
+    .code(exit::SUCCESS)
+    .stderr_has(&format!("{target}: created database \"{}\"", missing.name))
+    .json();
+    assert!(missing.exists());
+    assert_eq!(
+        entries(&json)[1]["created_database"],
+        missing.name.as_str(),
+        "{json}"
+    );
+    assert!(
+        entries(&json)[0].get("created_database").is_none(),
+        "{json}"
+    );
+    assert_eq!(ledger(&missing), ALL);
 }
 
 #[test]

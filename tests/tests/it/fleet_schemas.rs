@@ -270,7 +270,12 @@ fn a_tenant_run_waits_for_a_whole_database_run_and_not_for_another_tenant() {
         &["up", "--schemas-query", query_b, "--lock-wait", "2s"],
     )
     .code(exit::SUCCESS);
-    // Tenant a's own run waits for it, and gives up.
+    // Tenant a's own run waits for it, and gives up; the wait was shown named by the tenant
+    // (it was not shown at all) and by who holds its lock.
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .expect("pid")
+        .get(0);
     fleet(
         &project,
         &db,
@@ -282,7 +287,11 @@ fn a_tenant_run_waits_for_a_whole_database_run_and_not_for_another_tenant() {
             "1s",
         ],
     )
-    .code(exit::LOCK_TIMEOUT);
+    .code(exit::LOCK_TIMEOUT)
+    .stderr_has(&format!(
+        "/{} schema tenant_a: waiting for the migration lock held by pid {pid}",
+        db.name
+    ));
     drop(holder);
 
     // A run on the whole database in progress: every tenant waits.
