@@ -28,6 +28,7 @@ pub struct Diagnostic {
     /// Error or warning (a `-- confiture:allow` can lower neither).
     pub severity: Severity,
     /// The file (or directory) involved, as given to the checker (usually relative to the workspace).
+    #[serde(serialize_with = "crate::display::serialize_path")]
     pub path: PathBuf,
     /// 1-based line, where one applies (the line the span starts on, when there is one).
     pub line: Option<u32>,
@@ -102,7 +103,7 @@ impl Diagnostic {
 /// One line: `path:line:column: code: message` (the form confiture-build prints).
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.display().to_string();
+        let path = crate::display::path_text(&self.path);
         write!(
             f,
             "{}: {}: {}",

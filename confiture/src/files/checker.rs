@@ -290,12 +290,9 @@ impl Found {
     }
 }
 
-/// The file name of `path`, as text (lossily: for messages).
+/// The file name of `path`, as text for messages ([`crate::display::file_name`]).
 fn file_name_of(path: &Path) -> String {
-    path.file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned()
+    crate::display::file_name(path)
 }
 
 fn subdirectory(path: &Path) -> Diagnostic {
@@ -309,10 +306,7 @@ fn subdirectory(path: &Path) -> Diagnostic {
 }
 
 fn unreadable(path: &Path, error: &str) -> Diagnostic {
-    let shown = path
-        .file_name()
-        .unwrap_or(path.as_os_str())
-        .to_string_lossy();
+    let shown = crate::display::file_name(path);
     let message = format!("cannot read `{shown}`: {error}");
     let help = "make it a readable file (fix its permissions or the symbolic link), or remove it"
         .to_string();

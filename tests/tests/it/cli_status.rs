@@ -636,3 +636,50 @@ fn a_version_recorded_twice_is_one_applied_migration_and_a_duplicate() {
         "{doc}"
     );
 }
+
+/// A file name that is not UTF-8 (Linux allows any bytes): the JSON stays one valid document
+/// naming the file with its bytes written out (`\xff`), and the human output names it the same
+/// readable way — never `�`, never an error about serialising a path.
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_named_readably_in_json_and_text() {
+    use std::os::unix::ffi::OsStrExt;
+    let db = TestDb::new("st_not_utf8");
+    let project = two_migrations();
+    for kind in ["up", "down"] {
+        let mut bytes = format!("003_bx.{kind}.sql").into_bytes();
+        bytes.insert(5, 0xff);
+        let path = project
+            .path("db/migrations")
+            .join(std::ffi::OsStr::from_bytes(&bytes));
+        std::fs::write(&path, "SELECT 1;\n").expect("write a file whose name is not UTF-8");
+    }
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::INVALID);
+    let doc = run.json();
+    assert_eq!(doc["summary"]["total"], 2, "{}", run.dump());
+    let named: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .expect("diagnostics is a list")
+        .iter()
+        .filter_map(|d| d["path"].as_str())
+        .collect();
+    for kind in ["up", "down"] {
+        let shown = format!("003_b\\xffx.{kind}.sql");
+        assert!(
+            named.iter().any(|p| p.ends_with(&shown)),
+            "{shown} in {named:?}\n{}",
+            run.dump()
+        );
+    }
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::INVALID);
+    assert!(
+        run.stderr
+            .contains("`003_b\\xffx.up.sql` is not a migration file name")
+            && run.stderr.contains("--> db/migrations/003_b\\xffx.up.sql"),
+        "{}",
+        run.dump()
+    );
+    assert!(!run.stderr.contains('\u{fffd}'), "{}", run.dump());
+}
