@@ -145,6 +145,15 @@ pub fn diagnostic(
         (None, _) => path.to_string(),
     };
     let _ = writeln!(text, "{pad}{} {location}", paint(Paint::Gutter, "-->"));
+    // The other files it is about (the other migration of the version...), each on its line.
+    for other in &d.related {
+        let _ = writeln!(
+            text,
+            "{pad}{} {}",
+            paint(Paint::Gutter, "-->"),
+            display::path(other)
+        );
+    }
     if let (Some(line), Some(src), Some((from, to))) = (d.line, source, marked) {
         let _ = writeln!(text, "{pad} {gutter}");
         let (shown, before, under) = underline(src, from, to);
@@ -284,6 +293,7 @@ mod tests {
             span: None,
             message: message.to_string(),
             help: Some("load the data with INSERT statements".to_string()),
+            related: Vec::new(),
         }
     }
 
@@ -325,6 +335,21 @@ mod tests {
             "  |\n\
              2 | ALTER TABLE t ADD COLUMN b int NOT NULL;\n  \
              |               ^^^^^^^^^^^^^^^^^^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn every_file_a_diagnostic_is_about_is_named() {
+        let d = diag(
+            None,
+            "version 002 is used by two migrations: `002_a` and `002_b`",
+        )
+        .with_related("db/migrations/002_a.up.sql");
+        let rendered = diagnostic(&d, "db/migrations/002_b.up.sql", None, &plain);
+        assert!(
+            rendered
+                .contains("\n --> db/migrations/002_b.up.sql\n --> db/migrations/002_a.up.sql\n"),
+            "{rendered}"
         );
     }
 

@@ -39,6 +39,11 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it, when there is a fix to suggest.
     pub help: Option<String>,
+    /// The other files the problem is about, beside `path`: the other migration of a version
+    /// used twice, the file a missing half may be misnamed as. Renderers name each, as they
+    /// name `path`; empty for most diagnostics.
+    #[serde(serialize_with = "crate::display::serialize_paths")]
+    pub related: Vec<PathBuf>,
 }
 
 /// A piece of a file: its byte range (of the raw file, a byte-order mark included) and where
@@ -82,6 +87,12 @@ impl Span {
 }
 
 impl Diagnostic {
+    /// The diagnostic, also about `path` ([`Diagnostic::related`]).
+    pub fn with_related(mut self, path: impl Into<PathBuf>) -> Diagnostic {
+        self.related.push(path.into());
+        self
+    }
+
     /// Whether it is an error (not a warning).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
