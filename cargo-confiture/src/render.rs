@@ -25,15 +25,32 @@ pub fn versions(list: &[String]) -> String {
     display::version_range(list)
 }
 
-/// The width of a table column: its widest cell or its header, in characters. The one rule
-/// every table of the CLI aligns its columns by.
+/// The width of a table column: its widest cell or its header, in terminal cells
+/// ([`text_width`]). The one rule every table of the CLI aligns its columns by, with [`pad`].
 pub fn column_width<'a>(cells: impl IntoIterator<Item = &'a str>, header: &str) -> usize {
     cells
         .into_iter()
-        .map(|cell| cell.chars().count())
+        .map(text_width)
         .max()
         .unwrap_or(0)
-        .max(header.chars().count())
+        .max(text_width(header))
+}
+
+/// How many terminal cells `text` takes: a wide character (`添`) two, a combining mark none
+/// (see [`cells`]). `format!("{:width$}")` counts characters, which misaligns such a cell.
+pub fn text_width(text: &str) -> usize {
+    text.chars().map(cells).sum()
+}
+
+/// The spaces that make `text` (unpainted) `width` cells wide: written after the cell, painted
+/// or not, so that the next column starts where the header's does.
+pub fn padding(text: &str, width: usize) -> String {
+    " ".repeat(width.saturating_sub(text_width(text)))
+}
+
+/// `text` padded to `width` cells ([`padding`]).
+pub fn pad(text: &str, width: usize) -> String {
+    format!("{text}{}", padding(text, width))
 }
 
 /// `1 warning`, `2 errors`.
@@ -336,6 +353,17 @@ mod tests {
              2 | ALTER TABLE t ADD COLUMN b int NOT NULL;\n  \
              |               ^^^^^^^^^^^^^^^^^^^^^^^^^"
         );
+    }
+
+    #[test]
+    fn columns_are_measured_in_terminal_cells() {
+        assert_eq!(text_width("002_添加用户表"), 14);
+        assert_eq!(text_width("e\u{301}tiquette"), 9);
+        assert_eq!(column_width(["001_a", "002_添加用户表"], "Migration"), 14);
+        assert_eq!(column_width(["001_a"], "Migration"), 9);
+        assert_eq!(pad("添加", 6), "添加  ");
+        assert_eq!(pad("abc", 2), "abc");
+        assert_eq!(padding("✓ applied", 12), "   ");
     }
 
     #[test]
