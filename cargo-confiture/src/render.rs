@@ -25,15 +25,32 @@ pub fn versions(list: &[String]) -> String {
     display::version_range(list)
 }
 
-/// The width of a table column: its widest cell or its header, in characters. The one rule
-/// every table of the CLI aligns its columns by.
+/// The width of a table column: its widest cell or its header, in terminal cells
+/// ([`text_width`]). The one rule every table of the CLI aligns its columns by, with [`pad`].
 pub fn column_width<'a>(cells: impl IntoIterator<Item = &'a str>, header: &str) -> usize {
     cells
         .into_iter()
-        .map(|cell| cell.chars().count())
+        .map(text_width)
         .max()
         .unwrap_or(0)
-        .max(header.chars().count())
+        .max(text_width(header))
+}
+
+/// How many terminal cells `text` takes: a wide character (`添`) two, a combining mark none
+/// (see [`cells`]). `format!("{:width$}")` counts characters, which misaligns such a cell.
+pub fn text_width(text: &str) -> usize {
+    text.chars().map(cells).sum()
+}
+
+/// The spaces that make `text` (unpainted) `width` cells wide: written after the cell, painted
+/// or not, so that the next column starts where the header's does.
+pub fn padding(text: &str, width: usize) -> String {
+    " ".repeat(width.saturating_sub(text_width(text)))
+}
+
+/// `text` padded to `width` cells ([`padding`]).
+pub fn pad(text: &str, width: usize) -> String {
+    format!("{text}{}", padding(text, width))
 }
 
 /// `1 warning`, `2 errors`.
@@ -145,6 +162,15 @@ pub fn diagnostic(
         (None, _) => path.to_string(),
     };
     let _ = writeln!(text, "{pad}{} {location}", paint(Paint::Gutter, "-->"));
+    // The other files it is about (the other migration of the version...), each on its line.
+    for other in &d.related {
+        let _ = writeln!(
+            text,
+            "{pad}{} {}",
+            paint(Paint::Gutter, "-->"),
+            display::path(other)
+        );
+    }
     if let (Some(line), Some(src), Some((from, to))) = (d.line, source, marked) {
         let _ = writeln!(text, "{pad} {gutter}");
         let (shown, before, under) = underline(src, from, to);
@@ -284,6 +310,7 @@ mod tests {
             span: None,
             message: message.to_string(),
             help: Some("load the data with INSERT statements".to_string()),
+            related: Vec::new(),
         }
     }
 
@@ -325,6 +352,32 @@ mod tests {
             "  |\n\
              2 | ALTER TABLE t ADD COLUMN b int NOT NULL;\n  \
              |               ^^^^^^^^^^^^^^^^^^^^^^^^^"
+        );
+    }
+
+    #[test]
+    fn columns_are_measured_in_terminal_cells() {
+        assert_eq!(text_width("002_添加用户表"), 14);
+        assert_eq!(text_width("e\u{301}tiquette"), 9);
+        assert_eq!(column_width(["001_a", "002_添加用户表"], "Migration"), 14);
+        assert_eq!(column_width(["001_a"], "Migration"), 9);
+        assert_eq!(pad("添加", 6), "添加  ");
+        assert_eq!(pad("abc", 2), "abc");
+        assert_eq!(padding("✓ applied", 12), "   ");
+    }
+
+    #[test]
+    fn every_file_a_diagnostic_is_about_is_named() {
+        let d = diag(
+            None,
+            "version 002 is used by two migrations: `002_a` and `002_b`",
+        )
+        .with_related("db/migrations/002_a.up.sql");
+        let rendered = diagnostic(&d, "db/migrations/002_b.up.sql", None, &plain);
+        assert!(
+            rendered
+                .contains("\n --> db/migrations/002_b.up.sql\n --> db/migrations/002_a.up.sql\n"),
+            "{rendered}"
         );
     }
 

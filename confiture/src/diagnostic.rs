@@ -28,6 +28,7 @@ pub struct Diagnostic {
     /// Error or warning (a `-- confiture:allow` can lower neither).
     pub severity: Severity,
     /// The file (or directory) involved, as given to the checker (usually relative to the workspace).
+    #[serde(serialize_with = "crate::display::serialize_path")]
     pub path: PathBuf,
     /// 1-based line, where one applies (the line the span starts on, when there is one).
     pub line: Option<u32>,
@@ -38,6 +39,11 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it, when there is a fix to suggest.
     pub help: Option<String>,
+    /// The other files the problem is about, beside `path`: the other migration of a version
+    /// used twice, the file a missing half may be misnamed as. Renderers name each, as they
+    /// name `path`; empty for most diagnostics.
+    #[serde(serialize_with = "crate::display::serialize_paths")]
+    pub related: Vec<PathBuf>,
 }
 
 /// A piece of a file: its byte range (of the raw file, a byte-order mark included) and where
@@ -81,6 +87,12 @@ impl Span {
 }
 
 impl Diagnostic {
+    /// The diagnostic, also about `path` ([`Diagnostic::related`]).
+    pub fn with_related(mut self, path: impl Into<PathBuf>) -> Diagnostic {
+        self.related.push(path.into());
+        self
+    }
+
     /// Whether it is an error (not a warning).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
@@ -102,7 +114,7 @@ impl Diagnostic {
 /// One line: `path:line:column: code: message` (the form confiture-build prints).
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.display().to_string();
+        let path = crate::display::path_text(&self.path);
         write!(
             f,
             "{}: {}: {}",

@@ -5,6 +5,7 @@
 //! raw values, and serde escapes them in JSON.
 
 use std::borrow::Cow;
+use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
 /// Characters that change what a terminal shows rather than being shown: C0 and C1 controls,
@@ -134,14 +135,82 @@ fn normal(p: &Path) -> Vec<Component<'_>> {
         .collect()
 }
 
-/// A path as the user would type it from the current directory (see [`relative_to`]), with
-/// control characters escaped.
+/// The one rule for a path (or a file name) as text, for people and for JSON alike: a path
+/// that is valid UTF-8 as it is; one that is not (Linux allows any bytes but `/` and NUL in a
+/// name) with each byte that is not UTF-8 written `\xff`, so that the name stays readable and
+/// distinguishable (`to_string_lossy` would make every such byte `�`), and JSON stays valid
+/// (serde refuses a path that is not UTF-8). Not escaped: [`path`] and [`file_name`] are, for
+/// a terminal.
+pub fn path_text(path: &Path) -> Cow<'_, str> {
+    os_text(path.as_os_str())
+}
+
+/// [`path_text`] of an `OsStr` (a file name).
+pub fn os_text(text: &OsStr) -> Cow<'_, str> {
+    if let Some(text) = text.to_str() {
+        return Cow::Borrowed(text);
+    }
+    #[cfg(unix)]
+    {
+        use std::fmt::Write;
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::with_capacity(text.len() + 8);
+        for chunk in text.as_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for byte in chunk.invalid() {
+                let _ = write!(out, "\\x{byte:02x}");
+            }
+        }
+        Cow::Owned(out)
+    }
+    #[cfg(not(unix))]
+    {
+        text.to_string_lossy()
+    }
+}
+
+/// For `#[serde(serialize_with)]`: a path in JSON as [`path_text`] gives it. Every path of a
+/// report or an error goes through this (or [`serialize_option_path`]).
+pub fn serialize_path<S: serde::Serializer>(
+    path: impl AsRef<Path>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&path_text(path.as_ref()))
+}
+
+/// [`serialize_path`] of an optional path (`null` when there is none).
+pub fn serialize_option_path<S: serde::Serializer>(
+    path: &Option<impl AsRef<Path>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match path {
+        Some(path) => serialize_path(path, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// [`serialize_path`] of a list of paths.
+pub fn serialize_paths<S: serde::Serializer>(
+    paths: &[impl AsRef<Path>],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(paths.iter().map(|p| path_text(p.as_ref())))
+}
+
+/// A file's name (the last part of `path`, or all of it when it has none) for a message:
+/// [`path_text`], not escaped (renderers escape messages).
+pub fn file_name(path: &Path) -> String {
+    os_text(path.file_name().unwrap_or(path.as_os_str())).into_owned()
+}
+
+/// A path as the user would type it from the current directory (see [`relative_to`]), as
+/// [`path_text`] writes it, with control characters escaped.
 pub fn path(path: &Path) -> String {
     let shown = match std::env::current_dir() {
         Ok(cwd) => relative_to(path, &cwd),
         Err(_) => path.to_path_buf(),
     };
-    escape(&shown.to_string_lossy()).into_owned()
+    escape(&path_text(&shown)).into_owned()
 }
 
 #[cfg(test)]
@@ -186,6 +255,39 @@ mod tests {
                 "{c:?}"
             );
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_that_is_not_utf8_is_text_with_its_bytes_written_out() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = Path::new(OsStr::from_bytes(b"db/migrations/002_b\xffx\xc3.up.sql"));
+        assert_eq!(path_text(bad), "db/migrations/002_b\\xffx\\xc3.up.sql");
+        assert_eq!(file_name(bad), "002_b\\xffx\\xc3.up.sql");
+        assert_eq!(path(bad), "db/migrations/002_b\\xffx\\xc3.up.sql");
+        assert!(matches!(
+            path_text(Path::new("café.sql")),
+            Cow::Borrowed("café.sql")
+        ));
+        #[derive(serde::Serialize)]
+        struct Doc {
+            #[serde(serialize_with = "serialize_path")]
+            path: PathBuf,
+            #[serde(serialize_with = "serialize_option_path")]
+            file: Option<PathBuf>,
+            #[serde(serialize_with = "serialize_paths")]
+            files: Vec<PathBuf>,
+        }
+        let doc = Doc {
+            path: bad.to_path_buf(),
+            file: Some(bad.to_path_buf()),
+            files: vec![bad.to_path_buf()],
+        };
+        let json = serde_json::to_value(&doc).expect("a path that is not UTF-8 is valid JSON");
+        let text = "db/migrations/002_b\\xffx\\xc3.up.sql";
+        assert_eq!(json["path"], text);
+        assert_eq!(json["file"], text);
+        assert_eq!(json["files"][0], text);
     }
 
     #[test]

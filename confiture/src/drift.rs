@@ -54,8 +54,10 @@ setters!(DriftOptions {
 #[non_exhaustive]
 pub struct SchemaDirReport {
     /// The schema directory.
+    #[serde(serialize_with = "crate::display::serialize_path")]
     pub dir: PathBuf,
     /// The `.sql` files run, in order.
+    #[serde(serialize_with = "crate::display::serialize_paths")]
     pub files: Vec<PathBuf>,
     /// What the directory gives that every migration applied does not (`Extra`: only in the
     /// directory; `Missing`: only in the migrations).

@@ -201,6 +201,7 @@ pub struct MigrationCheck {
     /// What was found.
     pub result: CheckResult,
     /// The file whose run left the differences (the down file, or the up file run again).
+    #[serde(serialize_with = "crate::display::serialize_option_path")]
     pub file: Option<PathBuf>,
     /// The differences its down (or its up run again) left.
     pub findings: Vec<Finding>,

@@ -442,15 +442,19 @@ fn table(out: &Output, report: &FleetReport) -> String {
     };
     let mut text = out.paint(
         Style::Bold,
-        &format!("{:width$}  {:result_width$}  {third}", "Target", "Result"),
+        &format!(
+            "{}  {}  {third}",
+            render::pad("Target", width),
+            render::pad("Result", result_width)
+        ),
     );
     text.push('\n');
     for (target, (cell, style), versions) in &rows {
-        let pad = result_width - cell.chars().count();
         text.push_str(&format!(
-            "{target:width$}  {}{}  {versions}\n",
+            "{}  {}{}  {versions}\n",
+            render::pad(target, width),
             out.paint(*style, cell),
-            " ".repeat(pad)
+            render::padding(cell, result_width)
         ));
     }
     let s = &report.summary;

@@ -18,7 +18,9 @@ use crate::output::{Output, Style};
 struct GenerateReport {
     version: String,
     name: String,
+    #[serde(serialize_with = "confiture::display::serialize_path")]
     up: PathBuf,
+    #[serde(serialize_with = "confiture::display::serialize_path")]
     down: PathBuf,
     dry_run: bool,
 }

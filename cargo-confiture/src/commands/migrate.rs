@@ -595,17 +595,18 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
     let mut text = out.paint(
         Style::Bold,
         &format!(
-            "{:width$}  {:status_width$}  Applied At (UTC)",
-            "Migration", "Status"
+            "{}  {}  Applied At (UTC)",
+            render::pad("Migration", width),
+            render::pad("Status", status_width)
         ),
     );
     text.push('\n');
     for (id, (cell, style), at) in &rows {
-        let pad = status_width - cell.chars().count();
         text.push_str(&format!(
-            "{id:width$}  {}{}  {at}\n",
+            "{}  {}{}  {at}\n",
+            render::pad(id, width),
             out.paint(*style, cell),
-            " ".repeat(pad)
+            render::padding(cell, status_width)
         ));
     }
     let s = &report.summary;

@@ -15,7 +15,7 @@ use super::fleet::Selected;
 use super::Context;
 use crate::cli::{Cli, DriftArgs, ScratchArgs, VerifyArgs};
 use crate::output::{Output, Style};
-use crate::render::plural;
+use crate::render::{self, plural};
 
 pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Result<u8> {
     let options = VerifyOptions::default()
@@ -221,14 +221,16 @@ fn findings(text: &mut String, list: &[Finding]) {
 }
 
 fn verify_text(out: &Output, r: &VerifyReport) -> String {
-    let width = r
+    let ids: Vec<String> = r
         .migrations
         .iter()
-        .map(|m| display::escape(&m.id()).chars().count())
-        .max()
-        .unwrap_or(0)
-        .max("Migration".len());
-    let mut text = out.paint(Style::Bold, &format!("{:width$}  Result", "Migration"));
+        .map(|m| display::escape(&m.id()).into_owned())
+        .collect();
+    let width = render::column_width(ids.iter().map(String::as_str), "Migration");
+    let mut text = out.paint(
+        Style::Bold,
+        &format!("{}  Result", render::pad("Migration", width)),
+    );
     text.push('\n');
     for m in &r.migrations {
         let (mark, style) = match m.result {
@@ -239,8 +241,8 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
         };
         let cell = format!("{mark} {}", result_word(m.result));
         text.push_str(&format!(
-            "{:width$}  {}\n",
-            display::escape(&m.id()),
+            "{}  {}\n",
+            render::pad(&display::escape(&m.id()), width),
             out.paint(style, &cell)
         ));
     }

@@ -46,6 +46,7 @@ fn diagnostic(
         span: None,
         message,
         help: Some(help),
+        related: Vec::new(),
     }
 }
 
@@ -290,12 +291,9 @@ impl Found {
     }
 }
 
-/// The file name of `path`, as text (lossily: for messages).
+/// The file name of `path`, as text for messages ([`crate::display::file_name`]).
 fn file_name_of(path: &Path) -> String {
-    path.file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned()
+    crate::display::file_name(path)
 }
 
 fn subdirectory(path: &Path) -> Diagnostic {
@@ -309,10 +307,7 @@ fn subdirectory(path: &Path) -> Diagnostic {
 }
 
 fn unreadable(path: &Path, error: &str) -> Diagnostic {
-    let shown = path
-        .file_name()
-        .unwrap_or(path.as_os_str())
-        .to_string_lossy();
+    let shown = crate::display::file_name(path);
     let message = format!("cannot read `{shown}`: {error}");
     let help = "make it a readable file (fix its permissions or the symbolic link), or remove it"
         .to_string();
@@ -411,24 +406,82 @@ fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
         }
     }
     for stem in &stems {
+        // The other half of a migration, misnamed: a file of the same version whose own
+        // pair lacks the half this one has (`003_x.up.sql` beside `003_y.down.sql`).
+        let misnamed = |has_up: bool| -> Vec<&Found> {
+            // Stems are in version order: those of this version are adjacent.
+            let from = stems.partition_point(|other| other.version < stem.version);
+            stems[from..]
+                .iter()
+                .take_while(|other| other.version == stem.version)
+                .filter(|other| !std::ptr::eq(*other, stem))
+                .filter_map(|other| match (other.up, other.down) {
+                    (None, Some(down)) if has_up => Some(&found[down]),
+                    (Some(up), None) if !has_up => Some(&found[up]),
+                    _ => None,
+                })
+                .collect()
+        };
         match (stem.up, stem.down) {
             (Some(up), None) => {
                 let file = &found[up];
-                let message = format!("`{}` has no down file", file.file_name());
-                let help = format!(
-                    "create `{}.down.sql` with the SQL that reverses it; if it cannot be reversed, put the line `{IRREVERSIBLE_MARKER}` in it",
-                    file.stem()
-                );
-                diagnostics.push(diagnostic(&MISSING_DOWN, &file.path, None, message, help));
+                let others = misnamed(true);
+                let (message, help) = match others.as_slice() {
+                    [] => (
+                        format!("`{}` has no down file", file.file_name()),
+                        format!(
+                            "create `{}.down.sql` with the SQL that reverses it; if it cannot be reversed, put the line `{IRREVERSIBLE_MARKER}` in it",
+                            file.stem()
+                        ),
+                    ),
+                    [other, ..] => (
+                        format!(
+                            "`{}` has no down file; `{}` has its version but another name",
+                            file.file_name(),
+                            other.file_name()
+                        ),
+                        format!(
+                            "if `{}` is its down file, rename it to `{}.down.sql` (or rename this file to `{}.up.sql`); else create `{}.down.sql`",
+                            other.file_name(),
+                            file.stem(),
+                            other.stem(),
+                            file.stem()
+                        ),
+                    ),
+                };
+                let mut d = diagnostic(&MISSING_DOWN, &file.path, None, message, help);
+                d.related = others.iter().map(|f| f.path.clone()).collect();
+                diagnostics.push(d);
             }
             (None, Some(down)) => {
                 let file = &found[down];
-                let message = format!("`{}` has no up file", file.file_name());
-                let help = format!(
-                    "restore `{}.up.sql`, or rename this file so that its `<VERSION>_<NAME>` matches its up file",
-                    file.stem()
-                );
-                diagnostics.push(diagnostic(&MISSING_UP, &file.path, None, message, help));
+                let others = misnamed(false);
+                let (message, help) = match others.as_slice() {
+                    [] => (
+                        format!("`{}` has no up file", file.file_name()),
+                        format!(
+                            "restore `{}.up.sql`, or rename this file so that its `<VERSION>_<NAME>` matches its up file",
+                            file.stem()
+                        ),
+                    ),
+                    [other, ..] => (
+                        format!(
+                            "`{}` has no up file; `{}` has its version but another name",
+                            file.file_name(),
+                            other.file_name()
+                        ),
+                        format!(
+                            "if `{}` is its up file, rename this file to `{}.down.sql` (or that one to `{}.up.sql`); else restore `{}.up.sql`",
+                            other.file_name(),
+                            other.stem(),
+                            file.stem(),
+                            file.stem()
+                        ),
+                    ),
+                };
+                let mut d = diagnostic(&MISSING_UP, &file.path, None, message, help);
+                d.related = others.iter().map(|f| f.path.clone()).collect();
+                diagnostics.push(d);
             }
             _ => {}
         }

@@ -453,8 +453,12 @@ fn read_bytes(path: &Path, buffer: &mut [u8]) -> io::Result<Vec<u8>> {
 }
 
 fn dir_error(dir: &Path, err: io::Error) -> Error {
-    let shown = dir.display();
+    let shown = crate::display::path_text(dir);
     let tables = crate::workspace::SETTINGS_TABLES;
+    let err = match link_error(dir, err) {
+        Ok(error) => return error,
+        Err(err) => err,
+    };
     let help = format!(
         "create it: {} creates it with the first migration; or, if the migrations are \
          elsewhere, point `migrations_dir` in {tables} (or --migrations-dir) at their directory",
@@ -472,6 +476,49 @@ fn dir_error(dir: &Path, err: io::Error) -> Error {
             .with_source(err)
             .with_help("check its permissions"),
     }
+}
+
+/// `dir` is a symbolic link that does not lead to a directory (a missing target, a file, a
+/// loop): the error names the link and where it points (resolved from the link's directory,
+/// as the system resolves it) and says what to do. `Err(err)` back when `dir` is not a link.
+fn link_error(dir: &Path, err: io::Error) -> std::result::Result<Error, io::Error> {
+    let is_link = fs::symlink_metadata(dir).is_ok_and(|meta| meta.file_type().is_symlink());
+    let target = match fs::read_link(dir) {
+        Ok(target) if is_link => target,
+        _ => return Err(err),
+    };
+    let resolved = match dir.parent() {
+        Some(parent) if target.is_relative() => parent.join(&target),
+        _ => target.clone(),
+    };
+    let link = crate::display::path_text(dir);
+    let to = crate::display::path_text(&resolved);
+    let tables = crate::workspace::SETTINGS_TABLES;
+    let repoint = format!(
+        "point the link at the directory that holds the migrations (`ln -sfn DIR {link}`), or \
+         point `migrations_dir` in {tables} (or --migrations-dir) at that directory"
+    );
+    let error = match fs::metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Error::invalid(format!(
+            "migrations directory `{link}` is a symbolic link to `{to}`, which does not exist"
+        ))
+        .with_help(format!("create `{to}`, or {repoint}")),
+        Ok(meta) if !meta.is_dir() => Error::invalid(format!(
+            "migrations directory `{link}` is a symbolic link to `{to}`, which is not a directory"
+        ))
+        .with_help(repoint),
+        Err(e) => Error::invalid(format!(
+            "migrations directory `{link}` is a symbolic link to `{to}`, which cannot be followed"
+        ))
+        .with_source(e)
+        .with_help(format!("fix the link (a loop of links?): {repoint}")),
+        Ok(_) => Error::invalid(format!(
+            "cannot read migrations directory `{link}` (a symbolic link to `{to}`)"
+        ))
+        .with_source(err)
+        .with_help("check the permissions of the directory it points to"),
+    };
+    Ok(error)
 }
 
 /// Checks the entries of `dir`: the pure core. Returns the set and every problem found, in

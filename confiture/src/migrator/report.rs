@@ -125,6 +125,7 @@ pub struct ReportedError {
     /// The migration's name, when the error is in one.
     pub name: Option<String>,
     /// The file the error is in, as the diagnostics name it.
+    #[serde(serialize_with = "crate::display::serialize_option_path")]
     pub file: Option<PathBuf>,
     /// The 1-based line in `file`, when known.
     pub line: Option<u32>,
@@ -164,6 +165,7 @@ pub struct ReportedDivergence {
     /// The migration, `002_t2`; `null` for a duplicate row whose file is gone.
     pub migration: Option<String>,
     /// `modified`: its up file.
+    #[serde(serialize_with = "crate::display::serialize_option_path")]
     pub file: Option<PathBuf>,
     /// `modified`: the checksum recorded when it was applied.
     pub recorded_checksum: Option<String>,
@@ -230,6 +232,7 @@ pub struct ReportedUnrollable {
     /// The migration, `002_t2`.
     pub migration: String,
     /// `irreversible`: its down file.
+    #[serde(serialize_with = "crate::display::serialize_option_path")]
     pub down_file: Option<PathBuf>,
     /// `squashed`: the workspace's `first_version`.
     pub first_version: Option<u64>,

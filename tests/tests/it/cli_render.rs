@@ -334,3 +334,57 @@ fn reinit_of_an_empty_ledger_says_it_records_nothing() {
         .stdout_lacks("matches the files");
     assert_eq!(db.ledger(), None, "no table was created");
 }
+
+/// `db/migrations` is a symbolic link that leads nowhere (its target missing, a file, a loop):
+/// the error says it is a link, names the link and its target, and says what to do — not
+/// "does not exist" about a path the user can see.
+#[cfg(unix)]
+#[test]
+fn a_migrations_directory_that_is_a_broken_link_names_the_link_and_its_target() {
+    let project = Project::new();
+    let link = project.path("db/migrations");
+    std::fs::remove_dir_all(&link).expect("remove db/migrations");
+    let status = [
+        "migrate",
+        "status",
+        "--database-url",
+        "postgresql://postgres@127.0.0.1:1/x",
+    ];
+    // A missing target, written relative to the link as `ln -s` users do.
+    std::os::unix::fs::symlink("../gone/migrations", &link).expect("symlink");
+    for args in [&["lint"][..], &status[..]] {
+        let run = project.run(args);
+        run.code(exit::INVALID)
+            .stderr_has(
+                "migrations directory `db/migrations` is a symbolic link to \
+                 `db/../gone/migrations`, which does not exist",
+            )
+            .stderr_has("create `db/../gone/migrations`")
+            .stderr_has("ln -sfn DIR db/migrations")
+            .stderr_lacks("using ");
+    }
+    let json = project.run(&["lint", "--format", "json"]);
+    json.code(exit::INVALID);
+    assert!(
+        json.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is a symbolic link to")),
+        "{}",
+        json.dump()
+    );
+    // A target that is a file.
+    std::fs::remove_file(&link).expect("remove link");
+    project.write("db/notes.txt", "not a directory\n");
+    std::os::unix::fs::symlink("notes.txt", &link).expect("symlink");
+    project
+        .run(&status)
+        .code(exit::INVALID)
+        .stderr_has("is a symbolic link to `db/notes.txt`, which is not a directory");
+    // A loop.
+    std::fs::remove_file(&link).expect("remove link");
+    std::os::unix::fs::symlink("migrations", &link).expect("symlink");
+    project
+        .run(&status)
+        .code(exit::INVALID)
+        .stderr_has("is a symbolic link to `db/migrations`, which cannot be followed");
+}

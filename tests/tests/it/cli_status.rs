@@ -636,3 +636,101 @@ fn a_version_recorded_twice_is_one_applied_migration_and_a_duplicate() {
         "{doc}"
     );
 }
+
+/// A file name that is not UTF-8 (Linux allows any bytes): the JSON stays one valid document
+/// naming the file with its bytes written out (`\xff`), and the human output names it the same
+/// readable way — never `�`, never an error about serialising a path.
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_named_readably_in_json_and_text() {
+    use std::os::unix::ffi::OsStrExt;
+    let db = TestDb::new("st_not_utf8");
+    let project = two_migrations();
+    for kind in ["up", "down"] {
+        let mut bytes = format!("003_bx.{kind}.sql").into_bytes();
+        bytes.insert(5, 0xff);
+        let path = project
+            .path("db/migrations")
+            .join(std::ffi::OsStr::from_bytes(&bytes));
+        std::fs::write(&path, "SELECT 1;\n").expect("write a file whose name is not UTF-8");
+    }
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::INVALID);
+    let doc = run.json();
+    assert_eq!(doc["summary"]["total"], 2, "{}", run.dump());
+    let named: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .expect("diagnostics is a list")
+        .iter()
+        .filter_map(|d| d["path"].as_str())
+        .collect();
+    for kind in ["up", "down"] {
+        let shown = format!("003_b\\xffx.{kind}.sql");
+        assert!(
+            named.iter().any(|p| p.ends_with(&shown)),
+            "{shown} in {named:?}\n{}",
+            run.dump()
+        );
+    }
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::INVALID);
+    assert!(
+        run.stderr
+            .contains("`003_b\\xffx.up.sql` is not a migration file name")
+            && run.stderr.contains("--> db/migrations/003_b\\xffx.up.sql"),
+        "{}",
+        run.dump()
+    );
+    assert!(!run.stderr.contains('\u{fffd}'), "{}", run.dump());
+}
+
+/// The table's columns line up in terminal cells, not characters: a ledger row named with wide
+/// characters (`添加用户表`, two cells each), combining marks (none) or control characters
+/// (escaped, several cells) keeps every Status cell under the header's `Status`.
+#[test]
+fn the_columns_line_up_whatever_the_names_are_made_of() {
+    let db = TestDb::new("st_widths");
+    let project = two_migrations();
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name) VALUES \
+             ('w1', '003', '添加用户表'), \
+             ('w2', '004', 'e' || chr(769) || 'tiquette'), \
+             ('w3', '005', 'tab' || chr(27) || '[2J'), \
+             ('w4', '006', 'a_rather_long_name_that_is_the_widest_of_all_the_rows')",
+        )
+        .expect("rows recorded by another tool");
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::DIVERGED);
+    // Terminal cells before `needle` in `line`: wide characters two, combining marks none.
+    let cells_before = |line: &str, needle: &str| -> usize {
+        let at = line
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} in {line}"));
+        line[..at]
+            .chars()
+            .map(|c| match c {
+                '\u{300}'..='\u{36f}' => 0,
+                '\u{4e00}'..='\u{9fff}' => 2,
+                _ => 1,
+            })
+            .sum()
+    };
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let status = cells_before(lines[0], "Status");
+    let at = cells_before(lines[0], "Applied At");
+    let rows = &lines[1..lines.len() - 1];
+    assert_eq!(rows.len(), 6, "{}", run.dump());
+    for line in rows {
+        let mark = ["✓", "✗", "!"]
+            .into_iter()
+            .find(|m| line.contains(m))
+            .unwrap_or_else(|| panic!("no status in {line}"));
+        assert_eq!(cells_before(line, mark), status, "{line}\n{}", run.dump());
+        let time = if line.contains('—') { "—" } else { "20" };
+        assert_eq!(cells_before(line, time), at, "{line}\n{}", run.dump());
+    }
+}

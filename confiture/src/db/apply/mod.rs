@@ -124,6 +124,7 @@ pub struct StepOutcome {
 /// A place in a migration file: 1-based line and column (in characters).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Location {
+    #[serde(serialize_with = "crate::display::serialize_path")]
     pub path: PathBuf,
     pub line: u32,
     pub column: u32,

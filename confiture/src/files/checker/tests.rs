@@ -246,3 +246,65 @@ fn inspecting_on_several_threads_gives_what_one_thread_gives() {
         }
     }
 }
+
+/// Every diagnostic about a version's two files names both: where the version is used twice,
+/// the other migration's file; where a half is missing but a file of that version has another
+/// name (a misnamed half), that file, in the message and as a related path.
+#[test]
+fn a_problem_of_a_version_names_both_of_its_files() {
+    let related = |checked: &Checked| -> Vec<(&'static str, String, Vec<String>)> {
+        checked
+            .diagnostics
+            .iter()
+            .map(|d| {
+                let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+                (
+                    d.code,
+                    name(&d.path),
+                    d.related.iter().map(|p| name(p)).collect(),
+                )
+            })
+            .collect()
+    };
+    let named = |s: &str| vec![s.to_string()];
+    // A version used twice.
+    let checked = run(
+        &[
+            "001_a.up.sql",
+            "001_a.down.sql",
+            "001_b.up.sql",
+            "001_b.down.sql",
+        ],
+        None,
+    );
+    assert_eq!(
+        related(&checked),
+        [("C003", "001_b.up.sql".into(), named("001_a.up.sql"))]
+    );
+    // Mismatched names: each half names the other.
+    let checked = run(&["001_a.up.sql", "001_b.down.sql"], None);
+    assert_eq!(
+        related(&checked),
+        [
+            ("C001", "001_a.up.sql".into(), named("001_b.down.sql")),
+            ("C002", "001_b.down.sql".into(), named("001_a.up.sql")),
+        ]
+    );
+    for d in &checked.diagnostics {
+        assert!(
+            d.message.contains("001_a.up.sql") && d.message.contains("001_b.down.sql"),
+            "{}",
+            d.message
+        );
+        assert!(d.help.as_deref().unwrap().contains("rename"), "{d:?}");
+    }
+    // A half missing with no other file of its version: nothing else to name.
+    let checked = run(&["001_a.up.sql", "002_b.up.sql", "002_b.down.sql"], None);
+    assert_eq!(related(&checked), [("C001", "001_a.up.sql".into(), vec![])]);
+    // A down file beside a complete pair of its version is not that pair's half.
+    let checked = run(&["001_a.up.sql", "001_a.down.sql", "001_b.down.sql"], None);
+    assert_eq!(
+        related(&checked),
+        [("C002", "001_b.down.sql".into(), vec![])]
+    );
+}

@@ -65,7 +65,7 @@ fn duplicate(kept: &Found, file: &Found, next_free: u64) -> Diagnostic {
         stem = file.stem(),
         name = file.name(),
     );
-    diagnostic(&DUPLICATE_VERSION, &file.path, None, message, help)
+    diagnostic(&DUPLICATE_VERSION, &file.path, None, message, help).with_related(&kept.path)
 }
 
 /// The sequence, over distinct versions (a half-pair still takes its version). Versions below

@@ -276,6 +276,7 @@ impl Context<'_> {
             span: Some(span),
             message,
             help: Some(help),
+            related: Vec::new(),
         }
     }
 }
