@@ -442,3 +442,65 @@ fn a_migration_that_releases_the_lock_in_verify_names_no_command_on_the_real_dat
         .stderr_lacks("migrate up");
     assert_eq!(db.ledger(), None, "the real database was not touched");
 }
+
+/// A function whose body fails at run time: the server reports the error with an *internal*
+/// position (into the body), not a position in the message that called it.
+const BOOM: &str = "CREATE TABLE t (id int);\n\
+    CREATE FUNCTION boom() RETURNS int LANGUAGE plpgsql AS $$\n\
+    BEGIN\n  RETURN (SELECT nosuchcol FROM t);\nEND $$;\n";
+
+/// An error the server places inside SQL a migration ran indirectly — a function's body, dynamic
+/// SQL in a `DO` block — is the migration's failure (exit 4), blamed on the statement that ran
+/// it, in every way a migration runs: batched with others (first or later in the message),
+/// alone, inside `--single-transaction`, without a transaction. It used to be read as the
+/// tracking table's failure (exit 5, "writing the tracking table failed").
+#[test]
+fn an_error_inside_a_function_or_do_body_is_the_migrations_failure() {
+    let call = "CREATE TABLE u (id int);\n\nSELECT boom();\n";
+    let dynamic = "CREATE TABLE u (id int);\n\nDO $$\nBEGIN\n  EXECUTE 'SELECT nosuch' || 'col FROM u';\nEND $$;\n";
+    let no_tx =
+        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+                 VACUUM t;\nSELECT boom();\n";
+    let single = "\n\nSELECT boom();\n";
+    // (case, the failing migration's SQL, the line blamed, boom applied in an earlier run,
+    // extra arguments)
+    let cases: [(&str, &str, &str, bool, &[&str]); 7] = [
+        ("batched_later", call, ":3:1", false, &[]),
+        ("batched_first", call, ":3:1", true, &[]),
+        ("single_stmt", single, ":3:1", false, &[]),
+        ("dynamic", dynamic, ":3:1", true, &[]),
+        ("one_tx", call, ":3:1", false, &["--single-transaction"]),
+        (
+            "one_tx_dyn",
+            dynamic,
+            ":3:1",
+            false,
+            &["--single-transaction"],
+        ),
+        ("no_tx", no_tx, ":4:1", true, &[]),
+    ];
+    for (case, sql, line, earlier, extra) in cases {
+        let db = TestDb::new(&format!("internal_{case}"));
+        let project = Project::new();
+        project.migration("001_boom", BOOM, "DROP FUNCTION boom(); DROP TABLE t;\n");
+        if earlier {
+            project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        }
+        project.migration("002_call", sql, "SELECT 1;\n").migration(
+            "003_after",
+            "CREATE TABLE after (id int);\n",
+            "DROP TABLE after;\n",
+        );
+        let mut args = vec!["migrate", "up"];
+        args.extend_from_slice(extra);
+        let blamed = format!("002_call.up.sql{line}");
+        project
+            .run_on(&db, &args)
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has("migration 002_call failed at")
+            .stderr_has(&blamed)
+            .stderr_has("does not exist")
+            .stderr_lacks("tracking table");
+        assert!(!db.has_relation("after"), "{case}: the run stopped at 002");
+    }
+}

@@ -4,7 +4,6 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use postgres::error::ErrorPosition;
 use postgres::{Client, SimpleQueryMessage};
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
@@ -14,6 +13,7 @@ use super::failure::{
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
+use super::script::placed_in_message;
 use super::sql::{batch, Batch, MARKER, MS_COLUMN, RESET_TIMEOUTS, STEP_COLUMN};
 use super::{retry_backoff, ApplySettings, BatchLimits, Direction, Step, StepFailure, StepOutcome};
 use crate::db::backoff::Backoff;
@@ -263,8 +263,8 @@ impl Runner<'_, '_> {
         self.committed(committed);
         let failure = MessageFailure {
             message: message.clone(),
-            position: match e.as_db_error().and_then(|db| db.position()) {
-                Some(p @ ErrorPosition::Original(_)) => Some(batch.script.step_at(p)),
+            position: match e.as_db_error() {
+                Some(db) if placed_in_message(db) => db.position().map(|p| batch.script.step_at(p)),
                 _ => None,
             },
             contention: is_lock_contention(&e),

@@ -5,7 +5,7 @@ use postgres::error::{DbError, SqlState};
 use postgres::Client;
 
 use super::markers::{failed_statement, Statement};
-use super::script::Script;
+use super::script::{placed_in_message, Script};
 use super::sql::Batch;
 use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
@@ -265,11 +265,13 @@ pub(super) fn sql_failure(
     let located = db
         .position()
         .and_then(|p| script.locate_in(p, step_in_script));
-    // Our own SQL failed: a position outside the file's text, or an error the server tied to
-    // the ledger table itself (a NOT NULL or CHECK constraint of its own on the row we wrote).
-    let in_ledger = (db.position().is_some() && located.is_none()) || on_ledger(settings, db);
-    // Without a position (a runtime error), the statement that failed is still known: where
-    // it starts.
+    // Our own SQL failed: a position in the message outside the file's text, or an error the
+    // server tied to the ledger table itself (a NOT NULL or CHECK constraint of its own on the
+    // row we wrote). An internal position (in a function or `DO` body the migration ran) is
+    // the migration's failure, located in the file when its text is there.
+    let in_ledger = (placed_in_message(db) && located.is_none()) || on_ledger(settings, db);
+    // Without a position in the file (a runtime error, or one inside a function body defined
+    // elsewhere), the statement that failed is still known: where it starts.
     let location = located.or_else(|| {
         let s = statement.as_ref()?;
         let file = step.file();
@@ -417,7 +419,7 @@ pub(super) fn message_failure(
 ) -> StepFailure {
     let tag = format!("{}_{in_message}", batch.nonce);
     let statement = failed_statement(step, &e, left, &tag);
-    let unplaced = statement.is_none() && e.as_db_error().is_some_and(|db| db.position().is_none());
+    let unplaced = statement.is_none() && e.as_db_error().is_some_and(|db| !placed_in_message(db));
     let contended = is_lock_contention(&e);
     let mut failure = sql_failure(
         settings,

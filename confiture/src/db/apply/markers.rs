@@ -144,7 +144,9 @@ pub(super) fn failed_statement(
     tag: &str,
 ) -> Option<Statement> {
     let db = error.as_db_error()?;
-    if db.position().is_some() {
+    // Placed by the server in the message: located from there. An internal position (inside a
+    // function or `DO` body the statement ran) says nothing of which statement ran it.
+    if super::script::placed_in_message(db) {
         return None;
     }
     if let Some(pieces) = pieces(step.file()) {

@@ -10,6 +10,16 @@ use super::markers::{marker_name, pieces};
 use super::Location;
 use crate::files::SqlFile;
 
+/// Whether the server placed `db`'s error in the message we sent (`ErrorPosition::Original`).
+/// An *internal* position (`internal_position` / `internal_query`) points into SQL the
+/// message ran indirectly — a PL/pgSQL `DO` block's or a function's body, dynamic SQL — so the
+/// error is the failure of the statement that ran it, never of our own SQL around the file's:
+/// the one place that decides this, for the step it falls in, the statement markers and the
+/// exit code.
+pub(super) fn placed_in_message(db: &postgres::error::DbError) -> bool {
+    matches!(db.position(), Some(ErrorPosition::Original(_)))
+}
+
 /// A simple-query message under construction. Offsets are in characters, as the server counts
 /// error positions.
 #[derive(Debug, Default)]
