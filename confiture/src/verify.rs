@@ -51,8 +51,17 @@ impl ScratchServer {
         match self {
             ScratchServer::Target => Ok(env.clone()),
             ScratchServer::Url(url) => {
+                // The target's settings, but the scratch server's identity: a connection
+                // error there names `--scratch-url`, not the target's environment.
+                let scratch = Environment::from_url(url, "--scratch-url")?;
                 let mut server = env.clone();
-                server.connection = Environment::from_url(url, "--scratch-url")?.connection;
+                if scratch.connection.connect_timeout.is_some() {
+                    server.migration.connect_timeout = scratch.migration.connect_timeout;
+                }
+                server.name = scratch.name;
+                server.file = scratch.file;
+                server.origin = scratch.origin;
+                server.connection = scratch.connection;
                 Ok(server)
             }
         }

@@ -304,3 +304,28 @@ fn drift_with_a_schema_directory() {
         .code(exit::INVALID)
         .stderr_has("schema directory nowhere does not exist");
 }
+
+/// A server nothing listens on: port 1 of the loopback address.
+const NOWHERE: &str = "postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=5";
+
+#[test]
+fn a_scratch_url_that_cannot_be_reached_is_named_not_the_target() {
+    let db = TestDb::new("verify_scratch_unreachable");
+    let project = Project::example();
+    project.write(
+        "db/environments/vd.yaml",
+        format!("name: vd\ndatabase_url: {}\n", db.url()),
+    );
+    project
+        .run(&["migrate", "up", "-q", "--env", "vd"])
+        .code(exit::SUCCESS);
+    for command in ["verify", "drift"] {
+        let run = project.run(&["migrate", command, "--env", "vd", "--scratch-url", NOWHERE]);
+        // Blamed on the scratch server, with what to check there: not on the environment file
+        // whose database is reachable.
+        run.code(exit::CONNECTION)
+            .stderr_has("connecting as postgres@127.0.0.1:1/postgres")
+            .stderr_has("check them in --scratch-url")
+            .stderr_lacks("check them in environment file");
+    }
+}
