@@ -119,6 +119,8 @@ fn at_most_jobs_targets_run_at_once_in_list_order() {
                     counts
                 }
                 Event::Finished { counts, .. } => counts,
+                // A target's own progress (lock taken, migration applied) changes no count.
+                Event::Progress { .. } => return,
                 other => panic!("an event this test does not know: {other:?}"),
             };
             let mut most = most.lock().unwrap();
