@@ -108,6 +108,8 @@ pub mod migrator;
 mod nonblocking;
 #[cfg(feature = "db")]
 pub mod verify;
+#[cfg(all(feature = "db", not(feature = "tokio")))]
+mod without_tokio;
 
 pub use diagnostic::{Diagnostic, Severity, Span};
 pub use error::{Error, ErrorKind, Reason, Result, ServerError};

@@ -494,3 +494,50 @@ fn a_binary_older_than_the_database_is_refused_naming_the_versions_it_lacks() {
     assert_eq!(status.missing, ["005", "006"]);
     assert_eq!(rows(&db).len(), 6, "nothing changed");
 }
+
+/// A service written as the README shows it, with `confiture` under `[dependencies]` but
+/// without the `tokio` feature, failed to compile with "no method named `up_async` found for
+/// struct `Migrator`", which does not say what is missing. Every async command now fails to
+/// compile naming the feature and the line that turns it on.
+#[test]
+fn an_async_command_without_the_tokio_feature_names_the_feature() {
+    let workspace = confiture_tests::workspace_root();
+    let krate = ThrowawayCrate::new(
+        "no-tokio-feature",
+        &format!(
+            "[package]\nname = \"confiture-no-tokio\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [dependencies]\nconfiture = {{ path = {:?} }}\n\n[workspace]\n",
+            workspace.join("confiture").display().to_string(),
+        ),
+    );
+    krate.write_if_changed(
+        "src/main.rs",
+        br#"use confiture::migrate::{no_progress, BaselineOptions, DownOptions, ReinitOptions, UpOptions};
+
+async fn service(m: &mut confiture::Migrator) -> Result<(), Box<dyn std::error::Error>> {
+    m.up_async(UpOptions::default(), no_progress).await?;
+    m.down_async(DownOptions::default(), no_progress).await?;
+    m.baseline_async(BaselineOptions::through(1), no_progress).await?;
+    m.reinit_async(ReinitOptions::default(), no_progress).await?;
+    m.status_async().await?;
+    Ok(())
+}
+
+fn main() {
+    let _ = service;
+}
+"#,
+    );
+    let (ok, output) = krate.build();
+    assert!(!ok, "the build should fail without the feature:\n{output}");
+    let named = output.matches("need confiture's `tokio` feature").count();
+    assert!(
+        named >= 5,
+        "each of the five calls names the feature:\n{output}"
+    );
+    assert!(
+        output.contains(r#"confiture = { version = "0.1", features = ["tokio"] }"#),
+        "{output}"
+    );
+    assert!(!output.contains("no method named"), "{output}");
+}
