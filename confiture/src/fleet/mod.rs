@@ -433,6 +433,7 @@ impl Fleet {
             None => Migrator::new(env, self.migrations_dir.clone(), self.check_options.clone()),
         };
         migrator.preloaded = files.clone();
+        migrator.in_fleet = true;
         migrator
     }
 

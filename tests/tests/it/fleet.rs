@@ -664,6 +664,40 @@ fn fleet_flags_are_checked_before_anything_runs() {
     }
 }
 
+/// A poisoned tenant's help said to fix the migration's file, which the other targets had
+/// just applied: edited, it would be a modified migration (diverged) on every one of them.
+/// The help of a target's failed migration says to fix the database, never to edit the file.
+#[test]
+fn a_poisoned_targets_help_never_says_to_edit_a_migration_others_applied() {
+    let dbs = TestDbs::new("fleetpoisonhelp", 2);
+    let project = tenant_project();
+    dbs.dbs[1]
+        .connect()
+        .batch_execute("CREATE TABLE tb_widget (pk int)")
+        .expect("poison");
+    write_targets(&project, &dbs);
+    let run = fleet(
+        &project,
+        &["up", "--targets", "tenants.txt", "--keep-going"],
+    );
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("002_create_tb_widget.up.sql:2")
+        .stderr_has("do not edit its file")
+        .stderr_lacks("help: fix db/migrations");
+    assert_eq!(ledger(&dbs.dbs[0]), ALL);
+    let json = fleet(
+        &project,
+        &["up", "--targets", "tenants.txt", "--format", "json"],
+    )
+    .code(exit::MIGRATION_FAILED)
+    .json();
+    let help = entries(&json)[1]["error"]["help"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(help.contains("do not edit its file"), "{json}");
+}
+
 /// A request every target would refuse (decided by the files and the flags alone) was refused
 /// only once the targets query had run — after it had waited on a lock, say. It is refused
 /// first: the query here would fail if it ran.
