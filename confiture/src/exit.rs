@@ -40,7 +40,9 @@ pub const FLEET_MIXED: u8 = 10;
 /// Command-line usage error (unknown flag, missing argument, conflicting flags), as in sysexits.h.
 pub const USAGE: u8 = 64;
 /// `migrate verify` / `migrate drift` interrupted (SIGINT, SIGTERM, SIGHUP): the scratch
-/// databases were dropped before exiting. 128 + SIGINT, as shells report an interrupted job.
+/// databases were dropped before exiting. A fleet's `up`, `down` or `status` interrupted
+/// (SIGINT, SIGTERM): no target started after it, the running ones finished, the partial
+/// report was printed. 128 + SIGINT, as shells report an interrupted job.
 pub const INTERRUPTED: u8 = 130;
 
 /// Every code with its one-line meaning, in order; the README table is checked against it.
@@ -71,6 +73,6 @@ pub const ALL: &[(u8, &str)] = &[
     (USAGE, "usage error"),
     (
         INTERRUPTED,
-        "interrupted (verify, drift: the scratch databases were dropped)",
+        "interrupted (verify, drift: the scratch databases were dropped; a fleet: partial report)",
     ),
 ];

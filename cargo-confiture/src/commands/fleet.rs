@@ -121,7 +121,7 @@ fn file_list_name(migrator: &Migrator, list: &FleetList) -> String {
 /// `migrate up` on every target.
 pub fn up(plan: Plan, options: &UpOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "", fleet::Request::Up(options))?;
+    let fleet = fleet(&plan, out, "", fleet::Request::Up(options))?.stop_when(stop_on_signal());
     let report = fleet.up(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
@@ -129,7 +129,7 @@ pub fn up(plan: Plan, options: &UpOptions, out: &Output) -> Result<u8> {
 /// `migrate down` on every target.
 pub fn down(plan: Plan, options: &DownOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "", fleet::Request::Down(options))?;
+    let fleet = fleet(&plan, out, "", fleet::Request::Down(options))?.stop_when(stop_on_signal());
     let report = fleet.down(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
@@ -137,9 +137,45 @@ pub fn down(plan: Plan, options: &DownOptions, out: &Output) -> Result<u8> {
 /// `migrate status` on every target.
 pub fn status(plan: Plan, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "", fleet::Request::Status)?;
+    let fleet = fleet(&plan, out, "", fleet::Request::Status)?.stop_when(stop_on_signal());
     let report = fleet.status(&|event| live(out, event))?;
     Ok(finish(out, &report))
+}
+
+/// SIGINT or SIGTERM during a fleet's `up`, `down` or `status` sets the returned flag: no new
+/// target starts, the running ones finish (each commits or rolls back its migrations whole),
+/// and the partial report — done, failed, not started — is printed (text or JSON) with
+/// [`exit::INTERRUPTED`]. A second signal exits at once with that code (the server rolls back
+/// what the running targets had not committed). A library never installs signal handlers;
+/// the CLI is the whole process. Without handlers (none could be installed) the default
+/// action ends the process, as before.
+fn stop_on_signal() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return flag;
+    };
+    let set = flag.clone();
+    std::thread::spawn(move || {
+        let mut received = signals.forever();
+        if received.next().is_none() {
+            return;
+        }
+        set.store(true, Ordering::SeqCst);
+        Output::note_line(
+            "\ninterrupted: no new target starts; waiting for the running ones to finish \
+             (interrupt again to exit at once)",
+        );
+        if received.next().is_some() {
+            Output::note_line(
+                "interrupted again: exiting; the running targets' uncommitted migrations are \
+                 rolled back by the server (run the command again to finish them)",
+            );
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+    });
+    flag
 }
 
 /// `migrate verify`, once per server of the targets.
@@ -283,6 +319,26 @@ fn finish(out: &Output, report: &FleetReport) -> u8 {
         }
     }
     let code = report.exit_code();
+    if report.summary.interrupted {
+        let s = &report.summary;
+        // `up` and `status` are safe to run again on the whole list (`up` applies only what
+        // is missing); `down` again would roll back the finished targets once more.
+        let next = if report.command == "down" {
+            "run `down` on the targets not started alone (a list of them): run on the whole \
+             list again, it would roll back the finished ones once more"
+                .to_string()
+        } else {
+            format!(
+                "run `cargo confiture migrate {}` again to reach the rest",
+                report.command
+            )
+        };
+        out.note(&out.hint(&format!(
+            "interrupted: {} finished ({} failed), {} not started (exit {code}); {next}",
+            s.done, s.failed, s.not_started
+        )));
+        return code;
+    }
     if code == exit::FLEET_MIXED && !out.json_mode() {
         out.note(&out.hint(&format!(
             "note: the targets ended with different exit codes (exit {code}); each target's is in the table, and in `--format json`"
@@ -464,7 +520,9 @@ fn table(out: &Output, report: &FleetReport) -> String {
         s.done,
         s.failed
     );
-    if s.not_started > 0 {
+    if s.not_started > 0 && s.interrupted {
+        summary.push_str(&format!(", {} not started (interrupted)", s.not_started));
+    } else if s.not_started > 0 {
         summary.push_str(&format!(
             ", {} not started (stopped at the first failure; --keep-going runs every target)",
             s.not_started

@@ -27,7 +27,8 @@
 //! for `status` when some targets have pending migrations and none has anything else; 9 for
 //! `verify` or `drift` when every target that did not end with 0 found something); and
 //! [`exit::FLEET_MIXED`] (10) when they ended with different codes. Each target's own code is
-//! in its [`TargetReport`]. Targets not started have no code.
+//! in its [`TargetReport`]. Targets not started have no code. A fleet stopped from outside
+//! ([`Fleet::stop_when`]) ends with [`exit::INTERRUPTED`] (130), its summary `interrupted`.
 //!
 //! # Waves
 //!
@@ -111,6 +112,8 @@ pub struct Fleet {
     check_options: CheckOptions,
     jobs: usize,
     keep_going: bool,
+    /// Set from outside (a signal handler): no target starts any more ([`Fleet::stop_when`]).
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What a running fleet reports as it goes: sent from its worker threads one at a time, in
@@ -251,6 +254,9 @@ pub struct FleetSummary {
     pub jobs: usize,
     /// Whether the fleet went on after a failure.
     pub keep_going: bool,
+    /// Whether it was stopped from outside while it ran ([`Fleet::stop_when`]: SIGINT in the
+    /// CLI): the targets `not_started` were never reached, the ones running then finished.
+    pub interrupted: bool,
     /// Wall-clock time of the whole fleet.
     pub duration_ms: u64,
 }
@@ -372,6 +378,7 @@ impl Fleet {
             check_options,
             jobs: DEFAULT_JOBS,
             keep_going: false,
+            stop: None,
         }
     }
 
@@ -399,6 +406,20 @@ impl Fleet {
         self
     }
 
+    /// Stop starting targets once `flag` is set (a CLI sets it on SIGINT): the running ones
+    /// finish (each an ordinary run: its migrations commit or roll back whole), the others are
+    /// `not_started`, and the report says [`FleetSummary::interrupted`].
+    pub fn stop_when(mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Fleet {
+        self.stop = Some(flag);
+        self
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     /// The targets, in list order.
     pub fn targets(&self) -> &[Target] {
         &self.targets
@@ -412,6 +433,7 @@ impl Fleet {
             None => Migrator::new(env, self.migrations_dir.clone(), self.check_options.clone()),
         };
         migrator.preloaded = files.clone();
+        migrator.in_fleet = true;
         migrator
     }
 
@@ -578,7 +600,8 @@ impl Fleet {
             let (slot, index, target, shown) = {
                 let mut s = lock(state);
                 let slot = s.next;
-                let Some(&(index, target)) = targets.get(slot).filter(|_| !s.stopped) else {
+                let stopped = s.stopped || self.stop_requested();
+                let Some(&(index, target)) = targets.get(slot).filter(|_| !stopped) else {
                     return;
                 };
                 s.next += 1;
@@ -648,9 +671,15 @@ impl Fleet {
             done: count(TargetState::Done),
             failed: count(TargetState::Failed),
             not_started: count(TargetState::NotStarted),
-            exit_code: combined_exit_code(targets.iter().filter_map(|t| t.exit_code)),
+            // Stopped from outside: the fleet did not run to its end, whatever its targets did.
+            exit_code: if self.stop_requested() {
+                exit::INTERRUPTED
+            } else {
+                combined_exit_code(targets.iter().filter_map(|t| t.exit_code))
+            },
             jobs: self.jobs,
             keep_going: self.keep_going,
+            interrupted: self.stop_requested(),
             duration_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
         FleetReport {

@@ -82,6 +82,9 @@ pub struct Migrator {
     /// The database is `migrate verify`'s scratch one, built from the files alone: a failure
     /// for want of a squashed history's schema snapshot says verify cannot check it.
     pub(crate) on_scratch: bool,
+    /// The session is one target of a fleet (`fleet::Fleet`): a migration that fails here may
+    /// be applied on other targets already, so its help never says to edit its file.
+    pub(crate) in_fleet: bool,
 }
 
 impl Migrator {
@@ -118,6 +121,7 @@ impl Migrator {
             on_connect: None,
             preloaded: None,
             on_scratch: false,
+            in_fleet: false,
         }
     }
 
@@ -256,6 +260,7 @@ impl Migrator {
             on_connect: None,
             preloaded: self.preloaded.clone(),
             on_scratch: self.on_scratch,
+            in_fleet: self.in_fleet,
         }
     }
 

@@ -301,6 +301,72 @@ fn the_first_failure_stops_the_fleet_and_the_running_targets_finish() {
     }
 }
 
+/// SIGINT mid-fleet ended the process with no word of which targets were done, running or
+/// never reached. Now no target starts after it, the running one finishes (its migrations
+/// whole), and the partial report — table or JSON — is printed with exit 130.
+#[test]
+fn sigint_mid_fleet_finishes_the_running_target_and_reports_the_rest_as_not_started() {
+    let dbs = TestDbs::new("fleetint", 4);
+    let project = tenant_project();
+    project.write(
+        "db/migrations/002_create_tb_widget.up.sql",
+        "-- widgets of the tenant\nCREATE TABLE tb_widget (pk int PRIMARY KEY);\nSELECT pg_sleep(1);\n",
+    );
+    write_targets(&project, &dbs);
+    let url = server_url();
+    for json in [false, true] {
+        for db in &dbs.dbs {
+            db.connect()
+                .batch_execute("DROP TABLE IF EXISTS tb_confiture, tb_widget, tb_account CASCADE")
+                .expect("reset");
+        }
+        let mut command = project.cli();
+        command
+            .args(["migrate", "up", "--database-url", &url])
+            .args(["--targets", "tenants.txt", "--jobs", "1"]);
+        if json {
+            command.args(["--format", "json"]);
+        }
+        let child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        // The first target is in its slow migration: its first one committed.
+        let sleeping = wait_until(Duration::from_secs(60), || ledger(&dbs.dbs[0]).len() == 1);
+        assert!(sleeping, "the first target never started");
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+        run.code(exit::INTERRUPTED)
+            .stderr_has("interrupted: no new target starts")
+            .stderr_has("interrupted: 1 finished (0 failed), 3 not started (exit 130)");
+        // The running target finished whole; the others were never reached.
+        assert_eq!(consistent(&dbs.dbs[0]), ALL, "{}", run.dump());
+        for db in &dbs.dbs[1..] {
+            assert!(
+                db.ledger().is_none(),
+                "{} was reached\n{}",
+                db.name,
+                run.dump()
+            );
+        }
+        if json {
+            let doc = run.json();
+            assert_eq!(doc["summary"]["interrupted"], true, "{doc}");
+            assert_eq!(doc["summary"]["exit_code"], 130, "{doc}");
+            assert_eq!(doc["summary"]["not_started"], 3, "{doc}");
+            assert_eq!(entries(&doc)[0]["state"], "done", "{doc}");
+            assert_eq!(entries(&doc)[3]["state"], "not_started", "{doc}");
+        } else {
+            run.stdout_has("4 targets: 1 done, 0 failed, 3 not started (interrupted)");
+        }
+    }
+}
+
 /// A runner killed with SIGKILL mid-fleet: every target is as one whole run would leave it
 /// (ledger and schema agree: a migration and its row commit together), and the next run
 /// finishes the job.
@@ -596,6 +662,40 @@ fn fleet_flags_are_checked_before_anything_runs() {
             .code(exit::USAGE)
             .stderr_lacks("using ");
     }
+}
+
+/// A poisoned tenant's help said to fix the migration's file, which the other targets had
+/// just applied: edited, it would be a modified migration (diverged) on every one of them.
+/// The help of a target's failed migration says to fix the database, never to edit the file.
+#[test]
+fn a_poisoned_targets_help_never_says_to_edit_a_migration_others_applied() {
+    let dbs = TestDbs::new("fleetpoisonhelp", 2);
+    let project = tenant_project();
+    dbs.dbs[1]
+        .connect()
+        .batch_execute("CREATE TABLE tb_widget (pk int)")
+        .expect("poison");
+    write_targets(&project, &dbs);
+    let run = fleet(
+        &project,
+        &["up", "--targets", "tenants.txt", "--keep-going"],
+    );
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("002_create_tb_widget.up.sql:2")
+        .stderr_has("do not edit its file")
+        .stderr_lacks("help: fix db/migrations");
+    assert_eq!(ledger(&dbs.dbs[0]), ALL);
+    let json = fleet(
+        &project,
+        &["up", "--targets", "tenants.txt", "--format", "json"],
+    )
+    .code(exit::MIGRATION_FAILED)
+    .json();
+    let help = entries(&json)[1]["error"]["help"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(help.contains("do not edit its file"), "{json}");
 }
 
 /// A request every target would refuse (decided by the files and the flags alone) was refused
