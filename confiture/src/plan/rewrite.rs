@@ -141,13 +141,6 @@ fn row_is_current(m: &Migration, row: &LedgerRow) -> bool {
         && row.name == m.name
 }
 
-/// The row's version now names another migration: its name and its checksum both differ from
-/// the file's (an applied file deleted, and its number given to a new one; a renumbering after
-/// a merge). Edits keep the name, and renames the checksum.
-fn is_another_migration(m: &Migration, row: &LedgerRow) -> bool {
-    row.name != m.name && crate::history::is_modified(m, row)
-}
-
 /// Plans `reinit` (see [`ReinitPlan`]). `through` must name a migration file.
 pub fn reinit<'a>(
     set: &'a MigrationSet,
@@ -175,9 +168,14 @@ pub fn reinit<'a>(
                     Some(m) if row_is_current(m, r.row) => ReinitAction::Keep,
                     // Another migration at this version: accepting it would record as
                     // applied a migration that never ran.
-                    Some(m) if is_another_migration(m, r.row) => ReinitAction::Forget,
+                    Some(m) if crate::history::is_another_migration(m, r.row) => {
+                        ReinitAction::Forget
+                    }
                     _ => ReinitAction::Accept,
                 },
+                // The same migration under its new number: the row is rewritten to it, not
+                // forgotten (which would run it again).
+                State::Renumbered => ReinitAction::Accept,
                 State::Missing | State::Duplicate | State::Pending | State::OutOfOrder => {
                     ReinitAction::Forget
                 }
