@@ -202,20 +202,30 @@ pub fn reinit<'a>(
     Ok(ReinitPlan { steps })
 }
 
-/// Refuses (exit 5) a `reinit` that would write the checksum of a file with errors: a row it
-/// accepts or a migration it records. Rows it keeps or forgets, and drafts it leaves alone, do
-/// not stop it.
+/// Refuses (exit 5) a `reinit` that would write the checksum of a file with errors — a row it
+/// accepts or a migration it records — or forget a row as having no file while files of its
+/// version are on disk but cannot be used (unreadable, a directory, not UTF-8...): that
+/// migration ran, and forgetting its row would make `up` run it again. Rows it keeps, and
+/// drafts it leaves alone, do not stop it.
 pub fn check_reinit_files(
     set: &MigrationSet,
     plan: &ReinitPlan<'_>,
     errors: &FileErrors<'_>,
 ) -> Result<()> {
+    let forgotten_with_files = plan
+        .steps
+        .iter()
+        .filter(|s| s.action == ReinitAction::Forget && s.migration.is_none())
+        .filter_map(|s| s.row)
+        .filter_map(|row| crate::history::Version::of_ledger(&row.version).ok())
+        .flat_map(|v| errors.of(v.number()).iter().copied());
     let blocking: Vec<&Diagnostic> = plan
         .steps
         .iter()
         .filter(|s| matches!(s.action, ReinitAction::Accept | ReinitAction::Record))
         .filter_map(|s| s.migration)
         .flat_map(|m| errors.of(m.version).iter().copied())
+        .chain(forgotten_with_files)
         .collect();
     if blocking.is_empty() {
         return Ok(());

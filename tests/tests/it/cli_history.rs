@@ -797,3 +797,46 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
         .code(exit::SUCCESS);
     assert!(db.has_relation("other"));
 }
+
+/// An applied migration whose file is on disk but cannot be read (a directory in its place, a
+/// FIFO — as root, `chmod 000` does not stop reading, so these stand for an unreadable file):
+/// `reinit` refuses (exit 5) rather than forget its row as one "with no file", which would make
+/// the next `up` run it again. The ledger is untouched.
+#[cfg(unix)]
+#[test]
+fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
+    let db = TestDb::new("hi_unreadable");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let path = project.path("db/migrations/002_b.up.sql");
+    let make: [(&str, &dyn Fn()); 2] = [
+        ("a directory", &|| {
+            std::fs::create_dir(&path).expect("mkdir")
+        }),
+        ("a FIFO", &|| {
+            let ok = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .expect("mkfifo")
+                .success();
+            assert!(ok, "mkfifo");
+        }),
+    ];
+    for (what, make) in make {
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir(&path);
+        make();
+        for args in [
+            &["migrate", "reinit"][..],
+            &["migrate", "reinit", "--dry-run"],
+        ] {
+            let run = project.run_on(&db, args);
+            run.code(exit::INVALID)
+                .stderr_has("cannot read `002_b.up.sql`")
+                .stdout_lacks("forget");
+            assert_eq!(ledger(&db), ["001:a", "002:b"], "{what}\n{}", run.dump());
+        }
+    }
+}
