@@ -240,6 +240,19 @@ pub enum Divergence {
         /// When the second row was written (its `applied_at`), when known.
         applied_at: Option<String>,
     },
+    /// An applied migration whose files now have another number (same name, same up file).
+    Renumbered {
+        /// The migration as its files name it now, `005_add_x`.
+        id: String,
+        /// As the ledger recorded it, `003_add_x`.
+        recorded: String,
+        /// The row's `version`, as stored (`003`).
+        row_version: String,
+        /// Its up file now.
+        file: Option<std::path::PathBuf>,
+        /// When it was applied, when known.
+        applied_at: Option<String>,
+    },
     /// A pending migration numbered below the newest applied one.
     OutOfOrder {
         /// The migration, `002_t2`.
@@ -255,6 +268,7 @@ impl Divergence {
         match self {
             Divergence::Modified { id, .. }
             | Divergence::Missing { id, .. }
+            | Divergence::Renumbered { id, .. }
             | Divergence::OutOfOrder { id, .. } => Some(id),
             Divergence::Duplicate { id, .. } => id.as_deref(),
         }
@@ -268,6 +282,7 @@ impl Divergence {
             Divergence::Missing { .. } => State::Missing,
             Divergence::Duplicate { .. } => State::Duplicate,
             Divergence::OutOfOrder { .. } => State::OutOfOrder,
+            Divergence::Renumbered { .. } => State::Renumbered,
         }
     }
 }
@@ -322,6 +337,10 @@ impl fmt::Display for Divergence {
                 id: None,
                 ..
             } => write!(f, "duplicate: row `{row_version}`"),
+            Divergence::Renumbered { id, recorded, .. } => write!(
+                f,
+                "renumbered: {recorded} was applied, and its files are now {id} (same up file)"
+            ),
             Divergence::OutOfOrder { id, newest_applied } => {
                 write!(f, "out of order: {id} is pending")?;
                 match newest_applied {

@@ -163,6 +163,38 @@ pub fn is_modified(migration: &Migration, row: &LedgerRow) -> bool {
     recorded_checksum(row).is_some_and(|c| !checksum_matches(c, &migration.up.checksum))
 }
 
+/// Whether `row`'s version now names another migration than the one it recorded: `migration`
+/// (the file of that version) has another name and another checksum (an applied file deleted
+/// and its number given to a new one; a renumbering after a merge). An edit keeps the name, a
+/// rename keeps the checksum. The one rule: `status`, `up`, `down` and `reinit` follow it.
+pub fn is_another_migration(migration: &Migration, row: &LedgerRow) -> bool {
+    row.name != migration.name && is_modified(migration, row)
+}
+
+/// The file `row` was renumbered to: a file of another version with the row's name and its
+/// recorded checksum, whose version no row records, while the row's own version has no file
+/// or another migration ([`is_another_migration`]). A row without a checksum is never
+/// renumbered: nothing proves the file is the one that ran.
+fn renumbered_to<'a>(
+    row: &LedgerRow,
+    version: Option<&Version>,
+    migrations: &[&'a Migration],
+    by_number: &BTreeMap<u64, Vec<usize>>,
+) -> Option<&'a Migration> {
+    let recorded = recorded_checksum(row)?;
+    let number = version?.number();
+    let own = migrations.iter().find(|m| m.version == number);
+    if own.is_some_and(|m| !is_another_migration(m, row)) {
+        return None;
+    }
+    migrations.iter().copied().find(|m| {
+        m.version != number
+            && m.name == row.name
+            && checksum_matches(recorded, &m.up.checksum)
+            && !by_number.contains_key(&m.version)
+    })
+}
+
 /// Where a migration (a file pair, a ledger row, or both) stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -182,6 +214,11 @@ pub enum State {
     Squashed,
     /// A second row for a version another row already records (e.g. `1` beside `001`).
     Duplicate,
+    /// Recorded under a version its file no longer has: the file was renumbered (its name and
+    /// up file unchanged, e.g. `003_add_x` now `005_add_x` after a merge). Applied, not
+    /// pending: `up` refuses until the files are renamed back or `reinit` records the new
+    /// number.
+    Renumbered,
 }
 
 impl State {
@@ -201,12 +238,16 @@ impl State {
     pub fn is_diverged(self) -> bool {
         matches!(
             self,
-            State::Modified | State::Missing | State::OutOfOrder | State::Duplicate
+            State::Modified
+                | State::Missing
+                | State::OutOfOrder
+                | State::Duplicate
+                | State::Renumbered
         )
     }
 
     /// The JSON spelling: `applied`, `pending`, `modified`, `missing`, `out_of_order`,
-    /// `squashed`, `duplicate`.
+    /// `squashed`, `duplicate`, `renumbered`.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Applied => "applied",
@@ -216,6 +257,7 @@ impl State {
             State::OutOfOrder => "out_of_order",
             State::Squashed => "squashed",
             State::Duplicate => "duplicate",
+            State::Renumbered => "renumbered",
         }
     }
 }
@@ -237,7 +279,7 @@ impl<'a> Recorded<'a> {
     /// The file this row records, when it is the row that file matched (applied or modified).
     pub fn matched(&self) -> Option<&'a Migration> {
         match self.state {
-            State::Applied | State::Modified => self.migration,
+            State::Applied | State::Modified | State::Renumbered => self.migration,
             _ => None,
         }
     }
@@ -330,8 +372,30 @@ impl<'a> History<'a> {
         let mut unrecorded = Vec::new();
         let mut migrations: Vec<&'a Migration> = migrations.into_iter().collect();
         migrations.sort_by_key(|m| m.version);
+        // Rows whose migration now has another number: they record that file, not the one
+        // (if any) that has their version now.
+        let mut renumbered: BTreeMap<u64, usize> = BTreeMap::new();
+        for (i, row) in rows.iter().enumerate() {
+            if let Some(m) = renumbered_to(row, versions[i].as_ref(), &migrations, &by_number) {
+                renumbered.entry(m.version).or_insert(i);
+            }
+        }
         for m in migrations {
-            let candidates = by_number.get(&m.version).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some(&i) = renumbered.get(&m.version) {
+                matched.insert(m.version, i);
+                file_of[i] = Some(m);
+                state_of[i] = Some(State::Renumbered);
+                continue;
+            }
+            let candidates: Vec<usize> = by_number
+                .get(&m.version)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .copied()
+                .filter(|i| !renumbered.values().any(|r| r == i))
+                .collect();
+            let candidates = candidates.as_slice();
             let chosen = candidates
                 .iter()
                 .copied()
@@ -418,6 +482,11 @@ impl<'a> History<'a> {
     /// Rows with no file that are not part of a squashed history.
     pub fn missing(&self) -> Vec<&Recorded<'a>> {
         self.rows_in(State::Missing).collect()
+    }
+
+    /// Rows whose migration's files now have another number ([`State::Renumbered`]).
+    pub fn renumbered(&self) -> Vec<&Recorded<'a>> {
+        self.rows_in(State::Renumbered).collect()
     }
 
     /// Second rows for a version another row records.

@@ -9,6 +9,8 @@
 //! - `missing`: recorded, but no file has its version;
 //! - `squashed`: recorded below `first_version`, whose files were removed on purpose;
 //! - `duplicate`: a second row for a version another row records;
+//! - `renumbered`: recorded under a version its files no longer have (same name and up file,
+//!   another number now);
 //! - `pending`: not recorded, and newer than every recorded version;
 //! - `out_of_order`: not recorded, but older than the newest recorded version (typically a
 //!   branch merged late). It still has to be applied, so it counts as pending too.
@@ -92,6 +94,8 @@ pub struct Summary {
     pub squashed: usize,
     /// Second rows for a version.
     pub duplicate: usize,
+    /// Applied migrations whose files now have another number.
+    pub renumbered: usize,
     /// Migrations whose files have an error.
     pub invalid: usize,
     /// Error diagnostics of the directory.
@@ -128,6 +132,8 @@ pub struct StatusReport {
     pub squashed: Vec<String>,
     /// Second rows for a version (their own `version` text).
     pub duplicate: Vec<String>,
+    /// Applied migrations whose files now have another number (the files' version).
+    pub renumbered: Vec<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
     /// How the history differs from the files, as `up` refuses it
@@ -140,7 +146,8 @@ pub struct StatusReport {
 impl StatusReport {
     /// The exit code for `migrate status`: 5 when the files have errors (`up` would refuse them
     /// before anything else); else 2 when the tracking table does not exist; else 7 when a
-    /// migration is modified, missing, out of order or recorded twice (it wins over pending);
+    /// migration is modified, missing, renumbered, out of order or recorded twice (it wins over
+    /// pending);
     /// else 1 when some are pending; else 0.
     pub fn exit_code(&self) -> u8 {
         if self.summary.errors > 0 {
@@ -151,6 +158,7 @@ impl StatusReport {
             + self.summary.missing
             + self.summary.out_of_order
             + self.summary.duplicate
+            + self.summary.renumbered
             > 0
         {
             exit::DIVERGED
@@ -208,6 +216,7 @@ pub fn report_checked(
     let out_of_order = versions(&|s| s == State::OutOfOrder);
     let squashed = versions(&|s| s == State::Squashed);
     let duplicate = versions(&|s| s == State::Duplicate);
+    let renumbered = versions(&|s| s == State::Renumbered);
     let summary = Summary {
         applied: applied.len(),
         pending: pending.len(),
@@ -217,6 +226,7 @@ pub fn report_checked(
         out_of_order: out_of_order.len(),
         squashed: squashed.len(),
         duplicate: duplicate.len(),
+        renumbered: renumbered.len(),
         invalid: migrations.iter().filter(|m| m.invalid).count(),
         errors: diagnostics.iter().filter(|d| d.is_error()).count(),
     };
@@ -233,6 +243,7 @@ pub fn report_checked(
         out_of_order,
         squashed,
         duplicate,
+        renumbered,
         diagnostics: diagnostics.to_vec(),
         diverged: crate::plan::divergences(&history, false),
     }

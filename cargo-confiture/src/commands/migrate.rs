@@ -567,6 +567,7 @@ fn status_cell(m: &MigrationStatus) -> (String, Style) {
         State::OutOfOrder => ("✗ out of order", Style::Red),
         State::Squashed => ("✓ squashed", Style::Cyan),
         State::Duplicate => ("! duplicate", Style::Red),
+        State::Renumbered => ("! renumbered", Style::Red),
     };
     if m.invalid {
         (format!("{text}, invalid"), Style::Red)
@@ -619,6 +620,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         (s.missing, "missing"),
         (s.out_of_order, "out of order"),
         (s.duplicate, "duplicate"),
+        (s.renumbered, "renumbered"),
         (s.squashed, "squashed"),
         (s.invalid, "invalid"),
     ] {
@@ -684,6 +686,12 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; if they were removed on purpose, {reinit} forgets their rows",
             render::versions(&report.missing),
             confiture::workspace::SETTINGS_TABLES
+        ));
+    }
+    if !report.renumbered.is_empty() {
+        lines.push(format!(
+            "help: applied migrations were renumbered since they ran (now {}; same name and up file): rename their files back, or record the new numbers with {reinit} (they do not run again)",
+            render::versions(&report.renumbered)
         ));
     }
     if !report.duplicate.is_empty() {

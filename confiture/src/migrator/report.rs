@@ -160,11 +160,12 @@ pub struct ReportedError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ReportedDivergence {
-    /// `modified`, `missing`, `duplicate` or `out_of_order`, as `migrate status` names it.
+    /// `modified`, `missing`, `renumbered`, `duplicate` or `out_of_order`, as `migrate status`
+    /// names it.
     pub state: crate::history::State,
     /// The migration, `002_t2`; `null` for a duplicate row whose file is gone.
     pub migration: Option<String>,
-    /// `modified`: its up file.
+    /// `modified`, `renumbered`: its up file.
     #[serde(serialize_with = "crate::display::serialize_option_path")]
     pub file: Option<PathBuf>,
     /// `modified`: the checksum recorded when it was applied.
@@ -174,7 +175,8 @@ pub struct ReportedDivergence {
     /// `modified`, `missing`, `duplicate` (a ledger row): when its row was written;
     /// `null` for `out_of_order` (no row).
     pub applied_at: Option<String>,
-    /// `duplicate`: the second row's `version`, as stored.
+    /// `duplicate`: the second row's `version`, as stored; `renumbered`: the row's (the old
+    /// number).
     pub row_version: Option<String>,
     /// `out_of_order`: the newest applied version.
     pub newest_applied: Option<String>,
@@ -206,6 +208,16 @@ impl ReportedDivergence {
                 reported.applied_at = applied_at.clone();
             }
             Divergence::Missing { applied_at, .. } => reported.applied_at = applied_at.clone(),
+            Divergence::Renumbered {
+                row_version,
+                file,
+                applied_at,
+                ..
+            } => {
+                reported.row_version = Some(row_version.clone());
+                reported.file = file.clone();
+                reported.applied_at = applied_at.clone();
+            }
             Divergence::Duplicate {
                 row_version,
                 applied_at,

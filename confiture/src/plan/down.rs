@@ -235,6 +235,7 @@ fn divergences<'a>(
     for r in chosen {
         match r.state {
             State::Missing => found.push(missing(r)),
+            State::Renumbered => found.extend(super::renumbered(r)),
             State::Duplicate => found.push(duplicate(r)),
             State::Modified | State::Applied => {
                 let Some(m) = r.migration else { continue };

@@ -110,6 +110,18 @@ pub(super) fn missing(r: &Recorded<'_>) -> Divergence {
     }
 }
 
+/// `renumbered`: the row's migration now has another number.
+pub(super) fn renumbered(r: &Recorded<'_>) -> Option<Divergence> {
+    let m = r.migration?;
+    Some(Divergence::Renumbered {
+        id: m.id(),
+        recorded: crate::display::migration_id(&r.row.version, &r.row.name),
+        row_version: r.row.version.clone(),
+        file: Some(m.up.path.clone()),
+        applied_at: Some(r.row.applied_at.clone()),
+    })
+}
+
 /// `duplicate`: a second row for a version.
 pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
     Divergence::Duplicate {

@@ -141,13 +141,6 @@ fn row_is_current(m: &Migration, row: &LedgerRow) -> bool {
         && row.name == m.name
 }
 
-/// The row's version now names another migration: its name and its checksum both differ from
-/// the file's (an applied file deleted, and its number given to a new one; a renumbering after
-/// a merge). Edits keep the name, and renames the checksum.
-fn is_another_migration(m: &Migration, row: &LedgerRow) -> bool {
-    row.name != m.name && crate::history::is_modified(m, row)
-}
-
 /// Plans `reinit` (see [`ReinitPlan`]). `through` must name a migration file.
 pub fn reinit<'a>(
     set: &'a MigrationSet,
@@ -175,9 +168,14 @@ pub fn reinit<'a>(
                     Some(m) if row_is_current(m, r.row) => ReinitAction::Keep,
                     // Another migration at this version: accepting it would record as
                     // applied a migration that never ran.
-                    Some(m) if is_another_migration(m, r.row) => ReinitAction::Forget,
+                    Some(m) if crate::history::is_another_migration(m, r.row) => {
+                        ReinitAction::Forget
+                    }
                     _ => ReinitAction::Accept,
                 },
+                // The same migration under its new number: the row is rewritten to it, not
+                // forgotten (which would run it again).
+                State::Renumbered => ReinitAction::Accept,
                 State::Missing | State::Duplicate | State::Pending | State::OutOfOrder => {
                     ReinitAction::Forget
                 }
@@ -204,20 +202,30 @@ pub fn reinit<'a>(
     Ok(ReinitPlan { steps })
 }
 
-/// Refuses (exit 5) a `reinit` that would write the checksum of a file with errors: a row it
-/// accepts or a migration it records. Rows it keeps or forgets, and drafts it leaves alone, do
-/// not stop it.
+/// Refuses (exit 5) a `reinit` that would write the checksum of a file with errors — a row it
+/// accepts or a migration it records — or forget a row as having no file while files of its
+/// version are on disk but cannot be used (unreadable, a directory, not UTF-8...): that
+/// migration ran, and forgetting its row would make `up` run it again. Rows it keeps, and
+/// drafts it leaves alone, do not stop it.
 pub fn check_reinit_files(
     set: &MigrationSet,
     plan: &ReinitPlan<'_>,
     errors: &FileErrors<'_>,
 ) -> Result<()> {
+    let forgotten_with_files = plan
+        .steps
+        .iter()
+        .filter(|s| s.action == ReinitAction::Forget && s.migration.is_none())
+        .filter_map(|s| s.row)
+        .filter_map(|row| crate::history::Version::of_ledger(&row.version).ok())
+        .flat_map(|v| errors.of(v.number()).iter().copied());
     let blocking: Vec<&Diagnostic> = plan
         .steps
         .iter()
         .filter(|s| matches!(s.action, ReinitAction::Accept | ReinitAction::Record))
         .filter_map(|s| s.migration)
         .flat_map(|m| errors.of(m.version).iter().copied())
+        .chain(forgotten_with_files)
         .collect();
     if blocking.is_empty() {
         return Ok(());

@@ -993,3 +993,65 @@ fn a_squashed_row_cannot_be_rolled_back() {
     };
     assert_eq!(rolled(&down(&s, &r, &req).unwrap()), [3]);
 }
+
+/// `renumbered` is decided once, by the history: a row whose name and checksum are a file's of
+/// another, unrecorded version (its own version now another migration's, or no file's). An
+/// edit as well as a new number is not a renumbering; `reinit` moves the row, never forgets it.
+#[test]
+fn a_renumbered_migration_is_one_state_decided_by_the_history() {
+    let old = migration(3, "c");
+    let mut moved = migration(4, "c");
+    moved.up = file("m/004_c.up.sql".into(), &old.up.text, false);
+    let mut other = migration(3, "other");
+    other.up = file("m/003_other.up.sql".into(), "-- another\n", false);
+    let applied = [migration(1, "a"), migration(2, "b")];
+    let ledger: Vec<LedgerRow> = applied.iter().chain([&old]).map(row).collect();
+    let files = [
+        applied[0].clone(),
+        applied[1].clone(),
+        other.clone(),
+        moved.clone(),
+    ];
+    let history = crate::history::History::new(files.iter(), &ledger, None);
+    let states: Vec<_> = history.recorded.iter().map(|r| r.state).collect();
+    assert_eq!(states, [State::Applied, State::Applied, State::Renumbered]);
+    assert_eq!(
+        history.recorded[2].matched().map(Migration::id),
+        Some(moved.id())
+    );
+    assert_eq!(
+        history.pending().map(Migration::id).collect::<Vec<_>>(),
+        [other.id()]
+    );
+    assert!(crate::history::is_another_migration(&other, &ledger[2]));
+    let dir = MigrationSet::new("m", files.to_vec());
+    let plan = reinit(&dir, &ledger, None, None).expect("plan");
+    let rewrite = plan.rewrite();
+    assert!(rewrite.delete.is_empty(), "{rewrite:?}");
+    assert_eq!(rewrite.update.len(), 1);
+    assert_eq!(
+        (
+            rewrite.update[0].key.as_str(),
+            rewrite.update[0].version.as_str()
+        ),
+        ("003", "004")
+    );
+
+    // Renumbered and edited: nothing proves it is the migration that ran.
+    let mut edited = moved.clone();
+    edited.up = file("m/004_c.up.sql".into(), "-- edited\n", false);
+    let files = [
+        applied[0].clone(),
+        applied[1].clone(),
+        other.clone(),
+        edited,
+    ];
+    let history = crate::history::History::new(files.iter(), &ledger, None);
+    assert_eq!(history.recorded[2].state, State::Modified);
+    // Kept at its number and edited: modified, not renumbered.
+    let mut kept = old.clone();
+    kept.up = file("m/003_c.up.sql".into(), "-- edited\n", false);
+    let files = [applied[0].clone(), applied[1].clone(), kept, moved];
+    let history = crate::history::History::new(files.iter(), &ledger, None);
+    assert_eq!(history.recorded[2].state, State::Modified);
+}

@@ -115,6 +115,12 @@ pub fn divergences(history: &History<'_>, allow_out_of_order: bool) -> Vec<Diver
         .filter_map(|r| Some(super::modified(r.migration?, r.row)))
         .collect();
     found.extend(history.missing().iter().map(|r| super::missing(r)));
+    found.extend(
+        history
+            .renumbered()
+            .iter()
+            .filter_map(|r| super::renumbered(r)),
+    );
     found.extend(history.duplicates().iter().map(|r| duplicate(r)));
     if !allow_out_of_order {
         let newest = history.newest_recorded().map(|r| r.row.version.clone());
@@ -136,13 +142,18 @@ pub fn divergences(history: &History<'_>, allow_out_of_order: bool) -> Vec<Diver
 pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<()> {
     let modified = history.modified();
     let missing = history.missing();
+    let renumbered = history.renumbered();
     let duplicates = history.duplicates();
     let out_of_order = if allow_out_of_order {
         Vec::new()
     } else {
         history.out_of_order()
     };
-    if modified.is_empty() && missing.is_empty() && duplicates.is_empty() && out_of_order.is_empty()
+    if modified.is_empty()
+        && missing.is_empty()
+        && renumbered.is_empty()
+        && duplicates.is_empty()
+        && out_of_order.is_empty()
     {
         return Ok(());
     }
@@ -164,6 +175,17 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
              schema snapshot, set `first_version` in {}; if they were removed on purpose, {} \
              forgets their rows",
             crate::workspace::SETTINGS_TABLES,
+            reinit_hint()
+        ));
+    }
+    if !renumbered.is_empty() {
+        counts.push(format!(
+            "{} applied migration(s) renumbered",
+            renumbered.len()
+        ));
+        help.push(format!(
+            "a renumbered migration already ran under its old number: rename its files back, \
+             or {} records it under its new number (it does not run again)",
             reinit_hint()
         ));
     }

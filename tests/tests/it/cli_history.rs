@@ -717,3 +717,126 @@ fn a_padded_ledger_version_is_its_migration_and_an_empty_one_is_named() {
         .code(exit::SUCCESS)
         .stdout_has("(empty version) ghost");
 }
+
+fn renumber(project: &Project, from: &str, to: &str) {
+    for kind in ["up", "down"] {
+        std::fs::rename(
+            project.path(&format!("db/migrations/{from}.{kind}.sql")),
+            project.path(&format!("db/migrations/{to}.{kind}.sql")),
+        )
+        .expect("rename");
+    }
+}
+
+/// An applied migration renumbered (same name, same up file: `003_c` now `004_c` after a
+/// merge), its old number given to another migration: `status`, `up`, `down` and
+/// `reinit` all see it as `renumbered` — applied, not modified, missing or pending. `reinit`
+/// records it under its new number and never runs it again; the migration now at its old
+/// number is pending.
+#[test]
+fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
+    // Renumbered without a migration in its place would leave a gap, itself an error.
+    let db = TestDb::new("hi_renum");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    renumber(&project, "003_c", "004_c");
+    table(&project, "003_other", "other");
+
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::DIVERGED)
+        .stdout_has("! renumbered")
+        .stderr_has("rename their files back")
+        .stdout_lacks("modified")
+        .stdout_lacks("missing");
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("004_c"))
+        .unwrap_or_else(|| panic!("004_c listed\n{}", run.dump()));
+    assert!(row.contains("! renumbered"), "{}", run.dump());
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::DIVERGED);
+    let doc = run.json();
+    assert_eq!(doc["summary"]["renumbered"], 1, "{}", run.dump());
+    assert_eq!(doc["summary"]["modified"], 0, "{}", run.dump());
+    assert_eq!(doc["summary"]["missing"], 0, "{}", run.dump());
+    assert_eq!(
+        doc["renumbered"],
+        serde_json::json!(["004"]),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(doc["pending"], serde_json::json!(["003"]), "{}", run.dump());
+
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::DIVERGED);
+    let diverged = &run.json()["errors"][0]["diverged"][0];
+    assert_eq!(diverged["state"], "renumbered", "{}", run.dump());
+    assert_eq!(diverged["migration"], "004_c", "{}", run.dump());
+    assert_eq!(diverged["row_version"], "003", "{}", run.dump());
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::DIVERGED)
+        .stderr_has("renumbered: 003_c was applied, and its files are now 004_c");
+    assert!(db.has_relation("c"));
+
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("forget");
+    assert_eq!(ledger(&db), ["001:a", "002:b", "004:c"]);
+    // `c` is not created again (it would fail: the table exists).
+    project
+        .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    assert!(db.has_relation("other"));
+}
+
+/// An applied migration whose file is on disk but cannot be read (a directory in its place, a
+/// FIFO — as root, `chmod 000` does not stop reading, so these stand for an unreadable file):
+/// `reinit` refuses (exit 5) rather than forget its row as one "with no file", which would make
+/// the next `up` run it again. The ledger is untouched.
+#[cfg(unix)]
+#[test]
+fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
+    let db = TestDb::new("hi_unreadable");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let path = project.path("db/migrations/002_b.up.sql");
+    let make: [(&str, &dyn Fn()); 2] = [
+        ("a directory", &|| {
+            std::fs::create_dir(&path).expect("mkdir")
+        }),
+        ("a FIFO", &|| {
+            let ok = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .expect("mkfifo")
+                .success();
+            assert!(ok, "mkfifo");
+        }),
+    ];
+    for (what, make) in make {
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir(&path);
+        make();
+        for args in [
+            &["migrate", "reinit"][..],
+            &["migrate", "reinit", "--dry-run"],
+        ] {
+            let run = project.run_on(&db, args);
+            run.code(exit::INVALID)
+                .stderr_has("cannot read `002_b.up.sql`")
+                .stdout_lacks("forget");
+            assert_eq!(ledger(&db), ["001:a", "002:b"], "{what}\n{}", run.dump());
+        }
+    }
+}
