@@ -1,5 +1,6 @@
 //! C106 `standard-conforming-strings`: a migration that turns `standard_conforming_strings`
-//! off changes how PostgreSQL reads every later `'...'` string of the session (or database).
+//! off, or sets `client_encoding` to anything but UTF-8, changes how PostgreSQL reads every later
+//! message of the session (or database).
 
 use super::lexer::TokenKind;
 use super::{Context, Diagnostic, RuleDoc, Severity, Statement};
@@ -8,22 +9,35 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C106",
     name: "standard-conforming-strings",
     severity: Severity::Error,
-    summary: "a migration turns `standard_conforming_strings` off",
+    summary: "a migration changes how the server reads later SQL: `standard_conforming_strings` off, or a `client_encoding` other than UTF-8",
     explanation: "\
-With `standard_conforming_strings` off, PostgreSQL reads a backslash in a plain `'...'` string as
-an escape, so `'a\\'; DROP ...'` is one string or two statements depending on the setting. The
-server applies the setting a message arrives with: a `SET` changes how every *later* message of
-the session is read — each statement of a `-- confiture:no-transaction` migration, and the
-migrations that follow in the same run — and `ALTER DATABASE|ROLE ... SET` changes it for every
-later session. Lint reads files with the setting on, PostgreSQL's default since 9.1, so after
-such a statement it no longer sees the statements the server will run.
+The server applies the session's settings a message arrives with: a `SET` changes how every
+*later* message of the session is read — each statement of a `-- confiture:no-transaction`
+migration, and the migrations that follow in the same run. Two settings change what the SQL
+says:
+
+- With `standard_conforming_strings` off, PostgreSQL reads a backslash in a plain `'...'` string
+  as an escape, so `'a\\'; DROP ...'` is one string or two statements depending on the setting.
+  `ALTER DATABASE|ROLE ... SET` changes it for every later session too. Lint reads files with
+  the setting on, PostgreSQL's default since 9.1, so after such a statement it no longer sees
+  the statements the server will run.
+- With `client_encoding` other than UTF-8 (`SET client_encoding`, `SET NAMES`), PostgreSQL
+  decodes the later messages in that encoding, but migration files are UTF-8 and confiture
+  sends them as they are: their non-ASCII text is stored garbled (`café` becomes `cafÃ©`) or
+  refused, with no error at the `SET`.
 
 Flagged: `SET [SESSION] standard_conforming_strings` to `off`, `false`, `no` or `0`, the same in
 `ALTER DATABASE`, `ALTER ROLE` and `ALTER SYSTEM`, and `set_config('standard_conforming_strings',
-'off', false)`. Not flagged: turning it on (pg_dump writes `SET standard_conforming_strings =
-on;`), `SET LOCAL` and `set_config(..., true)`, which end with the transaction, and `RESET`.
+'off', false)`; `SET [SESSION] client_encoding`, `SET [SESSION] NAMES` and
+`set_config('client_encoding', ..., false)` to an encoding other than UTF-8. Not flagged: turning
+`standard_conforming_strings` on (pg_dump writes `SET standard_conforming_strings = on;`),
+`client_encoding` to `UTF8` (pg_dump writes `SET client_encoding = 'UTF8';`) or `DEFAULT`,
+`SET LOCAL` and `set_config(..., true)`, which end with the transaction, `RESET`, and
+`ALTER DATABASE|ROLE ... SET client_encoding` (every client, confiture included, sends its own
+encoding when it connects).
 
-**Fix:** leave it on, and write strings that need backslash escapes as `E'...'`.",
+**Fix:** leave `standard_conforming_strings` on, and write strings that need backslash escapes
+as `E'...'`; leave `client_encoding` alone, and keep migration files UTF-8.",
 };
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
@@ -31,56 +45,109 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
         || stmt.starts_with(&["ALTER"])
         || stmt.text.contains("set_config")
         || stmt.text.contains("SET_CONFIG");
-    if !candidate || !turns_off(stmt) {
+    if !candidate {
         return;
     }
-    out.push(cx.diagnostic(
-        &DOC,
-        stmt.range.clone(),
-        "standard_conforming_strings turned off: PostgreSQL reads backslashes in later '...' strings as escapes, and lint no longer splits them as the server will".to_string(),
-        "leave standard_conforming_strings on; write strings with backslash escapes as E'...'".to_string(),
-    ));
+    if turns_off(stmt) {
+        out.push(cx.diagnostic(
+            &DOC,
+            stmt.range.clone(),
+            "standard_conforming_strings turned off: PostgreSQL reads backslashes in later '...' strings as escapes, and lint no longer splits them as the server will".to_string(),
+            "leave standard_conforming_strings on; write strings with backslash escapes as E'...'".to_string(),
+        ));
+    }
+    if let Some(encoding) = client_encoding(stmt) {
+        out.push(cx.diagnostic(
+            &DOC,
+            stmt.range.clone(),
+            format!(
+                "client_encoding set to {encoding}: PostgreSQL decodes every later message of the session as {encoding}, but migration files are UTF-8, so their non-ASCII text is stored garbled or refused"
+            ),
+            "remove the SET (confiture always sends UTF-8); to store text of another encoding, convert the file to UTF-8 or use convert_from(...)".to_string(),
+        ));
+    }
 }
 
 /// The setting's name followed by an `off` value: `name = off`, `name TO false`,
 /// `set_config('name', 'off', false)`; not `SET LOCAL` nor `set_config(..., true)`.
 fn turns_off(stmt: &Statement<'_>) -> bool {
+    session_values(stmt, "standard_conforming_strings")
+        .iter()
+        .any(|value| {
+            // PostgreSQL's booleans, with the prefixes it accepts.
+            let value = value.to_ascii_lowercase();
+            let prefix_of = |word: &str| !value.is_empty() && word.starts_with(value.as_str());
+            value == "0" || value == "off" || value == "of" || prefix_of("false") || prefix_of("no")
+        })
+}
+
+/// The encoding other than UTF-8 that `stmt` sets `client_encoding` to for the session:
+/// `SET [SESSION] client_encoding = 'LATIN1'`, `SET [SESSION] NAMES 'LATIN1'`,
+/// `set_config('client_encoding', 'LATIN1', false)`. Not `SET LOCAL`, `set_config(..., true)`,
+/// `DEFAULT` or `RESET` (back to the UTF-8 the connection asked for), nor `ALTER DATABASE |
+/// ROLE ... SET` (every client, confiture included, sends its own encoding when it connects).
+fn client_encoding(stmt: &Statement<'_>) -> Option<String> {
+    if stmt.starts_with(&["ALTER"]) {
+        return None;
+    }
+    let mut values = session_values(stmt, "client_encoding");
+    if stmt.starts_with(&["SET", "NAMES"]) || stmt.starts_with(&["SET", "SESSION", "NAMES"]) {
+        let tokens: Vec<_> = stmt.tokens().collect();
+        if let Some(i) = tokens.iter().position(|t| t.is_word("NAMES")) {
+            if let Some(value) = tokens.get(i + 1).filter(|t| t.kind != TokenKind::Semicolon) {
+                values.push(value_text(value).to_string());
+            }
+        }
+    }
+    values.into_iter().find(|value| {
+        // PostgreSQL's spelling of encoding names: case and punctuation do not count.
+        let clean: String = value
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        !matches!(clean.as_str(), "" | "utf8" | "unicode" | "default")
+    })
+}
+
+/// The values `stmt` gives setting `name` beyond the transaction: `name = v`, `name TO v`,
+/// `set_config('name', 'v', false)` (also in `ALTER DATABASE | ROLE | SYSTEM ... SET`); not
+/// `SET LOCAL` nor `set_config(..., true)`.
+fn session_values(stmt: &Statement<'_>, name: &str) -> Vec<String> {
     if stmt.starts_with(&["SET", "LOCAL"]) {
-        return false;
+        return Vec::new();
     }
     let tokens: Vec<_> = stmt.tokens().collect();
-    tokens.iter().enumerate().any(|(i, t)| {
-        let named = match t.kind {
-            TokenKind::Word => t.is_word("standard_conforming_strings"),
-            TokenKind::String => unquoted(t.text)
-                .is_some_and(|s| s.eq_ignore_ascii_case("standard_conforming_strings")),
-            _ => false,
-        };
-        if !named {
-            return false;
-        }
-        let mut rest = tokens[i + 1..]
-            .iter()
-            .filter(|t| !(t.kind == TokenKind::Comma || t.text == "=" || t.is_word("TO")));
-        let Some(value) = rest.next() else {
-            return false;
-        };
-        let value = match value.kind {
-            TokenKind::String => unquoted(value.text).unwrap_or(""),
-            _ => value.text,
-        };
-        // PostgreSQL's booleans, with the prefixes it accepts.
-        let value = value.to_ascii_lowercase();
-        let prefix_of = |word: &str| !value.is_empty() && word.starts_with(value.as_str());
-        let off = value == "0"
-            || value == "off"
-            || value == "of"
-            || prefix_of("false")
-            || prefix_of("no");
-        // set_config(name, value, is_local): only the session-wide form lasts.
-        let local = t.kind == TokenKind::String && rest.next().is_some_and(|l| l.is_word("true"));
-        off && !local
-    })
+    tokens
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let named = match t.kind {
+                TokenKind::Word => t.is_word(name),
+                TokenKind::String => unquoted(t.text).is_some_and(|s| s.eq_ignore_ascii_case(name)),
+                _ => false,
+            };
+            if !named {
+                return None;
+            }
+            let mut rest = tokens[i + 1..]
+                .iter()
+                .filter(|t| !(t.kind == TokenKind::Comma || t.text == "=" || t.is_word("TO")));
+            let value = value_text(rest.next()?).to_string();
+            // set_config(name, value, is_local): only the session-wide form lasts.
+            let local =
+                t.kind == TokenKind::String && rest.next().is_some_and(|l| l.is_word("true"));
+            (!local).then_some(value)
+        })
+        .collect()
+}
+
+/// A setting's value as written: a `'...'` literal without its quotes, or the word.
+fn value_text<'t>(token: &super::lexer::Token<'t>) -> &'t str {
+    match token.kind {
+        TokenKind::String => unquoted(token.text).unwrap_or(""),
+        _ => token.text,
+    }
 }
 
 /// The text of a plain `'...'` literal without its quotes (`None` for other literals).
@@ -105,6 +172,49 @@ mod tests {
             "SELECT pg_catalog.set_config('standard_conforming_strings', 'false', false);",
         ] {
             assert_eq!(up(sql), [("C106", 1)], "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_client_encoding_other_than_utf8_is_an_error() {
+        for sql in [
+            "SET client_encoding = 'LATIN1';",
+            "set client_encoding to latin1;",
+            "SET SESSION client_encoding TO 'WIN1252';",
+            "SET client_encoding = \"SQL_ASCII\";",
+            "SET NAMES 'LATIN1';",
+            "set session names 'EUC_JP';",
+            "SET NAMES latin9;",
+            "SELECT set_config('client_encoding', 'LATIN1', false);",
+            "SELECT pg_catalog.set_config('client_encoding', 'SJIS', false);",
+        ] {
+            assert_eq!(up(sql), [("C106", 1)], "{sql}");
+        }
+        // The statements after it are still checked; the diagnostic names the line.
+        assert_eq!(
+            up("CREATE TABLE a (s text);\nSET client_encoding = 'LATIN1';\n"),
+            [("C106", 2)]
+        );
+    }
+
+    #[test]
+    fn utf8_default_local_and_reset_encodings_are_fine() {
+        for sql in [
+            "SET client_encoding = 'UTF8';",
+            "SET client_encoding TO 'utf-8';",
+            "SET client_encoding = 'Unicode';",
+            "SET client_encoding = DEFAULT;",
+            "SET NAMES 'UTF8';",
+            "SET NAMES;",
+            "SET NAMES DEFAULT;",
+            "SET LOCAL client_encoding = 'LATIN1';",
+            "RESET client_encoding;",
+            "SELECT set_config('client_encoding', 'LATIN1', true);",
+            "ALTER DATABASE app SET client_encoding = 'LATIN1';",
+            "SELECT 'SET NAMES latin1';",
+            "SELECT convert_from('\\x636166e9'::bytea, 'LATIN1');",
+        ] {
+            assert_eq!(up(sql), [], "{sql}");
         }
     }
 
