@@ -229,7 +229,8 @@ impl Migrator {
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),
         });
-        let replay = Replay::new(&scratch, self);
+        // The ledger's schema exists on the scratch database when it does on the live one.
+        let replay = Replay::new(&scratch, self, status.initialised);
         scratches.push(scratch);
         let mut replay = replay?;
         if let Some(newest) = newest {

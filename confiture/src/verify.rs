@@ -337,7 +337,7 @@ pub(crate) struct Replay {
 }
 
 impl Replay {
-    pub(crate) fn new(scratch: &Scratch, of: &Migrator) -> Result<Replay> {
+    pub(crate) fn new(scratch: &Scratch, of: &Migrator, ledger_schema: bool) -> Result<Replay> {
         let env = scratch.environment().clone();
         let mut client = crate::db::connect(&env)?;
         if let Some(schema) = &env.migration.tenant_schema {
@@ -351,6 +351,23 @@ impl Replay {
                 Error::new(
                     crate::ErrorKind::MigrationFailed,
                     format!("cannot create the tenant schema {schema} on the scratch database"),
+                )
+            })?;
+        }
+        if let Some(sql) = ledger_schema
+            .then(|| env.migration.tracking_table.create_schema_sql())
+            .flatten()
+        {
+            // The ledger's own schema (`ops` of `ops.tb_confiture`) is the tool's, as on the
+            // target: otherwise the first migration's up would seem to create it, and its down
+            // to leave it behind.
+            crate::db::scratch::execute(&mut client, &sql, || {
+                Error::new(
+                    crate::ErrorKind::MigrationFailed,
+                    format!(
+                        "cannot create the schema of the tracking table {} on the scratch database",
+                        env.migration.tracking_table
+                    ),
                 )
             })?;
         }
@@ -539,7 +556,7 @@ impl Migrator {
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),
         });
-        let replay = Replay::new(&scratch, self);
+        let replay = Replay::new(&scratch, self, true);
         scratches.push(scratch);
         let mut replay = replay?;
 

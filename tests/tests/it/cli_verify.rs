@@ -329,3 +329,42 @@ fn a_scratch_url_that_cannot_be_reached_is_named_not_the_target() {
             .stderr_lacks("check them in environment file");
     }
 }
+
+#[test]
+fn a_ledger_in_its_own_schema_is_not_a_difference() {
+    let db = TestDb::new("verify_ledger_schema");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .write(
+            "db/environments/vd.yaml",
+            format!(
+                "name: vd\ndatabase_url: {}\nmigration:\n  tracking_table: ops.tb_confiture\n",
+                db.url()
+            ),
+        );
+    // The schema the ledger creates is not the first migration's, on the scratch database.
+    let run = project.run(&["migrate", "verify", "--env", "vd"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("001_t      ✓ reversible");
+    assert_scratch_dropped(&run);
+    // A live database whose ledger (in `ops`) records nothing: nothing to replay, no drift.
+    project
+        .run(&["migrate", "up", "-q", "--env", "vd"])
+        .code(exit::SUCCESS);
+    project
+        .run(&["migrate", "down", "-q", "--env", "vd"])
+        .code(exit::SUCCESS);
+    project
+        .run(&["migrate", "drift", "--env", "vd"])
+        .code(exit::SUCCESS)
+        .stdout_has("no drift");
+    // And one that records its migration.
+    project
+        .run(&["migrate", "up", "-q", "--env", "vd"])
+        .code(exit::SUCCESS);
+    project
+        .run(&["migrate", "drift", "--env", "vd"])
+        .code(exit::SUCCESS)
+        .stdout_has("no drift");
+}
