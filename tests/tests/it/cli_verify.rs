@@ -368,3 +368,36 @@ fn a_ledger_in_its_own_schema_is_not_a_difference() {
         .code(exit::SUCCESS)
         .stdout_has("no drift");
 }
+
+#[test]
+fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_written() {
+    let db = TestDb::unborn("verify_fails_on_scratch");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .migration("002_x", "ALTER TABLE nosuch ADD b int;\n", "SELECT 1;\n")
+        .migration("003_y", "CREATE TABLE y (a int);\n", "DROP TABLE nosuch;\n");
+    let target = format!("not on {}: nothing was written there; fix", db.display());
+    // An up that fails (verify does not need the target, which does not exist).
+    let run = project.run_on(&db, &["migrate", "verify", "--from", "2"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("help: this failed on the scratch database confiture_scratch_")
+        .stderr_has(&target)
+        .stderr_has("fix db/migrations/002_x.up.sql, then run the command again");
+    assert_scratch_dropped(&run);
+    // A down that fails, in the JSON too.
+    project.write("db/migrations/002_x.up.sql", "SELECT 1;\n");
+    let run = project.run_on(&db, &["migrate", "verify", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let help = run.json()["errors"][0]["help"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        help.starts_with("this failed on the scratch database confiture_scratch_"),
+        "{help}"
+    );
+    assert!(help.contains(&target), "{help}");
+    assert!(help.contains("db/migrations/003_y.down.sql"), "{help}");
+    assert!(!db.exists(), "the target was created");
+}
