@@ -349,7 +349,7 @@ impl Replay {
                 "CREATE SCHEMA IF NOT EXISTS \"{}\"",
                 schema.replace('"', "\"\"")
             );
-            crate::db::scratch::execute(&mut client, &sql, || {
+            crate::db::scratch::execute(&mut client, &sql, |_| {
                 Error::new(
                     crate::ErrorKind::MigrationFailed,
                     format!("cannot create the tenant schema {schema} on the scratch database"),
@@ -363,7 +363,7 @@ impl Replay {
             // The ledger's own schema (`ops` of `ops.tb_confiture`) is the tool's, as on the
             // target: otherwise the first migration's up would seem to create it, and its down
             // to leave it behind.
-            crate::db::scratch::execute(&mut client, &sql, || {
+            crate::db::scratch::execute(&mut client, &sql, |_| {
                 Error::new(
                     crate::ErrorKind::MigrationFailed,
                     format!(

@@ -401,3 +401,42 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
     assert!(help.contains("db/migrations/003_y.down.sql"), "{help}");
     assert!(!db.exists(), "the target was created");
 }
+
+#[test]
+fn a_schema_file_that_fails_is_named_with_its_line_and_column() {
+    let db = TestDb::new("drift_schema_file_line");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .write("db/schema/a.sql", "CREATE TABLE t (a int);\n")
+        // A multi-byte character before the error: the server counts characters.
+        .write(
+            "db/schema/b.sql",
+            "-- é\nCREATE TABLE u (a int, b nosuchtype);\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "drift", "--schema-dir", "db/schema"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("schema file db/schema/b.sql:2:26 failed on the scratch database")
+        .stderr_has("help: fix db/schema/b.sql");
+    assert_scratch_dropped(&run);
+    let run = project.run_on(
+        &db,
+        &[
+            "migrate",
+            "drift",
+            "--schema-dir",
+            "db/schema",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::MIGRATION_FAILED);
+    let message = run.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("db/schema/b.sql:2:26"), "{message}");
+}
