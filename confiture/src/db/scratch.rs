@@ -38,6 +38,26 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     live: Vec::new(),
 });
 
+/// What [`drop_all`] has still to drop: `(server, name)`, readable while it drops (the
+/// registry's lock is then held), by [`being_dropped`].
+static DROPPING: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+fn dropping() -> std::sync::MutexGuard<'static, Vec<(String, String)>> {
+    DROPPING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The scratch databases [`drop_all`] has not dropped yet, while it runs (a second signal
+/// that ends the process before it is done: these are left behind): the server each is on
+/// (`user@host:port/db`, never the password) and its name.
+pub fn being_dropped() -> Vec<(String, String)> {
+    dropping().clone()
+}
+
+/// The statement that drops scratch database `name`, for a person to run.
+pub fn drop_statement(name: &str) -> String {
+    format!("DROP DATABASE IF EXISTS {} WITH (FORCE);", quoted(name))
+}
+
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
     // A panic while holding the lock leaves the registry consistent (entries are pushed or
     // removed whole), so a poisoned lock is still usable.
@@ -130,9 +150,17 @@ pub fn drop_all() -> (Vec<String>, Vec<Error>) {
     registry.closing = true;
     let mut dropped = Vec::new();
     let mut errors = Vec::new();
-    for (server, name) in std::mem::take(&mut registry.live) {
+    let live = std::mem::take(&mut registry.live);
+    *dropping() = live
+        .iter()
+        .map(|(server, name)| (server.connection.to_string(), name.clone()))
+        .collect();
+    for (server, name) in live {
         match drop_database(&server, &name) {
-            Ok(()) => dropped.push(name),
+            Ok(()) => {
+                dropping().retain(|(_, n)| *n != name);
+                dropped.push(name);
+            }
             Err(e) => errors.push(e),
         }
     }

@@ -440,3 +440,104 @@ fn a_schema_file_that_fails_is_named_with_its_line_and_column() {
         .to_string();
     assert!(message.contains("db/schema/b.sql:2:26"), "{message}");
 }
+
+#[test]
+fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
+    let db = TestDb::unborn("verify_sigint_twice");
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE t;\n",
+    );
+    for json in [false, true] {
+        let mut args = vec!["migrate", "verify", "--database-url"];
+        let url = db.url();
+        args.push(&url);
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let child = project
+            .cli()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        let pid = child.id();
+        let prefix = format!("{}{pid}_", confiture::db::scratch::PREFIX);
+        let mut scratch = String::new();
+        let sleeping = wait_until(Duration::from_secs(60), || {
+            let rows = admin()
+                .query(
+                    "SELECT datname::text FROM pg_stat_activity WHERE datname LIKE $1 || '%' AND wait_event = 'PgSleep'",
+                    &[&prefix],
+                )
+                .unwrap();
+            if let Some(row) = rows.first() {
+                scratch = row.get(0);
+                true
+            } else {
+                false
+            }
+        });
+        assert!(
+            sleeping,
+            "the migration never started on a scratch database"
+        );
+        // A lock on the database that DROP DATABASE waits for: the first signal's drop hangs.
+        let mut blocker = admin();
+        let mut tx = blocker.transaction().unwrap();
+        tx.batch_execute(&format!("COMMENT ON DATABASE \"{scratch}\" IS 'held'"))
+            .unwrap();
+        let kill = |pid: u32| {
+            let status = std::process::Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+        kill(pid);
+        let waiting = wait_until(Duration::from_secs(30), || {
+            admin()
+                .query(
+                    "SELECT FROM pg_stat_activity WHERE query LIKE 'DROP DATABASE%' AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .unwrap()
+                .len()
+                == 1
+        });
+        assert!(waiting, "the drop never waited");
+        let sent = Instant::now();
+        kill(pid);
+        let output = child.wait_with_output().unwrap();
+        let run = Run::from_output(output, sent.elapsed());
+        assert!(database_exists(&scratch), "{}", run.dump());
+        // The server may still finish the drop it was waiting to make.
+        tx.rollback().unwrap();
+        run.code(exit::INTERRUPTED)
+            .stderr_has(&format!("left the scratch database \"{scratch}\" on "))
+            .stderr_has(&format!(
+                "DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE);"
+            ));
+        if json {
+            let json = run.json();
+            let error = &json["errors"][0];
+            assert_eq!(error["kind"], "interrupted", "{}", run.dump());
+            assert!(
+                error["details"][0]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("\"{scratch}\"")),
+                "{}",
+                run.dump()
+            );
+        }
+        admin()
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)"
+            ))
+            .unwrap();
+    }
+}
