@@ -231,7 +231,8 @@ impl Migrator {
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),
         });
-        let replay = Replay::new(&scratch, self);
+        // The ledger's schema exists on the scratch database when it does on the live one.
+        let replay = Replay::new(&scratch, self, status.initialised);
         scratches.push(scratch);
         let mut replay = replay?;
         if let Some(newest) = newest {
@@ -410,14 +411,20 @@ fn run_schema_files(
         let sql = std::fs::read_to_string(file).map_err(|e| {
             Error::invalid(format!("cannot read {}", crate::display::path(file))).with_source(e)
         })?;
-        crate::db::scratch::execute(&mut client, &sql, || {
+        crate::db::scratch::execute(&mut client, &sql, |at| {
+            let at = at.map_or(String::new(), |(line, column)| format!(":{line}:{column}"));
             Error::new(
                 ErrorKind::MigrationFailed,
                 format!(
-                    "schema file {} failed on the scratch database",
+                    "schema file {}{at} failed on the scratch database",
                     crate::display::path(file)
                 ),
             )
+            .with_help(format!(
+                "fix {} (the schema directory, run on a scratch database: nothing was written \
+                 to the target), then run the command again",
+                crate::display::path(file)
+            ))
         })?;
     }
     crate::db::snapshot::snapshot(

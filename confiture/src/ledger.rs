@@ -64,6 +64,20 @@ impl TrackingTable {
         }
     }
 
+    /// The statement that creates the table's schema when it does not exist (`None` for an
+    /// unqualified name). Only when it does not exist: `CREATE SCHEMA IF NOT EXISTS` asks for
+    /// CREATE on the database first, which a role that owns its (tenant) schema may well not
+    /// have.
+    pub fn create_schema_sql(&self) -> Option<String> {
+        let schema = self.schema.as_ref()?;
+        Some(format!(
+            "DO $confiture$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace \
+             WHERE nspname OPERATOR(pg_catalog.=) {}) THEN CREATE SCHEMA \"{schema}\"; END IF; \
+             END $confiture$;\n",
+            literal(schema)
+        ))
+    }
+
     /// confiture's DDL, with index names built from the unqualified table name.
     pub fn create_sql(&self) -> String {
         let t = self.quoted();

@@ -335,10 +335,12 @@ pub(crate) struct Replay {
     pub(crate) migrator: Migrator,
     client: postgres::Client,
     options: SnapshotOptions,
+    /// The database the run is about (`user@host:port/db`), which a replay never writes.
+    target: String,
 }
 
 impl Replay {
-    pub(crate) fn new(scratch: &Scratch, of: &Migrator) -> Result<Replay> {
+    pub(crate) fn new(scratch: &Scratch, of: &Migrator, ledger_schema: bool) -> Result<Replay> {
         let env = scratch.environment().clone();
         let mut client = crate::db::connect(&env)?;
         if let Some(schema) = &env.migration.tenant_schema {
@@ -348,10 +350,27 @@ impl Replay {
                 "CREATE SCHEMA IF NOT EXISTS \"{}\"",
                 schema.replace('"', "\"\"")
             );
-            crate::db::scratch::execute(&mut client, &sql, || {
+            crate::db::scratch::execute(&mut client, &sql, |_| {
                 Error::new(
                     crate::ErrorKind::MigrationFailed,
                     format!("cannot create the tenant schema {schema} on the scratch database"),
+                )
+            })?;
+        }
+        if let Some(sql) = ledger_schema
+            .then(|| env.migration.tracking_table.create_schema_sql())
+            .flatten()
+        {
+            // The ledger's own schema (`ops` of `ops.tb_confiture`) is the tool's, as on the
+            // target: otherwise the first migration's up would seem to create it, and its down
+            // to leave it behind.
+            crate::db::scratch::execute(&mut client, &sql, |_| {
+                Error::new(
+                    crate::ErrorKind::MigrationFailed,
+                    format!(
+                        "cannot create the schema of the tracking table {} on the scratch database",
+                        env.migration.tracking_table
+                    ),
                 )
             })?;
         }
@@ -366,6 +385,7 @@ impl Replay {
             migrator,
             client,
             options,
+            target: of.env.connection.to_string(),
         })
     }
 
@@ -387,12 +407,34 @@ impl Replay {
         self.migrator
             .up(&options, &mut no_progress)
             .map(|r| r.applied)
+            .map_err(|f| self.on_scratch(f))
     }
 
     fn down_one(&mut self) -> std::result::Result<(), Failed<crate::migrate::DownReport>> {
         self.migrator
             .down(&DownOptions::default(), &mut no_progress)
             .map(drop)
+            .map_err(|f| self.on_scratch(f))
+    }
+
+    /// A migration that failed here failed on a scratch copy: the help says so, that the
+    /// target was not written, and what to do (the failure's own help, which names the file).
+    fn on_scratch<R: HasErrors>(&self, mut failed: Failed<R>) -> Failed<R> {
+        if failed.error.kind == crate::ErrorKind::MigrationFailed {
+            let then = failed
+                .error
+                .help
+                .take()
+                .unwrap_or_else(|| "fix the migration, then run the command again".to_string());
+            failed.error.help = Some(format!(
+                "this failed on the scratch database {}, built from the migration files, not on {}: nothing was written there; {then}",
+                self.migrator.env.connection.dbname, self.target
+            ));
+            if let Some(reported) = failed.report.errors_mut().last_mut() {
+                reported.help.clone_from(&failed.error.help);
+            }
+        }
+        failed
     }
 }
 
@@ -422,17 +464,24 @@ impl<R: HasErrors> From<Failed<R>> for RunError {
 
 pub(crate) trait HasErrors {
     fn errors(&self) -> &[ReportedError];
+    fn errors_mut(&mut self) -> &mut [ReportedError];
 }
 
 impl HasErrors for crate::migrate::UpReport {
     fn errors(&self) -> &[ReportedError] {
         &self.errors
     }
+    fn errors_mut(&mut self) -> &mut [ReportedError] {
+        &mut self.errors
+    }
 }
 
 impl HasErrors for crate::migrate::DownReport {
     fn errors(&self) -> &[ReportedError] {
         &self.errors
+    }
+    fn errors_mut(&mut self) -> &mut [ReportedError] {
+        &mut self.errors
     }
 }
 
@@ -540,7 +589,7 @@ impl Migrator {
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),
         });
-        let replay = Replay::new(&scratch, self);
+        let replay = Replay::new(&scratch, self, true);
         scratches.push(scratch);
         let mut replay = replay?;
 

@@ -157,15 +157,55 @@ fn drop_scratch_databases_on_interrupt(json: bool) {
             });
             // A second signal while the drop hangs (an unreachable server): leave at once.
             if received.next().is_some() {
+                let left = confiture::db::scratch::being_dropped();
+                if json && claim() {
+                    let mut error = Error::new(
+                        confiture::ErrorKind::Interrupted,
+                        "interrupted again: exited without waiting for the scratch databases \
+                         to be dropped",
+                    );
+                    error.details = left
+                        .iter()
+                        .map(|(server, name)| {
+                            format!("left the scratch database \"{name}\" on {server}")
+                        })
+                        .collect();
+                    error.help = Some(drop_help(&left));
+                    crate::output::print_json_error(&error);
+                }
                 Output::note_line(&format!(
                     "interrupted again: exiting without waiting for the drop (scratch databases \
                      are named {}*)",
                     confiture::db::scratch::PREFIX
                 ));
+                for (server, name) in &left {
+                    Output::note_line(&format!(
+                        "left the scratch database \"{}\" on {}",
+                        display::escape(name),
+                        display::escape(server)
+                    ));
+                }
+                if !left.is_empty() {
+                    Output::note_line(&format!("  help: {}", display::escape(&drop_help(&left))));
+                }
                 std::process::exit(i32::from(exit::INTERRUPTED));
             }
         });
     });
+}
+
+/// What to run to drop the scratch databases `left` behind.
+fn drop_help(left: &[(String, String)]) -> String {
+    let statements: Vec<String> = left
+        .iter()
+        .map(|(server, name)| {
+            format!(
+                "on {server}: {}",
+                confiture::db::scratch::drop_statement(name)
+            )
+        })
+        .collect();
+    format!("drop them by hand: {}", statements.join("; "))
 }
 
 fn progress(out: &Output, on: &str, event: ScratchProgress) {

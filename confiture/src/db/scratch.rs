@@ -38,6 +38,26 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     live: Vec::new(),
 });
 
+/// What [`drop_all`] has still to drop: `(server, name)`, readable while it drops (the
+/// registry's lock is then held), by [`being_dropped`].
+static DROPPING: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+fn dropping() -> std::sync::MutexGuard<'static, Vec<(String, String)>> {
+    DROPPING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The scratch databases [`drop_all`] has not dropped yet, while it runs (a second signal
+/// that ends the process before it is done: these are left behind): the server each is on
+/// (`user@host:port/db`, never the password) and its name.
+pub fn being_dropped() -> Vec<(String, String)> {
+    dropping().clone()
+}
+
+/// The statement that drops scratch database `name`, for a person to run.
+pub fn drop_statement(name: &str) -> String {
+    format!("DROP DATABASE IF EXISTS {} WITH (FORCE);", quoted(name))
+}
+
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
     // A panic while holding the lock leaves the registry consistent (entries are pushed or
     // removed whole), so a poisoned lock is still usable.
@@ -130,9 +150,17 @@ pub fn drop_all() -> (Vec<String>, Vec<Error>) {
     registry.closing = true;
     let mut dropped = Vec::new();
     let mut errors = Vec::new();
-    for (server, name) in std::mem::take(&mut registry.live) {
+    let live = std::mem::take(&mut registry.live);
+    *dropping() = live
+        .iter()
+        .map(|(server, name)| (server.connection.to_string(), name.clone()))
+        .collect();
+    for (server, name) in live {
         match drop_database(&server, &name) {
-            Ok(()) => dropped.push(name),
+            Ok(()) => {
+                dropping().retain(|(_, n)| *n != name);
+                dropped.push(name);
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -224,14 +252,27 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
 /// Runs `sql` (any number of statements) as one simple-query message on a scratch database:
 /// the DDL files of a schema directory, a tenant's schema. On failure, the error `failed`
 /// makes, with the server's message and SQLSTATE as its cause and the driver's error as its
-/// [`source`](std::error::Error::source) ([`Error::driver_error`]).
+/// [`source`](std::error::Error::source) ([`Error::driver_error`]). `failed` is given the
+/// 1-based line and column in `sql` where the server placed the error, when it did.
 pub fn execute(
     client: &mut postgres::Client,
     sql: &str,
-    failed: impl FnOnce() -> Error,
+    failed: impl FnOnce(Option<(u32, u32)>) -> Error,
 ) -> Result<()> {
     client.batch_execute(sql).map_err(|e| {
         let cause = super::cause_text(&e);
-        failed().with_source_shown(e, cause)
+        let at = match e.as_db_error().and_then(|db| db.position()) {
+            // The server counts characters from 1.
+            Some(postgres::error::ErrorPosition::Original(position)) => {
+                let chars = usize::try_from(*position).unwrap_or(usize::MAX);
+                let offset = sql
+                    .char_indices()
+                    .nth(chars.saturating_sub(1))
+                    .map_or(sql.len(), |(offset, _)| offset);
+                Some(crate::text::line_col(sql, offset))
+            }
+            _ => None,
+        };
+        failed(at).with_source_shown(e, cause)
     })
 }

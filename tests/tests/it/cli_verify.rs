@@ -329,3 +329,215 @@ fn a_scratch_url_that_cannot_be_reached_is_named_not_the_target() {
             .stderr_lacks("check them in environment file");
     }
 }
+
+#[test]
+fn a_ledger_in_its_own_schema_is_not_a_difference() {
+    let db = TestDb::new("verify_ledger_schema");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .write(
+            "db/environments/vd.yaml",
+            format!(
+                "name: vd\ndatabase_url: {}\nmigration:\n  tracking_table: ops.tb_confiture\n",
+                db.url()
+            ),
+        );
+    // The schema the ledger creates is not the first migration's, on the scratch database.
+    let run = project.run(&["migrate", "verify", "--env", "vd"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("001_t      ✓ reversible");
+    assert_scratch_dropped(&run);
+    // A live database whose ledger (in `ops`) records nothing: nothing to replay, no drift.
+    project
+        .run(&["migrate", "up", "-q", "--env", "vd"])
+        .code(exit::SUCCESS);
+    project
+        .run(&["migrate", "down", "-q", "--env", "vd"])
+        .code(exit::SUCCESS);
+    project
+        .run(&["migrate", "drift", "--env", "vd"])
+        .code(exit::SUCCESS)
+        .stdout_has("no drift");
+    // And one that records its migration.
+    project
+        .run(&["migrate", "up", "-q", "--env", "vd"])
+        .code(exit::SUCCESS);
+    project
+        .run(&["migrate", "drift", "--env", "vd"])
+        .code(exit::SUCCESS)
+        .stdout_has("no drift");
+}
+
+#[test]
+fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_written() {
+    let db = TestDb::unborn("verify_fails_on_scratch");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .migration("002_x", "ALTER TABLE nosuch ADD b int;\n", "SELECT 1;\n")
+        .migration("003_y", "CREATE TABLE y (a int);\n", "DROP TABLE nosuch;\n");
+    let target = format!("not on {}: nothing was written there; fix", db.display());
+    // An up that fails (verify does not need the target, which does not exist).
+    let run = project.run_on(&db, &["migrate", "verify", "--from", "2"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("help: this failed on the scratch database confiture_scratch_")
+        .stderr_has(&target)
+        .stderr_has("fix db/migrations/002_x.up.sql, then run the command again");
+    assert_scratch_dropped(&run);
+    // A down that fails, in the JSON too.
+    project.write("db/migrations/002_x.up.sql", "SELECT 1;\n");
+    let run = project.run_on(&db, &["migrate", "verify", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let help = run.json()["errors"][0]["help"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        help.starts_with("this failed on the scratch database confiture_scratch_"),
+        "{help}"
+    );
+    assert!(help.contains(&target), "{help}");
+    assert!(help.contains("db/migrations/003_y.down.sql"), "{help}");
+    assert!(!db.exists(), "the target was created");
+}
+
+#[test]
+fn a_schema_file_that_fails_is_named_with_its_line_and_column() {
+    let db = TestDb::new("drift_schema_file_line");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .write("db/schema/a.sql", "CREATE TABLE t (a int);\n")
+        // A multi-byte character before the error: the server counts characters.
+        .write(
+            "db/schema/b.sql",
+            "-- é\nCREATE TABLE u (a int, b nosuchtype);\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "drift", "--schema-dir", "db/schema"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("schema file db/schema/b.sql:2:26 failed on the scratch database")
+        .stderr_has("help: fix db/schema/b.sql");
+    assert_scratch_dropped(&run);
+    let run = project.run_on(
+        &db,
+        &[
+            "migrate",
+            "drift",
+            "--schema-dir",
+            "db/schema",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::MIGRATION_FAILED);
+    let message = run.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("db/schema/b.sql:2:26"), "{message}");
+}
+
+#[test]
+fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
+    let db = TestDb::unborn("verify_sigint_twice");
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE t;\n",
+    );
+    for json in [false, true] {
+        let mut args = vec!["migrate", "verify", "--database-url"];
+        let url = db.url();
+        args.push(&url);
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let child = project
+            .cli()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        let pid = child.id();
+        let prefix = format!("{}{pid}_", confiture::db::scratch::PREFIX);
+        let mut scratch = String::new();
+        let sleeping = wait_until(Duration::from_secs(60), || {
+            let rows = admin()
+                .query(
+                    "SELECT datname::text FROM pg_stat_activity WHERE datname LIKE $1 || '%' AND wait_event = 'PgSleep'",
+                    &[&prefix],
+                )
+                .unwrap();
+            if let Some(row) = rows.first() {
+                scratch = row.get(0);
+                true
+            } else {
+                false
+            }
+        });
+        assert!(
+            sleeping,
+            "the migration never started on a scratch database"
+        );
+        // A lock on the database that DROP DATABASE waits for: the first signal's drop hangs.
+        let mut blocker = admin();
+        let mut tx = blocker.transaction().unwrap();
+        tx.batch_execute(&format!("COMMENT ON DATABASE \"{scratch}\" IS 'held'"))
+            .unwrap();
+        let kill = |pid: u32| {
+            let status = std::process::Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+        kill(pid);
+        let waiting = wait_until(Duration::from_secs(30), || {
+            admin()
+                .query(
+                    "SELECT FROM pg_stat_activity WHERE query LIKE 'DROP DATABASE%' AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .unwrap()
+                .len()
+                == 1
+        });
+        assert!(waiting, "the drop never waited");
+        let sent = Instant::now();
+        kill(pid);
+        let output = child.wait_with_output().unwrap();
+        let run = Run::from_output(output, sent.elapsed());
+        assert!(database_exists(&scratch), "{}", run.dump());
+        // The server may still finish the drop it was waiting to make.
+        tx.rollback().unwrap();
+        run.code(exit::INTERRUPTED)
+            .stderr_has(&format!("left the scratch database \"{scratch}\" on "))
+            .stderr_has(&format!(
+                "DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE);"
+            ));
+        if json {
+            let json = run.json();
+            let error = &json["errors"][0];
+            assert_eq!(error["kind"], "interrupted", "{}", run.dump());
+            assert!(
+                error["details"][0]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("\"{scratch}\"")),
+                "{}",
+                run.dump()
+            );
+        }
+        admin()
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)"
+            ))
+            .unwrap();
+    }
+}

@@ -223,15 +223,8 @@ fn send_tracking_table_ddl(
         // socket, and the server rolls it back.
         sql.push_str("SET LOCAL idle_in_transaction_session_timeout = 0;\n");
     }
-    if let Some(schema) = &table.schema {
-        // Only when it does not exist: `CREATE SCHEMA IF NOT EXISTS` asks for CREATE on the
-        // database first, which a role that owns its (tenant) schema may well not have.
-        sql.push_str(&format!(
-            "DO $confiture$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace \
-             WHERE nspname OPERATOR(pg_catalog.=) {}) THEN CREATE SCHEMA \"{schema}\"; END IF; \
-             END $confiture$;\n",
-            crate::ledger::literal(schema)
-        ));
+    if let Some(create_schema) = table.create_schema_sql() {
+        sql.push_str(&create_schema);
     }
     sql.push_str(&table.create_sql());
     sql.push_str(&format!(
