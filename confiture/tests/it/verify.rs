@@ -511,7 +511,7 @@ fn a_schema_file_that_fails_keeps_the_server_error_as_data() {
     assert_eq!(e.kind, ErrorKind::MigrationFailed, "{e:?}");
     assert!(
         e.message
-            .contains("01_t.sql failed on the scratch database"),
+            .contains("01_t.sql:1:22 failed on the scratch database"),
         "{e:?}"
     );
     assert!(
