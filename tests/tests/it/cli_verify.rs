@@ -9,6 +9,39 @@ use std::time::{Duration, Instant};
 use confiture::exit;
 use confiture_tests::{admin, server, unique, wait_until, Project, Run, TestDb};
 
+/// Starts the CLI with `args` and waits until its migration's backend is asleep
+/// (`pg_sleep`) in a scratch database of that process; returns the child and that database.
+fn spawn_asleep_on_scratch(project: &Project, args: &[&str]) -> (std::process::Child, String) {
+    let child = project
+        .cli()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let prefix = format!("{}{}_", confiture::db::scratch::PREFIX, child.id());
+    let mut scratch = String::new();
+    let sleeping = wait_until(Duration::from_secs(60), || {
+        let rows = admin()
+            .query(
+                "SELECT datname::text FROM pg_stat_activity WHERE datname LIKE $1 || '%' AND wait_event = 'PgSleep'",
+                &[&prefix],
+            )
+            .unwrap();
+        if let Some(row) = rows.first() {
+            scratch = row.get(0);
+            true
+        } else {
+            false
+        }
+    });
+    assert!(
+        sleeping,
+        "the migration never started on a scratch database"
+    );
+    (child, scratch)
+}
+
 fn database_exists(name: &str) -> bool {
     admin()
         .query_one(
@@ -138,35 +171,11 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
         "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
         "DROP TABLE t;\n",
     );
-    let child = project
-        .cli()
-        .args(["migrate", "verify", "--database-url", &db.url()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI under test");
-    let pid = child.id();
-    // The migration's backend is asleep in a scratch database of this process.
-    let prefix = format!("{}{pid}_", confiture::db::scratch::PREFIX);
-    let mut scratch = String::new();
-    let sleeping = wait_until(Duration::from_secs(60), || {
-        let rows = admin()
-            .query(
-                "SELECT datname::text FROM pg_stat_activity WHERE datname LIKE $1 || '%' AND wait_event = 'PgSleep'",
-                &[&prefix],
-            )
-            .unwrap();
-        if let Some(row) = rows.first() {
-            scratch = row.get(0);
-            true
-        } else {
-            false
-        }
-    });
-    assert!(
-        sleeping,
-        "the migration never started on a scratch database"
+    let (child, scratch) = spawn_asleep_on_scratch(
+        &project,
+        &["migrate", "verify", "--database-url", &db.url()],
     );
+    let pid = child.id();
     let sent = Instant::now();
     let status = std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])
@@ -457,34 +466,8 @@ fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
         if json {
             args.extend(["--format", "json"]);
         }
-        let child = project
-            .cli()
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI under test");
+        let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
         let pid = child.id();
-        let prefix = format!("{}{pid}_", confiture::db::scratch::PREFIX);
-        let mut scratch = String::new();
-        let sleeping = wait_until(Duration::from_secs(60), || {
-            let rows = admin()
-                .query(
-                    "SELECT datname::text FROM pg_stat_activity WHERE datname LIKE $1 || '%' AND wait_event = 'PgSleep'",
-                    &[&prefix],
-                )
-                .unwrap();
-            if let Some(row) = rows.first() {
-                scratch = row.get(0);
-                true
-            } else {
-                false
-            }
-        });
-        assert!(
-            sleeping,
-            "the migration never started on a scratch database"
-        );
         // A lock on the database that DROP DATABASE waits for: the first signal's drop hangs.
         let mut blocker = admin();
         let mut tx = blocker.transaction().unwrap();
