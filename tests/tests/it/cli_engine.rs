@@ -504,3 +504,192 @@ fn an_error_inside_a_function_or_do_body_is_the_migrations_failure() {
         assert!(!db.has_relation("after"), "{case}: the run stopped at 002");
     }
 }
+
+/// A migration of `rows` one-line `INSERT`s into `t` after a `CREATE TABLE t`, with a
+/// `CREATE FUNCTION` whose dollar-quoted body (with `;` in it) runs across many lines in the
+/// middle: far more text than one message carries once statement markers are in it, so it is
+/// sent as several. Statement `k` (1-based) of the inserts is on line `k + 1` before the
+/// function and `k + 1 + FUNCTION_LINES` after it.
+fn long_migration(rows: usize) -> String {
+    let mut sql = String::from("CREATE TABLE t (id int PRIMARY KEY, v text);\n");
+    for i in 1..=rows {
+        sql.push_str(&format!(
+            "INSERT INTO t VALUES ({i}, 'a value of row {i}, padded to look like real data');\n"
+        ));
+        if i == rows / 2 {
+            sql.push_str(&long_function());
+        }
+    }
+    sql
+}
+
+/// The lines of [`long_function`].
+const FUNCTION_LINES: usize = 2_002;
+
+/// A function whose body (about 70 KiB, larger than a message's budget) is one statement.
+fn long_function() -> String {
+    let mut body =
+        String::from("CREATE FUNCTION long_one() RETURNS int LANGUAGE plpgsql AS $body$\nBEGIN\n");
+    for i in 0..FUNCTION_LINES - 4 {
+        body.push_str(&format!(
+            "  PERFORM 'line {i}; not a statement of the file';\n"
+        ));
+    }
+    body.push_str("  RETURN 1;\nEND $body$;\n");
+    body
+}
+
+/// A long transactional migration carries a statement marker after each statement and is sent
+/// in bounded messages inside its one transaction (it used to be one message, whose markers
+/// cost `markers x size`: quadratic, minutes for 40,000 `INSERT`s). Every statement runs, a
+/// dollar-quoted body is never cut, a file the markers leave alone (a backslash in an E-string)
+/// runs as before, and a failure late in the file — at run time (a duplicate key, located by
+/// the markers) or at parse time (located by the server's position in a later message) — rolls
+/// the whole migration back and names its file and line, batched or in one transaction. A
+/// syntax error in the next migration leaves the long one committed, run once.
+#[test]
+fn a_long_migration_is_sent_in_bounded_messages_and_stays_one_transaction() {
+    const ROWS: usize = 6_000;
+    let db = TestDb::new("long_ok");
+    let project = Project::new();
+    let e_string = format!(
+        "{}INSERT INTO e VALUES (E'it\\'s; \\\\ here');\n",
+        "CREATE TABLE e (v text);\n".to_string()
+            + &"INSERT INTO e VALUES ('plain; text');\n".repeat(3_000)
+    );
+    // What the server was sent at once, seen from the end of the migration: the size of the
+    // message it is in (`current_query()`), against the file's.
+    let long = long_migration(ROWS)
+        + "CREATE TABLE seen AS SELECT octet_length(pg_catalog.current_query()) AS bytes;\n";
+    assert!(long.len() > 400 * 1024);
+    project
+        .migration(
+            "002_long",
+            &long,
+            "DROP TABLE t; DROP FUNCTION long_one();\n",
+        )
+        .migration("001_e", &e_string, "DROP TABLE e;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut client = db.connect();
+    let row = client
+        .query_one("SELECT count(*), max(id), long_one() FROM t", &[])
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), ROWS as i64);
+    assert_eq!(row.get::<_, i32>(1), ROWS as i32);
+    assert_eq!(row.get::<_, i32>(2), 1);
+    let escaped: i64 = client
+        .query_one("SELECT count(*) FROM e WHERE v = E'it\\'s; \\\\ here'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(escaped, 1);
+    let seen: i32 = client
+        .query_one("SELECT bytes FROM seen", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        seen < 128 * 1024,
+        "a message of {seen} bytes: the file was sent whole"
+    );
+
+    // Statement `k` of the inserts, after the function, is on line `k + 1 + FUNCTION_LINES`.
+    let late = ROWS - 5;
+    let late_line = late + 1 + FUNCTION_LINES;
+    let duplicate = long_migration(ROWS).replacen(
+        &format!("INSERT INTO t VALUES ({late}, "),
+        "INSERT INTO t VALUES (7, ",
+        1,
+    );
+    let typo = long_migration(ROWS).replacen(
+        &format!("INSERT INTO t VALUES ({late}, "),
+        &format!("INSERT INTO t VALUES ({late}, nosuchcol, "),
+        1,
+    );
+    // The column of `nosuchcol` on its line.
+    let column = format!("INSERT INTO t VALUES ({late}, ").len() + 1;
+    for (case, sql, blamed, says) in [
+        (
+            "dup",
+            &duplicate,
+            format!("002_long.up.sql:{late_line}:1"),
+            "duplicate key",
+        ),
+        (
+            "typo",
+            &typo,
+            format!("002_long.up.sql:{late_line}:{column}"),
+            "nosuchcol",
+        ),
+    ] {
+        for extra in [&[][..], &["--single-transaction"][..]] {
+            let db = TestDb::new(&format!("long_{case}"));
+            let project = Project::new();
+            project
+                .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+                .migration("002_long", sql, "DROP TABLE t;\n")
+                .migration(
+                    "003_after",
+                    "CREATE TABLE after (id int);\n",
+                    "DROP TABLE after;\n",
+                );
+            let mut args = vec!["migrate", "up"];
+            args.extend_from_slice(extra);
+            project
+                .run_on(&db, &args)
+                .code(exit::MIGRATION_FAILED)
+                .stderr_has("migration 002_long failed at")
+                .stderr_has(&blamed)
+                .stderr_has(says)
+                .stderr_lacks("tracking table");
+            assert!(
+                !db.has_relation("t"),
+                "{case} {extra:?}: nothing of 002 remains"
+            );
+            let function: bool = db
+                .connect()
+                .query_one("SELECT to_regproc('long_one') IS NOT NULL", &[])
+                .unwrap()
+                .get(0);
+            assert!(!function, "{case} {extra:?}: nothing of 002 remains");
+            assert!(
+                !db.has_relation("after"),
+                "{case} {extra:?}: the run stopped at 002"
+            );
+            let recorded = db.ledger().unwrap_or_default();
+            if extra.is_empty() {
+                assert_eq!(recorded, ["001:a"], "{case}: 001 committed on its own");
+                assert!(db.has_relation("a"), "{case}");
+            } else {
+                assert!(
+                    recorded.is_empty(),
+                    "{case}: one transaction, all rolled back"
+                );
+                assert!(!db.has_relation("a"), "{case}");
+            }
+        }
+    }
+
+    // A syntax error in the migration after a long one sent with it: the long one committed,
+    // and ran once (its parts are never sent again with the culprit's message).
+    let db = TestDb::new("long_next");
+    let project = Project::new();
+    project
+        .migration("001_s", "CREATE SEQUENCE s;\n", "DROP SEQUENCE s;\n")
+        .migration(
+            "002_long",
+            &("SELECT pg_catalog.nextval('s');\n".to_string() + &long_migration(ROWS)),
+            "DROP TABLE t;\n",
+        )
+        .migration("003_bad", "CREAT TABLE x (id int);\n", "SELECT 1;\n");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("migration 003_bad failed at")
+        .stderr_has("003_bad.up.sql:1:1");
+    assert_eq!(db.ledger().unwrap_or_default(), ["001:s", "002:long"]);
+    let calls: i64 = db
+        .connect()
+        .query_one("SELECT last_value FROM s", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(calls, 1, "002_long ran once");
+}

@@ -220,7 +220,7 @@ impl Runner<'_, '_> {
             }
         }
         let start = Instant::now();
-        match self.client.simple_query(batch.script.text()) {
+        match batch.script.send(self.client) {
             Ok(messages) => {
                 self.committed(returned_durations(&messages, message.len()));
                 Ok(())

@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use postgres::error::ErrorPosition;
+use postgres::{Client, SimpleQueryMessage};
 
 use super::markers::{marker_name, pieces};
 use super::Location;
@@ -20,6 +21,13 @@ pub(super) fn placed_in_message(db: &postgres::error::DbError) -> bool {
     matches!(db.position(), Some(ErrorPosition::Original(_)))
 }
 
+/// The size above which a script carrying statement markers is sent as several messages, cut
+/// after a marker (see [`Script::send`]). The server copies the whole text of a message into
+/// every `PREPARE` of it, so a message's markers cost `markers x message size`: quadratic in
+/// the file's size when one message carries it all (40,000 one-line `INSERT`s took minutes).
+/// Bounded messages make it linear; `docs/benchmarks.md` has the measures behind the value.
+pub(super) const MESSAGE_BUDGET: usize = 64 * 1024;
+
 /// A simple-query message under construction. Offsets are in characters, as the server counts
 /// error positions.
 #[derive(Debug, Default)]
@@ -29,6 +37,26 @@ pub struct Script<'a> {
     bodies: Vec<Body<'a>>,
     /// Where each step of a message carrying several begins (character offsets, ascending).
     steps: Vec<usize>,
+    /// Where the text may be cut into messages sent one after the other, ascending: right
+    /// after a statement marker, between two statements of a transactional migration, inside
+    /// its transaction; and after the end of a migration's transaction (see
+    /// [`Script::end_transaction`]).
+    cuts: Vec<Cut>,
+    /// The character offset of the message [`Script::send`] sent last: the server's error
+    /// positions count from there.
+    sent_from: usize,
+}
+
+/// A place where [`Script::send`] may start a new message.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    bytes: usize,
+    chars: usize,
+    /// After the end of a transaction that began at this byte: taken whenever that
+    /// transaction was cut, so that no later migration shares a message with part of it (a
+    /// syntax error there would reject that message, and the migration would be sent again,
+    /// its earlier parts, and their side effects outside the transaction, a second time).
+    ends_from: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -71,7 +99,7 @@ impl<'a> Script<'a> {
         let ErrorPosition::Original(p) = position else {
             return None;
         };
-        let offset = (*p as usize).checked_sub(1)?;
+        let offset = (*p as usize).checked_sub(1)? + self.sent_from;
         if offset >= self.chars {
             return None;
         }
@@ -128,8 +156,68 @@ impl<'a> Script<'a> {
                 sql.push_str(&format!(" DEALLOCATE {};", marker_name(tag, k)));
             }
             self.push_sql(&sql);
+            if k + 1 < pieces.len() {
+                self.cuts.push(Cut {
+                    bytes: self.text.len(),
+                    chars: self.chars,
+                    ends_from: None,
+                });
+            }
         }
         Some(pieces.len())
+    }
+
+    /// Marks the end of a transaction that began at byte `began` of the text (its `BEGIN`):
+    /// when [`Script::send`] cut it, what follows goes in a message of its own.
+    pub(super) fn end_transaction(&mut self, began: usize) {
+        self.cuts.push(Cut {
+            bytes: self.text.len(),
+            chars: self.chars,
+            ends_from: Some(began),
+        });
+    }
+
+    /// The text's length in bytes: where what is pushed next begins.
+    pub(super) fn byte_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Where the text is cut into messages: at the first cut past each [`MESSAGE_BUDGET`]
+    /// bytes of a message, and after a transaction that was cut, so that a text without
+    /// markers, or a small one, is one message.
+    fn messages(&self) -> Vec<(Range<usize>, usize)> {
+        let mut messages = Vec::new();
+        let (mut start, mut start_chars) = (0, 0);
+        for cut in &self.cuts {
+            let split = cut.ends_from.is_some_and(|began| start > began);
+            if cut.bytes > start && (split || cut.bytes - start >= MESSAGE_BUDGET) {
+                messages.push((start..cut.bytes, start_chars));
+                (start, start_chars) = (cut.bytes, cut.chars);
+            }
+        }
+        if start < self.text.len() || messages.is_empty() {
+            messages.push((start..self.text.len(), start_chars));
+        }
+        messages
+    }
+
+    /// Sends the script: one message, or, when it carries statement markers past
+    /// [`MESSAGE_BUDGET`], several cut between two statements of a migration (never inside
+    /// one: the cuts are the markers', see [`pieces`]), one after the other, inside the
+    /// migration's transaction. The first that fails stops it (the transaction is then aborted,
+    /// as the one message would have left it), and the server's error positions in it map back
+    /// through [`Script::step_at`] and [`Script::locate_in`] as in the one message. Returns what
+    /// every message returned, in order.
+    pub(super) fn send(
+        &mut self,
+        client: &mut Client,
+    ) -> Result<Vec<SimpleQueryMessage>, postgres::Error> {
+        let mut returned = Vec::new();
+        for (bytes, chars) in self.messages() {
+            self.sent_from = chars;
+            returned.extend(client.simple_query(&self.text[bytes])?);
+        }
+        Ok(returned)
     }
 
     fn push_file_text(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
@@ -180,7 +268,7 @@ impl<'a> Script<'a> {
         let in_step = |b: &&Body<'_>| step.is_none_or(|s| b.step == s);
         match position {
             ErrorPosition::Original(p) => {
-                let offset = (*p as usize).checked_sub(1)?;
+                let offset = (*p as usize).checked_sub(1)? + self.sent_from;
                 let body = self
                     .bodies
                     .iter()
@@ -347,5 +435,87 @@ mod tests {
         ] {
             assert_eq!(pieces(&sql_file(unsafe_text)), None, "{unsafe_text}");
         }
+    }
+
+    #[test]
+    fn a_long_marked_script_is_cut_into_bounded_messages_between_statements() {
+        // Statements with `;` in a dollar-quoted body and in a string, over several lines.
+        let statement = "CREATE FUNCTION f() RETURNS int AS $b$ SELECT 1; $b$ LANGUAGE sql;\n\
+                         INSERT INTO t VALUES ('x;\ny');\n";
+        let text = statement.repeat(5 * MESSAGE_BUDGET / statement.len());
+        let file = sql_file(&text);
+        let mut script = Script::new();
+        script.push_sql("BEGIN;");
+        assert!(script.push_marked_body(&file, "7_0").is_some());
+        script.push_sql("COMMIT;");
+        let messages = script.messages();
+        assert!(messages.len() >= 4, "{} messages", messages.len());
+        let mut joined = String::new();
+        for (bytes, chars) in &messages {
+            let message = &script.text()[bytes.clone()];
+            assert_eq!(chars, &script.text()[..bytes.start].chars().count());
+            assert!(
+                message.len() < MESSAGE_BUDGET + 2 * statement.len(),
+                "{}",
+                message.len()
+            );
+            if bytes.start > 0 {
+                // Right after a marker: between two statements, never inside one.
+                let before = &script.text()[..bytes.start];
+                let last_line = before.trim_end_matches('\n').rsplit('\n').next().unwrap();
+                assert!(
+                    last_line.starts_with("PREPARE confiture_at_7_0_"),
+                    "{last_line}"
+                );
+                assert!(
+                    message.starts_with(" -- ")
+                        || message.starts_with("INSERT")
+                        || message.starts_with("\nCREATE")
+                        || message.starts_with("\nINSERT"),
+                    "{message:.40}"
+                );
+            }
+            joined.push_str(message);
+        }
+        assert_eq!(joined, script.text());
+        // A position the server gives in a later message is found in the file.
+        let (bytes, chars) = messages.last().unwrap().clone();
+        let message = script.text()[bytes.clone()].to_string();
+        let at = message.find("INSERT").unwrap();
+        script.sent_from = chars;
+        let loc = script
+            .locate(&ErrorPosition::Original(
+                message[..at].chars().count() as u32 + 1,
+            ))
+            .unwrap();
+        let in_file = script.text()[..bytes.start + at]
+            .matches("\nINSERT")
+            .count();
+        assert_eq!(loc.line as usize, 3 * in_file + 2, "the INSERT's line");
+        assert_eq!(loc.column, 1);
+        // The migration after one that was cut goes in a message of its own; after one that
+        // was not, with it.
+        let small = sql_file("SELECT 1;\nSELECT 2;\n");
+        let next = sql_file("SELECT 3;\nSELECT 4;\n");
+        for (first, cut) in [(&file, true), (&small, false)] {
+            let mut two = Script::new();
+            for f in [first, &next] {
+                two.begin_step();
+                let began = two.byte_len();
+                two.push_sql("BEGIN;");
+                two.push_marked_body(f, "7_0");
+                two.push_sql("COMMIT;");
+                two.end_transaction(began);
+            }
+            two.push_sql("RESET ALL;");
+            let messages = two.messages();
+            let last = &two.text()[messages.last().unwrap().0.clone()];
+            assert_eq!(last.starts_with("BEGIN;\nSELECT 3;"), cut, "{last:.60}");
+            assert_eq!(messages.len() == 1, !cut);
+        }
+        // A small script, or one without markers, is one message.
+        let mut unmarked = Script::new();
+        unmarked.push_body(&file, &file.text, 1);
+        assert_eq!(unmarked.messages().len(), 1);
     }
 }

@@ -89,7 +89,7 @@ fn one_transaction(
             let mut script = Script::new();
             let tag = format!("{nonce}_{i}");
             push_step(&mut script, settings, step, &tag);
-            let Err(e) = client.batch_execute(script.text()) else {
+            let Err(e) = script.send(client) else {
                 on_step(i, Some(start.elapsed()));
                 continue;
             };

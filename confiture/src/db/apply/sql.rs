@@ -467,6 +467,7 @@ pub(super) fn push_transaction<'a>(
     prepared: bool,
 ) {
     script.begin_step();
+    let began = script.byte_len();
     script.push_sql("BEGIN;");
     let file = step.file();
     let marker = format!("{nonce}:{index}");
@@ -502,6 +503,7 @@ pub(super) fn push_transaction<'a>(
         ledger_sql(settings, step, index, prepared.then_some(nonce)),
         drop_session_objects(file)
     ));
+    script.end_transaction(began);
 }
 
 /// The session setting each transaction of a message writes its `<nonce>:<index>` to.
