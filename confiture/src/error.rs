@@ -253,6 +253,20 @@ pub enum Divergence {
         /// When it was applied, when known.
         applied_at: Option<String>,
     },
+    /// An applied migration whose files are gone, its version now another migration's
+    /// (another name, another up file).
+    Replaced {
+        /// As the ledger recorded it, `002_b`.
+        id: String,
+        /// The migration that has its version now, `002_x` (it never ran).
+        by: String,
+        /// The row's `version`, as stored (`002`).
+        row_version: String,
+        /// The up file of the migration that has its version now.
+        file: Option<std::path::PathBuf>,
+        /// When it was applied, when known.
+        applied_at: Option<String>,
+    },
     /// A pending migration numbered below the newest applied one.
     OutOfOrder {
         /// The migration, `002_t2`.
@@ -269,6 +283,7 @@ impl Divergence {
             Divergence::Modified { id, .. }
             | Divergence::Missing { id, .. }
             | Divergence::Renumbered { id, .. }
+            | Divergence::Replaced { id, .. }
             | Divergence::OutOfOrder { id, .. } => Some(id),
             Divergence::Duplicate { id, .. } => id.as_deref(),
         }
@@ -283,6 +298,7 @@ impl Divergence {
             Divergence::Duplicate { .. } => State::Duplicate,
             Divergence::OutOfOrder { .. } => State::OutOfOrder,
             Divergence::Renumbered { .. } => State::Renumbered,
+            Divergence::Replaced { .. } => State::Replaced,
         }
     }
 }
@@ -341,6 +357,22 @@ impl fmt::Display for Divergence {
                 f,
                 "renumbered: {recorded} was applied, and its files are now {id} (same up file)"
             ),
+            Divergence::Replaced {
+                id,
+                by,
+                row_version,
+                file,
+                ..
+            } => {
+                write!(
+                    f,
+                    "replaced: {row_version} was applied as {id}; its files are gone and {by}"
+                )?;
+                if let Some(file) = file {
+                    write!(f, " ({})", file.display())?;
+                }
+                f.write_str(" now has that number (it never ran)")
+            }
             Divergence::OutOfOrder { id, newest_applied } => {
                 write!(f, "out of order: {id} is pending")?;
                 match newest_applied {

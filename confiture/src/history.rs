@@ -219,6 +219,12 @@ pub enum State {
     /// pending: `up` refuses until the files are renamed back or `reinit` records the new
     /// number.
     Renumbered,
+    /// Recorded, but its version now names another migration ([`is_another_migration`]:
+    /// another name and another up file, e.g. `002_b` applied, its files deleted and `002_x`
+    /// added). The recorded migration ran and its files are gone; the file of that version
+    /// never ran. `up` refuses until the files are restored (and the new one renumbered) or
+    /// `reinit` forgets the row, after which `up` runs the new file.
+    Replaced,
 }
 
 impl State {
@@ -243,11 +249,12 @@ impl State {
                 | State::OutOfOrder
                 | State::Duplicate
                 | State::Renumbered
+                | State::Replaced
         )
     }
 
     /// The JSON spelling: `applied`, `pending`, `modified`, `missing`, `out_of_order`,
-    /// `squashed`, `duplicate`, `renumbered`.
+    /// `squashed`, `duplicate`, `renumbered`, `replaced`.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Applied => "applied",
@@ -258,6 +265,7 @@ impl State {
             State::Squashed => "squashed",
             State::Duplicate => "duplicate",
             State::Renumbered => "renumbered",
+            State::Replaced => "replaced",
         }
     }
 }
@@ -269,14 +277,16 @@ pub struct Recorded<'a> {
     pub row: &'a LedgerRow,
     /// The row's version; `None` when it is not a number.
     pub version: Option<Version>,
-    /// The file it records; for a duplicate, the file another row matched.
+    /// The file it records; for a duplicate, the file another row matched; for a replaced
+    /// row, the other migration that now has its version.
     pub migration: Option<&'a Migration>,
-    /// Applied, modified, missing, squashed or duplicate.
+    /// Applied, modified, missing, squashed, duplicate, renumbered or replaced.
     pub state: State,
 }
 
 impl<'a> Recorded<'a> {
-    /// The file this row records, when it is the row that file matched (applied or modified).
+    /// The file this row records, when it is the row that file matched (applied, modified or
+    /// renumbered; not replaced: that file is another migration).
     pub fn matched(&self) -> Option<&'a Migration> {
         match self.state {
             State::Applied | State::Modified | State::Renumbered => self.migration,
@@ -418,6 +428,8 @@ impl<'a> History<'a> {
                 file_of[i] = Some(m);
                 state_of[i] = Some(if i != chosen {
                     State::Duplicate
+                } else if is_another_migration(m, &rows[i]) {
+                    State::Replaced
                 } else if is_modified(m, &rows[i]) {
                     State::Modified
                 } else {
@@ -451,7 +463,8 @@ impl<'a> History<'a> {
         }
     }
 
-    /// The row that records `migration` (applied or modified), if any.
+    /// The row that records `migration`'s version (applied, modified, renumbered, or replaced
+    /// by it), if any.
     pub fn row_of(&self, migration: &Migration) -> Option<&Recorded<'a>> {
         self.matched
             .get(&migration.version)
@@ -487,6 +500,11 @@ impl<'a> History<'a> {
     /// Rows whose migration's files now have another number ([`State::Renumbered`]).
     pub fn renumbered(&self) -> Vec<&Recorded<'a>> {
         self.rows_in(State::Renumbered).collect()
+    }
+
+    /// Rows whose version now names another migration ([`State::Replaced`]).
+    pub fn replaced(&self) -> Vec<&Recorded<'a>> {
+        self.rows_in(State::Replaced).collect()
     }
 
     /// Second rows for a version another row records.

@@ -11,6 +11,8 @@
 //! - `duplicate`: a second row for a version another row records;
 //! - `renumbered`: recorded under a version its files no longer have (same name and up file,
 //!   another number now);
+//! - `replaced`: recorded, but its files are gone and its version now names another migration
+//!   (another name and another up file), which never ran;
 //! - `pending`: not recorded, and newer than every recorded version;
 //! - `out_of_order`: not recorded, but older than the newest recorded version (typically a
 //!   branch merged late). It still has to be applied, so it counts as pending too.
@@ -96,6 +98,8 @@ pub struct Summary {
     pub duplicate: usize,
     /// Applied migrations whose files now have another number.
     pub renumbered: usize,
+    /// Applied migrations whose files are gone, their version now another migration's.
+    pub replaced: usize,
     /// Migrations whose files have an error.
     pub invalid: usize,
     /// Error diagnostics of the directory.
@@ -134,6 +138,9 @@ pub struct StatusReport {
     pub duplicate: Vec<String>,
     /// Applied migrations whose files now have another number (the files' version).
     pub renumbered: Vec<String>,
+    /// Applied migrations whose files are gone, their version now another migration's (the
+    /// rows' version).
+    pub replaced: Vec<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
     /// How the history differs from the files, as `up` refuses it
@@ -146,7 +153,7 @@ pub struct StatusReport {
 impl StatusReport {
     /// The exit code for `migrate status`: 5 when the files have errors (`up` would refuse them
     /// before anything else); else 2 when the tracking table does not exist; else 7 when a
-    /// migration is modified, missing, renumbered, out of order or recorded twice (it wins over
+    /// migration is modified, missing, renumbered, replaced, out of order or recorded twice (it wins over
     /// pending);
     /// else 1 when some are pending; else 0.
     pub fn exit_code(&self) -> u8 {
@@ -159,6 +166,7 @@ impl StatusReport {
             + self.summary.out_of_order
             + self.summary.duplicate
             + self.summary.renumbered
+            + self.summary.replaced
             > 0
         {
             exit::DIVERGED
@@ -217,6 +225,7 @@ pub fn report_checked(
     let squashed = versions(&|s| s == State::Squashed);
     let duplicate = versions(&|s| s == State::Duplicate);
     let renumbered = versions(&|s| s == State::Renumbered);
+    let replaced = versions(&|s| s == State::Replaced);
     let summary = Summary {
         applied: applied.len(),
         pending: pending.len(),
@@ -227,6 +236,7 @@ pub fn report_checked(
         squashed: squashed.len(),
         duplicate: duplicate.len(),
         renumbered: renumbered.len(),
+        replaced: replaced.len(),
         invalid: migrations.iter().filter(|m| m.invalid).count(),
         errors: diagnostics.iter().filter(|d| d.is_error()).count(),
     };
@@ -244,6 +254,7 @@ pub fn report_checked(
         squashed,
         duplicate,
         renumbered,
+        replaced,
         diagnostics: diagnostics.to_vec(),
         diverged: crate::plan::divergences(&history, false),
     }

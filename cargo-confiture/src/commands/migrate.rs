@@ -237,8 +237,29 @@ fn reinit_text(r: &ReinitReport) -> String {
             join(&with_files)
         ));
     }
+    let replaced: Vec<String> = r
+        .rows
+        .iter()
+        .filter_map(|row| {
+            let by = row.replaced_by.as_deref()?;
+            Some(format!(
+                "{} (now {})",
+                display::escape(&display::migration_id(&row.version, &row.name)),
+                display::escape(by)
+            ))
+        })
+        .collect();
+    if !replaced.is_empty() {
+        lines.push(format!(
+            "{} {} whose files are gone and whose number another migration now has: the next `migrate up` runs {}: {}",
+            would("forgot", "would forget"),
+            plural(replaced.len(), "row"),
+            if replaced.len() == 1 { "that migration" } else { "those migrations" },
+            join(&replaced)
+        ));
+    }
     let second = ids(ReinitAction::Forget, &|row| {
-        row.file_on_disk && !row.runs_again
+        row.file_on_disk && !row.runs_again && row.replaced_by.is_none()
     });
     if !second.is_empty() {
         lines.push(format!(
@@ -568,6 +589,7 @@ fn status_cell(m: &MigrationStatus) -> (String, Style) {
         State::Squashed => ("✓ squashed", Style::Cyan),
         State::Duplicate => ("! duplicate", Style::Red),
         State::Renumbered => ("! renumbered", Style::Red),
+        State::Replaced => ("! replaced", Style::Red),
     };
     if m.invalid {
         (format!("{text}, invalid"), Style::Red)
@@ -621,6 +643,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         (s.out_of_order, "out of order"),
         (s.duplicate, "duplicate"),
         (s.renumbered, "renumbered"),
+        (s.replaced, "replaced"),
         (s.squashed, "squashed"),
         (s.invalid, "invalid"),
     ] {
@@ -692,6 +715,12 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         lines.push(format!(
             "help: applied migrations were renumbered since they ran (now {}; same name and up file): rename their files back, or record the new numbers with {reinit} (they do not run again)",
             render::versions(&report.renumbered)
+        ));
+    }
+    if !report.replaced.is_empty() {
+        lines.push(format!(
+            "help: applied migrations' files are gone and another migration now has their number ({}): restore their files from version control and give the new migration the next free number; if they were removed on purpose, {reinit} forgets their rows and the next `migrate up` runs the new migration",
+            render::versions(&report.replaced)
         ));
     }
     if !report.duplicate.is_empty() {

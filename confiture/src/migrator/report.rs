@@ -160,23 +160,26 @@ pub struct ReportedError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ReportedDivergence {
-    /// `modified`, `missing`, `renumbered`, `duplicate` or `out_of_order`, as `migrate status`
+    /// `modified`, `missing`, `renumbered`, `replaced`, `duplicate` or `out_of_order`, as
+    /// `migrate status`
     /// names it.
     pub state: crate::history::State,
     /// The migration, `002_t2`; `null` for a duplicate row whose file is gone.
     pub migration: Option<String>,
-    /// `modified`, `renumbered`: its up file.
+    /// `modified`, `renumbered`: its up file; `replaced`: the up file of the migration that
+    /// has its version now.
     #[serde(serialize_with = "crate::display::serialize_option_path")]
     pub file: Option<PathBuf>,
     /// `modified`: the checksum recorded when it was applied.
     pub recorded_checksum: Option<String>,
     /// `modified`: the up file's checksum now.
     pub checksum: Option<String>,
-    /// `modified`, `missing`, `duplicate` (a ledger row): when its row was written;
+    /// `modified`, `missing`, `renumbered`, `replaced`, `duplicate` (a ledger row): when its
+    /// row was written;
     /// `null` for `out_of_order` (no row).
     pub applied_at: Option<String>,
     /// `duplicate`: the second row's `version`, as stored; `renumbered`: the row's (the old
-    /// number).
+    /// number); `replaced`: the row's.
     pub row_version: Option<String>,
     /// `out_of_order`: the newest applied version.
     pub newest_applied: Option<String>,
@@ -209,6 +212,16 @@ impl ReportedDivergence {
             }
             Divergence::Missing { applied_at, .. } => reported.applied_at = applied_at.clone(),
             Divergence::Renumbered {
+                row_version,
+                file,
+                applied_at,
+                ..
+            } => {
+                reported.row_version = Some(row_version.clone());
+                reported.file = file.clone();
+                reported.applied_at = applied_at.clone();
+            }
+            Divergence::Replaced {
                 row_version,
                 file,
                 applied_at,
@@ -403,8 +416,12 @@ pub struct ReinitRow {
     /// Whether a migration file for this version is on disk.
     pub file_on_disk: bool,
     /// A forgotten row whose migration no other row records: it is pending again, and the next
-    /// `up` runs it. Not a second row for a version another row still records.
+    /// `up` runs it. Not a second row for a version another row still records, nor a replaced
+    /// one (`replaced_by`).
     pub runs_again: bool,
+    /// A forgotten row whose files are gone and whose version another migration has now
+    /// (`replaced` in `migrate status`): that migration, `002_x`, which the next `up` runs.
+    pub replaced_by: Option<String>,
 }
 
 /// The result of `migrate reinit`.

@@ -8,7 +8,7 @@ use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
 use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
 use crate::error::Result;
-use crate::history::FileErrors;
+use crate::history::{FileErrors, State};
 use crate::ledger::{LedgerRow, Rewrite};
 use crate::plan;
 use crate::Migrator;
@@ -187,6 +187,10 @@ fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
                 (_, Some(m), _) => (m.version_text.clone(), m.name.clone()),
                 (_, None, None) => (String::new(), String::new()),
             };
+            let replaced_by = step
+                .migration
+                .filter(|_| step.state == Some(State::Replaced))
+                .map(crate::files::Migration::id);
             ReinitRow {
                 action: step.action,
                 version,
@@ -196,7 +200,9 @@ fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
                 checksum: step.migration.map(|m| m.up.checksum.clone()),
                 applied_at: step.row.map(|r| r.applied_at.clone()),
                 file_on_disk: step.migration.is_some(),
+                replaced_by: replaced_by.clone(),
                 runs_again: step.action == plan::ReinitAction::Forget
+                    && replaced_by.is_none()
                     && step
                         .migration
                         .is_some_and(|m| !recorded.contains(&m.version)),

@@ -236,6 +236,7 @@ fn divergences<'a>(
         match r.state {
             State::Missing => found.push(missing(r)),
             State::Renumbered => found.extend(super::renumbered(r)),
+            State::Replaced => found.extend(super::replaced(r)),
             State::Duplicate => found.push(duplicate(r)),
             State::Modified | State::Applied => {
                 let Some(m) = r.migration else { continue };
@@ -270,10 +271,12 @@ fn divergences<'a>(
 fn diverged(chosen: &[&Recorded<'_>], found: Vec<Divergence>, allow_modified: bool) -> Error {
     let mut help = Vec::new();
     // Files to restore only when a file is gone or changed: a duplicate row is the ledger's.
-    if found
-        .iter()
-        .any(|d| matches!(d, Divergence::Missing { .. } | Divergence::Modified { .. }))
-    {
+    if found.iter().any(|d| {
+        matches!(
+            d,
+            Divergence::Missing { .. } | Divergence::Modified { .. } | Divergence::Replaced { .. }
+        )
+    }) {
         help.push(
             "restore the files from version control (`git log -- <file>` shows the applied \
              version), then run `down` again"
@@ -285,7 +288,7 @@ fn diverged(chosen: &[&Recorded<'_>], found: Vec<Divergence>, allow_modified: bo
     }
     if chosen
         .iter()
-        .any(|r| matches!(r.state, State::Duplicate | State::Missing))
+        .any(|r| matches!(r.state, State::Duplicate | State::Missing | State::Replaced))
         || found
             .iter()
             .any(|d| matches!(d, Divergence::Duplicate { .. }))

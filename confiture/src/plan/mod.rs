@@ -122,6 +122,18 @@ pub(super) fn renumbered(r: &Recorded<'_>) -> Option<Divergence> {
     })
 }
 
+/// `replaced`: the row's version now names another migration; its own files are gone.
+pub(super) fn replaced(r: &Recorded<'_>) -> Option<Divergence> {
+    let m = r.migration?;
+    Some(Divergence::Replaced {
+        id: r.id(),
+        by: m.id(),
+        row_version: r.row.version.clone(),
+        file: Some(m.up.path.clone()),
+        applied_at: Some(r.row.applied_at.clone()),
+    })
+}
+
 /// `duplicate`: a second row for a version.
 pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
     Divergence::Duplicate {

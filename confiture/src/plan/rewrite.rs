@@ -87,6 +87,8 @@ pub struct ReinitStep<'a> {
     pub row: Option<&'a LedgerRow>,
     /// The file on disk for this version, if any.
     pub migration: Option<&'a Migration>,
+    /// The row's state in the history ([`History`]); `None` for a file `Record` adds.
+    pub state: Option<State>,
 }
 
 /// What `reinit` does: rows the ledger already has are kept and, where the file changed,
@@ -166,13 +168,11 @@ pub fn reinit<'a>(
                 _ if above_through(r) => ReinitAction::Forget,
                 State::Applied | State::Modified => match r.migration {
                     Some(m) if row_is_current(m, r.row) => ReinitAction::Keep,
-                    // Another migration at this version: accepting it would record as
-                    // applied a migration that never ran.
-                    Some(m) if crate::history::is_another_migration(m, r.row) => {
-                        ReinitAction::Forget
-                    }
                     _ => ReinitAction::Accept,
                 },
+                // Another migration at this version: accepting it would record as applied a
+                // migration that never ran. Forgotten, the next `up` runs it.
+                State::Replaced => ReinitAction::Forget,
                 // The same migration under its new number: the row is rewritten to it, not
                 // forgotten (which would run it again).
                 State::Renumbered => ReinitAction::Accept,
@@ -184,6 +184,7 @@ pub fn reinit<'a>(
                 action,
                 row: Some(r.row),
                 migration: r.migration,
+                state: Some(r.state),
             }
         })
         .collect();
@@ -196,6 +197,7 @@ pub fn reinit<'a>(
                     action: ReinitAction::Record,
                     row: None,
                     migration: Some(m),
+                    state: None,
                 }),
         );
     }

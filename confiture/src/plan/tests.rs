@@ -842,6 +842,78 @@ fn reinit_forgets_a_row_whose_version_now_names_another_migration() {
     assert_eq!(plan.rewrite().delete, ["002"]);
 }
 
+/// `replaced` is decided once, by the history: a row whose version's file is another
+/// migration (another name and another checksum) records a migration whose files are gone,
+/// not that file edited. An edit (same name) is `modified`, a rename (same checksum) and a row
+/// without a checksum are `applied`. `up` and `down` refuse it as `replaced`, naming the row
+/// and the file that has its number now; `reinit` forgets the row.
+#[test]
+fn a_row_whose_version_now_names_another_migration_is_replaced_everywhere() {
+    let mut s = set(&[1, 2, 3, 4, 5]);
+    let mut r = rows(&s, &[1, 2, 3, 4, 5]);
+    s.migrations[1].name = "add_email".into();
+    s.migrations[1].up.checksum = checksum(b"ALTER TABLE a ADD COLUMN email text;");
+    s.migrations[2].up.checksum = checksum(b"edited");
+    s.migrations[3].name = "renamed".into();
+    s.migrations[4].name = "another".into();
+    s.migrations[4].up.checksum = checksum(b"another");
+    r[4].checksum = None;
+    let history = crate::history::History::new(&s.migrations, &r, None);
+    let states: Vec<_> = history.recorded.iter().map(|r| r.state).collect();
+    assert_eq!(
+        states,
+        [
+            State::Applied,
+            State::Replaced,
+            State::Modified,
+            State::Applied,
+            State::Applied
+        ]
+    );
+    assert!(State::Replaced.is_diverged());
+    let replaced = &history.recorded[1];
+    assert_eq!(
+        replaced.matched(),
+        None,
+        "the file is not the row's migration"
+    );
+    assert_eq!(
+        replaced.migration.map(Migration::id),
+        Some(s.migrations[1].id())
+    );
+
+    let expected = Divergence::Replaced {
+        id: "002_m2".into(),
+        by: "002_add_email".into(),
+        row_version: "002".into(),
+        file: Some(s.migrations[1].up.path.clone()),
+        applied_at: Some(r[1].applied_at.clone()),
+    };
+    let up_err = up(&s, &r, &UpRequest::default()).unwrap_err();
+    let req = DownRequest {
+        target: Some(1),
+        allow_modified: true,
+        ..Default::default()
+    };
+    let down_err = down(&s, &r, &req).unwrap_err();
+    for err in [up_err, down_err] {
+        assert_eq!(err.kind, ErrorKind::Diverged);
+        let Reason::Diverged(diverged) = err.reason() else {
+            panic!("{err:?}");
+        };
+        assert!(diverged.migrations.contains(&expected), "{diverged:?}");
+        assert!(
+            !diverged
+                .migrations
+                .iter()
+                .any(|d| matches!(d, Divergence::Modified { id, .. } if id == "002_add_email")),
+            "{diverged:?}"
+        );
+    }
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert_eq!(plan.rewrite().delete, ["002"]);
+}
+
 #[test]
 fn reinit_through_records_pending_files_and_forgets_rows_above_it() {
     let s = set(&[1, 2, 3, 4]);
@@ -1037,7 +1109,8 @@ fn a_renumbered_migration_is_one_state_decided_by_the_history() {
         ("003", "004")
     );
 
-    // Renumbered and edited: nothing proves it is the migration that ran.
+    // Renumbered and edited: nothing proves it is the migration that ran, and its number is
+    // another migration's now: replaced (not modified, which would say `003_other` ran).
     let mut edited = moved.clone();
     edited.up = file("m/004_c.up.sql".into(), "-- edited\n", false);
     let files = [
@@ -1047,7 +1120,7 @@ fn a_renumbered_migration_is_one_state_decided_by_the_history() {
         edited,
     ];
     let history = crate::history::History::new(files.iter(), &ledger, None);
-    assert_eq!(history.recorded[2].state, State::Modified);
+    assert_eq!(history.recorded[2].state, State::Replaced);
     // Kept at its number and edited: modified, not renumbered.
     let mut kept = old.clone();
     kept.up = file("m/003_c.up.sql".into(), "-- edited\n", false);

@@ -121,6 +121,7 @@ pub fn divergences(history: &History<'_>, allow_out_of_order: bool) -> Vec<Diver
             .iter()
             .filter_map(|r| super::renumbered(r)),
     );
+    found.extend(history.replaced().iter().filter_map(|r| super::replaced(r)));
     found.extend(history.duplicates().iter().map(|r| duplicate(r)));
     if !allow_out_of_order {
         let newest = history.newest_recorded().map(|r| r.row.version.clone());
@@ -143,6 +144,7 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
     let modified = history.modified();
     let missing = history.missing();
     let renumbered = history.renumbered();
+    let replaced = history.replaced();
     let duplicates = history.duplicates();
     let out_of_order = if allow_out_of_order {
         Vec::new()
@@ -152,6 +154,7 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
     if modified.is_empty()
         && missing.is_empty()
         && renumbered.is_empty()
+        && replaced.is_empty()
         && duplicates.is_empty()
         && out_of_order.is_empty()
     {
@@ -186,6 +189,19 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
         help.push(format!(
             "a renumbered migration already ran under its old number: rename its files back, \
              or {} records it under its new number (it does not run again)",
+            reinit_hint()
+        ));
+    }
+    if !replaced.is_empty() {
+        counts.push(format!(
+            "{} applied migration(s) replaced by another at their version",
+            replaced.len()
+        ));
+        help.push(format!(
+            "an applied migration's files are gone and another migration has its number: \
+             restore its files from version control and give the new one the next free \
+             number; if it was removed on purpose, {} forgets its row and the next `up` runs \
+             the new one",
             reinit_hint()
         ));
     }

@@ -798,6 +798,100 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
     assert!(db.has_relation("other"));
 }
 
+/// An applied migration whose files were deleted and whose number was given to another
+/// migration (another name, another up file: `002_b` gone, `002_x` added). `status`, `up`,
+/// `down` and `reinit` all see the row as `replaced` — not `002_x` modified, which would say
+/// `002_x` ran and invite `reinit` to record it as applied. `reinit` forgets the row and the
+/// next `up` runs `002_x`.
+#[test]
+fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere() {
+    let db = TestDb::new("hi_replaced");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.remove("db/migrations/002_b.up.sql");
+    project.remove("db/migrations/002_b.down.sql");
+    table(&project, "002_x", "x");
+
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::DIVERGED)
+        .stdout_has("1 replaced")
+        .stdout_lacks("modified")
+        .stdout_lacks("002_x")
+        .stderr_lacks("accept the edits")
+        .stderr_has("give the new migration the next free number")
+        .stderr_has("forgets their rows and the next `migrate up` runs the new migration");
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("002_b"))
+        .unwrap_or_else(|| panic!("002_b listed\n{}", run.dump()));
+    assert!(row.contains("! replaced"), "{}", run.dump());
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::DIVERGED);
+    let doc = run.json();
+    assert_eq!(doc["summary"]["replaced"], 1, "{}", run.dump());
+    assert_eq!(doc["summary"]["modified"], 0, "{}", run.dump());
+    assert_eq!(
+        doc["replaced"],
+        serde_json::json!(["002"]),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(doc["modified"], serde_json::json!([]), "{}", run.dump());
+    let line = doc["migrations"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["version"] == "002"))
+        .unwrap_or_else(|| panic!("002 listed\n{}", run.dump()));
+    assert_eq!(line["name"], "b", "{}", run.dump());
+    assert_eq!(line["status"], "replaced", "{}", run.dump());
+
+    let run = project.run_on(&db, &["migrate", "up"]);
+    run.code(exit::DIVERGED)
+        .stderr_has("replaced: 002 was applied as 002_b; its files are gone and 002_x")
+        .stderr_lacks("modified")
+        .stderr_lacks("accepts their checksums");
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::DIVERGED);
+    let diverged = &run.json()["errors"][0]["diverged"][0];
+    assert_eq!(diverged["state"], "replaced", "{}", run.dump());
+    assert_eq!(diverged["migration"], "002_b", "{}", run.dump());
+    assert_eq!(diverged["row_version"], "002", "{}", run.dump());
+    assert!(
+        diverged["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("002_x.up.sql")),
+        "{}",
+        run.dump()
+    );
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::DIVERGED)
+        .stderr_has("replaced: 002 was applied as 002_b");
+    assert!(db.has_relation("b"));
+
+    project
+        .run_on(&db, &["migrate", "reinit", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("would forget 1 row whose files are gone and whose number another migration now has: the next `migrate up` runs that migration: 002_b (now 002_x)");
+    let run = project.run_on(&db, &["migrate", "reinit", "--format", "json"]);
+    run.code(exit::SUCCESS);
+    assert_eq!(
+        run.json()["forgotten"],
+        serde_json::json!(["002"]),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(ledger(&db), ["001:a"]);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:a", "002:x"]);
+    assert!(db.has_relation("x"));
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}
+
 /// An applied migration whose file is on disk but cannot be read (a directory in its place, a
 /// FIFO — as root, `chmod 000` does not stop reading, so these stand for an unreadable file):
 /// `reinit` refuses (exit 5) rather than forget its row as one "with no file", which would make
