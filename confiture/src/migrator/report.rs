@@ -216,12 +216,8 @@ impl ReportedDivergence {
                 file,
                 applied_at,
                 ..
-            } => {
-                reported.row_version = Some(row_version.clone());
-                reported.file = file.clone();
-                reported.applied_at = applied_at.clone();
             }
-            Divergence::Replaced {
+            | Divergence::Replaced {
                 row_version,
                 file,
                 applied_at,
