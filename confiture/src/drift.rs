@@ -179,7 +179,7 @@ impl Migrator {
                     .schema_dir
                     .as_ref()
                     .is_none_or(|s| s.differences.is_empty());
-            close_run(report, result, scratches, start, |r| {
+            close_run(&m.suggest, report, result, scratches, start, |r| {
                 (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
             })
         })
@@ -196,7 +196,7 @@ impl Migrator {
         let server = options.scratch.environment(&self.env)?;
         let schema_files = options.schema_dir.as_deref().map(sql_files).transpose()?;
         // The history, read as `status` reads it: plain SELECTs, nothing created.
-        let status = self.status()?;
+        let status = self.status_run()?;
         report.database = status.database.clone();
         replayable(&status)?;
         let newest = status

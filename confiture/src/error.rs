@@ -538,6 +538,10 @@ struct Data {
     /// The underlying cause as shown after the message (`message: cause`).
     cause: Option<String>,
     source: Option<Source>,
+    /// The suggested commands of `help` and `details` were completed for the session
+    /// (`hint::Invocation::complete_error`): once only.
+    #[cfg(feature = "db")]
+    suggestions_completed: bool,
 }
 
 const OTHER: &Reason = &Reason::Other;
@@ -619,6 +623,11 @@ impl Error {
     #[cfg(feature = "db")]
     pub(crate) fn set_source<E: std::error::Error + Send + Sync + 'static>(&mut self, source: E) {
         self.data_mut().source = Some(Arc::new(source));
+    }
+    /// Marks the suggested commands completed; `false` when they already were.
+    #[cfg(feature = "db")]
+    pub(crate) fn mark_suggestions_completed(&mut self) -> bool {
+        !std::mem::replace(&mut self.data_mut().suggestions_completed, true)
     }
     fn data_mut(&mut self) -> &mut Data {
         self.data.get_or_insert_with(Box::default)

@@ -4,6 +4,13 @@
 //! suggestion acts on the same database (`--env dev`, never another one by default).
 
 use std::borrow::Cow;
+use std::path::Path;
+
+use crate::config::Environment;
+#[cfg(feature = "db")]
+use crate::error::Error;
+#[cfg(feature = "db")]
+use crate::migrator::ReportedError;
 
 /// How the command line is invoked; the start of every suggested command.
 pub const PROGRAM: &str = "cargo confiture";
@@ -49,6 +56,64 @@ pub struct Invocation {
 }
 
 impl Invocation {
+    /// What a library session ([`crate::Migrator`]) repeats in the commands its errors
+    /// suggest: its environment file (`-c FILE`), else a `--database-url <URL>` placeholder
+    /// (never the URL: it may hold a password), then its migrations directory when it was
+    /// given one. Pasted from a service's log, such a command reaches the database and the
+    /// migrations the service used, not whatever the shell's directory would pick by default.
+    pub fn for_session(env: &Environment, migrations_dir: Option<&Path>) -> Invocation {
+        let database = match &env.file {
+            Some(file) => vec!["-c".to_string(), file.to_string_lossy().into_owned()],
+            None => vec!["--database-url".to_string(), "<URL>".to_string()],
+        };
+        let files = migrations_dir
+            .map(|dir| {
+                vec![
+                    "--migrations-dir".to_string(),
+                    dir.to_string_lossy().into_owned(),
+                ]
+            })
+            .unwrap_or_default();
+        Invocation {
+            database,
+            files,
+            fleet: Vec::new(),
+        }
+    }
+
+    /// Nothing to add: suggested commands stay as written. What a caller that completes them
+    /// itself gives a [`crate::Migrator`] (the command line does, with the flags as typed).
+    pub fn is_empty(&self) -> bool {
+        self.database.is_empty() && self.files.is_empty() && self.fleet.is_empty()
+    }
+
+    /// `error` with the commands in its help and details completed ([`Invocation::render`]).
+    /// Once only: an error passed on by another session's command is not completed again.
+    #[cfg(feature = "db")]
+    pub(crate) fn complete_error(&self, error: &mut Error) {
+        if !self.is_empty() && error.mark_suggestions_completed() {
+            self.complete(&mut error.help, &mut error.details);
+        }
+    }
+
+    /// The same for an error as a report carries it.
+    #[cfg(feature = "db")]
+    pub(crate) fn complete_reported(&self, error: &mut ReportedError) {
+        self.complete(&mut error.help, &mut error.details);
+    }
+
+    #[cfg(feature = "db")]
+    fn complete(&self, help: &mut Option<String>, details: &mut [String]) {
+        if self.is_empty() {
+            return;
+        }
+        for line in help.iter_mut().chain(details) {
+            if let Cow::Owned(done) = self.render(line) {
+                *line = done;
+            }
+        }
+    }
+
     /// `text` with this run's arguments added to every command written by [`command`]:
     /// `` `cargo confiture migrate up` `` becomes `` `cargo confiture migrate up --env dev` ``.
     pub fn render<'t>(&self, text: &'t str) -> Cow<'t, str> {
@@ -64,9 +129,7 @@ impl Invocation {
         escape: impl Fn(&str) -> String,
     ) -> Cow<'t, str> {
         let opening = format!("`{PROGRAM} ");
-        if self.database.is_empty() && self.files.is_empty() && self.fleet.is_empty()
-            || !text.contains(&opening)
-        {
+        if self.is_empty() || !text.contains(&opening) {
             return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len() + 32);

@@ -381,6 +381,8 @@ impl Replay {
         let mut migrator = of.detached();
         migrator.env = env;
         migrator.on_scratch = true;
+        // Its errors are the run's, completed once by the run (`close_run`).
+        migrator.suggest = crate::hint::Invocation::default();
         Ok(Replay {
             migrator,
             client,
@@ -487,6 +489,7 @@ impl HasErrors for crate::migrate::DownReport {
 
 /// Finishes a report: the run's error in `errors`, the scratch databases dropped.
 pub(crate) fn close_run<R>(
+    suggest: &crate::hint::Invocation,
     mut report: R,
     result: std::result::Result<(), RunError>,
     scratches: Vec<Scratch>,
@@ -502,8 +505,19 @@ pub(crate) fn close_run<R>(
     *total = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     match result {
         Ok(()) => Ok(report),
-        Err(RunError { error, reported }) => {
-            errors.push(reported.unwrap_or_else(|| ReportedError::of(&error)));
+        Err(RunError {
+            mut error,
+            reported,
+        }) => {
+            suggest.complete_error(&mut error);
+            let reported = match reported {
+                Some(mut reported) => {
+                    suggest.complete_reported(&mut reported);
+                    reported
+                }
+                None => ReportedError::of(&error),
+            };
+            errors.push(reported);
             Err(Failed { error, report })
         }
     }
@@ -540,7 +554,7 @@ impl Migrator {
             let result = m.verify_run(options, progress, &mut report, &mut scratches);
             report.summarise();
             report.passed &= result.is_ok();
-            close_run(report, result, scratches, start, |r| {
+            close_run(&m.suggest, report, result, scratches, start, |r| {
                 (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
             })
         })
@@ -549,7 +563,7 @@ impl Migrator {
     /// What `verify` refuses before connecting, decided by the files and the options alone
     /// (the same answer for every database): broken files, a `--from` that names nothing.
     pub(crate) fn verify_request(&self, options: &VerifyOptions) -> Result<MigrationSet> {
-        let checked = self.load()?;
+        let checked = self.read_checked()?;
         let set = checked.set;
         let errors = FileErrors::new(&set, &checked.diagnostics);
         // It cannot stop before a version: no `--target` to suggest.

@@ -171,7 +171,10 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
         &config::process_vars,
     )?;
     let using = display::escape(&env.describe()).into_owned();
-    let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone());
+    // The command line completes suggested commands itself, with the flags as typed
+    // (`Output::hint`).
+    let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone())
+        .suggesting(confiture::hint::Invocation::default());
     migrator.on_connect(move |_| Output::note_line(&using));
     Ok(migrator)
 }

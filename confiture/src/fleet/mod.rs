@@ -114,6 +114,10 @@ pub struct Fleet {
     keep_going: bool,
     /// Set from outside (a signal handler): no target starts any more ([`Fleet::stop_when`]).
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Each target's errors suggest commands completed for that target (its session's
+    /// default, [`Migrator::suggesting`]); off when the fleet's migrator leaves them as
+    /// written for a caller that completes them itself (the command line).
+    complete_suggestions: bool,
 }
 
 /// What a running fleet reports as it goes: sent from its worker threads one at a time, in
@@ -313,6 +317,10 @@ pub enum Request<'a> {
 /// such a request is refused before any query runs (a targets query may be slow, or wait on a
 /// lock). `migrator` is the session of the list's environment (its files and checks).
 pub fn check_request(migrator: &Migrator, request: Request<'_>) -> Result<()> {
+    migrator.suggested(refusal(migrator, request))
+}
+
+fn refusal(migrator: &Migrator, request: Request<'_>) -> Result<()> {
     match request {
         Request::Up(options) => migrator.up_request(options).map(drop),
         Request::Down(options) => migrator.down_request(options),
@@ -320,7 +328,7 @@ pub fn check_request(migrator: &Migrator, request: Request<'_>) -> Result<()> {
         Request::Status
         | Request::Drift {
             tenant_schemas: false,
-        } => migrator.load().map(drop),
+        } => migrator.read_checked().map(drop),
         Request::Drift {
             tenant_schemas: true,
         } => Err(checks::no_tenant_drift("the schemas query")),
@@ -379,6 +387,7 @@ impl Fleet {
             jobs: DEFAULT_JOBS,
             keep_going: false,
             stop: None,
+            complete_suggestions: true,
         }
     }
 
@@ -391,6 +400,7 @@ impl Fleet {
             migrator.check_options.clone(),
         );
         fleet.embedded = migrator.embedded();
+        fleet.complete_suggestions = !migrator.suggest.is_empty();
         fleet
     }
 
@@ -434,6 +444,9 @@ impl Fleet {
         };
         migrator.preloaded = files.clone();
         migrator.in_fleet = true;
+        if !self.complete_suggestions {
+            migrator.suggest = crate::hint::Invocation::default();
+        }
         migrator
     }
 

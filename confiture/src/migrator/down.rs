@@ -18,7 +18,7 @@ impl Migrator {
     /// What `down` refuses from the files and the options alone (`--steps 0`, `--target 0`
     /// without `--yes`, an unknown target): the same answer for every database of a fleet.
     pub(crate) fn down_request(&self, options: &DownOptions) -> Result<()> {
-        let checked = self.load()?;
+        let checked = self.read_checked()?;
         plan::check_down_request(
             &checked.set,
             &plan::DownRequest {
@@ -61,7 +61,7 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut DownReport,
     ) -> Run<()> {
-        let checked = self.load()?;
+        let checked = self.read_checked()?;
         let set = &checked.set;
         // A draft being written (an error in a file `down` does not run) must not stop it.
         let errors = FileErrors::new(set, &checked.diagnostics);

@@ -85,6 +85,9 @@ pub struct Migrator {
     /// The session is one target of a fleet (`fleet::Fleet`): a migration that fails here may
     /// be applied on other targets already, so its help never says to edit its file.
     pub(crate) in_fleet: bool,
+    /// What the commands suggested in this session's errors repeat, so that pasted they reach
+    /// its database and migrations ([`Migrator::suggesting`]).
+    pub(crate) suggest: crate::hint::Invocation,
 }
 
 impl Migrator {
@@ -110,9 +113,11 @@ impl Migrator {
         if check_options.tracking_table.is_none() {
             check_options.tracking_table = Some(env.migration.tracking_table.clone());
         }
+        let migrations_dir = migrations_dir.into();
         Migrator {
+            suggest: crate::hint::Invocation::for_session(&env, Some(&migrations_dir)),
             env,
-            migrations_dir: migrations_dir.into(),
+            migrations_dir,
             embedded: None,
             check_options,
             client: None,
@@ -236,6 +241,11 @@ impl Migrator {
     /// # }
     /// ```
     pub fn load(&self) -> Result<Checked> {
+        self.suggested(self.read_checked())
+    }
+
+    /// [`Migrator::load`] for the commands, which complete their own errors.
+    pub(crate) fn read_checked(&self) -> Result<Checked> {
         if let Some(checked) = &self.preloaded {
             return Ok(Checked::clone(checked));
         }
@@ -261,6 +271,7 @@ impl Migrator {
             preloaded: self.preloaded.clone(),
             on_scratch: self.on_scratch,
             in_fleet: self.in_fleet,
+            suggest: self.suggest.clone(),
         }
     }
 
@@ -310,6 +321,46 @@ impl Migrator {
     /// ```
     pub fn on_connect(&mut self, announce: impl FnOnce(&Environment) + Send + 'static) {
         self.on_connect = Some(Box::new(announce));
+    }
+
+    /// How the commands suggested in this session's errors (`help`, `details`, and the
+    /// `errors` of its reports) reach its database and migrations. By default they repeat how
+    /// the session was made: `--env NAME` ([`Migrator::from_env`]), `-c FILE` (an environment
+    /// file), else `--database-url <URL>` (a placeholder: the URL may hold a password), and
+    /// `--migrations-dir DIR` when the directory was given ([`Migrator::new`]; the embedded
+    /// set's, relative to the workspace root). So `` `cargo confiture migrate status` `` in a
+    /// service's log reads `` `cargo confiture migrate status --database-url <URL>
+    /// --migrations-dir db/migrations` ``: pasted, it reaches the service's database, not
+    /// whatever the shell's directory picks by default.
+    ///
+    /// [`Invocation::default()`](crate::hint::Invocation) leaves the commands as written, for a
+    /// caller that completes them itself (the command line does, with the flags as typed).
+    ///
+    /// ```no_run
+    /// use confiture::hint::Invocation;
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?
+    ///     .suggesting(Invocation {
+    ///         database: vec!["--env".into(), "prod".into()],
+    ///         ..Invocation::default()
+    ///     });
+    /// # let _ = migrator;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn suggesting(mut self, invocation: crate::hint::Invocation) -> Migrator {
+        self.suggest = invocation;
+        self
+    }
+
+    /// `result` with the commands its error suggests completed ([`Migrator::suggesting`]):
+    /// what every public command returns through.
+    pub(crate) fn suggested<T>(&self, result: Result<T>) -> Result<T> {
+        result.map_err(|mut error| {
+            self.suggest.complete_error(&mut error);
+            error
+        })
     }
 
     /// Runs the [`Migrator::on_connect`] callback, the first time only.
@@ -380,14 +431,19 @@ impl Migrator {
     /// ```
     pub fn from_env(ws: &Workspace, name: &str) -> Result<Migrator> {
         let env = config::resolve(ws, &Selection::Env(name.to_string()), &config::process_vars)?;
-        Ok(Migrator::for_workspace(env, ws))
+        let mut migrator = Migrator::for_workspace(env, ws);
+        migrator.suggest.database = vec!["--env".to_string(), name.to_string()];
+        Ok(migrator)
     }
 
     fn for_workspace(env: Environment, ws: &Workspace) -> Migrator {
         let options = CheckOptions::default()
             .first_version(ws.settings.first_version)
             .first_version_from(ws.settings.first_version_from);
-        Migrator::new(env, ws.migrations_dir(), options)
+        let mut migrator = Migrator::new(env, ws.migrations_dir(), options);
+        // The workspace's own directory: a command run in the workspace finds it by itself.
+        migrator.suggest.files.clear();
+        migrator
     }
 
     /// The resolved environment: which database, with which settings.

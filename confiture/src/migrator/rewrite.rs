@@ -43,7 +43,7 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut BaselineReport,
     ) -> Run<()> {
-        let checked = self.load()?;
+        let checked = self.read_checked()?;
         let set = checked.set;
         plan::baseline(&set, &[], options.through)?;
         // It writes the checksums of the files through `--through` as the truth.
@@ -104,7 +104,7 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut ReinitReport,
     ) -> Run<()> {
-        let checked = self.load()?;
+        let checked = self.read_checked()?;
         let set = &checked.set;
         let errors = FileErrors::new(set, &checked.diagnostics);
         let first_version = self.check_options.first_version;

@@ -267,6 +267,7 @@ impl Migrator {
             let mut report = R::starting(dry_run);
             let start = Instant::now();
             let result = run(m, progress, &mut report).map_err(|f| m.with_database(f));
+            let result = m.suggested(result);
             m.forget_lost_connection(super::Probe::Known);
             let elapsed = ms(start.elapsed());
             match result {

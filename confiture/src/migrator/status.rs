@@ -31,11 +31,19 @@ impl Migrator {
     /// # }
     /// ```
     pub fn status(&mut self) -> Result<StatusReport> {
+        let result = self.status_run();
+        self.suggested(result)
+    }
+
+    /// [`Migrator::status`] for the commands that read it on the way (drift), which complete
+    /// their own errors.
+    pub(crate) fn status_run(&mut self) -> Result<StatusReport> {
         // The ledger is read on the connecting thread, while the files are read and checked.
         let read = self.ledger_read();
-        let (checked, ledger) = self.while_connecting_then(Migrator::load, move |session, _| {
-            read.run(&mut session.client)
-        })?;
+        let (checked, ledger) = self
+            .while_connecting_then(Migrator::read_checked, move |session, _| {
+                read.run(&mut session.client)
+            })?;
         match ledger {
             Some(ledger) => Ok(self.report(&checked.set, &checked.diagnostics, ledger)),
             None => self.off_runtime(&mut |_: Progress| {}, |m, _| {
@@ -57,7 +65,8 @@ impl Migrator {
     /// # }
     /// ```
     pub fn status_of(&mut self, set: &MigrationSet) -> Result<StatusReport> {
-        self.off_runtime(&mut |_: Progress| {}, |m, _| m.status_with(set, &[]))
+        let result = self.off_runtime(&mut |_: Progress| {}, |m, _| m.status_with(set, &[]));
+        self.suggested(result)
     }
 
     fn status_with(

@@ -27,7 +27,7 @@ impl Migrator {
     /// The set for `up` through `target` (all without one): refused (exit 5, before connecting)
     /// when a migration it could run has errors, a broken draft above `target` aside.
     fn load_set_for_up(&self, target: Option<u64>) -> Result<MigrationSet> {
-        let checked = self.load()?;
+        let checked = self.read_checked()?;
         let errors = FileErrors::new(&checked.set, &checked.diagnostics);
         plan::check_up_files(&checked.set, &errors, target, Some("migrate up --target"))?;
         Ok(checked.set)

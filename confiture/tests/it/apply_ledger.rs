@@ -103,7 +103,8 @@ fn reinit_accepts_edited_files_and_forgets_removed_ones() {
     assert_eq!(err.kind, ErrorKind::Diverged);
     let help = err.help.unwrap();
     assert!(
-        help.contains("`cargo confiture migrate reinit`") && !help.contains("--through"),
+        help.contains("`cargo confiture migrate reinit --database-url <URL> --migrations-dir ")
+            && !help.contains("--through"),
         "{help}"
     );
 

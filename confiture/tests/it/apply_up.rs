@@ -440,7 +440,8 @@ fn modified_and_out_of_order_migrations_are_refused_up_front() {
     );
     let help = err.help.unwrap();
     assert!(
-        help.contains("`cargo confiture migrate reinit`") && help.contains("--allow-out-of-order"),
+        help.contains("`cargo confiture migrate reinit --database-url <URL> --migrations-dir ")
+            && help.contains("--allow-out-of-order"),
         "{help}"
     );
     assert!(!db.table_exists("d"), "nothing ran");

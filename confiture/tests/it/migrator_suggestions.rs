@@ -1,0 +1,246 @@
+//! The commands a library session's errors suggest (`Migrator::suggesting`): pasted from a
+//! service's log, each must reach the database and the migrations the service used — its
+//! environment or a `--database-url <URL>` placeholder, its migrations directory — exactly
+//! once, never the shell directory's default environment.
+#![cfg(feature = "db")]
+
+use crate::common;
+
+use common::{TempDir, TestDb};
+use confiture::files::CheckOptions;
+use confiture::fleet::{Fleet, Target};
+use confiture::hint::Invocation;
+use confiture::migrate::{no_progress, UpOptions};
+use confiture::workspace::{Settings, Workspace};
+use confiture::Migrator;
+
+/// Every `` `cargo confiture ...` `` command in `text`.
+fn commands(text: &str) -> Vec<&str> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|c| c.starts_with("cargo confiture "))
+        .collect()
+}
+
+/// The suggested commands of `help`, each checked: it names the database as `database` says,
+/// once, and the migrations directory `dir` once (or not at all for `None`).
+fn assert_completed(help: &str, database: &str, dir: Option<&str>) {
+    let found = commands(help);
+    assert!(!found.is_empty(), "no suggested command in: {help}");
+    for command in found {
+        let files_only = command.starts_with("cargo confiture lint");
+        let expected = usize::from(!files_only);
+        assert_eq!(
+            command.matches(database).count(),
+            expected,
+            "{database} in `{command}` of: {help}"
+        );
+        for other in ["--database-url", "--env ", "-c "] {
+            if !database.starts_with(other) {
+                assert!(!command.contains(other), "{other} in `{command}`: {help}");
+            }
+        }
+        match dir {
+            Some(dir) => assert_eq!(
+                command.matches(&format!("--migrations-dir {dir}")).count(),
+                1,
+                "`{command}` of: {help}"
+            ),
+            None => assert!(!command.contains("--migrations-dir"), "`{command}`"),
+        }
+    }
+}
+
+fn write_pair(dir: &TempDir, relative: &str, version: &str, up: &str) {
+    dir.write(&format!("{relative}/{version}_t.up.sql"), up);
+    dir.write(
+        &format!("{relative}/{version}_t.down.sql"),
+        "DROP TABLE t;\n",
+    );
+}
+
+#[test]
+fn a_session_on_a_url_suggests_the_url_placeholder_and_its_directory() {
+    let db = TestDb::new("suggest_url");
+    let root = TempDir::new("cft_suggest");
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id int);\n");
+    let dir = root.path().join("sql");
+    let dir_text = dir.display().to_string();
+    let mut migrator = Migrator::new(db.environment(), &dir, CheckOptions::default());
+    migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("applies");
+
+    // Edited once applied: `up` refuses (exit 7) and suggests accepting or checking it.
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id bigint);\n");
+    let failed = Migrator::new(db.environment(), &dir, CheckOptions::default())
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect_err("a modified migration is refused");
+    let help = failed.error.help.as_deref().expect("help");
+    assert_completed(help, "--database-url <URL>", Some(&dir_text));
+    // The report a deploy script reads carries the same help.
+    let reported = failed.report.errors.first().expect("the error is reported");
+    assert_eq!(reported.help.as_deref(), Some(help));
+
+    // `status` and `load` complete theirs too: a broken file.
+    root.write("sql/002_u.up.sql", "CREATE TABLE u (id int);\n");
+    let load = Migrator::new(db.environment(), &dir, CheckOptions::default())
+        .load()
+        .map(|checked| checked.diagnostics.len());
+    match load {
+        // A lone up file is a diagnostic of the set, not an error of `load`; `up` refuses it.
+        Ok(n) => assert!(n > 0, "the lone up file is reported"),
+        Err(e) => assert_completed(
+            e.help.as_deref().unwrap_or(""),
+            "--database-url <URL>",
+            Some(&dir_text),
+        ),
+    }
+    let refused = Migrator::new(db.environment(), &dir, CheckOptions::default())
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect_err("broken files are refused");
+    assert_completed(
+        refused.error.help.as_deref().expect("help"),
+        "--database-url <URL>",
+        Some(&dir_text),
+    );
+}
+
+#[test]
+fn a_session_of_a_named_environment_suggests_that_environment() {
+    let db = TestDb::new("suggest_env");
+    let root = TempDir::new("cft_suggest");
+    root.write(
+        "db/environments/staging.yaml",
+        &format!("database_url: {}\n", db.url()),
+    );
+    write_pair(&root, "db/migrations", "001", "CREATE TABLE t (id int);\n");
+    let ws = Workspace {
+        root: root.path().to_path_buf(),
+        manifest: None,
+        package_manifest: None,
+        settings: Settings::default(),
+    };
+    Migrator::from_env(&ws, "staging")
+        .unwrap()
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("applies");
+    write_pair(
+        &root,
+        "db/migrations",
+        "001",
+        "CREATE TABLE t (id bigint);\n",
+    );
+    let failed = Migrator::from_env(&ws, "staging")
+        .unwrap()
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect_err("a modified migration is refused");
+    // The workspace's own directory is found by a command run in the workspace: not repeated.
+    assert_completed(
+        failed.error.help.as_deref().expect("help"),
+        "--env staging",
+        None,
+    );
+    let status = Migrator::from_env(&ws, "staging")
+        .unwrap()
+        .status()
+        .unwrap();
+    assert_eq!(status.modified.len(), 1, "{status:?}");
+}
+
+#[test]
+fn a_caller_that_completes_them_itself_gets_them_as_written() {
+    let db = TestDb::new("suggest_none");
+    let root = TempDir::new("cft_suggest");
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id int);\n");
+    let dir = root.path().join("sql");
+    Migrator::new(db.environment(), &dir, CheckOptions::default())
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("applies");
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id bigint);\n");
+    let failed = Migrator::new(db.environment(), &dir, CheckOptions::default())
+        .suggesting(Invocation::default())
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect_err("a modified migration is refused");
+    let help = failed.error.help.as_deref().expect("help");
+    let found = commands(help);
+    assert!(!found.is_empty(), "{help}");
+    for command in found {
+        assert!(
+            !command.contains("--database-url") && !command.contains("--migrations-dir"),
+            "`{command}` was completed: {help}"
+        );
+    }
+}
+
+#[test]
+fn a_fleet_suggests_each_target_its_own_placeholder_once() {
+    let good = TestDb::new("suggest_fleet");
+    let edited = TestDb::new("suggest_fleet");
+    let root = TempDir::new("cft_suggest");
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id int);\n");
+    let dir = root.path().join("sql");
+    let base = good.environment();
+    let targets = || {
+        vec![
+            Target::url(&base, &good.url(), "good").unwrap(),
+            Target::url(&base, &edited.url(), "edited").unwrap(),
+        ]
+    };
+    let migrator = Migrator::new(base.clone(), &dir, CheckOptions::default());
+    Fleet::for_migrator(&migrator, targets())
+        .up(&UpOptions::default(), &|_| {})
+        .expect("the fleet runs");
+    // One target's ledger records another checksum: it is refused there (exit 7), with help.
+    edited
+        .client()
+        .batch_execute("UPDATE tb_confiture SET checksum = repeat('0', 64)")
+        .unwrap();
+    write_pair(&root, "sql", "002", "CREATE TABLE u (id int);\n");
+    let report = Fleet::for_migrator(&migrator, targets())
+        .keep_going(true)
+        .up(&UpOptions::default(), &|_| {})
+        .expect("the fleet runs");
+    let failed: Vec<_> = report.failed().collect();
+    assert_eq!(failed.len(), 1, "{report:?}");
+    let help = failed[0]
+        .error
+        .as_ref()
+        .and_then(|e| e.help.clone())
+        .expect("the edited target's help");
+    assert_completed(
+        &help,
+        "--database-url <URL>",
+        Some(&dir.display().to_string()),
+    );
+}
+
+#[test]
+fn verify_completes_its_errors_once() {
+    let db = TestDb::new("suggest_verify");
+    let root = TempDir::new("cft_suggest");
+    // Two statements in a no-transaction migration: refused before any scratch database.
+    write_pair(
+        &root,
+        "sql",
+        "001",
+        "-- confiture:no-transaction\nCREATE TABLE t (id int);\nSELECT 1 / 0;\n",
+    );
+    let dir = root.path().join("sql");
+    let failed = Migrator::new(db.environment(), &dir, CheckOptions::default())
+        .verify(&confiture::verify::VerifyOptions::default(), &mut |_| {});
+    let (help, reported) = match failed {
+        Err(f) => (
+            f.error.help.clone().unwrap_or_default(),
+            f.report.errors.first().and_then(|e| e.help.clone()),
+        ),
+        Ok(report) => panic!("verify passed or found: {report:?}"),
+    };
+    assert_completed(
+        &help,
+        "--database-url <URL>",
+        Some(&dir.display().to_string()),
+    );
+    assert_eq!(reported.as_deref(), Some(help.as_str()));
+}
