@@ -750,3 +750,95 @@ fn a_diverged_tenants_suggested_command_pasted_repairs_that_tenant_alone() {
     assert_eq!(after[1], good[1][..2]);
     assert_eq!([&after[0], &after[2]], [&good[0], &good[2]]);
 }
+
+/// A fleet `down --steps N` where one tenant has fewer than N applied: its refusal said
+/// "pass --steps 1 (or --target 0 --yes)", one tenant's count, which with the fleet's list
+/// would roll back every target again. The suggested command now addresses that tenant alone,
+/// in text and JSON, and pasted it rolls back that tenant only.
+#[test]
+fn a_fleet_down_beyond_one_tenants_migrations_suggests_a_command_for_that_tenant() {
+    let db = TestDb::new("tenantdown");
+    let project = tenant_project();
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b; CREATE SCHEMA tenant_c;")
+        .expect("create the tenants");
+    let query = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1";
+    fleet(&project, &db, &["up", "--schemas-query", query]).code(exit::SUCCESS);
+    let only = |schema: &str| format!("SELECT '{schema}'");
+    fleet(
+        &project,
+        &db,
+        &["down", "--schemas-query", &only("tenant_b"), "--steps", "2"],
+    )
+    .code(exit::SUCCESS);
+
+    // `down --steps 2` on every tenant, going on past the one with fewer.
+    let down_two = |more: &[&str]| {
+        let mut args = vec![
+            "down",
+            "--schemas-query",
+            query,
+            "--steps",
+            "2",
+            "--keep-going",
+        ];
+        args.extend_from_slice(more);
+        fleet(&project, &db, &args)
+    };
+    let run = down_two(&[]);
+    run.code(exit::USAGE)
+        .stderr_has("--steps 2 is more than the 1 applied migration(s)");
+    let mut client = db.connect();
+    assert_eq!(tenant_ledger(&mut client, "tenant_a"), ["001"]);
+    assert_eq!(tenant_ledger(&mut client, "tenant_b"), ["001"]);
+    assert_eq!(tenant_ledger(&mut client, "tenant_c"), ["001"]);
+    let url = db.url();
+    let down = suggested(&run.stderr, "down", &url);
+    assert_eq!(
+        down,
+        [
+            "migrate",
+            "down",
+            "--steps",
+            "1",
+            "--database-url",
+            url.as_str(),
+            "--schema",
+            "tenant_b"
+        ]
+    );
+    let both = suggested(
+        &run.stderr[run.stderr.find("--steps 1").expect("the first")..],
+        "down",
+        &url,
+    );
+    assert_eq!(both[2..5], ["--target", "0", "--yes"], "{both:?}");
+    assert!(both.ends_with(&["--schema".to_string(), "tenant_b".to_string()]));
+
+    // The same in JSON: the tenant's entry carries the command for it.
+    fleet(&project, &db, &["up", "--schemas-query", &only("tenant_a")]).code(exit::SUCCESS);
+    let run = down_two(&["--format", "json"]);
+    run.code(exit::USAGE);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["state"], "done", "{doc}");
+    let help = doc["targets"][1]["error"]["help"].as_str().expect("help");
+    assert_eq!(suggested(help, "down", &url), down, "{help}");
+    assert!(!help.contains("--schemas-query"), "{help}");
+    assert_eq!(tenant_ledger(&mut client, "tenant_a"), ["001"]);
+
+    // Pasted, it rolls back tenant_b's one migration and nothing of the others.
+    let others = relations(&db)
+        .into_iter()
+        .filter(|r| !r.starts_with("tenant_b."))
+        .collect::<Vec<_>>();
+    Run::of(project.cli().args(&down)).code(exit::SUCCESS);
+    assert_eq!(tenant_ledger(&mut client, "tenant_b"), Vec::<String>::new());
+    assert!(!db.has_relation("tenant_b.tb_account"));
+    assert_eq!(tenant_ledger(&mut client, "tenant_a"), ["001"]);
+    assert_eq!(tenant_ledger(&mut client, "tenant_c"), ["001"]);
+    let now: Vec<String> = relations(&db)
+        .into_iter()
+        .filter(|r| !r.starts_with("tenant_b."))
+        .collect();
+    assert_eq!(now, others);
+}
