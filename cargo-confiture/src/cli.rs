@@ -54,6 +54,12 @@ pub struct Global {
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
 
+    /// Act on this tenant schema of the selected database, as `--schemas-query` acts on each
+    /// of its tenants: the ledger `<NAME>.tb_confiture`, `search_path` pinned to the schema,
+    /// the tenant's own migration lock (not with a target list; `drift` refuses it)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub schema: Option<String>,
+
     /// Migrations directory (default: `migrations_dir` of `[package.metadata.confiture]` or
     /// `[workspace.metadata.confiture]`, or `db/migrations`)
     #[arg(long, global = true, value_name = "DIR")]

@@ -88,10 +88,14 @@ pub fn invocation(global: &Global) -> Invocation {
             dir.to_string_lossy().into_owned(),
         ]);
     }
-    Invocation {
+    let invocation = Invocation {
         database,
         files,
-        fleet: Vec::new(),
+        ..Invocation::default()
+    };
+    match &global.schema {
+        Some(schema) => invocation.with_schema(schema),
+        None => invocation,
     }
 }
 
@@ -122,6 +126,35 @@ impl Output {
         let mut out = self.clone();
         out.invocation.fleet.extend(words);
         out
+    }
+
+    /// This output rendering the text of one target of a fleet (a tenant schema when
+    /// `schema`): its suggested commands that act on one target address that target
+    /// ([`Invocation::for_target`]).
+    pub fn for_target(&self, schema: Option<&str>) -> Output {
+        let mut out = self.clone();
+        out.invocation = self.invocation.for_target(schema);
+        out
+    }
+
+    /// A fleet's one JSON document: each entry of its `targets` array rendered as that
+    /// target's text (a tenant schema's entry names it in `schema`), so that the commands in a
+    /// target's error address it, as the table's error lines do.
+    pub fn json_targets<T: Serialize>(&self, value: &T) {
+        let Ok(mut doc) = serde_json::to_value(value) else {
+            return self.json(value);
+        };
+        if let Some(entries) = doc.get_mut("targets").and_then(|t| t.as_array_mut()) {
+            for entry in entries {
+                let schema = entry
+                    .get("schema")
+                    .and_then(|s| s.as_str())
+                    .map(str::to_string);
+                render_strings(entry, &self.invocation.for_target(schema.as_deref()));
+            }
+        }
+        // Rendered once: the rest of a fleet's document suggests no command.
+        print_json(&doc);
     }
 
     /// A help or hint line: control characters escaped, and every suggested command repeating
@@ -287,6 +320,28 @@ fn source_line(path: &Path, n: u32) -> Option<String> {
         }
     }
     Some(render::clip_source(&String::from_utf8_lossy(&line)))
+}
+
+/// Every string in `value` rendered by `invocation` (its suggested commands completed).
+fn render_strings(value: &mut serde_json::Value, invocation: &Invocation) {
+    match value {
+        serde_json::Value::String(text) => {
+            if let std::borrow::Cow::Owned(rendered) = invocation.render(text) {
+                *text = rendered;
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                render_strings(item, invocation);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (_, field) in fields.iter_mut() {
+                render_strings(field, invocation);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// One JSON document on stdout.

@@ -193,6 +193,9 @@ impl Migrator {
         scratches: &mut Vec<Scratch>,
         replayed: Option<&Replayed>,
     ) -> Result<(), RunError> {
+        if let Some(schema) = &self.env.migration.tenant_schema {
+            return Err(no_tenant_drift(&format!("schema {schema}")).into());
+        }
         let server = options.scratch.environment(&self.env)?;
         let schema_files = options.schema_dir.as_deref().map(sql_files).transpose()?;
         // The history, read as `status` reads it: plain SELECTs, nothing created.
@@ -258,6 +261,20 @@ impl Migrator {
         }
         Ok(())
     }
+}
+
+/// `drift` of a tenant schema (named by `source`: where a fleet listed it, or `schema NAME`)
+/// is refused, before connecting: the one wording, for a fleet and for one tenant.
+pub(crate) fn no_tenant_drift(source: &str) -> Error {
+    Error::usage(format!(
+        "drift of tenant schemas is not supported ({source}): the live schema is read from \
+         the whole database, where every tenant's objects are"
+    ))
+    .with_help(format!(
+        "compare the migrations with {}, and each tenant's ledger with {}",
+        hint::command("migrate verify"),
+        hint::command("migrate status")
+    ))
 }
 
 /// Refuses a history that cannot be replayed: diverged from the files (exit 7) or squashed

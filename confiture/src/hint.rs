@@ -32,6 +32,15 @@ const TAKE_A_LIST: &[&str] = &[
     "migrate drift",
 ];
 
+/// The subcommands that take a list but, suggested in one target's text, act on that target
+/// alone: pasted with the fleet's list, a `down` would roll back the targets that finished once
+/// more (and its `--steps N` is that target's count, not the others').
+const AGAIN_ON_EVERY_TARGET: &[&str] = &["migrate down"];
+
+/// The flag that names one tenant schema of the selected database, as a fleet's
+/// `--schemas-query` names each of its tenants.
+pub const SCHEMA_FLAG: &str = "--schema";
+
 /// Whether `args` (what follows `cargo confiture `) starts with one of `commands`.
 fn is_one_of(args: &str, commands: &[&str]) -> bool {
     commands
@@ -50,22 +59,30 @@ pub struct Invocation {
     pub files: Vec<String>,
     /// A fleet's list, after the database for the commands that take one:
     /// `["--targets", "tenants.txt"]`. The others (`reinit`, `baseline`) act on one target:
-    /// they get `--database-url <URL>` (that target's) instead of the run's selection, which
-    /// would name another database.
+    /// they get that target's words ([`Invocation::target`]), else `--database-url <URL>`,
+    /// instead of the run's selection, which would name another database.
     pub fleet: Vec<String>,
+    /// Set while one target's text of a fleet is rendered (its error's help, its report):
+    /// the words that address that target alone ([`Invocation::for_target`]), which the
+    /// commands acting on one target get — and `migrate down` ([`AGAIN_ON_EVERY_TARGET`]).
+    pub target: Option<Vec<String>>,
 }
 
 impl Invocation {
     /// What a library session ([`crate::Migrator`]) repeats in the commands its errors
     /// suggest: its environment file (`-c FILE`), else a `--database-url <URL>` placeholder
     /// (never the URL: it may hold a password), then its migrations directory when it was
-    /// given one. Pasted from a service's log, such a command reaches the database and the
-    /// migrations the service used, not whatever the shell's directory would pick by default.
+    /// given one; a tenant schema's session (`fleet::Target::schema`) adds `--schema NAME`.
+    /// Pasted from a service's log, such a command reaches the database and the migrations
+    /// the service used, not whatever the shell's directory would pick by default.
     pub fn for_session(env: &Environment, migrations_dir: Option<&Path>) -> Invocation {
-        let database = match &env.file {
+        let mut database = match &env.file {
             Some(file) => vec!["-c".to_string(), file.to_string_lossy().into_owned()],
-            None => vec!["--database-url".to_string(), "<URL>".to_string()],
+            None => one_database(),
         };
+        if let Some(schema) = &env.migration.tenant_schema {
+            database.extend(schema_words(schema));
+        }
         let files = migrations_dir
             .map(|dir| {
                 vec![
@@ -77,14 +94,17 @@ impl Invocation {
         Invocation {
             database,
             files,
-            fleet: Vec::new(),
+            ..Invocation::default()
         }
     }
 
     /// Nothing to add: suggested commands stay as written. What a caller that completes them
     /// itself gives a [`crate::Migrator`] (the command line does, with the flags as typed).
     pub fn is_empty(&self) -> bool {
-        self.database.is_empty() && self.files.is_empty() && self.fleet.is_empty()
+        self.database.is_empty()
+            && self.files.is_empty()
+            && self.fleet.is_empty()
+            && self.target.is_none()
     }
 
     /// `error` with the commands in its help and details completed ([`Invocation::render`]).
@@ -111,6 +131,34 @@ impl Invocation {
             if let Cow::Owned(done) = self.render(line) {
                 *line = done;
             }
+        }
+    }
+
+    /// This invocation acting on the tenant schema `schema` of its database: `--schema NAME`
+    /// after the database selection (`--env dev --schema tenant_7`).
+    pub fn with_schema(mut self, schema: &str) -> Invocation {
+        self.database.extend(schema_words(schema));
+        self
+    }
+
+    /// This invocation rendering the text of one target of a fleet: a tenant schema
+    /// (`schema`) is addressed by the run's selection and `--schema NAME`, a database by
+    /// `--database-url <URL>` (its URL is never shown: it may hold a password). The commands
+    /// that act on one target (`reinit`, `baseline`, ...) and `migrate down` get these words;
+    /// the others keep the fleet's list.
+    pub fn for_target(&self, schema: Option<&str>) -> Invocation {
+        let words = match schema {
+            Some(schema) => self
+                .database
+                .iter()
+                .cloned()
+                .chain(schema_words(schema))
+                .collect(),
+            None => one_database(),
+        };
+        Invocation {
+            target: Some(words),
+            ..self.clone()
         }
     }
 
@@ -142,10 +190,17 @@ impl Invocation {
             let args = &rest[after..after + len];
             out.push_str(&rest[..after]);
             out.push_str(args);
-            let one_target = ["--database-url".to_string(), "<URL>".to_string()];
+            let one_target = one_database();
+            let takes_a_list = is_one_of(args, TAKE_A_LIST);
+            let this_target = self
+                .target
+                .as_deref()
+                .filter(|_| !takes_a_list || is_one_of(args, AGAIN_ON_EVERY_TARGET));
             let (database, fleet): (&[String], &[String]) = if is_one_of(args, FILES_ONLY) {
                 (&[], &[])
-            } else if self.fleet.is_empty() || is_one_of(args, TAKE_A_LIST) {
+            } else if let Some(target) = this_target {
+                (target, &[])
+            } else if self.fleet.is_empty() || takes_a_list {
                 (&self.database, &self.fleet)
             } else {
                 (&one_target, &[])
@@ -165,6 +220,17 @@ impl Invocation {
         out.push_str(rest);
         Cow::Owned(out)
     }
+}
+
+/// How a suggestion names a tenant schema: `--schema NAME`.
+fn schema_words(schema: &str) -> [String; 2] {
+    [SCHEMA_FLAG.to_string(), schema.to_string()]
+}
+
+/// How a suggestion addresses one database of a fleet whose URL it cannot show (it may hold a
+/// password): `--database-url <URL>`.
+fn one_database() -> Vec<String> {
+    vec!["--database-url".to_string(), "<URL>".to_string()]
 }
 
 /// A word as a POSIX shell reads it back: left alone when it is plain, else single-quoted.
@@ -193,6 +259,7 @@ mod tests {
             database: database.iter().map(|s| s.to_string()).collect(),
             files: files.iter().map(|s| s.to_string()).collect(),
             fleet: Vec::new(),
+            target: None,
         }
     }
 
@@ -214,6 +281,80 @@ mod tests {
             inv.render(&command("lint")),
             "`cargo confiture lint --migrations-dir sql`"
         );
+    }
+
+    /// A tenant schema's help in a `--schemas-query` fleet suggested
+    /// `migrate reinit --database-url <URL>`: pasted, it rewrote the database's public ledger,
+    /// not the tenant's. One target's text addresses that target: a tenant by the run's
+    /// selection and `--schema`, a database by its (hidden) URL; a `down` too, which with the
+    /// list would roll back the finished targets once more.
+    #[test]
+    fn one_targets_text_addresses_that_target_and_lists_stay_for_the_rest() {
+        let mut run = invocation(&["--env", "dev"], &["--migrations-dir", "sql"]);
+        run.fleet = vec!["--schemas-query".to_string(), "<SQL>".to_string()];
+        let tenant = run.for_target(Some("tenant_7"));
+        assert_eq!(
+            tenant.render(&command("migrate reinit")),
+            "`cargo confiture migrate reinit --env dev --schema tenant_7 --migrations-dir sql`"
+        );
+        assert_eq!(
+            tenant.render(&command("migrate baseline --through 2")),
+            "`cargo confiture migrate baseline --through 2 --env dev --schema tenant_7 \
+             --migrations-dir sql`"
+        );
+        assert_eq!(
+            tenant.render(&command("migrate down --steps 3")),
+            "`cargo confiture migrate down --steps 3 --env dev --schema tenant_7 \
+             --migrations-dir sql`"
+        );
+        assert_eq!(
+            tenant.render(&command("migrate status")),
+            "`cargo confiture migrate status --env dev --schemas-query <SQL> --migrations-dir sql`"
+        );
+        assert_eq!(
+            tenant.render(&command("lint")),
+            "`cargo confiture lint --migrations-dir sql`"
+        );
+        let database = run.for_target(None);
+        assert_eq!(
+            database.render(&command("migrate down --target 0 --yes")),
+            "`cargo confiture migrate down --target 0 --yes --database-url <URL> \
+             --migrations-dir sql`"
+        );
+        // The fleet's own text (no target): a `down` is the fleet's.
+        assert_eq!(
+            run.render(&command("migrate down")),
+            "`cargo confiture migrate down --env dev --schemas-query <SQL> --migrations-dir sql`"
+        );
+        // A fleet from the environment file's `fleet:` block repeats no list; its target's
+        // one-target commands still address the target, never the environment's database.
+        let from_file = invocation(&["--env", "prod"], &[]).for_target(Some("t_1"));
+        assert_eq!(
+            from_file.render(&command("migrate reinit")),
+            "`cargo confiture migrate reinit --env prod --schema t_1`"
+        );
+        // Chosen automatically (no flag): the tenant alone is named.
+        let auto = Invocation::default().for_target(Some("t_1"));
+        assert_eq!(
+            auto.render(&command("migrate reinit")),
+            "`cargo confiture migrate reinit --schema t_1`"
+        );
+    }
+
+    /// A run on one tenant (`--schema tenant_7`) suggested commands without it: pasted, they
+    /// acted on the database's public ledger.
+    #[test]
+    fn a_single_tenant_run_repeats_its_schema_except_to_commands_on_files() {
+        let inv = invocation(&["-c", "dev.yaml"], &[]).with_schema("tenant_7");
+        assert_eq!(
+            inv.render(&command("migrate reinit")),
+            "`cargo confiture migrate reinit -c dev.yaml --schema tenant_7`"
+        );
+        assert_eq!(
+            inv.render(&command("migrate status")),
+            "`cargo confiture migrate status -c dev.yaml --schema tenant_7`"
+        );
+        assert_eq!(inv.render(&command("lint")), "`cargo confiture lint`");
     }
 
     #[test]

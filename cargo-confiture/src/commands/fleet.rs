@@ -40,6 +40,7 @@ pub struct Plan {
 /// `--keep-going` over the file's `jobs` and `keep_going`. `--jobs` or `--keep-going` with no
 /// list anywhere is a usage error.
 pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
+    one_tenant_or_a_list(cli, args)?;
     let migrator = super::migrate::migrator(cli, cx)?;
     let settings = migrator.environment().fleet.clone().unwrap_or_default();
     let (list, from, words) = match (&args.targets, &args.targets_query, &args.schemas_query) {
@@ -101,6 +102,33 @@ pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
         keep_going: args.keep_going || settings.keep_going.unwrap_or(false),
         words,
     }))
+}
+
+/// `--schema NAME` names one tenant: with a list of targets on the command line (which would
+/// name others), or `--jobs`/`--keep-going` (which only a list takes), it is a usage error.
+/// The environment file's `fleet:` list gives way to it: the command acts on that tenant.
+fn one_tenant_or_a_list(cli: &Cli, args: &FleetArgs) -> Result<()> {
+    let Some(schema) = &cli.global.schema else {
+        return Ok(());
+    };
+    let list = [
+        (args.targets.is_some(), "--targets"),
+        (args.targets_query.is_some(), "--targets-query"),
+        (args.schemas_query.is_some(), "--schemas-query"),
+        (args.jobs.is_some(), "--jobs"),
+        (args.keep_going, "--keep-going"),
+    ];
+    let Some((_, flag)) = list.iter().find(|(given, _)| *given) else {
+        return Ok(());
+    };
+    // Raw: the renderer escapes what it prints.
+    Err(Error::usage(format!(
+        "--schema {schema} names one tenant schema, and {flag} is for a list of targets"
+    ))
+    .with_help(format!(
+        "give --schema alone to act on that tenant, or leave it out to act on every target \
+         of the list; a tenant of the list can be run alone with --schema NAME (without {flag})"
+    )))
 }
 
 /// `prod.yaml (fleet.targets)`, or the target file it names.
@@ -291,15 +319,17 @@ fn line(c: &fleet::Counts) -> String {
 }
 
 /// The table (or JSON) on stdout, each failure's error on stderr; the fleet's exit code.
+/// A target's suggested commands address it (`Output::for_target`).
 fn finish(out: &Output, report: &FleetReport) -> u8 {
     // Ends the live line before anything else is printed.
     out.progress_inline("");
     if out.json_mode() {
-        out.json(report);
+        out.json_targets(report);
     } else {
         out.result(&table(out, report));
     }
     for failed in report.failed() {
+        let out = &out.for_target(failed.schema.as_deref());
         if let Some(error) = &failed.error {
             let mut text = format!(
                 "{} {} ({}): {}",

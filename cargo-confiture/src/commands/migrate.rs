@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use confiture::config::{self, Selection};
+use confiture::fleet::Target;
 use confiture::history::Version;
 use confiture::migrate::{
     BaselineOptions, Direction, DownOptions, Failed, Progress, ReinitOptions, ReinitReport,
@@ -170,7 +171,17 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
         &SELECTION_LABELS,
         &config::process_vars,
     )?;
-    let using = display::escape(&env.describe()).into_owned();
+    let mut using = env.describe();
+    // One tenant schema of that database, exactly as a fleet's `--schemas-query` makes each
+    // of its tenants a target (ledger, `search_path`, lock; the name checked there).
+    let env = match &g.schema {
+        Some(schema) => {
+            using.push_str(&format!(" schema {schema}"));
+            Target::schema(&env, schema, hint::SCHEMA_FLAG)?.environment
+        }
+        None => env,
+    };
+    let using = display::escape(&using).into_owned();
     // The command line completes suggested commands itself, with the flags as typed
     // (`Output::hint`).
     let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone())

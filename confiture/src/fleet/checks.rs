@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use crate::config::ConnectionSpec;
 use crate::drift::DriftOptions;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::verify::VerifyOptions;
 
 use super::{reported, CommandReport, Event, Fleet, FleetReport, Ran, Target};
@@ -33,18 +33,6 @@ fn server_key(connection: &ConnectionSpec) -> Vec<(String, u16)> {
                 .map(|(host, port)| (host.to_ascii_lowercase(), *port)),
         )
         .collect()
-}
-
-/// `drift` of a tenant schema (listed at `source`) is refused: the one wording.
-pub(super) fn no_tenant_drift(source: &str) -> Error {
-    Error::usage(format!(
-        "drift of tenant schemas is not supported ({source}): the live schema is read from \
-         the whole database, where every tenant's objects are"
-    ))
-    .with_help(
-        "compare the migrations with `migrate verify`, and each tenant's ledger with \
-         `migrate status`",
-    )
 }
 
 impl Fleet {
@@ -134,7 +122,7 @@ impl Fleet {
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
         if let Some(tenant) = self.targets.iter().find(|t| t.schema.is_some()) {
-            return Err(no_tenant_drift(&tenant.source));
+            return Err(crate::drift::no_tenant_drift(&tenant.source));
         }
         // Unreadable files are the same failure on every database: refused once.
         let files = self.files()?;

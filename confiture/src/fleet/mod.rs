@@ -212,6 +212,11 @@ pub struct TargetReport {
     pub target: String,
     /// Where it was listed (`tenants.txt:12`).
     pub source: String,
+    /// The tenant schema of a schema-per-tenant target ([`Target::schema`]): what a
+    /// suggested command adds to act on it alone (`--schema tenant_7`); absent from the JSON
+    /// for a database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// Done, failed or not started.
     pub state: TargetState,
     /// The target's own exit code (the single-database command's); null when not started.
@@ -331,7 +336,7 @@ fn refusal(migrator: &Migrator, request: Request<'_>) -> Result<()> {
         } => migrator.read_checked().map(drop),
         Request::Drift {
             tenant_schemas: true,
-        } => Err(checks::no_tenant_drift("the schemas query")),
+        } => Err(crate::drift::no_tenant_drift("the schemas query")),
     }
 }
 
@@ -720,6 +725,7 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
     let mut report = TargetReport {
         target: target.shown(),
         source: target.source.clone(),
+        schema: target.schema.clone(),
         state: TargetState::NotStarted,
         exit_code: None,
         applied: Vec::new(),

@@ -130,12 +130,12 @@ fn confirm_everything(
                     .to_string()
             } else if reachable < applied {
                 format!(
-                    "pass --steps {reachable} (or --target 0 --yes) to roll back every migration \
-                     applied since the schema snapshot; the rows below `first_version` are \
-                     squashed and stay"
+                    "run {} to roll back every migration applied since the schema snapshot; \
+                     the rows below `first_version` are squashed and stay",
+                    every_one(reachable)
                 )
             } else {
-                format!("pass --steps {applied} (or --target 0 --yes) to roll back every one")
+                format!("run {} to roll back every one", every_one(applied))
             };
             Err(Error::usage(format!(
                 "--steps {steps} is more than the {applied} applied migration(s): it would roll \
@@ -145,6 +145,17 @@ fn confirm_everything(
         }
         _ => Ok(()),
     }
+}
+
+/// The commands that roll back every migration of this database that `--steps` can reach
+/// (`count`): suggested commands, so that the CLI addresses them to this database — in a
+/// fleet to this target alone, whose count this is (`hint::Invocation`).
+fn every_one(count: usize) -> String {
+    format!(
+        "{} (or {})",
+        crate::hint::command(&format!("migrate down --steps {count}")),
+        crate::hint::command("migrate down --target 0 --yes")
+    )
 }
 
 /// How many rows `--steps` can roll back, newest first, before it reaches a row of the squashed
@@ -350,8 +361,8 @@ fn check_reversible(
             "there is nothing above the snapshot to roll back".to_string()
         } else {
             format!(
-                "`--steps {reachable}` (or `--target 0 --yes`) rolls back every migration \
-                 applied since the snapshot"
+                "{} rolls back every migration applied since the snapshot",
+                every_one(reachable)
             )
         };
         help.push(format!(

@@ -535,7 +535,10 @@ fn steps_beyond_the_applied_migrations_need_yes() {
     // The command the help names works as it is: `--steps 3` needs no `--yes`.
     let help = err.help.unwrap_or_default();
     assert!(
-        help.contains("pass --steps 3 (or --target 0 --yes)") && !help.contains("--steps 3 --yes"),
+        help.contains(
+            "run `cargo confiture migrate down --steps 3` \
+             (or `cargo confiture migrate down --target 0 --yes`)"
+        ) && !help.contains("--steps 3 --yes"),
         "{help}"
     );
     assert_eq!(ask(10, true).unwrap(), [3, 2, 1]);
@@ -609,13 +612,16 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
     assert!(err
         .help
         .unwrap_or_default()
-        .contains("pass --steps 3 (or --target 0 --yes)"));
+        .contains("`cargo confiture migrate down --steps 3` (or "));
     for steps in [4, 5, 6] {
         let err = ask(None, Some(steps), true).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Irreversible, "{err}");
         let help = err.help.unwrap_or_default();
         assert!(
-            help.contains("`--steps 3` (or `--target 0 --yes`)"),
+            help.contains(
+                "`cargo confiture migrate down --steps 3` \
+                 (or `cargo confiture migrate down --target 0 --yes`)"
+            ),
             "{help}"
         );
     }
@@ -1048,7 +1054,10 @@ fn a_squashed_row_cannot_be_rolled_back() {
     );
     let help = err.help.unwrap_or_default();
     assert!(
-        help.contains("`--steps 1` (or `--target 0 --yes`)"),
+        help.contains(
+            "`cargo confiture migrate down --steps 1` \
+             (or `cargo confiture migrate down --target 0 --yes`)"
+        ),
         "{help}"
     );
     // `--target 0` on a squashed history rolls back to the snapshot: the squashed row stays.

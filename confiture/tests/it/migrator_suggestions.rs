@@ -244,3 +244,54 @@ fn verify_completes_its_errors_once() {
     );
     assert_eq!(reported.as_deref(), Some(help.as_str()));
 }
+
+#[test]
+fn a_tenant_schemas_session_suggests_its_schema() {
+    let db = TestDb::new("suggest_tenant");
+    let root = TempDir::new("cft_suggest");
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id int);\n");
+    let dir = root.path().join("sql");
+    let base = db.environment();
+    let tenants = || {
+        vec![
+            Target::schema(&base, "tenant_a", "a").unwrap(),
+            Target::schema(&base, "tenant_b", "b").unwrap(),
+        ]
+    };
+    let migrator = Migrator::new(base.clone(), &dir, CheckOptions::default());
+    Fleet::for_migrator(&migrator, tenants())
+        .up(&UpOptions::default(), &|_| {})
+        .expect("the fleet runs");
+    db.client()
+        .batch_execute("UPDATE tenant_b.tb_confiture SET checksum = repeat('0', 64)")
+        .unwrap();
+    write_pair(&root, "sql", "002", "CREATE TABLE u (id int);\n");
+    let dir_text = dir.display().to_string();
+    // In a fleet: the tenant's own ledger, never the database's public one.
+    let report = Fleet::for_migrator(&migrator, tenants())
+        .keep_going(true)
+        .up(&UpOptions::default(), &|_| {})
+        .expect("the fleet runs");
+    let failed: Vec<_> = report.failed().collect();
+    assert_eq!(failed.len(), 1, "{report:?}");
+    let help = failed[0]
+        .error
+        .as_ref()
+        .and_then(|e| e.help.clone())
+        .expect("help");
+    assert_completed(
+        &help,
+        "--database-url <URL> --schema tenant_b",
+        Some(&dir_text),
+    );
+    // On its own, as a service would address one tenant.
+    let tenant = Target::schema(&base, "tenant_b", "tenant_b").unwrap();
+    let failed = Migrator::new(tenant.environment, &dir, CheckOptions::default())
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect_err("the edited tenant is refused");
+    assert_completed(
+        failed.error.help.as_deref().expect("help"),
+        "--database-url <URL> --schema tenant_b",
+        Some(&dir_text),
+    );
+}

@@ -131,12 +131,16 @@ fn down_target_below_first_version_plans_as_steps_does() {
             .run_on(&db, &["migrate", "down", "--steps", n, "--yes"])
             .code(exit::IRREVERSIBLE)
             .stderr_has("squashed: 002_two")
-            .stderr_has("`--steps 2` (or `--target 0 --yes`) rolls back every migration");
+            .stderr_has(
+                "`cargo confiture migrate down --steps 2 --database-url <URL>` (or \
+                 `cargo confiture migrate down --target 0 --yes --database-url <URL>`) rolls \
+                 back every migration",
+            );
     }
     project
         .run_on(&db, &["migrate", "down", "--steps", "5"])
         .code(exit::USAGE)
-        .stderr_has("pass --steps 2 (or --target 0 --yes)")
+        .stderr_has("run `cargo confiture migrate down --steps 2 --database-url <URL>` (or ")
         .stderr_lacks("--steps 2 --yes");
     assert_eq!(ledger(&db), before, "nothing was written");
 

@@ -698,6 +698,67 @@ fn a_poisoned_targets_help_never_says_to_edit_a_migration_others_applied() {
     assert!(help.contains("do not edit its file"), "{json}");
 }
 
+/// A `down --steps 2` on a list where one database has one migration applied: its refusal
+/// said "pass --steps 1 (or --target 0 --yes)", which pasted onto the fleet's command rolled
+/// back every database again. Its suggested commands now name that database alone
+/// (`--database-url <URL>`, never `--targets`), in text and JSON; pasted with its URL, the
+/// command rolls back that database only.
+#[test]
+fn a_down_beyond_one_databases_migrations_suggests_a_command_for_that_database() {
+    let dbs = TestDbs::new("fleetdownhelp", 2);
+    let project = tenant_project();
+    write_targets(&project, &dbs);
+    fleet(&project, &["up", "--targets", "tenants.txt"]).code(exit::SUCCESS);
+    let short = dbs.dbs[1].url();
+    // The second database keeps one migration, the first three.
+    let shorten = || {
+        let args = ["migrate", "down", "--steps", "2", "--database-url", &short];
+        Run::of(project.cli().args(args)).code(exit::SUCCESS);
+    };
+    shorten();
+    // `down --steps 2` on both, going on past the one with fewer.
+    let down_two = |more: &[&str]| {
+        let mut args = vec![
+            "down",
+            "--targets",
+            "tenants.txt",
+            "--steps",
+            "2",
+            "--keep-going",
+        ];
+        args.extend_from_slice(more);
+        fleet(&project, &args)
+    };
+    let run = down_two(&[]);
+    run.code(exit::USAGE);
+    let command = "`cargo confiture migrate down --steps 1 --database-url <URL>`";
+    run.stderr_has(command)
+        .stderr_has("`cargo confiture migrate down --target 0 --yes --database-url <URL>`")
+        .stderr_lacks("--targets tenants.txt`");
+    assert_eq!(ledger(&dbs.dbs[0]), ALL[..1]);
+    assert_eq!(ledger(&dbs.dbs[1]), ALL[..1]);
+
+    fleet(&project, &["up", "--targets", "tenants.txt"]).code(exit::SUCCESS);
+    shorten();
+    let json = down_two(&["--format", "json"]).code(exit::USAGE).json();
+    let help = entries(&json)[1]["error"]["help"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(help.contains(command), "{json}");
+    assert!(entries(&json)[1].get("schema").is_none(), "{json}");
+
+    // Pasted with the database's URL: that database alone.
+    let start = help.find(command).expect("the command") + 1;
+    let words: Vec<&str> = help[start..start + command.len() - 2]
+        .split_whitespace()
+        .skip(2)
+        .map(|w| if w == "<URL>" { short.as_str() } else { w })
+        .collect();
+    Run::of(project.cli().args(&words)).code(exit::SUCCESS);
+    assert_eq!(ledger(&dbs.dbs[1]), Vec::<String>::new());
+    assert_eq!(ledger(&dbs.dbs[0]), ALL[..1]);
+}
+
 /// A request every target would refuse (decided by the files and the flags alone) was refused
 /// only once the targets query had run — after it had waited on a lock, say. It is refused
 /// first: the query here would fail if it ran.

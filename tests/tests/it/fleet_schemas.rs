@@ -89,10 +89,15 @@ fn complete(schema: &str) -> Vec<String> {
 }
 
 fn tenant_ledger(client: &mut postgres::Client, schema: &str) -> Vec<String> {
+    ledger_column(client, schema, "version")
+}
+
+/// `expr` of each ledger row of `schema`, in order of application.
+fn ledger_column(client: &mut postgres::Client, schema: &str, expr: &str) -> Vec<String> {
     client
         .query(
             &format!(
-                "SELECT version FROM \"{schema}\".tb_confiture ORDER BY applied_at, pk_confiture"
+                "SELECT {expr} FROM \"{schema}\".tb_confiture ORDER BY applied_at, pk_confiture"
             ),
             &[],
         )
@@ -488,4 +493,352 @@ fn every_bad_row_of_either_query_is_named_at_once_and_padding_is_dropped_alike()
         .code(exit::SUCCESS)
         .stdout_has(&format!("/{}", other.name));
     assert!(other.has_relation("tb_widget"));
+}
+
+/// The suggested command `` `cargo confiture migrate <sub> ...` `` in `text` (the first one),
+/// as the arguments after `cargo confiture`, `<URL>` replaced by `url`: what a user pastes.
+fn suggested(text: &str, sub: &str, url: &str) -> Vec<String> {
+    let opening = format!("`cargo confiture migrate {sub}");
+    let start = text
+        .find(&opening)
+        .unwrap_or_else(|| panic!("no {opening}` in:\n{text}"))
+        + 1;
+    let len = text[start..].find('`').expect("the closing backtick");
+    text[start..start + len]
+        .split_whitespace()
+        .skip(2)
+        .map(|w| if w == "<URL>" { url } else { w }.to_string())
+        .collect()
+}
+
+/// Every ledger row of `schema` as `version:checksum`, in order.
+fn ledger_rows(db: &TestDb, schema: &str) -> Vec<String> {
+    ledger_column(&mut db.connect(), schema, "version || ':' || checksum")
+}
+
+/// `--schema NAME`: `status`, `up`, `down` and `reinit` act on that tenant of the selected
+/// database exactly as a fleet's tenant target does (its ledger, objects and lock), and no
+/// other tenant's objects or ledger rows, nor `public`, change. There was no way to address one
+/// tenant: `reinit` and `baseline` only acted on the database's public ledger.
+#[test]
+fn one_tenant_schema_on_its_own_touches_only_that_tenant() {
+    let db = TestDb::new("tenantone");
+    let project = tenant_project();
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b;")
+        .expect("create the tenants");
+    fleet(
+        &project,
+        &db,
+        &["up", "--schemas-query", "SELECT 'tenant_b'"],
+    )
+    .code(exit::SUCCESS);
+    let b_objects = relations(&db);
+    assert_eq!(b_objects, complete("tenant_b"));
+    let b_ledger = ledger_rows(&db, "tenant_b");
+    let untouched = |db: &TestDb| {
+        let others: Vec<String> = relations(db)
+            .into_iter()
+            .filter(|r| !r.starts_with("tenant_a."))
+            .collect();
+        assert_eq!(others, b_objects, "only tenant_a's objects change");
+        assert_eq!(ledger_rows(db, "tenant_b"), b_ledger, "tenant_b's ledger");
+        assert!(!db.has_relation("public.tb_confiture"), "no public ledger");
+    };
+
+    // Status reads tenant_a's ledger (none yet) and writes nothing.
+    let before = db.catalog_snapshot();
+    fleet(&project, &db, &["status", "--schema", "tenant_a"])
+        .code(exit::NOT_INITIALISED)
+        .stdout_has("tracking table tenant_a.tb_confiture not initialised")
+        .stderr_has(&format!("/{} schema tenant_a", db.name))
+        .stderr_has("--schema tenant_a`");
+    assert_eq!(db.catalog_snapshot(), before);
+
+    fleet(&project, &db, &["up", "--schema", "tenant_a"]).code(exit::SUCCESS);
+    let mut both = [complete("tenant_a"), complete("tenant_b")].concat();
+    both.sort();
+    assert_eq!(relations(&db), both);
+    assert_eq!(
+        tenant_ledger(&mut db.connect(), "tenant_a"),
+        ["001", "002", "003"]
+    );
+    untouched(&db);
+    let run = fleet(
+        &project,
+        &db,
+        &["status", "--schema", "tenant_a", "--format", "json"],
+    );
+    run.code(exit::SUCCESS);
+    assert_eq!(run.json()["tracking_table"], "tenant_a.tb_confiture");
+
+    // An edited migration: tenant_a's status says so, its help names tenant_a, and that
+    // `reinit` rewrites tenant_a's row alone.
+    project.write(
+        "db/migrations/003_index_tb_widget.up.sql",
+        "CREATE INDEX idx_tb_widget ON tb_widget (pk); -- edited\n",
+    );
+    let a_before = ledger_rows(&db, "tenant_a");
+    let run = fleet(&project, &db, &["status", "--schema", "tenant_a"]);
+    run.code(exit::DIVERGED);
+    let reinit = suggested(&run.stderr, "reinit", &db.url());
+    assert!(
+        reinit.ends_with(&["--schema".to_string(), "tenant_a".to_string()]),
+        "{reinit:?}"
+    );
+    Run::of(project.cli().args(&reinit)).code(exit::SUCCESS);
+    let a_after = ledger_rows(&db, "tenant_a");
+    assert_eq!(a_after[..2], a_before[..2]);
+    assert_ne!(a_after[2], a_before[2], "003's checksum accepted");
+    untouched(&db);
+    fleet(&project, &db, &["status", "--schema", "tenant_a"]).code(exit::SUCCESS);
+
+    fleet(&project, &db, &["down", "--schema", "tenant_a"]).code(exit::SUCCESS);
+    assert_eq!(tenant_ledger(&mut db.connect(), "tenant_a"), ["001", "002"]);
+    assert!(!db.has_relation("tenant_a.idx_tb_widget"));
+    untouched(&db);
+    fleet(
+        &project,
+        &db,
+        &["baseline", "--schema", "tenant_a", "--through", "3"],
+    )
+    .code(exit::SUCCESS);
+    assert_eq!(
+        tenant_ledger(&mut db.connect(), "tenant_a"),
+        ["001", "002", "003"]
+    );
+    assert!(
+        !db.has_relation("tenant_a.idx_tb_widget"),
+        "recorded, not run"
+    );
+    untouched(&db);
+    // `verify` replays the migrations as the tenant's, on a scratch database.
+    fleet(&project, &db, &["verify", "--schema", "tenant_a"])
+        .code(exit::SUCCESS)
+        .stderr_has("schema tenant_a");
+    untouched(&db);
+
+    // A bad name gets the fleet's error; a list, or `drift`, is refused before connecting.
+    fleet(&project, &db, &["status", "--schema", "bad name"])
+        .code(exit::INVALID)
+        .stderr_has("--schema: \"bad name\" is not a tenant schema name");
+    fleet(&project, &db, &["up", "--schema", "pg_catalog"])
+        .code(exit::INVALID)
+        .stderr_has("pg_catalog is a system schema");
+    for list in [
+        &["--schemas-query", "SELECT 'tenant_b'"][..],
+        &["--targets", "tenants.txt"],
+        &["--jobs", "2"],
+    ] {
+        let mut args = vec!["up", "--schema", "tenant_a"];
+        args.extend_from_slice(list);
+        fleet(&project, &db, &args)
+            .code(exit::USAGE)
+            .stderr_has(&format!(
+                "--schema tenant_a names one tenant schema, and {}",
+                list[0]
+            ))
+            .stderr_lacks("using ");
+    }
+    fleet(&project, &db, &["drift", "--schema", "tenant_a"])
+        .code(exit::USAGE)
+        .stderr_has("drift of tenant schemas is not supported (schema tenant_a)")
+        .stderr_lacks("using ");
+    untouched(&db);
+}
+
+/// A tenant whose history diverged in a `--schemas-query` fleet suggested
+/// `migrate reinit --env dev` (and in a fleet run with a URL, `--database-url <URL>`): pasted,
+/// it rewrote the database's public ledger, not the tenant's. Its help now names the tenant,
+/// in the table's error lines and in the JSON document, and pasted it repairs that tenant alone.
+#[test]
+fn a_diverged_tenants_suggested_command_pasted_repairs_that_tenant_alone() {
+    let db = TestDb::new("tenanthelp");
+    let project = tenant_project();
+    project.write(
+        "db/environments/dev.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b; CREATE SCHEMA tenant_c;")
+        .expect("create the tenants");
+    let query = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1";
+    let run_dev = |args: &[&str]| {
+        let mut all = vec!["migrate", "--env", "dev"];
+        all.extend_from_slice(args);
+        Run::of(project.cli().args(&all))
+    };
+    run_dev(&["up", "--schemas-query", query]).code(exit::SUCCESS);
+    let objects = relations(&db);
+    let ledgers = |db: &TestDb| -> Vec<Vec<String>> {
+        ["tenant_a", "tenant_b", "tenant_c"]
+            .iter()
+            .map(|s| ledger_rows(db, s))
+            .collect()
+    };
+    let good = ledgers(&db);
+    let tamper = || {
+        db.connect()
+            .batch_execute(
+                "UPDATE tenant_b.tb_confiture SET checksum = 'edited' WHERE version = '002'",
+            )
+            .expect("tamper with tenant_b's ledger");
+    };
+
+    for json in [false, true] {
+        tamper();
+        let tampered = ledgers(&db);
+        let mut args = vec!["up", "--schemas-query", query, "--keep-going"];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let run = run_dev(&args);
+        run.code(exit::DIVERGED);
+        let help = if json {
+            let doc = run.json();
+            let entry = &doc["targets"][1];
+            assert_eq!(entry["schema"], "tenant_b", "{entry}");
+            assert_eq!(entry["state"], "failed", "{entry}");
+            assert!(doc["targets"][0].get("schema").is_some());
+            entry["error"]["help"].as_str().expect("help").to_string()
+        } else {
+            run.stderr.clone()
+        };
+        let reinit = suggested(&help, "reinit", "");
+        assert_eq!(
+            reinit,
+            ["migrate", "reinit", "--env", "dev", "--schema", "tenant_b"],
+            "{help}"
+        );
+        // The commands that take a list keep the fleet's.
+        if let Some(at) = help.find("`cargo confiture migrate status") {
+            assert!(help[at..].contains("--schemas-query"), "{help}");
+        }
+        Run::of(project.cli().args(&reinit)).code(exit::SUCCESS);
+        let repaired = ledgers(&db);
+        assert_eq!(repaired[0], tampered[0], "tenant_a untouched");
+        assert_eq!(repaired[2], tampered[2], "tenant_c untouched");
+        assert_eq!(repaired, good, "tenant_b's row has its checksum back");
+        assert_eq!(relations(&db), objects, "no object made or dropped");
+        assert!(!db.has_relation("public.tb_confiture"), "no public ledger");
+        run_dev(&["status", "--schemas-query", query]).code(exit::SUCCESS);
+    }
+
+    // `--schema` wins over the environment file's `fleet:` list: the command runs on the one
+    // tenant named.
+    project.write(
+        "db/environments/prod.yaml",
+        format!(
+            "database_url: {}\nfleet:\n  schemas_query: {query:?}\n",
+            db.url()
+        ),
+    );
+    let prod = |args: &[&str]| {
+        let mut all = vec!["migrate", "--env", "prod"];
+        all.extend_from_slice(args);
+        Run::of(project.cli().args(&all))
+    };
+    prod(&["status"])
+        .code(exit::SUCCESS)
+        .stdout_has("3 targets: 3 done");
+    prod(&["status", "--schema", "tenant_b"])
+        .code(exit::SUCCESS)
+        .stdout_has("3 applied, 0 pending")
+        .stdout_lacks("targets");
+    prod(&["down", "--schema", "tenant_b"]).code(exit::SUCCESS);
+    let after = ledgers(&db);
+    assert_eq!(after[1], good[1][..2]);
+    assert_eq!([&after[0], &after[2]], [&good[0], &good[2]]);
+}
+
+/// A fleet `down --steps N` where one tenant has fewer than N applied: its refusal said
+/// "pass --steps 1 (or --target 0 --yes)", one tenant's count, which with the fleet's list
+/// would roll back every target again. The suggested command now addresses that tenant alone,
+/// in text and JSON, and pasted it rolls back that tenant only.
+#[test]
+fn a_fleet_down_beyond_one_tenants_migrations_suggests_a_command_for_that_tenant() {
+    let db = TestDb::new("tenantdown");
+    let project = tenant_project();
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b; CREATE SCHEMA tenant_c;")
+        .expect("create the tenants");
+    let query = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1";
+    fleet(&project, &db, &["up", "--schemas-query", query]).code(exit::SUCCESS);
+    let only = |schema: &str| format!("SELECT '{schema}'");
+    fleet(
+        &project,
+        &db,
+        &["down", "--schemas-query", &only("tenant_b"), "--steps", "2"],
+    )
+    .code(exit::SUCCESS);
+
+    // `down --steps 2` on every tenant, going on past the one with fewer.
+    let down_two = |more: &[&str]| {
+        let mut args = vec![
+            "down",
+            "--schemas-query",
+            query,
+            "--steps",
+            "2",
+            "--keep-going",
+        ];
+        args.extend_from_slice(more);
+        fleet(&project, &db, &args)
+    };
+    let run = down_two(&[]);
+    run.code(exit::USAGE)
+        .stderr_has("--steps 2 is more than the 1 applied migration(s)");
+    let mut client = db.connect();
+    assert_eq!(tenant_ledger(&mut client, "tenant_a"), ["001"]);
+    assert_eq!(tenant_ledger(&mut client, "tenant_b"), ["001"]);
+    assert_eq!(tenant_ledger(&mut client, "tenant_c"), ["001"]);
+    let url = db.url();
+    let down = suggested(&run.stderr, "down", &url);
+    assert_eq!(
+        down,
+        [
+            "migrate",
+            "down",
+            "--steps",
+            "1",
+            "--database-url",
+            url.as_str(),
+            "--schema",
+            "tenant_b"
+        ]
+    );
+    let both = suggested(
+        &run.stderr[run.stderr.find("--steps 1").expect("the first")..],
+        "down",
+        &url,
+    );
+    assert_eq!(both[2..5], ["--target", "0", "--yes"], "{both:?}");
+    assert!(both.ends_with(&["--schema".to_string(), "tenant_b".to_string()]));
+
+    // The same in JSON: the tenant's entry carries the command for it.
+    fleet(&project, &db, &["up", "--schemas-query", &only("tenant_a")]).code(exit::SUCCESS);
+    let run = down_two(&["--format", "json"]);
+    run.code(exit::USAGE);
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["state"], "done", "{doc}");
+    let help = doc["targets"][1]["error"]["help"].as_str().expect("help");
+    assert_eq!(suggested(help, "down", &url), down, "{help}");
+    assert!(!help.contains("--schemas-query"), "{help}");
+    assert_eq!(tenant_ledger(&mut client, "tenant_a"), ["001"]);
+
+    // Pasted, it rolls back tenant_b's one migration and nothing of the others.
+    let others = relations(&db)
+        .into_iter()
+        .filter(|r| !r.starts_with("tenant_b."))
+        .collect::<Vec<_>>();
+    Run::of(project.cli().args(&down)).code(exit::SUCCESS);
+    assert_eq!(tenant_ledger(&mut client, "tenant_b"), Vec::<String>::new());
+    assert!(!db.has_relation("tenant_b.tb_account"));
+    assert_eq!(tenant_ledger(&mut client, "tenant_a"), ["001"]);
+    assert_eq!(tenant_ledger(&mut client, "tenant_c"), ["001"]);
+    let now: Vec<String> = relations(&db)
+        .into_iter()
+        .filter(|r| !r.starts_with("tenant_b."))
+        .collect();
+    assert_eq!(now, others);
 }
