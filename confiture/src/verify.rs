@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::config::Environment;
 use crate::db::scratch::Scratch;
+use crate::db::settings::DatabaseSettings;
 use crate::db::snapshot::{snapshot, SnapshotOptions};
 use crate::error::{Error, Result};
 use crate::files::{Migration, MigrationSet};
@@ -65,6 +66,32 @@ impl ScratchServer {
                 Ok(server)
             }
         }
+    }
+}
+
+/// The target's database settings (`ALTER DATABASE ... SET`, `ALTER ROLE ... IN DATABASE ...
+/// SET` for its role), which every scratch database of a run is given before a session opens
+/// there ([`crate::db::settings`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TargetSettings {
+    /// `user@host:port/db` of the target, for the warnings.
+    pub(crate) of: String,
+    pub(crate) values: DatabaseSettings,
+}
+
+impl TargetSettings {
+    /// A scratch database on `server`, given these settings; each one it could not take is a
+    /// warning naming it (the run goes on without it).
+    pub(crate) fn new_scratch(
+        &self,
+        server: &Environment,
+        warnings: &mut Vec<String>,
+    ) -> Result<Scratch> {
+        let scratch = Scratch::create(server)?;
+        // Dropped (with the database) if this fails.
+        let refused = self.values.copy_to(scratch.environment())?;
+        warnings.extend(refused.iter().map(|r| r.warning(&self.of)));
+        Ok(scratch)
     }
 }
 
@@ -253,7 +280,9 @@ pub struct VerifyReport {
     pub summary: VerifySummary,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
-    /// Cleanup problems (a scratch database that could not be dropped).
+    /// A setting of the target's database the scratch database could not be given, the
+    /// target's settings not read (`--scratch-url` with a target out of reach), a scratch
+    /// database that could not be dropped.
     pub warnings: Vec<String>,
     /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
@@ -563,6 +592,31 @@ impl Migrator {
         Ok(set)
     }
 
+    /// The target's database settings, read on a session of their own, read only (none when
+    /// the database does not exist: the target need not). With the scratch database on the
+    /// target's server, an error reaching the target is the run's (creating the scratch
+    /// database would meet it too); with `--scratch-url`, a warning, and no settings.
+    fn verify_settings(
+        &self,
+        scratch: &ScratchServer,
+        warnings: &mut Vec<String>,
+    ) -> Result<TargetSettings> {
+        let of = self.env.connection.to_string();
+        let values = match (crate::db::settings::read(&self.env), scratch) {
+            (Ok(values), _) => values.unwrap_or_default(),
+            (Err(e), ScratchServer::Target) => return Err(e),
+            (Err(e), ScratchServer::Url(_)) => {
+                warnings.push(format!(
+                    "the settings of {of} were not read ({}): the scratch database has its \
+                     server's defaults, not that database's `ALTER DATABASE ... SET`",
+                    e.message_with_cause()
+                ));
+                DatabaseSettings::default()
+            }
+        };
+        Ok(TargetSettings { of, values })
+    }
+
     fn verify_run(
         &mut self,
         options: &VerifyOptions,
@@ -584,7 +638,8 @@ impl Migrator {
         }
 
         self.announce_connect();
-        let scratch = Scratch::create(&server)?;
+        let settings = self.verify_settings(&options.scratch, &mut report.warnings)?;
+        let scratch = settings.new_scratch(&server, &mut report.warnings)?;
         report.scratch_database = Some(scratch.name().to_string());
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),
