@@ -4,8 +4,9 @@
 //! ([`crate::db::scratch`]), both schemas are read from the catalogs
 //! ([`crate::db::snapshot`]) and compared ([`crate::schema::diff`]): objects extra, missing or
 //! different in the live database are drift (exit 9). The live database is only read — the
-//! ledger through `status`'s plain `SELECT`s and one snapshot — so no table, lock or row is
-//! created there.
+//! ledger through `status`'s plain `SELECT`s, its database settings in a read-only transaction
+//! (given to every scratch database, `db::settings`) and one snapshot — so no table,
+//! lock or row is created there.
 //!
 //! With a schema directory (`--schema-dir db/schema`), every migration is then applied to the
 //! scratch database, the directory's `.sql` files (in path order) are run on a second one,

@@ -7,8 +7,11 @@
 //! another schema the second time (or fails the second time), stops the run: the report holds
 //! its object-level differences ([`crate::schema::diff`]) and exits 9. Migrations marked
 //! `-- confiture:irreversible` are applied up only. The target database itself is never
-//! touched: the scratch database is created on its server (or on `--scratch-url`'s) and always
-//! dropped ([`crate::db::scratch`]).
+//! written: the scratch database is created on its server (or on `--scratch-url`'s) and always
+//! dropped ([`crate::db::scratch`]). What is read of the target is its database's own settings
+//! (`ALTER DATABASE ... SET`, `ALTER ROLE ... IN DATABASE ... SET`), in a read-only
+//! transaction, which the scratch database is given before any session opens there
+//! (`db::settings`), so that migrations run there as they would on the target.
 //!
 //! Migrations are applied with [`Migrator::up`] / [`Migrator::down`] on the scratch database,
 //! exactly as on a real one (ledger rows, transactions, `no-transaction` files).
@@ -71,7 +74,7 @@ impl ScratchServer {
 
 /// The target's database settings (`ALTER DATABASE ... SET`, `ALTER ROLE ... IN DATABASE ...
 /// SET` for its role), which every scratch database of a run is given before a session opens
-/// there ([`crate::db::settings`]).
+/// there (`db::settings`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TargetSettings {
     /// `user@host:port/db` of the target, for the warnings.
