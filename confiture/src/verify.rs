@@ -84,7 +84,7 @@ pub(crate) struct TargetSettings {
 
 impl TargetSettings {
     /// A scratch database on `server`, given these settings; each one it could not take is a
-    /// warning naming it (the run goes on without it).
+    /// warning naming it, once per run (the run goes on without it).
     pub(crate) fn new_scratch(
         &self,
         server: &Environment,
@@ -92,8 +92,12 @@ impl TargetSettings {
     ) -> Result<Scratch> {
         let scratch = Scratch::create(server)?;
         // Dropped (with the database) if this fails.
-        let refused = self.values.copy_to(scratch.environment())?;
-        warnings.extend(refused.iter().map(|r| r.warning(&self.of)));
+        for refused in self.values.copy_to(scratch.environment())? {
+            let warning = refused.warning(&self.of);
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
         Ok(scratch)
     }
 }

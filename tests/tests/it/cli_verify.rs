@@ -612,6 +612,15 @@ fn verify_and_drift_run_with_the_target_databases_settings() {
         .stdout_has("the schema directory db/schema matches the migrations");
 }
 
+/// The JSON report of `run` has one warning, which names `setting`.
+#[track_caller]
+fn assert_one_warning_naming(run: &Run, setting: &str) {
+    let warnings = run.json()["warnings"].clone();
+    assert_eq!(warnings.as_array().map(Vec::len), Some(1), "{}", run.dump());
+    let warning = warnings[0].as_str().unwrap_or_default();
+    assert!(warning.contains(setting), "{}", run.dump());
+}
+
 #[test]
 fn a_setting_the_scratch_database_cannot_take_is_a_warning_naming_it() {
     // A role that may create databases, not a superuser: `log_statement` is a superuser's.
@@ -658,13 +667,26 @@ fn a_setting_the_scratch_database_cannot_take_is_a_warning_naming_it() {
         "json",
     ]));
     run.code(exit::SUCCESS);
-    let warnings = run.json()["warnings"].clone();
-    assert_eq!(warnings.as_array().map(Vec::len), Some(1), "{}", run.dump());
-    assert!(
-        warnings[0].as_str().unwrap().contains("log_statement"),
-        "{}",
-        run.dump()
+    assert_one_warning_naming(&run, "log_statement");
+
+    // `drift` warns the same way, once for its two scratch databases.
+    project.write(
+        "db/schema/all.sql",
+        "CREATE FUNCTION count_later() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM tb_later';\n\
+         CREATE TABLE tb_later (id bigint);\n",
     );
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "drift",
+        "--database-url",
+        &url,
+        "--schema-dir",
+        "db/schema",
+        "--format",
+        "json",
+    ]));
+    run.code(exit::SUCCESS);
+    assert_one_warning_naming(&run, "log_statement");
 }
 
 #[test]
