@@ -4,8 +4,9 @@
 //! ([`crate::db::scratch`]), both schemas are read from the catalogs
 //! ([`crate::db::snapshot`]) and compared ([`crate::schema::diff`]): objects extra, missing or
 //! different in the live database are drift (exit 9). The live database is only read — the
-//! ledger through `status`'s plain `SELECT`s and one snapshot — so no table, lock or row is
-//! created there.
+//! ledger through `status`'s plain `SELECT`s, its database settings in a read-only transaction
+//! (given to every scratch database, `db::settings`) and one snapshot — so no table,
+//! lock or row is created there.
 //!
 //! With a schema directory (`--schema-dir db/schema`), every migration is then applied to the
 //! scratch database, the directory's `.sql` files (in path order) are run on a second one,
@@ -31,6 +32,7 @@ use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
     close_run, with_suffix, Finding, Replay, RunError, ScratchProgress, ScratchServer,
+    TargetSettings,
 };
 use crate::{exit, hint, Migrator};
 
@@ -87,7 +89,8 @@ pub struct DriftReport {
     pub schema_dir: Option<SchemaDirReport>,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
-    /// Cleanup problems (a scratch database that could not be dropped).
+    /// A setting of the live database a scratch database could not be given, a scratch
+    /// database that could not be dropped.
     pub warnings: Vec<String>,
     /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
@@ -212,12 +215,18 @@ impl Migrator {
 
         progress(ScratchProgress::Step("reading the live schema".into()));
         let live = self.live_snapshot()?;
+        // What every session of the live database starts with, for the scratch databases.
+        let env = self.env.clone();
+        let settings = TargetSettings {
+            of: env.connection.to_string(),
+            values: crate::db::settings::read_with(self.client()?, &env)?,
+        };
 
         // With a schema directory the replay goes on to every migration: not shared.
         let shared = replayed.filter(|_| options.schema_dir.is_none());
         // Held while this target replays: another target with the same history waits for it
         // (and replays itself only if this one fails).
-        let slot = shared.map(|r| r.slot(Replayed::key(&server, &status, newest)));
+        let slot = shared.map(|r| r.slot(Replayed::key(&server, &settings, &status, newest)));
         let mut slot = slot
             .as_ref()
             .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner));
@@ -229,7 +238,7 @@ impl Migrator {
                 .collect();
             return Ok(());
         }
-        let scratch = Scratch::create(&server)?;
+        let scratch = settings.new_scratch(&server, &mut report.warnings)?;
         report.scratch_databases.push(scratch.name().to_string());
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),
@@ -253,7 +262,8 @@ impl Migrator {
         }
 
         if let (Some(dir), Some(files)) = (&options.schema_dir, schema_files) {
-            let compared = compare_schema_dir(replay, &server, progress, report, scratches, files);
+            let on = (&server, &settings);
+            let compared = compare_schema_dir(replay, on, progress, report, scratches, files);
             report.schema_dir = Some(SchemaDirReport {
                 dir: dir.clone(),
                 ..compared?
@@ -302,7 +312,8 @@ fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
 
 /// The schemas a fleet's `drift` has replayed, each with the target that replayed it, by
 /// [`Replayed::key`]: the server the scratch databases are created on (its connection and
-/// settings, whatever the target database's name) and what the replay applies — every
+/// settings, whatever the target database's name), the target database's own settings, which
+/// the scratch database is given, and what the replay applies — every
 /// migration up to the newest one the ledger records, each with its up file's checksum, in
 /// order. What a replay gives depends on nothing else: the scratch database is new, and a
 /// history that diverged or was squashed is refused before.
@@ -315,6 +326,7 @@ type ReplaySlot = Mutex<Option<(Arc<Snapshot>, String)>>;
 impl Replayed {
     fn key(
         server: &crate::config::Environment,
+        settings: &TargetSettings,
         status: &crate::status::StatusReport,
         newest: Option<u64>,
     ) -> String {
@@ -323,8 +335,8 @@ impl Replayed {
         let mut connection = server.connection.clone();
         connection.dbname.clear();
         let mut key = format!(
-            "{connection:?} {:?} {}",
-            server.migration, server.application_name
+            "{connection:?} {:?} {} {:?}",
+            server.migration, server.application_name, settings.values
         );
         let replays = |m: &&crate::status::MigrationStatus| matches!((m.number, newest), (Some(v), Some(newest)) if v <= newest);
         for m in status.migrations.iter().filter(replays) {
@@ -350,10 +362,11 @@ impl Migrator {
 }
 
 /// Every migration applied on `replay`'s scratch database against the schema directory's
-/// `files` run on a second one (created on `server`, recorded in `report` and `scratches`).
+/// `files` run on a second one (created on `server` with the target's `settings`, recorded in
+/// `report` and `scratches`).
 fn compare_schema_dir(
     mut replay: Replay,
-    server: &crate::config::Environment,
+    (server, settings): (&crate::config::Environment, &TargetSettings),
     progress: &mut dyn FnMut(ScratchProgress),
     report: &mut DriftReport,
     scratches: &mut Vec<Scratch>,
@@ -363,7 +376,7 @@ fn compare_schema_dir(
     replay.up(None, None)?;
     let head = replay.snapshot()?;
     drop(replay);
-    let scratch = Scratch::create(server)?;
+    let scratch = settings.new_scratch(server, &mut report.warnings)?;
     report.scratch_databases.push(scratch.name().to_string());
     progress(ScratchProgress::Created {
         database: scratch.name().to_string(),

@@ -7,8 +7,11 @@
 //! another schema the second time (or fails the second time), stops the run: the report holds
 //! its object-level differences ([`crate::schema::diff`]) and exits 9. Migrations marked
 //! `-- confiture:irreversible` are applied up only. The target database itself is never
-//! touched: the scratch database is created on its server (or on `--scratch-url`'s) and always
-//! dropped ([`crate::db::scratch`]).
+//! written: the scratch database is created on its server (or on `--scratch-url`'s) and always
+//! dropped ([`crate::db::scratch`]). What is read of the target is its database's own settings
+//! (`ALTER DATABASE ... SET`, `ALTER ROLE ... IN DATABASE ... SET`), in a read-only
+//! transaction, which the scratch database is given before any session opens there
+//! (`db::settings`), so that migrations run there as they would on the target.
 //!
 //! Migrations are applied with [`Migrator::up`] / [`Migrator::down`] on the scratch database,
 //! exactly as on a real one (ledger rows, transactions, `no-transaction` files).
@@ -23,6 +26,7 @@ use serde::Serialize;
 
 use crate::config::Environment;
 use crate::db::scratch::Scratch;
+use crate::db::settings::DatabaseSettings;
 use crate::db::snapshot::{snapshot, SnapshotOptions};
 use crate::error::{Error, Result};
 use crate::files::{Migration, MigrationSet};
@@ -65,6 +69,36 @@ impl ScratchServer {
                 Ok(server)
             }
         }
+    }
+}
+
+/// The target's database settings (`ALTER DATABASE ... SET`, `ALTER ROLE ... IN DATABASE ...
+/// SET` for its role), which every scratch database of a run is given before a session opens
+/// there (`db::settings`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TargetSettings {
+    /// `user@host:port/db` of the target, for the warnings.
+    pub(crate) of: String,
+    pub(crate) values: DatabaseSettings,
+}
+
+impl TargetSettings {
+    /// A scratch database on `server`, given these settings; each one it could not take is a
+    /// warning naming it, once per run (the run goes on without it).
+    pub(crate) fn new_scratch(
+        &self,
+        server: &Environment,
+        warnings: &mut Vec<String>,
+    ) -> Result<Scratch> {
+        let scratch = Scratch::create(server)?;
+        // Dropped (with the database) if this fails.
+        for refused in self.values.copy_to(scratch.environment())? {
+            let warning = refused.warning(&self.of);
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
+        Ok(scratch)
     }
 }
 
@@ -253,7 +287,9 @@ pub struct VerifyReport {
     pub summary: VerifySummary,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
-    /// Cleanup problems (a scratch database that could not be dropped).
+    /// A setting of the target's database the scratch database could not be given, the
+    /// target's settings not read (`--scratch-url` with a target out of reach), a scratch
+    /// database that could not be dropped.
     pub warnings: Vec<String>,
     /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
@@ -577,6 +613,31 @@ impl Migrator {
         Ok(set)
     }
 
+    /// The target's database settings, read on a session of their own, read only (none when
+    /// the database does not exist: the target need not). With the scratch database on the
+    /// target's server, an error reaching the target is the run's (creating the scratch
+    /// database would meet it too); with `--scratch-url`, a warning, and no settings.
+    fn verify_settings(
+        &self,
+        scratch: &ScratchServer,
+        warnings: &mut Vec<String>,
+    ) -> Result<TargetSettings> {
+        let of = self.env.connection.to_string();
+        let values = match (crate::db::settings::read(&self.env), scratch) {
+            (Ok(values), _) => values.unwrap_or_default(),
+            (Err(e), ScratchServer::Target) => return Err(e),
+            (Err(e), ScratchServer::Url(_)) => {
+                warnings.push(format!(
+                    "the settings of {of} were not read ({}): the scratch database has its \
+                     server's defaults, not that database's `ALTER DATABASE ... SET`",
+                    e.message_with_cause()
+                ));
+                DatabaseSettings::default()
+            }
+        };
+        Ok(TargetSettings { of, values })
+    }
+
     fn verify_run(
         &mut self,
         options: &VerifyOptions,
@@ -598,7 +659,8 @@ impl Migrator {
         }
 
         self.announce_connect();
-        let scratch = Scratch::create(&server)?;
+        let settings = self.verify_settings(&options.scratch, &mut report.warnings)?;
+        let scratch = settings.new_scratch(&server, &mut report.warnings)?;
         report.scratch_database = Some(scratch.name().to_string());
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),

@@ -10,6 +10,7 @@ pub(crate) mod lock;
 pub(crate) mod prefetch;
 pub(crate) mod query;
 pub mod scratch;
+pub(crate) mod settings;
 pub mod snapshot;
 mod tls;
 pub mod writable;

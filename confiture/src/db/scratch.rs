@@ -179,7 +179,8 @@ fn unique_name() -> String {
     format!("{PREFIX}{}_{n}_{nanos}", std::process::id())
 }
 
-fn quoted(name: &str) -> String {
+/// `name` as a quoted SQL identifier: `"a""b"`.
+pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

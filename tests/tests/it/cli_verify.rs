@@ -195,14 +195,20 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
     assert!(run.elapsed < Duration::from_secs(20), "{}", run.dump());
 }
 
-/// A login role without CREATEDB, dropped on drop.
+/// A login role, not a superuser, dropped on drop.
 struct Role(String);
 
 impl Role {
+    /// Without CREATEDB.
     fn new() -> Role {
-        let name = unique("cft_nocreatedb");
+        Role::with("cft_nocreatedb", "NOCREATEDB")
+    }
+
+    /// With `attributes` besides LOGIN.
+    fn with(prefix: &str, attributes: &str) -> Role {
+        let name = unique(prefix);
         admin()
-            .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN NOCREATEDB"))
+            .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN {attributes}"))
             .unwrap();
         Role(name)
     }
@@ -523,4 +529,183 @@ fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
             ))
             .unwrap();
     }
+}
+
+/// Migrations that only work with their target's own settings: tables created unqualified land
+/// in the schema the `search_path` of `ALTER ROLE ... IN DATABASE` names (over the one of
+/// `ALTER DATABASE`), whose name needs quoting, and which the downs name; a SQL function reads
+/// a table made later (`check_function_bodies = off`); a custom setting holds a quote and a
+/// backslash.
+fn settings_project() -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_schemas",
+            "CREATE SCHEMA app;\nCREATE SCHEMA \"My \"\"app\"\"\";\n",
+            "DROP SCHEMA \"My \"\"app\"\"\";\nDROP SCHEMA app;\n",
+        )
+        .migration(
+            "002_tb_item",
+            "DO $$ BEGIN IF pg_catalog.current_setting('app.note') <> 'it''s a \\ value' THEN \
+             RAISE EXCEPTION 'app.note is %', pg_catalog.current_setting('app.note'); END IF; END $$;\n\
+             CREATE TABLE tb_item (id bigint PRIMARY KEY);\n\
+             CREATE FUNCTION count_later() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM tb_later';\n",
+            "DROP FUNCTION \"My \"\"app\"\"\".count_later();\nDROP TABLE \"My \"\"app\"\"\".tb_item;\n",
+        )
+        .migration(
+            "003_tb_later",
+            "CREATE TABLE tb_later (id bigint);\n",
+            "DROP TABLE \"My \"\"app\"\"\".tb_later;\n",
+        );
+    project
+}
+
+/// The settings of [`settings_project`] on `db`: for every role, and for the connecting role
+/// (`postgres`) in that database only. Both go with the database when it is dropped.
+fn set_database_settings(db: &TestDb) {
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{db}\" SET search_path = app, public;\n\
+             ALTER DATABASE \"{db}\" SET check_function_bodies = off;\n\
+             ALTER ROLE postgres IN DATABASE \"{db}\" SET search_path = \"My \"\"app\"\"\", app, public;\n\
+             ALTER ROLE postgres IN DATABASE \"{db}\" SET app.note = 'it''s a \\ value';",
+            db = db.name
+        ))
+        .unwrap();
+}
+
+#[test]
+fn verify_and_drift_run_with_the_target_databases_settings() {
+    let db = TestDb::new("verify_db_settings");
+    set_database_settings(&db);
+    let project = settings_project();
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("3 reversible")
+        .stderr_lacks("warning");
+    assert_scratch_dropped(&run);
+    let run = project.run_on(&db, &["migrate", "verify", "--format", "json"]);
+    run.code(exit::SUCCESS);
+    assert_eq!(
+        run.json()["warnings"],
+        serde_json::json!([]),
+        "{}",
+        run.dump()
+    );
+
+    // The same history on the target itself, then compared with its replay.
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    assert!(db.has_relation("\"My \"\"app\"\"\".tb_item"));
+    let before = db.catalog_snapshot();
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("no drift: the live database matches its 3 applied migrations replayed");
+    assert_scratch_dropped(&run);
+    assert_eq!(db.catalog_snapshot(), before);
+
+    project.write("db/schema/all.sql", "CREATE SCHEMA app;\nCREATE SCHEMA \"My \"\"app\"\"\";\nCREATE TABLE tb_item (id bigint PRIMARY KEY);\nCREATE TABLE tb_later (id bigint);\nCREATE FUNCTION count_later() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM tb_later';\n");
+    project
+        .run_on(&db, &["migrate", "drift", "--schema-dir", "db/schema"])
+        .code(exit::SUCCESS)
+        .stdout_has("the schema directory db/schema matches the migrations");
+}
+
+/// The JSON report of `run` has one warning, which names `setting`.
+#[track_caller]
+fn assert_one_warning_naming(run: &Run, setting: &str) {
+    let warnings = run.json()["warnings"].clone();
+    assert_eq!(warnings.as_array().map(Vec::len), Some(1), "{}", run.dump());
+    let warning = warnings[0].as_str().unwrap_or_default();
+    assert!(warning.contains(setting), "{}", run.dump());
+}
+
+#[test]
+fn a_setting_the_scratch_database_cannot_take_is_a_warning_naming_it() {
+    // A role that may create databases, not a superuser: `log_statement` is a superuser's.
+    let role = Role::with("cft_createdb", "CREATEDB");
+    let db = TestDb::new("verify_settings_denied");
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{db}\" SET log_statement = 'none';\n\
+             ALTER DATABASE \"{db}\" SET check_function_bodies = off;",
+            db = db.name
+        ))
+        .unwrap();
+    let project = Project::new();
+    project
+        .migration(
+            "001_count_later",
+            "CREATE FUNCTION count_later() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM tb_later';\n",
+            "DROP FUNCTION count_later();\n",
+        )
+        .migration(
+            "002_tb_later",
+            "CREATE TABLE tb_later (id bigint);\n",
+            "DROP TABLE tb_later;\n",
+        );
+    let url = role.url(&db.name);
+    let run = Run::of(
+        project
+            .cli()
+            .args(["migrate", "verify", "--database-url", &url]),
+    );
+    // The other setting was copied: the function's body is not checked.
+    run.code(exit::SUCCESS)
+        .stdout_has("2 reversible")
+        .stderr_has("warning: the scratch database does not have the setting log_statement of ")
+        .stderr_has("permission denied to set parameter \"log_statement\"")
+        .stderr_lacks("check_function_bodies");
+    assert_scratch_dropped(&run);
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "verify",
+        "--database-url",
+        &url,
+        "--format",
+        "json",
+    ]));
+    run.code(exit::SUCCESS);
+    assert_one_warning_naming(&run, "log_statement");
+
+    // `drift` warns the same way, once for its two scratch databases.
+    project.write(
+        "db/schema/all.sql",
+        "CREATE FUNCTION count_later() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM tb_later';\n\
+         CREATE TABLE tb_later (id bigint);\n",
+    );
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "drift",
+        "--database-url",
+        &url,
+        "--schema-dir",
+        "db/schema",
+        "--format",
+        "json",
+    ]));
+    run.code(exit::SUCCESS);
+    assert_one_warning_naming(&run, "log_statement");
+}
+
+#[test]
+fn a_target_that_cannot_be_reached_beside_a_scratch_url_is_a_warning() {
+    // The scratch server is enough to check the files; the target's own settings are missing,
+    // and the run says so.
+    let scratch_url = server().url("postgres");
+    let project = Project::example();
+    let run = project.run(&[
+        "migrate",
+        "verify",
+        "--database-url",
+        NOWHERE,
+        "--scratch-url",
+        &scratch_url,
+    ]);
+    run.code(exit::SUCCESS)
+        .stdout_has("6 reversible")
+        .stderr_has("warning: the settings of postgres@127.0.0.1:1/postgres were not read")
+        .stderr_has("the scratch database has its server's defaults");
+    assert_scratch_dropped(&run);
 }

@@ -12,5 +12,6 @@ mod batch;
 mod copy;
 mod ledger_read;
 mod lock;
+mod settings;
 mod statement;
 mod up_ahead;

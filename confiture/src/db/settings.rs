@@ -1,0 +1,309 @@
+//! A database's own settings: `ALTER DATABASE <db> SET` (every role's) and, for the connecting
+//! role, `ALTER ROLE <role> IN DATABASE <db> SET` — the rows of `pg_db_role_setting` that the
+//! server applies when a session starts there. `verify` and `drift` read them from the target
+//! ([`read`], [`read_with`]: in a `READ ONLY` transaction that is rolled back) and give them to
+//! each scratch database before any session opens there ([`DatabaseSettings::copy_to`]), so
+//! that migrations replayed there run under the target's `search_path`,
+//! `check_function_bodies`, ...
+//!
+//! Role-wide (`ALTER ROLE r SET`, `ALTER ROLE ALL SET`) and server settings are not copied:
+//! they belong to the server the scratch database is on (the target's own, unless
+//! `--scratch-url` names another).
+
+use crate::config::Environment;
+use crate::error::Result;
+use crate::ledger::literal;
+
+/// The settings of the target's `pg_db_role_setting` for its database (its role's, then every
+/// role's), each as stored: `name=value`, in order of `setconfig`.
+const SETTINGS_SQL: &str = "SELECT s.setrole OPERATOR(pg_catalog.<>) 0, c.setting \
+     FROM pg_catalog.pg_db_role_setting s \
+     CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) WITH ORDINALITY AS c(setting, n) \
+     WHERE s.setdatabase OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d \
+        WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
+     AND (s.setrole OPERATOR(pg_catalog.=) 0 OR s.setrole OPERATOR(pg_catalog.=) \
+        (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER)) \
+     ORDER BY 1, c.n";
+
+/// The settings that PostgreSQL stores as a list of quoted elements (`GUC_LIST_QUOTE`): the
+/// list pg_dump keeps (`variable_is_guc_list_quote`). Their stored value is split into its
+/// elements, each given as a literal, or `search_path = '"a", b'` would name one schema.
+const LIST_QUOTE: [&str; 6] = [
+    "local_preload_libraries",
+    "search_path",
+    "session_preload_libraries",
+    "shared_preload_libraries",
+    "temp_tablespaces",
+    "unix_socket_directories",
+];
+
+/// One setting as `pg_db_role_setting` stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Setting {
+    /// The parameter's name (`search_path`, `app.tenant`).
+    pub(crate) name: String,
+    /// Its value as stored (`app, public`, `"My app", public`).
+    pub(crate) value: String,
+}
+
+impl Setting {
+    fn parse(stored: &str) -> Setting {
+        let (name, value) = stored.split_once('=').unwrap_or((stored, ""));
+        Setting {
+            name: name.to_string(),
+            value: value.to_string(),
+        }
+    }
+
+    /// `"search_path" = 'My app', 'public'`: what follows `SET` in `ALTER DATABASE`, giving
+    /// the same stored value back.
+    fn sql(&self) -> String {
+        let name = self
+            .name
+            .split('.')
+            .map(super::scratch::quoted)
+            .collect::<Vec<_>>()
+            .join(".");
+        let list = LIST_QUOTE
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(&self.name));
+        let value = match list.then(|| split_guc_list(&self.value)).flatten() {
+            Some(elements) if !elements.is_empty() => elements
+                .iter()
+                .map(|e| literal(e))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => literal(&self.value),
+        };
+        format!("{name} = {value}")
+    }
+}
+
+/// The elements of a stored list value, as PostgreSQL's `SplitGUCList` reads them: separated by
+/// commas, each a double-quoted name (`""` for a quote) or a word without spaces; `None` when
+/// it is not such a list.
+fn split_guc_list(value: &str) -> Option<Vec<String>> {
+    let mut elements = Vec::new();
+    let mut rest = value.trim_start();
+    if rest.is_empty() {
+        return Some(elements);
+    }
+    loop {
+        let element;
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let mut text = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next()? {
+                    (i, '"') if quoted[i + 1..].starts_with('"') => {
+                        text.push('"');
+                        chars.next();
+                    }
+                    (i, '"') => break i + 1,
+                    (_, c) => text.push(c),
+                }
+            };
+            element = text;
+            rest = &quoted[end..];
+        } else {
+            let end = rest
+                .find(|c: char| c == ',' || c.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            if end == 0 {
+                return None;
+            }
+            element = rest[..end].to_string();
+            rest = &rest[end..];
+        }
+        elements.push(element);
+        rest = rest.trim_start();
+        match rest.strip_prefix(',') {
+            Some(next) => rest = next.trim_start(),
+            None if rest.is_empty() => return Some(elements),
+            None => return None,
+        }
+    }
+}
+
+/// What every session of the target's database starts with, beyond the server's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub(crate) struct DatabaseSettings {
+    /// `ALTER DATABASE <db> SET`: every role's.
+    pub(crate) database: Vec<Setting>,
+    /// `ALTER ROLE <connecting role> IN DATABASE <db> SET`, over those.
+    pub(crate) role: Vec<Setting>,
+}
+
+/// A setting a scratch database could not be given: `log_statement` for a role that is not a
+/// superuser, a parameter the scratch server does not know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NotCopied {
+    /// The parameter's name.
+    pub(crate) name: String,
+    /// Whether it was the connecting role's (`ALTER ROLE ... IN DATABASE`).
+    pub(crate) for_role: bool,
+    /// The server's refusal (message and SQLSTATE).
+    pub(crate) cause: String,
+}
+
+impl NotCopied {
+    /// The warning a report carries: `the scratch database does not have the setting
+    /// log_statement of app@db:5432/app (ALTER DATABASE ... SET): permission denied ...`.
+    pub(crate) fn warning(&self, target: &str) -> String {
+        let how = if self.for_role {
+            "ALTER ROLE ... IN DATABASE ... SET"
+        } else {
+            "ALTER DATABASE ... SET"
+        };
+        format!(
+            "the scratch database does not have the setting {} of {target} ({how}): {}; \
+             migrations run there without it",
+            self.name, self.cause
+        )
+    }
+}
+
+impl DatabaseSettings {
+    /// Whether there is nothing to copy.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.database.is_empty() && self.role.is_empty()
+    }
+
+    /// Gives these settings to the database `env` names (a scratch database no session has
+    /// opened yet: they apply from the next session on), the role ones to the role connecting.
+    /// Each is set on its own; one the server refuses is returned, the others are set.
+    pub(crate) fn copy_to(&self, env: &Environment) -> Result<Vec<NotCopied>> {
+        if self.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut client = super::connect(env)?;
+        let what = || format!("cannot copy the target's settings to {}", env.connection);
+        // The literals double their quotes only; the server's own or a role's setting may
+        // have turned this off for the session.
+        client
+            .batch_execute("SET standard_conforming_strings = on")
+            .map_err(|e| super::query_error(&what(), e))?;
+        let database = super::scratch::quoted(&env.connection.dbname);
+        let mut refused = Vec::new();
+        let all = self.database.iter().map(|s| (s, false));
+        for (setting, for_role) in all.chain(self.role.iter().map(|s| (s, true))) {
+            let sql = if for_role {
+                format!(
+                    "ALTER ROLE SESSION_USER IN DATABASE {database} SET {}",
+                    setting.sql()
+                )
+            } else {
+                format!("ALTER DATABASE {database} SET {}", setting.sql())
+            };
+            match client.batch_execute(&sql) {
+                Ok(()) => {}
+                Err(e) if super::is_connection_lost(&e) => {
+                    return Err(super::query_error(&what(), e));
+                }
+                Err(e) => refused.push(NotCopied {
+                    name: setting.name.clone(),
+                    for_role,
+                    cause: super::cause_text(&e),
+                }),
+            }
+        }
+        Ok(refused)
+    }
+}
+
+/// The settings of `env`'s database for its role, read on a session of its own; `None` when
+/// the database does not exist.
+pub(crate) fn read(env: &Environment) -> Result<Option<DatabaseSettings>> {
+    match super::connect::connect_if_exists(env)? {
+        Some(mut client) => read_with(&mut client, env).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The settings of the database `client` is connected to (`env`'s), for its session's role.
+pub(crate) fn read_with(
+    client: &mut postgres::Client,
+    env: &Environment,
+) -> Result<DatabaseSettings> {
+    let rows = read_only(client, |tx| tx.query(SETTINGS_SQL, &[])).map_err(|e| {
+        super::query_error(
+            &format!("cannot read the database settings of {}", env.connection),
+            e,
+        )
+    })?;
+    let mut settings = DatabaseSettings::default();
+    for row in rows {
+        let setting = Setting::parse(row.get(1));
+        if row.get::<_, bool>(0) {
+            settings.role.push(setting);
+        } else {
+            settings.database.push(setting);
+        }
+    }
+    Ok(settings)
+}
+
+/// Runs `read` in a `READ ONLY` transaction that is then rolled back: nothing it sends can
+/// write the database.
+pub(crate) fn read_only<T>(
+    client: &mut postgres::Client,
+    read: impl FnOnce(&mut postgres::Transaction<'_>) -> std::result::Result<T, postgres::Error>,
+) -> std::result::Result<T, postgres::Error> {
+    let mut tx = client.build_transaction().read_only(true).start()?;
+    let result = read(&mut tx);
+    // Dropping the transaction rolls it back.
+    drop(tx);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql(stored: &str) -> String {
+        Setting::parse(stored).sql()
+    }
+
+    #[test]
+    fn a_list_setting_gives_each_element_as_a_literal() {
+        assert_eq!(
+            sql("search_path=app, public"),
+            "\"search_path\" = 'app', 'public'"
+        );
+        assert_eq!(
+            sql("search_path=\"My \"\"app\"\"\", \"$user\", public"),
+            "\"search_path\" = 'My \"app\"', '$user', 'public'"
+        );
+        assert_eq!(sql("search_path=\"\""), "\"search_path\" = ''");
+        assert_eq!(
+            sql("temp_tablespaces=\"it's\""),
+            "\"temp_tablespaces\" = 'it''s'"
+        );
+    }
+
+    #[test]
+    fn another_setting_is_one_literal_and_a_dotted_name_is_quoted_by_part() {
+        assert_eq!(
+            sql("check_function_bodies=off"),
+            "\"check_function_bodies\" = 'off'"
+        );
+        assert_eq!(sql("DateStyle=ISO, MDY"), "\"DateStyle\" = 'ISO, MDY'");
+        assert_eq!(
+            sql("app.note=it's a \\ value"),
+            "\"app\".\"note\" = 'it''s a \\ value'"
+        );
+        assert_eq!(sql("app.x=a=b"), "\"app\".\"x\" = 'a=b'");
+    }
+
+    #[test]
+    fn a_value_that_is_not_a_list_is_given_whole() {
+        assert_eq!(split_guc_list("\"open"), None);
+        assert_eq!(split_guc_list("a b"), None);
+        assert_eq!(split_guc_list(""), Some(vec![]));
+        assert_eq!(
+            split_guc_list(" a ,\"b,c\" "),
+            Some(vec!["a".to_string(), "b,c".to_string()])
+        );
+        assert_eq!(sql("search_path=\"open"), "\"search_path\" = '\"open'");
+    }
+}
