@@ -318,8 +318,10 @@ fn subdirectory(path: &Path) -> Diagnostic {
 fn unreadable(path: &Path, error: &str) -> Diagnostic {
     let shown = crate::display::file_name(path);
     let message = format!("cannot read `{shown}`: {error}");
-    let help = "make it a readable file (fix its permissions or the symbolic link), or remove it"
-        .to_string();
+    let help =
+        "make it a readable file (fix its permissions or the symbolic link); remove it only \
+                if it is no migration: an applied migration's files must stay"
+            .to_string();
     diagnostic(&UNREADABLE_FILE, path, None, message, help)
 }
 

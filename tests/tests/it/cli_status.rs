@@ -817,6 +817,8 @@ fn a_migration_whose_files_are_there_but_unreadable_is_unreadable_not_missing() 
             .stdout_lacks("missing")
             .stderr_lacks("reinit")
             .stderr_lacks("forget")
+            // The file rule's help: removing an applied migration's file makes it missing.
+            .stderr_lacks("or remove it")
             .stdout_has("2 applied, 1 pending, 3 total, 2 unreadable");
         let states: Vec<Vec<&str>> = run.stdout.lines().skip(1).take(3).map(cells).collect();
         assert_eq!(
