@@ -16,6 +16,12 @@
 //!   migrations squashed into a schema snapshot), else [`State::Missing`].
 //! - A file with no row is [`State::OutOfOrder`] when its version is below the highest version
 //!   recorded, else [`State::Pending`].
+//! - A version whose files are on disk but could not be read as text
+//!   ([`MigrationSet::unreadable`]: permissions, a directory in a file's place, not UTF-8...) and
+//!   that no migration of the set has is [`State::Unreadable`]: recorded when a row has its
+//!   version (that row, the one spelled like the file else the first applied; others are
+//!   duplicates), else not. Never missing, squashed or renumbered away: the files are there.
+//!   [`History::of`] knows them; [`History::new`], given migrations alone, does not.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -27,7 +33,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::files::{name, Migration, MigrationSet};
+use crate::files::{name, Migration, MigrationSet, UnreadableFile};
 use crate::ledger::LedgerRow;
 
 /// A migration version: an integer, with its text as written (`"003"`). Parsed once, compared
@@ -180,9 +186,14 @@ fn renumbered_to<'a>(
     version: Option<&Version>,
     migrations: &[&'a Migration],
     by_number: &BTreeMap<u64, Vec<usize>>,
+    unreadable: &BTreeMap<u64, Vec<&UnreadableFile>>,
 ) -> Option<&'a Migration> {
     let recorded = recorded_checksum(row)?;
     let number = version?.number();
+    if unreadable.contains_key(&number) {
+        // Its own files are there, unread: nothing says it moved.
+        return None;
+    }
     let own = migrations.iter().find(|m| m.version == number);
     if own.is_some_and(|m| !is_another_migration(m, row)) {
         return None;
@@ -195,9 +206,9 @@ fn renumbered_to<'a>(
     })
 }
 
-/// Where a migration (a file pair, a ledger row, or both) stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Where a migration (a file pair, a ledger row, or both) stands. Serialized as
+/// [`State::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
     /// Recorded, and the up file still has the recorded checksum.
     Applied,
@@ -225,12 +236,31 @@ pub enum State {
     /// never ran. `up` refuses until the files are restored (and the new one renumbered) or
     /// `reinit` forgets the row, after which `up` runs the new file.
     Replaced,
+    /// Its files are on disk but could not be read as text ([`MigrationSet::unreadable`]:
+    /// permissions, a directory or a FIFO in a file's place, a broken symbolic link, bytes
+    /// that are not UTF-8). `recorded`: a ledger row records it (applied), else it is pending.
+    /// Not missing: nothing is gone, and nothing should be forgotten. Every command refuses it
+    /// (exit 5) until the files can be read.
+    Unreadable {
+        /// Whether a ledger row records it.
+        recorded: bool,
+    },
+}
+
+impl Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 impl State {
     /// Whether the ledger records it.
     pub fn is_recorded(self) -> bool {
-        !matches!(self, State::Pending | State::OutOfOrder)
+        match self {
+            State::Pending | State::OutOfOrder => false,
+            State::Unreadable { recorded } => recorded,
+            _ => true,
+        }
     }
 
     /// Whether it is a migration the ledger records, counted once: recorded and not a second
@@ -253,8 +283,13 @@ impl State {
         )
     }
 
+    /// Whether its files are on disk but cannot be read ([`State::Unreadable`], applied or not).
+    pub fn is_unreadable(self) -> bool {
+        matches!(self, State::Unreadable { .. })
+    }
+
     /// The JSON spelling: `applied`, `pending`, `modified`, `missing`, `out_of_order`,
-    /// `squashed`, `duplicate`, `renumbered`, `replaced`.
+    /// `squashed`, `duplicate`, `renumbered`, `replaced`, `unreadable`.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Applied => "applied",
@@ -266,6 +301,7 @@ impl State {
             State::Duplicate => "duplicate",
             State::Renumbered => "renumbered",
             State::Replaced => "replaced",
+            State::Unreadable { .. } => "unreadable",
         }
     }
 }
@@ -280,7 +316,7 @@ pub struct Recorded<'a> {
     /// The file it records; for a duplicate, the file another row matched; for a replaced
     /// row, the other migration that now has its version.
     pub migration: Option<&'a Migration>,
-    /// Applied, modified, missing, squashed, duplicate, renumbered or replaced.
+    /// Applied, modified, missing, squashed, duplicate, renumbered, replaced or unreadable.
     pub state: State,
 }
 
@@ -353,14 +389,36 @@ pub struct History<'a> {
     by_number: BTreeMap<u64, Vec<usize>>,
     /// Index into `recorded` of the row each file version matched.
     matched: BTreeMap<u64, usize>,
+    /// The files that could not be read, by version, for versions no migration has.
+    unreadable: BTreeMap<u64, Vec<&'a UnreadableFile>>,
 }
 
 impl<'a> History<'a> {
     /// Matches `rows` (in order of application, as `db::ledger::read` returns them) to the
-    /// migrations. `first_version` is the first version of a squashed history
+    /// migrations of `set` and its unreadable files ([`State::Unreadable`]): what every
+    /// command reads. `first_version` is the first version of a squashed history
     /// (`CheckOptions::first_version`).
+    pub fn of(
+        set: &'a MigrationSet,
+        rows: &'a [LedgerRow],
+        first_version: Option<u64>,
+    ) -> History<'a> {
+        History::with_unreadable(&set.migrations, &set.unreadable, rows, first_version)
+    }
+
+    /// Matches `rows` to `migrations` alone, as if every other file were absent (for
+    /// migrations picked from a set, and tests); [`History::of`] is a directory's history.
     pub fn new(
         migrations: impl IntoIterator<Item = &'a Migration>,
+        rows: &'a [LedgerRow],
+        first_version: Option<u64>,
+    ) -> History<'a> {
+        History::with_unreadable(migrations, &[], rows, first_version)
+    }
+
+    fn with_unreadable(
+        migrations: impl IntoIterator<Item = &'a Migration>,
+        unreadable_files: &'a [UnreadableFile],
         rows: &'a [LedgerRow],
         first_version: Option<u64>,
     ) -> History<'a> {
@@ -382,11 +440,18 @@ impl<'a> History<'a> {
         let mut unrecorded = Vec::new();
         let mut migrations: Vec<&'a Migration> = migrations.into_iter().collect();
         migrations.sort_by_key(|m| m.version);
+        let mut unreadable: BTreeMap<u64, Vec<&'a UnreadableFile>> = BTreeMap::new();
+        for f in unreadable_files {
+            if !migrations.iter().any(|m| m.version == f.version) {
+                unreadable.entry(f.version).or_default().push(f);
+            }
+        }
         // Rows whose migration now has another number: they record that file, not the one
         // (if any) that has their version now.
         let mut renumbered: BTreeMap<u64, usize> = BTreeMap::new();
         for (i, row) in rows.iter().enumerate() {
-            if let Some(m) = renumbered_to(row, versions[i].as_ref(), &migrations, &by_number) {
+            let version = versions[i].as_ref();
+            if let Some(m) = renumbered_to(row, version, &migrations, &by_number, &unreadable) {
                 renumbered.entry(m.version).or_insert(i);
             }
         }
@@ -437,6 +502,24 @@ impl<'a> History<'a> {
                 });
             }
         }
+        // A version whose files cannot be read: its row (spelled like the file, else the first
+        // applied) is that unreadable migration, the others second rows.
+        for (&number, files) in &unreadable {
+            let rows_of = by_number.get(&number).map(Vec::as_slice).unwrap_or(&[]);
+            let spelled = files.first().map(|f| f.version_text.as_str());
+            let chosen = rows_of
+                .iter()
+                .copied()
+                .find(|&i| Some(rows[i].version.as_str()) == spelled)
+                .or(rows_of.first().copied());
+            for &i in rows_of {
+                state_of[i] = Some(if Some(i) == chosen {
+                    State::Unreadable { recorded: true }
+                } else {
+                    State::Duplicate
+                });
+            }
+        }
         let recorded = rows
             .iter()
             .zip(versions)
@@ -460,7 +543,30 @@ impl<'a> History<'a> {
             newest,
             by_number,
             matched,
+            unreadable,
         }
+    }
+
+    /// The files of `version` that could not be read, when no migration of the set has that
+    /// version (its state is then [`State::Unreadable`]); empty otherwise.
+    pub fn unreadable_files(&self, version: u64) -> &[&'a UnreadableFile] {
+        self.unreadable.get(&version).map_or(&[], Vec::as_slice)
+    }
+
+    /// Migrations whose files cannot be read ([`State::Unreadable`]), recorded or not, in
+    /// version order, with those files.
+    pub fn unreadable(&self) -> impl Iterator<Item = (u64, &[&'a UnreadableFile])> + '_ {
+        self.unreadable
+            .iter()
+            .map(|(&v, files)| (v, files.as_slice()))
+    }
+
+    /// The unreadable versions no row records: pending migrations that cannot be read.
+    fn unreadable_unrecorded(&self) -> impl Iterator<Item = &'a UnreadableFile> + '_ {
+        self.unreadable
+            .iter()
+            .filter(|(v, _)| !self.by_number.contains_key(v))
+            .filter_map(|(_, files)| files.first().copied())
     }
 
     /// The row that records `migration`'s version (applied, modified, renumbered, or replaced
@@ -575,6 +681,14 @@ impl<'a> History<'a> {
                 row: None,
                 migration: Some(u.migration),
                 number: Some(u.migration.version),
+            }))
+            .chain(self.unreadable_unrecorded().map(|f| Entry {
+                version: &f.version_text,
+                name: &f.name,
+                state: State::Unreadable { recorded: false },
+                row: None,
+                migration: None,
+                number: Some(f.version),
             }))
             .collect();
         entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -910,5 +1024,72 @@ mod tests {
                 "18446744073709551616:missing"
             ]
         );
+    }
+
+    fn unreadable_file(version_text: &str, name: &str) -> UnreadableFile {
+        UnreadableFile {
+            path: format!("m/{version_text}_{name}.up.sql").into(),
+            version: version_text.parse().unwrap(),
+            version_text: version_text.to_string(),
+            name: name.to_string(),
+            direction: crate::files::Direction::Up,
+            error: "it is a directory, not a file".to_string(),
+        }
+    }
+
+    /// A version whose files are on disk but cannot be read was `missing` (a row) or not there
+    /// at all (no row): it is `unreadable`, recorded or not; a second row beside it is a
+    /// duplicate; a readable migration of another number with the row's name and checksum is
+    /// not taken for it renumbered; [`History::new`] (migrations alone) knows nothing of it.
+    #[test]
+    fn a_version_whose_files_cannot_be_read_is_unreadable_recorded_or_not() {
+        let mut set = MigrationSet::new("m", vec![migration("001")]);
+        set.unreadable = vec![unreadable_file("002", "m"), unreadable_file("003", "m")];
+        let rows = [row("001", None), row("2", None), row("002", None)];
+        let h = History::of(&set, &rows, Some(2));
+        assert_eq!(
+            states(&h),
+            [
+                "001:applied",
+                "002:unreadable",
+                "2:duplicate",
+                "003:unreadable"
+            ]
+        );
+        assert_eq!(h.recorded[2].state, State::Unreadable { recorded: true });
+        assert!(h.missing().is_empty() && h.pending().count() == 0);
+        assert_eq!(h.unreadable_files(2), [&set.unreadable[0]]);
+        assert_eq!(h.unreadable_files(1), [] as [&UnreadableFile; 0]);
+        assert!(State::Unreadable { recorded: true }.is_applied_migration());
+        assert!(!State::Unreadable { recorded: false }.is_recorded());
+        assert!(!State::Unreadable { recorded: true }.is_diverged());
+        assert_eq!(
+            serde_json::to_value(State::Unreadable { recorded: false }).unwrap(),
+            "unreadable"
+        );
+        assert_eq!(
+            serde_json::to_value(State::OutOfOrder).unwrap(),
+            "out_of_order"
+        );
+        // Migrations alone: the rows are missing again.
+        let h = History::new(&set.migrations, &rows, None);
+        assert_eq!(h.missing().len(), 2);
+
+        // Its row's name and checksum at another number: still unreadable, not renumbered.
+        let mut moved = migration("005");
+        moved.name = "b".to_string();
+        let mut set = MigrationSet::new("m", vec![migration("001"), moved.clone()]);
+        set.unreadable = vec![unreadable_file("002", "b")];
+        let mut applied = row("002", Some(&moved.up.checksum));
+        applied.name = "b".to_string();
+        let rows = [row("001", None), applied];
+        let h = History::of(&set, &rows, None);
+        assert_eq!(states(&h), ["001:applied", "002:unreadable", "005:pending"]);
+        // A readable migration of that version wins: the unreadable file is another one's.
+        let mut set = MigrationSet::new("m", vec![migration("001"), migration("002")]);
+        set.unreadable = vec![unreadable_file("002", "x")];
+        let rows = [row("001", None), row("002", None)];
+        let h = History::of(&set, &rows, None);
+        assert_eq!(states(&h), ["001:applied", "002:applied"]);
     }
 }

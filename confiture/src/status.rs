@@ -13,17 +13,22 @@
 //!   another number now);
 //! - `replaced`: recorded, but its files are gone and its version now names another migration
 //!   (another name and another up file), which never ran;
+//! - `unreadable`: its files are on disk but cannot be read as text (permissions, a directory
+//!   or a FIFO in a file's place, a broken symbolic link, not UTF-8), recorded or not — never
+//!   `missing`: nothing is gone. Each line names the files and why (`unreadable_files`);
+//!   exit 5, as for the other file errors;
 //! - `pending`: not recorded, and newer than every recorded version;
 //! - `out_of_order`: not recorded, but older than the newest recorded version (typically a
 //!   branch merged late). It still has to be applied, so it counts as pending too.
 //!
 //! The seed's lists and counts follow one rule: `applied` is every migration recorded in the
 //! ledger, each once ([`State::is_applied_migration`]: a second row for a version is not a
-//! second migration), `pending` everything not recorded (pending, out_of_order), so
+//! second migration), `pending` everything not recorded (pending, out_of_order, unreadable
+//! without a row), so
 //! `summary.applied + summary.pending == summary.total`. A second row is a line of
 //! `migrations` and is counted and listed in `duplicate`, the divergence it is. The extra lists
-//! (`modified`, `missing`, `out_of_order`, `squashed`, `duplicate`) name the ones that need
-//! attention or explanation.
+//! (`modified`, `missing`, `out_of_order`, `squashed`, `duplicate`, `renumbered`, `replaced`,
+//! `unreadable`) name the ones that need attention or explanation.
 //!
 //! Problems in the files do not hide the database: the report carries the directory's
 //! diagnostics, each migration whose files have an error is marked `invalid`, and the exit code
@@ -36,7 +41,7 @@ use serde::Serialize;
 use crate::diagnostic::Diagnostic;
 use crate::error::Divergence;
 use crate::exit;
-use crate::files::MigrationSet;
+use crate::files::{MigrationSet, UnreadableFile};
 pub use crate::history::State;
 use crate::history::{FileErrors, History};
 use crate::ledger::Ledger;
@@ -64,6 +69,9 @@ pub struct MigrationStatus {
     /// Its files have an error (listed in the report's `diagnostics`): `up` refuses to run it,
     /// `down` to roll it back.
     pub invalid: bool,
+    /// For an `unreadable` migration, its files that cannot be read, each with `path` and
+    /// `error` (the system's reason); empty otherwise.
+    pub unreadable_files: Vec<UnreadableFile>,
 }
 
 impl MigrationStatus {
@@ -100,6 +108,8 @@ pub struct Summary {
     pub renumbered: usize,
     /// Applied migrations whose files are gone, their version now another migration's.
     pub replaced: usize,
+    /// Migrations whose files are there but cannot be read, applied or pending.
+    pub unreadable: usize,
     /// Migrations whose files have an error.
     pub invalid: usize,
     /// Error diagnostics of the directory.
@@ -141,6 +151,9 @@ pub struct StatusReport {
     /// Applied migrations whose files are gone, their version now another migration's (the
     /// rows' version).
     pub replaced: Vec<String>,
+    /// Migrations whose files are there but cannot be read, applied or pending (each line of
+    /// `migrations` names the files and why).
+    pub unreadable: Vec<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
     /// How the history differs from the files, as `up` refuses it
@@ -151,13 +164,14 @@ pub struct StatusReport {
 }
 
 impl StatusReport {
-    /// The exit code for `migrate status`: 5 when the files have errors (`up` would refuse them
-    /// before anything else); else 2 when the tracking table does not exist; else 7 when a
+    /// The exit code for `migrate status`: 5 when the files have errors or some cannot be read
+    /// (`up` would refuse them before anything else); else 2 when the tracking table does not
+    /// exist; else 7 when a
     /// migration is modified, missing, renumbered, replaced, out of order or recorded twice (it wins over
     /// pending);
     /// else 1 when some are pending; else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.summary.errors > 0 {
+        if self.summary.errors > 0 || self.summary.unreadable > 0 {
             exit::INVALID
         } else if !self.initialised {
             exit::NOT_INITIALISED
@@ -206,7 +220,7 @@ pub fn report_checked(
     tracking_table: &str,
 ) -> StatusReport {
     let rows = ledger.map(|l| l.rows.as_slice()).unwrap_or(&[]);
-    let history = History::new(&set.migrations, rows, first_version);
+    let history = History::of(set, rows, first_version);
     let errors = FileErrors::new(set, diagnostics);
     let migrations = lines(&history, &errors);
 
@@ -226,6 +240,7 @@ pub fn report_checked(
     let duplicate = versions(&|s| s == State::Duplicate);
     let renumbered = versions(&|s| s == State::Renumbered);
     let replaced = versions(&|s| s == State::Replaced);
+    let unreadable = versions(&|s| s.is_unreadable());
     let summary = Summary {
         applied: applied.len(),
         pending: pending.len(),
@@ -237,6 +252,7 @@ pub fn report_checked(
         duplicate: duplicate.len(),
         renumbered: renumbered.len(),
         replaced: replaced.len(),
+        unreadable: unreadable.len(),
         invalid: migrations.iter().filter(|m| m.invalid).count(),
         errors: diagnostics.iter().filter(|d| d.is_error()).count(),
     };
@@ -255,6 +271,7 @@ pub fn report_checked(
         duplicate,
         renumbered,
         replaced,
+        unreadable,
         diagnostics: diagnostics.to_vec(),
         diverged: crate::plan::divergences(&history, false),
     }
@@ -281,6 +298,14 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     .map(|m| m.up.checksum.clone()),
                 recorded_checksum: e.row.and_then(|r| r.checksum.clone()),
                 invalid: invalid(e.number),
+                unreadable_files: match (e.state, e.number) {
+                    (State::Unreadable { .. }, Some(v)) => history
+                        .unreadable_files(v)
+                        .iter()
+                        .map(|f| (*f).clone())
+                        .collect(),
+                    _ => Vec::new(),
+                },
             };
             let (text_last, number, duplicate, text) = e.sort_key();
             ((text_last, number, duplicate, text.to_string()), status)
@@ -310,6 +335,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     checksum: None,
                     recorded_checksum: None,
                     invalid: true,
+                    unreadable_files: Vec::new(),
                 },
             ));
         }

@@ -604,6 +604,8 @@ fn status_cell(m: &MigrationStatus) -> (String, Style) {
         State::Duplicate => ("! duplicate", Style::Red),
         State::Renumbered => ("! renumbered", Style::Red),
         State::Replaced => ("! replaced", Style::Red),
+        // Its files have errors by definition: the state says which, `invalid` adds nothing.
+        State::Unreadable { .. } => return ("! unreadable".to_string(), Style::Red),
     };
     if m.invalid {
         (format!("{text}, invalid"), Style::Red)
@@ -651,6 +653,12 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         "{} applied, {} pending, {} total",
         s.applied, s.pending, s.total
     );
+    // As the cells show them: an unreadable migration is not also called invalid.
+    let invalid = report
+        .migrations
+        .iter()
+        .filter(|m| m.invalid && !m.status.is_unreadable())
+        .count();
     for (n, word) in [
         (s.modified, "modified"),
         (s.missing, "missing"),
@@ -658,8 +666,9 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         (s.duplicate, "duplicate"),
         (s.renumbered, "renumbered"),
         (s.replaced, "replaced"),
+        (s.unreadable, "unreadable"),
         (s.squashed, "squashed"),
-        (s.invalid, "invalid"),
+        (invalid, "invalid"),
     ] {
         if n > 0 {
             summary.push_str(&format!(", {n} {word}"));
@@ -672,6 +681,14 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         ));
     }
     text.push_str(&summary);
+    // Which files of the unreadable migrations cannot be read, and why: part of the result.
+    for file in report.migrations.iter().flat_map(|m| &m.unreadable_files) {
+        text.push_str(&format!(
+            "\ncannot read {}: {}",
+            display::path(&file.path),
+            display::escape(&file.error)
+        ));
+    }
     text
 }
 
@@ -716,6 +733,13 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         lines.push(format!(
             "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edits with {reinit} (`--dry-run` first shows each row it changes)",
             render::versions(&report.modified)
+        ));
+    }
+    if !report.unreadable.is_empty() {
+        lines.push(format!(
+            "help: the files of {} are there but cannot be read: {}",
+            render::versions(&report.unreadable),
+            confiture::plan::UNREADABLE_HELP
         ));
     }
     if !report.missing.is_empty() {

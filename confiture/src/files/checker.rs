@@ -18,7 +18,7 @@ use super::rules;
 use super::Direction;
 use super::{
     checksum, CheckOptions, Checked, Entry, Migration, MigrationSet, SqlFile, StatementSpan,
-    TransactionMode,
+    TransactionMode, UnreadableFile,
 };
 use crate::diagnostic::{Diagnostic, RuleDoc, Span};
 use crate::text;
@@ -81,6 +81,9 @@ struct Found {
     bytes: Option<Vec<u8>>,
     /// `None` when the file could not be read or is not UTF-8 (already reported).
     contents: Option<Contents>,
+    /// Why it could not be read, or read as UTF-8 (the system's error, or the first invalid
+    /// byte); `None` for a file read as text, and until it is inspected.
+    unreadable: Option<String>,
 }
 
 struct Contents {
@@ -209,22 +212,22 @@ impl Classified {
             Entry::Unreadable { path, error } => {
                 self.diagnostics.push(unreadable(&path, &error));
                 // Still counts as present if well named, so that its other half is not
-                // reported as missing.
-                (path, None)
+                // reported as missing, and its migration is unreadable, not missing.
+                (path, Err(error))
             }
-            Entry::File { path, bytes } => (path, Some(bytes)),
+            Entry::File { path, bytes } => (path, Ok(bytes)),
         };
         self.add_file(path, bytes);
     }
 
-    /// A file (`bytes` is `None` when it could not be read): well named, badly named, or not
-    /// a `.sql` file (left out).
-    fn add_file(&mut self, path: PathBuf, bytes: Option<Vec<u8>>) {
+    /// A file (`bytes` is why not when it could not be read): well named, badly named, or
+    /// not a `.sql` file (left out).
+    fn add_file(&mut self, path: PathBuf, bytes: Result<Vec<u8>, String>) {
         let Some(file_name) = path.file_name() else {
             return;
         };
         let Some(file_name) = file_name.to_str() else {
-            if bytes.is_some() && name::is_sql_file_name(&file_name.to_string_lossy()) {
+            if bytes.is_ok() && name::is_sql_file_name(&file_name.to_string_lossy()) {
                 self.diagnostics.push(names::not_utf8(&path));
             }
             return;
@@ -235,13 +238,18 @@ impl Classified {
         match name::parse_file_name(file_name) {
             Ok(parsed) => {
                 let file = Found::new(&path, &parsed);
+                let (bytes, unreadable) = match bytes {
+                    Ok(bytes) => (Some(bytes), None),
+                    Err(error) => (None, Some(error)),
+                };
                 self.found.push(Found {
                     path,
                     bytes,
+                    unreadable,
                     ..file
                 });
             }
-            Err(bad) if bytes.is_some() => self.bad_names.push((path, bad)),
+            Err(bad) if bytes.is_ok() => self.bad_names.push((path, bad)),
             Err(_) => {}
         }
     }
@@ -287,6 +295,7 @@ impl Found {
             kind: parsed.kind,
             bytes: None,
             contents: None,
+            unreadable: None,
         }
     }
 }
@@ -309,8 +318,10 @@ fn subdirectory(path: &Path) -> Diagnostic {
 fn unreadable(path: &Path, error: &str) -> Diagnostic {
     let shown = crate::display::file_name(path);
     let message = format!("cannot read `{shown}`: {error}");
-    let help = "make it a readable file (fix its permissions or the symbolic link), or remove it"
-        .to_string();
+    let help =
+        "make it a readable file (fix its permissions or the symbolic link); remove it only \
+                if it is no migration: an applied migration's files must stay"
+            .to_string();
     diagnostic(&UNREADABLE_FILE, path, None, message, help)
 }
 
@@ -323,13 +334,16 @@ fn inspect_all(found: &mut [Found], tracking_table: &str) -> Vec<Diagnostic> {
         let mut diagnostics = Vec::new();
         for file in files {
             if let Some(bytes) = file.bytes.take() {
-                file.contents = read_contents(
+                match read_contents(
                     &file.path,
                     file.kind,
                     bytes,
                     tracking_table,
                     &mut diagnostics,
-                );
+                ) {
+                    Ok(contents) => file.contents = Some(contents),
+                    Err(reason) => file.unreadable = Some(reason),
+                }
             }
         }
         diagnostics
@@ -338,20 +352,21 @@ fn inspect_all(found: &mut [Found], tracking_table: &str) -> Vec<Diagnostic> {
 }
 
 /// Decodes and inspects one well-named file: encoding, BOM, line endings, emptiness, markers
-/// and the SQL rules. `None` when it is not UTF-8.
+/// and the SQL rules. `Err` with the reason when it is not UTF-8.
 fn read_contents(
     path: &Path,
     kind: Direction,
     bytes: Vec<u8>,
     tracking_table: &str,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Option<Contents> {
+) -> Result<Contents, String> {
     let checksum = checksum(&bytes);
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(err) => {
-            diagnostics.push(contents::invalid_utf8(path, &err));
-            return None;
+            let (diagnostic, reason) = contents::invalid_utf8(path, &err);
+            diagnostics.push(diagnostic);
+            return Err(reason);
         }
     };
     let bom = text::bom_len(&text);
@@ -373,7 +388,7 @@ fn read_contents(
     } else {
         TransactionMode::Transaction
     };
-    Some(Contents {
+    Ok(Contents {
         text,
         checksum,
         mode,
@@ -489,8 +504,23 @@ fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
     stems
 }
 
-/// The set: every kept stem whose two files were read as UTF-8, in version order.
+/// The set: every kept stem whose two files were read as UTF-8, in version order; and every
+/// well-named file that could not be read as text ([`MigrationSet::unreadable`]).
 fn build_set(dir: &Path, found: Vec<Found>, stems: &[Stem], kept: &[bool]) -> MigrationSet {
+    let unreadable: Vec<UnreadableFile> = found
+        .iter()
+        .filter_map(|f| {
+            let error = f.unreadable.clone()?;
+            Some(UnreadableFile {
+                path: f.path.clone(),
+                version: f.version,
+                version_text: f.version_text().to_string(),
+                name: f.name().to_string(),
+                direction: f.kind,
+                error,
+            })
+        })
+        .collect();
     let mut slots: Vec<Option<Found>> = found.into_iter().map(Some).collect();
     let mut migrations = Vec::with_capacity(stems.len());
     for (stem, &kept) in stems.iter().zip(kept) {
@@ -528,7 +558,10 @@ fn build_set(dir: &Path, found: Vec<Found>, stems: &[Stem], kept: &[bool]) -> Mi
             down: down_file,
         });
     }
-    MigrationSet::new(dir, migrations)
+    MigrationSet {
+        unreadable,
+        ..MigrationSet::new(dir, migrations)
+    }
 }
 
 fn sql_file(found: Found) -> Option<SqlFile> {

@@ -201,6 +201,9 @@ impl Migration {
 /// pairs whose two files are well named and readable UTF-8 (when two migrations share a
 /// version, the first by name); everything else is reported as a diagnostic. Problems inside
 /// a pair's files (an empty up file, SQL lints) are diagnostics too, but leave the pair here.
+/// The well-named files that are on disk but could not be read as text are listed in
+/// `unreadable` (and reported as diagnostics): their migrations are
+/// [`crate::history::State::Unreadable`], never missing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationSet {
     /// The directory the files were read from (for an embedded set, the one it was built from).
@@ -209,6 +212,8 @@ pub struct MigrationSet {
     pub migrations: Vec<Migration>,
     /// Where the files came from: a directory read now, or a binary that embedded them.
     pub origin: Origin,
+    /// The well-named files that could not be read as text, in version order.
+    pub unreadable: Vec<UnreadableFile>,
 }
 
 impl MigrationSet {
@@ -218,8 +223,37 @@ impl MigrationSet {
             dir: dir.into(),
             migrations,
             origin: Origin::Directory,
+            unreadable: Vec::new(),
         }
     }
+}
+
+/// A well-named migration file that is on disk but could not be read as text: permissions, a
+/// directory or a FIFO in its place, a broken symbolic link or a loop (rule `C010`), or bytes
+/// that are not UTF-8 (`C009`). Its migration is not in the set, and its version is not
+/// missing: [`crate::history`] makes it [`crate::history::State::Unreadable`]. The JSON of
+/// `migrate status` shows `path` and `error`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct UnreadableFile {
+    /// Its path (joined onto the directory read).
+    #[serde(serialize_with = "crate::display::serialize_path")]
+    pub path: PathBuf,
+    /// The version its name gives, as an integer.
+    #[serde(skip)]
+    pub version: u64,
+    /// The version as its name spells it.
+    #[serde(skip)]
+    pub version_text: String,
+    /// The name its name gives.
+    #[serde(skip)]
+    pub name: String,
+    /// Which half of its migration it is.
+    #[serde(skip)]
+    pub direction: Direction,
+    /// Why it could not be read: the system's error (`Permission denied (os error 13)`), `it is
+    /// a directory, not a file`, `it is not valid UTF-8: byte 0xFF at line 1, column 9`...
+    pub error: String,
 }
 
 /// Where a [`MigrationSet`] came from.

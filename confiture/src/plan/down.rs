@@ -181,7 +181,7 @@ pub fn down<'a>(
 ) -> Result<DownPlan<'a>> {
     check_down_request(set, request)?;
     down_plan(set, rows, request).map_err(|err| {
-        let history = History::new(&set.migrations, rows, request.first_version);
+        let history = History::of(set, rows, request.first_version);
         newer_database(set, &history, err)
     })
 }
@@ -192,10 +192,17 @@ fn down_plan<'a>(
     rows: &'a [LedgerRow],
     request: &DownRequest,
 ) -> Result<DownPlan<'a>> {
-    let history = History::new(&set.migrations, rows, request.first_version);
+    let history = History::of(set, rows, request.first_version);
     let chosen = chosen(&history, request);
     let reachable = reachable(&history);
     confirm_everything(set, request, Some((history.recorded.len(), reachable)))?;
+    // A migration to roll back whose files cannot be read: its down file cannot run.
+    super::check_readable(set, &history, |v, recorded| {
+        recorded
+            && chosen.iter().any(|r| {
+                r.state.is_unreadable() && r.version.as_ref().is_some_and(|rv| rv.number() == v)
+            })
+    })?;
     let (found, modified) = divergences(&history, &chosen, request.allow_modified);
     if !found.is_empty() {
         return Err(diverged(&chosen, found, request.allow_modified));
@@ -264,7 +271,8 @@ fn divergences<'a>(
                     found.push(modified(m, r.row));
                 }
             }
-            State::Squashed | State::Pending | State::OutOfOrder => {}
+            // Refused before, by `check_readable`.
+            State::Squashed | State::Pending | State::OutOfOrder | State::Unreadable { .. } => {}
         }
     }
     // One entry per divergence: a duplicate row is reached both as a chosen row and as a

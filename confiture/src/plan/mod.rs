@@ -13,7 +13,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::error::{Divergence, Error, NewerDatabase, Reason};
 use crate::files::{Migration, MigrationSet, Origin};
-use crate::history::{recorded_checksum, History, Recorded};
+use crate::history::{recorded_checksum, History, Recorded, State};
 use crate::ledger::LedgerRow;
 
 mod down;
@@ -90,6 +90,57 @@ pub(super) fn find(set: &MigrationSet, version: u64) -> Option<&Migration> {
 pub(super) fn invalid_files(set: &MigrationSet, errors: &[&Diagnostic], help: String) -> Error {
     crate::files::refusal(&set.dir, errors.iter().copied(), "nothing was run").with_help(help)
 }
+
+/// Refuses (exit 5) to go on when a migration `concerns` (its version and
+/// [`State::Unreadable`]'s `recorded`) has files on disk that cannot be read: the one refusal
+/// of `up`, `down` and `reinit` for the history's unreadable migrations. Its row is never
+/// taken for one with no file (forgotten, or its migration run again), nor its file for a
+/// pending one. The message names each file with the system's reason.
+pub(super) fn check_readable(
+    set: &MigrationSet,
+    history: &History<'_>,
+    concerns: impl Fn(u64, bool) -> bool,
+) -> Result<(), Error> {
+    let recorded = |v: u64| {
+        history.recorded.iter().any(|r| {
+            r.state == State::Unreadable { recorded: true }
+                && r.version.as_ref().is_some_and(|rv| rv.number() == v)
+        })
+    };
+    let files: Vec<String> = history
+        .unreadable()
+        .filter(|&(v, _)| concerns(v, recorded(v)))
+        .flat_map(|(_, files)| files.iter())
+        .map(|f| {
+            format!(
+                "cannot read `{}`: {}",
+                crate::display::escape(&crate::display::file_name(&f.path)),
+                crate::display::escape(&f.error)
+            )
+        })
+        .collect();
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut err = Error::invalid(format!(
+        "{} has {} that cannot be read; nothing was done",
+        set.dir.display(),
+        match files.len() {
+            1 => "a migration file".to_string(),
+            n => format!("{n} migration files"),
+        }
+    ))
+    .with_help(UNREADABLE_HELP);
+    for line in files {
+        err = err.with_detail(line);
+    }
+    Err(err)
+}
+
+/// What to do about files that cannot be read: `migrate status` and the refusals say it.
+/// Nothing to forget: the files are there.
+pub const UNREADABLE_HELP: &str = "make the files readable (fix their permissions or symbolic \
+     links, put a file where a directory or FIFO is, convert them to UTF-8), then run again";
 
 /// `modified`: `m`'s up file changed since `row` recorded it.
 pub(super) fn modified(m: &Migration, row: &LedgerRow) -> Divergence {

@@ -49,7 +49,9 @@ pub fn baseline<'a>(
     if find(set, through).is_none() {
         return Err(unknown_version(set, "--through", through));
     }
-    let history = History::new(&set.migrations, rows, None);
+    let history = History::of(set, rows, None);
+    // A migration up to `through` that cannot be read would be left out, below recorded ones.
+    super::check_readable(set, &history, |v, recorded| !recorded && v <= through)?;
     let mut plan = BaselinePlan::default();
     for m in set.migrations.iter().filter(|m| m.version <= through) {
         if history.row_of(m).is_some() {
@@ -155,7 +157,12 @@ pub fn reinit<'a>(
             return Err(unknown_version(set, "--through", t));
         }
     }
-    let history = History::new(&set.migrations, rows, first_version);
+    let history = History::of(set, rows, first_version);
+    // A row whose files cannot be read is neither forgotten (it ran) nor rewritten (its
+    // checksum is unknown); a file up to `through` that cannot be read cannot be recorded.
+    super::check_readable(set, &history, |v, recorded| {
+        recorded || through.is_some_and(|t| v <= t)
+    })?;
     let above_through = |r: &Recorded<'_>| {
         through.is_some_and(|t| r.version.as_ref().is_none_or(|v| v.number() > t))
     };
@@ -179,6 +186,8 @@ pub fn reinit<'a>(
                 State::Missing | State::Duplicate | State::Pending | State::OutOfOrder => {
                     ReinitAction::Forget
                 }
+                // Refused above, by `check_readable`.
+                State::Unreadable { .. } => ReinitAction::Keep,
             };
             ReinitStep {
                 action,

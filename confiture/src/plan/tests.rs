@@ -1137,3 +1137,105 @@ fn a_renumbered_migration_is_one_state_decided_by_the_history() {
     let history = crate::history::History::new(files.iter(), &ledger, None);
     assert_eq!(history.recorded[2].state, State::Modified);
 }
+
+/// `s` with the migrations of `versions` taken out of the set and listed as unreadable: their
+/// up files are on disk but could not be read, as `files::check` leaves them.
+fn unreadable(s: &mut MigrationSet, versions: &[u64]) {
+    for &v in versions {
+        let i = s
+            .migrations
+            .iter()
+            .position(|m| m.version == v)
+            .expect("version in set");
+        let m = s.migrations.remove(i);
+        s.unreadable.push(crate::files::UnreadableFile {
+            path: m.up.path.clone(),
+            version: m.version,
+            version_text: m.version_text.clone(),
+            name: m.name.clone(),
+            direction: crate::files::Direction::Up,
+            error: "Permission denied (os error 13)".to_string(),
+        });
+    }
+}
+
+/// An applied migration whose files cannot be read was `missing`: `up --target` below it
+/// refused it as diverged with the help that `reinit` forgets it, and `down` and `reinit`
+/// took it for a row with no file. Every plan refuses it alike (exit 5), naming the file and
+/// the system's reason, with a help that forgets nothing; a pending one too where it would
+/// run or be recorded, and nowhere else.
+#[test]
+fn every_plan_refuses_an_unreadable_migration_where_it_matters() {
+    let mut s = set(&[1, 2, 3]);
+    let r = rows(&s, &[1, 2]);
+    unreadable(&mut s, &[2]);
+    let history = History::of(&s, &r, None);
+    assert_eq!(
+        history.recorded[1].state,
+        State::Unreadable { recorded: true }
+    );
+    let refused = |result: Result<(), Error>, what: &str| {
+        let err = result.expect_err(what);
+        assert_eq!(err.kind, ErrorKind::Invalid, "{what}: {err:?}");
+        assert_eq!(
+            err.details,
+            ["cannot read `002_m2.up.sql`: Permission denied (os error 13)"],
+            "{what}"
+        );
+        let help = err.help.unwrap_or_default();
+        assert!(
+            !help.contains("reinit") && !help.contains("forget") && help.contains("permissions"),
+            "{what}: {help}"
+        );
+    };
+    let up_to = |target| UpRequest {
+        target,
+        ..UpRequest::default()
+    };
+    refused(up(&s, &r, &up_to(None)).map(drop), "up");
+    refused(up(&s, &r, &up_to(Some(1))).map(drop), "up --target 1");
+    let back = |steps| DownRequest {
+        steps: Some(steps),
+        ..DownRequest::default()
+    };
+    refused(down(&s, &r, &back(1)).map(drop), "down");
+    refused(reinit(&s, &r, None, None).map(drop), "reinit");
+
+    // Not rolled back, not recorded: nothing to refuse.
+    let r = rows(&set(&[1, 2, 3]), &[1, 2, 3]);
+    let history = History::of(&s, &r, None);
+    assert_eq!(
+        history.recorded[1].state,
+        State::Unreadable { recorded: true }
+    );
+    assert_eq!(rolled(&down(&s, &r, &back(1)).unwrap()), [3]);
+    refused(down(&s, &r, &back(2)).map(drop), "down --steps 2");
+
+    // Pending: `up` refuses it up to its target only, `baseline` and `reinit --through` when
+    // they would record it.
+    let mut s = set(&[1, 2, 3]);
+    let r = rows(&s, &[1]);
+    unreadable(&mut s, &[2]);
+    let history = History::of(&s, &r, None);
+    assert_eq!(
+        history
+            .entries()
+            .iter()
+            .map(|e| e.state)
+            .collect::<Vec<_>>(),
+        [
+            State::Applied,
+            State::Unreadable { recorded: false },
+            State::Pending
+        ]
+    );
+    assert!(up(&s, &r, &up_to(Some(1))).unwrap().apply.is_empty());
+    refused(up(&s, &r, &up_to(Some(3))).map(drop), "up --target 3");
+    refused(baseline(&s, &r, 3).map(drop), "baseline --through 3");
+    assert_eq!(versions(&baseline(&s, &r, 1).unwrap().already), [1]);
+    refused(
+        reinit(&s, &r, Some(3), None).map(drop),
+        "reinit --through 3",
+    );
+    assert!(reinit(&s, &r, None, None).is_ok());
+}

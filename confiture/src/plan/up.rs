@@ -238,7 +238,12 @@ pub fn up<'a>(
     request: &UpRequest,
 ) -> Result<UpPlan<'a>> {
     check_up_request(set, request)?;
-    let history = History::new(&set.migrations, rows, request.first_version);
+    let history = History::of(set, rows, request.first_version);
+    // An applied migration that cannot be read cannot be checked; a pending one up to the
+    // target cannot run (above it, a draft being written does not stop `up`).
+    super::check_readable(set, &history, |v, recorded| {
+        recorded || request.target.is_none_or(|t| v <= t)
+    })?;
     check_history(&history, request.allow_out_of_order)
         .map_err(|err| newer_database(set, &history, err))?;
     let mut plan = UpPlan::default();

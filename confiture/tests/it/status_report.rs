@@ -370,3 +370,60 @@ fn rows_match_files_by_integer_version() {
     let numbers: Vec<_> = report.migrations.iter().map(|m| m.number).collect();
     assert_eq!(numbers, [Some(1), None]);
 }
+
+/// A set whose files could not all be read, reported without its diagnostics (as
+/// `Migrator::status_of` does): the unreadable migrations are still `unreadable`, listed and
+/// counted, and the exit code is still 5 — the set itself says so, not only its diagnostics.
+#[test]
+fn unreadable_files_exit_5_even_without_their_diagnostics() {
+    use confiture::files::{check, CheckOptions, Entry};
+    let dir = std::path::Path::new("m");
+    let file = |name: &str| Entry::File {
+        path: dir.join(name),
+        bytes: b"SELECT 1;\n".to_vec(),
+    };
+    let denied = |name: &str| Entry::Unreadable {
+        path: dir.join(name),
+        error: "Permission denied (os error 13)".to_string(),
+    };
+    let entries = vec![
+        file("001_a.up.sql"),
+        file("001_a.down.sql"),
+        denied("002_b.up.sql"),
+        file("002_b.down.sql"),
+        file("003_c.up.sql"),
+        denied("003_c.down.sql"),
+    ];
+    let checked = check(dir, entries, &CheckOptions::default());
+    let ledger = ledger(vec![
+        row("001", "a", Some("SELECT 1;\n"), "2026-01-15T10:30:00+00:00"),
+        row("002", "b", Some("SELECT 1;\n"), "2026-01-15T10:30:01+00:00"),
+    ]);
+    let report = report(&checked.set, Some(&ledger), "public.tb_confiture");
+    assert_eq!(
+        states(&report),
+        [
+            ("001".to_string(), State::Applied),
+            ("002".to_string(), State::Unreadable { recorded: true }),
+            ("003".to_string(), State::Unreadable { recorded: false }),
+        ]
+    );
+    assert_eq!(report.unreadable, ["002", "003"]);
+    assert!(report.missing.is_empty());
+    assert_eq!(
+        (
+            report.summary.applied,
+            report.summary.pending,
+            report.summary.unreadable
+        ),
+        (2, 1, 2)
+    );
+    assert_eq!(report.summary.errors, 0);
+    assert_eq!(report.exit_code(), exit::INVALID);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["migrations"][1]["status"], "unreadable");
+    assert_eq!(
+        json["migrations"][2]["unreadable_files"],
+        serde_json::json!([{"path": "m/003_c.down.sql", "error": "Permission denied (os error 13)"}])
+    );
+}

@@ -938,3 +938,78 @@ fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
         }
     }
 }
+
+/// An applied migration whose up file cannot be read was `missing` to `up --target` below it
+/// and to `down` (exit 7, with the help that `reinit` forgets rows with no file): every
+/// command now reads the history's `unreadable` and refuses alike (exit 5), naming the file
+/// and the system's reason, forgetting nothing, and the ledger and schema are untouched; a
+/// fleet's `status` says `unreadable` for each database. With the file readable again,
+/// everything goes on.
+#[cfg(unix)]
+#[test]
+fn every_command_refuses_an_applied_migration_whose_file_cannot_be_read() {
+    let db = TestDb::new("hi_unread_all");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "002"])
+        .code(exit::SUCCESS);
+    let path = project.path("db/migrations/002_b.up.sql");
+    std::fs::remove_file(&path).expect("rm");
+    std::fs::create_dir(&path).expect("mkdir");
+
+    for args in [
+        &["migrate", "up", "--target", "001"][..],
+        &["migrate", "up"],
+        &["migrate", "down"],
+        &["migrate", "down", "--steps", "2", "--yes"],
+        &["migrate", "reinit"],
+        &["migrate", "reinit", "--dry-run"],
+        &["migrate", "verify"],
+        &["migrate", "drift"],
+    ] {
+        let run = project.run_on(&db, args);
+        run.code(exit::INVALID)
+            .stderr_has("cannot read `002_b.up.sql`: it is a directory, not a file")
+            .stderr_lacks("missing")
+            .stderr_lacks("reinit")
+            .stderr_lacks("forget");
+        assert_eq!(ledger(&db), ["001:a", "002:b"], "{}", run.dump());
+        assert!(db.has_relation("b"), "{}", run.dump());
+    }
+    let run = project.run_on(
+        &db,
+        &["migrate", "up", "--target", "001", "--format", "json"],
+    );
+    run.code(exit::INVALID);
+    assert_eq!(run.json()["errors"][0]["kind"], "invalid", "{}", run.dump());
+
+    // A fleet of that one database: its status is unreadable too.
+    project.write("targets.txt", format!("{}\n", db.name));
+    let run = project.run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        &db.url(),
+        "--targets",
+        "targets.txt",
+        "--format",
+        "json",
+    ]);
+    run.code(exit::INVALID);
+    let report = &run.json()["targets"][0]["report"];
+    assert_eq!(
+        report["unreadable"],
+        serde_json::json!(["002"]),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(report["missing"], serde_json::json!([]), "{}", run.dump());
+
+    std::fs::remove_dir(&path).expect("rmdir");
+    std::fs::write(&path, "CREATE TABLE b (id int);\n").expect("restore");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:a", "002:b", "003:c"]);
+}

@@ -734,3 +734,156 @@ fn the_columns_line_up_whatever_the_names_are_made_of() {
         assert_eq!(cells_before(line, time), at, "{line}\n{}", run.dump());
     }
 }
+
+/// A way to break a file, by name.
+#[cfg(unix)]
+type Way = (&'static str, fn(&std::path::Path));
+
+/// The ways a migration file can be on disk and still not be read: a directory in its place, a
+/// FIFO, a symbolic link to nothing, bytes that are not UTF-8, and `chmod 000` (not a way as
+/// root, who reads it anyway: then only the others are tried). Each `(name, break it)`.
+#[cfg(unix)]
+fn ways_to_make_unreadable(project: &Project) -> Vec<Way> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut ways: Vec<Way> = vec![
+        ("a directory", |path| {
+            std::fs::remove_file(path).expect("rm");
+            std::fs::create_dir(path).expect("mkdir");
+        }),
+        ("a FIFO", |path| {
+            std::fs::remove_file(path).expect("rm");
+            let ok = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+            assert!(ok.success(), "mkfifo");
+        }),
+        ("a symbolic link to nothing", |path| {
+            std::fs::remove_file(path).expect("rm");
+            std::os::unix::fs::symlink("nowhere.sql", path).expect("ln -s");
+        }),
+        ("not UTF-8", |path| {
+            std::fs::write(path, b"SELECT '\xff';\n").expect("write");
+        }),
+    ];
+    project.write("probe.txt", "SELECT 1;\n");
+    let file = project.path("probe.txt");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    if std::fs::read(&file).is_err() {
+        ways.push(("chmod 000", |path| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        }));
+    }
+    ways
+}
+
+/// Puts back a file broken by [`ways_to_make_unreadable`].
+#[cfg(unix)]
+fn restore(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644));
+    let _ = std::fs::remove_dir(path);
+    let _ = std::fs::remove_file(path);
+    std::fs::write(path, text).expect("restore");
+}
+
+/// An applied migration whose up file is on disk but cannot be read was `missing` — "the file
+/// is gone", followed by a help that `reinit` forgets its row, which would make `up` run it
+/// again — and a pending one whose down file cannot be read `pending, invalid`. Both are
+/// `unreadable`, whatever the way, with the file and the system's reason in the table and the
+/// JSON; the row counts among the applied and the pending one among the pending, and the
+/// help says to make the files readable, never to forget anything. Exit 5, as for other file
+/// errors.
+#[cfg(unix)]
+#[test]
+fn a_migration_whose_files_are_there_but_unreadable_is_unreadable_not_missing() {
+    let db = TestDb::new("st_unreadable");
+    let project = Project::new();
+    for (id, name) in [("001_a", "a"), ("002_b", "b"), ("003_c", "c")] {
+        project.migration(
+            id,
+            &format!("CREATE TABLE {name} (id int);\n"),
+            &format!("DROP TABLE {name};\n"),
+        );
+    }
+    project
+        .run_on(&db, &["migrate", "up", "--target", "002"])
+        .code(exit::SUCCESS);
+    let applied_up = project.path("db/migrations/002_b.up.sql");
+    let pending_down = project.path("db/migrations/003_c.down.sql");
+    for (way, break_it) in ways_to_make_unreadable(&project) {
+        break_it(&applied_up);
+        break_it(&pending_down);
+
+        let run = project.run_on(&db, &["migrate", "status"]);
+        run.code(exit::INVALID)
+            .stdout_lacks("missing")
+            .stderr_lacks("reinit")
+            .stderr_lacks("forget")
+            // The file rule's help: removing an applied migration's file makes it missing.
+            .stderr_lacks("or remove it")
+            .stdout_has("2 applied, 1 pending, 3 total, 2 unreadable");
+        let states: Vec<Vec<&str>> = run.stdout.lines().skip(1).take(3).map(cells).collect();
+        assert_eq!(
+            states.iter().map(|c| c[..2].to_vec()).collect::<Vec<_>>(),
+            [
+                ["001_a", "✓ applied"],
+                ["002_b", "! unreadable"],
+                ["003_c", "! unreadable"]
+            ],
+            "{way}\n{}",
+            run.dump()
+        );
+        for file in ["db/migrations/002_b.up.sql", "db/migrations/003_c.down.sql"] {
+            assert!(
+                run.stdout
+                    .lines()
+                    .any(|l| l.starts_with("cannot read ") && l.contains(file)),
+                "{way}: {file} named on stdout\n{}",
+                run.dump()
+            );
+        }
+        run.stderr_has("help: ");
+
+        let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        run.code(exit::INVALID);
+        let doc = run.json();
+        assert_eq!(
+            doc["applied"],
+            serde_json::json!(["001", "002"]),
+            "{way} {doc}"
+        );
+        assert_eq!(doc["pending"], serde_json::json!(["003"]), "{way} {doc}");
+        assert_eq!(doc["missing"], serde_json::json!([]), "{way} {doc}");
+        assert_eq!(
+            doc["unreadable"],
+            serde_json::json!(["002", "003"]),
+            "{way} {doc}"
+        );
+        assert_eq!(doc["summary"]["unreadable"], 2, "{way} {doc}");
+        assert_eq!(doc["summary"]["missing"], 0, "{way} {doc}");
+        let migrations = doc["migrations"].as_array().expect("migrations");
+        assert_eq!(migrations[0]["unreadable_files"], serde_json::json!([]));
+        for (m, file) in [
+            (&migrations[1], "002_b.up.sql"),
+            (&migrations[2], "003_c.down.sql"),
+        ] {
+            assert_eq!(m["status"], "unreadable", "{way} {doc}");
+            let files = m["unreadable_files"].as_array().expect("unreadable_files");
+            assert_eq!(files.len(), 1, "{way} {doc}");
+            assert!(
+                files[0]["path"].as_str().is_some_and(|p| p.ends_with(file)),
+                "{way} {doc}"
+            );
+            assert!(
+                files[0]["error"].as_str().is_some_and(|e| !e.is_empty()),
+                "{way} {doc}"
+            );
+        }
+        assert!(migrations[1]["applied_at"].is_string(), "{way} {doc}");
+        assert!(migrations[2]["applied_at"].is_null(), "{way} {doc}");
+
+        restore(&applied_up, "CREATE TABLE b (id int);\n");
+        restore(&pending_down, "DROP TABLE c;\n");
+    }
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING);
+}

@@ -9,8 +9,10 @@ use super::{BYTE_ORDER_MARK, CRLF_LINE_ENDINGS, EMPTY_DOWN, EMPTY_UP, INVALID_UT
 use crate::diagnostic::{Diagnostic, Span};
 use crate::files::Direction;
 
-/// `C009`: the file is not UTF-8; the diagnostic points at the first invalid byte.
-pub(super) fn invalid_utf8(path: &Path, err: &FromUtf8Error) -> Diagnostic {
+/// `C009`: the file is not UTF-8; the diagnostic points at the first invalid byte. With it,
+/// why the file cannot be read as text (`it is not valid UTF-8: byte 0xFF at line 1, column
+/// 9`), which [`crate::files::UnreadableFile::error`] keeps.
+pub(super) fn invalid_utf8(path: &Path, err: &FromUtf8Error) -> (Diagnostic, String) {
     let bytes = err.as_bytes();
     let utf8 = err.utf8_error();
     let valid = utf8.valid_up_to();
@@ -24,14 +26,18 @@ pub(super) fn invalid_utf8(path: &Path, err: &FromUtf8Error) -> Diagnostic {
         end_column: at.column + 1,
         ..at
     };
-    let message = format!(
-        "file is not valid UTF-8: byte 0x{:02X} at line {}, column {}",
+    let what = format!(
+        "not valid UTF-8: byte 0x{:02X} at line {}, column {}",
         bytes.get(valid).copied().unwrap_or_default(),
         span.line,
         span.column
     );
+    let message = format!("file is {what}");
     let help = "convert it to UTF-8 (migration files are UTF-8 text)".to_string();
-    diagnostic_at(&INVALID_UTF8, path, span, message, help)
+    (
+        diagnostic_at(&INVALID_UTF8, path, span, message, help),
+        format!("it is {what}"),
+    )
 }
 
 /// `C014`: the text starts with a byte-order mark of `bom` bytes (none when 0).

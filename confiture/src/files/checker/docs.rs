@@ -115,8 +115,10 @@ pub const UNREADABLE_FILE: RuleDoc = RuleDoc {
     explanation:
         "Permissions, a broken symbolic link or a symbolic-link loop keep a file from being \
 read, and a directory named like a migration file (`002_x.up.sql/`) is not a file. It may be a \
-migration, so it is an error rather than skipped. Fix the permissions or the link, or remove the \
-entry.",
+migration, so it is an error rather than skipped. Fix the permissions or the link; remove the \
+entry only if it is no migration: an applied migration whose file is removed is `missing`, and \
+`reinit` would forget that it ran (`migrate status` shows a migration whose files cannot be read \
+as `unreadable`).",
 };
 
 pub const MIXED_VERSION_WIDTH: RuleDoc = RuleDoc {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::names::{suggestion_conflicts, Conflict};
 use super::{check, is_blank_sql, ALL};
-use crate::files::{CheckOptions, Checked, Entry, Migration};
+use crate::files::{CheckOptions, Checked, Direction, Entry, Migration};
 
 #[test]
 fn a_suggestion_taken_or_shared_is_a_conflict() {
@@ -186,6 +186,59 @@ fn an_unreadable_half_is_present_but_not_in_the_set() {
     let checked = check(dir, entries, &CheckOptions::default());
     assert_eq!(codes(&checked), [("C010", "001_a.down.sql".into())]);
     assert!(checked.set.migrations.is_empty());
+    let unreadable = &checked.set.unreadable;
+    assert_eq!(unreadable.len(), 1);
+    assert_eq!(
+        (
+            unreadable[0].path.as_path(),
+            unreadable[0].version_text.as_str(),
+            unreadable[0].name.as_str(),
+            unreadable[0].direction,
+            unreadable[0].error.as_str()
+        ),
+        (
+            dir.join("001_a.down.sql").as_path(),
+            "001",
+            "a",
+            Direction::Down,
+            "denied"
+        )
+    );
+}
+
+/// A file whose bytes are not UTF-8 cannot be read as text either: listed with why, beside
+/// the encoding error; a readable pair is not listed.
+#[test]
+fn a_file_that_is_not_utf8_is_listed_as_unreadable() {
+    let dir = Path::new("m");
+    let entries = vec![
+        Entry::File {
+            path: dir.join("001_a.up.sql"),
+            bytes: b"SELECT 1;\n".to_vec(),
+        },
+        Entry::File {
+            path: dir.join("001_a.down.sql"),
+            bytes: b"SELECT 1;\n".to_vec(),
+        },
+        Entry::File {
+            path: dir.join("002_b.up.sql"),
+            bytes: b"SELECT '\xff';\n".to_vec(),
+        },
+        Entry::File {
+            path: dir.join("002_b.down.sql"),
+            bytes: b"SELECT 1;\n".to_vec(),
+        },
+    ];
+    let checked = check(dir, entries, &CheckOptions::default());
+    assert_eq!(codes(&checked), [("C009", "002_b.up.sql".into())]);
+    assert_eq!(checked.set.migrations.len(), 1);
+    let unreadable = &checked.set.unreadable;
+    assert_eq!(unreadable.len(), 1, "{unreadable:?}");
+    assert_eq!(unreadable[0].version, 2);
+    assert_eq!(
+        unreadable[0].error,
+        "it is not valid UTF-8: byte 0xFF at line 1, column 9"
+    );
 }
 
 /// The files are inspected on several threads when there are many: the diagnostics come out as
@@ -222,7 +275,8 @@ fn inspecting_on_several_threads_gives_what_one_thread_gives() {
     let mut from_one = Vec::new();
     for file in &mut serial {
         let bytes = file.bytes.take().expect("read");
-        file.contents = read_contents(&file.path, file.kind, bytes, "tb_confiture", &mut from_one);
+        file.contents =
+            read_contents(&file.path, file.kind, bytes, "tb_confiture", &mut from_one).ok();
     }
     assert!(from_one.len() > 1000, "{}", from_one.len());
     assert_eq!(from_threads, from_one);
