@@ -15,6 +15,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
+use confiture::config::ConnectionSpec;
 use confiture::text::did_you_mean;
 use confiture::{exit, Error};
 
@@ -32,20 +33,105 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     if args.get(1).is_some_and(|a| a == "confiture") {
         args.remove(1);
     }
+    let given = connections_given(&args);
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let e = as_typed(one_setting_two_names(suggest(e, &args), &args), &args);
-            return argument_error(&e, wants_json(&args));
+            return argument_error(&e, wants_json(&args), &given);
         }
     };
     let out = output::Output::new(&cli.global);
     match commands::run(&cli, &out) {
         Ok(code) => code,
         Err(error) => {
-            out.error(&error);
-            error.exit_code()
+            let code = error.exit_code();
+            out.error(&without_passwords(error, &given));
+            code
         }
+    }
+}
+
+/// The connection strings given anywhere on the command line: in `--database-url`, or by
+/// mistake where another argument goes (`migrate up $DATABASE_URL`, `--env URL`, `-c URL`, a
+/// conninfo cut in two by the shell). An error may quote the word it rejects; every error of
+/// the run is shown without them ([`scrubbed`]).
+#[derive(Default)]
+struct Given {
+    /// Those that parse, with a password: hidden wherever it appears, in any percent-encoding
+    /// ([`ConnectionSpec::scrub`]).
+    specs: Vec<ConnectionSpec>,
+    /// Those that do not parse (a bad port, a `/` left unencoded in the password): no password
+    /// can be read from them; the word itself is hidden.
+    words: Vec<String>,
+}
+
+fn connections_given(args: &[OsString]) -> Given {
+    let mut given = Given::default();
+    let mut words = Vec::new();
+    let mut previous = "";
+    for word in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        let (flag, value) = match word.strip_prefix("--").and_then(|w| w.split_once('=')) {
+            Some((flag, value)) => (flag, value),
+            None => (previous.strip_prefix("--").unwrap_or(""), word),
+        };
+        if !SHOWN_BY_THE_LIBRARY.contains(&flag) {
+            words.push(value);
+        }
+        previous = word;
+    }
+    for word in words
+        .into_iter()
+        .filter(|w| confiture::config::names_a_connection(w))
+    {
+        match ConnectionSpec::parse(word) {
+            Ok(spec) if spec.password.as_deref().is_some_and(|p| !p.is_empty()) => {
+                given.specs.push(spec);
+            }
+            Ok(_) => {}
+            // A path that exists is a path (`-c ops@eu.yaml`), named in its errors.
+            Err(_) if std::path::Path::new(word).exists() => {}
+            Err(_) => given.words.push(word.to_string()),
+        }
+    }
+    given
+}
+
+/// The flags whose value is a connection string the library reads and never shows (or SQL,
+/// with its `=`): scrubbing every error with their password would garble it when the password
+/// is short or a common word (`postgres:postgres`), for nothing.
+const SHOWN_BY_THE_LIBRARY: &[&str] = &[
+    "database-url",
+    "scratch-url",
+    "targets-query",
+    "schemas-query",
+];
+
+/// `text` without the connection strings `given` on the command line: their passwords
+/// replaced by `***`, the words that do not parse by `<connection string>`.
+fn scrubbed(text: &str, given: &Given) -> String {
+    let text = given.words.iter().fold(text.to_string(), |text, word| {
+        text.replace(word.as_str(), "<connection string>")
+    });
+    given
+        .specs
+        .iter()
+        .fold(text, |text, spec| spec.scrub(&text))
+}
+
+/// `error` with every text it shows (message, cause, details, help) [`scrubbed`].
+fn without_passwords(mut error: Error, given: &Given) -> Error {
+    if given.specs.is_empty() && given.words.is_empty() {
+        return error;
+    }
+    error.message = scrubbed(&error.message, given);
+    for detail in &mut error.details {
+        *detail = scrubbed(detail, given);
+    }
+    error.help = error.help.map(|help| scrubbed(&help, given));
+    match error.cause().map(|cause| scrubbed(cause, given)) {
+        Some(cause) => error.with_cause(cause),
+        None => error,
     }
 }
 
@@ -274,14 +360,23 @@ fn as_typed(mut e: clap::Error, args: &[OsString]) -> clap::Error {
 /// A clap error (or `--help`/`--version`): clap's text as it renders it, and with `--format
 /// json` also the error document on stdout. Exit 0 for help and version, else 64 (never 2:
 /// that means "tracking table not initialised" to deployment scripts).
-fn argument_error(e: &clap::Error, json: bool) -> u8 {
+/// The error is shown without the passwords `given` on the command line: clap quotes the
+/// word it rejects (`unexpected argument 'postgresql://u:pw@h/db'`).
+fn argument_error(e: &clap::Error, json: bool, given: &Given) -> u8 {
     use clap::error::ErrorKind as K;
-    let _ = e.print();
     match e.kind() {
-        K::DisplayHelp | K::DisplayVersion => exit::SUCCESS,
+        K::DisplayHelp | K::DisplayVersion => {
+            let _ = e.print();
+            exit::SUCCESS
+        }
         _ => {
+            if given.specs.is_empty() && given.words.is_empty() {
+                let _ = e.print();
+            } else {
+                eprint!("{}", scrubbed(&e.render().to_string(), given));
+            }
             if json {
-                output::print_json_error(&usage_error(e));
+                output::print_json_error(&without_passwords(usage_error(e), given));
             }
             exit::USAGE
         }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::syntax::{parse_spec, percent_encode};
+use super::syntax::parse_spec;
 use crate::error::{Error, Result};
 
 /// `application_name` sent to the server unless the environment sets one.
@@ -282,19 +282,54 @@ impl ConnectionSpec {
             && self.dbname == other.dbname
     }
 
-    /// `text` with every occurrence of the password (plain and percent-encoded) replaced by
-    /// `***`: applied to driver messages before they reach an error, just in case.
+    /// `text` with every occurrence of the password replaced by `***`, in any percent-encoding
+    /// (each byte as itself or as `%XX`, either case: a URL echoed as typed may encode more
+    /// than it needs to): applied to driver messages before they reach an error, just in case,
+    /// and by the CLI to its errors when a connection string was given on its command line.
     pub fn scrub(&self, text: &str) -> String {
         let Some(password) = self.password.as_deref().filter(|p| !p.is_empty()) else {
             return text.to_string();
         };
-        let mut out = text.replace(password, "***");
-        let encoded = percent_encode(password);
-        if encoded != password {
-            out = out.replace(&encoded, "***");
+        let (bytes, wanted) = (text.as_bytes(), password.as_bytes());
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        while at < bytes.len() {
+            match encoded_len_at(&bytes[at..], wanted) {
+                Some(len) => {
+                    out.extend_from_slice(b"***");
+                    at += len;
+                }
+                None => {
+                    out.push(bytes[at]);
+                    at += 1;
+                }
+            }
         }
-        out
+        // Only whole matches of a UTF-8 password were replaced, each by ASCII: still UTF-8.
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into())
     }
+}
+
+/// The length of the text at the start of `text` that is `wanted` with any of its bytes
+/// percent-encoded (`%XX`, either case), if it starts with one.
+fn encoded_len_at(text: &[u8], wanted: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for &byte in wanted {
+        if text.get(at) == Some(&byte) {
+            at += 1;
+        } else if text.get(at) == Some(&b'%')
+            && text
+                .get(at + 1..at + 3)
+                .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok())
+                == Some(byte)
+        {
+            at += 3;
+        } else {
+            return None;
+        }
+    }
+    Some(at)
 }
 
 pub(super) const CONNECTION_HELP: &str =
@@ -509,6 +544,27 @@ mod tests {
         );
         let spec = ConnectionSpec::parse("postgresql://u:a%2Fb@h/db").unwrap();
         assert_eq!(spec.scrub("url u:a%2Fb@h and a/b"), "url u:***@h and ***");
+    }
+
+    /// A password written with more of it percent-encoded than needed (`S3%63ret`, `%2d`,
+    /// lowercase hex) was not found by `scrub`, which knew only its plain and minimal forms:
+    /// an echo of the URL as the user typed it kept it.
+    #[test]
+    fn scrub_finds_the_password_in_any_percent_encoding() {
+        let spec = ConnectionSpec::parse("postgresql://u:S3%63r%65t-x%2dy@h/db").unwrap();
+        assert_eq!(spec.password.as_deref(), Some("S3cret-x-y"));
+        for (text, expected) in [
+            ("u:S3%63r%65t-x%2dy@h", "u:***@h"),
+            ("u:S3cret-x-y@h", "u:***@h"),
+            ("u:%53%33%63%72%65%74%2D%78%2D%79@h", "u:***@h"),
+            ("S3cret-x-", "S3cret-x-"),
+            ("%", "%"),
+            ("é S3cret-x-y é", "é *** é"),
+        ] {
+            assert_eq!(spec.scrub(text), expected, "{text}");
+        }
+        let spec = ConnectionSpec::parse("postgresql://u:p%C3%A9@h/db").unwrap();
+        assert_eq!(spec.scrub("u:p%c3%a9@h u:pé@h"), "u:***@h u:***@h");
     }
 
     #[test]

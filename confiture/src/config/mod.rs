@@ -93,9 +93,11 @@ pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
 pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
+#[cfg(feature = "env-files")]
+pub use syntax::names_a_connection;
 pub use syntax::MAX_NAME_BYTES;
 #[cfg(feature = "env-files")]
-pub(crate) use syntax::{has_url_scheme, is_url_like, names_a_connection};
+pub(crate) use syntax::{has_url_scheme, is_url_like};
 pub use timeout::{Timeout, TimeoutError};
 
 /// A path as the user would type it: relative to the current directory (`../db/...` from a

@@ -169,6 +169,19 @@ fn no_database(ws: &Workspace, labels: &Labels<'_>) -> Error {
 /// `<environments_dir>/<name>.yaml`, or an error listing the environments that exist.
 fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<PathBuf> {
     let dir = ws.environments_dir();
+    // `--env $DATABASE_URL`: a connection string, never shown (it may hold a password).
+    if super::names_a_connection(name) {
+        return Err(Error::invalid(format!(
+            "the environment name given to {} looks like a connection string (it has `://`, \
+             `=` or `@`; its text is not shown: it may hold a password)",
+            labels.env
+        ))
+        .with_help(format!(
+            "give a database URL with {}, or the name of a file in {} without `.yaml`",
+            labels.url,
+            display_path(&dir)
+        )));
+    }
     if name.is_empty()
         || name.starts_with('.')
         || name.contains(['/', '\\', '\0'])

@@ -35,7 +35,7 @@ pub(super) fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
 /// parsed, or refused, as one — and never shown, since it may hold a password. A database
 /// whose name has `@` or `=` is written as a URL (`postgresql://host/a%40b`).
 #[cfg(feature = "env-files")]
-pub(crate) fn names_a_connection(text: &str) -> bool {
+pub fn names_a_connection(text: &str) -> bool {
     is_url_like(text) || text.contains('@')
 }
 
@@ -217,16 +217,4 @@ fn percent_decode(text: &str, what: &str) -> Result<String, String> {
         }
     }
     String::from_utf8(out).map_err(|_| format!("the {what} is not UTF-8 once percent-decoded"))
-}
-
-pub(super) fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -281,6 +281,19 @@ fn read_list_within(
 ) -> Result<Vec<Target>> {
     let shown = crate::display::path(path);
     let bytes = config::read_user_file(path, MAX_FILE_BYTES, wait).map_err(|e| match e {
+        // A connection string given where the list's path goes (`--targets URL`,
+        // `fleet.targets: URL` without its `- `) is no file: said so, never shown, since it
+        // may hold a password. A file of that name that exists is read as any other.
+        config::ReadError::Io(_) if config::names_a_connection(&path.to_string_lossy()) => {
+            Error::invalid(
+                "target list not found: the path given looks like a connection string (it has \
+                 `://`, `=` or `@`; its text is not shown: it may hold a password)",
+            )
+            .with_help(
+                "give the path of a file with one database name or URL per line (in an \
+                 environment file, `fleet.targets:` followed by `- ...` lines lists them there)",
+            )
+        }
         config::ReadError::TimedOut => Error::invalid(format!(
             "target list {shown} is a pipe or a device, and it did not reach its end within \
              {} s of waiting: it was not read",
@@ -537,6 +550,38 @@ host=h password=hunter2 dbname=x y
             details.contains("invalid database URL in t.txt:2:"),
             "{details}"
         );
+    }
+
+    /// A connection string given where the path of a target list goes (`--targets URL`,
+    /// `fleet.targets: URL` written without its list) was read as a path, and the error said
+    /// "target list postgresql://u:hunter2@h/db does not exist": the password printed.
+    #[test]
+    fn a_target_list_path_that_is_a_connection_string_is_never_shown() {
+        let dir = std::env::temp_dir().join(format!("cft_url_path_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A file where the path's first part is a directory: not "not found", "not a directory".
+        std::fs::write(dir.join("postgresql:"), "").unwrap();
+        for given in [
+            "postgresql://u:hunter2@h/db".to_string(),
+            "u:hunter2@h/db".to_string(),
+            "host=h password=hunter2 dbname=x".to_string(),
+            dir.join("postgresql://u:hunter2@h/db")
+                .display()
+                .to_string(),
+        ] {
+            let e = read_list(&base(), Path::new(&given)).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::Invalid, "{given}");
+            let all = format!(
+                "{} {:?} {:?} {}",
+                e.message,
+                e.details,
+                e.help,
+                e.message_with_cause()
+            );
+            assert!(!all.contains("hunter2"), "{given}: {all}");
+            assert!(all.contains("connection string"), "{given}: {all}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A byte-order mark written first by an editor became part of the first name, shown as

@@ -401,11 +401,18 @@ impl Migrator {
     pub fn from_config(path: impl AsRef<Path>) -> Result<Migrator> {
         let path = path.as_ref();
         if !path.is_file() {
-            return Err(Error::invalid(format!(
-                "environment file {} does not exist",
-                path.display()
-            ))
-            .with_help("give the path of an environment file such as db/environments/prod.yaml"));
+            // A connection string given as the path is never shown: it may hold a password.
+            let message = if config::names_a_connection(&path.to_string_lossy()) {
+                "environment file not found: the path given looks like a connection string \
+                 (it has `://`, `=` or `@`; its text is not shown: it may hold a password)"
+                    .to_string()
+            } else {
+                format!("environment file {} does not exist", path.display())
+            };
+            return Err(Error::invalid(message).with_help(
+                "give the path of an environment file such as db/environments/prod.yaml \
+                 (`Migrator::from_url` takes a database URL)",
+            ));
         }
         let absolute = current_dir()?.join(path);
         let start = absolute.parent().unwrap_or(&absolute);

@@ -83,6 +83,27 @@ fn from_url_rejects_a_bad_url_before_anything_else() {
     assert!(err.message.contains("the port is not a number"), "{err}");
 }
 
+/// A connection string passed where the environment file's path goes was echoed, password
+/// included: "environment file postgresql://u:hunter2@h/db does not exist".
+#[test]
+fn from_config_never_shows_a_connection_string_given_as_its_path() {
+    for given in [
+        "postgresql://u:hunter2@h/db",
+        "host=h password=hunter2 dbname=x",
+    ] {
+        let err = Migrator::from_config(given).err().expect("no file");
+        assert_eq!(err.exit_code(), confiture::exit::INVALID);
+        let all = format!(
+            "{} {:?} {:?}",
+            err.message_with_cause(),
+            err.details,
+            err.help
+        );
+        assert!(!all.contains("hunter2"), "{all}");
+        assert!(all.contains("connection string"), "{all}");
+    }
+}
+
 #[test]
 fn from_config_names_a_missing_file() {
     let err = Migrator::from_config("/nonexistent/prod.yaml")

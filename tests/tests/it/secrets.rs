@@ -556,3 +556,123 @@ fn run_with_stdin(project: &Project, args: &[&str], input: &str) -> Run {
         std::time::Duration::ZERO,
     )
 }
+
+/// A connection string given on the command line where something else goes — a stray word
+/// (`migrate up $DATABASE_URL`, the flag forgotten), `--env $DATABASE_URL`, `-c URL`,
+/// `--manifest-path URL`, `-p URL`, `--steps URL`, a conninfo split by the shell — was echoed
+/// by the error, password included, in text and in JSON. Every error of the run is shown with
+/// that password removed; nothing connects.
+#[test]
+fn a_connection_string_given_where_another_argument_goes_is_not_echoed() {
+    let project = Project::new();
+    let url = "postgresql://app:S3cr3t-PW-xyz@db.invalid:5432/app";
+    let encoded = "postgresql://app:S3cr3t%2DPW%2Dxyz@db.invalid/app";
+    let cases: Vec<(Vec<&str>, u8)> = vec![
+        (vec!["migrate", "up", url], exit::USAGE),
+        (
+            vec!["migrate", "status", "--database-url", url, url],
+            exit::USAGE,
+        ),
+        (vec!["migrate", "up", encoded], exit::USAGE),
+        (vec!["migrate", "up", "--env", url], exit::INVALID),
+        (vec!["migrate", "up", "-c", url], exit::INVALID),
+        (
+            vec!["migrate", "status", "--manifest-path", url],
+            exit::USAGE,
+        ),
+        (vec!["migrate", "status", "-p", url], exit::USAGE),
+        (vec!["migrate", "down", "--steps", url], exit::USAGE),
+        (vec!["migrate", "up", "--lock-wait", url], exit::USAGE),
+        (
+            vec![
+                "migrate",
+                "up",
+                "--env",
+                "host=db.invalid",
+                "password=S3cr3t-PW-xyz",
+            ],
+            exit::USAGE,
+        ),
+    ];
+    // Connection strings that do not parse (a bad port, a `/` or `?` left unencoded in the
+    // password, an unknown parameter): no password can be read from them, they are not shown.
+    let unparsed = [
+        "postgresql://app:S3cr3t-PW-xyz@db.invalid:99999/app",
+        "postgresql://app:S3cr3t/PW-xyz@db.invalid/app",
+        "postgresql://app:S3cr3t?PW-xyz@db.invalid/app",
+        "postgres://app:S3cr3t-PW-xyz@db.invalid/app?bogus=1",
+        "host=db.invalid password=S3cr3t-PW-xyz bogus=1",
+    ];
+    let cases = cases.into_iter().chain(unparsed.iter().flat_map(|url| {
+        [
+            (vec!["migrate", "up", *url], exit::USAGE),
+            (vec!["migrate", "up", "--env", *url], exit::INVALID),
+            (vec!["migrate", "up", "-c", *url], exit::INVALID),
+        ]
+    }));
+    for (args, code) in cases {
+        for json in [false, true] {
+            let mut args = args.clone();
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let run = project.run(&args);
+            run.code(code)
+                .stdout_lacks("S3cr3t")
+                .stderr_lacks("S3cr3t")
+                .stdout_lacks("xyz")
+                .stderr_lacks("xyz");
+            if json {
+                run.json();
+            }
+        }
+    }
+}
+
+/// The scrubbing of the command line's connection strings leaves alone the one given to
+/// `--database-url` (the library never shows its password): with a password as short or
+/// common as `e` or `postgres`, every error was garbled (`***rror: th*** argum***nt`).
+#[test]
+fn the_database_urls_password_does_not_garble_the_errors() {
+    let project = Project::new();
+    for password in ["e", "postgres"] {
+        let url = format!("postgresql://postgres:{password}@db.invalid/app");
+        let joined = format!("--database-url={url}");
+        for flag in [vec!["--database-url", url.as_str()], vec![joined.as_str()]] {
+            for (more, code, message) in [
+                (vec!["--env", "dev"], exit::USAGE, "cannot be used with"),
+                (
+                    vec!["--migrations-dir", "nonexistent"],
+                    exit::INVALID,
+                    "migrations directory `nonexistent` does not exist",
+                ),
+            ] {
+                let mut args = vec!["migrate", "status"];
+                args.extend(&flag);
+                args.extend(&more);
+                project
+                    .run(&args)
+                    .code(code)
+                    .stderr_has(message)
+                    .stderr_lacks("***");
+            }
+        }
+    }
+}
+
+/// A path with `@` or `=` that exists is a path, not a connection string: an error about the
+/// environment file `ops@eu.yaml` names it.
+#[test]
+fn an_existing_path_that_looks_like_a_connection_string_is_still_named() {
+    let project = Project::new();
+    project.write(
+        "ops@eu.yaml",
+        "database_url: postgresql://db.invalid/app
+aplication_name: x
+",
+    );
+    project
+        .run(&["migrate", "status", "-c", "ops@eu.yaml"])
+        .code(exit::INVALID)
+        .stderr_has("environment file ops@eu.yaml, line 2");
+}
