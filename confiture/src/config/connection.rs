@@ -569,4 +569,28 @@ mod tests {
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert_eq!(shown, "u\\u{1b}@h:5432/db\\u{1b}[2J\\n");
     }
+
+    /// A 100 KB `options` reached the server, which closed the connection with no reason (its
+    /// startup packet is at most 10,000 bytes): an `options` longer than what the packet leaves
+    /// is refused before connecting, naming the parameter, in a URL and in conninfo.
+    #[test]
+    fn options_longer_than_the_startup_packet_takes_are_refused() {
+        use crate::config::params::MAX_OPTIONS_BYTES;
+        let at_limit = format!("-c a={}", "x".repeat(MAX_OPTIONS_BYTES - 5));
+        assert_eq!(at_limit.len(), MAX_OPTIONS_BYTES);
+        let spec = ConnectionSpec::parse(&format!("postgresql://u:secret@h/db?options={at_limit}"))
+            .unwrap();
+        assert_eq!(spec.options.as_deref(), Some(at_limit.as_str()));
+        let long = "x".repeat(100_000);
+        for text in [
+            format!("postgresql://u:secret@h/db?options=-c%20a%3D{long}"),
+            format!("host=h user=u password=secret options='-c a={long}'"),
+            format!("postgresql://u:secret@h/db?options={at_limit}x"),
+        ] {
+            let err = ConnectionSpec::parse(&text).unwrap_err();
+            assert!(err.message.contains("options is "), "{err}");
+            assert!(err.message.contains("bytes"), "{err}");
+            assert!(!err.message.contains("secret"), "{err}");
+        }
+    }
 }

@@ -185,8 +185,9 @@ impl SpecBuilder {
     }
 
     /// The spec, once nothing in it is something PostgreSQL cannot take as given: a NUL
-    /// character (the protocol's strings end there) or a database or user name longer than
-    /// 63 bytes (the server cuts it there, and would connect to another database or role).
+    /// character (the protocol's strings end there), a database or user name longer than
+    /// 63 bytes (the server cuts it there, and would connect to another database or role), or
+    /// an `options` longer than the startup packet leaves room for ([`MAX_OPTIONS_BYTES`]).
     pub(super) fn finish(self) -> Result<ConnectionSpec, String> {
         let hosts = self.host_list()?;
         let joined_hosts = hosts.iter().map(|(h, _)| h.as_str()).collect::<String>();
@@ -243,6 +244,18 @@ impl SpecBuilder {
                 ));
             }
         }
+        if let Some(options) = self
+            .options
+            .as_deref()
+            .filter(|o| o.len() > MAX_OPTIONS_BYTES)
+        {
+            return Err(format!(
+                "options is {} bytes: at most {MAX_OPTIONS_BYTES} fit in the startup packet, which \
+                 PostgreSQL takes up to {MAX_STARTUP_PACKET_BYTES} bytes (a larger one closes \
+                 the connection with no reason given)",
+                options.len()
+            ));
+        }
         let user = self.user.unwrap_or_else(|| DEFAULT_USER.to_string());
         let mut hosts = hosts.into_iter();
         let (host, port) = hosts
@@ -266,6 +279,15 @@ impl SpecBuilder {
         })
     }
 }
+
+/// The largest startup packet PostgreSQL takes (`MAX_STARTUP_PACKET_LENGTH`): a larger one
+/// closes the connection with no reason given.
+pub const MAX_STARTUP_PACKET_BYTES: usize = 10_000;
+
+/// The longest `options` taken: what the startup packet leaves once the rest is in (the user,
+/// database and application names, each at most 63 bytes, their keys and our own settings
+/// take a few hundred bytes). A longer one is refused before connecting.
+pub const MAX_OPTIONS_BYTES: usize = 9_000;
 
 /// The longest `application_name` sent: PostgreSQL keeps `NAMEDATALEN - 1` bytes of it where it
 /// shows it (`pg_stat_activity`, which names the holder of the migration lock).
