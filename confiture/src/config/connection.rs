@@ -447,10 +447,10 @@ mod tests {
         let hosts: Vec<_> = spec.hosts().collect();
         assert_eq!(hosts, vec![("h1", 5432), ("h2", 5433)]);
         assert_eq!(spec.target_session_attrs, TargetSessionAttrs::PreferStandby);
-        // One port for every host; an empty host or port is the default.
-        let spec = ConnectionSpec::parse("host=h1,,h3 port=6000").unwrap();
+        // One port for every host; an empty port is the default.
+        let spec = ConnectionSpec::parse("host=h1,h2,h3 port=6000,,6002").unwrap();
         let hosts: Vec<_> = spec.hosts().collect();
-        assert_eq!(hosts, vec![("h1", 6000), ("localhost", 6000), ("h3", 6000)]);
+        assert_eq!(hosts, vec![("h1", 6000), ("h2", 5432), ("h3", 6002)]);
         let spec = ConnectionSpec::parse("postgresql://h1,h2").unwrap();
         assert_eq!(spec.target_session_attrs, TargetSessionAttrs::Any);
         for attrs in TargetSessionAttrs::ALL {
@@ -591,6 +591,39 @@ mod tests {
             assert!(err.message.contains("options is "), "{err}");
             assert!(err.message.contains("bytes"), "{err}");
             assert!(!err.message.contains("secret"), "{err}");
+        }
+    }
+
+    /// An empty entry in a host list (`postgresql://u@h1:5432,/db`) became `localhost`, where
+    /// libpq uses its default, a Unix socket: it is refused, naming the entry, in a URL, in
+    /// conninfo and in an environment file's block. No host at all is still the default host.
+    #[test]
+    fn an_empty_entry_in_a_host_list_is_refused() {
+        for text in [
+            "postgresql://u:secret@127.0.0.1:5432,/db",
+            "postgresql://u:secret@,h2/db",
+            "postgresql://u:secret@h1,,h3/db",
+            "postgresql://u:secret@/db?host=h1,",
+            "host=h1,,h3 port=6000 password=secret",
+            "host=, password=secret",
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            assert!(
+                err.message.contains("in the host list is empty"),
+                "{text}: {err}"
+            );
+            assert!(err.message.contains("Unix socket"), "{text}: {err}");
+            assert!(!err.message.contains("secret"), "{err}");
+        }
+        for text in [
+            "postgresql:///db",
+            "postgresql://u@/db",
+            "host='' dbname=db",
+            "dbname=db",
+        ] {
+            let spec = ConnectionSpec::parse(text).unwrap();
+            assert_eq!(spec.host, DEFAULT_HOST, "{text}");
+            assert!(spec.more_hosts.is_empty(), "{text}");
         }
     }
 }

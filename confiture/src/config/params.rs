@@ -157,8 +157,22 @@ impl SpecBuilder {
     }
 
     /// Every `(host, port)`, defaults filled in: one port applies to every host (as in libpq).
+    /// No host at all is [`DEFAULT_HOST`]; an empty entry in a list of several is refused:
+    /// libpq uses its default there, a Unix socket, which is not ours, and a guess either way
+    /// would reach a server other than the one meant.
     fn host_list(&self) -> Result<Vec<(String, u16)>, String> {
         let hosts = self.hosts.clone().unwrap_or_else(|| vec![String::new()]);
+        if hosts.len() > 1 {
+            if let Some(i) = hosts.iter().position(|h| h.is_empty()) {
+                return Err(format!(
+                    "host {} of {} in the host list is empty: libpq would use its default \
+                     there (a Unix socket), not {DEFAULT_HOST}; name every host (`localhost`, \
+                     or the socket directory such as /var/run/postgresql)",
+                    i + 1,
+                    hosts.len()
+                ));
+            }
+        }
         let ports = self.ports.clone().unwrap_or_else(|| vec![None]);
         let port_of = |i: usize| -> Result<u16, String> {
             match ports.len() {
