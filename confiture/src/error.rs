@@ -538,6 +538,9 @@ struct Data {
     /// The underlying cause as shown after the message (`message: cause`).
     cause: Option<String>,
     source: Option<Source>,
+    /// The database a connected command raised it in, when its reason does not say
+    /// ([`Error::in_database`]).
+    database: Option<String>,
     /// The suggested commands of `help` and `details` were completed for the session
     /// (`hint::Invocation::complete_error`): once only.
     #[cfg(feature = "db")]
@@ -663,13 +666,24 @@ impl Error {
     /// The database the error concerns (`user@host:port/db`, never the password), if known.
     pub fn database(&self) -> Option<&str> {
         match self.reason() {
-            Reason::Database { database } => Some(database),
+            Reason::Database { database } => Some(database.as_str()),
             #[cfg(feature = "db")]
             Reason::Lock { database, .. } => database.as_deref(),
             #[cfg(feature = "db")]
             Reason::Migration(m) => m.database.as_deref(),
             Reason::Other | Reason::Diverged(_) | Reason::Irreversible(_) => None,
         }
+        .or_else(|| self.data.as_ref().and_then(|d| d.database.as_deref()))
+    }
+    /// Names `database` (`user@host:port/db`, never the password) as the one the error was
+    /// raised in, unless it already names one: what a command does with every error it
+    /// raises once connected.
+    #[cfg(feature = "db")]
+    pub(crate) fn in_database(mut self, database: String) -> Error {
+        if self.database().is_none() {
+            self.data_mut().database = Some(database);
+        }
+        self
     }
     /// The server's SQLSTATE, when the server reported the failure.
     pub fn sqlstate(&self) -> Option<&str> {

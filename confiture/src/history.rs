@@ -65,6 +65,11 @@ impl Version {
     }
 }
 
+/// The largest version, `i64::MAX`: the most `first_version` (a TOML integer) can name, so
+/// that every version a file may have can start a squashed history. Above it a file name, a
+/// `--target` or a ledger row's version is refused as too large ([`VersionError::TooLarge`]).
+pub const MAX_VERSION: u64 = i64::MAX.unsigned_abs();
+
 /// Why a text is not a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -73,7 +78,7 @@ pub enum VersionError {
     Empty,
     /// Something other than ASCII digits.
     NotDigits,
-    /// More than `u64::MAX`.
+    /// More than [`MAX_VERSION`].
     TooLarge,
 }
 
@@ -110,7 +115,11 @@ impl FromStr for Version {
         if !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(VersionError::NotDigits);
         }
-        let number = text.parse().map_err(|_| VersionError::TooLarge)?;
+        let number = text
+            .parse()
+            .ok()
+            .filter(|n| *n <= MAX_VERSION)
+            .ok_or(VersionError::TooLarge)?;
         Ok(Version {
             number,
             text: text.to_string(),
@@ -1008,19 +1017,22 @@ mod tests {
         let files = [migration("001")];
         let rows = [
             row("", None),
+            row("9223372036854775807", None),
             row("18446744073709551615", None),
             row("18446744073709551616", None),
             row("001", Some("")),
             row("0001", Some("zz")),
         ];
-        let h = History::new(&files, &rows, Some(u64::MAX));
+        let h = History::new(&files, &rows, Some(MAX_VERSION));
         assert_eq!(
             states(&h),
             [
                 "001:applied",
                 "0001:duplicate",
-                "18446744073709551615:missing",
+                "9223372036854775807:missing",
+                // Above `MAX_VERSION`: no version, as a row with no digits.
                 ":missing",
+                "18446744073709551615:missing",
                 "18446744073709551616:missing"
             ]
         );

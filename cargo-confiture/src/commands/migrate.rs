@@ -119,21 +119,19 @@ fn baseline(cli: &Cli, cx: &Context, args: &BaselineArgs, out: &Output) -> Resul
         outcome,
         |_| exit::SUCCESS,
         |_, r| {
-            let verb = if r.dry_run {
-                "would record"
-            } else {
-                "recorded"
-            };
-            if r.baselined.is_empty() {
+            let ids: Vec<String> = r
+                .baselined_ids
+                .iter()
+                .map(|id| display::escape(id).into_owned())
+                .collect();
+            let mut lines = vec![if ids.is_empty() {
                 "nothing to record: every migration through that version is already in the ledger"
                     .to_string()
             } else {
-                format!(
-                    "{verb} {} as applied without running them: {}",
-                    plural(r.baselined.len(), "migration"),
-                    render::versions(&r.baselined)
-                )
-            }
+                recorded_line(r.dry_run, &ids)
+            }];
+            lines.extend(dry_run_line(r.dry_run));
+            lines.join("\n")
         },
     )
 }
@@ -201,13 +199,6 @@ fn reinit_text(r: &ReinitReport) -> String {
             })
             .collect()
     };
-    // Long lists are cut to their ends in text (the JSON report keeps every row).
-    let join = |ids: &[String]| -> String {
-        match ids {
-            [first, .., last] if ids.len() > 10 => format!("{first} … {last}"),
-            _ => ids.join(", "),
-        }
-    };
     let would = |done: &str, planned: &str| -> String {
         if r.dry_run { planned } else { done }.to_string()
     };
@@ -233,13 +224,7 @@ fn reinit_text(r: &ReinitReport) -> String {
     }
     let recorded = ids(ReinitAction::Record, &|_| true);
     if !recorded.is_empty() {
-        lines.push(format!(
-            "{} {} as applied without running {}: {}",
-            would("recorded", "would record"),
-            plural(recorded.len(), "migration"),
-            if recorded.len() == 1 { "it" } else { "them" },
-            join(&recorded)
-        ));
+        lines.push(recorded_line(r.dry_run, &recorded));
     }
     let with_files = ids(ReinitAction::Forget, &|row| row.runs_again);
     if !with_files.is_empty() {
@@ -306,10 +291,34 @@ fn reinit_text(r: &ReinitReport) -> String {
                 .to_string(),
         );
     }
-    if r.dry_run {
-        lines.push("dry run: nothing was written".to_string());
-    }
+    lines.extend(dry_run_line(r.dry_run));
     lines.join("\n")
+}
+
+/// Migration ids for a sentence that says how many: long lists are cut to their ends in text
+/// (the JSON report keeps every one).
+fn join(ids: &[String]) -> String {
+    match ids {
+        [first, .., last] if ids.len() > 10 => format!("{first} … {last}"),
+        _ => ids.join(", "),
+    }
+}
+
+/// What `baseline` and `reinit --through` say of the migrations (escaped ids) they record as
+/// applied without running them.
+fn recorded_line(dry_run: bool, ids: &[String]) -> String {
+    format!(
+        "{} {} as applied without running {}: {}",
+        if dry_run { "would record" } else { "recorded" },
+        plural(ids.len(), "migration"),
+        if ids.len() == 1 { "it" } else { "them" },
+        join(ids)
+    )
+}
+
+/// The last line of a ledger rewrite's dry run (`baseline`, `reinit`).
+fn dry_run_line(dry_run: bool) -> Option<String> {
+    dry_run.then(|| "dry run: nothing was written".to_string())
 }
 
 /// A report's warnings (the migration lock lost during the run, `--allow-modified` going on

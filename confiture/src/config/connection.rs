@@ -482,10 +482,10 @@ mod tests {
         let hosts: Vec<_> = spec.hosts().collect();
         assert_eq!(hosts, vec![("h1", 5432), ("h2", 5433)]);
         assert_eq!(spec.target_session_attrs, TargetSessionAttrs::PreferStandby);
-        // One port for every host; an empty host or port is the default.
-        let spec = ConnectionSpec::parse("host=h1,,h3 port=6000").unwrap();
+        // One port for every host; an empty port is the default.
+        let spec = ConnectionSpec::parse("host=h1,h2,h3 port=6000,,6002").unwrap();
         let hosts: Vec<_> = spec.hosts().collect();
-        assert_eq!(hosts, vec![("h1", 6000), ("localhost", 6000), ("h3", 6000)]);
+        assert_eq!(hosts, vec![("h1", 6000), ("h2", 5432), ("h3", 6002)]);
         let spec = ConnectionSpec::parse("postgresql://h1,h2").unwrap();
         assert_eq!(spec.target_session_attrs, TargetSessionAttrs::Any);
         for attrs in TargetSessionAttrs::ALL {
@@ -624,5 +624,62 @@ mod tests {
         let shown = spec.to_string();
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert_eq!(shown, "u\\u{1b}@h:5432/db\\u{1b}[2J\\n");
+    }
+
+    /// A 100 KB `options` reached the server, which closed the connection with no reason (its
+    /// startup packet is at most 10,000 bytes): an `options` longer than what the packet leaves
+    /// is refused before connecting, naming the parameter, in a URL and in conninfo.
+    #[test]
+    fn options_longer_than_the_startup_packet_takes_are_refused() {
+        use crate::config::params::MAX_OPTIONS_BYTES;
+        let at_limit = format!("-c a={}", "x".repeat(MAX_OPTIONS_BYTES - 5));
+        assert_eq!(at_limit.len(), MAX_OPTIONS_BYTES);
+        let spec = ConnectionSpec::parse(&format!("postgresql://u:secret@h/db?options={at_limit}"))
+            .unwrap();
+        assert_eq!(spec.options.as_deref(), Some(at_limit.as_str()));
+        let long = "x".repeat(100_000);
+        for text in [
+            format!("postgresql://u:secret@h/db?options=-c%20a%3D{long}"),
+            format!("host=h user=u password=secret options='-c a={long}'"),
+            format!("postgresql://u:secret@h/db?options={at_limit}x"),
+        ] {
+            let err = ConnectionSpec::parse(&text).unwrap_err();
+            assert!(err.message.contains("options is "), "{err}");
+            assert!(err.message.contains("bytes"), "{err}");
+            assert!(!err.message.contains("secret"), "{err}");
+        }
+    }
+
+    /// An empty entry in a host list (`postgresql://u@h1:5432,/db`) became `localhost`, where
+    /// libpq uses its default, a Unix socket: it is refused, naming the entry, in a URL, in
+    /// conninfo and in an environment file's block. No host at all is still the default host.
+    #[test]
+    fn an_empty_entry_in_a_host_list_is_refused() {
+        for text in [
+            "postgresql://u:secret@127.0.0.1:5432,/db",
+            "postgresql://u:secret@,h2/db",
+            "postgresql://u:secret@h1,,h3/db",
+            "postgresql://u:secret@/db?host=h1,",
+            "host=h1,,h3 port=6000 password=secret",
+            "host=, password=secret",
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            assert!(
+                err.message.contains("in the host list is empty"),
+                "{text}: {err}"
+            );
+            assert!(err.message.contains("Unix socket"), "{text}: {err}");
+            assert!(!err.message.contains("secret"), "{err}");
+        }
+        for text in [
+            "postgresql:///db",
+            "postgresql://u@/db",
+            "host='' dbname=db",
+            "dbname=db",
+        ] {
+            let spec = ConnectionSpec::parse(text).unwrap();
+            assert_eq!(spec.host, DEFAULT_HOST, "{text}");
+            assert!(spec.more_hosts.is_empty(), "{text}");
+        }
     }
 }

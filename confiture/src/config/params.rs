@@ -157,8 +157,22 @@ impl SpecBuilder {
     }
 
     /// Every `(host, port)`, defaults filled in: one port applies to every host (as in libpq).
+    /// No host at all is [`DEFAULT_HOST`]; an empty entry in a list of several is refused:
+    /// libpq uses its default there, a Unix socket, which is not ours, and a guess either way
+    /// would reach a server other than the one meant.
     fn host_list(&self) -> Result<Vec<(String, u16)>, String> {
         let hosts = self.hosts.clone().unwrap_or_else(|| vec![String::new()]);
+        if hosts.len() > 1 {
+            if let Some(i) = hosts.iter().position(|h| h.is_empty()) {
+                return Err(format!(
+                    "host {} of {} in the host list is empty: libpq would use its default \
+                     there (a Unix socket), not {DEFAULT_HOST}; name every host (`localhost`, \
+                     or the socket directory such as /var/run/postgresql)",
+                    i + 1,
+                    hosts.len()
+                ));
+            }
+        }
         let ports = self.ports.clone().unwrap_or_else(|| vec![None]);
         let port_of = |i: usize| -> Result<u16, String> {
             match ports.len() {
@@ -185,8 +199,9 @@ impl SpecBuilder {
     }
 
     /// The spec, once nothing in it is something PostgreSQL cannot take as given: a NUL
-    /// character (the protocol's strings end there) or a database or user name longer than
-    /// 63 bytes (the server cuts it there, and would connect to another database or role).
+    /// character (the protocol's strings end there), a database or user name longer than
+    /// 63 bytes (the server cuts it there, and would connect to another database or role), or
+    /// an `options` longer than the startup packet leaves room for ([`MAX_OPTIONS_BYTES`]).
     pub(super) fn finish(self) -> Result<ConnectionSpec, String> {
         let hosts = self.host_list()?;
         let joined_hosts = hosts.iter().map(|(h, _)| h.as_str()).collect::<String>();
@@ -243,6 +258,18 @@ impl SpecBuilder {
                 ));
             }
         }
+        if let Some(options) = self
+            .options
+            .as_deref()
+            .filter(|o| o.len() > MAX_OPTIONS_BYTES)
+        {
+            return Err(format!(
+                "options is {} bytes: at most {MAX_OPTIONS_BYTES} fit in the startup packet, which \
+                 PostgreSQL takes up to {MAX_STARTUP_PACKET_BYTES} bytes (a larger one closes \
+                 the connection with no reason given)",
+                options.len()
+            ));
+        }
         let user = self.user.unwrap_or_else(|| DEFAULT_USER.to_string());
         let mut hosts = hosts.into_iter();
         let (host, port) = hosts
@@ -266,6 +293,15 @@ impl SpecBuilder {
         })
     }
 }
+
+/// The largest startup packet PostgreSQL takes (`MAX_STARTUP_PACKET_LENGTH`): a larger one
+/// closes the connection with no reason given.
+pub const MAX_STARTUP_PACKET_BYTES: usize = 10_000;
+
+/// The longest `options` taken: what the startup packet leaves once the rest is in (the user,
+/// database and application names, each at most 63 bytes, their keys and our own settings
+/// take a few hundred bytes). A longer one is refused before connecting.
+pub const MAX_OPTIONS_BYTES: usize = 9_000;
 
 /// The longest `application_name` sent: PostgreSQL keeps `NAMEDATALEN - 1` bytes of it where it
 /// shows it (`pg_stat_activity`, which names the holder of the migration lock).

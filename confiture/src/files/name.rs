@@ -161,9 +161,11 @@ fn parse_strict(file_name: &str) -> Result<FileName<'_>, &'static str> {
     if version_text.len() < MIN_VERSION_WIDTH {
         return Err("its version has fewer than 3 digits");
     }
-    let Ok(version) = version_text.parse::<u64>() else {
+    // The one rule for a version's range is `Version`'s (at most `MAX_VERSION`).
+    let Ok(version) = version_text.parse::<crate::history::Version>() else {
         return Err("its version is too large");
     };
+    let version = version.number();
     if name.is_empty() {
         return Err("it has no name after the version");
     }
@@ -341,6 +343,8 @@ mod tests {
             ("001_2fa.up.sql", "its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)"),
             ("001_add-bio.up.sql", "its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)"),
             ("99999999999999999999999_x.up.sql", "its version is too large"),
+            // Above `i64::MAX`, which `first_version` (TOML) could not name.
+            ("9223372036854775808_x.up.sql", "its version is too large"),
         ];
         for (name, reason) in cases {
             assert_eq!(parse_file_name(name).unwrap_err().reason, reason, "{name}");

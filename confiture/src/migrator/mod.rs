@@ -354,10 +354,15 @@ impl Migrator {
         self
     }
 
-    /// `result` with the commands its error suggests completed ([`Migrator::suggesting`]):
-    /// what every public command returns through.
+    /// `result` with the commands its error suggests completed ([`Migrator::suggesting`]),
+    /// and naming the database ([`Error::database`]) when it was raised once connected: what
+    /// every public command returns through.
     pub(crate) fn suggested<T>(&self, result: Result<T>) -> Result<T> {
-        result.map_err(|mut error| {
+        result.map_err(|error| {
+            let mut error = match self.client {
+                Some(_) => error.in_database(self.env.connection.to_string()),
+                None => error,
+            };
             self.suggest.complete_error(&mut error);
             error
         })

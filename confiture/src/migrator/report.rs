@@ -379,6 +379,10 @@ pub struct DownReport {
 pub struct BaselineReport {
     /// Versions recorded as applied without running them.
     pub baselined: Vec<String>,
+    /// The same migrations as ids (`001_a`), as the text output names them (not in the JSON,
+    /// whose `baselined` are versions).
+    #[serde(skip)]
+    pub baselined_ids: Vec<String>,
     /// Versions through `--through` that were already recorded (left as they are).
     pub skipped: Vec<String>,
     /// What failed (one entry at most today; a list so that the JSON can grow).

@@ -62,13 +62,14 @@ impl Migrator {
             &mut report.warnings,
             |rows| {
                 let plan = plan::baseline(&set, rows, options.through)?;
+                let ids = plan.record.iter().map(|m| m.id()).collect();
                 Ok((
                     plan.rewrite(),
-                    (versions(&plan.record), versions(&plan.already)),
+                    (versions(&plan.record), ids, versions(&plan.already)),
                 ))
             },
         );
-        (report.baselined, report.skipped) = done?;
+        (report.baselined, report.baselined_ids, report.skipped) = done?;
         Ok(())
     }
 

@@ -365,3 +365,35 @@ fn the_first_version_help_names_the_table_that_set_it() {
         "lower `first_version` in `[workspace.metadata.confiture]` of the workspace's Cargo.toml",
     );
 }
+
+/// C005's help suggested `first_version = 18446744073709551615`, which the Cargo.toml reader
+/// then refused (TOML integers are `i64`). A version is at most `i64::MAX`: above it a file's
+/// name is refused, and the suggestion C005 makes for any version up to it is accepted.
+#[test]
+fn the_first_version_c005_suggests_is_one_cargo_toml_holds() {
+    for version in [
+        "9223372036854775807",
+        "9223372036854775808",
+        "18446744073709551615",
+    ] {
+        let project = Project::new();
+        project.migration(&format!("{version}_e"), "SELECT 1;\n", "SELECT 1;\n");
+        let run = project.run(&["lint"]);
+        run.code(exit::INVALID);
+        let suggestion = format!("set `first_version = {version}`");
+        if version == "9223372036854775807" {
+            run.stderr_has("C005").stderr_has(&suggestion);
+            project.write(
+                "Cargo.toml",
+                format!(
+                    "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\n\
+                     first_version = {version}\n"
+                ),
+            );
+            project.run(&["lint"]).code(exit::SUCCESS);
+        } else {
+            run.stderr_lacks(&suggestion)
+                .stderr_has("its version is too large");
+        }
+    }
+}

@@ -1013,3 +1013,34 @@ fn every_command_refuses_an_applied_migration_whose_file_cannot_be_read() {
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:a", "002:b", "003:c"]);
 }
+
+/// `baseline --dry-run` said neither that nothing was written nor which migrations by name
+/// (`001, 002` where `reinit --dry-run` said `001_a, 002_b`): recording migrations as applied
+/// reads the same from both commands, dry run or not.
+#[test]
+fn baseline_and_reinit_say_what_they_record_alike() {
+    let project = Project::new();
+    project
+        .migration("001_a", "SELECT 1;\n", "SELECT 1;\n")
+        .migration("002_b", "SELECT 2;\n", "SELECT 2;\n");
+    for dry_run in [true, false] {
+        let mut stdout = Vec::new();
+        for command in ["baseline", "reinit"] {
+            let db = TestDb::new(&format!("hist_record_{command}"));
+            let mut args = vec!["migrate", command, "--through", "002"];
+            if dry_run {
+                args.push("--dry-run");
+            }
+            let run = project.run_on(&db, &args);
+            run.code(exit::SUCCESS)
+                .stdout_has("as applied without running them: 001_a, 002_b");
+            if dry_run {
+                run.stdout_has("dry run: nothing was written");
+            } else {
+                run.stdout_lacks("dry run");
+            }
+            stdout.push(run.stdout.clone());
+        }
+        assert_eq!(stdout[0], stdout[1], "dry run {dry_run}");
+    }
+}

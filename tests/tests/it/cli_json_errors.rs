@@ -505,3 +505,42 @@ fn drift_up_and_down_describe_a_divergence_alike() {
         assert!(up.contains(d), "down's {d} is not up's: {up:?}");
     }
 }
+
+/// `database` was `null` in a `diverged` or `irreversible` refusal, raised once the command
+/// had connected, while `migration_failed` had it: every error a connected command raises
+/// names its database (never the password), whatever its kind.
+#[test]
+fn every_refusal_after_connecting_names_the_database() {
+    let db = TestDb::new("jsonerr_refusal_db");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let names_it = |run: &Run, error: &serde_json::Value| {
+        assert!(
+            error["database"]
+                .as_str()
+                .is_some_and(|d| d.ends_with(&format!("/{}", db.name))),
+            "{}",
+            run.dump()
+        );
+    };
+
+    // Irreversible: `down` of a migration whose down file says so.
+    project.write(
+        "db/migrations/002_b.down.sql",
+        "-- confiture:irreversible\n",
+    );
+    let run = project.run_on(&db, &["migrate", "down", "--format", "json"]);
+    let error = error_object(&run, exit::IRREVERSIBLE, "irreversible");
+    names_it(&run, &error);
+
+    // Diverged: each command that refuses a modified applied migration.
+    project.write(
+        "db/migrations/002_b.up.sql",
+        "CREATE TABLE b (id bigint);\n",
+    );
+    for args in [&["migrate", "up"][..], &["migrate", "down", "--yes"]] {
+        let run = project.run_on(&db, &[args, &["--format", "json"]].concat());
+        let error = error_object(&run, exit::DIVERGED, "diverged");
+        names_it(&run, &error);
+    }
+}
