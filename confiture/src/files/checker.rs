@@ -17,8 +17,8 @@ use super::name::{self, FileName};
 use super::rules;
 use super::Direction;
 use super::{
-    checksum, CheckOptions, Checked, Entry, Migration, MigrationSet, SqlFile, StatementSpan,
-    TransactionMode, UnreadableFile,
+    checksum, CheckOptions, Checked, Entry, IncompleteFile, Migration, MigrationSet, SqlFile,
+    StatementSpan, TransactionMode, UnreadableFile,
 };
 use crate::diagnostic::{Diagnostic, RuleDoc, Span};
 use crate::text;
@@ -504,8 +504,9 @@ fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
     stems
 }
 
-/// The set: every kept stem whose two files were read as UTF-8, in version order; and every
-/// well-named file that could not be read as text ([`MigrationSet::unreadable`]).
+/// The set: every kept stem whose two files were read as UTF-8, in version order; every
+/// well-named file that could not be read as text ([`MigrationSet::unreadable`]); and every
+/// file read as text whose pair has no other half ([`MigrationSet::incomplete`]).
 fn build_set(dir: &Path, found: Vec<Found>, stems: &[Stem], kept: &[bool]) -> MigrationSet {
     let unreadable: Vec<UnreadableFile> = found
         .iter()
@@ -519,6 +520,23 @@ fn build_set(dir: &Path, found: Vec<Found>, stems: &[Stem], kept: &[bool]) -> Mi
                 direction: f.kind,
                 error,
             })
+        })
+        .collect();
+    let incomplete: Vec<IncompleteFile> = stems
+        .iter()
+        .filter_map(|stem| match (stem.up, stem.down) {
+            (Some(half), None) | (None, Some(half)) => {
+                let f = &found[half];
+                Some(IncompleteFile {
+                    path: f.path.clone(),
+                    version: f.version,
+                    version_text: f.version_text().to_string(),
+                    name: f.name().to_string(),
+                    direction: f.kind,
+                    checksum: f.contents.as_ref()?.checksum.clone(),
+                })
+            }
+            _ => None,
         })
         .collect();
     let mut slots: Vec<Option<Found>> = found.into_iter().map(Some).collect();
@@ -560,6 +578,7 @@ fn build_set(dir: &Path, found: Vec<Found>, stems: &[Stem], kept: &[bool]) -> Mi
     }
     MigrationSet {
         unreadable,
+        incomplete,
         ..MigrationSet::new(dir, migrations)
     }
 }
