@@ -24,7 +24,7 @@
 //!   [`History::of`] knows them; [`History::new`], given migrations alone, does not.
 //! - A recorded version that no migration of the set has and no unreadable file, but one half
 //!   of whose pair is on disk ([`MigrationSet::incomplete`]: its down file or its up file
-//!   removed), is recorded, not missing: its row (spelled like the file, else the first) is
+//!   removed; or a misnamed file whose corrected name has its version), is recorded, not missing: its row (spelled like the file, else the first) is
 //!   [`State::Modified`] when the up file is there with another checksum, else
 //!   [`State::Applied`], the others duplicates; [`History::incomplete`] lists it, and every
 //!   command refuses it until the missing half is restored. Nothing is gone that a row's
@@ -1172,6 +1172,7 @@ mod tests {
             name: "m".to_string(),
             direction,
             checksum: checksum(text.as_bytes()),
+            misnamed: false,
         }
     }
 

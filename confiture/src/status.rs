@@ -18,7 +18,7 @@
 //!   `missing`: nothing is gone. Each line names the files and why (`unreadable_files`);
 //!   exit 5, as for the other file errors;
 //! - a recorded migration of which half a pair is on disk (its down file or its up file
-//!   removed) is not `missing` either: it is `applied` (`modified` when the up file there
+//!   removed), or whose files are misnamed, is not `missing` either: it is `applied` (`modified` when the up file there
 //!   changed) and `invalid`, listed in `incomplete`; exit 5;
 //! - `pending`: not recorded, and newer than every recorded version;
 //! - `out_of_order`: not recorded, but older than the newest recorded version (typically a

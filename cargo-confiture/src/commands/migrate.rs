@@ -752,7 +752,7 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
     }
     if !report.incomplete.is_empty() {
         lines.push(format!(
-            "help: half of the pair of files of {} is not there, and the ledger records it: {}",
+            "help: the pair of files of {} is incomplete or misnamed, and the ledger records it: {}",
             render::versions(&report.incomplete),
             confiture::plan::INCOMPLETE_HELP
         ));

@@ -126,13 +126,27 @@ pub(super) fn check_usable(
     let incomplete: Vec<String> = history
         .incomplete()
         .filter(|&(v, _)| concerns(v, true))
-        .flat_map(|(_, files)| files.iter())
-        .map(|f| {
-            format!(
-                "`{}` is applied, but `{}` is not there",
-                shown(&f.path),
-                crate::display::escape(&f.missing_half())
-            )
+        .flat_map(|(_, files)| {
+            files.iter().filter_map(|f| {
+                if f.misnamed {
+                    return Some(format!(
+                        "`{}` is applied, but misnamed: its name is `{}`",
+                        shown(&f.path),
+                        crate::display::escape(&f.file_name())
+                    ));
+                }
+                // Its other half is there, misnamed: that file's line says it.
+                let other_half = files
+                    .iter()
+                    .any(|o| o.misnamed && o.direction != f.direction);
+                (!other_half).then(|| {
+                    format!(
+                        "`{}` is applied, but `{}` is not there",
+                        shown(&f.path),
+                        crate::display::escape(&f.missing_half())
+                    )
+                })
+            })
         })
         .collect();
     let mut what = Vec::new();
@@ -147,9 +161,10 @@ pub(super) fn check_usable(
     }
     match incomplete.len() {
         0 => {}
-        1 => what.push("an applied migration whose pair of files is incomplete".to_string()),
+        1 => what
+            .push("an applied migration whose pair of files is incomplete or misnamed".to_string()),
         n => what.push(format!(
-            "{n} applied migrations whose pairs of files are incomplete"
+            "{n} applied migrations whose pairs of files are incomplete or misnamed"
         )),
     }
     if !incomplete.is_empty() {
@@ -170,10 +185,11 @@ pub(super) fn check_usable(
     Err(err)
 }
 
-/// What to do about an applied migration of which half a pair is on disk: `migrate status`
-/// and the refusals say it. Nothing to forget: it ran, and its files are half there.
+/// What to do about an applied migration of which half a pair is on disk, or misnamed files:
+/// `migrate status` and the refusals say it. Nothing to forget: it ran, and its files are half there.
 pub const INCOMPLETE_HELP: &str = "restore the other file of each pair from version control \
-     (`git log -- <file>` shows it), then run again; the ledger keeps its row: the migration ran";
+     (`git log -- <file>` shows it) and give a misnamed file its name, then run again; the \
+     ledger keeps its row: the migration ran";
 
 /// What to do about files that cannot be read: `migrate status` and the refusals say it.
 /// Nothing to forget: the files are there.
