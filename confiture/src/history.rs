@@ -533,16 +533,22 @@ impl<'a> History<'a> {
                 });
             }
         }
-        // A version whose files cannot be read: its row (spelled like the file, else the first
-        // applied) is that unreadable migration, the others second rows.
-        for (&number, files) in &unreadable {
+        // A version whose files are on disk but form no migration — they cannot be read, or
+        // half a pair is there — is recorded by its row (spelled like the files, else the
+        // first applied), the others second rows. Never missing: nothing is gone that
+        // forgetting the row would account for. Half a pair is modified when the up file
+        // there changed.
+        let own_row = |number: u64, spelled: Option<&str>| {
             let rows_of = by_number.get(&number).map(Vec::as_slice).unwrap_or(&[]);
-            let spelled = files.first().map(|f| f.version_text.as_str());
             let chosen = rows_of
                 .iter()
                 .copied()
                 .find(|&i| Some(rows[i].version.as_str()) == spelled)
                 .or(rows_of.first().copied());
+            (rows_of, chosen)
+        };
+        for (&number, files) in &unreadable {
+            let (rows_of, chosen) = own_row(number, files.first().map(|f| &*f.version_text));
             for &i in rows_of {
                 state_of[i] = Some(if Some(i) == chosen {
                     State::Unreadable { recorded: true }
@@ -551,17 +557,8 @@ impl<'a> History<'a> {
                 });
             }
         }
-        // A recorded version with half a pair on disk: its row is recorded — modified when the
-        // up file there changed — the others second rows. Never missing: nothing is gone that
-        // forgetting the row would account for.
         for (&number, files) in &incomplete {
-            let rows_of = by_number.get(&number).map(Vec::as_slice).unwrap_or(&[]);
-            let spelled = files.first().map(|f| f.version_text.as_str());
-            let chosen = rows_of
-                .iter()
-                .copied()
-                .find(|&i| Some(rows[i].version.as_str()) == spelled)
-                .or(rows_of.first().copied());
+            let (rows_of, chosen) = own_row(number, files.first().map(|f| &*f.version_text));
             let up = files.iter().find(|f| f.direction == Direction::Up);
             for &i in rows_of {
                 let changed = |up: &&IncompleteFile| {
