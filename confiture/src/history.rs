@@ -22,6 +22,13 @@
 //!   version (that row, the one spelled like the file else the first applied; others are
 //!   duplicates), else not. Never missing, squashed or renumbered away: the files are there.
 //!   [`History::of`] knows them; [`History::new`], given migrations alone, does not.
+//! - A recorded version that no migration of the set has and no unreadable file, but one half
+//!   of whose pair is on disk ([`MigrationSet::incomplete`]: its down file or its up file
+//!   removed; or a misnamed file whose corrected name has its version), is recorded, not missing: its row (spelled like the file, else the first) is
+//!   [`State::Modified`] when the up file is there with another checksum, else
+//!   [`State::Applied`], the others duplicates; [`History::incomplete`] lists it, and every
+//!   command refuses it until the missing half is restored. Nothing is gone that a row's
+//!   forgetting would account for. Unrecorded, such a file is a draft (its file errors say so).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -33,7 +40,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::files::{name, Migration, MigrationSet, UnreadableFile};
+use crate::files::{name, Direction, IncompleteFile, Migration, MigrationSet, UnreadableFile};
 use crate::ledger::LedgerRow;
 
 /// A migration version: an integer, with its text as written (`"003"`). Parsed once, compared
@@ -195,12 +202,12 @@ fn renumbered_to<'a>(
     version: Option<&Version>,
     migrations: &[&'a Migration],
     by_number: &BTreeMap<u64, Vec<usize>>,
-    unreadable: &BTreeMap<u64, Vec<&UnreadableFile>>,
+    present: &HashSet<u64>,
 ) -> Option<&'a Migration> {
     let recorded = recorded_checksum(row)?;
     let number = version?.number();
-    if unreadable.contains_key(&number) {
-        // Its own files are there, unread: nothing says it moved.
+    if present.contains(&number) {
+        // Its own files are there, unread or incomplete: nothing says it moved.
         return None;
     }
     let own = migrations.iter().find(|m| m.version == number);
@@ -400,6 +407,9 @@ pub struct History<'a> {
     matched: BTreeMap<u64, usize>,
     /// The files that could not be read, by version, for versions no migration has.
     unreadable: BTreeMap<u64, Vec<&'a UnreadableFile>>,
+    /// The halves of pairs whose other half is not there, by version, for recorded versions
+    /// no migration and no unreadable file has.
+    incomplete: BTreeMap<u64, Vec<&'a IncompleteFile>>,
 }
 
 impl<'a> History<'a> {
@@ -412,7 +422,12 @@ impl<'a> History<'a> {
         rows: &'a [LedgerRow],
         first_version: Option<u64>,
     ) -> History<'a> {
-        History::with_unreadable(&set.migrations, &set.unreadable, rows, first_version)
+        History::with_present(
+            &set.migrations,
+            (&set.unreadable, &set.incomplete),
+            rows,
+            first_version,
+        )
     }
 
     /// Matches `rows` to `migrations` alone, as if every other file were absent (for
@@ -422,12 +437,14 @@ impl<'a> History<'a> {
         rows: &'a [LedgerRow],
         first_version: Option<u64>,
     ) -> History<'a> {
-        History::with_unreadable(migrations, &[], rows, first_version)
+        History::with_present(migrations, (&[], &[]), rows, first_version)
     }
 
-    fn with_unreadable(
+    /// `present`: the set's unreadable and incomplete files ([`MigrationSet::unreadable`],
+    /// [`MigrationSet::incomplete`]).
+    fn with_present(
         migrations: impl IntoIterator<Item = &'a Migration>,
-        unreadable_files: &'a [UnreadableFile],
+        present: (&'a [UnreadableFile], &'a [IncompleteFile]),
         rows: &'a [LedgerRow],
         first_version: Option<u64>,
     ) -> History<'a> {
@@ -450,17 +467,31 @@ impl<'a> History<'a> {
         let mut migrations: Vec<&'a Migration> = migrations.into_iter().collect();
         migrations.sort_by_key(|m| m.version);
         let mut unreadable: BTreeMap<u64, Vec<&'a UnreadableFile>> = BTreeMap::new();
-        for f in unreadable_files {
+        for f in present.0 {
             if !migrations.iter().any(|m| m.version == f.version) {
                 unreadable.entry(f.version).or_default().push(f);
             }
         }
+        let mut incomplete: BTreeMap<u64, Vec<&'a IncompleteFile>> = BTreeMap::new();
+        for f in present.1 {
+            if by_number.contains_key(&f.version)
+                && !unreadable.contains_key(&f.version)
+                && !migrations.iter().any(|m| m.version == f.version)
+            {
+                incomplete.entry(f.version).or_default().push(f);
+            }
+        }
+        let on_disk: HashSet<u64> = unreadable
+            .keys()
+            .chain(incomplete.keys())
+            .copied()
+            .collect();
         // Rows whose migration now has another number: they record that file, not the one
         // (if any) that has their version now.
         let mut renumbered: BTreeMap<u64, usize> = BTreeMap::new();
         for (i, row) in rows.iter().enumerate() {
             let version = versions[i].as_ref();
-            if let Some(m) = renumbered_to(row, version, &migrations, &by_number, &unreadable) {
+            if let Some(m) = renumbered_to(row, version, &migrations, &by_number, &on_disk) {
                 renumbered.entry(m.version).or_insert(i);
             }
         }
@@ -511,21 +542,43 @@ impl<'a> History<'a> {
                 });
             }
         }
-        // A version whose files cannot be read: its row (spelled like the file, else the first
-        // applied) is that unreadable migration, the others second rows.
-        for (&number, files) in &unreadable {
+        // A version whose files are on disk but form no migration — they cannot be read, or
+        // half a pair is there — is recorded by its row (spelled like the files, else the
+        // first applied), the others second rows. Never missing: nothing is gone that
+        // forgetting the row would account for. Half a pair is modified when the up file
+        // there changed.
+        let own_row = |number: u64, spelled: Option<&str>| {
             let rows_of = by_number.get(&number).map(Vec::as_slice).unwrap_or(&[]);
-            let spelled = files.first().map(|f| f.version_text.as_str());
             let chosen = rows_of
                 .iter()
                 .copied()
                 .find(|&i| Some(rows[i].version.as_str()) == spelled)
                 .or(rows_of.first().copied());
+            (rows_of, chosen)
+        };
+        for (&number, files) in &unreadable {
+            let (rows_of, chosen) = own_row(number, files.first().map(|f| &*f.version_text));
             for &i in rows_of {
                 state_of[i] = Some(if Some(i) == chosen {
                     State::Unreadable { recorded: true }
                 } else {
                     State::Duplicate
+                });
+            }
+        }
+        for (&number, files) in &incomplete {
+            let (rows_of, chosen) = own_row(number, files.first().map(|f| &*f.version_text));
+            let up = files.iter().find(|f| f.direction == Direction::Up);
+            for &i in rows_of {
+                let changed = |up: &&IncompleteFile| {
+                    recorded_checksum(&rows[i]).is_some_and(|c| !checksum_matches(c, &up.checksum))
+                };
+                state_of[i] = Some(if Some(i) != chosen {
+                    State::Duplicate
+                } else if up.is_some_and(changed) {
+                    State::Modified
+                } else {
+                    State::Applied
                 });
             }
         }
@@ -553,7 +606,22 @@ impl<'a> History<'a> {
             by_number,
             matched,
             unreadable,
+            incomplete,
         }
+    }
+
+    /// Recorded migrations whose files are incomplete (half a pair on disk), in version order,
+    /// with the half that is there.
+    pub fn incomplete(&self) -> impl Iterator<Item = (u64, &[&'a IncompleteFile])> + '_ {
+        self.incomplete
+            .iter()
+            .map(|(&v, files)| (v, files.as_slice()))
+    }
+
+    /// The half pair on disk of `version` when it is recorded with its files incomplete
+    /// ([`History::incomplete`]); empty otherwise.
+    pub fn incomplete_files(&self, version: u64) -> &[&'a IncompleteFile] {
+        self.incomplete.get(&version).map_or(&[], Vec::as_slice)
     }
 
     /// The files of `version` that could not be read, when no migration of the set has that
@@ -1103,5 +1171,62 @@ mod tests {
         let rows = [row("001", None), row("002", None)];
         let h = History::of(&set, &rows, None);
         assert_eq!(states(&h), ["001:applied", "002:applied"]);
+    }
+
+    fn half(version_text: &str, direction: crate::files::Direction, text: &str) -> IncompleteFile {
+        IncompleteFile {
+            path: format!("m/{version_text}_m.{direction}.sql").into(),
+            version: version_text.parse().unwrap(),
+            version_text: version_text.to_string(),
+            name: "m".to_string(),
+            direction,
+            checksum: checksum(text.as_bytes()),
+            misnamed: false,
+        }
+    }
+
+    /// A recorded version of which half a pair is on disk was `missing`: it is recorded —
+    /// `applied` when its up file is there unchanged or only its down file is, `modified` when
+    /// the up file changed — a second row a duplicate, never renumbered away; listed by
+    /// `incomplete`. Unrecorded, such a file is no line of the history (a draft).
+    #[test]
+    fn a_recorded_version_with_half_its_pair_on_disk_is_recorded_not_missing() {
+        use crate::files::Direction::{Down, Up};
+        let up = "-- up 002\n";
+        let mut set = MigrationSet::new("m", vec![migration("001")]);
+        set.incomplete = vec![
+            half("002", Up, up),
+            half("003", Up, "-- edited\n"),
+            half("004", Down, "-- down 004\n"),
+            half("005", Up, "-- draft\n"),
+        ];
+        let rows = [
+            row("001", None),
+            row("002", Some(&checksum(up.as_bytes()))),
+            row("3", Some(&checksum(b"-- up 003\n"))),
+            row("003", Some(&checksum(b"-- up 003\n"))),
+            row("004", Some("abc")),
+        ];
+        let h = History::of(&set, &rows, None);
+        assert_eq!(
+            states(&h),
+            [
+                "001:applied",
+                "002:applied",
+                "003:modified",
+                "3:duplicate",
+                "004:applied"
+            ]
+        );
+        assert!(h.missing().is_empty() && h.pending().count() == 0);
+        let versions: Vec<u64> = h.incomplete().map(|(v, _)| v).collect();
+        assert_eq!(versions, [2, 3, 4]);
+        assert_eq!(h.incomplete_files(4), [&set.incomplete[2]]);
+        assert!(h.incomplete_files(5).is_empty());
+        // Migrations alone: the rows are missing again.
+        assert_eq!(
+            History::new(&set.migrations, &rows, None).missing().len(),
+            4
+        );
     }
 }

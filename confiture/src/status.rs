@@ -17,6 +17,9 @@
 //!   or a FIFO in a file's place, a broken symbolic link, not UTF-8), recorded or not — never
 //!   `missing`: nothing is gone. Each line names the files and why (`unreadable_files`);
 //!   exit 5, as for the other file errors;
+//! - a recorded migration of which half a pair is on disk (its down file or its up file
+//!   removed), or whose files are misnamed, is not `missing` either: it is `applied` (`modified` when the up file there
+//!   changed) and `invalid`, listed in `incomplete`; exit 5;
 //! - `pending`: not recorded, and newer than every recorded version;
 //! - `out_of_order`: not recorded, but older than the newest recorded version (typically a
 //!   branch merged late). It still has to be applied, so it counts as pending too.
@@ -28,7 +31,7 @@
 //! `summary.applied + summary.pending == summary.total`. A second row is a line of
 //! `migrations` and is counted and listed in `duplicate`, the divergence it is. The extra lists
 //! (`modified`, `missing`, `out_of_order`, `squashed`, `duplicate`, `renumbered`, `replaced`,
-//! `unreadable`) name the ones that need attention or explanation.
+//! `unreadable`, `incomplete`) name the ones that need attention or explanation.
 //!
 //! Problems in the files do not hide the database: the report carries the directory's
 //! diagnostics, each migration whose files have an error is marked `invalid`, and the exit code
@@ -110,6 +113,8 @@ pub struct Summary {
     pub replaced: usize,
     /// Migrations whose files are there but cannot be read, applied or pending.
     pub unreadable: usize,
+    /// Applied migrations of which half a pair of files is on disk.
+    pub incomplete: usize,
     /// Migrations whose files have an error.
     pub invalid: usize,
     /// Error diagnostics of the directory.
@@ -154,6 +159,9 @@ pub struct StatusReport {
     /// Migrations whose files are there but cannot be read, applied or pending (each line of
     /// `migrations` names the files and why).
     pub unreadable: Vec<String>,
+    /// Applied migrations of which half a pair of files is on disk, the other half gone (each
+    /// is `applied` or `modified`, and `invalid`): restore the missing file.
+    pub incomplete: Vec<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
     /// How the history differs from the files, as `up` refuses it
@@ -171,7 +179,7 @@ impl StatusReport {
     /// pending);
     /// else 1 when some are pending; else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.summary.errors > 0 || self.summary.unreadable > 0 {
+        if self.summary.errors > 0 || self.summary.unreadable > 0 || self.summary.incomplete > 0 {
             exit::INVALID
         } else if !self.initialised {
             exit::NOT_INITIALISED
@@ -241,6 +249,15 @@ pub fn report_checked(
     let renumbered = versions(&|s| s == State::Renumbered);
     let replaced = versions(&|s| s == State::Replaced);
     let unreadable = versions(&|s| s.is_unreadable());
+    let incomplete: Vec<String> = migrations
+        .iter()
+        .filter(|m| m.status.is_applied_migration())
+        .filter(|m| {
+            m.number
+                .is_some_and(|v| !history.incomplete_files(v).is_empty())
+        })
+        .map(|m| m.version.clone())
+        .collect();
     let summary = Summary {
         applied: applied.len(),
         pending: pending.len(),
@@ -253,6 +270,7 @@ pub fn report_checked(
         renumbered: renumbered.len(),
         replaced: replaced.len(),
         unreadable: unreadable.len(),
+        incomplete: incomplete.len(),
         invalid: migrations.iter().filter(|m| m.invalid).count(),
         errors: diagnostics.iter().filter(|d| d.is_error()).count(),
     };
@@ -272,6 +290,7 @@ pub fn report_checked(
         renumbered,
         replaced,
         unreadable,
+        incomplete,
         diagnostics: diagnostics.to_vec(),
         diverged: crate::plan::divergences(&history, false),
     }
@@ -280,7 +299,10 @@ pub fn report_checked(
 /// One line per row and per file, in the table's order, drafts too broken to form a migration
 /// included; those whose files have errors marked `invalid`.
 fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus> {
-    let invalid = |number: Option<u64>| number.is_some_and(|v| errors.concern(v));
+    // Half a pair of a recorded migration is invalid whether or not its diagnostics are known.
+    let invalid = |number: Option<u64>| {
+        number.is_some_and(|v| errors.concern(v) || !history.incomplete_files(v).is_empty())
+    };
 
     let mut entries: Vec<((bool, u64, bool, String), MigrationStatus)> = history
         .entries()
@@ -292,10 +314,17 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 name: e.name.to_string(),
                 status: e.state,
                 applied_at: e.row.map(|r| r.applied_at.clone()),
-                checksum: e
-                    .migration
-                    .filter(|_| e.state != State::Duplicate)
-                    .map(|m| m.up.checksum.clone()),
+                checksum: match (e.migration, e.number) {
+                    _ if e.state == State::Duplicate => None,
+                    (Some(m), _) => Some(m.up.checksum.clone()),
+                    // Half a pair: its up file's, when that is the half there.
+                    (None, Some(v)) => history
+                        .incomplete_files(v)
+                        .iter()
+                        .find(|f| f.direction == crate::files::Direction::Up)
+                        .map(|f| f.checksum.clone()),
+                    (None, None) => None,
+                },
                 recorded_checksum: e.row.and_then(|r| r.checksum.clone()),
                 invalid: invalid(e.number),
                 unreadable_files: match (e.state, e.number) {

@@ -676,6 +676,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         (s.renumbered, "renumbered"),
         (s.replaced, "replaced"),
         (s.unreadable, "unreadable"),
+        (s.incomplete, "incomplete"),
         (s.squashed, "squashed"),
         (invalid, "invalid"),
     ] {
@@ -738,10 +739,17 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             hint::command("migrate up")
         ));
     }
-    if !report.modified.is_empty() {
+    // A modified migration whose pair is incomplete: `reinit` refuses it, its help says more.
+    let modified: Vec<String> = report
+        .modified
+        .iter()
+        .filter(|v| !report.incomplete.contains(v))
+        .cloned()
+        .collect();
+    if !modified.is_empty() {
         lines.push(format!(
             "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edits with {reinit} (`--dry-run` first shows each row it changes)",
-            render::versions(&report.modified)
+            render::versions(&modified)
         ));
     }
     if !report.unreadable.is_empty() {
@@ -749,6 +757,13 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             "help: the files of {} are there but cannot be read: {}",
             render::versions(&report.unreadable),
             confiture::plan::UNREADABLE_HELP
+        ));
+    }
+    if !report.incomplete.is_empty() {
+        lines.push(format!(
+            "help: the pair of files of {} is incomplete or misnamed, and the ledger records it: {}",
+            render::versions(&report.incomplete),
+            confiture::plan::INCOMPLETE_HELP
         ));
     }
     if !report.missing.is_empty() {

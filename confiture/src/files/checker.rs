@@ -17,8 +17,8 @@ use super::name::{self, FileName};
 use super::rules;
 use super::Direction;
 use super::{
-    checksum, CheckOptions, Checked, Entry, Migration, MigrationSet, SqlFile, StatementSpan,
-    TransactionMode, UnreadableFile,
+    checksum, CheckOptions, Checked, Entry, IncompleteFile, Migration, MigrationSet, SqlFile,
+    StatementSpan, TransactionMode, UnreadableFile,
 };
 use crate::diagnostic::{Diagnostic, RuleDoc, Span};
 use crate::text;
@@ -144,6 +144,7 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
     let Classified {
         mut found,
         bad_names,
+        misnamed,
         subdirectories,
         mut diagnostics,
     } = Classified::new(entries);
@@ -163,7 +164,7 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
     let kept = versions::check_versions(&found, &stems, options, &mut diagnostics);
     let mut file_versions: Vec<u64> = stems.iter().map(|stem| stem.version).collect();
     file_versions.dedup();
-    let set = build_set(dir, found, &stems, &kept);
+    let set = build_set(dir, found, &stems, &kept, misnamed);
 
     diagnostics.sort_by(|a, b| {
         (report_order(&a.path), a.line, a.code).cmp(&(report_order(&b.path), b.line, b.code))
@@ -184,6 +185,8 @@ struct Classified {
     /// The badly named readable `.sql` files. They wait until every name in the directory is
     /// known: a corrected name that another entry already has is not suggested.
     bad_names: Vec<(PathBuf, name::BadName)>,
+    /// The badly named readable `.sql` files whose corrected name gives a version.
+    misnamed: Vec<IncompleteFile>,
     subdirectories: Vec<PathBuf>,
     /// What is known to be wrong already: subdirectories, unreadable entries, names that are
     /// not UTF-8.
@@ -249,8 +252,22 @@ impl Classified {
                     ..file
                 });
             }
-            Err(bad) if bytes.is_ok() => self.bad_names.push((path, bad)),
-            Err(_) => {}
+            Err(bad) => {
+                let Ok(bytes) = bytes else { return };
+                let corrected = bad.suggestion.as_deref().map(name::parse_file_name);
+                if let Some(Ok(parsed)) = corrected {
+                    self.misnamed.push(IncompleteFile {
+                        path: path.clone(),
+                        version: parsed.version,
+                        version_text: parsed.version_text.to_string(),
+                        name: parsed.name.to_string(),
+                        direction: parsed.kind,
+                        checksum: checksum(&bytes),
+                        misnamed: true,
+                    });
+                }
+                self.bad_names.push((path, bad));
+            }
         }
     }
 }
@@ -504,9 +521,17 @@ fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
     stems
 }
 
-/// The set: every kept stem whose two files were read as UTF-8, in version order; and every
-/// well-named file that could not be read as text ([`MigrationSet::unreadable`]).
-fn build_set(dir: &Path, found: Vec<Found>, stems: &[Stem], kept: &[bool]) -> MigrationSet {
+/// The set: every kept stem whose two files were read as UTF-8, in version order; every
+/// well-named file that could not be read as text ([`MigrationSet::unreadable`]); and every
+/// file read as text whose pair has no other half, and the `misnamed` files
+/// ([`MigrationSet::incomplete`]).
+fn build_set(
+    dir: &Path,
+    found: Vec<Found>,
+    stems: &[Stem],
+    kept: &[bool],
+    misnamed: Vec<IncompleteFile>,
+) -> MigrationSet {
     let unreadable: Vec<UnreadableFile> = found
         .iter()
         .filter_map(|f| {
@@ -521,6 +546,26 @@ fn build_set(dir: &Path, found: Vec<Found>, stems: &[Stem], kept: &[bool]) -> Mi
             })
         })
         .collect();
+    let mut incomplete: Vec<IncompleteFile> = stems
+        .iter()
+        .filter_map(|stem| match (stem.up, stem.down) {
+            (Some(half), None) | (None, Some(half)) => {
+                let f = &found[half];
+                Some(IncompleteFile {
+                    path: f.path.clone(),
+                    version: f.version,
+                    version_text: f.version_text().to_string(),
+                    name: f.name().to_string(),
+                    direction: f.kind,
+                    checksum: f.contents.as_ref()?.checksum.clone(),
+                    misnamed: false,
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    incomplete.extend(misnamed);
+    incomplete.sort_by_key(|f| f.version);
     let mut slots: Vec<Option<Found>> = found.into_iter().map(Some).collect();
     let mut migrations = Vec::with_capacity(stems.len());
     for (stem, &kept) in stems.iter().zip(kept) {
@@ -560,6 +605,7 @@ fn build_set(dir: &Path, found: Vec<Found>, stems: &[Stem], kept: &[bool]) -> Mi
     }
     MigrationSet {
         unreadable,
+        incomplete,
         ..MigrationSet::new(dir, migrations)
     }
 }

@@ -214,6 +214,8 @@ pub struct MigrationSet {
     pub origin: Origin,
     /// The well-named files that could not be read as text, in version order.
     pub unreadable: Vec<UnreadableFile>,
+    /// The well-named files read as text whose other half is not there, in version order.
+    pub incomplete: Vec<IncompleteFile>,
 }
 
 impl MigrationSet {
@@ -224,6 +226,7 @@ impl MigrationSet {
             migrations,
             origin: Origin::Directory,
             unreadable: Vec::new(),
+            incomplete: Vec::new(),
         }
     }
 }
@@ -254,6 +257,47 @@ pub struct UnreadableFile {
     /// Why it could not be read: the system's error (`Permission denied (os error 13)`), `it is
     /// a directory, not a file`, `it is not valid UTF-8: byte 0xFF at line 1, column 9`...
     pub error: String,
+}
+
+/// A migration file read as text that forms no migration of the set: a well-named half of a
+/// pair whose other half is not there (rule `C001` or `C002`: `002_b.up.sql` without
+/// `002_b.down.sql`, or the down file alone), or a misnamed file whose corrected name gives a
+/// version (rule `C006`: `002_B.up.sql`, `002-b.up.sql`). Its version is not missing: a ledger row of that version is recorded
+/// and its files are invalid ([`crate::history`]), and every command refuses it until the
+/// missing half is restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IncompleteFile {
+    /// Its path (joined onto the directory read).
+    pub path: PathBuf,
+    /// The version its name (corrected, if misnamed) gives, as an integer.
+    pub version: u64,
+    /// The version as its name (corrected, if misnamed) spells it.
+    pub version_text: String,
+    /// The name its name (corrected, if misnamed) gives.
+    pub name: String,
+    /// Which half of its migration it is.
+    pub direction: Direction,
+    /// Its checksum: for an up file, what a ledger row records of it.
+    pub checksum: String,
+    /// Its name is malformed; [`IncompleteFile::file_name`] is the corrected one.
+    pub misnamed: bool,
+}
+
+impl IncompleteFile {
+    /// Its well-formed file name: `002_b.up.sql`.
+    pub fn file_name(&self) -> String {
+        format!("{}_{}.{}.sql", self.version_text, self.name, self.direction)
+    }
+
+    /// The file name of the half that is not there: `002_b.down.sql`.
+    pub fn missing_half(&self) -> String {
+        let other = match self.direction {
+            Direction::Up => "down",
+            Direction::Down => "up",
+        };
+        format!("{}_{}.{other}.sql", self.version_text, self.name)
+    }
 }
 
 /// Where a [`MigrationSet`] came from.

@@ -196,12 +196,13 @@ fn down_plan<'a>(
     let chosen = chosen(&history, request);
     let reachable = reachable(&history);
     confirm_everything(set, request, Some((history.recorded.len(), reachable)))?;
-    // A migration to roll back whose files cannot be read: its down file cannot run.
-    super::check_readable(set, &history, |v, recorded| {
+    // A migration to roll back whose files cannot be read or are half there: its down file
+    // cannot run.
+    super::check_usable(set, &history, |v, recorded| {
         recorded
-            && chosen.iter().any(|r| {
-                r.state.is_unreadable() && r.version.as_ref().is_some_and(|rv| rv.number() == v)
-            })
+            && chosen
+                .iter()
+                .any(|r| r.version.as_ref().is_some_and(|rv| rv.number() == v))
     })?;
     let (found, modified) = divergences(&history, &chosen, request.allow_modified);
     if !found.is_empty() {
@@ -271,7 +272,7 @@ fn divergences<'a>(
                     found.push(modified(m, r.row));
                 }
             }
-            // Refused before, by `check_readable`.
+            // Refused before, by `check_usable`.
             State::Squashed | State::Pending | State::OutOfOrder | State::Unreadable { .. } => {}
         }
     }

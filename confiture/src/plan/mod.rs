@@ -91,12 +91,13 @@ pub(super) fn invalid_files(set: &MigrationSet, errors: &[&Diagnostic], help: St
     crate::files::refusal(&set.dir, errors.iter().copied(), "nothing was run").with_help(help)
 }
 
-/// Refuses (exit 5) to go on when a migration `concerns` (its version and
-/// [`State::Unreadable`]'s `recorded`) has files on disk that cannot be read: the one refusal
-/// of `up`, `down` and `reinit` for the history's unreadable migrations. Its row is never
+/// Refuses (exit 5) to go on when a migration `concerns` (its version, and whether a row
+/// records it) has files on disk that cannot be used: files that cannot be read
+/// ([`State::Unreadable`]), or half a pair of a recorded migration ([`History::incomplete`]).
+/// The one refusal of `up`, `down`, `baseline` and `reinit` for such migrations: a row is never
 /// taken for one with no file (forgotten, or its migration run again), nor its file for a
-/// pending one. The message names each file with the system's reason.
-pub(super) fn check_readable(
+/// pending one. The message names each file with what is wrong with it.
+pub(super) fn check_usable(
     set: &MigrationSet,
     history: &History<'_>,
     concerns: impl Fn(u64, bool) -> bool,
@@ -107,35 +108,88 @@ pub(super) fn check_readable(
                 && r.version.as_ref().is_some_and(|rv| rv.number() == v)
         })
     };
-    let files: Vec<String> = history
+    let shown = |path: &std::path::Path| {
+        crate::display::escape(&crate::display::file_name(path)).to_string()
+    };
+    let unreadable: Vec<String> = history
         .unreadable()
         .filter(|&(v, _)| concerns(v, recorded(v)))
         .flat_map(|(_, files)| files.iter())
         .map(|f| {
             format!(
                 "cannot read `{}`: {}",
-                crate::display::escape(&crate::display::file_name(&f.path)),
+                shown(&f.path),
                 crate::display::escape(&f.error)
             )
         })
         .collect();
-    if files.is_empty() {
+    let incomplete: Vec<String> = history
+        .incomplete()
+        .filter(|&(v, _)| concerns(v, true))
+        .flat_map(|(_, files)| {
+            files.iter().filter_map(|f| {
+                if f.misnamed {
+                    return Some(format!(
+                        "`{}` is applied, but misnamed: its name is `{}`",
+                        shown(&f.path),
+                        crate::display::escape(&f.file_name())
+                    ));
+                }
+                // Its other half is there, misnamed: that file's line says it.
+                let other_half = files
+                    .iter()
+                    .any(|o| o.misnamed && o.direction != f.direction);
+                (!other_half).then(|| {
+                    format!(
+                        "`{}` is applied, but `{}` is not there",
+                        shown(&f.path),
+                        crate::display::escape(&f.missing_half())
+                    )
+                })
+            })
+        })
+        .collect();
+    let mut what = Vec::new();
+    let mut help = Vec::new();
+    match unreadable.len() {
+        0 => {}
+        1 => what.push("a migration file that cannot be read".to_string()),
+        n => what.push(format!("{n} migration files that cannot be read")),
+    }
+    if !unreadable.is_empty() {
+        help.push(UNREADABLE_HELP);
+    }
+    match incomplete.len() {
+        0 => {}
+        1 => what
+            .push("an applied migration whose pair of files is incomplete or misnamed".to_string()),
+        n => what.push(format!(
+            "{n} applied migrations whose pairs of files are incomplete or misnamed"
+        )),
+    }
+    if !incomplete.is_empty() {
+        help.push(INCOMPLETE_HELP);
+    }
+    if what.is_empty() {
         return Ok(());
     }
     let mut err = Error::invalid(format!(
-        "{} has {} that cannot be read; nothing was done",
+        "{} has {}; nothing was done",
         set.dir.display(),
-        match files.len() {
-            1 => "a migration file".to_string(),
-            n => format!("{n} migration files"),
-        }
+        what.join(" and ")
     ))
-    .with_help(UNREADABLE_HELP);
-    for line in files {
+    .with_help(help.join("; "));
+    for line in unreadable.into_iter().chain(incomplete) {
         err = err.with_detail(line);
     }
     Err(err)
 }
+
+/// What to do about an applied migration of which half a pair is on disk, or misnamed files:
+/// `migrate status` and the refusals say it. Nothing to forget: it ran, and its files are half there.
+pub const INCOMPLETE_HELP: &str = "restore the other file of each pair from version control \
+     (`git log -- <file>` shows it) and give a misnamed file its name, then run again; the \
+     ledger keeps its row: the migration ran";
 
 /// What to do about files that cannot be read: `migrate status` and the refusals say it.
 /// Nothing to forget: the files are there.

@@ -51,7 +51,7 @@ pub fn baseline<'a>(
     }
     let history = History::of(set, rows, None);
     // A migration up to `through` that cannot be read would be left out, below recorded ones.
-    super::check_readable(set, &history, |v, recorded| !recorded && v <= through)?;
+    super::check_usable(set, &history, |v, recorded| !recorded && v <= through)?;
     let mut plan = BaselinePlan::default();
     for m in set.migrations.iter().filter(|m| m.version <= through) {
         if history.row_of(m).is_some() {
@@ -158,9 +158,9 @@ pub fn reinit<'a>(
         }
     }
     let history = History::of(set, rows, first_version);
-    // A row whose files cannot be read is neither forgotten (it ran) nor rewritten (its
-    // checksum is unknown); a file up to `through` that cannot be read cannot be recorded.
-    super::check_readable(set, &history, |v, recorded| {
+    // A row whose files cannot be read or are half there is neither forgotten (it ran) nor
+    // rewritten (its checksum is unknown, or the pair is not); a file up to `through` that cannot be read cannot be recorded.
+    super::check_usable(set, &history, |v, recorded| {
         recorded || through.is_some_and(|t| v <= t)
     })?;
     let above_through = |r: &Recorded<'_>| {
@@ -186,7 +186,7 @@ pub fn reinit<'a>(
                 State::Missing | State::Duplicate | State::Pending | State::OutOfOrder => {
                     ReinitAction::Forget
                 }
-                // Refused above, by `check_readable`.
+                // Refused above, by `check_usable`.
                 State::Unreadable { .. } => ReinitAction::Keep,
             };
             ReinitStep {

@@ -1239,3 +1239,53 @@ fn every_plan_refuses_an_unreadable_migration_where_it_matters() {
     );
     assert!(reinit(&s, &r, None, None).is_ok());
 }
+
+/// An applied migration of which half a pair is on disk (here its up file, its down file
+/// gone) was `missing`: `up --target` below it refused it as diverged, `down` rolled back a
+/// row with no file's refusal (exit 7) and `reinit` forgot it. Every plan refuses it alike
+/// (exit 5) without the file diagnostics, naming the file that is not there, with a help that
+/// forgets nothing; a `down` that does not reach it goes on.
+#[test]
+fn every_plan_refuses_an_applied_migration_whose_pair_is_incomplete() {
+    let mut s = set(&[1, 2, 3]);
+    let r = rows(&s, &[1, 2, 3]);
+    let m = s.migrations.remove(1);
+    s.incomplete.push(crate::files::IncompleteFile {
+        path: m.up.path.clone(),
+        version: m.version,
+        version_text: m.version_text.clone(),
+        name: m.name.clone(),
+        direction: crate::files::Direction::Up,
+        checksum: m.up.checksum.clone(),
+        misnamed: false,
+    });
+    let history = History::of(&s, &r, None);
+    assert_eq!(history.recorded[1].state, State::Applied);
+    let refused = |result: Result<(), Error>, what: &str| {
+        let err = result.expect_err(what);
+        assert_eq!(err.kind, ErrorKind::Invalid, "{what}: {err:?}");
+        assert_eq!(
+            err.details,
+            ["`002_m2.up.sql` is applied, but `002_m2.down.sql` is not there"],
+            "{what}"
+        );
+        let help = err.help.unwrap_or_default();
+        assert!(
+            !help.contains("reinit") && !help.contains("forget") && help.contains("restore"),
+            "{what}: {help}"
+        );
+    };
+    let up_to = |target| UpRequest {
+        target,
+        ..UpRequest::default()
+    };
+    refused(up(&s, &r, &up_to(None)).map(drop), "up");
+    refused(up(&s, &r, &up_to(Some(1))).map(drop), "up --target 1");
+    let back = |steps| DownRequest {
+        steps: Some(steps),
+        ..DownRequest::default()
+    };
+    assert_eq!(rolled(&down(&s, &r, &back(1)).unwrap()), [3]);
+    refused(down(&s, &r, &back(2)).map(drop), "down --steps 2");
+    refused(reinit(&s, &r, None, None).map(drop), "reinit");
+}

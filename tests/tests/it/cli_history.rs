@@ -1044,3 +1044,48 @@ fn baseline_and_reinit_say_what_they_record_alike() {
         assert_eq!(stdout[0], stdout[1], "dry run {dry_run}");
     }
 }
+
+/// An applied migration whose files are there but incomplete (its down file removed, or its
+/// up file) was `missing` to `down` and `drift` (exit 7, "its files are gone", with the help
+/// that `reinit` forgets rows with no file, which would make `up` run it again once restored):
+/// every command refuses it alike (exit 5), never saying it is missing or to forget it, and the
+/// ledger and schema are untouched. With the file restored, everything goes on.
+#[test]
+fn every_command_refuses_an_applied_migration_whose_files_are_incomplete() {
+    let db = TestDb::new("hi_halfpair_all");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "002"])
+        .code(exit::SUCCESS);
+    for half in ["down", "up"] {
+        let path = project.path(&format!("db/migrations/002_b.{half}.sql"));
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::remove_file(&path).expect("rm");
+        for args in [
+            &["migrate", "up", "--target", "001"][..],
+            &["migrate", "up"],
+            &["migrate", "down"],
+            &["migrate", "down", "--steps", "2", "--yes"],
+            &["migrate", "reinit"],
+            &["migrate", "reinit", "--dry-run"],
+            &["migrate", "verify"],
+            &["migrate", "drift"],
+        ] {
+            let run = project.run_on(&db, args);
+            run.code(exit::INVALID)
+                .stderr_has(&format!("002_b.{half}.sql"))
+                .stderr_lacks("missing:")
+                .stderr_lacks("are gone")
+                .stderr_lacks("reinit")
+                .stderr_lacks("forget");
+            assert_eq!(ledger(&db), ["001:a", "002:b"], "{half} {}", run.dump());
+            assert!(db.has_relation("b"), "{half} {}", run.dump());
+        }
+        std::fs::write(&path, text).expect("restore");
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:a", "002:b", "003:c"]);
+}

@@ -887,3 +887,123 @@ fn a_migration_whose_files_are_there_but_unreadable_is_unreadable_not_missing() 
         .run_on(&db, &["migrate", "status"])
         .code(exit::PENDING);
 }
+
+/// A way to leave an applied migration's files on disk but incomplete, by name: `(name, do
+/// it, the state its line shows)`.
+type HalfWay = (&'static str, fn(&Project), &'static str);
+
+/// An applied migration whose files are there but incomplete — its down file removed, its up
+/// file removed (the down file alone), its down file removed and its up file edited — was
+/// `missing` ("its files are gone"), with the help that `reinit` forgets its row, which would
+/// make `up` run it again once the file is back; so was one whose files are misnamed
+/// (`002_B.up.sql` alone, `002-b.up.sql` and `002-b.down.sql`), whose corrected names the
+/// files module knows. Its row is recorded and its files invalid:
+/// `applied, invalid` (`modified, invalid` when the up file that is there changed), counted
+/// among the applied and listed in `incomplete`, with a help to restore the missing half and
+/// never to forget anything; exit 5, without the diagnostics too (the set says so).
+#[test]
+fn an_applied_migration_whose_files_are_incomplete_is_not_missing() {
+    let db = TestDb::new("st_halfpair");
+    let project = Project::new();
+    for (id, name) in [("001_a", "a"), ("002_b", "b")] {
+        project.migration(
+            id,
+            &format!("CREATE TABLE {name} (id int);\n"),
+            &format!("DROP TABLE {name};\n"),
+        );
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let ways: Vec<HalfWay> = vec![
+        (
+            "no down file",
+            |p| std::fs::remove_file(p.path("db/migrations/002_b.down.sql")).expect("rm"),
+            "✓ applied, invalid",
+        ),
+        (
+            "no up file",
+            |p| std::fs::remove_file(p.path("db/migrations/002_b.up.sql")).expect("rm"),
+            "✓ applied, invalid",
+        ),
+        (
+            "no down file, the up file edited",
+            |p| {
+                std::fs::remove_file(p.path("db/migrations/002_b.down.sql")).expect("rm");
+                p.write(
+                    "db/migrations/002_b.up.sql",
+                    "CREATE TABLE b (id bigint);\n",
+                );
+            },
+            "! modified, invalid",
+        ),
+        (
+            "the up file misnamed, no down file",
+            |p| {
+                std::fs::remove_file(p.path("db/migrations/002_b.down.sql")).expect("rm");
+                let from = p.path("db/migrations/002_b.up.sql");
+                std::fs::rename(from, p.path("db/migrations/002_B.up.sql")).expect("mv");
+            },
+            "✓ applied, invalid",
+        ),
+        (
+            "both files misnamed",
+            |p| {
+                for half in ["up", "down"] {
+                    let from = p.path(&format!("db/migrations/002_b.{half}.sql"));
+                    let to = p.path(&format!("db/migrations/002-b.{half}.sql"));
+                    std::fs::rename(from, to).expect("mv");
+                }
+            },
+            "✓ applied, invalid",
+        ),
+    ];
+    for (way, break_it, state) in ways {
+        break_it(&project);
+        let run = project.run_on(&db, &["migrate", "status"]);
+        run.code(exit::INVALID)
+            .stdout_lacks("missing")
+            .stderr_lacks("missing")
+            .stderr_lacks("reinit")
+            .stderr_lacks("forget")
+            .stderr_has("restore")
+            .stdout_has("2 applied, 0 pending, 2 total");
+        let lines: Vec<Vec<&str>> = run.stdout.lines().skip(1).take(2).map(cells).collect();
+        assert_eq!(
+            lines[0][..2],
+            ["001_a", "✓ applied"],
+            "{way}\n{}",
+            run.dump()
+        );
+        assert_eq!(lines[1][..2], ["002_b", state], "{way}\n{}", run.dump());
+
+        let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        run.code(exit::INVALID);
+        let doc = run.json();
+        assert_eq!(
+            doc["applied"],
+            serde_json::json!(["001", "002"]),
+            "{way} {doc}"
+        );
+        assert_eq!(doc["missing"], serde_json::json!([]), "{way} {doc}");
+        assert_eq!(doc["summary"]["missing"], 0, "{way} {doc}");
+        assert_eq!(doc["incomplete"], serde_json::json!(["002"]), "{way} {doc}");
+        assert_eq!(doc["summary"]["incomplete"], 1, "{way} {doc}");
+        assert_eq!(doc["migrations"][1]["invalid"], true, "{way} {doc}");
+
+        // `down` and `reinit` refuse it too, naming the file.
+        for args in [&["migrate", "down"][..], &["migrate", "reinit"]] {
+            project
+                .run_on(&db, args)
+                .code(exit::INVALID)
+                .stderr_has("002")
+                .stderr_lacks("missing:")
+                .stderr_lacks("forget");
+        }
+        for stray in ["002_B.up.sql", "002-b.up.sql", "002-b.down.sql"] {
+            let _ = std::fs::remove_file(project.path(&format!("db/migrations/{stray}")));
+        }
+        project.migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
+    }
+}

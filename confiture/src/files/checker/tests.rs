@@ -241,6 +241,64 @@ fn a_file_that_is_not_utf8_is_listed_as_unreadable() {
     );
 }
 
+/// The files that form no migration but name one are listed as incomplete, with what a ledger
+/// row is compared with: a half pair whose other half is not there (up or down), and a
+/// misnamed file whose corrected name gives a version; a complete pair and an unreadable half
+/// are not.
+#[test]
+fn half_pairs_and_misnamed_files_are_listed_as_incomplete() {
+    let dir = Path::new("m");
+    let file = |name: &str| Entry::File {
+        path: dir.join(name),
+        bytes: format!("-- {name}\n").into_bytes(),
+    };
+    let entries = vec![
+        file("001_a.up.sql"),
+        file("001_a.down.sql"),
+        file("002_b.up.sql"),
+        file("003_c.down.sql"),
+        file("004_D.up.sql"),
+        file("005-e.up.sql"),
+        file("005-e.down.sql"),
+        Entry::Unreadable {
+            path: dir.join("006_f.up.sql"),
+            error: "denied".to_string(),
+        },
+    ];
+    let checked = check(dir, entries, &CheckOptions::default());
+    let listed: Vec<(u64, String, Direction, bool, String)> = checked
+        .set
+        .incomplete
+        .iter()
+        .map(|f| {
+            let shown = f.path.file_name().unwrap().to_string_lossy().to_string();
+            assert_eq!(
+                f.checksum,
+                super::checksum(format!("-- {shown}\n").as_bytes())
+            );
+            (f.version, f.file_name(), f.direction, f.misnamed, shown)
+        })
+        .collect();
+    let row = |v, name: &str, d, m, shown: &str| (v, name.to_string(), d, m, shown.to_string());
+    assert_eq!(
+        listed,
+        [
+            row(2, "002_b.up.sql", Direction::Up, false, "002_b.up.sql"),
+            row(
+                3,
+                "003_c.down.sql",
+                Direction::Down,
+                false,
+                "003_c.down.sql"
+            ),
+            row(4, "004_d.up.sql", Direction::Up, true, "004_D.up.sql"),
+            row(5, "005_e.up.sql", Direction::Up, true, "005-e.up.sql"),
+            row(5, "005_e.down.sql", Direction::Down, true, "005-e.down.sql"),
+        ]
+    );
+    assert_eq!(checked.set.incomplete[1].missing_half(), "003_c.up.sql");
+}
+
 /// The files are inspected on several threads when there are many: the diagnostics come out as
 /// one thread inspecting them in order would give them (same order, each naming its file), and
 /// each file's contents are the same.
