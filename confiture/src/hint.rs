@@ -64,7 +64,7 @@ pub struct Invocation {
     pub fleet: Vec<String>,
     /// Set while one target's text of a fleet is rendered (its error's help, its report):
     /// the words that address that target alone ([`Invocation::for_target`]), which the
-    /// commands acting on one target get — and `migrate down` ([`AGAIN_ON_EVERY_TARGET`]).
+    /// commands acting on one target get — and `migrate down` (`AGAIN_ON_EVERY_TARGET`).
     pub target: Option<Vec<String>>,
 }
 

@@ -119,16 +119,12 @@ fn baseline(cli: &Cli, cx: &Context, args: &BaselineArgs, out: &Output) -> Resul
         outcome,
         |_| exit::SUCCESS,
         |_, r| {
-            let ids: Vec<String> = r
-                .baselined_ids
-                .iter()
-                .map(|id| display::escape(id).into_owned())
-                .collect();
+            let ids = &r.baselined_ids;
             let mut lines = vec![if ids.is_empty() {
                 "nothing to record: every migration through that version is already in the ledger"
                     .to_string()
             } else {
-                recorded_line(r.dry_run, &ids)
+                recorded_line(r.dry_run, ids)
             }];
             lines.extend(dry_run_line(r.dry_run));
             lines.join("\n")
@@ -194,9 +190,7 @@ fn reinit_text(r: &ReinitReport) -> String {
         r.rows
             .iter()
             .filter(|row| row.action == action && keep(row))
-            .map(|row| {
-                display::escape(&display::migration_id(&row.version, &row.name)).into_owned()
-            })
+            .map(|row| display::migration_id(&row.version, &row.name))
             .collect()
     };
     let would = |done: &str, planned: &str| -> String {
@@ -210,7 +204,7 @@ fn reinit_text(r: &ReinitReport) -> String {
             would("kept", "would keep"),
             plural(kept.len(), "row"),
             if kept.len() == 1 { "it is" } else { "they are" },
-            join(&kept)
+            display::version_range(&kept)
         ));
     }
     let accepted = ids(ReinitAction::Accept, &|_| true);
@@ -219,7 +213,7 @@ fn reinit_text(r: &ReinitReport) -> String {
             "{} the files of {} (their checksum, version or name; applied_at and execution_time_ms are kept): {}",
             would("accepted", "would accept"),
             plural(accepted.len(), "row"),
-            join(&accepted)
+            display::version_range(&accepted)
         ));
     }
     let recorded = ids(ReinitAction::Record, &|_| true);
@@ -233,7 +227,7 @@ fn reinit_text(r: &ReinitReport) -> String {
             would("forgot", "would forget"),
             plural(with_files.len(), "row"),
             if with_files.len() == 1 { "it" } else { "them" },
-            join(&with_files)
+            display::version_range(&with_files)
         ));
     }
     let replaced: Vec<String> = r
@@ -254,7 +248,7 @@ fn reinit_text(r: &ReinitReport) -> String {
             would("forgot", "would forget"),
             plural(replaced.len(), "row"),
             if replaced.len() == 1 { "that migration" } else { "those migrations" },
-            join(&replaced)
+            display::version_range(&replaced)
         ));
     }
     let second = ids(ReinitAction::Forget, &|row| {
@@ -265,7 +259,7 @@ fn reinit_text(r: &ReinitReport) -> String {
             "{} {} for a migration another row records (it stays applied): {}",
             would("forgot", "would forget"),
             plural(second.len(), "second row"),
-            join(&second)
+            display::version_range(&second)
         ));
     }
     let gone = ids(ReinitAction::Forget, &|row| !row.file_on_disk);
@@ -274,7 +268,7 @@ fn reinit_text(r: &ReinitReport) -> String {
             "{} {} with no file on disk: {}",
             would("forgot", "would forget"),
             plural(gone.len(), "row"),
-            join(&gone)
+            display::version_range(&gone)
         ));
     }
     if r.rows.is_empty() {
@@ -295,24 +289,15 @@ fn reinit_text(r: &ReinitReport) -> String {
     lines.join("\n")
 }
 
-/// Migration ids for a sentence that says how many: long lists are cut to their ends in text
-/// (the JSON report keeps every one).
-fn join(ids: &[String]) -> String {
-    match ids {
-        [first, .., last] if ids.len() > 10 => format!("{first} … {last}"),
-        _ => ids.join(", "),
-    }
-}
-
-/// What `baseline` and `reinit --through` say of the migrations (escaped ids) they record as
-/// applied without running them.
+/// What `baseline` and `reinit --through` say of the migrations (ids, escaped here) they
+/// record as applied without running them.
 fn recorded_line(dry_run: bool, ids: &[String]) -> String {
     format!(
         "{} {} as applied without running {}: {}",
         if dry_run { "would record" } else { "recorded" },
         plural(ids.len(), "migration"),
         if ids.len() == 1 { "it" } else { "them" },
-        join(ids)
+        display::version_range(ids)
     )
 }
 

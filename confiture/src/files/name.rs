@@ -202,7 +202,11 @@ pub fn suggest_file_name(file_name: &str) -> Option<String> {
     if digits == 0 {
         return None;
     }
-    let version: u64 = stem[..digits].parse().ok()?;
+    // A version out of range has no well-formed name to suggest (`Version`'s rule).
+    let version = stem[..digits]
+        .parse::<crate::history::Version>()
+        .ok()?
+        .number();
     let version = if digits >= MIN_VERSION_WIDTH {
         stem[..digits].to_string()
     } else {

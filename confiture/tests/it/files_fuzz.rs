@@ -16,6 +16,7 @@ use confiture::files::name::{
 };
 use confiture::files::Direction;
 use confiture::files::{check, new_migration, CheckOptions, Entry};
+use confiture::history::MAX_VERSION;
 
 use crate::xorshift;
 
@@ -173,8 +174,8 @@ fn well_formed_names_round_trip() {
         let version = match rng.below(4) {
             0 => rng.below(1000) as u64,
             1 => rng.next() % 1_000_000_000,
-            2 => u64::MAX - rng.below(3) as u64,
-            _ => rng.next(),
+            2 => MAX_VERSION - rng.below(3) as u64,
+            _ => rng.next() % (MAX_VERSION + 1),
         };
         let width = rng.below(24);
         let text = version_text(version, width);
@@ -321,6 +322,9 @@ fn edge_names() {
         "001_a.up.sql.sql",
         "18446744073709551615_a.up.sql",
         "18446744073709551616_a.up.sql",
+        "9223372036854775807_a.up.sql",
+        "9223372036854775808_a.up.sql",
+        "9223372036854775808 a.sql",
         "001_a.UP.SQL",
         "é.sql",
         "001_é.up.sql",
@@ -331,4 +335,12 @@ fn edge_names() {
     ] {
         check_name(name);
     }
+    // Above the largest version, nothing parses and nothing is suggested.
+    let above = format!("{}_a.up.sql", MAX_VERSION + 1);
+    assert!(parse_file_name(&above).is_err());
+    assert_eq!(
+        suggest_file_name(&format!("{} a.sql", MAX_VERSION + 1)),
+        None
+    );
+    assert!(parse_file_name(&format!("{MAX_VERSION}_a.up.sql")).is_ok());
 }

@@ -251,7 +251,7 @@ fn summaries_of_big_runs_are_short() {
     let baseline = project.run_on(&db, &["migrate", "baseline", "--through", "0030"]);
     baseline
         .code(exit::SUCCESS)
-        .stdout_has("recorded 30 migrations as applied without running them: 0001_m1 … 0030_m30");
+        .stdout_has("recorded 30 migrations as applied without running them: 0001_m1…0030_m30");
 }
 
 #[test]
