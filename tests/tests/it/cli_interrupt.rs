@@ -13,20 +13,6 @@ use confiture_tests::{wait_until, Project, Run, TestDb};
 /// Sleeps while `tb_user` is empty: a test lets the next run through with one row.
 const SLEEP_WHILE_EMPTY: &str = "SELECT pg_sleep(30) FROM tb_user HAVING count(*) = 0;\n";
 
-/// The pid of the backend sleeping in a migration for `db`, if any.
-fn sleeping_backend(db: &TestDb) -> Option<i32> {
-    db.connect()
-        .query_opt(
-            "SELECT pid FROM pg_stat_activity
-             WHERE datname = current_database() AND pid <> pg_backend_pid()
-               AND application_name = 'cargo-confiture' AND state = 'active'
-               AND wait_event = 'PgSleep'",
-            &[],
-        )
-        .expect("read pg_stat_activity")
-        .map(|row| row.get(0))
-}
-
 /// Whether backend `pid` is still running a query (not idle, not gone).
 fn backend_busy(db: &TestDb, pid: i32) -> bool {
     db.connect()
@@ -38,28 +24,21 @@ fn backend_busy(db: &TestDb, pid: i32) -> bool {
         .is_some()
 }
 
-/// Runs the CLI with `args` on `db`, sends it SIGINT once a migration sleeps on the server,
-/// and returns what it printed. Checks that the sleeping statement stopped and the process
-/// ended promptly (long before the 30 s sleep).
-fn interrupted(project: &Project, db: &TestDb, args: &[&str]) -> Run {
-    let child = project
+/// The CLI with `args` on `db`, its output captured.
+fn spawn(project: &Project, db: &TestDb, args: &[&str]) -> std::process::Child {
+    project
         .cli()
         .args(args)
         .args(["--database-url", &db.url()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn the CLI under test");
-    let mut pid = None;
-    let sleeping = wait_until(Duration::from_secs(30), || {
-        pid = sleeping_backend(db);
-        pid.is_some()
-    });
-    assert!(
-        sleeping,
-        "the slow migration never ran: {:?}",
-        db.other_backends()
-    );
+        .expect("spawn the CLI under test")
+}
+
+/// Sends `child` SIGINT and returns what it printed, checking that it ended promptly (long
+/// before the 30 s sleep or the 60 s lock wait of these tests).
+fn interrupt(child: std::process::Child) -> Run {
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -74,6 +53,24 @@ fn interrupted(project: &Project, db: &TestDb, args: &[&str]) -> Run {
         "the run took {elapsed:?} after SIGINT\n{}",
         run.dump()
     );
+    run
+}
+
+/// Runs the CLI with `args` on `db`, interrupts it once a migration sleeps on the server, and
+/// checks that the sleeping statement stopped.
+fn interrupted(project: &Project, db: &TestDb, args: &[&str]) -> Run {
+    let child = spawn(project, db, args);
+    let mut pid = None;
+    let sleeping = wait_until(Duration::from_secs(30), || {
+        pid = db.sleeping_backend();
+        pid.is_some()
+    });
+    assert!(
+        sleeping,
+        "the slow migration never ran: {:?}",
+        db.other_backends()
+    );
+    let run = interrupt(child);
     let pid = pid.expect("a backend pid");
     assert!(
         !backend_busy(db, pid),
@@ -83,7 +80,8 @@ fn interrupted(project: &Project, db: &TestDb, args: &[&str]) -> Run {
     run
 }
 
-fn project() -> Project {
+/// `001_create_tb_user`, `002_slow` with these halves, `003_create_tb_post`.
+fn project(slow_up: &str, slow_down: &str) -> Project {
     let project = Project::new();
     project
         .migration(
@@ -91,11 +89,7 @@ fn project() -> Project {
             "CREATE TABLE tb_user (pk_user int PRIMARY KEY);\n",
             "DROP TABLE tb_user;\n",
         )
-        .migration(
-            "002_slow",
-            &format!("CREATE TABLE t_partial (a int);\n{SLEEP_WHILE_EMPTY}"),
-            "DROP TABLE t_partial;\n",
-        )
+        .migration("002_slow", slow_up, slow_down)
         .migration(
             "003_create_tb_post",
             "CREATE TABLE tb_post (pk_post int PRIMARY KEY);\n",
@@ -104,9 +98,17 @@ fn project() -> Project {
     project
 }
 
+/// [`project`] whose `002_slow` up sleeps.
+fn slow_up() -> Project {
+    project(
+        &format!("CREATE TABLE t_partial (a int);\n{SLEEP_WHILE_EMPTY}"),
+        "DROP TABLE t_partial;\n",
+    )
+}
+
 #[test]
 fn sigint_during_up_cancels_the_migration_reports_what_committed_and_exits_130() {
-    let project = project();
+    let project = slow_up();
     for json in [false, true] {
         let db = TestDb::new("sigint_up");
         let mut args = vec!["migrate", "up"];
@@ -161,23 +163,10 @@ fn sigint_during_up_cancels_the_migration_reports_what_committed_and_exits_130()
 
 #[test]
 fn sigint_during_down_cancels_the_rollback_and_keeps_it_applied() {
-    let project = Project::new();
-    project
-        .migration(
-            "001_create_tb_user",
-            "CREATE TABLE tb_user (pk_user int PRIMARY KEY);\n",
-            "DROP TABLE tb_user;\n",
-        )
-        .migration(
-            "002_slow_down",
-            "CREATE TABLE t_partial (a int);\n",
-            &format!("DROP TABLE t_partial;\n{SLEEP_WHILE_EMPTY}"),
-        )
-        .migration(
-            "003_create_tb_post",
-            "CREATE TABLE tb_post (pk_post int PRIMARY KEY);\n",
-            "DROP TABLE tb_post;\n",
-        );
+    let project = project(
+        "CREATE TABLE t_partial (a int);\n",
+        &format!("DROP TABLE t_partial;\n{SLEEP_WHILE_EMPTY}"),
+    );
     let db = TestDb::new("sigint_down");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     let run = interrupted(
@@ -204,7 +193,7 @@ fn sigint_during_down_cancels_the_rollback_and_keeps_it_applied() {
         db.ledger(),
         Some(vec![
             "001:create_tb_user".to_string(),
-            "002:slow_down".to_string()
+            "002:slow".to_string()
         ]),
         "{}",
         run.dump()
@@ -214,22 +203,14 @@ fn sigint_during_down_cancels_the_rollback_and_keeps_it_applied() {
 
 #[test]
 fn sigint_during_a_no_transaction_migration_writes_no_row_and_says_what_stays() {
-    let project = Project::new();
-    project
-        .migration(
-            "001_create_tb_user",
-            "CREATE TABLE tb_user (pk_user int PRIMARY KEY);\n",
-            "DROP TABLE tb_user;\n",
-        )
-        .migration(
-            "002_slow",
-            &format!(
-                "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
-                 CREATE TABLE t_partial (a int);\n\
-                 CREATE INDEX CONCURRENTLY t_partial_a ON t_partial (a);\n{SLEEP_WHILE_EMPTY}"
-            ),
-            "DROP TABLE t_partial;\n",
-        );
+    let project = project(
+        &format!(
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+             CREATE TABLE t_partial (a int);\n\
+             CREATE INDEX CONCURRENTLY t_partial_a ON t_partial (a);\n{SLEEP_WHILE_EMPTY}"
+        ),
+        "DROP TABLE t_partial;\n",
+    );
     let db = TestDb::new("sigint_notx");
     let run = interrupted(&project, &db, &["migrate", "up"]);
     run.code(exit::INTERRUPTED)
@@ -249,7 +230,7 @@ fn sigint_during_a_no_transaction_migration_writes_no_row_and_says_what_stays() 
 
 #[test]
 fn sigint_during_a_single_transaction_rolls_back_the_whole_run() {
-    let project = project();
+    let project = slow_up();
     let db = TestDb::new("sigint_single");
     let run = interrupted(
         &project,
@@ -269,17 +250,14 @@ fn sigint_during_a_single_transaction_rolls_back_the_whole_run() {
 
 #[test]
 fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
-    let project = project();
+    let project = slow_up();
     let db = TestDb::new("sigint_lock");
     let (_holder, _) = db.hold_migration_lock("another_run");
-    let child = project
-        .cli()
-        .args(["migrate", "up", "--lock-wait", "60s", "--format", "json"])
-        .args(["--database-url", &db.url()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI under test");
+    let child = spawn(
+        &project,
+        &db,
+        &["migrate", "up", "--lock-wait", "60s", "--format", "json"],
+    );
     let connected = wait_until(Duration::from_secs(30), || {
         db.other_backends()
             .iter()
@@ -290,17 +268,7 @@ fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
         "the CLI never tried the lock: {:?}",
         db.other_backends()
     );
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let sent = Instant::now();
-    let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
-    assert!(
-        sent.elapsed() < Duration::from_secs(10),
-        "the wait went on after SIGINT\n{}",
-        run.dump()
-    );
+    let run = interrupt(child);
     run.code(exit::INTERRUPTED);
     let doc = run.json();
     assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
