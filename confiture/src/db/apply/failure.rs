@@ -207,8 +207,7 @@ pub(super) fn stopped(step: &Step<'_>, statement: Option<usize>) -> StepFailure 
 /// statement's, which becomes [`ErrorKind::Interrupted`] naming the migration and what became of
 /// it. Its details (rolled back; what a no-transaction migration committed), place and server
 /// error stay, and it is the source; its help (which would guess at a `statement_timeout`)
-/// does not. Any other kind of failure (the connection lost meanwhile)
-/// is returned as it was.
+/// does not. Any other kind of failure (the connection lost meanwhile) is returned as it was.
 pub(super) fn interrupted(step: &Step<'_>, failure: StepFailure) -> StepFailure {
     if failure.error.kind != ErrorKind::MigrationFailed {
         return failure;

@@ -108,7 +108,9 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
         if !inner.flag.load(Ordering::SeqCst) {
             continue;
         }
-        // Held while the request is made: the runner cannot start another message meanwhile.
+        // Held while the request is made: the runner, whose message may have ended meanwhile,
+        // waits for it before its next query (a `ROLLBACK`, a no-transaction migration's
+        // ledger row), so the request never reaches a query that is not a migration's.
         let mut sending = inner.sending();
         let message = sending.in_flight;
         let due = message != 0
