@@ -30,7 +30,9 @@ pub enum ErrorKind {
     Irreversible,
     /// A request that makes no sense (e.g. `--steps 0`, unknown `--target`) (exit 64).
     Usage,
-    /// Interrupted by a signal (`verify`, `drift`: the scratch databases were dropped) (exit 130).
+    /// Interrupted by a signal (`verify`, `drift`: the scratch databases were dropped; `up`,
+    /// `down` stopped by [`crate::Migrator::stop_when`]: the running migration was cancelled and
+    /// rolled back) (exit 130).
     Interrupted,
 }
 

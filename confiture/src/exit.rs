@@ -43,7 +43,10 @@ pub const USAGE: u8 = 64;
 /// `migrate verify` / `migrate drift` interrupted (SIGINT, SIGTERM, SIGHUP): the scratch
 /// databases were dropped before exiting. A fleet's `up`, `down` or `status` interrupted
 /// (SIGINT, SIGTERM): no target started after it, the running ones finished, the partial
-/// report was printed. 128 + SIGINT, as shells report an interrupted job.
+/// report was printed. One database's `up` or `down` interrupted (SIGINT, SIGTERM): the
+/// running statement was cancelled and its migration rolled back (a `no-transaction` one keeps
+/// what it committed, unrecorded), no other started, and the report says what committed.
+/// 128 + SIGINT, as shells report an interrupted job.
 pub const INTERRUPTED: u8 = 130;
 
 /// Every code with its one-line meaning, in order; the README table is checked against it.
@@ -74,6 +77,6 @@ pub const ALL: &[(u8, &str)] = &[
     (USAGE, "usage error"),
     (
         INTERRUPTED,
-        "interrupted (verify, drift: the scratch databases were dropped; a fleet: partial report)",
+        "interrupted (up, down: the running migration was rolled back; verify, drift: the scratch databases were dropped; a fleet: partial report)",
     ),
 ];

@@ -57,6 +57,22 @@ impl TestDb {
         self.client()
     }
 
+    /// The pid of the CLI's backend sleeping in a migration (`pg_sleep`) on this database, if
+    /// one is: found by its wait event, not by its query text, which the server truncates at
+    /// `track_activity_query_size` (the migration travels in one message with others).
+    pub fn sleeping_backend(&self) -> Option<i32> {
+        self.connect()
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()
+                   AND application_name = 'cargo-confiture' AND state = 'active'
+                   AND wait_event = 'PgSleep'",
+                &[],
+            )
+            .expect("read pg_stat_activity")
+            .map(|row| row.get(0))
+    }
+
     /// Every relation in the database with its kind and file node, sorted: equal snapshots
     /// before and after a command prove it created, dropped or rewrote nothing.
     pub fn catalog_snapshot(&self) -> Vec<String> {

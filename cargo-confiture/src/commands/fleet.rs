@@ -149,7 +149,8 @@ fn file_list_name(migrator: &Migrator, list: &FleetList) -> String {
 /// `migrate up` on every target.
 pub fn up(plan: Plan, options: &UpOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "", fleet::Request::Up(options))?.stop_when(stop_on_signal());
+    let fleet = fleet(&plan, out, "", fleet::Request::Up(options))?
+        .stop_when(stop_on_signal(FLEET_STOPPING, FLEET_LEAVING));
     let report = fleet.up(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
@@ -157,7 +158,8 @@ pub fn up(plan: Plan, options: &UpOptions, out: &Output) -> Result<u8> {
 /// `migrate down` on every target.
 pub fn down(plan: Plan, options: &DownOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "", fleet::Request::Down(options))?.stop_when(stop_on_signal());
+    let fleet = fleet(&plan, out, "", fleet::Request::Down(options))?
+        .stop_when(stop_on_signal(FLEET_STOPPING, FLEET_LEAVING));
     let report = fleet.down(options, &|event| live(out, event))?;
     Ok(finish(out, &report))
 }
@@ -165,19 +167,31 @@ pub fn down(plan: Plan, options: &DownOptions, out: &Output) -> Result<u8> {
 /// `migrate status` on every target.
 pub fn status(plan: Plan, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "", fleet::Request::Status)?.stop_when(stop_on_signal());
+    let fleet = fleet(&plan, out, "", fleet::Request::Status)?
+        .stop_when(stop_on_signal(FLEET_STOPPING, FLEET_LEAVING));
     let report = fleet.status(&|event| live(out, event))?;
     Ok(finish(out, &report))
 }
 
-/// SIGINT or SIGTERM during a fleet's `up`, `down` or `status` sets the returned flag: no new
-/// target starts, the running ones finish (each commits or rolls back its migrations whole),
-/// and the partial report — done, failed, not started — is printed (text or JSON) with
-/// [`exit::INTERRUPTED`]. A second signal exits at once with that code (the server rolls back
-/// what the running targets had not committed). A library never installs signal handlers;
-/// the CLI is the whole process. Without handlers (none could be installed) the default
-/// action ends the process, as before.
-fn stop_on_signal() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+/// What a fleet says on the first signal, and on the second ([`stop_on_signal`]).
+const FLEET_STOPPING: &str = "no new target starts; waiting for the running ones to finish";
+const FLEET_LEAVING: &str =
+    "the running targets' uncommitted migrations are rolled back by the server";
+
+/// SIGINT or SIGTERM during `up` or `down` (one database or a fleet) or a fleet's `status`
+/// sets the returned flag, given to `Migrator::stop_when` or `Fleet::stop_when`, and says
+/// `stopping` on stderr. A fleet starts no new target, the running ones finish (each commits
+/// or rolls back its migrations whole); one database's run cancels the running migration's
+/// statement, which is rolled back, and starts no other. The report — a fleet's partial one,
+/// one database's failure with what committed — is printed (text or JSON) with
+/// [`exit::INTERRUPTED`]. A second signal exits at once with that code, saying `leaving` (the
+/// server rolls back what was not committed). A library never installs signal handlers; the
+/// CLI is the whole process. Without handlers (none could be installed) the default action
+/// ends the process, as before.
+pub(super) fn stop_on_signal(
+    stopping: &'static str,
+    leaving: &'static str,
+) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let flag = std::sync::Arc::new(AtomicBool::new(false));
     use signal_hook::consts::{SIGINT, SIGTERM};
@@ -191,15 +205,13 @@ fn stop_on_signal() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
             return;
         }
         set.store(true, Ordering::SeqCst);
-        Output::note_line(
-            "\ninterrupted: no new target starts; waiting for the running ones to finish \
-             (interrupt again to exit at once)",
-        );
+        Output::note_line(&format!(
+            "\ninterrupted: {stopping} (interrupt again to exit at once)"
+        ));
         if received.next().is_some() {
-            Output::note_line(
-                "interrupted again: exiting; the running targets' uncommitted migrations are \
-                 rolled back by the server (run the command again to finish them)",
-            );
+            Output::note_line(&format!(
+                "interrupted again: exiting; {leaving} (run the command again to finish them)"
+            ));
             std::process::exit(i32::from(exit::INTERRUPTED));
         }
     });

@@ -49,7 +49,7 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output) -> Result<u8> {
         .create_database(args.create_database);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out),
-        Selected::One(migrator) => migrator,
+        Selected::One(migrator) => interruptible(migrator, args.dry_run),
     };
     let mut view = ProgressView::default();
     let outcome = migrator.up(&options, &mut |p| view.on(out, p));
@@ -83,7 +83,7 @@ fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::down(plan, &options, out),
-        Selected::One(migrator) => migrator,
+        Selected::One(migrator) => interruptible(migrator, args.dry_run),
     };
     let mut view = ProgressView::default();
     let outcome = migrator.down(&options, &mut |p| view.on(out, p));
@@ -103,6 +103,20 @@ fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
             }
         },
     )
+}
+
+/// One database's `up` or `down` stopped cleanly by SIGINT or SIGTERM
+/// ([`super::fleet::stop_on_signal`], `Migrator::stop_when`): the running migration is
+/// cancelled and rolled back, no other starts, and the failure report says what committed
+/// (exit 130). A dry run writes nothing and keeps the signals' default action.
+fn interruptible(migrator: Migrator, dry_run: bool) -> Migrator {
+    if dry_run {
+        return migrator;
+    }
+    migrator.stop_when(super::fleet::stop_on_signal(
+        "cancelling the running migration, which is rolled back; no other starts",
+        "the server rolls back the migration that was running",
+    ))
 }
 
 /// `migrate baseline`.

@@ -249,6 +249,9 @@ fn holders_of(messages: &[SimpleQueryMessage]) -> Vec<LockHolder> {
         .collect()
 }
 
+/// How often a wait for the lock looks whether the run was stopped ([`acquire_scoped`]).
+const STOP_POLL: Duration = Duration::from_millis(50);
+
 /// Takes the migration lock, polling with backoff and jitter for at most `timeout`.
 /// `waiting` is called once, with the holder, when the first attempt finds the lock taken.
 /// On expiry the error (exit 6) names the holder. The engine uses [`acquire_scoped`]; this is
@@ -272,18 +275,20 @@ pub fn acquire_for(
     timeout: Duration,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
 ) -> Result<MigrationLock> {
-    acquire_scoped(client, database, None, timeout, waiting)
+    acquire_scoped(client, database, None, timeout, None, waiting)
 }
 
 /// Takes the migration lock for a session whose `current_database()` is known (the commands
 /// that write read it with their read-only check, in the same round trip), for the whole
 /// database (`tenant` `None`) or for one tenant schema of it
-/// ([`tenant_lock_id`]).
+/// ([`tenant_lock_id`]). A run stopped from outside while it waits (`stop`,
+/// [`crate::Migrator::stop_when`]) gives up at once: [`ErrorKind::Interrupted`], nothing ran.
 pub fn acquire_scoped(
     client: &mut Client,
     database: String,
     tenant: Option<&str>,
     timeout: Duration,
+    stop: Option<&crate::db::apply::Stop>,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
 ) -> Result<MigrationLock> {
     let start = Instant::now();
@@ -308,7 +313,16 @@ pub fn acquire_scoped(
             let found = holder_of(client, key, tenant_key)?;
             waiting(found.as_ref());
         }
-        std::thread::sleep(backoff.next_delay().min(timeout - elapsed));
+        let until = Instant::now() + backoff.next_delay().min(timeout - elapsed);
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if stop.is_some_and(crate::db::apply::Stop::is_set) {
+                return Err(Error::new(
+                    ErrorKind::Interrupted,
+                    "interrupted while waiting for the migration lock: nothing was run",
+                ));
+            }
+            std::thread::sleep(left.min(STOP_POLL));
+        }
     }
     let found = holder_of(client, key, tenant_key)?;
     // A zero wait is one attempt: "within 0ms" read as a bug.

@@ -80,15 +80,18 @@ impl Migrator {
             report.migrations = planned(&plan.migrations(), Direction::Down);
             return Ok(());
         }
-        let settings =
+        let mut settings =
             self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
         let mut warnings = Vec::new();
+        let (env, stop) = (self.env.clone(), self.stop.clone());
         let (client, target) = self.client_for_writing()?;
+        settings.stop = stop.map(|flag| crate::db::apply::Stop::watch(flag, client, &env));
         let (budget, started) = (options.lock_wait, Instant::now());
         let result = with_lock(
             client,
             &target,
             options.lock_wait,
+            settings.stop.as_ref(),
             progress,
             &mut warnings,
             |client, held, progress| {

@@ -88,6 +88,8 @@ pub struct Migrator {
     /// What the commands suggested in this session's errors repeat, so that pasted they reach
     /// its database and migrations ([`Migrator::suggesting`]).
     pub(crate) suggest: crate::hint::Invocation,
+    /// Set from outside to stop `up` and `down` ([`Migrator::stop_when`]).
+    pub(crate) stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Migrator {
@@ -127,6 +129,7 @@ impl Migrator {
             preloaded: None,
             on_scratch: false,
             in_fleet: false,
+            stop: None,
         }
     }
 
@@ -272,6 +275,7 @@ impl Migrator {
             on_scratch: self.on_scratch,
             in_fleet: self.in_fleet,
             suggest: self.suggest.clone(),
+            stop: self.stop.clone(),
         }
     }
 
@@ -351,6 +355,33 @@ impl Migrator {
     /// ```
     pub fn suggesting(mut self, invocation: crate::hint::Invocation) -> Migrator {
         self.suggest = invocation;
+        self
+    }
+
+    /// Stop `up` and `down` once `flag` is set (a CLI sets it on SIGINT, as for
+    /// [`Fleet::stop_when`](crate::fleet::Fleet::stop_when)): no further migration starts, the
+    /// statement running on the server is cancelled (a cancel request, TLS as the session's),
+    /// and its migration is rolled back as a failed one is — a `no-transaction` one keeps the
+    /// statements it committed and gets no ledger row. The command then fails with
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) (exit 130), its
+    /// [`Reason::Migration`](crate::error::Reason::Migration) naming what committed before.
+    /// The library installs no signal handler: the caller owns the process's signals.
+    ///
+    /// ```no_run
+    /// use std::sync::{atomic::AtomicBool, Arc};
+    /// use confiture::migrate::{no_progress, UpOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let stop = Arc::new(AtomicBool::new(false));
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?
+    ///     .stop_when(stop.clone());
+    /// // Elsewhere (a signal handler, a shutdown hook): stop.store(true, Ordering::SeqCst).
+    /// migrator.up(&UpOptions::default(), &mut no_progress)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stop_when(mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Migrator {
+        self.stop = Some(flag);
         self
     }
 

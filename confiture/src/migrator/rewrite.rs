@@ -150,6 +150,7 @@ impl Migrator {
             client,
             &target,
             lock_wait,
+            None,
             progress,
             warnings,
             |client, _held, progress| {

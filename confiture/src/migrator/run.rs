@@ -130,11 +130,12 @@ pub(super) fn planned(ms: &[&Migration], direction: Direction) -> Vec<MigrationR
 
 /// Runs `work` holding the migration lock, and releases it after, whatever happened. A lock
 /// found lost at release is returned as a warning. A session that cannot write (standby,
-/// read-only) is refused first.
+/// read-only) is refused first. A run stopped while it waits (`stop`) ends there.
 pub(super) fn with_lock<T>(
     client: &mut Client,
     target: &writable::Target,
     wait: Duration,
+    stop: Option<&apply::Stop>,
     progress: &mut dyn FnMut(Progress),
     warnings: &mut Vec<String>,
     work: impl FnOnce(&mut Client, lock::HeldLock, &mut dyn FnMut(Progress)) -> Run<T>,
@@ -142,7 +143,7 @@ pub(super) fn with_lock<T>(
     // A read-only server is refused before waiting for the lock or writing anything.
     let database = writable::check(client, target)?;
     let tenant = target.tenant_schema.as_deref();
-    let taken = lock::acquire_scoped(client, database, tenant, wait, &mut |holder| {
+    let taken = lock::acquire_scoped(client, database, tenant, wait, stop, &mut |holder| {
         progress(Progress::LockWaiting {
             holder: holder.cloned(),
         })
@@ -229,6 +230,7 @@ impl Migrator {
             statement_timeout: statement_timeout.or(m.statement_timeout),
             lock_retries: m.lock_retries,
             held_lock: None,
+            stop: None,
         }
     }
 

@@ -116,11 +116,15 @@ impl Migrator {
             report.skipped = versions(&plan.skipped);
             return Ok(());
         }
-        let settings =
+        let mut settings =
             self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
         let mut warnings = Vec::new();
         // To reconnect after a lost connection and read what the server committed.
         let env = self.env.clone();
+        let (on_scratch, in_fleet) = (self.on_scratch, self.in_fleet);
+        let stop = self.stop.clone();
+        let (client, target) = self.client_for_writing()?;
+        settings.stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
         let locked = Locked {
             set: &set,
             request: &request,
@@ -129,10 +133,9 @@ impl Migrator {
             single: options.single_transaction,
             lock_wait: options.lock_wait,
             started: Instant::now(),
-            on_scratch: self.on_scratch,
-            in_fleet: self.in_fleet,
+            on_scratch,
+            in_fleet,
         };
-        let (client, target) = self.client_for_writing()?;
         let result = match prepared {
             Some(Prepared::Locked { lock, ledger }) => holding_lock(
                 client,
@@ -145,6 +148,7 @@ impl Migrator {
                 client,
                 &target,
                 options.lock_wait,
+                settings.stop.as_ref(),
                 progress,
                 &mut warnings,
                 |client, held, progress| locked.run(client, held, None, progress, report),

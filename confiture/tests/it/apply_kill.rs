@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use apply_support::{Dir, TestDb};
 use confiture::migrate::{no_progress, UpOptions};
+use confiture::Reason;
 
 const CHILD_DB: &str = "CONFITURE_KILL_TEST_DB";
 const CHILD_DIR: &str = "CONFITURE_KILL_TEST_DIR";
@@ -96,4 +97,83 @@ fn a_killed_client_stops_its_migration_on_the_server() {
         .up(&UpOptions::default(), &mut no_progress)
         .unwrap();
     assert_eq!(report.applied, ["001"]);
+}
+
+/// `Migrator::stop_when`: the flag set mid-migration cancels the statement on the server over
+/// the session's own TLS (`sslmode=require`: a cancel request sent without TLS would be
+/// refused), rolls the migration back, starts no other, and the run fails as `interrupted`
+/// with what committed before.
+#[test]
+fn stop_when_cancels_the_running_migration_over_tls_and_reports_what_committed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let db = TestDb::new("stopped");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "first",
+        "CREATE TABLE first (id int);\n",
+        "DROP TABLE first;\n",
+    )
+    .migration(
+        "002",
+        "slow",
+        "CREATE TABLE half (id int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE half;\n",
+    )
+    .migration(
+        "003",
+        "last",
+        "CREATE TABLE last (id int);\n",
+        "DROP TABLE last;\n",
+    );
+    let url = format!("{}?sslmode=require", apply_support::server().url(&db.name));
+    let mut env = confiture::config::Environment::from_url(&url, "test").unwrap();
+    env.application_name = "confiture-stop-test".to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut migrator = apply_support::migrator_for(env, &dir.path).stop_when(stop.clone());
+    let run = std::thread::spawn(move || {
+        migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .map_err(Box::new)
+    });
+
+    let mut watcher = db.client();
+    let running = "SELECT s.pid::text FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+                   WHERE a.application_name = 'confiture-stop-test' AND s.ssl \
+                   AND a.datname = current_database() AND a.wait_event = 'PgSleep'";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while apply_support::value(&mut watcher, running).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the slow migration never ran over TLS"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stopped = Instant::now();
+    stop.store(true, Ordering::SeqCst);
+    let failed = run.join().unwrap().expect_err("the run was stopped");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "the statement was not cancelled: {:?}",
+        stopped.elapsed()
+    );
+    assert_eq!(
+        failed.error.kind,
+        confiture::ErrorKind::Interrupted,
+        "{}",
+        failed.error
+    );
+    assert_eq!(failed.report.applied, ["001"]);
+    let Reason::Migration(m) = failed.error.reason() else {
+        panic!("no migration in {:?}", failed.error.reason());
+    };
+    assert_eq!(
+        (m.version.as_str(), &m.committed, &m.not_attempted),
+        ("002", &vec!["001".to_string()], &vec!["003".to_string()])
+    );
+    assert_eq!(db.ledger(), ["001:first"]);
+    assert!(!db.table_exists("half"));
+    assert!(apply_support::value(&mut watcher, running).is_none());
 }

@@ -10,22 +10,6 @@ use confiture_tests::{wait_until, Project, TestDb};
 
 const SLOW_UP: &str = "CREATE TABLE t_partial (a int);\nSELECT pg_sleep(30);\n";
 
-/// The pid of the backend running the slow migration for `db`, if it is running: the only
-/// one that sleeps (not found by its query text, which the server truncates at
-/// `track_activity_query_size`: the migration travels in one message with others).
-fn sleeping_backend(db: &TestDb) -> Option<i32> {
-    db.connect()
-        .query_opt(
-            "SELECT pid FROM pg_stat_activity
-             WHERE datname = current_database() AND pid <> pg_backend_pid()
-               AND application_name = 'cargo-confiture' AND state = 'active'
-               AND wait_event = 'PgSleep'",
-            &[],
-        )
-        .expect("read pg_stat_activity")
-        .map(|row| row.get(0))
-}
-
 fn backend_alive(db: &TestDb, pid: i32) -> bool {
     db.connect()
         .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
@@ -54,7 +38,7 @@ fn a_killed_run_leaves_nothing_behind_and_the_next_run_applies() {
         .expect("spawn the CLI under test");
     let mut pid = None;
     let running = wait_until(Duration::from_secs(30), || {
-        pid = sleeping_backend(&db);
+        pid = db.sleeping_backend();
         pid.is_some()
     });
     if !running {

@@ -14,6 +14,7 @@ mod cli_concurrency;
 mod cli_engine;
 mod cli_generate;
 mod cli_history;
+mod cli_interrupt;
 mod cli_json_errors;
 mod cli_kill;
 mod cli_render;

@@ -8,8 +8,8 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
-    batch_connection_lost, connection_lost, copy_refusal, is_lock_contention, lock_released,
-    message_failure,
+    batch_connection_lost, connection_lost, copy_refusal, interrupted, is_lock_contention,
+    lock_released, message_failure, stopped, with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
@@ -177,7 +177,10 @@ pub fn run_steps(
     };
     while runner.progress.next < steps.len() {
         if let Err((i, failure)) = runner.send_next(limits) {
-            let failure = lock_released(runner.client, settings, &steps[i], failure, false);
+            let mut failure = lock_released(runner.client, settings, &steps[i], failure, false);
+            if settings.stopped() {
+                failure = with_interrupted_help(&steps[i], interrupted(&steps[i], failure));
+            }
             return Err((i, failure));
         }
     }
@@ -200,6 +203,9 @@ impl Runner<'_, '_> {
     fn send_next(&mut self, limits: BatchLimits) -> Result<(), (usize, StepFailure)> {
         let message = self.progress.next_message(&self.costs, limits);
         let first = message.start;
+        if self.settings.stopped() {
+            return Err((first, stopped(&self.steps[first], None)));
+        }
         self.events.start(first);
         if self.costs[first].alone {
             let outcome = run_statements(self.client, self.settings, &self.steps[first])
@@ -220,7 +226,11 @@ impl Runner<'_, '_> {
             }
         }
         let start = Instant::now();
-        match batch.script.send(self.client) {
+        let client = &mut *self.client;
+        let Some(sent) = self.settings.send(|| batch.script.send(client)) else {
+            return Err((first, stopped(&self.steps[first], None)));
+        };
+        match sent {
             Ok(messages) => {
                 self.committed(returned_durations(&messages, message.len()));
                 Ok(())

@@ -185,6 +185,74 @@ pub(super) fn lock_released(
     }
 }
 
+/// The message of a run stopped from outside ([`super::Stop`]) before it sent `step` — or,
+/// `statement` (0-based), before that statement of a no-transaction `step`: nothing of it ran.
+pub(super) fn stopped(step: &Step<'_>, statement: Option<usize>) -> StepFailure {
+    let id = step.migration.id();
+    let what = match (statement, step.direction) {
+        (None, Direction::Up) => format!("before migration {id} started"),
+        (None, Direction::Down) => format!("before migration {id} was rolled back"),
+        (Some(k), _) => format!("before statement {} of migration {id} ran", k + 1),
+    };
+    StepFailure {
+        error: Error::new(ErrorKind::Interrupted, format!("interrupted {what}")),
+        location: None,
+        server: None,
+        unknown_fate: 0,
+        blames_file: false,
+    }
+}
+
+/// A failure of a run stopped from outside ([`super::Stop`]): `failure` is the cancelled
+/// statement's, which becomes [`ErrorKind::Interrupted`] naming the migration and what became of
+/// it. Its details (rolled back; what a no-transaction migration committed), place and server
+/// error stay, and it is the source; its help (which would guess at a `statement_timeout`)
+/// does not. Any other kind of failure (the connection lost meanwhile) is returned as it was.
+pub(super) fn interrupted(step: &Step<'_>, failure: StepFailure) -> StepFailure {
+    if failure.error.kind != ErrorKind::MigrationFailed {
+        return failure;
+    }
+    let doing = match step.direction {
+        Direction::Up => "migration",
+        Direction::Down => "the rollback of migration",
+    };
+    let mut error = Error::new(
+        ErrorKind::Interrupted,
+        format!("interrupted: {doing} {} was cancelled", step.migration.id()),
+    );
+    // Its details say what became of it: rolled back, or (no-transaction) which statements
+    // stay committed, or (`whole_run`) that nothing is recorded.
+    error.details.extend(failure.error.details.iter().cloned());
+    let location = failure.location.clone();
+    let server = failure.server.clone();
+    error.set_source(failure.error);
+    StepFailure {
+        error,
+        location,
+        server,
+        unknown_fate: 0,
+        blames_file: false,
+    }
+}
+
+/// `failure` of a run stopped from outside, with the help of an interrupted run, unless it
+/// has one (a no-transaction migration's says what to do of what it committed).
+pub(super) fn with_interrupted_help(step: &Step<'_>, mut failure: StepFailure) -> StepFailure {
+    if failure.error.kind == ErrorKind::Interrupted && failure.error.help.is_none() {
+        failure.error.help = Some(match step.direction {
+            Direction::Up => format!(
+                "run {} again to apply the migrations not applied",
+                crate::hint::command("migrate up")
+            ),
+            Direction::Down => format!(
+                "run {} to see what is still applied",
+                crate::hint::command("migrate status")
+            ),
+        });
+    }
+    failure
+}
+
 pub(super) fn is_lock_contention(e: &postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED)
 }

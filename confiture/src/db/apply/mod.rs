@@ -29,6 +29,7 @@ mod no_transaction;
 mod script;
 mod single;
 mod sql;
+mod stop;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +51,7 @@ pub use decide::BatchLimits;
 pub use script::Script;
 pub use single::{run_in_one_transaction, single_transaction_refusal};
 pub use sql::RESET_SESSION;
+pub(crate) use stop::Stop;
 
 /// The settings every migration of a run shares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,25 @@ pub struct ApplySettings {
     /// The migration lock the run holds, checked in every migration's transaction before it
     /// commits (a migration that released it fails, rolled back); `None` checks nothing.
     pub held_lock: Option<HeldLock>,
+    /// Stops the run from outside ([`crate::Migrator::stop_when`]): nothing more is sent once
+    /// it is set, and the message running is cancelled; `None` runs to the end.
+    pub stop: Option<Stop>,
+}
+
+impl ApplySettings {
+    /// Whether the run was stopped from outside ([`ApplySettings::stop`]).
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(Stop::is_set)
+    }
+
+    /// Sends one message of a migration (`send`), cancelled on the server when the run is
+    /// stopped meanwhile; `None`, sending nothing, when it is stopped already.
+    pub(crate) fn send<T>(&self, send: impl FnOnce() -> T) -> Option<T> {
+        match &self.stop {
+            Some(stop) => stop.send(send),
+            None => Some(send()),
+        }
+    }
 }
 
 /// One migration to run in one direction.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use postgres::{Client, SimpleQueryMessage};
 
-use super::failure::{connection_lost, ledger_state, sql_failure};
+use super::failure::{connection_lost, interrupted, ledger_state, sql_failure, stopped};
 use super::markers::Statement;
 use super::sql::{
     drop_session_objects, lock_check_between_statements, lock_check_sql, record_sql, timeouts_sql,
@@ -149,7 +149,13 @@ pub(super) fn run_statements(
         };
         let mut script = Script::new();
         script.push_statement(file, text, span.line);
-        if let Err(e) = client.batch_execute(script.text()) {
+        let Some(sent) = settings.send(|| client.batch_execute(script.text())) else {
+            let failure = stopped(step, (index > 0).then_some(index));
+            return Err(statement_failed(
+                client, settings, step, failure, index, &before,
+            ));
+        };
+        if let Err(e) = sent {
             if is_connection_lost(&e) {
                 return Err(connection_lost(step, e));
             }
@@ -158,7 +164,11 @@ pub(super) fn run_statements(
                 count,
                 line: span.line,
             };
-            let failure = sql_failure(settings, step, &script, None, e, Some(statement));
+            let mut failure = sql_failure(settings, step, &script, None, e, Some(statement));
+            if settings.stopped() {
+                // Cancelled: said as such, and what it committed is said below.
+                failure = interrupted(step, failure);
+            }
             return Err(statement_failed(
                 client, settings, step, failure, index, &before,
             ));

@@ -7,7 +7,8 @@ use postgres::Client;
 
 use super::batch::rollback_and_read;
 use super::failure::{
-    connection_lost, copy_refusal, is_lock_contention, lock_released, sql_failure,
+    connection_lost, copy_refusal, interrupted, is_lock_contention, lock_released, sql_failure,
+    stopped, with_interrupted_help,
 };
 use super::markers::failed_statement;
 use super::retry_backoff;
@@ -58,8 +59,14 @@ pub fn run_in_one_transaction(
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
 ) -> Result<(), (usize, StepFailure)> {
-    one_transaction(client, settings, steps, on_retry, on_step)
-        .map_err(|(i, failure)| (i, lock_released(client, settings, &steps[i], failure, true)))
+    one_transaction(client, settings, steps, on_retry, on_step).map_err(|(i, failure)| {
+        let failure = lock_released(client, settings, &steps[i], failure, true);
+        if settings.stopped() {
+            let failure = interrupted(&steps[i], failure);
+            return (i, with_interrupted_help(&steps[i], failure));
+        }
+        (i, failure)
+    })
 }
 
 fn one_transaction(
@@ -89,7 +96,10 @@ fn one_transaction(
             let mut script = Script::new();
             let tag = format!("{nonce}_{i}");
             push_step(&mut script, settings, step, &tag);
-            let Err(e) = script.send(client) else {
+            let Some(sent) = settings.send(|| script.send(client)) else {
+                return Err((i, stopped_in_one_transaction(client, step)));
+            };
+            let Err(e) = sent else {
                 on_step(i, Some(start.elapsed()));
                 continue;
             };
@@ -114,6 +124,11 @@ fn one_transaction(
             );
             return Err((i, failure));
         }
+        if settings.stopped() {
+            let mut failure = stopped_in_one_transaction(client, &last);
+            failure.error.message = "interrupted before the run's COMMIT".to_string();
+            return Err((steps.len() - 1, failure));
+        }
         return match client.batch_execute("COMMIT") {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -131,4 +146,15 @@ fn one_transaction(
             }
         };
     }
+}
+
+/// The run was stopped before `step` was sent (or before the `COMMIT`): the one transaction is
+/// rolled back, and nothing is recorded.
+fn stopped_in_one_transaction(client: &mut Client, step: &Step<'_>) -> StepFailure {
+    let mut failure = stopped(step, None);
+    let _ = client.batch_execute("ROLLBACK");
+    failure.error = failure.error.with_detail(
+        "the whole run was one transaction: it was rolled back and nothing is recorded",
+    );
+    failure
 }

@@ -590,6 +590,7 @@ mod tests {
             statement_timeout: Some(Duration::from_micros(10)),
             lock_retries: 3,
             held_lock: None,
+            stop: None,
         };
         let step = Step::up(&migration, false);
         let text = batch(&settings, std::slice::from_ref(&step), true)
@@ -661,6 +662,7 @@ mod tests {
             statement_timeout,
             lock_retries: 3,
             held_lock: None,
+            stop: None,
         }
     }
 

@@ -336,6 +336,18 @@ fn driver_config(env: &Environment, check_interval: bool) -> postgres::Config {
     config
 }
 
+/// Asks the server to cancel the statement running on the session `token` belongs to (what
+/// libpq's `PQcancel` does), over a connection made as `env`'s sessions are: TLS by its
+/// sslmode, the address the session dialled. Whether the request was delivered; the server
+/// ignores one that finds the session idle.
+pub(crate) fn cancel_query(token: &postgres::CancelToken, env: &Environment) -> bool {
+    match tls_for(env, &mut postgres::Config::new()) {
+        Ok(Some(tls)) => token.cancel_query(tls).is_ok(),
+        Ok(None) => token.cancel_query(postgres::NoTls).is_ok(),
+        Err(_) => false,
+    }
+}
+
 /// The TLS connector `env`'s sslmode asks for (set on `config`), or none.
 fn tls_for(
     env: &Environment,

@@ -476,6 +476,7 @@ fn batch_limits_bound_each_message() {
         statement_timeout: None,
         lock_retries: 0,
         held_lock: None,
+        stop: None,
     };
     apply::create_tracking_table(&mut client, &settings.table).unwrap();
     let steps: Vec<Step<'_>> = checked
@@ -600,6 +601,7 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
         statement_timeout: None,
         lock_retries: 0,
         held_lock: None,
+        stop: None,
     };
     let steps: Vec<Step<'_>> = checked
         .set

@@ -44,6 +44,7 @@ fn copy_through_the_client_is_never_a_lost_connection() {
             statement_timeout: Some(Duration::from_secs(5)),
             lock_retries: 0,
             held_lock: None,
+            stop: None,
         };
         apply::create_tracking_table(&mut client, &settings.table).unwrap();
         let steps: Vec<Step<'_>> = checked

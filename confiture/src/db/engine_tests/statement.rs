@@ -157,6 +157,7 @@ fn settings() -> ApplySettings {
         statement_timeout: None,
         lock_retries: 0,
         held_lock: None,
+        stop: None,
     }
 }
 

@@ -1,0 +1,140 @@
+//! Stopping a run from outside ([`crate::Migrator::stop_when`]: a CLI sets the flag on SIGINT).
+//!
+//! Once the flag is set, no statement of ours is sent any more (the runner asks
+//! [`Stop::send`] before each), and the one running on the server is cancelled (a cancel
+//! request, as libpq's `PQcancel`, over a connection made as the session's was, TLS
+//! included): the migration it belongs to fails and is rolled back — a no-transaction one keeps
+//! the statements it committed and gets no ledger row — as any failed migration is, and the
+//! run ends with [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted). Only the
+//! migrations' own messages are cancelled: the `ROLLBACK` and ledger read after a failure, and
+//! the lock's release, run as usual.
+//!
+//! A thread watches the flag while the run lasts (it ends when the last [`Stop`] is dropped):
+//! a flag has no way to wake anybody, and the runner is blocked in the driver meanwhile.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use crate::config::Environment;
+
+/// How often the watching thread looks at the flag.
+const POLL: Duration = Duration::from_millis(20);
+
+/// A message still running this long after its cancel request is cancelled again (the
+/// request reached the server before the message did, and the server ignored it).
+const CANCEL_AGAIN: Duration = Duration::from_secs(1);
+
+/// The stop flag of a run and the cancel request of its session. Cloned with the run's
+/// [`super::ApplySettings`]; equal when it is the same run's.
+#[derive(Clone)]
+pub(crate) struct Stop {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    flag: Arc<AtomicBool>,
+    sending: Mutex<Sending>,
+}
+
+/// What the runner is sending: the message number in flight (0: none) and the one last
+/// cancelled, with when.
+#[derive(Default)]
+struct Sending {
+    in_flight: u64,
+    next: u64,
+    cancelled: Option<(u64, Instant)>,
+}
+
+impl Stop {
+    /// Watches `flag` for the run on `client`'s session (whose connection `env` describes):
+    /// once it is set, the message running is cancelled.
+    pub(crate) fn watch(
+        flag: Arc<AtomicBool>,
+        client: &postgres::Client,
+        env: &Environment,
+    ) -> Stop {
+        let inner = Arc::new(Inner {
+            flag,
+            sending: Mutex::new(Sending::default()),
+        });
+        let watched = Arc::downgrade(&inner);
+        let token = client.cancel_token();
+        let env = env.clone();
+        // Without the thread (none could be started) the flag still stops the run between
+        // messages; only the running statement is not cancelled.
+        let _ = std::thread::Builder::new()
+            .name("confiture-stop".to_string())
+            .spawn(move || watching(&watched, &token, &env));
+        Stop { inner }
+    }
+
+    /// Whether the flag is set: the run must start nothing more.
+    pub(crate) fn is_set(&self) -> bool {
+        self.inner.flag.load(Ordering::SeqCst)
+    }
+
+    /// Runs `send` (one message of the run) unless the flag is set (`None`); once it is set
+    /// while `send` runs, the message is cancelled on the server.
+    pub(crate) fn send<T>(&self, send: impl FnOnce() -> T) -> Option<T> {
+        {
+            let mut sending = self.inner.sending();
+            if self.is_set() {
+                return None;
+            }
+            sending.next += 1;
+            sending.in_flight = sending.next;
+        }
+        let result = send();
+        self.inner.sending().in_flight = 0;
+        Some(result)
+    }
+}
+
+impl Inner {
+    fn sending(&self) -> MutexGuard<'_, Sending> {
+        self.sending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The watching thread: cancels the message in flight once the flag is set, again when it is
+/// still running [`CANCEL_AGAIN`] later; ends when the run dropped its [`Stop`].
+fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environment) {
+    loop {
+        std::thread::sleep(POLL);
+        let Some(inner) = watched.upgrade() else {
+            return;
+        };
+        if !inner.flag.load(Ordering::SeqCst) {
+            continue;
+        }
+        // Held while the request is made: the runner, whose message may have ended meanwhile,
+        // waits for it before its next query (a `ROLLBACK`, a no-transaction migration's
+        // ledger row), so the request never reaches a query that is not a migration's.
+        let mut sending = inner.sending();
+        let message = sending.in_flight;
+        let due = message != 0
+            && match sending.cancelled {
+                Some((cancelled, at)) => cancelled != message || at.elapsed() >= CANCEL_AGAIN,
+                None => true,
+            };
+        if due {
+            crate::db::connect::cancel_query(token, env);
+            sending.cancelled = Some((message, Instant::now()));
+        }
+    }
+}
+
+impl std::fmt::Debug for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stop").field("set", &self.is_set()).finish()
+    }
+}
+
+impl PartialEq for Stop {
+    fn eq(&self, other: &Stop) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Stop {}

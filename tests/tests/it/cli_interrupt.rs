@@ -1,0 +1,283 @@
+//! Ctrl-C (SIGINT) during one database's `migrate up` / `migrate down`: the process used to
+//! die on the signal's default action — no JSON document, no word of what committed. Now the
+//! statement running on the server is cancelled at once, its migration rolled back (a
+//! no-transaction one keeps what it committed and gets no ledger row), no other starts, and
+//! the failure report (text or JSON, `kind` `interrupted`) says what committed, exit 130.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use confiture::exit;
+use confiture_tests::{wait_until, Project, Run, TestDb};
+
+/// Sleeps while `tb_user` is empty: a test lets the next run through with one row.
+const SLEEP_WHILE_EMPTY: &str = "SELECT pg_sleep(30) FROM tb_user HAVING count(*) = 0;\n";
+
+/// Whether backend `pid` is still running a query (not idle, not gone).
+fn backend_busy(db: &TestDb, pid: i32) -> bool {
+    db.connect()
+        .query_opt(
+            "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'",
+            &[&pid],
+        )
+        .expect("read pg_stat_activity")
+        .is_some()
+}
+
+/// The CLI with `args` on `db`, its output captured.
+fn spawn(project: &Project, db: &TestDb, args: &[&str]) -> std::process::Child {
+    project
+        .cli()
+        .args(args)
+        .args(["--database-url", &db.url()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test")
+}
+
+/// Sends `child` SIGINT and returns what it printed, checking that it ended promptly (long
+/// before the 30 s sleep or the 60 s lock wait of these tests).
+fn interrupt(child: std::process::Child) -> Run {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sent = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    let elapsed = sent.elapsed();
+    let run = Run::from_output(output, elapsed);
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "the run took {elapsed:?} after SIGINT\n{}",
+        run.dump()
+    );
+    run
+}
+
+/// Runs the CLI with `args` on `db`, interrupts it once a migration sleeps on the server, and
+/// checks that the sleeping statement stopped.
+fn interrupted(project: &Project, db: &TestDb, args: &[&str]) -> Run {
+    let child = spawn(project, db, args);
+    let mut pid = None;
+    let sleeping = wait_until(Duration::from_secs(30), || {
+        pid = db.sleeping_backend();
+        pid.is_some()
+    });
+    assert!(
+        sleeping,
+        "the slow migration never ran: {:?}",
+        db.other_backends()
+    );
+    let run = interrupt(child);
+    let pid = pid.expect("a backend pid");
+    assert!(
+        !backend_busy(db, pid),
+        "the sleeping statement still runs after the CLI exited\n{}",
+        run.dump()
+    );
+    run
+}
+
+/// `001_create_tb_user`, `002_slow` with these halves, `003_create_tb_post`.
+fn project(slow_up: &str, slow_down: &str) -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_create_tb_user",
+            "CREATE TABLE tb_user (pk_user int PRIMARY KEY);\n",
+            "DROP TABLE tb_user;\n",
+        )
+        .migration("002_slow", slow_up, slow_down)
+        .migration(
+            "003_create_tb_post",
+            "CREATE TABLE tb_post (pk_post int PRIMARY KEY);\n",
+            "DROP TABLE tb_post;\n",
+        );
+    project
+}
+
+/// [`project`] whose `002_slow` up sleeps.
+fn slow_up() -> Project {
+    project(
+        &format!("CREATE TABLE t_partial (a int);\n{SLEEP_WHILE_EMPTY}"),
+        "DROP TABLE t_partial;\n",
+    )
+}
+
+#[test]
+fn sigint_during_up_cancels_the_migration_reports_what_committed_and_exits_130() {
+    let project = slow_up();
+    for json in [false, true] {
+        let db = TestDb::new("sigint_up");
+        let mut args = vec!["migrate", "up"];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let run = interrupted(&project, &db, &args);
+        run.code(exit::INTERRUPTED)
+            .stderr_has("interrupted: cancelling the running migration");
+        if json {
+            let doc = run.json();
+            let error = &doc["errors"][0];
+            assert_eq!(error["kind"], "interrupted", "{}", run.dump());
+            assert_eq!(error["exit_code"], 130, "{}", run.dump());
+            assert_eq!(error["version"], "002", "{}", run.dump());
+            assert_eq!(
+                error["committed"],
+                serde_json::json!(["001"]),
+                "{}",
+                run.dump()
+            );
+            assert_eq!(
+                error["not_attempted"],
+                serde_json::json!(["003"]),
+                "{}",
+                run.dump()
+            );
+            assert_eq!(doc["applied"], serde_json::json!(["001"]), "{}", run.dump());
+        } else {
+            run.stderr_has("interrupted: migration 002_slow was cancelled")
+                .stderr_has("the migration was rolled back and is not recorded")
+                .stderr_has("applied before the failure: 001")
+                .stderr_has("not attempted: 003");
+        }
+        // The first migration committed; the interrupted one left nothing.
+        assert_eq!(
+            db.ledger(),
+            Some(vec!["001:create_tb_user".to_string()]),
+            "{}",
+            run.dump()
+        );
+        assert!(!db.has_relation("t_partial"), "{}", run.dump());
+        assert!(db.migration_lock_holders().is_empty(), "{}", run.dump());
+        // The next run applies the rest.
+        db.connect()
+            .batch_execute("INSERT INTO tb_user VALUES (1)")
+            .unwrap();
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        assert_eq!(db.ledger().map(|l| l.len()), Some(3));
+    }
+}
+
+#[test]
+fn sigint_during_down_cancels_the_rollback_and_keeps_it_applied() {
+    let project = project(
+        "CREATE TABLE t_partial (a int);\n",
+        &format!("DROP TABLE t_partial;\n{SLEEP_WHILE_EMPTY}"),
+    );
+    let db = TestDb::new("sigint_down");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let run = interrupted(
+        &project,
+        &db,
+        &["migrate", "down", "--steps", "3", "--format", "json"],
+    );
+    run.code(exit::INTERRUPTED);
+    let doc = run.json();
+    assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
+    assert_eq!(
+        doc["errors"][0]["committed"],
+        serde_json::json!(["003"]),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        doc["rolled_back"],
+        serde_json::json!(["003"]),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        db.ledger(),
+        Some(vec![
+            "001:create_tb_user".to_string(),
+            "002:slow".to_string()
+        ]),
+        "{}",
+        run.dump()
+    );
+    assert!(db.has_relation("t_partial"), "{}", run.dump());
+}
+
+#[test]
+fn sigint_during_a_no_transaction_migration_writes_no_row_and_says_what_stays() {
+    let project = project(
+        &format!(
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+             CREATE TABLE t_partial (a int);\n\
+             CREATE INDEX CONCURRENTLY t_partial_a ON t_partial (a);\n{SLEEP_WHILE_EMPTY}"
+        ),
+        "DROP TABLE t_partial;\n",
+    );
+    let db = TestDb::new("sigint_notx");
+    let run = interrupted(&project, &db, &["migrate", "up"]);
+    run.code(exit::INTERRUPTED)
+        .stderr_has("interrupted: migration 002_slow was cancelled")
+        .stderr_has("statements 1–2 were committed")
+        .stderr_has("the migration is not recorded")
+        .stderr_has("what it committed stays")
+        .stderr_lacks("statement_timeout");
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_tb_user".to_string()]),
+        "{}",
+        run.dump()
+    );
+    assert!(db.has_relation("t_partial"), "{}", run.dump());
+}
+
+#[test]
+fn sigint_during_a_single_transaction_rolls_back_the_whole_run() {
+    let project = slow_up();
+    let db = TestDb::new("sigint_single");
+    let run = interrupted(
+        &project,
+        &db,
+        &["migrate", "up", "--single-transaction", "--format", "json"],
+    );
+    run.code(exit::INTERRUPTED);
+    assert_eq!(
+        run.json()["errors"][0]["kind"],
+        "interrupted",
+        "{}",
+        run.dump()
+    );
+    assert_eq!(db.ledger(), Some(vec![]), "{}", run.dump());
+    assert!(!db.has_relation("tb_user"), "{}", run.dump());
+}
+
+#[test]
+fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
+    let project = slow_up();
+    let db = TestDb::new("sigint_lock");
+    let (_holder, _) = db.hold_migration_lock("another_run");
+    let child = spawn(
+        &project,
+        &db,
+        &["migrate", "up", "--lock-wait", "60s", "--format", "json"],
+    );
+    let connected = wait_until(Duration::from_secs(30), || {
+        db.other_backends()
+            .iter()
+            .any(|b| b.contains("pg_try_advisory"))
+    });
+    assert!(
+        connected,
+        "the CLI never tried the lock: {:?}",
+        db.other_backends()
+    );
+    let run = interrupt(child);
+    run.code(exit::INTERRUPTED);
+    let doc = run.json();
+    assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
+    assert!(
+        doc["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("waiting for the migration lock")),
+        "{}",
+        run.dump()
+    );
+    assert!(db.ledger().unwrap_or_default().is_empty(), "{}", run.dump());
+}
