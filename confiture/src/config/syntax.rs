@@ -31,7 +31,7 @@ pub(super) fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
 
 /// Whether `text`, given where a database or host *name* goes (a line of a target list, the
 /// legacy `database:` block's `database` and `host`), is a connection string instead: it has
-/// `://` or `=` ([`is_url_like`]) or `@` (credentials, maybe with a password). It is then
+/// `://` or `=` (`is_url_like`) or `@` (credentials, maybe with a password). It is then
 /// parsed, or refused, as one — and never shown, since it may hold a password. A database
 /// whose name has `@` or `=` is written as a URL (`postgresql://host/a%40b`).
 #[cfg(feature = "env-files")]
