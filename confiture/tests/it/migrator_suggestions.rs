@@ -174,6 +174,33 @@ fn a_caller_that_completes_them_itself_gets_them_as_written() {
     }
 }
 
+/// Runs `up` on `targets` (each call a fresh list), edits one ledger with `edit` (its checksum
+/// no longer the file's), adds migration 002, runs `up` again with `--keep-going`: the help of
+/// the one target refused (exit 7).
+fn help_of_the_edited_target(
+    root: &TempDir,
+    migrator: &Migrator,
+    targets: impl Fn() -> Vec<Target>,
+    edit: impl FnOnce(),
+) -> String {
+    Fleet::for_migrator(migrator, targets())
+        .up(&UpOptions::default(), &|_| {})
+        .expect("the fleet runs");
+    edit();
+    write_pair(root, "sql", "002", "CREATE TABLE u (id int);\n");
+    let report = Fleet::for_migrator(migrator, targets())
+        .keep_going(true)
+        .up(&UpOptions::default(), &|_| {})
+        .expect("the fleet runs");
+    let failed: Vec<_> = report.failed().collect();
+    assert_eq!(failed.len(), 1, "{report:?}");
+    failed[0]
+        .error
+        .as_ref()
+        .and_then(|e| e.help.clone())
+        .expect("the edited target's help")
+}
+
 #[test]
 fn a_fleet_suggests_each_target_its_own_placeholder_once() {
     let good = TestDb::new("suggest_fleet");
@@ -189,26 +216,12 @@ fn a_fleet_suggests_each_target_its_own_placeholder_once() {
         ]
     };
     let migrator = Migrator::new(base.clone(), &dir, CheckOptions::default());
-    Fleet::for_migrator(&migrator, targets())
-        .up(&UpOptions::default(), &|_| {})
-        .expect("the fleet runs");
-    // One target's ledger records another checksum: it is refused there (exit 7), with help.
-    edited
-        .client()
-        .batch_execute("UPDATE tb_confiture SET checksum = repeat('0', 64)")
-        .unwrap();
-    write_pair(&root, "sql", "002", "CREATE TABLE u (id int);\n");
-    let report = Fleet::for_migrator(&migrator, targets())
-        .keep_going(true)
-        .up(&UpOptions::default(), &|_| {})
-        .expect("the fleet runs");
-    let failed: Vec<_> = report.failed().collect();
-    assert_eq!(failed.len(), 1, "{report:?}");
-    let help = failed[0]
-        .error
-        .as_ref()
-        .and_then(|e| e.help.clone())
-        .expect("the edited target's help");
+    let help = help_of_the_edited_target(&root, &migrator, targets, || {
+        edited
+            .client()
+            .batch_execute("UPDATE tb_confiture SET checksum = repeat('0', 64)")
+            .unwrap();
+    });
     assert_completed(
         &help,
         "--database-url <URL>",
@@ -259,26 +272,13 @@ fn a_tenant_schemas_session_suggests_its_schema() {
         ]
     };
     let migrator = Migrator::new(base.clone(), &dir, CheckOptions::default());
-    Fleet::for_migrator(&migrator, tenants())
-        .up(&UpOptions::default(), &|_| {})
-        .expect("the fleet runs");
-    db.client()
-        .batch_execute("UPDATE tenant_b.tb_confiture SET checksum = repeat('0', 64)")
-        .unwrap();
-    write_pair(&root, "sql", "002", "CREATE TABLE u (id int);\n");
     let dir_text = dir.display().to_string();
     // In a fleet: the tenant's own ledger, never the database's public one.
-    let report = Fleet::for_migrator(&migrator, tenants())
-        .keep_going(true)
-        .up(&UpOptions::default(), &|_| {})
-        .expect("the fleet runs");
-    let failed: Vec<_> = report.failed().collect();
-    assert_eq!(failed.len(), 1, "{report:?}");
-    let help = failed[0]
-        .error
-        .as_ref()
-        .and_then(|e| e.help.clone())
-        .expect("help");
+    let help = help_of_the_edited_target(&root, &migrator, tenants, || {
+        db.client()
+            .batch_execute("UPDATE tenant_b.tb_confiture SET checksum = repeat('0', 64)")
+            .unwrap();
+    });
     assert_completed(
         &help,
         "--database-url <URL> --schema tenant_b",
