@@ -31,7 +31,7 @@ use crate::error::{Diverged, Error, ErrorKind};
 use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
-    close_run, with_suffix, Finding, Replay, RunError, ScratchProgress, ScratchServer,
+    close_run, raised_on, with_suffix, Finding, Replay, RunError, ScratchProgress, ScratchServer,
     TargetSettings,
 };
 use crate::{exit, hint, Migrator};
@@ -202,9 +202,9 @@ impl Migrator {
         let server = options.scratch.environment(&self.env)?;
         let schema_files = options.schema_dir.as_deref().map(sql_files).transpose()?;
         // The history, read as `status` reads it: plain SELECTs, nothing created.
-        let status = self.status_run()?;
+        let status = self.status_run().map_err(|e| self.raised_here(e))?;
         report.database = status.database.clone();
-        replayable(&status)?;
+        replayable(&status).map_err(|e| self.raised_here(e))?;
         let newest = status
             .migrations
             .iter()
@@ -214,12 +214,16 @@ impl Migrator {
         report.replayed = status.applied.clone();
 
         progress(ScratchProgress::Step("reading the live schema".into()));
-        let live = self.live_snapshot()?;
+        let live = self.live_snapshot().map_err(|e| self.raised_here(e))?;
         // What every session of the live database starts with, for the scratch databases.
         let env = self.env.clone();
+        let values = self
+            .client()
+            .and_then(|client| crate::db::settings::read_with(client, &env))
+            .map_err(|e| self.raised_here(e))?;
         let settings = TargetSettings {
             of: env.connection.to_string(),
-            values: crate::db::settings::read_with(self.client()?, &env)?,
+            values,
         };
 
         // With a schema directory the replay goes on to every migration: not shared.
@@ -436,7 +440,8 @@ fn run_schema_files(
     env: &crate::config::Environment,
     files: &[PathBuf],
 ) -> Result<Snapshot, Error> {
-    let mut client = crate::db::connect(env)?;
+    let on_scratch = |e| raised_on(env, e);
+    let mut client = crate::db::connect(env).map_err(on_scratch)?;
     for file in files {
         let sql = std::fs::read_to_string(file).map_err(|e| {
             Error::invalid(format!("cannot read {}", crate::display::path(file))).with_source(e)
@@ -455,7 +460,8 @@ fn run_schema_files(
                  to the target), then run the command again",
                 crate::display::path(file)
             ))
-        })?;
+        })
+        .map_err(on_scratch)?;
     }
     crate::db::snapshot::snapshot(
         &mut client,
@@ -463,4 +469,5 @@ fn run_schema_files(
             ledger: Some(env.migration.tracking_table.clone()),
         },
     )
+    .map_err(on_scratch)
 }

@@ -72,6 +72,13 @@ impl ScratchServer {
     }
 }
 
+/// `error` naming `env`'s database (`user@host:port/db`) unless it names one: the database it
+/// was raised on, the target or a scratch database ([`Error::in_database`]). A run decides
+/// by where it is: a phase on the target, a step on a scratch database.
+pub(crate) fn raised_on(env: &Environment, error: Error) -> Error {
+    error.in_database(env.connection.to_string())
+}
+
 /// The target's database settings (`ALTER DATABASE ... SET`, `ALTER ROLE ... IN DATABASE ...
 /// SET` for its role), which every scratch database of a run is given before a session opens
 /// there (`db::settings`).
@@ -92,7 +99,8 @@ impl TargetSettings {
     ) -> Result<Scratch> {
         let scratch = Scratch::create(server)?;
         // Dropped (with the database) if this fails.
-        for refused in self.values.copy_to(scratch.environment())? {
+        let copied = self.values.copy_to(scratch.environment());
+        for refused in copied.map_err(|e| raised_on(scratch.environment(), e))? {
             let warning = refused.warning(&self.of);
             if !warnings.contains(&warning) {
                 warnings.push(warning);
@@ -377,6 +385,10 @@ pub(crate) struct Replay {
 
 impl Replay {
     pub(crate) fn new(scratch: &Scratch, of: &Migrator, ledger_schema: bool) -> Result<Replay> {
+        Replay::start(scratch, of, ledger_schema).map_err(|e| raised_on(scratch.environment(), e))
+    }
+
+    fn start(scratch: &Scratch, of: &Migrator, ledger_schema: bool) -> Result<Replay> {
         let env = scratch.environment().clone();
         let mut client = crate::db::connect(&env)?;
         if let Some(schema) = &env.migration.tenant_schema {
@@ -428,7 +440,7 @@ impl Replay {
     }
 
     pub(crate) fn snapshot(&mut self) -> Result<Snapshot> {
-        snapshot(&mut self.client, &self.options)
+        snapshot(&mut self.client, &self.options).map_err(|e| raised_on(&self.migrator.env, e))
     }
 
     /// Applies pending migrations through `target` (all without one); the up's error as is.
@@ -455,9 +467,14 @@ impl Replay {
             .map_err(|f| self.on_scratch(f))
     }
 
-    /// A migration that failed here failed on a scratch copy: the help says so, that the
-    /// target was not written, and what to do (the failure's own help, which names the file).
+    /// A migration that failed here failed on a scratch copy: the error names that database,
+    /// the help says so, that the target was not written, and what to do (the failure's own
+    /// help, which names the file).
     fn on_scratch<R: HasErrors>(&self, mut failed: Failed<R>) -> Failed<R> {
+        failed.error = raised_on(&self.migrator.env, failed.error);
+        if let Some(reported) = failed.report.errors_mut().last_mut() {
+            reported.database = failed.error.database().map(str::to_string);
+        }
         if failed.error.kind == crate::ErrorKind::MigrationFailed {
             let then = failed
                 .error
@@ -659,7 +676,9 @@ impl Migrator {
         }
 
         self.announce_connect();
-        let settings = self.verify_settings(&options.scratch, &mut report.warnings)?;
+        let settings = self
+            .verify_settings(&options.scratch, &mut report.warnings)
+            .map_err(|e| raised_on(&self.env, e))?;
         let scratch = settings.new_scratch(&server, &mut report.warnings)?;
         report.scratch_database = Some(scratch.name().to_string());
         progress(ScratchProgress::Created {
@@ -708,15 +727,15 @@ fn check_one(
     let before = replay.snapshot()?;
     let applied = replay.up(Some(1), None)?;
     if applied != [m.version_text.clone()] {
-        return Err(Error::new(
+        let error = Error::new(
             crate::ErrorKind::MigrationFailed,
             format!(
                 "verify expected to apply {} on the scratch database, and applied {:?}",
                 m.id(),
                 applied
             ),
-        )
-        .into());
+        );
+        return Err(raised_on(&replay.migrator.env, error).into());
     }
     let after_up = replay.snapshot()?;
     if m.down.irreversible {

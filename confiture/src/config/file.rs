@@ -363,6 +363,9 @@ fn parse_environment(
 
 /// The document's top-level mapping, or why there is none.
 fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
+    if let Some(error) = forbidden_character(text, file.shown) {
+        return Err(error);
+    }
     let MergesJoined(mut document) =
         serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, file.shown, &e))?;
     apply_merges(file, &mut document, &mut Vec::new())?;
@@ -1273,6 +1276,28 @@ fn parents_of(text: &str, line: usize) -> Vec<&str> {
     path
 }
 
+/// The first character YAML does not allow in a document (its `c-printable` set: a NUL byte,
+/// an escape, DEL, a C1 control, U+FFFE), at its line and column. The parser refuses it
+/// before reading any syntax, at line 1, column 1, its byte offset only in its message.
+fn forbidden_character(text: &str, shown: &str) -> Option<Error> {
+    let printable = |c: char| {
+        matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}')
+            || matches!(c, '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+    };
+    let (offset, c) = text.char_indices().find(|&(_, c)| !printable(c))?;
+    let (line, column) = crate::text::line_col(text, offset);
+    Some(
+        Error::invalid(format!(
+            "malformed YAML in environment file {shown} at line {line}, column {column}"
+        ))
+        .with_cause(format!(
+            "character U+{:04X} is not allowed in YAML",
+            u32::from(c)
+        ))
+        .with_help("remove it: YAML allows no control character but tab and line breaks"),
+    )
+}
+
 /// `malformed YAML in environment file F at line L, column C: <what the parser says>`, with
 /// the parser's own copy of the position left out, and a help line (tabs get their own: YAML
 /// forbids them in indentation, and editors hide them). A key written twice is named at its
@@ -1980,6 +2005,34 @@ mod tests {
         // Keys in different mappings, or items of a list, are not repeated keys.
         parse_x("database_url: postgresql://h/db\nx:\n  - name: a\n  - name: b\ny:\n  name: c\n")
             .unwrap();
+    }
+
+    /// A character YAML does not allow (a NUL byte, an escape, DEL, a C1 control) was reported
+    /// at line 1, column 1, the parser's byte offset in its message: it is named at its own
+    /// line and column (in characters), by its code point.
+    #[test]
+    fn a_character_yaml_forbids_is_named_at_its_line_and_column() {
+        for (text, line, column, code) in [
+            ("database_url: x\0\n", 1, 16, "U+0000"),
+            ("a: 1\nb: \"\u{e9}\u{e9}\" \u{1b}\n", 2, 9, "U+001B"),
+            ("# \u{e9}\n# \u{7f}\ndatabase_url: x\n", 2, 3, "U+007F"),
+            ("database_url: x\n  # \u{80}\n", 2, 5, "U+0080"),
+        ] {
+            let err = parse_x(text).unwrap_err();
+            assert_eq!(
+                err.message,
+                format!(
+                    "malformed YAML in environment file x.yaml at line {line}, column {column}"
+                ),
+                "{text:?}"
+            );
+            let cause = err.cause().unwrap_or_default();
+            assert!(cause.contains(code), "{text:?}: {cause}");
+            assert!(!cause.contains("position"), "{text:?}: {cause}");
+        }
+        // What YAML allows is read as before: tabs, CR LF, any printable character.
+        let env = parse_x("database_url: postgresql://h/d\u{e9}\t# \u{a0}\u{fffd}\u{10000}\r\n");
+        assert!(env.is_ok(), "{env:?}");
     }
 
     /// A key written twice in a flow mapping got the generic "malformed YAML" help: it is named

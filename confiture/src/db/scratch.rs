@@ -91,7 +91,7 @@ impl Scratch {
         let mut client = maintenance_client(server)?;
         let created = client.batch_execute(&format!("CREATE DATABASE {}", quoted(&name)));
         if let Err(e) = created {
-            return Err(create_error(server, &name, e));
+            return Err(create_error(server, &env, e));
         }
         registry.live.push((server.clone(), name));
         Ok(Scratch {
@@ -212,12 +212,13 @@ fn scratch_url_help() -> String {
     )
 }
 
-fn create_error(server: &Environment, name: &str, e: postgres::Error) -> Error {
+/// The error of a `CREATE DATABASE` refused: about `scratch`, the database it would have been.
+fn create_error(server: &Environment, scratch: &Environment, e: postgres::Error) -> Error {
     let what = format!(
-        "cannot create a scratch database \"{name}\" on the server of {}",
-        server.connection
+        "cannot create a scratch database \"{}\" on the server of {}",
+        scratch.connection.dbname, server.connection
     );
-    let mut error = crate::db::query_error(&what, e);
+    let mut error = crate::verify::raised_on(scratch, crate::db::query_error(&what, e));
     error.help = Some(scratch_url_help());
     error
 }

@@ -390,13 +390,19 @@ impl Migrator {
     /// every public command returns through.
     pub(crate) fn suggested<T>(&self, result: Result<T>) -> Result<T> {
         result.map_err(|error| {
-            let mut error = match self.client {
-                Some(_) => error.in_database(self.env.connection.to_string()),
-                None => error,
-            };
+            let mut error = self.raised_here(error);
             self.suggest.complete_error(&mut error);
             error
         })
+    }
+
+    /// `error` naming this migrator's database ([`Error::database`]) when it was raised once
+    /// connected to it.
+    pub(crate) fn raised_here(&self, error: Error) -> Error {
+        match self.client {
+            Some(_) => error.in_database(self.env.connection.to_string()),
+            None => error,
+        }
     }
 
     /// Runs the [`Migrator::on_connect`] callback, the first time only.

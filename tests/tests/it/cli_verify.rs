@@ -239,6 +239,18 @@ fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
         .stderr_has("cannot create a scratch database")
         .stderr_has("permission denied to create database")
         .stderr_has("`--scratch-url URL`");
+    // The error is about the scratch database it would have been, which the JSON names.
+    let verify = ["migrate", "verify", "--database-url", &url];
+    let run = Run::of(project.cli().args(verify).args(["--format", "json"]));
+    run.code(exit::CONNECTION);
+    let database = run.json()["errors"][0]["database"].clone();
+    assert!(
+        database
+            .as_str()
+            .is_some_and(|d| d.contains("/confiture_scratch_")),
+        "{}",
+        run.dump()
+    );
     // The same role, with a server where scratch databases may be created.
     let scratch_url = server().url("postgres");
     let run = Run::of(project.cli().args([
@@ -708,4 +720,61 @@ fn a_target_that_cannot_be_reached_beside_a_scratch_url_is_a_warning() {
         .stderr_has("warning: the settings of postgres@127.0.0.1:1/postgres were not read")
         .stderr_has("the scratch database has its server's defaults");
     assert_scratch_dropped(&run);
+}
+
+/// The error object's `database` was `null` for the errors of `verify` and `drift` (but a
+/// migration's on the scratch database): it names the database the error concerns, the
+/// target (a refusal of its history) or the scratch database the failure happened on
+/// (`scratch_database`, or one of `scratch_databases`).
+#[test]
+fn verify_and_drift_errors_name_the_database_they_concern() {
+    let db = TestDb::new("verify_error_database");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .migration("002_x", "ALTER TABLE nosuch ADD b int;\n", "SELECT 1;\n");
+    #[track_caller]
+    fn names(run: &Run, database: &str) {
+        let error = &run.json()["errors"][0];
+        assert!(
+            error["database"]
+                .as_str()
+                .is_some_and(|d| d.ends_with(&format!("/{database}"))),
+            "not {database}\n{}",
+            run.dump()
+        );
+    }
+    // An up, then a down, that fail on verify's scratch database.
+    let run = project.run_on(&db, &["migrate", "verify", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    names(&run, run.json()["scratch_database"].as_str().unwrap());
+    project
+        .write("db/migrations/002_x.up.sql", "CREATE TABLE x (a int);\n")
+        .write("db/migrations/002_x.down.sql", "DROP TABLE nosuch;\n");
+    let run = project.run_on(&db, &["migrate", "verify", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    names(&run, run.json()["scratch_database"].as_str().unwrap());
+
+    // A schema file that fails on drift's second scratch database.
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    project.write("db/schema/a.sql", "CREATE TABLE t (a nosuchtype);\n");
+    let args = [
+        "migrate",
+        "drift",
+        "--schema-dir",
+        "db/schema",
+        "--format",
+        "json",
+    ];
+    let run = project.run_on(&db, &args);
+    run.code(exit::MIGRATION_FAILED);
+    names(&run, run.json()["scratch_databases"][1].as_str().unwrap());
+
+    // A refusal of the target's history: the target.
+    project.write("db/migrations/002_x.up.sql", "CREATE TABLE x (b int);\n");
+    let run = project.run_on(&db, &["migrate", "drift", "--format", "json"]);
+    run.code(exit::DIVERGED);
+    names(&run, &db.name);
 }
