@@ -117,7 +117,7 @@ fn sigint_during_up_cancels_the_migration_reports_what_committed_and_exits_130()
         }
         let run = interrupted(&project, &db, &args);
         run.code(exit::INTERRUPTED)
-            .stderr_has("interrupted: cancelling the running migration");
+            .stderr_has("interrupted: cancelling the running statement");
         if json {
             let doc = run.json();
             let error = &doc["errors"][0];
@@ -218,7 +218,9 @@ fn sigint_during_a_no_transaction_migration_writes_no_row_and_says_what_stays() 
         .stderr_has("statements 1–2 were committed")
         .stderr_has("the migration is not recorded")
         .stderr_has("what it committed stays")
-        .stderr_lacks("statement_timeout");
+        .stderr_lacks("statement_timeout")
+        // The notice at the signal said the migration "is rolled back": not this one.
+        .stderr_lacks("rolled back");
     assert_eq!(
         db.ledger(),
         Some(vec!["001:create_tb_user".to_string()]),
@@ -269,7 +271,8 @@ fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
         db.other_backends()
     );
     let run = interrupt(child);
-    run.code(exit::INTERRUPTED);
+    // No migration was running: the notice at the signal said one "is rolled back".
+    run.code(exit::INTERRUPTED).stderr_lacks("rolled back");
     let doc = run.json();
     assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
     assert!(
