@@ -114,8 +114,10 @@ fn interruptible(migrator: Migrator, dry_run: bool) -> Migrator {
         return migrator;
     }
     migrator.stop_when(super::fleet::stop_on_signal(
-        "cancelling the running migration, which is rolled back; no other starts",
-        "the server rolls back the migration that was running",
+        // True in every case: waiting for the lock, a no-transaction migration (whose
+        // committed statements stay), a rollback; the report says what happened.
+        "cancelling the running statement; no other migration starts",
+        "the server rolls back what the running migration had not committed",
     ))
 }
 

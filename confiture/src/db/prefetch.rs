@@ -24,6 +24,9 @@ use super::connect::Session;
 use crate::config::Environment;
 use crate::error::Result;
 
+/// How often [`Ahead::wait_unless`] looks at its stop flag.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// A connection being opened on another thread, and what `then` made of it once open.
 pub(crate) struct Ahead<T> {
     handle: JoinHandle<Result<(Session, Result<T>)>>,
@@ -86,6 +89,26 @@ impl<T: Send + 'static> Ahead<T> {
         self.handle
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
+    /// [`Ahead::wait`], unless `stop` ([`crate::Migrator::stop_when`]) is set before the
+    /// thread is done: a connection that takes its whole `connect_timeout` (a server that
+    /// accepts and never answers) must not outlast a Ctrl-C. The thread is left to end on its
+    /// own; it committed nothing (see the module's documentation), and its session, if any,
+    /// closes with it.
+    pub(crate) fn wait_unless(self, stop: Option<&AtomicBool>) -> Result<(Session, Result<T>)> {
+        if let Some(stop) = stop {
+            while !self.handle.is_finished() {
+                if stop.load(Ordering::SeqCst) {
+                    return Err(crate::error::Error::new(
+                        crate::error::ErrorKind::Interrupted,
+                        "interrupted while connecting: nothing was run",
+                    ));
+                }
+                std::thread::sleep(STOP_POLL);
+            }
+        }
+        self.wait()
     }
 }
 

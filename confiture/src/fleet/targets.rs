@@ -113,12 +113,14 @@ impl Target {
             )));
         }
         if schema.starts_with("pg_") || schema == "information_schema" {
-            // A query without its filter (`SELECT nspname FROM pg_namespace`) lists these.
+            // A query without its filter (`SELECT nspname FROM pg_namespace`) lists these; a
+            // list's rows get the list's help ([`collect_schemas`]), so this one is about the
+            // name alone (`--schema pg_catalog` has no query).
             return Err(Error::invalid(format!(
                 "{source}: {schema} is a system schema, not a tenant"
             ))
             .with_help(
-                "filter the system schemas out of the query (`WHERE nspname LIKE 'tenant\\_%'`)",
+                "name a tenant's schema: `pg_*` and `information_schema` are PostgreSQL's own",
             ));
         }
         let mut environment = base.clone();
@@ -785,6 +787,25 @@ host=h password=hunter2 dbname=x y
         );
         let long = "s".repeat(config::MAX_NAME_BYTES + 1);
         assert!(Target::schema(&base(), &long, "q").is_err());
+    }
+
+    /// `--schema pg_catalog` (and a library's `Target::schema`) was told to "filter the system
+    /// schemas out of the query", where there is no query: a list's rows get the list's help
+    /// ([`collect_schemas`]), so the help of a rejected name is about the name alone.
+    #[test]
+    fn a_rejected_schema_help_names_no_query() {
+        for name in [
+            "pg_catalog",
+            "pg_toast",
+            "information_schema",
+            "bad name",
+            "1x",
+        ] {
+            let e = Target::schema(&base(), name, "--schema").unwrap_err();
+            let help = e.help.clone().unwrap_or_default();
+            assert!(!help.is_empty(), "{name}: {e:?}");
+            assert!(!help.contains("query"), "{name}: {help}");
+        }
     }
 
     /// A control character in a rejected schema name was escaped twice (`"x\\u{1b}[2J"`, a

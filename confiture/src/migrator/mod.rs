@@ -365,6 +365,7 @@ impl Migrator {
     /// statements it committed and gets no ledger row. The command then fails with
     /// [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) (exit 130), its
     /// [`Reason::Migration`](crate::error::Reason::Migration) naming what committed before.
+    /// A wait for the migration lock, or for the connection being made, ends at once.
     /// The library installs no signal handler: the caller owns the process's signals.
     ///
     /// ```no_run
@@ -556,7 +557,7 @@ impl Migrator {
             return Ok((value, None));
         };
         self.announce_connect();
-        let (session, then) = ahead.wait()?;
+        let (session, then) = ahead.wait_unless(self.stop.as_deref())?;
         self.set_session(session);
         Ok((value, Some(then?)))
     }
@@ -605,7 +606,17 @@ impl Migrator {
         if self.client.is_none() {
             self.announce_connect();
             let attrs = self.env.connection.target_session_attrs;
-            self.set_session(crate::db::connect::open_session(&self.env, attrs)?);
+            // A run that can be stopped ([`Migrator::stop_when`]) connects on a thread, so
+            // that the stop ends the wait at once, not after `connect_timeout`.
+            let ahead = self
+                .stop
+                .as_ref()
+                .and_then(|_| crate::db::prefetch::Ahead::start_then(&self.env, |_, _| Ok(())));
+            let session = match ahead {
+                Some(ahead) => ahead.wait_unless(self.stop.as_deref())?.0,
+                None => crate::db::connect::open_session(&self.env, attrs)?,
+            };
+            self.set_session(session);
         }
         match &mut self.client {
             Some(client) => {

@@ -76,12 +76,14 @@ pub fn check_up_files(
         return Ok(());
     }
     let mut help = lint_help();
-    // The migrations before the first broken one can still be applied on their own.
+    // The migrations before the first broken one can still be applied on their own — when
+    // it is pending: the ledger is not read yet, and an applied one whose files are half
+    // there or unreadable refuses that command too.
     if let (true, Some(stop)) = (errors.unversioned().is_empty(), stop) {
         if let Some(first) = errors.first_version() {
             if let Some(before) = set.migrations.iter().rev().find(|m| m.version < first) {
                 help.push_str(&format!(
-                    "; {} stops before {}",
+                    "; {} stops before {} if it is not applied yet",
                     crate::hint::command(&format!("{stop} {}", before.version_text)),
                     broken_id(set, errors, first)
                 ));

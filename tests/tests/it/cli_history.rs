@@ -423,13 +423,64 @@ fn a_broken_draft_gets_each_commands_own_way_to_stop_before_it() {
     project
         .run_on(&db, &["migrate", "baseline", "--through", "3"])
         .code(exit::INVALID)
-        .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>` stops before 003_draft")
+        .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>` stops before 003_draft if it is not applied yet")
         .stderr_lacks("migrate up --target");
     project
         .run_on(&db, &["migrate", "verify"])
         .code(exit::INVALID)
         .stderr_lacks("migrate up --target");
     assert_eq!(db.ledger(), None, "nothing was written");
+}
+
+/// `up` and `baseline` refused for a migration whose files are broken said that `--target` /
+/// `--through` of the version before it "stops before" it: true of a pending migration only.
+/// The files are checked before connecting, so the ledger is not known there; an applied one
+/// (here a half pair, or an unreadable up file) refuses the suggested command too, which the
+/// help now says.
+#[test]
+fn the_way_to_stop_before_a_broken_migration_says_it_is_for_one_not_applied() {
+    for (broken, name) in [
+        ("half pair", "stop_before_half"),
+        ("unreadable", "stop_before_bad"),
+    ] {
+        let db = TestDb::new(name);
+        let project = Project::new();
+        table(&project, "001_a", "a");
+        table(&project, "002_b", "b");
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        table(&project, "003_c", "c");
+        match broken {
+            "half pair" => {
+                project.remove("db/migrations/002_b.down.sql");
+            }
+            _ => {
+                project.write(
+                    "db/migrations/002_b.up.sql",
+                    b"CREATE TABLE b (); -- \xff\n",
+                );
+            }
+        }
+        let mut suggesting = vec![(&["migrate", "up"][..], "migrate up --target 001")];
+        if broken == "half pair" {
+            // An unreadable file refuses `baseline` with no way to stop before it.
+            suggesting.push((
+                &["migrate", "baseline", "--through", "3"],
+                "migrate baseline --through 001",
+            ));
+        }
+        for (command, stop) in suggesting {
+            let run = project.run_on(&db, command);
+            run.code(exit::INVALID).stderr_has(&format!(
+                "`cargo confiture {stop} --database-url <URL>` stops before 002_b if it is not \
+                 applied yet"
+            ));
+        }
+        // Applied, it is refused by the suggested command as well.
+        project
+            .run_on(&db, &["migrate", "up", "--target", "001"])
+            .code(exit::INVALID);
+        assert_eq!(ledger(&db), ["001:a", "002:b"], "{broken}");
+    }
 }
 
 /// A second row for an applied version (`0002` beside `002`) is forgotten by `reinit`, and

@@ -117,7 +117,7 @@ fn sigint_during_up_cancels_the_migration_reports_what_committed_and_exits_130()
         }
         let run = interrupted(&project, &db, &args);
         run.code(exit::INTERRUPTED)
-            .stderr_has("interrupted: cancelling the running migration");
+            .stderr_has("interrupted: cancelling the running statement");
         if json {
             let doc = run.json();
             let error = &doc["errors"][0];
@@ -218,7 +218,9 @@ fn sigint_during_a_no_transaction_migration_writes_no_row_and_says_what_stays() 
         .stderr_has("statements 1–2 were committed")
         .stderr_has("the migration is not recorded")
         .stderr_has("what it committed stays")
-        .stderr_lacks("statement_timeout");
+        .stderr_lacks("statement_timeout")
+        // The notice at the signal said the migration "is rolled back": not this one.
+        .stderr_lacks("rolled back");
     assert_eq!(
         db.ledger(),
         Some(vec!["001:create_tb_user".to_string()]),
@@ -269,7 +271,8 @@ fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
         db.other_backends()
     );
     let run = interrupt(child);
-    run.code(exit::INTERRUPTED);
+    // No migration was running: the notice at the signal said one "is rolled back".
+    run.code(exit::INTERRUPTED).stderr_lacks("rolled back");
     let doc = run.json();
     assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
     assert!(
@@ -280,4 +283,44 @@ fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
         run.dump()
     );
     assert!(db.ledger().unwrap_or_default().is_empty(), "{}", run.dump());
+}
+
+/// Ctrl-C while the connection is being made (a server that accepts and never answers): the
+/// signal was only noted, and the run went on waiting out `connect_timeout` (60 s here), then
+/// failed with the connection error (exit 3). Now the wait ends at once, exit 130, for `up`
+/// (which connects while it reads the files) and `down` (which connects when it needs to).
+#[test]
+fn sigint_while_connecting_ends_the_wait_at_once() {
+    let project = slow_up();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = accepted.clone();
+    // Accepts every connection and keeps it open, silent.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let url = format!("postgresql://postgres@127.0.0.1:{port}/silent?connect_timeout=60");
+    for (n, command) in [["migrate", "up"], ["migrate", "down"]].iter().enumerate() {
+        let child = project
+            .cli()
+            .args(command)
+            .args(["--database-url", &url, "--format", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        let connecting = wait_until(Duration::from_secs(30), || {
+            accepted.load(std::sync::atomic::Ordering::SeqCst) > n
+        });
+        assert!(connecting, "{command:?} never connected");
+        let run = interrupt(child);
+        run.code(exit::INTERRUPTED);
+        let error = &run.json()["errors"][0];
+        assert_eq!(error["kind"], "interrupted", "{command:?}\n{}", run.dump());
+    }
 }
