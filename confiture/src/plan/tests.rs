@@ -1159,6 +1159,38 @@ fn unreadable(s: &mut MigrationSet, versions: &[u64]) {
     }
 }
 
+/// The check of a plan refused for files that are there but unusable (unreadable, half a
+/// pair): exit 5, the one `detail`, a help that says `help_word` and forgets nothing.
+fn refused_as_unusable<'a>(
+    detail: &'a str,
+    help_word: &'a str,
+) -> impl Fn(Result<(), Error>, &str) + 'a {
+    move |result, what| {
+        let err = result.expect_err(what);
+        assert_eq!(err.kind, ErrorKind::Invalid, "{what}: {err:?}");
+        assert_eq!(err.details, [detail], "{what}");
+        let help = err.help.unwrap_or_default();
+        assert!(
+            !help.contains("reinit") && !help.contains("forget") && help.contains(help_word),
+            "{what}: {help}"
+        );
+    }
+}
+
+fn up_to(target: Option<u64>) -> UpRequest {
+    UpRequest {
+        target,
+        ..UpRequest::default()
+    }
+}
+
+fn back(steps: u32) -> DownRequest {
+    DownRequest {
+        steps: Some(steps),
+        ..DownRequest::default()
+    }
+}
+
 /// An applied migration whose files cannot be read was `missing`: `up --target` below it
 /// refused it as diverged with the help that `reinit` forgets it, and `down` and `reinit`
 /// took it for a row with no file. Every plan refuses it alike (exit 5), naming the file and
@@ -1174,30 +1206,12 @@ fn every_plan_refuses_an_unreadable_migration_where_it_matters() {
         history.recorded[1].state,
         State::Unreadable { recorded: true }
     );
-    let refused = |result: Result<(), Error>, what: &str| {
-        let err = result.expect_err(what);
-        assert_eq!(err.kind, ErrorKind::Invalid, "{what}: {err:?}");
-        assert_eq!(
-            err.details,
-            ["cannot read `002_m2.up.sql`: Permission denied (os error 13)"],
-            "{what}"
-        );
-        let help = err.help.unwrap_or_default();
-        assert!(
-            !help.contains("reinit") && !help.contains("forget") && help.contains("permissions"),
-            "{what}: {help}"
-        );
-    };
-    let up_to = |target| UpRequest {
-        target,
-        ..UpRequest::default()
-    };
+    let refused = refused_as_unusable(
+        "cannot read `002_m2.up.sql`: Permission denied (os error 13)",
+        "permissions",
+    );
     refused(up(&s, &r, &up_to(None)).map(drop), "up");
     refused(up(&s, &r, &up_to(Some(1))).map(drop), "up --target 1");
-    let back = |steps| DownRequest {
-        steps: Some(steps),
-        ..DownRequest::default()
-    };
     refused(down(&s, &r, &back(1)).map(drop), "down");
     refused(reinit(&s, &r, None, None).map(drop), "reinit");
 
@@ -1261,30 +1275,12 @@ fn every_plan_refuses_an_applied_migration_whose_pair_is_incomplete() {
     });
     let history = History::of(&s, &r, None);
     assert_eq!(history.recorded[1].state, State::Applied);
-    let refused = |result: Result<(), Error>, what: &str| {
-        let err = result.expect_err(what);
-        assert_eq!(err.kind, ErrorKind::Invalid, "{what}: {err:?}");
-        assert_eq!(
-            err.details,
-            ["`002_m2.up.sql` is applied, but `002_m2.down.sql` is not there"],
-            "{what}"
-        );
-        let help = err.help.unwrap_or_default();
-        assert!(
-            !help.contains("reinit") && !help.contains("forget") && help.contains("restore"),
-            "{what}: {help}"
-        );
-    };
-    let up_to = |target| UpRequest {
-        target,
-        ..UpRequest::default()
-    };
+    let refused = refused_as_unusable(
+        "`002_m2.up.sql` is applied, but `002_m2.down.sql` is not there",
+        "restore",
+    );
     refused(up(&s, &r, &up_to(None)).map(drop), "up");
     refused(up(&s, &r, &up_to(Some(1))).map(drop), "up --target 1");
-    let back = |steps| DownRequest {
-        steps: Some(steps),
-        ..DownRequest::default()
-    };
     assert_eq!(rolled(&down(&s, &r, &back(1)).unwrap()), [3]);
     refused(down(&s, &r, &back(2)).map(drop), "down --steps 2");
     refused(reinit(&s, &r, None, None).map(drop), "reinit");
