@@ -14,6 +14,7 @@ use crate::render::plural;
 
 mod fleet;
 mod generate;
+mod interrupt;
 mod migrate;
 mod verify;
 

@@ -46,7 +46,8 @@ pub const USAGE: u8 = 64;
 /// report was printed. One database's `up` or `down` interrupted (SIGINT, SIGTERM): the
 /// running statement was cancelled and its migration rolled back (a `no-transaction` one keeps
 /// what it committed, unrecorded), no other started, and the report says what committed.
-/// 128 + SIGINT, as shells report an interrupted job.
+/// Never the code of a run that completed before the signal could stop anything: the
+/// outcome wins. 128 + SIGINT, as shells report an interrupted job.
 pub const INTERRUPTED: u8 = 130;
 
 /// Every code with its one-line meaning, in order; the README table is checked against it.
@@ -77,6 +78,6 @@ pub const ALL: &[(u8, &str)] = &[
     (USAGE, "usage error"),
     (
         INTERRUPTED,
-        "interrupted (up, down: the running migration was rolled back; verify, drift: the scratch databases were dropped; a fleet: partial report)",
+        "interrupted (up, down: the running migration was rolled back; verify, drift: the scratch databases were dropped; a fleet: partial report). Never for a run that completed before the signal could stop anything",
     ),
 ];

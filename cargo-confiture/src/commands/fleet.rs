@@ -11,6 +11,7 @@ use confiture::migrate::{Direction, DownOptions, UpOptions};
 use confiture::verify::VerifyOptions;
 use confiture::{display, exit, Error, Migrator, Result};
 
+use super::interrupt::Interrupt;
 use super::Context;
 use crate::cli::{Cli, FleetArgs};
 use crate::output::{Output, Style};
@@ -149,73 +150,39 @@ fn file_list_name(migrator: &Migrator, list: &FleetList) -> String {
 /// `migrate up` on every target.
 pub fn up(plan: Plan, options: &UpOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "", fleet::Request::Up(options))?
-        .stop_when(stop_on_signal(FLEET_STOPPING, FLEET_LEAVING));
+    let interrupt = fleet_interrupt();
+    let fleet = fleet(&plan, out, "", fleet::Request::Up(options))?.stop_when(interrupt.flag());
     let report = fleet.up(options, &|event| live(out, event))?;
-    Ok(finish(out, &report))
+    Ok(finish(out, &report, Some(&interrupt)))
 }
 
 /// `migrate down` on every target.
 pub fn down(plan: Plan, options: &DownOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "", fleet::Request::Down(options))?
-        .stop_when(stop_on_signal(FLEET_STOPPING, FLEET_LEAVING));
+    let interrupt = fleet_interrupt();
+    let fleet = fleet(&plan, out, "", fleet::Request::Down(options))?.stop_when(interrupt.flag());
     let report = fleet.down(options, &|event| live(out, event))?;
-    Ok(finish(out, &report))
+    Ok(finish(out, &report, Some(&interrupt)))
 }
 
 /// `migrate status` on every target.
 pub fn status(plan: Plan, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let fleet = fleet(&plan, out, "", fleet::Request::Status)?
-        .stop_when(stop_on_signal(FLEET_STOPPING, FLEET_LEAVING));
+    let interrupt = fleet_interrupt();
+    let fleet = fleet(&plan, out, "", fleet::Request::Status)?.stop_when(interrupt.flag());
     let report = fleet.status(&|event| live(out, event))?;
-    Ok(finish(out, &report))
+    Ok(finish(out, &report, Some(&interrupt)))
 }
 
-/// What a fleet says on the first signal, and on the second ([`stop_on_signal`]).
-const FLEET_STOPPING: &str = "no new target starts; waiting for the running ones to finish";
-const FLEET_LEAVING: &str =
-    "the running targets' uncommitted migrations are rolled back by the server";
-
-/// SIGINT or SIGTERM during `up` or `down` (one database or a fleet) or a fleet's `status`
-/// sets the returned flag, given to `Migrator::stop_when` or `Fleet::stop_when`, and says
-/// `stopping` on stderr. A fleet starts no new target, the running ones finish (each commits
-/// or rolls back its migrations whole); one database's run cancels the running migration's
-/// statement, which is rolled back, and starts no other. The report — a fleet's partial one,
-/// one database's failure with what committed — is printed (text or JSON) with
-/// [`exit::INTERRUPTED`]. A second signal exits at once with that code, saying `leaving` (the
-/// server rolls back what was not committed). A library never installs signal handlers; the
-/// CLI is the whole process. Without handlers (none could be installed) the default action
-/// ends the process, as before.
-pub(super) fn stop_on_signal(
-    stopping: &'static str,
-    leaving: &'static str,
-) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let flag = std::sync::Arc::new(AtomicBool::new(false));
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
-        return flag;
-    };
-    let set = flag.clone();
-    std::thread::spawn(move || {
-        let mut received = signals.forever();
-        if received.next().is_none() {
-            return;
-        }
-        set.store(true, Ordering::SeqCst);
-        Output::note_line(&format!(
-            "\ninterrupted: {stopping} (interrupt again to exit at once)"
-        ));
-        if received.next().is_some() {
-            Output::note_line(&format!(
-                "interrupted again: exiting; {leaving} (run the command again to finish them)"
-            ));
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-    });
-    flag
+/// SIGINT or SIGTERM during a fleet's `up`, `down` or `status`: no new target starts, the
+/// running ones finish (`Fleet::stop_when`); the partial report is printed with exit 130. A
+/// second signal exits at once.
+fn fleet_interrupt() -> Interrupt {
+    Interrupt::on_signal(
+        "no new target starts; waiting for the running ones to finish",
+        "the running targets' uncommitted migrations are rolled back by the server \
+         (run the command again to finish them)",
+    )
 }
 
 /// `migrate verify`, once per server of the targets.
@@ -224,7 +191,7 @@ pub fn verify(plan: Plan, options: &VerifyOptions, out: &Output) -> Result<u8> {
     let request = fleet::Request::Verify(options);
     let fleet = fleet(&plan, out, ", verified once per server", request)?;
     let report = fleet.verify(options, &|event| live(out, event))?;
-    Ok(finish(out, &report))
+    Ok(finish(out, &report, None))
 }
 
 /// `migrate drift` on every target.
@@ -235,7 +202,7 @@ pub fn drift(plan: Plan, options: &DriftOptions, out: &Output) -> Result<u8> {
     };
     let fleet = fleet(&plan, out, "", request)?;
     let report = fleet.drift(options, &|event| live(out, event))?;
-    Ok(finish(out, &report))
+    Ok(finish(out, &report, None))
 }
 
 /// The environment the user selected names the server, the credentials and the settings; the
@@ -331,8 +298,9 @@ fn line(c: &fleet::Counts) -> String {
 }
 
 /// The table (or JSON) on stdout, each failure's error on stderr; the fleet's exit code.
-/// A target's suggested commands address it (`Output::for_target`).
-fn finish(out: &Output, report: &FleetReport) -> u8 {
+/// A target's suggested commands address it (`Output::for_target`). `interrupt`: the
+/// signals of a command that can be stopped, whose rule ([`Interrupt::after`]) speaks last.
+fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> u8 {
     // Ends the live line before anything else is printed.
     out.progress_inline("");
     if out.json_mode() {
@@ -361,6 +329,9 @@ fn finish(out: &Output, report: &FleetReport) -> u8 {
         }
     }
     let code = report.exit_code();
+    if let Some(interrupt) = interrupt {
+        interrupt.after(out, !report.summary.interrupted, "the last target finished");
+    }
     if report.summary.interrupted {
         let s = &report.summary;
         // `up` and `status` are safe to run again on the whole list (`up` applies only what

@@ -14,6 +14,7 @@ use confiture::status::{MigrationStatus, State, StatusReport};
 use confiture::{display, exit, hint, Migrator, Result};
 
 use super::fleet::Selected;
+use super::interrupt::Interrupt;
 use super::Context;
 use crate::cli::{BaselineArgs, Cli, DownArgs, Migrate, ReinitArgs, UpArgs, SELECTION_LABELS};
 use crate::output::{Output, Style};
@@ -47,15 +48,18 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output) -> Result<u8> {
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
         .create_database(args.create_database);
-    let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+    let (mut migrator, interrupt) = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out),
-        Selected::One(migrator) => interruptible(migrator, args.dry_run),
+        Selected::One(migrator) => interruptible(migrator, MIGRATING),
     };
     let mut view = ProgressView::default();
     let outcome = migrator.up(&options, &mut |p| view.on(out, p));
     warnings(out, &outcome, |r| &r.warnings);
-    super::finish(
+    let last = "the last migration committed";
+    finish(
         out,
+        &interrupt,
+        last,
         outcome,
         |_| exit::SUCCESS,
         |out, r| {
@@ -81,16 +85,18 @@ fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
         .lock_wait(args.lock.lock_wait.duration())
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
-    let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+    let (mut migrator, interrupt) = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::down(plan, &options, out),
-        Selected::One(migrator) => interruptible(migrator, args.dry_run),
+        Selected::One(migrator) => interruptible(migrator, MIGRATING),
     };
     let mut view = ProgressView::default();
     let outcome = migrator.down(&options, &mut |p| view.on(out, p));
     // `--allow-modified` went on past an edited file: say so where people look.
     warnings(out, &outcome, |r| &r.warnings);
-    super::finish(
+    finish(
         out,
+        &interrupt,
+        "the last rollback committed",
         outcome,
         |_| exit::SUCCESS,
         |out, r| {
@@ -105,20 +111,40 @@ fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
     )
 }
 
-/// One database's `up` or `down` stopped cleanly by SIGINT or SIGTERM
-/// ([`super::fleet::stop_on_signal`], `Migrator::stop_when`): the running migration is
-/// cancelled and rolled back, no other starts, and the failure report says what committed
-/// (exit 130). A dry run writes nothing and keeps the signals' default action.
-fn interruptible(migrator: Migrator, dry_run: bool) -> Migrator {
-    if dry_run {
-        return migrator;
-    }
-    migrator.stop_when(super::fleet::stop_on_signal(
-        // True in every case: waiting for the lock, a no-transaction migration (whose
-        // committed statements stay), a rollback; the report says what happened.
-        "cancelling the running statement; no other migration starts",
-        "the server rolls back what the running migration had not committed",
-    ))
+/// What one database's run says on the first signal, and on the second
+/// ([`Interrupt::on_signal`]).
+type Words = (&'static str, &'static str);
+
+/// `up` and `down`. True in every case: waiting for the lock, a no-transaction migration
+/// (whose committed statements stay), a rollback; the report says what happened.
+const MIGRATING: Words = (
+    "cancelling the running statement; no other migration starts",
+    "the server rolls back what the running migration had not committed",
+);
+
+/// One database's command stopped cleanly by SIGINT or SIGTERM ([`Interrupt`],
+/// `Migrator::stop_when`): the running statement is cancelled and rolled back, nothing more
+/// starts, and the failure report says what committed (exit 130) — or, when the run
+/// completed all the same, its normal report ([`Interrupt::after`]). Dry runs too: they
+/// write nothing, and end as promptly.
+fn interruptible(migrator: Migrator, (stopping, leaving): Words) -> (Migrator, Interrupt) {
+    let interrupt = Interrupt::on_signal(stopping, leaving);
+    (migrator.stop_when(interrupt.flag()), interrupt)
+}
+
+/// [`super::finish`], then [`Interrupt::after`]: the outcome decides what is said of a signal.
+fn finish<R: serde::Serialize>(
+    out: &Output,
+    interrupt: &Interrupt,
+    last: &str,
+    outcome: std::result::Result<R, Failed<R>>,
+    code: impl Fn(&R) -> u8,
+    text: impl Fn(&Output, &R) -> String,
+) -> Result<u8> {
+    let completed = outcome.is_ok();
+    let code = super::finish(out, outcome, code, text)?;
+    interrupt.after(out, completed, last);
+    Ok(code)
 }
 
 /// `migrate baseline`.

@@ -70,7 +70,7 @@ impl Fleet {
         }
         let representatives: Vec<(usize, &Target)> =
             firsts.iter().map(|&i| (i, &self.targets[i])).collect();
-        let ran = self.schedule(&representatives, progress, |target, _| {
+        let scheduled = self.schedule(&representatives, progress, |target, _| {
             let mut migrator = self.migrator(target, &files);
             match migrator.verify(options, &mut |_| {}) {
                 Ok(report) => Ran {
@@ -95,7 +95,7 @@ impl Fleet {
             .iter()
             .enumerate()
             .map(|(i, &group)| {
-                let (ran, ms) = ran[group].as_ref()?;
+                let (ran, ms) = scheduled.slots[group].as_ref()?;
                 let first = firsts[group];
                 Some(if first == i {
                     (ran.clone(), *ms)
@@ -109,7 +109,11 @@ impl Fleet {
                 })
             })
             .collect();
-        Ok(self.report("verify", slots, start))
+        let scheduled = super::Scheduled {
+            slots,
+            held_back: scheduled.held_back,
+        };
+        Ok(self.report("verify", scheduled, start))
     }
 
     /// `migrate drift` on every target: its live schema against its applied migrations

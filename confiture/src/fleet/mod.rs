@@ -28,7 +28,10 @@
 //! `verify` or `drift` when every target that did not end with 0 found something); and
 //! [`exit::FLEET_MIXED`] (10) when they ended with different codes. Each target's own code is
 //! in its [`TargetReport`]. Targets not started have no code. A fleet stopped from outside
-//! ([`Fleet::stop_when`]) ends with [`exit::INTERRUPTED`] (130), its summary `interrupted`.
+//! ([`Fleet::stop_when`]) ends with [`exit::INTERRUPTED`] (130), its summary `interrupted`,
+//! when the stop stopped something: a target it interrupted (its own code 130) or one it
+//! kept from starting. A stop that arrives once every target has finished changes nothing:
+//! the fleet's code is its targets' ([`FleetSummary::interrupted`]).
 //!
 //! # Waves
 //!
@@ -263,8 +266,11 @@ pub struct FleetSummary {
     pub jobs: usize,
     /// Whether the fleet went on after a failure.
     pub keep_going: bool,
-    /// Whether it was stopped from outside while it ran ([`Fleet::stop_when`]: SIGINT in the
-    /// CLI): the targets `not_started` were never reached, the ones running then finished.
+    /// Whether a stop from outside ([`Fleet::stop_when`]: SIGINT in the CLI) stopped
+    /// something: a running target it interrupted (exit code 130: its running migration
+    /// rolled back, its committed ones kept) or a target it kept from starting (`not_started`).
+    /// A stop that came once every target had finished is not an interruption: the outcome
+    /// the ledgers show wins.
     pub interrupted: bool,
     /// Wall-clock time of the whole fleet.
     pub duration_ms: u64,
@@ -359,8 +365,17 @@ struct Schedule {
     next: usize,
     /// A failure stopped the fleet: no target starts any more.
     stopped: bool,
+    /// A stop from outside kept a target from starting ([`Fleet::stop_when`]).
+    held_back: bool,
     slots: Vec<Option<(Ran, u64)>>,
     counts: Counts,
+}
+
+/// What [`Fleet::schedule`] produced: one slot per target scheduled (`None`: not started),
+/// and whether a stop from outside kept one from starting.
+struct Scheduled {
+    slots: Vec<Option<(Ran, u64)>>,
+    held_back: bool,
 }
 
 /// What one target's command produced, before it becomes a [`TargetReport`].
@@ -423,7 +438,8 @@ impl Fleet {
 
     /// Stop starting targets once `flag` is set (a CLI sets it on SIGINT): the running ones
     /// finish (each an ordinary run: its migrations commit or roll back whole), the others are
-    /// `not_started`, and the report says [`FleetSummary::interrupted`].
+    /// `not_started`, and the report says [`FleetSummary::interrupted`] (exit 130); a flag set
+    /// once every target has finished changes nothing.
     pub fn stop_when(mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Fleet {
         self.stop = Some(flag);
         self
@@ -572,8 +588,8 @@ impl Fleet {
     ) -> FleetReport {
         let start = Instant::now();
         let all: Vec<(usize, &Target)> = self.targets.iter().enumerate().collect();
-        let slots = self.schedule(&all, progress, command);
-        self.report(name, slots, start)
+        let scheduled = self.schedule(&all, progress, command);
+        self.report(name, scheduled, start)
     }
 
     /// Runs `command` on each of `targets` (each with its place in the target list), at most
@@ -583,7 +599,7 @@ impl Fleet {
         targets: &[(usize, &Target)],
         progress: &(dyn Fn(&Event) + Sync),
         command: impl Fn(&Target, &mut dyn FnMut(Progress)) -> Ran + Sync,
-    ) -> Vec<Option<(Ran, u64)>> {
+    ) -> Scheduled {
         let total = targets.len();
         // One lock over the schedule: claiming the next target, the stop flag, the counts and
         // the events. Events are sent under it, so they arrive in order with true counts, and
@@ -591,6 +607,7 @@ impl Fleet {
         let state = Mutex::new(Schedule {
             next: 0,
             stopped: false,
+            held_back: false,
             slots: (0..total).map(|_| None).collect(),
             counts: Counts {
                 total,
@@ -603,7 +620,11 @@ impl Fleet {
                 scope.spawn(|| self.work(targets, &state, progress, &command));
             }
         });
-        state.into_inner().unwrap_or_else(|p| p.into_inner()).slots
+        let state = state.into_inner().unwrap_or_else(|p| p.into_inner());
+        Scheduled {
+            slots: state.slots,
+            held_back: state.held_back,
+        }
     }
 
     /// One worker: claims the next target and runs it, until none is left or the fleet stopped.
@@ -618,10 +639,13 @@ impl Fleet {
             let (slot, index, target, shown) = {
                 let mut s = lock(state);
                 let slot = s.next;
-                let stopped = s.stopped || self.stop_requested();
-                let Some(&(index, target)) = targets.get(slot).filter(|_| !stopped) else {
+                let Some(&(index, target)) = targets.get(slot).filter(|_| !s.stopped) else {
                     return;
                 };
+                if self.stop_requested() {
+                    s.held_back = true;
+                    return;
+                }
                 s.next += 1;
                 s.counts.running += 1;
                 let shown = target.shown();
@@ -670,34 +694,37 @@ impl Fleet {
         }
     }
 
-    /// The report of a fleet whose targets ended as `slots` says (one per target, in order).
-    fn report(
-        &self,
-        name: &'static str,
-        slots: Vec<Option<(Ran, u64)>>,
-        start: Instant,
-    ) -> FleetReport {
+    /// The report of a fleet whose targets ended as `scheduled.slots` says (one per target,
+    /// in order).
+    fn report(&self, name: &'static str, scheduled: Scheduled, start: Instant) -> FleetReport {
         let targets: Vec<TargetReport> = self
             .targets
             .iter()
-            .zip(slots)
+            .zip(scheduled.slots)
             .map(|(target, slot)| target_report(target, slot))
             .collect();
         let count = |state| targets.iter().filter(|t| t.state == state).count();
+        // The one rule of an interrupted fleet: the stop stopped something — a target it
+        // interrupted (its own code is 130) or one it kept from starting. A stop that came
+        // after every target finished changes nothing: the outcome the ledgers show wins.
+        let interrupted = scheduled.held_back
+            || targets
+                .iter()
+                .any(|t| t.exit_code == Some(exit::INTERRUPTED));
         let summary = FleetSummary {
             total: self.targets.len(),
             done: count(TargetState::Done),
             failed: count(TargetState::Failed),
             not_started: count(TargetState::NotStarted),
-            // Stopped from outside: the fleet did not run to its end, whatever its targets did.
-            exit_code: if self.stop_requested() {
+            // Stopped from outside: the fleet did not run to its end, whatever the others did.
+            exit_code: if interrupted {
                 exit::INTERRUPTED
             } else {
                 combined_exit_code(targets.iter().filter_map(|t| t.exit_code))
             },
             jobs: self.jobs,
             keep_going: self.keep_going,
-            interrupted: self.stop_requested(),
+            interrupted,
             duration_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
         FleetReport {

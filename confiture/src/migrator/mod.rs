@@ -366,6 +366,8 @@ impl Migrator {
     /// [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) (exit 130), its
     /// [`Reason::Migration`](crate::error::Reason::Migration) naming what committed before.
     /// A wait for the migration lock, or for the connection being made, ends at once.
+    /// A command that completed although the flag was set (it came as the last transaction
+    /// committed, or after) returns its report: what the ledger shows wins.
     /// The library installs no signal handler: the caller owns the process's signals.
     ///
     /// ```no_run

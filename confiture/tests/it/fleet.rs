@@ -352,3 +352,49 @@ fn a_fleet_of_a_migrator_with_embedded_migrations_reads_no_file() {
     }
     assert_eq!(fleet.status(&|_| {}).unwrap().exit_code(), exit::SUCCESS);
 }
+
+/// A stop that arrives once every target has finished stopped nothing: the fleet's outcome is
+/// what the targets did (exit 0 here), not "interrupted" (130). It used to be 130 whenever
+/// the flag was set by the end, whatever the ledgers show.
+#[test]
+fn a_stop_after_the_last_target_finished_is_not_an_interruption() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let tenants = Tenants::new("fleet_late_stop", 2);
+    let dir = Dir::new();
+    two_migrations(&dir);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    for command in ["up", "down", "status"] {
+        stop.store(false, Ordering::SeqCst);
+        let fleet = fleet(&dir, &tenants).jobs(1).stop_when(stop.clone());
+        // Set exactly when the last target reports that it finished.
+        let at_the_end = |event: &Event| {
+            if let Event::Finished { counts, .. } = event {
+                if counts.done == counts.total {
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+        };
+        let report = match command {
+            "up" => fleet.up(&UpOptions::default(), &at_the_end),
+            "down" => fleet.down(&DownOptions::default(), &at_the_end),
+            _ => fleet.status(&at_the_end),
+        }
+        .expect("the fleet runs");
+        assert!(
+            stop.load(Ordering::SeqCst),
+            "{command}: the stop was never set"
+        );
+        // `status` after `down`: one migration pending on each target (exit 1), not 130.
+        let expected = if command == "status" {
+            exit::PENDING
+        } else {
+            exit::SUCCESS
+        };
+        assert_eq!(report.exit_code(), expected, "{command}: {report:?}");
+        assert!(!report.summary.interrupted, "{command}: {report:?}");
+        assert!(
+            report.targets.iter().all(|t| t.state == TargetState::Done),
+            "{command}: {report:?}"
+        );
+    }
+}

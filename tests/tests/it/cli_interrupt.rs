@@ -117,7 +117,7 @@ fn sigint_during_up_cancels_the_migration_reports_what_committed_and_exits_130()
         }
         let run = interrupted(&project, &db, &args);
         run.code(exit::INTERRUPTED)
-            .stderr_has("interrupted: cancelling the running statement");
+            .stderr_has("stopping: cancelling the running statement");
         if json {
             let doc = run.json();
             let error = &doc["errors"][0];
@@ -305,10 +305,11 @@ fn sigint_while_connecting_ends_the_wait_at_once() {
         }
     });
     let url = format!("postgresql://postgres@127.0.0.1:{port}/silent?connect_timeout=60");
-    for (n, command) in [["migrate", "up"], ["migrate", "down"]].iter().enumerate() {
+    let commands: [&[&str]; 2] = [&["migrate", "up"], &["migrate", "down"]];
+    for (n, command) in commands.iter().enumerate() {
         let child = project
             .cli()
-            .args(command)
+            .args(*command)
             .args(["--database-url", &url, "--format", "json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -322,5 +323,117 @@ fn sigint_while_connecting_ends_the_wait_at_once() {
         run.code(exit::INTERRUPTED);
         let error = &run.json()["errors"][0];
         assert_eq!(error["kind"], "interrupted", "{command:?}\n{}", run.dump());
+    }
+}
+
+/// A Ctrl-C that arrives as the last migrations commit: the cancel request reaches a
+/// `COMMIT` that is already durable (here parked in the wait for a synchronous standby that
+/// never comes: the server answers "the transaction has already committed locally"). The
+/// run completed; it used to print "interrupted: cancelling ..." all the same, and exit 0.
+/// The rule now, for every command that writes: what the ledger shows wins. Everything
+/// committed is a success (exit 0, the normal report) that says plainly the Ctrl-C came too
+/// late to undo anything; no "interrupted" anywhere.
+#[test]
+fn sigint_as_the_last_commit_completes_reports_success_and_says_nothing_was_undone() {
+    use confiture_tests::cluster::{Cluster, TRUST_ALL};
+    let cluster = Cluster::init();
+    cluster.configure("", TRUST_ALL);
+    cluster.start();
+    let project = project(
+        "CREATE TABLE t_partial (a int);\n",
+        "DROP TABLE t_partial;\n",
+    );
+    // (command, JSON?, what the note says committed last, ledger after)
+    let cases: [(&[&str], bool, &str); 2] = [
+        (&["migrate", "up"], false, "the last migration committed"),
+        (&["migrate", "up"], true, "the last migration committed"),
+    ];
+    let dbs: Vec<String> = cases
+        .iter()
+        .map(|_| {
+            let db = cluster.create_database("late_sigint");
+            let url = cluster.url(&db, "sslmode=disable");
+            let run = Run::of(project.cli().args([
+                "migrate",
+                "up",
+                "--target",
+                "1",
+                "--database-url",
+                &url,
+            ]));
+            run.code(exit::SUCCESS);
+            db
+        })
+        .collect();
+    // From now on every commit that must be durable waits for a standby that never comes.
+    let mut admin = cluster.connect("postgres");
+    admin
+        .batch_execute("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
+        .expect("ask for a synchronous standby");
+    admin
+        .batch_execute("SELECT pg_reload_conf()")
+        .expect("reload the configuration");
+    let reloaded = wait_until(Duration::from_secs(30), || {
+        let value: String = cluster
+            .connect("postgres")
+            .query_one("SHOW synchronous_standby_names", &[])
+            .expect("SHOW")
+            .get(0);
+        value == "nobody"
+    });
+    assert!(reloaded, "the server never reloaded its configuration");
+    for ((command, json, committed), db) in cases.iter().zip(&dbs) {
+        let url = cluster.url(db, "sslmode=disable");
+        let mut args = command.to_vec();
+        if *json {
+            args.extend(["--format", "json"]);
+        }
+        let child = project
+            .cli()
+            .args(&args)
+            .args(["--database-url", &url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        let committing = wait_until(Duration::from_secs(30), || {
+            admin
+                .query_opt(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event = 'SyncRep'",
+                    &[db],
+                )
+                .expect("read pg_stat_activity")
+                .is_some()
+        });
+        assert!(committing, "{command:?} never reached its last commit");
+        let run = interrupt(child);
+        run.code(exit::SUCCESS)
+            .stderr_lacks("interrupted")
+            .stderr_has(&format!(
+                "Ctrl-C arrived after {committed}; nothing was undone"
+            ));
+        if *json {
+            let doc = run.json();
+            assert_eq!(
+                doc["applied"],
+                serde_json::json!(["002", "003"]),
+                "{}",
+                run.dump()
+            );
+            assert_eq!(doc["errors"], serde_json::json!([]), "{}", run.dump());
+        }
+        let versions: Vec<String> = cluster
+            .connect(db)
+            .query("SELECT version FROM tb_confiture ORDER BY version", &[])
+            .expect("read the ledger")
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(
+            versions,
+            ["001", "002", "003"],
+            "{command:?}\n{}",
+            run.dump()
+        );
     }
 }

@@ -342,7 +342,7 @@ fn sigint_mid_fleet_finishes_the_running_target_and_reports_the_rest_as_not_star
         assert!(status.success());
         let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
         run.code(exit::INTERRUPTED)
-            .stderr_has("interrupted: no new target starts")
+            .stderr_has("stopping: no new target starts")
             .stderr_has("interrupted: 1 finished (0 failed), 3 not started (exit 130)");
         // The running target finished whole; the others were never reached.
         assert_eq!(consistent(&dbs.dbs[0]), ALL, "{}", run.dump());

@@ -1,0 +1,95 @@
+//! Ctrl-C (SIGINT) and SIGTERM for the commands that write migrations (`up`, `down`; a
+//! fleet's `up`, `down`, `status`): the one signal thread,
+//! whose flag the library's own stop machinery watches (`Migrator::stop_when`,
+//! `Fleet::stop_when`: the running statement cancelled, its transaction rolled back, nothing
+//! more started), and the one rule of what the user is told about it once the run has ended.
+//! `verify` and `drift` have their own thread (`commands/verify.rs`): theirs drops the
+//! scratch databases.
+//!
+//! The rule: what the ledger shows wins. The notice at the signal says only that the run is
+//! stopping; the verdict is the run's outcome. A run the stop cut short fails with `kind`
+//! `interrupted` (exit 130) and says what committed; a run that completed all the same (the
+//! signal arrived as its last transaction committed, or after) is a success, with its normal
+//! report and exit code, and a note that the Ctrl-C came too late to undo anything
+//! ([`Interrupt::after`]). "Interrupted" is never printed for a run that completed, and a run
+//! that printed it never exits 0.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
+
+use confiture::exit;
+
+use crate::output::Output;
+
+/// The stop flag of one command and the signal that set it.
+pub(super) struct Interrupt {
+    flag: Arc<AtomicBool>,
+    /// The signal received first (0: none yet).
+    signal: Arc<AtomicI32>,
+}
+
+impl Interrupt {
+    /// Installs the signal thread: on the first SIGINT or SIGTERM it sets the flag and says
+    /// `stopping: {stopping}` on stderr; on the second it says `leaving` and exits at once
+    /// with [`exit::INTERRUPTED`] (the server rolls back what was not committed). A library
+    /// never installs signal handlers; the CLI is the whole process. Without handlers (none
+    /// could be installed) the default action ends the process, as before.
+    pub(super) fn on_signal(stopping: &'static str, leaving: &'static str) -> Interrupt {
+        let interrupt = Interrupt {
+            flag: Arc::new(AtomicBool::new(false)),
+            signal: Arc::new(AtomicI32::new(0)),
+        };
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            return interrupt;
+        };
+        let (flag, signal) = (interrupt.flag.clone(), interrupt.signal.clone());
+        std::thread::spawn(move || {
+            let mut received = signals.forever();
+            let Some(first) = received.next() else {
+                return;
+            };
+            signal.store(first, Ordering::SeqCst);
+            flag.store(true, Ordering::SeqCst);
+            // Not "interrupted": whether anything was, only the run's outcome can say.
+            Output::note_line(&format!(
+                "\nstopping: {stopping} ({} again to exit at once)",
+                name(first)
+            ));
+            if received.next().is_some() {
+                Output::note_line(&format!(
+                    "interrupted again: exiting; {leaving} (run the command again to finish them)"
+                ));
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+        });
+        interrupt
+    }
+
+    /// The flag to give `Migrator::stop_when` or `Fleet::stop_when`.
+    pub(super) fn flag(&self) -> Arc<AtomicBool> {
+        self.flag.clone()
+    }
+
+    /// **The** rule, once the run has ended and its report is printed: a run that
+    /// `completed` although a signal arrived says so — `Ctrl-C arrived after {last}; nothing
+    /// was undone` — and keeps its own exit code. A run the stop cut short has said
+    /// `interrupted` in its report (exit 130) and gets nothing more here.
+    pub(super) fn after(&self, out: &Output, completed: bool, last: &str) {
+        let signal = self.signal.load(Ordering::SeqCst);
+        if completed && self.flag.load(Ordering::SeqCst) && signal != 0 {
+            out.note(&format!(
+                "note: {} arrived after {last}; nothing was undone",
+                name(signal)
+            ));
+        }
+    }
+}
+
+/// How the user knows the signal: Ctrl-C for SIGINT.
+fn name(signal: i32) -> &'static str {
+    match signal {
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        _ => "Ctrl-C",
+    }
+}
