@@ -41,13 +41,13 @@ pub const FLEET_MIXED: u8 = 10;
 /// Command-line usage error (unknown flag, missing argument, conflicting flags), as in sysexits.h.
 pub const USAGE: u8 = 64;
 /// `migrate verify` / `migrate drift` interrupted (SIGINT, SIGTERM, SIGHUP): the scratch
-/// databases were dropped before exiting. A fleet's `up`, `down` or `status` interrupted
-/// (SIGINT, SIGTERM): no target started after it, the running ones finished, the partial
-/// report was printed. One database's `up` or `down` interrupted (SIGINT, SIGTERM): the
-/// running statement was cancelled and its migration rolled back (a `no-transaction` one keeps
-/// what it committed, unrecorded), no other started, and the report says what committed.
-/// Never the code of a run that completed before the signal could stop anything: the
-/// outcome wins. 128 + SIGINT, as shells report an interrupted job.
+/// databases were dropped before exiting. One database's `up` or `down` interrupted (SIGINT,
+/// SIGTERM): the running statement was cancelled and its migration rolled back (a
+/// `no-transaction` one keeps what it committed, unrecorded), no other started, and the
+/// report says what committed. A fleet's `up`, `down` or `status` interrupted: no target
+/// started after it, each running one was interrupted as one database is (its own code
+/// 130), the partial report was printed. Never the code of a run that completed before the signal could stop
+/// anything: the outcome wins. 128 + SIGINT, as shells report an interrupted job.
 pub const INTERRUPTED: u8 = 130;
 
 /// Every code with its one-line meaning, in order; the README table is checked against it.
@@ -78,6 +78,6 @@ pub const ALL: &[(u8, &str)] = &[
     (USAGE, "usage error"),
     (
         INTERRUPTED,
-        "interrupted (up, down: the running migration was rolled back; verify, drift: the scratch databases were dropped; a fleet: partial report). Never for a run that completed before the signal could stop anything",
+        "interrupted (up, down: the running migration was rolled back; verify, drift: the scratch databases were dropped; a fleet: the running targets' current migrations rolled back, partial report). Never for a run that completed before the signal could stop anything",
     ),
 ];

@@ -174,13 +174,13 @@ pub fn status(plan: Plan, out: &Output) -> Result<u8> {
     Ok(finish(out, &report, Some(&interrupt)))
 }
 
-/// SIGINT or SIGTERM during a fleet's `up`, `down` or `status`: no new target starts, the
-/// running ones finish (`Fleet::stop_when`); the partial report is printed with exit 130. A
-/// second signal exits at once.
+/// SIGINT or SIGTERM during a fleet's `up`, `down` or `status`: no new target starts, and
+/// every running target stops as one database does (`Fleet::stop_when`); the partial report
+/// is printed with exit 130. A second signal exits at once.
 fn fleet_interrupt() -> Interrupt {
     Interrupt::on_signal(
-        "no new target starts; waiting for the running ones to finish",
-        "the running targets' uncommitted migrations are rolled back by the server \
+        "no new target starts; cancelling the running statement on every running target",
+        "the server rolls back what the running targets had not committed \
          (run the command again to finish them)",
     )
 }
@@ -251,9 +251,15 @@ fn live(out: &Output, event: &Event) {
             ..
         } => {
             if *failed {
+                // A target the stop interrupted did not fail on its own.
+                let (style, word) = if *exit_code == exit::INTERRUPTED {
+                    (Style::Yellow, "interrupted:")
+                } else {
+                    (Style::Red, "failed:")
+                };
                 out.progress(&format!(
                     "{} {} (exit {exit_code})",
-                    out.paint_err(Style::Red, "failed:"),
+                    out.paint_err(style, word),
                     display::escape(target)
                 ));
             }
@@ -334,11 +340,16 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
     }
     if report.summary.interrupted {
         let s = &report.summary;
+        let cancelled = report
+            .targets
+            .iter()
+            .filter(|t| t.exit_code == Some(exit::INTERRUPTED))
+            .count();
         // `up` and `status` are safe to run again on the whole list (`up` applies only what
         // is missing); `down` again would roll back the finished targets once more.
         let next = if report.command == "down" {
-            "run `down` on the targets not started alone (a list of them): run on the whole \
-             list again, it would roll back the finished ones once more"
+            "run `down` on the targets cancelled or not started alone (a list of them): run \
+             on the whole list again, it would roll back the finished ones once more"
                 .to_string()
         } else {
             format!(
@@ -347,8 +358,11 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
             )
         };
         out.note(&out.hint(&format!(
-            "interrupted: {} finished ({} failed), {} not started (exit {code}); {next}",
-            s.done, s.failed, s.not_started
+            "interrupted: {} finished, {cancelled} cancelled, {} failed, {} not started \
+             (exit {code}); {next}",
+            s.done,
+            s.failed - cancelled,
+            s.not_started
         )));
         return code;
     }
@@ -364,6 +378,10 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
 fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
     match (t.state, t.exit_code) {
         (TargetState::NotStarted, _) => ("– not started".to_string(), Style::Yellow),
+        (TargetState::Failed, Some(exit::INTERRUPTED)) => (
+            format!("✗ interrupted (exit {})", exit::INTERRUPTED),
+            Style::Red,
+        ),
         (TargetState::Failed, code) => (
             format!("✗ failed (exit {})", code.unwrap_or(exit::SUCCESS)),
             Style::Red,

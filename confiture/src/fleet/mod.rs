@@ -6,7 +6,9 @@
 //! Scheduling: at most [`Fleet::jobs`] targets at once (default [`DEFAULT_JOBS`], std
 //! threads), in list order. By default the first failure stops the fleet: no new target is
 //! started, the running ones finish, the rest are reported `not_started`.
-//! [`Fleet::keep_going`] runs every target whatever happens to the others.
+//! [`Fleet::keep_going`] runs every target whatever happens to the others. A stop from
+//! outside ([`Fleet::stop_when`]) starts no new target either, and stops the running ones as
+//! [`Migrator::stop_when`] stops one database.
 //!
 //! `verify` proves the migrations once per distinct server of the list, every target
 //! reporting its server's result ([`TargetReport::shared_with`]); `drift` compares each
@@ -436,10 +438,12 @@ impl Fleet {
         self
     }
 
-    /// Stop starting targets once `flag` is set (a CLI sets it on SIGINT): the running ones
-    /// finish (each an ordinary run: its migrations commit or roll back whole), the others are
-    /// `not_started`, and the report says [`FleetSummary::interrupted`] (exit 130); a flag set
-    /// once every target has finished changes nothing.
+    /// Stop once `flag` is set (a CLI sets it on SIGINT): no target starts any more (those
+    /// are `not_started`), and every running target stops as [`Migrator::stop_when`] stops
+    /// one database — the statement running there is cancelled, its migration rolled back,
+    /// the ones it committed kept — and ends with its own code 130. The report then says
+    /// [`FleetSummary::interrupted`] (exit 130); a flag set once every target has finished
+    /// changes nothing.
     pub fn stop_when(mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Fleet {
         self.stop = Some(flag);
         self
@@ -465,6 +469,9 @@ impl Fleet {
         };
         migrator.preloaded = files.clone();
         migrator.in_fleet = true;
+        // The fleet's stop is each running target's: the statement running there is
+        // cancelled, as on one database.
+        migrator.stop = self.stop.clone();
         if !self.complete_suggestions {
             migrator.suggest = crate::hint::Invocation::default();
         }

@@ -398,3 +398,59 @@ fn a_stop_after_the_last_target_finished_is_not_an_interruption() {
         );
     }
 }
+
+/// A stop cancels what the running targets do, as it does for one database: the running
+/// target's next migration is not started (its committed ones stay), and it ends interrupted
+/// with its own code 130; the targets not reached are not started; the fleet exits 130. It
+/// used to let the running targets run to their end.
+#[test]
+fn a_stop_interrupts_the_running_targets_and_starts_no_other() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let tenants = Tenants::new("fleet_stop", 3);
+    let dir = Dir::new();
+    two_migrations(&dir);
+    // A no-transaction migration travels alone: the stop falls between 002 and it.
+    dir.migration(
+        "003",
+        "index_b",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY b_id ON b (id);\n",
+        "DROP INDEX b_id;\n",
+    );
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let report = fleet(&dir, &tenants)
+        .jobs(1)
+        .stop_when(stop.clone())
+        .up(&UpOptions::default(), &|event| {
+            if let Event::Progress {
+                index: 0,
+                progress: confiture::migrate::Progress::Finished { version, .. },
+                ..
+            } = event
+            {
+                if version == "002" {
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+        })
+        .expect("the fleet runs");
+    assert_eq!(report.exit_code(), exit::INTERRUPTED, "{report:?}");
+    assert!(report.summary.interrupted, "{report:?}");
+    let first = &report.targets[0];
+    assert_eq!(first.state, TargetState::Failed, "{report:?}");
+    assert_eq!(first.exit_code, Some(exit::INTERRUPTED), "{report:?}");
+    assert_eq!(first.applied, ["001", "002"], "{report:?}");
+    assert_eq!(
+        first.error.as_ref().map(|e| e.kind),
+        Some("interrupted"),
+        "{report:?}"
+    );
+    assert_eq!(
+        tenants.0[0].value("SELECT string_agg(version, ',' ORDER BY version) FROM tb_confiture"),
+        Some("001,002".to_string())
+    );
+    for (t, db) in report.targets[1..].iter().zip(&tenants.0[1..]) {
+        assert_eq!(t.state, TargetState::NotStarted, "{report:?}");
+        assert_eq!(t.exit_code, None, "{report:?}");
+        assert!(!has_ledger(db), "{} was reached", t.target);
+    }
+}

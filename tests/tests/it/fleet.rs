@@ -302,15 +302,18 @@ fn the_first_failure_stops_the_fleet_and_the_running_targets_finish() {
 }
 
 /// SIGINT mid-fleet ended the process with no word of which targets were done, running or
-/// never reached. Now no target starts after it, the running one finishes (its migrations
-/// whole), and the partial report — table or JSON — is printed with exit 130.
+/// never reached; then it let the running targets finish, however long their migrations ran.
+/// Now no target starts after it, and every running target stops as one database does: the
+/// statement running there is cancelled, its migration rolled back, the ones it committed
+/// kept. The partial report — table or JSON — gives every target its own code (130 for the
+/// interrupted ones, none for those never started) and the run exits 130, promptly.
 #[test]
-fn sigint_mid_fleet_finishes_the_running_target_and_reports_the_rest_as_not_started() {
+fn sigint_mid_fleet_cancels_every_running_target_and_reports_the_rest_as_not_started() {
     let dbs = TestDbs::new("fleetint", 4);
     let project = tenant_project();
     project.write(
         "db/migrations/002_create_tb_widget.up.sql",
-        "-- widgets of the tenant\nCREATE TABLE tb_widget (pk int PRIMARY KEY);\nSELECT pg_sleep(1);\n",
+        "-- widgets of the tenant\nCREATE TABLE tb_widget (pk int PRIMARY KEY);\nSELECT pg_sleep(30);\n",
     );
     write_targets(&project, &dbs);
     let url = server_url();
@@ -323,7 +326,7 @@ fn sigint_mid_fleet_finishes_the_running_target_and_reports_the_rest_as_not_star
         let mut command = project.cli();
         command
             .args(["migrate", "up", "--database-url", &url])
-            .args(["--targets", "tenants.txt", "--jobs", "1"]);
+            .args(["--targets", "tenants.txt", "--jobs", "2"]);
         if json {
             command.args(["--format", "json"]);
         }
@@ -332,21 +335,40 @@ fn sigint_mid_fleet_finishes_the_running_target_and_reports_the_rest_as_not_star
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the CLI under test");
-        // The first target is in its slow migration: its first one committed.
-        let sleeping = wait_until(Duration::from_secs(60), || ledger(&dbs.dbs[0]).len() == 1);
-        assert!(sleeping, "the first target never started");
+        // The first two targets sleep in 002; their 001 committed.
+        let sleeping = wait_until(Duration::from_secs(60), || {
+            dbs.dbs[..2]
+                .iter()
+                .all(|db| db.sleeping_backend().is_some())
+        });
+        assert!(sleeping, "the first two targets never reached 002");
         let status = std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+        let sent = std::time::Instant::now();
+        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        assert!(
+            run.elapsed < Duration::from_secs(10),
+            "the running targets were not cancelled\n{}",
+            run.dump()
+        );
         run.code(exit::INTERRUPTED)
             .stderr_has("stopping: no new target starts")
-            .stderr_has("interrupted: 1 finished (0 failed), 3 not started (exit 130)");
-        // The running target finished whole; the others were never reached.
-        assert_eq!(consistent(&dbs.dbs[0]), ALL, "{}", run.dump());
-        for db in &dbs.dbs[1..] {
+            .stderr_has("interrupted: 0 finished, 2 cancelled, 0 failed, 2 not started (exit 130)");
+        // The running targets kept 001 and rolled back 002; the others were never reached.
+        for db in &dbs.dbs[..2] {
+            assert_eq!(
+                consistent(db),
+                ALL[..1],
+                "{} did not roll back 002\n{}",
+                db.name,
+                run.dump()
+            );
+            assert!(db.sleeping_backend().is_none(), "{}", run.dump());
+        }
+        for db in &dbs.dbs[2..] {
             assert!(
                 db.ledger().is_none(),
                 "{} was reached\n{}",
@@ -358,11 +380,20 @@ fn sigint_mid_fleet_finishes_the_running_target_and_reports_the_rest_as_not_star
             let doc = run.json();
             assert_eq!(doc["summary"]["interrupted"], true, "{doc}");
             assert_eq!(doc["summary"]["exit_code"], 130, "{doc}");
-            assert_eq!(doc["summary"]["not_started"], 3, "{doc}");
-            assert_eq!(entries(&doc)[0]["state"], "done", "{doc}");
-            assert_eq!(entries(&doc)[3]["state"], "not_started", "{doc}");
+            assert_eq!(doc["summary"]["not_started"], 2, "{doc}");
+            for entry in &entries(&doc)[..2] {
+                assert_eq!(entry["state"], "failed", "{doc}");
+                assert_eq!(entry["exit_code"], 130, "{doc}");
+                assert_eq!(entry["error"]["kind"], "interrupted", "{doc}");
+                assert_eq!(entry["applied"], serde_json::json!(["001"]), "{doc}");
+            }
+            for entry in &entries(&doc)[2..] {
+                assert_eq!(entry["state"], "not_started", "{doc}");
+                assert_eq!(entry["exit_code"], serde_json::Value::Null, "{doc}");
+            }
         } else {
-            run.stdout_has("4 targets: 1 done, 0 failed, 3 not started (interrupted)");
+            run.stdout_has("4 targets: 0 done, 2 failed, 2 not started (interrupted)")
+                .stdout_has("✗ interrupted (exit 130)");
         }
     }
 }
