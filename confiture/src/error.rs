@@ -31,8 +31,8 @@ pub enum ErrorKind {
     /// A request that makes no sense (e.g. `--steps 0`, unknown `--target`) (exit 64).
     Usage,
     /// Interrupted by a signal (`verify`, `drift`: the scratch databases were dropped; `up`,
-    /// `down` stopped by [`crate::Migrator::stop_when`]: the running migration was cancelled and
-    /// rolled back) (exit 130).
+    /// `down`, `baseline`, `reinit`, `status` stopped by [`crate::Migrator::stop_when`]: the
+    /// running statement was cancelled and its transaction rolled back) (exit 130).
     Interrupted,
 }
 

@@ -44,10 +44,12 @@ pub const USAGE: u8 = 64;
 /// databases were dropped before exiting. One database's `up` or `down` interrupted (SIGINT,
 /// SIGTERM): the running statement was cancelled and its migration rolled back (a
 /// `no-transaction` one keeps what it committed, unrecorded), no other started, and the
-/// report says what committed. A fleet's `up`, `down` or `status` interrupted: no target
+/// report says what committed; `baseline` or `reinit`: the rewrite was rolled back;
+/// `status`: the read ended. A fleet's `up`, `down` or `status` interrupted: no target
 /// started after it, each running one was interrupted as one database is (its own code
-/// 130), the partial report was printed. Never the code of a run that completed before the signal could stop
-/// anything: the outcome wins. 128 + SIGINT, as shells report an interrupted job.
+/// 130), the partial report was printed. Never the code of a run that completed before the
+/// signal could stop anything: the outcome wins. 128 + SIGINT, as shells report an
+/// interrupted job.
 pub const INTERRUPTED: u8 = 130;
 
 /// Every code with its one-line meaning, in order; the README table is checked against it.
@@ -78,6 +80,6 @@ pub const ALL: &[(u8, &str)] = &[
     (USAGE, "usage error"),
     (
         INTERRUPTED,
-        "interrupted (up, down: the running migration was rolled back; verify, drift: the scratch databases were dropped; a fleet: the running targets' current migrations rolled back, partial report). Never for a run that completed before the signal could stop anything",
+        "interrupted (up, down: the running migration was rolled back; baseline, reinit: the rewrite was rolled back; status: the read ended; verify, drift: the scratch databases were dropped; a fleet: the running targets' current migrations rolled back, partial report). Never for a run that completed before the signal could stop anything",
     ),
 ];

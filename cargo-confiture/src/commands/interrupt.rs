@@ -1,5 +1,5 @@
-//! Ctrl-C (SIGINT) and SIGTERM for the commands that write migrations (`up`, `down`; a
-//! fleet's `up`, `down`, `status`): the one signal thread,
+//! Ctrl-C (SIGINT) and SIGTERM for the commands that reach a database (`up`, `down`,
+//! `baseline`, `reinit`, `status`; a fleet's `up`, `down`, `status`): the one signal thread,
 //! whose flag the library's own stop machinery watches (`Migrator::stop_when`,
 //! `Fleet::stop_when`: the running statement cancelled, its transaction rolled back, nothing
 //! more started), and the one rule of what the user is told about it once the run has ended.

@@ -24,7 +24,12 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
     match command {
         Migrate::Status(args) => match super::fleet::select(cli, cx, &args.fleet)? {
             Selected::Fleet(plan) => super::fleet::status(plan, out),
-            Selected::One(migrator) => status(migrator, out),
+            Selected::One(migrator) => {
+                let (migrator, interrupt) = interruptible(migrator, READING);
+                let code = status(migrator, out);
+                interrupt.after(out, code.is_ok(), "the status was read");
+                code
+            }
         },
         Migrate::Up(args) => up(cli, cx, args, out),
         Migrate::Down(args) => down(cli, cx, args, out),
@@ -122,6 +127,18 @@ const MIGRATING: Words = (
     "the server rolls back what the running migration had not committed",
 );
 
+/// `baseline` and `reinit`: one transaction.
+const REWRITING: Words = (
+    "cancelling the running statement; the ledger rewrite is rolled back unless it has committed",
+    "the server rolls back the ledger rewrite unless it has committed",
+);
+
+/// `status`: nothing is written.
+const READING: Words = (
+    "ending the read; status writes nothing",
+    "status wrote nothing",
+);
+
 /// One database's command stopped cleanly by SIGINT or SIGTERM ([`Interrupt`],
 /// `Migrator::stop_when`): the running statement is cancelled and rolled back, nothing more
 /// starts, and the failure report says what committed (exit 130) — or, when the run
@@ -152,12 +169,14 @@ fn baseline(cli: &Cli, cx: &Context, args: &BaselineArgs, out: &Output) -> Resul
     let options = BaselineOptions::through(args.through.number())
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
-    let mut migrator = migrator(cli, cx)?;
+    let (mut migrator, interrupt) = interruptible(migrator(cli, cx)?, REWRITING);
     let mut view = ProgressView::default();
     let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
     warnings(out, &outcome, |r| &r.warnings);
-    super::finish(
+    finish(
         out,
+        &interrupt,
+        "the ledger rewrite committed",
         outcome,
         |_| exit::SUCCESS,
         |_, r| {
@@ -180,11 +199,19 @@ fn reinit(cli: &Cli, cx: &Context, args: &ReinitArgs, out: &Output) -> Result<u8
         .through(args.through.as_ref().map(Version::number))
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
-    let mut migrator = migrator(cli, cx)?;
+    let (mut migrator, interrupt) = interruptible(migrator(cli, cx)?, REWRITING);
     let mut view = ProgressView::default();
     let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
     warnings(out, &outcome, |r| &r.warnings);
-    super::finish(out, outcome, |_| exit::SUCCESS, |_, r| reinit_text(r))
+    let last = "the ledger rewrite committed";
+    finish(
+        out,
+        &interrupt,
+        last,
+        outcome,
+        |_| exit::SUCCESS,
+        |_, r| reinit_text(r),
+    )
 }
 
 /// Resolves the database by the documented precedence and opens a session (connecting lazily).

@@ -326,16 +326,36 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
 }
 
 /// Rewrites the ledger (baseline, reinit) in one transaction; rolls back on error, so that
-/// nothing is changed when any part fails.
+/// nothing is changed when any part fails. A run stopped from outside (`stop`,
+/// [`crate::Migrator::stop_when`]) sends nothing once stopped, and the transaction it
+/// cancelled on the way is rolled back: [`ErrorKind::Interrupted`](crate::ErrorKind).
 pub fn rewrite(
     client: &mut postgres::Client,
     table: &TrackingTable,
     rewrite: &Rewrite,
     what: &str,
+    stop: Option<&crate::db::apply::Stop>,
 ) -> crate::Result<()> {
-    client.batch_execute(&rewrite.sql(table)).map_err(|e| {
+    let sql = rewrite.sql(table);
+    let sent = match stop {
+        Some(stop) => stop.send(|| client.batch_execute(&sql)),
+        None => Some(client.batch_execute(&sql)),
+    };
+    let Some(sent) = sent else {
+        return Err(interrupted_rewrite(
+            what,
+            table,
+            "before writing the tracking table",
+        ));
+    };
+    sent.map_err(|e| {
         let _ = client.batch_execute("ROLLBACK");
         let cause = super::cause_text(&e);
+        let cancelled = e.code() == Some(&postgres::error::SqlState::QUERY_CANCELED);
+        if cancelled && stop.is_some_and(crate::db::apply::Stop::is_set) {
+            return interrupted_rewrite(what, table, "while writing the tracking table")
+                .with_source_shown(e, cause);
+        }
         crate::Error::new(
             crate::ErrorKind::MigrationFailed,
             format!("{what} could not write the tracking table {table}; nothing was changed"),
@@ -343,4 +363,21 @@ pub fn rewrite(
         .with_source_shown(e, cause)
         .with_help("check that this role may write the tracking table")
     })
+}
+
+/// The error of a ledger rewrite (`what`: baseline, reinit) stopped from outside `when`:
+/// nothing was changed.
+pub(crate) fn interrupted_rewrite(what: &str, table: &TrackingTable, when: &str) -> crate::Error {
+    let mut error = crate::Error::new(
+        crate::ErrorKind::Interrupted,
+        format!("interrupted: {what} was cancelled {when}; nothing was changed"),
+    )
+    .with_help(format!(
+        "run {} again to write it",
+        crate::hint::command(&format!("migrate {what}"))
+    ));
+    error.details.push(format!(
+        "the tracking table {table} is as it was: the rewrite is one transaction"
+    ));
+    error
 }

@@ -365,7 +365,9 @@ impl Migrator {
     /// statements it committed and gets no ledger row. The command then fails with
     /// [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) (exit 130), its
     /// [`Reason::Migration`](crate::error::Reason::Migration) naming what committed before.
-    /// A wait for the migration lock, or for the connection being made, ends at once.
+    /// `baseline` and `reinit` stop the same way: their one transaction is cancelled and
+    /// rolled back. A wait for the migration lock, or for the connection being made (`status`
+    /// too, and its ledger read on that connection), ends at once.
     /// A command that completed although the flag was set (it came as the last transaction
     /// committed, or after) returns its report: what the ledger shows wins.
     /// The library installs no signal handler: the caller owns the process's signals.

@@ -145,12 +145,16 @@ impl Migrator {
             return Ok(decide(&rows)?.1);
         }
         let table = self.env.migration.tracking_table.clone();
+        let (env, stop) = (self.env.clone(), self.stop.clone());
         let (client, target) = self.client_for_writing()?;
+        // Stopped from outside, the wait for the lock ends and the rewrite's transaction is
+        // cancelled and rolled back, as `up`'s migrations are.
+        let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
         with_lock(
             client,
             &target,
             lock_wait,
-            None,
+            stop.as_ref(),
             progress,
             warnings,
             |client, _held, progress| {
@@ -160,10 +164,18 @@ impl Migrator {
                     progress(Progress::UpToDate);
                     return Ok(described);
                 }
+                if stop.as_ref().is_some_and(apply::Stop::is_set) {
+                    return Err(crate::db::ledger::interrupted_rewrite(
+                        what,
+                        &table,
+                        "before writing the tracking table",
+                    )
+                    .into());
+                }
                 if !initialised {
                     apply::create_tracking_table(client, &table)?;
                 }
-                crate::db::ledger::rewrite(client, &table, &rewrite, what)?;
+                crate::db::ledger::rewrite(client, &table, &rewrite, what, stop.as_ref())?;
                 Ok(described)
             },
         )

@@ -288,7 +288,9 @@ fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
 /// Ctrl-C while the connection is being made (a server that accepts and never answers): the
 /// signal was only noted, and the run went on waiting out `connect_timeout` (60 s here), then
 /// failed with the connection error (exit 3). Now the wait ends at once, exit 130, for `up`
-/// (which connects while it reads the files) and `down` (which connects when it needs to).
+/// (which connects while it reads the files) and `down` (which connects when it needs to),
+/// and for `status`, `baseline` and `reinit`, which the signal used to kill outright (no
+/// report, no exit code of ours).
 #[test]
 fn sigint_while_connecting_ends_the_wait_at_once() {
     let project = slow_up();
@@ -305,7 +307,13 @@ fn sigint_while_connecting_ends_the_wait_at_once() {
         }
     });
     let url = format!("postgresql://postgres@127.0.0.1:{port}/silent?connect_timeout=60");
-    let commands: [&[&str]; 2] = [&["migrate", "up"], &["migrate", "down"]];
+    let commands: [&[&str]; 5] = [
+        &["migrate", "up"],
+        &["migrate", "down"],
+        &["migrate", "status"],
+        &["migrate", "baseline", "--through", "1"],
+        &["migrate", "reinit"],
+    ];
     for (n, command) in commands.iter().enumerate() {
         let child = project
             .cli()
@@ -323,6 +331,75 @@ fn sigint_while_connecting_ends_the_wait_at_once() {
         run.code(exit::INTERRUPTED);
         let error = &run.json()["errors"][0];
         assert_eq!(error["kind"], "interrupted", "{command:?}\n{}", run.dump());
+    }
+}
+
+/// `baseline` and `reinit` write the ledger in one transaction. SIGINT used to kill the
+/// process (the server rolled back; no report, no exit code of ours). Now the statement
+/// waiting in that transaction (here for a lock the test holds on the ledger) is cancelled,
+/// the transaction rolled back, and the failure report says `interrupted`, exit 130.
+#[test]
+fn sigint_during_a_ledger_rewrite_cancels_it_and_changes_nothing() {
+    let project = project(
+        "CREATE TABLE t_partial (a int);\n",
+        "DROP TABLE t_partial;\n",
+    );
+    let commands: [&[&str]; 2] = [
+        &["migrate", "baseline", "--through", "3"],
+        &["migrate", "reinit", "--through", "3"],
+    ];
+    for command in commands {
+        for json in [false, true] {
+            let db = TestDb::new("sigint_rewrite");
+            project
+                .run_on(&db, &["migrate", "up", "--target", "1"])
+                .code(exit::SUCCESS);
+            // Reads go through; the rewrite's writes wait.
+            let mut holder = db.connect();
+            holder
+                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN SHARE MODE")
+                .expect("lock the ledger");
+            let mut args = command.to_vec();
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = spawn(&project, &db, &args);
+            let waiting = wait_until(Duration::from_secs(30), || {
+                db.connect()
+                    .query_opt(
+                        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+                           AND application_name = 'cargo-confiture' AND wait_event_type = 'Lock'",
+                        &[],
+                    )
+                    .expect("read pg_stat_activity")
+                    .is_some()
+            });
+            assert!(
+                waiting,
+                "{command:?} never waited: {:?}",
+                db.other_backends()
+            );
+            let run = interrupt(child);
+            run.code(exit::INTERRUPTED).stderr_lacks("panicked");
+            if json {
+                let doc = run.json();
+                assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
+                assert_eq!(doc["errors"][0]["exit_code"], 130, "{}", run.dump());
+            } else {
+                run.stderr_has("interrupted:")
+                    .stderr_has("nothing was changed");
+            }
+            holder
+                .batch_execute("ROLLBACK")
+                .expect("release the ledger");
+            assert_eq!(
+                db.ledger(),
+                Some(vec!["001:create_tb_user".to_string()]),
+                "{command:?}\n{}",
+                run.dump()
+            );
+            assert!(db.migration_lock_holders().is_empty(), "{}", run.dump());
+        }
     }
 }
 
@@ -344,9 +421,14 @@ fn sigint_as_the_last_commit_completes_reports_success_and_says_nothing_was_undo
         "DROP TABLE t_partial;\n",
     );
     // (command, JSON?, what the note says committed last, ledger after)
-    let cases: [(&[&str], bool, &str); 2] = [
+    let cases: [(&[&str], bool, &str); 3] = [
         (&["migrate", "up"], false, "the last migration committed"),
         (&["migrate", "up"], true, "the last migration committed"),
+        (
+            &["migrate", "baseline", "--through", "3"],
+            false,
+            "the ledger rewrite committed",
+        ),
     ];
     let dbs: Vec<String> = cases
         .iter()

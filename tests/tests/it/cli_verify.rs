@@ -160,8 +160,8 @@ fn from_must_be_a_version() {
         .stderr_has("no migration has version 9 or above");
 }
 
-/// Ctrl-C while a migration runs on the scratch database: the scratch database is dropped and
-/// the run ends with 130, promptly.
+/// Ctrl-C (SIGINT) or SIGTERM while a migration runs on the scratch database: the scratch
+/// database is dropped and the run ends with 130, promptly.
 #[test]
 fn ctrl_c_during_verify_drops_the_scratch_database() {
     let db = TestDb::unborn("verify_sigint");
@@ -171,28 +171,30 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
         "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
         "DROP TABLE t;\n",
     );
-    let (child, scratch) = spawn_asleep_on_scratch(
-        &project,
-        &["migrate", "verify", "--database-url", &db.url()],
-    );
-    let pid = child.id();
-    let sent = Instant::now();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let output = child.wait_with_output().unwrap();
-    let run = Run::from_output(output, sent.elapsed());
-    run.code(exit::INTERRUPTED).stderr_has(&format!(
-        "interrupted: dropped the scratch database \"{scratch}\""
-    ));
-    assert!(
-        !database_exists(&scratch),
-        "{scratch} left behind\n{}",
-        run.dump()
-    );
-    assert!(run.elapsed < Duration::from_secs(20), "{}", run.dump());
+    for signal in ["-INT", "-TERM"] {
+        let (child, scratch) = spawn_asleep_on_scratch(
+            &project,
+            &["migrate", "verify", "--database-url", &db.url()],
+        );
+        let pid = child.id();
+        let sent = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let output = child.wait_with_output().unwrap();
+        let run = Run::from_output(output, sent.elapsed());
+        run.code(exit::INTERRUPTED).stderr_has(&format!(
+            "interrupted: dropped the scratch database \"{scratch}\""
+        ));
+        assert!(
+            !database_exists(&scratch),
+            "{signal}: {scratch} left behind\n{}",
+            run.dump()
+        );
+        assert!(run.elapsed < Duration::from_secs(20), "{}", run.dump());
+    }
 }
 
 /// A login role, not a superuser, dropped on drop.
