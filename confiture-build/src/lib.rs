@@ -247,6 +247,16 @@ impl Check {
             Some(dir) => start.join(dir),
             None => workspace.migrations_dir(),
         };
+        if let Some(version) = self
+            .first_version
+            .filter(|&v| v < confiture::history::MIN_VERSION)
+        {
+            return Err(confiture::workspace::first_version_too_low(
+                &format!("`Check::first_version({version})` in build.rs"),
+                version,
+            )
+            .with_help("give the version of the directory's first migration, or leave it out"));
+        }
         // The table that set it, when it came from one (not from this builder).
         let from = match self.first_version {
             Some(_) => None,
@@ -621,6 +631,32 @@ mod tests {
         assert_eq!(report.errors(), 0);
         let report = check.inspect().unwrap();
         assert_eq!(report.checked.diagnostics[0].code, "C005");
+    }
+
+    #[test]
+    fn first_version_zero_is_refused_naming_where_it_was_set() {
+        let tmp = workspace("[workspace.metadata.confiture]\nfirst_version = 0\n");
+        tmp.write("app/migrations/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("app/migrations/001_a.down.sql", "SELECT 1;\n");
+        let check = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .migrations_dir("migrations");
+        let err = check.clone().inspect().unwrap_err();
+        assert!(err.message.contains("`first_version`"), "{}", err.message);
+        assert!(err.message.contains("Cargo.toml"), "{}", err.message);
+        // Given to the builder, on a workspace without it.
+        let tmp = workspace("");
+        tmp.write("app/migrations/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("app/migrations/001_a.down.sql", "SELECT 1;\n");
+        let check = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .migrations_dir("migrations");
+        let err = check.first_version(0).inspect().unwrap_err();
+        assert!(
+            err.message.contains("`Check::first_version(0)`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -77,6 +77,20 @@ impl Version {
 /// `--target` or a ledger row's version is refused as too large ([`VersionError::TooLarge`]).
 pub const MAX_VERSION: u64 = i64::MAX.unsigned_abs();
 
+/// The smallest version a migration may have, and so `first_version`: 0 is the state before
+/// every migration, what `migrate down --target 0` returns to, which no migration can be
+/// (a `--target` could never roll it back).
+pub const MIN_VERSION: u64 = 1;
+
+/// The version a history starts at, given `first_version` (a squashed history's): the setting,
+/// [`MIN_VERSION`] without one. The one reading of the setting for the file rules and
+/// `migrate generate`; a setting below [`MIN_VERSION`] (which the Cargo.toml reader and
+/// `confiture-build` refuse, but a library's `CheckOptions` may hold) counts as
+/// [`MIN_VERSION`], so a `000` file is still reported.
+pub fn first_version(setting: Option<u64>) -> u64 {
+    setting.map_or(MIN_VERSION, |v| v.max(MIN_VERSION))
+}
+
 /// Why a text is not a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

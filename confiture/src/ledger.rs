@@ -9,8 +9,11 @@ use crate::error::{Error, Result};
 /// Default ledger name, unqualified: resolved through `search_path` like confiture does.
 pub const DEFAULT_TRACKING_TABLE: &str = "tb_confiture";
 
-/// A validated tracking-table name: `name` or `schema.name`, each part matching
-/// `[A-Za-z_][A-Za-z0-9_]*`. Always rendered quoted, so it can never inject SQL.
+/// A tracking-table name: `name` or `schema.name`. As configured ([`TrackingTable::parse`]),
+/// each part matches `[A-Za-z_][A-Za-z0-9_]*`; as the server resolved it (the schema its
+/// `search_path` chose), the schema may be any name. Always quoted in SQL
+/// ([`TrackingTable::quoted`]), so it can never inject SQL, and shown as PostgreSQL shows it
+/// (`Display`: [`quote_ident`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackingTable {
     /// The schema, when qualified (otherwise the connection's `search_path` decides).
@@ -56,11 +59,20 @@ impl TrackingTable {
         })
     }
 
+    /// The table `name` the server found in `schema` (`pg_namespace`, `pg_class`): any names.
+    #[cfg_attr(not(feature = "db"), allow(dead_code))]
+    pub(crate) fn resolved(schema: &str, name: &str) -> TrackingTable {
+        TrackingTable {
+            schema: Some(schema.to_string()),
+            name: name.to_string(),
+        }
+    }
+
     /// The name as SQL, every part quoted: `"tb_confiture"` or `"ops"."tb_confiture"`.
     pub fn quoted(&self) -> String {
         match &self.schema {
-            Some(schema) => format!("\"{schema}\".\"{}\"", self.name),
-            None => format!("\"{}\"", self.name),
+            Some(schema) => format!("{}.{}", quoted_ident(schema), quoted_ident(&self.name)),
+            None => quoted_ident(&self.name),
         }
     }
 
@@ -72,16 +84,17 @@ impl TrackingTable {
         let schema = self.schema.as_ref()?;
         Some(format!(
             "DO $confiture$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_namespace \
-             WHERE nspname OPERATOR(pg_catalog.=) {}) THEN CREATE SCHEMA \"{schema}\"; END IF; \
+             WHERE nspname OPERATOR(pg_catalog.=) {}) THEN CREATE SCHEMA {}; END IF; \
              END $confiture$;\n",
-            literal(schema)
+            literal(schema),
+            quoted_ident(schema)
         ))
     }
 
     /// confiture's DDL, with index names built from the unqualified table name.
     pub fn create_sql(&self) -> String {
         let t = self.quoted();
-        let n = &self.name;
+        let n = self.name.replace('"', "\"\"");
         format!(
             "CREATE TABLE IF NOT EXISTS {t} (\n    \
              id UUID PRIMARY KEY DEFAULT gen_random_uuid(),\n    \
@@ -101,15 +114,212 @@ impl TrackingTable {
     }
 }
 
-/// Shown as written in the environment file (unquoted), e.g. `public.tb_confiture`.
+/// Shown as PostgreSQL shows it, each part quoted only where SQL needs it ([`quote_ident`]):
+/// `public.tb_confiture`, `"Odd Name".tb_confiture`, `"Ops"."Ledger"`.
 impl fmt::Display for TrackingTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.schema {
-            Some(schema) => write!(f, "{schema}.{}", self.name),
-            None => f.write_str(&self.name),
+        if let Some(schema) = &self.schema {
+            write!(f, "{}.", quote_ident(schema))?;
         }
+        f.write_str(&quote_ident(&self.name))
     }
 }
+
+/// `name` as an SQL identifier, always in double quotes (`""` for a quote).
+fn quoted_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `name` as PostgreSQL's `quote_ident` gives it: as it is when SQL reads it back unquoted as
+/// the same name (lowercase ASCII letters, digits and `_`, not starting with a digit, not a
+/// keyword SQL reserves in some place), else in double quotes with `""` for a quote. The one
+/// rule for showing a name the server holds (the ledger's schema and table).
+pub fn quote_ident(name: &str) -> std::borrow::Cow<'_, str> {
+    let mut chars = name.chars();
+    let plain = matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && RESERVED_KEYWORDS.binary_search(&name).is_err()
+        && !NEWER_KEYWORDS.contains(&name);
+    if plain {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(quoted_ident(name))
+    }
+}
+
+/// PostgreSQL 15's keywords that are not unreserved (`pg_get_keywords()` with `catcode` other
+/// than `U`): `quote_ident` quotes them. Sorted.
+const RESERVED_KEYWORDS: [&str; 151] = [
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "between",
+    "bigint",
+    "binary",
+    "bit",
+    "boolean",
+    "both",
+    "case",
+    "cast",
+    "char",
+    "character",
+    "check",
+    "coalesce",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "dec",
+    "decimal",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "extract",
+    "false",
+    "fetch",
+    "float",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "greatest",
+    "group",
+    "grouping",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "inout",
+    "int",
+    "integer",
+    "intersect",
+    "interval",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "least",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "national",
+    "natural",
+    "nchar",
+    "none",
+    "normalize",
+    "not",
+    "notnull",
+    "null",
+    "nullif",
+    "numeric",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "out",
+    "outer",
+    "overlaps",
+    "overlay",
+    "placing",
+    "position",
+    "precision",
+    "primary",
+    "real",
+    "references",
+    "returning",
+    "right",
+    "row",
+    "select",
+    "session_user",
+    "setof",
+    "similar",
+    "smallint",
+    "some",
+    "substring",
+    "symmetric",
+    "table",
+    "tablesample",
+    "then",
+    "time",
+    "timestamp",
+    "to",
+    "trailing",
+    "treat",
+    "trim",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "values",
+    "varchar",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+    "xmlattributes",
+    "xmlconcat",
+    "xmlelement",
+    "xmlexists",
+    "xmlforest",
+    "xmlnamespaces",
+    "xmlparse",
+    "xmlpi",
+    "xmlroot",
+    "xmlserialize",
+    "xmltable",
+];
+
+/// Keywords PostgreSQL 16 and 17 added that are not unreserved: quoted on every server, as
+/// the newest quotes them (quoting a name is never wrong, only longer).
+pub(crate) const NEWER_KEYWORDS: [&str; 13] = [
+    "json",
+    "json_array",
+    "json_arrayagg",
+    "json_exists",
+    "json_object",
+    "json_objectagg",
+    "json_query",
+    "json_scalar",
+    "json_serialize",
+    "json_table",
+    "json_value",
+    "merge_action",
+    "system_user",
+];
 
 /// One row of the ledger as read back (extra columns written by newer confiture versions are ignored).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -376,6 +586,26 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn reserved_keywords_are_sorted_for_binary_search() {
+        assert!(RESERVED_KEYWORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn a_name_is_shown_quoted_only_where_sql_needs_it_and_always_quoted_in_sql() {
+        let odd = TrackingTable::resolved("Odd \"Name\"", "tb_confiture");
+        assert_eq!(odd.to_string(), "\"Odd \"\"Name\"\"\".tb_confiture");
+        assert_eq!(odd.quoted(), "\"Odd \"\"Name\"\"\".\"tb_confiture\"");
+        assert!(odd
+            .create_schema_sql()
+            .unwrap()
+            .contains("CREATE SCHEMA \"Odd \"\"Name\"\"\";"));
+        assert_eq!(quote_ident("select"), "\"select\"");
+        assert_eq!(quote_ident("json_table"), "\"json_table\"");
+        assert_eq!(quote_ident("tb_9"), "tb_9");
+        assert_eq!(quote_ident("9tb"), "\"9tb\"");
     }
 
     #[test]

@@ -303,8 +303,19 @@ fn read_settings(
             }
             "first_version" => {
                 let version = value.as_integer().and_then(|v| u64::try_from(v).ok());
-                settings.first_version =
-                    Some(version.ok_or_else(|| wrong_type("a non-negative integer", "5"))?);
+                let version = version.ok_or_else(|| wrong_type("a non-negative integer", "5"))?;
+                if version < crate::history::MIN_VERSION {
+                    return Err(first_version_too_low(
+                        &format!("`first_version` in `{name}` of `{}`", manifest.display()),
+                        version,
+                    )
+                    .with_help(format!(
+                        "remove `first_version` from `{name}` (versions then start at {}), or \
+                         set it to the version of the directory's first migration",
+                        crate::history::MIN_VERSION
+                    )));
+                }
+                settings.first_version = Some(version);
                 settings.first_version_from = Some(if name == PACKAGE_TABLE {
                     PACKAGE_SETTING
                 } else {
@@ -315,6 +326,16 @@ fn read_settings(
         }
     }
     Ok(())
+}
+
+/// `first_version` below [`crate::history::MIN_VERSION`], set where `setting` says (a
+/// Cargo.toml's key, `confiture-build`'s builder): the one wording.
+pub fn first_version_too_low(setting: &str, version: u64) -> Error {
+    Error::invalid(format!(
+        "{setting} must be {} or more, not {version}: version 0 is the state before every \
+         migration (what `migrate down --target 0` returns to), not a migration's",
+        crate::history::MIN_VERSION
+    ))
 }
 
 /// `unknown key` in a table of settings, with a did-you-mean and the keys both tables take.
@@ -629,6 +650,7 @@ mod tests {
             ("default_env = [\"a\"]", "`default_env` in `[workspace.metadata.confiture]` of `{}` must be a non-empty string, not an array"),
             ("first_version = -1", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a non-negative integer, not a negative integer"),
             ("first_version = \"5\"", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a non-negative integer, not a string"),
+            ("first_version = 0", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be 1 or more, not 0: version 0 is the state before every migration (what `migrate down --target 0` returns to), not a migration's"),
         ];
         for (line, expected) in cases {
             let manifest = tmp.write(

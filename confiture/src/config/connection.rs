@@ -385,6 +385,37 @@ mod tests {
         assert_eq!(spec.host, "/tmp");
     }
 
+    /// libpq percent-decodes a bracketed host as any other: an IPv6 zone id is written `%25`.
+    #[test]
+    fn an_ipv6_zone_id_is_percent_decoded_and_shown_readably() {
+        let spec = ConnectionSpec::parse("postgresql://u:pw@[fe80::1%25eth0]:5433/db").unwrap();
+        assert_eq!(spec.host, "fe80::1%eth0");
+        assert_eq!(spec.port, 5433);
+        assert_eq!(spec.to_string(), "u@[fe80::1%eth0]:5433/db");
+        let spec =
+            ConnectionSpec::parse("postgresql://u@h1,[fe80::1%25eth0],[%3A%3A1]:5434/db").unwrap();
+        let hosts: Vec<_> = spec.hosts().map(|(h, p)| format!("{h} {p}")).collect();
+        assert_eq!(hosts, ["h1 5432", "fe80::1%eth0 5432", "::1 5434"]);
+        assert_eq!(
+            spec.to_string(),
+            "u@h1:5432,[fe80::1%eth0]:5432,[::1]:5434/db"
+        );
+        // Not percent-encoded: refused as libpq refuses it, without quoting the text.
+        let err = ConnectionSpec::parse("postgresql://u:secret@[fe80::1%eth0]/db").unwrap_err();
+        assert!(
+            err.message.contains(
+                "invalid percent-encoding in the IPv6 host (write its zone id's `%` as `%25`: \
+                 `[fe80::1%25eth0]`)"
+            ),
+            "{err}"
+        );
+        assert!(!err.message.contains("secret"), "{err}");
+        // A conninfo value is not percent-decoded, by libpq either.
+        let spec = ConnectionSpec::parse("host=fe80::1%eth0 dbname=db").unwrap();
+        assert_eq!(spec.host, "fe80::1%eth0");
+        assert_eq!(spec.to_string(), "postgres@[fe80::1%eth0]:5432/db");
+    }
+
     #[test]
     fn parses_conninfo() {
         let spec = ConnectionSpec::parse(

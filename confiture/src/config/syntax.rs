@@ -113,8 +113,9 @@ fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
     Ok(())
 }
 
-/// One `host[:port]` of a URL's host list: a name, an IPv6 address in brackets, or a
-/// percent-encoded Unix socket directory; no port is the default one.
+/// One `host[:port]` of a URL's host list: a name, an IPv6 address in brackets (with its zone
+/// id, `%25eth0`), or a percent-encoded Unix socket directory, each percent-decoded; no port
+/// is the default one.
 fn parse_url_host(hostport: &str) -> Result<(String, Option<u16>), String> {
     let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
         let (host, after) = rest
@@ -129,7 +130,10 @@ fn parse_url_host(hostport: &str) -> Result<(String, Option<u16>), String> {
                     .ok_or_else(|| "unexpected text after the IPv6 address's `]`".to_string())?,
             )
         };
-        (host.to_string(), port)
+        // Decoded like any host, as libpq does: an IPv6 zone id is written `%25` in a URL
+        // (`[fe80::1%25eth0]`, RFC 6874).
+        let what = "IPv6 host (write its zone id's `%` as `%25`: `[fe80::1%25eth0]`)";
+        (percent_decode(host, what)?, port)
     } else {
         let (host, port) = match hostport.split_once(':') {
             Some((host, port)) => (host, Some(port)),

@@ -36,8 +36,8 @@ pub fn read_within(
 }
 
 /// [`read`], with the table's name as the server resolved it, schema-qualified: what the
-/// engine writes rows to, so that a migration's `search_path` cannot send them elsewhere. The
-/// name is `table` itself when the schema's name is not one a [`TrackingTable`] can hold.
+/// engine writes rows to, so that a migration's `search_path` cannot send them elsewhere,
+/// whatever the schema's name.
 pub fn read_qualified(
     client: &mut postgres::Client,
     table: &TrackingTable,
@@ -86,8 +86,9 @@ pub fn read_qualified(
             SimpleQueryMessage::CommandComplete(_) => statement += 1,
             SimpleQueryMessage::Row(row) if statement == 0 => {
                 if let (Some(schema), Some(name)) = (row.get(0), row.get(1)) {
-                    qualified = Some(format!("{schema}.{name}"));
-                    resolved = resolved_name(schema, name);
+                    let found = TrackingTable::resolved(schema, name);
+                    qualified = Some(found.to_string());
+                    resolved = Some(found);
                 }
                 access = Access {
                     insert: row.get(2) == Some("t"),
@@ -112,13 +113,6 @@ pub fn read_qualified(
         table: resolved.unwrap_or_else(|| table.clone()),
         access,
     }))
-}
-
-/// The [`TrackingTable`] of a table the server found in `schema` as `name` (`pg_namespace`,
-/// `pg_class`), or `None` when the names are not ones a [`TrackingTable`] can hold (the
-/// caller then keeps the name it was given).
-pub(crate) fn resolved_name(schema: &str, name: &str) -> Option<TrackingTable> {
-    TrackingTable::parse(&format!("{schema}.{name}")).ok()
 }
 
 /// The columns confiture writes (the others have defaults in its DDL).
@@ -219,7 +213,7 @@ pub fn qualified_name(client: &mut postgres::Client, table: &TrackingTable) -> R
         _ => None,
     });
     Ok(match schema {
-        Some(schema) => format!("{schema}.{}", table.name),
+        Some(schema) => TrackingTable::resolved(&schema, &table.name).to_string(),
         None => table.to_string(),
     })
 }

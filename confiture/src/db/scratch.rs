@@ -9,6 +9,14 @@
 //! registration, nor lets the process exit halfway through a drop. After [`drop_all`] no new
 //! scratch database can be created.
 //!
+//! A scratch database is written by the run that made it, whatever guards its target:
+//! `default_transaction_read_only` (for the target database, the role in it, the role or the
+//! server) is turned off for the session that creates and drops it (`maintenance_client`),
+//! and for the connecting role in the scratch database itself (`READ_ONLY_SETTING`, before any
+//! session opens there, over a role-wide setting). The target's own setting is not copied to
+//! it (`db::settings`): it says the target must not be written, which verify and drift never
+//! do.
+//!
 //! A process killed with SIGKILL cannot clean up: its databases keep their names,
 //! `confiture_scratch_<pid>_<n>_<nanos>`, so that they can be found and dropped by hand.
 
@@ -21,6 +29,11 @@ use crate::error::{Error, Result};
 
 /// The start of every scratch database's name.
 pub const PREFIX: &str = "confiture_scratch_";
+
+/// The setting that makes every transaction of a session read only unless it says otherwise:
+/// off for the sessions that create, drop and work in a scratch database (see the module's
+/// documentation), and never copied to one from its target (`db::settings`).
+pub(crate) const READ_ONLY_SETTING: &str = "default_transaction_read_only";
 
 /// The databases a connection to the server is tried in, after the one the server URL names:
 /// `CREATE DATABASE` may be run from any database, as `createdb` does.
@@ -93,12 +106,31 @@ impl Scratch {
         if let Err(e) = created {
             return Err(create_error(server, &env, e));
         }
-        registry.live.push((server.clone(), name));
-        Ok(Scratch {
+        registry.live.push((server.clone(), name.clone()));
+        // For the connecting role in that database: over its `ALTER ROLE ... SET` and the
+        // server's, which a database's own setting would not be. Before any session opens
+        // there; a failure drops the database with the `Scratch`.
+        let writable = client.batch_execute(&format!(
+            "ALTER ROLE SESSION_USER IN DATABASE {} SET {READ_ONLY_SETTING} = off",
+            quoted(&name)
+        ));
+        let scratch = Scratch {
             server: server.clone(),
             env,
             dropped: false,
-        })
+        };
+        drop(registry);
+        if let Err(e) = writable {
+            let what = format!(
+                "cannot make the scratch database \"{name}\" writable on the server of {}",
+                server.connection
+            );
+            return Err(crate::verify::raised_on(
+                scratch.environment(),
+                crate::db::query_error(&what, e),
+            ));
+        }
+        Ok(scratch)
     }
 
     /// The scratch database's name.
@@ -184,16 +216,27 @@ pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// A session on `server`'s server in which to create or drop databases.
+/// A session on `server`'s server in which to create or drop databases, with
+/// `default_transaction_read_only` off: a read-only target database (or role, or server) is a
+/// guard for that database, and the statements sent here write only scratch databases.
 fn maintenance_client(server: &Environment) -> Result<postgres::Client> {
+    let writable = |mut client: postgres::Client, env: &Environment| {
+        client
+            .batch_execute(&format!("SET {READ_ONLY_SETTING} = off"))
+            .map_err(|e| {
+                let what = format!("cannot prepare a session on {}", env.connection);
+                crate::db::query_error(&what, e)
+            })?;
+        Ok(client)
+    };
     if let Some(client) = crate::db::connect::connect_if_exists(server)? {
-        return Ok(client);
+        return writable(client, server);
     }
     for database in MAINTENANCE_DATABASES {
         let mut maintenance = server.clone();
         maintenance.connection.dbname = database.to_string();
         if let Some(client) = crate::db::connect::connect_if_exists(&maintenance)? {
-            return Ok(client);
+            return writable(client, &maintenance);
         }
     }
     Err(Error::connection(format!(

@@ -6,6 +6,10 @@
 //! that migrations replayed there run under the target's `search_path`,
 //! `check_function_bodies`, ...
 //!
+//! `default_transaction_read_only` is the exception: it guards the target, which verify and
+//! drift never write; a scratch database is made to be written, and has it off
+//! (`db::scratch`).
+//!
 //! Role-wide (`ALTER ROLE r SET`, `ALTER ROLE ALL SET`) and server settings are not copied:
 //! they belong to the server the scratch database is on (the target's own, unless
 //! `--scratch-url` names another).
@@ -187,6 +191,14 @@ impl DatabaseSettings {
         let mut refused = Vec::new();
         let all = self.database.iter().map(|s| (s, false));
         for (setting, for_role) in all.chain(self.role.iter().map(|s| (s, true))) {
+            if setting
+                .name
+                .eq_ignore_ascii_case(super::scratch::READ_ONLY_SETTING)
+            {
+                // It guards the target; the scratch database is there to be written, and
+                // `Scratch::create` has turned it off for this role there.
+                continue;
+            }
             let sql = if for_role {
                 format!(
                     "ALTER ROLE SESSION_USER IN DATABASE {database} SET {}",

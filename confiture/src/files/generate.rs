@@ -99,7 +99,7 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
     let last = checked.set.migrations.last();
     let version = match last {
         // A squashed history's directory starts at its first version.
-        None => checked.first_version.unwrap_or(1).max(1),
+        None => crate::history::first_version(checked.first_version),
         Some(last) => last.version.checked_add(1).ok_or_else(|| {
             Error::invalid(format!(
                 "version {} is the largest possible version",

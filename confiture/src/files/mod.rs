@@ -34,7 +34,8 @@ pub fn all_rules() -> impl Iterator<Item = &'static RuleDoc> {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct CheckOptions {
-    /// The first version of a squashed history; `None` means 1.
+    /// The first version of a squashed history; `None` means 1, and so does 0
+    /// ([`crate::history::first_version`]).
     pub first_version: Option<u64>,
     /// Where `first_version` was set, as the help of a diagnostic about it names it
     /// ([`crate::workspace::Settings::first_version_from`]); `None`: the workspace's table.

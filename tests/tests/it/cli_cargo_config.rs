@@ -397,3 +397,30 @@ fn the_first_version_c005_suggests_is_one_cargo_toml_holds() {
         }
     }
 }
+
+/// `first_version = 0` made `migrate generate` create `001` (and `lint` pass `000`), where
+/// `migrate down --target 0` cannot roll a version 0 back: 0 is refused, naming the Cargo.toml
+/// and the key, by every command, before anything is written.
+#[test]
+fn first_version_zero_is_refused_naming_cargo_toml_and_the_key() {
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 0\n",
+    );
+    for args in [
+        &["migrate", "generate", "init"][..],
+        &["lint"],
+        &["migrate", "status"],
+    ] {
+        project
+            .run(args)
+            .code(exit::INVALID)
+            .stderr_has("`first_version` in `[workspace.metadata.confiture]` of `")
+            .stderr_has("Cargo.toml` must be 1 or more, not 0");
+    }
+    assert!(
+        std::fs::read_dir(project.path("db/migrations")).map_or(true, |mut d| d.next().is_none()),
+        "nothing was generated"
+    );
+}

@@ -1007,3 +1007,44 @@ fn an_applied_migration_whose_files_are_incomplete_is_not_missing() {
             .code(exit::SUCCESS);
     }
 }
+
+/// A ledger the database's `search_path` puts in a schema whose name needs quoting is named as
+/// PostgreSQL names it — in the "not initialised" line, in the JSON `tracking_table`, and once
+/// created — and `up` writes its rows there, whatever a migration's own `search_path`.
+#[test]
+fn a_ledger_schema_that_needs_quoting_is_shown_quoted() {
+    let db = TestDb::new("status_odd_schema");
+    db.connect()
+        .batch_execute(&format!(
+            "CREATE SCHEMA \"Odd Name\";\n\
+             ALTER DATABASE \"{}\" SET search_path = \"Odd Name\"",
+            db.name
+        ))
+        .unwrap();
+    let project = Project::new();
+    project.migration(
+        "001_elsewhere",
+        "SET search_path = public;\nCREATE TABLE t1 (id int);\n",
+        "DROP TABLE public.t1;\n",
+    );
+    let shown = "\"Odd Name\".tb_confiture";
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::NOT_INITIALISED)
+        .stdout_has(&format!("(tracking table {shown} not initialised)"));
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    assert_eq!(run.json()["tracking_table"], shown, "{}", run.dump());
+
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::SUCCESS);
+    assert_eq!(run.json()["tracking_table"], shown, "{}", run.dump());
+    let rows: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM \"Odd Name\".tb_confiture", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1);
+}

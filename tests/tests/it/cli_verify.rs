@@ -780,3 +780,61 @@ fn verify_and_drift_errors_name_the_database_they_concern() {
     run.code(exit::DIVERGED);
     names(&run, &db.name);
 }
+
+/// `default_transaction_read_only = on` guards the target; verify and drift write only scratch
+/// databases, created and dropped from a session that turns it off, and whose own sessions
+/// have it off: for the database (`ALTER DATABASE`), the role in that database, and the role
+/// everywhere (`ALTER ROLE ... SET`, which the scratch database would otherwise get too).
+/// `up` still refuses the read-only target itself (exit 3).
+#[test]
+fn verify_and_drift_work_on_a_read_only_database() {
+    let db = TestDb::new("verify_read_only");
+    let project = Project::example();
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{db}\" SET default_transaction_read_only = on;\n\
+             ALTER ROLE postgres IN DATABASE \"{db}\" SET default_transaction_read_only = on;",
+            db = db.name
+        ))
+        .unwrap();
+    let before = db.catalog_snapshot();
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("6 reversible")
+        .stderr_lacks("warning");
+    assert_scratch_dropped(&run);
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("no drift: the live database matches its 6 applied migrations replayed")
+        .stderr_lacks("warning");
+    assert_scratch_dropped(&run);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::CONNECTION)
+        .stderr_has("is read-only (transaction_read_only is on); nothing was run");
+    assert_eq!(db.catalog_snapshot(), before, "the target was not written");
+
+    // A role whose every session is read only, wherever it connects (on a database of its
+    // own: the ledger above is not this role's to read).
+    let db = TestDb::new("verify_read_only_role");
+    let role = Role::with("cft_readonly", "CREATEDB");
+    admin()
+        .batch_execute(&format!(
+            "ALTER ROLE \"{}\" SET default_transaction_read_only = on",
+            role.0
+        ))
+        .unwrap();
+    let url = role.url(&db.name);
+    for command in ["verify", "drift"] {
+        let run = Run::of(
+            project
+                .cli()
+                .args(["migrate", command, "--database-url", &url]),
+        );
+        run.code(exit::SUCCESS).stderr_lacks("warning");
+        assert_scratch_dropped(&run);
+    }
+}

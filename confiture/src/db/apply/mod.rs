@@ -262,7 +262,7 @@ fn send_tracking_table_ddl(
         .map_err(|e| tracking_table_error(client, table, e))?;
     let resolved = messages.iter().find_map(|m| match m {
         postgres::SimpleQueryMessage::Row(row) => match (row.get(0), row.get(1)) {
-            (Some(schema), Some(name)) => super::ledger::resolved_name(schema, name),
+            (Some(schema), Some(name)) => Some(TrackingTable::resolved(schema, name)),
             _ => None,
         },
         _ => None,

@@ -184,3 +184,83 @@ fn a_lost_session_says_what_happened_and_what_to_do() {
         assert!(client.is_closed());
     }
 }
+
+/// A ledger the `search_path` puts in a schema whose name needs quoting is named as
+/// PostgreSQL's `quote_ident` names it, wherever it is shown: before it exists, as created and
+/// as read; and the engine addresses it in that schema, every part quoted for SQL.
+#[test]
+fn a_ledger_in_a_schema_that_needs_quoting_is_named_as_postgresql_quotes_it() {
+    let db = TestDb::new("cft_ledger");
+    let mut setup = db.client();
+    setup
+        .batch_execute(&format!(
+            "CREATE SCHEMA \"Odd \"\"Name\"\"\";\n\
+             ALTER DATABASE \"{}\" SET search_path = \"Odd \"\"Name\"\"\"",
+            db.name
+        ))
+        .unwrap();
+    let shown = "\"Odd \"\"Name\"\"\".tb_confiture";
+    let mut client = connect(&db);
+    let table = TrackingTable::default();
+    assert_eq!(ledger::qualified_name(&mut client, &table).unwrap(), shown);
+    let created = crate::db::apply::create_tracking_table(&mut client, &table).unwrap();
+    assert_eq!(created.to_string(), shown);
+    assert_eq!(created.quoted(), "\"Odd \"\"Name\"\"\".\"tb_confiture\"");
+    let found = ledger::read_qualified(&mut client, &table, ledger::DEFAULT_WAIT)
+        .unwrap()
+        .expect("the ledger exists");
+    assert_eq!(found.ledger.table, shown);
+    assert_eq!(found.table, created);
+    // Configured names are shown the same way: as written only where SQL reads them so.
+    for (written, shown) in [
+        ("public.tb_confiture", "public.tb_confiture"),
+        ("Ops.Ledger", "\"Ops\".\"Ledger\""),
+        ("order", "\"order\""),
+        ("_a1.b2", "_a1.b2"),
+    ] {
+        assert_eq!(TrackingTable::parse(written).unwrap().to_string(), shown);
+    }
+}
+
+/// `ledger::quote_ident` quotes exactly the words the server's `quote_ident` quotes: every
+/// keyword of the server, names with capitals, spaces, quotes, digits first, non-ASCII.
+#[test]
+fn quote_ident_agrees_with_the_server() {
+    let db = TestDb::new("cft_ledger");
+    let mut client = db.client();
+    let mut words: Vec<String> = client
+        .query("SELECT word FROM pg_catalog.pg_get_keywords()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for odd in [
+        "a",
+        "_",
+        "a1",
+        "1a",
+        "A",
+        "aB",
+        "a b",
+        "a\"b",
+        "a$b",
+        "é",
+        "tb_confiture",
+        "",
+        "a-b",
+    ] {
+        words.push(odd.to_string());
+    }
+    for word in words {
+        let server: String = client
+            .query_one("SELECT pg_catalog.quote_ident($1)", &[&word])
+            .unwrap()
+            .get(0);
+        let ours = crate::ledger::quote_ident(&word);
+        // Keywords newer than the server are quoted by us only: harmless, never the reverse.
+        if crate::ledger::NEWER_KEYWORDS.contains(&word.as_str()) {
+            continue;
+        }
+        assert_eq!(ours, server, "{word:?}");
+    }
+}

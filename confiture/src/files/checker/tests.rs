@@ -147,15 +147,27 @@ fn versions_compare_as_integers() {
     assert_eq!(versions, [8, 9, 10]);
 }
 
+/// Version 0 is the state before every migration (`migrate down --target 0`), never a
+/// migration's, whatever `first_version` says (Cargo.toml refuses 0; a library's options may
+/// still hold it): `000` comes before the first version, and the help does not say to lower
+/// it to 0.
 #[test]
-fn first_version_zero_allows_000() {
+fn version_000_is_before_the_first_version_even_with_first_version_zero() {
     let files = pairs(&["000_base", "001_a"]);
     let files: Vec<&str> = files.iter().map(String::as_str).collect();
-    assert!(run(&files, Some(0)).diagnostics.is_empty());
-    assert_eq!(
-        codes(&run(&files, None)),
-        [("C005", "000_base.up.sql".into())]
-    );
+    for first_version in [None, Some(0), Some(1)] {
+        let checked = run(&files, first_version);
+        assert_eq!(codes(&checked), [("C005", "000_base.up.sql".into())]);
+        let help = checked.diagnostics[0].help.as_deref().unwrap();
+        assert!(!help.contains("lower `first_version`"), "{help}");
+        assert!(help.contains("versions start at 001"), "{help}");
+    }
+    // A squashed history's own first version can still be lowered, to 1 at least.
+    let files = pairs(&["001_a", "002_b"]);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let checked = run(&files, Some(2));
+    let help = checked.diagnostics[0].help.as_deref().unwrap();
+    assert!(help.contains("lower `first_version`"), "{help}");
 }
 
 #[test]

@@ -76,7 +76,7 @@ fn check_sequence(
     options: &CheckOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let first_version = options.first_version.unwrap_or(1);
+    let first_version = crate::history::first_version(options.first_version);
     let mut previous: Option<u64> = None;
     let mut last_seen: Option<u64> = None;
     for stem in stems {
@@ -109,22 +109,32 @@ fn setting_table(options: &CheckOptions) -> &'static str {
 /// A version below `first_version`.
 fn before_first_version(file: &Found, options: &CheckOptions) -> Diagnostic {
     let table = setting_table(options);
-    let first_version = options.first_version.unwrap_or(1);
+    let first_version = crate::history::first_version(options.first_version);
     let first = name::version_text(first_version, file.version_text().len());
     let message = format!(
         "version {} comes before the first version, {first}",
         file.version_text()
     );
-    let help = format!(
-        "remove it if it was squashed into version {first}, or lower `first_version` in {table}"
-    );
+    let help = if first_version > crate::history::MIN_VERSION {
+        format!(
+            "remove it if it was squashed into version {first}, or lower `first_version` in \
+             {table}"
+        )
+    } else {
+        format!(
+            "renumber it (versions start at {first}: version {} is the state before every \
+             migration, what `migrate down --target 0` returns to), or remove it if it was \
+             squashed into version {first}",
+            file.version_text()
+        )
+    };
     diagnostic(&FIRST_VERSION, &file.path, None, message, help)
 }
 
 /// The lowest version is above `first_version`.
 fn late_start(file: &Found, options: &CheckOptions) -> Diagnostic {
     let table = setting_table(options);
-    let first_version = options.first_version.unwrap_or(1);
+    let first_version = crate::history::first_version(options.first_version);
     let expected = name::version_text(first_version, file.version_text().len());
     let message = format!(
         "the first migration is version {}, but versions start at {expected}",
