@@ -1227,3 +1227,48 @@ fn a_flag_naming_a_version_whose_files_cannot_be_used_is_refused_for_the_files()
         }
     }
 }
+
+/// `drift` refused for a broken file among the migrations it replays (here applied, half a
+/// pair or not UTF-8) said that `cargo confiture migrate up --target 002` "stops before" it: a
+/// read-only command suggested writing the target, which does not help `drift` (and is refused
+/// too when the broken one is applied). The way to stop before a version is the command's own:
+/// `verify` and `drift` have none, on their scratch replays too.
+#[test]
+fn verify_and_drift_never_suggest_up_to_stop_before_a_broken_migration() {
+    for broken in ["half pair", "not UTF-8"] {
+        let db = TestDb::new("drift_no_up_hint");
+        let project = Project::new();
+        table(&project, "001_a", "a");
+        table(&project, "002_b", "b");
+        table(&project, "003_c", "c");
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        match broken {
+            "half pair" => {
+                project.remove("db/migrations/003_c.down.sql");
+            }
+            _ => {
+                project.write(
+                    "db/migrations/003_c.up.sql",
+                    b"CREATE TABLE c (); -- \xff\n",
+                );
+            }
+        }
+        for command in ["drift", "verify"] {
+            let run = project.run_on(&db, &["migrate", command]);
+            run.code(exit::INVALID)
+                .stderr_has("003_c.")
+                .stderr_has("then run again")
+                .stderr_lacks("migrate up")
+                .stderr_lacks("stops before");
+            let run = project.run_on(&db, &["migrate", command, "--format", "json"]);
+            run.code(exit::INVALID);
+            let help = run.json()["errors"][0]["help"].to_string();
+            assert!(
+                !help.contains("migrate up") && !help.contains("stops before"),
+                "{broken}, {command}: {}",
+                run.dump()
+            );
+        }
+        assert_eq!(ledger(&db), ["001:a", "002:b", "003:c"], "{broken}");
+    }
+}
