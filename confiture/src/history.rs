@@ -868,6 +868,11 @@ impl<'a> FileErrors<'a> {
         self.by_version.get(&version).map_or(&[], Vec::as_slice)
     }
 
+    /// The versions errors concern, up to `through`, in order.
+    pub fn versions_through(&self, through: u64) -> impl Iterator<Item = u64> + '_ {
+        self.by_version.range(..=through).map(|(&v, _)| v)
+    }
+
     /// The lowest version an error concerns.
     pub fn first_version(&self) -> Option<u64> {
         self.by_version.keys().next().copied()

@@ -622,7 +622,12 @@ impl Migrator {
         // It cannot stop before a version: no `--target` to suggest.
         plan::check_up_files(&set, &errors, None, None)?;
         if let Some(v) = options.from {
-            if !set.migrations.iter().any(|m| m.version >= v) {
+            // Files of such a version that cannot be used were refused above, as files.
+            if !set
+                .versions_on_disk()
+                .iter()
+                .any(|&(version, _)| version >= v)
+            {
                 return Err(Error::usage(format!("--from {v}: no migration has version {v} or above"))
                     .with_help("give the version of a migration in the directory (`migrate status` lists them)"));
             }

@@ -21,6 +21,9 @@ use crate::error::Error;
 pub(crate) enum ColumnError {
     /// Connecting failed, or the connection was lost: a complete error, to pass on.
     Connection(Error),
+    /// The server says the database does not exist (SQLSTATE 3D000): what creates it
+    /// depends on what the query reads there, which the caller knows.
+    MissingDatabase,
     /// The server refused the query (or the transaction around it): the driver's error, and
     /// its text to show (the server's message with the SQLSTATE, the password scrubbed).
     Refused {
@@ -60,7 +63,11 @@ pub(crate) fn read_only_column(
     sql: &str,
     label: &str,
 ) -> Result<Vec<Option<String>>, ColumnError> {
-    let mut client = super::connect(env).map_err(ColumnError::Connection)?;
+    let mut client = match super::connect::connect_if_exists(env) {
+        Ok(Some(client)) => client,
+        Ok(None) => return Err(ColumnError::MissingDatabase),
+        Err(e) => return Err(ColumnError::Connection(e)),
+    };
     let spec = &env.connection;
     let failed = |e: postgres::Error| -> ColumnError {
         if super::is_connection_lost(&e) {

@@ -230,6 +230,34 @@ impl MigrationSet {
             incomplete: Vec::new(),
         }
     }
+
+    /// Every version the directory has files of, ascending, once each, with its id (`003_c`):
+    /// its migrations', and those of files that form no migration — they cannot be read, or
+    /// half a pair or misnamed ([`MigrationSet::unreadable`], [`MigrationSet::incomplete`]).
+    /// Such a version exists: a flag that names it (`--target`, `--through`, `--from`) is
+    /// refused for its files, never as naming no migration.
+    pub fn versions_on_disk(&self) -> Vec<(u64, String)> {
+        let mut versions: std::collections::BTreeMap<u64, String> = self
+            .unreadable
+            .iter()
+            .map(|f| (f.version, format!("{}_{}", f.version_text, f.name)))
+            .chain(
+                self.incomplete
+                    .iter()
+                    .map(|f| (f.version, format!("{}_{}", f.version_text, f.name))),
+            )
+            .collect();
+        // A migration's own id wins over a stray file of its version.
+        versions.extend(self.migrations.iter().map(|m| (m.version, m.id())));
+        versions.into_iter().collect()
+    }
+
+    /// Whether the directory has files of `version` ([`MigrationSet::versions_on_disk`]).
+    pub fn has_version(&self, version: u64) -> bool {
+        self.migrations.iter().any(|m| m.version == version)
+            || self.unreadable.iter().any(|f| f.version == version)
+            || self.incomplete.iter().any(|f| f.version == version)
+    }
 }
 
 /// A well-named migration file that is on disk but could not be read as text: permissions, a

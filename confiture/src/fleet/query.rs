@@ -20,7 +20,13 @@ const LIST: &str = "the targets query";
 /// row is named in one error.
 pub fn query_targets(base: &Environment, sql: &str) -> Result<Vec<Target>> {
     let what = "database names or postgresql:// URLs";
-    let values = rows(base, sql, LIST, what)?;
+    let missing = format!(
+        "the targets query runs read-only on the environment's database, the one that lists \
+         the targets: fix the database name in {} (`--create-database` creates the targets' \
+         databases, not the one the query reads)",
+        base.source()
+    );
+    let values = rows(base, sql, LIST, what, missing)?;
     collect(base, entries(&values), LIST).map_err(|e| e.with_help(row_help(what)))
 }
 
@@ -33,7 +39,14 @@ const SCHEMAS: &str = "the schemas query";
 /// named in one error.
 pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
     let what = "schema names (`nspname`), each once";
-    let values = rows(base, sql, SCHEMAS, what)?;
+    let missing = format!(
+        "the tenant schemas live in this database, which the schemas query reads before any \
+         tenant is migrated (`--create-database` cannot create it for a schemas query): create \
+         it first ({}), then run the command again; or fix the database name in {}",
+        crate::db::connect::createdb(&base.connection),
+        base.source()
+    );
+    let values = rows(base, sql, SCHEMAS, what, missing)?;
     collect_schemas(base, entries(&values), SCHEMAS).map_err(|e| e.with_help(row_help(what)))
 }
 
@@ -60,16 +73,23 @@ fn entries(values: &[(Option<String>, String)]) -> impl Iterator<Item = Entry<'_
 }
 
 /// The query's one text column, each value (NULL as `None`) with its `LIST, row N`; a
-/// non-text column is refused. `what` says what the rows should be. The query runs in `db`
-/// ([`read_only_column`]); this says what its answer means.
+/// non-text column is refused. `what` says what the rows should be; `missing` what to do
+/// when the environment's database does not exist — never the one-database help
+/// (`migrate up --create-database`), which, pasted, would migrate the database the query
+/// reads instead of the list. The query runs in `db` ([`read_only_column`]); this says what
+/// its answer means.
 fn rows(
     base: &Environment,
     sql: &str,
     list: &str,
     what: &str,
+    missing: String,
 ) -> Result<Vec<(Option<String>, String)>> {
     let column = read_only_column(base, sql, list).map_err(|e| match e {
         ColumnError::Connection(e) => e,
+        ColumnError::MissingDatabase => {
+            crate::db::connect::missing_database(&base.connection).with_help(missing)
+        }
         ColumnError::Refused { error, shown } => {
             Error::invalid(format!("{list} failed on {}", base.connection))
                 .with_source_shown(error, shown)

@@ -79,8 +79,9 @@ pub struct Migrator {
     /// The migrations already read and checked, given by a fleet to each of its targets
     /// (`fleet::Fleet`): [`Migrator::load`] returns them instead of reading the files again.
     pub(crate) preloaded: Option<std::sync::Arc<Checked>>,
-    /// The database is `migrate verify`'s scratch one, built from the files alone: a failure
-    /// for want of a squashed history's schema snapshot says verify cannot check it.
+    /// The database is a scratch one of `migrate verify` or `drift`, built from the files
+    /// alone: a failure for want of a squashed history's schema snapshot says verify cannot
+    /// check it, and a refusal for broken files suggests no `migrate up --target`.
     pub(crate) on_scratch: bool,
     /// The session is one target of a fleet (`fleet::Fleet`): a migration that fails here may
     /// be applied on other targets already, so its help never says to edit its file.

@@ -25,11 +25,15 @@ use crate::Migrator;
 
 impl Migrator {
     /// The set for `up` through `target` (all without one): refused (exit 5, before connecting)
-    /// when a migration it could run has errors, a broken draft above `target` aside.
+    /// when a migration it could run has errors, a broken draft above `target` aside. The
+    /// refusal's way to stop before the broken one is `migrate up --target`, but not on a
+    /// scratch database: that `up` replays the history for `verify` or `drift`, which cannot
+    /// stop before a version, and suggesting `up` would have them write the target.
     fn load_set_for_up(&self, target: Option<u64>) -> Result<MigrationSet> {
         let checked = self.read_checked()?;
         let errors = FileErrors::new(&checked.set, &checked.diagnostics);
-        plan::check_up_files(&checked.set, &errors, target, Some("migrate up --target"))?;
+        let stop = (!self.on_scratch).then_some("migrate up --target");
+        plan::check_up_files(&checked.set, &errors, target, stop)?;
         Ok(checked.set)
     }
 

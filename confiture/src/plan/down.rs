@@ -2,8 +2,8 @@
 //! migrations that cannot be rolled back, files with errors).
 
 use super::{
-    duplicate, find, invalid_files, lint_help, missing, modified, newer_database, reinit_hint,
-    unknown_version,
+    check_version, duplicate, invalid_files, lint_help, missing, modified, newer_database,
+    reinit_hint,
 };
 use crate::diagnostic::Diagnostic;
 use crate::error::{Diverged, Divergence, Error, Result, Unrollable};
@@ -66,9 +66,7 @@ pub fn check_down_request(set: &MigrationSet, request: &DownRequest) -> Result<(
     }
     confirm_everything(set, request, None)?;
     match request.target {
-        Some(t) if t >= first_version(request) && find(set, t).is_none() => {
-            Err(unknown_version(set, "--target", t))
-        }
+        Some(t) if t >= first_version(request) => check_version(set, "--target", t),
         _ => Ok(()),
     }
 }

@@ -46,40 +46,39 @@ pub(super) fn reinit_hint() -> String {
     crate::hint::command("migrate reinit")
 }
 
-/// Versions of the set near `version`, for an error about an unknown version: how many, and
-/// their ids.
-fn nearby(set: &MigrationSet, version: u64) -> (usize, String) {
-    let below = set
-        .migrations
-        .iter()
-        .filter(|m| m.version < version)
-        .rev()
-        .take(2);
-    let above = set
-        .migrations
-        .iter()
-        .filter(|m| m.version > version)
-        .take(2);
-    let mut near: Vec<&Migration> = below.chain(above).collect();
-    near.sort_by_key(|m| m.version);
-    let ids: Vec<String> = near.iter().map(|m| m.id()).collect();
+/// Versions with files in the directory near `version` (its migrations', and those whose
+/// files cannot be used: [`MigrationSet::versions_on_disk`]), for an error about an unknown
+/// version: how many, and their ids.
+fn nearby(on_disk: &[(u64, String)], version: u64) -> (usize, String) {
+    let below = on_disk.iter().filter(|(v, _)| *v < version).rev().take(2);
+    let above = on_disk.iter().filter(|(v, _)| *v > version).take(2);
+    let mut near: Vec<&(u64, String)> = below.chain(above).collect();
+    near.sort_by_key(|(v, _)| *v);
+    let ids: Vec<&str> = near.iter().map(|(_, id)| id.as_str()).collect();
     (ids.len(), ids.join(", "))
 }
 
-pub(super) fn unknown_version(set: &MigrationSet, flag: &str, version: u64) -> Error {
+/// The one resolver of a flag that names a version (`--target`, `--through`): `Ok` when the
+/// directory has files of it — a migration, or files that cannot be used, which the
+/// command's own refusal for them names (exit 5) — else the usage error (exit 64) naming the
+/// nearest versions.
+pub(super) fn check_version(set: &MigrationSet, flag: &str, version: u64) -> Result<(), Error> {
+    if set.has_version(version) {
+        return Ok(());
+    }
     let err = Error::usage(format!(
         "{flag} {version}: no migration with version {version} in {}",
         set.dir.display()
     ));
-    if set.migrations.is_empty() {
-        err.with_help("the migrations directory has no migrations")
-    } else {
-        let help = match nearby(set, version) {
-            (1, id) => format!("the only migration is {id}"),
-            (_, ids) => format!("the nearest versions are {ids}"),
-        };
-        err.with_help(help)
+    let on_disk = set.versions_on_disk();
+    if on_disk.is_empty() {
+        return Err(err.with_help("the migrations directory has no migrations"));
     }
+    let help = match nearby(&on_disk, version) {
+        (1, id) => format!("the only migration is {id}"),
+        (_, ids) => format!("the nearest versions are {ids}"),
+    };
+    Err(err.with_help(help))
 }
 
 pub(super) fn find(set: &MigrationSet, version: u64) -> Option<&Migration> {

@@ -1,6 +1,6 @@
 //! Planning the ledger rewrites that run no migration: `baseline` and `reinit`.
 
-use super::{find, invalid_files, lint_help, unknown_version};
+use super::{check_version, invalid_files, lint_help};
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
 use crate::files::{Migration, MigrationSet};
@@ -46,9 +46,7 @@ pub fn baseline<'a>(
     rows: &'a [LedgerRow],
     through: u64,
 ) -> Result<BaselinePlan<'a>> {
-    if find(set, through).is_none() {
-        return Err(unknown_version(set, "--through", through));
-    }
+    check_version(set, "--through", through)?;
     let history = History::of(set, rows, None);
     // A migration up to `through` that cannot be read would be left out, below recorded ones.
     super::check_usable(set, &history, |v, recorded| !recorded && v <= through)?;
@@ -102,6 +100,8 @@ pub struct ReinitStep<'a> {
 pub struct ReinitPlan<'a> {
     /// Every row, in order of application, then every file recorded.
     pub steps: Vec<ReinitStep<'a>>,
+    /// `--through`: the versions up to it that no row records are recorded.
+    through: Option<u64>,
 }
 
 impl<'a> ReinitPlan<'a> {
@@ -153,9 +153,7 @@ pub fn reinit<'a>(
     first_version: Option<u64>,
 ) -> Result<ReinitPlan<'a>> {
     if let Some(t) = through {
-        if find(set, t).is_none() {
-            return Err(unknown_version(set, "--through", t));
-        }
+        check_version(set, "--through", t)?;
     }
     let history = History::of(set, rows, first_version);
     // A row whose files cannot be read or are half there is neither forgotten (it ran) nor
@@ -210,14 +208,17 @@ pub fn reinit<'a>(
                 }),
         );
     }
-    Ok(ReinitPlan { steps })
+    Ok(ReinitPlan { steps, through })
 }
 
 /// Refuses (exit 5) a `reinit` that would write the checksum of a file with errors — a row it
 /// accepts or a migration it records — or forget a row as having no file while files of its
 /// version are on disk but cannot be used (unreadable, a directory, not UTF-8...): that
-/// migration ran, and forgetting its row would make `up` run it again. Rows it keeps, and
-/// drafts it leaves alone, do not stop it.
+/// migration ran, and forgetting its row would make `up` run it again. With `--through`,
+/// broken files of a version up to it that no row records stop it too (a half pair being
+/// written): recording the others would leave it behind, below recorded versions, as
+/// `baseline --through` refuses it. Rows it keeps, and drafts above `--through` (all without
+/// it), do not stop it.
 pub fn check_reinit_files(
     set: &MigrationSet,
     plan: &ReinitPlan<'_>,
@@ -230,13 +231,28 @@ pub fn check_reinit_files(
         .filter_map(|s| s.row)
         .filter_map(|row| crate::history::Version::of_ledger(&row.version).ok())
         .flat_map(|v| errors.of(v.number()).iter().copied());
+    let recorded: std::collections::HashSet<u64> = plan
+        .steps
+        .iter()
+        .filter_map(|s| s.row)
+        .filter_map(|row| crate::history::Version::of_ledger(&row.version).ok())
+        .map(|v| v.number())
+        .collect();
+    // Every migration it records is among them.
+    let unrecorded_through = plan
+        .through
+        .into_iter()
+        .flat_map(|t| errors.versions_through(t))
+        .filter(|v| !recorded.contains(v))
+        .flat_map(|v| errors.of(v).iter().copied());
     let blocking: Vec<&Diagnostic> = plan
         .steps
         .iter()
-        .filter(|s| matches!(s.action, ReinitAction::Accept | ReinitAction::Record))
+        .filter(|s| s.action == ReinitAction::Accept)
         .filter_map(|s| s.migration)
         .flat_map(|m| errors.of(m.version).iter().copied())
         .chain(forgotten_with_files)
+        .chain(unrecorded_through)
         .collect();
     if blocking.is_empty() {
         return Ok(());

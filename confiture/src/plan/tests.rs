@@ -1285,3 +1285,120 @@ fn every_plan_refuses_an_applied_migration_whose_pair_is_incomplete() {
     refused(down(&s, &r, &back(2)).map(drop), "down --steps 2");
     refused(reinit(&s, &r, None, None).map(drop), "reinit");
 }
+
+/// `s` with the migration of `version` taken out of the set and its up file alone left, as
+/// `files::check` leaves a half pair (applied or not).
+fn half_pair(s: &mut MigrationSet, version: u64) {
+    let i = s
+        .migrations
+        .iter()
+        .position(|m| m.version == version)
+        .expect("version in set");
+    let m = s.migrations.remove(i);
+    s.incomplete.push(crate::files::IncompleteFile {
+        path: m.up.path.clone(),
+        version: m.version,
+        version_text: m.version_text.clone(),
+        name: m.name.clone(),
+        direction: crate::files::Direction::Up,
+        checksum: m.up.checksum.clone(),
+        misnamed: false,
+    });
+}
+
+/// `baseline`/`reinit --through V` and `down --target V` said "no migration with version V"
+/// (exit 64, offering the other versions) when V's files are on disk but form no migration —
+/// they cannot be read, or half the pair is there: every flag that names a version resolves
+/// it against every version the directory has files of, so V's own refusal (exit 5) is the
+/// one given, or the command goes on where V's files do not matter (`down` keeps V). A version
+/// with no file at all is still unknown, and its help counts the unusable files' versions
+/// among the nearest (a directory whose files all cannot be read "has no migrations" no more).
+#[test]
+fn a_version_whose_files_are_there_but_unusable_is_no_unknown_version() {
+    let unknown = |result: Result<(), Error>| {
+        result
+            .err()
+            .filter(|e| e.kind == ErrorKind::Usage && e.message.contains("no migration with"))
+    };
+    for applied in [false, true] {
+        for broken in ["unreadable", "half pair"] {
+            let mut s = set(&[1, 2, 3]);
+            let r = rows(&s, if applied { &[1, 2, 3] } else { &[1, 2] });
+            match broken {
+                "unreadable" => unreadable(&mut s, &[3]),
+                _ => half_pair(&mut s, 3),
+            }
+            let what = format!("{broken}, applied: {applied}");
+            let at_3 = UpRequest {
+                target: Some(3),
+                ..UpRequest::default()
+            };
+            let down_to_3 = DownRequest {
+                target: Some(3),
+                ..DownRequest::default()
+            };
+            for (command, result) in [
+                ("up --target 3", check_up_request(&s, &at_3)),
+                ("up --target 3 (plan)", up(&s, &r, &at_3).map(drop)),
+                ("down --target 3", check_down_request(&s, &down_to_3)),
+                ("down --target 3 (plan)", down(&s, &r, &down_to_3).map(drop)),
+                ("baseline --through 3", baseline(&s, &r, 3).map(drop)),
+                (
+                    "baseline --through 3 (no rows)",
+                    baseline(&s, &[], 3).map(drop),
+                ),
+                (
+                    "reinit --through 3",
+                    reinit(&s, &r, Some(3), None).map(drop),
+                ),
+                (
+                    "reinit --through 3 (no rows)",
+                    reinit(&s, &[], Some(3), None).map(drop),
+                ),
+            ] {
+                assert!(unknown(result).is_none(), "{command}, {what}");
+            }
+        }
+    }
+
+    // Unreadable, pending: the refusal for it, exit 5.
+    let mut s = set(&[1, 2, 3]);
+    let r = rows(&s, &[1, 2]);
+    unreadable(&mut s, &[3]);
+    let refused = refused_as_unusable(
+        "cannot read `003_m3.up.sql`: Permission denied (os error 13)",
+        "permissions",
+    );
+    refused(baseline(&s, &r, 3).map(drop), "baseline --through 3");
+    refused(
+        reinit(&s, &r, Some(3), None).map(drop),
+        "reinit --through 3",
+    );
+    refused(
+        up(&s, &r, &up_to(Some(3))).map(drop),
+        "up --target 3 (plan)",
+    );
+    // `down --target 3` rolls back what is above 3: nothing here; 3 stays as it is.
+    let down_to_3 = DownRequest {
+        target: Some(3),
+        ..DownRequest::default()
+    };
+    assert!(rolled(&down(&s, &r, &down_to_3).unwrap()).is_empty());
+
+    // An unknown version's help counts every version with files, usable or not.
+    let err = check_up_request(&s, &up_to(Some(4))).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Usage);
+    assert_eq!(
+        err.help.as_deref(),
+        Some("the nearest versions are 002_m2, 003_m3")
+    );
+    let mut none_readable = set(&[1, 2]);
+    unreadable(&mut none_readable, &[1, 2]);
+    let err = baseline(&none_readable, &[], 5).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Usage);
+    assert_eq!(
+        err.help.as_deref(),
+        Some("the nearest versions are 001_m1, 002_m2"),
+        "not: the directory has no migrations"
+    );
+}

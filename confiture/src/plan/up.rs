@@ -1,7 +1,7 @@
 //! Planning `up`: the request, the files it could run, the history check, the plan.
 
 use super::{
-    duplicate, find, invalid_files, lint_help, newer_database, reinit_hint, unknown_version,
+    check_version, duplicate, find, invalid_files, lint_help, newer_database, reinit_hint,
 };
 use crate::error::{Diverged, Divergence, Error, Result};
 use crate::files::{Migration, MigrationSet};
@@ -52,9 +52,7 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
                 None => "the migrations directory has no migrations".to_string(),
             }));
         }
-        if find(set, target).is_none() {
-            return Err(unknown_version(set, "--target", target));
-        }
+        check_version(set, "--target", target)?;
     }
     Ok(())
 }

@@ -1140,3 +1140,135 @@ fn every_command_refuses_an_applied_migration_whose_files_are_incomplete() {
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:a", "002:b", "003:c"]);
 }
+
+/// `baseline --through V`, `reinit --through V` and `down --target V` said "no migration with
+/// version V" (exit 64, kind `usage`, offering the other versions) when V's files are there
+/// but cannot be used: an up file that is a FIFO, a directory or not UTF-8 (as root, `chmod
+/// 000` does not stop reading), or half a pair, applied or not. The version exists: each
+/// command gives its own answer for such files — `baseline` and `reinit --through`, which
+/// would record V, refuse it (exit 5, kind `invalid`, naming the file) as `up --target V`
+/// does; `down --target V` keeps V and rolls back what is above it. Nothing is written.
+#[cfg(unix)]
+#[test]
+fn a_flag_naming_a_version_whose_files_cannot_be_used_is_refused_for_the_files() {
+    type Break<'a> = (&'a str, &'a dyn Fn(&Project));
+    let breaks: [Break<'_>; 4] = [
+        ("a FIFO", &|p: &Project| {
+            let path = p.path("db/migrations/003_c.up.sql");
+            std::fs::remove_file(&path).expect("rm");
+            let ok = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .expect("mkfifo")
+                .success();
+            assert!(ok, "mkfifo");
+        }),
+        ("a directory", &|p: &Project| {
+            let path = p.path("db/migrations/003_c.up.sql");
+            std::fs::remove_file(&path).expect("rm");
+            std::fs::create_dir(&path).expect("mkdir");
+        }),
+        ("not UTF-8", &|p: &Project| {
+            p.write(
+                "db/migrations/003_c.up.sql",
+                b"CREATE TABLE c (); -- \xff\n",
+            );
+        }),
+        ("half a pair", &|p: &Project| {
+            p.remove("db/migrations/003_c.down.sql");
+        }),
+    ];
+    for applied in [false, true] {
+        for (what, break_it) in breaks {
+            let db = TestDb::new("hi_flag_unusable");
+            let project = Project::new();
+            table(&project, "001_a", "a");
+            table(&project, "002_b", "b");
+            table(&project, "003_c", "c");
+            let through = if applied { "003" } else { "002" };
+            project
+                .run_on(&db, &["migrate", "up", "--target", through])
+                .code(exit::SUCCESS);
+            break_it(&project);
+            let before = ledger(&db);
+            let case = format!("{what}, applied: {applied}");
+            let mut refusing = vec![
+                &["migrate", "up", "--target", "3"][..],
+                &["migrate", "baseline", "--through", "003"],
+                &["migrate", "baseline", "--through", "3", "--dry-run"],
+            ];
+            if !applied || what == "half a pair" {
+                // An applied unreadable one is kept by `reinit --through` as it is.
+                refusing.push(&["migrate", "reinit", "--through", "3"]);
+                refusing.push(&["migrate", "reinit", "--through", "3", "--dry-run"]);
+            }
+            for args in refusing {
+                let run = project.run_on(&db, args);
+                run.code(exit::INVALID)
+                    .stderr_has("003_c.")
+                    .stderr_lacks("no migration with version");
+                let mut json = args.to_vec();
+                json.extend(["--format", "json"]);
+                let run = project.run_on(&db, &json);
+                run.code(exit::INVALID);
+                assert_eq!(
+                    run.json()["errors"][0]["kind"],
+                    "invalid",
+                    "{case}: {}",
+                    run.dump()
+                );
+                assert_eq!(ledger(&db), before, "{case}: {}", run.dump());
+            }
+            let run = project.run_on(&db, &["migrate", "down", "--target", "3"]);
+            run.code(exit::SUCCESS)
+                .stdout_has("nothing to roll back")
+                .stderr_lacks("no migration with version");
+            assert_eq!(ledger(&db), before, "{case}: {}", run.dump());
+        }
+    }
+}
+
+/// `drift` refused for a broken file among the migrations it replays (here applied, half a
+/// pair or not UTF-8) said that `cargo confiture migrate up --target 002` "stops before" it: a
+/// read-only command suggested writing the target, which does not help `drift` (and is refused
+/// too when the broken one is applied). The way to stop before a version is the command's own:
+/// `verify` and `drift` have none, on their scratch replays too.
+#[test]
+fn verify_and_drift_never_suggest_up_to_stop_before_a_broken_migration() {
+    for broken in ["half pair", "not UTF-8"] {
+        let db = TestDb::new("drift_no_up_hint");
+        let project = Project::new();
+        table(&project, "001_a", "a");
+        table(&project, "002_b", "b");
+        table(&project, "003_c", "c");
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        match broken {
+            "half pair" => {
+                project.remove("db/migrations/003_c.down.sql");
+            }
+            _ => {
+                project.write(
+                    "db/migrations/003_c.up.sql",
+                    b"CREATE TABLE c (); -- \xff\n",
+                );
+            }
+        }
+        for command in ["drift", "verify"] {
+            let run = project.run_on(&db, &["migrate", command]);
+            run.code(exit::INVALID)
+                .stderr_has("003_c.")
+                .stderr_has("then run again")
+                .stderr_lacks("migrate up")
+                .stderr_lacks("stops before");
+            let run = project.run_on(&db, &["migrate", command, "--format", "json"]);
+            run.code(exit::INVALID);
+            let help = run.json()["errors"][0]["help"].to_string();
+            assert!(
+                !help.contains("migrate up") && !help.contains("stops before"),
+                "{broken}, {command}: {}",
+                run.dump()
+            );
+        }
+        assert_eq!(ledger(&db), ["001:a", "002:b", "003:c"], "{broken}");
+    }
+}

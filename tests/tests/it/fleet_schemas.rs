@@ -842,3 +842,46 @@ fn a_fleet_down_beyond_one_tenants_migrations_suggests_a_command_for_that_tenant
         .collect();
     assert_eq!(now, others);
 }
+
+/// A list query on an environment database that does not exist was refused with the
+/// one-database help "create it (`cargo confiture migrate up --create-database --database-url
+/// <URL>` does ...)" — also when `--create-database` was given: pasted, it created the database
+/// and migrated its `public` schema with a whole-database ledger (the schemas query's
+/// tenants), or migrated the database that is supposed to list the targets (the targets
+/// query). The help is the list's: `createdb` for the tenants' database, the database name for
+/// a targets query; never `migrate up`. Nothing is created.
+#[test]
+fn a_list_query_on_a_missing_database_never_suggests_migrating_that_database() {
+    let db = TestDb::unborn("fleet_missing_env");
+    let project = tenant_project();
+    for (list, help) in [
+        ("--schemas-query", "createdb"),
+        ("--targets-query", "the one that lists the targets"),
+    ] {
+        for args in [
+            &["up", "--create-database"][..],
+            &["up"],
+            &["status"],
+            &["up", "--create-database", "--dry-run"],
+        ] {
+            let mut args = args.to_vec();
+            args.extend([list, "SELECT 'tenant_a'"]);
+            let run = fleet(&project, &db, &args);
+            run.code(exit::CONNECTION)
+                .stderr_has(&format!("database \"{}\" does not exist", db.name))
+                .stderr_has(help)
+                .stderr_lacks("migrate up");
+            args.extend(["--format", "json"]);
+            let run = fleet(&project, &db, &args);
+            run.code(exit::CONNECTION);
+            let doc = run.json();
+            let help_text = doc["errors"][0]["help"].as_str().unwrap_or_default();
+            assert!(
+                help_text.contains(help) && !help_text.contains("migrate up"),
+                "{list} {args:?}: {}",
+                run.dump()
+            );
+            assert!(!db.exists(), "{list} {args:?}: {}", run.dump());
+        }
+    }
+}

@@ -120,6 +120,35 @@ fn timeout_setting(env: &Environment) -> &'static str {
     }
 }
 
+/// The error of a database the server says does not exist (SQLSTATE 3D000), without a help:
+/// what creates it depends on what the database is for.
+pub(crate) fn missing_database(spec: &ConnectionSpec) -> Error {
+    Error::connection(format!(
+        "database \"{}\" does not exist (connecting as {spec})",
+        spec.dbname
+    ))
+    .with_reason(Reason::Database {
+        database: spec.to_string(),
+    })
+}
+
+/// The `createdb` command that creates `spec`'s database on its server, as its user.
+pub(crate) fn createdb(spec: &ConnectionSpec) -> String {
+    format!(
+        "createdb -h {} -p {} -U {} {}{}",
+        crate::hint::quote(&spec.host),
+        spec.port,
+        crate::hint::quote(&spec.user),
+        // A name starting with `-` would be read as an option.
+        if spec.dbname.starts_with('-') {
+            "-- "
+        } else {
+            ""
+        },
+        crate::hint::quote(&spec.dbname)
+    )
+}
+
 /// The server answered with an error: who may not connect, or what is not ready.
 fn server_refusal(env: &Environment, db: &DbError) -> Error {
     let spec = &env.connection;
@@ -128,24 +157,10 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
     if let Some(refusal) = authentication_refusal(env, db) {
         refusal
     } else if *code == SqlState::INVALID_CATALOG_NAME {
-        Error::connection(format!(
-            "database \"{}\" does not exist (connecting as {spec})",
-            spec.dbname
-        ))
-        .with_help(format!(
-            "create it ({} does, or \
-             createdb -h {} -p {} -U {} {}{}), or fix the database name in {source}",
+        missing_database(spec).with_help(format!(
+            "create it ({} does, or {}), or fix the database name in {source}",
             crate::hint::command("migrate up --create-database"),
-            crate::hint::quote(&spec.host),
-            spec.port,
-            crate::hint::quote(&spec.user),
-            // A name starting with `-` would be read as an option.
-            if spec.dbname.starts_with('-') {
-                "-- "
-            } else {
-                ""
-            },
-            crate::hint::quote(&spec.dbname)
+            createdb(spec)
         ))
     } else if *code == SqlState::TOO_MANY_CONNECTIONS {
         too_many_connections(spec, connection_limit(db.message()))
