@@ -5,6 +5,7 @@
 pub(crate) mod apply;
 pub(crate) mod backoff;
 pub mod connect;
+pub(crate) mod identity;
 pub(crate) mod ledger;
 pub(crate) mod lock;
 pub(crate) mod prefetch;

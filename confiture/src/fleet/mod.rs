@@ -95,10 +95,17 @@ use crate::status::StatusReport;
 use crate::verify::VerifyReport;
 use crate::Migrator;
 
-/// The migrations of one fleet command, read once for all its targets ([`Fleet::files`]).
-type Files = Option<std::sync::Arc<Checked>>;
+/// What the targets of one fleet command share ([`Fleet::files`]): the migrations, read once
+/// for all of them, and the databases they reached ([`targets::Claims`]), so that a database
+/// listed twice under two spellings of its server runs the command once.
+#[derive(Default)]
+struct Files {
+    checked: Option<std::sync::Arc<Checked>>,
+    claims: std::sync::Arc<targets::Claims>,
+}
 
 pub use query::{query_schemas, query_targets};
+pub(crate) use targets::Claim;
 pub use targets::{parse_list, read_list, resolve_list, Target};
 
 /// Targets run at once unless [`Fleet::jobs`] says otherwise: enough to hide round trips,
@@ -467,7 +474,8 @@ impl Fleet {
             Some(embedded) => Migrator::from_embedded(env, embedded),
             None => Migrator::new(env, self.migrations_dir.clone(), self.check_options.clone()),
         };
-        migrator.preloaded = files.clone();
+        migrator.preloaded = files.checked.clone();
+        migrator.claim = Some(files.claims.claim(target));
         migrator.in_fleet = true;
         // The fleet's stop is each running target's: the statement running there is
         // cancelled, as on one database.
@@ -481,13 +489,17 @@ impl Fleet {
     /// The migrations every target of one command gets: read and checked once, when the
     /// command starts (nothing for an empty list), so that all targets run the same files —
     /// one edited while the fleet runs reaches none of them — and a directory of thousands of
-    /// files is not read again for each of hundreds of targets.
+    /// files is not read again for each of hundreds of targets. With them, the command's
+    /// empty [`targets::Claims`].
     fn files(&self) -> Result<Files> {
         let Some(first) = self.targets.first() else {
-            return Ok(None);
+            return Ok(Files::default());
         };
-        let checked = self.migrator(first, &None).load()?;
-        Ok(Some(std::sync::Arc::new(checked)))
+        let checked = self.migrator(first, &Files::default()).load()?;
+        Ok(Files {
+            checked: Some(std::sync::Arc::new(checked)),
+            claims: Default::default(),
+        })
     }
 
     /// `migrate up` on every target. Refused as a whole (before connecting anywhere) when

@@ -19,7 +19,12 @@
 //!
 //! Every bad line is reported at once, named `file:line`; a database listed twice (same host,
 //! port and name, [`crate::config::ConnectionSpec::same_database`]) is refused too: two
-//! runners on one database would only queue on its lock.
+//! runners on one database would only queue on its lock, then run the command twice (`down
+//! --steps 1` would roll back two migrations). The same database under two spellings of its
+//! server (`127.0.0.1` and `localhost`, a host name and its address, a name on the
+//! environment's server and a URL to it by another name) is found once connected, by what the
+//! server says ([`Claims`]): the target that reaches it second is refused before it takes the
+//! lock or reads the ledger, so the command runs on it once.
 
 use std::path::Path;
 
@@ -430,12 +435,7 @@ pub(crate) fn collect<'a>(
                     .map(|&i| &targets[i])
                     .find(|t| t.environment.connection.same_database(connection));
                 match first {
-                    Some(first) => problems.push(format!(
-                        "{}: {} is already listed at {}",
-                        target.source,
-                        target.shown(),
-                        first.source
-                    )),
+                    Some(first) => problems.push(already_listed(&target, &first.source)),
                     None => {
                         same_name.push(targets.len());
                         targets.push(target);
@@ -452,6 +452,89 @@ pub(crate) fn collect<'a>(
         "write one database name, postgresql:// URL or key=value conninfo per line; \
          blank lines and lines starting with # are ignored",
     ))
+}
+
+/// The one wording of a target listed twice: `tenants.txt:9: app@db:5432/t7 is already
+/// listed at tenants.txt:2`.
+fn already_listed(target: &Target, first_source: &str) -> String {
+    format!(
+        "{}: {} is already listed at {first_source}",
+        target.source,
+        target.shown()
+    )
+}
+
+/// The databases a fleet command's targets reached, by what each server said
+/// ([`crate::db::identity`]), tenant schema included: one per command, shared by its targets'
+/// sessions ([`Claim`]). The textual check ([`collect`]) cannot see that two spellings of a
+/// server are one; this one sees it once connected.
+#[derive(Debug, Default)]
+pub(crate) struct Claims {
+    /// The next [`Claim::ticket`].
+    tickets: std::sync::atomic::AtomicUsize,
+    /// Who reached each database first: their ticket, source and how they are shown.
+    reached: std::sync::Mutex<std::collections::HashMap<Reached, (usize, String, String)>>,
+}
+
+type Reached = (crate::db::identity::DatabaseIdentity, Option<String>);
+
+/// One target's place in its command's [`Claims`], held by its session ([`crate::Migrator`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Claim {
+    claims: std::sync::Arc<Claims>,
+    /// Tells this target's own reconnection (after a lost connection) from another target.
+    ticket: usize,
+    target: Target,
+}
+
+impl Claims {
+    /// `target`'s claim, for its session.
+    pub(crate) fn claim(self: &std::sync::Arc<Self>, target: &Target) -> Claim {
+        Claim {
+            claims: self.clone(),
+            ticket: self
+                .tickets
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            target: target.clone(),
+        }
+    }
+}
+
+impl Claim {
+    /// Records the database `client` reached as this target's, or refuses it (exit 5, the
+    /// textual duplicate's wording) when another target of the command reached it first: called
+    /// on a new session before anything else runs on it, so the command runs once per
+    /// database.
+    pub(crate) fn take(&self, client: &mut postgres::Client) -> Result<()> {
+        let identity = crate::db::identity::of(client)?;
+        let key = (identity, self.target.schema.clone());
+        let mut reached = self
+            .claims
+            .reached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match reached.get(&key) {
+            Some((ticket, _, _)) if *ticket == self.ticket => Ok(()),
+            // Its report names this target and its line already: the message names the other.
+            Some((_, source, shown)) => Err(Error::invalid(format!(
+                "{} is also listed at {source}, as {shown}, which reached it first: the server \
+                 says both reach it",
+                match &self.target.schema {
+                    Some(schema) => format!("schema {schema} of the same database"),
+                    None => "the same database".to_string(),
+                }
+            ))
+            .with_help(
+                "list each database once: two spellings of its server (a host name and its \
+                 address, `localhost` and `127.0.0.1`) reach one database; nothing ran here",
+            )),
+            None => {
+                let first = (self.ticket, self.target.source.clone(), self.target.shown());
+                reached.insert(key, first);
+                Ok(())
+            }
+        }
+    }
 }
 
 #[cfg(test)]

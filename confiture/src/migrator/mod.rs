@@ -83,6 +83,10 @@ pub struct Migrator {
     /// alone: a failure for want of a squashed history's schema snapshot says verify cannot
     /// check it, and a refusal for broken files suggests no `migrate up --target`.
     pub(crate) on_scratch: bool,
+    /// A fleet target's place among the databases its command's targets reached
+    /// (`fleet::Claim`): each new session of this one is refused, before anything runs on it,
+    /// when another target reached the same database first.
+    pub(crate) claim: Option<crate::fleet::Claim>,
     /// The session is one target of a fleet (`fleet::Fleet`): a migration that fails here may
     /// be applied on other targets already, so its help never says to edit its file.
     pub(crate) in_fleet: bool,
@@ -129,6 +133,7 @@ impl Migrator {
             on_connect: None,
             preloaded: None,
             on_scratch: false,
+            claim: None,
             in_fleet: false,
             stop: None,
         }
@@ -274,6 +279,7 @@ impl Migrator {
             on_connect: None,
             preloaded: self.preloaded.clone(),
             on_scratch: self.on_scratch,
+            claim: self.claim.clone(),
             in_fleet: self.in_fleet,
             suggest: self.suggest.clone(),
             stop: self.stop.clone(),
@@ -553,6 +559,16 @@ impl Migrator {
             + 'static,
     ) -> Result<(T, Option<U>)> {
         self.off_runtime(&mut |_: ()| {}, |m, _| m.forget_lost_connection(Probe::Ask));
+        // A fleet target's claim comes first on the new session: a database another target
+        // reached is refused before `then` touches it.
+        let claim = self.claim.clone();
+        let then = move |session: &mut crate::db::connect::Session,
+                         wanted: &crate::db::prefetch::Wanted| {
+            if let Some(claim) = &claim {
+                claim.take(&mut session.client)?;
+            }
+            then(session, wanted)
+        };
         let ahead = match self.client {
             None => crate::db::prefetch::Ahead::start_then(&self.env, then),
             Some(_) => None,
@@ -571,6 +587,20 @@ impl Migrator {
     pub(crate) fn set_session(&mut self, session: crate::db::connect::Session) {
         self.client = Some(session.client);
         self.dialled = session.dialled;
+    }
+
+    /// [`Migrator::set_session`] of a session just opened (nothing run on it yet), once a fleet
+    /// target's claim ([`Migrator::claim`]) has taken its database: refused, and closed, when
+    /// another target of the fleet reached that database first.
+    pub(crate) fn set_new_session(
+        &mut self,
+        mut session: crate::db::connect::Session,
+    ) -> Result<()> {
+        if let Some(claim) = &self.claim {
+            claim.take(&mut session.client)?;
+        }
+        self.set_session(session);
+        Ok(())
     }
 
     /// The connection, opened on first use, and what a writing command checks it against
@@ -621,7 +651,7 @@ impl Migrator {
                 Some(ahead) => ahead.wait_unless(self.stop.as_deref())?.0,
                 None => crate::db::connect::open_session(&self.env, attrs)?,
             };
-            self.set_session(session);
+            self.set_new_session(session)?;
         }
         match &mut self.client {
             Some(client) => {

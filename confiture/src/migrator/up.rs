@@ -531,7 +531,7 @@ impl Migrator {
         }
         self.announce_connect();
         if let Some(session) = crate::db::connect::open_session_if_exists(&self.env)? {
-            self.set_session(session);
+            self.set_new_session(session)?;
             return Ok(false);
         }
         let plan = plan::up(set, &[], request)?;

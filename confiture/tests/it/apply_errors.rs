@@ -337,6 +337,107 @@ fn an_invalid_index_left_by_an_interrupted_build_is_named_with_the_drop_to_run()
     }
 }
 
+/// Leaves `schema.name` INVALID on `schema.r1`, the way an interrupted build does.
+fn invalid_index(db: &TestDb, schema: &str, name: &str) {
+    let mut c = db.client();
+    c.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {schema}.r1 (id int, r1_i int);
+         INSERT INTO {schema}.r1 VALUES (1, 1), (1, 1);"
+    ))
+    .unwrap();
+    c.batch_execute(&format!(
+        "CREATE UNIQUE INDEX CONCURRENTLY {name} ON {schema}.r1 (id)"
+    ))
+    .unwrap_err();
+    c.batch_execute(&format!("DELETE FROM {schema}.r1"))
+        .unwrap();
+}
+
+/// An INVALID index is the one a no-transaction `CREATE INDEX` would build again only when it
+/// has the index's name in the schema the statement creates it in — its table's, qualified or
+/// found on the session's `search_path` (a tenant's schema). One of the same name in another
+/// schema (another tenant's interrupted build), or named like a later word of the statement (a
+/// column), refused the migration and told it to drop another schema's index.
+#[test]
+fn an_invalid_index_of_another_schema_or_named_like_a_column_does_not_block_a_build() {
+    let build = "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY r1_i ON r1 (id);\n";
+    let drop = "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY r1_i;\n";
+    let table = |schema: &str| format!("CREATE TABLE {schema}r1 (id int, r1_i int);\n");
+
+    // The database's own schema: `other.r1_i` is another schema's, `public.id` a column's name.
+    let db = TestDb::new("invalid_other");
+    let dir = Dir::new();
+    dir.migration("001", "t", &table(""), "DROP TABLE r1;\n")
+        .migration("002", "idx", build, drop)
+        .migration(
+            "003",
+            "qualified",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY r1_i ON app.r1 (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY app.r1_i;\n",
+        );
+    let mut migrator = db.migrator(&dir);
+    migrator
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+        .unwrap();
+    db.client()
+        .batch_execute("CREATE SCHEMA other; CREATE SCHEMA app;")
+        .unwrap();
+    invalid_index(&db, "other", "r1_i");
+    invalid_index(&db, "public", "r1_i_id");
+    db.client()
+        .batch_execute("ALTER INDEX public.r1_i_id RENAME TO id")
+        .unwrap();
+    migrator
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+        .unwrap_or_else(|f| panic!("another schema's INVALID index blocked the build: {f}"));
+    assert_eq!(db.ledger(), ["001:t", "002:idx"]);
+    // `app.r1_i` is INVALID now: the qualified statement is refused, and told to drop that one.
+    invalid_index(&db, "app", "r1_i");
+    let failed = migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let help = failed.error.help.as_deref().unwrap_or_default();
+    assert!(
+        help.contains("DROP INDEX CONCURRENTLY app.r1_i;"),
+        "{failed:?}"
+    );
+
+    // A tenant schema: `public.r1_i` (the database's) is INVALID, the tenant builds its own.
+    let db = TestDb::new("invalid_tenant");
+    let dir = Dir::new();
+    dir.migration("001", "t", &table(""), "DROP TABLE r1;\n")
+        .migration("002", "idx", build, drop);
+    db.client().batch_execute("CREATE SCHEMA solo").unwrap();
+    invalid_index(&db, "public", "r1_i");
+    let base = apply_support::environment(&db.name);
+    let tenant = confiture::fleet::Target::schema(&base, "solo", "test").unwrap();
+    let mut migrator = migrator_for(tenant.environment, &dir.path);
+    migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_or_else(|f| panic!("another tenant's INVALID index blocked the build: {f}"));
+    assert_eq!(
+        db.value("SELECT indisvalid FROM pg_index WHERE indexrelid = 'solo.r1_i'::regclass")
+            .as_deref(),
+        Some("t")
+    );
+    // The tenant's own INVALID index is still found through its `search_path`.
+    migrator
+        .down(
+            &confiture::migrate::DownOptions::default(),
+            &mut no_progress,
+        )
+        .unwrap();
+    invalid_index(&db, "solo", "r1_i");
+    let failed = migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let help = failed.error.help.as_deref().unwrap_or_default();
+    assert!(
+        help.contains("DROP INDEX CONCURRENTLY solo.r1_i;"),
+        "{failed:?}"
+    );
+}
+
 /// The connection drops while a message of four migrations runs (the first has committed, the
 /// second sleeps) and cannot be re-established (the database refuses connections): none of
 /// them is "skipped" — their fate is unknown, listed as such in the report (JSON) and the

@@ -15,7 +15,6 @@ use super::sql::{
 use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
 use crate::db::is_connection_lost;
 use crate::error::{Error, ErrorKind};
-use crate::files::lexer::TokenKind;
 use crate::files::SqlFile;
 
 /// An index left INVALID (by a failed or interrupted `CREATE INDEX CONCURRENTLY`).
@@ -23,6 +22,8 @@ use crate::files::SqlFile;
 pub(super) struct InvalidIndex {
     /// `schema.name`, each part quoted as needed: what a `DROP INDEX` takes.
     qualified: String,
+    /// Its schema's name, as stored.
+    schema: String,
     /// The index's own name, as stored.
     name: String,
 }
@@ -31,7 +32,7 @@ pub(super) struct InvalidIndex {
 pub(super) fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, postgres::Error> {
     let messages = client.simple_query(
         "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), \
-         c.relname FROM pg_catalog.pg_index i \
+         n.nspname, c.relname FROM pg_catalog.pg_index i \
          JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE NOT i.indisvalid ORDER BY 1",
@@ -41,45 +42,62 @@ pub(super) fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, 
         .filter_map(|m| match m {
             SimpleQueryMessage::Row(r) => Some(InvalidIndex {
                 qualified: r.get(0)?.to_string(),
-                name: r.get(1)?.to_string(),
+                schema: r.get(1)?.to_string(),
+                name: r.get(2)?.to_string(),
             }),
             _ => None,
         })
         .collect())
 }
 
+/// The schema of the table `name` (a quoted identifier) as this session's `search_path`
+/// finds it, where a `CREATE INDEX ... ON name` creates its index; `None` when there is no
+/// such table (the statement fails on its own).
+const TABLE_SCHEMA_SQL: &str = "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_class c \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.oid = pg_catalog.to_regclass($1)";
+
 /// The INVALID index a `CREATE [UNIQUE] INDEX` of `file` would create again: left by an
 /// interrupted run of this very migration (client killed, server restarted), it makes the
 /// statement fail with "already exists" — or, with `IF NOT EXISTS`, succeed without building
-/// anything. Matched by the name the statement gives, read with the shared lexer.
+/// anything. The statement is read by the rules' DDL reader (`files::rules::created_index`):
+/// the index it names, in its table's schema — qualified, else where the session's
+/// `search_path` finds the table (a tenant's schema), as the server will. An INVALID index of
+/// that name in another schema (another tenant's) is not this one's.
 pub(super) fn invalid_index_recreated<'i>(
+    client: &mut Client,
     file: &SqlFile,
     invalid: &'i [InvalidIndex],
-) -> Option<&'i InvalidIndex> {
+) -> Result<Option<&'i InvalidIndex>, postgres::Error> {
     if invalid.is_empty() {
-        return None;
+        return Ok(None);
     }
-    file.statements.iter().find_map(|span| {
-        // The statement's tokens, lexed again (not cut again): only here, for a
-        // no-transaction file while an INVALID index exists.
-        let mut tokens =
-            crate::files::lexer::tokens(&file.text[span.range.clone()]).filter(|t| !t.is_trivia());
-        let words: Vec<&str> = tokens.clone().take(3).map(|t| t.text).collect();
-        let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
-        if !(is(0, "CREATE") && (is(1, "INDEX") || (is(1, "UNIQUE") && is(2, "INDEX")))) {
-            return None;
+    for span in &file.statements {
+        let Some((Some(name), table)) =
+            crate::files::rules::created_index(&file.text[span.range.clone()])
+        else {
+            continue;
+        };
+        if !invalid.iter().any(|i| i.name == name) {
+            continue;
         }
-        tokens.find_map(|t| {
-            let name = match t.kind {
-                TokenKind::Word => t.text.to_lowercase(),
-                TokenKind::QuotedIdent if t.text.len() >= 2 && t.text.starts_with('"') => {
-                    t.text[1..t.text.len() - 1].replace("\"\"", "\"")
-                }
-                _ => return None,
-            };
-            invalid.iter().find(|i| i.name == name)
-        })
-    })
+        let schema = match table.schema {
+            Some(schema) => Some(schema.into_owned()),
+            None => {
+                let quoted = format!("\"{}\"", table.name.replace('"', "\"\""));
+                client
+                    .query_opt(TABLE_SCHEMA_SQL, &[&quoted])?
+                    .map(|row| row.get::<_, String>(0))
+            }
+        };
+        let found = invalid
+            .iter()
+            .find(|i| i.name == name && schema.as_deref() == Some(i.schema.as_str()));
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
 }
 
 /// A no-transaction migration refused before it runs: it would build `index` again, which an
@@ -126,7 +144,9 @@ pub(super) fn run_statements(
     let start = Instant::now();
     let file = step.file();
     let before = invalid_indexes(client).map_err(|e| connection_lost(step, e))?;
-    if let Some(index) = invalid_index_recreated(file, &before) {
+    let recreated =
+        invalid_index_recreated(client, file, &before).map_err(|e| connection_lost(step, e))?;
+    if let Some(index) = recreated {
         return Err(invalid_index_left_behind(step, index));
     }
     client

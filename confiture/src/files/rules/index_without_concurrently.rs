@@ -26,6 +26,7 @@ pub(super) fn check(cx: &Context<'_>, s: &StatementCx<'_, '_>, out: &mut Vec<Dia
     let Shape::CreateIndex {
         table,
         concurrently: false,
+        ..
     } = s.shape
     else {
         return;

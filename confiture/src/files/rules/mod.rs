@@ -8,6 +8,9 @@
 
 mod syntax;
 
+#[cfg(feature = "db")]
+pub(crate) use syntax::created_index;
+
 mod column_type_change;
 mod constraint_without_not_valid;
 mod copy_stdin_stdout;

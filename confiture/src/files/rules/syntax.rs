@@ -36,6 +36,11 @@ pub enum Shape<'a> {
         table: TableName<'a>,
     },
     CreateIndex {
+        /// The index's name, normalised; `None` when the statement gives none (the server
+        /// picks one). Never qualified: an index is created in its table's schema. Read by the
+        /// engine only.
+        #[cfg_attr(not(feature = "db"), allow(dead_code))]
+        name: Option<Cow<'a, str>>,
         table: TableName<'a>,
         concurrently: bool,
     },
@@ -121,6 +126,25 @@ pub fn shape<'a>(stmt: &Statement<'a>, scratch: &mut Vec<Token<'a>>) -> Shape<'a
     parse(scratch, src).unwrap_or(Shape::Other)
 }
 
+/// The index a `CREATE [UNIQUE] INDEX` statement (its text, as the file was cut) creates: its
+/// name, when it gives one, and its table; `None` for any other statement. What the engine asks
+/// of a no-transaction file before it runs, to find an index an interrupted run left INVALID.
+#[cfg(feature = "db")]
+pub(crate) fn created_index(statement: &str) -> Option<(Option<Cow<'_, str>>, TableName<'_>)> {
+    let tokens: Vec<Token<'_>> = crate::files::lexer::tokens(statement)
+        .filter(|t| !t.is_trivia())
+        .take_while(|t| t.kind != TokenKind::OpenParen && t.kind != TokenKind::Semicolon)
+        .collect();
+    let src = Source {
+        text: statement,
+        base: 0,
+    };
+    match parse(&tokens, src)? {
+        Shape::CreateIndex { name, table, .. } => Some((name, table)),
+        _ => None,
+    }
+}
+
 fn parse<'a>(t: &[Token<'a>], src: Source<'a>) -> Option<Shape<'a>> {
     let mut c = Cursor { t, i: 1, src };
     if t.first()?.is_word("CREATE") {
@@ -137,12 +161,16 @@ fn parse<'a>(t: &[Token<'a>], src: Source<'a>) -> Option<Shape<'a>> {
             return None;
         }
         let concurrently = c.eat("CONCURRENTLY");
+        // CREATE [UNIQUE] INDEX [CONCURRENTLY] [[IF NOT EXISTS] name] ON [ONLY] table
+        c.eat_seq(&["IF", "NOT", "EXISTS"]);
+        let name = if c.at_word("ON") { None } else { c.ident() };
         while !c.at_word("ON") {
             c.bump()?;
         }
         c.i += 1;
         c.eat("ONLY");
         return Some(Shape::CreateIndex {
+            name,
             table: c.table_name()?,
             concurrently,
         });
@@ -465,6 +493,43 @@ fn unicode_unescape(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::up;
+
+    #[cfg(feature = "db")]
+    #[test]
+    fn a_created_index_is_its_name_and_its_table_as_the_server_reads_them() {
+        use super::created_index;
+        let read = |sql| {
+            created_index(sql).map(|(name, t)| {
+                (
+                    name.map(|n| n.into_owned()),
+                    t.schema.map(|s| s.into_owned()),
+                    t.name.into_owned(),
+                )
+            })
+        };
+        let owned = |n: Option<&str>, s: Option<&str>, t: &str| {
+            Some((n.map(str::to_string), s.map(str::to_string), t.to_string()))
+        };
+        assert_eq!(
+            read("CREATE INDEX CONCURRENTLY R1_i ON r1 (id);"),
+            owned(Some("r1_i"), None, "r1")
+        );
+        assert_eq!(
+            read("create unique index concurrently if not exists \"Ix\" on only \"S\".T (a)"),
+            owned(Some("Ix"), Some("S"), "t")
+        );
+        // No name: the server picks one. A column named like an index is not its name.
+        assert_eq!(
+            read("CREATE INDEX CONCURRENTLY ON s.t (r1_i);"),
+            owned(None, Some("s"), "t")
+        );
+        assert_eq!(
+            read("/* c */ CREATE INDEX -- x\n i ON db.s.t USING btree (a)"),
+            owned(Some("i"), Some("s"), "t")
+        );
+        assert_eq!(read("CREATE TABLE i (a int);"), None);
+        assert_eq!(read("DROP INDEX CONCURRENTLY i;"), None);
+    }
 
     #[test]
     fn unicode_escaped_identifiers_name_the_table_they_spell() {

@@ -1,0 +1,69 @@
+//! Which database a session reached, as the server says: what tells two spellings of one
+//! database apart from two databases (`127.0.0.1` and `localhost`, a host name and its
+//! address, a name on the environment's server and a URL to it). A fleet refuses a target
+//! that reached the same database as another ([`crate::fleet`]).
+
+use postgres::error::SqlState;
+
+/// One database of one running server. Equal for two sessions exactly when they reached the
+/// same database, whatever host, address, port spelling or user they came by; readable by any
+/// role that can connect.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct DatabaseIdentity {
+    /// The cluster's `system_identifier` (set by `initdb`), empty when the role may not read
+    /// `pg_control_system()` (an administrator can revoke it): a copy of a cluster
+    /// (`pg_basebackup`) shares it, so it is never the identity alone.
+    system_identifier: String,
+    /// When the server started, in microseconds: tells a copy apart from its original, and
+    /// the rest apart from any other server.
+    started: String,
+    /// The server's `port` setting: a second server started at the same moment on the same
+    /// machine listens on another.
+    port: String,
+    /// The database's OID on that server, and its name.
+    database: String,
+}
+
+/// The server's own view of the session: nothing in it depends on the session's settings
+/// (`DateStyle`, `TimeZone`, `extra_float_digits`, `search_path`), so two sessions of one
+/// database read the same text.
+const IDENTITY_SQL: &str = "SELECT \
+     (SELECT c.system_identifier FROM pg_catalog.pg_control_system() c)::pg_catalog.text, \
+     (pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time()) * 1000000)::pg_catalog.int8::pg_catalog.text, \
+     pg_catalog.current_setting('port'), \
+     (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())::pg_catalog.text \
+       OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) pg_catalog.current_database()";
+
+/// [`IDENTITY_SQL`] for a role that may not call `pg_control_system()` (or a server without it).
+fn without_system_identifier() -> String {
+    IDENTITY_SQL.replacen(
+        "(SELECT c.system_identifier FROM pg_catalog.pg_control_system() c)::pg_catalog.text",
+        "''",
+        1,
+    )
+}
+
+/// The identity of the database `client` is connected to: one round trip (two when the role
+/// may not read the cluster's identifier).
+pub(crate) fn of(client: &mut postgres::Client) -> crate::Result<DatabaseIdentity> {
+    let what = "cannot read which database this session reached";
+    let row = match client.query_one(IDENTITY_SQL, &[]) {
+        // Revoked by an administrator, or absent from a server that is not quite PostgreSQL.
+        Err(e)
+            if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE)
+                || e.code() == Some(&SqlState::UNDEFINED_FUNCTION) =>
+        {
+            client
+                .query_one(&without_system_identifier(), &[])
+                .map_err(|e| super::query_error(what, e))?
+        }
+        row => row.map_err(|e| super::query_error(what, e))?,
+    };
+    let text = |i: usize| -> String { row.get::<_, Option<String>>(i).unwrap_or_default() };
+    Ok(DatabaseIdentity {
+        system_identifier: text(0),
+        started: text(1),
+        port: text(2),
+        database: text(3),
+    })
+}

@@ -1,0 +1,259 @@
+//! A database listed twice under two spellings of its server (`127.0.0.1` and `localhost`, a
+//! name on the environment's server and a URL to it by another name) is one database: the
+//! fleet knows it by what the server says once connected, and runs the command on it once.
+//! `down --steps 1` on such a list rolled back two migrations of it.
+
+use confiture::exit;
+use confiture_tests::{admin, pg_host, pg_port, server, unique, Project, Run, TestDb};
+
+/// Three migrations, each a table.
+fn project() -> Project {
+    let project = Project::new();
+    for (version, table) in [("001", "tb_a"), ("002", "tb_b"), ("003", "tb_c")] {
+        project.migration(
+            &format!("{version}_create_{table}"),
+            &format!("CREATE TABLE {table} (pk int);\n"),
+            &format!("DROP TABLE {table};\n"),
+        );
+    }
+    project
+}
+
+/// The server's host spelled another way: a loopback address by name, a name by its address.
+fn other_host() -> String {
+    let host = pg_host();
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_loopback() => "localhost".to_string(),
+        Ok(ip) => panic!("no other spelling known for the test server's address {ip}"),
+        Err(_) => {
+            use std::net::ToSocketAddrs;
+            let addr = (host.as_str(), pg_port())
+                .to_socket_addrs()
+                .expect("resolve the test server's host")
+                .next()
+                .expect("an address of the test server's host");
+            addr.ip().to_string()
+        }
+    }
+}
+
+/// `db` as a URL to the server spelled [`other_host`].
+fn other_url(db: &TestDb) -> String {
+    let password = server()
+        .password
+        .as_deref()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    format!(
+        "postgresql://{}{password}@{}:{}/{}",
+        server().user,
+        other_host(),
+        pg_port(),
+        db.name
+    )
+}
+
+/// The lists that name `db` twice: its URL and its URL by another host; its name on the
+/// environment's server and its URL by another host.
+fn lists(db: &TestDb) -> Vec<String> {
+    vec![
+        format!("{}\n{}\n", db.url(), other_url(db)),
+        format!("{}\n{}\n", db.name, other_url(db)),
+    ]
+}
+
+fn fleet(project: &Project, args: &[&str]) -> Run {
+    let url = server().url("postgres");
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "--database-url", url.as_str()])
+            .args(args),
+    )
+}
+
+fn entries(doc: &serde_json::Value) -> &Vec<serde_json::Value> {
+    doc["targets"].as_array().expect("targets[]")
+}
+
+/// The README's promise, for the destructive command: the database loses one migration, and
+/// the second spelling is refused as listed twice before anything runs on it, one job or two.
+#[test]
+fn down_on_a_database_listed_under_two_host_spellings_rolls_back_once() {
+    let db = TestDb::new("fleetid_down");
+    let project = project();
+    for (i, list) in lists(&db).iter().enumerate() {
+        for jobs in ["1", "2"] {
+            let up = ["migrate", "up", "--database-url", &db.url()];
+            Run::of(project.cli().args(up)).code(exit::SUCCESS);
+            project.write("dup.txt", list);
+            let args = [
+                "down",
+                "--steps",
+                "1",
+                "--targets",
+                "dup.txt",
+                "--jobs",
+                jobs,
+            ];
+            let run = fleet(&project, &[&args[..], &["--format", "json"]].concat());
+            let doc = run.json();
+            assert_eq!(
+                db.ledger().unwrap_or_default().len(),
+                2,
+                "list {i}, --jobs {jobs}: down --steps 1 rolled back more than one\n{}",
+                run.dump()
+            );
+            let targets = entries(&doc);
+            let refused: Vec<_> = targets.iter().filter(|t| t["state"] == "failed").collect();
+            assert_eq!(refused.len(), 1, "list {i}: {}", run.dump());
+            assert_eq!(refused[0]["exit_code"], exit::INVALID, "{}", run.dump());
+            let message = refused[0]["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("is also listed at dup.txt:"),
+                "list {i}: {}",
+                run.dump()
+            );
+            assert!(
+                refused[0]["rolled_back"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty),
+                "{}",
+                run.dump()
+            );
+        }
+    }
+    // In text too, naming both lines (one job: the first line reaches it first).
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "up", "--database-url", &db.url()]),
+    )
+    .code(exit::SUCCESS);
+    project.write("dup.txt", &lists(&db)[0]);
+    fleet(
+        &project,
+        &[
+            "down",
+            "--steps",
+            "1",
+            "--targets",
+            "dup.txt",
+            "--jobs",
+            "1",
+        ],
+    )
+    .stderr_has("(dup.txt:2): the same database")
+    .stderr_has("is also listed at dup.txt:1");
+    assert_eq!(db.ledger().unwrap_or_default().len(), 2);
+}
+
+/// `up`, `status` and `drift` give the same answer: the database is run once, the second
+/// spelling refused as listed twice.
+#[test]
+fn up_status_and_drift_run_a_database_listed_twice_once() {
+    let db = TestDb::new("fleetid_up");
+    let project = project();
+    project.write("dup.txt", &lists(&db)[1]);
+    for command in ["up", "status", "drift"] {
+        let run = fleet(
+            &project,
+            &[command, "--targets", "dup.txt", "--format", "json"],
+        );
+        let doc = run.json();
+        let targets = entries(&doc);
+        assert_eq!(targets.len(), 2, "{}", run.dump());
+        let refused: Vec<_> = targets
+            .iter()
+            .filter(|t| {
+                t["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("is also listed at dup.txt:"))
+            })
+            .collect();
+        assert_eq!(refused.len(), 1, "{command}: {}", run.dump());
+        assert_eq!(refused[0]["exit_code"], exit::INVALID, "{}", run.dump());
+    }
+    assert_eq!(db.ledger().unwrap_or_default().len(), 3);
+}
+
+/// Two databases of one server are two targets, however the server is spelled.
+#[test]
+fn two_databases_of_one_server_under_two_spellings_are_two_targets() {
+    let (a, b) = (TestDb::new("fleetid_a"), TestDb::new("fleetid_b"));
+    let project = project();
+    project.write("two.txt", format!("{}\n{}\n", a.url(), other_url(&b)));
+    fleet(&project, &["up", "--targets", "two.txt"]).code(exit::SUCCESS);
+    assert_eq!(a.ledger().unwrap_or_default().len(), 3);
+    assert_eq!(b.ledger().unwrap_or_default().len(), 3);
+}
+
+/// A login role on the shared server, dropped (after the databases it was used in) on drop.
+struct Role {
+    name: String,
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.name));
+    }
+}
+
+/// A role that may not call `pg_control_system()` (revoked in its database, as an
+/// administrator may) still tells one database from two.
+#[test]
+fn a_role_without_the_clusters_identifier_still_runs_a_database_once() {
+    let role = Role {
+        name: unique("fleetid_role"),
+    };
+    admin()
+        .batch_execute(&format!("CREATE ROLE \"{}\" LOGIN", role.name))
+        .expect("create the role");
+    let (db, other) = (TestDb::new("fleetid_role"), TestDb::new("fleetid_role2"));
+    for db in [&db, &other] {
+        db.connect()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" OWNER TO \"{}\";
+                 ALTER SCHEMA public OWNER TO \"{}\";
+                 REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM PUBLIC;",
+                db.name, role.name, role.name
+            ))
+            .expect("hand the database over");
+    }
+    let url = |host: &str, db: &TestDb| {
+        format!(
+            "postgresql://{}@{host}:{}/{}",
+            role.name,
+            pg_port(),
+            db.name
+        )
+    };
+    let project = project();
+    project.write(
+        "dup.txt",
+        format!(
+            "{}\n{}\n{}\n",
+            url(&pg_host(), &db),
+            url(&other_host(), &other),
+            url(&other_host(), &db)
+        ),
+    );
+    let run = fleet(
+        &project,
+        &[
+            "up",
+            "--targets",
+            "dup.txt",
+            "--keep-going",
+            "--jobs",
+            "1",
+            "--format",
+            "json",
+        ],
+    );
+    let doc = run.json();
+    let codes: Vec<_> = entries(&doc).iter().map(|t| &t["exit_code"]).collect();
+    assert_eq!(codes, [0, 0, exit::INVALID], "{}", run.dump());
+    assert_eq!(db.ledger().unwrap_or_default().len(), 3);
+    assert_eq!(other.ledger().unwrap_or_default().len(), 3);
+}
