@@ -21,7 +21,8 @@ pub const CONNECTION: u8 = 3;
 pub const MIGRATION_FAILED: u8 = 4;
 /// Invalid configuration or migration files (lint errors, bad environment file, invalid
 /// migration name, migration files on disk that cannot be read — `status` shows such a
-/// migration as `unreadable`). A flag value that makes no sense (`--steps 0`) is [`USAGE`].
+/// migration as `unreadable`; a tracking table the role may not write, or that row-level
+/// security applies to). A flag value that makes no sense (`--steps 0`) is [`USAGE`].
 pub const INVALID: u8 = 5;
 /// The migration lock was not acquired within `--lock-wait`.
 pub const LOCK_TIMEOUT: u8 = 6;

@@ -44,10 +44,12 @@ pub fn read_qualified(
     wait: Duration,
 ) -> Result<Option<Found>> {
     // The statements of one message run in one implicit transaction: `SET LOCAL` bounds them
-    // and ends with it, whatever happens.
+    // and ends with it, whatever happens. `row_security` on: where row-level security applies
+    // to the ledger, the read is refused below ([`row_security_refusal`]) rather than failing
+    // as a missing privilege would (`row_security = off` makes such a read an error).
     let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
     let sql = format!(
-        "SET LOCAL lock_timeout = '{wait_ms}ms';\n\
+        "SET LOCAL lock_timeout = '{wait_ms}ms'; SET LOCAL row_security = on;\n\
          SELECT n.nspname, c.relname, \
          pg_catalog.has_table_privilege(c.oid, 'INSERT'), \
          pg_catalog.has_table_privilege(c.oid, 'DELETE'), current_user, \
@@ -55,7 +57,8 @@ pub fn read_qualified(
           FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 \
           AND NOT a.attisdropped AND a.attnotnull AND NOT a.atthasdef \
           AND a.attidentity = '' AND a.attgenerated = '' \
-          AND a.attname NOT IN ({written})) \
+          AND a.attname NOT IN ({written})), \
+         pg_catalog.row_security_active(c.oid) \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
@@ -75,8 +78,9 @@ pub fn read_qualified(
         }
         Err(e) => return Err(read_error(table, e)),
     };
-    // The first CommandComplete is the SET's.
-    let mut statement = -1;
+    // The first two CommandCompletes are the SETs'.
+    let mut statement = -2;
+    let mut row_security = false;
     let mut qualified = None;
     let mut resolved = None;
     let mut access = Access::default();
@@ -99,10 +103,15 @@ pub fn read_qualified(
                         .map(|c| c.split(", ").map(str::to_string).collect())
                         .unwrap_or_default(),
                 };
+                row_security = row.get(6) == Some("t");
             }
             SimpleQueryMessage::Row(row) => rows.push(parse_row(table, &row)?),
             _ => {}
         }
+    }
+    if row_security {
+        let shown = resolved.as_ref().unwrap_or(table);
+        return Err(row_security_refusal(shown, &access.role));
     }
     let ledger = Ledger {
         table: qualified.unwrap_or_else(|| table.to_string()),
@@ -113,6 +122,28 @@ pub fn read_qualified(
         table: resolved.unwrap_or_else(|| table.clone()),
         access,
     }))
+}
+
+/// Row-level security applies to the ledger for `role` (`row_security_active`: enabled on the
+/// table, and the role neither a superuser, nor `BYPASSRLS`, nor its owner without `FORCE`):
+/// refused (exit 5) before anything runs, whatever the policies say. A policy may hide rows,
+/// and a hidden row is an applied migration taken for pending and run again (the Python tool
+/// reads the same table); a policy may refuse the row written after a migration's SQL, or
+/// make `down`'s `DELETE` forget nothing.
+fn row_security_refusal(table: &TrackingTable, role: &str) -> Error {
+    let shown_role = crate::display::escape(role);
+    let quoted_role = role.replace('"', "\"\"");
+    Error::invalid(format!(
+        "row-level security applies to the tracking table {table} for role {shown_role}: \
+         its policies may hide applied migrations (taken for pending and run again) or refuse \
+         the rows confiture writes"
+    ))
+    .with_help(format!(
+        "exempt the tracking table or the role: ALTER TABLE {t} DISABLE ROW LEVEL SECURITY; \
+         (or, when the role owns the table, ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY;), \
+         or ALTER ROLE \"{quoted_role}\" BYPASSRLS;",
+        t = table.quoted(),
+    ))
 }
 
 /// The columns confiture writes (the others have defaults in its DDL).

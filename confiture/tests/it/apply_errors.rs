@@ -144,6 +144,126 @@ fn a_ledger_this_role_may_read_but_not_write_is_named_before_any_migration_runs(
     assert!(!db.table_exists("a"), "no migration ran");
 }
 
+/// Row-level security on the ledger hid its rows from a role that may read it: `status` said
+/// every migration was pending, and `up` ran 001 again (its row then refused by the policy,
+/// blamed on 001's file). Wherever it applies to the role — enabled and the role not the
+/// owner, or forced on the owner; whatever the policies say; with `row_security = off`,
+/// which makes such a read an error — `status`, `up` and `down` refuse (exit 5) before
+/// anything runs, naming the table, the role and how to exempt them. Where it does not apply
+/// (the owner without `FORCE`, `BYPASSRLS`), nothing changes.
+#[test]
+fn row_level_security_on_the_ledger_is_refused_before_anything_runs() {
+    use confiture::migrate::DownOptions;
+    let cases: [(&str, &str, bool); 6] = [
+        (
+            "enabled, no policy",
+            "ALTER TABLE tb_confiture ENABLE ROW LEVEL SECURITY",
+            true,
+        ),
+        (
+            "enabled, a policy showing every row",
+            "ALTER TABLE tb_confiture ENABLE ROW LEVEL SECURITY; \
+             CREATE POLICY everything ON tb_confiture USING (true) WITH CHECK (true)",
+            true,
+        ),
+        (
+            "enabled, row_security off for the database",
+            "ALTER TABLE tb_confiture ENABLE ROW LEVEL SECURITY; \
+             ALTER DATABASE {db} SET row_security = off",
+            true,
+        ),
+        (
+            "forced on the owner",
+            "ALTER TABLE tb_confiture OWNER TO {role}; \
+             ALTER TABLE tb_confiture ENABLE ROW LEVEL SECURITY; \
+             ALTER TABLE tb_confiture FORCE ROW LEVEL SECURITY",
+            true,
+        ),
+        (
+            "enabled, the role owns the table",
+            "ALTER TABLE tb_confiture OWNER TO {role}; \
+             ALTER TABLE tb_confiture ENABLE ROW LEVEL SECURITY",
+            false,
+        ),
+        (
+            "forced, the role has BYPASSRLS",
+            "ALTER TABLE tb_confiture ENABLE ROW LEVEL SECURITY; \
+             ALTER TABLE tb_confiture FORCE ROW LEVEL SECURITY; ALTER ROLE {role} BYPASSRLS",
+            false,
+        ),
+    ];
+    for (what, setup, refused) in cases {
+        let db = TestDb::new("ledger_rls");
+        let role = Role::login(&db);
+        let dir = Dir::new();
+        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+            .migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        db.migrator(&dir)
+            .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+            .unwrap();
+        db.client()
+            .batch_execute(&format!(
+                "GRANT SELECT, INSERT, DELETE ON tb_confiture TO \"{r}\"; \
+                 GRANT ALL ON a TO \"{r}\"; {}",
+                setup
+                    .replace("{role}", &format!("\"{}\"", role.0))
+                    .replace("{db}", &format!("\"{}\"", db.name)),
+                r = role.0
+            ))
+            .unwrap();
+        let migrator = || migrator_for(role.environment(&db), &dir.path);
+        let status = migrator().status();
+        if !refused {
+            let status = status.unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(status.applied, ["001"], "{what}: the role sees the ledger");
+            migrator()
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap_or_else(|f| panic!("{what}: {}", f.error));
+            assert_eq!(db.ledger(), ["001:a", "002:b"], "{what}");
+            continue;
+        }
+        let refusals = [
+            ("status", status.err()),
+            (
+                "up",
+                migrator()
+                    .up(&UpOptions::default(), &mut no_progress)
+                    .err()
+                    .map(|f| f.error),
+            ),
+            (
+                "down",
+                migrator()
+                    .down(&DownOptions::default(), &mut no_progress)
+                    .err()
+                    .map(|f| f.error),
+            ),
+        ];
+        for (command, error) in refusals {
+            let e = error.unwrap_or_else(|| panic!("{what}: {command} is refused"));
+            assert_eq!(e.kind, ErrorKind::Invalid, "{what}: {command}: {e:?}");
+            assert_eq!(e.exit_code(), 5);
+            assert!(
+                e.message.contains("row-level security")
+                    && e.message.contains("public.tb_confiture")
+                    && e.message.contains(&role.0),
+                "{what}: {command}: {e}"
+            );
+            let help = e.help.as_deref().unwrap_or_default();
+            assert!(
+                help.contains("DISABLE ROW LEVEL SECURITY") && help.contains("BYPASSRLS"),
+                "{what}: {command}: {help}"
+            );
+            assert!(!e.to_string().contains(".up.sql"), "{what}: {command}: {e}");
+        }
+        assert_eq!(db.ledger(), ["001:a"], "{what}: nothing written");
+        assert!(
+            db.table_exists("a") && !db.table_exists("b"),
+            "{what}: nothing ran"
+        );
+    }
+}
+
 #[test]
 fn permission_denied_reading_the_ledger_is_not_a_connection_error() {
     let db = TestDb::new("ledger_noread");

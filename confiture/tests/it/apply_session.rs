@@ -530,3 +530,192 @@ fn a_migration_that_writes_junk_into_the_engines_settings_fails_and_loses_nothin
     assert_eq!(db.ledger(), ["001:a"]);
     assert!(db.table_exists("t1") && !db.table_exists("t2") && !db.table_exists("t3"));
 }
+
+/// Session settings that change how the server writes values as text, each as a database
+/// could set it (`ALTER DATABASE ... SET`, what every new session starts with) and as a
+/// migration could (`SET`). The ones that fail the ledger without the fix: the clock that
+/// times each migration travelled as `float8` text, which `extra_float_digits` below 0 rounds
+/// (-6: `applied_at` seconds off, -15: `execution_time_ms` out of range for `int4`).
+const TEXT_SETTINGS: [(&str, &str); 8] = [
+    ("extra_float_digits", "-15"),
+    ("extra_float_digits", "-10"),
+    ("extra_float_digits", "-6"),
+    ("DateStyle", "SQL, DMY"),
+    ("DateStyle", "German"),
+    ("IntervalStyle", "iso_8601"),
+    ("TimeZone", "Pacific/Chatham"),
+    ("bytea_output", "escape"),
+];
+
+/// The server's clock in microseconds since the epoch, as an integer (its text depends on no
+/// setting).
+fn server_micros(db: &TestDb) -> i64 {
+    db.value("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::int8")
+        .and_then(|v| v.parse().ok())
+        .expect("the server's clock")
+}
+
+/// Each ledger row's `applied_at` (microseconds since the epoch) and `execution_time_ms`.
+fn ledger_times(db: &TestDb) -> Vec<(String, i64, Option<i64>)> {
+    apply_support::rows(
+        &mut db.client(),
+        "SELECT version || ' ' || (extract(epoch FROM applied_at) * 1000000)::int8 || ' ' \
+         || coalesce(execution_time_ms::text, '-') FROM tb_confiture ORDER BY version",
+    )
+    .iter()
+    .map(|row| {
+        let mut parts = row.split(' ');
+        let version = parts.next().unwrap_or_default().to_string();
+        let at = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let ms = parts.next().and_then(|p| p.parse().ok());
+        (version, at, ms)
+    })
+    .collect()
+}
+
+/// Each row recorded between `from` and `to` (server microseconds), with a time of its own
+/// no shorter than its body's `pg_sleep` and no longer than the run.
+fn assert_rows_timed(what: &str, db: &TestDb, versions: &[&str], from: i64, to: i64) {
+    let rows = ledger_times(db);
+    let recorded: Vec<&str> = rows.iter().map(|(v, _, _)| v.as_str()).collect();
+    assert_eq!(recorded, versions, "{what}: the rows");
+    for (version, at, ms) in &rows {
+        assert!(
+            (from..=to).contains(at),
+            "{what}: {version}'s applied_at is {} s away from the run ({from}..{to})",
+            (at - from) as f64 / 1e6
+        );
+        let ms = ms.unwrap_or_else(|| panic!("{what}: {version} has no execution_time_ms"));
+        assert!(
+            (SLEEP_MS..=(to - from) / 1000 + 1).contains(&ms),
+            "{what}: {version}'s execution_time_ms is {ms}, the run took {} ms",
+            (to - from) / 1000
+        );
+    }
+}
+
+/// How long each migration of [`the_ledger_s_values_depend_on_no_session_setting`] sleeps.
+const SLEEP_MS: i64 = 50;
+
+/// What the ledger records (`applied_at`, `execution_time_ms`) and what `down` reports (each
+/// migration's time) are the server's measure, whatever the settings a database, a role or a
+/// migration set for how values are written as text: for a batch of migrations (prepared
+/// rows), one alone, `--single-transaction`, a no-transaction migration, and `down` of both
+/// kinds. `status` reads the rows back.
+#[test]
+fn the_ledger_s_values_depend_on_no_session_setting() {
+    use confiture::migrate::DownOptions;
+    let cases: Vec<(&str, &str, bool)> = TEXT_SETTINGS
+        .iter()
+        .flat_map(|&(name, value)| [(name, value, true), (name, value, false)])
+        .collect();
+    std::thread::scope(|scope| {
+        for &(name, value, database) in &cases {
+            scope.spawn(move || {
+                let what = format!(
+                    "{name} = {value} set by {}",
+                    if database {
+                        "the database"
+                    } else {
+                        "each migration"
+                    }
+                );
+                let db = TestDb::new("textsettings");
+                let set = if database {
+                    db.client()
+                        .batch_execute(&format!(
+                            "ALTER DATABASE \"{}\" SET {name} = '{value}'",
+                            db.name
+                        ))
+                        .expect("database setting");
+                    String::new()
+                } else {
+                    format!("SET {name} = '{value}';\n")
+                };
+                let sleep = format!("SELECT pg_sleep({});\n", SLEEP_MS as f64 / 1000.0);
+                let no_transaction = "-- confiture:no-transaction\n\
+                    -- confiture:allow(no-transaction-multiple-statements)\n";
+                let dir = Dir::new();
+                dir.migration(
+                    "001",
+                    "a",
+                    &format!("{set}CREATE TABLE t1 (id int);\n{sleep}"),
+                    &format!("{set}DROP TABLE t1;\n{sleep}"),
+                )
+                .migration(
+                    "002",
+                    "b",
+                    &format!("{set}CREATE TABLE t2 (id int);\n{sleep}"),
+                    &format!("{set}DROP TABLE t2;\n{sleep}"),
+                )
+                .migration(
+                    "003",
+                    "c",
+                    &format!(
+                        "{no_transaction}{set}CREATE INDEX CONCURRENTLY t1_id ON t1 (id);\n{sleep}"
+                    ),
+                    &format!("{no_transaction}{set}DROP INDEX CONCURRENTLY t1_id;\n{sleep}"),
+                );
+                let mut migrator = db.migrator(&dir);
+                let up = |migrator: &mut confiture::Migrator, options: &UpOptions| {
+                    if let Err(failed) = migrator.up(options, &mut no_progress) {
+                        panic!("{what}: {}\n{:?}", failed.error, failed.report);
+                    }
+                };
+                // One message of two (prepared rows), then the no-transaction one.
+                let from = server_micros(&db);
+                up(&mut migrator, &UpOptions::default());
+                let to = server_micros(&db);
+                assert_rows_timed(
+                    &format!("{what}, up"),
+                    &db,
+                    &["001", "002", "003"],
+                    from,
+                    to,
+                );
+                let status = migrator.status().unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert_eq!(
+                    status.applied,
+                    ["001", "002", "003"],
+                    "{what}: status reads the rows back"
+                );
+                let down = |migrator: &mut confiture::Migrator| {
+                    let from = server_micros(&db);
+                    let report = migrator
+                        .down(&DownOptions::default().steps(Some(3)), &mut no_progress)
+                        .unwrap_or_else(|failed| panic!("{what}: {}", failed.error));
+                    let span = (server_micros(&db) - from) / 1000 + 1;
+                    assert_eq!(report.migrations.len(), 3, "{what}");
+                    for m in &report.migrations {
+                        let ms = m.duration_ms.expect("down reports each migration's time") as i64;
+                        assert!(
+                            (SLEEP_MS..=span).contains(&ms),
+                            "{what}: down of {} took {ms} ms, the run {span} ms",
+                            m.version
+                        );
+                    }
+                    assert!(db.ledger().is_empty(), "{what}: down forgot all three");
+                };
+                down(&mut migrator);
+                // One alone (its row not prepared), one in `--single-transaction`, then the
+                // no-transaction one.
+                let from = server_micros(&db);
+                up(&mut migrator, &UpOptions::default().steps(Some(1)));
+                up(
+                    &mut migrator,
+                    &UpOptions::default().single_transaction(true).steps(Some(1)),
+                );
+                up(&mut migrator, &UpOptions::default());
+                let to = server_micros(&db);
+                assert_rows_timed(
+                    &format!("{what}, up one by one"),
+                    &db,
+                    &["001", "002", "003"],
+                    from,
+                    to,
+                );
+                down(&mut migrator);
+            });
+        }
+    });
+}

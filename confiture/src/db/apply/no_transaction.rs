@@ -248,6 +248,61 @@ pub(super) fn run_statements(
     })
 }
 
+/// Whether statement `index` (0-based) of `file` is a `DROP INDEX`: an index it leaves INVALID
+/// was being dropped, not built.
+fn file_statement_drops_index(file: &SqlFile, index: usize) -> bool {
+    let Some(span) = file.statements.get(index) else {
+        return false;
+    };
+    let Some(text) = file.text.get(span.range.clone()) else {
+        return false;
+    };
+    let mut words = crate::files::lexer::tokens(text)
+        .filter(|t| !t.is_trivia())
+        .map(|t| t.text);
+    words.next().is_some_and(|w| w.eq_ignore_ascii_case("DROP"))
+        && words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("INDEX"))
+}
+
+/// What an unfinished `DROP INDEX CONCURRENTLY` (failed or interrupted) left: the index, marked
+/// INVALID by the drop's first phase, still exists and queries no longer use it (writes may
+/// still maintain it); the step's migration is as the ledger says. The detail, and what to do:
+/// run the step again — its `DROP INDEX CONCURRENTLY` drops an INVALID index like any other —
+/// or, to keep the migration where the ledger has it, rebuild the index (`REINDEX` makes it
+/// valid again, whichever phase the drop stopped in).
+fn unfinished_drop(step: &Step<'_>, index: &InvalidIndex) -> (String, String) {
+    let id = step.migration.id();
+    let (again, keep) = match step.direction {
+        Direction::Up => (
+            format!(
+                "{} again finishes the drop (and records {id})",
+                crate::hint::command("migrate up")
+            ),
+            format!("to keep the index, with {id} not applied"),
+        ),
+        Direction::Down => (
+            format!(
+                "{} again finishes the drop (and forgets {id})",
+                crate::hint::command("migrate down")
+            ),
+            format!("to keep {id} applied"),
+        ),
+    };
+    (
+        format!(
+            "index {} was left INVALID by the unfinished DROP INDEX CONCURRENTLY: it still \
+             exists, and queries no longer use it",
+            index.qualified
+        ),
+        format!(
+            "running {again}; or, {keep}, rebuild the index: REINDEX INDEX CONCURRENTLY {};",
+            index.qualified
+        ),
+    )
+}
+
 /// The failure of statement `index` (0-based) of a no-transaction step: what stays committed,
 /// the indexes the failed statement left INVALID (those not in `before`), and, for a deadlock,
 /// the sessions that waited for the migration lock inside a statement (see
@@ -291,11 +346,23 @@ fn statement_failed(
     }
     let _ = client.batch_execute(RESET_SESSION);
     if let Ok(after) = invalid_indexes(client) {
-        for index in after.iter().filter(|i| !before.contains(i)) {
+        let drop = file_statement_drops_index(step.file(), index);
+        for invalid in after.iter().filter(|i| !before.contains(i)) {
+            if drop {
+                let (detail, help) = unfinished_drop(step, invalid);
+                failure.error = failure.error.with_detail(detail);
+                match &failure.error.help {
+                    // What the statements before it committed comes first; this is one
+                    // more thing to know.
+                    Some(_) => failure.error = failure.error.with_detail(help),
+                    None => failure.error.help = Some(help),
+                }
+                continue;
+            }
             failure.error = failure.error.with_detail(format!(
                 "index {0} was left INVALID by the failed build; drop it before running again: \
                  DROP INDEX CONCURRENTLY IF EXISTS {0};",
-                index.qualified
+                invalid.qualified
             ));
         }
     }

@@ -243,8 +243,12 @@ pub(super) fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
     sql
 }
 
-/// The session setting that holds when the current migration began (epoch seconds as text,
-/// so reading it back does not depend on DateStyle or TimeZone). It is set when a message
+/// The session setting that holds when the current migration began: microseconds since the
+/// epoch, an integer as text. No session setting changes that text, nor reading it back: a
+/// time stamp's text depends on `DateStyle` and `TimeZone`, a `float8`'s on
+/// `extra_float_digits` — which a database, a role or a migration may set below 0, and the
+/// clock carried as `float8` text was then rounded to a few digits (`applied_at` hours off,
+/// `execution_time_ms` out of range). It is set when a message
 /// starts and again at the end of each migration's transaction, for the next one: a message
 /// carries several migrations, and `now()` is the same for all of them (the server stamps a
 /// message once), so each migration's `applied_at` and `execution_time_ms` come from here.
@@ -265,20 +269,23 @@ pub(super) fn clock() -> &'static str {
         format!("confiture.t_{token:08x}")
     })
 }
-/// The clock's value now.
-const CLOCK_NOW: &str =
-    "pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())::pg_catalog.text";
+/// The clock's value now: the epoch's `float8` (exact to a fraction of a microsecond) made an
+/// integer before it is text.
+const CLOCK_NOW: &str = "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
+     OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8)::pg_catalog.text";
 /// The call that (re)starts the [`clock`], for a [`set_configs_select`].
 fn start_clock() -> String {
     set_config(clock(), CLOCK_NOW, false)
 }
-/// The [`clock`] as a number, NULL when a migration emptied it. The row runs under the
-/// migration's `search_path`: every function, operator and type is `pg_catalog`'s, named so.
+/// The [`clock`] in seconds since the epoch, NULL when a migration emptied it. The row runs
+/// under the migration's `search_path`: every function, operator and type is `pg_catalog`'s,
+/// named so.
 fn clock_value() -> String {
     let clock = clock();
     format!(
         "CASE WHEN pg_catalog.current_setting('{clock}', true) OPERATOR(pg_catalog.<>) '' \
-         THEN pg_catalog.current_setting('{clock}', true)::pg_catalog.float8 END"
+         THEN pg_catalog.current_setting('{clock}', true)::pg_catalog.float8 \
+         OPERATOR(pg_catalog./) 1000000 END"
     )
 }
 
@@ -679,7 +686,8 @@ mod tests {
             clock_value(),
             format!(
                 "CASE WHEN pg_catalog.current_setting('{clock}', true) OPERATOR(pg_catalog.<>) '' \
-                 THEN pg_catalog.current_setting('{clock}', true)::pg_catalog.float8 END"
+                 THEN pg_catalog.current_setting('{clock}', true)::pg_catalog.float8 \
+                 OPERATOR(pg_catalog./) 1000000 END"
             ),
             "emptied (RESET ALL): NULL, and the row takes the time it is written"
         );

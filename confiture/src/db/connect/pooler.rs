@@ -122,9 +122,12 @@ fn other_server_session(env: &Environment, attrs: TargetSessionAttrs) -> Option<
 }
 
 /// Which server session runs a statement: its process id and the server's start time (a
-/// process id alone may repeat on another server of a multi-host list).
+/// process id alone may repeat on another server of a multi-host list), in microseconds as an
+/// integer: a `float8`'s text depends on `extra_float_digits`, which a database or role may
+/// set below 0, rounding two servers' start times to the same text.
 pub(crate) const SESSION_IDENTITY: &str = "pg_catalog.pg_backend_pid()::text || ' ' || \
-     pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time())::text";
+     ((pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time()) \
+     OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8)::text";
 
 fn server_session(client: &mut postgres::Client) -> Result<String> {
     let messages = client
