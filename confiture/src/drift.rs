@@ -463,6 +463,8 @@ fn run_schema_files(
         })
         .map_err(on_scratch)?;
     }
+    // The files ran as migrations do, under the target's settings; the read is the tool's.
+    crate::db::scratch::own_session(&mut client, env).map_err(on_scratch)?;
     crate::db::snapshot::snapshot(
         &mut client,
         &crate::db::snapshot::SnapshotOptions {

@@ -391,6 +391,8 @@ impl Replay {
     fn start(scratch: &Scratch, of: &Migrator, ledger_schema: bool) -> Result<Replay> {
         let env = scratch.environment().clone();
         let mut client = crate::db::connect(&env)?;
+        // Idle while `migrator`'s session runs each migration.
+        crate::db::scratch::own_session(&mut client, &env)?;
         if let Some(schema) = &env.migration.tenant_schema {
             // A tenant's schema is there before its first migration, as on its database:
             // otherwise the schema its ledger creates would read as left behind by a down.

@@ -211,6 +211,30 @@ fn unique_name() -> String {
     format!("{PREFIX}{}_{n}_{nanos}", std::process::id())
 }
 
+/// The timeouts a target's `ALTER DATABASE ... SET` (or its role's) may give every session, that
+/// a scratch database gets with its other settings — for the migrations' sake — and that would
+/// end the tool's own sessions there: the session that reads the snapshots sits idle while
+/// another runs a migration (`idle_session_timeout`), and its catalog reads are no migration's
+/// statements. Only those the server knows are set (`idle_session_timeout` is PostgreSQL 14's,
+/// `transaction_timeout` 17's).
+const OWN_SESSION_TIMEOUTS: &str = "SELECT pg_catalog.set_config(s.name, '0', false) \
+     FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) ANY (ARRAY[\
+     'idle_session_timeout', 'idle_in_transaction_session_timeout', 'statement_timeout', \
+     'transaction_timeout'])";
+
+/// Turns off, for the session `client` (one of the tool's own on the scratch database `env`
+/// names, not a migration's), the timeouts the target's settings gave it
+/// ([`OWN_SESSION_TIMEOUTS`]): one round trip.
+pub(crate) fn own_session(client: &mut postgres::Client, env: &Environment) -> Result<()> {
+    client
+        .simple_query(OWN_SESSION_TIMEOUTS)
+        .map(drop)
+        .map_err(|e| {
+            let what = format!("cannot prepare a session on {}", env.connection);
+            crate::db::query_error(&what, e)
+        })
+}
+
 /// `name` as a quoted SQL identifier: `"a""b"`.
 pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

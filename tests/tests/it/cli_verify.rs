@@ -838,3 +838,47 @@ fn verify_and_drift_work_on_a_read_only_database() {
         assert_scratch_dropped(&run);
     }
 }
+
+/// Settings the target's database gives every session — `idle_session_timeout`,
+/// `idle_in_transaction_session_timeout`, `statement_timeout` — are copied to the scratch
+/// databases for the migrations' sake; the tool's own session there, idle while another runs a
+/// migration, was killed by them (exit 3, "cannot read the schema from the system catalogs",
+/// every time). A migration longer than the timeouts passes verify and drift, with and without
+/// a schema directory.
+#[test]
+fn the_targets_idle_timeouts_do_not_end_the_tools_own_scratch_sessions() {
+    let db = TestDb::new("verify_idle_timeouts");
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{db}\" SET idle_session_timeout = '300ms';\n\
+             ALTER DATABASE \"{db}\" SET idle_in_transaction_session_timeout = '300ms';\n\
+             ALTER ROLE postgres IN DATABASE \"{db}\" SET idle_session_timeout = '300ms';",
+            db = db.name
+        ))
+        .unwrap();
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_slow",
+            "CREATE TABLE slow (a int);\nSELECT pg_sleep(0.8);\n",
+            "DROP TABLE slow;\nSELECT pg_sleep(0.8);\n",
+        );
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::SUCCESS).stdout_has("2 reversible");
+    assert_scratch_dropped(&run);
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("no drift: the live database matches its 2 applied migrations replayed");
+    project.write(
+        "db/schema/all.sql",
+        "CREATE TABLE t (a int);\nCREATE TABLE slow (a int);\nSELECT pg_sleep(0.8);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "drift", "--schema-dir", "db/schema"])
+        .code(exit::SUCCESS)
+        .stdout_has("the schema directory db/schema matches the migrations");
+}
