@@ -97,7 +97,18 @@ impl TargetSettings {
         server: &Environment,
         warnings: &mut Vec<String>,
     ) -> Result<Scratch> {
-        let scratch = Scratch::create(server)?;
+        let (scratch, refused) = Scratch::create_like(server, self.values.locale.as_ref())?;
+        if let (Some(cause), Some(locale)) = (refused, &self.values.locale) {
+            let warning = format!(
+                "the scratch database does not have the encoding and locale of {} ({}): {cause}; \
+                 it has its server's defaults, and migrations may run differently there",
+                self.of,
+                locale.describe()
+            );
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
         // Dropped (with the database) if this fails.
         let copied = self.values.copy_to(scratch.environment());
         for refused in copied.map_err(|e| raised_on(scratch.environment(), e))? {

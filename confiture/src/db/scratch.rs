@@ -25,6 +25,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Environment;
+use crate::db::settings::Locale;
 use crate::error::{Error, Result};
 
 /// The start of every scratch database's name.
@@ -34,6 +35,10 @@ pub const PREFIX: &str = "confiture_scratch_";
 /// off for the sessions that create, drop and work in a scratch database (see the module's
 /// documentation), and never copied to one from its target (`db::settings`).
 pub(crate) const READ_ONLY_SETTING: &str = "default_transaction_read_only";
+
+/// How a scratch database is created without its target's encoding and locale: from
+/// `template0`, never `template1`, whose objects (a DBA's extension or table) no migration made.
+const PLAIN: &str = "TEMPLATE template0";
 
 /// The databases a connection to the server is tried in, after the one the server URL names:
 /// `CREATE DATABASE` may be run from any database, as `createdb` does.
@@ -91,7 +96,18 @@ impl Scratch {
     /// Creates a database with a unique name on `server`'s server, connecting with `server`'s
     /// credentials to its database, else to `postgres`, else `template1`. A role that may not
     /// create databases gets an error saying so (exit 3), whose help names `--scratch-url`.
+    /// It is made from `template0` (what a DBA put in `template1` is made by no migration).
     pub fn create(server: &Environment) -> Result<Scratch> {
+        Scratch::create_like(server, None).map(|(scratch, _)| scratch)
+    }
+
+    /// [`Scratch::create`], with `locale`'s encoding and locale (its target's): then also the
+    /// server's refusal of them (a locale it does not have, a provider it does not know), with
+    /// which the database was created as [`Scratch::create`] makes it.
+    pub(crate) fn create_like(
+        server: &Environment,
+        locale: Option<&Locale>,
+    ) -> Result<(Scratch, Option<String>)> {
         let name = unique_name();
         let mut env = server.clone();
         env.connection.dbname = name.clone();
@@ -102,7 +118,21 @@ impl Scratch {
             ));
         }
         let mut client = maintenance_client(server)?;
-        let created = client.batch_execute(&format!("CREATE DATABASE {}", quoted(&name)));
+        let mut create = |options: &str| {
+            let sql = format!("CREATE DATABASE {} {options}", quoted(&name));
+            client.batch_execute(&sql)
+        };
+        let mut refused = None;
+        let created = match locale {
+            Some(locale) => match create(&locale.create_options()) {
+                Err(e) if !crate::db::is_connection_lost(&e) => {
+                    refused = Some(crate::db::cause_text(&e));
+                    create(PLAIN)
+                }
+                other => other,
+            },
+            None => create(PLAIN),
+        };
         if let Err(e) = created {
             return Err(create_error(server, &env, e));
         }
@@ -130,7 +160,7 @@ impl Scratch {
                 crate::db::query_error(&what, e),
             ));
         }
-        Ok(scratch)
+        Ok((scratch, refused))
     }
 
     /// The scratch database's name.
@@ -246,7 +276,10 @@ pub(crate) fn quoted(name: &str) -> String {
 fn maintenance_client(server: &Environment) -> Result<postgres::Client> {
     let writable = |mut client: postgres::Client, env: &Environment| {
         client
-            .batch_execute(&format!("SET {READ_ONLY_SETTING} = off"))
+            // The literals of `CREATE DATABASE` double their quotes only.
+            .batch_execute(&format!(
+                "SET {READ_ONLY_SETTING} = off; SET standard_conforming_strings = on"
+            ))
             .map_err(|e| {
                 let what = format!("cannot prepare a session on {}", env.connection);
                 crate::db::query_error(&what, e)

@@ -882,3 +882,118 @@ fn the_targets_idle_timeouts_do_not_end_the_tools_own_scratch_sessions() {
         .code(exit::SUCCESS)
         .stdout_has("the schema directory db/schema matches the migrations");
 }
+
+/// A migration that fails unless its database has `encoding`, `collate`, `ctype` and, when
+/// given, the ICU locale `icu` — and that writes a byte only LATIN1 takes when `latin1`.
+fn locale_project(encoding: &str, collate: &str, icu: Option<&str>, latin1: bool) -> Project {
+    let icu_check = icu.map_or(String::new(), |icu| {
+        format!(
+            " OR d.datlocprovider <> 'i' OR COALESCE(to_jsonb(d)->>'datlocale', \
+             to_jsonb(d)->>'daticulocale') <> '{icu}'"
+        )
+    });
+    let check = format!(
+        "DO $$ BEGIN IF EXISTS (SELECT FROM pg_database d WHERE d.datname = current_database() \
+         AND (pg_encoding_to_char(d.encoding) <> '{encoding}' OR d.datcollate <> '{collate}' \
+         OR d.datctype <> '{collate}'{icu_check})) THEN RAISE EXCEPTION 'another locale'; END IF; END $$;\n"
+    );
+    let insert = if latin1 {
+        "INSERT INTO x VALUES (E'\\xe9');\n"
+    } else {
+        ""
+    };
+    let project = Project::new();
+    project.migration(
+        "001_x",
+        &format!("{check}CREATE TABLE x (c text);\n{insert}"),
+        "DROP TABLE x;\n",
+    );
+    project
+}
+
+/// Scratch databases were created with the server's defaults (`template1`'s encoding, locale
+/// and objects): on a LATIN1 database, a migration that applied fine failed on the scratch
+/// copy (exit 4, "fix the file"). They are created from `template0` with the target's encoding,
+/// LC_COLLATE, LC_CTYPE and locale provider.
+#[test]
+fn scratch_databases_have_the_targets_encoding_and_locale() {
+    let db = TestDb::unborn("verify_latin1");
+    admin()
+        .batch_execute(&format!(
+            "CREATE DATABASE \"{}\" TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'",
+            db.name
+        ))
+        .unwrap();
+    let project = locale_project("LATIN1", "C", None, true);
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("1 reversible")
+        .stderr_lacks("warning");
+    assert_scratch_dropped(&run);
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("warning");
+
+    // An ICU database, where the server has ICU.
+    let icu: bool = admin()
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_collation WHERE collprovider = 'i')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    if icu {
+        let db = TestDb::unborn("verify_icu");
+        admin()
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' \
+                 LC_CTYPE 'C' LOCALE_PROVIDER icu ICU_LOCALE 'de-DE'",
+                db.name
+            ))
+            .unwrap();
+        let project = locale_project("UTF8", "C", Some("de-DE"), false);
+        let run = project.run_on(&db, &["migrate", "verify"]);
+        run.code(exit::SUCCESS)
+            .stdout_has("1 reversible")
+            .stderr_lacks("warning");
+    }
+}
+
+/// A scratch database made from `template1` got what a DBA put there, which `drift` then
+/// reported as missing from a live database created from `template0`. On a throwaway cluster:
+/// the shared server's `template1` is every test's.
+#[test]
+fn objects_of_template1_are_not_in_the_scratch_databases() {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.start();
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE DATABASE app TEMPLATE template0")
+        .unwrap();
+    cluster
+        .connect("template1")
+        .batch_execute("CREATE TABLE tmpl_junk (id int)")
+        .unwrap();
+    let url = cluster.url("app", "");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
+    let run_with = |args: &[&str]| {
+        Run::of(
+            project
+                .cli()
+                .args(args)
+                .args(["--database-url", url.as_str()]),
+        )
+    };
+    run_with(&["migrate", "verify"])
+        .code(exit::SUCCESS)
+        .stdout_has("1 reversible");
+    run_with(&["migrate", "up", "-q"]).code(exit::SUCCESS);
+    run_with(&["migrate", "drift"])
+        .code(exit::SUCCESS)
+        .stdout_has("no drift");
+}
