@@ -4,7 +4,8 @@
 //! handler; a library never installs signal handlers of its own).
 //!
 //! Every scratch database of the process is recorded in one registry. Creating and dropping
-//! hold the registry's lock for the whole `CREATE DATABASE` / `DROP DATABASE`, so that
+//! hold the registry's lock for the whole `CREATE DATABASE` / `DROP DATABASE` (not while
+//! connecting to create: [`drop_all`] never waits for a server that does not answer), so that
 //! [`drop_all`], which takes the same lock, never runs between a database's creation and its
 //! registration, nor lets the process exit halfway through a drop. After [`drop_all`] no new
 //! scratch database can be created.
@@ -111,13 +112,15 @@ impl Scratch {
         let name = unique_name();
         let mut env = server.clone();
         env.connection.dbname = name.clone();
+        // Connected before the registry is locked: a server that does not answer would hold
+        // `drop_all` (the signal handler) for the whole connect timeout.
+        let mut client = maintenance_client(server)?;
         let mut registry = registry();
         if registry.closing {
             return Err(Error::connection(
                 "not creating a scratch database: the process is being interrupted",
             ));
         }
-        let mut client = maintenance_client(server)?;
         let mut create = |options: &str| {
             let sql = format!("CREATE DATABASE {} {options}", quoted(&name));
             client.batch_execute(&sql)

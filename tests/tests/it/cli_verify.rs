@@ -997,3 +997,46 @@ fn objects_of_template1_are_not_in_the_scratch_databases() {
         .code(exit::SUCCESS)
         .stdout_has("no drift");
 }
+
+/// Ctrl-C while verify or drift connect to a `--scratch-url` server that accepts and never
+/// answers waited the whole `connect_timeout` (10 s): the connection was made holding the lock
+/// the signal handler's drop takes. And an interrupted run said nothing in text mode (only the
+/// `using ...` line). Both end at once now, with an error line.
+#[test]
+fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so() {
+    // Accepted by the kernel into the backlog, never answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let scratch_url = format!(
+        "postgresql://postgres@127.0.0.1:{}/x?connect_timeout=10",
+        silent.local_addr().unwrap().port()
+    );
+    let db = TestDb::new("verify_silent_scratch");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
+    for (command, format) in [("verify", "table"), ("drift", "table"), ("verify", "json")] {
+        let child = project
+            .cli()
+            .args(["migrate", command, "--database-url", &db.url()])
+            .args(["--scratch-url", &scratch_url, "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        // Until it waits for the silent server (its other work takes milliseconds).
+        std::thread::sleep(Duration::from_millis(1500));
+        let sent = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        run.code(exit::INTERRUPTED);
+        assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
+        if format == "json" {
+            assert_eq!(run.json()["error"]["kind"], "interrupted", "{}", run.dump());
+        } else {
+            run.stderr_has("error: interrupted by a signal");
+        }
+    }
+}
