@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
+use std::time::Duration;
 
 use confiture::drift::{DriftOptions, DriftReport};
 use confiture::history::Version;
@@ -20,7 +21,9 @@ use crate::render::{self, plural};
 pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Result<u8> {
     let options = VerifyOptions::default()
         .from(args.from.as_deref().map(from_version).transpose()?)
-        .scratch(scratch(&args.scratch));
+        .scratch(scratch(&args.scratch))
+        .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
+        .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
@@ -40,7 +43,9 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
 pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<u8> {
     let options = DriftOptions::default()
         .scratch(scratch(&args.scratch))
-        .schema_dir(args.schema_dir.clone());
+        .schema_dir(args.schema_dir.clone())
+        .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
+        .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {

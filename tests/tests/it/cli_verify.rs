@@ -1040,3 +1040,59 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
         }
     }
 }
+
+/// A target whose `statement_timeout` is shorter than a migration: the scratch database has it
+/// too (for the migrations' sake), and the failure's help names `--statement-timeout`, which
+/// verify and drift did not take (exit 64). They take it, as `up` does, for the migrations
+/// (and schema files) they run on scratch databases.
+#[test]
+fn verify_and_drift_take_the_statement_timeout_their_help_names() {
+    let db = TestDb::new("verify_statement_timeout");
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '500ms'",
+            db.name
+        ))
+        .unwrap();
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE s (a int);\nSELECT pg_sleep(0.8);\n",
+        "DROP TABLE s;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("--statement-timeout");
+    project
+        .run_on(&db, &["migrate", "verify", "--statement-timeout", "5s"])
+        .code(exit::SUCCESS)
+        .stdout_has("1 reversible");
+    project
+        .run_on(&db, &["migrate", "up", "-q", "--statement-timeout", "5s"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("--statement-timeout");
+    project.write(
+        "db/schema/all.sql",
+        "CREATE TABLE s (a int);\nSELECT pg_sleep(0.8);\n",
+    );
+    project
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "drift",
+                "--schema-dir",
+                "db/schema",
+                "--statement-timeout",
+                "5s",
+                "--lock-timeout-statement",
+                "5s",
+            ],
+        )
+        .code(exit::SUCCESS)
+        .stdout_has("the schema directory db/schema matches the migrations");
+}
