@@ -1013,10 +1013,20 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
     let db = TestDb::new("verify_silent_scratch");
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
-    for (command, format) in [("verify", "table"), ("drift", "table"), ("verify", "json")] {
+    // A fleet's targets connect to the scratch server the same way.
+    project.write("targets.txt", format!("{}\n", db.url()));
+    let fleet = ["--targets", "targets.txt"];
+    for (command, format, targets) in [
+        ("verify", "table", &[][..]),
+        ("drift", "table", &[]),
+        ("verify", "json", &[]),
+        ("verify", "table", &fleet),
+        ("drift", "json", &fleet),
+    ] {
         let child = project
             .cli()
             .args(["migrate", command, "--database-url", &db.url()])
+            .args(targets)
             .args(["--scratch-url", &scratch_url, "--format", format])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
