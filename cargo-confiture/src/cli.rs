@@ -167,6 +167,9 @@ pub struct VerifyArgs {
     pub from: Option<String>,
     #[command(flatten)]
     pub scratch: ScratchArgs,
+    /// For the migrations run on the scratch database, as `up`'s
+    #[command(flatten)]
+    pub timeouts: SqlTimeoutArgs,
     /// With a target list: verify once per distinct server of the list, each target reporting
     /// its server's result
     #[command(flatten)]
@@ -181,6 +184,9 @@ pub struct DriftArgs {
     pub schema_dir: Option<PathBuf>,
     #[command(flatten)]
     pub scratch: ScratchArgs,
+    /// For the migrations (and schema files) run on the scratch databases, as `up`'s
+    #[command(flatten)]
+    pub timeouts: SqlTimeoutArgs,
     /// With a target list: each target's live schema against its own history
     #[command(flatten)]
     pub fleet: FleetArgs,

@@ -475,6 +475,26 @@ mod tests {
         }
     }
 
+    /// A migration that hits `lock_timeout` or `statement_timeout` gets a help naming the flags
+    /// that raise them (`SQL_TIMEOUT_FLAGS`): every command that runs migration SQL — on the
+    /// database, or on a scratch database — must take them (`verify` and `drift` did not: the
+    /// help's advice was a usage error, exit 64).
+    #[test]
+    fn every_command_that_runs_migrations_takes_the_timeout_flags_its_help_names() {
+        let runs_migrations = ["up", "down", "verify", "drift"];
+        for command in runs_migrations {
+            for flag in confiture::migrate::SQL_TIMEOUT_FLAGS {
+                for words in [
+                    &["migrate", command, flag, "5s"][..],
+                    &["migrate", command, "--targets", "t.txt", flag, "5s"],
+                ] {
+                    let parsed = Cli::try_parse_from(args(words));
+                    assert!(parsed.is_ok(), "{words:?}: {:?}", parsed.err());
+                }
+            }
+        }
+    }
+
     #[test]
     fn clap_errors_become_usage_errors_with_their_first_line() {
         let e = Cli::try_parse_from(args(&["migrate", "up", "--bogus"])).unwrap_err();

@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -32,7 +32,7 @@ use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
     close_run, raised_on, with_suffix, Finding, Replay, RunError, ScratchProgress, ScratchServer,
-    TargetSettings,
+    SqlTimeouts, TargetSettings,
 };
 use crate::{exit, hint, Migrator};
 
@@ -44,11 +44,20 @@ pub struct DriftOptions {
     pub scratch: ScratchServer,
     /// Also compare the migrations (all of them) with this directory of DDL files.
     pub schema_dir: Option<PathBuf>,
+    /// `lock_timeout` for the migration SQL replayed on the scratch databases; overrides
+    /// `migration.lock_timeout`, as `up`'s.
+    pub lock_timeout_statement: Option<Duration>,
+    /// `statement_timeout` for the migration SQL replayed (and the schema directory's files
+    /// run) on the scratch databases; overrides `migration.statement_timeout` and the target's
+    /// own setting, as `up`'s.
+    pub statement_timeout: Option<Duration>,
 }
 
 setters!(DriftOptions {
     scratch: ScratchServer,
     schema_dir: Option<PathBuf>,
+    lock_timeout_statement: Option<Duration>,
+    statement_timeout: Option<Duration>,
 });
 
 /// The comparison of the migrations with a schema directory.
@@ -248,7 +257,11 @@ impl Migrator {
             database: scratch.name().to_string(),
         });
         // The ledger's schema exists on the scratch database when it does on the live one.
-        let replay = Replay::new(&scratch, self, status.initialised);
+        let timeouts = SqlTimeouts {
+            lock_timeout_statement: options.lock_timeout_statement,
+            statement_timeout: options.statement_timeout,
+        };
+        let replay = Replay::new(&scratch, self, status.initialised, timeouts);
         scratches.push(scratch);
         let mut replay = replay?;
         if let Some(newest) = newest {
@@ -376,6 +389,7 @@ fn compare_schema_dir(
     scratches: &mut Vec<Scratch>,
     files: Vec<PathBuf>,
 ) -> Result<SchemaDirReport, RunError> {
+    let timeouts = replay.timeouts;
     progress(ScratchProgress::Step("applying every migration".into()));
     replay.up(None, None)?;
     let head = replay.snapshot()?;
@@ -388,7 +402,7 @@ fn compare_schema_dir(
     let env = scratch.environment().clone();
     scratches.push(scratch);
     progress(ScratchProgress::Step("running the schema directory".into()));
-    let schema = run_schema_files(&env, &files)?;
+    let schema = run_schema_files(&env, &files, timeouts)?;
     Ok(SchemaDirReport {
         dir: PathBuf::new(),
         files,
@@ -439,9 +453,22 @@ fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 fn run_schema_files(
     env: &crate::config::Environment,
     files: &[PathBuf],
+    timeouts: SqlTimeouts,
 ) -> Result<Snapshot, Error> {
     let on_scratch = |e| raised_on(env, e);
     let mut client = crate::db::connect(env).map_err(on_scratch)?;
+    // The files run as the migrations do: under the timeouts the command was given.
+    let set = [
+        ("lock_timeout", timeouts.lock_timeout_statement),
+        ("statement_timeout", timeouts.statement_timeout),
+    ];
+    for (name, value) in set.iter().filter_map(|(n, v)| Some((n, (*v)?))) {
+        let sql = format!("SET {name} = {}", value.as_millis());
+        client.batch_execute(&sql).map_err(|e| {
+            let what = format!("cannot set {name} on {}", env.connection);
+            on_scratch(crate::db::query_error(&what, e))
+        })?;
+    }
     for file in files {
         let sql = std::fs::read_to_string(file).map_err(|e| {
             Error::invalid(format!("cannot read {}", crate::display::path(file))).with_source(e)
@@ -463,6 +490,8 @@ fn run_schema_files(
         })
         .map_err(on_scratch)?;
     }
+    // The files ran as migrations do, under the target's settings; the read is the tool's.
+    crate::db::scratch::own_session(&mut client, env).map_err(on_scratch)?;
     crate::db::snapshot::snapshot(
         &mut client,
         &crate::db::snapshot::SnapshotOptions {

@@ -20,7 +20,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -97,7 +97,18 @@ impl TargetSettings {
         server: &Environment,
         warnings: &mut Vec<String>,
     ) -> Result<Scratch> {
-        let scratch = Scratch::create(server)?;
+        let (scratch, refused) = Scratch::create_like(server, self.values.locale.as_ref())?;
+        if let (Some(cause), Some(locale)) = (refused, &self.values.locale) {
+            let warning = format!(
+                "the scratch database does not have the encoding and locale of {} ({}): {cause}; \
+                 it has its server's defaults, and migrations may run differently there",
+                self.of,
+                locale.describe()
+            );
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
         // Dropped (with the database) if this fails.
         let copied = self.values.copy_to(scratch.environment());
         for refused in copied.map_err(|e| raised_on(scratch.environment(), e))? {
@@ -118,12 +129,28 @@ pub struct VerifyOptions {
     pub from: Option<u64>,
     /// Where the scratch database is created.
     pub scratch: ScratchServer,
+    /// `lock_timeout` for the migration SQL run on the scratch database; overrides
+    /// `migration.lock_timeout`, as `up`'s.
+    pub lock_timeout_statement: Option<Duration>,
+    /// `statement_timeout` for the migration SQL run on the scratch database; overrides
+    /// `migration.statement_timeout` and the target's own setting, as `up`'s.
+    pub statement_timeout: Option<Duration>,
 }
 
 setters!(VerifyOptions {
     from: Option<u64>,
     scratch: ScratchServer,
+    lock_timeout_statement: Option<Duration>,
+    statement_timeout: Option<Duration>,
 });
+
+/// `lock_timeout` and `statement_timeout` for the migration SQL a replay runs (`verify`'s and
+/// `drift`'s `--lock-timeout-statement`, `--statement-timeout`), as `up` and `down` take them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SqlTimeouts {
+    pub(crate) lock_timeout_statement: Option<Duration>,
+    pub(crate) statement_timeout: Option<Duration>,
+}
 
 /// What was found for one migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -381,16 +408,30 @@ pub(crate) struct Replay {
     options: SnapshotOptions,
     /// The database the run is about (`user@host:port/db`), which a replay never writes.
     target: String,
+    pub(crate) timeouts: SqlTimeouts,
 }
 
 impl Replay {
-    pub(crate) fn new(scratch: &Scratch, of: &Migrator, ledger_schema: bool) -> Result<Replay> {
-        Replay::start(scratch, of, ledger_schema).map_err(|e| raised_on(scratch.environment(), e))
+    pub(crate) fn new(
+        scratch: &Scratch,
+        of: &Migrator,
+        ledger_schema: bool,
+        timeouts: SqlTimeouts,
+    ) -> Result<Replay> {
+        Replay::start(scratch, of, ledger_schema, timeouts)
+            .map_err(|e| raised_on(scratch.environment(), e))
     }
 
-    fn start(scratch: &Scratch, of: &Migrator, ledger_schema: bool) -> Result<Replay> {
+    fn start(
+        scratch: &Scratch,
+        of: &Migrator,
+        ledger_schema: bool,
+        timeouts: SqlTimeouts,
+    ) -> Result<Replay> {
         let env = scratch.environment().clone();
         let mut client = crate::db::connect(&env)?;
+        // Idle while `migrator`'s session runs each migration.
+        crate::db::scratch::own_session(&mut client, &env)?;
         if let Some(schema) = &env.migration.tenant_schema {
             // A tenant's schema is there before its first migration, as on its database:
             // otherwise the schema its ledger creates would read as left behind by a down.
@@ -436,6 +477,7 @@ impl Replay {
             client,
             options,
             target: of.env.connection.to_string(),
+            timeouts,
         })
     }
 
@@ -452,6 +494,8 @@ impl Replay {
         let options = UpOptions {
             steps,
             target,
+            lock_timeout_statement: self.timeouts.lock_timeout_statement,
+            statement_timeout: self.timeouts.statement_timeout,
             ..UpOptions::default()
         };
         self.migrator
@@ -461,8 +505,13 @@ impl Replay {
     }
 
     fn down_one(&mut self) -> std::result::Result<(), Failed<crate::migrate::DownReport>> {
+        let options = DownOptions {
+            lock_timeout_statement: self.timeouts.lock_timeout_statement,
+            statement_timeout: self.timeouts.statement_timeout,
+            ..DownOptions::default()
+        };
         self.migrator
-            .down(&DownOptions::default(), &mut no_progress)
+            .down(&options, &mut no_progress)
             .map(drop)
             .map_err(|f| self.on_scratch(f))
     }
@@ -689,7 +738,11 @@ impl Migrator {
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),
         });
-        let replay = Replay::new(&scratch, self, true);
+        let timeouts = SqlTimeouts {
+            lock_timeout_statement: options.lock_timeout_statement,
+            statement_timeout: options.statement_timeout,
+        };
+        let replay = Replay::new(&scratch, self, true, timeouts);
         scratches.push(scratch);
         let mut replay = replay?;
 

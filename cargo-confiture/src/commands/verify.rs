@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
+use std::time::Duration;
 
 use confiture::drift::{DriftOptions, DriftReport};
 use confiture::history::Version;
@@ -20,17 +21,19 @@ use crate::render::{self, plural};
 pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Result<u8> {
     let options = VerifyOptions::default()
         .from(args.from.as_deref().map(from_version).transpose()?)
-        .scratch(scratch(&args.scratch));
+        .scratch(scratch(&args.scratch))
+        .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
+        .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
-            drop_scratch_databases_on_interrupt(out.json_mode());
+            drop_scratch_databases_on_interrupt(out);
             let code = super::fleet::verify(plan, &options, out);
             claim_the_output();
             return code;
         }
     };
-    drop_scratch_databases_on_interrupt(out.json_mode());
+    drop_scratch_databases_on_interrupt(out);
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
     claim_the_output();
@@ -40,17 +43,19 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
 pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<u8> {
     let options = DriftOptions::default()
         .scratch(scratch(&args.scratch))
-        .schema_dir(args.schema_dir.clone());
+        .schema_dir(args.schema_dir.clone())
+        .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
+        .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
-            drop_scratch_databases_on_interrupt(out.json_mode());
+            drop_scratch_databases_on_interrupt(out);
             let code = super::fleet::drift(plan, &options, out);
             claim_the_output();
             return code;
         }
     };
-    drop_scratch_databases_on_interrupt(out.json_mode());
+    drop_scratch_databases_on_interrupt(out);
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
     claim_the_output();
@@ -113,9 +118,11 @@ fn claim_the_output() {
 /// with [`exit::INTERRUPTED`] — with `--format json`, after the error document on stdout
 /// (`kind` `interrupted`, the dropped databases in `details`). A library never installs signal handlers; the CLI knows that
 /// it is the whole process.
-fn drop_scratch_databases_on_interrupt(json: bool) {
+fn drop_scratch_databases_on_interrupt(out: &Output) {
     static INSTALLED: Once = Once::new();
-    INSTALLED.call_once(|| {
+    let json = out.json_mode();
+    let out = out.clone();
+    INSTALLED.call_once(move || {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
             // Without handlers the default action ends the process; the scratch database
@@ -131,15 +138,20 @@ fn drop_scratch_databases_on_interrupt(json: bool) {
             std::thread::spawn(move || {
                 let (dropped, errors) = confiture::db::scratch::drop_all();
                 // The command may have rendered its report already: then it is the output.
-                if json && claim() {
+                if claim() {
                     let mut error =
                         Error::new(confiture::ErrorKind::Interrupted, "interrupted by a signal");
-                    error.details = dropped
-                        .iter()
-                        .map(|name| format!("dropped the scratch database \"{name}\""))
-                        .chain(errors.iter().map(|e| e.message_with_cause()))
-                        .collect();
-                    crate::output::print_json_error(&error);
+                    if json {
+                        error.details = dropped
+                            .iter()
+                            .map(|name| format!("dropped the scratch database \"{name}\""))
+                            .chain(errors.iter().map(|e| e.message_with_cause()))
+                            .collect();
+                        crate::output::print_json_error(&error);
+                    } else {
+                        // What `up` says too; the lines below name what was dropped.
+                        out.error_text(&error);
+                    }
                 }
                 for name in dropped {
                     Output::note_line(&format!(

@@ -4,7 +4,8 @@
 //! handler; a library never installs signal handlers of its own).
 //!
 //! Every scratch database of the process is recorded in one registry. Creating and dropping
-//! hold the registry's lock for the whole `CREATE DATABASE` / `DROP DATABASE`, so that
+//! hold the registry's lock for the whole `CREATE DATABASE` / `DROP DATABASE` (not while
+//! connecting to create: [`drop_all`] never waits for a server that does not answer), so that
 //! [`drop_all`], which takes the same lock, never runs between a database's creation and its
 //! registration, nor lets the process exit halfway through a drop. After [`drop_all`] no new
 //! scratch database can be created.
@@ -25,6 +26,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Environment;
+use crate::db::settings::Locale;
 use crate::error::{Error, Result};
 
 /// The start of every scratch database's name.
@@ -34,6 +36,10 @@ pub const PREFIX: &str = "confiture_scratch_";
 /// off for the sessions that create, drop and work in a scratch database (see the module's
 /// documentation), and never copied to one from its target (`db::settings`).
 pub(crate) const READ_ONLY_SETTING: &str = "default_transaction_read_only";
+
+/// How a scratch database is created without its target's encoding and locale: from
+/// `template0`, never `template1`, whose objects (a DBA's extension or table) no migration made.
+const PLAIN: &str = "TEMPLATE template0";
 
 /// The databases a connection to the server is tried in, after the one the server URL names:
 /// `CREATE DATABASE` may be run from any database, as `createdb` does.
@@ -91,18 +97,45 @@ impl Scratch {
     /// Creates a database with a unique name on `server`'s server, connecting with `server`'s
     /// credentials to its database, else to `postgres`, else `template1`. A role that may not
     /// create databases gets an error saying so (exit 3), whose help names `--scratch-url`.
+    /// It is made from `template0` (what a DBA put in `template1` is made by no migration).
     pub fn create(server: &Environment) -> Result<Scratch> {
+        Scratch::create_like(server, None).map(|(scratch, _)| scratch)
+    }
+
+    /// [`Scratch::create`], with `locale`'s encoding and locale (its target's): then also the
+    /// server's refusal of them (a locale it does not have, a provider it does not know), with
+    /// which the database was created as [`Scratch::create`] makes it.
+    pub(crate) fn create_like(
+        server: &Environment,
+        locale: Option<&Locale>,
+    ) -> Result<(Scratch, Option<String>)> {
         let name = unique_name();
         let mut env = server.clone();
         env.connection.dbname = name.clone();
+        // Connected before the registry is locked: a server that does not answer would hold
+        // `drop_all` (the signal handler) for the whole connect timeout.
+        let mut client = maintenance_client(server)?;
         let mut registry = registry();
         if registry.closing {
             return Err(Error::connection(
                 "not creating a scratch database: the process is being interrupted",
             ));
         }
-        let mut client = maintenance_client(server)?;
-        let created = client.batch_execute(&format!("CREATE DATABASE {}", quoted(&name)));
+        let mut create = |options: &str| {
+            let sql = format!("CREATE DATABASE {} {options}", quoted(&name));
+            client.batch_execute(&sql)
+        };
+        let mut refused = None;
+        let created = match locale {
+            Some(locale) => match create(&locale.create_options()) {
+                Err(e) if !crate::db::is_connection_lost(&e) => {
+                    refused = Some(crate::db::cause_text(&e));
+                    create(PLAIN)
+                }
+                other => other,
+            },
+            None => create(PLAIN),
+        };
         if let Err(e) = created {
             return Err(create_error(server, &env, e));
         }
@@ -130,7 +163,7 @@ impl Scratch {
                 crate::db::query_error(&what, e),
             ));
         }
-        Ok(scratch)
+        Ok((scratch, refused))
     }
 
     /// The scratch database's name.
@@ -211,6 +244,30 @@ fn unique_name() -> String {
     format!("{PREFIX}{}_{n}_{nanos}", std::process::id())
 }
 
+/// The timeouts a target's `ALTER DATABASE ... SET` (or its role's) may give every session, that
+/// a scratch database gets with its other settings — for the migrations' sake — and that would
+/// end the tool's own sessions there: the session that reads the snapshots sits idle while
+/// another runs a migration (`idle_session_timeout`), and its catalog reads are no migration's
+/// statements. Only those the server knows are set (`idle_session_timeout` is PostgreSQL 14's,
+/// `transaction_timeout` 17's).
+const OWN_SESSION_TIMEOUTS: &str = "SELECT pg_catalog.set_config(s.name, '0', false) \
+     FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) ANY (ARRAY[\
+     'idle_session_timeout', 'idle_in_transaction_session_timeout', 'statement_timeout', \
+     'transaction_timeout'])";
+
+/// Turns off, for the session `client` (one of the tool's own on the scratch database `env`
+/// names, not a migration's), the timeouts the target's settings gave it
+/// ([`OWN_SESSION_TIMEOUTS`]): one round trip.
+pub(crate) fn own_session(client: &mut postgres::Client, env: &Environment) -> Result<()> {
+    client
+        .simple_query(OWN_SESSION_TIMEOUTS)
+        .map(drop)
+        .map_err(|e| {
+            let what = format!("cannot prepare a session on {}", env.connection);
+            crate::db::query_error(&what, e)
+        })
+}
+
 /// `name` as a quoted SQL identifier: `"a""b"`.
 pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -222,7 +279,10 @@ pub(crate) fn quoted(name: &str) -> String {
 fn maintenance_client(server: &Environment) -> Result<postgres::Client> {
     let writable = |mut client: postgres::Client, env: &Environment| {
         client
-            .batch_execute(&format!("SET {READ_ONLY_SETTING} = off"))
+            // The literals of `CREATE DATABASE` double their quotes only.
+            .batch_execute(&format!(
+                "SET {READ_ONLY_SETTING} = off; SET standard_conforming_strings = on"
+            ))
             .map_err(|e| {
                 let what = format!("cannot prepare a session on {}", env.connection);
                 crate::db::query_error(&what, e)

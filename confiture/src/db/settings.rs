@@ -29,6 +29,16 @@ const SETTINGS_SQL: &str = "SELECT s.setrole OPERATOR(pg_catalog.<>) 0, c.settin
         (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER)) \
      ORDER BY 1, c.n";
 
+/// The target database's encoding and locale, each as text, whatever the server's version: the
+/// columns a version lacks (`datlocprovider` before 15, `daticulocale` 15–16, `datlocale` 17+,
+/// `daticurules` 16+) read as null through the row's JSON.
+const LOCALE_SQL: &str = "SELECT pg_catalog.pg_encoding_to_char(d.encoding)::text, \
+     d.datcollate::text, d.datctype::text, j OPERATOR(pg_catalog.->>) 'datlocprovider', \
+     COALESCE(j OPERATOR(pg_catalog.->>) 'datlocale', j OPERATOR(pg_catalog.->>) 'daticulocale'), \
+     j OPERATOR(pg_catalog.->>) 'daticurules' \
+     FROM pg_catalog.pg_database d CROSS JOIN LATERAL pg_catalog.to_jsonb(d) AS j \
+     WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()";
+
 /// The settings that PostgreSQL stores as a list of quoted elements (`GUC_LIST_QUOTE`): the
 /// list pg_dump keeps (`variable_is_guc_list_quote`). Their stored value is split into its
 /// elements, each given as a literal, or `search_path = '"a", b'` would name one schema.
@@ -136,6 +146,70 @@ pub(crate) struct DatabaseSettings {
     pub(crate) database: Vec<Setting>,
     /// `ALTER ROLE <connecting role> IN DATABASE <db> SET`, over those.
     pub(crate) role: Vec<Setting>,
+    /// The database's encoding and locale, which a scratch database is created with
+    /// (`db::scratch`); `None` when not read.
+    pub(crate) locale: Option<Locale>,
+}
+
+/// A database's encoding and locale, as `pg_database` has them: what `CREATE DATABASE` is
+/// given to make another like it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Locale {
+    /// `UTF8`, `LATIN1`.
+    pub(crate) encoding: String,
+    /// `LC_COLLATE`.
+    pub(crate) collate: String,
+    /// `LC_CTYPE`.
+    pub(crate) ctype: String,
+    /// `datlocprovider` (PostgreSQL 15+): `c` libc, `i` ICU, `b` builtin (17+).
+    pub(crate) provider: Option<String>,
+    /// The ICU or builtin locale of that provider.
+    pub(crate) provider_locale: Option<String>,
+    /// `ICU_RULES` (PostgreSQL 16+).
+    pub(crate) icu_rules: Option<String>,
+}
+
+impl Locale {
+    /// What follows `CREATE DATABASE <name>` to make a database of this encoding and locale:
+    /// `TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'`, and the locale
+    /// provider with its locale when the server has one (`template0`: a template with another
+    /// encoding or locale cannot be copied otherwise).
+    pub(crate) fn create_options(&self) -> String {
+        let mut sql = format!(
+            "TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+            literal(&self.encoding),
+            literal(&self.collate),
+            literal(&self.ctype)
+        );
+        let provider = match self.provider.as_deref() {
+            Some("c") => Some(("libc", None)),
+            Some("i") => Some(("icu", Some("ICU_LOCALE"))),
+            Some("b") => Some(("builtin", Some("BUILTIN_LOCALE"))),
+            _ => None,
+        };
+        if let Some((name, locale_option)) = provider {
+            sql.push_str(&format!(" LOCALE_PROVIDER {name}"));
+            if let (Some(option), Some(locale)) = (locale_option, &self.provider_locale) {
+                sql.push_str(&format!(" {option} {}", literal(locale)));
+            }
+            if let (Some("icu"), Some(rules)) = (Some(name), &self.icu_rules) {
+                sql.push_str(&format!(" ICU_RULES {}", literal(rules)));
+            }
+        }
+        sql
+    }
+
+    /// `ENCODING 'LATIN1', LC_COLLATE 'C', LC_CTYPE 'C'`, and its locale provider: for a warning.
+    pub(crate) fn describe(&self) -> String {
+        let mut text = format!(
+            "ENCODING {}, LC_COLLATE {}, LC_CTYPE {}",
+            self.encoding, self.collate, self.ctype
+        );
+        if let Some(locale) = &self.provider_locale {
+            text.push_str(&format!(", locale {locale}"));
+        }
+        text
+    }
 }
 
 /// A setting a scratch database could not be given: `log_statement` for a role that is not a
@@ -168,7 +242,7 @@ impl NotCopied {
 }
 
 impl DatabaseSettings {
-    /// Whether there is nothing to copy.
+    /// Whether there is no setting to copy (the locale is given at creation).
     pub(crate) fn is_empty(&self) -> bool {
         self.database.is_empty() && self.role.is_empty()
     }
@@ -237,13 +311,26 @@ pub(crate) fn read_with(
     client: &mut postgres::Client,
     env: &Environment,
 ) -> Result<DatabaseSettings> {
-    let rows = read_only(client, |tx| tx.query(SETTINGS_SQL, &[])).map_err(|e| {
+    let read = |tx: &mut postgres::Transaction<'_>| {
+        Ok((tx.query(SETTINGS_SQL, &[])?, tx.query_opt(LOCALE_SQL, &[])?))
+    };
+    let (rows, locale) = read_only(client, read).map_err(|e| {
         super::query_error(
             &format!("cannot read the database settings of {}", env.connection),
             e,
         )
     })?;
-    let mut settings = DatabaseSettings::default();
+    let mut settings = DatabaseSettings {
+        locale: locale.map(|row| Locale {
+            encoding: row.get(0),
+            collate: row.get(1),
+            ctype: row.get(2),
+            provider: row.get(3),
+            provider_locale: row.get(4),
+            icu_rules: row.get(5),
+        }),
+        ..DatabaseSettings::default()
+    };
     for row in rows {
         let setting = Setting::parse(row.get(1));
         if row.get::<_, bool>(0) {
@@ -305,6 +392,35 @@ mod tests {
             "\"app\".\"note\" = 'it''s a \\ value'"
         );
         assert_eq!(sql("app.x=a=b"), "\"app\".\"x\" = 'a=b'");
+    }
+
+    #[test]
+    fn a_scratch_database_is_created_from_template0_with_the_locale_and_its_provider() {
+        let mut locale = Locale {
+            encoding: "LATIN1".into(),
+            collate: "C".into(),
+            ctype: "it's".into(),
+            provider: None,
+            provider_locale: None,
+            icu_rules: None,
+        };
+        assert_eq!(
+            locale.create_options(),
+            "TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'it''s'"
+        );
+        locale.provider = Some("c".into());
+        assert!(locale.create_options().ends_with(" LOCALE_PROVIDER libc"));
+        locale.provider = Some("i".into());
+        locale.provider_locale = Some("de-DE".into());
+        locale.icu_rules = Some("&a < b".into());
+        assert!(locale
+            .create_options()
+            .ends_with(" LOCALE_PROVIDER icu ICU_LOCALE 'de-DE' ICU_RULES '&a < b'"));
+        locale.provider = Some("b".into());
+        locale.provider_locale = Some("C.UTF-8".into());
+        assert!(locale
+            .create_options()
+            .ends_with(" LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8'"));
     }
 
     #[test]

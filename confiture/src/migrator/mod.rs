@@ -44,7 +44,9 @@ pub(crate) mod up_ahead;
 
 pub use crate::db::apply::Direction;
 pub use crate::db::lock::LockHolder;
-pub use options::{BaselineOptions, DownOptions, ReinitOptions, UpOptions, DEFAULT_LOCK_WAIT};
+pub use options::{
+    BaselineOptions, DownOptions, ReinitOptions, UpOptions, DEFAULT_LOCK_WAIT, SQL_TIMEOUT_FLAGS,
+};
 pub use report::{
     no_progress, BaselineReport, DownReport, Failed, MigrationReport, Outcome, Progress,
     ReinitReport, ReinitRow, ReportedDivergence, ReportedError, ReportedUnrollable, UpReport,

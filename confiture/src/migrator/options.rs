@@ -5,6 +5,11 @@ use std::time::Duration;
 /// Default for how long to wait for the migration lock (the CLI's `--lock-wait`).
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 
+/// The CLI's flags for [`UpOptions::lock_timeout_statement`] and
+/// [`UpOptions::statement_timeout`] (and `down`'s, `verify`'s, `drift`'s), which the help of a
+/// migration that hit either timeout names: every command that runs migration SQL takes both.
+pub const SQL_TIMEOUT_FLAGS: [&str; 2] = ["--lock-timeout-statement", "--statement-timeout"];
+
 /// Options of `migrate up`. `Default` applies every pending migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

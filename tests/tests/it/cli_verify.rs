@@ -838,3 +838,271 @@ fn verify_and_drift_work_on_a_read_only_database() {
         assert_scratch_dropped(&run);
     }
 }
+
+/// Settings the target's database gives every session — `idle_session_timeout`,
+/// `idle_in_transaction_session_timeout`, `statement_timeout` — are copied to the scratch
+/// databases for the migrations' sake; the tool's own session there, idle while another runs a
+/// migration, was killed by them (exit 3, "cannot read the schema from the system catalogs",
+/// every time). A migration longer than the timeouts passes verify and drift, with and without
+/// a schema directory.
+#[test]
+fn the_targets_idle_timeouts_do_not_end_the_tools_own_scratch_sessions() {
+    let db = TestDb::new("verify_idle_timeouts");
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{db}\" SET idle_session_timeout = '300ms';\n\
+             ALTER DATABASE \"{db}\" SET idle_in_transaction_session_timeout = '300ms';\n\
+             ALTER ROLE postgres IN DATABASE \"{db}\" SET idle_session_timeout = '300ms';",
+            db = db.name
+        ))
+        .unwrap();
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_slow",
+            "CREATE TABLE slow (a int);\nSELECT pg_sleep(0.8);\n",
+            "DROP TABLE slow;\nSELECT pg_sleep(0.8);\n",
+        );
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::SUCCESS).stdout_has("2 reversible");
+    assert_scratch_dropped(&run);
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("no drift: the live database matches its 2 applied migrations replayed");
+    project.write(
+        "db/schema/all.sql",
+        "CREATE TABLE t (a int);\nCREATE TABLE slow (a int);\nSELECT pg_sleep(0.8);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "drift", "--schema-dir", "db/schema"])
+        .code(exit::SUCCESS)
+        .stdout_has("the schema directory db/schema matches the migrations");
+}
+
+/// A migration that fails unless its database has `encoding`, `collate`, `ctype` and, when
+/// given, the ICU locale `icu` — and that writes a byte only LATIN1 takes when `latin1`.
+fn locale_project(encoding: &str, collate: &str, icu: Option<&str>, latin1: bool) -> Project {
+    let icu_check = icu.map_or(String::new(), |icu| {
+        format!(
+            " OR d.datlocprovider <> 'i' OR COALESCE(to_jsonb(d)->>'datlocale', \
+             to_jsonb(d)->>'daticulocale') <> '{icu}'"
+        )
+    });
+    let check = format!(
+        "DO $$ BEGIN IF EXISTS (SELECT FROM pg_database d WHERE d.datname = current_database() \
+         AND (pg_encoding_to_char(d.encoding) <> '{encoding}' OR d.datcollate <> '{collate}' \
+         OR d.datctype <> '{collate}'{icu_check})) THEN RAISE EXCEPTION 'another locale'; END IF; END $$;\n"
+    );
+    let insert = if latin1 {
+        "INSERT INTO x VALUES (E'\\xe9');\n"
+    } else {
+        ""
+    };
+    let project = Project::new();
+    project.migration(
+        "001_x",
+        &format!("{check}CREATE TABLE x (c text);\n{insert}"),
+        "DROP TABLE x;\n",
+    );
+    project
+}
+
+/// Scratch databases were created with the server's defaults (`template1`'s encoding, locale
+/// and objects): on a LATIN1 database, a migration that applied fine failed on the scratch
+/// copy (exit 4, "fix the file"). They are created from `template0` with the target's encoding,
+/// LC_COLLATE, LC_CTYPE and locale provider.
+#[test]
+fn scratch_databases_have_the_targets_encoding_and_locale() {
+    let db = TestDb::unborn("verify_latin1");
+    admin()
+        .batch_execute(&format!(
+            "CREATE DATABASE \"{}\" TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'",
+            db.name
+        ))
+        .unwrap();
+    let project = locale_project("LATIN1", "C", None, true);
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("1 reversible")
+        .stderr_lacks("warning");
+    assert_scratch_dropped(&run);
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("warning");
+
+    // An ICU database, where the server has ICU.
+    let icu: bool = admin()
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_collation WHERE collprovider = 'i')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    if icu {
+        let db = TestDb::unborn("verify_icu");
+        admin()
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' \
+                 LC_CTYPE 'C' LOCALE_PROVIDER icu ICU_LOCALE 'de-DE'",
+                db.name
+            ))
+            .unwrap();
+        let project = locale_project("UTF8", "C", Some("de-DE"), false);
+        let run = project.run_on(&db, &["migrate", "verify"]);
+        run.code(exit::SUCCESS)
+            .stdout_has("1 reversible")
+            .stderr_lacks("warning");
+    }
+}
+
+/// A scratch database made from `template1` got what a DBA put there, which `drift` then
+/// reported as missing from a live database created from `template0`. On a throwaway cluster:
+/// the shared server's `template1` is every test's.
+#[test]
+fn objects_of_template1_are_not_in_the_scratch_databases() {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.start();
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE DATABASE app TEMPLATE template0")
+        .unwrap();
+    cluster
+        .connect("template1")
+        .batch_execute("CREATE TABLE tmpl_junk (id int)")
+        .unwrap();
+    let url = cluster.url("app", "");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
+    let run_with = |args: &[&str]| {
+        Run::of(
+            project
+                .cli()
+                .args(args)
+                .args(["--database-url", url.as_str()]),
+        )
+    };
+    run_with(&["migrate", "verify"])
+        .code(exit::SUCCESS)
+        .stdout_has("1 reversible");
+    run_with(&["migrate", "up", "-q"]).code(exit::SUCCESS);
+    run_with(&["migrate", "drift"])
+        .code(exit::SUCCESS)
+        .stdout_has("no drift");
+}
+
+/// Ctrl-C while verify or drift connect to a `--scratch-url` server that accepts and never
+/// answers waited the whole `connect_timeout` (10 s): the connection was made holding the lock
+/// the signal handler's drop takes. And an interrupted run said nothing in text mode (only the
+/// `using ...` line). Both end at once now, with an error line.
+#[test]
+fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so() {
+    // Accepted by the kernel into the backlog, never answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let scratch_url = format!(
+        "postgresql://postgres@127.0.0.1:{}/x?connect_timeout=10",
+        silent.local_addr().unwrap().port()
+    );
+    let db = TestDb::new("verify_silent_scratch");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
+    // A fleet's targets connect to the scratch server the same way.
+    project.write("targets.txt", format!("{}\n", db.url()));
+    let fleet = ["--targets", "targets.txt"];
+    for (command, format, targets) in [
+        ("verify", "table", &[][..]),
+        ("drift", "table", &[]),
+        ("verify", "json", &[]),
+        ("verify", "table", &fleet),
+        ("drift", "json", &fleet),
+    ] {
+        let child = project
+            .cli()
+            .args(["migrate", command, "--database-url", &db.url()])
+            .args(targets)
+            .args(["--scratch-url", &scratch_url, "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        // Until it waits for the silent server (its other work takes milliseconds).
+        std::thread::sleep(Duration::from_millis(1500));
+        let sent = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        run.code(exit::INTERRUPTED);
+        assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
+        if format == "json" {
+            assert_eq!(run.json()["error"]["kind"], "interrupted", "{}", run.dump());
+        } else {
+            run.stderr_has("error: interrupted by a signal");
+        }
+    }
+}
+
+/// A target whose `statement_timeout` is shorter than a migration: the scratch database has it
+/// too (for the migrations' sake), and the failure's help names `--statement-timeout`, which
+/// verify and drift did not take (exit 64). They take it, as `up` does, for the migrations
+/// (and schema files) they run on scratch databases.
+#[test]
+fn verify_and_drift_take_the_statement_timeout_their_help_names() {
+    let db = TestDb::new("verify_statement_timeout");
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '500ms'",
+            db.name
+        ))
+        .unwrap();
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE s (a int);\nSELECT pg_sleep(0.8);\n",
+        "DROP TABLE s;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("--statement-timeout");
+    project
+        .run_on(&db, &["migrate", "verify", "--statement-timeout", "5s"])
+        .code(exit::SUCCESS)
+        .stdout_has("1 reversible");
+    project
+        .run_on(&db, &["migrate", "up", "-q", "--statement-timeout", "5s"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("--statement-timeout");
+    project.write(
+        "db/schema/all.sql",
+        "CREATE TABLE s (a int);\nSELECT pg_sleep(0.8);\n",
+    );
+    project
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "drift",
+                "--schema-dir",
+                "db/schema",
+                "--statement-timeout",
+                "5s",
+                "--lock-timeout-statement",
+                "5s",
+            ],
+        )
+        .code(exit::SUCCESS)
+        .stdout_has("the schema directory db/schema matches the migrations");
+}

@@ -451,13 +451,15 @@ fn failure_help(
     let help = match db.code().code() {
         "55P03" => format!(
             "another session holds a lock this migration needs (lock_timeout {}); run again when \
-             it is released, or raise `migration.lock_timeout` / --lock-timeout-statement",
-            human(settings.lock_timeout)
+             it is released, or raise `migration.lock_timeout` / {}",
+            human(settings.lock_timeout),
+            crate::migrate::SQL_TIMEOUT_FLAGS[0]
         ),
         "57014" => format!(
             "a statement ran longer than statement_timeout ({}); raise `migration.statement_timeout` \
-             / --statement-timeout, or split the migration",
-            settings.statement_timeout.map_or_else(|| "server default".to_string(), human)
+             / {}, or split the migration",
+            settings.statement_timeout.map_or_else(|| "server default".to_string(), human),
+            crate::migrate::SQL_TIMEOUT_FLAGS[1]
         ),
         _ if in_ledger => format!(
             "check that {} has confiture's columns and that this role may write it",

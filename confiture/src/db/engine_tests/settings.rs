@@ -53,7 +53,13 @@ fn the_settings_read_from_one_database_are_stored_alike_on_another() {
 fn a_database_without_settings_reads_none_and_a_missing_one_reads_nothing() {
     let db = TestDb::new("settings_none");
     let read = settings::read(&db.environment()).unwrap().unwrap();
-    assert_eq!(read, DatabaseSettings::default());
+    assert_eq!(
+        (read.database, read.role),
+        (DatabaseSettings::default().database, Vec::new())
+    );
+    // Its encoding and locale are read all the same: a scratch database is created with them.
+    let locale = read.locale.expect("the locale of an existing database");
+    assert!(!locale.encoding.is_empty() && !locale.collate.is_empty());
     let mut missing = db.environment();
     missing.connection.dbname = format!("{}_missing", db.name);
     assert_eq!(settings::read(&missing).unwrap(), None);
