@@ -374,7 +374,7 @@ fn compare_schema_dir(
     progress: &mut dyn FnMut(ScratchProgress),
     report: &mut DriftReport,
     scratches: &mut Vec<Scratch>,
-    files: Vec<PathBuf>,
+    files: Vec<SchemaFile>,
 ) -> Result<SchemaDirReport, RunError> {
     progress(ScratchProgress::Step("applying every migration".into()));
     replay.up(None, None)?;
@@ -391,7 +391,7 @@ fn compare_schema_dir(
     let schema = run_schema_files(&env, &files)?;
     Ok(SchemaDirReport {
         dir: PathBuf::new(),
-        files,
+        files: files.into_iter().map(|f| f.path).collect(),
         differences: diff(&head, &schema)
             .into_iter()
             .map(schema_dir_finding)
@@ -399,8 +399,21 @@ fn compare_schema_dir(
     })
 }
 
-/// The `.sql` files under `dir`, recursively, in path order. An unreadable entry is an error.
-fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// One `.sql` file of the schema directory, read before any scratch database is created.
+#[derive(Debug)]
+struct SchemaFile {
+    /// As found under the directory (a symbolic link keeps its own path).
+    path: PathBuf,
+    sql: String,
+}
+
+/// The `.sql` files under `dir`, recursively, in path order, read. Symbolic links are followed
+/// (a link back to a directory being walked is a loop). Whatever cannot be read — a broken
+/// link or a loop, a FIFO or another entry that is not a regular file, a file or directory
+/// without permission, a file that is not UTF-8 — is `C010`, the migrations directory's
+/// rule, and every one of them is refused at once ([`crate::files::refusal`], exit 5): a
+/// schema file skipped would make its objects read as missing from the directory.
+fn sql_files(dir: &Path) -> Result<Vec<SchemaFile>, Error> {
     if !dir.is_dir() {
         return Err(Error::invalid(format!(
             "schema directory {} does not exist",
@@ -409,21 +422,60 @@ fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         .with_help("give the directory of DDL files kept beside the migrations, e.g. db/schema"));
     }
     let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|e| {
-            Error::invalid(format!(
-                "cannot read the schema directory {}",
-                crate::display::path(dir)
-            ))
-            .with_source(e)
-        })?;
+    let mut unreadable = Vec::new();
+    let walk = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                let error = match (e.loop_ancestor(), e.io_error()) {
+                    (Some(ancestor), _) => format!(
+                        "it is a symbolic link back to {}, a loop",
+                        crate::display::path(ancestor)
+                    ),
+                    (None, Some(io)) => crate::files::unreadable_link(io),
+                    (None, None) => e.to_string(),
+                };
+                unreadable.push(crate::files::unreadable_schema_file(&path, &error));
+                continue;
+            }
+        };
         let is_sql = entry
             .path()
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("sql"));
-        if entry.file_type().is_file() && is_sql {
-            files.push(entry.into_path());
+        // With `follow_links`, the file type is the link's target's.
+        if !is_sql || entry.file_type().is_dir() {
+            continue;
         }
+        let path = entry.into_path();
+        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            let error = crate::files::NOT_A_REGULAR_FILE;
+            unreadable.push(crate::files::unreadable_schema_file(&path, error));
+            continue;
+        }
+        match std::fs::read(&path).map(String::from_utf8) {
+            Ok(Ok(sql)) => files.push(SchemaFile { path, sql }),
+            Ok(Err(_)) => {
+                let error = "it is not UTF-8 text";
+                unreadable.push(crate::files::unreadable_schema_file(&path, error));
+            }
+            Err(e) => {
+                let error = e.to_string();
+                unreadable.push(crate::files::unreadable_schema_file(&path, &error));
+            }
+        }
+    }
+    if !unreadable.is_empty() {
+        let shown = format!("schema directory {}", crate::display::path(dir));
+        return Err(crate::files::refusal(
+            Path::new(&shown),
+            &unreadable,
+            "drift compared nothing",
+        ));
     }
     if files.is_empty() {
         return Err(Error::invalid(format!(
@@ -438,15 +490,12 @@ fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 /// schema.
 fn run_schema_files(
     env: &crate::config::Environment,
-    files: &[PathBuf],
+    files: &[SchemaFile],
 ) -> Result<Snapshot, Error> {
     let on_scratch = |e| raised_on(env, e);
     let mut client = crate::db::connect(env).map_err(on_scratch)?;
-    for file in files {
-        let sql = std::fs::read_to_string(file).map_err(|e| {
-            Error::invalid(format!("cannot read {}", crate::display::path(file))).with_source(e)
-        })?;
-        crate::db::scratch::execute(&mut client, &sql, |at| {
+    for SchemaFile { path: file, sql } in files {
+        crate::db::scratch::execute(&mut client, sql, |at| {
             let at = at.map_or(String::new(), |(line, column)| format!(":{line}:{column}"));
             Error::new(
                 ErrorKind::MigrationFailed,

@@ -337,6 +337,136 @@ fn drift_with_a_schema_directory() {
 /// A server nothing listens on: port 1 of the loopback address.
 const NOWHERE: &str = "postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=5";
 
+/// `--schema-dir` follows symbolic links (to files and to directories, a loop reported), and
+/// refuses (exit 5, `C010`, nothing compared) every `.sql` entry it cannot read — a FIFO, a
+/// broken link, a file without permission — as the migrations directory does: a schema file
+/// skipped silently would make its objects read as missing from the directory.
+#[test]
+fn a_schema_directory_follows_symbolic_links_and_refuses_what_it_cannot_read() {
+    use std::os::unix::fs::symlink;
+    let db = TestDb::new("drift_schema_links");
+    let project = Project::new();
+    project
+        .migration(
+            "001_t",
+            "CREATE TABLE t1 (id int);
+",
+            "DROP TABLE t1;
+",
+        )
+        .migration(
+            "002_t",
+            "CREATE TABLE t2 (id int);
+",
+            "DROP TABLE t2;
+",
+        )
+        .migration(
+            "003_t",
+            "CREATE TABLE t3 (id int);
+",
+            "DROP TABLE t3;
+",
+        )
+        .write(
+            "db/schema/a.sql",
+            "CREATE TABLE t1 (id int);
+",
+        )
+        .write(
+            "elsewhere/t2.sql",
+            "CREATE TABLE t2 (id int);
+",
+        )
+        .write(
+            "shared/t3.sql",
+            "CREATE TABLE t3 (id int);
+",
+        );
+    symlink(
+        project.path("elsewhere/t2.sql"),
+        project.path("db/schema/e.sql"),
+    )
+    .unwrap();
+    symlink(project.path("shared"), project.path("db/schema/shared")).unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let args = ["migrate", "drift", "--schema-dir", "db/schema"];
+    let run = project.run_on(&db, &args);
+    run.code(exit::SUCCESS)
+        .stdout_has("the schema directory db/schema matches the migrations");
+    let json = project
+        .run_on(&db, &[&args[..], &["--format", "json"]].concat())
+        .json();
+    let files: Vec<&str> = json["schema_dir"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "db/schema/a.sql",
+            "db/schema/e.sql",
+            "db/schema/shared/t3.sql"
+        ]
+    );
+
+    // A link back to a directory being walked is a loop: reported, not walked forever.
+    symlink(
+        project.path("db/schema"),
+        project.path("db/schema/shared/again"),
+    )
+    .unwrap();
+    let run = project.run_on(&db, &args);
+    run.code(exit::INVALID)
+        .stderr_has("error[C010]")
+        .stderr_has("cannot read `db/schema/shared/again`: it is a symbolic link back to");
+    std::fs::remove_file(project.path("db/schema/shared/again")).unwrap();
+
+    // A FIFO (reading it would block forever), a broken link and a file without permission:
+    // each one named, all at once, before any scratch database is created.
+    let fifo = project.path("db/schema/b.sql");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    symlink("/nonexistent/confiture", project.path("db/schema/c.sql")).unwrap();
+    project.write(
+        "db/schema/d.sql",
+        "CREATE TABLE d (id int);
+",
+    );
+    let locked = project.path("db/schema/d.sql");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let root = std::fs::File::open(&locked).is_ok();
+    let run = project.run_on(&db, &args);
+    run.code(exit::INVALID)
+        .stderr_has("error[C010]")
+        .stderr_has("cannot read `db/schema/b.sql`: it is not a regular file")
+        .stderr_has("cannot read `db/schema/c.sql`: it is a broken symbolic link")
+        .stderr_lacks("created the scratch database");
+    if !root {
+        run.stderr_has("cannot read `db/schema/d.sql`");
+    }
+    let json = project
+        .run_on(&db, &[&args[..], &["--format", "json"]].concat())
+        .json();
+    assert_eq!(json["errors"][0]["exit_code"], exit::INVALID);
+    let codes: Vec<&str> = json["errors"][0]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), if root { 2 } else { 3 }, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == "C010"), "{codes:?}");
+}
+
 #[test]
 fn a_scratch_url_that_cannot_be_reached_is_named_not_the_target() {
     let db = TestDb::new("verify_scratch_unreachable");
