@@ -202,7 +202,7 @@ impl Migrator {
         let server = options.scratch.environment(&self.env)?;
         let schema_files = options.schema_dir.as_deref().map(sql_files).transpose()?;
         // The history, read as `status` reads it: plain SELECTs, nothing created.
-        let status = self.status_run().map_err(|e| self.raised_here(e))?;
+        let (status, applied_by) = self.status_read().map_err(|e| self.raised_here(e))?;
         report.database = status.database.clone();
         replayable(&status).map_err(|e| self.raised_here(e))?;
         let newest = status
@@ -234,8 +234,9 @@ impl Migrator {
         let mut slot = slot
             .as_ref()
             .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner));
-        if let Some((expected, by)) = slot.as_deref().and_then(Option::clone) {
-            report.replayed_with = Some(by);
+        if let Some(done) = slot.as_deref().and_then(Option::clone) {
+            report.replayed_with = Some(done.by);
+            let expected = done.expected.as_applied_by(&done.role, &applied_by, &live);
             report.drift = diff(&expected, &live)
                 .into_iter()
                 .map(drift_finding)
@@ -257,12 +258,19 @@ impl Migrator {
             replay.up(None, Some(newest))?;
         }
         let expected = Arc::new(replay.snapshot()?);
-        report.drift = diff(&expected, &live)
+        // The replay's objects are the replaying role's; the live ones, whoever's ran `up`.
+        let role = replay.role()?;
+        let as_applied = expected.as_applied_by(&role, &applied_by, &live);
+        report.drift = diff(&as_applied, &live)
             .into_iter()
             .map(drift_finding)
             .collect();
         if let Some(slot) = slot.as_deref_mut() {
-            *slot = Some((expected, report.database.clone().unwrap_or_default()));
+            *slot = Some(ReplayDone {
+                expected,
+                role,
+                by: report.database.clone().unwrap_or_default(),
+            });
         }
 
         if let (Some(dir), Some(files)) = (&options.schema_dir, schema_files) {
@@ -325,7 +333,18 @@ fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
 pub(crate) struct Replayed(Mutex<HashMap<String, Arc<ReplaySlot>>>);
 
 /// One history's replay: empty until a target has replayed it, locked while one does.
-type ReplaySlot = Mutex<Option<(Arc<Snapshot>, String)>>;
+type ReplaySlot = Mutex<Option<ReplayDone>>;
+
+/// A history replayed by a fleet's target.
+#[derive(Debug, Clone)]
+struct ReplayDone {
+    /// The schema the replay gave.
+    expected: Arc<Snapshot>,
+    /// The role it ran as ([`Snapshot::as_applied_by`]).
+    role: String,
+    /// The target that replayed it (`user@host:port/db`).
+    by: String,
+}
 
 impl Replayed {
     fn key(

@@ -439,6 +439,12 @@ impl Replay {
         })
     }
 
+    /// The role the replayed migrations run as, and own what they make as.
+    pub(crate) fn role(&mut self) -> Result<String> {
+        crate::db::snapshot::current_role(&mut self.client)
+            .map_err(|e| raised_on(&self.migrator.env, e))
+    }
+
     pub(crate) fn snapshot(&mut self) -> Result<Snapshot> {
         snapshot(&mut self.client, &self.options).map_err(|e| raised_on(&self.migrator.env, e))
     }

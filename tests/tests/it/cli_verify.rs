@@ -270,6 +270,78 @@ fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
     drop(db);
 }
 
+/// `drift` run as another role than the one that applied the migrations (a monitoring role,
+/// or a `--scratch-url` server whose role has another name) compares owners, grants and
+/// default privileges as made by the applying role (the ledger's `applied_by`): no false
+/// drift, while an owner changed by hand to any other role is still drift.
+#[test]
+fn drift_as_another_role_than_the_one_that_applied_compares_owners_with_the_applier() {
+    let monitor = Role::with("cft_drift_monitor", "CREATEDB");
+    let other = Role::with("cft_drift_other", "");
+    let db = TestDb::new("drift_roles");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_s",
+            "CREATE SCHEMA app;\nCREATE TABLE app.t2 (id int);\nCREATE FUNCTION app.f() RETURNS int LANGUAGE sql AS 'SELECT 1';\n",
+            "DROP SCHEMA app CASCADE;\n",
+        )
+        .migration(
+            "003_p",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO PUBLIC;\nGRANT SELECT ON t1 TO PUBLIC;\n",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA app REVOKE SELECT ON TABLES FROM PUBLIC;\nREVOKE SELECT ON t1 FROM PUBLIC;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(&format!(
+            "GRANT SELECT ON tb_confiture TO \"{}\"",
+            monitor.0
+        ))
+        .unwrap();
+    let as_monitor = monitor.url(&db.name);
+    let drift_as = |url: &str, extra: &[&str]| {
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "drift", "--database-url", url])
+                .args(extra),
+        )
+    };
+    // Live as the monitoring role, replayed as it.
+    let run = drift_as(&as_monitor, &[]);
+    run.code(exit::SUCCESS).stdout_has("no drift");
+    assert_scratch_dropped(&run);
+    // Live as the applying role, replayed on a --scratch-url as another.
+    let run = drift_as(&db.url(), &["--scratch-url", &monitor.url("postgres")]);
+    run.code(exit::SUCCESS).stdout_has("no drift");
+
+    // A real change of owner is drift, whoever runs it, named against the applying role.
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER TABLE t1 OWNER TO \"{0}\"; ALTER SCHEMA app OWNER TO \"{0}\"",
+            other.0
+        ))
+        .unwrap();
+    let owned = |run: &Run| {
+        run.code(exit::SCHEMA_CHECK_FAILED)
+            .stdout_has(&format!(
+                "table public.t1: owner {}, expected postgres",
+                other.0
+            ))
+            .stdout_has(&format!("schema app: owner {}, expected postgres", other.0));
+    };
+    owned(&drift_as(&as_monitor, &[]));
+    owned(&drift_as(&db.url(), &[]));
+    owned(&drift_as(
+        &db.url(),
+        &["--scratch-url", &monitor.url("postgres")],
+    ));
+    drop(db);
+}
+
 #[test]
 fn drift_reads_the_live_database_and_writes_nothing() {
     let db = TestDb::new("drift_cli");
