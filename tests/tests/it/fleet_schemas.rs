@@ -296,7 +296,24 @@ fn a_tenant_run_waits_for_a_whole_database_run_and_not_for_another_tenant() {
     .stderr_has(&format!(
         "/{} schema tenant_a: waiting for the migration lock held by pid {pid}",
         db.name
+    ))
+    .stderr_has(&format!(
+        "migration lock of tenant schema tenant_a on database \"{}\" not acquired within 1s",
+        db.name
     ));
+    // One tenant on its own (`--schema`): its lock is named, not the database's (which
+    // other tenants' runs share).
+    project
+        .run_on(
+            &db,
+            &["migrate", "up", "--schema", "tenant_a", "--lock-wait", "1s"],
+        )
+        .code(exit::LOCK_TIMEOUT)
+        .stderr_has(&format!(
+            "migration lock of tenant schema tenant_a on database \"{}\" not acquired",
+            db.name
+        ))
+        .stderr_lacks("migration lock on database");
     drop(holder);
 
     // A run on the whole database in progress: every tenant waits.
@@ -315,7 +332,8 @@ fn a_tenant_run_waits_for_a_whole_database_run_and_not_for_another_tenant() {
             "1s",
         ],
     )
-    .code(exit::LOCK_TIMEOUT);
+    .code(exit::LOCK_TIMEOUT)
+    .stderr_has("migration lock of tenant schema tenant_a on database");
     drop(holder);
     fleet(
         &project,
