@@ -860,3 +860,46 @@ fn a_fleet_down_beyond_one_tenants_migrations_suggests_a_command_for_that_tenant
         .collect();
     assert_eq!(now, others);
 }
+
+/// A `--schema` run's connection errors point at where the host, port and database name are
+/// (`--database-url`, the environment file), never at `--schema`, which holds only the schema.
+#[test]
+fn a_tenant_runs_connection_help_names_where_the_connection_is_set() {
+    let project = tenant_project();
+    let refused = "postgresql://postgres@127.0.0.1:1/x";
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "down",
+        "--schema",
+        "tenant_a",
+        "--database-url",
+        refused,
+    ]));
+    run.code(exit::CONNECTION)
+        .stderr_has("check them in --database-url (schema tenant_a, given by --schema)")
+        .stderr_lacks("in --schema");
+    let missing = confiture_test_support::server().url("cft_no_such_database_for_schema");
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--schema",
+        "tenant_a",
+        "--database-url",
+        &missing,
+    ]));
+    run.code(exit::CONNECTION)
+        .stderr_has("fix the database name in --database-url (schema tenant_a, given by --schema)")
+        .stderr_lacks("in --schema");
+    // The same from an environment file: the file is named.
+    project.write(
+        "db/environments/local.yaml",
+        format!("name: local\ndatabase_url: {refused}\n"),
+    );
+    let run = Run::of(
+        project
+            .cli()
+            .args(["migrate", "status", "--schema", "tenant_a"]),
+    );
+    run.code(exit::CONNECTION)
+        .stderr_has("check them in environment file db/environments/local.yaml (schema tenant_a, given by --schema)");
+}
