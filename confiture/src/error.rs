@@ -687,13 +687,27 @@ impl Error {
         }
         self
     }
-    /// The server's SQLSTATE, when the server reported the failure.
+    /// The server's SQLSTATE, when the server reported the failure: a migration's, or the
+    /// server's error behind this one (a connection refused with `53300`, a query refused).
     pub fn sqlstate(&self) -> Option<&str> {
         match self.reason() {
             #[cfg(feature = "db")]
             Reason::Migration(m) => m.server.as_ref().map(|s| s.sqlstate.as_str()),
             _ => None,
         }
+        .or_else(|| self.server_code())
+    }
+
+    #[cfg(feature = "db")]
+    fn server_code(&self) -> Option<&str> {
+        self.driver_error()
+            .and_then(postgres::Error::code)
+            .map(postgres::error::SqlState::code)
+    }
+
+    #[cfg(not(feature = "db"))]
+    fn server_code(&self) -> Option<&str> {
+        None
     }
     /// The driver's error behind this one, when there is one (downcast from the source).
     #[cfg(feature = "db")]

@@ -291,7 +291,7 @@ impl ReportedError {
             file: None,
             line: None,
             column: None,
-            sqlstate: None,
+            sqlstate: error.sqlstate().map(str::to_string),
             server_message: None,
             committed: Vec::new(),
             not_attempted: Vec::new(),
