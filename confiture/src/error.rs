@@ -543,6 +543,8 @@ struct Data {
     /// The database a connected command raised it in, when its reason does not say
     /// ([`Error::in_database`]).
     database: Option<String>,
+    /// The tenant schema of the session that raised it ([`Error::in_schema`]).
+    schema: Option<String>,
     /// The suggested commands of `help` and `details` were completed for the session
     /// (`hint::Invocation::complete_error`): once only.
     #[cfg(feature = "db")]
@@ -684,6 +686,19 @@ impl Error {
     pub(crate) fn in_database(mut self, database: String) -> Error {
         if self.database().is_none() {
             self.data_mut().database = Some(database);
+        }
+        self
+    }
+    /// The tenant schema the error concerns: raised by a session on one tenant schema (a
+    /// `--schema` run, a fleet's tenant target), `None` for a whole database.
+    pub fn schema(&self) -> Option<&str> {
+        self.data.as_ref().and_then(|d| d.schema.as_deref())
+    }
+    /// Names `schema` as the tenant schema the error was raised for, unless it names one.
+    #[cfg(feature = "db")]
+    pub(crate) fn in_schema(mut self, schema: &str) -> Error {
+        if self.schema().is_none() {
+            self.data_mut().schema = Some(schema.to_string());
         }
         self
     }

@@ -76,6 +76,10 @@ impl ScratchServer {
 /// was raised on, the target or a scratch database ([`Error::in_database`]). A run decides
 /// by where it is: a phase on the target, a step on a scratch database.
 pub(crate) fn raised_on(env: &Environment, error: Error) -> Error {
+    let error = match &env.migration.tenant_schema {
+        Some(schema) => error.in_schema(schema),
+        None => error,
+    };
     error.in_database(env.connection.to_string())
 }
 
