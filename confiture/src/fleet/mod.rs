@@ -758,14 +758,15 @@ impl Fleet {
     /// says to run fewer first.
     fn blame_jobs(&self, error: &mut ReportedError) {
         let too_many = postgres::error::SqlState::TOO_MANY_CONNECTIONS.code();
-        if self.jobs < 2 || error.sqlstate.as_deref() != Some(too_many) {
+        // No more run at once than there are targets.
+        let at_once = self.jobs.min(self.targets.len());
+        if at_once < 2 || error.sqlstate.as_deref() != Some(too_many) {
             return;
         }
         let fewer = format!(
-            "this run holds up to {} connections at once, one per running target: lower \
-             --jobs (`jobs` of the environment's `fleet:` block), e.g. --jobs {}",
-            self.jobs,
-            (self.jobs / 2).max(1)
+            "this run holds up to {at_once} connections at once, one per running target: \
+             lower --jobs (`jobs` of the environment's `fleet:` block), e.g. --jobs {}",
+            (at_once / 2).max(1)
         );
         error.help = Some(match error.help.take() {
             Some(help) => format!("{fewer}; or {help}"),

@@ -1112,6 +1112,12 @@ fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
         assert!(help.contains("e.g. --jobs 1"), "{help}");
         assert!(help.contains("CONNECTION LIMIT"), "{help}");
     }
+    // No more than the targets run at once, whatever --jobs says.
+    let run = run_with("8");
+    for entry in entries(&run.json()) {
+        let help = entry["error"]["help"].as_str().unwrap();
+        assert!(help.starts_with("this run holds up to 2 connections"), "{help}");
+    }
     // The text says it too, under each target's error.
     let text = Run::of(project.cli().args([
         "migrate",
