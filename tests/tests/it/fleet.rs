@@ -1069,9 +1069,16 @@ fn down_with_nothing_to_roll_back_says_so_in_downs_words() {
 /// With `--jobs 1` the fleet is not the cause, and the help does not say so.
 #[test]
 fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
-    let role = confiture_tests::unique("cft_fleet_connlimit");
-    let admin = || confiture_tests::admin();
-    admin()
+    /// Dropped (later, by the harness's reaper) even when the test fails.
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        }
+    }
+    let guard = Role(confiture_tests::unique("cft_fleet_connlimit"));
+    let role = guard.0.clone();
+    confiture_tests::admin()
         .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 1"))
         .unwrap();
     let dbs = TestDbs::new("fleet_connlimit", 2);
@@ -1116,7 +1123,10 @@ fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
     let run = run_with("8");
     for entry in entries(&run.json()) {
         let help = entry["error"]["help"].as_str().unwrap();
-        assert!(help.starts_with("this run holds up to 2 connections"), "{help}");
+        assert!(
+            help.starts_with("this run holds up to 2 connections"),
+            "{help}"
+        );
     }
     // The text says it too, under each target's error.
     let text = Run::of(project.cli().args([
@@ -1140,5 +1150,5 @@ fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
     }
     held.batch_execute("SELECT 1").unwrap();
     drop(held);
-    confiture_test_support::reaper::drop_role_later(role);
+    drop(guard);
 }
