@@ -159,7 +159,7 @@ fn finish<R: Serialize>(
     match outcome {
         Ok(report) => {
             if out.json_mode() {
-                out.json(&report);
+                out.report_json(&report);
             } else {
                 out.result(&text(out, &report));
             }
@@ -167,7 +167,7 @@ fn finish<R: Serialize>(
         }
         Err(Failed { error, report }) => {
             if out.json_mode() {
-                out.json(&report);
+                out.report_json(&report);
             }
             out.error_text(&error);
             Ok(error.exit_code())

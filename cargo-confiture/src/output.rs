@@ -51,6 +51,8 @@ pub struct Output {
     pub stderr_is_terminal: bool,
     /// What every suggested command repeats: how this run chose its database and directory.
     invocation: Invocation,
+    /// The tenant schema of a single `--schema` run, which its JSON document names.
+    schema: Option<String>,
 }
 
 /// The arguments that chose the database and the migrations directory, as a suggested command
@@ -117,7 +119,24 @@ impl Output {
             quiet: global.quiet,
             stderr_is_terminal,
             invocation: invocation(global),
+            schema: global.schema.clone(),
         }
+    }
+
+    /// A single run's report (one database, or one tenant `--schema`) as its JSON document,
+    /// with a `schema` key after the report's own: the tenant schema, `null` for a whole
+    /// database, as each of a fleet's `targets` entries has it.
+    pub fn report_json<T: Serialize>(&self, report: &T) {
+        #[derive(Serialize)]
+        struct Single<'a, T> {
+            #[serde(flatten)]
+            report: &'a T,
+            schema: Option<&'a str>,
+        }
+        self.json(&Single {
+            report,
+            schema: self.schema.as_deref(),
+        });
     }
 
     /// This output with `words` repeated in every suggested command that connects, after the
@@ -235,7 +254,14 @@ impl Output {
     pub fn error(&self, error: &Error) {
         self.error_text(error);
         if self.json_mode() {
-            self.json(&ErrorDocument::from(error));
+            let mut document = ErrorDocument::from(error);
+            // Refused before a session named it (a bad flag, invalid files): the run's.
+            if let Some(schema) = self.schema.as_ref().filter(|_| document.schema.is_none()) {
+                document.schema = Some(schema.clone());
+                document.error.schema = Some(schema.clone());
+                document.errors[0].schema = Some(schema.clone());
+            }
+            self.json(&document);
         }
     }
 
@@ -387,6 +413,8 @@ fn paint(enabled: bool, style: Style, text: &str) -> String {
 struct ErrorDocument {
     error: ReportedError,
     errors: [ReportedError; 1],
+    /// The tenant schema of a `--schema` run (`null` otherwise), as a report's document has it.
+    schema: Option<String>,
 }
 
 impl From<&Error> for ErrorDocument {
@@ -394,6 +422,7 @@ impl From<&Error> for ErrorDocument {
         let reported = ReportedError::of(error);
         ErrorDocument {
             error: reported.clone(),
+            schema: reported.schema.clone(),
             errors: [reported],
         }
     }

@@ -211,7 +211,7 @@ impl Migrator {
         let server = options.scratch.environment(&self.env)?;
         let schema_files = options.schema_dir.as_deref().map(sql_files).transpose()?;
         // The history, read as `status` reads it: plain SELECTs, nothing created.
-        let status = self.status_run().map_err(|e| self.raised_here(e))?;
+        let (status, applied_by) = self.status_read().map_err(|e| self.raised_here(e))?;
         report.database = status.database.clone();
         replayable(&status).map_err(|e| self.raised_here(e))?;
         let newest = status
@@ -243,8 +243,9 @@ impl Migrator {
         let mut slot = slot
             .as_ref()
             .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner));
-        if let Some((expected, by)) = slot.as_deref().and_then(Option::clone) {
-            report.replayed_with = Some(by);
+        if let Some(done) = slot.as_deref().and_then(Option::clone) {
+            report.replayed_with = Some(done.by);
+            let expected = done.expected.as_applied_by(&done.role, &applied_by, &live);
             report.drift = diff(&expected, &live)
                 .into_iter()
                 .map(drift_finding)
@@ -270,12 +271,19 @@ impl Migrator {
             replay.up(None, Some(newest))?;
         }
         let expected = Arc::new(replay.snapshot()?);
-        report.drift = diff(&expected, &live)
+        // The replay's objects are the replaying role's; the live ones, whoever's ran `up`.
+        let role = replay.role()?;
+        let as_applied = expected.as_applied_by(&role, &applied_by, &live);
+        report.drift = diff(&as_applied, &live)
             .into_iter()
             .map(drift_finding)
             .collect();
         if let Some(slot) = slot.as_deref_mut() {
-            *slot = Some((expected, report.database.clone().unwrap_or_default()));
+            *slot = Some(ReplayDone {
+                expected,
+                role,
+                by: report.database.clone().unwrap_or_default(),
+            });
         }
 
         if let (Some(dir), Some(files)) = (&options.schema_dir, schema_files) {
@@ -338,7 +346,18 @@ fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
 pub(crate) struct Replayed(Mutex<HashMap<String, Arc<ReplaySlot>>>);
 
 /// One history's replay: empty until a target has replayed it, locked while one does.
-type ReplaySlot = Mutex<Option<(Arc<Snapshot>, String)>>;
+type ReplaySlot = Mutex<Option<ReplayDone>>;
+
+/// A history replayed by a fleet's target.
+#[derive(Debug, Clone)]
+struct ReplayDone {
+    /// The schema the replay gave.
+    expected: Arc<Snapshot>,
+    /// The role it ran as ([`Snapshot::as_applied_by`]).
+    role: String,
+    /// The target that replayed it (`user@host:port/db`).
+    by: String,
+}
 
 impl Replayed {
     fn key(
@@ -387,7 +406,7 @@ fn compare_schema_dir(
     progress: &mut dyn FnMut(ScratchProgress),
     report: &mut DriftReport,
     scratches: &mut Vec<Scratch>,
-    files: Vec<PathBuf>,
+    files: Vec<SchemaFile>,
 ) -> Result<SchemaDirReport, RunError> {
     let timeouts = replay.timeouts;
     progress(ScratchProgress::Step("applying every migration".into()));
@@ -405,7 +424,7 @@ fn compare_schema_dir(
     let schema = run_schema_files(&env, &files, timeouts)?;
     Ok(SchemaDirReport {
         dir: PathBuf::new(),
-        files,
+        files: files.into_iter().map(|f| f.path).collect(),
         differences: diff(&head, &schema)
             .into_iter()
             .map(schema_dir_finding)
@@ -413,8 +432,21 @@ fn compare_schema_dir(
     })
 }
 
-/// The `.sql` files under `dir`, recursively, in path order. An unreadable entry is an error.
-fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// One `.sql` file of the schema directory, read before any scratch database is created.
+#[derive(Debug)]
+struct SchemaFile {
+    /// As found under the directory (a symbolic link keeps its own path).
+    path: PathBuf,
+    sql: String,
+}
+
+/// The `.sql` files under `dir`, recursively, in path order, read. Symbolic links are followed
+/// (a link back to a directory being walked is a loop). Whatever cannot be read — a broken
+/// link or a loop, a FIFO or another entry that is not a regular file, a file or directory
+/// without permission, a file that is not UTF-8 — is `C010`, the migrations directory's
+/// rule, and every one of them is refused at once ([`crate::files::refusal`], exit 5): a
+/// schema file skipped would make its objects read as missing from the directory.
+fn sql_files(dir: &Path) -> Result<Vec<SchemaFile>, Error> {
     if !dir.is_dir() {
         return Err(Error::invalid(format!(
             "schema directory {} does not exist",
@@ -423,21 +455,60 @@ fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         .with_help("give the directory of DDL files kept beside the migrations, e.g. db/schema"));
     }
     let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|e| {
-            Error::invalid(format!(
-                "cannot read the schema directory {}",
-                crate::display::path(dir)
-            ))
-            .with_source(e)
-        })?;
+    let mut unreadable = Vec::new();
+    let walk = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                let error = match (e.loop_ancestor(), e.io_error()) {
+                    (Some(ancestor), _) => format!(
+                        "it is a symbolic link back to {}, a loop",
+                        crate::display::path(ancestor)
+                    ),
+                    (None, Some(io)) => crate::files::unreadable_link(io),
+                    (None, None) => e.to_string(),
+                };
+                unreadable.push(crate::files::unreadable_schema_file(&path, &error));
+                continue;
+            }
+        };
         let is_sql = entry
             .path()
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("sql"));
-        if entry.file_type().is_file() && is_sql {
-            files.push(entry.into_path());
+        // With `follow_links`, the file type is the link's target's.
+        if !is_sql || entry.file_type().is_dir() {
+            continue;
         }
+        let path = entry.into_path();
+        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            let error = crate::files::NOT_A_REGULAR_FILE;
+            unreadable.push(crate::files::unreadable_schema_file(&path, error));
+            continue;
+        }
+        match std::fs::read(&path).map(String::from_utf8) {
+            Ok(Ok(sql)) => files.push(SchemaFile { path, sql }),
+            Ok(Err(_)) => {
+                let error = "it is not UTF-8 text";
+                unreadable.push(crate::files::unreadable_schema_file(&path, error));
+            }
+            Err(e) => {
+                let error = e.to_string();
+                unreadable.push(crate::files::unreadable_schema_file(&path, &error));
+            }
+        }
+    }
+    if !unreadable.is_empty() {
+        let shown = format!("schema directory {}", crate::display::path(dir));
+        return Err(crate::files::refusal(
+            Path::new(&shown),
+            &unreadable,
+            "drift compared nothing",
+        ));
     }
     if files.is_empty() {
         return Err(Error::invalid(format!(
@@ -452,7 +523,7 @@ fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 /// schema.
 fn run_schema_files(
     env: &crate::config::Environment,
-    files: &[PathBuf],
+    files: &[SchemaFile],
     timeouts: SqlTimeouts,
 ) -> Result<Snapshot, Error> {
     let on_scratch = |e| raised_on(env, e);
@@ -469,11 +540,8 @@ fn run_schema_files(
             on_scratch(crate::db::query_error(&what, e))
         })?;
     }
-    for file in files {
-        let sql = std::fs::read_to_string(file).map_err(|e| {
-            Error::invalid(format!("cannot read {}", crate::display::path(file))).with_source(e)
-        })?;
-        crate::db::scratch::execute(&mut client, &sql, |at| {
+    for SchemaFile { path: file, sql } in files {
+        crate::db::scratch::execute(&mut client, sql, |at| {
             let at = at.map_or(String::new(), |(line, column)| format!(":{line}:{column}"));
             Error::new(
                 ErrorKind::MigrationFailed,

@@ -543,6 +543,8 @@ struct Data {
     /// The database a connected command raised it in, when its reason does not say
     /// ([`Error::in_database`]).
     database: Option<String>,
+    /// The tenant schema of the session that raised it ([`Error::in_schema`]).
+    schema: Option<String>,
     /// The suggested commands of `help` and `details` were completed for the session
     /// (`hint::Invocation::complete_error`): once only.
     #[cfg(feature = "db")]
@@ -687,13 +689,40 @@ impl Error {
         }
         self
     }
-    /// The server's SQLSTATE, when the server reported the failure.
+    /// The tenant schema the error concerns: raised by a session on one tenant schema (a
+    /// `--schema` run, a fleet's tenant target), `None` for a whole database.
+    pub fn schema(&self) -> Option<&str> {
+        self.data.as_ref().and_then(|d| d.schema.as_deref())
+    }
+    /// Names `schema` as the tenant schema the error was raised for, unless it names one.
+    #[cfg(feature = "db")]
+    pub(crate) fn in_schema(mut self, schema: &str) -> Error {
+        if self.schema().is_none() {
+            self.data_mut().schema = Some(schema.to_string());
+        }
+        self
+    }
+    /// The server's SQLSTATE, when the server reported the failure: a migration's, or the
+    /// server's error behind this one (a connection refused with `53300`, a query refused).
     pub fn sqlstate(&self) -> Option<&str> {
         match self.reason() {
             #[cfg(feature = "db")]
             Reason::Migration(m) => m.server.as_ref().map(|s| s.sqlstate.as_str()),
             _ => None,
         }
+        .or_else(|| self.server_code())
+    }
+
+    #[cfg(feature = "db")]
+    fn server_code(&self) -> Option<&str> {
+        self.driver_error()
+            .and_then(postgres::Error::code)
+            .map(postgres::error::SqlState::code)
+    }
+
+    #[cfg(not(feature = "db"))]
+    fn server_code(&self) -> Option<&str> {
+        None
     }
     /// The driver's error behind this one, when there is one (downcast from the source).
     #[cfg(feature = "db")]

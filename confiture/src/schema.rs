@@ -240,6 +240,66 @@ impl Snapshot {
         self.objects.iter()
     }
 
+    /// This snapshot — a replay of migrations made by the role `replayed_as` — with its roles
+    /// as the live database `live` has them, where the ledger says the migrations were
+    /// applied by the roles `applied_by`: `drift` may run as another role than the one that
+    /// ran `up` (a monitoring role, a `--scratch-url` server whose role has another name), and
+    /// what the replaying role owns was made there by whoever applied the migrations.
+    ///
+    /// An `owner` equal to `replayed_as` becomes the live object's owner when that is one of
+    /// `applied_by`, else the applying role when there is only one: so an owner changed by
+    /// hand to any other role (`ALTER TABLE t OWNER TO someone_else`) is still drift, named
+    /// against the role that applied the migrations. With only one applying role, a grant to
+    /// `replayed_as` and its default privileges (`for role ...`) are that role's. A change of
+    /// owner between two roles that both applied migrations cannot be told from their work.
+    /// Unchanged when `applied_by` is empty (no ledger rows name a role) or is
+    /// `replayed_as` alone.
+    pub fn as_applied_by(
+        &self,
+        replayed_as: &str,
+        applied_by: &BTreeSet<String>,
+        live: &Snapshot,
+    ) -> Snapshot {
+        let only = match applied_by.iter().collect::<Vec<_>>().as_slice() {
+            [] => return self.clone(),
+            [only] if *only == replayed_as => return self.clone(),
+            [only] => Some(only.as_str()),
+            _ => None,
+        };
+        let for_role = format!("for role {replayed_as} ");
+        self.objects
+            .iter()
+            .map(|(id, object)| {
+                let mut id = id.clone();
+                let mut object = object.clone();
+                if let Some(owner) = object.properties.get_mut("owner") {
+                    let live_owner = live
+                        .get(&id)
+                        .and_then(|o| o.properties.get("owner"))
+                        .filter(|o| applied_by.contains(*o));
+                    if owner == replayed_as {
+                        if let Some(to) = live_owner.map(String::as_str).or(only) {
+                            *owner = to.to_string();
+                        }
+                    }
+                }
+                if let Some(only) = only {
+                    let by_name =
+                        matches!(id.kind, ObjectKind::Grant | ObjectKind::DefaultPrivileges);
+                    if by_name && id.sub.as_deref() == Some(replayed_as) {
+                        id.sub = Some(only.to_string());
+                    }
+                    if id.kind == ObjectKind::DefaultPrivileges {
+                        if let Some(rest) = id.name.strip_prefix(&for_role) {
+                            id.name = format!("for role {only} {rest}");
+                        }
+                    }
+                }
+                (id, object)
+            })
+            .collect()
+    }
+
     /// Whether one of the objects `id` belongs to (its parents, their parents...) is in
     /// `set`. Parents form no cycle in a snapshot read from a database; in a hand-made one,
     /// an object on a cycle is not hidden by it, so that it is still reported.
@@ -500,6 +560,56 @@ mod tests {
 
     fn table(name: &str) -> ObjectId {
         ObjectId::new(ObjectKind::Table, name)
+    }
+
+    #[test]
+    fn a_replay_by_another_role_compares_owners_with_the_roles_that_applied() {
+        let owned = |owner: &str| object(&[("owner", owner)]);
+        let grant = |to: &str| ObjectId::with_sub(ObjectKind::Grant, "table public.a", to);
+        let replay: Snapshot = [
+            (table("public.a"), owned("monitor")),
+            (table("public.b"), owned("monitor")),
+            (table("public.c"), owned("app_owner")),
+            (grant("monitor"), object(&[("privileges", "SELECT")])),
+        ]
+        .into_iter()
+        .collect();
+        let live: Snapshot = [
+            (table("public.a"), owned("deploy")),
+            (table("public.b"), owned("someone_else")),
+            (table("public.c"), owned("app_owner")),
+            (grant("deploy"), object(&[("privileges", "SELECT")])),
+        ]
+        .into_iter()
+        .collect();
+        let one: BTreeSet<String> = ["deploy".to_string()].into();
+        let found = diff(&replay.as_applied_by("monitor", &one, &live), &live);
+        // Only the owner changed by hand, named against the applying role.
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].to_string(),
+            "table public.b: owner someone_else, expected deploy"
+        );
+
+        // Two applying roles: an owner that is either is theirs; a grant keeps its name.
+        let two: BTreeSet<String> = ["deploy".to_string(), "admin".to_string()].into();
+        let found = diff(&replay.as_applied_by("monitor", &two, &live), &live);
+        let shown: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert!(
+            shown.iter().all(|d| !d.starts_with("table public.a:")),
+            "{shown:?}"
+        );
+        assert!(shown
+            .iter()
+            .any(|d| d.starts_with("table public.b: owner someone_else")));
+
+        // No applying role recorded, or the replaying role itself: unchanged.
+        assert_eq!(
+            replay.as_applied_by("monitor", &BTreeSet::new(), &live),
+            replay
+        );
+        let same: BTreeSet<String> = ["monitor".to_string()].into();
+        assert_eq!(replay.as_applied_by("monitor", &same, &live), replay);
     }
 
     fn column(table: &str, name: &str) -> ObjectId {

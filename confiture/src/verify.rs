@@ -76,6 +76,10 @@ impl ScratchServer {
 /// was raised on, the target or a scratch database ([`Error::in_database`]). A run decides
 /// by where it is: a phase on the target, a step on a scratch database.
 pub(crate) fn raised_on(env: &Environment, error: Error) -> Error {
+    let error = match &env.migration.tenant_schema {
+        Some(schema) => error.in_schema(schema),
+        None => error,
+    };
     error.in_database(env.connection.to_string())
 }
 
@@ -479,6 +483,12 @@ impl Replay {
             target: of.env.connection.to_string(),
             timeouts,
         })
+    }
+
+    /// The role the replayed migrations run as, and own what they make as.
+    pub(crate) fn role(&mut self) -> Result<String> {
+        crate::db::snapshot::current_role(&mut self.client)
+            .map_err(|e| raised_on(&self.migrator.env, e))
     }
 
     pub(crate) fn snapshot(&mut self) -> Result<Snapshot> {

@@ -643,7 +643,7 @@ fn plan_text(
 fn status(mut migrator: Migrator, out: &Output) -> Result<u8> {
     let report = migrator.status()?;
     if out.json_mode() {
-        out.json(&report);
+        out.report_json(&report);
     } else {
         for d in report.diagnostics.iter().filter(|d| d.is_error()) {
             out.diagnostic(d);

@@ -98,8 +98,22 @@ pub struct MigrationLock {
     pub key: i32,
     /// A tenant run's own key ([`tenant_lock_id`]); `key` is then held shared.
     pub tenant_key: Option<i32>,
+    /// The tenant schema of a tenant run, which its messages name.
+    pub tenant: Option<String>,
     /// How long acquiring took.
     pub waited: Duration,
+}
+
+/// `migration lock on database "app"`, `migration lock of tenant schema tenant_a on database
+/// "app"`: the one name of a lock in messages, so that a tenant's lock is never taken for its
+/// database's (which other tenants share).
+fn lock_name(database: &str, tenant: Option<&str>) -> String {
+    match tenant {
+        None => format!("migration lock on database {database:?}"),
+        Some(schema) => {
+            format!("migration lock of tenant schema {schema} on database {database:?}")
+        }
+    }
 }
 
 fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
@@ -301,6 +315,7 @@ pub fn acquire_scoped(
                 database,
                 key,
                 tenant_key,
+                tenant: tenant.map(str::to_string),
                 waited: start.elapsed(),
             });
         }
@@ -334,7 +349,8 @@ pub fn acquire_scoped(
     let mut err = Error::new(
         ErrorKind::LockTimeout,
         format!(
-            "migration lock on database {database:?} not acquired {waited}: another migration run holds it"
+            "{} not acquired {waited}: another migration run holds it",
+            lock_name(&database, tenant)
         ),
     );
     err = match &found {
@@ -364,6 +380,7 @@ pub fn try_acquire_scoped(
         database: database.to_string(),
         key,
         tenant_key,
+        tenant: tenant.map(str::to_string),
         waited: Duration::ZERO,
     }))
 }
@@ -482,8 +499,8 @@ impl MigrationLock {
             Err(Error::new(
                 ErrorKind::Diverged,
                 format!(
-                    "the migration lock on database {:?} was lost during the run",
-                    self.database
+                    "the {} was lost during the run",
+                    lock_name(&self.database, self.tenant.as_deref())
                 ),
             )
             .with_help(format!(

@@ -111,6 +111,21 @@ fn dropped_while_read(code: &SqlState) -> bool {
         || *code == SqlState::UNDEFINED_FUNCTION
 }
 
+/// The role the session's objects are created as (`current_user`): who owns what a replay
+/// makes, for [`Snapshot::as_applied_by`].
+pub(crate) fn current_role(client: &mut postgres::Client) -> Result<String> {
+    let messages = client
+        .simple_query("SELECT pg_catalog.current_user()")
+        .map_err(|e| crate::db::query_error("cannot read the session's role", e))?;
+    messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .ok_or_else(|| unexpected("no row for current_user".to_string()))
+}
+
 fn read_error(e: postgres::Error) -> Error {
     crate::db::query_error("cannot read the schema from the system catalogs", e)
 }

@@ -342,6 +342,19 @@ fn unreadable(path: &Path, error: &str) -> Diagnostic {
     diagnostic(&UNREADABLE_FILE, path, None, message, help)
 }
 
+/// `C010` for a `.sql` entry of `drift --schema-dir`'s directory that cannot be read (a broken
+/// or looping symbolic link, a FIFO, no permission): the migrations directory's rule, with a
+/// help about a schema file.
+#[cfg(feature = "db")]
+pub(crate) fn unreadable_schema_file(path: &Path, error: &str) -> Diagnostic {
+    let shown = crate::display::path(path);
+    let message = format!("cannot read `{shown}`: {error}");
+    let help = "make it a readable file (fix its permissions or the symbolic link), or move it \
+                out of the schema directory"
+        .to_string();
+    diagnostic(&UNREADABLE_FILE, path, None, message, help)
+}
+
 /// Inspects the contents of every readable well-named file, on a few threads when there are
 /// many: with the SQL rules, this is where the time goes. A directory of 500 migrations (1,000
 /// files) is already inspected on two threads.

@@ -6,6 +6,8 @@
 //! them into a [`MigrationSet`] plus every problem found, never panics, never prints.
 
 mod checker;
+#[cfg(feature = "db")]
+pub(crate) use checker::unreadable_schema_file;
 mod generate;
 pub mod lexer;
 pub mod markers;
@@ -432,10 +434,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
             match fs::metadata(&path) {
                 Ok(meta) => (meta.is_dir(), meta.is_file()),
                 Err(err) => {
-                    let error = match err.kind() {
-                        io::ErrorKind::NotFound => "it is a broken symbolic link".to_string(),
-                        _ => err.to_string(),
-                    };
+                    let error = unreadable_link(&err);
                     entries.push(Entry::Unreadable { path, error });
                     continue;
                 }
@@ -455,7 +454,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
             // Not a migration: not read.
         } else if !is_file {
             // Reading a FIFO would block forever.
-            let error = "it is not a regular file".to_string();
+            let error = NOT_A_REGULAR_FILE.to_string();
             entries.push(Entry::Unreadable { path, error });
         } else {
             to_read.push(path);
@@ -464,6 +463,19 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
     entries.extend(read_files(to_read));
     Ok(entries)
 }
+
+/// Why a symbolic link could not be followed (`metadata` of the link failed): the one wording
+/// of the migrations directory and of `drift --schema-dir`.
+pub(crate) fn unreadable_link(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::NotFound => "it is a broken symbolic link".to_string(),
+        _ => err.to_string(),
+    }
+}
+
+/// Why a `.sql` entry that is no directory and no regular file (a FIFO, a socket, a device) is
+/// not read: reading a FIFO would block forever.
+pub(crate) const NOT_A_REGULAR_FILE: &str = "it is not a regular file";
 
 /// Reads the files, on a few threads when there are many: opening and reading thousands of
 /// small files is system-call bound, and the calls run in parallel. Each thread reads through

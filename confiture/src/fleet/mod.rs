@@ -695,6 +695,9 @@ impl Fleet {
                 forward(p);
             });
             ran.created_database = created;
+            if let Some(error) = ran.error.as_mut() {
+                self.blame_jobs(error);
+            }
             let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
             let mut s = lock(state);
             let (exit_code, failed) = (ran.exit_code, ran.failed);
@@ -760,6 +763,30 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The error of a failed command as its report shows it (with file and line), else as data.
+impl Fleet {
+    /// A target refused for too many connections (`53300`: the server's `max_connections`, a
+    /// database's or a role's `CONNECTION LIMIT`) while this fleet runs several at once: the
+    /// fleet's own connections, one per running target, are the likely cause, so the help
+    /// says to run fewer first.
+    fn blame_jobs(&self, error: &mut ReportedError) {
+        let too_many = postgres::error::SqlState::TOO_MANY_CONNECTIONS.code();
+        // No more run at once than there are targets.
+        let at_once = self.jobs.min(self.targets.len());
+        if at_once < 2 || error.sqlstate.as_deref() != Some(too_many) {
+            return;
+        }
+        let fewer = format!(
+            "this run holds up to {at_once} connections at once, one per running target: \
+             lower --jobs (`jobs` of the environment's `fleet:` block), e.g. --jobs {}",
+            (at_once / 2).max(1)
+        );
+        error.help = Some(match error.help.take() {
+            Some(help) => format!("{fewer}; or {help}"),
+            None => fewer,
+        });
+    }
+}
+
 fn reported(error: &crate::Error, errors: &[ReportedError]) -> ReportedError {
     errors
         .last()

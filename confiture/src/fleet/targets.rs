@@ -140,7 +140,9 @@ impl Target {
             name: base.migration.tracking_table.name.clone(),
         };
         environment.migration.tenant_schema = Some(schema.to_string());
-        environment.name = format!("{source} (schema {schema} of {})", base.source());
+        // Where the connection settings are, for help lines ("check them in ..."): the
+        // base's, never the schema's source, which holds no host or port.
+        environment.name = format!("{} (schema {schema}, given by {source})", base.source());
         environment.file = None;
         environment.fleet = None;
         Ok(Target {

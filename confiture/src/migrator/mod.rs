@@ -411,8 +411,12 @@ impl Migrator {
     }
 
     /// `error` naming this migrator's database ([`Error::database`]) when it was raised once
-    /// connected to it.
+    /// connected to it, and its tenant schema ([`Error::schema`]) for a tenant's session.
     pub(crate) fn raised_here(&self, error: Error) -> Error {
+        let error = match &self.env.migration.tenant_schema {
+            Some(schema) => error.in_schema(schema),
+            None => error,
+        };
         match self.client {
             Some(_) => error.in_database(self.env.connection.to_string()),
             None => error,

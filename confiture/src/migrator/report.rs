@@ -120,6 +120,9 @@ pub struct ReportedError {
     pub help: Option<String>,
     /// The database it concerns, `user@host:port/db` (never the password).
     pub database: Option<String>,
+    /// The tenant schema it concerns (a `--schema` run's, a fleet's tenant target's); `null`
+    /// for a whole database.
+    pub schema: Option<String>,
     /// The migration's version, when the error is in one.
     pub version: Option<String>,
     /// The migration's name, when the error is in one.
@@ -286,12 +289,13 @@ impl ReportedError {
             details: error.details.clone(),
             help: error.help.clone(),
             database: error.database().map(str::to_string),
+            schema: error.schema().map(str::to_string),
             version: None,
             name: None,
             file: None,
             line: None,
             column: None,
-            sqlstate: None,
+            sqlstate: error.sqlstate().map(str::to_string),
             server_message: None,
             committed: Vec::new(),
             not_attempted: Vec::new(),

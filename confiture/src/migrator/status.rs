@@ -1,5 +1,6 @@
 //! `Migrator::status`: the state of every migration, read-only.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::report::Progress;
@@ -38,18 +39,35 @@ impl Migrator {
     /// [`Migrator::status`] for the commands that read it on the way (drift), which complete
     /// their own errors.
     pub(crate) fn status_run(&mut self) -> Result<StatusReport> {
+        self.status_read().map(|(report, _)| report)
+    }
+
+    /// [`Migrator::status_run`], with the roles the ledger's rows name as having applied them
+    /// (`applied_by`; none when there is no ledger): `drift` compares owners with them.
+    pub(crate) fn status_read(&mut self) -> Result<(StatusReport, BTreeSet<String>)> {
         // The ledger is read on the connecting thread, while the files are read and checked.
         let read = self.ledger_read();
         let (checked, ledger) = self
             .while_connecting_then(Migrator::read_checked, move |session, _| {
                 read.run(&mut session.client)
             })?;
-        match ledger {
-            Some(ledger) => Ok(self.report(&checked.set, &checked.diagnostics, ledger)),
+        let ledger = match ledger {
+            Some(ledger) => ledger,
             None => self.off_runtime(&mut |_: Progress| {}, |m, _| {
-                m.status_with(&checked.set, &checked.diagnostics)
-            }),
-        }
+                let read = m.ledger_read();
+                read.run(m.client()?)
+            })?,
+        };
+        let applied_by = ledger
+            .0
+            .iter()
+            .flat_map(|l| &l.rows)
+            .filter_map(|row| row.applied_by.clone())
+            .collect();
+        Ok((
+            self.report(&checked.set, &checked.diagnostics, ledger),
+            applied_by,
+        ))
     }
 
     /// The status of `set` (already read and checked; its diagnostics are not known here)

@@ -14,6 +14,7 @@ const KEYS: &[&str] = &[
     "details",
     "help",
     "database",
+    "schema",
     "version",
     "name",
     "file",

@@ -270,6 +270,78 @@ fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
     drop(db);
 }
 
+/// `drift` run as another role than the one that applied the migrations (a monitoring role,
+/// or a `--scratch-url` server whose role has another name) compares owners, grants and
+/// default privileges as made by the applying role (the ledger's `applied_by`): no false
+/// drift, while an owner changed by hand to any other role is still drift.
+#[test]
+fn drift_as_another_role_than_the_one_that_applied_compares_owners_with_the_applier() {
+    let monitor = Role::with("cft_drift_monitor", "CREATEDB");
+    let other = Role::with("cft_drift_other", "");
+    let db = TestDb::new("drift_roles");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_s",
+            "CREATE SCHEMA app;\nCREATE TABLE app.t2 (id int);\nCREATE FUNCTION app.f() RETURNS int LANGUAGE sql AS 'SELECT 1';\n",
+            "DROP SCHEMA app CASCADE;\n",
+        )
+        .migration(
+            "003_p",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO PUBLIC;\nGRANT SELECT ON t1 TO PUBLIC;\n",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA app REVOKE SELECT ON TABLES FROM PUBLIC;\nREVOKE SELECT ON t1 FROM PUBLIC;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(&format!(
+            "GRANT SELECT ON tb_confiture TO \"{}\"",
+            monitor.0
+        ))
+        .unwrap();
+    let as_monitor = monitor.url(&db.name);
+    let drift_as = |url: &str, extra: &[&str]| {
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "drift", "--database-url", url])
+                .args(extra),
+        )
+    };
+    // Live as the monitoring role, replayed as it.
+    let run = drift_as(&as_monitor, &[]);
+    run.code(exit::SUCCESS).stdout_has("no drift");
+    assert_scratch_dropped(&run);
+    // Live as the applying role, replayed on a --scratch-url as another.
+    let run = drift_as(&db.url(), &["--scratch-url", &monitor.url("postgres")]);
+    run.code(exit::SUCCESS).stdout_has("no drift");
+
+    // A real change of owner is drift, whoever runs it, named against the applying role.
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER TABLE t1 OWNER TO \"{0}\"; ALTER SCHEMA app OWNER TO \"{0}\"",
+            other.0
+        ))
+        .unwrap();
+    let owned = |run: &Run| {
+        run.code(exit::SCHEMA_CHECK_FAILED)
+            .stdout_has(&format!(
+                "table public.t1: owner {}, expected postgres",
+                other.0
+            ))
+            .stdout_has(&format!("schema app: owner {}, expected postgres", other.0));
+    };
+    owned(&drift_as(&as_monitor, &[]));
+    owned(&drift_as(&db.url(), &[]));
+    owned(&drift_as(
+        &db.url(),
+        &["--scratch-url", &monitor.url("postgres")],
+    ));
+    drop(db);
+}
+
 #[test]
 fn drift_reads_the_live_database_and_writes_nothing() {
     let db = TestDb::new("drift_cli");
@@ -336,6 +408,136 @@ fn drift_with_a_schema_directory() {
 
 /// A server nothing listens on: port 1 of the loopback address.
 const NOWHERE: &str = "postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=5";
+
+/// `--schema-dir` follows symbolic links (to files and to directories, a loop reported), and
+/// refuses (exit 5, `C010`, nothing compared) every `.sql` entry it cannot read — a FIFO, a
+/// broken link, a file without permission — as the migrations directory does: a schema file
+/// skipped silently would make its objects read as missing from the directory.
+#[test]
+fn a_schema_directory_follows_symbolic_links_and_refuses_what_it_cannot_read() {
+    use std::os::unix::fs::symlink;
+    let db = TestDb::new("drift_schema_links");
+    let project = Project::new();
+    project
+        .migration(
+            "001_t",
+            "CREATE TABLE t1 (id int);
+",
+            "DROP TABLE t1;
+",
+        )
+        .migration(
+            "002_t",
+            "CREATE TABLE t2 (id int);
+",
+            "DROP TABLE t2;
+",
+        )
+        .migration(
+            "003_t",
+            "CREATE TABLE t3 (id int);
+",
+            "DROP TABLE t3;
+",
+        )
+        .write(
+            "db/schema/a.sql",
+            "CREATE TABLE t1 (id int);
+",
+        )
+        .write(
+            "elsewhere/t2.sql",
+            "CREATE TABLE t2 (id int);
+",
+        )
+        .write(
+            "shared/t3.sql",
+            "CREATE TABLE t3 (id int);
+",
+        );
+    symlink(
+        project.path("elsewhere/t2.sql"),
+        project.path("db/schema/e.sql"),
+    )
+    .unwrap();
+    symlink(project.path("shared"), project.path("db/schema/shared")).unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let args = ["migrate", "drift", "--schema-dir", "db/schema"];
+    let run = project.run_on(&db, &args);
+    run.code(exit::SUCCESS)
+        .stdout_has("the schema directory db/schema matches the migrations");
+    let json = project
+        .run_on(&db, &[&args[..], &["--format", "json"]].concat())
+        .json();
+    let files: Vec<&str> = json["schema_dir"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "db/schema/a.sql",
+            "db/schema/e.sql",
+            "db/schema/shared/t3.sql"
+        ]
+    );
+
+    // A link back to a directory being walked is a loop: reported, not walked forever.
+    symlink(
+        project.path("db/schema"),
+        project.path("db/schema/shared/again"),
+    )
+    .unwrap();
+    let run = project.run_on(&db, &args);
+    run.code(exit::INVALID)
+        .stderr_has("error[C010]")
+        .stderr_has("cannot read `db/schema/shared/again`: it is a symbolic link back to");
+    std::fs::remove_file(project.path("db/schema/shared/again")).unwrap();
+
+    // A FIFO (reading it would block forever), a broken link and a file without permission:
+    // each one named, all at once, before any scratch database is created.
+    let fifo = project.path("db/schema/b.sql");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    symlink("/nonexistent/confiture", project.path("db/schema/c.sql")).unwrap();
+    project.write(
+        "db/schema/d.sql",
+        "CREATE TABLE d (id int);
+",
+    );
+    let locked = project.path("db/schema/d.sql");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let root = std::fs::File::open(&locked).is_ok();
+    let run = project.run_on(&db, &args);
+    run.code(exit::INVALID)
+        .stderr_has("error[C010]")
+        .stderr_has("cannot read `db/schema/b.sql`: it is not a regular file")
+        .stderr_has("cannot read `db/schema/c.sql`: it is a broken symbolic link")
+        .stderr_lacks("created the scratch database");
+    if !root {
+        run.stderr_has("cannot read `db/schema/d.sql`");
+    }
+    let json = project
+        .run_on(&db, &[&args[..], &["--format", "json"]].concat())
+        .json();
+    assert_eq!(json["errors"][0]["exit_code"], exit::INVALID);
+    let codes: Vec<&str> = json["errors"][0]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), if root { 2 } else { 3 }, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == "C010"), "{codes:?}");
+}
 
 #[test]
 fn a_scratch_url_that_cannot_be_reached_is_named_not_the_target() {

@@ -1063,3 +1063,92 @@ fn down_with_nothing_to_roll_back_says_so_in_downs_words() {
         .code(exit::SUCCESS)
         .stdout_has("would apply nothing");
 }
+
+/// A target refused with `53300` (too many connections) while the fleet runs several at once
+/// gets a help that says to lower `--jobs`: the fleet's own connections are the likely cause.
+/// With `--jobs 1` the fleet is not the cause, and the help does not say so.
+#[test]
+fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
+    /// Dropped (later, by the harness's reaper) even when the test fails.
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        }
+    }
+    let guard = Role(confiture_tests::unique("cft_fleet_connlimit"));
+    let role = guard.0.clone();
+    confiture_tests::admin()
+        .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 1"))
+        .unwrap();
+    let dbs = TestDbs::new("fleet_connlimit", 2);
+    let project = tenant_project();
+    write_targets(&project, &dbs);
+    // The role's one connection is taken: every target is refused.
+    let mut held =
+        postgres::Client::connect(&server().url_as(&role, None, "postgres"), postgres::NoTls)
+            .unwrap();
+    let base = server().url_as(&role, None, "postgres");
+    let run_with = |jobs: &str| {
+        Run::of(project.cli().args([
+            "migrate",
+            "status",
+            "--database-url",
+            &base,
+            "--targets",
+            "tenants.txt",
+            "--keep-going",
+            "--jobs",
+            jobs,
+            "--format",
+            "json",
+        ]))
+    };
+    let run = run_with("2");
+    let doc = run.json();
+    for entry in entries(&doc) {
+        let error = &entry["error"];
+        assert_eq!(error["sqlstate"], "53300", "{}", run.dump());
+        let help = error["help"].as_str().unwrap();
+        assert!(
+            help.starts_with(
+                "this run holds up to 2 connections at once, one per running target: lower --jobs"
+            ),
+            "{help}"
+        );
+        assert!(help.contains("e.g. --jobs 1"), "{help}");
+        assert!(help.contains("CONNECTION LIMIT"), "{help}");
+    }
+    // No more than the targets run at once, whatever --jobs says.
+    let run = run_with("8");
+    for entry in entries(&run.json()) {
+        let help = entry["error"]["help"].as_str().unwrap();
+        assert!(
+            help.starts_with("this run holds up to 2 connections"),
+            "{help}"
+        );
+    }
+    // The text says it too, under each target's error.
+    let text = Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--database-url",
+        &base,
+        "--targets",
+        "tenants.txt",
+        "--keep-going",
+        "--jobs",
+        "2",
+    ]));
+    text.stderr_has(
+        "help: this run holds up to 2 connections at once, one per running target: lower --jobs",
+    );
+    let run = run_with("1");
+    for entry in entries(&run.json()) {
+        assert_eq!(entry["error"]["sqlstate"], "53300", "{}", run.dump());
+        assert!(!entry["error"]["help"].as_str().unwrap().contains("--jobs"));
+    }
+    held.batch_execute("SELECT 1").unwrap();
+    drop(held);
+    drop(guard);
+}

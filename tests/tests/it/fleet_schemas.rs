@@ -296,7 +296,24 @@ fn a_tenant_run_waits_for_a_whole_database_run_and_not_for_another_tenant() {
     .stderr_has(&format!(
         "/{} schema tenant_a: waiting for the migration lock held by pid {pid}",
         db.name
+    ))
+    .stderr_has(&format!(
+        "migration lock of tenant schema tenant_a on database \"{}\" not acquired within 1s",
+        db.name
     ));
+    // One tenant on its own (`--schema`): its lock is named, not the database's (which
+    // other tenants' runs share).
+    project
+        .run_on(
+            &db,
+            &["migrate", "up", "--schema", "tenant_a", "--lock-wait", "1s"],
+        )
+        .code(exit::LOCK_TIMEOUT)
+        .stderr_has(&format!(
+            "migration lock of tenant schema tenant_a on database \"{}\" not acquired",
+            db.name
+        ))
+        .stderr_lacks("migration lock on database");
     drop(holder);
 
     // A run on the whole database in progress: every tenant waits.
@@ -315,7 +332,8 @@ fn a_tenant_run_waits_for_a_whole_database_run_and_not_for_another_tenant() {
             "1s",
         ],
     )
-    .code(exit::LOCK_TIMEOUT);
+    .code(exit::LOCK_TIMEOUT)
+    .stderr_has("migration lock of tenant schema tenant_a on database");
     drop(holder);
     fleet(
         &project,
@@ -884,4 +902,110 @@ fn a_list_query_on_a_missing_database_never_suggests_migrating_that_database() {
             assert!(!db.exists(), "{list} {args:?}: {}", run.dump());
         }
     }
+}
+
+/// A `--schema` run's connection errors point at where the host, port and database name are
+/// (`--database-url`, the environment file), never at `--schema`, which holds only the schema.
+#[test]
+fn a_tenant_runs_connection_help_names_where_the_connection_is_set() {
+    let project = tenant_project();
+    let refused = "postgresql://postgres@127.0.0.1:1/x";
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "down",
+        "--schema",
+        "tenant_a",
+        "--database-url",
+        refused,
+    ]));
+    run.code(exit::CONNECTION)
+        .stderr_has("check them in --database-url (schema tenant_a, given by --schema)")
+        .stderr_lacks("in --schema");
+    let missing = confiture_test_support::server().url("cft_no_such_database_for_schema");
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--schema",
+        "tenant_a",
+        "--database-url",
+        &missing,
+    ]));
+    run.code(exit::CONNECTION)
+        .stderr_has("fix the database name in --database-url (schema tenant_a, given by --schema)")
+        .stderr_lacks("in --schema");
+    // The same from an environment file: the file is named.
+    project.write(
+        "db/environments/local.yaml",
+        format!("name: local\ndatabase_url: {refused}\n"),
+    );
+    let run = Run::of(
+        project
+            .cli()
+            .args(["migrate", "status", "--schema", "tenant_a"]),
+    );
+    run.code(exit::CONNECTION)
+        .stderr_has("check them in environment file db/environments/local.yaml (schema tenant_a, given by --schema)");
+}
+
+/// A single `--schema` run's JSON names its tenant schema, as a fleet's `targets` entries do:
+/// `schema` in the document and in every error object (`null` for a whole database), whether
+/// the run succeeded, a migration failed, the lock or the connection failed.
+#[test]
+fn a_single_tenant_runs_json_names_its_schema_in_the_document_and_every_error() {
+    let db = TestDb::new("schemajson");
+    let project = tenant_project();
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE TABLE tenant_a.tb_widget (pk int);")
+        .expect("poison tenant a");
+    let json = |args: &[&str]| {
+        let run = project.run_on(&db, &[args, &["--format", "json"]].concat());
+        (run.json(), run)
+    };
+    // Success (status).
+    let (doc, run) = json(&["migrate", "status", "--schema", "tenant_b"]);
+    assert_eq!(doc["schema"], "tenant_b", "{}", run.dump());
+    // A migration that fails: the report and its error.
+    let (doc, run) = json(&["migrate", "up", "--schema", "tenant_a"]);
+    run.code(exit::MIGRATION_FAILED);
+    assert_eq!(doc["schema"], "tenant_a", "{}", run.dump());
+    assert_eq!(doc["errors"][0]["schema"], "tenant_a", "{}", run.dump());
+    // The lock held by another run of that tenant.
+    let ns = confiture::db::LOCK_NAMESPACE;
+    let database_key = confiture::db::lock_id(&db.name);
+    let key = confiture::db::tenant_lock_id(&db.name, "tenant_b");
+    let mut holder = db.connect();
+    holder
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock_shared({ns}, {database_key}); \
+             SELECT pg_advisory_lock({ns}, {key});"
+        ))
+        .expect("hold tenant b's lock");
+    let (doc, run) = json(&["migrate", "up", "--schema", "tenant_b", "--lock-wait", "0"]);
+    run.code(exit::LOCK_TIMEOUT);
+    assert_eq!(doc["schema"], "tenant_b", "{}", run.dump());
+    assert_eq!(doc["errors"][0]["schema"], "tenant_b", "{}", run.dump());
+    drop(holder);
+    // A connection that fails: the error document.
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "down",
+        "--schema",
+        "tenant_b",
+        "--database-url",
+        "postgresql://postgres@127.0.0.1:1/x",
+        "--format",
+        "json",
+    ]));
+    run.code(exit::CONNECTION);
+    let doc = run.json();
+    assert_eq!(doc["schema"], "tenant_b", "{}", run.dump());
+    assert_eq!(doc["errors"][0]["schema"], "tenant_b", "{}", run.dump());
+    // A whole database: the key is there, null.
+    let (doc, run) = json(&["migrate", "status"]);
+    assert!(doc["schema"].is_null(), "{}", run.dump());
+    assert!(
+        doc.as_object().unwrap().contains_key("schema"),
+        "{}",
+        run.dump()
+    );
 }
