@@ -221,6 +221,19 @@ impl Migrator {
             .filter_map(|m| m.number)
             .max();
         report.replayed = status.applied.clone();
+        // The replay would refuse broken files of the migrations it runs (the applied ones;
+        // every one with a schema directory): refused here, before the live schema is read
+        // and a scratch database made — by the replay's own rule.
+        let replays_through = match (&options.schema_dir, newest) {
+            (Some(_), _) => Some(None),
+            (None, Some(newest)) => Some(Some(newest)),
+            (None, None) => None,
+        };
+        if let Some(target) = replays_through {
+            let checked = self.read_checked()?;
+            let errors = crate::history::FileErrors::new(&checked.set, &checked.diagnostics);
+            crate::plan::check_up_files(&checked.set, &errors, target, None)?;
+        }
 
         progress(ScratchProgress::Step("reading the live schema".into()));
         let live = self.live_snapshot().map_err(|e| self.raised_here(e))?;

@@ -1262,13 +1262,46 @@ fn verify_and_drift_never_suggest_up_to_stop_before_a_broken_migration() {
                 .stderr_lacks("stops before");
             let run = project.run_on(&db, &["migrate", command, "--format", "json"]);
             run.code(exit::INVALID);
-            let help = run.json()["errors"][0]["help"].to_string();
+            let doc = run.json();
+            let help = doc["errors"][0]["help"].to_string();
             assert!(
                 !help.contains("migrate up") && !help.contains("stops before"),
                 "{broken}, {command}: {}",
                 run.dump()
             );
+            // Refused as files, before a scratch database is made (drift made one, and its
+            // error named the scratch database).
+            assert!(
+                doc["errors"][0]["database"].is_null()
+                    && doc["scratch_databases"]
+                        .as_array()
+                        .is_none_or(|made| made.is_empty()),
+                "{broken}, {command}: {}",
+                run.dump()
+            );
+            run.stderr_lacks("scratch database");
         }
         assert_eq!(ledger(&db), ["001:a", "002:b", "003:c"], "{broken}");
     }
+}
+
+/// `drift` replays the applied migrations only: a broken draft that is not applied yet does
+/// not stop it (with `--schema-dir`, which replays every migration, it does).
+#[test]
+fn drift_is_not_stopped_by_a_broken_draft_it_does_not_replay() {
+    let db = TestDb::new("drift_draft");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    table(&project, "002_b", "b");
+    project.remove("db/migrations/002_b.down.sql");
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SUCCESS);
+    project.write("schema/a.sql", "CREATE TABLE a ();\n");
+    project
+        .run_on(&db, &["migrate", "drift", "--schema-dir", "schema"])
+        .code(exit::INVALID)
+        .stderr_has("002_b.up.sql")
+        .stderr_lacks("scratch database");
 }
