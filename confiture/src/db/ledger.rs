@@ -7,6 +7,7 @@ use std::time::Duration;
 use postgres::error::SqlState;
 use postgres::SimpleQueryMessage;
 
+use super::lock::Wanted;
 use crate::error::{Error, Result};
 use crate::ledger::{literal, Ledger, LedgerRow, Rewrite, TrackingTable};
 
@@ -47,7 +48,7 @@ pub fn read_qualified(
     // and ends with it, whatever happens.
     let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
     let sql = format!(
-        "SET LOCAL lock_timeout = '{wait_ms}ms';\n\
+        "{own} SET LOCAL lock_timeout = '{wait_ms}ms';\n\
          SELECT n.nspname, c.relname, \
          pg_catalog.has_table_privilege(c.oid, 'INSERT'), \
          pg_catalog.has_table_privilege(c.oid, 'DELETE'), current_user, \
@@ -66,6 +67,7 @@ pub fn read_qualified(
         name = literal(&table.quoted()),
         quoted = table.quoted(),
         written = WRITTEN_COLUMNS.map(literal).join(", "),
+        own = super::OWN_STATEMENT_BOUNDS,
     );
     let messages = match client.simple_query(&sql) {
         Ok(messages) => messages,
@@ -73,10 +75,24 @@ pub fn read_qualified(
         Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
             return Err(locked(client, table, wait))
         }
+        Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) && !super::is_connection_lost(&e) => {
+            // Our read runs without the user's `statement_timeout` (`OWN_STATEMENT_BOUNDS`):
+            // canceled, it was by another session (`pg_cancel_backend`) or by a timeout too
+            // short for even our `SET`. While a session holds a lock on the ledger, what was
+            // canceled is the wait for it: that lock is what the user must hear about.
+            return Err(match holder(client, table, Wanted::Read) {
+                Some(holder) => lock_error(
+                    format!("cannot read the tracking table {table}"),
+                    "the wait for it was canceled",
+                    Some(holder),
+                ),
+                None => read_error(table, e),
+            });
+        }
         Err(e) => return Err(read_error(table, e)),
     };
-    // The first CommandComplete is the SET's.
-    let mut statement = -1;
+    // The first two CommandCompletes are the SETs'.
+    let mut statement = -2;
     let mut qualified = None;
     let mut resolved = None;
     let mut access = Access::default();
@@ -212,7 +228,7 @@ pub fn qualified_name(client: &mut postgres::Client, table: &TrackingTable) -> R
         return Ok(table.to_string());
     }
     let messages = client
-        .simple_query("SELECT current_schema()")
+        .simple_query(&super::own_statements("SELECT current_schema()"))
         .map_err(|e| read_error(table, e))?;
     let schema = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
@@ -227,17 +243,33 @@ pub fn qualified_name(client: &mut postgres::Client, table: &TrackingTable) -> R
 /// The ledger read waited `wait` for a lock another session holds on the table: exit 6,
 /// naming that session as the migration-lock timeout does.
 fn locked(client: &mut postgres::Client, table: &TrackingTable, wait: Duration) -> Error {
+    lock_error(
+        format!("cannot read the tracking table {table}"),
+        &format!("waited {}", super::backoff::human(wait)),
+        holder(client, table, Wanted::Read),
+    )
+}
+
+/// The session holding a lock on the ledger in the way of `wanted`, if any can be found.
+fn holder(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wanted: Wanted,
+) -> Option<super::lock::LockHolder> {
+    super::lock::table_lock_holder(client, &literal(&table.quoted()), wanted)
+        .ok()
+        .flatten()
+}
+
+/// A statement on the ledger (`what` failed) waited for a lock another session holds: exit 6,
+/// `how` saying how the wait ended, naming `holder` when known.
+fn lock_error(what: String, how: &str, holder: Option<super::lock::LockHolder>) -> Error {
     let mut error = Error::new(
         crate::ErrorKind::LockTimeout,
-        format!(
-            "cannot read the tracking table {table}: another session holds a lock on it \
-             (waited {})",
-            super::backoff::human(wait)
-        ),
+        format!("{what}: another session holds a lock on it ({how})"),
     );
-    let holder = super::lock::table_lock_holder(client, &literal(&table.quoted()));
     let holders = match holder {
-        Ok(Some(h)) => {
+        Some(h) => {
             error = error.with_detail(format!("held by {h}")).with_help(format!(
                 "wait for that session to finish and try again; if it is stuck, end it with \
                  `SELECT pg_terminate_backend({})`",
@@ -245,7 +277,7 @@ fn locked(client: &mut postgres::Client, table: &TrackingTable, wait: Duration) 
             ));
             vec![h]
         }
-        _ => {
+        None => {
             error = error.with_help("run the command again when the lock is released");
             Vec::new()
         }
@@ -285,12 +317,26 @@ fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
              (columns pk_confiture, version, name, applied_at, execution_time_ms, checksum, \
              applied_by)",
         )
-    } else if super::is_connection_lost(&error) {
+    } else if super::is_connection_lost(&error) || error.as_db_error().is_none() {
         return super::query_error(&format!("cannot read the tracking table {table}"), error);
     } else {
-        return Error::connection(format!("cannot read the tracking table {table}"))
-            .with_source_shown(error, detail)
-            .with_help("check that the user may read it (GRANT SELECT) and that the server is up");
+        // The server is up and refused the read for a reason of its own: like a refused
+        // ledger write (`db::apply::failure`), the ledger's problem, not the connection's.
+        let help = if error.code() == Some(&SqlState::QUERY_CANCELED) {
+            // Not our own statement_timeout (we set none) nor a lock wait (no session holds
+            // one on the table).
+            "another session canceled this read (pg_cancel_backend), or the database's or \
+             role's statement_timeout is too short for even one statement: run the command \
+             again; a statement_timeout for migrations belongs in `migration.statement_timeout`"
+                .to_string()
+        } else {
+            format!(
+                "the server refused the read (SQLSTATE {}): fix what its message names, then \
+                 run the command again",
+                error.code().map_or("", |c| c.code())
+            )
+        };
+        Error::invalid(format!("cannot read the tracking table {table}: {detail}")).with_help(help)
     };
     explained.set_source(error);
     explained
@@ -326,21 +372,39 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
 }
 
 /// Rewrites the ledger (baseline, reinit) in one transaction; rolls back on error, so that
-/// nothing is changed when any part fails.
+/// nothing is changed when any part fails. A lock another session holds on the table is
+/// waited for at most `wait` (as the read before it), then exit 6 naming that session.
 pub fn rewrite(
     client: &mut postgres::Client,
     table: &TrackingTable,
     rewrite: &Rewrite,
     what: &str,
+    wait: Duration,
 ) -> crate::Result<()> {
-    client.batch_execute(&rewrite.sql(table)).map_err(|e| {
+    let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
+    let sql = super::own_statements(&format!(
+        "SET LOCAL lock_timeout = '{wait_ms}ms'; {}",
+        rewrite.sql(table)
+    ));
+    client.batch_execute(&sql).map_err(|e| {
         let _ = client.batch_execute("ROLLBACK");
+        let failed =
+            format!("{what} could not write the tracking table {table}; nothing was changed");
+        let lost = super::is_connection_lost(&e);
+        if !lost && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+            let how = format!("waited {}", super::backoff::human(wait));
+            return lock_error(failed, &how, holder(client, table, Wanted::Write));
+        }
+        // Ours runs without the user's statement_timeout: a cancel while a session holds a
+        // lock in the way is the wait for it, as for the read.
+        if !lost && e.code() == Some(&SqlState::QUERY_CANCELED) {
+            if let Some(h) = holder(client, table, Wanted::Write) {
+                return lock_error(failed, "the wait for it was canceled", Some(h));
+            }
+        }
         let cause = super::cause_text(&e);
-        crate::Error::new(
-            crate::ErrorKind::MigrationFailed,
-            format!("{what} could not write the tracking table {table}; nothing was changed"),
-        )
-        .with_source_shown(e, cause)
-        .with_help("check that this role may write the tracking table")
+        crate::Error::new(crate::ErrorKind::MigrationFailed, failed)
+            .with_source_shown(e, cause)
+            .with_help("check that this role may write the tracking table")
     })
 }

@@ -163,7 +163,7 @@ impl Migrator {
                 if !initialised {
                     apply::create_tracking_table(client, &table)?;
                 }
-                crate::db::ledger::rewrite(client, &table, &rewrite, what)?;
+                crate::db::ledger::rewrite(client, &table, &rewrite, what, lock_wait)?;
                 Ok(described)
             },
         )

@@ -236,7 +236,10 @@ fn send_tracking_table_ddl(
     table: &TrackingTable,
     commit: bool,
 ) -> crate::Result<TrackingTable> {
-    let mut sql = String::from("BEGIN; SET LOCAL synchronous_commit = off;\n");
+    let mut sql = format!(
+        "BEGIN; SET LOCAL synchronous_commit = off; {}\n",
+        crate::db::OWN_STATEMENT_BOUNDS
+    );
     if !commit {
         // Left open while `up` reads and checks the files: a server's (or role's, or
         // database's) `idle_in_transaction_session_timeout` shorter than that check would end
