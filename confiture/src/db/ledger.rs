@@ -86,10 +86,10 @@ pub fn read_qualified(
                     "the wait for it was canceled",
                     Some(holder),
                 ),
-                None => read_error(table, e),
+                None => read_error(client, table, e),
             });
         }
-        Err(e) => return Err(read_error(table, e)),
+        Err(e) => return Err(read_error(client, table, e)),
     };
     // The first two CommandCompletes are the SETs'.
     let mut statement = -2;
@@ -229,7 +229,7 @@ pub fn qualified_name(client: &mut postgres::Client, table: &TrackingTable) -> R
     }
     let messages = client
         .simple_query(&super::own_statements("SELECT current_schema()"))
-        .map_err(|e| read_error(table, e))?;
+        .map_err(|e| read_error(client, table, e))?;
     let schema = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
@@ -292,7 +292,11 @@ fn is_absent(error: &postgres::Error) -> bool {
     matches!(error.code(), Some(code) if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::INVALID_SCHEMA_NAME)
 }
 
-fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
+fn read_error(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    error: postgres::Error,
+) -> Error {
     let detail = match error.as_db_error() {
         Some(db) => db.message().to_string(),
         None => error.to_string(),
@@ -301,13 +305,8 @@ fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
     // error stays the source either way.
     let mut explained = if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
         // The server is up and answered: a missing grant, not a connection problem.
-        Error::invalid(format!("cannot read the tracking table {table}: {detail}")).with_help(
-            format!(
-                "GRANT SELECT ON {} TO the role in the environment (and INSERT, DELETE for \
-                 commands that write)",
-                table.quoted()
-            ),
-        )
+        Error::invalid(format!("cannot read the tracking table {table}: {detail}"))
+            .with_help(grants_help(table, &missing_grants(client, table)))
     } else if error.code() == Some(&SqlState::UNDEFINED_COLUMN) {
         Error::invalid(format!(
             "the tracking table {table} is not a confiture ledger: {detail}"
@@ -340,6 +339,78 @@ fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
     };
     explained.set_source(error);
     explained
+}
+
+/// What this session's role lacks to read the ledger, asked of the server after it refused
+/// the read (42501): the schema's `USAGE` (the server's "permission denied for schema", which
+/// no table grant fixes) and the table's `SELECT`, through the catalogs' OIDs, which need
+/// neither. `None` when that cannot be asked.
+#[derive(Debug, Default)]
+struct MissingGrants {
+    /// `current_user`.
+    role: Option<String>,
+    /// The table's schema is named and the role may not use it.
+    schema_usage: bool,
+    /// The role may not read the table (or it is not found: the schema hides it).
+    table_select: bool,
+}
+
+fn missing_grants(client: &mut postgres::Client, table: &TrackingTable) -> MissingGrants {
+    // An unqualified name is looked up only in the schemas of `search_path` the role may use:
+    // the refusal is then the table's.
+    let schema = match &table.schema {
+        Some(schema) => literal(schema),
+        None => "pg_catalog.current_schema()".to_string(),
+    };
+    let sql = super::own_statements(&format!(
+        "SELECT current_user, \
+         n.oid IS NOT NULL AND NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE'), \
+         c.oid IS NULL OR NOT pg_catalog.has_table_privilege(c.oid, 'SELECT') \
+         FROM (SELECT) AS one \
+         LEFT JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) {schema} \
+         LEFT JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid \
+         AND c.relname OPERATOR(pg_catalog.=) {name}",
+        name = literal(&table.name)
+    ));
+    let Ok(messages) = client.simple_query(&sql) else {
+        return MissingGrants {
+            table_select: true,
+            ..MissingGrants::default()
+        };
+    };
+    messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(MissingGrants {
+                role: row.get(0).map(str::to_string),
+                schema_usage: table.schema.is_some() && row.get(1) == Some("t"),
+                table_select: row.get(2) != Some("f"),
+            }),
+            _ => None,
+        })
+        .unwrap_or(MissingGrants {
+            table_select: true,
+            ..MissingGrants::default()
+        })
+}
+
+/// The grants that let the role read the ledger, as statements to paste.
+fn grants_help(table: &TrackingTable, missing: &MissingGrants) -> String {
+    let role = match &missing.role {
+        Some(role) => format!("\"{}\"", crate::display::escape(&role.replace('"', "\"\""))),
+        None => "the role in the environment".to_string(),
+    };
+    let mut grants = Vec::new();
+    if let (true, Some(schema)) = (missing.schema_usage, &table.schema) {
+        grants.push(format!("GRANT USAGE ON SCHEMA \"{schema}\" TO {role};"));
+    }
+    if missing.table_select || grants.is_empty() {
+        grants.push(format!("GRANT SELECT ON {} TO {role};", table.quoted()));
+    }
+    format!(
+        "{} (and INSERT, DELETE on the table for commands that write)",
+        grants.join(" ")
+    )
 }
 
 fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<LedgerRow> {
