@@ -223,9 +223,14 @@ impl Access {
 
 /// The schema-qualified name a not-yet-created ledger would get: an unqualified name goes to
 /// the first existing schema of `search_path` (`public.tb_confiture`), as `CREATE TABLE` does.
-pub fn qualified_name(client: &mut postgres::Client, table: &TrackingTable) -> Result<String> {
+/// `None` when `search_path` names no existing schema: `CREATE TABLE` would fail (3F000,
+/// [`crate::ledger::NO_SCHEMA_HELP`]).
+pub fn qualified_name(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+) -> Result<Option<String>> {
     if table.schema.is_some() {
-        return Ok(table.to_string());
+        return Ok(Some(table.to_string()));
     }
     let messages = client
         .simple_query(&super::own_statements("SELECT current_schema()"))
@@ -234,10 +239,7 @@ pub fn qualified_name(client: &mut postgres::Client, table: &TrackingTable) -> R
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
     });
-    Ok(match schema {
-        Some(schema) => format!("{schema}.{}", table.name),
-        None => table.to_string(),
-    })
+    Ok(schema.map(|schema| format!("{schema}.{}", table.name)))
 }
 
 /// The ledger read waited `wait` for a lock another session holds on the table: exit 6,

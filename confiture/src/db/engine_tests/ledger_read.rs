@@ -20,15 +20,23 @@ fn absent_ledger_reads_as_none_and_names_where_it_would_be() {
     let table = TrackingTable::default();
     assert_eq!(ledger::read(&mut client, &table).unwrap(), None);
     assert_eq!(
-        ledger::qualified_name(&mut client, &table).unwrap(),
-        "public.tb_confiture"
+        ledger::qualified_name(&mut client, &table)
+            .unwrap()
+            .as_deref(),
+        Some("public.tb_confiture")
     );
     let qualified = TrackingTable::parse("nosuchschema.tb_confiture").unwrap();
     assert_eq!(ledger::read(&mut client, &qualified).unwrap(), None);
     assert_eq!(
-        ledger::qualified_name(&mut client, &qualified).unwrap(),
-        "nosuchschema.tb_confiture"
+        ledger::qualified_name(&mut client, &qualified)
+            .unwrap()
+            .as_deref(),
+        Some("nosuchschema.tb_confiture")
     );
+    // A search_path naming no existing schema: nowhere to create an unqualified name.
+    client.batch_execute("SET search_path = ''").unwrap();
+    assert_eq!(ledger::qualified_name(&mut client, &table).unwrap(), None);
+    assert_eq!(ledger::read(&mut client, &table).unwrap(), None);
     // The session is still usable after the "undefined table" error.
     let one: i32 = client.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
