@@ -267,3 +267,49 @@ fn a_ledger_rewrite_blocked_by_a_lock_exits_6_naming_the_holder() {
     drop(holder);
     assert_eq!(db.ledger(), ["001:a"]);
 }
+
+/// A database's `idle_in_transaction_session_timeout` is for sessions a client forgot inside a
+/// transaction, not for the engine's, which is busy between the messages of one transaction:
+/// `--single-transaction` (its `BEGIN`, then a message per migration) and a migration longer
+/// than one message (sent in parts inside its transaction) ran into a 1 ms one and lost the
+/// session (exit 3).
+#[test]
+fn a_database_idle_in_transaction_timeout_never_ends_the_engines_transactions() {
+    let db = TestDb::new("hang_idle");
+    db.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET idle_in_transaction_session_timeout = '1ms'",
+            db.name
+        ))
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    // Longer than one message (`MESSAGE_BUDGET`, 64 KiB): sent in parts in its transaction.
+    let long: String = (0..3000)
+        .map(|i| format!("INSERT INTO c VALUES ({i}, 'a row of text to make it long');\n"))
+        .collect();
+    dir.migration(
+        "003",
+        "c",
+        &format!("CREATE TABLE c (id int, t text);\n{long}"),
+        "DROP TABLE c;\n",
+    );
+    for round in 0..3 {
+        db.migrator(&dir)
+            .up(
+                &UpOptions::default().single_transaction(true),
+                &mut no_progress,
+            )
+            .unwrap_or_else(|f| panic!("{round}: up --single-transaction: {:?}", f.error));
+        db.migrator(&dir)
+            .down(&DownOptions::default().steps(Some(3)), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{round}: down: {:?}", f.error));
+        db.migrator(&dir)
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{round}: up: {:?}", f.error));
+        db.migrator(&dir)
+            .down(&DownOptions::default().steps(Some(3)), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{round}: down: {:?}", f.error));
+    }
+}
