@@ -141,6 +141,11 @@ pub struct StatusReport {
     pub database: Option<String>,
     /// Whether the tracking table exists. When it does not, everything is pending (exit 2).
     pub initialised: bool,
+    /// The tracking table does not exist, and its name is unqualified while the session's
+    /// `search_path` names no existing schema: `migrate up` could not create it
+    /// ([`crate::ledger::NO_SCHEMA_HELP`] says what to do). Not a JSON key.
+    #[serde(skip)]
+    pub no_schema_to_create_in: bool,
     /// Versions applied whose up file changed since.
     pub modified: Vec<String>,
     /// Versions recorded whose files are gone.
@@ -282,6 +287,7 @@ pub fn report_checked(
         summary,
         database: None,
         initialised: ledger.is_some(),
+        no_schema_to_create_in: false,
         modified,
         missing,
         out_of_order,

@@ -787,7 +787,14 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             if warnings == 1 { "it" } else { "them" }
         ));
     }
-    if !report.initialised && s.errors == 0 {
+    if !report.initialised && s.errors == 0 && report.no_schema_to_create_in {
+        lines.push(format!(
+            "help: the tracking table {} does not exist, and {} cannot create it: {}",
+            display::escape(&report.tracking_table),
+            hint::command("migrate up"),
+            confiture::ledger::NO_SCHEMA_HELP
+        ));
+    } else if !report.initialised && s.errors == 0 {
         lines.push(format!(
             "help: run {} to create the tracking table and apply the migrations",
             hint::command("migrate up")

@@ -5,6 +5,7 @@
 //! double-quoted values, single quotes keep a value as written.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::display_path;
 use crate::error::{Error, Result};
@@ -19,13 +20,65 @@ const VARIABLE: &str = "DATABASE_URL";
 /// or it does not set the variable (or sets it empty). A file that cannot be read or parsed is
 /// an error naming it; its text is never quoted (it holds passwords).
 pub(super) fn database_url(root: &Path) -> Result<Option<(PathBuf, String)>> {
+    database_url_within(root, super::STREAM_WAIT)
+}
+
+/// [`database_url`], a `.env` that is a pipe given up after `wait`.
+fn database_url_within(root: &Path, wait: Duration) -> Result<Option<(PathBuf, String)>> {
     let path = root.join(FILE_NAME);
-    if !path.is_file() {
-        return Ok(None);
-    }
     let shown = display_path(&path);
-    let bytes = std::fs::read(&path)
-        .map_err(|e| Error::invalid(format!("cannot read {shown}")).with_source(e))?;
+    let not_read = |why: String| {
+        Error::invalid(format!(
+            "{shown} {why}: {VARIABLE} was not read from {shown}"
+        ))
+        .with_help(format!(
+            "make {shown} a file holding `{VARIABLE}=postgresql://user@host:5432/dbname`, \
+                 remove it, or name the database another way"
+        ))
+    };
+    // What the name is itself (a link is not followed), then what it leads to: a `.env` that
+    // is there but cannot be read is said, as one without permission to read it is — never
+    // skipped as if there were none.
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::invalid(format!("cannot read {shown}")).with_source(e));
+        }
+        Ok(_) => {}
+    }
+    match std::fs::metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(not_read(
+                "is a symbolic link to a file that does not exist".to_string(),
+            ));
+        }
+        Err(e) => return Err(Error::invalid(format!("cannot read {shown}")).with_source(e)),
+        Ok(meta) if meta.is_dir() => return Err(not_read("is a directory".to_string())),
+        Ok(meta) if !meta.is_file() && !super::file::is_stream(&meta.file_type()) => {
+            return Err(not_read(
+                "is not a regular file (a socket or a block device)".to_string(),
+            ));
+        }
+        Ok(_) => {}
+    }
+    // A pipe (a secret manager's mount) is read as `-c` reads one: on a helper thread, given
+    // up after `wait`.
+    let bytes = match super::read_user_file(&path, u64::MAX - 1, wait) {
+        Ok(bytes) => bytes,
+        Err(super::ReadError::TimedOut) => {
+            return Err(not_read(format!(
+                "is a pipe or a device, and it did not reach its end within {} s of waiting",
+                wait.as_secs()
+            ))
+            .with_help(format!(
+                "check that what writes to {shown} runs and ends, or name the database another \
+                 way"
+            )));
+        }
+        Err(super::ReadError::Io(e)) => {
+            return Err(Error::invalid(format!("cannot read {shown}")).with_source(e));
+        }
+    };
     // A byte-order mark (Windows editors write one) is not part of the first name: dotenvy
     // refused the first line.
     let text = &bytes[crate::text::bom_len_of_bytes(&bytes)..];
@@ -210,6 +263,48 @@ mod tests {
                 ),
                 None => assert!(err.message.contains(": a line "), "{text:?}: {shown}"),
             }
+        }
+    }
+
+    /// A `.env` that is there but is not a file that can be read is said, naming it and why
+    /// (exit 5), never skipped as if there were none: a directory, a link to nothing, a pipe
+    /// nothing writes to (given up after the wait, as `-c` gives one up).
+    #[cfg(unix)]
+    #[test]
+    fn a_dotenv_that_cannot_be_read_is_named_with_why() {
+        let dir =
+            std::env::temp_dir().join(format!("confiture-dotenv-kinds-{}", std::process::id()));
+        let path = dir.join(FILE_NAME);
+        let cases: [(&str, &dyn Fn()); 3] = [
+            ("is a directory", &|| std::fs::create_dir(&path).unwrap()),
+            ("is a symbolic link to a file that does not exist", &|| {
+                std::os::unix::fs::symlink(dir.join("gone"), &path).unwrap()
+            }),
+            (
+                "is a pipe or a device, and it did not reach its end",
+                &|| {
+                    let made = std::process::Command::new("mkfifo")
+                        .arg(&path)
+                        .status()
+                        .unwrap();
+                    assert!(made.success());
+                },
+            ),
+        ];
+        for (why, make) in cases {
+            std::fs::create_dir_all(&dir).unwrap();
+            make();
+            let err = database_url_within(&dir, Duration::from_millis(200)).unwrap_err();
+            std::fs::remove_dir_all(&dir).unwrap();
+            assert_eq!(err.exit_code(), crate::exit::INVALID, "{err}");
+            assert!(
+                err.message.contains(&format!("{FILE_NAME} {why}")),
+                "{why}: {err}"
+            );
+            assert!(
+                err.message.contains("DATABASE_URL was not read"),
+                "{why}: {err}"
+            );
         }
     }
 }

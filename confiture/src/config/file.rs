@@ -205,13 +205,13 @@ pub const STREAM_WAIT: Duration = Duration::from_secs(30);
 /// Whether a file of this type is read as a stream, on a helper thread: a FIFO or a
 /// character device (`/dev/stdin`, a terminal).
 #[cfg(unix)]
-fn is_stream(kind: &std::fs::FileType) -> bool {
+pub(super) fn is_stream(kind: &std::fs::FileType) -> bool {
     use std::os::unix::fs::FileTypeExt;
     kind.is_fifo() || kind.is_char_device()
 }
 
 #[cfg(not(unix))]
-fn is_stream(_: &std::fs::FileType) -> bool {
+pub(super) fn is_stream(_: &std::fs::FileType) -> bool {
     false
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use postgres::error::SqlState;
 use postgres::SimpleQueryMessage;
 
+use super::lock::Wanted;
 use crate::error::{Error, Result};
 use crate::ledger::{literal, Ledger, LedgerRow, Rewrite, TrackingTable};
 
@@ -49,7 +50,7 @@ pub fn read_qualified(
     // as a missing privilege would (`row_security = off` makes such a read an error).
     let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
     let sql = format!(
-        "SET LOCAL lock_timeout = '{wait_ms}ms'; SET LOCAL row_security = on;\n\
+        "{own} SET LOCAL lock_timeout = '{wait_ms}ms'; SET LOCAL row_security = on;\n\
          SELECT n.nspname, c.relname, \
          pg_catalog.has_table_privilege(c.oid, 'INSERT'), \
          pg_catalog.has_table_privilege(c.oid, 'DELETE'), current_user, \
@@ -69,6 +70,7 @@ pub fn read_qualified(
         name = literal(&table.quoted()),
         quoted = table.quoted(),
         written = WRITTEN_COLUMNS.map(literal).join(", "),
+        own = super::OWN_STATEMENT_BOUNDS,
     );
     let messages = match client.simple_query(&sql) {
         Ok(messages) => messages,
@@ -76,10 +78,24 @@ pub fn read_qualified(
         Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
             return Err(locked(client, table, wait))
         }
-        Err(e) => return Err(read_error(table, e)),
+        Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) && !super::is_connection_lost(&e) => {
+            // Our read runs without the user's `statement_timeout` (`OWN_STATEMENT_BOUNDS`):
+            // canceled, it was by another session (`pg_cancel_backend`) or by a timeout too
+            // short for even our `SET`. While a session holds a lock on the ledger, what was
+            // canceled is the wait for it: that lock is what the user must hear about.
+            return Err(match holder(client, table, Wanted::Read) {
+                Some(holder) => lock_error(
+                    format!("cannot read the tracking table {table}"),
+                    "the wait for it was canceled",
+                    Some(holder),
+                ),
+                None => read_error(client, table, e),
+            });
+        }
+        Err(e) => return Err(read_error(client, table, e)),
     };
-    // The first two CommandCompletes are the SETs'.
-    let mut statement = -2;
+    // The first three CommandCompletes are the SETs'.
+    let mut statement = -3;
     let mut row_security = false;
     let mut qualified = None;
     let mut resolved = None;
@@ -232,37 +248,55 @@ impl Access {
 
 /// The schema-qualified name a not-yet-created ledger would get: an unqualified name goes to
 /// the first existing schema of `search_path` (`public.tb_confiture`), as `CREATE TABLE` does.
-pub fn qualified_name(client: &mut postgres::Client, table: &TrackingTable) -> Result<String> {
+/// `None` when `search_path` names no existing schema: `CREATE TABLE` would fail (3F000,
+/// [`crate::ledger::NO_SCHEMA_HELP`]).
+pub fn qualified_name(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+) -> Result<Option<String>> {
     if table.schema.is_some() {
-        return Ok(table.to_string());
+        return Ok(Some(table.to_string()));
     }
     let messages = client
-        .simple_query("SELECT current_schema()")
-        .map_err(|e| read_error(table, e))?;
+        .simple_query(&super::own_statements("SELECT current_schema()"))
+        .map_err(|e| read_error(client, table, e))?;
     let schema = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
     });
-    Ok(match schema {
-        Some(schema) => TrackingTable::resolved(&schema, &table.name).to_string(),
-        None => table.to_string(),
-    })
+    Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name).to_string()))
 }
 
 /// The ledger read waited `wait` for a lock another session holds on the table: exit 6,
 /// naming that session as the migration-lock timeout does.
 fn locked(client: &mut postgres::Client, table: &TrackingTable, wait: Duration) -> Error {
+    lock_error(
+        format!("cannot read the tracking table {table}"),
+        &format!("waited {}", super::backoff::human(wait)),
+        holder(client, table, Wanted::Read),
+    )
+}
+
+/// The session holding a lock on the ledger in the way of `wanted`, if any can be found.
+fn holder(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wanted: Wanted,
+) -> Option<super::lock::LockHolder> {
+    super::lock::table_lock_holder(client, &literal(&table.quoted()), wanted)
+        .ok()
+        .flatten()
+}
+
+/// A statement on the ledger (`what` failed) waited for a lock another session holds: exit 6,
+/// `how` saying how the wait ended, naming `holder` when known.
+fn lock_error(what: String, how: &str, holder: Option<super::lock::LockHolder>) -> Error {
     let mut error = Error::new(
         crate::ErrorKind::LockTimeout,
-        format!(
-            "cannot read the tracking table {table}: another session holds a lock on it \
-             (waited {})",
-            super::backoff::human(wait)
-        ),
+        format!("{what}: another session holds a lock on it ({how})"),
     );
-    let holder = super::lock::table_lock_holder(client, &literal(&table.quoted()));
     let holders = match holder {
-        Ok(Some(h)) => {
+        Some(h) => {
             error = error.with_detail(format!("held by {h}")).with_help(format!(
                 "wait for that session to finish and try again; if it is stuck, end it with \
                  `SELECT pg_terminate_backend({})`",
@@ -270,7 +304,7 @@ fn locked(client: &mut postgres::Client, table: &TrackingTable, wait: Duration) 
             ));
             vec![h]
         }
-        _ => {
+        None => {
             error = error.with_help("run the command again when the lock is released");
             Vec::new()
         }
@@ -285,7 +319,11 @@ fn is_absent(error: &postgres::Error) -> bool {
     matches!(error.code(), Some(code) if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::INVALID_SCHEMA_NAME)
 }
 
-fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
+fn read_error(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    error: postgres::Error,
+) -> Error {
     let detail = match error.as_db_error() {
         Some(db) => db.message().to_string(),
         None => error.to_string(),
@@ -294,13 +332,8 @@ fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
     // error stays the source either way.
     let mut explained = if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
         // The server is up and answered: a missing grant, not a connection problem.
-        Error::invalid(format!("cannot read the tracking table {table}: {detail}")).with_help(
-            format!(
-                "GRANT SELECT ON {} TO the role in the environment (and INSERT, DELETE for \
-                 commands that write)",
-                table.quoted()
-            ),
-        )
+        Error::invalid(format!("cannot read the tracking table {table}: {detail}"))
+            .with_help(grants_help(table, &missing_grants(client, table)))
     } else if error.code() == Some(&SqlState::UNDEFINED_COLUMN) {
         Error::invalid(format!(
             "the tracking table {table} is not a confiture ledger: {detail}"
@@ -310,15 +343,101 @@ fn read_error(table: &TrackingTable, error: postgres::Error) -> Error {
              (columns pk_confiture, version, name, applied_at, execution_time_ms, checksum, \
              applied_by)",
         )
-    } else if super::is_connection_lost(&error) {
+    } else if super::is_connection_lost(&error) || error.as_db_error().is_none() {
         return super::query_error(&format!("cannot read the tracking table {table}"), error);
     } else {
-        return Error::connection(format!("cannot read the tracking table {table}"))
-            .with_source_shown(error, detail)
-            .with_help("check that the user may read it (GRANT SELECT) and that the server is up");
+        // The server is up and refused the read for a reason of its own: like a refused
+        // ledger write (`db::apply::failure`), the ledger's problem, not the connection's.
+        let help = if error.code() == Some(&SqlState::QUERY_CANCELED) {
+            // Not our own statement_timeout (we set none) nor a lock wait (no session holds
+            // one on the table).
+            "another session canceled this read (pg_cancel_backend), or the database's or \
+             role's statement_timeout is too short for even one statement: run the command \
+             again; a statement_timeout for migrations belongs in `migration.statement_timeout`"
+                .to_string()
+        } else {
+            format!(
+                "the server refused the read (SQLSTATE {}): fix what its message names, then \
+                 run the command again",
+                error.code().map_or("", |c| c.code())
+            )
+        };
+        Error::invalid(format!("cannot read the tracking table {table}: {detail}")).with_help(help)
     };
     explained.set_source(error);
     explained
+}
+
+/// What this session's role lacks to read the ledger, asked of the server after it refused
+/// the read (42501): the schema's `USAGE` (the server's "permission denied for schema", which
+/// no table grant fixes) and the table's `SELECT`, through the catalogs' OIDs, which need
+/// neither. `None` when that cannot be asked.
+#[derive(Debug, Default)]
+struct MissingGrants {
+    /// `current_user`.
+    role: Option<String>,
+    /// The table's schema is named and the role may not use it.
+    schema_usage: bool,
+    /// The role may not read the table (or it is not found: the schema hides it).
+    table_select: bool,
+}
+
+fn missing_grants(client: &mut postgres::Client, table: &TrackingTable) -> MissingGrants {
+    // An unqualified name is looked up only in the schemas of `search_path` the role may use:
+    // the refusal is then the table's.
+    let schema = match &table.schema {
+        Some(schema) => literal(schema),
+        None => "pg_catalog.current_schema()".to_string(),
+    };
+    let sql = super::own_statements(&format!(
+        "SELECT current_user, \
+         n.oid IS NOT NULL AND NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE'), \
+         c.oid IS NULL OR NOT pg_catalog.has_table_privilege(c.oid, 'SELECT') \
+         FROM (SELECT) AS one \
+         LEFT JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) {schema} \
+         LEFT JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid \
+         AND c.relname OPERATOR(pg_catalog.=) {name}",
+        name = literal(&table.name)
+    ));
+    let Ok(messages) = client.simple_query(&sql) else {
+        return MissingGrants {
+            table_select: true,
+            ..MissingGrants::default()
+        };
+    };
+    messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(MissingGrants {
+                role: row.get(0).map(str::to_string),
+                schema_usage: table.schema.is_some() && row.get(1) == Some("t"),
+                table_select: row.get(2) != Some("f"),
+            }),
+            _ => None,
+        })
+        .unwrap_or(MissingGrants {
+            table_select: true,
+            ..MissingGrants::default()
+        })
+}
+
+/// The grants that let the role read the ledger, as statements to paste.
+fn grants_help(table: &TrackingTable, missing: &MissingGrants) -> String {
+    let role = match &missing.role {
+        Some(role) => format!("\"{}\"", crate::display::escape(&role.replace('"', "\"\""))),
+        None => "the role in the environment".to_string(),
+    };
+    let mut grants = Vec::new();
+    if let (true, Some(schema)) = (missing.schema_usage, &table.schema) {
+        grants.push(format!("GRANT USAGE ON SCHEMA \"{schema}\" TO {role};"));
+    }
+    if missing.table_select || grants.is_empty() {
+        grants.push(format!("GRANT SELECT ON {} TO {role};", table.quoted()));
+    }
+    format!(
+        "{} (and INSERT, DELETE on the table for commands that write)",
+        grants.join(" ")
+    )
 }
 
 fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<LedgerRow> {
@@ -351,17 +470,24 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
 }
 
 /// Rewrites the ledger (baseline, reinit) in one transaction; rolls back on error, so that
-/// nothing is changed when any part fails. A run stopped from outside (`stop`,
-/// [`crate::Migrator::stop_when`]) sends nothing once stopped, and the transaction it
-/// cancelled on the way is rolled back: [`ErrorKind::Interrupted`](crate::ErrorKind).
+/// nothing is changed when any part fails. A lock another session holds on the table is
+/// waited for at most `wait` (as the read before it), then exit 6 naming that session. A run
+/// stopped from outside (`stop`, [`crate::Migrator::stop_when`]) sends nothing once stopped,
+/// and the transaction it cancelled on the way is rolled back:
+/// [`ErrorKind::Interrupted`](crate::ErrorKind).
 pub fn rewrite(
     client: &mut postgres::Client,
     table: &TrackingTable,
     rewrite: &Rewrite,
     what: &str,
+    wait: Duration,
     stop: Option<&crate::db::apply::Stop>,
 ) -> crate::Result<()> {
-    let sql = rewrite.sql(table);
+    let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
+    let sql = super::own_statements(&format!(
+        "SET LOCAL lock_timeout = '{wait_ms}ms'; {}",
+        rewrite.sql(table)
+    ));
     let sent = match stop {
         Some(stop) => stop.send(|| client.batch_execute(&sql)),
         None => Some(client.batch_execute(&sql)),
@@ -375,18 +501,33 @@ pub fn rewrite(
     };
     sent.map_err(|e| {
         let _ = client.batch_execute("ROLLBACK");
-        let cause = super::cause_text(&e);
-        let cancelled = e.code() == Some(&postgres::error::SqlState::QUERY_CANCELED);
-        if cancelled && stop.is_some_and(crate::db::apply::Stop::is_set) {
+        let failed =
+            format!("{what} could not write the tracking table {table}; nothing was changed");
+        let lost = super::is_connection_lost(&e);
+        // Cancelled by our own stop (Ctrl-C): that, not a lock it was waiting for, is what
+        // happened.
+        if e.code() == Some(&SqlState::QUERY_CANCELED)
+            && stop.is_some_and(crate::db::apply::Stop::is_set)
+        {
+            let cause = super::cause_text(&e);
             return interrupted_rewrite(what, table, "while writing the tracking table")
                 .with_source_shown(e, cause);
         }
-        crate::Error::new(
-            crate::ErrorKind::MigrationFailed,
-            format!("{what} could not write the tracking table {table}; nothing was changed"),
-        )
-        .with_source_shown(e, cause)
-        .with_help("check that this role may write the tracking table")
+        if !lost && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+            let how = format!("waited {}", super::backoff::human(wait));
+            return lock_error(failed, &how, holder(client, table, Wanted::Write));
+        }
+        // Ours runs without the user's statement_timeout: a cancel while a session holds a
+        // lock in the way is the wait for it, as for the read.
+        if !lost && e.code() == Some(&SqlState::QUERY_CANCELED) {
+            if let Some(h) = holder(client, table, Wanted::Write) {
+                return lock_error(failed, "the wait for it was canceled", Some(h));
+            }
+        }
+        let cause = super::cause_text(&e);
+        crate::Error::new(crate::ErrorKind::MigrationFailed, failed)
+            .with_source_shown(e, cause)
+            .with_help("check that this role may write the tracking table")
     })
 }
 

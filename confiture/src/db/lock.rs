@@ -126,7 +126,7 @@ fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
 #[cfg(test)]
 fn current_database(client: &mut Client) -> Result<String> {
     let messages = client
-        .simple_query("SELECT current_database()")
+        .simple_query(&crate::db::own_statements("SELECT current_database()"))
         .map_err(|e| query_error("cannot read the current database name", e))?;
     Ok(first_value(&messages).unwrap_or_default().to_string())
 }
@@ -153,7 +153,7 @@ fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<bo
         ),
     };
     let messages = client
-        .simple_query(&sql)
+        .simple_query(&crate::db::own_statements(&sql))
         .map_err(|e| query_error("cannot take the migration lock", e))?;
     Ok(first_value(&messages) == Some("t"))
 }
@@ -192,15 +192,40 @@ fn sessions_on_sql(key: i32, granted: bool) -> String {
 pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
     let sql = format!("{} LIMIT 1", sessions_on_sql(key, true));
     let messages = client
-        .simple_query(&sql)
+        .simple_query(&crate::db::own_statements(&sql))
         .map_err(|e| query_error("cannot find the holder of the migration lock", e))?;
     Ok(first_holder(&messages))
 }
 
+/// What a statement of ours wants of a table: the lock modes another session may hold that
+/// make it wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    /// A `SELECT` (`ACCESS SHARE`): only `ACCESS EXCLUSIVE` is in its way.
+    Read,
+    /// An `INSERT`, `UPDATE` or `DELETE` (`ROW EXCLUSIVE`): `SHARE` and above are in its way.
+    Write,
+}
+
+impl Wanted {
+    fn conflicting_modes(self) -> &'static str {
+        match self {
+            Wanted::Read => "'AccessExclusiveLock'",
+            Wanted::Write => {
+                "'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock'"
+            }
+        }
+    }
+}
+
 /// The session holding a lock on `relation` (a `regclass` literal) that conflicts with
-/// reading it, if any: what a ledger read that hit its `lock_timeout` names.
-pub fn table_lock_holder(client: &mut Client, relation: &str) -> Result<Option<LockHolder>> {
-    let holders = read_lock_holders(client, Some(relation), 1).map_err(|e| {
+/// `wanted` of it, if any: what a ledger read or write that hit its `lock_timeout` names.
+pub fn table_lock_holder(
+    client: &mut Client,
+    relation: &str,
+    wanted: Wanted,
+) -> Result<Option<LockHolder>> {
+    let holders = holders_in_the_way(client, Some(relation), wanted, 1).map_err(|e| {
         query_error(
             "cannot find the holder of the lock on the tracking table",
             e,
@@ -213,10 +238,20 @@ pub fn table_lock_holder(client: &mut Client, relation: &str) -> Result<Option<L
 /// `relation` (a `regclass` literal) — `ACCESS EXCLUSIVE`, the only mode a `SELECT` waits for
 /// — or, without one, any relation of the current database: what a read-only query that hit
 /// its `lock_timeout` names, since the server does not say which relation it waited for.
-/// The one reader of such holders ([`table_lock_holder`] is this for one table).
 pub(crate) fn read_lock_holders(
     client: &mut Client,
     relation: Option<&str>,
+    limit: usize,
+) -> std::result::Result<Vec<LockHolder>, postgres::Error> {
+    holders_in_the_way(client, relation, Wanted::Read, limit)
+}
+
+/// The one reader of sessions holding relation locks in the way of `wanted`
+/// ([`read_lock_holders`], [`table_lock_holder`]).
+fn holders_in_the_way(
+    client: &mut Client,
+    relation: Option<&str>,
+    wanted: Wanted,
     limit: usize,
 ) -> std::result::Result<Vec<LockHolder>, postgres::Error> {
     let which = match relation {
@@ -230,11 +265,14 @@ pub(crate) fn read_lock_holders(
                 to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
                 to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
          FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'relation' AND l.granted AND l.mode = 'AccessExclusiveLock' \
+         WHERE l.locktype = 'relation' AND l.granted AND l.mode IN ({modes}) \
            AND {which} AND l.pid <> pg_catalog.pg_backend_pid() \
-         ORDER BY a.pid LIMIT {limit}"
+         ORDER BY a.pid LIMIT {limit}",
+        modes = wanted.conflicting_modes()
     );
-    Ok(holders_of(&client.simple_query(&sql)?))
+    Ok(holders_of(
+        &client.simple_query(&crate::db::own_statements(&sql))?,
+    ))
 }
 
 fn first_holder(messages: &[SimpleQueryMessage]) -> Option<LockHolder> {
@@ -434,7 +472,9 @@ impl HeldLock {
     /// server breaks that deadlock by cancelling one of the two, often the index build.
     pub fn waiters(&self, client: &mut Client) -> Result<Vec<LockHolder>> {
         let messages = client
-            .simple_query(&sessions_on_sql(self.key, false))
+            .simple_query(&crate::db::own_statements(&sessions_on_sql(
+                self.key, false,
+            )))
             .map_err(|e| {
                 query_error("cannot find the sessions waiting for the migration lock", e)
             })?;
@@ -455,7 +495,7 @@ impl HeldLock {
             self.key
         );
         let messages = client
-            .simple_query(&sql)
+            .simple_query(&crate::db::own_statements(&sql))
             .map_err(|e| query_error("cannot check the migration lock", e))?;
         Ok(first_value(&messages) == Some("t"))
     }
@@ -491,7 +531,7 @@ impl MigrationLock {
             ),
         };
         let messages = client
-            .simple_query(&sql)
+            .simple_query(&crate::db::own_statements(&sql))
             .map_err(|e| query_error("cannot release the migration lock", e))?;
         if first_value(&messages) == Some("t") {
             Ok(())

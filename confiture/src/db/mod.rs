@@ -74,6 +74,22 @@ pub(crate) const LOST_CONNECTION_HELP: &str =
      connection (a `Migrator` kept across commands reconnects by itself); if it fails the same \
      way, check that the server is up and reachable";
 
+/// What starts every message of the tool's own bookkeeping — the session's state, the
+/// migration lock, the ledger's reads and writes —, so that a `statement_timeout` of the
+/// database, the role or the connection (the user's bound for migration SQL, which keeps it:
+/// README "Session state") never cancels them: a read that waits for a lock on the ledger is
+/// bounded by its own `lock_timeout` and ends as that lock timeout, naming the holder. `SET
+/// LOCAL`: it ends with the message's transaction (implicit, or the explicit one it opens
+/// first), so the next migration runs under the user's setting again. Only the statement
+/// itself runs under the user's setting: a tiny one (1 ms) is still longer than a `SET`.
+pub(crate) const OWN_STATEMENT_BOUNDS: &str = "SET LOCAL statement_timeout = 0;";
+
+/// `sql`, a message of the tool's own statements outside any transaction block, preceded by
+/// [`OWN_STATEMENT_BOUNDS`]: one implicit transaction.
+pub(crate) fn own_statements(sql: &str) -> String {
+    format!("{OWN_STATEMENT_BOUNDS} {sql}")
+}
+
 /// A driver error as the one line shown as an [`Error`]'s cause: the server's message with its
 /// SQLSTATE, or what became of the connection. Every error made from a driver error words it
 /// here, and keeps the driver error itself as its `source()`.

@@ -166,10 +166,11 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
 fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
     client
         .simple_query(&format!(
-            "SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
+            "{} SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
              pg_catalog.current_setting('transaction_read_only'), {}, \
              pg_catalog.host(pg_catalog.inet_server_addr()), \
              pg_catalog.inet_server_port()::text",
+            super::OWN_STATEMENT_BOUNDS,
             super::connect::SESSION_IDENTITY
         ))
         .map_err(|e| query_error("cannot read the session's state", e))

@@ -175,7 +175,8 @@ impl Migrator {
                 if !initialised {
                     apply::create_tracking_table(client, &table)?;
                 }
-                crate::db::ledger::rewrite(client, &table, &rewrite, what, stop.as_ref())?;
+                let stop = stop.as_ref();
+                crate::db::ledger::rewrite(client, &table, &rewrite, what, lock_wait, stop)?;
                 Ok(described)
             },
         )

@@ -113,15 +113,18 @@ impl Migrator {
         &self,
         set: &MigrationSet,
         diagnostics: &[Diagnostic],
-        (ledger, table_name): (Option<Ledger>, String),
+        (ledger, table_name): (Option<Ledger>, Option<String>),
     ) -> StatusReport {
         let mut report = status::report_checked(
             set,
             diagnostics,
             self.check_options.first_version,
             ledger.as_ref(),
-            &table_name,
+            &table_name
+                .clone()
+                .unwrap_or_else(|| self.env.migration.tracking_table.to_string()),
         );
+        report.no_schema_to_create_in = table_name.is_none();
         report.database = Some(self.env.connection.to_string());
         report
     }
@@ -135,11 +138,12 @@ struct LedgerRead {
 }
 
 impl LedgerRead {
-    /// The ledger (`None` when it does not exist yet) and its schema-qualified name.
-    fn run(&self, client: &mut postgres::Client) -> Result<(Option<Ledger>, String)> {
+    /// The ledger (`None` when it does not exist yet) and its schema-qualified name (`None`
+    /// when it does not exist and there is no schema to create it in).
+    fn run(&self, client: &mut postgres::Client) -> Result<(Option<Ledger>, Option<String>)> {
         let ledger = crate::db::ledger::read_within(client, &self.table, self.wait)?;
         let table_name = match &ledger {
-            Some(ledger) => ledger.table.clone(),
+            Some(ledger) => Some(ledger.table.clone()),
             None => crate::db::ledger::qualified_name(client, &self.table)?,
         };
         Ok((ledger, table_name))

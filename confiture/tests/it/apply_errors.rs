@@ -701,3 +701,58 @@ fn a_failed_migration_is_data_and_keeps_the_driver_error() {
     assert_eq!(reported.not_attempted, ["003"]);
     assert_eq!(reported.database, m.database);
 }
+
+/// A ledger in a schema the role may not use: the server says "permission denied for schema",
+/// and a table grant does not fix it — the help names `GRANT USAGE ON SCHEMA` (quoted), with
+/// the table's grant while that is missing too.
+#[test]
+fn a_ledger_in_a_schema_this_role_may_not_use_names_the_schema_grant() {
+    let db = TestDb::new("ledger_nousage");
+    let role = Role::login(&db);
+    let table = confiture::ledger::TrackingTable::parse("Tn.tb_confiture").unwrap();
+    let empty = Dir::new();
+    let mut env = apply_support::environment(&db.name);
+    env.migration.tracking_table = table.clone();
+    migrator_for(env, &empty.path)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    let as_role = || {
+        let mut env = role.environment(&db);
+        env.migration.tracking_table = table.clone();
+        migrator_for(env, &empty.path)
+    };
+    let quoted_role = format!("\"{}\"", role.0);
+    for table_granted in [false, true] {
+        if table_granted {
+            // What the help said before: not enough without USAGE on the schema.
+            db.client()
+                .batch_execute(&format!(
+                    "GRANT SELECT ON \"Tn\".\"tb_confiture\" TO {quoted_role}"
+                ))
+                .unwrap();
+        }
+        let status = as_role().status().unwrap_err();
+        let up = as_role()
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error;
+        for (what, e) in [("status", &status), ("up", &up)] {
+            assert_eq!(e.kind, ErrorKind::Invalid, "{what}: {e:?}");
+            let help = e.help.as_deref().unwrap_or_default();
+            assert!(
+                help.contains(&format!("GRANT USAGE ON SCHEMA \"Tn\" TO {quoted_role}")),
+                "{what}, table granted {table_granted}: {e:?}"
+            );
+            assert_eq!(
+                help.contains("GRANT SELECT ON \"Tn\".\"tb_confiture\""),
+                !table_granted,
+                "{what}, table granted {table_granted}: {e:?}"
+            );
+        }
+    }
+    db.client()
+        .batch_execute(&format!("GRANT USAGE ON SCHEMA \"Tn\" TO {quoted_role}"))
+        .unwrap();
+    let report = as_role().status().expect("the suggested grants are enough");
+    assert_eq!(report.exit_code(), 0);
+}

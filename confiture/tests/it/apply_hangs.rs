@@ -131,3 +131,185 @@ fn our_connection_has_tcp_keepalives() {
     );
     drop(client);
 }
+
+/// A database-level `statement_timeout` shorter than the wait for a lock on the ledger is the
+/// user's bound for migration SQL, not for the tool's own ledger read: the read still waits its
+/// own budget and ends as the lock timeout it is (exit 6, naming the holder), never as a
+/// connection error (exit 3) blaming privileges — for every command that reads the ledger.
+#[test]
+fn a_database_statement_timeout_does_not_cut_the_wait_for_a_locked_ledger() {
+    let db = TestDb::new("hang_dbst");
+    let dir = Dir::new();
+    let (_holder, pid) = locked_ledger(&db, &dir);
+    db.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '200ms'",
+            db.name
+        ))
+        .unwrap();
+    let budget = Duration::from_millis(1500);
+    let check = |what: &str, error: &confiture::Error, took: Duration| {
+        assert_eq!(error.kind, ErrorKind::LockTimeout, "{what}: {error:?}");
+        assert!(
+            error.details.join("\n").contains(&format!("pid {pid}")),
+            "{what}: {error:?}"
+        );
+        assert!(
+            took >= budget - Duration::from_millis(100),
+            "{what} waited its own budget, not the database's statement_timeout: {took:?}"
+        );
+    };
+
+    let mut env = environment(&db.name);
+    env.migration.lock_timeout = budget;
+    let start = Instant::now();
+    let error = migrator_for(env, &dir.path).status().unwrap_err();
+    check("status", &error, start.elapsed());
+
+    let start = Instant::now();
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default().lock_wait(budget), &mut no_progress)
+        .unwrap_err();
+    check("up", &failed.error, start.elapsed());
+
+    let start = Instant::now();
+    let failed = db
+        .migrator(&dir)
+        .down(&DownOptions::default().lock_wait(budget), &mut no_progress)
+        .unwrap_err();
+    check("down", &failed.error, start.elapsed());
+
+    let start = Instant::now();
+    let failed = db
+        .migrator(&dir)
+        .baseline(
+            &confiture::migrate::BaselineOptions::through(2).lock_wait(budget),
+            &mut no_progress,
+        )
+        .unwrap_err();
+    check("baseline", &failed.error, start.elapsed());
+    drop(_holder);
+    assert_eq!(db.ledger(), ["001:a"], "nothing written");
+}
+
+/// A ledger write of the tool's own (`baseline`, `reinit`) that waits for a lock another
+/// session holds is not cancelled by a database-level `statement_timeout` either: that is the
+/// user's bound for migration SQL (README "Session state"), not for the tool's bookkeeping.
+#[test]
+fn a_database_statement_timeout_does_not_cancel_a_ledger_rewrite_waiting_for_a_lock() {
+    let db = TestDb::new("hang_dbst_rw");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    db.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '300ms'",
+            db.name
+        ))
+        .unwrap();
+    // SHARE lets the ledger be read, not written: the rewrite waits for it, ~1 s.
+    let mut holder = db.client_as("ledger-sharer");
+    holder
+        .batch_execute("SET statement_timeout = 0; BEGIN; LOCK tb_confiture IN SHARE MODE")
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(1));
+        holder.batch_execute("COMMIT").unwrap();
+    });
+    db.migrator(&dir)
+        .baseline(
+            &confiture::migrate::BaselineOptions::through(2),
+            &mut no_progress,
+        )
+        .unwrap_or_else(|f| panic!("baseline: {:?}", f.error));
+    release.join().unwrap();
+    assert_eq!(db.ledger(), ["001:a", "002:b"]);
+}
+
+/// A lock that lets the ledger be read but not written (`SHARE`) bounds `baseline`'s write by
+/// its lock wait, as it bounds the read: exit 6 naming the holder, nothing written — it waited
+/// forever (or until a database `statement_timeout`, then exit 4 blaming the role's rights).
+#[test]
+fn a_ledger_rewrite_blocked_by_a_lock_exits_6_naming_the_holder() {
+    let db = TestDb::new("hang_rewrite");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    let mut holder = db.client_as("ledger-sharer");
+    holder
+        .batch_execute("BEGIN; LOCK tb_confiture IN SHARE MODE")
+        .unwrap();
+    let pid = apply_support::value(&mut holder, "SELECT pg_backend_pid()").unwrap();
+    let budget = Duration::from_secs(1);
+    let start = Instant::now();
+    let failed = db
+        .migrator(&dir)
+        .baseline(
+            &confiture::migrate::BaselineOptions::through(2).lock_wait(budget),
+            &mut no_progress,
+        )
+        .unwrap_err();
+    assert!(start.elapsed() < budget * 4, "{:?}", start.elapsed());
+    let e = &failed.error;
+    assert_eq!(e.kind, ErrorKind::LockTimeout, "{e:?}");
+    assert!(e.message.contains("nothing was changed"), "{e:?}");
+    assert!(
+        e.details.join("\n").contains(&format!("pid {pid}")),
+        "{e:?}"
+    );
+    drop(holder);
+    assert_eq!(db.ledger(), ["001:a"]);
+}
+
+/// A database's `idle_in_transaction_session_timeout` is for sessions a client forgot inside a
+/// transaction, not for the engine's, which is busy between the messages of one transaction:
+/// `--single-transaction` (its `BEGIN`, then a message per migration) and a migration longer
+/// than one message (sent in parts inside its transaction) ran into a 1 ms one and lost the
+/// session (exit 3).
+#[test]
+fn a_database_idle_in_transaction_timeout_never_ends_the_engines_transactions() {
+    let db = TestDb::new("hang_idle");
+    db.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET idle_in_transaction_session_timeout = '1ms'",
+            db.name
+        ))
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    // Longer than one message (`MESSAGE_BUDGET`, 64 KiB): sent in parts in its transaction.
+    let long: String = (0..3000)
+        .map(|i| format!("INSERT INTO c VALUES ({i}, 'a row of text to make it long');\n"))
+        .collect();
+    dir.migration(
+        "003",
+        "c",
+        &format!("CREATE TABLE c (id int, t text);\n{long}"),
+        "DROP TABLE c;\n",
+    );
+    for round in 0..3 {
+        db.migrator(&dir)
+            .up(
+                &UpOptions::default().single_transaction(true),
+                &mut no_progress,
+            )
+            .unwrap_or_else(|f| panic!("{round}: up --single-transaction: {:?}", f.error));
+        db.migrator(&dir)
+            .down(&DownOptions::default().steps(Some(3)), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{round}: down: {:?}", f.error));
+        db.migrator(&dir)
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{round}: up: {:?}", f.error));
+        db.migrator(&dir)
+            .down(&DownOptions::default().steps(Some(3)), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{round}: down: {:?}", f.error));
+    }
+}

@@ -424,3 +424,27 @@ fn first_version_zero_is_refused_naming_cargo_toml_and_the_key() {
         "nothing was generated"
     );
 }
+
+/// A `.env` that is a named pipe (a secret manager mounts it so) is read as `-c` reads one, on
+/// a helper thread within `STREAM_WAIT`: it was skipped as if there were no `.env`.
+#[test]
+fn a_dotenv_that_is_a_pipe_is_read() {
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let from_dotenv = TestDb::new("dotenv_fifo");
+    let fifo = project.path(".env");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let text = format!("DATABASE_URL={}\n", from_dotenv.url());
+    // Opening a FIFO for writing blocks until the reader opens it.
+    let writer = std::thread::spawn(move || std::fs::write(fifo, text).unwrap());
+    project
+        .run(&["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_has("using DATABASE_URL in .env: ");
+    writer.join().unwrap();
+    assert_eq!(from_dotenv.ledger().unwrap(), ["001:a"]);
+}

@@ -1048,3 +1048,57 @@ fn a_ledger_schema_that_needs_quoting_is_shown_quoted() {
         .get(0);
     assert_eq!(rows, 1);
 }
+
+/// A database whose `search_path` names no existing schema (`ALTER DATABASE ... SET
+/// search_path = ''`): an unqualified tracking table has nowhere to be created. `up` fails
+/// saying so (3F000 "no schema has been selected to create in"), not blaming the role's
+/// privileges, and `status` does not suggest that `up`; both name the two ways out, which work.
+#[test]
+fn a_search_path_naming_no_schema_is_said_by_up_and_status() {
+    let db = TestDb::new("st_nopath");
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET search_path = ''",
+            db.name
+        ))
+        .unwrap();
+    let project = two_migrations();
+    for args in [
+        &["confiture", "migrate", "status"][..],
+        &["confiture", "migrate", "up"][..],
+    ] {
+        let run = project.run_on(&db, args);
+        run.stderr_has("search_path names no existing schema")
+            .stderr_has("migration.tracking_table")
+            .stderr_has("SET search_path")
+            .stderr_lacks("may create tables")
+            .stderr_lacks("to create the tracking table and apply");
+    }
+    project
+        .run_on(&db, &["confiture", "migrate", "status"])
+        .code(exit::NOT_INITIALISED);
+    // One way out: a schema-qualified tracking table (here through an environment file); the
+    // migrations' own unqualified names are theirs to fix, so only `status` is asked.
+    project.write(
+        "db/environments/local.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: public.tb_confiture\n",
+            db.url()
+        ),
+    );
+    project
+        .run(&["confiture", "migrate", "status"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("to create the tracking table and apply")
+        .stderr_lacks("search_path");
+    // The other: a search_path for the database.
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET search_path = public",
+            db.name
+        ))
+        .unwrap();
+    project
+        .run_on(&db, &["confiture", "migrate", "up"])
+        .code(exit::SUCCESS);
+}

@@ -50,9 +50,10 @@ pub(super) struct Left {
 /// same round trip; then deallocates the statement markers left.
 pub(super) fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::Error> {
     let messages = client.simple_query(&format!(
-        "ROLLBACK; {RESET_TIMEOUTS} SELECT pg_catalog.current_setting('{MARKER}', true), \
+        "ROLLBACK; {RESET_TIMEOUTS} {} SELECT pg_catalog.current_setting('{MARKER}', true), \
          (SELECT pg_catalog.string_agg(name, ' ') FROM pg_catalog.pg_prepared_statements \
-         WHERE pg_catalog.starts_with(name, 'confiture_'))"
+         WHERE pg_catalog.starts_with(name, 'confiture_'))",
+        crate::db::OWN_STATEMENT_BOUNDS
     ))?;
     let row = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => Some(row),
@@ -124,7 +125,7 @@ pub(super) fn recorded_durations(
         settings.table.quoted(),
         versions.join(", ")
     );
-    let Ok(messages) = client.simple_query(&sql) else {
+    let Ok(messages) = client.simple_query(&crate::db::own_statements(&sql)) else {
         return unknown;
     };
     let measured: std::collections::HashMap<&str, u64> = messages

@@ -236,7 +236,10 @@ fn send_tracking_table_ddl(
     table: &TrackingTable,
     commit: bool,
 ) -> crate::Result<TrackingTable> {
-    let mut sql = String::from("BEGIN; SET LOCAL synchronous_commit = off;\n");
+    let mut sql = format!(
+        "BEGIN; SET LOCAL synchronous_commit = off; {}\n",
+        crate::db::OWN_STATEMENT_BOUNDS
+    );
     if !commit {
         // Left open while `up` reads and checks the files: a server's (or role's, or
         // database's) `idle_in_transaction_session_timeout` shorter than that check would end
@@ -280,7 +283,9 @@ fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres:
         // Refused by the server (e.g. no CREATE privilege on the schema): like a migration
         // the server refused, exit 4, and the server's message names the schema.
         Some(db) if !is_connection_lost(&e) => {
-            let help = if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
+            let help = if db.code() == &SqlState::INVALID_SCHEMA_NAME && table.schema.is_none() {
+                crate::ledger::NO_SCHEMA_HELP.to_string()
+            } else if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
                 let new_schema = if table.schema.is_some() {
                     "; a schema that does not exist yet needs CREATE on the database, or \
                      create it first (CREATE SCHEMA <schema> AUTHORIZATION <role>)"

@@ -30,13 +30,13 @@ pub(super) struct InvalidIndex {
 
 /// Every INVALID index of the database, outside the system schemas.
 pub(super) fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, postgres::Error> {
-    let messages = client.simple_query(
+    let messages = client.simple_query(&crate::db::own_statements(
         "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), \
          n.nspname, c.relname FROM pg_catalog.pg_index i \
          JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE NOT i.indisvalid ORDER BY 1",
-    )?;
+    ))?;
     Ok(messages
         .iter()
         .filter_map(|m| match m {
@@ -225,7 +225,8 @@ pub(super) fn run_statements(
     // read-write again (a `SET default_transaction_read_only = on` in the migration would
     // refuse its own row; a standby was refused before anything ran).
     let record = format!(
-        "{RESET_SESSION} SET TRANSACTION READ WRITE;{}{} {};",
+        "{RESET_SESSION} SET TRANSACTION READ WRITE; {}{}{} {};",
+        crate::db::OWN_STATEMENT_BOUNDS,
         lock_check_sql(settings),
         drop_session_objects(file),
         record_sql(&settings.table, step, &elapsed)

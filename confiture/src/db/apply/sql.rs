@@ -95,24 +95,33 @@ pub(super) fn set_configs_select(calls: &[String]) -> String {
     )
 }
 
-/// The run's timeouts for the current transaction, in one statement: `SET LOCAL lock_timeout`
-/// alone, or both timeouts in one [`set_configs_select`].
+/// The run's timeouts for the current transaction, in one [`set_configs_select`]: `lock_timeout`,
+/// `statement_timeout` when the run has one, and no `idle_in_transaction_session_timeout`
+/// ([`NOT_IDLE`]).
 pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
-    let lock = format!("{}ms", millis(settings.lock_timeout));
-    match settings.statement_timeout {
-        None => format!("SET LOCAL lock_timeout = '{lock}';"),
-        Some(st) => {
-            let st = format!("{}ms", millis(st));
-            format!(
-                "{};",
-                set_configs_select(&[
-                    set_literal("lock_timeout", Some(&lock), true),
-                    set_literal("statement_timeout", Some(&st), true),
-                ])
-            )
-        }
+    let mut calls = vec![set_literal(
+        "lock_timeout",
+        Some(&format!("{}ms", millis(settings.lock_timeout))),
+        true,
+    )];
+    if let Some(st) = settings.statement_timeout {
+        calls.push(set_literal(
+            "statement_timeout",
+            Some(&format!("{}ms", millis(st))),
+            true,
+        ));
     }
+    calls.push(set_literal(NOT_IDLE, Some("0"), true));
+    format!("{};", set_configs_select(&calls))
 }
+
+/// A transaction of the engine is busy between its messages (`--single-transaction`'s
+/// `BEGIN` and each migration's message; a migration longer than one message, sent in parts),
+/// never forgotten: the database's or role's `idle_in_transaction_session_timeout` (for
+/// clients that forget a session inside a transaction) is off while the engine's run, as it
+/// is for the ledger's DDL left open while `up` reads its files. A process that dies closes
+/// the socket, and the server rolls the transaction back.
+const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 
 /// What precedes every ledger row, in one statement: the role half of [`RESET_SESSION`]
 /// (`RESET SESSION AUTHORIZATION; RESET ROLE`, as `set_config(..., NULL, false)`: the row is
@@ -203,8 +212,9 @@ fn next_select(settings: &ApplySettings, marker: &str, synchronous_commit: &str)
 }
 
 /// The run's timeouts as session settings (as `SET`, not `SET LOCAL`), as calls for a
-/// [`set_configs_select`]: `lock_timeout`, and `statement_timeout` when the run has one. A
-/// message of migrations, each its own transaction, sets them when it starts
+/// [`set_configs_select`]: `lock_timeout`, `statement_timeout` when the run has one, and no
+/// `idle_in_transaction_session_timeout` ([`NOT_IDLE`]: a migration longer than one message is
+/// sent in parts inside its transaction). A message of migrations, each its own transaction, sets them when it starts
 /// ([`start_message`]) and again after each migration's `RESET ALL` ([`after_row_select`]), so
 /// that every transaction runs under them without a statement of its own (a `SET LOCAL` after
 /// each `BEGIN` cost the server ~3 ms a thousand migrations); [`RESET_TIMEOUTS`] ends the
@@ -223,12 +233,14 @@ fn session_timeouts(settings: &ApplySettings) -> Vec<String> {
             false,
         ));
     }
+    calls.push(set_literal(NOT_IDLE, Some("0"), false));
     calls
 }
 
 /// What ends a message of migrations, and follows the `ROLLBACK` of a failed one: the
 /// connection's timeouts back in place of the run's ([`session_timeouts`]).
-pub(super) const RESET_TIMEOUTS: &str = "RESET lock_timeout; RESET statement_timeout;";
+pub(super) const RESET_TIMEOUTS: &str =
+    "RESET lock_timeout; RESET statement_timeout; RESET idle_in_transaction_session_timeout;";
 
 /// `SET [LOCAL] lock_timeout ...; SET [LOCAL] statement_timeout ...`.
 pub(super) fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
@@ -620,7 +632,9 @@ mod tests {
         assert!(
             start_message(&settings).ends_with(
                 ", pg_catalog.set_config('lock_timeout', '1500ms', false), \
-                 pg_catalog.set_config('statement_timeout', '1ms', false)) IS NULL;"
+                 pg_catalog.set_config('statement_timeout', '1ms', false), \
+                 pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false)) \
+                 IS NULL;"
             ),
             "the run's timeouts are the session's while the message runs"
         );
@@ -635,13 +649,15 @@ mod tests {
                  pg_catalog.set_config('confiture.step', "
             ) && text.contains(
                 ", pg_catalog.set_config('lock_timeout', '1500ms', false), \
-                 pg_catalog.set_config('statement_timeout', '1ms', false)) IS NULL;\nCOMMIT;"
+                 pg_catalog.set_config('statement_timeout', '1ms', false), \
+                 pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false)) \
+                 IS NULL;\nCOMMIT;"
             ),
             "after the row's RESET ALL, the timeouts again for the next migration: {text}"
         );
         assert!(
             text.trim_end()
-                .ends_with("COMMIT;\nRESET lock_timeout; RESET statement_timeout;"),
+                .ends_with(&format!("COMMIT;\n{RESET_TIMEOUTS}")),
             "the message gives the connection's timeouts back: {text}"
         );
         let sync = Step {
@@ -706,8 +722,10 @@ mod tests {
         );
         assert_eq!(
             local_timeouts_sql(&settings(None)),
-            "SET LOCAL lock_timeout = '1500ms';",
-            "one setting: a plain SET"
+            "SELECT WHERE pg_catalog.concat(\
+             pg_catalog.set_config('lock_timeout', '1500ms', true), \
+             pg_catalog.set_config('idle_in_transaction_session_timeout', '0', true)) IS NULL;",
+            "the run's lock_timeout, and the transaction is never idle"
         );
         assert_eq!(
             before_row_select(&settings(None)),
@@ -767,7 +785,8 @@ mod tests {
         );
         assert!(text.trim_end().ends_with(&format!(
             "DEALLOCATE confiture_row_{n}; DEALLOCATE confiture_row_{n}_role; \
-             DEALLOCATE confiture_row_{n}_next;\nRESET lock_timeout; RESET statement_timeout;"
+             DEALLOCATE confiture_row_{n}_next;\nRESET lock_timeout; RESET statement_timeout; \
+             RESET idle_in_transaction_session_timeout;"
         )));
         assert!(
             prepare.contains(&format!(
@@ -775,7 +794,9 @@ mod tests {
                  pg_catalog.set_config('synchronous_commit', $2, true), \
                  pg_catalog.set_config('confiture.step', $1, false), \
                  pg_catalog.set_config('{}', {CLOCK_NOW}, false), \
-                 pg_catalog.set_config('lock_timeout', '1500ms', false)) IS NULL;",
+                 pg_catalog.set_config('lock_timeout', '1500ms', false), \
+                 pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false)) \
+                 IS NULL;",
                 clock()
             )),
             "{prepare}"

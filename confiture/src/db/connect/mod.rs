@@ -187,10 +187,10 @@ fn session_mismatch(
         return Ok(None);
     }
     let messages = client
-        .simple_query(
+        .simple_query(&super::own_statements(
             "SELECT pg_catalog.pg_is_in_recovery(), \
              pg_catalog.current_setting('transaction_read_only')",
-        )
+        ))
         .map_err(|e| super::query_error("cannot read whether the server is a standby", e))?;
     let row = messages.iter().find_map(|m| match m {
         postgres::SimpleQueryMessage::Row(row) => Some(row),

@@ -131,7 +131,9 @@ pub(crate) const SESSION_IDENTITY: &str = "pg_catalog.pg_backend_pid()::text || 
 
 fn server_session(client: &mut postgres::Client) -> Result<String> {
     let messages = client
-        .simple_query(&format!("SELECT {SESSION_IDENTITY}"))
+        .simple_query(&crate::db::own_statements(&format!(
+            "SELECT {SESSION_IDENTITY}"
+        )))
         .map_err(|e| crate::db::query_error("cannot read the server session's process id", e))?;
     Ok(messages
         .iter()

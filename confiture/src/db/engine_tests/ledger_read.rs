@@ -20,15 +20,23 @@ fn absent_ledger_reads_as_none_and_names_where_it_would_be() {
     let table = TrackingTable::default();
     assert_eq!(ledger::read(&mut client, &table).unwrap(), None);
     assert_eq!(
-        ledger::qualified_name(&mut client, &table).unwrap(),
-        "public.tb_confiture"
+        ledger::qualified_name(&mut client, &table)
+            .unwrap()
+            .as_deref(),
+        Some("public.tb_confiture")
     );
     let qualified = TrackingTable::parse("nosuchschema.tb_confiture").unwrap();
     assert_eq!(ledger::read(&mut client, &qualified).unwrap(), None);
     assert_eq!(
-        ledger::qualified_name(&mut client, &qualified).unwrap(),
-        "nosuchschema.tb_confiture"
+        ledger::qualified_name(&mut client, &qualified)
+            .unwrap()
+            .as_deref(),
+        Some("nosuchschema.tb_confiture")
     );
+    // A search_path naming no existing schema: nowhere to create an unqualified name.
+    client.batch_execute("SET search_path = ''").unwrap();
+    assert_eq!(ledger::qualified_name(&mut client, &table).unwrap(), None);
+    assert_eq!(ledger::read(&mut client, &table).unwrap(), None);
     // The session is still usable after the "undefined table" error.
     let one: i32 = client.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
@@ -202,7 +210,12 @@ fn a_ledger_in_a_schema_that_needs_quoting_is_named_as_postgresql_quotes_it() {
     let shown = "\"Odd \"\"Name\"\"\".tb_confiture";
     let mut client = connect(&db);
     let table = TrackingTable::default();
-    assert_eq!(ledger::qualified_name(&mut client, &table).unwrap(), shown);
+    assert_eq!(
+        ledger::qualified_name(&mut client, &table)
+            .unwrap()
+            .as_deref(),
+        Some(shown)
+    );
     let created = crate::db::apply::create_tracking_table(&mut client, &table).unwrap();
     assert_eq!(created.to_string(), shown);
     assert_eq!(created.quoted(), "\"Odd \"\"Name\"\"\".\"tb_confiture\"");
