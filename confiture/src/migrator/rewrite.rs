@@ -1,7 +1,7 @@
 //! `Migrator::baseline` and `Migrator::reinit`: the commands that rewrite the ledger without
 //! running any migration, through one shared rewrite (lock, checks, one transaction).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::options::{BaselineOptions, ReinitOptions};
 use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
@@ -150,6 +150,7 @@ impl Migrator {
         // Stopped from outside, the wait for the lock ends and the rewrite's transaction is
         // cancelled and rolled back, as `up`'s migrations are.
         let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
+        let started = Instant::now();
         with_lock(
             client,
             &target,
@@ -158,7 +159,10 @@ impl Migrator {
             progress,
             warnings,
             |client, _held, progress| {
-                let (rows, initialised) = read_ledger(client, &table)?;
+                // The command's `--lock-wait` bounds the wait for the migration lock and
+                // for a lock another session holds on the ledger, together, as `down`'s.
+                let wait = lock_wait.saturating_sub(started.elapsed());
+                let (rows, initialised) = read_ledger(client, &table, wait)?;
                 let (rewrite, described) = decide(&rows)?;
                 if rewrite.is_empty() {
                     progress(Progress::UpToDate);

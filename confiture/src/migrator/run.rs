@@ -179,12 +179,15 @@ pub(super) fn holding_lock<T>(
 }
 
 /// The ledger's rows (none when the table does not exist) and whether the table exists.
-/// Writing commands create the table only after their plan is accepted.
+/// Writing commands create the table only after their plan is accepted. `wait` bounds the
+/// read's wait for a lock another session holds on the ledger (the command's `--lock-wait`,
+/// exit 6).
 pub(super) fn read_ledger(
     client: &mut Client,
     table: &TrackingTable,
+    wait: Duration,
 ) -> Result<(Vec<LedgerRow>, bool)> {
-    Ok(match crate::db::ledger::read(client, table)? {
+    Ok(match crate::db::ledger::read_within(client, table, wait)? {
         Some(ledger) => (ledger.rows, true),
         None => (Vec::new(), false),
     })

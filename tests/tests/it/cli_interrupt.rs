@@ -519,3 +519,42 @@ fn sigint_as_the_last_commit_completes_reports_success_and_says_nothing_was_undo
         );
     }
 }
+
+/// `--lock-wait` bounds every wait of `up`, `down`, `baseline` and `reinit`, the ledger read's
+/// for a lock another session holds on the tracking table included: `baseline` and `reinit`
+/// used to wait the read's fixed 30 s.
+#[test]
+fn lock_wait_bounds_the_ledger_read_of_every_writing_command() {
+    let project = slow_up();
+    let commands: [&[&str]; 5] = [
+        &["migrate", "up"],
+        &["migrate", "down"],
+        &["migrate", "baseline", "--through", "3"],
+        &["migrate", "reinit", "--through", "3"],
+        &["migrate", "reinit"],
+    ];
+    let db = TestDb::new("ledger_lock_wait");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "1"])
+        .code(exit::SUCCESS);
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
+        .expect("lock the ledger");
+    for command in commands {
+        let mut args = command.to_vec();
+        args.extend(["--lock-wait", "1s"]);
+        let run = project.run_on(&db, &args);
+        run.code(exit::LOCK_TIMEOUT)
+            .stderr_has("another session holds a lock on it");
+        assert!(
+            run.elapsed < Duration::from_secs(10),
+            "{command:?} waited past its --lock-wait\n{}",
+            run.dump()
+        );
+    }
+    holder
+        .batch_execute("ROLLBACK")
+        .expect("release the ledger");
+    assert_eq!(db.ledger(), Some(vec!["001:create_tb_user".to_string()]));
+}
