@@ -44,6 +44,21 @@ pub fn read_qualified(
     table: &TrackingTable,
     wait: Duration,
 ) -> Result<Option<Found>> {
+    read_unless_stopped(client, table, wait, None)
+}
+
+/// [`read_qualified`] for a run that can be stopped from outside (`stop`,
+/// [`crate::Migrator::stop_when`]): sent only while the flag is unset, and cancelled on the
+/// server once it is set (the wait for a lock another session holds on the table included).
+/// A read the flag was set during is [`ErrorKind::Interrupted`](crate::ErrorKind), even when
+/// it completed all the same: a run stopped before it wrote anything must not go on to report
+/// success.
+pub(crate) fn read_unless_stopped(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wait: Duration,
+    stop: Option<&crate::db::apply::Stop>,
+) -> Result<Option<Found>> {
     // The statements of one message run in one implicit transaction: `SET LOCAL` bounds them
     // and ends with it, whatever happens. `row_security` on: where row-level security applies
     // to the ledger, the read is refused below ([`row_security_refusal`]) rather than failing
@@ -72,7 +87,25 @@ pub fn read_qualified(
         written = WRITTEN_COLUMNS.map(literal).join(", "),
         own = super::OWN_STATEMENT_BOUNDS,
     );
-    let messages = match client.simple_query(&sql) {
+    let sent = match stop {
+        Some(stop) => stop.send(|| client.simple_query(&sql)),
+        None => Some(client.simple_query(&sql)),
+    };
+    let interrupted = || {
+        Error::new(
+            crate::ErrorKind::Interrupted,
+            format!("interrupted while reading the tracking table {table}: nothing was changed"),
+        )
+    };
+    let sent = match sent {
+        Some(sent) if !stop.is_some_and(crate::db::apply::Stop::is_set) => sent,
+        Some(Err(e)) => {
+            let cause = super::cause_text(&e);
+            return Err(interrupted().with_source_shown(e, cause));
+        }
+        _ => return Err(interrupted()),
+    };
+    let messages = match sent {
         Ok(messages) => messages,
         Err(e) if is_absent(&e) => return Ok(None),
         Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {

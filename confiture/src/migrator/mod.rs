@@ -375,8 +375,10 @@ impl Migrator {
     /// [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) (exit 130), its
     /// [`Reason::Migration`](crate::error::Reason::Migration) naming what committed before.
     /// `baseline` and `reinit` stop the same way: their one transaction is cancelled and
-    /// rolled back. A wait for the migration lock, or for the connection being made (`status`
-    /// too, and its ledger read on that connection), ends at once.
+    /// rolled back. A wait for the migration lock, for the connection being made (`status`
+    /// too, and its ledger read on that connection), or for a lock another session holds on
+    /// the ledger, ends at once; a command the flag reached before it wrote anything fails
+    /// with `Interrupted` even when its ledger read completed all the same.
     /// A command that completed although the flag was set (it came as the last transaction
     /// committed, or after) returns its report: what the ledger shows wins.
     /// The library installs no signal handler: the caller owns the process's signals.

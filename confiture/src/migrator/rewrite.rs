@@ -7,7 +7,8 @@ use super::options::{BaselineOptions, ReinitOptions};
 use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
 use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
-use crate::error::Result;
+use crate::db::ledger::interrupted_rewrite;
+use crate::error::{ErrorKind, Result};
 use crate::history::{FileErrors, State};
 use crate::ledger::{LedgerRow, Rewrite};
 use crate::plan;
@@ -162,14 +163,21 @@ impl Migrator {
                 // The command's `--lock-wait` bounds the wait for the migration lock and
                 // for a lock another session holds on the ledger, together, as `down`'s.
                 let wait = lock_wait.saturating_sub(started.elapsed());
-                let (rows, initialised) = read_ledger(client, &table, wait)?;
+                let (rows, initialised) = read_ledger(client, &table, wait, stop.as_ref())
+                    .map_err(|e| match e.kind {
+                        // Said as the rewrite's, with the command to run again.
+                        ErrorKind::Interrupted => {
+                            interrupted_rewrite(what, &table, "while reading the tracking table")
+                        }
+                        _ => e,
+                    })?;
                 let (rewrite, described) = decide(&rows)?;
                 if rewrite.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(described);
                 }
                 if stop.as_ref().is_some_and(apply::Stop::is_set) {
-                    return Err(crate::db::ledger::interrupted_rewrite(
+                    return Err(interrupted_rewrite(
                         what,
                         &table,
                         "before writing the tracking table",

@@ -181,16 +181,19 @@ pub(super) fn holding_lock<T>(
 /// The ledger's rows (none when the table does not exist) and whether the table exists.
 /// Writing commands create the table only after their plan is accepted. `wait` bounds the
 /// read's wait for a lock another session holds on the ledger (the command's `--lock-wait`,
-/// exit 6).
+/// exit 6); `stop` ends it at once ([`crate::db::ledger::read_unless_stopped`]).
 pub(super) fn read_ledger(
     client: &mut Client,
     table: &TrackingTable,
     wait: Duration,
+    stop: Option<&apply::Stop>,
 ) -> Result<(Vec<LedgerRow>, bool)> {
-    Ok(match crate::db::ledger::read_within(client, table, wait)? {
-        Some(ledger) => (ledger.rows, true),
-        None => (Vec::new(), false),
-    })
+    Ok(
+        match crate::db::ledger::read_unless_stopped(client, table, wait, stop)? {
+            Some(found) => (found.ledger.rows, true),
+            None => (Vec::new(), false),
+        },
+    )
 }
 
 /// A ledger's rows and what this role may do to it.
@@ -201,13 +204,16 @@ pub(super) type LedgerFound = (Vec<LedgerRow>, Access);
 /// Creates the table first when `create` and it does not exist yet.
 /// With the rows comes what this role may do to the table (`None` when it does not exist):
 /// callers check it once they know they will write, before anything runs.
-/// `wait` bounds the read's wait for a lock another session holds on the ledger (exit 6).
+/// `wait` bounds the read's wait for a lock another session holds on the ledger (exit 6); the
+/// run's stop ([`ApplySettings::stop`]) ends it at once.
 pub(super) fn qualified_settings(
     client: &mut Client,
     settings: &ApplySettings,
     wait: Duration,
 ) -> Result<(ApplySettings, Option<LedgerFound>)> {
-    let (table, found) = match crate::db::ledger::read_qualified(client, &settings.table, wait)? {
+    let stop = settings.stop.as_ref();
+    let read = crate::db::ledger::read_unless_stopped(client, &settings.table, wait, stop)?;
+    let (table, found) = match read {
         Some(found) => (found.table, Some((found.ledger.rows, found.access))),
         None => (settings.table.clone(), None),
     };

@@ -520,6 +520,83 @@ fn sigint_as_the_last_commit_completes_reports_success_and_says_nothing_was_undo
     }
 }
 
+/// Whether the CLI's backend on `db` waits for a lock (a ledger another session locked).
+fn cli_waits_for_a_lock(db: &TestDb) -> bool {
+    wait_until(Duration::from_secs(30), || {
+        db.connect()
+            .query_opt(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+                   AND application_name = 'cargo-confiture' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .expect("read pg_stat_activity")
+            .is_some()
+    })
+}
+
+/// The commands that read the ledger under the migration lock before they write.
+const READ_THEN_WRITE: [&[&str]; 5] = [
+    &["migrate", "down", "--lock-wait", "60s"],
+    &["migrate", "baseline", "--through", "3"],
+    &["migrate", "reinit", "--through", "3"],
+    // Nothing to rewrite once read: it used to wait for the ledger, then exit 0 saying the
+    // Ctrl-C "arrived after the ledger rewrite committed".
+    &["migrate", "reinit", "--through", "1"],
+    &["migrate", "reinit"],
+];
+
+/// Ctrl-C while `down`, `baseline` or `reinit` waits to read a ledger another session holds
+/// locked (`LOCK TABLE ... IN ACCESS EXCLUSIVE MODE`): it used to say "stopping" and wait
+/// until the holder ended (or the 30 s read wait ran out). The read is cancelled at once, the
+/// run is interrupted (exit 130, never 0) and nothing changed.
+#[test]
+fn sigint_while_the_ledger_read_waits_for_a_lock_ends_it_at_once() {
+    let project = slow_up();
+    for command in READ_THEN_WRITE {
+        for json in [false, true] {
+            let db = TestDb::new("sigint_ledger_read");
+            project
+                .run_on(&db, &["migrate", "up", "--target", "1"])
+                .code(exit::SUCCESS);
+            let mut holder = db.connect();
+            holder
+                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
+                .expect("lock the ledger");
+            let mut args = command.to_vec();
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = spawn(&project, &db, &args);
+            assert!(
+                cli_waits_for_a_lock(&db),
+                "{command:?} never waited: {:?}",
+                db.other_backends()
+            );
+            let run = interrupt(child);
+            run.code(exit::INTERRUPTED)
+                .stderr_lacks("panicked")
+                .stderr_lacks("nothing was undone");
+            if json {
+                let doc = run.json();
+                assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
+                assert_eq!(doc["errors"][0]["exit_code"], 130, "{}", run.dump());
+            } else {
+                run.stderr_has("interrupted");
+            }
+            holder
+                .batch_execute("ROLLBACK")
+                .expect("release the ledger");
+            assert_eq!(
+                db.ledger(),
+                Some(vec!["001:create_tb_user".to_string()]),
+                "{command:?}\n{}",
+                run.dump()
+            );
+            assert!(db.migration_lock_holders().is_empty(), "{}", run.dump());
+        }
+    }
+}
+
 /// `--lock-wait` bounds every wait of `up`, `down`, `baseline` and `reinit`, the ledger read's
 /// for a lock another session holds on the tracking table included: `baseline` and `reinit`
 /// used to wait the read's fixed 30 s.

@@ -5,9 +5,10 @@
 //! request, as libpq's `PQcancel`, over a connection made as the session's was, TLS
 //! included): the migration it belongs to fails and is rolled back — a no-transaction one keeps
 //! the statements it committed and gets no ledger row — as any failed migration is, and the
-//! run ends with [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted). Only the
-//! migrations' own messages are cancelled: the `ROLLBACK` and ledger read after a failure, and
-//! the lock's release, run as usual.
+//! run ends with [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted). Only the run's
+//! own messages are cancelled — the migrations', the ledger read that plans them
+//! (`db::ledger::read_unless_stopped`) and a ledger rewrite: the `ROLLBACK` and ledger read
+//! after a failure, and the lock's release, run as usual.
 //!
 //! A thread watches the flag while the run lasts (it ends when the last [`Stop`] is dropped):
 //! a flag has no way to wake anybody, and the runner is blocked in the driver meanwhile.
