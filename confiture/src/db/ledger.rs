@@ -512,7 +512,7 @@ pub fn rewrite(
     client: &mut postgres::Client,
     table: &TrackingTable,
     rewrite: &Rewrite,
-    what: &str,
+    run: &RewriteRun<'_>,
     wait: Duration,
     stop: Option<&crate::db::apply::Stop>,
 ) -> crate::Result<()> {
@@ -527,15 +527,17 @@ pub fn rewrite(
     };
     let Some(sent) = sent else {
         return Err(interrupted_rewrite(
-            what,
+            run,
             table,
             "before writing the tracking table",
         ));
     };
     sent.map_err(|e| {
         let _ = client.batch_execute("ROLLBACK");
-        let failed =
-            format!("{what} could not write the tracking table {table}; nothing was changed");
+        let failed = format!(
+            "{} could not write the tracking table {table}; nothing was changed",
+            run.what
+        );
         let lost = super::is_connection_lost(&e);
         // Cancelled by our own stop (Ctrl-C): that, not a lock it was waiting for, is what
         // happened.
@@ -543,7 +545,7 @@ pub fn rewrite(
             && stop.is_some_and(crate::db::apply::Stop::is_set)
         {
             let cause = super::cause_text(&e);
-            return interrupted_rewrite(what, table, "while writing the tracking table")
+            return interrupted_rewrite(run, table, "while writing the tracking table")
                 .with_source_shown(e, cause);
         }
         if !lost && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
@@ -564,16 +566,32 @@ pub fn rewrite(
     })
 }
 
-/// The error of a ledger rewrite (`what`: baseline, reinit) stopped from outside `when`:
-/// nothing was changed.
-pub(crate) fn interrupted_rewrite(what: &str, table: &TrackingTable, when: &str) -> crate::Error {
+/// Which ledger rewrite runs: as its errors name it (`what`: baseline, reinit) and the
+/// command that runs it again (`again`: `migrate baseline --through 12`, with every argument
+/// that chose what it rewrites; [`crate::hint::Invocation`] adds the database's).
+#[derive(Debug, Clone)]
+pub(crate) struct RewriteRun<'a> {
+    pub(crate) what: &'a str,
+    pub(crate) again: String,
+}
+
+/// The error of a ledger rewrite ([`RewriteRun`]) stopped from outside `when`: nothing was
+/// changed.
+pub(crate) fn interrupted_rewrite(
+    run: &RewriteRun<'_>,
+    table: &TrackingTable,
+    when: &str,
+) -> crate::Error {
     let mut error = crate::Error::new(
         crate::ErrorKind::Interrupted,
-        format!("interrupted: {what} was cancelled {when}; nothing was changed"),
+        format!(
+            "interrupted: {} was cancelled {when}; nothing was changed",
+            run.what
+        ),
     )
     .with_help(format!(
         "run {} again to write it",
-        crate::hint::command(&format!("migrate {what}"))
+        crate::hint::command(&run.again)
     ));
     error.details.push(format!(
         "the tracking table {table} is as it was: the rewrite is one transaction"

@@ -7,7 +7,7 @@ use super::options::{BaselineOptions, ReinitOptions};
 use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
 use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
-use crate::db::ledger::interrupted_rewrite;
+use crate::db::ledger::{interrupted_rewrite, RewriteRun};
 use crate::error::{ErrorKind, Result};
 use crate::history::{FileErrors, State};
 use crate::ledger::{LedgerRow, Rewrite};
@@ -55,8 +55,12 @@ impl Migrator {
             Some(options.through),
             Some("migrate baseline --through"),
         )?;
+        let run = RewriteRun {
+            what: "baseline",
+            again: format!("migrate baseline --through {}", options.through),
+        };
         let done = self.rewrite_ledger(
-            "baseline",
+            &run,
             options.dry_run,
             options.lock_wait,
             progress,
@@ -111,8 +115,15 @@ impl Migrator {
         let errors = FileErrors::new(set, &checked.diagnostics);
         let first_version = self.check_options.first_version;
         plan::reinit(set, &[], options.through, first_version)?;
+        let run = RewriteRun {
+            what: "reinit",
+            again: match options.through {
+                Some(through) => format!("migrate reinit --through {through}"),
+                None => "migrate reinit".to_string(),
+            },
+        };
         let done = self.rewrite_ledger(
-            "reinit",
+            &run,
             options.dry_run,
             options.lock_wait,
             progress,
@@ -134,7 +145,7 @@ impl Migrator {
     /// added to `warnings`.
     fn rewrite_ledger<T>(
         &mut self,
-        what: &'static str,
+        run: &RewriteRun<'_>,
         dry_run: bool,
         lock_wait: Duration,
         progress: &mut dyn FnMut(Progress),
@@ -167,7 +178,7 @@ impl Migrator {
                     .map_err(|e| match e.kind {
                         // Said as the rewrite's, with the command to run again.
                         ErrorKind::Interrupted => {
-                            interrupted_rewrite(what, &table, "while reading the tracking table")
+                            interrupted_rewrite(run, &table, "while reading the tracking table")
                         }
                         _ => e,
                     })?;
@@ -178,7 +189,7 @@ impl Migrator {
                 }
                 if stop.as_ref().is_some_and(apply::Stop::is_set) {
                     return Err(interrupted_rewrite(
-                        what,
+                        run,
                         &table,
                         "before writing the tracking table",
                     )
@@ -188,7 +199,7 @@ impl Migrator {
                     apply::create_tracking_table(client, &table)?;
                 }
                 let stop = stop.as_ref();
-                crate::db::ledger::rewrite(client, &table, &rewrite, what, lock_wait, stop)?;
+                crate::db::ledger::rewrite(client, &table, &rewrite, run, lock_wait, stop)?;
                 Ok(described)
             },
         )

@@ -381,13 +381,18 @@ fn sigint_during_a_ledger_rewrite_cancels_it_and_changes_nothing() {
             );
             let run = interrupt(child);
             run.code(exit::INTERRUPTED).stderr_lacks("panicked");
+            // The command to run again is this one, `--through 3` included.
+            let again = format!("`cargo confiture {} --database-url", command.join(" "));
             if json {
                 let doc = run.json();
                 assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
                 assert_eq!(doc["errors"][0]["exit_code"], 130, "{}", run.dump());
+                let help = doc["errors"][0]["help"].as_str().unwrap_or_default();
+                assert!(help.contains(&again), "{again}\n{}", run.dump());
             } else {
                 run.stderr_has("interrupted:")
-                    .stderr_has("nothing was changed");
+                    .stderr_has("nothing was changed")
+                    .stderr_has(&again);
             }
             holder
                 .batch_execute("ROLLBACK")
@@ -534,15 +539,29 @@ fn cli_waits_for_a_lock(db: &TestDb) -> bool {
     })
 }
 
-/// The commands that read the ledger under the migration lock before they write.
-const READ_THEN_WRITE: [&[&str]; 5] = [
-    &["migrate", "down", "--lock-wait", "60s"],
-    &["migrate", "baseline", "--through", "3"],
-    &["migrate", "reinit", "--through", "3"],
+/// The commands that read the ledger under the migration lock before they write, with what
+/// their interrupted error suggests running again: `baseline`/`reinit --through V` used to
+/// suggest the command without `--through` (a usage error; for `reinit`, another rewrite).
+const READ_THEN_WRITE: [(&[&str], Option<&str>); 5] = [
+    (&["migrate", "down", "--lock-wait", "60s"], None),
+    (
+        &["migrate", "baseline", "--through", "3"],
+        Some("`cargo confiture migrate baseline --through 3 --database-url"),
+    ),
+    (
+        &["migrate", "reinit", "--through", "3"],
+        Some("`cargo confiture migrate reinit --through 3 --database-url"),
+    ),
     // Nothing to rewrite once read: it used to wait for the ledger, then exit 0 saying the
     // Ctrl-C "arrived after the ledger rewrite committed".
-    &["migrate", "reinit", "--through", "1"],
-    &["migrate", "reinit"],
+    (
+        &["migrate", "reinit", "--through", "1"],
+        Some("`cargo confiture migrate reinit --through 1 --database-url"),
+    ),
+    (
+        &["migrate", "reinit"],
+        Some("`cargo confiture migrate reinit --database-url"),
+    ),
 ];
 
 /// Ctrl-C while `down`, `baseline` or `reinit` waits to read a ledger another session holds
@@ -552,7 +571,7 @@ const READ_THEN_WRITE: [&[&str]; 5] = [
 #[test]
 fn sigint_while_the_ledger_read_waits_for_a_lock_ends_it_at_once() {
     let project = slow_up();
-    for command in READ_THEN_WRITE {
+    for (command, again) in READ_THEN_WRITE {
         for json in [false, true] {
             let db = TestDb::new("sigint_ledger_read");
             project
@@ -576,12 +595,17 @@ fn sigint_while_the_ledger_read_waits_for_a_lock_ends_it_at_once() {
             run.code(exit::INTERRUPTED)
                 .stderr_lacks("panicked")
                 .stderr_lacks("nothing was undone");
-            if json {
+            let help = if json {
                 let doc = run.json();
                 assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
                 assert_eq!(doc["errors"][0]["exit_code"], 130, "{}", run.dump());
+                doc["errors"][0]["help"].as_str().unwrap_or("").to_string()
             } else {
                 run.stderr_has("interrupted");
+                run.stderr.clone()
+            };
+            if let Some(again) = again {
+                assert!(help.contains(again), "{command:?}: {again}\n{}", run.dump());
             }
             holder
                 .batch_execute("ROLLBACK")
