@@ -74,7 +74,8 @@ pub(crate) fn read_unless_stopped(
           AND NOT a.attisdropped AND a.attnotnull AND NOT a.atthasdef \
           AND a.attidentity = '' AND a.attgenerated = '' \
           AND a.attname NOT IN ({written})), \
-         pg_catalog.row_security_active(c.oid) \
+         pg_catalog.row_security_active(c.oid), \
+         pg_catalog.has_table_privilege(c.oid, 'UPDATE') \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
@@ -151,6 +152,7 @@ pub(crate) fn read_unless_stopped(
                         .get(5)
                         .map(|c| c.split(", ").map(str::to_string).collect())
                         .unwrap_or_default(),
+                    update: row.get(7) == Some("t"),
                 };
                 row_security = row.get(6) == Some("t");
             }
@@ -230,6 +232,8 @@ pub struct Access {
     pub role: String,
     /// NOT NULL columns without a default that confiture does not write.
     pub unfilled: Vec<String>,
+    /// Whether the role may update rows (`reinit` rewrites them in place).
+    pub update: bool,
 }
 
 /// What a command writes to the ledger.
@@ -240,6 +244,8 @@ pub enum Write {
     Insert,
     /// `down`: deletes the rows of what it rolls back.
     Delete,
+    /// `reinit`: rewrites the rows of edited files in place.
+    Update,
 }
 
 impl Access {
@@ -249,6 +255,7 @@ impl Access {
         let (allowed, privilege) = match write {
             Write::Insert => (self.insert, "INSERT"),
             Write::Delete => (self.delete, "DELETE"),
+            Write::Update => (self.update, "UPDATE"),
         };
         let role = crate::display::escape(&self.role);
         if !allowed {
@@ -257,7 +264,12 @@ impl Access {
                  confiture records each migration there"
             ))
             .with_help(format!(
-                "GRANT SELECT, INSERT, DELETE ON {} TO \"{}\"; (or run as the role that owns it)",
+                "GRANT SELECT, INSERT, DELETE{} ON {} TO \"{}\"; (or run as the role that owns it)",
+                if write == Write::Update {
+                    ", UPDATE"
+                } else {
+                    ""
+                },
                 table.quoted(),
                 self.role.replace('"', "\"\"")
             )));
@@ -274,6 +286,21 @@ impl Access {
                 table.quoted(),
                 WRITTEN_COLUMNS.join(", ")
             )));
+        }
+        Ok(())
+    }
+
+    /// [`Access::check`] for each kind of write `rewrite` (baseline, reinit) makes: refused
+    /// (exit 5) before its transaction starts, naming the privilege, rather than failing in
+    /// it on the server's "permission denied".
+    pub fn check_rewrite(&self, table: &TrackingTable, rewrite: &Rewrite) -> Result<()> {
+        let writes = [
+            (!rewrite.delete.is_empty(), Write::Delete),
+            (!rewrite.update.is_empty(), Write::Update),
+            (!rewrite.insert.is_empty(), Write::Insert),
+        ];
+        for (_, write) in writes.iter().filter(|(needed, _)| *needed) {
+            self.check(table, *write)?;
         }
         Ok(())
     }
@@ -468,7 +495,7 @@ fn grants_help(table: &TrackingTable, missing: &MissingGrants) -> String {
         grants.push(format!("GRANT SELECT ON {} TO {role};", table.quoted()));
     }
     format!(
-        "{} (and INSERT, DELETE on the table for commands that write)",
+        "{} (and INSERT, DELETE on the table for commands that write, and UPDATE for reinit)",
         grants.join(" ")
     )
 }

@@ -174,18 +174,24 @@ impl Migrator {
                 // The command's `--lock-wait` bounds the wait for the migration lock and
                 // for a lock another session holds on the ledger, together, as `down`'s.
                 let wait = lock_wait.saturating_sub(started.elapsed());
-                let (rows, initialised) = read_ledger(client, &table, wait, stop.as_ref())
-                    .map_err(|e| match e.kind {
+                let found =
+                    read_ledger(client, &table, wait, stop.as_ref()).map_err(|e| match e.kind {
                         // Said as the rewrite's, with the command to run again.
                         ErrorKind::Interrupted => {
                             interrupted_rewrite(run, &table, "while reading the tracking table")
                         }
                         _ => e,
                     })?;
+                let initialised = found.is_some();
+                let (rows, access) = found.unwrap_or_default();
                 let (rewrite, described) = decide(&rows)?;
                 if rewrite.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(described);
+                }
+                // A table it creates is its own; one it found, it may not be allowed to write.
+                if initialised {
+                    access.check_rewrite(&table, &rewrite)?;
                 }
                 if stop.as_ref().is_some_and(apply::Stop::is_set) {
                     return Err(interrupted_rewrite(

@@ -178,7 +178,7 @@ pub(super) fn holding_lock<T>(
     result
 }
 
-/// The ledger's rows (none when the table does not exist) and whether the table exists.
+/// The ledger's rows and what this role may do to it (`None` when the table does not exist).
 /// Writing commands create the table only after their plan is accepted. `wait` bounds the
 /// read's wait for a lock another session holds on the ledger (the command's `--lock-wait`,
 /// exit 6); `stop` ends it at once ([`crate::db::ledger::read_unless_stopped`]).
@@ -187,13 +187,9 @@ pub(super) fn read_ledger(
     table: &TrackingTable,
     wait: Duration,
     stop: Option<&apply::Stop>,
-) -> Result<(Vec<LedgerRow>, bool)> {
-    Ok(
-        match crate::db::ledger::read_unless_stopped(client, table, wait, stop)? {
-            Some(found) => (found.ledger.rows, true),
-            None => (Vec::new(), false),
-        },
-    )
+) -> Result<Option<LedgerFound>> {
+    let found = crate::db::ledger::read_unless_stopped(client, table, wait, stop)?;
+    Ok(found.map(|found| (found.ledger.rows, found.access)))
 }
 
 /// A ledger's rows and what this role may do to it.

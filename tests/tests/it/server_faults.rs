@@ -667,3 +667,105 @@ fn a_migrator_whose_connection_was_terminated_connects_again_for_its_next_comman
         client.simple_query("SELECT 1").expect("a live client");
     }
 }
+
+/// A role that may read the ledger but not write it as `baseline` or `reinit` would: `reinit`
+/// accepting an edited file rewrites its row in place (UPDATE), `baseline` adds rows (INSERT),
+/// a `reinit` forgetting rows deletes them (DELETE). Without the privilege the rewrite used to
+/// fail on the server's "permission denied" with exit 4 (`migration_failed`, although no
+/// migration ran) and a help naming no privilege. It is refused before the transaction (exit
+/// 5), naming the privilege and the GRANT; the ledger is as it was.
+#[test]
+fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
+    let role = Role::new("cft_norewrite");
+    let db = TestDb::new("norewrite");
+    let url = format!(
+        "postgresql://{}@{}:{}/{}",
+        role.name,
+        confiture_tests::pg_host(),
+        confiture_tests::pg_port(),
+        db.name
+    );
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (x int);\n", "DROP TABLE a;\n")
+        .migration("002_b", "CREATE TABLE b (x int);\n", "DROP TABLE b;\n")
+        .migration("003_c", "CREATE TABLE c (x int);\n", "DROP TABLE c;\n");
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--target",
+            "2",
+            "--database-url",
+            &db.url(),
+        ])
+        .code(0);
+    let before = db.ledger();
+    let mut client = db.connect();
+    let mut grant = |privileges: &str| {
+        client
+            .batch_execute(&format!(
+                "REVOKE ALL ON tb_confiture FROM \"{r}\"; \
+                 GRANT {privileges} ON tb_confiture TO \"{r}\"",
+                r = role.name
+            ))
+            .expect("grant");
+    };
+    // (privileges granted, command, privilege it lacks)
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "SELECT, INSERT, DELETE",
+            &["migrate", "reinit", "--format", "json"],
+            "UPDATE",
+        ),
+        (
+            "SELECT, DELETE, UPDATE",
+            &["migrate", "baseline", "--through", "3", "--format", "json"],
+            "INSERT",
+        ),
+        (
+            "SELECT, INSERT, UPDATE",
+            &["migrate", "reinit", "--through", "1", "--format", "json"],
+            "DELETE",
+        ),
+    ];
+    // Not even SELECT: the read's refusal lists what the writing commands need too.
+    db.connect()
+        .batch_execute(&format!(
+            "REVOKE ALL ON tb_confiture FROM \"{}\"",
+            role.name
+        ))
+        .expect("revoke");
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .stderr_has("GRANT SELECT ON \"tb_confiture\"")
+        .stderr_has("and UPDATE for reinit");
+    // An edited file, so that `reinit` rewrites its row.
+    project.write(
+        "db/migrations/002_b.up.sql",
+        "CREATE TABLE b (x int); -- edited\n",
+    );
+    for (privileges, command, lacking) in cases {
+        grant(privileges);
+        let mut args = command.to_vec();
+        args.extend(["--database-url", &url]);
+        let run = project.run(&args);
+        run.code(confiture::exit::INVALID);
+        let doc = run.json();
+        let error = &doc["errors"][0];
+        assert_eq!(error["kind"], "invalid", "{command:?}\n{}", run.dump());
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&format!("may not {lacking} rows of the tracking table")),
+            "{command:?}\n{}",
+            run.dump()
+        );
+        let help = error["help"].as_str().unwrap_or_default();
+        assert!(
+            help.contains("GRANT") && help.contains(lacking),
+            "{command:?}\n{}",
+            run.dump()
+        );
+        assert_eq!(db.ledger(), before, "{command:?}\n{}", run.dump());
+    }
+}
