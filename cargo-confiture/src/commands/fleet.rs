@@ -11,7 +11,7 @@ use confiture::migrate::{Direction, DownOptions, UpOptions};
 use confiture::verify::VerifyOptions;
 use confiture::{display, exit, Error, Migrator, Result};
 
-use super::interrupt::Interrupt;
+use super::interrupt::{Interrupt, Words};
 use super::Context;
 use crate::cli::{Cli, FleetArgs};
 use crate::output::{Output, Style};
@@ -148,42 +148,40 @@ fn file_list_name(migrator: &Migrator, list: &FleetList) -> String {
 }
 
 /// `migrate up` on every target.
-pub fn up(plan: Plan, options: &UpOptions, out: &Output) -> Result<u8> {
+pub fn up(plan: Plan, options: &UpOptions, out: &Output, interrupt: &Interrupt) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let interrupt = fleet_interrupt();
+    interrupt.words(FLEET_WORDS);
     let fleet = fleet(&plan, out, "", fleet::Request::Up(options))?.stop_when(interrupt.flag());
     let report = fleet.up(options, &|event| live(out, event))?;
-    Ok(finish(out, &report, Some(&interrupt)))
+    Ok(finish(out, &report, Some(interrupt)))
 }
 
 /// `migrate down` on every target.
-pub fn down(plan: Plan, options: &DownOptions, out: &Output) -> Result<u8> {
+pub fn down(plan: Plan, options: &DownOptions, out: &Output, interrupt: &Interrupt) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let interrupt = fleet_interrupt();
+    interrupt.words(FLEET_WORDS);
     let fleet = fleet(&plan, out, "", fleet::Request::Down(options))?.stop_when(interrupt.flag());
     let report = fleet.down(options, &|event| live(out, event))?;
-    Ok(finish(out, &report, Some(&interrupt)))
+    Ok(finish(out, &report, Some(interrupt)))
 }
 
 /// `migrate status` on every target.
-pub fn status(plan: Plan, out: &Output) -> Result<u8> {
+pub fn status(plan: Plan, out: &Output, interrupt: &Interrupt) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    let interrupt = fleet_interrupt();
+    interrupt.words(FLEET_WORDS);
     let fleet = fleet(&plan, out, "", fleet::Request::Status)?.stop_when(interrupt.flag());
     let report = fleet.status(&|event| live(out, event))?;
-    Ok(finish(out, &report, Some(&interrupt)))
+    Ok(finish(out, &report, Some(interrupt)))
 }
 
 /// SIGINT or SIGTERM during a fleet's `up`, `down` or `status`: no new target starts, and
 /// every running target stops as one database does (`Fleet::stop_when`); the partial report
 /// is printed with exit 130. A second signal exits at once.
-fn fleet_interrupt() -> Interrupt {
-    Interrupt::on_signal(
-        "no new target starts; cancelling the running statement on every running target",
-        "the server rolls back what the running targets had not committed \
-         (run the command again to finish them)",
-    )
-}
+const FLEET_WORDS: Words = (
+    "no new target starts; cancelling the running statement on every running target",
+    "the server rolls back what the running targets had not committed \
+     (run the command again to finish them)",
+);
 
 /// `migrate verify`, once per server of the targets.
 pub fn verify(plan: Plan, options: &VerifyOptions, out: &Output) -> Result<u8> {

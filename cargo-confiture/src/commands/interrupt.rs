@@ -15,7 +15,7 @@
 //! that printed it never exits 0.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use confiture::exit;
 
@@ -26,24 +26,41 @@ pub(super) struct Interrupt {
     flag: Arc<AtomicBool>,
     /// The signal received first (0: none yet).
     signal: Arc<AtomicI32>,
+    /// What the first signal and the second say now ([`Interrupt::words`]).
+    words: Arc<Mutex<Words>>,
 }
 
+/// What a run says on the first signal (`stopping: ...`), and on the second (`exiting; ...`).
+pub(super) type Words = (&'static str, &'static str);
+
+/// Before the command has its database or its fleet: the environment file, the `.env` file or
+/// the target list may be a pipe still being waited on ([`confiture::config::stop_reading_when`]).
+pub(super) const READING_FILES: Words = (
+    "nothing has started; no longer waiting for the environment or the target list",
+    "nothing had started",
+);
+
 impl Interrupt {
-    /// Installs the signal thread: on the first SIGINT or SIGTERM it sets the flag and says
-    /// `stopping: {stopping}` on stderr; on the second it says `leaving` and exits at once
-    /// with [`exit::INTERRUPTED`] (the server rolls back what was not committed). A library
-    /// never installs signal handlers; the CLI is the whole process. Without handlers (none
-    /// could be installed) the default action ends the process, as before.
-    pub(super) fn on_signal(stopping: &'static str, leaving: &'static str) -> Interrupt {
+    /// Installs the signal thread, once per command and before its environment is read: on
+    /// the first SIGINT or SIGTERM it sets the flag and says `stopping: {stopping}` on stderr;
+    /// on the second it says `leaving` and exits at once with [`exit::INTERRUPTED`] (the
+    /// server rolls back what was not committed). The same flag ends a wait on a pipe given
+    /// as the environment, `.env` or target list ([`confiture::config::stop_reading_when`]).
+    /// A library never installs signal handlers; the CLI is the whole process. Without
+    /// handlers (none could be installed) the default action ends the process, as before.
+    pub(super) fn on_signal((stopping, leaving): Words) -> Interrupt {
         let interrupt = Interrupt {
             flag: Arc::new(AtomicBool::new(false)),
             signal: Arc::new(AtomicI32::new(0)),
+            words: Arc::new(Mutex::new((stopping, leaving))),
         };
+        confiture::config::stop_reading_when(interrupt.flag());
         use signal_hook::consts::{SIGINT, SIGTERM};
         let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
             return interrupt;
         };
         let (flag, signal) = (interrupt.flag.clone(), interrupt.signal.clone());
+        let words = interrupt.words.clone();
         std::thread::spawn(move || {
             let mut received = signals.forever();
             let Some(first) = received.next() else {
@@ -51,6 +68,7 @@ impl Interrupt {
             };
             signal.store(first, Ordering::SeqCst);
             flag.store(true, Ordering::SeqCst);
+            let (stopping, leaving) = *words.lock().unwrap_or_else(|p| p.into_inner());
             // Not "interrupted": whether anything was, only the run's outcome can say.
             Output::note_line(&format!(
                 "\nstopping: {stopping} ({} again to exit at once)",
@@ -64,6 +82,11 @@ impl Interrupt {
             }
         });
         interrupt
+    }
+
+    /// What the signals say from now on: the run has its database (or its fleet) and starts.
+    pub(super) fn words(&self, words: Words) {
+        *self.words.lock().unwrap_or_else(|p| p.into_inner()) = words;
     }
 
     /// The flag to give `Migrator::stop_when` or `Fleet::stop_when`.

@@ -14,27 +14,32 @@ use confiture::status::{MigrationStatus, State, StatusReport};
 use confiture::{display, exit, hint, Migrator, Result};
 
 use super::fleet::Selected;
-use super::interrupt::Interrupt;
+use super::interrupt::{Interrupt, Words, READING_FILES};
 use super::Context;
 use crate::cli::{BaselineArgs, Cli, DownArgs, Migrate, ReinitArgs, UpArgs, SELECTION_LABELS};
 use crate::output::{Output, Style};
 use crate::render::{self, plural};
 
 pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u8> {
+    // `verify` and `drift` have their own signal thread (it drops the scratch databases).
+    let interrupt = || Interrupt::on_signal(READING_FILES);
     match command {
-        Migrate::Status(args) => match super::fleet::select(cli, cx, &args.fleet)? {
-            Selected::Fleet(plan) => super::fleet::status(plan, out),
-            Selected::One(migrator) => {
-                let (migrator, interrupt) = interruptible(migrator, READING);
-                let code = status(migrator, out);
-                interrupt.after(out, code.is_ok(), "the status was read");
-                code
+        Migrate::Status(args) => {
+            let interrupt = interrupt();
+            match super::fleet::select(cli, cx, &args.fleet)? {
+                Selected::Fleet(plan) => super::fleet::status(plan, out, &interrupt),
+                Selected::One(migrator) => {
+                    let migrator = interruptible(migrator, &interrupt, READING);
+                    let code = status(migrator, out);
+                    interrupt.after(out, code.is_ok(), "the status was read");
+                    code
+                }
             }
-        },
-        Migrate::Up(args) => up(cli, cx, args, out),
-        Migrate::Down(args) => down(cli, cx, args, out),
-        Migrate::Baseline(args) => baseline(cli, cx, args, out),
-        Migrate::Reinit(args) => reinit(cli, cx, args, out),
+        }
+        Migrate::Up(args) => up(cli, cx, args, out, &interrupt()),
+        Migrate::Down(args) => down(cli, cx, args, out, &interrupt()),
+        Migrate::Baseline(args) => baseline(cli, cx, args, out, &interrupt()),
+        Migrate::Reinit(args) => reinit(cli, cx, args, out, &interrupt()),
         Migrate::Verify(args) => super::verify::verify(cli, cx, args, out),
         Migrate::Drift(args) => super::verify::drift(cli, cx, args, out),
         Migrate::Generate(_) => unreachable!("generate does not connect; handled by commands::run"),
@@ -42,7 +47,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
 }
 
 /// `migrate up`, on one database or a fleet.
-fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output) -> Result<u8> {
+fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrupt) -> Result<u8> {
     let options = UpOptions::default()
         .steps(args.steps)
         .target(args.target.as_ref().map(Version::number))
@@ -53,9 +58,9 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output) -> Result<u8> {
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
         .create_database(args.create_database);
-    let (mut migrator, interrupt) = match super::fleet::select(cli, cx, &args.fleet)? {
-        Selected::Fleet(plan) => return super::fleet::up(plan, &options, out),
-        Selected::One(migrator) => interruptible(migrator, MIGRATING),
+    let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+        Selected::Fleet(plan) => return super::fleet::up(plan, &options, out, interrupt),
+        Selected::One(migrator) => interruptible(migrator, interrupt, MIGRATING),
     };
     let mut view = ProgressView::default();
     let outcome = migrator.up(&options, &mut |p| view.on(out, p));
@@ -63,7 +68,7 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output) -> Result<u8> {
     let last = "the last migration committed";
     finish(
         out,
-        &interrupt,
+        interrupt,
         last,
         outcome,
         |_| exit::SUCCESS,
@@ -80,7 +85,13 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output) -> Result<u8> {
 }
 
 /// `migrate down`, on one database or a fleet.
-fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
+fn down(
+    cli: &Cli,
+    cx: &Context,
+    args: &DownArgs,
+    out: &Output,
+    interrupt: &Interrupt,
+) -> Result<u8> {
     let options = DownOptions::default()
         .steps(args.steps)
         .target(args.target.as_ref().map(Version::number))
@@ -90,9 +101,9 @@ fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
         .lock_wait(args.lock.lock_wait.duration())
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
-    let (mut migrator, interrupt) = match super::fleet::select(cli, cx, &args.fleet)? {
-        Selected::Fleet(plan) => return super::fleet::down(plan, &options, out),
-        Selected::One(migrator) => interruptible(migrator, MIGRATING),
+    let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+        Selected::Fleet(plan) => return super::fleet::down(plan, &options, out, interrupt),
+        Selected::One(migrator) => interruptible(migrator, interrupt, MIGRATING),
     };
     let mut view = ProgressView::default();
     let outcome = migrator.down(&options, &mut |p| view.on(out, p));
@@ -100,7 +111,7 @@ fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
     warnings(out, &outcome, |r| &r.warnings);
     finish(
         out,
-        &interrupt,
+        interrupt,
         "the last rollback committed",
         outcome,
         |_| exit::SUCCESS,
@@ -115,10 +126,6 @@ fn down(cli: &Cli, cx: &Context, args: &DownArgs, out: &Output) -> Result<u8> {
         },
     )
 }
-
-/// What one database's run says on the first signal, and on the second
-/// ([`Interrupt::on_signal`]).
-type Words = (&'static str, &'static str);
 
 /// `up` and `down`. True in every case: waiting for the lock, a no-transaction migration
 /// (whose committed statements stay), a rollback; the report says what happened.
@@ -144,9 +151,9 @@ const READING: Words = (
 /// starts, and the failure report says what committed (exit 130) — or, when the run
 /// completed all the same, its normal report ([`Interrupt::after`]). Dry runs too: they
 /// write nothing, and end as promptly.
-fn interruptible(migrator: Migrator, (stopping, leaving): Words) -> (Migrator, Interrupt) {
-    let interrupt = Interrupt::on_signal(stopping, leaving);
-    (migrator.stop_when(interrupt.flag()), interrupt)
+fn interruptible(migrator: Migrator, interrupt: &Interrupt, words: Words) -> Migrator {
+    interrupt.words(words);
+    migrator.stop_when(interrupt.flag())
 }
 
 /// [`super::finish`], then [`Interrupt::after`]: the outcome decides what is said of a signal.
@@ -165,17 +172,23 @@ fn finish<R: serde::Serialize>(
 }
 
 /// `migrate baseline`.
-fn baseline(cli: &Cli, cx: &Context, args: &BaselineArgs, out: &Output) -> Result<u8> {
+fn baseline(
+    cli: &Cli,
+    cx: &Context,
+    args: &BaselineArgs,
+    out: &Output,
+    interrupt: &Interrupt,
+) -> Result<u8> {
     let options = BaselineOptions::through(args.through.number())
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
-    let (mut migrator, interrupt) = interruptible(migrator(cli, cx)?, REWRITING);
+    let mut migrator = interruptible(migrator(cli, cx)?, interrupt, REWRITING);
     let mut view = ProgressView::default();
     let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
     warnings(out, &outcome, |r| &r.warnings);
     finish(
         out,
-        &interrupt,
+        interrupt,
         "the ledger rewrite committed",
         outcome,
         |_| exit::SUCCESS,
@@ -194,19 +207,25 @@ fn baseline(cli: &Cli, cx: &Context, args: &BaselineArgs, out: &Output) -> Resul
 }
 
 /// `migrate reinit`.
-fn reinit(cli: &Cli, cx: &Context, args: &ReinitArgs, out: &Output) -> Result<u8> {
+fn reinit(
+    cli: &Cli,
+    cx: &Context,
+    args: &ReinitArgs,
+    out: &Output,
+    interrupt: &Interrupt,
+) -> Result<u8> {
     let options = ReinitOptions::default()
         .through(args.through.as_ref().map(Version::number))
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
-    let (mut migrator, interrupt) = interruptible(migrator(cli, cx)?, REWRITING);
+    let mut migrator = interruptible(migrator(cli, cx)?, interrupt, REWRITING);
     let mut view = ProgressView::default();
     let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
     warnings(out, &outcome, |r| &r.warnings);
     let last = "the ledger rewrite committed";
     finish(
         out,
-        &interrupt,
+        interrupt,
         last,
         outcome,
         |_| exit::SUCCESS,

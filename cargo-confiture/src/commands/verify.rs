@@ -24,16 +24,17 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
         .scratch(scratch(&args.scratch))
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
+    // Before the environment and the target list are read: a signal while a pipe is waited on
+    // ends the run as interrupted (nothing to drop yet).
+    drop_scratch_databases_on_interrupt(out);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
-            drop_scratch_databases_on_interrupt(out);
             let code = super::fleet::verify(plan, &options, out);
             claim_the_output();
             return code;
         }
     };
-    drop_scratch_databases_on_interrupt(out);
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
     claim_the_output();
@@ -46,16 +47,17 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
         .schema_dir(args.schema_dir.clone())
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
+    // Before the environment and the target list are read: a signal while a pipe is waited on
+    // ends the run as interrupted (nothing to drop yet).
+    drop_scratch_databases_on_interrupt(out);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
-            drop_scratch_databases_on_interrupt(out);
             let code = super::fleet::drift(plan, &options, out);
             claim_the_output();
             return code;
         }
     };
-    drop_scratch_databases_on_interrupt(out);
     let on = scratch_server_words(&args.scratch);
     let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
     claim_the_output();

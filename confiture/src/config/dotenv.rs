@@ -75,6 +75,7 @@ fn database_url_within(root: &Path, wait: Duration) -> Result<Option<(PathBuf, S
                  way"
             )));
         }
+        Err(super::ReadError::Interrupted) => return Err(super::file::read_interrupted(&shown)),
         Err(super::ReadError::Io(e)) => {
             return Err(Error::invalid(format!("cannot read {shown}")).with_source(e));
         }

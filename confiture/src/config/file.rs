@@ -2,7 +2,9 @@
 //! module that uses the YAML parser (`serde_yaml`), so that replacing it touches one file.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_yaml::{Mapping, Value};
 
@@ -65,6 +67,9 @@ impl Environment {
                      f.yaml)`), or give the path of a .yaml file to {file}, or another \
                      environment name to {env}"
                 )))
+            }
+            Err(ReadError::Interrupted) => {
+                return Err(read_interrupted(&format!("environment file {shown}")))
             }
             Err(ReadError::Io(e)) => Err(e),
             Ok(bytes) => Ok(bytes),
@@ -220,6 +225,45 @@ pub(crate) enum ReadError {
     Io(std::io::Error),
     /// Nothing reached the end of the stream within the wait.
     TimedOut,
+    /// The flag given to [`stop_reading_when`] was set (Ctrl-C) while the stream was waited on.
+    Interrupted,
+}
+
+/// The flag that ends the wait on a pipe or a device at once ([`read_user_file`]), set by
+/// whoever owns the process's signals (the CLI's Ctrl-C flag, the one it gives
+/// `Migrator::stop_when`). A library installs no signal handler; it only watches a flag.
+static STOP_READING: std::sync::Mutex<Option<Arc<AtomicBool>>> = std::sync::Mutex::new(None);
+
+/// How often a wait on a stream looks at the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// Makes every later wait on a pipe or a device given as an environment file, a `.env` file
+/// or a fleet's target list end at once, as interrupted ([`crate::ErrorKind::Interrupted`],
+/// exit 130), when `flag` is set: a hung secret manager's pipe is not waited on for
+/// [`STREAM_WAIT`] after Ctrl-C. Replaces the flag given before.
+pub fn stop_reading_when(flag: Arc<AtomicBool>) {
+    *STOP_READING.lock().unwrap_or_else(|p| p.into_inner()) = Some(flag);
+}
+
+/// Whether the flag of [`stop_reading_when`] is set.
+fn stop_requested() -> bool {
+    STOP_READING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .is_some_and(|flag| flag.load(Ordering::SeqCst))
+}
+
+/// The error of a read of `what` (`environment file x.yaml`, `target list t.txt`) that
+/// [`ReadError::Interrupted`] ended: kind `interrupted`, nothing was read nor done.
+pub(crate) fn read_interrupted(what: &str) -> Error {
+    Error::new(
+        crate::ErrorKind::Interrupted,
+        format!(
+            "interrupted while waiting for {what} (a pipe or a device) to reach its end: it \
+             was not read, and nothing was done"
+        ),
+    )
 }
 
 /// A file the user named that may be a pipe (an environment file, a fleet's target list), at
@@ -240,9 +284,10 @@ pub(crate) fn read_user_file(
     }
 }
 
-/// [`read_capped`] on a helper thread, given up after `wait`: a FIFO blocks opening until a
-/// writer opens it, and reading until the writer closes it. A thread given up on stays blocked
-/// until then (or until the process ends); it holds nothing else.
+/// [`read_capped`] on a helper thread, given up after `wait`, or at once when the flag of
+/// [`stop_reading_when`] is set: a FIFO blocks opening until a writer opens it, and reading
+/// until the writer closes it. A thread given up on stays blocked until then (or until the
+/// process ends); it holds nothing else.
 fn read_stream(path: &Path, limit: u64, wait: Duration) -> Result<Vec<u8>, ReadError> {
     let (sender, receiver) = std::sync::mpsc::channel();
     let owned = path.to_path_buf();
@@ -253,9 +298,17 @@ fn read_stream(path: &Path, limit: u64, wait: Duration) -> Result<Vec<u8>, ReadE
             let _ = sender.send(read_capped(&owned, limit));
         })
         .map_err(ReadError::Io)?;
-    match receiver.recv_timeout(wait) {
-        Ok(read) => read.map_err(ReadError::Io),
-        Err(_) => Err(ReadError::TimedOut),
+    let deadline = Instant::now() + wait;
+    loop {
+        if stop_requested() {
+            return Err(ReadError::Interrupted);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(left.min(STOP_POLL)) {
+            Ok(read) => return read.map_err(ReadError::Io),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {}
+            Err(_) => return Err(ReadError::TimedOut),
+        }
     }
 }
 

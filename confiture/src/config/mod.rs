@@ -87,9 +87,9 @@ pub use connection::{
 pub use dotenv::FILE_NAME as DOTENV_FILE;
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
 #[cfg(feature = "env-files")]
-pub(crate) use file::{read_user_file, ReadError};
+pub(crate) use file::{read_interrupted, read_user_file, ReadError};
 #[cfg(feature = "env-files")]
-pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
+pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
 pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};

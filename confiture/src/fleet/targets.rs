@@ -312,6 +312,7 @@ fn read_list_within(
             "check that the command writing to it runs and ends (`--targets <(list-tenants)`), \
              or give the path of a file with one database name or URL per line",
         ),
+        config::ReadError::Interrupted => config::read_interrupted(&format!("target list {shown}")),
         config::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Error::invalid(format!("target list {shown} does not exist"))
                 .with_help("give a file with one database name or URL per line")

@@ -659,3 +659,87 @@ fn lock_wait_bounds_the_ledger_read_of_every_writing_command() {
         .expect("release the ledger");
     assert_eq!(db.ledger(), Some(vec!["001:create_tb_user".to_string()]));
 }
+
+/// Ctrl-C while an environment file, a `.env` or a target list that is a pipe nobody writes
+/// to is waited on (`-c <(sops -d f.yaml)`, a secret manager's `.env` FIFO, `--targets
+/// <(list-tenants)`): the signal was ignored until the 30 s wait ran out, then the run failed
+/// as a configuration error (exit 5), a fleet after saying "stopping". Now the wait ends at
+/// once: `kind` `interrupted`, exit 130, in text and in JSON, for every command that reads
+/// them.
+#[test]
+fn sigint_while_a_pipe_is_read_ends_the_wait_at_once() {
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let db = TestDb::new("pipe_sigint");
+    let mkfifo = |path: &std::path::Path| {
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+    };
+    // Nobody ever writes to these.
+    let config = project.path("secret.yaml");
+    mkfifo(&config);
+    let targets = project.path("tenants.txt");
+    mkfifo(&targets);
+    let with_dotenv = Project::new();
+    with_dotenv.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    mkfifo(&with_dotenv.path(".env"));
+
+    let url = db.url();
+    let config = config.to_str().unwrap();
+    let targets = targets.to_str().unwrap();
+    let mut cases: Vec<(&Project, Vec<&str>)> = Vec::new();
+    for command in [
+        &["up"][..],
+        &["down", "--yes"],
+        &["status"],
+        &["baseline", "--through", "1"],
+        &["reinit"],
+        &["verify"],
+        &["drift"],
+    ] {
+        let mut args = vec!["migrate"];
+        args.extend_from_slice(command);
+        args.extend(["-c", config]);
+        cases.push((&project, args.clone()));
+        // The `.env` is read when nothing else names the database.
+        cases.push((&with_dotenv, args[..args.len() - 2].to_vec()));
+        if !matches!(command[0], "baseline" | "reinit") {
+            args.truncate(args.len() - 2);
+            args.extend(["--database-url", &url, "--targets", targets]);
+            cases.push((&project, args));
+        }
+    }
+    let children: Vec<_> = cases
+        .iter()
+        .flat_map(|(project, args)| {
+            [false, true].map(|json| {
+                let mut command = project.cli();
+                command.args(args);
+                if json {
+                    command.args(["--format", "json"]);
+                }
+                let child = command
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn the CLI under test");
+                (args.join(" "), json, child)
+            })
+        })
+        .collect();
+    // Long enough for every run to be waiting on its pipe.
+    std::thread::sleep(Duration::from_secs(2));
+    for (args, json, child) in children {
+        let run = interrupt(child);
+        run.code(exit::INTERRUPTED);
+        if json {
+            let error = &run.json()["error"];
+            assert_eq!(error["kind"], "interrupted", "{args}\n{}", run.dump());
+        } else {
+            run.stderr_has("interrupted");
+        }
+    }
+}
