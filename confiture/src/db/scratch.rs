@@ -274,14 +274,19 @@ pub(crate) fn quoted(name: &str) -> String {
 }
 
 /// A session on `server`'s server in which to create or drop databases, with
-/// `default_transaction_read_only` off: a read-only target database (or role, or server) is a
-/// guard for that database, and the statements sent here write only scratch databases.
+/// `default_transaction_read_only` and the target's timeouts ([`OWN_SESSION_TIMEOUTS`]) off:
+/// a read-only target database (or role, or server) is a guard for that database, and the
+/// statements sent here write only scratch databases.
 fn maintenance_client(server: &Environment) -> Result<postgres::Client> {
     let writable = |mut client: postgres::Client, env: &Environment| {
         client
             // The literals of `CREATE DATABASE` double their quotes only.
+            // The target's timeouts are for migrations: a `statement_timeout` shorter than a
+            // `CREATE DATABASE` failed every run, and one shorter than the drop at the end
+            // left the scratch database behind.
             .batch_execute(&format!(
-                "SET {READ_ONLY_SETTING} = off; SET standard_conforming_strings = on"
+                "SET {READ_ONLY_SETTING} = off; SET standard_conforming_strings = on; \
+                 {OWN_SESSION_TIMEOUTS}"
             ))
             .map_err(|e| {
                 let what = format!("cannot prepare a session on {}", env.connection);

@@ -343,12 +343,14 @@ pub(crate) fn read_with(
 }
 
 /// Runs `read` in a `READ ONLY` transaction that is then rolled back: nothing it sends can
-/// write the database.
+/// write the database, and the database's `statement_timeout` does not bound it.
 pub(crate) fn read_only<T>(
     client: &mut postgres::Client,
     read: impl FnOnce(&mut postgres::Transaction<'_>) -> std::result::Result<T, postgres::Error>,
 ) -> std::result::Result<T, postgres::Error> {
     let mut tx = client.build_transaction().read_only(true).start()?;
+    // The tool's own read: not cut by the database's `statement_timeout`.
+    tx.batch_execute(crate::db::OWN_STATEMENT_BOUNDS)?;
     let result = read(&mut tx);
     // Dropping the transaction rolls it back.
     drop(tx);

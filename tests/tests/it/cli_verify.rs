@@ -1085,6 +1085,27 @@ fn the_targets_idle_timeouts_do_not_end_the_tools_own_scratch_sessions() {
         .stdout_has("the schema directory db/schema matches the migrations");
 }
 
+/// A target database whose `statement_timeout` is shorter than a `CREATE DATABASE` (or the
+/// drop at the end) failed every `verify` and `drift` with exit 3 and a CREATEDB help, even
+/// with `--statement-timeout 0` for the migrations, and could leave the scratch database
+/// behind: the tool's own sessions that create, read the settings for and drop scratch
+/// databases are not bound by it.
+#[test]
+fn the_targets_statement_timeout_does_not_bound_the_tools_own_statements() {
+    let db = TestDb::new("verify_stmt_timeout");
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '2ms'",
+            db.name
+        ))
+        .unwrap();
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
+    let run = project.run_on(&db, &["migrate", "verify", "--statement-timeout", "0"]);
+    run.code(exit::SUCCESS).stdout_has("1 reversible");
+    assert_scratch_dropped(&run);
+}
+
 /// A migration that fails unless its database has `encoding`, `collate`, `ctype` and, when
 /// given, the ICU locale `icu` — and that writes a byte only LATIN1 takes when `latin1`.
 fn locale_project(encoding: &str, collate: &str, icu: Option<&str>, latin1: bool) -> Project {
