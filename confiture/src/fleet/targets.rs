@@ -128,6 +128,18 @@ impl Target {
                 "name a tenant's schema: `pg_*` and `information_schema` are PostgreSQL's own",
             ));
         }
+        if base.migration.tracking_table.schema.as_deref() == Some(schema) {
+            // Its ledger would be `<schema>.<name>`: the whole database's own.
+            return Err(Error::invalid(format!(
+                "{source}: {schema} holds the whole database's tracking table {}: as a tenant, \
+                 its ledger would be that one",
+                base.migration.tracking_table
+            ))
+            .with_help(
+                "name another tenant schema, or keep the whole database's tracking table in a \
+                 schema no tenant has (`migration.tracking_table`)",
+            ));
+        }
         let mut environment = base.clone();
         let pin = format!("-c search_path=\"{schema}\"");
         environment.connection.options = Some(match &base.connection.options {

@@ -1009,3 +1009,36 @@ fn a_single_tenant_runs_json_names_its_schema_in_the_document_and_every_error() 
         run.dump()
     );
 }
+
+/// A tenant schema that holds the whole database's tracking table (`tracking_table:
+/// ops.tb_confiture` and a tenant `ops`) shared that ledger: the tenant showed "up to date"
+/// with none of its tables, and `down --schema ops` rolled the database's migrations back in
+/// the tenant's schema. Refused (exit 5) before anything runs, by `--schema` and by a list.
+#[test]
+fn a_tenant_schema_holding_the_databases_own_ledger_is_refused() {
+    let db = TestDb::new("tenant_ledger_clash");
+    let project = tenant_project();
+    project.write(
+        "db/environments/local.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: ops.tb_confiture\n",
+            db.url()
+        ),
+    );
+    db.connect()
+        .batch_execute("CREATE SCHEMA ops")
+        .expect("create ops");
+    Run::of(project.cli().args(["migrate", "up", "-q"])).code(exit::SUCCESS);
+    let before = relations(&db);
+    for args in [
+        &["migrate", "status", "--schema", "ops"][..],
+        &["migrate", "up", "--schema", "ops"],
+        &["migrate", "down", "--schema", "ops"],
+        &["migrate", "up", "--schemas-query", "SELECT 'ops'"],
+    ] {
+        let run = Run::of(project.cli().args(args));
+        run.code(exit::INVALID)
+            .stderr_has("ops holds the whole database's tracking table ops.tb_confiture");
+    }
+    assert_eq!(relations(&db), before);
+}
