@@ -10,13 +10,23 @@ use crate::error::{Error, Result};
 pub const DEFAULT_TRACKING_TABLE: &str = "tb_confiture";
 
 /// Why an unqualified tracking table cannot be created — the server's 3F000 "no schema has
-/// been selected to create in" — and the two ways out: what `up` says when it fails so, and
-/// `status` instead of suggesting that `up`.
-pub const NO_SCHEMA_HELP: &str = "the session's search_path names no existing schema (it is \
-     empty, or its schemas do not exist), so an unqualified tracking table has nowhere to be \
-     created: schema-qualify `migration.tracking_table` (e.g. `public.tb_confiture`), or give \
-     the database a search_path (ALTER DATABASE <database> SET search_path = public; new \
-     sessions take it)";
+/// been selected to create in" — and the two ways out: what `up`, `baseline` and `reinit` say
+/// when it fails so, and `status` instead of suggesting that `up`. `database` is the database's
+/// name when known (quoted as PostgreSQL quotes it), else a placeholder.
+pub fn no_schema_help(database: Option<&str>) -> String {
+    let database = database.map_or(std::borrow::Cow::Borrowed("<database>"), |name| {
+        crate::display::escape(&quote_ident(name))
+            .into_owned()
+            .into()
+    });
+    format!(
+        "the session's search_path names no existing schema (it is empty, or its schemas do \
+         not exist), so an unqualified tracking table has nowhere to be created: \
+         schema-qualify `migration.tracking_table` (e.g. `public.tb_confiture`), or give the \
+         database a search_path (ALTER DATABASE {database} SET search_path = public; new \
+         sessions take it)"
+    )
+}
 
 /// A tracking-table name: `name` or `schema.name`. As configured ([`TrackingTable::parse`]),
 /// each part matches `[A-Za-z_][A-Za-z0-9_]*`; as the server resolved it (the schema its
