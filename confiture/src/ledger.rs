@@ -57,8 +57,17 @@ pub(crate) fn is_identifier(part: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A schema PostgreSQL keeps for itself (`pg_*`: `pg_catalog`, `pg_temp`, `pg_toast`, ...,
+/// which `CREATE SCHEMA` refuses, and `information_schema`): never a tenant's, nor a tracking
+/// table's. The one rule, for `--schema` and tenant lists as for `migration.tracking_table`.
+pub(crate) fn is_system_schema(name: &str) -> bool {
+    name.starts_with("pg_") || name == "information_schema"
+}
+
 impl TrackingTable {
     /// Parses `name` or `schema.name`. The error names the offending value and the allowed form.
+    /// A system schema (`pg_*`, `information_schema`) is refused: the server would refuse to create
+    /// the table there (`pg_*`), or it would vanish with the session (`pg_temp`).
     pub fn parse(text: &str) -> Result<TrackingTable> {
         let (schema, name) = match text.split_once('.') {
             Some((schema, name)) => (Some(schema), name),
@@ -71,6 +80,15 @@ impl TrackingTable {
                  not starting with a digit (for example `tb_confiture` or `ops.tb_confiture`)",
                 ),
             );
+        }
+        if let Some(schema) = schema.filter(|s| is_system_schema(s)) {
+            return Err(Error::invalid(format!(
+                "invalid tracking table name {text:?}: {schema} is a system schema"
+            ))
+            .with_help(
+                "name a schema of your own (for example `ops.tb_confiture`), or none: \
+                 `pg_*` and `information_schema` are PostgreSQL's own",
+            ));
         }
         Ok(TrackingTable {
             schema: schema.map(str::to_string),

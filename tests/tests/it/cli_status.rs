@@ -1145,3 +1145,33 @@ fn a_tracking_table_that_cannot_be_created_is_invalid_not_a_failed_migration() {
         .stderr_lacks("<database>");
     assert_eq!(db.ledger(), None);
 }
+
+/// `migration.tracking_table` in a system schema (`pg_temp`, any `pg_*`, `information_schema`)
+/// is refused when the environment file is read, naming the file and the key (exit 5), as
+/// `--schema pg_temp` is: `status` does not suggest an `up` that cannot create it, and `up`
+/// never connects (the URL's port has no server) to fail as a "migration".
+#[test]
+fn a_tracking_table_in_a_system_schema_is_refused_by_the_environment_file() {
+    let project = two_migrations();
+    for schema in ["pg_temp", "pg_catalog", "information_schema"] {
+        project.write(
+            "db/environments/local.yaml",
+            format!(
+                "database_url: postgresql://postgres@127.0.0.1:1/nowhere\n\
+                 migration:\n  tracking_table: {schema}.tb_confiture\n"
+            ),
+        );
+        for command in ["status", "up", "baseline"] {
+            let mut args = vec!["confiture", "migrate", command];
+            if command == "baseline" {
+                args.extend(["--through", "1"]);
+            }
+            project
+                .run(&args)
+                .code(exit::INVALID)
+                .stderr_has("local.yaml, line 3: `migration.tracking_table`")
+                .stderr_has(&format!("{schema} is a system schema"))
+                .stderr_lacks("to create the tracking table");
+        }
+    }
+}
