@@ -816,3 +816,48 @@ fn a_ledger_rewrite_the_server_refuses_is_invalid_not_a_failed_migration() {
         );
     }
 }
+
+/// The row of a no-transaction migration is written after its statements committed, in a
+/// message of our own SQL alone: the server refusing it (here a trigger of the tracking table,
+/// whose error names no table and has no position) is the ledger's problem (exit 5, naming the
+/// tracking table), never "migration failed, fix its file" (exit 4).
+#[test]
+fn a_refused_row_after_a_no_transaction_migration_is_the_ledgers() {
+    let db = TestDb::new("ledger_row_refused");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    db.client()
+        .batch_execute(
+            "CREATE FUNCTION no_rows() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'not on this ledger'; END $$; \
+             CREATE TRIGGER no_rows BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION no_rows()",
+        )
+        .unwrap();
+    dir.migration(
+        "002",
+        "a_i",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\n",
+        "DROP INDEX a_i;\n",
+    );
+    let e = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
+    assert!(
+        e.message.contains("writing the tracking table") && !e.to_string().contains("fix "),
+        "{e}"
+    );
+    let index: Option<String> = db
+        .client()
+        .query_one("SELECT to_regclass('public.a_i')::text", &[])
+        .unwrap()
+        .get(0);
+    assert!(index.is_some(), "its statement committed");
+    assert_eq!(db.ledger(), ["001:a"], "not recorded");
+}
