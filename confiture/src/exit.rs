@@ -21,8 +21,9 @@ pub const CONNECTION: u8 = 3;
 pub const MIGRATION_FAILED: u8 = 4;
 /// Invalid configuration or migration files (lint errors, bad environment file, invalid
 /// migration name, migration files on disk that cannot be read — `status` shows such a
-/// migration as `unreadable`; a tracking table the role may not write, or that row-level
-/// security applies to). A flag value that makes no sense (`--steps 0`) is [`USAGE`].
+/// migration as `unreadable`; a tracking table that cannot be created (no schema to create it
+/// in, no CREATE on its schema), or that the role may not write as the command needs, or that
+/// row-level security applies to: the ledger's own SQL failing is never [`MIGRATION_FAILED`]). A flag value that makes no sense (`--steps 0`) is [`USAGE`].
 pub const INVALID: u8 = 5;
 /// The migration lock was not acquired within `--lock-wait`.
 pub const LOCK_TIMEOUT: u8 = 6;

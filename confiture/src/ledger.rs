@@ -10,13 +10,23 @@ use crate::error::{Error, Result};
 pub const DEFAULT_TRACKING_TABLE: &str = "tb_confiture";
 
 /// Why an unqualified tracking table cannot be created — the server's 3F000 "no schema has
-/// been selected to create in" — and the two ways out: what `up` says when it fails so, and
-/// `status` instead of suggesting that `up`.
-pub const NO_SCHEMA_HELP: &str = "the session's search_path names no existing schema (it is \
-     empty, or its schemas do not exist), so an unqualified tracking table has nowhere to be \
-     created: schema-qualify `migration.tracking_table` (e.g. `public.tb_confiture`), or give \
-     the database a search_path (ALTER DATABASE <database> SET search_path = public; new \
-     sessions take it)";
+/// been selected to create in" — and the two ways out: what `up`, `baseline` and `reinit` say
+/// when it fails so, and `status` instead of suggesting that `up`. `database` is the database's
+/// name when known (quoted as PostgreSQL quotes it), else a placeholder.
+pub fn no_schema_help(database: Option<&str>) -> String {
+    let database = database.map_or(std::borrow::Cow::Borrowed("<database>"), |name| {
+        crate::display::escape(&quote_ident(name))
+            .into_owned()
+            .into()
+    });
+    format!(
+        "the session's search_path names no existing schema (it is empty, or its schemas do \
+         not exist), so an unqualified tracking table has nowhere to be created: \
+         schema-qualify `migration.tracking_table` (e.g. `public.tb_confiture`), or give the \
+         database a search_path (ALTER DATABASE {database} SET search_path = public; new \
+         sessions take it)"
+    )
+}
 
 /// A tracking-table name: `name` or `schema.name`. As configured ([`TrackingTable::parse`]),
 /// each part matches `[A-Za-z_][A-Za-z0-9_]*`; as the server resolved it (the schema its
@@ -47,8 +57,17 @@ pub(crate) fn is_identifier(part: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A schema PostgreSQL keeps for itself (`pg_*`: `pg_catalog`, `pg_temp`, `pg_toast`, ...,
+/// which `CREATE SCHEMA` refuses, and `information_schema`): never a tenant's, nor a tracking
+/// table's. The one rule, for `--schema` and tenant lists as for `migration.tracking_table`.
+pub(crate) fn is_system_schema(name: &str) -> bool {
+    name.starts_with("pg_") || name == "information_schema"
+}
+
 impl TrackingTable {
     /// Parses `name` or `schema.name`. The error names the offending value and the allowed form.
+    /// A system schema (`pg_*`, `information_schema`) is refused: the server would refuse to create
+    /// the table there (`pg_*`), or it would vanish with the session (`pg_temp`).
     pub fn parse(text: &str) -> Result<TrackingTable> {
         let (schema, name) = match text.split_once('.') {
             Some((schema, name)) => (Some(schema), name),
@@ -61,6 +80,15 @@ impl TrackingTable {
                  not starting with a digit (for example `tb_confiture` or `ops.tb_confiture`)",
                 ),
             );
+        }
+        if let Some(schema) = schema.filter(|s| is_system_schema(s)) {
+            return Err(Error::invalid(format!(
+                "invalid tracking table name {text:?}: {schema} is a system schema"
+            ))
+            .with_help(
+                "name a schema of your own (for example `ops.tb_confiture`), or none: \
+                 `pg_*` and `information_schema` are PostgreSQL's own",
+            ));
         }
         Ok(TrackingTable {
             schema: schema.map(str::to_string),

@@ -142,10 +142,10 @@ pub struct StatusReport {
     /// Whether the tracking table exists. When it does not, everything is pending (exit 2).
     pub initialised: bool,
     /// The tracking table does not exist, and its name is unqualified while the session's
-    /// `search_path` names no existing schema: `migrate up` could not create it
-    /// ([`crate::ledger::NO_SCHEMA_HELP`] says what to do). Not a JSON key.
+    /// `search_path` names no existing schema: `migrate up` could not create it. What to do
+    /// ([`crate::ledger::no_schema_help`], naming the database). Not a JSON key.
     #[serde(skip)]
-    pub no_schema_to_create_in: bool,
+    pub no_schema_to_create_in: Option<String>,
     /// Versions applied whose up file changed since.
     pub modified: Vec<String>,
     /// Versions recorded whose files are gone.
@@ -287,7 +287,7 @@ pub fn report_checked(
         summary,
         database: None,
         initialised: ledger.is_some(),
-        no_schema_to_create_in: false,
+        no_schema_to_create_in: None,
         modified,
         missing,
         out_of_order,

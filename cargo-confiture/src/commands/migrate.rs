@@ -806,12 +806,11 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             if warnings == 1 { "it" } else { "them" }
         ));
     }
-    if !report.initialised && s.errors == 0 && report.no_schema_to_create_in {
+    if let (false, 0, Some(help)) = (report.initialised, s.errors, &report.no_schema_to_create_in) {
         lines.push(format!(
-            "help: the tracking table {} does not exist, and {} cannot create it: {}",
+            "help: the tracking table {} does not exist, and {} cannot create it: {help}",
             display::escape(&report.tracking_table),
             hint::command("migrate up"),
-            confiture::ledger::NO_SCHEMA_HELP
         ));
     } else if !report.initialised && s.errors == 0 {
         lines.push(format!(

@@ -1412,6 +1412,42 @@ mod tests {
         None
     }
 
+    /// A tracking table in a schema PostgreSQL keeps for itself (`pg_temp`, any `pg_*`,
+    /// `information_schema`) is refused where it is configured, naming the file, the key and
+    /// its line, by the rule `--schema` follows: never found out after connecting, as a
+    /// refused `CREATE TABLE`.
+    #[test]
+    fn a_tracking_table_in_a_system_schema_is_refused_at_its_key() {
+        for schema in [
+            "pg_temp",
+            "pg_catalog",
+            "pg_toast",
+            "pg_mine",
+            "information_schema",
+        ] {
+            let text = format!(
+                "database_url: postgresql://h/db\nmigration:\n  tracking_table: {schema}.tb_confiture\n"
+            );
+            let err = parse_x(&text).expect_err(schema);
+            assert_eq!(err.exit_code(), crate::exit::INVALID, "{schema}");
+            assert!(
+                err.message
+                    .starts_with("environment file x.yaml, line 3: `migration.tracking_table`")
+                    && err
+                        .message
+                        .contains(&format!("{schema} is a system schema")),
+                "{schema}: {err}"
+            );
+        }
+        for schema in ["ops", "pgx", "Pg_temp", "information"] {
+            let text = format!(
+                "database_url: postgresql://h/db\nmigration:\n  tracking_table: {schema}.tb_confiture\n"
+            );
+            let env = parse_x(&text).unwrap_or_else(|e| panic!("{schema}: {e}"));
+            assert_eq!(env.migration.tracking_table.schema.as_deref(), Some(schema));
+        }
+    }
+
     #[test]
     fn a_variable_that_is_not_utf8_is_named_as_such() {
         // What `process_vars` returns for a value that is not UTF-8.

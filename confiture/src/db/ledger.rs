@@ -309,7 +309,7 @@ impl Access {
 /// The schema-qualified name a not-yet-created ledger would get: an unqualified name goes to
 /// the first existing schema of `search_path` (`public.tb_confiture`), as `CREATE TABLE` does.
 /// `None` when `search_path` names no existing schema: `CREATE TABLE` would fail (3F000,
-/// [`crate::ledger::NO_SCHEMA_HELP`]).
+/// [`crate::ledger::no_schema_help`]).
 pub fn qualified_name(
     client: &mut postgres::Client,
     table: &TrackingTable,
@@ -586,10 +586,21 @@ pub fn rewrite(
                 return lock_error(failed, "the wait for it was canceled", Some(h));
             }
         }
+        if lost || e.as_db_error().is_none() {
+            return super::query_error(&failed, e);
+        }
+        // Refused by the server: the ledger's problem (a privilege, a constraint or trigger
+        // of its own), never a failed migration — none runs here (exit 5).
+        let help = format!(
+            "the server refused the rewrite (SQLSTATE {}): fix what its message names (a \
+             privilege, a constraint or a trigger of the tracking table), then run the command \
+             again",
+            e.code().map_or("", |c| c.code())
+        );
         let cause = super::cause_text(&e);
-        crate::Error::new(crate::ErrorKind::MigrationFailed, failed)
+        crate::Error::invalid(failed)
             .with_source_shown(e, cause)
-            .with_help("check that this role may write the tracking table")
+            .with_help(help)
     })
 }
 

@@ -117,7 +117,7 @@ impl Target {
                 config::MAX_NAME_BYTES
             )));
         }
-        if schema.starts_with("pg_") || schema == "information_schema" {
+        if crate::ledger::is_system_schema(schema) {
             // A query without its filter (`SELECT nspname FROM pg_namespace`) lists these; a
             // list's rows get the list's help ([`collect_schemas`]), so this one is about the
             // name alone (`--schema pg_catalog` has no query).

@@ -124,7 +124,9 @@ impl Migrator {
                 .clone()
                 .unwrap_or_else(|| self.env.migration.tracking_table.to_string()),
         );
-        report.no_schema_to_create_in = table_name.is_none();
+        report.no_schema_to_create_in = table_name
+            .is_none()
+            .then(|| crate::ledger::no_schema_help(Some(&self.env.connection.dbname)));
         report.database = Some(self.env.connection.to_string());
         report
     }

@@ -756,3 +756,108 @@ fn a_ledger_in_a_schema_this_role_may_not_use_names_the_schema_grant() {
     let report = as_role().status().expect("the suggested grants are enough");
     assert_eq!(report.exit_code(), 0);
 }
+
+/// A ledger rewrite (`baseline`, `reinit`) the server refuses although the role has every
+/// privilege — a trigger or constraint of the tracking table's own — is the ledger's problem
+/// (exit 5, `invalid`), never a failed migration (exit 4): neither command runs one. Nothing is
+/// written.
+#[test]
+fn a_ledger_rewrite_the_server_refuses_is_invalid_not_a_failed_migration() {
+    use confiture::migrate::{BaselineOptions, ReinitOptions};
+    for (operation, command) in [("INSERT", "baseline"), ("UPDATE", "reinit")] {
+        let db = TestDb::new("ledger_rewrite_refused");
+        let dir = Dir::new();
+        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+            .migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        db.migrator(&dir)
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap();
+        db.client()
+            .batch_execute(&format!(
+                "CREATE FUNCTION no_rows() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'not on this ledger'; END $$; \
+                 CREATE TRIGGER no_rows BEFORE {operation} ON tb_confiture \
+                 FOR EACH ROW EXECUTE FUNCTION no_rows()"
+            ))
+            .unwrap();
+        // Something to write: a migration to record, or an applied one edited.
+        dir.migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n")
+            .migration(
+                "002",
+                "b",
+                "CREATE TABLE b (id int); -- edited\n",
+                "DROP TABLE b;\n",
+            );
+        let e = match command {
+            "baseline" => {
+                db.migrator(&dir)
+                    .baseline(&BaselineOptions::through(3), &mut no_progress)
+                    .unwrap_err()
+                    .error
+            }
+            _ => {
+                db.migrator(&dir)
+                    .reinit(&ReinitOptions::default(), &mut no_progress)
+                    .unwrap_err()
+                    .error
+            }
+        };
+        assert_eq!(e.kind, ErrorKind::Invalid, "{command}: {e:?}");
+        assert_eq!(e.exit_code(), confiture::exit::INVALID, "{command}");
+        assert!(
+            e.message.contains("could not write the tracking table")
+                && format!("{e:?}").contains("not on this ledger"),
+            "{command}: {e}"
+        );
+        assert_eq!(
+            db.ledger(),
+            ["001:a", "002:b"],
+            "{command}: nothing written"
+        );
+    }
+}
+
+/// The row of a no-transaction migration is written after its statements committed, in a
+/// message of our own SQL alone: the server refusing it (here a trigger of the tracking table,
+/// whose error names no table and has no position) is the ledger's problem (exit 5, naming the
+/// tracking table), never "migration failed, fix its file" (exit 4).
+#[test]
+fn a_refused_row_after_a_no_transaction_migration_is_the_ledgers() {
+    let db = TestDb::new("ledger_row_refused");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    db.client()
+        .batch_execute(
+            "CREATE FUNCTION no_rows() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'not on this ledger'; END $$; \
+             CREATE TRIGGER no_rows BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION no_rows()",
+        )
+        .unwrap();
+    dir.migration(
+        "002",
+        "a_i",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\n",
+        "DROP INDEX a_i;\n",
+    );
+    let e = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
+    assert!(
+        e.message.contains("writing the tracking table") && !e.to_string().contains("fix "),
+        "{e}"
+    );
+    let index: Option<String> = db
+        .client()
+        .query_one("SELECT to_regclass('public.a_i')::text", &[])
+        .unwrap()
+        .get(0);
+    assert!(index.is_some(), "its statement committed");
+    assert_eq!(db.ledger(), ["001:a"], "not recorded");
+}

@@ -1102,3 +1102,76 @@ fn a_search_path_naming_no_schema_is_said_by_up_and_status() {
         .run_on(&db, &["confiture", "migrate", "up"])
         .code(exit::SUCCESS);
 }
+
+/// The tracking table's own DDL refused by the server is the database's configuration, not a
+/// failed migration: `up` (before any migration ran), `baseline` and `reinit` (which run none)
+/// exit 5 with kind `invalid`, never 4 `migration_failed`, and the help names the database
+/// (`ALTER DATABASE <name> SET search_path`), in text and JSON alike.
+#[test]
+fn a_tracking_table_that_cannot_be_created_is_invalid_not_a_failed_migration() {
+    let db = TestDb::new("st_noddl");
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET search_path = ''",
+            db.name
+        ))
+        .unwrap();
+    let project = two_migrations();
+    let alter = format!(
+        "ALTER DATABASE {} SET search_path = public",
+        confiture::ledger::quote_ident(&db.name)
+    );
+    for command in [
+        &["confiture", "migrate", "up"][..],
+        &["confiture", "migrate", "baseline", "--through", "1"][..],
+        &["confiture", "migrate", "reinit", "--through", "1"][..],
+    ] {
+        project
+            .run_on(&db, command)
+            .code(exit::INVALID)
+            .stderr_has("cannot create the tracking table tb_confiture")
+            .stderr_has(&alter)
+            .stderr_lacks("<database>");
+        let run = project.run_on(&db, &[command, &["--format", "json"][..]].concat());
+        run.code(exit::INVALID);
+        let error = &run.json()["errors"][0];
+        assert_eq!(error["kind"], "invalid", "{command:?}: {error}");
+        assert_eq!(error["exit_code"], exit::INVALID, "{command:?}: {error}");
+    }
+    project
+        .run_on(&db, &["confiture", "migrate", "status"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has(&alter)
+        .stderr_lacks("<database>");
+    assert_eq!(db.ledger(), None);
+}
+
+/// `migration.tracking_table` in a system schema (`pg_temp`, any `pg_*`, `information_schema`)
+/// is refused when the environment file is read, naming the file and the key (exit 5), as
+/// `--schema pg_temp` is: `status` does not suggest an `up` that cannot create it, and `up`
+/// never connects (the URL's port has no server) to fail as a "migration".
+#[test]
+fn a_tracking_table_in_a_system_schema_is_refused_by_the_environment_file() {
+    let project = two_migrations();
+    for schema in ["pg_temp", "pg_catalog", "information_schema"] {
+        project.write(
+            "db/environments/local.yaml",
+            format!(
+                "database_url: postgresql://postgres@127.0.0.1:1/nowhere\n\
+                 migration:\n  tracking_table: {schema}.tb_confiture\n"
+            ),
+        );
+        for command in ["status", "up", "baseline"] {
+            let mut args = vec!["confiture", "migrate", command];
+            if command == "baseline" {
+                args.extend(["--through", "1"]);
+            }
+            project
+                .run(&args)
+                .code(exit::INVALID)
+                .stderr_has("local.yaml, line 3: `migration.tracking_table`")
+                .stderr_has(&format!("{schema} is a system schema"))
+                .stderr_lacks("to create the tracking table");
+        }
+    }
+}

@@ -315,6 +315,45 @@ pub(super) fn sql_failure(
     owned: postgres::Error,
     statement: Option<Statement>,
 ) -> StepFailure {
+    failure_of(
+        settings,
+        step,
+        script,
+        step_in_script,
+        owned,
+        statement,
+        false,
+    )
+}
+
+/// The failure of the message that records a no-transaction migration after its statements
+/// committed: only our own SQL is in it, so whatever the server refused there (a trigger or
+/// constraint of the tracking table, with or without a position or a table name) is the
+/// ledger's (exit 5), not the migration's — except the lock check's own failure, which is
+/// the migration's releasing the lock ([`lock_released`] words it).
+pub(super) fn record_failure(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    script: &Script<'_>,
+    owned: postgres::Error,
+) -> StepFailure {
+    let lock_check = owned
+        .as_db_error()
+        .is_some_and(|db| db.code().code() == crate::db::lock::CHECK_SQLSTATE);
+    failure_of(settings, step, script, None, owned, None, !lock_check)
+}
+
+/// [`sql_failure`]; `ours`: the failed message held only our own SQL, so the failure is the
+/// ledger's wherever the server placed it.
+fn failure_of(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    script: &Script<'_>,
+    step_in_script: Option<usize>,
+    owned: postgres::Error,
+    statement: Option<Statement>,
+    ours: bool,
+) -> StepFailure {
     let doing = match step.direction {
         Direction::Up => "migration",
         Direction::Down => "rolling back migration",
@@ -337,7 +376,7 @@ pub(super) fn sql_failure(
     // server tied to the ledger table itself (a NOT NULL or CHECK constraint of its own on the
     // row we wrote). An internal position (in a function or `DO` body the migration ran) is
     // the migration's failure, located in the file when its text is there.
-    let in_ledger = (placed_in_message(db) && located.is_none()) || on_ledger(settings, db);
+    let in_ledger = ours || (placed_in_message(db) && located.is_none()) || on_ledger(settings, db);
     // Without a position in the file (a runtime error, or one inside a function body defined
     // elsewhere), the statement that failed is still known: where it starts.
     let location = located.or_else(|| {

@@ -273,18 +273,21 @@ fn send_tracking_table_ddl(
     Ok(resolved.unwrap_or_else(|| table.clone()))
 }
 
-/// Why the tracking table could not be created, after rolling back what is left of it.
+/// Why the tracking table could not be created, after rolling back what is left of it. The
+/// ledger's own DDL refused by the server is the database's or the tracking table's
+/// configuration (exit 5, [`ErrorKind::Invalid`]), never a failed migration (exit 4): `up`
+/// creates it before any migration runs, `baseline` and `reinit` run none.
 fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres::Error) -> Error {
     // Leave no aborted (or open) transaction block behind.
     let _ = client.batch_execute("ROLLBACK");
     let what = format!("cannot create the tracking table {table}");
     let help = "check that this role may create tables (and the schema) in the database";
     match e.as_db_error() {
-        // Refused by the server (e.g. no CREATE privilege on the schema): like a migration
-        // the server refused, exit 4, and the server's message names the schema.
+        // Refused by the server (no schema to create in, no CREATE privilege on the schema, a
+        // schema name it does not accept): the server's message names the schema.
         Some(db) if !is_connection_lost(&e) => {
             let help = if db.code() == &SqlState::INVALID_SCHEMA_NAME && table.schema.is_none() {
-                crate::ledger::NO_SCHEMA_HELP.to_string()
+                crate::ledger::no_schema_help(current_database(client).as_deref())
             } else if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
                 let new_schema = if table.schema.is_some() {
                     "; a schema that does not exist yet needs CREATE on the database, or \
@@ -298,19 +301,35 @@ fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres:
                      {}{new_schema}",
                     crate::hint::command("migrate up")
                 )
+            } else if db.code() == &SqlState::RESERVED_NAME {
+                "PostgreSQL keeps schemas named pg_* for itself: name another schema in \
+                 `migration.tracking_table`"
+                    .to_string()
             } else {
                 help.to_string()
             };
-            Error::new(
-                ErrorKind::MigrationFailed,
-                format!("{what}: {}", db.message()),
-            )
-            .with_detail(format!("SQLSTATE {}", db.code().code()))
-            .with_help(help)
+            let message = format!("{what}: {}", db.message());
+            let detail = format!("SQLSTATE {}", db.code().code());
+            let mut error = Error::new(ErrorKind::Invalid, message)
+                .with_detail(detail)
+                .with_help(help);
+            error.set_source(e);
+            error
         }
         // The connection, not the role's rights: what the lost connection's error says.
         _ => query_error(&what, e),
     }
+}
+
+/// The session's database, for a help that names it; `None` when it cannot be asked.
+fn current_database(client: &mut Client) -> Option<String> {
+    let messages = client
+        .simple_query(&crate::db::own_statements("SELECT current_database()"))
+        .ok()?;
+    messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    })
 }
 
 /// A transactional file of a migration, for the unit tests of the engine's pure parts.

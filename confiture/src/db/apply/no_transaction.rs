@@ -237,7 +237,7 @@ pub(super) fn run_statements(
         }
         let mut script = Script::new();
         script.push_sql(&record);
-        let mut f = sql_failure(settings, step, &script, None, e, None);
+        let mut f = super::failure::record_failure(settings, step, &script, e);
         f.error = f
             .error
             .with_detail("every statement was committed, but the migration is not recorded");
