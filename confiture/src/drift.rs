@@ -453,8 +453,9 @@ struct SchemaFile {
     sql: String,
 }
 
-/// The `.sql` files under `dir`, recursively, in path order, read. Symbolic links are followed
-/// (a link back to a directory being walked is a loop). Whatever cannot be read — a broken
+/// The `.sql` files under `dir`, recursively, in path order, read; hidden entries (`.git`,
+/// `.#a.sql`) and names that are not `.sql` are left out, readable or not. Symbolic links are
+/// followed (a link back to a directory being walked is a loop). Whatever cannot be read — a broken
 /// link or a loop, a FIFO or another entry that is not a regular file, a file or directory
 /// without permission, a file that is not UTF-8 — is `C010`, the migrations directory's
 /// rule, and every one of them is refused at once ([`crate::files::refusal`], exit 5): a
@@ -471,12 +472,21 @@ fn sql_files(dir: &Path) -> Result<Vec<SchemaFile>, Error> {
     let mut unreadable = Vec::new();
     let walk = walkdir::WalkDir::new(dir)
         .follow_links(true)
-        .sort_by_file_name();
+        .sort_by_file_name()
+        .into_iter()
+        // Hidden entries (`.git`, an editor's `.#a.sql` lock link) are never schema files nor
+        // directories of them: not walked, not read, not reported. The directory given is.
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.path()));
     for entry in walk {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
                 let path = e.path().unwrap_or(dir).to_path_buf();
+                let link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink());
+                if e.loop_ancestor().is_none() && link && !could_be_schema_file(&path) {
+                    // A broken `notes.md` link is left out, as a readable one is.
+                    continue;
+                }
                 let error = match (e.loop_ancestor(), e.io_error()) {
                     (Some(ancestor), _) => format!(
                         "it is a symbolic link back to {}, a loop",
@@ -489,12 +499,8 @@ fn sql_files(dir: &Path) -> Result<Vec<SchemaFile>, Error> {
                 continue;
             }
         };
-        let is_sql = entry
-            .path()
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("sql"));
         // With `follow_links`, the file type is the link's target's.
-        if !is_sql || entry.file_type().is_dir() {
+        if !could_be_schema_file(entry.path()) || entry.file_type().is_dir() {
             continue;
         }
         let path = entry.into_path();
@@ -530,6 +536,19 @@ fn sql_files(dir: &Path) -> Result<Vec<SchemaFile>, Error> {
         )));
     }
     Ok(files)
+}
+
+/// Whether the entry at `path` is hidden (`.git`, `.#a.sql`): [`crate::files::name::is_hidden_name`].
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| crate::files::name::is_hidden_name(&n.to_string_lossy()))
+}
+
+/// Whether the entry at `path` could be a schema file: named as the migrations directory's
+/// files are read ([`crate::files::name::is_sql_file_name`]).
+fn could_be_schema_file(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| crate::files::name::is_sql_file_name(&n.to_string_lossy()))
 }
 
 /// Runs each file as one simple-query message on the database `env` names, then reads its

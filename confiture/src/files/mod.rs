@@ -397,9 +397,10 @@ pub enum Entry {
 }
 
 /// Reads the directory, not recursively: subdirectories are entries, reported by [`check`].
-/// Only files whose name ends in `.sql` (any case) are read; others are not migrations and are
-/// left out. Anything that cannot be examined — a broken symbolic link or a loop, a file
-/// without read permission, a `.sql` entry that is not a regular file — is an
+/// Only files whose name ends in `.sql` (any case) and is not hidden ([`name::is_sql_file_name`])
+/// are read; others are not migrations and are left out, readable or not, and so are hidden
+/// directories (`.git`). Anything of a `.sql` name that cannot be examined — a broken symbolic
+/// link or a loop, a file without read permission, an entry that is not a regular file — is an
 /// [`Entry::Unreadable`], never skipped. A missing directory, or a path that is a file, is an
 /// `Invalid` error naming it. Entries come in no particular order; [`check`] sorts them.
 pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
@@ -419,6 +420,13 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
             }
         };
         let path = item.path();
+        let file_name = item.file_name();
+        let file_name = file_name.to_string_lossy();
+        if name::is_hidden_name(&file_name) {
+            // An editor's lock link (`.#a.sql`), a swap file, `.git`: never a migration.
+            continue;
+        }
+        let is_sql = name::is_sql_file_name(&file_name);
         // `file_type` comes from the directory listing itself on most systems: no extra stat.
         let file_type = match item.file_type() {
             Ok(file_type) => file_type,
@@ -433,6 +441,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
         let (is_dir, is_file) = if file_type.is_symlink() {
             match fs::metadata(&path) {
                 Ok(meta) => (meta.is_dir(), meta.is_file()),
+                // A link that cannot be followed is refused only if it could be a migration
+                // file: a broken `notes.md` is left out, as a readable one is.
+                Err(_) if !is_sql => continue,
                 Err(err) => {
                     let error = unreadable_link(&err);
                     entries.push(Entry::Unreadable { path, error });
@@ -442,7 +453,6 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
         } else {
             (file_type.is_dir(), file_type.is_file())
         };
-        let is_sql = name::is_sql_file_name(&item.file_name().to_string_lossy());
         if is_dir && is_sql {
             // `002_x.up.sql/` is a migration that cannot be read, not a folder of migrations:
             // reported as such, its other half is not reported as missing.

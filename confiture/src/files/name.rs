@@ -106,11 +106,22 @@ fn ascii_spelling(letter: char) -> Option<&'static str> {
     })
 }
 
-/// Whether a file name ends in `.sql`, ignoring case: such a file is meant to be a migration,
-/// so a wrong name is reported, never skipped.
+/// Whether a directory entry could be a migration (or schema) file: its name ends in `.sql`,
+/// ignoring case, and is not hidden ([`is_hidden_name`]). Such a file is meant to be a
+/// migration, so a wrong name or an unreadable file is reported, never skipped; any other
+/// entry is left out, readable or not (a broken `notes.md` link is no concern of confiture).
 pub fn is_sql_file_name(file_name: &str) -> bool {
     let bytes = file_name.as_bytes();
-    bytes.len() >= 4 && bytes[bytes.len() - 4..].eq_ignore_ascii_case(b".sql")
+    !is_hidden_name(file_name)
+        && bytes.len() >= 4
+        && bytes[bytes.len() - 4..].eq_ignore_ascii_case(b".sql")
+}
+
+/// Whether an entry's name starts with `.`: an editor's lock link (Emacs' `.#a.sql`), a swap
+/// file, `.git`. Hidden entries are never migration or schema files, nor directories of them:
+/// they are left out, not read and not reported.
+pub fn is_hidden_name(file_name: &str) -> bool {
+    file_name.starts_with('.')
 }
 
 /// Parses `003_create_tb_comment.up.sql`.
@@ -447,7 +458,8 @@ mod tests {
     fn sql_extension_ignores_case() {
         assert!(is_sql_file_name("a.sql"));
         assert!(is_sql_file_name("A.SQL"));
-        assert!(is_sql_file_name(".sql"));
+        assert!(!is_sql_file_name(".sql"));
+        assert!(!is_sql_file_name(".#001_a.up.sql"));
         assert!(!is_sql_file_name("sql"));
         assert!(!is_sql_file_name("a.sql.bak"));
         assert!(!is_sql_file_name("README.md"));

@@ -60,7 +60,6 @@ fn symlink_loops_broken_links_and_fifos_are_unreadable_errors() {
     pair(&dir, "001_a");
     symlink("002_loop.up.sql", dir.path.join("002_loop.up.sql")).unwrap();
     dir.write("002_loop.down.sql", "SELECT 1;\n");
-    symlink("nowhere.md", dir.path.join("broken.md")).unwrap();
     let fifo = dir.path.join("003_fifo.up.sql");
     let status = std::process::Command::new("mkfifo")
         .arg(&fifo)
@@ -83,18 +82,50 @@ fn symlink_loops_broken_links_and_fifos_are_unreadable_errors() {
         .iter()
         .map(|d| format!("{} {} {}: {}", d.code, d.rule, name(&d.path), d.message))
         .collect();
-    assert_eq!(rendered.len(), 3, "{rendered:#?}");
+    assert_eq!(rendered.len(), 2, "{rendered:#?}");
     assert_eq!(rendered[0], "C010 unreadable-file 002_loop.up.sql: cannot read `002_loop.up.sql`: Too many levels of symbolic links (os error 40)");
     assert_eq!(rendered[1], "C010 unreadable-file 003_fifo.up.sql: cannot read `003_fifo.up.sql`: it is not a regular file");
-    assert_eq!(
-        rendered[2],
-        "C010 unreadable-file broken.md: cannot read `broken.md`: it is a broken symbolic link"
-    );
     assert!(checked.diagnostics.iter().all(|d| d.is_error()));
     // The unreadable halves still count as present: no missing-up for their down files, and
     // only the complete, readable pairs are in the set.
     let ids: Vec<String> = checked.set.migrations.iter().map(|m| m.id()).collect();
     assert_eq!(ids, ["001_a", "004_linked"]);
+}
+
+/// Only an entry that could be a migration file (a `.sql` name, not hidden) is read, or
+/// refused when it cannot be: a broken link named `notes.md`, an Emacs lock link
+/// `.#001_a.up.sql`, a hidden file or directory (`.git`) are left out, as a regular `notes.md`
+/// is. A broken `.sql` link is still refused.
+#[cfg(unix)]
+#[test]
+fn broken_links_and_hidden_entries_that_are_no_migration_are_left_out() {
+    use std::os::unix::fs::symlink;
+
+    let dir = TempDir::new("confiture_read_dir");
+    pair(&dir, "001_a");
+    symlink("nowhere", dir.path.join("notes.md")).unwrap();
+    symlink("root@host.1234:1700000000", dir.path.join(".#001_a.up.sql")).unwrap();
+    dir.write(".#002_b.up.sql", "SELECT 1;\n");
+    dir.write(".001_a.up.sql.swp", "SELECT 1;\n");
+    fs::create_dir(dir.path.join(".git")).unwrap();
+    fs::write(dir.path.join(".git/x.sql"), [0xffu8]).unwrap();
+    let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
+    assert!(checked.diagnostics.is_empty(), "{:#?}", checked.diagnostics);
+    let ids: Vec<String> = checked.set.migrations.iter().map(|m| m.id()).collect();
+    assert_eq!(ids, ["001_a"]);
+
+    symlink("nowhere", dir.path.join("002_b.up.sql")).unwrap();
+    dir.write("002_b.down.sql", "SELECT 1;\n");
+    let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
+    let rendered: Vec<String> = checked
+        .diagnostics
+        .iter()
+        .map(|d| format!("{} {}: {}", d.code, name(&d.path), d.message))
+        .collect();
+    assert_eq!(
+        rendered,
+        ["C010 002_b.up.sql: cannot read `002_b.up.sql`: it is a broken symbolic link"]
+    );
 }
 
 #[test]

@@ -412,7 +412,8 @@ const NOWHERE: &str = "postgresql://postgres@127.0.0.1:1/postgres?connect_timeou
 /// `--schema-dir` follows symbolic links (to files and to directories, a loop reported), and
 /// refuses (exit 5, `C010`, nothing compared) every `.sql` entry it cannot read — a FIFO, a
 /// broken link, a file without permission — as the migrations directory does: a schema file
-/// skipped silently would make its objects read as missing from the directory.
+/// skipped silently would make its objects read as missing from the directory. Hidden entries
+/// and names that are not `.sql` are left out, readable or not.
 #[test]
 fn a_schema_directory_follows_symbolic_links_and_refuses_what_it_cannot_read() {
     use std::os::unix::fs::symlink;
@@ -461,6 +462,16 @@ fn a_schema_directory_follows_symbolic_links_and_refuses_what_it_cannot_read() {
     )
     .unwrap();
     symlink(project.path("shared"), project.path("db/schema/shared")).unwrap();
+    // What could never be a schema file is left out, readable or not: an Emacs lock link, a
+    // broken `notes.md`, and a hidden directory (`.git`) with its `.sql` files.
+    symlink(
+        "root@host.1234:1700000000",
+        project.path("db/schema/.#a.sql"),
+    )
+    .unwrap();
+    symlink("nowhere", project.path("db/schema/notes.md")).unwrap();
+    std::fs::create_dir_all(project.path("db/schema/.git")).unwrap();
+    std::fs::write(project.path("db/schema/.git/x.sql"), [0xffu8]).unwrap();
     project
         .run_on(&db, &["migrate", "up", "-q"])
         .code(exit::SUCCESS);

@@ -73,7 +73,8 @@ with a letter, then `.up.sql` or `.down.sql`. The diagnostic suggests the correc
 can guess it, never a name another file already has (nor one it suggests for another file). Names \
 are ASCII: a Latin letter with a diacritic is spelt without it in the suggestion (`café` → `cafe`, \
 said in the help), and a letter with no ASCII spelling (`数`) is named rather than dropped. Files \
-that do not end in `.sql` (README.md, .gitkeep) are ignored.",
+that do not end in `.sql` (README.md, .gitkeep) and hidden entries (a name starting with `.`: an \
+editor's `.#001_a.up.sql` lock link, a swap file, `.git/`) are ignored.",
 };
 
 pub const EMPTY_UP: RuleDoc = RuleDoc {
@@ -115,7 +116,9 @@ pub const UNREADABLE_FILE: RuleDoc = RuleDoc {
     explanation:
         "Permissions, a broken symbolic link or a symbolic-link loop keep a file from being \
 read, and a directory named like a migration file (`002_x.up.sql/`) is not a file. It may be a \
-migration, so it is an error rather than skipped. Fix the permissions or the link; remove the \
+migration, so it is an error rather than skipped. Only an entry named like a migration file can \
+be refused: a broken `notes.md` link or an editor's `.#001_a.up.sql` lock link is ignored, as \
+the same name is when it is a readable file (rule C006). Fix the permissions or the link; remove the \
 entry only if it is no migration: an applied migration whose file is removed is `missing`, and \
 `reinit` would forget that it ran (`migrate status` shows a migration whose files cannot be read \
 as `unreadable`).",
