@@ -861,3 +861,75 @@ fn a_refused_row_after_a_no_transaction_migration_is_the_ledgers() {
     assert!(index.is_some(), "its statement committed");
     assert_eq!(db.ledger(), ["001:a"], "not recorded");
 }
+
+/// An INVALID index blocks a no-transaction build up front only when confiture is certain the
+/// statement builds that very index: when an earlier statement of the file may change the
+/// session or the index (a `SET search_path`, a `DROP INDEX`), the server decides. A
+/// `SET search_path = tenant_b` before an unqualified build was refused for `public`'s INVALID
+/// index of that name, with advice to drop it; a file that drops its own INVALID index first
+/// was refused too.
+#[test]
+fn an_earlier_statement_of_the_file_leaves_the_invalid_index_check_to_the_server() {
+    let db = TestDb::new("invalid_set_path");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "t",
+        "CREATE SCHEMA tenant_b;\nCREATE TABLE tenant_b.r1 (id int, r1_i int);\nCREATE SCHEMA app;\n",
+        "DROP SCHEMA tenant_b CASCADE;\nDROP SCHEMA app CASCADE;\n",
+    )
+    .migration(
+        "002",
+        "idx",
+        "-- confiture:no-transaction\nSET search_path = tenant_b;\nCREATE INDEX CONCURRENTLY r1_i ON r1 (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY tenant_b.r1_i;\n",
+    )
+    .migration(
+        "003",
+        "heal",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS app.r1_i;\nCREATE UNIQUE INDEX CONCURRENTLY r1_i ON app.r1 (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY app.r1_i;\n",
+    );
+    let mut migrator = db.migrator(&dir);
+    migrator
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+        .unwrap();
+    invalid_index(&db, "public", "r1_i");
+    invalid_index(&db, "app", "r1_i");
+    migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_or_else(|f| panic!("refused up front: {f}"));
+    assert_eq!(db.ledger(), ["001:t", "002:idx", "003:heal"]);
+    for index in ["tenant_b.r1_i", "app.r1_i"] {
+        assert_eq!(
+            db.value(&format!(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = '{index}'::regclass"
+            ))
+            .as_deref(),
+            Some("t"),
+            "{index}"
+        );
+    }
+
+    // The tenant's own INVALID index: the server refuses the build ("already exists"), and the
+    // failure names that index and the drop to run.
+    migrator
+        .down(
+            &confiture::migrate::DownOptions::default().steps(Some(2)),
+            &mut no_progress,
+        )
+        .unwrap();
+    invalid_index(&db, "tenant_b", "r1_i");
+    let failed = migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let e = &failed.error;
+    assert_eq!(e.kind, ErrorKind::MigrationFailed, "{e:?}");
+    let all = format!("{e:?}");
+    assert!(all.contains("tenant_b.r1_i"), "{all}");
+    assert!(
+        all.contains("DROP INDEX CONCURRENTLY tenant_b.r1_i;"),
+        "{all}"
+    );
+    assert_eq!(db.ledger(), ["001:t"]);
+}

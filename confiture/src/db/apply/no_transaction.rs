@@ -64,6 +64,12 @@ const TABLE_SCHEMA_SQL: &str = "SELECT n.nspname::pg_catalog.text FROM pg_catalo
 /// the index it names, in its table's schema — qualified, else where the session's
 /// `search_path` finds the table (a tenant's schema), as the server will. An INVALID index of
 /// that name in another schema (another tenant's) is not this one's.
+///
+/// Only the `CREATE INDEX` statements that open the file are looked at: once any other
+/// statement comes first, what the session and the database will be when the build runs is not
+/// known here (a `SET search_path` moves the table to another schema, a `DROP INDEX` removes
+/// the INVALID index), and the server decides; a build that fails on an INVALID index is named
+/// by the failure ([`statement_failed`]).
 pub(super) fn invalid_index_recreated<'i>(
     client: &mut Client,
     file: &SqlFile,
@@ -73,31 +79,53 @@ pub(super) fn invalid_index_recreated<'i>(
         return Ok(None);
     }
     for span in &file.statements {
-        let Some((Some(name), table)) =
-            crate::files::rules::created_index(&file.text[span.range.clone()])
-        else {
-            continue;
-        };
-        if !invalid.iter().any(|i| i.name == name) {
-            continue;
+        let text = &file.text[span.range.clone()];
+        if crate::files::rules::created_index(text).is_none() {
+            // It may change the session or the index: what follows is the server's to decide.
+            return Ok(None);
         }
-        let schema = match table.schema {
-            Some(schema) => Some(schema.into_owned()),
-            None => {
-                let quoted = format!("\"{}\"", table.name.replace('"', "\"\""));
-                client
-                    .query_opt(TABLE_SCHEMA_SQL, &[&quoted])?
-                    .map(|row| row.get::<_, String>(0))
-            }
-        };
-        let found = invalid
-            .iter()
-            .find(|i| i.name == name && schema.as_deref() == Some(i.schema.as_str()));
-        if found.is_some() {
-            return Ok(found);
+        if let Some(found) = index_built_again(client, text, invalid)? {
+            return Ok(Some(found));
         }
     }
     Ok(None)
+}
+
+/// The INVALID index of `invalid` that the `CREATE [UNIQUE] INDEX` statement `text` would
+/// build again, its table found as this session's `search_path` finds it now; `None` for any
+/// other statement.
+fn index_built_again<'i>(
+    client: &mut Client,
+    text: &str,
+    invalid: &'i [InvalidIndex],
+) -> Result<Option<&'i InvalidIndex>, postgres::Error> {
+    let Some((Some(name), table)) = crate::files::rules::created_index(text) else {
+        return Ok(None);
+    };
+    if !invalid.iter().any(|i| i.name == name) {
+        return Ok(None);
+    }
+    let schema = match table.schema {
+        Some(schema) => Some(schema.into_owned()),
+        None => {
+            let quoted = format!("\"{}\"", table.name.replace('"', "\"\""));
+            client
+                .query_opt(TABLE_SCHEMA_SQL, &[&quoted])?
+                .map(|row| row.get::<_, String>(0))
+        }
+    };
+    Ok(invalid
+        .iter()
+        .find(|i| i.name == name && schema.as_deref() == Some(i.schema.as_str())))
+}
+
+/// What an interrupted build of `index` left: it exists and is INVALID.
+fn interrupted_build(index: &InvalidIndex) -> String {
+    format!(
+        "index {} exists and is INVALID: a `CREATE INDEX CONCURRENTLY` of an earlier run was \
+         interrupted (client killed, server restarted)",
+        index.qualified
+    )
 }
 
 /// A no-transaction migration refused before it runs: it would build `index` again, which an
@@ -317,6 +345,30 @@ fn statement_failed(
     before: &[InvalidIndex],
 ) -> StepFailure {
     let recorded = ledger_state(step.direction);
+    // "already exists" for an index an interrupted build left INVALID (the file's own
+    // `search_path` still in effect finds its table): named, with the drop to run, not "make
+    // it safe to run twice" (`IF NOT EXISTS` would record an index that was never built).
+    let duplicate = postgres::error::SqlState::DUPLICATE_TABLE.code();
+    let left_invalid = failure
+        .server
+        .as_ref()
+        .is_some_and(|s| s.sqlstate == duplicate)
+        .then(|| step.file().statements.get(index))
+        .flatten()
+        .and_then(|span| step.file().text.get(span.range.clone()))
+        .and_then(|text| index_built_again(client, text, before).ok().flatten());
+    if let Some(invalid) = left_invalid {
+        failure.error = failure.error.with_detail(interrupted_build(invalid));
+        failure.error.help = Some(format!(
+            "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
+            crate::hint::command(match step.direction {
+                Direction::Up => "migrate up",
+                Direction::Down => "migrate down",
+            }),
+            invalid.qualified
+        ));
+        failure.blames_file = false;
+    }
     failure.error = failure.error.with_detail(match index {
         0 => format!("no statement of this migration was committed; {recorded}"),
         1 => format!("statement 1 was committed (this migration runs without a transaction); {recorded}"),
