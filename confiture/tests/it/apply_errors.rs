@@ -932,4 +932,40 @@ fn an_earlier_statement_of_the_file_leaves_the_invalid_index_check_to_the_server
         "{all}"
     );
     assert_eq!(db.ledger(), ["001:t"]);
+
+    // With `IF NOT EXISTS` after a `SET`, the server skips the INVALID index: the migration
+    // is not recorded over an index that was never built.
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "t",
+        "CREATE SCHEMA tenant_b;\nCREATE TABLE tenant_b.r1 (id int, r1_i int);\nCREATE SCHEMA app;\n",
+        "DROP SCHEMA tenant_b CASCADE;\nDROP SCHEMA app CASCADE;\n",
+    )
+    .migration(
+        "002",
+        "idx",
+        "-- confiture:no-transaction\nSET lock_timeout = '5s';\nSET search_path = tenant_b;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS r1_i ON r1 (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY tenant_b.r1_i;\n",
+    );
+    let mut migrator = db.migrator(&dir);
+    let failed = migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let e = &failed.error;
+    assert_eq!(e.kind, ErrorKind::MigrationFailed, "{e:?}");
+    assert!(e.message.contains("tenant_b.r1_i"), "{e:?}");
+    let help = e.help.as_deref().unwrap_or_default();
+    assert!(
+        help.contains("DROP INDEX CONCURRENTLY tenant_b.r1_i;"),
+        "{e:?}"
+    );
+    assert_eq!(db.ledger(), ["001:t"]);
+    db.client()
+        .batch_execute("DROP INDEX CONCURRENTLY tenant_b.r1_i")
+        .unwrap();
+    migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(db.ledger(), ["001:t", "002:idx"]);
 }

@@ -119,6 +119,62 @@ fn index_built_again<'i>(
         .find(|i| i.name == name && schema.as_deref() == Some(i.schema.as_str())))
 }
 
+/// The INVALID index (of `before`) that statement `index` of `file`, which succeeded, should
+/// have built and did not: a `CREATE INDEX ... IF NOT EXISTS` that found it there and skipped
+/// it. Checked after the statement, with the session the file's earlier statements left (its
+/// `search_path`); an index an earlier statement dropped and this one built is valid, not
+/// this.
+fn build_skipped<'i>(
+    client: &mut Client,
+    file: &SqlFile,
+    index: usize,
+    before: &'i [InvalidIndex],
+) -> Result<Option<&'i InvalidIndex>, postgres::Error> {
+    if before.is_empty() {
+        return Ok(None);
+    }
+    let Some(text) = file
+        .statements
+        .get(index)
+        .and_then(|span| file.text.get(span.range.clone()))
+    else {
+        return Ok(None);
+    };
+    let Some(found) = index_built_again(client, text, before)? else {
+        return Ok(None);
+    };
+    Ok(invalid_indexes(client)?.contains(found).then_some(found))
+}
+
+/// A no-transaction step stopped after a `CREATE INDEX ... IF NOT EXISTS` skipped `index`,
+/// which an interrupted build left INVALID.
+fn skipped_build(step: &Step<'_>, index: &InvalidIndex) -> StepFailure {
+    let error = Error::new(
+        ErrorKind::MigrationFailed,
+        format!(
+            "migration {} did not build index {}: `IF NOT EXISTS` skipped it, and it is INVALID",
+            step.migration.id(),
+            index.qualified
+        ),
+    )
+    .with_detail(interrupted_build(index))
+    .with_help(format!(
+        "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
+        crate::hint::command(match step.direction {
+            Direction::Up => "migrate up",
+            Direction::Down => "migrate down",
+        }),
+        index.qualified
+    ));
+    StepFailure {
+        error,
+        location: None,
+        server: None,
+        unknown_fate: 0,
+        blames_file: false,
+    }
+}
+
 /// What an interrupted build of `index` left: it exists and is INVALID.
 fn interrupted_build(index: &InvalidIndex) -> String {
     format!(
@@ -220,6 +276,26 @@ pub(super) fn run_statements(
             return Err(statement_failed(
                 client, settings, step, failure, index, &before,
             ));
+        }
+        // `IF NOT EXISTS` skipped an index an interrupted build left INVALID: recording the
+        // migration would claim an index that was never built.
+        match build_skipped(client, file, index, &before) {
+            Ok(None) => {}
+            Ok(Some(invalid)) => {
+                let failure = skipped_build(step, invalid);
+                return Err(statement_failed(
+                    client,
+                    settings,
+                    step,
+                    failure,
+                    index + 1,
+                    &before,
+                ));
+            }
+            Err(e) if is_connection_lost(&e) => return Err(connection_lost(step, e)),
+            // The check could not be made (the file's own settings refused it): the server
+            // accepted the statement, as without it.
+            Err(_) => {}
         }
         // A statement that released the migration lock stops the migration before the next
         // one runs unprotected (the last is followed by the check before its row).
