@@ -406,7 +406,8 @@ impl Migrator {
         let options = crate::db::snapshot::SnapshotOptions {
             ledger: Some(self.env.migration.tracking_table.clone()),
         };
-        crate::db::snapshot::snapshot(self.client()?, &options)
+        let wait = crate::db::query::lock_wait(&self.env);
+        crate::db::snapshot::snapshot_within(self.client()?, &options, wait)
     }
 }
 

@@ -343,6 +343,50 @@ pub fn acquire_scoped(
     stop: Option<&crate::db::apply::Stop>,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
 ) -> Result<MigrationLock> {
+    let mut idle_off = false;
+    let taken = wait_for_lock(
+        client,
+        database,
+        tenant,
+        timeout,
+        stop,
+        waiting,
+        &mut idle_off,
+    );
+    if idle_off {
+        // The migrations run under the connection's own setting again (README "Session
+        // state"); a lost session has nothing to restore, and its error is the one to show.
+        if let Err(e) = client.simple_query(IDLE_RESTORE) {
+            if taken.is_ok() {
+                return Err(query_error("cannot restore the session's settings", e));
+            }
+        }
+    }
+    taken
+}
+
+/// Turns off `idle_session_timeout` (PostgreSQL 14+) for the session while it waits idle
+/// between two attempts at the lock: the database's or role's setting bounds the migrations'
+/// sessions, not the tool's own wait (README "Session state"); one of a second or less ended
+/// every contended run as a lost connection. [`IDLE_RESTORE`] gives the setting back.
+const IDLE_OFF: &str = "SELECT pg_catalog.set_config(s.name, '0', false) \
+     FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'idle_session_timeout'";
+
+/// The value `RESET` would give `idle_session_timeout` (the connection's, role's, database's
+/// or server's), after [`IDLE_OFF`].
+const IDLE_RESTORE: &str = "SELECT pg_catalog.set_config(s.name, s.reset_val, false) \
+     FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'idle_session_timeout'";
+
+/// [`acquire_scoped`]'s wait; `idle_off` set once [`IDLE_OFF`] was sent.
+fn wait_for_lock(
+    client: &mut Client,
+    database: String,
+    tenant: Option<&str>,
+    timeout: Duration,
+    stop: Option<&crate::db::apply::Stop>,
+    waiting: &mut dyn FnMut(Option<&LockHolder>),
+    idle_off: &mut bool,
+) -> Result<MigrationLock> {
     let start = Instant::now();
     let (key, tenant_key) = keys(&database, tenant);
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
@@ -363,6 +407,10 @@ pub fn acquire_scoped(
         }
         if !announced {
             announced = true;
+            client
+                .simple_query(IDLE_OFF)
+                .map_err(|e| query_error("cannot prepare the session to wait for the lock", e))?;
+            *idle_off = true;
             let found = holder_of(client, key, tenant_key)?;
             waiting(found.as_ref());
         }

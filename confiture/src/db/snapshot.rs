@@ -16,6 +16,8 @@
 //! `ACCESS SHARE` locks, so a snapshot waits behind DDL in progress (bound it with
 //! `lock_timeout` / `statement_timeout` on the session).
 
+use std::time::Duration;
+
 use postgres::error::SqlState;
 use postgres::SimpleQueryMessage;
 use sha2::Digest as _;
@@ -57,7 +59,36 @@ impl Default for SnapshotOptions {
 /// its text (`confiture_snapshot_<hash>`), and later snapshots only `EXECUTE` it. A session
 /// that lost it (`DISCARD ALL`, a pooler that switched server connections) prepares it again.
 pub fn snapshot(client: &mut postgres::Client, options: &SnapshotOptions) -> Result<Snapshot> {
-    let settings = settings_sql(options);
+    read(client, options, None)
+}
+
+/// [`snapshot`] of a database other sessions use (drift's live database): a lock another
+/// session holds on a relation it reads (`pg_get_viewdef` locks a view's tables) is waited
+/// for at most `wait`, then exit 6 naming the sessions holding such locks — the server does
+/// not say which relation it waited for ([`crate::db::lock::read_lock_holders`]).
+pub(crate) fn snapshot_within(
+    client: &mut postgres::Client,
+    options: &SnapshotOptions,
+    wait: Duration,
+) -> Result<Snapshot> {
+    read(client, options, Some(wait))
+}
+
+/// The most holders a locked read names.
+const MAX_HOLDERS: usize = 5;
+
+fn read(
+    client: &mut postgres::Client,
+    options: &SnapshotOptions,
+    wait: Option<Duration>,
+) -> Result<Snapshot> {
+    let mut settings = settings_sql(options);
+    if let Some(wait) = wait {
+        settings.push_str(&format!(
+            "SELECT pg_catalog.set_config('lock_timeout', '{}ms', true);\n",
+            wait.as_millis().clamp(1, i32::MAX as u128)
+        ));
+    }
     let name = statement_name();
     let execute = format!("{settings}EXECUTE {name};");
     let prepare = format!("{settings}PREPARE {name} AS\n{OBJECTS_SQL};\nEXECUTE {name};");
@@ -73,6 +104,9 @@ pub fn snapshot(client: &mut postgres::Client, options: &SnapshotOptions) -> Res
             Ok(messages) => break messages,
             Err(e) if attempt < ATTEMPTS && e.code().is_some_and(dropped_while_read) => {
                 attempt += 1;
+            }
+            Err(e) if wait.is_some() && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                return Err(locked(client, wait.unwrap_or_default(), e));
             }
             Err(e) => return Err(read_error(e)),
         }
@@ -124,6 +158,39 @@ pub(crate) fn current_role(client: &mut postgres::Client) -> Result<String> {
             _ => None,
         })
         .ok_or_else(|| unexpected("no row for current_user".to_string()))
+}
+
+/// The read waited `wait` for a lock another session holds: exit 6, naming the sessions that
+/// hold a lock in the way of reading (found after the implicit transaction ended, so no lock of
+/// ours is left to see).
+fn locked(client: &mut postgres::Client, wait: Duration, e: postgres::Error) -> Error {
+    let holders = crate::db::lock::read_lock_holders(client, None, MAX_HOLDERS).unwrap_or_default();
+    let cause = crate::db::cause_text(&e);
+    let mut error = Error::new(
+        crate::ErrorKind::LockTimeout,
+        format!(
+            "cannot read the schema from the system catalogs: another session holds a lock on \
+             a relation it reads (waited {})",
+            crate::db::backoff::human(wait)
+        ),
+    )
+    .with_source_shown(e, cause);
+    for h in &holders {
+        error = error.with_detail(format!("held by {h}"));
+    }
+    error = match holders.first() {
+        Some(h) => error.with_help(format!(
+            "wait for that session to finish and run the command again (or raise \
+             `migration.lock_timeout`); if it is stuck, end it with `SELECT \
+             pg_terminate_backend({})`",
+            h.pid
+        )),
+        None => error.with_help("run the command again when the lock is released"),
+    };
+    error.with_reason(crate::error::Reason::Lock {
+        database: None,
+        holders,
+    })
 }
 
 fn read_error(e: postgres::Error) -> Error {

@@ -80,8 +80,11 @@ impl Migrator {
             report.migrations = planned(&plan.migrations(), Direction::Down);
             return Ok(());
         }
-        let mut settings =
-            self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
+        let mut settings = self.apply_settings(
+            options.lock_timeout_statement,
+            options.statement_timeout,
+            options.lock_wait,
+        );
         let mut warnings = Vec::new();
         let (env, stop) = (self.env.clone(), self.stop.clone());
         let (client, target) = self.client_for_writing()?;

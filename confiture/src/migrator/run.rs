@@ -227,6 +227,7 @@ impl Migrator {
         &self,
         lock_timeout: Option<Duration>,
         statement_timeout: Option<Duration>,
+        lock_wait: Duration,
     ) -> ApplySettings {
         let m = &self.env.migration;
         ApplySettings {
@@ -234,6 +235,7 @@ impl Migrator {
             lock_timeout: lock_timeout.unwrap_or(m.lock_timeout),
             statement_timeout: statement_timeout.or(m.statement_timeout),
             lock_retries: m.lock_retries,
+            ledger_lock_wait: lock_wait,
             held_lock: None,
             stop: None,
         }

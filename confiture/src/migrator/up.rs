@@ -120,8 +120,11 @@ impl Migrator {
             report.skipped = versions(&plan.skipped);
             return Ok(());
         }
-        let mut settings =
-            self.apply_settings(options.lock_timeout_statement, options.statement_timeout);
+        let mut settings = self.apply_settings(
+            options.lock_timeout_statement,
+            options.statement_timeout,
+            options.lock_wait,
+        );
         let mut warnings = Vec::new();
         // To reconnect after a lost connection and read what the server committed.
         let env = self.env.clone();

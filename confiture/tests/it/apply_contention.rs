@@ -268,3 +268,88 @@ fn a_backend_terminated_mid_migration_leaves_no_trace_and_the_next_run_applies_i
         .unwrap();
     assert_eq!(report.applied, ["001"]);
 }
+
+/// A lock on the tracking table in the way of the ledger row (up's INSERT, down's DELETE):
+/// bounded by the command's lock wait, not the migration's `lock_timeout`; exit 6 naming the
+/// session that holds it; the migration is not run again for it (the lock is the ledger's).
+#[test]
+fn a_lock_on_the_tracking_table_in_the_way_of_the_ledger_row_is_exit_6_naming_its_holder() {
+    for (single, direction) in [(false, "up"), (true, "up"), (false, "down")] {
+        let db = TestDb::new("ledgerlock");
+        let dir = Dir::new();
+        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        let first = if direction == "up" { 1 } else { 2 };
+        db.migrator(&dir)
+            .up(&UpOptions::default().target(Some(first)), &mut no_progress)
+            .unwrap();
+        let mut other = db.client_as("ledger-holder");
+        other
+            .batch_execute("BEGIN; LOCK TABLE public.tb_confiture IN SHARE MODE")
+            .unwrap();
+        let holder_pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+
+        let mut env = apply_support::environment(&db.name);
+        env.migration.lock_timeout = Duration::from_secs(20);
+        env.migration.lock_retries = 3;
+        let migrator = || apply_support::migrator_for(env.clone(), &dir.path);
+        let wait = Duration::from_millis(300);
+        let mut events = Vec::new();
+        let started = Instant::now();
+        let failed = if direction == "up" {
+            let options = UpOptions::default()
+                .lock_wait(wait)
+                .single_transaction(single);
+            migrator()
+                .up(&options, &mut recorder(&mut events))
+                .unwrap_err()
+                .error
+        } else {
+            migrator()
+                .down(
+                    &DownOptions::default().lock_wait(wait),
+                    &mut recorder(&mut events),
+                )
+                .unwrap_err()
+                .error
+        };
+        let elapsed = started.elapsed();
+        other.batch_execute("COMMIT").unwrap();
+        let case = format!("{direction} single={single}");
+        assert_eq!(failed.kind, ErrorKind::LockTimeout, "{case}: {failed:?}");
+        assert_eq!(failed.exit_code(), 6, "{case}");
+        assert!(
+            failed
+                .details
+                .iter()
+                .any(|d| d.contains(&format!("pid {holder_pid}, "))),
+            "{case}: the holder is named: {:?}",
+            failed.details
+        );
+        assert!(
+            failed
+                .help
+                .as_deref()
+                .unwrap_or("")
+                .contains("pg_terminate_backend"),
+            "{case}: {:?}",
+            failed.help
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Progress::Retrying { .. })),
+            "{case}: not run again: {events:?}"
+        );
+        assert!(elapsed < Duration::from_secs(10), "{case}: {elapsed:?}");
+        let expected: &[&str] = if direction == "up" {
+            &["001:a"]
+        } else {
+            &["001:a", "002:b"]
+        };
+        assert_eq!(db.ledger(), expected, "{case}");
+    }
+}

@@ -772,3 +772,59 @@ fn a_runtime_error_without_a_position_names_its_file() {
     assert!(!db.table_exists("a"));
     assert!(db.ledger().is_empty());
 }
+
+/// The database's `idle_session_timeout` bounds the migrations' sessions, not the tool's own
+/// wait for the migration lock (idle between two attempts, up to a second and more): the run
+/// waits, then applies, and its migrations still see the database's setting.
+#[test]
+fn an_idle_session_timeout_does_not_end_the_wait_for_the_migration_lock() {
+    let db = TestDb::new("upidle");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "seen",
+        "CREATE TABLE seen AS SELECT current_setting('idle_session_timeout') AS v;\n",
+        "DROP TABLE seen;\n",
+    );
+    db.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET idle_session_timeout = '300ms'",
+            db.name
+        ))
+        .unwrap();
+    let mut holder = db.client_as("other-deploy");
+    let key = confiture::db::lock_id(&db.name);
+    holder
+        .batch_execute(&format!(
+            "SET idle_session_timeout = 0; SELECT pg_advisory_lock(1751936052, {key})"
+        ))
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(2500));
+        holder
+            .batch_execute(&format!("SELECT pg_advisory_unlock(1751936052, {key})"))
+            .unwrap();
+    });
+    let mut events = Vec::new();
+    let result = db.migrator(&dir).up(
+        &UpOptions::default().lock_wait(Duration::from_secs(20)),
+        &mut recorder(&mut events),
+    );
+    release.join().unwrap();
+    let report = match result {
+        Ok(report) => report,
+        Err(failed) => panic!("{:?}", failed.error),
+    };
+    assert_eq!(report.applied, ["001"]);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Progress::LockWaiting { .. })),
+        "{events:?}"
+    );
+    let seen = apply_support::value(&mut db.client(), "SELECT v FROM seen").unwrap();
+    assert_eq!(
+        seen, "300ms",
+        "the migration runs under the database's setting"
+    );
+}

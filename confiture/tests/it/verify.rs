@@ -570,3 +570,77 @@ fn verify_and_drift_work_on_a_tokio_runtime_thread() {
     assert!(report.passed, "{report:#?}");
     assert!(!database_exists(&report.scratch_databases[0]));
 }
+
+/// drift's read of the live schema waits for a lock another session holds on a relation it
+/// reads (`pg_get_viewdef` locks a view's tables) at most the environment's lock wait, then
+/// exit 6 naming that session: never an unbounded wait, and never exit 3 (a connection error)
+/// when the database's own `lock_timeout` is shorter.
+#[test]
+fn drift_behind_a_table_lock_is_exit_6_naming_the_holder() {
+    for database_lock_timeout in [None, Some("300ms")] {
+        let db = TestDb::new("cft_driftlock");
+        let dir = TempDir::new("driftlock");
+        fs::write(
+            dir.path().join("001_w.up.sql"),
+            "CREATE TABLE w (id int);\nCREATE VIEW v AS SELECT id FROM w;\n",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("001_w.down.sql"),
+            "DROP VIEW v;\nDROP TABLE w;\n",
+        )
+        .unwrap();
+        up(&db, dir.path());
+        if let Some(t) = database_lock_timeout {
+            db.client()
+                .batch_execute(&format!(
+                    "ALTER DATABASE \"{}\" SET lock_timeout = '{t}'",
+                    db.name
+                ))
+                .unwrap();
+        }
+        let mut other = db.client_as("long-alter");
+        other
+            .batch_execute("BEGIN; LOCK TABLE w IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        let pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        // Released after 6 s at the latest: an unbounded wait ends there (and fails below).
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(6));
+            other.batch_execute("COMMIT").unwrap();
+        });
+        let mut env = db.environment();
+        env.migration.lock_timeout = std::time::Duration::from_millis(800);
+        let started = std::time::Instant::now();
+        let result = Migrator::new(env, dir.path(), CheckOptions::default())
+            .drift(&DriftOptions::default(), &mut no_scratch_progress);
+        let elapsed = started.elapsed();
+        release.join().unwrap();
+        let Err(failed) = result else {
+            panic!("drift waited {elapsed:?} for the lock, then succeeded");
+        };
+        let case = format!("database lock_timeout {database_lock_timeout:?}");
+        assert_eq!(
+            (failed.error.kind, failed.error.exit_code()),
+            (ErrorKind::LockTimeout, exit::LOCK_TIMEOUT),
+            "{case}: {:?}",
+            failed.error
+        );
+        assert!(
+            failed
+                .error
+                .details
+                .iter()
+                .any(|d| d.contains(&format!("pid {pid}, "))),
+            "{case}: {:?}",
+            failed.error.details
+        );
+        assert!(
+            elapsed < std::time::Duration::from_secs(5),
+            "{case}: {elapsed:?}"
+        );
+    }
+}

@@ -571,6 +571,60 @@ pub(super) fn server_details(db: &DbError) -> Vec<String> {
     details
 }
 
+/// The session holding a lock on the tracking table in the way of the ledger row, after a
+/// message of the run ended on a lock timeout (rolled back already): the ledger row waited
+/// for it ([`ApplySettings::ledger_lock_wait`]), not the migration's SQL. `None` when the
+/// timeout was not a lock timeout, or no session holds such a lock.
+pub(super) fn ledger_lock_holder(
+    client: &mut Client,
+    settings: &ApplySettings,
+    e: &postgres::Error,
+) -> Option<crate::db::lock::LockHolder> {
+    if e.code() != Some(&SqlState::LOCK_NOT_AVAILABLE) {
+        return None;
+    }
+    let relation = crate::ledger::literal(&settings.table.quoted());
+    crate::db::lock::table_lock_holder(client, &relation, crate::db::lock::Wanted::Write)
+        .ok()
+        .flatten()
+}
+
+/// `failure`, of a step whose ledger row waited for `holder`'s lock on the tracking table:
+/// exit 6 naming that session, as a locked ledger read is — not the migration's lock, and
+/// not a migration to run again.
+pub(super) fn ledger_locked(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    failure: StepFailure,
+    holder: crate::db::lock::LockHolder,
+) -> StepFailure {
+    let doing = match step.direction {
+        Direction::Up => "migration",
+        Direction::Down => "rolling back migration",
+    };
+    let mut error = failure.error;
+    error.kind = ErrorKind::LockTimeout;
+    error.message = format!(
+        "{doing} {} ran, but writing the tracking table {} waited {} (the command's lock wait) \
+         for a lock another session holds on it",
+        step.migration.id(),
+        settings.table,
+        human(settings.ledger_lock_wait)
+    );
+    error.details.insert(0, format!("held by {holder}"));
+    error.help = Some(format!(
+        "wait for that session to finish and run the command again (or raise --lock-wait); if \
+         it is stuck, end it with `SELECT pg_terminate_backend({})`",
+        holder.pid
+    ));
+    StepFailure {
+        error,
+        location: None,
+        blames_file: false,
+        ..failure
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_file;

@@ -7,8 +7,8 @@ use postgres::Client;
 
 use super::batch::rollback_and_read;
 use super::failure::{
-    connection_lost, copy_refusal, interrupted, is_lock_contention, lock_released, sql_failure,
-    stopped, with_interrupted_help,
+    connection_lost, copy_refusal, interrupted, is_lock_contention, ledger_lock_holder,
+    ledger_locked, lock_released, sql_failure, stopped, with_interrupted_help,
 };
 use super::markers::failed_statement;
 use super::retry_backoff;
@@ -110,7 +110,9 @@ fn one_transaction(
                 Ok(left) => left,
                 Err(lost) => return Err((i, connection_lost(step, lost))),
             };
-            if is_lock_contention(&e) && attempt <= settings.lock_retries {
+            let ledger_holder = ledger_lock_holder(client, settings, &e);
+            if is_lock_contention(&e) && ledger_holder.is_none() && attempt <= settings.lock_retries
+            {
                 let delay = backoff.next_delay();
                 on_retry(attempt, delay);
                 std::thread::sleep(delay);
@@ -119,6 +121,9 @@ fn one_transaction(
             }
             let statement = failed_statement(step, &e, &left.statements, &tag);
             let mut failure = sql_failure(settings, step, &script, None, e, statement);
+            if let Some(h) = ledger_holder {
+                failure = ledger_locked(settings, step, failure, h);
+            }
             failure.error = failure.error.with_detail(
                 "the whole run was one transaction: it was rolled back and nothing is recorded",
             );

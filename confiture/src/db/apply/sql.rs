@@ -140,7 +140,7 @@ const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 /// (`set_config('search_path', ...)`) made every prepared row be analysed and planned again:
 /// 75 µs a migration.
 pub(super) fn before_row_select(settings: &ApplySettings) -> String {
-    let lock = format!("{}ms", millis(settings.lock_timeout));
+    let lock = format!("{}ms", millis(settings.ledger_lock_wait));
     let st = format!("{}ms", settings.statement_timeout.map_or(0, millis));
     set_configs_select(&[
         set_literal("session_authorization", None, false),
@@ -608,6 +608,7 @@ mod tests {
             lock_timeout: Duration::from_millis(1500),
             statement_timeout: Some(Duration::from_micros(10)),
             lock_retries: 3,
+            ledger_lock_wait: Duration::from_millis(1500),
             held_lock: None,
             stop: None,
         };
@@ -684,6 +685,7 @@ mod tests {
             lock_timeout: Duration::from_millis(1500),
             statement_timeout,
             lock_retries: 3,
+            ledger_lock_wait: Duration::from_millis(1500),
             held_lock: None,
             stop: None,
         }

@@ -475,6 +475,7 @@ fn batch_limits_bound_each_message() {
         lock_timeout: Duration::from_secs(5),
         statement_timeout: None,
         lock_retries: 0,
+        ledger_lock_wait: Duration::from_secs(5),
         held_lock: None,
         stop: None,
     };
@@ -600,6 +601,7 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
         lock_timeout: Duration::from_secs(5),
         statement_timeout: None,
         lock_retries: 0,
+        ledger_lock_wait: Duration::from_secs(5),
         held_lock: None,
         stop: None,
     };

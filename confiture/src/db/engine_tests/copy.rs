@@ -43,6 +43,7 @@ fn copy_through_the_client_is_never_a_lost_connection() {
             lock_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(5)),
             lock_retries: 0,
+            ledger_lock_wait: Duration::from_secs(5),
             held_lock: None,
             stop: None,
         };

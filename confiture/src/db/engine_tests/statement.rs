@@ -156,6 +156,7 @@ fn settings() -> ApplySettings {
         lock_timeout: Duration::from_secs(5),
         statement_timeout: None,
         lock_retries: 0,
+        ledger_lock_wait: Duration::from_secs(5),
         held_lock: None,
         stop: None,
     }
