@@ -743,3 +743,105 @@ fn sigint_while_a_pipe_is_read_ends_the_wait_at_once() {
         }
     }
 }
+
+/// A server that accepts every connection and never answers: its port, and how many
+/// connections it accepted so far.
+fn silent_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, accepted)
+}
+
+/// The connections made before a run has its database or its fleet: `up --create-database`
+/// (one database, and a fleet's target) and the environment's database that a
+/// `--targets-query` / `--schemas-query` reads. A Ctrl-C or SIGTERM there used to be ignored
+/// until `connect_timeout` ran out, then exit 3 (the fleet adding a false "Ctrl-C arrived
+/// after the last target finished"). Now they end at once, exit 130, `kind` `interrupted`.
+#[test]
+fn sigint_while_connecting_before_the_run_ends_the_wait_at_once() {
+    let project = slow_up();
+    let (port, accepted) = silent_server();
+    let silent = format!("postgresql://postgres@127.0.0.1:{port}/silent?connect_timeout=60");
+    project.write("silent.txt", format!("{silent}\n"));
+    let real = TestDb::new("sigint_connect_before");
+    let real = real.url();
+    let commands: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["migrate", "up", "--create-database"], &silent),
+        (
+            vec![
+                "migrate",
+                "up",
+                "--create-database",
+                "--targets",
+                "silent.txt",
+            ],
+            &real,
+        ),
+        (vec!["migrate", "up", "--targets-query", "select"], &silent),
+        (
+            vec!["migrate", "down", "--targets-query", "select"],
+            &silent,
+        ),
+        (
+            vec!["migrate", "status", "--targets-query", "select"],
+            &silent,
+        ),
+        (vec!["migrate", "up", "--schemas-query", "select"], &silent),
+        (
+            vec!["migrate", "down", "--schemas-query", "select"],
+            &silent,
+        ),
+        (
+            vec!["migrate", "status", "--schemas-query", "select"],
+            &silent,
+        ),
+    ];
+    let mut n = 0;
+    for (command, url) in &commands {
+        for json in [false, true] {
+            let mut args = command.clone();
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = project
+                .cli()
+                .args(&args)
+                .args(["--database-url", url])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn the CLI under test");
+            let connecting = wait_until(Duration::from_secs(30), || {
+                accepted.load(std::sync::atomic::Ordering::SeqCst) > n
+            });
+            n += 1;
+            assert!(connecting, "{args:?} never connected");
+            std::thread::sleep(Duration::from_millis(500));
+            let run = interrupt(child);
+            run.code(exit::INTERRUPTED)
+                .stderr_lacks("arrived after")
+                .stderr_lacks("no answer within");
+            if json {
+                let doc = run.json();
+                let kind = doc["errors"][0]["kind"].clone();
+                let fleet = doc["targets"][0]["error"]["kind"].clone();
+                assert!(
+                    kind == "interrupted" || fleet == "interrupted",
+                    "{args:?}\n{}",
+                    run.dump()
+                );
+            } else {
+                run.stderr_has("interrupted");
+            }
+        }
+    }
+}
