@@ -30,6 +30,8 @@ const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 /// A connection being opened on another thread, and what `then` made of it once open.
 pub(crate) struct Ahead<T> {
     handle: JoinHandle<Result<(Session, Result<T>)>>,
+    /// Set by the thread once connected: a stop after it ends `then`'s work, not a connection.
+    connected: Arc<AtomicBool>,
     /// Tells the thread, when dropped unused, that nothing more is wanted.
     _abandon: Abandon,
 }
@@ -68,17 +70,21 @@ impl<T: Send + 'static> Ahead<T> {
         let env = env.clone();
         let wanted = Wanted(Arc::new(AtomicBool::new(true)));
         let theirs = wanted.clone();
+        let connected = Arc::new(AtomicBool::new(false));
+        let sets = connected.clone();
         std::thread::Builder::new()
             .name("confiture-connect".to_string())
             .spawn(move || {
                 let mut session =
                     super::connect::open_session(&env, env.connection.target_session_attrs)?;
+                sets.store(true, Ordering::SeqCst);
                 let value = then(&mut session, &theirs);
                 Ok((session, value))
             })
             .ok()
             .map(|handle| Ahead {
                 handle,
+                connected,
                 _abandon: Abandon(wanted),
             })
     }
@@ -93,12 +99,21 @@ impl<T: Send + 'static> Ahead<T> {
 
     /// [`Ahead::wait`], unless `stop` ([`crate::Migrator::stop_when`]) is set before the
     /// thread is done: a connection that takes its whole `connect_timeout` (a server that
-    /// accepts and never answers) must not outlast a Ctrl-C. The thread is left to end on its
-    /// own; it committed nothing (see the module's documentation), and its session, if any,
-    /// closes with it.
-    pub(crate) fn wait_unless(self, stop: Option<&AtomicBool>) -> Result<(Session, Result<T>)> {
+    /// accepts and never answers), or `then`'s work waiting for a lock, must not outlast a
+    /// Ctrl-C. The thread is left to end on its own; it committed nothing (see the module's
+    /// documentation), and its session, if any, closes with it. The error says which wait was
+    /// cut short: the connection's, or, once connected, `then`'s (`in_then`).
+    pub(crate) fn wait_unless(
+        self,
+        stop: Option<&AtomicBool>,
+        in_then: impl FnOnce() -> crate::error::Error,
+    ) -> Result<(Session, Result<T>)> {
         if stopped_before_done(&self.handle, stop) {
-            return Err(interrupted_connecting());
+            return Err(if self.connected.load(Ordering::SeqCst) {
+                in_then()
+            } else {
+                interrupted_connecting()
+            });
         }
         self.wait()
     }

@@ -845,3 +845,59 @@ fn sigint_while_connecting_before_the_run_ends_the_wait_at_once() {
         }
     }
 }
+
+/// Ctrl-C while `status` or `up` wait to read a ledger another session holds locked: the
+/// session is connected (the read runs on the connecting thread while the files are read),
+/// but the error used to say "interrupted while connecting", which sends the user to the
+/// network. It says the tracking table's read was interrupted.
+#[test]
+fn sigint_while_status_or_up_wait_for_the_ledger_says_so_not_connecting() {
+    let project = slow_up();
+    let commands: [&[&str]; 2] = [
+        &["migrate", "status"],
+        &["migrate", "up", "--lock-wait", "60s"],
+    ];
+    for command in commands {
+        for json in [false, true] {
+            let db = TestDb::new("sigint_ledger_wait");
+            project
+                .run_on(&db, &["migrate", "up", "--target", "1"])
+                .code(exit::SUCCESS);
+            let mut holder = db.connect();
+            holder
+                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
+                .expect("lock the ledger");
+            let mut args = command.to_vec();
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = spawn(&project, &db, &args);
+            assert!(
+                cli_waits_for_a_lock(&db),
+                "{command:?} never waited: {:?}",
+                db.other_backends()
+            );
+            let run = interrupt(child);
+            run.code(exit::INTERRUPTED);
+            let message = if json {
+                let doc = run.json();
+                assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
+                doc["errors"][0]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            } else {
+                run.stderr.clone()
+            };
+            assert!(
+                message.contains("interrupted while reading the tracking table")
+                    && !message.contains("connecting"),
+                "{command:?}\n{}",
+                run.dump()
+            );
+            holder
+                .batch_execute("ROLLBACK")
+                .expect("release the ledger");
+        }
+    }
+}
