@@ -150,8 +150,8 @@ fn file_list_name(migrator: &Migrator, list: &FleetList) -> String {
 /// `migrate up` on every target.
 pub fn up(plan: Plan, options: &UpOptions, out: &Output, interrupt: &Interrupt) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    interrupt.words(FLEET_WORDS);
-    let fleet = fleet(&plan, out, "", fleet::Request::Up(options))?.stop_when(interrupt.flag());
+    let fleet = fleet(&plan, out, "", fleet::Request::Up(options), Some(interrupt))?
+        .stop_when(interrupt.flag());
     let report = fleet.up(options, &|event| live(out, event))?;
     Ok(finish(out, &report, Some(interrupt)))
 }
@@ -159,8 +159,14 @@ pub fn up(plan: Plan, options: &UpOptions, out: &Output, interrupt: &Interrupt) 
 /// `migrate down` on every target.
 pub fn down(plan: Plan, options: &DownOptions, out: &Output, interrupt: &Interrupt) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    interrupt.words(FLEET_WORDS);
-    let fleet = fleet(&plan, out, "", fleet::Request::Down(options))?.stop_when(interrupt.flag());
+    let fleet = fleet(
+        &plan,
+        out,
+        "",
+        fleet::Request::Down(options),
+        Some(interrupt),
+    )?
+    .stop_when(interrupt.flag());
     let report = fleet.down(options, &|event| live(out, event))?;
     Ok(finish(out, &report, Some(interrupt)))
 }
@@ -168,8 +174,8 @@ pub fn down(plan: Plan, options: &DownOptions, out: &Output, interrupt: &Interru
 /// `migrate status` on every target.
 pub fn status(plan: Plan, out: &Output, interrupt: &Interrupt) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
-    interrupt.words(FLEET_WORDS);
-    let fleet = fleet(&plan, out, "", fleet::Request::Status)?.stop_when(interrupt.flag());
+    let fleet =
+        fleet(&plan, out, "", fleet::Request::Status, Some(interrupt))?.stop_when(interrupt.flag());
     let report = fleet.status(&|event| live(out, event))?;
     Ok(finish(out, &report, Some(interrupt)))
 }
@@ -187,7 +193,7 @@ const FLEET_WORDS: Words = (
 pub fn verify(plan: Plan, options: &VerifyOptions, out: &Output) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
     let request = fleet::Request::Verify(options);
-    let fleet = fleet(&plan, out, ", verified once per server", request)?;
+    let fleet = fleet(&plan, out, ", verified once per server", request, None)?;
     let report = fleet.verify(options, &|event| live(out, event))?;
     Ok(finish(out, &report, None))
 }
@@ -198,20 +204,31 @@ pub fn drift(plan: Plan, options: &DriftOptions, out: &Output) -> Result<u8> {
     let request = fleet::Request::Drift {
         tenant_schemas: matches!(plan.list, FleetList::SchemasQuery(_)),
     };
-    let fleet = fleet(&plan, out, "", request)?;
+    let fleet = fleet(&plan, out, "", request, None)?;
     let report = fleet.drift(options, &|event| live(out, event))?;
     Ok(finish(out, &report, None))
 }
 
 /// The environment the user selected names the server, the credentials and the settings; the
 /// list names the databases. What every target would refuse (`request`) is refused first,
-/// before the list is read: a targets query may be slow, or wait on a lock.
-fn fleet(plan: &Plan, out: &Output, how: &str, request: fleet::Request<'_>) -> Result<Fleet> {
+/// before the list is read: a targets query may be slow, or wait on a lock. A signal says
+/// [`FLEET_WORDS`] (`interrupt`: `up`, `down`, `status`) once the list is read: before, no
+/// target has started.
+fn fleet(
+    plan: &Plan,
+    out: &Output,
+    how: &str,
+    request: fleet::Request<'_>,
+    interrupt: Option<&Interrupt>,
+) -> Result<Fleet> {
     let base = plan.migrator.environment();
     // The `using ...` line: the list's names are on this server, the query runs here.
     Output::note_line(&display::escape(&base.describe()));
     fleet::check_request(&plan.migrator, request)?;
     let targets: Vec<Target> = fleet::resolve_list(base, &plan.list)?;
+    if let Some(interrupt) = interrupt {
+        interrupt.words(FLEET_WORDS);
+    }
     let mut fleet = Fleet::for_migrator(&plan.migrator, targets).keep_going(plan.keep_going);
     if let Some(jobs) = plan.jobs {
         fleet = fleet.jobs(jobs);

@@ -245,6 +245,15 @@ pub fn stop_reading_when(flag: Arc<AtomicBool>) {
     *STOP_READING.lock().unwrap_or_else(|p| p.into_inner()) = Some(flag);
 }
 
+/// The flag given to [`stop_reading_when`]: what also ends a wait, before the run has its
+/// database or its fleet, on the connection that lists the fleet's targets.
+pub(crate) fn stop_flag() -> Option<Arc<AtomicBool>> {
+    STOP_READING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
 /// Whether the flag of [`stop_reading_when`] is set.
 fn stop_requested() -> bool {
     STOP_READING

@@ -87,6 +87,8 @@ pub use connection::{
 pub use dotenv::FILE_NAME as DOTENV_FILE;
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
 #[cfg(feature = "env-files")]
+pub(crate) use file::stop_flag;
+#[cfg(feature = "env-files")]
 pub(crate) use file::{read_interrupted, read_user_file, ReadError};
 #[cfg(feature = "env-files")]
 pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};

@@ -92,12 +92,7 @@ pub(crate) fn read_unless_stopped(
         Some(stop) => stop.send(|| client.simple_query(&sql)),
         None => Some(client.simple_query(&sql)),
     };
-    let interrupted = || {
-        Error::new(
-            crate::ErrorKind::Interrupted,
-            format!("interrupted while reading the tracking table {table}: nothing was changed"),
-        )
-    };
+    let interrupted = || interrupted_read(table);
     let sent = match sent {
         Some(sent) if !stop.is_some_and(crate::db::apply::Stop::is_set) => sent,
         Some(Err(e)) => {
@@ -611,6 +606,15 @@ pub fn rewrite(
 pub(crate) struct RewriteRun<'a> {
     pub(crate) what: &'a str,
     pub(crate) again: String,
+}
+
+/// A stop (Ctrl-C) that cut short the read of the tracking table `table`: the wait for a lock
+/// another session holds on it, most often. The one text of every command's ledger read.
+pub(crate) fn interrupted_read(table: &impl std::fmt::Display) -> Error {
+    Error::new(
+        crate::ErrorKind::Interrupted,
+        format!("interrupted while reading the tracking table {table}: nothing was changed"),
+    )
 }
 
 /// The error of a ledger rewrite ([`RewriteRun`]) stopped from outside `when`: nothing was

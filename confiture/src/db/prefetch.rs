@@ -30,6 +30,8 @@ const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 /// A connection being opened on another thread, and what `then` made of it once open.
 pub(crate) struct Ahead<T> {
     handle: JoinHandle<Result<(Session, Result<T>)>>,
+    /// Set by the thread once connected: a stop after it ends `then`'s work, not a connection.
+    connected: Arc<AtomicBool>,
     /// Tells the thread, when dropped unused, that nothing more is wanted.
     _abandon: Abandon,
 }
@@ -68,17 +70,21 @@ impl<T: Send + 'static> Ahead<T> {
         let env = env.clone();
         let wanted = Wanted(Arc::new(AtomicBool::new(true)));
         let theirs = wanted.clone();
+        let connected = Arc::new(AtomicBool::new(false));
+        let sets = connected.clone();
         std::thread::Builder::new()
             .name("confiture-connect".to_string())
             .spawn(move || {
                 let mut session =
                     super::connect::open_session(&env, env.connection.target_session_attrs)?;
+                sets.store(true, Ordering::SeqCst);
                 let value = then(&mut session, &theirs);
                 Ok((session, value))
             })
             .ok()
             .map(|handle| Ahead {
                 handle,
+                connected,
                 _abandon: Abandon(wanted),
             })
     }
@@ -93,23 +99,82 @@ impl<T: Send + 'static> Ahead<T> {
 
     /// [`Ahead::wait`], unless `stop` ([`crate::Migrator::stop_when`]) is set before the
     /// thread is done: a connection that takes its whole `connect_timeout` (a server that
-    /// accepts and never answers) must not outlast a Ctrl-C. The thread is left to end on its
-    /// own; it committed nothing (see the module's documentation), and its session, if any,
-    /// closes with it.
-    pub(crate) fn wait_unless(self, stop: Option<&AtomicBool>) -> Result<(Session, Result<T>)> {
-        if let Some(stop) = stop {
-            while !self.handle.is_finished() {
-                if stop.load(Ordering::SeqCst) {
-                    return Err(crate::error::Error::new(
-                        crate::error::ErrorKind::Interrupted,
-                        "interrupted while connecting: nothing was run",
-                    ));
-                }
-                std::thread::sleep(STOP_POLL);
-            }
+    /// accepts and never answers), or `then`'s work waiting for a lock, must not outlast a
+    /// Ctrl-C. The thread is left to end on its own; it committed nothing (see the module's
+    /// documentation), and its session, if any, closes with it. The error says which wait was
+    /// cut short: the connection's, or, once connected, `then`'s (`in_then`).
+    pub(crate) fn wait_unless(
+        self,
+        stop: Option<&AtomicBool>,
+        in_then: impl FnOnce() -> crate::error::Error,
+    ) -> Result<(Session, Result<T>)> {
+        if stopped_before_done(&self.handle, stop) {
+            return Err(if self.connected.load(Ordering::SeqCst) {
+                in_then()
+            } else {
+                interrupted_connecting()
+            });
         }
         self.wait()
     }
+}
+
+/// The error of a connection that a stop cut short: nothing was run on it.
+pub(crate) fn interrupted_connecting() -> crate::error::Error {
+    crate::error::Error::new(
+        crate::error::ErrorKind::Interrupted,
+        "interrupted while connecting: nothing was run",
+    )
+}
+
+/// Waits for `handle`'s thread to end, looking at `stop` meanwhile: true when `stop` was set
+/// first. The one wait of [`Ahead::wait_unless`] and [`unless_stopped`].
+fn stopped_before_done<R>(handle: &JoinHandle<R>, stop: Option<&AtomicBool>) -> bool {
+    let Some(stop) = stop else {
+        return false;
+    };
+    while !handle.is_finished() {
+        if stop.load(Ordering::SeqCst) {
+            return true;
+        }
+        std::thread::sleep(STOP_POLL);
+    }
+    false
+}
+
+/// `work` (a connection and what is done on it before anything is decided: a look-up, a
+/// read-only query) on a thread of its own, unless `stop` is set before it is done: then
+/// `interrupted`'s error at once, the thread left to end on its own (`work` must commit
+/// nothing that the caller would have to know of, or `interrupted` must say so). Without a
+/// flag, or when no thread can be started, `work` runs here.
+pub(crate) fn unless_stopped<R: Send + 'static>(
+    stop: Option<Arc<AtomicBool>>,
+    interrupted: impl FnOnce() -> crate::error::Error,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R> {
+    let Some(stop) = stop else {
+        return Ok(work());
+    };
+    // Shared, so that the work still runs here when no thread can be started.
+    let work = Arc::new(std::sync::Mutex::new(Some(work)));
+    let theirs = work.clone();
+    let spawned = std::thread::Builder::new()
+        .name("confiture-connect".to_string())
+        .spawn(move || {
+            let work = theirs.lock().unwrap_or_else(|p| p.into_inner()).take();
+            work.map(|work| work())
+        });
+    let Ok(handle) = spawned else {
+        let work = work.lock().unwrap_or_else(|p| p.into_inner()).take();
+        return Ok(work.expect("not started")());
+    };
+    if stopped_before_done(&handle, Some(&stop)) {
+        return Err(interrupted());
+    }
+    let done = handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    Ok(done.expect("the thread ran it"))
 }
 
 #[cfg(test)]

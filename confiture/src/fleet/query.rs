@@ -85,7 +85,23 @@ fn rows(
     what: &str,
     missing: String,
 ) -> Result<Vec<(Option<String>, String)>> {
-    let column = read_only_column(base, sql, list).map_err(|e| match e {
+    // On a thread when a stop flag was given (the CLI's Ctrl-C): a server that accepts and
+    // never answers, or a query waiting for a lock, must not outlast a Ctrl-C.
+    let (env, query, label) = (base.clone(), sql.to_string(), list.to_string());
+    let column = crate::db::prefetch::unless_stopped(
+        crate::config::stop_flag(),
+        || {
+            Error::new(
+                crate::ErrorKind::Interrupted,
+                format!(
+                    "interrupted before {list} on {} returned: no target was run",
+                    base.connection
+                ),
+            )
+        },
+        move || read_only_column(&env, &query, &label),
+    )?;
+    let column = column.map_err(|e| match e {
         ColumnError::Connection(e) => e,
         ColumnError::MissingDatabase => {
             crate::db::connect::missing_database(&base.connection).with_help(missing)

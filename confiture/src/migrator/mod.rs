@@ -586,7 +586,12 @@ impl Migrator {
             return Ok((value, None));
         };
         self.announce_connect();
-        let (session, then) = ahead.wait_unless(self.stop.as_deref())?;
+        // Once connected, what the thread waits on is the tracking table (`status` reads it,
+        // `up` reads it under the migration lock): a lock another session holds on it.
+        let table = self.env.migration.tracking_table.clone();
+        let (session, then) = ahead.wait_unless(self.stop.as_deref(), || {
+            crate::db::ledger::interrupted_read(&table)
+        })?;
         self.set_session(session);
         Ok((value, Some(then?)))
     }
@@ -656,7 +661,15 @@ impl Migrator {
                 .as_ref()
                 .and_then(|_| crate::db::prefetch::Ahead::start_then(&self.env, |_, _| Ok(())));
             let session = match ahead {
-                Some(ahead) => ahead.wait_unless(self.stop.as_deref())?.0,
+                // `then` does nothing: a stop once connected is a stop as it connected.
+                Some(ahead) => {
+                    ahead
+                        .wait_unless(
+                            self.stop.as_deref(),
+                            crate::db::prefetch::interrupted_connecting,
+                        )?
+                        .0
+                }
                 None => crate::db::connect::open_session(&self.env, attrs)?,
             };
             self.set_new_session(session)?;

@@ -533,7 +533,15 @@ impl Migrator {
             return Ok(false);
         }
         self.announce_connect();
-        if let Some(session) = crate::db::connect::open_session_if_exists(&self.env)? {
+        // On a thread when the run can be stopped: a server that accepts and never answers
+        // must not outlast a Ctrl-C (as `Migrator::client`).
+        let env = self.env.clone();
+        let found = crate::db::prefetch::unless_stopped(
+            self.stop.clone(),
+            crate::db::prefetch::interrupted_connecting,
+            move || crate::db::connect::open_session_if_exists(&env),
+        )??;
+        if let Some(session) = found {
             self.set_new_session(session)?;
             return Ok(false);
         }
@@ -550,7 +558,21 @@ impl Migrator {
             report.skipped = versions(&plan.skipped);
             return Ok(true);
         }
-        if crate::db::create_database(&self.env)? {
+        let env = self.env.clone();
+        let created = crate::db::prefetch::unless_stopped(
+            self.stop.clone(),
+            || {
+                crate::Error::new(
+                    crate::ErrorKind::Interrupted,
+                    format!(
+                        "interrupted while creating the database {database}: no migration was \
+                         run; the database may exist now (running the command again finds it)"
+                    ),
+                )
+            },
+            move || crate::db::create_database(&env),
+        )??;
+        if created {
             progress(Progress::DatabaseCreated { database });
         }
         Ok(false)

@@ -743,3 +743,161 @@ fn sigint_while_a_pipe_is_read_ends_the_wait_at_once() {
         }
     }
 }
+
+/// A server that accepts every connection and never answers: its port, and how many
+/// connections it accepted so far.
+fn silent_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, accepted)
+}
+
+/// The connections made before a run has its database or its fleet: `up --create-database`
+/// (one database, and a fleet's target) and the environment's database that a
+/// `--targets-query` / `--schemas-query` reads. A Ctrl-C or SIGTERM there used to be ignored
+/// until `connect_timeout` ran out, then exit 3 (the fleet adding a false "Ctrl-C arrived
+/// after the last target finished"). Now they end at once, exit 130, `kind` `interrupted`.
+#[test]
+fn sigint_while_connecting_before_the_run_ends_the_wait_at_once() {
+    let project = slow_up();
+    let (port, accepted) = silent_server();
+    let silent = format!("postgresql://postgres@127.0.0.1:{port}/silent?connect_timeout=60");
+    project.write("silent.txt", format!("{silent}\n"));
+    let real = TestDb::new("sigint_connect_before");
+    let real = real.url();
+    let commands: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["migrate", "up", "--create-database"], &silent),
+        (
+            vec![
+                "migrate",
+                "up",
+                "--create-database",
+                "--targets",
+                "silent.txt",
+            ],
+            &real,
+        ),
+        (vec!["migrate", "up", "--targets-query", "select"], &silent),
+        (
+            vec!["migrate", "down", "--targets-query", "select"],
+            &silent,
+        ),
+        (
+            vec!["migrate", "status", "--targets-query", "select"],
+            &silent,
+        ),
+        (vec!["migrate", "up", "--schemas-query", "select"], &silent),
+        (
+            vec!["migrate", "down", "--schemas-query", "select"],
+            &silent,
+        ),
+        (
+            vec!["migrate", "status", "--schemas-query", "select"],
+            &silent,
+        ),
+    ];
+    let mut n = 0;
+    for (command, url) in &commands {
+        for json in [false, true] {
+            let mut args = command.clone();
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = project
+                .cli()
+                .args(&args)
+                .args(["--database-url", url])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn the CLI under test");
+            let connecting = wait_until(Duration::from_secs(30), || {
+                accepted.load(std::sync::atomic::Ordering::SeqCst) > n
+            });
+            n += 1;
+            assert!(connecting, "{args:?} never connected");
+            std::thread::sleep(Duration::from_millis(500));
+            let run = interrupt(child);
+            run.code(exit::INTERRUPTED)
+                .stderr_lacks("arrived after")
+                .stderr_lacks("no answer within");
+            if json {
+                let doc = run.json();
+                let kind = doc["errors"][0]["kind"].clone();
+                let fleet = doc["targets"][0]["error"]["kind"].clone();
+                assert!(
+                    kind == "interrupted" || fleet == "interrupted",
+                    "{args:?}\n{}",
+                    run.dump()
+                );
+            } else {
+                run.stderr_has("interrupted");
+            }
+        }
+    }
+}
+
+/// Ctrl-C while `status` or `up` wait to read a ledger another session holds locked: the
+/// session is connected (the read runs on the connecting thread while the files are read),
+/// but the error used to say "interrupted while connecting", which sends the user to the
+/// network. It says the tracking table's read was interrupted.
+#[test]
+fn sigint_while_status_or_up_wait_for_the_ledger_says_so_not_connecting() {
+    let project = slow_up();
+    let commands: [&[&str]; 2] = [
+        &["migrate", "status"],
+        &["migrate", "up", "--lock-wait", "60s"],
+    ];
+    for command in commands {
+        for json in [false, true] {
+            let db = TestDb::new("sigint_ledger_wait");
+            project
+                .run_on(&db, &["migrate", "up", "--target", "1"])
+                .code(exit::SUCCESS);
+            let mut holder = db.connect();
+            holder
+                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
+                .expect("lock the ledger");
+            let mut args = command.to_vec();
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = spawn(&project, &db, &args);
+            assert!(
+                cli_waits_for_a_lock(&db),
+                "{command:?} never waited: {:?}",
+                db.other_backends()
+            );
+            let run = interrupt(child);
+            run.code(exit::INTERRUPTED);
+            let message = if json {
+                let doc = run.json();
+                assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
+                doc["errors"][0]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            } else {
+                run.stderr.clone()
+            };
+            assert!(
+                message.contains("interrupted while reading the tracking table")
+                    && !message.contains("connecting"),
+                "{command:?}\n{}",
+                run.dump()
+            );
+            holder
+                .batch_execute("ROLLBACK")
+                .expect("release the ledger");
+        }
+    }
+}
