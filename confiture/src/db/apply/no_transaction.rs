@@ -157,17 +157,23 @@ fn skipped_build(step: &Step<'_>, index: &InvalidIndex) -> StepFailure {
             index.qualified
         ),
     )
-    .with_detail(interrupted_build(index))
-    .with_help(format!(
-        "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
-        crate::hint::command(match step.direction {
-            Direction::Up => "migrate up",
-            Direction::Down => "migrate down",
-        }),
-        index.qualified
-    ));
+    .with_detail(interrupted_build(index));
+    drop_then_again(step, index, error)
+}
+
+/// `error` about the INVALID `index` of `step`, with the help that drops it and runs the
+/// command again; the file is not to blame.
+fn drop_then_again(step: &Step<'_>, index: &InvalidIndex, error: Error) -> StepFailure {
+    let again = match step.direction {
+        Direction::Up => "migrate up",
+        Direction::Down => "migrate down",
+    };
     StepFailure {
-        error,
+        error: error.with_help(format!(
+            "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
+            crate::hint::command(again),
+            index.qualified
+        )),
         location: None,
         server: None,
         unknown_fate: 0,
@@ -200,22 +206,8 @@ pub(super) fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -
         "nothing of {} was run; {}",
         step.file().path.display(),
         ledger_state(step.direction)
-    ))
-    .with_help(format!(
-        "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
-        crate::hint::command(match step.direction {
-            Direction::Up => "migrate up",
-            Direction::Down => "migrate down",
-        }),
-        index.qualified
     ));
-    StepFailure {
-        error,
-        location: None,
-        server: None,
-        unknown_fate: 0,
-        blames_file: false,
-    }
+    drop_then_again(step, index, error)
 }
 
 /// Runs a no-transaction step: each statement of the file (as cut when it was read) on its
