@@ -1285,6 +1285,44 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
     }
 }
 
+/// A `statement_timeout` that confiture did not set (`ALTER DATABASE` / `ALTER ROLE ... IN
+/// DATABASE ... SET`, or the URL's `options`) was called "statement_timeout (server default)"
+/// in the failure's help, sending the user to postgresql.conf: it is the session's.
+#[test]
+fn a_statement_timeout_confiture_did_not_set_is_not_called_the_servers_default() {
+    let db = TestDb::new("up_session_timeout");
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE s (a int);\nSELECT pg_sleep(0.8);\n",
+        "DROP TABLE s;\n",
+    );
+    for setting in [
+        format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '300ms'",
+            db.name
+        ),
+        format!(
+            "ALTER DATABASE \"{}\" RESET statement_timeout; \
+             ALTER ROLE postgres IN DATABASE \"{}\" SET statement_timeout = '300ms'",
+            db.name, db.name
+        ),
+    ] {
+        admin().batch_execute(&setting).unwrap();
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has("statement_timeout (the session's: set by the database, the role")
+            .stderr_lacks("server default");
+    }
+    admin()
+        .batch_execute(&format!(
+            "ALTER ROLE postgres IN DATABASE \"{}\" RESET statement_timeout",
+            db.name
+        ))
+        .unwrap();
+}
+
 /// A target whose `statement_timeout` is shorter than a migration: the scratch database has it
 /// too (for the migrations' sake), and the failure's help names `--statement-timeout`, which
 /// verify and drift did not take (exit 64). They take it, as `up` does, for the migrations

@@ -497,7 +497,12 @@ fn failure_help(
         "57014" => format!(
             "a statement ran longer than statement_timeout ({}); raise `migration.statement_timeout` \
              / {}, or split the migration",
-            settings.statement_timeout.map_or_else(|| "server default".to_string(), human),
+            settings.statement_timeout.map_or_else(
+                || "the session's: set by the database, the role, the connection's options or \
+                    the server"
+                    .to_string(),
+                human
+            ),
             crate::migrate::SQL_TIMEOUT_FLAGS[1]
         ),
         _ if in_ledger => format!(
