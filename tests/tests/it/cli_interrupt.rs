@@ -394,16 +394,7 @@ fn sigint_during_a_ledger_rewrite_cancels_it_and_changes_nothing() {
                     .stderr_has("nothing was changed")
                     .stderr_has(&again);
             }
-            holder
-                .batch_execute("ROLLBACK")
-                .expect("release the ledger");
-            assert_eq!(
-                db.ledger(),
-                Some(vec!["001:create_tb_user".to_string()]),
-                "{command:?}\n{}",
-                run.dump()
-            );
-            assert!(db.migration_lock_holders().is_empty(), "{}", run.dump());
+            release_and_check_untouched(&mut holder, &db, &format!("{command:?}"), &run);
         }
     }
 }
@@ -607,16 +598,7 @@ fn sigint_while_the_ledger_read_waits_for_a_lock_ends_it_at_once() {
             if let Some(again) = again {
                 assert!(help.contains(again), "{command:?}: {again}\n{}", run.dump());
             }
-            holder
-                .batch_execute("ROLLBACK")
-                .expect("release the ledger");
-            assert_eq!(
-                db.ledger(),
-                Some(vec!["001:create_tb_user".to_string()]),
-                "{command:?}\n{}",
-                run.dump()
-            );
-            assert!(db.migration_lock_holders().is_empty(), "{}", run.dump());
+            release_and_check_untouched(&mut holder, &db, &format!("{command:?}"), &run);
         }
     }
 }
@@ -900,4 +882,19 @@ fn sigint_while_status_or_up_wait_for_the_ledger_says_so_not_connecting() {
                 .expect("release the ledger");
         }
     }
+}
+
+/// Ends `holder`'s transaction (the lock it held on the ledger), then checks that the
+/// interrupted `run` (`what`) left the ledger with its one row and no migration lock held.
+fn release_and_check_untouched(holder: &mut postgres::Client, db: &TestDb, what: &str, run: &Run) {
+    holder
+        .batch_execute("ROLLBACK")
+        .expect("release the ledger");
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_tb_user".to_string()]),
+        "{what}\n{}",
+        run.dump()
+    );
+    assert!(db.migration_lock_holders().is_empty(), "{}", run.dump());
 }
