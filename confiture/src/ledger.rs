@@ -561,7 +561,13 @@ impl Rewrite {
     /// spelling never meets the duplicate it replaces (the column is `UNIQUE`), then updates,
     /// then inserts.
     pub fn sql(&self, table: &TrackingTable) -> String {
-        let mut sql = String::from("BEGIN;\n");
+        format!("BEGIN;\n{}COMMIT;", self.statements(table))
+    }
+
+    /// [`Rewrite::sql`] without its `BEGIN` and `COMMIT`: for the transaction that created
+    /// the ledger, so that the table and its rows commit together or not at all.
+    pub fn statements(&self, table: &TrackingTable) -> String {
+        let mut sql = String::new();
         // One row per key, the newest applied: a ledger without its `UNIQUE (version)` can
         // hold the same version twice, and deleting the second row by its version deleted both.
         for key in &self.delete {
@@ -593,7 +599,6 @@ impl Rewrite {
             ));
             sql.push_str(";\n");
         }
-        sql.push_str("COMMIT;");
         sql
     }
 }
@@ -686,6 +691,9 @@ mod tests {
         assert!(delete < update && update < insert, "{sql}");
         assert!(sql.contains("'_reinit'"), "{sql}");
         assert!(Rewrite::default().is_empty() && !rewrite.is_empty());
+        let statements = rewrite.statements(&TrackingTable::default());
+        assert!(!statements.contains("BEGIN") && !statements.contains("COMMIT"));
+        assert_eq!(sql, format!("BEGIN;\n{statements}COMMIT;"));
     }
 
     #[test]

@@ -530,24 +530,38 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
 /// stopped from outside (`stop`, [`crate::Migrator::stop_when`]) sends nothing once stopped,
 /// and the transaction it cancelled on the way is rolled back:
 /// [`ErrorKind::Interrupted`](crate::ErrorKind).
-pub fn rewrite(
+///
+/// `created` is the transaction that created the ledger, still open
+/// ([`PendingLedger::begin_for_rows`](crate::db::apply::PendingLedger::begin_for_rows)): the
+/// rows are written and committed in it, or rolled back with the table.
+pub(crate) fn rewrite(
     client: &mut postgres::Client,
     table: &TrackingTable,
     rewrite: &Rewrite,
+    created: Option<crate::db::apply::PendingLedger>,
     run: &RewriteRun<'_>,
     wait: Duration,
     stop: Option<&crate::db::apply::Stop>,
 ) -> crate::Result<()> {
     let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
+    let creating = created.is_some();
+    let transaction = match created {
+        // The table is only this transaction's: the rows go to it by the name it resolved.
+        Some(created) => format!("{}COMMIT;", rewrite.statements(&created.table)),
+        None => rewrite.sql(table),
+    };
     let sql = super::own_statements(&format!(
-        "SET LOCAL lock_timeout = '{wait_ms}ms'; {}",
-        rewrite.sql(table)
+        "SET LOCAL lock_timeout = '{wait_ms}ms'; {transaction}"
     ));
     let sent = match stop {
         Some(stop) => stop.send(|| client.batch_execute(&sql)),
         None => Some(client.batch_execute(&sql)),
     };
     let Some(sent) = sent else {
+        if creating {
+            // Not sent: the table created for the rows goes with them.
+            let _ = client.batch_execute("ROLLBACK");
+        }
         return Err(interrupted_rewrite(
             run,
             table,

@@ -140,7 +140,8 @@ impl Migrator {
 
     /// What `baseline` and `reinit` share: read the ledger (after taking the lock, unless a dry
     /// run), let `decide` plan a [`Rewrite`] and describe it, and write it in one transaction,
-    /// creating the tracking table only when there is something to write. A dry run writes
+    /// creating the tracking table only when there is something to write, in that same
+    /// transaction. A dry run writes
     /// nothing. Returns the description (only once written); a lock found lost at release is
     /// added to `warnings`.
     fn rewrite_ledger<T>(
@@ -201,11 +202,16 @@ impl Migrator {
                     )
                     .into());
                 }
-                if !initialised {
-                    apply::create_tracking_table(client, &table)?;
-                }
+                // A ledger it creates commits with its rows, or not at all: stopped or refused
+                // after the table was made, the database has none, as the message says.
+                let created = match initialised {
+                    true => None,
+                    false => Some(apply::PendingLedger::begin_for_rows(client, &table)?),
+                };
                 let stop = stop.as_ref();
-                crate::db::ledger::rewrite(client, &table, &rewrite, run, lock_wait, stop)?;
+                crate::db::ledger::rewrite(
+                    client, &table, &rewrite, created, run, lock_wait, stop,
+                )?;
                 Ok(described)
             },
         )

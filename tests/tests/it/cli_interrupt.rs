@@ -898,3 +898,75 @@ fn release_and_check_untouched(holder: &mut postgres::Client, db: &TestDb, what:
     );
     assert!(db.migration_lock_holders().is_empty(), "{}", run.dump());
 }
+
+/// On a database without a ledger, an event trigger gives each new `tb_confiture` a row
+/// trigger that sleeps: the rows `baseline` and `reinit` write wait on the server.
+const SLOW_NEW_LEDGER: &str = "
+CREATE FUNCTION slow_ledger_row() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$;
+CREATE FUNCTION slow_new_ledger() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT * FROM pg_event_trigger_ddl_commands()
+           WHERE command_tag = 'CREATE TABLE' AND object_identity LIKE '%.tb_confiture' LOOP
+    EXECUTE format('CREATE TRIGGER slow BEFORE INSERT ON %s FOR EACH ROW
+                    EXECUTE FUNCTION slow_ledger_row()', r.object_identity);
+  END LOOP;
+END $$;
+CREATE EVENT TRIGGER slow_new_ledger ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+  EXECUTE FUNCTION slow_new_ledger();
+";
+
+/// `baseline` and `reinit` on a database without a ledger created (and committed) the table
+/// first, then wrote its rows in a transaction of their own: stopped between the two — a
+/// Ctrl-C, or its statement cancelled by another session — they left an empty ledger behind
+/// a message saying nothing was changed. The table and its rows are now one transaction:
+/// stopped anywhere, the database has no ledger, as the message says.
+#[test]
+fn a_rewrite_stopped_while_writing_a_new_ledger_leaves_no_ledger() {
+    let project = project(
+        "CREATE TABLE t_partial (a int);\n",
+        "DROP TABLE t_partial;\n",
+    );
+    let commands: [&[&str]; 2] = [
+        &["migrate", "baseline", "--through", "3"],
+        &["migrate", "reinit", "--through", "3"],
+    ];
+    for command in commands {
+        for cancelled in [false, true] {
+            let what = format!("{command:?}, cancelled by another session: {cancelled}");
+            let db = TestDb::new("stop_new_ledger");
+            db.connect()
+                .batch_execute(SLOW_NEW_LEDGER)
+                .expect("make new ledgers slow to write");
+            let child = spawn(&project, &db, command);
+            let mut pid = None;
+            let sleeping = wait_until(Duration::from_secs(30), || {
+                pid = db.sleeping_backend();
+                pid.is_some()
+            });
+            assert!(sleeping, "{what}: never wrote: {:?}", db.other_backends());
+            let run = if cancelled {
+                db.connect()
+                    .execute("SELECT pg_cancel_backend($1)", &[&pid.unwrap()])
+                    .expect("cancel the rewrite");
+                let start = Instant::now();
+                let output = child.wait_with_output().unwrap();
+                Run::from_output(output, start.elapsed())
+            } else {
+                let run = interrupt(child);
+                run.code(exit::INTERRUPTED);
+                run
+            };
+            run.stderr_has("nothing was changed")
+                .stderr_lacks("panicked");
+            assert_eq!(
+                db.ledger(),
+                None,
+                "{what}: a ledger was left\n{}",
+                run.dump()
+            );
+            assert!(db.migration_lock_holders().is_empty(), "{}", run.dump());
+        }
+    }
+}

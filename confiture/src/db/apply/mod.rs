@@ -194,7 +194,18 @@ pub fn create_tracking_table(
     client: &mut Client,
     table: &TrackingTable,
 ) -> crate::Result<TrackingTable> {
-    send_tracking_table_ddl(client, table, true)
+    send_tracking_table_ddl(client, table, Ddl::Committed)
+}
+
+/// How the tracking table's DDL ends ([`send_tracking_table_ddl`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ddl {
+    /// Committed in its own message, asynchronously.
+    Committed,
+    /// Left open; committed later, asynchronously (`up`'s migrations flush it).
+    Pending,
+    /// Left open for the ledger's rows (`baseline`, `reinit`), whose `COMMIT` is durable.
+    PendingForRows,
 }
 
 /// The tracking table's DDL sent but not committed (`up` sends it while the files are still
@@ -212,7 +223,19 @@ impl PendingLedger {
     /// transaction. An error leaves none behind, and is the one [`create_tracking_table`]
     /// gives.
     pub fn begin(client: &mut Client, table: &TrackingTable) -> crate::Result<PendingLedger> {
-        send_tracking_table_ddl(client, table, false).map(|table| PendingLedger { table })
+        send_tracking_table_ddl(client, table, Ddl::Pending).map(|table| PendingLedger { table })
+    }
+
+    /// [`PendingLedger::begin`] for a ledger rewrite (`baseline`, `reinit`): the transaction
+    /// is left open for the rows ([`crate::db::ledger::rewrite`]), which commit with the
+    /// table, durably, or are rolled back with it — a rewrite stopped or refused leaves no
+    /// ledger behind, empty or not.
+    pub(crate) fn begin_for_rows(
+        client: &mut Client,
+        table: &TrackingTable,
+    ) -> crate::Result<PendingLedger> {
+        send_tracking_table_ddl(client, table, Ddl::PendingForRows)
+            .map(|table| PendingLedger { table })
     }
 
     /// Commits the DDL (asynchronously, as [`create_tracking_table`] does).
@@ -235,16 +258,19 @@ impl PendingLedger {
 }
 
 /// The tracking table's DDL and the query of its qualified name in one message, committed
-/// when `commit`.
+/// or left open as `ddl` says.
 fn send_tracking_table_ddl(
     client: &mut Client,
     table: &TrackingTable,
-    commit: bool,
+    ddl: Ddl,
 ) -> crate::Result<TrackingTable> {
-    let mut sql = format!(
-        "BEGIN; SET LOCAL synchronous_commit = off; {}\n",
-        crate::db::OWN_STATEMENT_BOUNDS
-    );
+    let commit = ddl == Ddl::Committed;
+    let mut sql = format!("BEGIN; {}\n", crate::db::OWN_STATEMENT_BOUNDS);
+    if ddl != Ddl::PendingForRows {
+        // Flushed by the commit that follows it (see `create_tracking_table`); the rows of a
+        // rewrite are that commit, and must be durable.
+        sql.push_str("SET LOCAL synchronous_commit = off;\n");
+    }
     if !commit {
         // Left open while `up` reads and checks the files: a server's (or role's, or
         // database's) `idle_in_transaction_session_timeout` shorter than that check would end
