@@ -322,6 +322,29 @@ pub fn qualified_name(
     Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name).to_string()))
 }
 
+/// Where `table` is in this session, schema-qualified, without reading it: an unqualified
+/// name is the table `search_path` finds (as [`read`] finds it), else the one `CREATE TABLE`
+/// would make in the first existing schema of `search_path` (as [`qualified_name`] says).
+/// `None` when it is unqualified and `search_path` names no existing schema. Runs in any
+/// transaction (a read-only one too): one query, no error for an absent table.
+pub(crate) fn resolve(
+    client: &mut impl postgres::GenericClient,
+    table: &TrackingTable,
+) -> std::result::Result<Option<TrackingTable>, postgres::Error> {
+    if table.schema.is_some() {
+        return Ok(Some(table.clone()));
+    }
+    let row = client.query_one(
+        "SELECT COALESCE((SELECT n.nspname FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1::pg_catalog.text)), \
+         pg_catalog.current_schema())::pg_catalog.text",
+        &[&table.quoted()],
+    )?;
+    let schema: Option<String> = row.get(0);
+    Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name)))
+}
+
 /// The ledger read waited `wait` for a lock another session holds on the table: exit 6,
 /// naming that session as the migration-lock timeout does.
 fn locked(client: &mut postgres::Client, table: &TrackingTable, wait: Duration) -> Error {

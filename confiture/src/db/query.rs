@@ -55,14 +55,27 @@ pub(crate) fn lock_wait(env: &Environment) -> Duration {
     }
 }
 
+/// What [`read_only_column`] read.
+#[derive(Debug)]
+pub(crate) struct Column {
+    /// The one column, row by row (`None` for NULL).
+    pub(crate) values: Vec<Option<String>>,
+    /// The tracking table asked for, as the server resolved it in the same session
+    /// ([`super::ledger::resolve`]), when one was asked for and it resolves.
+    pub(crate) ledger: Option<crate::ledger::TrackingTable>,
+}
+
 /// Runs `sql` on `env`'s database in a read-only transaction, rolled back whatever the query
 /// calls, and returns its one column, row by row (`None` for NULL). `label` names the query
-/// in the message of a lost connection (`the targets query`).
+/// in the message of a lost connection (`the targets query`). With `ledger`, where that
+/// tracking table is in this database, as a session of `env` resolves it (asked before the
+/// query runs, which may change the transaction's `search_path`).
 pub(crate) fn read_only_column(
     env: &Environment,
     sql: &str,
     label: &str,
-) -> Result<Vec<Option<String>>, ColumnError> {
+    ledger: Option<&crate::ledger::TrackingTable>,
+) -> Result<Column, ColumnError> {
     let mut client = match super::connect::connect_if_exists(env) {
         Ok(Some(client)) => client,
         Ok(None) => return Err(ColumnError::MissingDatabase),
@@ -95,6 +108,10 @@ pub(crate) fn read_only_column(
         ));
     }
     tx.batch_execute(&bounds).map_err(failed)?;
+    let ledger = match ledger {
+        Some(table) => super::ledger::resolve(&mut tx, table).map_err(failed)?,
+        None => None,
+    };
     // Parsing the query locks the relations it reads: a lock held elsewhere is met here or
     // when it runs.
     let ran = tx
@@ -116,10 +133,12 @@ pub(crate) fn read_only_column(
         }
         Err(e) => return Err(failed(e)),
     };
-    rows.iter()
+    let values = rows
+        .iter()
         .map(|row| {
             row.try_get::<_, Option<String>>(0)
                 .map_err(|_| ColumnError::NotText(row.columns()[0].type_().to_string()))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(Column { values, ledger })
 }

@@ -26,7 +26,7 @@ pub fn query_targets(base: &Environment, sql: &str) -> Result<Vec<Target>> {
          databases, not the one the query reads)",
         base.source()
     );
-    let values = rows(base, sql, LIST, what, missing)?;
+    let (values, _) = rows(base, sql, LIST, what, missing, None)?;
     collect(base, entries(&values), LIST).map_err(|e| e.with_help(row_help(what)))
 }
 
@@ -37,6 +37,11 @@ const SCHEMAS: &str = "the schemas query";
 /// schema of that database ([`Target::schema`]): the rows read by the same rule (whitespace
 /// around a value dropped, NULL and blank rows refused), each name once; every bad row is
 /// named in one error.
+///
+/// A tracking table left unqualified (the default `tb_confiture`) is the whole database's
+/// ledger wherever the database's `search_path` puts it (`public.tb_confiture`, most often):
+/// the same session resolves it, so that the tenant holding it is refused as the schema of a
+/// qualified one is ([`Target::schema`]).
 pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
     let what = "schema names (`nspname`), each once";
     let missing = format!(
@@ -46,8 +51,11 @@ pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
         crate::db::connect::createdb(&base.connection),
         base.source()
     );
-    let values = rows(base, sql, SCHEMAS, what, missing)?;
-    collect_schemas(base, entries(&values), SCHEMAS).map_err(|e| e.with_help(row_help(what)))
+    let configured = &base.migration.tracking_table;
+    let unqualified = configured.schema.is_none().then_some(configured);
+    let (values, resolved) = rows(base, sql, SCHEMAS, what, missing, unqualified)?;
+    collect_schemas(base, entries(&values), SCHEMAS, resolved.as_ref())
+        .map_err(|e| e.with_help(row_help(what)))
 }
 
 /// The help of bad rows: what the query should return.
@@ -58,7 +66,7 @@ fn row_help(what: &str) -> String {
 /// The rows as list entries ([`list_entry`]: the one whitespace rule of every list), each
 /// with its `LIST, row N`; a NULL row, and a row with nothing but whitespace or a `#`
 /// comment, is no entry and says so (a query's row is never skipped).
-fn entries(values: &[(Option<String>, String)]) -> impl Iterator<Item = Entry<'_>> {
+fn entries(values: &[Row]) -> impl Iterator<Item = Entry<'_>> {
     values.iter().map(|(value, source)| {
         let entry = match value.as_deref().map(list_entry) {
             None => Err("is NULL".to_string()),
@@ -72,8 +80,11 @@ fn entries(values: &[(Option<String>, String)]) -> impl Iterator<Item = Entry<'_
     })
 }
 
-/// The query's one text column, each value (NULL as `None`) with its `LIST, row N`; a
-/// non-text column is refused. `what` says what the rows should be; `missing` what to do
+/// A value of the query's column (NULL as `None`) with its `LIST, row N`.
+type Row = (Option<String>, String);
+
+/// The query's one text column, each value (NULL as `None`) with its `LIST, row N`, and
+/// `ledger` as the server resolved it ([`read_only_column`]); a non-text column is refused. `what` says what the rows should be; `missing` what to do
 /// when the environment's database does not exist — never the one-database help
 /// (`migrate up --create-database`), which, pasted, would migrate the database the query
 /// reads instead of the list. The query runs in `db` ([`read_only_column`]); this says what
@@ -84,10 +95,12 @@ fn rows(
     list: &str,
     what: &str,
     missing: String,
-) -> Result<Vec<(Option<String>, String)>> {
+    ledger: Option<&crate::ledger::TrackingTable>,
+) -> Result<(Vec<Row>, Option<crate::ledger::TrackingTable>)> {
     // On a thread when a stop flag was given (the CLI's Ctrl-C): a server that accepts and
     // never answers, or a query waiting for a lock, must not outlast a Ctrl-C.
     let (env, query, label) = (base.clone(), sql.to_string(), list.to_string());
+    let ledger = ledger.cloned();
     let column = crate::db::prefetch::unless_stopped(
         crate::config::stop_flag(),
         || {
@@ -99,7 +112,7 @@ fn rows(
                 ),
             )
         },
-        move || read_only_column(&env, &query, &label),
+        move || read_only_column(&env, &query, &label, ledger.as_ref()),
     )?;
     let column = column.map_err(|e| match e {
         ColumnError::Connection(e) => e,
@@ -122,11 +135,13 @@ fn rows(
                 .with_detail(format!("its column is of type {type_name}, not text"))
         }
     })?;
-    Ok(column
+    let values = column
+        .values
         .into_iter()
         .enumerate()
         .map(|(i, value)| (value, format!("{list}, row {}", i + 1)))
-        .collect())
+        .collect();
+    Ok((values, column.ledger))
 }
 
 /// The query waited `wait` for a lock another session holds: exit 6, naming the sessions

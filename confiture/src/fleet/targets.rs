@@ -100,8 +100,23 @@ impl Target {
     /// ([`crate::db::lock::tenant_lock_id`]), so tenants of one database run side by side.
     /// A schema that does not exist is created with the ledger. Its name is an identifier
     /// (`[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes), taken as written (case kept).
+    ///
+    /// Refused when `schema` holds the whole database's tracking table (`migration.tracking_table`
+    /// qualified with it): its ledger would be that one. An unqualified tracking table is
+    /// where the database's `search_path` puts it, which only the server says: a schemas query
+    /// asks it ([`super::query_schemas`]).
     pub fn schema(base: &Environment, schema: &str, source: impl Into<String>) -> Result<Target> {
-        let source = source.into();
+        Target::tenant(base, schema, source.into(), None)
+    }
+
+    /// [`Target::schema`], the whole database's tracking table given as the server resolved
+    /// it (`resolved`: `public.tb_confiture` for an unqualified `tb_confiture`) when known.
+    fn tenant(
+        base: &Environment,
+        schema: &str,
+        source: String,
+        resolved: Option<&crate::ledger::TrackingTable>,
+    ) -> Result<Target> {
         if !crate::ledger::is_identifier(schema) || schema.len() > config::MAX_NAME_BYTES {
             // The rule is in the message, not only the help: several bad rows are reported
             // as one error's details, under one help for them all.
@@ -128,18 +143,7 @@ impl Target {
                 "name a tenant's schema: `pg_*` and `information_schema` are PostgreSQL's own",
             ));
         }
-        if base.migration.tracking_table.schema.as_deref() == Some(schema) {
-            // Its ledger would be `<schema>.<name>`: the whole database's own.
-            return Err(Error::invalid(format!(
-                "{source}: {schema} holds the whole database's tracking table {}: as a tenant, \
-                 its ledger would be that one",
-                base.migration.tracking_table
-            ))
-            .with_help(
-                "name another tenant schema, or keep the whole database's tracking table in a \
-                 schema no tenant has (`migration.tracking_table`)",
-            ));
-        }
+        refuse_database_ledger(base, schema, &source, resolved)?;
         let mut environment = base.clone();
         let pin = format!("-c search_path=\"{schema}\"");
         environment.connection.options = Some(match &base.connection.options {
@@ -193,6 +197,42 @@ impl Target {
             None => self.environment.connection.to_string(),
         }
     }
+}
+
+/// The one rule of a tenant and the whole database's ledger: refused (exit 5) when `schema`
+/// holds `base`'s tracking table — as configured when qualified, else as the server resolved
+/// it (`resolved`) — since the tenant's ledger `<schema>.<name>` would be that one: the tenant
+/// would read the database's history as its own, and `down` would roll the database's
+/// migrations back in it.
+fn refuse_database_ledger(
+    base: &Environment,
+    schema: &str,
+    source: &str,
+    resolved: Option<&crate::ledger::TrackingTable>,
+) -> Result<()> {
+    let configured = &base.migration.tracking_table;
+    let (ledger, how) = match (&configured.schema, resolved) {
+        (Some(_), _) => (configured, String::new()),
+        (None, Some(resolved)) => (
+            resolved,
+            format!(
+                " (`{}`, as the database's search_path resolves it)",
+                crate::ledger::quote_ident(&configured.name)
+            ),
+        ),
+        (None, None) => return Ok(()),
+    };
+    if ledger.schema.as_deref() != Some(schema) {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "{source}: {schema} holds the whole database's tracking table {ledger}{how}: as a \
+         tenant, its ledger would be that one"
+    ))
+    .with_help(
+        "name another tenant schema, or keep the whole database's tracking table in a schema \
+         no tenant has (`migration.tracking_table`, e.g. `ops.tb_confiture`)",
+    ))
 }
 
 fn is_connection_string(entry: &str) -> bool {
@@ -359,11 +399,13 @@ fn read_list_within(
 pub(crate) type Entry<'a> = (std::result::Result<&'a str, String>, String);
 
 /// The tenant schemas named by `(name, source)` pairs ([`Target::schema`] of `base`'s
-/// database); every bad row, bad name and duplicate is reported in one error about `list`.
+/// database, whose tracking table the server resolved to `resolved` when it is unqualified);
+/// every bad row, bad name and duplicate is reported in one error about `list`.
 pub(crate) fn collect_schemas<'a>(
     base: &Environment,
     names: impl Iterator<Item = Entry<'a>>,
     list: &str,
+    resolved: Option<&crate::ledger::TrackingTable>,
 ) -> Result<Vec<Target>> {
     let base = &without_fleet(base);
     let mut targets: Vec<Target> = Vec::new();
@@ -377,7 +419,7 @@ pub(crate) fn collect_schemas<'a>(
                 continue;
             }
         };
-        match Target::schema(base, name, source) {
+        match Target::tenant(base, name, source, resolved) {
             Ok(target) => match seen.get(name) {
                 Some(first) => problems.push(format!(
                     "{}: schema {name} is already listed at {first}",
@@ -856,6 +898,7 @@ host=h password=hunter2 dbname=x y
                 .enumerate()
                 .map(|(i, n)| (Ok(*n), format!("q, row {}", i + 1))),
             "q",
+            None,
         )
         .unwrap_err();
         assert_eq!(e.message, "5 bad targets in q", "{e:?}");
@@ -885,6 +928,44 @@ host=h password=hunter2 dbname=x y
         );
         let long = "s".repeat(config::MAX_NAME_BYTES + 1);
         assert!(Target::schema(&base(), &long, "q").is_err());
+    }
+
+    /// An unqualified tracking table is the whole database's wherever the server resolves it:
+    /// the tenant holding it there is refused as the schema of a qualified one is, one rule.
+    #[test]
+    fn a_tenant_holding_the_resolved_database_ledger_is_refused() {
+        let resolved = crate::ledger::TrackingTable::resolved("public", "tb_confiture");
+        let list = |names: &[&str], resolved| {
+            collect_schemas(
+                &base(),
+                names.iter().map(|n| (Ok(*n), format!("q, {n}"))),
+                "q",
+                resolved,
+            )
+        };
+        let e = list(&["t_1", "public"], Some(&resolved)).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Invalid);
+        assert_eq!(
+            e.details,
+            [
+                "q, public: public holds the whole database's tracking table \
+              public.tb_confiture (`tb_confiture`, as the database's search_path resolves \
+              it): as a tenant, its ledger would be that one"
+            ]
+        );
+        assert_eq!(list(&["t_1", "public"], None).unwrap().len(), 2);
+        assert_eq!(list(&["t_1", "ops"], Some(&resolved)).unwrap().len(), 2);
+        // A qualified tracking table is its own answer, whatever was resolved.
+        let mut qualified = base();
+        qualified.migration.tracking_table =
+            crate::ledger::TrackingTable::parse("ops.tb_confiture").unwrap();
+        let e = Target::tenant(&qualified, "ops", "q".into(), Some(&resolved)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "q: ops holds the whole database's tracking table ops.tb_confiture: as a tenant, \
+             its ledger would be that one"
+        );
+        assert!(Target::tenant(&qualified, "public", "q".into(), Some(&resolved)).is_ok());
     }
 
     /// `--schema pg_catalog` (and a library's `Target::schema`) was told to "filter the system

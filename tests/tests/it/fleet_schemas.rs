@@ -1042,3 +1042,65 @@ fn a_tenant_schema_holding_the_databases_own_ledger_is_refused() {
     }
     assert_eq!(relations(&db), before);
 }
+
+/// The same clash with the tracking table left unqualified (the default `tb_confiture`): it is
+/// the table the database's `search_path` finds, else where it would create it — most often
+/// `public.tb_confiture`, so a tenant `public` (a schemas query that forgot to leave it out)
+/// shared the whole database's ledger. Refused as the qualified clash is (exit 5), by the schema
+/// the server resolves the name to, before anything runs.
+#[test]
+fn a_tenant_schema_holding_the_databases_unqualified_ledger_is_refused() {
+    let db = TestDb::new("tenant_ledger_resolved");
+    let project = tenant_project();
+    project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    let refused = |command: &str, tenant: &str, ledger: &str| {
+        let query = format!("SELECT '{tenant}'");
+        let before = relations(&db);
+        let run = Run::of(
+            project
+                .cli()
+                .args(["migrate", command, "--schemas-query", &query]),
+        );
+        run.code(exit::INVALID).stderr_has(&format!(
+            "{tenant} holds the whole database's tracking table {ledger}"
+        ));
+        assert_eq!(relations(&db), before, "{}", run.dump());
+    };
+    // No ledger yet: where `CREATE TABLE` would put it.
+    for command in ["status", "up"] {
+        refused(command, "public", "public.tb_confiture");
+    }
+    db.connect()
+        .batch_execute(&format!(
+            "CREATE SCHEMA ops; ALTER DATABASE \"{}\" SET search_path = ops, public",
+            db.name
+        ))
+        .expect("a search_path starting elsewhere");
+    refused("up", "ops", "ops.tb_confiture");
+    // A ledger that exists: where the search_path finds it, though new tables would go to
+    // `ops`; `ops` is then a tenant like any other.
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET search_path = public",
+            db.name
+        ))
+        .expect("search_path public");
+    Run::of(project.cli().args(["migrate", "up", "-q"])).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET search_path = ops, public",
+            db.name
+        ))
+        .expect("search_path ops, public");
+    refused("up", "public", "public.tb_confiture");
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "up", "--schemas-query", "SELECT 'ops'"]),
+    )
+    .code(exit::SUCCESS);
+    assert!(relations(&db).contains(&"ops.tb_confiture".to_string()));
+}
