@@ -7,7 +7,11 @@
 //! credentials and settings; for a tenant schema, its `search_path` and ledger, the schema
 //! created on the scratch database first), at most `jobs` servers at once. Every target gets
 //! the result of its server: its exit code and error; the full report is on the first target
-//! of each server, the others name it in [`TargetReport::shared_with`].
+//! of each server, the others name it in [`TargetReport::shared_with`]. The servers are told
+//! apart by their spelling (hosts and ports); the first target of each takes its database's
+//! claim before its run, as every command's target does ([`super::targets::Claims`]), so a
+//! database listed under two spellings of its server is refused the second time (exit 5) and
+//! the other targets of that spelling share the run of the spelling that reached it first.
 //!
 //! `drift` compares each target's live schema with its own history replayed on a scratch
 //! database, target by target. Tenant schemas are refused: the live schema is read from the
@@ -33,6 +37,19 @@ fn server_key(connection: &ConnectionSpec) -> Vec<(String, u16)> {
                 .map(|(host, port)| (host.to_ascii_lowercase(), *port)),
         )
         .collect()
+}
+
+/// Takes `claim` on `target`'s database ([`super::Claim::take_naming_first`]) on a session of
+/// its own, before the target's run. A target that cannot be reached takes none: whether it
+/// must be (a database need not exist to be verified) is the run's to say.
+fn claim_database(
+    claim: &super::Claim,
+    target: &Target,
+) -> std::result::Result<(), (crate::Error, Option<usize>)> {
+    match crate::db::connect(&target.environment) {
+        Ok(mut client) => claim.take_naming_first(&mut client),
+        Err(_) => Ok(()),
+    }
 }
 
 impl Fleet {
@@ -70,8 +87,43 @@ impl Fleet {
         }
         let representatives: Vec<(usize, &Target)> =
             firsts.iter().map(|&i| (i, &self.targets[i])).collect();
+        // Each run's target takes its database's claim first, as every command's target does:
+        // a database another spelling of its server already reached is refused (nothing runs
+        // for it), and the other targets of its spelling have that server's run.
+        let claims: Vec<super::Claim> = representatives
+            .iter()
+            .map(|(_, target)| files.claims.claim(target))
+            .collect();
+        let group_of_ticket: HashMap<usize, usize> = claims
+            .iter()
+            .enumerate()
+            .map(|(group, claim)| (claim.ticket(), group))
+            .collect();
+        let reached_first = std::sync::Mutex::new(vec![None; representatives.len()]);
         let scheduled = self.schedule(&representatives, progress, |target, _| {
+            let group = representatives
+                .iter()
+                .position(|(_, t)| std::ptr::eq(*t, target))
+                .unwrap_or_default();
+            let claim = &claims[group];
             let mut migrator = self.migrator(target, &files);
+            migrator.claim = Some(claim.clone());
+            if let Err((error, first)) = claim_database(claim, target) {
+                if let Some(&first) = first.and_then(|ticket| group_of_ticket.get(&ticket)) {
+                    reached_first.lock().unwrap_or_else(|p| p.into_inner())[group] = Some(first);
+                }
+                // Completed as the target's session completes its errors (its tenant schema,
+                // its suggested commands).
+                let error = migrator.suggested::<()>(Err(error)).unwrap_err();
+                return Ran {
+                    exit_code: error.exit_code(),
+                    failed: true,
+                    error: Some(crate::migrate::ReportedError::of(&error)),
+                    report: None,
+                    shared_with: None,
+                    created_database: None,
+                };
+            }
             match migrator.verify(options, &mut |_| {}) {
                 Ok(report) => Ran {
                     exit_code: report.exit_code(),
@@ -91,22 +143,26 @@ impl Fleet {
                 },
             }
         });
+        let reached_first = reached_first
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
         let slots = of_target
             .iter()
             .enumerate()
             .map(|(i, &group)| {
+                if firsts[group] == i {
+                    return scheduled.slots[group].clone();
+                }
+                // A group whose first target was refused as another's database: the server is
+                // that one's, and so is its run.
+                let group = reached_first[group].unwrap_or(group);
                 let (ran, ms) = scheduled.slots[group].as_ref()?;
-                let first = firsts[group];
-                Some(if first == i {
-                    (ran.clone(), *ms)
-                } else {
-                    let shared = Ran {
-                        report: None,
-                        shared_with: Some(self.targets[first].shown()),
-                        ..ran.clone()
-                    };
-                    (shared, *ms)
-                })
+                let shared = Ran {
+                    report: None,
+                    shared_with: Some(self.targets[firsts[group]].shown()),
+                    ..ran.clone()
+                };
+                Some((shared, *ms))
             })
             .collect();
         let scheduled = super::Scheduled {

@@ -563,7 +563,22 @@ impl Claim {
     /// on a new session before anything else runs on it, so the command runs once per
     /// database.
     pub(crate) fn take(&self, client: &mut postgres::Client) -> Result<()> {
-        let identity = crate::db::identity::of(client)?;
+        self.take_naming_first(client).map_err(|(error, _)| error)
+    }
+
+    /// This claim's place among its command's: the [`Claim::take_naming_first`] of another
+    /// target that reached the same database names it.
+    pub(crate) fn ticket(&self) -> usize {
+        self.ticket
+    }
+
+    /// [`Claim::take`], a refusal coming with the [`Claim::ticket`] of the target that reached
+    /// the database first (`None` when the database could not be identified).
+    pub(crate) fn take_naming_first(
+        &self,
+        client: &mut postgres::Client,
+    ) -> std::result::Result<(), (Error, Option<usize>)> {
+        let identity = crate::db::identity::of(client).map_err(|e| (e, None))?;
         let key = (identity, self.target.schema.clone());
         let mut reached = self
             .claims
@@ -573,7 +588,8 @@ impl Claim {
         match reached.get(&key) {
             Some((ticket, _, _)) if *ticket == self.ticket => Ok(()),
             // Its report names this target and its line already: the message names the other.
-            Some((_, source, shown)) => Err(Error::invalid(format!(
+            Some((first, source, shown)) => Err((
+                Error::invalid(format!(
                 "{} is also listed at {source}, as {shown}, which reached it first: the server \
                  says both reach it",
                 match &self.target.schema {
@@ -581,9 +597,11 @@ impl Claim {
                     None => "the same database".to_string(),
                 }
             ))
-            .with_help(
-                "list each database once: two spellings of its server (a host name and its \
+                .with_help(
+                    "list each database once: two spellings of its server (a host name and its \
                  address, `localhost` and `127.0.0.1`) reach one database; nothing ran here",
+                ),
+                Some(*first),
             )),
             None => {
                 let first = (self.ticket, self.target.source.clone(), self.target.shown());

@@ -148,14 +148,15 @@ fn down_on_a_database_listed_under_two_host_spellings_rolls_back_once() {
     assert_eq!(db.ledger().unwrap_or_default().len(), 2);
 }
 
-/// `up`, `status` and `drift` give the same answer: the database is run once, the second
-/// spelling refused as listed twice.
+/// `up`, `status`, `drift` and `verify` give the same answer: the database is run once, the
+/// second spelling refused as listed twice (`verify`, which proves the migrations once per
+/// server of the list, took the two spellings for two servers and ran twice).
 #[test]
-fn up_status_and_drift_run_a_database_listed_twice_once() {
+fn up_status_drift_and_verify_run_a_database_listed_twice_once() {
     let db = TestDb::new("fleetid_up");
     let project = project();
     project.write("dup.txt", &lists(&db)[1]);
-    for command in ["up", "status", "drift"] {
+    for command in ["up", "status", "drift", "verify"] {
         let run = fleet(
             &project,
             &[command, "--targets", "dup.txt", "--format", "json"],
@@ -175,6 +176,84 @@ fn up_status_and_drift_run_a_database_listed_twice_once() {
         assert_eq!(refused[0]["exit_code"], exit::INVALID, "{}", run.dump());
     }
     assert_eq!(db.ledger().unwrap_or_default().len(), 3);
+}
+
+/// `verify` runs once per server of the list, as its first target there: when that target is
+/// a database already reached under another spelling, it is refused as listed twice, and the
+/// other targets of its spelling share the result of the server's run — the server was proved
+/// once, not again under its other name.
+#[test]
+fn verify_refusing_a_servers_first_target_shares_the_other_spellings_run() {
+    let (a, b) = (TestDb::new("fleetid_va"), TestDb::new("fleetid_vb"));
+    let project = project();
+    let other_b = other_url(&b);
+    project.write(
+        "dup.txt",
+        format!("{}\n{}\n{other_b}\n", a.name, other_url(&a)),
+    );
+    for jobs in ["1", "3"] {
+        let run = fleet(
+            &project,
+            &[
+                "verify",
+                "--targets",
+                "dup.txt",
+                "--keep-going",
+                "--jobs",
+                jobs,
+                "--format",
+                "json",
+            ],
+        );
+        let doc = run.json();
+        let targets = entries(&doc);
+        let codes: Vec<_> = targets.iter().map(|t| &t["exit_code"]).collect();
+        // The first spelling that reached `a` ran; which one that is depends on the schedule.
+        let (ran, refused) = if codes[0] == 0 { (0, 1) } else { (1, 0) };
+        assert_eq!(codes[ran], 0, "--jobs {jobs}: {}", run.dump());
+        assert_eq!(
+            codes[refused],
+            exit::INVALID,
+            "--jobs {jobs}: {}",
+            run.dump()
+        );
+        let message = targets[refused]["error"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains("is also listed at dup.txt:"),
+            "{}",
+            run.dump()
+        );
+        assert_eq!(targets[ran]["report"]["passed"], true, "{}", run.dump());
+        let runs = targets
+            .iter()
+            .filter(|t| t["report"]["passed"] == true)
+            .count();
+        assert_eq!(
+            runs,
+            1,
+            "--jobs {jobs}: verify ran more than once\n{}",
+            run.dump()
+        );
+        // `b`, under the other spelling, has the result of that one run.
+        assert_eq!(codes[2], 0, "{}", run.dump());
+        if ran == 0 {
+            assert_eq!(
+                targets[2]["shared_with"],
+                targets[0]["target"],
+                "{}",
+                run.dump()
+            );
+        } else {
+            assert_eq!(
+                targets[2]["shared_with"],
+                targets[1]["target"],
+                "{}",
+                run.dump()
+            );
+        }
+    }
 }
 
 /// Two databases of one server are two targets, however the server is spelled.
