@@ -234,6 +234,106 @@ pub fn table_lock_holder(
     Ok(holders.into_iter().next())
 }
 
+/// What a write of ours does to a row of a table, for [`row_lock_holders`]: which other
+/// sessions' row locks make it wait. A row lock is no relation lock in the way
+/// ([`table_lock_holder`] finds none): the server keeps it in the row itself, and the waiter
+/// waits for the holder's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowWrite<'a> {
+    /// An `INSERT`: its unique index waits for another transaction's uncommitted write of the
+    /// same key (an `INSERT` or `UPDATE`, holding `ROW EXCLUSIVE` on the table).
+    Insert,
+    /// A `DELETE` of the rows `condition` (an SQL condition on the table) matches: any lock
+    /// on such a row is in its way (`SELECT ... FOR UPDATE`/`FOR SHARE`/`FOR KEY SHARE`,
+    /// holding `ROW SHARE` on the table; an uncommitted `UPDATE` or `DELETE`, `ROW
+    /// EXCLUSIVE`).
+    Delete {
+        /// The `WHERE` condition of the `DELETE`.
+        condition: &'a str,
+    },
+}
+
+impl RowWrite<'_> {
+    /// The table lock modes a session holding a row lock in the way holds.
+    fn holder_modes(self) -> &'static str {
+        match self {
+            RowWrite::Insert => "'RowExclusiveLock'",
+            RowWrite::Delete { .. } => "'RowShareLock', 'RowExclusiveLock'",
+        }
+    }
+}
+
+/// The sessions (at most `limit`, by pid) whose row locks on `table` (a quoted, qualified
+/// name) are in the way of `write` of it: what a ledger write that hit its `lock_timeout`
+/// names when no relation lock was in its way. Row locks are not in `pg_locks`: the sessions
+/// holding the table lock a row lock or a row write takes are the candidates, and, for a
+/// `DELETE`, those among them whose transaction is the rows' `xmax` — or a member of its
+/// multixact, when several share the lock — are the holders (the others locked other rows).
+pub(crate) fn row_lock_holders(
+    client: &mut Client,
+    table: &str,
+    write: RowWrite<'_>,
+    wait: Duration,
+    limit: usize,
+) -> std::result::Result<Vec<LockHolder>, postgres::Error> {
+    let relation = crate::ledger::literal(table);
+    let candidates = format!(
+        "SELECT DISTINCT l.pid FROM pg_catalog.pg_locks l \
+         WHERE l.locktype = 'relation' AND l.granted AND l.mode IN ({modes}) \
+           AND l.relation = pg_catalog.to_regclass({relation}) \
+           AND l.pid <> pg_catalog.pg_backend_pid()",
+        modes = write.holder_modes()
+    );
+    // The candidates whose transaction (or subtransaction) holds `xids`, a query of xids.
+    let holding = |xids: &str| {
+        format!(
+            "SELECT t.pid FROM pg_catalog.pg_locks t \
+             WHERE t.locktype = 'transactionid' AND t.granted AND t.pid IN ({candidates}) \
+               AND t.transactionid OPERATOR(pg_catalog.=) ANY ({xids})"
+        )
+    };
+    let sessions = |pids: &str| {
+        format!(
+            "SELECT DISTINCT a.pid, a.application_name, a.usename, host(a.client_addr), \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+                    to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
+             FROM pg_catalog.pg_stat_activity a WHERE a.pid IN ({pids}) \
+             ORDER BY a.pid LIMIT {limit}"
+        )
+    };
+    // The `DELETE`'s look at its rows waits only for a lock that no write could get past
+    // (`ACCESS EXCLUSIVE`, which [`table_lock_holder`] names first), and no longer than `wait`.
+    let bound = format!("SET LOCAL lock_timeout = '{}ms';", wait.as_millis().max(1));
+    let read = |client: &mut Client, pids: &str| {
+        client
+            .simple_query(&crate::db::own_statements(&format!(
+                "{bound} {}",
+                sessions(pids)
+            )))
+            .map(|messages| holders_of(&messages))
+    };
+    if let RowWrite::Delete { condition } = write {
+        let xmax = format!("SELECT r.xmax FROM {table} r WHERE {condition}");
+        let found = read(client, &holding(&xmax))?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        // Several sessions share the lock: the `xmax` is a multixact, whose members are
+        // transactions. An `xmax` that is no multixact may be out of its range, an error
+        // that only says so.
+        let members = format!(
+            "SELECT m.xid FROM {table} r, pg_catalog.pg_get_multixact_members(r.xmax) m \
+             WHERE {condition} AND NOT r.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid"
+        );
+        if let Ok(found) = read(client, &holding(&members)) {
+            if !found.is_empty() {
+                return Ok(found);
+            }
+        }
+    }
+    read(client, &candidates)
+}
+
 /// The sessions (at most `limit`, by pid) holding a lock that conflicts with reading
 /// `relation` (a `regclass` literal) — `ACCESS EXCLUSIVE`, the only mode a `SELECT` waits for
 /// — or, without one, any relation of the current database: what a read-only query that hit

@@ -353,3 +353,156 @@ fn a_lock_on_the_tracking_table_in_the_way_of_the_ledger_row_is_exit_6_naming_it
         assert_eq!(db.ledger(), expected, "{case}");
     }
 }
+
+/// A lock on the ledger ROW the step writes, not on the table: `down`'s `DELETE` of a row
+/// another session locked (`FOR UPDATE`, `FOR SHARE` — by two sessions at once too —, `FOR
+/// KEY SHARE`, an uncommitted `UPDATE` or `DELETE`), `up`'s `INSERT` of a version another
+/// session inserted and has not committed (the unique index makes it wait). No relation lock
+/// names the holder; the run still ends as the table lock does: exit 6 naming the holder(s),
+/// the migration not run again for it, and nothing changed.
+#[test]
+fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
+    let insert_002 = "BEGIN; INSERT INTO public.tb_confiture (slug, version, name) \
+                      VALUES ('other_002', '002', 'b')";
+    let cases: &[(&str, bool, &[&str])] = &[
+        (
+            "down",
+            false,
+            &["BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR UPDATE"],
+        ),
+        (
+            "down",
+            false,
+            &["BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR SHARE"],
+        ),
+        (
+            "down",
+            false,
+            &["BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR KEY SHARE"],
+        ),
+        (
+            "down",
+            false,
+            &["BEGIN; UPDATE public.tb_confiture SET name = name WHERE version = '002'"],
+        ),
+        (
+            "down",
+            false,
+            &["BEGIN; DELETE FROM public.tb_confiture WHERE version = '002'"],
+        ),
+        (
+            "down",
+            false,
+            &[
+                "BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR SHARE",
+                "BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR SHARE",
+            ],
+        ),
+        ("up", false, &[insert_002]),
+        ("up", true, &[insert_002]),
+    ];
+    for (direction, single, holds) in cases {
+        let db = TestDb::new("rowlock");
+        let dir = Dir::new();
+        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        let first = if *direction == "up" { 1 } else { 2 };
+        db.migrator(&dir)
+            .up(&UpOptions::default().target(Some(first)), &mut no_progress)
+            .unwrap();
+        // An unrelated session with a row of the ledger locked is not named.
+        let mut bystander = db.client_as("ledger-bystander");
+        bystander
+            .batch_execute(
+                "BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '001' FOR SHARE",
+            )
+            .unwrap();
+        let mut holders = Vec::new();
+        let mut pids = Vec::new();
+        for (i, hold) in holds.iter().enumerate() {
+            let mut other = db.client_as(&format!("row-holder-{i}"));
+            other.batch_execute(hold).unwrap();
+            pids.push(
+                other
+                    .query_one("SELECT pg_backend_pid()", &[])
+                    .unwrap()
+                    .get::<_, i32>(0),
+            );
+            holders.push(other);
+        }
+
+        let mut env = apply_support::environment(&db.name);
+        env.migration.lock_timeout = Duration::from_secs(20);
+        env.migration.lock_retries = 3;
+        let migrator = || apply_support::migrator_for(env.clone(), &dir.path);
+        let wait = Duration::from_millis(300);
+        let mut events = Vec::new();
+        let started = Instant::now();
+        let failed = if *direction == "up" {
+            let options = UpOptions::default()
+                .lock_wait(wait)
+                .single_transaction(*single);
+            migrator()
+                .up(&options, &mut recorder(&mut events))
+                .unwrap_err()
+                .error
+        } else {
+            migrator()
+                .down(
+                    &DownOptions::default().lock_wait(wait),
+                    &mut recorder(&mut events),
+                )
+                .unwrap_err()
+                .error
+        };
+        let elapsed = started.elapsed();
+        for mut other in holders {
+            other.batch_execute("ROLLBACK").unwrap();
+        }
+        bystander.batch_execute("ROLLBACK").unwrap();
+        let case = format!("{direction} single={single} {holds:?}");
+        assert_eq!(failed.kind, ErrorKind::LockTimeout, "{case}: {failed:?}");
+        assert_eq!(failed.exit_code(), 6, "{case}");
+        for pid in &pids {
+            assert!(
+                failed
+                    .details
+                    .iter()
+                    .any(|d| d.contains(&format!("pid {pid}, "))),
+                "{case}: holder {pid} is named: {:?}",
+                failed.details
+            );
+        }
+        assert!(
+            !failed
+                .details
+                .iter()
+                .any(|d| d.contains("ledger-bystander")),
+            "{case}: {:?}",
+            failed.details
+        );
+        assert!(
+            failed
+                .help
+                .as_deref()
+                .unwrap_or("")
+                .contains("pg_terminate_backend"),
+            "{case}: {:?}",
+            failed.help
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Progress::Retrying { .. })),
+            "{case}: not run again: {events:?}"
+        );
+        assert!(elapsed < Duration::from_secs(10), "{case}: {elapsed:?}");
+        let (ledger, table): (&[&str], _) = if *direction == "up" {
+            (&["001:a"], "b")
+        } else {
+            (&["001:a", "002:b"], "b")
+        };
+        assert_eq!(db.ledger(), ledger, "{case}");
+        assert_eq!(db.table_exists(table), *direction == "down", "{case}");
+    }
+}
