@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use apply_support::{recorder, Dir, TestDb};
 use confiture::migrate::{no_progress, DownOptions, Progress, UpOptions};
-use confiture::ErrorKind;
+use confiture::{ErrorKind, Reason};
 
 #[test]
 fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
@@ -481,6 +481,13 @@ fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
             "{case}: {:?}",
             failed.details
         );
+        // As data too: the migration that failed, and who its row waited for.
+        let Reason::Migration(m) = failed.reason() else {
+            panic!("{case}: {:?}", failed.reason());
+        };
+        let mut named: Vec<i32> = m.lock_holders.iter().map(|h| h.pid).collect();
+        named.sort_unstable();
+        assert_eq!((m.version.as_str(), named), ("002", pids.clone()), "{case}");
         assert!(
             failed
                 .help

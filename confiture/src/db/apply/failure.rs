@@ -661,6 +661,10 @@ pub(super) fn ledger_locked(
         "wait for {that} to finish and run the command again (or raise --lock-wait); if \
          it is stuck, end it with {terminate}"
     ));
+    let error = error.with_reason(crate::error::Reason::Lock {
+        database: None,
+        holders,
+    });
     StepFailure {
         error,
         location: None,
