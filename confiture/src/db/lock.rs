@@ -456,7 +456,7 @@ pub fn acquire_scoped(
     if idle_off {
         // The migrations run under the connection's own setting again (README "Session
         // state"); a lost session has nothing to restore, and its error is the one to show.
-        if let Err(e) = client.simple_query(IDLE_RESTORE) {
+        if let Err(e) = client.simple_query(crate::db::IDLE_TIMEOUTS_RESTORE) {
             if taken.is_ok() {
                 return Err(query_error("cannot restore the session's settings", e));
             }
@@ -465,19 +465,9 @@ pub fn acquire_scoped(
     taken
 }
 
-/// Turns off `idle_session_timeout` (PostgreSQL 14+) for the session while it waits idle
-/// between two attempts at the lock: the database's or role's setting bounds the migrations'
-/// sessions, not the tool's own wait (README "Session state"); one of a second or less ended
-/// every contended run as a lost connection. [`IDLE_RESTORE`] gives the setting back.
-const IDLE_OFF: &str = "SELECT pg_catalog.set_config(s.name, '0', false) \
-     FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'idle_session_timeout'";
-
-/// The value `RESET` would give `idle_session_timeout` (the connection's, role's, database's
-/// or server's), after [`IDLE_OFF`].
-const IDLE_RESTORE: &str = "SELECT pg_catalog.set_config(s.name, s.reset_val, false) \
-     FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'idle_session_timeout'";
-
-/// [`acquire_scoped`]'s wait; `idle_off` set once [`IDLE_OFF`] was sent.
+/// [`acquire_scoped`]'s wait; `idle_off` set once [`crate::db::IDLE_TIMEOUTS_OFF`] was sent:
+/// the session waits idle between two attempts, which the database's or role's idle timeouts
+/// must not end.
 fn wait_for_lock(
     client: &mut Client,
     database: String,
@@ -508,7 +498,7 @@ fn wait_for_lock(
         if !announced {
             announced = true;
             client
-                .simple_query(IDLE_OFF)
+                .simple_query(crate::db::IDLE_TIMEOUTS_OFF)
                 .map_err(|e| query_error("cannot prepare the session to wait for the lock", e))?;
             *idle_off = true;
             let found = holder_of(client, key, tenant_key)?;

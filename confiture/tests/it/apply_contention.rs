@@ -513,3 +513,72 @@ fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
         assert_eq!(db.table_exists(table), *direction == "down", "{case}");
     }
 }
+
+/// The database's `idle_session_timeout` (and `idle_in_transaction_session_timeout`) bound the
+/// migrations' sessions, not the tool's own wait between two attempts of a migration that hit
+/// its `lock_timeout` (idle, a quarter of a second and more): the run retries until the lock is
+/// released and applies, alone or in `--single-transaction`, and its migration still sees the
+/// database's `idle_session_timeout` (the engine's own transactions are never idle ones:
+/// `apply::sql`'s `NOT_IDLE`).
+#[test]
+fn an_idle_session_timeout_does_not_end_the_wait_between_lock_retries() {
+    for single in [false, true] {
+        let db = TestDb::new("retryidle");
+        db.client()
+            .batch_execute(&format!(
+                "CREATE TABLE busy (id int); \
+                 ALTER DATABASE \"{0}\" SET idle_session_timeout = '200ms'; \
+                 ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '200ms'",
+                db.name
+            ))
+            .unwrap();
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "alter_busy",
+            "ALTER TABLE busy ADD COLUMN note text;\n\
+             CREATE TABLE seen AS SELECT current_setting('idle_session_timeout') AS idle;\n",
+            "DROP TABLE seen;\nALTER TABLE busy DROP COLUMN note;\n",
+        );
+        let mut other = db.client_as("app-traffic");
+        other
+            .batch_execute(
+                "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
+                 BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE",
+            )
+            .unwrap();
+        // Past the second wait, which is at least 250 ms: longer than the idle timeout.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1200));
+            other.batch_execute("COMMIT").unwrap();
+        });
+        let mut env = apply_support::environment(&db.name);
+        env.migration.lock_timeout = Duration::from_millis(100);
+        env.migration.lock_retries = 20;
+        let mut events = Vec::new();
+        let result = apply_support::migrator_for(env, &dir.path).up(
+            &UpOptions::default().single_transaction(single),
+            &mut recorder(&mut events),
+        );
+        release.join().unwrap();
+        let report = match result {
+            Ok(report) => report,
+            Err(failed) => panic!("single={single}: {:?}", failed.error),
+        };
+        assert_eq!(report.applied, ["001"], "single={single}");
+        assert!(
+            events
+                .iter()
+                .filter(|e| matches!(e, Progress::Retrying { .. }))
+                .count()
+                >= 2,
+            "single={single}: {events:?}"
+        );
+        let mut client = db.client();
+        assert_eq!(
+            apply_support::value(&mut client, "SELECT idle FROM seen").as_deref(),
+            Some("200ms"),
+            "single={single}: the migration runs under the database's settings"
+        );
+    }
+}

@@ -298,7 +298,9 @@ impl Runner<'_, '_> {
                     attempt,
                     delay,
                 });
-                std::thread::sleep(delay);
+                // Idle, and the server must not end the session for it.
+                crate::db::idle_wait(self.client, delay)
+                    .map_err(|lost| (step, connection_lost(&self.steps[step], lost)))?;
                 self.progress.retrying(failed_attempt, delay);
                 Ok(())
             }

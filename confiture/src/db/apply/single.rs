@@ -117,7 +117,10 @@ fn one_transaction(
             {
                 let delay = backoff.next_delay();
                 on_retry(attempt, delay);
-                std::thread::sleep(delay);
+                // Idle, and the server must not end the session for it.
+                if let Err(lost) = crate::db::idle_wait(client, delay) {
+                    return Err((i, connection_lost(step, lost)));
+                }
                 attempt += 1;
                 continue 'attempt;
             }
