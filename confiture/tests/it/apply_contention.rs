@@ -582,3 +582,91 @@ fn an_idle_session_timeout_does_not_end_the_wait_between_lock_retries() {
         );
     }
 }
+
+/// A no-transaction migration's ledger row, written after its statements committed, waits for
+/// a lock on its row or on the tracking table no longer than the command's lock wait either:
+/// exit 6 naming the holder, saying what stays committed — never a wait without end (the
+/// row's message had no `lock_timeout` of its own: the session's, none by default).
+#[test]
+fn a_no_transaction_migrations_ledger_row_waits_for_a_lock_no_longer_than_the_lock_wait() {
+    let cases = [
+        ("down", "SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR UPDATE"),
+        ("down", "LOCK TABLE public.tb_confiture IN SHARE MODE"),
+        (
+            "up",
+            "INSERT INTO public.tb_confiture (slug, version, name) VALUES ('other_002', '002', 'b')",
+        ),
+    ];
+    for (direction, hold) in cases {
+        let db = TestDb::new("notxrowlock");
+        let dir = Dir::new();
+        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        dir.migration(
+            "002",
+            "b",
+            // Statements that wait for no other transaction (`CREATE INDEX CONCURRENTLY`
+            // would wait for the holder's).
+            "-- confiture:no-transaction\nCREATE TABLE b (id int);\nVACUUM b;\n",
+            "-- confiture:no-transaction\nDROP TABLE b;\nVACUUM a;\n",
+        );
+        let first = if direction == "up" { 1 } else { 2 };
+        db.migrator(&dir)
+            .up(&UpOptions::default().target(Some(first)), &mut no_progress)
+            .unwrap();
+        let mut other = db.client_as("ledger-row-holder");
+        other.batch_execute(&format!("BEGIN; {hold}")).unwrap();
+        let pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        // Unblocks a run that would wait without end, so that the test fails instead of hanging.
+        let (done, watched) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let _ = watched.recv_timeout(Duration::from_secs(10));
+            other.batch_execute("ROLLBACK").unwrap();
+        });
+        let wait = Duration::from_millis(300);
+        let started = Instant::now();
+        let failed = if direction == "up" {
+            db.migrator(&dir)
+                .up(&UpOptions::default().lock_wait(wait), &mut no_progress)
+                .unwrap_err()
+                .error
+        } else {
+            db.migrator(&dir)
+                .down(&DownOptions::default().lock_wait(wait), &mut no_progress)
+                .unwrap_err()
+                .error
+        };
+        let elapsed = started.elapsed();
+        done.send(()).unwrap();
+        watchdog.join().unwrap();
+        let case = format!("{direction} {hold}");
+        assert!(elapsed < Duration::from_secs(5), "{case}: {elapsed:?}");
+        assert_eq!(failed.kind, ErrorKind::LockTimeout, "{case}: {failed:?}");
+        assert!(
+            failed
+                .details
+                .iter()
+                .any(|d| d.contains(&format!("pid {pid}, "))),
+            "{case}: {:?}",
+            failed.details
+        );
+        assert!(
+            failed
+                .details
+                .iter()
+                .any(|d| d.contains("every statement was committed")),
+            "{case}: {:?}",
+            failed.details
+        );
+        // Its statements committed; its row is as it was.
+        let ledger: &[&str] = if direction == "up" {
+            &["001:a"]
+        } else {
+            &["001:a", "002:b"]
+        };
+        assert_eq!(db.ledger(), ledger, "{case}");
+        assert_eq!(db.table_exists("b"), direction == "up", "{case}");
+    }
+}

@@ -242,6 +242,17 @@ fn session_timeouts(settings: &ApplySettings) -> Vec<String> {
 pub(super) const RESET_TIMEOUTS: &str =
     "RESET lock_timeout; RESET statement_timeout; RESET idle_in_transaction_session_timeout;";
 
+/// `SET LOCAL lock_timeout` of the ledger row ([`ApplySettings::ledger_lock_wait`]), for a
+/// message of its own that writes it (a no-transaction migration's): a lock on the tracking
+/// table or on the row is waited for no longer than the command's lock wait, as
+/// [`before_row_select`] bounds it inside a migration's transaction.
+pub(super) fn ledger_lock_wait_sql(settings: &ApplySettings) -> String {
+    format!(
+        "SET LOCAL lock_timeout = '{}ms';",
+        millis(settings.ledger_lock_wait)
+    )
+}
+
 /// `SET [LOCAL] lock_timeout ...; SET [LOCAL] statement_timeout ...`.
 pub(super) fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
     let scope = if local { "SET LOCAL" } else { "SET" };
