@@ -639,7 +639,7 @@ fn a_no_transaction_migrations_ledger_row_waits_for_a_lock_no_longer_than_the_lo
                 .error
         };
         let elapsed = started.elapsed();
-        done.send(()).unwrap();
+        let _ = done.send(());
         watchdog.join().unwrap();
         let case = format!("{direction} {hold}");
         assert!(elapsed < Duration::from_secs(5), "{case}: {elapsed:?}");
@@ -668,5 +668,71 @@ fn a_no_transaction_migrations_ledger_row_waits_for_a_lock_no_longer_than_the_lo
         };
         assert_eq!(db.ledger(), ledger, "{case}");
         assert_eq!(db.table_exists("b"), direction == "up", "{case}");
+    }
+}
+
+/// `--lock-wait 0` is one attempt, never a wait without end: a ledger row whose lock another
+/// session holds (here `down`'s row, locked `FOR UPDATE`; in a transaction of its own and in a
+/// no-transaction migration's message) fails at once, exit 6 naming the holder — its
+/// `lock_timeout` was `0ms`, which the server reads as no timeout.
+#[test]
+fn a_zero_lock_wait_never_waits_for_the_ledger_row_without_end() {
+    for no_transaction in [false, true] {
+        let db = TestDb::new("zerowait");
+        let dir = Dir::new();
+        let (marker, up_vacuum, down_vacuum) = if no_transaction {
+            (
+                "-- confiture:no-transaction\n",
+                "VACUUM a;\n",
+                "VACUUM pg_catalog.pg_class;\n",
+            )
+        } else {
+            ("", "", "")
+        };
+        dir.migration(
+            "001",
+            "a",
+            &format!("{marker}CREATE TABLE a (id int);\n{up_vacuum}"),
+            &format!("{marker}DROP TABLE a;\n{down_vacuum}"),
+        );
+        db.migrator(&dir)
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap();
+        let mut other = db.client_as("ledger-row-holder");
+        other
+            .batch_execute(
+                "BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '001' FOR UPDATE",
+            )
+            .unwrap();
+        let pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        let (done, watched) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let _ = watched.recv_timeout(Duration::from_secs(10));
+            other.batch_execute("ROLLBACK").unwrap();
+        });
+        let started = Instant::now();
+        let result = db.migrator(&dir).down(
+            &DownOptions::default().lock_wait(Duration::ZERO),
+            &mut no_progress,
+        );
+        let elapsed = started.elapsed();
+        let _ = done.send(());
+        watchdog.join().unwrap();
+        let case = format!("no_transaction={no_transaction}");
+        assert!(elapsed < Duration::from_secs(5), "{case}: {elapsed:?}");
+        let failed = result.unwrap_err().error;
+        assert_eq!(failed.kind, ErrorKind::LockTimeout, "{case}: {failed:?}");
+        assert!(
+            failed
+                .details
+                .iter()
+                .any(|d| d.contains(&format!("pid {pid}, "))),
+            "{case}: {:?}",
+            failed.details
+        );
+        assert_eq!(db.ledger(), ["001:a"], "{case}");
     }
 }
