@@ -266,9 +266,10 @@ impl RowWrite<'_> {
 /// The sessions (at most `limit`, by pid) whose row locks on `table` (a quoted, qualified
 /// name) are in the way of `write` of it: what a ledger write that hit its `lock_timeout`
 /// names when no relation lock was in its way. Row locks are not in `pg_locks`: the sessions
-/// holding the table lock a row lock or a row write takes are the candidates, and, for a
-/// `DELETE`, those among them whose transaction is the rows' `xmax` — or a member of its
-/// multixact, when several share the lock — are the holders (the others locked other rows).
+/// holding the table lock a row lock or a row write takes are the candidates — for an
+/// `INSERT`, the holders —, and, for a `DELETE`, those among them whose transaction is the
+/// rows' `xmax` — or a member of its multixact, when several share the lock — are the
+/// holders (the others locked other rows); none when the rows are not locked (any more).
 pub(crate) fn row_lock_holders(
     client: &mut Client,
     table: &str,
@@ -312,26 +313,23 @@ pub(crate) fn row_lock_holders(
             )))
             .map(|messages| holders_of(&messages))
     };
-    if let RowWrite::Delete { condition } = write {
-        let xmax = format!("SELECT r.xmax FROM {table} r WHERE {condition}");
-        let found = read(client, &holding(&xmax))?;
-        if !found.is_empty() {
-            return Ok(found);
-        }
-        // Several sessions share the lock: the `xmax` is a multixact, whose members are
-        // transactions. An `xmax` that is no multixact may be out of its range, an error
-        // that only says so.
-        let members = format!(
-            "SELECT m.xid FROM {table} r, pg_catalog.pg_get_multixact_members(r.xmax) m \
-             WHERE {condition} AND NOT r.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid"
-        );
-        if let Ok(found) = read(client, &holding(&members)) {
-            if !found.is_empty() {
-                return Ok(found);
-            }
-        }
+    let RowWrite::Delete { condition } = write else {
+        // No row to look at: another transaction's write of the same key is not visible.
+        return read(client, &candidates);
+    };
+    let xmax = format!("SELECT r.xmax FROM {table} r WHERE {condition}");
+    let found = read(client, &holding(&xmax))?;
+    if !found.is_empty() {
+        return Ok(found);
     }
-    read(client, &candidates)
+    // Several sessions share the lock: the `xmax` is a multixact, whose members are
+    // transactions. An `xmax` that is no multixact may be out of its range, an error that only
+    // says so; then no transaction holds the row any more (the holder ended meanwhile).
+    let members = format!(
+        "SELECT m.xid FROM {table} r, pg_catalog.pg_get_multixact_members(r.xmax) m \
+         WHERE {condition} AND NOT r.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid"
+    );
+    Ok(read(client, &holding(&members)).unwrap_or_default())
 }
 
 /// The sessions (at most `limit`, by pid) holding a lock that conflicts with reading

@@ -736,3 +736,58 @@ fn a_zero_lock_wait_never_waits_for_the_ledger_row_without_end() {
         assert_eq!(db.ledger(), ["001:a"], "{case}");
     }
 }
+
+/// A migration whose own SQL waits for a row lock is retried as before, even while another
+/// session holds a lock on another row of the ledger: only a lock on the row the step deletes
+/// (or the table) is the ledger's, exit 6.
+#[test]
+fn a_migrations_own_row_lock_is_retried_while_another_ledger_row_is_locked() {
+    let db = TestDb::new("ownrowlock");
+    db.client()
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)")
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    dir.migration(
+        "002",
+        "b",
+        "UPDATE t SET v = 2 WHERE id = 1;\n",
+        "UPDATE t SET v = 0 WHERE id = 1;\n",
+    );
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    let mut bystander = db.client_as("ledger-bystander");
+    bystander
+        .batch_execute("BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '001' FOR SHARE")
+        .unwrap();
+    let mut app = db.client_as("app-traffic");
+    app.batch_execute("BEGIN; SELECT 1 FROM t WHERE id = 1 FOR UPDATE")
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(600));
+        app.batch_execute("COMMIT").unwrap();
+    });
+    let mut env = apply_support::environment(&db.name);
+    env.migration.lock_timeout = Duration::from_millis(100);
+    env.migration.lock_retries = 20;
+    let mut events = Vec::new();
+    let result = apply_support::migrator_for(env, &dir.path).down(
+        &DownOptions::default().lock_wait(Duration::from_secs(5)),
+        &mut recorder(&mut events),
+    );
+    release.join().unwrap();
+    bystander.batch_execute("ROLLBACK").unwrap();
+    let report = match result {
+        Ok(report) => report,
+        Err(failed) => panic!("{:?}", failed.error),
+    };
+    assert_eq!(report.rolled_back, ["002"]);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Progress::Retrying { .. })),
+        "{events:?}"
+    );
+    assert_eq!(db.ledger(), ["001:a"]);
+}
