@@ -454,7 +454,7 @@ pub fn acquire_scoped(
     if idle_off {
         // The migrations run under the connection's own setting again (README "Session
         // state"); a lost session has nothing to restore, and its error is the one to show.
-        if let Err(e) = client.simple_query(crate::db::IDLE_TIMEOUTS_RESTORE) {
+        if let Err(e) = client.simple_query(&crate::db::idle_timeouts_restore()) {
             if taken.is_ok() {
                 return Err(query_error("cannot restore the session's settings", e));
             }
@@ -463,7 +463,7 @@ pub fn acquire_scoped(
     taken
 }
 
-/// [`acquire_scoped`]'s wait; `idle_off` set once [`crate::db::IDLE_TIMEOUTS_OFF`] was sent:
+/// [`acquire_scoped`]'s wait; `idle_off` set once [`crate::db::idle_timeouts_off`] was sent:
 /// the session waits idle between two attempts, which the database's or role's idle timeouts
 /// must not end.
 fn wait_for_lock(
@@ -496,7 +496,7 @@ fn wait_for_lock(
         if !announced {
             announced = true;
             client
-                .simple_query(crate::db::IDLE_TIMEOUTS_OFF)
+                .simple_query(&crate::db::idle_timeouts_off())
                 .map_err(|e| query_error("cannot prepare the session to wait for the lock", e))?;
             *idle_off = true;
             let found = holder_of(client, key, tenant_key)?;
