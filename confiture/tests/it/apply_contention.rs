@@ -791,3 +791,80 @@ fn a_migrations_own_row_lock_is_retried_while_another_ledger_row_is_locked() {
     );
     assert_eq!(db.ledger(), ["001:a"]);
 }
+
+/// The ledger row locked is the second of a message's: the steps before it commit, and the
+/// failure is that step's, naming the holder of its row (`down --steps 2`, `up` of two).
+#[test]
+fn a_locked_ledger_row_later_in_a_message_fails_that_step_after_the_others_committed() {
+    for direction in ["down", "up"] {
+        let db = TestDb::new("rowlocklater");
+        let dir = Dir::new();
+        for (v, name) in [("001", "a"), ("002", "b"), ("003", "c")] {
+            dir.migration(
+                v,
+                name,
+                &format!("CREATE TABLE {name} (id int);\n"),
+                &format!("DROP TABLE {name};\n"),
+            );
+        }
+        let applied = if direction == "down" { 3 } else { 1 };
+        db.migrator(&dir)
+            .up(
+                &UpOptions::default().target(Some(applied)),
+                &mut no_progress,
+            )
+            .unwrap();
+        // down rolls back 003 then 002; up applies 002 then 003.
+        let (locked, hold) = if direction == "down" {
+            (
+                "002",
+                "BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR UPDATE",
+            )
+        } else {
+            (
+                "003",
+                "BEGIN; INSERT INTO public.tb_confiture (slug, version, name) \
+                 VALUES ('other_003', '003', 'c')",
+            )
+        };
+        let mut other = db.client_as("row-holder");
+        other.batch_execute(hold).unwrap();
+        let pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        let wait = Duration::from_millis(300);
+        let failed = if direction == "down" {
+            db.migrator(&dir)
+                .down(
+                    &DownOptions::default().steps(Some(2)).lock_wait(wait),
+                    &mut no_progress,
+                )
+                .unwrap_err()
+                .error
+        } else {
+            db.migrator(&dir)
+                .up(&UpOptions::default().lock_wait(wait), &mut no_progress)
+                .unwrap_err()
+                .error
+        };
+        other.batch_execute("ROLLBACK").unwrap();
+        assert_eq!(
+            failed.kind,
+            ErrorKind::LockTimeout,
+            "{direction}: {failed:?}"
+        );
+        let Reason::Migration(m) = failed.reason() else {
+            panic!("{direction}: {:?}", failed.reason());
+        };
+        let named: Vec<i32> = m.lock_holders.iter().map(|h| h.pid).collect();
+        assert_eq!(
+            (m.version.as_str(), named),
+            (locked, vec![pid]),
+            "{direction}"
+        );
+        let other_committed = if direction == "down" { "003" } else { "002" };
+        assert_eq!(m.committed, [other_committed], "{direction}");
+        assert_eq!(db.ledger(), ["001:a", "002:b"], "{direction}");
+    }
+}
