@@ -467,6 +467,9 @@ pub struct MigrationFailure {
     pub not_attempted: Vec<String>,
     /// Migrations whose fate is unknown: the connection dropped while they ran.
     pub unknown: Vec<String>,
+    /// The sessions whose locks its ledger row waited for (exit 6): on the tracking table, or
+    /// on the row itself. Empty for any other failure.
+    pub lock_holders: Vec<crate::db::lock::LockHolder>,
 }
 
 #[cfg(feature = "db")]
@@ -482,6 +485,7 @@ impl Default for MigrationFailure {
             committed: Vec::new(),
             not_attempted: Vec::new(),
             unknown: Vec::new(),
+            lock_holders: Vec::new(),
         }
     }
 }

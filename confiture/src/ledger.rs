@@ -505,10 +505,15 @@ pub fn insert_applied_at_exprs_sql(table: &TrackingTable, row: &AppliedRowExprs<
 /// The `DELETE` that forgets one migration on rollback, as confiture does.
 pub fn delete_sql(table: &TrackingTable, version: &str) -> String {
     format!(
-        "DELETE FROM {} WHERE version OPERATOR(pg_catalog.=) {}",
+        "DELETE FROM {} WHERE {}",
         table.quoted(),
-        literal(version)
+        version_condition(version)
     )
+}
+
+/// The condition that matches the row of `version`: what [`delete_sql`] deletes.
+pub fn version_condition(version: &str) -> String {
+    format!("version OPERATOR(pg_catalog.=) {}", literal(version))
 }
 
 /// A row `baseline` or `reinit` adds, recorded without running its migration.

@@ -234,6 +234,104 @@ pub fn table_lock_holder(
     Ok(holders.into_iter().next())
 }
 
+/// What a write of ours does to a row of a table, for [`row_lock_holders`]: which other
+/// sessions' row locks make it wait. A row lock is no relation lock in the way
+/// ([`table_lock_holder`] finds none): the server keeps it in the row itself, and the waiter
+/// waits for the holder's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowWrite<'a> {
+    /// An `INSERT`: its unique index waits for another transaction's uncommitted write of the
+    /// same key (an `INSERT` or `UPDATE`, holding `ROW EXCLUSIVE` on the table).
+    Insert,
+    /// A `DELETE` of the rows `condition` (an SQL condition on the table) matches: any lock
+    /// on such a row is in its way (`SELECT ... FOR UPDATE`/`FOR SHARE`/`FOR KEY SHARE`,
+    /// holding `ROW SHARE` on the table; an uncommitted `UPDATE` or `DELETE`, `ROW
+    /// EXCLUSIVE`).
+    Delete {
+        /// The `WHERE` condition of the `DELETE`.
+        condition: &'a str,
+    },
+}
+
+impl RowWrite<'_> {
+    /// The table lock modes a session holding a row lock in the way holds.
+    fn holder_modes(self) -> &'static str {
+        match self {
+            RowWrite::Insert => "'RowExclusiveLock'",
+            RowWrite::Delete { .. } => "'RowShareLock', 'RowExclusiveLock'",
+        }
+    }
+}
+
+/// The sessions (at most `limit`, by pid) whose row locks on `table` (a quoted, qualified
+/// name) are in the way of `write` of it: what a ledger write that hit its `lock_timeout`
+/// names when no relation lock was in its way. Row locks are not in `pg_locks`: the sessions
+/// holding the table lock a row lock or a row write takes are the candidates — for an
+/// `INSERT`, the holders —, and, for a `DELETE`, those among them whose transaction is the
+/// rows' `xmax` — or a member of its multixact, when several share the lock — are the
+/// holders (the others locked other rows); none when the rows are not locked (any more).
+pub(crate) fn row_lock_holders(
+    client: &mut Client,
+    table: &str,
+    write: RowWrite<'_>,
+    wait: Duration,
+    limit: usize,
+) -> std::result::Result<Vec<LockHolder>, postgres::Error> {
+    let relation = crate::ledger::literal(table);
+    let candidates = format!(
+        "SELECT DISTINCT l.pid FROM pg_catalog.pg_locks l \
+         WHERE l.locktype = 'relation' AND l.granted AND l.mode IN ({modes}) \
+           AND l.relation = pg_catalog.to_regclass({relation}) \
+           AND l.pid <> pg_catalog.pg_backend_pid()",
+        modes = write.holder_modes()
+    );
+    // The candidates whose transaction (or subtransaction) holds `xids`, a query of xids.
+    let holding = |xids: &str| {
+        format!(
+            "SELECT t.pid FROM pg_catalog.pg_locks t \
+             WHERE t.locktype = 'transactionid' AND t.granted AND t.pid IN ({candidates}) \
+               AND t.transactionid OPERATOR(pg_catalog.=) ANY ({xids})"
+        )
+    };
+    let sessions = |pids: &str| {
+        format!(
+            "SELECT DISTINCT a.pid, a.application_name, a.usename, host(a.client_addr), \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+                    to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
+             FROM pg_catalog.pg_stat_activity a WHERE a.pid IN ({pids}) \
+             ORDER BY a.pid LIMIT {limit}"
+        )
+    };
+    // The `DELETE`'s look at its rows waits only for a lock that no write could get past
+    // (`ACCESS EXCLUSIVE`, which [`table_lock_holder`] names first), and no longer than `wait`.
+    let bound = format!("SET LOCAL lock_timeout = '{}ms';", wait.as_millis().max(1));
+    let read = |client: &mut Client, pids: &str| {
+        client
+            .simple_query(&crate::db::own_statements(&format!(
+                "{bound} {}",
+                sessions(pids)
+            )))
+            .map(|messages| holders_of(&messages))
+    };
+    let RowWrite::Delete { condition } = write else {
+        // No row to look at: another transaction's write of the same key is not visible.
+        return read(client, &candidates);
+    };
+    let xmax = format!("SELECT r.xmax FROM {table} r WHERE {condition}");
+    let found = read(client, &holding(&xmax))?;
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    // Several sessions share the lock: the `xmax` is a multixact, whose members are
+    // transactions. An `xmax` that is no multixact may be out of its range, an error that only
+    // says so; then no transaction holds the row any more (the holder ended meanwhile).
+    let members = format!(
+        "SELECT m.xid FROM {table} r, pg_catalog.pg_get_multixact_members(r.xmax) m \
+         WHERE {condition} AND NOT r.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid"
+    );
+    Ok(read(client, &holding(&members)).unwrap_or_default())
+}
+
 /// The sessions (at most `limit`, by pid) holding a lock that conflicts with reading
 /// `relation` (a `regclass` literal) — `ACCESS EXCLUSIVE`, the only mode a `SELECT` waits for
 /// — or, without one, any relation of the current database: what a read-only query that hit
@@ -356,7 +454,7 @@ pub fn acquire_scoped(
     if idle_off {
         // The migrations run under the connection's own setting again (README "Session
         // state"); a lost session has nothing to restore, and its error is the one to show.
-        if let Err(e) = client.simple_query(IDLE_RESTORE) {
+        if let Err(e) = client.simple_query(&crate::db::idle_timeouts_restore()) {
             if taken.is_ok() {
                 return Err(query_error("cannot restore the session's settings", e));
             }
@@ -365,19 +463,9 @@ pub fn acquire_scoped(
     taken
 }
 
-/// Turns off `idle_session_timeout` (PostgreSQL 14+) for the session while it waits idle
-/// between two attempts at the lock: the database's or role's setting bounds the migrations'
-/// sessions, not the tool's own wait (README "Session state"); one of a second or less ended
-/// every contended run as a lost connection. [`IDLE_RESTORE`] gives the setting back.
-const IDLE_OFF: &str = "SELECT pg_catalog.set_config(s.name, '0', false) \
-     FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'idle_session_timeout'";
-
-/// The value `RESET` would give `idle_session_timeout` (the connection's, role's, database's
-/// or server's), after [`IDLE_OFF`].
-const IDLE_RESTORE: &str = "SELECT pg_catalog.set_config(s.name, s.reset_val, false) \
-     FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'idle_session_timeout'";
-
-/// [`acquire_scoped`]'s wait; `idle_off` set once [`IDLE_OFF`] was sent.
+/// [`acquire_scoped`]'s wait; `idle_off` set once [`crate::db::idle_timeouts_off`] was sent:
+/// the session waits idle between two attempts, which the database's or role's idle timeouts
+/// must not end.
 fn wait_for_lock(
     client: &mut Client,
     database: String,
@@ -408,7 +496,7 @@ fn wait_for_lock(
         if !announced {
             announced = true;
             client
-                .simple_query(IDLE_OFF)
+                .simple_query(&crate::db::idle_timeouts_off())
                 .map_err(|e| query_error("cannot prepare the session to wait for the lock", e))?;
             *idle_off = true;
             let found = holder_of(client, key, tenant_key)?;

@@ -90,6 +90,50 @@ pub(crate) fn own_statements(sql: &str) -> String {
     format!("{OWN_STATEMENT_BOUNDS} {sql}")
 }
 
+/// The timeouts that end a session left idle: `idle_session_timeout` (PostgreSQL 14+) and
+/// `idle_in_transaction_session_timeout`, as an SQL array of setting names.
+const IDLE_TIMEOUTS: &str = "ARRAY['idle_session_timeout', 'idle_in_transaction_session_timeout']";
+
+/// [`own_statements`] setting the session's [`IDLE_TIMEOUTS`] (those the server knows) to
+/// `value`, an SQL expression of `pg_settings`' row `s`.
+fn set_idle_timeouts(value: &str) -> String {
+    own_statements(&format!(
+        "SELECT pg_catalog.set_config(s.name, {value}, false) FROM pg_catalog.pg_settings s \
+         WHERE s.name OPERATOR(pg_catalog.=) ANY ({IDLE_TIMEOUTS})"
+    ))
+}
+
+/// Turns off, for the session, the timeouts that end a session left idle ([`IDLE_TIMEOUTS`]),
+/// while the tool waits between two messages of its own on the connection that runs the
+/// migrations: its polling of the migration lock ([`lock`]), its wait before running again a
+/// migration that hit its `lock_timeout` ([`idle_wait`]). The database's, role's or
+/// connection's setting bounds the migrations' sessions, not the tool's own waits (README
+/// "Session state"): one of a second or less ended such a run as a lost connection.
+/// [`idle_timeouts_restore`] gives them back; a session that is not kept ([`scratch`]'s own)
+/// turns them off for good with `scratch::own_session`.
+pub(crate) fn idle_timeouts_off() -> String {
+    set_idle_timeouts("'0'")
+}
+
+/// The values `RESET` would give the settings [`idle_timeouts_off`] turned off (the
+/// connection's, role's, database's or server's).
+pub(crate) fn idle_timeouts_restore() -> String {
+    set_idle_timeouts("s.reset_val")
+}
+
+/// Sleeps `delay` on behalf of the session `client`, outside any statement, with its idle
+/// timeouts off for the wait ([`idle_timeouts_off`], then [`idle_timeouts_restore`]): the
+/// server does not end the session under the tool's own wait. An error is the session's
+/// (lost, most likely).
+pub(crate) fn idle_wait(
+    client: &mut postgres::Client,
+    delay: std::time::Duration,
+) -> Result<(), postgres::Error> {
+    client.simple_query(&idle_timeouts_off())?;
+    std::thread::sleep(delay);
+    client.simple_query(&idle_timeouts_restore()).map(drop)
+}
+
 /// A driver error as the one line shown as an [`Error`]'s cause: the server's message with its
 /// SQLSTATE, or what became of the connection. Every error made from a driver error words it
 /// here, and keeps the driver error itself as its `source()`.

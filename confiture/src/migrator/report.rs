@@ -144,7 +144,8 @@ pub struct ReportedError {
     pub not_attempted: Vec<String>,
     /// Migrations whose fate is unknown (the connection was lost while they ran).
     pub unknown: Vec<String>,
-    /// The sessions holding a lock that was not acquired in time.
+    /// The sessions holding a lock that was not acquired in time: the migration lock, the
+    /// tracking table or a migration's ledger row.
     pub lock_holders: Vec<LockHolder>,
     /// The file problems behind an `invalid` refusal (also in `details` as text).
     pub diagnostics: Vec<crate::Diagnostic>,
@@ -318,6 +319,7 @@ impl ReportedError {
                 reported.committed = m.committed.clone();
                 reported.not_attempted = m.not_attempted.clone();
                 reported.unknown = m.unknown.clone();
+                reported.lock_holders = m.lock_holders.clone();
             }
             Reason::Lock { holders, .. } => reported.lock_holders = holders.clone(),
             Reason::Diverged(d) => {

@@ -78,6 +78,12 @@ impl RunFailure {
                 committed: self.committed,
                 not_attempted: self.not_attempted,
                 unknown: self.unknown,
+                // A ledger row's lock ([`crate::db::apply`]'s `ledger_locked`): the migration
+                // is what failed, and these are who it waited for.
+                lock_holders: match error.reason() {
+                    Reason::Lock { holders, .. } => holders.clone(),
+                    _ => Vec::new(),
+                },
             })),
             (None, Reason::Other)
                 if matches!(error.kind, ErrorKind::Connection | ErrorKind::LockTimeout) =>

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use apply_support::{recorder, Dir, TestDb};
 use confiture::migrate::{no_progress, DownOptions, Progress, UpOptions};
-use confiture::ErrorKind;
+use confiture::{ErrorKind, Reason};
 
 #[test]
 fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
@@ -351,5 +351,520 @@ fn a_lock_on_the_tracking_table_in_the_way_of_the_ledger_row_is_exit_6_naming_it
             &["001:a", "002:b"]
         };
         assert_eq!(db.ledger(), expected, "{case}");
+    }
+}
+
+/// A lock on the ledger ROW the step writes, not on the table: `down`'s `DELETE` of a row
+/// another session locked (`FOR UPDATE`, `FOR SHARE` — by two sessions at once too —, `FOR
+/// KEY SHARE`, an uncommitted `UPDATE` or `DELETE`), `up`'s `INSERT` of a version another
+/// session inserted and has not committed (the unique index makes it wait). No relation lock
+/// names the holder; the run still ends as the table lock does: exit 6 naming the holder(s),
+/// the migration not run again for it, and nothing changed.
+#[test]
+fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
+    let insert_002 = "BEGIN; INSERT INTO public.tb_confiture (slug, version, name) \
+                      VALUES ('other_002', '002', 'b')";
+    let cases: &[(&str, bool, &[&str])] = &[
+        (
+            "down",
+            false,
+            &["BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR UPDATE"],
+        ),
+        (
+            "down",
+            false,
+            &["BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR SHARE"],
+        ),
+        (
+            "down",
+            false,
+            &["BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR KEY SHARE"],
+        ),
+        (
+            "down",
+            false,
+            &["BEGIN; UPDATE public.tb_confiture SET name = name WHERE version = '002'"],
+        ),
+        (
+            "down",
+            false,
+            &["BEGIN; DELETE FROM public.tb_confiture WHERE version = '002'"],
+        ),
+        (
+            "down",
+            false,
+            &[
+                "BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR SHARE",
+                "BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR SHARE",
+            ],
+        ),
+        ("up", false, &[insert_002]),
+        ("up", true, &[insert_002]),
+    ];
+    for (direction, single, holds) in cases {
+        let db = TestDb::new("rowlock");
+        let dir = Dir::new();
+        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        let first = if *direction == "up" { 1 } else { 2 };
+        db.migrator(&dir)
+            .up(&UpOptions::default().target(Some(first)), &mut no_progress)
+            .unwrap();
+        // An unrelated session with a row of the ledger locked is not named.
+        let mut bystander = db.client_as("ledger-bystander");
+        bystander
+            .batch_execute(
+                "BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '001' FOR SHARE",
+            )
+            .unwrap();
+        let mut holders = Vec::new();
+        let mut pids = Vec::new();
+        for (i, hold) in holds.iter().enumerate() {
+            let mut other = db.client_as(&format!("row-holder-{i}"));
+            other.batch_execute(hold).unwrap();
+            pids.push(
+                other
+                    .query_one("SELECT pg_backend_pid()", &[])
+                    .unwrap()
+                    .get::<_, i32>(0),
+            );
+            holders.push(other);
+        }
+
+        let mut env = apply_support::environment(&db.name);
+        env.migration.lock_timeout = Duration::from_secs(20);
+        env.migration.lock_retries = 3;
+        let migrator = || apply_support::migrator_for(env.clone(), &dir.path);
+        let wait = Duration::from_millis(300);
+        let mut events = Vec::new();
+        let started = Instant::now();
+        let failed = if *direction == "up" {
+            let options = UpOptions::default()
+                .lock_wait(wait)
+                .single_transaction(*single);
+            migrator()
+                .up(&options, &mut recorder(&mut events))
+                .unwrap_err()
+                .error
+        } else {
+            migrator()
+                .down(
+                    &DownOptions::default().lock_wait(wait),
+                    &mut recorder(&mut events),
+                )
+                .unwrap_err()
+                .error
+        };
+        let elapsed = started.elapsed();
+        for mut other in holders {
+            other.batch_execute("ROLLBACK").unwrap();
+        }
+        bystander.batch_execute("ROLLBACK").unwrap();
+        let case = format!("{direction} single={single} {holds:?}");
+        assert_eq!(failed.kind, ErrorKind::LockTimeout, "{case}: {failed:?}");
+        assert_eq!(failed.exit_code(), 6, "{case}");
+        for pid in &pids {
+            assert!(
+                failed
+                    .details
+                    .iter()
+                    .any(|d| d.contains(&format!("pid {pid}, "))),
+                "{case}: holder {pid} is named: {:?}",
+                failed.details
+            );
+        }
+        assert!(
+            !failed
+                .details
+                .iter()
+                .any(|d| d.contains("ledger-bystander")),
+            "{case}: {:?}",
+            failed.details
+        );
+        // As data too: the migration that failed, and who its row waited for.
+        let Reason::Migration(m) = failed.reason() else {
+            panic!("{case}: {:?}", failed.reason());
+        };
+        let mut named: Vec<i32> = m.lock_holders.iter().map(|h| h.pid).collect();
+        named.sort_unstable();
+        assert_eq!((m.version.as_str(), named), ("002", pids.clone()), "{case}");
+        assert!(
+            failed
+                .help
+                .as_deref()
+                .unwrap_or("")
+                .contains("pg_terminate_backend"),
+            "{case}: {:?}",
+            failed.help
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Progress::Retrying { .. })),
+            "{case}: not run again: {events:?}"
+        );
+        assert!(elapsed < Duration::from_secs(10), "{case}: {elapsed:?}");
+        let (ledger, table): (&[&str], _) = if *direction == "up" {
+            (&["001:a"], "b")
+        } else {
+            (&["001:a", "002:b"], "b")
+        };
+        assert_eq!(db.ledger(), ledger, "{case}");
+        assert_eq!(db.table_exists(table), *direction == "down", "{case}");
+    }
+}
+
+/// The database's `idle_session_timeout` (and `idle_in_transaction_session_timeout`) bound the
+/// migrations' sessions, not the tool's own wait between two attempts of a migration that hit
+/// its `lock_timeout` (idle, a quarter of a second and more): the run retries until the lock is
+/// released and applies, alone or in `--single-transaction`, and its migration still sees the
+/// database's `idle_session_timeout` (the engine's own transactions are never idle ones:
+/// `apply::sql`'s `NOT_IDLE`).
+#[test]
+fn an_idle_session_timeout_does_not_end_the_wait_between_lock_retries() {
+    for single in [false, true] {
+        let db = TestDb::new("retryidle");
+        db.client()
+            .batch_execute(&format!(
+                "CREATE TABLE busy (id int); \
+                 ALTER DATABASE \"{0}\" SET idle_session_timeout = '200ms'; \
+                 ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '200ms'",
+                db.name
+            ))
+            .unwrap();
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "alter_busy",
+            "ALTER TABLE busy ADD COLUMN note text;\n\
+             CREATE TABLE seen AS SELECT current_setting('idle_session_timeout') AS idle;\n",
+            "DROP TABLE seen;\nALTER TABLE busy DROP COLUMN note;\n",
+        );
+        let mut other = db.client_as("app-traffic");
+        other
+            .batch_execute(
+                "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
+                 BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE",
+            )
+            .unwrap();
+        // Past the second wait, which is at least 250 ms: longer than the idle timeout.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1200));
+            other.batch_execute("COMMIT").unwrap();
+        });
+        let mut env = apply_support::environment(&db.name);
+        env.migration.lock_timeout = Duration::from_millis(100);
+        env.migration.lock_retries = 20;
+        let mut events = Vec::new();
+        let result = apply_support::migrator_for(env, &dir.path).up(
+            &UpOptions::default().single_transaction(single),
+            &mut recorder(&mut events),
+        );
+        release.join().unwrap();
+        let report = match result {
+            Ok(report) => report,
+            Err(failed) => panic!("single={single}: {:?}", failed.error),
+        };
+        assert_eq!(report.applied, ["001"], "single={single}");
+        assert!(
+            events
+                .iter()
+                .filter(|e| matches!(e, Progress::Retrying { .. }))
+                .count()
+                >= 2,
+            "single={single}: {events:?}"
+        );
+        let mut client = db.client();
+        assert_eq!(
+            apply_support::value(&mut client, "SELECT idle FROM seen").as_deref(),
+            Some("200ms"),
+            "single={single}: the migration runs under the database's settings"
+        );
+    }
+}
+
+/// A no-transaction migration's ledger row, written after its statements committed, waits for
+/// a lock on its row or on the tracking table no longer than the command's lock wait either:
+/// exit 6 naming the holder, saying what stays committed — never a wait without end (the
+/// row's message had no `lock_timeout` of its own: the session's, none by default).
+#[test]
+fn a_no_transaction_migrations_ledger_row_waits_for_a_lock_no_longer_than_the_lock_wait() {
+    let cases = [
+        ("down", "SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR UPDATE"),
+        ("down", "LOCK TABLE public.tb_confiture IN SHARE MODE"),
+        (
+            "up",
+            "INSERT INTO public.tb_confiture (slug, version, name) VALUES ('other_002', '002', 'b')",
+        ),
+    ];
+    for (direction, hold) in cases {
+        let db = TestDb::new("notxrowlock");
+        let dir = Dir::new();
+        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        dir.migration(
+            "002",
+            "b",
+            // Statements that wait for no other transaction (`CREATE INDEX CONCURRENTLY`
+            // would wait for the holder's).
+            "-- confiture:no-transaction\nCREATE TABLE b (id int);\nVACUUM b;\n",
+            "-- confiture:no-transaction\nDROP TABLE b;\nVACUUM a;\n",
+        );
+        let first = if direction == "up" { 1 } else { 2 };
+        db.migrator(&dir)
+            .up(&UpOptions::default().target(Some(first)), &mut no_progress)
+            .unwrap();
+        let mut other = db.client_as("ledger-row-holder");
+        other.batch_execute(&format!("BEGIN; {hold}")).unwrap();
+        let pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        // Unblocks a run that would wait without end, so that the test fails instead of hanging.
+        let (done, watched) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let _ = watched.recv_timeout(Duration::from_secs(10));
+            other.batch_execute("ROLLBACK").unwrap();
+        });
+        let wait = Duration::from_millis(300);
+        let started = Instant::now();
+        let failed = if direction == "up" {
+            db.migrator(&dir)
+                .up(&UpOptions::default().lock_wait(wait), &mut no_progress)
+                .unwrap_err()
+                .error
+        } else {
+            db.migrator(&dir)
+                .down(&DownOptions::default().lock_wait(wait), &mut no_progress)
+                .unwrap_err()
+                .error
+        };
+        let elapsed = started.elapsed();
+        let _ = done.send(());
+        watchdog.join().unwrap();
+        let case = format!("{direction} {hold}");
+        assert!(elapsed < Duration::from_secs(5), "{case}: {elapsed:?}");
+        assert_eq!(failed.kind, ErrorKind::LockTimeout, "{case}: {failed:?}");
+        assert!(
+            failed
+                .details
+                .iter()
+                .any(|d| d.contains(&format!("pid {pid}, "))),
+            "{case}: {:?}",
+            failed.details
+        );
+        assert!(
+            failed
+                .details
+                .iter()
+                .any(|d| d.contains("every statement was committed")),
+            "{case}: {:?}",
+            failed.details
+        );
+        // Its statements committed; its row is as it was.
+        let ledger: &[&str] = if direction == "up" {
+            &["001:a"]
+        } else {
+            &["001:a", "002:b"]
+        };
+        assert_eq!(db.ledger(), ledger, "{case}");
+        assert_eq!(db.table_exists("b"), direction == "up", "{case}");
+    }
+}
+
+/// `--lock-wait 0` is one attempt, never a wait without end: a ledger row whose lock another
+/// session holds (here `down`'s row, locked `FOR UPDATE`; in a transaction of its own and in a
+/// no-transaction migration's message) fails at once, exit 6 naming the holder — its
+/// `lock_timeout` was `0ms`, which the server reads as no timeout.
+#[test]
+fn a_zero_lock_wait_never_waits_for_the_ledger_row_without_end() {
+    for no_transaction in [false, true] {
+        let db = TestDb::new("zerowait");
+        let dir = Dir::new();
+        let (marker, up_vacuum, down_vacuum) = if no_transaction {
+            (
+                "-- confiture:no-transaction\n",
+                "VACUUM a;\n",
+                "VACUUM pg_catalog.pg_class;\n",
+            )
+        } else {
+            ("", "", "")
+        };
+        dir.migration(
+            "001",
+            "a",
+            &format!("{marker}CREATE TABLE a (id int);\n{up_vacuum}"),
+            &format!("{marker}DROP TABLE a;\n{down_vacuum}"),
+        );
+        db.migrator(&dir)
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap();
+        let mut other = db.client_as("ledger-row-holder");
+        other
+            .batch_execute(
+                "BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '001' FOR UPDATE",
+            )
+            .unwrap();
+        let pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        let (done, watched) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            let _ = watched.recv_timeout(Duration::from_secs(10));
+            other.batch_execute("ROLLBACK").unwrap();
+        });
+        let started = Instant::now();
+        let result = db.migrator(&dir).down(
+            &DownOptions::default().lock_wait(Duration::ZERO),
+            &mut no_progress,
+        );
+        let elapsed = started.elapsed();
+        let _ = done.send(());
+        watchdog.join().unwrap();
+        let case = format!("no_transaction={no_transaction}");
+        assert!(elapsed < Duration::from_secs(5), "{case}: {elapsed:?}");
+        let failed = result.unwrap_err().error;
+        assert_eq!(failed.kind, ErrorKind::LockTimeout, "{case}: {failed:?}");
+        assert!(
+            failed
+                .details
+                .iter()
+                .any(|d| d.contains(&format!("pid {pid}, "))),
+            "{case}: {:?}",
+            failed.details
+        );
+        assert_eq!(db.ledger(), ["001:a"], "{case}");
+    }
+}
+
+/// A migration whose own SQL waits for a row lock is retried as before, even while another
+/// session holds a lock on another row of the ledger: only a lock on the row the step deletes
+/// (or the table) is the ledger's, exit 6.
+#[test]
+fn a_migrations_own_row_lock_is_retried_while_another_ledger_row_is_locked() {
+    let db = TestDb::new("ownrowlock");
+    db.client()
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)")
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    dir.migration(
+        "002",
+        "b",
+        "UPDATE t SET v = 2 WHERE id = 1;\n",
+        "UPDATE t SET v = 0 WHERE id = 1;\n",
+    );
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    let mut bystander = db.client_as("ledger-bystander");
+    bystander
+        .batch_execute("BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '001' FOR SHARE")
+        .unwrap();
+    let mut app = db.client_as("app-traffic");
+    app.batch_execute("BEGIN; SELECT 1 FROM t WHERE id = 1 FOR UPDATE")
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(600));
+        app.batch_execute("COMMIT").unwrap();
+    });
+    let mut env = apply_support::environment(&db.name);
+    env.migration.lock_timeout = Duration::from_millis(100);
+    env.migration.lock_retries = 20;
+    let mut events = Vec::new();
+    let result = apply_support::migrator_for(env, &dir.path).down(
+        &DownOptions::default().lock_wait(Duration::from_secs(5)),
+        &mut recorder(&mut events),
+    );
+    release.join().unwrap();
+    bystander.batch_execute("ROLLBACK").unwrap();
+    let report = match result {
+        Ok(report) => report,
+        Err(failed) => panic!("{:?}", failed.error),
+    };
+    assert_eq!(report.rolled_back, ["002"]);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Progress::Retrying { .. })),
+        "{events:?}"
+    );
+    assert_eq!(db.ledger(), ["001:a"]);
+}
+
+/// The ledger row locked is the second of a message's: the steps before it commit, and the
+/// failure is that step's, naming the holder of its row (`down --steps 2`, `up` of two).
+#[test]
+fn a_locked_ledger_row_later_in_a_message_fails_that_step_after_the_others_committed() {
+    for direction in ["down", "up"] {
+        let db = TestDb::new("rowlocklater");
+        let dir = Dir::new();
+        for (v, name) in [("001", "a"), ("002", "b"), ("003", "c")] {
+            dir.migration(
+                v,
+                name,
+                &format!("CREATE TABLE {name} (id int);\n"),
+                &format!("DROP TABLE {name};\n"),
+            );
+        }
+        let applied = if direction == "down" { 3 } else { 1 };
+        db.migrator(&dir)
+            .up(
+                &UpOptions::default().target(Some(applied)),
+                &mut no_progress,
+            )
+            .unwrap();
+        // down rolls back 003 then 002; up applies 002 then 003.
+        let (locked, hold) = if direction == "down" {
+            (
+                "002",
+                "BEGIN; SELECT 1 FROM public.tb_confiture WHERE version = '002' FOR UPDATE",
+            )
+        } else {
+            (
+                "003",
+                "BEGIN; INSERT INTO public.tb_confiture (slug, version, name) \
+                 VALUES ('other_003', '003', 'c')",
+            )
+        };
+        let mut other = db.client_as("row-holder");
+        other.batch_execute(hold).unwrap();
+        let pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        let wait = Duration::from_millis(300);
+        let failed = if direction == "down" {
+            db.migrator(&dir)
+                .down(
+                    &DownOptions::default().steps(Some(2)).lock_wait(wait),
+                    &mut no_progress,
+                )
+                .unwrap_err()
+                .error
+        } else {
+            db.migrator(&dir)
+                .up(&UpOptions::default().lock_wait(wait), &mut no_progress)
+                .unwrap_err()
+                .error
+        };
+        other.batch_execute("ROLLBACK").unwrap();
+        assert_eq!(
+            failed.kind,
+            ErrorKind::LockTimeout,
+            "{direction}: {failed:?}"
+        );
+        let Reason::Migration(m) = failed.reason() else {
+            panic!("{direction}: {:?}", failed.reason());
+        };
+        let named: Vec<i32> = m.lock_holders.iter().map(|h| h.pid).collect();
+        assert_eq!(
+            (m.version.as_str(), named),
+            (locked, vec![pid]),
+            "{direction}"
+        );
+        let other_committed = if direction == "down" { "003" } else { "002" };
+        assert_eq!(m.committed, [other_committed], "{direction}");
+        assert_eq!(db.ledger(), ["001:a", "002:b"], "{direction}");
     }
 }

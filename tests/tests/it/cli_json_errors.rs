@@ -218,6 +218,76 @@ fn the_lock_gives_the_error_object_with_its_holder() {
     );
 }
 
+/// A migration's ledger row that waited for another session's lock — on its row (`down`'s row
+/// `FOR UPDATE`, by two sessions `FOR SHARE`) or on the whole tracking table — is exit 6: the
+/// error object names the migration and lists every holder in `lock_holders`, as the
+/// migration lock's does.
+#[test]
+fn a_locked_ledger_row_gives_the_error_object_with_its_holders() {
+    let for_update = "SELECT 1 FROM tb_confiture WHERE version = '002' FOR UPDATE";
+    let for_share = "SELECT 1 FROM tb_confiture WHERE version = '002' FOR SHARE";
+    let table = "LOCK TABLE tb_confiture IN SHARE MODE";
+    for holds in [&[for_update][..], &[for_share, for_share], &[table]] {
+        let db = TestDb::new("jsonerr_rowlock");
+        let project = two_migrations();
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let mut holders = Vec::new();
+        let mut pids = Vec::new();
+        for (i, hold) in holds.iter().enumerate() {
+            let mut client = db.client_as(&format!("jsonerr-row-{i}"));
+            client.batch_execute(&format!("BEGIN; {hold}")).unwrap();
+            let pid: i32 = client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .unwrap()
+                .get(0);
+            pids.push(pid);
+            holders.push(client);
+        }
+        let run = project.run_on(
+            &db,
+            &[
+                "migrate",
+                "down",
+                "--lock-wait",
+                "300ms",
+                "--format",
+                "json",
+            ],
+        );
+        for mut client in holders {
+            client.batch_execute("ROLLBACK").unwrap();
+        }
+        let error = error_object(&run, exit::LOCK_TIMEOUT, "lock_timeout");
+        assert_eq!(error["version"], "002", "{holds:?}: {}", run.dump());
+        let listed = error["lock_holders"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut named: Vec<i64> = listed.iter().filter_map(|h| h["pid"].as_i64()).collect();
+        named.sort_unstable();
+        let expected: Vec<i64> = pids.iter().map(|&p| i64::from(p)).collect();
+        assert_eq!(named, expected, "{holds:?}: {}", run.dump());
+        for holder in &listed {
+            assert!(
+                holder["application_name"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("jsonerr-row-")),
+                "{holds:?}: {}",
+                run.dump()
+            );
+        }
+        assert_eq!(
+            db.ledger(),
+            Some(vec!["001:a".to_string(), "002:b".to_string()]),
+            "{holds:?}"
+        );
+        assert!(
+            db.has_relation("b"),
+            "{holds:?}: the rollback was rolled back"
+        );
+    }
+}
+
 #[test]
 fn diverged_history_gives_the_error_object() {
     let db = TestDb::new("jsonerr_diverged");

@@ -9,7 +9,7 @@ use postgres::{Client, SimpleQueryMessage};
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
     batch_connection_lost, connection_lost, copy_refusal, interrupted, is_lock_contention,
-    ledger_lock_holder, ledger_locked, lock_released, message_failure, stopped,
+    ledger_lock_holders, ledger_locked, lock_released, message_failure, stopped,
     with_interrupted_help,
 };
 use super::markers::is_ours;
@@ -273,16 +273,17 @@ impl Runner<'_, '_> {
         let committed = recorded_durations(self.client, self.settings, &self.steps[first..failed]);
         let failed_attempt = failed_attempt_time(elapsed, &committed);
         self.committed(committed);
-        // A lock on the tracking table in the way of the ledger row: the command's lock wait
-        // is over, and running the migration again would wait for it again.
-        let ledger_holder = ledger_lock_holder(self.client, self.settings, &e);
+        // A lock on the tracking table, or on the row, in the way of the ledger row: the
+        // command's lock wait is over, and running the migration again would wait for it again.
+        let ledger_holders =
+            ledger_lock_holders(self.client, self.settings, &self.steps[failed], &e);
         let failure = MessageFailure {
             message: message.clone(),
             position: match e.as_db_error() {
                 Some(db) if placed_in_message(db) => db.position().map(|p| batch.script.step_at(p)),
                 _ => None,
             },
-            contention: is_lock_contention(&e) && ledger_holder.is_none(),
+            contention: is_lock_contention(&e) && ledger_holders.is_empty(),
         };
         match self
             .progress
@@ -297,7 +298,9 @@ impl Runner<'_, '_> {
                     attempt,
                     delay,
                 });
-                std::thread::sleep(delay);
+                // Idle, and the server must not end the session for it.
+                crate::db::idle_wait(self.client, delay)
+                    .map_err(|lost| (step, connection_lost(&self.steps[step], lost)))?;
                 self.progress.retrying(failed_attempt, delay);
                 Ok(())
             }
@@ -312,9 +315,10 @@ impl Runner<'_, '_> {
                     attempt,
                     e,
                 );
-                let failure = match ledger_holder {
-                    Some(h) => ledger_locked(self.settings, &self.steps[step], failure, h),
-                    None => failure,
+                let failure = if ledger_holders.is_empty() {
+                    failure
+                } else {
+                    ledger_locked(self.settings, &self.steps[step], failure, ledger_holders)
                 };
                 Err((step, failure))
             }

@@ -576,32 +576,56 @@ pub(super) fn server_details(db: &DbError) -> Vec<String> {
     details
 }
 
-/// The session holding a lock on the tracking table in the way of the ledger row, after a
-/// message of the run ended on a lock timeout (rolled back already): the ledger row waited
-/// for it ([`ApplySettings::ledger_lock_wait`]), not the migration's SQL. `None` when the
-/// timeout was not a lock timeout, or no session holds such a lock.
-pub(super) fn ledger_lock_holder(
+/// How many sessions in the way of a ledger row an error names.
+const MAX_LEDGER_HOLDERS: usize = 5;
+
+/// The sessions holding a lock on the tracking table, or on the row `step` writes, in the way
+/// of that ledger row, after a message of the run ended on a lock timeout (rolled back
+/// already): the ledger row waited for it ([`ApplySettings::ledger_lock_wait`]), not the
+/// migration's SQL. A lock on the table ([`crate::db::lock::table_lock_holder`]) first, else
+/// the row locks of other sessions ([`crate::db::lock::row_lock_holders`]: `down`'s row
+/// locked `FOR UPDATE` or being updated, `up`'s version inserted and not yet committed).
+/// Empty when the timeout was not a lock timeout, or no session holds such a lock.
+pub(super) fn ledger_lock_holders(
     client: &mut Client,
     settings: &ApplySettings,
+    step: &Step<'_>,
     e: &postgres::Error,
-) -> Option<crate::db::lock::LockHolder> {
+) -> Vec<crate::db::lock::LockHolder> {
+    use crate::db::lock::{row_lock_holders, table_lock_holder, RowWrite, Wanted};
     if e.code() != Some(&SqlState::LOCK_NOT_AVAILABLE) {
-        return None;
+        return Vec::new();
     }
-    let relation = crate::ledger::literal(&settings.table.quoted());
-    crate::db::lock::table_lock_holder(client, &relation, crate::db::lock::Wanted::Write)
-        .ok()
-        .flatten()
+    let table = settings.table.quoted();
+    let relation = crate::ledger::literal(&table);
+    if let Ok(Some(holder)) = table_lock_holder(client, &relation, Wanted::Write) {
+        return vec![holder];
+    }
+    let condition = crate::ledger::version_condition(step.ledger_version);
+    let write = match step.direction {
+        Direction::Up => RowWrite::Insert,
+        Direction::Down => RowWrite::Delete {
+            condition: &condition,
+        },
+    };
+    row_lock_holders(
+        client,
+        &table,
+        write,
+        settings.ledger_lock_wait,
+        MAX_LEDGER_HOLDERS,
+    )
+    .unwrap_or_default()
 }
 
-/// `failure`, of a step whose ledger row waited for `holder`'s lock on the tracking table:
-/// exit 6 naming that session, as a locked ledger read is — not the migration's lock, and
-/// not a migration to run again.
+/// `failure`, of a step whose ledger row waited for `holders`' locks on the tracking table or
+/// on its row: exit 6 naming those sessions, as a locked ledger read is — not the migration's
+/// lock, and not a migration to run again.
 pub(super) fn ledger_locked(
     settings: &ApplySettings,
     step: &Step<'_>,
     failure: StepFailure,
-    holder: crate::db::lock::LockHolder,
+    holders: Vec<crate::db::lock::LockHolder>,
 ) -> StepFailure {
     let doing = match step.direction {
         Direction::Up => "migration",
@@ -616,12 +640,31 @@ pub(super) fn ledger_locked(
         settings.table,
         human(settings.ledger_lock_wait)
     );
-    error.details.insert(0, format!("held by {holder}"));
+    for (i, holder) in holders.iter().enumerate() {
+        error.details.insert(i, format!("held by {holder}"));
+    }
+    let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
+    let (that, terminate) = match pids.as_slice() {
+        [pid] => (
+            "that session",
+            format!("`SELECT pg_terminate_backend({pid})`"),
+        ),
+        _ => (
+            "those sessions",
+            format!(
+                "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}]) AS pid`",
+                pids.join(", ")
+            ),
+        ),
+    };
     error.help = Some(format!(
-        "wait for that session to finish and run the command again (or raise --lock-wait); if \
-         it is stuck, end it with `SELECT pg_terminate_backend({})`",
-        holder.pid
+        "wait for {that} to finish and run the command again (or raise --lock-wait); if \
+         it is stuck, end it with {terminate}"
     ));
+    let error = error.with_reason(crate::error::Reason::Lock {
+        database: None,
+        holders,
+    });
     StepFailure {
         error,
         location: None,

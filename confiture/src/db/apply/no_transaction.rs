@@ -6,11 +6,14 @@ use std::time::Instant;
 
 use postgres::{Client, SimpleQueryMessage};
 
-use super::failure::{connection_lost, interrupted, ledger_state, sql_failure, stopped};
+use super::failure::{
+    connection_lost, interrupted, ledger_lock_holders, ledger_locked, ledger_state, sql_failure,
+    stopped,
+};
 use super::markers::Statement;
 use super::sql::{
-    drop_session_objects, lock_check_between_statements, lock_check_sql, record_sql, timeouts_sql,
-    RESET_SESSION,
+    drop_session_objects, ledger_lock_wait_sql, lock_check_between_statements, lock_check_sql,
+    record_sql, timeouts_sql, RESET_SESSION,
 };
 use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
 use crate::db::is_connection_lost;
@@ -321,24 +324,36 @@ pub(super) fn run_statements(
     // read-write again (a `SET default_transaction_read_only = on` in the migration would
     // refuse its own row; a standby was refused before anything ran).
     let record = format!(
-        "{RESET_SESSION} SET TRANSACTION READ WRITE; {}{}{} {};",
+        "{RESET_SESSION} SET TRANSACTION READ WRITE; {} {}{}{} {};",
         crate::db::OWN_STATEMENT_BOUNDS,
+        ledger_lock_wait_sql(settings),
         lock_check_sql(settings),
         drop_session_objects(file),
         record_sql(&settings.table, step, &elapsed)
     );
-    client.batch_execute(&record).map_err(|e| {
+    if let Err(e) = client.batch_execute(&record) {
         if is_connection_lost(&e) {
-            return connection_lost(step, e);
+            return Err(connection_lost(step, e));
         }
+        // A lock on the tracking table or on the row, held past the command's lock wait.
+        let holders = ledger_lock_holders(client, settings, step, &e);
         let mut script = Script::new();
         script.push_sql(&record);
         let mut f = super::failure::record_failure(settings, step, &script, e);
-        f.error = f
-            .error
-            .with_detail("every statement was committed, but the migration is not recorded");
-        f
-    })?;
+        if !holders.is_empty() {
+            f = ledger_locked(settings, step, f, holders);
+            if let Some(help) = &mut f.error.help {
+                help.push_str(
+                    "; what it committed stays: undo it, or make its statements safe to run twice",
+                );
+            }
+        }
+        f.error = f.error.with_detail(format!(
+            "every statement was committed, but {}",
+            ledger_state(step.direction)
+        ));
+        return Err(f);
+    }
     Ok(StepOutcome {
         duration: Some(start.elapsed()),
         attempts: 1,

@@ -7,7 +7,7 @@ use postgres::Client;
 
 use super::batch::rollback_and_read;
 use super::failure::{
-    connection_lost, copy_refusal, interrupted, is_lock_contention, ledger_lock_holder,
+    connection_lost, copy_refusal, interrupted, is_lock_contention, ledger_lock_holders,
     ledger_locked, lock_released, sql_failure, stopped, with_interrupted_help,
 };
 use super::markers::failed_statement;
@@ -110,19 +110,24 @@ fn one_transaction(
                 Ok(left) => left,
                 Err(lost) => return Err((i, connection_lost(step, lost))),
             };
-            let ledger_holder = ledger_lock_holder(client, settings, &e);
-            if is_lock_contention(&e) && ledger_holder.is_none() && attempt <= settings.lock_retries
+            let ledger_holders = ledger_lock_holders(client, settings, step, &e);
+            if is_lock_contention(&e)
+                && ledger_holders.is_empty()
+                && attempt <= settings.lock_retries
             {
                 let delay = backoff.next_delay();
                 on_retry(attempt, delay);
-                std::thread::sleep(delay);
+                // Idle, and the server must not end the session for it.
+                if let Err(lost) = crate::db::idle_wait(client, delay) {
+                    return Err((i, connection_lost(step, lost)));
+                }
                 attempt += 1;
                 continue 'attempt;
             }
             let statement = failed_statement(step, &e, &left.statements, &tag);
             let mut failure = sql_failure(settings, step, &script, None, e, statement);
-            if let Some(h) = ledger_holder {
-                failure = ledger_locked(settings, step, failure, h);
+            if !ledger_holders.is_empty() {
+                failure = ledger_locked(settings, step, failure, ledger_holders);
             }
             failure.error = failure.error.with_detail(
                 "the whole run was one transaction: it was rolled back and nothing is recorded",

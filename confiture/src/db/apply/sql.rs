@@ -140,7 +140,7 @@ const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 /// (`set_config('search_path', ...)`) made every prepared row be analysed and planned again:
 /// 75 µs a migration.
 pub(super) fn before_row_select(settings: &ApplySettings) -> String {
-    let lock = format!("{}ms", millis(settings.ledger_lock_wait));
+    let lock = ledger_lock_timeout(settings);
     let st = format!("{}ms", settings.statement_timeout.map_or(0, millis));
     set_configs_select(&[
         set_literal("session_authorization", None, false),
@@ -241,6 +241,28 @@ fn session_timeouts(settings: &ApplySettings) -> Vec<String> {
 /// connection's timeouts back in place of the run's ([`session_timeouts`]).
 pub(super) const RESET_TIMEOUTS: &str =
     "RESET lock_timeout; RESET statement_timeout; RESET idle_in_transaction_session_timeout;";
+
+/// `SET LOCAL lock_timeout` of the ledger row ([`ApplySettings::ledger_lock_wait`]), for a
+/// message of its own that writes it (a no-transaction migration's): a lock on the tracking
+/// table or on the row is waited for no longer than the command's lock wait, as
+/// [`before_row_select`] bounds it inside a migration's transaction.
+pub(super) fn ledger_lock_wait_sql(settings: &ApplySettings) -> String {
+    format!(
+        "SET LOCAL lock_timeout = '{}';",
+        ledger_lock_timeout(settings)
+    )
+}
+
+/// The ledger row's `lock_timeout`: the command's lock wait, at least a millisecond — a zero
+/// wait (`--lock-wait 0`) is one attempt, never `0`, which the server reads as no timeout —
+/// and at most what the server takes.
+fn ledger_lock_timeout(settings: &ApplySettings) -> String {
+    let ms = settings
+        .ledger_lock_wait
+        .as_millis()
+        .clamp(1, i32::MAX as u128);
+    format!("{ms}ms")
+}
 
 /// `SET [LOCAL] lock_timeout ...; SET [LOCAL] statement_timeout ...`.
 pub(super) fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
