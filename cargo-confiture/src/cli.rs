@@ -363,6 +363,11 @@ pub struct FleetArgs {
     /// start no new target and let the running ones finish)
     #[arg(long)]
     pub keep_going: bool,
+    /// Accept a list with no target (a fresh install with no tenant yet): nothing to do, exit 0.
+    /// Without it, an empty list is refused (exit 5): a query with a wrong `WHERE` or a
+    /// truncated file must not pass for a fleet that is up to date
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,8 @@ pub struct Plan {
     from: String,
     jobs: Option<usize>,
     keep_going: bool,
+    /// `--allow-empty`: a list with no target is nothing to do, not an error.
+    allow_empty: bool,
     /// The command line's list flags, repeated in suggested commands.
     words: Vec<String>,
 }
@@ -84,13 +86,14 @@ pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
                      its `fleet:` block"
                 )));
             }
-            None if args.jobs.is_some() || args.keep_going => {
-                return Err(
-                    Error::usage("--jobs and --keep-going need a target list").with_help(
-                        "give --targets FILE, --targets-query SQL or --schemas-query SQL, or \
-                         a `fleet:` list in the environment file",
-                    ),
+            None if args.jobs.is_some() || args.keep_going || args.allow_empty => {
+                return Err(Error::usage(
+                    "--jobs, --keep-going and --allow-empty need a target list",
                 )
+                .with_help(
+                    "give --targets FILE, --targets-query SQL or --schemas-query SQL, or \
+                         a `fleet:` list in the environment file",
+                ))
             }
             None => return Ok(Selected::One(migrator)),
         },
@@ -101,6 +104,7 @@ pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
         from,
         jobs: args.jobs.map(usize::from).or(settings.jobs),
         keep_going: args.keep_going || settings.keep_going.unwrap_or(false),
+        allow_empty: args.allow_empty,
         words,
     }))
 }
@@ -118,6 +122,7 @@ fn one_tenant_or_a_list(cli: &Cli, args: &FleetArgs) -> Result<()> {
         (args.schemas_query.is_some(), "--schemas-query"),
         (args.jobs.is_some(), "--jobs"),
         (args.keep_going, "--keep-going"),
+        (args.allow_empty, "--allow-empty"),
     ];
     let Some((_, flag)) = list.iter().find(|(given, _)| *given) else {
         return Ok(());
@@ -236,6 +241,9 @@ fn fleet(
     let count = fleet.targets().len();
     let from = &plan.from;
     if count == 0 {
+        if !plan.allow_empty {
+            return Err(empty_list(from));
+        }
         out.note(&format!("no targets in {from}: nothing to do"));
     } else {
         out.progress(&format!(
@@ -250,6 +258,15 @@ fn fleet(
         ));
     }
     Ok(fleet)
+}
+
+/// A list with no target, refused (exit 5) unless `--allow-empty`: a deploy whose tenant
+/// query has a typo in its `WHERE`, or whose list file a failed step left empty, must not
+/// pass for one that migrated every tenant (nor `status` for one that is up to date).
+fn empty_list(from: &str) -> Error {
+    Error::invalid(format!("no targets in {from}: the list is empty")).with_help(format!(
+        "check {from}; when no target is expected (no tenant yet), pass --allow-empty"
+    ))
 }
 
 /// The live line (terminal only) and, as they happen, the targets that failed.

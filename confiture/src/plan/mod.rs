@@ -11,7 +11,7 @@
 //! names each row it deletes or rewrites by that row's own `version`.
 
 use crate::diagnostic::Diagnostic;
-use crate::error::{Divergence, Error, NewerDatabase, Reason};
+use crate::error::{Diverged, Divergence, Error, NewerDatabase, Reason, Result};
 use crate::files::{Migration, MigrationSet, Origin};
 use crate::history::{recorded_checksum, History, Recorded, State};
 use crate::ledger::LedgerRow;
@@ -247,19 +247,19 @@ pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
     }
 }
 
-/// A binary older than the database: the set is embedded and the ledger records versions
-/// above the newest it knows. Says so first (the refusal's [`NewerDatabase`], with those
-/// versions and the build that embeds the set); other refusals are left as they are.
-pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, err: Error) -> Error {
+/// The rows of a newer build, when `set` is embedded: the versions the ledger records above
+/// the newest migration the binary knows, as the refusals' [`NewerDatabase`] (`None` when the
+/// set is read from a directory or no row is above it), and the rows themselves.
+fn newer_rows<'h, 'a>(
+    set: &MigrationSet,
+    history: &'h History<'a>,
+) -> Option<(NewerDatabase, Vec<&'h Recorded<'a>>)> {
     let Origin::Embedded { package, version } = &set.origin else {
-        return err;
-    };
-    let Reason::Diverged(diverged) = err.reason() else {
-        return err;
+        return None;
     };
     let newest_migration = set.migrations.iter().max_by_key(|m| m.version);
     let newest = newest_migration.map(|m| m.version);
-    let newer: Vec<String> = history
+    let rows: Vec<&Recorded<'_>> = history
         .missing()
         .into_iter()
         .filter(|r| {
@@ -267,11 +267,39 @@ pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, err: Err
                 .as_ref()
                 .is_some_and(|v| newest.is_none_or(|n| v.number() > n))
         })
-        .map(|r| r.row.version.clone())
         .collect();
-    if newer.is_empty() {
-        return err;
+    if rows.is_empty() {
+        return None;
     }
+    let embeds_up_to = newest_migration.map(|m| m.version_text.clone());
+    let versions = rows.iter().map(|r| r.row.version.clone()).collect();
+    let newer = NewerDatabase::new(package.clone(), version.clone(), embeds_up_to, versions);
+    Some((newer, rows))
+}
+
+/// What to do about a newer build's rows: run that build; neither roll them back nor forget
+/// their rows.
+fn newer_database_help(newer: &NewerDatabase) -> String {
+    format!(
+        "this build of {} ({}) is older than the database: run the build that \
+         applied them (or a newer one) instead; leave those migrations as they are: their \
+         changes are in the database, so neither rolling them back nor forgetting their rows \
+         makes it match this build (and forgotten rows would be applied again by the newer \
+         build)",
+        newer.package, newer.package_version
+    )
+}
+
+/// A binary older than the database: the set is embedded and the ledger records versions
+/// above the newest it knows. Says so first (the refusal's [`NewerDatabase`], with those
+/// versions and the build that embeds the set); other refusals are left as they are.
+pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, err: Error) -> Error {
+    let Reason::Diverged(diverged) = err.reason() else {
+        return err;
+    };
+    let Some((newer, rows)) = newer_rows(set, history) else {
+        return err;
+    };
     // The newer build's rows are the only divergence: the usual help for missing rows
     // (restore the files, `first_version`, `reinit` forgets the rows) does not apply to them,
     // and forgetting them is harmful: the newer build would apply them again over their own
@@ -281,20 +309,28 @@ pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, err: Err
         .iter()
         .filter(|d| matches!(d, Divergence::Missing { .. }))
         .count();
-    let only_newer = missing == newer.len() && missing == diverged.migrations.len();
-    let embeds_up_to = newest_migration.map(|m| m.version_text.clone());
-    let newer = NewerDatabase::new(package.clone(), version.clone(), embeds_up_to, newer);
+    let only_newer = missing == rows.len() && missing == diverged.migrations.len();
+    let mine = newer_database_help(&newer);
     let diverged = diverged.clone().with_newer_database(newer);
-    let mine = format!(
-        "this build of {package} ({version}) is older than the database: run the build that \
-         applied them (or a newer one) instead; leave those migrations as they are: their \
-         changes are in the database, so neither rolling them back nor forgetting their rows \
-         makes it match this build (and forgotten rows would be applied again by the newer \
-         build)"
-    );
     let help = match &err.help {
         Some(help) if !only_newer => format!("{mine}; for the other migrations: {help}"),
         _ => mine,
     };
     Error::diverged(err.message.clone(), diverged).with_help(help)
+}
+
+/// Refuses (exit 7) to rewrite the ledger from a binary older than the database: `reinit`
+/// would forget the newer build's rows, which that build would then apply again over their
+/// own changes ([`newer_database`] says the same for `up` and `down`).
+pub(super) fn refuse_newer_database(set: &MigrationSet, history: &History<'_>) -> Result<()> {
+    let Some((newer, rows)) = newer_rows(set, history) else {
+        return Ok(());
+    };
+    let help = newer_database_help(&newer);
+    let message = format!(
+        "the database has migrations applied that this binary does not embed: {}",
+        newer.versions.join(", ")
+    );
+    let found = rows.into_iter().map(missing).collect();
+    Err(Error::diverged(message, Diverged::new(found).with_newer_database(newer)).with_help(help))
 }

@@ -161,6 +161,7 @@ pub fn reinit<'a>(
     super::check_usable(set, &history, |v, recorded| {
         recorded || through.is_some_and(|t| v <= t)
     })?;
+    super::refuse_newer_database(set, &history)?;
     let above_through = |r: &Recorded<'_>| {
         through.is_some_and(|t| r.version.as_ref().is_none_or(|v| v.number() > t))
     };

@@ -250,7 +250,11 @@ fn an_embedded_set_older_than_the_database_says_so_as_data() {
     let expected = NewerDatabase::new("service", "1.0.0", Some("002".into()), vec!["003".into()]);
     let up_err = up(&s, &r, &UpRequest::default()).unwrap_err();
     let down_err = down(&s, &r, &DownRequest::default()).unwrap_err();
-    for err in [up_err, down_err] {
+    // `reinit` would forget the newer build's rows (which it would then apply again): refused
+    // as `up` and `down` are, with or without `--through`.
+    let reinit_err = reinit(&s, &r, None, None).unwrap_err();
+    let reinit_through_err = reinit(&s, &r, Some(2), None).unwrap_err();
+    for err in [up_err, down_err, reinit_err, reinit_through_err] {
         assert_eq!(err.kind, ErrorKind::Diverged);
         let Reason::Diverged(diverged) = err.reason() else {
             panic!("{err:?}");

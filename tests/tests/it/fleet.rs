@@ -891,14 +891,47 @@ fn create_database_in_a_fleet_names_each_database_it_creates() {
     assert_eq!(ledger(&missing), ALL);
 }
 
+/// A list with no target is refused (exit 5), whichever command and list: a deploy whose
+/// tenant query has a typo in its `WHERE`, or whose list file a failed step left empty, does not
+/// pass for one that migrated every tenant, nor `status` for one that is up to date. With
+/// `--allow-empty` (no tenant yet) it is nothing to do.
 #[test]
-fn an_empty_list_is_nothing_to_do() {
+fn an_empty_list_is_refused_unless_allowed() {
     let project = tenant_project();
     project.write("tenants.txt", "# no tenants yet\n");
-    fleet(&project, &["up", "--targets", "tenants.txt"])
-        .code(exit::SUCCESS)
-        .stderr_has("no targets in tenants.txt")
-        .stdout_has("0 targets: 0 done, 0 failed");
+    let none = "SELECT datname FROM pg_database WHERE false";
+    let lists: [(&[&str], &str); 3] = [
+        (&["--targets", "tenants.txt"], "tenants.txt"),
+        (&["--targets-query", none], "the targets query"),
+        (
+            &[
+                "--schemas-query",
+                "SELECT nspname FROM pg_namespace WHERE false",
+            ],
+            "the schemas query",
+        ),
+    ];
+    for (list, from) in lists {
+        for command in ["up", "down", "status"] {
+            let args: Vec<&str> = [command].iter().chain(list).copied().collect();
+            fleet(&project, &args)
+                .code(exit::INVALID)
+                .stderr_has(&format!("no targets in {from}: the list is empty"))
+                .stderr_has("--allow-empty");
+            let json: Vec<&str> = args.iter().copied().chain(["--format", "json"]).collect();
+            let json = fleet(&project, &json).code(exit::INVALID).json();
+            assert_eq!(json["error"]["kind"], "invalid", "{json}");
+            let allowed: Vec<&str> = args.iter().copied().chain(["--allow-empty"]).collect();
+            fleet(&project, &allowed)
+                .code(exit::SUCCESS)
+                .stderr_has(&format!("no targets in {from}: nothing to do"))
+                .stdout_has("0 targets: 0 done, 0 failed");
+        }
+    }
+    // Without a list, the flag is a usage error as --jobs and --keep-going are.
+    fleet(&project, &["status", "--allow-empty"])
+        .code(exit::USAGE)
+        .stderr_has("need a target list");
 }
 
 #[test]
