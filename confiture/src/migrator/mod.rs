@@ -449,8 +449,10 @@ impl Migrator {
         Ok(Migrator::for_workspace(env, &ws))
     }
 
-    /// A session for the environment file at `path` (like `-c FILE`), with the migrations of
-    /// the workspace that contains the file. `${VAR}` is expanded from the process
+    /// A session for the environment file at `path` (like `-c FILE`), with the migrations
+    /// `-c FILE` reads ([`Workspace::of_environment_file`]): those of the Cargo project that
+    /// holds the file, or, for a file outside any, of the current directory's project (the
+    /// current directory itself outside any). `${VAR}` is expanded from the process
     /// environment, and a `CONFITURE_DATABASE_URL` naming another database is an error.
     ///
     /// ```no_run
@@ -476,9 +478,7 @@ impl Migrator {
                  (`Migrator::from_url` takes a database URL)",
             ));
         }
-        let absolute = current_dir()?.join(path);
-        let start = absolute.parent().unwrap_or(&absolute);
-        let ws = Workspace::discover(start)?;
+        let ws = Workspace::of_environment_file(path, &current_dir()?)?;
         let env = config::resolve(
             &ws,
             &Selection::File(path.to_path_buf()),
