@@ -182,9 +182,12 @@ impl Migrator {
     /// them (the driver's prepared statements stay). The session is reset once more on first
     /// use, so what the service `SET` before handing it over (a `statement_timeout`, a role) is
     /// gone, as on a fresh connection; what it was opened with (`application_name`, `options`)
-    /// stays. The client should name the environment's database (`env` still gives the ledger
-    /// table and the settings) and be outside a transaction: a `BEGIN` sent by hand and left
-    /// open would mix the service's work into the first migration's transaction.
+    /// stays. The client must be connected to the environment's database (`env` still gives
+    /// the ledger table and the settings): one to another database is refused on first use,
+    /// in the same round trip as the reset, before anything is read or written through it
+    /// (`ErrorKind::Usage`, naming both databases; `into_client` still gives it back). It
+    /// should be outside a transaction: a `BEGIN` sent by hand and left open would mix the
+    /// service's work into the first migration's transaction.
     ///
     /// ```no_run
     /// use confiture::config::Environment;
@@ -677,11 +680,8 @@ impl Migrator {
         match &mut self.client {
             Some(client) => {
                 if self.reset_pending {
-                    client
-                        .batch_execute(crate::db::apply::RESET_SESSION)
-                        .map_err(|e| {
-                            crate::db::query_error("cannot reset the session handed over", e)
-                        })?;
+                    // Refused (another database) stays pending: every command is refused.
+                    crate::db::connect::adopt_handed_over(client, &self.env)?;
                     self.reset_pending = false;
                 }
                 Ok(client)

@@ -343,6 +343,45 @@ fn driver_config(env: &Environment, check_interval: bool) -> postgres::Config {
     config
 }
 
+/// Takes over a connection handed over by the caller (`Migrator::with_client`), in one round
+/// trip: asks which database it is to, then puts the session back to its connection-time state
+/// (`apply::RESET_SESSION`). A connection to another database than `env`'s is refused (a
+/// usage error naming both) before any command reads or writes through it: its reports and
+/// errors would name `env`'s database while another one is migrated. The server's address
+/// is not visible to a session, so the database name is what is compared.
+pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment) -> Result<()> {
+    let messages = client
+        .simple_query(&format!(
+            "SELECT pg_catalog.current_database(); {}",
+            super::apply::RESET_SESSION
+        ))
+        .map_err(|e| super::query_error("cannot reset the session handed over", e))?;
+    let connected = messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    });
+    let named = &env.connection.dbname;
+    match connected {
+        Some(connected) if connected != named => {
+            let shown = |name: &str| crate::display::escape(name).into_owned();
+            Err(Error::usage(format!(
+                "the connection handed over with with_client is to database \"{}\", not to \
+                 \"{}\", the environment's ({})",
+                shown(connected),
+                shown(named),
+                env.connection
+            ))
+            .with_help(format!(
+                "hand with_client a connection to \"{}\", or give the Migrator an environment \
+                 that names \"{}\"",
+                shown(named),
+                shown(connected)
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Asks the server to cancel the statement running on the session `token` belongs to (what
 /// libpq's `PQcancel` does), over a connection made as `env`'s sessions are: TLS by its
 /// sslmode, the address the session dialled. Whether the request was delivered; the server
