@@ -35,7 +35,14 @@ impl Context {
             .map_err(|e| Error::invalid("cannot read the current directory").with_cause(e))?;
         let g = &cli.global;
         let start = crate::select::start(&cwd, g.package.as_deref(), g.manifest_path.as_deref())?;
-        let workspace = Workspace::discover(&start)?;
+        // `-c FILE` brings the project that holds the file (as `Migrator::from_config`), unless
+        // `-p`/`--manifest-path` name one.
+        let workspace = match &g.config {
+            Some(file) if g.package.is_none() && g.manifest_path.is_none() => {
+                Workspace::of_environment_file(&cwd.join(file), &start)?
+            }
+            _ => Workspace::discover(&start)?,
+        };
         let migrations_dir = match &cli.global.migrations_dir {
             Some(dir) => cwd.join(dir),
             None => workspace.migrations_dir(),

@@ -127,6 +127,29 @@ impl Workspace {
         }
     }
 
+    /// The project an environment file named by its path belongs to — `-c FILE` and
+    /// `Migrator::from_config` both ask this, so that they read the same migrations: the
+    /// Cargo workspace (and package) that holds the file, as [`Workspace::discover`] finds it
+    /// from the file's directory; for a file outside any Cargo project (a secrets mount,
+    /// `/dev/stdin`, a directory without a `Cargo.toml`), the project discovery finds from
+    /// `start` (the current directory, or the one `-p`/`--manifest-path` names) — outside any
+    /// project, `start` itself, never the file's directory. A relative `file` is relative to
+    /// the current directory.
+    pub fn of_environment_file(file: &Path, start: &Path) -> Result<Workspace> {
+        let file = std::path::absolute(file).map_err(|err| {
+            Error::invalid(format!("cannot resolve path `{}`", file.display())).with_source(err)
+        })?;
+        // A path whose directory is not there finds nothing; reading it is the file's reader's
+        // error to name.
+        if let Some(dir) = file.parent().filter(|dir| dir.is_dir()) {
+            let holding = Workspace::discover(dir)?;
+            if holding.manifest.is_some() {
+                return Ok(holding);
+            }
+        }
+        Workspace::discover(start)
+    }
+
     fn from_root(
         root: PathBuf,
         manifest: PathBuf,
@@ -464,6 +487,29 @@ mod tests {
         let ws = Workspace::discover(&bare).unwrap();
         assert_eq!(ws.root, bare);
         assert_eq!(ws.manifest, None);
+    }
+
+    #[test]
+    fn an_environment_file_brings_its_project_else_the_start_s() {
+        let tmp = TempDir::new("confiture_workspace");
+        tmp.write("solo/Cargo.toml", MEMBER);
+        let file = tmp.write("solo/db/environments/x.yaml", "");
+        let bare = tmp.dir("bare");
+        let ws = Workspace::of_environment_file(&file, &bare).unwrap();
+        assert_eq!(ws.root, tmp.path.join("solo"));
+        // Outside any project: the start, never the file's directory.
+        let file = tmp.write("bare/db/environments/x.yaml", "");
+        let ws = Workspace::of_environment_file(&file, &bare).unwrap();
+        assert_eq!(ws.root, bare);
+        assert_eq!(ws.migrations_dir(), bare.join("db/migrations"));
+        let start = tmp.dir("solo/src");
+        let ws = Workspace::of_environment_file(&file, &start).unwrap();
+        assert_eq!(ws.root, tmp.path.join("solo"));
+        // A file whose directory is not there (or is a file) leaves the file's reader to say so.
+        for missing in ["nowhere/x.yaml", "solo/Cargo.toml/x.yaml"] {
+            let ws = Workspace::of_environment_file(&tmp.path.join(missing), &bare).unwrap();
+            assert_eq!(ws.root, bare, "{missing}");
+        }
     }
 
     #[test]

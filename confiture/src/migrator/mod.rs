@@ -182,9 +182,12 @@ impl Migrator {
     /// them (the driver's prepared statements stay). The session is reset once more on first
     /// use, so what the service `SET` before handing it over (a `statement_timeout`, a role) is
     /// gone, as on a fresh connection; what it was opened with (`application_name`, `options`)
-    /// stays. The client should name the environment's database (`env` still gives the ledger
-    /// table and the settings) and be outside a transaction: a `BEGIN` sent by hand and left
-    /// open would mix the service's work into the first migration's transaction.
+    /// stays. The client must be connected to the environment's database (`env` still gives
+    /// the ledger table and the settings): one to another database is refused on first use,
+    /// in the same round trip as the reset, before anything is read or written through it
+    /// (`ErrorKind::Usage`, naming both databases; `into_client` still gives it back). It
+    /// should be outside a transaction: a `BEGIN` sent by hand and left open would mix the
+    /// service's work into the first migration's transaction.
     ///
     /// ```no_run
     /// use confiture::config::Environment;
@@ -449,8 +452,10 @@ impl Migrator {
         Ok(Migrator::for_workspace(env, &ws))
     }
 
-    /// A session for the environment file at `path` (like `-c FILE`), with the migrations of
-    /// the workspace that contains the file. `${VAR}` is expanded from the process
+    /// A session for the environment file at `path` (like `-c FILE`), with the migrations
+    /// `-c FILE` reads ([`Workspace::of_environment_file`]): those of the Cargo project that
+    /// holds the file, or, for a file outside any, of the current directory's project (the
+    /// current directory itself outside any). `${VAR}` is expanded from the process
     /// environment, and a `CONFITURE_DATABASE_URL` naming another database is an error.
     ///
     /// ```no_run
@@ -476,9 +481,7 @@ impl Migrator {
                  (`Migrator::from_url` takes a database URL)",
             ));
         }
-        let absolute = current_dir()?.join(path);
-        let start = absolute.parent().unwrap_or(&absolute);
-        let ws = Workspace::discover(start)?;
+        let ws = Workspace::of_environment_file(path, &current_dir()?)?;
         let env = config::resolve(
             &ws,
             &Selection::File(path.to_path_buf()),
@@ -677,11 +680,8 @@ impl Migrator {
         match &mut self.client {
             Some(client) => {
                 if self.reset_pending {
-                    client
-                        .batch_execute(crate::db::apply::RESET_SESSION)
-                        .map_err(|e| {
-                            crate::db::query_error("cannot reset the session handed over", e)
-                        })?;
+                    // Refused (another database) stays pending: every command is refused.
+                    crate::db::connect::adopt_handed_over(client, &self.env)?;
                     self.reset_pending = false;
                 }
                 Ok(client)

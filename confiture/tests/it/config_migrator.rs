@@ -116,3 +116,91 @@ fn from_config_names_a_missing_file() {
         "{err}"
     );
 }
+
+/// Set for the child process of [`from_config_takes_the_project_the_cli_takes_for_the_file`]:
+/// the environment file to give `Migrator::from_config`, from the child's current directory.
+const CHILD_CONFIG: &str = "CFT_FROM_CONFIG_FILE";
+
+#[test]
+#[ignore = "started as a child process, in a directory of its own, by \
+            from_config_takes_the_project_the_cli_takes_for_the_file"]
+fn child_prints_the_migrations_dir_of_from_config() {
+    let file = std::env::var(CHILD_CONFIG).expect("only run as a child process");
+    let migrator = Migrator::from_config(&file).expect("from_config");
+    println!("migrations_dir={}", migrator.migrations_dir().display());
+}
+
+/// The migrations directory `Migrator::from_config(file)` picks when the process runs in `cwd`
+/// (a child process: the current directory is the whole process's).
+fn from_config_in(cwd: &std::path::Path, file: &std::path::Path) -> PathBuf {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "config_migrator::child_prints_the_migrations_dir_of_from_config",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .current_dir(cwd)
+        .env(CHILD_CONFIG, file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The harness prints the test's name on the same line.
+    let line = stdout
+        .split("migrations_dir=")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("no migrations_dir in {stdout}"));
+    PathBuf::from(line)
+}
+
+/// `from_config` finds the migrations `-c FILE` finds: those of the Cargo project that holds
+/// the file, and for a file outside any Cargo project those of the current directory's
+/// project (or of the current directory itself) — never a `db/migrations` under the file's own
+/// directory (`db/environments/db/migrations`).
+#[test]
+fn from_config_takes_the_project_the_cli_takes_for_the_file() {
+    let tmp = TempDir::new("cft_from_config");
+    let url = "database_url: postgresql://app@127.0.0.1:1/app\n";
+    // A plain directory, no Cargo.toml: the layout `generate` and `-c` use there.
+    let plain = tmp.dir("plain");
+    tmp.write("plain/db/environments/x.yaml", url);
+    tmp.dir("plain/db/migrations");
+    // A Cargo project with its own migrations directory.
+    tmp.write(
+        "project/Cargo.toml",
+        "[package]\nname = \"p\"\nversion = \"0.1.0\"\n\n[package.metadata.confiture]\nmigrations_dir = \"sql\"\n",
+    );
+    tmp.write("project/db/environments/x.yaml", url);
+    // A file outside any project (a secrets mount).
+    let secrets = tmp.write("secrets/x.yaml", url);
+
+    let relative = std::path::Path::new("db/environments/x.yaml");
+    assert_eq!(
+        from_config_in(&plain, relative),
+        plain.join("db/migrations")
+    );
+    assert_eq!(
+        from_config_in(&plain, &plain.join(relative)),
+        plain.join("db/migrations")
+    );
+    assert_eq!(
+        from_config_in(&plain, &tmp.path().join("project").join(relative)),
+        tmp.path().join("project/sql")
+    );
+    assert_eq!(
+        from_config_in(&plain, &secrets),
+        plain.join("db/migrations")
+    );
+    assert_eq!(
+        from_config_in(&tmp.path().join("project/db"), &secrets),
+        tmp.path().join("project/sql")
+    );
+}

@@ -422,3 +422,107 @@ fn a_refused_startup_parameter_is_told_by_its_sqlstate_and_retried_without_it() 
         );
     }
 }
+
+/// A listener on a free port that answers every connection with `answer` after reading what
+/// the client sent first (an SSLRequest, or a startup packet with `sslmode=disable`), then
+/// closes it.
+fn answering_service(answer: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut socket in listener.incoming().flatten() {
+            let mut first = [0u8; 1024];
+            let _ = socket.read(&mut first);
+            let _ = socket.write_all(answer);
+        }
+    });
+    port
+}
+
+/// Another service on the port (here an HTTP server) is named as such whatever the sslmode:
+/// never "the server does not offer TLS" with a help that lowers the sslmode, which would not
+/// connect either.
+#[test]
+fn a_port_that_is_not_postgresql_is_named_so_whatever_the_sslmode() {
+    let port = answering_service(
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    for sslmode in ["disable", "prefer", "require", "verify-ca", "verify-full"] {
+        let err = common::connect_err(&env(&format!(
+            "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode={sslmode}&connect_timeout=5"
+        )));
+        let text = full_text(&err);
+        assert_eq!(err.exit_code(), exit::CONNECTION, "{sslmode}: {text}");
+        assert!(
+            err.message.contains(&format!(
+                "127.0.0.1:{port} is not a PostgreSQL server: it answered the TLS request with \
+                 \"H\""
+            )),
+            "{sslmode}: {text}"
+        );
+        assert!(
+            err.message.contains(&format!("app@127.0.0.1:{port}/app")),
+            "{sslmode}: {text}"
+        );
+        let help = err.help.as_deref().unwrap_or_default();
+        assert!(help.contains("host and port"), "{sslmode}: {text}");
+        assert!(!help.contains("sslmode"), "{sslmode}: {text}");
+        assert!(!text.contains("does not offer TLS"), "{sslmode}: {text}");
+    }
+}
+
+/// Only a server that answered "N" to the TLS request is said not to offer TLS, and only then
+/// does the help name the sslmodes that do without it; an answer that is not PostgreSQL's
+/// ('E' from a server that could not start a backend, any other byte) never lowers the sslmode.
+#[test]
+fn only_a_server_that_refuses_tls_is_said_not_to_offer_it() {
+    for sslmode in ["require", "verify-ca", "verify-full"] {
+        let port = answering_service(b"N");
+        let err = common::connect_err(&env(&format!(
+            "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode={sslmode}&connect_timeout=5"
+        )));
+        let text = full_text(&err);
+        assert_eq!(err.exit_code(), exit::CONNECTION, "{sslmode}: {text}");
+        assert!(
+            err.message.contains(&format!(
+                "the server does not offer TLS, and sslmode={sslmode} requires it"
+            )),
+            "{sslmode}: {text}"
+        );
+        assert!(
+            err.help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("sslmode=prefer"),
+            "{sslmode}: {text}"
+        );
+    }
+    let port = answering_service(b"E\0\0\0\x08\0\0\0\0");
+    let err = common::connect_err(&env(&format!(
+        "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode=require&connect_timeout=5"
+    )));
+    let text = full_text(&err);
+    assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
+    assert!(
+        err.message
+            .contains("the server answered the TLS request with an error"),
+        "{text}"
+    );
+    assert!(!text.contains("does not offer TLS"), "{text}");
+    assert!(
+        !err.help.as_deref().unwrap_or_default().contains("sslmode"),
+        "{text}"
+    );
+    let port = answering_service(b"\x01");
+    let err = common::connect_err(&env(&format!(
+        "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode=require&connect_timeout=5"
+    )));
+    let text = full_text(&err);
+    assert!(
+        err.message.contains(&format!(
+            "127.0.0.1:{port} is not a PostgreSQL server: it answered the TLS request with 0x01"
+        )),
+        "{text}"
+    );
+}

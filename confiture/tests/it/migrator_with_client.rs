@@ -205,3 +205,73 @@ fn the_runs_timeouts_do_not_outlive_it_on_the_handed_connection() {
         );
     }
 }
+
+/// A connection to another database than the environment's is refused before any command
+/// reads or writes through it: the reports and errors would name the environment's database
+/// while another one is migrated. The error names both; the client comes back untouched
+/// (no ledger, no lock) and still usable.
+#[test]
+fn a_connection_to_another_database_is_refused_naming_both() {
+    use confiture::migrate::{BaselineOptions, DownOptions, ReinitOptions};
+    let named = TestDb::new("withclientnamed");
+    let other = TestDb::new("withclientother");
+    let dir = Dir::new();
+    migrations(&dir);
+    let mut migrator = Migrator::new(environment(&named.name), &dir.path, CheckOptions::default())
+        .with_client(other.client_as("my-service"));
+    let check = |error: &confiture::Error, command: &str| {
+        assert_eq!(error.kind, ErrorKind::Usage, "{command}: {error}");
+        assert!(
+            error.message.contains(&format!("\"{}\"", other.name))
+                && error.message.contains(&format!("\"{}\"", named.name)),
+            "{command}: {error}"
+        );
+        assert!(
+            error
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("with_client"),
+            "{command}: {error:?}"
+        );
+    };
+    check(&migrator.status().unwrap_err(), "status");
+    check(
+        &migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error,
+        "up",
+    );
+    check(
+        &migrator
+            .down(&DownOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error,
+        "down",
+    );
+    check(
+        &migrator
+            .baseline(&BaselineOptions::through(1), &mut no_progress)
+            .unwrap_err()
+            .error,
+        "baseline",
+    );
+    check(
+        &migrator
+            .reinit(&ReinitOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error,
+        "reinit",
+    );
+    let mut client = migrator.into_client().expect("the client comes back");
+    assert_eq!(
+        value(&mut client, "SELECT current_database()").unwrap(),
+        other.name
+    );
+    for db in [&named, &other] {
+        assert!(!db.table_exists("tb_confiture"), "{}", db.name);
+        assert!(!db.table_exists("a"), "{}", db.name);
+    }
+    assert_eq!(advisory_locks(&mut client), "0");
+}

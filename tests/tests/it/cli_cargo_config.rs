@@ -448,3 +448,62 @@ fn a_dotenv_that_is_a_pipe_is_read() {
     writer.join().unwrap();
     assert_eq!(from_dotenv.ledger().unwrap(), ["001:a"]);
 }
+
+/// The migrations directory `lint -c FILE` reads, run in `cwd`, as its JSON report names it
+/// (relative to `cwd`).
+fn lint_dir_with_file(cwd: &std::path::Path, file: &std::path::Path) -> String {
+    let run = Run::of(
+        confiture_tests::cli()
+            .current_dir(cwd)
+            .args(["lint", "--format", "json", "-c"])
+            .arg(file),
+    );
+    run.json()["migrations_dir"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no migrations_dir: {}", run.dump()))
+        .to_string()
+}
+
+/// `-c FILE` takes the migrations of the Cargo project (and package) that holds the file, as
+/// `Migrator::from_config` does (one rule, `Workspace::of_environment_file`); a file outside
+/// any Cargo project, those of the current directory's project, or of the current directory
+/// itself outside any.
+#[test]
+fn an_environment_file_brings_the_project_that_holds_it() {
+    let url = "database_url: postgresql://app@127.0.0.1:1/app\n";
+    let tmp = confiture_test_support::TempDir::new("confiture-plain");
+    let plain = tmp.dir("plain");
+    tmp.write("plain/db/environments/x.yaml", url);
+    tmp.dir("plain/db/migrations");
+    let secrets = tmp.write("secrets/x.yaml", url);
+    let project = workspace_with_a_member();
+    project
+        .write("db/environments/x.yaml", url)
+        .write("billing/db/environments/x.yaml", url);
+
+    let relative = std::path::Path::new("db/environments/x.yaml");
+    // A plain directory: its own db/migrations.
+    assert_eq!(lint_dir_with_file(&plain, relative), "db/migrations");
+    // Another Cargo project's file: that project's migrations, wherever the command runs.
+    let theirs = project.path("db/environments/x.yaml");
+    let shown = lint_dir_with_file(&plain, &theirs);
+    assert_eq!(
+        std::fs::canonicalize(plain.join(&shown)).unwrap(),
+        std::fs::canonicalize(project.path("db/migrations")).unwrap(),
+        "{shown}"
+    );
+    // A member's file: the member's package table holds, as from inside the member.
+    assert_eq!(
+        lint_dir_with_file(
+            &project.root,
+            std::path::Path::new("billing/db/environments/x.yaml")
+        ),
+        "billing/migrations"
+    );
+    // A file outside any Cargo project: the current directory's project.
+    assert_eq!(
+        lint_dir_with_file(&project.path("billing"), &secrets),
+        "migrations"
+    );
+    assert_eq!(lint_dir_with_file(&plain, &secrets), "db/migrations");
+}

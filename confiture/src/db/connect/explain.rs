@@ -3,10 +3,12 @@
 //! fix where; control characters escaped.
 
 use std::error::Error as _;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use postgres::error::{DbError, SqlState};
 
+use super::probe::{self, SslAnswer};
 use super::Failure;
 use crate::config::{shown, ConnectionSpec, Environment, SslMode};
 use crate::error::{Error, Reason};
@@ -55,7 +57,7 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
             database: env.connection.to_string(),
         });
     }
-    if let Failure::Driver(driver) = failure {
+    if let Failure::Driver(driver, _) = failure {
         // Shown as the scrubbed text already in `cause`; kept whole for callers.
         error.set_source(driver);
     }
@@ -73,7 +75,7 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
 
 fn describe_failure(env: &Environment, failure: &Failure) -> Error {
     let spec = &env.connection;
-    let error = match failure {
+    let (error, dialled) = match failure {
         Failure::Setup(error) => return error.clone(),
         Failure::Lost => {
             return Error::connection(format!(
@@ -92,21 +94,62 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
                 env.source()
             ))
         }
-        Failure::Driver(error) => error,
+        Failure::Driver(error, dialled) => (error, *dialled),
     };
     let cause = driver_text(spec, error);
+    // Asked only here, on paths where the driver's error cannot tell another service from
+    // PostgreSQL, of the address that gave the error.
+    let peer = Peer { env, dialled };
     let explained = match error.as_db_error() {
         Some(db) => server_refusal(env, db),
-        None => handshake_failure(env, error, &cause)
+        None => handshake_failure(env, error, &cause, &peer)
             .or_else(|| {
-                find_in_chain::<std::io::Error>(error).map(|io| network_failure(env, io, &cause))
+                find_in_chain::<std::io::Error>(error)
+                    .and_then(|io| network_failure(env, io, &cause))
             })
-            .unwrap_or_else(|| {
-                Error::connection(format!("cannot connect to {spec}"))
-                    .with_help(format!("check the connection settings in {}", env.source()))
+            .unwrap_or_else(|| match peer.ssl_answer() {
+                Some(SslAnswer::NotPostgres(byte)) => not_postgres(env, &peer, byte),
+                _ => Error::connection(format!("cannot connect to {spec}"))
+                    .with_help(format!("check the connection settings in {}", env.source())),
             }),
     };
     explained.with_cause(&cause)
+}
+
+/// The address a failed try dialled, asked what it is only when the driver's error cannot
+/// tell ([`probe::ssl_answer`]).
+struct Peer<'a> {
+    env: &'a Environment,
+    dialled: Option<SocketAddr>,
+}
+
+impl Peer<'_> {
+    fn ssl_answer(&self) -> Option<SslAnswer> {
+        let address = self.dialled?;
+        probe::ssl_answer(address, self.env.migration.connect_timeout)
+    }
+}
+
+/// What answered on the port is not PostgreSQL: no sslmode helps, the host or port is wrong.
+fn not_postgres(env: &Environment, peer: &Peer<'_>, byte: u8) -> Error {
+    let spec = &env.connection;
+    let at = match peer.dialled {
+        Some(address) => address.to_string(),
+        None => format!("{}:{}", spec.host, spec.port),
+    };
+    let answer = if byte.is_ascii_graphic() {
+        format!("\"{}\"", char::from(byte))
+    } else {
+        format!("0x{byte:02x}")
+    };
+    Error::connection(format!(
+        "{at} is not a PostgreSQL server: it answered the TLS request with {answer}, where \
+         PostgreSQL answers \"S\" or \"N\" (connecting as {spec})"
+    ))
+    .with_help(format!(
+        "check the host and port in {}: another service listens there",
+        env.source()
+    ))
 }
 
 /// Where the connect timeout is set for `env`: an environment file has
@@ -249,7 +292,12 @@ fn authentication_refusal(env: &Environment, db: &DbError) -> Option<Error> {
 }
 
 /// The TLS handshake or the driver's authentication failed (no server error to read).
-fn handshake_failure(env: &Environment, error: &postgres::Error, cause: &str) -> Option<Error> {
+fn handshake_failure(
+    env: &Environment,
+    error: &postgres::Error,
+    cause: &str,
+    peer: &Peer<'_>,
+) -> Option<Error> {
     let spec = &env.connection;
     let source = env.source();
     if let Some(rustls::Error::AlertReceived(alert)) = find_in_chain::<rustls::Error>(error) {
@@ -274,7 +322,7 @@ fn handshake_failure(env: &Environment, error: &postgres::Error, cause: &str) ->
     }
     let top = error.to_string();
     if top.starts_with("error performing TLS handshake") {
-        return Some(explain_tls(env, error, cause));
+        return Some(explain_tls(env, error, cause, peer));
     }
     if !top.starts_with("authentication error") {
         return None;
@@ -290,12 +338,13 @@ fn handshake_failure(env: &Environment, error: &postgres::Error, cause: &str) ->
     })
 }
 
-/// The network failed: refused, timed out, no socket, no such host.
-fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Error {
+/// The network failed: refused, timed out, no socket, no such host; `None` for another IO
+/// error (a stream that broke off, or bytes that are not PostgreSQL's protocol).
+fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Option<Error> {
     use std::io::ErrorKind as Io;
     let spec = &env.connection;
     let source = env.source();
-    match io.kind() {
+    Some(match io.kind() {
         Io::ConnectionRefused => Error::connection(format!(
             "connection refused (connecting as {spec})"
         ))
@@ -321,12 +370,11 @@ fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Error
             format!("cannot resolve the host name (connecting as {spec})"),
         )
         .with_help(format!("check the host name in {source}")),
-        _ => Error::connection(format!("cannot connect to {spec}"))
-            .with_help(format!("check the connection settings in {source}")),
-    }
+        _ => return None,
+    })
 }
 
-fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str) -> Error {
+fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &Peer<'_>) -> Error {
     use rustls::CertificateError as Cert;
     let spec = &env.connection;
     let source = env.source();
@@ -336,12 +384,33 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str) -> Error
         None => "the webpki (Mozilla) roots".to_string(),
     };
     if cause.contains("server does not support TLS") {
-        return Error::connection(format!(
-            "the server does not offer TLS, and sslmode={mode} requires it (connecting as {spec})"
-        ))
-        .with_help(format!(
-            "enable ssl on the server, or use sslmode=prefer or disable in {source}"
-        ));
+        // The driver says so of any first byte but `S`: only a server that answers `N` does
+        // not offer TLS, and only then may a weaker sslmode help.
+        return match peer.ssl_answer() {
+            Some(SslAnswer::NoTls) => Error::connection(format!(
+                "the server does not offer TLS, and sslmode={mode} requires it (connecting as \
+                 {spec})"
+            ))
+            .with_help(format!(
+                "enable ssl on the server, or use sslmode=prefer or disable in {source}"
+            )),
+            Some(SslAnswer::NotPostgres(byte)) => not_postgres(env, peer, byte),
+            Some(SslAnswer::ServerError) => Error::connection(format!(
+                "the server answered the TLS request with an error: it could not start a \
+                 session for the connection (connecting as {spec})"
+            ))
+            .with_help(
+                "retry in a few seconds; the server's log says why (out of processes or memory)",
+            ),
+            Some(SslAnswer::Tls) | None => Error::connection(format!(
+                "the server did not agree to TLS, and sslmode={mode} requires it (connecting \
+                 as {spec})"
+            ))
+            .with_help(format!(
+                "check that the host and port in {source} name a PostgreSQL server with ssl \
+                 enabled"
+            )),
+        };
     }
     let certificate = find_in_chain::<rustls::Error>(error).and_then(|e| match e {
         rustls::Error::InvalidCertificate(c) => Some(c),

@@ -4,6 +4,7 @@
 
 mod explain;
 mod pooler;
+mod probe;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
@@ -140,7 +141,7 @@ fn select(env: &Environment, attrs: TargetSessionAttrs) -> Result<Session, NoSes
                 return Err(failed);
             }
             Err(failure) => {
-                if let Failure::Driver(e) = &failure {
+                if let Failure::Driver(e, _) = &failure {
                     failed.missing_database |= e.code() == Some(&SqlState::INVALID_CATALOG_NAME);
                 }
                 failed.errors.push(explain(&one, failure));
@@ -211,14 +212,16 @@ fn session_mismatch(
 
 fn open(env: &Environment) -> Result<Session, Failure> {
     match attempt(env, true) {
-        Err(Failure::Driver(e)) if rejects_check_interval(&e) => attempt(env, false),
+        Err(Failure::Driver(e, _)) if rejects_check_interval(&e) => attempt(env, false),
         other => other,
     }
 }
 
 enum Failure {
     Setup(Error),
-    Driver(postgres::Error),
+    /// The driver's error, with the address whose try gave it (`None` when the driver looked
+    /// the name up itself, or over a Unix socket).
+    Driver(postgres::Error, Option<SocketAddr>),
     TimedOut(Duration),
     /// The thread that connected died without an answer (a bug in the driver).
     Lost,
@@ -233,7 +236,7 @@ fn attempt(env: &Environment, check_interval: bool) -> Result<Session, Failure> 
     let open = move || dial(&config, tls, tcp);
     let timeout = env.migration.connect_timeout;
     if timeout.is_zero() {
-        return open().map_err(Failure::Driver);
+        return open().map_err(|(e, address)| Failure::Driver(e, address));
     }
     // The driver cannot be interrupted, so it runs on a thread we stop waiting for. A late
     // success is dropped (closing the session) when the send finds nobody listening; a server
@@ -250,7 +253,7 @@ fn attempt(env: &Environment, check_interval: bool) -> Result<Session, Failure> 
         ));
     }
     match rx.recv_timeout(timeout) {
-        Ok(result) => result.map_err(Failure::Driver),
+        Ok(result) => result.map_err(|(e, address)| Failure::Driver(e, address)),
         Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::TimedOut(timeout)),
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Lost),
     }
@@ -262,11 +265,12 @@ fn attempt(env: &Environment, check_interval: bool) -> Result<Session, Failure> 
 /// a name, except that we then know which address answered. The host name is still the
 /// driver's `host`, for TLS. A name that cannot be looked up here goes to the driver as it
 /// is (its error is the one users see), and then which address answered is not known.
+/// A failure comes with the address of the try that gave it, when known.
 fn dial(
     config: &postgres::Config,
     tls: Option<MakeRustlsConnect>,
     tcp: Option<(String, u16)>,
-) -> Result<Session, postgres::Error> {
+) -> Result<Session, (postgres::Error, Option<SocketAddr>)> {
     let connect = |config: &postgres::Config| match &tls {
         Some(tls) => config.connect(tls.clone()),
         None => config.connect(postgres::NoTls),
@@ -286,15 +290,17 @@ fn dial(
                     dialled: Some(address),
                 })
             }
-            Err(e) => last = Some(e),
+            Err(e) => last = Some((e, Some(address))),
         }
     }
     match last {
-        Some(e) => Err(e),
-        None => connect(config).map(|client| Session {
-            client,
-            dialled: None,
-        }),
+        Some(failed) => Err(failed),
+        None => connect(config)
+            .map(|client| Session {
+                client,
+                dialled: None,
+            })
+            .map_err(|e| (e, None)),
     }
 }
 
@@ -335,6 +341,45 @@ fn driver_config(env: &Environment, check_interval: bool) -> postgres::Config {
         .keepalives_retries(KEEPALIVE_RETRIES)
         .tcp_user_timeout(TCP_USER_TIMEOUT);
     config
+}
+
+/// Takes over a connection handed over by the caller (`Migrator::with_client`), in one round
+/// trip: asks which database it is to, then puts the session back to its connection-time state
+/// (`apply::RESET_SESSION`). A connection to another database than `env`'s is refused (a
+/// usage error naming both) before any command reads or writes through it: its reports and
+/// errors would name `env`'s database while another one is migrated. The server's address
+/// is not visible to a session, so the database name is what is compared.
+pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment) -> Result<()> {
+    let messages = client
+        .simple_query(&format!(
+            "SELECT pg_catalog.current_database(); {}",
+            super::apply::RESET_SESSION
+        ))
+        .map_err(|e| super::query_error("cannot reset the session handed over", e))?;
+    let connected = messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    });
+    let named = &env.connection.dbname;
+    match connected {
+        Some(connected) if connected != named => {
+            let shown = |name: &str| crate::display::escape(name).into_owned();
+            Err(Error::usage(format!(
+                "the connection handed over with with_client is to database \"{}\", not to \
+                 \"{}\", the environment's ({})",
+                shown(connected),
+                shown(named),
+                env.connection
+            ))
+            .with_help(format!(
+                "hand with_client a connection to \"{}\", or give the Migrator an environment \
+                 that names \"{}\"",
+                shown(named),
+                shown(connected)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Asks the server to cancel the statement running on the session `token` belongs to (what
