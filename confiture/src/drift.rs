@@ -150,6 +150,10 @@ impl Migrator {
     /// cannot be made (the history diverged, broken files, a migration that fails on the
     /// scratch database), with the report so far.
     ///
+    /// Once the live database is read, the connection this session opened to it is closed
+    /// (the next command opens another), so that the run holds no more than the scratch
+    /// database's two; a connection handed over with [`Migrator::with_client`] stays open.
+    ///
     /// ```no_run
     /// use confiture::drift::DriftOptions;
     /// use confiture::verify::ScratchProgress;
@@ -247,6 +251,10 @@ impl Migrator {
             of: env.connection.to_string(),
             values,
         };
+        // Everything of the live database is read: its session is not held while the scratch
+        // databases are made and replayed on, nor while waiting for another target's replay
+        // (`verify::CONNECTIONS_AT_ONCE`).
+        self.close_own_session();
 
         // With a schema directory the replay goes on to every migration: not shared.
         let shared = replayed.filter(|_| options.schema_dir.is_none());

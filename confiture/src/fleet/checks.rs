@@ -70,7 +70,8 @@ impl Fleet {
         }
         let representatives: Vec<(usize, &Target)> =
             firsts.iter().map(|&i| (i, &self.targets[i])).collect();
-        let scheduled = self.schedule(&representatives, progress, |target, _| {
+        let connections = crate::verify::CONNECTIONS_AT_ONCE;
+        let scheduled = self.schedule(&representatives, connections, progress, |target, _| {
             let mut migrator = self.migrator(target, &files);
             match migrator.verify(options, &mut |_| {}) {
                 Ok(report) => Ran {
@@ -131,11 +132,15 @@ impl Fleet {
         // Unreadable files are the same failure on every database: refused once.
         let files = self.files()?;
         let replayed = crate::drift::Replayed::default();
-        Ok(self.run("drift", progress, |target, _| {
-            match self
-                .migrator(target, &files)
-                .drift_with(options, &mut |_| {}, Some(&replayed))
-            {
+        Ok(self.run(
+            "drift",
+            crate::verify::CONNECTIONS_AT_ONCE,
+            progress,
+            |target, _| match self.migrator(target, &files).drift_with(
+                options,
+                &mut |_| {},
+                Some(&replayed),
+            ) {
                 Ok(report) => Ran {
                     exit_code: report.exit_code(),
                     failed: false,
@@ -152,7 +157,7 @@ impl Fleet {
                     shared_with: None,
                     created_database: None,
                 },
-            }
-        }))
+            },
+        ))
     }
 }

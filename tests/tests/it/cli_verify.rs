@@ -1378,3 +1378,58 @@ fn verify_and_drift_take_the_statement_timeout_their_help_names() {
         .code(exit::SUCCESS)
         .stdout_has("the schema directory db/schema matches the migrations");
 }
+
+/// While they replay, `drift` and `verify` hold two connections, both on the scratch database
+/// (the snapshots' session and the replay's own): `drift` closed its session on the live
+/// database once it had read it. A role or database `CONNECTION LIMIT` a run fits in, and the
+/// count the fleet's `--jobs` help gives (`fleet.rs`), are that.
+#[test]
+fn drift_and_verify_hold_two_connections_while_they_replay() {
+    let db = TestDb::new("drift_conns");
+    let project = Project::new();
+    project.migration(
+        "001_slow_on_scratch",
+        "CREATE TABLE t (a int);\nDO $$ BEGIN IF current_database() LIKE 'confiture_scratch%' \
+         THEN PERFORM pg_sleep(60); END IF; END $$;\n",
+        "DROP TABLE t;\n",
+    );
+    // Every session of the run, whatever its database, by the run's application name.
+    let app = unique("cft_conns");
+    let url = format!("{}?application_name={app}", db.url());
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    let held = || -> Vec<String> {
+        admin()
+            .query(
+                "SELECT datname::text FROM pg_stat_activity WHERE application_name = $1 \
+                 ORDER BY 1",
+                &[&app],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    for command in ["drift", "verify"] {
+        let args = ["migrate", command, "--database-url", &url];
+        let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
+        let two = wait_until(Duration::from_secs(5), || held().len() == 2);
+        let sessions = held();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+        run.code(exit::INTERRUPTED);
+        assert!(two, "{command}: {sessions:?}\n{}", run.dump());
+        assert_eq!(
+            sessions,
+            [scratch.as_str(), scratch.as_str()],
+            "{command}\n{}",
+            run.dump()
+        );
+        assert!(!database_exists(&scratch), "{}", run.dump());
+    }
+}
