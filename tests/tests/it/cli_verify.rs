@@ -1433,3 +1433,136 @@ fn drift_and_verify_hold_two_connections_while_they_replay() {
         assert!(!database_exists(&scratch), "{}", run.dump());
     }
 }
+
+/// Two roles: `login`, which connects, and `owner`, which the connection's options make the
+/// session's role (`options=-c role=owner`): migrations run as `owner`, as `up` ran them.
+/// Dropped (later, by the harness's reaper) on drop.
+struct SetRole {
+    login: Role,
+    owner: Role,
+}
+
+impl Drop for SetRole {
+    fn drop(&mut self) {
+        // Two drops of roles that one membership links, run at once by the reaper, may fail
+        // ("tuple concurrently deleted"): the link goes first.
+        let revoke = format!("REVOKE \"{}\" FROM \"{}\"", self.owner.0, self.login.0);
+        let _ = admin().batch_execute(&revoke);
+    }
+}
+
+impl SetRole {
+    /// `login` and `owner` with these attributes (CREATEDB or NOCREATEDB), `login` a member
+    /// of `owner`.
+    fn new(login: &str, owner: &str) -> SetRole {
+        let roles = SetRole {
+            owner: Role::with("cft_setrole_owner", owner),
+            login: Role::with("cft_setrole_login", login),
+        };
+        admin()
+            .batch_execute(&format!(
+                "ALTER ROLE \"{}\" NOLOGIN; GRANT \"{}\" TO \"{}\"",
+                roles.owner.0, roles.owner.0, roles.login.0
+            ))
+            .unwrap();
+        roles
+    }
+
+    /// A URL of `db` as `login`, with the session's role set to `owner` by its options.
+    fn url(&self, db: &str) -> String {
+        format!(
+            "{}?options=-c%20role%3D{}",
+            self.login.url(db),
+            self.owner.0
+        )
+    }
+}
+
+/// `verify` and `drift` through a connection whose options set the session's role
+/// (`-c role=owner`): the scratch database is created by whichever of the two roles may
+/// create databases, owned by the role the migrations run as, and made writable (and given
+/// the target's role settings) for the login role, whose settings a session there starts
+/// with. They used to fail with exit 3: "permission denied to create database" with a help
+/// saying to grant CREATEDB to a login role that had it, or "cannot make the scratch
+/// database writable". When neither role may create databases, the error says so, naming
+/// both (exit 3, as for one role without CREATEDB).
+#[test]
+fn verify_and_drift_through_a_connection_that_sets_the_role() {
+    let project = Project::example();
+    for (login, owner) in [("CREATEDB", "NOCREATEDB"), ("NOCREATEDB", "CREATEDB")] {
+        let roles = SetRole::new(login, owner);
+        let db = TestDb::new("verify_setrole");
+        // The login role's settings in the target, which a session there starts with, and
+        // which the scratch database is given.
+        admin()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{db}\" OWNER TO \"{owner}\"; ALTER ROLE \"{login}\" IN \
+                 DATABASE \"{db}\" SET check_function_bodies = off",
+                db = db.name,
+                owner = roles.owner.0,
+                login = roles.login.0
+            ))
+            .unwrap();
+        let url = roles.url(&db.name);
+        let case = format!("login {login}, owner {owner}");
+        project
+            .run(&["migrate", "up", "--database-url", &url])
+            .code(exit::SUCCESS);
+        let run = project.run(&["migrate", "drift", "--database-url", &url]);
+        assert_eq!(run.code, i32::from(exit::SUCCESS), "{case}\n{}", run.dump());
+        run.stderr_lacks("warning");
+        assert_scratch_dropped(&run);
+        let run = project.run(&["migrate", "verify", "--database-url", &url]);
+        assert_eq!(run.code, i32::from(exit::SUCCESS), "{case}\n{}", run.dump());
+        run.stdout_has("6 reversible").stderr_lacks("warning");
+        assert_scratch_dropped(&run);
+        // Reset here: the database's drop and the role's, run at once by the reaper, would
+        // both delete it (and one fail, leaving the role behind).
+        let reset = format!(
+            "ALTER ROLE \"{}\" IN DATABASE \"{}\" RESET ALL",
+            roles.login.0, db.name
+        );
+        admin().batch_execute(&reset).unwrap();
+        drop(db);
+    }
+
+    // Interrupted while it replays: the scratch database, the session's role's, is dropped
+    // although the sessions still there are the login role's.
+    let roles = SetRole::new("CREATEDB", "NOCREATEDB");
+    let db = TestDb::unborn("verify_setrole");
+    let slow = Project::new();
+    slow.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE t;\n",
+    );
+    let url = roles.url(&db.name);
+    let (child, scratch) =
+        spawn_asleep_on_scratch(&slow, &["migrate", "verify", "--database-url", &url]);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+    run.code(exit::INTERRUPTED).stderr_has(&format!(
+        "interrupted: dropped the scratch database \"{scratch}\""
+    ));
+    assert!(!database_exists(&scratch), "{}", run.dump());
+
+    let roles = SetRole::new("NOCREATEDB", "NOCREATEDB");
+    let db = TestDb::new("verify_setrole");
+    let url = roles.url(&db.name);
+    for command in ["verify", "drift"] {
+        let run = project.run(&["migrate", command, "--database-url", &url]);
+        run.code(exit::CONNECTION)
+            .stderr_has(&format!(
+                "neither the session's role \"{}\" (set by the connection's options) nor the \
+                 login role \"{}\" may create databases",
+                roles.owner.0, roles.login.0
+            ))
+            .stderr_has(&format!("grant CREATEDB to \"{}\"", roles.owner.0))
+            .stderr_has("`--scratch-url URL`");
+    }
+    drop(db);
+}
