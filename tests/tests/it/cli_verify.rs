@@ -1566,3 +1566,50 @@ fn verify_and_drift_through_a_connection_that_sets_the_role() {
     }
     drop(db);
 }
+
+/// `drift --lock-wait` bounds its reads of the live database, as `up`'s bounds its ledger
+/// read: a lock another session holds on the ledger, or on a table a view the snapshot reads
+/// is over, is waited for that long, then exit 6 naming the session holding it — not the
+/// environment's `lock_timeout`, which is the migrations' (drift used to have no such flag,
+/// exit 64).
+#[test]
+fn drift_lock_wait_bounds_the_live_reads() {
+    let db = TestDb::new("drift_lockwait");
+    let project = Project::new();
+    project.migration(
+        "001_w",
+        "CREATE TABLE w (id int);\nCREATE VIEW v AS SELECT id FROM w;\n",
+        "DROP VIEW v;\nDROP TABLE w;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    for table in ["tb_confiture", "w"] {
+        let mut other = db.connect();
+        other
+            .batch_execute(&format!(
+                "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+            ))
+            .unwrap();
+        let pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        // Released after 5 s at the latest: a wait not bounded by --lock-wait ends there.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(5));
+            other.batch_execute("COMMIT").unwrap();
+        });
+        let run = project.run_on(&db, &["migrate", "drift", "--lock-wait", "500ms"]);
+        release.join().unwrap();
+        run.code(exit::LOCK_TIMEOUT)
+            .stderr_has(&format!("pid {pid}"));
+        assert!(
+            run.elapsed < Duration::from_secs(4),
+            "{table}\n{}",
+            run.dump()
+        );
+    }
+    // 0: one try, no wait, as for the migration lock.
+    project
+        .run_on(&db, &["migrate", "drift", "--lock-wait", "0"])
+        .code(exit::SUCCESS);
+}
