@@ -187,6 +187,9 @@ pub struct DriftArgs {
     /// For the migrations (and schema files) run on the scratch databases, as `up`'s
     #[command(flatten)]
     pub timeouts: SqlTimeoutArgs,
+    /// For the reads of the live database: its ledger, its schema
+    #[command(flatten)]
+    pub lock: LockArgs,
     /// With a target list: each target's live schema against its own history
     #[command(flatten)]
     pub fleet: FleetArgs,
@@ -203,8 +206,9 @@ pub struct GenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct LockArgs {
-    /// How long to wait for another runner's migration lock before giving up (exit 6); `0`
-    /// tries once and gives up at once if another run holds it
+    /// How long to wait for a lock another session holds before giving up (exit 6, naming
+    /// it): another run's migration lock, a lock on the ledger (and, for `drift`, on what it
+    /// reads of the live database); `0` tries once and gives up at once
     #[arg(
         long,
         // Its old name, hidden: `lock_timeout` is PostgreSQL's setting for the SQL.

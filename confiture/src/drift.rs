@@ -37,7 +37,7 @@ use crate::verify::{
 use crate::{exit, hint, Migrator};
 
 /// Options of `migrate drift`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DriftOptions {
     /// Where the scratch databases are created.
@@ -51,6 +51,10 @@ pub struct DriftOptions {
     /// run) on the scratch databases; overrides `migration.statement_timeout` and the target's
     /// own setting, as `up`'s.
     pub statement_timeout: Option<Duration>,
+    /// How long the reads of the live database (its ledger, its schema) wait for a lock
+    /// another session holds on what they read, then exit 6 naming it: the CLI's
+    /// `--lock-wait`, as `up`'s bounds its ledger read. Zero tries once.
+    pub lock_wait: Duration,
 }
 
 setters!(DriftOptions {
@@ -58,7 +62,20 @@ setters!(DriftOptions {
     schema_dir: Option<PathBuf>,
     lock_timeout_statement: Option<Duration>,
     statement_timeout: Option<Duration>,
+    lock_wait: Duration,
 });
+
+impl Default for DriftOptions {
+    fn default() -> Self {
+        DriftOptions {
+            scratch: ScratchServer::default(),
+            schema_dir: None,
+            lock_timeout_statement: None,
+            statement_timeout: None,
+            lock_wait: crate::migrate::DEFAULT_LOCK_WAIT,
+        }
+    }
+}
 
 /// The comparison of the migrations with a schema directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -150,6 +167,10 @@ impl Migrator {
     /// cannot be made (the history diverged, broken files, a migration that fails on the
     /// scratch database), with the report so far.
     ///
+    /// Once the live database is read, the connection this session opened to it is closed
+    /// (the next command opens another), so that the run holds no more than the scratch
+    /// database's two; a connection handed over with [`Migrator::with_client`] stays open.
+    ///
     /// ```no_run
     /// use confiture::drift::DriftOptions;
     /// use confiture::verify::ScratchProgress;
@@ -211,7 +232,8 @@ impl Migrator {
         let server = options.scratch.environment(&self.env)?;
         let schema_files = options.schema_dir.as_deref().map(sql_files).transpose()?;
         // The history, read as `status` reads it: plain SELECTs, nothing created.
-        let (status, applied_by) = self.status_read().map_err(|e| self.raised_here(e))?;
+        let read = self.status_read_within(options.lock_wait);
+        let (status, applied_by) = read.map_err(|e| self.raised_here(e))?;
         report.database = status.database.clone();
         replayable(&status).map_err(|e| self.raised_here(e))?;
         let newest = status
@@ -236,7 +258,9 @@ impl Migrator {
         }
 
         progress(ScratchProgress::Step("reading the live schema".into()));
-        let live = self.live_snapshot().map_err(|e| self.raised_here(e))?;
+        let live = self
+            .live_snapshot(options.lock_wait)
+            .map_err(|e| self.raised_here(e))?;
         // What every session of the live database starts with, for the scratch databases.
         let env = self.env.clone();
         let values = self
@@ -247,6 +271,10 @@ impl Migrator {
             of: env.connection.to_string(),
             values,
         };
+        // Everything of the live database is read: its session is not held while the scratch
+        // databases are made and replayed on, nor while waiting for another target's replay
+        // (`verify::CONNECTIONS_AT_ONCE`).
+        self.close_own_session();
 
         // With a schema directory the replay goes on to every migration: not shared.
         let shared = replayed.filter(|_| options.schema_dir.is_none());
@@ -401,12 +429,12 @@ impl Replayed {
 }
 
 impl Migrator {
-    /// The live database's schema, its ledger left out; read only.
-    fn live_snapshot(&mut self) -> Result<Snapshot, Error> {
+    /// The live database's schema, its ledger left out; read only, waiting at most `wait` for
+    /// a lock on what it reads.
+    fn live_snapshot(&mut self, wait: Duration) -> Result<Snapshot, Error> {
         let options = crate::db::snapshot::SnapshotOptions {
             ledger: Some(self.env.migration.tracking_table.clone()),
         };
-        let wait = crate::db::query::lock_wait(&self.env);
         crate::db::snapshot::snapshot_within(self.client()?, &options, wait)
     }
 }

@@ -405,6 +405,16 @@ pub enum ScratchProgress {
     Step(String),
 }
 
+/// The most connections `verify` and `drift` hold at once, per target: the two of a
+/// [`Replay`], on its scratch database (the snapshots' session, idle while the replay's own
+/// runs a migration). Nothing else is open meanwhile: the target's settings are read on a
+/// session closed before the scratch database is created (`verify`), the live database's
+/// session is closed once read (`drift`, unless it is a connection handed over with
+/// [`Migrator::with_client`]), and the sessions that create a scratch database, copy its
+/// settings, run a schema directory and drop it are each alone. A fleet's help for a target
+/// refused for too many connections counts it.
+pub(crate) const CONNECTIONS_AT_ONCE: usize = 2;
+
 /// Applied migrations and snapshots on one scratch database.
 pub(crate) struct Replay {
     pub(crate) migrator: Migrator,

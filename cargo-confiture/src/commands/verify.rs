@@ -46,7 +46,8 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
         .scratch(scratch(&args.scratch))
         .schema_dir(args.schema_dir.clone())
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
-        .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
+        .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
+        .lock_wait(args.lock.lock_wait.duration());
     // Before the environment and the target list are read: a signal while a pipe is waited on
     // ends the run as interrupted (nothing to drop yet).
     drop_scratch_databases_on_interrupt(out);

@@ -18,6 +18,14 @@
 //! it (`db::settings`): it says the target must not be written, which verify and drift never
 //! do.
 //!
+//! A connection whose options set the session's role (`options=-c role=owner`) runs the
+//! migrations as that role, which must then own the scratch database, as it may own its
+//! target: the database is created by that role when it may create databases, else by the
+//! login role `OWNER` it (`Creator`); the settings a session there starts with are the login
+//! role's, which that role sets (`SET ROLE NONE`), and it also drops the database when the
+//! sessions left there are its own (an interrupted run). Neither role may create databases:
+//! an error naming both.
+//!
 //! A process killed with SIGKILL cannot clean up: its databases keep their names,
 //! `confiture_scratch_<pid>_<n>_<nanos>`, so that they can be found and dropped by hand.
 
@@ -40,6 +48,50 @@ pub(crate) const READ_ONLY_SETTING: &str = "default_transaction_read_only";
 /// How a scratch database is created without its target's encoding and locale: from
 /// `template0`, never `template1`, whose objects (a DBA's extension or table) no migration made.
 const PLAIN: &str = "TEMPLATE template0";
+
+/// Who creates a scratch database, on a maintenance session whose role the connection's
+/// options may have set (`options=-c role=owner`): the role the migrations then run as, which
+/// must own the database to work in it as they do on the target.
+enum Creator {
+    /// The session's role: it may create databases (or is the login role).
+    Session,
+    /// The login role (`SET ROLE NONE`), for the session's role `owner`, which may not:
+    /// `CREATE DATABASE ... OWNER owner`, as the login role may for a role it can become.
+    LoginRole { owner: String },
+}
+
+impl Creator {
+    /// Which role may create the scratch database on `client`'s session; when the session's
+    /// role differs from the login role and neither may, the error naming both (the server
+    /// would name neither).
+    fn of(client: &mut postgres::Client, server: &Environment) -> Result<Creator> {
+        const ROLES: &str = "SELECT CURRENT_USER::text, SESSION_USER::text, \
+             (SELECT r.rolcreatedb OR r.rolsuper FROM pg_catalog.pg_roles r \
+              WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), \
+             (SELECT r.rolcreatedb OR r.rolsuper FROM pg_catalog.pg_roles r \
+              WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER)";
+        let row = client.query_one(ROLES, &[]).map_err(|e| {
+            let what = format!(
+                "cannot read the roles of a session on {}",
+                server.connection
+            );
+            crate::db::query_error(&what, e)
+        })?;
+        let (current, session): (String, String) = (row.get(0), row.get(1));
+        let may = |i| row.get::<_, Option<bool>>(i).unwrap_or(false);
+        if current == session || may(2) {
+            return Ok(Creator::Session);
+        }
+        if !may(3) {
+            return Err(neither_may_create(server, &current, &session));
+        }
+        client.batch_execute("SET ROLE NONE").map_err(|e| {
+            let what = format!("cannot prepare a session on {}", server.connection);
+            crate::db::query_error(&what, e)
+        })?;
+        Ok(Creator::LoginRole { owner: current })
+    }
+}
 
 /// The databases a connection to the server is tried in, after the one the server URL names:
 /// `CREATE DATABASE` may be run from any database, as `createdb` does.
@@ -115,14 +167,19 @@ impl Scratch {
         // Connected before the registry is locked: a server that does not answer would hold
         // `drop_all` (the signal handler) for the whole connect timeout.
         let mut client = maintenance_client(server)?;
+        let creator = Creator::of(&mut client, server)?;
         let mut registry = registry();
         if registry.closing {
             return Err(Error::connection(
                 "not creating a scratch database: the process is being interrupted",
             ));
         }
+        let owner = match &creator {
+            Creator::Session => String::new(),
+            Creator::LoginRole { owner } => format!(" OWNER {}", quoted(owner)),
+        };
         let mut create = |options: &str| {
-            let sql = format!("CREATE DATABASE {} {options}", quoted(&name));
+            let sql = format!("CREATE DATABASE {} {options}{owner}", quoted(&name));
             client.batch_execute(&sql)
         };
         let mut refused = None;
@@ -142,9 +199,11 @@ impl Scratch {
         registry.live.push((server.clone(), name.clone()));
         // For the connecting role in that database: over its `ALTER ROLE ... SET` and the
         // server's, which a database's own setting would not be. Before any session opens
-        // there; a failure drops the database with the `Scratch`.
+        // there; a failure drops the database with the `Scratch`. As the login role: a
+        // session starts with its settings, which only it (or a CREATEROLE role) may change,
+        // whatever role the connection's options make the session's.
         let writable = client.batch_execute(&format!(
-            "ALTER ROLE SESSION_USER IN DATABASE {} SET {READ_ONLY_SETTING} = off",
+            "SET ROLE NONE; ALTER ROLE SESSION_USER IN DATABASE {} SET {READ_ONLY_SETTING} = off",
             quoted(&name)
         ));
         let scratch = Scratch {
@@ -320,6 +379,25 @@ fn scratch_url_help() -> String {
     )
 }
 
+/// Neither the session's role `current`, set by the connection's options, nor the login role
+/// `session` may create databases on `server`'s server: exit 3, as for one role that may not.
+fn neither_may_create(server: &Environment, current: &str, session: &str) -> Error {
+    let shown = |role: &str| crate::display::escape(&quoted(role)).into_owned();
+    let (current, session) = (shown(current), shown(session));
+    Error::connection(format!(
+        "cannot create a scratch database on the server of {}: neither the session's role \
+         {current} (set by the connection's options) nor the login role {session} may create \
+         databases",
+        server.connection
+    ))
+    .with_help(format!(
+        "grant CREATEDB to {current} (the role the migrations run as, which then owns the \
+         scratch database) or to {session}, or give {} naming a server where this role may \
+         create databases",
+        "`--scratch-url URL`"
+    ))
+}
+
 /// The error of a `CREATE DATABASE` refused: about `scratch`, the database it would have been.
 fn create_error(server: &Environment, scratch: &Environment, e: postgres::Error) -> Error {
     let what = format!(
@@ -342,7 +420,18 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
     };
     let mut client = maintenance_client(server)?;
     let q = quoted(name);
-    match client.batch_execute(&format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)")) {
+    let drop = format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)");
+    let dropped = match client.batch_execute(&drop) {
+        // The session's role (`options=-c role=owner`), which owns the database, may not end
+        // the sessions still there, which are the login role's (a run interrupted while it
+        // replays): the login role may, and has its role's privileges.
+        Err(e) if e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => client
+            .batch_execute("SET ROLE NONE")
+            .and_then(|()| client.batch_execute(&drop))
+            .map_err(|_| e),
+        other => other,
+    };
+    match dropped {
         Ok(()) => Ok(()),
         Err(e) if e.code() == Some(&postgres::error::SqlState::SYNTAX_ERROR) => {
             client

@@ -264,6 +264,7 @@ impl DatabaseSettings {
         let database = super::scratch::quoted(&env.connection.dbname);
         let mut refused = Vec::new();
         let all = self.database.iter().map(|s| (s, false));
+        let mut as_login_role = false;
         for (setting, for_role) in all.chain(self.role.iter().map(|s| (s, true))) {
             if setting
                 .name
@@ -274,15 +275,20 @@ impl DatabaseSettings {
                 continue;
             }
             let sql = if for_role {
+                // The login role's settings (a session starts with them), which only it may
+                // change, whatever role the connection's options make the session's (`-c
+                // role=owner`); the database's, before, as the session's role, its owner.
+                let login = if as_login_role { "" } else { "SET ROLE NONE; " };
                 format!(
-                    "ALTER ROLE SESSION_USER IN DATABASE {database} SET {}",
+                    "{login}ALTER ROLE SESSION_USER IN DATABASE {database} SET {}",
                     setting.sql()
                 )
             } else {
                 format!("ALTER DATABASE {database} SET {}", setting.sql())
             };
             match client.batch_execute(&sql) {
-                Ok(()) => {}
+                // A refused statement rolled back the `SET ROLE` of its message.
+                Ok(()) => as_login_role |= for_role,
                 Err(e) if super::is_connection_lost(&e) => {
                     return Err(super::query_error(&what(), e));
                 }

@@ -181,8 +181,7 @@ fn locked(client: &mut postgres::Client, wait: Duration, e: postgres::Error) -> 
     error = match holders.first() {
         Some(h) => error.with_help(format!(
             "wait for that session to finish and run the command again (or raise \
-             `migration.lock_timeout`); if it is stuck, end it with `SELECT \
-             pg_terminate_backend({})`",
+             --lock-wait); if it is stuck, end it with `SELECT pg_terminate_backend({})`",
             h.pid
         )),
         None => error.with_help("run the command again when the lock is released"),

@@ -100,7 +100,8 @@ impl Fleet {
             .map(|(group, claim)| (claim.ticket(), group))
             .collect();
         let reached_first = std::sync::Mutex::new(vec![None; representatives.len()]);
-        let scheduled = self.schedule(&representatives, progress, |target, _| {
+        let connections = crate::verify::CONNECTIONS_AT_ONCE;
+        let scheduled = self.schedule(&representatives, connections, progress, |target, _| {
             let group = representatives
                 .iter()
                 .position(|(_, t)| std::ptr::eq(*t, target))
@@ -187,11 +188,15 @@ impl Fleet {
         // Unreadable files are the same failure on every database: refused once.
         let files = self.files()?;
         let replayed = crate::drift::Replayed::default();
-        Ok(self.run("drift", progress, |target, _| {
-            match self
-                .migrator(target, &files)
-                .drift_with(options, &mut |_| {}, Some(&replayed))
-            {
+        Ok(self.run(
+            "drift",
+            crate::verify::CONNECTIONS_AT_ONCE,
+            progress,
+            |target, _| match self.migrator(target, &files).drift_with(
+                options,
+                &mut |_| {},
+                Some(&replayed),
+            ) {
                 Ok(report) => Ran {
                     exit_code: report.exit_code(),
                     failed: false,
@@ -208,7 +213,7 @@ impl Fleet {
                     shared_with: None,
                     created_database: None,
                 },
-            }
-        }))
+            },
+        ))
     }
 }

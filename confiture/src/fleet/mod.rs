@@ -515,8 +515,11 @@ impl Fleet {
             // Decided by the files and the options alone: the same answer for every target.
             check_request(&self.migrator(first, &files), Request::Up(options))?;
         }
-        Ok(self.run("up", progress, |target, sink| {
-            match self.migrator(target, &files).up(options, sink) {
+        Ok(self.run(
+            "up",
+            crate::migrator::CONNECTIONS_AT_ONCE,
+            progress,
+            |target, sink| match self.migrator(target, &files).up(options, sink) {
                 Ok(report) => Ran {
                     exit_code: exit::SUCCESS,
                     failed: false,
@@ -533,8 +536,8 @@ impl Fleet {
                     shared_with: None,
                     created_database: None,
                 },
-            }
-        }))
+            },
+        ))
     }
 
     /// `migrate down` on every target. Refused as a whole (before connecting anywhere) when
@@ -549,8 +552,11 @@ impl Fleet {
         if let Some(first) = self.targets.first() {
             check_request(&self.migrator(first, &files), Request::Down(options))?;
         }
-        Ok(self.run("down", progress, |target, sink| {
-            match self.migrator(target, &files).down(options, sink) {
+        Ok(self.run(
+            "down",
+            crate::migrator::CONNECTIONS_AT_ONCE,
+            progress,
+            |target, sink| match self.migrator(target, &files).down(options, sink) {
                 Ok(report) => Ran {
                     exit_code: exit::SUCCESS,
                     failed: false,
@@ -567,8 +573,8 @@ impl Fleet {
                     shared_with: None,
                     created_database: None,
                 },
-            }
-        }))
+            },
+        ))
     }
 
     /// `migrate status` on every target (read-only). A target whose status could not be read
@@ -576,8 +582,11 @@ impl Fleet {
     pub fn status(&self, progress: &(dyn Fn(&Event) + Sync)) -> Result<FleetReport> {
         // Unreadable files are the same failure on every database: refused once.
         let files = self.files()?;
-        Ok(self.run("status", progress, |target, _| {
-            match self.migrator(target, &files).status() {
+        Ok(self.run(
+            "status",
+            crate::migrator::CONNECTIONS_AT_ONCE,
+            progress,
+            |target, _| match self.migrator(target, &files).status() {
                 Ok(report) => Ran {
                     exit_code: report.exit_code(),
                     failed: false,
@@ -594,28 +603,34 @@ impl Fleet {
                     shared_with: None,
                     created_database: None,
                 },
-            }
-        }))
+            },
+        ))
     }
 
-    /// Runs `command` on every target, at most `jobs` at once, in list order.
+    /// Runs `command` on every target, at most `jobs` at once, in list order. `connections`:
+    /// the most connections `command` holds at once on one target (its command's
+    /// `CONNECTIONS_AT_ONCE`), which the help of a target refused for too many connections
+    /// counts.
     fn run(
         &self,
         name: &'static str,
+        connections: usize,
         progress: &(dyn Fn(&Event) + Sync),
         command: impl Fn(&Target, &mut dyn FnMut(Progress)) -> Ran + Sync,
     ) -> FleetReport {
         let start = Instant::now();
         let all: Vec<(usize, &Target)> = self.targets.iter().enumerate().collect();
-        let scheduled = self.schedule(&all, progress, command);
+        let scheduled = self.schedule(&all, connections, progress, command);
         self.report(name, scheduled, start)
     }
 
     /// Runs `command` on each of `targets` (each with its place in the target list), at most
     /// `jobs` at once, in their order; what each produced, `None` for those not started.
+    /// `connections` as for [`Fleet::run`].
     fn schedule(
         &self,
         targets: &[(usize, &Target)],
+        connections: usize,
         progress: &(dyn Fn(&Event) + Sync),
         command: impl Fn(&Target, &mut dyn FnMut(Progress)) -> Ran + Sync,
     ) -> Scheduled {
@@ -636,7 +651,7 @@ impl Fleet {
         let workers = self.jobs.min(total);
         std::thread::scope(|scope| {
             for _ in 0..workers {
-                scope.spawn(|| self.work(targets, &state, progress, &command));
+                scope.spawn(|| self.work(targets, connections, &state, progress, &command));
             }
         });
         let state = state.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -650,6 +665,7 @@ impl Fleet {
     fn work(
         &self,
         targets: &[(usize, &Target)],
+        connections: usize,
         state: &Mutex<Schedule>,
         progress: &(dyn Fn(&Event) + Sync),
         command: &(impl Fn(&Target, &mut dyn FnMut(Progress)) -> Ran + Sync),
@@ -696,7 +712,7 @@ impl Fleet {
             });
             ran.created_database = created;
             if let Some(error) = ran.error.as_mut() {
-                self.blame_jobs(error);
+                self.blame_jobs(error, targets.len(), connections);
             }
             let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
             let mut s = lock(state);
@@ -765,19 +781,24 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The error of a failed command as its report shows it (with file and line), else as data.
 impl Fleet {
     /// A target refused for too many connections (`53300`: the server's `max_connections`, a
-    /// database's or a role's `CONNECTION LIMIT`) while this fleet runs several at once: the
-    /// fleet's own connections, one per running target, are the likely cause, so the help
-    /// says to run fewer first.
-    fn blame_jobs(&self, error: &mut ReportedError) {
+    /// database's or a role's `CONNECTION LIMIT`) while this fleet runs several of its
+    /// `scheduled` targets at once: the fleet's own connections, `connections` per running
+    /// target, are the likely cause, so the help says to run fewer first.
+    fn blame_jobs(&self, error: &mut ReportedError, scheduled: usize, connections: usize) {
         let too_many = postgres::error::SqlState::TOO_MANY_CONNECTIONS.code();
-        // No more run at once than there are targets.
-        let at_once = self.jobs.min(self.targets.len());
+        // No more run at once than there are targets to run (`verify`: one per server).
+        let at_once = self.jobs.min(scheduled);
         if at_once < 2 || error.sqlstate.as_deref() != Some(too_many) {
             return;
         }
+        let each = match connections {
+            1 => "one".to_string(),
+            n => n.to_string(),
+        };
         let fewer = format!(
-            "this run holds up to {at_once} connections at once, one per running target: \
+            "this run holds up to {} connections at once, {each} per running target: \
              lower --jobs (`jobs` of the environment's `fleet:` block), e.g. --jobs {}",
+            at_once * connections,
             (at_once / 2).max(1)
         );
         error.help = Some(match error.help.take() {

@@ -52,6 +52,11 @@ pub use report::{
     ReinitReport, ReinitRow, ReportedDivergence, ReportedError, ReportedUnrollable, UpReport,
 };
 
+/// The most connections `up`, `down` and `status` hold at once on their database: the
+/// session; a fleet's help for a target refused for too many connections counts it
+/// (`verify::CONNECTIONS_AT_ONCE` is `verify`'s and `drift`'s).
+pub(crate) const CONNECTIONS_AT_ONCE: usize = 1;
+
 /// What [`Migrator::on_connect`] registers.
 pub(crate) type OnConnect = Box<dyn FnOnce(&Environment) + Send>;
 
@@ -76,6 +81,9 @@ pub struct Migrator {
     /// The client was handed over ([`Migrator::with_client`]) and its session not yet put back
     /// to its connection-time state: done on first use, as the engine's own connection starts.
     pub(crate) reset_pending: bool,
+    /// `client` is the one handed over ([`Migrator::with_client`]), which the session keeps
+    /// until [`Migrator::into_client`]: never closed by [`Migrator::close_own_session`].
+    pub(crate) handed_over: bool,
     /// Called once, just before the first connection: see [`Migrator::on_connect`].
     pub(crate) on_connect: Option<OnConnect>,
     /// The migrations already read and checked, given by a fleet to each of its targets
@@ -132,6 +140,7 @@ impl Migrator {
             client: None,
             dialled: None,
             reset_pending: false,
+            handed_over: false,
             on_connect: None,
             preloaded: None,
             on_scratch: false,
@@ -208,6 +217,7 @@ impl Migrator {
         self.client = Some(client);
         self.dialled = None;
         self.reset_pending = true;
+        self.handed_over = true;
         self
     }
 
@@ -281,6 +291,7 @@ impl Migrator {
             client: None,
             dialled: None,
             reset_pending: false,
+            handed_over: false,
             on_connect: None,
             preloaded: self.preloaded.clone(),
             on_scratch: self.on_scratch,
@@ -648,6 +659,19 @@ impl Migrator {
             self.dialled = None;
             // A new session starts in its connection-time state: nothing to reset.
             self.reset_pending = false;
+            // The next one is this session's own.
+            self.handed_over = false;
+        }
+    }
+
+    /// Closes the connection this session opened, if it holds one, so that a command holds no
+    /// more connections than it needs (`drift`, once it has read the live database); the next
+    /// use opens another. A connection handed over ([`Migrator::with_client`]) stays open:
+    /// it is the caller's.
+    pub(crate) fn close_own_session(&mut self) {
+        if !self.handed_over {
+            self.client = None;
+            self.dialled = None;
         }
     }
 

@@ -45,8 +45,21 @@ impl Migrator {
     /// [`Migrator::status_run`], with the roles the ledger's rows name as having applied them
     /// (`applied_by`; none when there is no ledger): `drift` compares owners with them.
     pub(crate) fn status_read(&mut self) -> Result<(StatusReport, BTreeSet<String>)> {
+        let wait = self.ledger_read().wait;
+        self.status_read_within(wait)
+    }
+
+    /// [`Migrator::status_read`], waiting at most `wait` for a lock another session holds on
+    /// the ledger (`drift`'s `--lock-wait`), then exit 6 naming it.
+    pub(crate) fn status_read_within(
+        &mut self,
+        wait: Duration,
+    ) -> Result<(StatusReport, BTreeSet<String>)> {
         // The ledger is read on the connecting thread, while the files are read and checked.
-        let read = self.ledger_read();
+        let read = LedgerRead {
+            wait,
+            ..self.ledger_read()
+        };
         let (checked, ledger) = self
             .while_connecting_then(Migrator::read_checked, move |session, _| {
                 read.run(&mut session.client)
@@ -54,7 +67,10 @@ impl Migrator {
         let ledger = match ledger {
             Some(ledger) => ledger,
             None => self.off_runtime(&mut |_: Progress| {}, |m, _| {
-                let read = m.ledger_read();
+                let read = LedgerRead {
+                    wait,
+                    ..m.ledger_read()
+                };
                 read.run(m.client()?)
             })?,
         };

@@ -572,7 +572,7 @@ fn verify_and_drift_work_on_a_tokio_runtime_thread() {
 }
 
 /// drift's read of the live schema waits for a lock another session holds on a relation it
-/// reads (`pg_get_viewdef` locks a view's tables) at most the environment's lock wait, then
+/// reads (`pg_get_viewdef` locks a view's tables) at most its `lock_wait` (`--lock-wait`), then
 /// exit 6 naming that session: never an unbounded wait, and never exit 3 (a connection error)
 /// when the database's own `lock_timeout` is shorter.
 #[test]
@@ -612,11 +612,10 @@ fn drift_behind_a_table_lock_is_exit_6_naming_the_holder() {
             std::thread::sleep(std::time::Duration::from_secs(6));
             other.batch_execute("COMMIT").unwrap();
         });
-        let mut env = db.environment();
-        env.migration.lock_timeout = std::time::Duration::from_millis(800);
         let started = std::time::Instant::now();
-        let result = Migrator::new(env, dir.path(), CheckOptions::default())
-            .drift(&DriftOptions::default(), &mut no_scratch_progress);
+        let options = DriftOptions::default().lock_wait(std::time::Duration::from_millis(800));
+        let result = Migrator::new(db.environment(), dir.path(), CheckOptions::default())
+            .drift(&options, &mut no_scratch_progress);
         let elapsed = started.elapsed();
         release.join().unwrap();
         let Err(failed) = result else {

@@ -1378,3 +1378,238 @@ fn verify_and_drift_take_the_statement_timeout_their_help_names() {
         .code(exit::SUCCESS)
         .stdout_has("the schema directory db/schema matches the migrations");
 }
+
+/// While they replay, `drift` and `verify` hold two connections, both on the scratch database
+/// (the snapshots' session and the replay's own): `drift` closed its session on the live
+/// database once it had read it. A role or database `CONNECTION LIMIT` a run fits in, and the
+/// count the fleet's `--jobs` help gives (`fleet.rs`), are that.
+#[test]
+fn drift_and_verify_hold_two_connections_while_they_replay() {
+    let db = TestDb::new("drift_conns");
+    let project = Project::new();
+    project.migration(
+        "001_slow_on_scratch",
+        "CREATE TABLE t (a int);\nDO $$ BEGIN IF current_database() LIKE 'confiture_scratch%' \
+         THEN PERFORM pg_sleep(60); END IF; END $$;\n",
+        "DROP TABLE t;\n",
+    );
+    // Every session of the run, whatever its database, by the run's application name.
+    let app = unique("cft_conns");
+    let url = format!("{}?application_name={app}", db.url());
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    let held = || -> Vec<String> {
+        admin()
+            .query(
+                "SELECT datname::text FROM pg_stat_activity WHERE application_name = $1 \
+                 ORDER BY 1",
+                &[&app],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    for command in ["drift", "verify"] {
+        let args = ["migrate", command, "--database-url", &url];
+        let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
+        let two = wait_until(Duration::from_secs(5), || held().len() == 2);
+        let sessions = held();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+        run.code(exit::INTERRUPTED);
+        assert!(two, "{command}: {sessions:?}\n{}", run.dump());
+        assert_eq!(
+            sessions,
+            [scratch.as_str(), scratch.as_str()],
+            "{command}\n{}",
+            run.dump()
+        );
+        assert!(!database_exists(&scratch), "{}", run.dump());
+    }
+}
+
+/// Two roles: `login`, which connects, and `owner`, which the connection's options make the
+/// session's role (`options=-c role=owner`): migrations run as `owner`, as `up` ran them.
+/// Dropped (later, by the harness's reaper) on drop.
+struct SetRole {
+    login: Role,
+    owner: Role,
+}
+
+impl Drop for SetRole {
+    fn drop(&mut self) {
+        // Two drops of roles that one membership links, run at once by the reaper, may fail
+        // ("tuple concurrently deleted"): the link goes first.
+        let revoke = format!("REVOKE \"{}\" FROM \"{}\"", self.owner.0, self.login.0);
+        let _ = admin().batch_execute(&revoke);
+    }
+}
+
+impl SetRole {
+    /// `login` and `owner` with these attributes (CREATEDB or NOCREATEDB), `login` a member
+    /// of `owner`.
+    fn new(login: &str, owner: &str) -> SetRole {
+        let roles = SetRole {
+            owner: Role::with("cft_setrole_owner", owner),
+            login: Role::with("cft_setrole_login", login),
+        };
+        admin()
+            .batch_execute(&format!(
+                "ALTER ROLE \"{}\" NOLOGIN; GRANT \"{}\" TO \"{}\"",
+                roles.owner.0, roles.owner.0, roles.login.0
+            ))
+            .unwrap();
+        roles
+    }
+
+    /// A URL of `db` as `login`, with the session's role set to `owner` by its options.
+    fn url(&self, db: &str) -> String {
+        format!(
+            "{}?options=-c%20role%3D{}",
+            self.login.url(db),
+            self.owner.0
+        )
+    }
+}
+
+/// `verify` and `drift` through a connection whose options set the session's role
+/// (`-c role=owner`): the scratch database is created by whichever of the two roles may
+/// create databases, owned by the role the migrations run as, and made writable (and given
+/// the target's role settings) for the login role, whose settings a session there starts
+/// with. They used to fail with exit 3: "permission denied to create database" with a help
+/// saying to grant CREATEDB to a login role that had it, or "cannot make the scratch
+/// database writable". When neither role may create databases, the error says so, naming
+/// both (exit 3, as for one role without CREATEDB).
+#[test]
+fn verify_and_drift_through_a_connection_that_sets_the_role() {
+    let project = Project::example();
+    for (login, owner) in [("CREATEDB", "NOCREATEDB"), ("NOCREATEDB", "CREATEDB")] {
+        let roles = SetRole::new(login, owner);
+        let db = TestDb::new("verify_setrole");
+        // The login role's settings in the target, which a session there starts with, and
+        // which the scratch database is given.
+        admin()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{db}\" OWNER TO \"{owner}\"; ALTER ROLE \"{login}\" IN \
+                 DATABASE \"{db}\" SET check_function_bodies = off",
+                db = db.name,
+                owner = roles.owner.0,
+                login = roles.login.0
+            ))
+            .unwrap();
+        let url = roles.url(&db.name);
+        let case = format!("login {login}, owner {owner}");
+        project
+            .run(&["migrate", "up", "--database-url", &url])
+            .code(exit::SUCCESS);
+        let run = project.run(&["migrate", "drift", "--database-url", &url]);
+        assert_eq!(run.code, i32::from(exit::SUCCESS), "{case}\n{}", run.dump());
+        run.stderr_lacks("warning");
+        assert_scratch_dropped(&run);
+        let run = project.run(&["migrate", "verify", "--database-url", &url]);
+        assert_eq!(run.code, i32::from(exit::SUCCESS), "{case}\n{}", run.dump());
+        run.stdout_has("6 reversible").stderr_lacks("warning");
+        assert_scratch_dropped(&run);
+        // Reset here: the database's drop and the role's, run at once by the reaper, would
+        // both delete it (and one fail, leaving the role behind).
+        let reset = format!(
+            "ALTER ROLE \"{}\" IN DATABASE \"{}\" RESET ALL",
+            roles.login.0, db.name
+        );
+        admin().batch_execute(&reset).unwrap();
+        drop(db);
+    }
+
+    // Interrupted while it replays: the scratch database, the session's role's, is dropped
+    // although the sessions still there are the login role's.
+    let roles = SetRole::new("CREATEDB", "NOCREATEDB");
+    let db = TestDb::unborn("verify_setrole");
+    let slow = Project::new();
+    slow.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE t;\n",
+    );
+    let url = roles.url(&db.name);
+    let (child, scratch) =
+        spawn_asleep_on_scratch(&slow, &["migrate", "verify", "--database-url", &url]);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+    run.code(exit::INTERRUPTED).stderr_has(&format!(
+        "interrupted: dropped the scratch database \"{scratch}\""
+    ));
+    assert!(!database_exists(&scratch), "{}", run.dump());
+
+    let roles = SetRole::new("NOCREATEDB", "NOCREATEDB");
+    let db = TestDb::new("verify_setrole");
+    let url = roles.url(&db.name);
+    for command in ["verify", "drift"] {
+        let run = project.run(&["migrate", command, "--database-url", &url]);
+        run.code(exit::CONNECTION)
+            .stderr_has(&format!(
+                "neither the session's role \"{}\" (set by the connection's options) nor the \
+                 login role \"{}\" may create databases",
+                roles.owner.0, roles.login.0
+            ))
+            .stderr_has(&format!("grant CREATEDB to \"{}\"", roles.owner.0))
+            .stderr_has("`--scratch-url URL`");
+    }
+    drop(db);
+}
+
+/// `drift --lock-wait` bounds its reads of the live database, as `up`'s bounds its ledger
+/// read: a lock another session holds on the ledger, or on a table a view the snapshot reads
+/// is over, is waited for that long, then exit 6 naming the session holding it — not the
+/// environment's `lock_timeout`, which is the migrations' (drift used to have no such flag,
+/// exit 64).
+#[test]
+fn drift_lock_wait_bounds_the_live_reads() {
+    let db = TestDb::new("drift_lockwait");
+    let project = Project::new();
+    project.migration(
+        "001_w",
+        "CREATE TABLE w (id int);\nCREATE VIEW v AS SELECT id FROM w;\n",
+        "DROP VIEW v;\nDROP TABLE w;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    for table in ["tb_confiture", "w"] {
+        let mut other = db.connect();
+        other
+            .batch_execute(&format!(
+                "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+            ))
+            .unwrap();
+        let pid: i32 = other
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        // Released after 5 s at the latest: a wait not bounded by --lock-wait ends there.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(5));
+            other.batch_execute("COMMIT").unwrap();
+        });
+        let run = project.run_on(&db, &["migrate", "drift", "--lock-wait", "500ms"]);
+        release.join().unwrap();
+        run.code(exit::LOCK_TIMEOUT)
+            .stderr_has(&format!("pid {pid}"));
+        assert!(
+            run.elapsed < Duration::from_secs(4),
+            "{table}\n{}",
+            run.dump()
+        );
+    }
+    // 0: one try, no wait, as for the migration lock.
+    project
+        .run_on(&db, &["migrate", "drift", "--lock-wait", "0"])
+        .code(exit::SUCCESS);
+}

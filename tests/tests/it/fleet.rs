@@ -1181,6 +1181,45 @@ fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
         assert_eq!(entry["error"]["sqlstate"], "53300", "{}", run.dump());
         assert!(!entry["error"]["help"].as_str().unwrap().contains("--jobs"));
     }
+    // The count is the command's: a drift target holds two connections at once (its scratch
+    // database's snapshot session and the replay's); verify runs once per server, so two
+    // targets on one server are one run, which lowering --jobs does not help.
+    let other = |command: &str| {
+        Run::of(project.cli().args([
+            "migrate",
+            command,
+            "--database-url",
+            &base,
+            "--targets",
+            "tenants.txt",
+            "--keep-going",
+            "--jobs",
+            "2",
+            "--format",
+            "json",
+        ]))
+    };
+    let run = other("drift");
+    let doc = run.json();
+    assert_eq!(entries(&doc).len(), 2, "{}", run.dump());
+    for entry in entries(&doc) {
+        assert_eq!(entry["error"]["sqlstate"], "53300", "{}", run.dump());
+        let help = entry["error"]["help"].as_str().unwrap();
+        assert!(
+            help.starts_with(
+                "this run holds up to 4 connections at once, 2 per running target: lower --jobs"
+            ),
+            "{help}"
+        );
+        assert!(help.contains("e.g. --jobs 1"), "{help}");
+    }
+    let run = other("verify");
+    let doc = run.json();
+    for entry in entries(&doc) {
+        assert_eq!(entry["error"]["sqlstate"], "53300", "{}", run.dump());
+        let help = entry["error"]["help"].as_str().unwrap();
+        assert!(!help.contains("--jobs"), "{help}");
+    }
     held.batch_execute("SELECT 1").unwrap();
     drop(held);
     drop(guard);
