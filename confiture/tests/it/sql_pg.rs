@@ -236,6 +236,49 @@ fn a_procedure_or_do_block_that_commits_runs_only_outside_a_transaction_block() 
 }
 
 #[test]
+fn every_client_encoding_change_lint_refuses_is_one_the_server_makes() {
+    let db = confiture_test_support::TestDb::new("sql");
+    // Each statement in a session of its own; what lint says (C106 or nothing) must be whether
+    // the session's client_encoding is no longer UTF8 after it.
+    let statements = [
+        "SET client_encoding = 'LATIN1'",
+        "SELECT set_config('client_encoding', 'LATIN1', false)",
+        "UPDATE pg_settings SET setting = 'LATIN1' WHERE name = 'client_encoding'",
+        "update pg_catalog.pg_settings set setting = 'WIN1252' where name in ('client_encoding')",
+        "UPDATE ONLY \"pg_settings\" AS s SET setting = 'SQL_ASCII' WHERE 'client_encoding' = s.name",
+        "SELECT set_config(name, 'LATIN1', false) FROM pg_settings WHERE name = 'client_encoding'",
+        // Not changed beyond the statement's transaction, or back to UTF8:
+        "SELECT set_config(name, 'LATIN1', true) FROM pg_settings WHERE name = 'client_encoding'",
+        "UPDATE pg_settings SET setting = reset_val WHERE name = 'client_encoding'",
+        "UPDATE pg_settings SET setting = 'UTF8' WHERE name = 'client_encoding'",
+        "SELECT setting FROM pg_settings WHERE name = 'client_encoding' AND setting <> 'UTF8'",
+    ];
+    let mut changed = 0;
+    for sql in statements {
+        let flagged = confiture::files::rules::check_sql(
+            std::path::Path::new("m.up.sql"),
+            sql,
+            confiture::files::Direction::Up,
+        )
+        .iter()
+        .any(|d| d.code == "C106");
+        let mut session = db.client();
+        session.batch_execute(sql).expect(sql);
+        let encoding: String = session
+            .query_one("SHOW client_encoding", &[])
+            .expect("SHOW")
+            .get(0);
+        assert_eq!(
+            flagged,
+            encoding != "UTF8",
+            "{sql}: the session's encoding is {encoding}"
+        );
+        changed += usize::from(flagged);
+    }
+    assert_eq!(changed, 6);
+}
+
+#[test]
 fn split_pieces_run_on_their_own_and_match_running_the_file() {
     let mut db = TestDb::create();
     let file = r#"-- every quoting form the splitter must see through
