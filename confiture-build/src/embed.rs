@@ -25,7 +25,8 @@ pub(crate) fn write_embedded(report: &Report) -> Result<(), confiture::Error> {
         return Ok(());
     }
     std::fs::write(&path, source).map_err(|err| {
-        confiture::Error::invalid(format!("cannot write {}", path.display())).with_cause(err)
+        confiture::Error::invalid(format!("cannot write {}", display::path_text(&path)))
+            .with_cause(err)
     })
 }
 
@@ -129,7 +130,8 @@ fn embed_file(out: &mut String, field: &str, file: &SqlFile) -> Result<(), confi
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     let absolute = std::path::absolute(&file.path).map_err(|err| {
-        confiture::Error::invalid(format!("cannot resolve {}", file.path.display())).with_cause(err)
+        confiture::Error::invalid(format!("cannot resolve {}", display::path_text(&file.path)))
+            .with_cause(err)
     })?;
     line(
         out,
@@ -163,7 +165,7 @@ fn utf8(path: &Path) -> Result<&str, confiture::Error> {
     path.to_str().ok_or_else(|| {
         confiture::Error::invalid(format!(
             "cannot embed {}: its path is not UTF-8",
-            display::escape(&path.to_string_lossy())
+            display::escape(&display::path_text(path))
         ))
     })
 }

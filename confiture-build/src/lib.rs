@@ -330,9 +330,10 @@ impl Report {
     /// One diagnostic on one line, its path relative to the workspace root:
     /// `db/migrations/002_a.up.sql: C001: message; help: ...` (`path:line:column:` when the
     /// problem is at a place in the file). Control characters are escaped: a file name holding
-    /// a newline must not end the instruction and start another one.
+    /// a newline must not end the instruction and start another one; a byte that is not UTF-8
+    /// is written `\xff` ([`display::path_text`]), as lint writes it.
     pub fn render(&self, diagnostic: &Diagnostic) -> String {
-        let path = self.shown(&diagnostic.path).display().to_string();
+        let path = display::path_text(&self.shown(&diagnostic.path)).into_owned();
         let mut line = diagnostic.location(&path);
         line += &format!(": {}: {}", diagnostic.code, diagnostic.message);
         if let Some(help) = &diagnostic.help {
@@ -361,7 +362,7 @@ fn rerun(path: &Path) -> Result<String, confiture::Error> {
                 Some(_) => "holds a control character (a line break ends a cargo instruction)",
                 None => "is not UTF-8",
             };
-            let shown = display::escape(&path.to_string_lossy()).into_owned();
+            let shown = display::escape(&display::path_text(path)).into_owned();
             Err(confiture::Error::invalid(format!(
                 "cannot watch {shown} for changes: its path {why}"
             ))
@@ -595,6 +596,47 @@ mod tests {
             rerun(Path::new("/w/db/migrations/001 a é.up.sql")).unwrap(),
             "cargo:rerun-if-changed=/w/db/migrations/001 a é.up.sql"
         );
+    }
+
+    /// A name that is not UTF-8 was shown with `�` as the line's location (two such names
+    /// alike) while the message escaped it: both are `\xff` now, as lint writes it.
+    #[cfg(unix)]
+    #[test]
+    fn a_name_that_is_not_utf8_is_shown_escaped_as_lint_shows_it() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = workspace("");
+        tmp.write("db/migrations/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("db/migrations/001_a.down.sql", "SELECT 1;\n");
+        let dir = tmp.path.join("db/migrations");
+        for name in [&b"002_n\xff.up.sql"[..], b"002_n\xfe.up.sql"] {
+            fs::write(dir.join(OsStr::from_bytes(name)), "SELECT 1;\n").unwrap();
+        }
+        let report = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .inspect()
+            .unwrap();
+        let lines: Vec<String> = report
+            .checked
+            .diagnostics
+            .iter()
+            .map(|d| report.render(d))
+            .collect();
+        for prefix in [
+            "db/migrations/002_n\\xff.up.sql: C006: ",
+            "db/migrations/002_n\\xfe.up.sql: C006: ",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.starts_with(prefix)),
+                "{prefix}\n{lines:#?}"
+            );
+        }
+        assert!(!lines.iter().any(|l| l.contains('\u{fffd}')), "{lines:#?}");
+        // The path cargo cannot be told to watch is named the same way.
+        let err = rerun(&dir.join(OsStr::from_bytes(b"002_n\xff.up.sql"))).unwrap_err();
+        let line = render_error(&err);
+        assert!(line.contains("002_n\\xff.up.sql"), "{line}");
+        assert!(!line.contains('\u{fffd}'), "{line}");
     }
 
     /// The README shows the line a missing down file prints, exactly.

@@ -174,6 +174,24 @@ fn build_script_fails_the_build_naming_the_file_and_reruns_on_change() {
         assert_fails_naming(&project, what, file, code);
     }
 
+    // A file name that is not UTF-8 is named as lint names it (`\xff`), in the line's location
+    // as in its message: never with `�`, which made two such names alike.
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        project.set_migrations(GOOD);
+        let name = std::ffi::OsStr::from_bytes(b"003_n\xff.up.sql");
+        fs::write(project.migrations().join(name), b"SELECT 1;\n").unwrap();
+        assert_fails_naming(
+            &project,
+            "a name that is not UTF-8",
+            "003_n\\xff.up.sql",
+            "C006",
+        );
+        let (_, output) = project.build();
+        assert!(!output.contains('\u{fffd}'), "{output}");
+    }
+
     // Rerun: good, then a bad file added, then fixed, each noticed by the next plain build.
     project.set_migrations(GOOD);
     assert_builds(&project, "back to good");
