@@ -56,7 +56,9 @@
 //!
 //! Each file is included with `include_str!`, and the `rerun-if-changed` lines above cover the
 //! directory: adding, editing, renaming or deleting a migration rebuilds the set on the next
-//! `cargo build`. A directory with an error is never embedded.
+//! `cargo build`. A directory with an error is never embedded. A check without `embed()`
+//! writes [`NOT_EMBEDDED_SOURCE`] there instead, a `compile_error!` saying to call `embed()`:
+//! a build script that stopped embedding never leaves its last set to be compiled in, stale.
 //!
 //! The `cargo::error=` instruction needs cargo 1.84 or later. When the package declares an
 //! older `rust-version`, errors are printed as `cargo:warning=error: ...` instead; the build
@@ -74,7 +76,7 @@ mod embed;
 
 use confiture::workspace::Workspace;
 use confiture::{display, Diagnostic};
-pub use embed::{embed_source, Package};
+pub use embed::{embed_source, Package, NOT_EMBEDDED_SOURCE};
 
 /// Checks the migrations directory of the workspace that contains the package being built;
 /// prints the cargo instructions. `Err` when the directory has errors or cannot be read.
@@ -225,11 +227,15 @@ impl Check {
             print(syntax.error(&render_error(&err)));
             return Err(Error::Setup(err));
         }
-        if self.embed {
-            if let Err(err) = embed::write_embedded(&report) {
-                print(syntax.error(&render_error(&err)));
-                return Err(Error::Setup(err));
-            }
+        let written = match (self.embed, std::env::var_os("OUT_DIR")) {
+            (true, _) => embed::write_embedded(&report),
+            // What an earlier embedding build left must never be compiled in.
+            (false, Some(out_dir)) => embed::write_not_embedded(Path::new(&out_dir)),
+            (false, None) => Ok(()),
+        };
+        if let Err(err) = written {
+            print(syntax.error(&render_error(&err)));
+            return Err(Error::Setup(err));
         }
         Ok(report)
     }
@@ -747,6 +753,27 @@ mod tests {
         );
         assert!(source.contains("irreversible: true,"), "{source}");
         assert!(source.contains("package: \"app\",\n        package_version: \"0.3.0\","));
+    }
+
+    /// A check without `embed()` replaces what an embedding build left in `OUT_DIR` with an
+    /// error naming the fix, and leaves that file alone once it holds it.
+    #[test]
+    fn a_check_without_embed_leaves_no_set_to_compile() {
+        let out = TempDir::new("confiture_build_out");
+        let file = out.path.join(confiture::embedded::FILE_NAME);
+        fs::write(&file, "{ static MIGRATIONS: () = (); &MIGRATIONS }\n").unwrap();
+        embed::write_not_embedded(&out.path).unwrap();
+        let stub = fs::read_to_string(&file).unwrap();
+        assert_eq!(stub, NOT_EMBEDDED_SOURCE);
+        assert!(stub.contains("compile_error!(\""), "{stub}");
+        assert!(
+            stub.contains("`confiture_build::Check::new().embed().run()?` in build.rs"),
+            "{stub}"
+        );
+        let written = fs::metadata(&file).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        embed::write_not_embedded(&out.path).unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().modified().unwrap(), written);
     }
 
     #[test]
