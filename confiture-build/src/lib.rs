@@ -56,7 +56,9 @@
 //!
 //! Each file is included with `include_str!`, and the `rerun-if-changed` lines above cover the
 //! directory: adding, editing, renaming or deleting a migration rebuilds the set on the next
-//! `cargo build`. A directory with an error is never embedded.
+//! `cargo build`. A directory with an error is never embedded. A check without `embed()`
+//! writes [`NOT_EMBEDDED_SOURCE`] there instead, a `compile_error!` saying to call `embed()`:
+//! a build script that stopped embedding never leaves its last set to be compiled in, stale.
 //!
 //! The `cargo::error=` instruction needs cargo 1.84 or later. When the package declares an
 //! older `rust-version`, errors are printed as `cargo:warning=error: ...` instead; the build
@@ -74,7 +76,7 @@ mod embed;
 
 use confiture::workspace::Workspace;
 use confiture::{display, Diagnostic};
-pub use embed::{embed_source, Package};
+pub use embed::{embed_source, Package, NOT_EMBEDDED_SOURCE};
 
 /// Checks the migrations directory of the workspace that contains the package being built;
 /// prints the cargo instructions. `Err` when the directory has errors or cannot be read.
@@ -225,11 +227,15 @@ impl Check {
             print(syntax.error(&render_error(&err)));
             return Err(Error::Setup(err));
         }
-        if self.embed {
-            if let Err(err) = embed::write_embedded(&report) {
-                print(syntax.error(&render_error(&err)));
-                return Err(Error::Setup(err));
-            }
+        let written = match (self.embed, std::env::var_os("OUT_DIR")) {
+            (true, _) => embed::write_embedded(&report),
+            // What an earlier embedding build left must never be compiled in.
+            (false, Some(out_dir)) => embed::write_not_embedded(Path::new(&out_dir)),
+            (false, None) => Ok(()),
+        };
+        if let Err(err) = written {
+            print(syntax.error(&render_error(&err)));
+            return Err(Error::Setup(err));
         }
         Ok(report)
     }
@@ -330,9 +336,10 @@ impl Report {
     /// One diagnostic on one line, its path relative to the workspace root:
     /// `db/migrations/002_a.up.sql: C001: message; help: ...` (`path:line:column:` when the
     /// problem is at a place in the file). Control characters are escaped: a file name holding
-    /// a newline must not end the instruction and start another one.
+    /// a newline must not end the instruction and start another one; a byte that is not UTF-8
+    /// is written `\xff` ([`display::path_text`]), as lint writes it.
     pub fn render(&self, diagnostic: &Diagnostic) -> String {
-        let path = self.shown(&diagnostic.path).display().to_string();
+        let path = display::path_text(&self.shown(&diagnostic.path)).into_owned();
         let mut line = diagnostic.location(&path);
         line += &format!(": {}: {}", diagnostic.code, diagnostic.message);
         if let Some(help) = &diagnostic.help {
@@ -361,7 +368,7 @@ fn rerun(path: &Path) -> Result<String, confiture::Error> {
                 Some(_) => "holds a control character (a line break ends a cargo instruction)",
                 None => "is not UTF-8",
             };
-            let shown = display::escape(&path.to_string_lossy()).into_owned();
+            let shown = display::escape(&display::path_text(path)).into_owned();
             Err(confiture::Error::invalid(format!(
                 "cannot watch {shown} for changes: its path {why}"
             ))
@@ -597,6 +604,47 @@ mod tests {
         );
     }
 
+    /// A name that is not UTF-8 was shown with `�` as the line's location (two such names
+    /// alike) while the message escaped it: both are `\xff` now, as lint writes it.
+    #[cfg(unix)]
+    #[test]
+    fn a_name_that_is_not_utf8_is_shown_escaped_as_lint_shows_it() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = workspace("");
+        tmp.write("db/migrations/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("db/migrations/001_a.down.sql", "SELECT 1;\n");
+        let dir = tmp.path.join("db/migrations");
+        for name in [&b"002_n\xff.up.sql"[..], b"002_n\xfe.up.sql"] {
+            fs::write(dir.join(OsStr::from_bytes(name)), "SELECT 1;\n").unwrap();
+        }
+        let report = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .inspect()
+            .unwrap();
+        let lines: Vec<String> = report
+            .checked
+            .diagnostics
+            .iter()
+            .map(|d| report.render(d))
+            .collect();
+        for prefix in [
+            "db/migrations/002_n\\xff.up.sql: C006: ",
+            "db/migrations/002_n\\xfe.up.sql: C006: ",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.starts_with(prefix)),
+                "{prefix}\n{lines:#?}"
+            );
+        }
+        assert!(!lines.iter().any(|l| l.contains('\u{fffd}')), "{lines:#?}");
+        // The path cargo cannot be told to watch is named the same way.
+        let err = rerun(&dir.join(OsStr::from_bytes(b"002_n\xff.up.sql"))).unwrap_err();
+        let line = render_error(&err);
+        assert!(line.contains("002_n\\xff.up.sql"), "{line}");
+        assert!(!line.contains('\u{fffd}'), "{line}");
+    }
+
     /// The README shows the line a missing down file prints, exactly.
     #[test]
     fn the_readme_shows_what_is_printed() {
@@ -705,6 +753,27 @@ mod tests {
         );
         assert!(source.contains("irreversible: true,"), "{source}");
         assert!(source.contains("package: \"app\",\n        package_version: \"0.3.0\","));
+    }
+
+    /// A check without `embed()` replaces what an embedding build left in `OUT_DIR` with an
+    /// error naming the fix, and leaves that file alone once it holds it.
+    #[test]
+    fn a_check_without_embed_leaves_no_set_to_compile() {
+        let out = TempDir::new("confiture_build_out");
+        let file = out.path.join(confiture::embedded::FILE_NAME);
+        fs::write(&file, "{ static MIGRATIONS: () = (); &MIGRATIONS }\n").unwrap();
+        embed::write_not_embedded(&out.path).unwrap();
+        let stub = fs::read_to_string(&file).unwrap();
+        assert_eq!(stub, NOT_EMBEDDED_SOURCE);
+        assert!(stub.contains("compile_error!(\""), "{stub}");
+        assert!(
+            stub.contains("`confiture_build::Check::new().embed().run()?` in build.rs"),
+            "{stub}"
+        );
+        let written = fs::metadata(&file).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        embed::write_not_embedded(&out.path).unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().modified().unwrap(), written);
     }
 
     #[test]

@@ -39,12 +39,23 @@ pub const FILE_NAME: &str = "confiture_migrations.rs";
 /// ```
 ///
 /// The generated code names this crate through the macro (`$crate`), so a dependency renamed
-/// in `Cargo.toml` works too.
+/// in `Cargo.toml` works too. Without a build script that embeds, it does not compile, and the
+/// error says to call `Check::new().embed()`: a check without `embed()` writes a
+/// `compile_error!` in place of the set (never leaving an earlier build's set to be compiled,
+/// stale), and a package without a build script has no `OUT_DIR`.
 #[macro_export]
 macro_rules! include_migrations {
     () => {{
         use $crate as __confiture_embedded;
-        include!(concat!(env!("OUT_DIR"), "/confiture_migrations.rs"))
+        include!(concat!(
+            env!(
+                "OUT_DIR",
+                "confiture::include_migrations!() needs the migrations embedded by a build \
+                 script: add build.rs with `confiture_build::Check::new().embed().run()?` \
+                 (confiture-build under [build-dependencies])"
+            ),
+            "/confiture_migrations.rs"
+        ))
     }};
 }
 

@@ -90,6 +90,7 @@ pub mod files;
 pub mod hint;
 pub mod history;
 pub mod ledger;
+pub mod lock_key;
 pub mod plan;
 pub mod schema;
 pub mod status;

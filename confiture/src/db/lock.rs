@@ -19,8 +19,9 @@ use super::backoff::{human, Backoff};
 use super::query_error;
 use crate::error::{Error, ErrorKind, Result};
 
-/// The first key of confiture's advisory lock (a constant in confiture's source).
-pub const LOCK_NAMESPACE: i32 = 1751936052;
+/// The first key of confiture's advisory lock (a constant in confiture's source); defined in
+/// the pure [`crate::lock_key`], which lint reads too.
+pub use crate::lock_key::LOCK_NAMESPACE;
 
 /// The second key: the first 4 bytes (big-endian) of SHA-256 of the database name, as UTF-8,
 /// with the sign bit cleared — confiture's formula.

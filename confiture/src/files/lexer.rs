@@ -574,6 +574,22 @@ impl<'a> Statement<'a> {
         non_transactional_command(self)
     }
 
+    /// `CALL` or `DO` for a statement that may end transactions of its own: a procedure or a
+    /// `DO` block may `COMMIT` or `ROLLBACK`, which PostgreSQL allows only outside a transaction
+    /// block (SQLSTATE 2D000 inside one). Whether it does is in its body, which lint cannot
+    /// see (a procedure's) or prove (a `DO` block may call one): such a statement neither
+    /// needs `-- confiture:no-transaction` as far as lint knows nor makes the marker unneeded.
+    pub fn may_control_transactions(&self) -> Option<&'static str> {
+        let first = self.keywords().first()?;
+        if first.is("CALL") {
+            Some("CALL")
+        } else if first.is("DO") {
+            Some("DO")
+        } else {
+            None
+        }
+    }
+
     /// `COPY ... FROM STDIN` or `COPY ... TO STDOUT`: a copy whose data goes through the client
     /// (psql, pg_dump's scripts) rather than a file on the server.
     pub fn copy_stream(&self) -> Option<CopyStream> {
@@ -646,8 +662,14 @@ pub enum CopyStream {
 /// `DROP INDEX CONCURRENTLY`, `REINDEX ... CONCURRENTLY`, `REINDEX SCHEMA|DATABASE|SYSTEM`,
 /// `VACUUM`, `CLUSTER` without a table, `CREATE|DROP DATABASE`, `ALTER DATABASE ... SET
 /// TABLESPACE`, `CREATE|DROP TABLESPACE`, `ALTER SYSTEM`, `ALTER TABLE ... DETACH PARTITION ...
-/// CONCURRENTLY`, `DISCARD ALL`. Not: `ALTER TYPE ... ADD VALUE` (allowed since PostgreSQL 12),
-/// `CLUSTER table`, `REFRESH MATERIALIZED VIEW CONCURRENTLY`, `ANALYZE`.
+/// CONCURRENTLY`, `DISCARD ALL`, and the subscription commands that create or drop a replication
+/// slot or refresh: `CREATE SUBSCRIPTION` (unless `connect` or `create_slot` is false),
+/// `ALTER SUBSCRIPTION ... REFRESH PUBLICATION`, `ALTER SUBSCRIPTION ... SET|ADD|DROP
+/// PUBLICATION` (unless `refresh` is false), `DROP SUBSCRIPTION` (the server refuses it when the
+/// subscription has a slot, which lint cannot see: its usual case is taken). Not: `ALTER TYPE
+/// ... ADD VALUE` (allowed since PostgreSQL 12), `CLUSTER table`, `REFRESH MATERIALIZED VIEW
+/// CONCURRENTLY`, `ANALYZE`. `CALL` and `DO` may need it too, which lint cannot know: see
+/// [`Statement::may_control_transactions`].
 pub fn requires_no_transaction(stmt: &Statement<'_>) -> bool {
     non_transactional_command(stmt).is_some()
 }
@@ -667,6 +689,13 @@ fn non_transactional_command(stmt: &Statement<'_>) -> Option<&'static str> {
         if word(1, "TABLESPACE") {
             return Some("CREATE TABLESPACE");
         }
+        if word(1, "SUBSCRIPTION") {
+            // Only a subscription that creates its replication slot now; `connect = false`
+            // implies `create_slot = false`.
+            let makes_slot =
+                !option_is_false(stmt, "connect") && !option_is_false(stmt, "create_slot");
+            return makes_slot.then_some("CREATE SUBSCRIPTION");
+        }
     } else if first.is("DROP") {
         if word(1, "INDEX") && word(2, "CONCURRENTLY") {
             return Some("DROP INDEX CONCURRENTLY");
@@ -676,6 +705,9 @@ fn non_transactional_command(stmt: &Statement<'_>) -> Option<&'static str> {
         }
         if word(1, "TABLESPACE") {
             return Some("DROP TABLESPACE");
+        }
+        if word(1, "SUBSCRIPTION") {
+            return Some("DROP SUBSCRIPTION");
         }
     } else if first.is("REINDEX") {
         return reindex_command(stmt);
@@ -697,6 +729,9 @@ fn non_transactional_command(stmt: &Statement<'_>) -> Option<&'static str> {
         }
         if word(1, "DATABASE") && adjacent_words(stmt, "SET", "TABLESPACE") {
             return Some("ALTER DATABASE SET TABLESPACE");
+        }
+        if word(1, "SUBSCRIPTION") {
+            return alter_subscription_command(stmt);
         }
         if word(1, "TABLE") && stmt.mentions_concurrently {
             let mut detach = false;
@@ -725,9 +760,7 @@ fn reindex_command(stmt: &Statement<'_>) -> Option<&'static str> {
                 break;
             }
             if t.is_word("CONCURRENTLY") {
-                concurrently = !tokens
-                    .peek()
-                    .is_some_and(|v| v.is_word("FALSE") || v.is_word("OFF") || v.text == "0");
+                concurrently = !tokens.peek().is_some_and(is_false);
             }
         }
     }
@@ -743,6 +776,70 @@ fn reindex_command(stmt: &Statement<'_>) -> Option<&'static str> {
     }
     let concurrently = concurrently || tokens.next().is_some_and(|t| t.is_word("CONCURRENTLY"));
     concurrently.then_some("REINDEX CONCURRENTLY")
+}
+
+/// `ALTER SUBSCRIPTION name { REFRESH PUBLICATION | SET | ADD | DROP PUBLICATION ... }` with
+/// a refresh: the forms the server refuses in a transaction block. The others (`ENABLE`,
+/// `DISABLE`, `SET (options)`, `CONNECTION`, `SKIP`, `OWNER TO`, `RENAME TO`) are
+/// transactional.
+fn alter_subscription_command(stmt: &Statement<'_>) -> Option<&'static str> {
+    // ALTER SUBSCRIPTION, then the name (one word or quoted identifier), then the action.
+    let mut tokens = stmt.tokens().skip(3);
+    let action = tokens.next()?;
+    if action.is_word("REFRESH") {
+        return Some("ALTER SUBSCRIPTION REFRESH PUBLICATION");
+    }
+    if !tokens.next().is_some_and(|t| t.is_word("PUBLICATION")) {
+        return None;
+    }
+    let command = if action.is_word("SET") {
+        "ALTER SUBSCRIPTION SET PUBLICATION"
+    } else if action.is_word("ADD") {
+        "ALTER SUBSCRIPTION ADD PUBLICATION"
+    } else if action.is_word("DROP") {
+        "ALTER SUBSCRIPTION DROP PUBLICATION"
+    } else {
+        return None;
+    };
+    (!option_is_false(stmt, "refresh")).then_some(command)
+}
+
+/// Whether the statement's `WITH (...)` list sets the boolean option `name` to false:
+/// `name = false` (or `off`, `0`, `'false'`, `'off'`, as PostgreSQL's `defGetBoolean` reads
+/// them). An option written alone is true.
+fn option_is_false(stmt: &Statement<'_>, name: &str) -> bool {
+    let mut depth = 0u32;
+    let mut tokens = stmt.tokens().peekable();
+    while let Some(t) = tokens.next() {
+        match t.kind {
+            TokenKind::OpenParen => depth += 1,
+            TokenKind::CloseParen => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        let set_false = depth == 1
+            && t.is_word(name)
+            && tokens.next_if(|t| t.text == "=").is_some()
+            && tokens.peek().is_some_and(is_false);
+        if set_false {
+            return true;
+        }
+    }
+    false
+}
+
+/// A boolean option's value that PostgreSQL's `defGetBoolean` reads as false: `false`, `off`
+/// (as words or plain quoted strings, any case) or the number `0`.
+fn is_false(value: &Token<'_>) -> bool {
+    match value.kind {
+        TokenKind::Word => value.is_word("FALSE") || value.is_word("OFF"),
+        TokenKind::Number => value.text == "0",
+        TokenKind::String => value
+            .text
+            .strip_prefix('\'')
+            .and_then(|v| v.strip_suffix('\''))
+            .is_some_and(|v| v.eq_ignore_ascii_case("false") || v.eq_ignore_ascii_case("off")),
+        _ => false,
+    }
 }
 
 fn adjacent_words(stmt: &Statement<'_>, first: &str, second: &str) -> bool {

@@ -34,8 +34,9 @@ marker in its leading comments (the comments and blank lines before the first st
 -- confiture:allow(index-without-concurrently, drop-column)\n\
 ```\n\n\
 The other markers are `-- confiture:no-transaction` (run the file statement by statement,\n\
-outside a transaction: only for statements PostgreSQL refuses in a transaction block) and\n\
-`-- confiture:irreversible` (in a down file: rolling the migration back is refused).\n\n\
+outside a transaction: only for statements PostgreSQL refuses in a transaction block, and for\n\
+a `CALL` or `DO` that commits) and `-- confiture:irreversible` (in a down file: rolling the\n\
+migration back is refused).\n\n\
 The SQL rules read each file the way PostgreSQL's own scanner does (string continuations,\n\
 escape strings, dollar quotes, nested comments; checked against the server by\n\
 `confiture/tests/it/sql_pg_scanner.rs`), with `standard_conforming_strings = on`, PostgreSQL's\n\

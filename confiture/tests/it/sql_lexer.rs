@@ -351,6 +351,42 @@ fn statements_that_refuse_a_transaction_block() {
         ),
         ("ALTER TABLE p DETACH PARTITION p1", None),
         ("DISCARD ALL", Some("DISCARD ALL")),
+        (
+            "CREATE SUBSCRIPTION s CONNECTION 'dbname=p' PUBLICATION p",
+            Some("CREATE SUBSCRIPTION"),
+        ),
+        (
+            "create subscription s connection 'dbname=p' publication p with (create_slot = true)",
+            Some("CREATE SUBSCRIPTION"),
+        ),
+        (
+            "CREATE SUBSCRIPTION s CONNECTION 'dbname=p' PUBLICATION p WITH (connect = false)",
+            None,
+        ),
+        (
+            "CREATE SUBSCRIPTION s CONNECTION 'dbname=p' PUBLICATION p WITH (enabled, create_slot = 'off')",
+            None,
+        ),
+        (
+            "ALTER SUBSCRIPTION s REFRESH PUBLICATION WITH (copy_data = false)",
+            Some("ALTER SUBSCRIPTION REFRESH PUBLICATION"),
+        ),
+        (
+            "ALTER SUBSCRIPTION \"S\" SET PUBLICATION p, q",
+            Some("ALTER SUBSCRIPTION SET PUBLICATION"),
+        ),
+        (
+            "ALTER SUBSCRIPTION s ADD PUBLICATION q WITH (copy_data = false)",
+            Some("ALTER SUBSCRIPTION ADD PUBLICATION"),
+        ),
+        (
+            "ALTER SUBSCRIPTION s DROP PUBLICATION q WITH (refresh = 0)",
+            None,
+        ),
+        ("ALTER SUBSCRIPTION s SET (slot_name = NONE)", None),
+        ("ALTER SUBSCRIPTION s DISABLE", None),
+        ("ALTER SUBSCRIPTION s CONNECTION 'dbname=q'", None),
+        ("DROP SUBSCRIPTION IF EXISTS s", Some("DROP SUBSCRIPTION")),
         ("ALTER TYPE mood ADD VALUE 'meh'", None),
         ("REFRESH MATERIALIZED VIEW CONCURRENTLY mv", None),
         ("CREATE INDEX i ON t (a)", None),
@@ -365,6 +401,30 @@ fn statements_that_refuse_a_transaction_block() {
             expected.is_some(),
             "{sql}"
         );
+    }
+}
+
+#[test]
+fn statements_that_may_end_transactions_of_their_own() {
+    // A procedure or a `DO` block may COMMIT or ROLLBACK, which PostgreSQL allows only outside
+    // a transaction block; what the body does is not in the statement.
+    let cases = [
+        ("CALL p()", Some("CALL")),
+        ("call app.backfill(1000)", Some("CALL")),
+        ("DO $$ BEGIN COMMIT; END $$", Some("DO")),
+        (
+            "do language plpgsql $body$ begin null; end $body$",
+            Some("DO"),
+        ),
+        ("SELECT p()", None),
+        ("CREATE PROCEDURE p() LANGUAGE sql AS $$ SELECT 1 $$", None),
+        ("SELECT 'CALL p()'", None),
+    ];
+    for (sql, expected) in cases {
+        let split = lexer::split(sql);
+        let stmt = &split.statements[0];
+        assert_eq!(stmt.may_control_transactions(), expected, "{sql}");
+        assert_eq!(stmt.non_transactional_command(), None, "{sql}");
     }
 }
 

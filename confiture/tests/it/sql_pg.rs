@@ -121,6 +121,163 @@ fn classification_matches_what_postgres_refuses_in_a_transaction_block() {
     assert_eq!(refused, 20);
 }
 
+/// Runs `setup` then `sql` in one transaction block that is rolled back; `Err(code)` if the
+/// server refused `sql` (the setup must succeed).
+fn in_transaction_after(client: &mut Client, setup: &str, sql: &str) -> Result<(), String> {
+    let mut tx = client.transaction().expect("BEGIN");
+    tx.batch_execute(setup).expect("setup");
+    let result = tx.batch_execute(sql).map_err(|e| {
+        e.code()
+            .map_or_else(|| e.to_string(), |c| c.code().to_string())
+    });
+    let _ = tx.rollback();
+    result
+}
+
+#[test]
+fn subscription_classification_matches_what_postgres_refuses_in_a_transaction_block() {
+    let mut db = TestDb::create();
+    // An enabled subscription that never connected (`connect = false`: its conninfo is only
+    // parsed, no replication slot is made), created in the same transaction as each statement
+    // and rolled back with it: no apply worker starts, nothing is left behind. The server
+    // refuses a transaction block before it connects to the publisher, so the cases it refuses
+    // need none; `DROP SUBSCRIPTION` is refused because `s` has a slot name, its usual case.
+    let setup = "CREATE SUBSCRIPTION s CONNECTION 'dbname=confiture_never_created' \
+                 PUBLICATION p, q WITH (connect = false); ALTER SUBSCRIPTION s ENABLE;";
+    let statements = [
+        "CREATE SUBSCRIPTION s2 CONNECTION 'dbname=confiture_never_created' PUBLICATION p",
+        "CREATE SUBSCRIPTION s2 CONNECTION 'dbname=x' PUBLICATION p WITH (create_slot = true)",
+        "ALTER SUBSCRIPTION s REFRESH PUBLICATION",
+        "ALTER SUBSCRIPTION s REFRESH PUBLICATION WITH (copy_data = false)",
+        "ALTER SUBSCRIPTION s SET PUBLICATION p",
+        "alter subscription \"s\" add publication r",
+        "ALTER SUBSCRIPTION s DROP PUBLICATION q WITH (copy_data = false)",
+        "DROP SUBSCRIPTION s",
+        // Fine in a transaction block:
+        "CREATE SUBSCRIPTION s2 CONNECTION 'dbname=x' PUBLICATION p WITH (connect = false)",
+        "CREATE SUBSCRIPTION s2 CONNECTION 'dbname=x' PUBLICATION p WITH (connect = 'off')",
+        "ALTER SUBSCRIPTION s SET PUBLICATION p WITH (refresh = false)",
+        "ALTER SUBSCRIPTION s ADD PUBLICATION r WITH (refresh = off)",
+        "ALTER SUBSCRIPTION s DROP PUBLICATION q WITH (refresh = 0)",
+        "ALTER SUBSCRIPTION s DISABLE",
+        "ALTER SUBSCRIPTION s SET (binary = true)",
+        "ALTER SUBSCRIPTION s CONNECTION 'dbname=confiture_other'",
+        "ALTER SUBSCRIPTION s RENAME TO s3",
+        "SELECT 'DROP SUBSCRIPTION s'",
+    ];
+    let mut refused = 0;
+    for sql in statements {
+        let split = lexer::split(sql);
+        let [stmt] = &split.statements[..] else {
+            panic!("{sql} is one statement")
+        };
+        let predicted = lexer::requires_no_transaction(stmt);
+        let actual = in_transaction_after(db.client(), setup, sql);
+        match (&actual, predicted) {
+            (Err(code), true) if code == SqlState::ACTIVE_SQL_TRANSACTION.code() => refused += 1,
+            (Ok(()), false) => {}
+            _ => panic!(
+                "{sql}: predicted requires_no_transaction = {predicted}, server said {actual:?}"
+            ),
+        }
+    }
+    assert_eq!(refused, 8);
+}
+
+#[test]
+fn a_procedure_or_do_block_that_commits_runs_only_outside_a_transaction_block() {
+    let mut db = TestDb::create();
+    db.client()
+        .batch_execute(
+            "CREATE TABLE a (i int);
+             CREATE PROCEDURE p() LANGUAGE plpgsql AS $$
+             BEGIN INSERT INTO a VALUES (1); COMMIT; INSERT INTO a VALUES (2); END $$;",
+        )
+        .expect("setup");
+    for (sql, command) in [
+        ("CALL p();", "CALL"),
+        (
+            "DO $$ BEGIN INSERT INTO a VALUES (3); COMMIT; END $$;",
+            "DO",
+        ),
+    ] {
+        let file = format!("-- confiture:no-transaction\n{sql}\n");
+        let split = lexer::split(&file);
+        let [stmt] = &split.statements[..] else {
+            panic!("{sql} is one statement")
+        };
+        // Lint cannot see the COMMIT: the statement is not known to refuse a transaction
+        // block, but it may, so the marker is accepted.
+        assert_eq!(stmt.non_transactional_command(), None, "{sql}");
+        assert_eq!(stmt.may_control_transactions(), Some(command), "{sql}");
+        let diagnostics = confiture::files::rules::check_sql(
+            std::path::Path::new("m.up.sql"),
+            &file,
+            confiture::files::Direction::Up,
+        );
+        assert!(diagnostics.is_empty(), "{sql}: {diagnostics:#?}");
+        // The server refuses it in a transaction block (invalid transaction termination)...
+        assert_eq!(
+            in_transaction(db.client(), sql),
+            Err(SqlState::INVALID_TRANSACTION_TERMINATION.code().to_string()),
+            "{sql}"
+        );
+        // ...and runs it sent on its own, as a no-transaction migration's statements are.
+        db.client()
+            .batch_execute(stmt.text)
+            .unwrap_or_else(|e| panic!("{sql} on its own: {e}"));
+    }
+    let n: i64 = db
+        .client()
+        .query_one("SELECT count(*) FROM a", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn every_client_encoding_change_lint_refuses_is_one_the_server_makes() {
+    let db = confiture_test_support::TestDb::new("sql");
+    // Each statement in a session of its own; what lint says (C106 or nothing) must be whether
+    // the session's client_encoding is no longer UTF8 after it.
+    let statements = [
+        "SET client_encoding = 'LATIN1'",
+        "SELECT set_config('client_encoding', 'LATIN1', false)",
+        "UPDATE pg_settings SET setting = 'LATIN1' WHERE name = 'client_encoding'",
+        "update pg_catalog.pg_settings set setting = 'WIN1252' where name in ('client_encoding')",
+        "UPDATE ONLY \"pg_settings\" AS s SET setting = 'SQL_ASCII' WHERE 'client_encoding' = s.name",
+        "SELECT set_config(name, 'LATIN1', false) FROM pg_settings WHERE name = 'client_encoding'",
+        // Not changed beyond the statement's transaction, or back to UTF8:
+        "SELECT set_config(name, 'LATIN1', true) FROM pg_settings WHERE name = 'client_encoding'",
+        "UPDATE pg_settings SET setting = reset_val WHERE name = 'client_encoding'",
+        "UPDATE pg_settings SET setting = 'UTF8' WHERE name = 'client_encoding'",
+        "SELECT setting FROM pg_settings WHERE name = 'client_encoding' AND setting <> 'UTF8'",
+    ];
+    let mut changed = 0;
+    for sql in statements {
+        let flagged = confiture::files::rules::check_sql(
+            std::path::Path::new("m.up.sql"),
+            sql,
+            confiture::files::Direction::Up,
+        )
+        .iter()
+        .any(|d| d.code == "C106");
+        let mut session = db.client();
+        session.batch_execute(sql).expect(sql);
+        let encoding: String = session
+            .query_one("SHOW client_encoding", &[])
+            .expect("SHOW")
+            .get(0);
+        assert_eq!(
+            flagged,
+            encoding != "UTF8",
+            "{sql}: the session's encoding is {encoding}"
+        );
+        changed += usize::from(flagged);
+    }
+    assert_eq!(changed, 6);
+}
+
 #[test]
 fn split_pieces_run_on_their_own_and_match_running_the_file() {
     let mut db = TestDb::create();

@@ -174,6 +174,24 @@ fn build_script_fails_the_build_naming_the_file_and_reruns_on_change() {
         assert_fails_naming(&project, what, file, code);
     }
 
+    // A file name that is not UTF-8 is named as lint names it (`\xff`), in the line's location
+    // as in its message: never with `�`, which made two such names alike.
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        project.set_migrations(GOOD);
+        let name = std::ffi::OsStr::from_bytes(b"003_n\xff.up.sql");
+        fs::write(project.migrations().join(name), b"SELECT 1;\n").unwrap();
+        assert_fails_naming(
+            &project,
+            "a name that is not UTF-8",
+            "003_n\\xff.up.sql",
+            "C006",
+        );
+        let (_, output) = project.build();
+        assert!(!output.contains('\u{fffd}'), "{output}");
+    }
+
     // Rerun: good, then a bad file added, then fixed, each noticed by the next plain build.
     project.set_migrations(GOOD);
     assert_builds(&project, "back to good");
@@ -202,5 +220,101 @@ fn build_script_fails_the_build_naming_the_file_and_reruns_on_change() {
     eprintln!(
         "builds after the first compile: {:?}",
         after_first_compile.elapsed()
+    );
+}
+
+/// A crate whose binary includes the embedded set and prints each migration's id; its build
+/// script embeds or only checks, as a test writes it.
+fn embedding_crate() -> ThrowawayCrate {
+    let workspace = confiture_tests::workspace_root();
+    let krate = ThrowawayCrate::new(
+        "stale-embed-e2e",
+        &format!(
+            "[package]\nname = \"confiture-stale-embed-e2e\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [dependencies]\nconfiture = {{ path = {:?}, default-features = false }}\n\n\
+             [build-dependencies]\nconfiture-build = {{ path = {:?} }}\n\n[workspace]\n",
+            workspace.join("confiture").display().to_string(),
+            workspace.join("confiture-build").display().to_string(),
+        ),
+    );
+    krate.write_if_changed(
+        "src/main.rs",
+        b"static MIGRATIONS: &confiture::embedded::EmbeddedMigrations = confiture::include_migrations!();\n\n\
+          fn main() {\n    for m in MIGRATIONS.migrations {\n        println!(\"{}\", m.id());\n    }\n}\n",
+    );
+    krate
+}
+
+const EMBED: &[u8] =
+    b"fn main() -> Result<(), confiture_build::Error> {\n    confiture_build::Check::new().embed().run()?;\n    Ok(())\n}\n";
+const CHECK_ONLY: &[u8] =
+    b"fn main() -> Result<(), confiture_build::Error> {\n    confiture_build::check()?;\n    Ok(())\n}\n";
+
+/// The build failed on `include_migrations!()`, and the compiler's error says to embed.
+fn assert_include_names_the_fix(krate: &ThrowawayCrate, what: &str) {
+    let (ok, output) = krate.build();
+    assert!(!ok, "{what}: the build should fail\n{output}");
+    assert!(
+        output
+            .lines()
+            .any(|l| l.starts_with("error") && l.contains("Check::new().embed()")),
+        "{what}: no error naming `Check::new().embed()`\n{output}"
+    );
+}
+
+/// A build script that stopped embedding left the previous run's `confiture_migrations.rs` in
+/// `OUT_DIR`, and `include_migrations!()` compiled that stale set without a word; on a clean
+/// build the include failed naming only a missing file.
+#[test]
+fn a_build_script_that_stops_embedding_never_compiles_a_stale_set() {
+    let krate = embedding_crate();
+    let dir = krate.migrations();
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in GOOD {
+        fs::write(dir.join(name), bytes).unwrap();
+    }
+    krate.write_if_changed("build.rs", EMBED);
+    let (ok, output) = krate.build();
+    assert!(ok, "embedding: the build should succeed\n{output}");
+    let binary = krate.target.join("debug").join(format!(
+        "confiture-stale-embed-e2e{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    let run = std::process::Command::new(&binary).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "001_create_tb_user\n002_add_bio_to_users\n"
+    );
+
+    // The build script only checks now, and the directory has a migration more.
+    krate.write_if_changed("build.rs", CHECK_ONLY);
+    fs::write(dir.join("003_c.up.sql"), b"CREATE TABLE c (i int);\n").unwrap();
+    fs::write(dir.join("003_c.down.sql"), b"DROP TABLE c;\n").unwrap();
+    assert_include_names_the_fix(&krate, "a check without embed after an embedding build");
+
+    // A clean build (the build script's output directory gone) says the same.
+    let build = krate.target.join("debug/build");
+    for entry in fs::read_dir(&build).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("confiture-stale-embed-e2e-") {
+            fs::remove_dir_all(&path).unwrap();
+        }
+    }
+    assert_include_names_the_fix(&krate, "a clean build with a check without embed");
+
+    // No build script at all: no OUT_DIR, and the macro says what to add.
+    fs::remove_file(krate.dir.join("build.rs")).unwrap();
+    assert_include_names_the_fix(&krate, "no build script");
+
+    // Embedding again compiles the set as the directory has it.
+    krate.write_if_changed("build.rs", EMBED);
+    let (ok, output) = krate.build();
+    assert!(ok, "embedding again: the build should succeed\n{output}");
+    let run = std::process::Command::new(&binary).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "001_create_tb_user\n002_add_bio_to_users\n003_c\n"
     );
 }

@@ -34,7 +34,7 @@ mod unterminated;
 mod unused_allow;
 mod writes_tracking_table;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::ops::Range;
 use std::path::Path;
 
@@ -118,6 +118,7 @@ pub(super) fn check_file(
         markers: &markers,
         tracking_table,
         mentioned: RefCell::new(Vec::new()),
+        lowered: OnceCell::new(),
     };
     let out = check_split(&cx);
     (out, markers, StatementSpan::of(&split, bom))
@@ -245,6 +246,8 @@ struct Context<'a> {
     /// The words rules asked about ([`Context::mentions`]), each with the answer: one search
     /// of the file per word, not one per statement.
     mentioned: RefCell<Vec<(String, bool)>>,
+    /// The file's text in ASCII lower case, made once for every word asked about.
+    lowered: OnceCell<String>,
 }
 
 impl Context<'_> {
@@ -255,7 +258,9 @@ impl Context<'_> {
         if let Some(&(_, answer)) = self.mentioned.borrow().iter().find(|(w, _)| w == word) {
             return answer;
         }
-        let answer = mentions(self.text, word);
+        // `text::mentions` of the whole file, its lowering shared by every word.
+        let lowered = self.lowered.get_or_init(|| self.text.to_ascii_lowercase());
+        let answer = lowered.contains(word);
         self.mentioned.borrow_mut().push((word.to_string(), answer));
         answer
     }

@@ -14,10 +14,18 @@ runs every migration in one unless the file says otherwise. The statements, chec
 PostgreSQL 15: `CREATE [UNIQUE] INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`,
 `REINDEX ... CONCURRENTLY`, `REINDEX SCHEMA|DATABASE|SYSTEM`, `VACUUM`, `CLUSTER` without a
 table, `CREATE|DROP DATABASE`, `ALTER DATABASE ... SET TABLESPACE`, `CREATE|DROP TABLESPACE`,
-`ALTER SYSTEM`, `ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY`, `DISCARD ALL` (reported
-as `releases-migration-lock` instead: it has no place in a migration either way).
+`ALTER SYSTEM`, `ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY`, `CREATE SUBSCRIPTION`
+(unless `connect = false` or `create_slot = false`), `ALTER SUBSCRIPTION ... REFRESH
+PUBLICATION`, `ALTER SUBSCRIPTION ... SET|ADD|DROP PUBLICATION` (unless `refresh = false`),
+`DROP SUBSCRIPTION` (refused by the server when the subscription has a replication slot, its
+usual case: lint cannot see the catalog), `DISCARD ALL` (reported as `releases-migration-lock`
+instead: it has no place in a migration either way).
 Not among them: `ALTER TYPE ... ADD VALUE` (allowed in a transaction since PostgreSQL 12),
 `CLUSTER table`, `REFRESH MATERIALIZED VIEW CONCURRENTLY`.
+
+A `CALL` of a procedure, or a `DO` block, that runs `COMMIT` or `ROLLBACK` is refused in a
+transaction block too (SQLSTATE 2D000), but what it does is in its body: lint does not report
+it, and accepts the marker on a file that has one (`unneeded-no-transaction` stays silent).
 
 **Fix:** add `-- confiture:no-transaction` to the file's leading comments (before the first
 statement). confiture then sends each statement on its own, in autocommit, and records the
@@ -73,6 +81,32 @@ mod tests {
     }
 
     #[test]
+    fn subscription_commands_that_manage_a_replication_slot_need_the_marker() {
+        for (sql, command) in [
+            (
+                "CREATE SUBSCRIPTION s CONNECTION 'host=p' PUBLICATION p;",
+                "CREATE SUBSCRIPTION",
+            ),
+            (
+                "ALTER SUBSCRIPTION s REFRESH PUBLICATION;",
+                "ALTER SUBSCRIPTION REFRESH PUBLICATION",
+            ),
+            ("DROP SUBSCRIPTION s;", "DROP SUBSCRIPTION"),
+        ] {
+            let d = only(sql);
+            assert_eq!(d.code, "C101", "{sql}");
+            assert!(d.message.starts_with(command), "{sql}: {}", d.message);
+        }
+    }
+
+    #[test]
+    fn a_procedure_or_do_block_is_left_to_the_server() {
+        // Whether it COMMITs is in its body, not in the file: no C101 either way.
+        assert_eq!(up("CALL backfill();"), []);
+        assert_eq!(up("DO $$ BEGIN NULL; END $$;"), []);
+    }
+
+    #[test]
     fn transactional_lookalikes_are_fine() {
         for sql in [
             "ALTER TYPE mood ADD VALUE 'ok';",
@@ -81,6 +115,9 @@ mod tests {
             "REINDEX TABLE t;",
             "ANALYZE t;",
             "ALTER DATABASE d SET default_tablespace TO x;",
+            "CREATE SUBSCRIPTION s CONNECTION 'host=p' PUBLICATION p WITH (create_slot = false);",
+            "ALTER SUBSCRIPTION s SET PUBLICATION p WITH (refresh = false);",
+            "ALTER SUBSCRIPTION s ENABLE;",
         ] {
             assert_eq!(up(sql), [], "{sql}");
         }

@@ -3,7 +3,7 @@
 //! message of the session (or database).
 
 use super::lexer::TokenKind;
-use super::{Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{mentions, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C106",
@@ -29,7 +29,11 @@ says:
 Flagged: `SET [SESSION] standard_conforming_strings` to `off`, `false`, `no` or `0`, the same in
 `ALTER DATABASE`, `ALTER ROLE` and `ALTER SYSTEM`, and `set_config('standard_conforming_strings',
 'off', false)`; `SET [SESSION] client_encoding`, `SET [SESSION] NAMES` and
-`set_config('client_encoding', ..., false)` to an encoding other than UTF-8. Not flagged: turning
+`set_config('client_encoding', ..., false)` to an encoding other than UTF-8. Also the same
+settings changed through a row of `pg_settings`, a session `SET` by another name:
+`UPDATE pg_settings SET setting = ... WHERE name = '...'` (the view's rule calls
+`set_config(name, setting, false)`) and `set_config(name, ..., false) FROM pg_settings WHERE
+name = '...'`. Not flagged: turning
 `standard_conforming_strings` on (pg_dump writes `SET standard_conforming_strings = on;`),
 `client_encoding` to `UTF8` (pg_dump writes `SET client_encoding = 'UTF8';`) or `DEFAULT`,
 `SET LOCAL` and `set_config(..., true)`, which end with the transaction, `RESET`, and
@@ -43,8 +47,8 @@ as `E'...'`; leave `client_encoding` alone, and keep migration files UTF-8.",
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
     let candidate = stmt.starts_with(&["SET"])
         || stmt.starts_with(&["ALTER"])
-        || stmt.text.contains("set_config")
-        || stmt.text.contains("SET_CONFIG");
+        || (cx.mentions("set_config") && mentions(stmt.text, "set_config"))
+        || (cx.mentions("pg_settings") && mentions(stmt.text, "pg_settings"));
     if !candidate {
         return;
     }
@@ -63,7 +67,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
             format!(
                 "client_encoding set to {encoding}: PostgreSQL decodes every later message of the session as {encoding}, but migration files are UTF-8, so their non-ASCII text is stored garbled or refused"
             ),
-            "remove the SET (confiture always sends UTF-8); to store text of another encoding, convert the file to UTF-8 or use convert_from(...)".to_string(),
+            "leave client_encoding alone (confiture always sends UTF-8); to store text of another encoding, convert the file to UTF-8 or use convert_from(...)".to_string(),
         ));
     }
 }
@@ -111,20 +115,34 @@ fn client_encoding(stmt: &Statement<'_>) -> Option<String> {
 }
 
 /// The values `stmt` gives setting `name` beyond the transaction: `name = v`, `name TO v`,
-/// `set_config('name', 'v', false)` (also in `ALTER DATABASE | ROLE | SYSTEM ... SET`); not
-/// `SET LOCAL` nor `set_config(..., true)`.
+/// `set_config('name', 'v', false)` (also in `ALTER DATABASE | ROLE | SYSTEM ... SET`), and the
+/// same set by a row of `pg_settings` that the statement names `'name'`
+/// ([`by_settings_row`]); not `SET LOCAL` nor `set_config(..., true)`.
 fn session_values(stmt: &Statement<'_>, name: &str) -> Vec<String> {
     if stmt.starts_with(&["SET", "LOCAL"]) {
         return Vec::new();
     }
     let tokens: Vec<_> = stmt.tokens().collect();
+    if let Some(value) = by_settings_row(&tokens) {
+        let names_it = tokens.iter().any(|t| {
+            t.kind == TokenKind::String
+                && unquoted(t.text).is_some_and(|s| s.eq_ignore_ascii_case(name))
+        });
+        return value.filter(|_| names_it).into_iter().collect();
+    }
     tokens
         .iter()
         .enumerate()
         .filter_map(|(i, t)| {
             let named = match t.kind {
                 TokenKind::Word => t.is_word(name),
-                TokenKind::String => unquoted(t.text).is_some_and(|s| s.eq_ignore_ascii_case(name)),
+                // set_config('name', ...): the first argument of a call, not a comparison's
+                // operand (`WHERE name = 'client_encoding' AND ...`).
+                TokenKind::String => {
+                    i > 0
+                        && tokens[i - 1].kind == TokenKind::OpenParen
+                        && unquoted(t.text).is_some_and(|s| s.eq_ignore_ascii_case(name))
+                }
                 _ => false,
             };
             if !named {
@@ -140,6 +158,90 @@ fn session_values(stmt: &Statement<'_>, name: &str) -> Vec<String> {
             (!local).then_some(value)
         })
         .collect()
+}
+
+/// The value a statement sets a setting to when the setting is picked by its name elsewhere
+/// in the statement (a `WHERE name = '...'` over `pg_settings`), not written before its value:
+/// - `UPDATE [ONLY] [pg_catalog.]pg_settings ... SET setting = v`: the view's update rule
+///   calls `set_config(name, v, false)`, a session `SET` by another name (`reset_val` is
+///   `RESET`: `DEFAULT`);
+/// - `set_config(column, v, is_local)`, its first argument not a literal.
+///
+/// `None` when the statement has neither form; `Some(None)` for `set_config(..., true)`, which
+/// ends with the transaction.
+fn by_settings_row(tokens: &[super::lexer::Token<'_>]) -> Option<Option<String>> {
+    let at = |i: usize| tokens.get(i);
+    for (i, t) in tokens.iter().enumerate() {
+        if t.is_word("UPDATE") {
+            let mut j = i + 1;
+            if at(j).is_some_and(|t| t.is_word("ONLY")) {
+                j += 1;
+            }
+            if at(j).is_some_and(|t| is_name(t, "pg_catalog"))
+                && at(j + 1).is_some_and(|t| t.kind == TokenKind::Dot)
+            {
+                j += 2;
+            }
+            if !at(j).is_some_and(|t| is_name(t, "pg_settings")) {
+                continue;
+            }
+            let rest = &tokens[j + 1..];
+            let value = rest.windows(4).find_map(|w| {
+                let sets = (w[0].is_word("SET") || w[0].kind == TokenKind::Comma)
+                    && is_name(&w[1], "setting")
+                    && w[2].text == "=";
+                sets.then(|| match w[3] {
+                    v if v.is_word("reset_val") => "DEFAULT".to_string(),
+                    v => value_text(&v).to_string(),
+                })
+            });
+            return Some(value);
+        }
+        if t.is_word("set_config")
+            && at(i + 1).is_some_and(|t| t.kind == TokenKind::OpenParen)
+            && !at(i + 3).is_some_and(|t| {
+                t.kind == TokenKind::Comma && at(i + 2).is_some_and(|n| n.kind == TokenKind::String)
+            })
+        {
+            // set_config(<expression>, value, is_local): the arguments at depth one.
+            let mut depth = 0u32;
+            let mut args = Vec::new();
+            let mut starts_arg = false;
+            for t in &tokens[i + 1..] {
+                match t.kind {
+                    TokenKind::OpenParen => depth += 1,
+                    TokenKind::CloseParen => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    TokenKind::Comma if depth == 1 => starts_arg = true,
+                    _ if starts_arg => {
+                        args.push(*t);
+                        starts_arg = false;
+                    }
+                    _ => {}
+                }
+            }
+            let [value, local, ..] = args[..] else {
+                return None;
+            };
+            return Some((!local.is_word("true")).then(|| value_text(&value).to_string()));
+        }
+    }
+    None
+}
+
+/// An identifier `name`, unquoted (any case) or quoted as written.
+fn is_name(token: &super::lexer::Token<'_>, name: &str) -> bool {
+    token.is_word(name)
+        || (token.kind == TokenKind::QuotedIdent
+            && token
+                .text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                == Some(name))
 }
 
 /// A setting's value as written: a `'...'` literal without its quotes, or the word.
@@ -170,6 +272,10 @@ mod tests {
             "ALTER ROLE app IN DATABASE app SET standard_conforming_strings TO 'no';",
             "SELECT set_config('standard_conforming_strings', 'off', false);",
             "SELECT pg_catalog.set_config('standard_conforming_strings', 'false', false);",
+            // pg_settings: its update rule calls set_config(name, setting, false).
+            "UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings';",
+            "SELECT pg_catalog.set_config(s.name, 'off', false) FROM pg_catalog.pg_settings s \
+             WHERE s.name = 'standard_conforming_strings';",
         ] {
             assert_eq!(up(sql), [("C106", 1)], "{sql}");
         }
@@ -187,6 +293,15 @@ mod tests {
             "SET NAMES latin9;",
             "SELECT set_config('client_encoding', 'LATIN1', false);",
             "SELECT pg_catalog.set_config('client_encoding', 'SJIS', false);",
+            // pg_settings: its update rule calls set_config(name, setting, false).
+            "UPDATE pg_settings SET setting = 'LATIN1' WHERE name = 'client_encoding';",
+            "update pg_catalog.pg_settings set setting = 'WIN1252' where name in ('client_encoding');",
+            "UPDATE PG_Settings SET setting = 'LATIN1' WHERE name = 'client_encoding';",
+            "SELECT Set_Config('client_encoding', 'LATIN1', false);",
+            "UPDATE ONLY \"pg_settings\" AS s SET setting = 'SQL_ASCII' WHERE 'client_encoding' = s.name;",
+            "WITH w AS (SELECT 1) UPDATE pg_settings SET setting = 'LATIN1' \
+             WHERE name = 'client_encoding' AND EXISTS (SELECT FROM w);",
+            "SELECT set_config(name, 'LATIN1', false) FROM pg_settings WHERE name = 'client_encoding';",
         ] {
             assert_eq!(up(sql), [("C106", 1)], "{sql}");
         }
@@ -213,6 +328,12 @@ mod tests {
             "ALTER DATABASE app SET client_encoding = 'LATIN1';",
             "SELECT 'SET NAMES latin1';",
             "SELECT convert_from('\\x636166e9'::bytea, 'LATIN1');",
+            "UPDATE pg_settings SET setting = 'UTF8' WHERE name = 'client_encoding';",
+            "UPDATE pg_settings SET setting = reset_val WHERE name = 'client_encoding';",
+            "UPDATE pg_settings SET setting = 'LATIN1' WHERE name = 'application_name';",
+            "UPDATE app_settings SET setting = 'LATIN1' WHERE name = 'client_encoding';",
+            "SELECT set_config(name, 'LATIN1', true) FROM pg_settings WHERE name = 'client_encoding';",
+            "SELECT setting FROM pg_settings WHERE name = 'client_encoding' AND setting <> 'UTF8';",
         ] {
             assert_eq!(up(sql), [], "{sql}");
         }
@@ -228,6 +349,8 @@ mod tests {
             "SELECT set_config('search_path', '', false);",
             "SELECT 'SET standard_conforming_strings = off';",
             "SET escape_string_warning = off;",
+            "UPDATE pg_settings SET setting = 'on' WHERE name = 'standard_conforming_strings';",
+            "SELECT set_config(s.name, '0', false) FROM pg_settings s WHERE s.name = 'idle_session_timeout';",
         ] {
             assert_eq!(up(sql), [], "{sql}");
         }
