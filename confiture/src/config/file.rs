@@ -2005,7 +2005,7 @@ mod tests {
         }
         // Numeric settings take the value wherever it is written.
         let env = parse_x(
-            "p: &p 0x1538\nr: &r 7\nj: &j 4\nt: &t 2500\n\
+            "p: &p 0x1538\nr: &r 7\nj: &j 4\nt: &t 0\n\
              database:\n  host: h\n  port: *p\n\
              migration:\n  lock_retries: *r\n  lock_timeout:\n    *t\n\
              fleet:\n  targets: [a]\n  jobs: *j\n",
@@ -2013,7 +2013,7 @@ mod tests {
         .unwrap();
         assert_eq!(env.connection.port, 0x1538);
         assert_eq!(env.migration.lock_retries, 7);
-        assert_eq!(env.migration.lock_timeout, Duration::from_millis(2500));
+        assert_eq!(env.migration.lock_timeout, Duration::ZERO);
         assert_eq!(env.fleet.unwrap().jobs, Some(4));
     }
 

@@ -346,7 +346,7 @@ fn parse_sslmode(value: &str) -> Result<SslMode, String> {
 fn parse_connect_timeout(value: &str) -> Result<Duration, String> {
     match Timeout::from_secs_text(value) {
         Ok(timeout) => Ok(timeout.duration()),
-        Err(TimeoutError::Malformed) => {
+        Err(TimeoutError::Malformed | TimeoutError::NoUnit) => {
             Err("connect_timeout must be a whole number of seconds (as in libpq)".to_string())
         }
         Err(TimeoutError::TooLong) => Err(format!(

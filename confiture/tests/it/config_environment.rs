@@ -95,13 +95,34 @@ fn defaults_when_the_file_only_names_the_database() {
     assert_eq!(env.connection.sslmode, SslMode::Prefer);
 }
 
+/// A `migration.*_timeout` without a unit is refused, naming the file, the line and the key:
+/// `connect_timeout: 10` was 10 ms while `?connect_timeout=10` in the URL is 10 s (libpq).
+/// `0` needs none; the URL's own `connect_timeout` stays whole seconds.
 #[test]
-fn plain_numbers_are_milliseconds() {
+fn plain_numbers_need_a_unit() {
+    for key in ["lock_timeout", "statement_timeout", "connect_timeout"] {
+        for value in ["10", "\"250\"", "${SECS:-30}"] {
+            let (path, err) = read_err(&format!(
+                "database_url: postgresql:///app\nmigration:\n  {key}: {value}\n"
+            ));
+            let shown = value.replace("${SECS:-", "").replace(['}', '"'], "");
+            assert!(
+                err.message.contains(&format!(
+                    "{}, line 3: `migration.{key}` \"{shown}\" has no unit",
+                    confiture::display::path(&path)
+                )),
+                "{key} {value}: {err}"
+            );
+            let help = err.help.as_deref().unwrap_or_default();
+            assert!(help.contains("give a unit: 30s or 30ms"), "{help}");
+        }
+    }
     let env = read_ok(
-        "database_url: postgresql:///app\nmigration:\n  lock_timeout: 250\n  statement_timeout: \"0\"\n",
+        "database_url: postgresql:///app?connect_timeout=10\nmigration:\n  lock_timeout: 0\n  statement_timeout: \"0\"\n",
     );
-    assert_eq!(env.migration.lock_timeout, Duration::from_millis(250));
+    assert_eq!(env.migration.lock_timeout, Duration::ZERO);
     assert_eq!(env.migration.statement_timeout, Some(Duration::ZERO));
+    assert_eq!(env.migration.connect_timeout, Duration::from_secs(10));
 }
 
 #[test]
@@ -268,7 +289,7 @@ fn invalid_values_name_the_key() {
 #[test]
 fn timeouts_beyond_postgres_limit_name_the_file_the_key_and_the_limit() {
     for key in ["lock_timeout", "statement_timeout", "connect_timeout"] {
-        for value in ["600h", "3000h", "2147483648", "${BIG:-35792min}"] {
+        for value in ["600h", "3000h", "2147483648ms", "${BIG:-35792min}"] {
             let (path, err) = read_err(&format!(
                 "database_url: postgresql:///app\nmigration:\n  {key}: \"{value}\"\n"
             ));
