@@ -798,6 +798,23 @@ impl FileContext<'_> {
                     error(&format!("uses ${{{var}}}, whose value is not valid UTF-8"))
                         .with_help(format!("set {var} to UTF-8 text"))
                 }
+                ExpandError::Empty(vars) => {
+                    let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
+                    let (is, strings) = match vars.len() {
+                        1 => ("is", "an empty string"),
+                        _ => ("are", "empty strings"),
+                    };
+                    error(&format!(
+                        "is empty: {} {is} set to {strings}",
+                        shown.join(" and ")
+                    ))
+                    .with_help(format!(
+                        "set {} (in CI: define the secret for this environment), or write \
+                             ${{{}:-}} where an empty value is meant",
+                        vars.join(" and "),
+                        vars[0]
+                    ))
+                }
                 ExpandError::Malformed(reason) => error(&reason)
                     .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
             }),
