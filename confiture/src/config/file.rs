@@ -12,10 +12,11 @@ use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAM
 use super::display_path;
 use super::environment::{Environment, MigrationSettings, Origin};
 use super::expand::{expand, ExpandError};
+use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
 use super::suggest::closest;
-use super::syntax::parse_spec;
+use super::syntax::parse_spec_with;
 use super::timeout::Timeout;
 use crate::error::{Error, Result};
 use crate::ledger::TrackingTable;
@@ -639,7 +640,7 @@ impl FileContext<'_> {
                         .key_error("database_url", "is empty")
                         .with_help(CONNECTION_HELP));
                 }
-                parse_spec(&url).map_err(|reason| {
+                parse_spec_with(&url, &LibpqDefaults::from_vars(self.vars)).map_err(|reason| {
                     self.key_error("database_url", &format!("is invalid: {reason}"))
                         .with_help(CONNECTION_HELP)
                 })?
@@ -992,7 +993,7 @@ impl FileContext<'_> {
             }
         }
         builder
-            .finish()
+            .finish(&LibpqDefaults::from_vars(self.vars))
             .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
     }
 }
@@ -1844,11 +1845,11 @@ mod tests {
         assert_eq!(env.migration.tracking_table.to_string(), "ops.ledger");
         // A list of mappings: the first one's keys win.
         let env = parse_x(
-            "a: &a {host: first}\nb: &b {host: second, database: two}\n\
+            "a: &a {host: first}\nb: &b {host: second, database: two, user: u}\n\
              database:\n  <<: [*a, *b]\n",
         )
         .unwrap();
-        assert_eq!(env.connection.to_string(), "postgres@first:5432/two");
+        assert_eq!(env.connection.to_string(), "u@first:5432/two");
         // Several merge keys in one mapping, which PyYAML applies (its `flatten_mapping`):
         // a later merge wins over an earlier one, written keys over both.
         let env = parse_x(
@@ -2279,7 +2280,7 @@ mod tests {
     #[test]
     fn reads_a_file_that_starts_with_a_byte_order_mark() {
         let env = Environment::parse(
-            "\u{feff}database_url: postgresql://localhost/app\napplication_name: deploy\n",
+            "\u{feff}database_url: postgresql://postgres@localhost/app\napplication_name: deploy\n",
             Path::new("db/environments/x.yaml"),
             &no_vars,
         )
@@ -2291,7 +2292,7 @@ mod tests {
     #[test]
     fn reads_a_minimal_file() {
         let env = Environment::parse(
-            "database_url: postgresql://localhost/app\n",
+            "database_url: postgresql://postgres@localhost/app\n",
             Path::new("db/environments/x.yaml"),
             &no_vars,
         )

@@ -71,6 +71,7 @@ mod file;
 mod fleet;
 #[cfg(feature = "env-files")]
 mod fleet_file;
+mod libpq;
 mod params;
 #[cfg(feature = "env-files")]
 mod resolve;
@@ -94,6 +95,7 @@ pub(crate) use file::{read_interrupted, read_user_file, ReadError};
 #[cfg(feature = "env-files")]
 pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
 pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
+pub use libpq::READ_VARIABLES as LIBPQ_VARIABLES;
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
 #[cfg(feature = "env-files")]
