@@ -139,8 +139,14 @@ fn split_fields(line: &str) -> Vec<(String, bool)> {
 
 /// The operating-system user's name, as libpq takes it for the default user: the password
 /// database's entry of the effective user (read from `/etc/passwd` by the owner of
-/// `/proc/self`), else `USER`, `LOGNAME` or `USERNAME`.
+/// `/proc/self`), else `USER`, `LOGNAME` or `USERNAME`. Looked up once per process: a fleet
+/// parses a URL per target.
 fn os_user_name() -> Option<String> {
+    static NAME: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    NAME.get_or_init(look_up_os_user_name).clone()
+}
+
+fn look_up_os_user_name() -> Option<String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
