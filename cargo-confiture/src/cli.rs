@@ -208,7 +208,8 @@ pub struct GenerateArgs {
 pub struct LockArgs {
     /// How long to wait for a lock another session holds before giving up (exit 6, naming
     /// it): another run's migration lock, a lock on the ledger (and, for `drift`, on what it
-    /// reads of the live database); `0` tries once and gives up at once
+    /// reads of the live database), with a unit (`30s`, `500ms`, `2min`); `0` tries once and
+    /// gives up at once
     #[arg(
         long,
         // Its old name, hidden: `lock_timeout` is PostgreSQL's setting for the SQL.
@@ -229,10 +230,12 @@ fn default_lock_wait() -> Timeout {
 /// Timeouts for the SQL of the migrations (or rollbacks) a command runs.
 #[derive(Debug, Args)]
 pub struct SqlTimeoutArgs {
-    /// `lock_timeout` for the migration SQL (default: the environment's, else 5s; 0 disables)
+    /// `lock_timeout` for the migration SQL, with a unit (`5s`, `500ms`; default: the
+    /// environment's, else 5s; 0 disables)
     #[arg(long, value_name = "DURATION", value_parser = duration, allow_hyphen_values = true)]
     pub lock_timeout_statement: Option<Timeout>,
-    /// `statement_timeout` for the migration SQL (default: the environment's, else none)
+    /// `statement_timeout` for the migration SQL, with a unit (`30s`, `10min`; default: the
+    /// environment's, else none)
     #[arg(long, value_name = "DURATION", value_parser = duration, allow_hyphen_values = true)]
     pub statement_timeout: Option<Timeout>,
 }

@@ -226,6 +226,7 @@ impl Migrator {
         scratches: &mut Vec<Scratch>,
         replayed: Option<&Replayed>,
     ) -> Result<(), RunError> {
+        options.check_durations()?;
         if let Some(schema) = &self.env.migration.tenant_schema {
             return Err(no_tenant_drift(&format!("schema {schema}")).into());
         }

@@ -139,7 +139,8 @@ pub struct StatusReport {
     pub summary: Summary,
     /// `user@host:port/db`, never with the password; null when not known (pure use).
     pub database: Option<String>,
-    /// Whether the tracking table exists. When it does not, everything is pending (exit 2).
+    /// Whether the tracking table exists. When it does not, every migration is pending and
+    /// `migrate status` exits 2 ([`crate::exit::NOT_INITIALISED`]), not 1.
     pub initialised: bool,
     /// The tracking table does not exist, and its name is unqualified while the session's
     /// `search_path` names no existing schema: `migrate up` could not create it. What to do

@@ -685,6 +685,7 @@ impl Migrator {
     /// What `verify` refuses before connecting, decided by the files and the options alone
     /// (the same answer for every database): broken files, a `--from` that names nothing.
     pub(crate) fn verify_request(&self, options: &VerifyOptions) -> Result<MigrationSet> {
+        options.check_durations()?;
         let checked = self.read_checked()?;
         let set = checked.set;
         let errors = FileErrors::new(&set, &checked.diagnostics);

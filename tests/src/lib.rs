@@ -364,18 +364,24 @@ pub fn binary() -> PathBuf {
 }
 
 /// The CLI under test, with every variable that could pick a database or change the output
-/// removed, so a test only sees what it sets.
+/// removed, so a test only sees what it sets: libpq's `PGUSER`, `PGPASSWORD` and the password
+/// file (`PGPASSFILE`, else `~/.pgpass`, pointed at nothing) are read for what a URL leaves out.
 pub fn cli() -> Command {
     let mut cmd = Command::new(binary());
     for var in [
         "DATABASE_URL",
         "CONFITURE_DATABASE_URL",
         "CLICOLOR_FORCE",
+        "PGUSER",
         "PGPASSWORD",
         "PGHOST",
+        "PGPORT",
+        "PGDATABASE",
+        "PGSSLMODE",
     ] {
         cmd.env_remove(var);
     }
+    cmd.env("PGPASSFILE", "/nonexistent/confiture-tests/pgpass");
     cmd.env("NO_COLOR", "1");
     cmd
 }

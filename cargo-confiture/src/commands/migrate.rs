@@ -263,7 +263,15 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
         }
         None => env,
     };
-    let using = display::escape(&using).into_owned();
+    let mut using = display::escape(&using).into_owned();
+    // libpq's warning, and like libpq we go on without the file.
+    if let Some(passfile) = env.connection.ignored_passfile() {
+        using.push_str(&format!(
+            "\nwarning: password file {} has group or world access; permissions should be \
+             u=rw (0600) or less: it is not read",
+            display::escape(&passfile.display().to_string())
+        ));
+    }
     // The command line completes suggested commands itself, with the flags as typed
     // (`Output::hint`).
     let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone())

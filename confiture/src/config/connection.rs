@@ -14,7 +14,8 @@ pub const DEFAULT_APPLICATION_NAME: &str = "cargo-confiture";
 pub const DEFAULT_HOST: &str = "localhost";
 /// Port used when none is named.
 pub const DEFAULT_PORT: u16 = 5432;
-/// User used when none is named (the database defaults to the user, as in libpq).
+/// User used when none is named and libpq's defaults give none either: no `PGUSER`, and the
+/// operating-system user's name cannot be found ([`ConnectionSpec::parse`]).
 pub const DEFAULT_USER: &str = "postgres";
 
 /// libpq's `sslmode` values that we honour.
@@ -153,8 +154,13 @@ pub struct ConnectionSpec {
     pub target_session_attrs: TargetSessionAttrs,
     /// The role to connect as.
     pub user: String,
-    /// The password, if any (never displayed).
+    /// The password, if any (never displayed): the URL's or file's, else `PGPASSWORD`, else
+    /// the password file's line for `host:port` (see [`passfile`](Self::passfile)).
     pub password: Option<String>,
+    /// The password file (libpq's: `PGPASSFILE`, else `~/.pgpass`) that gives each host's
+    /// password, when neither the URL or file nor `PGPASSWORD` gave one: [`with_host`](Self::with_host)
+    /// reads that host's line. `None` when a password was given.
+    pub passfile: Option<PathBuf>,
     /// The database.
     pub dbname: String,
     /// Whether and how to use TLS.
@@ -226,6 +232,7 @@ impl fmt::Debug for ConnectionSpec {
             .field("target_session_attrs", &self.target_session_attrs)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("passfile", &self.passfile)
             .field("dbname", &self.dbname)
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
@@ -259,14 +266,33 @@ impl ConnectionSpec {
             .chain(self.more_hosts.iter().map(|(h, p)| (h.as_str(), *p)))
     }
 
-    /// The spec of one of its hosts alone (`target_session_attrs` kept).
+    /// The spec of one of its hosts alone (`target_session_attrs` kept), with that host's
+    /// password from the password file when the password comes from it.
     pub fn with_host(&self, host: &str, port: u16) -> ConnectionSpec {
+        let password = match &self.passfile {
+            Some(passfile) => super::libpq::LibpqDefaults {
+                passfile: Some(passfile.clone()),
+                ..Default::default()
+            }
+            .passfile_password(host, port, &self.dbname, &self.user),
+            None => self.password.clone(),
+        };
         ConnectionSpec {
             host: host.to_string(),
             port,
             more_hosts: Vec::new(),
+            password,
             ..self.clone()
         }
+    }
+
+    /// The password file that would have given the password but was not read, as libpq does
+    /// not read it, because its group or others may read it (or it is not a regular file):
+    /// what the CLI warns about, as libpq does.
+    pub fn ignored_passfile(&self) -> Option<&std::path::Path> {
+        let path = self.passfile.as_deref()?;
+        (self.password.is_none() && super::libpq::passfile_is_unsafe(path) == Some(true))
+            .then_some(path)
     }
 
     /// Whether `host` is a Unix socket directory.
@@ -339,9 +365,121 @@ pub(super) const CONNECTION_HELP: &str =
 
 #[cfg(test)]
 mod tests {
+    use super::super::libpq::LibpqDefaults;
+    use super::super::syntax::parse_spec_with;
     use super::*;
     use std::path::PathBuf;
     use std::time::Duration;
+
+    /// A scratch directory with a password file of `mode`.
+    fn passfile(name: &str, text: &str, mode: u32) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cft_pgpass_{}_{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pgpass");
+        std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let _ = mode;
+        path
+    }
+
+    /// What a URL or conninfo leaves out is libpq's default, as psql, sqlx and confiture
+    /// (Python, through psycopg) take it: the user `PGUSER`, else the system user (never
+    /// `postgres` in their place); the password `PGPASSWORD`, else the password file's line
+    /// (hostile run 5, item 16). What the URL says always wins.
+    #[test]
+    fn what_the_url_leaves_out_is_libpq_s_default() {
+        let vars = |name: &str| match name {
+            "PGUSER" => Some("app_owner".to_string()),
+            "PGPASSWORD" => Some("from-env".to_string()),
+            _ => None,
+        };
+        let defaults = LibpqDefaults::from_vars(&vars);
+        let spec = parse_spec_with("postgresql://127.0.0.1/h5_own", &defaults).unwrap();
+        assert_eq!(spec.to_string(), "app_owner@127.0.0.1:5432/h5_own");
+        assert_eq!(spec.password.as_deref(), Some("from-env"));
+        assert_eq!(spec.passfile, None);
+        let spec = parse_spec_with("host=db dbname=x", &defaults).unwrap();
+        assert_eq!(spec.user, "app_owner");
+        let spec = parse_spec_with("postgresql://me:given@db/x", &defaults).unwrap();
+        assert_eq!(
+            (spec.user.as_str(), spec.password.as_deref()),
+            ("me", Some("given"))
+        );
+        assert!(!format!("{spec} {spec:?}").contains("from-env"));
+        // No PGUSER: the system user, as libpq; the database defaults to it.
+        let defaults = LibpqDefaults::from_vars(&|_: &str| None);
+        let system_user = defaults
+            .user
+            .clone()
+            .expect("the system user's name is found");
+        let spec = parse_spec_with("postgresql://db", &defaults).unwrap();
+        assert_eq!(spec.user, system_user);
+        assert_eq!(spec.dbname, system_user);
+    }
+
+    #[test]
+    fn a_password_file_gives_each_host_its_password() {
+        let path = passfile(
+            "hosts",
+            "# host:port:database:user:password\n\
+             h1:5432:app:app:one\n\
+             h2:5433:app:app:two\n\
+             localhost:*:*:app:socket\n",
+            0o600,
+        );
+        let vars = |name: &str| match name {
+            "PGPASSFILE" => Some(path.display().to_string()),
+            _ => None,
+        };
+        let defaults = LibpqDefaults::from_vars(&vars);
+        let spec = parse_spec_with("postgresql://app@h1,h2:5433/app", &defaults).unwrap();
+        assert_eq!(spec.password.as_deref(), Some("one"));
+        assert_eq!(spec.passfile.as_deref(), Some(path.as_path()));
+        let hosts: Vec<_> = spec
+            .hosts()
+            .map(|(h, p)| spec.with_host(h, p).password)
+            .collect();
+        assert_eq!(hosts, [Some("one".to_string()), Some("two".to_string())]);
+        // A Unix socket directory matches `localhost`, as in libpq.
+        let spec = parse_spec_with("host=/tmp user=app dbname=x", &defaults).unwrap();
+        assert_eq!(spec.password.as_deref(), Some("socket"));
+        // No line for this user: no password; PGPASSWORD or the URL's own win over the file.
+        let spec = parse_spec_with("postgresql://bob@h1/app", &defaults).unwrap();
+        assert_eq!(spec.password, None);
+        let spec = parse_spec_with("postgresql://app:url@h1/app", &defaults).unwrap();
+        assert_eq!(spec.password.as_deref(), Some("url"));
+        assert_eq!(spec.with_host("h2", 5433).password.as_deref(), Some("url"));
+        let with_env = |name: &str| match name {
+            "PGPASSWORD" => Some("env".to_string()),
+            other => vars(other),
+        };
+        let spec = parse_spec_with(
+            "postgresql://app@h1/app",
+            &LibpqDefaults::from_vars(&with_env),
+        )
+        .unwrap();
+        assert_eq!(spec.password.as_deref(), Some("env"));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    /// libpq ignores a password file its group or others may read (and says so).
+    #[cfg(unix)]
+    #[test]
+    fn a_password_file_others_may_read_is_ignored() {
+        let path = passfile("open", "*:*:*:*:secret\n", 0o640);
+        let defaults = LibpqDefaults {
+            passfile: Some(path.clone()),
+            ..LibpqDefaults::default()
+        };
+        let spec = parse_spec_with("postgresql://app@h/app", &defaults).unwrap();
+        assert_eq!(spec.password, None);
+        assert_eq!(spec.ignored_passfile(), Some(path.as_path()));
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
 
     #[test]
     fn parses_urls() {
@@ -364,11 +502,18 @@ mod tests {
 
     #[test]
     fn defaults_follow_libpq_where_it_is_unambiguous() {
-        let spec = ConnectionSpec::parse("postgres://").unwrap();
-        assert_eq!(spec.to_string(), "postgres@localhost:5432/postgres");
+        let alice = LibpqDefaults {
+            user: Some("alice".to_string()),
+            ..LibpqDefaults::default()
+        };
+        let spec = parse_spec_with("postgres://", &alice).unwrap();
+        assert_eq!(spec.to_string(), "alice@localhost:5432/alice");
         assert_eq!(spec.sslmode, SslMode::Prefer);
-        let spec = ConnectionSpec::parse("postgresql://bob@h").unwrap();
+        let spec = parse_spec_with("postgresql://bob@h", &alice).unwrap();
         assert_eq!(spec.dbname, "bob");
+        // No PGUSER and no system user name found: `postgres`.
+        let spec = parse_spec_with("postgres://", &LibpqDefaults::default()).unwrap();
+        assert_eq!(spec.to_string(), "postgres@localhost:5432/postgres");
     }
 
     #[test]
@@ -377,7 +522,8 @@ mod tests {
         assert_eq!(spec.host, "::1");
         assert_eq!(spec.port, 5433);
         assert_eq!(spec.to_string(), "u@[::1]:5433/db");
-        let spec = ConnectionSpec::parse("postgresql://%2Fvar%2Frun%2Fpostgresql/db").unwrap();
+        let spec =
+            ConnectionSpec::parse("postgresql://postgres@%2Fvar%2Frun%2Fpostgresql/db").unwrap();
         assert_eq!(spec.host, "/var/run/postgresql");
         assert!(spec.is_unix_socket());
         assert_eq!(spec.to_string(), "postgres@/var/run/postgresql:5432/db");
@@ -411,7 +557,7 @@ mod tests {
         );
         assert!(!err.message.contains("secret"), "{err}");
         // A conninfo value is not percent-decoded, by libpq either.
-        let spec = ConnectionSpec::parse("host=fe80::1%eth0 dbname=db").unwrap();
+        let spec = ConnectionSpec::parse("host=fe80::1%eth0 dbname=db user=postgres").unwrap();
         assert_eq!(spec.host, "fe80::1%eth0");
         assert_eq!(spec.to_string(), "postgres@[fe80::1%eth0]:5432/db");
     }

@@ -6,16 +6,23 @@ pub(super) enum ExpandError {
     Unset(String),
     /// `${VAR}` with VAR set to something that is not UTF-8.
     NotUtf8(String),
+    /// The value is blank, and these variables, set to the empty string and given no default,
+    /// made it so: a CI secret not defined for this branch or environment expands to "".
+    Empty(Vec<String>),
     Malformed(String),
 }
 
 /// Expands `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`; any other `$` is kept.
 /// A variable set to the empty string counts as unset when a default is given (as in sh).
+/// A value left blank by variables set to the empty string without a default is
+/// [`ExpandError::Empty`]: never a blank setting that a default silently replaces, nor one
+/// reported without the variable that emptied it. `${VAR:-}` is the way to say empty is meant.
 pub(super) fn expand(
     text: &str,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, ExpandError> {
     let mut out = String::with_capacity(text.len());
+    let mut emptied = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
@@ -52,6 +59,7 @@ pub(super) fn expand(
                     return Err(ExpandError::NotUtf8(name.to_string()))
                 }
                 (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
+                (Some(value), None) if value.is_empty() => emptied.push(name.to_string()),
                 (Some(value), _) => out.push_str(&value),
                 (None, Some(default)) => out.push_str(default),
                 (None, None) => return Err(ExpandError::Unset(name.to_string())),
@@ -63,6 +71,10 @@ pub(super) fn expand(
         }
     }
     out.push_str(rest);
+    if out.trim().is_empty() && !emptied.is_empty() {
+        emptied.dedup();
+        return Err(ExpandError::Empty(emptied));
+    }
     Ok(out)
 }
 
@@ -87,6 +99,13 @@ mod tests {
             expand("${NOPE:-x}-${EMPTY:-y}-${EMPTY}", &vars).unwrap(),
             "x-y-"
         );
+        // Blank because of variables set to "": named, once each.
+        assert_eq!(
+            expand(" ${EMPTY}${EMPTY} ", &vars),
+            Err(ExpandError::Empty(vec!["EMPTY".to_string()]))
+        );
+        assert_eq!(expand("${EMPTY:-}", &vars).unwrap(), "");
+        assert_eq!(expand("", &vars).unwrap(), "");
         assert_eq!(expand("$$HOST $HOST $", &vars).unwrap(), "$HOST $HOST $");
         assert_eq!(
             expand("${NOPE}", &vars),

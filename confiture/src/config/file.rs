@@ -12,10 +12,11 @@ use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAM
 use super::display_path;
 use super::environment::{Environment, MigrationSettings, Origin};
 use super::expand::{expand, ExpandError};
+use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
 use super::suggest::closest;
-use super::syntax::parse_spec;
+use super::syntax::parse_spec_with;
 use super::timeout::Timeout;
 use crate::error::{Error, Result};
 use crate::ledger::TrackingTable;
@@ -639,7 +640,7 @@ impl FileContext<'_> {
                         .key_error("database_url", "is empty")
                         .with_help(CONNECTION_HELP));
                 }
-                parse_spec(&url).map_err(|reason| {
+                parse_spec_with(&url, &LibpqDefaults::from_vars(self.vars)).map_err(|reason| {
                     self.key_error("database_url", &format!("is invalid: {reason}"))
                         .with_help(CONNECTION_HELP)
                 })?
@@ -797,6 +798,23 @@ impl FileContext<'_> {
                 ExpandError::NotUtf8(var) => {
                     error(&format!("uses ${{{var}}}, whose value is not valid UTF-8"))
                         .with_help(format!("set {var} to UTF-8 text"))
+                }
+                ExpandError::Empty(vars) => {
+                    let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
+                    let (is, strings) = match vars.len() {
+                        1 => ("is", "an empty string"),
+                        _ => ("are", "empty strings"),
+                    };
+                    error(&format!(
+                        "is empty: {} {is} set to {strings}",
+                        shown.join(" and ")
+                    ))
+                    .with_help(format!(
+                        "set {} (in CI: define the secret for this environment), or write \
+                             ${{{}:-}} where an empty value is meant",
+                        vars.join(" and "),
+                        vars[0]
+                    ))
                 }
                 ExpandError::Malformed(reason) => error(&reason)
                     .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
@@ -975,7 +993,7 @@ impl FileContext<'_> {
             }
         }
         builder
-            .finish()
+            .finish(&LibpqDefaults::from_vars(self.vars))
             .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
     }
 }
@@ -1827,11 +1845,11 @@ mod tests {
         assert_eq!(env.migration.tracking_table.to_string(), "ops.ledger");
         // A list of mappings: the first one's keys win.
         let env = parse_x(
-            "a: &a {host: first}\nb: &b {host: second, database: two}\n\
+            "a: &a {host: first}\nb: &b {host: second, database: two, user: u}\n\
              database:\n  <<: [*a, *b]\n",
         )
         .unwrap();
-        assert_eq!(env.connection.to_string(), "postgres@first:5432/two");
+        assert_eq!(env.connection.to_string(), "u@first:5432/two");
         // Several merge keys in one mapping, which PyYAML applies (its `flatten_mapping`):
         // a later merge wins over an earlier one, written keys over both.
         let env = parse_x(
@@ -2005,7 +2023,7 @@ mod tests {
         }
         // Numeric settings take the value wherever it is written.
         let env = parse_x(
-            "p: &p 0x1538\nr: &r 7\nj: &j 4\nt: &t 2500\n\
+            "p: &p 0x1538\nr: &r 7\nj: &j 4\nt: &t 0\n\
              database:\n  host: h\n  port: *p\n\
              migration:\n  lock_retries: *r\n  lock_timeout:\n    *t\n\
              fleet:\n  targets: [a]\n  jobs: *j\n",
@@ -2013,7 +2031,7 @@ mod tests {
         .unwrap();
         assert_eq!(env.connection.port, 0x1538);
         assert_eq!(env.migration.lock_retries, 7);
-        assert_eq!(env.migration.lock_timeout, Duration::from_millis(2500));
+        assert_eq!(env.migration.lock_timeout, Duration::ZERO);
         assert_eq!(env.fleet.unwrap().jobs, Some(4));
     }
 
@@ -2262,7 +2280,7 @@ mod tests {
     #[test]
     fn reads_a_file_that_starts_with_a_byte_order_mark() {
         let env = Environment::parse(
-            "\u{feff}database_url: postgresql://localhost/app\napplication_name: deploy\n",
+            "\u{feff}database_url: postgresql://postgres@localhost/app\napplication_name: deploy\n",
             Path::new("db/environments/x.yaml"),
             &no_vars,
         )
@@ -2274,7 +2292,7 @@ mod tests {
     #[test]
     fn reads_a_minimal_file() {
         let env = Environment::parse(
-            "database_url: postgresql://localhost/app\n",
+            "database_url: postgresql://postgres@localhost/app\n",
             Path::new("db/environments/x.yaml"),
             &no_vars,
         )

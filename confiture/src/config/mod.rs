@@ -37,9 +37,10 @@
 //!   jobs: 8
 //! ```
 //!
-//! Durations are a whole number with a unit (`ms`, `s`, `min` or `m`, `h`); a plain number is
-//! milliseconds, as in PostgreSQL's own `lock_timeout`. (A `connect_timeout` query parameter
-//! in a URL keeps libpq's meaning: whole seconds.) Every duration is at most 2147483647 ms
+//! Durations are a whole number with a unit (`ms`, `s`, `min` or `m`, `h`); a number without
+//! one is refused, `0` aside (it is seconds to libpq and milliseconds to PostgreSQL's settings:
+//! `connect_timeout: 10` would be 10 s to some readers and 10 ms to others). (A
+//! `connect_timeout` query parameter in a URL keeps libpq's meaning: whole seconds.) Every duration is at most 2147483647 ms
 //! (`596h`), the limit of PostgreSQL's timeout settings ([`Timeout`]). When a URL and the file both set
 //! `application_name` or `connect_timeout`, the URL wins, so the URL behaves as it does in psql.
 //!
@@ -70,6 +71,7 @@ mod file;
 mod fleet;
 #[cfg(feature = "env-files")]
 mod fleet_file;
+mod libpq;
 mod params;
 #[cfg(feature = "env-files")]
 mod resolve;
@@ -93,6 +95,7 @@ pub(crate) use file::{read_interrupted, read_user_file, ReadError};
 #[cfg(feature = "env-files")]
 pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
 pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
+pub use libpq::READ_VARIABLES as LIBPQ_VARIABLES;
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
 #[cfg(feature = "env-files")]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::connection::{
     ConnectionSpec, SslMode, TargetSessionAttrs, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER,
 };
+use super::libpq::LibpqDefaults;
 use super::suggest::closest;
 use super::syntax::MAX_NAME_BYTES;
 use super::timeout::{Timeout, TimeoutError};
@@ -202,7 +203,12 @@ impl SpecBuilder {
     /// character (the protocol's strings end there), a database or user name longer than
     /// 63 bytes (the server cuts it there, and would connect to another database or role), or
     /// an `options` longer than the startup packet leaves room for ([`MAX_OPTIONS_BYTES`]).
-    pub(super) fn finish(self) -> Result<ConnectionSpec, String> {
+    ///
+    /// A user left out is libpq's default (`PGUSER`, else the operating-system user; the
+    /// database defaults to the user); a password left out is `PGPASSWORD`'s, else the
+    /// password file's line for the first host (the other hosts' lines are read by
+    /// [`ConnectionSpec::with_host`]).
+    pub(super) fn finish(self, defaults: &LibpqDefaults) -> Result<ConnectionSpec, String> {
         let hosts = self.host_list()?;
         let joined_hosts = hosts.iter().map(|(h, _)| h.as_str()).collect::<String>();
         let fields = [
@@ -270,19 +276,38 @@ impl SpecBuilder {
                 options.len()
             ));
         }
-        let user = self.user.unwrap_or_else(|| DEFAULT_USER.to_string());
+        let user = self
+            .user
+            .or_else(|| defaults.user.clone())
+            .unwrap_or_else(|| DEFAULT_USER.to_string());
+        if user.len() > MAX_NAME_BYTES || user.contains('\0') {
+            return Err(format!(
+                "the user name libpq's defaults give (PGUSER, else the system user) is not one \
+                 PostgreSQL can take (over {MAX_NAME_BYTES} bytes, or a NUL): name the user in the URL"
+            ));
+        }
         let mut hosts = hosts.into_iter();
         let (host, port) = hosts
             .next()
             .unwrap_or_else(|| (DEFAULT_HOST.to_string(), DEFAULT_PORT));
+        let dbname = self.dbname.unwrap_or_else(|| user.clone());
+        let (password, passfile) = match (self.password, &defaults.password) {
+            (Some(password), _) => (Some(password), None),
+            (None, Some(password)) => (Some(password.clone()), None),
+            (None, None) => match defaults.passfile_password(&host, port, &dbname, &user) {
+                Some(password) => (Some(password), defaults.passfile.clone()),
+                None => (None, defaults.passfile.clone()),
+            },
+        };
         Ok(ConnectionSpec {
             host,
             port,
             more_hosts: hosts.collect(),
             target_session_attrs: self.target_session_attrs.unwrap_or_default(),
-            dbname: self.dbname.unwrap_or_else(|| user.clone()),
+            dbname,
             user,
-            password: self.password,
+            password,
+            passfile,
             sslmode: self.sslmode.unwrap_or_default(),
             sslrootcert: self.sslrootcert,
             sslcert: self.sslcert,
@@ -346,7 +371,7 @@ fn parse_sslmode(value: &str) -> Result<SslMode, String> {
 fn parse_connect_timeout(value: &str) -> Result<Duration, String> {
     match Timeout::from_secs_text(value) {
         Ok(timeout) => Ok(timeout.duration()),
-        Err(TimeoutError::Malformed) => {
+        Err(TimeoutError::Malformed | TimeoutError::NoUnit) => {
             Err("connect_timeout must be a whole number of seconds (as in libpq)".to_string())
         }
         Err(TimeoutError::TooLong) => Err(format!(

@@ -2,6 +2,7 @@
 //! socket directories) and libpq `key=value` conninfo. Errors never quote a value: it may be a
 //! password.
 
+use super::libpq::LibpqDefaults;
 use super::params::SpecBuilder;
 use super::ConnectionSpec;
 
@@ -9,7 +10,16 @@ use super::ConnectionSpec;
 /// ones in the startup packet.
 pub const MAX_NAME_BYTES: usize = 63;
 
+/// [`parse_spec_with`] libpq's defaults from the process's environment.
 pub(super) fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
+    parse_spec_with(text, &LibpqDefaults::from_vars(&super::process_vars))
+}
+
+/// A URL or conninfo, what it leaves out filled in by `defaults` (user, password).
+pub(super) fn parse_spec_with(
+    text: &str,
+    defaults: &LibpqDefaults,
+) -> Result<ConnectionSpec, String> {
     let text = text.trim();
     let mut builder = SpecBuilder::default();
     if let Some(rest) = text
@@ -26,7 +36,7 @@ pub(super) fn parse_spec(text: &str) -> Result<ConnectionSpec, String> {
     } else {
         return Err("expected a postgresql:// URL or key=value pairs".to_string());
     }
-    builder.finish()
+    builder.finish(defaults)
 }
 
 /// Whether `text`, given where a database or host *name* goes (a line of a target list, the

@@ -4,8 +4,11 @@ use std::fmt;
 use std::time::Duration;
 
 /// A timeout as flags and environment files write it: a whole number with a unit (`500ms`,
-/// `5s`, `5 s`, `2min`, `2m`, `1h`; a plain number is milliseconds, as in PostgreSQL), at most
-/// [`Timeout::MAX`]. The one rule for every duration the tool reads — `--lock-wait`,
+/// `5s`, `5 s`, `2min`, `2m`, `1h`), at most [`Timeout::MAX`]. A number without a unit is
+/// refused ([`TimeoutError::NoUnit`]), `0` aside: it is seconds to libpq (`connect_timeout`)
+/// and milliseconds to PostgreSQL's settings (`lock_timeout`), so either reading of
+/// `--lock-wait 30` or `connect_timeout: 10` would surprise half of its readers. A URL's or
+/// conninfo's own `connect_timeout` is libpq's, whole seconds ([`Timeout::from_secs_text`]). The one rule for every duration the tool reads — `--lock-wait`,
 /// `--lock-timeout-statement`, `--statement-timeout`, `migration.*_timeout`, a URL's
 /// `connect_timeout` — so that a value PostgreSQL would refuse is refused before connecting,
 /// naming the flag or the file and key, instead of failing inside a migration.
@@ -21,6 +24,8 @@ pub enum TimeoutError {
     Malformed,
     /// Longer than PostgreSQL accepts for its timeout settings.
     TooLong,
+    /// A number other than 0 without a unit: seconds or milliseconds, it does not say.
+    NoUnit,
 }
 
 impl Timeout {
@@ -76,7 +81,9 @@ impl std::str::FromStr for Timeout {
             return Err(TimeoutError::Malformed);
         }
         let factor: u64 = match text[digits..].trim() {
-            "" | "ms" => 1,
+            "" if text.bytes().all(|b| b == b'0') => 1,
+            "" => return Err(TimeoutError::NoUnit),
+            "ms" => 1,
             "s" | "sec" => 1_000,
             "m" | "min" => 60_000,
             "h" => 3_600_000,
@@ -113,12 +120,12 @@ impl TimeoutError {
     /// What to write instead.
     pub fn help(self) -> &'static str {
         match self {
-            TimeoutError::Malformed => {
-                "write a whole number with a unit: 500ms, 5s, 2min, 1h (a plain number is milliseconds)"
+            TimeoutError::Malformed => "write a whole number with a unit: 500ms, 5s, 2min, 1h",
+            TimeoutError::NoUnit => {
+                "give a unit: 30s or 30ms (a number alone is seconds to libpq's connect_timeout \
+                 and milliseconds to PostgreSQL's settings; units: ms, s, min, h)"
             }
-            TimeoutError::TooLong => {
-                "write a duration of at most 596h (2147483647 ms)"
-            }
+            TimeoutError::TooLong => "write a duration of at most 596h (2147483647 ms)",
         }
     }
 }
@@ -127,6 +134,7 @@ impl fmt::Display for TimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TimeoutError::Malformed => f.write_str("is not a duration"),
+            TimeoutError::NoUnit => f.write_str("has no unit"),
             TimeoutError::TooLong => f.write_str(
                 "is too long: PostgreSQL's timeouts are at most 2147483647 ms (about 24.8 days)",
             ),
@@ -150,23 +158,48 @@ mod tests {
         assert_eq!(parse("2min"), ms(120_000));
         assert_eq!(parse("1m"), ms(60_000));
         assert_eq!(parse("1h"), ms(3_600_000));
-        assert_eq!(parse("250"), ms(250));
         assert_eq!(parse("0"), ms(0));
+        assert_eq!(parse(" 000 "), ms(0));
+        assert_eq!(parse("0s"), ms(0));
         for bad in ["", "s", "5x", "-5s", "1.5s", "+5s", "5 h m", "٣s"] {
             assert_eq!(parse(bad), Err(TimeoutError::Malformed), "{bad}");
         }
+    }
+
+    /// A number without a unit is seconds to libpq (`connect_timeout`) and milliseconds to
+    /// PostgreSQL's settings: `--lock-wait 30` waited 30 ms. Refused, whatever its size, except
+    /// 0, which is 0 in every unit.
+    #[test]
+    fn a_number_without_a_unit_is_refused() {
+        let parse = |text: &str| text.parse::<Timeout>().map(Duration::from);
+        for bare in [
+            "30",
+            "250",
+            " 10 ",
+            "1",
+            "2147483647",
+            "2147483648",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse(bare), Err(TimeoutError::NoUnit), "{bare}");
+        }
+        let error = TimeoutError::NoUnit;
+        assert!(error.to_string().contains("has no unit"), "{error}");
+        assert!(
+            error.help().contains("give a unit: 30s or 30ms"),
+            "{}",
+            error.help()
+        );
     }
 
     #[test]
     fn timeouts_stop_at_postgres_limit() {
         let parse = |text: &str| text.parse::<Timeout>().map(Duration::from);
         // int milliseconds: the largest value PostgreSQL's timeout settings accept.
-        assert_eq!(parse("2147483647"), Ok(Timeout::MAX));
         assert_eq!(parse("2147483647ms"), Ok(Timeout::MAX));
         assert_eq!(parse("596h"), Ok(Duration::from_secs(596 * 3600)));
         assert_eq!(parse("35791min"), Ok(Duration::from_secs(35_791 * 60)));
         for long in [
-            "2147483648",
             "2147483648ms",
             "2147484s",
             "35792min",
@@ -174,7 +207,7 @@ mod tests {
             "600h",
             "3000h",
             "99999999999999999999h",
-            "99999999999999999999",
+            "99999999999999999999ms",
         ] {
             assert_eq!(parse(long), Err(TimeoutError::TooLong), "{long}");
         }

@@ -342,8 +342,14 @@ pub fn check_request(migrator: &Migrator, request: Request<'_>) -> Result<()> {
 
 fn refusal(migrator: &Migrator, request: Request<'_>) -> Result<()> {
     match request {
-        Request::Up(options) => migrator.up_request(options).map(drop),
-        Request::Down(options) => migrator.down_request(options),
+        Request::Up(options) => {
+            options.check_durations()?;
+            migrator.up_request(options).map(drop)
+        }
+        Request::Down(options) => {
+            options.check_durations()?;
+            migrator.down_request(options)
+        }
         Request::Verify(options) => migrator.verify_request(options).map(drop),
         Request::Status
         | Request::Drift {

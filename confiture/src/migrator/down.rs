@@ -61,6 +61,7 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut DownReport,
     ) -> Run<()> {
+        options.check_durations()?;
         let checked = self.read_checked()?;
         let set = &checked.set;
         // A draft being written (an error in a file `down` does not run) must not stop it.

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use crate::config::Timeout;
+use crate::error::{Error, Result};
+
 /// Default for how long to wait for the migration lock (the CLI's `--lock-wait`).
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
 
@@ -169,5 +172,92 @@ impl Default for ReinitOptions {
             dry_run: false,
             lock_wait: DEFAULT_LOCK_WAIT,
         }
+    }
+}
+
+/// Refuses, as a usage error (exit 64) before anything connects, an option's duration longer
+/// than PostgreSQL's timeouts take: [`Timeout::new`], the rule the CLI's duration flags and
+/// environment files follow. `lock_wait` becomes the `lock_timeout` of the ledger's reads and
+/// writes, the others are `SET` as they are: a longer one failed every migration as a
+/// migration's own error ("fix the file", exit 4).
+fn check_durations(options: &str, durations: &[(&str, Option<Duration>)]) -> Result<()> {
+    for &(name, duration) in durations {
+        let Some(duration) = duration else { continue };
+        if let Err(error) = Timeout::new(duration) {
+            return Err(
+                Error::usage(format!("`{options}::{name}` ({duration:?}) {error}")).with_help(
+                    format!("{}: `confiture::config::Timeout::MAX`", error.help()),
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+impl UpOptions {
+    /// Refuses a duration PostgreSQL cannot take ([`check_durations`]).
+    pub(crate) fn check_durations(&self) -> Result<()> {
+        check_durations(
+            "UpOptions",
+            &[
+                ("lock_wait", Some(self.lock_wait)),
+                ("lock_timeout_statement", self.lock_timeout_statement),
+                ("statement_timeout", self.statement_timeout),
+            ],
+        )
+    }
+}
+
+impl DownOptions {
+    /// Refuses a duration PostgreSQL cannot take ([`check_durations`]).
+    pub(crate) fn check_durations(&self) -> Result<()> {
+        check_durations(
+            "DownOptions",
+            &[
+                ("lock_wait", Some(self.lock_wait)),
+                ("lock_timeout_statement", self.lock_timeout_statement),
+                ("statement_timeout", self.statement_timeout),
+            ],
+        )
+    }
+}
+
+impl BaselineOptions {
+    /// Refuses a duration PostgreSQL cannot take ([`check_durations`]).
+    pub(crate) fn check_durations(&self) -> Result<()> {
+        check_durations("BaselineOptions", &[("lock_wait", Some(self.lock_wait))])
+    }
+}
+
+impl ReinitOptions {
+    /// Refuses a duration PostgreSQL cannot take ([`check_durations`]).
+    pub(crate) fn check_durations(&self) -> Result<()> {
+        check_durations("ReinitOptions", &[("lock_wait", Some(self.lock_wait))])
+    }
+}
+
+impl crate::verify::VerifyOptions {
+    /// Refuses a duration PostgreSQL cannot take ([`check_durations`]).
+    pub(crate) fn check_durations(&self) -> Result<()> {
+        check_durations(
+            "VerifyOptions",
+            &[
+                ("lock_timeout_statement", self.lock_timeout_statement),
+                ("statement_timeout", self.statement_timeout),
+            ],
+        )
+    }
+}
+
+impl crate::drift::DriftOptions {
+    /// Refuses a duration PostgreSQL cannot take ([`check_durations`]).
+    pub(crate) fn check_durations(&self) -> Result<()> {
+        check_durations(
+            "DriftOptions",
+            &[
+                ("lock_timeout_statement", self.lock_timeout_statement),
+                ("statement_timeout", self.statement_timeout),
+            ],
+        )
     }
 }

@@ -44,6 +44,7 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut BaselineReport,
     ) -> Run<()> {
+        options.check_durations()?;
         let checked = self.read_checked()?;
         let set = checked.set;
         plan::baseline(&set, &[], options.through)?;
@@ -110,6 +111,7 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut ReinitReport,
     ) -> Run<()> {
+        options.check_durations()?;
         let checked = self.read_checked()?;
         let set = &checked.set;
         let errors = FileErrors::new(set, &checked.diagnostics);

@@ -28,7 +28,8 @@ impl Migrator {
     /// for m in &report.migrations {
     ///     println!("{} {:?}", m.id(), m.status);
     /// }
-    /// std::process::exit(report.exit_code().into()); // 0 up to date, 2 pending, ...
+    /// // 0 up to date, 1 pending, 2 not initialised, ...: `confiture::exit`
+    /// std::process::exit(report.exit_code().into());
     /// # }
     /// ```
     pub fn status(&mut self) -> Result<StatusReport> {

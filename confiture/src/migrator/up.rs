@@ -87,6 +87,7 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
+        options.check_durations()?;
         if !options.dry_run {
             crate::db::writable::refuse_reading_session(&self.env)?;
         }

@@ -15,6 +15,7 @@ fn vars(name: &str) -> Option<String> {
         "DB_PASSWORD" => Some("hunter2-Secret".to_string()),
         "DB_HOST" => Some("db.internal".to_string()),
         "EMPTY" => Some(String::new()),
+        "STAGING_DATABASE_URL" => Some(String::new()),
         _ => None,
     }
 }
@@ -95,13 +96,104 @@ fn defaults_when_the_file_only_names_the_database() {
     assert_eq!(env.connection.sslmode, SslMode::Prefer);
 }
 
+/// A `migration.*_timeout` without a unit is refused, naming the file, the line and the key:
+/// `connect_timeout: 10` was 10 ms while `?connect_timeout=10` in the URL is 10 s (libpq).
+/// `0` needs none; the URL's own `connect_timeout` stays whole seconds.
 #[test]
-fn plain_numbers_are_milliseconds() {
+fn plain_numbers_need_a_unit() {
+    for key in ["lock_timeout", "statement_timeout", "connect_timeout"] {
+        for value in ["10", "\"250\"", "${SECS:-30}"] {
+            let (path, err) = read_err(&format!(
+                "database_url: postgresql:///app\nmigration:\n  {key}: {value}\n"
+            ));
+            let shown = value.replace("${SECS:-", "").replace(['}', '"'], "");
+            assert!(
+                err.message.contains(&format!(
+                    "{}, line 3: `migration.{key}` \"{shown}\" has no unit",
+                    confiture::display::path(&path)
+                )),
+                "{key} {value}: {err}"
+            );
+            let help = err.help.as_deref().unwrap_or_default();
+            assert!(help.contains("give a unit: 30s or 30ms"), "{help}");
+        }
+    }
     let env = read_ok(
-        "database_url: postgresql:///app\nmigration:\n  lock_timeout: 250\n  statement_timeout: \"0\"\n",
+        "database_url: postgresql:///app?connect_timeout=10\nmigration:\n  lock_timeout: 0\n  statement_timeout: \"0\"\n",
     );
-    assert_eq!(env.migration.lock_timeout, Duration::from_millis(250));
+    assert_eq!(env.migration.lock_timeout, Duration::ZERO);
     assert_eq!(env.migration.statement_timeout, Some(Duration::ZERO));
+    assert_eq!(env.migration.connect_timeout, Duration::from_secs(10));
+}
+
+/// A value that is only variables set to the empty string — a CI secret not defined for this
+/// branch or environment expands to "" — names the variable, as an unset one does, and the help
+/// says to set it: never "`database_url` is empty" with help to write the URL (and its
+/// password) into the committed file, and never a default (`localhost`, the user's database)
+/// silently put in place of the empty host or name (hostile run 5, item 18).
+#[test]
+fn a_value_from_a_variable_set_to_the_empty_string_names_it() {
+    for (text, line, key, var) in [
+        (
+            "name: staging\ndatabase_url: ${STAGING_DATABASE_URL}\n",
+            2,
+            "database_url",
+            "STAGING_DATABASE_URL",
+        ),
+        ("database_url: \" ${EMPTY} \"\n", 1, "database_url", "EMPTY"),
+        (
+            "database:\n  host: ${EMPTY}\n  database: app\n",
+            2,
+            "database.host",
+            "EMPTY",
+        ),
+        (
+            "database:\n  host: db\n  database: ${EMPTY}\n",
+            3,
+            "database.database",
+            "EMPTY",
+        ),
+        (
+            "database:\n  host: db\n  user: ${EMPTY}\n  database: app\n",
+            3,
+            "database.user",
+            "EMPTY",
+        ),
+        (
+            "database_url: postgresql:///app\napplication_name: ${EMPTY}\n",
+            2,
+            "application_name",
+            "EMPTY",
+        ),
+        (
+            "database_url: postgresql:///app\nfleet:\n  targets_query: ${EMPTY}\n",
+            3,
+            "fleet.targets_query",
+            "EMPTY",
+        ),
+    ] {
+        let (path, err) = read_err(text);
+        assert!(
+            err.message.contains(&format!(
+                "{}, line {line}: `{key}` is empty: ${{{var}}} is set to an empty string",
+                confiture::display::path(&path)
+            )),
+            "{text}: {err}"
+        );
+        let help = err.help.as_deref().unwrap_or_default();
+        assert!(
+            help.starts_with(&format!(
+                "set {var} (in CI: define the secret for this environment)"
+            )),
+            "{text}: {help}"
+        );
+        assert!(!help.contains("postgresql://"), "{text}: {help}");
+    }
+    // A default says what an empty variable means; an empty value written as such is kept.
+    let env = read_ok("database_url: ${EMPTY:-postgresql:///app}\napplication_name: \"\"\n");
+    assert_eq!(env.connection.dbname, "app");
+    let env = read_ok("database:\n  host: db\n  database: app\n  password: \"\"\n");
+    assert_eq!(env.connection.password, None);
 }
 
 #[test]
@@ -268,7 +360,7 @@ fn invalid_values_name_the_key() {
 #[test]
 fn timeouts_beyond_postgres_limit_name_the_file_the_key_and_the_limit() {
     for key in ["lock_timeout", "statement_timeout", "connect_timeout"] {
-        for value in ["600h", "3000h", "2147483648", "${BIG:-35792min}"] {
+        for value in ["600h", "3000h", "2147483648ms", "${BIG:-35792min}"] {
             let (path, err) = read_err(&format!(
                 "database_url: postgresql:///app\nmigration:\n  {key}: \"{value}\"\n"
             ));

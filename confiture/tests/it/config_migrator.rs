@@ -204,3 +204,164 @@ fn from_config_takes_the_project_the_cli_takes_for_the_file() {
         tmp.path().join("project/sql")
     );
 }
+
+/// A library option's duration above PostgreSQL's limit (`Timeout::MAX`, about 24.8 days) is
+/// refused before connecting, as a usage error naming the option and the limit — by the rule
+/// the CLI's flags follow. `lock_wait(40 days)` ("wait for ever") failed every migration as
+/// "migration failed, fix the file" (exit 4): the server refused the `lock_timeout` it became
+/// (hostile run 5, item 14).
+#[test]
+fn library_durations_beyond_postgres_limit_are_usage_errors_before_connecting() {
+    use confiture::config::Timeout;
+    use confiture::drift::DriftOptions;
+    use confiture::fleet::{check_request, Request};
+    use confiture::migrate::{no_progress, BaselineOptions, DownOptions, ReinitOptions, UpOptions};
+    use confiture::verify::VerifyOptions;
+    use std::time::Duration;
+
+    let root = TempDir::new("cft_migrator");
+    root.write("db/migrations/001_a.up.sql", "CREATE TABLE a (id int);\n");
+    root.write("db/migrations/001_a.down.sql", "DROP TABLE a;\n");
+    // Nothing listens on port 1: a refusal after connecting would be a connection error.
+    let migrator = || {
+        let env = Environment::from_url("postgresql://app@127.0.0.1:1/app", "test").unwrap();
+        Migrator::new(
+            env,
+            root.path().join("db/migrations"),
+            CheckOptions::default(),
+        )
+    };
+    let too_long = [
+        Timeout::MAX + Duration::from_millis(1),
+        Duration::from_secs(40 * 86_400),
+        Duration::MAX,
+    ];
+    let check = |what: &str, error: confiture::Error| {
+        assert_eq!(error.kind, confiture::ErrorKind::Usage, "{what}: {error}");
+        assert!(
+            error.message.contains(what) && error.message.contains("2147483647 ms"),
+            "{what}: {error}"
+        );
+        assert!(
+            error.help.as_deref().unwrap_or_default().contains("596h"),
+            "{what}: {:?}",
+            error.help
+        );
+    };
+    let no_scratch = |_: confiture::verify::ScratchProgress| {};
+    for long in too_long {
+        let runs: Vec<(&str, confiture::Error)> = vec![
+            (
+                "UpOptions::lock_wait",
+                migrator()
+                    .up(&UpOptions::default().lock_wait(long), &mut no_progress)
+                    .unwrap_err()
+                    .error,
+            ),
+            (
+                "UpOptions::statement_timeout",
+                migrator()
+                    .up(
+                        &UpOptions::default().statement_timeout(Some(long)),
+                        &mut no_progress,
+                    )
+                    .unwrap_err()
+                    .error,
+            ),
+            (
+                "UpOptions::lock_timeout_statement",
+                migrator()
+                    .up(
+                        &UpOptions::default()
+                            .dry_run(true)
+                            .lock_timeout_statement(Some(long)),
+                        &mut no_progress,
+                    )
+                    .unwrap_err()
+                    .error,
+            ),
+            (
+                "DownOptions::lock_wait",
+                migrator()
+                    .down(&DownOptions::default().lock_wait(long), &mut no_progress)
+                    .unwrap_err()
+                    .error,
+            ),
+            (
+                "DownOptions::statement_timeout",
+                migrator()
+                    .down(
+                        &DownOptions::default().statement_timeout(Some(long)),
+                        &mut no_progress,
+                    )
+                    .unwrap_err()
+                    .error,
+            ),
+            (
+                "BaselineOptions::lock_wait",
+                migrator()
+                    .baseline(
+                        &BaselineOptions::through(1).lock_wait(long),
+                        &mut no_progress,
+                    )
+                    .unwrap_err()
+                    .error,
+            ),
+            (
+                "ReinitOptions::lock_wait",
+                migrator()
+                    .reinit(&ReinitOptions::default().lock_wait(long), &mut no_progress)
+                    .unwrap_err()
+                    .error,
+            ),
+            (
+                "VerifyOptions::statement_timeout",
+                migrator()
+                    .verify(
+                        &VerifyOptions::default().statement_timeout(Some(long)),
+                        &mut { no_scratch },
+                    )
+                    .unwrap_err()
+                    .error,
+            ),
+            (
+                "DriftOptions::lock_timeout_statement",
+                migrator()
+                    .drift(
+                        &DriftOptions::default().lock_timeout_statement(Some(long)),
+                        &mut { no_scratch },
+                    )
+                    .unwrap_err()
+                    .error,
+            ),
+            (
+                "UpOptions::lock_wait",
+                check_request(
+                    &migrator(),
+                    Request::Up(&UpOptions::default().lock_wait(long)),
+                )
+                .unwrap_err(),
+            ),
+            (
+                "VerifyOptions::lock_timeout_statement",
+                check_request(
+                    &migrator(),
+                    Request::Verify(&VerifyOptions::default().lock_timeout_statement(Some(long))),
+                )
+                .unwrap_err(),
+            ),
+        ];
+        for (what, error) in runs {
+            check(what, error);
+        }
+    }
+    // The limit itself is taken: the run goes on, to the server that is not there.
+    let error = migrator()
+        .up(
+            &UpOptions::default().lock_wait(Timeout::MAX),
+            &mut no_progress,
+        )
+        .unwrap_err()
+        .error;
+    assert_eq!(error.kind, confiture::ErrorKind::Connection, "{error}");
+}

@@ -1175,3 +1175,66 @@ fn a_tracking_table_in_a_system_schema_is_refused_by_the_environment_file() {
         }
     }
 }
+
+/// A URL without a user connects as libpq's default user — `PGUSER`, else the system user —
+/// as psql, sqlx and confiture (Python, through psycopg) do with the same URL, never as
+/// `postgres` (hostile run 5, item 16: the migrations ran as the superuser and its tables
+/// belonged to it). The password is `PGPASSWORD`'s, else the password file's.
+#[test]
+fn a_url_without_a_user_connects_as_pguser() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = two_migrations();
+    let dead = "postgresql://127.0.0.1:1/app";
+    let run = Run::of(
+        project
+            .cli()
+            .args(["migrate", "status", "--database-url", dead])
+            .env("PGUSER", "app_owner")
+            .env("PGPASSWORD", "pg-secret"),
+    );
+    run.code(exit::CONNECTION)
+        .stderr_has("using --database-url: app_owner@127.0.0.1:1/app")
+        .stderr_lacks("pg-secret");
+    // A password file others may read is not read, with libpq's warning.
+    let passfile = project.root.join("pgpass");
+    std::fs::write(&passfile, "*:*:*:*:file-secret\n").unwrap();
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(mode)).unwrap();
+        let run = Run::of(
+            project
+                .cli()
+                .args(["migrate", "status", "--database-url", dead])
+                .env("PGUSER", "app_owner")
+                .env("PGPASSFILE", &passfile),
+        );
+        run.code(exit::CONNECTION).stderr_lacks("file-secret");
+        assert_eq!(
+            run.stderr
+                .contains("has group or world access; permissions should be u=rw (0600)"),
+            warned,
+            "{mode:o}\n{}",
+            run.dump()
+        );
+    }
+    // The server's own user through PGUSER, with a URL that names none: it connects.
+    let db = TestDb::new("pguser");
+    let url = format!("postgresql://{}:{}/{}", pg_host(), pg_port(), db.name);
+    let mut cmd = project.cli();
+    cmd.args(["migrate", "up", "--database-url", &url])
+        .env("PGUSER", &server().user);
+    if let Some(password) = &server().password {
+        cmd.env("PGPASSWORD", password);
+    }
+    let run = Run::of(&mut cmd);
+    run.code(exit::SUCCESS)
+        .stderr_has(&format!("using --database-url: {}", shown(&db)));
+    let mut client = db.client();
+    let owner: String = client
+        .query_one(
+            "SELECT tableowner::text FROM pg_tables WHERE tablename = 'tb_user'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, server().user);
+}

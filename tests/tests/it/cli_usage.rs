@@ -193,6 +193,45 @@ fn lock_wait_is_the_flag_and_lock_timeout_a_hidden_alias() {
     }
 }
 
+/// A duration flag without a unit is a usage error naming the flag (hostile run 5, item 12):
+/// `--lock-wait 30` waited 30 ms, not the 30 s a deploy script meant. `0` needs no unit.
+#[test]
+fn durations_without_a_unit_are_usage_errors() {
+    let project = two_migrations();
+    for (command, flag) in [
+        ("up", "--lock-wait"),
+        ("down", "--lock-timeout"),
+        ("baseline", "--lock-wait"),
+        ("up", "--lock-timeout-statement"),
+        ("down", "--statement-timeout"),
+        ("verify", "--statement-timeout"),
+    ] {
+        let mut argv = vec!["migrate", command, flag, "30"];
+        if command == "baseline" {
+            argv.extend(["--through", "1"]);
+        }
+        let run = project.run(&argv);
+        run.code(exit::USAGE)
+            .stderr_has(&format!(
+                "invalid value '30' for '{flag} <DURATION>': has no unit"
+            ))
+            .stderr_has("give a unit: 30s or 30ms")
+            .stderr_lacks("using ");
+    }
+    // `0` is taken: the run goes on to connect (to nothing listening).
+    let run = project.run(&[
+        "migrate",
+        "up",
+        "--lock-wait",
+        "0",
+        "--statement-timeout",
+        "0",
+        "--database-url",
+        "postgresql://postgres@127.0.0.1:1/nothing_listens",
+    ]);
+    run.code(exit::CONNECTION).stderr_lacks("no unit");
+}
+
 /// Every malformed duration or version flag is clap's usage error (exit 64), reported the
 /// same way whichever flag it is, and as one JSON document with `--format json`.
 #[test]

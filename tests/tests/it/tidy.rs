@@ -92,6 +92,72 @@ fn readme_documents_every_exit_code() {
     }
 }
 
+/// What a doc or code comment says a `migrate status` exit code means (`0 up to date`, `1
+/// pending`, `2 not initialised`, `exit 2 = pending`) agrees with confiture/src/exit.rs: a
+/// readiness check copied from an example must not take "never migrated" for "pending" (hostile
+/// run 5, item 15).
+#[test]
+fn comments_give_the_status_exit_codes_exit_rs_gives() {
+    use confiture::exit;
+    let meanings: [(&str, u8); 5] = [
+        ("up to date", exit::SUCCESS),
+        ("pending", exit::PENDING),
+        ("not initialised", exit::NOT_INITIALISED),
+        ("not initialized", exit::NOT_INITIALISED),
+        ("connection error", exit::CONNECTION),
+    ];
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for krate in ["confiture", "confiture-build", "cargo-confiture"] {
+        rust_files(&root.join(krate).join("src"), &mut files);
+    }
+    let mut wrong = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            let Some(comment) = line.find("//").map(|at| &line[at..]) else {
+                continue;
+            };
+            if !comment.contains("exit") {
+                continue;
+            }
+            // Each `<number> <meaning>` and `exit <number> = <meaning>` in the comment.
+            let bytes = comment.as_bytes();
+            let mut at = 0;
+            while at < bytes.len() {
+                if !bytes[at].is_ascii_digit() || (at > 0 && bytes[at - 1].is_ascii_alphanumeric())
+                {
+                    at += 1;
+                    continue;
+                }
+                let end = at
+                    + bytes[at..]
+                        .iter()
+                        .take_while(|b| b.is_ascii_digit())
+                        .count();
+                let rest = comment[end..].trim_start_matches([' ', '=', ':', '-']);
+                let number = &comment[at..end];
+                if let (false, Ok(code), Some((meaning, expected))) = (
+                    number.len() > 1 && number.starts_with('0'),
+                    number.parse::<u8>(),
+                    meanings.iter().find(|(m, _)| rest.starts_with(m)),
+                ) {
+                    if code != *expected {
+                        wrong.push(format!(
+                            "{}:{}: `{code} {meaning}`, but exit.rs says {expected}: {}",
+                            path.strip_prefix(&root).unwrap_or(path).display(),
+                            n + 1,
+                            line.trim()
+                        ));
+                    }
+                }
+                at = end;
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 /// The lines of a Markdown text outside fenced code blocks.
 fn prose_lines(text: &str) -> Vec<&str> {
     let mut in_code = false;
