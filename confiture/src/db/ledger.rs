@@ -11,7 +11,7 @@ use super::lock::Wanted;
 use crate::error::{Error, Result};
 use crate::ledger::{literal, Ledger, LedgerRow, Rewrite, TrackingTable};
 
-/// Reads the ledger in order of application (`applied_at`, then `pk_confiture`), with the
+/// Reads the ledger in order of application ([`crate::ledger::APPLICATION_ORDER`]), with the
 /// schema-qualified name it was found under (an unqualified name is looked up through
 /// `search_path`). `None` when the table does not exist.
 ///
@@ -82,7 +82,8 @@ pub(crate) fn read_unless_stopped(
          SELECT version, name, \
          to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
          execution_time_ms, checksum, applied_by \
-         FROM {quoted} ORDER BY applied_at, pk_confiture",
+         FROM {quoted} ORDER BY {order}",
+        order = crate::ledger::APPLICATION_ORDER,
         name = literal(&table.quoted()),
         quoted = table.quoted(),
         written = WRITTEN_COLUMNS.map(literal).join(", "),
