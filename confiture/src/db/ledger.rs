@@ -59,6 +59,9 @@ pub(crate) fn read_unless_stopped(
     wait: Duration,
     stop: Option<&crate::db::apply::Stop>,
 ) -> Result<Option<Found>> {
+    // `applied_at` is cast to `timestamptz` before it is put in UTC: on a `timestamp` column
+    // (a hand-made or altered ledger) `AT TIME ZONE` goes the other way, and its wall clock —
+    // written in the connection's `TimeZone`, which this session has too — was shown as UTC.
     // The statements of one message run in one implicit transaction: `SET LOCAL` bounds them
     // and ends with it, whatever happens. `row_security` on: where row-level security applies
     // to the ledger, the read is refused below ([`row_security_refusal`]) rather than failing
@@ -80,7 +83,8 @@ pub(crate) fn read_unless_stopped(
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
          SELECT version, name, \
-         to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
+         to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
+         'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
          execution_time_ms, checksum, applied_by \
          FROM {quoted} ORDER BY {order}",
         order = crate::ledger::APPLICATION_ORDER,

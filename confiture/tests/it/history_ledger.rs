@@ -406,6 +406,45 @@ fn down_rolls_back_in_the_order_rows_were_written_whatever_their_applied_at() {
     assert_eq!(code, exit::PENDING);
 }
 
+/// A ledger whose `applied_at` is `timestamp` (without time zone: hand-made or altered) holds
+/// the wall clock of the session that wrote it, in its `TimeZone`: read as if it were UTC,
+/// `status` showed a time off by twice the zone's offset (in the future east of Greenwich).
+/// Either column type reads as the instant the row was written, whatever the zone.
+#[test]
+fn applied_at_is_the_instant_the_row_was_written_in_either_column_type_and_any_zone() {
+    let utc_now = "SELECT to_char(date_trunc('second', clock_timestamp()) AT TIME ZONE 'UTC', \
+                   'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')";
+    for zone in ["Asia/Tokyo", "America/New_York"] {
+        for column in ["TIMESTAMPTZ", "TIMESTAMP"] {
+            let db = TestDb::new("zone");
+            let dir = Dir::new();
+            table(&dir, "001", "t1");
+            let ddl = crate::common::CONFITURE_DDL
+                .replace("applied_at TIMESTAMPTZ", &format!("applied_at {column}"));
+            db.client()
+                .batch_execute(&format!(
+                    "ALTER DATABASE \"{}\" SET timezone = '{zone}'; {ddl}",
+                    db.name
+                ))
+                .expect("a ledger in a database of another time zone");
+            let before = db.value(utc_now).expect("the server's time");
+            db.migrator(&dir)
+                .up(&UpOptions::default(), &mut no_progress)
+                .expect("up");
+            let after = db.value(utc_now).expect("the server's time");
+            let (_, _, json) = states(&mut db.migrator(&dir));
+            let shown = json["migrations"][0]["applied_at"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{zone}, {column}: {json}"))
+                .to_string();
+            assert!(
+                before <= shown && shown <= after,
+                "{zone}, applied_at {column}: {shown} is not between {before} and {after}"
+            );
+        }
+    }
+}
+
 /// A ledger without its `UNIQUE (version)` can hold one version twice, spelled the same: the
 /// row `reinit` forgets is the second one the history found, in the same order of application
 /// (`pk_confiture`), never another one picked by a clock.
