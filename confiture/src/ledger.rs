@@ -375,8 +375,21 @@ pub struct LedgerRow {
     pub applied_by: Option<String>,
 }
 
+/// The order of application, as the keys of an SQL `ORDER BY` over the ledger: the order the
+/// rows were written in, `pk_confiture` (an identity in confiture's DDL, so the Python tool's
+/// rows have it too, taken by every writer under the migration lock), then `applied_at` (for a
+/// hand-made ledger whose `pk_confiture` is not filled). Never a wall clock first: a clock
+/// stepped back (a failover to a standby whose clock lags, an NTP step) or an edited
+/// `applied_at` would make `down` roll back a migration others were applied on top of. The
+/// Python tool orders by `applied_at` first; the two agree whenever the clock went forward.
+/// Every reader and writer of the ledger that depends on its order uses this.
+pub const APPLICATION_ORDER: &str = "pk_confiture, applied_at";
+
+/// [`APPLICATION_ORDER`] reversed: the row written last first.
+pub const NEWEST_FIRST: &str = "pk_confiture DESC, applied_at DESC";
+
 /// The ledger as read: the schema-qualified name it was found under and its rows in order of
-/// application (`applied_at`, then `pk_confiture`).
+/// application ([`APPLICATION_ORDER`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ledger {
     /// The schema-qualified name it was found under.
@@ -573,12 +586,13 @@ impl Rewrite {
     /// the ledger, so that the table and its rows commit together or not at all.
     pub fn statements(&self, table: &TrackingTable) -> String {
         let mut sql = String::new();
-        // One row per key, the newest applied: a ledger without its `UNIQUE (version)` can
-        // hold the same version twice, and deleting the second row by its version deleted both.
+        // One row per key, the newest applied (the second row the history found, in the same
+        // order): a ledger without its `UNIQUE (version)` can hold the same version twice, and
+        // deleting the second row by its version deleted both.
         for key in &self.delete {
             sql.push_str(&format!(
                 "DELETE FROM {t} WHERE ctid OPERATOR(pg_catalog.=) (SELECT ctid FROM {t} \
-                 WHERE version OPERATOR(pg_catalog.=) {k} ORDER BY applied_at DESC LIMIT 1);\n",
+                 WHERE version OPERATOR(pg_catalog.=) {k} ORDER BY {NEWEST_FIRST} LIMIT 1);\n",
                 t = table.quoted(),
                 k = literal(key),
             ));
@@ -682,7 +696,7 @@ mod tests {
             .find(
                 "DELETE FROM \"tb_confiture\" WHERE ctid OPERATOR(pg_catalog.=) (SELECT ctid \
                  FROM \"tb_confiture\" WHERE version OPERATOR(pg_catalog.=) '1' ORDER BY \
-                 applied_at DESC LIMIT 1);",
+                 pk_confiture DESC, applied_at DESC LIMIT 1);",
             )
             .unwrap();
         let update = sql

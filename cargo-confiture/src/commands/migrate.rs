@@ -229,7 +229,7 @@ fn reinit(
         last,
         outcome,
         |_| exit::SUCCESS,
-        |_, r| reinit_text(r),
+        |_, r| reinit_text(r, args.through.is_some()),
     )
 }
 
@@ -280,8 +280,9 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     Ok(migrator)
 }
 
-/// What `reinit` did (or would do), one line per kind of change.
-fn reinit_text(r: &ReinitReport) -> String {
+/// What `reinit` did (or would do), one line per kind of change. `through`: `--through` was
+/// given.
+fn reinit_text(r: &ReinitReport, through: bool) -> String {
     let ids = |action: ReinitAction, keep: &dyn Fn(&ReinitRow) -> bool| -> Vec<String> {
         r.rows
             .iter()
@@ -367,19 +368,29 @@ fn reinit_text(r: &ReinitReport) -> String {
             display::version_range(&gone)
         ));
     }
+    // `--through` is named only where it would record something: not given, and a file has
+    // no row.
+    let through_helps = !through && !r.unrecorded.is_empty();
     if r.rows.is_empty() {
         // No row at all (or no table): "matches the files" would read as "all applied".
-        lines.push(
-            "nothing to change: the ledger records no migration (`migrate up` applies them; \
-             `--through VERSION` records those applied by other means)"
-                .to_string(),
-        );
+        lines.push(format!(
+            "nothing to change: the ledger records no migration{}",
+            if through_helps {
+                " (`migrate up` applies them; `--through VERSION` records those applied by \
+                 other means)"
+            } else {
+                ""
+            }
+        ));
     } else if kept.len() == r.rows.len() {
-        lines.push(
-            "nothing to change: the ledger matches the files (`--through VERSION` also records \
-             migrations that have no row)"
-                .to_string(),
-        );
+        lines.push(format!(
+            "nothing to change: the ledger matches the files{}",
+            if through_helps {
+                " (`--through VERSION` also records migrations that have no row)"
+            } else {
+                ""
+            }
+        ));
     }
     lines.extend(dry_run_line(r.dry_run));
     lines.join("\n")

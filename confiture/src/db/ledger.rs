@@ -9,9 +9,9 @@ use postgres::SimpleQueryMessage;
 
 use super::lock::Wanted;
 use crate::error::{Error, Result};
-use crate::ledger::{literal, Ledger, LedgerRow, Rewrite, TrackingTable};
+use crate::ledger::{literal, quote_ident, Ledger, LedgerRow, Rewrite, TrackingTable};
 
-/// Reads the ledger in order of application (`applied_at`, then `pk_confiture`), with the
+/// Reads the ledger in order of application ([`crate::ledger::APPLICATION_ORDER`]), with the
 /// schema-qualified name it was found under (an unqualified name is looked up through
 /// `search_path`). `None` when the table does not exist.
 ///
@@ -59,6 +59,9 @@ pub(crate) fn read_unless_stopped(
     wait: Duration,
     stop: Option<&crate::db::apply::Stop>,
 ) -> Result<Option<Found>> {
+    // `applied_at` is cast to `timestamptz` before it is put in UTC: on a `timestamp` column
+    // (a hand-made or altered ledger) `AT TIME ZONE` goes the other way, and its wall clock —
+    // written in the connection's `TimeZone`, which this session has too — was shown as UTC.
     // The statements of one message run in one implicit transaction: `SET LOCAL` bounds them
     // and ends with it, whatever happens. `row_security` on: where row-level security applies
     // to the ledger, the read is refused below ([`row_security_refusal`]) rather than failing
@@ -80,9 +83,11 @@ pub(crate) fn read_unless_stopped(
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
          SELECT version, name, \
-         to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
+         to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
+         'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
          execution_time_ms, checksum, applied_by \
-         FROM {quoted} ORDER BY applied_at, pk_confiture",
+         FROM {quoted} ORDER BY {order}",
+        order = crate::ledger::APPLICATION_ORDER,
         name = literal(&table.quoted()),
         quoted = table.quoted(),
         written = WRITTEN_COLUMNS.map(literal).join(", "),
@@ -411,7 +416,7 @@ fn read_error(
     let mut explained = if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
         // The server is up and answered: a missing grant, not a connection problem.
         Error::invalid(format!("cannot read the tracking table {table}: {detail}"))
-            .with_help(grants_help(table, &missing_grants(client, table)))
+            .with_help(grants_help(table, grants(client, table).as_ref()))
     } else if error.code() == Some(&SqlState::UNDEFINED_COLUMN) {
         Error::invalid(format!(
             "the tracking table {table} is not a confiture ledger: {detail}"
@@ -446,76 +451,204 @@ fn read_error(
     explained
 }
 
-/// What this session's role lacks to read the ledger, asked of the server after it refused
-/// the read (42501): the schema's `USAGE` (the server's "permission denied for schema", which
-/// no table grant fixes) and the table's `SELECT`, through the catalogs' OIDs, which need
-/// neither. `None` when that cannot be asked.
-#[derive(Debug, Default)]
-struct MissingGrants {
-    /// `current_user`.
-    role: Option<String>,
-    /// The table's schema is named and the role may not use it.
-    schema_usage: bool,
-    /// The role may not read the table (or it is not found: the schema hides it).
-    table_select: bool,
+/// What this session's role may do where the ledger is, asked of the server after it refused
+/// the ledger's read or its creation (42501), through the catalogs' OIDs, which need no
+/// privilege: the role in effect (`current_user`) and the one that logged in, which `role`
+/// setting switched the session when they differ, the schema (as configured, else
+/// `current_schema()`: where an unqualified name is looked up, among the schemas of
+/// `search_path` the role may use, and where `CREATE TABLE` puts it) and the role's grants on
+/// it and on the table. `None` when that cannot be asked. The one owner of "which grant is
+/// missing" for the read's help ([`grants_help`]) and the creation's ([`Grants::create_help`]).
+#[derive(Debug)]
+pub(crate) struct Grants {
+    /// `current_user`: what reads, migrations and the ledger's DDL run as.
+    role: String,
+    /// `session_user`: the role that logged in.
+    login: String,
+    /// The database, for `GRANT CREATE ON DATABASE`.
+    database: String,
+    /// The table's schema.
+    schema: String,
+    /// Whether that schema exists (else creating the table creates it, which needs the
+    /// database's CREATE).
+    schema_exists: bool,
+    /// The role may use the schema.
+    usage: bool,
+    /// The role may read the table (false when it is not found: the schema hides it).
+    select: bool,
+    /// Which `role` setting of the catalog switched the session to `role`, when one does;
+    /// `None` when none does (the connection's options then did).
+    role_set_by: Option<RoleSetBy>,
 }
 
-fn missing_grants(client: &mut postgres::Client, table: &TrackingTable) -> MissingGrants {
-    // An unqualified name is looked up only in the schemas of `search_path` the role may use:
-    // the refusal is then the table's.
+/// Where a `role` setting stored in `pg_db_role_setting` was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RoleSetBy {
+    /// `ALTER ROLE <login> IN DATABASE <db> SET role`.
+    LoginRoleInDatabase,
+    /// `ALTER ROLE <login> SET role`.
+    LoginRole,
+    /// `ALTER DATABASE <db> SET role`.
+    Database,
+    /// `ALTER ROLE ALL SET role`.
+    AllRoles,
+}
+
+impl RoleSetBy {
+    /// As the catalog query below names it.
+    fn of(text: &str) -> Option<RoleSetBy> {
+        match text {
+            "role in database" => Some(RoleSetBy::LoginRoleInDatabase),
+            "role" => Some(RoleSetBy::LoginRole),
+            "database" => Some(RoleSetBy::Database),
+            "all" => Some(RoleSetBy::AllRoles),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Option<Grants> {
     let schema = match &table.schema {
         Some(schema) => literal(schema),
         None => "pg_catalog.current_schema()".to_string(),
     };
+    // The `role` setting that wins as PostgreSQL applies them: the login role's in this
+    // database, the login role's, this database's, every role's (`ALTER ROLE ALL SET`).
     let sql = super::own_statements(&format!(
-        "SELECT current_user, \
-         n.oid IS NOT NULL AND NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE'), \
-         c.oid IS NULL OR NOT pg_catalog.has_table_privilege(c.oid, 'SELECT') \
-         FROM (SELECT) AS one \
-         LEFT JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) {schema} \
+        "SELECT current_user, session_user, pg_catalog.current_database(), s.name, \
+         n.oid IS NOT NULL, \
+         COALESCE(pg_catalog.has_schema_privilege(n.oid, 'USAGE'), false), \
+         COALESCE(pg_catalog.has_table_privilege(c.oid, 'SELECT'), false), \
+         (SELECT CASE WHEN r.setrole OPERATOR(pg_catalog.<>) 0 \
+                   AND r.setdatabase OPERATOR(pg_catalog.<>) 0 THEN 'role in database' \
+                 WHEN r.setrole OPERATOR(pg_catalog.<>) 0 THEN 'role' \
+                 WHEN r.setdatabase OPERATOR(pg_catalog.<>) 0 THEN 'database' \
+                 ELSE 'all' END \
+          FROM pg_catalog.pg_db_role_setting r, pg_catalog.unnest(r.setconfig) AS u(setting) \
+          WHERE pg_catalog.starts_with(u.setting, 'role=') \
+          AND (r.setdatabase OPERATOR(pg_catalog.=) 0 OR r.setdatabase OPERATOR(pg_catalog.=) \
+               (SELECT d.oid FROM pg_catalog.pg_database d \
+                WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())) \
+          AND (r.setrole OPERATOR(pg_catalog.=) 0 OR r.setrole OPERATOR(pg_catalog.=) \
+               (SELECT a.oid FROM pg_catalog.pg_roles a \
+                WHERE a.rolname OPERATOR(pg_catalog.=) session_user)) \
+          ORDER BY r.setrole OPERATOR(pg_catalog.<>) 0 DESC, \
+                   r.setdatabase OPERATOR(pg_catalog.<>) 0 DESC LIMIT 1) \
+         FROM (SELECT {schema}::pg_catalog.text AS name) AS s \
+         LEFT JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) s.name \
          LEFT JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid \
          AND c.relname OPERATOR(pg_catalog.=) {name}",
         name = literal(&table.name)
     ));
-    let Ok(messages) = client.simple_query(&sql) else {
-        return MissingGrants {
-            table_select: true,
-            ..MissingGrants::default()
-        };
-    };
-    messages
-        .iter()
-        .find_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(MissingGrants {
-                role: row.get(0).map(str::to_string),
-                schema_usage: table.schema.is_some() && row.get(1) == Some("t"),
-                table_select: row.get(2) != Some("f"),
-            }),
-            _ => None,
-        })
-        .unwrap_or(MissingGrants {
-            table_select: true,
-            ..MissingGrants::default()
-        })
+    let messages = client.simple_query(&sql).ok()?;
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(Grants {
+            role: row.get(0)?.to_string(),
+            login: row.get(1)?.to_string(),
+            database: row.get(2)?.to_string(),
+            schema: row.get(3)?.to_string(),
+            schema_exists: row.get(4) == Some("t"),
+            usage: row.get(5) == Some("t"),
+            select: row.get(6) == Some("t"),
+            role_set_by: row.get(7).and_then(RoleSetBy::of),
+        }),
+        _ => None,
+    })
 }
 
-/// The grants that let the role read the ledger, as statements to paste.
-fn grants_help(table: &TrackingTable, missing: &MissingGrants) -> String {
-    let role = match &missing.role {
-        Some(role) => format!("\"{}\"", crate::display::escape(&role.replace('"', "\"\""))),
+/// A name as a help shows it: quoted as PostgreSQL's `quote_ident` would, control characters
+/// escaped.
+fn shown_ident(name: &str) -> String {
+    crate::display::escape(&quote_ident(name)).into_owned()
+}
+
+impl Grants {
+    /// The help of a ledger this role may not create: the grant to paste, naming the role in
+    /// effect and the schema, and, when that role is not the one that logged in, the setting
+    /// that switched it.
+    pub(crate) fn create_help(&self, table: &TrackingTable) -> String {
+        let (role, schema) = (shown_ident(&self.role), shown_ident(&self.schema));
+        let grant = if self.schema_exists {
+            format!(
+                "grant role {role} CREATE on schema {schema}: GRANT {} ON SCHEMA {schema} TO \
+                 {role};",
+                if self.usage {
+                    "CREATE"
+                } else {
+                    "USAGE, CREATE"
+                }
+            )
+        } else {
+            format!(
+                "schema {schema} does not exist yet, and creating it needs CREATE on the \
+                 database: GRANT CREATE ON DATABASE {} TO {role}; or create it first: CREATE \
+                 SCHEMA {schema} AUTHORIZATION {role};",
+                shown_ident(&self.database)
+            )
+        };
+        match self.switched_by() {
+            None => format!(
+                "{grant} or have a role that may create {table} run the first {}",
+                crate::hint::command("migrate up")
+            ),
+            Some(switched) => format!("{grant} {switched}"),
+        }
+    }
+
+    /// When the role in effect is not the one that logged in: which it is, and what set it.
+    fn switched_by(&self) -> Option<String> {
+        if self.role == self.login {
+            return None;
+        }
+        let (role, login) = (shown_ident(&self.role), shown_ident(&self.login));
+        let database = shown_ident(&self.database);
+        let set_by = match self.role_set_by {
+            Some(RoleSetBy::LoginRoleInDatabase) => {
+                format!("ALTER ROLE {login} IN DATABASE {database} SET role")
+            }
+            Some(RoleSetBy::LoginRole) => format!("ALTER ROLE {login} SET role"),
+            Some(RoleSetBy::Database) => format!("ALTER DATABASE {database} SET role"),
+            Some(RoleSetBy::AllRoles) => "ALTER ROLE ALL SET role".to_string(),
+            None => "the connection's options (`-c role=...`)".to_string(),
+        };
+        Some(format!(
+            "(confiture runs as role {role}, not as {login} who logged in: {set_by} switches \
+             every session to it; reset that setting to run as {login})"
+        ))
+    }
+}
+
+/// The grants that let the role read the ledger, as statements to paste; `None`: the server
+/// could not be asked.
+fn grants_help(table: &TrackingTable, grants: Option<&Grants>) -> String {
+    let role = match grants {
+        Some(g) => format!(
+            "\"{}\"",
+            crate::display::escape(&g.role.replace('"', "\"\""))
+        ),
         None => "the role in the environment".to_string(),
     };
-    let mut grants = Vec::new();
-    if let (true, Some(schema)) = (missing.schema_usage, &table.schema) {
-        grants.push(format!("GRANT USAGE ON SCHEMA \"{schema}\" TO {role};"));
+    let mut statements = Vec::new();
+    // The schema's `USAGE` only for a schema named in the configuration: an unqualified name
+    // is looked up only in the schemas of `search_path` the role may use, so the refusal is
+    // then the table's.
+    if let (Some(g), Some(schema)) = (grants, &table.schema) {
+        if g.schema_exists && !g.usage {
+            statements.push(format!("GRANT USAGE ON SCHEMA \"{schema}\" TO {role};"));
+        }
     }
-    if missing.table_select || grants.is_empty() {
-        grants.push(format!("GRANT SELECT ON {} TO {role};", table.quoted()));
+    if grants.is_none_or(|g| !g.select) || statements.is_empty() {
+        statements.push(format!("GRANT SELECT ON {} TO {role};", table.quoted()));
     }
-    format!(
+    let mut help = format!(
         "{} (and INSERT, DELETE on the table for commands that write, and UPDATE for reinit)",
-        grants.join(" ")
-    )
+        statements.join(" ")
+    );
+    if let Some(switched) = grants.and_then(Grants::switched_by) {
+        help.push(' ');
+        help.push_str(&switched);
+    }
+    help
 }
 
 fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<LedgerRow> {

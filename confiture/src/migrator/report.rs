@@ -449,6 +449,9 @@ pub struct ReinitReport {
     pub accepted: Vec<String>,
     /// Files with no row recorded as applied without running them (only with `--through`).
     pub recorded: Vec<String>,
+    /// Files with no row that it left so (all of them without `--through`, those above it
+    /// with it), in version order: the next `up` runs them.
+    pub unrecorded: Vec<String>,
     /// Every row and every recorded file, in order.
     pub rows: Vec<ReinitRow>,
     /// What failed (one entry at most today; a list so that the JSON can grow).

@@ -133,10 +133,17 @@ impl Migrator {
             |rows| {
                 let plan = plan::reinit(set, rows, options.through, first_version)?;
                 plan::check_reinit_files(set, &plan, &errors)?;
-                Ok((plan.rewrite(), reinit_rows(&plan)))
+                let unrecorded = plan
+                    .unrecorded
+                    .iter()
+                    .map(|m| m.version_text.clone())
+                    .collect();
+                Ok((plan.rewrite(), (reinit_rows(&plan), unrecorded)))
             },
         );
-        fill_reinit(report, done?);
+        let (rows, unrecorded) = done?;
+        fill_reinit(report, rows);
+        report.unrecorded = unrecorded;
         Ok(())
     }
 

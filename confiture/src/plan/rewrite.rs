@@ -100,6 +100,9 @@ pub struct ReinitStep<'a> {
 pub struct ReinitPlan<'a> {
     /// Every row, in order of application, then every file recorded.
     pub steps: Vec<ReinitStep<'a>>,
+    /// Migration files no row records that it leaves so (all of them without `--through`,
+    /// those above it with it), in version order: the next `up` runs them.
+    pub unrecorded: Vec<&'a Migration>,
     /// `--through`: the versions up to it that no row records are recorded.
     through: Option<u64>,
 }
@@ -196,20 +199,20 @@ pub fn reinit<'a>(
             }
         })
         .collect();
-    if let Some(t) = through {
-        steps.extend(
-            history
-                .pending()
-                .filter(|m| m.version <= t)
-                .map(|m| ReinitStep {
-                    action: ReinitAction::Record,
-                    row: None,
-                    migration: Some(m),
-                    state: None,
-                }),
-        );
-    }
-    Ok(ReinitPlan { steps, through })
+    let (record, unrecorded): (Vec<&'a Migration>, Vec<&'a Migration>) = history
+        .pending()
+        .partition(|m| through.is_some_and(|t| m.version <= t));
+    steps.extend(record.into_iter().map(|m| ReinitStep {
+        action: ReinitAction::Record,
+        row: None,
+        migration: Some(m),
+        state: None,
+    }));
+    Ok(ReinitPlan {
+        steps,
+        unrecorded,
+        through,
+    })
 }
 
 /// Refuses (exit 5) a `reinit` that would write the checksum of a file with errors — a row it

@@ -924,6 +924,21 @@ fn a_row_whose_version_now_names_another_migration_is_replaced_everywhere() {
     assert_eq!(plan.rewrite().delete, ["002"]);
 }
 
+/// The files no row records that `reinit` leaves so: every one without `--through`, those above
+/// it with it (what the text report's `--through VERSION` hint is about).
+#[test]
+fn reinit_says_which_files_it_leaves_without_a_row() {
+    let s = set(&[1, 2, 3, 4, 5]);
+    let r = rows(&s, &[1, 3]);
+    let versions =
+        |plan: &ReinitPlan<'_>| -> Vec<u64> { plan.unrecorded.iter().map(|m| m.version).collect() };
+    assert_eq!(versions(&reinit(&s, &r, None, None).unwrap()), [2, 4, 5]);
+    assert_eq!(versions(&reinit(&s, &r, Some(4), None).unwrap()), [5]);
+    assert_eq!(versions(&reinit(&s, &r, Some(5), None).unwrap()), [0u64; 0]);
+    let all = rows(&s, &[1, 2, 3, 4, 5]);
+    assert!(reinit(&s, &all, None, None).unwrap().unrecorded.is_empty());
+}
+
 #[test]
 fn reinit_through_records_pending_files_and_forgets_rows_above_it() {
     let s = set(&[1, 2, 3, 4]);

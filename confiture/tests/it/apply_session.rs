@@ -338,8 +338,9 @@ fn a_no_transaction_migration_s_settings_reach_neither_its_row_nor_the_next_migr
     assert!(!db.table_exists("t1") && !db.table_exists("t3"));
 }
 
-/// The order of application is what `down` rolls back by (the ledger's `applied_at`, then its
-/// key), so it must hold whatever a migration did to its session. A migration in the middle of
+/// The ledger's `applied_at` follows the order of application (what confiture (Python)'s
+/// `down` rolls back by; ours goes by `pk_confiture`), so it must hold whatever a migration did
+/// to its session. A migration in the middle of
 /// a run that took the engine's clock away (`RESET ALL`, or emptying it) was stamped with the
 /// message's `now()` — before the migration applied ahead of it — and `down` then rolled back
 /// 001 before 002. Without its clock a migration's row has no `execution_time_ms`.

@@ -308,11 +308,17 @@ fn two_rows_for_one_version_are_refused_alike_and_down_never_leaves_one_behind()
     assert_eq!(db.ledger().len(), 3);
     assert!(db.table_exists("t2"));
 
-    // The extra row applied first: `down` picks the row `002` (the newest), and deleting only
-    // that one would leave `2` saying 002 is applied once its table is gone.
+    // The extra row applied first (the row `002` written again after it): `down` picks the
+    // row `002` (the newest), and deleting only that one would leave `2` saying 002 is applied
+    // once its table is gone.
     db.client()
-        .batch_execute("UPDATE tb_confiture SET applied_at = '2000-01-01' WHERE version = '2'")
-        .expect("move the extra row back in time");
+        .batch_execute(
+            "WITH gone AS (DELETE FROM tb_confiture WHERE version = '002' RETURNING slug, \
+             version, name, applied_at, execution_time_ms, checksum, applied_by) \
+             INSERT INTO tb_confiture (slug, version, name, applied_at, execution_time_ms, \
+             checksum, applied_by) SELECT * FROM gone",
+        )
+        .expect("write the row 002 after the extra row");
     let (states_now, code, _) = states(&mut db.migrator(&dir));
     assert_eq!(states_now, ["001:applied", "002:applied", "2:duplicate"]);
     assert_eq!(code, exit::DIVERGED);
@@ -340,6 +346,131 @@ fn two_rows_for_one_version_are_refused_alike_and_down_never_leaves_one_behind()
         .expect("down");
     assert_eq!(db.ledger(), ["001:t1"]);
     assert!(!db.table_exists("t2"));
+}
+
+/// `down` rolls back in the order the rows were written — `pk_confiture`, an identity that
+/// every writer (confiture's Python tool included) takes under the migration lock — never in a
+/// wall clock's: a clock stepped back (a failover to a standby whose clock lags, an NTP step)
+/// or an edited `applied_at` made it roll back the first migration, under the ones applied on
+/// top of it, and report success.
+#[test]
+fn down_rolls_back_in_the_order_rows_were_written_whatever_their_applied_at() {
+    let db = TestDb::new("pkorder");
+    let dir = Dir::new();
+    table(&dir, "001", "t1");
+    table(&dir, "002", "t2");
+    table(&dir, "003", "t3");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up");
+    // By `applied_at` the order is now 003, 002, 001: the reverse of the real one.
+    db.client()
+        .batch_execute(
+            "UPDATE tb_confiture SET applied_at = applied_at + interval '1 day' WHERE version = '001'; \
+             UPDATE tb_confiture SET applied_at = applied_at - interval '1 day' WHERE version = '003'",
+        )
+        .expect("step the clocks");
+    let planned = |options: DownOptions| -> Vec<String> {
+        let report = db
+            .migrator(&dir)
+            .down(&options.dry_run(true).yes(true), &mut no_progress)
+            .unwrap_or_else(|f| panic!("down --dry-run: {}", f.error));
+        report
+            .migrations
+            .iter()
+            .map(|m| m.version.clone())
+            .collect()
+    };
+    assert_eq!(planned(DownOptions::default()), ["003"]);
+    assert_eq!(
+        planned(DownOptions::default().steps(Some(2))),
+        ["003", "002"]
+    );
+    assert_eq!(
+        planned(DownOptions::default().target(Some(1))),
+        ["003", "002"]
+    );
+    assert_eq!(
+        planned(DownOptions::default().target(Some(0))),
+        ["003", "002", "001"]
+    );
+
+    let report = db
+        .migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .unwrap_or_else(|f| panic!("down: {}", f.error));
+    assert_eq!(report.rolled_back, ["003"]);
+    assert!(!db.table_exists("t3") && db.table_exists("t1"));
+    let (states_now, code, _) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:applied", "002:applied", "003:pending"]);
+    assert_eq!(code, exit::PENDING);
+}
+
+/// A ledger whose `applied_at` is `timestamp` (without time zone: hand-made or altered) holds
+/// the wall clock of the session that wrote it, in its `TimeZone`: read as if it were UTC,
+/// `status` showed a time off by twice the zone's offset (in the future east of Greenwich).
+/// Either column type reads as the instant the row was written, whatever the zone.
+#[test]
+fn applied_at_is_the_instant_the_row_was_written_in_either_column_type_and_any_zone() {
+    let utc_now = "SELECT to_char(date_trunc('second', clock_timestamp()) AT TIME ZONE 'UTC', \
+                   'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')";
+    for zone in ["Asia/Tokyo", "America/New_York"] {
+        for column in ["TIMESTAMPTZ", "TIMESTAMP"] {
+            let db = TestDb::new("zone");
+            let dir = Dir::new();
+            table(&dir, "001", "t1");
+            let ddl = crate::common::CONFITURE_DDL
+                .replace("applied_at TIMESTAMPTZ", &format!("applied_at {column}"));
+            db.client()
+                .batch_execute(&format!(
+                    "ALTER DATABASE \"{}\" SET timezone = '{zone}'; {ddl}",
+                    db.name
+                ))
+                .expect("a ledger in a database of another time zone");
+            let before = db.value(utc_now).expect("the server's time");
+            db.migrator(&dir)
+                .up(&UpOptions::default(), &mut no_progress)
+                .expect("up");
+            let after = db.value(utc_now).expect("the server's time");
+            let (_, _, json) = states(&mut db.migrator(&dir));
+            let shown = json["migrations"][0]["applied_at"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{zone}, {column}: {json}"))
+                .to_string();
+            assert!(
+                before <= shown && shown <= after,
+                "{zone}, applied_at {column}: {shown} is not between {before} and {after}"
+            );
+        }
+    }
+}
+
+/// A ledger without its `UNIQUE (version)` can hold one version twice, spelled the same: the
+/// row `reinit` forgets is the second one the history found, in the same order of application
+/// (`pk_confiture`), never another one picked by a clock.
+#[test]
+fn reinit_forgets_the_second_of_two_rows_spelled_alike_whatever_their_applied_at() {
+    let (db, dir) = two_applied("samerows_order");
+    db.client()
+        .batch_execute(
+            "ALTER TABLE tb_confiture DROP CONSTRAINT tb_confiture_version_key; \
+             INSERT INTO tb_confiture (slug, version, name, checksum, applied_at) \
+             SELECT 'again', version, name, checksum, applied_at - interval '1 day' \
+             FROM tb_confiture WHERE version = '002'",
+        )
+        .expect("the same version twice, the second with an earlier clock");
+    let r = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .expect("reinit");
+    assert_eq!(r.forgotten, ["002"]);
+    assert_eq!(
+        db.value("SELECT string_agg(slug, ',') FROM tb_confiture WHERE version = '002'")
+            .as_deref()
+            .map(|s| s.starts_with("t2_002_")),
+        Some(true),
+        "the row written first stays"
+    );
 }
 
 /// A ledger without its `UNIQUE (version)` (an old or hand-altered one) can hold one version

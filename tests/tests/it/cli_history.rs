@@ -68,7 +68,8 @@ fn a_squashed_history_exits_0_for_status_and_up() {
 }
 
 /// A squashed project (`first_version = 3`, files 003 and 004) whose database holds the
-/// snapshot's rows 001 and 002, then 003 and 004.
+/// snapshot's rows 001 and 002, then 003 and 004, written in that order (the order of
+/// application is the order the rows were written).
 fn squashed_and_applied(prefix: &str) -> (TestDb, Project) {
     let db = TestDb::new(prefix);
     let project = Project::new();
@@ -83,9 +84,13 @@ fn squashed_and_applied(prefix: &str) -> (TestDb, Project) {
         .batch_execute(
             "INSERT INTO tb_confiture (slug, version, name, applied_at, checksum) VALUES
                ('one_001_x', '001', 'one', '2020-01-01', NULL),
-               ('two_002_x', '002', 'two', '2020-01-02', NULL)",
+               ('two_002_x', '002', 'two', '2020-01-02', NULL);
+             WITH later AS (DELETE FROM tb_confiture WHERE version IN ('003', '004') RETURNING
+               slug, version, name, applied_at, execution_time_ms, checksum, applied_by)
+             INSERT INTO tb_confiture (slug, version, name, applied_at, execution_time_ms,
+               checksum, applied_by) SELECT * FROM later ORDER BY version",
         )
-        .expect("the squashed rows");
+        .expect("the squashed rows, written before the others");
     (db, project)
 }
 

@@ -335,6 +335,48 @@ fn reinit_of_an_empty_ledger_says_it_records_nothing() {
     assert_eq!(db.ledger(), None, "no table was created");
 }
 
+/// `reinit` with nothing to do names `--through VERSION` only where it helps: without
+/// `--through`, while a migration file has no row. It said "`--through VERSION` also records
+/// migrations that have no row" after `reinit --through 002`, and when every file had one.
+#[test]
+fn reinit_with_nothing_to_do_suggests_through_only_where_it_helps() {
+    let db = TestDb::new("render_reinit_hint");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let quiet: [&[&str]; 3] = [
+        &["migrate", "reinit"],
+        &["migrate", "reinit", "--dry-run"],
+        &["migrate", "reinit", "--through", "002"],
+    ];
+    for args in quiet {
+        project
+            .run_on(&db, args)
+            .code(exit::SUCCESS)
+            .stdout_has("nothing to change: the ledger matches the files")
+            .stdout_lacks("--through");
+    }
+    // 003 has no row: `--through` could record it, unless it was given (up to 002).
+    project.migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_has("nothing to change: the ledger matches the files")
+        .stdout_has("`--through VERSION` also records migrations that have no row");
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "002"])
+        .code(exit::SUCCESS)
+        .stdout_has("nothing to change: the ledger matches the files")
+        .stdout_lacks("--through");
+    assert_eq!(
+        db.ledger().expect("the ledger"),
+        ["001:a", "002:b"],
+        "nothing was written"
+    );
+}
+
 /// `db/migrations` is a symbolic link that leads nowhere (its target missing, a file, a loop):
 /// the error says it is a link, names the link and its target, and says what to do — not
 /// "does not exist" about a path the user can see.

@@ -295,7 +295,11 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
         .stderr_has(
             "cannot create the tracking table tb_confiture: permission denied for schema public",
         )
-        .stderr_has("help: grant this role CREATE on that schema");
+        .stderr_has(&format!(
+            "help: grant role {role} CREATE on schema public: GRANT CREATE ON SCHEMA public TO \
+             {role};",
+            role = confiture::ledger::quote_ident(&role.name)
+        ));
     assert_eq!(db.ledger(), None);
 
     // The owner creates it and lets the role write it: now the migration's own CREATE fails.
@@ -327,6 +331,106 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
         .code(0);
     assert_eq!(db.ledger(), Some(vec!["001:create_tb_note".to_string()]));
     // Dropped before the role: the role owns tb_note.
+    drop(client);
+    drop(db);
+}
+
+/// The role migrations run as may not be the one that logged in: a database's or a role's
+/// `role` setting (`ALTER DATABASE ... SET role`, `ALTER ROLE ... SET role`) switches every
+/// session. A tracking table that role may not create was told to "grant this role CREATE on
+/// that schema (GRANT CREATE ON SCHEMA <schema> TO <role>)", to a superuser who saw only their
+/// own name: the help names the role in effect, the grant to paste and the setting that
+/// switched it.
+#[test]
+fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_it_comes_from() {
+    let low = Role::new("cft_setrole_low");
+    let login = Role::new("cft_setrole_login");
+    let db = TestDb::new("setrole");
+    let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
+    admin()
+        .batch_execute(&format!("GRANT {} TO {}", q(&low.name), q(&login.name)))
+        .expect("the login role may be the low one");
+    let mut client = db.connect();
+    client
+        .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .expect("revoke");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
+    let grant = format!("GRANT CREATE ON SCHEMA public TO {};", q(&low.name));
+    let url = |user: &str| {
+        format!(
+            "postgresql://{user}@{}:{}/{}",
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port(),
+            db.name
+        )
+    };
+
+    // Set by the database: the superuser who logs in runs as `low`.
+    client
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET role = '{}'",
+            q(&db.name),
+            low.name
+        ))
+        .expect("the database's role");
+    project
+        .run(&["migrate", "up", "--database-url", &db.url()])
+        .code(confiture::exit::INVALID)
+        .stderr_has("cannot create the tracking table tb_confiture: permission denied")
+        .stderr_has(&grant)
+        .stderr_has(&format!("ALTER DATABASE {} SET role", q(&db.name)))
+        .stderr_lacks("<role>")
+        .stderr_lacks("<schema>");
+    // A ledger that role may not read says the same of it.
+    client
+        .batch_execute(&confiture::ledger::TrackingTable::default().create_sql())
+        .expect("a ledger made by the owner");
+    project
+        .run(&["migrate", "status", "--database-url", &db.url()])
+        .code(confiture::exit::INVALID)
+        .stderr_has("cannot read the tracking table")
+        .stderr_has(&format!("TO \"{}\";", low.name))
+        .stderr_has(&format!("ALTER DATABASE {} SET role", q(&db.name)));
+    client
+        .batch_execute(&format!(
+            "DROP TABLE tb_confiture; ALTER DATABASE {} RESET role",
+            q(&db.name)
+        ))
+        .expect("reset");
+
+    // Set by the role that logs in.
+    admin()
+        .batch_execute(&format!(
+            "ALTER ROLE {} SET role = '{}'",
+            q(&login.name),
+            low.name
+        ))
+        .expect("the login role's role");
+    project
+        .run(&["migrate", "up", "--database-url", &url(&login.name)])
+        .code(confiture::exit::INVALID)
+        .stderr_has(&grant)
+        .stderr_has(&format!("ALTER ROLE {} SET role", q(&login.name)))
+        .stderr_lacks("<role>");
+    assert_eq!(db.ledger(), None);
+
+    // The role that logs in is the one in effect: named, no word of another.
+    project
+        .run(&["migrate", "up", "--database-url", &url(&low.name)])
+        .code(confiture::exit::INVALID)
+        .stderr_has(&grant)
+        .stderr_lacks("SET role")
+        .stderr_lacks("<role>");
+    // Two roles dropped at once while one is a member of the other can fail on the shared
+    // membership row: they part first.
+    admin()
+        .batch_execute(&format!(
+            "ALTER ROLE {login} RESET role; REVOKE {low} FROM {login}",
+            low = q(&low.name),
+            login = q(&login.name)
+        ))
+        .expect("the roles part");
     drop(client);
     drop(db);
 }

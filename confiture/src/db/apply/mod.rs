@@ -320,18 +320,24 @@ fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres:
             let help = if db.code() == &SqlState::INVALID_SCHEMA_NAME && table.schema.is_none() {
                 crate::ledger::no_schema_help(current_database(client).as_deref())
             } else if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
-                let new_schema = if table.schema.is_some() {
-                    "; a schema that does not exist yet needs CREATE on the database, or \
-                     create it first (CREATE SCHEMA <schema> AUTHORIZATION <role>)"
+                // The role in effect and the schema, asked of the server; the words alone when
+                // that cannot be asked.
+                if let Some(grants) = crate::db::ledger::grants(client, table) {
+                    grants.create_help(table)
                 } else {
-                    ""
-                };
-                format!(
-                    "grant this role CREATE on that schema (GRANT CREATE ON SCHEMA <schema> \
-                     TO <role>), or have a role that may create {table} run the first \
-                     {}{new_schema}",
-                    crate::hint::command("migrate up")
-                )
+                    let new_schema = if table.schema.is_some() {
+                        "; a schema that does not exist yet needs CREATE on the database, or \
+                         create it first (CREATE SCHEMA <schema> AUTHORIZATION <role>)"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "grant this role CREATE on that schema (GRANT CREATE ON SCHEMA \
+                         <schema> TO <role>), or have a role that may create {table} run the \
+                         first {}{new_schema}",
+                        crate::hint::command("migrate up")
+                    )
+                }
             } else if db.code() == &SqlState::RESERVED_NAME {
                 "PostgreSQL keeps schemas named pg_* for itself: name another schema in \
                  `migration.tracking_table`"

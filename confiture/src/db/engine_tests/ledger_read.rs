@@ -48,7 +48,9 @@ fn reads_rows_written_by_confiture_in_order_of_application() {
     let mut setup = db.client();
     create_confiture_ledger(&mut setup, None);
     let sum = "a".repeat(64);
-    // Inserted out of order on purpose: the ledger is ordered by applied_at.
+    // Inserted out of version order, and the second with an earlier clock, on purpose: the
+    // ledger is read in the order its rows were written (`pk_confiture`), neither by version
+    // nor by `applied_at`.
     record_applied(
         &mut setup,
         "tb_confiture",
@@ -76,8 +78,8 @@ fn reads_rows_written_by_confiture_in_order_of_application() {
         .expect("ledger exists");
     assert_eq!(read.table, "public.tb_confiture");
     let versions: Vec<&str> = read.rows.iter().map(|r| r.version.as_str()).collect();
-    assert_eq!(versions, ["001", "010"]);
-    let first = &read.rows[0];
+    assert_eq!(versions, ["010", "001"]);
+    let first = &read.rows[1];
     assert_eq!(first.name, "first");
     assert_eq!(
         first.applied_at, "2026-01-15T08:30:00+00:00",
@@ -86,8 +88,8 @@ fn reads_rows_written_by_confiture_in_order_of_application() {
     assert_eq!(first.checksum, None);
     assert_eq!(first.execution_time_ms, Some(12));
     assert_eq!(first.applied_by.as_deref(), Some("postgres"));
-    assert_eq!(read.rows[1].checksum.as_deref(), Some(sum.as_str()));
-    assert_eq!(read.rows[1].applied_at, "2026-01-20T14:22:00+00:00");
+    assert_eq!(read.rows[0].checksum.as_deref(), Some(sum.as_str()));
+    assert_eq!(read.rows[0].applied_at, "2026-01-20T14:22:00+00:00");
 }
 
 #[test]
@@ -148,7 +150,7 @@ fn a_table_that_is_not_a_ledger_is_reported() {
         "the driver's error is the source: {err:?}"
     );
 
-    // Every column read is named, `pk_confiture` too (the order of application's tie-break):
+    // Every column read is named, `pk_confiture` too (the order of application):
     // a table with all but it was told to have the ones it had.
     db.client()
         .batch_execute(
