@@ -199,36 +199,38 @@ fn a_tenant_migration_that_releases_the_lock_is_rolled_back() {
     }
 }
 
-/// The check gives back one of the run's two holds of its key and takes it again; a
-/// migration that gives back the other (the key computed as confiture does) leaves the run
-/// going, and the release at the end still finds the lock lost: a warning in table output and
-/// in the JSON, as the last line of defence.
+/// A migration that gives back the run's own key once (`pg_advisory_unlock(1751936052, key)`,
+/// the key computed as confiture does) released the lock as surely as
+/// `pg_advisory_unlock_all()`: it fails before it commits, rolled back, exit 4, and the error
+/// names no call the file does not contain. It used to commit with exit 0 (the run held the
+/// key twice) and a warning naming `pg_advisory_unlock_all()`.
 #[test]
-fn a_migration_lock_found_lost_at_release_is_a_warning() {
+fn a_migration_that_gives_back_the_key_once_is_rolled_back() {
     let release_one = "CREATE TABLE t (id int);\n\
         SELECT pg_advisory_unlock(1751936052, (('x' || substr(encode(sha256(\
         convert_to(current_database(), 'UTF8')), 'hex'), 1, 8))::bit(32)::int & 2147483647));\n";
-    let db = TestDb::new("lostlock_release");
+    let db = TestDb::new("lostlock_one");
     let project = Project::new();
-    project.migration("001_unlock", release_one, "DROP TABLE t;\n");
     project
-        .run_on(&db, &["migrate", "up"])
-        .code(exit::SUCCESS)
-        .stderr_has("warning: the migration lock on database")
-        .stderr_has("was lost during the run");
-
-    let other = TestDb::new("lostlock_release_json");
-    let run = project.run_on(&other, &["migrate", "up", "--format", "json"]);
-    run.code(exit::SUCCESS).stderr_lacks("warning:");
-    let warnings = run.json()["warnings"].clone();
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("002_unlock", release_one, "DROP TABLE t;\n")
+        .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let error = &run.json()["errors"][0];
+    let message = error["message"].as_str().unwrap_or_default();
     assert!(
-        warnings[0]
-            .as_str()
-            .unwrap_or_default()
-            .contains("was lost"),
+        message.starts_with("migration 002_unlock released the migration lock"),
         "{}",
         run.dump()
     );
+    assert!(
+        !message.contains("unlock_all") && !message.contains("DISCARD"),
+        "names calls the file does not contain: {message}"
+    );
+    assert_eq!(error["not_attempted"], serde_json::json!(["003"]));
+    assert_eq!(db.ledger(), versions(&["001:a"]));
+    assert!(!db.has_relation("t") && !db.has_relation("c"));
 }
 
 /// Where lint sees it, a migration that would release the lock is refused before anything

@@ -90,8 +90,8 @@ pub(super) fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> S
 }
 
 /// `failure` of a run whose session no longer holds its migration lock
-/// ([`ApplySettings::held_lock`]): the step released it (`pg_advisory_unlock_all()`,
-/// `DISCARD ALL`, perhaps in a function it calls) and the check before its `COMMIT` stopped
+/// ([`ApplySettings::held_lock`]): the step released it (`pg_advisory_unlock` of its key,
+/// `pg_advisory_unlock_all()`, `DISCARD ALL`, perhaps in a function it calls) and the check before its `COMMIT` stopped
 /// it, or it failed on its own after releasing it. Either way the lock is what the user must
 /// hear about: another run may overlap from now on. The step's own failure stays its source.
 /// `whole_run`: the step ran inside `--single-transaction`'s one transaction. A failure whose
@@ -134,8 +134,8 @@ pub(super) fn lock_released(
     let mut error = Error::new(
         ErrorKind::MigrationFailed,
         format!(
-            "{doing} {} released the migration lock (`pg_advisory_unlock_all()` or \
-             `DISCARD ALL`, perhaps in a function it calls)",
+            "{doing} {} released the migration lock (an advisory unlock or a session reset, \
+             perhaps in a function it calls)",
             step.migration.id()
         ),
     )
