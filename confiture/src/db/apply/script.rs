@@ -207,17 +207,36 @@ impl<'a> Script<'a> {
     /// migration's transaction. The first that fails stops it (the transaction is then aborted,
     /// as the one message would have left it), and the server's error positions in it map back
     /// through [`Script::step_at`] and [`Script::locate_in`] as in the one message. Returns what
-    /// every message returned, in order.
+    /// every message returned, in order: every row is kept, so only for a script whose
+    /// migrations return none ([`super::decide::Cost::returns_rows`]), whose rows are ours.
     pub(super) fn send(
         &mut self,
         client: &mut Client,
     ) -> Result<Vec<SimpleQueryMessage>, postgres::Error> {
         let mut returned = Vec::new();
+        self.send_each(client, |client, message| {
+            returned.extend(client.simple_query(message)?);
+            Ok(())
+        })?;
+        Ok(returned)
+    }
+
+    /// [`Script::send`], every row the server returns discarded as it arrives (the driver's
+    /// `batch_execute`): memory stays the same whatever a migration's statements return.
+    pub(super) fn send_discarding_rows(&mut self, client: &mut Client) -> Result<(), postgres::Error> {
+        self.send_each(client, |client, message| client.batch_execute(message))
+    }
+
+    fn send_each(
+        &mut self,
+        client: &mut Client,
+        mut send: impl FnMut(&mut Client, &str) -> Result<(), postgres::Error>,
+    ) -> Result<(), postgres::Error> {
         for (bytes, chars) in self.messages() {
             self.sent_from = chars;
-            returned.extend(client.simple_query(&self.text[bytes])?);
+            send(client, &self.text[bytes])?;
         }
-        Ok(returned)
+        Ok(())
     }
 
     fn push_file_text(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
