@@ -789,3 +789,97 @@ fn rows_a_migration_returns_are_not_kept_in_memory() {
         assert_eq!(db.ledger(), versions(&["001:a"]), "{name} down");
     }
 }
+
+/// Sets the session's `client_encoding` to LATIN1 through a function whose `'...'` body lint
+/// does not read as SQL (`UPDATE pg_settings`, the other way to set a setting).
+const TO_LATIN1: &str = "CREATE FUNCTION to_latin1() RETURNS void LANGUAGE sql AS \
+    'UPDATE pg_settings SET setting = ''LATIN1'' WHERE name = ''client_encoding''';\n";
+
+/// A migration that changes the session's `client_encoding` while it runs, where lint cannot
+/// see it, fails before it commits when the rest of it (longer than one message) would be read
+/// by the server in that encoding: rolled back, exit 4, naming the setting; batched, alone
+/// and inside `--single-transaction`. It used to commit with exit 0 and its non-ASCII text
+/// stored garbled (`café` as `cafÃ©`).
+#[test]
+fn a_migration_that_changes_client_encoding_is_rolled_back() {
+    let filler: String = (0..3000)
+        .map(|i| format!("INSERT INTO enc VALUES ({i}, 'filler {i}');\n"))
+        .collect();
+    let project = Project::new();
+    project
+        .migration(
+            "001_f",
+            &format!("CREATE TABLE enc (id int, s text);\n{TO_LATIN1}"),
+            "DROP FUNCTION to_latin1();\nDROP TABLE enc;\n",
+        )
+        .migration(
+            "002_enc",
+            &format!("SELECT to_latin1();\n{filler}INSERT INTO enc VALUES (-1, 'café');\n"),
+            "DELETE FROM enc;\n",
+        )
+        .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    for (name, args) in [
+        ("enc_up", &["migrate", "up", "--format", "json"][..]),
+        (
+            "enc_single",
+            &["migrate", "up", "--single-transaction", "--format", "json"][..],
+        ),
+    ] {
+        let db = TestDb::new(name);
+        let run = project.run_on(&db, args);
+        run.code(exit::MIGRATION_FAILED);
+        let error = &run.json()["errors"][0];
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            message
+                .starts_with("migration 002_enc changed the session's client_encoding to LATIN1"),
+            "{name}: {}",
+            run.dump()
+        );
+        let expected = if name == "enc_up" {
+            versions(&["001:f"])
+        } else {
+            None
+        };
+        assert_eq!(db.ledger().filter(|l| !l.is_empty()), expected, "{name}");
+        assert_eq!(
+            db.value("SELECT count(*)::text FROM pg_class WHERE relname = 'c'")
+                .as_deref(),
+            Some("0"),
+            "{name}: 003 not attempted"
+        );
+        if name == "enc_up" {
+            assert_eq!(error["not_attempted"], serde_json::json!(["003"]), "{name}");
+            assert_eq!(
+                db.value("SELECT count(*)::text FROM enc").as_deref(),
+                Some("0"),
+                "{name}: rolled back"
+            );
+        }
+    }
+
+    // Without a transaction: the statements before stay committed, the next is not sent.
+    project.write(
+        "db/migrations/002_enc.up.sql",
+        "-- confiture:no-transaction\nSELECT to_latin1();\n\
+         CREATE INDEX CONCURRENTLY enc_id ON enc (id);\nINSERT INTO enc VALUES (-1, 'café');\n",
+    );
+    let db = TestDb::new("enc_notx");
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let error = &run.json()["errors"][0];
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("migration 002_enc changed the session's client_encoding to LATIN1"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(db.ledger(), versions(&["001:f"]));
+    assert_eq!(
+        db.value("SELECT count(*)::text FROM enc").as_deref(),
+        Some("0"),
+        "the INSERT was not sent"
+    );
+}

@@ -8,13 +8,13 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
-    batch_connection_lost, connection_lost, copy_refusal, interrupted, is_lock_contention,
-    ledger_lock_holder, ledger_locked, lock_released, message_failure, stopped,
+    batch_connection_lost, connection_lost, copy_refusal, encoding_changed, interrupted,
+    is_lock_contention, ledger_lock_holder, ledger_locked, lock_released, message_failure, stopped,
     with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
-use super::script::placed_in_message;
+use super::script::{placed_in_message, EncodingChanged, SendError};
 use super::sql::{batch, Batch, MARKER, MS_COLUMN, RESET_TIMEOUTS, STEP_COLUMN};
 use super::{retry_backoff, ApplySettings, BatchLimits, Direction, Step, StepFailure, StepOutcome};
 use crate::db::backoff::Backoff;
@@ -254,7 +254,10 @@ impl Runner<'_, '_> {
                 self.committed(vec![one.then(|| start.elapsed()); message.len()]);
                 Ok(())
             }
-            Err(e) => self.failed(message, &batch, e, start.elapsed()),
+            Err(SendError::Driver(e)) => self.failed(message, &batch, e, start.elapsed()),
+            Err(SendError::EncodingChanged(changed)) => {
+                self.encoding_changed(message, &batch, changed)
+            }
         }
     }
 
@@ -267,6 +270,27 @@ impl Runner<'_, '_> {
         for (i, outcome) in outcomes {
             self.events.finish(i, outcome);
         }
+    }
+
+    /// After a message of `message` changed the session's `client_encoding`: rolls back the
+    /// transaction in progress, reports the steps before it as committed, and fails it.
+    fn encoding_changed(
+        &mut self,
+        message: Range<usize>,
+        batch: &Batch<'_>,
+        changed: EncodingChanged,
+    ) -> Result<(), (usize, StepFailure)> {
+        let first = message.start;
+        let left = rollback_and_read(self.client)
+            .map_err(|lost| (first, connection_lost(&self.steps[first], lost)))?;
+        let failed = failed_step(&message, batch.committed(left.batch.as_deref()));
+        let committed = recorded_durations(self.client, self.settings, &self.steps[first..failed]);
+        self.committed(committed);
+        self.events.start(failed);
+        Err((
+            failed,
+            encoding_changed(&self.steps[failed], changed, false),
+        ))
     }
 
     /// After `message` failed with `e`: rolls back, reports the steps of it that committed,

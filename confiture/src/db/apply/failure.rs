@@ -5,7 +5,7 @@ use postgres::error::{DbError, SqlState};
 use postgres::Client;
 
 use super::markers::{failed_statement, Statement};
-use super::script::{placed_in_message, Script};
+use super::script::{placed_in_message, EncodingChanged, Script};
 use super::sql::Batch;
 use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
@@ -200,6 +200,61 @@ pub(super) fn stopped(step: &Step<'_>, statement: Option<usize>) -> StepFailure 
         server: None,
         unknown_fate: 0,
         blames_file: false,
+    }
+}
+
+/// `step` changed the session's `client_encoding` ([`EncodingChanged`]), found before the next
+/// message of it was sent: its transaction (or, `whole_run`, the run's one transaction) is
+/// rolled back by the caller, and the run stops (exit 4). The change is the source.
+pub(super) fn encoding_changed(
+    step: &Step<'_>,
+    changed: EncodingChanged,
+    whole_run: bool,
+) -> StepFailure {
+    let doing = match step.direction {
+        Direction::Up => "migration",
+        Direction::Down => "rolling back migration",
+    };
+    let file = step.file();
+    // A no-transaction migration's caller says which statements stay committed.
+    let fate = match (whole_run, file.mode, step.direction) {
+        (true, ..) => {
+            Some("the whole run was one transaction: it was rolled back and nothing is recorded")
+        }
+        (false, TransactionMode::NoTransaction, _) => None,
+        (false, _, Direction::Up) => Some("its transaction was rolled back: it is not recorded"),
+        (false, _, Direction::Down) => {
+            Some("its transaction was rolled back: the migration stays applied")
+        }
+    };
+    let mut error = Error::new(
+        ErrorKind::MigrationFailed,
+        format!(
+            "{doing} {} changed the session's client_encoding to {}",
+            step.migration.id(),
+            crate::display::escape(&changed.encoding)
+        ),
+    )
+    .with_detail(
+        "the server would have read the rest of it, sent in a later message, in that \
+         encoding, not as the UTF-8 confiture sends, and stored its non-ASCII text garbled; \
+         nothing more of it was sent",
+    )
+    .with_help(format!(
+        "remove what sets client_encoding from {} (`UPDATE pg_settings`, `set_config`, or a \
+         function it calls), then run the command again",
+        file.path.display()
+    ))
+    .with_source(changed);
+    if let Some(fate) = fate {
+        error = error.with_detail(fate);
+    }
+    StepFailure {
+        error,
+        location: None,
+        server: None,
+        unknown_fate: 0,
+        blames_file: true,
     }
 }
 

@@ -6,8 +6,11 @@ use std::time::Instant;
 
 use postgres::{Client, SimpleQueryMessage};
 
-use super::failure::{connection_lost, interrupted, ledger_state, sql_failure, stopped};
+use super::failure::{
+    connection_lost, encoding_changed, interrupted, ledger_state, sql_failure, stopped,
+};
 use super::markers::Statement;
+use super::script::{check_encoding, SendError};
 use super::sql::{
     drop_session_objects, lock_check_between_statements, lock_check_sql, record_sql, timeouts_sql,
     RESET_SESSION,
@@ -288,6 +291,27 @@ pub(super) fn run_statements(
             // The check could not be made (the file's own settings refused it): the server
             // accepted the statement, as without it.
             Err(_) => {}
+        }
+        // A statement that changed the session's `client_encoding` stops the migration before
+        // the server reads the next one (or the row) in that encoding.
+        match check_encoding(client) {
+            Ok(()) => {}
+            Err(SendError::EncodingChanged(changed)) => {
+                let failure = encoding_changed(step, changed, false);
+                return Err(statement_failed(
+                    client,
+                    settings,
+                    step,
+                    failure,
+                    index + 1,
+                    &before,
+                ));
+            }
+            Err(SendError::Driver(e)) if is_connection_lost(&e) => {
+                return Err(connection_lost(step, e))
+            }
+            // Refused (the file's own `statement_timeout`, say): not checked, as without it.
+            Err(SendError::Driver(_)) => {}
         }
         // A statement that released the migration lock stops the migration before the next
         // one runs unprotected (the last is followed by the check before its row).

@@ -7,11 +7,12 @@ use postgres::Client;
 
 use super::batch::rollback_and_read;
 use super::failure::{
-    connection_lost, copy_refusal, interrupted, is_lock_contention, ledger_lock_holder,
-    ledger_locked, lock_released, sql_failure, stopped, with_interrupted_help,
+    connection_lost, copy_refusal, encoding_changed, interrupted, is_lock_contention,
+    ledger_lock_holder, ledger_locked, lock_released, sql_failure, stopped, with_interrupted_help,
 };
 use super::markers::failed_statement;
 use super::retry_backoff;
+use super::script::SendError;
 use super::sql::{begin_sql, push_step, NONCE, RESET_SESSION};
 use super::{ApplySettings, OnRetry, Script, Step, StepFailure};
 use crate::db::is_connection_lost;
@@ -100,9 +101,16 @@ fn one_transaction(
             let Some(sent) = settings.send(|| script.send_discarding_rows(client)) else {
                 return Err((i, stopped_in_one_transaction(client, step)));
             };
-            let Err(e) = sent else {
-                on_step(i, Some(start.elapsed()));
-                continue;
+            let e = match sent {
+                Ok(()) => {
+                    on_step(i, Some(start.elapsed()));
+                    continue;
+                }
+                Err(SendError::Driver(e)) => e,
+                Err(SendError::EncodingChanged(changed)) => {
+                    let _ = client.batch_execute("ROLLBACK");
+                    return Err((i, encoding_changed(step, changed, true)));
+                }
             };
             if is_connection_lost(&e) {
                 return Err((i, connection_lost(step, e)));
