@@ -883,3 +883,91 @@ fn a_migration_that_changes_client_encoding_is_rolled_back() {
         "the INSERT was not sent"
     );
 }
+
+/// A migration's `RAISE WARNING` reaches the operator: a `warning:` line on stderr in table
+/// output and the JSON report's `warnings`, naming the migration — batched, alone (no
+/// transaction), inside `--single-transaction`, rolling back, and for a migration that fails
+/// after it. `RAISE NOTICE` (and `DROP ... IF EXISTS` skipping) are not warnings. They used to
+/// be dropped silently.
+#[test]
+fn a_migrations_warnings_reach_the_operator() {
+    let warn = |what: &str| {
+        format!(
+            "DROP TABLE IF EXISTS nope;\nDO $$ BEGIN RAISE NOTICE 'hello notice'; \
+             RAISE WARNING '{what}'; END $$;\n"
+        )
+    };
+    let project = Project::new();
+    project
+        .migration(
+            "001_n",
+            &format!("{}CREATE TABLE n (id int);\n", warn("up warning")),
+            &format!("{}DROP TABLE n;\n", warn("down warning")),
+        )
+        .migration(
+            "002_i",
+            &format!(
+                "-- confiture:no-transaction\n{}CREATE INDEX CONCURRENTLY n_id ON n (id);\n",
+                warn("no-transaction warning")
+            ),
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY n_id;\n",
+        );
+    let db = TestDb::new("warn_up");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_has("warning: WARNING from migration 001_n: up warning")
+        .stderr_has("warning: WARNING from migration 002_i: no-transaction warning")
+        .stderr_lacks("hello notice");
+    let run = project.run_on(
+        &db,
+        &["migrate", "down", "--steps", "2", "--format", "json"],
+    );
+    run.code(exit::SUCCESS);
+    assert_eq!(
+        run.json()["warnings"],
+        serde_json::json!(["WARNING from the rollback of migration 001_n: down warning"]),
+        "{}",
+        run.dump()
+    );
+
+    let single = TestDb::new("warn_single");
+    let run = project.run_on(
+        &single,
+        &[
+            "migrate",
+            "up",
+            "--target",
+            "001",
+            "--single-transaction",
+            "--format",
+            "json",
+        ],
+    );
+    run.code(exit::SUCCESS);
+    assert_eq!(
+        run.json()["warnings"],
+        serde_json::json!(["WARNING from migration 001_n: up warning"]),
+        "{}",
+        run.dump()
+    );
+
+    // A migration that warns, then fails: the warning is reported with the error.
+    project.write(
+        "db/migrations/002_i.up.sql",
+        format!("{}SELECT 1 / 0;\n", warn("before the error")),
+    );
+    let failing = TestDb::new("warn_fail");
+    let run = project.run_on(&failing, &["migrate", "up", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let warnings = run.json()["warnings"].clone();
+    assert!(
+        warnings
+            .as_array()
+            .is_some_and(|w| w.contains(&serde_json::json!(
+                "WARNING from migration 002_i: before the error"
+            ))),
+        "{}",
+        run.dump()
+    );
+}

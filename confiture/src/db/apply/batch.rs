@@ -19,10 +19,11 @@ use super::sql::{batch, Batch, MARKER, MS_COLUMN, RESET_TIMEOUTS, STEP_COLUMN};
 use super::{retry_backoff, ApplySettings, BatchLimits, Direction, Step, StepFailure, StepOutcome};
 use crate::db::backoff::Backoff;
 use crate::db::is_connection_lost;
+use crate::db::notices::{collecting, Notice};
 use crate::ledger;
 
 /// What [`run_steps`] reports as it goes; the index is into its `steps`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepEvent {
     /// The step runs now: it is sent on its own, or first in a message. A later step of the
     /// same message is announced when the message returns, just before its `Finished`.
@@ -34,6 +35,10 @@ pub enum StepEvent {
         attempt: u32,
         delay: Duration,
     },
+    /// The server sent `notice` (`RAISE WARNING`, ...) while the message carrying `steps` ran:
+    /// one step, or, for a message of several, all of them (which one said it is not known).
+    /// Sent when the message returns, before the steps' `Finished`.
+    Notice { steps: Range<usize>, notice: Notice },
     /// The step committed with its ledger row.
     Finished(usize, StepOutcome),
 }
@@ -210,8 +215,11 @@ impl Runner<'_, '_> {
         }
         self.events.start(first);
         if self.costs[first].alone {
-            let outcome = run_statements(self.client, self.settings, &self.steps[first])
-                .map_err(|f| (first, f))?;
+            let mut notices = Vec::new();
+            let result =
+                run_statements(self.client, self.settings, &self.steps[first], &mut notices);
+            self.events.notices(&message, notices);
+            let outcome = result.map_err(|f| (first, f))?;
             self.committed(vec![outcome.duration]);
             return Ok(());
         }
@@ -233,13 +241,16 @@ impl Runner<'_, '_> {
         // whose rows are discarded as they arrive: its duration is the message's.
         let discard = self.costs[message.clone()].iter().any(|c| c.returns_rows);
         let script = &mut batch.script;
-        let sent = self.settings.send(|| {
-            if discard {
-                script.send_discarding_rows(client).map(|()| None)
-            } else {
-                script.send(client).map(Some)
-            }
+        let (sent, notices) = collecting(|| {
+            self.settings.send(|| {
+                if discard {
+                    script.send_discarding_rows(client).map(|()| None)
+                } else {
+                    script.send(client).map(Some)
+                }
+            })
         });
+        self.events.notices(&message, notices);
         let Some(sent) = sent else {
             return Err((first, stopped(&self.steps[first], None)));
         };
@@ -373,6 +384,15 @@ struct Events<'r> {
 impl Events<'_> {
     fn emit(&mut self, event: StepEvent) {
         (self.on_event)(event);
+    }
+
+    fn notices(&mut self, steps: &Range<usize>, notices: Vec<Notice>) {
+        for notice in notices {
+            self.emit(StepEvent::Notice {
+                steps: steps.clone(),
+                notice,
+            });
+        }
     }
 
     fn start(&mut self, step: usize) {

@@ -17,6 +17,7 @@ use super::sql::{
 };
 use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
 use crate::db::is_connection_lost;
+use crate::db::notices::{collecting, Notice};
 use crate::error::{Error, ErrorKind};
 use crate::files::SqlFile;
 
@@ -219,6 +220,7 @@ pub(super) fn run_statements(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
+    notices: &mut Vec<Notice>,
 ) -> Result<StepOutcome, StepFailure> {
     let start = Instant::now();
     let file = step.file();
@@ -248,7 +250,9 @@ pub(super) fn run_statements(
         };
         let mut script = Script::new();
         script.push_statement(file, text, span.line);
-        let Some(sent) = settings.send(|| client.batch_execute(script.text())) else {
+        let (sent, said) = collecting(|| settings.send(|| client.batch_execute(script.text())));
+        notices.extend(said);
+        let Some(sent) = sent else {
             let failure = stopped(step, (index > 0).then_some(index));
             return Err(statement_failed(
                 client, settings, step, failure, index, &before,

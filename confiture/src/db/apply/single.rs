@@ -16,6 +16,7 @@ use super::script::SendError;
 use super::sql::{begin_sql, push_step, NONCE, RESET_SESSION};
 use super::{ApplySettings, OnRetry, Script, Step, StepFailure};
 use crate::db::is_connection_lost;
+use crate::db::notices::{collecting, Notice};
 use crate::error::Error;
 use crate::files::TransactionMode;
 
@@ -52,22 +53,26 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
 /// Runs every step in one transaction (`up --single-transaction`): all are recorded, or none.
 /// Each step is its own message inside the transaction, so a failure names its migration.
 /// `on_step(i, None)` announces step `i`, `on_step(i, Some(duration))` reports it done (not yet
-/// committed). On failure, returns the index of the failing step.
+/// committed); `on_notice(i, notice)` passes on what the server said while step `i` ran. On
+/// failure, returns the index of the failing step.
 pub fn run_in_one_transaction(
     client: &mut Client,
     settings: &ApplySettings,
     steps: &[Step<'_>],
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
+    on_notice: &mut dyn FnMut(usize, Notice),
 ) -> Result<(), (usize, StepFailure)> {
-    one_transaction(client, settings, steps, on_retry, on_step).map_err(|(i, failure)| {
-        let failure = lock_released(client, settings, &steps[i], failure, true);
-        if settings.stopped() {
-            let failure = interrupted(&steps[i], failure);
-            return (i, with_interrupted_help(&steps[i], failure));
-        }
-        (i, failure)
-    })
+    one_transaction(client, settings, steps, on_retry, on_step, on_notice).map_err(
+        |(i, failure)| {
+            let failure = lock_released(client, settings, &steps[i], failure, true);
+            if settings.stopped() {
+                let failure = interrupted(&steps[i], failure);
+                return (i, with_interrupted_help(&steps[i], failure));
+            }
+            (i, failure)
+        },
+    )
 }
 
 fn one_transaction(
@@ -76,6 +81,7 @@ fn one_transaction(
     steps: &[Step<'_>],
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
+    on_notice: &mut dyn FnMut(usize, Notice),
 ) -> Result<(), (usize, StepFailure)> {
     if let Some(refusal) = single_transaction_refusal(steps).or_else(|| copy_refusal(steps)) {
         return Err(refusal);
@@ -98,7 +104,12 @@ fn one_transaction(
             let tag = format!("{nonce}_{i}");
             push_step(&mut script, settings, step, &tag);
             // Its rows are discarded: the duration is ours, the step's message alone.
-            let Some(sent) = settings.send(|| script.send_discarding_rows(client)) else {
+            let (sent, notices) =
+                collecting(|| settings.send(|| script.send_discarding_rows(client)));
+            for notice in notices {
+                on_notice(i, notice);
+            }
+            let Some(sent) = sent else {
                 return Err((i, stopped_in_one_transaction(client, step)));
             };
             let e = match sent {
