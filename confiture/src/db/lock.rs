@@ -132,25 +132,18 @@ fn current_database(client: &mut Client) -> Result<String> {
     Ok(first_value(&messages).unwrap_or_default().to_string())
 }
 
-/// Takes the lock: the run's exclusive key ([`HeldLock::key`]) twice, so that
-/// [`HeldLock::check_sql`] can give one back and take it again without ever letting it go (a
-/// second take by the session holding it is granted at once and only counts).
+/// Takes the lock: the run's exclusive key ([`HeldLock::key`]) once, so that one
+/// `pg_advisory_unlock` of that key by a migration is a lost lock, which
+/// [`HeldLock::check_sql`] finds (a second hold would have hidden it).
 fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<bool> {
-    let twice = |key: i32| {
-        format!(
-            "CASE WHEN pg_try_advisory_lock({LOCK_NAMESPACE}, {key}) \
-             THEN pg_try_advisory_lock({LOCK_NAMESPACE}, {key}) ELSE false END"
-        )
-    };
     let sql = match tenant_key {
-        None => format!("SELECT {}", twice(key)),
+        None => format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
         // Both or neither, in one round trip: the shared key is given back when the tenant's
         // is taken (CASE evaluates in order).
         Some(tenant) => format!(
             "SELECT CASE WHEN pg_try_advisory_lock_shared({LOCK_NAMESPACE}, {key}) THEN \
-             CASE WHEN {} THEN true \
-             ELSE NOT pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END",
-            twice(tenant)
+             CASE WHEN pg_try_advisory_lock({LOCK_NAMESPACE}, {tenant}) THEN true \
+             ELSE NOT pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END"
         ),
     };
     let messages = client
@@ -568,8 +561,9 @@ fn keys(database: &str, tenant: Option<&str>) -> (i32, Option<i32>) {
 
 /// The exclusive key a run holds (the database's, or its tenant's), as the engine checks it
 /// in every migration's transaction before it commits: a migration that
-/// released it (`pg_advisory_unlock_all()`, `DISCARD ALL`, also from a function it calls,
-/// where lint cannot see them) is rolled back before another run can overlap it.
+/// released it (`pg_advisory_unlock` of its key, `pg_advisory_unlock_all()`, `DISCARD ALL`,
+/// also from a function it calls, where lint cannot see them) is rolled back before another
+/// run can overlap it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeldLock {
     key: i32,
@@ -586,10 +580,16 @@ pub const CHECK_SQLSTATE: &str = "22P02";
 
 impl HeldLock {
     /// An SQL expression (`text`) that fails its statement unless this session still holds
-    /// the lock: it gives back one of the two holds taken by [`acquire_scoped`] and takes it
-    /// again (never letting the lock go, since the other hold stays). Released, the first
-    /// step answers false; the second would take it afresh, so it is not tried. A few
-    /// microseconds, with no look at the server's lock table.
+    /// the lock: it takes the key for the transaction (`pg_try_advisory_xact_lock`), gives back
+    /// the run's session hold and takes it again. While the session holds the key, each step
+    /// only counts in the session's own lock table, and the transaction's hold keeps the lock
+    /// meanwhile: it is never let go, not even for an instant (a waiting session is never
+    /// granted it), and the transaction's hold ends with the transaction. Released — the run
+    /// holds its key once, so one `pg_advisory_unlock` of it, `pg_advisory_unlock_all()` or
+    /// `DISCARD ALL` is enough —, the session hold is not there to give back (or another
+    /// session took the key): the check fails. A few microseconds, with no look at the
+    /// server's lock table (`pg_locks` copies it whole: a fifth of a millisecond or more per
+    /// migration, under a database's own `statement_timeout`).
     ///
     /// The failure is a cast of our message to an integer: a statement can raise no error of
     /// its own choosing without PL/pgSQL. It is not decided by its text: after a failure the
@@ -597,8 +597,10 @@ impl HeldLock {
     pub fn check_sql(&self) -> String {
         let key = self.key;
         format!(
-            "CASE WHEN CASE WHEN pg_catalog.pg_advisory_unlock({LOCK_NAMESPACE}, {key}) \
+            "CASE WHEN CASE WHEN pg_catalog.pg_try_advisory_xact_lock({LOCK_NAMESPACE}, {key}) \
+             THEN CASE WHEN pg_catalog.pg_advisory_unlock({LOCK_NAMESPACE}, {key}) \
              THEN pg_catalog.pg_try_advisory_lock({LOCK_NAMESPACE}, {key}) ELSE false END \
+             ELSE false END \
              THEN '' ELSE pg_catalog.concat('{LOCK_RELEASED}')::pg_catalog.int4::pg_catalog.text END"
         )
     }
@@ -647,23 +649,15 @@ impl MigrationLock {
         }
     }
 
-    /// Releases the lock. An error means this session no longer held it (the migration SQL
-    /// ran `pg_advisory_unlock_all()` or `DISCARD ALL`), so another run may have overlapped.
+    /// Releases the lock. An error means this session no longer held it (something in the
+    /// session gave it back), so another run may have overlapped.
     pub fn release(self, client: &mut Client) -> Result<()> {
-        // Both holds of the exclusive key (see `try_lock`); held means both were there.
-        let twice = |key: i32| {
-            format!(
-                "CASE WHEN pg_advisory_unlock({LOCK_NAMESPACE}, {key}) \
-                 THEN pg_advisory_unlock({LOCK_NAMESPACE}, {key}) ELSE false END"
-            )
-        };
         let sql = match self.tenant_key {
-            None => format!("SELECT {}", twice(self.key)),
+            None => format!("SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {})", self.key),
             // Both are given back whatever the first answers.
             Some(tenant) => format!(
-                "SELECT t AND s FROM (SELECT {} AS t, \
+                "SELECT t AND s FROM (SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {tenant}) AS t, \
                  pg_advisory_unlock_shared({LOCK_NAMESPACE}, {}) AS s OFFSET 0) AS u",
-                twice(tenant),
                 self.key
             ),
         };
@@ -681,8 +675,9 @@ impl MigrationLock {
                 ),
             )
             .with_help(format!(
-                "a migration released it (`pg_advisory_unlock_all()` or `DISCARD ALL`), so \
-                 another run may have overlapped; check {}",
+                "something in the session gave it back (an advisory unlock or a session \
+                 reset, perhaps in a function a migration calls), so another run may have \
+                 overlapped; check {}",
                 crate::hint::command("migrate status")
             )))
         }

@@ -8,6 +8,7 @@ pub mod connect;
 pub(crate) mod identity;
 pub(crate) mod ledger;
 pub(crate) mod lock;
+pub(crate) mod notices;
 pub(crate) mod prefetch;
 pub(crate) mod query;
 pub mod scratch;

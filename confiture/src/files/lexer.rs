@@ -622,6 +622,67 @@ impl<'a> Statement<'a> {
         None
     }
 
+    /// Whether the server may send rows for the statement: false only for the commands that
+    /// never return any (DDL, `SET`, `DO`, an `INSERT`/`UPDATE`/`DELETE`/`MERGE` without
+    /// `RETURNING`...); a `SELECT`, `WITH`, `VALUES`, `SHOW`, `EXPLAIN`, `FETCH`, `EXECUTE`,
+    /// `CALL` (its output arguments) or anything unknown may. What the engine asks to send a
+    /// migration that may return rows in a message of its own, whose rows it discards as they
+    /// arrive (a `SELECT backfill(id) FROM big_table` returns one row per row).
+    pub fn may_return_rows(&self) -> bool {
+        const NONE: &[&str] = &[
+            "ABORT",
+            "ALTER",
+            "ANALYSE",
+            "ANALYZE",
+            "BEGIN",
+            "CHECKPOINT",
+            "CLOSE",
+            "CLUSTER",
+            "COMMENT",
+            "COMMIT",
+            "COPY",
+            "CREATE",
+            "DEALLOCATE",
+            "DECLARE",
+            "DISCARD",
+            "DO",
+            "DROP",
+            "END",
+            "GRANT",
+            "IMPORT",
+            "LISTEN",
+            "LOAD",
+            "LOCK",
+            "NOTIFY",
+            "PREPARE",
+            "REASSIGN",
+            "REFRESH",
+            "REINDEX",
+            "RELEASE",
+            "RESET",
+            "REVOKE",
+            "ROLLBACK",
+            "SAVEPOINT",
+            "SECURITY",
+            "SET",
+            "START",
+            "TRUNCATE",
+            "UNLISTEN",
+            "VACUUM",
+        ];
+        const UNLESS_RETURNING: &[&str] = &["INSERT", "UPDATE", "DELETE", "MERGE"];
+        let Some(first) = self.keywords().first() else {
+            return true;
+        };
+        if NONE.iter().any(|k| first.is(k)) {
+            return false;
+        }
+        if UNLESS_RETURNING.iter().any(|k| first.is(k)) {
+            return self.tokens().any(|t| t.is_word("RETURNING"));
+        }
+        true
+    }
+
     /// `BEGIN`, `COMMIT`, `SAVEPOINT`...: statements that control the transaction itself.
     pub fn transaction_control(&self) -> Option<&'static str> {
         let k = self.keywords();

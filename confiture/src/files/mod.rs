@@ -152,6 +152,8 @@ pub struct StatementSpan {
     pub terminated: bool,
     /// A `COPY` whose data goes through the client, which the engine refuses to send.
     pub copy_stream: Option<lexer::CopyStream>,
+    /// The server may send rows for it ([`lexer::Statement::may_return_rows`]).
+    pub may_return_rows: bool,
 }
 
 impl StatementSpan {
@@ -165,6 +167,7 @@ impl StatementSpan {
                 line: s.line,
                 terminated: s.terminated,
                 copy_stream: s.copy_stream(),
+                may_return_rows: s.may_return_rows(),
             })
             .collect()
     }

@@ -123,11 +123,20 @@ impl Migrator {
                     .enumerate()
                     .map(|(i, r)| Step::down(r.migration, &r.row.version, i == last))
                     .collect();
-                run_each(client, settings, &steps, progress, &mut |m, d| {
-                    report.rolled_back.push(m.version_text.clone());
-                    report.migrations.push(done(m, &m.down, d));
-                })
-                .map_err(|mut f| {
+                let mut notices = Vec::new();
+                let result = run_each(
+                    client,
+                    settings,
+                    &steps,
+                    progress,
+                    &mut notices,
+                    &mut |m, d| {
+                        report.rolled_back.push(m.version_text.clone());
+                        report.migrations.push(done(m, &m.down, d));
+                    },
+                );
+                report.warnings.extend(notices);
+                result.map_err(|mut f| {
                     // The error keeps them as data; a renderer says them (`MigrationFailure`).
                     f.committed = report.rolled_back.clone();
                     f

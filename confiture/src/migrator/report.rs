@@ -70,6 +70,26 @@ pub enum Progress {
         /// The wait before it.
         delay_ms: u64,
     },
+    /// The server said something while a migration ran (`RAISE WARNING`, `RAISE NOTICE`, a
+    /// `DROP ... IF EXISTS` that skipped), sent when the message carrying it returns, before
+    /// its `Finished` (or its failure). `migrations` names the migration (`001_name`), or, when
+    /// several travelled in one message, each of them: which one said it is not known. A
+    /// `WARNING` is also one of the report's `warnings`. Not for a connection handed over with
+    /// [`crate::Migrator::with_client`], whose notices go to its own callback.
+    ServerNotice {
+        /// The migration that said it (`001_name`), or the migrations of its message.
+        migrations: Vec<String>,
+        /// Applying (up) or rolling back (down).
+        direction: Direction,
+        /// `WARNING`, `NOTICE`, `INFO`, ... as the server names it.
+        severity: String,
+        /// The server's message.
+        message: String,
+        /// The server's detail, when it gave one.
+        detail: Option<String>,
+        /// The server's hint, when it gave one.
+        hint: Option<String>,
+    },
     /// A migration finished and its ledger row is written.
     Finished {
         /// Its version, as in its file name.

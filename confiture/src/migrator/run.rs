@@ -321,6 +321,7 @@ pub(super) fn run_each(
     settings: &ApplySettings,
     steps: &[Step<'_>],
     progress: &mut dyn FnMut(Progress),
+    warnings: &mut Vec<String>,
     on_done: &mut dyn FnMut(&Migration, Option<Duration>),
 ) -> Run<()> {
     let Some(direction) = steps.first().map(|s| s.direction) else {
@@ -358,6 +359,11 @@ pub(super) fn run_each(
                     delay_ms: ms(delay),
                 });
             }
+            apply::StepEvent::Notice { steps: of, notice } => {
+                let (event, warning) = server_notice(&steps[of], direction, notice);
+                warnings.extend(warning);
+                progress(event);
+            }
             apply::StepEvent::Finished(i, outcome) => {
                 let m = steps[i].migration;
                 progress(Progress::Finished {
@@ -371,4 +377,41 @@ pub(super) fn run_each(
         },
     )
     .map_err(|(i, failure)| RunFailure::of_step(steps[i].migration, direction, failure))
+}
+
+/// What the server said while `steps` ran (one migration, or the several of one message): its
+/// [`Progress::ServerNotice`] and, for a `WARNING`, the report's warning.
+pub(super) fn server_notice(
+    steps: &[Step<'_>],
+    direction: Direction,
+    notice: crate::db::notices::Notice,
+) -> (Progress, Option<String>) {
+    let migrations: Vec<String> = steps.iter().map(|s| s.migration.id()).collect();
+    let warning = notice.is_warning().then(|| {
+        let from = match (migrations.as_slice(), direction) {
+            ([one], Direction::Up) => format!("migration {one}"),
+            ([one], Direction::Down) => format!("the rollback of migration {one}"),
+            (several, _) => format!(
+                "one of migrations {} (sent in one message)",
+                several.join(", ")
+            ),
+        };
+        let mut text = format!("{} from {from}: {}", notice.severity, notice.message);
+        if let Some(detail) = &notice.detail {
+            text.push_str(&format!("; DETAIL: {detail}"));
+        }
+        if let Some(hint) = &notice.hint {
+            text.push_str(&format!("; HINT: {hint}"));
+        }
+        text
+    });
+    let event = Progress::ServerNotice {
+        migrations,
+        direction,
+        severity: notice.severity,
+        message: notice.message,
+        detail: notice.detail,
+        hint: notice.hint,
+    };
+    (event, warning)
 }

@@ -8,8 +8,8 @@ use postgres::Client;
 use super::options::UpOptions;
 use super::report::{Outcome, Progress, UpReport};
 use super::run::{
-    done, holding_lock, ms, planned, qualified_settings, run_each, versions, with_lock, Run,
-    RunFailure,
+    done, holding_lock, ms, planned, qualified_settings, run_each, server_notice, versions,
+    with_lock, Run, RunFailure,
 };
 use super::up_ahead::{LedgerAhead, Prepared, UpAhead};
 use crate::config::Environment;
@@ -340,10 +340,19 @@ impl<'a> Locked<'a> {
             .enumerate()
             .map(|(i, m)| Step::up(m, i == last))
             .collect();
-        let result = run_each(client, settings, &steps, progress, &mut |m, d| {
-            report.applied.push(m.version_text.clone());
-            report.migrations.push(done(m, &m.up, d));
-        });
+        let mut warnings = Vec::new();
+        let result = run_each(
+            client,
+            settings,
+            &steps,
+            progress,
+            &mut warnings,
+            &mut |m, d| {
+                report.applied.push(m.version_text.clone());
+                report.migrations.push(done(m, &m.up, d));
+            },
+        );
+        report.warnings.extend(warnings);
         result.map_err(|mut f| {
             let confirmed = f.error.kind == ErrorKind::Connection
                 && confirm_after_lost_connection(self.env, &settings.table, apply, report, &mut f);
@@ -441,6 +450,7 @@ fn run_single(
 ) -> Run<()> {
     let steps = up_steps(migrations);
     let mut durations = vec![Duration::ZERO; migrations.len()];
+    let mut notices = Vec::new();
     // Both callbacks report progress.
     let progress_cell = std::cell::RefCell::new(progress);
     let result = apply::run_in_one_transaction(
@@ -474,7 +484,13 @@ fn run_single(
             };
             (*progress_cell.borrow_mut())(event);
         },
+        &mut |i, notice| {
+            let (event, warning) = server_notice(&steps[i..=i], Direction::Up, notice);
+            notices.extend(warning);
+            (*progress_cell.borrow_mut())(event);
+        },
     );
+    report.warnings.extend(notices);
     match result {
         Ok(()) => {
             let progress = progress_cell.into_inner();

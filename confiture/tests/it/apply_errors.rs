@@ -567,7 +567,12 @@ fn after_an_unrecoverable_lost_connection_committed_migrations_are_never_skipped
     let db = TestDb::new("lost_unknown");
     let dir = Dir::new();
     dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
-        .migration("002", "slow", "SELECT pg_sleep(30);\n", "SELECT 1;\n")
+        .migration(
+            "002",
+            "slow",
+            "DO $$ BEGIN PERFORM pg_sleep(30); END $$;\n",
+            "SELECT 1;\n",
+        )
         .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n")
         .migration("004", "d", "CREATE TABLE d (id int);\n", "DROP TABLE d;\n");
     let mut env = apply_support::environment(&db.name);

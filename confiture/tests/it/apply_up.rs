@@ -828,3 +828,62 @@ fn an_idle_session_timeout_does_not_end_the_wait_for_the_migration_lock() {
         "the migration runs under the database's setting"
     );
 }
+
+/// What the server says while a migration runs reaches the library: every notice as a
+/// `ServerNotice` progress event naming its migration (one travelling alone; each of a
+/// message's migrations when several travelled together), before its `Finished`, and each
+/// `WARNING` in the report's `warnings`. They used to be dropped.
+#[test]
+fn server_notices_are_progress_events_and_warnings_are_in_the_report() {
+    let db = TestDb::new("notices");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "n",
+        "DO $$ BEGIN RAISE NOTICE 'hello notice'; RAISE WARNING 'hello warning' USING DETAIL = 'some rows', HINT = 'look'; END $$;\nCREATE TABLE n (id int);\n",
+        "DROP TABLE n;\n",
+    );
+    let mut events = Vec::new();
+    let report = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut recorder(&mut events))
+        .unwrap();
+    let said: Vec<(Vec<String>, String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Progress::ServerNotice {
+                migrations,
+                severity,
+                message,
+                ..
+            } => Some((migrations.clone(), severity.clone(), message.clone())),
+            _ => None,
+        })
+        .collect();
+    let one = vec!["001_n".to_string()];
+    assert_eq!(
+        said,
+        [
+            (
+                one.clone(),
+                "NOTICE".to_string(),
+                "hello notice".to_string()
+            ),
+            (one, "WARNING".to_string(), "hello warning".to_string()),
+        ],
+        "{events:?}"
+    );
+    let notice_at = events
+        .iter()
+        .position(|e| matches!(e, Progress::ServerNotice { .. }))
+        .unwrap();
+    let finished_at = events
+        .iter()
+        .position(|e| matches!(e, Progress::Finished { .. }))
+        .unwrap();
+    assert!(notice_at < finished_at, "{events:?}");
+    assert_eq!(
+        report.warnings,
+        ["WARNING from migration 001_n: hello warning; DETAIL: some rows; HINT: look"]
+    );
+}

@@ -519,3 +519,47 @@ fn every_quoted_string_continues_as_one_token() {
         assert_eq!(kinds, [(TokenKind::String, expected)], "{sql:?}");
     }
 }
+
+/// Which statements the server may answer with rows: the engine sends a migration holding one
+/// in a message of its own whose rows it discards as they arrive. Unknown or row-returning
+/// forms may; only the commands that never return rows do not.
+#[test]
+fn statements_that_may_return_rows() {
+    let may = |sql: &str| {
+        let split = lexer::split(sql);
+        split.statements[0].may_return_rows()
+    };
+    for sql in [
+        "SELECT backfill(id) FROM t;",
+        "select 1",
+        "WITH x AS (DELETE FROM t RETURNING id) SELECT 1;",
+        "VALUES (1);",
+        "TABLE t;",
+        "SHOW search_path;",
+        "EXPLAIN SELECT 1;",
+        "FETCH ALL FROM c;",
+        "EXECUTE p;",
+        "CALL p();",
+        "(SELECT 1);",
+        "INSERT INTO t VALUES (1) RETURNING id;",
+        "update t set a = 1 returning *;",
+        "DELETE FROM t RETURNING id;",
+    ] {
+        assert!(may(sql), "{sql}");
+    }
+    for sql in [
+        "CREATE TABLE t AS SELECT g FROM generate_series(1, 10) g;",
+        "ALTER TABLE t ADD COLUMN returning_x int;",
+        "INSERT INTO t SELECT 'RETURNING' FROM u;",
+        "UPDATE t SET a = \"returning\";",
+        "DELETE FROM t;",
+        "DO $$ BEGIN PERFORM 1; END $$;",
+        "SET search_path = a;",
+        "CREATE FUNCTION f() RETURNS SETOF int AS $$ INSERT INTO t VALUES (1) RETURNING id $$ LANGUAGE sql;",
+        "COMMENT ON TABLE t IS 'x';",
+        "GRANT SELECT ON t TO r;",
+        "TRUNCATE t;",
+    ] {
+        assert!(!may(sql), "{sql}");
+    }
+}

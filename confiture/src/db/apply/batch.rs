@@ -8,21 +8,23 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
-    batch_connection_lost, connection_lost, copy_refusal, interrupted, is_lock_contention,
-    ledger_lock_holders, ledger_locked, lock_released, message_failure, stopped,
+    batch_connection_lost, connection_lost, copy_refusal, encoding_changed, interrupted,
+    is_lock_contention, ledger_lock_holders, ledger_locked, lock_released, message_failure,
+    stopped,
     with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
-use super::script::placed_in_message;
+use super::script::{placed_in_message, EncodingChanged, SendError};
 use super::sql::{batch, Batch, MARKER, MS_COLUMN, RESET_TIMEOUTS, STEP_COLUMN};
 use super::{retry_backoff, ApplySettings, BatchLimits, Direction, Step, StepFailure, StepOutcome};
 use crate::db::backoff::Backoff;
 use crate::db::is_connection_lost;
+use crate::db::notices::{collecting, Notice};
 use crate::ledger;
 
 /// What [`run_steps`] reports as it goes; the index is into its `steps`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepEvent {
     /// The step runs now: it is sent on its own, or first in a message. A later step of the
     /// same message is announced when the message returns, just before its `Finished`.
@@ -34,6 +36,10 @@ pub enum StepEvent {
         attempt: u32,
         delay: Duration,
     },
+    /// The server sent `notice` (`RAISE WARNING`, ...) while the message carrying `steps` ran:
+    /// one step, or, for a message of several, all of them (which one said it is not known).
+    /// Sent when the message returns, before the steps' `Finished`.
+    Notice { steps: Range<usize>, notice: Notice },
     /// The step committed with its ledger row.
     Finished(usize, StepOutcome),
 }
@@ -210,8 +216,11 @@ impl Runner<'_, '_> {
         }
         self.events.start(first);
         if self.costs[first].alone {
-            let outcome = run_statements(self.client, self.settings, &self.steps[first])
-                .map_err(|f| (first, f))?;
+            let mut notices = Vec::new();
+            let result =
+                run_statements(self.client, self.settings, &self.steps[first], &mut notices);
+            self.events.notices(&message, notices);
+            let outcome = result.map_err(|f| (first, f))?;
             self.committed(vec![outcome.duration]);
             return Ok(());
         }
@@ -229,15 +238,38 @@ impl Runner<'_, '_> {
         }
         let start = Instant::now();
         let client = &mut *self.client;
-        let Some(sent) = self.settings.send(|| batch.script.send(client)) else {
+        // A migration that may return rows is a message of its own (see `Cost::returns_rows`),
+        // whose rows are discarded as they arrive: its duration is the message's.
+        let discard = self.costs[message.clone()].iter().any(|c| c.returns_rows);
+        let script = &mut batch.script;
+        let (sent, notices) = collecting(|| {
+            self.settings.send(|| {
+                if discard {
+                    script.send_discarding_rows(client).map(|()| None)
+                } else {
+                    script.send(client).map(Some)
+                }
+            })
+        });
+        self.events.notices(&message, notices);
+        let Some(sent) = sent else {
             return Err((first, stopped(&self.steps[first], None)));
         };
         match sent {
-            Ok(messages) => {
+            Ok(Some(messages)) => {
                 self.committed(returned_durations(&messages, message.len()));
                 Ok(())
             }
-            Err(e) => self.failed(message, &batch, e, start.elapsed()),
+            Ok(None) => {
+                // Never a share: a message of several has no duration of ours for each.
+                let one = message.len() == 1;
+                self.committed(vec![one.then(|| start.elapsed()); message.len()]);
+                Ok(())
+            }
+            Err(SendError::Driver(e)) => self.failed(message, &batch, e, start.elapsed()),
+            Err(SendError::EncodingChanged(changed)) => {
+                self.encoding_changed(message, &batch, changed)
+            }
         }
     }
 
@@ -250,6 +282,27 @@ impl Runner<'_, '_> {
         for (i, outcome) in outcomes {
             self.events.finish(i, outcome);
         }
+    }
+
+    /// After a message of `message` changed the session's `client_encoding`: rolls back the
+    /// transaction in progress, reports the steps before it as committed, and fails it.
+    fn encoding_changed(
+        &mut self,
+        message: Range<usize>,
+        batch: &Batch<'_>,
+        changed: EncodingChanged,
+    ) -> Result<(), (usize, StepFailure)> {
+        let first = message.start;
+        let left = rollback_and_read(self.client)
+            .map_err(|lost| (first, connection_lost(&self.steps[first], lost)))?;
+        let failed = failed_step(&message, batch.committed(left.batch.as_deref()));
+        let committed = recorded_durations(self.client, self.settings, &self.steps[first..failed]);
+        self.committed(committed);
+        self.events.start(failed);
+        Err((
+            failed,
+            encoding_changed(&self.steps[failed], changed, false),
+        ))
     }
 
     /// After `message` failed with `e`: rolls back, reports the steps of it that committed,
@@ -336,6 +389,15 @@ struct Events<'r> {
 impl Events<'_> {
     fn emit(&mut self, event: StepEvent) {
         (self.on_event)(event);
+    }
+
+    fn notices(&mut self, steps: &Range<usize>, notices: Vec<Notice>) {
+        for notice in notices {
+            self.emit(StepEvent::Notice {
+                steps: steps.clone(),
+                notice,
+            });
+        }
     }
 
     fn start(&mut self, step: usize) {

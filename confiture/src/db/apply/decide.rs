@@ -37,6 +37,11 @@ pub(super) struct Cost {
     pub bytes: usize,
     /// Marked `no-transaction`: runs statement by statement, never in a message with others.
     pub alone: bool,
+    /// A statement of it may return rows ([`crate::files::StatementSpan::may_return_rows`]):
+    /// it goes in a message of its own, whose rows are discarded as they arrive (a message
+    /// of several is read whole, for its ledger statements' durations), and its duration is
+    /// that message's.
+    pub returns_rows: bool,
 }
 
 impl Cost {
@@ -45,13 +50,15 @@ impl Cost {
         Cost {
             bytes: file.text.len() + STEP_OVERHEAD,
             alone: file.mode == TransactionMode::NoTransaction,
+            returns_rows: file.statements.iter().any(|s| s.may_return_rows),
         }
     }
 }
 
 /// Where the message starting at `start` ends: consecutive transactional steps within
 /// `limits`, never past a suspect step `cut` (which goes alone). At least one step: a step
-/// larger than `limits.max_bytes`, or one that goes alone, is a message of its own.
+/// larger than `limits.max_bytes`, or one that goes alone or may return rows, is a message of
+/// its own.
 pub(super) fn batch_end(
     costs: &[Cost],
     start: usize,
@@ -67,11 +74,16 @@ pub(super) fn batch_end(
     let mut bytes = 0;
     while end < stop && end - start < limits.max_steps.max(1) {
         let cost = costs[end];
-        if cost.alone || (end > start && bytes + cost.bytes > limits.max_bytes) {
+        if cost.alone
+            || (end > start && (cost.returns_rows || bytes + cost.bytes > limits.max_bytes))
+        {
             break;
         }
         bytes += cost.bytes;
         end += 1;
+        if cost.returns_rows {
+            break;
+        }
     }
     end.max(start + 1)
 }
@@ -238,11 +250,13 @@ mod tests {
     };
 
     fn costs(spec: &str) -> Vec<Cost> {
-        // `t` a transactional step of 100 bytes, `T` one of 900, `n` a no-transaction step.
+        // `t` a transactional step of 100 bytes, `T` one of 900, `n` a no-transaction step,
+        // `r` a transactional step that may return rows.
         spec.chars()
             .map(|c| Cost {
                 bytes: if c == 'T' { 900 } else { 100 },
                 alone: c == 'n',
+                returns_rows: c == 'r',
             })
             .collect()
     }
@@ -263,6 +277,7 @@ mod tests {
         let huge = vec![Cost {
             bytes: 5000,
             alone: false,
+            returns_rows: false,
         }];
         assert_eq!(
             batch_end(&huge, 0, LIMITS, None),
@@ -272,6 +287,10 @@ mod tests {
         let mixed = costs("ttntt");
         assert_eq!(batch_end(&mixed, 0, LIMITS, None), 2, "stops before n");
         assert_eq!(batch_end(&mixed, 2, LIMITS, None), 3, "n goes alone");
+        let rows = costs("trrt");
+        assert_eq!(batch_end(&rows, 0, LIMITS, None), 1, "stops before r");
+        assert_eq!(batch_end(&rows, 1, LIMITS, None), 2, "r goes alone");
+        assert_eq!(batch_end(&rows, 2, LIMITS, None), 3, "the next r too");
         let one = BatchLimits {
             max_steps: 0,
             ..LIMITS

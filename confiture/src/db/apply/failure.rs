@@ -5,7 +5,7 @@ use postgres::error::{DbError, SqlState};
 use postgres::Client;
 
 use super::markers::{failed_statement, Statement};
-use super::script::{placed_in_message, Script};
+use super::script::{placed_in_message, EncodingChanged, Script};
 use super::sql::Batch;
 use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
@@ -90,8 +90,8 @@ pub(super) fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> S
 }
 
 /// `failure` of a run whose session no longer holds its migration lock
-/// ([`ApplySettings::held_lock`]): the step released it (`pg_advisory_unlock_all()`,
-/// `DISCARD ALL`, perhaps in a function it calls) and the check before its `COMMIT` stopped
+/// ([`ApplySettings::held_lock`]): the step released it (`pg_advisory_unlock` of its key,
+/// `pg_advisory_unlock_all()`, `DISCARD ALL`, perhaps in a function it calls) and the check before its `COMMIT` stopped
 /// it, or it failed on its own after releasing it. Either way the lock is what the user must
 /// hear about: another run may overlap from now on. The step's own failure stays its source.
 /// `whole_run`: the step ran inside `--single-transaction`'s one transaction. A failure whose
@@ -134,8 +134,8 @@ pub(super) fn lock_released(
     let mut error = Error::new(
         ErrorKind::MigrationFailed,
         format!(
-            "{doing} {} released the migration lock (`pg_advisory_unlock_all()` or \
-             `DISCARD ALL`, perhaps in a function it calls)",
+            "{doing} {} released the migration lock (an advisory unlock or a session reset, \
+             perhaps in a function it calls)",
             step.migration.id()
         ),
     )
@@ -200,6 +200,61 @@ pub(super) fn stopped(step: &Step<'_>, statement: Option<usize>) -> StepFailure 
         server: None,
         unknown_fate: 0,
         blames_file: false,
+    }
+}
+
+/// `step` changed the session's `client_encoding` ([`EncodingChanged`]), found before the next
+/// message of it was sent: its transaction (or, `whole_run`, the run's one transaction) is
+/// rolled back by the caller, and the run stops (exit 4). The change is the source.
+pub(super) fn encoding_changed(
+    step: &Step<'_>,
+    changed: EncodingChanged,
+    whole_run: bool,
+) -> StepFailure {
+    let doing = match step.direction {
+        Direction::Up => "migration",
+        Direction::Down => "rolling back migration",
+    };
+    let file = step.file();
+    // A no-transaction migration's caller says which statements stay committed.
+    let fate = match (whole_run, file.mode, step.direction) {
+        (true, ..) => {
+            Some("the whole run was one transaction: it was rolled back and nothing is recorded")
+        }
+        (false, TransactionMode::NoTransaction, _) => None,
+        (false, _, Direction::Up) => Some("its transaction was rolled back: it is not recorded"),
+        (false, _, Direction::Down) => {
+            Some("its transaction was rolled back: the migration stays applied")
+        }
+    };
+    let mut error = Error::new(
+        ErrorKind::MigrationFailed,
+        format!(
+            "{doing} {} changed the session's client_encoding to {}",
+            step.migration.id(),
+            crate::display::escape(&changed.encoding)
+        ),
+    )
+    .with_detail(
+        "the server would have read the rest of it, sent in a later message, in that \
+         encoding, not as the UTF-8 confiture sends, and stored its non-ASCII text garbled; \
+         nothing more of it was sent",
+    )
+    .with_help(format!(
+        "remove what sets client_encoding from {} (`UPDATE pg_settings`, `set_config`, or a \
+         function it calls), then run the command again",
+        file.path.display()
+    ))
+    .with_source(changed);
+    if let Some(fate) = fate {
+        error = error.with_detail(fate);
+    }
+    StepFailure {
+        error,
+        location: None,
+        server: None,
+        unknown_fate: 0,
+        blames_file: true,
     }
 }
 

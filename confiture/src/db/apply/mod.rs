@@ -140,8 +140,9 @@ impl<'a> Step<'a> {
 /// What running a step took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepOutcome {
-    /// As measured by the server (or, statement by statement, by us); `None` when it is not
-    /// known — never a share of a message's time.
+    /// As measured by the server (or by us: statement by statement, or the message of a
+    /// migration that may return rows, sent alone); `None` when it is not known — never a
+    /// share of a message's time.
     pub duration: Option<Duration>,
     /// 1, or more when the migration was retried after a lock timeout.
     pub attempts: u32,

@@ -7,16 +7,18 @@ use std::time::Instant;
 use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{
-    connection_lost, interrupted, ledger_lock_holders, ledger_locked, ledger_state, sql_failure,
-    stopped,
+    connection_lost, encoding_changed, interrupted, ledger_lock_holders, ledger_locked,
+    ledger_state, sql_failure, stopped,
 };
 use super::markers::Statement;
+use super::script::{check_encoding, SendError};
 use super::sql::{
     drop_session_objects, ledger_lock_wait_sql, lock_check_between_statements, lock_check_sql,
     record_sql, timeouts_sql, RESET_SESSION,
 };
 use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
 use crate::db::is_connection_lost;
+use crate::db::notices::{collecting, Notice};
 use crate::error::{Error, ErrorKind};
 use crate::files::SqlFile;
 
@@ -219,6 +221,7 @@ pub(super) fn run_statements(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
+    notices: &mut Vec<Notice>,
 ) -> Result<StepOutcome, StepFailure> {
     let start = Instant::now();
     let file = step.file();
@@ -248,7 +251,9 @@ pub(super) fn run_statements(
         };
         let mut script = Script::new();
         script.push_statement(file, text, span.line);
-        let Some(sent) = settings.send(|| client.batch_execute(script.text())) else {
+        let (sent, said) = collecting(|| settings.send(|| client.batch_execute(script.text())));
+        notices.extend(said);
+        let Some(sent) = sent else {
             let failure = stopped(step, (index > 0).then_some(index));
             return Err(statement_failed(
                 client, settings, step, failure, index, &before,
@@ -291,6 +296,27 @@ pub(super) fn run_statements(
             // The check could not be made (the file's own settings refused it): the server
             // accepted the statement, as without it.
             Err(_) => {}
+        }
+        // A statement that changed the session's `client_encoding` stops the migration before
+        // the server reads the next one (or the row) in that encoding.
+        match check_encoding(client) {
+            Ok(()) => {}
+            Err(SendError::EncodingChanged(changed)) => {
+                let failure = encoding_changed(step, changed, false);
+                return Err(statement_failed(
+                    client,
+                    settings,
+                    step,
+                    failure,
+                    index + 1,
+                    &before,
+                ));
+            }
+            Err(SendError::Driver(e)) if is_connection_lost(&e) => {
+                return Err(connection_lost(step, e))
+            }
+            // Refused (the file's own `statement_timeout`, say): not checked, as without it.
+            Err(SendError::Driver(_)) => {}
         }
         // A statement that released the migration lock stops the migration before the next
         // one runs unprotected (the last is followed by the check before its row).

@@ -28,6 +28,63 @@ pub(super) fn placed_in_message(db: &postgres::error::DbError) -> bool {
 /// Bounded messages make it linear; `docs/benchmarks.md` has the measures behind the value.
 pub(super) const MESSAGE_BUDGET: usize = 64 * 1024;
 
+/// The session's `client_encoding` was found changed between two messages of one script: the
+/// server would read the next one in that encoding, not as the UTF-8 we send (a migration
+/// longer than one message that ran `UPDATE pg_settings`, `set_config` or a function setting
+/// it). Nothing more was sent; the transaction is still open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodingChanged {
+    /// The encoding the session reported, as the server names it (`LATIN1`).
+    pub encoding: String,
+}
+
+impl std::fmt::Display for EncodingChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the session's client_encoding is {}, not the UTF8 confiture sends",
+            crate::display::escape(&self.encoding)
+        )
+    }
+}
+
+impl std::error::Error for EncodingChanged {}
+
+/// Why [`Script::send`] stopped.
+#[derive(Debug)]
+pub(super) enum SendError {
+    /// The server refused a message, or the connection failed.
+    Driver(postgres::Error),
+    /// See [`EncodingChanged`]; the messages before were sent and ran.
+    EncodingChanged(EncodingChanged),
+}
+
+impl From<postgres::Error> for SendError {
+    fn from(e: postgres::Error) -> SendError {
+        SendError::Driver(e)
+    }
+}
+
+/// The encoding the driver speaks, as the server names it.
+const UTF8: &str = "UTF8";
+
+/// The session's `client_encoding`, asked before a message that continues a script: the
+/// server reads a message in the encoding the session has when it arrives, and reports a
+/// change only in a message (`ParameterStatus`) the driver keeps to itself.
+pub(super) fn check_encoding(client: &mut Client) -> Result<(), SendError> {
+    let messages = client.simple_query("SELECT pg_catalog.current_setting('client_encoding')")?;
+    let encoding = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0),
+        _ => None,
+    });
+    match encoding {
+        Some(e) if e != UTF8 => Err(SendError::EncodingChanged(EncodingChanged {
+            encoding: e.to_string(),
+        })),
+        _ => Ok(()),
+    }
+}
+
 /// A simple-query message under construction. Offsets are in characters, as the server counts
 /// error positions.
 #[derive(Debug, Default)]
@@ -206,18 +263,44 @@ impl<'a> Script<'a> {
     /// one: the cuts are the markers', see [`pieces`]), one after the other, inside the
     /// migration's transaction. The first that fails stops it (the transaction is then aborted,
     /// as the one message would have left it), and the server's error positions in it map back
-    /// through [`Script::step_at`] and [`Script::locate_in`] as in the one message. Returns what
-    /// every message returned, in order.
+    /// through [`Script::step_at`] and [`Script::locate_in`] as in the one message. A session
+    /// whose `client_encoding` a message changed stops it before the next
+    /// ([`SendError::EncodingChanged`]). Returns what every message returned, in order: every
+    /// row is kept, so only for a script whose migrations return none
+    /// ([`super::decide::Cost::returns_rows`]), whose rows are ours.
     pub(super) fn send(
         &mut self,
         client: &mut Client,
-    ) -> Result<Vec<SimpleQueryMessage>, postgres::Error> {
+    ) -> Result<Vec<SimpleQueryMessage>, SendError> {
         let mut returned = Vec::new();
-        for (bytes, chars) in self.messages() {
-            self.sent_from = chars;
-            returned.extend(client.simple_query(&self.text[bytes])?);
-        }
+        self.send_each(client, |client, message| {
+            returned.extend(client.simple_query(message)?);
+            Ok(())
+        })?;
         Ok(returned)
+    }
+
+    /// [`Script::send`], every row the server returns discarded as it arrives (the driver's
+    /// `batch_execute`): memory stays the same whatever a migration's statements return.
+    pub(super) fn send_discarding_rows(&mut self, client: &mut Client) -> Result<(), SendError> {
+        self.send_each(client, |client, message| client.batch_execute(message))
+    }
+
+    /// Sends each message; before each one after the first, asks the session's encoding
+    /// ([`check_encoding`]): a change there would have the server read the rest garbled.
+    fn send_each(
+        &mut self,
+        client: &mut Client,
+        mut send: impl FnMut(&mut Client, &str) -> Result<(), postgres::Error>,
+    ) -> Result<(), SendError> {
+        for (i, (bytes, chars)) in self.messages().into_iter().enumerate() {
+            if i > 0 {
+                check_encoding(client)?;
+            }
+            self.sent_from = chars;
+            send(client, &self.text[bytes])?;
+        }
+        Ok(())
     }
 
     fn push_file_text(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {

@@ -7,14 +7,17 @@ use postgres::Client;
 
 use super::batch::rollback_and_read;
 use super::failure::{
-    connection_lost, copy_refusal, interrupted, is_lock_contention, ledger_lock_holders,
-    ledger_locked, lock_released, sql_failure, stopped, with_interrupted_help,
+    connection_lost, copy_refusal, encoding_changed, interrupted, is_lock_contention,
+    ledger_lock_holders, ledger_locked, lock_released, sql_failure, stopped,
+    with_interrupted_help,
 };
 use super::markers::failed_statement;
 use super::retry_backoff;
+use super::script::SendError;
 use super::sql::{begin_sql, push_step, NONCE, RESET_SESSION};
 use super::{ApplySettings, OnRetry, Script, Step, StepFailure};
 use crate::db::is_connection_lost;
+use crate::db::notices::{collecting, Notice};
 use crate::error::Error;
 use crate::files::TransactionMode;
 
@@ -51,22 +54,26 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
 /// Runs every step in one transaction (`up --single-transaction`): all are recorded, or none.
 /// Each step is its own message inside the transaction, so a failure names its migration.
 /// `on_step(i, None)` announces step `i`, `on_step(i, Some(duration))` reports it done (not yet
-/// committed). On failure, returns the index of the failing step.
+/// committed); `on_notice(i, notice)` passes on what the server said while step `i` ran. On
+/// failure, returns the index of the failing step.
 pub fn run_in_one_transaction(
     client: &mut Client,
     settings: &ApplySettings,
     steps: &[Step<'_>],
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
+    on_notice: &mut dyn FnMut(usize, Notice),
 ) -> Result<(), (usize, StepFailure)> {
-    one_transaction(client, settings, steps, on_retry, on_step).map_err(|(i, failure)| {
-        let failure = lock_released(client, settings, &steps[i], failure, true);
-        if settings.stopped() {
-            let failure = interrupted(&steps[i], failure);
-            return (i, with_interrupted_help(&steps[i], failure));
-        }
-        (i, failure)
-    })
+    one_transaction(client, settings, steps, on_retry, on_step, on_notice).map_err(
+        |(i, failure)| {
+            let failure = lock_released(client, settings, &steps[i], failure, true);
+            if settings.stopped() {
+                let failure = interrupted(&steps[i], failure);
+                return (i, with_interrupted_help(&steps[i], failure));
+            }
+            (i, failure)
+        },
+    )
 }
 
 fn one_transaction(
@@ -75,6 +82,7 @@ fn one_transaction(
     steps: &[Step<'_>],
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
+    on_notice: &mut dyn FnMut(usize, Notice),
 ) -> Result<(), (usize, StepFailure)> {
     if let Some(refusal) = single_transaction_refusal(steps).or_else(|| copy_refusal(steps)) {
         return Err(refusal);
@@ -96,12 +104,25 @@ fn one_transaction(
             let mut script = Script::new();
             let tag = format!("{nonce}_{i}");
             push_step(&mut script, settings, step, &tag);
-            let Some(sent) = settings.send(|| script.send(client)) else {
+            // Its rows are discarded: the duration is ours, the step's message alone.
+            let (sent, notices) =
+                collecting(|| settings.send(|| script.send_discarding_rows(client)));
+            for notice in notices {
+                on_notice(i, notice);
+            }
+            let Some(sent) = sent else {
                 return Err((i, stopped_in_one_transaction(client, step)));
             };
-            let Err(e) = sent else {
-                on_step(i, Some(start.elapsed()));
-                continue;
+            let e = match sent {
+                Ok(()) => {
+                    on_step(i, Some(start.elapsed()));
+                    continue;
+                }
+                Err(SendError::Driver(e)) => e,
+                Err(SendError::EncodingChanged(changed)) => {
+                    let _ = client.batch_execute("ROLLBACK");
+                    return Err((i, encoding_changed(step, changed, true)));
+                }
             };
             if is_connection_lost(&e) {
                 return Err((i, connection_lost(step, e)));

@@ -315,6 +315,8 @@ fn driver_config(env: &Environment, check_interval: bool) -> postgres::Config {
     }
     config.port(spec.port).user(&spec.user).dbname(&spec.dbname);
     config.application_name(&env.application_name);
+    // What the server says while a migration runs reaches its report (`db::notices`).
+    config.notice_callback(crate::db::notices::received);
     if let Some(password) = &spec.password {
         config.password(password);
     }

@@ -154,7 +154,7 @@ fn a_zero_wait_is_one_attempt_and_says_so() {
 
 /// The check in each migration's transaction passes, any number of times, while the run holds the
 /// lock, without ever letting it go (another session cannot take it between two checks), and
-/// leaves the two holds that release gives back (the lock is free after it); it fails once the
+/// leaves the hold that release gives back (the lock is free after it); it fails once the
 /// session released everything, and `is_held` says so.
 #[test]
 fn the_check_before_each_row_keeps_the_lock_and_fails_once_it_is_gone() {
@@ -171,7 +171,7 @@ fn the_check_before_each_row_keeps_the_lock_and_fails_once_it_is_gone() {
         assert_eq!(value(&mut other, &try_other).unwrap(), "false");
     }
     assert!(held.is_held(&mut client).unwrap());
-    taken.release(&mut client).expect("both holds were there");
+    taken.release(&mut client).expect("the hold was there");
     assert!(!held.is_held(&mut client).unwrap());
     assert_eq!(value(&mut other, &try_other).unwrap(), "true", "released");
     other
@@ -191,6 +191,51 @@ fn the_check_before_each_row_keeps_the_lock_and_fails_once_it_is_gone() {
         "true",
         "the failed check did not take the lock again"
     );
+    assert!(taken.release(&mut client).is_err());
+}
+
+/// One `pg_advisory_unlock` of the run's own key (not every lock of the session) is a lost
+/// lock too: the check fails. The check never lets the lock go itself (its transaction holds
+/// the key while it gives back and takes again the session's hold).
+#[test]
+fn one_targeted_unlock_fails_the_check_and_the_check_never_lets_go() {
+    let db = TestDb::new("lockone");
+    let mut client = db.client();
+    let mut other = db.client();
+    let key = lock::lock_id(&db.name);
+    let taken = lock::acquire(&mut client, Duration::from_secs(1), &mut |_| {}).unwrap();
+    let held = taken.held();
+    let check = format!("SELECT ({})::text", held.check_sql());
+    // The check, in a transaction left open: another session tries the lock, exclusive or
+    // shared, while it is still in progress.
+    client.batch_execute("BEGIN").unwrap();
+    assert_eq!(value(&mut client, &check).unwrap(), "");
+    assert_eq!(
+        value(
+            &mut other,
+            &format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})::text")
+        )
+        .unwrap(),
+        "false"
+    );
+    assert_eq!(
+        value(
+            &mut other,
+            &format!("SELECT pg_try_advisory_lock_shared({LOCK_NAMESPACE}, {key})::text")
+        )
+        .unwrap(),
+        "false"
+    );
+    client.batch_execute("COMMIT").unwrap();
+    value(
+        &mut client,
+        &format!("SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {key})::text"),
+    )
+    .unwrap();
+    client
+        .simple_query(&check)
+        .expect_err("one unlock of the key is a lost lock");
+    assert!(!held.is_held(&mut client).unwrap());
     assert!(taken.release(&mut client).is_err());
 }
 
