@@ -416,32 +416,25 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
         rustls::Error::InvalidCertificate(c) => Some(c),
         _ => None,
     });
+    // A certificate that does not verify is also what a man-in-the-middle shows: the help says
+    // what to fix and never suggests checking less (a weaker sslmode, no sslrootcert).
     match certificate {
         Some(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => Error::connection(format!(
             "the server's TLS certificate is not valid for the host name connected to (sslmode={mode}, connecting as {spec})"
         ))
         .with_help(format!(
-            "connect with the host name the certificate names (see its subject alternative names), \
-             or use sslmode=verify-ca to check the chain only, in {source}"
+            "the host name in the URL must be one the certificate names (its subject alternative \
+             names): connect with such a name in {source}, or have the server's certificate \
+             issued for this one"
         )),
-        Some(Cert::UnknownIssuer | Cert::BadSignature) => {
-            // With prefer or require, only a sslrootcert makes the chain checked (as in
-            // libpq): suggesting sslmode=require there would change nothing.
-            let without_verifying = match mode {
-                SslMode::Prefer | SslMode::Require => {
-                    "remove sslrootcert to encrypt without verifying the certificate"
-                }
-                _ => "use sslmode=require without sslrootcert to encrypt without verifying",
-            };
-            Error::connection(format!(
-                "the server's TLS certificate is not signed by a trusted root (sslmode={mode}, \
-                 checked against {roots}; connecting as {spec})"
-            ))
-            .with_help(format!(
-                "set sslrootcert to the CA certificate that signed the server's certificate, or \
-                 {without_verifying}, in {source}"
-            ))
-        }
+        Some(Cert::UnknownIssuer | Cert::BadSignature) => Error::connection(format!(
+            "the server's TLS certificate is not signed by a trusted root (sslmode={mode}, \
+             checked against {roots}; connecting as {spec})"
+        ))
+        .with_help(format!(
+            "set sslrootcert to the CA certificate that signed the server's certificate (the \
+             certificate itself if it is self-signed) in {source}"
+        )),
         Some(Cert::Expired | Cert::ExpiredContext { .. }) => Error::connection(format!(
             "the server's TLS certificate has expired (connecting as {spec})"
         ))
@@ -457,9 +450,10 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
         None => Error::connection(format!(
             "the TLS handshake failed (sslmode={mode}, connecting as {spec})"
         ))
-        .with_help(format!(
-            "check the server's TLS setup, or the sslmode in {source}"
-        )),
+        .with_help(
+            "check the server's TLS setup: its certificate and key, and a protocol of TLS 1.2 \
+             or later (ssl_min_protocol_version)",
+        ),
     }
 }
 
