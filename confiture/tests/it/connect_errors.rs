@@ -146,13 +146,19 @@ fn unknown_database_says_so_and_how_to_create_it() {
 }
 
 /// The suggested `createdb` is pasted into a shell: a name with a `;`, a space or a leading
-/// `-` is one argument, not a second command, two words or an option.
+/// `-` is one argument, not a second command, two words or an option. A control character
+/// was written `\t` inside single quotes, which a shell reads as a backslash and a `t`: pasted,
+/// it created another database. It is ANSI-C quoted (`$'...'`), which a shell reads back as
+/// the character.
 #[test]
 fn the_suggested_createdb_quotes_the_name() {
     for (name, quoted) in [
         ("cft_x;echo pwned $(id)", "'cft_x;echo pwned $(id)'"),
         ("cft x", "'cft x'"),
         ("-cft_x", "-- -cft_x"),
+        ("cft_a\tb", "$'cft_a\\tb'"),
+        ("cft_a\nb'c\\", "$'cft_a\\nb\\'c\\\\'"),
+        ("-cft_\x1b", "-- $'-cft_\\x1b'"),
     ] {
         let encoded: String = name
             .bytes()
