@@ -96,7 +96,12 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
         }
         Failure::Driver(error, dialled) => (error, *dialled),
     };
-    let cause = driver_text(spec, error);
+    // A server's refusal is said once, as `db::cause_text` words it (its message and
+    // SQLSTATE); anything else with the driver's chain of causes.
+    let cause = match error.as_db_error() {
+        Some(_) => spec.scrub(&crate::db::cause_text(error)),
+        None => driver_text(spec, error),
+    };
     // Asked only here, on paths where the driver's error cannot tell another service from
     // PostgreSQL, of the address that gave the error.
     let peer = Peer { env, dialled };
@@ -200,7 +205,8 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
     if let Some(refusal) = authentication_refusal(env, db) {
         refusal
     } else if *code == SqlState::INVALID_CATALOG_NAME {
-        missing_database(spec).with_help(format!(
+        // The server's message, the cause, names the database: said once.
+        Error::connection(format!("cannot connect to {spec}")).with_help(format!(
             "create it ({} does, or {}), or fix the database name in {source}",
             crate::hint::command("migrate up --create-database"),
             createdb(spec)
@@ -222,11 +228,8 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
             quote_ident(&spec.dbname)
         ))
     } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
-        Error::connection(format!(
-            "the server refused {spec}: {}",
-            spec.scrub(db.message())
-        ))
-        .with_help(format!(
+        // The server's message is the cause.
+        Error::connection(format!("the server refused {spec}")).with_help(format!(
             "the database's owner or a superuser can run `GRANT CONNECT ON DATABASE {} TO {}`; \
              or connect as another user in {source}",
             quote_ident(&spec.dbname),
@@ -238,11 +241,8 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
         ))
         .with_help("retry in a few seconds")
     } else {
-        Error::connection(format!(
-            "the server refused {spec}: {}",
-            spec.scrub(db.message())
-        ))
-        .with_help(format!("check the connection settings in {source}"))
+        Error::connection(format!("the server refused {spec}"))
+            .with_help(format!("check the connection settings in {source}"))
     }
 }
 
