@@ -9,8 +9,9 @@ use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
 /// Characters that change what a terminal shows rather than being shown: C0 and C1 controls,
-/// DEL, and the bidirectional overrides that reorder text ("Trojan Source").
-fn is_hazard(c: char) -> bool {
+/// DEL, and the bidirectional overrides that reorder text ("Trojan Source"). Also what a
+/// suggested shell command writes as escapes (`hint::quote`).
+pub(crate) fn is_hazard(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 

@@ -235,7 +235,11 @@ fn one_database() -> Vec<String> {
 
 /// A word as a POSIX shell reads it back: left alone when it is plain, else single-quoted.
 /// Every word of a suggested shell command goes through here, so that pasting it runs what it
-/// says (a database named `x;echo pwned` is one argument, not a second command).
+/// says (a database named `x;echo pwned` is one argument, not a second command). A word with a
+/// character a terminal must not get raw ([`crate::display::escape`]'s: a control character, a
+/// bidi override) is ANSI-C quoted, `$'a\tb'` (bash, zsh, POSIX.1-2024), each such character
+/// as its UTF-8 bytes `\xHH`: inside single quotes, the escaped `\t` a terminal shows would be
+/// read as a backslash and a `t`, and name another database.
 pub(crate) fn quote(word: &str) -> Cow<'_, str> {
     let plain = !word.is_empty()
         && word
@@ -245,6 +249,25 @@ pub(crate) fn quote(word: &str) -> Cow<'_, str> {
     let placeholder = word.starts_with('<') && word.ends_with('>');
     if plain || placeholder {
         Cow::Borrowed(word)
+    } else if word.chars().any(crate::display::is_hazard) {
+        let mut out = String::from("$'");
+        for c in word.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if crate::display::is_hazard(c) => {
+                    for byte in c.encode_utf8(&mut [0; 4]).bytes() {
+                        out.push_str(&format!("\\x{byte:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        Cow::Owned(out)
     } else {
         Cow::Owned(format!("'{}'", word.replace('\'', "'\\''")))
     }
@@ -405,6 +428,48 @@ mod tests {
             inv.render(&command("migrate reinit --through 005")),
             "`cargo confiture migrate reinit --through 005 -c 'my env.yaml' --migrations-dir sql`"
         );
+    }
+
+    /// A control character was written as `\t` inside single quotes, where a shell reads a
+    /// backslash and a `t`: the pasted command named another database, file or schema. Every
+    /// word reads back as itself in a shell, and needs no escaping to reach a terminal.
+    #[test]
+    fn every_quoted_word_reads_back_as_itself_in_a_shell() {
+        let words = [
+            "plain_name-1.2",
+            "two words",
+            "it's",
+            "a\tb",
+            "line\nbreak",
+            "cr\rlf",
+            "esc\x1b[2J",
+            "del\x7f",
+            "c1\u{85}",
+            "bidi\u{202e}txt",
+            "back\\slash'quote\n",
+            "x;echo pwned $(id) `id`",
+            "ünïcode\t",
+        ];
+        for word in words {
+            let quoted = quote(word);
+            assert_eq!(
+                crate::display::escape(&quoted),
+                quoted,
+                "{word:?}: a terminal shows it as it is"
+            );
+            let output = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(format!("printf %s {quoted}"))
+                .output()
+                .expect("run bash");
+            assert!(output.status.success(), "{quoted}");
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout),
+                word,
+                "{quoted} read back by bash"
+            );
+        }
+        assert_eq!(quote("a\tb"), "$'a\\tb'");
     }
 
     #[test]

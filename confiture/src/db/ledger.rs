@@ -411,15 +411,15 @@ fn read_error(
         Some(db) => db.message().to_string(),
         None => error.to_string(),
     };
-    // The server's message is in the error's own message where it explains it; the driver's
-    // error stays the source either way.
-    let mut explained = if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
+    // The server's message is the cause, said once (`message_with_cause`), never in the
+    // message: the driver's error, the source, says it to error reporters.
+    let explained = if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
         // The server is up and answered: a missing grant, not a connection problem.
-        Error::invalid(format!("cannot read the tracking table {table}: {detail}"))
+        Error::invalid(format!("cannot read the tracking table {table}"))
             .with_help(grants_help(table, grants(client, table).as_ref()))
     } else if error.code() == Some(&SqlState::UNDEFINED_COLUMN) {
         Error::invalid(format!(
-            "the tracking table {table} is not a confiture ledger: {detail}"
+            "the tracking table {table} is not a confiture ledger"
         ))
         .with_help(
             "migration.tracking_table must name the table confiture created \
@@ -445,10 +445,9 @@ fn read_error(
                 error.code().map_or("", |c| c.code())
             )
         };
-        Error::invalid(format!("cannot read the tracking table {table}: {detail}")).with_help(help)
+        Error::invalid(format!("cannot read the tracking table {table}")).with_help(help)
     };
-    explained.set_source(error);
-    explained
+    explained.with_source_shown(error, detail)
 }
 
 /// What this session's role may do where the ledger is, asked of the server after it refused

@@ -164,9 +164,10 @@ fn load_client_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'stat
             path.display()
         ))
         .with_help(format!(
-            "write an unencrypted copy readable by its owner only, e.g. `openssl pkey -in {0} \
-             -out {0}.plain && chmod 0600 {0}.plain`, and set sslkey to it",
-            path.display()
+            "write an unencrypted copy readable by its owner only, e.g. `openssl pkey -in {} \
+             -out {plain} && chmod 0600 {plain}`, and set sslkey to it",
+            crate::hint::quote(&path.to_string_lossy()),
+            plain = crate::hint::quote(&format!("{}.plain", path.to_string_lossy()))
         )));
     }
     match rustls_pemfile::private_key(&mut &bytes[..]) {
@@ -201,7 +202,7 @@ fn check_key_permissions(path: &Path, metadata: &std::fs::Metadata) -> Result<()
         ))
         .with_help(format!(
             "chmod 0600 {} (0640 is accepted for a key owned by root)",
-            path.display()
+            crate::hint::quote(&path.to_string_lossy())
         )));
     }
     Ok(())
@@ -287,5 +288,46 @@ impl ServerCertVerifier for Verifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key's path went into the suggested `chmod` and `openssl` commands as it is: a
+    /// space or a control character in it made the pasted command act on other files.
+    #[cfg(unix)]
+    #[test]
+    fn the_suggested_commands_for_a_key_act_on_that_key() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("confiture-tls-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("my key\t(prod).pem");
+        std::fs::write(&key, "-----BEGIN ENCRYPTED PRIVATE KEY-----\n").unwrap();
+        let set_mode =
+            |mode| std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        set_mode(0o644);
+        let help = load_client_key(&key).unwrap_err().help.unwrap();
+        let command = help.split(" (0640").next().unwrap();
+        let status = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(command)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{help}");
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{help}");
+
+        let help = load_client_key(&key).unwrap_err().help.unwrap();
+        let plain = crate::hint::quote(&format!("{}.plain", key.display())).into_owned();
+        assert!(
+            help.contains(&format!(
+                "`openssl pkey -in {} -out {plain} && chmod 0600 {plain}`",
+                crate::hint::quote(&key.display().to_string())
+            )),
+            "{help}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

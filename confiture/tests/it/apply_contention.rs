@@ -76,7 +76,7 @@ fn a_lock_that_is_never_released_fails_after_the_retries_without_a_trace() {
     assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
     // A runtime error has no position: the statement markers name the statement that waited.
     assert!(
-        failed.error.message.contains(
+        failed.error.message_with_cause().contains(
             "001_alter_busy.up.sql:2:1 (statement 2 of 2): canceling statement due to lock timeout"
         ),
         "{}",

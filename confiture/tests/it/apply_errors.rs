@@ -45,7 +45,7 @@ fn connection_sqlstates_raised_by_migration_sql_are_a_failed_migration() {
             );
             assert_eq!(failed.error.exit_code(), 4, "{how}");
             assert!(
-                failed.error.message.contains("remote gone"),
+                failed.error.message_with_cause().contains("remote gone"),
                 "{how}: {failed}"
             );
             assert_eq!(failed.report.errors[0].sqlstate.as_deref(), Some(code));
@@ -285,6 +285,16 @@ fn permission_denied_reading_the_ledger_is_not_a_connection_error() {
             .as_deref()
             .unwrap_or_default()
             .contains("GRANT SELECT"),
+        "{:?}",
+        failed.error
+    );
+    // The server's "permission denied" was in the message and in the source: said once.
+    crate::common::assert_each_cause_said_once(&failed.error);
+    assert!(
+        failed
+            .error
+            .message_with_cause()
+            .contains("permission denied"),
         "{:?}",
         failed.error
     );
@@ -694,6 +704,21 @@ fn a_failed_migration_is_data_and_keeps_the_driver_error() {
         driver.code(),
         Some(&postgres::error::SqlState::DUPLICATE_TABLE)
     );
+    // `Display` said the server's message and the driver's error said it again: `{:#}`
+    // printed it twice. Said once, by the chain; the one line the CLI and JSON show keeps it.
+    let chain = crate::common::assert_each_cause_said_once(error);
+    assert!(
+        chain.concat().contains(&server.message),
+        "the server's message is in the chain: {chain:?}"
+    );
+    assert_eq!(
+        error.message_with_cause(),
+        format!(
+            "migration 002_again failed at {}:3:1 (statement 1 of 1): {}",
+            location.path.display(),
+            server.message
+        )
+    );
     // The report's error object is built from the same data.
     let reported = &failed.report.errors[0];
     assert_eq!(reported.sqlstate.as_deref(), Some("42P07"));
@@ -705,6 +730,7 @@ fn a_failed_migration_is_data_and_keeps_the_driver_error() {
     assert_eq!(reported.committed, ["001"]);
     assert_eq!(reported.not_attempted, ["003"]);
     assert_eq!(reported.database, m.database);
+    assert_eq!(reported.message, error.message_with_cause());
 }
 
 /// A ledger in a schema the role may not use: the server says "permission denied for schema",

@@ -208,14 +208,15 @@ fn a_failing_migration_stops_the_run_at_its_file_and_line() {
     assert_eq!(err.kind, ErrorKind::MigrationFailed);
     assert_eq!(err.exit_code(), 4);
     assert!(
-        err.message.contains("003_three.up.sql:3:1:"),
+        err.message_with_cause().contains("003_three.up.sql:3:1:"),
         "{}",
-        err.message
+        err.message_with_cause()
     );
     assert!(
-        err.message.contains("syntax error at or near \"CREAT\""),
+        err.message_with_cause()
+            .contains("syntax error at or near \"CREAT\""),
         "{}",
-        err.message
+        err.message_with_cause()
     );
     assert!(
         err.details.iter().any(|d| d == "SQLSTATE 42601"),
@@ -520,7 +521,7 @@ fn single_transaction_records_all_or_nothing() {
     assert!(
         failed
             .error
-            .message
+            .message_with_cause()
             .contains("004_bad.up.sql:1:1 (statement 1 of 1): division by zero"),
         "{}",
         failed.error.message
@@ -690,7 +691,7 @@ fn a_runtime_error_without_a_position_names_its_file() {
     assert!(
         failed
             .error
-            .message
+            .message_with_cause()
             .contains("001_a.up.sql:5:1 (statement 3 of 3): duplicate key"),
         "{}",
         failed.error.message
@@ -715,7 +716,7 @@ fn a_runtime_error_without_a_position_names_its_file() {
     assert!(
         failed
             .error
-            .message
+            .message_with_cause()
             .contains("001_a.up.sql: division by zero"),
         "{}",
         failed.error.message

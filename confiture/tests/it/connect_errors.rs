@@ -135,24 +135,74 @@ fn unknown_database_says_so_and_how_to_create_it() {
     )));
     let text = full_text(&err);
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
-    assert!(
-        err.message.contains(&format!(
-            "database \"{name}\" does not exist (connecting as postgres@{}/{name})",
+    assert_eq!(
+        err.message_with_cause(),
+        format!(
+            "cannot connect to postgres@{}/{name}: database \"{name}\" does not exist \
+             (SQLSTATE 3D000)",
             common::server().host_port()
-        )),
+        ),
         "{text}"
     );
     assert!(err.help.as_deref().unwrap().contains("createdb"), "{text}");
 }
 
+/// A connection refused by the server: the message said `database "x" does not exist` and
+/// the driver's error behind it said it again (`FATAL: database "x" does not exist`), in
+/// `{:#}` and in the CLI's line alike. Each cause is said once, the server's words kept in the
+/// one line the CLI and JSON show.
+#[test]
+fn a_refused_connection_says_each_cause_once() {
+    let absent = common::unique("cft_absent");
+    let role = common::unique("cft_nobody");
+    for (user, database, server_says) in [
+        (
+            "postgres",
+            absent.as_str(),
+            format!("database \"{absent}\" does not exist"),
+        ),
+        (
+            role.as_str(),
+            "postgres",
+            format!("role \"{role}\" does not exist"),
+        ),
+    ] {
+        let err = common::connect_err(&env(&format!(
+            "{}?sslmode=disable",
+            common::server().url_as(user, Some(PASSWORD), database)
+        )));
+        let text = full_text(&err);
+        assert!(
+            std::error::Error::source(&err)
+                .and_then(|s| s.downcast_ref::<postgres::Error>())
+                .is_some(),
+            "the driver's error is the source: {text}"
+        );
+        let chain = common::assert_each_cause_said_once(&err);
+        assert!(chain.concat().contains(&server_says), "{chain:?}");
+        assert!(err.message_with_cause().contains(&server_says), "{text}");
+        assert_eq!(
+            err.message_with_cause().matches(&server_says).count(),
+            1,
+            "{text}"
+        );
+    }
+}
+
 /// The suggested `createdb` is pasted into a shell: a name with a `;`, a space or a leading
-/// `-` is one argument, not a second command, two words or an option.
+/// `-` is one argument, not a second command, two words or an option. A control character
+/// was written `\t` inside single quotes, which a shell reads as a backslash and a `t`: pasted,
+/// it created another database. It is ANSI-C quoted (`$'...'`), which a shell reads back as
+/// the character.
 #[test]
 fn the_suggested_createdb_quotes_the_name() {
     for (name, quoted) in [
         ("cft_x;echo pwned $(id)", "'cft_x;echo pwned $(id)'"),
         ("cft x", "'cft x'"),
         ("-cft_x", "-- -cft_x"),
+        ("cft_a\tb", "$'cft_a\\tb'"),
+        ("cft_a\nb'c\\", "$'cft_a\\nb\\'c\\\\'"),
+        ("-cft_\x1b", "-- $'-cft_\\x1b'"),
     ] {
         let encoded: String = name
             .bytes()

@@ -71,7 +71,14 @@ fn verify_full_fails_on_a_host_the_certificate_does_not_name() {
         full_text(&err)
     );
     assert!(err.message.contains(&db.display()));
-    assert!(err.help.as_deref().unwrap_or("").contains("verify-ca"));
+    // Checking the chain only (verify-ca) is checking less: never suggested.
+    let help = err.help.as_deref().unwrap_or("");
+    assert!(
+        help.contains("the host name in the URL must be one the certificate names")
+            && !help.contains("verify-ca"),
+        "{}",
+        full_text(&err)
+    );
 }
 
 #[test]
@@ -148,8 +155,9 @@ fn require_with_a_root_certificate_verifies_like_verify_ca() {
 }
 
 /// A help line suggests a change, never the sslmode already in use: with `require` or `prefer`
-/// a `sslrootcert` is what makes the chain checked, so the way out is that file (or dropping
-/// it), not `sslmode=require`.
+/// a `sslrootcert` is what makes the chain checked, so the way out is that file, not
+/// `sslmode=require` — nor any weaker sslmode or dropping the file: a certificate that does
+/// not verify is what a man-in-the-middle shows.
 #[test]
 fn a_tls_failure_never_suggests_the_sslmode_in_use() {
     let db = TestDb::new("cft_tls");
@@ -202,6 +210,10 @@ fn a_tls_failure_never_suggests_the_sslmode_in_use() {
         if matches!(mode, "require" | "prefer") {
             assert!(help.contains("sslrootcert"), "{params}: {text}");
         }
+        assert!(
+            !help.contains("sslmode") && !help.contains("without verifying"),
+            "{params}: the help suggests checking less: {text}"
+        );
     }
 }
 

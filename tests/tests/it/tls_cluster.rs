@@ -141,6 +141,87 @@ fn verify_full_with_a_host_the_certificate_does_not_name_fails() {
     up(&project, &url).code(0);
 }
 
+/// A certificate that does not verify is what a man-in-the-middle looks like: the help said
+/// "use sslmode=require without sslrootcert to encrypt without verifying" (or verify-ca, or
+/// "remove sslrootcert"). Whatever the sslmode that checked it, a verification failure says
+/// what failed and what to fix, and never suggests checking less.
+#[test]
+fn a_certificate_that_does_not_verify_never_gets_a_weaker_sslmode_suggested() {
+    let tls = tls();
+    let db = tls.cluster.create_database("tls_no_downgrade");
+    let project = project();
+    let other_ca = tls.other_ca.display();
+    let localhost = |params: String| tls.cluster.url(&db, &params);
+    let by_address = |params: String| {
+        format!(
+            "postgresql://postgres@127.0.0.1:{}/{db}?{params}",
+            tls.cluster.port()
+        )
+    };
+    let unknown_issuer = "the server's TLS certificate is not signed by a trusted root";
+    let wrong_name = "the server's TLS certificate is not valid for the host name";
+    let cases = [
+        (
+            localhost(format!("sslmode=verify-full&sslrootcert={other_ca}")),
+            unknown_issuer,
+            "set sslrootcert to the CA certificate that signed the server's certificate",
+        ),
+        (
+            localhost(format!("sslmode=verify-ca&sslrootcert={other_ca}")),
+            unknown_issuer,
+            "set sslrootcert to the CA certificate that signed the server's certificate",
+        ),
+        (
+            localhost(format!("sslmode=require&sslrootcert={other_ca}")),
+            unknown_issuer,
+            "set sslrootcert to the CA certificate that signed the server's certificate",
+        ),
+        (
+            localhost(format!("sslmode=prefer&sslrootcert={other_ca}")),
+            unknown_issuer,
+            "set sslrootcert to the CA certificate that signed the server's certificate",
+        ),
+        (
+            localhost("sslmode=verify-full".to_string()),
+            unknown_issuer,
+            "set sslrootcert to the CA certificate that signed the server's certificate",
+        ),
+        (
+            by_address(format!(
+                "sslmode=verify-full&sslrootcert={}",
+                tls.ca.display()
+            )),
+            wrong_name,
+            "the host name in the URL must be one the certificate names",
+        ),
+    ];
+    for (url, what, fix) in cases {
+        let run = up(&project, &url);
+        run.code(3).stderr_has(what).stderr_has(fix);
+        let help: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|line| line.trim_start().starts_with("help:"))
+            .collect();
+        assert!(!help.is_empty(), "{}", run.dump());
+        for weaker in [
+            "sslmode",
+            "verify-ca",
+            "without verifying",
+            "remove sslrootcert",
+        ] {
+            for line in &help {
+                assert!(
+                    !line.contains(weaker),
+                    "{url}: {weaker:?} in {line:?}\n{}",
+                    run.dump()
+                );
+            }
+        }
+    }
+    assert_nothing_applied(tls, &db);
+}
+
 #[test]
 fn sslmode_disable_against_a_server_that_requires_tls_fails_clearly() {
     let tls = tls();

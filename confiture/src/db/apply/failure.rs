@@ -448,15 +448,16 @@ fn failure_of(
             },
         )
     });
+    // The server's message is the cause, said once: `message_with_cause` shows it after the
+    // message, and the driver's error (the source) says it to error reporters.
     let message = if in_ledger {
         format!(
-            "{doing} {} ran, but writing the tracking table {} failed: {}",
+            "{doing} {} ran, but writing the tracking table {} failed",
             step.migration.id(),
             settings.table,
-            db.message()
         )
     } else {
-        failed_at(doing, step, location.as_ref(), statement.as_ref(), db)
+        failed_at(doing, step, location.as_ref(), statement.as_ref())
     };
     // The tool's own SQL failing is not the migration's fault: the ledger needs fixing (5) —
     // unless a row of the tracking table is a duplicate. The plan, read under the lock, had
@@ -492,7 +493,8 @@ fn failure_of(
     error.help = Some(help);
     let server = crate::error::ServerError::of(&owned);
     // The server's error, whole, for callers (`std::error::Error::source`).
-    error.set_source(owned);
+    let cause = db.message().to_string();
+    let error = error.with_source_shown(owned, cause);
     StepFailure {
         error,
         location,
@@ -512,13 +514,13 @@ fn on_ledger(settings: &ApplySettings, db: &DbError) -> bool {
             .is_none_or(|schema| db.schema() == Some(schema))
 }
 
-/// `migration 003_x failed at m/003_x.up.sql:4:9 (statement 2 of 3): <server message>`.
+/// `migration 003_x failed at m/003_x.up.sql:4:9 (statement 2 of 3)`; the server's message
+/// is the error's cause.
 fn failed_at(
     doing: &str,
     step: &Step<'_>,
     location: Option<&Location>,
     statement: Option<&Statement>,
-    db: &DbError,
 ) -> String {
     let at = match location {
         Some(l) => format!("{}:{}:{}", l.path.display(), l.line, l.column),
@@ -527,11 +529,7 @@ fn failed_at(
     let stmt = statement
         .map(|s| format!(" (statement {} of {})", s.index, s.count))
         .unwrap_or_default();
-    format!(
-        "{doing} {} failed at {at}{stmt}: {}",
-        step.migration.id(),
-        db.message()
-    )
+    format!("{doing} {} failed at {at}{stmt}", step.migration.id())
 }
 
 /// The help of a failed step: what the SQLSTATE asks for, or what to fix; and whether it is

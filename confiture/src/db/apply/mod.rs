@@ -346,13 +346,13 @@ fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres:
             } else {
                 help.to_string()
             };
-            let message = format!("{what}: {}", db.message());
+            // The server's message is the cause, said once; the driver's error the source.
+            let cause = db.message().to_string();
             let detail = format!("SQLSTATE {}", db.code().code());
-            let mut error = Error::new(ErrorKind::Invalid, message)
+            Error::new(ErrorKind::Invalid, what)
                 .with_detail(detail)
-                .with_help(help);
-            error.set_source(e);
-            error
+                .with_help(help)
+                .with_source_shown(e, cause)
         }
         // The connection, not the role's rights: what the lost connection's error says.
         _ => query_error(&what, e),

@@ -96,7 +96,12 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
         }
         Failure::Driver(error, dialled) => (error, *dialled),
     };
-    let cause = driver_text(spec, error);
+    // A server's refusal is said once, as `db::cause_text` words it (its message and
+    // SQLSTATE); anything else with the driver's chain of causes.
+    let cause = match error.as_db_error() {
+        Some(_) => spec.scrub(&crate::db::cause_text(error)),
+        None => driver_text(spec, error),
+    };
     // Asked only here, on paths where the driver's error cannot tell another service from
     // PostgreSQL, of the address that gave the error.
     let peer = Peer { env, dialled };
@@ -200,7 +205,8 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
     if let Some(refusal) = authentication_refusal(env, db) {
         refusal
     } else if *code == SqlState::INVALID_CATALOG_NAME {
-        missing_database(spec).with_help(format!(
+        // The server's message, the cause, names the database: said once.
+        Error::connection(format!("cannot connect to {spec}")).with_help(format!(
             "create it ({} does, or {}), or fix the database name in {source}",
             crate::hint::command("migrate up --create-database"),
             createdb(spec)
@@ -222,11 +228,8 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
             quote_ident(&spec.dbname)
         ))
     } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
-        Error::connection(format!(
-            "the server refused {spec}: {}",
-            spec.scrub(db.message())
-        ))
-        .with_help(format!(
+        // The server's message is the cause.
+        Error::connection(format!("the server refused {spec}")).with_help(format!(
             "the database's owner or a superuser can run `GRANT CONNECT ON DATABASE {} TO {}`; \
              or connect as another user in {source}",
             quote_ident(&spec.dbname),
@@ -238,11 +241,8 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
         ))
         .with_help("retry in a few seconds")
     } else {
-        Error::connection(format!(
-            "the server refused {spec}: {}",
-            spec.scrub(db.message())
-        ))
-        .with_help(format!("check the connection settings in {source}"))
+        Error::connection(format!("the server refused {spec}"))
+            .with_help(format!("check the connection settings in {source}"))
     }
 }
 
@@ -416,32 +416,25 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
         rustls::Error::InvalidCertificate(c) => Some(c),
         _ => None,
     });
+    // A certificate that does not verify is also what a man-in-the-middle shows: the help says
+    // what to fix and never suggests checking less (a weaker sslmode, no sslrootcert).
     match certificate {
         Some(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => Error::connection(format!(
             "the server's TLS certificate is not valid for the host name connected to (sslmode={mode}, connecting as {spec})"
         ))
         .with_help(format!(
-            "connect with the host name the certificate names (see its subject alternative names), \
-             or use sslmode=verify-ca to check the chain only, in {source}"
+            "the host name in the URL must be one the certificate names (its subject alternative \
+             names): connect with such a name in {source}, or have the server's certificate \
+             issued for this one"
         )),
-        Some(Cert::UnknownIssuer | Cert::BadSignature) => {
-            // With prefer or require, only a sslrootcert makes the chain checked (as in
-            // libpq): suggesting sslmode=require there would change nothing.
-            let without_verifying = match mode {
-                SslMode::Prefer | SslMode::Require => {
-                    "remove sslrootcert to encrypt without verifying the certificate"
-                }
-                _ => "use sslmode=require without sslrootcert to encrypt without verifying",
-            };
-            Error::connection(format!(
-                "the server's TLS certificate is not signed by a trusted root (sslmode={mode}, \
-                 checked against {roots}; connecting as {spec})"
-            ))
-            .with_help(format!(
-                "set sslrootcert to the CA certificate that signed the server's certificate, or \
-                 {without_verifying}, in {source}"
-            ))
-        }
+        Some(Cert::UnknownIssuer | Cert::BadSignature) => Error::connection(format!(
+            "the server's TLS certificate is not signed by a trusted root (sslmode={mode}, \
+             checked against {roots}; connecting as {spec})"
+        ))
+        .with_help(format!(
+            "set sslrootcert to the CA certificate that signed the server's certificate (the \
+             certificate itself if it is self-signed) in {source}"
+        )),
         Some(Cert::Expired | Cert::ExpiredContext { .. }) => Error::connection(format!(
             "the server's TLS certificate has expired (connecting as {spec})"
         ))
@@ -457,9 +450,10 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
         None => Error::connection(format!(
             "the TLS handshake failed (sslmode={mode}, connecting as {spec})"
         ))
-        .with_help(format!(
-            "check the server's TLS setup, or the sslmode in {source}"
-        )),
+        .with_help(
+            "check the server's TLS setup: its certificate and key, and a protocol of TLS 1.2 \
+             or later (ssl_min_protocol_version)",
+        ),
     }
 }
 

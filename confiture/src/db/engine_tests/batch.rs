@@ -71,9 +71,12 @@ fn an_error_in_the_middle_of_a_message_keeps_the_earlier_ones_and_names_the_file
         .unwrap_err();
     assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
     assert!(
-        failed.error.message.contains("004_row_4.up.sql:3:8:"),
+        failed
+            .error
+            .message_with_cause()
+            .contains("004_row_4.up.sql:3:8:"),
         "{}",
-        failed.error.message
+        failed.error.message_with_cause()
     );
     let reported = &failed.report.errors[0];
     assert_eq!(reported.version.as_deref(), Some("004"));
@@ -151,9 +154,12 @@ fn a_syntax_error_late_in_a_message_runs_the_ones_before_it() {
         .up(&UpOptions::default(), &mut no_progress)
         .unwrap_err();
     assert!(
-        failed.error.message.contains("005_row_5.up.sql:2:1:"),
+        failed
+            .error
+            .message_with_cause()
+            .contains("005_row_5.up.sql:2:1:"),
         "{}",
-        failed.error.message
+        failed.error.message_with_cause()
     );
     assert_eq!(failed.report.applied, ["001", "002", "003", "004"]);
     assert_eq!(versions(&db), ["001", "002", "003", "004"]);
@@ -450,9 +456,12 @@ fn a_failing_rollback_in_the_middle_keeps_the_newer_ones_rolled_back() {
         )
         .unwrap_err();
     assert!(
-        failed.error.message.contains("003_row_3.down.sql:2:1:"),
+        failed
+            .error
+            .message_with_cause()
+            .contains("003_row_3.down.sql:2:1:"),
         "{}",
-        failed.error.message
+        failed.error.message_with_cause()
     );
     assert_eq!(failed.report.rolled_back, ["005", "004"]);
     assert_eq!(versions(&db), ["001", "002", "003"]);

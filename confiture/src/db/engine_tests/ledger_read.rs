@@ -149,6 +149,13 @@ fn a_table_that_is_not_a_ledger_is_reported() {
         Some(&postgres::error::SqlState::UNDEFINED_COLUMN),
         "the driver's error is the source: {err:?}"
     );
+    // The server's message was in the message and in the source: said once, as the cause.
+    common::assert_each_cause_said_once(&err);
+    assert!(
+        err.message_with_cause().contains("does not exist"),
+        "{}",
+        err.message_with_cause()
+    );
 
     // Every column read is named, `pk_confiture` too (the order of application):
     // a table with all but it was told to have the ones it had.

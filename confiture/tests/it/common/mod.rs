@@ -47,3 +47,37 @@ pub fn migration_set(
 ) -> confiture::files::MigrationSet {
     confiture::files::MigrationSet::new(PathBuf::from("db/migrations"), migrations)
 }
+
+/// Asserts what README ("The error object") promises: `Display` and the `source()` chain say
+/// each cause once — no text of one (each line, a server error's severity prefix left out) is
+/// part of another's — so that `anyhow`'s `{:#}` or `std::error::Report` print it once. Returns
+/// the chain, `Display` first.
+#[track_caller]
+pub fn assert_each_cause_said_once(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut chain = vec![error.to_string()];
+    let mut next = error.source();
+    while let Some(e) = next {
+        chain.push(e.to_string());
+        next = e.source();
+    }
+    // `ERROR: relation "a" already exists` says `relation "a" already exists`.
+    let said = |line: &str| -> String {
+        match line.split_once(": ") {
+            Some((severity, rest)) if severity.chars().all(|c| c.is_ascii_uppercase()) => {
+                rest.to_string()
+            }
+            _ => line.to_string(),
+        }
+    };
+    for (i, text) in chain.iter().enumerate() {
+        for line in text.lines().map(said).filter(|l| !l.is_empty()) {
+            for (j, other) in chain.iter().enumerate() {
+                assert!(
+                    i == j || !other.contains(&line),
+                    "{line:?} is said twice in the chain {chain:#?}"
+                );
+            }
+        }
+    }
+    chain
+}
