@@ -391,9 +391,19 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
                 "the server does not offer TLS, and sslmode={mode} requires it (connecting as \
                  {spec})"
             ))
-            .with_help(format!(
-                "enable ssl on the server, or use sslmode=prefer or disable in {source}"
-            )),
+            .with_help(match mode {
+                // The server's identity was asked for: a peer that declines TLS is also what
+                // something between us and the server would answer, so no weaker mode is
+                // suggested (as after a certificate that does not verify).
+                SslMode::VerifyCa | SslMode::VerifyFull => format!(
+                    "enable ssl on the server; sslmode={mode} in {source} asks for a verified \
+                     server, so check that this host and port reach the server meant (nothing \
+                     between them should answer in its place)"
+                ),
+                _ => format!(
+                    "enable ssl on the server, or use sslmode=prefer or disable in {source}"
+                ),
+            }),
             Some(SslAnswer::NotPostgres(byte)) => not_postgres(env, peer, byte),
             Some(SslAnswer::ServerError) => Error::connection(format!(
                 "the server answered the TLS request with an error: it could not start a \
