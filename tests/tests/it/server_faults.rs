@@ -545,6 +545,80 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
     assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
 }
 
+/// The read-only refusal names where `default_transaction_read_only` comes from — the
+/// database, the role, the role in that database, the connection's options — and the command
+/// it gives for a catalog setting lifts it: `ALTER DATABASE` changed nothing for a role's
+/// setting, which wins over the database's. Names are quoted as PostgreSQL's `quote_ident`
+/// quotes them (the role's capitals need quotes). Each level is set above the ones lifted
+/// before it, so that each refusal is that level's.
+#[test]
+fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it() {
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        }
+    }
+    let db = TestDb::new("ro_source");
+    let role = Role(unique("cft_RO"));
+    let name = &role.0;
+    admin()
+        .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN SUPERUSER"))
+        .expect("create the role");
+    let project = Project::new();
+    project.migration(
+        "001_create_t1",
+        "CREATE TABLE t1 (id int PRIMARY KEY);\n",
+        "DROP TABLE t1;\n",
+    );
+    let url = confiture_tests::server().url_as(name, None, &db.name);
+    let levels = [
+        (
+            format!("ALTER DATABASE \"{}\" SET", db.name),
+            format!("ALTER DATABASE {} SET", db.name),
+            "set for the database",
+        ),
+        (
+            format!("ALTER ROLE \"{name}\" SET"),
+            format!("ALTER ROLE \"{name}\" SET"),
+            "set for the role \"",
+        ),
+        (
+            format!("ALTER ROLE \"{name}\" IN DATABASE \"{}\" SET", db.name),
+            format!("ALTER ROLE \"{name}\" IN DATABASE {} SET", db.name),
+            "in this database: ALTER ROLE",
+        ),
+    ];
+    for (set, lift, source) in levels {
+        admin()
+            .batch_execute(&format!("{set} default_transaction_read_only = on"))
+            .expect("make the sessions read-only");
+        let lift = format!("{lift} default_transaction_read_only = off");
+        let run = project.run(&["migrate", "up", "--database-url", &url]);
+        run.code(3)
+            .stderr_has("is read-only (transaction_read_only is on); nothing was run")
+            .stderr_has(source)
+            .stderr_has(&lift);
+        if !set.starts_with("ALTER DATABASE") {
+            run.stderr_lacks("ALTER DATABASE");
+        }
+        admin()
+            .batch_execute(&lift)
+            .unwrap_or_else(|e| panic!("the help's command `{lift}` fails: {e}"));
+        project
+            .run(&["migrate", "up", "--database-url", &url])
+            .code(0);
+    }
+    // The connection's own options: nothing to alter in the catalogs.
+    let with_options = format!("{url}?options=-c%20default_transaction_read_only%3Don");
+    project
+        .run(&["migrate", "down", "--database-url", &with_options])
+        .code(3)
+        .stderr_has("set by the connection's options")
+        .stderr_lacks("ALTER ");
+    assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
+}
+
 #[test]
 fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
     // A cluster started with standby.signal and no primary stays in recovery for good, and
