@@ -10,6 +10,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use confiture::exit;
 use confiture_tests::cluster::{wait_until, Cluster};
 use confiture_tests::{admin, unique, Project, Run, TestDb};
 
@@ -617,6 +618,105 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
         .stderr_has("set by the connection's options")
         .stderr_lacks("ALTER ");
     assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
+}
+
+/// `up` with `flags` on `db` (which has the `pause` table), its migration 002 cancelled from
+/// another session with `pg_cancel_backend` once it sleeps.
+fn cancel_002(project: &Project, db: &TestDb, flags: &[&str]) -> Run {
+    let mut client = db.connect();
+    let child = project
+        .cli()
+        .args(["migrate", "up", "--database-url", &db.url()])
+        .args(flags)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the CLI under test");
+    let pid = sleeping_backend(&mut client, &db.name);
+    let cancelled: bool = client
+        .query_one("SELECT pg_cancel_backend($1)", &[&pid])
+        .expect("pg_cancel_backend")
+        .get(0);
+    assert!(cancelled);
+    finish(child)
+}
+
+/// SQLSTATE 57014 is a `statement_timeout` and a cancel request alike (only the localised
+/// message differs): a migration another session cancels (`pg_cancel_backend`: a DBA, a
+/// watchdog on long queries) is said to be that, not a timeout to raise, when no
+/// `statement_timeout` could have fired — none in force (not ours, not the database's), or
+/// one longer than the run took — in a message of several migrations and in
+/// `--single-transaction`; a real timeout, ours or the database's, still says to raise it.
+#[test]
+fn a_migration_cancelled_by_another_session_is_not_blamed_on_statement_timeout() {
+    let project = slow_project();
+    let db = TestDb::new("cancelled");
+    db.connect()
+        .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+        .expect("pause");
+    let by_another_session = [
+        (&[][..], "no statement_timeout"),
+        (
+            &["--single-transaction"],
+            "no statement_timeout, one transaction",
+        ),
+        (
+            &["--statement-timeout", "10min"],
+            "a statement_timeout of ours, not reached",
+        ),
+    ];
+    for (flags, what) in by_another_session {
+        let run = cancel_002(&project, &db, flags);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has("SQLSTATE 57014")
+            .stderr_has("another session cancelled it (pg_cancel_backend")
+            .stderr_has("run the command again")
+            .stderr_lacks("raise `migration.statement_timeout`");
+        assert!(!ledger(&mut db.connect()).contains(&"002".into()), "{what}");
+    }
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '10min'",
+            db.name
+        ))
+        .expect("a statement_timeout for the database");
+    cancel_002(&project, &db, &[])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("another session cancelled it (pg_cancel_backend")
+        .stderr_lacks("raise `migration.statement_timeout`");
+
+    // Real timeouts: the database's, then ours.
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '300ms'",
+            db.name
+        ))
+        .expect("a short statement_timeout for the database");
+    project
+        .run(&["migrate", "up", "--database-url", &db.url()])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("SQLSTATE 57014")
+        .stderr_has("ran longer than statement_timeout (300ms, the session's")
+        .stderr_has("raise `migration.statement_timeout`")
+        .stderr_lacks("pg_cancel_backend");
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" RESET statement_timeout",
+            db.name
+        ))
+        .expect("reset");
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--database-url",
+            &db.url(),
+            "--statement-timeout",
+            "200ms",
+        ])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("ran longer than the run's statement_timeout (200ms)")
+        .stderr_lacks("pg_cancel_backend");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use postgres::Client;
 
 use super::batch::rollback_and_read;
 use super::failure::{
-    connection_lost, copy_refusal, interrupted, is_lock_contention, ledger_lock_holders,
+    cancelled, connection_lost, copy_refusal, interrupted, is_lock_contention, ledger_lock_holders,
     ledger_locked, lock_released, sql_failure, stopped, with_interrupted_help,
 };
 use super::markers::failed_statement;
@@ -59,7 +59,9 @@ pub fn run_in_one_transaction(
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
 ) -> Result<(), (usize, StepFailure)> {
+    let started = Instant::now();
     one_transaction(client, settings, steps, on_retry, on_step).map_err(|(i, failure)| {
+        let failure = cancelled(client, settings, &steps[i], failure, started.elapsed());
         let failure = lock_released(client, settings, &steps[i], failure, true);
         if settings.stopped() {
             let failure = interrupted(&steps[i], failure);
