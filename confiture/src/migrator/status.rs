@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::options::StatusOptions;
 use super::report::Progress;
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
@@ -32,7 +33,14 @@ impl Migrator {
     /// # }
     /// ```
     pub fn status(&mut self) -> Result<StatusReport> {
-        let result = self.status_run();
+        self.status_with(&StatusOptions::default())
+    }
+
+    /// [`Migrator::status`] with `options`: how long the ledger read waits for a lock another
+    /// session holds on the ledger (`--lock-wait`), then exit 6 naming it.
+    pub fn status_with(&mut self, options: &StatusOptions) -> Result<StatusReport> {
+        let wait = options.lock_wait.unwrap_or(self.ledger_read().wait);
+        let result = self.status_read_within(wait).map(|(report, _)| report);
         self.suggested(result)
     }
 
@@ -45,8 +53,21 @@ impl Migrator {
     /// [`Migrator::status_run`], with the roles the ledger's rows name as having applied them
     /// (`applied_by`; none when there is no ledger): `drift` compares owners with them.
     pub(crate) fn status_read(&mut self) -> Result<(StatusReport, BTreeSet<String>)> {
+        let wait = self.ledger_read().wait;
+        self.status_read_within(wait)
+    }
+
+    /// [`Migrator::status_read`], waiting at most `wait` for a lock another session holds on
+    /// the ledger (`--lock-wait`), then exit 6 naming it.
+    pub(crate) fn status_read_within(
+        &mut self,
+        wait: Duration,
+    ) -> Result<(StatusReport, BTreeSet<String>)> {
         // The ledger is read on the connecting thread, while the files are read and checked.
-        let read = self.ledger_read();
+        let read = LedgerRead {
+            wait,
+            ..self.ledger_read()
+        };
         let (checked, ledger) = self
             .while_connecting_then(Migrator::read_checked, move |session, _| {
                 read.run(&mut session.client)
@@ -54,7 +75,10 @@ impl Migrator {
         let ledger = match ledger {
             Some(ledger) => ledger,
             None => self.off_runtime(&mut |_: Progress| {}, |m, _| {
-                let read = m.ledger_read();
+                let read = LedgerRead {
+                    wait,
+                    ..m.ledger_read()
+                };
                 read.run(m.client()?)
             })?,
         };
@@ -83,11 +107,11 @@ impl Migrator {
     /// # }
     /// ```
     pub fn status_of(&mut self, set: &MigrationSet) -> Result<StatusReport> {
-        let result = self.off_runtime(&mut |_: Progress| {}, |m, _| m.status_with(set, &[]));
+        let result = self.off_runtime(&mut |_: Progress| {}, |m, _| m.status_of_set(set, &[]));
         self.suggested(result)
     }
 
-    fn status_with(
+    fn status_of_set(
         &mut self,
         set: &MigrationSet,
         diagnostics: &[Diagnostic],
