@@ -150,7 +150,32 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
         .with_help(format!(
             "migrations need a writable primary: check the host in {source}; if the database was \
              made read-only on purpose, turn it off first: {}",
-            read_only_lift(&column(6), source, &database, &column(7))
+            lift(
+                "default_transaction_read_only",
+                "off",
+                &column(6),
+                source,
+                &database,
+                &column(7)
+            )
+        )));
+    }
+    if column(8) == "off" {
+        return Err(Error::invalid(format!(
+            "database {connection} reads backslashes in '...' strings as escapes \
+             (standard_conforming_strings is off), while the migration files, lint and the \
+             tool's own SQL read them as written; nothing was run"
+        ))
+        .with_help(format!(
+            "the tool turns it on for its sessions, unless the connection says otherwise: {}",
+            lift(
+                "standard_conforming_strings",
+                "on",
+                &column(9),
+                source,
+                &database,
+                &column(7)
+            )
         )));
     }
     if !direct {
@@ -159,34 +184,44 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
     Ok(database)
 }
 
-/// Where `default_transaction_read_only` of a session comes from (`pg_settings.source`) and
-/// the command that turns it off there: `ALTER ROLE` for a role's setting, which wins over the
-/// database's (`ALTER DATABASE` would change nothing), `... IN DATABASE` for the role's in that
-/// database, the connection's options in `source` for its startup options. `role` is the
-/// session's login role, whose settings the server applied. Names are quoted by
-/// [`crate::ledger::quote_ident`].
-fn read_only_lift(setting_source: &str, source: &str, database: &str, role: &str) -> String {
+/// Where `setting` of a session comes from (`pg_settings.source`) and the command that sets
+/// it to `value` there: `ALTER ROLE` for a role's setting, which wins over the database's
+/// (`ALTER DATABASE` would change nothing), `... IN DATABASE` for the role's in that database,
+/// the connection's options in `source` for its startup options. `role` is the session's login
+/// role, whose settings the server applied. Names are quoted by [`crate::ledger::quote_ident`].
+fn lift(
+    setting: &str,
+    value: &str,
+    setting_source: &str,
+    source: &str,
+    database: &str,
+    role: &str,
+) -> String {
     use crate::ledger::quote_ident;
-    const OFF: &str = "SET default_transaction_read_only = off";
+    let set = format!("SET {setting} = {value}");
     let (database, role) = (quote_ident(database), quote_ident(role));
     match setting_source {
-        "database" => format!("it is set for the database: ALTER DATABASE {database} {OFF}"),
-        "user" => format!("it is set for the role {role}: ALTER ROLE {role} {OFF}"),
+        "database" => format!("it is set for the database: ALTER DATABASE {database} {set}"),
+        "user" => format!("it is set for the role {role}: ALTER ROLE {role} {set}"),
         "database user" => format!(
             "it is set for the role {role} in this database: ALTER ROLE {role} IN DATABASE \
-             {database} {OFF}"
+             {database} {set}"
         ),
         "client" => format!(
-            "it is set by the connection's options (`options=-c \
-             default_transaction_read_only=on` in {source}, or PGOPTIONS): remove it there"
+            "it is set by the connection's options (`options=-c {setting}=...` in {source}, or \
+             PGOPTIONS): remove it there"
         ),
         "configuration file" => format!(
-            "it is set in the server's configuration file: ALTER SYSTEM {OFF} and SELECT \
+            "it is set in the server's configuration file: ALTER SYSTEM {set} and SELECT \
              pg_reload_conf(), or edit postgresql.conf"
         ),
         other => format!(
-            "default_transaction_read_only is on (source: {}); turn it off where it is set",
-            crate::display::escape(if other.is_empty() { "unknown" } else { other })
+            "{setting} comes from {}; {set} where it is set",
+            crate::display::escape(if other.is_empty() {
+                "an unknown source"
+            } else {
+                other
+            })
         ),
     }
 }
@@ -194,7 +229,8 @@ fn read_only_lift(setting_source: &str, source: &str, database: &str, role: &str
 /// The database, whether it is in recovery, whether the session is read-only, the server
 /// session's identity ([`super::connect::SESSION_IDENTITY`]), the server's end of the
 /// connection (address and port, NULL over a Unix socket), where the session's
-/// `default_transaction_read_only` comes from and the login role, in one round trip.
+/// `default_transaction_read_only` comes from, the login role, and the session's
+/// `standard_conforming_strings` and where it comes from, in one round trip.
 fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
     client
         .simple_query(&format!(
@@ -204,7 +240,9 @@ fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
              pg_catalog.inet_server_port()::text, \
              (SELECT s.source FROM pg_catalog.pg_settings s \
               WHERE s.name OPERATOR(pg_catalog.=) 'default_transaction_read_only'), \
-             SESSION_USER",
+             SESSION_USER, pg_catalog.current_setting('standard_conforming_strings'), \
+             (SELECT s.source FROM pg_catalog.pg_settings s \
+              WHERE s.name OPERATOR(pg_catalog.=) 'standard_conforming_strings')",
             super::OWN_STATEMENT_BOUNDS,
             super::connect::SESSION_IDENTITY
         ))

@@ -719,6 +719,66 @@ fn a_migration_cancelled_by_another_session_is_not_blamed_on_statement_timeout()
         .stderr_lacks("pg_cancel_backend");
 }
 
+/// `standard_conforming_strings = off` set for the database or the role would make the server
+/// read a backslash in a `'...'` string as an escape, while lint, the dry run and the ledger's
+/// own SQL read it as written: the migrations' sessions pin it on (in the startup packet, which
+/// the engine's `RESET ALL` returns to), so the file means what lint reads. Turned off by the
+/// connection's own options, it cannot be pinned: refused (exit 5) before anything runs,
+/// naming where it comes from.
+#[test]
+fn standard_conforming_strings_off_for_the_database_or_role_does_not_change_what_a_file_means() {
+    let db = TestDb::new("scs_off");
+    let project = Project::new();
+    project.migration(
+        "001_paths",
+        "CREATE TABLE paths (s text);\nINSERT INTO paths VALUES ('C:\\temp\\new');\n",
+        "DROP TABLE paths;\n",
+    );
+    project.migration(
+        "002_more",
+        "INSERT INTO paths VALUES ('D:\\next');\n",
+        "DELETE FROM paths WHERE s LIKE 'D:%';\n",
+    );
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET standard_conforming_strings = off",
+            db.name
+        ))
+        .expect("standard_conforming_strings off for the database");
+    let with_options = format!(
+        "{}?options=-c%20standard_conforming_strings%3Doff",
+        db.url()
+    );
+    project
+        .run(&["migrate", "up", "--database-url", &with_options])
+        .code(exit::INVALID)
+        .stderr_has("standard_conforming_strings is off")
+        .stderr_has("set by the connection's options")
+        .stderr_has("nothing was run");
+    assert_eq!(db.ledger(), None, "nothing ran");
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--database-url",
+            &db.url(),
+            "--target",
+            "1",
+        ])
+        .code(0);
+    project
+        .run(&["migrate", "up", "--database-url", &db.url()])
+        .code(0);
+    let mut client = db.connect();
+    let stored: Vec<String> = client
+        .query("SELECT s FROM paths ORDER BY s", &[])
+        .expect("read back")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(stored, ["C:\\temp\\new", "D:\\next"]);
+}
+
 #[test]
 fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
     // A cluster started with standby.signal and no primary stays in recovery for good, and
