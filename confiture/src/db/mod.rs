@@ -140,11 +140,10 @@ pub(crate) fn idle_wait(
 pub(crate) fn cause_text(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        // The socket closed without a word: the server restarted or crashed, or the network
-        // dropped the connection.
-        None if e.is_closed() => {
-            "the server closed the connection (restarted or crashed?)".to_string()
-        }
+        // The socket closed without a word we could read: the server restarted or crashed,
+        // another session ended ours (`pg_terminate_backend`: the driver may see the socket
+        // close before the FATAL the server sent), or the network dropped the connection.
+        None if e.is_closed() => "the server closed the connection without saying why".to_string(),
         None => e.to_string(),
     }
 }

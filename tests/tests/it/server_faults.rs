@@ -779,6 +779,60 @@ fn standard_conforming_strings_off_for_the_database_or_role_does_not_change_what
     assert_eq!(stored, ["C:\\temp\\new", "D:\\next"]);
 }
 
+/// A migration whose session another one ends (`pg_terminate_backend`, while the server stays
+/// up) is not put down to a restart or crash: the server's own FATAL (57P01) when the driver
+/// read it, else — the socket closed first — the new connection that reads the ledger finds
+/// the server up since before the run, and says the session was ended by another one or by the
+/// network, and whether the migration was recorded.
+#[test]
+fn a_terminated_session_is_not_called_a_server_restart() {
+    let db = TestDb::new("terminated_words");
+    let project = slow_project();
+    let mut client = db.connect();
+    client
+        .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+        .expect("pause");
+    // The socket may close before the driver reads the FATAL, or not: several runs, every
+    // other one sending 002 alone (`--target 2`) rather than with 003.
+    for i in 0..8 {
+        let child = if i % 2 == 0 {
+            spawn_up(&project, &db.url())
+        } else {
+            project
+                .cli()
+                .args([
+                    "migrate",
+                    "up",
+                    "--target",
+                    "2",
+                    "--database-url",
+                    &db.url(),
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start the CLI under test")
+        };
+        let pid = sleeping_backend(&mut client, &db.name);
+        client
+            .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+            .expect("pg_terminate_backend");
+        let run = finish(child);
+        run.code(exit::CONNECTION)
+            .stderr_lacks("restarted or crashed?")
+            .stderr_has(
+                "its transaction did not commit (checked in the ledger on a new connection)",
+            );
+        let said = run.stderr.contains("SQLSTATE 57P01")
+            || run.stderr.contains(
+                "the server did not restart during this run: another session or an \
+                 administrator ended this one (pg_terminate_backend)",
+            );
+        assert!(said, "{}", run.dump());
+        assert_eq!(ledger(&mut client), ["001"]);
+    }
+}
+
 #[test]
 fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
     // A cluster started with standby.signal and no primary stays in recovery for good, and
