@@ -44,13 +44,8 @@ impl Migrator {
         self.suggested(result)
     }
 
-    /// [`Migrator::status`] for the commands that read it on the way (drift), which complete
-    /// their own errors.
-    pub(crate) fn status_run(&mut self) -> Result<StatusReport> {
-        self.status_read().map(|(report, _)| report)
-    }
-
-    /// [`Migrator::status_run`], with the roles the ledger's rows name as having applied them
+    /// [`Migrator::status`] as the commands that read it on the way (drift) read it, which
+    /// complete their own errors, with the roles the ledger's rows name as having applied them
     /// (`applied_by`; none when there is no ledger): `drift` compares owners with them.
     pub(crate) fn status_read(&mut self) -> Result<(StatusReport, BTreeSet<String>)> {
         let wait = self.ledger_read().wait;
