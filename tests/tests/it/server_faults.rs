@@ -560,8 +560,9 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
             confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
         }
     }
-    let db = TestDb::new("ro_source");
+    // Declared first, dropped last: the database holding its objects goes first.
     let role = Role(unique("cft_RO"));
+    let db = TestDb::new("ro_source");
     let name = &role.0;
     admin()
         .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN SUPERUSER"))
@@ -618,6 +619,16 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
         .stderr_has("set by the connection's options")
         .stderr_lacks("ALTER ");
     assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
+    // Dropped here (the guard is for a failed test): it owns nothing once its objects are
+    // handed over.
+    db.connect()
+        .batch_execute(&format!(
+            "REASSIGN OWNED BY \"{name}\" TO postgres; DROP OWNED BY \"{name}\""
+        ))
+        .expect("hand the role's objects over");
+    admin()
+        .batch_execute(&format!("DROP ROLE \"{name}\""))
+        .expect("drop the role");
 }
 
 /// `up` with `flags` on `db` (which has the `pause` table), its migration 002 cancelled from
