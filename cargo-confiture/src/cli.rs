@@ -136,7 +136,8 @@ pub enum Migrate {
     /// Roll back applied migrations (the newest one by default)
     Down(DownArgs),
     /// Show which migrations are applied; exit 0 up to date, 1 pending, 2 not initialised,
-    /// 5 files with errors (shown with the table), 7 history diverged
+    /// 3 no connection, 5 files with errors (shown with the table), 6 ledger locked by another
+    /// session, 7 history diverged
     Status(StatusArgs),
     /// Record migrations up to a version as applied, without running them
     Baseline(BaselineArgs),
@@ -341,7 +342,49 @@ pub struct UpArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
+    pub lock: StatusLockArgs,
+    #[command(flatten)]
     pub fleet: FleetArgs,
+}
+
+/// `status`'s `--lock-wait`: [`LockArgs`]'s flag (its one definition: name, old name, parser),
+/// without its default, which for `status` is the environment's (`StatusOptions::lock_wait`).
+#[derive(Debug)]
+pub struct StatusLockArgs {
+    /// `None`: not given.
+    pub lock_wait: Option<Timeout>,
+}
+
+/// [`LockArgs`]'s argument id.
+const LOCK_WAIT: &str = "lock_wait";
+
+impl clap::Args for StatusLockArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        LockArgs::augment_args(cmd).mut_arg(LOCK_WAIT, |arg| {
+            arg.default_value(None).help(
+                "How long to wait for a lock another session holds on the ledger before giving \
+                 up (exit 6, naming it); `0` tries once (default: the environment's \
+                 `migration.lock_timeout`, else 30s)",
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for StatusLockArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Ok(StatusLockArgs {
+            lock_wait: matches.get_one::<Timeout>(LOCK_WAIT).copied(),
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
 }
 
 /// Many databases: the command runs against every target listed, not the environment's

@@ -7,7 +7,7 @@
 use confiture::config::FleetList;
 use confiture::drift::DriftOptions;
 use confiture::fleet::{self, Event, Fleet, FleetReport, Target, TargetReport, TargetState};
-use confiture::migrate::{Direction, DownOptions, UpOptions};
+use confiture::migrate::{Direction, DownOptions, StatusOptions, UpOptions};
 use confiture::verify::VerifyOptions;
 use confiture::{display, exit, Error, Migrator, Result};
 
@@ -177,11 +177,16 @@ pub fn down(plan: Plan, options: &DownOptions, out: &Output, interrupt: &Interru
 }
 
 /// `migrate status` on every target.
-pub fn status(plan: Plan, out: &Output, interrupt: &Interrupt) -> Result<u8> {
+pub fn status(
+    plan: Plan,
+    options: &StatusOptions,
+    out: &Output,
+    interrupt: &Interrupt,
+) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
     let fleet =
         fleet(&plan, out, "", fleet::Request::Status, Some(interrupt))?.stop_when(interrupt.flag());
-    let report = fleet.status(&|event| live(out, event))?;
+    let report = fleet.status_with(options, &|event| live(out, event))?;
     Ok(finish(out, &report, Some(interrupt)))
 }
 

@@ -7,7 +7,7 @@ use confiture::fleet::Target;
 use confiture::history::Version;
 use confiture::migrate::{
     BaselineOptions, Direction, DownOptions, Failed, Progress, ReinitOptions, ReinitReport,
-    ReinitRow, UpOptions,
+    ReinitRow, StatusOptions, UpOptions,
 };
 use confiture::plan::ReinitAction;
 use confiture::status::{MigrationStatus, State, StatusReport};
@@ -25,12 +25,14 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
     let interrupt = || Interrupt::on_signal(READING_FILES);
     match command {
         Migrate::Status(args) => {
+            let options =
+                StatusOptions::default().lock_wait(args.lock.lock_wait.map(|w| w.duration()));
             let interrupt = interrupt();
             match super::fleet::select(cli, cx, &args.fleet)? {
-                Selected::Fleet(plan) => super::fleet::status(plan, out, &interrupt),
+                Selected::Fleet(plan) => super::fleet::status(plan, &options, out, &interrupt),
                 Selected::One(migrator) => {
                     let migrator = interruptible(migrator, &interrupt, READING);
-                    let code = status(migrator, out);
+                    let code = status(migrator, &options, out);
                     interrupt.after(out, code.is_ok(), "the status was read");
                     code
                 }
@@ -678,8 +680,8 @@ fn plan_text(
 
 /// `migrate status`: the seed's table (or JSON), and the seed's exit codes. Problems in the
 /// files are shown with the table, not instead of it (exit 5).
-fn status(mut migrator: Migrator, out: &Output) -> Result<u8> {
-    let report = migrator.status()?;
+fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Result<u8> {
+    let report = migrator.status_with(options)?;
     if out.json_mode() {
         out.report_json(&report);
     } else {

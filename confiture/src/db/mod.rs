@@ -141,11 +141,10 @@ pub(crate) fn idle_wait(
 pub(crate) fn cause_text(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        // The socket closed without a word: the server restarted or crashed, or the network
-        // dropped the connection.
-        None if e.is_closed() => {
-            "the server closed the connection (restarted or crashed?)".to_string()
-        }
+        // The socket closed without a word we could read: the server restarted or crashed,
+        // another session ended ours (`pg_terminate_backend`: the driver may see the socket
+        // close before the FATAL the server sent), or the network dropped the connection.
+        None if e.is_closed() => "the server closed the connection without saying why".to_string(),
         None => e.to_string(),
     }
 }
@@ -192,10 +191,46 @@ pub fn create_database(env: &crate::config::Environment) -> crate::Result<bool> 
         Ok(()) => Ok(true),
         // 42P04: created by a concurrent runner; 23505: the same race seen on the catalog index.
         Err(e) if matches!(e.code().map(|c| c.code()), Some("42P04" | "23505")) => Ok(false),
-        Err(e) => Err(crate::db::query_error(
-            &format!("cannot create database {quoted} on {}", env.connection),
-            e,
-        )
-        .with_help("create it by hand, or grant this role CREATEDB")),
+        Err(e) => {
+            let help = create_database_help(e.code());
+            let detail = e
+                .as_db_error()
+                .and_then(|db| db.detail())
+                .map(str::to_string);
+            let error = crate::db::query_error(
+                &format!("cannot create database {quoted} on {}", env.connection),
+                e,
+            );
+            let error = match detail {
+                Some(detail) => error.with_detail(format!("detail: {detail}")),
+                None => error,
+            };
+            Err(error.with_help(help))
+        }
+    }
+}
+
+/// The template `CREATE DATABASE` copies when it names none.
+const TEMPLATE_DATABASE: &str = "template1";
+
+/// The help of a refused `CREATE DATABASE`, by its SQLSTATE: the privilege only when the
+/// server says it is missing.
+fn create_database_help(code: Option<&postgres::error::SqlState>) -> String {
+    use postgres::error::SqlState;
+    match code {
+        Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => {
+            "create it by hand, or grant this role CREATEDB".to_string()
+        }
+        // 55006: the template is copied only while no other session is connected to it.
+        Some(c) if *c == SqlState::OBJECT_IN_USE => {
+            let template = crate::ledger::literal(TEMPLATE_DATABASE);
+            format!(
+                "other sessions are connected to the template database {TEMPLATE_DATABASE}, \
+                 which CREATE DATABASE copies: find them with `SELECT pid, usename, \
+                 application_name, client_addr FROM pg_stat_activity WHERE datname = \
+                 {template}`, let them finish (or end them), and run the command again"
+            )
+        }
+        _ => "create it by hand, then run the command again".to_string(),
     }
 }

@@ -149,9 +149,33 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
         ))
         .with_help(format!(
             "migrations need a writable primary: check the host in {source}; if the database was \
-             made read-only on purpose (default_transaction_read_only for the database, the role \
-             or the server), turn it off first, e.g. ALTER DATABASE \"{database}\" SET \
-             default_transaction_read_only = off"
+             made read-only on purpose, turn it off first: {}",
+            lift(
+                "default_transaction_read_only",
+                "off",
+                &column(6),
+                source,
+                &database,
+                &column(7)
+            )
+        )));
+    }
+    if column(8) == "off" {
+        return Err(Error::invalid(format!(
+            "database {connection} reads backslashes in '...' strings as escapes \
+             (standard_conforming_strings is off), while the migration files, lint and the \
+             tool's own SQL read them as written; nothing was run"
+        ))
+        .with_help(format!(
+            "the tool turns it on for its sessions, unless the connection says otherwise: {}",
+            lift(
+                "standard_conforming_strings",
+                "on",
+                &column(9),
+                source,
+                &database,
+                &column(7)
+            )
         )));
     }
     if !direct {
@@ -160,16 +184,65 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
     Ok(database)
 }
 
+/// Where `setting` of a session comes from (`pg_settings.source`) and the command that sets
+/// it to `value` there: `ALTER ROLE` for a role's setting, which wins over the database's
+/// (`ALTER DATABASE` would change nothing), `... IN DATABASE` for the role's in that database,
+/// the connection's options in `source` for its startup options. `role` is the session's login
+/// role, whose settings the server applied. Names are quoted by [`crate::ledger::quote_ident`].
+fn lift(
+    setting: &str,
+    value: &str,
+    setting_source: &str,
+    source: &str,
+    database: &str,
+    role: &str,
+) -> String {
+    use crate::ledger::quote_ident;
+    let set = format!("SET {setting} = {value}");
+    let (database, role) = (quote_ident(database), quote_ident(role));
+    match setting_source {
+        "database" => format!("it is set for the database: ALTER DATABASE {database} {set}"),
+        "user" => format!("it is set for the role {role}: ALTER ROLE {role} {set}"),
+        "database user" => format!(
+            "it is set for the role {role} in this database: ALTER ROLE {role} IN DATABASE \
+             {database} {set}"
+        ),
+        "client" => format!(
+            "it is set by the connection's options (`options=-c {setting}=...` in {source}, or \
+             PGOPTIONS): remove it there"
+        ),
+        "configuration file" => format!(
+            "it is set in the server's configuration file: ALTER SYSTEM {set} and SELECT \
+             pg_reload_conf(), or edit postgresql.conf"
+        ),
+        other => format!(
+            "{setting} comes from {}; {set} where it is set",
+            crate::display::escape(if other.is_empty() {
+                "an unknown source"
+            } else {
+                other
+            })
+        ),
+    }
+}
+
 /// The database, whether it is in recovery, whether the session is read-only, the server
-/// session's identity ([`super::connect::SESSION_IDENTITY`]) and the server's end of the
-/// connection (address and port, NULL over a Unix socket), in one round trip.
+/// session's identity ([`super::connect::SESSION_IDENTITY`]), the server's end of the
+/// connection (address and port, NULL over a Unix socket), where the session's
+/// `default_transaction_read_only` comes from, the login role, and the session's
+/// `standard_conforming_strings` and where it comes from, in one round trip.
 fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
     client
         .simple_query(&format!(
             "{} SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
              pg_catalog.current_setting('transaction_read_only'), {}, \
              pg_catalog.host(pg_catalog.inet_server_addr()), \
-             pg_catalog.inet_server_port()::text",
+             pg_catalog.inet_server_port()::text, \
+             (SELECT s.source FROM pg_catalog.pg_settings s \
+              WHERE s.name OPERATOR(pg_catalog.=) 'default_transaction_read_only'), \
+             SESSION_USER, pg_catalog.current_setting('standard_conforming_strings'), \
+             (SELECT s.source FROM pg_catalog.pg_settings s \
+              WHERE s.name OPERATOR(pg_catalog.=) 'standard_conforming_strings')",
             super::OWN_STATEMENT_BOUNDS,
             super::connect::SESSION_IDENTITY
         ))

@@ -90,7 +90,9 @@ use crate::embedded::EmbeddedMigrations;
 use crate::error::Result;
 use crate::exit;
 use crate::files::{CheckOptions, Checked};
-use crate::migrate::{DownOptions, DownReport, Progress, ReportedError, UpOptions, UpReport};
+use crate::migrate::{
+    DownOptions, DownReport, Progress, ReportedError, StatusOptions, UpOptions, UpReport,
+};
 use crate::status::StatusReport;
 use crate::verify::VerifyReport;
 use crate::Migrator;
@@ -586,13 +588,22 @@ impl Fleet {
     /// `migrate status` on every target (read-only). A target whose status could not be read
     /// failed; one with pending migrations is done, with its exit code (1).
     pub fn status(&self, progress: &(dyn Fn(&Event) + Sync)) -> Result<FleetReport> {
+        self.status_with(&StatusOptions::default(), progress)
+    }
+
+    /// [`Fleet::status`] with `options` (`--lock-wait`), on every target.
+    pub fn status_with(
+        &self,
+        options: &StatusOptions,
+        progress: &(dyn Fn(&Event) + Sync),
+    ) -> Result<FleetReport> {
         // Unreadable files are the same failure on every database: refused once.
         let files = self.files()?;
         Ok(self.run(
             "status",
             crate::migrator::CONNECTIONS_AT_ONCE,
             progress,
-            |target, _| match self.migrator(target, &files).status() {
+            |target, _| match self.migrator(target, &files).status_with(options) {
                 Ok(report) => Ran {
                     exit_code: report.exit_code(),
                     failed: false,

@@ -45,7 +45,8 @@ pub(crate) mod up_ahead;
 pub use crate::db::apply::Direction;
 pub use crate::db::lock::LockHolder;
 pub use options::{
-    BaselineOptions, DownOptions, ReinitOptions, UpOptions, DEFAULT_LOCK_WAIT, SQL_TIMEOUT_FLAGS,
+    BaselineOptions, DownOptions, ReinitOptions, StatusOptions, UpOptions, DEFAULT_LOCK_WAIT,
+    SQL_TIMEOUT_FLAGS,
 };
 pub use report::{
     no_progress, BaselineReport, DownReport, Failed, MigrationReport, Outcome, Progress,

@@ -117,6 +117,20 @@ impl Default for DownOptions {
     }
 }
 
+/// Options of `migrate status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatusOptions {
+    /// How long the ledger read waits for a lock another session holds on the ledger, then
+    /// exit 6 naming it (zero tries once); `None`: the environment's `migration.lock_timeout`,
+    /// else 30 s when that is zero.
+    pub lock_wait: Option<Duration>,
+}
+
+setters!(StatusOptions {
+    lock_wait: Option<Duration>,
+});
+
 /// Options of `migrate baseline --through VERSION`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::options::StatusOptions;
 use super::report::Progress;
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
@@ -33,17 +34,19 @@ impl Migrator {
     /// # }
     /// ```
     pub fn status(&mut self) -> Result<StatusReport> {
-        let result = self.status_run();
+        self.status_with(&StatusOptions::default())
+    }
+
+    /// [`Migrator::status`] with `options`: how long the ledger read waits for a lock another
+    /// session holds on the ledger (`--lock-wait`), then exit 6 naming it.
+    pub fn status_with(&mut self, options: &StatusOptions) -> Result<StatusReport> {
+        let wait = options.lock_wait.unwrap_or(self.ledger_read().wait);
+        let result = self.status_read_within(wait).map(|(report, _)| report);
         self.suggested(result)
     }
 
-    /// [`Migrator::status`] for the commands that read it on the way (drift), which complete
-    /// their own errors.
-    pub(crate) fn status_run(&mut self) -> Result<StatusReport> {
-        self.status_read().map(|(report, _)| report)
-    }
-
-    /// [`Migrator::status_run`], with the roles the ledger's rows name as having applied them
+    /// [`Migrator::status`] as the commands that read it on the way (drift) read it, which
+    /// complete their own errors, with the roles the ledger's rows name as having applied them
     /// (`applied_by`; none when there is no ledger): `drift` compares owners with them.
     pub(crate) fn status_read(&mut self) -> Result<(StatusReport, BTreeSet<String>)> {
         let wait = self.ledger_read().wait;
@@ -51,7 +54,7 @@ impl Migrator {
     }
 
     /// [`Migrator::status_read`], waiting at most `wait` for a lock another session holds on
-    /// the ledger (`drift`'s `--lock-wait`), then exit 6 naming it.
+    /// the ledger (`--lock-wait`), then exit 6 naming it.
     pub(crate) fn status_read_within(
         &mut self,
         wait: Duration,
@@ -100,11 +103,11 @@ impl Migrator {
     /// # }
     /// ```
     pub fn status_of(&mut self, set: &MigrationSet) -> Result<StatusReport> {
-        let result = self.off_runtime(&mut |_: Progress| {}, |m, _| m.status_with(set, &[]));
+        let result = self.off_runtime(&mut |_: Progress| {}, |m, _| m.status_of_set(set, &[]));
         self.suggested(result)
     }
 
-    fn status_with(
+    fn status_of_set(
         &mut self,
         set: &MigrationSet,
         diagnostics: &[Diagnostic],

@@ -340,6 +340,7 @@ impl<'a> Locked<'a> {
             .enumerate()
             .map(|(i, m)| Step::up(m, i == last))
             .collect();
+        let started = std::time::Instant::now();
         let mut warnings = Vec::new();
         let result = run_each(
             client,
@@ -355,7 +356,14 @@ impl<'a> Locked<'a> {
         report.warnings.extend(warnings);
         result.map_err(|mut f| {
             let confirmed = f.error.kind == ErrorKind::Connection
-                && confirm_after_lost_connection(self.env, &settings.table, apply, report, &mut f);
+                && confirm_after_lost_connection(
+                    self.env,
+                    &settings.table,
+                    apply,
+                    report,
+                    &mut f,
+                    started.elapsed(),
+                );
             // After a lost connection that could not be checked, the migrations of the message
             // that was cut short may have committed: their fate is unknown, and they are never
             // called skipped.
@@ -385,15 +393,26 @@ impl<'a> Locked<'a> {
 /// have committed some of them. A fresh connection reads the ledger to tell exactly which: they
 /// join `report.applied`, and the error names the migration that was interrupted. Returns
 /// whether the ledger could be read (otherwise the error keeps saying what is unknown).
+///
+/// When the server did not say why the session ended (the socket closed before the driver
+/// read its FATAL), the new connection also asks how long the server has been up: longer than
+/// `run_took`, the time since the run started, means it did not restart meanwhile, so another
+/// session or an administrator ended ours (`pg_terminate_backend`), or the network did — not
+/// a restart. Durations on each side, never the two clocks compared.
 fn confirm_after_lost_connection(
     env: &crate::config::Environment,
     table: &TrackingTable,
     apply: &[&Migration],
     report: &mut UpReport,
     failure: &mut RunFailure,
+    run_took: Duration,
 ) -> bool {
-    let ledger =
-        crate::db::connect(env).and_then(|mut client| crate::db::ledger::read(&mut client, table));
+    let mut up_since_before = false;
+    let ledger = crate::db::connect(env).and_then(|mut client| {
+        let ledger = crate::db::ledger::read(&mut client, table)?;
+        up_since_before = server_uptime(&mut client).is_some_and(|up| up > run_took);
+        Ok(ledger)
+    });
     let rows = match ledger {
         Ok(Some(ledger)) => ledger.rows,
         Ok(None) => Vec::new(),
@@ -418,11 +437,10 @@ fn confirm_after_lost_connection(
             .migrations
             .push(done(m, &m.up, recorded.map(Duration::from_millis)));
     }
-    // The message carried several migrations, or the one sent alone committed after all: name
-    // the first migration the ledger lacks. The server stops at the first failure, so nothing
-    // after it committed.
-    let batch = failure.unknown_fate > 1;
-    if batch || report.applied.len() > first {
+    // The connection was lost while migrations ran (their fate was unknown), or one committed
+    // after all: name the first migration the ledger lacks. The server stops at the first
+    // failure, so nothing after it committed.
+    if failure.unknown_fate > 0 || report.applied.len() > first {
         if let Some(m) = apply.get(report.applied.len()) {
             failure.error.message =
                 format!("connection lost before migration {} committed", m.id());
@@ -437,8 +455,34 @@ fn confirm_after_lost_connection(
             }
         }
     }
+    if up_since_before && failure.server.is_none() {
+        failure.error.details.push(
+            "the server did not restart during this run: another session or an administrator \
+             ended this one (pg_terminate_backend), or the network dropped the connection"
+                .to_string(),
+        );
+    }
     failure.unknown_fate = 0;
     true
+}
+
+/// How long the server has been up (`pg_postmaster_start_time()` to now, both the server's
+/// clock); `None` when it cannot be read.
+fn server_uptime(client: &mut Client) -> Option<Duration> {
+    let messages = client
+        .simple_query(
+            "SELECT pg_catalog.floor(pg_catalog.date_part('epoch', \
+             pg_catalog.statement_timestamp() OPERATOR(pg_catalog.-) \
+             pg_catalog.pg_postmaster_start_time()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8",
+        )
+        .ok()?;
+    messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => row
+            .get(0)
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .map(Duration::from_millis),
+        _ => None,
+    })
 }
 
 fn run_single(

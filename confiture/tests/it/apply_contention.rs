@@ -248,13 +248,23 @@ fn a_backend_terminated_mid_migration_leaves_no_trace_and_the_next_run_applies_i
         (failed.error.kind, failed.error.exit_code()),
         (ErrorKind::Connection, 3)
     );
+    // The server stayed up: a new connection read the ledger, which confirms it did not commit.
     assert!(
         failed
             .error
             .message
-            .contains("connection lost while applying migration 001_slow"),
+            .contains("connection lost before migration 001_slow committed"),
         "{}",
         failed.error.message
+    );
+    assert!(
+        failed
+            .error
+            .details
+            .iter()
+            .any(|d| d.contains("checked in the ledger on a new connection")),
+        "{:?}",
+        failed.error.details
     );
 
     assert!(db.ledger().is_empty(), "no ledger row");

@@ -188,3 +188,43 @@ fn refusals_come_before_creating_the_database() {
         .code(exit::INVALID);
     assert!(!db.exists());
 }
+
+/// The server's refusal to create the database is helped by its SQLSTATE: a session connected
+/// to the template database (55006, which `CREATE DATABASE` copies) is named, with the query
+/// that finds it and no word of CREATEDB, which the role has; only a role without the privilege
+/// (42501) is told to get it. On a cluster of its own: a session left on `template1` of the
+/// shared server would make every other test's `CREATE DATABASE` fail meanwhile.
+#[test]
+fn a_refused_create_database_is_helped_by_its_sqlstate() {
+    let cluster = Cluster::init();
+    cluster.start();
+    let project = two_migrations();
+
+    let on_template = cluster.connect("template1");
+    let url = cluster.url(&unique("cft_busy"), "sslmode=disable");
+    project
+        .run(&["migrate", "up", "--create-database", "--database-url", &url])
+        .code(exit::CONNECTION)
+        .stderr_has("SQLSTATE 55006")
+        .stderr_has("other sessions are connected to the template database")
+        .stderr_has("FROM pg_stat_activity WHERE datname = 'template1'")
+        .stderr_has("run the command again")
+        .stderr_lacks("CREATEDB");
+    drop(on_template);
+
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE ROLE cft_no_createdb LOGIN NOCREATEDB")
+        .expect("create a role without CREATEDB");
+    let url = format!(
+        "postgresql://cft_no_createdb@localhost:{}/{}?sslmode=disable",
+        cluster.port(),
+        unique("cft_denied")
+    );
+    project
+        .run(&["migrate", "up", "--create-database", "--database-url", &url])
+        .code(exit::CONNECTION)
+        .stderr_has("SQLSTATE 42501")
+        .stderr_has("grant this role CREATEDB")
+        .stderr_lacks("pg_stat_activity");
+}

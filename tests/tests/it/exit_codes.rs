@@ -275,6 +275,41 @@ fn status_exits_with_the_first_code_that_applies() {
         .code(exit::CONNECTION);
 }
 
+/// `status` exits 6 when another session's lock on the ledger outlasts its wait: by default
+/// the environment's `migration.lock_timeout` (5 s), as before `--lock-wait`; with
+/// `--lock-wait`, that long, as the writing commands wait. Its help lists 6 (and 3).
+#[test]
+fn exit_6_when_status_waits_for_a_locked_ledger() {
+    let db = TestDb::new("exit6status");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
+        .expect("lock the ledger");
+    let run = project.run_on(&db, &["migrate", "status", "--lock-wait", "1s"]);
+    run.code(exit::LOCK_TIMEOUT)
+        .stderr_has("another session holds a lock on it (waited 1s)");
+    assert!(
+        run.elapsed >= Duration::from_millis(900) && run.elapsed < Duration::from_secs(4),
+        "waited about 1 s\n{}",
+        run.dump()
+    );
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::LOCK_TIMEOUT).stderr_has("(waited 5s)");
+    assert!(run.elapsed >= Duration::from_millis(4900), "{}", run.dump());
+    holder.batch_execute("ROLLBACK").expect("unlock");
+    project
+        .run_on(&db, &["migrate", "status", "--lock-wait", "1s"])
+        .code(exit::SUCCESS);
+    project
+        .run(&["migrate", "status", "--help"])
+        .code(exit::SUCCESS)
+        .stdout_has("3 no connection")
+        .stdout_has("6 ledger locked by another session")
+        .stdout_has("--lock-wait <DURATION>");
+}
+
 #[test]
 fn exit_6_when_another_session_holds_the_lock() {
     let db = TestDb::new("exit6");

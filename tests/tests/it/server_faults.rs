@@ -10,6 +10,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use confiture::exit;
 use confiture_tests::cluster::{wait_until, Cluster};
 use confiture_tests::{admin, unique, Project, Run, TestDb};
 
@@ -650,6 +651,304 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
         .run(&["migrate", "up", "--database-url", &url])
         .code(0);
     assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
+}
+
+/// The read-only refusal names where `default_transaction_read_only` comes from — the
+/// database, the role, the role in that database, the connection's options — and the command
+/// it gives for a catalog setting lifts it: `ALTER DATABASE` changed nothing for a role's
+/// setting, which wins over the database's. Names are quoted as PostgreSQL's `quote_ident`
+/// quotes them (the role's capitals need quotes). Each level is set above the ones lifted
+/// before it, so that each refusal is that level's.
+#[test]
+fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it() {
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        }
+    }
+    // Declared first, dropped last: the database holding its objects goes first.
+    let role = Role(unique("cft_RO"));
+    let db = TestDb::new("ro_source");
+    let name = &role.0;
+    admin()
+        .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN SUPERUSER"))
+        .expect("create the role");
+    let project = Project::new();
+    project.migration(
+        "001_create_t1",
+        "CREATE TABLE t1 (id int PRIMARY KEY);\n",
+        "DROP TABLE t1;\n",
+    );
+    let url = confiture_tests::server().url_as(name, None, &db.name);
+    let levels = [
+        (
+            format!("ALTER DATABASE \"{}\" SET", db.name),
+            format!("ALTER DATABASE {} SET", db.name),
+            "set for the database",
+        ),
+        (
+            format!("ALTER ROLE \"{name}\" SET"),
+            format!("ALTER ROLE \"{name}\" SET"),
+            "set for the role \"",
+        ),
+        (
+            format!("ALTER ROLE \"{name}\" IN DATABASE \"{}\" SET", db.name),
+            format!("ALTER ROLE \"{name}\" IN DATABASE {} SET", db.name),
+            "in this database: ALTER ROLE",
+        ),
+    ];
+    for (set, lift, source) in levels {
+        admin()
+            .batch_execute(&format!("{set} default_transaction_read_only = on"))
+            .expect("make the sessions read-only");
+        let lift = format!("{lift} default_transaction_read_only = off");
+        let run = project.run(&["migrate", "up", "--database-url", &url]);
+        run.code(3)
+            .stderr_has("is read-only (transaction_read_only is on); nothing was run")
+            .stderr_has(source)
+            .stderr_has(&lift);
+        if !set.starts_with("ALTER DATABASE") {
+            run.stderr_lacks("ALTER DATABASE");
+        }
+        admin()
+            .batch_execute(&lift)
+            .unwrap_or_else(|e| panic!("the help's command `{lift}` fails: {e}"));
+        project
+            .run(&["migrate", "up", "--database-url", &url])
+            .code(0);
+    }
+    // The connection's own options: nothing to alter in the catalogs.
+    let with_options = format!("{url}?options=-c%20default_transaction_read_only%3Don");
+    project
+        .run(&["migrate", "down", "--database-url", &with_options])
+        .code(3)
+        .stderr_has("set by the connection's options")
+        .stderr_lacks("ALTER ");
+    assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
+    // Dropped here (the guard is for a failed test): it owns nothing once its objects are
+    // handed over.
+    db.connect()
+        .batch_execute(&format!(
+            "REASSIGN OWNED BY \"{name}\" TO postgres; DROP OWNED BY \"{name}\""
+        ))
+        .expect("hand the role's objects over");
+    admin()
+        .batch_execute(&format!("DROP ROLE \"{name}\""))
+        .expect("drop the role");
+}
+
+/// `up` with `flags` on `db` (which has the `pause` table), its migration 002 cancelled from
+/// another session with `pg_cancel_backend` once it sleeps.
+fn cancel_002(project: &Project, db: &TestDb, flags: &[&str]) -> Run {
+    let mut client = db.connect();
+    let child = project
+        .cli()
+        .args(["migrate", "up", "--database-url", &db.url()])
+        .args(flags)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the CLI under test");
+    let pid = sleeping_backend(&mut client, &db.name);
+    let cancelled: bool = client
+        .query_one("SELECT pg_cancel_backend($1)", &[&pid])
+        .expect("pg_cancel_backend")
+        .get(0);
+    assert!(cancelled);
+    finish(child)
+}
+
+/// SQLSTATE 57014 is a `statement_timeout` and a cancel request alike (only the localised
+/// message differs): a migration another session cancels (`pg_cancel_backend`: a DBA, a
+/// watchdog on long queries) is said to be that, not a timeout to raise, when no
+/// `statement_timeout` could have fired — none in force (not ours, not the database's), or
+/// one longer than the run took — in a message of several migrations and in
+/// `--single-transaction`; a real timeout, ours or the database's, still says to raise it.
+#[test]
+fn a_migration_cancelled_by_another_session_is_not_blamed_on_statement_timeout() {
+    let project = slow_project();
+    let db = TestDb::new("cancelled");
+    db.connect()
+        .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+        .expect("pause");
+    let by_another_session = [
+        (&[][..], "no statement_timeout"),
+        (
+            &["--single-transaction"],
+            "no statement_timeout, one transaction",
+        ),
+        (
+            &["--statement-timeout", "10min"],
+            "a statement_timeout of ours, not reached",
+        ),
+    ];
+    for (flags, what) in by_another_session {
+        let run = cancel_002(&project, &db, flags);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has("SQLSTATE 57014")
+            .stderr_has("another session cancelled it (pg_cancel_backend")
+            .stderr_has("run the command again")
+            .stderr_lacks("raise `migration.statement_timeout`");
+        assert!(!ledger(&mut db.connect()).contains(&"002".into()), "{what}");
+    }
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '10min'",
+            db.name
+        ))
+        .expect("a statement_timeout for the database");
+    cancel_002(&project, &db, &[])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("another session cancelled it (pg_cancel_backend")
+        .stderr_lacks("raise `migration.statement_timeout`");
+
+    // Real timeouts: the database's, then ours.
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '300ms'",
+            db.name
+        ))
+        .expect("a short statement_timeout for the database");
+    project
+        .run(&["migrate", "up", "--database-url", &db.url()])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("SQLSTATE 57014")
+        .stderr_has("ran longer than statement_timeout (300ms, the session's")
+        .stderr_has("raise `migration.statement_timeout`")
+        .stderr_lacks("pg_cancel_backend");
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" RESET statement_timeout",
+            db.name
+        ))
+        .expect("reset");
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--database-url",
+            &db.url(),
+            "--statement-timeout",
+            "200ms",
+        ])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("ran longer than the run's statement_timeout (200ms)")
+        .stderr_lacks("pg_cancel_backend");
+}
+
+/// `standard_conforming_strings = off` set for the database or the role would make the server
+/// read a backslash in a `'...'` string as an escape, while lint, the dry run and the ledger's
+/// own SQL read it as written: the migrations' sessions pin it on (in the startup packet, which
+/// the engine's `RESET ALL` returns to), so the file means what lint reads. Turned off by the
+/// connection's own options, it cannot be pinned: refused (exit 5) before anything runs,
+/// naming where it comes from.
+#[test]
+fn standard_conforming_strings_off_for_the_database_or_role_does_not_change_what_a_file_means() {
+    let db = TestDb::new("scs_off");
+    let project = Project::new();
+    project.migration(
+        "001_paths",
+        "CREATE TABLE paths (s text);\nINSERT INTO paths VALUES ('C:\\temp\\new');\n",
+        "DROP TABLE paths;\n",
+    );
+    project.migration(
+        "002_more",
+        "INSERT INTO paths VALUES ('D:\\next');\n",
+        "DELETE FROM paths WHERE s LIKE 'D:%';\n",
+    );
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET standard_conforming_strings = off",
+            db.name
+        ))
+        .expect("standard_conforming_strings off for the database");
+    let with_options = format!(
+        "{}?options=-c%20standard_conforming_strings%3Doff",
+        db.url()
+    );
+    project
+        .run(&["migrate", "up", "--database-url", &with_options])
+        .code(exit::INVALID)
+        .stderr_has("standard_conforming_strings is off")
+        .stderr_has("set by the connection's options")
+        .stderr_has("nothing was run");
+    assert_eq!(db.ledger(), None, "nothing ran");
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--database-url",
+            &db.url(),
+            "--target",
+            "1",
+        ])
+        .code(0);
+    project
+        .run(&["migrate", "up", "--database-url", &db.url()])
+        .code(0);
+    let mut client = db.connect();
+    let stored: Vec<String> = client
+        .query("SELECT s FROM paths ORDER BY s", &[])
+        .expect("read back")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(stored, ["C:\\temp\\new", "D:\\next"]);
+}
+
+/// A migration whose session another one ends (`pg_terminate_backend`, while the server stays
+/// up) is not put down to a restart or crash: the server's own FATAL (57P01) when the driver
+/// read it, else — the socket closed first — the new connection that reads the ledger finds
+/// the server up since before the run, and says the session was ended by another one or by the
+/// network, and whether the migration was recorded.
+#[test]
+fn a_terminated_session_is_not_called_a_server_restart() {
+    let db = TestDb::new("terminated_words");
+    let project = slow_project();
+    let mut client = db.connect();
+    client
+        .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+        .expect("pause");
+    // The socket may close before the driver reads the FATAL, or not: several runs, every
+    // other one sending 002 alone (`--target 2`) rather than with 003.
+    for i in 0..8 {
+        let child = if i % 2 == 0 {
+            spawn_up(&project, &db.url())
+        } else {
+            project
+                .cli()
+                .args([
+                    "migrate",
+                    "up",
+                    "--target",
+                    "2",
+                    "--database-url",
+                    &db.url(),
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start the CLI under test")
+        };
+        let pid = sleeping_backend(&mut client, &db.name);
+        client
+            .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+            .expect("pg_terminate_backend");
+        let run = finish(child);
+        run.code(exit::CONNECTION)
+            .stderr_lacks("restarted or crashed?")
+            .stderr_has(
+                "its transaction did not commit (checked in the ledger on a new connection)",
+            );
+        let said = run.stderr.contains("SQLSTATE 57P01")
+            || run.stderr.contains(
+                "the server did not restart during this run: another session or an \
+                 administrator ended this one (pg_terminate_backend)",
+            );
+        assert!(said, "{}", run.dump());
+        assert_eq!(ledger(&mut client), ["001"]);
+    }
 }
 
 #[test]

@@ -8,10 +8,9 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
-    batch_connection_lost, connection_lost, copy_refusal, encoding_changed, interrupted,
-    is_lock_contention, ledger_lock_holders, ledger_locked, lock_released, message_failure,
-    stopped,
-    with_interrupted_help,
+    batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed,
+    interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
+    message_failure, stopped, with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
@@ -184,7 +183,9 @@ pub fn run_steps(
         },
     };
     while runner.progress.next < steps.len() {
+        let sent = Instant::now();
         if let Err((i, failure)) = runner.send_next(limits) {
+            let failure = cancelled(runner.client, settings, &steps[i], failure, sent.elapsed());
             let mut failure = lock_released(runner.client, settings, &steps[i], failure, false);
             if settings.stopped() {
                 failure = with_interrupted_help(&steps[i], interrupted(&steps[i], failure));

@@ -1,6 +1,8 @@
 //! What a failed step says: the error (its kind decides the exit code), where in the file, and
 //! what the ledger holds now. One function per way of failing.
 
+use std::time::Duration;
+
 use postgres::error::{DbError, SqlState};
 use postgres::Client;
 
@@ -306,6 +308,123 @@ pub(super) fn with_interrupted_help(step: &Step<'_>, mut failure: StepFailure) -
         });
     }
     failure
+}
+
+/// What cancelled a migration's statement (SQLSTATE 57014). The server gives a
+/// `statement_timeout` and a cancel request (`pg_cancel_backend` from another session) the
+/// same SQLSTATE and no field but the localised message to tell them apart, so the cause is
+/// decided from what we know instead: which `statement_timeout` was in force, and how long
+/// the run took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CancelCause {
+    /// A `statement_timeout` of `limit` was in force and the statement may have reached it;
+    /// `ours`: the run's (`--statement-timeout`, `migration.statement_timeout`), else the
+    /// session's.
+    Timeout { limit: Duration, ours: bool },
+    /// No `statement_timeout` could have fired: none was in force (`limit` zero), or the run
+    /// ended before the one in force (`limit`) could.
+    AnotherSession { limit: Duration },
+    /// The migration sets `statement_timeout` itself: either.
+    Unknown,
+}
+
+/// [`CancelCause`] from the `statement_timeout` in force for the migration (`None`: not
+/// known, the file sets its own) with whether it is the run's, and `elapsed`, at least as
+/// long as the cancelled statement ran (the server's timer starts after we send it).
+pub(super) fn cancel_cause(in_force: Option<(Duration, bool)>, elapsed: Duration) -> CancelCause {
+    match in_force {
+        None => CancelCause::Unknown,
+        Some((limit, _)) if limit.is_zero() || elapsed < limit => {
+            CancelCause::AnotherSession { limit }
+        }
+        Some((limit, ours)) => CancelCause::Timeout { limit, ours },
+    }
+}
+
+/// `failure` of a run that took `elapsed`, with the help of what cancelled its statement
+/// when it is a migration's statement cancelled (57014) in a session that is still there and
+/// not by our own stop ([`super::Stop`], which [`interrupted`] words): [`cancel_cause`] over
+/// the run's `statement_timeout`, else the session's (read from `pg_settings`, after the
+/// rollback: the database's, the role's, the connection's or the server's). Returned as it
+/// was when that cannot be read.
+pub(super) fn cancelled(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    mut failure: StepFailure,
+    elapsed: Duration,
+) -> StepFailure {
+    let is_cancel = failure.error.kind == ErrorKind::MigrationFailed
+        && failure
+            .server
+            .as_ref()
+            .is_some_and(|s| s.sqlstate == SqlState::QUERY_CANCELED.code());
+    if !is_cancel || settings.stopped() || client.is_closed() {
+        return failure;
+    }
+    let in_force = if super::markers::says(step.file(), "statement_timeout") {
+        None
+    } else if let Some(ours) = settings.statement_timeout {
+        Some((ours, true))
+    } else {
+        match session_statement_timeout(client) {
+            Some(limit) => Some((limit, false)),
+            None => return failure,
+        }
+    };
+    failure.error.help = Some(cancel_help(step, cancel_cause(in_force, elapsed)));
+    failure
+}
+
+/// The session's `statement_timeout` (`pg_settings.setting` is in milliseconds, whatever the
+/// session's `DateStyle` or locale); `None` when it cannot be read.
+fn session_statement_timeout(client: &mut Client) -> Option<Duration> {
+    let messages = client
+        .simple_query(
+            "SELECT s.setting FROM pg_catalog.pg_settings s \
+             WHERE s.name OPERATOR(pg_catalog.=) 'statement_timeout'",
+        )
+        .ok()?;
+    messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => row
+            .get(0)
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .map(Duration::from_millis),
+        _ => None,
+    })
+}
+
+/// The help of a cancelled migration statement, by its [`CancelCause`].
+fn cancel_help(step: &Step<'_>, cause: CancelCause) -> String {
+    let raise = format!(
+        "raise `migration.statement_timeout` / {}, or split the migration",
+        crate::migrate::SQL_TIMEOUT_FLAGS[1]
+    );
+    let another = "another session cancelled it (pg_cancel_backend: an administrator, or a \
+                   watchdog on long queries); find out who, then run the command again";
+    match cause {
+        CancelCause::Timeout { limit, ours: true } => format!(
+            "a statement ran longer than the run's statement_timeout ({}); {raise}",
+            human(limit)
+        ),
+        CancelCause::Timeout { limit, ours: false } => format!(
+            "a statement ran longer than statement_timeout ({}, the session's: set by the \
+             database, the role, the connection's options or the server); {raise}",
+            human(limit)
+        ),
+        CancelCause::AnotherSession { limit } if limit.is_zero() => {
+            format!("no statement_timeout was in force: {another}")
+        }
+        CancelCause::AnotherSession { limit } => format!(
+            "the run ended before its statement_timeout ({}) could: {another}",
+            human(limit)
+        ),
+        CancelCause::Unknown => format!(
+            "{} sets statement_timeout itself: a statement ran longer than it ({raise}), or \
+             {another}",
+            step.file().path.display()
+        ),
+    }
 }
 
 pub(super) fn is_lock_contention(e: &postgres::Error) -> bool {
@@ -731,6 +850,34 @@ mod tests {
     use super::super::test_file;
     use super::*;
     use crate::files::Migration;
+
+    #[test]
+    fn a_cancel_is_a_timeout_only_when_one_in_force_could_have_fired() {
+        let ms = Duration::from_millis;
+        // None in force: nothing but another session cancels.
+        assert_eq!(
+            cancel_cause(Some((Duration::ZERO, false)), ms(90_000)),
+            CancelCause::AnotherSession {
+                limit: Duration::ZERO
+            }
+        );
+        // One in force that the run did not reach, ours or the session's.
+        for ours in [true, false] {
+            assert_eq!(
+                cancel_cause(Some((ms(60_000), ours)), ms(1_500)),
+                CancelCause::AnotherSession { limit: ms(60_000) }
+            );
+            assert_eq!(
+                cancel_cause(Some((ms(200), ours)), ms(200)),
+                CancelCause::Timeout {
+                    limit: ms(200),
+                    ours
+                }
+            );
+        }
+        // The file sets its own.
+        assert_eq!(cancel_cause(None, ms(5)), CancelCause::Unknown);
+    }
 
     #[test]
     fn a_copy_through_the_client_is_refused_even_right_after_a_byte_order_mark() {

@@ -7,7 +7,7 @@ use postgres::Client;
 
 use super::batch::rollback_and_read;
 use super::failure::{
-    connection_lost, copy_refusal, encoding_changed, interrupted, is_lock_contention,
+    cancelled, connection_lost, copy_refusal, encoding_changed, interrupted, is_lock_contention,
     ledger_lock_holders, ledger_locked, lock_released, sql_failure, stopped,
     with_interrupted_help,
 };
@@ -64,8 +64,10 @@ pub fn run_in_one_transaction(
     on_step: &mut dyn FnMut(usize, Option<Duration>),
     on_notice: &mut dyn FnMut(usize, Notice),
 ) -> Result<(), (usize, StepFailure)> {
+    let started = Instant::now();
     one_transaction(client, settings, steps, on_retry, on_step, on_notice).map_err(
         |(i, failure)| {
+            let failure = cancelled(client, settings, &steps[i], failure, started.elapsed());
             let failure = lock_released(client, settings, &steps[i], failure, true);
             if settings.stopped() {
                 let failure = interrupted(&steps[i], failure);

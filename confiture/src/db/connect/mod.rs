@@ -23,6 +23,14 @@ pub(crate) use pooler::{is_direct, refuse_transaction_pooling, SESSION_IDENTITY}
 /// stops its query (PostgreSQL 14+). Sent as `options`, which costs no extra round trip.
 const CHECK_INTERVAL_OPTION: &str = "-c client_connection_check_interval=1000";
 
+/// Set in the startup packet, as the driver sets `client_encoding` there: a backslash in a
+/// `'...'` string is the character itself, as lint, the dry run and the tool's own SQL read it,
+/// whatever the database or the role set (`ALTER DATABASE|ROLE ... SET
+/// standard_conforming_strings = off`). The startup packet is what `RESET ALL` returns to, so
+/// the engine's reset before each migration keeps it. Before the connection's own `options`:
+/// one that turns it off wins, and `writable::check` refuses that session.
+pub(crate) const STANDARD_STRINGS_OPTION: &str = "-c standard_conforming_strings=on";
+
 /// Silence on the connection before the first keepalive probe.
 pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
 /// Between unanswered probes.
@@ -320,9 +328,11 @@ fn driver_config(env: &Environment, check_interval: bool) -> postgres::Config {
     if let Some(password) = &spec.password {
         config.password(password);
     }
+    // Both of ours go together: the retry for a pooler that refuses `options` sends none.
     let options: Vec<&str> = check_interval
-        .then_some(CHECK_INTERVAL_OPTION)
+        .then_some([CHECK_INTERVAL_OPTION, STANDARD_STRINGS_OPTION])
         .into_iter()
+        .flatten()
         .chain(spec.options.as_deref())
         .collect();
     if !options.is_empty() {
