@@ -11,6 +11,7 @@ use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
 use crate::error::{Error, ErrorKind};
 use crate::files::{SqlFile, StatementSpan, TransactionMode};
+use crate::ledger::LedgerCheck;
 
 /// The first step with a `COPY` through the client (`FROM STDIN`, `TO STDOUT`, in any form),
 /// as a refusal (exit 5) before anything runs. `lint` refuses them first (C104); the engine,
@@ -369,6 +370,14 @@ fn failure_of(
             blames_file: false,
         };
     };
+    // One of our checks of the ledger after the row ([`LedgerCheck`]), known by its SQLSTATE:
+    // our own SQL failed it, unless the statement markers say that a statement of the file
+    // (one of several) raised that SQLSTATE itself.
+    let check = LedgerCheck::of(db.code().code())
+        .filter(|_| ours || statement.as_ref().is_none_or(|s| s.count == 1));
+    if let Some(check) = check {
+        return ledger_check_failure(settings, step, check, owned);
+    }
     let located = db
         .position()
         .and_then(|p| script.locate_in(p, step_in_script));
@@ -444,6 +453,49 @@ fn failure_of(
         server,
         unknown_fate: 0,
         blames_file,
+    }
+}
+
+/// The failure of one of our checks of the ledger ([`LedgerCheck`]) before the step's
+/// `COMMIT`: the server's error says only which check failed (its SQLSTATE), so the message
+/// is ours, and the server's text (a `jsonpath` error, see [`LedgerCheck`]) is only the source.
+fn ledger_check_failure(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    check: LedgerCheck,
+    owned: postgres::Error,
+) -> StepFailure {
+    let id = step.migration.id();
+    let table = &settings.table;
+    let (kind, message, help) = match check {
+        // The table's triggers or rules: the ledger's problem (exit 5), which no edit of the
+        // file fixes when they were there before it.
+        LedgerCheck::RowNotWritten => {
+            let what = match step.direction {
+                Direction::Up => {
+                    format!("migration {id} ran, but its row in the tracking table {table} was not written")
+                }
+                Direction::Down => format!(
+                    "the rollback of migration {id} ran, but its row in the tracking table \
+                     {table} was not deleted"
+                ),
+            };
+            (
+                ErrorKind::Invalid,
+                format!("{what}: a trigger or rule on the table suppressed it"),
+                LedgerCheck::suppressed_row_help(table),
+            )
+        }
+    };
+    let mut error = Error::new(kind, message).with_help(help);
+    let server = crate::error::ServerError::of(&owned);
+    error.set_source(owned);
+    StepFailure {
+        error,
+        location: None,
+        server,
+        unknown_fate: 0,
+        blames_file: false,
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::markers::{marker_name, says_deallocate, says_in};
 use super::{ApplySettings, Direction, Script, Step};
 use crate::files::SqlFile;
-use crate::ledger::{self, RowKind, TrackingTable};
+use crate::ledger::{self, LedgerCheck, RowKind, TrackingTable};
 
 /// The statement a message of several migrations prepares once for their ledger rows (up),
 /// the one before each row (`<name>_role`) and the one for the end of each transaction
@@ -22,7 +22,7 @@ pub(super) fn prepared_row(nonce: u64) -> String {
 }
 
 /// The `PREPARE`s of [`prepared_row`]: the row `(version, name, checksum, slug prefix, step
-/// index)`, `_role` ([`before_row_select`]) and `_next` `(marker, synchronous_commit)`
+/// index)`, `_role` ([`before_row_select`]) and `_next` `(marker, synchronous_commit, version)`
 /// ([`after_row_select`]).
 pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
     let insert = ledger::insert_applied_at_exprs_sql(
@@ -41,9 +41,14 @@ pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
         "PREPARE {row}(text, text, text, text, int) AS {insert} \
          RETURNING $5 AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN};\n\
          PREPARE {row}_role AS {};\n\
-         PREPARE {row}_next(text, text) AS {};",
+         PREPARE {row}_next(text, text, text) AS {};",
         before_row_select(settings),
-        next_select(settings, "$1", "$2")
+        next_select(
+            settings,
+            "$1",
+            "$2",
+            &own_row_check(&settings.table, Direction::Up, "$3")
+        )
     )
 }
 
@@ -153,8 +158,9 @@ pub(super) fn before_row_select(settings: &ApplySettings) -> String {
 
 /// The check that the session still holds the run's migration lock
 /// ([`ApplySettings::held_lock`], [`crate::db::lock::HeldLock::check_sql`]), as a statement
-/// of its own (empty without a lock): where a transaction has no [`after_row_select`] (inside
-/// `--single-transaction`, and before a no-transaction migration's row). Always after the
+/// of its own (empty without a lock): where a transaction has no [`after_row_select`] (before
+/// a no-transaction migration's row, and between its statements; inside
+/// `--single-transaction`, [`row_checks_sql`] makes it with the row's). Always after the
 /// role was reset: the server checks a statement's right to call a function before running
 /// it, as the role of that moment, and a role the migration switched to may not call the
 /// lock functions.
@@ -184,24 +190,37 @@ pub(super) fn lock_check_between_statements(settings: &ApplySettings) -> Option<
 
 /// What follows the `RESET ALL` after every ledger row, in one statement: the check that the
 /// session still holds the run's migration lock ([`ApplySettings::held_lock`]; a migration
-/// that released it fails there, before `COMMIT`, row and all), the session's
+/// that released it fails there, before `COMMIT`, row and all), the check of the step's own
+/// ledger row ([`own_row_check`]), the session's
 /// progress `marker` (see [`MARKER`]), the next migration's clock (see [`clock`]),
 /// `synchronous_commit = off` for this transaction's `COMMIT` unless the step commits
 /// synchronously (then the setting stays as `RESET ALL` left it: the connection's), and the
 /// run's timeouts again for the next migration ([`session_timeouts`]).
 pub(super) fn after_row_select(
     settings: &ApplySettings,
+    step: &Step<'_>,
     marker: &str,
     synchronous_commit: bool,
 ) -> String {
     let sync = if synchronous_commit { "NULL" } else { "'off'" };
-    next_select(settings, &format!("'{marker}'"), sync)
+    let own = own_row_check(
+        &settings.table,
+        step.direction,
+        &ledger::literal(step.ledger_version),
+    );
+    next_select(settings, &format!("'{marker}'"), sync, &own)
 }
 
 /// [`after_row_select`] with its marker and `synchronous_commit` as SQL expressions (literals,
-/// or the parameters of the prepared `_next`).
-fn next_select(settings: &ApplySettings, marker: &str, synchronous_commit: &str) -> String {
+/// or the parameters of the prepared `_next`), and the check of the step's own row.
+fn next_select(
+    settings: &ApplySettings,
+    marker: &str,
+    synchronous_commit: &str,
+    own_row: &str,
+) -> String {
     let mut calls: Vec<String> = settings.held_lock.iter().map(|h| h.check_sql()).collect();
+    calls.push(own_row.to_string());
     calls.extend([
         set_config("synchronous_commit", synchronous_commit, true),
         set_config(MARKER, marker, false),
@@ -209,6 +228,35 @@ fn next_select(settings: &ApplySettings, marker: &str, synchronous_commit: &str)
     ]);
     calls.extend(session_timeouts(settings));
     set_configs_select(&calls)
+}
+
+/// The check that a step's ledger row is what its statement made it, before the transaction
+/// commits: written (up) — or gone (down) — where the row's `version` (an SQL expression) is.
+/// A `BEFORE` trigger of the tracking table that returns NULL suppresses the row without an
+/// error, a trigger may delete it once written and a rule send it elsewhere: the run said
+/// "applied" and recorded nothing ([`LedgerCheck::RowNotWritten`] fails the migration instead).
+/// An expression for a [`set_configs_select`]: one look-up in the table's index on `version`,
+/// in the statement that follows the row anyway. Not in the row's own statement: a statement
+/// does not see the rows it writes.
+fn own_row_check(table: &TrackingTable, direction: Direction, version: &str) -> String {
+    let exists = ledger::row_exists(table, version);
+    LedgerCheck::RowNotWritten.unless(&match direction {
+        Direction::Up => exists,
+        Direction::Down => format!("NOT {exists}"),
+    })
+}
+
+/// The checks of [`after_row_select`] that do not end a transaction, as a statement of their
+/// own: the lock's ([`lock_check_sql`]) and the step's own row's ([`own_row_check`]). Inside
+/// `--single-transaction`, after each step's row.
+pub(super) fn row_checks_sql(settings: &ApplySettings, step: &Step<'_>) -> String {
+    let mut calls: Vec<String> = settings.held_lock.iter().map(|h| h.check_sql()).collect();
+    calls.push(own_row_check(
+        &settings.table,
+        step.direction,
+        &ledger::literal(step.ledger_version),
+    ));
+    format!(" {};", set_configs_select(&calls))
 }
 
 /// The run's timeouts as session settings (as `SET`, not `SET LOCAL`), as calls for a
@@ -445,10 +493,11 @@ pub(super) const STEP_COLUMN: &str = "confiture_step";
 pub(super) const MS_COLUMN: &str = "confiture_ms";
 
 /// The ledger SQL of a no-transaction step, sent on its own after its statements:
-/// `execution_time_ms` is measured by us and given as a literal.
+/// `execution_time_ms` is measured by us and given as a literal. The row, then the check of
+/// it ([`own_row_check`]), in the one transaction of the message.
 pub(super) fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &str) -> String {
     let m = step.migration;
-    match step.direction {
+    let row = match step.direction {
         Direction::Up => ledger::insert_sql(
             table,
             step.ledger_version,
@@ -458,7 +507,9 @@ pub(super) fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &st
             elapsed_ms,
         ),
         Direction::Down => ledger::delete_sql(table, step.ledger_version),
-    }
+    };
+    let check = own_row_check(table, step.direction, &ledger::literal(step.ledger_version));
+    format!("{row}; {}", set_configs_select(&[check]))
 }
 
 /// Appends a step's body and ledger row to a script already inside the one transaction of
@@ -477,7 +528,7 @@ pub(super) fn push_step<'a>(
     script.push_sql(&format!(
         "{};\nRESET ALL;{}{} {}",
         ledger_sql(settings, step, 0, None),
-        lock_check_sql(settings),
+        row_checks_sql(settings, step),
         drop_session_objects(file),
         local_timeouts_sql(settings)
     ));
@@ -532,11 +583,15 @@ pub(super) fn push_transaction<'a>(
         } else {
             "'off'"
         };
-        format!("EXECUTE {}_next('{marker}', {sync});", prepared_row(nonce))
+        format!(
+            "EXECUTE {}_next('{marker}', {sync}, {});",
+            prepared_row(nonce),
+            ledger::literal(step.ledger_version)
+        )
     } else {
         format!(
             "{};",
-            after_row_select(settings, &marker, step.synchronous_commit)
+            after_row_select(settings, step, &marker, step.synchronous_commit)
         )
     };
     script.push_sql(&format!(
@@ -667,8 +722,11 @@ mod tests {
         );
         assert!(
             text.contains(
-                "RESET ALL;\nSELECT WHERE pg_catalog.concat(\
-                 pg_catalog.set_config('synchronous_commit', 'off', true), \
+                "RESET ALL;\nSELECT WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \
+                 \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) '003') THEN '' \
+                 ELSE pg_catalog.jsonb_path_query_first_tz("
+            ) && text.contains(
+                "::pg_catalog.text END, pg_catalog.set_config('synchronous_commit', 'off', true), \
                  pg_catalog.set_config('confiture.step', "
             ) && text.contains(
                 ", pg_catalog.set_config('lock_timeout', '1500ms', false), \
@@ -693,8 +751,7 @@ mod tests {
             .to_string();
         assert!(
             text.contains(
-                "RESET ALL;\nSELECT WHERE pg_catalog.concat(\
-                 pg_catalog.set_config('synchronous_commit', NULL, true)"
+                "::pg_catalog.text END, pg_catalog.set_config('synchronous_commit', NULL, true)"
             ),
             "the last commit keeps the connection's synchronous_commit: {text}"
         );
@@ -797,13 +854,13 @@ mod tests {
         assert!(text.contains(&first), "{text}");
         assert!(
             text.contains(&format!(
-                ", 0);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:0', 'off');\nCOMMIT;"
+                ", 0);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:0', 'off', '003');\nCOMMIT;"
             )),
             "{text}"
         );
         assert!(
             text.contains(&format!(
-                ", 1);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:1', NULL);\nCOMMIT;"
+                ", 1);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:1', NULL, '003');\nCOMMIT;"
             )),
             "{text}"
         );
@@ -814,7 +871,11 @@ mod tests {
         )));
         assert!(
             prepare.contains(&format!(
-                "PREPARE confiture_row_{n}_next(text, text) AS SELECT WHERE pg_catalog.concat(\
+                "PREPARE confiture_row_{n}_next(text, text, text) AS SELECT WHERE \
+                 pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
+                 l.version OPERATOR(pg_catalog.=) $3) THEN '' ELSE \
+                 pg_catalog.jsonb_path_query_first_tz('{{}}', 'strict $.\"confiture: a row of \
+                 the tracking table was not written or deleted\"')::pg_catalog.text END, \
                  pg_catalog.set_config('synchronous_commit', $2, true), \
                  pg_catalog.set_config('confiture.step', $1, false), \
                  pg_catalog.set_config('{}', {CLOCK_NOW}, false), \

@@ -1,0 +1,194 @@
+//! What a migration (or a trigger or rule of the tracking table) does to the ledger is caught
+//! before its `COMMIT`: a ledger row that was not written or not deleted, rows of the ledger a
+//! migration deleted, a tracking table it dropped; and what a migration `PREPARE`s is its own,
+//! whatever its name.
+
+use crate::apply_support;
+
+use apply_support::{Dir, TestDb};
+use confiture::migrate::{no_progress, BaselineOptions, DownOptions, ReinitOptions, UpOptions};
+use confiture::ErrorKind;
+
+/// A function that suppresses every row it is fired for, and a `DO` loop that fires it before
+/// `events` on every table of `public` — the tracking table too, where lint cannot see it.
+fn suppress_on_every_table(events: &str) -> String {
+    format!(
+        "CREATE FUNCTION ignore_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;\n\
+         DO $$ DECLARE r record; BEGIN\n  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP\n    \
+         EXECUTE format('CREATE TRIGGER t_%s BEFORE {events} ON public.%I FOR EACH ROW EXECUTE FUNCTION ignore_rows()', r.tablename, r.tablename);\n  \
+         END LOOP;\nEND $$;\n"
+    )
+}
+
+fn abc(dir: &Dir, b_up: &str, b_down: &str) {
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("002", "b", b_up, b_down)
+        .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+}
+
+/// h6 #12: a trigger the migration puts on the tracking table (`BEFORE INSERT ... RETURN
+/// NULL`) suppressed its row and the run said "applied". Now the migration fails before its
+/// `COMMIT`, rolled back, exit 5 naming the cause — alone, in a message with others (prepared
+/// rows), inside `--single-transaction`, and for a `no-transaction` migration after it.
+#[test]
+fn a_trigger_that_suppresses_the_ledger_row_fails_the_migration_before_its_commit() {
+    for (how, options, first) in [
+        ("batched", UpOptions::default(), None),
+        ("alone", UpOptions::default().steps(Some(1)), Some(1)),
+        (
+            "single",
+            UpOptions::default().single_transaction(true),
+            None,
+        ),
+    ] {
+        let db = TestDb::new("suppress_up");
+        let dir = Dir::new();
+        abc(&dir, &suppress_on_every_table("INSERT"), "SELECT 1;\n");
+        let mut migrator = db.migrator(&dir);
+        if let Some(steps) = first {
+            migrator
+                .up(&UpOptions::default().steps(Some(steps)), &mut no_progress)
+                .expect("001 alone");
+        }
+        let failed = migrator.up(&options, &mut no_progress).unwrap_err();
+        let e = &failed.error;
+        assert_eq!(e.kind, ErrorKind::Invalid, "{how}: {e:?}");
+        assert_eq!(e.exit_code(), 5, "{how}");
+        assert!(
+            e.message.contains("002_b")
+                && e.message.contains("not written")
+                && e.message.contains("trigger or rule"),
+            "{how}: {e}"
+        );
+        let help = e.help.as_deref().unwrap_or_default();
+        assert!(help.contains("tb_confiture"), "{how}: {help}");
+        let expected: &[&str] = if how == "single" { &[] } else { &["001:a"] };
+        assert_eq!(db.ledger(), expected, "{how}");
+        assert!(!db.table_exists("c"), "{how}: 003 did not run");
+        assert_eq!(
+            db.value("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 't_%'")
+                .as_deref(),
+            Some("0"),
+            "{how}: the migration was rolled back"
+        );
+    }
+}
+
+/// A trigger already on the tracking table (not the migration's) that suppresses rows, or
+/// deletes the row once written (`AFTER INSERT`): the same failure, for a transactional and a
+/// `no-transaction` migration.
+#[test]
+fn a_trigger_of_the_tracking_table_that_loses_the_row_fails_every_kind_of_migration() {
+    let triggers = [
+        ("BEFORE INSERT", "RETURN NULL;"),
+        (
+            "AFTER INSERT",
+            "DELETE FROM tb_confiture WHERE version = NEW.version; RETURN NULL;",
+        ),
+    ];
+    for (when, body) in triggers {
+        for no_transaction in [false, true] {
+            let how = format!("{when}, no-transaction {no_transaction}");
+            let db = TestDb::new("suppress_pre");
+            let dir = Dir::new();
+            dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+            db.migrator(&dir)
+                .up(&UpOptions::default(), &mut no_progress)
+                .expect("001");
+            db.client()
+                .batch_execute(&format!(
+                    "CREATE FUNCTION lose() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$;\n\
+                     CREATE TRIGGER lose {when} ON tb_confiture FOR EACH ROW EXECUTE FUNCTION lose();"
+                ))
+                .unwrap();
+            let up = if no_transaction {
+                "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n"
+            } else {
+                "CREATE TABLE b (id int);\n"
+            };
+            dir.migration("002", "b", up, "SELECT 1;\n");
+            let failed = db
+                .migrator(&dir)
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap_err();
+            let e = &failed.error;
+            assert_eq!(e.kind, ErrorKind::Invalid, "{how}: {e:?}");
+            assert!(
+                e.message.contains("002_b") && e.message.contains("trigger or rule"),
+                "{how}: {e}"
+            );
+            assert_eq!(db.ledger(), ["001:a"], "{how}");
+        }
+    }
+}
+
+/// `down`: a `BEFORE DELETE` trigger that keeps the row. The rollback is itself rolled back
+/// (the table is still there, the row too) rather than reported done with its row left.
+#[test]
+fn a_trigger_that_keeps_the_row_down_deletes_fails_the_rollback() {
+    for steps in [1, 2] {
+        let db = TestDb::new("suppress_down");
+        let dir = Dir::new();
+        abc(&dir, "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        db.migrator(&dir)
+            .up(&UpOptions::default(), &mut no_progress)
+            .expect("all three");
+        db.client()
+            .batch_execute(&suppress_on_every_table("DELETE"))
+            .unwrap();
+        let failed = db
+            .migrator(&dir)
+            .down(&DownOptions::default().steps(Some(steps)), &mut no_progress)
+            .unwrap_err();
+        let e = &failed.error;
+        assert_eq!(e.kind, ErrorKind::Invalid, "{steps}: {e:?}");
+        assert!(
+            e.message.contains("003_c")
+                && e.message.contains("not deleted")
+                && e.message.contains("trigger or rule"),
+            "{steps}: {e}"
+        );
+        assert_eq!(db.ledger(), ["001:a", "002:b", "003:c"], "{steps}");
+        assert!(db.table_exists("c"), "{steps}: rolled back");
+    }
+}
+
+/// `baseline` and `reinit` with such a trigger in place recorded nothing and said they had.
+#[test]
+fn baseline_and_reinit_fail_when_a_trigger_suppresses_their_rows() {
+    let db = TestDb::new("suppress_rewrite");
+    let dir = Dir::new();
+    abc(&dir, "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    db.migrator(&dir)
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+        .expect("001");
+    db.client()
+        .batch_execute(&suppress_on_every_table("INSERT OR UPDATE OR DELETE"))
+        .unwrap();
+    let baseline = db
+        .migrator(&dir)
+        .baseline(&BaselineOptions::through(3), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(baseline.kind, ErrorKind::Invalid, "{baseline:?}");
+    assert!(
+        baseline.to_string().contains("trigger or rule"),
+        "{baseline}"
+    );
+    let reinit = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default().through(Some(3)), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(reinit.kind, ErrorKind::Invalid, "{reinit:?}");
+    assert!(reinit.to_string().contains("trigger or rule"), "{reinit}");
+    // A row rewritten in place (an edited file): the same.
+    dir.write("001_a.up.sql", "CREATE TABLE a (id int); -- edited\n");
+    let reinit = db
+        .migrator(&dir)
+        .reinit(&ReinitOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(reinit.kind, ErrorKind::Invalid, "{reinit:?}");
+    assert_eq!(db.ledger(), ["001:a"]);
+}
