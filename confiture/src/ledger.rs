@@ -676,6 +676,9 @@ pub enum LedgerCheck {
     /// returned NULL, a trigger deleted it, a rule sent it elsewhere), or the row it deletes is
     /// still there (a `BEFORE DELETE` trigger returned NULL).
     RowNotWritten,
+    /// Rows recorded before a migration, which it must keep, are gone: its SQL deleted,
+    /// truncated or rewrote rows of the tracking table.
+    RowsChanged,
 }
 
 impl LedgerCheck {
@@ -693,12 +696,13 @@ impl LedgerCheck {
     pub const fn sqlstate(self) -> &'static str {
         match self {
             LedgerCheck::RowNotWritten => "2203A",
+            LedgerCheck::RowsChanged => "22031",
         }
     }
 
     /// The check whose SQLSTATE `sqlstate` is.
     pub fn of(sqlstate: &str) -> Option<LedgerCheck> {
-        [LedgerCheck::RowNotWritten]
+        [LedgerCheck::RowNotWritten, LedgerCheck::RowsChanged]
             .into_iter()
             .find(|check| check.sqlstate() == sqlstate)
     }
@@ -711,6 +715,10 @@ impl LedgerCheck {
             LedgerCheck::RowNotWritten => {
                 "pg_catalog.jsonb_path_query_first_tz('{}', \
                  'strict $.\"confiture: a row of the tracking table was not written or deleted\"')"
+            }
+            LedgerCheck::RowsChanged => {
+                "pg_catalog.jsonb_path_query_first_tz('\"confiture: rows of the tracking table \
+                 recorded before this migration are gone\"', '$.datetime()')"
             }
         };
         format!("CASE WHEN {condition} THEN '' ELSE {failure}::pg_catalog.text END")

@@ -192,3 +192,139 @@ fn baseline_and_reinit_fail_when_a_trigger_suppresses_their_rows() {
     assert_eq!(reinit.kind, ErrorKind::Invalid, "{reinit:?}");
     assert_eq!(db.ledger(), ["001:a"]);
 }
+
+/// A `DO` loop over every table of `public` running `action` (`TRUNCATE public.%I`, ...):
+/// what lint cannot see reaching the tracking table.
+fn on_every_table(action: &str) -> String {
+    format!(
+        "DO $$ DECLARE r record; BEGIN\n  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP\n    \
+         EXECUTE format('{action}', r.tablename);\n  END LOOP;\nEND $$;\n"
+    )
+}
+
+/// h6 #13: a migration that empties every table of the schema wiped the ledger and the run
+/// said "applied"; `status` then called the earlier migrations out of order. Now it fails
+/// before its `COMMIT`, rolled back (exit 4, a migration's failure): emptied, truncated, its
+/// oldest or its newest row deleted — alone, in a message with the others, and inside
+/// `--single-transaction`.
+#[test]
+fn a_migration_that_deletes_rows_of_the_ledger_fails_before_its_commit() {
+    let actions = [
+        on_every_table("TRUNCATE public.%I"),
+        on_every_table("DELETE FROM public.%I"),
+        // Built at run time, where lint (`writes-tracking-table`) cannot see it.
+        "DO $$ BEGIN EXECUTE 'DELETE FROM tb_' || 'confiture WHERE version = ''001'''; END $$;\n"
+            .to_string(),
+        "DO $$ BEGIN EXECUTE 'DELETE FROM tb_' || 'confiture WHERE version = ''002'''; END $$;\n"
+            .to_string(),
+    ];
+    for action in &actions {
+        for (how, options, first) in [
+            ("batched", UpOptions::default(), None),
+            ("alone", UpOptions::default(), Some(2)),
+            (
+                "single",
+                UpOptions::default().single_transaction(true),
+                None,
+            ),
+        ] {
+            let how = format!("{how}: {action}");
+            let db = TestDb::new("wipe_up");
+            let dir = Dir::new();
+            dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+                .migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n")
+                .migration(
+                    "003",
+                    "reset",
+                    &format!("CREATE TABLE c (id int);\n{action}"),
+                    "DROP TABLE c;\n",
+                )
+                .migration("004", "d", "CREATE TABLE d (id int);\n", "DROP TABLE d;\n");
+            let mut migrator = db.migrator(&dir);
+            if let Some(steps) = first {
+                migrator
+                    .up(&UpOptions::default().steps(Some(steps)), &mut no_progress)
+                    .expect("001 and 002");
+            }
+            let failed = migrator.up(&options, &mut no_progress).unwrap_err();
+            let e = &failed.error;
+            assert_eq!(e.kind, ErrorKind::MigrationFailed, "{how}: {e:?}");
+            assert_eq!(e.exit_code(), 4, "{how}");
+            assert!(
+                e.message.contains("003_reset") && e.message.contains("rows of the tracking table"),
+                "{how}: {e}"
+            );
+            let help = e.help.as_deref().unwrap_or_default();
+            assert!(help.contains("003_reset.up.sql"), "{how}: {help}");
+            let expected: &[&str] = if how.starts_with("single") {
+                &[]
+            } else {
+                &["001:a", "002:b"]
+            };
+            assert_eq!(db.ledger(), expected, "{how}");
+            assert!(!db.table_exists("c") && !db.table_exists("d"), "{how}");
+        }
+    }
+}
+
+/// `down`: a down migration that empties every table rolls back its own rollback, and the
+/// ledger keeps every row.
+#[test]
+fn a_down_migration_that_empties_the_ledger_fails_before_its_commit() {
+    for steps in [1, 3] {
+        let db = TestDb::new("wipe_down");
+        let dir = Dir::new();
+        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+            .migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n")
+            .migration(
+                "003",
+                "c",
+                "CREATE TABLE c (id int);\n",
+                &format!("DROP TABLE c;\n{}", on_every_table("TRUNCATE public.%I")),
+            );
+        db.migrator(&dir)
+            .up(&UpOptions::default(), &mut no_progress)
+            .expect("all three");
+        let failed = db
+            .migrator(&dir)
+            .down(&DownOptions::default().steps(Some(steps)), &mut no_progress)
+            .unwrap_err();
+        let e = &failed.error;
+        assert_eq!(e.kind, ErrorKind::MigrationFailed, "{steps}: {e:?}");
+        assert!(
+            e.message.contains("003_c") && e.message.contains("rows of the tracking table"),
+            "{steps}: {e}"
+        );
+        assert_eq!(db.ledger(), ["001:a", "002:b", "003:c"], "{steps}");
+        assert!(db.table_exists("c"), "{steps}: rolled back");
+    }
+}
+
+/// A `no-transaction` migration's statements commit one by one: what it deleted stays, but it
+/// is not recorded over a ledger it emptied, and the failure says so (exit 4).
+#[test]
+fn a_no_transaction_migration_that_empties_the_ledger_is_not_recorded_over_it() {
+    let db = TestDb::new("wipe_notx");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002",
+            "b",
+            &format!(
+                "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n{}",
+                on_every_table("DELETE FROM public.%I")
+            ),
+            "SELECT 1;\n",
+        );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    let e = &failed.error;
+    assert_eq!(e.kind, ErrorKind::MigrationFailed, "{e:?}");
+    assert!(
+        e.message.contains("002_b") && e.message.contains("rows of the tracking table"),
+        "{e}"
+    );
+    assert!(db.ledger().is_empty(), "002 is not recorded");
+}

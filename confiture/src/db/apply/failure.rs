@@ -486,8 +486,50 @@ fn ledger_check_failure(
                 LedgerCheck::suppressed_row_help(table),
             )
         }
+        // The migration's own SQL did it (a `DO` loop over every table, where lint does not
+        // see it): its failure (exit 4), as releasing the migration lock is.
+        LedgerCheck::RowsChanged => {
+            let doing = match step.direction {
+                Direction::Up => format!("migration {id}"),
+                Direction::Down => format!("the rollback of migration {id}"),
+            };
+            let file = step.file();
+            let committed = match file.mode {
+                TransactionMode::Transaction => String::new(),
+                TransactionMode::NoTransaction => format!(
+                    "; what its statements deleted is committed: record the migrations whose rows \
+                     are gone again with {} --through <version>",
+                    crate::hint::command("migrate baseline")
+                ),
+            };
+            (
+                ErrorKind::MigrationFailed,
+                format!("{doing} deleted or rewrote rows of the tracking table {table}"),
+                format!(
+                    "keep {table} out of what {} deletes, truncates or updates (a loop over \
+                     every table of the schema reaches it too), then run the command \
+                     again{committed}",
+                    file.path.display()
+                ),
+            )
+        }
     };
     let mut error = Error::new(kind, message).with_help(help);
+    if check == LedgerCheck::RowsChanged {
+        let mut kept: Vec<&str> = [step.kept.oldest, step.kept.newest]
+            .into_iter()
+            .flatten()
+            .collect();
+        kept.dedup();
+        error = error.with_detail(format!(
+            "the rows recorded before it are not all there: the oldest and the newest of them \
+             (version {}) are checked before each migration commits",
+            kept.iter()
+                .map(|v| crate::config::shown(v).to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
+    }
     let server = crate::error::ServerError::of(&owned);
     error.set_source(owned);
     StepFailure {

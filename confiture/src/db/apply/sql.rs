@@ -22,8 +22,8 @@ pub(super) fn prepared_row(nonce: u64) -> String {
 }
 
 /// The `PREPARE`s of [`prepared_row`]: the row `(version, name, checksum, slug prefix, step
-/// index)`, `_role` ([`before_row_select`]) and `_next` `(marker, synchronous_commit, version)`
-/// ([`after_row_select`]).
+/// index)`, `_role` ([`before_row_select`]) and `_next` `(marker, synchronous_commit, version,
+/// oldest kept, newest kept)` ([`after_row_select`]; the kept rows NULL when there are none).
 pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
     let insert = ledger::insert_applied_at_exprs_sql(
         &settings.table,
@@ -41,13 +41,16 @@ pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
         "PREPARE {row}(text, text, text, text, int) AS {insert} \
          RETURNING $5 AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN};\n\
          PREPARE {row}_role AS {};\n\
-         PREPARE {row}_next(text, text, text) AS {};",
+         PREPARE {row}_next(text, text, text, text, text) AS {};",
         before_row_select(settings),
         next_select(
             settings,
             "$1",
             "$2",
-            &own_row_check(&settings.table, Direction::Up, "$3")
+            &[
+                own_row_check(&settings.table, Direction::Up, "$3"),
+                kept_rows_check(&settings.table, &["$4", "$5"], true),
+            ]
         )
     )
 }
@@ -203,24 +206,24 @@ pub(super) fn after_row_select(
     synchronous_commit: bool,
 ) -> String {
     let sync = if synchronous_commit { "NULL" } else { "'off'" };
-    let own = own_row_check(
-        &settings.table,
-        step.direction,
-        &ledger::literal(step.ledger_version),
-    );
-    next_select(settings, &format!("'{marker}'"), sync, &own)
+    next_select(
+        settings,
+        &format!("'{marker}'"),
+        sync,
+        &ledger_checks(&settings.table, step),
+    )
 }
 
 /// [`after_row_select`] with its marker and `synchronous_commit` as SQL expressions (literals,
-/// or the parameters of the prepared `_next`), and the check of the step's own row.
+/// or the parameters of the prepared `_next`), and the checks of the ledger ([`ledger_checks`]).
 fn next_select(
     settings: &ApplySettings,
     marker: &str,
     synchronous_commit: &str,
-    own_row: &str,
+    ledger_checks: &[String],
 ) -> String {
     let mut calls: Vec<String> = settings.held_lock.iter().map(|h| h.check_sql()).collect();
-    calls.push(own_row.to_string());
+    calls.extend_from_slice(ledger_checks);
     calls.extend([
         set_config("synchronous_commit", synchronous_commit, true),
         set_config(MARKER, marker, false),
@@ -246,16 +249,55 @@ fn own_row_check(table: &TrackingTable, direction: Direction, version: &str) -> 
     })
 }
 
+/// The check that the rows a step must keep ([`super::Kept`]) are still there, as an
+/// expression for a [`set_configs_select`]: each of `versions` (SQL expressions; `nullable`:
+/// parameters, NULL when there is no such row) is found in the index on `version`, else
+/// [`LedgerCheck::RowsChanged`] fails the migration before it commits. Made where the step's
+/// own row is checked, in a statement that follows the row anyway: no round trip, no statement
+/// of its own.
+fn kept_rows_check(table: &TrackingTable, versions: &[&str], nullable: bool) -> String {
+    let conditions: Vec<String> = versions
+        .iter()
+        .map(|v| {
+            let exists = ledger::row_exists(table, v);
+            if nullable {
+                format!("({v} IS NULL OR {exists})")
+            } else {
+                exists
+            }
+        })
+        .collect();
+    LedgerCheck::RowsChanged.unless(&conditions.join(" AND "))
+}
+
+/// The checks of the ledger after a step's row, as calls for a [`set_configs_select`]: its
+/// own row ([`own_row_check`]) and the rows it must keep ([`kept_rows_check`], when it has
+/// any).
+fn ledger_checks(table: &TrackingTable, step: &Step<'_>) -> Vec<String> {
+    let mut checks = vec![own_row_check(
+        table,
+        step.direction,
+        &ledger::literal(step.ledger_version),
+    )];
+    let mut kept: Vec<String> = [step.kept.oldest, step.kept.newest]
+        .into_iter()
+        .flatten()
+        .map(ledger::literal)
+        .collect();
+    kept.dedup();
+    if !kept.is_empty() {
+        let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
+        checks.push(kept_rows_check(table, &kept, false));
+    }
+    checks
+}
+
 /// The checks of [`after_row_select`] that do not end a transaction, as a statement of their
-/// own: the lock's ([`lock_check_sql`]) and the step's own row's ([`own_row_check`]). Inside
+/// own: the lock's ([`lock_check_sql`]) and the ledger's ([`ledger_checks`]). Inside
 /// `--single-transaction`, after each step's row.
 pub(super) fn row_checks_sql(settings: &ApplySettings, step: &Step<'_>) -> String {
     let mut calls: Vec<String> = settings.held_lock.iter().map(|h| h.check_sql()).collect();
-    calls.push(own_row_check(
-        &settings.table,
-        step.direction,
-        &ledger::literal(step.ledger_version),
-    ));
+    calls.extend(ledger_checks(&settings.table, step));
     format!(" {};", set_configs_select(&calls))
 }
 
@@ -493,8 +535,8 @@ pub(super) const STEP_COLUMN: &str = "confiture_step";
 pub(super) const MS_COLUMN: &str = "confiture_ms";
 
 /// The ledger SQL of a no-transaction step, sent on its own after its statements:
-/// `execution_time_ms` is measured by us and given as a literal. The row, then the check of
-/// it ([`own_row_check`]), in the one transaction of the message.
+/// `execution_time_ms` is measured by us and given as a literal. The row, then the checks of
+/// the ledger ([`ledger_checks`]), in the one transaction of the message.
 pub(super) fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &str) -> String {
     let m = step.migration;
     let row = match step.direction {
@@ -508,8 +550,7 @@ pub(super) fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &st
         ),
         Direction::Down => ledger::delete_sql(table, step.ledger_version),
     };
-    let check = own_row_check(table, step.direction, &ledger::literal(step.ledger_version));
-    format!("{row}; {}", set_configs_select(&[check]))
+    format!("{row}; {}", set_configs_select(&ledger_checks(table, step)))
 }
 
 /// Appends a step's body and ledger row to a script already inside the one transaction of
@@ -583,10 +624,13 @@ pub(super) fn push_transaction<'a>(
         } else {
             "'off'"
         };
+        let kept = |v: Option<&str>| v.map_or_else(|| "NULL".to_string(), ledger::literal);
         format!(
-            "EXECUTE {}_next('{marker}', {sync}, {});",
+            "EXECUTE {}_next('{marker}', {sync}, {}, {}, {});",
             prepared_row(nonce),
-            ledger::literal(step.ledger_version)
+            ledger::literal(step.ledger_version),
+            kept(step.kept.oldest),
+            kept(step.kept.newest)
         )
     } else {
         format!(
@@ -833,7 +877,11 @@ mod tests {
             up: file.clone(),
             down: file,
         };
-        let steps = [Step::up(&migration, false), Step::up(&migration, true)];
+        let mut steps = [Step::up(&migration, false), Step::up(&migration, true)];
+        steps[1].kept = super::super::Kept {
+            oldest: Some("001"),
+            newest: Some("003"),
+        };
         let batch = batch(&settings(None), &steps, true);
         let text = batch.script.text();
         let n = batch.nonce;
@@ -854,13 +902,13 @@ mod tests {
         assert!(text.contains(&first), "{text}");
         assert!(
             text.contains(&format!(
-                ", 0);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:0', 'off', '003');\nCOMMIT;"
+                ", 0);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:0', 'off', '003', NULL, NULL);\nCOMMIT;"
             )),
             "{text}"
         );
         assert!(
             text.contains(&format!(
-                ", 1);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:1', NULL, '003');\nCOMMIT;"
+                ", 1);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:1', NULL, '003', '001', '003');\nCOMMIT;"
             )),
             "{text}"
         );
@@ -871,12 +919,17 @@ mod tests {
         )));
         assert!(
             prepare.contains(&format!(
-                "PREPARE confiture_row_{n}_next(text, text, text) AS SELECT WHERE \
+                "PREPARE confiture_row_{n}_next(text, text, text, text, text) AS SELECT WHERE \
                  pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
                  l.version OPERATOR(pg_catalog.=) $3) THEN '' ELSE \
                  pg_catalog.jsonb_path_query_first_tz('{{}}', 'strict $.\"confiture: a row of \
                  the tracking table was not written or deleted\"')::pg_catalog.text END, \
-                 pg_catalog.set_config('synchronous_commit', $2, true), \
+                 CASE WHEN ($4 IS NULL OR EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
+                 l.version OPERATOR(pg_catalog.=) $4)) AND ($5 IS NULL OR EXISTS (SELECT FROM \
+                 \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) $5)) THEN '' ELSE \
+                 pg_catalog.jsonb_path_query_first_tz('\"confiture: rows of the tracking table \
+                 recorded before this migration are gone\"', '$.datetime()')::pg_catalog.text \
+                 END, pg_catalog.set_config('synchronous_commit', $2, true), \
                  pg_catalog.set_config('confiture.step', $1, false), \
                  pg_catalog.set_config('{}', {CLOCK_NOW}, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', false), \
