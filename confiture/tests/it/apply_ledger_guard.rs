@@ -328,3 +328,44 @@ fn a_no_transaction_migration_that_empties_the_ledger_is_not_recorded_over_it() 
     );
     assert!(db.ledger().is_empty(), "002 is not recorded");
 }
+
+/// h6 #14: a migration that drops the tracking table (`DROP SCHEMA public CASCADE`, or built at
+/// run time) was told to check the table's columns and this role's privileges. The ledger was
+/// there when the run read it: the migration dropped it, and the error says so (exit 5, rolled
+/// back) — alone and in a message with others.
+#[test]
+fn a_migration_that_drops_the_tracking_table_is_named_as_the_cause() {
+    let drops = [
+        "DROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\nCREATE TABLE b (id int);\n",
+        "CREATE TABLE b (id int);\nDO $$ BEGIN EXECUTE 'DROP TABLE tb_' || 'confiture'; END $$;\n",
+    ];
+    for up in drops {
+        for first in [None, Some(1)] {
+            let how = format!("{first:?}: {up}");
+            let db = TestDb::new("drop_ledger");
+            let dir = Dir::new();
+            abc(&dir, up, "DROP TABLE b;\n");
+            let mut migrator = db.migrator(&dir);
+            if let Some(steps) = first {
+                migrator
+                    .up(&UpOptions::default().steps(Some(steps)), &mut no_progress)
+                    .expect("001 alone");
+            }
+            let failed = migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap_err();
+            let e = &failed.error;
+            assert_eq!(e.kind, ErrorKind::Invalid, "{how}: {e:?}");
+            assert!(
+                e.message.contains("002_b dropped the tracking table"),
+                "{how}: {e}"
+            );
+            let help = e.help.as_deref().unwrap_or_default();
+            assert!(
+                !help.contains("columns") && help.contains("002_b.up.sql"),
+                "{how}: {help}"
+            );
+            assert_eq!(db.ledger(), ["001:a"], "{how}: rolled back");
+        }
+    }
+}

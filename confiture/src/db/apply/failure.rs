@@ -402,7 +402,19 @@ fn failure_of(
             },
         )
     });
-    let message = if in_ledger {
+    let message = if dropped_ledger(db, in_ledger) {
+        // The table was there when the run read it, under the migration lock: the migration
+        // dropped it (`DROP SCHEMA ... CASCADE`, a loop over every table).
+        let doing = match step.direction {
+            Direction::Up => "migration",
+            Direction::Down => "the rollback of migration",
+        };
+        format!(
+            "{doing} {} dropped the tracking table {}",
+            step.migration.id(),
+            settings.table
+        )
+    } else if in_ledger {
         format!(
             "{doing} {} ran, but writing the tracking table {} failed: {}",
             step.migration.id(),
@@ -541,6 +553,12 @@ fn ledger_check_failure(
     }
 }
 
+/// Whether our own ledger SQL (`in_ledger`) found no tracking table (42P01): it was there
+/// when the run read it, so the migration dropped it.
+fn dropped_ledger(db: &DbError, in_ledger: bool) -> bool {
+    in_ledger && db.code() == &SqlState::UNDEFINED_TABLE
+}
+
 /// Whether the server tied the error to the ledger table itself.
 fn on_ledger(settings: &ApplySettings, db: &DbError) -> bool {
     db.table() == Some(settings.table.name.as_str())
@@ -599,6 +617,24 @@ fn failure_help(
             ),
             crate::migrate::SQL_TIMEOUT_FLAGS[1]
         ),
+        _ if dropped_ledger(db, in_ledger) => {
+            let file = step.file();
+            format!(
+                "keep {} out of what {} drops (`DROP SCHEMA ... CASCADE` drops every table of \
+                 the schema), then run the command again{}",
+                settings.table,
+                file.path.display(),
+                match file.mode {
+                    TransactionMode::Transaction => String::new(),
+                    TransactionMode::NoTransaction => format!(
+                        "; its statements are committed: the tracking table is gone with its \
+                         rows — restore it, or record what is applied again with {} --through \
+                         <version>",
+                        crate::hint::command("migrate baseline")
+                    ),
+                }
+            )
+        }
         _ if in_ledger => format!(
             "check that {} has confiture's columns and that this role may write it",
             settings.table
