@@ -369,3 +369,53 @@ fn a_migration_that_drops_the_tracking_table_is_named_as_the_cause() {
         }
     }
 }
+
+/// h6 #16: what a migration `PREPARE`s is dropped after it whatever its name — a statement
+/// named `confiture_ins` survived into the next migration, which failed preparing it again —
+/// while the engine's own statements (markers, prepared rows) of the run stay.
+#[test]
+fn a_statement_a_migration_prepares_under_a_confiture_name_is_dropped_after_it() {
+    for (how, options) in [
+        ("batched", UpOptions::default()),
+        ("single", UpOptions::default().single_transaction(true)),
+    ] {
+        let db = TestDb::new("prepared");
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "a",
+            "CREATE TABLE a (i int);\nPREPARE confiture_ins(int) AS INSERT INTO a VALUES ($1);\nEXECUTE confiture_ins(1);\n",
+            "DROP TABLE a;\n",
+        )
+        .migration(
+            "002",
+            "b",
+            "PREPARE confiture_ins(int) AS INSERT INTO a VALUES ($1);\nEXECUTE confiture_ins(2);\n",
+            "DELETE FROM a WHERE i = 2;\n",
+        )
+        // The form of the engine's own names, with a nonce no run has (they start at 1).
+        .migration(
+            "003",
+            "c",
+            "PREPARE confiture_row_0 AS SELECT 1;\nCREATE TABLE c (id int);\n",
+            "DROP TABLE c;\n",
+        )
+        .migration(
+            "004",
+            "d",
+            "PREPARE confiture_row_0 AS SELECT 2;\nCREATE TABLE d (id int);\n",
+            "DROP TABLE d;\n",
+        );
+        let report = db
+            .migrator(&dir)
+            .up(&options, &mut no_progress)
+            .unwrap_or_else(|f| panic!("{how}: {}", f.error));
+        assert_eq!(report.applied, ["001", "002", "003", "004"], "{how}");
+        assert_eq!(
+            db.value("SELECT string_agg(i::text, ',' ORDER BY i) FROM a")
+                .as_deref(),
+            Some("1,2"),
+            "{how}"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::markers::{marker_name, says_deallocate, says_in};
+use super::markers::{marker_name, says_deallocate, says_in, STATEMENT_MARKER};
 use super::{ApplySettings, Direction, Script, Step};
 use crate::files::SqlFile;
 use crate::ledger::{self, LedgerCheck, RowKind, TrackingTable};
@@ -17,7 +17,7 @@ use crate::ledger::{self, LedgerCheck, RowKind, TrackingTable};
 /// (`<name>_next`): the server then parses,
 /// analyses and plans them once per message, not once per migration. Deallocated at the end
 /// of the message, or after a failure by [`super::batch::rollback_and_read`].
-pub(super) fn prepared_row(nonce: u64) -> String {
+pub(super) fn prepared_row(nonce: impl std::fmt::Display) -> String {
     format!("confiture_row_{nonce}")
 }
 
@@ -426,11 +426,18 @@ pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET 
 /// (in its transaction; each statement with a space before it) so that the next migration does
 /// not see it — a second `CREATE TEMP TABLE tmp` of the same name failed when the two ran in
 /// one session and passed when they did not: the objects of `pg_temp` (`DISCARD TEMP`), cursors declared
-/// `WITH HOLD` (`CLOSE ALL`) and the statements it `PREPARE`d (ours, `confiture_*`, stay).
+/// `WITH HOLD` (`CLOSE ALL`) and the statements it `PREPARE`d (the engine's own, of the message
+/// `nonce`, stay: [`deallocate_theirs`]).
 /// Only what the file's text mentions ([`says_in`]: `temp`, `hold`, `prepare`, also inside
 /// longer words), so that a migration that mentions none costs nothing more; what a function
 /// created earlier leaves is not seen.
 pub(super) fn drop_session_objects(file: &SqlFile) -> String {
+    drop_session_objects_of(file, None)
+}
+
+/// [`drop_session_objects`] of a step of the message `nonce` (its digits), whose statement
+/// markers and prepared ledger rows stay.
+pub(super) fn drop_session_objects_of(file: &SqlFile, nonce: Option<&str>) -> String {
     let lowercase = file.text.to_ascii_lowercase();
     let mut sql = String::new();
     if says_in(&lowercase, "temp") {
@@ -440,19 +447,33 @@ pub(super) fn drop_session_objects(file: &SqlFile) -> String {
         sql.push_str(" CLOSE ALL;");
     }
     if says_in(&lowercase, "prepare") {
-        sql.push_str(DEALLOCATE_THEIRS);
+        sql.push_str(&deallocate_theirs(nonce));
     }
     sql
 }
 
-/// Deallocates the statements prepared with SQL `PREPARE` except the engine's own (named
-/// `confiture_`): a migration's markers and ledger rows must outlive it, and the driver's
-/// protocol-level statements are not `from_sql`.
-const DEALLOCATE_THEIRS: &str = " DO $confiture$ DECLARE n pg_catalog.text; BEGIN \
-    FOR n IN SELECT name FROM pg_catalog.pg_prepared_statements \
-    WHERE from_sql AND NOT pg_catalog.starts_with(name, 'confiture_') LOOP \
-    EXECUTE pg_catalog.concat('DEALLOCATE ', pg_catalog.quote_ident(n)); END LOOP; \
-    END $confiture$;";
+/// Deallocates the statements prepared with SQL `PREPARE` except the engine's own of the
+/// message `nonce` — its statement markers ([`STATEMENT_MARKER`]) and prepared ledger rows
+/// ([`prepared_row`]), which must outlive the migration —, whatever their names: a
+/// migration's `confiture_ins` survived into the next one, which failed preparing it again.
+/// Without a nonce (a no-transaction migration's row, sent alone) nothing of the engine's is
+/// prepared. The driver's protocol-level statements are not `from_sql`.
+fn deallocate_theirs(nonce: Option<&str>) -> String {
+    let ours = nonce.map_or_else(String::new, |n| {
+        let row = prepared_row(n);
+        format!(
+            " AND NOT (pg_catalog.starts_with(name, '{STATEMENT_MARKER}{n}_') OR name \
+             OPERATOR(pg_catalog.=) ANY (ARRAY['{row}', '{row}_role', '{row}_next']))"
+        )
+    });
+    format!(
+        " DO $confiture$ DECLARE n pg_catalog.text; BEGIN \
+         FOR n IN SELECT name FROM pg_catalog.pg_prepared_statements \
+         WHERE from_sql{ours} LOOP \
+         EXECUTE pg_catalog.concat('DEALLOCATE ', pg_catalog.quote_ident(n)); END LOOP; \
+         END $confiture$;"
+    )
+}
 
 /// The start of every message that runs migrations: a clean session, a started clock and the
 /// run's timeouts for the session ([`session_timeouts`]).
@@ -570,7 +591,8 @@ pub(super) fn push_step<'a>(
         "{};\nRESET ALL;{}{} {}",
         ledger_sql(settings, step, 0, None),
         row_checks_sql(settings, step),
-        drop_session_objects(file),
+        // The tag is `<nonce>_<step>`.
+        drop_session_objects_of(file, tag.split('_').next()),
         local_timeouts_sql(settings)
     ));
     if let Some(n) = markers {
@@ -641,7 +663,7 @@ pub(super) fn push_transaction<'a>(
     script.push_sql(&format!(
         "{};\nRESET ALL;{}\n{next}\nCOMMIT;{deallocate}",
         ledger_sql(settings, step, index, prepared.then_some(nonce)),
-        drop_session_objects(file)
+        drop_session_objects_of(file, Some(&nonce.to_string()))
     ));
     script.end_transaction(began);
 }
