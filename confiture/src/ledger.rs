@@ -586,39 +586,142 @@ impl Rewrite {
     /// the ledger, so that the table and its rows commit together or not at all.
     pub fn statements(&self, table: &TrackingTable) -> String {
         let mut sql = String::new();
+        // Each statement fails unless it wrote its one row ([`LedgerCheck::RowNotWritten`]): a
+        // trigger or rule of the table that suppresses rows made the rewrite report rows it
+        // never wrote. An update by its key may meet several rows of a ledger without its
+        // `UNIQUE (version)`; none is the failure.
+        let one = |statement: String, rows: &str| {
+            format!(
+                "WITH r AS ({statement} RETURNING 1) SELECT {};\n",
+                LedgerCheck::RowNotWritten.unless(&format!(
+                    "(SELECT pg_catalog.count(*) FROM r) OPERATOR(pg_catalog.{rows}) 1"
+                ))
+            )
+        };
         // One row per key, the newest applied (the second row the history found, in the same
         // order): a ledger without its `UNIQUE (version)` can hold the same version twice, and
         // deleting the second row by its version deleted both.
         for key in &self.delete {
-            sql.push_str(&format!(
-                "DELETE FROM {t} WHERE ctid OPERATOR(pg_catalog.=) (SELECT ctid FROM {t} \
-                 WHERE version OPERATOR(pg_catalog.=) {k} ORDER BY {NEWEST_FIRST} LIMIT 1);\n",
-                t = table.quoted(),
-                k = literal(key),
+            sql.push_str(&one(
+                format!(
+                    "DELETE FROM {t} WHERE ctid OPERATOR(pg_catalog.=) (SELECT ctid FROM {t} \
+                     WHERE version OPERATOR(pg_catalog.=) {k} ORDER BY {NEWEST_FIRST} LIMIT 1)",
+                    t = table.quoted(),
+                    k = literal(key),
+                ),
+                "=",
             ));
         }
         for u in &self.update {
-            sql.push_str(&format!(
-                "UPDATE {t} SET version = {v}, name = {n}, checksum = {c} WHERE version OPERATOR(pg_catalog.=) {k};\n",
-                t = table.quoted(),
-                v = literal(&u.version),
-                n = literal(&u.name),
-                c = literal(&u.checksum),
-                k = literal(&u.key),
+            sql.push_str(&one(
+                format!(
+                    "UPDATE {t} SET version = {v}, name = {n}, checksum = {c} WHERE version OPERATOR(pg_catalog.=) {k}",
+                    t = table.quoted(),
+                    v = literal(&u.version),
+                    n = literal(&u.name),
+                    c = literal(&u.checksum),
+                    k = literal(&u.key),
+                ),
+                ">=",
             ));
         }
         for row in &self.insert {
-            sql.push_str(&insert_sql(
-                table,
-                &row.version,
-                &row.name,
-                &row.checksum,
-                row.kind,
-                "0",
+            sql.push_str(&one(
+                insert_sql(table, &row.version, &row.name, &row.checksum, row.kind, "0"),
+                "=",
             ));
-            sql.push_str(";\n");
+        }
+        // And every row written is there once all are: a trigger that deletes a row after it
+        // is written, or a rule that sends it elsewhere, would pass the counts above.
+        let written: Vec<String> = (self.update.iter().map(|u| literal(&u.version)))
+            .chain(self.insert.iter().map(|r| literal(&r.version)))
+            .collect();
+        if !written.is_empty() {
+            sql.push_str(&format!(
+                "SELECT {};\n",
+                LedgerCheck::RowNotWritten.unless(&format!(
+                    "NOT EXISTS (SELECT FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) \
+                     AS w(k) WHERE NOT {})",
+                    written.join(", "),
+                    row_exists(table, "w.k")
+                ))
+            ));
         }
         sql
+    }
+}
+
+/// `EXISTS`, an SQL condition: the tracking table has a row whose `version` is `version` (an
+/// SQL expression). Found through the table's index on `version`.
+pub fn row_exists(table: &TrackingTable, version: &str) -> String {
+    format!(
+        "EXISTS (SELECT FROM {} AS l WHERE l.version OPERATOR(pg_catalog.=) {version})",
+        table.quoted()
+    )
+}
+
+/// The checks of the ledger's own statements, made in the statement (or the transaction)
+/// that writes the ledger, before it commits: each fails its statement with an SQLSTATE of
+/// its own, by which the caller knows it ([`LedgerCheck::of`]), never by its text.
+///
+/// A statement can raise no error of its own choosing without PL/pgSQL, so each check is a
+/// call that fails in a way of its own, chosen because no migration's SQL is likely to fail
+/// so: a `jsonpath` that asks for a key the empty object lacks (`2203A`), one that reads a
+/// date in a text that is none (`22031`), each naming confiture in its message for the
+/// server's log. The `_tz` variants are `STABLE`: an `IMMUTABLE` call of constants is
+/// evaluated when the statement is planned, failing it whatever the condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerCheck {
+    /// A row confiture writes is not there after its `INSERT` or `UPDATE` (a `BEFORE` trigger
+    /// returned NULL, a trigger deleted it, a rule sent it elsewhere), or the row it deletes is
+    /// still there (a `BEFORE DELETE` trigger returned NULL).
+    RowNotWritten,
+    /// Rows recorded before a migration, which it must keep, are gone: its SQL deleted,
+    /// truncated or rewrote rows of the tracking table.
+    RowsChanged,
+}
+
+impl LedgerCheck {
+    /// The help of a [`LedgerCheck::RowNotWritten`] failure: what to look for on `table`.
+    pub fn suppressed_row_help(table: &TrackingTable) -> String {
+        format!(
+            "list the triggers and rules of {table} (`\\d {table}` in psql) and drop the one \
+             that suppresses or removes its rows, or keep the table out of it (a migration that \
+             puts a trigger or rule on every table of the schema reaches it too); then run the \
+             command again"
+        )
+    }
+
+    /// The SQLSTATE its statement fails with.
+    pub const fn sqlstate(self) -> &'static str {
+        match self {
+            LedgerCheck::RowNotWritten => "2203A",
+            LedgerCheck::RowsChanged => "22031",
+        }
+    }
+
+    /// The check whose SQLSTATE `sqlstate` is.
+    pub fn of(sqlstate: &str) -> Option<LedgerCheck> {
+        [LedgerCheck::RowNotWritten, LedgerCheck::RowsChanged]
+            .into_iter()
+            .find(|check| check.sqlstate() == sqlstate)
+    }
+
+    /// An SQL expression (`text`): empty when `condition` holds, else it fails its statement
+    /// with [`LedgerCheck::sqlstate`]. Every name is `pg_catalog`'s: it runs under the
+    /// `search_path` a migration set.
+    pub fn unless(self, condition: &str) -> String {
+        let failure = match self {
+            LedgerCheck::RowNotWritten => {
+                "pg_catalog.jsonb_path_query_first_tz('{}', \
+                 'strict $.\"confiture: a row of the tracking table was not written or deleted\"')"
+            }
+            LedgerCheck::RowsChanged => {
+                "pg_catalog.jsonb_path_query_first_tz('\"confiture: rows of the tracking table \
+                 recorded before this migration are gone\"', '$.datetime()')"
+            }
+        };
+        format!("CASE WHEN {condition} THEN '' ELSE {failure}::pg_catalog.text END")
     }
 }
 
@@ -696,18 +799,35 @@ mod tests {
             .find(
                 "DELETE FROM \"tb_confiture\" WHERE ctid OPERATOR(pg_catalog.=) (SELECT ctid \
                  FROM \"tb_confiture\" WHERE version OPERATOR(pg_catalog.=) '1' ORDER BY \
-                 pk_confiture DESC, applied_at DESC LIMIT 1);",
+                 pk_confiture DESC, applied_at DESC LIMIT 1) RETURNING 1) SELECT CASE WHEN \
+                 (SELECT pg_catalog.count(*) FROM r) OPERATOR(pg_catalog.=) 1 THEN '' ELSE",
             )
             .unwrap();
         let update = sql
-            .find("UPDATE \"tb_confiture\" SET version = '001', name = 'o''brien', checksum = 'ab' WHERE version OPERATOR(pg_catalog.=) '0001';")
+            .find("UPDATE \"tb_confiture\" SET version = '001', name = 'o''brien', checksum = 'ab' WHERE version OPERATOR(pg_catalog.=) '0001' RETURNING 1) SELECT CASE WHEN (SELECT pg_catalog.count(*) FROM r) OPERATOR(pg_catalog.>=) 1 THEN")
             .unwrap();
         let insert = sql.find("INSERT INTO").unwrap();
         assert!(
             sql.starts_with("BEGIN;") && sql.ends_with("COMMIT;"),
             "{sql}"
         );
-        assert!(delete < update && update < insert, "{sql}");
+        let written = sql
+            .find(
+                "SELECT CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.unnest(ARRAY['001', \
+                 '002']::pg_catalog.text[]) AS w(k) WHERE NOT EXISTS (SELECT FROM \
+                 \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) w.k)) THEN ''",
+            )
+            .unwrap();
+        assert!(
+            delete < update && update < insert && insert < written,
+            "every row written is checked once all are: {sql}"
+        );
+        assert_eq!(
+            sql.matches("confiture: a row of the tracking table was not written")
+                .count(),
+            4,
+            "each statement checks its row: {sql}"
+        );
         assert!(sql.contains("'_reinit'"), "{sql}");
         assert!(Rewrite::default().is_empty() && !rewrite.is_empty());
         let statements = rewrite.statements(&TrackingTable::default());

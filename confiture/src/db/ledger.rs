@@ -9,7 +9,7 @@ use postgres::SimpleQueryMessage;
 
 use super::lock::Wanted;
 use crate::error::{Error, Result};
-use crate::ledger::{literal, quote_ident, Ledger, LedgerRow, Rewrite, TrackingTable};
+use crate::ledger::{literal, quote_ident, Ledger, LedgerCheck, LedgerRow, Rewrite, TrackingTable};
 
 /// Reads the ledger in order of application ([`crate::ledger::APPLICATION_ORDER`]), with the
 /// schema-qualified name it was found under (an unqualified name is looked up through
@@ -752,6 +752,18 @@ pub(crate) fn rewrite(
         }
         if lost || e.as_db_error().is_none() {
             return super::query_error(&failed, e);
+        }
+        // Our own check of each row ([`LedgerCheck`]): the server wrote nothing wrong, a
+        // trigger or rule of the table kept a row from being written or deleted.
+        if e.code().and_then(|c| LedgerCheck::of(c.code())) == Some(LedgerCheck::RowNotWritten) {
+            let mut error = crate::Error::invalid(format!(
+                "{} could not write the tracking table {table}: a trigger or rule on the table \
+                 suppressed a row; nothing was changed",
+                run.what
+            ))
+            .with_help(LedgerCheck::suppressed_row_help(table));
+            error.set_source(e);
+            return error;
         }
         // Refused by the server: the ledger's problem (a privilege, a constraint or trigger
         // of its own), never a failed migration — none runs here (exit 5).

@@ -117,12 +117,14 @@ impl Migrator {
                 report.warnings.extend(modified_warnings(&plan));
                 // Each step deletes the row the plan matched, by that row's own version.
                 let last = plan.roll_back.len() - 1;
-                let steps: Vec<Step<'_>> = plan
+                let mut steps: Vec<Step<'_>> = plan
                     .roll_back
                     .iter()
                     .enumerate()
                     .map(|(i, r)| Step::down(r.migration, &r.row.version, i == last))
                     .collect();
+                // The rows each must leave in the ledger, checked before it commits.
+                crate::db::apply::keep_rows(&rows, &mut steps);
                 let mut notices = Vec::new();
                 let result = run_each(
                     client,

@@ -238,9 +238,9 @@ impl<'a> Locked<'a> {
             return Ok(());
         }
         let result = if self.single {
-            run_single(client, &settings, &plan.apply, progress, report)
+            run_single(client, &settings, &rows, &plan.apply, progress, report)
         } else {
-            self.apply_each(client, &settings, &plan.apply, progress, report)
+            self.apply_each(client, &settings, &rows, &plan.apply, progress, report)
         };
         result.map_err(|f| self.without_snapshot(&rows, self.in_a_fleet(f)))
     }
@@ -330,16 +330,19 @@ impl<'a> Locked<'a> {
         &self,
         client: &mut Client,
         settings: &ApplySettings,
+        read: &[LedgerRow],
         apply: &[&Migration],
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
         let last = apply.len() - 1;
-        let steps: Vec<Step<'_>> = apply
+        let mut steps: Vec<Step<'_>> = apply
             .iter()
             .enumerate()
             .map(|(i, m)| Step::up(m, i == last))
             .collect();
+        // The rows each must leave in the ledger, checked before it commits.
+        apply::keep_rows(read, &mut steps);
         let started = std::time::Instant::now();
         let mut warnings = Vec::new();
         let result = run_each(
@@ -488,11 +491,13 @@ fn server_uptime(client: &mut Client) -> Option<Duration> {
 fn run_single(
     client: &mut Client,
     settings: &ApplySettings,
+    read: &[LedgerRow],
     migrations: &[&Migration],
     progress: &mut dyn FnMut(Progress),
     report: &mut UpReport,
 ) -> Run<()> {
-    let steps = up_steps(migrations);
+    let mut steps = up_steps(migrations);
+    apply::keep_rows(read, &mut steps);
     let mut durations = vec![Duration::ZERO; migrations.len()];
     let mut notices = Vec::new();
     // Both callbacks report progress.

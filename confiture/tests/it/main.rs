@@ -18,6 +18,7 @@ mod apply_errors;
 mod apply_hangs;
 mod apply_kill;
 mod apply_ledger;
+mod apply_ledger_guard;
 mod apply_session;
 mod apply_up;
 mod config_environment;

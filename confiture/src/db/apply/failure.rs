@@ -13,6 +13,7 @@ use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
 use crate::error::{Error, ErrorKind};
 use crate::files::{SqlFile, StatementSpan, TransactionMode};
+use crate::ledger::LedgerCheck;
 
 /// The first step with a `COPY` through the client (`FROM STDIN`, `TO STDOUT`, in any form),
 /// as a refusal (exit 5) before anything runs. `lint` refuses them first (C104); the engine,
@@ -543,6 +544,14 @@ fn failure_of(
             blames_file: false,
         };
     };
+    // One of our checks of the ledger after the row ([`LedgerCheck`]), known by its SQLSTATE:
+    // our own SQL failed it, unless the statement markers say that a statement of the file
+    // (one of several) raised that SQLSTATE itself.
+    let check = LedgerCheck::of(db.code().code())
+        .filter(|_| ours || statement.as_ref().is_none_or(|s| s.count == 1));
+    if let Some(check) = check {
+        return ledger_check_failure(settings, step, check, owned);
+    }
     let located = db
         .position()
         .and_then(|p| script.locate_in(p, step_in_script));
@@ -569,7 +578,19 @@ fn failure_of(
     });
     // The server's message is the cause, said once: `message_with_cause` shows it after the
     // message, and the driver's error (the source) says it to error reporters.
-    let message = if in_ledger {
+    let message = if dropped_ledger(db, in_ledger) {
+        // The table was there when the run read it, under the migration lock: the migration
+        // dropped it (`DROP SCHEMA ... CASCADE`, a loop over every table).
+        let doing = match step.direction {
+            Direction::Up => "migration",
+            Direction::Down => "the rollback of migration",
+        };
+        format!(
+            "{doing} {} dropped the tracking table {}",
+            step.migration.id(),
+            settings.table
+        )
+    } else if in_ledger {
         format!(
             "{doing} {} ran, but writing the tracking table {} failed",
             step.migration.id(),
@@ -621,6 +642,97 @@ fn failure_of(
         unknown_fate: 0,
         blames_file,
     }
+}
+
+/// The failure of one of our checks of the ledger ([`LedgerCheck`]) before the step's
+/// `COMMIT`: the server's error says only which check failed (its SQLSTATE), so the message
+/// is ours, and the server's text (a `jsonpath` error, see [`LedgerCheck`]) is only the source.
+fn ledger_check_failure(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    check: LedgerCheck,
+    owned: postgres::Error,
+) -> StepFailure {
+    let id = step.migration.id();
+    let table = &settings.table;
+    let (kind, message, help) = match check {
+        // The table's triggers or rules: the ledger's problem (exit 5), which no edit of the
+        // file fixes when they were there before it.
+        LedgerCheck::RowNotWritten => {
+            let what = match step.direction {
+                Direction::Up => {
+                    format!("migration {id} ran, but its row in the tracking table {table} was not written")
+                }
+                Direction::Down => format!(
+                    "the rollback of migration {id} ran, but its row in the tracking table \
+                     {table} was not deleted"
+                ),
+            };
+            (
+                ErrorKind::Invalid,
+                format!("{what}: a trigger or rule on the table suppressed it"),
+                LedgerCheck::suppressed_row_help(table),
+            )
+        }
+        // The migration's own SQL did it (a `DO` loop over every table, where lint does not
+        // see it): its failure (exit 4), as releasing the migration lock is.
+        LedgerCheck::RowsChanged => {
+            let doing = match step.direction {
+                Direction::Up => format!("migration {id}"),
+                Direction::Down => format!("the rollback of migration {id}"),
+            };
+            let file = step.file();
+            let committed = match file.mode {
+                TransactionMode::Transaction => String::new(),
+                TransactionMode::NoTransaction => format!(
+                    "; what its statements deleted is committed: record the migrations whose rows \
+                     are gone again with {} --through <version>",
+                    crate::hint::command("migrate baseline")
+                ),
+            };
+            (
+                ErrorKind::MigrationFailed,
+                format!("{doing} deleted or rewrote rows of the tracking table {table}"),
+                format!(
+                    "keep {table} out of what {} deletes, truncates or updates (a loop over \
+                     every table of the schema reaches it too), then run the command \
+                     again{committed}",
+                    file.path.display()
+                ),
+            )
+        }
+    };
+    let mut error = Error::new(kind, message).with_help(help);
+    if check == LedgerCheck::RowsChanged {
+        let mut kept: Vec<&str> = [step.kept.oldest, step.kept.newest]
+            .into_iter()
+            .flatten()
+            .collect();
+        kept.dedup();
+        error = error.with_detail(format!(
+            "the rows recorded before it are not all there: the oldest and the newest of them \
+             (version {}) are checked before each migration commits",
+            kept.iter()
+                .map(|v| crate::config::shown(v).to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
+    }
+    let server = crate::error::ServerError::of(&owned);
+    error.set_source(owned);
+    StepFailure {
+        error,
+        location: None,
+        server,
+        unknown_fate: 0,
+        blames_file: false,
+    }
+}
+
+/// Whether our own ledger SQL (`in_ledger`) found no tracking table (42P01): it was there
+/// when the run read it, so the migration dropped it.
+fn dropped_ledger(db: &DbError, in_ledger: bool) -> bool {
+    in_ledger && db.code() == &SqlState::UNDEFINED_TABLE
 }
 
 /// Whether the server tied the error to the ledger table itself.
@@ -677,6 +789,24 @@ fn failure_help(
             ),
             crate::migrate::SQL_TIMEOUT_FLAGS[1]
         ),
+        _ if dropped_ledger(db, in_ledger) => {
+            let file = step.file();
+            format!(
+                "keep {} out of what {} drops (`DROP SCHEMA ... CASCADE` drops every table of \
+                 the schema), then run the command again{}",
+                settings.table,
+                file.path.display(),
+                match file.mode {
+                    TransactionMode::Transaction => String::new(),
+                    TransactionMode::NoTransaction => format!(
+                        "; its statements are committed: the tracking table is gone with its \
+                         rows — restore it, or record what is applied again with {} --through \
+                         <version>",
+                        crate::hint::command("migrate baseline")
+                    ),
+                }
+            )
+        }
         _ if in_ledger => format!(
             "check that {} has confiture's columns and that this role may write it",
             settings.table

@@ -105,6 +105,44 @@ pub struct Step<'a> {
     /// synchronous commit makes every earlier one durable, and a crash loses only a suffix of
     /// whole migrations.
     pub synchronous_commit: bool,
+    /// The rows of the ledger the step must leave there ([`keep_rows`]); none checked unless
+    /// the run says which.
+    pub kept: Kept<'a>,
+}
+
+/// The rows of the ledger a step must leave where they are, by their `version` as stored: the
+/// oldest and the newest, in order of application, of the rows recorded before it — read by
+/// the run, or written by its steps before — that it does not delete itself. Checked before
+/// its `COMMIT` (`sql::kept_rows_check`, one look-up each in the index on `version`): a
+/// migration that empties the tables of its schema (a `DO` loop of `TRUNCATE` or `DELETE`,
+/// which lint does not see) reaches the tracking table too, and committed it wiped the
+/// history. Two rows, not a count: a count reads the whole ledger for every migration, which
+/// is quadratic over a run (10,000 migrations); a row deleted between those two is not seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kept<'a> {
+    pub oldest: Option<&'a str>,
+    pub newest: Option<&'a str>,
+}
+
+/// Gives each of `steps`, in the order they run, its [`Kept`] rows, from the ledger's rows
+/// as the run `read` them (in order of application) and the rows the steps before it write
+/// (up) or delete (down).
+pub fn keep_rows<'a>(read: &'a [crate::ledger::LedgerRow], steps: &mut [Step<'a>]) {
+    let mut recorded: Vec<&'a str> = read.iter().map(|r| r.version.as_str()).collect();
+    for step in steps {
+        if step.direction == Direction::Down {
+            if let Some(i) = recorded.iter().rposition(|v| *v == step.ledger_version) {
+                recorded.remove(i);
+            }
+        }
+        step.kept = Kept {
+            oldest: recorded.first().copied(),
+            newest: recorded.last().copied(),
+        };
+        if step.direction == Direction::Up {
+            recorded.push(step.ledger_version);
+        }
+    }
 }
 
 impl<'a> Step<'a> {
@@ -115,6 +153,7 @@ impl<'a> Step<'a> {
             direction: Direction::Up,
             ledger_version: &migration.version_text,
             synchronous_commit,
+            kept: Kept::default(),
         }
     }
 
@@ -129,6 +168,7 @@ impl<'a> Step<'a> {
             direction: Direction::Down,
             ledger_version: row_version,
             synchronous_commit,
+            kept: Kept::default(),
         }
     }
 
@@ -379,4 +419,71 @@ fn test_file(text: &str) -> SqlFile {
         crate::files::TransactionMode::Transaction,
         false,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::LedgerRow;
+
+    fn row(version: &str) -> LedgerRow {
+        LedgerRow {
+            version: version.into(),
+            name: "m".into(),
+            applied_at: String::new(),
+            execution_time_ms: None,
+            checksum: None,
+            applied_by: None,
+        }
+    }
+
+    fn kept(steps: &[Step<'_>]) -> Vec<(Option<String>, Option<String>)> {
+        steps
+            .iter()
+            .map(|s| {
+                (
+                    s.kept.oldest.map(str::to_string),
+                    s.kept.newest.map(str::to_string),
+                )
+            })
+            .collect()
+    }
+
+    fn some(oldest: &str, newest: &str) -> (Option<String>, Option<String>) {
+        (Some(oldest.into()), Some(newest.into()))
+    }
+
+    #[test]
+    fn each_step_keeps_the_oldest_and_newest_rows_recorded_before_it_that_it_does_not_delete() {
+        let migrations: Vec<crate::files::Migration> = ["003", "004"]
+            .iter()
+            .map(|v| crate::files::Migration {
+                version: v.parse().unwrap(),
+                version_text: v.to_string(),
+                name: "m".into(),
+                up: test_file("SELECT 1;"),
+                down: test_file("SELECT 1;"),
+            })
+            .collect();
+        // up on an empty ledger: the first step has nothing to keep, the next its row.
+        let mut up: Vec<Step<'_>> = migrations.iter().map(|m| Step::up(m, false)).collect();
+        keep_rows(&[], &mut up);
+        assert_eq!(kept(&up), [(None, None), some("003", "003")]);
+        // up after rows read: the oldest read and the newest before it.
+        let read = [row("001"), row("0002")];
+        keep_rows(&read, &mut up);
+        assert_eq!(kept(&up), [some("001", "0002"), some("001", "003")]);
+        // down, newest first: each keeps what the ledger holds once its own row is gone.
+        let read = [row("001"), row("0002"), row("003"), row("004")];
+        let mut down = [
+            Step::down(&migrations[1], "004", false),
+            Step::down(&migrations[0], "003", false),
+        ];
+        keep_rows(&read, &mut down);
+        assert_eq!(kept(&down), [some("001", "003"), some("001", "0002")]);
+        // Down to nothing: the last step keeps no row.
+        let read = [row("003"), row("004")];
+        keep_rows(&read, &mut down);
+        assert_eq!(kept(&down), [some("003", "003"), (None, None)]);
+    }
 }

@@ -7,23 +7,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::markers::{marker_name, says_deallocate, says_in};
+use super::markers::{marker_name, says_deallocate, says_in, STATEMENT_MARKER};
 use super::{ApplySettings, Direction, Script, Step};
 use crate::files::SqlFile;
-use crate::ledger::{self, RowKind, TrackingTable};
+use crate::ledger::{self, LedgerCheck, RowKind, TrackingTable};
 
 /// The statement a message of several migrations prepares once for their ledger rows (up),
 /// the one before each row (`<name>_role`) and the one for the end of each transaction
 /// (`<name>_next`): the server then parses,
 /// analyses and plans them once per message, not once per migration. Deallocated at the end
 /// of the message, or after a failure by [`super::batch::rollback_and_read`].
-pub(super) fn prepared_row(nonce: u64) -> String {
+pub(super) fn prepared_row(nonce: impl std::fmt::Display) -> String {
     format!("confiture_row_{nonce}")
 }
 
 /// The `PREPARE`s of [`prepared_row`]: the row `(version, name, checksum, slug prefix, step
-/// index)`, `_role` ([`before_row_select`]) and `_next` `(marker, synchronous_commit)`
-/// ([`after_row_select`]).
+/// index)`, `_role` ([`before_row_select`]) and `_next` `(marker, synchronous_commit, version,
+/// oldest kept, newest kept)` ([`after_row_select`]; the kept rows NULL when there are none).
 pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
     let insert = ledger::insert_applied_at_exprs_sql(
         &settings.table,
@@ -41,9 +41,17 @@ pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
         "PREPARE {row}(text, text, text, text, int) AS {insert} \
          RETURNING $5 AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN};\n\
          PREPARE {row}_role AS {};\n\
-         PREPARE {row}_next(text, text) AS {};",
+         PREPARE {row}_next(text, text, text, text, text) AS {};",
         before_row_select(settings),
-        next_select(settings, "$1", "$2")
+        next_select(
+            settings,
+            "$1",
+            "$2",
+            &[
+                own_row_check(&settings.table, Direction::Up, "$3"),
+                kept_rows_check(&settings.table, &["$4", "$5"], true),
+            ]
+        )
     )
 }
 
@@ -153,8 +161,9 @@ pub(super) fn before_row_select(settings: &ApplySettings) -> String {
 
 /// The check that the session still holds the run's migration lock
 /// ([`ApplySettings::held_lock`], [`crate::db::lock::HeldLock::check_sql`]), as a statement
-/// of its own (empty without a lock): where a transaction has no [`after_row_select`] (inside
-/// `--single-transaction`, and before a no-transaction migration's row). Always after the
+/// of its own (empty without a lock): where a transaction has no [`after_row_select`] (before
+/// a no-transaction migration's row, and between its statements; inside
+/// `--single-transaction`, [`row_checks_sql`] makes it with the row's). Always after the
 /// role was reset: the server checks a statement's right to call a function before running
 /// it, as the role of that moment, and a role the migration switched to may not call the
 /// lock functions.
@@ -184,24 +193,37 @@ pub(super) fn lock_check_between_statements(settings: &ApplySettings) -> Option<
 
 /// What follows the `RESET ALL` after every ledger row, in one statement: the check that the
 /// session still holds the run's migration lock ([`ApplySettings::held_lock`]; a migration
-/// that released it fails there, before `COMMIT`, row and all), the session's
+/// that released it fails there, before `COMMIT`, row and all), the check of the step's own
+/// ledger row ([`own_row_check`]), the session's
 /// progress `marker` (see [`MARKER`]), the next migration's clock (see [`clock`]),
 /// `synchronous_commit = off` for this transaction's `COMMIT` unless the step commits
 /// synchronously (then the setting stays as `RESET ALL` left it: the connection's), and the
 /// run's timeouts again for the next migration ([`session_timeouts`]).
 pub(super) fn after_row_select(
     settings: &ApplySettings,
+    step: &Step<'_>,
     marker: &str,
     synchronous_commit: bool,
 ) -> String {
     let sync = if synchronous_commit { "NULL" } else { "'off'" };
-    next_select(settings, &format!("'{marker}'"), sync)
+    next_select(
+        settings,
+        &format!("'{marker}'"),
+        sync,
+        &ledger_checks(&settings.table, step),
+    )
 }
 
 /// [`after_row_select`] with its marker and `synchronous_commit` as SQL expressions (literals,
-/// or the parameters of the prepared `_next`).
-fn next_select(settings: &ApplySettings, marker: &str, synchronous_commit: &str) -> String {
+/// or the parameters of the prepared `_next`), and the checks of the ledger ([`ledger_checks`]).
+fn next_select(
+    settings: &ApplySettings,
+    marker: &str,
+    synchronous_commit: &str,
+    ledger_checks: &[String],
+) -> String {
     let mut calls: Vec<String> = settings.held_lock.iter().map(|h| h.check_sql()).collect();
+    calls.extend_from_slice(ledger_checks);
     calls.extend([
         set_config("synchronous_commit", synchronous_commit, true),
         set_config(MARKER, marker, false),
@@ -209,6 +231,74 @@ fn next_select(settings: &ApplySettings, marker: &str, synchronous_commit: &str)
     ]);
     calls.extend(session_timeouts(settings));
     set_configs_select(&calls)
+}
+
+/// The check that a step's ledger row is what its statement made it, before the transaction
+/// commits: written (up) — or gone (down) — where the row's `version` (an SQL expression) is.
+/// A `BEFORE` trigger of the tracking table that returns NULL suppresses the row without an
+/// error, a trigger may delete it once written and a rule send it elsewhere: the run said
+/// "applied" and recorded nothing ([`LedgerCheck::RowNotWritten`] fails the migration instead).
+/// An expression for a [`set_configs_select`]: one look-up in the table's index on `version`,
+/// in the statement that follows the row anyway. Not in the row's own statement: a statement
+/// does not see the rows it writes.
+fn own_row_check(table: &TrackingTable, direction: Direction, version: &str) -> String {
+    let exists = ledger::row_exists(table, version);
+    LedgerCheck::RowNotWritten.unless(&match direction {
+        Direction::Up => exists,
+        Direction::Down => format!("NOT {exists}"),
+    })
+}
+
+/// The check that the rows a step must keep ([`super::Kept`]) are still there, as an
+/// expression for a [`set_configs_select`]: each of `versions` (SQL expressions; `nullable`:
+/// parameters, NULL when there is no such row) is found in the index on `version`, else
+/// [`LedgerCheck::RowsChanged`] fails the migration before it commits. Made where the step's
+/// own row is checked, in a statement that follows the row anyway: no round trip, no statement
+/// of its own.
+fn kept_rows_check(table: &TrackingTable, versions: &[&str], nullable: bool) -> String {
+    let conditions: Vec<String> = versions
+        .iter()
+        .map(|v| {
+            let exists = ledger::row_exists(table, v);
+            if nullable {
+                format!("({v} IS NULL OR {exists})")
+            } else {
+                exists
+            }
+        })
+        .collect();
+    LedgerCheck::RowsChanged.unless(&conditions.join(" AND "))
+}
+
+/// The checks of the ledger after a step's row, as calls for a [`set_configs_select`]: its
+/// own row ([`own_row_check`]) and the rows it must keep ([`kept_rows_check`], when it has
+/// any).
+fn ledger_checks(table: &TrackingTable, step: &Step<'_>) -> Vec<String> {
+    let mut checks = vec![own_row_check(
+        table,
+        step.direction,
+        &ledger::literal(step.ledger_version),
+    )];
+    let mut kept: Vec<String> = [step.kept.oldest, step.kept.newest]
+        .into_iter()
+        .flatten()
+        .map(ledger::literal)
+        .collect();
+    kept.dedup();
+    if !kept.is_empty() {
+        let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
+        checks.push(kept_rows_check(table, &kept, false));
+    }
+    checks
+}
+
+/// The checks of [`after_row_select`] that do not end a transaction, as a statement of their
+/// own: the lock's ([`lock_check_sql`]) and the ledger's ([`ledger_checks`]). Inside
+/// `--single-transaction`, after each step's row.
+pub(super) fn row_checks_sql(settings: &ApplySettings, step: &Step<'_>) -> String {
+    let mut calls: Vec<String> = settings.held_lock.iter().map(|h| h.check_sql()).collect();
+    calls.extend(ledger_checks(&settings.table, step));
+    format!(" {};", set_configs_select(&calls))
 }
 
 /// The run's timeouts as session settings (as `SET`, not `SET LOCAL`), as calls for a
@@ -336,11 +426,18 @@ pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET 
 /// (in its transaction; each statement with a space before it) so that the next migration does
 /// not see it — a second `CREATE TEMP TABLE tmp` of the same name failed when the two ran in
 /// one session and passed when they did not: the objects of `pg_temp` (`DISCARD TEMP`), cursors declared
-/// `WITH HOLD` (`CLOSE ALL`) and the statements it `PREPARE`d (ours, `confiture_*`, stay).
+/// `WITH HOLD` (`CLOSE ALL`) and the statements it `PREPARE`d (the engine's own, of the message
+/// `nonce`, stay: [`deallocate_theirs`]).
 /// Only what the file's text mentions ([`says_in`]: `temp`, `hold`, `prepare`, also inside
 /// longer words), so that a migration that mentions none costs nothing more; what a function
 /// created earlier leaves is not seen.
 pub(super) fn drop_session_objects(file: &SqlFile) -> String {
+    drop_session_objects_of(file, None)
+}
+
+/// [`drop_session_objects`] of a step of the message `nonce` (its digits), whose statement
+/// markers and prepared ledger rows stay.
+pub(super) fn drop_session_objects_of(file: &SqlFile, nonce: Option<&str>) -> String {
     let lowercase = file.text.to_ascii_lowercase();
     let mut sql = String::new();
     if says_in(&lowercase, "temp") {
@@ -350,19 +447,33 @@ pub(super) fn drop_session_objects(file: &SqlFile) -> String {
         sql.push_str(" CLOSE ALL;");
     }
     if says_in(&lowercase, "prepare") {
-        sql.push_str(DEALLOCATE_THEIRS);
+        sql.push_str(&deallocate_theirs(nonce));
     }
     sql
 }
 
-/// Deallocates the statements prepared with SQL `PREPARE` except the engine's own (named
-/// `confiture_`): a migration's markers and ledger rows must outlive it, and the driver's
-/// protocol-level statements are not `from_sql`.
-const DEALLOCATE_THEIRS: &str = " DO $confiture$ DECLARE n pg_catalog.text; BEGIN \
-    FOR n IN SELECT name FROM pg_catalog.pg_prepared_statements \
-    WHERE from_sql AND NOT pg_catalog.starts_with(name, 'confiture_') LOOP \
-    EXECUTE pg_catalog.concat('DEALLOCATE ', pg_catalog.quote_ident(n)); END LOOP; \
-    END $confiture$;";
+/// Deallocates the statements prepared with SQL `PREPARE` except the engine's own of the
+/// message `nonce` — its statement markers ([`STATEMENT_MARKER`]) and prepared ledger rows
+/// ([`prepared_row`]), which must outlive the migration —, whatever their names: a
+/// migration's `confiture_ins` survived into the next one, which failed preparing it again.
+/// Without a nonce (a no-transaction migration's row, sent alone) nothing of the engine's is
+/// prepared. The driver's protocol-level statements are not `from_sql`.
+fn deallocate_theirs(nonce: Option<&str>) -> String {
+    let ours = nonce.map_or_else(String::new, |n| {
+        let row = prepared_row(n);
+        format!(
+            " AND NOT (pg_catalog.starts_with(name, '{STATEMENT_MARKER}{n}_') OR name \
+             OPERATOR(pg_catalog.=) ANY (ARRAY['{row}', '{row}_role', '{row}_next']))"
+        )
+    });
+    format!(
+        " DO $confiture$ DECLARE n pg_catalog.text; BEGIN \
+         FOR n IN SELECT name FROM pg_catalog.pg_prepared_statements \
+         WHERE from_sql{ours} LOOP \
+         EXECUTE pg_catalog.concat('DEALLOCATE ', pg_catalog.quote_ident(n)); END LOOP; \
+         END $confiture$;"
+    )
+}
 
 /// The start of every message that runs migrations: a clean session, a started clock and the
 /// run's timeouts for the session ([`session_timeouts`]).
@@ -445,10 +556,11 @@ pub(super) const STEP_COLUMN: &str = "confiture_step";
 pub(super) const MS_COLUMN: &str = "confiture_ms";
 
 /// The ledger SQL of a no-transaction step, sent on its own after its statements:
-/// `execution_time_ms` is measured by us and given as a literal.
+/// `execution_time_ms` is measured by us and given as a literal. The row, then the checks of
+/// the ledger ([`ledger_checks`]), in the one transaction of the message.
 pub(super) fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &str) -> String {
     let m = step.migration;
-    match step.direction {
+    let row = match step.direction {
         Direction::Up => ledger::insert_sql(
             table,
             step.ledger_version,
@@ -458,7 +570,8 @@ pub(super) fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &st
             elapsed_ms,
         ),
         Direction::Down => ledger::delete_sql(table, step.ledger_version),
-    }
+    };
+    format!("{row}; {}", set_configs_select(&ledger_checks(table, step)))
 }
 
 /// Appends a step's body and ledger row to a script already inside the one transaction of
@@ -477,8 +590,9 @@ pub(super) fn push_step<'a>(
     script.push_sql(&format!(
         "{};\nRESET ALL;{}{} {}",
         ledger_sql(settings, step, 0, None),
-        lock_check_sql(settings),
-        drop_session_objects(file),
+        row_checks_sql(settings, step),
+        // The tag is `<nonce>_<step>`.
+        drop_session_objects_of(file, tag.split('_').next()),
         local_timeouts_sql(settings)
     ));
     if let Some(n) = markers {
@@ -532,17 +646,24 @@ pub(super) fn push_transaction<'a>(
         } else {
             "'off'"
         };
-        format!("EXECUTE {}_next('{marker}', {sync});", prepared_row(nonce))
+        let kept = |v: Option<&str>| v.map_or_else(|| "NULL".to_string(), ledger::literal);
+        format!(
+            "EXECUTE {}_next('{marker}', {sync}, {}, {}, {});",
+            prepared_row(nonce),
+            ledger::literal(step.ledger_version),
+            kept(step.kept.oldest),
+            kept(step.kept.newest)
+        )
     } else {
         format!(
             "{};",
-            after_row_select(settings, &marker, step.synchronous_commit)
+            after_row_select(settings, step, &marker, step.synchronous_commit)
         )
     };
     script.push_sql(&format!(
         "{};\nRESET ALL;{}\n{next}\nCOMMIT;{deallocate}",
         ledger_sql(settings, step, index, prepared.then_some(nonce)),
-        drop_session_objects(file)
+        drop_session_objects_of(file, Some(&nonce.to_string()))
     ));
     script.end_transaction(began);
 }
@@ -667,8 +788,11 @@ mod tests {
         );
         assert!(
             text.contains(
-                "RESET ALL;\nSELECT WHERE pg_catalog.concat(\
-                 pg_catalog.set_config('synchronous_commit', 'off', true), \
+                "RESET ALL;\nSELECT WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \
+                 \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) '003') THEN '' \
+                 ELSE pg_catalog.jsonb_path_query_first_tz("
+            ) && text.contains(
+                "::pg_catalog.text END, pg_catalog.set_config('synchronous_commit', 'off', true), \
                  pg_catalog.set_config('confiture.step', "
             ) && text.contains(
                 ", pg_catalog.set_config('lock_timeout', '1500ms', false), \
@@ -693,8 +817,7 @@ mod tests {
             .to_string();
         assert!(
             text.contains(
-                "RESET ALL;\nSELECT WHERE pg_catalog.concat(\
-                 pg_catalog.set_config('synchronous_commit', NULL, true)"
+                "::pg_catalog.text END, pg_catalog.set_config('synchronous_commit', NULL, true)"
             ),
             "the last commit keeps the connection's synchronous_commit: {text}"
         );
@@ -776,7 +899,11 @@ mod tests {
             up: file.clone(),
             down: file,
         };
-        let steps = [Step::up(&migration, false), Step::up(&migration, true)];
+        let mut steps = [Step::up(&migration, false), Step::up(&migration, true)];
+        steps[1].kept = super::super::Kept {
+            oldest: Some("001"),
+            newest: Some("003"),
+        };
         let batch = batch(&settings(None), &steps, true);
         let text = batch.script.text();
         let n = batch.nonce;
@@ -797,13 +924,13 @@ mod tests {
         assert!(text.contains(&first), "{text}");
         assert!(
             text.contains(&format!(
-                ", 0);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:0', 'off');\nCOMMIT;"
+                ", 0);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:0', 'off', '003', NULL, NULL);\nCOMMIT;"
             )),
             "{text}"
         );
         assert!(
             text.contains(&format!(
-                ", 1);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:1', NULL);\nCOMMIT;"
+                ", 1);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:1', NULL, '003', '001', '003');\nCOMMIT;"
             )),
             "{text}"
         );
@@ -814,8 +941,17 @@ mod tests {
         )));
         assert!(
             prepare.contains(&format!(
-                "PREPARE confiture_row_{n}_next(text, text) AS SELECT WHERE pg_catalog.concat(\
-                 pg_catalog.set_config('synchronous_commit', $2, true), \
+                "PREPARE confiture_row_{n}_next(text, text, text, text, text) AS SELECT WHERE \
+                 pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
+                 l.version OPERATOR(pg_catalog.=) $3) THEN '' ELSE \
+                 pg_catalog.jsonb_path_query_first_tz('{{}}', 'strict $.\"confiture: a row of \
+                 the tracking table was not written or deleted\"')::pg_catalog.text END, \
+                 CASE WHEN ($4 IS NULL OR EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
+                 l.version OPERATOR(pg_catalog.=) $4)) AND ($5 IS NULL OR EXISTS (SELECT FROM \
+                 \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) $5)) THEN '' ELSE \
+                 pg_catalog.jsonb_path_query_first_tz('\"confiture: rows of the tracking table \
+                 recorded before this migration are gone\"', '$.datetime()')::pg_catalog.text \
+                 END, pg_catalog.set_config('synchronous_commit', $2, true), \
                  pg_catalog.set_config('confiture.step', $1, false), \
                  pg_catalog.set_config('{}', {CLOCK_NOW}, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', false), \
