@@ -643,3 +643,87 @@ fn drift_behind_a_table_lock_is_exit_6_naming_the_holder() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// read-only transactions
+
+/// Runs `command` on a thread of its own: `"ended"` within a minute, `"failed"` (it panicked,
+/// its message above), or `"still waiting"`; with the thread, joined once what blocks it is
+/// gone (so that a command that waited drops its scratch databases before the test ends).
+fn within_a_minute(
+    command: impl FnOnce() + Send + 'static,
+) -> (&'static str, std::thread::JoinHandle<()>) {
+    let (done, ended) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        command();
+        let _ = done.send(());
+    });
+    let status = match ended.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(()) => "ended",
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => "failed",
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => "still waiting",
+    };
+    (status, thread)
+}
+
+/// A database whose transactions are `SERIALIZABLE` and `DEFERRABLE` by default: a `READ
+/// ONLY` transaction started there waits for a safe snapshot (`wait_event` `SafeSnapshot`)
+/// while any serializable transaction that writes is open — no lock, so no lock timeout ends
+/// it. The tool's own read-only transactions (the target's settings that `verify` and
+/// `drift` read, a fleet's targets and schemas queries) say `NOT DEFERRABLE`, at `REPEATABLE
+/// READ`: they end while such a writer stays open.
+#[test]
+fn read_only_transactions_do_not_wait_for_an_open_serializable_writer() {
+    let db = TestDb::new("cft_deferrable");
+    let dir = TempDir::new("cft_deferrable");
+    dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
+    dir.write("001_t.down.sql", "DROP TABLE t;\n");
+    up(&db, dir.path());
+    db.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{0}\" SET default_transaction_isolation = 'serializable';\n\
+             ALTER DATABASE \"{0}\" SET default_transaction_deferrable = on",
+            db.name
+        ))
+        .unwrap();
+    let mut writer = db.client_as("serializable-writer");
+    writer
+        .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE; INSERT INTO t VALUES (1)")
+        .unwrap();
+
+    let env = db.environment();
+    let path = dir.path().to_path_buf();
+    let (verified, verify_thread) = within_a_minute(move || {
+        let outcome = Migrator::new(env, path, CheckOptions::default())
+            .verify(&VerifyOptions::default(), &mut no_scratch_progress);
+        assert!(outcome.is_ok_and(|r| r.passed));
+    });
+    let env = db.environment();
+    let path = dir.path().to_path_buf();
+    let (drifted, drift_thread) = within_a_minute(move || {
+        let outcome = Migrator::new(env, path, CheckOptions::default())
+            .drift(&DriftOptions::default(), &mut no_scratch_progress);
+        assert!(outcome.is_ok_and(|r| r.passed));
+    });
+    let env = db.environment();
+    let (listed, list_thread) = within_a_minute(move || {
+        let sql = "SELECT current_database()::text";
+        assert_eq!(confiture::fleet::query_targets(&env, sql).unwrap().len(), 1);
+        assert_eq!(
+            confiture::fleet::query_schemas(&env, "SELECT 'tenant_a'::text")
+                .unwrap()
+                .len(),
+            1
+        );
+    });
+    // The writer ends only now: whatever waited for it ends too (and drops what it made).
+    writer.batch_execute("COMMIT").unwrap();
+    for thread in [verify_thread, drift_thread, list_thread] {
+        let _ = thread.join();
+    }
+    assert_eq!(
+        (verified, drifted, listed),
+        ("ended", "ended", "ended"),
+        "(verify, drift, targets and schemas queries) ended while the writer was open"
+    );
+}
