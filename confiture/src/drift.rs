@@ -303,7 +303,7 @@ impl Migrator {
             lock_timeout_statement: options.lock_timeout_statement,
             statement_timeout: options.statement_timeout,
         };
-        let replay = Replay::new(&scratch, self, status.initialised, timeouts);
+        let replay = Replay::new(&scratch, self, DRIFT, status.initialised, timeouts);
         scratches.push(scratch);
         let mut replay = replay?;
         if let Some(newest) = newest {
@@ -338,6 +338,9 @@ impl Migrator {
         Ok(())
     }
 }
+
+/// The command, as the help of a failure on its scratch databases names it.
+const DRIFT: &str = "migrate drift";
 
 /// `drift` of a tenant schema (named by `source`: where a fleet listed it, or `schema NAME`)
 /// is refused, before connecting: the one wording, for a fleet and for one tenant.

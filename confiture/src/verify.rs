@@ -35,6 +35,9 @@ use crate::migrate::{no_progress, DownOptions, Failed, Outcome, ReportedError, U
 use crate::schema::{diff, Difference, Snapshot};
 use crate::{exit, plan, Migrator};
 
+/// The command, as the help of a failure on its scratch database names it.
+const VERIFY: &str = "migrate verify";
+
 /// Where the scratch database is created.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -426,19 +429,23 @@ pub(crate) struct Replay {
 }
 
 impl Replay {
+    /// A replay on `scratch` of `of`'s migrations, for `command` (`migrate verify`, `migrate
+    /// drift`: what its errors suggest running again).
     pub(crate) fn new(
         scratch: &Scratch,
         of: &Migrator,
+        command: &'static str,
         ledger_schema: bool,
         timeouts: SqlTimeouts,
     ) -> Result<Replay> {
-        Replay::start(scratch, of, ledger_schema, timeouts)
+        Replay::start(scratch, of, command, ledger_schema, timeouts)
             .map_err(|e| raised_on(scratch.environment(), e))
     }
 
     fn start(
         scratch: &Scratch,
         of: &Migrator,
+        command: &'static str,
         ledger_schema: bool,
         timeouts: SqlTimeouts,
     ) -> Result<Replay> {
@@ -483,7 +490,7 @@ impl Replay {
         // The same migrations (a directory, or the set embedded in the binary), on the scratch.
         let mut migrator = of.detached();
         migrator.env = env;
-        migrator.on_scratch = true;
+        migrator.on_scratch = Some(command);
         // Its errors are the run's, completed once by the run (`close_run`).
         migrator.suggest = crate::hint::Invocation::default();
         Ok(Replay {
@@ -537,19 +544,37 @@ impl Replay {
     }
 
     /// A migration that failed here failed on a scratch copy: the error names that database,
-    /// the help says so, that the target was not written, and what to do (the failure's own
-    /// help, which names the file).
+    /// the help says so, that the target was not written, and what to do — the failure's own
+    /// help, which the engine wrote for a scratch database of this command
+    /// ([`crate::db::apply::ApplySettings::scratch`]: the file to fix, the command to run
+    /// again). A run whose connection to the scratch database was lost while a migration ran
+    /// has nothing to fix: whatever the help of such a failure on the target says
+    /// (`migrate status`, then `migrate up` again), here it is this command again.
+    /// Decided by the error's kind and reason, each help written once.
     fn on_scratch<R: HasErrors>(&self, mut failed: Failed<R>) -> Failed<R> {
+        use crate::ErrorKind;
         failed.error = raised_on(&self.migrator.env, failed.error);
         if let Some(reported) = failed.report.errors_mut().last_mut() {
             reported.database = failed.error.database().map(str::to_string);
         }
-        if failed.error.kind == crate::ErrorKind::MigrationFailed {
-            let then = failed
-                .error
-                .help
-                .take()
-                .unwrap_or_else(|| "fix the migration, then run the command again".to_string());
+        let again = || {
+            let command = self.migrator.on_scratch.unwrap_or(VERIFY);
+            format!("run {} again", crate::hint::command(command))
+        };
+        let lost_mid_migration =
+            matches!(failed.error.reason(), crate::error::Reason::Migration(_));
+        let then = match failed.error.kind {
+            ErrorKind::MigrationFailed => Some(
+                failed
+                    .error
+                    .help
+                    .take()
+                    .unwrap_or_else(|| format!("fix the migration, then {}", again())),
+            ),
+            ErrorKind::Connection if lost_mid_migration => Some(again()),
+            _ => None,
+        };
+        if let Some(then) = then {
             failed.error.help = Some(format!(
                 "this failed on the scratch database {}, built from the migration files, not on {}: nothing was written there; {then}",
                 self.migrator.env.connection.dbname, self.target
@@ -762,7 +787,7 @@ impl Migrator {
             lock_timeout_statement: options.lock_timeout_statement,
             statement_timeout: options.statement_timeout,
         };
-        let replay = Replay::new(&scratch, self, true, timeouts);
+        let replay = Replay::new(&scratch, self, VERIFY, true, timeouts);
         scratches.push(scratch);
         let mut replay = replay?;
 

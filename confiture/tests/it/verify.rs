@@ -727,3 +727,95 @@ fn read_only_transactions_do_not_wait_for_an_open_serializable_writer() {
         "(verify, drift, targets and schemas queries) ended while the writer was open"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// what a failure on a scratch database suggests
+
+/// The help of an error of `verify` or `drift` (`command`): it names that command, never
+/// one that would write the target (`migrate up`, `migrate down`), nor anything to undo (the
+/// scratch database is dropped).
+#[track_caller]
+fn assert_suggests_only(command: &str, help: Option<&str>) {
+    let help = help.expect("a help");
+    assert!(
+        help.contains(&format!("`cargo confiture {command}")),
+        "{command}: {help}"
+    );
+    for unsafe_words in ["migrate up", "migrate down", "undo", "migrate status"] {
+        assert!(!help.contains(unsafe_words), "{command}: {help}");
+    }
+}
+
+/// A `no-transaction` migration that fails part-way on the scratch database: statement 1
+/// stays committed there, but the scratch database is dropped — the help says to fix the file
+/// and run `verify` (or `drift`) again, not to undo anything nor to run `migrate up`, which
+/// would apply the migrations to the target. The same for a migration that releases the
+/// migration lock, and for one that fails in its transaction.
+#[test]
+fn a_migration_failing_on_the_scratch_database_suggests_the_command_that_was_run() {
+    let db = TestDb::new("cft_verify_notx");
+    let dir = TempDir::new("cft_verify_notx");
+    dir.write("001_a.up.sql", "CREATE TABLE a (i int);\n");
+    dir.write("001_a.down.sql", "DROP TABLE a;\n");
+    // Fails on a scratch database only, after its first statement committed.
+    let fails_on_scratch = format!(
+        "SELECT 1 / (CASE WHEN current_database() LIKE '{}%' THEN 0 ELSE 1 END);\n",
+        confiture::db::scratch::PREFIX
+    );
+    dir.write(
+        "002_i.up.sql",
+        &format!(
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (i);\n{fails_on_scratch}"
+        ),
+    );
+    dir.write(
+        "002_i.down.sql",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY a_i;\n",
+    );
+    up(&db, dir.path());
+    let fails = |failed: &confiture::migrate::Failed<_>, command: &str| {
+        let error: &confiture::Error = &failed.error;
+        assert_eq!(
+            error.kind,
+            ErrorKind::MigrationFailed,
+            "{command}: {error:?}"
+        );
+        assert_suggests_only(command, error.help.as_deref());
+        let help = error.help.as_deref().unwrap_or_default();
+        assert!(help.contains("fix "), "{command}: {help}");
+        assert!(help.contains("002_i.up.sql"), "{command}: {help}");
+    };
+    let failed = migrator(&db, dir.path())
+        .verify(&VerifyOptions::default(), &mut no_scratch_progress)
+        .unwrap_err();
+    fails(&failed, "migrate verify");
+    assert_suggests_only("migrate verify", failed.report.errors[0].help.as_deref());
+    let failed = migrator(&db, dir.path())
+        .drift(&DriftOptions::default(), &mut no_scratch_progress)
+        .unwrap_err();
+    assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
+    assert_suggests_only("migrate drift", failed.error.help.as_deref());
+    assert_suggests_only("migrate drift", failed.report.errors[0].help.as_deref());
+
+    // A migration that releases the migration lock, and one whose SQL fails.
+    for (up_sql, expected) in [
+        // Out of the linter's sight, as a function of the application's would do it.
+        (
+            "DO $$ BEGIN EXECUTE 'SELECT pg_advisory_' || 'unlock_all()'; END $$;\n",
+            "remove that call",
+        ),
+        ("ALTER TABLE nosuch ADD b int;\n", "fix "),
+    ] {
+        let dir = TempDir::new("cft_verify_unlock");
+        dir.write("001_a.up.sql", "CREATE TABLE a (i int);\n");
+        dir.write("001_a.down.sql", "DROP TABLE a;\n");
+        dir.write("002_u.up.sql", up_sql);
+        dir.write("002_u.down.sql", "SELECT 1;\n");
+        let failed = migrator(&db, dir.path())
+            .verify(&VerifyOptions::default(), &mut no_scratch_progress)
+            .unwrap_err();
+        let help = failed.error.help.as_deref().unwrap_or_default();
+        assert!(help.contains(expected), "{up_sql}: {help}");
+        assert_suggests_only("migrate verify", Some(help));
+    }
+}

@@ -625,7 +625,8 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
     run.code(exit::MIGRATION_FAILED)
         .stderr_has("help: this failed on the scratch database confiture_scratch_")
         .stderr_has(&target)
-        .stderr_has("fix db/migrations/002_x.up.sql, then run the command again");
+        .stderr_has("fix db/migrations/002_x.up.sql, then run `cargo confiture migrate verify ")
+        .stderr_lacks("migrate up");
     assert_scratch_dropped(&run);
     // A down that fails, in the JSON too.
     project.write("db/migrations/002_x.up.sql", "SELECT 1;\n");
