@@ -175,6 +175,9 @@ pub enum CheckResult {
     UpNotRepeatable,
     /// Its up or down failed on the scratch database (the run's error says why).
     Failed,
+    /// The run was stopped ([`Migrator::stop_when`], the CLI's Ctrl-C) while it was being
+    /// checked: neither checked nor failed.
+    Interrupted,
     /// After the first migration that failed a check: not tried.
     NotChecked,
 }
@@ -189,6 +192,7 @@ impl CheckResult {
             CheckResult::DownDoesNotRestore => "down_does_not_restore",
             CheckResult::UpNotRepeatable => "up_not_repeatable",
             CheckResult::Failed => "failed",
+            CheckResult::Interrupted => "interrupted",
             CheckResult::NotChecked => "not_checked",
         }
     }
@@ -351,6 +355,8 @@ pub struct VerifySummary {
     pub failed_checks: usize,
     /// Migrations not tried after a failed check.
     pub not_checked: usize,
+    /// The migration being checked when the run was stopped (0 or 1).
+    pub interrupted: usize,
 }
 
 impl VerifyReport {
@@ -380,6 +386,7 @@ impl VerifyReport {
                 .filter(|m| m.result.is_finding())
                 .count(),
             not_checked: count(CheckResult::NotChecked),
+            interrupted: count(CheckResult::Interrupted),
         };
         self.passed = self.errors.is_empty() && self.summary.failed_checks == 0;
     }
@@ -547,9 +554,9 @@ impl Replay {
     /// the help says so, that the target was not written, and what to do — the failure's own
     /// help, which the engine wrote for a scratch database of this command
     /// ([`crate::db::apply::ApplySettings::scratch`]: the file to fix, the command to run
-    /// again). A run whose connection to the scratch database was lost while a migration ran
-    /// has nothing to fix: whatever the help of such a failure on the target says
-    /// (`migrate status`, then `migrate up` again), here it is this command again.
+    /// again). A run stopped from outside, or whose connection to the scratch database was
+    /// lost while a migration ran, has nothing to fix: whatever the help of such a failure on
+    /// the target says (`migrate up` again, `migrate status`), here it is this command again.
     /// Decided by the error's kind and reason, each help written once.
     fn on_scratch<R: HasErrors>(&self, mut failed: Failed<R>) -> Failed<R> {
         use crate::ErrorKind;
@@ -571,12 +578,17 @@ impl Replay {
                     .take()
                     .unwrap_or_else(|| format!("fix the migration, then {}", again())),
             ),
+            ErrorKind::Interrupted => Some(again()),
             ErrorKind::Connection if lost_mid_migration => Some(again()),
             _ => None,
         };
         if let Some(then) = then {
+            let what = match failed.error.kind {
+                ErrorKind::Interrupted => "this was interrupted",
+                _ => "this failed",
+            };
             failed.error.help = Some(format!(
-                "this failed on the scratch database {}, built from the migration files, not on {}: nothing was written there; {then}",
+                "{what} on the scratch database {}, built from the migration files, not on {}: nothing was written there; {then}",
                 self.migrator.env.connection.dbname, self.target
             ));
             if let Some(reported) = failed.report.errors_mut().last_mut() {
@@ -808,7 +820,19 @@ impl Migrator {
             report.migrations[i].duration_ms =
                 Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
             if let Err(e) = outcome {
-                report.migrations[i].result = CheckResult::Failed;
+                // Stopped from outside: the check was cut short, nothing failed. The flag too:
+                // the CLI drops the scratch database under the run as it stops it, and the
+                // drop's error may come first.
+                let stopped = e.error.kind == crate::ErrorKind::Interrupted
+                    || self
+                        .stop
+                        .as_ref()
+                        .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::SeqCst));
+                report.migrations[i].result = if stopped {
+                    CheckResult::Interrupted
+                } else {
+                    CheckResult::Failed
+                };
                 progress(ScratchProgress::Checked(report.migrations[i].clone()));
                 return Err(e);
             }

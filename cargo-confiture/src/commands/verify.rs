@@ -261,6 +261,7 @@ fn result_word(result: CheckResult) -> &'static str {
         CheckResult::DownDoesNotRestore => "down does not restore the schema",
         CheckResult::UpNotRepeatable => "up not repeatable after its down",
         CheckResult::Failed => "failed",
+        CheckResult::Interrupted => "interrupted",
         CheckResult::NotChecked => "not checked",
     }
 }

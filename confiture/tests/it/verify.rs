@@ -731,6 +731,24 @@ fn read_only_transactions_do_not_wait_for_an_open_serializable_writer() {
 // ---------------------------------------------------------------------------------------------
 // what a failure on a scratch database suggests
 
+/// SQL that sleeps `seconds` on a scratch database and not at all elsewhere: a migration that
+/// `up` applies at once and `verify`/`drift` replay slowly.
+fn sleep_on_scratch(seconds: u32) -> String {
+    format!(
+        "SELECT pg_sleep(CASE WHEN current_database() LIKE '{}%' THEN {seconds} ELSE 0 END);\n",
+        confiture::db::scratch::PREFIX
+    )
+}
+
+/// Sets `flag` a second after it is called, from a thread of its own.
+fn set_soon(flag: &std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let flag = flag.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+}
+
 /// The help of an error of `verify` or `drift` (`command`): it names that command, never
 /// one that would write the target (`migrate up`, `migrate down`), nor anything to undo (the
 /// scratch database is dropped).
@@ -744,6 +762,95 @@ fn assert_suggests_only(command: &str, help: Option<&str>) {
     for unsafe_words in ["migrate up", "migrate down", "undo", "migrate status"] {
         assert!(!help.contains(unsafe_words), "{command}: {help}");
     }
+}
+
+/// `verify` and `drift` stopped from outside ([`Migrator::stop_when`]) while a migration runs
+/// on the scratch database: the error says to run the same command again (nothing was done to
+/// the target), never `migrate up`; verify's report and progress call the cut-off migration
+/// `interrupted` (counted as such, not a failed check, and not `failed`); drift's `replayed`
+/// lists only what was replayed.
+#[test]
+fn a_stopped_verify_or_drift_is_interrupted_and_suggests_itself_again() {
+    let db = TestDb::new("cft_verify_stop");
+    let dir = TempDir::new("cft_verify_stop");
+    dir.write("001_a.up.sql", "CREATE TABLE a (i int);\n");
+    dir.write("001_a.down.sql", "DROP TABLE a;\n");
+    let slow = format!("{}CREATE TABLE s2 (id int);\n", sleep_on_scratch(60));
+    dir.write("002_sleep.up.sql", &slow);
+    dir.write("002_sleep.down.sql", "DROP TABLE s2;\n");
+    dir.write("003_c.up.sql", "CREATE TABLE c (i int);\n");
+    dir.write("003_c.down.sql", "DROP TABLE c;\n");
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut checked = Vec::new();
+    let failed = migrator(&db, dir.path())
+        .stop_when(stop.clone())
+        .verify(&VerifyOptions::default(), &mut |p| match p {
+            ScratchProgress::Checking { version, .. } if version == "002" => set_soon(&stop),
+            ScratchProgress::Checked(check) => checked.push((check.version, check.result)),
+            _ => {}
+        })
+        .unwrap_err();
+    assert_eq!(
+        failed.error.kind,
+        ErrorKind::Interrupted,
+        "{:?}",
+        failed.error
+    );
+    assert_suggests_only("migrate verify", failed.error.help.as_deref());
+    assert_suggests_only("migrate verify", failed.report.errors[0].help.as_deref());
+    let results: Vec<CheckResult> = failed.report.migrations.iter().map(|m| m.result).collect();
+    assert_eq!(
+        results,
+        [
+            CheckResult::Reversible,
+            CheckResult::Interrupted,
+            CheckResult::NotChecked
+        ]
+    );
+    assert_eq!(
+        checked,
+        [
+            ("001".to_string(), CheckResult::Reversible),
+            ("002".to_string(), CheckResult::Interrupted)
+        ],
+        "the progress events"
+    );
+    let summary = failed.report.summary;
+    assert_eq!(
+        (
+            summary.interrupted,
+            summary.failed_checks,
+            summary.not_checked
+        ),
+        (1, 0, 1),
+        "{summary:?}"
+    );
+
+    // drift, every migration applied (at once: the sleep is the scratch database's).
+    up(&db, dir.path());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failed = migrator(&db, dir.path())
+        .stop_when(stop.clone())
+        .drift(&DriftOptions::default(), &mut |p| {
+            if matches!(p, ScratchProgress::Step(s) if s.starts_with("replaying")) {
+                set_soon(&stop);
+            }
+        })
+        .unwrap_err();
+    assert_eq!(
+        failed.error.kind,
+        ErrorKind::Interrupted,
+        "{:?}",
+        failed.error
+    );
+    assert_suggests_only("migrate drift", failed.error.help.as_deref());
+    assert_suggests_only("migrate drift", failed.report.errors[0].help.as_deref());
+    assert_eq!(
+        failed.report.replayed,
+        ["001"],
+        "002 was cut off, 003 never ran"
+    );
 }
 
 /// A `no-transaction` migration that fails part-way on the scratch database: statement 1
