@@ -100,7 +100,8 @@ pub struct DriftReport {
     pub passed: bool,
     /// `user@host:port/db`, never with the password.
     pub database: Option<String>,
-    /// The versions replayed: the ledger's applied migrations.
+    /// The versions replayed: the ledger's applied migrations — those replayed before the
+    /// replay failed or was stopped, when it did.
     pub replayed: Vec<String>,
     /// The scratch databases used (dropped at the end).
     pub scratch_databases: Vec<String>,
@@ -243,7 +244,8 @@ impl Migrator {
             .filter(|m| m.status.is_recorded())
             .filter_map(|m| m.number)
             .max();
-        report.replayed = status.applied.clone();
+        // Set once replayed: a run that stops before (or while) it replays lists what it did.
+        let applied = status.applied.clone();
         // The replay would refuse broken files of the migrations it runs (the applied ones;
         // every one with a schema directory): refused here, before the live schema is read
         // and a scratch database made — by the replay's own rule.
@@ -286,6 +288,7 @@ impl Migrator {
             .as_ref()
             .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner));
         if let Some(done) = slot.as_deref().and_then(Option::clone) {
+            report.replayed = applied;
             report.replayed_with = Some(done.by);
             let expected = done.expected.as_applied_by(&done.role, &applied_by, &live);
             report.drift = diff(&expected, &live)
@@ -304,14 +307,19 @@ impl Migrator {
             lock_timeout_statement: options.lock_timeout_statement,
             statement_timeout: options.statement_timeout,
         };
-        let replay = Replay::new(&scratch, self, status.initialised, timeouts);
+        let replay = Replay::new(&scratch, self, DRIFT, status.initialised, timeouts);
         scratches.push(scratch);
         let mut replay = replay?;
         if let Some(newest) = newest {
-            let step = format!("replaying {} applied migrations", report.replayed.len());
+            let step = format!("replaying {} applied migrations", applied.len());
             progress(ScratchProgress::Step(step));
-            replay.up(None, Some(newest))?;
+            if let Err(failed) = replay.up(None, Some(newest)) {
+                // Those committed on the scratch database before it failed or was stopped.
+                report.replayed.clone_from(&failed.report.applied);
+                return Err(failed.into());
+            }
         }
+        report.replayed = applied;
         let expected = Arc::new(replay.snapshot()?);
         // The replay's objects are the replaying role's; the live ones, whoever's ran `up`.
         let role = replay.role()?;
@@ -339,6 +347,9 @@ impl Migrator {
         Ok(())
     }
 }
+
+/// The command, as the help of a failure on its scratch databases names it.
+const DRIFT: &str = "migrate drift";
 
 /// `drift` of a tenant schema (named by `source`: where a fleet listed it, or `schema NAME`)
 /// is refused, before connecting: the one wording, for a fleet and for one tenant.

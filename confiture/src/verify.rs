@@ -35,6 +35,9 @@ use crate::migrate::{no_progress, DownOptions, Failed, Outcome, ReportedError, U
 use crate::schema::{diff, Difference, Snapshot};
 use crate::{exit, plan, Migrator};
 
+/// The command, as the help of a failure on its scratch database names it.
+const VERIFY: &str = "migrate verify";
+
 /// Where the scratch database is created.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -172,6 +175,9 @@ pub enum CheckResult {
     UpNotRepeatable,
     /// Its up or down failed on the scratch database (the run's error says why).
     Failed,
+    /// The run was stopped ([`Migrator::stop_when`], the CLI's Ctrl-C) while it was being
+    /// checked: neither checked nor failed.
+    Interrupted,
     /// After the first migration that failed a check: not tried.
     NotChecked,
 }
@@ -186,6 +192,7 @@ impl CheckResult {
             CheckResult::DownDoesNotRestore => "down_does_not_restore",
             CheckResult::UpNotRepeatable => "up_not_repeatable",
             CheckResult::Failed => "failed",
+            CheckResult::Interrupted => "interrupted",
             CheckResult::NotChecked => "not_checked",
         }
     }
@@ -348,6 +355,8 @@ pub struct VerifySummary {
     pub failed_checks: usize,
     /// Migrations not tried after a failed check.
     pub not_checked: usize,
+    /// The migration being checked when the run was stopped (0 or 1).
+    pub interrupted: usize,
 }
 
 impl VerifyReport {
@@ -377,6 +386,7 @@ impl VerifyReport {
                 .filter(|m| m.result.is_finding())
                 .count(),
             not_checked: count(CheckResult::NotChecked),
+            interrupted: count(CheckResult::Interrupted),
         };
         self.passed = self.errors.is_empty() && self.summary.failed_checks == 0;
     }
@@ -426,19 +436,23 @@ pub(crate) struct Replay {
 }
 
 impl Replay {
+    /// A replay on `scratch` of `of`'s migrations, for `command` (`migrate verify`, `migrate
+    /// drift`: what its errors suggest running again).
     pub(crate) fn new(
         scratch: &Scratch,
         of: &Migrator,
+        command: &'static str,
         ledger_schema: bool,
         timeouts: SqlTimeouts,
     ) -> Result<Replay> {
-        Replay::start(scratch, of, ledger_schema, timeouts)
+        Replay::start(scratch, of, command, ledger_schema, timeouts)
             .map_err(|e| raised_on(scratch.environment(), e))
     }
 
     fn start(
         scratch: &Scratch,
         of: &Migrator,
+        command: &'static str,
         ledger_schema: bool,
         timeouts: SqlTimeouts,
     ) -> Result<Replay> {
@@ -483,7 +497,7 @@ impl Replay {
         // The same migrations (a directory, or the set embedded in the binary), on the scratch.
         let mut migrator = of.detached();
         migrator.env = env;
-        migrator.on_scratch = true;
+        migrator.on_scratch = Some(command);
         // Its errors are the run's, completed once by the run (`close_run`).
         migrator.suggest = crate::hint::Invocation::default();
         Ok(Replay {
@@ -537,21 +551,44 @@ impl Replay {
     }
 
     /// A migration that failed here failed on a scratch copy: the error names that database,
-    /// the help says so, that the target was not written, and what to do (the failure's own
-    /// help, which names the file).
+    /// the help says so, that the target was not written, and what to do — the failure's own
+    /// help, which the engine wrote for a scratch database of this command
+    /// ([`crate::db::apply::ApplySettings::scratch`]: the file to fix, the command to run
+    /// again). A run stopped from outside, or whose connection to the scratch database was
+    /// lost while a migration ran, has nothing to fix: whatever the help of such a failure on
+    /// the target says (`migrate up` again, `migrate status`), here it is this command again.
+    /// Decided by the error's kind and reason, each help written once.
     fn on_scratch<R: HasErrors>(&self, mut failed: Failed<R>) -> Failed<R> {
+        use crate::ErrorKind;
         failed.error = raised_on(&self.migrator.env, failed.error);
         if let Some(reported) = failed.report.errors_mut().last_mut() {
             reported.database = failed.error.database().map(str::to_string);
         }
-        if failed.error.kind == crate::ErrorKind::MigrationFailed {
-            let then = failed
-                .error
-                .help
-                .take()
-                .unwrap_or_else(|| "fix the migration, then run the command again".to_string());
+        let again = || {
+            let command = self.migrator.on_scratch.unwrap_or(VERIFY);
+            format!("run {} again", crate::hint::command(command))
+        };
+        let lost_mid_migration =
+            matches!(failed.error.reason(), crate::error::Reason::Migration(_));
+        let then = match failed.error.kind {
+            ErrorKind::MigrationFailed => Some(
+                failed
+                    .error
+                    .help
+                    .take()
+                    .unwrap_or_else(|| format!("fix the migration, then {}", again())),
+            ),
+            ErrorKind::Interrupted => Some(again()),
+            ErrorKind::Connection if lost_mid_migration => Some(again()),
+            _ => None,
+        };
+        if let Some(then) = then {
+            let what = match failed.error.kind {
+                ErrorKind::Interrupted => "this was interrupted",
+                _ => "this failed",
+            };
             failed.error.help = Some(format!(
-                "this failed on the scratch database {}, built from the migration files, not on {}: nothing was written there; {then}",
+                "{what} on the scratch database {}, built from the migration files, not on {}: nothing was written there; {then}",
                 self.migrator.env.connection.dbname, self.target
             ));
             if let Some(reported) = failed.report.errors_mut().last_mut() {
@@ -763,7 +800,7 @@ impl Migrator {
             lock_timeout_statement: options.lock_timeout_statement,
             statement_timeout: options.statement_timeout,
         };
-        let replay = Replay::new(&scratch, self, true, timeouts);
+        let replay = Replay::new(&scratch, self, VERIFY, true, timeouts);
         scratches.push(scratch);
         let mut replay = replay?;
 
@@ -784,7 +821,19 @@ impl Migrator {
             report.migrations[i].duration_ms =
                 Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
             if let Err(e) = outcome {
-                report.migrations[i].result = CheckResult::Failed;
+                // Stopped from outside: the check was cut short, nothing failed. The flag too:
+                // the CLI drops the scratch database under the run as it stops it, and the
+                // drop's error may come first.
+                let stopped = e.error.kind == crate::ErrorKind::Interrupted
+                    || self
+                        .stop
+                        .as_ref()
+                        .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::SeqCst));
+                report.migrations[i].result = if stopped {
+                    CheckResult::Interrupted
+                } else {
+                    CheckResult::Failed
+                };
                 progress(ScratchProgress::Checked(report.migrations[i].clone()));
                 return Err(e);
             }

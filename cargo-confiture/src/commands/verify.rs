@@ -2,7 +2,7 @@
 //! report as JSON), and make sure an interrupted run drops its scratch databases.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::{Arc, LazyLock, Mutex, Once};
 use std::time::Duration;
 
 use confiture::drift::{DriftOptions, DriftReport};
@@ -27,7 +27,7 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
     // Before the environment and the target list are read: a signal while a pipe is waited on
     // ends the run as interrupted (nothing to drop yet).
     drop_scratch_databases_on_interrupt(out);
-    let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+    let migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
             let code = super::fleet::verify(plan, &options, out);
@@ -36,6 +36,7 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
         }
     };
     let on = scratch_server_words(&args.scratch);
+    let mut migrator = migrator.stop_when(INTERRUPTED.clone());
     let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
     claim_the_output();
     super::finish(out, outcome, VerifyReport::exit_code, verify_text)
@@ -51,7 +52,7 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
     // Before the environment and the target list are read: a signal while a pipe is waited on
     // ends the run as interrupted (nothing to drop yet).
     drop_scratch_databases_on_interrupt(out);
-    let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+    let migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
             let code = super::fleet::drift(plan, &options, out);
@@ -60,6 +61,7 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
         }
     };
     let on = scratch_server_words(&args.scratch);
+    let mut migrator = migrator.stop_when(INTERRUPTED.clone());
     let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
     claim_the_output();
     super::finish(out, outcome, DriftReport::exit_code, drift_text)
@@ -92,8 +94,10 @@ fn from_version(text: &str) -> Result<u64> {
         })
 }
 
-/// Set by the signal thread before it drops the scratch databases.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Set by the signal thread before it drops the scratch databases; also the run's stop flag
+/// (`Migrator::stop_when`), so that the library stops the migration running on the scratch
+/// database and reports it `interrupted`, not `failed` under the drop.
+static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
 /// Who renders the outcome: the command's thread, or the signal thread (the interruption).
 /// Whoever claims it first; the other never prints, so stdout holds one document.
@@ -261,6 +265,7 @@ fn result_word(result: CheckResult) -> &'static str {
         CheckResult::DownDoesNotRestore => "down does not restore the schema",
         CheckResult::UpNotRepeatable => "up not repeatable after its down",
         CheckResult::Failed => "failed",
+        CheckResult::Interrupted => "interrupted",
         CheckResult::NotChecked => "not checked",
     }
 }

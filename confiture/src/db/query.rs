@@ -1,6 +1,6 @@
 //! The user's own query (`--targets-query`, `--schemas-query`, a `fleet:` block's
 //! `targets_query`/`schemas_query`): sent as written, in a `READ ONLY` transaction that is
-//! always rolled back, its one column read as text. What the values mean is the caller's
+//! always rolled back (never waiting for a safe snapshot: `settings::read_only_transaction`), its one column read as text. What the values mean is the caller's
 //! (`fleet::query`); this only runs the query and says how it failed, as data.
 //!
 //! The query is bounded as a ledger read is: it waits at most the environment's
@@ -91,11 +91,7 @@ pub(crate) fn read_only_column(
         ColumnError::Refused { error: e, shown }
     };
     let wait = lock_wait(env);
-    let mut tx = client
-        .build_transaction()
-        .read_only(true)
-        .start()
-        .map_err(failed)?;
+    let mut tx = super::settings::read_only_transaction(&mut client).map_err(failed)?;
     // `SET LOCAL`: the bounds end with the transaction, which is always rolled back.
     let mut bounds = format!(
         "SET LOCAL lock_timeout = '{}ms'",

@@ -318,8 +318,12 @@ const OWN_SESSION_TIMEOUTS: &str = "SELECT pg_catalog.set_config(s.name, '0', fa
 /// names, not a migration's), the timeouts the target's settings gave it
 /// ([`OWN_SESSION_TIMEOUTS`]): one round trip.
 pub(crate) fn own_session(client: &mut postgres::Client, env: &Environment) -> Result<()> {
+    // `statement_timeout` first, by the cheapest statement: the catalog read may take longer
+    // than a tiny one the target gave every session.
     client
-        .simple_query(OWN_SESSION_TIMEOUTS)
+        .simple_query(&format!(
+            "SET statement_timeout = 0; {OWN_SESSION_TIMEOUTS}"
+        ))
         .map(drop)
         .map_err(|e| {
             let what = format!("cannot prepare a session on {}", env.connection);
@@ -342,10 +346,12 @@ fn maintenance_client(server: &Environment) -> Result<postgres::Client> {
             // The literals of `CREATE DATABASE` double their quotes only.
             // The target's timeouts are for migrations: a `statement_timeout` shorter than a
             // `CREATE DATABASE` failed every run, and one shorter than the drop at the end
-            // left the scratch database behind.
+            // left the scratch database behind. Its `statement_timeout` goes first, by the
+            // cheapest statement: each statement of the message is bound by it until then, and
+            // the catalog read of `OWN_SESSION_TIMEOUTS` may take longer than a tiny one.
             .batch_execute(&format!(
-                "SET {READ_ONLY_SETTING} = off; SET standard_conforming_strings = on; \
-                 {OWN_SESSION_TIMEOUTS}"
+                "SET statement_timeout = 0; SET {READ_ONLY_SETTING} = off; \
+                 SET standard_conforming_strings = on; {OWN_SESSION_TIMEOUTS}"
             ))
             .map_err(|e| {
                 let what = format!("cannot prepare a session on {}", env.connection);

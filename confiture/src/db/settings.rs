@@ -354,13 +354,30 @@ pub(crate) fn read_only<T>(
     client: &mut postgres::Client,
     read: impl FnOnce(&mut postgres::Transaction<'_>) -> std::result::Result<T, postgres::Error>,
 ) -> std::result::Result<T, postgres::Error> {
-    let mut tx = client.build_transaction().read_only(true).start()?;
+    let mut tx = read_only_transaction(client)?;
     // The tool's own read: not cut by the database's `statement_timeout`.
     tx.batch_execute(crate::db::OWN_STATEMENT_BOUNDS)?;
     let result = read(&mut tx);
     // Dropping the transaction rolls it back.
     drop(tx);
     result
+}
+
+/// Starts one of the tool's own read-only transactions (this module's reads, a fleet's
+/// targets and schemas queries): `REPEATABLE READ READ ONLY NOT DEFERRABLE`, whatever the
+/// session's defaults. A database whose transactions default to `SERIALIZABLE` and
+/// `DEFERRABLE` would make a `READ ONLY` one wait for a safe snapshot until every serializable
+/// transaction that writes has ended — for as long as a writer stays open, and no lock timeout
+/// ends that wait. The tool's reads need one snapshot, not serializability.
+pub(crate) fn read_only_transaction(
+    client: &mut postgres::Client,
+) -> std::result::Result<postgres::Transaction<'_>, postgres::Error> {
+    client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .deferrable(false)
+        .start()
 }
 
 #[cfg(test)]

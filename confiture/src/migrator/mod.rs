@@ -90,10 +90,11 @@ pub struct Migrator {
     /// The migrations already read and checked, given by a fleet to each of its targets
     /// (`fleet::Fleet`): [`Migrator::load`] returns them instead of reading the files again.
     pub(crate) preloaded: Option<std::sync::Arc<Checked>>,
-    /// The database is a scratch one of `migrate verify` or `drift`, built from the files
-    /// alone: a failure for want of a squashed history's schema snapshot says verify cannot
-    /// check it, and a refusal for broken files suggests no `migrate up --target`.
-    pub(crate) on_scratch: bool,
+    /// The database is a scratch one of this command (`migrate verify`, `migrate drift`),
+    /// built from the files alone: a failure for want of a squashed history's schema snapshot
+    /// says verify cannot check it, a refusal for broken files suggests no `migrate up
+    /// --target`, and a failed migration's help names this command ([`ApplySettings::scratch`](crate::db::apply::ApplySettings)).
+    pub(crate) on_scratch: Option<&'static str>,
     /// A fleet target's place among the databases its command's targets reached
     /// (`fleet::Claim`): each new session of this one is refused, before anything runs on it,
     /// when another target reached the same database first.
@@ -144,7 +145,7 @@ impl Migrator {
             handed_over: false,
             on_connect: None,
             preloaded: None,
-            on_scratch: false,
+            on_scratch: None,
             claim: None,
             in_fleet: false,
             stop: None,

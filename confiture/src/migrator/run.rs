@@ -244,6 +244,7 @@ impl Migrator {
             ledger_lock_wait: lock_wait,
             held_lock: None,
             stop: None,
+            scratch: self.on_scratch,
         }
     }
 

@@ -32,7 +32,7 @@ impl Migrator {
     fn load_set_for_up(&self, target: Option<u64>) -> Result<MigrationSet> {
         let checked = self.read_checked()?;
         let errors = FileErrors::new(&checked.set, &checked.diagnostics);
-        let stop = (!self.on_scratch).then_some("migrate up --target");
+        let stop = self.on_scratch.is_none().then_some("migrate up --target");
         plan::check_up_files(&checked.set, &errors, target, stop)?;
         Ok(checked.set)
     }
@@ -129,7 +129,7 @@ impl Migrator {
         let mut warnings = Vec::new();
         // To reconnect after a lost connection and read what the server committed.
         let env = self.env.clone();
-        let (on_scratch, in_fleet) = (self.on_scratch, self.in_fleet);
+        let (on_scratch, in_fleet) = (self.on_scratch.is_some(), self.in_fleet);
         let stop = self.stop.clone();
         let (client, target) = self.client_for_writing()?;
         settings.stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));

@@ -643,3 +643,286 @@ fn drift_behind_a_table_lock_is_exit_6_naming_the_holder() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// read-only transactions
+
+/// Runs `command` on a thread of its own: `"ended"` within a minute, `"failed"` (it panicked,
+/// its message above), or `"still waiting"`; with the thread, joined once what blocks it is
+/// gone (so that a command that waited drops its scratch databases before the test ends).
+fn within_a_minute(
+    command: impl FnOnce() + Send + 'static,
+) -> (&'static str, std::thread::JoinHandle<()>) {
+    let (done, ended) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        command();
+        let _ = done.send(());
+    });
+    let status = match ended.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(()) => "ended",
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => "failed",
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => "still waiting",
+    };
+    (status, thread)
+}
+
+/// A database whose transactions are `SERIALIZABLE` and `DEFERRABLE` by default: a `READ
+/// ONLY` transaction started there waits for a safe snapshot (`wait_event` `SafeSnapshot`)
+/// while any serializable transaction that writes is open — no lock, so no lock timeout ends
+/// it. The tool's own read-only transactions (the target's settings that `verify` and
+/// `drift` read, a fleet's targets and schemas queries) say `NOT DEFERRABLE`, at `REPEATABLE
+/// READ`: they end while such a writer stays open.
+#[test]
+fn read_only_transactions_do_not_wait_for_an_open_serializable_writer() {
+    let db = TestDb::new("cft_deferrable");
+    let dir = TempDir::new("cft_deferrable");
+    dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
+    dir.write("001_t.down.sql", "DROP TABLE t;\n");
+    up(&db, dir.path());
+    db.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{0}\" SET default_transaction_isolation = 'serializable';\n\
+             ALTER DATABASE \"{0}\" SET default_transaction_deferrable = on",
+            db.name
+        ))
+        .unwrap();
+    let mut writer = db.client_as("serializable-writer");
+    writer
+        .batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE; INSERT INTO t VALUES (1)")
+        .unwrap();
+
+    let env = db.environment();
+    let path = dir.path().to_path_buf();
+    let (verified, verify_thread) = within_a_minute(move || {
+        let outcome = Migrator::new(env, path, CheckOptions::default())
+            .verify(&VerifyOptions::default(), &mut no_scratch_progress);
+        assert!(outcome.is_ok_and(|r| r.passed));
+    });
+    let env = db.environment();
+    let path = dir.path().to_path_buf();
+    let (drifted, drift_thread) = within_a_minute(move || {
+        let outcome = Migrator::new(env, path, CheckOptions::default())
+            .drift(&DriftOptions::default(), &mut no_scratch_progress);
+        assert!(outcome.is_ok_and(|r| r.passed));
+    });
+    let env = db.environment();
+    let (listed, list_thread) = within_a_minute(move || {
+        let sql = "SELECT current_database()::text";
+        assert_eq!(confiture::fleet::query_targets(&env, sql).unwrap().len(), 1);
+        assert_eq!(
+            confiture::fleet::query_schemas(&env, "SELECT 'tenant_a'::text")
+                .unwrap()
+                .len(),
+            1
+        );
+    });
+    // The writer ends only now: whatever waited for it ends too (and drops what it made).
+    writer.batch_execute("COMMIT").unwrap();
+    for thread in [verify_thread, drift_thread, list_thread] {
+        let _ = thread.join();
+    }
+    assert_eq!(
+        (verified, drifted, listed),
+        ("ended", "ended", "ended"),
+        "(verify, drift, targets and schemas queries) ended while the writer was open"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// what a failure on a scratch database suggests
+
+/// SQL that sleeps `seconds` on a scratch database and not at all elsewhere: a migration that
+/// `up` applies at once and `verify`/`drift` replay slowly.
+fn sleep_on_scratch(seconds: u32) -> String {
+    format!(
+        "SELECT pg_sleep(CASE WHEN current_database() LIKE '{}%' THEN {seconds} ELSE 0 END);\n",
+        confiture::db::scratch::PREFIX
+    )
+}
+
+/// Sets `flag` a second after it is called, from a thread of its own.
+fn set_soon(flag: &std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let flag = flag.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+}
+
+/// The help of an error of `verify` or `drift` (`command`): it names that command, never
+/// one that would write the target (`migrate up`, `migrate down`), nor anything to undo (the
+/// scratch database is dropped).
+#[track_caller]
+fn assert_suggests_only(command: &str, help: Option<&str>) {
+    let help = help.expect("a help");
+    assert!(
+        help.contains(&format!("`cargo confiture {command}")),
+        "{command}: {help}"
+    );
+    for unsafe_words in ["migrate up", "migrate down", "undo", "migrate status"] {
+        assert!(!help.contains(unsafe_words), "{command}: {help}");
+    }
+}
+
+/// `verify` and `drift` stopped from outside ([`Migrator::stop_when`]) while a migration runs
+/// on the scratch database: the error says to run the same command again (nothing was done to
+/// the target), never `migrate up`; verify's report and progress call the cut-off migration
+/// `interrupted` (counted as such, not a failed check, and not `failed`); drift's `replayed`
+/// lists only what was replayed.
+#[test]
+fn a_stopped_verify_or_drift_is_interrupted_and_suggests_itself_again() {
+    let db = TestDb::new("cft_verify_stop");
+    let dir = TempDir::new("cft_verify_stop");
+    dir.write("001_a.up.sql", "CREATE TABLE a (i int);\n");
+    dir.write("001_a.down.sql", "DROP TABLE a;\n");
+    let slow = format!("{}CREATE TABLE s2 (id int);\n", sleep_on_scratch(60));
+    dir.write("002_sleep.up.sql", &slow);
+    dir.write("002_sleep.down.sql", "DROP TABLE s2;\n");
+    dir.write("003_c.up.sql", "CREATE TABLE c (i int);\n");
+    dir.write("003_c.down.sql", "DROP TABLE c;\n");
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut checked = Vec::new();
+    let failed = migrator(&db, dir.path())
+        .stop_when(stop.clone())
+        .verify(&VerifyOptions::default(), &mut |p| match p {
+            ScratchProgress::Checking { version, .. } if version == "002" => set_soon(&stop),
+            ScratchProgress::Checked(check) => checked.push((check.version, check.result)),
+            _ => {}
+        })
+        .unwrap_err();
+    assert_eq!(
+        failed.error.kind,
+        ErrorKind::Interrupted,
+        "{:?}",
+        failed.error
+    );
+    assert_suggests_only("migrate verify", failed.error.help.as_deref());
+    assert_suggests_only("migrate verify", failed.report.errors[0].help.as_deref());
+    let results: Vec<CheckResult> = failed.report.migrations.iter().map(|m| m.result).collect();
+    assert_eq!(
+        results,
+        [
+            CheckResult::Reversible,
+            CheckResult::Interrupted,
+            CheckResult::NotChecked
+        ]
+    );
+    assert_eq!(
+        checked,
+        [
+            ("001".to_string(), CheckResult::Reversible),
+            ("002".to_string(), CheckResult::Interrupted)
+        ],
+        "the progress events"
+    );
+    let summary = failed.report.summary;
+    assert_eq!(
+        (
+            summary.interrupted,
+            summary.failed_checks,
+            summary.not_checked
+        ),
+        (1, 0, 1),
+        "{summary:?}"
+    );
+
+    // drift, every migration applied (at once: the sleep is the scratch database's).
+    up(&db, dir.path());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failed = migrator(&db, dir.path())
+        .stop_when(stop.clone())
+        .drift(&DriftOptions::default(), &mut |p| {
+            if matches!(p, ScratchProgress::Step(s) if s.starts_with("replaying")) {
+                set_soon(&stop);
+            }
+        })
+        .unwrap_err();
+    assert_eq!(
+        failed.error.kind,
+        ErrorKind::Interrupted,
+        "{:?}",
+        failed.error
+    );
+    assert_suggests_only("migrate drift", failed.error.help.as_deref());
+    assert_suggests_only("migrate drift", failed.report.errors[0].help.as_deref());
+    assert_eq!(
+        failed.report.replayed,
+        ["001"],
+        "002 was cut off, 003 never ran"
+    );
+}
+
+/// A `no-transaction` migration that fails part-way on the scratch database: statement 1
+/// stays committed there, but the scratch database is dropped — the help says to fix the file
+/// and run `verify` (or `drift`) again, not to undo anything nor to run `migrate up`, which
+/// would apply the migrations to the target. The same for a migration that releases the
+/// migration lock, and for one that fails in its transaction.
+#[test]
+fn a_migration_failing_on_the_scratch_database_suggests_the_command_that_was_run() {
+    let db = TestDb::new("cft_verify_notx");
+    let dir = TempDir::new("cft_verify_notx");
+    dir.write("001_a.up.sql", "CREATE TABLE a (i int);\n");
+    dir.write("001_a.down.sql", "DROP TABLE a;\n");
+    // Fails on a scratch database only, after its first statement committed.
+    let fails_on_scratch = format!(
+        "SELECT 1 / (CASE WHEN current_database() LIKE '{}%' THEN 0 ELSE 1 END);\n",
+        confiture::db::scratch::PREFIX
+    );
+    dir.write(
+        "002_i.up.sql",
+        &format!(
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (i);\n{fails_on_scratch}"
+        ),
+    );
+    dir.write(
+        "002_i.down.sql",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY a_i;\n",
+    );
+    up(&db, dir.path());
+    let fails = |failed: &confiture::migrate::Failed<_>, command: &str| {
+        let error: &confiture::Error = &failed.error;
+        assert_eq!(
+            error.kind,
+            ErrorKind::MigrationFailed,
+            "{command}: {error:?}"
+        );
+        assert_suggests_only(command, error.help.as_deref());
+        let help = error.help.as_deref().unwrap_or_default();
+        assert!(help.contains("fix "), "{command}: {help}");
+        assert!(help.contains("002_i.up.sql"), "{command}: {help}");
+    };
+    let failed = migrator(&db, dir.path())
+        .verify(&VerifyOptions::default(), &mut no_scratch_progress)
+        .unwrap_err();
+    fails(&failed, "migrate verify");
+    assert_suggests_only("migrate verify", failed.report.errors[0].help.as_deref());
+    let failed = migrator(&db, dir.path())
+        .drift(&DriftOptions::default(), &mut no_scratch_progress)
+        .unwrap_err();
+    assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
+    assert_suggests_only("migrate drift", failed.error.help.as_deref());
+    assert_suggests_only("migrate drift", failed.report.errors[0].help.as_deref());
+
+    // A migration that releases the migration lock, and one whose SQL fails.
+    for (up_sql, expected) in [
+        // Out of the linter's sight, as a function of the application's would do it.
+        (
+            "DO $$ BEGIN EXECUTE 'SELECT pg_advisory_' || 'unlock_all()'; END $$;\n",
+            "remove that call",
+        ),
+        ("ALTER TABLE nosuch ADD b int;\n", "fix "),
+    ] {
+        let dir = TempDir::new("cft_verify_unlock");
+        dir.write("001_a.up.sql", "CREATE TABLE a (i int);\n");
+        dir.write("001_a.down.sql", "DROP TABLE a;\n");
+        dir.write("002_u.up.sql", up_sql);
+        dir.write("002_u.down.sql", "SELECT 1;\n");
+        let failed = migrator(&db, dir.path())
+            .verify(&VerifyOptions::default(), &mut no_scratch_progress)
+            .unwrap_err();
+        let help = failed.error.help.as_deref().unwrap_or_default();
+        assert!(help.contains(expected), "{up_sql}: {help}");
+        assert_suggests_only("migrate verify", Some(help));
+    }
+}

@@ -185,9 +185,13 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
         assert!(status.success());
         let output = child.wait_with_output().unwrap();
         let run = Run::from_output(output, sent.elapsed());
-        run.code(exit::INTERRUPTED).stderr_has(&format!(
-            "interrupted: dropped the scratch database \"{scratch}\""
-        ));
+        // The migration cut short is `interrupted` (the library's `Checked` event), not failed.
+        run.code(exit::INTERRUPTED)
+            .stderr_has(&format!(
+                "interrupted: dropped the scratch database \"{scratch}\""
+            ))
+            .stderr_has("001_slow interrupted")
+            .stderr_lacks("001_slow failed");
         assert!(
             !database_exists(&scratch),
             "{signal}: {scratch} left behind\n{}",
@@ -625,7 +629,8 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
     run.code(exit::MIGRATION_FAILED)
         .stderr_has("help: this failed on the scratch database confiture_scratch_")
         .stderr_has(&target)
-        .stderr_has("fix db/migrations/002_x.up.sql, then run the command again");
+        .stderr_has("fix db/migrations/002_x.up.sql, then run `cargo confiture migrate verify ")
+        .stderr_lacks("migrate up");
     assert_scratch_dropped(&run);
     // A down that fails, in the JSON too.
     project.write("db/migrations/002_x.up.sql", "SELECT 1;\n");

@@ -147,17 +147,19 @@ pub(super) fn lock_released(
         "the run stopped there: without the lock, another run (cargo confiture's or \
          confiture's) could apply the same migrations at the same time",
     )
-    // "Run the command again", not a command: `verify` and `drift` run migrations on a scratch
-    // database, where `migrate up`/`down` would name the real one.
+    // "Run the command again", not `migrate up`/`down`: on the scratch database of `verify`
+    // and `drift` (which it names, and which is dropped with what it committed), they would
+    // name the real one.
     .with_help(format!(
-        "remove that call from {} (or from the function it calls){}, then run the command again",
+        "remove that call from {} (or from the function it calls){}, then {}",
         file.path.display(),
-        match (whole_run, file.mode) {
-            (false, TransactionMode::NoTransaction) => {
+        match (whole_run, file.mode, settings.scratch) {
+            (false, TransactionMode::NoTransaction, None) => {
                 "; what it committed stays: undo it, or make its statements safe to run twice"
             }
             _ => "",
         },
+        settings.run_again(),
     ));
     // The migration's own error, when it failed on its own after releasing the lock, is said
     // too, with its place; the check's own failure would only repeat this message.
@@ -813,7 +815,11 @@ fn failure_help(
         ),
         _ => {
             return (
-                format!("fix {}, then run the command again", step.file().path.display()),
+                format!(
+                    "fix {}, then {}",
+                    step.file().path.display(),
+                    settings.run_again()
+                ),
                 true,
             )
         }

@@ -74,12 +74,27 @@ pub struct ApplySettings {
     /// Stops the run from outside ([`crate::Migrator::stop_when`]): nothing more is sent once
     /// it is set, and the message running is cancelled; `None` runs to the end.
     pub stop: Option<Stop>,
+    /// The run replays migrations on a scratch database for this command (`migrate verify`,
+    /// `migrate drift`: [`crate::Migrator::on_scratch`]), which built it from the files and
+    /// drops it at its end: a failed step's help names that command to run again, never
+    /// `migrate up`/`down` (they would write the target), and says nothing of undoing what a
+    /// no-transaction migration committed there. `None`: the database the command is about.
+    pub scratch: Option<&'static str>,
 }
 
 impl ApplySettings {
     /// Whether the run was stopped from outside ([`ApplySettings::stop`]).
     pub(crate) fn stopped(&self) -> bool {
         self.stop.as_ref().is_some_and(Stop::is_set)
+    }
+
+    /// The end of a failed step's help: `run the command again`, or on a scratch database
+    /// ([`ApplySettings::scratch`]) `` run `cargo confiture migrate verify` again ``.
+    pub(crate) fn run_again(&self) -> String {
+        match self.scratch {
+            Some(command) => format!("run {} again", crate::hint::command(command)),
+            None => "run the command again".to_string(),
+        }
     }
 
     /// Sends one message of a migration (`send`), cancelled on the server when the run is

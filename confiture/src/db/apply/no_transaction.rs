@@ -368,7 +368,7 @@ pub(super) fn run_statements(
         let mut f = super::failure::record_failure(settings, step, &script, e);
         if !holders.is_empty() {
             f = ledger_locked(settings, step, f, holders);
-            if let Some(help) = &mut f.error.help {
+            if let Some(help) = f.error.help.as_mut().filter(|_| settings.scratch.is_none()) {
                 help.push_str(
                     "; what it committed stays: undo it, or make its statements safe to run twice",
                 );
@@ -458,10 +458,12 @@ fn statement_failed(
     // `search_path` still in effect finds its table): named, with the drop to run, not "make
     // it safe to run twice" (`IF NOT EXISTS` would record an index that was never built).
     let duplicate = postgres::error::SqlState::DUPLICATE_TABLE.code();
+    // Not on a scratch database (`verify`, `drift`): dropped with whatever it holds.
+    let live = settings.scratch.is_none();
     let left_invalid = failure
         .server
         .as_ref()
-        .is_some_and(|s| s.sqlstate == duplicate)
+        .is_some_and(|s| live && s.sqlstate == duplicate)
         .then(|| step.file().statements.get(index))
         .flatten()
         .and_then(|span| step.file().text.get(span.range.clone()))
@@ -492,22 +494,29 @@ fn statement_failed(
         });
         let committed = "what it committed stays: undo it, or make its statements safe to run \
                          twice (`IF NOT EXISTS`, `IF EXISTS`)";
-        let help = if failure.blames_file {
-            format!(
+        let help = match (failure.blames_file, live) {
+            (true, true) => format!(
                 "fix {}; {committed}, then run {again} again",
                 step.file().path.display()
-            )
-        } else {
-            match failure.error.help.take() {
-                Some(own) => format!("{own}; {committed}"),
-                None => format!("{committed}, then run {again} again"),
-            }
+            ),
+            // On a scratch database, what it committed goes with it: the file is all to fix.
+            (true, false) => format!(
+                "fix {}, then {}",
+                step.file().path.display(),
+                settings.run_again()
+            ),
+            (false, _) => match failure.error.help.take() {
+                Some(own) if live => format!("{own}; {committed}"),
+                Some(own) => own,
+                None if live => format!("{committed}, then run {again} again"),
+                None => settings.run_again(),
+            },
         };
         failure.error.help = Some(help);
         failure.blames_file = false;
     }
     let _ = client.batch_execute(RESET_SESSION);
-    if let Ok(after) = invalid_indexes(client) {
+    if let Some(Ok(after)) = live.then(|| invalid_indexes(client)) {
         let drop = file_statement_drops_index(step.file(), index);
         for invalid in after.iter().filter(|i| !before.contains(i)) {
             if drop {

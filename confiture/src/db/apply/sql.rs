@@ -754,6 +754,7 @@ mod tests {
             ledger_lock_wait: Duration::from_millis(1500),
             held_lock: None,
             stop: None,
+            scratch: None,
         };
         let step = Step::up(&migration, false);
         let text = batch(&settings, std::slice::from_ref(&step), true)
@@ -833,6 +834,7 @@ mod tests {
             ledger_lock_wait: Duration::from_millis(1500),
             held_lock: None,
             stop: None,
+            scratch: None,
         }
     }
 

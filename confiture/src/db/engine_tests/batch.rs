@@ -487,6 +487,7 @@ fn batch_limits_bound_each_message() {
         ledger_lock_wait: Duration::from_secs(5),
         held_lock: None,
         stop: None,
+        scratch: None,
     };
     apply::create_tracking_table(&mut client, &settings.table).unwrap();
     let steps: Vec<Step<'_>> = checked
@@ -613,6 +614,7 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
         ledger_lock_wait: Duration::from_secs(5),
         held_lock: None,
         stop: None,
+        scratch: None,
     };
     let steps: Vec<Step<'_>> = checked
         .set

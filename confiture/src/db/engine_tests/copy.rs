@@ -46,6 +46,7 @@ fn copy_through_the_client_is_never_a_lost_connection() {
             ledger_lock_wait: Duration::from_secs(5),
             held_lock: None,
             stop: None,
+            scratch: None,
         };
         apply::create_tracking_table(&mut client, &settings.table).unwrap();
         let steps: Vec<Step<'_>> = checked

@@ -159,6 +159,7 @@ fn settings() -> ApplySettings {
         ledger_lock_wait: Duration::from_secs(5),
         held_lock: None,
         stop: None,
+        scratch: None,
     }
 }
 
