@@ -47,14 +47,9 @@ impl Migrator {
 
     /// [`Migrator::status`] as the commands that read it on the way (drift) read it, which
     /// complete their own errors, with the roles the ledger's rows name as having applied them
-    /// (`applied_by`; none when there is no ledger): `drift` compares owners with them.
-    pub(crate) fn status_read(&mut self) -> Result<(StatusReport, BTreeSet<String>)> {
-        let wait = self.ledger_read().wait;
-        self.status_read_within(wait)
-    }
-
-    /// [`Migrator::status_read`], waiting at most `wait` for a lock another session holds on
-    /// the ledger (`--lock-wait`), then exit 6 naming it.
+    /// (`applied_by`; none when there is no ledger): `drift` compares owners with them. Waits at
+    /// most `wait` for a lock another session holds on the ledger (`--lock-wait`), then exit 6
+    /// naming it.
     pub(crate) fn status_read_within(
         &mut self,
         wait: Duration,
