@@ -108,7 +108,12 @@ pub(crate) fn read_unless_stopped(
     };
     let messages = match sent {
         Ok(messages) => messages,
-        Err(e) if is_absent(&e) => return Ok(None),
+        Err(e) if is_absent(&e) => {
+            return match hidden_ledger(client, table, stop)? {
+                Some(refusal) => Err(refusal),
+                None => Ok(None),
+            }
+        }
         Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
             return Err(locked(client, table, wait))
         }
@@ -173,6 +178,105 @@ pub(crate) fn read_unless_stopped(
         table: resolved.unwrap_or_else(|| table.clone()),
         access,
     }))
+}
+
+/// An unqualified tracking table name `search_path` does not find, while a ledger of that name
+/// (a table with confiture's columns, [`WRITTEN_COLUMNS`]) is in another schema of the
+/// database: refused (exit 5), naming where it is and what to set — a `search_path` changed
+/// since the ledger was made (`ALTER DATABASE ... SET search_path = app`) would otherwise make
+/// `up` start a second ledger and run every migration again. Asked only once the read found no
+/// table (no round trip more when it is found), and never for a schema-qualified name: a
+/// tenant's `<schema>.<name>` (`--schema`, `--schemas-query`) is its own, whatever the other
+/// tenants have.
+fn hidden_ledger(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    stop: Option<&crate::db::apply::Stop>,
+) -> Result<Option<Error>> {
+    if table.schema.is_some() {
+        return Ok(None);
+    }
+    let sql = super::own_statements(&format!(
+        "SELECT n.nspname, pg_catalog.current_setting('search_path'), \
+         pg_catalog.current_schema() \
+         FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
+         AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a \
+              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum > 0 \
+              AND NOT a.attisdropped AND a.attname IN ({written})) \
+             OPERATOR(pg_catalog.=) {columns} \
+         ORDER BY 1",
+        name = literal(&table.name),
+        written = WRITTEN_COLUMNS.map(literal).join(", "),
+        columns = WRITTEN_COLUMNS.len(),
+    ));
+    let sent = match stop {
+        Some(stop) => stop.send(|| client.simple_query(&sql)),
+        None => Some(client.simple_query(&sql)),
+    };
+    let messages = match sent {
+        Some(_) if stop.is_some_and(crate::db::apply::Stop::is_set) => {
+            return Err(interrupted_read(table))
+        }
+        None => return Err(interrupted_read(table)),
+        Some(Err(e)) => return Err(read_error(client, table, e)),
+        Some(Ok(messages)) => messages,
+    };
+    let mut schemas = Vec::new();
+    let mut search_path = String::new();
+    let mut current = None;
+    for message in messages {
+        if let SimpleQueryMessage::Row(row) = message {
+            let schema = row.get(0).unwrap_or_default();
+            search_path = row.get(1).unwrap_or_default().to_string();
+            current = row.get(2).map(str::to_string);
+            if !crate::ledger::is_system_schema(schema) {
+                schemas.push(TrackingTable::resolved(schema, &table.name));
+            }
+        }
+    }
+    if schemas.is_empty() {
+        return Ok(None);
+    }
+    let shown = |t: &TrackingTable| crate::display::escape(&t.to_string()).to_string();
+    let setting = |t: &TrackingTable| format!("`migration.tracking_table: {}`", shown(t));
+    let name = crate::display::escape(&quote_ident(&table.name)).to_string();
+    let search_path = crate::display::escape(&search_path).to_string();
+    let (found, which) = match schemas.as_slice() {
+        [one] => (
+            format!("the ledger is {}", shown(one)),
+            format!("set {}", setting(one)),
+        ),
+        many => (
+            format!(
+                "ledgers of that name are {}",
+                many.iter().map(shown).collect::<Vec<_>>().join(", ")
+            ),
+            format!(
+                "set the one of this database's migrations: {}",
+                many.iter().map(setting).collect::<Vec<_>>().join(" or ")
+            ),
+        ),
+    };
+    let fresh = match current {
+        Some(schema) => format!(
+            "; or, for a separate ledger in {} (every migration applied there again), set {}",
+            crate::display::escape(&quote_ident(&schema)),
+            setting(&TrackingTable::resolved(&schema, &table.name))
+        ),
+        None => String::new(),
+    };
+    Ok(Some(
+        Error::invalid(format!(
+            "the tracking table {name} is not on this session's search_path `{search_path}`: \
+             {found}; nothing was read or written"
+        ))
+        .with_help(format!(
+            "{which} (the search_path of the database or the role changed since the ledger \
+             was made?){fresh}"
+        )),
+    ))
 }
 
 /// Row-level security applies to the ledger for `role` (`row_security_active`: enabled on the

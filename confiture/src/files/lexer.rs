@@ -683,8 +683,12 @@ impl<'a> Statement<'a> {
         true
     }
 
-    /// `BEGIN`, `COMMIT`, `SAVEPOINT`...: statements that control the transaction itself.
+    /// `BEGIN`, `COMMIT`, `SAVEPOINT`...: statements that control the transaction itself, the
+    /// savepoint commands ([`Statement::savepoint_command`]) included.
     pub fn transaction_control(&self) -> Option<&'static str> {
+        if let Some(savepoint) = self.savepoint_command() {
+            return Some(savepoint);
+        }
         let k = self.keywords();
         let first = k.first()?;
         let second = k.get(1);
@@ -698,11 +702,36 @@ impl<'a> Statement<'a> {
             _ if first.is("ROLLBACK") && is_second("PREPARED") => "ROLLBACK PREPARED",
             _ if first.is("ROLLBACK") => "ROLLBACK",
             _ if first.is("ABORT") => "ABORT",
-            _ if first.is("SAVEPOINT") => "SAVEPOINT",
-            _ if first.is("RELEASE") => "RELEASE",
             _ if first.is("PREPARE") && is_second("TRANSACTION") => "PREPARE TRANSACTION",
             _ => return None,
         })
+    }
+
+    /// `SAVEPOINT name`, `RELEASE [SAVEPOINT] name`, `ROLLBACK [WORK | TRANSACTION] TO
+    /// [SAVEPOINT] name`: transaction control that only nests inside a transaction block — it
+    /// can neither commit nor end the transaction it is in, and the server refuses it outside
+    /// one (SQLSTATE 25P01).
+    pub fn savepoint_command(&self) -> Option<&'static str> {
+        let k = self.keywords();
+        let first = k.first()?;
+        let word = |i: usize, w: &str| k.get(i).is_some_and(|x| x.is(w));
+        if first.is("SAVEPOINT") {
+            return Some("SAVEPOINT");
+        }
+        if first.is("RELEASE") {
+            return Some("RELEASE SAVEPOINT");
+        }
+        if first.is("ROLLBACK") {
+            let to_at = if word(1, "WORK") || word(1, "TRANSACTION") {
+                2
+            } else {
+                1
+            };
+            if word(to_at, "TO") {
+                return Some("ROLLBACK TO SAVEPOINT");
+            }
+        }
+        None
     }
 }
 

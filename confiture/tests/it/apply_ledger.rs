@@ -204,3 +204,99 @@ fn reinit_without_a_ledger_writes_nothing_unless_through_records_something() {
     assert_eq!(r.recorded, ["001", "002", "003"]);
     assert_eq!(db.ledger().len(), 3);
 }
+
+/// A `search_path` change (`ALTER DATABASE ... SET search_path = app`, a hardening step) hides
+/// the ledger the unqualified tracking table name found until then: `status`, `up`, `down`,
+/// `baseline` and `reinit` refuse (exit 5), naming where the ledger is and what to set, and
+/// write nothing — never a second ledger in `app` with every migration run again into it.
+#[test]
+fn a_ledger_the_search_path_hides_is_refused_never_started_again() {
+    use confiture::migrate::DownOptions;
+
+    let db = TestDb::new("hidden");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (i int);\n", "DROP TABLE a;\n");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    dir.migration("002", "b", "CREATE TABLE b (i int);\n", "DROP TABLE b;\n");
+
+    for search_path in ["app", "''"] {
+        db.client()
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS app; ALTER DATABASE \"{}\" SET search_path = {search_path}",
+                db.name
+            ))
+            .unwrap();
+        let before = db.snapshot();
+        let refused = |what: &str, err: &confiture::Error| {
+            assert_eq!(err.exit_code(), 5, "{what} ({search_path}): {err:?}");
+            assert!(
+                err.message.contains("public.tb_confiture"),
+                "{what} ({search_path}): {}",
+                err.message
+            );
+            let help = err.help.as_deref().unwrap_or_default();
+            assert!(
+                help.contains("migration.tracking_table: public.tb_confiture"),
+                "{what} ({search_path}): {help}"
+            );
+        };
+        let err = db.migrator(&dir).status().unwrap_err();
+        refused("status", &err);
+        let failed = db
+            .migrator(&dir)
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err();
+        refused("up", &failed.error);
+        let failed = db
+            .migrator(&dir)
+            .down(&DownOptions::default(), &mut no_progress)
+            .unwrap_err();
+        refused("down", &failed.error);
+        let failed = db
+            .migrator(&dir)
+            .baseline(&BaselineOptions::through(2), &mut no_progress)
+            .unwrap_err();
+        refused("baseline", &failed.error);
+        let failed = db
+            .migrator(&dir)
+            .reinit(&ReinitOptions::default(), &mut no_progress)
+            .unwrap_err();
+        refused("reinit", &failed.error);
+        assert_eq!(db.snapshot(), before, "{search_path}: nothing written");
+    }
+    assert_eq!(db.ledger_of("public.tb_confiture"), ["001:a"]);
+}
+
+/// The rule is about an unqualified name only: a configured schema-qualified tracking table —
+/// a tenant's `<schema>.tb_confiture`, or the way out the refusal names to start a new ledger —
+/// is created where it says, whatever other schemas hold; and a table of that name without the
+/// ledger's columns is no ledger to point at.
+#[test]
+fn a_qualified_tracking_table_is_created_beside_other_schemas_ledgers() {
+    let db = TestDb::new("beside");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (i int);\n", "DROP TABLE a;\n");
+    db.client()
+        .batch_execute(
+            "CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b; CREATE SCHEMA other; \
+                        CREATE TABLE other.tb_confiture (id int)",
+        )
+        .unwrap();
+    // Not a ledger elsewhere: the unqualified name starts one in public.
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(db.ledger_of("public.tb_confiture"), ["001:a"]);
+    for tenant in ["tenant_a", "tenant_b"] {
+        let mut env = apply_support::environment(&db.name);
+        env.migration.tracking_table =
+            confiture::ledger::TrackingTable::parse(&format!("{tenant}.tb_confiture")).unwrap();
+        env.connection.options = Some(format!("-c search_path={tenant}"));
+        apply_support::migrator_for(env, &dir.path)
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap();
+        assert_eq!(db.ledger_of(&format!("{tenant}.tb_confiture")), ["001:a"]);
+    }
+}

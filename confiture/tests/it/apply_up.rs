@@ -888,3 +888,73 @@ fn server_notices_are_progress_events_and_warnings_are_in_the_report() {
         ["WARNING from migration 001_n: hello warning; DETAIL: some rows; HINT: look"]
     );
 }
+
+/// Savepoints nest inside the migration's transaction (lint allows them, C100): a
+/// `ROLLBACK TO SAVEPOINT` undoes only its part, and a failure after a `RELEASE` still rolls the
+/// whole migration back, ledger row and all.
+#[test]
+fn savepoints_nest_inside_the_migration_s_transaction() {
+    let db = TestDb::new("savepoint");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "tried",
+        "CREATE TABLE a (i int);\nSAVEPOINT s;\nINSERT INTO a VALUES (1);\n\
+         ROLLBACK TO SAVEPOINT s;\nRELEASE SAVEPOINT s;\nINSERT INTO a VALUES (2);\n",
+        "DROP TABLE a;\n",
+    )
+    .migration(
+        "002",
+        "fails",
+        "CREATE TABLE b (i int);\nSAVEPOINT s2;\nINSERT INTO a VALUES (3);\n\
+         RELEASE s2;\nSAVEPOINT s3;\nSELECT 1/0;\n",
+        "DROP TABLE b;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err();
+    assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
+    assert_eq!(failed.error.exit_code(), 4);
+    assert!(
+        failed.error.message.contains("002_fails.up.sql:6:"),
+        "{}",
+        failed.error.message
+    );
+    assert_eq!(failed.report.applied, ["001"]);
+    assert_eq!(db.ledger(), ["001:tried"]);
+    assert_eq!(
+        db.value("SELECT string_agg(i::text, ',' ORDER BY i) FROM a")
+            .as_deref(),
+        Some("2"),
+        "001 kept what its savepoint did not roll back; 002's released insert was rolled back"
+    );
+    assert!(
+        !db.table_exists("b"),
+        "the failed migration was rolled back"
+    );
+
+    // Inside --single-transaction too: the failure rolls back every migration of the run.
+    dir.write(
+        "002_fails.up.sql",
+        "CREATE TABLE b (i int);\nSAVEPOINT s2;\nRELEASE s2;\n",
+    );
+    dir.migration(
+        "003",
+        "fails",
+        "INSERT INTO a VALUES (4);\nSAVEPOINT s;\nRELEASE SAVEPOINT s;\nSELECT 1/0;\n",
+        "SELECT 1;\n",
+    );
+    let options = UpOptions::default().single_transaction(true);
+    let failed = db
+        .migrator(&dir)
+        .up(&options, &mut no_progress)
+        .unwrap_err();
+    assert_eq!(failed.error.exit_code(), 4);
+    assert_eq!(db.ledger(), ["001:tried"]);
+    assert!(!db.table_exists("b"));
+    assert_eq!(
+        db.value("SELECT count(*) FROM a WHERE i = 4").as_deref(),
+        Some("0")
+    );
+}

@@ -106,12 +106,28 @@ fn finds_an_unqualified_ledger_through_search_path() {
         "2026-01-15 10:30:00+00",
     );
 
-    // Default search_path: public only, so the ledger in ops is not found.
+    // Default search_path: public only, so the ledger in ops is not found — and, being a
+    // ledger of that name elsewhere, refused (exit 5) rather than taken for no ledger at all.
     let mut client = connect(&db);
+    let err = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
+    assert_eq!(err.exit_code(), 5, "{err:?}");
     assert_eq!(
-        ledger::read(&mut client, &TrackingTable::default()).unwrap(),
-        None
+        err.message,
+        "the tracking table tb_confiture is not on this session's search_path \
+         `\"$user\", public`: the ledger is ops.tb_confiture; nothing was read or written"
     );
+    assert_eq!(
+        err.help.as_deref(),
+        Some(
+            "set `migration.tracking_table: ops.tb_confiture` (the search_path of the database \
+             or the role changed since the ledger was made?); or, for a separate ledger in \
+             public (every migration applied there again), set \
+             `migration.tracking_table: public.tb_confiture`"
+        )
+    );
+    // The session is still usable after the "undefined table" error.
+    let one: i32 = client.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
 
     let env = Environment::from_url(
         &format!("{}&options=-c%20search_path%3Dops", db.url()),
