@@ -548,7 +548,10 @@ fn only_a_server_that_refuses_tls_is_said_not_to_offer_it() {
             sslmode == "require",
             "{sslmode}: {text}"
         );
-        assert!(help.contains("enable ssl on the server"), "{sslmode}: {text}");
+        assert!(
+            help.contains("enable ssl on the server"),
+            "{sslmode}: {text}"
+        );
     }
     let port = answering_service(b"E\0\0\0\x08\0\0\0\0");
     let err = common::connect_err(&env(&format!(

@@ -8,9 +8,9 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
-    batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed,
-    interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
-    message_failure, stopped, with_interrupted_help,
+    batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed, interrupted,
+    is_lock_contention, ledger_lock_holders, ledger_locked, lock_released, message_failure,
+    stopped, with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;

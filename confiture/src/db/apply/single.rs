@@ -8,8 +8,7 @@ use postgres::Client;
 use super::batch::rollback_and_read;
 use super::failure::{
     cancelled, connection_lost, copy_refusal, encoding_changed, interrupted, is_lock_contention,
-    ledger_lock_holders, ledger_locked, lock_released, sql_failure, stopped,
-    with_interrupted_help,
+    ledger_lock_holders, ledger_locked, lock_released, sql_failure, stopped, with_interrupted_help,
 };
 use super::markers::failed_statement;
 use super::retry_backoff;
