@@ -126,12 +126,25 @@ pub(crate) fn idle_timeouts_restore() -> String {
 /// timeouts off for the wait ([`idle_timeouts_off`], then [`idle_timeouts_restore`]): the
 /// server does not end the session under the tool's own wait. An error is the session's
 /// (lost, most likely).
+/// The wait ends early once `stopped` says so (Ctrl-C, `Migrator::stop_when`): the caller's
+/// next attempt then sends nothing and reports the run stopped, instead of after the rest of a
+/// backoff of up to several seconds.
 pub(crate) fn idle_wait(
     client: &mut postgres::Client,
     delay: std::time::Duration,
+    stopped: &dyn Fn() -> bool,
 ) -> Result<(), postgres::Error> {
+    /// How often the wait looks at `stopped`.
+    const POLL: std::time::Duration = std::time::Duration::from_millis(20);
     client.simple_query(&idle_timeouts_off())?;
-    std::thread::sleep(delay);
+    let until = std::time::Instant::now() + delay;
+    while !stopped() {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(POLL));
+    }
     client.simple_query(&idle_timeouts_restore()).map(drop)
 }
 

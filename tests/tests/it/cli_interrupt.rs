@@ -970,3 +970,85 @@ fn a_rewrite_stopped_while_writing_a_new_ledger_leaves_no_ledger() {
         }
     }
 }
+
+/// Ctrl-C while a migration that hit its `lock_timeout` waits to be retried: the backoff
+/// (up to 7.5 s between attempts) is cut short, and the run stops as it does between
+/// migrations — exit 130, nothing recorded. It used to sleep the whole backoff out first.
+#[test]
+fn sigint_during_the_backoff_between_lock_retries_ends_it_at_once() {
+    use std::io::{BufRead, BufReader};
+    let db = TestDb::new("sigint_backoff");
+    db.connect()
+        .batch_execute("CREATE TABLE t (id int)")
+        .expect("create the locked table");
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
+        .expect("lock the table");
+    let project = Project::new();
+    project
+        .migration(
+            "001_alter_t",
+            "ALTER TABLE t ADD COLUMN c int;\n",
+            "ALTER TABLE t DROP COLUMN c;\n",
+        )
+        .write(
+            "db/environments/retry.yaml",
+            format!(
+                "database_url: {}\nmigration:\n  lock_timeout: 50ms\n  lock_retries: 20\n",
+                db.url()
+            ),
+        );
+    let mut child = project
+        .cli()
+        .args(["migrate", "up", "--env", "retry"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    // The stderr lines as they come, read on a thread of their own.
+    let (lines, seen) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().expect("piped stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // A retry announced with a backoff long enough to tell "at once" from "after it".
+    let mut said = Vec::new();
+    let delay = loop {
+        let line = seen
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no long retry announced: {said:?}"));
+        let ms = line
+            .split("retrying in ")
+            .nth(1)
+            .and_then(|rest| rest.split(" ms").next())
+            .and_then(|ms| ms.parse::<u64>().ok());
+        said.push(line);
+        if let Some(ms) = ms.filter(|&ms| ms >= 2_000) {
+            break Duration::from_millis(ms);
+        }
+    };
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sent = Instant::now();
+    let code = child.wait().expect("wait for the CLI");
+    let elapsed = sent.elapsed();
+    let rest: Vec<String> = seen.try_iter().collect();
+    assert!(
+        elapsed < delay / 2,
+        "the run took {elapsed:?} after SIGINT, during a backoff of {delay:?}\n{said:?}\n{rest:?}"
+    );
+    assert_eq!(code.code(), Some(i32::from(exit::INTERRUPTED)), "{rest:?}");
+    drop(holder);
+    assert!(
+        db.ledger().unwrap_or_default().is_empty(),
+        "nothing recorded: {rest:?}"
+    );
+}

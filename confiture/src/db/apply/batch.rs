@@ -353,7 +353,8 @@ impl Runner<'_, '_> {
                     delay,
                 });
                 // Idle, and the server must not end the session for it.
-                crate::db::idle_wait(self.client, delay)
+                let settings = self.settings;
+                crate::db::idle_wait(self.client, delay, &|| settings.stopped())
                     .map_err(|lost| (step, connection_lost(&self.steps[step], lost)))?;
                 self.progress.retrying(failed_attempt, delay);
                 Ok(())

@@ -140,7 +140,7 @@ fn one_transaction(
                 let delay = backoff.next_delay();
                 on_retry(attempt, delay);
                 // Idle, and the server must not end the session for it.
-                if let Err(lost) = crate::db::idle_wait(client, delay) {
+                if let Err(lost) = crate::db::idle_wait(client, delay, &|| settings.stopped()) {
                     return Err((i, connection_lost(step, lost)));
                 }
                 attempt += 1;
