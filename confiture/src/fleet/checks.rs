@@ -101,7 +101,7 @@ impl Fleet {
             .collect();
         let reached_first = std::sync::Mutex::new(vec![None; representatives.len()]);
         let connections = crate::verify::CONNECTIONS_AT_ONCE;
-        let scheduled = self.schedule(&representatives, connections, progress, |target, _| {
+        let scheduled = self.schedule(&representatives, connections, progress, |target, _, _| {
             let group = representatives
                 .iter()
                 .position(|(_, t)| std::ptr::eq(*t, target))
@@ -192,7 +192,7 @@ impl Fleet {
             "drift",
             crate::verify::CONNECTIONS_AT_ONCE,
             progress,
-            |target, _| match self.migrator(target, &files).drift_with(
+            |target, _, _| match self.migrator(target, &files).drift_with(
                 options,
                 &mut |_| {},
                 Some(&replayed),

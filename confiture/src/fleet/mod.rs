@@ -527,7 +527,8 @@ impl Fleet {
             "up",
             crate::migrator::CONNECTIONS_AT_ONCE,
             progress,
-            |target, sink| match self.migrator(target, &files).up(options, sink) {
+            |target, sink, held| match held.insert(self.migrator(target, &files)).up(options, sink)
+            {
                 Ok(report) => Ran {
                     exit_code: exit::SUCCESS,
                     failed: false,
@@ -564,7 +565,10 @@ impl Fleet {
             "down",
             crate::migrator::CONNECTIONS_AT_ONCE,
             progress,
-            |target, sink| match self.migrator(target, &files).down(options, sink) {
+            |target, sink, held| match held
+                .insert(self.migrator(target, &files))
+                .down(options, sink)
+            {
                 Ok(report) => Ran {
                     exit_code: exit::SUCCESS,
                     failed: false,
@@ -603,7 +607,10 @@ impl Fleet {
             "status",
             crate::migrator::CONNECTIONS_AT_ONCE,
             progress,
-            |target, _| match self.migrator(target, &files).status_with(options) {
+            |target, _, held| match held
+                .insert(self.migrator(target, &files))
+                .status_with(options)
+            {
                 Ok(report) => Ran {
                     exit_code: report.exit_code(),
                     failed: false,
@@ -633,7 +640,7 @@ impl Fleet {
         name: &'static str,
         connections: usize,
         progress: &(dyn Fn(&Event) + Sync),
-        command: impl Fn(&Target, &mut dyn FnMut(Progress)) -> Ran + Sync,
+        command: impl Fn(&Target, &mut dyn FnMut(Progress), &mut Option<Migrator>) -> Ran + Sync,
     ) -> FleetReport {
         let start = Instant::now();
         let all: Vec<(usize, &Target)> = self.targets.iter().enumerate().collect();
@@ -649,7 +656,7 @@ impl Fleet {
         targets: &[(usize, &Target)],
         connections: usize,
         progress: &(dyn Fn(&Event) + Sync),
-        command: impl Fn(&Target, &mut dyn FnMut(Progress)) -> Ran + Sync,
+        command: impl Fn(&Target, &mut dyn FnMut(Progress), &mut Option<Migrator>) -> Ran + Sync,
     ) -> Scheduled {
         let total = targets.len();
         // One lock over the schedule: claiming the next target, the stop flag, the counts and
@@ -685,7 +692,7 @@ impl Fleet {
         connections: usize,
         state: &Mutex<Schedule>,
         progress: &(dyn Fn(&Event) + Sync),
-        command: &(impl Fn(&Target, &mut dyn FnMut(Progress)) -> Ran + Sync),
+        command: &(impl Fn(&Target, &mut dyn FnMut(Progress), &mut Option<Migrator>) -> Ran + Sync),
     ) {
         loop {
             let (slot, index, target, shown) = {
@@ -719,14 +726,22 @@ impl Fleet {
                 });
             };
             let mut created = None;
-            let mut ran = command(target, &mut |p: Progress| {
-                if let Progress::DatabaseCreated { database }
-                | Progress::WouldCreateDatabase { database } = &p
-                {
-                    created = Some(database.clone());
-                }
-                forward(p);
-            });
+            // The target's session, when the command leaves it here: closed only once its
+            // outcome is recorded, so that no target starts after a failure that stops the
+            // fleet could be seen on the server (the failed run's session gone).
+            let mut held: Option<Migrator> = None;
+            let mut ran = command(
+                target,
+                &mut |p: Progress| {
+                    if let Progress::DatabaseCreated { database }
+                    | Progress::WouldCreateDatabase { database } = &p
+                    {
+                        created = Some(database.clone());
+                    }
+                    forward(p);
+                },
+                &mut held,
+            );
             ran.created_database = created;
             if let Some(error) = ran.error.as_mut() {
                 self.blame_jobs(error, targets.len(), connections);
@@ -746,6 +761,8 @@ impl Fleet {
                 failed,
                 counts: s.counts,
             });
+            drop(s);
+            drop(held);
         }
     }
 
