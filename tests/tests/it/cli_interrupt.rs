@@ -564,25 +564,8 @@ fn sigint_while_the_ledger_read_waits_for_a_lock_ends_it_at_once() {
     let project = slow_up();
     for (command, again) in READ_THEN_WRITE {
         for json in [false, true] {
-            let db = TestDb::new("sigint_ledger_read");
-            project
-                .run_on(&db, &["migrate", "up", "--target", "1"])
-                .code(exit::SUCCESS);
-            let mut holder = db.connect();
-            holder
-                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
-                .expect("lock the ledger");
-            let mut args = command.to_vec();
-            if json {
-                args.extend(["--format", "json"]);
-            }
-            let child = spawn(&project, &db, &args);
-            assert!(
-                cli_waits_for_a_lock(&db),
-                "{command:?} never waited: {:?}",
-                db.other_backends()
-            );
-            let run = interrupt(child);
+            let (db, mut holder, run) =
+                interrupted_behind_a_ledger_lock(&project, "sigint_ledger_read", command, json);
             run.code(exit::INTERRUPTED)
                 .stderr_lacks("panicked")
                 .stderr_lacks("nothing was undone");
@@ -841,25 +824,8 @@ fn sigint_while_status_or_up_wait_for_the_ledger_says_so_not_connecting() {
     ];
     for command in commands {
         for json in [false, true] {
-            let db = TestDb::new("sigint_ledger_wait");
-            project
-                .run_on(&db, &["migrate", "up", "--target", "1"])
-                .code(exit::SUCCESS);
-            let mut holder = db.connect();
-            holder
-                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
-                .expect("lock the ledger");
-            let mut args = command.to_vec();
-            if json {
-                args.extend(["--format", "json"]);
-            }
-            let child = spawn(&project, &db, &args);
-            assert!(
-                cli_waits_for_a_lock(&db),
-                "{command:?} never waited: {:?}",
-                db.other_backends()
-            );
-            let run = interrupt(child);
+            let (_db, mut holder, run) =
+                interrupted_behind_a_ledger_lock(&project, "sigint_ledger_wait", command, json);
             run.code(exit::INTERRUPTED);
             let message = if json {
                 let doc = run.json();
@@ -882,6 +848,36 @@ fn sigint_while_status_or_up_wait_for_the_ledger_says_so_not_connecting() {
                 .expect("release the ledger");
         }
     }
+}
+
+/// Applies 001 on a database of its own (`name`), locks its ledger from another session, runs
+/// `command` (`--format json` when `json`), and interrupts it once it waits for that lock:
+/// the database, the session holding the lock and the run.
+fn interrupted_behind_a_ledger_lock(
+    project: &Project,
+    name: &str,
+    command: &[&str],
+    json: bool,
+) -> (TestDb, postgres::Client, Run) {
+    let db = TestDb::new(name);
+    project
+        .run_on(&db, &["migrate", "up", "--target", "1"])
+        .code(exit::SUCCESS);
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
+        .expect("lock the ledger");
+    let mut args = command.to_vec();
+    if json {
+        args.extend(["--format", "json"]);
+    }
+    let child = spawn(project, &db, &args);
+    assert!(
+        cli_waits_for_a_lock(&db),
+        "{command:?} never waited: {:?}",
+        db.other_backends()
+    );
+    (db, holder, interrupt(child))
 }
 
 /// Ends `holder`'s transaction (the lock it held on the ledger), then checks that the
