@@ -25,7 +25,7 @@ use crate::drift::DriftOptions;
 use crate::error::Result;
 use crate::verify::VerifyOptions;
 
-use super::{reported, CommandReport, Event, Fleet, FleetReport, Ran, Target};
+use super::{Event, Fleet, FleetReport, Ran, Target};
 
 /// Which server a connection reaches: its hosts and ports (the user and database aside).
 fn server_key(connection: &ConnectionSpec) -> Vec<(String, u16)> {
@@ -116,33 +116,9 @@ impl Fleet {
                 // Completed as the target's session completes its errors (its tenant schema,
                 // its suggested commands).
                 let error = migrator.suggested::<()>(Err(error)).unwrap_err();
-                return Ran {
-                    exit_code: error.exit_code(),
-                    failed: true,
-                    error: Some(crate::migrate::ReportedError::of(&error)),
-                    report: None,
-                    shared_with: None,
-                    created_database: None,
-                };
+                return Ran::refused(&error);
             }
-            match migrator.verify(options, &mut |_| {}) {
-                Ok(report) => Ran {
-                    exit_code: report.exit_code(),
-                    failed: false,
-                    error: None,
-                    report: Some(CommandReport::Verify(Box::new(report))),
-                    shared_with: None,
-                    created_database: None,
-                },
-                Err(failed) => Ran {
-                    exit_code: failed.error.exit_code(),
-                    failed: true,
-                    error: Some(reported(&failed.error, &failed.report.errors)),
-                    report: Some(CommandReport::Verify(Box::new(failed.report))),
-                    shared_with: None,
-                    created_database: None,
-                },
-            }
+            Ran::of(migrator.verify(options, &mut |_| {}))
         });
         let reached_first = reached_first
             .into_inner()
@@ -192,27 +168,12 @@ impl Fleet {
             "drift",
             crate::verify::CONNECTIONS_AT_ONCE,
             progress,
-            |target, _, _| match self.migrator(target, &files).drift_with(
-                options,
-                &mut |_| {},
-                Some(&replayed),
-            ) {
-                Ok(report) => Ran {
-                    exit_code: report.exit_code(),
-                    failed: false,
-                    error: None,
-                    report: Some(CommandReport::Drift(Box::new(report))),
-                    shared_with: None,
-                    created_database: None,
-                },
-                Err(failed) => Ran {
-                    exit_code: failed.error.exit_code(),
-                    failed: true,
-                    error: Some(reported(&failed.error, &failed.report.errors)),
-                    report: Some(CommandReport::Drift(Box::new(failed.report))),
-                    shared_with: None,
-                    created_database: None,
-                },
+            |target, _, _| {
+                Ran::of(self.migrator(target, &files).drift_with(
+                    options,
+                    &mut |_| {},
+                    Some(&replayed),
+                ))
             },
         ))
     }

@@ -91,7 +91,7 @@ use crate::error::Result;
 use crate::exit;
 use crate::files::{CheckOptions, Checked};
 use crate::migrate::{
-    DownOptions, DownReport, Progress, ReportedError, StatusOptions, UpOptions, UpReport,
+    DownOptions, DownReport, Outcome, Progress, ReportedError, StatusOptions, UpOptions, UpReport,
 };
 use crate::status::StatusReport;
 use crate::verify::VerifyReport;
@@ -408,6 +408,106 @@ struct Ran {
     created_database: Option<String>,
 }
 
+impl Ran {
+    /// A command that ran to its end on the target, with `exit_code`.
+    fn completed(exit_code: u8, report: CommandReport) -> Ran {
+        Ran {
+            exit_code,
+            failed: false,
+            error: None,
+            report: Some(report),
+            shared_with: None,
+            created_database: None,
+        }
+    }
+
+    /// A command refused or failed on the target before it had a report.
+    fn refused(error: &crate::Error) -> Ran {
+        Ran {
+            exit_code: error.exit_code(),
+            failed: true,
+            error: Some(ReportedError::of(error)),
+            report: None,
+            shared_with: None,
+            created_database: None,
+        }
+    }
+
+    /// The outcome of a command that reports even when it fails: the error it reported
+    /// last (its own words, with file and line), or the error itself.
+    fn of<R: TargetOutcome>(outcome: Outcome<R>) -> Ran {
+        match outcome {
+            Ok(report) => Ran::completed(report.exit_code(), report.into_command()),
+            Err(failed) => Ran {
+                exit_code: failed.error.exit_code(),
+                failed: true,
+                error: Some(reported(&failed.error, failed.report.errors())),
+                report: Some(failed.report.into_command()),
+                shared_with: None,
+                created_database: None,
+            },
+        }
+    }
+}
+
+/// A command's report as a fleet keeps it ([`Ran::of`]).
+trait TargetOutcome {
+    /// The exit code of the command that completed with this report.
+    fn exit_code(&self) -> u8;
+    /// The errors the command reported.
+    fn errors(&self) -> &[ReportedError];
+    /// The report as one of the fleet's [`CommandReport`]s.
+    fn into_command(self) -> CommandReport;
+}
+
+impl TargetOutcome for UpReport {
+    fn exit_code(&self) -> u8 {
+        exit::SUCCESS
+    }
+    fn errors(&self) -> &[ReportedError] {
+        &self.errors
+    }
+    fn into_command(self) -> CommandReport {
+        CommandReport::Up(self)
+    }
+}
+
+impl TargetOutcome for DownReport {
+    fn exit_code(&self) -> u8 {
+        exit::SUCCESS
+    }
+    fn errors(&self) -> &[ReportedError] {
+        &self.errors
+    }
+    fn into_command(self) -> CommandReport {
+        CommandReport::Down(self)
+    }
+}
+
+impl TargetOutcome for VerifyReport {
+    fn exit_code(&self) -> u8 {
+        VerifyReport::exit_code(self)
+    }
+    fn errors(&self) -> &[ReportedError] {
+        &self.errors
+    }
+    fn into_command(self) -> CommandReport {
+        CommandReport::Verify(Box::new(self))
+    }
+}
+
+impl TargetOutcome for DriftReport {
+    fn exit_code(&self) -> u8 {
+        DriftReport::exit_code(self)
+    }
+    fn errors(&self) -> &[ReportedError] {
+        &self.errors
+    }
+    fn into_command(self) -> CommandReport {
+        CommandReport::Drift(Box::new(self))
+    }
+}
+
 impl Fleet {
     /// `targets`, with the migrations in `migrations_dir`. Nothing is read or connected until
     /// a command runs.
@@ -527,24 +627,8 @@ impl Fleet {
             "up",
             crate::migrator::CONNECTIONS_AT_ONCE,
             progress,
-            |target, sink, held| match held.insert(self.migrator(target, &files)).up(options, sink)
-            {
-                Ok(report) => Ran {
-                    exit_code: exit::SUCCESS,
-                    failed: false,
-                    error: None,
-                    report: Some(CommandReport::Up(report)),
-                    shared_with: None,
-                    created_database: None,
-                },
-                Err(failed) => Ran {
-                    exit_code: failed.error.exit_code(),
-                    failed: true,
-                    error: Some(reported(&failed.error, &failed.report.errors)),
-                    report: Some(CommandReport::Up(failed.report)),
-                    shared_with: None,
-                    created_database: None,
-                },
+            |target, sink, held| {
+                Ran::of(held.insert(self.migrator(target, &files)).up(options, sink))
             },
         ))
     }
@@ -565,26 +649,11 @@ impl Fleet {
             "down",
             crate::migrator::CONNECTIONS_AT_ONCE,
             progress,
-            |target, sink, held| match held
-                .insert(self.migrator(target, &files))
-                .down(options, sink)
-            {
-                Ok(report) => Ran {
-                    exit_code: exit::SUCCESS,
-                    failed: false,
-                    error: None,
-                    report: Some(CommandReport::Down(report)),
-                    shared_with: None,
-                    created_database: None,
-                },
-                Err(failed) => Ran {
-                    exit_code: failed.error.exit_code(),
-                    failed: true,
-                    error: Some(reported(&failed.error, &failed.report.errors)),
-                    report: Some(CommandReport::Down(failed.report)),
-                    shared_with: None,
-                    created_database: None,
-                },
+            |target, sink, held| {
+                Ran::of(
+                    held.insert(self.migrator(target, &files))
+                        .down(options, sink),
+                )
             },
         ))
     }
@@ -611,22 +680,10 @@ impl Fleet {
                 .insert(self.migrator(target, &files))
                 .status_with(options)
             {
-                Ok(report) => Ran {
-                    exit_code: report.exit_code(),
-                    failed: false,
-                    error: None,
-                    report: Some(CommandReport::Status(Box::new(report))),
-                    shared_with: None,
-                    created_database: None,
-                },
-                Err(error) => Ran {
-                    exit_code: error.exit_code(),
-                    failed: true,
-                    error: Some(ReportedError::of(&error)),
-                    report: None,
-                    shared_with: None,
-                    created_database: None,
-                },
+                Ok(report) => {
+                    Ran::completed(report.exit_code(), CommandReport::Status(Box::new(report)))
+                }
+                Err(error) => Ran::refused(&error),
             },
         ))
     }
