@@ -317,6 +317,18 @@ impl Project {
         Run::of(self.cli().args(args))
     }
 
+    /// Starts the CLI with `args` in this project, on `db` (`--database-url`), its output
+    /// captured.
+    pub fn spawn_on(&self, db: &TestDb, args: &[&str]) -> std::process::Child {
+        self.cli()
+            .args(args)
+            .args(["--database-url", &db.url()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test")
+    }
+
     /// Runs the CLI with `args` in this project, on `db` (`--database-url`).
     pub fn run_on(&self, db: &TestDb, args: &[&str]) -> Run {
         Run::of(self.cli().args(args).args(["--database-url", &db.url()]))

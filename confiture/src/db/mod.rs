@@ -26,6 +26,8 @@ pub use connect::connect;
 /// also takes `(LOCK_NAMESPACE, tenant_lock_id(database, schema))`.
 pub use lock::{lock_id, tenant_lock_id, LOCK_NAMESPACE};
 
+use std::time::Duration;
+
 use postgres::error::Severity;
 
 use crate::error::Error;
@@ -160,6 +162,19 @@ pub(crate) fn cause_text(e: &postgres::Error) -> String {
         None if e.is_closed() => "the server closed the connection without saying why".to_string(),
         None => e.to_string(),
     }
+}
+
+/// The one value `sql` (a simple query) returns, read as a number of milliseconds; `None`
+/// when it cannot be read.
+pub(crate) fn read_millis(client: &mut postgres::Client, sql: &str) -> Option<Duration> {
+    let messages = client.simple_query(sql).ok()?;
+    messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => row
+            .get(0)
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .map(Duration::from_millis),
+        _ => None,
+    })
 }
 
 /// The databases `--create-database` connects to in order to create another, in order: the

@@ -2,13 +2,14 @@
 
 use std::time::Instant;
 
+use super::lost::Ran;
 use super::options::DownOptions;
 use super::report::{DownReport, Outcome, Progress};
 use super::run::{done, planned, qualified_settings, run_each, with_lock, Run};
 use crate::db::apply::{Direction, Step};
 use crate::db::ledger::Write;
 use crate::error::Result;
-use crate::files::MigrationSet;
+use crate::files::{Migration, MigrationSet};
 use crate::history::FileErrors;
 use crate::ledger::LedgerRow;
 use crate::plan;
@@ -126,6 +127,7 @@ impl Migrator {
                 // The rows each must leave in the ledger, checked before it commits.
                 crate::db::apply::keep_rows(&rows, &mut steps);
                 let mut notices = Vec::new();
+                let sent = Instant::now();
                 let result = run_each(
                     client,
                     settings,
@@ -139,8 +141,18 @@ impl Migrator {
                 );
                 report.warnings.extend(notices);
                 result.map_err(|mut f| {
-                    // The error keeps them as data; a renderer says them (`MigrationFailure`).
-                    f.committed = report.rolled_back.clone();
+                    let run: Vec<&Migration> = plan.roll_back.iter().map(|r| r.migration).collect();
+                    let fates = Ran {
+                        env: &env,
+                        table: &settings.table,
+                        direction: Direction::Down,
+                        run: &run,
+                        committed: &mut report.rolled_back,
+                        migrations: &mut report.migrations,
+                        took: sent.elapsed(),
+                    }
+                    .settle(&mut f);
+                    report.unknown = fates.unknown;
                     f
                 })
             },

@@ -34,6 +34,7 @@ use crate::files::{self, CheckOptions, Checked};
 use crate::workspace::Workspace;
 
 mod down;
+mod lost;
 pub mod options;
 pub mod report;
 mod rewrite;

@@ -387,6 +387,10 @@ pub struct UpReport {
 pub struct DownReport {
     /// Versions rolled back by this run, in the order they were rolled back.
     pub rolled_back: Vec<String>,
+    /// Versions whose fate is unknown: the connection was lost while they were being rolled
+    /// back and could not be re-established to read the ledger; they may have been rolled back
+    /// (`migrate status` tells).
+    pub unknown: Vec<String>,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
     /// Wall-clock time of the whole command.

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use postgres::Client;
 
+use super::lost::Ran;
 use super::options::UpOptions;
 use super::report::{Outcome, Progress, UpReport};
 use super::run::{
@@ -17,9 +18,9 @@ use crate::db::apply::{self, ApplySettings, Direction, Step, StepFailure};
 use crate::db::ledger::{Access, Write};
 use crate::db::lock::HeldLock;
 use crate::error::{ErrorKind, Result};
-use crate::files::{Migration, MigrationSet, TransactionMode};
-use crate::history::{FileErrors, History};
-use crate::ledger::{LedgerRow, TrackingTable};
+use crate::files::{Migration, MigrationSet};
+use crate::history::FileErrors;
+use crate::ledger::LedgerRow;
 use crate::plan;
 use crate::Migrator;
 
@@ -358,134 +359,21 @@ impl<'a> Locked<'a> {
         );
         report.warnings.extend(warnings);
         result.map_err(|mut f| {
-            let confirmed = f.error.kind == ErrorKind::Connection
-                && confirm_after_lost_connection(
-                    self.env,
-                    &settings.table,
-                    apply,
-                    report,
-                    &mut f,
-                    started.elapsed(),
-                );
-            // After a lost connection that could not be checked, the migrations of the message
-            // that was cut short may have committed: their fate is unknown, and they are never
-            // called skipped.
-            let failed_at = report.applied.len();
-            let unknown_end = if confirmed {
-                failed_at
-            } else {
-                (failed_at + f.unknown_fate).min(apply.len())
-            };
-            report.unknown = versions(&apply[failed_at..unknown_end]);
-            let not_attempted = versions(
-                apply
-                    .get(unknown_end.max(failed_at + 1)..)
-                    .unwrap_or_default(),
-            );
-            // The error keeps them as data; a renderer says them (`MigrationFailure`).
-            f.committed = report.applied.clone();
-            f.unknown = report.unknown.clone();
-            f.not_attempted = not_attempted.clone();
-            report.skipped.splice(0..0, not_attempted);
+            let fates = Ran {
+                env: self.env,
+                table: &settings.table,
+                direction: Direction::Up,
+                run: apply,
+                committed: &mut report.applied,
+                migrations: &mut report.migrations,
+                took: started.elapsed(),
+            }
+            .settle(&mut f);
+            report.unknown = fates.unknown;
+            report.skipped.splice(0..0, fates.not_attempted);
             f
         })
     }
-}
-
-/// After the connection dropped while a message of several migrations ran, the server may
-/// have committed some of them. A fresh connection reads the ledger to tell exactly which: they
-/// join `report.applied`, and the error names the migration that was interrupted. Returns
-/// whether the ledger could be read (otherwise the error keeps saying what is unknown).
-///
-/// When the server did not say why the session ended (the socket closed before the driver
-/// read its FATAL), the new connection also asks how long the server has been up: longer than
-/// `run_took`, the time since the run started, means it did not restart meanwhile, so another
-/// session or an administrator ended ours (`pg_terminate_backend`), or the network did — not
-/// a restart. Durations on each side, never the two clocks compared.
-fn confirm_after_lost_connection(
-    env: &crate::config::Environment,
-    table: &TrackingTable,
-    apply: &[&Migration],
-    report: &mut UpReport,
-    failure: &mut RunFailure,
-    run_took: Duration,
-) -> bool {
-    let mut up_since_before = false;
-    let ledger = crate::db::connect(env).and_then(|mut client| {
-        let ledger = crate::db::ledger::read(&mut client, table)?;
-        up_since_before = server_uptime(&mut client).is_some_and(|up| up > run_took);
-        Ok(ledger)
-    });
-    let rows = match ledger {
-        Ok(Some(ledger)) => ledger.rows,
-        Ok(None) => Vec::new(),
-        Err(_) => {
-            failure.error.details.push(
-                "could not reconnect to check which migrations the server committed".to_string(),
-            );
-            return false;
-        }
-    };
-    let first = report.applied.len();
-    // Which of them the ledger now records: the history rule, as everywhere.
-    let history = History::new(apply.iter().copied(), &rows, None);
-    for m in apply.get(first..).unwrap_or_default() {
-        let Some(row) = history.row_of(m).map(|r| r.row) else {
-            break;
-        };
-        report.applied.push(m.version_text.clone());
-        // The time the server recorded; none when the row has none (never made up).
-        let recorded = row.execution_time_ms.and_then(|t| u64::try_from(t).ok());
-        report
-            .migrations
-            .push(done(m, &m.up, recorded.map(Duration::from_millis)));
-    }
-    // The connection was lost while migrations ran (their fate was unknown), or one committed
-    // after all: name the first migration the ledger lacks. The server stops at the first
-    // failure, so nothing after it committed.
-    if failure.unknown_fate > 0 || report.applied.len() > first {
-        if let Some(m) = apply.get(report.applied.len()) {
-            failure.error.message =
-                format!("connection lost before migration {} committed", m.id());
-            failure.migration = Some((m.version_text.clone(), m.name.clone()));
-            if m.up.mode == TransactionMode::Transaction {
-                // The details spoke of what was unknown: now it is known.
-                failure.error.details.clear();
-                failure.error.details.push(
-                    "its transaction did not commit (checked in the ledger on a new connection)"
-                        .to_string(),
-                );
-            }
-        }
-    }
-    if up_since_before && failure.server.is_none() {
-        failure.error.details.push(
-            "the server did not restart during this run: another session or an administrator \
-             ended this one (pg_terminate_backend), or the network dropped the connection"
-                .to_string(),
-        );
-    }
-    failure.unknown_fate = 0;
-    true
-}
-
-/// How long the server has been up (`pg_postmaster_start_time()` to now, both the server's
-/// clock); `None` when it cannot be read.
-fn server_uptime(client: &mut Client) -> Option<Duration> {
-    let messages = client
-        .simple_query(
-            "SELECT pg_catalog.floor(pg_catalog.date_part('epoch', \
-             pg_catalog.statement_timestamp() OPERATOR(pg_catalog.-) \
-             pg_catalog.pg_postmaster_start_time()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8",
-        )
-        .ok()?;
-    messages.iter().find_map(|m| match m {
-        postgres::SimpleQueryMessage::Row(row) => row
-            .get(0)
-            .and_then(|ms| ms.parse::<u64>().ok())
-            .map(Duration::from_millis),
-        _ => None,
-    })
 }
 
 fn run_single(

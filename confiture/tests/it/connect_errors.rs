@@ -522,9 +522,10 @@ fn a_port_that_is_not_postgresql_is_named_so_whatever_the_sslmode() {
     }
 }
 
-/// Only a server that answered "N" to the TLS request is said not to offer TLS, and only then
-/// does the help name the sslmodes that do without it; an answer that is not PostgreSQL's
-/// ('E' from a server that could not start a backend, any other byte) never lowers the sslmode.
+/// Only a server that answered "N" to the TLS request is said not to offer TLS, and the help
+/// never names an sslmode weaker than the one given: the user chose to require TLS, so it says
+/// what turns TLS on at the server; an answer that is not PostgreSQL's ('E' from a server that
+/// could not start a backend, any other byte) never lowers the sslmode either.
 #[test]
 fn only_a_server_that_refuses_tls_is_said_not_to_offer_it() {
     for sslmode in ["require", "verify-ca", "verify-full"] {
@@ -540,16 +541,22 @@ fn only_a_server_that_refuses_tls_is_said_not_to_offer_it() {
             )),
             "{sslmode}: {text}"
         );
-        // Only `require` (encryption without a verified server) is told of a weaker mode: a
-        // peer declining TLS is what a verify mode guards against.
         let help = err.help.as_deref().unwrap_or_default();
-        assert_eq!(
-            help.contains("sslmode=prefer"),
-            sslmode == "require",
+        for weaker in ["prefer", "disable", "allow", "require", "verify-ca"] {
+            if weaker != sslmode {
+                assert!(
+                    !help.contains(&format!("sslmode={weaker}")) && !help.contains(" disable"),
+                    "{sslmode}: {text}"
+                );
+            }
+        }
+        assert!(
+            help.contains("you chose to require TLS")
+                && help.contains(&format!("sslmode={sslmode} in")),
             "{sslmode}: {text}"
         );
         assert!(
-            help.contains("enable ssl on the server"),
+            help.contains("enable ssl on the server: `ssl = on`") && help.contains("ssl_cert_file"),
             "{sslmode}: {text}"
         );
     }

@@ -82,18 +82,31 @@ fn connects_through_a_unix_socket() {
     assert_eq!(addr, None, "a Unix-socket session has no client address");
 }
 
+/// libpq never asks for TLS over a Unix socket, whatever the sslmode (`fe-connect.c`: "Don't
+/// request SSL or GSSAPI over Unix sockets"): the socket is local, and a mode that requires TLS
+/// connects without it there. So do we, rather than refusing what libpq and `psql` accept.
 #[test]
-fn tls_is_refused_over_a_unix_socket_rather_than_silently_skipped() {
-    let env = Environment::from_url(
-        "host=/var/run/postgresql dbname=postgres user=postgres sslmode=require",
-        "--database-url",
-    )
-    .unwrap();
-    let err = common::connect_err(&env);
-    assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err}");
-    assert!(
-        err.message
-            .contains("sslmode=require cannot be used with the Unix socket"),
-        "{err}"
-    );
+fn a_unix_socket_connects_without_tls_whatever_the_sslmode_as_libpq_does() {
+    let db = TestDb::new("cft_socket_tls");
+    for sslmode in ["disable", "prefer", "require", "verify-ca", "verify-full"] {
+        let env = Environment::from_url(
+            &format!(
+                "host=/var/run/postgresql port={} dbname={} user=postgres sslmode={sslmode}",
+                common::server().port,
+                db.name
+            ),
+            "--database-url",
+        )
+        .unwrap();
+        let mut client = confiture::db::connect(&env)
+            .unwrap_or_else(|e| panic!("sslmode={sslmode} connects over the socket: {e}"));
+        let ssl: bool = client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(!ssl, "sslmode={sslmode}: no TLS over a Unix socket");
+    }
 }

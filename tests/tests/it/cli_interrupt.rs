@@ -26,14 +26,7 @@ fn backend_busy(db: &TestDb, pid: i32) -> bool {
 
 /// The CLI with `args` on `db`, its output captured.
 fn spawn(project: &Project, db: &TestDb, args: &[&str]) -> std::process::Child {
-    project
-        .cli()
-        .args(args)
-        .args(["--database-url", &db.url()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI under test")
+    project.spawn_on(db, args)
 }
 
 /// Sends `child` SIGINT and returns what it printed, checking that it ended promptly (long

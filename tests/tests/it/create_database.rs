@@ -52,11 +52,7 @@ fn cluster_without_postgres() -> &'static Cluster {
 }
 
 fn database_exists(cluster: &Cluster, name: &str) -> bool {
-    cluster
-        .connect(ADMIN_DB)
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .expect("list databases")
-        .is_some()
+    database_exists_on(cluster, ADMIN_DB, name)
 }
 
 #[test]
@@ -227,4 +223,64 @@ fn a_refused_create_database_is_helped_by_its_sqlstate() {
         .stderr_has("SQLSTATE 42501")
         .stderr_has("grant this role CREATEDB")
         .stderr_lacks("pg_stat_activity");
+}
+
+/// The maintenance connection's password is the password file's line for the maintenance
+/// database, as libpq (and `createdb`) would pick it, never the line of the database being
+/// created: here the target's line has a wrong password (the target itself is trusted by
+/// `pg_hba.conf`, so only the maintenance session checks it) and `postgres`'s the right one.
+#[test]
+fn the_maintenance_connection_takes_its_own_password_file_line() {
+    let target = unique("cft_pgpass");
+    let cluster = Cluster::init();
+    cluster.configure(
+        "",
+        &format!(
+            "local all all trust\n\
+             host {target} all 127.0.0.1/32 trust\n\
+             host {target} all ::1/128 trust\n\
+             host all all 127.0.0.1/32 scram-sha-256\n\
+             host all all ::1/128 scram-sha-256\n"
+        ),
+    );
+    cluster.start();
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE ROLE cft_app LOGIN CREATEDB PASSWORD 'right'")
+        .expect("create a role with a password");
+    let project = two_migrations();
+    let passfile = project.path("pgpass");
+    std::fs::write(
+        &passfile,
+        format!("*:*:{target}:cft_app:wrong\n*:*:postgres:cft_app:right\n"),
+    )
+    .expect("write the password file");
+    std::fs::set_permissions(
+        &passfile,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod 600 the password file");
+    let url = format!(
+        "postgresql://cft_app@localhost:{}/{target}?sslmode=disable",
+        cluster.port()
+    );
+    confiture_tests::Run::of(
+        project
+            .cli()
+            .env("PGPASSFILE", &passfile)
+            .env_remove("PGPASSWORD")
+            .args(["migrate", "up", "--create-database", "--database-url", &url]),
+    )
+    .code(0)
+    .stderr_has(&format!("created database \"{target}\""));
+    assert!(database_exists_on(&cluster, "postgres", &target));
+}
+
+/// Whether `name` exists, asked on a session on `admin_db`.
+fn database_exists_on(cluster: &Cluster, admin_db: &str, name: &str) -> bool {
+    cluster
+        .connect(admin_db)
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .expect("list databases")
+        .is_some()
 }

@@ -11,12 +11,29 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use confiture::exit;
+use confiture::files::Direction;
 use confiture_tests::cluster::{wait_until, Cluster};
 use confiture_tests::{admin, unique, Project, Run, TestDb};
 
 /// 001 is quick; 002 creates a table, then sleeps for as long as the `pause` table (made by
 /// the test, not by a migration) has a row; 003 is quick. The files never change between runs.
 fn slow_project() -> Project {
+    project_sleeping_in(Direction::Up)
+}
+
+/// 001–003 as [`slow_project`]'s, 002 sleeping in its `direction` file.
+fn project_sleeping_in(direction: Direction) -> Project {
+    // `PERFORM`, not `SELECT`: a statement that returns rows would send 002 alone, and these
+    // tests are about a message of three.
+    let sleep = "DO $$ BEGIN PERFORM pg_sleep(60) FROM pause; END $$;\n";
+    let (mut up, mut down) = (
+        "CREATE TABLE half (id int PRIMARY KEY);\n".to_string(),
+        "DROP TABLE half;\n".to_string(),
+    );
+    match direction {
+        Direction::Up => up.push_str(sleep),
+        Direction::Down => down.push_str(sleep),
+    }
     let project = Project::new();
     project
         .migration(
@@ -24,14 +41,7 @@ fn slow_project() -> Project {
             "CREATE TABLE t1 (id int PRIMARY KEY);\n",
             "DROP TABLE t1;\n",
         )
-        .migration(
-            "002_slow",
-            // `PERFORM`, not `SELECT`: a statement that returns rows would send 002 alone, and
-            // these tests are about a message of three.
-            "CREATE TABLE half (id int PRIMARY KEY);\n\
-             DO $$ BEGIN PERFORM pg_sleep(60) FROM pause; END $$;\n",
-            "DROP TABLE half;\n",
-        )
+        .migration("002_slow", &up, &down)
         .migration(
             "003_create_t3",
             "CREATE TABLE t3 (id int PRIMARY KEY);\n",
@@ -49,6 +59,32 @@ fn spawn_up(project: &Project, url: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the CLI under test")
+}
+
+/// The CLI run with `args` on `db`, its session ended (`pg_terminate_backend`) once it sleeps
+/// in migration 002.
+fn terminated_in_002(
+    project: &Project,
+    db: &TestDb,
+    client: &mut postgres::Client,
+    args: &[&str],
+) -> Run {
+    let child = project.spawn_on(db, args);
+    let pid = sleeping_backend(client, &db.name);
+    client
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .expect("pg_terminate_backend");
+    finish(child)
+}
+
+/// Whether the error says why the session ended: the server's FATAL (57P01) when the driver
+/// read it, else that the server did not restart.
+fn says_the_session_was_ended(run: &Run) -> bool {
+    run.stderr.contains("SQLSTATE 57P01")
+        || run.stderr.contains(
+            "the server did not restart during this run: another session or an \
+             administrator ended this one (pg_terminate_backend)",
+        )
 }
 
 fn finish(child: Child) -> Run {
@@ -913,41 +949,84 @@ fn a_terminated_session_is_not_called_a_server_restart() {
     // The socket may close before the driver reads the FATAL, or not: several runs, every
     // other one sending 002 alone (`--target 2`) rather than with 003.
     for i in 0..8 {
-        let child = if i % 2 == 0 {
-            spawn_up(&project, &db.url())
+        let run = if i % 2 == 0 {
+            terminated_in_002(&project, &db, &mut client, &["migrate", "up"])
         } else {
-            project
-                .cli()
-                .args([
-                    "migrate",
-                    "up",
-                    "--target",
-                    "2",
-                    "--database-url",
-                    &db.url(),
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start the CLI under test")
+            terminated_in_002(
+                &project,
+                &db,
+                &mut client,
+                &["migrate", "up", "--target", "2"],
+            )
         };
-        let pid = sleeping_backend(&mut client, &db.name);
-        client
-            .query_one("SELECT pg_terminate_backend($1)", &[&pid])
-            .expect("pg_terminate_backend");
-        let run = finish(child);
         run.code(exit::CONNECTION)
             .stderr_lacks("restarted or crashed?")
             .stderr_has(
                 "its transaction did not commit (checked in the ledger on a new connection)",
             );
-        let said = run.stderr.contains("SQLSTATE 57P01")
-            || run.stderr.contains(
-                "the server did not restart during this run: another session or an \
-                 administrator ended this one (pg_terminate_backend)",
-            );
-        assert!(said, "{}", run.dump());
+        assert!(says_the_session_was_ended(&run), "{}", run.dump());
         assert_eq!(ledger(&mut client), ["001"]);
+    }
+}
+
+/// A `down` whose session another one ends (`pg_terminate_backend`) mid-rollback says exactly
+/// which migrations were rolled back, as `up` says which were applied: 001–003 go to the server
+/// in one message, 003's rollback commits, 002's sleeps until it is ended. Whether the driver
+/// read the FATAL or the socket closed first, a new connection reads the ledger: 003 rolled
+/// back, 002 did not commit, 001 not attempted — in the text, the JSON report and the ledger.
+#[test]
+fn a_down_whose_session_is_terminated_says_from_the_ledger_what_was_rolled_back() {
+    let db = TestDb::new("terminated_down");
+    let project = project_sleeping_in(Direction::Down);
+    let mut client = db.connect();
+    client
+        .batch_execute("CREATE TABLE pause (x int)")
+        .expect("pause");
+    // The socket may close before the driver reads the FATAL, or not: several runs, every
+    // other one asking for JSON.
+    for i in 0..6 {
+        // 001–003 applied (003 again after the first run), 002's rollback paused.
+        client.batch_execute("DELETE FROM pause").expect("unpause");
+        project
+            .run(&["migrate", "up", "--database-url", &db.url()])
+            .code(0);
+        client
+            .batch_execute("INSERT INTO pause VALUES (1)")
+            .expect("pause");
+        let json = i % 2 == 1;
+        let mut args = vec!["migrate", "down", "--steps", "3"];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let run = terminated_in_002(&project, &db, &mut client, &args);
+        run.code(exit::CONNECTION)
+            .stderr_has("connection lost before the rollback of migration 002_slow committed")
+            .stderr_has(
+                "its transaction did not commit (checked in the ledger on a new connection)",
+            )
+            .stderr_lacks("fate unknown");
+        assert!(says_the_session_was_ended(&run), "{}", run.dump());
+        if json {
+            let report = run.json();
+            assert_eq!(
+                report["rolled_back"],
+                serde_json::json!(["003"]),
+                "{}",
+                run.dump()
+            );
+            assert_eq!(report["unknown"], serde_json::json!([]), "{}", run.dump());
+            let error = &report["errors"][0];
+            assert_eq!(error["version"], "002", "{}", run.dump());
+            assert_eq!(error["committed"], serde_json::json!(["003"]));
+            assert_eq!(error["not_attempted"], serde_json::json!(["001"]));
+            assert_eq!(error["unknown"], serde_json::json!([]));
+        } else {
+            run.stderr_has("rolled back before the failure: 003")
+                .stderr_has("not attempted: 001");
+        }
+        assert_eq!(ledger(&mut client), ["001", "002"]);
+        assert!(!has_table(&mut client, "t3"), "003 was rolled back");
+        assert!(has_table(&mut client, "half"), "002 was not");
     }
 }
 

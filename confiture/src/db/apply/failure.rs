@@ -72,9 +72,15 @@ pub(super) fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> S
         if steps.len() > 3 {
             names.push(last.migration.id());
         }
-        let doing = match steps[0].direction {
-            Direction::Up => "applying",
-            Direction::Down => "rolling back",
+        let (doing, recorded) = match steps[0].direction {
+            Direction::Up => (
+                "applying",
+                "committed and recorded, each with its ledger row",
+            ),
+            Direction::Down => (
+                "rolling back",
+                "committed, each with its ledger row deleted",
+            ),
         };
         failure.error.message = format!(
             "connection lost while {doing} {} migrations sent in one message ({})",
@@ -85,7 +91,7 @@ pub(super) fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> S
         failure.error.details.clear();
         failure.error = failure.error.with_detail(format!(
             "those the server finished before the connection dropped (from {} on, in order) are \
-             committed and recorded, each with its ledger row; the one it was running did not commit",
+             {recorded}; the one it was running did not commit",
             steps[0].migration.id()
         ));
     }
@@ -382,19 +388,11 @@ pub(super) fn cancelled(
 /// The session's `statement_timeout` (`pg_settings.setting` is in milliseconds, whatever the
 /// session's `DateStyle` or locale); `None` when it cannot be read.
 fn session_statement_timeout(client: &mut Client) -> Option<Duration> {
-    let messages = client
-        .simple_query(
-            "SELECT s.setting FROM pg_catalog.pg_settings s \
-             WHERE s.name OPERATOR(pg_catalog.=) 'statement_timeout'",
-        )
-        .ok()?;
-    messages.iter().find_map(|m| match m {
-        postgres::SimpleQueryMessage::Row(row) => row
-            .get(0)
-            .and_then(|ms| ms.parse::<u64>().ok())
-            .map(Duration::from_millis),
-        _ => None,
-    })
+    crate::db::read_millis(
+        client,
+        "SELECT s.setting FROM pg_catalog.pg_settings s \
+         WHERE s.name OPERATOR(pg_catalog.=) 'statement_timeout'",
+    )
 }
 
 /// The help of a cancelled migration statement, by its [`CancelCause`].

@@ -269,7 +269,11 @@ fn authentication_refusal(env: &Environment, db: &DbError) -> Option<Error> {
                      (sslmode={mode})"
                 )
             };
-            Error::connection(what).with_help(unencrypted_refusal_help(mode, &source))
+            Error::connection(what).with_help(unencrypted_refusal_help(
+                mode,
+                spec.is_unix_socket(),
+                &source,
+            ))
         } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
             && (db.message().contains("certificate") || spec.sslcert.is_some())
         {
@@ -374,6 +378,10 @@ fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Optio
     })
 }
 
+/// What turns TLS on at a server: the help wherever the server does not offer it.
+const ENABLE_SERVER_TLS: &str = "enable ssl on the server: `ssl = on` in its postgresql.conf, \
+     with `ssl_cert_file` and `ssl_key_file` naming its certificate and private key, then reload it";
+
 fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &Peer<'_>) -> Error {
     use rustls::CertificateError as Cert;
     let spec = &env.connection;
@@ -385,23 +393,23 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
     };
     if cause.contains("server does not support TLS") {
         // The driver says so of any first byte but `S`: only a server that answers `N` does
-        // not offer TLS, and only then may a weaker sslmode help.
+        // not offer TLS.
         return match peer.ssl_answer() {
             Some(SslAnswer::NoTls) => Error::connection(format!(
                 "the server does not offer TLS, and sslmode={mode} requires it (connecting as \
                  {spec})"
             ))
+            // The user chose to require TLS: the help is the server's side, never a weaker
+            // sslmode (a peer that declines TLS is also what something between us and the
+            // server would answer).
             .with_help(match mode {
-                // The server's identity was asked for: a peer that declines TLS is also what
-                // something between us and the server would answer, so no weaker mode is
-                // suggested (as after a certificate that does not verify).
                 SslMode::VerifyCa | SslMode::VerifyFull => format!(
-                    "enable ssl on the server; sslmode={mode} in {source} asks for a verified \
-                     server, so check that this host and port reach the server meant (nothing \
-                     between them should answer in its place)"
+                    "you chose to require TLS with a verified server (sslmode={mode} in \
+                     {source}): {ENABLE_SERVER_TLS}; also check that this host and port reach \
+                     the server meant (nothing between them should answer in its place)"
                 ),
                 _ => format!(
-                    "enable ssl on the server, or use sslmode=prefer or disable in {source}"
+                    "you chose to require TLS (sslmode={mode} in {source}): {ENABLE_SERVER_TLS}"
                 ),
             }),
             Some(SslAnswer::NotPostgres(byte)) => not_postgres(env, peer, byte),
@@ -496,16 +504,22 @@ fn client_certificate_refused(env: &Environment, reason: &str) -> Error {
 }
 
 /// What to do when pg_hba.conf refused a connection for being unencrypted: with `prefer` the
-/// server did not offer TLS (prefer would have used it), so no sslmode helps.
-fn unencrypted_refusal_help(mode: SslMode, source: &str) -> String {
+/// server did not offer TLS (prefer would have used it), so no sslmode helps; over a Unix
+/// socket no sslmode does either (libpq never asks for TLS there, nor do we).
+fn unencrypted_refusal_help(mode: SslMode, unix_socket: bool, source: &str) -> String {
     match mode {
+        _ if unix_socket => "a Unix socket never carries TLS, whatever the sslmode (as with \
+             libpq): add a `local` pg_hba.conf entry that admits this user and database, or \
+             connect over TCP to a server with ssl enabled"
+            .to_string(),
         SslMode::Disable => format!(
             "use sslmode=require, or verify-full with sslrootcert naming the server's CA, in \
              {source}"
         ),
-        _ => "the server does not offer TLS (sslmode=prefer would have used it): enable ssl on \
-              the server, or add a pg_hba.conf entry that admits this host without TLS"
-            .to_string(),
+        _ => format!(
+            "the server does not offer TLS (sslmode=prefer would have used it): \
+             {ENABLE_SERVER_TLS}; or add a pg_hba.conf entry that admits this host without TLS"
+        ),
     }
 }
 
@@ -652,10 +666,18 @@ mod tests {
 
     #[test]
     fn an_unencrypted_refusal_suggests_tls_only_when_it_was_off() {
-        assert!(unencrypted_refusal_help(SslMode::Disable, "x").contains("sslmode=require"));
-        let help = unencrypted_refusal_help(SslMode::Prefer, "x");
+        assert!(unencrypted_refusal_help(SslMode::Disable, false, "x").contains("sslmode=require"));
+        let help = unencrypted_refusal_help(SslMode::Prefer, false, "x");
         assert!(!help.contains("sslmode=require"), "{help}");
         assert!(help.contains("enable ssl on the server"), "{help}");
+        // Over a Unix socket no sslmode brings TLS: none is suggested, and none is said to
+        // have been declined by the server.
+        for mode in [SslMode::Disable, SslMode::Prefer, SslMode::Require] {
+            let help = unencrypted_refusal_help(mode, true, "x");
+            assert!(!help.contains("sslmode="), "{help}");
+            assert!(!help.contains("does not offer TLS"), "{help}");
+            assert!(help.contains("`local` pg_hba.conf entry"), "{help}");
+        }
     }
 
     #[test]

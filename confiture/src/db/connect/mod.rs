@@ -412,21 +412,11 @@ fn tls_for(
     config: &mut postgres::Config,
 ) -> Result<Option<MakeRustlsConnect>, Failure> {
     let spec = &env.connection;
-    // PostgreSQL has no TLS over Unix sockets; libpq skips it there too.
+    // PostgreSQL has no TLS over Unix sockets, and libpq never asks for it there, whatever the
+    // sslmode (`require` and the verify modes included: the socket is local, the kernel's):
+    // neither do we.
     let tls_mode = match (spec.sslmode, spec.is_unix_socket()) {
-        (SslMode::Disable, _) | (SslMode::Prefer, true) => None,
-        (mode, true) => {
-            return Err(Failure::Setup(
-                Error::invalid(format!(
-                    "sslmode={mode} cannot be used with the Unix socket in {}",
-                    spec.host
-                ))
-                .with_help(format!(
-                    "TLS runs over TCP only: name a TCP host, or use sslmode=prefer in {}",
-                    env.source()
-                )),
-            ))
-        }
+        (SslMode::Disable, _) | (_, true) => None,
         (SslMode::Prefer, false) => Some(postgres::config::SslMode::Prefer),
         (_, false) => Some(postgres::config::SslMode::Require),
     };

@@ -1,0 +1,164 @@
+//! What became of a run's migrations when it failed, for `up` and `down` alike: those it saw
+//! commit, and after a lost connection those the ledger, read again on a new connection, shows
+//! committed; then which are unknown and which were not attempted.
+
+use std::time::Duration;
+
+use postgres::Client;
+
+use super::report::MigrationReport;
+use super::run::{done, versions, RunFailure};
+use crate::config::Environment;
+use crate::db::apply::Direction;
+use crate::error::ErrorKind;
+use crate::files::{Migration, TransactionMode};
+use crate::history::History;
+use crate::ledger::TrackingTable;
+
+/// A run of migrations, one transaction each, in the order they ran, and what it has seen
+/// commit so far.
+pub(super) struct Ran<'r> {
+    pub(super) env: &'r Environment,
+    /// The ledger, schema-qualified as the run wrote to it.
+    pub(super) table: &'r TrackingTable,
+    pub(super) direction: Direction,
+    /// Every migration the run meant to apply or roll back, in order.
+    pub(super) run: &'r [&'r Migration],
+    /// The versions the run saw commit (`applied` or `rolled_back`): a prefix of `run`.
+    pub(super) committed: &'r mut Vec<String>,
+    /// Their reports.
+    pub(super) migrations: &'r mut Vec<MigrationReport>,
+    /// The time since the first of them was sent.
+    pub(super) took: Duration,
+}
+
+/// What a failed run's other migrations became, besides the committed ones.
+pub(super) struct Fates {
+    /// Those whose fate is unknown: the connection dropped while they ran and the ledger
+    /// could not be read again.
+    pub(super) unknown: Vec<String>,
+    /// Those never sent.
+    pub(super) not_attempted: Vec<String>,
+}
+
+impl Ran<'_> {
+    /// Settles `f`, the failure that ended the run: after a lost connection, the ledger is
+    /// read on a new connection and the migrations it shows committed join `committed`; the
+    /// error keeps the lists as data (a renderer says them, `MigrationFailure`), and they are
+    /// returned for the report.
+    pub(super) fn settle(mut self, f: &mut RunFailure) -> Fates {
+        let confirmed = f.error.kind == ErrorKind::Connection && self.confirm(f);
+        // After a lost connection that could not be checked, the migrations of the message
+        // that was cut short may have committed: their fate is unknown, and they are never
+        // called skipped.
+        let failed_at = self.committed.len();
+        let unknown_end = if confirmed {
+            failed_at
+        } else {
+            (failed_at + f.unknown_fate).min(self.run.len())
+        };
+        let unknown = versions(self.run.get(failed_at..unknown_end).unwrap_or_default());
+        let not_attempted = versions(
+            self.run
+                .get(unknown_end.max(failed_at + 1)..)
+                .unwrap_or_default(),
+        );
+        f.committed = self.committed.clone();
+        f.unknown = unknown.clone();
+        f.not_attempted = not_attempted.clone();
+        Fates {
+            unknown,
+            not_attempted,
+        }
+    }
+
+    /// After the connection dropped while a message of several migrations ran, the server may
+    /// have committed some of them. A fresh connection reads the ledger to tell exactly which
+    /// (applied: its row is there; rolled back: its row is gone): they join `committed`, and
+    /// the error names the migration that was interrupted. Returns whether the ledger could be
+    /// read (otherwise the error keeps saying what is unknown).
+    ///
+    /// When the server did not say why the session ended (the socket closed before the driver
+    /// read its FATAL), the new connection also asks how long the server has been up: longer
+    /// than the run took means it did not restart meanwhile, so another session or an
+    /// administrator ended ours (`pg_terminate_backend`), or the network did — not a restart.
+    /// Durations on each side, never the two clocks compared.
+    fn confirm(&mut self, failure: &mut RunFailure) -> bool {
+        let mut up_since_before = false;
+        let took = self.took;
+        let ledger = crate::db::connect(self.env).and_then(|mut client| {
+            let ledger = crate::db::ledger::read(&mut client, self.table)?;
+            up_since_before = server_uptime(&mut client).is_some_and(|up| up > took);
+            Ok(ledger)
+        });
+        let rows = match ledger {
+            Ok(Some(ledger)) => ledger.rows,
+            Ok(None) => Vec::new(),
+            Err(_) => {
+                failure.error.details.push(
+                    "could not reconnect to check which migrations the server committed"
+                        .to_string(),
+                );
+                return false;
+            }
+        };
+        let first = self.committed.len();
+        // Which of them the ledger now records: the history rule, as everywhere.
+        let history = History::new(self.run.iter().copied(), &rows, None);
+        for m in self.run.get(first..).unwrap_or_default() {
+            let row = history.row_of(m).map(|r| r.row);
+            let (file, recorded) = match (self.direction, row) {
+                (Direction::Up, Some(row)) => (&m.up, row.execution_time_ms),
+                (Direction::Down, None) => (&m.down, None),
+                _ => break,
+            };
+            self.committed.push(m.version_text.clone());
+            // The time the server recorded; none when there is no row (never made up).
+            let recorded = recorded.and_then(|t| u64::try_from(t).ok());
+            self.migrations
+                .push(done(m, file, recorded.map(Duration::from_millis)));
+        }
+        // The connection was lost while migrations ran (their fate was unknown), or one
+        // committed after all: name the first migration the ledger shows not done. The server
+        // stops at the first failure, so nothing after it committed.
+        if failure.unknown_fate > 0 || self.committed.len() > first {
+            if let Some(m) = self.run.get(self.committed.len()) {
+                let (what, file) = match self.direction {
+                    Direction::Up => ("migration", &m.up),
+                    Direction::Down => ("the rollback of migration", &m.down),
+                };
+                failure.error.message =
+                    format!("connection lost before {what} {} committed", m.id());
+                failure.migration = Some((m.version_text.clone(), m.name.clone()));
+                if file.mode == TransactionMode::Transaction {
+                    // The details spoke of what was unknown: now it is known.
+                    failure.error.details.clear();
+                    failure.error.details.push(
+                        "its transaction did not commit (checked in the ledger on a new connection)"
+                            .to_string(),
+                    );
+                }
+            }
+        }
+        if up_since_before && failure.server.is_none() {
+            failure.error.details.push(
+                "the server did not restart during this run: another session or an administrator \
+                 ended this one (pg_terminate_backend), or the network dropped the connection"
+                    .to_string(),
+            );
+        }
+        failure.unknown_fate = 0;
+        true
+    }
+}
+
+/// How long the server has been up (`pg_postmaster_start_time()` to now, both the server's
+/// clock); `None` when it cannot be read.
+fn server_uptime(client: &mut Client) -> Option<Duration> {
+    crate::db::read_millis(
+        client,
+        "SELECT pg_catalog.floor(pg_catalog.date_part('epoch', \
+         pg_catalog.statement_timestamp() OPERATOR(pg_catalog.-) \
+         pg_catalog.pg_postmaster_start_time()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8",
+    )
+}
