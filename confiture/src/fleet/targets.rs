@@ -47,9 +47,6 @@ pub struct Target {
 /// Largest target file read: a list of a million tenants is about 30 MiB.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// How many bad lines an error lists before it says how many more there are.
-const MAX_LISTED: usize = 20;
-
 impl Target {
     /// The database `name` on `base`'s server, with `base`'s credentials and settings.
     pub fn database(base: &Environment, name: &str, source: impl Into<String>) -> Result<Target> {
@@ -449,12 +446,8 @@ fn too_many(problems: Vec<String>, list: &str) -> Error {
             format!("{} bad targets", problems.len())
         }
     ));
-    let more = problems.len().saturating_sub(MAX_LISTED);
-    for problem in problems.into_iter().take(MAX_LISTED) {
+    for problem in crate::display::cut(problems) {
         error = error.with_detail(problem);
-    }
-    if more > 0 {
-        error = error.with_detail(format!("... and {more} more"));
     }
     error
 }
@@ -861,7 +854,7 @@ host=h password=hunter2 dbname=x y
     fn a_long_list_of_problems_is_cut() {
         let text = "a b\n".repeat(30);
         let e = parse_list(&base(), &text, "t.txt").unwrap_err();
-        assert_eq!(e.details.len(), MAX_LISTED + 1);
+        assert_eq!(e.details.len(), crate::display::MAX_LISTED + 1);
         assert_eq!(e.details.last().unwrap(), "... and 10 more");
     }
 
