@@ -572,6 +572,25 @@ impl Claim {
         client: &mut postgres::Client,
     ) -> std::result::Result<(), (Error, Option<usize>)> {
         let identity = crate::db::identity::of(client).map_err(|e| (e, None))?;
+        self.record(identity)
+    }
+
+    /// [`Claim::take`] for the database this target names, which does not exist, on a session
+    /// of a maintenance database of its server (`client`, [`crate::db::maintenance_session`]):
+    /// a dry run of `--create-database` refuses the second spelling of one missing database,
+    /// as the run does once it created it.
+    pub(crate) fn take_missing(&self, client: &mut postgres::Client) -> Result<()> {
+        let database = &self.target.environment.connection.dbname;
+        let identity = crate::db::identity::of_missing(client, database)?;
+        self.record(identity).map_err(|(error, _)| error)
+    }
+
+    /// Records `identity` as this target's database, or refuses it when another target of the
+    /// command recorded it first.
+    fn record(
+        &self,
+        identity: crate::db::identity::DatabaseIdentity,
+    ) -> std::result::Result<(), (Error, Option<usize>)> {
         let key = (identity, self.target.schema.clone());
         let mut reached = self
             .claims
