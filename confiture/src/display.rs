@@ -98,6 +98,22 @@ pub fn versions(list: &[String]) -> String {
     }
 }
 
+/// How many entries a long list in a message shows before it says how many more there are.
+pub const MAX_LISTED: usize = 20;
+
+/// The one rule cutting a long list in a message (bad lines of a target list, the ledgers
+/// `search_path` does not find): its first [`MAX_LISTED`] entries, then `... and N more` when
+/// there were more, as one last entry — each a detail line, or joined into a sentence. An
+/// error about a list of any length stays a few kilobytes.
+pub fn cut(mut list: Vec<String>) -> Vec<String> {
+    let more = list.len().saturating_sub(MAX_LISTED);
+    if more > 0 {
+        list.truncate(MAX_LISTED);
+        list.push(format!("... and {more} more"));
+    }
+    list
+}
+
 /// `path` relative to `cwd` when they share more than the root: `db/migrations` below it,
 /// `../db/migrations` beside it; else `path` unchanged. Both are taken as given (no IO);
 /// a relative `path` is returned as it is.
@@ -229,6 +245,17 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn long_lists_are_cut_by_one_rule() {
+        let list = |n: usize| -> Vec<String> { (0..n).map(|i| i.to_string()).collect() };
+        assert_eq!(cut(list(0)), list(0));
+        assert_eq!(cut(list(MAX_LISTED)), list(MAX_LISTED));
+        let cut_list = cut(list(MAX_LISTED + 180));
+        assert_eq!(cut_list.len(), MAX_LISTED + 1);
+        assert_eq!(cut_list[..MAX_LISTED], list(MAX_LISTED)[..]);
+        assert_eq!(cut_list[MAX_LISTED], "... and 180 more");
+    }
 
     #[test]
     fn control_characters_are_escaped() {

@@ -621,6 +621,15 @@ fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
     map.get(key)
 }
 
+/// What [`FileContext::check_keys`] does with an unknown key that is not a misspelling.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unknown {
+    /// Left alone: the block is confiture (Python)'s too (`migration:`), the key may be its.
+    LeftToConfiture,
+    /// Refused: the block is ours alone (`fleet:`, which confiture (Python) ignores whole).
+    Refused,
+}
+
 pub(super) struct FileContext<'a> {
     /// The file as messages name it.
     pub(super) shown: &'a str,
@@ -881,8 +890,16 @@ impl FileContext<'_> {
         })
     }
 
-    /// Reports an unknown key that is close to a known one; leaves others to confiture.
-    pub(super) fn check_keys(&self, block: &Mapping, parent: &str, known: &[&str]) -> Result<()> {
+    /// Refuses an unknown key of the block `parent`: one close to a known one always (`did you
+    /// mean`); any other only in a block that is ours alone ([`Unknown::Refused`]), since a
+    /// block confiture (Python) reads too may hold its keys.
+    pub(super) fn check_keys(
+        &self,
+        block: &Mapping,
+        parent: &str,
+        known: &[&str],
+        unknown: Unknown,
+    ) -> Result<()> {
         for key in block.keys() {
             let Some(key) = key.as_str() else {
                 return Err(self.key_error(parent, "has a key that is not a string"));
@@ -890,17 +907,23 @@ impl FileContext<'_> {
             if known.contains(&key) {
                 continue;
             }
-            if let Some(close) = closest(key, known) {
-                return Err(self
-                    .key_error(&format!("{parent}.{key}"), "is not a setting")
-                    .with_help(format!("did you mean `{parent}.{close}`?")));
-            }
+            let help = match closest(key, known) {
+                Some(close) => format!("did you mean `{parent}.{close}`?"),
+                None if unknown == Unknown::Refused => {
+                    let settings: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                    format!("the settings of `{parent}` are {}", settings.join(", "))
+                }
+                None => continue,
+            };
+            return Err(self
+                .key_error(&format!("{parent}.{key}"), "is not a setting")
+                .with_help(help));
         }
         Ok(())
     }
 
     fn migration_block(&self, block: &Mapping, settings: &mut MigrationSettings) -> Result<()> {
-        self.check_keys(block, "migration", MIGRATION_KEYS)?;
+        self.check_keys(block, "migration", MIGRATION_KEYS, Unknown::LeftToConfiture)?;
         for (key, value) in block {
             let Some(key) = key.as_str() else { continue };
             let full = format!("migration.{key}");

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_yaml::{Mapping, Value};
 
-use super::file::{indent, key_line, FileContext};
+use super::file::{indent, key_line, FileContext, Unknown};
 use super::fleet::{FleetList, FleetSettings, MAX_JOBS};
 use crate::error::{Error, Result};
 
@@ -32,7 +32,7 @@ impl FileContext<'_> {
                     .with_help("indent its settings under it, e.g. `fleet:` then `  jobs: 8`"))
             }
         };
-        self.check_keys(block, "fleet", FLEET_KEYS)?;
+        self.check_keys(block, "fleet", FLEET_KEYS, Unknown::Refused)?;
         // `targets:` with nothing under it (its entries commented out) is a list left empty,
         // not a list left out.
         if let Some(key) = LIST_KEYS
@@ -344,6 +344,34 @@ mod tests {
             Some("did you mean `fleet.jobs`?"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn every_unknown_key_of_the_block_is_refused() {
+        // The block is ours alone (confiture (Python) ignores it): a key that is no setting
+        // is a mistake, spelled close to one or not, never a setting silently left at its default.
+        for (key, help) in [
+            ("concurrency: 16", None),
+            ("parallel: 16", None),
+            ("max_jobs: 16", None),
+            ("continue_on_error: true", None),
+            ("keepgoing: true", Some("did you mean `fleet.keep_going`?")),
+        ] {
+            let name = key.split(':').next().unwrap();
+            let e = parse(&format!("{HEAD}fleet:\n  targets: t.txt\n  {key}\n")).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::Invalid);
+            assert_eq!(
+                e.message,
+                format!(
+                    "environment file db/environments/prod.yaml, line 4: `fleet.{name}` is not a setting"
+                )
+            );
+            let settings = "the settings of `fleet` are `targets`, `targets_query`, \
+                            `schemas_query`, `jobs`, `keep_going`";
+            assert_eq!(e.help.as_deref(), Some(help.unwrap_or(settings)), "{key}");
+        }
+        // The `migration:` block is confiture (Python)'s too: a key it may read is left to it.
+        assert!(parse(&format!("{HEAD}migration:\n  strict_mode: true\n")).is_ok());
     }
 
     #[test]

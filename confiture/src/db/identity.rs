@@ -67,3 +67,19 @@ pub(crate) fn of(client: &mut postgres::Client) -> crate::Result<DatabaseIdentit
         database: text(3),
     })
 }
+
+/// The identity the database `name`, which does not exist, is given on the server `client` is
+/// connected to (a maintenance database's session, [`super::maintenance_session`]): the
+/// server's, and the name without an OID. Two spellings of the server of one missing database
+/// get the same one, and it never equals an existing database's: what a dry run of
+/// `--create-database` claims for the database it would create.
+pub(crate) fn of_missing(
+    client: &mut postgres::Client,
+    name: &str,
+) -> crate::Result<DatabaseIdentity> {
+    let server = of(client)?;
+    Ok(DatabaseIdentity {
+        database: format!("- {name}"),
+        ..server
+    })
+}

@@ -248,14 +248,24 @@ fn hidden_ledger(
             format!("the ledger is {}", shown(one)),
             format!("set {}", setting(one)),
         ),
+        // Ledgers in several schemas: a database of tenant schemas, each with its own ledger
+        // (`--schemas-query`), far more often than several ledgers of the database's own.
+        // Listed cut (a thousand tenants are not a 70 kB message), and never one tenant's
+        // ledger proposed as the database's: its history would be read as the database's.
         many => (
             format!(
-                "ledgers of that name are {}",
-                many.iter().map(shown).collect::<Vec<_>>().join(", ")
+                "{} schemas have a ledger of that name ({})",
+                many.len(),
+                crate::display::cut(many.iter().map(shown).collect()).join(", ")
             ),
             format!(
-                "set the one of this database's migrations: {}",
-                many.iter().map(setting).collect::<Vec<_>>().join(" or ")
+                "these look like the ledgers of tenant schemas: act on one tenant with `{flag} \
+                 NAME` (`{flag} {first}`), on each of them with `--schemas-query`; if one of \
+                 them is this database's own ledger, set `migration.tracking_table: \
+                 SCHEMA.{table}` to it",
+                flag = crate::hint::SCHEMA_FLAG,
+                first = crate::hint::quote(many[0].schema.as_deref().unwrap_or_default()),
+                table = name,
             ),
         ),
     };

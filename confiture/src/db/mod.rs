@@ -188,32 +188,7 @@ const MAINTENANCE_DATABASES: [&str; 2] = ["postgres", "template1"];
 /// it: `false` when a concurrent runner did first (its `duplicate_database` is not an error).
 pub fn create_database(env: &crate::config::Environment) -> crate::Result<bool> {
     let name = &env.connection.dbname;
-    let mut client = None;
-    for maintenance_db in MAINTENANCE_DATABASES {
-        let mut maintenance = env.clone();
-        maintenance.connection.dbname = maintenance_db.to_string();
-        // Creating writes: with several hosts, the first one that can (as `up` does).
-        if !maintenance.connection.more_hosts.is_empty()
-            && maintenance.connection.target_session_attrs == crate::config::TargetSessionAttrs::Any
-        {
-            maintenance.connection.target_session_attrs =
-                crate::config::TargetSessionAttrs::ReadWrite;
-        }
-        if let Some(found) = connect::connect_if_exists(&maintenance)? {
-            client = Some(found);
-            break;
-        }
-    }
-    let Some(mut client) = client else {
-        return Err(Error::connection(format!(
-            "cannot create database \"{name}\": the server of {} has neither a `postgres` nor a \
-             `template1` database to connect to first",
-            env.connection
-        ))
-        .with_help(format!(
-            "create \"{name}\" by hand, then run the command again"
-        )));
-    };
+    let mut client = maintenance_session(env)?;
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
     match client.batch_execute(&format!("CREATE DATABASE {quoted}")) {
         Ok(()) => Ok(true),
@@ -236,6 +211,39 @@ pub fn create_database(env: &crate::config::Environment) -> crate::Result<bool> 
             Err(error.with_help(help))
         }
     }
+}
+
+/// The session `--create-database` creates `env`'s database from: on a maintenance database
+/// (`postgres`, then `template1`) of its server, with the same credentials; with several hosts,
+/// the first one that can write. A dry run opens it too: to identify the server of the missing
+/// database ([`identity::of_missing`]) as the run does once it created it, and to fail where
+/// the run would.
+pub(crate) fn maintenance_session(
+    env: &crate::config::Environment,
+) -> crate::Result<postgres::Client> {
+    for maintenance_db in MAINTENANCE_DATABASES {
+        let mut maintenance = env.clone();
+        maintenance.connection.dbname = maintenance_db.to_string();
+        // Creating writes: with several hosts, the first one that can (as `up` does).
+        if !maintenance.connection.more_hosts.is_empty()
+            && maintenance.connection.target_session_attrs == crate::config::TargetSessionAttrs::Any
+        {
+            maintenance.connection.target_session_attrs =
+                crate::config::TargetSessionAttrs::ReadWrite;
+        }
+        if let Some(found) = connect::connect_if_exists(&maintenance)? {
+            return Ok(found);
+        }
+    }
+    let name = &env.connection.dbname;
+    Err(Error::connection(format!(
+        "cannot create database \"{name}\": the server of {} has neither a `postgres` nor a \
+         `template1` database to connect to first",
+        env.connection
+    ))
+    .with_help(format!(
+        "create \"{name}\" by hand, then run the command again"
+    )))
 }
 
 /// The template `CREATE DATABASE` copies when it names none.

@@ -47,9 +47,6 @@ pub struct Target {
 /// Largest target file read: a list of a million tenants is about 30 MiB.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// How many bad lines an error lists before it says how many more there are.
-const MAX_LISTED: usize = 20;
-
 impl Target {
     /// The database `name` on `base`'s server, with `base`'s credentials and settings.
     pub fn database(base: &Environment, name: &str, source: impl Into<String>) -> Result<Target> {
@@ -449,12 +446,8 @@ fn too_many(problems: Vec<String>, list: &str) -> Error {
             format!("{} bad targets", problems.len())
         }
     ));
-    let more = problems.len().saturating_sub(MAX_LISTED);
-    for problem in problems.into_iter().take(MAX_LISTED) {
+    for problem in crate::display::cut(problems) {
         error = error.with_detail(problem);
-    }
-    if more > 0 {
-        error = error.with_detail(format!("... and {more} more"));
     }
     error
 }
@@ -579,6 +572,25 @@ impl Claim {
         client: &mut postgres::Client,
     ) -> std::result::Result<(), (Error, Option<usize>)> {
         let identity = crate::db::identity::of(client).map_err(|e| (e, None))?;
+        self.record(identity)
+    }
+
+    /// [`Claim::take`] for the database this target names, which does not exist, on a session
+    /// of a maintenance database of its server (`client`, [`crate::db::maintenance_session`]):
+    /// a dry run of `--create-database` refuses the second spelling of one missing database,
+    /// as the run does once it created it.
+    pub(crate) fn take_missing(&self, client: &mut postgres::Client) -> Result<()> {
+        let database = &self.target.environment.connection.dbname;
+        let identity = crate::db::identity::of_missing(client, database)?;
+        self.record(identity).map_err(|(error, _)| error)
+    }
+
+    /// Records `identity` as this target's database, or refuses it when another target of the
+    /// command recorded it first.
+    fn record(
+        &self,
+        identity: crate::db::identity::DatabaseIdentity,
+    ) -> std::result::Result<(), (Error, Option<usize>)> {
         let key = (identity, self.target.schema.clone());
         let mut reached = self
             .claims
@@ -861,7 +873,7 @@ host=h password=hunter2 dbname=x y
     fn a_long_list_of_problems_is_cut() {
         let text = "a b\n".repeat(30);
         let e = parse_list(&base(), &text, "t.txt").unwrap_err();
-        assert_eq!(e.details.len(), MAX_LISTED + 1);
+        assert_eq!(e.details.len(), crate::display::MAX_LISTED + 1);
         assert_eq!(e.details.last().unwrap(), "... and 10 more");
     }
 

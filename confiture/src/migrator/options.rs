@@ -35,8 +35,9 @@ pub struct UpOptions {
     /// `statement_timeout` for migration SQL; overrides `migration.statement_timeout`.
     pub statement_timeout: Option<Duration>,
     /// Create the database when it does not exist. It is connected to first; only a missing
-    /// one needs the `postgres` (else `template1`) maintenance database. A dry run says it would
-    /// create it and plans on an empty ledger.
+    /// one needs the `postgres` (else `template1`) maintenance database. A dry run connects to
+    /// it too (failing where the run would; a fleet target's claim of the missing database is
+    /// taken there), says it would create the database and plans on an empty ledger.
     pub create_database: bool,
 }
 

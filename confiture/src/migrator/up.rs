@@ -507,6 +507,19 @@ impl Migrator {
         }
         let database = self.env.connection.dbname.clone();
         if options.dry_run {
+            // As the run, from a maintenance database of its server: which fails where the
+            // run would, and identifies the server for a fleet target's claim, so that two
+            // spellings of one missing database are one here too (the run's claim is taken on
+            // the session of the database it created).
+            let (env, claim) = (self.env.clone(), self.claim.clone());
+            crate::db::prefetch::unless_stopped(
+                self.stop.clone(),
+                crate::db::prefetch::interrupted_connecting,
+                move || {
+                    let mut client = crate::db::maintenance_session(&env)?;
+                    claim.map_or(Ok(()), |claim| claim.take_missing(&mut client))
+                },
+            )??;
             progress(Progress::WouldCreateDatabase { database });
             report.migrations = planned(&plan.apply, Direction::Up);
             report.skipped = versions(&plan.skipped);

@@ -336,3 +336,64 @@ fn a_role_without_the_clusters_identifier_still_runs_a_database_once() {
     assert_eq!(db.ledger().unwrap_or_default().len(), 3);
     assert_eq!(other.ledger().unwrap_or_default().len(), 3);
 }
+
+/// `up --create-database` on a missing database listed under two spellings creates it once and
+/// refuses the second spelling (exit 5): its dry run, before anything exists, gives the same
+/// answer from a maintenance database of the server (it planned two creations, exit 0, while
+/// the run then failed one).
+#[test]
+fn a_dry_run_creating_a_database_listed_twice_refuses_the_second_spelling_as_the_run_does() {
+    let db = TestDb::unborn("fleetid_new");
+    let project = project();
+    let exists = || {
+        admin()
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db.name])
+            .expect("list databases")
+            .is_some()
+    };
+    let check = |run: &Run, what: &str| {
+        run.code(exit::INVALID);
+        let doc = run.json();
+        let targets = entries(&doc);
+        let codes: Vec<_> = targets.iter().map(|t| &t["exit_code"]).collect();
+        let refused = usize::from(codes[0] == 0);
+        assert_eq!(codes[1 - refused], 0, "{what}: {}", run.dump());
+        assert_eq!(codes[refused], exit::INVALID, "{what}: {}", run.dump());
+        let message = targets[refused]["error"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains("the same database is also listed at dup.txt:"),
+            "{what}: {}",
+            run.dump()
+        );
+    };
+    let args = |dry: bool, jobs: &'static str| {
+        let mut args = vec![
+            "up",
+            "--targets",
+            "dup.txt",
+            "--create-database",
+            "--keep-going",
+            "--jobs",
+            jobs,
+            "--format",
+            "json",
+        ];
+        if dry {
+            args.push("--dry-run");
+        }
+        args
+    };
+    for (i, list) in lists(&db).iter().enumerate() {
+        project.write("dup.txt", list);
+        for jobs in ["1", "2"] {
+            let run = fleet(&project, &args(true, jobs));
+            check(&run, &format!("dry run, list {i}, --jobs {jobs}"));
+            assert!(!exists(), "a dry run created the database");
+        }
+    }
+    let run = fleet(&project, &args(false, "2"));
+    check(&run, "the run");
+    assert_eq!(db.ledger().unwrap_or_default().len(), 3, "{}", run.dump());
+}

@@ -147,6 +147,46 @@ fn finds_an_unqualified_ledger_through_search_path() {
     assert_eq!(read.table, "ops.tb_confiture");
 }
 
+/// A database of tenant schemas, each with its own ledger (`--schemas-query`), read as a whole
+/// database: refused as above, but the ledgers are listed cut (1,000 tenants made a 70 kB
+/// message) and the help says what they look like — tenants, to act on with `--schema` or
+/// `--schemas-query` — instead of proposing one tenant's ledger as the database's.
+#[test]
+fn tenant_ledgers_off_the_search_path_are_listed_cut_and_named_as_tenants() {
+    let db = TestDb::new("cft_ledger_tenants");
+    let mut setup = db.client();
+    let tenants = crate::display::MAX_LISTED + 5;
+    for i in 1..=tenants {
+        create_confiture_ledger(&mut setup, Some(&format!("s_{i:03}")));
+    }
+    let err = ledger::read(&mut connect(&db), &TrackingTable::default()).unwrap_err();
+    assert_eq!(err.exit_code(), 5, "{err:?}");
+    let listed: Vec<String> = (1..=crate::display::MAX_LISTED)
+        .map(|i| format!("s_{i:03}.tb_confiture"))
+        .collect();
+    assert_eq!(
+        err.message,
+        format!(
+            "the tracking table tb_confiture is not on this session's search_path \
+             `\"$user\", public`: {tenants} schemas have a ledger of that name ({}, ... and 5 \
+             more); nothing was read or written",
+            listed.join(", ")
+        )
+    );
+    let help = err.help.as_deref().unwrap();
+    assert!(
+        help.starts_with(
+            "these look like the ledgers of tenant schemas: act on one tenant with `--schema \
+             NAME` (`--schema s_001`), on each of them with `--schemas-query`"
+        ),
+        "{help}"
+    );
+    assert!(
+        !help.contains("s_001.tb_confiture"),
+        "no tenant's ledger as the database's: {help}"
+    );
+}
+
 #[test]
 fn a_table_that_is_not_a_ledger_is_reported() {
     let db = TestDb::new("cft_ledger");
