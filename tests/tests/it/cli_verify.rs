@@ -186,17 +186,24 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
         let output = child.wait_with_output().unwrap();
         let run = Run::from_output(output, sent.elapsed());
         // The migration cut short is never called failed: the signal is also the run's stop
-        // flag, so the library reports it `interrupted` (its `Checked` event) — when that
-        // report comes before the signal thread's drop ends the process; the drop may win.
+        // flag, so the library reports it `interrupted` (its `Checked` event), and the signal
+        // thread waits for that report before its drop ends the process (the line was missing
+        // whenever the drop came first).
         run.code(exit::INTERRUPTED)
             .stderr_has(&format!(
                 "interrupted: dropped the scratch database \"{scratch}\""
             ))
             .stderr_lacks("001_slow failed");
-        let said = run.stderr.lines().filter(|l| l.starts_with("001_slow"));
-        for line in said {
-            assert!(line.starts_with("001_slow interrupted"), "{}", run.dump());
-        }
+        let said: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("001_slow"))
+            .collect();
+        assert!(
+            matches!(said.as_slice(), [line] if line.starts_with("001_slow interrupted")),
+            "{signal}: {}",
+            run.dump()
+        );
         assert!(
             !database_exists(&scratch),
             "{signal}: {scratch} left behind\n{}",
