@@ -30,7 +30,7 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
     let migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
-            let code = super::fleet::verify(plan, &options, out);
+            let code = super::fleet::verify(plan, &options, out, INTERRUPTED.clone());
             claim_the_output();
             return code;
         }
@@ -55,7 +55,7 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
     let migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
-            let code = super::fleet::drift(plan, &options, out);
+            let code = super::fleet::drift(plan, &options, out, INTERRUPTED.clone());
             claim_the_output();
             return code;
         }
@@ -100,10 +100,11 @@ fn from_version(text: &str) -> Result<u64> {
 static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
 /// The reports the library owes once it is stopped: a check running on the scratch database
-/// (its `Checking` event seen, not its `Checked`). The signal thread waits for them
-/// ([`REPORT_WAIT`] at most) before it drops the scratch databases: the stop flag cancels the
-/// statement running there, and the library says `interrupted` for that migration — a drop
-/// first would end the process before it does, or make it a failure.
+/// (its `Checking` event seen, not its `Checked`), a fleet's target running (`Started`, not
+/// `Finished`). The signal thread waits for them ([`REPORT_WAIT`] at most) before it drops the
+/// scratch databases: the stop flag cancels the statement running there, and the library says
+/// `interrupted` for that migration or target — a drop first would end the process before it
+/// does, or make it a failure.
 static OWED: Mutex<usize> = Mutex::new(0);
 static PAID: Condvar = Condvar::new();
 
@@ -127,9 +128,31 @@ fn paid(all: bool) {
 }
 
 /// The signal thread, before the drop: until every report owed is given, or [`REPORT_WAIT`].
+/// Not at all when no scratch database is there at the signal: the run is still making one
+/// (connecting to a server that may never answer), and the drop cuts nothing short.
 fn wait_for_reports() {
+    if !confiture::db::scratch::any_live() {
+        return;
+    }
     let owed = owed();
     let _ = PAID.wait_timeout_while(owed, REPORT_WAIT, |owed| *owed > 0);
+}
+
+/// A fleet's event (`show` shows it): a target's report is owed from its start to its end
+/// ([`OWED`]).
+pub(super) fn fleet_event(event: &confiture::fleet::Event, show: impl FnOnce()) {
+    use confiture::fleet::Event;
+    match event {
+        Event::Started { .. } => {
+            owe();
+            show();
+        }
+        Event::Finished { .. } => {
+            show();
+            paid(false);
+        }
+        _ => show(),
+    }
 }
 
 /// Who renders the outcome: the command's thread, or the signal thread (the interruption).
