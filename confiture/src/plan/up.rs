@@ -271,7 +271,7 @@ pub const ABSENT_OBJECT_SQLSTATES: [&str; 5] = ["42P01", "42703", "42704", "4288
 /// which runs on that snapshot — and the server's `sqlstate` is one an absent object raises
 /// ([`ABSENT_OBJECT_SQLSTATES`]; a division by zero is the file's). Decided from this data,
 /// never from the server's words. `scratch`: the database is the scratch one of this command
-/// (`migrate verify`, `migrate drift`: [`crate::db::apply::ApplySettings::scratch`]), which
+/// (`migrate verify`, `migrate drift`: `ApplySettings::scratch`), which
 /// never has the snapshot: the help names that command, never `migrate up`/`down` (pasted,
 /// they would write the target).
 pub fn snapshot_missing_help(
