@@ -41,6 +41,10 @@ const AGAIN_ON_EVERY_TARGET: &[&str] = &["migrate down"];
 /// `--schemas-query` names each of its tenants.
 pub const SCHEMA_FLAG: &str = "--schema";
 
+/// `migrate verify`, as a help names it: the one command of a scratch database that takes
+/// `--from`.
+pub(crate) const VERIFY: &str = "migrate verify";
+
 /// Whether `args` (what follows `cargo confiture `) starts with one of `commands`.
 fn is_one_of(args: &str, commands: &[&str]) -> bool {
     commands

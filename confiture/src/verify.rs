@@ -36,7 +36,7 @@ use crate::schema::{diff, Difference, Snapshot};
 use crate::{exit, plan, Migrator};
 
 /// The command, as the help of a failure on its scratch database names it.
-const VERIFY: &str = "migrate verify";
+const VERIFY: &str = crate::hint::VERIFY;
 
 /// Where the scratch database is created.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

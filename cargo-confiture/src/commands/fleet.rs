@@ -4,6 +4,9 @@
 //! terminal (done / failed / running), each failure on stderr as it happens, the result table
 //! (or one JSON document) on stdout.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
 use confiture::config::FleetList;
 use confiture::drift::DriftOptions;
 use confiture::fleet::{self, Event, Fleet, FleetReport, Target, TargetReport, TargetState};
@@ -199,23 +202,39 @@ const FLEET_WORDS: Words = (
      (run the command again to finish them)",
 );
 
-/// `migrate verify`, once per server of the targets.
-pub fn verify(plan: Plan, options: &VerifyOptions, out: &Output) -> Result<u8> {
+/// `migrate verify`, once per server of the targets. `stop`: the signal thread's flag
+/// (`verify::drop_scratch_databases_on_interrupt`), which stops every running target as it
+/// stops one database's verify: each says `interrupted`, not failed under the drop.
+pub fn verify(
+    plan: Plan,
+    options: &VerifyOptions,
+    out: &Output,
+    stop: Arc<AtomicBool>,
+) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
     let request = fleet::Request::Verify(options);
-    let fleet = fleet(&plan, out, ", verified once per server", request, None)?;
-    let report = fleet.verify(options, &|event| live(out, event))?;
+    let fleet = fleet(&plan, out, ", verified once per server", request, None)?.stop_when(stop);
+    let report = fleet.verify(options, &|event| {
+        super::verify::fleet_event(event, || live(out, event))
+    })?;
     Ok(finish(out, &report, None))
 }
 
-/// `migrate drift` on every target.
-pub fn drift(plan: Plan, options: &DriftOptions, out: &Output) -> Result<u8> {
+/// `migrate drift` on every target; `stop` as for [`verify`].
+pub fn drift(
+    plan: Plan,
+    options: &DriftOptions,
+    out: &Output,
+    stop: Arc<AtomicBool>,
+) -> Result<u8> {
     let out = &out.repeating(plan.words.clone());
     let request = fleet::Request::Drift {
         tenant_schemas: matches!(plan.list, FleetList::SchemasQuery(_)),
     };
-    let fleet = fleet(&plan, out, "", request, None)?;
-    let report = fleet.drift(options, &|event| live(out, event))?;
+    let fleet = fleet(&plan, out, "", request, None)?.stop_when(stop);
+    let report = fleet.drift(options, &|event| {
+        super::verify::fleet_event(event, || live(out, event))
+    })?;
     Ok(finish(out, &report, None))
 }
 

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use confiture::config::{self, Selection};
-use confiture::fleet::Target;
 use confiture::history::Version;
 use confiture::migrate::{
     BaselineOptions, Direction, DownOptions, Failed, Progress, ReinitOptions, ReinitReport,
@@ -257,11 +256,12 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     )?;
     let mut using = env.describe();
     // One tenant schema of that database, exactly as a fleet's `--schemas-query` makes each
-    // of its tenants a target (ledger, `search_path`, lock; the name checked there).
+    // of its tenants a target (ledger, `search_path`, lock; the name checked there, and the
+    // whole database's ledger refused where the server resolves it: `one_schema` asks it).
     let env = match &g.schema {
         Some(schema) => {
             using.push_str(&format!(" schema {schema}"));
-            Target::schema(&env, schema, hint::SCHEMA_FLAG)?.environment
+            confiture::fleet::one_schema(&env, schema, hint::SCHEMA_FLAG)?.environment
         }
         None => env,
     };

@@ -2,7 +2,7 @@
 //! report as JSON), and make sure an interrupted run drops its scratch databases.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Once};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, Once};
 use std::time::Duration;
 
 use confiture::drift::{DriftOptions, DriftReport};
@@ -30,7 +30,7 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
     let migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
-            let code = super::fleet::verify(plan, &options, out);
+            let code = super::fleet::verify(plan, &options, out, INTERRUPTED.clone());
             claim_the_output();
             return code;
         }
@@ -55,7 +55,7 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
     let migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
         Selected::Fleet(plan) => {
-            let code = super::fleet::drift(plan, &options, out);
+            let code = super::fleet::drift(plan, &options, out, INTERRUPTED.clone());
             claim_the_output();
             return code;
         }
@@ -99,6 +99,62 @@ fn from_version(text: &str) -> Result<u64> {
 /// database and reports it `interrupted`, not `failed` under the drop.
 static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
+/// The reports the library owes once it is stopped: a check running on the scratch database
+/// (its `Checking` event seen, not its `Checked`), a fleet's target running (`Started`, not
+/// `Finished`). The signal thread waits for them ([`REPORT_WAIT`] at most) before it drops the
+/// scratch databases: the stop flag cancels the statement running there, and the library says
+/// `interrupted` for that migration or target — a drop first would end the process before it
+/// does, or make it a failure.
+static OWED: Mutex<usize> = Mutex::new(0);
+static PAID: Condvar = Condvar::new();
+
+/// How long the signal thread waits for the reports owed: a cancel request is one round trip.
+const REPORT_WAIT: Duration = Duration::from_secs(5);
+
+fn owed() -> std::sync::MutexGuard<'static, usize> {
+    OWED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A report starts being owed.
+fn owe() {
+    *owed() += 1;
+}
+
+/// A report owed was given (`all`: the command's thread has nothing more to report).
+fn paid(all: bool) {
+    let mut owed = owed();
+    *owed = if all { 0 } else { owed.saturating_sub(1) };
+    PAID.notify_all();
+}
+
+/// The signal thread, before the drop: until every report owed is given, or [`REPORT_WAIT`].
+/// Not at all when no scratch database is there at the signal: the run is still making one
+/// (connecting to a server that may never answer), and the drop cuts nothing short.
+fn wait_for_reports() {
+    if !confiture::db::scratch::any_live() {
+        return;
+    }
+    let owed = owed();
+    let _ = PAID.wait_timeout_while(owed, REPORT_WAIT, |owed| *owed > 0);
+}
+
+/// A fleet's event (`show` shows it): a target's report is owed from its start to its end
+/// ([`OWED`]).
+pub(super) fn fleet_event(event: &confiture::fleet::Event, show: impl FnOnce()) {
+    use confiture::fleet::Event;
+    match event {
+        Event::Started { .. } => {
+            owe();
+            show();
+        }
+        Event::Finished { .. } => {
+            show();
+            paid(false);
+        }
+        _ => show(),
+    }
+}
+
 /// Who renders the outcome: the command's thread, or the signal thread (the interruption).
 /// Whoever claims it first; the other never prints, so stdout holds one document.
 static OUTPUT_CLAIMED: Mutex<bool> = Mutex::new(false);
@@ -114,6 +170,7 @@ fn claim() -> bool {
 /// thread then ends the process with its own code and document, so this one must neither print
 /// the error the drop caused nor exit.
 fn claim_the_output() {
+    paid(true);
     if INTERRUPTED.load(Ordering::SeqCst) || !claim() {
         loop {
             std::thread::park();
@@ -143,6 +200,7 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
             }
             INTERRUPTED.store(true, Ordering::SeqCst);
             std::thread::spawn(move || {
+                wait_for_reports();
                 let (dropped, errors) = confiture::db::scratch::drop_all();
                 // The command may have rendered its report already: then it is the output.
                 if claim() {
@@ -234,6 +292,7 @@ fn progress(out: &Output, on: &str, event: ScratchProgress) {
             display::escape(&database)
         )),
         ScratchProgress::Checking { version, name } => {
+            owe();
             out.progress_inline(&format!(
                 "checking {} ...",
                 display::escape(&format!("{version}_{name}"))
@@ -249,6 +308,14 @@ fn progress(out: &Output, on: &str, event: ScratchProgress) {
                 display::escape(&check.id()),
                 result_word(check.result)
             ));
+            paid(false);
+            // Stopped: the signal thread drops the scratch database and ends the process,
+            // saying what it dropped; the library must not drop it first.
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                loop {
+                    std::thread::park();
+                }
+            }
         }
         ScratchProgress::Step(step) => out.progress(&format!("{step} ...")),
         // ScratchProgress is `#[non_exhaustive]`: an event this CLI does not know yet shows

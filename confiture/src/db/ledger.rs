@@ -678,8 +678,9 @@ fn shown_ident(name: &str) -> String {
 impl Grants {
     /// The help of a ledger this role may not create: the grant to paste, naming the role in
     /// effect and the schema, and, when that role is not the one that logged in, the setting
-    /// that switched it.
-    pub(crate) fn create_help(&self, table: &TrackingTable) -> String {
+    /// that switched it. `scratch`: the database is that command's scratch one
+    /// ([`crate::db::apply::ledger_creator`]).
+    pub(crate) fn create_help(&self, table: &TrackingTable, scratch: Option<&str>) -> String {
         let (role, schema) = (shown_ident(&self.role), shown_ident(&self.schema));
         let grant = if self.schema_exists {
             format!(
@@ -701,8 +702,8 @@ impl Grants {
         };
         match self.switched_by() {
             None => format!(
-                "{grant} or have a role that may create {table} run the first {}",
-                crate::hint::command("migrate up")
+                "{grant} or have a role that may create {table} run {}",
+                crate::db::apply::ledger_creator(scratch)
             ),
             Some(switched) => format!("{grant} {switched}"),
         }

@@ -69,10 +69,11 @@ pub(crate) struct Column {
 /// calls, and returns its one column, row by row (`None` for NULL). `label` names the query
 /// in the message of a lost connection (`the targets query`). With `ledger`, where that
 /// tracking table is in this database, as a session of `env` resolves it (asked before the
-/// query runs, which may change the transaction's `search_path`).
+/// query runs, which may change the transaction's `search_path`). Without `sql` (`--schema
+/// NAME` alone: no list to read), only that is asked, and no value is returned.
 pub(crate) fn read_only_column(
     env: &Environment,
-    sql: &str,
+    sql: Option<&str>,
     label: &str,
     ledger: Option<&crate::ledger::TrackingTable>,
 ) -> Result<Column, ColumnError> {
@@ -107,6 +108,12 @@ pub(crate) fn read_only_column(
     let ledger = match ledger {
         Some(table) => super::ledger::resolve(&mut tx, table).map_err(failed)?,
         None => None,
+    };
+    let Some(sql) = sql else {
+        return Ok(Column {
+            values: Vec::new(),
+            ledger,
+        });
     };
     // Parsing the query locks the relations it reads: a lock held elsewhere is met here or
     // when it runs.

@@ -266,6 +266,13 @@ impl Drop for Scratch {
     }
 }
 
+/// Whether a scratch database this process created is still there (not dropped yet): a run
+/// stopped now may still be reporting what it was doing there (a signal handler waits for that
+/// report before [`drop_all`]); with none, the drop cuts nothing short.
+pub fn any_live() -> bool {
+    !registry().live.is_empty()
+}
+
 /// Drops every scratch database this process created and has not dropped yet, and refuses to
 /// create more: for a signal handler, just before the process exits. Returns the names of the
 /// databases dropped, and the errors of those that could not be.

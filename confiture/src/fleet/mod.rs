@@ -106,7 +106,7 @@ struct Files {
     claims: std::sync::Arc<targets::Claims>,
 }
 
-pub use query::{query_schemas, query_targets};
+pub use query::{one_schema, query_schemas, query_targets};
 pub(crate) use targets::Claim;
 pub use targets::{parse_list, read_list, resolve_list, Target};
 

@@ -51,11 +51,55 @@ pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
         crate::db::connect::createdb(&base.connection),
         base.source()
     );
-    let configured = &base.migration.tracking_table;
-    let unqualified = configured.schema.is_none().then_some(configured);
-    let (values, resolved) = rows(base, sql, SCHEMAS, what, missing, unqualified)?;
+    let (values, resolved) = rows(base, sql, SCHEMAS, what, missing, unqualified(base))?;
     collect_schemas(base, entries(&values), SCHEMAS, resolved.as_ref())
         .map_err(|e| e.with_help(row_help(what)))
+}
+
+/// `--schema NAME` alone: the tenant schema `schema` of `base`'s database ([`Target::schema`]),
+/// refused as a row of [`query_schemas`] is — the name by the same rules, and a schema holding
+/// the whole database's tracking table, an unqualified one where the server resolves it, asked
+/// of a read-only session of `base` as the schemas query asks it (one round trip, only for an
+/// unqualified tracking table). A database that does not exist yet resolves nothing: the
+/// session that runs the command says it is missing, or creates it (`--create-database`).
+/// `source` names the schema in errors (`--schema`).
+pub fn one_schema(base: &Environment, schema: &str, source: &str) -> Result<Target> {
+    // The name's own rules first, without connecting.
+    let target = Target::schema(base, schema, source)?;
+    let Some(ledger) = unqualified(base) else {
+        return Ok(target);
+    };
+    // The tenant's session without its pinned `search_path`: the database's own places the
+    // whole database's ledger. Its errors name where the tenant's settings are, as that
+    // session's would.
+    let mut session = target.environment.clone();
+    session.connection = base.connection.clone();
+    let resolved = match column(&session, None, RESOLVING, Some(ledger))? {
+        Ok(column) => column.ledger,
+        Err(ColumnError::MissingDatabase) => return Ok(target),
+        Err(ColumnError::Connection(e)) => return Err(e),
+        Err(ColumnError::Locked { wait, holders }) => {
+            return Err(locked(base, RESOLVING, wait, holders))
+        }
+        Err(ColumnError::Refused { error, shown }) => {
+            return Err(
+                Error::invalid(format!("{RESOLVING} failed on {}", base.connection))
+                    .with_source_shown(error, shown),
+            )
+        }
+        // No query was run: no column to be wrong.
+        Err(ColumnError::Columns(_) | ColumnError::NotText(_)) => None,
+    };
+    Target::tenant(base, schema, source.to_string(), resolved.as_ref())
+}
+
+/// How the look-up of [`one_schema`] is named in errors.
+const RESOLVING: &str = "the look-up of the tracking table";
+
+/// `base`'s tracking table when unqualified: where it is, only the server says.
+fn unqualified(base: &Environment) -> Option<&crate::ledger::TrackingTable> {
+    let configured = &base.migration.tracking_table;
+    configured.schema.is_none().then_some(configured)
 }
 
 /// The help of bad rows: what the query should return.
@@ -97,24 +141,7 @@ fn rows(
     missing: String,
     ledger: Option<&crate::ledger::TrackingTable>,
 ) -> Result<(Vec<Row>, Option<crate::ledger::TrackingTable>)> {
-    // On a thread when a stop flag was given (the CLI's Ctrl-C): a server that accepts and
-    // never answers, or a query waiting for a lock, must not outlast a Ctrl-C.
-    let (env, query, label) = (base.clone(), sql.to_string(), list.to_string());
-    let ledger = ledger.cloned();
-    let column = crate::db::prefetch::unless_stopped(
-        crate::config::stop_flag(),
-        || {
-            Error::new(
-                crate::ErrorKind::Interrupted,
-                format!(
-                    "interrupted before {list} on {} returned: no target was run",
-                    base.connection
-                ),
-            )
-        },
-        move || read_only_column(&env, &query, &label, ledger.as_ref()),
-    )?;
-    let column = column.map_err(|e| match e {
+    let column = column(base, Some(sql), list, ledger)?.map_err(|e| match e {
         ColumnError::Connection(e) => e,
         ColumnError::MissingDatabase => {
             crate::db::connect::missing_database(&base.connection).with_help(missing)
@@ -142,6 +169,32 @@ fn rows(
         .map(|(i, value)| (value, format!("{list}, row {}", i + 1)))
         .collect();
     Ok((values, column.ledger))
+}
+
+/// [`read_only_column`] on `base`'s database, `list` naming it in errors; on a thread when a
+/// stop flag was given (the CLI's Ctrl-C): a server that accepts and never answers, or a query
+/// waiting for a lock, must not outlast a Ctrl-C.
+fn column(
+    base: &Environment,
+    sql: Option<&str>,
+    list: &str,
+    ledger: Option<&crate::ledger::TrackingTable>,
+) -> Result<std::result::Result<crate::db::query::Column, ColumnError>> {
+    let (env, query, label) = (base.clone(), sql.map(str::to_string), list.to_string());
+    let ledger = ledger.cloned();
+    crate::db::prefetch::unless_stopped(
+        crate::config::stop_flag(),
+        || {
+            Error::new(
+                crate::ErrorKind::Interrupted,
+                format!(
+                    "interrupted before {list} on {} returned: no target was run",
+                    base.connection
+                ),
+            )
+        },
+        move || read_only_column(&env, query.as_deref(), &label, ledger.as_ref()),
+    )
 }
 
 /// The query waited `wait` for a lock another session holds: exit 6, naming the sessions

@@ -101,14 +101,14 @@ impl Target {
     /// Refused when `schema` holds the whole database's tracking table (`migration.tracking_table`
     /// qualified with it): its ledger would be that one. An unqualified tracking table is
     /// where the database's `search_path` puts it, which only the server says: a schemas query
-    /// asks it ([`super::query_schemas`]).
+    /// asks it ([`super::query_schemas`]), and so does [`super::one_schema`] (`--schema NAME`).
     pub fn schema(base: &Environment, schema: &str, source: impl Into<String>) -> Result<Target> {
         Target::tenant(base, schema, source.into(), None)
     }
 
     /// [`Target::schema`], the whole database's tracking table given as the server resolved
     /// it (`resolved`: `public.tb_confiture` for an unqualified `tb_confiture`) when known.
-    fn tenant(
+    pub(super) fn tenant(
         base: &Environment,
         schema: &str,
         source: String,

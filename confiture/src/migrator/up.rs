@@ -130,7 +130,7 @@ impl Migrator {
         let mut warnings = Vec::new();
         // To reconnect after a lost connection and read what the server committed.
         let env = self.env.clone();
-        let (on_scratch, in_fleet) = (self.on_scratch.is_some(), self.in_fleet);
+        let (on_scratch, in_fleet) = (self.on_scratch, self.in_fleet);
         let stop = self.stop.clone();
         let (client, target) = self.client_for_writing()?;
         settings.stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
@@ -181,7 +181,7 @@ struct Locked<'a> {
     lock_wait: Duration,
     started: Instant,
     /// See [`Migrator::on_scratch`].
-    on_scratch: bool,
+    on_scratch: Option<&'static str>,
     /// See [`Migrator::in_fleet`].
     in_fleet: bool,
 }
@@ -230,7 +230,7 @@ impl<'a> Locked<'a> {
         if !initialised {
             settings.table = match pending {
                 Some(pending) => pending.commit(client)?,
-                None => apply::create_tracking_table(client, &settings.table)?,
+                None => apply::create_tracking_table(client, &settings.table, settings.scratch)?,
             };
         }
         report.skipped = versions(&plan.skipped);

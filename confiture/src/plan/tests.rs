@@ -652,40 +652,59 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
 #[test]
 fn snapshot_missing_help_only_for_the_first_migration_of_a_squashed_history_on_an_empty_ledger() {
     let s = set(&[3, 4]);
-    let help = snapshot_missing_help(&s, &[], Some(3), 3, "42P01", false).expect("help");
+    let help = snapshot_missing_help(&s, &[], Some(3), 3, "42P01", None).expect("help");
     assert!(help.contains("003_m3, the first migration"), "{help}");
     assert!(help.contains("fix m/003_m3.up.sql"), "{help}");
     for sqlstate in ABSENT_OBJECT_SQLSTATES {
-        assert!(snapshot_missing_help(&s, &[], Some(3), 3, sqlstate, false).is_some());
+        assert!(snapshot_missing_help(&s, &[], Some(3), 3, sqlstate, None).is_some());
     }
     for sqlstate in ["22012", "42601", "23505", "42P07", ""] {
         assert_eq!(
-            snapshot_missing_help(&s, &[], Some(3), 3, sqlstate, false),
+            snapshot_missing_help(&s, &[], Some(3), 3, sqlstate, None),
             None,
             "{sqlstate}"
         );
     }
     assert_eq!(
-        snapshot_missing_help(&s, &[], Some(3), 4, "42P01", false),
+        snapshot_missing_help(&s, &[], Some(3), 4, "42P01", None),
         None
     );
     assert_eq!(
-        snapshot_missing_help(&s, &rows(&s, &[3]), Some(3), 3, "42P01", false),
+        snapshot_missing_help(&s, &rows(&s, &[3]), Some(3), 3, "42P01", None),
         None
     );
     for first_version in [None, Some(1), Some(0)] {
         assert_eq!(
-            snapshot_missing_help(&s, &[], first_version, 3, "42P01", false),
+            snapshot_missing_help(&s, &[], first_version, 3, "42P01", None),
             None
         );
     }
     assert_eq!(
-        snapshot_missing_help(&set(&[]), &[], Some(3), 3, "42P01", false),
+        snapshot_missing_help(&set(&[]), &[], Some(3), 3, "42P01", None),
         None
     );
-    let scratch = snapshot_missing_help(&s, &[], Some(3), 3, "42P01", true).expect("help");
-    assert!(scratch.contains("cannot check this history"), "{scratch}");
-    assert!(!scratch.contains("a new database loads first"), "{scratch}");
+    // On a scratch database, the command running is named, never `migrate up`/`down`.
+    for command in ["migrate verify", "migrate drift"] {
+        let scratch =
+            snapshot_missing_help(&s, &[], Some(3), 3, "42P01", Some(command)).expect("help");
+        assert!(scratch.contains("cannot check this history"), "{scratch}");
+        assert!(!scratch.contains("a new database loads first"), "{scratch}");
+        assert!(
+            scratch.contains(&format!("`{command}` builds")),
+            "{scratch}"
+        );
+        assert!(
+            scratch.contains(&format!("run `cargo confiture {command}` again")),
+            "{scratch}"
+        );
+        assert!(!scratch.contains("migrate up"), "{scratch}");
+        assert!(!scratch.contains("migrate down"), "{scratch}");
+        assert_eq!(
+            scratch.contains("--from"),
+            command == "migrate verify",
+            "{scratch}"
+        );
+    }
 }
 
 #[test]

@@ -270,33 +270,40 @@ pub const ABSENT_OBJECT_SQLSTATES: [&str; 5] = ["42P01", "42703", "42704", "4288
 /// scratch one), the migration that failed (`failed`, its version) is the directory's first —
 /// which runs on that snapshot — and the server's `sqlstate` is one an absent object raises
 /// ([`ABSENT_OBJECT_SQLSTATES`]; a division by zero is the file's). Decided from this data,
-/// never from the server's words. `on_scratch`: the database is `migrate verify`'s scratch one,
-/// which never has the snapshot.
+/// never from the server's words. `scratch`: the database is the scratch one of this command
+/// (`migrate verify`, `migrate drift`: `ApplySettings::scratch`), which
+/// never has the snapshot: the help names that command, never `migrate up`/`down` (pasted,
+/// they would write the target).
 pub fn snapshot_missing_help(
     set: &MigrationSet,
     rows: &[LedgerRow],
     first_version: Option<u64>,
     failed: u64,
     sqlstate: &str,
-    on_scratch: bool,
+    scratch: Option<&str>,
 ) -> Option<String> {
     let first_version = first_version.filter(|&v| v > 1)?;
     let first = set.migrations.iter().min_by_key(|m| m.version)?;
     if !rows.is_empty() || first.version != failed || !ABSENT_OBJECT_SQLSTATES.contains(&sqlstate) {
         return None;
     }
-    if on_scratch {
+    if let Some(command) = scratch {
+        let from = if command == crate::hint::VERIFY {
+            " (`--from` does not help: the migrations before it are applied first, on the same \
+             scratch database)"
+        } else {
+            ""
+        };
         return Some(format!(
             "the history is squashed (`first_version = {first_version}`): {}, the first \
              migration, runs on the schema snapshot of the versions below {first_version}, and \
-             `migrate verify` builds its scratch database from the files alone, without the \
-             snapshot, so it cannot check this history (`--from` does not help: the migrations \
-             before it are applied first, on the same scratch database). Check the migrations on \
-             a copy of a database that has the snapshot loaded ({} there, then `migrate down`); \
-             if {} does not need the snapshot, fix it",
+             `{command}` builds its scratch database from the files alone, without the \
+             snapshot, so it cannot check this history{from}. Check the migrations by hand on a \
+             copy of a database that has the snapshot loaded; if {} does not need the snapshot, \
+             fix it, then run {} again",
             first.id(),
-            crate::hint::command("migrate up"),
-            first.up.path.display()
+            first.up.path.display(),
+            crate::hint::command(command)
         ));
     }
     Some(format!(

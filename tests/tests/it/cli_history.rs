@@ -721,7 +721,35 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
             "{args:?}: {}",
             run.dump()
         );
+        // The command running is the one to run again, never `migrate up`/`down` (which would
+        // write the target).
+        assert!(
+            help.contains("then run `cargo confiture migrate verify")
+                && !help.contains("migrate up")
+                && !help.contains("migrate down"),
+            "{args:?}: {}",
+            run.dump()
+        );
     }
+    // drift replays the applied migrations on its scratch database, which never has the
+    // snapshot either: its help named `migrate verify`.
+    let db = TestDb::new("hi_sq_drift");
+    db.connect()
+        .batch_execute("CREATE TABLE t1 (id int PRIMARY KEY)")
+        .expect("the snapshot");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let (help, _, run) = first_error(&db, &["migrate", "drift"]);
+    assert!(
+        help.contains("`migrate drift` builds its scratch database from the files alone")
+            && help.contains("cannot check this history")
+            && help.contains("then run `cargo confiture migrate drift")
+            && !help.contains("migrate verify")
+            && !help.contains("--from")
+            && !help.contains("migrate up")
+            && !help.contains("migrate down"),
+        "{}",
+        run.dump()
+    );
 }
 
 /// A ledger row whose version is padded (`' 002'`, as a `char(n)` column or a hand-written row

@@ -186,23 +186,87 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
         let output = child.wait_with_output().unwrap();
         let run = Run::from_output(output, sent.elapsed());
         // The migration cut short is never called failed: the signal is also the run's stop
-        // flag, so the library reports it `interrupted` (its `Checked` event) — when that
-        // report comes before the signal thread's drop ends the process; the drop may win.
+        // flag, so the library reports it `interrupted` (its `Checked` event), and the signal
+        // thread waits for that report before its drop ends the process (the line was missing
+        // whenever the drop came first).
         run.code(exit::INTERRUPTED)
             .stderr_has(&format!(
                 "interrupted: dropped the scratch database \"{scratch}\""
             ))
             .stderr_lacks("001_slow failed");
-        let said = run.stderr.lines().filter(|l| l.starts_with("001_slow"));
-        for line in said {
-            assert!(line.starts_with("001_slow interrupted"), "{}", run.dump());
-        }
+        let said: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("001_slow"))
+            .collect();
+        assert!(
+            matches!(said.as_slice(), [line] if line.starts_with("001_slow interrupted")),
+            "{signal}: {}",
+            run.dump()
+        );
         assert!(
             !database_exists(&scratch),
             "{signal}: {scratch} left behind\n{}",
             run.dump()
         );
         assert!(run.elapsed < Duration::from_secs(20), "{}", run.dump());
+    }
+}
+
+/// Ctrl-C during a fleet's `verify` or `drift`: the fleet's targets did not get the signal's
+/// stop flag, so a target whose migration the drop cut short on its scratch database was
+/// reported `failed:` (or not at all), where one database's run says `interrupted`. Each
+/// running target is stopped as one database's run is now, and says so before the drop.
+#[test]
+fn ctrl_c_during_a_fleet_verify_or_drift_interrupts_its_targets() {
+    let db = TestDb::new("verify_fleet_sigint");
+    let project = Project::new();
+    // Slow on the scratch databases only: the target itself applies it at once.
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(CASE WHEN current_database() LIKE \
+         'confiture\\_scratch\\_%' THEN 60 ELSE 0 END);\n",
+        "DROP TABLE t;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    project.write("targets.txt", format!("{}\n", db.url()));
+    for command in ["verify", "drift"] {
+        let (child, scratch) = spawn_asleep_on_scratch(
+            &project,
+            &[
+                "migrate",
+                command,
+                "--database-url",
+                &db.url(),
+                "--targets",
+                "targets.txt",
+            ],
+        );
+        let sent = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        run.code(exit::INTERRUPTED).stderr_lacks("failed:");
+        assert!(
+            run.stderr.lines().any(|l| l.starts_with("interrupted: ")
+                && l.contains(&db.name)
+                && l.ends_with("(exit 130)")),
+            "{command}: {}",
+            run.dump()
+        );
+        assert!(
+            !database_exists(&scratch),
+            "{command}: {scratch} left behind\n{}",
+            run.dump()
+        );
+        // Well under the 60 s sleep: cancelled, not waited for (the drops' checkpoints take
+        // seconds on a loaded server).
+        assert!(run.elapsed < Duration::from_secs(45), "{}", run.dump());
     }
 }
 

@@ -1056,21 +1056,21 @@ fn a_tenant_schema_holding_the_databases_unqualified_ledger_is_refused() {
         "db/environments/local.yaml",
         format!("database_url: {}\n", db.url()),
     );
+    // By a list (`--schemas-query`) and by `--schema NAME` alone, which only refused a
+    // qualified tracking table: one rule, the server's answer.
     let refused = |command: &str, tenant: &str, ledger: &str| {
         let query = format!("SELECT '{tenant}'");
-        let before = relations(&db);
-        let run = Run::of(
-            project
-                .cli()
-                .args(["migrate", command, "--schemas-query", &query]),
-        );
-        run.code(exit::INVALID).stderr_has(&format!(
-            "{tenant} holds the whole database's tracking table {ledger}"
-        ));
-        assert_eq!(relations(&db), before, "{}", run.dump());
+        for how in [["--schemas-query", &query], ["--schema", tenant]] {
+            let before = relations(&db);
+            let run = Run::of(project.cli().args(["migrate", command]).args(how));
+            run.code(exit::INVALID).stderr_has(&format!(
+                "{tenant} holds the whole database's tracking table {ledger}"
+            ));
+            assert_eq!(relations(&db), before, "{}", run.dump());
+        }
     };
     // No ledger yet: where `CREATE TABLE` would put it.
-    for command in ["status", "up"] {
+    for command in ["status", "up", "down", "verify"] {
         refused(command, "public", "public.tb_confiture");
     }
     db.connect()
@@ -1096,6 +1096,9 @@ fn a_tenant_schema_holding_the_databases_unqualified_ledger_is_refused() {
         ))
         .expect("search_path ops, public");
     refused("up", "public", "public.tb_confiture");
+    // `ops` holds no ledger the database's search_path finds: a tenant (not initialised yet).
+    Run::of(project.cli().args(["migrate", "status", "--schema", "ops"]))
+        .code(exit::NOT_INITIALISED);
     Run::of(
         project
             .cli()

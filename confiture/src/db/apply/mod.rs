@@ -245,12 +245,25 @@ pub type OnRetry<'a> = dyn FnMut(u32, Duration) + 'a;
 ///
 /// Its commit is asynchronous (no WAL flush of its own): the commit of the migrations that
 /// follow, or of the ledger rows `baseline` and `reinit` write, flushes it with theirs — WAL is
-/// written in order — and losing an empty ledger in a crash loses nothing.
+/// written in order — and losing an empty ledger in a crash loses nothing. `scratch`: the
+/// database is that command's scratch one ([`ApplySettings::scratch`]), which the help of a
+/// refusal names ([`ledger_creator`]).
 pub fn create_tracking_table(
     client: &mut Client,
     table: &TrackingTable,
+    scratch: Option<&str>,
 ) -> crate::Result<TrackingTable> {
-    send_tracking_table_ddl(client, table, Ddl::Committed)
+    send_tracking_table_ddl(client, table, Ddl::Committed, scratch)
+}
+
+/// What creates the tracking table, as a help names it: the first `migrate up`, or on a
+/// scratch database ([`ApplySettings::scratch`]) the command that replays the migrations
+/// there — never `migrate up`, which would write the target.
+pub(crate) fn ledger_creator(scratch: Option<&str>) -> String {
+    match scratch {
+        Some(command) => crate::hint::command(command),
+        None => format!("the first {}", crate::hint::command("migrate up")),
+    }
 }
 
 /// How the tracking table's DDL ends ([`send_tracking_table_ddl`]).
@@ -279,7 +292,10 @@ impl PendingLedger {
     /// transaction. An error leaves none behind, and is the one [`create_tracking_table`]
     /// gives.
     pub fn begin(client: &mut Client, table: &TrackingTable) -> crate::Result<PendingLedger> {
-        send_tracking_table_ddl(client, table, Ddl::Pending).map(|table| PendingLedger { table })
+        // Its one caller sends it ahead and drops an error (`up_ahead`): `up` then creates
+        // the ledger itself (`create_tracking_table`), whose error names the command running.
+        send_tracking_table_ddl(client, table, Ddl::Pending, None)
+            .map(|table| PendingLedger { table })
     }
 
     /// [`PendingLedger::begin`] for a ledger rewrite (`baseline`, `reinit`): the transaction
@@ -290,7 +306,7 @@ impl PendingLedger {
         client: &mut Client,
         table: &TrackingTable,
     ) -> crate::Result<PendingLedger> {
-        send_tracking_table_ddl(client, table, Ddl::PendingForRows)
+        send_tracking_table_ddl(client, table, Ddl::PendingForRows, None)
             .map(|table| PendingLedger { table })
     }
 
@@ -298,7 +314,7 @@ impl PendingLedger {
     pub fn commit(self, client: &mut Client) -> crate::Result<TrackingTable> {
         client
             .batch_execute("COMMIT")
-            .map_err(|e| tracking_table_error(client, &self.table, e))?;
+            .map_err(|e| tracking_table_error(client, &self.table, e, None))?;
         Ok(self.table)
     }
 
@@ -319,6 +335,7 @@ fn send_tracking_table_ddl(
     client: &mut Client,
     table: &TrackingTable,
     ddl: Ddl,
+    scratch: Option<&str>,
 ) -> crate::Result<TrackingTable> {
     let commit = ddl == Ddl::Committed;
     let mut sql = format!("BEGIN; {}\n", crate::db::OWN_STATEMENT_BOUNDS);
@@ -349,7 +366,7 @@ fn send_tracking_table_ddl(
     }
     let messages = client
         .simple_query(&sql)
-        .map_err(|e| tracking_table_error(client, table, e))?;
+        .map_err(|e| tracking_table_error(client, table, e, scratch))?;
     let resolved = messages.iter().find_map(|m| match m {
         postgres::SimpleQueryMessage::Row(row) => match (row.get(0), row.get(1)) {
             (Some(schema), Some(name)) => Some(TrackingTable::resolved(schema, name)),
@@ -363,8 +380,14 @@ fn send_tracking_table_ddl(
 /// Why the tracking table could not be created, after rolling back what is left of it. The
 /// ledger's own DDL refused by the server is the database's or the tracking table's
 /// configuration (exit 5, [`ErrorKind::Invalid`]), never a failed migration (exit 4): `up`
-/// creates it before any migration runs, `baseline` and `reinit` run none.
-fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres::Error) -> Error {
+/// creates it before any migration runs, `baseline` and `reinit` run none. `scratch`: see
+/// [`create_tracking_table`].
+fn tracking_table_error(
+    client: &mut Client,
+    table: &TrackingTable,
+    e: postgres::Error,
+    scratch: Option<&str>,
+) -> Error {
     // Leave no aborted (or open) transaction block behind.
     let _ = client.batch_execute("ROLLBACK");
     let what = format!("cannot create the tracking table {table}");
@@ -379,7 +402,7 @@ fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres:
                 // The role in effect and the schema, asked of the server; the words alone when
                 // that cannot be asked.
                 if let Some(grants) = crate::db::ledger::grants(client, table) {
-                    grants.create_help(table)
+                    grants.create_help(table, scratch)
                 } else {
                     let new_schema = if table.schema.is_some() {
                         "; a schema that does not exist yet needs CREATE on the database, or \
@@ -389,9 +412,9 @@ fn tracking_table_error(client: &mut Client, table: &TrackingTable, e: postgres:
                     };
                     format!(
                         "grant this role CREATE on that schema (GRANT CREATE ON SCHEMA \
-                         <schema> TO <role>), or have a role that may create {table} run the \
-                         first {}{new_schema}",
-                        crate::hint::command("migrate up")
+                         <schema> TO <role>), or have a role that may create {table} run \
+                         {}{new_schema}",
+                        ledger_creator(scratch)
                     )
                 }
             } else if db.code() == &SqlState::RESERVED_NAME {

@@ -489,7 +489,7 @@ fn batch_limits_bound_each_message() {
         stop: None,
         scratch: None,
     };
-    apply::create_tracking_table(&mut client, &settings.table).unwrap();
+    apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
     let steps: Vec<Step<'_>> = checked
         .set
         .migrations

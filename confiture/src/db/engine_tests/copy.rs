@@ -48,7 +48,7 @@ fn copy_through_the_client_is_never_a_lost_connection() {
             stop: None,
             scratch: None,
         };
-        apply::create_tracking_table(&mut client, &settings.table).unwrap();
+        apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
         let steps: Vec<Step<'_>> = checked
             .set
             .migrations

@@ -281,7 +281,7 @@ fn a_ledger_in_a_schema_that_needs_quoting_is_named_as_postgresql_quotes_it() {
             .as_deref(),
         Some(shown)
     );
-    let created = crate::db::apply::create_tracking_table(&mut client, &table).unwrap();
+    let created = crate::db::apply::create_tracking_table(&mut client, &table, None).unwrap();
     assert_eq!(created.to_string(), shown);
     assert_eq!(created.quoted(), "\"Odd \"\"Name\"\"\".\"tb_confiture\"");
     let found = ledger::read_qualified(&mut client, &table, ledger::DEFAULT_WAIT)
@@ -340,5 +340,47 @@ fn quote_ident_agrees_with_the_server() {
             continue;
         }
         assert_eq!(ours, server, "{word:?}");
+    }
+}
+
+/// A role that may not create the tracking table was told to have a role that may "run the
+/// first `migrate up`" — also on `migrate verify`'s or `drift`'s scratch database, where that
+/// command would write the target. The help names the command replaying the migrations there.
+#[test]
+fn a_tracking_table_the_role_may_not_create_names_the_command_running() {
+    /// Dropped after the database (declared before it).
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        }
+    }
+    let role = Role(common::unique("cft_ledger_creator"));
+    let role = &role.0;
+    let db = TestDb::new("ledger_creator");
+    let mut admin = connect(&db);
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\" LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC"
+        ))
+        .unwrap();
+    let mut env = db.environment();
+    env.connection.user = role.clone();
+    let table = TrackingTable::default();
+    for (scratch, named) in [
+        (None, "run the first `cargo confiture migrate up`"),
+        (
+            Some("migrate verify"),
+            "run `cargo confiture migrate verify`",
+        ),
+        (Some("migrate drift"), "run `cargo confiture migrate drift`"),
+    ] {
+        let mut client = confiture::db::connect(&env).expect("connects as the role");
+        let e = crate::db::apply::create_tracking_table(&mut client, &table, scratch).unwrap_err();
+        let help = e.help.clone().unwrap_or_default();
+        assert!(help.contains(named), "{scratch:?}: {help}");
+        if scratch.is_some() {
+            assert!(!help.contains("migrate up"), "{scratch:?}: {help}");
+        }
     }
 }
