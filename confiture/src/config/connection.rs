@@ -181,20 +181,54 @@ pub struct ConnectionSpec {
     pub connect_timeout: Option<Duration>,
 }
 
-/// `user@host:port/db` — the form printed on stderr at every connecting command.
-/// Control characters are escaped (`\u{1b}`): a name must not drive the terminal.
+/// `user@host:port/db` — the form printed on stderr at every connecting command, and the one
+/// every output shows a target by. Control characters are escaped (`\u{1b}`): a name must not
+/// drive the terminal. A name holding a `password=` is shown up to it (`u,password=***`): the
+/// parsers refuse such a value ([`password_pair_end`]), a spec built by hand is shown safely too.
 impl fmt::Display for ConnectionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@", shown(&self.user))?;
+        write!(f, "{}@", shown(&masked(&self.user)))?;
         for (i, (host, port)) in self.hosts().enumerate() {
             let comma = if i == 0 { "" } else { "," };
+            let host = masked(host);
             if host.contains(':') && !host.starts_with('/') {
-                write!(f, "{comma}[{}]:{port}", shown(host))?;
+                write!(f, "{comma}[{}]:{port}", shown(&host))?;
             } else {
-                write!(f, "{comma}{}:{port}", shown(host))?;
+                write!(f, "{comma}{}:{port}", shown(&host))?;
             }
         }
-        write!(f, "/{}", shown(&self.dbname))
+        write!(f, "/{}", shown(&masked(&self.dbname)))
+    }
+}
+
+/// Where the text after a `password=` in `text` starts, if `text` holds one (ASCII case
+/// ignored, spaces allowed before the `=`: `Password =`, `sslpassword=`): the one rule of a
+/// value that holds a password — libpq pairs joined by commas or `;` where spaces belong
+/// (`user=u,password=PW`, which libpq reads as the user `u,password=PW`), or a URL's
+/// `?host=h,password=PW`. Such a value is refused when parsed (`SpecBuilder`), and masked
+/// from there on when shown.
+pub(super) fn password_pair_end(text: &str) -> Option<usize> {
+    const WORD: &[u8] = b"password";
+    let bytes = text.as_bytes();
+    (0..bytes.len()).find_map(|at| {
+        let rest = &bytes[at..];
+        if rest.len() < WORD.len() || !rest[..WORD.len()].eq_ignore_ascii_case(WORD) {
+            return None;
+        }
+        let after = at + WORD.len();
+        let spaces = bytes[after..]
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+        (bytes.get(after + spaces) == Some(&b'=')).then_some(after + spaces + 1)
+    })
+}
+
+/// `text` up to its first `password=`, the rest `***` ([`password_pair_end`]).
+fn masked(text: &str) -> std::borrow::Cow<'_, str> {
+    match password_pair_end(text) {
+        Some(end) => std::borrow::Cow::Owned(format!("{}***", &text[..end])),
+        None => std::borrow::Cow::Borrowed(text),
     }
 }
 
@@ -603,6 +637,75 @@ mod tests {
         }
     }
 
+    /// `user=u,password=PW,dbname=db` (pairs joined by commas) was taken as libpq takes it, the
+    /// user `u,password=PW,dbname=db`, and the password was shown as part of it; a URL's
+    /// `?host=h,password=PW` made a host list holding it. A value of any key but `password`
+    /// that holds `password=` is refused, naming the key, never the value; a URL's query value
+    /// with a second raw `=` is refused as libpq refuses it.
+    #[test]
+    fn a_password_inside_another_keys_value_is_refused() {
+        for (text, key) in [
+            ("user=u,password=secret,dbname=db", "`user`"),
+            ("host=h,password=secret", "`host`"),
+            ("host=h1,h2;PASSWORD=secret port=1,2", "`host`"),
+            ("host=h dbname=db;password=secret", "`dbname`"),
+            ("postgresql://h/db?dbname=db,Password%20=secret", "`dbname`"),
+            ("host=h user='u password=secret'", "`user`"),
+            (
+                "host=h application_name=a,password=secret",
+                "`application_name`",
+            ),
+            ("host=h options='-c x=1,password=secret'", "`options`"),
+            ("host=h sslcert=/c,password=secret sslkey=/k", "`sslcert`"),
+            ("host=h user=u,sslpassword=secret", "`user`"),
+            ("postgresql://u@h/db?host=h,password=secret", "`host`"),
+            ("postgresql://u@h/db?user=u,password%3Dsecret", "`user`"),
+            ("postgresql://u@h/db?bogus=u,password=secret", "a parameter"),
+            ("postgresql://u@h/db%2Cpassword%3Dsecret", "`dbname`"),
+            ("postgresql://u%3Bpassword%3Dsecret@h/db", "`user`"),
+            ("postgresql://u@h,password%3Dsecret/db", "`host`"),
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            let expected = format!("the value of {key} holds `password=` (not shown)");
+            assert!(err.message.contains(&expected), "{text}: {err}");
+            assert!(!format!("{err} {:?}", err.help).contains("secret"), "{err}");
+        }
+        let err = ConnectionSpec::parse("postgresql://u:secret@h/db?options=-c a=b").unwrap_err();
+        assert!(
+            err.message
+                .contains("the value of `options` holds a second `=`"),
+            "{err}"
+        );
+        assert!(!err.message.contains("secret"), "{err}");
+        // Encoded, an `=` in a value is taken, as libpq takes it; a password may hold anything.
+        for text in [
+            "postgresql://u@h/db?options=-c%20a%3Db",
+            "host=h password=password=x,user=y",
+            "postgresql://u:password%3Dx@h/db",
+            "host=h options='-c password_encryption=scram-sha-256'",
+        ] {
+            ConnectionSpec::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    /// The one way a connection is shown never shows what follows a `password=`, even in a
+    /// spec built by hand, which no parser checked.
+    #[test]
+    fn a_name_holding_a_password_pair_is_shown_masked() {
+        let mut spec = ConnectionSpec::parse("postgresql://u@h/db").unwrap();
+        spec.user = "u,password=secret,dbname=x".to_string();
+        spec.host = "h,PassWord = secret".to_string();
+        spec.more_hosts = vec![("password=secret".to_string(), 5433)];
+        spec.dbname = "db;password=secret\u{1b}".to_string();
+        assert_eq!(
+            spec.to_string(),
+            "u,password=***@h,PassWord =***:5432,password=***:5433/db;password=***"
+        );
+        assert_eq!(password_pair_end("no pair here"), None);
+        assert_eq!(password_pair_end("password"), None);
+        assert_eq!(password_pair_end("a,password=b"), Some(11));
+    }
+
     #[test]
     fn conninfo_with_a_url_in_a_value_is_conninfo() {
         let spec = ConnectionSpec::parse("host=h dbname=d password='a://b'").unwrap();
@@ -811,14 +914,16 @@ mod tests {
         use crate::config::params::MAX_OPTIONS_BYTES;
         let at_limit = format!("-c a={}", "x".repeat(MAX_OPTIONS_BYTES - 5));
         assert_eq!(at_limit.len(), MAX_OPTIONS_BYTES);
-        let spec = ConnectionSpec::parse(&format!("postgresql://u:secret@h/db?options={at_limit}"))
+        // A raw `=` in a URL's query value is refused, as libpq refuses it: written %3D.
+        let encoded = at_limit.replace('=', "%3D");
+        let spec = ConnectionSpec::parse(&format!("postgresql://u:secret@h/db?options={encoded}"))
             .unwrap();
         assert_eq!(spec.options.as_deref(), Some(at_limit.as_str()));
         let long = "x".repeat(100_000);
         for text in [
             format!("postgresql://u:secret@h/db?options=-c%20a%3D{long}"),
             format!("host=h user=u password=secret options='-c a={long}'"),
-            format!("postgresql://u:secret@h/db?options={at_limit}x"),
+            format!("postgresql://u:secret@h/db?options={encoded}x"),
         ] {
             let err = ConnectionSpec::parse(&text).unwrap_err();
             assert!(err.message.contains("options is "), "{err}");

@@ -62,8 +62,7 @@ const LIBPQ_ONLY_PARAMETERS: &[&str] = &[
 ];
 
 /// Whether `key` names a libpq connection parameter (one we take or one only libpq takes): the
-/// one list environment files check their keys against.
-#[cfg(feature = "env-files")]
+/// one list environment files check their keys against, and the names a message may quote.
 pub(super) fn is_libpq_parameter(key: &str) -> bool {
     KNOWN_PARAMETERS.contains(&key) || LIBPQ_ONLY_PARAMETERS.contains(&key)
 }
@@ -209,6 +208,27 @@ impl SpecBuilder {
     /// password file's line for the first host (the other hosts' lines are read by
     /// [`ConnectionSpec::with_host`]).
     pub(super) fn finish(self, defaults: &LibpqDefaults) -> Result<ConnectionSpec, String> {
+        let paths = [
+            ("sslrootcert", &self.sslrootcert),
+            ("sslcert", &self.sslcert),
+            ("sslkey", &self.sslkey),
+        ]
+        .map(|(key, path)| (key, path.as_ref().map(|p| p.to_string_lossy())));
+        let hosts = self
+            .hosts
+            .iter()
+            .flatten()
+            .map(|h| ("host", Some(h.as_str())));
+        let values = [
+            ("user", self.user.as_deref()),
+            ("dbname", self.dbname.as_deref()),
+            ("options", self.options.as_deref()),
+            ("application_name", self.application_name.as_deref()),
+        ];
+        let paths = paths.iter().map(|(key, path)| (*key, path.as_deref()));
+        for (key, value) in hosts.chain(values).chain(paths) {
+            refuse_password_inside(key, value.unwrap_or_default())?;
+        }
         let hosts = self.host_list()?;
         let joined_hosts = hosts.iter().map(|(h, _)| h.as_str()).collect::<String>();
         let fields = [
@@ -316,6 +336,34 @@ impl SpecBuilder {
             application_name: self.application_name,
             connect_timeout: self.connect_timeout,
         })
+    }
+}
+
+/// Refuses a value of `key` (any key but `password`) that holds a `password=`
+/// ([`super::connection::password_pair_end`]): almost certainly libpq pairs joined by commas
+/// or `;` (`user=u,password=PW,dbname=db`, which libpq takes as one user name) or a URL's
+/// `?host=h,password=PW`. Taken as written, the password would be shown wherever the user,
+/// host or database is. The key is named (only when it is libpq's: an unknown one may be a
+/// piece of a password), never the value.
+pub(super) fn refuse_password_inside(key: &str, value: &str) -> Result<(), String> {
+    if super::connection::password_pair_end(value).is_none() {
+        return Ok(());
+    }
+    Err(format!(
+        "the value of {} holds `password=` (not shown): separate libpq key=value pairs \
+         with spaces, not commas or semicolons (`user=app password=...`), and give a URL's \
+         password before its host (`postgresql://user:password@host/db`)",
+        parameter_named(key)
+    ))
+}
+
+/// `` `key` `` when it is a libpq parameter, else `a parameter`: an unknown key may be a
+/// piece of a password whose spaces were not quoted.
+pub(super) fn parameter_named(key: &str) -> String {
+    if is_libpq_parameter(key) {
+        format!("`{key}`")
+    } else {
+        "a parameter".to_string()
     }
 }
 

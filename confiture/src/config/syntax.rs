@@ -3,7 +3,7 @@
 //! password.
 
 use super::libpq::LibpqDefaults;
-use super::params::SpecBuilder;
+use super::params::{parameter_named, refuse_password_inside, SpecBuilder};
 use super::ConnectionSpec;
 
 /// The longest database or role name PostgreSQL keeps (`NAMEDATALEN - 1`): it truncates longer
@@ -117,8 +117,18 @@ fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
             .split_once('=')
             .ok_or_else(|| "a query parameter has no `=value`".to_string())?;
         let key = percent_decode(key, "query parameter name")?;
-        let value = percent_decode(value, "query parameter value")?;
-        builder.set(&key, value)?;
+        let decoded = percent_decode(value, "query parameter value")?;
+        if value.contains('=') {
+            // libpq refuses it too ("extra key/value separator"): pairs joined with `,`
+            // (`?host=h,password=PW`) would become a host list holding the password.
+            refuse_password_inside(&key, &decoded)?;
+            return Err(format!(
+                "the value of {} holds a second `=`: separate query parameters with `&`, and \
+                 percent-encode an `=` inside a value as %3D (libpq refuses it too)",
+                parameter_named(&key)
+            ));
+        }
+        builder.set(&key, decoded)?;
     }
     Ok(())
 }

@@ -55,6 +55,29 @@ fn assert_hidden(spec: &ConnectionSpec, input: &str) {
     );
 }
 
+/// Asserts that no value but the password took a `password=` pair (`user=u,password=PW`
+/// read as the user `u,password=PW`): such a connection string is refused, and the spec
+/// never shows it either.
+fn assert_no_password_pair_taken(spec: &ConnectionSpec, input: &str) {
+    let hosts = spec.hosts().map(|(host, _)| host.to_string());
+    let values = [&spec.user, &spec.dbname]
+        .into_iter()
+        .cloned()
+        .chain(spec.options.clone())
+        .chain(spec.application_name.clone())
+        .chain(hosts);
+    for value in values {
+        assert!(
+            !value.to_ascii_lowercase().contains("password="),
+            "{input:?}: a value took a password pair: {value:?}"
+        );
+    }
+    assert!(
+        !spec.to_string().contains("Pw-S3cr3t x"),
+        "{input:?}: {spec}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Connection strings
 
@@ -141,6 +164,7 @@ fn generated_connection_strings_never_panic_or_show_a_password() {
         match ConnectionSpec::parse(&text) {
             Ok(spec) => {
                 assert_hidden(&spec, &text);
+                assert_no_password_pair_taken(&spec, &text);
                 assert!(spec.port > 0, "{text:?}");
                 let _ = spec.scrub(&text);
             }

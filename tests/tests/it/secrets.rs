@@ -334,12 +334,7 @@ fn against_a_failing_connection(source: &Source, json: bool) -> Vec<String> {
             dbname: unknown.name.clone(),
         },
     ];
-    let project = Project::new();
-    project.migration(
-        "001_create_widget",
-        "CREATE TABLE widget (id int);\n",
-        "DROP TABLE widget;\n",
-    );
+    let project = widget_project();
     let commands: &[&[&str]] = &[
         &["migrate", "status"],
         &["migrate", "up"],
@@ -410,6 +405,17 @@ fn no_command_ever_prints_the_password() {
     );
 }
 
+/// A project of one migration, which a run that connects would apply.
+fn widget_project() -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_create_widget",
+        "CREATE TABLE widget (id int);\n",
+        "DROP TABLE widget;\n",
+    );
+    project
+}
+
 /// A connection string written in the legacy block where a host or a user name goes
 /// (`host: "postgresql://app:PW@db/app"`, `host: "u:PW@127.0.0.1"`) was printed whole, password
 /// included, in the `using` line, in errors and in JSON. It is refused (exit 5) without being
@@ -417,12 +423,7 @@ fn no_command_ever_prints_the_password() {
 #[test]
 fn a_connection_string_in_the_legacy_block_is_refused_unshown() {
     let db = TestDb::new("secrets_legacy");
-    let project = Project::new();
-    project.migration(
-        "001_create_widget",
-        "CREATE TABLE widget (id int);\n",
-        "DROP TABLE widget;\n",
-    );
+    let project = widget_project();
     let (host, port, name) = (pg_host(), pg_port(), db.name.clone());
     let url = format!("postgresql://postgres:S3cr3t-PW-xyz@{host}:{port}/{name}");
     let before = db.catalog_snapshot();
@@ -460,12 +461,7 @@ fn a_connection_string_in_the_legacy_block_is_refused_unshown() {
 #[test]
 fn an_environment_file_is_read_from_a_pipe() {
     let db = TestDb::new("secrets_pipe");
-    let project = Project::new();
-    project.migration(
-        "001_create_widget",
-        "CREATE TABLE widget (id int);\n",
-        "DROP TABLE widget;\n",
-    );
+    let project = widget_project();
     let yaml = format!(
         "database_url: postgresql://postgres:S3cr3t-PW-xyz@{}:{}/{}\n",
         pg_host(),
@@ -602,6 +598,10 @@ fn a_connection_string_given_where_another_argument_goes_is_not_echoed() {
         "postgresql://app:S3cr3t?PW-xyz@db.invalid/app",
         "postgres://app:S3cr3t-PW-xyz@db.invalid/app?bogus=1",
         "host=db.invalid password=S3cr3t-PW-xyz bogus=1",
+        // Pairs joined by commas: a user name holding `password=` is refused, so the
+        // password in it is not known to scrub; the word was echoed whole.
+        "user=app,password=S3cr3t-PW-xyz,dbname=app",
+        "postgresql://app@db.invalid/app?host=db.invalid,password=S3cr3t-PW-xyz",
     ];
     let cases = cases.into_iter().chain(unparsed.iter().flat_map(|url| {
         [
@@ -675,4 +675,155 @@ aplication_name: x
         .run(&["migrate", "status", "-c", "ops@eu.yaml"])
         .code(exit::INVALID)
         .stderr_has("environment file ops@eu.yaml, line 2");
+}
+
+/// Connection strings with a `password=` inside another key's value — conninfo pairs joined
+/// by commas or `;` (`user=u,password=PW,dbname=db`), a URL's `?host=h,password=PW`, the same
+/// percent-encoded — were accepted: the user, host or database name took the whole text, and
+/// the password was printed in the `using` line, the fleet's table, its `failed:` and `error:`
+/// lines and the JSON (`target`, `error.message`, `error.database`); the host list
+/// `127.0.0.1,password=PW` even connected. Each is refused (exit 5) before connecting, written
+/// any way a connection is given (`--database-url`, `DATABASE_URL`, `.env`, an environment
+/// file's `database_url`, a line of a `--targets` list, a row of `--targets-query`), naming
+/// the key and where it was written, never the value.
+#[test]
+fn a_password_inside_another_keys_value_is_refused_unshown() {
+    let db = TestDb::new("secrets_commas");
+    let project = widget_project();
+    let (host, port, name) = (pg_host(), pg_port(), db.name.clone());
+    let pw = "S3cr3t-PW-xyz";
+    // (the text, the key whose value holds `password=`)
+    let written = [
+        (
+            format!("user=postgres,password={pw},dbname={name} host={host} port={port}"),
+            "user",
+        ),
+        (
+            format!("host={host},password={pw} port={port} dbname={name} user=postgres"),
+            "host",
+        ),
+        (
+            format!("host={host} port={port} user=postgres dbname={name};password={pw}"),
+            "dbname",
+        ),
+        (
+            format!("host={host} port={port} dbname={name} user=postgres application_name=a,Password={pw}"),
+            "application_name",
+        ),
+        (
+            format!("postgresql://postgres@{host}:{port}/{name}?host={host},password={pw}"),
+            "host",
+        ),
+        (
+            format!("postgresql://postgres@{host}:{port}/{name}?user=postgres,password%3D{pw}"),
+            "user",
+        ),
+        (
+            format!("postgresql://postgres@{host}:{port}/{name}%2Cpassword%3D{pw}"),
+            "dbname",
+        ),
+        (
+            format!("postgresql://postgres%2Cpassword%3D{pw}@{host}:{port}/{name}"),
+            "user",
+        ),
+    ];
+    let before = db.catalog_snapshot();
+    // Refused, the password nowhere, and each of `names` said (on stderr, or in the JSON).
+    let check = |run: &Run, json: bool, names: &[&str]| {
+        run.code(exit::INVALID)
+            .stdout_lacks("S3cr3t")
+            .stderr_lacks("S3cr3t")
+            .stdout_lacks("xyz")
+            .stderr_lacks("xyz");
+        if json {
+            run.json();
+        }
+        let said = if json { &run.stdout } else { &run.stderr };
+        for name in names {
+            assert!(said.contains(name), "{name:?} not said:\n{}", run.dump());
+        }
+    };
+    for (text, key) in &written {
+        let holds = format!("the value of `{key}` holds `password=`");
+        let yaml = format!("database_url: \"{text}\"\n");
+        let dotenv = format!("DATABASE_URL='{text}'\n");
+        for json in [false, true] {
+            let format: &[&str] = if json { &["--format", "json"] } else { &[] };
+            for command in ["status", "up"] {
+                let mut flag = project.cli();
+                flag.args(["migrate", command, "--database-url", text])
+                    .args(format);
+                let run = Run::of(&mut flag);
+                check(&run, json, &[&holds, "--database-url"]);
+
+                let mut var = project.cli();
+                var.args(["migrate", command])
+                    .args(format)
+                    .env("DATABASE_URL", text);
+                let run = Run::of(&mut var);
+                check(&run, json, &[&holds, "DATABASE_URL"]);
+
+                project.write(".env", &dotenv);
+                let run = project.run(&[&["migrate", command][..], format].concat());
+                check(&run, json, &[&holds, ".env"]);
+                project.remove(".env");
+
+                project.write("db/environments/staging.yaml", &yaml);
+                let run =
+                    project.run(&[&["migrate", command, "--env", "staging"][..], format].concat());
+                check(&run, json, &[&holds, "staging.yaml"]);
+            }
+        }
+    }
+    // A fleet: every line of the list, every row of the query, refused at once with its place.
+    let list: String = written
+        .iter()
+        .map(|(text, _)| format!("{text}\n"))
+        .collect();
+    project.write("targets.txt", &list);
+    // The query's text holds no password: each row is reversed by the server.
+    let rows: Vec<String> = written
+        .iter()
+        .map(|(text, _)| format!("(reverse('{}'))", text.chars().rev().collect::<String>()))
+        .collect();
+    let query = format!("SELECT * FROM (VALUES {}) AS t(target)", rows.join(", "));
+    assert!(!query.contains("S3cr3t"));
+    let server = confiture_tests::server().url("postgres");
+    for json in [false, true] {
+        let format: &[&str] = if json { &["--format", "json"] } else { &[] };
+        for command in ["status", "up"] {
+            for (list_flag, list, place) in [
+                ("--targets", "targets.txt", "targets.txt:"),
+                ("--targets-query", query.as_str(), "row "),
+            ] {
+                let args = [
+                    &[
+                        "migrate",
+                        command,
+                        "--database-url",
+                        &server,
+                        list_flag,
+                        list,
+                        "--keep-going",
+                    ][..],
+                    format,
+                ]
+                .concat();
+                let run = project.run(&args);
+                let said: Vec<String> = written
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, (_, key))| {
+                        [
+                            format!("{place}{}", i + 1),
+                            format!("the value of `{key}` holds `password=`"),
+                        ]
+                    })
+                    .collect();
+                let said: Vec<&str> = said.iter().map(String::as_str).collect();
+                check(&run, json, &said);
+            }
+        }
+    }
+    assert_eq!(db.catalog_snapshot(), before);
 }
