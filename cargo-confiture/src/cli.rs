@@ -33,6 +33,20 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The target-list flags of the command, for the commands that take a list.
+    pub fn fleet_args(&self) -> Option<&FleetArgs> {
+        match &self.command {
+            Command::Migrate(Migrate::Up(args)) => Some(&args.fleet),
+            Command::Migrate(Migrate::Down(args)) => Some(&args.fleet),
+            Command::Migrate(Migrate::Status(args)) => Some(&args.fleet),
+            Command::Migrate(Migrate::Verify(args)) => Some(&args.fleet),
+            Command::Migrate(Migrate::Drift(args)) => Some(&args.fleet),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Database and output (every command)")]
 pub struct Global {

@@ -41,7 +41,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
             return argument_error(&e, wants_json(&args), &given);
         }
     };
-    let out = output::Output::new(&cli.global);
+    let out = output::Output::new(&cli);
     match commands::run(&cli, &out) {
         Ok(code) => code,
         Err(error) => {

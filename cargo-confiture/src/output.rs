@@ -9,12 +9,14 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
-use confiture::hint::Invocation;
+use confiture::config::Environment;
+use confiture::fleet::{FleetReport, TargetReport};
+use confiture::hint::{self, Invocation};
 use confiture::migrate::ReportedError;
 use confiture::{display, Diagnostic, Error, Reason};
 use serde::Serialize;
 
-use crate::cli::{Color, Format, Global};
+use crate::cli::{Cli, Color, FleetArgs, Format};
 use crate::render::{self, Paint};
 
 /// ANSI styles used by the renderers.
@@ -56,23 +58,19 @@ pub struct Output {
 }
 
 /// The arguments that chose the database and the migrations directory, as a suggested command
-/// must repeat them: a URL is replaced by a placeholder (it may hold a password).
-pub fn invocation(global: &Global) -> Invocation {
+/// must repeat them: a URL is replaced by a placeholder (it may hold a password). A fleet's
+/// list on the command line (`--targets FILE`, `--targets-query`, `--schemas-query`) too, so
+/// that every help of a fleet run — its refusals before the list is read as much as its
+/// targets' errors — suggests commands on the fleet, never on the environment's own database.
+pub fn invocation(cli: &Cli) -> Invocation {
+    let global = &cli.global;
     let mut database = Vec::new();
     if global.database_url.is_some() {
         database = vec!["--database-url".to_string(), "<URL>".to_string()];
     } else if let Some(env) = &global.env {
         database = vec!["--env".to_string(), env.clone()];
     } else if let Some(file) = &global.config {
-        // A pipe (`-c <(sops -d prod.yaml)` is `/dev/fd/63`) is gone once read: a placeholder,
-        // as for a URL; a regular file is named as given.
-        let regular = std::fs::metadata(file).is_ok_and(|m| m.is_file());
-        let shown = if regular {
-            file.to_string_lossy().into_owned()
-        } else {
-            "<FILE>".to_string()
-        };
-        database = vec!["-c".to_string(), shown];
+        database = vec!["-c".to_string(), file_word(file, "<FILE>")];
     }
     let mut files = Vec::new();
     if let Some(package) = &global.package {
@@ -93,11 +91,38 @@ pub fn invocation(global: &Global) -> Invocation {
     let invocation = Invocation {
         database,
         files,
+        fleet: cli.fleet_args().map(list_words).unwrap_or_default(),
         ..Invocation::default()
     };
     match &global.schema {
         Some(schema) => invocation.with_schema(schema),
         None => invocation,
+    }
+}
+
+/// How a suggested command repeats the command line's target list.
+fn list_words(args: &FleetArgs) -> Vec<String> {
+    match (&args.targets, &args.targets_query, &args.schemas_query) {
+        (Some(file), _, _) => vec![
+            "--targets".to_string(),
+            file_word(file, hint::LIST_PLACEHOLDER),
+        ],
+        // A placeholder: the query may be long, and quoting it for every shell is not worth
+        // the risk.
+        (None, Some(_), _) => vec!["--targets-query".to_string(), "<SQL>".to_string()],
+        (None, None, Some(_)) => vec!["--schemas-query".to_string(), "<SQL>".to_string()],
+        (None, None, None) => Vec::new(),
+    }
+}
+
+/// A file named on the command line as a suggested command repeats it: as given when it is a
+/// regular file, else `placeholder` — a pipe (`-c <(sops -d prod.yaml)`, `--targets
+/// <(list-tenants)`: `/dev/fd/63`, `/proc/self/fd/N`, `/dev/stdin`) is gone once read.
+fn file_word(file: &Path, placeholder: &str) -> String {
+    if std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
+        file.to_string_lossy().into_owned()
+    } else {
+        placeholder.to_string()
     }
 }
 
@@ -110,7 +135,8 @@ fn wants_color(choice: Color, is_terminal: bool) -> bool {
 }
 
 impl Output {
-    pub fn new(global: &Global) -> Output {
+    pub fn new(cli: &Cli) -> Output {
+        let global = &cli.global;
         let stderr_is_terminal = std::io::stderr().is_terminal();
         Output {
             format: global.format,
@@ -118,7 +144,7 @@ impl Output {
             color_stderr: wants_color(global.color, stderr_is_terminal),
             quiet: global.quiet,
             stderr_is_terminal,
-            invocation: invocation(global),
+            invocation: invocation(cli),
             schema: global.schema.clone(),
         }
     }
@@ -139,37 +165,33 @@ impl Output {
         });
     }
 
-    /// This output with `words` repeated in every suggested command that connects, after the
-    /// database selection: a fleet's `--targets FILE`, so that a suggestion acts on the fleet.
-    pub fn repeating(&self, words: impl IntoIterator<Item = String>) -> Output {
+    /// This output rendering a fleet run on `env`'s servers: a suggested command that addresses
+    /// one of its databases by `--database-url <URL>` says which of `env`'s settings it loses
+    /// ([`Invocation::with_settings_of`]).
+    pub fn in_fleet(&self, env: &Environment) -> Output {
         let mut out = self.clone();
-        out.invocation.fleet.extend(words);
+        out.invocation = self.invocation.clone().with_settings_of(env);
         out
     }
 
-    /// This output rendering the text of one target of a fleet (a tenant schema when
-    /// `schema`): its suggested commands that act on one target address that target
-    /// ([`Invocation::for_target`]).
-    pub fn for_target(&self, schema: Option<&str>) -> Output {
+    /// This output rendering the text of one target of a fleet: its suggested commands that
+    /// act on one target address that target ([`Invocation::for_target`]).
+    pub fn for_target(&self, target: &TargetReport) -> Output {
         let mut out = self.clone();
-        out.invocation = self.invocation.for_target(schema);
+        out.invocation = self.invocation.for_target(target.addressed());
         out
     }
 
     /// A fleet's one JSON document: each entry of its `targets` array rendered as that
     /// target's text (a tenant schema's entry names it in `schema`), so that the commands in a
     /// target's error address it, as the table's error lines do.
-    pub fn json_targets<T: Serialize>(&self, value: &T) {
-        let Ok(mut doc) = serde_json::to_value(value) else {
-            return self.json(value);
+    pub fn json_targets(&self, report: &FleetReport) {
+        let Ok(mut doc) = serde_json::to_value(report) else {
+            return self.json(report);
         };
         if let Some(entries) = doc.get_mut("targets").and_then(|t| t.as_array_mut()) {
-            for entry in entries {
-                let schema = entry
-                    .get("schema")
-                    .and_then(|s| s.as_str())
-                    .map(str::to_string);
-                render_strings(entry, &self.invocation.for_target(schema.as_deref()));
+            for (entry, target) in entries.iter_mut().zip(&report.targets) {
+                render_strings(entry, &self.invocation.for_target(target.addressed()));
             }
         }
         // Rendered once: the rest of a fleet's document suggests no command.

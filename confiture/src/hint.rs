@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use crate::config::Environment;
+use crate::config::{Environment, MigrationSettings};
 #[cfg(feature = "db")]
 use crate::error::Error;
 #[cfg(feature = "db")]
@@ -67,9 +67,28 @@ pub struct Invocation {
     /// instead of the run's selection, which would name another database.
     pub fleet: Vec<String>,
     /// Set while one target's text of a fleet is rendered (its error's help, its report):
-    /// the words that address that target alone ([`Invocation::for_target`]), which the
-    /// commands acting on one target get — and `migrate down` (`AGAIN_ON_EVERY_TARGET`).
-    pub target: Option<Vec<String>>,
+    /// how the commands acting on one target — and `migrate down` (`AGAIN_ON_EVERY_TARGET`) —
+    /// address that target alone ([`Invocation::for_target`]).
+    pub target: Option<OneTarget>,
+    /// The settings of a fleet's environment that `--database-url <URL>` does not carry (it
+    /// reads no environment file): said after each suggested command that addresses one
+    /// database of the fleet that way ([`Invocation::with_settings_of`]). Empty when the
+    /// environment sets none.
+    pub url_drops: Vec<&'static str>,
+}
+
+/// How one target of a fleet is addressed by the commands its text suggests
+/// ([`Invocation::for_target`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OneTarget {
+    /// A tenant schema of the run's database: the run's selection and `--schema NAME`.
+    pub schema: Option<String>,
+    /// A database listed by its name on the environment's server
+    /// ([`crate::fleet::TargetReport::entry`]): the commands that take a list get the run's
+    /// selection and a list of that name alone (`--targets <(echo tenant_7)`), which keeps the
+    /// environment's credentials and settings. Anything else — a URL (its line may hold a
+    /// password), the commands that take no list — gets `--database-url <URL>`.
+    pub entry: Option<String>,
 }
 
 impl Invocation {
@@ -111,6 +130,15 @@ impl Invocation {
             && self.target.is_none()
     }
 
+    /// This invocation knowing the fleet's environment `env`: a suggested command that
+    /// addresses one of its databases by `--database-url <URL>` then says which of `env`'s
+    /// settings that loses (`migration.tracking_table`, ...) — no flag selects one database of
+    /// a list with the environment's settings for the commands that take no list.
+    pub fn with_settings_of(mut self, env: &Environment) -> Invocation {
+        self.url_drops = settings_a_url_drops(&env.migration);
+        self
+    }
+
     /// `error` with the commands in its help and details completed ([`Invocation::render`]).
     /// Once only: an error passed on by another session's command is not completed again.
     #[cfg(feature = "db")]
@@ -145,24 +173,33 @@ impl Invocation {
         self
     }
 
-    /// This invocation rendering the text of one target of a fleet: a tenant schema
-    /// (`schema`) is addressed by the run's selection and `--schema NAME`, a database by
-    /// `--database-url <URL>` (its URL is never shown: it may hold a password). The commands
-    /// that act on one target (`reinit`, `baseline`, ...) and `migrate down` get these words;
-    /// the others keep the fleet's list.
-    pub fn for_target(&self, schema: Option<&str>) -> Invocation {
-        let words = match schema {
-            Some(schema) => self
-                .database
-                .iter()
-                .cloned()
-                .chain(schema_words(schema))
-                .collect(),
-            None => one_database(),
-        };
+    /// This invocation rendering the text of one target of a fleet ([`OneTarget`]): the
+    /// commands that act on one target (`reinit`, `baseline`, ...) and `migrate down` address
+    /// that target — a tenant schema by the run's selection and `--schema NAME`, a database
+    /// listed by name, for a command that takes a list, by the run's selection and a list of
+    /// that name alone, any other by `--database-url <URL>` (its URL is never shown: it may
+    /// hold a password); the others keep the fleet's list.
+    pub fn for_target(&self, target: OneTarget) -> Invocation {
         Invocation {
-            target: Some(words),
+            target: Some(target),
             ..self.clone()
+        }
+    }
+
+    /// The words that address the target being rendered, for the command `args`, and whether
+    /// they are `--database-url <URL>` (which drops the environment's settings).
+    fn target_words(&self, target: &OneTarget, takes_a_list: bool) -> (Vec<String>, bool) {
+        if let Some(schema) = &target.schema {
+            let words = self.database.iter().cloned().chain(schema_words(schema));
+            return (words.map(|w| quote(&w).into_owned()).collect(), false);
+        }
+        match target.entry.as_deref().filter(|_| takes_a_list) {
+            Some(entry) => {
+                let words = self.database.iter().map(|w| quote(w).into_owned());
+                let list = ["--targets".to_string(), one_line_list(entry)];
+                (words.chain(list).collect(), false)
+            }
+            None => (one_database(), true),
         }
     }
 
@@ -186,6 +223,8 @@ impl Invocation {
         }
         let mut out = String::with_capacity(text.len() + 32);
         let mut rest = text;
+        // Said once per text, after its first command that needs it.
+        let mut note = url_drops_note(&self.url_drops);
         while let Some(start) = rest.find(&opening) {
             let after = start + opening.len();
             let Some(len) = rest[after..].find('`') else {
@@ -194,31 +233,35 @@ impl Invocation {
             let args = &rest[after..after + len];
             out.push_str(&rest[..after]);
             out.push_str(args);
-            let one_target = one_database();
             let takes_a_list = is_one_of(args, TAKE_A_LIST);
             let this_target = self
                 .target
-                .as_deref()
+                .as_ref()
                 .filter(|_| !takes_a_list || is_one_of(args, AGAIN_ON_EVERY_TARGET));
-            let (database, fleet): (&[String], &[String]) = if is_one_of(args, FILES_ONLY) {
-                (&[], &[])
-            } else if let Some(target) = this_target {
-                (target, &[])
-            } else if self.fleet.is_empty() || takes_a_list {
-                (&self.database, &self.fleet)
-            } else {
-                (&one_target, &[])
+            // Each word shell-quoted already (a one-line list is shell syntax, not a word).
+            let quoted = |words: &[String]| -> Vec<String> {
+                words.iter().map(|w| quote(w).into_owned()).collect()
             };
-            let extra = database
-                .iter()
-                .chain(fleet)
-                .chain(&self.files)
-                .map(|a| escape(&quote(a)));
-            for word in extra {
+            let (selection, by_url) = if is_one_of(args, FILES_ONLY) {
+                (Vec::new(), false)
+            } else if let Some(target) = this_target {
+                self.target_words(target, takes_a_list)
+            } else if self.fleet.is_empty() || takes_a_list {
+                (
+                    quoted(&[&self.database[..], &self.fleet[..]].concat()),
+                    false,
+                )
+            } else {
+                (one_database(), true)
+            };
+            for word in selection.iter().chain(&quoted(&self.files)) {
                 out.push(' ');
-                out.push_str(&word);
+                out.push_str(&escape(word));
             }
             out.push('`');
+            if let Some(note) = note.take_if(|_| by_url) {
+                out.push_str(&escape(&note));
+            }
             rest = &rest[after + len + 1..];
         }
         out.push_str(rest);
@@ -229,6 +272,65 @@ impl Invocation {
 /// How a suggestion names a tenant schema: `--schema NAME`.
 fn schema_words(schema: &str) -> [String; 2] {
     [SCHEMA_FLAG.to_string(), schema.to_string()]
+}
+
+/// `<(echo NAME)`: a list of the database `entry` alone, as a shell reads it back (the name
+/// quoted inside). A name a list would not read as that name (a `#` comment, an option of
+/// `echo`) gets the `<LIST>` placeholder.
+fn one_line_list(entry: &str) -> String {
+    if entry.starts_with(['#', '-']) {
+        return LIST_PLACEHOLDER.to_string();
+    }
+    format!("<(echo {})", quote(entry))
+}
+
+/// What a suggested command writes for a target list it cannot name: one read from a pipe
+/// (`--targets <(list-tenants)`, gone once read).
+pub const LIST_PLACEHOLDER: &str = "<LIST>";
+
+/// The settings of the `migration:` block that `--database-url` does not carry (it reads no
+/// environment file), by their keys: those `settings` sets to other than the default.
+fn settings_a_url_drops(settings: &MigrationSettings) -> Vec<&'static str> {
+    let default = MigrationSettings::default();
+    let mut dropped = Vec::new();
+    if settings.tracking_table != default.tracking_table {
+        dropped.push("migration.tracking_table");
+    }
+    if settings.lock_timeout != default.lock_timeout {
+        dropped.push("migration.lock_timeout");
+    }
+    if settings.statement_timeout != default.statement_timeout {
+        dropped.push("migration.statement_timeout");
+    }
+    if settings.connect_timeout != default.connect_timeout {
+        dropped.push("migration.connect_timeout");
+    }
+    if settings.lock_retries != default.lock_retries {
+        dropped.push("migration.lock_retries");
+    }
+    dropped
+}
+
+/// What follows a fleet target's `--database-url <URL>` command when the environment has
+/// settings it drops: no flag selects one database of a list with them.
+fn url_drops_note(dropped: &[&str]) -> Option<String> {
+    let (last, first) = dropped.split_last()?;
+    let keys = match first {
+        [] => format!("`{last}`"),
+        _ => format!(
+            "{} and `{last}`",
+            first
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Some(format!(
+        " (`--database-url` reads no environment file: the environment's {keys} would not \
+         apply; no flag selects one database of a list with them, so give that database an \
+         environment file of its own, `-c FILE`)"
+    ))
 }
 
 /// How a suggestion addresses one database of a fleet whose URL it cannot show (it may hold a
@@ -287,7 +389,105 @@ mod tests {
             files: files.iter().map(|s| s.to_string()).collect(),
             fleet: Vec::new(),
             target: None,
+            url_drops: Vec::new(),
         }
+    }
+
+    fn tenant_target(schema: &str) -> OneTarget {
+        OneTarget {
+            schema: Some(schema.to_string()),
+            entry: None,
+        }
+    }
+
+    /// A fleet target's suggested `down` and `reinit` were `--database-url <URL>` whatever the
+    /// environment: pasted with the URL, they read no environment file, so an environment's
+    /// `migration.tracking_table` was not the ledger they looked for (they failed) and its
+    /// timeouts did not apply. A database listed by name is addressed, by the commands that
+    /// take a list, with the run's selection and a list of that name alone; the others say
+    /// which settings `--database-url` loses.
+    #[test]
+    fn a_database_targets_commands_keep_the_environment_or_say_what_they_lose() {
+        let mut run = invocation(&["--env", "ops"], &[]);
+        run.fleet = vec!["--targets".to_string(), "all.txt".to_string()];
+        let env_with = |change: fn(&mut MigrationSettings)| {
+            let mut env = Environment::from_url("postgresql://u@h/db", "t").expect("url");
+            change(&mut env.migration);
+            env
+        };
+        let plain = run.clone().with_settings_of(&env_with(|_| {}));
+        let named = |inv: &Invocation, entry: &str| {
+            inv.for_target(OneTarget {
+                schema: None,
+                entry: Some(entry.to_string()),
+            })
+        };
+        assert_eq!(
+            named(&plain, "tenant_7").render(&command("migrate down --steps 5")),
+            "`cargo confiture migrate down --steps 5 --env ops --targets <(echo tenant_7)`"
+        );
+        // A name the shell would split is quoted inside; one a list would read otherwise is a
+        // placeholder.
+        assert_eq!(
+            named(&plain, "t;x").render(&command("migrate down")),
+            "`cargo confiture migrate down --env ops --targets <(echo 't;x')`"
+        );
+        assert_eq!(
+            named(&plain, "-n").render(&command("migrate down")),
+            "`cargo confiture migrate down --env ops --targets <LIST>`"
+        );
+        // No list for `reinit`: the URL, and nothing to say when the environment sets nothing.
+        assert_eq!(
+            named(&plain, "tenant_7").render(&command("migrate reinit")),
+            "`cargo confiture migrate reinit --database-url <URL>`"
+        );
+        let ops = run.with_settings_of(&env_with(|m| {
+            m.tracking_table =
+                crate::ledger::TrackingTable::parse("ops.tb_confiture").expect("table");
+            m.lock_timeout = std::time::Duration::from_secs(1);
+        }));
+        let reinit = named(&ops, "tenant_7")
+            .render(&command("migrate reinit"))
+            .into_owned();
+        assert!(
+            reinit.starts_with(
+                "`cargo confiture migrate reinit --database-url <URL>` (`--database-url` reads \
+                 no environment file: the environment's `migration.tracking_table` and \
+                 `migration.lock_timeout` would not apply"
+            ),
+            "{reinit}"
+        );
+        // A URL's target: `--database-url <URL>` for `down` too, saying the same.
+        let by_url = ops.for_target(OneTarget::default());
+        let down = by_url
+            .render(&command("migrate down --steps 1"))
+            .into_owned();
+        assert!(
+            down.starts_with("`cargo confiture migrate down --steps 1 --database-url <URL>` ("),
+            "{down}"
+        );
+        assert!(down.contains("`migration.tracking_table`"), "{down}");
+        // Said once in a text, after its first such command.
+        let two = format!(
+            "run {} (or {})",
+            command("migrate down --steps 3"),
+            command("migrate down --target 0 --yes")
+        );
+        let rendered = by_url.render(&two);
+        assert_eq!(
+            rendered.matches("reads no environment file").count(),
+            1,
+            "{rendered}"
+        );
+        assert!(
+            rendered.ends_with("--yes --database-url <URL>`)"),
+            "{rendered}"
+        );
+        // The commands that keep the fleet's list say nothing more.
+        assert_eq!(
+            by_url.render(&command("migrate status")),
+            "`cargo confiture migrate status --env ops --targets all.txt`"
+        );
     }
 
     /// A fleet's `--targets` went into a suggested `reinit`, which takes no list: pasted, it
@@ -319,7 +519,7 @@ mod tests {
     fn one_targets_text_addresses_that_target_and_lists_stay_for_the_rest() {
         let mut run = invocation(&["--env", "dev"], &["--migrations-dir", "sql"]);
         run.fleet = vec!["--schemas-query".to_string(), "<SQL>".to_string()];
-        let tenant = run.for_target(Some("tenant_7"));
+        let tenant = run.for_target(tenant_target("tenant_7"));
         assert_eq!(
             tenant.render(&command("migrate reinit")),
             "`cargo confiture migrate reinit --env dev --schema tenant_7 --migrations-dir sql`"
@@ -342,7 +542,7 @@ mod tests {
             tenant.render(&command("lint")),
             "`cargo confiture lint --migrations-dir sql`"
         );
-        let database = run.for_target(None);
+        let database = run.for_target(OneTarget::default());
         assert_eq!(
             database.render(&command("migrate down --target 0 --yes")),
             "`cargo confiture migrate down --target 0 --yes --database-url <URL> \
@@ -355,13 +555,13 @@ mod tests {
         );
         // A fleet from the environment file's `fleet:` block repeats no list; its target's
         // one-target commands still address the target, never the environment's database.
-        let from_file = invocation(&["--env", "prod"], &[]).for_target(Some("t_1"));
+        let from_file = invocation(&["--env", "prod"], &[]).for_target(tenant_target("t_1"));
         assert_eq!(
             from_file.render(&command("migrate reinit")),
             "`cargo confiture migrate reinit --env prod --schema t_1`"
         );
         // Chosen automatically (no flag): the tenant alone is named.
-        let auto = Invocation::default().for_target(Some("t_1"));
+        let auto = Invocation::default().for_target(tenant_target("t_1"));
         assert_eq!(
             auto.render(&command("migrate reinit")),
             "`cargo confiture migrate reinit --schema t_1`"

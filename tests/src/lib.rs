@@ -329,6 +329,28 @@ impl Project {
             .expect("spawn the CLI under test")
     }
 
+    /// Runs a command a message suggested, `` `cargo confiture ARGS` `` as printed, in a shell
+    /// (its words are shell syntax: quoting, `<(echo NAME)`), with the CLI under test for
+    /// `cargo confiture`, in this project's root and [`cli`]'s clean environment.
+    pub fn paste(&self, suggested: &str) -> Run {
+        let args = suggested
+            .strip_prefix("`cargo confiture ")
+            .and_then(|s| s.strip_suffix('`'))
+            .unwrap_or_else(|| panic!("not a suggested command: {suggested}"));
+        let template = self.cli();
+        let mut bash = Command::new("bash");
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(value) => bash.env(key, value),
+                None => bash.env_remove(key),
+            };
+        }
+        bash.current_dir(&self.root)
+            .arg("-c")
+            .arg(format!("'{}' {args}", binary().display()));
+        Run::of(&mut bash)
+    }
+
     /// Runs the CLI with `args` in this project, on `db` (`--database-url`).
     pub fn run_on(&self, db: &TestDb, args: &[&str]) -> Run {
         Run::of(self.cli().args(args).args(["--database-url", &db.url()]))

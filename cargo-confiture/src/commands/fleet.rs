@@ -38,8 +38,6 @@ pub struct Plan {
     keep_going: bool,
     /// `--allow-empty`: a list with no target is nothing to do, not an error.
     allow_empty: bool,
-    /// The command line's list flags, repeated in suggested commands.
-    words: Vec<String>,
 }
 
 /// The command line's list, else the environment file's (`fleet:`); `--jobs` and
@@ -49,28 +47,21 @@ pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
     one_tenant_or_a_list(cli, args)?;
     let migrator = super::migrate::migrator(cli, cx)?;
     let settings = migrator.environment().fleet.clone().unwrap_or_default();
-    let (list, from, words) = match (&args.targets, &args.targets_query, &args.schemas_query) {
-        (Some(file), _, _) => (
-            FleetList::File(file.clone()),
-            display::path(file),
-            vec!["--targets".to_string(), file.to_string_lossy().into_owned()],
-        ),
-        // A placeholder: the query may be long, and quoting it for every shell is not worth
-        // the risk.
+    // The suggested commands repeat these flags (`output::invocation`).
+    let (list, from) = match (&args.targets, &args.targets_query, &args.schemas_query) {
+        (Some(file), _, _) => (FleetList::File(file.clone()), display::path(file)),
         (None, Some(sql), _) => (
             FleetList::TargetsQuery(sql.clone()),
             "the targets query".to_string(),
-            vec!["--targets-query".to_string(), "<SQL>".to_string()],
         ),
         (None, None, Some(sql)) => (
             FleetList::SchemasQuery(sql.clone()),
             "the schemas query".to_string(),
-            vec!["--schemas-query".to_string(), "<SQL>".to_string()],
         ),
         (None, None, None) => match settings.list {
             Some(list) => {
                 let from = file_list_name(&migrator, &list);
-                (list, from, Vec::new())
+                (list, from)
             }
             // A `fleet:` block whose list was left out (commented out, say) must not mean "the
             // environment's own database": that is rarely what a file meant for a fleet means.
@@ -108,7 +99,6 @@ pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
         jobs: args.jobs.map(usize::from).or(settings.jobs),
         keep_going: args.keep_going || settings.keep_going.unwrap_or(false),
         allow_empty: args.allow_empty,
-        words,
     }))
 }
 
@@ -157,7 +147,7 @@ fn file_list_name(migrator: &Migrator, list: &FleetList) -> String {
 
 /// `migrate up` on every target.
 pub fn up(plan: Plan, options: &UpOptions, out: &Output, interrupt: &Interrupt) -> Result<u8> {
-    let out = &out.repeating(plan.words.clone());
+    let out = &out.in_fleet(plan.migrator.environment());
     let fleet = fleet(&plan, out, "", fleet::Request::Up(options), Some(interrupt))?
         .stop_when(interrupt.flag());
     let report = fleet.up(options, &|event| live(out, event))?;
@@ -166,7 +156,7 @@ pub fn up(plan: Plan, options: &UpOptions, out: &Output, interrupt: &Interrupt) 
 
 /// `migrate down` on every target.
 pub fn down(plan: Plan, options: &DownOptions, out: &Output, interrupt: &Interrupt) -> Result<u8> {
-    let out = &out.repeating(plan.words.clone());
+    let out = &out.in_fleet(plan.migrator.environment());
     let fleet = fleet(
         &plan,
         out,
@@ -186,7 +176,7 @@ pub fn status(
     out: &Output,
     interrupt: &Interrupt,
 ) -> Result<u8> {
-    let out = &out.repeating(plan.words.clone());
+    let out = &out.in_fleet(plan.migrator.environment());
     let fleet =
         fleet(&plan, out, "", fleet::Request::Status, Some(interrupt))?.stop_when(interrupt.flag());
     let report = fleet.status_with(options, &|event| live(out, event))?;
@@ -211,7 +201,7 @@ pub fn verify(
     out: &Output,
     stop: Arc<AtomicBool>,
 ) -> Result<u8> {
-    let out = &out.repeating(plan.words.clone());
+    let out = &out.in_fleet(plan.migrator.environment());
     let request = fleet::Request::Verify(options);
     let fleet = fleet(&plan, out, ", verified once per server", request, None)?.stop_when(stop);
     let report = fleet.verify(options, &|event| {
@@ -227,7 +217,7 @@ pub fn drift(
     out: &Output,
     stop: Arc<AtomicBool>,
 ) -> Result<u8> {
-    let out = &out.repeating(plan.words.clone());
+    let out = &out.in_fleet(plan.migrator.environment());
     let request = fleet::Request::Drift {
         tenant_schemas: matches!(plan.list, FleetList::SchemasQuery(_)),
     };
@@ -371,7 +361,7 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
         out.result(&table(out, report));
     }
     for failed in report.failed() {
-        let out = &out.for_target(failed.schema.as_deref());
+        let out = &out.for_target(failed);
         if let Some(error) = &failed.error {
             let mut text = format!(
                 "{} {} ({}): {}",

@@ -231,6 +231,11 @@ pub struct TargetReport {
     /// for a database.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+    /// [`Target::entry`]: the database name of a target listed by name, which a suggested
+    /// command lists alone to act on it with the same environment
+    /// ([`crate::hint::OneTarget`]). Not in the JSON (`target` shows the database).
+    #[serde(skip)]
+    pub entry: Option<String>,
     /// Done, failed or not started.
     pub state: TargetState,
     /// The target's own exit code (the single-database command's); null when not started.
@@ -257,6 +262,17 @@ pub struct TargetReport {
     /// otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_database: Option<String>,
+}
+
+impl TargetReport {
+    /// How the commands this target's text suggests address it alone
+    /// ([`crate::hint::Invocation::for_target`]).
+    pub fn addressed(&self) -> crate::hint::OneTarget {
+        crate::hint::OneTarget {
+            schema: self.schema.clone(),
+            entry: self.entry.clone(),
+        }
+    }
 }
 
 /// The totals of a [`FleetReport`].
@@ -911,6 +927,7 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
         target: target.shown(),
         source: target.source.clone(),
         schema: target.schema.clone(),
+        entry: target.entry().map(str::to_string),
         state: TargetState::NotStarted,
         exit_code: None,
         applied: Vec::new(),

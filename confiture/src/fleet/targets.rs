@@ -42,6 +42,8 @@ pub struct Target {
     pub source: String,
     /// The tenant schema, for a schema-per-tenant target ([`Target::schema`]).
     pub schema: Option<String>,
+    /// Listed by its database name on the environment's server ([`Target::database`]).
+    by_name: bool,
 }
 
 /// Largest target file read: a list of a million tenants is about 30 MiB.
@@ -62,6 +64,7 @@ impl Target {
             environment,
             source,
             schema: None,
+            by_name: true,
         })
     }
 
@@ -86,6 +89,7 @@ impl Target {
             environment,
             source,
             schema: None,
+            by_name: false,
         })
     }
 
@@ -162,6 +166,7 @@ impl Target {
             environment,
             source,
             schema: Some(schema.to_string()),
+            by_name: false,
         })
     }
 
@@ -185,6 +190,14 @@ impl Target {
         } else {
             Target::database(base, entry, source)
         }
+    }
+
+    /// The entry of a target list that names this target alone with the same environment:
+    /// its database name, when it was listed by name ([`Target::database`]). `None` for a URL
+    /// (its line may hold a password) and a tenant schema (`--schema NAME` names it).
+    pub fn entry(&self) -> Option<&str> {
+        self.by_name
+            .then_some(self.environment.connection.dbname.as_str())
     }
 
     /// `user@host:port/db`: the target as every output shows it, never with a password.

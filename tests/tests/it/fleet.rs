@@ -731,9 +731,10 @@ fn a_poisoned_targets_help_never_says_to_edit_a_migration_others_applied() {
 
 /// A `down --steps 2` on a list where one database has one migration applied: its refusal
 /// said "pass --steps 1 (or --target 0 --yes)", which pasted onto the fleet's command rolled
-/// back every database again. Its suggested commands now name that database alone
-/// (`--database-url <URL>`, never `--targets`), in text and JSON; pasted with its URL, the
-/// command rolls back that database only.
+/// back every database again. Its suggested commands name that database alone (never the
+/// fleet's `--targets`), in text and JSON: listed by name, with the run's selection and a list
+/// of that name (`--targets <(echo NAME)`, the environment's credentials and settings kept);
+/// pasted in a shell with the environment's URL, the command rolls back that database only.
 #[test]
 fn a_down_beyond_one_databases_migrations_suggests_a_command_for_that_database() {
     let dbs = TestDbs::new("fleetdownhelp", 2);
@@ -762,9 +763,12 @@ fn a_down_beyond_one_databases_migrations_suggests_a_command_for_that_database()
     };
     let run = down_two(&[]);
     run.code(exit::USAGE);
-    let command = "`cargo confiture migrate down --steps 1 --database-url <URL>`";
-    run.stderr_has(command)
-        .stderr_has("`cargo confiture migrate down --target 0 --yes --database-url <URL>`")
+    let alone = format!("--database-url <URL> --targets <(echo {})", dbs.dbs[1].name);
+    let command = format!("`cargo confiture migrate down --steps 1 {alone}`");
+    run.stderr_has(&command)
+        .stderr_has(&format!(
+            "`cargo confiture migrate down --target 0 --yes {alone}`"
+        ))
         .stderr_lacks("--targets tenants.txt`");
     assert_eq!(ledger(&dbs.dbs[0]), ALL[..1]);
     assert_eq!(ledger(&dbs.dbs[1]), ALL[..1]);
@@ -775,17 +779,13 @@ fn a_down_beyond_one_databases_migrations_suggests_a_command_for_that_database()
     let help = entries(&json)[1]["error"]["help"]
         .as_str()
         .unwrap_or_default();
-    assert!(help.contains(command), "{json}");
+    assert!(help.contains(&command), "{json}");
     assert!(entries(&json)[1].get("schema").is_none(), "{json}");
 
-    // Pasted with the database's URL: that database alone.
-    let start = help.find(command).expect("the command") + 1;
-    let words: Vec<&str> = help[start..start + command.len() - 2]
-        .split_whitespace()
-        .skip(2)
-        .map(|w| if w == "<URL>" { short.as_str() } else { w })
-        .collect();
-    Run::of(project.cli().args(&words)).code(exit::SUCCESS);
+    // Pasted in a shell with the environment's URL: that database alone.
+    project
+        .paste(&command.replace("<URL>", &server_url()))
+        .code(exit::SUCCESS);
     assert_eq!(ledger(&dbs.dbs[1]), Vec::<String>::new());
     assert_eq!(ledger(&dbs.dbs[0]), ALL[..1]);
 }

@@ -27,6 +27,7 @@ mod embed;
 mod exit_codes;
 mod fleet;
 mod fleet_checks;
+mod fleet_hints;
 mod fleet_identity;
 mod fleet_schemas;
 mod interop_python;
