@@ -39,18 +39,39 @@ pub fn column_width<'a>(cells: impl IntoIterator<Item = &'a str>, header: &str) 
 /// How many terminal cells `text` takes: a wide character (`添`) two, a combining mark none
 /// (see [`cells`]). `format!("{:width$}")` counts characters, which misaligns such a cell.
 pub fn text_width(text: &str) -> usize {
+    if text.is_ascii() {
+        // Every ASCII character is one cell ([`cells`]): no per-character look-up for the
+        // common cell (a table of 1,000 migrations asks for each id twice).
+        return text.len();
+    }
     text.chars().map(cells).sum()
 }
 
 /// The spaces that make `text` (unpainted) `width` cells wide: written after the cell, painted
 /// or not, so that the next column starts where the header's does.
 pub fn padding(text: &str, width: usize) -> String {
-    " ".repeat(width.saturating_sub(text_width(text)))
+    let mut out = String::new();
+    push_padding(&mut out, text, width);
+    out
+}
+
+/// [`padding`] written at the end of `out`.
+pub fn push_padding(out: &mut String, text: &str, width: usize) {
+    let n = width.saturating_sub(text_width(text));
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
 /// `text` padded to `width` cells ([`padding`]).
 pub fn pad(text: &str, width: usize) -> String {
-    format!("{text}{}", padding(text, width))
+    let mut out = String::with_capacity(text.len().max(width));
+    push_padded(&mut out, text, width);
+    out
+}
+
+/// [`pad`] written at the end of `out`: a table of many rows without a string per cell.
+pub fn push_padded(out: &mut String, text: &str, width: usize) {
+    out.push_str(text);
+    push_padding(out, text, width);
 }
 
 /// `1 warning`, `2 errors`.

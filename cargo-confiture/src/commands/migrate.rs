@@ -743,13 +743,16 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         ),
     );
     text.push('\n');
+    // Written in place: one string for the table, not several per row.
+    text.reserve(rows.len() * (width + status_width + 26));
     for (id, (cell, style), at) in &rows {
-        text.push_str(&format!(
-            "{}  {}{}  {at}\n",
-            render::pad(id, width),
-            out.paint(*style, cell),
-            render::padding(cell, status_width)
-        ));
+        render::push_padded(&mut text, id, width);
+        text.push_str("  ");
+        text.push_str(&out.paint(*style, cell));
+        render::push_padding(&mut text, cell, status_width);
+        text.push_str("  ");
+        text.push_str(at);
+        text.push('\n');
     }
     let s = &report.summary;
     let mut summary = format!(

@@ -17,19 +17,22 @@
 //! so that a refused command's thread stops early.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use super::connect::Session;
 use crate::config::Environment;
 use crate::error::Result;
 
 /// How often [`Ahead::wait_unless`] looks at its stop flag.
-const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+const STOP_POLL: Duration = Duration::from_millis(20);
 
 /// A connection being opened on another thread, and what `then` made of it once open.
 pub(crate) struct Ahead<T> {
     handle: JoinHandle<Result<(Session, Result<T>)>>,
+    /// Says when the thread is done, so that a wait ends then and not at its next poll.
+    ended: Ended,
     /// Set by the thread once connected: a stop after it ends `then`'s work, not a connection.
     connected: Arc<AtomicBool>,
     /// Tells the thread, when dropped unused, that nothing more is wanted.
@@ -72,21 +75,20 @@ impl<T: Send + 'static> Ahead<T> {
         let theirs = wanted.clone();
         let connected = Arc::new(AtomicBool::new(false));
         let sets = connected.clone();
-        std::thread::Builder::new()
-            .name("confiture-connect".to_string())
-            .spawn(move || {
-                let mut session =
-                    super::connect::open_session(&env, env.connection.target_session_attrs)?;
-                sets.store(true, Ordering::SeqCst);
-                let value = then(&mut session, &theirs);
-                Ok((session, value))
-            })
-            .ok()
-            .map(|handle| Ahead {
-                handle,
-                connected,
-                _abandon: Abandon(wanted),
-            })
+        spawn(move || {
+            let mut session =
+                super::connect::open_session(&env, env.connection.target_session_attrs)?;
+            sets.store(true, Ordering::SeqCst);
+            let value = then(&mut session, &theirs);
+            Ok((session, value))
+        })
+        .ok()
+        .map(|(handle, ended)| Ahead {
+            handle,
+            ended,
+            connected,
+            _abandon: Abandon(wanted),
+        })
     }
 
     /// The connection (with the address it was dialled at), or why there is none (what
@@ -108,7 +110,7 @@ impl<T: Send + 'static> Ahead<T> {
         stop: Option<&AtomicBool>,
         in_then: impl FnOnce() -> crate::error::Error,
     ) -> Result<(Session, Result<T>)> {
-        if stopped_before_done(&self.handle, stop) {
+        if stopped_before_done(&self.ended, stop, STOP_POLL) {
             return Err(if self.connected.load(Ordering::SeqCst) {
                 in_then()
             } else {
@@ -127,17 +129,48 @@ pub(crate) fn interrupted_connecting() -> crate::error::Error {
     )
 }
 
-/// Waits for `handle`'s thread to end, looking at `stop` meanwhile: true when `stop` was set
-/// first. The one wait of [`Ahead::wait_unless`] and [`unless_stopped`].
-fn stopped_before_done<R>(handle: &JoinHandle<R>, stop: Option<&AtomicBool>) -> bool {
+/// A thread of ours, named as every thread of this module is, and its [`Ended`].
+fn spawn<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> std::io::Result<(JoinHandle<R>, Ended)> {
+    let (tell, told) = mpsc::channel::<std::convert::Infallible>();
+    let handle = std::thread::Builder::new()
+        .name("confiture-connect".to_string())
+        .spawn(move || {
+            // Dropped once `work` has returned or unwound: that is what `Ended` hears.
+            let _tell = tell;
+            work()
+        })?;
+    Ok((handle, Ended(told)))
+}
+
+/// Hears a thread of [`spawn`] end: its sender, which nothing is ever sent on, is dropped
+/// when its work returns or panics.
+struct Ended(mpsc::Receiver<std::convert::Infallible>);
+
+impl Ended {
+    /// Whether the thread's work is done, waiting for that at most `wait`.
+    fn within(&self, wait: Duration) -> bool {
+        matches!(
+            self.0.recv_timeout(wait),
+            Err(mpsc::RecvTimeoutError::Disconnected)
+        )
+    }
+}
+
+/// Waits for the thread `ended` hears to end, looking at `stop` every `poll` meanwhile: true
+/// when `stop` was set first. The wait ends as soon as the thread does, not at the next look
+/// at the flag (`status` and `up` wait so for their connecting thread, which often ends after
+/// the files are read). The one wait of [`Ahead::wait_unless`] and [`unless_stopped`].
+fn stopped_before_done(ended: &Ended, stop: Option<&AtomicBool>, poll: Duration) -> bool {
     let Some(stop) = stop else {
         return false;
     };
-    while !handle.is_finished() {
+    while !ended.within(Duration::ZERO) {
         if stop.load(Ordering::SeqCst) {
             return true;
         }
-        std::thread::sleep(STOP_POLL);
+        ended.within(poll);
     }
     false
 }
@@ -158,17 +191,15 @@ pub(crate) fn unless_stopped<R: Send + 'static>(
     // Shared, so that the work still runs here when no thread can be started.
     let work = Arc::new(std::sync::Mutex::new(Some(work)));
     let theirs = work.clone();
-    let spawned = std::thread::Builder::new()
-        .name("confiture-connect".to_string())
-        .spawn(move || {
-            let work = theirs.lock().unwrap_or_else(|p| p.into_inner()).take();
-            work.map(|work| work())
-        });
-    let Ok(handle) = spawned else {
+    let spawned = spawn(move || {
+        let work = theirs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        work.map(|work| work())
+    });
+    let Ok((handle, ended)) = spawned else {
         let work = work.lock().unwrap_or_else(|p| p.into_inner()).take();
         return Ok(work.expect("not started")());
     };
-    if stopped_before_done(&handle, Some(&stop)) {
+    if stopped_before_done(&ended, Some(&stop), STOP_POLL) {
         return Err(interrupted());
     }
     let done = handle
@@ -195,5 +226,45 @@ mod tests {
             .unwrap_err();
         assert_eq!(ahead.kind, ErrorKind::Connection);
         assert_eq!(ahead.to_string(), direct.to_string());
+    }
+
+    /// A stop flag that stays unset, looked at once an hour: the wait must still end when the
+    /// thread does (`status` and `up` wait so for their connecting thread), not at the next
+    /// look at the flag. The watchdog's minute is only there to fail instead of hanging.
+    #[test]
+    fn the_wait_ends_when_the_thread_ends_not_at_the_next_look_at_the_flag() {
+        let (release, released) = mpsc::channel::<()>();
+        let (handle, ended) = spawn(move || {
+            let _ = released.recv();
+            7
+        })
+        .expect("a thread");
+        let (tell, told) = mpsc::channel();
+        std::thread::spawn(move || {
+            let stop = AtomicBool::new(false);
+            let hour = Duration::from_secs(3600);
+            let stopped = stopped_before_done(&ended, Some(&stop), hour);
+            let _ = tell.send((stopped, handle.join().ok()));
+        });
+        // The waiter is in its wait by now (were it not, this test could not fail).
+        std::thread::sleep(Duration::from_millis(100));
+        release.send(()).expect("the thread waits for it");
+        let ended = told.recv_timeout(Duration::from_secs(60));
+        assert_eq!(ended, Ok((false, Some(7))), "the wait outlived its thread");
+    }
+
+    #[test]
+    fn a_stop_ends_the_wait_while_the_thread_runs() {
+        let (release, released) = mpsc::channel::<()>();
+        let (handle, ended) = spawn(move || {
+            let _ = released.recv();
+        })
+        .expect("a thread");
+        let stop = AtomicBool::new(true);
+        let poll = Duration::from_millis(1);
+        assert!(stopped_before_done(&ended, Some(&stop), poll));
+        assert!(!stopped_before_done(&ended, None, poll));
+        drop(release);
+        handle.join().expect("it ends once released");
     }
 }
