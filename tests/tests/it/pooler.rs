@@ -31,6 +31,11 @@ impl PgBouncer {
 
     /// [`PgBouncer::start`] with more `[pgbouncer]` settings (`extra`, lines).
     fn start_with(pool_mode: &str, pool_size: u32, extra: &str) -> PgBouncer {
+        PgBouncer::start_serving(pool_mode, pool_size, extra, "*")
+    }
+
+    /// [`PgBouncer::start_with`] serving only the database `serves` (`*`: any).
+    fn start_serving(pool_mode: &str, pool_size: u32, extra: &str, serves: &str) -> PgBouncer {
         let program = ["/usr/sbin/pgbouncer", "pgbouncer"]
             .into_iter()
             .find(|p| Command::new(p).arg("--version").output().is_ok())
@@ -47,7 +52,7 @@ impl PgBouncer {
         let user = if is_root() { "user = postgres\n" } else { "" };
         let config = format!(
             "[databases]\n\
-             * = host={host} port={server_port}\n\
+             {serves} = host={host} port={server_port}\n\
              [pgbouncer]\n\
              listen_addr = 127.0.0.1\n\
              listen_port = {port}\n\
@@ -388,4 +393,39 @@ fn transaction_pooling_is_refused_under_load_from_other_clients() {
     assert!(runs >= 20, "only {runs} runs in 12 s");
     assert_eq!(db.ledger(), None, "nothing may be written");
     assert!(!db.has_relation("users"));
+}
+
+/// `verify` and `drift` create their scratch database on the server, and connect to it by the
+/// same host and port: a pooler that serves only the databases it is configured for cannot
+/// reach a random name. The error says so and helps with `--scratch-url` (a direct
+/// connection), which then works; it used to say "check the connection settings".
+#[test]
+fn verify_and_drift_through_a_pooler_help_with_a_direct_scratch_url() {
+    let db = TestDb::new("pooler_scratch");
+    let bouncer = PgBouncer::start_serving("session", 4, "", &db.name);
+    let project = project();
+    let url = bouncer.url(&db);
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(0);
+    for command in ["verify", "drift"] {
+        project
+            .run(&["migrate", command, "--database-url", &url])
+            .code(3)
+            .stderr_has("cannot connect to the scratch database")
+            .stderr_has("a pooler (PgBouncer, ...) or proxy in front of the server")
+            .stderr_has("--scratch-url URL")
+            .stderr_lacks("check the connection settings");
+        let direct = format!("postgresql://postgres@{}:{}/postgres", pg_host(), pg_port());
+        project
+            .run(&[
+                "migrate",
+                command,
+                "--database-url",
+                &url,
+                "--scratch-url",
+                &direct,
+            ])
+            .code(0);
+    }
 }
