@@ -28,7 +28,8 @@ pub const INVALID: u8 = 5;
 /// The migration lock was not acquired within `--lock-wait`.
 pub const LOCK_TIMEOUT: u8 = 6;
 /// History diverged: an applied migration was modified or is missing, a version is recorded
-/// twice, or one is out of order.
+/// twice, or one is out of order; or the migration lock was found lost when the run gave it
+/// back (something in the session released it: another run may have overlapped).
 pub const DIVERGED: u8 = 7;
 /// Rollback impossible: a migration to roll back is marked `-- confiture:irreversible`.
 pub const IRREVERSIBLE: u8 = 8;

@@ -118,7 +118,9 @@ impl TargetSettings {
         }
         // Dropped (with the database) if this fails.
         let copied = self.values.copy_to(scratch.environment());
-        for refused in copied.map_err(|e| raised_on(scratch.environment(), e))? {
+        for refused in
+            copied.map_err(|e| raised_on(scratch.environment(), scratch.unreachable(e)))?
+        {
             let warning = refused.warning(&self.of);
             if !warnings.contains(&warning) {
                 warnings.push(warning);
@@ -446,7 +448,7 @@ impl Replay {
         timeouts: SqlTimeouts,
     ) -> Result<Replay> {
         Replay::start(scratch, of, command, ledger_schema, timeouts)
-            .map_err(|e| raised_on(scratch.environment(), e))
+            .map_err(|e| raised_on(scratch.environment(), scratch.unreachable(e)))
     }
 
     fn start(

@@ -415,7 +415,7 @@ fn dry_run_line(dry_run: bool) -> Option<String> {
     dry_run.then(|| "dry run: nothing was written".to_string())
 }
 
-/// A report's warnings (the migration lock lost during the run, `--allow-modified` going on
+/// A report's warnings (the pooler check unable to tell, `--allow-modified` going on
 /// past an edited file), one `warning:` line each on stderr in table output; JSON carries
 /// them in `warnings`. The one printer for every command's warnings.
 fn warnings<R>(

@@ -103,6 +103,9 @@ pub struct MigrationLock {
     pub tenant: Option<String>,
     /// How long acquiring took.
     pub waited: Duration,
+    /// The server session that took it (`connect::SESSION_IDENTITY`): the one that holds it,
+    /// where [`MigrationLock::release`] gives it back.
+    backend: String,
 }
 
 /// `migration lock on database "app"`, `migration lock of tenant schema tenant_a on database
@@ -134,22 +137,36 @@ fn current_database(client: &mut Client) -> Result<String> {
 
 /// Takes the lock: the run's exclusive key ([`HeldLock::key`]) once, so that one
 /// `pg_advisory_unlock` of that key by a migration is a lost lock, which
-/// [`HeldLock::check_sql`] finds (a second hold would have hidden it).
-fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<bool> {
+/// [`HeldLock::check_sql`] finds (a second hold would have hidden it). The server session
+/// that took it (`connect::SESSION_IDENTITY`) when it did, else `None`.
+fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<Option<String>> {
     let sql = match tenant_key {
-        None => format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
+        None => format!("pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
         // Both or neither, in one round trip: the shared key is given back when the tenant's
         // is taken (CASE evaluates in order).
         Some(tenant) => format!(
-            "SELECT CASE WHEN pg_try_advisory_lock_shared({LOCK_NAMESPACE}, {key}) THEN \
+            "CASE WHEN pg_try_advisory_lock_shared({LOCK_NAMESPACE}, {key}) THEN \
              CASE WHEN pg_try_advisory_lock({LOCK_NAMESPACE}, {tenant}) THEN true \
              ELSE NOT pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END"
         ),
     };
     let messages = client
-        .simple_query(&crate::db::own_statements(&sql))
+        .simple_query(&crate::db::own_statements(&format!(
+            "SELECT {sql}, {}",
+            crate::db::connect::SESSION_IDENTITY
+        )))
         .map_err(|e| query_error("cannot take the migration lock", e))?;
-    Ok(first_value(&messages) == Some("t"))
+    Ok((first_value(&messages) == Some("t")).then(|| value(&messages, 1).to_string()))
+}
+
+fn value(messages: &[SimpleQueryMessage], i: usize) -> &str {
+    messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(i),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 const RFC3339_UTC: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS"Z"'"#;
@@ -474,13 +491,14 @@ fn wait_for_lock(
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
     let mut announced = false;
     loop {
-        if try_lock(client, key, tenant_key)? {
+        if let Some(backend) = try_lock(client, key, tenant_key)? {
             return Ok(MigrationLock {
                 database,
                 key,
                 tenant_key,
                 tenant: tenant.map(str::to_string),
                 waited: start.elapsed(),
+                backend,
             });
         }
         let elapsed = start.elapsed();
@@ -544,13 +562,16 @@ pub fn try_acquire_scoped(
     tenant: Option<&str>,
 ) -> Result<Option<MigrationLock>> {
     let (key, tenant_key) = keys(database, tenant);
-    Ok(try_lock(client, key, tenant_key)?.then(|| MigrationLock {
-        database: database.to_string(),
-        key,
-        tenant_key,
-        tenant: tenant.map(str::to_string),
-        waited: Duration::ZERO,
-    }))
+    Ok(
+        try_lock(client, key, tenant_key)?.map(|backend| MigrationLock {
+            database: database.to_string(),
+            key,
+            tenant_key,
+            tenant: tenant.map(str::to_string),
+            waited: Duration::ZERO,
+            backend,
+        }),
+    )
 }
 
 /// The second keys of the lock of `database`, or of one tenant schema of it.
@@ -649,40 +670,110 @@ impl MigrationLock {
         }
     }
 
-    /// Releases the lock. An error means this session no longer held it (something in the
-    /// session gave it back), so another run may have overlapped.
+    /// Releases the lock, on the server session that took it. An error means this session no
+    /// longer held it (something in the session gave it back), so another run may have
+    /// overlapped, or that the connection no longer reaches the server session holding it:
+    /// a pooler in transaction pooling mode moved it to another one (what the pooler check
+    /// refuses before the lock: this is its second line). The unlock is then sent again, for
+    /// at most [`RELEASE_RETRY`], each time a transaction the pooler may hand to the holding
+    /// server session; never released there, the error names that server session, a pooled
+    /// server connection that keeps the lock until it closes.
     pub fn release(self, client: &mut Client) -> Result<()> {
         let sql = match self.tenant_key {
-            None => format!("SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {})", self.key),
+            None => format!("pg_advisory_unlock({LOCK_NAMESPACE}, {})", self.key),
             // Both are given back whatever the first answers.
             Some(tenant) => format!(
-                "SELECT t AND s FROM (SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {tenant}) AS t, \
-                 pg_advisory_unlock_shared({LOCK_NAMESPACE}, {}) AS s OFFSET 0) AS u",
+                "(SELECT t AND s FROM (SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {tenant}) AS t, \
+                 pg_advisory_unlock_shared({LOCK_NAMESPACE}, {}) AS s OFFSET 0) AS u)",
                 self.key
             ),
         };
-        let messages = client
-            .simple_query(&crate::db::own_statements(&sql))
-            .map_err(|e| query_error("cannot release the migration lock", e))?;
-        if first_value(&messages) == Some("t") {
-            Ok(())
-        } else {
-            Err(Error::new(
+        let sql = crate::db::own_statements(&format!(
+            "SELECT {sql}, {}",
+            crate::db::connect::SESSION_IDENTITY
+        ));
+        let unlock = |client: &mut Client| -> Result<(bool, String)> {
+            let messages = client
+                .simple_query(&sql)
+                .map_err(|e| query_error("cannot release the migration lock", e))?;
+            Ok((
+                first_value(&messages) == Some("t"),
+                value(&messages, 1).to_string(),
+            ))
+        };
+        let (released, on) = unlock(client)?;
+        if released {
+            return Ok(());
+        }
+        let name = lock_name(&self.database, self.tenant.as_deref());
+        let holder = self
+            .backend
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if on == self.backend {
+            return Err(Error::new(
                 ErrorKind::Diverged,
-                format!(
-                    "the {} was lost during the run",
-                    lock_name(&self.database, self.tenant.as_deref())
-                ),
+                format!("the {name} was lost during the run"),
             )
             .with_help(format!(
                 "something in the session gave it back (an advisory unlock or a session \
                  reset, perhaps in a function a migration calls), so another run may have \
                  overlapped; check {}",
                 crate::hint::command("migrate status")
-            )))
+            )));
         }
+        let moved_to = on.split(' ').next().unwrap_or_default().to_string();
+        let start = Instant::now();
+        let mut tries = 1;
+        while start.elapsed() < RELEASE_RETRY {
+            let (released, _) = unlock(client)?;
+            tries += 1;
+            if released {
+                return Err(Error::invalid(format!(
+                    "this connection goes through a pooler in transaction pooling mode: the \
+                     {name}, taken on server session {holder}, was released there only at \
+                     attempt {tries}, after the connection had moved to server session \
+                     {moved_to}"
+                ))
+                .with_detail(
+                    "each migration committed only on the server session holding the lock, \
+                     but such a pooler hands each transaction to any server session",
+                )
+                .with_help(format!(
+                    "{NOT_TRANSACTION_POOLING}, and check {}",
+                    crate::hint::command("migrate status")
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err(Error::invalid(format!(
+            "this connection goes through a pooler in transaction pooling mode: the {name} \
+             stays held by server session {holder}, a pooled server connection, which this \
+             connection no longer reaches (it moved to server session {moved_to})"
+        ))
+        .with_detail(format!(
+            "the pooler may hand server session {holder} to other clients: the lock stays \
+             there until that server connection closes, and every run waits for it"
+        ))
+        .with_help(format!(
+            "close the pooler's server connections to database {:?} (PgBouncer: `RECONNECT` on \
+             its admin console), or end that server connection when no client of the pooler \
+             uses it (`SELECT pg_terminate_backend({holder})`); then \
+             {NOT_TRANSACTION_POOLING}",
+            self.database
+        )))
     }
 }
+
+/// What to do about a pooler in transaction pooling mode, the help of every error that finds one.
+pub(crate) const NOT_TRANSACTION_POOLING: &str = "connect to PostgreSQL directly, or through a \
+     pool in session mode (PgBouncer: pool_mode = session)";
+
+/// How long [`MigrationLock::release`] keeps sending the unlock when the connection no longer
+/// reaches the server session holding the lock.
+const RELEASE_RETRY: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

@@ -225,6 +225,37 @@ impl Scratch {
         Ok((scratch, refused))
     }
 
+    /// `error`, from connecting to this scratch database, said as what it most likely is when
+    /// the server answered that no such database exists (`3D000`, or PgBouncer's `08P01`)
+    /// just after creating it: something in front of the server — a pooler, which serves only
+    /// the databases it is configured for, or a proxy that routes by name — cannot reach a
+    /// database whose name is random. Other errors are returned as they are.
+    pub(crate) fn unreachable(&self, error: Error) -> Error {
+        if error.kind != crate::ErrorKind::Connection
+            || !matches!(error.sqlstate(), Some("3D000" | "08P01"))
+        {
+            return error;
+        }
+        let mut unreachable = Error::connection(format!(
+            "cannot connect to the scratch database \"{}\" just created on the server of {}, \
+             through the same host and port: {}",
+            self.name(),
+            self.server.connection,
+            error.message_with_cause()
+        ))
+        .with_detail(
+            "a pooler (PgBouncer, ...) or proxy in front of the server serves only the databases \
+             it is configured for, and a scratch database's name is random",
+        )
+        .with_help(format!(
+            "give {} with a direct connection to the server (not through the pooler), or to a \
+             local PostgreSQL of the same major version",
+            "`--scratch-url URL`"
+        ));
+        unreachable.set_source(error);
+        unreachable
+    }
+
     /// The scratch database's name.
     pub fn name(&self) -> &str {
         &self.env.connection.dbname

@@ -87,7 +87,9 @@ pub fn refuse_reading_session(env: &Environment) -> Result<()> {
 /// With several hosts and `target_session_attrs=any` (the default), a session on a standby or
 /// a read-only server is replaced by one on the first host that can write: writing commands
 /// need the primary, while reading ones (`status`) take whichever host answered first.
-pub fn check(client: &mut Client, target: &Target) -> Result<String> {
+///
+/// What the pooler check could not tell, without refusing, is added to `warnings`.
+pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -> Result<String> {
     let mut messages = read_state(client)?;
     let mut attrs = target.environment.connection.target_session_attrs;
     let mut dialled = target.dialled;
@@ -179,7 +181,13 @@ pub fn check(client: &mut Client, target: &Target) -> Result<String> {
         )));
     }
     if !direct {
-        super::connect::refuse_transaction_pooling(client, environment, attrs, &column(3))?;
+        super::connect::refuse_transaction_pooling(
+            client,
+            environment,
+            attrs,
+            &column(3),
+            warnings,
+        )?;
     }
     Ok(database)
 }

@@ -377,7 +377,8 @@ pub struct UpReport {
     pub migrations: Vec<MigrationReport>,
     /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
-    /// Problems that did not fail the run (e.g. the lock was lost before release).
+    /// Problems that did not fail the run (e.g. the pooler check's second connection got no
+    /// answer).
     pub warnings: Vec<String>,
 }
 
@@ -399,7 +400,8 @@ pub struct DownReport {
     pub migrations: Vec<MigrationReport>,
     /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
-    /// Problems that did not fail the run (e.g. the lock was lost before release).
+    /// Problems that did not fail the run (e.g. the pooler check's second connection got no
+    /// answer).
     pub warnings: Vec<String>,
 }
 
@@ -421,7 +423,8 @@ pub struct BaselineReport {
     pub total_duration_ms: u64,
     /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
-    /// Problems that did not fail the run (e.g. the lock was lost before release).
+    /// Problems that did not fail the run (e.g. the pooler check's second connection got no
+    /// answer).
     pub warnings: Vec<String>,
 }
 
@@ -484,7 +487,8 @@ pub struct ReinitReport {
     pub total_duration_ms: u64,
     /// Whether this was a dry run (nothing changed).
     pub dry_run: bool,
-    /// Problems that did not fail the run (e.g. the lock was lost before release).
+    /// Problems that did not fail the run (e.g. the pooler check's second connection got no
+    /// answer).
     pub warnings: Vec<String>,
 }
 

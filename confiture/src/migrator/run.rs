@@ -135,7 +135,8 @@ pub(super) fn planned(ms: &[&Migration], direction: Direction) -> Vec<MigrationR
 }
 
 /// Runs `work` holding the migration lock, and releases it after, whatever happened. A lock
-/// found lost at release is returned as a warning. A session that cannot write (standby,
+/// found lost at release (or out of this connection's reach) is the run's error, or a warning
+/// after another error. A session that cannot write (standby,
 /// read-only) is refused first. A run stopped while it waits (`stop`) ends there.
 pub(super) fn with_lock<T>(
     client: &mut Client,
@@ -147,7 +148,7 @@ pub(super) fn with_lock<T>(
     work: impl FnOnce(&mut Client, lock::HeldLock, &mut dyn FnMut(Progress)) -> Run<T>,
 ) -> Run<T> {
     // A read-only server is refused before waiting for the lock or writing anything.
-    let database = writable::check(client, target)?;
+    let database = writable::check(client, target, warnings)?;
     let tenant = target.tenant_schema.as_deref();
     let taken = lock::acquire_scoped(client, database, tenant, wait, stop, &mut |holder| {
         progress(Progress::LockWaiting {
@@ -159,7 +160,7 @@ pub(super) fn with_lock<T>(
 
 /// [`with_lock`] once the lock is taken (`taken`): runs `work`, then releases it whatever
 /// happened. `work` gets the lock to check ([`ApplySettings::held_lock`]); a lock found lost
-/// at release all the same is returned as a warning.
+/// at release all the same is the run's error (a warning after another error).
 pub(super) fn holding_lock<T>(
     client: &mut Client,
     taken: lock::MigrationLock,
@@ -175,13 +176,19 @@ pub(super) fn holding_lock<T>(
         // The server released it with the session.
         return result;
     }
-    if let (Err(lost), Ok(_)) = (taken.release(client), &result) {
-        warnings.push(match &lost.help {
-            Some(help) => format!("{} ({help})", lost.message_with_cause()),
-            None => lost.message_with_cause(),
-        });
+    match (taken.release(client), result) {
+        // The run did what it was asked, but the lock was lost, or the connection no longer
+        // reaches the server session holding it (a transaction-pooling pooler): never exit 0.
+        (Err(lost), Ok(_)) => Err(RunFailure::from(lost)),
+        (Err(lost), result) => {
+            warnings.push(match &lost.help {
+                Some(help) => format!("{} ({help})", lost.message_with_cause()),
+                None => lost.message_with_cause(),
+            });
+            result
+        }
+        (Ok(()), result) => result,
     }
-    result
 }
 
 /// The ledger's rows and what this role may do to it (`None` when the table does not exist).

@@ -146,13 +146,18 @@ impl Migrator {
             in_fleet,
         };
         let result = match prepared {
-            Some(Prepared::Locked { lock, ledger }) => holding_lock(
-                client,
-                lock,
-                progress,
-                &mut warnings,
-                |client, held, progress| locked.run(client, held, Some(*ledger), progress, report),
-            ),
+            Some(Prepared::Locked { lock, mut ledger }) => {
+                warnings.append(&mut ledger.warnings);
+                holding_lock(
+                    client,
+                    lock,
+                    progress,
+                    &mut warnings,
+                    |client, held, progress| {
+                        locked.run(client, held, Some(*ledger), progress, report)
+                    },
+                )
+            }
             _ => with_lock(
                 client,
                 &target,

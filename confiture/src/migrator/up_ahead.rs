@@ -54,6 +54,8 @@ pub(crate) struct LedgerAhead {
     /// DDL was not sent (abandoned) or failed and was rolled back; `up` sends it again once the
     /// plan is accepted, and its error, if any, comes there.
     pub(crate) pending: Option<PendingLedger>,
+    /// What the session's checks ([`writable::check`]) warned of.
+    pub(crate) warnings: Vec<String>,
 }
 
 impl UpAhead {
@@ -64,7 +66,8 @@ impl UpAhead {
         if !wanted.still() {
             return Ok(Prepared::Connected);
         }
-        let database = writable::check(client, &target)?;
+        let mut warnings = Vec::new();
+        let database = writable::check(client, &target, &mut warnings)?;
         if !wanted.still() {
             return Ok(Prepared::Connected);
         }
@@ -75,7 +78,7 @@ impl UpAhead {
         match self.ledger(client, wanted) {
             Ok(ledger) => Ok(Prepared::Locked {
                 lock,
-                ledger: Box::new(ledger),
+                ledger: Box::new(LedgerAhead { warnings, ..ledger }),
             }),
             Err(error) => {
                 // As `with_lock` does after its work failed.
@@ -95,6 +98,7 @@ impl UpAhead {
                 table: found.table,
                 found: Some((found.ledger.rows, found.access)),
                 pending: None,
+                warnings: Vec::new(),
             });
         }
         let pending = if wanted.still() {
@@ -108,6 +112,7 @@ impl UpAhead {
                 .map_or_else(|| self.table.clone(), |p| p.table.clone()),
             found: None,
             pending,
+            warnings: Vec::new(),
         })
     }
 }

@@ -49,76 +49,314 @@ pub(crate) fn is_direct(
 /// commands before they take the lock; `session` is what [`SESSION_IDENTITY`] answered on
 /// `client`, and `attrs` what chose its host (the second connection goes to the same one).
 ///
-/// A pooler answers `SHOW pool_mode` only on its admin console, so the check is behavioural:
-/// a second connection asks for its backend, then `client` asks again. Through session
-/// pooling or directly, each connection keeps its own backend: the second one's differs and
-/// `client`'s does not change. Through transaction pooling the idle server session `client`
-/// just released is handed to the second connection (PgBouncer reuses the most recently used
-/// one first), or `client` gets another. When the second connection gets no answer within
-/// [`PROBE_WAIT`] (a connection limit, a full session pool), nothing can be told and nothing
-/// is refused.
+/// A pooler answers `SHOW pool_mode` only on its admin console, so the check is behavioural,
+/// and looks for what a transaction pooler does and a session pooler never does, whatever
+/// other clients of the pool do: between two transactions of one client connection, its
+/// server session serves somebody else, or the connection moves to another server session.
+/// [`ROUNDS`] times, a second connection of ours (the probe) runs a transaction, then
+/// `client` does; each transaction reads its server session ([`SESSION_IDENTITY`]) and its
+/// virtual transaction id, whose local part a server session counts up by exactly one per
+/// transaction. Through session pooling or directly, each connection keeps its server session
+/// and nothing else runs there: every next transaction of a connection is the very next one
+/// of the same server session, and the two connections never share one. Through transaction
+/// pooling, the server session `client` released goes to the probe (PgBouncer reuses the most
+/// recently released one first) or to another client — whose transaction there shows as a
+/// gap in the count — or `client` gets another one: any of these is conclusive ([`Shared`]).
+///
+/// The probe connection refused (a pooler's `max_client_conn`, the server's connection
+/// limit) is an answer too: whether transaction pooling sits in between cannot be told, and
+/// the command stops (exit 5) rather than write through it unchecked. A probe that gets no
+/// answer within [`PROBE_WAIT`] (a session pool with no free server session keeps it
+/// waiting) concludes nothing from the second connection; `client`'s own transactions are
+/// still compared, and a warning says so (`warnings`).
 pub(crate) fn refuse_transaction_pooling(
     client: &mut postgres::Client,
     env: &Environment,
     attrs: TargetSessionAttrs,
     session: &str,
+    warnings: &mut Vec<String>,
 ) -> Result<()> {
-    let Some(other_session) = other_server_session(env, attrs) else {
-        return Ok(());
+    let wait = match env.migration.connect_timeout {
+        timeout if timeout.is_zero() => PROBE_WAIT,
+        timeout => timeout.min(PROBE_WAIT),
     };
-    let again = server_session(client)?;
-    if other_session != session && again == session {
-        return Ok(());
+    let mut seen_here = Observed {
+        session: session.to_string(),
+        first: seen(client)?,
+        rounds: Vec::new(),
+    };
+    let mut probe = Some(Probe::start(env, attrs));
+    for _ in 0..ROUNDS {
+        let mut theirs = None;
+        if let Some(p) = &probe {
+            match p.ask(wait) {
+                Asked::Seen(s) => theirs = Some(s),
+                Asked::Refused(error) => return Err(probe_refused(env, &error)),
+                Asked::NoAnswer => {
+                    probe = None;
+                    warnings.push(format!(
+                        "could not tell whether {} goes through a pooler in transaction \
+                         pooling mode: a second connection got no answer within {} (a full \
+                         session pool, a busy pooler); this connection's own transactions \
+                         kept their server session",
+                        env.connection,
+                        crate::db::backoff::human(wait)
+                    ));
+                }
+            }
+        }
+        seen_here.rounds.push((theirs, seen(client)?));
     }
-    let pid = |s: &str| s.split(' ').next().unwrap_or_default().to_string();
-    let spec = &env.connection;
-    let then = if again != session {
-        &again
-    } else {
-        &other_session
+    let Some(shared) = seen_here.shared() else {
+        return Ok(());
     };
+    let spec = &env.connection;
     Err(Error::invalid(format!(
-        "{spec} goes through a pooler in transaction or statement pooling mode (server \
-         session {} served this connection, then {}); nothing was run",
-        pid(session),
-        pid(then)
+        "{spec} goes through a pooler in transaction or statement pooling mode ({shared}); \
+         nothing was run"
     ))
     .with_detail(
         "such a pooler hands each transaction to any server session: the migration lock and \
          session settings would not stay with this connection",
     )
     .with_help(format!(
-        "connect to PostgreSQL directly, or through a pool in session mode (PgBouncer: \
-         pool_mode = session), in {}",
+        "{}, in {}",
+        crate::db::lock::NOT_TRANSACTION_POOLING,
         env.source()
     )))
 }
 
-/// The longest the pooler check waits for its second connection's answer: a session pool
-/// with no free server session keeps the second client waiting (PgBouncer: up to
+/// How many times the probe and then our connection run a transaction: under load, other
+/// clients of a transaction pool may take our released server session and give it back
+/// between two of ours, and each round is another chance to see it.
+const ROUNDS: usize = 4;
+
+/// The check's verdict when the probe connection was refused: nothing can be told, and a
+/// writing command does not go on unchecked (exit 5).
+fn probe_refused(env: &Environment, error: &Error) -> Error {
+    let mut refused = Error::invalid(format!(
+        "cannot tell whether {} goes through a pooler in transaction pooling mode: the \
+         second connection the check needs was refused; nothing was run",
+        env.connection
+    ))
+    .with_detail(format!(
+        "the second connection: {}",
+        error.message_with_cause()
+    ))
+    .with_detail(
+        "the server's end of this connection is not the address dialled, so something may \
+         sit in between (a pooler, NAT, a proxy): through transaction pooling the migration \
+         lock and session settings would not stay with this connection",
+    )
+    .with_help(format!(
+        "let the pooler or server accept one more connection (PgBouncer: max_client_conn; \
+         PostgreSQL: max_connections, the role's CONNECTION LIMIT) and run the command again, \
+         or connect to PostgreSQL directly in {}",
+        env.source()
+    ));
+    refused.set_source(error.clone());
+    refused
+}
+
+/// What one transaction of one of our connections saw of its server session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    /// [`SESSION_IDENTITY`].
+    session: String,
+    /// The transaction's virtual transaction id, `backend/local` (`pg_locks.virtualxid`):
+    /// the local part counts the server session's transactions.
+    vxid: String,
+}
+
+impl Seen {
+    /// The server session's process id, for messages.
+    fn pid(&self) -> &str {
+        pid(&self.session)
+    }
+
+    /// Whether `next`, the next transaction of the same connection, is the very next
+    /// transaction of the same server session: nothing else ran there in between.
+    fn followed_by(&self, next: &Seen) -> bool {
+        let parts = |vxid: &str| -> Option<(String, u64)> {
+            let (backend, local) = vxid.split_once('/')?;
+            Some((backend.to_string(), local.parse().ok()?))
+        };
+        self.session == next.session
+            && matches!(
+                (parts(&self.vxid), parts(&next.vxid)),
+                (Some((a, n)), Some((b, m))) if a == b && n.checked_add(1) == Some(m)
+            )
+    }
+}
+
+fn pid(session: &str) -> &str {
+    session.split(' ').next().unwrap_or_default()
+}
+
+/// What shows that server sessions are shared between client connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shared {
+    /// One connection's next transaction ran on another server session.
+    Moved { from: String, to: String },
+    /// Another transaction ran on a connection's server session between two of its own.
+    Served { pid: String },
+    /// Both of our connections were served by one server session.
+    Both { pid: String },
+}
+
+/// What the check saw: our connection's session in its state read (`session`), then its
+/// first transaction, then rounds of a transaction of the probe (`None` once it got no answer)
+/// followed by one of ours.
+struct Observed {
+    session: String,
+    first: Seen,
+    rounds: Vec<(Option<Seen>, Seen)>,
+}
+
+/// How many rounds must show another transaction on one of our server sessions before that
+/// alone is conclusive: a server session that sits idle also runs a transaction of its own
+/// now and then (catching up with a full shared invalidation queue, when other sessions
+/// change catalogs a lot), a rare event in the milliseconds between two of ours that another
+/// client of a transaction pool makes common.
+const GAPS_CONCLUSIVE: usize = 2;
+
+impl Observed {
+    /// The first sign of shared server sessions: a connection moved to another server session,
+    /// both connections served by one, or other transactions on ours in
+    /// [`GAPS_CONCLUSIVE`] rounds; `None` when each connection kept its own.
+    fn shared(&self) -> Option<Shared> {
+        let moved = |a: &str, b: &str| Shared::Moved {
+            from: pid(a).to_string(),
+            to: pid(b).to_string(),
+        };
+        if self.first.session != self.session {
+            return Some(moved(&self.session, &self.first.session));
+        }
+        let ours: Vec<&Seen> = std::iter::once(&self.first)
+            .chain(self.rounds.iter().map(|(_, o)| o))
+            .collect();
+        let theirs: Vec<&Seen> = self.rounds.iter().filter_map(|(t, _)| t.as_ref()).collect();
+        for seen in [&ours, &theirs] {
+            if let Some(pair) = seen.windows(2).find(|p| p[0].session != p[1].session) {
+                return Some(moved(&pair[0].session, &pair[1].session));
+            }
+        }
+        if let Some(t) = theirs
+            .iter()
+            .find(|t| ours.iter().any(|o| o.session == t.session))
+        {
+            return Some(Shared::Both {
+                pid: t.pid().to_string(),
+            });
+        }
+        // A round's gaps: ours since our previous transaction, the probe's since its previous
+        // one; a round whose probe got no answer waited long, and its gap is not counted.
+        let mut gaps = Vec::new();
+        let mut previous: (Option<&Seen>, &Seen) = (None, &self.first);
+        for (t, o) in &self.rounds {
+            let Some(t) = t else {
+                previous = (None, o);
+                continue;
+            };
+            let ours_gap = !previous.1.followed_by(o);
+            let theirs_gap = previous.0.is_some_and(|p| !p.followed_by(t));
+            if ours_gap {
+                gaps.push(previous.1.pid());
+            } else if theirs_gap {
+                gaps.push(t.pid());
+            }
+            previous = (Some(t), o);
+        }
+        (gaps.len() >= GAPS_CONCLUSIVE).then(|| Shared::Served {
+            pid: gaps[0].to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shared::Moved { from, to } => {
+                write!(f, "server session {from} served this connection, then {to}")
+            }
+            Shared::Served { pid } => write!(
+                f,
+                "server session {pid} ran another client's transaction between two of this \
+                 connection's"
+            ),
+            Shared::Both { pid } => {
+                write!(
+                    f,
+                    "server session {pid} served this connection and another one"
+                )
+            }
+        }
+    }
+}
+
+/// The longest the pooler check waits for an answer of its second connection: a session
+/// pool with no free server session keeps the second client waiting (PgBouncer: up to
 /// `query_wait_timeout`).
 const PROBE_WAIT: Duration = Duration::from_secs(5);
 
-/// The server session a second connection gets, or `None` when it cannot be told in time
-/// (refused, a connection limit, a full session pool). The thread that asks is left behind
-/// on a timeout; its connection closes when it gets an answer.
-fn other_server_session(env: &Environment, attrs: TargetSessionAttrs) -> Option<String> {
-    let wait = match env.migration.connect_timeout {
-        timeout if timeout.is_zero() => PROBE_WAIT,
-        timeout => timeout.min(PROBE_WAIT),
-    };
-    let env = env.clone();
-    let (tx, rx) = mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("confiture-pooler-check".to_string())
-        .spawn(move || {
-            let session = super::select(&env, attrs)
-                .ok()
-                .and_then(|mut other| server_session(&mut other.client).ok());
-            let _ = tx.send(session);
-        })
-        .ok()?;
-    rx.recv_timeout(wait).ok().flatten()
+/// The check's second connection, on a thread of its own: a probe that gets no answer in
+/// time is left behind (its connection closes when it gets one, or the process ends).
+struct Probe {
+    ask: mpsc::Sender<()>,
+    answers: mpsc::Receiver<Result<Seen>>,
+}
+
+enum Asked {
+    Seen(Seen),
+    /// Connecting, or the transaction, failed.
+    Refused(Error),
+    NoAnswer,
+}
+
+impl Probe {
+    fn start(env: &Environment, attrs: TargetSessionAttrs) -> Probe {
+        let env = env.clone();
+        let (ask, asked) = mpsc::channel::<()>();
+        let (tx, answers) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("confiture-pooler-check".to_string())
+            .spawn(move || {
+                let mut other = match super::select(&env, attrs) {
+                    Ok(other) => other,
+                    Err(failed) => {
+                        let _ = tx.send(Err(failed.into_error(&env, attrs)));
+                        return;
+                    }
+                };
+                while asked.recv().is_ok() {
+                    let answer = seen(&mut other.client);
+                    let failed = answer.is_err();
+                    if tx.send(answer).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            // No thread, no probe: said as a refusal, as the connection's own would be.
+            let (tx, answers) = mpsc::channel();
+            let _ = tx.send(Err(Error::invalid(
+                "cannot start the pooler check's thread",
+            )
+            .with_source(e)));
+            return Probe { ask, answers };
+        }
+        Probe { ask, answers }
+    }
+
+    /// One transaction of the probe, waiting at most `wait` for its answer.
+    fn ask(&self, wait: Duration) -> Asked {
+        let _ = self.ask.send(());
+        match self.answers.recv_timeout(wait) {
+            Ok(Ok(seen)) => Asked::Seen(seen),
+            Ok(Err(error)) => Asked::Refused(error),
+            Err(_) => Asked::NoAnswer,
+        }
+    }
 }
 
 /// Which server session runs a statement: its process id and the server's start time (a
@@ -129,24 +367,149 @@ pub(crate) const SESSION_IDENTITY: &str = "pg_catalog.pg_backend_pid()::text || 
      ((pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time()) \
      OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8)::text";
 
-fn server_session(client: &mut postgres::Client) -> Result<String> {
+/// One transaction reading its server session ([`SESSION_IDENTITY`]) and its own virtual
+/// transaction id (every transaction holds the lock of its own).
+fn seen(client: &mut postgres::Client) -> Result<Seen> {
     let messages = client
         .simple_query(&crate::db::own_statements(&format!(
-            "SELECT {SESSION_IDENTITY}"
+            "SELECT {SESSION_IDENTITY}, (SELECT l.virtualxid FROM pg_catalog.pg_locks l \
+             WHERE l.locktype OPERATOR(pg_catalog.=) 'virtualxid' \
+             AND l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() LIMIT 1)"
         )))
         .map_err(|e| crate::db::query_error("cannot read the server session's process id", e))?;
-    Ok(messages
-        .iter()
-        .find_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-            _ => None,
-        })
-        .unwrap_or_default())
+    let column = |i: usize| {
+        messages
+            .iter()
+            .find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => row.get(i).map(str::to_string),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    Ok(Seen {
+        session: column(0),
+        vxid: column(1),
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_direct;
+    use super::{is_direct, Observed, Seen, Shared};
+
+    fn seen(session: &str, vxid: &str) -> Seen {
+        Seen {
+            session: session.to_string(),
+            vxid: vxid.to_string(),
+        }
+    }
+
+    /// Our connection on server session 10, the probe on 20, each transaction the next one of
+    /// its server session: what session pooling and a direct connection look like.
+    fn kept() -> Observed {
+        Observed {
+            session: "10 7".to_string(),
+            first: seen("10 7", "3/100"),
+            rounds: (0..4)
+                .map(|i| {
+                    (
+                        Some(seen("20 7", &format!("4/{}", 50 + i))),
+                        seen("10 7", &format!("3/{}", 101 + i)),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn connections_that_keep_their_server_sessions_share_nothing() {
+        assert_eq!(kept().shared(), None);
+        // A probe that got no answer after its first transaction: ours alone tell.
+        let mut quiet = kept();
+        for round in &mut quiet.rounds[1..] {
+            round.0 = None;
+        }
+        assert_eq!(quiet.shared(), None);
+    }
+
+    #[test]
+    fn a_connection_moved_to_another_server_session_is_conclusive() {
+        let mut o = kept();
+        o.rounds[2].1 = seen("11 7", "5/9");
+        assert_eq!(
+            o.shared(),
+            Some(Shared::Moved {
+                from: "10".to_string(),
+                to: "11".to_string()
+            })
+        );
+        // Moved since the state read, the probe's own move, another server's same pid.
+        let mut o = kept();
+        o.session = "12 7".to_string();
+        assert!(matches!(o.shared(), Some(Shared::Moved { .. })));
+        let mut o = kept();
+        o.rounds[3].0 = Some(seen("21 7", "6/1"));
+        assert!(matches!(o.shared(), Some(Shared::Moved { .. })));
+        let mut o = kept();
+        o.rounds[1].1 = seen("10 8", "3/102");
+        assert!(matches!(o.shared(), Some(Shared::Moved { .. })));
+    }
+
+    #[test]
+    fn both_connections_on_one_server_session_is_conclusive() {
+        let mut o = kept();
+        for round in &mut o.rounds {
+            round.0 = Some(seen("10 7", "3/1"));
+        }
+        assert_eq!(
+            o.shared(),
+            Some(Shared::Both {
+                pid: "10".to_string()
+            })
+        );
+    }
+
+    #[test]
+    fn other_transactions_on_our_server_session_in_two_rounds_are_conclusive() {
+        // Another client took our server session and gave it back, twice.
+        let mut o = kept();
+        o.rounds[1].1.vxid = "3/105".to_string();
+        o.rounds[2].1.vxid = "3/106".to_string();
+        o.rounds[3].1.vxid = "3/109".to_string();
+        assert_eq!(
+            o.shared(),
+            Some(Shared::Served {
+                pid: "10".to_string()
+            })
+        );
+        // Once is what an idle server session does now and then on its own.
+        let mut o = kept();
+        o.rounds[1].1.vxid = "3/105".to_string();
+        o.rounds[2].1.vxid = "3/106".to_string();
+        o.rounds[3].1.vxid = "3/107".to_string();
+        assert_eq!(o.shared(), None);
+        // The probe's server session counts too; a round without its answer does not.
+        let mut o = kept();
+        o.rounds[1].0 = Some(seen("20 7", "4/60"));
+        o.rounds[2].0 = Some(seen("20 7", "4/70"));
+        assert_eq!(
+            o.shared(),
+            Some(Shared::Served {
+                pid: "20".to_string()
+            })
+        );
+        let mut o = kept();
+        o.rounds[1].0 = None;
+        o.rounds[2].0 = None;
+        o.rounds[1].1.vxid = "3/150".to_string();
+        o.rounds[2].1.vxid = "3/151".to_string();
+        o.rounds[3].1.vxid = "3/152".to_string();
+        assert_eq!(o.shared(), None);
+        // An id that does not read as one is no proof of the next transaction.
+        let mut o = kept();
+        o.rounds[1].1.vxid = String::new();
+        o.rounds[2].1.vxid = String::new();
+        assert!(matches!(o.shared(), Some(Shared::Served { .. })));
+    }
     use std::net::SocketAddr;
 
     fn at(s: &str) -> Option<SocketAddr> {

@@ -133,6 +133,45 @@ fn a_lost_lock_is_reported_at_release() {
     assert!(err.message.contains("lost"), "{err}");
 }
 
+/// A connection moved to another server session between transactions (what a pooler in
+/// transaction pooling mode does) releases the lock where it was taken, or says which server
+/// session keeps it: never "released" on a session that did not hold it. Here the "moved"
+/// connection is a second client, which never reaches the holder: the error names the
+/// holder's server session as a pooled server connection, and the lock is still there (it
+/// used to be a warning, the lock left behind unnamed).
+#[test]
+fn a_lock_out_of_reach_at_release_names_the_server_session_holding_it() {
+    let db = TestDb::new("lockmoved");
+    let mut holder = db.client();
+    let holder_pid = value(&mut holder, "SELECT pg_backend_pid()").unwrap();
+    let taken = lock::acquire(&mut holder, Duration::from_secs(1), &mut |_| {}).unwrap();
+    let mut moved = db.client();
+    let start = Instant::now();
+    let err = taken.release(&mut moved).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+    assert!(
+        err.message.contains(&format!(
+            "stays held by server session {holder_pid}, a pooled"
+        )),
+        "{err}"
+    );
+    assert!(err.message.contains("transaction pooling"), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let held = value(
+        &mut moved,
+        &format!(
+            "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' \
+             AND classid = {LOCK_NAMESPACE}::oid AND pid = {holder_pid}"
+        ),
+    )
+    .unwrap();
+    assert_eq!(held, "1", "the holder still holds it");
+}
+
 /// `--lock-wait 0` is one attempt: its error says so, not "within 0ms".
 #[test]
 fn a_zero_wait_is_one_attempt_and_says_so() {
