@@ -399,6 +399,78 @@ fn tls_files_that_are_pipes_are_read_within_a_bound() {
     assert_eq!(client_dn(setup, &db), "/CN=postgres");
 }
 
+/// Relative sslrootcert, sslcert and sslkey paths in an environment file were read from the
+/// current directory: the same `--env` worked at the project root and failed in a
+/// subdirectory, while `fleet.targets` in the same file is relative to the file. They are
+/// relative to the file's directory now, from anywhere; `--database-url`'s stay relative to the
+/// current directory, as psql's, and an error says so.
+#[test]
+fn relative_tls_paths_in_an_environment_file_are_relative_to_the_file() {
+    let setup = setup();
+    let port = setup.cluster.port();
+    let project = project();
+    let certs = project.path("db/environments/certs");
+    std::fs::create_dir_all(&certs).expect("mkdir certs");
+    for (from, to) in [
+        (&setup.ca, "ca.pem"),
+        (&setup.cert, "client.crt"),
+        (&setup.key, "client.key"),
+    ] {
+        std::fs::copy(from, certs.join(to)).expect("copy");
+    }
+    chmod(&certs.join("client.key"), 0o600);
+    let url_db = setup.cluster.create_database("cert_rel_url");
+    let block_db = setup.cluster.create_database("cert_rel_block");
+    project.write(
+        "db/environments/url.yaml",
+        format!(
+            "database_url: postgresql://postgres@localhost:{port}/{url_db}?sslmode=verify-full&\
+             sslrootcert=certs/ca.pem&sslcert=certs/client.crt&sslkey=certs/client.key\n"
+        ),
+    );
+    project.write(
+        "db/environments/block.yaml",
+        format!(
+            "database:\n  host: localhost\n  port: {port}\n  database: {block_db}\n  \
+             user: postgres\n  sslmode: verify-full\n  sslrootcert: certs/ca.pem\n  \
+             sslcert: ./certs/client.crt\n  sslkey: certs/client.key\n"
+        ),
+    );
+    let subdir = project.path("db/migrations");
+    for (env, db) in [("url", &url_db), ("block", &block_db)] {
+        for cwd in [&project.root, &subdir] {
+            Run::of(
+                project
+                    .cli()
+                    .current_dir(cwd)
+                    .args(["migrate", "status", "--env", env]),
+            )
+            .code(confiture::exit::NOT_INITIALISED);
+        }
+        Run::of(
+            project
+                .cli()
+                .current_dir(&subdir)
+                .args(["migrate", "up", "--env", env]),
+        )
+        .code(0);
+        assert_eq!(client_dn(setup, db), "/CN=postgres");
+    }
+
+    // A URL's relative paths are the current directory's, and the error says so.
+    let url = url(
+        setup,
+        &url_db,
+        Path::new("certs/client.crt"),
+        Path::new("certs/client.key"),
+    );
+    let run = project.run(&["migrate", "status", "--database-url", &url]);
+    run.code(5).stderr_has(&format!(
+        "cannot read sslcert certs/client.crt (relative to the current directory {})",
+        project.root.display()
+    ));
+}
+
 fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
