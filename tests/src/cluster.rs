@@ -329,43 +329,63 @@ impl Certificates {
     /// A client certificate for `common_name` (the user name `clientcert=verify-full` checks)
     /// signed by this CA, with its unencrypted key (mode 0600): `<name>.crt`, `<name>.key`.
     pub fn client(&self, dir: &Path, name: &str, common_name: &str) -> (PathBuf, PathBuf) {
+        let ext = dir.join(format!("{name}.ext"));
+        std::fs::write(
+            &ext,
+            "basicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\n\
+             extendedKeyUsage = clientAuth\n",
+        )
+        .expect("write the certificate extensions");
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+        self.issue_client(dir, name, common_name, &ec, Some(&ext))
+    }
+
+    /// A client certificate as `openssl x509 -req` writes it without extensions: X.509
+    /// version 1, which libpq (OpenSSL) sends and PostgreSQL accepts. `newkey`: openssl's
+    /// `-newkey` arguments (`["-newkey", "rsa:2048"]`).
+    pub fn client_v1(
+        &self,
+        dir: &Path,
+        name: &str,
+        common_name: &str,
+        newkey: &[&str],
+    ) -> (PathBuf, PathBuf) {
+        self.issue_client(dir, name, common_name, newkey, None)
+    }
+
+    fn issue_client(
+        &self,
+        dir: &Path,
+        name: &str,
+        common_name: &str,
+        newkey: &[&str],
+        extensions: Option<&Path>,
+    ) -> (PathBuf, PathBuf) {
         let cert = dir.join(format!("{name}.crt"));
         let key = dir.join(format!("{name}.key"));
         let csr = dir.join(format!("{name}.csr"));
         openssl(
             Command::new("openssl")
                 .args(["req", "-new", "-nodes"])
-                .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+                .args(newkey)
                 .args(["-subj", &format!("/CN={common_name}")])
                 .arg("-keyout")
                 .arg(&key)
                 .arg("-out")
                 .arg(&csr),
         );
-        let ext = dir.join(format!("{name}.ext"));
-        std::fs::write(
-            &ext,
-            "basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature
-\
-             extendedKeyUsage = clientAuth
-",
-        )
-        .expect("write the certificate extensions");
-        openssl(
-            Command::new("openssl")
-                .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
-                .arg("-in")
-                .arg(&csr)
-                .arg("-CA")
-                .arg(&self.ca)
-                .arg("-CAkey")
-                .arg(&self.ca_key)
-                .arg("-extfile")
-                .arg(&ext)
-                .arg("-out")
-                .arg(&cert),
-        );
+        let mut sign = Command::new("openssl");
+        sign.args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+            .arg("-in")
+            .arg(&csr)
+            .arg("-CA")
+            .arg(&self.ca)
+            .arg("-CAkey")
+            .arg(&self.ca_key);
+        if let Some(extensions) = extensions {
+            sign.arg("-extfile").arg(extensions);
+        }
+        openssl(sign.arg("-out").arg(&cert));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

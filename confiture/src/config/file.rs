@@ -344,8 +344,9 @@ fn flow_openers(text: &str) -> usize {
 
 /// Reads an environment file's text. Pure: `path` is kept in the environment, `shown` names
 /// the file in messages.
-/// `base`: where a relative path in the file (`fleet.targets`) starts from — the file's
-/// directory, or the current directory for a file read from a pipe (`/dev/fd/63` has none).
+/// `base`: where a relative path in the file (`fleet.targets`, `sslrootcert`, `sslcert`,
+/// `sslkey`) starts from — the file's directory, or the current directory for a file read
+/// from a pipe (`/dev/fd/63` has none).
 fn parse_environment(
     text: &str,
     path: &Path,
@@ -372,7 +373,22 @@ fn parse_environment(
     }
     let top = top_mapping(&file, text)?;
     file.refuse_misspelled_keys(&top)?;
-    let connection = file.connection(&top)?;
+    let mut connection = file.connection(&top)?;
+    // Relative certificate and key paths start where `fleet.targets` does, at `base`: the same
+    // file works from any directory of the project (a URL given on the command line keeps
+    // them relative to the current directory, as psql does).
+    for tls_file in [
+        &mut connection.sslrootcert,
+        &mut connection.sslcert,
+        &mut connection.sslkey,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if tls_file.is_relative() {
+            *tls_file = base.join(&*tls_file);
+        }
+    }
 
     let mut migration = MigrationSettings::default();
     match get(&top, "migration") {

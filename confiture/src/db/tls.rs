@@ -18,19 +18,23 @@
 //! certificate it sent) and skips only what libpq skips.
 
 use std::fmt;
-use std::io::BufReader;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, InconsistentKeys, RootCertStore, SignatureScheme,
+};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{ConnectionSpec, SslMode};
+use crate::config::{
+    read_interrupted, read_user_file, ConnectionSpec, ReadError, SslMode, STREAM_WAIT,
+};
 use crate::error::{Error, Result};
 
 /// The connector for `spec`'s sslmode. Not called for `disable`.
@@ -50,7 +54,7 @@ pub(crate) fn make_connect(spec: &ConnectionSpec) -> Result<MakeRustlsConnect> {
         check_name,
         provider: provider.clone(),
     };
-    let builder = ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::connection("cannot set up TLS").with_source(e))?
         .dangerous()
@@ -59,20 +63,80 @@ pub(crate) fn make_connect(spec: &ConnectionSpec) -> Result<MakeRustlsConnect> {
         (Some(cert), Some(key)) => {
             let chain = load_client_chain(cert)?;
             let key_der = load_client_key(key)?;
-            builder.with_client_auth_cert(chain, key_der).map_err(|e| {
-                Error::invalid(format!(
-                    "sslkey {} is not the key of the certificate in sslcert {}",
-                    key.display(),
-                    cert.display()
-                ))
-                .with_source(e)
-                .with_help(CLIENT_KEY_HELP)
-            })?
+            let certified = certified_key(chain, key_der, &provider, cert, key)?;
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified)))
         }
         // `SpecBuilder::finish` refuses one without the other.
         _ => builder.with_no_client_auth(),
     };
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// The client certificate and its key, checked to belong together. rustls's check
+/// (`CertifiedKey::keys_match`, what `with_client_auth_cert` runs) reads the certificate with
+/// webpki, which reads X.509 version 3 only; libpq (OpenSSL) also sends a version 1
+/// certificate (what `openssl x509 -req` writes without extensions), and so do we: the
+/// certificate is only sent, never read by rustls again, and its key is compared here.
+fn certified_key(
+    chain: Vec<CertificateDer<'static>>,
+    key_der: PrivateKeyDer<'static>,
+    provider: &CryptoProvider,
+    cert: &Path,
+    key: &Path,
+) -> Result<CertifiedKey> {
+    // rustls's error names the key types it tried, never a byte of the key.
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|e| {
+            Error::invalid(format!(
+                "{} holds a private key TLS cannot use (RSA, ECDSA and Ed25519 keys can be)",
+                named("sslkey", key)
+            ))
+            .with_source(e)
+            .with_help(CLIENT_KEY_HELP)
+        })?;
+    let certified = CertifiedKey::new(chain, signing_key);
+    let matches = match certified.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => true,
+        Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => false,
+        // webpki could not read the certificate: compared here when it is an older version.
+        Err(unread) => match older_certificate_key(&certified.cert[0]) {
+            Some(spki) => certified
+                .key
+                .public_key()
+                .is_none_or(|ours| ours.as_ref() == spki.as_slice()),
+            None => {
+                return Err(Error::invalid(format!(
+                    "{} holds a client certificate that cannot be read",
+                    named("sslcert", cert)
+                ))
+                .with_source(unread)
+                .with_help(CLIENT_CERT_HELP))
+            }
+        },
+    };
+    if !matches {
+        return Err(Error::invalid(format!(
+            "{} is not the key of the certificate in {}",
+            named("sslkey", key),
+            named("sslcert", cert)
+        ))
+        .with_help(CLIENT_KEY_HELP));
+    }
+    Ok(certified)
+}
+
+/// The subject public key (DER) of an X.509 certificate of version 1 or 2, which webpki does
+/// not read; `None` for a version 3 certificate or bytes that are no certificate.
+fn older_certificate_key(der: &[u8]) -> Option<Vec<u8>> {
+    use x509_cert::der::{Decode, Encode};
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
+    let tbs = &cert.tbs_certificate;
+    if tbs.version == x509_cert::certificate::Version::V3 {
+        return None;
+    }
+    tbs.subject_public_key_info.to_der().ok()
 }
 
 fn webpki_roots() -> RootCertStore {
@@ -81,26 +145,91 @@ fn webpki_roots() -> RootCertStore {
     }
 }
 
+/// `param path`, for messages: a relative path says what it is relative to (the current
+/// directory: an environment file's relative paths were made relative to its directory when
+/// it was read).
+fn named(param: &str, path: &Path) -> String {
+    let shown = crate::display::escape(&crate::display::path_text(path)).into_owned();
+    if path.is_absolute() {
+        return format!("{param} {shown}");
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => format!(
+            "{param} {shown} (relative to the current directory {})",
+            crate::display::escape(&crate::display::path_text(&cwd))
+        ),
+        Err(_) => format!("{param} {shown} (relative to the current directory)"),
+    }
+}
+
+/// The most bytes read from an sslrootcert, sslcert or sslkey file: a bundle of every public
+/// CA is a few hundred KiB.
+const MAX_TLS_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The bytes of an sslrootcert, sslcert or sslkey file, read as the project reads every file a
+/// user names that may be a pipe (`sslkey=<(vault read ...)`, a FIFO): on a helper thread,
+/// given up after [`STREAM_WAIT`] (nobody may ever write to it) or at once on Ctrl-C
+/// (`config::read_user_file`). A pipe is read once per process and kept: a run connects more
+/// than once (another host of a list, the pooler check, verify's scratch database), and a
+/// pipe has nothing left to give the second time.
+fn read_tls_file(param: &str, path: &Path, help: &str) -> Result<Arc<Vec<u8>>> {
+    type Kept = std::collections::HashMap<std::path::PathBuf, Arc<Vec<u8>>>;
+    static PIPES_READ: Mutex<Option<Kept>> = Mutex::new(None);
+    let pipe = std::fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir());
+    let kept = || PIPES_READ.lock().unwrap_or_else(|p| p.into_inner());
+    if pipe {
+        if let Some(bytes) = kept().as_ref().and_then(|read| read.get(path)) {
+            return Ok(bytes.clone());
+        }
+    }
+    let bytes = read_user_file(path, MAX_TLS_FILE_BYTES, STREAM_WAIT).map_err(|e| match e {
+        ReadError::TimedOut => Error::invalid(format!(
+            "{} is a pipe or a device, and it did not reach its end within {} s of waiting: it \
+             was not read",
+            named(param, path),
+            STREAM_WAIT.as_secs()
+        ))
+        .with_help(format!(
+            "check that the command writing to it runs and ends (`{param}=<(command)`), or {help}"
+        )),
+        ReadError::Interrupted => read_interrupted(&named(param, path)),
+        ReadError::Io(e) => Error::invalid(format!("cannot read {}", named(param, path)))
+            .with_source(e)
+            .with_help(help.to_string()),
+    })?;
+    if bytes.len() as u64 > MAX_TLS_FILE_BYTES {
+        return Err(Error::invalid(format!(
+            "{} is larger than {} MiB: it was not read",
+            named(param, path),
+            MAX_TLS_FILE_BYTES / (1024 * 1024)
+        ))
+        .with_help(help.to_string()));
+    }
+    let bytes = Arc::new(bytes);
+    if pipe {
+        kept()
+            .get_or_insert_with(Default::default)
+            .insert(path.to_path_buf(), bytes.clone());
+    }
+    Ok(bytes)
+}
+
 /// Reads `sslrootcert`: one or more PEM certificates, each trusted as a root.
 fn load_roots(path: &Path) -> Result<RootCertStore> {
     let help = "set sslrootcert to a PEM file holding the certificate of the CA that signed the \
                 server's certificate (or the server's own certificate if it is self-signed)";
-    let file = std::fs::File::open(path).map_err(|e| {
-        Error::invalid(format!("cannot read sslrootcert {}", path.display()))
-            .with_source(e)
-            .with_help(help)
-    })?;
+    let bytes = read_tls_file("sslrootcert", path, help)?;
     let mut roots = RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut BufReader::new(file)) {
+    for cert in rustls_pemfile::certs(&mut bytes.as_slice()) {
         let cert = cert.map_err(|e| {
-            Error::invalid(format!("sslrootcert {} is not valid PEM", path.display()))
+            Error::invalid(format!("{} is not valid PEM", named("sslrootcert", path)))
                 .with_source(e)
                 .with_help(help)
         })?;
         roots.add(cert).map_err(|e| {
             Error::invalid(format!(
-                "sslrootcert {} holds an unusable certificate",
-                path.display()
+                "{} holds an unusable certificate",
+                named("sslrootcert", path)
             ))
             .with_source(e)
             .with_help(help)
@@ -108,8 +237,8 @@ fn load_roots(path: &Path) -> Result<RootCertStore> {
     }
     if roots.is_empty() {
         return Err(Error::invalid(format!(
-            "sslrootcert {} holds no PEM certificate",
-            path.display()
+            "{} holds no PEM certificate",
+            named("sslrootcert", path)
         ))
         .with_help(help));
     }
@@ -125,22 +254,18 @@ const CLIENT_KEY_HELP: &str = "set sslkey to the PEM file of the client certific
 
 /// Reads `sslcert`: the client certificate, then any intermediates.
 fn load_client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let file = std::fs::File::open(path).map_err(|e| {
-        Error::invalid(format!("cannot read sslcert {}", path.display()))
-            .with_source(e)
-            .with_help(CLIENT_CERT_HELP)
-    })?;
-    let chain = rustls_pemfile::certs(&mut BufReader::new(file))
+    let bytes = read_tls_file("sslcert", path, CLIENT_CERT_HELP)?;
+    let chain = rustls_pemfile::certs(&mut bytes.as_slice())
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| {
-            Error::invalid(format!("sslcert {} is not valid PEM", path.display()))
+            Error::invalid(format!("{} is not valid PEM", named("sslcert", path)))
                 .with_source(e)
                 .with_help(CLIENT_CERT_HELP)
         })?;
     if chain.is_empty() {
         return Err(Error::invalid(format!(
-            "sslcert {} holds no PEM certificate",
-            path.display()
+            "{} holds no PEM certificate",
+            named("sslcert", path)
         ))
         .with_help(CLIENT_CERT_HELP));
     }
@@ -149,19 +274,18 @@ fn load_client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 
 /// Reads `sslkey`: one unencrypted private key (PKCS#8, PKCS#1 or SEC1 PEM). Nothing read
 /// from the file reaches an error: the parser's own messages are left out too.
-fn load_client_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>> {
-    let read_error = |e: std::io::Error| {
-        Error::invalid(format!("cannot read sslkey {}", path.display()))
+fn load_client_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
+    let metadata = std::fs::metadata(path).map_err(|e| {
+        Error::invalid(format!("cannot read {}", named("sslkey", path)))
             .with_source(e)
             .with_help(CLIENT_KEY_HELP)
-    };
-    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    })?;
     check_key_permissions(path, &metadata)?;
-    let bytes = std::fs::read(path).map_err(read_error)?;
+    let bytes = read_tls_file("sslkey", path, CLIENT_KEY_HELP)?;
     if is_encrypted_pem_key(&bytes) {
         return Err(Error::invalid(format!(
-            "sslkey {} is encrypted with a passphrase, which cargo-confiture cannot decrypt",
-            path.display()
+            "{} is encrypted with a passphrase, which cargo-confiture cannot decrypt",
+            named("sslkey", path)
         ))
         .with_help(format!(
             "write an unencrypted copy readable by its owner only, e.g. `openssl pkey -in {} \
@@ -170,11 +294,11 @@ fn load_client_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'stat
             plain = crate::hint::quote(&format!("{}.plain", path.to_string_lossy()))
         )));
     }
-    match rustls_pemfile::private_key(&mut &bytes[..]) {
+    match rustls_pemfile::private_key(&mut bytes.as_slice()) {
         Ok(Some(key)) => Ok(key),
         Ok(None) | Err(_) => Err(Error::invalid(format!(
-            "sslkey {} holds no PEM private key",
-            path.display()
+            "{} holds no PEM private key",
+            named("sslkey", path)
         ))
         .with_help(CLIENT_KEY_HELP)),
     }
@@ -196,9 +320,8 @@ fn check_key_permissions(path: &Path, metadata: &std::fs::Metadata) -> Result<()
     let allowed = if metadata.uid() == 0 { 0o640 } else { 0o600 };
     if mode & !allowed != 0 {
         return Err(Error::invalid(format!(
-            "sslkey {} can be read by other users (mode {mode:04o}); a private key must be \
-             private",
-            path.display()
+            "{} can be read by other users (mode {mode:04o}); a private key must be private",
+            named("sslkey", path)
         ))
         .with_help(format!(
             "chmod 0600 {} (0640 is accepted for a key owned by root)",

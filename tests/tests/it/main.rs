@@ -32,6 +32,7 @@ mod fleet_identity;
 mod fleet_schemas;
 mod interop_python;
 mod multi_host;
+mod password_file;
 mod pooler;
 mod secrets;
 mod server_faults;

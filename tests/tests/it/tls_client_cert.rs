@@ -25,6 +25,8 @@ struct Setup {
     /// `CN=postgres`, signed by a CA the server does not trust.
     foreign_cert: PathBuf,
     foreign_key: PathBuf,
+    /// `CN=postgres`, signed by `ca`, X.509 version 1 (no extensions): an EC key, an RSA key.
+    v1: [(PathBuf, PathBuf); 2],
 }
 
 const CLIENT_CERT_HBA: &str = "local all all trust\n\
@@ -43,6 +45,15 @@ fn setup() -> &'static Setup {
         let (cert, key) = certs.client(&dir, "client", "postgres");
         let (other_user_cert, other_user_key) = certs.client(&dir, "other-user", "somebody_else");
         let (foreign_cert, foreign_key) = foreign.client(&dir, "foreign-client", "postgres");
+        let v1 = [
+            certs.client_v1(
+                &dir,
+                "v1-ec",
+                "postgres",
+                &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+            ),
+            certs.client_v1(&dir, "v1-rsa", "postgres", &["-newkey", "rsa:2048"]),
+        ];
         cluster.start_tls(&certs, true, CLIENT_CERT_HBA);
         Setup {
             cluster,
@@ -53,6 +64,7 @@ fn setup() -> &'static Setup {
             other_user_key,
             foreign_cert,
             foreign_key,
+            v1,
         }
     })
 }
@@ -268,6 +280,195 @@ fn unusable_keys_are_refused_before_connecting_and_never_printed() {
         .code(5)
         .stderr_has("sslcert is set without sslkey");
     assert_nothing_applied(setup, &db);
+}
+
+/// An X.509 version 1 client certificate (what `openssl x509 -req` writes without
+/// extensions), which psql sends and PostgreSQL accepts, was refused as "sslkey is not the key
+/// of the certificate": rustls's key check reads the certificate with webpki, which reads
+/// version 3 only. It connects, with an RSA or an EC key; a key that is not its own is still
+/// refused as not its key (exit 5).
+#[test]
+fn an_x509_version_1_client_certificate_connects_as_with_libpq() {
+    let setup = setup();
+    for (i, (cert, key)) in setup.v1.iter().enumerate() {
+        let text = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(cert)
+            .output()
+            .expect("openssl x509 -text");
+        assert!(
+            String::from_utf8_lossy(&text.stdout).contains("Version: 1 (0x0)"),
+            "{}",
+            String::from_utf8_lossy(&text.stdout)
+        );
+        let db = setup.cluster.create_database("cert_v1");
+        let project = project();
+        let run = up(&project, &url(setup, &db, cert, key));
+        run.code(0);
+        assert_key_not_shown(&run, key);
+        assert_eq!(client_dn(setup, &db), "/CN=postgres");
+
+        // The other certificate's key, and the v3 certificate's key.
+        let (_, other_key) = &setup.v1[1 - i];
+        for wrong in [other_key, &setup.key] {
+            let db = setup.cluster.create_database("cert_v1_wrong");
+            let run = up(&project, &url(setup, &db, cert, wrong));
+            run.code(5)
+                .stderr_has("is not the key of the certificate in sslcert")
+                .stderr_lacks("UnsupportedCertVersion");
+            assert_key_not_shown(&run, wrong);
+            assert_nothing_applied(setup, &db);
+        }
+    }
+}
+
+/// An sslrootcert, sslcert or sslkey that is a FIFO nobody writes to hung the command forever
+/// (`connect_timeout` does not cover reading them). Each is read as `-c <(…)` is: given up on
+/// after `STREAM_WAIT`, exit 5 naming the parameter. One that is written to (`sslkey=<(vault
+/// read …)`) is read, once, whatever the number of connections the run makes.
+#[test]
+fn tls_files_that_are_pipes_are_read_within_a_bound() {
+    let setup = setup();
+    let db = setup.cluster.create_database("cert_fifo");
+    let project = project();
+    let fifo = |name: &str| {
+        let path = project.path(name);
+        let made = std::process::Command::new("mkfifo")
+            .args(["-m", "600"])
+            .arg(&path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        path
+    };
+    let silent = fifo("nobody-writes");
+    let cases = [
+        (
+            "sslrootcert",
+            url(setup, &db, &setup.cert, &setup.key).replace(
+                &format!("sslrootcert={}", setup.ca.display()),
+                &format!("sslrootcert={}", silent.display()),
+            ),
+        ),
+        ("sslcert", url(setup, &db, &silent, &setup.key)),
+        ("sslkey", url(setup, &db, &setup.cert, &silent)),
+    ];
+    let runs: Vec<(&str, Run)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|(param, url)| {
+                let mut child = project
+                    .cli()
+                    .args(["migrate", "status", "--database-url", url])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start the CLI");
+                scope.spawn(move || {
+                    let start = std::time::Instant::now();
+                    // Well past STREAM_WAIT (30 s): before the fix it waited forever.
+                    while child.try_wait().expect("wait").is_none() {
+                        if start.elapsed() > std::time::Duration::from_secs(90) {
+                            child.kill().expect("kill the hung CLI");
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    let output = child.wait_with_output().expect("output");
+                    (*param, Run::from_output(output, start.elapsed()))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (param, run) in runs {
+        run.code(5)
+            .stderr_has(&format!("{param} {}", silent.display()))
+            .stderr_has("is a pipe or a device, and it did not reach its end within 30 s");
+    }
+
+    // Written to once, as `<(command)` is: read once, kept for every connection of the run.
+    let written = fifo("written-once");
+    let key = std::fs::read(&setup.key).expect("read the key");
+    let writer = {
+        let written = written.clone();
+        std::thread::spawn(move || std::fs::write(written, key).unwrap())
+    };
+    let run = up(&project, &url(setup, &db, &setup.cert, &written));
+    writer.join().unwrap();
+    run.code(0);
+    assert_eq!(client_dn(setup, &db), "/CN=postgres");
+}
+
+/// Relative sslrootcert, sslcert and sslkey paths in an environment file were read from the
+/// current directory: the same `--env` worked at the project root and failed in a
+/// subdirectory, while `fleet.targets` in the same file is relative to the file. They are
+/// relative to the file's directory now, from anywhere; `--database-url`'s stay relative to the
+/// current directory, as psql's, and an error says so.
+#[test]
+fn relative_tls_paths_in_an_environment_file_are_relative_to_the_file() {
+    let setup = setup();
+    let port = setup.cluster.port();
+    let project = project();
+    let certs = project.path("db/environments/certs");
+    std::fs::create_dir_all(&certs).expect("mkdir certs");
+    for (from, to) in [
+        (&setup.ca, "ca.pem"),
+        (&setup.cert, "client.crt"),
+        (&setup.key, "client.key"),
+    ] {
+        std::fs::copy(from, certs.join(to)).expect("copy");
+    }
+    chmod(&certs.join("client.key"), 0o600);
+    let url_db = setup.cluster.create_database("cert_rel_url");
+    let block_db = setup.cluster.create_database("cert_rel_block");
+    project.write(
+        "db/environments/url.yaml",
+        format!(
+            "database_url: postgresql://postgres@localhost:{port}/{url_db}?sslmode=verify-full&\
+             sslrootcert=certs/ca.pem&sslcert=certs/client.crt&sslkey=certs/client.key\n"
+        ),
+    );
+    project.write(
+        "db/environments/block.yaml",
+        format!(
+            "database:\n  host: localhost\n  port: {port}\n  database: {block_db}\n  \
+             user: postgres\n  sslmode: verify-full\n  sslrootcert: certs/ca.pem\n  \
+             sslcert: ./certs/client.crt\n  sslkey: certs/client.key\n"
+        ),
+    );
+    let subdir = project.path("db/migrations");
+    for (env, db) in [("url", &url_db), ("block", &block_db)] {
+        for cwd in [&project.root, &subdir] {
+            Run::of(
+                project
+                    .cli()
+                    .current_dir(cwd)
+                    .args(["migrate", "status", "--env", env]),
+            )
+            .code(confiture::exit::NOT_INITIALISED);
+        }
+        Run::of(
+            project
+                .cli()
+                .current_dir(&subdir)
+                .args(["migrate", "up", "--env", env]),
+        )
+        .code(0);
+        assert_eq!(client_dn(setup, db), "/CN=postgres");
+    }
+
+    // A URL's relative paths are the current directory's, and the error says so.
+    let url = url(
+        setup,
+        &url_db,
+        Path::new("certs/client.crt"),
+        Path::new("certs/client.key"),
+    );
+    let run = project.run(&["migrate", "status", "--database-url", &url]);
+    run.code(5).stderr_has(&format!(
+        "cannot read sslcert certs/client.crt (relative to the current directory {})",
+        project.root.display()
+    ));
 }
 
 fn chmod(path: &Path, mode: u32) {

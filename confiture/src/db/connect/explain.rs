@@ -102,6 +102,11 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
         Some(_) => spec.scrub(&crate::db::cause_text(error)),
         None => driver_text(spec, error),
     };
+    if spec.password.is_none() && cause.contains("password missing") {
+        // The driver's words (tokio-postgres has no public error kind) for a server that asked
+        // for a password when none was given: said as a whole, without "invalid configuration".
+        return password_missing(env);
+    }
     // Asked only here, on paths where the driver's error cannot tell another service from
     // PostgreSQL, of the address that gave the error.
     let peer = Peer { env, dialled };
@@ -331,15 +336,51 @@ fn handshake_failure(
     if !top.starts_with("authentication error") {
         return None;
     }
-    Some(if cause.contains("password missing") {
-        Error::connection(format!(
-            "the server asks for a password for {spec}, and none is configured"
-        ))
-        .with_help(format!("add the password to the database URL in {source}"))
-    } else {
+    Some(
         Error::connection(format!("authentication failed for {spec}"))
-            .with_help(format!("check the user and password in {source}"))
-    })
+            .with_help(format!("check the user and password in {source}")),
+    )
+}
+
+/// The server asked for a password and none was given: where one may come from, as libpq
+/// looks (the URL or file, `PGPASSWORD`, the password file), and why the password file gave
+/// none — not read because its group or others may read it (libpq's warning), or no line.
+fn password_missing(env: &Environment) -> Error {
+    let spec = &env.connection;
+    let source = env.source();
+    let mut error = Error::connection(format!(
+        "the server asks for a password for {spec}, and none was given"
+    ));
+    let quoted = |path: &std::path::Path| crate::hint::quote(&path.to_string_lossy()).into_owned();
+    let help = format!(
+        "give the password in {source} (`postgresql://user:password@host/db`), in PGPASSWORD, \
+         or on a `host:port:database:user:password` line of the password file (PGPASSFILE, \
+         else ~/.pgpass), readable by its owner only"
+    );
+    if let Some(ignored) = spec.ignored_passfile() {
+        return error
+            .with_detail(format!(
+                "password file {} has group or world access; permissions should be u=rw \
+                 (0600) or less: it was not read (nor would libpq read it)",
+                shown(&ignored.display().to_string())
+            ))
+            .with_help(format!("`chmod 0600 {}`, or {help}", quoted(ignored)));
+    }
+    if let Some(passfile) = &spec.passfile {
+        let path = shown(&passfile.display().to_string()).into_owned();
+        error = error.with_detail(if passfile.is_file() {
+            format!(
+                "password file {path} has no line for {}:{}:{}:{}",
+                shown(&spec.host),
+                spec.port,
+                shown(&spec.dbname),
+                shown(&spec.user)
+            )
+        } else {
+            format!("there is no password file {path}")
+        });
+    }
+    error.with_help(help)
 }
 
 /// The network failed: refused, timed out, no socket, no such host; `None` for another IO

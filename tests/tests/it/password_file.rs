@@ -1,0 +1,91 @@
+//! A server that asks for a password when none was given: the error says so, and where a
+//! password may come from (the URL, `PGPASSWORD`, the password file); a password file left
+//! unread because its group or others may read it is named, with libpq's reason and the
+//! `chmod 0600` that makes it read (exit 3). It was "invalid configuration: password missing",
+//! with a help about the URL and no word of the file.
+
+use std::path::Path;
+
+use confiture::exit;
+use confiture_tests::cluster::Cluster;
+use confiture_tests::{Project, Run};
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[test]
+fn a_missing_password_says_where_one_may_come_from() {
+    let cluster = Cluster::init();
+    cluster.configure(
+        "",
+        "local all all trust\n\
+         host all all 127.0.0.1/32 scram-sha-256\n\
+         host all all ::1/128 scram-sha-256\n",
+    );
+    cluster.start();
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE ROLE cft_pw LOGIN PASSWORD 'p@ss:w/rd'")
+        .expect("create a role with a password");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let url = format!(
+        "postgresql://cft_pw@127.0.0.1:{}/postgres?sslmode=disable",
+        cluster.port()
+    );
+    let passfile = project.path("pgpass");
+    std::fs::write(
+        &passfile,
+        format!("127.0.0.1:{}:postgres:cft_pw:p@ss\\:w/rd\n", cluster.port()),
+    )
+    .expect("write the password file");
+    let status = |passfile: &Path| {
+        Run::of(project.cli().env("PGPASSFILE", passfile).args([
+            "migrate",
+            "status",
+            "--database-url",
+            &url,
+        ]))
+    };
+
+    chmod(&passfile, 0o600);
+    status(&passfile).code(exit::NOT_INITIALISED);
+
+    // Others may read it: not read, as libpq, and the error says why and what to do.
+    chmod(&passfile, 0o644);
+    let run = status(&passfile);
+    run.code(exit::CONNECTION)
+        .stderr_has("the server asks for a password for cft_pw@127.0.0.1:")
+        .stderr_has(&format!(
+            "password file {} has group or world access; permissions should be u=rw (0600) or \
+             less: it was not read",
+            passfile.display()
+        ))
+        .stderr_has(&format!("help: `chmod 0600 {}`", passfile.display()))
+        .stderr_has("PGPASSWORD")
+        .stderr_lacks("invalid configuration")
+        .stderr_lacks("p@ss");
+
+    // No line for this database, and no file at all: where a password may come from.
+    chmod(&passfile, 0o600);
+    std::fs::write(&passfile, "elsewhere:5432:*:*:nope\n").expect("rewrite");
+    let run = status(&passfile);
+    run.code(exit::CONNECTION)
+        .stderr_has("the server asks for a password for cft_pw@127.0.0.1:")
+        .stderr_has(&format!(
+            "password file {} has no line for 127.0.0.1:{}:postgres:cft_pw",
+            passfile.display(),
+            cluster.port()
+        ))
+        .stderr_has("help: give the password in --database-url")
+        .stderr_has("in PGPASSWORD, or on a `host:port:database:user:password` line")
+        .stderr_lacks("invalid configuration")
+        .stderr_lacks("nope");
+    let missing = project.path("no-such-pgpass");
+    status(&missing)
+        .code(exit::CONNECTION)
+        .stderr_has(&format!("there is no password file {}", missing.display()))
+        .stderr_has("help: give the password in --database-url");
+}
