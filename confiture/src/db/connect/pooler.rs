@@ -12,7 +12,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::config::{Environment, TargetSessionAttrs};
+use super::Reached;
+use crate::config::Environment;
 use crate::error::{Error, Result};
 
 /// Whether the connection dialled at `dialled` reaches the server with nothing in between:
@@ -47,7 +48,8 @@ pub(crate) fn is_direct(
 /// may hand our statements to another server session, so the session-level migration lock
 /// and session settings would silently belong to somebody else. Called by the writing
 /// commands before they take the lock; `session` is what [`SESSION_IDENTITY`] answered on
-/// `client`, and `attrs` what chose its host (the second connection goes to the same one).
+/// `client`, and `reached` the host it reached (the second connection goes to the same one;
+/// `None`, a connection handed over: to the host a writing command would reach).
 ///
 /// A pooler answers `SHOW pool_mode` only on its admin console, so the check is behavioural:
 /// a second connection asks for its backend, then `client` asks again. Through session
@@ -60,10 +62,10 @@ pub(crate) fn is_direct(
 pub(crate) fn refuse_transaction_pooling(
     client: &mut postgres::Client,
     env: &Environment,
-    attrs: TargetSessionAttrs,
+    reached: Option<&Reached>,
     session: &str,
 ) -> Result<()> {
-    let Some(other_session) = other_server_session(env, attrs) else {
+    let Some(other_session) = other_server_session(env, reached) else {
         return Ok(());
     };
     let again = server_session(client)?;
@@ -102,19 +104,21 @@ const PROBE_WAIT: Duration = Duration::from_secs(5);
 /// The server session a second connection gets, or `None` when it cannot be told in time
 /// (refused, a connection limit, a full session pool). The thread that asks is left behind
 /// on a timeout; its connection closes when it gets an answer.
-fn other_server_session(env: &Environment, attrs: TargetSessionAttrs) -> Option<String> {
+fn other_server_session(env: &Environment, reached: Option<&Reached>) -> Option<String> {
     let wait = match env.migration.connect_timeout {
         timeout if timeout.is_zero() => PROBE_WAIT,
         timeout => timeout.min(PROBE_WAIT),
     };
-    let env = env.clone();
+    let (env, reached) = (env.clone(), reached.cloned());
     let (tx, rx) = mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("confiture-pooler-check".to_string())
         .spawn(move || {
-            let session = super::select(&env, attrs)
-                .ok()
-                .and_then(|mut other| server_session(&mut other.client).ok());
+            let other = match &reached {
+                Some(reached) => super::open_session_on(&env, reached).ok(),
+                None => super::select(&env, super::Need::Write).ok(),
+            };
+            let session = other.and_then(|mut other| server_session(&mut other.client).ok());
             let _ = tx.send(session);
         })
         .ok()?;
