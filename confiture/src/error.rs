@@ -635,6 +635,15 @@ impl Error {
     pub(crate) fn set_source<E: std::error::Error + Send + Sync + 'static>(&mut self, source: E) {
         self.data_mut().source = Some(Arc::new(source));
     }
+    /// Shares `other`'s source (the driver's error behind it, so its SQLSTATE), leaving this
+    /// error's cause text as it is: an error made of several (one per host) whose first server
+    /// answer `other` is.
+    #[cfg(feature = "db")]
+    pub(crate) fn share_source_of(&mut self, other: &Error) {
+        if let Some(source) = other.data.as_ref().and_then(|d| d.source.clone()) {
+            self.data_mut().source = Some(source);
+        }
+    }
     /// Marks the suggested commands completed; `false` when they already were.
     #[cfg(feature = "db")]
     pub(crate) fn mark_suggestions_completed(&mut self) -> bool {

@@ -224,15 +224,11 @@ pub(crate) fn maintenance_session(
     for maintenance_db in MAINTENANCE_DATABASES {
         let mut maintenance = env.clone();
         maintenance.connection.dbname = maintenance_db.to_string();
-        // Creating writes: with several hosts, the first one that can (as `up` does).
-        if !maintenance.connection.more_hosts.is_empty()
-            && maintenance.connection.target_session_attrs == crate::config::TargetSessionAttrs::Any
+        // Creating writes: the first host that can (a standby alone is named as one).
+        if let Some(found) =
+            connect::open_session_if_exists(&maintenance, connect::Need::CreateDatabase)?
         {
-            maintenance.connection.target_session_attrs =
-                crate::config::TargetSessionAttrs::ReadWrite;
-        }
-        if let Some(found) = connect::connect_if_exists(&maintenance)? {
-            return Ok(found);
+            return Ok(found.client);
         }
     }
     let name = &env.connection.dbname;

@@ -68,6 +68,7 @@ impl<T: Send + 'static> Ahead<T> {
     /// thread can be started: the caller then connects as usual.
     pub(crate) fn start_then(
         env: &Environment,
+        need: super::connect::Need,
         then: impl FnOnce(&mut Session, &Wanted) -> Result<T> + Send + 'static,
     ) -> Option<Ahead<T>> {
         let env = env.clone();
@@ -76,8 +77,7 @@ impl<T: Send + 'static> Ahead<T> {
         let connected = Arc::new(AtomicBool::new(false));
         let sets = connected.clone();
         spawn(move || {
-            let mut session =
-                super::connect::open_session(&env, env.connection.target_session_attrs)?;
+            let mut session = super::connect::open_session(&env, need)?;
             sets.store(true, Ordering::SeqCst);
             let value = then(&mut session, &theirs);
             Ok((session, value))
@@ -219,7 +219,7 @@ mod tests {
         let env = Environment::from_url("postgresql://nobody@127.0.0.1:1/none", "TEST_URL")
             .expect("a valid URL");
         let direct = super::super::connect(&env).map(|_| ()).unwrap_err();
-        let ahead = Ahead::start_then(&env, |_, _| Ok(()))
+        let ahead = Ahead::start_then(&env, super::super::connect::Need::Read, |_, _| Ok(()))
             .expect("a thread")
             .wait()
             .map(|_| ())

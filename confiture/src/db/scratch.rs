@@ -162,11 +162,19 @@ impl Scratch {
         locale: Option<&Locale>,
     ) -> Result<(Scratch, Option<String>)> {
         let name = unique_name();
-        let mut env = server.clone();
-        env.connection.dbname = name.clone();
         // Connected before the registry is locked: a server that does not answer would hold
         // `drop_all` (the signal handler) for the whole connect timeout.
-        let mut client = maintenance_client(server)?;
+        let (mut client, reached) = maintenance_client(server)?;
+        // The host of the list it is created on, which can write: the migrations run there,
+        // and the database is dropped there.
+        let mut server = server.clone();
+        server.connection = reached.spec(&server.connection);
+        // That host is the scratch server now, whatever `target_session_attrs` asked of the
+        // target's sessions (`standby` for `drift`'s read of the live database).
+        server.connection.target_session_attrs = crate::config::TargetSessionAttrs::Any;
+        let server = &server;
+        let mut env = server.clone();
+        env.connection.dbname = name.clone();
         let creator = Creator::of(&mut client, server)?;
         let mut registry = registry();
         if registry.closing {
@@ -378,8 +386,18 @@ pub(crate) fn quoted(name: &str) -> String {
 /// `default_transaction_read_only` and the target's timeouts ([`OWN_SESSION_TIMEOUTS`]) off:
 /// a read-only target database (or role, or server) is a guard for that database, and the
 /// statements sent here write only scratch databases.
-fn maintenance_client(server: &Environment) -> Result<postgres::Client> {
-    let writable = |mut client: postgres::Client, env: &Environment| {
+///
+/// With several hosts, the first that can write, whatever `target_session_attrs` asks of the
+/// target's sessions (`connect::Need::Scratch`); returned with the host it reached.
+fn maintenance_client(
+    server: &Environment,
+) -> Result<(postgres::Client, crate::db::connect::Reached)> {
+    use crate::db::connect::{open_session_if_exists, Need, Session};
+    let writable = |session: Session, env: &Environment| {
+        let Session {
+            mut client,
+            reached,
+        } = session;
         client
             // The literals of `CREATE DATABASE` double their quotes only.
             // The target's timeouts are for migrations: a `statement_timeout` shorter than a
@@ -395,16 +413,16 @@ fn maintenance_client(server: &Environment) -> Result<postgres::Client> {
                 let what = format!("cannot prepare a session on {}", env.connection);
                 crate::db::query_error(&what, e)
             })?;
-        Ok(client)
+        Ok((client, reached))
     };
-    if let Some(client) = crate::db::connect::connect_if_exists(server)? {
-        return writable(client, server);
+    if let Some(session) = open_session_if_exists(server, Need::Scratch)? {
+        return writable(session, server);
     }
     for database in MAINTENANCE_DATABASES {
         let mut maintenance = server.clone();
         maintenance.connection.dbname = database.to_string();
-        if let Some(client) = crate::db::connect::connect_if_exists(&maintenance)? {
-            return writable(client, &maintenance);
+        if let Some(session) = open_session_if_exists(&maintenance, Need::Scratch)? {
+            return writable(session, &maintenance);
         }
     }
     Err(Error::connection(format!(
@@ -462,7 +480,7 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
             server.connection
         )
     };
-    let mut client = maintenance_client(server)?;
+    let (mut client, _) = maintenance_client(server)?;
     let q = quoted(name);
     let drop = format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)");
     let dropped = match client.batch_execute(&drop) {

@@ -6,10 +6,9 @@
 //! and so does the server's end of the connection, which spares the pooler check its second
 //! connection when nothing sits between us and the server (`connect::is_direct`).
 
-use std::net::SocketAddr;
-
 use postgres::{Client, SimpleQueryMessage};
 
+use super::connect::Reached;
 use super::query_error;
 use crate::config::{Environment, TargetSessionAttrs};
 use crate::error::{Error, Result};
@@ -26,9 +25,10 @@ pub struct Target {
     environment: Environment,
     /// The tenant schema whose migration lock the run takes (`MigrationSettings::tenant_schema`).
     pub tenant_schema: Option<String>,
-    /// The address the connection was dialled at (`connect::Session::dialled`); `None` when
-    /// not known (a Unix socket, a connection handed over): then the pooler check runs in full.
-    pub(crate) dialled: Option<SocketAddr>,
+    /// The host the connection reached and the address it dialled (`connect::Reached`);
+    /// `None` for a connection handed over. Without an address dialled (that, a Unix socket)
+    /// the pooler check runs in full.
+    pub(crate) reached: Option<Reached>,
 }
 
 impl Target {
@@ -39,16 +39,19 @@ impl Target {
             source: env.source(),
             environment: env.clone(),
             tenant_schema: env.migration.tenant_schema.clone(),
-            dialled: None,
+            reached: None,
         }
     }
 
-    /// The target `env` names, reached by a connection dialled at `dialled`.
-    pub(crate) fn dialled_at(env: &Environment, dialled: Option<SocketAddr>) -> Target {
-        Target {
-            dialled,
-            ..Target::of(env)
+    /// The target `env` names, reached on `reached`'s host (named in errors: the host of the
+    /// list the session is on).
+    pub(crate) fn reached(env: &Environment, reached: Option<&Reached>) -> Target {
+        let mut target = Target::of(env);
+        if let Some(reached) = reached {
+            target.connection = reached.spec(&env.connection).to_string();
+            target.reached = Some(reached.clone());
         }
+        target
     }
 }
 
@@ -84,15 +87,14 @@ pub fn refuse_reading_session(env: &Environment) -> Result<()> {
 /// (exit 5, `connect::refuse_transaction_pooling`, skipped when the server's end of the
 /// connection is the address and port dialled: `connect::is_direct`).
 ///
-/// With several hosts and `target_session_attrs=any` (the default), a session on a standby or
-/// a read-only server is replaced by one on the first host that can write: writing commands
-/// need the primary, while reading ones (`status`) take whichever host answered first.
+/// The session was opened for writing (`connect::Need::Write`): with several hosts and
+/// `target_session_attrs=any` (the default) it is on the first host that can write.
 ///
 /// What the pooler check could not tell, without refusing, is added to `warnings`.
 pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -> Result<String> {
-    let mut messages = read_state(client)?;
-    let mut attrs = target.environment.connection.target_session_attrs;
-    let mut dialled = target.dialled;
+    let messages = read_state(client)?;
+    let attrs = target.environment.connection.target_session_attrs;
+    let dialled = target.reached.as_ref().and_then(|r| r.dialled);
     let value = |messages: &[SimpleQueryMessage], i: usize| -> Option<String> {
         messages.iter().find_map(|m| match m {
             SimpleQueryMessage::Row(row) => row.get(i).map(str::to_string),
@@ -102,18 +104,6 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
     let column = |messages: &[SimpleQueryMessage], i: usize| -> String {
         value(messages, i).unwrap_or_default()
     };
-    let cannot_write =
-        |messages: &[SimpleQueryMessage]| column(messages, 1) == "t" || column(messages, 2) == "on";
-    if cannot_write(&messages)
-        && !target.environment.connection.more_hosts.is_empty()
-        && attrs == TargetSessionAttrs::Any
-    {
-        attrs = TargetSessionAttrs::ReadWrite;
-        let session = super::connect::open_session(&target.environment, attrs)?;
-        *client = session.client;
-        dialled = session.dialled;
-        messages = read_state(client)?;
-    }
     let direct = super::connect::is_direct(
         dialled,
         value(&messages, 4).as_deref(),
@@ -129,7 +119,8 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
     } = target;
     if column(1) == "t" {
         let error = Error::connection(format!(
-            "database {connection} is a standby server in recovery (read-only); nothing was run"
+            "database {connection} is on a standby in recovery, which cannot be written; nothing \
+             was run"
         ));
         if attrs.prefers_standby() {
             // The URL chose the standby: pointing it at the primary would not help.
@@ -184,7 +175,7 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
         super::connect::refuse_transaction_pooling(
             client,
             environment,
-            attrs,
+            target.reached.as_ref(),
             &column(3),
             warnings,
         )?;

@@ -92,6 +92,7 @@ impl Migrator {
         let (client, target) = self.client_for_writing()?;
         settings.stop = stop.map(|flag| crate::db::apply::Stop::watch(flag, client, &env));
         let (budget, started) = (options.lock_wait, Instant::now());
+        let reached = target.reached.clone();
         let result = with_lock(
             client,
             &target,
@@ -144,6 +145,7 @@ impl Migrator {
                     let run: Vec<&Migration> = plan.roll_back.iter().map(|r| r.migration).collect();
                     let fates = Ran {
                         env: &env,
+                        reached: reached.as_ref(),
                         table: &settings.table,
                         direction: Direction::Down,
                         run: &run,

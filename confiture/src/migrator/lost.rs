@@ -10,6 +10,7 @@ use super::report::MigrationReport;
 use super::run::{done, versions, RunFailure};
 use crate::config::Environment;
 use crate::db::apply::Direction;
+use crate::db::connect::{Need, Reached};
 use crate::error::ErrorKind;
 use crate::files::{Migration, TransactionMode};
 use crate::history::History;
@@ -19,6 +20,9 @@ use crate::ledger::TrackingTable;
 /// commit so far.
 pub(super) struct Ran<'r> {
     pub(super) env: &'r Environment,
+    /// The host the run's session reached (`None`: a connection handed over): only that server
+    /// can tell what it committed.
+    pub(super) reached: Option<&'r Reached>,
     /// The ledger, schema-qualified as the run wrote to it.
     pub(super) table: &'r TrackingTable,
     pub(super) direction: Direction,
@@ -86,7 +90,15 @@ impl Ran<'_> {
     fn confirm(&mut self, failure: &mut RunFailure) -> bool {
         let mut up_since_before = false;
         let took = self.took;
-        let ledger = crate::db::connect(self.env).and_then(|mut client| {
+        // The very host (and address) the run used: another host of the list — a standby that
+        // lags, a server that was never the run's — would answer for a server it is not. A
+        // connection handed over is rechecked on the host a writing command reaches.
+        let session = match self.reached {
+            Some(reached) => crate::db::connect::open_session_on(self.env, reached),
+            None => crate::db::connect::open_session(self.env, Need::Write),
+        };
+        let ledger = session.and_then(|session| {
+            let mut client = session.client;
             let ledger = crate::db::ledger::read(&mut client, self.table)?;
             up_since_before = server_uptime(&mut client).is_some_and(|up| up > took);
             Ok(ledger)

@@ -77,9 +77,10 @@ pub struct Migrator {
     pub(crate) embedded: Option<&'static EmbeddedMigrations>,
     pub(crate) check_options: CheckOptions,
     pub(crate) client: Option<postgres::Client>,
-    /// The address `client` was dialled at, when this session opened it (the pooler check's
-    /// shortcut, `db::connect::is_direct`); `None` for a connection handed over.
-    pub(crate) dialled: Option<std::net::SocketAddr>,
+    /// The host `client` reached, the address it dialled (the pooler check's shortcut,
+    /// `db::connect::is_direct`) and what for, when this session opened it; `None` for a
+    /// connection handed over.
+    pub(crate) reached: Option<crate::db::connect::Reached>,
     /// The client was handed over ([`Migrator::with_client`]) and its session not yet put back
     /// to its connection-time state: done on first use, as the engine's own connection starts.
     pub(crate) reset_pending: bool,
@@ -141,7 +142,7 @@ impl Migrator {
             embedded: None,
             check_options,
             client: None,
-            dialled: None,
+            reached: None,
             reset_pending: false,
             handed_over: false,
             on_connect: None,
@@ -218,7 +219,7 @@ impl Migrator {
     /// ```
     pub fn with_client(mut self, client: postgres::Client) -> Migrator {
         self.client = Some(client);
-        self.dialled = None;
+        self.reached = None;
         self.reset_pending = true;
         self.handed_over = true;
         self
@@ -292,7 +293,7 @@ impl Migrator {
             embedded: self.embedded,
             check_options: self.check_options.clone(),
             client: None,
-            dialled: None,
+            reached: None,
             reset_pending: false,
             handed_over: false,
             on_connect: None,
@@ -567,7 +568,8 @@ impl Migrator {
         &mut self,
         work: impl FnOnce(&Migrator) -> Result<T>,
     ) -> Result<T> {
-        Ok(self.while_connecting_then(work, |_, _| Ok(()))?.0)
+        let need = crate::db::connect::Need::Read;
+        Ok(self.while_connecting_then(work, need, |_, _| Ok(()))?.0)
     }
 
     /// [`Migrator::while_connecting`], and `then` run on the new session by the connecting
@@ -579,6 +581,7 @@ impl Migrator {
     pub(crate) fn while_connecting_then<T, U: Send + 'static>(
         &mut self,
         work: impl FnOnce(&Migrator) -> Result<T>,
+        need: crate::db::connect::Need,
         then: impl FnOnce(&mut crate::db::connect::Session, &crate::db::prefetch::Wanted) -> Result<U>
             + Send
             + 'static,
@@ -595,7 +598,7 @@ impl Migrator {
             then(session, wanted)
         };
         let ahead = match self.client {
-            None => crate::db::prefetch::Ahead::start_then(&self.env, then),
+            None => crate::db::prefetch::Ahead::start_then(&self.env, need, then),
             Some(_) => None,
         };
         let value = work(self)?;
@@ -616,7 +619,7 @@ impl Migrator {
     /// Keeps a connection this session opened, with the address it was dialled at.
     pub(crate) fn set_session(&mut self, session: crate::db::connect::Session) {
         self.client = Some(session.client);
-        self.dialled = session.dialled;
+        self.reached = Some(session.reached);
     }
 
     /// [`Migrator::set_session`] of a session just opened (nothing run on it yet), once a fleet
@@ -639,9 +642,16 @@ impl Migrator {
         &mut self,
     ) -> Result<(&mut postgres::Client, crate::db::writable::Target)> {
         crate::db::writable::refuse_reading_session(&self.env)?;
-        self.client()?;
-        let target = crate::db::writable::Target::dialled_at(&self.env, self.dialled);
-        Ok((self.client()?, target))
+        // A session this Migrator opened to read (a command before this one) may be on a
+        // host that cannot write: opened again for writing, on the host that can.
+        let need = crate::db::connect::Need::Write;
+        if !self.handed_over && (self.reached.as_ref()).is_some_and(|r| !r.serves(&self.env, need))
+        {
+            self.close_own_session();
+        }
+        self.client_for(need)?;
+        let target = crate::db::writable::Target::reached(&self.env, self.reached.as_ref());
+        Ok((self.client_for(need)?, target))
     }
 
     /// Drops the held connection when it is gone (the server restarted, the backend was
@@ -659,7 +669,7 @@ impl Migrator {
         let lost = client.is_closed() || (probe == Probe::Ask && client.is_valid(timeout).is_err());
         if lost {
             self.client = None;
-            self.dialled = None;
+            self.reached = None;
             // A new session starts in its connection-time state: nothing to reset.
             self.reset_pending = false;
             // The next one is this session's own.
@@ -674,22 +684,28 @@ impl Migrator {
     pub(crate) fn close_own_session(&mut self) {
         if !self.handed_over {
             self.client = None;
-            self.dialled = None;
+            self.reached = None;
         }
     }
 
     /// The connection, opened on first use, or again when the held one was lost.
     pub(crate) fn client(&mut self) -> Result<&mut postgres::Client> {
+        self.client_for(crate::db::connect::Need::Read)
+    }
+
+    /// [`Migrator::client`], a new one opened on the host `need` asks for.
+    pub(crate) fn client_for(
+        &mut self,
+        need: crate::db::connect::Need,
+    ) -> Result<&mut postgres::Client> {
         self.forget_lost_connection(Probe::Ask);
         if self.client.is_none() {
             self.announce_connect();
-            let attrs = self.env.connection.target_session_attrs;
             // A run that can be stopped ([`Migrator::stop_when`]) connects on a thread, so
             // that the stop ends the wait at once, not after `connect_timeout`.
-            let ahead = self
-                .stop
-                .as_ref()
-                .and_then(|_| crate::db::prefetch::Ahead::start_then(&self.env, |_, _| Ok(())));
+            let ahead = self.stop.as_ref().and_then(|_| {
+                crate::db::prefetch::Ahead::start_then(&self.env, need, |_, _| Ok(()))
+            });
             let session = match ahead {
                 // `then` does nothing: a stop once connected is a stop as it connected.
                 Some(ahead) => {
@@ -700,7 +716,7 @@ impl Migrator {
                         )?
                         .0
                 }
-                None => crate::db::connect::open_session(&self.env, attrs)?,
+                None => crate::db::connect::open_session(&self.env, need)?,
             };
             self.set_new_session(session)?;
         }

@@ -59,10 +59,11 @@ impl Migrator {
             wait,
             ..self.ledger_read()
         };
-        let (checked, ledger) = self
-            .while_connecting_then(Migrator::read_checked, move |session, _| {
-                read.run(&mut session.client)
-            })?;
+        let (checked, ledger) = self.while_connecting_then(
+            Migrator::read_checked,
+            crate::db::connect::Need::Read,
+            move |session, _| read.run(&mut session.client),
+        )?;
         let ledger = match ledger {
             Some(ledger) => ledger,
             None => self.off_runtime(&mut |_: Progress| {}, |m, _| {

@@ -15,6 +15,7 @@ use super::run::{
 use super::up_ahead::{LedgerAhead, Prepared, UpAhead};
 use crate::config::Environment;
 use crate::db::apply::{self, ApplySettings, Direction, Step, StepFailure};
+use crate::db::connect::Reached;
 use crate::db::ledger::{Access, Write};
 use crate::db::lock::HeldLock;
 use crate::error::{ErrorKind, Result};
@@ -107,6 +108,7 @@ impl Migrator {
             };
             self.while_connecting_then(
                 |m| m.up_request(options),
+                crate::db::connect::Need::Write,
                 move |session, wanted| ahead.run(session, wanted),
             )?
         };
@@ -139,6 +141,7 @@ impl Migrator {
             request: &request,
             settings: &settings,
             env: &env,
+            reached: target.reached.as_ref(),
             single: options.single_transaction,
             lock_wait: options.lock_wait,
             started: Instant::now(),
@@ -180,6 +183,8 @@ struct Locked<'a> {
     settings: &'a ApplySettings,
     /// To reconnect after a lost connection and read what the server committed.
     env: &'a Environment,
+    /// The host the run's session reached: the one that can tell what it committed.
+    reached: Option<&'a Reached>,
     /// `--single-transaction`.
     single: bool,
     /// `--lock-wait` covers the migration lock and the ledger read after it.
@@ -366,6 +371,7 @@ impl<'a> Locked<'a> {
         result.map_err(|mut f| {
             let fates = Ran {
                 env: self.env,
+                reached: self.reached,
                 table: &settings.table,
                 direction: Direction::Up,
                 run: apply,
@@ -498,7 +504,9 @@ impl Migrator {
         let found = crate::db::prefetch::unless_stopped(
             self.stop.clone(),
             crate::db::prefetch::interrupted_connecting,
-            move || crate::db::connect::open_session_if_exists(&env),
+            move || {
+                crate::db::connect::open_session_if_exists(&env, crate::db::connect::Need::Write)
+            },
         )??;
         if let Some(session) = found {
             self.set_new_session(session)?;

@@ -61,7 +61,7 @@ pub(crate) struct LedgerAhead {
 impl UpAhead {
     /// Runs on the connecting thread; see the module's documentation.
     pub(crate) fn run(self, session: &mut Session, wanted: &Wanted) -> Result<Prepared> {
-        let target = Target::dialled_at(&self.env, session.dialled);
+        let target = Target::reached(&self.env, Some(&session.reached));
         let client = &mut session.client;
         if !wanted.still() {
             return Ok(Prepared::Connected);

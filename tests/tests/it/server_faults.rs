@@ -1051,7 +1051,8 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
             .run(&[args, &["--database-url", &url]].concat())
             .code(3)
             .stderr_has(&format!(
-                "database postgres@localhost:{}/postgres is a standby server in recovery (read-only); nothing was run",
+                "database postgres@localhost:{}/postgres is on a standby in recovery, which \
+                 cannot be written; nothing was run",
                 cluster.port()
             ))
             .stderr_has("help: migrations run on the primary");
@@ -1065,7 +1066,11 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
         project
             .run(&[args, &["--database-url", &url]].concat())
             .code(3)
-            .stderr_has("is a standby server in recovery (read-only); nothing was run")
+            .stderr_has(&format!(
+                "database postgres@localhost:{}/postgres is on a standby in recovery, which \
+                 cannot be written; nothing was run",
+                cluster.port()
+            ))
             .stderr_has(
                 "target_session_attrs=prefer-standby in --database-url chose it: a writing \
                  command needs a read-write session on the primary",

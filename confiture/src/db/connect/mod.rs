@@ -13,7 +13,7 @@ use std::time::Duration;
 use postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{Environment, SslMode, TargetSessionAttrs};
+use crate::config::{ConnectionSpec, Environment, SslMode, TargetSessionAttrs};
 use crate::error::{Error, Result};
 use explain::explain;
 pub(crate) use explain::{createdb, missing_database};
@@ -56,22 +56,101 @@ pub fn connect(env: &Environment) -> Result<postgres::Client> {
 /// answered). One host asked for `any` is [`connect`] as ever. An invalid setting (a client
 /// key that cannot be used) ends the search at once: it would fail on every host.
 pub fn connect_for(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Client> {
-    open_session(env, attrs).map(|session| session.client)
+    let mut env = env.clone();
+    env.connection.target_session_attrs = attrs;
+    open_session(&env, Need::Read).map(|session| session.client)
 }
 
-/// A connection with the TCP address it was dialled at.
-pub(crate) struct Session {
-    pub(crate) client: postgres::Client,
+/// What a connection will do, which decides the host of `env`'s list it must reach: **the**
+/// rule, which callers ask for by need instead of choosing hosts or `target_session_attrs`
+/// themselves. A standby's answer is never a fact about the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Reading the target: the host `target_session_attrs` asks for (libpq's rule).
+    Read,
+    /// A writing command's session on the target: as asked, except that `any` (the default)
+    /// with several hosts moves on from a standby or a read-only server to the first host that
+    /// can write. Whether the session it got can write is then checked by
+    /// `writable::check`, in the round trip it makes anyway (one host, `prefer-standby`).
+    Write,
+    /// Creating a database: `--create-database`'s (`CreateDatabase`), or `verify`'s and
+    /// `drift`'s scratch one (`Scratch`): the first host that can write, whatever
+    /// `target_session_attrs` asks of the target's sessions, checked on every host (one alone
+    /// too), so that a standby is named as one rather than failing `CREATE DATABASE`.
+    CreateDatabase,
+    /// See [`Need::CreateDatabase`].
+    Scratch,
+}
+
+impl Need {
+    /// What the hosts are asked for: `None` when a host that can write is.
+    fn attrs(self, env: &Environment) -> Option<TargetSessionAttrs> {
+        let attrs = env.connection.target_session_attrs;
+        match self {
+            Need::Read => Some(attrs),
+            Need::Write
+                if attrs == TargetSessionAttrs::Any && !env.connection.more_hosts.is_empty() =>
+            {
+                None
+            }
+            Need::Write => Some(attrs),
+            Need::CreateDatabase | Need::Scratch => None,
+        }
+    }
+}
+
+/// Which host of the environment's list a session reached, and at which address: what a
+/// check after a lost connection reconnects to ([`open_session_on`]), what a scratch database
+/// is created and dropped on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reached {
+    /// The host and port, as the list names them.
+    pub(crate) host: String,
+    pub(crate) port: u16,
     /// The address and port the connection was made to, host names looked up by us (one
     /// address dialled at a time); `None` over a Unix socket, or when the name could not be
     /// looked up before the driver's own try. The pooler check compares it with the server's
     /// end of the connection ([`is_direct`]).
     pub(crate) dialled: Option<SocketAddr>,
+    /// What the session was opened for.
+    pub(crate) need: Need,
 }
 
-/// [`connect_for`], with the address dialled.
-pub(crate) fn open_session(env: &Environment, attrs: TargetSessionAttrs) -> Result<Session> {
-    select(env, attrs).map_err(|failed| failed.into_error(env, attrs))
+impl Reached {
+    /// `spec` with only this host (its password-file line).
+    pub(crate) fn spec(&self, spec: &ConnectionSpec) -> ConnectionSpec {
+        spec.with_host(&self.host, self.port)
+    }
+
+    /// Whether this session, opened for what it was, is one `need` would choose on `env`'s
+    /// hosts (reading and writing choose alike but for `any` on several hosts).
+    pub(crate) fn serves(&self, env: &Environment, need: Need) -> bool {
+        self.need.attrs(env) == need.attrs(env)
+    }
+}
+
+/// A connection with the host it reached.
+pub(crate) struct Session {
+    pub(crate) client: postgres::Client,
+    pub(crate) reached: Reached,
+}
+
+/// A session on the host of `env`'s list that `need` asks for.
+pub(crate) fn open_session(env: &Environment, need: Need) -> Result<Session> {
+    select(env, need).map_err(|failed| failed.into_error(env, need))
+}
+
+/// A new session on the very host (and address, when known) `reached` names, whatever it is
+/// now: what confirms what a lost session committed, which no other host can tell.
+pub(crate) fn open_session_on(env: &Environment, reached: &Reached) -> Result<Session> {
+    let mut one = env.clone();
+    one.connection = reached.spec(&env.connection);
+    open_at(&one, reached.dialled)
+        .map(|mut session| {
+            session.reached.need = reached.need;
+            session
+        })
+        .map_err(|failure| explain(&one, failure))
 }
 
 /// Connects to `env`'s database, or `Ok(None)` when the server answers that it does not exist
@@ -79,22 +158,23 @@ pub(crate) fn open_session(env: &Environment, attrs: TargetSessionAttrs) -> Resu
 /// [`connect`]'s error. With several hosts, `None` means that no host connected and one of
 /// them said so.
 pub fn connect_if_exists(env: &Environment) -> Result<Option<postgres::Client>> {
-    Ok(open_session_if_exists(env)?.map(|session| session.client))
+    Ok(open_session_if_exists(env, Need::Read)?.map(|session| session.client))
 }
 
 /// [`connect_if_exists`], with the address dialled.
-pub(crate) fn open_session_if_exists(env: &Environment) -> Result<Option<Session>> {
-    let attrs = env.connection.target_session_attrs;
-    match select(env, attrs) {
+pub(crate) fn open_session_if_exists(env: &Environment, need: Need) -> Result<Option<Session>> {
+    match select(env, need) {
         Ok(session) => Ok(Some(session)),
         Err(failed) if failed.missing_database => Ok(None),
-        Err(failed) => Err(failed.into_error(env, attrs)),
+        Err(failed) => Err(failed.into_error(env, need)),
     }
 }
 
 /// Why no host gave a session: one error per host tried (in order).
 struct NoSession {
-    errors: Vec<Error>,
+    /// With whether the host answered (a server's refusal, or a session that was not the one
+    /// asked for), rather than being unreachable.
+    errors: Vec<(Error, bool)>,
     /// A host answered that the database does not exist.
     missing_database: bool,
     /// A setting that is wrong whatever the host (boxed: the struct is an `Err`).
@@ -102,97 +182,148 @@ struct NoSession {
 }
 
 impl NoSession {
-    fn into_error(mut self, env: &Environment, attrs: TargetSessionAttrs) -> Error {
+    fn into_error(mut self, env: &Environment, need: Need) -> Error {
         if let Some(invalid) = self.invalid {
             return *invalid;
         }
         if self.errors.len() == 1 {
-            return self.errors.remove(0);
+            return self.errors.remove(0).0;
         }
         let spec = &env.connection;
-        let what = match attrs {
-            TargetSessionAttrs::Any => "accepted the connection".to_string(),
-            attrs => format!("gave a session with target_session_attrs={attrs}"),
+        // Only a `target_session_attrs` the user wrote (or left to `any`) is quoted.
+        let what = match (need, need.attrs(env)) {
+            (Need::Write, None) => {
+                "can be written (a writing command needs the primary)".to_string()
+            }
+            (_, None) => "can be written (creating a database needs the primary)".to_string(),
+            (_, Some(TargetSessionAttrs::Any)) => "accepted the connection".to_string(),
+            (_, Some(attrs)) => format!("gave a session with target_session_attrs={attrs}"),
         };
-        let mut error = Error::connection(format!("no host of {spec} {what}"));
-        for failure in self.errors {
-            error = error.with_detail(failure.message);
+        let mut error = Error::connection(format!("no host of {spec} {what}")).with_reason(
+            crate::error::Reason::Database {
+                database: spec.to_string(),
+            },
+        );
+        // The help follows the reasons: that of the first host that answered (the database
+        // does not exist, the password failed, a standby), else reachability.
+        let mut help = None;
+        for (failure, answered) in self.errors {
+            if answered && help.is_none() {
+                help.clone_from(&failure.help);
+                // Its SQLSTATE is the error's (JSON `sqlstate`).
+                error.share_source_of(&failure);
+            }
+            // Each host's reason whole: the server's message and SQLSTATE are its cause.
+            error = error.with_detail(failure.message_with_cause());
         }
-        error.with_help(format!(
-            "check that the hosts are reachable and which one is the primary; the hosts and \
-             target_session_attrs are in {}",
-            env.source()
-        ))
+        error.with_help(help.unwrap_or_else(|| {
+            format!(
+                "check that the hosts are reachable and which one is the primary; the hosts \
+                 and target_session_attrs are in {}",
+                env.source()
+            )
+        }))
     }
 }
 
-fn select(env: &Environment, attrs: TargetSessionAttrs) -> Result<Session, NoSession> {
+fn select(env: &Environment, need: Need) -> Result<Session, NoSession> {
     let spec = &env.connection;
     let mut failed = NoSession {
         errors: Vec::new(),
         missing_database: false,
         invalid: None,
     };
+    let attrs = need.attrs(env);
     // `prefer-standby`: the first host that answered, kept in case no standby does.
     let mut fallback = None;
     let wanted = match attrs {
-        TargetSessionAttrs::PreferStandby => TargetSessionAttrs::Standby,
+        Some(TargetSessionAttrs::PreferStandby) => Some(TargetSessionAttrs::Standby),
         attrs => attrs,
     };
+    let source = env.source();
     for (host, port) in spec.hosts() {
         let mut one = env.clone();
         one.connection = spec.with_host(host, port);
-        let mut session = match open(&one) {
+        let mut session = match open_at(&one, None) {
             Ok(session) => session,
             Err(Failure::Setup(error)) => {
                 failed.invalid = Some(Box::new(error));
                 return Err(failed);
             }
             Err(failure) => {
+                let answered =
+                    matches!(&failure, Failure::Driver(e, _) if e.as_db_error().is_some());
                 if let Failure::Driver(e, _) = &failure {
                     failed.missing_database |= e.code() == Some(&SqlState::INVALID_CATALOG_NAME);
                 }
-                failed.errors.push(explain(&one, failure));
+                failed.errors.push((explain(&one, failure), answered));
                 continue;
             }
         };
-        match session_mismatch(&mut session.client, wanted) {
+        session.reached.need = need;
+        // Creating a database needs a server that is not in recovery: a read-only default is
+        // lifted for the session that creates (`default_transaction_read_only`, a guard of the
+        // target, not of the server).
+        let read_only_counts = need == Need::Write;
+        match session_mismatch(&mut session.client, wanted, read_only_counts) {
             Ok(None) => return Ok(session),
             Ok(Some(reason)) => {
                 let shown = &one.connection;
-                let source = env.source();
-                let help = match wanted {
-                    TargetSessionAttrs::Primary | TargetSessionAttrs::ReadWrite => format!(
-                        "target_session_attrs={attrs} asks for the writable primary: name its \
-                         host (several may be listed, the primary is found among them); set in \
-                         {source}"
+                let help = match (need, wanted) {
+                    (Need::Scratch, None) => format!(
+                        "the scratch database is created on the primary: name its host in \
+                         {source} (several may be listed, the primary is found among them), or \
+                         give `--scratch-url URL` naming a server where this role may create \
+                         databases"
                     ),
+                    (_, None) => format!(
+                        "writing needs the primary: name its host in {source} (several may be \
+                         listed, the primary is found among them; after a failover, the \
+                         promoted one)"
+                    ),
+                    (_, Some(TargetSessionAttrs::Primary | TargetSessionAttrs::ReadWrite)) => {
+                        format!(
+                            "target_session_attrs={} asks for the writable primary: name its \
+                             host (several may be listed, the primary is found among them); set \
+                             in {source}",
+                            spec.target_session_attrs
+                        )
+                    }
                     _ => format!(
-                        "target_session_attrs={attrs} asks for a standby or a read-only \
+                        "target_session_attrs={} asks for a standby or a read-only \
                          session, and this server is neither: to read from it all the same, \
-                         use target_session_attrs=any; set in {source}"
+                         use target_session_attrs=any; set in {source}",
+                        spec.target_session_attrs
                     ),
                 };
-                failed
-                    .errors
-                    .push(Error::connection(format!("{shown} {reason}")).with_help(help));
-                if attrs == TargetSessionAttrs::PreferStandby && fallback.is_none() {
+                failed.errors.push((
+                    Error::connection(format!("{shown} {reason}"))
+                        .with_reason(crate::error::Reason::Database {
+                            database: shown.to_string(),
+                        })
+                        .with_help(help),
+                    true,
+                ));
+                if attrs == Some(TargetSessionAttrs::PreferStandby) && fallback.is_none() {
                     fallback = Some(session);
                 }
             }
-            Err(error) => failed.errors.push(error),
+            Err(error) => failed.errors.push((error, true)),
         }
     }
     fallback.ok_or(failed)
 }
 
-/// Why the session is not what `attrs` asks for, or `None` when it is. `any` costs no round
-/// trip; the others one (`pg_is_in_recovery()` and `transaction_read_only`, as libpq reads).
+/// Why the session is not what `attrs` asks for, or `None` when it is; `attrs` `None` asks for
+/// a server that is not in recovery and, when `read_only_counts`, a session that is not
+/// read-only. `any` costs no round trip; the others one (`pg_is_in_recovery()` and
+/// `transaction_read_only`, as libpq reads).
 fn session_mismatch(
     client: &mut postgres::Client,
-    attrs: TargetSessionAttrs,
+    attrs: Option<TargetSessionAttrs>,
+    read_only_counts: bool,
 ) -> Result<Option<&'static str>> {
-    if attrs == TargetSessionAttrs::Any {
+    if attrs == Some(TargetSessionAttrs::Any) {
         return Ok(None);
     }
     let messages = client
@@ -208,19 +339,28 @@ fn session_mismatch(
     let in_recovery = row.and_then(|r| r.get(0)) == Some("t");
     let read_only = row.and_then(|r| r.get(1)) == Some("on");
     Ok(match attrs {
-        TargetSessionAttrs::Primary if in_recovery => Some("is a standby, not the primary"),
-        TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby if !in_recovery => {
+        Some(TargetSessionAttrs::Primary) if in_recovery => {
+            Some("is a standby in recovery, not the primary")
+        }
+        Some(TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby) if !in_recovery => {
             Some("is not a standby")
         }
-        TargetSessionAttrs::ReadWrite if read_only => Some("is read-only"),
-        TargetSessionAttrs::ReadOnly if !read_only => Some("is not read-only"),
+        Some(TargetSessionAttrs::ReadWrite) | None if in_recovery => {
+            Some("is a standby in recovery")
+        }
+        Some(TargetSessionAttrs::ReadWrite) if read_only => {
+            Some("is read-only (transaction_read_only is on)")
+        }
+        None if read_only && read_only_counts => Some("is read-only (transaction_read_only is on)"),
+        Some(TargetSessionAttrs::ReadOnly) if !read_only => Some("is not read-only"),
         _ => None,
     })
 }
 
-fn open(env: &Environment) -> Result<Session, Failure> {
-    match attempt(env, true) {
-        Err(Failure::Driver(e, _)) if rejects_check_interval(&e) => attempt(env, false),
+/// A session on `env`'s first host, at address `pinned` alone when given.
+fn open_at(env: &Environment, pinned: Option<SocketAddr>) -> Result<Session, Failure> {
+    match attempt(env, true, pinned) {
+        Err(Failure::Driver(e, _)) if rejects_check_interval(&e) => attempt(env, false, pinned),
         other => other,
     }
 }
@@ -236,12 +376,27 @@ enum Failure {
 }
 
 /// One try at connecting to `env`'s first host, within `migration.connect_timeout`.
-fn attempt(env: &Environment, check_interval: bool) -> Result<Session, Failure> {
+fn attempt(
+    env: &Environment,
+    check_interval: bool,
+    pinned: Option<SocketAddr>,
+) -> Result<Session, Failure> {
     let mut config = driver_config(env, check_interval);
     let tls = tls_for(env, &mut config)?;
     let spec = &env.connection;
     let tcp = (!spec.is_unix_socket()).then(|| (spec.host.clone(), spec.port));
-    let open = move || dial(&config, tls, tcp);
+    let (host, port) = (spec.host.clone(), spec.port);
+    let open = move || {
+        dial(&config, tls, tcp, pinned).map(|(client, dialled)| Session {
+            client,
+            reached: Reached {
+                host,
+                port,
+                dialled,
+                need: Need::Read,
+            },
+        })
+    };
     let timeout = env.migration.connect_timeout;
     if timeout.is_zero() {
         return open().map_err(|(e, address)| Failure::Driver(e, address));
@@ -273,41 +428,38 @@ fn attempt(env: &Environment, check_interval: bool) -> Result<Session, Failure> 
 /// a name, except that we then know which address answered. The host name is still the
 /// driver's `host`, for TLS. A name that cannot be looked up here goes to the driver as it
 /// is (its error is the one users see), and then which address answered is not known.
-/// A failure comes with the address of the try that gave it, when known.
+/// A failure comes with the address of the try that gave it, when known. `pinned`: that
+/// address alone is dialled (the one a session reached before).
 fn dial(
     config: &postgres::Config,
     tls: Option<MakeRustlsConnect>,
     tcp: Option<(String, u16)>,
-) -> Result<Session, (postgres::Error, Option<SocketAddr>)> {
+    pinned: Option<SocketAddr>,
+) -> Result<(postgres::Client, Option<SocketAddr>), (postgres::Error, Option<SocketAddr>)> {
     let connect = |config: &postgres::Config| match &tls {
         Some(tls) => config.connect(tls.clone()),
         None => config.connect(postgres::NoTls),
     };
-    let addresses: Vec<SocketAddr> = tcp
-        .and_then(|(host, port)| (host.as_str(), port).to_socket_addrs().ok())
-        .map(Iterator::collect)
-        .unwrap_or_default();
+    let addresses: Vec<SocketAddr> = match pinned {
+        Some(address) => vec![address],
+        None => tcp
+            .and_then(|(host, port)| (host.as_str(), port).to_socket_addrs().ok())
+            .map(Iterator::collect)
+            .unwrap_or_default(),
+    };
     let mut last = None;
     for address in addresses {
         let mut pinned = config.clone();
         pinned.hostaddr(address.ip());
         match connect(&pinned) {
-            Ok(client) => {
-                return Ok(Session {
-                    client,
-                    dialled: Some(address),
-                })
-            }
+            Ok(client) => return Ok((client, Some(address))),
             Err(e) => last = Some((e, Some(address))),
         }
     }
     match last {
         Some(failed) => Err(failed),
         None => connect(config)
-            .map(|client| Session {
-                client,
-                dialled: None,
-            })
+            .map(|client| (client, None))
             .map_err(|e| (e, None)),
     }
 }

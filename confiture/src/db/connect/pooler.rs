@@ -12,7 +12,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::config::{Environment, TargetSessionAttrs};
+use super::Reached;
+use crate::config::Environment;
 use crate::error::{Error, Result};
 
 /// Whether the connection dialled at `dialled` reaches the server with nothing in between:
@@ -47,7 +48,8 @@ pub(crate) fn is_direct(
 /// may hand our statements to another server session, so the session-level migration lock
 /// and session settings would silently belong to somebody else. Called by the writing
 /// commands before they take the lock; `session` is what [`SESSION_IDENTITY`] answered on
-/// `client`, and `attrs` what chose its host (the second connection goes to the same one).
+/// `client`, and `reached` the host it reached (the second connection goes to the same one;
+/// `None`, a connection handed over: to the host a writing command would reach).
 ///
 /// A pooler answers `SHOW pool_mode` only on its admin console, so the check is behavioural,
 /// and looks for what a transaction pooler does and a session pooler never does, whatever
@@ -72,7 +74,7 @@ pub(crate) fn is_direct(
 pub(crate) fn refuse_transaction_pooling(
     client: &mut postgres::Client,
     env: &Environment,
-    attrs: TargetSessionAttrs,
+    reached: Option<&Reached>,
     session: &str,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
@@ -85,7 +87,7 @@ pub(crate) fn refuse_transaction_pooling(
         first: seen(client)?,
         rounds: Vec::new(),
     };
-    let mut probe = Some(Probe::start(env, attrs));
+    let mut probe = Some(Probe::start(env, reached));
     for _ in 0..ROUNDS {
         let mut theirs = None;
         if let Some(p) = &probe {
@@ -314,17 +316,22 @@ enum Asked {
 }
 
 impl Probe {
-    fn start(env: &Environment, attrs: TargetSessionAttrs) -> Probe {
-        let env = env.clone();
+    fn start(env: &Environment, reached: Option<&Reached>) -> Probe {
+        let (env, reached) = (env.clone(), reached.cloned());
         let (ask, asked) = mpsc::channel::<()>();
         let (tx, answers) = mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("confiture-pooler-check".to_string())
             .spawn(move || {
-                let mut other = match super::select(&env, attrs) {
+                // The host `client` reached: another would be another server.
+                let opened = match &reached {
+                    Some(reached) => super::open_session_on(&env, reached),
+                    None => super::open_session(&env, super::Need::Write),
+                };
+                let mut other = match opened {
                     Ok(other) => other,
-                    Err(failed) => {
-                        let _ = tx.send(Err(failed.into_error(&env, attrs)));
+                    Err(error) => {
+                        let _ = tx.send(Err(error));
                         return;
                     }
                 };

@@ -18,7 +18,10 @@ fn prepare(db: &TestDb) -> (crate::db::connect::Session, Prepared) {
         table: env.migration.tracking_table.clone(),
         lock_wait: Duration::from_secs(5),
     };
-    let (session, prepared) = Ahead::start_then(&env, move |s, w| ahead.run(s, w))
+    let (session, prepared) =
+        Ahead::start_then(&env, crate::db::connect::Need::Write, move |s, w| {
+            ahead.run(s, w)
+        })
         .expect("a thread")
         .wait()
         .expect("connected");
