@@ -496,8 +496,8 @@ fn dry_run_plan(t: &TargetReport) -> Option<(Direction, usize)> {
     }
 }
 
-/// The versions column: for `up` those applied by this run, for `status` how many are
-/// recorded and pending.
+/// The versions column: for `up` those applied by this run (`down`: rolled back), and those
+/// whose fate is unknown; for `status` how many are recorded and pending.
 fn versions_cell(command: &str, t: &TargetReport) -> String {
     if command == "status" {
         return match &t.report {
@@ -544,10 +544,15 @@ fn versions_cell(command: &str, t: &TargetReport) -> String {
     } else {
         &t.applied
     };
-    if versions.is_empty() {
-        "—".to_string()
-    } else {
-        render::versions(versions)
+    // `up` and `down` alike: what may have committed after a lost connection, in the words
+    // of a failed run's own error (`render::fate`).
+    let unknown =
+        (!t.unknown.is_empty()).then(|| format!("fate unknown: {}", render::versions(&t.unknown)));
+    match (versions.is_empty(), unknown) {
+        (true, None) => "—".to_string(),
+        (true, Some(unknown)) => unknown,
+        (false, None) => render::versions(versions),
+        (false, Some(unknown)) => format!("{}; {unknown}", render::versions(versions)),
     }
 }
 

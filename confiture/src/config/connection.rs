@@ -187,7 +187,7 @@ pub struct ConnectionSpec {
 /// parsers refuse such a value ([`password_pair_end`]), a spec built by hand is shown safely too.
 impl fmt::Display for ConnectionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@", shown(&masked(&self.user)))?;
+        write!(f, "{}@", shown(&self.shown_user()))?;
         for (i, (host, port)) in self.hosts().enumerate() {
             let comma = if i == 0 { "" } else { "," };
             let host = masked(host);
@@ -197,7 +197,7 @@ impl fmt::Display for ConnectionSpec {
                 write!(f, "{comma}{}:{port}", shown(&host))?;
             }
         }
-        write!(f, "/{}", shown(&masked(&self.dbname)))
+        write!(f, "/{}", shown(&self.shown_dbname()))
     }
 }
 
@@ -342,11 +342,43 @@ impl ConnectionSpec {
             && self.dbname == other.dbname
     }
 
+    /// The user as every message names it, `Display` included: up to a `password=` inside
+    /// it, `***` after (parsing refuses such a name; a spec built by hand may hold one). The
+    /// caller quotes it its way, each escaping control characters: [`quoted`] in a sentence,
+    /// `hint::quote` in a command, the SQL of a help through the connection error's escaping.
+    pub(crate) fn shown_user(&self) -> std::borrow::Cow<'_, str> {
+        masked(&self.user)
+    }
+
+    /// The database name as every message names it ([`ConnectionSpec::shown_user`]'s rule).
+    pub(crate) fn shown_dbname(&self) -> std::borrow::Cow<'_, str> {
+        masked(&self.dbname)
+    }
+
+    /// The first host as every message names it ([`ConnectionSpec::shown_user`]'s rule).
+    #[cfg_attr(not(feature = "db"), allow(dead_code))]
+    pub(crate) fn shown_host(&self) -> std::borrow::Cow<'_, str> {
+        masked(&self.host)
+    }
+
     /// `text` with every occurrence of the password replaced by `***`, in any percent-encoding
     /// (each byte as itself or as `%XX`, either case: a URL echoed as typed may encode more
     /// than it needs to): applied to driver messages before they reach an error, just in case,
     /// and by the CLI to its errors when a connection string was given on its command line.
+    /// A name of the spec holding a `password=` (user, database, host) is replaced by its
+    /// shown form too (up to the `password=`, `***` after, as `Display` shows it): the
+    /// server's messages quote the names.
     pub fn scrub(&self, text: &str) -> String {
+        let mut text = std::borrow::Cow::Borrowed(text);
+        let names = [&self.user, &self.dbname, &self.host]
+            .into_iter()
+            .chain(self.more_hosts.iter().map(|(host, _)| host));
+        for name in names {
+            if let std::borrow::Cow::Owned(shown) = masked(name) {
+                text = std::borrow::Cow::Owned(text.replace(name.as_str(), &shown));
+            }
+        }
+        let text = text.as_ref();
         let Some(password) = self.password.as_deref().filter(|p| !p.is_empty()) else {
             return text.to_string();
         };

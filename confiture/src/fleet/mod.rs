@@ -218,6 +218,18 @@ pub enum CommandReport {
     Drift(Box<DriftReport>),
 }
 
+impl CommandReport {
+    /// `up`, `down`: the versions whose fate is unknown ([`UpReport::unknown`],
+    /// [`DownReport::unknown`]); empty for the other commands.
+    pub fn unknown(&self) -> &[String] {
+        match self {
+            CommandReport::Up(r) => &r.unknown,
+            CommandReport::Down(r) => &r.unknown,
+            CommandReport::Status(_) | CommandReport::Verify(_) | CommandReport::Drift(_) => &[],
+        }
+    }
+}
+
 /// One target in a [`FleetReport`] (one entry of the JSON's `targets`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -245,6 +257,10 @@ pub struct TargetReport {
     pub applied: Vec<String>,
     /// `down`: versions this run rolled back.
     pub rolled_back: Vec<String>,
+    /// `up`, `down`: versions whose fate is unknown — the connection was lost while they ran
+    /// and no new connection could read the ledger; they may have committed (`migrate status`
+    /// tells). Its command report's list ([`CommandReport::unknown`]), in both directions.
+    pub unknown: Vec<String>,
     /// The error, as a single-database report's `errors` shows it (file and line of a failed
     /// migration, SQLSTATE).
     pub error: Option<ReportedError>,
@@ -932,6 +948,7 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
         exit_code: None,
         applied: Vec::new(),
         rolled_back: Vec::new(),
+        unknown: Vec::new(),
         error: None,
         duration_ms: None,
         report: None,
@@ -955,6 +972,9 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
         Some(CommandReport::Down(r)) => report.rolled_back = r.rolled_back.clone(),
         Some(CommandReport::Drift(r)) => report.applied = r.replayed.clone(),
         Some(CommandReport::Verify(_)) | None => {}
+    }
+    if let Some(r) = &ran.report {
+        report.unknown = r.unknown().to_vec();
     }
     report.shared_with = ran.shared_with;
     report.created_database = ran.created_database;

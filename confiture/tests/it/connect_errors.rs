@@ -588,3 +588,99 @@ fn only_a_server_that_refuses_tls_is_said_not_to_offer_it() {
         "{text}"
     );
 }
+
+/// A database of this test's own with any name (`common::TestDb` picks its own), dropped
+/// at the end however the test ends.
+struct NamedDb(String);
+
+impl NamedDb {
+    fn create(name: &str, options: &str) -> NamedDb {
+        common::admin()
+            .batch_execute(&format!("CREATE DATABASE \"{name}\" {options}"))
+            .unwrap_or_else(|e| panic!("create database {name:?}: {e}"));
+        NamedDb(name.to_string())
+    }
+}
+
+impl Drop for NamedDb {
+    fn drop(&mut self) {
+        let _ = common::admin().batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.0
+        ));
+    }
+}
+
+/// A spec built by hand through the library may hold a `password=` inside its user or
+/// database name (parsing refuses one) and control characters: no refusal shows what follows
+/// the `password=` — message, help (`createdb`, `ALTER`, `GRANT`), details, the server's cause
+/// — and none prints a control character raw.
+#[test]
+fn a_name_holding_a_password_pair_is_masked_and_escaped_in_every_refusal() {
+    const SECRET: &str = "hunter2";
+    let odd = |prefix: &str| format!("{};password={SECRET}\u{1b}[2J", common::unique(prefix));
+    let checked = |what: &str, err: &confiture::Error, expected: &str| {
+        // What is shown (the driver's error kept whole as the source is not).
+        let text = format!(
+            "{err} | {:?} | {:?} | {:?}",
+            err.help,
+            err.details,
+            err.cause()
+        );
+        assert_eq!(err.exit_code(), exit::CONNECTION, "{what}: {text}");
+        assert!(!text.contains(SECRET), "{what}: {text}");
+        let shown = [
+            Some(err.message.clone()),
+            err.help.clone(),
+            err.cause().map(str::to_string),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(err.details.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" | ");
+        assert!(!shown.contains('\u{1b}'), "{what}: {shown}");
+        assert!(shown.contains(expected), "{what}: {shown}");
+    };
+    let by_hand = |user: &str, dbname: &str| {
+        let mut env = env(&format!(
+            "{}?sslmode=disable",
+            common::server().url_as("postgres", Some(PASSWORD), "postgres")
+        ));
+        env.connection.user = user.to_string();
+        env.connection.dbname = dbname.to_string();
+        env
+    };
+
+    // A database that does not exist: the message, the createdb help, the server's cause.
+    let absent = odd("cft_absent");
+    let err = common::connect_err(&by_hand("postgres", &absent));
+    checked("missing database", &err, "createdb");
+
+    // A database's CONNECTION LIMIT, then ALLOW_CONNECTIONS false.
+    let db = NamedDb::create(&odd("cft_limit"), "CONNECTION LIMIT 0");
+    let role = Role::create("");
+    let err = common::connect_err(&by_hand(&role.name, &db.0));
+    checked("database limit", &err, "allows no more connections");
+    common::admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS false",
+            db.0
+        ))
+        .unwrap();
+    let err = common::connect_err(&by_hand("postgres", &db.0));
+    checked("closed database", &err, "does not accept connections");
+
+    // A role's CONNECTION LIMIT.
+    let limited = Role {
+        name: odd("cft_role"),
+    };
+    common::admin()
+        .batch_execute(&format!(
+            "CREATE ROLE \"{}\" LOGIN NOSUPERUSER CONNECTION LIMIT 0",
+            limited.name
+        ))
+        .unwrap();
+    let err = common::connect_err(&by_hand(&limited.name, "postgres"));
+    checked("role limit", &err, "allows no more connections");
+}

@@ -1030,6 +1030,93 @@ fn a_down_whose_session_is_terminated_says_from_the_ledger_what_was_rolled_back(
     }
 }
 
+/// A fleet target whose session is ended mid-run while no new connection can read its ledger
+/// (the database stops accepting connections first): the migrations of the message cut short
+/// have an unknown fate, and the fleet's table and JSON say which, for `up` and `down` alike —
+/// the same list as the target's own report.
+#[test]
+fn a_fleet_target_s_unknown_fate_is_in_its_table_row_and_json_entry_up_and_down() {
+    for direction in [Direction::Up, Direction::Down] {
+        let db = TestDb::new("unknown_fleet");
+        let project = project_sleeping_in(direction);
+        project.write("tenants.txt", format!("{}\n", db.url()));
+        let mut client = db.connect();
+        client
+            .batch_execute("CREATE TABLE pause (x int)")
+            .expect("pause");
+        let command = match direction {
+            Direction::Up => vec!["migrate", "up"],
+            Direction::Down => vec!["migrate", "down", "--steps", "3"],
+        };
+        for json in [false, true] {
+            if direction == Direction::Down {
+                // 001–003 applied again, 002's rollback to be paused.
+                client.batch_execute("DELETE FROM pause").expect("unpause");
+                project
+                    .run(&["migrate", "up", "--database-url", &db.url()])
+                    .code(0);
+            }
+            client
+                .batch_execute("INSERT INTO pause VALUES (1)")
+                .expect("pause");
+            let mut args = command.clone();
+            args.extend(["--targets", "tenants.txt"]);
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = project
+                .cli()
+                .args(&args)
+                .args(["--database-url", &db.url()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn the CLI under test");
+            let pid = sleeping_backend(&mut client, &db.name);
+            // No new connection gets in: the ledger cannot be read again.
+            let allow = |allowed: bool| {
+                admin()
+                    .batch_execute(&format!(
+                        "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS {allowed}",
+                        db.name
+                    ))
+                    .expect("ALLOW_CONNECTIONS");
+            };
+            allow(false);
+            client
+                .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+                .expect("pg_terminate_backend");
+            let run = finish(child);
+            allow(true);
+            run.code(exit::CONNECTION);
+            if json {
+                let doc = run.json();
+                let target = &doc["targets"][0];
+                let unknown = &target["report"]["unknown"];
+                assert!(
+                    unknown
+                        .as_array()
+                        .is_some_and(|u| u.iter().any(|v| v == "002")),
+                    "{direction:?}: {}",
+                    run.dump()
+                );
+                assert_eq!(&target["unknown"], unknown, "{direction:?}: {}", run.dump());
+            } else {
+                let row = run
+                    .stdout
+                    .lines()
+                    .find(|l| l.contains(&db.name))
+                    .unwrap_or_else(|| panic!("no row for the target: {}", run.dump()));
+                assert!(
+                    row.contains("fate unknown: ") && row.contains("002"),
+                    "{direction:?}: {}",
+                    run.dump()
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
     // A cluster started with standby.signal and no primary stays in recovery for good, and

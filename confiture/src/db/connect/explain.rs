@@ -10,7 +10,7 @@ use postgres::error::{DbError, SqlState};
 
 use super::probe::{self, SslAnswer};
 use super::Failure;
-use crate::config::{shown, ConnectionSpec, Environment, SslMode};
+use crate::config::{quoted, shown, ConnectionSpec, Environment, SslMode};
 use crate::error::{Error, Reason};
 
 /// The driver's error text with its causes, password removed.
@@ -145,7 +145,7 @@ fn not_postgres(env: &Environment, peer: &Peer<'_>, byte: u8) -> Error {
     let spec = &env.connection;
     let at = match peer.dialled {
         Some(address) => address.to_string(),
-        None => format!("{}:{}", spec.host, spec.port),
+        None => format!("{}:{}", spec.shown_host(), spec.port),
     };
     let answer = if byte.is_ascii_graphic() {
         format!("\"{}\"", char::from(byte))
@@ -177,8 +177,8 @@ fn timeout_setting(env: &Environment) -> &'static str {
 /// what creates it depends on what the database is for.
 pub(crate) fn missing_database(spec: &ConnectionSpec) -> Error {
     Error::connection(format!(
-        "database \"{}\" does not exist (connecting as {spec})",
-        spec.dbname
+        "database {} does not exist (connecting as {spec})",
+        quoted(&spec.shown_dbname())
     ))
     .with_reason(Reason::Database {
         database: spec.to_string(),
@@ -189,16 +189,16 @@ pub(crate) fn missing_database(spec: &ConnectionSpec) -> Error {
 pub(crate) fn createdb(spec: &ConnectionSpec) -> String {
     format!(
         "createdb -h {} -p {} -U {} {}{}",
-        crate::hint::quote(&spec.host),
+        crate::hint::quote(&spec.shown_host()),
         spec.port,
-        crate::hint::quote(&spec.user),
+        crate::hint::quote(&spec.shown_user()),
         // A name starting with `-` would be read as an option.
         if spec.dbname.starts_with('-') {
             "-- "
         } else {
             ""
         },
-        crate::hint::quote(&spec.dbname)
+        crate::hint::quote(&spec.shown_dbname())
     )
 }
 
@@ -224,21 +224,21 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
             .ends_with("is not currently accepting connections")
     {
         Error::connection(format!(
-            "database \"{}\" does not accept connections (refused {spec})",
-            spec.dbname
+            "database {} does not accept connections (refused {spec})",
+            quoted(&spec.shown_dbname())
         ))
         .with_help(format!(
             "a superuser can open it with `ALTER DATABASE {} ALLOW_CONNECTIONS true`; \
              or name another database in {source}",
-            quote_ident(&spec.dbname)
+            quote_ident(&spec.shown_dbname())
         ))
     } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
         // The server's message is the cause.
         Error::connection(format!("the server refused {spec}")).with_help(format!(
             "the database's owner or a superuser can run `GRANT CONNECT ON DATABASE {} TO {}`; \
              or connect as another user in {source}",
-            quote_ident(&spec.dbname),
-            quote_ident(&spec.user)
+            quote_ident(&spec.shown_dbname()),
+            quote_ident(&spec.shown_user())
         ))
     } else if *code == SqlState::CANNOT_CONNECT_NOW {
         Error::connection(format!(
@@ -537,9 +537,9 @@ fn client_certificate_refused(env: &Environment, reason: &str) -> Error {
         .with_detail(spec.scrub(reason))
         .with_help(format!(
             "the certificate must be signed by a CA in the server's ssl_ca_file, be valid now, \
-             and (clientcert=verify-full) name the user \"{}\" as its common name; check \
+             and (clientcert=verify-full) name the user {} as its common name; check \
              sslcert and sslkey in {source}",
-            spec.user
+            quoted(&spec.shown_user())
         )),
     }
 }
@@ -597,22 +597,22 @@ fn connection_limit(message: &str) -> ConnectionLimit {
 }
 
 fn too_many_connections(spec: &ConnectionSpec, limit: ConnectionLimit) -> Error {
-    let db = quote_ident(&spec.dbname);
-    let role = quote_ident(&spec.user);
+    let db = quote_ident(&spec.shown_dbname());
+    let role = quote_ident(&spec.shown_user());
     match limit {
         ConnectionLimit::Database => Error::connection(format!(
-            "database \"{}\" allows no more connections (refused {spec}): its CONNECTION LIMIT \
+            "database {} allows no more connections (refused {spec}): its CONNECTION LIMIT \
              is reached",
-            spec.dbname
+            quoted(&spec.shown_dbname())
         ))
         .with_help(format!(
             "retry when its other sessions end, or raise the limit: `ALTER DATABASE {db} \
              CONNECTION LIMIT 20` (-1 for none; see `SELECT datconnlimit FROM pg_database`)"
         )),
         ConnectionLimit::Role => Error::connection(format!(
-            "role \"{}\" allows no more connections (refused {spec}): its CONNECTION LIMIT is \
+            "role {} allows no more connections (refused {spec}): its CONNECTION LIMIT is \
              reached",
-            spec.user
+            quoted(&spec.shown_user())
         ))
         .with_help(format!(
             "retry when its other sessions end, or raise the limit: `ALTER ROLE {role} \
@@ -703,6 +703,41 @@ mod tests {
             "{help}"
         );
         assert!(help.contains("max_connections"), "{help}");
+    }
+
+    /// The messages said outside a connection's own error (a fleet query's missing database,
+    /// its `createdb`) take the names as `Display` shows them: a `password=` inside one masked,
+    /// control characters escaped.
+    #[test]
+    fn names_said_outside_a_connection_error_are_masked_and_escaped() {
+        let mut spec = ConnectionSpec::parse("postgresql://u@h/db").unwrap();
+        spec.user = "u,password=secret\u{1b}".to_string();
+        spec.host = "h,password=secret".to_string();
+        spec.dbname = "-db;password=secret\u{1b}[2J".to_string();
+        let message = missing_database(&spec).message;
+        assert_eq!(
+            message,
+            "database \"-db;password=***\" does not exist (connecting as \
+             u,password=***@h,password=***:5432/-db;password=***)"
+        );
+        let command = createdb(&spec);
+        assert_eq!(
+            command,
+            "createdb -h 'h,password=***' -p 5432 -U 'u,password=***' -- '-db;password=***'"
+        );
+        for text in [&message, &command] {
+            assert!(
+                !text.contains("secret") && !text.contains('\u{1b}'),
+                "{text}"
+            );
+        }
+        let limit = too_many_connections(&spec, ConnectionLimit::Role);
+        assert!(
+            limit.message.starts_with("role \"u,password=***\" allows"),
+            "{}",
+            limit.message
+        );
+        assert!(!format!("{limit:?}").contains("secret"), "{limit:?}");
     }
 
     #[test]
