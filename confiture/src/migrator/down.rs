@@ -130,6 +130,7 @@ impl Migrator {
                     client,
                     settings,
                     &steps,
+                    None,
                     progress,
                     &mut notices,
                     &mut |m, d| {
