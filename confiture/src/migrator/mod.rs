@@ -633,14 +633,18 @@ impl Migrator {
     }
 
     /// The connection, opened on first use, and what a writing command checks it against
-    /// (`writable::check`).
+    /// (`writable::check`). Probed once ([`Migrator::client`]): asking the server again right
+    /// after cost every writing command a round trip.
     pub(crate) fn client_for_writing(
         &mut self,
     ) -> Result<(&mut postgres::Client, crate::db::writable::Target)> {
         crate::db::writable::refuse_reading_session(&self.env)?;
         self.client()?;
         let target = crate::db::writable::Target::dialled_at(&self.env, self.dialled);
-        Ok((self.client()?, target))
+        match &mut self.client {
+            Some(client) => Ok((client, target)),
+            None => Err(Error::connection("not connected")),
+        }
     }
 
     /// Drops the held connection when it is gone (the server restarted, the backend was
