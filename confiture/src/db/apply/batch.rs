@@ -246,6 +246,8 @@ impl Runner<'_, '_> {
         let message = self.progress.next_message(&self.costs, limits);
         let first = message.start;
         if self.settings.stopped() {
+            // Never leave the session inside the DDL's transaction.
+            self.commit_ledger().map_err(|f| (first, f))?;
             return Err((first, stopped(&self.steps[first], None)));
         }
         self.events.start(first);
@@ -325,7 +327,8 @@ impl Runner<'_, '_> {
     }
 
     /// Commits the tracking table's DDL ([`run_steps`]) on its own, if it is still
-    /// pending: before a first message that prepares no ledger rows.
+    /// pending: before a first message that prepares no ledger rows, or a run stopped before
+    /// its first message (as it committed before the run when it had a round trip of its own).
     fn commit_ledger(&mut self) -> Result<(), StepFailure> {
         match self.ledger.take() {
             Some(ledger) => ledger.commit(self.client).map(drop).map_err(ledger_failure),

@@ -101,6 +101,7 @@ fn run_with_pending(
     db: &TestDb,
     migrations: u32,
     before: &str,
+    stopped: bool,
 ) -> (
     crate::db::connect::Session,
     Result<(), (usize, crate::db::apply::StepFailure)>,
@@ -140,7 +141,10 @@ fn run_with_pending(
         lock_retries: 0,
         ledger_lock_wait: Duration::from_secs(5),
         held_lock: None,
-        stop: None,
+        stop: stopped.then(|| {
+            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+            apply::Stop::watch(flag, &session.client, &db.environment())
+        }),
         scratch: None,
     };
     let steps: Vec<Step<'_>> = checked
@@ -166,7 +170,7 @@ fn run_with_pending(
 #[test]
 fn the_ledger_ddl_commits_with_the_first_message_of_migrations() {
     let db = TestDb::new("upaheadrun");
-    let (mut session, result) = run_with_pending(&db, 3, "");
+    let (mut session, result) = run_with_pending(&db, 3, "", false);
     result.expect("applied");
     assert_eq!(db.ledger(), ["001:create_t", "002:row", "003:row"]);
     let left = session
@@ -186,7 +190,7 @@ fn the_ledger_ddl_commits_with_the_first_message_of_migrations() {
 #[test]
 fn a_single_migration_commits_the_ledger_ddl_before_it() {
     let db = TestDb::new("upaheadone");
-    let (_session, result) = run_with_pending(&db, 1, "");
+    let (_session, result) = run_with_pending(&db, 1, "", false);
     result.expect("applied");
     assert_eq!(db.ledger(), ["001:create_t"]);
 }
@@ -197,8 +201,12 @@ fn a_single_migration_commits_the_ledger_ddl_before_it() {
 #[test]
 fn a_failed_prepare_rolls_the_ddl_back_and_creates_the_ledger_on_its_own() {
     let db = TestDb::new("upaheadprep");
-    let (_session, result) =
-        run_with_pending(&db, 3, "ALTER TABLE tb_confiture DROP COLUMN applied_by;");
+    let (_session, result) = run_with_pending(
+        &db,
+        3,
+        "ALTER TABLE tb_confiture DROP COLUMN applied_by;",
+        false,
+    );
     result.expect("applied");
     assert_eq!(db.ledger(), ["001:create_t", "002:row", "003:row"]);
     assert_eq!(
@@ -207,4 +215,21 @@ fn a_failed_prepare_rolls_the_ddl_back_and_creates_the_ledger_on_its_own() {
         Some("3"),
         "the ledger created again whole"
     );
+}
+
+/// A run stopped before its first message never leaves the session inside the DDL's
+/// transaction (a `Migrator` kept across commands would run the next one in it): the DDL
+/// commits, as it did before the run when it had a round trip of its own, and nothing else runs.
+#[test]
+fn a_run_stopped_before_its_first_message_leaves_no_transaction_open() {
+    let db = TestDb::new("upaheadstop");
+    let (mut session, result) = run_with_pending(&db, 3, "", true);
+    assert!(result.is_err(), "stopped");
+    let left = session
+        .client
+        .simple_query("SELECT pg_catalog.pg_current_xact_id_if_assigned() IS NULL")
+        .expect("a query");
+    assert!(is_true(&left), "no transaction left open");
+    assert!(db.table_exists("tb_confiture"));
+    assert!(db.ledger().is_empty(), "no migration ran");
 }
