@@ -133,6 +133,7 @@ impl Migrator {
                     client,
                     settings,
                     &steps,
+                    None,
                     progress,
                     &mut notices,
                     &mut |m, d| {

@@ -637,7 +637,8 @@ impl Migrator {
     }
 
     /// The connection, opened on first use, and what a writing command checks it against
-    /// (`writable::check`).
+    /// (`writable::check`). Probed once ([`Migrator::client`]): asking the server again right
+    /// after cost every writing command a round trip.
     pub(crate) fn client_for_writing(
         &mut self,
     ) -> Result<(&mut postgres::Client, crate::db::writable::Target)> {
@@ -649,9 +650,13 @@ impl Migrator {
         {
             self.close_own_session();
         }
+        // Checked once (`client_for`), then handed out without a second check.
         self.client_for(need)?;
         let target = crate::db::writable::Target::reached(&self.env, self.reached.as_ref());
-        Ok((self.client_for(need)?, target))
+        match &mut self.client {
+            Some(client) => Ok((client, target)),
+            None => Err(Error::connection("not connected")),
+        }
     }
 
     /// Drops the held connection when it is gone (the server restarted, the backend was

@@ -322,12 +322,15 @@ pub(super) fn done(
 }
 
 /// Runs migrations one transaction each, several transactions to a message (see
-/// [`apply::run_steps`]); only the last commits synchronously. Progress is reported per
+/// [`apply::run_steps`]); only the last commits synchronously. `ledger`: the tracking table's
+/// DDL, sent and not committed, which commits with the run's first message
+/// ([`apply::run_steps`]). Progress is reported per
 /// migration, as each message returns.
 pub(super) fn run_each(
     client: &mut Client,
     settings: &ApplySettings,
     steps: &[Step<'_>],
+    ledger: Option<apply::PendingLedger>,
     progress: &mut dyn FnMut(Progress),
     warnings: &mut Vec<String>,
     on_done: &mut dyn FnMut(&Migration, Option<Duration>),
@@ -344,6 +347,7 @@ pub(super) fn run_each(
         settings,
         steps,
         apply::BatchLimits::default(),
+        ledger,
         &mut |event| match event {
             apply::StepEvent::Started(i) => {
                 let step = &steps[i];

@@ -196,6 +196,13 @@ struct Locked<'a> {
     in_fleet: bool,
 }
 
+/// The ledger `up` applies into: its rows as the run read them, and its DDL when it has not
+/// committed yet (it commits with the first message of the migrations, `apply::run_steps`).
+struct Ledger<'r> {
+    read: &'r [LedgerRow],
+    pending: Option<apply::PendingLedger>,
+}
+
 impl<'a> Locked<'a> {
     /// Reads the ledger (unless the connecting thread did: `ahead`), plans, refuses what the
     /// plan or the role's rights forbid, creates the tracking table once the plan is accepted
@@ -236,9 +243,17 @@ impl<'a> Locked<'a> {
                 return Err(refused);
             }
         };
-        // Only once the plan is accepted: a refused `up` leaves the database as it was.
+        // Only once the plan is accepted: a refused `up` leaves the database as it was. The
+        // DDL the connecting thread sent commits with the first message of the migrations
+        // when they run one transaction each (`apply::run_steps`): no round trip
+        // of its own.
+        let mut ledger = None;
         if !initialised {
             settings.table = match pending {
+                Some(pending) if !self.single && !plan.apply.is_empty() => {
+                    ledger = Some(pending);
+                    settings.table
+                }
                 Some(pending) => pending.commit(client)?,
                 None => apply::create_tracking_table(client, &settings.table, settings.scratch)?,
             };
@@ -251,7 +266,11 @@ impl<'a> Locked<'a> {
         let result = if self.single {
             run_single(client, &settings, &rows, &plan.apply, progress, report)
         } else {
-            self.apply_each(client, &settings, &rows, &plan.apply, progress, report)
+            let ledger = Ledger {
+                read: &rows,
+                pending: ledger,
+            };
+            self.apply_each(client, &settings, ledger, &plan.apply, progress, report)
         };
         result.map_err(|f| self.without_snapshot(&rows, self.in_a_fleet(f)))
     }
@@ -341,7 +360,7 @@ impl<'a> Locked<'a> {
         &self,
         client: &mut Client,
         settings: &ApplySettings,
-        read: &[LedgerRow],
+        ledger: Ledger<'_>,
         apply: &[&Migration],
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
@@ -353,13 +372,14 @@ impl<'a> Locked<'a> {
             .map(|(i, m)| Step::up(m, i == last))
             .collect();
         // The rows each must leave in the ledger, checked before it commits.
-        apply::keep_rows(read, &mut steps);
+        apply::keep_rows(ledger.read, &mut steps);
         let started = std::time::Instant::now();
         let mut warnings = Vec::new();
         let result = run_each(
             client,
             settings,
             &steps,
+            ledger.pending,
             progress,
             &mut warnings,
             &mut |m, d| {

@@ -16,7 +16,10 @@ use super::markers::is_ours;
 use super::no_transaction::run_statements;
 use super::script::{placed_in_message, EncodingChanged, SendError};
 use super::sql::{batch, Batch, MARKER, MS_COLUMN, RESET_TIMEOUTS, STEP_COLUMN};
-use super::{retry_backoff, ApplySettings, BatchLimits, Direction, Step, StepFailure, StepOutcome};
+use super::{
+    create_tracking_table, retry_backoff, ApplySettings, BatchLimits, Direction, PendingLedger,
+    Step, StepFailure, StepOutcome,
+};
 use crate::db::backoff::Backoff;
 use crate::db::is_connection_lost;
 use crate::db::notices::{collecting, Notice};
@@ -84,6 +87,19 @@ pub(super) fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::E
         client.batch_execute(&sql)?;
     }
     Ok(Left { batch, statements })
+}
+
+/// The tracking table's DDL refused or lost when it commits ([`run_steps`]), before
+/// any step ran: the tracking table's error as it is (exit 5 for a refusal, as
+/// [`PendingLedger::commit`] and [`create_tracking_table`] say it), never a migration's.
+fn ledger_failure(error: crate::Error) -> StepFailure {
+    StepFailure {
+        error,
+        location: None,
+        server: None,
+        unknown_fate: 0,
+        blames_file: false,
+    }
 }
 
 /// How long each step of a message that succeeded took, from the rows its ledger statements
@@ -160,19 +176,34 @@ pub(super) fn recorded_durations(
 /// the right migration's, and the ones after it were never attempted. A migration that hit
 /// `lock_timeout` is retried from there, up to `lock_retries` times. Never leaves the session
 /// inside a transaction. What to send next is decided by [`Progress`].
+///
+/// `ledger`: the tracking table's DDL, sent and not committed (`up` on a fresh database,
+/// [`PendingLedger`]), which commits at the end of the run's first message that prepares
+/// ledger rows, after its `PREPARE`s, without a round trip of its own
+/// (otherwise, alone, before the first step). When that message fails, the DDL is rolled back
+/// with it and sent again, committed, in a message of its own (a refusal then is the
+/// tracking table's, exit 5), and the rows are written inline as after any failed `PREPARE`.
+/// A refused `COMMIT` leaves nothing written: the migrations come after it.
 pub fn run_steps(
     client: &mut Client,
     settings: &ApplySettings,
     steps: &[Step<'_>],
     limits: BatchLimits,
+    ledger: Option<PendingLedger>,
     on_event: &mut dyn FnMut(StepEvent),
 ) -> Result<(), (usize, StepFailure)> {
     if let Some(refusal) = copy_refusal(steps) {
+        if let Some(ledger) = ledger {
+            ledger
+                .commit(client)
+                .map_err(|error| (refusal.0, ledger_failure(error)))?;
+        }
         return Err(refusal);
     }
     let mut runner = Runner {
         client,
         settings,
+        ledger,
         steps,
         costs: steps.iter().map(Cost::of).collect(),
         progress: Progress::new(),
@@ -200,6 +231,8 @@ pub fn run_steps(
 struct Runner<'r, 'a> {
     client: &'r mut Client,
     settings: &'r ApplySettings,
+    /// The tracking table's DDL, not committed yet: see [`run_steps`].
+    ledger: Option<PendingLedger>,
     steps: &'r [Step<'a>],
     costs: Vec<Cost>,
     progress: Progress,
@@ -213,9 +246,16 @@ impl Runner<'_, '_> {
         let message = self.progress.next_message(&self.costs, limits);
         let first = message.start;
         if self.settings.stopped() {
+            // Never leave the session inside the DDL's transaction.
+            self.commit_ledger().map_err(|f| (first, f))?;
             return Err((first, stopped(&self.steps[first], None)));
         }
         self.events.start(first);
+        let prepared =
+            !self.costs[first].alone && super::sql::prepares_rows(&self.steps[message.clone()]);
+        if !prepared {
+            self.commit_ledger().map_err(|f| (first, f))?;
+        }
         if self.costs[first].alone {
             let mut notices = Vec::new();
             let result =
@@ -227,13 +267,25 @@ impl Runner<'_, '_> {
         }
         let mut batch = batch(self.settings, &self.steps[message.clone()], true);
         if let Some(prepare) = &batch.prepare {
-            if let Err(e) = self.client.batch_execute(prepare) {
+            let ledger = self.ledger.take();
+            let created = ledger.as_ref().map(|ledger| ledger.table.clone());
+            let sent = match ledger {
+                Some(ledger) => ledger.commit_after(self.client, prepare),
+                None => self.client.batch_execute(prepare),
+            };
+            if let Err(e) = sent {
                 if is_connection_lost(&e) {
                     return Err((first, connection_lost(&self.steps[first], e)));
                 }
                 // Not preparable (a ledger table of another shape, say): the rows are then
                 // written inline, where a failure belongs to the migration whose row failed.
+                // The ledger's DDL, if it was to commit with them, was rolled back: sent again,
+                // committed, on its own.
                 let _ = rollback_and_read(self.client);
+                if let Some(table) = created {
+                    create_tracking_table(self.client, &table, self.settings.scratch)
+                        .map_err(|error| (first, ledger_failure(error)))?;
+                }
                 batch = super::sql::batch(self.settings, &self.steps[message.clone()], false);
             }
         }
@@ -271,6 +323,16 @@ impl Runner<'_, '_> {
             Err(SendError::EncodingChanged(changed)) => {
                 self.encoding_changed(message, &batch, changed)
             }
+        }
+    }
+
+    /// Commits the tracking table's DDL ([`run_steps`]) on its own, if it is still
+    /// pending: before a first message that prepares no ledger rows, or a run stopped before
+    /// its first message (as it committed before the run when it had a round trip of its own).
+    fn commit_ledger(&mut self) -> Result<(), StepFailure> {
+        match self.ledger.take() {
+            Some(ledger) => ledger.commit(self.client).map(drop).map_err(ledger_failure),
+            None => Ok(()),
         }
     }
 

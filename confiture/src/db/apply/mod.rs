@@ -318,6 +318,20 @@ impl PendingLedger {
         Ok(self.table)
     }
 
+    /// Commits the DDL (asynchronously) at the end of a message that first runs `statements`
+    /// in its transaction: the engine's first message of a run — the `PREPARE`s of its ledger
+    /// rows, which name the table — so that the `COMMIT` costs no round trip of its own. A
+    /// statement that fails aborts the transaction: the DDL is not committed, and the caller
+    /// rolls it back (the `PREPARE`s before it stay: prepared statements outlive their
+    /// transaction).
+    pub(crate) fn commit_after(
+        self,
+        client: &mut Client,
+        statements: &str,
+    ) -> Result<(), postgres::Error> {
+        client.batch_execute(&format!("{statements}\nCOMMIT;"))
+    }
+
     /// Rolls the DDL back: the database is as it was.
     pub fn rollback(self, client: &mut Client) -> crate::Result<()> {
         client.batch_execute("ROLLBACK").map_err(|e| {

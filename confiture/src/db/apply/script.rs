@@ -239,13 +239,18 @@ impl<'a> Script<'a> {
         self.text.len()
     }
 
-    /// Where the text is cut into messages: at the first cut past each [`MESSAGE_BUDGET`]
-    /// bytes of a message, and after a transaction that was cut, so that a text without
-    /// markers, or a small one, is one message.
+    /// Where the text is cut into messages: when it carries statement markers, at the first
+    /// cut past each [`MESSAGE_BUDGET`] bytes of a message, and after a transaction that was
+    /// cut; a text without markers, or a small one, is one message. Only markers make a
+    /// message's size cost more than linear time: a message of migrations without any (a
+    /// batch of one-statement files, up to [`super::BatchLimits`]) cut at the end of a
+    /// transaction past the budget cost a round trip per cut, and one more for the encoding
+    /// asked before each continuation ([`check_encoding`]), for nothing.
     fn messages(&self) -> Vec<(Range<usize>, usize)> {
         let mut messages = Vec::new();
         let (mut start, mut start_chars) = (0, 0);
-        for cut in &self.cuts {
+        let marked = self.cuts.iter().any(|cut| cut.ends_from.is_none());
+        for cut in self.cuts.iter().filter(|_| marked) {
             let split = cut.ends_from.is_some_and(|began| start > began);
             if cut.bytes > start && (split || cut.bytes - start >= MESSAGE_BUDGET) {
                 messages.push((start..cut.bytes, start_chars));
@@ -600,5 +605,39 @@ mod tests {
         let mut unmarked = Script::new();
         unmarked.push_body(&file, &file.text, 1);
         assert_eq!(unmarked.messages().len(), 1);
+    }
+
+    /// A batch of migrations without statement markers (one-statement files) longer than the
+    /// budget was cut at the end of a transaction past each 64 KiB: four more messages and
+    /// four encoding round trips for 1,000 one-row migrations. With one marked migration
+    /// among them, the batch is bounded again (its markers copy their message's text).
+    #[test]
+    fn a_long_batch_without_markers_is_one_message() {
+        let one = sql_file("INSERT INTO t (id, note) VALUES (1, 'a row of the benchmark');\n");
+        let marked = sql_file("SELECT 1;\nSELECT 2;\n");
+        fn batch<'a>(files: &[&'a SqlFile]) -> Script<'a> {
+            let mut script = Script::new();
+            for (i, f) in files.iter().enumerate() {
+                script.begin_step();
+                let began = script.byte_len();
+                script.push_sql("BEGIN;");
+                script.push_marked_body(f, &format!("7_{i}"));
+                script.push_sql(&"-- the ledger row and what goes with it\n".repeat(8));
+                script.push_sql("COMMIT;");
+                script.end_transaction(began);
+            }
+            script
+        }
+        let mut files = vec![&one; 1_000];
+        let unmarked = batch(&files);
+        assert!(unmarked.text().len() > 4 * MESSAGE_BUDGET);
+        assert_eq!(unmarked.messages().len(), 1);
+        files[500] = &marked;
+        let mixed = batch(&files);
+        let messages = mixed.messages();
+        assert!(messages.len() >= 4, "{} messages", messages.len());
+        assert!(messages
+            .iter()
+            .all(|(bytes, _)| bytes.len() < MESSAGE_BUDGET + 1024));
     }
 }

@@ -501,10 +501,11 @@ fn batch_limits_bound_each_message() {
         max_bytes: usize::MAX,
         max_steps: 2,
     };
-    let (failed_at, failure) = apply::run_steps(&mut client, &settings, &steps, limits, &mut |e| {
-        events.push(e)
-    })
-    .unwrap_err();
+    let (failed_at, failure) =
+        apply::run_steps(&mut client, &settings, &steps, limits, None, &mut |e| {
+            events.push(e)
+        })
+        .unwrap_err();
     assert_eq!(failed_at, 3);
     assert_eq!(
         failure.server.as_ref().map(|s| s.sqlstate.as_str()),
@@ -535,7 +536,7 @@ fn batch_limits_bound_each_message() {
         .iter()
         .map(|m| Step::up(m, true))
         .collect();
-    apply::run_steps(&mut client, &settings, &rest, tiny, &mut |_| {}).unwrap();
+    apply::run_steps(&mut client, &settings, &rest, tiny, None, &mut |_| {}).unwrap();
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005", "006"]);
 }
 
@@ -627,6 +628,7 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
         &settings,
         &steps,
         BatchLimits::default(),
+        None,
         &mut |_| {},
     )
     .unwrap_err();

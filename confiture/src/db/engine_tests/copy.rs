@@ -60,6 +60,7 @@ fn copy_through_the_client_is_never_a_lost_connection() {
             &settings,
             &steps,
             BatchLimits::default(),
+            None,
             &mut |_| {},
         )
         .unwrap_err();

@@ -222,6 +222,7 @@ fn statement_markers_are_exact_and_leave_nothing_behind() {
         &settings,
         &steps[..2],
         BatchLimits::default(),
+        None,
         &mut |_| {},
     )
     .unwrap();
@@ -238,6 +239,7 @@ fn statement_markers_are_exact_and_leave_nothing_behind() {
         &settings,
         &steps[2..],
         BatchLimits::default(),
+        None,
         &mut |_| {},
     )
     .unwrap_err();
@@ -281,6 +283,7 @@ fn a_file_without_markers_is_named_without_a_line_and_runs_once() {
         &settings,
         std::slice::from_ref(&step),
         BatchLimits::default(),
+        None,
         &mut |_| {},
     )
     .unwrap_err();
