@@ -221,14 +221,15 @@ pub fn create_database(env: &crate::config::Environment) -> crate::Result<bool> 
 pub(crate) fn maintenance_session(
     env: &crate::config::Environment,
 ) -> crate::Result<postgres::Client> {
+    let mut missing = Vec::new();
     for maintenance_db in MAINTENANCE_DATABASES {
         let mut maintenance = env.clone();
         maintenance.connection.dbname = maintenance_db.to_string();
         // Creating writes: the first host that can (a standby alone is named as one).
-        if let Some(found) =
-            connect::open_session_if_exists(&maintenance, connect::Need::CreateDatabase)?
-        {
-            return Ok(found.client);
+        match connect::open_session_if_exists(&maintenance, connect::Need::CreateDatabase) {
+            Ok(Some(found)) => return Ok(found.client),
+            Ok(None) => missing.push(maintenance_db),
+            Err(e) => return Err(maintenance_refused(env, maintenance_db, &missing, e)),
         }
     }
     let name = &env.connection.dbname;
@@ -237,9 +238,51 @@ pub(crate) fn maintenance_session(
          `template1` database to connect to first",
         env.connection
     ))
-    .with_help(format!(
-        "create \"{name}\" by hand, then run the command again"
-    )))
+    .with_help(maintenance_help(env)))
+}
+
+/// The error of a maintenance database (`maintenance_db`, after the `missing` ones) that
+/// refused the session: a refusal of that database itself (55000: it does not accept
+/// connections; 42501: no `CONNECT` privilege) is about the maintenance database, never the
+/// target's (its help would say to name another database in the selection, which changes
+/// what is created); any other failure (the server, the credentials) keeps its own help.
+fn maintenance_refused(
+    env: &crate::config::Environment,
+    maintenance_db: &str,
+    missing: &[&str],
+    error: Error,
+) -> Error {
+    use postgres::error::SqlState;
+    let mut error = match missing {
+        [] => error,
+        missing => error.with_detail(format!(
+            "creating database \"{}\" connects to a maintenance database first: {} does not \
+             exist, so {maintenance_db} was tried",
+            env.connection.dbname,
+            missing.join(", ")
+        )),
+    };
+    let code = error.driver_error().and_then(|e| e.code());
+    if code.is_some_and(|c| {
+        *c == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE || *c == SqlState::INSUFFICIENT_PRIVILEGE
+    }) {
+        error = error.with_help(maintenance_help(env));
+    }
+    error
+}
+
+/// What to do when no maintenance database can be used: `--create-database` (as `createdb`)
+/// connects to `postgres`, else `template1`, and neither can be chosen.
+fn maintenance_help(env: &crate::config::Environment) -> String {
+    let name = crate::ledger::quote_ident(&env.connection.dbname);
+    format!(
+        "creating a database needs a session on a maintenance database of the server first \
+         (`postgres`, else `template1`): a superuser can create `postgres` (`CREATE DATABASE \
+         postgres`) or open `template1` (`ALTER DATABASE template1 ALLOW_CONNECTIONS true`); \
+         or create {name} by hand from a database you can connect to (`CREATE DATABASE \
+         {name}`, or `{} --maintenance-db=DBNAME`), then run the command again",
+        connect::createdb(&env.connection)
+    )
 }
 
 /// The template `CREATE DATABASE` copies when it names none.

@@ -225,6 +225,48 @@ fn a_refused_create_database_is_helped_by_its_sqlstate() {
         .stderr_lacks("pg_stat_activity");
 }
 
+/// A maintenance database that refuses the session (`postgres` missing, `template1` not
+/// accepting connections) was told "name another database in --database-url", which changes
+/// what is created: the help is about the maintenance database, the detail says `postgres`
+/// was tried first; for the run and its dry run alike.
+#[test]
+fn a_refusing_maintenance_database_is_named_as_such() {
+    let cluster = Cluster::init();
+    cluster.start();
+    cluster
+        .connect("postgres")
+        .batch_execute(&format!("CREATE DATABASE {ADMIN_DB}"))
+        .expect("create the tests' own database");
+    let mut admin = cluster.connect(ADMIN_DB);
+    for sql in [
+        "DROP DATABASE postgres",
+        "ALTER DATABASE template1 ALLOW_CONNECTIONS false",
+    ] {
+        admin
+            .batch_execute(sql)
+            .expect("leave no maintenance database to connect to");
+    }
+    drop(admin);
+    let project = two_migrations();
+    let name = unique("cft_nomaint");
+    let url = cluster.url(&name, "sslmode=disable");
+    for dry_run in [false, true] {
+        let mut args = vec!["migrate", "up", "--create-database", "--database-url", &url];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        project
+            .run(&args)
+            .code(exit::CONNECTION)
+            .stderr_has("SQLSTATE 55000")
+            .stderr_has("postgres does not exist, so template1 was tried")
+            .stderr_has("ALTER DATABASE template1 ALLOW_CONNECTIONS true")
+            .stderr_has("--maintenance-db=")
+            .stderr_lacks("name another database");
+    }
+    assert!(!database_exists_on(&cluster, ADMIN_DB, &name));
+}
+
 /// The maintenance connection's password is the password file's line for the maintenance
 /// database, as libpq (and `createdb`) would pick it, never the line of the database being
 /// created: here the target's line has a wrong password (the target itself is trusted by
