@@ -285,6 +285,35 @@ fn maintenance_help(env: &crate::config::Environment) -> String {
     )
 }
 
+/// Whether the role of `client`'s session may create a database (`CREATEDB`, or a
+/// superuser), as the server decides when `CREATE DATABASE` runs: a dry run of
+/// `--create-database`, which holds the maintenance session, refuses as the run would
+/// (exit 3, the run's help for SQLSTATE 42501).
+pub(crate) fn check_may_create_database(
+    client: &mut postgres::Client,
+    env: &crate::config::Environment,
+) -> crate::Result<()> {
+    let quoted = format!("\"{}\"", env.connection.dbname.replace('"', "\"\""));
+    let what = format!("cannot create database {quoted} on {}", env.connection);
+    let row = client
+        .query_one(
+            "SELECT rolsuper OR rolcreatedb FROM pg_catalog.pg_roles \
+             WHERE rolname OPERATOR(pg_catalog.=) current_user",
+            &[],
+        )
+        .map_err(|e| query_error(&what, e))?;
+    if row.get::<_, bool>(0) {
+        return Ok(());
+    }
+    Err(Error::connection(format!(
+        "{what}: the role {} may not create databases (neither CREATEDB nor a superuser)",
+        crate::ledger::quote_ident(&env.connection.shown_user())
+    ))
+    .with_help(create_database_help(Some(
+        &postgres::error::SqlState::INSUFFICIENT_PRIVILEGE,
+    ))))
+}
+
 /// The template `CREATE DATABASE` copies when it names none.
 const TEMPLATE_DATABASE: &str = "template1";
 

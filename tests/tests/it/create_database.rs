@@ -223,6 +223,29 @@ fn a_refused_create_database_is_helped_by_its_sqlstate() {
         .stderr_has("SQLSTATE 42501")
         .stderr_has("grant this role CREATEDB")
         .stderr_lacks("pg_stat_activity");
+    // Its dry run said "would create database" and exited 0: refused as the run is, from the
+    // maintenance session it holds.
+    for json in [false, true] {
+        let mut args = vec![
+            "migrate",
+            "up",
+            "--create-database",
+            "--dry-run",
+            "--database-url",
+            &url,
+        ];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let run = project.run(&args);
+        run.code(exit::CONNECTION)
+            .stderr_has("may not create databases")
+            .stderr_has("grant this role CREATEDB")
+            .stderr_lacks("would create");
+        if json {
+            run.json();
+        }
+    }
 }
 
 /// A maintenance database that refuses the session (`postgres` missing, `template1` not
