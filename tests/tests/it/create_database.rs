@@ -290,6 +290,29 @@ fn a_refusing_maintenance_database_is_named_as_such() {
     assert!(!database_exists_on(&cluster, ADMIN_DB, &name));
 }
 
+/// `up --create-database --schema public` on a missing database let the tenant through
+/// unchecked and created it with the tenant `public`, whose ledger is the whole database's;
+/// the same command on the existing database is refused (exit 5). Refused before the database
+/// is created, as the new database would resolve its ledger; the dry run too.
+#[test]
+fn a_tenant_holding_the_new_databases_ledger_is_refused_before_creating_it() {
+    let project = two_migrations();
+    let db = TestDb::unborn("cr_tenant");
+    for dry_run in [true, false] {
+        let mut args = vec!["migrate", "up", "--create-database", "--schema", "public"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        project
+            .run_on(&db, &args)
+            .code(exit::INVALID)
+            .stderr_has("public holds the whole database's tracking table public.tb_confiture")
+            .stderr_lacks("created database")
+            .stderr_lacks("would create");
+        assert!(!db.exists());
+    }
+}
+
 /// The maintenance connection's password is the password file's line for the maintenance
 /// database, as libpq (and `createdb`) would pick it, never the line of the database being
 /// created: here the target's line has a wrong password (the target itself is trusted by
