@@ -41,6 +41,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
             return argument_error(&e, wants_json(&args), &given);
         }
     };
+    let mut cli = cli;
+    if let Some(error) = connection_as_a_name(&mut cli) {
+        // The values are taken out first: the output repeats neither (`schema` keys,
+        // suggested commands).
+        let out = output::Output::new(&cli);
+        let code = error.exit_code();
+        out.error(&without_passwords(error, &given));
+        return code;
+    }
     let out = output::Output::new(&cli);
     match commands::run(&cli, &out) {
         Ok(code) => code,
@@ -95,6 +104,50 @@ fn connections_given(args: &[OsString]) -> Given {
         }
     }
     given
+}
+
+/// A connection string given to `--schema`, or to `--migrations-dir` where no such directory
+/// exists (`--schema $DATABASE_URL`): refused before anything repeats it (the JSON `schema`
+/// keys, the flags of suggested commands, a path's normalised form that the scrub of
+/// [`without_passwords`] no longer matches), its text never shown, as the library refuses one
+/// given to `--env`, `-c` or `--targets`. The value is taken out of `cli`.
+fn connection_as_a_name(cli: &mut Cli) -> Option<Error> {
+    let global = &mut cli.global;
+    const WHY: &str = "it has `://`, `=` or `@`; its text is not shown: it may hold a password";
+    if global
+        .schema
+        .take_if(|schema| confiture::config::names_a_connection(schema))
+        .is_some()
+    {
+        return Some(
+            Error::invalid(format!(
+                "the tenant schema name given to --schema looks like a connection string ({WHY})"
+            ))
+            .with_help(
+                "give the database with --database-url (or --env), and the tenant schema's \
+                 name to --schema",
+            ),
+        );
+    }
+    if global
+        .migrations_dir
+        .take_if(|dir| {
+            confiture::config::names_a_connection(&dir.to_string_lossy()) && !dir.exists()
+        })
+        .is_some()
+    {
+        return Some(
+            Error::invalid(format!(
+                "migrations directory not found: the path given to --migrations-dir looks like \
+                 a connection string ({WHY})"
+            ))
+            .with_help(
+                "give the database with --database-url (or --env), and the migrations \
+                 directory's path to --migrations-dir",
+            ),
+        );
+    }
+    None
 }
 
 /// The flags whose value is a connection string the library reads and never shows (or SQL,

@@ -15,7 +15,9 @@ use confiture::{display, exit, hint, Migrator, Result};
 use super::fleet::Selected;
 use super::interrupt::{Interrupt, Words, READING_FILES};
 use super::Context;
-use crate::cli::{BaselineArgs, Cli, DownArgs, Migrate, ReinitArgs, UpArgs, SELECTION_LABELS};
+use crate::cli::{
+    BaselineArgs, Cli, Command, DownArgs, Migrate, ReinitArgs, UpArgs, SELECTION_LABELS,
+};
 use crate::output::{Output, Style};
 use crate::render::{self, plural};
 
@@ -261,7 +263,13 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     let env = match &g.schema {
         Some(schema) => {
             using.push_str(&format!(" schema {schema}"));
-            confiture::fleet::one_schema(&env, schema, hint::SCHEMA_FLAG)?.environment
+            // `up --create-database` on a database that does not exist yet: resolved as the
+            // database it creates will resolve it (its dry run too).
+            let creating = matches!(
+                &cli.command,
+                Command::Migrate(Migrate::Up(args)) if args.create_database
+            );
+            confiture::fleet::one_schema(&env, schema, hint::SCHEMA_FLAG, creating)?.environment
         }
         None => env,
     };

@@ -221,14 +221,15 @@ pub fn create_database(env: &crate::config::Environment) -> crate::Result<bool> 
 pub(crate) fn maintenance_session(
     env: &crate::config::Environment,
 ) -> crate::Result<postgres::Client> {
+    let mut missing = Vec::new();
     for maintenance_db in MAINTENANCE_DATABASES {
         let mut maintenance = env.clone();
         maintenance.connection.dbname = maintenance_db.to_string();
         // Creating writes: the first host that can (a standby alone is named as one).
-        if let Some(found) =
-            connect::open_session_if_exists(&maintenance, connect::Need::CreateDatabase)?
-        {
-            return Ok(found.client);
+        match connect::open_session_if_exists(&maintenance, connect::Need::CreateDatabase) {
+            Ok(Some(found)) => return Ok(found.client),
+            Ok(None) => missing.push(maintenance_db),
+            Err(e) => return Err(maintenance_refused(env, maintenance_db, &missing, e)),
         }
     }
     let name = &env.connection.dbname;
@@ -237,9 +238,101 @@ pub(crate) fn maintenance_session(
          `template1` database to connect to first",
         env.connection
     ))
-    .with_help(format!(
-        "create \"{name}\" by hand, then run the command again"
-    )))
+    .with_help(maintenance_help(env)))
+}
+
+/// The error of a maintenance database (`maintenance_db`, after the `missing` ones) that
+/// refused the session: a refusal of that database itself (55000: it does not accept
+/// connections; 42501: no `CONNECT` privilege) is about the maintenance database, never the
+/// target's (its help would say to name another database in the selection, which changes
+/// what is created); any other failure (the server, the credentials) keeps its own help.
+fn maintenance_refused(
+    env: &crate::config::Environment,
+    maintenance_db: &str,
+    missing: &[&str],
+    error: Error,
+) -> Error {
+    use postgres::error::SqlState;
+    let mut error = match missing {
+        [] => error,
+        missing => error.with_detail(format!(
+            "creating database \"{}\" connects to a maintenance database first: {} does not \
+             exist, so {maintenance_db} was tried",
+            env.connection.dbname,
+            missing.join(", ")
+        )),
+    };
+    let code = error.driver_error().and_then(|e| e.code());
+    if code.is_some_and(|c| {
+        *c == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE || *c == SqlState::INSUFFICIENT_PRIVILEGE
+    }) {
+        error = error.with_help(maintenance_help(env));
+    }
+    error
+}
+
+/// What to do when no maintenance database can be used: `--create-database` (as `createdb`)
+/// connects to `postgres`, else `template1`, and neither can be chosen.
+fn maintenance_help(env: &crate::config::Environment) -> String {
+    let name = crate::ledger::quote_ident(&env.connection.dbname);
+    format!(
+        "creating a database needs a session on a maintenance database of the server first \
+         (`postgres`, else `template1`): a superuser can create `postgres` (`CREATE DATABASE \
+         postgres`) or open `template1` (`ALTER DATABASE template1 ALLOW_CONNECTIONS true`); \
+         or create {name} by hand from a database you can connect to (`CREATE DATABASE \
+         {name}`, or `{} --maintenance-db=DBNAME`), then run the command again",
+        connect::createdb(&env.connection)
+    )
+}
+
+/// Whether the role of `client`'s session may create a database (`CREATEDB`, or a
+/// superuser), as the server decides when `CREATE DATABASE` runs: a dry run of
+/// `--create-database`, which holds the maintenance session, refuses as the run would
+/// (exit 3, the run's help for SQLSTATE 42501).
+pub(crate) fn check_may_create_database(
+    client: &mut postgres::Client,
+    env: &crate::config::Environment,
+) -> crate::Result<()> {
+    let quoted = format!("\"{}\"", env.connection.dbname.replace('"', "\"\""));
+    let what = format!("cannot create database {quoted} on {}", env.connection);
+    let row = client
+        .query_one(
+            "SELECT rolsuper OR rolcreatedb FROM pg_catalog.pg_roles \
+             WHERE rolname OPERATOR(pg_catalog.=) current_user",
+            &[],
+        )
+        .map_err(|e| query_error(&what, e))?;
+    if row.get::<_, bool>(0) {
+        return Ok(());
+    }
+    Err(Error::connection(format!(
+        "{what}: the role {} may not create databases (neither CREATEDB nor a superuser)",
+        crate::ledger::quote_ident(&env.connection.shown_user())
+    ))
+    .with_help(create_database_help(Some(
+        &postgres::error::SqlState::INSUFFICIENT_PRIVILEGE,
+    ))))
+}
+
+/// Where the unqualified tracking `table` would be in `env`'s database once
+/// `--create-database` created it, which does not exist yet: asked of the maintenance session
+/// the creation uses, with `env`'s connection settings (its `search_path` from the role's and
+/// the server's settings and the connection's options), as the new database's sessions will
+/// resolve it (a new database has no settings of its own).
+pub(crate) fn resolve_in_new_database(
+    env: &crate::config::Environment,
+    table: &crate::ledger::TrackingTable,
+) -> crate::Result<Option<crate::ledger::TrackingTable>> {
+    let mut client = maintenance_session(env)?;
+    ledger::resolve(&mut client, table).map_err(|e| {
+        query_error(
+            &format!(
+                "cannot tell where the tracking table of the database {} to create would be",
+                env.connection
+            ),
+            e,
+        )
+    })
 }
 
 /// The template `CREATE DATABASE` copies when it names none.

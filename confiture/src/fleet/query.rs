@@ -61,9 +61,17 @@ pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
 /// the whole database's tracking table, an unqualified one where the server resolves it, asked
 /// of a read-only session of `base` as the schemas query asks it (one round trip, only for an
 /// unqualified tracking table). A database that does not exist yet resolves nothing: the
-/// session that runs the command says it is missing, or creates it (`--create-database`).
+/// session that runs the command says it is missing; when the command creates it (`creating`:
+/// `up --create-database`, its dry run too), the new database's ledger is resolved as its
+/// sessions will resolve it ([`crate::db::resolve_in_new_database`]), so that the tenant
+/// holding it is refused before the database is created, as it is once it exists.
 /// `source` names the schema in errors (`--schema`).
-pub fn one_schema(base: &Environment, schema: &str, source: &str) -> Result<Target> {
+pub fn one_schema(
+    base: &Environment,
+    schema: &str,
+    source: &str,
+    creating: bool,
+) -> Result<Target> {
     // The name's own rules first, without connecting.
     let target = Target::schema(base, schema, source)?;
     let Some(ledger) = unqualified(base) else {
@@ -76,6 +84,7 @@ pub fn one_schema(base: &Environment, schema: &str, source: &str) -> Result<Targ
     session.connection = base.connection.clone();
     let resolved = match column(&session, None, RESOLVING, Some(ledger))? {
         Ok(column) => column.ledger,
+        Err(ColumnError::MissingDatabase) if creating => new_database_ledger(&session, ledger)?,
         Err(ColumnError::MissingDatabase) => return Ok(target),
         Err(ColumnError::Connection(e)) => return Err(e),
         Err(ColumnError::Locked { wait, holders }) => {
@@ -91,6 +100,21 @@ pub fn one_schema(base: &Environment, schema: &str, source: &str) -> Result<Targ
         Err(ColumnError::Columns(_) | ColumnError::NotText(_)) => None,
     };
     Target::tenant(base, schema, source.to_string(), resolved.as_ref())
+}
+
+/// Where the unqualified `ledger` would be in `session`'s database, which `--create-database`
+/// is about to create ([`crate::db::resolve_in_new_database`]); on a thread when a stop flag
+/// was given, as [`column`].
+fn new_database_ledger(
+    session: &Environment,
+    ledger: &crate::ledger::TrackingTable,
+) -> Result<Option<crate::ledger::TrackingTable>> {
+    let (env, ledger) = (session.clone(), ledger.clone());
+    crate::db::prefetch::unless_stopped(
+        crate::config::stop_flag(),
+        crate::db::prefetch::interrupted_connecting,
+        move || crate::db::resolve_in_new_database(&env, &ledger),
+    )?
 }
 
 /// How the look-up of [`one_schema`] is named in errors.

@@ -550,6 +550,8 @@ impl Migrator {
                 crate::db::prefetch::interrupted_connecting,
                 move || {
                     let mut client = crate::db::maintenance_session(&env)?;
+                    // A role that may not create databases is refused as the run would be.
+                    crate::db::check_may_create_database(&mut client, &env)?;
                     claim.map_or(Ok(()), |claim| claim.take_missing(&mut client))
                 },
             )??;

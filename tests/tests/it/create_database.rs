@@ -223,6 +223,94 @@ fn a_refused_create_database_is_helped_by_its_sqlstate() {
         .stderr_has("SQLSTATE 42501")
         .stderr_has("grant this role CREATEDB")
         .stderr_lacks("pg_stat_activity");
+    // Its dry run said "would create database" and exited 0: refused as the run is, from the
+    // maintenance session it holds.
+    for json in [false, true] {
+        let mut args = vec![
+            "migrate",
+            "up",
+            "--create-database",
+            "--dry-run",
+            "--database-url",
+            &url,
+        ];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let run = project.run(&args);
+        run.code(exit::CONNECTION)
+            .stderr_has("may not create databases")
+            .stderr_has("grant this role CREATEDB")
+            .stderr_lacks("would create");
+        if json {
+            run.json();
+        }
+    }
+}
+
+/// A maintenance database that refuses the session (`postgres` missing, `template1` not
+/// accepting connections) was told "name another database in --database-url", which changes
+/// what is created: the help is about the maintenance database, the detail says `postgres`
+/// was tried first; for the run and its dry run alike.
+#[test]
+fn a_refusing_maintenance_database_is_named_as_such() {
+    let cluster = Cluster::init();
+    cluster.start();
+    cluster
+        .connect("postgres")
+        .batch_execute(&format!("CREATE DATABASE {ADMIN_DB}"))
+        .expect("create the tests' own database");
+    let mut admin = cluster.connect(ADMIN_DB);
+    for sql in [
+        "DROP DATABASE postgres",
+        "ALTER DATABASE template1 ALLOW_CONNECTIONS false",
+    ] {
+        admin
+            .batch_execute(sql)
+            .expect("leave no maintenance database to connect to");
+    }
+    drop(admin);
+    let project = two_migrations();
+    let name = unique("cft_nomaint");
+    let url = cluster.url(&name, "sslmode=disable");
+    for dry_run in [false, true] {
+        let mut args = vec!["migrate", "up", "--create-database", "--database-url", &url];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        project
+            .run(&args)
+            .code(exit::CONNECTION)
+            .stderr_has("SQLSTATE 55000")
+            .stderr_has("postgres does not exist, so template1 was tried")
+            .stderr_has("ALTER DATABASE template1 ALLOW_CONNECTIONS true")
+            .stderr_has("--maintenance-db=")
+            .stderr_lacks("name another database");
+    }
+    assert!(!database_exists_on(&cluster, ADMIN_DB, &name));
+}
+
+/// `up --create-database --schema public` on a missing database let the tenant through
+/// unchecked and created it with the tenant `public`, whose ledger is the whole database's;
+/// the same command on the existing database is refused (exit 5). Refused before the database
+/// is created, as the new database would resolve its ledger; the dry run too.
+#[test]
+fn a_tenant_holding_the_new_databases_ledger_is_refused_before_creating_it() {
+    let project = two_migrations();
+    let db = TestDb::unborn("cr_tenant");
+    for dry_run in [true, false] {
+        let mut args = vec!["migrate", "up", "--create-database", "--schema", "public"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        project
+            .run_on(&db, &args)
+            .code(exit::INVALID)
+            .stderr_has("public holds the whole database's tracking table public.tb_confiture")
+            .stderr_lacks("created database")
+            .stderr_lacks("would create");
+        assert!(!db.exists());
+    }
 }
 
 /// The maintenance connection's password is the password file's line for the maintenance

@@ -603,13 +603,46 @@ fn a_connection_string_given_where_another_argument_goes_is_not_echoed() {
         "user=app,password=S3cr3t-PW-xyz,dbname=app",
         "postgresql://app@db.invalid/app?host=db.invalid,password=S3cr3t-PW-xyz",
     ];
-    let cases = cases.into_iter().chain(unparsed.iter().flat_map(|url| {
-        [
-            (vec!["migrate", "up", *url], exit::USAGE),
-            (vec!["migrate", "up", "--env", *url], exit::INVALID),
-            (vec!["migrate", "up", "-c", *url], exit::INVALID),
-        ]
-    }));
+    // `--schema URL` and `--migrations-dir URL` were refused with the password scrubbed from
+    // the message but repeated in the JSON `schema` keys, in the suggested `generate
+    // --migrations-dir URL`, and in the path's normalised form (`postgresql:/u:...`).
+    let elsewhere = "postgresql://postgres@db.invalid/app";
+    let cases = cases
+        .into_iter()
+        .chain(unparsed.iter().flat_map(|url| {
+            [
+                (vec!["migrate", "up", *url], exit::USAGE),
+                (vec!["migrate", "up", "--env", *url], exit::INVALID),
+                (vec!["migrate", "up", "-c", *url], exit::INVALID),
+            ]
+        }))
+        .chain(unparsed.iter().chain([&url, &encoded]).flat_map(|url| {
+            [
+                (
+                    vec![
+                        "migrate",
+                        "status",
+                        "--database-url",
+                        elsewhere,
+                        "--schema",
+                        *url,
+                    ],
+                    exit::INVALID,
+                ),
+                (
+                    vec![
+                        "migrate",
+                        "down",
+                        "--database-url",
+                        elsewhere,
+                        "--migrations-dir",
+                        *url,
+                    ],
+                    exit::INVALID,
+                ),
+                (vec!["lint", "--migrations-dir", *url], exit::INVALID),
+            ]
+        }));
     for (args, code) in cases {
         for json in [false, true] {
             let mut args = args.clone();
