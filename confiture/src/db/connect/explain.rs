@@ -360,6 +360,7 @@ fn password_missing(env: &Environment) -> Error {
     );
     if let Some(ignored) = spec.ignored_passfile() {
         return error
+            .with_ignored_passfile(ignored)
             .with_detail(format!(
                 "password file {} has group or world access; permissions should be u=rw \
                  (0600) or less: it was not read (nor would libpq read it)",
