@@ -15,7 +15,7 @@ use crate::render::plural;
 mod fleet;
 mod generate;
 mod interrupt;
-mod migrate;
+pub(crate) mod migrate;
 mod verify;
 
 /// Where the command runs: the workspace, and the migrations directory it names.

@@ -51,7 +51,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         return code;
     }
     let out = output::Output::new(&cli);
-    match commands::run(&cli, &out) {
+    let outcome = commands::run(&cli, &out);
+    commands::migrate::say_ignored_passfile(outcome.as_ref().err());
+    match outcome {
         Ok(code) => code,
         Err(error) => {
             let code = error.exit_code();

@@ -549,6 +549,8 @@ struct Data {
     database: Option<String>,
     /// The tenant schema of the session that raised it ([`Error::in_schema`]).
     schema: Option<String>,
+    /// The password file the error says was not read ([`Error::ignored_passfile`]).
+    ignored_passfile: Option<std::path::PathBuf>,
     /// The suggested commands of `help` and `details` were completed for the session
     /// (`hint::Invocation::complete_error`): once only.
     #[cfg(feature = "db")]
@@ -700,6 +702,21 @@ impl Error {
         if self.database().is_none() {
             self.data_mut().database = Some(database);
         }
+        self
+    }
+    /// The password file this error says was not read because its group or others may read it
+    /// (`ConnectionSpec::ignored_passfile`), as the reason the server's request for a
+    /// password went unanswered: a caller that warns about such a file before connecting, as
+    /// libpq does, need not say it again (the CLI warns only when the error does not).
+    pub fn ignored_passfile(&self) -> Option<&std::path::Path> {
+        self.data
+            .as_ref()
+            .and_then(|d| d.ignored_passfile.as_deref())
+    }
+    /// Marks the error as the one saying `passfile` was not read ([`Error::ignored_passfile`]).
+    #[cfg(feature = "db")]
+    pub(crate) fn with_ignored_passfile(mut self, passfile: &std::path::Path) -> Error {
+        self.data_mut().ignored_passfile = Some(passfile.to_path_buf());
         self
     }
     /// The tenant schema the error concerns: raised by a session on one tenant schema (a

@@ -170,7 +170,8 @@ fn quoted_ident(name: &str) -> String {
 /// `name` as PostgreSQL's `quote_ident` gives it: as it is when SQL reads it back unquoted as
 /// the same name (lowercase ASCII letters, digits and `_`, not starting with a digit, not a
 /// keyword SQL reserves in some place), else in double quotes with `""` for a quote. The one
-/// rule for showing a name the server holds (the ledger's schema and table).
+/// rule for showing a name the server holds (the ledger's schema and table, the database and
+/// role in a connection refusal's suggested statements).
 pub fn quote_ident(name: &str) -> std::borrow::Cow<'_, str> {
     let mut chars = name.chars();
     let plain = matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')

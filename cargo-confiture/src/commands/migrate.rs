@@ -273,21 +273,47 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
         }
         None => env,
     };
-    let mut using = display::escape(&using).into_owned();
-    // libpq's warning, and like libpq we go on without the file.
-    if let Some(passfile) = env.connection.ignored_passfile() {
-        using.push_str(&format!(
-            "\nwarning: password file {} has group or world access; permissions should be \
+    let using = display::escape(&using).into_owned();
+    // libpq's warning, and like libpq we go on without the file: said once the run's outcome
+    // is known ([`say_ignored_passfile`]), unless its error says it.
+    let ignored = env.connection.ignored_passfile().map(|passfile| {
+        format!(
+            "warning: password file {} has group or world access; permissions should be \
              u=rw (0600) or less: it is not read",
             display::escape(&passfile.display().to_string())
-        ));
-    }
+        )
+    });
     // The command line completes suggested commands itself, with the flags as typed
     // (`Output::hint`).
     let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone())
         .suggesting(confiture::hint::Invocation::default());
-    migrator.on_connect(move |_| Output::note_line(&using));
+    migrator.on_connect(move |_| {
+        Output::note_line(&using);
+        if let Some(warning) = ignored {
+            *IGNORED_PASSFILE.lock().unwrap_or_else(|e| e.into_inner()) = Some(warning);
+        }
+    });
     Ok(migrator)
+}
+
+/// The warning about a password file not read for its permissions, once the run reached the
+/// server: said by [`say_ignored_passfile`].
+static IGNORED_PASSFILE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Says the warning about a password file the run did not read (its group or others may read
+/// it), once, when the run's outcome is known: not when the run's `error` says it already
+/// ([`confiture::Error::ignored_passfile`]: the server asked for the password the file would
+/// have given), else after a run that connected without it or failed for another reason.
+pub(crate) fn say_ignored_passfile(error: Option<&confiture::Error>) {
+    let warning = IGNORED_PASSFILE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(warning) = warning {
+        if error.and_then(confiture::Error::ignored_passfile).is_none() {
+            Output::note_line(&warning);
+        }
+    }
 }
 
 /// What `reinit` did (or would do), one line per kind of change. `through`: `--through` was

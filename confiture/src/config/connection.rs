@@ -320,6 +320,24 @@ impl ConnectionSpec {
         }
     }
 
+    /// Makes a relative `sslrootcert`, `sslcert` or `sslkey` start at `base`, the directory of
+    /// the file that wrote it: the one rule for the files of a connection written in a file
+    /// (an environment file's own connection, a URL in its `fleet.targets` list or in a target
+    /// file), so that the file works from any directory. A connection given on the command
+    /// line (`--database-url`) or by a query keeps them relative to the current directory, as
+    /// psql does.
+    #[cfg(any(feature = "db", feature = "env-files"))]
+    pub(crate) fn files_relative_to(&mut self, base: &std::path::Path) {
+        for file in [&mut self.sslrootcert, &mut self.sslcert, &mut self.sslkey]
+            .into_iter()
+            .flatten()
+        {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
+        }
+    }
+
     /// The password file that would have given the password but was not read, as libpq does
     /// not read it, because its group or others may read it (or it is not a regular file):
     /// what the CLI warns about, as libpq does.

@@ -127,12 +127,7 @@ impl Environment {
             ))
             .with_help("save it as UTF-8 text")
         })?;
-        let base = if stream {
-            Path::new("")
-        } else {
-            path.parent().unwrap_or(Path::new(""))
-        };
-        parse_environment(&text, path, base, &shown, vars)
+        parse_environment(&text, path, relative_base(path, stream), &shown, vars)
     }
 
     /// Reads an environment file's text, as [`Environment::from_file`] does but without
@@ -142,7 +137,7 @@ impl Environment {
         path: &Path,
         vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Environment> {
-        let base = path.parent().unwrap_or(Path::new(""));
+        let base = relative_base(path, false);
         parse_environment(text, path, base, &path.display().to_string(), vars)
     }
 }
@@ -294,6 +289,25 @@ pub(crate) fn read_user_file(
     }
 }
 
+/// Where the relative paths written in the file at `path` start: its directory, or the
+/// current directory (empty) for a pipe or a device (`/dev/fd/63` has no directory of its
+/// own); `stream`: it is one ([`is_stream`]). The one rule for an environment file and a
+/// target list.
+pub(crate) fn relative_base(path: &Path, stream: bool) -> &Path {
+    if stream {
+        Path::new("")
+    } else {
+        path.parent().unwrap_or(Path::new(""))
+    }
+}
+
+/// [`relative_base`] of the file at `path`, about to be read by [`read_user_file`] (which
+/// tells a pipe or a device the same way).
+pub(crate) fn relative_base_of(path: &Path) -> &Path {
+    let stream = std::fs::metadata(path).is_ok_and(|meta| is_stream(&meta.file_type()));
+    relative_base(path, stream)
+}
+
 /// [`read_capped`] on a helper thread, given up after `wait`, or at once when the flag of
 /// [`stop_reading_when`] is set: a FIFO blocks opening until a writer opens it, and reading
 /// until the writer closes it. A thread given up on stays blocked until then (or until the
@@ -374,21 +388,8 @@ fn parse_environment(
     let top = top_mapping(&file, text)?;
     file.refuse_misspelled_keys(&top)?;
     let mut connection = file.connection(&top)?;
-    // Relative certificate and key paths start where `fleet.targets` does, at `base`: the same
-    // file works from any directory of the project (a URL given on the command line keeps
-    // them relative to the current directory, as psql does).
-    for tls_file in [
-        &mut connection.sslrootcert,
-        &mut connection.sslcert,
-        &mut connection.sslkey,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if tls_file.is_relative() {
-            *tls_file = base.join(&*tls_file);
-        }
-    }
+    // Relative certificate and key paths start where `fleet.targets` does, at `base`.
+    connection.files_relative_to(base);
 
     let mut migration = MigrationSettings::default();
     match get(&top, "migration") {

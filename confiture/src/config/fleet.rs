@@ -31,6 +31,11 @@ pub struct FleetSettings {
     pub jobs: Option<usize>,
     /// `fleet.keep_going`: run every target even after one failed.
     pub keep_going: Option<bool>,
+    /// Where the block's relative paths start (the environment file's directory; empty, the
+    /// current directory, for a file read from a pipe): a target file's path, and the
+    /// `sslrootcert`, `sslcert` and `sslkey` of a URL in the `targets` list
+    /// ([`crate::fleet::resolve_list`]).
+    pub(crate) relative_to: PathBuf,
 }
 
 /// Where a fleet's targets come from.

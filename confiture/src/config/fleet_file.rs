@@ -74,6 +74,7 @@ impl FileContext<'_> {
             list,
             jobs: self.jobs(block)?,
             keep_going: self.keep_going(block)?,
+            relative_to: base.to_path_buf(),
         }))
     }
 

@@ -91,7 +91,7 @@ pub use environment::{process_vars, Environment, MigrationSettings, Origin, Sele
 #[cfg(feature = "env-files")]
 pub(crate) use file::stop_flag;
 #[cfg(feature = "env-files")]
-pub(crate) use file::{read_interrupted, read_user_file, ReadError};
+pub(crate) use file::{read_interrupted, read_user_file, relative_base_of, ReadError};
 #[cfg(feature = "env-files")]
 pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
 pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};

@@ -8,6 +8,9 @@
 //! string with its own credentials (a URL with a mistyped scheme is refused as one, never shown
 //! as a database name: it may hold a password); any other line is the name of a database on
 //! the environment's server, reached with the environment's user, password and settings.
+//! A relative `sslrootcert`, `sslcert` or `sslkey` in a URL of a list written in a file (a
+//! target file, `fleet.targets`) starts at that file's directory, as an environment file's own
+//! (`ConnectionSpec::files_relative_to`); in a query's row, at the current directory.
 //!
 //! The grammar of a line: whitespace around it (spaces, tabs, a `\r`) is dropped; a line left
 //! empty, or starting with `#`, is ignored (a whole-line comment); anything else is one entry.
@@ -306,7 +309,9 @@ fn without_fleet(base: &Environment) -> std::borrow::Cow<'_, Environment> {
 }
 
 /// The targets of a list from an environment file's `fleet:` block ([`FleetList`]): its
-/// entries, its target file, or its query run on `base`'s database.
+/// entries, its target file, or its query run on `base`'s database. A relative `sslrootcert`,
+/// `sslcert` or `sslkey` of a URL entry starts where the block's relative paths do (`base`'s
+/// `fleet:` block: the environment file's directory), as the file's own connection's.
 pub fn resolve_list(base: &Environment, list: &FleetList) -> Result<Vec<Target>> {
     match list {
         FleetList::Entries(entries) => {
@@ -314,12 +319,14 @@ pub fn resolve_list(base: &Environment, list: &FleetList) -> Result<Vec<Target>>
                 .file
                 .as_deref()
                 .map_or_else(|| base.source(), crate::display::path);
-            collect(
+            let relative_to = base.fleet.as_ref().map(|f| f.relative_to.as_path());
+            collect_in(
                 base,
                 entries
                     .iter()
                     .map(|(e, source)| (Ok(list_entry(e)), source.clone())),
                 &format!("{file} (`fleet.targets`)"),
+                relative_to,
             )
         }
         FleetList::File(path) => read_list(base, path),
@@ -329,17 +336,31 @@ pub fn resolve_list(base: &Environment, list: &FleetList) -> Result<Vec<Target>>
 }
 
 /// The targets listed in `text`; `file` names it in errors (`tenants.txt` → `tenants.txt:3`).
+/// A URL's relative `sslrootcert`, `sslcert` and `sslkey` stay relative to the current
+/// directory ([`read_list`] makes them relative to the file it reads).
 pub fn parse_list(base: &Environment, text: &str, file: &str) -> Result<Vec<Target>> {
+    parse_list_in(base, text, file, None)
+}
+
+/// [`parse_list`], the relative files of its URLs starting at `relative_to` when given.
+fn parse_list_in(
+    base: &Environment,
+    text: &str,
+    file: &str,
+    relative_to: Option<&Path>,
+) -> Result<Vec<Target>> {
     let entries = text
         .lines()
         .enumerate()
         .map(|(i, line)| (Ok(list_entry(line)), format!("{file}:{}", i + 1)));
-    collect(base, entries, file)
+    collect_in(base, entries, file, relative_to)
 }
 
 /// The targets listed in the file at `path` (see the module docs). A pipe or a device
 /// (`--targets <(list-tenants)`) that does not reach its end within
-/// [`config::STREAM_WAIT`] (30 s) is an error, not a wait without end.
+/// [`config::STREAM_WAIT`] (30 s) is an error, not a wait without end. A URL's relative
+/// `sslrootcert`, `sslcert` and `sslkey` start at the file's directory (the current
+/// directory for a pipe), as an environment file's do.
 pub fn read_list(base: &Environment, path: &Path) -> Result<Vec<Target>> {
     read_list_within(base, path, config::STREAM_WAIT)
 }
@@ -351,6 +372,7 @@ fn read_list_within(
     wait: std::time::Duration,
 ) -> Result<Vec<Target>> {
     let shown = crate::display::path(path);
+    let relative_to = config::relative_base_of(path);
     let bytes = config::read_user_file(path, MAX_FILE_BYTES, wait).map_err(|e| match e {
         // A connection string given where the list's path goes (`--targets URL`,
         // `fleet.targets: URL` without its `- `) is no file: said so, never shown, since it
@@ -391,7 +413,12 @@ fn read_list_within(
     }
     match String::from_utf8(bytes) {
         // A byte-order mark some editors write first is not part of the first name.
-        Ok(text) => parse_list(base, &text[crate::text::bom_len(&text)..], &shown),
+        Ok(text) => parse_list_in(
+            base,
+            &text[crate::text::bom_len(&text)..],
+            &shown,
+            Some(relative_to),
+        ),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -472,6 +499,18 @@ pub(crate) fn collect<'a>(
     entries: impl Iterator<Item = Entry<'a>>,
     list: &str,
 ) -> Result<Vec<Target>> {
+    collect_in(base, entries, list, None)
+}
+
+/// [`collect`] of a list written in a file: a URL entry's relative `sslrootcert`, `sslcert`
+/// and `sslkey` start at `relative_to`, the file's directory
+/// (`ConnectionSpec::files_relative_to`). An entry by name takes `base`'s connection as it is.
+fn collect_in<'a>(
+    base: &Environment,
+    entries: impl Iterator<Item = Entry<'a>>,
+    list: &str,
+    relative_to: Option<&Path>,
+) -> Result<Vec<Target>> {
     let base = &without_fleet(base);
     let mut targets: Vec<Target> = Vec::new();
     // Targets by database name: `same_database` decides, among those with the same name only,
@@ -490,7 +529,10 @@ pub(crate) fn collect<'a>(
             continue;
         }
         match Target::parse(base, entry, source) {
-            Ok(target) => {
+            Ok(mut target) => {
+                if let (Some(dir), None) = (relative_to, target.entry()) {
+                    target.environment.connection.files_relative_to(dir);
+                }
                 let connection = &target.environment.connection;
                 let same_name = by_name.entry(connection.dbname.clone()).or_default();
                 let first = same_name

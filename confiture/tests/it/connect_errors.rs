@@ -326,7 +326,7 @@ fn a_database_connection_limit_names_the_database_and_the_fix() {
     );
     let help = err.help.as_deref().unwrap();
     assert!(
-        help.contains(&format!("ALTER DATABASE \"{}\" CONNECTION LIMIT", db.name)),
+        help.contains(&format!("ALTER DATABASE {} CONNECTION LIMIT", db.name)),
         "{text}"
     );
     assert!(!help.contains("max_connections"), "{text}");
@@ -351,7 +351,7 @@ fn a_role_connection_limit_names_the_role_and_the_fix() {
     );
     let help = err.help.as_deref().unwrap();
     assert!(
-        help.contains(&format!("ALTER ROLE \"{}\" CONNECTION LIMIT", role.name)),
+        help.contains(&format!("ALTER ROLE {} CONNECTION LIMIT", role.name)),
         "{text}"
     );
     assert!(!help.contains("max_connections"), "{text}");
@@ -359,6 +359,8 @@ fn a_role_connection_limit_names_the_role_and_the_fix() {
 
 /// Other refusals of a live server that have a fix of their own: a database that does not
 /// accept connections (`ALLOW_CONNECTIONS false`, 55000) and a role without `CONNECT` (42501).
+/// The statements the help suggests name the database and role as PostgreSQL's `quote_ident`
+/// does (`ledger::quote_ident`, the one rule): plain names bare, others in double quotes.
 #[test]
 fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
     let db = common::TestDb::new("cft_closed");
@@ -378,7 +380,7 @@ fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
     assert!(
         err.help.as_deref().unwrap().contains(&format!(
-            "GRANT CONNECT ON DATABASE \"{}\" TO \"{}\"",
+            "GRANT CONNECT ON DATABASE {} TO {}",
             db.name, role.name
         )),
         "{text}"
@@ -402,10 +404,24 @@ fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
         "{text}"
     );
     assert!(
-        err.help
-            .as_deref()
-            .unwrap()
-            .contains("ALLOW_CONNECTIONS true"),
+        err.help.as_deref().unwrap().contains(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+            db.name
+        )),
+        "{text}"
+    );
+    // A name SQL reads back unquoted only in double quotes.
+    let odd = NamedDb::create(&common::unique("Cft_Closed"), "ALLOW_CONNECTIONS false");
+    let err = common::connect_err(&env(&format!(
+        "{}?sslmode=disable",
+        common::server().url_as("postgres", Some(PASSWORD), &odd.0)
+    )));
+    let text = full_text(&err);
+    assert!(
+        err.help.as_deref().unwrap().contains(&format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true",
+            odd.0
+        )),
         "{text}"
     );
 }

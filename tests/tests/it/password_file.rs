@@ -8,7 +8,12 @@ use std::path::Path;
 
 use confiture::exit;
 use confiture_tests::cluster::Cluster;
-use confiture_tests::{Project, Run};
+use confiture_tests::{Project, Run, TestDb};
+
+/// How many times a run says a password file was not read for its permissions.
+fn said(run: &Run) -> usize {
+    run.stderr.matches("has group or world access").count()
+}
 
 fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
@@ -67,6 +72,8 @@ fn a_missing_password_says_where_one_may_come_from() {
         .stderr_has("PGPASSWORD")
         .stderr_lacks("invalid configuration")
         .stderr_lacks("p@ss");
+    // Said once, by the error that it explains: not also by a warning before connecting.
+    assert_eq!(said(&run), 1, "{}", run.dump());
 
     // No line for this database, and no file at all: where a password may come from.
     chmod(&passfile, 0o600);
@@ -88,4 +95,34 @@ fn a_missing_password_says_where_one_may_come_from() {
         .code(exit::CONNECTION)
         .stderr_has(&format!("there is no password file {}", missing.display()))
         .stderr_has("help: give the password in --database-url");
+}
+
+/// A password file left unread for its permissions is said exactly once whatever the outcome:
+/// by the error when the server then asks for a password (above), by a warning when the
+/// connection succeeds without it or fails for another reason (libpq warns then too). It was
+/// said twice when the error said it: a warning before connecting, then the error's detail.
+#[test]
+fn an_unread_password_file_is_said_once_whatever_the_outcome() {
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let passfile = project.path("pgpass");
+    std::fs::write(&passfile, "*:*:*:*:file-secret\n").expect("write the password file");
+    chmod(&passfile, 0o644);
+    let db = TestDb::new("pw_once");
+    let status = |url: &str| {
+        Run::of(project.cli().env("PGPASSFILE", &passfile).args([
+            "migrate",
+            "status",
+            "--database-url",
+            url,
+        ]))
+    };
+    // Connected without it (the test server needs no password given).
+    let run = status(&db.url());
+    run.code(exit::NOT_INITIALISED).stderr_lacks("file-secret");
+    assert_eq!(said(&run), 1, "{}", run.dump());
+    // No server there: the file has nothing to do with the failure, the warning still says it.
+    let run = status("postgresql://app@127.0.0.1:1/app");
+    run.code(exit::CONNECTION).stderr_lacks("file-secret");
+    assert_eq!(said(&run), 1, "{}", run.dump());
 }

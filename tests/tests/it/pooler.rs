@@ -225,7 +225,8 @@ fn a_full_session_pool_does_not_stop_the_check() {
 /// A pooler that refuses the check's second connection (PgBouncer's `max_client_conn`) leaves
 /// it unable to tell whether transaction pooling sits in between: a writing command stops
 /// (exit 5, nothing run) and says why, rather than write through it unchecked. It used to go
-/// on with no word at all.
+/// on with no word at all. The refusal's SQLSTATE (PgBouncer's) is the error's in JSON: the
+/// driver's error is kept as the typed source, not the text of a wrapper (it was null).
 #[test]
 fn a_refused_second_connection_stops_a_writing_command() {
     let bouncer = PgBouncer::start_with("transaction", 4, "max_client_conn = 1\n");
@@ -237,6 +238,14 @@ fn a_refused_second_connection_stops_a_writing_command() {
         run.code(5)
             .stderr_has("the second connection the check needs was refused")
             .stderr_has("max_client_conn");
+        if format == "json" {
+            let error = &run.json()["errors"][0];
+            assert!(
+                error["sqlstate"].as_str().is_some_and(|s| s.len() == 5),
+                "{}",
+                run.dump()
+            );
+        }
     }
     assert_eq!(db.ledger(), None, "nothing may be written");
     // Reading needs no check.

@@ -409,16 +409,7 @@ fn relative_tls_paths_in_an_environment_file_are_relative_to_the_file() {
     let setup = setup();
     let port = setup.cluster.port();
     let project = project();
-    let certs = project.path("db/environments/certs");
-    std::fs::create_dir_all(&certs).expect("mkdir certs");
-    for (from, to) in [
-        (&setup.ca, "ca.pem"),
-        (&setup.cert, "client.crt"),
-        (&setup.key, "client.key"),
-    ] {
-        std::fs::copy(from, certs.join(to)).expect("copy");
-    }
-    chmod(&certs.join("client.key"), 0o600);
+    copy_certs(setup, &project, "db/environments/certs");
     let url_db = setup.cluster.create_database("cert_rel_url");
     let block_db = setup.cluster.create_database("cert_rel_block");
     project.write(
@@ -469,6 +460,83 @@ fn relative_tls_paths_in_an_environment_file_are_relative_to_the_file() {
         "cannot read sslcert certs/client.crt (relative to the current directory {})",
         project.root.display()
     ));
+}
+
+/// The URLs of an environment file's `fleet.targets` list, and of a target file it names, take
+/// relative sslrootcert, sslcert and sslkey paths from where they are written, as the file's
+/// own connection does: the environment file's directory, the target file's directory. They
+/// were read from the current directory, so the fleet failed from a subdirectory.
+#[test]
+fn relative_tls_paths_in_a_fleet_list_are_relative_to_the_file_that_lists_them() {
+    let setup = setup();
+    let port = setup.cluster.port();
+    let project = project();
+    for dir in ["db/environments/certs", "db/environments/lists/keys"] {
+        copy_certs(setup, &project, dir);
+    }
+    let target = |db: &str, dir: &str| {
+        format!(
+            "postgresql://postgres@localhost:{port}/{db}?sslmode=verify-full&\
+             sslrootcert={dir}/ca.pem&sslcert={dir}/client.crt&sslkey={dir}/client.key"
+        )
+    };
+    let inline = [
+        setup.cluster.create_database("cert_fleet_a"),
+        setup.cluster.create_database("cert_fleet_b"),
+    ];
+    let listed = [
+        setup.cluster.create_database("cert_fleet_c"),
+        setup.cluster.create_database("cert_fleet_d"),
+    ];
+    let head = format!("database_url: {}\n", target(&inline[0], "certs"));
+    project.write(
+        "db/environments/inline.yaml",
+        format!(
+            "{head}fleet:\n  targets:\n    - {}\n    - {}\n",
+            target(&inline[0], "certs"),
+            target(&inline[1], "./certs")
+        ),
+    );
+    project.write(
+        "db/environments/listed.yaml",
+        format!("{head}fleet:\n  targets: lists/tenants.txt\n"),
+    );
+    project.write(
+        "db/environments/lists/tenants.txt",
+        format!(
+            "{}\n{}\n",
+            target(&listed[0], "keys"),
+            target(&listed[1], "keys")
+        ),
+    );
+    let subdir = project.path("db/migrations");
+    for (env, dbs) in [("inline", &inline), ("listed", &listed)] {
+        let run = Run::of(
+            project
+                .cli()
+                .current_dir(&subdir)
+                .args(["migrate", "up", "--env", env]),
+        );
+        run.code(0);
+        for db in dbs {
+            assert_eq!(client_dn(setup, db), "/CN=postgres", "{}", run.dump());
+        }
+    }
+}
+
+/// The CA, client certificate and key as `ca.pem`, `client.crt` and `client.key` in `dir` of
+/// `project` (the key readable by its owner only).
+fn copy_certs(setup: &Setup, project: &Project, dir: &str) {
+    let certs = project.path(dir);
+    std::fs::create_dir_all(&certs).expect("mkdir certs");
+    for (from, to) in [
+        (&setup.ca, "ca.pem"),
+        (&setup.cert, "client.crt"),
+        (&setup.key, "client.key"),
+    ] {
+        std::fs::copy(from, certs.join(to)).expect("copy");
+    }
+    chmod(&certs.join("client.key"), 0o600);
 }
 
 fn chmod(path: &Path, mode: u32) {

@@ -12,6 +12,7 @@ use super::probe::{self, SslAnswer};
 use super::Failure;
 use crate::config::{quoted, shown, ConnectionSpec, Environment, SslMode};
 use crate::error::{Error, Reason};
+use crate::ledger::quote_ident;
 
 /// The driver's error text with its causes, password removed.
 fn driver_text(spec: &ConnectionSpec, error: &postgres::Error) -> String {
@@ -359,6 +360,7 @@ fn password_missing(env: &Environment) -> Error {
     );
     if let Some(ignored) = spec.ignored_passfile() {
         return error
+            .with_ignored_passfile(ignored)
             .with_detail(format!(
                 "password file {} has group or world access; permissions should be u=rw \
                  (0600) or less: it was not read (nor would libpq read it)",
@@ -597,8 +599,8 @@ fn connection_limit(message: &str) -> ConnectionLimit {
 }
 
 fn too_many_connections(spec: &ConnectionSpec, limit: ConnectionLimit) -> Error {
-    let db = quote_ident(&spec.shown_dbname());
-    let role = quote_ident(&spec.shown_user());
+    let db = quote_ident(&spec.shown_dbname()).into_owned();
+    let role = quote_ident(&spec.shown_user()).into_owned();
     match limit {
         ConnectionLimit::Database => Error::connection(format!(
             "database {} allows no more connections (refused {spec}): its CONNECTION LIMIT \
@@ -635,11 +637,6 @@ fn too_many_connections(spec: &ConnectionSpec, limit: ConnectionLimit) -> Error 
              (max_connections); retry later or raise the one that applies"
         )),
     }
-}
-
-/// `name` as an SQL identifier, for statements the help suggests.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Whether the server refused a connection because it was not encrypted: PostgreSQL 12+ ends

@@ -156,7 +156,12 @@ fn probe_refused(env: &Environment, error: &Error) -> Error {
          or connect to PostgreSQL directly in {}",
         env.source()
     ));
-    refused.set_source(error.clone());
+    // The driver's error, when there is one, is the source: its SQLSTATE is the error's.
+    if error.driver_error().is_some() {
+        refused.share_source_of(error);
+    } else {
+        refused.set_source(error.clone());
+    }
     refused
 }
 
