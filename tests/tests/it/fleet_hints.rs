@@ -207,3 +207,35 @@ fn a_targets_commands_keep_the_environment_it_was_reached_with() {
         .code(exit::DIVERGED)
         .stderr_has(&format!("`cargo confiture migrate reinit {lost}"));
 }
+
+/// `--targets /dev/stdin < tenants.txt` (or `/dev/fd/N`, `/proc/self/fd/N` on a file) was
+/// repeated as is in suggested commands: the path names a descriptor, which pasted later reads
+/// the terminal or whatever the script's stdin is then. Such a path is `<LIST>` whatever it
+/// points at.
+#[test]
+fn a_list_named_by_a_descriptor_is_a_placeholder_whatever_it_points_at() {
+    let project = project();
+    project.write("tenants.txt", "cft_fixfleet8_never_read\n");
+    project.write("db/migrations/004_bad.up.sql", "CREATE TABLE x(;\n");
+    let url = server().url("postgres");
+    let suggested =
+        "`cargo confiture migrate up --target 003 --database-url <URL> --targets <LIST>`";
+    for path in ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "/dev/fd/7"] {
+        let script = format!(
+            "exec 7< tenants.txt; '{}' migrate up --keep-going --database-url '{url}' --targets {path} < tenants.txt",
+            confiture_tests::binary().display()
+        );
+        let mut bash = std::process::Command::new("bash");
+        for (key, value) in project.cli().get_envs() {
+            match value {
+                Some(value) => bash.env(key, value),
+                None => bash.env_remove(key),
+            };
+        }
+        bash.current_dir(&project.root).arg("-c").arg(script);
+        Run::of(&mut bash)
+            .code(exit::INVALID)
+            .stderr_has(suggested)
+            .stderr_lacks(&format!("--targets {path}"));
+    }
+}
