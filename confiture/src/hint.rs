@@ -33,9 +33,12 @@ const TAKE_A_LIST: &[&str] = &[
 ];
 
 /// The subcommands that take a list but, suggested in one target's text, act on that target
-/// alone: pasted with the fleet's list, a `down` would roll back the targets that finished once
-/// more (and its `--steps N` is that target's count, not the others').
-const AGAIN_ON_EVERY_TARGET: &[&str] = &["migrate down"];
+/// alone: they write, so pasted with the fleet's list a `down` would roll back the targets that
+/// finished once more (and its `--steps N` is that target's count, not the others'), and an
+/// `up` suggested by a read-only run (`status`'s "create it": `up --create-database`) would
+/// migrate every other target of the list. The read-only ones (`status`, `verify`, `drift`)
+/// keep the list.
+const AGAIN_ON_EVERY_TARGET: &[&str] = &["migrate up", "migrate down"];
 
 /// The flag that names one tenant schema of the selected database, as a fleet's
 /// `--schemas-query` names each of its tenants.
@@ -541,6 +544,13 @@ mod tests {
         assert_eq!(
             tenant.render(&command("lint")),
             "`cargo confiture lint --migrations-dir sql`"
+        );
+        // A target's `up` (`status`'s "create it": `up --create-database`) too: with the list
+        // it would migrate every other target.
+        assert_eq!(
+            tenant.render(&command("migrate up --create-database")),
+            "`cargo confiture migrate up --create-database --env dev --schema tenant_7 \
+             --migrations-dir sql`"
         );
         let database = run.for_target(OneTarget::default());
         assert_eq!(

@@ -110,8 +110,12 @@ fn a_list_read_from_a_pipe_is_a_placeholder_in_every_suggested_command() {
         Run::from_output(output, start.elapsed())
     };
     let list = format!("{}\n", missing.name);
-    let create =
-        "`cargo confiture migrate up --create-database --database-url <URL> --targets <LIST>`";
+    // The missing target's own `up` addresses it alone (a list of its name); the fleet's list
+    // was a pipe.
+    let create = &format!(
+        "`cargo confiture migrate up --create-database --database-url <URL> --targets <(echo {})`",
+        missing.name
+    );
     fed(&["status"], list.clone())
         .code(exit::CONNECTION)
         .stderr_has(create)
@@ -206,6 +210,60 @@ fn a_targets_commands_keep_the_environment_it_was_reached_with() {
     ops(&["up"])
         .code(exit::DIVERGED)
         .stderr_has(&format!("`cargo confiture migrate reinit {lost}"));
+}
+
+/// The project's environment `fl` on the server's `postgres` database (names in a list are
+/// databases on its server), with `list` written to `t.txt`.
+fn fl_project(list: &[&TestDb]) -> Project {
+    let project = project();
+    project.write(
+        "db/environments/fl.yaml",
+        format!("name: fl\ndatabase_url: {}\n", server().url("postgres")),
+    );
+    let names: String = list.iter().map(|db| format!("{}\n", db.name)).collect();
+    project.write("t.txt", names);
+    project
+}
+
+fn fl(project: &Project, args: &[&str]) -> Run {
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "--env", "fl"])
+            .args(args)
+            .args(["--targets", "t.txt"]),
+    )
+}
+
+/// A read-only fleet `status` with one missing database suggested
+/// `migrate up --create-database ... --targets LIST`: pasted, it also migrated every other
+/// target of the list. A target's suggested `up`, as its `down`, addresses that target alone.
+#[test]
+fn a_missing_targets_create_database_help_creates_and_migrates_that_target_alone() {
+    let dbs = TestDbs::new("fixfleet8miss", 1);
+    let missing = TestDb::unborn("fixfleet8miss");
+    let project = fl_project(&[&dbs.dbs[0], &missing]);
+    project
+        .run_on(&dbs.dbs[0], &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let create = format!(
+        "`cargo confiture migrate up --create-database --env fl --targets <(echo {})`",
+        missing.name
+    );
+    fl(&project, &["status"])
+        .code(exit::FLEET_MIXED)
+        .stderr_has(&create);
+    let doc = fl(&project, &["status", "--format", "json"])
+        .code(exit::FLEET_MIXED)
+        .json();
+    let help = doc["targets"][1]["error"]["help"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(help.contains(&create), "{doc}");
+
+    project.paste(&create).code(exit::SUCCESS);
+    assert_eq!(missing.ledger().map(|l| l.len()), Some(3));
+    assert_eq!(dbs.dbs[0].ledger().map(|l| l.len()), Some(1), "untouched");
 }
 
 /// `--targets /dev/stdin < tenants.txt` (or `/dev/fd/N`, `/proc/self/fd/N` on a file) was
