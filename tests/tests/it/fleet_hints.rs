@@ -235,6 +235,51 @@ fn fl(project: &Project, args: &[&str]) -> Run {
     )
 }
 
+/// A fleet `down`'s failed target was told "fix FILE, then run the command again": the command
+/// was the fleet's, and run again it rolled back one more migration on every target that had
+/// finished. Every "run the command again" of a target's text (a sentence, not a suggested
+/// command: the failed SQL's, the lock's, the ledger's) says to run it on that target alone and
+/// names how to select it, in text and JSON; followed, the other targets keep their history.
+#[test]
+fn a_failed_targets_help_to_run_again_names_that_target_alone() {
+    let dbs = TestDbs::new("fixfleet8again", 3);
+    let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
+    fl(&project, &["up"]).code(exit::SUCCESS);
+    let failing = &dbs.dbs[1];
+    failing
+        .connect()
+        .batch_execute("CREATE VIEW v_c AS SELECT * FROM tb_c")
+        .expect("a view on tb_c");
+    let selection = format!("--env fl --targets <(echo {})", failing.name);
+    let alone =
+        format!("then run the command again on this target alone (select it with `{selection}`");
+    fl(&project, &["down"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has(&alone);
+    let doc = fl(&project, &["down", "--format", "json"])
+        .code(exit::MIGRATION_FAILED)
+        .json();
+    let help = doc["targets"][1]["error"]["help"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(help.contains(&alone), "{doc}");
+    // Rolled back 003 on the others, both times.
+    let counts = || -> Vec<usize> {
+        dbs.dbs
+            .iter()
+            .map(|db| db.ledger().unwrap_or_default().len())
+            .collect()
+    };
+    assert_eq!(counts(), [1, 3, 1]);
+
+    // Followed: the file fixed, the command on that target alone.
+    project.write("db/migrations/003_c.down.sql", "DROP TABLE tb_c CASCADE;\n");
+    project
+        .paste(&format!("`cargo confiture migrate down {selection}`"))
+        .code(exit::SUCCESS);
+    assert_eq!(counts(), [1, 2, 1]);
+}
+
 /// A read-only fleet `status` with one missing database suggested
 /// `migrate up --create-database ... --targets LIST`: pasted, it also migrated every other
 /// target of the list. A target's suggested `up`, as its `down`, addresses that target alone.
