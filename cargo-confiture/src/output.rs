@@ -117,13 +117,58 @@ fn list_words(args: &FleetArgs) -> Vec<String> {
 
 /// A file named on the command line as a suggested command repeats it: as given when it is a
 /// regular file, else `placeholder` — a pipe (`-c <(sops -d prod.yaml)`, `--targets
-/// <(list-tenants)`: `/dev/fd/63`, `/proc/self/fd/N`, `/dev/stdin`) is gone once read.
+/// <(list-tenants)`: `/dev/fd/63`, `/proc/self/fd/N`, `/dev/stdin`) is gone once read. A path
+/// that names one of this process's descriptors ([`names_a_descriptor`]) is the placeholder
+/// whatever it points at: `--targets /dev/stdin < tenants.txt` reads a regular file, but pasted
+/// later the same path reads the terminal, or whatever that script's stdin is then.
 fn file_word(file: &Path, placeholder: &str) -> String {
-    if std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
+    if !names_a_descriptor(file) && std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
         file.to_string_lossy().into_owned()
     } else {
         placeholder.to_string()
     }
+}
+
+/// Whether `file`, or a symbolic link on its way, names an open descriptor of the process
+/// that reads it: `/dev/stdin` (`/dev/stdout`, `/dev/stderr`), `/dev/fd/N`, `/proc/self/fd/N`
+/// (`/proc/thread-self/fd/N`, `/proc/PID/fd/N`).
+fn names_a_descriptor(file: &Path) -> bool {
+    use std::path::Component;
+    let Ok(mut path) = std::path::absolute(file) else {
+        return false;
+    };
+    // Links followed by hand (a bounded chain, as the kernel's): canonicalizing would resolve
+    // `/proc/self/fd/0` to the file it has open.
+    for _ in 0..40 {
+        let names: Vec<&str> = path
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(name) => Some(name.to_str().unwrap_or("")),
+                _ => None,
+            })
+            .collect();
+        let descriptor = match names.as_slice() {
+            ["dev", "stdin" | "stdout" | "stderr"] | ["dev", "fd", _] => true,
+            ["proc", process, "fd", _] => {
+                matches!(*process, "self" | "thread-self")
+                    || process.chars().all(|c| c.is_ascii_digit())
+            }
+            _ => false,
+        };
+        if descriptor {
+            return true;
+        }
+        match std::fs::read_link(&path) {
+            Ok(target) => {
+                path = match path.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 fn wants_color(choice: Color, is_terminal: bool) -> bool {

@@ -33,9 +33,23 @@ const TAKE_A_LIST: &[&str] = &[
 ];
 
 /// The subcommands that take a list but, suggested in one target's text, act on that target
-/// alone: pasted with the fleet's list, a `down` would roll back the targets that finished once
-/// more (and its `--steps N` is that target's count, not the others').
-const AGAIN_ON_EVERY_TARGET: &[&str] = &["migrate down"];
+/// alone: they write, so pasted with the fleet's list a `down` would roll back the targets that
+/// finished once more (and its `--steps N` is that target's count, not the others'), and an
+/// `up` suggested by a read-only run (`status`'s "create it": `up --create-database`) would
+/// migrate every other target of the list. The read-only ones (`status`, `verify`, `drift`)
+/// keep the list.
+const AGAIN_ON_EVERY_TARGET: &[&str] = &["migrate up", "migrate down"];
+
+/// How a help tells to run the failed command once more, as a sentence rather than a
+/// suggested command (`fix FILE, then run the command again`): the command is the one the
+/// user typed, whatever it was. In one target's text of a fleet ([`Invocation::for_target`])
+/// the command is the fleet's, which run again acts on every target of its list (a `down`
+/// rolls back the finished ones once more): the renderer says to run it on that target alone
+/// and names how to select it ([`Invocation::render`]).
+pub const AGAIN: &str = "the command again";
+
+/// What follows [`AGAIN`] in one target's text of a fleet, before the target's selection.
+const AGAIN_ON_THIS_TARGET: &str = " on this target alone (select it with ";
 
 /// The flag that names one tenant schema of the selected database, as a fleet's
 /// `--schemas-query` names each of its tenants.
@@ -218,7 +232,8 @@ impl Invocation {
         escape: impl Fn(&str) -> String,
     ) -> Cow<'t, str> {
         let opening = format!("`{PROGRAM} ");
-        if self.is_empty() || !text.contains(&opening) {
+        let again = self.target.is_some() && text.contains(AGAIN);
+        if self.is_empty() || !(again || text.contains(&opening)) {
             return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len() + 32);
@@ -265,7 +280,53 @@ impl Invocation {
             rest = &rest[after + len + 1..];
         }
         out.push_str(rest);
-        Cow::Owned(out)
+        match self.again_on_this_target(&out, &escape, &mut note) {
+            Some(done) => Cow::Owned(done),
+            None => Cow::Owned(out),
+        }
+    }
+
+    /// In one target's text of a fleet, `text` with each [`AGAIN`] saying to run the command
+    /// on that target alone and how to select it (the words a suggested `migrate down` gets:
+    /// a list of its name alone, its `--schema`, or `--database-url <URL>` with `note`, what
+    /// that loses); None when there is nothing to change. Once: an [`AGAIN`] already followed
+    /// by the target's words is left alone.
+    fn again_on_this_target(
+        &self,
+        text: &str,
+        escape: &impl Fn(&str) -> String,
+        note: &mut Option<String>,
+    ) -> Option<String> {
+        let target = self.target.as_ref()?;
+        if !text.contains(AGAIN) {
+            return None;
+        }
+        let (words, by_url) = self.target_words(target, true);
+        let selection = words
+            .iter()
+            .map(|w| escape(w))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut out = String::with_capacity(text.len() + 64);
+        let mut rest = text;
+        while let Some(start) = rest.find(AGAIN) {
+            let after = start + AGAIN.len();
+            out.push_str(&rest[..after]);
+            rest = &rest[after..];
+            if rest.starts_with(AGAIN_ON_THIS_TARGET) {
+                continue;
+            }
+            out.push_str(AGAIN_ON_THIS_TARGET);
+            out.push('`');
+            out.push_str(&selection);
+            out.push('`');
+            if let Some(note) = note.take_if(|_| by_url) {
+                out.push_str(&escape(&note));
+            }
+            out.push_str(": the fleet's list runs it on every target again)");
+        }
+        out.push_str(rest);
+        Some(out)
     }
 }
 
@@ -490,6 +551,74 @@ mod tests {
         );
     }
 
+    /// A fleet target's help said "fix FILE, then run the command again" (a sentence, not a
+    /// suggested command): the command was the fleet's, and a `down` run again on the whole
+    /// list rolled back one more migration on every finished target. In one target's text it
+    /// says to run it on that target alone and how to select it; elsewhere it is unchanged.
+    #[test]
+    fn a_targets_run_the_command_again_names_that_target_alone() {
+        let mut run = invocation(&["--env", "fl"], &["--migrations-dir", "sql"]);
+        run.fleet = vec!["--targets".to_string(), "t.txt".to_string()];
+        let help = "fix 003.down.sql, then run the command again";
+        let named = run.for_target(OneTarget {
+            schema: None,
+            entry: Some("db 2".to_string()),
+        });
+        let rendered = named.render(help).into_owned();
+        assert_eq!(
+            rendered,
+            "fix 003.down.sql, then run the command again on this target alone (select it with \
+             `--env fl --targets <(echo 'db 2')`: the fleet's list runs it on every target again)"
+        );
+        // Rendered twice (a library session's completion, then the command line's): once.
+        assert_eq!(named.render(&rendered), rendered);
+        // Every such sentence of a text, with a suggested command beside it.
+        let two = format!(
+            "run the command again when the lock is released, or {}; running the command again \
+             finds it",
+            command("migrate status")
+        );
+        let rendered = named.render(&two);
+        assert_eq!(
+            rendered.matches("on this target alone").count(),
+            2,
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains(
+                "`cargo confiture migrate status --env fl --targets t.txt --migrations-dir sql`"
+            ),
+            "{rendered}"
+        );
+        let tenant = run.for_target(tenant_target("tenant_7"));
+        assert!(tenant
+            .render(help)
+            .ends_with("(select it with `--env fl --schema tenant_7`: the fleet's list runs it on every target again)"));
+        // A URL's target: `--database-url <URL>`, saying what that loses.
+        let mut env = Environment::from_url("postgresql://u@h/db", "t").expect("url");
+        env.migration.tracking_table =
+            crate::ledger::TrackingTable::parse("ops.tb_confiture").expect("table");
+        let by_url = run
+            .clone()
+            .with_settings_of(&env)
+            .for_target(OneTarget::default());
+        let rendered = by_url.render(help);
+        assert!(
+            rendered.contains("(select it with `--database-url <URL>` (`--database-url` reads no")
+                && rendered.contains("`migration.tracking_table`"),
+            "{rendered}"
+        );
+        // In JSON the added words are escaped as a string's content.
+        let json = named.render_escaped("\"run the command again\"", |w| w.replace('\'', "Q"));
+        assert!(
+            json.contains("`--env fl --targets <(echo Qdb 2Q)`"),
+            "{json}"
+        );
+        // The fleet's own text, and a run on one database: unchanged.
+        assert_eq!(run.render(help), help);
+        assert_eq!(invocation(&["--env", "fl"], &[]).render(help), help);
+    }
+
     /// A fleet's `--targets` went into a suggested `reinit`, which takes no list: pasted, it
     /// was refused, and without the list it would act on the environment's own database.
     #[test]
@@ -541,6 +670,13 @@ mod tests {
         assert_eq!(
             tenant.render(&command("lint")),
             "`cargo confiture lint --migrations-dir sql`"
+        );
+        // A target's `up` (`status`'s "create it": `up --create-database`) too: with the list
+        // it would migrate every other target.
+        assert_eq!(
+            tenant.render(&command("migrate up --create-database")),
+            "`cargo confiture migrate up --create-database --env dev --schema tenant_7 \
+             --migrations-dir sql`"
         );
         let database = run.for_target(OneTarget::default());
         assert_eq!(

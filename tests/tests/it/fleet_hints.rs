@@ -110,8 +110,12 @@ fn a_list_read_from_a_pipe_is_a_placeholder_in_every_suggested_command() {
         Run::from_output(output, start.elapsed())
     };
     let list = format!("{}\n", missing.name);
-    let create =
-        "`cargo confiture migrate up --create-database --database-url <URL> --targets <LIST>`";
+    // The missing target's own `up` addresses it alone (a list of its name); the fleet's list
+    // was a pipe.
+    let create = &format!(
+        "`cargo confiture migrate up --create-database --database-url <URL> --targets <(echo {})`",
+        missing.name
+    );
     fed(&["status"], list.clone())
         .code(exit::CONNECTION)
         .stderr_has(create)
@@ -206,4 +210,135 @@ fn a_targets_commands_keep_the_environment_it_was_reached_with() {
     ops(&["up"])
         .code(exit::DIVERGED)
         .stderr_has(&format!("`cargo confiture migrate reinit {lost}"));
+}
+
+/// The project's environment `fl` on the server's `postgres` database (names in a list are
+/// databases on its server), with `list` written to `t.txt`.
+fn fl_project(list: &[&TestDb]) -> Project {
+    let project = project();
+    project.write(
+        "db/environments/fl.yaml",
+        format!("name: fl\ndatabase_url: {}\n", server().url("postgres")),
+    );
+    let names: String = list.iter().map(|db| format!("{}\n", db.name)).collect();
+    project.write("t.txt", names);
+    project
+}
+
+fn fl(project: &Project, args: &[&str]) -> Run {
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "--env", "fl"])
+            .args(args)
+            .args(["--targets", "t.txt"]),
+    )
+}
+
+/// A fleet `down`'s failed target was told "fix FILE, then run the command again": the command
+/// was the fleet's, and run again it rolled back one more migration on every target that had
+/// finished. Every "run the command again" of a target's text (a sentence, not a suggested
+/// command: the failed SQL's, the lock's, the ledger's) says to run it on that target alone and
+/// names how to select it, in text and JSON; followed, the other targets keep their history.
+#[test]
+fn a_failed_targets_help_to_run_again_names_that_target_alone() {
+    let dbs = TestDbs::new("fixfleet8again", 3);
+    let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
+    fl(&project, &["up"]).code(exit::SUCCESS);
+    let failing = &dbs.dbs[1];
+    failing
+        .connect()
+        .batch_execute("CREATE VIEW v_c AS SELECT * FROM tb_c")
+        .expect("a view on tb_c");
+    let selection = format!("--env fl --targets <(echo {})", failing.name);
+    let alone =
+        format!("then run the command again on this target alone (select it with `{selection}`");
+    fl(&project, &["down"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has(&alone);
+    let doc = fl(&project, &["down", "--format", "json"])
+        .code(exit::MIGRATION_FAILED)
+        .json();
+    let help = doc["targets"][1]["error"]["help"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(help.contains(&alone), "{doc}");
+    // Rolled back 003 on the others, both times.
+    let counts = || -> Vec<usize> {
+        dbs.dbs
+            .iter()
+            .map(|db| db.ledger().unwrap_or_default().len())
+            .collect()
+    };
+    assert_eq!(counts(), [1, 3, 1]);
+
+    // Followed: the file fixed, the command on that target alone.
+    project.write("db/migrations/003_c.down.sql", "DROP TABLE tb_c CASCADE;\n");
+    project
+        .paste(&format!("`cargo confiture migrate down {selection}`"))
+        .code(exit::SUCCESS);
+    assert_eq!(counts(), [1, 2, 1]);
+}
+
+/// A read-only fleet `status` with one missing database suggested
+/// `migrate up --create-database ... --targets LIST`: pasted, it also migrated every other
+/// target of the list. A target's suggested `up`, as its `down`, addresses that target alone.
+#[test]
+fn a_missing_targets_create_database_help_creates_and_migrates_that_target_alone() {
+    let dbs = TestDbs::new("fixfleet8miss", 1);
+    let missing = TestDb::unborn("fixfleet8miss");
+    let project = fl_project(&[&dbs.dbs[0], &missing]);
+    project
+        .run_on(&dbs.dbs[0], &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let create = format!(
+        "`cargo confiture migrate up --create-database --env fl --targets <(echo {})`",
+        missing.name
+    );
+    fl(&project, &["status"])
+        .code(exit::FLEET_MIXED)
+        .stderr_has(&create);
+    let doc = fl(&project, &["status", "--format", "json"])
+        .code(exit::FLEET_MIXED)
+        .json();
+    let help = doc["targets"][1]["error"]["help"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(help.contains(&create), "{doc}");
+
+    project.paste(&create).code(exit::SUCCESS);
+    assert_eq!(missing.ledger().map(|l| l.len()), Some(3));
+    assert_eq!(dbs.dbs[0].ledger().map(|l| l.len()), Some(1), "untouched");
+}
+
+/// `--targets /dev/stdin < tenants.txt` (or `/dev/fd/N`, `/proc/self/fd/N` on a file) was
+/// repeated as is in suggested commands: the path names a descriptor, which pasted later reads
+/// the terminal or whatever the script's stdin is then. Such a path is `<LIST>` whatever it
+/// points at.
+#[test]
+fn a_list_named_by_a_descriptor_is_a_placeholder_whatever_it_points_at() {
+    let project = project();
+    project.write("tenants.txt", "cft_fixfleet8_never_read\n");
+    project.write("db/migrations/004_bad.up.sql", "CREATE TABLE x(;\n");
+    let url = server().url("postgres");
+    let suggested =
+        "`cargo confiture migrate up --target 003 --database-url <URL> --targets <LIST>`";
+    for path in ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "/dev/fd/7"] {
+        let script = format!(
+            "exec 7< tenants.txt; '{}' migrate up --keep-going --database-url '{url}' --targets {path} < tenants.txt",
+            confiture_tests::binary().display()
+        );
+        let mut bash = std::process::Command::new("bash");
+        for (key, value) in project.cli().get_envs() {
+            match value {
+                Some(value) => bash.env(key, value),
+                None => bash.env_remove(key),
+            };
+        }
+        bash.current_dir(&project.root).arg("-c").arg(script);
+        Run::of(&mut bash)
+            .code(exit::INVALID)
+            .stderr_has(suggested)
+            .stderr_lacks(&format!("--targets {path}"));
+    }
 }
