@@ -183,14 +183,34 @@ impl Ran<'_> {
         // committed after all: name the first migration the ledger shows not done. The server
         // stops at the first failure, so nothing after it committed.
         if failure.unknown_fate > 0 || self.committed.len() > first {
-            if let Some(m) = self.run.get(self.committed.len()) {
+            // Only a migration of the message cut short was interrupted: when the ledger shows
+            // all of them committed, none after them was sent.
+            let cut_short = first + failure.unknown_fate.max(1);
+            if let Some(m) = self
+                .run
+                .get(self.committed.len())
+                .filter(|_| self.committed.len() < cut_short)
+            {
                 let (what, file) = match self.direction {
                     Direction::Up => ("migration", &m.up),
                     Direction::Down => ("the rollback of migration", &m.down),
                 };
-                failure.error.message =
-                    format!("connection lost before {what} {} committed", m.id());
+                // A no-transaction migration has no commit of its own: the engine's message
+                // ("while applying") and its details (the statements it completed) stay.
+                if file.mode == TransactionMode::Transaction {
+                    failure.error.message =
+                        format!("connection lost before {what} {} committed", m.id());
+                }
                 failure.migration = Some((m.version_text.clone(), m.name.clone()));
+                if file.mode == TransactionMode::NoTransaction {
+                    failure.error.details.push(
+                        match self.direction {
+                            Direction::Up => "it is not recorded (checked in the ledger on a new connection)",
+                            Direction::Down => "it is still recorded as applied (checked in the ledger on a new connection)",
+                        }
+                        .to_string(),
+                    );
+                }
                 if file.mode == TransactionMode::Transaction {
                     // The details spoke of what was unknown: now it is known.
                     failure.error.details.clear();

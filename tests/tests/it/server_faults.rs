@@ -1437,3 +1437,72 @@ fn a_connection_cut_on_the_client_side_only_ends_the_old_session_before_the_ledg
         );
     }
 }
+
+/// A no-transaction migration whose connection is lost part-way (its session ended while it
+/// sleeps in statement 2 of 3) says which statements completed — the engine knows which were
+/// acknowledged — that the one running may have committed, and gives the help a Ctrl-C there
+/// gives ("what it committed stays ..."), not a bare "run `up` again" that fails on statement
+/// 1. Nor does it speak of a commit the file does not have. For `up` and `down`.
+#[test]
+fn a_no_transaction_migration_whose_connection_is_lost_names_the_statements_it_completed() {
+    for direction in [Direction::Up, Direction::Down] {
+        let db = TestDb::new("lost_no_tx");
+        let file = "-- confiture:no-transaction\n\
+                    CREATE TABLE IF NOT EXISTS t2 (id int);\n\
+                    SELECT pg_sleep(60) FROM pause;\n\
+                    CREATE INDEX CONCURRENTLY IF NOT EXISTS i2 ON t2 (id);\n";
+        let project = Project::new();
+        project
+            .migration(
+                "001_create_t1",
+                "CREATE TABLE t1 (id int);\n",
+                "DROP TABLE t1;\n",
+            )
+            .migration(
+                "002_slow",
+                if direction == Direction::Up {
+                    file
+                } else {
+                    "CREATE TABLE t2 (id int);\n"
+                },
+                if direction == Direction::Down {
+                    file
+                } else {
+                    "DROP TABLE t2;\n"
+                },
+            );
+        let mut client = db.connect();
+        client
+            .batch_execute("CREATE TABLE pause (x int)")
+            .expect("pause");
+        let command = match direction {
+            Direction::Up => vec!["migrate", "up"],
+            Direction::Down => {
+                project
+                    .run(&["migrate", "up", "--database-url", &db.url()])
+                    .code(0);
+                vec!["migrate", "down", "--steps", "1"]
+            }
+        };
+        client
+            .batch_execute("INSERT INTO pause VALUES (1)")
+            .expect("pause");
+        let run = terminated_in_002(&project, &db, &mut client, &command);
+        let (doing, recorded) = match direction {
+            Direction::Up => ("applying", "it is not recorded (checked in the ledger"),
+            Direction::Down => (
+                "rolling back",
+                "it is still recorded as applied (checked in the ledger",
+            ),
+        };
+        run.code(exit::CONNECTION)
+            .stderr_has(&format!("connection lost while {doing} migration 002_slow"))
+            .stderr_lacks("002_slow committed")
+            .stderr_has("statement 1 was committed (this migration runs without a transaction)")
+            .stderr_has("statement 2 of 3 was running when the connection dropped")
+            .stderr_has(recorded)
+            .stderr_has(
+                "help: what it committed stays: undo it, or make its statements safe to run twice",
+            );
+    }
+}
