@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 pub mod cluster;
+pub mod proxy;
 pub mod throwaway;
 
 /// The README's Rust blocks, compiled (and, where they do not connect, run) as doctests of this

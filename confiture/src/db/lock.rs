@@ -588,6 +588,8 @@ fn keys(database: &str, tenant: Option<&str>) -> (i32, Option<i32>) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeldLock {
     key: i32,
+    /// The process id of the server session holding it (0: unknown).
+    pid: i32,
 }
 
 /// What the check of [`HeldLock::check_sql`] fails with, in the server's log and the source
@@ -644,6 +646,75 @@ impl HeldLock {
             .collect())
     }
 
+    /// The run's own server session, seen from another session `client` on the same server,
+    /// while it is still there: the session of the run's process id that started more than
+    /// `run_began` ago (a later session of that process id is another one; durations on the
+    /// server's clock, never two clocks compared). A session of another role whose start the
+    /// server does not show counts as still there. `None` when it is gone; an error when the
+    /// run's process id is unknown or the server cannot say.
+    pub(crate) fn session_left(
+        &self,
+        client: &mut Client,
+        run_began: Duration,
+    ) -> Result<Option<LockHolder>> {
+        if self.pid == 0 {
+            return Err(Error::new(
+                ErrorKind::Connection,
+                "the process id of the run's server session is unknown",
+            ));
+        }
+        let sql = format!(
+            "SELECT a.pid, a.application_name, a.usename, host(a.client_addr), \
+                    to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+                    to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
+             FROM pg_catalog.pg_stat_activity a \
+             WHERE a.pid = {} AND a.pid <> pg_catalog.pg_backend_pid() \
+               AND (a.backend_start IS NULL OR a.backend_start < pg_catalog.statement_timestamp() \
+                    OPERATOR(pg_catalog.-) '{} milliseconds'::pg_catalog.interval)",
+            self.pid,
+            run_began.as_millis()
+        );
+        let messages = client
+            .simple_query(&crate::db::own_statements(&sql))
+            .map_err(|e| {
+                query_error(
+                    "cannot find whether the run's server session is still there",
+                    e,
+                )
+            })?;
+        Ok(first_holder(&messages))
+    }
+
+    /// Ends the run's own server session ([`HeldLock::session_left`]), which holds this lock:
+    /// `pg_terminate_backend`, then waits, for at most `wait`, until it is gone (its
+    /// transaction rolled back, the lock given back). `None` once it is gone; else the session
+    /// still there.
+    pub(crate) fn end_session(
+        &self,
+        client: &mut Client,
+        run_began: Instant,
+        wait: Duration,
+    ) -> Result<Option<LockHolder>> {
+        let Some(left) = self.session_left(client, run_began.elapsed())? else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT pg_catalog.pg_terminate_backend({})", self.pid);
+        if client
+            .simple_query(&crate::db::own_statements(&sql))
+            .is_err()
+        {
+            return Ok(Some(left));
+        }
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = self.session_left(client, run_began.elapsed())?;
+            if left.is_none() || Instant::now() >= deadline {
+                return Ok(left);
+            }
+            std::thread::sleep(STOP_POLL);
+        }
+    }
+
     /// Whether this session holds the lock, from the server's lock table: what a failed
     /// migration is checked against ([`HeldLock::check_sql`] fails when it does not).
     pub fn is_held(&self, client: &mut Client) -> Result<bool> {
@@ -667,6 +738,12 @@ impl MigrationLock {
     pub fn held(&self) -> HeldLock {
         HeldLock {
             key: self.tenant_key.unwrap_or(self.key),
+            pid: self
+                .backend
+                .split(' ')
+                .next()
+                .and_then(|pid| pid.parse().ok())
+                .unwrap_or(0),
         }
     }
 

@@ -148,6 +148,7 @@ impl Migrator {
                         env: &env,
                         reached: reached.as_ref(),
                         table: &settings.table,
+                        held: settings.held_lock,
                         direction: Direction::Down,
                         run: &run,
                         committed: &mut report.rolled_back,

@@ -2,7 +2,7 @@
 //! commit, and after a lost connection those the ledger, read again on a new connection, shows
 //! committed; then which are unknown and which were not attempted.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::Client;
 
@@ -11,6 +11,7 @@ use super::run::{done, versions, RunFailure};
 use crate::config::Environment;
 use crate::db::apply::Direction;
 use crate::db::connect::{Need, Reached};
+use crate::db::lock::{HeldLock, LockHolder};
 use crate::error::ErrorKind;
 use crate::files::{Migration, TransactionMode};
 use crate::history::History;
@@ -25,6 +26,9 @@ pub(super) struct Ran<'r> {
     pub(super) reached: Option<&'r Reached>,
     /// The ledger, schema-qualified as the run wrote to it.
     pub(super) table: &'r TrackingTable,
+    /// The run's migration lock, which names the run's own server session (`None`: not
+    /// known, and what became of the message cut short cannot be checked).
+    pub(super) held: Option<HeldLock>,
     pub(super) direction: Direction,
     /// Every migration the run meant to apply or roll back, in order.
     pub(super) run: &'r [&'r Migration],
@@ -34,6 +38,20 @@ pub(super) struct Ran<'r> {
     pub(super) migrations: &'r mut Vec<MigrationReport>,
     /// The time since the first of them was sent.
     pub(super) took: Duration,
+}
+
+/// How long the check after a lost connection waits for the run's own server session to end
+/// once told to (`pg_terminate_backend`).
+const END_WAIT: Duration = Duration::from_secs(10);
+
+/// What the new connection found of the run's own server session before reading the ledger.
+enum OldSession {
+    /// Gone (or ended by the check): the ledger is final for the run.
+    Gone,
+    /// Still there, running what it was sent (or holding the lock), and it could not be ended.
+    Running(LockHolder),
+    /// Whether it is still there could not be found.
+    Unknown,
 }
 
 /// What a failed run's other migrations became, besides the committed ones.
@@ -97,15 +115,46 @@ impl Ran<'_> {
             Some(reached) => crate::db::connect::open_session_on(self.env, reached),
             None => crate::db::connect::open_session(self.env, Need::Write),
         };
+        let began = Instant::now()
+            .checked_sub(took)
+            .unwrap_or_else(Instant::now);
+        let held = self.held;
+        let mut old = OldSession::Unknown;
         let ledger = session.and_then(|session| {
             let mut client = session.client;
+            // Only the server's side of the connection may have been cut: the run's own
+            // session then goes on with the message it was sent, and the ledger read now would
+            // not be final. It is ended first (it is ours, and holds our lock); when it cannot
+            // be, nothing is read.
+            old = match held.map(|held| held.end_session(&mut client, began, END_WAIT)) {
+                Some(Ok(None)) => OldSession::Gone,
+                Some(Ok(Some(left))) => OldSession::Running(left),
+                Some(Err(_)) | None => OldSession::Unknown,
+            };
+            if !matches!(old, OldSession::Gone) {
+                return Ok(None);
+            }
             let ledger = crate::db::ledger::read(&mut client, self.table)?;
             up_since_before = server_uptime(&mut client).is_some_and(|up| up > took);
-            Ok(ledger)
+            Ok(Some(ledger))
         });
         let rows = match ledger {
-            Ok(Some(ledger)) => ledger.rows,
-            Ok(None) => Vec::new(),
+            Ok(Some(Some(ledger))) => ledger.rows,
+            Ok(Some(None)) => Vec::new(),
+            Ok(None) => {
+                failure.error.details.push(match old {
+                    OldSession::Running(left) => format!(
+                        "the run's server session is still there and could not be ended: {left}; \
+                         it may still commit what it was sent, and holds the migration lock \
+                         until it ends (`SELECT pg_terminate_backend({})` ends it)",
+                        left.pid
+                    ),
+                    _ => "could not find whether the run's server session is still there, \
+                          which may still commit what it was sent"
+                        .to_string(),
+                });
+                return false;
+            }
             Err(_) => {
                 failure.error.details.push(
                     "could not reconnect to check which migrations the server committed"
@@ -134,14 +183,34 @@ impl Ran<'_> {
         // committed after all: name the first migration the ledger shows not done. The server
         // stops at the first failure, so nothing after it committed.
         if failure.unknown_fate > 0 || self.committed.len() > first {
-            if let Some(m) = self.run.get(self.committed.len()) {
+            // Only a migration of the message cut short was interrupted: when the ledger shows
+            // all of them committed, none after them was sent.
+            let cut_short = first + failure.unknown_fate.max(1);
+            if let Some(m) = self
+                .run
+                .get(self.committed.len())
+                .filter(|_| self.committed.len() < cut_short)
+            {
                 let (what, file) = match self.direction {
                     Direction::Up => ("migration", &m.up),
                     Direction::Down => ("the rollback of migration", &m.down),
                 };
-                failure.error.message =
-                    format!("connection lost before {what} {} committed", m.id());
+                // A no-transaction migration has no commit of its own: the engine's message
+                // ("while applying") and its details (the statements it completed) stay.
+                if file.mode == TransactionMode::Transaction {
+                    failure.error.message =
+                        format!("connection lost before {what} {} committed", m.id());
+                }
                 failure.migration = Some((m.version_text.clone(), m.name.clone()));
+                if file.mode == TransactionMode::NoTransaction {
+                    failure.error.details.push(
+                        match self.direction {
+                            Direction::Up => "it is not recorded (checked in the ledger on a new connection)",
+                            Direction::Down => "it is still recorded as applied (checked in the ledger on a new connection)",
+                        }
+                        .to_string(),
+                    );
+                }
                 if file.mode == TransactionMode::Transaction {
                     // The details spoke of what was unknown: now it is known.
                     failure.error.details.clear();

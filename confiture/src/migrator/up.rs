@@ -393,6 +393,7 @@ impl<'a> Locked<'a> {
                 env: self.env,
                 reached: self.reached,
                 table: &settings.table,
+                held: settings.held_lock,
                 direction: Direction::Up,
                 run: apply,
                 committed: &mut report.applied,

@@ -1347,3 +1347,162 @@ fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
         assert_eq!(db.ledger(), before, "{command:?}\n{}", run.dump());
     }
 }
+
+/// Only the client's side of the connection is cut (a NAT or load balancer resetting it, the
+/// client's `TCP_USER_TIMEOUT` after a partition that heals): the server session goes on with
+/// the message it was sent. The check after the lost connection used to read the ledger at
+/// once and say "did not commit (checked)" and "not attempted" while that session went on and
+/// committed them. Now it ends the run's own session first (it holds our lock), then reads the
+/// ledger: what it says stays true, and the lock is free. For `up` and `down`.
+#[test]
+fn a_connection_cut_on_the_client_side_only_ends_the_old_session_before_the_ledger_is_read() {
+    for direction in [Direction::Up, Direction::Down] {
+        let db = TestDb::new("client_cut");
+        // 002 sleeps 3 s in `direction`, in one message with 001 and 003.
+        let sleep = "DO $$ BEGIN PERFORM pg_sleep(3) FROM pause; END $$;\n";
+        let (mut up, mut down) = (
+            "CREATE TABLE half (id int);\n".to_string(),
+            "DROP TABLE half;\n".to_string(),
+        );
+        match direction {
+            Direction::Up => up.push_str(sleep),
+            Direction::Down => down.push_str(sleep),
+        }
+        let project = Project::new();
+        project
+            .migration(
+                "001_create_t1",
+                "CREATE TABLE t1 (id int);\n",
+                "DROP TABLE t1;\n",
+            )
+            .migration("002_slow", &up, &down)
+            .migration(
+                "003_create_t3",
+                "CREATE TABLE t3 (id int);\n",
+                "DROP TABLE t3;\n",
+            );
+        let mut client = db.connect();
+        client
+            .batch_execute("CREATE TABLE pause (x int)")
+            .expect("pause");
+        if direction == Direction::Down {
+            project
+                .run(&["migrate", "up", "--database-url", &db.url()])
+                .code(0);
+        }
+        client
+            .batch_execute("INSERT INTO pause VALUES (1)")
+            .expect("pause");
+        let proxy = confiture_tests::proxy::ClientCutProxy::start();
+        let command = match direction {
+            Direction::Up => vec!["migrate", "up"],
+            Direction::Down => vec!["migrate", "down", "--steps", "3"],
+        };
+        let url = proxy.url(&db.name);
+        let child = project
+            .cli()
+            .args(&command)
+            .args(["--database-url", &url])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        sleeping_backend(&mut client, &db.name);
+        proxy.cut_clients();
+        let run = finish(child);
+        let (interrupted, expected) = match direction {
+            Direction::Up => (
+                "connection lost before migration 002_slow committed",
+                &["001"][..],
+            ),
+            Direction::Down => (
+                "connection lost before the rollback of migration 002_slow committed",
+                &["001", "002"][..],
+            ),
+        };
+        run.code(exit::CONNECTION)
+            .stderr_has(interrupted)
+            .stderr_has(
+                "its transaction did not commit (checked in the ledger on a new connection)",
+            );
+        // The old session, left running, would have finished the message by now: 002 and the rest.
+        std::thread::sleep(Duration::from_secs(4));
+        // Up: 001 applied, 002 did not commit, 003 not attempted; down: 003 rolled back, 002
+        // did not commit, 001 not attempted.
+        assert_eq!(ledger(&mut client), expected, "{}", run.dump());
+        assert!(
+            db.migration_lock_holders().is_empty(),
+            "the old session still holds the lock\n{}",
+            run.dump()
+        );
+    }
+}
+
+/// A no-transaction migration whose connection is lost part-way (its session ended while it
+/// sleeps in statement 2 of 3) says which statements completed — the engine knows which were
+/// acknowledged — that the one running may have committed, and gives the help a Ctrl-C there
+/// gives ("what it committed stays ..."), not a bare "run `up` again" that fails on statement
+/// 1. Nor does it speak of a commit the file does not have. For `up` and `down`.
+#[test]
+fn a_no_transaction_migration_whose_connection_is_lost_names_the_statements_it_completed() {
+    for direction in [Direction::Up, Direction::Down] {
+        let db = TestDb::new("lost_no_tx");
+        let file = "-- confiture:no-transaction\n\
+                    CREATE TABLE IF NOT EXISTS t2 (id int);\n\
+                    SELECT pg_sleep(60) FROM pause;\n\
+                    CREATE INDEX CONCURRENTLY IF NOT EXISTS i2 ON t2 (id);\n";
+        let project = Project::new();
+        project
+            .migration(
+                "001_create_t1",
+                "CREATE TABLE t1 (id int);\n",
+                "DROP TABLE t1;\n",
+            )
+            .migration(
+                "002_slow",
+                if direction == Direction::Up {
+                    file
+                } else {
+                    "CREATE TABLE t2 (id int);\n"
+                },
+                if direction == Direction::Down {
+                    file
+                } else {
+                    "DROP TABLE t2;\n"
+                },
+            );
+        let mut client = db.connect();
+        client
+            .batch_execute("CREATE TABLE pause (x int)")
+            .expect("pause");
+        let command = match direction {
+            Direction::Up => vec!["migrate", "up"],
+            Direction::Down => {
+                project
+                    .run(&["migrate", "up", "--database-url", &db.url()])
+                    .code(0);
+                vec!["migrate", "down", "--steps", "1"]
+            }
+        };
+        client
+            .batch_execute("INSERT INTO pause VALUES (1)")
+            .expect("pause");
+        let run = terminated_in_002(&project, &db, &mut client, &command);
+        let (doing, recorded) = match direction {
+            Direction::Up => ("applying", "it is not recorded (checked in the ledger"),
+            Direction::Down => (
+                "rolling back",
+                "it is still recorded as applied (checked in the ledger",
+            ),
+        };
+        run.code(exit::CONNECTION)
+            .stderr_has(&format!("connection lost while {doing} migration 002_slow"))
+            .stderr_lacks("002_slow committed")
+            .stderr_has("statement 1 was committed (this migration runs without a transaction)")
+            .stderr_has("statement 2 of 3 was running when the connection dropped")
+            .stderr_has(recorded)
+            .stderr_has(
+                "help: what it committed stays: undo it, or make its statements safe to run twice",
+            );
+    }
+}

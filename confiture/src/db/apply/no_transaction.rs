@@ -225,9 +225,9 @@ pub(super) fn run_statements(
 ) -> Result<StepOutcome, StepFailure> {
     let start = Instant::now();
     let file = step.file();
-    let before = invalid_indexes(client).map_err(|e| connection_lost(step, e))?;
-    let recreated =
-        invalid_index_recreated(client, file, &before).map_err(|e| connection_lost(step, e))?;
+    let before = invalid_indexes(client).map_err(|e| lost_part_way(settings, step, e, 0, false))?;
+    let recreated = invalid_index_recreated(client, file, &before)
+        .map_err(|e| lost_part_way(settings, step, e, 0, false))?;
     if let Some(index) = recreated {
         return Err(invalid_index_left_behind(step, index));
     }
@@ -236,7 +236,7 @@ pub(super) fn run_statements(
             "{RESET_SESSION} {}",
             timeouts_sql(settings, false)
         ))
-        .map_err(|e| connection_lost(step, e))?;
+        .map_err(|e| lost_part_way(settings, step, e, 0, false))?;
     let count = file.statements.len();
     for (index, span) in file.statements.iter().enumerate() {
         // A byte-order mark goes with the first statement: the script leaves it out of the
@@ -261,7 +261,7 @@ pub(super) fn run_statements(
         };
         if let Err(e) = sent {
             if is_connection_lost(&e) {
-                return Err(connection_lost(step, e));
+                return Err(lost_part_way(settings, step, e, index, true));
             }
             let statement = Statement {
                 index: index + 1,
@@ -292,7 +292,9 @@ pub(super) fn run_statements(
                     &before,
                 ));
             }
-            Err(e) if is_connection_lost(&e) => return Err(connection_lost(step, e)),
+            Err(e) if is_connection_lost(&e) => {
+                return Err(lost_part_way(settings, step, e, index + 1, false))
+            }
             // The check could not be made (the file's own settings refused it): the server
             // accepted the statement, as without it.
             Err(_) => {}
@@ -313,7 +315,7 @@ pub(super) fn run_statements(
                 ));
             }
             Err(SendError::Driver(e)) if is_connection_lost(&e) => {
-                return Err(connection_lost(step, e))
+                return Err(lost_part_way(settings, step, e, index + 1, false))
             }
             // Refused (the file's own `statement_timeout`, say): not checked, as without it.
             Err(SendError::Driver(_)) => {}
@@ -323,7 +325,7 @@ pub(super) fn run_statements(
         if let Some(check) = lock_check_between_statements(settings).filter(|_| index + 1 < count) {
             if let Err(e) = client.batch_execute(&check) {
                 if is_connection_lost(&e) {
-                    return Err(connection_lost(step, e));
+                    return Err(lost_part_way(settings, step, e, index + 1, false));
                 }
                 let _ = client.batch_execute("ROLLBACK");
                 let mut script = Script::new();
@@ -359,7 +361,7 @@ pub(super) fn run_statements(
     );
     if let Err(e) = client.batch_execute(&record) {
         if is_connection_lost(&e) {
-            return Err(connection_lost(step, e));
+            return Err(lost_part_way(settings, step, e, count, false));
         }
         // A lock on the tracking table or on the row, held past the command's lock wait.
         let holders = ledger_lock_holders(client, settings, step, &e);
@@ -384,6 +386,59 @@ pub(super) fn run_statements(
         duration: Some(start.elapsed()),
         attempts: 1,
     })
+}
+
+/// What to do of the statements a no-transaction migration committed before it stopped.
+const COMMITTED_STAYS: &str = "what it committed stays: undo it, or make its statements safe to \
+                               run twice (`IF NOT EXISTS`, `IF EXISTS`)";
+
+/// The connection was lost during a no-transaction step, after the server acknowledged its
+/// first `completed` statements (all of them: while its ledger row was written), statement
+/// `completed + 1` being sent when `running`: those are named, the one in flight may have
+/// committed, and the help is the one of a step stopped part-way (Ctrl-C,
+/// [`statement_failed`]).
+fn lost_part_way(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    e: postgres::Error,
+    completed: usize,
+    running: bool,
+) -> StepFailure {
+    let mut failure = connection_lost(step, e);
+    let count = step.file().statements.len();
+    let recorded = ledger_state(step.direction);
+    let acknowledged = match completed {
+        0 => "no statement of this migration was committed".to_string(),
+        k if k == count && !running => format!(
+            "every statement was committed (this migration runs without a transaction); the \
+             connection dropped while its ledger row was written, so {recorded} unless the \
+             server wrote it"
+        ),
+        1 => "statement 1 was committed (this migration runs without a transaction)".to_string(),
+        k => format!("statements 1–{k} were committed (this migration runs without a transaction)"),
+    };
+    let detail = match (running, completed == count) {
+        (true, _) => format!(
+            "{acknowledged}; statement {} of {count} was running when the connection dropped: it \
+             may have committed; {recorded}",
+            completed + 1
+        ),
+        (false, true) => acknowledged,
+        (false, false) => format!("{acknowledged}; {recorded}"),
+    };
+    failure.error.details = vec![detail];
+    if (completed > 0 || running) && settings.scratch.is_none() {
+        let (status, again) = match step.direction {
+            Direction::Up => ("migrate status", "migrate up"),
+            Direction::Down => ("migrate status", "migrate down"),
+        };
+        failure.error.help = Some(format!(
+            "{COMMITTED_STAYS}; run {} to see what is recorded, then {} again",
+            crate::hint::command(status),
+            crate::hint::command(again)
+        ));
+    }
+    failure
 }
 
 /// Whether statement `index` (0-based) of `file` is a `DROP INDEX`: an index it leaves INVALID
@@ -492,8 +547,7 @@ fn statement_failed(
             Direction::Up => "migrate up",
             Direction::Down => "migrate down",
         });
-        let committed = "what it committed stays: undo it, or make its statements safe to run \
-                         twice (`IF NOT EXISTS`, `IF EXISTS`)";
+        let committed = COMMITTED_STAYS;
         let help = match (failure.blames_file, live) {
             (true, true) => format!(
                 "fix {}; {committed}, then run {again} again",

@@ -1,0 +1,108 @@
+//! A TCP proxy to the test server that can cut only the client's side of its connections:
+//! what a NAT, a load balancer or a proxy restart does, and what the client's own
+//! `TCP_USER_TIMEOUT` does after a partition that heals. The server's side stays open, so the
+//! server session goes on with what it was sent.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The proxy, listening on `127.0.0.1:port()` and forwarding to the test server.
+pub struct ClientCutProxy {
+    port: u16,
+    clients: Arc<Mutex<Vec<TcpStream>>>,
+    cut: Arc<AtomicBool>,
+}
+
+impl ClientCutProxy {
+    pub fn start() -> ClientCutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy's port");
+        let port = listener.local_addr().expect("the proxy's port").port();
+        let clients: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let kept = clients.clone();
+        let cut = Arc::new(AtomicBool::new(false));
+        let seen = cut.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect((crate::pg_host().as_str(), crate::pg_port()))
+                else {
+                    continue;
+                };
+                let (Ok(client_in), Ok(client_out), Ok(server_in), Ok(server_out)) = (
+                    client.try_clone(),
+                    client.try_clone(),
+                    server.try_clone(),
+                    server.try_clone(),
+                ) else {
+                    continue;
+                };
+                kept.lock().unwrap().push(client);
+                // Client to server: never forwards an end of stream, so that a cut client
+                // leaves the server's side open.
+                let (one, other) = (seen.clone(), seen.clone());
+                std::thread::spawn(move || pump(client_in, server_out, &one));
+                // Server to client: once the client's side is cut, what the server sends is
+                // read and dropped (the server never blocks on a full socket).
+                std::thread::spawn(move || pump(server_in, client_out, &other));
+                // The server's side lives as long as its pumps.
+                drop(server);
+            }
+        });
+        ClientCutProxy { port, clients, cut }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Closes the client's side of every connection so far; the server's sides stay open.
+    pub fn cut_clients(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for client in self.clients.lock().unwrap().drain(..) {
+            let _ = client.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// Copies `from` to `to` until `from` ends, then ends `to` — unless the clients were `cut`: the
+/// server's side is then kept open. A failed write drops the rest (read and dropped).
+fn pump(mut from: TcpStream, mut to: TcpStream, cut: &AtomicBool) {
+    let mut buffer = [0u8; 65536];
+    let mut writing = true;
+    loop {
+        match from.read(&mut buffer) {
+            Ok(0) | Err(_) => {
+                if !cut.load(Ordering::SeqCst) {
+                    let _ = to.shutdown(Shutdown::Write);
+                    return;
+                }
+                // Keeps the server's side open: parked until the test ends.
+                loop {
+                    std::thread::park();
+                }
+            }
+            Ok(n) => {
+                if writing && to.write_all(&buffer[..n]).is_err() {
+                    writing = false;
+                }
+            }
+        }
+    }
+}
+
+impl ClientCutProxy {
+    /// A URL for `db` through the proxy (no TLS: the proxy cuts plain TCP).
+    pub fn url(&self, db: &str) -> String {
+        let server = crate::server();
+        let password = server
+            .password
+            .as_deref()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        format!(
+            "postgresql://{}{password}@127.0.0.1:{}/{db}?sslmode=disable",
+            server.user, self.port
+        )
+    }
+}
