@@ -213,6 +213,53 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
     }
 }
 
+/// Ctrl-C while a migration's up runs the second time (after its down, the repeatability
+/// step): the cancelled statement was taken for the up's own failure, and the migration was
+/// reported `up not repeatable after its down`, a false finding. It is `interrupted`,
+/// whichever of its steps the signal stopped (the first up is covered above).
+#[test]
+fn ctrl_c_during_the_second_up_is_interrupted_not_a_finding() {
+    let db = TestDb::unborn("verify_sigint_again");
+    let project = Project::new();
+    // Asleep only when run again: its down leaves a mark outside the schema (the scratch
+    // database's comment), which the second run of the up reads.
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(CASE WHEN shobj_description((SELECT oid FROM \
+         pg_database WHERE datname = current_database()), 'pg_database') = 'down ran' THEN 60 \
+         ELSE 0 END);\n",
+        "DROP TABLE t;\nDO $$ BEGIN EXECUTE format('COMMENT ON DATABASE %I IS ''down ran''', \
+         current_database()); END $$;\n",
+    );
+    let url = db.url();
+    for json in [false, true] {
+        let mut args = vec!["migrate", "verify", "--database-url", url.as_str()];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
+        let sent = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        run.code(exit::INTERRUPTED)
+            .stderr_lacks("not repeatable")
+            .stderr_has("001_slow interrupted");
+        if json {
+            let doc = run.json();
+            assert_eq!(doc["error"]["kind"], "interrupted", "{}", run.dump());
+        }
+        assert!(
+            !database_exists(&scratch),
+            "{scratch} left behind\n{}",
+            run.dump()
+        );
+    }
+}
+
 /// Ctrl-C during a fleet's `verify` or `drift`: the fleet's targets did not get the signal's
 /// stop flag, so a target whose migration the drop cut short on its scratch database was
 /// reported `failed:` (or not at all), where one database's run says `interrupted`. Each
