@@ -315,6 +315,47 @@ fn ctrl_c_during_a_fleet_verify_or_drift_interrupts_its_targets() {
         // seconds on a loaded server).
         assert!(run.elapsed < Duration::from_secs(45), "{}", run.dump());
     }
+    // With `--format json`, stdout held the fleet's document (printed as soon as its targets
+    // stopped) and then the signal thread's: two documents. One claims the output before it
+    // prints, so there is exactly one, whichever thread comes first.
+    for command in ["verify", "drift"] {
+        for _ in 0..3 {
+            let (child, scratch) = spawn_asleep_on_scratch(
+                &project,
+                &[
+                    "migrate",
+                    command,
+                    "--database-url",
+                    &db.url(),
+                    "--targets",
+                    "targets.txt",
+                    "--format",
+                    "json",
+                ],
+            );
+            let sent = Instant::now();
+            let status = std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+            run.code(exit::INTERRUPTED);
+            let documents: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&run.stdout)
+                .into_iter::<serde_json::Value>()
+                .collect::<Result<_, _>>()
+                .unwrap_or_else(|e| panic!("{command}: {e}\n{}", run.dump()));
+            assert_eq!(documents.len(), 1, "{command}: {}", run.dump());
+            let doc = &documents[0];
+            // The signal's error, or the fleet's report with its targets interrupted.
+            let interrupted = doc["error"]["kind"] == "interrupted"
+                || (doc["summary"]["interrupted"] == true
+                    && doc["summary"]["failed"] == 0
+                    && doc["targets"][0]["state"] == "interrupted");
+            assert!(interrupted, "{command}: {}", run.dump());
+            assert!(!database_exists(&scratch), "{command}: {}", run.dump());
+        }
+    }
 }
 
 /// A login role, not a superuser, dropped on drop.
