@@ -42,6 +42,17 @@ fn spawn_asleep_on_scratch(project: &Project, args: &[&str]) -> (std::process::C
     (child, scratch)
 }
 
+/// Sends `signal` (`-INT`, `-TERM`) to `child` and waits for it: its run, timed from the signal.
+fn signalled(child: std::process::Child, signal: &str) -> Run {
+    let sent = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
+}
+
 fn database_exists(name: &str) -> bool {
     admin()
         .query_one(
@@ -176,15 +187,7 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
             &project,
             &["migrate", "verify", "--database-url", &db.url()],
         );
-        let pid = child.id();
-        let sent = Instant::now();
-        let status = std::process::Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let output = child.wait_with_output().unwrap();
-        let run = Run::from_output(output, sent.elapsed());
+        let run = signalled(child, signal);
         // The migration cut short is never called failed: the signal is also the run's stop
         // flag, so the library reports it `interrupted` (its `Checked` event), and the signal
         // thread waits for that report before its drop ends the process (the line was missing
@@ -238,13 +241,7 @@ fn ctrl_c_during_the_second_up_is_interrupted_not_a_finding() {
             args.extend(["--format", "json"]);
         }
         let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
-        let sent = Instant::now();
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        let run = signalled(child, "-INT");
         run.code(exit::INTERRUPTED)
             .stderr_lacks("not repeatable")
             .stderr_has("001_slow interrupted");
@@ -291,13 +288,7 @@ fn ctrl_c_during_a_fleet_verify_or_drift_interrupts_its_targets() {
                 "targets.txt",
             ],
         );
-        let sent = Instant::now();
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        let run = signalled(child, "-INT");
         run.code(exit::INTERRUPTED).stderr_lacks("failed:");
         assert!(
             run.stderr.lines().any(|l| l.starts_with("interrupted: ")
@@ -333,13 +324,7 @@ fn ctrl_c_during_a_fleet_verify_or_drift_interrupts_its_targets() {
                     "json",
                 ],
             );
-            let sent = Instant::now();
-            let status = std::process::Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success());
-            let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+            let run = signalled(child, "-INT");
             run.code(exit::INTERRUPTED);
             let documents: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&run.stdout)
                 .into_iter::<serde_json::Value>()
@@ -1430,13 +1415,7 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
             .expect("spawn the CLI under test");
         // Until it waits for the silent server (its other work takes milliseconds).
         std::thread::sleep(Duration::from_millis(1500));
-        let sent = Instant::now();
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        let run = signalled(child, "-INT");
         run.code(exit::INTERRUPTED);
         assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
         if format == "json" {
