@@ -769,6 +769,18 @@ impl Migrator {
         Ok(TargetSettings { of, values })
     }
 
+    /// Whether `error` ended a replay because the run was stopped from outside: the typed
+    /// interruption (the stop flag cancelled the statement), or the flag itself — the CLI
+    /// drops the scratch database under the run as it stops it, and the drop's error may
+    /// come first. Such an error is never a finding about a migration.
+    pub(crate) fn stopped_by(&self, error: &Error) -> bool {
+        error.kind == crate::ErrorKind::Interrupted
+            || self
+                .stop
+                .as_ref()
+                .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     fn verify_run(
         &mut self,
         options: &VerifyOptions,
@@ -823,15 +835,9 @@ impl Migrator {
             report.migrations[i].duration_ms =
                 Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
             if let Err(e) = outcome {
-                // Stopped from outside: the check was cut short, nothing failed. The flag too:
-                // the CLI drops the scratch database under the run as it stops it, and the
-                // drop's error may come first.
-                let stopped = e.error.kind == crate::ErrorKind::Interrupted
-                    || self
-                        .stop
-                        .as_ref()
-                        .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::SeqCst));
-                report.migrations[i].result = if stopped {
+                // Stopped from outside, whichever of its steps: the check was cut short,
+                // nothing failed.
+                report.migrations[i].result = if self.stopped_by(&e.error) {
                     CheckResult::Interrupted
                 } else {
                     CheckResult::Failed
@@ -886,6 +892,8 @@ fn check_one(
     }
     match replay.up(Some(1), None) {
         Ok(_) => {}
+        // Its up cut short by a stop is not its up failing: the run's error, `interrupted`.
+        Err(failed) if replay.migrator.stopped_by(&failed.error) => return Err(failed.into()),
         Err(failed) => {
             check.result = CheckResult::UpNotRepeatable;
             check.file = Some(m.up.path.clone());

@@ -192,7 +192,8 @@ const FLEET_WORDS: Words = (
      (run the command again to finish them)",
 );
 
-/// `migrate verify`, once per server of the targets. `stop`: the signal thread's flag
+/// `migrate verify`, once per server of the targets; the output claimed from the signal
+/// thread before anything is printed (`verify::claim_the_output`), error or report. `stop`: the signal thread's flag
 /// (`verify::drop_scratch_databases_on_interrupt`), which stops every running target as it
 /// stops one database's verify: each says `interrupted`, not failed under the drop.
 pub fn verify(
@@ -203,11 +204,14 @@ pub fn verify(
 ) -> Result<u8> {
     let out = &out.in_fleet(plan.migrator.environment());
     let request = fleet::Request::Verify(options);
-    let fleet = fleet(&plan, out, ", verified once per server", request, None)?.stop_when(stop);
-    let report = fleet.verify(options, &|event| {
-        super::verify::fleet_event(event, || live(out, event))
-    })?;
-    Ok(finish(out, &report, None))
+    let report = fleet(&plan, out, ", verified once per server", request, None).and_then(|f| {
+        f.stop_when(stop).verify(options, &|event| {
+            super::verify::fleet_event(event, || live(out, event))
+        })
+    });
+    // Before anything is printed: the signal thread may be printing its own document.
+    super::verify::claim_the_output();
+    Ok(finish(out, &report?, None))
 }
 
 /// `migrate drift` on every target; `stop` as for [`verify`].
@@ -221,11 +225,14 @@ pub fn drift(
     let request = fleet::Request::Drift {
         tenant_schemas: matches!(plan.list, FleetList::SchemasQuery(_)),
     };
-    let fleet = fleet(&plan, out, "", request, None)?.stop_when(stop);
-    let report = fleet.drift(options, &|event| {
-        super::verify::fleet_event(event, || live(out, event))
-    })?;
-    Ok(finish(out, &report, None))
+    let report = fleet(&plan, out, "", request, None).and_then(|f| {
+        f.stop_when(stop).drift(options, &|event| {
+            super::verify::fleet_event(event, || live(out, event))
+        })
+    });
+    // Before anything is printed: the signal thread may be printing its own document.
+    super::verify::claim_the_output();
+    Ok(finish(out, &report?, None))
 }
 
 /// The environment the user selected names the server, the credentials and the settings; the
@@ -338,8 +345,12 @@ fn line(c: &fleet::Counts) -> String {
         .checked_div(c.total)
         .unwrap_or(0)
         .min(WIDTH);
+    let interrupted = match c.interrupted {
+        0 => String::new(),
+        n => format!(", {n} interrupted"),
+    };
     format!(
-        "[{}{}] {}/{} targets done, {} failed, {} running",
+        "[{}{}] {}/{} targets done, {} failed{interrupted}, {} running",
         "#".repeat(filled),
         " ".repeat(WIDTH - filled),
         c.done,
@@ -360,7 +371,7 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
     } else {
         out.result(&table(out, report));
     }
-    for failed in report.failed() {
+    for failed in report.ended_with_error() {
         let out = &out.for_target(failed);
         if let Some(error) = &failed.error {
             let mut text = format!(
@@ -386,11 +397,6 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
     }
     if report.summary.interrupted {
         let s = &report.summary;
-        let cancelled = report
-            .targets
-            .iter()
-            .filter(|t| t.exit_code == Some(exit::INTERRUPTED))
-            .count();
         // `up` and `status` are safe to run again on the whole list (`up` applies only what
         // is missing); `down` again would roll back the finished targets once more.
         let next = if report.command == "down" {
@@ -404,11 +410,9 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
             )
         };
         out.note(&out.hint(&format!(
-            "interrupted: {} finished, {cancelled} cancelled, {} failed, {} not started \
+            "interrupted: {} finished, {} cancelled, {} failed, {} not started \
              (exit {code}); {next}",
-            s.done,
-            s.failed - cancelled,
-            s.not_started
+            s.done, s.interrupted_targets, s.failed, s.not_started
         )));
         return code;
     }
@@ -424,7 +428,7 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
 fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
     match (t.state, t.exit_code) {
         (TargetState::NotStarted, _) => ("– not started".to_string(), Style::Yellow),
-        (TargetState::Failed, Some(exit::INTERRUPTED)) => (
+        (TargetState::Interrupted, _) => (
             format!("✗ interrupted (exit {})", exit::INTERRUPTED),
             Style::Red,
         ),
@@ -602,6 +606,9 @@ fn table(out: &Output, report: &FleetReport) -> String {
         s.done,
         s.failed
     );
+    if s.interrupted_targets > 0 {
+        summary.push_str(&format!(", {} interrupted", s.interrupted_targets));
+    }
     if s.not_started > 0 && s.interrupted {
         summary.push_str(&format!(", {} not started (interrupted)", s.not_started));
     } else if s.not_started > 0 {

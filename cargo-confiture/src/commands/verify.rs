@@ -29,10 +29,9 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
     drop_scratch_databases_on_interrupt(out);
     let migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
+        // It claims the output itself, before it prints the fleet's report.
         Selected::Fleet(plan) => {
-            let code = super::fleet::verify(plan, &options, out, INTERRUPTED.clone());
-            claim_the_output();
-            return code;
+            return super::fleet::verify(plan, &options, out, INTERRUPTED.clone())
         }
     };
     let on = scratch_server_words(&args.scratch);
@@ -54,10 +53,9 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
     drop_scratch_databases_on_interrupt(out);
     let migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::One(migrator) => migrator,
+        // It claims the output itself, before it prints the fleet's report.
         Selected::Fleet(plan) => {
-            let code = super::fleet::drift(plan, &options, out, INTERRUPTED.clone());
-            claim_the_output();
-            return code;
+            return super::fleet::drift(plan, &options, out, INTERRUPTED.clone())
         }
     };
     let on = scratch_server_words(&args.scratch);
@@ -169,7 +167,7 @@ fn claim() -> bool {
 /// scratch database dropped under it) returns once the signal thread has dropped it; that
 /// thread then ends the process with its own code and document, so this one must neither print
 /// the error the drop caused nor exit.
-fn claim_the_output() {
+pub(super) fn claim_the_output() {
     paid(true);
     if INTERRUPTED.load(Ordering::SeqCst) || !claim() {
         loop {

@@ -183,8 +183,10 @@ pub struct Counts {
     pub total: usize,
     /// Finished, failed or not.
     pub done: usize,
-    /// Finished with an error.
+    /// Finished with an error, the interrupted aside.
     pub failed: usize,
+    /// Stopped from outside ([`Fleet::stop_when`]) while running: exit code 130, not failed.
+    pub interrupted: usize,
     /// Running now.
     pub running: usize,
 }
@@ -195,8 +197,11 @@ pub struct Counts {
 pub enum TargetState {
     /// The command returned its report (for `status`, also with pending migrations).
     Done,
-    /// The command returned an error (in `error`).
+    /// The command returned an error (in `error`), other than being stopped.
     Failed,
+    /// Stopped from outside while it ran ([`Fleet::stop_when`]): exit code 130, `error` of
+    /// kind `interrupted` saying what it committed. Neither done nor failed.
+    Interrupted,
     /// Not started: an earlier target failed and the fleet does not keep going.
     NotStarted,
 }
@@ -248,7 +253,7 @@ pub struct TargetReport {
     /// ([`crate::hint::OneTarget`]). Not in the JSON (`target` shows the database).
     #[serde(skip)]
     pub entry: Option<String>,
-    /// Done, failed or not started.
+    /// Done, failed, interrupted or not started.
     pub state: TargetState,
     /// The target's own exit code (the single-database command's); null when not started.
     pub exit_code: Option<u8>,
@@ -299,8 +304,10 @@ pub struct FleetSummary {
     pub total: usize,
     /// Targets finished, failed or not.
     pub done: usize,
-    /// Targets whose command returned an error.
+    /// Targets whose command returned an error, the interrupted aside.
     pub failed: usize,
+    /// Targets stopped from outside while they ran (state `interrupted`, exit code 130).
+    pub interrupted_targets: usize,
     /// Targets not started (an earlier one failed, no `keep_going`).
     pub not_started: usize,
     /// [`FleetReport::exit_code`].
@@ -337,11 +344,19 @@ impl FleetReport {
         self.summary.exit_code
     }
 
-    /// The targets whose command failed, in list order.
+    /// The targets whose command failed, in list order (not those interrupted: see
+    /// [`Self::ended_with_error`]).
     pub fn failed(&self) -> impl Iterator<Item = &TargetReport> {
         self.targets
             .iter()
             .filter(|t| t.state == TargetState::Failed)
+    }
+
+    /// The targets whose command ended with an error, failed or interrupted, in list order.
+    pub fn ended_with_error(&self) -> impl Iterator<Item = &TargetReport> {
+        self.targets
+            .iter()
+            .filter(|t| matches!(t.state, TargetState::Failed | TargetState::Interrupted))
     }
 }
 
@@ -441,6 +456,17 @@ struct Ran {
 }
 
 impl Ran {
+    /// Done, failed, or interrupted: **the** rule of an interrupted target — its command
+    /// failed with its own code [`exit::INTERRUPTED`] (kind `interrupted`: stopped from
+    /// outside, [`Fleet::stop_when`]).
+    fn state(&self) -> TargetState {
+        match (self.failed, self.exit_code) {
+            (false, _) => TargetState::Done,
+            (true, exit::INTERRUPTED) => TargetState::Interrupted,
+            (true, _) => TargetState::Failed,
+        }
+    }
+
     /// A command that ran to its end on the target, with `exit_code`.
     fn completed(exit_code: u8, report: CommandReport) -> Ran {
         Ran {
@@ -841,7 +867,11 @@ impl Fleet {
             s.stopped |= failed && !self.keep_going;
             s.counts.running -= 1;
             s.counts.done += 1;
-            s.counts.failed += usize::from(failed);
+            match ran.state() {
+                TargetState::Interrupted => s.counts.interrupted += 1,
+                TargetState::Failed => s.counts.failed += 1,
+                _ => {}
+            }
             s.slots[slot] = Some((ran, ms));
             progress(&Event::Finished {
                 index,
@@ -868,14 +898,13 @@ impl Fleet {
         // The one rule of an interrupted fleet: the stop stopped something — a target it
         // interrupted (its own code is 130) or one it kept from starting. A stop that came
         // after every target finished changes nothing: the outcome the ledgers show wins.
-        let interrupted = scheduled.held_back
-            || targets
-                .iter()
-                .any(|t| t.exit_code == Some(exit::INTERRUPTED));
+        let interrupted =
+            scheduled.held_back || targets.iter().any(|t| t.state == TargetState::Interrupted);
         let summary = FleetSummary {
             total: self.targets.len(),
             done: count(TargetState::Done),
             failed: count(TargetState::Failed),
+            interrupted_targets: count(TargetState::Interrupted),
             not_started: count(TargetState::NotStarted),
             // Stopped from outside: the fleet did not run to its end, whatever the others did.
             exit_code: if interrupted {
@@ -958,11 +987,7 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
     let Some((ran, ms)) = slot else {
         return report;
     };
-    report.state = if ran.failed {
-        TargetState::Failed
-    } else {
-        TargetState::Done
-    };
+    report.state = ran.state();
     report.exit_code = Some(ran.exit_code);
     report.duration_ms = Some(ms);
     report.error = ran.error;

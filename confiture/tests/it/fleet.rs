@@ -436,7 +436,7 @@ fn a_stop_interrupts_the_running_targets_and_starts_no_other() {
     assert_eq!(report.exit_code(), exit::INTERRUPTED, "{report:?}");
     assert!(report.summary.interrupted, "{report:?}");
     let first = &report.targets[0];
-    assert_eq!(first.state, TargetState::Failed, "{report:?}");
+    assert_eq!(first.state, TargetState::Interrupted, "{report:?}");
     assert_eq!(first.exit_code, Some(exit::INTERRUPTED), "{report:?}");
     assert_eq!(first.applied, ["001", "002"], "{report:?}");
     assert_eq!(

@@ -42,6 +42,17 @@ fn spawn_asleep_on_scratch(project: &Project, args: &[&str]) -> (std::process::C
     (child, scratch)
 }
 
+/// Sends `signal` (`-INT`, `-TERM`) to `child` and waits for it: its run, timed from the signal.
+fn signalled(child: std::process::Child, signal: &str) -> Run {
+    let sent = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
+}
+
 fn database_exists(name: &str) -> bool {
     admin()
         .query_one(
@@ -176,15 +187,7 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
             &project,
             &["migrate", "verify", "--database-url", &db.url()],
         );
-        let pid = child.id();
-        let sent = Instant::now();
-        let status = std::process::Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let output = child.wait_with_output().unwrap();
-        let run = Run::from_output(output, sent.elapsed());
+        let run = signalled(child, signal);
         // The migration cut short is never called failed: the signal is also the run's stop
         // flag, so the library reports it `interrupted` (its `Checked` event), and the signal
         // thread waits for that report before its drop ends the process (the line was missing
@@ -210,6 +213,47 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
             run.dump()
         );
         assert!(run.elapsed < Duration::from_secs(20), "{}", run.dump());
+    }
+}
+
+/// Ctrl-C while a migration's up runs the second time (after its down, the repeatability
+/// step): the cancelled statement was taken for the up's own failure, and the migration was
+/// reported `up not repeatable after its down`, a false finding. It is `interrupted`,
+/// whichever of its steps the signal stopped (the first up is covered above).
+#[test]
+fn ctrl_c_during_the_second_up_is_interrupted_not_a_finding() {
+    let db = TestDb::unborn("verify_sigint_again");
+    let project = Project::new();
+    // Asleep only when run again: its down leaves a mark outside the schema (the scratch
+    // database's comment), which the second run of the up reads.
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(CASE WHEN shobj_description((SELECT oid FROM \
+         pg_database WHERE datname = current_database()), 'pg_database') = 'down ran' THEN 60 \
+         ELSE 0 END);\n",
+        "DROP TABLE t;\nDO $$ BEGIN EXECUTE format('COMMENT ON DATABASE %I IS ''down ran''', \
+         current_database()); END $$;\n",
+    );
+    let url = db.url();
+    for json in [false, true] {
+        let mut args = vec!["migrate", "verify", "--database-url", url.as_str()];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
+        let run = signalled(child, "-INT");
+        run.code(exit::INTERRUPTED)
+            .stderr_lacks("not repeatable")
+            .stderr_has("001_slow interrupted");
+        if json {
+            let doc = run.json();
+            assert_eq!(doc["error"]["kind"], "interrupted", "{}", run.dump());
+        }
+        assert!(
+            !database_exists(&scratch),
+            "{scratch} left behind\n{}",
+            run.dump()
+        );
     }
 }
 
@@ -244,13 +288,7 @@ fn ctrl_c_during_a_fleet_verify_or_drift_interrupts_its_targets() {
                 "targets.txt",
             ],
         );
-        let sent = Instant::now();
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        let run = signalled(child, "-INT");
         run.code(exit::INTERRUPTED).stderr_lacks("failed:");
         assert!(
             run.stderr.lines().any(|l| l.starts_with("interrupted: ")
@@ -267,6 +305,41 @@ fn ctrl_c_during_a_fleet_verify_or_drift_interrupts_its_targets() {
         // Well under the 60 s sleep: cancelled, not waited for (the drops' checkpoints take
         // seconds on a loaded server).
         assert!(run.elapsed < Duration::from_secs(45), "{}", run.dump());
+    }
+    // With `--format json`, stdout held the fleet's document (printed as soon as its targets
+    // stopped) and then the signal thread's: two documents. One claims the output before it
+    // prints, so there is exactly one, whichever thread comes first.
+    for command in ["verify", "drift"] {
+        for _ in 0..3 {
+            let (child, scratch) = spawn_asleep_on_scratch(
+                &project,
+                &[
+                    "migrate",
+                    command,
+                    "--database-url",
+                    &db.url(),
+                    "--targets",
+                    "targets.txt",
+                    "--format",
+                    "json",
+                ],
+            );
+            let run = signalled(child, "-INT");
+            run.code(exit::INTERRUPTED);
+            let documents: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&run.stdout)
+                .into_iter::<serde_json::Value>()
+                .collect::<Result<_, _>>()
+                .unwrap_or_else(|e| panic!("{command}: {e}\n{}", run.dump()));
+            assert_eq!(documents.len(), 1, "{command}: {}", run.dump());
+            let doc = &documents[0];
+            // The signal's error, or the fleet's report with its targets interrupted.
+            let interrupted = doc["error"]["kind"] == "interrupted"
+                || (doc["summary"]["interrupted"] == true
+                    && doc["summary"]["failed"] == 0
+                    && doc["targets"][0]["state"] == "interrupted");
+            assert!(interrupted, "{command}: {}", run.dump());
+            assert!(!database_exists(&scratch), "{command}: {}", run.dump());
+        }
     }
 }
 
@@ -1342,13 +1415,7 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
             .expect("spawn the CLI under test");
         // Until it waits for the silent server (its other work takes milliseconds).
         std::thread::sleep(Duration::from_millis(1500));
-        let sent = Instant::now();
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        let run = signalled(child, "-INT");
         run.code(exit::INTERRUPTED);
         assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
         if format == "json" {

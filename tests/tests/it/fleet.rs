@@ -381,8 +381,12 @@ fn sigint_mid_fleet_cancels_every_running_target_and_reports_the_rest_as_not_sta
             assert_eq!(doc["summary"]["interrupted"], true, "{doc}");
             assert_eq!(doc["summary"]["exit_code"], 130, "{doc}");
             assert_eq!(doc["summary"]["not_started"], 2, "{doc}");
+            // Interrupted, not failed: they were counted as failed in the summary, and as
+            // cancelled on the line under it.
+            assert_eq!(doc["summary"]["failed"], 0, "{doc}");
+            assert_eq!(doc["summary"]["interrupted_targets"], 2, "{doc}");
             for entry in &entries(&doc)[..2] {
-                assert_eq!(entry["state"], "failed", "{doc}");
+                assert_eq!(entry["state"], "interrupted", "{doc}");
                 assert_eq!(entry["exit_code"], 130, "{doc}");
                 assert_eq!(entry["error"]["kind"], "interrupted", "{doc}");
                 assert_eq!(entry["applied"], serde_json::json!(["001"]), "{doc}");
@@ -392,8 +396,10 @@ fn sigint_mid_fleet_cancels_every_running_target_and_reports_the_rest_as_not_sta
                 assert_eq!(entry["exit_code"], serde_json::Value::Null, "{doc}");
             }
         } else {
-            run.stdout_has("4 targets: 0 done, 2 failed, 2 not started (interrupted)")
-                .stdout_has("✗ interrupted (exit 130)");
+            run.stdout_has(
+                "4 targets: 0 done, 0 failed, 2 interrupted, 2 not started (interrupted)",
+            )
+            .stdout_has("✗ interrupted (exit 130)");
         }
     }
 }
