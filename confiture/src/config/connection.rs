@@ -487,6 +487,30 @@ mod tests {
         assert_eq!(spec.dbname, system_user);
     }
 
+    /// A user taken from `PGUSER` that holds `password=` is refused like the same value
+    /// written in the URL, naming `PGUSER`, never the value: taken as it is, the server's
+    /// refusal quoted it whole (hostile run 8, D10). A user the URL names wins over it.
+    #[test]
+    fn a_user_from_pguser_holding_a_password_is_refused() {
+        let vars = |name: &str| match name {
+            "PGUSER" => Some("u,password=SECRETQ".to_string()),
+            _ => None,
+        };
+        let defaults = LibpqDefaults::from_vars(&vars);
+        for text in [
+            "postgresql://127.0.0.1/h8_p1",
+            "host=db dbname=x",
+            "postgresql://db",
+        ] {
+            let error = parse_spec_with(text, &defaults).unwrap_err();
+            assert!(error.contains("PGUSER"), "{error}");
+            assert!(error.contains("holds `password=` (not shown)"), "{error}");
+            assert!(!error.contains("SECRETQ"), "{error}");
+        }
+        let spec = parse_spec_with("postgresql://app@db/x", &defaults).unwrap();
+        assert_eq!(spec.user, "app");
+    }
+
     #[test]
     fn a_password_file_gives_each_host_its_password() {
         let path = passfile(

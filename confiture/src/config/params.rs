@@ -296,10 +296,25 @@ impl SpecBuilder {
                 options.len()
             ));
         }
-        let user = self
-            .user
-            .or_else(|| defaults.user.clone())
-            .unwrap_or_else(|| DEFAULT_USER.to_string());
+        let user = match self.user {
+            Some(user) => user,
+            None => {
+                // libpq's default goes through the rule every written value does: the
+                // server's refusal would quote it whole.
+                let user = defaults.user.clone();
+                if super::connection::password_pair_end(user.as_deref().unwrap_or_default())
+                    .is_some()
+                {
+                    return Err(
+                        "the user name libpq's defaults give (PGUSER, else the system user) \
+                         holds `password=` (not shown): set PGUSER to the user name alone, or \
+                         name the user in the URL (`postgresql://user:password@host/db`)"
+                            .to_string(),
+                    );
+                }
+                user.unwrap_or_else(|| DEFAULT_USER.to_string())
+            }
+        };
         if user.len() > MAX_NAME_BYTES || user.contains('\0') {
             return Err(format!(
                 "the user name libpq's defaults give (PGUSER, else the system user) is not one \
