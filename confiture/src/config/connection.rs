@@ -139,6 +139,10 @@ impl fmt::Display for TargetSessionAttrs {
     }
 }
 
+/// The `sslrootcert` that names the public roots (libpq 16's `sslrootcert=system`; ours are
+/// the webpki (Mozilla) roots) rather than a file: a file of that name is `./system`.
+pub const SYSTEM_ROOTS: &str = "system";
+
 /// Everything needed to open a connection. `Display` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnectionSpec {
@@ -165,7 +169,9 @@ pub struct ConnectionSpec {
     pub dbname: String,
     /// Whether and how to use TLS.
     pub sslmode: SslMode,
-    /// CA certificates (PEM) to trust instead of the system's.
+    /// CA certificates (PEM) the server's certificate is checked against; for `verify-ca` and
+    /// `verify-full` without one given, libpq's `~/.postgresql/root.crt`. [`SYSTEM_ROOTS`]
+    /// (libpq 16's `sslrootcert=system`) is the public roots instead.
     pub sslrootcert: Option<PathBuf>,
     /// The client certificate (PEM, with any intermediates after it) sent when the server asks
     /// for one; always set together with [`sslkey`](Self::sslkey).
@@ -327,6 +333,11 @@ impl ConnectionSpec {
         let path = self.passfile.as_deref()?;
         (self.password.is_none() && super::libpq::passfile_is_unsafe(path) == Some(true))
             .then_some(path)
+    }
+
+    /// Whether `sslrootcert` names the public roots ([`SYSTEM_ROOTS`]) rather than a file.
+    pub fn uses_system_roots(&self) -> bool {
+        self.sslrootcert.as_deref() == Some(std::path::Path::new(SYSTEM_ROOTS))
     }
 
     /// Whether `host` is a Unix socket directory.

@@ -377,12 +377,14 @@ fn parse_environment(
     // Relative certificate and key paths start where `fleet.targets` does, at `base`: the same
     // file works from any directory of the project (a URL given on the command line keeps
     // them relative to the current directory, as psql does).
+    let system_roots = connection.uses_system_roots();
     for tls_file in [
-        &mut connection.sslrootcert,
-        &mut connection.sslcert,
-        &mut connection.sslkey,
+        (!system_roots).then_some(&mut connection.sslrootcert),
+        Some(&mut connection.sslcert),
+        Some(&mut connection.sslkey),
     ]
     .into_iter()
+    .flatten()
     .flatten()
     {
         if tls_file.is_relative() {

@@ -429,8 +429,11 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
     let source = env.source();
     let mode = spec.sslmode;
     let roots = match &spec.sslrootcert {
+        Some(_) if spec.uses_system_roots() => {
+            "sslrootcert=system, the webpki (Mozilla) roots".to_string()
+        }
         Some(path) => format!("sslrootcert {}", path.display()),
-        None => "the webpki (Mozilla) roots".to_string(),
+        None => "no root certificates".to_string(),
     };
     if cause.contains("server does not support TLS") {
         // The driver says so of any first byte but `S`: only a server that answers `N` does
