@@ -57,3 +57,54 @@ fn a_refusal_over_a_unix_socket_names_the_local_entry_not_tls() {
             .stderr_lacks("check the user and password");
     }
 }
+
+/// The server offers TLS but pg_hba.conf admits this host only without it (`hostnossl`):
+/// `prefer` retries once without TLS, as libpq does, and connects; `require` and the verify
+/// modes fail, told which pg_hba.conf entry is missing, never "check the user and password".
+#[test]
+fn prefer_falls_back_to_plain_when_pg_hba_refuses_tls() {
+    let cluster = cluster();
+    let db = cluster.create_database("hba_prefer");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let url = |params: &str| cluster.url(&db, params);
+    project
+        .run(&["migrate", "up", "--database-url", &url("sslmode=prefer")])
+        .code(0);
+    // The default sslmode is prefer.
+    project
+        .run(&["migrate", "status", "--database-url", &url("")])
+        .code(0)
+        .stdout_has("001_a");
+    let ca = cluster.dir().join("ca.pem");
+    for mode in [
+        "require".to_string(),
+        format!("verify-full&sslrootcert={}", ca.display()),
+    ] {
+        project
+            .run(&[
+                "migrate",
+                "status",
+                "--database-url",
+                &url(&format!("sslmode={mode}")),
+            ])
+            .code(3)
+            .stderr_has("over TLS")
+            .stderr_has("`hostssl`")
+            .stderr_lacks("check the user and password");
+    }
+    // A refusal of the plain retry too is said with the first one.
+    let run = project.run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        &format!(
+            "postgresql://nobody_at_all@localhost:{}/{db}?sslmode=prefer",
+            cluster.port()
+        ),
+    ]);
+    run.code(3)
+        .stderr_has("over TLS (sslmode=prefer)")
+        .stderr_has("retried without TLS, as libpq does with sslmode=prefer: ")
+        .stderr_has(r#"role "nobody_at_all" does not exist"#);
+}

@@ -51,6 +51,15 @@ fn find_in_chain<'a, T: std::error::Error + 'static>(
 /// The error for a failed connection, with control characters escaped everywhere: the names
 /// in it (and the server's message quoting them) may hold any character but NUL.
 pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
+    if let Failure::RetriedWithoutTls { first, retry } = failure {
+        // `prefer`'s TLS try decides what is said; the plain retry's reason follows.
+        let mut plain = env.clone();
+        plain.connection.sslmode = SslMode::Disable;
+        let retried = explain(&plain, *retry).message_with_cause();
+        return explain(env, Failure::Driver(first.0, first.1)).with_detail(format!(
+            "retried without TLS, as libpq does with sslmode=prefer: {retried}"
+        ));
+    }
     let mut error = describe_failure(env, &failure);
     if *error.reason() == Reason::Other {
         error = error.with_reason(Reason::Database {
@@ -94,7 +103,11 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
                 env.source()
             ))
         }
-        Failure::Driver(error, dialled) => (error, *dialled),
+        Failure::Driver(error, dialled)
+        | Failure::RetriedWithoutTls {
+            first: (error, dialled),
+            ..
+        } => (error, *dialled),
     };
     // A server's refusal is said once, as `db::cause_text` words it (its message and
     // SQLSTATE); anything else with the driver's chain of causes.
@@ -674,7 +687,7 @@ fn quote_ident(name: &str) -> String {
 /// Which connections a pg_hba.conf refusal (SQLSTATE 28000, shared by every refusal of who we
 /// are) was about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HbaRefusal {
+pub(super) enum HbaRefusal {
     /// An unencrypted connection: pg_hba.conf may admit this host over TLS only.
     Unencrypted,
     /// An encrypted one: pg_hba.conf may admit this host without TLS only (`hostnossl`).
@@ -684,7 +697,7 @@ enum HbaRefusal {
 /// Whether the server's message is a pg_hba.conf refusal, and of which connection: PostgreSQL
 /// 12+ ends them with `no encryption`, `SSL encryption` or `GSS encryption` (older servers:
 /// `SSL off`, `SSL on`); the SQLSTATE does not tell them from a wrong password.
-fn hba_refusal(message: &str) -> Option<HbaRefusal> {
+pub(super) fn hba_refusal(message: &str) -> Option<HbaRefusal> {
     if !(message.starts_with("pg_hba.conf rejects connection")
         || message.starts_with("no pg_hba.conf entry"))
     {
