@@ -372,16 +372,10 @@ fn verified_roots(
              mean something only with the host name checked (use sslmode=verify-full, the \
              default with sslrootcert=system)"
         )),
+        // Without a home directory there is no root.crt: left unset, and `db::tls` refuses
+        // to connect (only the connection needs it; a spec is also read to be shown).
         (Some(mode @ (SslMode::VerifyCa | SslMode::VerifyFull)), None) => {
-            match defaults.root_cert.clone() {
-                Some(root_crt) => Ok((mode, Some(root_crt))),
-                None => Err(format!(
-                    "sslmode={mode} without sslrootcert trusts ~/.postgresql/root.crt (as \
-                     libpq), and there is no home directory (HOME) to find it in: set \
-                     sslrootcert to the CA certificate's file, or sslrootcert=system for the \
-                     public CAs"
-                )),
-            }
+            Ok((mode, defaults.root_cert.clone()))
         }
         (mode, root) => Ok((mode.unwrap_or_default(), root)),
     }
