@@ -139,6 +139,10 @@ impl fmt::Display for TargetSessionAttrs {
     }
 }
 
+/// The `sslrootcert` that names the public roots (libpq 16's `sslrootcert=system`; ours are
+/// the webpki (Mozilla) roots) rather than a file: a file of that name is `./system`.
+pub const SYSTEM_ROOTS: &str = "system";
+
 /// Everything needed to open a connection. `Display` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnectionSpec {
@@ -165,7 +169,9 @@ pub struct ConnectionSpec {
     pub dbname: String,
     /// Whether and how to use TLS.
     pub sslmode: SslMode,
-    /// CA certificates (PEM) to trust instead of the system's.
+    /// CA certificates (PEM) the server's certificate is checked against; for `verify-ca` and
+    /// `verify-full` without one given, libpq's `~/.postgresql/root.crt`. [`SYSTEM_ROOTS`]
+    /// (libpq 16's `sslrootcert=system`) is the public roots instead.
     pub sslrootcert: Option<PathBuf>,
     /// The client certificate (PEM, with any intermediates after it) sent when the server asks
     /// for one; always set together with [`sslkey`](Self::sslkey).
@@ -328,9 +334,16 @@ impl ConnectionSpec {
     /// psql does.
     #[cfg(any(feature = "db", feature = "env-files"))]
     pub(crate) fn files_relative_to(&mut self, base: &std::path::Path) {
-        for file in [&mut self.sslrootcert, &mut self.sslcert, &mut self.sslkey]
-            .into_iter()
-            .flatten()
+        // `sslrootcert=system` names the public roots, not a file.
+        let system_roots = self.uses_system_roots();
+        for file in [
+            (!system_roots).then_some(&mut self.sslrootcert),
+            Some(&mut self.sslcert),
+            Some(&mut self.sslkey),
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
         {
             if file.is_relative() {
                 *file = base.join(&*file);
@@ -345,6 +358,11 @@ impl ConnectionSpec {
         let path = self.passfile.as_deref()?;
         (self.password.is_none() && super::libpq::passfile_is_unsafe(path) == Some(true))
             .then_some(path)
+    }
+
+    /// Whether `sslrootcert` names the public roots ([`SYSTEM_ROOTS`]) rather than a file.
+    pub fn uses_system_roots(&self) -> bool {
+        self.sslrootcert.as_deref() == Some(std::path::Path::new(SYSTEM_ROOTS))
     }
 
     /// Whether `host` is a Unix socket directory.
@@ -503,6 +521,30 @@ mod tests {
         let spec = parse_spec_with("postgresql://db", &defaults).unwrap();
         assert_eq!(spec.user, system_user);
         assert_eq!(spec.dbname, system_user);
+    }
+
+    /// A user taken from `PGUSER` that holds `password=` is refused like the same value
+    /// written in the URL, naming `PGUSER`, never the value: taken as it is, the server's
+    /// refusal quoted it whole (hostile run 8, D10). A user the URL names wins over it.
+    #[test]
+    fn a_user_from_pguser_holding_a_password_is_refused() {
+        let vars = |name: &str| match name {
+            "PGUSER" => Some("u,password=SECRETQ".to_string()),
+            _ => None,
+        };
+        let defaults = LibpqDefaults::from_vars(&vars);
+        for text in [
+            "postgresql://127.0.0.1/h8_p1",
+            "host=db dbname=x",
+            "postgresql://db",
+        ] {
+            let error = parse_spec_with(text, &defaults).unwrap_err();
+            assert!(error.contains("PGUSER"), "{error}");
+            assert!(error.contains("holds `password=` (not shown)"), "{error}");
+            assert!(!error.contains("SECRETQ"), "{error}");
+        }
+        let spec = parse_spec_with("postgresql://app@db/x", &defaults).unwrap();
+        assert_eq!(spec.user, "app");
     }
 
     #[test]

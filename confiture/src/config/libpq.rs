@@ -19,6 +19,9 @@ pub(crate) struct LibpqDefaults {
     pub(crate) password: Option<String>,
     /// `PGPASSFILE`, else `~/.pgpass`.
     pub(crate) passfile: Option<PathBuf>,
+    /// `~/.postgresql/root.crt`: the CA certificates `verify-ca` and `verify-full` trust when
+    /// no `sslrootcert` is given, as libpq's (`PGSSLROOTCERT` is not read).
+    pub(crate) root_cert: Option<PathBuf>,
 }
 
 impl LibpqDefaults {
@@ -32,6 +35,7 @@ impl LibpqDefaults {
             passfile: var("PGPASSFILE")
                 .map(PathBuf::from)
                 .or_else(|| var("HOME").map(|home| Path::new(&home).join(".pgpass"))),
+            root_cert: var("HOME").map(|home| Path::new(&home).join(".postgresql/root.crt")),
         }
     }
 

@@ -83,7 +83,7 @@ use std::path::Path;
 
 pub use connection::{
     quoted, shown, ConnectionSpec, SslMode, TargetSessionAttrs, DEFAULT_APPLICATION_NAME,
-    DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER,
+    DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER, SYSTEM_ROOTS,
 };
 #[cfg(feature = "env-files")]
 pub use dotenv::FILE_NAME as DOTENV_FILE;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::connection::{
     ConnectionSpec, SslMode, TargetSessionAttrs, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER,
+    SYSTEM_ROOTS,
 };
 use super::libpq::LibpqDefaults;
 use super::suggest::closest;
@@ -103,12 +104,10 @@ impl SpecBuilder {
             "password" => self.password = Some(value),
             "dbname" => self.dbname = Some(value).filter(|v| !v.is_empty()),
             "sslmode" => self.sslmode = Some(parse_sslmode(&value)?),
-            // libpq 16's `system` means the system's roots: ours are the webpki roots, which
-            // are also what we use when no sslrootcert is given.
+            // libpq 16's `system` (the TLS library's public roots: ours are the webpki roots)
+            // is kept as written: `finish` makes it `verify-full`, and `db::tls` reads it.
             "sslrootcert" => {
-                self.sslrootcert = Some(value)
-                    .filter(|v| !v.is_empty() && v != "system")
-                    .map(PathBuf::from);
+                self.sslrootcert = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from);
             }
             // The client certificate and its key (the key's path is shown, never its contents).
             "sslcert" => self.sslcert = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
@@ -296,10 +295,25 @@ impl SpecBuilder {
                 options.len()
             ));
         }
-        let user = self
-            .user
-            .or_else(|| defaults.user.clone())
-            .unwrap_or_else(|| DEFAULT_USER.to_string());
+        let user = match self.user {
+            Some(user) => user,
+            None => {
+                // libpq's default goes through the rule every written value does: the
+                // server's refusal would quote it whole.
+                let user = defaults.user.clone();
+                if super::connection::password_pair_end(user.as_deref().unwrap_or_default())
+                    .is_some()
+                {
+                    return Err(
+                        "the user name libpq's defaults give (PGUSER, else the system user) \
+                         holds `password=` (not shown): set PGUSER to the user name alone, or \
+                         name the user in the URL (`postgresql://user:password@host/db`)"
+                            .to_string(),
+                    );
+                }
+                user.unwrap_or_else(|| DEFAULT_USER.to_string())
+            }
+        };
         if user.len() > MAX_NAME_BYTES || user.contains('\0') {
             return Err(format!(
                 "the user name libpq's defaults give (PGUSER, else the system user) is not one \
@@ -319,6 +333,7 @@ impl SpecBuilder {
                 None => (None, defaults.passfile.clone()),
             },
         };
+        let (sslmode, sslrootcert) = verified_roots(self.sslmode, self.sslrootcert, defaults)?;
         Ok(ConnectionSpec {
             host,
             port,
@@ -328,14 +343,41 @@ impl SpecBuilder {
             user,
             password,
             passfile,
-            sslmode: self.sslmode.unwrap_or_default(),
-            sslrootcert: self.sslrootcert,
+            sslmode,
+            sslrootcert,
             sslcert: self.sslcert,
             sslkey: self.sslkey,
             options: self.options,
             application_name: self.application_name,
             connect_timeout: self.connect_timeout,
         })
+    }
+}
+
+/// The sslmode and the CA certificates it trusts, as libpq 16 decides them: `verify-ca` and
+/// `verify-full` without `sslrootcert` trust `~/.postgresql/root.crt` (never a public CA);
+/// `sslrootcert=system` trusts the public roots and so asks for `verify-full` (its default
+/// then), a weaker sslmode refused: any public CA issues a certificate for a name its holder
+/// controls, so only the host name check makes those roots mean anything.
+fn verified_roots(
+    sslmode: Option<SslMode>,
+    sslrootcert: Option<PathBuf>,
+    defaults: &LibpqDefaults,
+) -> Result<(SslMode, Option<PathBuf>), String> {
+    let system = sslrootcert.as_deref() == Some(std::path::Path::new(SYSTEM_ROOTS));
+    match (sslmode, sslrootcert) {
+        (None, root) if system => Ok((SslMode::VerifyFull, root)),
+        (Some(mode), _) if system && mode != SslMode::VerifyFull => Err(format!(
+            "sslmode={mode} may not be used with sslrootcert=system: the public CAs it trusts \
+             mean something only with the host name checked (use sslmode=verify-full, the \
+             default with sslrootcert=system)"
+        )),
+        // Without a home directory there is no root.crt: left unset, and `db::tls` refuses
+        // to connect (only the connection needs it; a spec is also read to be shown).
+        (Some(mode @ (SslMode::VerifyCa | SslMode::VerifyFull)), None) => {
+            Ok((mode, defaults.root_cert.clone()))
+        }
+        (mode, root) => Ok((mode.unwrap_or_default(), root)),
     }
 }
 

@@ -5,8 +5,12 @@
 //! | `disable` | no | — | — |
 //! | `prefer` | if the server offers it | only if `sslrootcert` is given | no |
 //! | `require` | yes | only if `sslrootcert` is given (then like `verify-ca`, as libpq does) | no |
-//! | `verify-ca` | yes | against `sslrootcert`, else the webpki roots | no |
-//! | `verify-full` | yes | against `sslrootcert`, else the webpki roots | yes |
+//! | `verify-ca` | yes | against `sslrootcert`, else `~/.postgresql/root.crt` (as libpq) | no |
+//! | `verify-full` | yes | against `sslrootcert`, else `~/.postgresql/root.crt` (as libpq) | yes |
+//!
+//! `sslrootcert=system` ([`SYSTEM_ROOTS`](crate::config::SYSTEM_ROOTS), libpq 16) is the
+//! webpki (Mozilla) roots, with `verify-full` (`SpecBuilder::finish` refuses a weaker mode):
+//! the public roots are never trusted without the host name check.
 //!
 //! With `sslcert` and `sslkey` the client certificate is sent when the server asks for one
 //! (`clientcert=verify-ca`/`verify-full`, or the `cert` method in `pg_hba.conf`). The key must be
@@ -40,15 +44,25 @@ use crate::error::{Error, Result};
 /// The connector for `spec`'s sslmode. Not called for `disable`.
 pub(crate) fn make_connect(spec: &ConnectionSpec) -> Result<MakeRustlsConnect> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let explicit_roots = match &spec.sslrootcert {
+    // `SpecBuilder::finish` gave the verify modes their roots (`~/.postgresql/root.crt` when
+    // none was named) and `sslrootcert=system` verify-full; a spec changed by hand is held to
+    // the same: no roots is no verification there, never the public roots.
+    let system = spec.uses_system_roots();
+    let roots = match &spec.sslrootcert {
+        Some(_) if system => Some(webpki_roots()),
         Some(path) => Some(load_roots(path)?),
         None => None,
     };
-    let (roots, check_name) = match spec.sslmode {
-        SslMode::Disable | SslMode::Prefer | SslMode::Require => (explicit_roots, false),
-        SslMode::VerifyCa => (Some(explicit_roots.unwrap_or_else(webpki_roots)), false),
-        SslMode::VerifyFull => (Some(explicit_roots.unwrap_or_else(webpki_roots)), true),
-    };
+    let verify = matches!(spec.sslmode, SslMode::VerifyCa | SslMode::VerifyFull);
+    if verify && roots.is_none() {
+        return Err(Error::invalid(format!(
+            "sslmode={} needs the CA certificates to check the server's certificate against, \
+             and no sslrootcert is set",
+            spec.sslmode
+        ))
+        .with_help(ROOTS_HELP));
+    }
+    let check_name = spec.sslmode == SslMode::VerifyFull || system;
     let verifier = Verifier {
         roots: roots.map(Arc::new),
         check_name,
@@ -214,10 +228,27 @@ fn read_tls_file(param: &str, path: &Path, help: &str) -> Result<Arc<Vec<u8>>> {
     Ok(bytes)
 }
 
-/// Reads `sslrootcert`: one or more PEM certificates, each trusted as a root.
+/// What gives the verify modes their roots.
+const ROOTS_HELP: &str = "set sslrootcert to a PEM file holding the certificate of the CA that \
+     signed the server's certificate (or the server's own certificate if it is self-signed); \
+     without sslrootcert, sslmode=verify-ca and verify-full read ~/.postgresql/root.crt, as \
+     libpq; sslrootcert=system trusts the public CAs instead, with verify-full";
+
+/// Reads `sslrootcert`: one or more PEM certificates, each trusted as a root. A file that is
+/// not there is said as libpq says it (it is often `~/.postgresql/root.crt`, read without
+/// being named).
 fn load_roots(path: &Path) -> Result<RootCertStore> {
-    let help = "set sslrootcert to a PEM file holding the certificate of the CA that signed the \
-                server's certificate (or the server's own certificate if it is self-signed)";
+    let help = ROOTS_HELP;
+    if let Err(e) = std::fs::metadata(path) {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return Err(Error::invalid(format!(
+                "root certificate file {} does not exist (sslrootcert)",
+                crate::display::escape(&crate::display::path_text(path))
+            ))
+            .with_source(e)
+            .with_help(help));
+        }
+    }
     let bytes = read_tls_file("sslrootcert", path, help)?;
     let mut roots = RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut bytes.as_slice()) {

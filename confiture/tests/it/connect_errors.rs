@@ -506,6 +506,17 @@ fn answering_service(answer: &'static [u8]) -> u16 {
     port
 }
 
+/// The verify modes' `sslrootcert` (without one they read `~/.postgresql/root.crt`, as libpq,
+/// and fail before connecting when it is missing): any CA file will do, the peer here is no
+/// PostgreSQL server.
+fn roots_for(sslmode: &str) -> &'static str {
+    if sslmode.starts_with("verify") {
+        "&sslrootcert=/etc/ssl/certs/ssl-cert-snakeoil.pem"
+    } else {
+        ""
+    }
+}
+
 /// Another service on the port (here an HTTP server) is named as such whatever the sslmode:
 /// never "the server does not offer TLS" with a help that lowers the sslmode, which would not
 /// connect either.
@@ -516,7 +527,8 @@ fn a_port_that_is_not_postgresql_is_named_so_whatever_the_sslmode() {
     );
     for sslmode in ["disable", "prefer", "require", "verify-ca", "verify-full"] {
         let err = common::connect_err(&env(&format!(
-            "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode={sslmode}&connect_timeout=5"
+            "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode={sslmode}&connect_timeout=5{}",
+            roots_for(sslmode)
         )));
         let text = full_text(&err);
         assert_eq!(err.exit_code(), exit::CONNECTION, "{sslmode}: {text}");
@@ -547,7 +559,8 @@ fn only_a_server_that_refuses_tls_is_said_not_to_offer_it() {
     for sslmode in ["require", "verify-ca", "verify-full"] {
         let port = answering_service(b"N");
         let err = common::connect_err(&env(&format!(
-            "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode={sslmode}&connect_timeout=5"
+            "postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode={sslmode}&connect_timeout=5{}",
+            roots_for(sslmode)
         )));
         let text = full_text(&err);
         assert_eq!(err.exit_code(), exit::CONNECTION, "{sslmode}: {text}");

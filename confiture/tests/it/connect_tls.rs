@@ -108,8 +108,10 @@ fn verify_ca_checks_the_chain_but_not_the_host_name() {
 #[test]
 fn verify_ca_without_a_matching_root_fails_clearly() {
     let db = TestDb::new("cft_tls");
-    // No sslrootcert: the webpki roots, which did not sign the snakeoil certificate.
-    let err = common::connect_err(&env(&common::server().host, &db, "sslmode=verify-ca"));
+    // sslrootcert=system: the webpki roots (verify-full), which did not sign the snakeoil
+    // certificate. (Without sslrootcert the verify modes trust ~/.postgresql/root.crt alone,
+    // as libpq: tests/tests/it/tls_cluster.rs.)
+    let err = common::connect_err(&env(&common::server().host, &db, "sslrootcert=system"));
     assert_eq!(err.exit_code(), exit::CONNECTION, "{}", full_text(&err));
     assert!(
         err.message.contains("not signed by a trusted root"),
@@ -184,7 +186,7 @@ fn a_tls_failure_never_suggests_the_sslmode_in_use() {
         ),
         (
             common::server().host.as_str(),
-            "sslmode=verify-ca".to_string(),
+            format!("sslmode=verify-ca&sslrootcert={roots}"),
             "verify-ca",
         ),
         (

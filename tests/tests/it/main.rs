@@ -40,3 +40,4 @@ mod tidy;
 mod tidy_dependencies;
 mod tls_client_cert;
 mod tls_cluster;
+mod tls_hba;

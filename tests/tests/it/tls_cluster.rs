@@ -182,7 +182,7 @@ fn a_certificate_that_does_not_verify_never_gets_a_weaker_sslmode_suggested() {
             "set sslrootcert to the CA certificate that signed the server's certificate",
         ),
         (
-            localhost("sslmode=verify-full".to_string()),
+            localhost("sslmode=verify-full&sslrootcert=system".to_string()),
             unknown_issuer,
             "set sslrootcert to the CA certificate that signed the server's certificate",
         ),
@@ -218,6 +218,70 @@ fn a_certificate_that_does_not_verify_never_gets_a_weaker_sslmode_suggested() {
                 );
             }
         }
+    }
+    assert_nothing_applied(tls, &db);
+}
+
+/// `verify-ca` and `verify-full` without `sslrootcert` trusted the webpki (Mozilla) roots, and
+/// `verify-ca` checks no host name: any certificate a public CA issued, for any name, passed
+/// (hostile run 8, D15). As libpq: they read `~/.postgresql/root.crt` and fail naming it when
+/// it is missing; the public roots only with `sslrootcert=system`, which means `verify-full`
+/// (the default then) and refuses a weaker sslmode.
+#[test]
+fn without_sslrootcert_the_verify_modes_trust_only_root_crt_as_libpq() {
+    let tls = tls();
+    let db = tls.cluster.create_database("tls_root_crt");
+    let project = project();
+    let home = project.path("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let run_in_home = |url: &str| {
+        confiture_tests::Run::of(project.cli().env("HOME", &home).args([
+            "migrate",
+            "status",
+            "--database-url",
+            url,
+        ]))
+    };
+    let root_crt = home.join(".postgresql").join("root.crt");
+    for mode in ["verify-ca", "verify-full"] {
+        let run = run_in_home(&tls.cluster.url(&db, &format!("sslmode={mode}")));
+        run.code(5)
+            .stderr_has(&format!(
+                "root certificate file {} does not exist",
+                root_crt.display()
+            ))
+            .stderr_has("sslrootcert=system")
+            .stderr_lacks("webpki");
+    }
+    // The file libpq reads is trusted as sslrootcert would be (exit 2: connected, the
+    // database has no ledger yet).
+    std::fs::create_dir_all(root_crt.parent().unwrap()).unwrap();
+    std::fs::copy(&tls.ca, &root_crt).unwrap();
+    for mode in ["verify-ca", "verify-full"] {
+        run_in_home(&tls.cluster.url(&db, &format!("sslmode={mode}")))
+            .code(2)
+            .stderr_lacks("error:");
+    }
+    std::fs::copy(&tls.other_ca, &root_crt).unwrap();
+    run_in_home(&tls.cluster.url(&db, "sslmode=verify-ca"))
+        .code(3)
+        .stderr_has("the server's TLS certificate is not signed by a trusted root")
+        .stderr_has(&root_crt.display().to_string());
+    // sslrootcert=system: the public roots, with the host name checked (verify-full, the
+    // default then); a weaker sslmode is refused before connecting.
+    run_in_home(&tls.cluster.url(&db, "sslrootcert=system"))
+        .code(3)
+        .stderr_has("the server's TLS certificate is not signed by a trusted root")
+        .stderr_has("sslmode=verify-full");
+    for mode in ["disable", "prefer", "require", "verify-ca"] {
+        run_in_home(
+            &tls.cluster
+                .url(&db, &format!("sslrootcert=system&sslmode={mode}")),
+        )
+        .code(5)
+        .stderr_has(&format!(
+            "sslmode={mode} may not be used with sslrootcert=system"
+        ));
     }
     assert_nothing_applied(tls, &db);
 }

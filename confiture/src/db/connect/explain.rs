@@ -52,6 +52,15 @@ fn find_in_chain<'a, T: std::error::Error + 'static>(
 /// The error for a failed connection, with control characters escaped everywhere: the names
 /// in it (and the server's message quoting them) may hold any character but NUL.
 pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
+    if let Failure::RetriedWithoutTls { first, retry } = failure {
+        // `prefer`'s TLS try decides what is said; the plain retry's reason follows.
+        let mut plain = env.clone();
+        plain.connection.sslmode = SslMode::Disable;
+        let retried = explain(&plain, *retry).message_with_cause();
+        return explain(env, Failure::Driver(first.0, first.1)).with_detail(format!(
+            "retried without TLS, as libpq does with sslmode=prefer: {retried}"
+        ));
+    }
     let mut error = describe_failure(env, &failure);
     if *error.reason() == Reason::Other {
         error = error.with_reason(Reason::Database {
@@ -95,7 +104,11 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
                 env.source()
             ))
         }
-        Failure::Driver(error, dialled) => (error, *dialled),
+        Failure::Driver(error, dialled)
+        | Failure::RetriedWithoutTls {
+            first: (error, dialled),
+            ..
+        } => (error, *dialled),
     };
     // A server's refusal is said once, as `db::cause_text` words it (its message and
     // SQLSTATE); anything else with the driver's chain of causes.
@@ -258,47 +271,73 @@ fn authentication_refusal(env: &Environment, db: &DbError) -> Option<Error> {
     let spec = &env.connection;
     let source = env.source();
     let code = db.code();
-    Some(
-        if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-            && is_unencrypted_hba_refusal(db.message())
-        {
-            // Not a wrong password: pg_hba.conf only lets this host in over TLS.
-            let mode = spec.sslmode;
-            let what = if db.message().starts_with("no pg_hba.conf entry") {
-                format!(
-                    "the server has no pg_hba.conf entry for {spec} without encryption \
-                     (sslmode={mode}): it requires TLS from this host, or does not admit it at all"
-                )
-            } else {
-                format!(
-                    "the server requires TLS: pg_hba.conf rejects {spec} without encryption \
-                     (sslmode={mode})"
-                )
-            };
-            Error::connection(what).with_help(unencrypted_refusal_help(
-                mode,
-                spec.is_unix_socket(),
-                &source,
-            ))
-        } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-            && (db.message().contains("certificate") || spec.sslcert.is_some())
-        {
-            // `clientcert=verify-*` or the `cert` method: no certificate ("connection requires
-            // a valid client certificate"), or one whose common name is not the user (then the
-            // server names only the method, e.g. `"trust" authentication failed`, and logs the
-            // mismatch).
-            client_certificate_refused(env, db.message())
-        } else if *code == SqlState::INVALID_PASSWORD
-            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-        {
-            Error::connection(format!("authentication failed for {spec}")).with_help(format!(
-                "check the user and password in {source}; the server's pg_hba.conf decides who may \
-                 connect from where"
-            ))
+    let hba = (*code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+        .then(|| hba_refusal(db.message()))
+        .flatten();
+    let mode = spec.sslmode;
+    let no_entry = db.message().starts_with("no pg_hba.conf entry");
+    Some(if hba.is_some() && spec.is_unix_socket() {
+        // No `hostssl` applies to a socket, and no TLS is used there: the `local` entries
+        // alone decide.
+        Error::connection(if no_entry {
+            format!("no `local` pg_hba.conf entry admits {spec}")
         } else {
-            return None;
-        },
-    )
+            format!("a `local` pg_hba.conf entry rejects {spec}")
+        })
+        .with_help(unencrypted_refusal_help(mode, true, &source))
+    } else if hba == Some(HbaRefusal::Encrypted) {
+        // Not a wrong password either: pg_hba.conf has no entry for this host over TLS
+        // (a `hostnossl` one admits it only without).
+        Error::connection(if no_entry {
+            format!(
+                "the server has no pg_hba.conf entry for {spec} over TLS \
+                     (sslmode={mode}): it admits this host only without encryption, or not \
+                     at all"
+            )
+        } else {
+            format!("pg_hba.conf rejects {spec} over TLS (sslmode={mode})")
+        })
+        .with_help(
+            "add a `hostssl` (or `host`) pg_hba.conf entry that admits this host, user and \
+                 database, then reload the server: a `hostnossl` entry admits only \
+                 unencrypted connections",
+        )
+    } else if hba == Some(HbaRefusal::Unencrypted) {
+        // Not a wrong password: pg_hba.conf only lets this host in over TLS.
+        let what = if no_entry {
+            format!(
+                "the server has no pg_hba.conf entry for {spec} without encryption \
+                     (sslmode={mode}): it requires TLS from this host, or does not admit it at all"
+            )
+        } else {
+            format!(
+                "the server requires TLS: pg_hba.conf rejects {spec} without encryption \
+                     (sslmode={mode})"
+            )
+        };
+        Error::connection(what).with_help(unencrypted_refusal_help(
+            mode,
+            spec.is_unix_socket(),
+            &source,
+        ))
+    } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        && (db.message().contains("certificate") || spec.sslcert.is_some())
+    {
+        // `clientcert=verify-*` or the `cert` method: no certificate ("connection requires
+        // a valid client certificate"), or one whose common name is not the user (then the
+        // server names only the method, e.g. `"trust" authentication failed`, and logs the
+        // mismatch).
+        client_certificate_refused(env, db.message())
+    } else if *code == SqlState::INVALID_PASSWORD
+        || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+    {
+        Error::connection(format!("authentication failed for {spec}")).with_help(format!(
+            "check the user and password in {source}; the server's pg_hba.conf decides who may \
+                 connect from where"
+        ))
+    } else {
+        return None;
+    })
 }
 
 /// The TLS handshake or the driver's authentication failed (no server error to read).
@@ -431,8 +470,11 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
     let source = env.source();
     let mode = spec.sslmode;
     let roots = match &spec.sslrootcert {
+        Some(_) if spec.uses_system_roots() => {
+            "sslrootcert=system, the webpki (Mozilla) roots".to_string()
+        }
         Some(path) => format!("sslrootcert {}", path.display()),
-        None => "the webpki (Mozilla) roots".to_string(),
+        None => "no root certificates".to_string(),
     };
     if cause.contains("server does not support TLS") {
         // The driver says so of any first byte but `S`: only a server that answers `N` does
@@ -639,12 +681,35 @@ fn too_many_connections(spec: &ConnectionSpec, limit: ConnectionLimit) -> Error 
     }
 }
 
-/// Whether the server refused a connection because it was not encrypted: PostgreSQL 12+ ends
-/// its pg_hba.conf refusals with `no encryption` (older servers: `SSL off`).
-fn is_unencrypted_hba_refusal(message: &str) -> bool {
-    (message.starts_with("pg_hba.conf rejects connection")
+/// Which connections a pg_hba.conf refusal (SQLSTATE 28000, shared by every refusal of who we
+/// are) was about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HbaRefusal {
+    /// An unencrypted connection: pg_hba.conf may admit this host over TLS only.
+    Unencrypted,
+    /// An encrypted one: pg_hba.conf may admit this host without TLS only (`hostnossl`).
+    Encrypted,
+}
+
+/// Whether the server's message is a pg_hba.conf refusal, and of which connection: PostgreSQL
+/// 12+ ends them with `no encryption`, `SSL encryption` or `GSS encryption` (older servers:
+/// `SSL off`, `SSL on`); the SQLSTATE does not tell them from a wrong password.
+pub(super) fn hba_refusal(message: &str) -> Option<HbaRefusal> {
+    if !(message.starts_with("pg_hba.conf rejects connection")
         || message.starts_with("no pg_hba.conf entry"))
-        && (message.ends_with("no encryption") || message.ends_with("SSL off"))
+    {
+        return None;
+    }
+    if message.ends_with("no encryption") || message.ends_with("SSL off") {
+        Some(HbaRefusal::Unencrypted)
+    } else if message.ends_with("SSL encryption")
+        || message.ends_with("GSS encryption")
+        || message.ends_with("SSL on")
+    {
+        Some(HbaRefusal::Encrypted)
+    } else {
+        None
+    }
 }
 
 fn seconds(duration: Duration) -> String {
@@ -754,20 +819,34 @@ mod tests {
     }
 
     #[test]
-    fn pg_hba_refusals_of_unencrypted_connections_are_recognised() {
+    fn pg_hba_refusals_are_told_by_the_connection_they_refused() {
         for message in [
             r#"pg_hba.conf rejects connection for host "127.0.0.1", user "app", database "app", no encryption"#,
             r#"no pg_hba.conf entry for host "10.0.0.7", user "app", database "app", no encryption"#,
             r#"no pg_hba.conf entry for host "10.0.0.7", user "app", database "app", SSL off"#,
         ] {
-            assert!(is_unencrypted_hba_refusal(message), "{message}");
+            assert_eq!(
+                hba_refusal(message),
+                Some(HbaRefusal::Unencrypted),
+                "{message}"
+            );
         }
         for message in [
             r#"pg_hba.conf rejects connection for host "127.0.0.1", user "app", database "app", SSL encryption"#,
+            r#"no pg_hba.conf entry for host "127.0.0.1", user "app", database "app", GSS encryption"#,
+            r#"no pg_hba.conf entry for host "127.0.0.1", user "app", database "app", SSL on"#,
+        ] {
+            assert_eq!(
+                hba_refusal(message),
+                Some(HbaRefusal::Encrypted),
+                "{message}"
+            );
+        }
+        for message in [
             r#"password authentication failed for user "app""#,
             r#"role "app" does not exist"#,
         ] {
-            assert!(!is_unencrypted_hba_refusal(message), "{message}");
+            assert_eq!(hba_refusal(message), None, "{message}");
         }
     }
 }

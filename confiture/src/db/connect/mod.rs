@@ -251,9 +251,8 @@ fn select(env: &Environment, need: Need) -> Result<Session, NoSession> {
                 return Err(failed);
             }
             Err(failure) => {
-                let answered =
-                    matches!(&failure, Failure::Driver(e, _) if e.as_db_error().is_some());
-                if let Failure::Driver(e, _) = &failure {
+                let answered = failure.driver().is_some_and(|e| e.as_db_error().is_some());
+                if let Some(e) = failure.driver() {
                     failed.missing_database |= e.code() == Some(&SqlState::INVALID_CATALOG_NAME);
                 }
                 failed.errors.push((explain(&one, failure), answered));
@@ -357,12 +356,49 @@ fn session_mismatch(
     })
 }
 
-/// A session on `env`'s first host, at address `pinned` alone when given.
+/// A session on `env`'s first host, at address `pinned` alone when given. With
+/// `sslmode=prefer`, a server whose pg_hba.conf refused the TLS connection (it may admit this
+/// host only without TLS, `hostnossl`) is tried once more without TLS, as libpq does; when
+/// that fails too, the TLS try's failure is the one explained, with the retry's.
 fn open_at(env: &Environment, pinned: Option<SocketAddr>) -> Result<Session, Failure> {
-    match attempt(env, true, pinned) {
-        Err(Failure::Driver(e, _)) if rejects_check_interval(&e) => attempt(env, false, pinned),
+    match open_with(env, pinned, false) {
+        Err(Failure::Driver(e, address)) if refused_over_tls(env, &e) => {
+            open_with(env, pinned, true).map_err(|retry| Failure::RetriedWithoutTls {
+                first: (e, address),
+                retry: Box::new(retry),
+            })
+        }
         other => other,
     }
+}
+
+/// [`open_at`]'s try, `plain` without TLS whatever the sslmode; a server or pooler that
+/// refuses our startup options is tried again without them.
+fn open_with(
+    env: &Environment,
+    pinned: Option<SocketAddr>,
+    plain: bool,
+) -> Result<Session, Failure> {
+    match attempt(env, true, pinned, plain) {
+        Err(Failure::Driver(e, _)) if rejects_check_interval(&e) => {
+            attempt(env, false, pinned, plain)
+        }
+        other => other,
+    }
+}
+
+/// Whether `error` is pg_hba.conf refusing `prefer`'s encrypted connection: libpq then
+/// retries without TLS. (libpq retries after any refusal of a TLS session; a refusal that does
+/// not say it was of an encrypted connection may have come over a plain one, where a retry
+/// would only repeat it.)
+fn refused_over_tls(env: &Environment, error: &postgres::Error) -> bool {
+    let spec = &env.connection;
+    spec.sslmode == SslMode::Prefer
+        && !spec.is_unix_socket()
+        && error.as_db_error().is_some_and(|db| {
+            *db.code() == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                && explain::hba_refusal(db.message()) == Some(explain::HbaRefusal::Encrypted)
+        })
 }
 
 enum Failure {
@@ -370,9 +406,25 @@ enum Failure {
     /// The driver's error, with the address whose try gave it (`None` when the driver looked
     /// the name up itself, or over a Unix socket).
     Driver(postgres::Error, Option<SocketAddr>),
+    /// `sslmode=prefer`'s try over TLS was refused by the server (the driver's error and
+    /// address, as in `Driver`), and the retry without TLS failed too.
+    RetriedWithoutTls {
+        first: (postgres::Error, Option<SocketAddr>),
+        retry: Box<Failure>,
+    },
     TimedOut(Duration),
     /// The thread that connected died without an answer (a bug in the driver).
     Lost,
+}
+
+impl Failure {
+    /// The driver's error that decides what the failure was: the TLS try's after a retry.
+    fn driver(&self) -> Option<&postgres::Error> {
+        match self {
+            Failure::Driver(e, _) | Failure::RetriedWithoutTls { first: (e, _), .. } => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// One try at connecting to `env`'s first host, within `migration.connect_timeout`.
@@ -380,9 +432,15 @@ fn attempt(
     env: &Environment,
     check_interval: bool,
     pinned: Option<SocketAddr>,
+    plain: bool,
 ) -> Result<Session, Failure> {
     let mut config = driver_config(env, check_interval);
-    let tls = tls_for(env, &mut config)?;
+    let tls = if plain {
+        config.ssl_mode(postgres::config::SslMode::Disable);
+        None
+    } else {
+        tls_for(env, &mut config)?
+    };
     let spec = &env.connection;
     let tcp = (!spec.is_unix_socket()).then(|| (spec.host.clone(), spec.port));
     let (host, port) = (spec.host.clone(), spec.port);
