@@ -78,15 +78,18 @@ pub(crate) fn read_unless_stopped(
           AND a.attidentity = '' AND a.attgenerated = '' \
           AND a.attname NOT IN ({written})), \
          pg_catalog.row_security_active(c.oid), \
-         pg_catalog.has_table_privilege(c.oid, 'UPDATE') \
+         pg_catalog.has_table_privilege(c.oid, 'UPDATE'), \
+         EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
+          AND a.attname = 'applied_by' AND NOT a.attisdropped) \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
          SELECT version, name, \
          to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
-         execution_time_ms, checksum, applied_by \
-         FROM {quoted} ORDER BY {order}",
+         execution_time_ms, checksum, \
+         pg_catalog.to_jsonb(confiture_ledger_row) OPERATOR(pg_catalog.->>) 'applied_by' \
+         FROM {quoted} AS confiture_ledger_row ORDER BY {order}",
         order = crate::ledger::APPLICATION_ORDER,
         name = literal(&table.quoted()),
         quoted = table.quoted(),
@@ -158,6 +161,8 @@ pub(crate) fn read_unless_stopped(
                         .map(|c| c.split(", ").map(str::to_string).collect())
                         .unwrap_or_default(),
                     update: row.get(7) == Some("t"),
+                    // No column when the table is NULL (absent): not "lacking" it.
+                    lacks_applied_by: row.get(8) == Some("f"),
                 };
                 row_security = row.get(6) == Some("t");
             }
@@ -348,6 +353,10 @@ pub struct Access {
     pub unfilled: Vec<String>,
     /// Whether the role may update rows (`reinit` rewrites them in place).
     pub update: bool,
+    /// The ledger has no `applied_by` column: confiture made it before 0.17.0. Its rows read
+    /// with `applied_by` NULL; a command that writes adds the column first, as confiture does
+    /// ([`TrackingTable::add_applied_by_sql`]), in the transaction of its first write.
+    pub lacks_applied_by: bool,
 }
 
 /// What a command writes to the ledger.
@@ -537,8 +546,8 @@ fn read_error(
         ))
         .with_help(
             "migration.tracking_table must name the table confiture created \
-             (columns pk_confiture, version, name, applied_at, execution_time_ms, checksum, \
-             applied_by)",
+             (columns pk_confiture, version, name, applied_at, execution_time_ms, checksum; \
+             applied_by since confiture 0.17, added when missing)",
         )
     } else if super::is_connection_lost(&error) || error.as_db_error().is_none() {
         return super::query_error(&format!("cannot read the tracking table {table}"), error);
