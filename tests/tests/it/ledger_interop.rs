@@ -124,3 +124,76 @@ fn a_ledger_from_before_confiture_0_17_is_read_and_upgraded_on_write() {
         ["001:create_t1", "002:create_t2", "003:create_t3"]
     );
 }
+
+/// D15: the database's confiture ledger is under another `migration.tracking_table`
+/// (`ops.ledger_x`), and this environment file forgot the key. It was "not initialised"
+/// (exit 2) with a help to `up`, which made an empty second ledger and ran every migration
+/// again; now refused (exit 5: the configuration names the wrong table), naming the ledger
+/// and its rows and the setting — also for a ledger from before confiture 0.17.
+#[test]
+fn a_ledger_under_another_name_is_named_never_started_again() {
+    let db = TestDb::new("fixledger9_renamed");
+    let project = three_migrations();
+    let ops = confiture::ledger::TrackingTable::parse("ops.ledger_x").unwrap();
+    db.connect()
+        .batch_execute(&format!(
+            "CREATE SCHEMA ops; {} CREATE TABLE t1 (id int); CREATE TABLE t2 (id int); \
+             INSERT INTO ops.ledger_x (slug, version, name, checksum) VALUES \
+             ('create_t1_001_x', '001', 'create_t1', {}), \
+             ('create_t2_002_x', '002', 'create_t2', {})",
+            ops.create_sql(),
+            checksum_of_t(1),
+            checksum_of_t(2),
+        ))
+        .unwrap();
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "up"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "baseline", "--through", "001"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::INVALID)
+            .stderr_has("ops.ledger_x (2 rows)")
+            .stderr_has("migration.tracking_table: ops.ledger_x")
+            .stderr_lacks("cargo confiture migrate up");
+    }
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::INVALID);
+    assert!(run.stdout.contains("ledger_x"), "{}", run.stdout);
+    assert!(!db.has_relation("tb_confiture"), "no second ledger");
+    assert!(!db.has_relation("t3"), "nothing ran");
+
+    // With the setting, it is this database's ledger.
+    project.write(
+        "db/environments/ops.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: ops.ledger_x\n",
+            db.url()
+        ),
+    );
+    project
+        .run(&["migrate", "status", "--env", "ops"])
+        .code(exit::PENDING);
+
+    // A ledger from before confiture 0.17 (no applied_by) is one too.
+    db.connect()
+        .batch_execute(
+            "ALTER TABLE ops.ledger_x RENAME TO old_ledger; \
+             ALTER TABLE ops.old_ledger DROP COLUMN applied_by",
+        )
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("ops.old_ledger (2 rows)");
+
+    // An empty one is no history to lose: not initialised, as before.
+    db.connect()
+        .batch_execute("DELETE FROM ops.old_ledger")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::NOT_INITIALISED);
+}
