@@ -197,3 +197,45 @@ fn a_ledger_under_another_name_is_named_never_started_again() {
         .run_on(&db, &["migrate", "status"])
         .code(exit::NOT_INITIALISED);
 }
+
+/// D16: rows whose checksum is NULL or empty (hand-made, older tools) were "applied" with
+/// nothing said: an edit of their files could not be seen. confiture's `verify-checksums`
+/// reports them as mismatches; `status` names them (text and JSON `unverified`) and says how
+/// to record the checksums.
+#[test]
+fn rows_without_a_checksum_are_said_to_be_unverifiable() {
+    let db = TestDb::new("fixledger9_nosum");
+    let project = three_migrations();
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "2"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "UPDATE tb_confiture SET checksum = NULL WHERE version = '001'; \
+             UPDATE tb_confiture SET checksum = '' WHERE version = '002'",
+        )
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_has("2 without checksum")
+        .stderr_has("records no checksum for applied migrations (001, 002)")
+        .stderr_has("migrate reinit");
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let doc = run.json();
+    assert_eq!(
+        doc["unverified"],
+        serde_json::json!(["001", "002"]),
+        "{doc}"
+    );
+    assert_eq!(doc["summary"]["unverified"], 2, "{doc}");
+
+    // `reinit` records the files' checksums: nothing left unverifiable.
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS);
+    let doc = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .json();
+    assert_eq!(doc["unverified"], serde_json::json!([]), "{doc}");
+}
