@@ -146,7 +146,25 @@ impl TrackingTable {
              CREATE INDEX IF NOT EXISTS \"idx_{n}_pk_confiture\" ON {t}(pk_confiture);\n\
              CREATE INDEX IF NOT EXISTS \"idx_{n}_slug\" ON {t}(slug);\n\
              CREATE INDEX IF NOT EXISTS \"idx_{n}_version\" ON {t}(version);\n\
-             CREATE INDEX IF NOT EXISTS \"idx_{n}_applied_at\" ON {t}(applied_at DESC);\n"
+             CREATE INDEX IF NOT EXISTS \"idx_{n}_applied_at\" ON {t}(applied_at DESC);\n{add}",
+            add = self.add_applied_by_sql(),
+        )
+    }
+
+    /// Adds the `applied_by` column to a ledger confiture made before 0.17.0, as confiture
+    /// does (`ADD COLUMN IF NOT EXISTS applied_by TEXT`; the rows already there keep NULL).
+    /// Only when it is missing: no `ALTER TABLE` lock, and no notice, on a ledger that has it.
+    /// Part of [`TrackingTable::create_sql`], so that every command that writes rows runs it
+    /// in the transaction of its first write.
+    pub fn add_applied_by_sql(&self) -> String {
+        format!(
+            "DO $confiture$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute \
+             WHERE attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({name}) \
+             AND attname OPERATOR(pg_catalog.=) 'applied_by' AND NOT attisdropped) THEN \
+             ALTER TABLE {t} ADD COLUMN IF NOT EXISTS applied_by TEXT; END IF; \
+             END $confiture$;\n",
+            name = literal(&self.quoted()),
+            t = self.quoted(),
         )
     }
 }

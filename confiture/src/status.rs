@@ -115,6 +115,9 @@ pub struct Summary {
     pub unreadable: usize,
     /// Applied migrations of which half a pair of files is on disk.
     pub incomplete: usize,
+    /// Applied migrations whose row records no checksum (NULL or empty): their files cannot
+    /// be checked for edits.
+    pub unverified: usize,
     /// Migrations whose files have an error.
     pub invalid: usize,
     /// Error diagnostics of the directory.
@@ -168,6 +171,10 @@ pub struct StatusReport {
     /// Applied migrations of which half a pair of files is on disk, the other half gone (each
     /// is `applied` or `modified`, and `invalid`): restore the missing file.
     pub incomplete: Vec<String>,
+    /// Applied migrations whose row records no checksum (NULL or empty, written by hand or an
+    /// older tool): an edit of their files cannot be seen (confiture's `verify-checksums`
+    /// reports them as mismatches); `migrate reinit` records the files' checksums.
+    pub unverified: Vec<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
     /// How the history differs from the files, as `up` refuses it
@@ -264,6 +271,17 @@ pub fn report_checked(
         })
         .map(|m| m.version.clone())
         .collect();
+    // The rule of what counts as a recorded checksum is `history::recorded_checksum`'s.
+    let unverified: Vec<String> = history
+        .entries()
+        .into_iter()
+        .filter(|e| e.state == State::Applied && e.migration.is_some())
+        .filter(|e| {
+            e.row
+                .is_some_and(|r| crate::history::recorded_checksum(r).is_none())
+        })
+        .map(|e| e.version.to_string())
+        .collect();
     let summary = Summary {
         applied: applied.len(),
         pending: pending.len(),
@@ -277,6 +295,7 @@ pub fn report_checked(
         replaced: replaced.len(),
         unreadable: unreadable.len(),
         incomplete: incomplete.len(),
+        unverified: unverified.len(),
         invalid: migrations.iter().filter(|m| m.invalid).count(),
         errors: diagnostics.iter().filter(|d| d.is_error()).count(),
     };
@@ -298,6 +317,7 @@ pub fn report_checked(
         replaced,
         unreadable,
         incomplete,
+        unverified,
         diagnostics: diagnostics.to_vec(),
         diverged: crate::plan::divergences(&history, false),
     }

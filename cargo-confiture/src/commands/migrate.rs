@@ -808,6 +808,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         (s.replaced, "replaced"),
         (s.unreadable, "unreadable"),
         (s.incomplete, "incomplete"),
+        (s.unverified, "without checksum"),
         (s.squashed, "squashed"),
         (invalid, "invalid"),
     ] {
@@ -908,6 +909,12 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; if they were removed on purpose, {reinit} forgets their rows",
             render::versions(&report.missing),
             confiture::workspace::SETTINGS_TABLES
+        ));
+    }
+    if !report.unverified.is_empty() {
+        lines.push(format!(
+            "help: the ledger records no checksum for applied migrations ({}): an edit of their files cannot be seen (confiture's `verify-checksums` reports them as mismatches); record the files' checksums with {reinit} once the files are the ones that ran",
+            render::versions(&report.unverified)
         ));
     }
     if !report.renumbered.is_empty() {

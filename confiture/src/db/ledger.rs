@@ -78,15 +78,18 @@ pub(crate) fn read_unless_stopped(
           AND a.attidentity = '' AND a.attgenerated = '' \
           AND a.attname NOT IN ({written})), \
          pg_catalog.row_security_active(c.oid), \
-         pg_catalog.has_table_privilege(c.oid, 'UPDATE') \
+         pg_catalog.has_table_privilege(c.oid, 'UPDATE'), \
+         EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
+          AND a.attname = 'applied_by' AND NOT a.attisdropped) \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
          SELECT version, name, \
          to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
-         execution_time_ms, checksum, applied_by \
-         FROM {quoted} ORDER BY {order}",
+         execution_time_ms, checksum, \
+         pg_catalog.to_jsonb(confiture_ledger_row) OPERATOR(pg_catalog.->>) 'applied_by' \
+         FROM {quoted} AS confiture_ledger_row ORDER BY {order}",
         order = crate::ledger::APPLICATION_ORDER,
         name = literal(&table.quoted()),
         quoted = table.quoted(),
@@ -158,6 +161,8 @@ pub(crate) fn read_unless_stopped(
                         .map(|c| c.split(", ").map(str::to_string).collect())
                         .unwrap_or_default(),
                     update: row.get(7) == Some("t"),
+                    // No column when the table is NULL (absent): not "lacking" it.
+                    lacks_applied_by: row.get(8) == Some("f"),
                 };
                 row_security = row.get(6) == Some("t");
             }
@@ -204,12 +209,12 @@ fn hidden_ledger(
          WHERE c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
          AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a \
               WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum > 0 \
-              AND NOT a.attisdropped AND a.attname IN ({written})) \
+              AND NOT a.attisdropped AND a.attname IN ({shape})) \
              OPERATOR(pg_catalog.=) {columns} \
          ORDER BY 1",
         name = literal(&table.name),
-        written = WRITTEN_COLUMNS.map(literal).join(", "),
-        columns = WRITTEN_COLUMNS.len(),
+        shape = LEDGER_SHAPE.map(literal).join(", "),
+        columns = LEDGER_SHAPE.len(),
     ));
     let sent = match stop {
         Some(stop) => stop.send(|| client.simple_query(&sql)),
@@ -237,7 +242,7 @@ fn hidden_ledger(
         }
     }
     if schemas.is_empty() {
-        return Ok(None);
+        return ledger_under_another_name(client, table, stop);
     }
     let shown = |t: &TrackingTable| crate::display::escape(&t.to_string()).to_string();
     let setting = |t: &TrackingTable| format!("`migration.tracking_table: {}`", shown(t));
@@ -285,6 +290,125 @@ fn hidden_ledger(
         .with_help(format!(
             "{which} (the search_path of the database or the role changed since the ledger \
              was made?){fresh}"
+        )),
+    ))
+}
+
+/// The columns that make a table a confiture ledger, whatever its name: every version of
+/// confiture's DDL has them (`applied_by` came with 0.17.0, so it is not one of them).
+const LEDGER_SHAPE: [&str; 7] = [
+    "pk_confiture",
+    "slug",
+    "version",
+    "name",
+    "applied_at",
+    "execution_time_ms",
+    "checksum",
+];
+
+/// An unqualified tracking table name no schema has, while a table of another name with a
+/// confiture ledger's columns ([`LEDGER_SHAPE`]) and rows is in the database — the ledger of an
+/// environment file whose `migration.tracking_table` names it, the key forgotten in this copy:
+/// refused (exit 5, the configuration names the wrong table), naming it and its rows, with the
+/// setting to give. Never "not initialised" (exit 2, which a script answers with `up`): `up`
+/// would start a second, empty ledger and run every migration again. An empty one is no
+/// history to lose, and is not refused. Like [`hidden_ledger`], never for a schema-qualified
+/// name (a tenant's ledger is its own, whatever the other tenants have).
+fn ledger_under_another_name(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    stop: Option<&crate::db::apply::Stop>,
+) -> Result<Option<Error>> {
+    // Rows are counted only where the role may read them (`query_to_xml` runs the count in
+    // the same statement, no function of ours created); NULL (unknown) otherwise.
+    let sql = super::own_statements(&format!(
+        "SELECT n.nspname, c.relname, CASE WHEN pg_catalog.has_table_privilege(c.oid, 'SELECT') \
+         THEN CAST(CAST((pg_catalog.xpath('/row/c/text()', pg_catalog.query_to_xml(\
+         pg_catalog.format('SELECT pg_catalog.count(*) AS c FROM %I.%I', n.nspname, c.relname), \
+         false, true, '')))[1] AS text) AS bigint) END \
+         FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') \
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND n.nspname NOT LIKE 'pg\\_%' \
+         AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a \
+              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum > 0 \
+              AND NOT a.attisdropped AND a.attname IN ({shape})) \
+             OPERATOR(pg_catalog.=) {columns} \
+         ORDER BY 1, 2",
+        shape = LEDGER_SHAPE.map(literal).join(", "),
+        columns = LEDGER_SHAPE.len(),
+    ));
+    let sent = match stop {
+        Some(stop) => stop.send(|| client.simple_query(&sql)),
+        None => Some(client.simple_query(&sql)),
+    };
+    let messages = match sent {
+        Some(_) if stop.is_some_and(crate::db::apply::Stop::is_set) => {
+            return Err(interrupted_read(table))
+        }
+        None => return Err(interrupted_read(table)),
+        Some(Err(e)) => return Err(read_error(client, table, e)),
+        Some(Ok(messages)) => messages,
+    };
+    let mut found = Vec::new();
+    for message in messages {
+        if let SimpleQueryMessage::Row(row) = message {
+            let (Some(schema), Some(name)) = (row.get(0), row.get(1)) else {
+                continue;
+            };
+            if crate::ledger::is_system_schema(schema) {
+                continue;
+            }
+            let rows: Option<u64> = row.get(2).and_then(|n| n.parse().ok());
+            if rows == Some(0) {
+                continue;
+            }
+            let ledger = crate::display::escape(&TrackingTable::resolved(schema, name).to_string())
+                .to_string();
+            found.push((ledger, rows));
+        }
+    }
+    let Some((first, _)) = found.first() else {
+        return Ok(None);
+    };
+    let setting = format!("`migration.tracking_table: {first}`");
+    let described: Vec<String> = found
+        .iter()
+        .map(|(ledger, rows)| match rows {
+            Some(1) => format!("{ledger} (1 row)"),
+            Some(n) => format!("{ledger} ({n} rows)"),
+            None => format!("{ledger} (rows not readable by this role)"),
+        })
+        .collect();
+    let (what, which) = match described.len() {
+        1 => (
+            format!(
+                "a confiture ledger is in it under another name: {}",
+                described[0]
+            ),
+            format!("set {setting} in the environment file"),
+        ),
+        n => (
+            format!(
+                "{n} tables in it have a confiture ledger's columns: {}",
+                crate::display::cut(described).join(", ")
+            ),
+            format!(
+                "set `migration.tracking_table` in the environment file to the one that is \
+                 this database's ledger ({setting}, say)"
+            ),
+        ),
+    };
+    let name = crate::display::escape(&quote_ident(&table.name)).to_string();
+    Ok(Some(
+        Error::invalid(format!(
+            "the tracking table {name} does not exist in this database, but {what}; nothing \
+             was read or written"
+        ))
+        .with_help(format!(
+            "{which}, as the copy that made it has (a ledger named {name} would start empty \
+             and every migration would run again)"
         )),
     ))
 }
@@ -348,6 +472,10 @@ pub struct Access {
     pub unfilled: Vec<String>,
     /// Whether the role may update rows (`reinit` rewrites them in place).
     pub update: bool,
+    /// The ledger has no `applied_by` column: confiture made it before 0.17.0. Its rows read
+    /// with `applied_by` NULL; a command that writes adds the column first, as confiture does
+    /// ([`TrackingTable::add_applied_by_sql`]), in the transaction of its first write.
+    pub lacks_applied_by: bool,
 }
 
 /// What a command writes to the ledger.
@@ -537,8 +665,8 @@ fn read_error(
         ))
         .with_help(
             "migration.tracking_table must name the table confiture created \
-             (columns pk_confiture, version, name, applied_at, execution_time_ms, checksum, \
-             applied_by)",
+             (columns pk_confiture, version, name, applied_at, execution_time_ms, checksum; \
+             applied_by since confiture 0.17, added when missing)",
         )
     } else if super::is_connection_lost(&error) || error.as_db_error().is_none() {
         return super::query_error(&format!("cannot read the tracking table {table}"), error);

@@ -213,7 +213,9 @@ impl Migrator {
                 }
                 // A ledger it creates commits with its rows, or not at all: stopped or refused
                 // after the table was made, the database has none, as the message says.
-                let created = match initialised {
+                // A ledger confiture made before 0.17.0 gets its `applied_by` column in the
+                // rows' transaction (the ledger's DDL adds it).
+                let created = match initialised && !access.lacks_applied_by {
                     true => None,
                     false => Some(apply::PendingLedger::begin_for_rows(client, &table)?),
                 };

@@ -215,7 +215,7 @@ impl<'a> Locked<'a> {
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
-        let (mut settings, found, pending) = match ahead {
+        let (mut settings, found, mut pending) = match ahead {
             Some(ahead) => {
                 let settings = ApplySettings {
                     table: ahead.table,
@@ -248,7 +248,13 @@ impl<'a> Locked<'a> {
         // when they run one transaction each (`apply::run_steps`): no round trip
         // of its own.
         let mut ledger = None;
-        if !initialised {
+        // A ledger confiture made before 0.17.0 gets its `applied_by` column (the ledger's
+        // DDL adds it, `TrackingTable::add_applied_by_sql`) with the first migration.
+        let upgrade = access.is_some_and(|a| a.lacks_applied_by) && !plan.apply.is_empty();
+        if upgrade && pending.is_none() && !self.single {
+            pending = Some(apply::PendingLedger::begin(client, &settings.table)?);
+        }
+        if !initialised || upgrade {
             settings.table = match pending {
                 Some(pending) if !self.single && !plan.apply.is_empty() => {
                     ledger = Some(pending);

@@ -31,6 +31,7 @@ mod fleet_hints;
 mod fleet_identity;
 mod fleet_schemas;
 mod interop_python;
+mod ledger_interop;
 mod multi_host;
 mod password_file;
 mod pooler;

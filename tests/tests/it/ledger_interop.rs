@@ -1,0 +1,241 @@
+//! Ledgers confiture (Python) made or wrote in ways our own never are: one created before
+//! confiture 0.17 (no `applied_by` column), one kept under another `migration.tracking_table`,
+//! rows with no checksum. Each is read as confiture reads it, and said as it is.
+
+use confiture::exit;
+use confiture_tests::{Project, TestDb};
+
+/// confiture's DDL before 0.17.0: no `applied_by` column.
+const PRE_017_LEDGER: &str = "CREATE TABLE tb_confiture (\
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(), \
+    pk_confiture BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE, \
+    slug TEXT NOT NULL UNIQUE, version VARCHAR(255) NOT NULL UNIQUE, \
+    name VARCHAR(255) NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(), \
+    execution_time_ms INTEGER, checksum VARCHAR(64))";
+
+fn three_migrations() -> Project {
+    let project = Project::new();
+    for n in 1..=3 {
+        project.migration(
+            &format!("00{n}_create_t{n}"),
+            &format!("CREATE TABLE t{n} (id int);\n"),
+            &format!("DROP TABLE t{n};\n"),
+        );
+    }
+    project
+}
+
+/// The SQL of the checksum confiture records for `CREATE TABLE t<n> (id int);\n`.
+fn checksum_of_t(n: u32) -> String {
+    format!("encode(sha256(convert_to(E'CREATE TABLE t{n} (id int);\\n', 'UTF8')), 'hex')")
+}
+
+/// A pre-0.17 ledger recording 001 (and its table), as confiture left it.
+fn pre_017_ledger(db: &TestDb) {
+    db.connect()
+        .batch_execute(&format!(
+            "{PRE_017_LEDGER}; CREATE TABLE t1 (id int); \
+             INSERT INTO tb_confiture (slug, version, name, checksum, execution_time_ms) \
+             VALUES ('create_t1_001_20250101_000000', '001', 'create_t1', {}, 5)",
+            checksum_of_t(1)
+        ))
+        .unwrap();
+}
+
+fn has_applied_by(db: &TestDb) -> bool {
+    db.connect()
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'tb_confiture'::regclass \
+             AND attname = 'applied_by' AND NOT attisdropped)",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// D14: a ledger confiture created before 0.17.0 has no `applied_by`: confiture reads it
+/// (`applied_by` NULL) and adds the column when it writes. It was "not a confiture ledger"
+/// (exit 5) even for `status`.
+#[test]
+fn a_ledger_from_before_confiture_0_17_is_read_and_upgraded_on_write() {
+    let db = TestDb::new("fixledger9_pre017");
+    pre_017_ledger(&db);
+    let project = three_migrations();
+
+    // Read as it is: nothing written, the column still absent.
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::PENDING);
+    let doc = run.json();
+    assert_eq!(doc["applied"], serde_json::json!(["001"]), "{doc}");
+    assert!(!has_applied_by(&db), "status writes nothing");
+    project
+        .run_on(&db, &["migrate", "up", "--dry-run"])
+        .code(exit::SUCCESS);
+    assert!(!has_applied_by(&db), "a dry run writes nothing");
+
+    // `up` adds the column with its first migration; the old row keeps NULL.
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    assert!(has_applied_by(&db));
+    let rows: Vec<(String, Option<String>)> = db
+        .connect()
+        .query(
+            "SELECT version, applied_by FROM tb_confiture ORDER BY pk_confiture",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("001".to_string(), None),
+            ("002".to_string(), Some("postgres".to_string()))
+        ]
+    );
+    // One transaction each, or all in one.
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING);
+
+    // The same ledger, the whole run in one transaction.
+    let single = TestDb::new("fixledger9_pre017_single");
+    pre_017_ledger(&single);
+    project
+        .run_on(&single, &["migrate", "up", "--single-transaction"])
+        .code(exit::SUCCESS);
+    assert!(has_applied_by(&single));
+    assert_eq!(
+        single.ledger().unwrap(),
+        ["001:create_t1", "002:create_t2", "003:create_t3"]
+    );
+
+    // `baseline` and `reinit` write rows too: the column comes with them.
+    let baseline = TestDb::new("fixledger9_pre017_base");
+    pre_017_ledger(&baseline);
+    project
+        .run_on(&baseline, &["migrate", "baseline", "--through", "003"])
+        .code(exit::SUCCESS);
+    assert!(has_applied_by(&baseline));
+    assert_eq!(
+        baseline.ledger().unwrap(),
+        ["001:create_t1", "002:create_t2", "003:create_t3"]
+    );
+}
+
+/// D15: the database's confiture ledger is under another `migration.tracking_table`
+/// (`ops.ledger_x`), and this environment file forgot the key. It was "not initialised"
+/// (exit 2) with a help to `up`, which made an empty second ledger and ran every migration
+/// again; now refused (exit 5: the configuration names the wrong table), naming the ledger
+/// and its rows and the setting — also for a ledger from before confiture 0.17.
+#[test]
+fn a_ledger_under_another_name_is_named_never_started_again() {
+    let db = TestDb::new("fixledger9_renamed");
+    let project = three_migrations();
+    let ops = confiture::ledger::TrackingTable::parse("ops.ledger_x").unwrap();
+    db.connect()
+        .batch_execute(&format!(
+            "CREATE SCHEMA ops; {} CREATE TABLE t1 (id int); CREATE TABLE t2 (id int); \
+             INSERT INTO ops.ledger_x (slug, version, name, checksum) VALUES \
+             ('create_t1_001_x', '001', 'create_t1', {}), \
+             ('create_t2_002_x', '002', 'create_t2', {})",
+            ops.create_sql(),
+            checksum_of_t(1),
+            checksum_of_t(2),
+        ))
+        .unwrap();
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "up"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "baseline", "--through", "001"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::INVALID)
+            .stderr_has("ops.ledger_x (2 rows)")
+            .stderr_has("migration.tracking_table: ops.ledger_x")
+            .stderr_lacks("cargo confiture migrate up");
+    }
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::INVALID);
+    assert!(run.stdout.contains("ledger_x"), "{}", run.stdout);
+    assert!(!db.has_relation("tb_confiture"), "no second ledger");
+    assert!(!db.has_relation("t3"), "nothing ran");
+
+    // With the setting, it is this database's ledger.
+    project.write(
+        "db/environments/ops.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: ops.ledger_x\n",
+            db.url()
+        ),
+    );
+    project
+        .run(&["migrate", "status", "--env", "ops"])
+        .code(exit::PENDING);
+
+    // A ledger from before confiture 0.17 (no applied_by) is one too.
+    db.connect()
+        .batch_execute(
+            "ALTER TABLE ops.ledger_x RENAME TO old_ledger; \
+             ALTER TABLE ops.old_ledger DROP COLUMN applied_by",
+        )
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("ops.old_ledger (2 rows)");
+
+    // An empty one is no history to lose: not initialised, as before.
+    db.connect()
+        .batch_execute("DELETE FROM ops.old_ledger")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::NOT_INITIALISED);
+}
+
+/// D16: rows whose checksum is NULL or empty (hand-made, older tools) were "applied" with
+/// nothing said: an edit of their files could not be seen. confiture's `verify-checksums`
+/// reports them as mismatches; `status` names them (text and JSON `unverified`) and says how
+/// to record the checksums.
+#[test]
+fn rows_without_a_checksum_are_said_to_be_unverifiable() {
+    let db = TestDb::new("fixledger9_nosum");
+    let project = three_migrations();
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "2"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "UPDATE tb_confiture SET checksum = NULL WHERE version = '001'; \
+             UPDATE tb_confiture SET checksum = '' WHERE version = '002'",
+        )
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_has("2 without checksum")
+        .stderr_has("records no checksum for applied migrations (001, 002)")
+        .stderr_has("migrate reinit");
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let doc = run.json();
+    assert_eq!(
+        doc["unverified"],
+        serde_json::json!(["001", "002"]),
+        "{doc}"
+    );
+    assert_eq!(doc["summary"]["unverified"], 2, "{doc}");
+
+    // `reinit` records the files' checksums: nothing left unverifiable.
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS);
+    let doc = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .json();
+    assert_eq!(doc["unverified"], serde_json::json!([]), "{doc}");
+}
