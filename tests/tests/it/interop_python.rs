@@ -635,3 +635,26 @@ fn confiture_python_migrations_and_verify_sidecars_are_confiture_s() {
         .stderr_has("003_add_x.py");
     run_python(&project, &["migrate", "status"]).code(0);
 }
+
+/// confiture (Python)'s `migrate squash` baseline, run on a database that applied what it
+/// squashed, fails on objects that exist: the help says what the file is and how to record it
+/// without running it, not to fix a generated file.
+#[test]
+fn a_failed_confiture_squashed_baseline_is_explained() {
+    let db = TestDb::new("interop_squashed_baseline");
+    let project = project(&db, 3, None);
+    ours(&project, &["migrate", "up"]).code(0);
+    project.migration(
+        "004_squashed_baseline",
+        "-- confiture:squashed-baseline through=003 versions=3 digest=abc\n\
+         CREATE TABLE t1 (id int PRIMARY KEY);\n",
+        "SELECT 1;\n",
+    );
+    ours(&project, &["migrate", "up"])
+        .code(4)
+        .stderr_has("squashed baseline")
+        .stderr_has("migrate baseline --through 004")
+        .stderr_lacks("help: fix");
+    ours(&project, &["migrate", "baseline", "--through", "004"]).code(0);
+    ours(&project, &["migrate", "status"]).code(0);
+}
