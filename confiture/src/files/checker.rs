@@ -166,6 +166,9 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
     let kept =
         versions::check_versions(&found, &stems, &python_versions, options, &mut diagnostics);
     let mut file_versions: Vec<u64> = stems.iter().map(|stem| stem.version).collect();
+    // confiture (Python)'s migrations take their versions too: `generate` must not reuse one.
+    file_versions.extend(&python_versions);
+    file_versions.sort_unstable();
     file_versions.dedup();
     let mut set = build_set(dir, found, &stems, &kept, misnamed);
     set.python = python;

@@ -400,7 +400,7 @@ pub struct Checked {
     pub set: MigrationSet,
     /// Every problem found, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
-    /// The version of every well-named file, sorted, each once: paired or not, readable or
+    /// The version of every well-named file (confiture (Python)'s `.py` migrations too), sorted, each once: paired or not, readable or
     /// not, in the set or not (`generate` must not reuse any of them).
     pub file_versions: Vec<u64>,
     /// The first version of a squashed history it was checked with
