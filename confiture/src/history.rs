@@ -40,7 +40,9 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::diagnostic::Diagnostic;
-use crate::files::{name, Direction, IncompleteFile, Migration, MigrationSet, UnreadableFile};
+use crate::files::{
+    name, Direction, IncompleteFile, Migration, MigrationSet, PythonFile, UnreadableFile,
+};
 use crate::ledger::LedgerRow;
 
 /// A migration version: an integer, with its text as written (`"003"`). Parsed once, compared
@@ -278,6 +280,14 @@ pub enum State {
         /// Whether a ledger row records it.
         recorded: bool,
     },
+    /// A confiture (Python) migration, `<VERSION>_<NAME>.py` ([`MigrationSet::python`]), of a
+    /// version no `.sql` pair has: cargo confiture cannot run it. `recorded`: a ledger row
+    /// records it (applied by confiture (Python), never missing, kept by `reinit`), else it is
+    /// pending and `up` refuses to run past it (exit 5).
+    Python {
+        /// Whether a ledger row records it.
+        recorded: bool,
+    },
 }
 
 impl Serialize for State {
@@ -291,7 +301,7 @@ impl State {
     pub fn is_recorded(self) -> bool {
         match self {
             State::Pending | State::OutOfOrder => false,
-            State::Unreadable { recorded } => recorded,
+            State::Unreadable { recorded } | State::Python { recorded } => recorded,
             _ => true,
         }
     }
@@ -322,7 +332,7 @@ impl State {
     }
 
     /// The JSON spelling: `applied`, `pending`, `modified`, `missing`, `out_of_order`,
-    /// `squashed`, `duplicate`, `renumbered`, `replaced`, `unreadable`.
+    /// `squashed`, `duplicate`, `renumbered`, `replaced`, `unreadable`, `python`.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Applied => "applied",
@@ -335,6 +345,7 @@ impl State {
             State::Renumbered => "renumbered",
             State::Replaced => "replaced",
             State::Unreadable { .. } => "unreadable",
+            State::Python { .. } => "python",
         }
     }
 }
@@ -427,6 +438,9 @@ pub struct History<'a> {
     /// The halves of pairs whose other half is not there, by version, for recorded versions
     /// no migration and no unreadable file has.
     incomplete: BTreeMap<u64, Vec<&'a IncompleteFile>>,
+    /// confiture (Python)'s migrations, by version, for versions no migration and no
+    /// unreadable file has.
+    python: BTreeMap<u64, &'a PythonFile>,
 }
 
 impl<'a> History<'a> {
@@ -441,7 +455,7 @@ impl<'a> History<'a> {
     ) -> History<'a> {
         History::with_present(
             &set.migrations,
-            (&set.unreadable, &set.incomplete),
+            (&set.unreadable, &set.incomplete, &set.python),
             rows,
             first_version,
         )
@@ -454,14 +468,14 @@ impl<'a> History<'a> {
         rows: &'a [LedgerRow],
         first_version: Option<u64>,
     ) -> History<'a> {
-        History::with_present(migrations, (&[], &[]), rows, first_version)
+        History::with_present(migrations, (&[], &[], &[]), rows, first_version)
     }
 
     /// `present`: the set's unreadable and incomplete files ([`MigrationSet::unreadable`],
     /// [`MigrationSet::incomplete`]).
     fn with_present(
         migrations: impl IntoIterator<Item = &'a Migration>,
-        present: (&'a [UnreadableFile], &'a [IncompleteFile]),
+        present: (&'a [UnreadableFile], &'a [IncompleteFile], &'a [PythonFile]),
         rows: &'a [LedgerRow],
         first_version: Option<u64>,
     ) -> History<'a> {
@@ -498,9 +512,19 @@ impl<'a> History<'a> {
                 incomplete.entry(f.version).or_default().push(f);
             }
         }
+        let mut python: BTreeMap<u64, &'a PythonFile> = BTreeMap::new();
+        for f in present.2 {
+            if !unreadable.contains_key(&f.version)
+                && !incomplete.contains_key(&f.version)
+                && !migrations.iter().any(|m| m.version == f.version)
+            {
+                python.entry(f.version).or_insert(f);
+            }
+        }
         let on_disk: HashSet<u64> = unreadable
             .keys()
             .chain(incomplete.keys())
+            .chain(python.keys())
             .copied()
             .collect();
         // Rows whose migration now has another number: they record that file, not the one
@@ -583,6 +607,16 @@ impl<'a> History<'a> {
                 });
             }
         }
+        for (&number, file) in &python {
+            let (rows_of, chosen) = own_row(number, Some(&file.version_text));
+            for &i in rows_of {
+                state_of[i] = Some(if Some(i) == chosen {
+                    State::Python { recorded: true }
+                } else {
+                    State::Duplicate
+                });
+            }
+        }
         for (&number, files) in &incomplete {
             let (rows_of, chosen) = own_row(number, files.first().map(|f| &*f.version_text));
             let up = files.iter().find(|f| f.direction == Direction::Up);
@@ -624,7 +658,16 @@ impl<'a> History<'a> {
             matched,
             unreadable,
             incomplete,
+            python,
         }
+    }
+
+    /// confiture (Python)'s migrations ([`State::Python`]), in version order, with whether a
+    /// row records each.
+    pub fn python(&self) -> impl Iterator<Item = (&'a PythonFile, bool)> + '_ {
+        self.python
+            .values()
+            .map(|&f| (f, self.by_number.contains_key(&f.version)))
     }
 
     /// Recorded migrations whose files are incomplete (half a pair on disk), in version order,
@@ -784,6 +827,18 @@ impl<'a> History<'a> {
                 migration: None,
                 number: Some(f.version),
             }))
+            .chain(
+                self.python()
+                    .filter(|(_, recorded)| !recorded)
+                    .map(|(f, _)| Entry {
+                        version: &f.version_text,
+                        name: &f.name,
+                        state: State::Python { recorded: false },
+                        row: None,
+                        migration: None,
+                        number: Some(f.version),
+                    }),
+            )
             .collect();
         entries.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         entries

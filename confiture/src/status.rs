@@ -20,6 +20,8 @@
 //! - a recorded migration of which half a pair is on disk (its down file or its up file
 //!   removed), or whose files are misnamed, is not `missing` either: it is `applied` (`modified` when the up file there
 //!   changed) and `invalid`, listed in `incomplete`; exit 5;
+//! - `python`: a confiture (Python) migration, `<VERSION>_<NAME>.py`, that cargo confiture
+//!   cannot run: applied when a row records it (never `missing`), else pending;
 //! - `pending`: not recorded, and newer than every recorded version;
 //! - `out_of_order`: not recorded, but older than the newest recorded version (typically a
 //!   branch merged late). It still has to be applied, so it counts as pending too.

@@ -743,6 +743,9 @@ fn status_cell(m: &MigrationStatus) -> (String, Style) {
         State::Replaced => ("! replaced", Style::Red),
         // Its files have errors by definition: the state says which, `invalid` adds nothing.
         State::Unreadable { .. } => return ("! unreadable".to_string(), Style::Red),
+        // A confiture (Python) migration: cargo confiture cannot run it.
+        State::Python { recorded: true } => ("✓ applied (Python)", Style::Green),
+        State::Python { recorded: false } => ("✗ pending (Python)", Style::Yellow),
     };
     if m.invalid {
         (format!("{text}, invalid"), Style::Red)
@@ -863,6 +866,18 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             "note: the migration files have {}: {lint} shows {}",
             plural(warnings, "warning"),
             if warnings == 1 { "it" } else { "them" }
+        ));
+    }
+    if report
+        .migrations
+        .iter()
+        .any(|m| m.status == State::Python { recorded: false })
+    {
+        lines.push(format!(
+            "note: a migration marked `pending (Python)` is a confiture (Python) migration \
+             (`<VERSION>_<NAME>.py`); cargo confiture cannot run it, and {} refuses to run while it is pending: {}",
+            hint::command("migrate up"),
+            confiture::plan::PYTHON_HELP
         ));
     }
     if let (false, 0, Some(help)) = (report.initialised, s.errors, &report.no_schema_to_create_in) {

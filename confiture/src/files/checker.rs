@@ -147,6 +147,7 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
         misnamed,
         subdirectories,
         mut diagnostics,
+        python,
     } = Classified::new(entries);
     names::report_bad_names(&bad_names, &found, &subdirectories, &mut diagnostics);
     // The one full sort, of the well-named files only: by version (mostly decides, cheaply),
@@ -161,10 +162,17 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
     diagnostics.extend(inspect_all(&mut found, options.tracking_table_name()));
 
     let stems = pair(&found, &mut diagnostics);
-    let kept = versions::check_versions(&found, &stems, options, &mut diagnostics);
+    let python_versions: Vec<u64> = python.iter().map(|f| f.version).collect();
+    let kept =
+        versions::check_versions(&found, &stems, &python_versions, options, &mut diagnostics);
     let mut file_versions: Vec<u64> = stems.iter().map(|stem| stem.version).collect();
+    // confiture (Python)'s migrations take their versions too: `generate` must not reuse one.
+    file_versions.extend(&python_versions);
+    file_versions.sort_unstable();
     file_versions.dedup();
-    let set = build_set(dir, found, &stems, &kept, misnamed);
+    let mut set = build_set(dir, found, &stems, &kept, misnamed);
+    set.python = python;
+    set.python.sort_by_key(|f| f.version);
 
     diagnostics.sort_by(|a, b| {
         (report_order(&a.path), a.line, a.code).cmp(&(report_order(&b.path), b.line, b.code))
@@ -188,6 +196,8 @@ struct Classified {
     /// The badly named readable `.sql` files whose corrected name gives a version.
     misnamed: Vec<IncompleteFile>,
     subdirectories: Vec<PathBuf>,
+    /// confiture (Python)'s migrations (`<VERSION>_<NAME>.py`).
+    python: Vec<super::PythonFile>,
     /// What is known to be wrong already: subdirectories, unreadable entries, names that are
     /// not UTF-8.
     diagnostics: Vec<Diagnostic>,
@@ -219,6 +229,10 @@ impl Classified {
                 (path, Err(error))
             }
             Entry::File { path, bytes } => (path, Ok(bytes)),
+            Entry::Python { path } => {
+                self.python.extend(super::PythonFile::of(path));
+                return;
+            }
         };
         self.add_file(path, bytes);
     }
@@ -235,7 +249,8 @@ impl Classified {
             }
             return;
         };
-        if !name::is_sql_file_name(file_name) {
+        if !name::is_sql_file_name(file_name) || name::is_verify_sidecar(file_name) {
+            // Not a migration; a `.verify.sql` sidecar is confiture (Python)'s.
             return;
         }
         match name::parse_file_name(file_name) {
@@ -289,7 +304,10 @@ impl Entry {
     /// The path of the entry, whatever its kind.
     pub fn path(&self) -> &Path {
         match self {
-            Entry::File { path, .. } | Entry::Dir { path } | Entry::Unreadable { path, .. } => path,
+            Entry::File { path, .. }
+            | Entry::Dir { path }
+            | Entry::Python { path }
+            | Entry::Unreadable { path, .. } => path,
         }
     }
 }

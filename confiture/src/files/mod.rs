@@ -222,6 +222,9 @@ pub struct MigrationSet {
     pub unreadable: Vec<UnreadableFile>,
     /// The well-named files read as text whose other half is not there, in version order.
     pub incomplete: Vec<IncompleteFile>,
+    /// confiture (Python)'s migrations, `<VERSION>_<NAME>.py`, in version order: cargo
+    /// confiture cannot run them; their versions are [`crate::history::State::Python`].
+    pub python: Vec<PythonFile>,
 }
 
 impl MigrationSet {
@@ -233,6 +236,7 @@ impl MigrationSet {
             origin: Origin::Directory,
             unreadable: Vec::new(),
             incomplete: Vec::new(),
+            python: Vec::new(),
         }
     }
 
@@ -251,6 +255,11 @@ impl MigrationSet {
                     .iter()
                     .map(|f| (f.version, format!("{}_{}", f.version_text, f.name))),
             )
+            .chain(
+                self.python
+                    .iter()
+                    .map(|f| (f.version, format!("{}_{}", f.version_text, f.name))),
+            )
             .collect();
         // A migration's own id wins over a stray file of its version.
         versions.extend(self.migrations.iter().map(|m| (m.version, m.id())));
@@ -262,6 +271,38 @@ impl MigrationSet {
         self.migrations.iter().any(|m| m.version == version)
             || self.unreadable.iter().any(|f| f.version == version)
             || self.incomplete.iter().any(|f| f.version == version)
+            || self.python.iter().any(|f| f.version == version)
+    }
+}
+
+/// A migration of confiture (Python)'s own kind, `<VERSION>_<NAME>.py`
+/// ([`name::parse_python_file_name`]): on disk and counted, run only by confiture (Python).
+/// Pending, `up` refuses to run past it; recorded, it is applied, never missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PythonFile {
+    /// Its path (joined onto the directory read).
+    pub path: PathBuf,
+    /// The version its name gives, as an integer.
+    pub version: u64,
+    /// The version as its name spells it.
+    pub version_text: String,
+    /// The name its name gives.
+    pub name: String,
+}
+
+impl PythonFile {
+    /// The file of `file_name` in `dir`, when it is a confiture (Python) migration's name.
+    pub fn of(path: PathBuf) -> Option<PythonFile> {
+        let file_name = path.file_name()?.to_str()?;
+        let (version, version_text, name) = name::parse_python_file_name(file_name)?;
+        let (version_text, name) = (version_text.to_string(), name.to_string());
+        Some(PythonFile {
+            path,
+            version,
+            version_text,
+            name,
+        })
     }
 }
 
@@ -359,7 +400,7 @@ pub struct Checked {
     pub set: MigrationSet,
     /// Every problem found, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
-    /// The version of every well-named file, sorted, each once: paired or not, readable or
+    /// The version of every well-named file (confiture (Python)'s `.py` migrations too), sorted, each once: paired or not, readable or
     /// not, in the set or not (`generate` must not reuse any of them).
     pub file_versions: Vec<u64>,
     /// The first version of a squashed history it was checked with
@@ -387,6 +428,11 @@ pub enum Entry {
     },
     /// A subdirectory (migrations are not read from subdirectories: reported).
     Dir {
+        /// Its path (joined onto the directory read).
+        path: PathBuf,
+    },
+    /// A confiture (Python) migration, `<VERSION>_<NAME>.py` ([`PythonFile`]): not read.
+    Python {
         /// Its path (joined onto the directory read).
         path: PathBuf,
     },
@@ -464,7 +510,13 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
         } else if is_dir {
             entries.push(Entry::Dir { path });
         } else if !is_sql {
-            // Not a migration: not read.
+            // Not a `.sql` migration: not read. confiture (Python)'s own migrations are
+            // counted, by name.
+            if is_file && name::parse_python_file_name(&file_name).is_some() {
+                entries.push(Entry::Python { path });
+            }
+        } else if name::is_verify_sidecar(&file_name) {
+            // confiture (Python)'s verification sidecar: not a migration, not read.
         } else if !is_file {
             // Reading a FIFO would block forever.
             let error = NOT_A_REGULAR_FILE.to_string();

@@ -124,6 +124,33 @@ pub fn is_hidden_name(file_name: &str) -> bool {
     file_name.starts_with('.')
 }
 
+/// The version and name of confiture (Python)'s own migration kind, `<VERSION>_<NAME>.py`
+/// (`20261204234418_add_x.py`, what `confiture migrate generate` writes by default): same
+/// version and name rules as a `.sql` pair. cargo confiture cannot run it, but it is a
+/// migration of the shared directory: counted, never missing. `None` for any other name.
+pub fn parse_python_file_name(file_name: &str) -> Option<(u64, &str, &str)> {
+    let stem = file_name.strip_suffix(".py")?;
+    sidecar_stem(stem)
+}
+
+/// Whether `file_name` is confiture (Python)'s verification sidecar of a migration,
+/// `<VERSION>_<NAME>.verify.sql` (written by `confiture migrate generate`, run by `confiture
+/// migrate verify`): not a migration, and not a misnamed one.
+pub fn is_verify_sidecar(file_name: &str) -> bool {
+    file_name
+        .strip_suffix(".verify.sql")
+        .is_some_and(|stem| sidecar_stem(stem).is_some())
+}
+
+/// `<VERSION>_<NAME>` by the rules of a migration file name ([`parse_file_name`]).
+fn sidecar_stem(stem: &str) -> Option<(u64, &str, &str)> {
+    let as_sql = format!("{stem}.up.sql");
+    let parsed = parse_strict(&as_sql).ok()?;
+    let (version, width) = (parsed.version, parsed.version_text.len());
+    let (version_text, name) = stem.split_at(width);
+    Some((version, version_text, &name[1..]))
+}
+
 /// Parses `003_create_tb_comment.up.sql`.
 pub fn parse_file_name(file_name: &str) -> Result<FileName<'_>, BadName> {
     parse_strict(file_name).map_err(|reason| {
@@ -317,6 +344,36 @@ fn normalize_name(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confiture_python_files_are_recognised_by_the_migration_name_rules() {
+        assert_eq!(
+            parse_python_file_name("20261204234418_add_x.py"),
+            Some((20261204234418, "20261204234418", "add_x"))
+        );
+        assert_eq!(
+            parse_python_file_name("003_add_x.py"),
+            Some((3, "003", "add_x"))
+        );
+        for not_one in [
+            "__init__.py",
+            "helpers.py",
+            "03_x.py",
+            "003_X.py",
+            "003_x.pyc",
+        ] {
+            assert_eq!(parse_python_file_name(not_one), None, "{not_one}");
+        }
+        assert!(is_verify_sidecar("002_create_t2.verify.sql"));
+        for not_one in [
+            "002_create_t2.up.sql",
+            "verify.sql",
+            "02_x.verify.sql",
+            "002_X.verify.sql",
+        ] {
+            assert!(!is_verify_sidecar(not_one), "{not_one}");
+        }
+    }
 
     #[test]
     fn parses_well_formed_names() {

@@ -196,7 +196,7 @@ fn down_plan<'a>(
     confirm_everything(set, request, Some((history.recorded.len(), reachable)))?;
     // A migration to roll back whose files cannot be read or are half there: its down file
     // cannot run.
-    super::check_usable(set, &history, |v, recorded| {
+    super::check_usable(set, &history, true, |v, recorded| {
         recorded
             && chosen
                 .iter()
@@ -271,7 +271,11 @@ fn divergences<'a>(
                 }
             }
             // Refused before, by `check_usable`.
-            State::Squashed | State::Pending | State::OutOfOrder | State::Unreadable { .. } => {}
+            State::Squashed
+            | State::Pending
+            | State::OutOfOrder
+            | State::Unreadable { .. }
+            | State::Python { .. } => {}
         }
     }
     // One entry per divergence: a duplicate row is reached both as a chosen row and as a

@@ -95,10 +95,13 @@ pub(super) fn invalid_files(set: &MigrationSet, errors: &[&Diagnostic], help: St
 /// ([`State::Unreadable`]), or half a pair of a recorded migration ([`History::incomplete`]).
 /// The one refusal of `up`, `down`, `baseline` and `reinit` for such migrations: a row is never
 /// taken for one with no file (forgotten, or its migration run again), nor its file for a
-/// pending one. The message names each file with what is wrong with it.
+/// pending one. A confiture (Python) migration ([`State::Python`]) cannot run either: pending,
+/// it concerns whoever `concerns` names; applied, only a run that `rolls_back` it. The message
+/// names each file with what is wrong with it.
 pub(super) fn check_usable(
     set: &MigrationSet,
     history: &History<'_>,
+    rolls_back: bool,
     concerns: impl Fn(u64, bool) -> bool,
 ) -> Result<(), Error> {
     let recorded = |v: u64| {
@@ -148,8 +151,29 @@ pub(super) fn check_usable(
             })
         })
         .collect();
+    // A confiture (Python) migration cannot be run (applied, nor rolled back) by us. Recorded
+    // ones concern only a run that would roll them back: `up` and `reinit` go past them.
+    let python: Vec<String> = history
+        .python()
+        .filter(|&(f, recorded)| concerns(f.version, recorded) && (!recorded || rolls_back))
+        .map(|(f, recorded)| {
+            format!(
+                "`{}` is a confiture (Python) migration{}; cargo confiture cannot run it",
+                shown(&f.path),
+                if recorded { ", applied" } else { ", pending" }
+            )
+        })
+        .collect();
     let mut what = Vec::new();
     let mut help = Vec::new();
+    match python.len() {
+        0 => {}
+        1 => what.push("a confiture (Python) migration".to_string()),
+        n => what.push(format!("{n} confiture (Python) migrations")),
+    }
+    if !python.is_empty() {
+        help.push(PYTHON_HELP);
+    }
     match unreadable.len() {
         0 => {}
         1 => what.push("a migration file that cannot be read".to_string()),
@@ -178,7 +202,7 @@ pub(super) fn check_usable(
         what.join(" and ")
     ))
     .with_help(help.join("; "));
-    for line in unreadable.into_iter().chain(incomplete) {
+    for line in python.into_iter().chain(unreadable).chain(incomplete) {
         err = err.with_detail(line);
     }
     Err(err)
@@ -189,6 +213,11 @@ pub(super) fn check_usable(
 pub const INCOMPLETE_HELP: &str = "restore the other file of each pair from version control \
      (`git log -- <file>` shows it) and give a misnamed file its name, then run again; the \
      ledger keeps its row: the migration ran";
+
+/// What to do about a confiture (Python) migration (`<VERSION>_<NAME>.py`) in the way: the
+/// refusals and `migrate status` say it.
+pub const PYTHON_HELP: &str = "run it with confiture (Python) (`confiture migrate up` applies \
+     it, `confiture migrate down` rolls it back), then run again";
 
 /// What to do about files that cannot be read: `migrate status` and the refusals say it.
 /// Nothing to forget: the files are there.

@@ -49,7 +49,9 @@ pub fn baseline<'a>(
     check_version(set, "--through", through)?;
     let history = History::of(set, rows, None);
     // A migration up to `through` that cannot be read would be left out, below recorded ones.
-    super::check_usable(set, &history, |v, recorded| !recorded && v <= through)?;
+    super::check_usable(set, &history, false, |v, recorded| {
+        !recorded && v <= through
+    })?;
     let mut plan = BaselinePlan::default();
     for m in set.migrations.iter().filter(|m| m.version <= through) {
         if history.row_of(m).is_some() {
@@ -161,7 +163,7 @@ pub fn reinit<'a>(
     let history = History::of(set, rows, first_version);
     // A row whose files cannot be read or are half there is neither forgotten (it ran) nor
     // rewritten (its checksum is unknown, or the pair is not); a file up to `through` that cannot be read cannot be recorded.
-    super::check_usable(set, &history, |v, recorded| {
+    super::check_usable(set, &history, false, |v, recorded| {
         recorded || through.is_some_and(|t| v <= t)
     })?;
     super::refuse_newer_database(set, &history)?;
@@ -190,6 +192,9 @@ pub fn reinit<'a>(
                 }
                 // Refused above, by `check_usable`.
                 State::Unreadable { .. } => ReinitAction::Keep,
+                // confiture (Python) ran it and its file is there: forgotten, confiture would
+                // run it again.
+                State::Python { .. } => ReinitAction::Keep,
             };
             ReinitStep {
                 action,

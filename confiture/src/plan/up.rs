@@ -241,7 +241,7 @@ pub fn up<'a>(
     let history = History::of(set, rows, request.first_version);
     // An applied migration that cannot be read, or is half there, cannot be checked; a
     // pending one up to the target cannot run (above it, a draft being written does not stop `up`).
-    super::check_usable(set, &history, |v, recorded| {
+    super::check_usable(set, &history, false, |v, recorded| {
         recorded || request.target.is_none_or(|t| v <= t)
     })?;
     check_history(&history, request.allow_out_of_order)

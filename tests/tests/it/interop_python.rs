@@ -556,3 +556,105 @@ fn confiture_accepts_an_environment_file_with_a_fleet_block() {
     run_python(&project, &["migrate", "up"]).code(0);
     assert!(db.has_relation("t1"));
 }
+
+/// A migration of confiture (Python)'s own kind, `<VERSION>_<NAME>.py`, as `confiture migrate
+/// generate` writes it, creating table `tx`.
+const PYTHON_MIGRATION: &str = r#"from confiture.models.migration import Migration
+
+
+class AddX(Migration):
+    version = "003"
+    name = "add_x"
+
+    def up(self) -> None:
+        self.execute("CREATE TABLE tx (id int)")
+
+    def down(self) -> None:
+        self.execute("DROP TABLE tx")
+"#;
+
+/// A `.py` migration in the shared directory is counted: pending, `up` refuses to run past
+/// it (naming it, pointing at confiture); applied by confiture, it is applied, never
+/// `missing`, and `reinit` keeps its row. A `.verify.sql` sidecar is confiture's, not a
+/// misnamed migration.
+#[test]
+fn confiture_python_migrations_and_verify_sidecars_are_confiture_s() {
+    let db = TestDb::new("interop_py_migration");
+    let project = project(&db, 2, None);
+    project.write(
+        "db/migrations/002_create_t2.verify.sql",
+        "SELECT 1 FROM t2;\n",
+    );
+    run_python(&project, &["migrate", "up"]).code(0);
+    ours(&project, &["lint"]).code(0).stderr_lacks("C006");
+    ours(&project, &["migrate", "status"])
+        .code(0)
+        .stderr_lacks("verify.sql");
+
+    project.write("db/migrations/003_add_x.py", PYTHON_MIGRATION);
+    project.migration(
+        "004_create_t4",
+        "CREATE TABLE t4 (id int);\n",
+        "DROP TABLE t4;\n",
+    );
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    status.code(1);
+    let seen = statuses(&rows(&status.json()));
+    assert_eq!(
+        seen,
+        ["001:applied", "002:applied", "003:python", "004:pending"]
+    );
+    assert_eq!(status.json()["summary"]["pending"], 2, "{}", status.json());
+    ours(&project, &["migrate", "status"])
+        .code(1)
+        .stdout_has("pending (Python)");
+    ours(&project, &["migrate", "up"])
+        .code(5)
+        .stderr_has("003_add_x.py")
+        .stderr_has("confiture migrate up");
+    ours(&project, &["migrate", "up", "--target", "002"]).code(0);
+
+    run_python(&project, &["migrate", "up", "--target", "003"]).code(0);
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    status.code(1);
+    assert_eq!(
+        statuses(&rows(&status.json())),
+        ["001:applied", "002:applied", "003:python", "004:pending"]
+    );
+    assert_eq!(status.json()["summary"]["applied"], 3, "{}", status.json());
+    ours(&project, &["migrate", "status"])
+        .code(1)
+        .stdout_has("applied (Python)")
+        .stdout_lacks("missing");
+    ours(&project, &["migrate", "reinit"]).stdout_lacks("forgot");
+    ours(&project, &["migrate", "up"]).code(0);
+    ours(&project, &["migrate", "status"]).code(0);
+    // Rolling it back is confiture's to do.
+    ours(&project, &["migrate", "down", "--steps", "2"])
+        .code(5)
+        .stderr_has("003_add_x.py");
+    run_python(&project, &["migrate", "status"]).code(0);
+}
+
+/// confiture (Python)'s `migrate squash` baseline, run on a database that applied what it
+/// squashed, fails on objects that exist: the help says what the file is and how to record it
+/// without running it, not to fix a generated file.
+#[test]
+fn a_failed_confiture_squashed_baseline_is_explained() {
+    let db = TestDb::new("interop_squashed_baseline");
+    let project = project(&db, 3, None);
+    ours(&project, &["migrate", "up"]).code(0);
+    project.migration(
+        "004_squashed_baseline",
+        "-- confiture:squashed-baseline through=003 versions=3 digest=abc\n\
+         CREATE TABLE t1 (id int PRIMARY KEY);\n",
+        "SELECT 1;\n",
+    );
+    ours(&project, &["migrate", "up"])
+        .code(4)
+        .stderr_has("squashed baseline")
+        .stderr_has("migrate baseline --through 004")
+        .stderr_lacks("help: fix");
+    ours(&project, &["migrate", "baseline", "--through", "004"]).code(0);
+    ours(&project, &["migrate", "status"]).code(0);
+}

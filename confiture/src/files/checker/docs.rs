@@ -74,7 +74,10 @@ can guess it, never a name another file already has (nor one it suggests for ano
 are ASCII: a Latin letter with a diacritic is spelt without it in the suggestion (`café` → `cafe`, \
 said in the help), and a letter with no ASCII spelling (`数`) is named rather than dropped. Files \
 that do not end in `.sql` (README.md, .gitkeep) and hidden entries (a name starting with `.`: an \
-editor's `.#001_a.up.sql` lock link, a swap file, `.git/`) are ignored.",
+editor's `.#001_a.up.sql` lock link, a swap file, `.git/`) are ignored. confiture (Python)'s \
+verification sidecars, `<VERSION>_<NAME>.verify.sql` (run by `confiture migrate verify`), are \
+not migrations and are ignored too; its Python migrations, `<VERSION>_<NAME>.py`, are counted \
+by `migrate status` as `python` migrations that only confiture (Python) can run.",
 };
 
 pub const EMPTY_UP: RuleDoc = RuleDoc {

@@ -432,3 +432,37 @@ fn a_problem_of_a_version_names_both_of_its_files() {
         [("C002", "001_b.down.sql".into(), vec![])]
     );
 }
+
+#[test]
+fn confiture_python_migrations_take_their_versions_and_sidecars_are_ignored() {
+    let dir = Path::new("m");
+    let mut entries: Vec<Entry> = [
+        "001_a.up.sql",
+        "001_a.down.sql",
+        "003_c.up.sql",
+        "003_c.down.sql",
+    ]
+    .iter()
+    .map(|f| Entry::File {
+        path: dir.join(f),
+        bytes: b"SELECT 1;\n".to_vec(),
+    })
+    .collect();
+    entries.push(Entry::File {
+        path: dir.join("001_a.verify.sql"),
+        bytes: b"SELECT 1;\n".to_vec(),
+    });
+    entries.push(Entry::Python {
+        path: dir.join("002_b.py"),
+    });
+    let checked = check(dir, entries, &CheckOptions::default());
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    assert_eq!(
+        checked.file_versions,
+        [1, 2, 3],
+        "generate must not reuse 002"
+    );
+    assert_eq!(checked.set.python.len(), 1);
+    assert_eq!(checked.set.python[0].name, "b");
+    assert!(checked.set.has_version(2));
+}

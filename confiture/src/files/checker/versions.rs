@@ -9,14 +9,18 @@ use crate::files::CheckOptions;
 
 /// Duplicates, the first version, gaps and padding widths. Returns, for each stem, whether it
 /// is the one kept for its version (the first in name order that has an up file).
+///
+/// `python`: the versions of confiture (Python)'s migrations (`<VERSION>_<NAME>.py`), which
+/// take their versions in the sequence too.
 pub(super) fn check_versions(
     found: &[Found],
     stems: &[Stem],
+    python: &[u64],
     options: &CheckOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<bool> {
     let kept = check_duplicates(found, stems, diagnostics);
-    check_sequence(found, stems, options, diagnostics);
+    check_sequence(found, stems, python, options, diagnostics);
     check_widths(found, stems, diagnostics);
     kept
 }
@@ -73,6 +77,7 @@ fn duplicate(kept: &Found, file: &Found, next_free: u64) -> Diagnostic {
 fn check_sequence(
     found: &[Found],
     stems: &[Stem],
+    python: &[u64],
     options: &CheckOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -89,7 +94,13 @@ fn check_sequence(
             diagnostics.push(before_first_version(file, options));
             continue;
         }
-        let problem = match previous {
+        // A Python migration between the previous `.sql` one and this one fills the gap.
+        let python_before = python
+            .iter()
+            .copied()
+            .filter(|&v| v >= first_version && v < stem.version)
+            .max();
+        let problem = match previous.max(python_before) {
             None if stem.version > first_version => Some(late_start(file, options)),
             Some(previous) if stem.version > previous.saturating_add(1) => {
                 Some(gap(file, previous))
