@@ -60,7 +60,8 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         .lock_wait(args.lock.lock_wait.duration())
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
-        .create_database(args.create_database);
+        .create_database(args.create_database)
+        .allow_destructive(args.allow_destructive);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out, interrupt),
         Selected::One(migrator) => interruptible(migrator, interrupt, MIGRATING),

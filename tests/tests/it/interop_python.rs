@@ -556,3 +556,50 @@ fn confiture_accepts_an_environment_file_with_a_fleet_block() {
     run_python(&project, &["migrate", "up"]).code(0);
     assert!(db.has_relation("t1"));
 }
+
+/// confiture's generator marks a data-losing migration `-- confiture:destructive`, and its
+/// `migrate up` refuses it (exit 5) without `--allow-destructive`: we refuse it the same way,
+/// before anything runs (a dry run too), wherever confiture reads the directive — any `--` line,
+/// any case — and apply it only with the flag.
+#[test]
+fn a_migration_confiture_gates_as_destructive_is_refused_by_both_tools_without_the_flag() {
+    let db = TestDb::new("fixgate_destructive");
+    let project = project(&db, 1, None);
+    run_python(&project, &["migrate", "up"]).code(0);
+    let gates = [
+        ("002_drop_t1", "-- confiture:destructive\nDROP TABLE t1;\n"),
+        (
+            "002_drop_t1",
+            "SELECT 1;\n-- CONFITURE:Destructive the rows go\nDROP TABLE t1;\n",
+        ),
+    ];
+    for (id, up) in gates {
+        project.migration(id, up, "CREATE TABLE t1 (id int PRIMARY KEY);\n");
+        run_python(&project, &["migrate", "up"])
+            .code(5)
+            .stderr_has("002_drop_t1.up.sql");
+        for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"]] {
+            ours(&project, args)
+                .code(5)
+                .stderr_has("002_drop_t1.up.sql")
+                .stderr_has("--allow-destructive");
+        }
+        assert!(db.has_relation("t1"), "nothing ran: {up}");
+        assert_eq!(
+            statuses(&statuses_agree(&project, 1)),
+            ["001:applied", "002:pending"]
+        );
+    }
+    // Lint does not call confiture's directive unknown.
+    project
+        .run(&["lint"])
+        .code(0)
+        .stdout_lacks("C190")
+        .stderr_lacks("C190");
+    ours(&project, &["migrate", "up", "--allow-destructive"]).code(0);
+    assert!(!db.has_relation("t1"));
+    assert_eq!(
+        statuses(&statuses_agree(&project, 0)),
+        ["001:applied", "002:applied"]
+    );
+}
