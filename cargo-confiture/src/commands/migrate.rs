@@ -891,6 +891,12 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             render::versions(&report.renumbered)
         ));
     }
+    if !report.respelled.is_empty() {
+        lines.push(format!(
+            "help: the ledger spells the version of applied migrations unlike their files ({}, e.g. `01` for `001`); confiture (Python) compares the text and would run them again: rewrite the rows with {reinit} (nothing runs)",
+            render::versions(&report.respelled)
+        ));
+    }
     if !report.replaced.is_empty() {
         lines.push(format!(
             "help: applied migrations' files are gone and another migration now has their number ({}): restore their files from version control and give the new migration the next free number; if they were removed on purpose, {reinit} forgets their rows and the next `migrate up` runs the new migration",

@@ -603,3 +603,47 @@ fn a_migration_confiture_gates_as_destructive_is_refused_by_both_tools_without_t
         ["001:applied", "002:applied"]
     );
 }
+
+/// confiture matches a ledger row to its file by the version's text: a file renamed from `01_x`
+/// to `001_x` after it ran (the rename C006 asks for) is pending for confiture, which would run
+/// it again. Our status says so (text and JSON) and points at `migrate reinit`, which rewrites
+/// the rows' spelling; confiture then sees them applied too.
+#[test]
+fn a_row_spelled_unlike_its_file_is_reported_until_reinit_rewrites_it() {
+    let db = TestDb::new("fixgate_respelled");
+    let project = Project::new();
+    project.write(
+        ENV_FILE,
+        format!("name: test\ndatabase_url: {}\n", db.url()),
+    );
+    project.migration(
+        "01_mk_t1",
+        "CREATE TABLE t1 (id int);\n",
+        "DROP TABLE t1;\n",
+    );
+    run_python(&project, &["migrate", "up"]).code(0);
+    // The rename our lint asks for; its help says to run reinit afterwards.
+    ours(&project, &["migrate", "status"])
+        .stderr_has("001_mk_t1.up.sql")
+        .stderr_has("migrate reinit");
+    let dir = project.root.join("db/migrations");
+    for half in ["up", "down"] {
+        std::fs::rename(
+            dir.join(format!("01_mk_t1.{half}.sql")),
+            dir.join(format!("001_mk_t1.{half}.sql")),
+        )
+        .unwrap();
+    }
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    assert_eq!(status.json()["respelled"], serde_json::json!(["001"]));
+    assert_eq!(status.json()["summary"]["respelled"], 1);
+    ours(&project, &["migrate", "status"])
+        .stderr_has("spells the version")
+        .stderr_has("migrate reinit");
+    ours(&project, &["migrate", "reinit"]).code(0);
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    status.code(0);
+    assert_eq!(status.json()["respelled"], serde_json::json!([]));
+    run_python(&project, &["migrate", "up"]).code(0);
+    assert_eq!(statuses(&statuses_agree(&project, 0)), ["001:applied"]);
+}
