@@ -347,6 +347,9 @@ pub struct UpArgs {
     /// Create the database first when it does not exist
     #[arg(long)]
     pub create_database: bool,
+    /// Apply migrations gated as destructive (`-- confiture:destructive`: data is lost); refused otherwise (exit 5)
+    #[arg(long)]
+    pub allow_destructive: bool,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten)]

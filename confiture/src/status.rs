@@ -113,6 +113,8 @@ pub struct Summary {
     pub renumbered: usize,
     /// Applied migrations whose files are gone, their version now another migration's.
     pub replaced: usize,
+    /// Applied migrations whose row spells the version unlike the file (`01` for `001`).
+    pub respelled: usize,
     /// Migrations whose files are there but cannot be read, applied or pending.
     pub unreadable: usize,
     /// Applied migrations of which half a pair of files is on disk.
@@ -167,6 +169,11 @@ pub struct StatusReport {
     /// Applied migrations whose files are gone, their version now another migration's (the
     /// rows' version).
     pub replaced: Vec<String>,
+    /// Applied migrations whose ledger row spells the version unlike their file (`01` for
+    /// `001`; the files' version): one migration for us, which compares numbers, but pending
+    /// for confiture (Python), which compares the text and would run it again. `migrate
+    /// reinit` rewrites the rows' spelling.
+    pub respelled: Vec<String>,
     /// Migrations whose files are there but cannot be read, applied or pending (each line of
     /// `migrations` names the files and why).
     pub unreadable: Vec<String>,
@@ -264,6 +271,14 @@ pub fn report_checked(
     let renumbered = versions(&|s| s == State::Renumbered);
     let replaced = versions(&|s| s == State::Replaced);
     let unreadable = versions(&|s| s.is_unreadable());
+    let respelled: Vec<String> = [State::Applied, State::Modified]
+        .into_iter()
+        .flat_map(|state| history.rows_in(state))
+        .filter_map(|r| r.matched().filter(|m| m.version_text != r.row.version))
+        .map(|m| m.version_text.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let incomplete: Vec<String> = migrations
         .iter()
         .filter(|m| m.status.is_applied_migration())
@@ -295,6 +310,7 @@ pub fn report_checked(
         duplicate: duplicate.len(),
         renumbered: renumbered.len(),
         replaced: replaced.len(),
+        respelled: respelled.len(),
         unreadable: unreadable.len(),
         incomplete: incomplete.len(),
         unverified: unverified.len(),
@@ -317,6 +333,7 @@ pub fn report_checked(
         duplicate,
         renumbered,
         replaced,
+        respelled,
         unreadable,
         incomplete,
         unverified,

@@ -60,7 +60,8 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         .lock_wait(args.lock.lock_wait.duration())
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
-        .create_database(args.create_database);
+        .create_database(args.create_database)
+        .allow_destructive(args.allow_destructive);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out, interrupt),
         Selected::One(migrator) => interruptible(migrator, interrupt, MIGRATING),
@@ -936,6 +937,12 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         lines.push(format!(
             "help: applied migrations were renumbered since they ran (now {}; same name and up file): rename their files back, or record the new numbers with {reinit} (they do not run again)",
             render::versions(&report.renumbered)
+        ));
+    }
+    if !report.respelled.is_empty() {
+        lines.push(format!(
+            "help: the ledger spells the version of applied migrations unlike their files ({}, e.g. `01` for `001`); confiture (Python) compares the text and would run them again: rewrite the rows with {reinit} (nothing runs)",
+            render::versions(&report.respelled)
         ));
     }
     if !report.replaced.is_empty() {

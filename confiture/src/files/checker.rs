@@ -91,6 +91,7 @@ struct Contents {
     checksum: String,
     mode: TransactionMode,
     irreversible: bool,
+    destructive: bool,
     statements: Vec<StatementSpan>,
 }
 
@@ -441,6 +442,7 @@ fn read_contents(
         checksum,
         mode,
         irreversible: markers.irreversible,
+        destructive: markers.destructive,
         statements,
     })
 }
@@ -649,6 +651,7 @@ fn sql_file(found: Found) -> Option<SqlFile> {
         checksum: contents.checksum,
         mode: contents.mode,
         irreversible: contents.irreversible,
+        destructive: contents.destructive,
         statements: contents.statements,
     })
 }

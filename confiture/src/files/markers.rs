@@ -1,5 +1,8 @@
 //! `-- confiture:...` markers in a migration file's leading comment block:
-//! `no-transaction`, `irreversible`, `allow(<rule-name>, ...)`.
+//! `no-transaction`, `irreversible`, `allow(<rule-name>, ...)`, and confiture (Python)'s
+//! `destructive` gate (its generator marks a data-losing up file; `migrate up` refuses it
+//! without `--allow-destructive`). Like confiture, `destructive` counts on any `--` line,
+//! not only in the leading block.
 //!
 //! The leading block is everything before the first statement: blank lines and comments.
 //! Markers are `--` line comments there, one per line, optionally followed by free text after
@@ -14,7 +17,7 @@ use super::lexer::{self, TokenKind};
 use crate::text::{did_you_mean, Locator};
 
 /// The directives confiture understands.
-pub const DIRECTIVES: &[&str] = &["no-transaction", "irreversible", "allow"];
+pub const DIRECTIVES: &[&str] = &["no-transaction", "irreversible", "allow", "destructive"];
 
 /// The markers found in a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,6 +26,9 @@ pub struct Markers {
     pub no_transaction: bool,
     /// `-- confiture:irreversible` (on a down file): rolling back is refused.
     pub irreversible: bool,
+    /// `-- confiture:destructive` (on an up file): confiture's gate; `up` refuses the
+    /// migration without `allow_destructive`.
+    pub destructive: bool,
     /// Rule names from `-- confiture:allow(<rule>)`, with the comment of each.
     pub allows: Vec<(String, Place)>,
     /// The first `no-transaction` marker (reported when it is not needed).
@@ -122,6 +128,11 @@ pub fn parse(text: &str) -> Markers {
                 TokenKind::LineComment => {
                     if let Some(directive) = directive_text(token.text) {
                         let name = directive_name(directive).to_string();
+                        if is_destructive(&name) {
+                            // confiture reads its gate on any line: so do we.
+                            markers.destructive = true;
+                            continue;
+                        }
                         markers.problems.push(MarkerProblem {
                             at: place(offset, token.text),
                             kind: MarkerProblemKind::AfterFirstStatement { directive: name },
@@ -171,8 +182,18 @@ fn directive_name(directive: &str) -> &str {
     &directive[..end]
 }
 
+/// confiture compares directive names in lowercase.
+fn is_destructive(name: &str) -> bool {
+    name.eq_ignore_ascii_case("destructive")
+}
+
 fn read_marker(directive: &str, comment: &str, at: Place, markers: &mut Markers) {
     let name = directive_name(directive);
+    if is_destructive(name) {
+        // confiture takes the first word after `confiture:` as the name, whatever follows.
+        markers.destructive = true;
+        return;
+    }
     let rest = &directive[name.len()..];
     let malformed = |reason| MarkerProblem {
         at: at.clone(),
@@ -276,6 +297,27 @@ mod tests {
             suggestions,
             vec![(Some("no-transaction"), 1), (Some("irreversible"), 2)]
         );
+    }
+
+    #[test]
+    fn confiture_s_destructive_gate_is_read_on_any_line_in_any_case_as_confiture_reads_it() {
+        for text in [
+            "-- confiture:destructive\nDROP TABLE t;\n",
+            "-- CONFITURE:Destructive the rows go\nDROP TABLE t;\n",
+            "SELECT 1;\n-- confiture:destructive\nDROP TABLE t;\n",
+        ] {
+            let m = parse(text);
+            assert!(m.destructive, "{text}");
+            assert_eq!(m.problems, vec![], "{text}");
+        }
+        // Not a directive for confiture either: a block comment, a string, another word.
+        for text in [
+            "/* confiture:destructive */\nDROP TABLE t;\n",
+            "SELECT '-- confiture:destructive';\n",
+            "-- confiture:destructively\nDROP TABLE t;\n",
+        ] {
+            assert!(!parse(text).destructive, "{text}");
+        }
     }
 
     #[test]

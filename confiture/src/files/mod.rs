@@ -109,6 +109,9 @@ pub struct SqlFile {
     pub mode: TransactionMode,
     /// The down file carries `-- confiture:irreversible`: rolling back is refused (exit 8).
     pub irreversible: bool,
+    /// The up file carries confiture's gate `-- confiture:destructive` (data is lost when it
+    /// applies): `up` refuses it without `allow_destructive`, as confiture does.
+    pub destructive: bool,
     /// Its statements, cut once when the file was read (by the split the SQL rules checked):
     /// the engine sends and names statements by these, never splitting the file again.
     pub statements: Vec<StatementSpan>,
@@ -127,12 +130,14 @@ impl SqlFile {
         let text = text.into();
         let bom = crate::text::bom_len(&text);
         let statements = StatementSpan::of(&lexer::split(&text[bom..]), bom);
+        let destructive = markers::parse(&text[bom..]).destructive;
         SqlFile {
             path: path.into(),
             checksum: checksum(text.as_bytes()),
             text,
             mode,
             irreversible,
+            destructive,
             statements,
         }
     }

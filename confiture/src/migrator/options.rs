@@ -39,6 +39,9 @@ pub struct UpOptions {
     /// it too (failing where the run would; a fleet target's claim of the missing database is
     /// taken there), says it would create the database and plans on an empty ledger.
     pub create_database: bool,
+    /// Apply migrations confiture gates as destructive (`-- confiture:destructive`, written by
+    /// its generator on a data-losing change); without it `up` refuses them (exit 5).
+    pub allow_destructive: bool,
 }
 
 setters!(UpOptions {
@@ -51,6 +54,7 @@ setters!(UpOptions {
     lock_timeout_statement: Option<Duration>,
     statement_timeout: Option<Duration>,
     create_database: bool,
+    allow_destructive: bool,
 });
 
 impl Default for UpOptions {
@@ -65,6 +69,7 @@ impl Default for UpOptions {
             lock_timeout_statement: None,
             statement_timeout: None,
             create_database: false,
+            allow_destructive: false,
         }
     }
 }

@@ -52,6 +52,8 @@ impl Migrator {
             target: options.target,
             allow_out_of_order: options.allow_out_of_order,
             first_version: self.check_options.first_version,
+            // A scratch database (`verify`, `drift`) replays the history: nothing is lost.
+            allow_destructive: options.allow_destructive || self.on_scratch.is_some(),
         };
         plan::check_up_request(&set, &request)?;
         Ok((set, request))

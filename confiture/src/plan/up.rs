@@ -19,6 +19,8 @@ pub struct UpRequest {
     pub allow_out_of_order: bool,
     /// The first version of a squashed history (`CheckOptions::first_version`).
     pub first_version: Option<u64>,
+    /// Apply migrations confiture gates as destructive (`-- confiture:destructive`).
+    pub allow_destructive: bool,
 }
 
 /// The migrations `up` will apply, in order, and the pending ones it leaves for later.
@@ -246,6 +248,9 @@ pub fn up<'a>(
     })?;
     check_history(&history, request.allow_out_of_order)
         .map_err(|err| newer_database(set, &history, err))?;
+    if !request.allow_destructive {
+        check_destructive_gate(&history, request.target)?;
+    }
     let mut plan = UpPlan::default();
     let limit = request.steps.map_or(usize::MAX, |s| s as usize);
     for m in history.pending() {
@@ -257,6 +262,30 @@ pub fn up<'a>(
         }
     }
     Ok(plan)
+}
+
+/// Refuses (exit 5, before anything runs) when a pending migration up to `target` carries
+/// confiture's gate `-- confiture:destructive`, as confiture's `migrate up` does (`VALID_002`):
+/// every pending one up to the target, whatever `--steps` says, like confiture.
+fn check_destructive_gate(history: &History<'_>, target: Option<u64>) -> Result<()> {
+    let gated: Vec<String> = history
+        .pending()
+        .filter(|m| target.is_none_or(|t| m.version <= t) && m.up.destructive)
+        .map(|m| m.up.path.display().to_string())
+        .collect();
+    if gated.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "refusing to apply {} migration(s) gated as destructive (`-- confiture:destructive`: \
+         data is lost when they apply): {}",
+        gated.len(),
+        gated.join(", ")
+    ))
+    .with_help(
+        "review the migration, then run `migrate up --allow-destructive` (confiture's \
+         `migrate up` refuses it the same way)",
+    ))
 }
 
 /// The SQLSTATEs a statement gets when an object it names does not exist: undefined table,

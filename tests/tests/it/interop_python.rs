@@ -658,3 +658,94 @@ fn a_failed_confiture_squashed_baseline_is_explained() {
     ours(&project, &["migrate", "baseline", "--through", "004"]).code(0);
     ours(&project, &["migrate", "status"]).code(0);
 }
+
+/// confiture's generator marks a data-losing migration `-- confiture:destructive`, and its
+/// `migrate up` refuses it (exit 5) without `--allow-destructive`: we refuse it the same way,
+/// before anything runs (a dry run too), wherever confiture reads the directive — any `--` line,
+/// any case — and apply it only with the flag.
+#[test]
+fn a_migration_confiture_gates_as_destructive_is_refused_by_both_tools_without_the_flag() {
+    let db = TestDb::new("fixgate_destructive");
+    let project = project(&db, 1, None);
+    run_python(&project, &["migrate", "up"]).code(0);
+    let gates = [
+        ("002_drop_t1", "-- confiture:destructive\nDROP TABLE t1;\n"),
+        (
+            "002_drop_t1",
+            "SELECT 1;\n-- CONFITURE:Destructive the rows go\nDROP TABLE t1;\n",
+        ),
+    ];
+    for (id, up) in gates {
+        project.migration(id, up, "CREATE TABLE t1 (id int PRIMARY KEY);\n");
+        run_python(&project, &["migrate", "up"])
+            .code(5)
+            .stderr_has("002_drop_t1.up.sql");
+        for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"]] {
+            ours(&project, args)
+                .code(5)
+                .stderr_has("002_drop_t1.up.sql")
+                .stderr_has("--allow-destructive");
+        }
+        assert!(db.has_relation("t1"), "nothing ran: {up}");
+        assert_eq!(
+            statuses(&statuses_agree(&project, 1)),
+            ["001:applied", "002:pending"]
+        );
+    }
+    // Lint does not call confiture's directive unknown.
+    project
+        .run(&["lint"])
+        .code(0)
+        .stdout_lacks("C190")
+        .stderr_lacks("C190");
+    ours(&project, &["migrate", "up", "--allow-destructive"]).code(0);
+    assert!(!db.has_relation("t1"));
+    assert_eq!(
+        statuses(&statuses_agree(&project, 0)),
+        ["001:applied", "002:applied"]
+    );
+}
+
+/// confiture matches a ledger row to its file by the version's text: a file renamed from `01_x`
+/// to `001_x` after it ran (the rename C006 asks for) is pending for confiture, which would run
+/// it again. Our status says so (text and JSON) and points at `migrate reinit`, which rewrites
+/// the rows' spelling; confiture then sees them applied too.
+#[test]
+fn a_row_spelled_unlike_its_file_is_reported_until_reinit_rewrites_it() {
+    let db = TestDb::new("fixgate_respelled");
+    let project = Project::new();
+    project.write(
+        ENV_FILE,
+        format!("name: test\ndatabase_url: {}\n", db.url()),
+    );
+    project.migration(
+        "01_mk_t1",
+        "CREATE TABLE t1 (id int);\n",
+        "DROP TABLE t1;\n",
+    );
+    run_python(&project, &["migrate", "up"]).code(0);
+    // The rename our lint asks for; its help says to run reinit afterwards.
+    ours(&project, &["migrate", "status"])
+        .stderr_has("001_mk_t1.up.sql")
+        .stderr_has("migrate reinit");
+    let dir = project.root.join("db/migrations");
+    for half in ["up", "down"] {
+        std::fs::rename(
+            dir.join(format!("01_mk_t1.{half}.sql")),
+            dir.join(format!("001_mk_t1.{half}.sql")),
+        )
+        .unwrap();
+    }
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    assert_eq!(status.json()["respelled"], serde_json::json!(["001"]));
+    assert_eq!(status.json()["summary"]["respelled"], 1);
+    ours(&project, &["migrate", "status"])
+        .stderr_has("spells the version")
+        .stderr_has("migrate reinit");
+    ours(&project, &["migrate", "reinit"]).code(0);
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    status.code(0);
+    assert_eq!(status.json()["respelled"], serde_json::json!([]));
+    run_python(&project, &["migrate", "up"]).code(0);
+    assert_eq!(statuses(&statuses_agree(&project, 0)), ["001:applied"]);
+}

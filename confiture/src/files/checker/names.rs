@@ -102,6 +102,19 @@ pub(super) fn suggestion_conflicts(
         .collect()
 }
 
+/// A rename that respells the version (`05_e` to `005_e`): the ledger still records an
+/// applied file under the old text, and confiture (Python) matches rows by that text, so it
+/// would run the file again; `migrate reinit` rewrites the row. Empty when the digits stay.
+fn respelled_note(file_name: &str, suggestion: &str) -> &'static str {
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    if file_name[..digits(file_name)] == suggestion[..digits(suggestion)] {
+        ""
+    } else {
+        " (if it has been applied, run `migrate reinit` afterwards: the ledger row keeps the old \
+         version text, which confiture (Python) matches files by)"
+    }
+}
+
 fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> Diagnostic {
     let file_name = file_name_of(path);
     let message = format!("`{file_name}` is not a migration file name: {}", bad.reason);
@@ -117,11 +130,13 @@ fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> 
         .collect();
     let help = match (bad.suggestion, taken) {
         (Some(suggestion), None) if spelt.is_empty() => {
-            format!("rename it to `{suggestion}`; migration files are named {FILE_FORM}")
+            let note = respelled_note(&file_name, &suggestion);
+            format!("rename it to `{suggestion}`{note}; migration files are named {FILE_FORM}")
         }
         (Some(suggestion), None) => format!(
-            "rename it to `{suggestion}` ({}); migration files are named {FILE_FORM}",
-            spelt.join(", ")
+            "rename it to `{suggestion}` ({}){}; migration files are named {FILE_FORM}",
+            spelt.join(", "),
+            respelled_note(&file_name, &suggestion)
         ),
         (Some(suggestion), Some(SuggestionTaken::ByFile)) => format!(
             "its corrected name `{suggestion}` is taken by another file: if this one duplicates \
