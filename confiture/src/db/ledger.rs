@@ -207,27 +207,12 @@ fn hidden_ledger(
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
-         AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a \
-              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum > 0 \
-              AND NOT a.attisdropped AND a.attname IN ({shape})) \
-             OPERATOR(pg_catalog.=) {columns} \
+         AND {shaped} \
          ORDER BY 1",
         name = literal(&table.name),
-        shape = LEDGER_SHAPE.map(literal).join(", "),
-        columns = LEDGER_SHAPE.len(),
+        shaped = ledger_shaped("c"),
     ));
-    let sent = match stop {
-        Some(stop) => stop.send(|| client.simple_query(&sql)),
-        None => Some(client.simple_query(&sql)),
-    };
-    let messages = match sent {
-        Some(_) if stop.is_some_and(crate::db::apply::Stop::is_set) => {
-            return Err(interrupted_read(table))
-        }
-        None => return Err(interrupted_read(table)),
-        Some(Err(e)) => return Err(read_error(client, table, e)),
-        Some(Ok(messages)) => messages,
-    };
+    let messages = read_catalogs(client, table, stop, &sql)?;
     let mut schemas = Vec::new();
     let mut search_path = String::new();
     let mut current = None;
@@ -331,26 +316,11 @@ fn ledger_under_another_name(
          WHERE c.relkind IN ('r', 'p') \
          AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
          AND n.nspname NOT LIKE 'pg\\_%' \
-         AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a \
-              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum > 0 \
-              AND NOT a.attisdropped AND a.attname IN ({shape})) \
-             OPERATOR(pg_catalog.=) {columns} \
+         AND {shaped} \
          ORDER BY 1, 2",
-        shape = LEDGER_SHAPE.map(literal).join(", "),
-        columns = LEDGER_SHAPE.len(),
+        shaped = ledger_shaped("c"),
     ));
-    let sent = match stop {
-        Some(stop) => stop.send(|| client.simple_query(&sql)),
-        None => Some(client.simple_query(&sql)),
-    };
-    let messages = match sent {
-        Some(_) if stop.is_some_and(crate::db::apply::Stop::is_set) => {
-            return Err(interrupted_read(table))
-        }
-        None => return Err(interrupted_read(table)),
-        Some(Err(e)) => return Err(read_error(client, table, e)),
-        Some(Ok(messages)) => messages,
-    };
+    let messages = read_catalogs(client, table, stop, &sql)?;
     let mut found = Vec::new();
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
@@ -411,6 +381,39 @@ fn ledger_under_another_name(
              and every migration would run again)"
         )),
     ))
+}
+
+/// The catalogs' condition that the table `alias` (a `pg_class` row) has every column of a
+/// confiture ledger ([`LEDGER_SHAPE`]): how a ledger is recognised under any name.
+fn ledger_shaped(alias: &str) -> String {
+    format!(
+        "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a \
+          WHERE a.attrelid OPERATOR(pg_catalog.=) {alias}.oid AND a.attnum > 0 \
+          AND NOT a.attisdropped AND a.attname IN ({shape})) \
+         OPERATOR(pg_catalog.=) {columns}",
+        shape = LEDGER_SHAPE.map(literal).join(", "),
+        columns = LEDGER_SHAPE.len(),
+    )
+}
+
+/// Sends `sql`, a read of the catalogs about `table`'s ledger, so that `stop` ends it: a
+/// stopped read is [`interrupted_read`], a failed one [`read_error`].
+fn read_catalogs(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    stop: Option<&crate::db::apply::Stop>,
+    sql: &str,
+) -> Result<Vec<SimpleQueryMessage>> {
+    let sent = match stop {
+        Some(stop) => stop.send(|| client.simple_query(sql)),
+        None => Some(client.simple_query(sql)),
+    };
+    match sent {
+        Some(_) if stop.is_some_and(crate::db::apply::Stop::is_set) => Err(interrupted_read(table)),
+        None => Err(interrupted_read(table)),
+        Some(Err(e)) => Err(read_error(client, table, e)),
+        Some(Ok(messages)) => Ok(messages),
+    }
 }
 
 /// Row-level security applies to the ledger for `role` (`row_security_active`: enabled on the
