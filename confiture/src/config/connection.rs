@@ -190,7 +190,7 @@ pub struct ConnectionSpec {
 /// `user@host:port/db` — the form printed on stderr at every connecting command, and the one
 /// every output shows a target by. Control characters are escaped (`\u{1b}`): a name must not
 /// drive the terminal. A name holding a `password=` is shown up to it (`u,password=***`): the
-/// parsers refuse such a value ([`password_pair_end`]), a spec built by hand is shown safely too.
+/// parsers refuse such a value (`password_pair_end`), a spec built by hand is shown safely too.
 impl fmt::Display for ConnectionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}@", shown(&self.shown_user()))?;

@@ -63,7 +63,7 @@ pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
 /// unqualified tracking table). A database that does not exist yet resolves nothing: the
 /// session that runs the command says it is missing; when the command creates it (`creating`:
 /// `up --create-database`, its dry run too), the new database's ledger is resolved as its
-/// sessions will resolve it ([`crate::db::resolve_in_new_database`]), so that the tenant
+/// sessions will resolve it (`db::resolve_in_new_database`), so that the tenant
 /// holding it is refused before the database is created, as it is once it exists.
 /// `source` names the schema in errors (`--schema`).
 pub fn one_schema(
