@@ -397,7 +397,9 @@ impl ConnectionSpec {
         masked(&self.host)
     }
 
-    /// `text` with every occurrence of the password replaced by `***`, in any percent-encoding
+    /// `text` with every occurrence of the password as a whole word replaced by `***` (not
+    /// inside another word, and not at all when the password is a name every message shows
+    /// anyway: the user's, database's or a host's), in any percent-encoding
     /// (each byte as itself or as `%XX`, either case: a URL echoed as typed may encode more
     /// than it needs to): applied to driver messages before they reach an error, just in case,
     /// and by the CLI to its errors when a connection string was given on its command line.
@@ -415,14 +417,34 @@ impl ConnectionSpec {
             }
         }
         let text = text.as_ref();
-        let Some(password) = self.password.as_deref().filter(|p| !p.is_empty()) else {
+        // A password that is a name every message shows anyway hides nothing when masked,
+        // and masking it would garble every message that names the role or database.
+        let shown_anyway = |p: &str| {
+            [&self.user, &self.dbname, &self.host]
+                .into_iter()
+                .chain(self.more_hosts.iter().map(|(host, _)| host))
+                .any(|name| name == p)
+        };
+        let Some(password) =
+            (self.password.as_deref()).filter(|p| !p.is_empty() && !shown_anyway(p))
+        else {
             return text.to_string();
         };
         let (bytes, wanted) = (text.as_bytes(), password.as_bytes());
+        // Only a whole word is the password: where the password begins (ends) with a letter,
+        // digit or `_`, the text before (after) it must not be one — else `app` would be
+        // masked inside `h9_app`, garbling the message and telling which letters it is.
+        let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80;
+        let starts_word = wanted.first().is_some_and(word);
+        let ends_word = wanted.last().is_some_and(word);
         let mut out = Vec::with_capacity(bytes.len());
         let mut at = 0;
         while at < bytes.len() {
-            match encoded_len_at(&bytes[at..], wanted) {
+            let whole = |len: usize| {
+                (!starts_word || at == 0 || !word(&bytes[at - 1]))
+                    && (!ends_word || bytes.get(at + len).is_none_or(|b| !word(b)))
+            };
+            match encoded_len_at(&bytes[at..], wanted).filter(|&len| whole(len)) {
                 Some(len) => {
                     out.extend_from_slice(b"***");
                     at += len;
@@ -937,6 +959,41 @@ mod tests {
         }
         let spec = ConnectionSpec::parse("postgresql://u:p%C3%A9@h/db").unwrap();
         assert_eq!(spec.scrub("u:p%c3%a9@h u:pé@h"), "u:***@h u:***@h");
+    }
+
+    /// `scrub` replaced the password wherever its letters stood, inside other words of a
+    /// server's message: with password `app`, `role "h9_app"` became `role "h9_***"` — a wrong
+    /// message that also tells every reader of the log which letters the password is. Only a
+    /// whole word is the password; and a password that is the user's, database's or host's
+    /// name, shown in every message anyway, hides nothing when masked.
+    #[test]
+    fn scrub_masks_the_password_as_a_whole_word_only() {
+        let spec = ConnectionSpec::parse("postgresql://h9_app:app@h/h9_i").unwrap();
+        for (text, expected) in [
+            (
+                "role \"h9_app\" does not exist",
+                "role \"h9_app\" does not exist",
+            ),
+            ("apple application", "apple application"),
+            ("u:app@h", "u:***@h"),
+            ("password=app host=h", "password=*** host=h"),
+            ("app", "***"),
+        ] {
+            assert_eq!(spec.scrub(text), expected, "{text}");
+        }
+        let spec = ConnectionSpec::parse("postgresql://u:data@h/db").unwrap();
+        assert_eq!(
+            spec.scrub("database \"x\" does not exist"),
+            "database \"x\" does not exist"
+        );
+        // Punctuation at the password's own edges is its edge: `p@ss` in a URL.
+        let spec = ConnectionSpec::parse("postgresql://u:%40ss@h/db").unwrap();
+        assert_eq!(spec.scrub("u:@ss@h x@ssy"), "u:***@h x@ssy");
+        let spec = ConnectionSpec::parse("postgresql://postgres:postgres@h/db").unwrap();
+        assert_eq!(
+            spec.scrub("role \"postgres\" does not exist"),
+            "role \"postgres\" does not exist"
+        );
     }
 
     #[test]
