@@ -291,6 +291,8 @@ impl Migrator {
             report.replayed = applied;
             report.replayed_with = Some(done.by);
             let expected = done.expected.as_applied_by(&done.role, &applied_by, &live);
+            let live =
+                live.without_python_bookkeeping(&self.env.migration.tracking_table.name, &expected);
             report.drift = diff(&expected, &live)
                 .into_iter()
                 .map(drift_finding)
@@ -324,6 +326,8 @@ impl Migrator {
         // The replay's objects are the replaying role's; the live ones, whoever's ran `up`.
         let role = replay.role()?;
         let as_applied = expected.as_applied_by(&role, &applied_by, &live);
+        let live =
+            live.without_python_bookkeeping(&self.env.migration.tracking_table.name, &as_applied);
         report.drift = diff(&as_applied, &live)
             .into_iter()
             .map(drift_finding)

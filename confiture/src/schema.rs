@@ -235,6 +235,41 @@ impl Snapshot {
         self.objects.is_empty()
     }
 
+    /// This snapshot without what confiture (Python) keeps for itself in a database it migrates
+    /// beside a ledger whose table is named `ledger` (unqualified): its `confiture` schema of
+    /// view helpers and everything named in it, a `confiture_lock_holder` table and the
+    /// ledger's `<ledger>_steps` table, with what belongs to them — each unless `expected` has
+    /// it too (then a migration made it, and it is compared as any object). `drift` compares
+    /// the live database without them, as without the ledger itself.
+    pub fn without_python_bookkeeping(&self, ledger: &str, expected: &Snapshot) -> Snapshot {
+        let steps = format!("{ledger}_steps");
+        let tables = [
+            crate::ledger::quote_ident("confiture_lock_holder").into_owned(),
+            crate::ledger::quote_ident(&steps).into_owned(),
+        ];
+        let is_root = |id: &ObjectId| {
+            let in_helper_schema = (id.kind == ObjectKind::Schema && id.name == "confiture")
+                || id.name.starts_with("confiture.");
+            let table = id.kind == ObjectKind::Table
+                && tables
+                    .iter()
+                    .any(|t| id.name == *t || id.name.ends_with(&format!(".{t}")));
+            (in_helper_schema || table) && !expected.objects.contains_key(id)
+        };
+        let roots: BTreeSet<&ObjectId> = self.objects.keys().filter(|id| is_root(id)).collect();
+        if roots.is_empty() {
+            return self.clone();
+        }
+        Snapshot {
+            objects: self
+                .objects
+                .iter()
+                .filter(|(id, _)| !roots.contains(id) && !self.has_ancestor_in(id, &roots))
+                .map(|(id, object)| (id.clone(), object.clone()))
+                .collect(),
+        }
+    }
+
     /// Every object in order.
     pub fn iter(&self) -> impl Iterator<Item = (&ObjectId, &Object)> {
         self.objects.iter()

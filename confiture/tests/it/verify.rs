@@ -420,6 +420,42 @@ fn drift_is_none_after_up_and_names_what_was_changed_by_hand() {
     );
 }
 
+/// confiture (Python), run once on a database, leaves its own bookkeeping there — a `confiture`
+/// schema of view helpers, a `confiture_lock_holder` table, the ledger's `<name>_steps` table —
+/// which drift reported as made by hand (exit 9) on every database both tools migrate, an alarm
+/// no fix of the schema could clear. They are confiture's, as the ledger is ours: left out,
+/// while anything else made by hand is still drift.
+#[test]
+fn drift_leaves_out_what_confiture_python_keeps_for_itself() {
+    let db = TestDb::new("cft_drift_python");
+    let dir = TempDir::new("cft_drift_python");
+    dir.write("001_t.up.sql", "CREATE TABLE t (a int);\n");
+    dir.write("001_t.down.sql", "DROP TABLE t;\n");
+    migrator(&db, dir.path())
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    db.client()
+        .batch_execute(
+            "CREATE SCHEMA confiture;\n\
+             CREATE TABLE confiture.saved_views (name text PRIMARY KEY, body text);\n\
+             CREATE FUNCTION confiture.recreate_saved_views() RETURNS void \
+               LANGUAGE sql AS 'SELECT';\n\
+             CREATE TABLE public.confiture_lock_holder (pid int, since timestamptz);\n\
+             CREATE TABLE public.tb_confiture_steps (id bigint PRIMARY KEY, version text);",
+        )
+        .unwrap();
+    let report = drift(&db, dir.path(), &DriftOptions::default());
+    assert!(report.passed, "{:?}", messages(&report.drift));
+    db.client()
+        .batch_execute("CREATE TABLE public.by_hand (a int);")
+        .unwrap();
+    let report = drift(&db, dir.path(), &DriftOptions::default());
+    assert_eq!(
+        messages(&report.drift),
+        ["table public.by_hand: in the live database, not made by its applied migrations"]
+    );
+}
+
 /// Only the applied migrations are replayed: pending ones are not drift.
 #[test]
 fn drift_replays_only_the_applied_migrations() {
