@@ -1032,11 +1032,27 @@ impl FileContext<'_> {
                     .map_err(|reason| self.key_error(&full, &format!("is invalid: {reason}")))?;
             }
         }
+        // The block is confiture (Python)'s format, and confiture fills what it leaves out
+        // with its own defaults (`user` and `database` both `postgres`), not libpq's (the
+        // system user, and the user's name): the same file must reach the same database as
+        // the same role in both tools.
+        for (key, param) in [("user", "user"), ("database", "dbname")] {
+            if block.get(key).is_none_or(Value::is_null) {
+                builder
+                    .set(param, CONFITURE_BLOCK_DEFAULT.to_string())
+                    .map_err(|reason| {
+                        self.key_error("database", &format!("is invalid: {reason}"))
+                    })?;
+            }
+        }
         builder
             .finish(&LibpqDefaults::from_vars(self.vars))
             .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
     }
 }
+
+/// What confiture (Python) takes for a `user` or `database` its `database:` block leaves out.
+const CONFITURE_BLOCK_DEFAULT: &str = "postgres";
 
 /// Whether a top-level key only holds YAML anchors for other keys to use, as docker-compose
 /// (`x-database: &db {...}`) and GitLab CI (`.defaults: &d`) write them: `x-`, `.` or `_`
@@ -1483,6 +1499,37 @@ mod tests {
     /// `information_schema`) is refused where it is configured, naming the file, the key and
     /// its line, by the rule `--schema` follows: never found out after connecting, as a
     /// refused `CREATE TABLE`.
+    /// A `database:` block without `user` or `database` connected as the system user to the
+    /// user's database (libpq's defaults), where confiture (Python) reading the same file
+    /// connects as `postgres` to `postgres`: one file, two roles and two databases.
+    #[test]
+    fn the_legacy_block_fills_user_and_database_as_confiture_does() {
+        let vars = |name: &str| (name == "PGUSER").then(|| "someone".to_string());
+        let env = Environment::parse("database:\n  host: h\n", Path::new("x.yaml"), &vars).unwrap();
+        assert_eq!(
+            (env.connection.user.as_str(), env.connection.dbname.as_str()),
+            ("postgres", "postgres")
+        );
+        let env = parse_x("database:\n  host: h\n  user: app\n").unwrap();
+        assert_eq!(
+            (env.connection.user.as_str(), env.connection.dbname.as_str()),
+            ("app", "postgres")
+        );
+        let env = parse_x("database:\n  host: h\n  database: app\n").unwrap();
+        assert_eq!(
+            (env.connection.user.as_str(), env.connection.dbname.as_str()),
+            ("postgres", "app")
+        );
+        // A URL keeps libpq's defaults, as psql would read it.
+        let env = Environment::parse(
+            "database_url: postgresql://h/\n",
+            Path::new("x.yaml"),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.user, "someone");
+    }
+
     #[test]
     fn a_tracking_table_in_a_system_schema_is_refused_at_its_key() {
         for schema in [
