@@ -19,6 +19,7 @@
 
 #![allow(clippy::result_large_err)]
 
+use crate::hint::AGAIN;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -629,7 +630,7 @@ fn run_schema_files(
             )
             .with_help(format!(
                 "fix {} (the schema directory, run on a scratch database: nothing was written \
-                 to the target), then run the command again",
+                 to the target), then run {AGAIN}",
                 crate::display::path(file)
             ))
         })

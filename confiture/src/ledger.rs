@@ -2,6 +2,7 @@
 //! (Python) defines them, so that both tools can share one database
 //! (`shared/reference/confiture-interop.md`). Pure: builds SQL text, runs nothing.
 
+use crate::hint::AGAIN;
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -706,8 +707,7 @@ impl LedgerCheck {
         format!(
             "list the triggers and rules of {table} (`\\d {table}` in psql) and drop the one \
              that suppresses or removes its rows, or keep the table out of it (a migration that \
-             puts a trigger or rule on every table of the schema reaches it too); then run the \
-             command again"
+             puts a trigger or rule on every table of the schema reaches it too); then run {AGAIN}"
         )
     }
 

@@ -188,8 +188,8 @@ pub fn status(
 /// is printed with exit 130. A second signal exits at once.
 const FLEET_WORDS: Words = (
     "no new target starts; cancelling the running statement on every running target",
-    "the server rolls back what the running targets had not committed \
-     (run the command again to finish them)",
+    // The signal thread adds how to finish them (`hint::AGAIN`).
+    "the server rolls back what the running targets had not committed",
 );
 
 /// `migrate verify`, once per server of the targets; the output claimed from the signal

@@ -76,7 +76,8 @@ impl Interrupt {
             ));
             if received.next().is_some() {
                 Output::note_line(&format!(
-                    "interrupted again: exiting; {leaving} (run the command again to finish them)"
+                    "interrupted again: exiting; {leaving} (run {} to finish them)",
+                    confiture::hint::AGAIN
                 ));
                 std::process::exit(i32::from(exit::INTERRUPTED));
             }

@@ -2,6 +2,7 @@
 //! plain `SELECT`s, no lock, nothing created. Writing rows is [`crate::ledger`]'s SQL, run by
 //! the apply code, and [`rewrite`] for `baseline` and `reinit`.
 
+use crate::hint::AGAIN;
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -626,14 +627,14 @@ fn lock_error(what: String, how: &str, holder: Option<super::lock::LockHolder>) 
     let holders = match holder {
         Some(h) => {
             error = error.with_detail(format!("held by {h}")).with_help(format!(
-                "wait for that session to finish and try again; if it is stuck, end it with \
+                "wait for that session to finish and run {AGAIN}; if it is stuck, end it with \
                  `SELECT pg_terminate_backend({})`",
                 h.pid
             ));
             vec![h]
         }
         None => {
-            error = error.with_help("run the command again when the lock is released");
+            error = error.with_help(format!("run {AGAIN} when the lock is released"));
             Vec::new()
         }
     };
@@ -679,14 +680,15 @@ fn read_error(
         let help = if error.code() == Some(&SqlState::QUERY_CANCELED) {
             // Not our own statement_timeout (we set none) nor a lock wait (no session holds
             // one on the table).
-            "another session canceled this read (pg_cancel_backend), or the database's or \
-             role's statement_timeout is too short for even one statement: run the command \
-             again; a statement_timeout for migrations belongs in `migration.statement_timeout`"
-                .to_string()
+            format!(
+                "another session canceled this read (pg_cancel_backend), or the database's or \
+                 role's statement_timeout is too short for even one statement: run {AGAIN}; a \
+                 statement_timeout for migrations belongs in `migration.statement_timeout`"
+            )
         } else {
             format!(
                 "the server refused the read (SQLSTATE {}): fix what its message names, then \
-                 run the command again",
+                 run {AGAIN}",
                 error.code().map_or("", |c| c.code())
             )
         };
@@ -910,7 +912,7 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
             ))
             .with_help(format!(
                 "every row has one when confiture writes it: set it by hand (UPDATE {} SET \
-                 {column} = ...) or delete the row, then run the command again",
+                 {column} = ...) or delete the row, then run {AGAIN}",
                 table.quoted()
             ))
         })
@@ -1015,8 +1017,7 @@ pub(crate) fn rewrite(
         // of its own), never a failed migration — none runs here (exit 5).
         let help = format!(
             "the server refused the rewrite (SQLSTATE {}): fix what its message names (a \
-             privilege, a constraint or a trigger of the tracking table), then run the command \
-             again",
+             privilege, a constraint or a trigger of the tracking table), then run {AGAIN}",
             e.code().map_or("", |c| c.code())
         );
         let cause = super::cause_text(&e);

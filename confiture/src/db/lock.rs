@@ -9,6 +9,7 @@
 //! ([`HeldLock::waiters`]).
 //! The lock is taken on the connection that applies the migrations and held for the whole run.
 
+use crate::hint::AGAIN;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -541,12 +542,12 @@ fn wait_for_lock(
     );
     err = match &found {
         Some(h) => err.with_detail(format!("held by {h}")).with_help(format!(
-            "wait for that run to finish and try again, or raise --lock-wait; if the session \
+            "wait for that run to finish and run {AGAIN}, or raise --lock-wait; if the session \
              is stuck, end it with `SELECT pg_terminate_backend({})`",
             h.pid
         )),
         // Released between the last attempt and the look-up: a retry will most likely succeed.
-        None => err.with_help("the lock was released just now; run the command again"),
+        None => err.with_help(format!("the lock was released just now; run {AGAIN}")),
     };
     Err(err.with_reason(crate::error::Reason::Lock {
         database: None,

@@ -26,6 +26,7 @@ pub use connect::connect;
 /// also takes `(LOCK_NAMESPACE, tenant_lock_id(database, schema))`.
 pub use lock::{lock_id, tenant_lock_id, LOCK_NAMESPACE};
 
+use crate::hint::AGAIN;
 use std::time::Duration;
 
 use postgres::error::Severity;
@@ -62,7 +63,7 @@ pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
     let lost = is_connection_lost(&e);
     let error = Error::connection(what.to_string()).with_source_shown(e, cause);
     if lost {
-        error.with_help(LOST_CONNECTION_HELP)
+        error.with_help(lost_connection_help())
     } else {
         error
     }
@@ -71,11 +72,15 @@ pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
 /// The help of an error from one of our own queries on a session that is gone: what happened
 /// and what to do, for the CLI and a `Migrator` kept by a service alike (its next command
 /// connects again).
-pub(crate) const LOST_CONNECTION_HELP: &str =
-    "the session ended under this command (a server restart or crash, a terminated backend, a \
-     network failure), so nothing more was done on it; run the command again: it opens a new \
-     connection (a `Migrator` kept across commands reconnects by itself); if it fails the same \
-     way, check that the server is up and reachable";
+pub(crate) fn lost_connection_help() -> String {
+    format!(
+        "the session ended under this command (a server restart or crash, a terminated \
+         backend, a network failure), so nothing more was done on it; run {}: it opens a new \
+         connection (a `Migrator` kept across commands reconnects by itself); if it fails the \
+         same way, check that the server is up and reachable",
+        crate::hint::AGAIN
+    )
+}
 
 /// What starts every message of the tool's own bookkeeping — the session's state, the
 /// migration lock, the ledger's reads and writes —, so that a `statement_timeout` of the
@@ -280,7 +285,7 @@ fn maintenance_help(env: &crate::config::Environment) -> String {
          (`postgres`, else `template1`): a superuser can create `postgres` (`CREATE DATABASE \
          postgres`) or open `template1` (`ALTER DATABASE template1 ALLOW_CONNECTIONS true`); \
          or create {name} by hand from a database you can connect to (`CREATE DATABASE \
-         {name}`, or `{} --maintenance-db=DBNAME`), then run the command again",
+         {name}`, or `{} --maintenance-db=DBNAME`), then run {AGAIN}",
         connect::createdb(&env.connection)
     )
 }
@@ -353,9 +358,9 @@ fn create_database_help(code: Option<&postgres::error::SqlState>) -> String {
                 "other sessions are connected to the template database {TEMPLATE_DATABASE}, \
                  which CREATE DATABASE copies: find them with `SELECT pid, usename, \
                  application_name, client_addr FROM pg_stat_activity WHERE datname = \
-                 {template}`, let them finish (or end them), and run the command again"
+                 {template}`, let them finish (or end them), and run {AGAIN}"
             )
         }
-        _ => "create it by hand, then run the command again".to_string(),
+        _ => format!("create it by hand, then run {AGAIN}"),
     }
 }

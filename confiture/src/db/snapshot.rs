@@ -16,6 +16,7 @@
 //! `ACCESS SHARE` locks, so a snapshot waits behind DDL in progress (bound it with
 //! `lock_timeout` / `statement_timeout` on the session).
 
+use crate::hint::AGAIN;
 use std::time::Duration;
 
 use postgres::error::SqlState;
@@ -180,11 +181,11 @@ fn locked(client: &mut postgres::Client, wait: Duration, e: postgres::Error) -> 
     }
     error = match holders.first() {
         Some(h) => error.with_help(format!(
-            "wait for that session to finish and run the command again (or raise \
+            "wait for that session to finish and run {AGAIN} (or raise \
              --lock-wait); if it is stuck, end it with `SELECT pg_terminate_backend({})`",
             h.pid
         )),
-        None => error.with_help("run the command again when the lock is released"),
+        None => error.with_help(format!("run {AGAIN} when the lock is released")),
     };
     error.with_reason(crate::error::Reason::Lock {
         database: None,

@@ -7,6 +7,7 @@
 use crate::config::{list_entry, Environment};
 use crate::db::query::{read_only_column, ColumnError};
 use crate::error::{Error, Result};
+use crate::hint::AGAIN;
 
 use super::targets::{collect, collect_schemas, Entry, Target};
 
@@ -47,7 +48,7 @@ pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
     let missing = format!(
         "the tenant schemas live in this database, which the schemas query reads before any \
          tenant is migrated (`--create-database` cannot create it for a schemas query): create \
-         it first ({}), then run the command again; or fix the database name in {}",
+         it first ({}), then run {AGAIN}; or fix the database name in {}",
         crate::db::connect::createdb(&base.connection),
         base.source()
     );
@@ -244,17 +245,15 @@ fn locked(
     }
     let bound = "the wait is the environment's `lock_timeout`";
     error = match holders.as_slice() {
-        [] => error.with_help(format!(
-            "run the command again when the lock is released ({bound})"
-        )),
+        [] => error.with_help(format!("run {AGAIN} when the lock is released ({bound})")),
         [one] => error.with_help(format!(
-            "wait for that session to finish and try again; if it is stuck, end it with \
+            "wait for that session to finish and run {AGAIN}; if it is stuck, end it with \
              `SELECT pg_terminate_backend({})` ({bound})",
             one.pid
         )),
         _ => error.with_help(format!(
             "one of these sessions holds a table the query reads: wait for it to finish and \
-             try again; if it is stuck, end it with `SELECT pg_terminate_backend(<pid>)` \
+             run {AGAIN}; if it is stuck, end it with `SELECT pg_terminate_backend(<pid>)` \
              ({bound})"
         )),
     };

@@ -1,6 +1,7 @@
 //! `Migrator::up`: applies pending migrations, one transaction each or all in one
 //! (`--single-transaction`), creating the database first when asked (`--create-database`).
 
+use crate::hint::AGAIN;
 use std::time::{Duration, Instant};
 
 use postgres::Client;
@@ -297,7 +298,7 @@ impl<'a> Locked<'a> {
         f.error.help = Some(format!(
             "other targets of the fleet may have applied {id} already: do not edit its file \
              (they would see it modified); fix what makes it fail on this database (the \
-             error above names it), then run the command again, which resumes here. Edit \
+             error above names it), then run {AGAIN}, which resumes here. Edit \
              the file only if no database has applied {id} (`migrate status` on the fleet)"
         ));
         f
@@ -577,7 +578,7 @@ impl Migrator {
                     crate::ErrorKind::Interrupted,
                     format!(
                         "interrupted while creating the database {database}: no migration was \
-                         run; the database may exist now (running the command again finds it)"
+                         run; the database may exist now (running {AGAIN} finds it)"
                     ),
                 )
             },

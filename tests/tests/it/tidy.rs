@@ -554,3 +554,49 @@ fn readme_blocks_that_name_a_file_show_that_file() {
         );
     }
 }
+
+/// In one target's text of a fleet, `hint::AGAIN` ("the command again") is what the renderer
+/// turns into "the command again on this target alone (select it with ...)": the fleet's
+/// command run again acts on every target (a `down` rolls the finished ones back once more).
+/// About thirty helps wrote the phrase themselves, and a few said "try again": a change of
+/// `AGAIN`'s wording would have left them out of the rewrite without a word. Every sentence
+/// that tells to run the failed command once more is built from `hint::AGAIN`, which alone
+/// writes the phrase (comments aside; a string continued over lines is read as one).
+#[test]
+fn every_run_the_command_again_is_built_from_hint_again() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for krate in ["confiture", "confiture-build", "cargo-confiture"] {
+        rust_files(&root.join(krate).join("src"), &mut files);
+    }
+    assert!(files.len() > 10, "found too few Rust files: {files:?}");
+    let owner = root.join("confiture/src/hint.rs");
+    let mut written = Vec::new();
+    for path in files.iter().filter(|p| **p != owner) {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        // The code without its comments, each string continued with `\` joined as Rust does.
+        let mut code = String::new();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            if code.ends_with('\\') {
+                code.pop();
+                code.push_str(line.trim_start());
+            } else {
+                code.push('\n');
+                code.push_str(line);
+            }
+        }
+        let code = code.to_lowercase();
+        for phrase in ["the command again", "try again"] {
+            if code.contains(phrase) {
+                let shown = path.strip_prefix(&root).unwrap_or(path).display();
+                written.push(format!("{shown}: {phrase:?}"));
+            }
+        }
+    }
+    assert!(
+        written.is_empty(),
+        "these files tell to run the command again in their own words; build the sentence from \
+         `confiture::hint::AGAIN` (`format!(\"... run {{AGAIN}}\")`), so that a fleet target's \
+         text names that target: {written:?}"
+    );
+}

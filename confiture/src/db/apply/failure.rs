@@ -1,6 +1,7 @@
 //! What a failed step says: the error (its kind decides the exit code), where in the file, and
 //! what the ledger holds now. One function per way of failing.
 
+use crate::hint::AGAIN;
 use std::time::Duration;
 
 use postgres::error::{DbError, SqlState};
@@ -153,7 +154,7 @@ pub(super) fn lock_released(
         "the run stopped there: without the lock, another run (cargo confiture's or \
          confiture's) could apply the same migrations at the same time",
     )
-    // "Run the command again", not `migrate up`/`down`: on the scratch database of `verify`
+    // `hint::AGAIN`, not `migrate up`/`down`: on the scratch database of `verify`
     // and `drift` (which it names, and which is dropped with what it committed), they would
     // name the real one.
     .with_help(format!(
@@ -253,7 +254,7 @@ pub(super) fn encoding_changed(
     )
     .with_help(format!(
         "remove what sets client_encoding from {} (`UPDATE pg_settings`, `set_config`, or a \
-         function it calls), then run the command again",
+         function it calls), then run {AGAIN}",
         file.path.display()
     ))
     .with_source(changed);
@@ -401,8 +402,10 @@ fn cancel_help(step: &Step<'_>, cause: CancelCause) -> String {
         "raise `migration.statement_timeout` / {}, or split the migration",
         crate::migrate::SQL_TIMEOUT_FLAGS[1]
     );
-    let another = "another session cancelled it (pg_cancel_backend: an administrator, or a \
-                   watchdog on long queries); find out who, then run the command again";
+    let another = format!(
+        "another session cancelled it (pg_cancel_backend: an administrator, or a watchdog on \
+         long queries); find out who, then run {AGAIN}"
+    );
     match cause {
         CancelCause::Timeout { limit, ours: true } => format!(
             "a statement ran longer than the run's statement_timeout ({}); {raise}",
@@ -695,8 +698,7 @@ fn ledger_check_failure(
                 format!("{doing} deleted or rewrote rows of the tracking table {table}"),
                 format!(
                     "keep {table} out of what {} deletes, truncates or updates (a loop over \
-                     every table of the schema reaches it too), then run the command \
-                     again{committed}",
+                     every table of the schema reaches it too), then run {AGAIN}{committed}",
                     file.path.display()
                 ),
             )
@@ -790,7 +792,7 @@ fn failure_help(
 ) -> (String, bool) {
     let help = match db.code().code() {
         "55P03" => format!(
-            "another session holds a lock this migration needs (lock_timeout {}); run again when \
+            "another session holds a lock this migration needs (lock_timeout {}); run {AGAIN} when \
              it is released, or raise `migration.lock_timeout` / {}",
             human(settings.lock_timeout),
             crate::migrate::SQL_TIMEOUT_FLAGS[0]
@@ -810,7 +812,7 @@ fn failure_help(
             let file = step.file();
             format!(
                 "keep {} out of what {} drops (`DROP SCHEMA ... CASCADE` drops every table of \
-                 the schema), then run the command again{}",
+                 the schema), then run {AGAIN}{}",
                 settings.table,
                 file.path.display(),
                 match file.mode {
@@ -991,7 +993,7 @@ pub(super) fn ledger_locked(
         ),
     };
     error.help = Some(format!(
-        "wait for {that} to finish and run the command again (or raise --lock-wait); if \
+        "wait for {that} to finish and run {AGAIN} (or raise --lock-wait); if \
          it is stuck, end it with {terminate}"
     ));
     let error = error.with_reason(crate::error::Reason::Lock {

@@ -88,12 +88,12 @@ impl ApplySettings {
         self.stop.as_ref().is_some_and(Stop::is_set)
     }
 
-    /// The end of a failed step's help: `run the command again`, or on a scratch database
+    /// The end of a failed step's help: `run` [`crate::hint::AGAIN`], or on a scratch database
     /// ([`ApplySettings::scratch`]) `` run `cargo confiture migrate verify` again ``.
     pub(crate) fn run_again(&self) -> String {
         match self.scratch {
             Some(command) => format!("run {} again", crate::hint::command(command)),
-            None => "run the command again".to_string(),
+            None => format!("run {}", crate::hint::AGAIN),
         }
     }
 

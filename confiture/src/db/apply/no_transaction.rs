@@ -2,6 +2,7 @@
 //! sent alone, its ledger row written only after every statement succeeded. Refused before it
 //! runs when it would build again an index an interrupted run of it left INVALID.
 
+use crate::hint::AGAIN;
 use std::time::Instant;
 
 use postgres::{Client, SimpleQueryMessage};
@@ -610,11 +611,11 @@ fn statement_failed(
                      tool, waits so)",
                     named.join("; ")
                 ))
-                .with_help(
+                .with_help(format!(
                     "that run takes the lock once this one exits and may apply this migration \
                      itself: drop what the failed statement left behind (above) first, or stop \
-                     that run, drop it, and run the command again",
-                );
+                     that run, drop it, and run {AGAIN}"
+                ));
         }
     }
     failure

@@ -8,6 +8,7 @@
 //!   socket, a session handed over by the caller), [`refuse_transaction_pooling`]: a second
 //!   connection and a comparison of server sessions.
 
+use crate::hint::AGAIN;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -152,7 +153,7 @@ fn probe_refused(env: &Environment, error: &Error) -> Error {
     )
     .with_help(format!(
         "let the pooler or server accept one more connection (PgBouncer: max_client_conn; \
-         PostgreSQL: max_connections, the role's CONNECTION LIMIT) and run the command again, \
+         PostgreSQL: max_connections, the role's CONNECTION LIMIT) and run {AGAIN}, \
          or connect to PostgreSQL directly in {}",
         env.source()
     ));

@@ -252,7 +252,10 @@ fn a_lost_session_says_what_happened_and_what_to_do() {
         assert_eq!(err.kind, confiture::ErrorKind::Connection, "{err:?}");
         let help = err.help.as_deref().unwrap_or_default();
         assert!(help.contains("the session ended"), "{help}");
-        assert!(help.contains("run the command again"), "{help}");
+        assert!(
+            help.contains(&format!("run {}", confiture::hint::AGAIN)),
+            "{help}"
+        );
         assert!(!help.contains("GRANT"), "{help}");
         assert!(client.is_closed());
     }
