@@ -300,7 +300,7 @@ impl Migrator {
                 .collect();
             return Ok(());
         }
-        let scratch = settings.new_scratch(&server, &mut report.warnings)?;
+        let scratch = settings.new_scratch(&server, &mut report.warnings, self.stop.clone())?;
         report.scratch_databases.push(scratch.name().to_string());
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),
@@ -471,8 +471,9 @@ fn compare_schema_dir(
     progress(ScratchProgress::Step("applying every migration".into()));
     replay.up(None, None)?;
     let head = replay.snapshot()?;
+    let stop = replay.migrator.stop.clone();
     drop(replay);
-    let scratch = settings.new_scratch(server, &mut report.warnings)?;
+    let scratch = settings.new_scratch(server, &mut report.warnings, stop)?;
     report.scratch_databases.push(scratch.name().to_string());
     progress(ScratchProgress::Created {
         database: scratch.name().to_string(),

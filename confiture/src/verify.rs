@@ -86,6 +86,27 @@ pub(crate) fn raised_on(env: &Environment, error: Error) -> Error {
     error.in_database(env.connection.to_string())
 }
 
+/// `work` (a connection of its own: the target's settings read, a scratch database created)
+/// on a thread, unless `stop` is set first: then the run's `interrupted` error at once, saying
+/// what it was `doing` (nothing of the run's was done: a scratch database the thread still
+/// creates is dropped with it). Without a flag, here.
+pub(crate) fn unless_stopped<R: Send + 'static>(
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    doing: &'static str,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R> {
+    crate::db::prefetch::unless_stopped(
+        stop,
+        || {
+            Error::new(
+                crate::ErrorKind::Interrupted,
+                format!("interrupted while {doing}: nothing was run"),
+            )
+        },
+        work,
+    )
+}
+
 /// The target's database settings (`ALTER DATABASE ... SET`, `ALTER ROLE ... IN DATABASE ...
 /// SET` for its role), which every scratch database of a run is given before a session opens
 /// there (`db::settings`).
@@ -98,12 +119,29 @@ pub(crate) struct TargetSettings {
 
 impl TargetSettings {
     /// A scratch database on `server`, given these settings; each one it could not take is a
-    /// warning naming it, once per run (the run goes on without it).
+    /// warning naming it, once per run (the run goes on without it). A run that can be
+    /// stopped (`stop`, [`Migrator::stop_when`]) creates it on a thread of its own, so that a
+    /// stop ends the wait at once — a server that does not answer, a slow `CREATE DATABASE` —
+    /// and the run says `interrupted` (a fleet's target too); a database the thread creates
+    /// after that is dropped as soon as it is (its `Scratch` dropped with the thread's result),
+    /// or by the signal handler's [`crate::db::scratch::drop_all`], which waits for it.
     pub(crate) fn new_scratch(
         &self,
         server: &Environment,
         warnings: &mut Vec<String>,
+        stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ) -> Result<Scratch> {
+        let (settings, server) = (self.clone(), server.clone());
+        let mut theirs = warnings.clone();
+        let (scratch, theirs) = unless_stopped(stop, "creating a scratch database", move || {
+            let scratch = settings.create_scratch(&server, &mut theirs);
+            (scratch, theirs)
+        })?;
+        *warnings = theirs;
+        scratch
+    }
+
+    fn create_scratch(&self, server: &Environment, warnings: &mut Vec<String>) -> Result<Scratch> {
         let (scratch, refused) = Scratch::create_like(server, self.values.locale.as_ref())?;
         if let (Some(cause), Some(locale)) = (refused, &self.values.locale) {
             let warning = format!(
@@ -754,7 +792,13 @@ impl Migrator {
         warnings: &mut Vec<String>,
     ) -> Result<TargetSettings> {
         let of = self.env.connection.to_string();
-        let values = match (crate::db::settings::read(&self.env), scratch) {
+        let env = self.env.clone();
+        let read = unless_stopped(
+            self.stop.clone(),
+            "reading the target's settings",
+            move || crate::db::settings::read(&env),
+        )?;
+        let values = match (read, scratch) {
             (Ok(values), _) => values.unwrap_or_default(),
             (Err(e), ScratchServer::Target) => return Err(e),
             (Err(e), ScratchServer::Url(_)) => {
@@ -805,7 +849,7 @@ impl Migrator {
         let settings = self
             .verify_settings(&options.scratch, &mut report.warnings)
             .map_err(|e| raised_on(&self.env, e))?;
-        let scratch = settings.new_scratch(&server, &mut report.warnings)?;
+        let scratch = settings.new_scratch(&server, &mut report.warnings, self.stop.clone())?;
         report.scratch_database = Some(scratch.name().to_string());
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),

@@ -205,13 +205,12 @@ pub fn verify(
     let out = &out.in_fleet(plan.migrator.environment());
     let request = fleet::Request::Verify(options);
     let report = fleet(&plan, out, ", verified once per server", request, None).and_then(|f| {
+        super::verify::fleet_starts();
         f.stop_when(stop).verify(options, &|event| {
             super::verify::fleet_event(event, || live(out, event))
         })
     });
-    // Before anything is printed: the signal thread may be printing its own document.
-    super::verify::claim_the_output();
-    Ok(finish(out, &report?, None))
+    fleet_report(out, report)
 }
 
 /// `migrate drift` on every target; `stop` as for [`verify`].
@@ -226,13 +225,27 @@ pub fn drift(
         tenant_schemas: matches!(plan.list, FleetList::SchemasQuery(_)),
     };
     let report = fleet(&plan, out, "", request, None).and_then(|f| {
+        super::verify::fleet_starts();
         f.stop_when(stop).drift(options, &|event| {
             super::verify::fleet_event(event, || live(out, event))
         })
     });
-    // Before anything is printed: the signal thread may be printing its own document.
-    super::verify::claim_the_output();
-    Ok(finish(out, &report?, None))
+    fleet_report(out, report)
+}
+
+/// A fleet's `verify` or `drift` report printed, its targets interrupted by a signal
+/// included (`verify::print_fleet_report`); an error before the fleet ran, once the signal
+/// thread cannot be printing its own document (`verify::claim_the_output`).
+fn fleet_report(out: &Output, report: Result<FleetReport>) -> Result<u8> {
+    match report {
+        Ok(report) => Ok(super::verify::print_fleet_report(|| {
+            finish(out, &report, None)
+        })),
+        Err(error) => {
+            super::verify::claim_the_output();
+            Err(error)
+        }
+    }
 }
 
 /// The environment the user selected names the server, the credentials and the settings; the

@@ -125,32 +125,88 @@ fn paid(all: bool) {
     PAID.notify_all();
 }
 
-/// The signal thread, before the drop: until every report owed is given, or [`REPORT_WAIT`].
-/// Not at all when no scratch database is there at the signal: the run is still making one
-/// (connecting to a server that may never answer), and the drop cuts nothing short.
+/// Set while a fleet runs, until the command's thread has printed its report (or parked):
+/// the signal thread then waits for that report, whatever the targets were doing at the
+/// signal (connecting, creating a scratch database, waiting for a lock, between two
+/// targets), since it is the fleet's report that says which targets were interrupted. Every
+/// step of a target's run ends at the stop (the library's `stop_when`), so the wait is short.
+static FLEET_REPORT_OWED: AtomicBool = AtomicBool::new(false);
+
+/// The targets of a fleet running now (`Started`, not `Finished`), as shown: what the signal
+/// thread says were interrupted when the fleet's report does not come in [`REPORT_WAIT`].
+static RUNNING: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<String>> {
+    RUNNING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The signal thread, before the drop: until every report owed is given (a fleet's: its
+/// report printed), or [`REPORT_WAIT`]. For one database, not at all when no scratch database
+/// is there at the signal: the run is still making one (connecting to a server that may never
+/// answer), and the drop cuts nothing short.
 fn wait_for_reports() {
-    if !confiture::db::scratch::any_live() {
+    let fleet = FLEET_REPORT_OWED.load(Ordering::SeqCst);
+    if !fleet && !confiture::db::scratch::any_live() {
         return;
     }
     let owed = owed();
-    let _ = PAID.wait_timeout_while(owed, REPORT_WAIT, |owed| *owed > 0);
+    let _ = PAID.wait_timeout_while(owed, REPORT_WAIT, |owed| {
+        *owed > 0 || FLEET_REPORT_OWED.load(Ordering::SeqCst)
+    });
 }
 
 /// A fleet's event (`show` shows it): a target's report is owed from its start to its end
-/// ([`OWED`]).
+/// ([`OWED`]), and the fleet's own report from its first event to its printing
+/// ([`FLEET_REPORT_OWED`], [`print_fleet_report`]).
 pub(super) fn fleet_event(event: &confiture::fleet::Event, show: impl FnOnce()) {
     use confiture::fleet::Event;
     match event {
-        Event::Started { .. } => {
+        Event::Started { target, .. } => {
             owe();
+            running().push(target.clone());
             show();
         }
-        Event::Finished { .. } => {
+        Event::Finished { target, .. } => {
             show();
+            let mut running = running();
+            if let Some(i) = running.iter().position(|t| t == target) {
+                running.remove(i);
+            }
+            drop(running);
             paid(false);
         }
         _ => show(),
     }
+}
+
+/// A fleet's run is about to start: from now on, a signal waits for its report.
+pub(super) fn fleet_starts() {
+    FLEET_REPORT_OWED.store(true, Ordering::SeqCst);
+}
+
+/// The command's thread, with a fleet's report: `print` prints it (the table or the one JSON
+/// document) when the output is still this thread's, and then, when a signal stopped the run,
+/// the signal thread — which waited for it — drops what is left and ends the process with
+/// exit 130 while this thread parks. The report says which targets were interrupted.
+pub(super) fn print_fleet_report(print: impl FnOnce() -> u8) -> u8 {
+    let settle = || {
+        FLEET_REPORT_OWED.store(false, Ordering::SeqCst);
+        paid(true);
+    };
+    if !claim() {
+        settle();
+        loop {
+            std::thread::park();
+        }
+    }
+    let code = print();
+    settle();
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+    code
 }
 
 /// Who renders the outcome: the command's thread, or the signal thread (the interruption).
@@ -168,6 +224,7 @@ fn claim() -> bool {
 /// thread then ends the process with its own code and document, so this one must neither print
 /// the error the drop caused nor exit.
 pub(super) fn claim_the_output() {
+    FLEET_REPORT_OWED.store(false, Ordering::SeqCst);
     paid(true);
     if INTERRUPTED.load(Ordering::SeqCst) || !claim() {
         loop {
@@ -202,16 +259,30 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
                 let (dropped, errors) = confiture::db::scratch::drop_all();
                 // The command may have rendered its report already: then it is the output.
                 if claim() {
+                    // A fleet whose report did not come in time: its running targets, named.
+                    let running = std::mem::take(&mut *running());
                     let mut error =
                         Error::new(confiture::ErrorKind::Interrupted, "interrupted by a signal");
                     if json {
-                        error.details = dropped
+                        error.details = running
                             .iter()
-                            .map(|name| format!("dropped the scratch database \"{name}\""))
+                            .map(|target| format!("interrupted the target {target}"))
+                            .chain(
+                                dropped
+                                    .iter()
+                                    .map(|name| format!("dropped the scratch database \"{name}\"")),
+                            )
                             .chain(errors.iter().map(|e| e.message_with_cause()))
                             .collect();
                         crate::output::print_json_error(&error);
                     } else {
+                        for target in &running {
+                            Output::note_line(&format!(
+                                "interrupted: {} (exit {})",
+                                display::escape(target),
+                                exit::INTERRUPTED
+                            ));
+                        }
                         // What `up` says too; the lines below name what was dropped.
                         out.error_text(&error);
                     }

@@ -41,15 +41,20 @@ fn server_key(connection: &ConnectionSpec) -> Vec<(String, u16)> {
 
 /// Takes `claim` on `target`'s database ([`super::Claim::take_naming_first`]) on a session of
 /// its own, before the target's run. A target that cannot be reached takes none: whether it
-/// must be (a database need not exist to be verified) is the run's to say.
+/// must be (a database need not exist to be verified) is the run's to say. Stopped (`stop`)
+/// while it connects, the target is `interrupted` at once, as its run would be.
 fn claim_database(
     claim: &super::Claim,
     target: &Target,
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> std::result::Result<(), (crate::Error, Option<usize>)> {
-    match crate::db::connect(&target.environment) {
-        Ok(mut client) => claim.take_naming_first(&mut client),
-        Err(_) => Ok(()),
-    }
+    let (claim, env) = (claim.clone(), target.environment.clone());
+    let taken =
+        crate::verify::unless_stopped(stop, "connecting", move || match crate::db::connect(&env) {
+            Ok(mut client) => claim.take_naming_first(&mut client),
+            Err(_) => Ok(()),
+        });
+    taken.unwrap_or_else(|interrupted| Err((interrupted, None)))
 }
 
 impl Fleet {
@@ -109,7 +114,7 @@ impl Fleet {
             let claim = &claims[group];
             let mut migrator = self.migrator(target, &files);
             migrator.claim = Some(claim.clone());
-            if let Err((error, first)) = claim_database(claim, target) {
+            if let Err((error, first)) = claim_database(claim, target, self.stop.clone()) {
                 if let Some(&first) = first.and_then(|ticket| group_of_ticket.get(&ticket)) {
                     reached_first.lock().unwrap_or_else(|p| p.into_inner())[group] = Some(first);
                 }

@@ -1418,10 +1418,26 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
         let run = signalled(child, "-INT");
         run.code(exit::INTERRUPTED);
         assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
-        if format == "json" {
-            assert_eq!(run.json()["error"]["kind"], "interrupted", "{}", run.dump());
-        } else {
-            run.stderr_has("error: interrupted by a signal");
+        // A fleet's report says its target was interrupted (the signal thread waits for it).
+        match (format, targets.is_empty()) {
+            ("json", true) => {
+                assert_eq!(run.json()["error"]["kind"], "interrupted", "{}", run.dump());
+            }
+            ("json", false) => {
+                assert_eq!(
+                    run.json()["targets"][0]["state"],
+                    "interrupted",
+                    "{}",
+                    run.dump()
+                );
+            }
+            (_, true) => {
+                run.stderr_has("error: interrupted by a signal");
+            }
+            (_, false) => {
+                run.stderr_has("interrupted while creating a scratch database")
+                    .stdout_has("interrupted (exit 130)");
+            }
         }
     }
 }
@@ -1753,4 +1769,149 @@ fn drift_lock_wait_bounds_the_live_reads() {
     project
         .run_on(&db, &["migrate", "drift", "--lock-wait", "0"])
         .code(exit::SUCCESS);
+}
+
+/// Ctrl-C during a fleet's `verify` or `drift` said which targets it interrupted only when it
+/// came while a migration ran on a scratch database: at any other moment — a target
+/// connecting, its scratch database being created, its ledger read waiting for a lock — the
+/// signal thread, seeing no scratch database, dropped nothing and printed its own error at
+/// once, without a word of the running targets (text and JSON alike), and the target's
+/// connection or `CREATE DATABASE` could not be stopped anyway. Now every step of a target's
+/// run ends at the stop, the signal thread waits for the fleet's report, and that report, the
+/// one JSON document, says each running target `interrupted` (and the targets not started).
+#[test]
+fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_interrupted() {
+    let db = TestDb::new("verify_fleet_sigint_any");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    // Accepted by the kernel into the backlog, never answered: a connection there waits.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = |database: &str| {
+        format!(
+            "postgresql://postgres@127.0.0.1:{}/{database}?connect_timeout=60",
+            silent.local_addr().unwrap().port()
+        )
+    };
+    // Connecting: the target itself never answers.
+    project.write("silent.txt", format!("{}\n", silent_url("silent_target")));
+    // The scratch database being created: the scratch server never answers.
+    project.write("one.txt", format!("{}\n", db.url()));
+    // Waiting for the ledger's lock (`drift` reads the history): the second target, listed
+    // after it with one job, never starts.
+    let second = TestDb::new("verify_fleet_sigint_any_2");
+    project
+        .run_on(&second, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    project.write("two.txt", format!("{}\n{}\n", db.url(), second.url()));
+    let scratch_url = silent_url("x");
+    let silent_target = "silent_target".to_string();
+    let cases: Vec<(&str, Vec<&str>, &str, &String)> = vec![
+        (
+            "verify",
+            vec!["--targets", "silent.txt"],
+            "connecting",
+            &silent_target,
+        ),
+        (
+            "drift",
+            vec!["--targets", "silent.txt"],
+            "connecting",
+            &silent_target,
+        ),
+        (
+            "verify",
+            vec!["--targets", "one.txt", "--scratch-url", &scratch_url],
+            "creating the scratch database",
+            &db.name,
+        ),
+        (
+            "drift",
+            vec!["--targets", "one.txt", "--scratch-url", &scratch_url],
+            "creating the scratch database",
+            &db.name,
+        ),
+        (
+            "drift",
+            vec!["--targets", "two.txt", "--jobs", "1", "--lock-wait", "60s"],
+            "waiting for the ledger's lock",
+            &db.name,
+        ),
+    ];
+    for (command, args, moment, running) in cases {
+        for format in ["table", "json"] {
+            let mut holder = postgres::Client::connect(&db.url(), postgres::NoTls).unwrap();
+            let mut lock = holder.transaction().unwrap();
+            if moment.starts_with("waiting") {
+                lock.batch_execute("LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
+                    .unwrap();
+            }
+            let child = project
+                .cli()
+                .args(["migrate", command, "--database-url", &db.url()])
+                .args(&args)
+                .args(["--format", format])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn the CLI under test");
+            if moment.starts_with("waiting") {
+                let waiting = wait_until(Duration::from_secs(30), || {
+                    db.value(
+                        "SELECT count(*) FROM pg_locks WHERE NOT granted \
+                         AND relation = 'tb_confiture'::regclass",
+                    )
+                    .as_deref()
+                        != Some("0")
+                });
+                assert!(waiting, "{command} never waited for the lock");
+            } else {
+                // Until it waits for the silent server (its other work takes milliseconds).
+                std::thread::sleep(Duration::from_millis(1500));
+            }
+            let run = signalled(child, "-INT");
+            lock.rollback().unwrap();
+            let case = format!("{command} {format}, {moment}");
+            run.code(exit::INTERRUPTED).stderr_lacks("failed:");
+            assert!(
+                run.elapsed < Duration::from_secs(10),
+                "{case}: {}",
+                run.dump()
+            );
+            if format == "json" {
+                let documents: Vec<serde_json::Value> =
+                    serde_json::Deserializer::from_str(&run.stdout)
+                        .into_iter::<serde_json::Value>()
+                        .collect::<Result<_, _>>()
+                        .unwrap_or_else(|e| panic!("{case}: {e}\n{}", run.dump()));
+                assert_eq!(documents.len(), 1, "{case}: {}", run.dump());
+                let doc = &documents[0];
+                assert_eq!(doc["summary"]["interrupted"], true, "{case}: {doc}");
+                assert_eq!(doc["summary"]["failed"], 0, "{case}: {doc}");
+                let first = &doc["targets"][0];
+                assert!(
+                    first["target"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains(running.as_str()),
+                    "{case}: {doc}"
+                );
+                assert_eq!(first["state"], "interrupted", "{case}: {doc}");
+                assert_eq!(first["error"]["kind"], "interrupted", "{case}: {doc}");
+                if let Some(second) = doc["targets"].get(1) {
+                    assert_eq!(second["state"], "not_started", "{case}: {doc}");
+                }
+            } else {
+                assert!(
+                    run.stderr.lines().any(|l| l.starts_with("interrupted: ")
+                        && l.contains(running.as_str())
+                        && l.ends_with("(exit 130)")),
+                    "{case}: {}",
+                    run.dump()
+                );
+            }
+        }
+    }
 }
