@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use crate::config::{Environment, MigrationSettings};
+use crate::config::{ConnectionSpec, Environment, MigrationSettings};
 #[cfg(feature = "db")]
 use crate::error::Error;
 #[cfg(feature = "db")]
@@ -89,6 +89,11 @@ pub struct Invocation {
     /// database of the fleet that way ([`Invocation::with_settings_of`]). Empty when the
     /// environment sets none.
     pub url_drops: Vec<&'static str>,
+    /// The connection settings of that environment (`sslmode`, its TLS files, ...) that a URL
+    /// written for one of its databases listed by name carries only when written in it
+    /// (`connection_settings_a_url_drops`): said with [`Invocation::url_drops`], except for
+    /// a target listed by its own URL, which never had them.
+    pub url_drops_connection: Vec<&'static str>,
 }
 
 /// How one target of a fleet is addressed by the commands its text suggests
@@ -150,6 +155,7 @@ impl Invocation {
     /// a list with the environment's settings for the commands that take no list.
     pub fn with_settings_of(mut self, env: &Environment) -> Invocation {
         self.url_drops = settings_a_url_drops(&env.migration);
+        self.url_drops_connection = connection_settings_a_url_drops(&env.connection);
         self
     }
 
@@ -239,7 +245,17 @@ impl Invocation {
         let mut out = String::with_capacity(text.len() + 32);
         let mut rest = text;
         // Said once per text, after its first command that needs it.
-        let mut note = url_drops_note(&self.url_drops);
+        // A target listed by its URL never had the environment's connection settings.
+        let by_its_url = self
+            .target
+            .as_ref()
+            .is_some_and(|t| t.schema.is_none() && t.entry.is_none());
+        let connection: &[&str] = if by_its_url {
+            &[]
+        } else {
+            &self.url_drops_connection
+        };
+        let mut note = url_drops_note(&self.url_drops, connection);
         while let Some(start) = rest.find(&opening) {
             let after = start + opening.len();
             let Some(len) = rest[after..].find('`') else {
@@ -372,11 +388,38 @@ fn settings_a_url_drops(settings: &MigrationSettings) -> Vec<&'static str> {
     dropped
 }
 
-/// What follows a fleet target's `--database-url <URL>` command when the environment has
-/// settings it drops: no flag selects one database of a list with them.
-fn url_drops_note(dropped: &[&str]) -> Option<String> {
-    let (last, first) = dropped.split_last()?;
-    let keys = match first {
+/// The connection settings of `connection` (an environment's) that a URL naming only a host
+/// and a database does not have: what one of its databases, written as a URL (a line of a
+/// target list, `--database-url`), loses unless the URL says them too. **The** list of them,
+/// for every help that suggests writing such a URL.
+pub(crate) fn connection_settings_a_url_drops(connection: &ConnectionSpec) -> Vec<&'static str> {
+    let mut dropped = Vec::new();
+    if connection.sslmode != crate::config::SslMode::default() {
+        dropped.push("sslmode");
+    }
+    if connection.sslrootcert.is_some() {
+        dropped.push("sslrootcert");
+    }
+    if connection.sslcert.is_some() {
+        dropped.push("sslcert");
+    }
+    if connection.sslkey.is_some() {
+        dropped.push("sslkey");
+    }
+    if connection.target_session_attrs != crate::config::TargetSessionAttrs::default() {
+        dropped.push("target_session_attrs");
+    }
+    if connection.options.is_some() {
+        dropped.push("options");
+    }
+    // Not `passfile`: libpq's default (`~/.pgpass`) is every URL's too.
+    dropped
+}
+
+/// `a`, `a and b`, `a, b and c`: each key in backquotes.
+fn listed(keys: &[&str]) -> Option<String> {
+    let (last, first) = keys.split_last()?;
+    Some(match first {
         [] => format!("`{last}`"),
         _ => format!(
             "{} and `{last}`",
@@ -386,11 +429,40 @@ fn url_drops_note(dropped: &[&str]) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-    };
+    })
+}
+
+/// What a URL written for one database of an environment must say of its `connection`
+/// settings (`dropped`, [`connection_settings_a_url_drops`]): None when it has none to say.
+pub(crate) fn url_must_carry(dropped: &[&str]) -> Option<String> {
+    listed(dropped).map(|keys| {
+        format!(
+            "a URL reads none of the environment's connection settings: write its {keys} in \
+             the URL too (`?sslmode=...&sslrootcert=...`)"
+        )
+    })
+}
+
+/// What follows a fleet target's `--database-url <URL>` command when the environment has
+/// settings it drops: no flag selects one database of a list with its `migration:` settings,
+/// and its connection settings (`connection`) must be written in the URL.
+fn url_drops_note(dropped: &[&str], connection: &[&str]) -> Option<String> {
+    let migration = listed(dropped).map(|keys| {
+        format!(
+            "the environment's {keys} would not apply; no flag selects one database of a list \
+             with them, so give that database an environment file of its own, `-c FILE`"
+        )
+    });
+    let parts: Vec<String> = migration
+        .into_iter()
+        .chain(url_must_carry(connection))
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
     Some(format!(
-        " (`--database-url` reads no environment file: the environment's {keys} would not \
-         apply; no flag selects one database of a list with them, so give that database an \
-         environment file of its own, `-c FILE`)"
+        " (`--database-url` reads no environment file: {})",
+        parts.join("; ")
     ))
 }
 
@@ -451,6 +523,7 @@ mod tests {
             fleet: Vec::new(),
             target: None,
             url_drops: Vec::new(),
+            url_drops_connection: Vec::new(),
         }
     }
 
@@ -548,6 +621,43 @@ mod tests {
         assert_eq!(
             by_url.render(&command("migrate status")),
             "`cargo confiture migrate status --env ops --targets all.txt`"
+        );
+    }
+
+    /// A fleet target's suggested `--database-url <URL>` said which `migration:` settings it
+    /// loses, not the connection's: a database listed by name had the environment's
+    /// `sslmode=verify-full` and certificate files, which a URL written for it lacks unless it
+    /// says them. They are named for such a target (and the fleet's own text), never for a
+    /// target listed by its own URL, which never had them.
+    #[test]
+    fn a_suggested_url_names_the_connection_settings_it_must_carry() {
+        let mut run = invocation(&["--env", "ops"], &[]);
+        run.fleet = vec!["--targets".to_string(), "all.txt".to_string()];
+        let env = Environment::from_url(
+            "postgresql://u@h/db?sslmode=verify-full&sslcert=/c.pem&sslkey=/k.pem",
+            "t",
+        )
+        .expect("url");
+        let run = run.with_settings_of(&env);
+        let by_name = run.for_target(OneTarget {
+            schema: None,
+            entry: Some("tenant_7".to_string()),
+        });
+        let reinit = by_name.render(&command("migrate reinit")).into_owned();
+        assert!(
+            reinit.contains(
+                "(`--database-url` reads no environment file: a URL reads none of the \
+                 environment's connection settings: write its `sslmode`, `sslrootcert`, \
+                 `sslcert` and `sslkey` in the URL too"
+            ) || reinit.contains("write its `sslmode`, `sslcert` and `sslkey` in the URL too"),
+            "{reinit}"
+        );
+        let fleet_text = run.render(&command("migrate reinit")).into_owned();
+        assert!(fleet_text.contains("in the URL too"), "{fleet_text}");
+        let by_url = run.for_target(OneTarget::default());
+        assert_eq!(
+            by_url.render(&command("migrate reinit")),
+            "`cargo confiture migrate reinit --database-url <URL>`"
         );
     }
 

@@ -132,6 +132,13 @@ pub struct Fleet {
     /// default, [`Migrator::suggesting`]); off when the fleet's migrator leaves them as
     /// written for a caller that completes them itself (the command line).
     complete_suggestions: bool,
+    /// How the fleet's [`Migrator`] suggests commands, knowing the settings of its environment
+    /// ([`crate::hint::Invocation::with_settings_of`]): each target's session suggests them
+    /// for that target alone ([`crate::hint::Invocation::for_target`]), as the command line
+    /// renders a target's text — a database listed by name with the environment's selection
+    /// and a list of its name, any other by `--database-url <URL>` saying what that loses.
+    /// None for [`Fleet::new`]: each target's session suggests its own.
+    suggest: Option<crate::hint::Invocation>,
 }
 
 /// What a running fleet reports as it goes: sent from its worker threads one at a time, in
@@ -583,6 +590,7 @@ impl Fleet {
             keep_going: false,
             stop: None,
             complete_suggestions: true,
+            suggest: None,
         }
     }
 
@@ -596,6 +604,12 @@ impl Fleet {
         );
         fleet.embedded = migrator.embedded();
         fleet.complete_suggestions = !migrator.suggest.is_empty();
+        fleet.suggest = fleet.complete_suggestions.then(|| {
+            migrator
+                .suggest
+                .clone()
+                .with_settings_of(migrator.environment())
+        });
         fleet
     }
 
@@ -648,6 +662,11 @@ impl Fleet {
         migrator.stop = self.stop.clone();
         if !self.complete_suggestions {
             migrator.suggest = crate::hint::Invocation::default();
+        } else if let Some(suggest) = &self.suggest {
+            migrator.suggest = suggest.for_target(crate::hint::OneTarget {
+                schema: target.schema.clone(),
+                entry: target.entry().map(str::to_string),
+            });
         }
         migrator
     }

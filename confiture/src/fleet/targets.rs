@@ -56,7 +56,8 @@ impl Target {
     /// The database `name` on `base`'s server, with `base`'s credentials and settings.
     pub fn database(base: &Environment, name: &str, source: impl Into<String>) -> Result<Target> {
         let source = source.into();
-        check_name(name).map_err(|reason| Error::invalid(format!("{source}: {reason}")))?;
+        check_name(name, &base.connection)
+            .map_err(|reason| Error::invalid(format!("{source}: {reason}")))?;
         let mut environment = base.clone();
         environment.connection.dbname = name.to_string();
         // Errors then say where the name came from, and where the rest did.
@@ -252,8 +253,9 @@ fn is_connection_string(entry: &str) -> bool {
     config::names_a_connection(entry)
 }
 
-/// Why `name` cannot be a database name given bare, if it cannot.
-fn check_name(name: &str) -> std::result::Result<(), String> {
+/// Why `name` cannot be a database name given bare, if it cannot. `connection`: the
+/// environment's, which a name gets and a URL written for it does not.
+fn check_name(name: &str, connection: &config::ConnectionSpec) -> std::result::Result<(), String> {
     if name.is_empty() {
         return Err("empty database name".to_string());
     }
@@ -280,9 +282,14 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
         ));
     }
     if name.chars().any(char::is_whitespace) {
+        // The URL is this database with none of the environment's connection settings.
+        let carry =
+            crate::hint::url_must_carry(&crate::hint::connection_settings_a_url_drops(connection))
+                .map(|must| format!(" ({must})"))
+                .unwrap_or_default();
         return Err(format!(
             "{} is not a database name: write a name with spaces as a URL \
-             (postgresql://host/my%20db), and comments on lines of their own (# ...)",
+             (postgresql://host/my%20db){carry}, and comments on lines of their own (# ...)",
             config::quoted(name)
         ));
     }
@@ -1087,14 +1094,37 @@ host=h password=hunter2 dbname=x y
             "{}",
             schema.message
         );
-        let database = check_name(name).unwrap_err();
+        let database = check_name(name, &base().connection).unwrap_err();
         assert!(
             database.starts_with(&format!("{once} is not a database name")),
             "{database}"
         );
-        let spaced = check_name("my db").unwrap_err();
+        let spaced = check_name("my db", &base().connection).unwrap_err();
         assert!(
             spaced.starts_with("\"my db\" is not a database name"),
+            "{spaced}"
+        );
+    }
+
+    /// "write a name with spaces as a URL" said nothing of what such a line loses: a URL line
+    /// takes none of the environment's connection settings, so its `sslmode=verify-full` and
+    /// certificate files did not apply to that target. The help names each one the
+    /// environment sets, and nothing when it sets none.
+    #[test]
+    fn a_name_written_as_a_url_says_which_connection_settings_to_write_in_it() {
+        let bare = Environment::from_url("postgresql://u@h/app", "t").expect("url");
+        let plain = check_name("my db", &bare.connection).unwrap_err();
+        assert!(!plain.contains("connection settings"), "{plain}");
+        let tls = Environment::from_url(
+            "postgresql://u@h/app?sslmode=verify-full&sslrootcert=/ca.pem&target_session_attrs=read-write",
+            "t",
+        )
+        .expect("url");
+        let spaced = check_name("my db", &tls.connection).unwrap_err();
+        assert!(
+            spaced.contains(
+                "write its `sslmode`, `sslrootcert` and `target_session_attrs` in the URL too"
+            ),
             "{spaced}"
         );
     }

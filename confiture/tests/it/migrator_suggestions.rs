@@ -295,3 +295,54 @@ fn a_tenant_schemas_session_suggests_its_schema() {
         Some(&dir_text),
     );
 }
+
+/// A library fleet's target listed by name (on the environment's server, with its settings)
+/// was suggested `--database-url <URL>` as if it were any URL: pasted, the command lost the
+/// environment's tracking table and connection settings without a word. Each target's help is
+/// now the command line's: the commands that take a list select it by the environment and a
+/// list of its name; the others, by `--database-url <URL>`, say which `migration:` settings
+/// that loses and which connection settings the URL must carry.
+#[test]
+fn a_library_fleets_target_by_name_keeps_the_environment_or_says_what_a_url_drops() {
+    let good = TestDb::new("suggest_named");
+    let edited = TestDb::new("suggest_named");
+    let root = TempDir::new("cft_suggest");
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id int);\n");
+    let dir = root.path().join("sql");
+    let mut base = good.environment();
+    base.migration.tracking_table =
+        confiture::ledger::TrackingTable::parse("tb_named_ledger").unwrap();
+    base.connection.target_session_attrs = confiture::config::TargetSessionAttrs::ReadWrite;
+    let targets = || {
+        vec![
+            Target::database(&base, &good.name, "good").unwrap(),
+            Target::database(&base, &edited.name, "edited").unwrap(),
+        ]
+    };
+    let migrator = Migrator::new(base.clone(), &dir, CheckOptions::default());
+    let help = help_of_the_edited_target(&root, &migrator, targets, || {
+        edited
+            .client()
+            .batch_execute("UPDATE tb_named_ledger SET checksum = repeat('0', 64)")
+            .unwrap();
+    });
+    let listed = format!("--targets <(echo {})", edited.name);
+    let mut by_url = 0;
+    for command in commands(&help) {
+        let takes_a_list = ["status", "verify", "drift"]
+            .iter()
+            .any(|c| command.starts_with(&format!("cargo confiture migrate {c}")));
+        if takes_a_list {
+            assert!(command.contains(&listed), "`{command}` of: {help}");
+        } else if command.contains("--database-url <URL>") {
+            by_url += 1;
+        }
+    }
+    // The refusal suggests `reinit`, which takes no list.
+    assert!(by_url > 0, "{help}");
+    assert!(
+        help.contains("`migration.tracking_table` would not apply")
+            && help.contains("`target_session_attrs` in the URL too"),
+        "{help}"
+    );
+}
