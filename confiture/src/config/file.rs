@@ -18,6 +18,7 @@ use super::resolve::Labels;
 use super::suggest::closest;
 use super::syntax::parse_spec_with;
 use super::timeout::Timeout;
+use super::yaml11::{self, Yaml11};
 use crate::error::{Error, Result};
 use crate::ledger::TrackingTable;
 
@@ -189,6 +190,28 @@ const PYTHON_KEYS: &[&str] = &[
     "seed",
     "ssh_tunnel",
 ];
+
+/// How confiture (Python) takes the value of a key it reads too, from PyYAML's reading of the
+/// file (YAML 1.1).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ConfitureReads {
+    /// Python's `str()` of the value, whatever YAML made of it (`make_conninfo`): the
+    /// connection's URL and the legacy block's parameters.
+    Text,
+    /// The value when it is a string, else a default of its own (`tb_confiture`).
+    StringOnly,
+}
+
+/// The keys of this file that confiture (Python) reads too, and how: the one list of the
+/// values that must mean to us what they mean to it (the same text under YAML 1.1; no `$$`).
+fn confiture_reads(key: &str) -> Option<ConfitureReads> {
+    match key {
+        "database_url" | "database.host" | "database.port" | "database.database"
+        | "database.user" | "database.password" => Some(ConfitureReads::Text),
+        "migration.tracking_table" => Some(ConfitureReads::StringOnly),
+        _ => None,
+    }
+}
 
 /// The most an environment file may be: a few settings take a few hundred bytes. Reading
 /// stops there, so a multi-gigabyte file is refused instead of filling the memory.
@@ -815,6 +838,9 @@ impl FileContext<'_> {
         setting: Setting,
     ) -> Result<String> {
         let error = |what: &str| self.error_on_line(line, key, what);
+        if let Some(reads) = confiture_reads(key) {
+            self.refuse_other_yaml11_reading(value, key, line, reads)?;
+        }
         match value {
             Value::String(text) => expand(text, self.vars).map_err(|e| match e {
                 ExpandError::Unset(var) => error(&format!("uses ${{{var}}}, which is not set"))
@@ -848,6 +874,89 @@ impl FileContext<'_> {
             Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line, setting),
             _ => Err(error("must be a string")),
         }
+    }
+
+    /// Refuses the unquoted value of a key confiture (Python) reads too when PyYAML (YAML 1.1)
+    /// reads it as something else than its text (`password: 0123` is the octal 83 there,
+    /// `port: 05432` is 2842, `user: yes` is `True`): the two tools would connect differently.
+    /// A quoted value is a string to both. A string whose text is not on the key's line (an
+    /// alias, a merge, a value on another line) may have been written unquoted: refused when
+    /// YAML 1.1 would read that text as something else; a number or boolean there is refused
+    /// by [`FileContext::scalar_as_written`].
+    fn refuse_other_yaml11_reading(
+        &self,
+        value: &Value,
+        key: &str,
+        line: Option<usize>,
+        reads: ConfitureReads,
+    ) -> Result<()> {
+        let name = key.rsplit('.').next().unwrap_or(key);
+        let written = line
+            .and_then(|line| self.text.lines().nth(line.checked_sub(1)?))
+            .and_then(|line| written_scalar(line, name, value));
+        let (plain, on_its_line) = match (written, value) {
+            (Some(text), _) if text.starts_with(['"', '\'']) => return Ok(()),
+            (Some(text), _) => (text.to_string(), true),
+            (None, Value::String(text)) => (text.clone(), false),
+            (None, _) => return Ok(()),
+        };
+        let reading = yaml11::resolve(&plain);
+        let same = match reads {
+            ConfitureReads::Text => reading.python_str(&plain).as_deref() == Some(plain.as_str()),
+            ConfitureReads::StringOnly => reading == Yaml11::Text,
+        };
+        if same {
+            return Ok(());
+        }
+        // A password, or a URL that may hold one, is never shown, nor what it would become.
+        let secret = name == "password" || key == "database_url";
+        let taken_as = if secret {
+            match reading {
+                Yaml11::Bool(_) => "a boolean".to_string(),
+                Yaml11::Int(_) | Yaml11::Float(_) => "a number".to_string(),
+                _ => reading.described(""),
+            }
+        } else {
+            reading.described(&plain)
+        };
+        let consequence = match (reads, name) {
+            (ConfitureReads::StringOnly, _) => {
+                "which is not a name: it uses `tb_confiture` in its place, another ledger than \
+                 ours"
+                    .to_string()
+            }
+            (_, "password") => "the two tools would log in with different passwords".to_string(),
+            (_, "database_url") => "the two tools would not use the same URL".to_string(),
+            (_, "port") => "the two tools would connect to different ports".to_string(),
+            (_, "host") => "the two tools would connect to different hosts".to_string(),
+            (_, "user") => "the two tools would log in as different roles".to_string(),
+            _ => "the two tools would connect to different databases".to_string(),
+        };
+        let shown = if secret {
+            String::from("...")
+        } else {
+            plain.clone()
+        };
+        let what = if on_its_line {
+            let value = if secret {
+                String::new()
+            } else {
+                format!(" `{plain}`")
+            };
+            format!(
+                "is written{value} without quotes, which confiture (Python), reading the file as \
+                 YAML 1.1, takes as {taken_as}: {consequence}"
+            )
+        } else {
+            format!(
+                "is not written on its key's line (an alias, a merge, or a value on another \
+                 line), and unquoted its text is, to confiture (Python) reading the file as YAML \
+                 1.1, {taken_as}: {consequence}"
+            )
+        };
+        Err(self.error_on_line(line, key, &what).with_help(format!(
+            "quote it on the key's line, so that both tools read it as text: `{name}: \"{shown}\"`"
+        )))
     }
 
     /// A number or boolean as written in the file: the parser turns `0x10` into 16, `12.50`
@@ -1995,9 +2104,9 @@ mod tests {
     /// brought by a merge) a number that is not an integer is refused.
     #[test]
     fn numbers_are_taken_as_written() {
-        for written in [
-            "0x10", "12.50", "1e3", "+5", "0o17", "1_000", "5432", "007", "-0", ".5",
-        ] {
+        // Only texts YAML 1.1 reads as themselves: confiture (Python) reads these keys too
+        // (a_value_confiture_reads_as_another_under_yaml_1_1_is_refused).
+        for written in ["1e3", "0o17", "5432", "1.5", "-7", "08", "True"] {
             for text in [
                 format!(
                     "database:\n  host: h\n  database: {written}\n  password: {written}   # c\n"
@@ -2011,8 +2120,8 @@ mod tests {
             }
         }
         // An anchor is not part of the value; a tagged or aliased number is not plain text.
-        let env = parse_x("database:\n  host: h\n  password: &pw 12.50\n").unwrap();
-        assert_eq!(env.connection.password.as_deref(), Some("12.50"));
+        let env = parse_x("database:\n  host: h\n  password: &pw 1.5\n").unwrap();
+        assert_eq!(env.connection.password.as_deref(), Some("1.5"));
         let err = parse_x("database:\n  host: h\n  database: !!int 0x10\n").unwrap_err();
         assert!(
             err.message
@@ -2039,6 +2148,120 @@ mod tests {
             "{err}"
         );
         assert!(err.help.unwrap().starts_with("quote it"));
+    }
+
+    /// confiture (Python) reads the file with PyYAML, YAML 1.1: `password: 0123` is the octal
+    /// 83 there, `port: 05432` 2842, `user: yes` `True`, `12_345` 12345, `1:30` 90. We took
+    /// the text as written, so the two tools logged in with different passwords or reached
+    /// different ports and databases, silently. Every key confiture reads too refuses a value
+    /// whose YAML 1.1 meaning is not its text, at its line, with help to quote it; quoted, or
+    /// the same to both (`5432`, `1e3`, `0o17`, `True`), it is taken.
+    #[test]
+    fn a_value_confiture_reads_as_another_under_yaml_1_1_is_refused() {
+        let keys = [
+            (
+                "database.password",
+                "database:\n  host: h\n  password: V   # c\n",
+                3,
+            ),
+            ("database.user", "database: {host: h, user: V}\n", 1),
+            (
+                "database.database",
+                "database:\n  host: h\n  database: V\n",
+                3,
+            ),
+            ("database.host", "database:\n  database: d\n  host: V\n", 3),
+            ("database.port", "database:\n  host: h\n  port: V\n", 3),
+            (
+                "migration.tracking_table",
+                "database_url: postgresql://h/db\nmigration:\n  tracking_table: V\n",
+                3,
+            ),
+        ];
+        for written in [
+            "0123",
+            "05432",
+            "0x1F",
+            "12_345",
+            "1:30",
+            "+5",
+            "-0",
+            "12.50",
+            ".5",
+            "1.",
+            "yes",
+            "on",
+            "off",
+            "true",
+            "No",
+            "2001-12-14T21:59:43Z",
+            "1.0e+3",
+            "0b101",
+        ] {
+            for (key, template, line) in keys {
+                let name = key.rsplit('.').next().unwrap();
+                let text = template.replace('V', written);
+                let err = parse_x(&text).expect_err(&format!("{written} accepted in\n{text}"));
+                assert!(
+                    err.message
+                        .starts_with(&format!("environment file x.yaml, line {line}: `{key}` "))
+                        && err.message.contains("YAML 1.1"),
+                    "{text}: {err}"
+                );
+                let help = err.help.clone().unwrap();
+                if name == "password" {
+                    assert!(!err.message.contains(&format!("`{written}`")), "{err}");
+                    assert!(help.contains("`password: \"...\"`"), "{help}");
+                } else {
+                    assert!(help.contains(&format!("`{name}: \"{written}\"`")), "{help}");
+                }
+                // Quoted, it is text to both tools.
+                for quoted in [format!("\"{written}\""), format!("'{written}'")] {
+                    let text = template.replace('V', &quoted);
+                    if key == "database.port" || key == "migration.tracking_table" {
+                        continue; // text that is no port or table name: refused on its own
+                    }
+                    parse_x(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+                }
+            }
+        }
+        // The same text to both tools: taken.
+        for written in [
+            "s3cret",
+            "1e3",
+            "0o17",
+            "08",
+            "1.5",
+            "-7",
+            "True",
+            "2001-12-14",
+        ] {
+            let text = format!("database:\n  host: h\n  password: {written}\n  user: {written}\n");
+            let env = parse_x(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(env.connection.password.as_deref(), Some(written));
+            assert_eq!(env.connection.user, written);
+        }
+        let env = parse_x("database:\n  host: h\n  port: 5433\n").unwrap();
+        assert_eq!(env.connection.port, 5433);
+        // A tracking table that is no string to YAML 1.1 is no name to confiture, even when
+        // its `str()` is the same (`True`): it falls back to `tb_confiture`.
+        let err = parse_x("database_url: postgresql://h/db\nmigration:\n  tracking_table: True\n")
+            .unwrap_err();
+        assert!(err.message.contains("tb_confiture"), "{err}");
+        // A string not on its key's line may have been written unquoted: refused when YAML
+        // 1.1 reads that text otherwise.
+        let err = parse_x("database:\n  host: h\n  user:\n    yes\n").unwrap_err();
+        assert!(
+            err.message
+                .contains("`database.user` is not written on its key's line"),
+            "{err}"
+        );
+        // A URL (it may hold a password) is not shown either.
+        let err = parse_x("database_url: 0123\n").unwrap_err();
+        assert!(!err.message.contains("`0123`"), "{err}");
+        // Keys confiture does not read keep the text as written.
+        let env = parse_x("database_url: postgresql://h/db\napplication_name: 0123\n").unwrap();
+        assert_eq!(env.application_name, "0123");
     }
 
     /// Where the written text of an unquoted number or boolean could not be found (an alias,

@@ -51,12 +51,18 @@
 //! misspelling; other unknown keys are left to confiture (Python), which shares the file. Top-level
 //! keys starting with `x-`, `.` or `_` only hold anchors (`x-db: &db {...}`) and are ignored.
 //!
+//! confiture (Python) reads the file as YAML 1.1 (PyYAML). In the keys it reads too
+//! (`database_url`, the `database:` block's connection keys, `migration.tracking_table`), an
+//! unquoted value YAML 1.1 reads as something else than its text (`password: 0123`, the octal
+//! 83 there) is refused with help to quote it; elsewhere an unquoted number is its text.
+//!
 //! # Modules
 //!
 //! `connection` (`ConnectionSpec`, shown without its password), `syntax` (URL and conninfo
 //! grammar), `params` (the parameters we take and the checks on the result), `timeout`
 //! (durations), `environment` (`Environment`, `Origin`, `Selection`); with feature `env-files`:
-//! `file` (YAML environment files: the one user of `serde_yaml`), `expand` (`${VAR}`),
+//! `file` (YAML environment files: the one user of `serde_yaml`), `yaml11` (what confiture's
+//! YAML 1.1 makes of an unquoted value), `expand` (`${VAR}`),
 //! `resolve` (precedence), `dotenv` (`.env`), `fleet_file` (the `fleet:` block, whose types are in
 //! `fleet`); `suggest` (did-you-mean).
 
@@ -78,6 +84,8 @@ mod resolve;
 mod suggest;
 mod syntax;
 mod timeout;
+#[cfg(feature = "env-files")]
+mod yaml11;
 
 use std::path::Path;
 

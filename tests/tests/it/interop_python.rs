@@ -749,3 +749,119 @@ fn a_row_spelled_unlike_its_file_is_reported_until_reinit_rewrites_it() {
     run_python(&project, &["migrate", "up"]).code(0);
     assert_eq!(statuses(&statuses_agree(&project, 0)), ["001:applied"]);
 }
+
+/// confiture (Python) reads environment files with PyYAML (YAML 1.1), which makes numbers,
+/// booleans and dates of unquoted values that are text to us (`password: 0123` is the octal 83
+/// there): the two tools logged in with different passwords. Over every short value written
+/// with the characters that make YAML 1.1 numbers, and the words and dates it reads, our
+/// `password` is what confiture hands to libpq (`str()` of PyYAML's value), or refused — and
+/// refused for that reason only when PyYAML reads it otherwise.
+#[test]
+fn an_unquoted_password_is_the_same_to_both_tools_or_refused() {
+    let alphabet = ['0', '1', '9', '_', '.', ':', '+', '-', 'e', 'x', 'b', 'E'];
+    let mut values: Vec<String> = Vec::new();
+    let mut frontier = vec![String::new()];
+    for _ in 0..4 {
+        let mut next = Vec::new();
+        for prefix in &frontier {
+            for c in alphabet {
+                next.push(format!("{prefix}{c}"));
+            }
+        }
+        values.extend(next.iter().cloned());
+        frontier = next;
+    }
+    for word in [
+        "yes",
+        "No",
+        "ON",
+        "off",
+        "True",
+        "false",
+        "y",
+        "n",
+        "~",
+        "null",
+        "NULL",
+        ".inf",
+        "-.INF",
+        ".NaN",
+        "0o17",
+        "0x1F",
+        "0x_",
+        "12_345",
+        "1:30",
+        "190:20:30.15",
+        "2001-12-14",
+        "2001-12-14t21:59:43.10-05:00",
+        "2001-12-14 21:59:43.10",
+        "2001-1-4 1:02:03",
+        "2002-12-14T21:59:43Z",
+        "=",
+        "<<",
+        "s3cret",
+    ] {
+        values.push(word.to_string());
+    }
+    let script = "import sys, yaml, json\n\
+        for t in sys.stdin.read().split('\\n'):\n\
+        \x20   try:\n\
+        \x20       v = yaml.safe_load('password: ' + t)\n\
+        \x20       v = v['password'] if isinstance(v, dict) else None\n\
+        \x20       out = None if v is None else str(v)\n\
+        \x20       print(json.dumps([t, 'ok', out]))\n\
+        \x20   except Exception:\n\
+        \x20       print(json.dumps([t, 'error', None]))\n";
+    let python = python_confiture().with_file_name("python");
+    let mut child = Command::new(&python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+    let input = values.join("\n");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        stdin.write_all(input.as_bytes()).unwrap();
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(output.status.success(), "PyYAML's run failed");
+    let lines = String::from_utf8(output.stdout).unwrap();
+    let no_vars = |_: &str| None;
+    let (mut agreed, mut refused) = (0, 0);
+    for line in lines.lines() {
+        let (text, outcome, python): (String, String, Option<String>) =
+            serde_json::from_str(line).unwrap();
+        if outcome == "error" {
+            continue; // confiture cannot read such a file at all: nothing silent
+        }
+        let file = format!("database:\n  host: h\n  password: {text}\n");
+        match confiture::config::Environment::parse(&file, std::path::Path::new("x.yaml"), &no_vars)
+        {
+            Ok(env) => {
+                assert_eq!(
+                    env.connection.password, python,
+                    "`password: {text}`: ours {:?}, confiture's {python:?}",
+                    env.connection.password
+                );
+                agreed += 1;
+            }
+            Err(e) => {
+                if e.message.contains("YAML 1.1") {
+                    assert_ne!(
+                        python.as_deref(),
+                        Some(text.as_str()),
+                        "`password: {text}` refused, but PyYAML reads it as written: {e}"
+                    );
+                }
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        agreed > 10_000 && refused > 500,
+        "{agreed} agreed, {refused} refused"
+    );
+}
