@@ -213,6 +213,11 @@ fn confiture_reads(key: &str) -> Option<ConfitureReads> {
     }
 }
 
+/// How to write a dollar sign in a value confiture (Python) reads too, where `$$` is refused.
+const DOUBLE_DOLLAR_HELP: &str = "write a single `$` for a dollar sign (a `$` not followed by \
+     `{` is itself to both tools); for two, or for a literal `${`, give the value in \
+     `database_url` percent-encoded (`%24` is `$`, `%7B` is `{`), which both tools decode";
+
 /// The most an environment file may be: a few settings take a few hundred bytes. Reading
 /// stops there, so a multi-gigabyte file is refused instead of filling the memory.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -838,10 +843,18 @@ impl FileContext<'_> {
         setting: Setting,
     ) -> Result<String> {
         let error = |what: &str| self.error_on_line(line, key, what);
-        if let Some(reads) = confiture_reads(key) {
+        let shared = confiture_reads(key);
+        if let Some(reads) = shared {
             self.refuse_other_yaml11_reading(value, key, line, reads)?;
         }
         match value {
+            // confiture (Python) expands nothing in the values it reads: `$$` is two dollar
+            // signs there, and was one here.
+            Value::String(text) if shared.is_some() && text.contains("$$") => Err(error(
+                "has `$$`, which confiture (Python) reads as two dollar signs and cargo \
+                 confiture read as one: the two tools would not use the same value",
+            )
+            .with_help(DOUBLE_DOLLAR_HELP)),
             Value::String(text) => expand(text, self.vars).map_err(|e| match e {
                 ExpandError::Unset(var) => error(&format!("uses ${{{var}}}, which is not set"))
                     .with_help(format!(
@@ -868,8 +881,11 @@ impl FileContext<'_> {
                         vars[0]
                     ))
                 }
-                ExpandError::Malformed(reason) => error(&reason)
-                    .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
+                ExpandError::Malformed(reason) => error(&reason).with_help(if shared.is_some() {
+                    "write ${VAR} or ${VAR:-default}; a literal `${` in a URL is `%24%7B`"
+                } else {
+                    "write ${VAR} or ${VAR:-default}; write $$ for a literal $"
+                }),
             }),
             Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line, setting),
             _ => Err(error("must be a string")),
@@ -1669,6 +1685,73 @@ mod tests {
             let env = parse_x(&text).unwrap_or_else(|e| panic!("{schema}: {e}"));
             assert_eq!(env.migration.tracking_table.schema.as_deref(), Some(schema));
         }
+    }
+
+    /// `$$` was our escape for `$` in every value, while confiture (Python) expands nothing in
+    /// the values it reads: `password: pa$$word` logged in with `pa$word` here and `pa$$word`
+    /// there, `database: app$$1` reached `app$1` here and `app$$1` there. In the keys
+    /// confiture reads too, `$$` is refused (its line, its key, never the value) with how to
+    /// write what is meant; a single `$` is itself to both, and `${VAR}` is expanded (the
+    /// documented difference: confiture would fail on the literal `${VAR}`). Keys only we
+    /// read keep `$$` as `$`.
+    #[test]
+    fn a_double_dollar_in_a_value_confiture_reads_is_refused() {
+        let vars = |name: &str| (name == "PW").then(|| "from$$env".to_string());
+        for (key, text, line) in [
+            (
+                "database.password",
+                "database:\n  host: h\n  password: pa$$word\n",
+                3,
+            ),
+            (
+                "database.database",
+                "database:\n  host: h\n  database: 'app$$1'\n",
+                3,
+            ),
+            ("database.user", "database: {host: h, user: \"u$$\"}\n", 1),
+            ("database.host", "database:\n  host: h$$\n", 2),
+            (
+                "database_url",
+                "database_url: postgresql://u:pa$$w@h/db\n",
+                1,
+            ),
+            (
+                "database_url",
+                "database_url: postgresql://u:$${PW}@h/db\n",
+                1,
+            ),
+        ] {
+            let err = Environment::parse(text, Path::new("x.yaml"), &vars)
+                .expect_err(&format!("accepted: {text}"));
+            assert!(
+                err.message.starts_with(&format!(
+                    "environment file x.yaml, line {line}: `{key}` has `$$`"
+                )),
+                "{text}: {err}"
+            );
+            assert!(
+                !err.message.contains("pa$") && !err.message.contains("app$"),
+                "{err}"
+            );
+            let help = err.help.unwrap();
+            assert!(
+                help.contains("a single `$`") && help.contains("%24"),
+                "{help}"
+            );
+        }
+        // A single `$` is itself to both tools; `${VAR}` is expanded and its value taken as it
+        // is (a `$$` there is no escape).
+        let env = Environment::parse(
+            "database:\n  host: h\n  password: pa$word${PW}\n  database: a$b\n",
+            Path::new("x.yaml"),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.password.as_deref(), Some("pa$wordfrom$$env"));
+        assert_eq!(env.connection.dbname, "a$b");
+        // Keys only we read keep `$$` as one `$`.
+        let env = parse_x("database_url: postgresql://h/db\napplication_name: a$$b\n").unwrap();
+        assert_eq!(env.application_name, "a$b");
     }
 
     #[test]

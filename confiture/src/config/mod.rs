@@ -45,7 +45,9 @@
 //! `application_name` or `connect_timeout`, the URL wins, so the URL behaves as it does in psql.
 //!
 //! `${VAR}` and `${VAR:-default}` are expanded in the values this tool reads (not in keys that
-//! only confiture's other features use); `$$` is a literal `$`. Keys of confiture's other
+//! only confiture's other features use); `$$` is a literal `$`, except in the keys confiture
+//! (Python) reads too, which it never expands: there `$$` is refused (two dollar signs to it, one
+//! to us), and a single `$` is itself. Keys of confiture's other
 //! features (`include_dirs`, `build`, `seed`, `ssh_tunnel`, `name`, ...) are ignored. Under
 //! `migration:` and `database:`, an unknown key that is close to one we know is reported as a
 //! misspelling; other unknown keys are left to confiture (Python), which shares the file. Top-level
