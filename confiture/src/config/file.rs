@@ -128,7 +128,8 @@ impl Environment {
             ))
             .with_help("save it as UTF-8 text")
         })?;
-        parse_environment(&text, path, relative_base(path, stream), &shown, vars)
+        let base = relative_base(path, stream);
+        parse_environment(&text, path, base, &shown, vars, labels.url)
     }
 
     /// Reads an environment file's text, as [`Environment::from_file`] does but without
@@ -139,7 +140,8 @@ impl Environment {
         vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Environment> {
         let base = relative_base(path, false);
-        parse_environment(text, path, base, &path.display().to_string(), vars)
+        let shown = path.display().to_string();
+        parse_environment(text, path, base, &shown, vars, Labels::LIBRARY.url)
     }
 }
 
@@ -181,7 +183,9 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "fleet",
 ];
 /// Top-level keys of confiture's (Python) other features: accepted and ignored, one file serves
-/// both tools. Any other unknown key is ignored too, unless it is a misspelling of ours.
+/// both tools — except `ssh_tunnel`, which changes the server confiture reaches and is refused
+/// unless null (`FileContext::refuse_ssh_tunnel`). Any other unknown key is ignored too, unless
+/// it is a misspelling of ours.
 const PYTHON_KEYS: &[&str] = &[
     "name",
     "include_dirs",
@@ -388,13 +392,14 @@ fn flow_openers(text: &str) -> usize {
 /// the file in messages.
 /// `base`: where a relative path in the file (`fleet.targets`, `sslrootcert`, `sslcert`,
 /// `sslkey`) starts from — the file's directory, or the current directory for a file read
-/// from a pipe (`/dev/fd/63` has none).
+/// from a pipe (`/dev/fd/63` has none). `url_label` names the selection by URL in help.
 fn parse_environment(
     text: &str,
     path: &Path,
     base: &Path,
     shown: &str,
     vars: &dyn Fn(&str) -> Option<String>,
+    url_label: &str,
 ) -> Result<Environment> {
     // A byte-order mark (editors on Windows write one) is not YAML: the parser took the file
     // for two documents once it had a second line.
@@ -415,6 +420,8 @@ fn parse_environment(
     }
     let top = top_mapping(&file, text)?;
     file.refuse_misspelled_keys(&top)?;
+    // Before the connection is read: its `${TUNNEL_LOCAL_PORT}` is the tunnel's.
+    file.refuse_ssh_tunnel(&top, url_label)?;
     let mut connection = file.connection(&top)?;
     // Relative certificate and key paths start where `fleet.targets` does, at `base`.
     connection.files_relative_to(base);
@@ -723,6 +730,48 @@ impl FileContext<'_> {
                 return Err(error);
             }
         })
+    }
+
+    /// confiture (Python) reaches the database of a file with an `ssh_tunnel:` block through
+    /// an SSH tunnel it opens (`ssh -N -L`), the connection's host and port being the tunnel's
+    /// local end (`${TUNNEL_LOCAL_PORT}`) or the far end's view (`localhost` there). We open
+    /// none: connected to directly, the same host is another server, or another database of
+    /// this machine, which the command would then migrate. Refused unless the block is null
+    /// (confiture's "connect directly"); confiture has no `enabled` key, so none is honoured.
+    fn refuse_ssh_tunnel(&self, top: &Mapping, url_label: &str) -> Result<()> {
+        let Some(block) = get(top, "ssh_tunnel").filter(|v| !v.is_null()) else {
+            return Ok(());
+        };
+        let open = match block {
+            Value::Mapping(block) => ssh_command(block),
+            _ => None,
+        }
+        .map_or_else(
+            || {
+                format!(
+                    "open the tunnel yourself (`ssh -N -L 15432:localhost:5432 USER@HOST`), then \
+                     give {url_label} the URL through it (host and port `localhost:15432`)"
+                )
+            },
+            |(command, port)| {
+                format!(
+                    "open the tunnel yourself (`{command}`; any free local port), then give \
+                     {url_label} the file's URL with `localhost:{port}` as its host and port"
+                )
+            },
+        );
+        Err(self
+            .key_error(
+                "ssh_tunnel",
+                "asks for an SSH tunnel, which cargo confiture does not open: connected to \
+                 directly, the database the file names (its host as seen from the tunnel's far \
+                 end, often `localhost`) would be another server's, or another database of this \
+                 machine",
+            )
+            .with_help(format!(
+                "{open}; or, if the database is reachable without a tunnel, write `ssh_tunnel: \
+                 null` (confiture (Python) opens the tunnel whatever an `enabled:` key says)"
+            )))
     }
 
     /// A top-level key that is not ours but close to one (`aplication_name`, `migraton:`) is a
@@ -1174,6 +1223,43 @@ impl FileContext<'_> {
             .finish(&LibpqDefaults::from_vars(self.vars))
             .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
     }
+}
+
+/// The `ssh -N -L` that opens the tunnel an `ssh_tunnel:` block describes, as confiture
+/// (Python) builds it (its defaults: `remote_host` localhost, `remote_port` 5432; a
+/// `remote_socket` instead of both; a `local_port` of 0 picks a free port, shown as 15432),
+/// and the local port; `None` without a `host`.
+fn ssh_command(block: &Mapping) -> Option<(String, String)> {
+    let text = |key: &str| match get(block, key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let host = text("host")?;
+    let local = text("local_port")
+        .filter(|p| p != "0")
+        .unwrap_or_else(|| "15432".to_string());
+    let forward = match text("remote_socket") {
+        Some(socket) => format!("{local}:{socket}"),
+        None => format!(
+            "{local}:{}:{}",
+            text("remote_host").unwrap_or_else(|| "localhost".to_string()),
+            text("remote_port").unwrap_or_else(|| "5432".to_string())
+        ),
+    };
+    let mut words = vec!["ssh".to_string(), "-N".into(), "-L".into(), forward];
+    if let Some(identity) = text("identity_file") {
+        words.extend(["-i".to_string(), identity]);
+    }
+    words.push(match text("user") {
+        Some(user) => format!("{user}@{host}"),
+        None => host,
+    });
+    let command: Vec<String> = words
+        .iter()
+        .map(|w| crate::hint::quote(w).into_owned())
+        .collect();
+    Some((command.join(" "), local))
 }
 
 /// What confiture (Python) takes for a `user` or `database` its `database:` block leaves out.
@@ -1752,6 +1838,61 @@ mod tests {
         // Keys only we read keep `$$` as one `$`.
         let env = parse_x("database_url: postgresql://h/db\napplication_name: a$$b\n").unwrap();
         assert_eq!(env.application_name, "a$b");
+    }
+
+    /// An `ssh_tunnel:` block was ignored with confiture (Python)'s other keys, and we
+    /// connected to `database_url` (or the `database:` block) directly: its host is seen from
+    /// the tunnel's far end, so `localhost` there is this machine here — another database,
+    /// which we then migrated. Refused (exit 5) at the block's line, with the `ssh -L` that
+    /// opens the tunnel and the URL selection to give; `ssh_tunnel: null` (confiture's "connect
+    /// directly") is accepted. confiture has no `enabled` key (pydantic ignores it and opens
+    /// the tunnel): `enabled: false` is no way out.
+    #[test]
+    fn an_ssh_tunnel_block_is_refused_with_the_command_that_opens_it() {
+        let url = "database_url: postgresql://app@localhost:${TUNNEL_LOCAL_PORT}/app\n";
+        for (text, line, command) in [
+            (
+                format!("name: prod\n{url}ssh_tunnel:\n  host: bastion\n  user: me\n  remote_port: 5433\n"),
+                3,
+                "ssh -N -L 15432:localhost:5433 me@bastion",
+            ),
+            (
+                "database:\n  host: localhost\n  database: app\nssh_tunnel: {host: db.example.com, \
+                 enabled: false, local_port: 6000, identity_file: ~/.ssh/my key}\n"
+                    .to_string(),
+                4,
+                "ssh -N -L 6000:localhost:5432 -i '~/.ssh/my key' db.example.com",
+            ),
+            (
+                format!(
+                    "{url}ssh_tunnel:\n  host: h\n  remote_host: 10.0.0.5\n  \
+                     remote_socket: /var/run/postgresql/.s.PGSQL.5432\n"
+                ),
+                2,
+                "ssh -N -L 15432:/var/run/postgresql/.s.PGSQL.5432 h",
+            ),
+            (format!("{url}ssh_tunnel: {{}}\n"), 2, ""),
+            (format!("{url}ssh_tunnel: false\n"), 2, ""),
+        ] {
+            let err = parse_x(&text).expect_err(&format!("accepted:\n{text}"));
+            assert_eq!(err.kind, crate::error::ErrorKind::Invalid, "{err}");
+            assert!(
+                err.message.starts_with(&format!(
+                    "environment file x.yaml, line {line}: `ssh_tunnel` asks for an SSH tunnel"
+                )),
+                "{text}: {err}"
+            );
+            let help = err.help.unwrap();
+            assert!(help.contains(command), "{text}: {help}");
+            assert!(help.contains("the database URL"), "{help}");
+            assert!(help.contains("`ssh_tunnel: null`"), "{help}");
+        }
+        for text in [
+            "database_url: postgresql://h/db\nssh_tunnel: null\n",
+            "database_url: postgresql://h/db\nssh_tunnel:\ninclude_dirs: [a]\nseed: {x: 1}\n",
+        ] {
+            parse_x(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
     }
 
     #[test]

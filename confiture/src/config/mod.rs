@@ -48,7 +48,8 @@
 //! only confiture's other features use); `$$` is a literal `$`, except in the keys confiture
 //! (Python) reads too, which it never expands: there `$$` is refused (two dollar signs to it, one
 //! to us), and a single `$` is itself. Keys of confiture's other
-//! features (`include_dirs`, `build`, `seed`, `ssh_tunnel`, `name`, ...) are ignored. Under
+//! features (`include_dirs`, `build`, `seed`, `name`, ...) are ignored; an `ssh_tunnel:` block,
+//! which changes the server confiture reaches, is refused unless null (we open no tunnel). Under
 //! `migration:` and `database:`, an unknown key that is close to one we know is reported as a
 //! misspelling; other unknown keys are left to confiture (Python), which shares the file. Top-level
 //! keys starting with `x-`, `.` or `_` only hold anchors (`x-db: &db {...}`) and are ignored.

@@ -41,6 +41,8 @@ fn read_err(text: &str) -> (PathBuf, confiture::Error) {
     (path, err)
 }
 
+/// (A non-null `ssh_tunnel:` changes which server confiture reaches: it is refused, see
+/// `config::file`'s tests; `null` is confiture's "connect directly".)
 #[test]
 fn reads_every_setting_and_ignores_confiture_s_other_keys() {
     let env = read_ok(
@@ -51,7 +53,7 @@ fn reads_every_setting_and_ignores_confiture_s_other_keys() {
          exclude_dirs: []\n\
          build: {sort_mode: alphabetical, note: \"${NOT_EXPANDED_HERE}\"}\n\
          seed: {dir: db/seeds}\n\
-         ssh_tunnel: {host: bastion}\n\
+         ssh_tunnel: null\n\
          migration:\n\
          \x20 tracking_table: ops.tb_confiture\n\
          \x20 lock_timeout: 2s\n\
