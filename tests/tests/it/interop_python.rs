@@ -865,3 +865,84 @@ fn an_unquoted_password_is_the_same_to_both_tools_or_refused() {
         "{agreed} agreed, {refused} refused"
     );
 }
+
+/// confiture (Python)'s `migrate baseline` takes no migration lock: run while we apply 002, it
+/// records 002 itself, and our ledger row for 002 then breaks the table's unique constraint on
+/// `version`. That was reported as 002's own SQL writing the ledger ("remove the write to
+/// tb_confiture from 002_create_t2.up.sql", exit 4): blamed on a file that does no such thing.
+/// It is what it is: the row for 002 was written by another session during the run (exit 7,
+/// `MigrationFailure::concurrent_row`), naming the constraint and the row there now; nothing
+/// of 002 committed (its table absent, the row the other session's), 003 not attempted.
+#[test]
+fn a_ledger_row_written_by_confiture_during_our_run_is_reported_as_such() {
+    let db = TestDb::new("interop_race");
+    let project = project(&db, 3, Some(2));
+    let mut client = db.connect();
+    close_gate(&mut client);
+
+    let our_run = spawn(ours_cmd(&project, &["migrate", "up"]));
+    wait_until(
+        "our run is inside migration 002",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    // Lock-less: it records 002 (001 is ours, committed) while we hold the lock.
+    run_python(&project, &["migrate", "baseline", "--through", "002"]).code(0);
+    open_gate(&mut client);
+    let run = finish(our_run);
+    run.code(7)
+        .stderr_has("was written by another session")
+        .stderr_has("tb_confiture_version_key")
+        .stderr_has("nothing of 002_create_t2 was committed")
+        .stderr_has("_baseline");
+    assert!(
+        !run.stderr.contains("remove the write"),
+        "blamed on the file: {}",
+        run.stderr
+    );
+    let tables: Vec<String> = client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE tablename IN ('t1', 't2', 't3') \
+             ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(tables, ["t1"], "002's SQL rolled back, 003 not attempted");
+    let slug: String = client
+        .query_one("SELECT slug FROM tb_confiture WHERE version = '002'", &[])
+        .unwrap()
+        .get(0);
+    assert!(slug.ends_with("_baseline"), "{slug}");
+
+    // The same in JSON: a `diverged` error on 002, 003 not attempted.
+    let db = TestDb::new("interop_race_json");
+    let project = project_with(&db);
+    let mut client = db.connect();
+    close_gate(&mut client);
+    let our_run = spawn(ours_cmd(&project, &["migrate", "up", "--format", "json"]));
+    wait_until(
+        "our run is inside migration 002",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    run_python(&project, &["migrate", "baseline", "--through", "002"]).code(0);
+    open_gate(&mut client);
+    let run = finish(our_run);
+    run.code(7);
+    let error = &run.json()["errors"][0];
+    assert_eq!(error["kind"], "diverged", "{error}");
+    assert_eq!(error["version"], "002", "{error}");
+    assert_eq!(
+        error["not_attempted"],
+        serde_json::json!(["003"]),
+        "{error}"
+    );
+}
+
+/// [`project`] with 3 migrations, 002 gated.
+fn project_with(db: &TestDb) -> Project {
+    project(db, 3, Some(2))
+}
