@@ -1158,10 +1158,28 @@ impl FileContext<'_> {
         let mut builder = SpecBuilder::default();
         for (key, value) in block {
             let Some(key) = key.as_str() else { continue };
+            let full = format!("database.{key}");
+            // confiture (Python) fills a key left out with its defaults (`localhost`, 5432,
+            // `postgres`), but hands an empty one to libpq as unset: libpq's defaults then
+            // (`PGUSER` or the system user, a Unix socket, ...). A password empty or left out
+            // is unset to both.
+            if value.is_null() && key != "password" && confiture_reads(&full).is_some() {
+                return Err(self
+                    .key_error(
+                        &full,
+                        "is empty (null): confiture (Python) leaves an empty connection key to \
+                         libpq's defaults (`PGUSER` or the system user, a Unix socket, ...), not \
+                         to the defaults it gives a key left out: the two tools would not reach \
+                         the same database as the same role",
+                    )
+                    .with_help(format!(
+                        "write the value (`{key}: ...`), or remove the key to take confiture's \
+                         default"
+                    )));
+            }
             if value.is_null() || !DATABASE_KEYS.contains(&key) {
                 continue;
             }
-            let full = format!("database.{key}");
             let text = if key == "port" {
                 self.number(value, &full)?
             } else {
@@ -1893,6 +1911,30 @@ mod tests {
         ] {
             parse_x(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         }
+    }
+
+    /// `user: ~` (or an empty `user:`) in the legacy block: confiture (Python) hands `None`
+    /// to libpq, which then takes `PGUSER` or the system user (and a Unix socket for `host`,
+    /// the user's name for `database`); we took confiture's defaults for a key left out
+    /// (`postgres`). One file, two roles or databases: an empty host, port, database or user
+    /// is refused at its line; an empty password is unset to both and taken.
+    #[test]
+    fn an_empty_connection_key_of_the_legacy_block_is_refused() {
+        for key in ["host", "port", "database", "user"] {
+            for empty in ["~", "null", ""] {
+                let text = format!("database:\n  sslmode: disable\n  {key}: {empty}\n");
+                let err = parse_x(&text).expect_err(&format!("accepted:\n{text}"));
+                assert!(
+                    err.message.starts_with(&format!(
+                        "environment file x.yaml, line 3: `database.{key}` is empty"
+                    )),
+                    "{err}"
+                );
+                assert!(err.help.unwrap().contains("remove the key"));
+            }
+        }
+        let env = parse_x("database:\n  host: h\n  password: ~\n").unwrap();
+        assert_eq!(env.connection.password, None);
     }
 
     #[test]
