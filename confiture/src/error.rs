@@ -470,6 +470,26 @@ pub struct MigrationFailure {
     /// The sessions whose locks its ledger row waited for (exit 6): on the tracking table, or
     /// on the row itself. Empty for any other failure.
     pub lock_holders: Vec<crate::db::lock::LockHolder>,
+    /// The migration's ledger row was written by another session during the run (exit 7):
+    /// ours then broke the table's unique constraint, and the migration's transaction, its
+    /// SQL with our row, rolled back. `None` for any other failure.
+    pub concurrent_row: Option<ConcurrentRow>,
+}
+
+/// A ledger row another session wrote for the version a run was applying, while it applied
+/// it: a writer that takes no migration lock (confiture (Python)'s `migrate baseline` and
+/// `migrate reinit`) or a hand-written `INSERT`.
+#[cfg(feature = "db")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConcurrentRow {
+    /// The unique constraint of the tracking table our row broke (`tb_confiture_version_key`),
+    /// as the server named it.
+    pub constraint: Option<String>,
+    /// The row there now: its `slug` (`..._baseline` for confiture's baseline)...
+    pub slug: String,
+    /// ... and its `applied_by`.
+    pub applied_by: Option<String>,
 }
 
 #[cfg(feature = "db")]
@@ -486,6 +506,7 @@ impl Default for MigrationFailure {
             not_attempted: Vec::new(),
             unknown: Vec::new(),
             lock_holders: Vec::new(),
+            concurrent_row: None,
         }
     }
 }

@@ -29,7 +29,10 @@ pub const INVALID: u8 = 5;
 pub const LOCK_TIMEOUT: u8 = 6;
 /// History diverged: an applied migration was modified or is missing, a version is recorded
 /// twice, or one is out of order; or the migration lock was found lost when the run gave it
-/// back (something in the session released it: another run may have overlapped).
+/// back (something in the session released it: another run may have overlapped); or another
+/// session wrote the ledger row of the migration `up` was applying, during the run (a writer
+/// that takes no migration lock, such as confiture (Python)'s `migrate baseline`): the
+/// migration rolled back, and the ledger records it all the same.
 pub const DIVERGED: u8 = 7;
 /// Rollback impossible: a migration to roll back is marked `-- confiture:irreversible`.
 pub const IRREVERSIBLE: u8 = 8;

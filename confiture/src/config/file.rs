@@ -18,6 +18,7 @@ use super::resolve::Labels;
 use super::suggest::closest;
 use super::syntax::parse_spec_with;
 use super::timeout::Timeout;
+use super::yaml11::{self, Yaml11};
 use crate::error::{Error, Result};
 use crate::ledger::TrackingTable;
 
@@ -127,7 +128,8 @@ impl Environment {
             ))
             .with_help("save it as UTF-8 text")
         })?;
-        parse_environment(&text, path, relative_base(path, stream), &shown, vars)
+        let base = relative_base(path, stream);
+        parse_environment(&text, path, base, &shown, vars, labels.url)
     }
 
     /// Reads an environment file's text, as [`Environment::from_file`] does but without
@@ -138,7 +140,8 @@ impl Environment {
         vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Environment> {
         let base = relative_base(path, false);
-        parse_environment(text, path, base, &path.display().to_string(), vars)
+        let shown = path.display().to_string();
+        parse_environment(text, path, base, &shown, vars, Labels::LIBRARY.url)
     }
 }
 
@@ -180,7 +183,9 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "fleet",
 ];
 /// Top-level keys of confiture's (Python) other features: accepted and ignored, one file serves
-/// both tools. Any other unknown key is ignored too, unless it is a misspelling of ours.
+/// both tools — except `ssh_tunnel`, which changes the server confiture reaches and is refused
+/// unless null (`FileContext::refuse_ssh_tunnel`). Any other unknown key is ignored too, unless
+/// it is a misspelling of ours.
 const PYTHON_KEYS: &[&str] = &[
     "name",
     "include_dirs",
@@ -189,6 +194,33 @@ const PYTHON_KEYS: &[&str] = &[
     "seed",
     "ssh_tunnel",
 ];
+
+/// How confiture (Python) takes the value of a key it reads too, from PyYAML's reading of the
+/// file (YAML 1.1).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ConfitureReads {
+    /// Python's `str()` of the value, whatever YAML made of it (`make_conninfo`): the
+    /// connection's URL and the legacy block's parameters.
+    Text,
+    /// The value when it is a string, else a default of its own (`tb_confiture`).
+    StringOnly,
+}
+
+/// The keys of this file that confiture (Python) reads too, and how: the one list of the
+/// values that must mean to us what they mean to it (the same text under YAML 1.1; no `$$`).
+fn confiture_reads(key: &str) -> Option<ConfitureReads> {
+    match key {
+        "database_url" | "database.host" | "database.port" | "database.database"
+        | "database.user" | "database.password" => Some(ConfitureReads::Text),
+        "migration.tracking_table" => Some(ConfitureReads::StringOnly),
+        _ => None,
+    }
+}
+
+/// How to write a dollar sign in a value confiture (Python) reads too, where `$$` is refused.
+const DOUBLE_DOLLAR_HELP: &str = "write a single `$` for a dollar sign (a `$` not followed by \
+     `{` is itself to both tools); for two, or for a literal `${`, give the value in \
+     `database_url` percent-encoded (`%24` is `$`, `%7B` is `{`), which both tools decode";
 
 /// The most an environment file may be: a few settings take a few hundred bytes. Reading
 /// stops there, so a multi-gigabyte file is refused instead of filling the memory.
@@ -360,13 +392,14 @@ fn flow_openers(text: &str) -> usize {
 /// the file in messages.
 /// `base`: where a relative path in the file (`fleet.targets`, `sslrootcert`, `sslcert`,
 /// `sslkey`) starts from — the file's directory, or the current directory for a file read
-/// from a pipe (`/dev/fd/63` has none).
+/// from a pipe (`/dev/fd/63` has none). `url_label` names the selection by URL in help.
 fn parse_environment(
     text: &str,
     path: &Path,
     base: &Path,
     shown: &str,
     vars: &dyn Fn(&str) -> Option<String>,
+    url_label: &str,
 ) -> Result<Environment> {
     // A byte-order mark (editors on Windows write one) is not YAML: the parser took the file
     // for two documents once it had a second line.
@@ -387,6 +420,8 @@ fn parse_environment(
     }
     let top = top_mapping(&file, text)?;
     file.refuse_misspelled_keys(&top)?;
+    // Before the connection is read: its `${TUNNEL_LOCAL_PORT}` is the tunnel's.
+    file.refuse_ssh_tunnel(&top, url_label)?;
     let mut connection = file.connection(&top)?;
     // Relative certificate and key paths start where `fleet.targets` does, at `base`.
     connection.files_relative_to(base);
@@ -697,6 +732,48 @@ impl FileContext<'_> {
         })
     }
 
+    /// confiture (Python) reaches the database of a file with an `ssh_tunnel:` block through
+    /// an SSH tunnel it opens (`ssh -N -L`), the connection's host and port being the tunnel's
+    /// local end (`${TUNNEL_LOCAL_PORT}`) or the far end's view (`localhost` there). We open
+    /// none: connected to directly, the same host is another server, or another database of
+    /// this machine, which the command would then migrate. Refused unless the block is null
+    /// (confiture's "connect directly"); confiture has no `enabled` key, so none is honoured.
+    fn refuse_ssh_tunnel(&self, top: &Mapping, url_label: &str) -> Result<()> {
+        let Some(block) = get(top, "ssh_tunnel").filter(|v| !v.is_null()) else {
+            return Ok(());
+        };
+        let open = match block {
+            Value::Mapping(block) => ssh_command(block),
+            _ => None,
+        }
+        .map_or_else(
+            || {
+                format!(
+                    "open the tunnel yourself (`ssh -N -L 15432:localhost:5432 USER@HOST`), then \
+                     give {url_label} the URL through it (host and port `localhost:15432`)"
+                )
+            },
+            |(command, port)| {
+                format!(
+                    "open the tunnel yourself (`{command}`; any free local port), then give \
+                     {url_label} the file's URL with `localhost:{port}` as its host and port"
+                )
+            },
+        );
+        Err(self
+            .key_error(
+                "ssh_tunnel",
+                "asks for an SSH tunnel, which cargo confiture does not open: connected to \
+                 directly, the database the file names (its host as seen from the tunnel's far \
+                 end, often `localhost`) would be another server's, or another database of this \
+                 machine",
+            )
+            .with_help(format!(
+                "{open}; or, if the database is reachable without a tunnel, write `ssh_tunnel: \
+                 null` (confiture (Python) opens the tunnel whatever an `enabled:` key says)"
+            )))
+    }
+
     /// A top-level key that is not ours but close to one (`aplication_name`, `migraton:`) is a
     /// typo: ignored, the setting the user believes in would not hold.
     fn refuse_misspelled_keys(&self, top: &Mapping) -> Result<()> {
@@ -815,7 +892,18 @@ impl FileContext<'_> {
         setting: Setting,
     ) -> Result<String> {
         let error = |what: &str| self.error_on_line(line, key, what);
+        let shared = confiture_reads(key);
+        if let Some(reads) = shared {
+            self.refuse_other_yaml11_reading(value, key, line, reads)?;
+        }
         match value {
+            // confiture (Python) expands nothing in the values it reads: `$$` is two dollar
+            // signs there, and was one here.
+            Value::String(text) if shared.is_some() && text.contains("$$") => Err(error(
+                "has `$$`, which confiture (Python) reads as two dollar signs and cargo \
+                 confiture read as one: the two tools would not use the same value",
+            )
+            .with_help(DOUBLE_DOLLAR_HELP)),
             Value::String(text) => expand(text, self.vars).map_err(|e| match e {
                 ExpandError::Unset(var) => error(&format!("uses ${{{var}}}, which is not set"))
                     .with_help(format!(
@@ -842,12 +930,98 @@ impl FileContext<'_> {
                         vars[0]
                     ))
                 }
-                ExpandError::Malformed(reason) => error(&reason)
-                    .with_help("write ${VAR} or ${VAR:-default}; write $$ for a literal $"),
+                ExpandError::Malformed(reason) => error(&reason).with_help(if shared.is_some() {
+                    "write ${VAR} or ${VAR:-default}; a literal `${` in a URL is `%24%7B`"
+                } else {
+                    "write ${VAR} or ${VAR:-default}; write $$ for a literal $"
+                }),
             }),
             Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line, setting),
             _ => Err(error("must be a string")),
         }
+    }
+
+    /// Refuses the unquoted value of a key confiture (Python) reads too when PyYAML (YAML 1.1)
+    /// reads it as something else than its text (`password: 0123` is the octal 83 there,
+    /// `port: 05432` is 2842, `user: yes` is `True`): the two tools would connect differently.
+    /// A quoted value is a string to both. A string whose text is not on the key's line (an
+    /// alias, a merge, a value on another line) may have been written unquoted: refused when
+    /// YAML 1.1 would read that text as something else; a number or boolean there is refused
+    /// by [`FileContext::scalar_as_written`].
+    fn refuse_other_yaml11_reading(
+        &self,
+        value: &Value,
+        key: &str,
+        line: Option<usize>,
+        reads: ConfitureReads,
+    ) -> Result<()> {
+        let name = key.rsplit('.').next().unwrap_or(key);
+        let written = line
+            .and_then(|line| self.text.lines().nth(line.checked_sub(1)?))
+            .and_then(|line| written_scalar(line, name, value));
+        let (plain, on_its_line) = match (written, value) {
+            (Some(text), _) if text.starts_with(['"', '\'']) => return Ok(()),
+            (Some(text), _) => (text.to_string(), true),
+            (None, Value::String(text)) => (text.clone(), false),
+            (None, _) => return Ok(()),
+        };
+        let reading = yaml11::resolve(&plain);
+        let same = match reads {
+            ConfitureReads::Text => reading.python_str(&plain).as_deref() == Some(plain.as_str()),
+            ConfitureReads::StringOnly => reading == Yaml11::Text,
+        };
+        if same {
+            return Ok(());
+        }
+        // A password, or a URL that may hold one, is never shown, nor what it would become.
+        let secret = name == "password" || key == "database_url";
+        let taken_as = if secret {
+            match reading {
+                Yaml11::Bool(_) => "a boolean".to_string(),
+                Yaml11::Int(_) | Yaml11::Float(_) => "a number".to_string(),
+                _ => reading.described(""),
+            }
+        } else {
+            reading.described(&plain)
+        };
+        let consequence = match (reads, name) {
+            (ConfitureReads::StringOnly, _) => {
+                "which is not a name: it uses `tb_confiture` in its place, another ledger than \
+                 ours"
+                    .to_string()
+            }
+            (_, "password") => "the two tools would log in with different passwords".to_string(),
+            (_, "database_url") => "the two tools would not use the same URL".to_string(),
+            (_, "port") => "the two tools would connect to different ports".to_string(),
+            (_, "host") => "the two tools would connect to different hosts".to_string(),
+            (_, "user") => "the two tools would log in as different roles".to_string(),
+            _ => "the two tools would connect to different databases".to_string(),
+        };
+        let shown = if secret {
+            String::from("...")
+        } else {
+            plain.clone()
+        };
+        let what = if on_its_line {
+            let value = if secret {
+                String::new()
+            } else {
+                format!(" `{plain}`")
+            };
+            format!(
+                "is written{value} without quotes, which confiture (Python), reading the file as \
+                 YAML 1.1, takes as {taken_as}: {consequence}"
+            )
+        } else {
+            format!(
+                "is not written on its key's line (an alias, a merge, or a value on another \
+                 line), and unquoted its text is, to confiture (Python) reading the file as YAML \
+                 1.1, {taken_as}: {consequence}"
+            )
+        };
+        Err(self.error_on_line(line, key, &what).with_help(format!(
+            "quote it on the key's line, so that both tools read it as text: `{name}: \"{shown}\"`"
+        )))
     }
 
     /// A number or boolean as written in the file: the parser turns `0x10` into 16, `12.50`
@@ -984,10 +1158,28 @@ impl FileContext<'_> {
         let mut builder = SpecBuilder::default();
         for (key, value) in block {
             let Some(key) = key.as_str() else { continue };
+            let full = format!("database.{key}");
+            // confiture (Python) fills a key left out with its defaults (`localhost`, 5432,
+            // `postgres`), but hands an empty one to libpq as unset: libpq's defaults then
+            // (`PGUSER` or the system user, a Unix socket, ...). A password empty or left out
+            // is unset to both.
+            if value.is_null() && key != "password" && confiture_reads(&full).is_some() {
+                return Err(self
+                    .key_error(
+                        &full,
+                        "is empty (null): confiture (Python) leaves an empty connection key to \
+                         libpq's defaults (`PGUSER` or the system user, a Unix socket, ...), not \
+                         to the defaults it gives a key left out: the two tools would not reach \
+                         the same database as the same role",
+                    )
+                    .with_help(format!(
+                        "write the value (`{key}: ...`), or remove the key to take confiture's \
+                         default"
+                    )));
+            }
             if value.is_null() || !DATABASE_KEYS.contains(&key) {
                 continue;
             }
-            let full = format!("database.{key}");
             let text = if key == "port" {
                 self.number(value, &full)?
             } else {
@@ -1049,6 +1241,43 @@ impl FileContext<'_> {
             .finish(&LibpqDefaults::from_vars(self.vars))
             .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
     }
+}
+
+/// The `ssh -N -L` that opens the tunnel an `ssh_tunnel:` block describes, as confiture
+/// (Python) builds it (its defaults: `remote_host` localhost, `remote_port` 5432; a
+/// `remote_socket` instead of both; a `local_port` of 0 picks a free port, shown as 15432),
+/// and the local port; `None` without a `host`.
+fn ssh_command(block: &Mapping) -> Option<(String, String)> {
+    let text = |key: &str| match get(block, key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let host = text("host")?;
+    let local = text("local_port")
+        .filter(|p| p != "0")
+        .unwrap_or_else(|| "15432".to_string());
+    let forward = match text("remote_socket") {
+        Some(socket) => format!("{local}:{socket}"),
+        None => format!(
+            "{local}:{}:{}",
+            text("remote_host").unwrap_or_else(|| "localhost".to_string()),
+            text("remote_port").unwrap_or_else(|| "5432".to_string())
+        ),
+    };
+    let mut words = vec!["ssh".to_string(), "-N".into(), "-L".into(), forward];
+    if let Some(identity) = text("identity_file") {
+        words.extend(["-i".to_string(), identity]);
+    }
+    words.push(match text("user") {
+        Some(user) => format!("{user}@{host}"),
+        None => host,
+    });
+    let command: Vec<String> = words
+        .iter()
+        .map(|w| crate::hint::quote(w).into_owned())
+        .collect();
+    Some((command.join(" "), local))
 }
 
 /// What confiture (Python) takes for a `user` or `database` its `database:` block leaves out.
@@ -1562,6 +1791,152 @@ mod tests {
         }
     }
 
+    /// `$$` was our escape for `$` in every value, while confiture (Python) expands nothing in
+    /// the values it reads: `password: pa$$word` logged in with `pa$word` here and `pa$$word`
+    /// there, `database: app$$1` reached `app$1` here and `app$$1` there. In the keys
+    /// confiture reads too, `$$` is refused (its line, its key, never the value) with how to
+    /// write what is meant; a single `$` is itself to both, and `${VAR}` is expanded (the
+    /// documented difference: confiture would fail on the literal `${VAR}`). Keys only we
+    /// read keep `$$` as `$`.
+    #[test]
+    fn a_double_dollar_in_a_value_confiture_reads_is_refused() {
+        let vars = |name: &str| (name == "PW").then(|| "from$$env".to_string());
+        for (key, text, line) in [
+            (
+                "database.password",
+                "database:\n  host: h\n  password: pa$$word\n",
+                3,
+            ),
+            (
+                "database.database",
+                "database:\n  host: h\n  database: 'app$$1'\n",
+                3,
+            ),
+            ("database.user", "database: {host: h, user: \"u$$\"}\n", 1),
+            ("database.host", "database:\n  host: h$$\n", 2),
+            (
+                "database_url",
+                "database_url: postgresql://u:pa$$w@h/db\n",
+                1,
+            ),
+            (
+                "database_url",
+                "database_url: postgresql://u:$${PW}@h/db\n",
+                1,
+            ),
+        ] {
+            let err = Environment::parse(text, Path::new("x.yaml"), &vars)
+                .expect_err(&format!("accepted: {text}"));
+            assert!(
+                err.message.starts_with(&format!(
+                    "environment file x.yaml, line {line}: `{key}` has `$$`"
+                )),
+                "{text}: {err}"
+            );
+            assert!(
+                !err.message.contains("pa$") && !err.message.contains("app$"),
+                "{err}"
+            );
+            let help = err.help.unwrap();
+            assert!(
+                help.contains("a single `$`") && help.contains("%24"),
+                "{help}"
+            );
+        }
+        // A single `$` is itself to both tools; `${VAR}` is expanded and its value taken as it
+        // is (a `$$` there is no escape).
+        let env = Environment::parse(
+            "database:\n  host: h\n  password: pa$word${PW}\n  database: a$b\n",
+            Path::new("x.yaml"),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(env.connection.password.as_deref(), Some("pa$wordfrom$$env"));
+        assert_eq!(env.connection.dbname, "a$b");
+        // Keys only we read keep `$$` as one `$`.
+        let env = parse_x("database_url: postgresql://h/db\napplication_name: a$$b\n").unwrap();
+        assert_eq!(env.application_name, "a$b");
+    }
+
+    /// An `ssh_tunnel:` block was ignored with confiture (Python)'s other keys, and we
+    /// connected to `database_url` (or the `database:` block) directly: its host is seen from
+    /// the tunnel's far end, so `localhost` there is this machine here — another database,
+    /// which we then migrated. Refused (exit 5) at the block's line, with the `ssh -L` that
+    /// opens the tunnel and the URL selection to give; `ssh_tunnel: null` (confiture's "connect
+    /// directly") is accepted. confiture has no `enabled` key (pydantic ignores it and opens
+    /// the tunnel): `enabled: false` is no way out.
+    #[test]
+    fn an_ssh_tunnel_block_is_refused_with_the_command_that_opens_it() {
+        let url = "database_url: postgresql://app@localhost:${TUNNEL_LOCAL_PORT}/app\n";
+        for (text, line, command) in [
+            (
+                format!("name: prod\n{url}ssh_tunnel:\n  host: bastion\n  user: me\n  remote_port: 5433\n"),
+                3,
+                "ssh -N -L 15432:localhost:5433 me@bastion",
+            ),
+            (
+                "database:\n  host: localhost\n  database: app\nssh_tunnel: {host: db.example.com, \
+                 enabled: false, local_port: 6000, identity_file: ~/.ssh/my key}\n"
+                    .to_string(),
+                4,
+                "ssh -N -L 6000:localhost:5432 -i '~/.ssh/my key' db.example.com",
+            ),
+            (
+                format!(
+                    "{url}ssh_tunnel:\n  host: h\n  remote_host: 10.0.0.5\n  \
+                     remote_socket: /var/run/postgresql/.s.PGSQL.5432\n"
+                ),
+                2,
+                "ssh -N -L 15432:/var/run/postgresql/.s.PGSQL.5432 h",
+            ),
+            (format!("{url}ssh_tunnel: {{}}\n"), 2, ""),
+            (format!("{url}ssh_tunnel: false\n"), 2, ""),
+        ] {
+            let err = parse_x(&text).expect_err(&format!("accepted:\n{text}"));
+            assert_eq!(err.kind, crate::error::ErrorKind::Invalid, "{err}");
+            assert!(
+                err.message.starts_with(&format!(
+                    "environment file x.yaml, line {line}: `ssh_tunnel` asks for an SSH tunnel"
+                )),
+                "{text}: {err}"
+            );
+            let help = err.help.unwrap();
+            assert!(help.contains(command), "{text}: {help}");
+            assert!(help.contains("the database URL"), "{help}");
+            assert!(help.contains("`ssh_tunnel: null`"), "{help}");
+        }
+        for text in [
+            "database_url: postgresql://h/db\nssh_tunnel: null\n",
+            "database_url: postgresql://h/db\nssh_tunnel:\ninclude_dirs: [a]\nseed: {x: 1}\n",
+        ] {
+            parse_x(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    /// `user: ~` (or an empty `user:`) in the legacy block: confiture (Python) hands `None`
+    /// to libpq, which then takes `PGUSER` or the system user (and a Unix socket for `host`,
+    /// the user's name for `database`); we took confiture's defaults for a key left out
+    /// (`postgres`). One file, two roles or databases: an empty host, port, database or user
+    /// is refused at its line; an empty password is unset to both and taken.
+    #[test]
+    fn an_empty_connection_key_of_the_legacy_block_is_refused() {
+        for key in ["host", "port", "database", "user"] {
+            for empty in ["~", "null", ""] {
+                let text = format!("database:\n  sslmode: disable\n  {key}: {empty}\n");
+                let err = parse_x(&text).expect_err(&format!("accepted:\n{text}"));
+                assert!(
+                    err.message.starts_with(&format!(
+                        "environment file x.yaml, line 3: `database.{key}` is empty"
+                    )),
+                    "{err}"
+                );
+                assert!(err.help.unwrap().contains("remove the key"));
+            }
+        }
+        let env = parse_x("database:\n  host: h\n  password: ~\n").unwrap();
+        assert_eq!(env.connection.password, None);
+    }
+
     #[test]
     fn a_variable_that_is_not_utf8_is_named_as_such() {
         // What `process_vars` returns for a value that is not UTF-8.
@@ -1995,9 +2370,9 @@ mod tests {
     /// brought by a merge) a number that is not an integer is refused.
     #[test]
     fn numbers_are_taken_as_written() {
-        for written in [
-            "0x10", "12.50", "1e3", "+5", "0o17", "1_000", "5432", "007", "-0", ".5",
-        ] {
+        // Only texts YAML 1.1 reads as themselves: confiture (Python) reads these keys too
+        // (a_value_confiture_reads_as_another_under_yaml_1_1_is_refused).
+        for written in ["1e3", "0o17", "5432", "1.5", "-7", "08", "True"] {
             for text in [
                 format!(
                     "database:\n  host: h\n  database: {written}\n  password: {written}   # c\n"
@@ -2011,8 +2386,8 @@ mod tests {
             }
         }
         // An anchor is not part of the value; a tagged or aliased number is not plain text.
-        let env = parse_x("database:\n  host: h\n  password: &pw 12.50\n").unwrap();
-        assert_eq!(env.connection.password.as_deref(), Some("12.50"));
+        let env = parse_x("database:\n  host: h\n  password: &pw 1.5\n").unwrap();
+        assert_eq!(env.connection.password.as_deref(), Some("1.5"));
         let err = parse_x("database:\n  host: h\n  database: !!int 0x10\n").unwrap_err();
         assert!(
             err.message
@@ -2039,6 +2414,120 @@ mod tests {
             "{err}"
         );
         assert!(err.help.unwrap().starts_with("quote it"));
+    }
+
+    /// confiture (Python) reads the file with PyYAML, YAML 1.1: `password: 0123` is the octal
+    /// 83 there, `port: 05432` 2842, `user: yes` `True`, `12_345` 12345, `1:30` 90. We took
+    /// the text as written, so the two tools logged in with different passwords or reached
+    /// different ports and databases, silently. Every key confiture reads too refuses a value
+    /// whose YAML 1.1 meaning is not its text, at its line, with help to quote it; quoted, or
+    /// the same to both (`5432`, `1e3`, `0o17`, `True`), it is taken.
+    #[test]
+    fn a_value_confiture_reads_as_another_under_yaml_1_1_is_refused() {
+        let keys = [
+            (
+                "database.password",
+                "database:\n  host: h\n  password: V   # c\n",
+                3,
+            ),
+            ("database.user", "database: {host: h, user: V}\n", 1),
+            (
+                "database.database",
+                "database:\n  host: h\n  database: V\n",
+                3,
+            ),
+            ("database.host", "database:\n  database: d\n  host: V\n", 3),
+            ("database.port", "database:\n  host: h\n  port: V\n", 3),
+            (
+                "migration.tracking_table",
+                "database_url: postgresql://h/db\nmigration:\n  tracking_table: V\n",
+                3,
+            ),
+        ];
+        for written in [
+            "0123",
+            "05432",
+            "0x1F",
+            "12_345",
+            "1:30",
+            "+5",
+            "-0",
+            "12.50",
+            ".5",
+            "1.",
+            "yes",
+            "on",
+            "off",
+            "true",
+            "No",
+            "2001-12-14T21:59:43Z",
+            "1.0e+3",
+            "0b101",
+        ] {
+            for (key, template, line) in keys {
+                let name = key.rsplit('.').next().unwrap();
+                let text = template.replace('V', written);
+                let err = parse_x(&text).expect_err(&format!("{written} accepted in\n{text}"));
+                assert!(
+                    err.message
+                        .starts_with(&format!("environment file x.yaml, line {line}: `{key}` "))
+                        && err.message.contains("YAML 1.1"),
+                    "{text}: {err}"
+                );
+                let help = err.help.clone().unwrap();
+                if name == "password" {
+                    assert!(!err.message.contains(&format!("`{written}`")), "{err}");
+                    assert!(help.contains("`password: \"...\"`"), "{help}");
+                } else {
+                    assert!(help.contains(&format!("`{name}: \"{written}\"`")), "{help}");
+                }
+                // Quoted, it is text to both tools.
+                for quoted in [format!("\"{written}\""), format!("'{written}'")] {
+                    let text = template.replace('V', &quoted);
+                    if key == "database.port" || key == "migration.tracking_table" {
+                        continue; // text that is no port or table name: refused on its own
+                    }
+                    parse_x(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+                }
+            }
+        }
+        // The same text to both tools: taken.
+        for written in [
+            "s3cret",
+            "1e3",
+            "0o17",
+            "08",
+            "1.5",
+            "-7",
+            "True",
+            "2001-12-14",
+        ] {
+            let text = format!("database:\n  host: h\n  password: {written}\n  user: {written}\n");
+            let env = parse_x(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(env.connection.password.as_deref(), Some(written));
+            assert_eq!(env.connection.user, written);
+        }
+        let env = parse_x("database:\n  host: h\n  port: 5433\n").unwrap();
+        assert_eq!(env.connection.port, 5433);
+        // A tracking table that is no string to YAML 1.1 is no name to confiture, even when
+        // its `str()` is the same (`True`): it falls back to `tb_confiture`.
+        let err = parse_x("database_url: postgresql://h/db\nmigration:\n  tracking_table: True\n")
+            .unwrap_err();
+        assert!(err.message.contains("tb_confiture"), "{err}");
+        // A string not on its key's line may have been written unquoted: refused when YAML
+        // 1.1 reads that text otherwise.
+        let err = parse_x("database:\n  host: h\n  user:\n    yes\n").unwrap_err();
+        assert!(
+            err.message
+                .contains("`database.user` is not written on its key's line"),
+            "{err}"
+        );
+        // A URL (it may hold a password) is not shown either.
+        let err = parse_x("database_url: 0123\n").unwrap_err();
+        assert!(!err.message.contains("`0123`"), "{err}");
+        // Keys confiture does not read keep the text as written.
+        let env = parse_x("database_url: postgresql://h/db\napplication_name: 0123\n").unwrap();
+        assert_eq!(env.application_name, "0123");
     }
 
     /// Where the written text of an unquoted number or boolean could not be found (an alias,

@@ -45,18 +45,27 @@
 //! `application_name` or `connect_timeout`, the URL wins, so the URL behaves as it does in psql.
 //!
 //! `${VAR}` and `${VAR:-default}` are expanded in the values this tool reads (not in keys that
-//! only confiture's other features use); `$$` is a literal `$`. Keys of confiture's other
-//! features (`include_dirs`, `build`, `seed`, `ssh_tunnel`, `name`, ...) are ignored. Under
+//! only confiture's other features use); `$$` is a literal `$`, except in the keys confiture
+//! (Python) reads too, which it never expands: there `$$` is refused (two dollar signs to it, one
+//! to us), and a single `$` is itself. Keys of confiture's other
+//! features (`include_dirs`, `build`, `seed`, `name`, ...) are ignored; an `ssh_tunnel:` block,
+//! which changes the server confiture reaches, is refused unless null (we open no tunnel). Under
 //! `migration:` and `database:`, an unknown key that is close to one we know is reported as a
 //! misspelling; other unknown keys are left to confiture (Python), which shares the file. Top-level
 //! keys starting with `x-`, `.` or `_` only hold anchors (`x-db: &db {...}`) and are ignored.
+//!
+//! confiture (Python) reads the file as YAML 1.1 (PyYAML). In the keys it reads too
+//! (`database_url`, the `database:` block's connection keys, `migration.tracking_table`), an
+//! unquoted value YAML 1.1 reads as something else than its text (`password: 0123`, the octal
+//! 83 there) is refused with help to quote it; elsewhere an unquoted number is its text.
 //!
 //! # Modules
 //!
 //! `connection` (`ConnectionSpec`, shown without its password), `syntax` (URL and conninfo
 //! grammar), `params` (the parameters we take and the checks on the result), `timeout`
 //! (durations), `environment` (`Environment`, `Origin`, `Selection`); with feature `env-files`:
-//! `file` (YAML environment files: the one user of `serde_yaml`), `expand` (`${VAR}`),
+//! `file` (YAML environment files: the one user of `serde_yaml`), `yaml11` (what confiture's
+//! YAML 1.1 makes of an unquoted value), `expand` (`${VAR}`),
 //! `resolve` (precedence), `dotenv` (`.env`), `fleet_file` (the `fleet:` block, whose types are in
 //! `fleet`); `suggest` (did-you-mean).
 
@@ -78,6 +87,8 @@ mod resolve;
 mod suggest;
 mod syntax;
 mod timeout;
+#[cfg(feature = "env-files")]
+mod yaml11;
 
 use std::path::Path;
 

@@ -1027,6 +1027,36 @@ pub(crate) fn rewrite(
     })
 }
 
+/// The row of `version` in `table` now, as `(slug, applied_by)`: what a failed run asks to
+/// tell another session's row from its own rolled-back one. Waits at most `wait` for a lock
+/// on the table; `None` when there is no row or it could not be read (the caller then says
+/// what it knew before).
+pub(crate) fn row_of_version(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    version: &str,
+    wait: Duration,
+) -> Option<(String, Option<String>)> {
+    let sql = format!(
+        "BEGIN READ ONLY; SET LOCAL lock_timeout = {}; \
+         SELECT slug, applied_by FROM {} WHERE version = {} LIMIT 1; COMMIT",
+        literal(&format!("{}ms", wait.as_millis().max(1))),
+        table.quoted(),
+        literal(version)
+    );
+    let messages = client.simple_query(&sql);
+    if messages.is_err() {
+        let _ = client.batch_execute("ROLLBACK");
+    }
+    messages.ok()?.into_iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some((
+            row.get(0).unwrap_or_default().to_string(),
+            row.get(1).map(str::to_string),
+        )),
+        _ => None,
+    })
+}
+
 /// Which ledger rewrite runs: as its errors name it (`what`: baseline, reinit) and the
 /// command that runs it again (`again`: `migrate baseline --through 12`, with every argument
 /// that chose what it rewrites; [`crate::hint::Invocation`] adds the database's).

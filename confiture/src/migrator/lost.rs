@@ -1,6 +1,7 @@
 //! What became of a run's migrations when it failed, for `up` and `down` alike: those it saw
 //! commit, and after a lost connection those the ledger, read again on a new connection, shows
-//! committed; then which are unknown and which were not attempted.
+//! committed; then which are unknown and which were not attempted. And, for `up`, whether the
+//! failed migration's ledger row was another session's ([`written_by_another_session`]).
 
 use std::time::{Duration, Instant};
 
@@ -9,10 +10,11 @@ use postgres::Client;
 use super::report::MigrationReport;
 use super::run::{done, versions, RunFailure};
 use crate::config::Environment;
+use crate::db::apply::ApplySettings;
 use crate::db::apply::Direction;
 use crate::db::connect::{Need, Reached};
 use crate::db::lock::{HeldLock, LockHolder};
-use crate::error::ErrorKind;
+use crate::error::{ConcurrentRow, ErrorKind};
 use crate::files::{Migration, TransactionMode};
 use crate::history::History;
 use crate::ledger::TrackingTable;
@@ -231,6 +233,100 @@ impl Ran<'_> {
         failure.unknown_fate = 0;
         true
     }
+}
+
+/// How long the look at the ledger after a unique violation waits for a lock on the table.
+const ROW_LOOK_WAIT: Duration = Duration::from_secs(5);
+
+/// After a failed `up`: our ledger row for the failed migration broke a unique constraint of
+/// the tracking table (23505 on the table itself, [`crate::db::apply::on_ledger`]). The plan,
+/// read under the migration lock, had no row for it, so someone wrote one since: the
+/// migration's own SQL (the engine's first guess, its help "remove the write"), or another
+/// session that takes no migration lock — confiture (Python)'s `migrate baseline` and
+/// `migrate reinit`, a hand-written `INSERT`. When the migration's transaction rolled back
+/// (`rolled_back`: a transactional migration, or `--single-transaction`), a row of its own SQL
+/// went with it: a row of that version there now is another session's. The failure then says
+/// so (exit 7, [`crate::error::MigrationFailure::concurrent_row`]), never blaming the file.
+/// A no-transaction migration's statements committed: the row may be its own, and the
+/// engine's wording stays.
+pub(super) fn written_by_another_session(
+    client: &mut Client,
+    settings: &ApplySettings,
+    migration: &Migration,
+    rolled_back: bool,
+    f: &mut RunFailure,
+) {
+    let Some(db) = f
+        .error
+        .driver_error()
+        .and_then(postgres::Error::as_db_error)
+    else {
+        return;
+    };
+    if !rolled_back
+        || f.direction != Direction::Up
+        || db.code() != &postgres::error::SqlState::UNIQUE_VIOLATION
+        || !crate::db::apply::on_ledger(settings, db)
+        || client.is_closed()
+    {
+        return;
+    }
+    let constraint = db.constraint().map(str::to_string);
+    let detail = db.detail().map(str::to_string);
+    let Some((slug, applied_by)) = crate::db::ledger::row_of_version(
+        client,
+        &settings.table,
+        &migration.version_text,
+        ROW_LOOK_WAIT,
+    ) else {
+        return;
+    };
+    let id = migration.id();
+    let table = &settings.table;
+    let version = crate::config::shown(&migration.version_text).to_string();
+    let constraint_text = constraint
+        .as_deref()
+        .map(|c| format!(" {}", crate::ledger::quote_ident(c)))
+        .unwrap_or_default();
+    let error = &mut f.error;
+    error.kind = ErrorKind::Diverged;
+    error.message = format!(
+        "the ledger row of migration {id} (version {version}) was written by another session \
+         while this run applied it: ours broke the unique constraint{constraint_text} of the \
+         tracking table {table}"
+    );
+    let by = applied_by
+        .as_deref()
+        .map(|who| format!(", applied_by {}", crate::config::shown(who)))
+        .unwrap_or_default();
+    error.details = ["SQLSTATE 23505".to_string()]
+        .into_iter()
+        .chain(detail.map(|d| format!("detail: {d}")))
+        .chain([
+            format!(
+                "the row there now is that session's: slug {}{by}",
+                crate::config::shown(&slug)
+            ),
+            format!(
+                "nothing of {id} was committed: its SQL and our row were rolled back together; \
+                 the tracking table records {version} as applied all the same"
+            ),
+        ])
+        .collect();
+    error.help = Some(format!(
+        "another session wrote {table} without taking the migration lock (confiture (Python)'s \
+         `migrate baseline` and `migrate reinit` take none): run such commands only while no \
+         migration is applied; check with {} whether {id}'s changes are in the database — \
+         its SQL did not run here — before recording or applying it again",
+        crate::hint::command("migrate status")
+    ));
+    f.blames_file = false;
+    f.location = None;
+    f.concurrent_row = Some(ConcurrentRow {
+        constraint,
+        slug,
+        applied_by,
+    });
 }
 
 /// How long the server has been up (`pg_postmaster_start_time()` to now, both the server's

@@ -11,7 +11,9 @@ use crate::db::apply::{self, ApplySettings, Direction, Location, Step, StepFailu
 use crate::db::ledger::Access;
 use crate::db::lock;
 use crate::db::writable;
-use crate::error::{Error, ErrorKind, MigrationFailure, Reason, Result, ServerError};
+use crate::error::{
+    ConcurrentRow, Error, ErrorKind, MigrationFailure, Reason, Result, ServerError,
+};
 use crate::files::{self, Migration};
 use crate::ledger::{LedgerRow, TrackingTable};
 use crate::Migrator;
@@ -31,6 +33,8 @@ pub(super) struct RunFailure {
     pub(super) committed: Vec<String>,
     pub(super) not_attempted: Vec<String>,
     pub(super) unknown: Vec<String>,
+    /// See [`MigrationFailure::concurrent_row`].
+    pub(super) concurrent_row: Option<ConcurrentRow>,
 }
 
 impl From<Error> for RunFailure {
@@ -46,6 +50,7 @@ impl From<Error> for RunFailure {
             committed: Vec::new(),
             not_attempted: Vec::new(),
             unknown: Vec::new(),
+            concurrent_row: None,
         }
     }
 }
@@ -84,6 +89,7 @@ impl RunFailure {
                     Reason::Lock { holders, .. } => holders.clone(),
                     _ => Vec::new(),
                 },
+                concurrent_row: self.concurrent_row,
             })),
             (None, Reason::Other)
                 if matches!(error.kind, ErrorKind::Connection | ErrorKind::LockTimeout) =>

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use postgres::Client;
 
-use super::lost::Ran;
+use super::lost::{written_by_another_session, Ran};
 use super::options::UpOptions;
 use super::report::{Outcome, Progress, UpReport};
 use super::run::{
@@ -20,7 +20,7 @@ use crate::db::connect::Reached;
 use crate::db::ledger::{Access, Write};
 use crate::db::lock::HeldLock;
 use crate::error::{ErrorKind, Result};
-use crate::files::{Migration, MigrationSet};
+use crate::files::{Migration, MigrationSet, TransactionMode};
 use crate::history::FileErrors;
 use crate::ledger::LedgerRow;
 use crate::plan;
@@ -412,6 +412,14 @@ impl<'a> Locked<'a> {
             .settle(&mut f);
             report.unknown = fates.unknown;
             report.skipped.splice(0..0, fates.not_attempted);
+            let failed = f.migration.as_ref().and_then(|(version, _)| {
+                apply.iter().find(|m| &m.version_text == version).copied()
+            });
+            if let Some(m) = failed {
+                // Its transaction rolled back with our row, unless it runs without one.
+                let rolled_back = m.up.mode == TransactionMode::Transaction;
+                written_by_another_session(client, settings, m, rolled_back, &mut f);
+            }
             f
         })
     }
@@ -484,7 +492,14 @@ fn run_single(
             }
             Ok(())
         }
-        Err((i, failure)) => Err(single_failure(migrations, i, failure, report)),
+        Err((i, failure)) => {
+            let mut f = single_failure(migrations, i, failure, report);
+            // One transaction for all: it rolled back, our rows and their SQL.
+            if let Some(m) = migrations.get(i) {
+                written_by_another_session(client, settings, m, true, &mut f);
+            }
+            Err(f)
+        }
     }
 }
 

@@ -1000,3 +1000,105 @@ fn an_earlier_statement_of_the_file_leaves_the_invalid_index_check_to_the_server
         .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(db.ledger(), ["001:t", "002:idx"]);
 }
+
+/// Another session that takes no migration lock (confiture (Python)'s `migrate baseline`, a
+/// hand-written `INSERT`) writes the ledger row of the version a run is applying: the run's
+/// own row then breaks the unique constraint on `version`. That is not the migration writing
+/// its own row (a_migration_that_writes_its_own_ledger_row_is_its_failure_named_with_its_file):
+/// exit 7, the row and the constraint as data (`concurrent_row`), nothing of the migration
+/// committed — in a message of several migrations and with `--single-transaction` alike.
+#[test]
+fn a_ledger_row_written_by_another_session_during_the_run_is_named_as_such() {
+    for single in [false, true] {
+        let db = TestDb::new("rowrace");
+        let dir = Dir::new();
+        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+            .migration(
+                "002",
+                "b",
+                "CREATE TABLE b (id int);\nDO $$ BEGIN\n  WHILE EXISTS (SELECT 1 FROM pause) LOOP \
+                 PERFORM pg_sleep(0.02); END LOOP;\nEND $$;\n",
+                "DROP TABLE b;\n",
+            )
+            .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+        let mut client = db.client();
+        client
+            .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+            .unwrap();
+        let mut migrator = db.migrator(&dir);
+        let run = std::thread::spawn(move || {
+            migrator.up(
+                &UpOptions::default().single_transaction(single),
+                &mut no_progress,
+            )
+        });
+        // Once 002 waits (the ledger exists: 001's row, or the single transaction's table is
+        // created before), the other session records 002, as confiture's baseline does.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let waiting: bool = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' \
+                     AND datname = current_database() AND pid <> pg_backend_pid())",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            if waiting {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "002 never started");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS tb_confiture (id UUID PRIMARY KEY DEFAULT \
+                 gen_random_uuid(), pk_confiture BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE, \
+                 slug TEXT NOT NULL UNIQUE, version VARCHAR(255) NOT NULL UNIQUE, name \
+                 VARCHAR(255) NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(), \
+                 execution_time_ms INTEGER, checksum VARCHAR(64), applied_by TEXT);
+                 INSERT INTO tb_confiture (slug, version, name, applied_by) \
+                 VALUES ('b_002_x_baseline', '002', 'b', 'someone'); DELETE FROM pause;",
+            )
+            .unwrap_or_else(|e| panic!("single {single}: {e}"));
+        let failed = run.join().unwrap().unwrap_err();
+        let e = &failed.error;
+        assert_eq!(e.kind, ErrorKind::Diverged, "single {single}: {e:?}");
+        assert!(
+            e.message.contains("was written by another session")
+                && e.message.contains("tb_confiture_version_key"),
+            "{e}"
+        );
+        assert!(
+            e.details
+                .iter()
+                .any(|d| d.contains("nothing of 002_b was committed")),
+            "{:?}",
+            e.details
+        );
+        assert!(!e
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("remove the write"));
+        let Reason::Migration(m) = e.reason() else {
+            panic!("single {single}: {:?}", e.reason())
+        };
+        let row = m.concurrent_row.as_ref().expect("concurrent_row");
+        assert_eq!(row.constraint.as_deref(), Some("tb_confiture_version_key"));
+        assert_eq!(row.slug, "b_002_x_baseline");
+        assert_eq!(row.applied_by.as_deref(), Some("someone"));
+        assert_eq!(m.version, "002");
+        assert!(
+            !db.table_exists("b") && !db.table_exists("c"),
+            "single {single}"
+        );
+        let expected: &[&str] = if single {
+            &["002:b"]
+        } else {
+            &["001:a", "002:b"]
+        };
+        assert_eq!(db.ledger(), expected, "single {single}");
+        assert_eq!(db.table_exists("a"), !single, "single {single}");
+    }
+}

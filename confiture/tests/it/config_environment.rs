@@ -41,6 +41,8 @@ fn read_err(text: &str) -> (PathBuf, confiture::Error) {
     (path, err)
 }
 
+/// (A non-null `ssh_tunnel:` changes which server confiture reaches: it is refused, see
+/// `config::file`'s tests; `null` is confiture's "connect directly".)
 #[test]
 fn reads_every_setting_and_ignores_confiture_s_other_keys() {
     let env = read_ok(
@@ -51,7 +53,7 @@ fn reads_every_setting_and_ignores_confiture_s_other_keys() {
          exclude_dirs: []\n\
          build: {sort_mode: alphabetical, note: \"${NOT_EXPANDED_HERE}\"}\n\
          seed: {dir: db/seeds}\n\
-         ssh_tunnel: {host: bastion}\n\
+         ssh_tunnel: null\n\
          migration:\n\
          \x20 tracking_table: ops.tb_confiture\n\
          \x20 lock_timeout: 2s\n\
@@ -240,11 +242,12 @@ fn accepts_libpq_conninfo_and_unix_sockets() {
     );
 }
 
+/// A `$` not followed by `{` is itself (`$$` is refused in `database_url`, which confiture
+/// (Python) reads without expanding anything: see `config::file`'s tests).
 #[test]
 fn expansion_defaults_and_literal_dollars() {
-    let env = read_ok(
-        "database_url: postgresql://app:p$$ss@${UNSET_HOST:-fallback}:5432/${EMPTY:-app}\n",
-    );
+    let env =
+        read_ok("database_url: postgresql://app:p$ss@${UNSET_HOST:-fallback}:5432/${EMPTY:-app}\n");
     assert_eq!(env.connection.password.as_deref(), Some("p$ss"));
     assert_eq!(env.connection.host, "fallback");
     assert_eq!(env.connection.dbname, "app");

@@ -749,3 +749,200 @@ fn a_row_spelled_unlike_its_file_is_reported_until_reinit_rewrites_it() {
     run_python(&project, &["migrate", "up"]).code(0);
     assert_eq!(statuses(&statuses_agree(&project, 0)), ["001:applied"]);
 }
+
+/// confiture (Python) reads environment files with PyYAML (YAML 1.1), which makes numbers,
+/// booleans and dates of unquoted values that are text to us (`password: 0123` is the octal 83
+/// there): the two tools logged in with different passwords. Over every short value written
+/// with the characters that make YAML 1.1 numbers, and the words and dates it reads, our
+/// `password` is what confiture hands to libpq (`str()` of PyYAML's value), or refused — and
+/// refused for that reason only when PyYAML reads it otherwise.
+#[test]
+fn an_unquoted_password_is_the_same_to_both_tools_or_refused() {
+    let alphabet = ['0', '1', '9', '_', '.', ':', '+', '-', 'e', 'x', 'b', 'E'];
+    let mut values: Vec<String> = Vec::new();
+    let mut frontier = vec![String::new()];
+    for _ in 0..4 {
+        let mut next = Vec::new();
+        for prefix in &frontier {
+            for c in alphabet {
+                next.push(format!("{prefix}{c}"));
+            }
+        }
+        values.extend(next.iter().cloned());
+        frontier = next;
+    }
+    for word in [
+        "yes",
+        "No",
+        "ON",
+        "off",
+        "True",
+        "false",
+        "y",
+        "n",
+        "~",
+        "null",
+        "NULL",
+        ".inf",
+        "-.INF",
+        ".NaN",
+        "0o17",
+        "0x1F",
+        "0x_",
+        "12_345",
+        "1:30",
+        "190:20:30.15",
+        "2001-12-14",
+        "2001-12-14t21:59:43.10-05:00",
+        "2001-12-14 21:59:43.10",
+        "2001-1-4 1:02:03",
+        "2002-12-14T21:59:43Z",
+        "=",
+        "<<",
+        "s3cret",
+    ] {
+        values.push(word.to_string());
+    }
+    let script = "import sys, yaml, json\n\
+        for t in sys.stdin.read().split('\\n'):\n\
+        \x20   try:\n\
+        \x20       v = yaml.safe_load('password: ' + t)\n\
+        \x20       v = v['password'] if isinstance(v, dict) else None\n\
+        \x20       out = None if v is None else str(v)\n\
+        \x20       print(json.dumps([t, 'ok', out]))\n\
+        \x20   except Exception:\n\
+        \x20       print(json.dumps([t, 'error', None]))\n";
+    let python = python_confiture().with_file_name("python");
+    let mut child = Command::new(&python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
+    let input = values.join("\n");
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        stdin.write_all(input.as_bytes()).unwrap();
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(output.status.success(), "PyYAML's run failed");
+    let lines = String::from_utf8(output.stdout).unwrap();
+    let no_vars = |_: &str| None;
+    let (mut agreed, mut refused) = (0, 0);
+    for line in lines.lines() {
+        let (text, outcome, python): (String, String, Option<String>) =
+            serde_json::from_str(line).unwrap();
+        if outcome == "error" {
+            continue; // confiture cannot read such a file at all: nothing silent
+        }
+        let file = format!("database:\n  host: h\n  password: {text}\n");
+        match confiture::config::Environment::parse(&file, std::path::Path::new("x.yaml"), &no_vars)
+        {
+            Ok(env) => {
+                assert_eq!(
+                    env.connection.password, python,
+                    "`password: {text}`: ours {:?}, confiture's {python:?}",
+                    env.connection.password
+                );
+                agreed += 1;
+            }
+            Err(e) => {
+                if e.message.contains("YAML 1.1") {
+                    assert_ne!(
+                        python.as_deref(),
+                        Some(text.as_str()),
+                        "`password: {text}` refused, but PyYAML reads it as written: {e}"
+                    );
+                }
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        agreed > 10_000 && refused > 500,
+        "{agreed} agreed, {refused} refused"
+    );
+}
+
+/// confiture (Python)'s `migrate baseline` takes no migration lock: run while we apply 002, it
+/// records 002 itself, and our ledger row for 002 then breaks the table's unique constraint on
+/// `version`. That was reported as 002's own SQL writing the ledger ("remove the write to
+/// tb_confiture from 002_create_t2.up.sql", exit 4): blamed on a file that does no such thing.
+/// It is what it is: the row for 002 was written by another session during the run (exit 7,
+/// `MigrationFailure::concurrent_row`), naming the constraint and the row there now; nothing
+/// of 002 committed (its table absent, the row the other session's), 003 not attempted.
+#[test]
+fn a_ledger_row_written_by_confiture_during_our_run_is_reported_as_such() {
+    let db = TestDb::new("interop_race");
+    let project = project(&db, 3, Some(2));
+    let mut client = db.connect();
+    close_gate(&mut client);
+
+    let our_run = spawn(ours_cmd(&project, &["migrate", "up"]));
+    wait_until(
+        "our run is inside migration 002",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    // Lock-less: it records 002 (001 is ours, committed) while we hold the lock.
+    run_python(&project, &["migrate", "baseline", "--through", "002"]).code(0);
+    open_gate(&mut client);
+    let run = finish(our_run);
+    run.code(7)
+        .stderr_has("was written by another session")
+        .stderr_has("tb_confiture_version_key")
+        .stderr_has("nothing of 002_create_t2 was committed")
+        .stderr_has("_baseline");
+    assert!(
+        !run.stderr.contains("remove the write"),
+        "blamed on the file: {}",
+        run.stderr
+    );
+    let tables: Vec<String> = client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE tablename IN ('t1', 't2', 't3') \
+             ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(tables, ["t1"], "002's SQL rolled back, 003 not attempted");
+    let slug: String = client
+        .query_one("SELECT slug FROM tb_confiture WHERE version = '002'", &[])
+        .unwrap()
+        .get(0);
+    assert!(slug.ends_with("_baseline"), "{slug}");
+
+    // The same in JSON: a `diverged` error on 002, 003 not attempted.
+    let db = TestDb::new("interop_race_json");
+    let project = project_with(&db);
+    let mut client = db.connect();
+    close_gate(&mut client);
+    let our_run = spawn(ours_cmd(&project, &["migrate", "up", "--format", "json"]));
+    wait_until(
+        "our run is inside migration 002",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    run_python(&project, &["migrate", "baseline", "--through", "002"]).code(0);
+    open_gate(&mut client);
+    let run = finish(our_run);
+    run.code(7);
+    let error = &run.json()["errors"][0];
+    assert_eq!(error["kind"], "diverged", "{error}");
+    assert_eq!(error["version"], "002", "{error}");
+    assert_eq!(
+        error["not_attempted"],
+        serde_json::json!(["003"]),
+        "{error}"
+    );
+}
+
+/// [`project`] with 3 migrations, 002 gated.
+fn project_with(db: &TestDb) -> Project {
+    project(db, 3, Some(2))
+}

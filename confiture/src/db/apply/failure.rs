@@ -755,7 +755,7 @@ fn dropped_ledger(db: &DbError, in_ledger: bool) -> bool {
 }
 
 /// Whether the server tied the error to the ledger table itself.
-fn on_ledger(settings: &ApplySettings, db: &DbError) -> bool {
+pub(crate) fn on_ledger(settings: &ApplySettings, db: &DbError) -> bool {
     db.table() == Some(settings.table.name.as_str())
         && settings
             .table

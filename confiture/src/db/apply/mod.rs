@@ -48,6 +48,7 @@ use crate::ledger::TrackingTable;
 pub use crate::files::Direction;
 pub use batch::{run_steps, StepEvent};
 pub use decide::BatchLimits;
+pub(crate) use failure::on_ledger;
 pub use script::Script;
 pub use single::{run_in_one_transaction, single_transaction_refusal};
 pub use sql::RESET_SESSION;
