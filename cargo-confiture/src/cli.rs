@@ -488,6 +488,10 @@ pub struct ReinitArgs {
     /// them, and forget the rows above it (default: only rewrite the rows the ledger has)
     #[arg(long, value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
     pub through: Option<Version>,
+    /// Confirm a reinit that forgets every row of the ledger (the migrations directory has none
+    /// of the migrations they record)
+    #[arg(long)]
+    pub yes: bool,
     /// Show what would happen to each row; write nothing
     #[arg(long)]
     pub dry_run: bool,

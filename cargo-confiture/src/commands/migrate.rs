@@ -220,6 +220,7 @@ fn reinit(
 ) -> Result<u8> {
     let options = ReinitOptions::default()
         .through(args.through.as_ref().map(Version::number))
+        .yes(args.yes)
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
     let mut migrator = interruptible(migrator(cli, cx)?, interrupt, REWRITING);

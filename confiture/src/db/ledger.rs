@@ -81,7 +81,12 @@ pub(crate) fn read_unless_stopped(
          pg_catalog.row_security_active(c.oid), \
          pg_catalog.has_table_privilege(c.oid, 'UPDATE'), \
          EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
-          AND a.attname = 'applied_by' AND NOT a.attisdropped) \
+          AND a.attname = 'applied_by' AND NOT a.attisdropped), \
+         c.relkind, \
+         (SELECT pg_catalog.string_agg(s.name, ', ' ORDER BY s.n) \
+          FROM pg_catalog.unnest(ARRAY[{shape}]) WITH ORDINALITY AS s(name, n) \
+          WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = s.name)) \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
@@ -95,6 +100,9 @@ pub(crate) fn read_unless_stopped(
         name = literal(&table.quoted()),
         quoted = table.quoted(),
         written = WRITTEN_COLUMNS.map(literal).join(", "),
+        shape = LEDGER_SHAPE
+            .map(|c| format!("{}::pg_catalog.text", literal(c)))
+            .join(", "),
         own = super::OWN_STATEMENT_BOUNDS,
     );
     let sent = match stop {
@@ -140,6 +148,7 @@ pub(crate) fn read_unless_stopped(
     // The first three CommandCompletes are the SETs'.
     let mut statement = -3;
     let mut row_security = false;
+    let mut shape = Shape::default();
     let mut qualified = None;
     let mut resolved = None;
     let mut access = Access::default();
@@ -166,13 +175,18 @@ pub(crate) fn read_unless_stopped(
                     lacks_applied_by: row.get(8) == Some("f"),
                 };
                 row_security = row.get(6) == Some("t");
+                shape = Shape {
+                    relkind: row.get(9).map(str::to_string),
+                    missing: row.get(10).map(str::to_string),
+                };
             }
             SimpleQueryMessage::Row(row) => rows.push(parse_row(table, &row)?),
             _ => {}
         }
     }
+    let shown = resolved.as_ref().unwrap_or(table);
+    shape.check(shown)?;
     if row_security {
-        let shown = resolved.as_ref().unwrap_or(table);
         return Err(row_security_refusal(shown, &access.role));
     }
     let ledger = Ledger {
@@ -184,6 +198,59 @@ pub(crate) fn read_unless_stopped(
         table: resolved.unwrap_or_else(|| table.clone()),
         access,
     }))
+}
+
+/// What the catalogs say of the ledger's shape, read with its rows: a ledger every command can
+/// read but whose rows cannot be written must be refused before anything runs — a
+/// no-transaction migration would otherwise commit and then fail to be recorded.
+#[derive(Debug, Default)]
+struct Shape {
+    /// `pg_class.relkind`: `r` (a table) or `p` (a partitioned table) take confiture's rows.
+    relkind: Option<String>,
+    /// The columns of [`LEDGER_SHAPE`] it lacks (the read selects only some of them).
+    missing: Option<String>,
+}
+
+impl Shape {
+    /// Refuses (exit 5) a ledger that is not a table, or lacks a column confiture writes.
+    fn check(&self, table: &TrackingTable) -> Result<()> {
+        let what = match self.relkind.as_deref() {
+            None | Some("r" | "p") => None,
+            Some("v") => Some("a view"),
+            Some("m") => Some("a materialized view"),
+            Some("f") => Some("a foreign table"),
+            _ => Some("not a table"),
+        };
+        if let Some(what) = what {
+            return Err(Error::invalid(format!(
+                "the tracking table {table} is {what}, not the ledger table confiture writes \
+                 a row to per migration; nothing was read or written"
+            ))
+            .with_help(
+                "set migration.tracking_table to the table itself (schema-qualified: \
+                 SCHEMA.NAME)",
+            ));
+        }
+        match &self.missing {
+            Some(missing) => Err(not_a_ledger(table).with_cause(format!(
+                "it has no column {}",
+                crate::display::escape(missing)
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The refusal of a table that lacks a confiture ledger's columns (exit 5).
+fn not_a_ledger(table: &TrackingTable) -> Error {
+    Error::invalid(format!(
+        "the tracking table {table} is not a confiture ledger"
+    ))
+    .with_help(
+        "migration.tracking_table must name the table confiture created \
+         (columns pk_confiture, slug, version, name, applied_at, execution_time_ms, checksum; \
+         applied_by since confiture 0.17, added when missing)",
+    )
 }
 
 /// An unqualified tracking table name `search_path` does not find, while a ledger of that name
@@ -664,14 +731,7 @@ fn read_error(
         Error::invalid(format!("cannot read the tracking table {table}"))
             .with_help(grants_help(table, grants(client, table).as_ref()))
     } else if error.code() == Some(&SqlState::UNDEFINED_COLUMN) {
-        Error::invalid(format!(
-            "the tracking table {table} is not a confiture ledger"
-        ))
-        .with_help(
-            "migration.tracking_table must name the table confiture created \
-             (columns pk_confiture, version, name, applied_at, execution_time_ms, checksum; \
-             applied_by since confiture 0.17, added when missing)",
-        )
+        not_a_ledger(table)
     } else if super::is_connection_lost(&error) || error.as_db_error().is_none() {
         return super::query_error(&format!("cannot read the tracking table {table}"), error);
     } else {

@@ -173,6 +173,9 @@ pub struct ReinitOptions {
     /// without running them, and forget the rows above it. Without it, `reinit` only rewrites
     /// the rows the ledger already has.
     pub through: Option<u64>,
+    /// Confirm a reinit that forgets every row the ledger has (refused otherwise, exit 64:
+    /// [`crate::plan::confirm_reinit`]).
+    pub yes: bool,
     /// Plan and report, changing nothing.
     pub dry_run: bool,
     /// How long to wait for the migration lock held by another run.
@@ -181,6 +184,7 @@ pub struct ReinitOptions {
 
 setters!(ReinitOptions {
     through: Option<u64>,
+    yes: bool,
     dry_run: bool,
     lock_wait: Duration,
 });
@@ -189,6 +193,7 @@ impl Default for ReinitOptions {
     fn default() -> Self {
         ReinitOptions {
             through: None,
+            yes: false,
             dry_run: false,
             lock_wait: DEFAULT_LOCK_WAIT,
         }

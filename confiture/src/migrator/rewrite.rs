@@ -133,6 +133,7 @@ impl Migrator {
             |rows| {
                 let plan = plan::reinit(set, rows, options.through, first_version)?;
                 plan::check_reinit_files(set, &plan, &errors)?;
+                plan::confirm_reinit(set, &plan, options.yes)?;
                 let unrecorded = plan
                     .unrecorded
                     .iter()

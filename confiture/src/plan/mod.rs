@@ -24,7 +24,8 @@ mod up;
 
 pub use down::{check_down_files, check_down_request, down, DownPlan, DownRequest, Rollback};
 pub use rewrite::{
-    baseline, check_reinit_files, reinit, BaselinePlan, ReinitAction, ReinitPlan, ReinitStep,
+    baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,
+    ReinitStep,
 };
 pub use up::{
     check_history, check_up_files, check_up_request, divergences, snapshot_missing_help, up,

@@ -2,7 +2,7 @@
 
 use super::{check_version, invalid_files, lint_help};
 use crate::diagnostic::Diagnostic;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::files::{Migration, MigrationSet};
 use crate::history::{FileErrors, History, Recorded, State};
 use crate::ledger::{LedgerRow, NewRow, Rewrite, RowKind, RowUpdate};
@@ -218,6 +218,45 @@ pub fn reinit<'a>(
         unrecorded,
         through,
     })
+}
+
+/// The one confirmation of `reinit`: a plan that forgets every row the ledger has (at least
+/// one) needs `yes`, as `down` needs it to roll back everything. A directory sharing no
+/// migration with the ledger — empty, another project's, not checked out yet, a mistyped
+/// `--migrations-dir` — would otherwise wipe the history (`applied_at`, `applied_by`, the
+/// checksums cannot be recovered) and the next `up` would run every migration again.
+/// Refused as a usage error (exit 64), naming the rows it would forget; a dry run too, as
+/// `down --target 0 --dry-run` is.
+pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> Result<()> {
+    let rows: Vec<&ReinitStep<'_>> = plan.steps.iter().filter(|s| s.row.is_some()).collect();
+    let forgets_all = !rows.is_empty() && rows.iter().all(|s| s.action == ReinitAction::Forget);
+    if yes || !forgets_all {
+        return Ok(());
+    }
+    let ids: Vec<String> = rows
+        .iter()
+        .filter_map(|s| s.row)
+        .map(|r| {
+            let id = crate::display::migration_id(&r.version, &r.name);
+            crate::display::escape(&format!("{id}, applied {}", r.applied_at)).into_owned()
+        })
+        .collect();
+    let dir = crate::display::escape(&crate::display::path_text(&set.dir)).into_owned();
+    let files = set.migrations.len();
+    let message = format!(
+        "reinit would forget every row of the ledger, all {}: {dir} has no migration any of them records",
+        ids.len()
+    );
+    let mut error = Error::usage(message);
+    for id in crate::display::cut(ids) {
+        error = error.with_detail(id);
+    }
+    Err(error.with_help(format!(
+        "check that {dir} ({files} migration{}) is this database's migrations directory; to forget \
+         every row anyway add --yes (their applied_at and checksums cannot be recovered, and the \
+         next `migrate up` runs every migration of {dir})",
+        if files == 1 { "" } else { "s" }
+    )))
 }
 
 /// Refuses (exit 5) a `reinit` that would write the checksum of a file with errors — a row it

@@ -1338,3 +1338,65 @@ fn drift_is_not_stopped_by_a_broken_draft_it_does_not_replay() {
         .stderr_has("002_b.up.sql")
         .stderr_lacks("scratch database");
 }
+
+/// `reinit` pointed at a directory that has none of the ledger's migrations — empty, another
+/// project's (same numbers, other names), a mistyped `--migrations-dir` — would forget every
+/// row, and the next `up` would run every migration again: refused (exit 64) without `--yes`,
+/// naming the rows, its dry run too; a reinit that keeps some row is not asked to confirm.
+#[test]
+fn reinit_that_would_forget_every_row_needs_yes() {
+    let db = TestDb::new("hi_reinit_all");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    std::fs::create_dir_all(project.path("empty")).expect("empty dir");
+    project.write("other/001_x.up.sql", "CREATE TABLE x (id int);\n");
+    project.write("other/001_x.down.sql", "DROP TABLE x;\n");
+    let before = row_details(&db);
+    for dir in ["empty", "other"] {
+        for dry in [&["--dry-run"][..], &[]] {
+            let mut args = vec!["migrate", "reinit", "--migrations-dir", dir];
+            args.extend_from_slice(dry);
+            project
+                .run_on(&db, &args)
+                .code(exit::USAGE)
+                .stderr_has("would forget every row of the ledger, all 2")
+                .stderr_has("001_a, applied ")
+                .stderr_has("002_b, applied ")
+                .stderr_has("add --yes");
+            assert_eq!(row_details(&db), before, "{dir} {dry:?}: nothing forgotten");
+        }
+    }
+    // With --through, forgetting every row to record others is the same wipe.
+    project
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "reinit",
+                "--migrations-dir",
+                "other",
+                "--through",
+                "1",
+            ],
+        )
+        .code(exit::USAGE)
+        .stderr_has("would forget every row");
+    // A directory that still has one of them: forgetting the other needs no confirmation.
+    project.remove("db/migrations/002_b.up.sql");
+    project.remove("db/migrations/002_b.down.sql");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:a"]);
+    // Confirmed, it forgets them.
+    project
+        .run_on(
+            &db,
+            &["migrate", "reinit", "--migrations-dir", "empty", "--yes"],
+        )
+        .code(exit::SUCCESS)
+        .stdout_has("001_a");
+    assert!(ledger(&db).is_empty());
+}

@@ -239,3 +239,86 @@ fn rows_without_a_checksum_are_said_to_be_unverifiable() {
         .json();
     assert_eq!(doc["unverified"], serde_json::json!([]), "{doc}");
 }
+
+/// A project whose third migration runs without a transaction (its statements commit one by
+/// one, its row written after them).
+fn with_a_no_transaction_migration() -> Project {
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    project.migration(
+        "003_c",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY ia ON a (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS ia;\n",
+    );
+    project
+}
+
+/// h12 D3: a ledger every command could read but whose rows cannot be written — a column
+/// confiture writes dropped (`slug`, which the read does not select), a view in its place
+/// (not insertable, or insertable: the ledger is a table), a CHECK of its own on an extra
+/// column, a trigger refusing inserts — let a no-transaction migration commit and then fail to
+/// record it ("every statement was committed, but the migration is not recorded"), and every
+/// later `up` failed on it. Each is now refused with nothing run: the shape by the read
+/// (`status` too), the rest by the row tried before the migration's statements.
+#[test]
+fn a_ledger_that_cannot_take_the_row_is_refused_before_a_no_transaction_migration_runs() {
+    let broken: [(&str, &str, bool); 5] = [
+        ("no_slug", "ALTER TABLE tb_confiture DROP COLUMN slug", true),
+        (
+            "distinct_view",
+            "CREATE SCHEMA real; ALTER TABLE tb_confiture SET SCHEMA real; \
+             CREATE VIEW public.tb_confiture AS SELECT DISTINCT * FROM real.tb_confiture",
+            true,
+        ),
+        (
+            "plain_view",
+            "CREATE SCHEMA real; ALTER TABLE tb_confiture SET SCHEMA real; \
+             CREATE VIEW public.tb_confiture AS SELECT * FROM real.tb_confiture",
+            true,
+        ),
+        (
+            "check",
+            "ALTER TABLE tb_confiture ADD COLUMN env text; UPDATE tb_confiture SET env = 'x'; \
+             ALTER TABLE tb_confiture ADD CONSTRAINT ck CHECK (env IS NOT NULL)",
+            false,
+        ),
+        (
+            "trigger",
+            "CREATE FUNCTION no_rows() RETURNS trigger LANGUAGE plpgsql AS \
+             $$BEGIN RAISE EXCEPTION 'ledger closed'; END$$; \
+             CREATE TRIGGER closed BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION no_rows()",
+            false,
+        ),
+    ];
+    let project = with_a_no_transaction_migration();
+    for (name, breaking, shape) in broken {
+        let db = TestDb::new(&format!("li_shape_{name}"));
+        project
+            .run_on(&db, &["migrate", "up", "--target", "2"])
+            .code(exit::SUCCESS);
+        db.connect().batch_execute(breaking).unwrap();
+        let status = project.run_on(&db, &["migrate", "status"]);
+        if shape {
+            status.code(exit::INVALID);
+        } else {
+            status.code(exit::PENDING);
+        }
+        let up = project.run_on(&db, &["migrate", "up"]);
+        up.code(exit::INVALID)
+            .stderr_lacks("every statement was committed");
+        if !shape {
+            up.stderr_has("refuses the row of migration 003_c, which was not run");
+        }
+        assert!(!db.has_relation("ia"), "{name}: 003_c did not run");
+    }
+    // A ledger from before confiture 0.17 (no `applied_by`) takes the row: upgraded first.
+    let db = TestDb::new("li_shape_pre017");
+    db.connect()
+        .batch_execute(&format!("{PRE_017_LEDGER}; CREATE TABLE a (id int); CREATE TABLE b (id int); INSERT INTO tb_confiture (slug, version, name) VALUES ('a_001', '001', 'a'), ('b_002', '002', 'b')"))
+        .unwrap();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert!(db.has_relation("ia"));
+    assert_eq!(db.ledger().unwrap().len(), 3);
+}

@@ -232,6 +232,7 @@ pub(super) fn run_statements(
     if let Some(index) = recreated {
         return Err(invalid_index_left_behind(step, index));
     }
+    try_row(client, settings, step)?;
     client
         .batch_execute(&format!(
             "{RESET_SESSION} {}",
@@ -387,6 +388,62 @@ pub(super) fn run_statements(
         duration: Some(start.elapsed()),
         attempts: 1,
     })
+}
+
+/// Before an `up` step runs: its ledger row, inserted in a transaction rolled back at once.
+/// Its statements commit one by one and its row comes after them, so a ledger that refuses the
+/// row (a CHECK or trigger of its own, a column or privilege the catalog read did not show)
+/// must refuse it now, with nothing run, not after the statements committed, unrecorded (the
+/// next `up` would run them again). A `down` step's row is a `DELETE` the read's privilege
+/// check already covers.
+fn try_row(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+) -> Result<(), StepFailure> {
+    if step.direction != Direction::Up {
+        return Ok(());
+    }
+    let m = step.migration;
+    let insert = crate::ledger::insert_sql(
+        &settings.table,
+        step.ledger_version,
+        &m.name,
+        &m.up.checksum,
+        crate::ledger::RowKind::Applied,
+        "0",
+    );
+    let trial = format!(
+        "BEGIN; {} {} {insert};",
+        crate::db::OWN_STATEMENT_BOUNDS,
+        ledger_lock_wait_sql(settings),
+    );
+    let tried = client.batch_execute(&trial);
+    // Whatever happened, the row is never kept (the rollback of an aborted transaction too).
+    let rolled_back = client.batch_execute("ROLLBACK");
+    let Err(e) = tried else {
+        return rolled_back.map_err(|e| lost_part_way(settings, step, e, 0, false));
+    };
+    if is_connection_lost(&e) {
+        return Err(lost_part_way(settings, step, e, 0, false));
+    }
+    let holders = ledger_lock_holders(client, settings, step, &e);
+    let mut script = Script::new();
+    script.push_sql(&trial);
+    let mut f = super::failure::record_failure(settings, step, &script, e);
+    if !holders.is_empty() {
+        f = ledger_locked(settings, step, f, holders);
+    }
+    f.error.message = format!(
+        "the tracking table {} refuses the row of migration {}, which was not run",
+        settings.table,
+        m.id()
+    );
+    f.error = f.error.with_detail(
+        "it runs without a transaction, its row written after its statements commit: the row \
+         was tried first, and rolled back",
+    );
+    Err(f)
 }
 
 /// What to do of the statements a no-transaction migration committed before it stopped.
