@@ -960,9 +960,9 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
     }
     if !report.out_of_order.is_empty() {
         lines.push(format!(
-            "help: pending migrations {} are older than the newest applied one: renumber them, or apply with {}",
+            "help: pending migrations {} are older than the newest applied one: {}",
             render::versions(&report.out_of_order),
-            hint::command("migrate up --allow-out-of-order")
+            confiture::plan::out_of_order_help(report.applied.last().map(String::as_str))
         ));
     }
     lines

@@ -128,12 +128,17 @@ fn confirm_everything(
                     .to_string()
             } else if reachable < applied {
                 format!(
-                    "run {} to roll back every migration applied since the schema snapshot; \
-                     the rows below `first_version` are squashed and stay",
+                    "run {} to roll back every migration applied since the schema snapshot \
+                     (their down files run, dropping their objects); the rows below \
+                     `first_version` are squashed and stay",
                     every_one(reachable)
                 )
             } else {
-                format!("run {} to roll back every one", every_one(applied))
+                format!(
+                    "to roll back every one, run {}: each migration's down file runs, dropping \
+                     every migration's objects",
+                    every_one(applied)
+                )
             };
             Err(Error::usage(format!(
                 "--steps {steps} is more than the {applied} applied migration(s): it would roll \
@@ -147,12 +152,14 @@ fn confirm_everything(
 
 /// The commands that roll back every migration of this database that `--steps` can reach
 /// (`count`): suggested commands, so that the CLI addresses them to this database — in a
-/// fleet to this target alone, whose count this is (`hint::Invocation`).
+/// fleet to this target alone, whose count this is (`hint::Invocation`). The `--yes` form
+/// first: confirming "everything" is the point of the refusals that name it (a `--steps 20`
+/// typed for `--steps 2`), and the `--steps` form rolls back as much without asking.
 fn every_one(count: usize) -> String {
     format!(
         "{} (or {})",
-        crate::hint::command(&format!("migrate down --steps {count}")),
-        crate::hint::command("migrate down --target 0 --yes")
+        crate::hint::command("migrate down --target 0 --yes"),
+        crate::hint::command(&format!("migrate down --steps {count}"))
     )
 }
 

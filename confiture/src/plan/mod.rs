@@ -28,8 +28,8 @@ pub use rewrite::{
     ReinitStep,
 };
 pub use up::{
-    check_history, check_up_files, check_up_request, divergences, snapshot_missing_help, up,
-    UpPlan, UpRequest, ABSENT_OBJECT_SQLSTATES,
+    check_history, check_up_files, check_up_request, divergences, out_of_order_help,
+    snapshot_missing_help, up, UpPlan, UpRequest, ABSENT_OBJECT_SQLSTATES,
 };
 
 /// The command that accepts the files as they are, as hints name it: `reinit` without

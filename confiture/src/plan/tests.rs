@@ -536,12 +536,14 @@ fn steps_beyond_the_applied_migrations_need_yes() {
             .contains("--steps 10 is more than the 3 applied"),
         "{err}"
     );
-    // The command the help names works as it is: `--steps 3` needs no `--yes`.
+    // The help leads with the form that confirms (a `--steps 10` typed for `--steps 1` is
+    // what the refusal is for), says what it drops, and each command works as it is.
     let help = err.help.unwrap_or_default();
     assert!(
-        help.contains(
-            "run `cargo confiture migrate down --steps 3` \
-             (or `cargo confiture migrate down --target 0 --yes`)"
+        help.starts_with(
+            "to roll back every one, run `cargo confiture migrate down --target 0 --yes` \
+             (or `cargo confiture migrate down --steps 3`): each migration's down file runs, \
+             dropping every migration's objects"
         ) && !help.contains("--steps 3 --yes"),
         "{help}"
     );
@@ -616,15 +618,15 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
     assert!(err
         .help
         .unwrap_or_default()
-        .contains("`cargo confiture migrate down --steps 3` (or "));
+        .contains("`cargo confiture migrate down --target 0 --yes` (or `cargo confiture migrate down --steps 3`)"));
     for steps in [4, 5, 6] {
         let err = ask(None, Some(steps), true).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Irreversible, "{err}");
         let help = err.help.unwrap_or_default();
         assert!(
             help.contains(
-                "`cargo confiture migrate down --steps 3` \
-                 (or `cargo confiture migrate down --target 0 --yes`)"
+                "`cargo confiture migrate down --target 0 --yes` \
+                 (or `cargo confiture migrate down --steps 3`)"
             ),
             "{help}"
         );
@@ -1093,8 +1095,8 @@ fn a_squashed_row_cannot_be_rolled_back() {
     let help = err.help.unwrap_or_default();
     assert!(
         help.contains(
-            "`cargo confiture migrate down --steps 1` \
-             (or `cargo confiture migrate down --target 0 --yes`)"
+            "`cargo confiture migrate down --target 0 --yes` \
+             (or `cargo confiture migrate down --steps 1`)"
         ),
         "{help}"
     );

@@ -220,16 +220,28 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
             "{} pending migration(s) out of order",
             out_of_order.len()
         ));
-        help.push(format!(
-            "renumber the out-of-order migrations above {newest} (rename both files), \
-             or run with `--allow-out-of-order` to apply them anyway"
-        ));
+        help.push(out_of_order_help(Some(&newest)));
     }
     let message = format!(
         "the database's migration history does not match the migration files: {}",
         counts.join(", ")
     );
     Err(Error::diverged(message, Diverged::new(found)).with_help(help.join("; ")))
+}
+
+/// What to do about pending migrations older than the newest applied one (`newest`, its
+/// version, when known): the one text of `up`'s refusal and `status`'s help. A pending
+/// migration below an applied one is, after a merge, usually the one that came from the main
+/// branch — already applied on other databases, where a renumbered copy would be
+/// `renumbered` and refused — so renumbering is only for a migration applied nowhere yet.
+pub fn out_of_order_help(newest: Option<&str>) -> String {
+    let above = newest.map_or("the newest applied one".to_string(), |v| v.to_string());
+    format!(
+        "renumber an out-of-order migration above {above} (rename both files) only if it is \
+         not applied anywhere yet — usually your own, unmerged one; one that came from another \
+         branch may already be applied elsewhere: apply it here with {}",
+        crate::hint::command("migrate up --allow-out-of-order")
+    )
 }
 
 /// Plans `up`: refuses a diverged history, then takes the pending migrations in version order,

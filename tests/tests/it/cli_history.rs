@@ -137,15 +137,20 @@ fn down_target_below_first_version_plans_as_steps_does() {
             .code(exit::IRREVERSIBLE)
             .stderr_has("squashed: 002_two")
             .stderr_has(
-                "`cargo confiture migrate down --steps 2 --database-url <URL>` (or \
-                 `cargo confiture migrate down --target 0 --yes --database-url <URL>`) rolls \
+                "`cargo confiture migrate down --target 0 --yes --database-url <URL>` (or \
+                 `cargo confiture migrate down --steps 2 --database-url <URL>`) rolls \
                  back every migration",
             );
     }
     project
         .run_on(&db, &["migrate", "down", "--steps", "5"])
         .code(exit::USAGE)
-        .stderr_has("run `cargo confiture migrate down --steps 2 --database-url <URL>` (or ")
+        .stderr_has(
+            "run `cargo confiture migrate down --target 0 --yes --database-url <URL>` (or \
+             `cargo confiture migrate down --steps 2 --database-url <URL>`) to roll back every \
+             migration applied since the schema snapshot (their down files run, dropping their \
+             objects)",
+        )
         .stderr_lacks("--steps 2 --yes");
     assert_eq!(ledger(&db), before, "nothing was written");
 

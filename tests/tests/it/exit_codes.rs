@@ -412,10 +412,20 @@ fn exit_7_when_a_pending_migration_is_out_of_order() {
         .stdout_has("out of order")
         // The pending one is named as pending (it read as the newest applied).
         .stderr_has("pending migrations 002 are older than the newest applied one");
+    // After a merge the pending one is usually main's, applied elsewhere: renumbering it is
+    // for a migration applied nowhere yet, and `status` and `up` say so with one text.
+    let caveat = "above 003 (rename both files) only if it is not applied anywhere yet — \
+                  usually your own, unmerged one; one that came from another branch may \
+                  already be applied elsewhere: apply it here with \
+                  `cargo confiture migrate up --allow-out-of-order --database-url <URL>`";
+    project
+        .run_on(&db, &["migrate", "status"])
+        .stderr_has(caveat);
     project
         .run_on(&db, &["migrate", "up"])
         .code(exit::DIVERGED)
-        .stderr_has("002");
+        .stderr_has("002")
+        .stderr_has(caveat);
     project
         .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
         .code(exit::SUCCESS);

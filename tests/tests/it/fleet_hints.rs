@@ -185,7 +185,9 @@ fn a_targets_commands_keep_the_environment_it_was_reached_with() {
     ops(&["down", "--steps", "9"])
         .code(exit::USAGE)
         .stderr_has(&down)
-        .stderr_has(&format!("`cargo confiture migrate down --steps 3 {lost}"));
+        .stderr_has(&format!(
+            "`cargo confiture migrate down --target 0 --yes {lost}"
+        ));
     let doc = ops(&["down", "--steps", "9", "--format", "json"])
         .code(exit::USAGE)
         .json();

@@ -817,20 +817,22 @@ fn a_fleet_down_beyond_one_tenants_migrations_suggests_a_command_for_that_tenant
         [
             "migrate",
             "down",
-            "--steps",
-            "1",
+            "--target",
+            "0",
+            "--yes",
             "--database-url",
             url.as_str(),
             "--schema",
             "tenant_b"
         ]
     );
+    // The `--yes` form first (what the refusal asks for), then the `--steps` one.
     let both = suggested(
-        &run.stderr[run.stderr.find("--steps 1").expect("the first")..],
+        &run.stderr[run.stderr.find("--yes").expect("the first")..],
         "down",
         &url,
     );
-    assert_eq!(both[2..5], ["--target", "0", "--yes"], "{both:?}");
+    assert_eq!(both[2..4], ["--steps", "1"], "{both:?}");
     assert!(both.ends_with(&["--schema".to_string(), "tenant_b".to_string()]));
 
     // The same in JSON: the tenant's entry carries the command for it.
