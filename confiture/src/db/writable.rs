@@ -199,12 +199,28 @@ fn lift(
     use crate::ledger::quote_ident;
     let set = format!("SET {setting} = {value}");
     let (database, role) = (quote_ident(database), quote_ident(role));
+    // Pasted into a session of that database or role, the `ALTER` runs in a transaction the
+    // setting made read-only ("cannot execute ALTER DATABASE in a read-only transaction"):
+    // one that says `READ WRITE` runs it there too, and anywhere else alike.
+    let writable = |alter: String| {
+        if setting == "default_transaction_read_only" {
+            format!("BEGIN READ WRITE; {alter}; COMMIT;")
+        } else {
+            alter
+        }
+    };
     match setting_source {
-        "database" => format!("it is set for the database: ALTER DATABASE {database} {set}"),
-        "user" => format!("it is set for the role {role}: ALTER ROLE {role} {set}"),
+        "database" => format!(
+            "it is set for the database: {}",
+            writable(format!("ALTER DATABASE {database} {set}"))
+        ),
+        "user" => format!(
+            "it is set for the role {role}: {}",
+            writable(format!("ALTER ROLE {role} {set}"))
+        ),
         "database user" => format!(
-            "it is set for the role {role} in this database: ALTER ROLE {role} IN DATABASE \
-             {database} {set}"
+            "it is set for the role {role} in this database: {}",
+            writable(format!("ALTER ROLE {role} IN DATABASE {database} {set}"))
         ),
         "client" => format!(
             "it is set by the connection's options (`options=-c {setting}=...` in {source}, or \

@@ -6,7 +6,7 @@ use crate::apply_support;
 use std::time::{Duration, Instant};
 
 use apply_support::{recorder, Dir, TestDb};
-use confiture::migrate::{no_progress, DownOptions, Progress, UpOptions};
+use confiture::migrate::{no_progress, BaselineOptions, DownOptions, Progress, UpOptions};
 use confiture::{ErrorKind, Reason};
 
 #[test]
@@ -876,5 +876,90 @@ fn a_locked_ledger_row_later_in_a_message_fails_that_step_after_the_others_commi
         let other_committed = if direction == "down" { "003" } else { "002" };
         assert_eq!(m.committed, [other_committed], "{direction}");
         assert_eq!(db.ledger(), ["001:a", "002:b"], "{direction}");
+    }
+}
+
+/// A no-transaction migration whose every statement committed, and whose ledger row was then
+/// not written — its lock wait ran out (exit 6), or the connection dropped while the row
+/// waited (exit 3) — is applied but for its row: the help records it without running it
+/// (`migrate baseline --through V`), never "run the command again", which ran a data
+/// migration a second time (h11 D8: 1000 became 100000). Following that help leaves the data
+/// as the one run made it.
+#[test]
+fn a_no_transaction_migration_that_committed_everything_but_its_row_is_recorded_not_run_again() {
+    for lost in [false, true] {
+        let case = if lost { "connection lost" } else { "lock wait" };
+        let db = TestDb::new("notxbaseline");
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "money",
+            "CREATE TABLE money (a numeric);\nINSERT INTO money VALUES (10);\n",
+            "DROP TABLE money;\n",
+        );
+        dir.migration(
+            "002",
+            "cents",
+            "-- confiture:no-transaction\nDO $$ BEGIN UPDATE money SET a = a * 100; COMMIT; END $$;\n",
+            "-- confiture:no-transaction\nDO $$ BEGIN UPDATE money SET a = a / 100; COMMIT; END $$;\n",
+        );
+        db.migrator(&dir)
+            .up(&UpOptions::default().target(Some(1)), &mut no_progress)
+            .unwrap();
+        let mut other = db.client_as("ledger-holder");
+        other
+            .batch_execute("BEGIN; LOCK TABLE public.tb_confiture IN SHARE MODE")
+            .unwrap();
+        let mut env = apply_support::environment(&db.name);
+        env.application_name = "notx-deploy".to_string();
+        let path = dir.path.clone();
+        let wait = Duration::from_millis(if lost { 20_000 } else { 300 });
+        let runner = std::thread::spawn(move || {
+            apply_support::migrator_for(env, &path)
+                .up(&UpOptions::default().lock_wait(wait), &mut no_progress)
+                .map(drop)
+                .map_err(|failed| failed.error)
+        });
+        if lost {
+            // Its row waits for the lock: end the run's session there.
+            let mut watcher = db.client();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let pid = loop {
+                if let Some(pid) = apply_support::value(
+                    &mut watcher,
+                    "SELECT pid::text FROM pg_stat_activity WHERE application_name = \
+                     'notx-deploy' AND wait_event_type = 'Lock'",
+                ) {
+                    break pid;
+                }
+                assert!(Instant::now() < deadline, "the row never waited");
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            watcher
+                .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
+                .unwrap();
+        }
+        let failed = runner.join().unwrap().unwrap_err();
+        other.batch_execute("ROLLBACK").unwrap();
+        let expected = if lost {
+            ErrorKind::Connection
+        } else {
+            ErrorKind::LockTimeout
+        };
+        assert_eq!(failed.kind, expected, "{case}: {failed:?}");
+        assert_eq!(db.ledger(), ["001:money"], "{case}");
+        let help = failed.help.clone().unwrap_or_default();
+        assert!(
+            help.contains("`cargo confiture migrate baseline --through 002 "),
+            "{case}: {help}"
+        );
+        assert!(!help.contains("run the command again"), "{case}: {help}");
+        // The help's next step: recorded, not run again.
+        db.migrator(&dir)
+            .baseline(&BaselineOptions::through(2), &mut no_progress)
+            .unwrap();
+        assert_eq!(db.ledger(), ["001:money", "002:cents"], "{case}");
+        let amount = apply_support::value(&mut db.client(), "SELECT a::text FROM money");
+        assert_eq!(amount.as_deref(), Some("1000"), "{case}: ran once");
     }
 }

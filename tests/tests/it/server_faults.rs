@@ -731,14 +731,14 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
         (
             format!("ALTER ROLE \"{name}\" IN DATABASE \"{}\" SET", db.name),
             format!("ALTER ROLE \"{name}\" IN DATABASE {} SET", db.name),
-            "in this database: ALTER ROLE",
+            "in this database: BEGIN READ WRITE; ALTER ROLE",
         ),
     ];
     for (set, lift, source) in levels {
         admin()
             .batch_execute(&format!("{set} default_transaction_read_only = on"))
             .expect("make the sessions read-only");
-        let lift = format!("{lift} default_transaction_read_only = off");
+        let lift = format!("BEGIN READ WRITE; {lift} default_transaction_read_only = off; COMMIT;");
         let run = project.run(&["migrate", "up", "--database-url", &url]);
         run.code(3)
             .stderr_has("is read-only (transaction_read_only is on); nothing was run")
@@ -747,9 +747,13 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
         if !set.starts_with("ALTER DATABASE") {
             run.stderr_lacks("ALTER DATABASE");
         }
-        admin()
+        // Pasted where the user is: a session of that database, as that role, which the
+        // setting makes read-only.
+        let mut there =
+            postgres::Client::connect(&url, postgres::NoTls).expect("connect as the role");
+        there
             .batch_execute(&lift)
-            .unwrap_or_else(|e| panic!("the help's command `{lift}` fails: {e}"));
+            .unwrap_or_else(|e| panic!("the help's command `{lift}` fails in that session: {e}"));
         project
             .run(&["migrate", "up", "--database-url", &url])
             .code(0);

@@ -911,6 +911,23 @@ pub(super) fn server_details(db: &DbError) -> Vec<String> {
     details
 }
 
+/// The next step for a no-transaction migration going up whose every statement committed and
+/// whose ledger row was not written: it is applied but for its row, so it is recorded without
+/// running it. Running it again would run its statements a second time (a data migration's
+/// `UPDATE` twice; a `CREATE INDEX CONCURRENTLY` failing on the index it made).
+pub(super) fn record_without_running(step: &Step<'_>) -> String {
+    format!(
+        "every statement of {} committed: check that the schema has what it makes, then record \
+         it without running it: {} (not `migrate up`, which would run its statements a second \
+         time)",
+        step.migration.id(),
+        crate::hint::command(&format!(
+            "migrate baseline --through {}",
+            step.migration.version_text
+        ))
+    )
+}
+
 /// How many sessions in the way of a ledger row an error names.
 const MAX_LEDGER_HOLDERS: usize = 5;
 
@@ -992,10 +1009,21 @@ pub(super) fn ledger_locked(
             ),
         ),
     };
-    error.help = Some(format!(
-        "wait for {that} to finish and run {AGAIN} (or raise --lock-wait); if \
-         it is stuck, end it with {terminate}"
-    ));
+    let committed_all = step.direction == Direction::Up
+        && step.file().mode == TransactionMode::NoTransaction
+        && settings.scratch.is_none();
+    error.help = Some(if committed_all {
+        // Only a no-transaction migration's row waits after its statements: they committed.
+        format!(
+            "wait for {that} to finish (if it is stuck, end it with {terminate}); then {}",
+            record_without_running(step)
+        )
+    } else {
+        format!(
+            "wait for {that} to finish and run the command again (or raise --lock-wait); if \
+             it is stuck, end it with {terminate}"
+        )
+    });
     let error = error.with_reason(crate::error::Reason::Lock {
         database: None,
         holders,

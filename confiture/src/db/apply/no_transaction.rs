@@ -370,13 +370,26 @@ pub(super) fn run_statements(
         let mut script = Script::new();
         script.push_sql(&record);
         let mut f = super::failure::record_failure(settings, step, &script, e);
+        let up = step.direction == Direction::Up;
         if !holders.is_empty() {
+            // Going up, its help records the migration without running it again.
             f = ledger_locked(settings, step, f, holders);
-            if let Some(help) = f.error.help.as_mut().filter(|_| settings.scratch.is_none()) {
+            if let Some(help) = f
+                .error
+                .help
+                .as_mut()
+                .filter(|_| settings.scratch.is_none() && !up)
+            {
                 help.push_str(
                     "; what it committed stays: undo it, or make its statements safe to run twice",
                 );
             }
+        } else if up && settings.scratch.is_none() {
+            let record = super::failure::record_without_running(step);
+            f.error.help = Some(match f.error.help.take() {
+                Some(help) => format!("{help}; {record}"),
+                None => record,
+            });
         }
         f.error = f.error.with_detail(format!(
             "every statement was committed, but {}",
@@ -485,7 +498,18 @@ fn lost_part_way(
         (false, false) => format!("{acknowledged}; {recorded}"),
     };
     failure.error.details = vec![detail];
-    if (completed > 0 || running) && settings.scratch.is_none() {
+    let committed_all = completed == count && !running && step.direction == Direction::Up;
+    if committed_all && settings.scratch.is_none() {
+        // Applied but for its row, unless the server wrote the row: `up` would run it again.
+        failure.error.help = Some(format!(
+            "run {} to see whether {} is recorded (the server may have written its row); if it \
+             is pending, {}; then {} for the migrations after it",
+            crate::hint::command("migrate status"),
+            step.migration.id(),
+            super::failure::record_without_running(step),
+            crate::hint::command("migrate up")
+        ));
+    } else if (completed > 0 || running) && settings.scratch.is_none() {
         let (status, again) = match step.direction {
             Direction::Up => ("migrate status", "migrate up"),
             Direction::Down => ("migrate status", "migrate down"),
