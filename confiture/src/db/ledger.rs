@@ -67,6 +67,12 @@ pub(crate) fn read_unless_stopped(
     // and ends with it, whatever happens. `row_security` on: where row-level security applies
     // to the ledger, the read is refused below ([`row_security_refusal`]) rather than failing
     // as a missing privilege would (`row_security = off` makes such a read an error).
+    // `applied_by` (absent from a ledger made before confiture 0.17) is read by name inside a
+    // `LATERAL` subquery: the table's own column when it has one, else the NULL of the
+    // one-row relation beside it, whose name the subquery sees from outside. Same text as the
+    // row's `to_jsonb(...) ->> 'applied_by'` gave, without building a JSON value of every row
+    // (half the server's time for 1,000 rows on a new backend); the planner flattens it to a
+    // scan and a sort.
     let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
     let sql = format!(
         "{own} SET LOCAL lock_timeout = '{wait_ms}ms'; SET LOCAL row_security = on;\n\
@@ -90,12 +96,14 @@ pub(crate) fn read_unless_stopped(
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
-         SELECT version, name, \
+         SELECT l.version, l.name, l.confiture_applied_at, l.execution_time_ms, l.checksum, \
+         l.applied_by \
+         FROM (SELECT CAST(NULL AS pg_catalog.text) AS applied_by) AS confiture_absent, \
+         LATERAL (SELECT version, name, \
          to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
-         'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
-         execution_time_ms, checksum, \
-         pg_catalog.to_jsonb(confiture_ledger_row) OPERATOR(pg_catalog.->>) 'applied_by' \
-         FROM {quoted} AS confiture_ledger_row ORDER BY {order}",
+         'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') AS confiture_applied_at, \
+         execution_time_ms, checksum, CAST(applied_by AS pg_catalog.text) AS applied_by, \
+         pk_confiture, applied_at FROM {quoted}) AS l ORDER BY {order}",
         order = crate::ledger::APPLICATION_ORDER,
         name = literal(&table.quoted()),
         quoted = table.quoted(),

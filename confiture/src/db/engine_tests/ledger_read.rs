@@ -92,6 +92,46 @@ fn reads_rows_written_by_confiture_in_order_of_application() {
     assert_eq!(read.rows[0].applied_at, "2026-01-20T14:22:00+00:00");
 }
 
+/// `applied_by` is read by name when the ledger has it, whatever its type, and is `None` for a
+/// ledger made before confiture 0.17, which has no such column: one query for both.
+#[test]
+fn applied_by_is_read_whether_the_column_is_there_or_not_and_whatever_its_type() {
+    let db = TestDb::new("cft_ledger");
+    let mut setup = db.client();
+    create_confiture_ledger(&mut setup, None);
+    record_applied(
+        &mut setup,
+        "tb_confiture",
+        "001",
+        "first",
+        None,
+        "2026-01-15 10:30:00+00",
+    );
+    let read_back = |db: &TestDb| {
+        let mut client = connect(db);
+        let read = ledger::read(&mut client, &TrackingTable::default())
+            .unwrap()
+            .expect("ledger exists");
+        assert_eq!(read.rows.len(), 1);
+        let row = read.rows[0].clone();
+        assert_eq!((row.version.as_str(), row.name.as_str()), ("001", "first"));
+        assert_eq!(row.applied_at, "2026-01-15T10:30:00+00:00");
+        row.applied_by
+    };
+    assert_eq!(read_back(&db).as_deref(), Some("postgres"));
+    setup
+        .batch_execute("ALTER TABLE tb_confiture DROP COLUMN applied_by")
+        .unwrap();
+    assert_eq!(read_back(&db), None, "a ledger from before confiture 0.17");
+    setup
+        .batch_execute(
+            "ALTER TABLE tb_confiture ADD COLUMN applied_by integer; \
+             UPDATE tb_confiture SET applied_by = 7",
+        )
+        .unwrap();
+    assert_eq!(read_back(&db).as_deref(), Some("7"), "an altered ledger");
+}
+
 #[test]
 fn finds_an_unqualified_ledger_through_search_path() {
     let db = TestDb::new("cft_ledger");
