@@ -1020,7 +1020,7 @@ pub(super) fn ledger_locked(
         )
     } else {
         format!(
-            "wait for {that} to finish and run the command again (or raise --lock-wait); if \
+            "wait for {that} to finish and run {AGAIN} (or raise --lock-wait); if \
              it is stuck, end it with {terminate}"
         )
     });
