@@ -286,6 +286,12 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
                         // What `up` says too; the lines below name what was dropped.
                         out.error_text(&error);
                     }
+                } else {
+                    // The command's thread is printing a fleet's report: not cut short.
+                    let owed = owed();
+                    let _ = PAID.wait_timeout_while(owed, REPORT_WAIT, |_| {
+                        FLEET_REPORT_OWED.load(Ordering::SeqCst)
+                    });
                 }
                 for name in dropped {
                     Output::note_line(&format!(
