@@ -74,6 +74,10 @@ pub enum Reason {
     /// Nothing beyond the kind, the message and the diagnostics.
     #[default]
     Other,
+    /// The connection handed over with [`crate::Migrator::with_client`] is inside a
+    /// transaction block (a `BEGIN` left open, or a transaction that failed and was not rolled
+    /// back): refused before anything runs through it (exit 64), the transaction left as it is.
+    InTransaction,
     /// The failure concerns this database: it cannot be reached, was lost, is read-only.
     Database {
         /// The connection target as `user@host:port/db` (never the password).
@@ -715,7 +719,10 @@ impl Error {
             Reason::Lock { database, .. } => database.as_deref(),
             #[cfg(feature = "db")]
             Reason::Migration(m) => m.database.as_deref(),
-            Reason::Other | Reason::Diverged(_) | Reason::Irreversible(_) => None,
+            Reason::Other
+            | Reason::InTransaction
+            | Reason::Diverged(_)
+            | Reason::Irreversible(_) => None,
         }
         .or_else(|| self.data.as_ref().and_then(|d| d.database.as_deref()))
     }

@@ -199,8 +199,10 @@ impl Migrator {
     /// the ledger table and the settings): one to another database is refused on first use,
     /// in the same round trip as the reset, before anything is read or written through it
     /// (`ErrorKind::Usage`, naming both databases; `into_client` still gives it back). It
-    /// should be outside a transaction: a `BEGIN` sent by hand and left open would mix the
-    /// service's work into the first migration's transaction.
+    /// must be outside a transaction: one inside a transaction block (a `BEGIN` left open, or
+    /// a failed transaction not rolled back) is refused the same way, before the reset
+    /// (`ErrorKind::Usage`, [`Reason::InTransaction`](crate::Reason::InTransaction)), its
+    /// transaction left as it was for the caller to `COMMIT` or `ROLLBACK`.
     ///
     /// ```no_run
     /// use confiture::config::Environment;
