@@ -350,6 +350,9 @@ pub struct UpArgs {
     /// Apply migrations gated as destructive (`-- confiture:destructive`: data is lost); refused otherwise (exit 5)
     #[arg(long)]
     pub allow_destructive: bool,
+    /// Accept a database a newer release migrated further (rows above the newest migration here, and no other divergence): apply nothing of them instead of refusing (exit 7)
+    #[arg(long)]
+    pub allow_newer_database: bool,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten)]

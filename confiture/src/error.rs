@@ -74,6 +74,10 @@ pub enum Reason {
     /// Nothing beyond the kind, the message and the diagnostics.
     #[default]
     Other,
+    /// The connection handed over with [`crate::Migrator::with_client`] is inside a
+    /// transaction block (a `BEGIN` left open, or a transaction that failed and was not rolled
+    /// back): refused before anything runs through it (exit 64), the transaction left as it is.
+    InTransaction,
     /// The failure concerns this database: it cannot be reached, was lost, is read-only.
     Database {
         /// The connection target as `user@host:port/db` (never the password).
@@ -108,20 +112,23 @@ pub struct Diverged {
     /// The refusal is of a rollback (`down`): a modified migration is refused because its down
     /// file may not undo what was run.
     pub rollback: bool,
-    /// The set is embedded in a binary older than the database: the versions it lacks, and
-    /// who embedded it. Shown first: it explains the `missing` rows.
+    /// The set is older than the database (a binary's embedded set, or a directory): the
+    /// versions above its newest migration it lacks, and who embedded it. Shown first: it
+    /// explains the `missing` rows.
     pub newer_database: Option<NewerDatabase>,
 }
 
-/// A binary older than its database: the ledger records versions above the newest its
-/// embedded set has (`plan::up`/`down` find them; `Display` is the detail line).
+/// A release older than its database: the ledger records versions above the newest its
+/// migrations have — an embedded set's binary, or a migrations directory
+/// (`plan::up`/`down` find them; `Display` is the detail line). What a rolling deploy's older
+/// replicas meet once a newer one migrated; `UpOptions::allow_newer_database` accepts it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct NewerDatabase {
-    /// The Cargo package that embedded the set.
-    pub package: String,
-    /// That package's version.
-    pub package_version: String,
+    /// The Cargo package that embedded the set; `None` for a set read from a directory.
+    pub package: Option<String>,
+    /// That package's version; `None` for a set read from a directory.
+    pub package_version: Option<String>,
     /// The newest version the set has, as its file names it; `None` for an empty set.
     pub embeds_up_to: Option<String>,
     /// The versions the database records above it, as the ledger stores them.
@@ -137,9 +144,19 @@ impl NewerDatabase {
         versions: Vec<String>,
     ) -> NewerDatabase {
         NewerDatabase {
-            package: package.into(),
-            package_version: package_version.into(),
+            package: Some(package.into()),
+            package_version: Some(package_version.into()),
             embeds_up_to,
+            versions,
+        }
+    }
+
+    /// The versions a migrations directory whose newest migration is `up_to` lacks.
+    pub fn of_directory(up_to: Option<String>, versions: Vec<String>) -> NewerDatabase {
+        NewerDatabase {
+            package: None,
+            package_version: None,
+            embeds_up_to: up_to,
             versions,
         }
     }
@@ -147,20 +164,32 @@ impl NewerDatabase {
 
 impl fmt::Display for NewerDatabase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "this binary ({} {}) ",
-            self.package, self.package_version
-        )?;
-        match &self.embeds_up_to {
-            Some(newest) => write!(f, "embeds migrations up to {newest}")?,
-            None => f.write_str("embeds no migration")?,
+        match (&self.package, &self.package_version) {
+            (Some(package), Some(version)) => {
+                write!(f, "this binary ({package} {version}) ")?;
+                match &self.embeds_up_to {
+                    Some(newest) => write!(f, "embeds migrations up to {newest}")?,
+                    None => f.write_str("embeds no migration")?,
+                }
+                write!(
+                    f,
+                    "; the database also has {} applied, recorded by a newer build",
+                    self.versions.join(", ")
+                )
+            }
+            _ => {
+                match &self.embeds_up_to {
+                    Some(newest) => write!(f, "the migrations go up to {newest}")?,
+                    None => f.write_str("there is no migration")?,
+                }
+                write!(
+                    f,
+                    "; the database also has {} applied, above them: recorded by a newer \
+                     release, or their files are gone",
+                    self.versions.join(", ")
+                )
+            }
         }
-        write!(
-            f,
-            "; the database also has {} applied, recorded by a newer build",
-            self.versions.join(", ")
-        )
     }
 }
 
@@ -711,7 +740,10 @@ impl Error {
             Reason::Lock { database, .. } => database.as_deref(),
             #[cfg(feature = "db")]
             Reason::Migration(m) => m.database.as_deref(),
-            Reason::Other | Reason::Diverged(_) | Reason::Irreversible(_) => None,
+            Reason::Other
+            | Reason::InTransaction
+            | Reason::Diverged(_)
+            | Reason::Irreversible(_) => None,
         }
         .or_else(|| self.data.as_ref().and_then(|d| d.database.as_deref()))
     }

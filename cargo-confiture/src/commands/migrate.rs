@@ -61,7 +61,8 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
         .create_database(args.create_database)
-        .allow_destructive(args.allow_destructive);
+        .allow_destructive(args.allow_destructive)
+        .allow_newer_database(args.allow_newer_database);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out, interrupt),
         Selected::One(migrator) => interruptible(migrator, interrupt, MIGRATING),

@@ -79,6 +79,7 @@ mod checks;
 mod query;
 mod targets;
 
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -807,11 +808,24 @@ impl Fleet {
             },
         });
         let workers = self.jobs.min(total);
+        // A panic on a worker is the caller's (its progress callback): it stops the fleet as
+        // a failure does — no target starts after it, whatever `keep_going` — and is resumed
+        // here with its own payload once the running targets have ended.
+        let panicked = Mutex::new(None);
         std::thread::scope(|scope| {
             for _ in 0..workers {
-                scope.spawn(|| self.work(targets, connections, &state, progress, &command));
+                scope.spawn(|| {
+                    let work = || self.work(targets, connections, &state, progress, &command);
+                    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(work)) {
+                        lock(&state).stopped = true;
+                        lock(&panicked).get_or_insert(payload);
+                    }
+                });
             }
         });
+        if let Some(payload) = panicked.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            std::panic::resume_unwind(payload);
+        }
         let state = state.into_inner().unwrap_or_else(|p| p.into_inner());
         Scheduled {
             slots: state.slots,
@@ -832,7 +846,10 @@ impl Fleet {
             let (slot, index, target, shown) = {
                 let mut s = lock(state);
                 let slot = s.next;
-                let Some(&(index, target)) = targets.get(slot).filter(|_| !s.stopped) else {
+                // Poisoned: a progress callback panicked under this lock, and its worker
+                // has not marked the fleet stopped yet.
+                let stopped = s.stopped || state.is_poisoned();
+                let Some(&(index, target)) = targets.get(slot).filter(|_| !stopped) else {
                     return;
                 };
                 if self.stop_requested() {
@@ -945,7 +962,8 @@ impl Fleet {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A progress callback that panicked poisons nothing we rely on: the data stays whole.
+    // A progress callback that panicked leaves the data whole; the poison only tells the
+    // workers to start no other target (`Fleet::work`).
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 

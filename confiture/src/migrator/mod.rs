@@ -199,8 +199,10 @@ impl Migrator {
     /// the ledger table and the settings): one to another database is refused on first use,
     /// in the same round trip as the reset, before anything is read or written through it
     /// (`ErrorKind::Usage`, naming both databases; `into_client` still gives it back). It
-    /// should be outside a transaction: a `BEGIN` sent by hand and left open would mix the
-    /// service's work into the first migration's transaction.
+    /// must be outside a transaction: one inside a transaction block (a `BEGIN` left open, or
+    /// a failed transaction not rolled back) is refused the same way, before the reset
+    /// (`ErrorKind::Usage`, [`Reason::InTransaction`](crate::Reason::InTransaction)), its
+    /// transaction left as it was for the caller to `COMMIT` or `ROLLBACK`.
     ///
     /// ```no_run
     /// use confiture::config::Environment;
@@ -311,6 +313,11 @@ impl Migrator {
     /// runs on a scoped thread of its own, its progress events are handed back to `progress`
     /// on this thread, and this thread waits. Elsewhere (the CLI, `spawn_blocking`), `work` runs
     /// here.
+    ///
+    /// Each event is handed over and waited for, as a call: a `progress` that panics stops
+    /// `work` at that event — it unwinds from there ([`CallerPanicked`]), exactly as it would
+    /// running here — and the caller's own panic is resumed once `work` has unwound, never
+    /// after a run that went on without it.
     pub(crate) fn off_runtime<T: Send, E: Send>(
         &mut self,
         progress: &mut dyn FnMut(E),
@@ -319,22 +326,36 @@ impl Migrator {
         if !on_async_runtime() {
             return work(self, progress);
         }
-        let (sender, events) = std::sync::mpsc::channel();
+        let (sender, events) = std::sync::mpsc::channel::<(E, std::sync::mpsc::SyncSender<bool>)>();
         std::thread::scope(|scope| {
             let worker = scope.spawn(move || {
                 let mut send = |event: E| {
+                    // An event sent while unwinding (a drop) is not the caller's to see.
+                    if std::thread::panicking() {
+                        return;
+                    }
+                    let (done, handled) = std::sync::mpsc::sync_channel(1);
                     // The receiver lives until the worker is joined.
-                    let _ = sender.send(event);
+                    if sender.send((event, done)).is_ok() && handled.recv() != Ok(true) {
+                        std::panic::resume_unwind(Box::new(CallerPanicked));
+                    }
                 };
                 work(self, &mut send)
             });
+            let mut panicked = None;
             // Ends when the worker drops its sender, that is when `work` returned.
-            for event in events {
-                progress(event);
+            for (event, done) in events {
+                if panicked.is_none() {
+                    let call = std::panic::AssertUnwindSafe(|| progress(event));
+                    panicked = std::panic::catch_unwind(call).err();
+                }
+                let _ = done.send(panicked.is_none());
             }
-            worker
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            let joined = worker.join();
+            if let Some(payload) = panicked {
+                std::panic::resume_unwind(payload);
+            }
+            joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     }
 
@@ -753,6 +774,10 @@ pub(crate) enum Probe {
 /// `connect_timeout` when longer): a server that does not answer an empty query in that time
 /// is treated as gone, and the next use connects again.
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How a worker of [`Migrator::off_runtime`] unwinds when the caller's progress callback
+/// panicked: the caller resumes its own panic instead.
+struct CallerPanicked;
 
 /// Whether this thread is inside a tokio runtime: a worker or `block_on` thread, where the
 /// `postgres` driver's own runtime panics, or a `spawn_blocking` thread, where it would not

@@ -42,6 +42,12 @@ pub struct UpOptions {
     /// Apply migrations confiture gates as destructive (`-- confiture:destructive`, written by
     /// its generator on a data-losing change); without it `up` refuses them (exit 5).
     pub allow_destructive: bool,
+    /// Accept a database a newer release migrated further (a rolling deploy's older replica):
+    /// when the ledger's only divergence is rows above the newest migration this set has,
+    /// `up` applies nothing of them and succeeds once every migration it has is applied
+    /// (a report warning names them) instead of refusing (exit 7, `newer_database`). A
+    /// modified migration, or one missing below the newest it has, is still refused.
+    pub allow_newer_database: bool,
 }
 
 setters!(UpOptions {
@@ -55,6 +61,7 @@ setters!(UpOptions {
     statement_timeout: Option<Duration>,
     create_database: bool,
     allow_destructive: bool,
+    allow_newer_database: bool,
 });
 
 impl Default for UpOptions {
@@ -70,6 +77,7 @@ impl Default for UpOptions {
             statement_timeout: None,
             create_database: false,
             allow_destructive: false,
+            allow_newer_database: false,
         }
     }
 }

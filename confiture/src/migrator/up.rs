@@ -55,6 +55,7 @@ impl Migrator {
             first_version: self.check_options.first_version,
             // A scratch database (`verify`, `drift`) replays the history: nothing is lost.
             allow_destructive: options.allow_destructive || self.on_scratch.is_some(),
+            allow_newer_database: options.allow_newer_database,
         };
         plan::check_up_request(&set, &request)?;
         Ok((set, request))
@@ -123,6 +124,7 @@ impl Migrator {
         if options.dry_run {
             let rows = self.read_rows()?.unwrap_or_default();
             let plan = plan::up(&set, &rows, &request)?;
+            report.warnings.extend(newer_database_warning(&plan));
             report.migrations = planned(&plan.apply, Direction::Up);
             report.skipped = versions(&plan.skipped);
             return Ok(());
@@ -177,6 +179,13 @@ impl Migrator {
         report.warnings.extend(warnings);
         result
     }
+}
+
+/// The report's warning of a plan that accepted a newer database (`allow_newer_database`):
+/// which rows it leaves as they are.
+fn newer_database_warning(plan: &plan::UpPlan<'_>) -> Option<String> {
+    let newer = plan.newer_database.as_ref()?;
+    Some(format!("{newer}: left as they are (allow_newer_database)"))
 }
 
 /// What `up` does once it holds the migration lock.
@@ -352,6 +361,7 @@ impl<'a> Locked<'a> {
         report: &mut UpReport,
     ) -> Run<plan::UpPlan<'p>> {
         let plan = plan::up(self.set, rows, self.request)?;
+        report.warnings.extend(newer_database_warning(&plan));
         if let Some(access) = access.filter(|_| !plan.apply.is_empty()) {
             access.check(&settings.table, Write::Insert)?;
         }

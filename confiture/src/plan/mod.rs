@@ -277,18 +277,17 @@ pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
     }
 }
 
-/// The rows of a newer build, when `set` is embedded: the versions the ledger records above
-/// the newest migration the binary knows, as the refusals' [`NewerDatabase`] (`None` when the
-/// set is read from a directory or no row is above it), and the rows themselves.
+/// The rows of a newer release: the versions the ledger records above the newest migration
+/// the set has (files that form no migration count, for a directory: their version is there),
+/// as the refusals' [`NewerDatabase`] (`None` when no row is above it), and the rows
+/// themselves. **The one rule of a database ahead of its migrations**, the same for an
+/// embedded set and a directory: `up`'s and `down`'s refusals, `up`'s
+/// `allow_newer_database` and `reinit`'s refusal all ask it.
 fn newer_rows<'h, 'a>(
     set: &MigrationSet,
     history: &'h History<'a>,
 ) -> Option<(NewerDatabase, Vec<&'h Recorded<'a>>)> {
-    let Origin::Embedded { package, version } = &set.origin else {
-        return None;
-    };
-    let newest_migration = set.migrations.iter().max_by_key(|m| m.version);
-    let newest = newest_migration.map(|m| m.version);
+    let newest = set.versions_on_disk().last().map(|(v, _)| *v);
     let rows: Vec<&Recorded<'_>> = history
         .missing()
         .into_iter()
@@ -301,62 +300,112 @@ fn newer_rows<'h, 'a>(
     if rows.is_empty() {
         return None;
     }
-    let embeds_up_to = newest_migration.map(|m| m.version_text.clone());
+    let up_to = set
+        .migrations
+        .iter()
+        .max_by_key(|m| m.version)
+        .map(|m| m.version_text.clone());
     let versions = rows.iter().map(|r| r.row.version.clone()).collect();
-    let newer = NewerDatabase::new(package.clone(), version.clone(), embeds_up_to, versions);
+    let newer = match &set.origin {
+        Origin::Embedded { package, version } => {
+            NewerDatabase::new(package.clone(), version.clone(), up_to, versions)
+        }
+        Origin::Directory => NewerDatabase::of_directory(up_to, versions),
+    };
     Some((newer, rows))
 }
 
-/// What to do about a newer build's rows: run that build; neither roll them back nor forget
-/// their rows.
-fn newer_database_help(newer: &NewerDatabase) -> String {
-    format!(
-        "this build of {} ({}) is older than the database: run the build that \
-         applied them (or a newer one) instead; leave those migrations as they are: their \
-         changes are in the database, so neither rolling them back nor forgetting their rows \
-         makes it match this build (and forgotten rows would be applied again by the newer \
-         build)",
-        newer.package, newer.package_version
-    )
+/// How a help names `up`'s option that accepts a newer database: the flag and the library's
+/// field, since either may have run.
+pub(crate) const ALLOW_NEWER_DATABASE: &str =
+    "`--allow-newer-database` (`UpOptions::allow_newer_database`)";
+
+/// What to do about a newer release's rows: run that release (for a directory: or restore the
+/// lost files); neither roll them back nor forget their rows. `up`'s help also names the
+/// option that starts an older release anyway.
+fn newer_database_help(newer: &NewerDatabase, up: bool) -> String {
+    let run = match (&newer.package, &newer.package_version) {
+        (Some(package), Some(version)) => format!(
+            "this build of {package} ({version}) is older than the database: run the build \
+             that applied them (or a newer one) instead"
+        ),
+        _ => "these migrations are older than the database: run the release whose migrations \
+              include them (or a newer one) instead, or, if their files were lost, restore \
+              them from version control"
+            .to_string(),
+    };
+    let mut help = format!(
+        "{run}; leave those migrations as they are: their changes are in the database, so \
+         neither rolling them back nor forgetting their rows makes it match (and forgotten \
+         rows would be applied again by the newer release)"
+    );
+    if up {
+        help.push_str(&format!(
+            "; an older release that must start meanwhile (a rolling deploy) can run with \
+             {ALLOW_NEWER_DATABASE}: it applies nothing of them and succeeds when every \
+             migration it has is applied"
+        ));
+    }
+    help
 }
 
-/// A binary older than the database: the set is embedded and the ledger records versions
-/// above the newest it knows. Says so first (the refusal's [`NewerDatabase`], with those
-/// versions and the build that embeds the set); other refusals are left as they are.
-pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, err: Error) -> Error {
+/// `err` refusing a diverged history, when the set is older than the database (the ledger
+/// records versions above the newest it has, [`newer_rows`]): says so first (the refusal's
+/// [`NewerDatabase`], with those versions and the build that embeds the set); other refusals
+/// are left as they are. The second value is that [`NewerDatabase`] when those rows are the
+/// history's only divergence: what `up`'s `allow_newer_database` accepts. `up`: the refusal
+/// is `up`'s, whose help names that option.
+pub(super) fn explain_newer_database(
+    set: &MigrationSet,
+    history: &History<'_>,
+    err: Error,
+    up: bool,
+) -> (Error, Option<NewerDatabase>) {
     let Reason::Diverged(diverged) = err.reason() else {
-        return err;
+        return (err, None);
     };
     let Some((newer, rows)) = newer_rows(set, history) else {
-        return err;
+        return (err, None);
     };
-    // The newer build's rows are the only divergence: the usual help for missing rows
+    // The newer release's rows are the only divergence: the usual help for missing rows
     // (restore the files, `first_version`, `reinit` forgets the rows) does not apply to them,
-    // and forgetting them is harmful: the newer build would apply them again over their own
+    // and forgetting them is harmful: the newer release would apply them again over their own
     // changes.
-    let missing = diverged
+    // (`down` names only the rows it would roll back: a part of them.)
+    let newer_ids: Vec<String> = rows.iter().map(|r| r.id()).collect();
+    let only_newer = diverged
         .migrations
         .iter()
-        .filter(|d| matches!(d, Divergence::Missing { .. }))
-        .count();
-    let only_newer = missing == rows.len() && missing == diverged.migrations.len();
-    let mine = newer_database_help(&newer);
+        .all(|d| matches!(d, Divergence::Missing { id, .. } if newer_ids.contains(id)));
+    let mine = newer_database_help(&newer, up && only_newer);
+    let accepted = only_newer.then(|| newer.clone());
     let diverged = diverged.clone().with_newer_database(newer);
     let help = match &err.help {
         Some(help) if !only_newer => format!("{mine}; for the other migrations: {help}"),
         _ => mine,
     };
-    Error::diverged(err.message.clone(), diverged).with_help(help)
+    let err = Error::diverged(err.message.clone(), diverged).with_help(help);
+    (err, accepted)
+}
+
+/// [`explain_newer_database`]'s refusal, for `down`.
+pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, err: Error) -> Error {
+    explain_newer_database(set, history, err, false).0
 }
 
 /// Refuses (exit 7) to rewrite the ledger from a binary older than the database: `reinit`
 /// would forget the newer build's rows, which that build would then apply again over their
-/// own changes ([`newer_database`] says the same for `up` and `down`).
+/// own changes ([`newer_database`] says the same for `up` and `down`). A directory is not
+/// refused: its files may have been removed on purpose, which only `reinit` records (its
+/// refusals never suggest it for rows above the newest file).
 pub(super) fn refuse_newer_database(set: &MigrationSet, history: &History<'_>) -> Result<()> {
+    if !matches!(set.origin, Origin::Embedded { .. }) {
+        return Ok(());
+    }
     let Some((newer, rows)) = newer_rows(set, history) else {
         return Ok(());
     };
-    let help = newer_database_help(&newer);
+    let help = newer_database_help(&newer, false);
     let message = format!(
         "the database has migrations applied that this binary does not embed: {}",
         newer.versions.join(", ")

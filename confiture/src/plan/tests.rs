@@ -236,6 +236,91 @@ fn up_rejects_zero_steps_and_unknown_target() {
     assert!(!help.contains("007"), "{help}");
 }
 
+/// A set older than its database (a rolling deploy's older release), embedded or read from a
+/// directory: the same typed refusal (`newer_database`, no `reinit` in the help, which names
+/// `allow_newer_database`); with that option the plan applies nothing and carries the rows it
+/// leaves, unless another divergence is there too (a row missing below the newest migration,
+/// a modified one).
+#[test]
+fn a_set_older_than_the_database_is_accepted_only_when_asked_and_alone() {
+    let all = set(&[1, 2, 3, 4]);
+    let r = rows(&all, &[1, 2, 3, 4]);
+    let embedded = {
+        let mut s = set(&[1, 2]);
+        s.origin = crate::files::Origin::Embedded {
+            package: "service".into(),
+            version: "1.0.0".into(),
+        };
+        s
+    };
+    let allow = UpRequest {
+        allow_newer_database: true,
+        ..UpRequest::default()
+    };
+    for (s, newer) in [
+        (
+            embedded,
+            NewerDatabase::new(
+                "service",
+                "1.0.0",
+                Some("002".into()),
+                vec!["003".into(), "004".into()],
+            ),
+        ),
+        (
+            set(&[1, 2]),
+            NewerDatabase::of_directory(Some("002".into()), vec!["003".into(), "004".into()]),
+        ),
+    ] {
+        let err = up(&s, &r, &UpRequest::default()).unwrap_err();
+        let Reason::Diverged(diverged) = err.reason() else {
+            panic!("{err:?}");
+        };
+        assert_eq!(diverged.newer_database.as_ref(), Some(&newer));
+        let help = err.help.clone().unwrap();
+        assert!(!help.contains("reinit"), "{help}");
+        assert!(help.contains("`UpOptions::allow_newer_database`"), "{help}");
+        let down_help = down(&s, &r, &DownRequest::default())
+            .unwrap_err()
+            .help
+            .unwrap();
+        assert!(!down_help.contains("reinit"), "{down_help}");
+        assert!(
+            !down_help.contains("allow_newer_database"),
+            "an up option: {down_help}"
+        );
+
+        let plan = up(&s, &r, &allow).unwrap();
+        assert!(plan.apply.is_empty() && plan.skipped.is_empty());
+        assert_eq!(plan.newer_database, Some(newer));
+        // Its own migrations pending below the newer rows: out of order, still refused.
+        let err = up(&s, &rows(&all, &[1, 3, 4]), &allow).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Diverged, "{err:?}");
+        // Modified: still refused.
+        let mut modified = r.clone();
+        modified[0].checksum = Some("0".repeat(64));
+        assert_eq!(
+            up(&s, &modified, &allow).unwrap_err().kind,
+            ErrorKind::Diverged
+        );
+    }
+    // A row missing below the newest migration the set has is no newer release's.
+    let gap = set(&[1, 2, 4]);
+    let err = up(
+        &gap,
+        &rows(&set(&[1, 2, 3, 4, 5]), &[1, 2, 3, 4, 5]),
+        &allow,
+    )
+    .unwrap_err();
+    let Reason::Diverged(diverged) = err.reason() else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        diverged.newer_database.as_ref().map(|n| n.versions.clone()),
+        Some(vec!["005".to_string()])
+    );
+}
+
 /// A binary older than its database: the versions it lacks and who embedded the set are the
 /// refusal's data, rendered once as its first detail.
 #[test]
@@ -273,7 +358,12 @@ fn an_embedded_set_older_than_the_database_says_so_as_data() {
         );
         assert!(help.contains("run the build that applied them"), "{help}");
         // Nothing that would lose the newer build's changes or make it apply them again.
-        for unsafe_advice in ["reinit", "first_version", "restore the missing", "`"] {
+        for unsafe_advice in [
+            "reinit",
+            "first_version",
+            "restore the missing",
+            "cargo confiture",
+        ] {
             assert!(!help.contains(unsafe_advice), "{unsafe_advice}: {help}");
         }
     }
@@ -284,14 +374,11 @@ fn an_embedded_set_older_than_the_database_says_so_as_data() {
     let help = err.help.unwrap();
     assert!(help.starts_with("this build of service"), "{help}");
     assert!(help.contains("; for the other migrations: "), "{help}");
-    // Read from a directory, the same rows are just missing.
+    // Read from a directory, the same rows are above its newest migration: the same case
+    // (`a_set_older_than_the_database_is_accepted_only_when_asked_and_alone`).
     let err = up(&set(&[1, 2]), &r, &UpRequest::default()).unwrap_err();
-    let Reason::Diverged(diverged) = err.reason() else {
-        panic!("{err:?}");
-    };
-    assert_eq!(diverged.newer_database, None);
     assert!(
-        err.details[0].starts_with("missing: 003_m3"),
+        err.details[0].starts_with("the migrations go up to 002; the database also has 003"),
         "{:?}",
         err.details
     );
@@ -305,19 +392,25 @@ fn up_refuses_modified_missing_and_out_of_order_listing_each() {
     s.migrations.retain(|m| m.version != 5);
     let err = up(&s, &r, &UpRequest::default()).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Diverged);
-    assert_eq!(err.details.len(), 3, "{:?}", err.details);
+    // 005 is above the newest file: first, the database ahead of the files.
+    assert_eq!(err.details.len(), 4, "{:?}", err.details);
     assert!(
-        err.details[0].starts_with("modified: 002_m2"),
+        err.details[0].starts_with("the migrations go up to 004; the database also has 005"),
         "{:?}",
         err.details
     );
     assert!(
-        err.details[1].starts_with("missing: 005_m5"),
+        err.details[1].starts_with("modified: 002_m2"),
         "{:?}",
         err.details
     );
     assert!(
-        err.details[2].starts_with("out of order: 003_m3"),
+        err.details[2].starts_with("missing: 005_m5"),
+        "{:?}",
+        err.details
+    );
+    assert!(
+        err.details[3].starts_with("out of order: 003_m3"),
         "{:?}",
         err.details
     );
@@ -503,12 +596,15 @@ fn down_refuses_irreversible_modified_and_missing() {
     s.migrations.pop();
     let err = down(&s, &r, &DownRequest::default()).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Diverged);
+    // 003 is above the newest file: the database is ahead of the files, or they were lost.
     assert!(
-        err.details[0].starts_with("missing: 003_m3"),
+        err.details[1].starts_with("missing: 003_m3"),
         "{:?}",
         err.details
     );
-    assert!(err.help.unwrap_or_default().contains("restore the files"));
+    let help = err.help.unwrap_or_default();
+    assert!(help.contains("restore them from version control"), "{help}");
+    assert!(!help.contains("reinit"), "{help}");
 }
 
 /// `--steps 10` with three applied rolled back all three without the `--yes` that
@@ -763,7 +859,8 @@ fn a_duplicate_row_is_listed_once_however_it_is_reached() {
     };
     let listed: Vec<String> = diverged.migrations.iter().map(|d| d.to_string()).collect();
     assert_eq!(listed.len(), 2, "{listed:?}");
-    assert_eq!(err.details.len(), 2, "{:?}", err.details);
+    // And the line of the row above the newest file (009: a newer release's, or lost files).
+    assert_eq!(err.details.len(), 3, "{:?}", err.details);
     assert!(err.message.contains(": 2 migration(s)"), "{err}");
 }
 

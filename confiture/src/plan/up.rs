@@ -1,9 +1,9 @@
 //! Planning `up`: the request, the files it could run, the history check, the plan.
 
 use super::{
-    check_version, duplicate, find, invalid_files, lint_help, newer_database, reinit_hint,
+    check_version, duplicate, explain_newer_database, find, invalid_files, lint_help, reinit_hint,
 };
-use crate::error::{Diverged, Divergence, Error, Result};
+use crate::error::{Diverged, Divergence, Error, NewerDatabase, Result};
 use crate::files::{Migration, MigrationSet};
 use crate::history::{FileErrors, History};
 use crate::ledger::LedgerRow;
@@ -21,6 +21,9 @@ pub struct UpRequest {
     pub first_version: Option<u64>,
     /// Apply migrations confiture gates as destructive (`-- confiture:destructive`).
     pub allow_destructive: bool,
+    /// Accept a database ahead of the set (a newer release's rows above its newest migration,
+    /// and no other divergence): apply nothing of them ([`UpPlan::newer_database`]).
+    pub allow_newer_database: bool,
 }
 
 /// The migrations `up` will apply, in order, and the pending ones it leaves for later.
@@ -30,6 +33,8 @@ pub struct UpPlan<'a> {
     pub apply: Vec<&'a Migration>,
     /// Pending, but beyond `steps` or `target`.
     pub skipped: Vec<&'a Migration>,
+    /// The newer release's rows the plan leaves as they are (`allow_newer_database`).
+    pub newer_database: Option<NewerDatabase>,
 }
 
 /// Refuses requests that make no sense whatever the database holds (before connecting).
@@ -258,12 +263,16 @@ pub fn up<'a>(
     super::check_usable(set, &history, false, |v, recorded| {
         recorded || request.target.is_none_or(|t| v <= t)
     })?;
-    check_history(&history, request.allow_out_of_order)
-        .map_err(|err| newer_database(set, &history, err))?;
+    let mut plan = UpPlan::default();
+    if let Err(err) = check_history(&history, request.allow_out_of_order) {
+        match explain_newer_database(set, &history, err, true) {
+            (_, Some(newer)) if request.allow_newer_database => plan.newer_database = Some(newer),
+            (err, _) => return Err(err),
+        }
+    }
     if !request.allow_destructive {
         check_destructive_gate(&history, request.target)?;
     }
-    let mut plan = UpPlan::default();
     let limit = request.steps.map_or(usize::MAX, |s| s as usize);
     for m in history.pending() {
         let within_target = request.target.is_none_or(|t| m.version <= t);

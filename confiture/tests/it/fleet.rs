@@ -185,6 +185,48 @@ fn the_first_failure_stops_the_fleet_unless_it_keeps_going() {
     }
 }
 
+/// A panic in the caller's progress callback stops the fleet — no target starts after it,
+/// whatever `jobs` — and reaches the caller with its own payload. With `jobs(4)` the other
+/// workers went on starting targets and the caller got "a scoped thread panicked" (h10 D5).
+#[test]
+fn a_panicking_callback_stops_the_fleet_and_keeps_its_payload() {
+    for jobs in [1, 4] {
+        let tenants = Tenants::new("fleet_cb_panic", 6);
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "slow",
+            "SELECT pg_sleep(0.5);\nCREATE TABLE a (id int);\n",
+            "DROP TABLE a;\n",
+        );
+        let once = std::sync::atomic::AtomicBool::new(false);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fleet(&dir, &tenants)
+                .jobs(jobs)
+                .up(&UpOptions::default(), &|event| {
+                    if matches!(event, Event::Started { index: 0, .. })
+                        && !once.swap(true, std::sync::atomic::Ordering::SeqCst)
+                    {
+                        std::panic::panic_any("fleet cb boom");
+                    }
+                })
+        }));
+        let payload = caught.expect_err("the panic reaches the caller");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"fleet cb boom"),
+            "jobs {jobs}: its own payload"
+        );
+        // Targets 4 and 5 could only start once a worker was free again: after the panic.
+        for (i, db) in tenants.0.iter().enumerate().skip(4) {
+            assert!(
+                !has_ledger(db),
+                "jobs {jobs}: tenant {i} started after the panic"
+            );
+        }
+    }
+}
+
 #[test]
 fn what_up_refuses_before_connecting_refuses_the_whole_fleet() {
     // A target that cannot be reached: had anything connected, it would be a connection error.

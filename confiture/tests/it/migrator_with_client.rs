@@ -275,3 +275,57 @@ fn a_connection_to_another_database_is_refused_naming_both() {
     }
     assert_eq!(advisory_locks(&mut client), "0");
 }
+
+/// A connection handed over inside a transaction block — a `BEGIN` left open, or a transaction
+/// that failed and was never rolled back — is refused as such before anything runs through it
+/// (`Reason::InTransaction`), whatever the command. It was refused by the pooler check as
+/// "goes through a pooler in transaction pooling mode" (h10 D4): the connection's own open
+/// transaction looked like another client's. The service's transaction is left as it was,
+/// and the client comes back with it.
+#[test]
+fn a_connection_inside_a_transaction_is_refused_as_such() {
+    let db = TestDb::new("withclienttxn");
+    let dir = Dir::new();
+    migrations(&dir);
+    for (setup, failed) in [
+        ("BEGIN; CREATE TABLE svc_work (id int);", false),
+        ("BEGIN; SELECT 1/0;", true),
+    ] {
+        let mut client = db.client_as("my-service");
+        let _ = client.batch_execute(setup);
+        let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+            .with_client(client);
+        let refused = migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error;
+        assert_eq!(refused.kind, ErrorKind::Usage, "{setup}: {refused:?}");
+        assert_eq!(
+            refused.reason(),
+            &confiture::Reason::InTransaction,
+            "{setup}: {refused:?}"
+        );
+        assert!(!refused.message.contains("pooler"), "{setup}: {refused}");
+        let help = refused.help.clone().unwrap_or_default();
+        assert!(
+            help.contains("COMMIT") && help.contains("ROLLBACK"),
+            "{help}"
+        );
+        assert_eq!(
+            migrator.status().unwrap_err().reason(),
+            &confiture::Reason::InTransaction,
+            "{setup}: status too"
+        );
+        let mut client = migrator.into_client().expect("the client comes back");
+        if !failed {
+            // The service's transaction is still open, with its work in it.
+            assert_eq!(
+                value(&mut client, "SELECT to_regclass('svc_work') IS NOT NULL").unwrap(),
+                "t"
+            );
+        }
+        client.batch_execute("ROLLBACK").unwrap();
+        assert!(!db.table_exists("tb_confiture"), "{setup}");
+        assert!(!db.table_exists("svc_work"), "{setup}");
+    }
+}

@@ -229,3 +229,59 @@ async fn futures_poll_once<F: std::future::Future + Unpin>(mut fut: F) -> Option
     })
     .await
 }
+
+/// A panic in the caller's progress callback ends the run where it happened, on a runtime
+/// thread as off one, and reaches the caller with its own payload. On a runtime thread the
+/// callback runs on the caller's thread, fed by the worker: the worker went on applying every
+/// migration and the panic surfaced only at the end (h10 D3).
+#[test]
+fn a_panicking_callback_stops_the_run_on_a_runtime_thread_as_off_one() {
+    fn up_panicking_at(migrator: &mut Migrator, nth_finished: usize) -> Option<String> {
+        let mut finished = 0;
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            migrator
+                .up(&UpOptions::default(), &mut |event| {
+                    if matches!(event, Progress::Finished { .. }) {
+                        finished += 1;
+                    }
+                    if finished == nth_finished {
+                        std::panic::panic_any("boom");
+                    }
+                })
+                .is_ok()
+        }));
+        let payload = caught.expect_err("the callback's panic reaches the caller");
+        payload.downcast_ref::<&str>().map(|p| p.to_string())
+    }
+    for nth_finished in [0, 1] {
+        // Off a runtime: the run stops there.
+        let (db, project) = (TestDb::new("async_cb_panic_off"), Project::example());
+        let mut plain = migrator(&db, &project);
+        assert_eq!(
+            up_panicking_at(&mut plain, nth_finished).as_deref(),
+            Some("boom")
+        );
+        // (Several migrations travel in one message: the first `Finished` comes after them.)
+        let applied = db.ledger().map_or(0, |rows| rows.len());
+        assert!(applied < 6, "the run stopped: {applied}");
+        if nth_finished == 0 {
+            assert_eq!(applied, 0, "it stopped at the first event");
+        }
+        // On a current-thread runtime's thread: the same.
+        let (db, project) = (Db::new("async_cb_panic_rt"), Project::example());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let payload = runtime.block_on(async {
+            let mut on_runtime = migrator(&db, &project);
+            up_panicking_at(&mut on_runtime, nth_finished)
+        });
+        assert_eq!(payload.as_deref(), Some("boom"), "its own payload");
+        assert_eq!(
+            db.ledger_len().unwrap_or(0),
+            applied,
+            "the run stopped at the panic (after {nth_finished} finished), as off a runtime"
+        );
+    }
+}

@@ -475,7 +475,12 @@ fn a_binary_older_than_the_database_is_refused_naming_the_versions_it_lacks() {
         "{help}"
     );
     // No command that would forget or roll back the newer build's migrations is suggested.
-    for unsafe_advice in ["reinit", "first_version", "restore the missing", "`"] {
+    for unsafe_advice in [
+        "reinit",
+        "first_version",
+        "restore the missing",
+        "cargo confiture",
+    ] {
         assert!(!help.contains(unsafe_advice), "{unsafe_advice}: {help}");
     }
 
@@ -492,6 +497,88 @@ fn a_binary_older_than_the_database_is_refused_naming_the_versions_it_lacks() {
     let status = binary.status().unwrap();
     assert_eq!(status.exit_code(), confiture::exit::DIVERGED);
     assert_eq!(status.missing, ["005", "006"]);
+    assert_eq!(rows(&db).len(), 6, "nothing changed");
+}
+
+/// A rolling deploy: a newer replica migrated the database, an older one (re)starts and runs
+/// `up`. Refused by default, on both paths, as the same typed case (`newer_database`), never
+/// advised to forget the newer rows (`reinit`: the directory path said so, and gave no
+/// `newer_database`, so code could not tell "database ahead" from "files lost");
+/// `UpOptions::allow_newer_database` (`--allow-newer-database`) accepts it — applies nothing,
+/// succeeds, says which rows it left — and still refuses a modified migration or one missing
+/// below the newest it has.
+#[test]
+fn an_older_release_starts_against_a_newer_database_when_allowed_on_both_paths() {
+    let project = Project::example();
+    let db = TestDb::new("embed_rolling");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(confiture::exit::SUCCESS);
+    let old = Project::example();
+    for id in ["005_add_avatar_url", "006_index_tb_comment_fk_post"] {
+        old.remove(&format!("db/migrations/{id}.up.sql"));
+        old.remove(&format!("db/migrations/{id}.down.sql"));
+    }
+    let embedded = || Migrator::from_embedded(env(&db), embed(&project, |v| v <= 4));
+    let directory = || directory_migrator(&db, &old);
+    for (path, migrator) in [
+        ("embedded", &embedded as &dyn Fn() -> Migrator),
+        ("directory", &directory),
+    ] {
+        let refused = migrator()
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error;
+        assert_eq!(refused.exit_code(), confiture::exit::DIVERGED, "{path}");
+        let confiture::Reason::Diverged(diverged) = refused.reason() else {
+            panic!("{path}: {refused:?}");
+        };
+        let newer = diverged
+            .newer_database
+            .as_ref()
+            .unwrap_or_else(|| panic!("{path}: the database is ahead, as data: {refused:?}"));
+        assert_eq!(newer.versions, ["005", "006"], "{path}");
+        assert_eq!(newer.embeds_up_to.as_deref(), Some("004"), "{path}");
+        let help = refused.help.clone().unwrap_or_default();
+        assert!(!help.contains("reinit"), "{path}: {help}");
+        assert!(help.contains("allow_newer_database"), "{path}: {help}");
+
+        let report = migrator()
+            .up(
+                &UpOptions::default().allow_newer_database(true),
+                &mut no_progress,
+            )
+            .unwrap_or_else(|f| panic!("{path}: {:?}", f.error));
+        assert!(report.applied.is_empty(), "{path}: {report:?}");
+        assert!(
+            report.warnings.iter().any(|w| w.contains("005, 006")),
+            "{path}: {:?}",
+            report.warnings
+        );
+    }
+    assert_eq!(rows(&db).len(), 6, "nothing changed");
+
+    // The CLI, from the older directory: the flag, and no `reinit` without it.
+    old.run_on(&db, &["migrate", "up"])
+        .code(confiture::exit::DIVERGED)
+        .stderr_lacks("reinit")
+        .stderr_has("--allow-newer-database");
+    old.run_on(&db, &["migrate", "up", "--allow-newer-database"])
+        .code(confiture::exit::SUCCESS);
+
+    // Still refused: a migration it has, modified.
+    old.write(
+        "db/migrations/002_add_bio_to_users.up.sql",
+        "ALTER TABLE tb_user ADD COLUMN bio text; -- edited\n",
+    );
+    let modified = directory()
+        .up(
+            &UpOptions::default().allow_newer_database(true),
+            &mut no_progress,
+        )
+        .unwrap_err();
+    assert_eq!(modified.error.exit_code(), confiture::exit::DIVERGED);
+    // (One missing below the newest it has: `plan::tests`, a directory cannot have that gap.)
     assert_eq!(rows(&db).len(), 6, "nothing changed");
 }
 

@@ -565,28 +565,46 @@ fn driver_config(env: &Environment, check_interval: bool) -> postgres::Config {
     config
 }
 
-/// Takes over a connection handed over by the caller (`Migrator::with_client`), in one round
-/// trip: asks which database it is to, then puts the session back to its connection-time state
-/// (`apply::RESET_SESSION`). A connection to another database than `env`'s is refused (a
-/// usage error naming both) before any command reads or writes through it: its reports and
-/// errors would name `env`'s database while another one is migrated. The server's address
-/// is not visible to a session, so the database name is what is compared.
+/// Takes over a connection handed over by the caller (`Migrator::with_client`): asks which
+/// database it is to and whether it is inside a transaction block, then puts the session back
+/// to its connection-time state (`apply::RESET_SESSION`). A connection to another database
+/// than `env`'s is refused (a usage error naming both) before any command reads or writes
+/// through it: its reports and errors would name `env`'s database while another one is
+/// migrated. The server's address is not visible to a session, so the database name is what
+/// is compared. A connection inside a transaction block is refused too
+/// ([`Reason::InTransaction`](crate::error::Reason::InTransaction)): the engine's own
+/// transactions, lock and reset would run inside the caller's, and its `BEGIN` would look
+/// like a pooler's (the pooler check compares transactions). Told by the transaction's start,
+/// `now()`, which a message run outside a block shares with `statement_timestamp()` (the
+/// driver keeps the server's transaction status to itself), or by the failed transaction's
+/// refusal (25P02); asked before the reset, which would otherwise run in that transaction.
 pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment) -> Result<()> {
-    let messages = client
-        .simple_query(&format!(
-            "SELECT pg_catalog.current_database(); {}",
-            super::apply::RESET_SESSION
-        ))
-        .map_err(|e| super::query_error("cannot reset the session handed over", e))?;
-    let connected = messages.iter().find_map(|m| match m {
-        postgres::SimpleQueryMessage::Row(row) => row.get(0),
+    let asked = client.simple_query(
+        "SELECT pg_catalog.current_database(), \
+         pg_catalog.now() <> pg_catalog.statement_timestamp()",
+    );
+    let messages = match asked {
+        Ok(messages) => messages,
+        Err(e) if e.code() == Some(&postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION) => {
+            return Err(in_transaction(env, true));
+        }
+        Err(e) => {
+            return Err(super::query_error(
+                "cannot reset the session handed over",
+                e,
+            ))
+        }
+    };
+    let row = messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => Some((row.get(0), row.get(1))),
         _ => None,
     });
+    let (connected, in_block) = row.unwrap_or_default();
     let named = &env.connection.dbname;
     match connected {
         Some(connected) if connected != named => {
             let shown = |name: &str| crate::display::escape(name).into_owned();
-            Err(Error::usage(format!(
+            return Err(Error::usage(format!(
                 "the connection handed over with with_client is to database \"{}\", not to \
                  \"{}\", the environment's ({})",
                 shown(connected),
@@ -598,10 +616,39 @@ pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment
                  that names \"{}\"",
                 shown(named),
                 shown(connected)
-            )))
+            )));
         }
-        _ => Ok(()),
+        _ => {}
     }
+    if in_block == Some("t") {
+        return Err(in_transaction(env, false));
+    }
+    client
+        .batch_execute(super::apply::RESET_SESSION)
+        .map_err(|e| super::query_error("cannot reset the session handed over", e))
+}
+
+/// The refusal of a connection handed over inside a transaction block (`failed`: one the
+/// server already aborted).
+fn in_transaction(env: &Environment, failed: bool) -> Error {
+    let what = if failed {
+        "a transaction that failed and was not rolled back"
+    } else {
+        "an open transaction (a `BEGIN` not yet committed or rolled back)"
+    };
+    Error::usage(format!(
+        "the connection handed over with with_client to {} is inside {what}; nothing was run",
+        env.connection
+    ))
+    .with_detail(
+        "the migration lock, the session reset and each migration's transaction would run \
+         inside it, mixed with the caller's work",
+    )
+    .with_help(
+        "COMMIT or ROLLBACK the connection's transaction before handing it to with_client \
+         (the transaction is left as it was)",
+    )
+    .with_reason(crate::error::Reason::InTransaction)
 }
 
 /// Asks the server to cancel the statement running on the session `token` belongs to (what
