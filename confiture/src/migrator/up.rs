@@ -120,7 +120,7 @@ impl Migrator {
             return Ok(());
         }
         if options.dry_run {
-            let rows = self.read_rows()?.unwrap_or_default();
+            let rows = self.read_rows(options.lock_wait)?.unwrap_or_default();
             let plan = plan::up(&set, &rows, &request)?;
             report.migrations = planned(&plan.apply, Direction::Up);
             report.skipped = versions(&plan.skipped);
