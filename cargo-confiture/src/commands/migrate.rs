@@ -65,7 +65,9 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         .allow_newer_database(args.allow_newer_database);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out, interrupt),
-        Selected::One(migrator) => interruptible(migrator, interrupt, MIGRATING),
+        Selected::One(migrator) => {
+            interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
+        }
     };
     let mut view = ProgressView::default();
     let outcome = migrator.up(&options, &mut |p| view.on(out, p));
@@ -74,7 +76,7 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
     finish(
         out,
         interrupt,
-        last,
+        (last, args.dry_run),
         outcome,
         |_| exit::SUCCESS,
         |out, r| {
@@ -108,7 +110,9 @@ fn down(
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::down(plan, &options, out, interrupt),
-        Selected::One(migrator) => interruptible(migrator, interrupt, MIGRATING),
+        Selected::One(migrator) => {
+            interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
+        }
     };
     let mut view = ProgressView::default();
     let outcome = migrator.down(&options, &mut |p| view.on(out, p));
@@ -117,7 +121,7 @@ fn down(
     finish(
         out,
         interrupt,
-        "the last rollback committed",
+        ("the last rollback committed", args.dry_run),
         outcome,
         |_| exit::SUCCESS,
         |out, r| {
@@ -145,6 +149,21 @@ const REWRITING: Words = (
     "the server rolls back the ledger rewrite unless it has committed",
 );
 
+/// A `--dry-run` of `up`, `down`, `baseline` or `reinit`: nothing is written.
+const DRY_RUN: Words = (
+    "ending the read; a dry run writes nothing",
+    "the dry run wrote nothing",
+);
+
+/// `words`, or [`DRY_RUN`]'s for a dry run: it commits nothing to roll back.
+fn unless_dry(dry_run: bool, words: Words) -> Words {
+    if dry_run {
+        DRY_RUN
+    } else {
+        words
+    }
+}
+
 /// `status`: nothing is written.
 const READING: Words = (
     "ending the read; status writes nothing",
@@ -165,13 +184,19 @@ fn interruptible(migrator: Migrator, interrupt: &Interrupt, words: Words) -> Mig
 fn finish<R: serde::Serialize>(
     out: &Output,
     interrupt: &Interrupt,
-    last: &str,
+    (last, dry_run): (&str, bool),
     outcome: std::result::Result<R, Failed<R>>,
     code: impl Fn(&R) -> u8,
     text: impl Fn(&Output, &R) -> String,
 ) -> Result<u8> {
     let completed = outcome.is_ok();
     let code = super::finish(out, outcome, code, text)?;
+    // A dry run commits nothing: what the signal came after is its plan.
+    let last = if dry_run {
+        "the dry run had made its plan (it writes nothing)"
+    } else {
+        last
+    };
     interrupt.after(out, completed, last);
     Ok(code)
 }
@@ -187,14 +212,18 @@ fn baseline(
     let options = BaselineOptions::through(args.through.number())
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
-    let mut migrator = interruptible(migrator(cli, cx)?, interrupt, REWRITING);
+    let mut migrator = interruptible(
+        migrator(cli, cx)?,
+        interrupt,
+        unless_dry(args.dry_run, REWRITING),
+    );
     let mut view = ProgressView::default();
     let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
     warnings(out, &outcome, |r| &r.warnings);
     finish(
         out,
         interrupt,
-        "the ledger rewrite committed",
+        ("the ledger rewrite committed", args.dry_run),
         outcome,
         |_| exit::SUCCESS,
         |_, r| {
@@ -224,7 +253,11 @@ fn reinit(
         .yes(args.yes)
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
-    let mut migrator = interruptible(migrator(cli, cx)?, interrupt, REWRITING);
+    let mut migrator = interruptible(
+        migrator(cli, cx)?,
+        interrupt,
+        unless_dry(args.dry_run, REWRITING),
+    );
     let mut view = ProgressView::default();
     let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
     warnings(out, &outcome, |r| &r.warnings);
@@ -232,7 +265,7 @@ fn reinit(
     finish(
         out,
         interrupt,
-        last,
+        (last, args.dry_run),
         outcome,
         |_| exit::SUCCESS,
         |_, r| reinit_text(r, args.through.is_some()),

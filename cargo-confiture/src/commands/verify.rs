@@ -37,8 +37,7 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
     let on = scratch_server_words(&args.scratch);
     let mut migrator = migrator.stop_when(INTERRUPTED.clone());
     let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
-    claim_the_output();
-    super::finish(out, outcome, VerifyReport::exit_code, verify_text)
+    finish(out, outcome, VerifyReport::exit_code, verify_text)
 }
 
 pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<u8> {
@@ -61,8 +60,40 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
     let on = scratch_server_words(&args.scratch);
     let mut migrator = migrator.stop_when(INTERRUPTED.clone());
     let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
+    finish(out, outcome, DriftReport::exit_code, drift_text)
+}
+
+/// The rendering of one database's report, handed to whichever thread prints the outcome.
+type Render = Box<dyn FnOnce() -> Result<u8> + Send>;
+
+/// One database's report, left by the command's thread when a signal stopped the run: the
+/// signal thread prints it once the scratch databases are dropped, so the report says what
+/// was checked before the signal (`interrupted` results, `summary.interrupted`), not only an
+/// error.
+static REPORT: Mutex<Option<Render>> = Mutex::new(None);
+
+/// Renders one database's verify or drift outcome: here, or — a signal arrived — by the
+/// signal thread after the drop ([`REPORT`]).
+fn finish<R: serde::Serialize + Send + 'static>(
+    out: &Output,
+    outcome: std::result::Result<R, confiture::migrate::Failed<R>>,
+    code: fn(&R) -> u8,
+    text: fn(&Output, &R) -> String,
+) -> Result<u8> {
+    let shown = out.clone();
+    *report_slot() = Some(Box::new(move || super::finish(&shown, outcome, code, text)));
     claim_the_output();
-    super::finish(out, outcome, DriftReport::exit_code, drift_text)
+    match report_slot().take() {
+        Some(render) => render(),
+        // The signal thread took it.
+        None => loop {
+            std::thread::park();
+        },
+    }
+}
+
+fn report_slot() -> std::sync::MutexGuard<'static, Option<Render>> {
+    REPORT.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Where the progress line says the scratch database is: nothing for the target's server
@@ -118,10 +149,24 @@ fn owe() {
     *owed() += 1;
 }
 
+/// The scratch databases the run announced: stopped, it drops them itself before it returns
+/// its report, and the signal thread names them with those it dropped.
+static CREATED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn created() -> std::sync::MutexGuard<'static, Vec<String>> {
+    CREATED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The command's thread has its outcome (and, for one database, left it in [`REPORT`]).
+static FINISHED: AtomicBool = AtomicBool::new(false);
+
 /// A report owed was given (`all`: the command's thread has nothing more to report).
 fn paid(all: bool) {
     let mut owed = owed();
     *owed = if all { 0 } else { owed.saturating_sub(1) };
+    if all {
+        FINISHED.store(true, Ordering::SeqCst);
+    }
     PAID.notify_all();
 }
 
@@ -149,9 +194,11 @@ fn wait_for_reports() {
     if !fleet && !confiture::db::scratch::any_live() {
         return;
     }
+    // The last check reported, the command's thread still has to return its outcome: that
+    // report is the output ([`REPORT`]).
     let owed = owed();
     let _ = PAID.wait_timeout_while(owed, REPORT_WAIT, |owed| {
-        *owed > 0 || FLEET_REPORT_OWED.load(Ordering::SeqCst)
+        *owed > 0 || FLEET_REPORT_OWED.load(Ordering::SeqCst) || !FINISHED.load(Ordering::SeqCst)
     });
 }
 
@@ -256,35 +303,51 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
             INTERRUPTED.store(true, Ordering::SeqCst);
             std::thread::spawn(move || {
                 wait_for_reports();
-                let (dropped, errors) = confiture::db::scratch::drop_all();
-                // The command may have rendered its report already: then it is the output.
-                if claim() {
-                    // A fleet whose report did not come in time: its running targets, named.
-                    let running = std::mem::take(&mut *running());
-                    let mut error =
-                        Error::new(confiture::ErrorKind::Interrupted, "interrupted by a signal");
-                    if json {
-                        error.details = running
-                            .iter()
-                            .map(|target| format!("interrupted the target {target}"))
-                            .chain(
-                                dropped
-                                    .iter()
-                                    .map(|name| format!("dropped the scratch database \"{name}\"")),
-                            )
-                            .chain(errors.iter().map(|e| e.message_with_cause()))
-                            .collect();
-                        crate::output::print_json_error(&error);
-                    } else {
-                        for target in &running {
-                            Output::note_line(&format!(
-                                "interrupted: {} (exit {})",
-                                display::escape(target),
-                                exit::INTERRUPTED
-                            ));
+                let (mut dropped, errors) = confiture::db::scratch::drop_all();
+                // Those the run dropped itself, before it returned its report.
+                if FINISHED.load(Ordering::SeqCst) {
+                    for name in created().iter() {
+                        if !dropped.contains(name) {
+                            dropped.push(name.clone());
                         }
-                        // What `up` says too; the lines below name what was dropped.
-                        out.error_text(&error);
+                    }
+                }
+                // The command may have rendered its report already: then it is the output.
+                // One database's report, left when it was stopped, is the output; else the
+                // interruption.
+                let report = report_slot().take();
+                if claim() {
+                    if let Some(render) = report {
+                        let _ = render();
+                    } else {
+                        // A fleet whose report did not come in time: its running targets, named.
+                        let running = std::mem::take(&mut *running());
+                        let mut error = Error::new(
+                            confiture::ErrorKind::Interrupted,
+                            "interrupted by a signal",
+                        );
+                        if json {
+                            error.details =
+                                running
+                                    .iter()
+                                    .map(|target| format!("interrupted the target {target}"))
+                                    .chain(dropped.iter().map(|name| {
+                                        format!("dropped the scratch database \"{name}\"")
+                                    }))
+                                    .chain(errors.iter().map(|e| e.message_with_cause()))
+                                    .collect();
+                            crate::output::print_json_error(&error);
+                        } else {
+                            for target in &running {
+                                Output::note_line(&format!(
+                                    "interrupted: {} (exit {})",
+                                    display::escape(target),
+                                    exit::INTERRUPTED
+                                ));
+                            }
+                            // What `up` says too; the lines below name what was dropped.
+                            out.error_text(&error);
+                        }
                     }
                 } else {
                     // The command's thread is printing a fleet's report: not cut short.
@@ -362,10 +425,13 @@ fn drop_help(left: &[(String, String)]) -> String {
 
 fn progress(out: &Output, on: &str, event: ScratchProgress) {
     match event {
-        ScratchProgress::Created { database } => out.progress(&format!(
-            "created the scratch database \"{}\"{on} (dropped at the end)",
-            display::escape(&database)
-        )),
+        ScratchProgress::Created { database } => {
+            out.progress(&format!(
+                "created the scratch database \"{}\"{on} (dropped at the end)",
+                display::escape(&database)
+            ));
+            created().push(database);
+        }
         ScratchProgress::Checking { version, name } => {
             owe();
             out.progress_inline(&format!(
@@ -383,14 +449,9 @@ fn progress(out: &Output, on: &str, event: ScratchProgress) {
                 display::escape(&check.id()),
                 result_word(check.result)
             ));
+            // Stopped, the run goes on to drop its scratch database and return its report,
+            // which the signal thread prints ([`REPORT`]).
             paid(false);
-            // Stopped: the signal thread drops the scratch database and ends the process,
-            // saying what it dropped; the library must not drop it first.
-            if INTERRUPTED.load(Ordering::SeqCst) {
-                loop {
-                    std::thread::park();
-                }
-            }
         }
         ScratchProgress::Step(step) => out.progress(&format!("{step} ...")),
         // ScratchProgress is `#[non_exhaustive]`: an event this CLI does not know yet shows

@@ -109,8 +109,9 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     live: Vec::new(),
 });
 
-/// What [`drop_all`] has still to drop: `(server, name)`, readable while it drops (the
-/// registry's lock is then held), by [`being_dropped`].
+/// What [`drop_all`] (or a run dropping its own, [`drop_tracked`]) has still to drop:
+/// `(server, name)`, readable while it drops (the registry's lock is then held), by
+/// [`being_dropped`].
 static DROPPING: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
 fn dropping() -> std::sync::MutexGuard<'static, Vec<(String, String)>> {
@@ -286,7 +287,7 @@ impl Scratch {
             // Already dropped by `drop_all`.
             return Ok(());
         }
-        drop_database(&self.server, &name)
+        drop_tracked(&self.server, &name)
     }
 }
 
@@ -300,9 +301,21 @@ impl Drop for Scratch {
         let before = registry.live.len();
         registry.live.retain(|(_, n)| *n != name);
         if registry.live.len() != before {
-            let _ = drop_database(&self.server, &name);
+            let _ = drop_tracked(&self.server, &name);
         }
     }
+}
+
+/// [`drop_database`], the database named by [`being_dropped`] until it is gone: a run stopped
+/// by a signal drops its own scratch database, and a second signal while that drop hangs
+/// names it as left behind, as it does those of [`drop_all`].
+fn drop_tracked(server: &Environment, name: &str) -> Result<()> {
+    dropping().push((server.connection.to_string(), name.to_string()));
+    let dropped = drop_database(server, name);
+    if dropped.is_ok() {
+        dropping().retain(|(_, n)| n != name);
+    }
+    dropped
 }
 
 /// Whether a scratch database this process created is still there (not dropped yet): a run
@@ -321,10 +334,10 @@ pub fn drop_all() -> (Vec<String>, Vec<Error>) {
     let mut dropped = Vec::new();
     let mut errors = Vec::new();
     let live = std::mem::take(&mut registry.live);
-    *dropping() = live
-        .iter()
-        .map(|(server, name)| (server.connection.to_string(), name.clone()))
-        .collect();
+    dropping().extend(
+        live.iter()
+            .map(|(server, name)| (server.connection.to_string(), name.clone())),
+    );
     for (server, name) in live {
         match drop_database(&server, &name) {
             Ok(()) => {

@@ -96,18 +96,28 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
         ));
     }
 
-    let last = checked.set.migrations.last();
-    let version = match last {
+    // The newest file of any kind — a confiture (Python) `.py` migration too — is numbered:
+    // the next version is above every one [`NewMigration::is_taken_in`] would find taken.
+    let last = checked
+        .set
+        .versions_on_disk()
+        .into_iter()
+        .map(|(version, id)| {
+            let text = id.split('_').next().unwrap_or_default().to_string();
+            (version, text)
+        })
+        .chain(checked.file_versions.last().map(|&v| (v, v.to_string())))
+        .max_by_key(|(version, text)| (*version, text.len()));
+    let version = match &last {
         // A squashed history's directory starts at its first version.
         None => crate::history::first_version(checked.first_version),
-        Some(last) => last.version.checked_add(1).ok_or_else(|| {
-            Error::invalid(format!(
-                "version {} is the largest possible version",
-                last.version_text
-            ))
+        Some((version, text)) => version.checked_add(1).ok_or_else(|| {
+            Error::invalid(format!("version {text} is the largest possible version"))
         })?,
     };
-    let width = last.map_or(name::MIN_VERSION_WIDTH, |last| last.version_text.len());
+    let width = last
+        .as_ref()
+        .map_or(name::MIN_VERSION_WIDTH, |(_, text)| text.len());
     let version_text = name::version_text(version, width);
     let stem = format!("{version_text}_{name}");
     let dir = &checked.set.dir;

@@ -76,7 +76,7 @@ impl Migrator {
         };
         plan::check_down_request(set, &request)?;
         if options.dry_run {
-            let rows = self.read_rows()?.unwrap_or_default();
+            let rows = self.read_rows(options.lock_wait)?.unwrap_or_default();
             let plan = plan_down(set, &rows, &request, &errors)?;
             report.warnings.extend(modified_warnings(&plan));
             report.migrations = planned(&plan.migrations(), Direction::Down);

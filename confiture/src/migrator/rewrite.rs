@@ -164,7 +164,7 @@ impl Migrator {
         decide: impl Fn(&[LedgerRow]) -> Result<(Rewrite, T)>,
     ) -> Run<T> {
         if dry_run {
-            let rows = self.read_rows()?.unwrap_or_default();
+            let rows = self.read_rows(lock_wait)?.unwrap_or_default();
             return Ok(decide(&rows)?.1);
         }
         let table = self.env.migration.tracking_table.clone();

@@ -261,10 +261,15 @@ impl Migrator {
         }
     }
 
-    pub(super) fn read_rows(&mut self) -> Result<Option<Vec<LedgerRow>>> {
+    pub(super) fn read_rows(&mut self, wait: Duration) -> Result<Option<Vec<LedgerRow>>> {
         let table = self.env.migration.tracking_table.clone();
+        let (env, stop) = (self.env.clone(), self.stop.clone());
         let client = self.client()?;
-        Ok(crate::db::ledger::read(client, &table)?.map(|l| l.rows))
+        // A dry run waits for a lock on the ledger no longer than the command's `--lock-wait`,
+        // and is stopped from outside (Ctrl-C) as the run it previews is: exit 6 or 130.
+        let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
+        let found = crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref())?;
+        Ok(found.map(|found| found.ledger.rows))
     }
 
     /// Names the database in connection-level errors raised mid-run, as a detail line unless

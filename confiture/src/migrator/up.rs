@@ -122,7 +122,7 @@ impl Migrator {
             return Ok(());
         }
         if options.dry_run {
-            let rows = self.read_rows()?.unwrap_or_default();
+            let rows = self.read_rows(options.lock_wait)?.unwrap_or_default();
             let plan = plan::up(&set, &rows, &request)?;
             report.warnings.extend(newer_database_warning(&plan));
             report.migrations = planned(&plan.apply, Direction::Up);

@@ -340,3 +340,54 @@ fn a_claim_left_by_a_killed_generate_is_named() {
         ["001_a.down.sql", "001_a.up.sql"]
     );
 }
+
+/// h12 D9: when the newest migration was a confiture (Python) `.py` file, `generate --dry-run`
+/// proposed that file's version, and the real run retried it for 10 s, then blamed "other
+/// `migrate generate` runs". The `.py` migration is numbered like any other: the next version
+/// is above it, alone or after SQL pairs, and the width of its version is kept.
+#[test]
+fn generate_numbers_after_a_confiture_python_migration() {
+    for (files, expected) in [
+        (&["001_py.py"][..], "002_first"),
+        (
+            &[
+                "001_a.up.sql",
+                "001_a.down.sql",
+                "002_b.up.sql",
+                "002_b.down.sql",
+                "003_py_thing.py",
+            ][..],
+            "004_first",
+        ),
+    ] {
+        let project = Project::new();
+        for file in files {
+            project.write(&format!("db/migrations/{file}"), "SELECT 1;\n");
+        }
+        let dry = project.run(&[
+            "migrate",
+            "generate",
+            "first",
+            "--dry-run",
+            "--format",
+            "json",
+        ]);
+        dry.code(exit::SUCCESS);
+        let version = expected.split('_').next().unwrap();
+        assert_eq!(dry.json()["version"], version, "{}", dry.dump());
+        let run = project.run(&["migrate", "generate", "first"]);
+        run.code(exit::SUCCESS);
+        assert!(
+            run.elapsed < std::time::Duration::from_secs(5),
+            "{}",
+            run.dump()
+        );
+        assert!(
+            project
+                .path(&format!("db/migrations/{expected}.up.sql"))
+                .is_file(),
+            "{}",
+            run.dump()
+        );
+    }
+}

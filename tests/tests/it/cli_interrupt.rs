@@ -1041,3 +1041,56 @@ fn sigint_during_the_backoff_between_lock_retries_ends_it_at_once() {
         "nothing recorded: {rest:?}"
     );
 }
+
+/// The dry runs of the commands that write: their ledger read took neither the command's
+/// `--lock-wait` nor the stop into account.
+const DRY_RUNS: [&[&str]; 4] = [
+    &["migrate", "up", "--dry-run"],
+    &["migrate", "down", "--dry-run"],
+    &["migrate", "baseline", "--through", "3", "--dry-run"],
+    &["migrate", "reinit", "--dry-run"],
+];
+
+/// h12 D4 + D7: behind a ledger another session holds locked, every `--dry-run` waited the
+/// read's fixed 30 s whatever `--lock-wait` said (`0` and `1s` included), and Ctrl-C did not
+/// stop it: it waited the lock out, exited 0 and said a migration (or the ledger rewrite)
+/// "committed". Now a dry run gives up after its `--lock-wait` (exit 6, naming the holder)
+/// and is interrupted at once (exit 130), as the run it previews is.
+#[test]
+fn dry_runs_honour_lock_wait_and_sigint_behind_a_locked_ledger() {
+    let project = slow_up();
+    let db = TestDb::new("dry_lock_wait");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "1"])
+        .code(exit::SUCCESS);
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
+        .expect("lock the ledger");
+    for command in DRY_RUNS {
+        for wait in ["1s", "0"] {
+            let mut args = command.to_vec();
+            args.extend(["--lock-wait", wait]);
+            let run = project.run_on(&db, &args);
+            run.code(exit::LOCK_TIMEOUT)
+                .stderr_has("another session holds a lock on it");
+            assert!(
+                run.elapsed < Duration::from_secs(10),
+                "{args:?} waited past its --lock-wait\n{}",
+                run.dump()
+            );
+        }
+    }
+    holder
+        .batch_execute("ROLLBACK")
+        .expect("release the ledger");
+    for command in DRY_RUNS {
+        let (db, mut holder, run) =
+            interrupted_behind_a_ledger_lock(&project, "dry_sigint", command, false);
+        run.code(exit::INTERRUPTED)
+            .stderr_has("interrupted")
+            .stderr_lacks("committed")
+            .stderr_lacks("nothing was undone");
+        release_and_check_untouched(&mut holder, &db, &format!("{command:?}"), &run);
+    }
+}

@@ -247,7 +247,9 @@ fn ctrl_c_during_the_second_up_is_interrupted_not_a_finding() {
             .stderr_has("001_slow interrupted");
         if json {
             let doc = run.json();
-            assert_eq!(doc["error"]["kind"], "interrupted", "{}", run.dump());
+            // The report, the interruption in its `errors` and the migration `interrupted`.
+            assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
+            assert_eq!(doc["summary"]["interrupted"], 1, "{}", run.dump());
         }
         assert!(
             !database_exists(&scratch),
@@ -1914,4 +1916,89 @@ fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_i
             }
         }
     }
+}
+
+/// h12 D1: `verify --format json` (and `drift`) stopped by Ctrl-C or SIGTERM printed only an
+/// error object (`error`, `errors`, `schema`): no `migrations`, no `summary.interrupted`, no
+/// `passed`, though the run had reported what it checked. The report is the output now, the
+/// interruption in its `errors`, exit 130, and the scratch database is still dropped.
+#[test]
+fn an_interrupted_verify_or_drift_still_prints_its_json_report() {
+    let db = TestDb::unborn("verify_json_sigint");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    project.migration(
+        "003_slow",
+        "CREATE TABLE s (i int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE s;\n",
+    );
+    let url = db.url();
+    for signal in ["-INT", "-TERM"] {
+        let args = [
+            "migrate",
+            "verify",
+            "--database-url",
+            url.as_str(),
+            "--format",
+            "json",
+        ];
+        let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
+        let run = signalled(child, signal);
+        run.code(exit::INTERRUPTED);
+        let doc = run.json();
+        let results: Vec<(&str, &str)> = doc["migrations"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{signal}: no migrations\n{}", run.dump()))
+            .iter()
+            .map(|m| {
+                (
+                    m["version"].as_str().unwrap_or(""),
+                    m["result"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            results,
+            [
+                ("001", "reversible"),
+                ("002", "reversible"),
+                ("003", "interrupted")
+            ],
+            "{signal}\n{}",
+            run.dump()
+        );
+        assert_eq!(doc["summary"]["interrupted"], 1, "{}", run.dump());
+        assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
+        assert!(!database_exists(&scratch), "{scratch} left behind");
+    }
+    // drift replays the applied migrations on a scratch database (asleep only there):
+    // stopped there, its report too.
+    let project = Project::new();
+    project.migration(
+        "001_slow_on_scratch",
+        "CREATE TABLE s (i int);\nSELECT pg_sleep(CASE WHEN current_database() LIKE \
+         'confiture_scratch%' THEN 60 ELSE 0 END);\n",
+        "DROP TABLE s;\n",
+    );
+    let live = TestDb::new("drift_json_sigint");
+    project
+        .run_on(&live, &["migrate", "up"])
+        .code(exit::SUCCESS);
+    let live_url = live.url();
+    let args = [
+        "migrate",
+        "drift",
+        "--database-url",
+        live_url.as_str(),
+        "--format",
+        "json",
+    ];
+    let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
+    let run = signalled(child, "-INT");
+    run.code(exit::INTERRUPTED);
+    let doc = run.json();
+    assert!(doc.get("passed").is_some(), "{}", run.dump());
+    assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
+    assert!(!database_exists(&scratch), "{scratch} left behind");
 }
