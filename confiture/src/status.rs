@@ -186,6 +186,10 @@ pub struct StatusReport {
     pub unverified: Vec<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
+    /// What to do about `renumbered` migrations ([`crate::plan::renumbered_help`], the text
+    /// `up` and `down` give); `None` when there is none. Not a JSON key.
+    #[serde(skip)]
+    pub renumbered_help: Option<String>,
     /// How the history differs from the files, as `up` refuses it
     /// ([`crate::plan::divergences`]): what `drift` refuses with. Not a JSON key: `migrations`
     /// shows each state.
@@ -337,7 +341,8 @@ pub fn report_checked(
         unreadable,
         incomplete,
         unverified,
-        diagnostics: diagnostics.to_vec(),
+        diagnostics: crate::plan::explain_gaps(set, &history, diagnostics),
+        renumbered_help: crate::plan::renumbered_help(set, &history),
         diverged: crate::plan::divergences(&history, false),
     }
 }

@@ -211,7 +211,13 @@ fn down_plan<'a>(
     })?;
     let (found, modified) = divergences(&history, &chosen, request.allow_modified);
     if !found.is_empty() {
-        return Err(diverged(&chosen, found, request.allow_modified));
+        return Err(diverged(
+            set,
+            &history,
+            &chosen,
+            found,
+            request.allow_modified,
+        ));
     }
     let roll_back: Vec<Rollback<'a>> = chosen
         .iter()
@@ -297,8 +303,20 @@ fn divergences<'a>(
 }
 
 /// The refusal (exit 7) of a rollback whose rows do not match the files.
-fn diverged(chosen: &[&Recorded<'_>], found: Vec<Divergence>, allow_modified: bool) -> Error {
+fn diverged(
+    set: &MigrationSet,
+    history: &History<'_>,
+    chosen: &[&Recorded<'_>],
+    found: Vec<Divergence>,
+    allow_modified: bool,
+) -> Error {
     let mut help = Vec::new();
+    if found
+        .iter()
+        .any(|d| matches!(d, Divergence::Renumbered { .. }))
+    {
+        help.extend(super::renumbered_help(set, history));
+    }
     // Files to restore only when a file is gone or changed: a duplicate row is the ledger's.
     if found.iter().any(|d| {
         matches!(

@@ -142,7 +142,11 @@ pub fn divergences(history: &History<'_>, allow_out_of_order: bool) -> Vec<Diver
 
 /// Refuses a history that diverged from the files: applied migrations modified or missing,
 /// versions recorded twice, pending ones out of order (unless allowed). Lists every offender.
-pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<()> {
+pub fn check_history(
+    set: &MigrationSet,
+    history: &History<'_>,
+    allow_out_of_order: bool,
+) -> Result<()> {
     let modified = history.modified();
     let missing = history.missing();
     let renumbered = history.renumbered();
@@ -188,11 +192,7 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
             "{} applied migration(s) renumbered",
             renumbered.len()
         ));
-        help.push(format!(
-            "a renumbered migration already ran under its old number: rename its files back, \
-             or {} records it under its new number (it does not run again)",
-            reinit_hint()
-        ));
+        help.extend(super::renumbered_help(set, history));
     }
     if !replaced.is_empty() {
         counts.push(format!(
@@ -258,7 +258,7 @@ pub fn up<'a>(
     super::check_usable(set, &history, false, |v, recorded| {
         recorded || request.target.is_none_or(|t| v <= t)
     })?;
-    check_history(&history, request.allow_out_of_order)
+    check_history(set, &history, request.allow_out_of_order)
         .map_err(|err| newer_database(set, &history, err))?;
     if !request.allow_destructive {
         check_destructive_gate(&history, request.target)?;
