@@ -72,7 +72,8 @@ pub struct MigrationStatus {
     /// The checksum the ledger recorded; null when not recorded, or recorded without one.
     pub recorded_checksum: Option<String>,
     /// Its files have an error (listed in the report's `diagnostics`): `up` refuses to run it,
-    /// `down` to roll it back.
+    /// `down` to roll it back (unless the error is a gap in the versions before it, C004,
+    /// which `down` only warns about).
     pub invalid: bool,
     /// For an `unreadable` migration, its files that cannot be read, each with `path` and
     /// `error` (the system's reason); empty otherwise.

@@ -421,13 +421,39 @@ pub fn check_down_files(
     plan: &DownPlan<'_>,
     errors: &FileErrors<'_>,
 ) -> Result<()> {
+    // A gap before a migration (C004) is the sequence's, not its files': its down file is
+    // complete and valid, so it is rolled back, with [`gap_warnings`].
     let blocking: Vec<&Diagnostic> = plan
         .roll_back
         .iter()
         .flat_map(|r| errors.of(r.migration.version).iter().copied())
+        .filter(|d| !crate::files::concerns_sequence(d))
         .collect();
     if blocking.is_empty() {
         return Ok(());
     }
     Err(invalid_files(set, &blocking, lint_help()))
+}
+
+/// The warnings of a `down` that rolls back migrations reported after a gap in the versions
+/// ([`crate::files::concerns_sequence`]), which [`check_down_files`] lets through: the gap is
+/// still there, and `up` still refuses to run past it.
+pub fn gap_warnings(plan: &DownPlan<'_>, errors: &FileErrors<'_>) -> Vec<String> {
+    plan.roll_back
+        .iter()
+        .flat_map(|r| {
+            errors
+                .of(r.migration.version)
+                .iter()
+                .filter(|d| crate::files::concerns_sequence(d))
+                .map(move |d| {
+                    format!(
+                        "{} (C004: {}): rolled back all the same, the gap is not an error of its \
+                         files; `migrate up` refuses to run until the gap is closed",
+                        r.migration.id(),
+                        d.message
+                    )
+                })
+        })
+        .collect()
 }

@@ -22,7 +22,9 @@ mod rewrite;
 mod tests;
 mod up;
 
-pub use down::{check_down_files, check_down_request, down, DownPlan, DownRequest, Rollback};
+pub use down::{
+    check_down_files, check_down_request, down, gap_warnings, DownPlan, DownRequest, Rollback,
+};
 pub use rewrite::{
     baseline, check_reinit_files, reinit, BaselinePlan, ReinitAction, ReinitPlan, ReinitStep,
 };

@@ -971,6 +971,49 @@ fn a_renumbering_that_leaves_a_gap_is_helped_with_its_rename_back_never_reinit()
     }
 }
 
+/// A gap in the versions before the newest applied migration (a never-applied `003` dropped in
+/// review, the applied migration and its row `004_c`): `down` of `004_c` was refused (exit 5)
+/// as if its own files had errors, though README says `down` refuses only then — an emergency
+/// rollback blocked by a file name. The gap (C004) is the sequence's: `down` warns and rolls
+/// back; `status` and `up` still refuse (exit 5).
+#[test]
+fn a_gap_before_the_newest_migration_does_not_stop_its_rollback_but_stops_up() {
+    let db = TestDb::new("hi_gapdown");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    renumber(&project, "003_c", "004_c");
+    db.connect()
+        .batch_execute("UPDATE tb_confiture SET version = '004' WHERE version = '003'")
+        .expect("the row of 004_c");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::INVALID)
+        .stderr_has("C004");
+    project.run_on(&db, &["migrate", "up"]).code(exit::INVALID);
+    project
+        .run_on(&db, &["migrate", "down", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stderr_has("004_c (C004: version 004 follows version 002");
+    let run = project.run_on(&db, &["migrate", "down", "--dry-run", "--format", "json"]);
+    run.code(exit::SUCCESS);
+    assert!(
+        run.json()["warnings"].to_string().contains("C004"),
+        "{}",
+        run.dump()
+    );
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS)
+        .stderr_has("004_c (C004: version 004 follows version 002")
+        .stderr_has("`migrate up` refuses to run until the gap is closed");
+    assert!(!db.has_relation("c"));
+    assert_eq!(ledger(&db), ["001:a", "002:b"]);
+    project.run_on(&db, &["migrate", "up"]).code(exit::INVALID);
+}
+
 /// An applied migration whose files were deleted and whose number was given to another
 /// migration (another name, another up file: `002_b` gone, `002_x` added). `status`, `up`,
 /// `down` and `reinit` all see the row as `replaced` — not `002_x` modified, which would say
