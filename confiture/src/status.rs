@@ -72,7 +72,8 @@ pub struct MigrationStatus {
     /// The checksum the ledger recorded; null when not recorded, or recorded without one.
     pub recorded_checksum: Option<String>,
     /// Its files have an error (listed in the report's `diagnostics`): `up` refuses to run it,
-    /// `down` to roll it back.
+    /// `down` to roll it back (unless the error is a gap in the versions before it, C004,
+    /// which `down` only warns about).
     pub invalid: bool,
     /// For an `unreadable` migration, its files that cannot be read, each with `path` and
     /// `error` (the system's reason); empty otherwise.
@@ -186,6 +187,10 @@ pub struct StatusReport {
     pub unverified: Vec<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
+    /// What to do about `renumbered` migrations ([`crate::plan::renumbered_help`], the text
+    /// `up` and `down` give); `None` when there is none. Not a JSON key.
+    #[serde(skip)]
+    pub renumbered_help: Option<String>,
     /// How the history differs from the files, as `up` refuses it
     /// ([`crate::plan::divergences`]): what `drift` refuses with. Not a JSON key: `migrations`
     /// shows each state.
@@ -337,7 +342,8 @@ pub fn report_checked(
         unreadable,
         incomplete,
         unverified,
-        diagnostics: diagnostics.to_vec(),
+        diagnostics: crate::plan::explain_gaps(set, &history, diagnostics),
+        renumbered_help: crate::plan::renumbered_help(set, &history),
         diverged: crate::plan::divergences(&history, false),
     }
 }

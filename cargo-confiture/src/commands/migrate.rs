@@ -968,9 +968,9 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             render::versions(&report.unverified)
         ));
     }
-    if !report.renumbered.is_empty() {
+    if let Some(help) = &report.renumbered_help {
         lines.push(format!(
-            "help: applied migrations were renumbered since they ran (now {}; same name and up file): rename their files back, or record the new numbers with {reinit} (they do not run again)",
+            "help: applied migrations were renumbered since they ran (now {}; same name and up file): {help}",
             render::versions(&report.renumbered)
         ));
     }

@@ -32,38 +32,148 @@ impl Notice {
     }
 }
 
-thread_local! {
-    static COLLECTED: RefCell<Option<Vec<Notice>>> = const { RefCell::new(None) };
+/// How many notices of each severity one collection keeps, in order; the rest are counted
+/// ([`Notice::more`]). A migration raising a `NOTICE` per row of a 100M-row backfill would
+/// otherwise hold every one in memory until its statement ends (about 160 bytes each: 3M
+/// notices were 486 MB) — the same promise as for rows a migration returns: memory stays the
+/// same however many there are.
+pub const KEPT_PER_SEVERITY: usize = 20;
+
+/// What one collection holds: the first [`KEPT_PER_SEVERITY`] notices of each severity, in
+/// order, and how many more of each came (in the order each severity first overflowed).
+#[derive(Default)]
+struct Collected {
+    kept: Vec<Notice>,
+    /// Per severity: how many were kept, and how many more came.
+    counts: Vec<(String, usize, u64)>,
 }
 
-/// The connection's notice callback: keeps `notice` when this thread is [`collecting`].
+impl Collected {
+    fn count_of(&mut self, severity: &str) -> &mut (String, usize, u64) {
+        let at = match self.counts.iter().position(|(s, _, _)| s == severity) {
+            Some(at) => at,
+            None => {
+                self.counts.push((severity.to_string(), 0, 0));
+                self.counts.len() - 1
+            }
+        };
+        &mut self.counts[at]
+    }
+
+    /// Keeps `notice`, or counts it when its severity has its fill.
+    fn push(&mut self, notice: impl FnOnce() -> Notice, severity: &str) {
+        let count = self.count_of(severity);
+        if count.1 < KEPT_PER_SEVERITY {
+            count.1 += 1;
+            self.kept.push(notice());
+        } else {
+            count.2 += 1;
+        }
+    }
+
+    /// Takes in what an inner collection held, as if its notices had come here.
+    fn absorb(&mut self, inner: &Collected) {
+        for n in &inner.kept {
+            self.push(|| n.clone(), &n.severity);
+        }
+        for (severity, _, more) in &inner.counts {
+            self.count_of(severity).2 += more;
+        }
+    }
+
+    /// The kept notices, then one [`Notice::more`] per severity that overflowed.
+    fn into_notices(self) -> Vec<Notice> {
+        let mut notices = self.kept;
+        notices.extend(
+            self.counts
+                .into_iter()
+                .filter(|(_, _, more)| *more > 0)
+                .map(|(severity, _, more)| Notice::more(severity, more)),
+        );
+        notices
+    }
+}
+
+impl Notice {
+    /// The notice that stands for the `count` notices of `severity` a collection did not keep:
+    /// "... and 2,999,980 more NOTICE messages (not kept)".
+    fn more(severity: String, count: u64) -> Notice {
+        Notice {
+            message: format!(
+                "... and {} more {severity} message{} (only the first {KEPT_PER_SEVERITY} are kept)",
+                grouped(count),
+                if count == 1 { "" } else { "s" }
+            ),
+            severity,
+            detail: None,
+            hint: None,
+        }
+    }
+}
+
+/// `2999980` as `2,999,980`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+thread_local! {
+    static COLLECTED: RefCell<Option<Collected>> = const { RefCell::new(None) };
+}
+
+/// The connection's notice callback: keeps `notice` when this thread is [`collecting`] (the
+/// first [`KEPT_PER_SEVERITY`] of its severity; the others are only counted).
 pub(crate) fn received(notice: postgres::error::DbError) {
     COLLECTED.with(|c| {
-        if let Some(list) = c.borrow_mut().as_mut() {
-            list.push(Notice {
-                severity: notice.severity().to_string(),
-                message: notice.message().to_string(),
-                detail: notice.detail().map(str::to_string),
-                hint: notice.hint().map(str::to_string),
-            });
+        if let Some(collected) = c.borrow_mut().as_mut() {
+            collected.push(
+                || Notice {
+                    severity: notice.severity().to_string(),
+                    message: notice.message().to_string(),
+                    detail: notice.detail().map(str::to_string),
+                    hint: notice.hint().map(str::to_string),
+                },
+                notice.severity(),
+            );
         }
     });
 }
 
 /// Runs `f`, returning what it returned and the notices the server sent meanwhile on this
-/// thread's connections, in order.
+/// thread's connections, in order: at most [`KEPT_PER_SEVERITY`] of each severity, followed by
+/// one notice per severity saying how many more came.
 pub(crate) fn collecting<T>(f: impl FnOnce() -> T) -> (T, Vec<Notice>) {
-    let outer = COLLECTED.with(|c| c.borrow_mut().replace(Vec::new()));
+    let outer = COLLECTED.with(|c| c.borrow_mut().replace(Collected::default()));
     let result = f();
     let notices = COLLECTED.with(|c| {
         let mut slot = c.borrow_mut();
         let mine = slot.take().unwrap_or_default();
         // A collector around this one sees them too.
         *slot = outer.map(|mut o| {
-            o.extend(mine.iter().cloned());
+            o.absorb(&mine);
             o
         });
-        mine
+        mine.into_notices()
     });
     (result, notices)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(2_999_980), "2,999,980");
+    }
 }

@@ -716,6 +716,14 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
     checker::check(dir, entries, options)
 }
 
+/// Whether `diagnostic` is about the sequence of versions — a gap before the file it is
+/// reported on (C004) — rather than about that file's migration: the file is complete and
+/// valid, its neighbours are what is missing. `down` rolls such a migration back (with a
+/// warning); `up` still refuses to run past a gap.
+pub fn concerns_sequence(diagnostic: &Diagnostic) -> bool {
+    diagnostic.code == checker::VERSION_GAP.code
+}
+
 /// "The directory has errors": the one error of every command that a migrations directory's
 /// errors stop (`up`, `down`, `generate`, confiture-build's check). `Invalid` (exit 5):
 /// `{dir} has 2 errors; {outcome}`, with a help line that points at `lint`, and the errors

@@ -79,6 +79,7 @@ impl Migrator {
             let rows = self.read_rows(options.lock_wait)?.unwrap_or_default();
             let plan = plan_down(set, &rows, &request, &errors)?;
             report.warnings.extend(modified_warnings(&plan));
+            report.warnings.extend(plan::gap_warnings(&plan, &errors));
             report.migrations = planned(&plan.migrations(), Direction::Down);
             return Ok(());
         }
@@ -117,6 +118,7 @@ impl Migrator {
                 }
                 access.check(&settings.table, Write::Delete)?;
                 report.warnings.extend(modified_warnings(&plan));
+                report.warnings.extend(plan::gap_warnings(&plan, &errors));
                 // Each step deletes the row the plan matched, by that row's own version.
                 let last = plan.roll_back.len() - 1;
                 let mut steps: Vec<Step<'_>> = plan
@@ -166,7 +168,8 @@ impl Migrator {
     }
 }
 
-/// Plans `down` and refuses it when a migration it rolls back has errors in its files.
+/// Plans `down` and refuses it when a migration it rolls back has errors in its files (a gap
+/// before it is not one: [`plan::gap_warnings`]).
 fn plan_down<'a>(
     set: &'a MigrationSet,
     rows: &'a [LedgerRow],

@@ -211,7 +211,13 @@ fn down_plan<'a>(
     })?;
     let (found, modified) = divergences(&history, &chosen, request.allow_modified);
     if !found.is_empty() {
-        return Err(diverged(&chosen, found, request.allow_modified));
+        return Err(diverged(
+            set,
+            &history,
+            &chosen,
+            found,
+            request.allow_modified,
+        ));
     }
     let roll_back: Vec<Rollback<'a>> = chosen
         .iter()
@@ -297,8 +303,20 @@ fn divergences<'a>(
 }
 
 /// The refusal (exit 7) of a rollback whose rows do not match the files.
-fn diverged(chosen: &[&Recorded<'_>], found: Vec<Divergence>, allow_modified: bool) -> Error {
+fn diverged(
+    set: &MigrationSet,
+    history: &History<'_>,
+    chosen: &[&Recorded<'_>],
+    found: Vec<Divergence>,
+    allow_modified: bool,
+) -> Error {
     let mut help = Vec::new();
+    if found
+        .iter()
+        .any(|d| matches!(d, Divergence::Renumbered { .. }))
+    {
+        help.extend(super::renumbered_help(set, history));
+    }
     // Files to restore only when a file is gone or changed: a duplicate row is the ledger's.
     if found.iter().any(|d| {
         matches!(
@@ -403,13 +421,39 @@ pub fn check_down_files(
     plan: &DownPlan<'_>,
     errors: &FileErrors<'_>,
 ) -> Result<()> {
+    // A gap before a migration (C004) is the sequence's, not its files': its down file is
+    // complete and valid, so it is rolled back, with [`gap_warnings`].
     let blocking: Vec<&Diagnostic> = plan
         .roll_back
         .iter()
         .flat_map(|r| errors.of(r.migration.version).iter().copied())
+        .filter(|d| !crate::files::concerns_sequence(d))
         .collect();
     if blocking.is_empty() {
         return Ok(());
     }
     Err(invalid_files(set, &blocking, lint_help()))
+}
+
+/// The warnings of a `down` that rolls back migrations reported after a gap in the versions
+/// ([`crate::files::concerns_sequence`]), which [`check_down_files`] lets through: the gap is
+/// still there, and `up` still refuses to run past it.
+pub fn gap_warnings(plan: &DownPlan<'_>, errors: &FileErrors<'_>) -> Vec<String> {
+    plan.roll_back
+        .iter()
+        .flat_map(|r| {
+            errors
+                .of(r.migration.version)
+                .iter()
+                .filter(|d| crate::files::concerns_sequence(d))
+                .map(move |d| {
+                    format!(
+                        "{} (C004: {}): rolled back all the same, the gap is not an error of its \
+                         files; `migrate up` refuses to run until the gap is closed",
+                        r.migration.id(),
+                        d.message
+                    )
+                })
+        })
+        .collect()
 }

@@ -22,7 +22,9 @@ mod rewrite;
 mod tests;
 mod up;
 
-pub use down::{check_down_files, check_down_request, down, DownPlan, DownRequest, Rollback};
+pub use down::{
+    check_down_files, check_down_request, down, gap_warnings, DownPlan, DownRequest, Rollback,
+};
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,
     ReinitStep,
@@ -254,6 +256,134 @@ pub(super) fn renumbered(r: &Recorded<'_>) -> Option<Divergence> {
         file: Some(m.up.path.clone()),
         applied_at: Some(r.row.applied_at.clone()),
     })
+}
+
+/// The shell command that renames a renumbered migration's files back to the number its row
+/// records (`mv` of both files, each path as typed from the current directory and
+/// shell-quoted), or `None` when that number is not one a file name can carry.
+pub fn rename_back(m: &Migration, row: &LedgerRow) -> Option<String> {
+    let number = crate::history::Version::of_ledger(&row.version)
+        .ok()?
+        .number();
+    let back = format!(
+        "{}_{}",
+        crate::files::name::version_text(number, m.version_text.len()),
+        m.name
+    );
+    let mv = |file: &crate::files::SqlFile, direction: &str| {
+        let to = file.path.with_file_name(format!("{back}.{direction}.sql"));
+        format!(
+            "mv {} {}",
+            crate::hint::quote(&crate::display::path(&file.path)),
+            crate::hint::quote(&crate::display::path(&to))
+        )
+    };
+    Some(format!("`{} && {}`", mv(&m.up, "up"), mv(&m.down, "down")))
+}
+
+/// The help for applied migrations renumbered since they ran ([`State::Renumbered`]), or
+/// `None` when there is none: the one text of `status`, `up` and `down`. Renaming the files
+/// back is always right, and each is named with its `mv`. `reinit` (which records the new
+/// number) is offered only for a migration whose old number another migration now has: where
+/// the old number is free, the renumbering left a gap in the versions (C004), which `reinit`
+/// refuses while the gap's file is the migration's own and which it would not close anyway.
+pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<String> {
+    let renumbered = history.renumbered();
+    if renumbered.is_empty() {
+        return None;
+    }
+    let mut back = Vec::new();
+    let mut taken = Vec::new();
+    for r in renumbered {
+        let Some(m) = r.migration else { continue };
+        let old = r.version.as_ref().map(crate::history::Version::number);
+        match old {
+            Some(v) if !set.has_version(v) => back.push(match rename_back(m, r.row) {
+                Some(mv) => format!("{} to {}: {mv}", m.id(), r.row.version),
+                None => m.id(),
+            }),
+            _ => taken.push(m.id()),
+        }
+    }
+    let mut help = Vec::new();
+    if !back.is_empty() {
+        help.push(format!(
+            "a renumbered migration already ran under its old number, which no file has now: \
+             rename its files back ({}); it does not run again",
+            back.join("; ")
+        ));
+    }
+    if !taken.is_empty() {
+        help.push(format!(
+            "a renumbered migration already ran under its old number ({}, now another \
+             migration's): rename its files back and give the other one the next free number, \
+             or {} records it under its new number (it does not run again)",
+            taken.join(", "),
+            reinit_hint()
+        ));
+    }
+    Some(help.join("; "))
+}
+
+/// The directory's diagnostics with what the history knows added: a gap in the versions (C004,
+/// [`crate::files::concerns_sequence`]) whose missing number an applied migration had before it
+/// was renumbered is no deleted migration — the file checker, which knows no ledger, cannot
+/// tell — and its help becomes that migration's rename back ([`rename_back`]).
+pub fn explain_gaps(
+    set: &MigrationSet,
+    history: &History<'_>,
+    diagnostics: &[Diagnostic],
+) -> Vec<Diagnostic> {
+    let renumbered = history.renumbered();
+    if renumbered.is_empty() {
+        return diagnostics.to_vec();
+    }
+    let on_disk: Vec<u64> = set.versions_on_disk().into_iter().map(|(v, _)| v).collect();
+    diagnostics
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            if !crate::files::concerns_sequence(&d) {
+                return d;
+            }
+            let Some(after) = d
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| crate::files::name::parse_file_name(n).ok())
+                .map(|f| f.version)
+            else {
+                return d;
+            };
+            let before = on_disk
+                .iter()
+                .copied()
+                .filter(|&v| v < after)
+                .max()
+                .unwrap_or(0);
+            let moved: Vec<String> = renumbered
+                .iter()
+                .filter_map(|r| {
+                    let old = r.version.as_ref()?.number();
+                    let m = r.migration?;
+                    (before < old && old < after).then(|| {
+                        format!(
+                            "`{}` was applied as version {} and renumbered since (`migrate \
+                             status` shows it `renumbered`), so nothing was deleted: rename its \
+                             files back: {}",
+                            m.id(),
+                            r.row.version,
+                            rename_back(m, r.row).unwrap_or_default()
+                        )
+                    })
+                })
+                .collect();
+            if !moved.is_empty() {
+                d.help = Some(moved.join("; "));
+            }
+            d
+        })
+        .collect()
 }
 
 /// `replaced`: the row's version now names another migration; its own files are gone.

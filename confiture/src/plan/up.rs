@@ -147,7 +147,11 @@ pub fn divergences(history: &History<'_>, allow_out_of_order: bool) -> Vec<Diver
 
 /// Refuses a history that diverged from the files: applied migrations modified or missing,
 /// versions recorded twice, pending ones out of order (unless allowed). Lists every offender.
-pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<()> {
+pub fn check_history(
+    set: &MigrationSet,
+    history: &History<'_>,
+    allow_out_of_order: bool,
+) -> Result<()> {
     let modified = history.modified();
     let missing = history.missing();
     let renumbered = history.renumbered();
@@ -193,11 +197,7 @@ pub fn check_history(history: &History<'_>, allow_out_of_order: bool) -> Result<
             "{} applied migration(s) renumbered",
             renumbered.len()
         ));
-        help.push(format!(
-            "a renumbered migration already ran under its old number: rename its files back, \
-             or {} records it under its new number (it does not run again)",
-            reinit_hint()
-        ));
+        help.extend(super::renumbered_help(set, history));
     }
     if !replaced.is_empty() {
         counts.push(format!(
@@ -264,7 +264,7 @@ pub fn up<'a>(
         recorded || request.target.is_none_or(|t| v <= t)
     })?;
     let mut plan = UpPlan::default();
-    if let Err(err) = check_history(&history, request.allow_out_of_order) {
+    if let Err(err) = check_history(set, &history, request.allow_out_of_order) {
         match explain_newer_database(set, &history, err, true) {
             (_, Some(newer)) if request.allow_newer_database => plan.newer_database = Some(newer),
             (err, _) => return Err(err),

@@ -889,6 +889,81 @@ fn server_notices_are_progress_events_and_warnings_are_in_the_report() {
     );
 }
 
+/// A migration raising a notice per row held every one in memory until its statement ended
+/// (3M NOTICEs: 486 MB; a WARNING flood became as many report warnings and JSON entries).
+/// Each collection keeps the first few of each severity and counts the rest: 200,000
+/// NOTICEs and 50,000 WARNINGs come out as a bounded list ending with "... and N more".
+#[test]
+fn a_flood_of_server_notices_is_kept_bounded_with_a_count_of_the_rest() {
+    let db = TestDb::new("noticeflood");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "flood",
+        "DO $$ BEGIN FOR i IN 1..200000 LOOP RAISE NOTICE 'n %', i; END LOOP; \
+         FOR i IN 1..50000 LOOP RAISE WARNING 'w %', i; END LOOP; END $$;\n\
+         CREATE TABLE f (id int);\n",
+        "DROP TABLE f;\n",
+    );
+    let mut events = Vec::new();
+    let report = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut recorder(&mut events))
+        .unwrap();
+    let said: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Progress::ServerNotice {
+                severity, message, ..
+            } => Some((severity.clone(), message.clone())),
+            _ => None,
+        })
+        .collect();
+    // `db::notices::KEPT_PER_SEVERITY`, a crate-private constant.
+    let kept = 20;
+    let of = |severity: &str| -> Vec<&String> {
+        said.iter()
+            .filter(|(s, _)| s == severity)
+            .map(|(_, m)| m)
+            .collect()
+    };
+    let notices = of("NOTICE");
+    assert_eq!(notices.len(), kept + 1, "{notices:?}");
+    assert_eq!(notices[0], "n 1");
+    assert_eq!(
+        notices[kept],
+        &format!(
+            "... and {} more NOTICE messages (only the first {kept} are kept)",
+            format_count(200_000 - kept)
+        )
+    );
+    let warnings = of("WARNING");
+    assert_eq!(warnings.len(), kept + 1, "{warnings:?}");
+    assert_eq!(report.warnings.len(), kept + 1, "{:?}", report.warnings);
+    assert!(
+        report.warnings[kept].ends_with(&format!(
+            "... and {} more WARNING messages (only the first {kept} are kept)",
+            format_count(50_000 - kept)
+        )),
+        "{:?}",
+        report.warnings
+    );
+    assert!(db.table_exists("f"));
+}
+
+/// `49980` as `49,980`.
+fn format_count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Savepoints nest inside the migration's transaction (lint allows them, C100): a
 /// `ROLLBACK TO SAVEPOINT` undoes only its part, and a failure after a `RELEASE` still rolls the
 /// whole migration back, ledger row and all.

@@ -841,7 +841,9 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
     let run = project.run_on(&db, &["migrate", "status"]);
     run.code(exit::DIVERGED)
         .stdout_has("! renumbered")
-        .stderr_has("rename their files back")
+        // Its old number is another migration's now: renaming back, or `reinit`.
+        .stderr_has("rename its files back and give the other one the next free number")
+        .stderr_has("`cargo confiture migrate reinit --database-url <URL>` records it")
         .stdout_lacks("modified")
         .stdout_lacks("missing");
     let row = run
@@ -889,6 +891,127 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
         .run_on(&db, &["migrate", "status"])
         .code(exit::SUCCESS);
     assert!(db.has_relation("other"));
+}
+
+/// The `mv` a help names for renaming a migration's files back, run in the project's root.
+fn paste_rename_back(project: &Project, text: &str) {
+    let start = text.find("`mv ").expect("a rename back is named") + 1;
+    let len = text[start..].find('`').expect("its closing backquote");
+    let status = std::process::Command::new("bash")
+        .current_dir(project.path(""))
+        .arg("-c")
+        .arg(&text[start..start + len])
+        .status()
+        .expect("run the rename");
+    assert!(status.success(), "{}", &text[start..start + len]);
+}
+
+/// An applied migration renumbered so that its old number is left free (`003_c` now `005_c`,
+/// or a middle one, `002_b` now `005_b`): the versions have a gap (C004). `status` and `up`
+/// said "record the new numbers with `migrate reinit`", which is refused while the gap is
+/// the migration's own file (exit 5), and C004 said "renumber it only if it is not applied
+/// anywhere yet" though the tool knows it is applied: a loop of helps. Now every help
+/// (C004's in `status`, `status`'s, `up`'s and `down`'s refusals) names the `mv` of both
+/// files that renames it back, never `reinit`; pasted, it leaves nothing to fix.
+#[test]
+fn a_renumbering_that_leaves_a_gap_is_helped_with_its_rename_back_never_reinit() {
+    for (from, to) in [("003_c", "005_c"), ("002_b", "005_b")] {
+        let db = TestDb::new("hi_renumgap");
+        let project = Project::new();
+        table(&project, "001_a", "a");
+        table(&project, "002_b", "b");
+        table(&project, "003_c", "c");
+        if from == "002_b" {
+            table(&project, "004_d", "d");
+        }
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        renumber(&project, from, to);
+        let mv = format!(
+            "`mv db/migrations/{to}.up.sql db/migrations/{from}.up.sql && \
+             mv db/migrations/{to}.down.sql db/migrations/{from}.down.sql`"
+        );
+
+        let run = project.run_on(&db, &["migrate", "status"]);
+        run.code(exit::INVALID)
+            .stdout_has("! renumbered")
+            .stderr_has(&format!("`{to}` was applied as version {}", &from[..3]))
+            .stderr_has(&mv)
+            .stderr_lacks("reinit")
+            .stderr_lacks("only if it is not applied anywhere yet");
+        let doc = project
+            .run_on(&db, &["migrate", "status", "--format", "json"])
+            .json();
+        let gap = doc["diagnostics"]
+            .as_array()
+            .and_then(|ds| ds.iter().find(|d| d["code"] == "C004"))
+            .unwrap_or_else(|| panic!("C004 reported: {doc}"));
+        assert!(
+            gap["help"].as_str().unwrap_or_default().contains(&mv),
+            "{doc}"
+        );
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::INVALID)
+            .stderr_lacks("reinit");
+        project
+            .run_on(&db, &["migrate", "up", "--target", "001"])
+            .code(exit::DIVERGED)
+            .stderr_has(&mv)
+            .stderr_lacks("reinit");
+        // Down to the renumbered one: refused before anything is rolled back.
+        let run = project.run_on(&db, &["migrate", "down", "--steps", "3"]);
+        run.code(exit::DIVERGED)
+            .stderr_has(&mv)
+            .stderr_lacks("reinit");
+
+        paste_rename_back(&project, &run.stderr);
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
+    }
+}
+
+/// A gap in the versions before the newest applied migration (a never-applied `003` dropped in
+/// review, the applied migration and its row `004_c`): `down` of `004_c` was refused (exit 5)
+/// as if its own files had errors, though README says `down` refuses only then — an emergency
+/// rollback blocked by a file name. The gap (C004) is the sequence's: `down` warns and rolls
+/// back; `status` and `up` still refuse (exit 5).
+#[test]
+fn a_gap_before_the_newest_migration_does_not_stop_its_rollback_but_stops_up() {
+    let db = TestDb::new("hi_gapdown");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    renumber(&project, "003_c", "004_c");
+    db.connect()
+        .batch_execute("UPDATE tb_confiture SET version = '004' WHERE version = '003'")
+        .expect("the row of 004_c");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::INVALID)
+        .stderr_has("C004");
+    project.run_on(&db, &["migrate", "up"]).code(exit::INVALID);
+    project
+        .run_on(&db, &["migrate", "down", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stderr_has("004_c (C004: version 004 follows version 002");
+    let run = project.run_on(&db, &["migrate", "down", "--dry-run", "--format", "json"]);
+    run.code(exit::SUCCESS);
+    assert!(
+        run.json()["warnings"].to_string().contains("C004"),
+        "{}",
+        run.dump()
+    );
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS)
+        .stderr_has("004_c (C004: version 004 follows version 002")
+        .stderr_has("`migrate up` refuses to run until the gap is closed");
+    assert!(!db.has_relation("c"));
+    assert_eq!(ledger(&db), ["001:a", "002:b"]);
+    project.run_on(&db, &["migrate", "up"]).code(exit::INVALID);
 }
 
 /// An applied migration whose files were deleted and whose number was given to another

@@ -180,10 +180,13 @@ fn gap(file: &Found, previous: u64) -> Diagnostic {
         file.version_text(),
         name::version_text(previous, width)
     );
+    // No ledger here: `migrate status` replaces this help when it knows an applied migration
+    // was renumbered away from the gap (`plan::explain_gaps`).
     let help = format!(
-        "restore the deleted migration from version control if it was applied anywhere (to \
-         retire it, keep its pair with `SELECT 1;` in each file); renumber `{}` to {missing_from} \
-         only if it is not applied anywhere yet",
+        "if an applied migration was renumbered away from it (`migrate status` shows it \
+         `renumbered`), rename its files back; restore a deleted migration from version control \
+         if it was applied anywhere (to retire it, keep its pair with `SELECT 1;` in each file); \
+         renumber `{}` to {missing_from} only if it is not applied anywhere yet",
         file.stem()
     );
     diagnostic(&VERSION_GAP, &file.path, None, message, help)
