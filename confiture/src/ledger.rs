@@ -435,15 +435,28 @@ pub enum RowKind {
 /// migration, so no second round trip is needed for a bind.
 pub fn literal(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
-    out.push('\'');
-    for c in value.chars() {
-        if c == '\'' {
-            out.push('\'');
-        }
-        out.push(c);
-    }
-    out.push('\'');
+    push_literal(&mut out, value);
     out
+}
+
+/// [`literal`] appended to `out`: the engine writes a ledger row's values straight into the
+/// message it builds, one row per migration.
+pub(crate) fn push_literal(out: &mut String, value: &str) {
+    out.push('\'');
+    push_literal_text(out, value);
+    out.push('\'');
+}
+
+/// The inside of a [`literal`]: `value` with its single quotes doubled, without the quotes
+/// around it (a literal made of several pieces, such as a slug's prefix).
+pub(crate) fn push_literal_text(out: &mut String, value: &str) {
+    let mut rest = value;
+    while let Some(quote) = rest.find('\'') {
+        out.push_str(&rest[..=quote]);
+        out.push('\'');
+        rest = &rest[quote + 1..];
+    }
+    out.push_str(rest);
 }
 
 /// The `INSERT` that records one migration. The slug is built by the server from local time,
@@ -794,6 +807,11 @@ mod tests {
     #[test]
     fn literal_doubles_quotes() {
         assert_eq!(literal("o'brien"), "'o''brien'");
+        assert_eq!(literal("'a''b'"), "'''a''''b'''");
+        assert_eq!(literal(""), "''");
+        let mut out = String::from("x");
+        push_literal_text(&mut out, "é'");
+        assert_eq!(out, "xé''");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! migration, the ledger rows, and a batch — consecutive transactional migrations in one message.
 
 use std::collections::hash_map::RandomState;
+use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -515,39 +516,62 @@ pub(super) fn ledger_sql(
     index: usize,
     prepared: Option<u64>,
 ) -> String {
+    let mut sql = String::new();
+    push_ledger_sql(&mut sql, settings, step, index, prepared);
+    sql
+}
+
+/// [`ledger_sql`] appended to `sql`: a message of migrations writes it once per migration,
+/// straight into its text.
+fn push_ledger_sql(
+    sql: &mut String,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    index: usize,
+    prepared: Option<u64>,
+) {
     let table = &settings.table;
     let m = step.migration;
-    let row = match (step.direction, prepared) {
-        (Direction::Up, Some(nonce)) => format!(
-            "EXECUTE {}({}, {}, {}, {}, {index})",
-            prepared_row(nonce),
-            ledger::literal(step.ledger_version),
-            ledger::literal(&m.name),
-            ledger::literal(&m.up.checksum),
-            ledger::literal(&format!("{}_{}_", m.name, step.ledger_version)),
-        ),
-        (Direction::Up, None) => format!(
-            "{} RETURNING {index} AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN}",
-            ledger::insert_applied_at_sql(
-                table,
-                step.ledger_version,
-                &m.name,
-                &m.up.checksum,
-                &started_at(),
-                &elapsed_ms(),
-            )
-        ),
-        (Direction::Down, _) => format!(
-            "{} RETURNING {index} AS {STEP_COLUMN}, {} AS {MS_COLUMN}",
-            ledger::delete_sql(table, step.ledger_version),
-            elapsed_ms()
-        ),
-    };
-    let before = match (step.direction, prepared) {
-        (Direction::Up, Some(nonce)) => format!("EXECUTE {}_role", prepared_row(nonce)),
-        _ => before_row_select(settings),
-    };
-    format!("{before};\n{row}")
+    match (step.direction, prepared) {
+        (Direction::Up, Some(nonce)) => {
+            let row = prepared_row(nonce);
+            let _ = write!(sql, "EXECUTE {row}_role;\nEXECUTE {row}(");
+            ledger::push_literal(sql, step.ledger_version);
+            sql.push_str(", ");
+            ledger::push_literal(sql, &m.name);
+            sql.push_str(", ");
+            ledger::push_literal(sql, &m.up.checksum);
+            sql.push_str(", '");
+            ledger::push_literal_text(sql, &m.name);
+            sql.push('_');
+            ledger::push_literal_text(sql, step.ledger_version);
+            let _ = write!(sql, "_', {index})");
+        }
+        (Direction::Up, None) => {
+            let _ = write!(
+                sql,
+                "{};\n{} RETURNING {index} AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN}",
+                before_row_select(settings),
+                ledger::insert_applied_at_sql(
+                    table,
+                    step.ledger_version,
+                    &m.name,
+                    &m.up.checksum,
+                    &started_at(),
+                    &elapsed_ms(),
+                )
+            );
+        }
+        (Direction::Down, _) => {
+            let _ = write!(
+                sql,
+                "{};\n{} RETURNING {index} AS {STEP_COLUMN}, {} AS {MS_COLUMN}",
+                before_row_select(settings),
+                ledger::delete_sql(table, step.ledger_version),
+                elapsed_ms()
+            );
+        }
+    }
 }
 
 /// The column of a ledger statement's result naming its step in the message.
@@ -625,46 +649,57 @@ pub(super) fn push_transaction<'a>(
     let began = script.byte_len();
     script.push_sql("BEGIN;");
     let file = step.file();
-    let marker = format!("{nonce}:{index}");
-    let markers = script.push_marked_body(file, &format!("{nonce}_{index}"));
-    // The last statement marker goes once the transaction is over (committed, or not: then
-    // it tells that every statement completed).
-    let deallocate = markers.map_or_else(String::new, |n| {
-        format!(
-            "\nDEALLOCATE {};",
-            marker_name(&format!("{nonce}_{index}"), n)
-        )
-    });
+    let tag = format!("{nonce}_{index}");
+    let markers = script.push_marked_body(file, &tag);
+    // Written straight into one string: a message carries up to thousands of migrations, and
+    // building each one's SQL out of `format!`ed pieces cost more client time than the rest of
+    // the run's planning (issue 15).
+    let mut sql = String::with_capacity(STEP_OVERHEAD);
+    push_ledger_sql(&mut sql, settings, step, index, prepared.then_some(nonce));
+    sql.push_str(";\nRESET ALL;");
+    sql.push_str(&drop_session_objects_of(file, Some(&nonce.to_string())));
+    sql.push('\n');
     // The role is reset before the ledger row (written as the connecting role), every setting
     // after it (the row reads its clock from one). `synchronous_commit` must hold for the
     // COMMIT, so it is set after `RESET ALL`.
     // The marker is session-level and set last, so it survives COMMIT and is undone by an
     // abort: after a failure it names the last transaction of the message that committed.
-    let next = if prepared {
+    if prepared {
         let sync = if step.synchronous_commit {
             "NULL"
         } else {
             "'off'"
         };
-        let kept = |v: Option<&str>| v.map_or_else(|| "NULL".to_string(), ledger::literal);
-        format!(
-            "EXECUTE {}_next('{marker}', {sync}, {}, {}, {});",
-            prepared_row(nonce),
-            ledger::literal(step.ledger_version),
-            kept(step.kept.oldest),
-            kept(step.kept.newest)
-        )
+        let _ = write!(
+            sql,
+            "EXECUTE {}_next('{nonce}:{index}', {sync}, ",
+            prepared_row(nonce)
+        );
+        ledger::push_literal(&mut sql, step.ledger_version);
+        for kept in [step.kept.oldest, step.kept.newest] {
+            sql.push_str(", ");
+            match kept {
+                Some(version) => ledger::push_literal(&mut sql, version),
+                None => sql.push_str("NULL"),
+            }
+        }
+        sql.push_str(");");
     } else {
-        format!(
-            "{};",
-            after_row_select(settings, step, &marker, step.synchronous_commit)
-        )
-    };
-    script.push_sql(&format!(
-        "{};\nRESET ALL;{}\n{next}\nCOMMIT;{deallocate}",
-        ledger_sql(settings, step, index, prepared.then_some(nonce)),
-        drop_session_objects_of(file, Some(&nonce.to_string()))
-    ));
+        sql.push_str(&after_row_select(
+            settings,
+            step,
+            &format!("{nonce}:{index}"),
+            step.synchronous_commit,
+        ));
+        sql.push(';');
+    }
+    sql.push_str("\nCOMMIT;");
+    // The last statement marker goes once the transaction is over (committed, or not: then
+    // it tells that every statement completed).
+    if let Some(n) = markers {
+        let _ = write!(sql, "\nDEALLOCATE {};", marker_name(&tag, n));
+    }
+    script.push_sql(&sql);
     script.end_transaction(began);
 }
 
@@ -888,6 +923,59 @@ mod tests {
             ),
             "the role first, then our timeouts (none of ours: the row has none), then the \
              connection's time zone"
+        );
+    }
+
+    #[test]
+    fn a_prepared_message_writes_each_ledger_value_as_its_one_literal() {
+        // The message is written straight into one string, piece by piece: each value must
+        // still be exactly `ledger::literal` of it, quotes doubled, the slug's prefix included.
+        let file = sql_file("INSERT INTO t VALUES (1);");
+        let migration = Migration {
+            version: 3,
+            version_text: "0'3".into(),
+            name: "it's".into(),
+            up: file.clone(),
+            down: file,
+        };
+        let mut steps = [Step::up(&migration, false), Step::up(&migration, true)];
+        steps[1].kept = super::super::Kept {
+            oldest: Some("o'ld"),
+            newest: None,
+        };
+        let batch = batch(&settings(None), &steps, true);
+        let n = batch.nonce;
+        let text = batch.script.text();
+        for (i, step) in steps.iter().enumerate() {
+            let row = format!(
+                "EXECUTE confiture_row_{n}_role;\nEXECUTE confiture_row_{n}({}, {}, {}, {}, {i});",
+                ledger::literal(step.ledger_version),
+                ledger::literal(&migration.name),
+                ledger::literal(&migration.up.checksum),
+                ledger::literal(&format!("{}_{}_", migration.name, step.ledger_version)),
+            );
+            assert!(text.contains(&row), "{row}\n{text}");
+            let kept = |v: Option<&str>| v.map_or_else(|| "NULL".to_string(), ledger::literal);
+            let next = format!(
+                "EXECUTE confiture_row_{n}_next('{n}:{i}', {}, {}, {}, {});\nCOMMIT;",
+                if step.synchronous_commit {
+                    "NULL"
+                } else {
+                    "'off'"
+                },
+                ledger::literal(step.ledger_version),
+                kept(step.kept.oldest),
+                kept(step.kept.newest),
+            );
+            assert!(text.contains(&next), "{next}\n{text}");
+        }
+        assert_eq!(
+            ledger_sql(&settings(None), &steps[0], 0, Some(n)),
+            format!(
+                "EXECUTE confiture_row_{n}_role;\nEXECUTE confiture_row_{n}('0''3', 'it''s', {}, \
+                 'it''s_0''3_', 0)",
+                ledger::literal(&migration.up.checksum)
+            )
         );
     }
 
