@@ -1,5 +1,6 @@
 //! The options of the commands that change a database.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::config::Timeout;
@@ -292,5 +293,162 @@ impl crate::drift::DriftOptions {
                 ("statement_timeout", self.statement_timeout),
             ],
         )
+    }
+}
+
+/// Every option the library's texts name by its command-line flag: the flag, the field of the
+/// options types that have it, and those types. **The one map of flag to option**: a library
+/// session's errors name the field ([`name_fields`]), the command line's the flag.
+const FLAGS: &[(&str, &str, &[&str])] = &[
+    ("--yes", "yes", &["DownOptions"]),
+    ("--steps", "steps", &["UpOptions", "DownOptions"]),
+    ("--target", "target", &["UpOptions", "DownOptions"]),
+    (
+        "--lock-wait",
+        "lock_wait",
+        &[
+            "UpOptions",
+            "DownOptions",
+            "BaselineOptions",
+            "ReinitOptions",
+        ],
+    ),
+    (
+        "--lock-timeout-statement",
+        "lock_timeout_statement",
+        &["UpOptions", "DownOptions"],
+    ),
+    (
+        "--statement-timeout",
+        "statement_timeout",
+        &["UpOptions", "DownOptions"],
+    ),
+    ("--allow-out-of-order", "allow_out_of_order", &["UpOptions"]),
+    ("--allow-destructive", "allow_destructive", &["UpOptions"]),
+    (
+        "--allow-newer-database",
+        "allow_newer_database",
+        &["UpOptions"],
+    ),
+    ("--allow-modified", "allow_modified", &["DownOptions"]),
+    ("--single-transaction", "single_transaction", &["UpOptions"]),
+    ("--create-database", "create_database", &["UpOptions"]),
+    (
+        "--through",
+        "through",
+        &["BaselineOptions", "ReinitOptions"],
+    ),
+];
+
+/// `error`'s message, details and help with each flag of [`FLAGS`] that `options` (the
+/// command's options type, `UpOptions`) has named as that field instead (`--yes` is
+/// `` `DownOptions::yes` ``, `--steps 0` `` `DownOptions::steps` `` = 0): what a library
+/// session's caller can change, which has no command line. Suggested commands
+/// (`` `cargo confiture ...` ``) keep their flags: they are commands to paste.
+pub(crate) fn name_fields(error: &mut Error, options: &str) {
+    if let Cow::Owned(message) = library_names(&error.message, options) {
+        error.message = message;
+    }
+    for line in error.help.iter_mut().chain(error.details.iter_mut()) {
+        if let Cow::Owned(named) = library_names(line, options) {
+            *line = named;
+        }
+    }
+}
+
+/// [`name_fields`] over one text.
+pub(crate) fn library_names<'t>(text: &'t str, options: &str) -> Cow<'t, str> {
+    if !text.contains("--") {
+        return Cow::Borrowed(text);
+    }
+    let command = format!("`{} ", crate::hint::PROGRAM);
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    let mut changed = false;
+    while !rest.is_empty() {
+        // A suggested command is copied as it is, up to its closing backtick.
+        if rest.starts_with(&command) {
+            let end = rest[1..].find('`').map_or(rest.len(), |i| i + 2);
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+            continue;
+        }
+        let at_word = out
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '-' || c == '_'));
+        let flag = at_word
+            .then(|| {
+                FLAGS.iter().find(|(flag, _, types)| {
+                    rest.starts_with(flag)
+                        && types.contains(&options)
+                        && !rest[flag.len()..]
+                            .starts_with(|c: char| c.is_alphanumeric() || c == '-')
+                })
+            })
+            .flatten();
+        let Some((flag, field, _)) = flag else {
+            let c = rest.chars().next().unwrap_or_default();
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        };
+        changed = true;
+        rest = &rest[flag.len()..];
+        let quoted = out.ends_with('`') && rest.starts_with('`');
+        if quoted {
+            out.pop();
+            rest = &rest[1..];
+        }
+        out.push_str(&format!("`{options}::{field}`"));
+        // A value that follows (`--steps 0`) is the field's.
+        let value_len = rest
+            .strip_prefix(' ')
+            .map_or(0, |v| v.chars().take_while(char::is_ascii_digit).count());
+        if value_len > 0 && !quoted {
+            out.push_str(&format!(" = {}", &rest[1..1 + value_len]));
+            rest = &rest[1 + value_len..];
+        }
+    }
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::library_names;
+
+    #[test]
+    fn flags_become_the_options_fields_outside_suggested_commands() {
+        assert_eq!(
+            library_names("add --yes to confirm", "DownOptions"),
+            "add `DownOptions::yes` to confirm"
+        );
+        assert_eq!(
+            library_names("--steps 0 would roll back nothing", "DownOptions"),
+            "`DownOptions::steps` = 0 would roll back nothing"
+        );
+        assert_eq!(
+            library_names(
+                "or run with `--allow-out-of-order` to apply them",
+                "UpOptions"
+            ),
+            "or run with `UpOptions::allow_out_of_order` to apply them"
+        );
+        assert_eq!(
+            library_names("raise --lock-wait; or `--lock-waits`", "ReinitOptions"),
+            "raise `ReinitOptions::lock_wait`; or `--lock-waits`"
+        );
+        // A suggested command keeps its flags; a flag another command's options lack stays.
+        let text = "run `cargo confiture migrate down --target 0 --yes -c f` or --allow-modified";
+        assert_eq!(library_names(text, "UpOptions"), text);
+        assert_eq!(
+            library_names(text, "DownOptions"),
+            "run `cargo confiture migrate down --target 0 --yes -c f` or \
+             `DownOptions::allow_modified`"
+        );
     }
 }

@@ -530,13 +530,17 @@ pub fn no_progress(_: Progress) {}
 /// What every command's report carries: whether it is a dry run, its total duration and its
 /// errors.
 pub(crate) trait CommandReport: Sized {
+    /// The options type of its command (`UpOptions`), as a library's texts name its fields
+    /// ([`super::options::library_names`]).
+    const OPTIONS: &'static str;
     fn starting(dry_run: bool) -> Self;
     fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>);
 }
 
 macro_rules! command_report {
-    ($($report:ident),*) => {$(
+    ($($report:ident: $options:ident),*) => {$(
         impl CommandReport for $report {
+            const OPTIONS: &'static str = stringify!($options);
             fn starting(dry_run: bool) -> Self {
                 $report {
                     dry_run,
@@ -551,4 +555,9 @@ macro_rules! command_report {
     )*};
 }
 
-command_report!(UpReport, DownReport, BaselineReport, ReinitReport);
+command_report!(
+    UpReport: UpOptions,
+    DownReport: DownOptions,
+    BaselineReport: BaselineOptions,
+    ReinitReport: ReinitOptions
+);

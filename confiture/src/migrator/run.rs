@@ -301,7 +301,14 @@ impl Migrator {
             let mut report = R::starting(dry_run);
             let start = Instant::now();
             let result = run(m, progress, &mut report).map_err(|f| m.with_database(f));
-            let result = m.suggested(result);
+            let result = m.suggested(result).map_err(|mut error| {
+                // A library session (its suggestions completed for it) names its options'
+                // fields where the texts name the command line's flags; the CLI's stay.
+                if !m.suggest.is_empty() {
+                    super::options::name_fields(&mut error, R::OPTIONS);
+                }
+                error
+            });
             m.forget_lost_connection(super::Probe::Known);
             let elapsed = ms(start.elapsed());
             match result {

@@ -445,10 +445,9 @@ fn newer_rows<'h, 'a>(
     Some((newer, rows))
 }
 
-/// How a help names `up`'s option that accepts a newer database: the flag and the library's
-/// field, since either may have run.
-pub(crate) const ALLOW_NEWER_DATABASE: &str =
-    "`--allow-newer-database` (`UpOptions::allow_newer_database`)";
+/// How a help names `up`'s option that accepts a newer database (a library session's help
+/// names `UpOptions::allow_newer_database`: `migrate::options::name_fields`).
+pub(crate) const ALLOW_NEWER_DATABASE: &str = "`--allow-newer-database`";
 
 /// What to do about a newer release's rows: run that release (for a directory: or restore the
 /// lost files); neither roll them back nor forget their rows. `up`'s help also names the

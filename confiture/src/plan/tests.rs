@@ -279,7 +279,7 @@ fn a_set_older_than_the_database_is_accepted_only_when_asked_and_alone() {
         assert_eq!(diverged.newer_database.as_ref(), Some(&newer));
         let help = err.help.clone().unwrap();
         assert!(!help.contains("reinit"), "{help}");
-        assert!(help.contains("`UpOptions::allow_newer_database`"), "{help}");
+        assert!(help.contains("`--allow-newer-database`"), "{help}");
         let down_help = down(&s, &r, &DownRequest::default())
             .unwrap_err()
             .help

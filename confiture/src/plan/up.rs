@@ -304,7 +304,7 @@ fn check_destructive_gate(history: &History<'_>, target: Option<u64>) -> Result<
         gated.join(", ")
     ))
     .with_help(
-        "review the migration, then run `migrate up --allow-destructive` (confiture's \
+        "review the migration, then run again with `--allow-destructive` (confiture's \
          `migrate up` refuses it the same way)",
     ))
 }

@@ -442,7 +442,7 @@ fn modified_and_out_of_order_migrations_are_refused_up_front() {
     let help = err.help.unwrap();
     assert!(
         help.contains("`cargo confiture migrate reinit --database-url <URL> --migrations-dir ")
-            && help.contains("--allow-out-of-order"),
+            && help.contains("`UpOptions::allow_out_of_order`"),
         "{help}"
     );
     assert!(!db.table_exists("d"), "nothing ran");
@@ -466,8 +466,16 @@ fn modified_and_out_of_order_migrations_are_refused_up_front() {
         .unwrap_err()
         .error;
     assert_eq!(err.kind, ErrorKind::Diverged);
+    // 004 is above the newest file: the database is ahead of the files (or they were lost).
+    let Some(newer) = (match err.reason() {
+        confiture::Reason::Diverged(d) => d.newer_database.as_ref(),
+        _ => None,
+    }) else {
+        panic!("{err:?}")
+    };
+    assert_eq!(newer.versions, ["004"]);
     assert!(
-        err.details[0].starts_with("missing: 004_d"),
+        err.details[1].starts_with("missing: 004_d"),
         "{:?}",
         err.details
     );

@@ -346,3 +346,54 @@ fn a_library_fleets_target_by_name_keeps_the_environment_or_says_what_a_url_drop
         "{help}"
     );
 }
+
+/// A library session's errors name the option the caller can change (`DownOptions::yes`,
+/// `UpOptions::allow_out_of_order`, ...) where they named the command line's flag (`add --yes
+/// to confirm`, `--steps 0 would ...`), which a service has not got (h10 D1); suggested
+/// commands keep their flags, and a caller that completes them itself (the CLI) keeps them all.
+#[test]
+fn a_library_session_names_its_options_not_the_flags() {
+    use confiture::migrate::DownOptions;
+    let db = TestDb::new("suggest_options");
+    let root = TempDir::new("cft_suggest");
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id int);\n");
+    let dir = root.path().join("sql");
+    let session = || Migrator::new(db.environment(), &dir, CheckOptions::default());
+    session()
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("applies");
+    let texts = |e: &confiture::Error| format!("{} | {:?} | {:?}", e.message, e.details, e.help);
+    let everything = DownOptions::default().target(Some(0));
+    let refused = session()
+        .down(&everything, &mut no_progress)
+        .expect_err("needs yes");
+    let text = texts(&refused.error);
+    assert!(text.contains("`DownOptions::yes`"), "{text}");
+    assert!(text.contains("`DownOptions::target` = 0"), "{text}");
+    assert!(!text.contains("add --yes"), "{text}");
+    let none = DownOptions::default().steps(Some(0));
+    let refused = session()
+        .down(&none, &mut no_progress)
+        .expect_err("steps 0");
+    let text = texts(&refused.error);
+    assert!(
+        text.starts_with("`DownOptions::steps` = 0 would roll back nothing"),
+        "{text}"
+    );
+    // Edited once applied: `down` refuses it unless the down file is trusted.
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id bigint);\n");
+    let refused = session()
+        .down(&DownOptions::default(), &mut no_progress)
+        .expect_err("modified");
+    let text = texts(&refused.error);
+    assert!(text.contains("`DownOptions::allow_modified`"), "{text}");
+    // The report carries the same words.
+    let reported = refused.report.errors.first().expect("reported");
+    assert_eq!(reported.help, refused.error.help);
+    // The CLI's way (it completes them itself): the flags.
+    let refused = session()
+        .suggesting(Invocation::default())
+        .down(&everything, &mut no_progress)
+        .expect_err("needs yes");
+    assert_eq!(refused.error.help.as_deref(), Some("add --yes to confirm"));
+}

@@ -70,7 +70,8 @@ fn rolling_back_everything_needs_yes() {
         .unwrap_err()
         .error;
     assert_eq!((err.kind, err.exit_code()), (ErrorKind::Usage, 64));
-    assert!(err.help.unwrap().contains("--yes"));
+    // A library session: the option, not the flag.
+    assert!(err.help.unwrap().contains("`DownOptions::yes`"));
     assert_eq!(db.ledger().len(), 4);
 
     let err = db
