@@ -93,7 +93,8 @@ pub(crate) fn read_unless_stopped(
          to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
          execution_time_ms, checksum, \
-         pg_catalog.to_jsonb(confiture_ledger_row) OPERATOR(pg_catalog.->>) 'applied_by' \
+         pg_catalog.to_jsonb(confiture_ledger_row) OPERATOR(pg_catalog.->>) 'applied_by', \
+         CAST(pk_confiture AS pg_catalog.text) \
          FROM {quoted} AS confiture_ledger_row ORDER BY {order}",
         order = crate::ledger::APPLICATION_ORDER,
         name = literal(&table.quoted()),
@@ -965,13 +966,20 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
                 (None, Some(name)) => format!(" (name {})", crate::config::shown(name)),
                 (None, None) => String::new(),
             };
+            // The statements name that row alone: completed and pasted, an UPDATE without
+            // a WHERE rewrote every row (their `applied_at`, the history, lost).
+            let row_is = match row.get(6) {
+                Some(pk) if pk.parse::<i64>().is_ok() => format!("pk_confiture = {pk}"),
+                _ => format!("{column} IS NULL"),
+            };
+            let t = table.quoted();
             Error::invalid(format!(
                 "the tracking table {table} has a row with no {column}{which}"
             ))
             .with_help(format!(
-                "every row has one when confiture writes it: set it by hand (UPDATE {} SET \
-                 {column} = ...) or delete the row, then run the command again",
-                table.quoted()
+                "every row has one when confiture writes it: set it by hand (UPDATE {t} SET \
+                 {column} = ... WHERE {row_is};) or delete the row (DELETE FROM {t} WHERE \
+                 {row_is};), then run the command again"
             ))
         })
     };
