@@ -97,7 +97,7 @@ pub(crate) fn read_unless_stopped(
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
          SELECT l.version, l.name, l.confiture_applied_at, l.execution_time_ms, l.checksum, \
-         l.applied_by \
+         l.applied_by, CAST(l.pk_confiture AS pg_catalog.text) \
          FROM (SELECT CAST(NULL AS pg_catalog.text) AS applied_by) AS confiture_absent, \
          LATERAL (SELECT version, name, \
          to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
@@ -975,13 +975,20 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
                 (None, Some(name)) => format!(" (name {})", crate::config::shown(name)),
                 (None, None) => String::new(),
             };
+            // The statements name that row alone: completed and pasted, an UPDATE without
+            // a WHERE rewrote every row (their `applied_at`, the history, lost).
+            let row_is = match row.get(6) {
+                Some(pk) if pk.parse::<i64>().is_ok() => format!("pk_confiture = {pk}"),
+                _ => format!("{column} IS NULL"),
+            };
+            let t = table.quoted();
             Error::invalid(format!(
                 "the tracking table {table} has a row with no {column}{which}"
             ))
             .with_help(format!(
-                "every row has one when confiture writes it: set it by hand (UPDATE {} SET \
-                 {column} = ...) or delete the row, then run {AGAIN}",
-                table.quoted()
+                "every row has one when confiture writes it: set it by hand (UPDATE {t} SET \
+                 {column} = ... WHERE {row_is};) or delete the row (DELETE FROM {t} WHERE \
+                 {row_is};), then run {AGAIN}"
             ))
         })
     };

@@ -576,14 +576,15 @@ fn exit_130_when_drift_is_interrupted() {
     let run = Run::from_output(output, Duration::ZERO);
     run.code(exit::INTERRUPTED)
         .stderr_has("interrupted: dropped the scratch database");
-    // With --format json, stdout is still one document: the error.
+    // With --format json, stdout is still one document: the report, the interruption in its
+    // errors, the scratch database (dropped, as stderr says) named.
     let json = run.json();
-    assert_eq!(json["error"]["kind"], "interrupted", "{}", run.dump());
-    assert_eq!(json["error"]["exit_code"], 130);
-    assert!(json["error"]["details"][0]
+    assert_eq!(json["errors"][0]["kind"], "interrupted", "{}", run.dump());
+    assert_eq!(json["errors"][0]["exit_code"], 130);
+    assert!(json["scratch_databases"][0]
         .as_str()
         .unwrap()
-        .starts_with("dropped the scratch database \"confiture_scratch_"));
+        .starts_with("confiture_scratch_"));
     let left: i64 = confiture_tests::admin()
         .query_one(
             "SELECT count(*) FROM pg_database WHERE datname LIKE $1 || '%'",

@@ -322,3 +322,56 @@ fn a_ledger_that_cannot_take_the_row_is_refused_before_a_no_transaction_migratio
     assert!(db.has_relation("ia"));
     assert_eq!(db.ledger().unwrap().len(), 3);
 }
+
+/// h12 D6: a ledger row with a NULL column (a hand-made or altered ledger) was refused with
+/// the help `UPDATE "tb_confiture" SET name = ...`, no WHERE: completed and pasted, it rewrote
+/// every row (every `applied_at` made the same). The UPDATE and the DELETE name that row.
+#[test]
+fn a_row_with_a_null_column_is_named_by_its_key_in_the_help() {
+    let db = TestDb::new("li_null_column");
+    let project = three_migrations();
+    project
+        .run_on(&db, &["migrate", "up", "--target", "2"])
+        .code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN name DROP NOT NULL, \
+             ALTER COLUMN applied_at DROP NOT NULL, ALTER COLUMN version DROP NOT NULL; \
+             INSERT INTO tb_confiture (slug, version, name, checksum, applied_at) \
+             VALUES ('n3', '003', NULL, NULL, NULL)",
+        )
+        .unwrap();
+    let pk: String = client
+        .query_one(
+            "SELECT pk_confiture::text FROM tb_confiture WHERE version = '003'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    for column in ["name", "applied_at"] {
+        let run = project.run_on(&db, &["migrate", "status"]);
+        run.code(exit::INVALID)
+            .stderr_has(&format!("has a row with no {column} (version 003)"))
+            .stderr_has(&format!("SET {column} = ... WHERE pk_confiture = {pk};"))
+            .stderr_has(&format!("WHERE pk_confiture = {pk};), then"));
+        // The help completed as written changes that row alone.
+        let value = if column == "name" {
+            "'create_t3'"
+        } else {
+            "now()"
+        };
+        client
+            .batch_execute(&format!(
+                "UPDATE \"public\".\"tb_confiture\" SET {column} = {value} WHERE pk_confiture = {pk}"
+            ))
+            .unwrap();
+    }
+    let names: Vec<String> = client
+        .query("SELECT name FROM tb_confiture ORDER BY pk_confiture", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(names, ["create_t1", "create_t2", "create_t3"]);
+}
