@@ -122,6 +122,7 @@ impl Migrator {
         if options.dry_run {
             let rows = self.read_rows()?.unwrap_or_default();
             let plan = plan::up(&set, &rows, &request)?;
+            report.warnings.extend(timeout_warnings(&plan.apply));
             report.migrations = planned(&plan.apply, Direction::Up);
             report.skipped = versions(&plan.skipped);
             return Ok(());
@@ -351,6 +352,7 @@ impl<'a> Locked<'a> {
         report: &mut UpReport,
     ) -> Run<plan::UpPlan<'p>> {
         let plan = plan::up(self.set, rows, self.request)?;
+        report.warnings.extend(timeout_warnings(&plan.apply));
         if let Some(access) = access.filter(|_| !plan.apply.is_empty()) {
             access.check(&settings.table, Write::Insert)?;
         }
@@ -588,4 +590,22 @@ impl Migrator {
         }
         Ok(false)
     }
+}
+
+/// What lint's C119 (`resets-timeouts`) reports of the migrations `up` runs, said when it runs
+/// them: a statement that turns the environment's `lock_timeout`/`statement_timeout` off for
+/// the rest of its migration, named `file:line`.
+fn timeout_warnings(apply: &[&Migration]) -> Vec<String> {
+    apply
+        .iter()
+        .flat_map(|m| {
+            let spans = m.up.statements.iter().map(|s| (s.range.clone(), s.line));
+            crate::files::rules::timeouts_turned_off(&m.up.text, spans).map(move |(line, text)| {
+                format!(
+                    "{}:{line}: {text} (C119 resets-timeouts; the next migration gets them back)",
+                    crate::display::path(&m.up.path)
+                )
+            })
+        })
+        .collect()
 }
