@@ -125,6 +125,7 @@ impl Migrator {
             let rows = self.read_rows(options.lock_wait)?.unwrap_or_default();
             let plan = plan::up(&set, &rows, &request)?;
             report.warnings.extend(newer_database_warning(&plan));
+            report.warnings.extend(timeout_warnings(&plan.apply));
             report.migrations = planned(&plan.apply, Direction::Up);
             report.skipped = versions(&plan.skipped);
             return Ok(());
@@ -362,6 +363,7 @@ impl<'a> Locked<'a> {
     ) -> Run<plan::UpPlan<'p>> {
         let plan = plan::up(self.set, rows, self.request)?;
         report.warnings.extend(newer_database_warning(&plan));
+        report.warnings.extend(timeout_warnings(&plan.apply));
         if let Some(access) = access.filter(|_| !plan.apply.is_empty()) {
             access.check(&settings.table, Write::Insert)?;
         }
@@ -614,4 +616,22 @@ impl Migrator {
         }
         Ok(false)
     }
+}
+
+/// What lint's C119 (`resets-timeouts`) reports of the migrations `up` runs, said when it runs
+/// them: a statement that turns the environment's `lock_timeout`/`statement_timeout` off for
+/// the rest of its migration, named `file:line`.
+fn timeout_warnings(apply: &[&Migration]) -> Vec<String> {
+    apply
+        .iter()
+        .flat_map(|m| {
+            let spans = m.up.statements.iter().map(|s| (s.range.clone(), s.line));
+            crate::files::rules::timeouts_turned_off(&m.up.text, spans).map(move |(line, text)| {
+                format!(
+                    "{}:{line}: {text} (C119 resets-timeouts; the next migration gets them back)",
+                    crate::display::path(&m.up.path)
+                )
+            })
+        })
+        .collect()
 }

@@ -431,3 +431,83 @@ fn create_index_concurrently_up_and_down() {
     assert_eq!(run.json()["rolled_back"], serde_json::json!(["006"]));
     assert_eq!(index_is_valid(&db, "idx_tb_comment_fk_post"), None);
 }
+
+/// A migration's `RESET ALL` or pg_dump preamble (`SET statement_timeout = 0; SET lock_timeout =
+/// 0;`) silently switched off the environment's `lock_timeout`/`statement_timeout` for the
+/// rest of that migration: an `ALTER` then queued behind another session's lock for as long
+/// as it was held. Lint warns (C119, `file:line`), `up` says it when it runs the migration,
+/// and the next migration gets the bounds back.
+#[test]
+fn a_migration_that_turns_the_timeouts_off_is_warned_about_and_the_next_gets_them_back() {
+    let db = TestDb::new("ap_resets");
+    let project = Project::new();
+    let seen = |table: &str| {
+        format!(
+            "CREATE TABLE {table} AS SELECT current_setting('lock_timeout') AS lt, \
+             current_setting('statement_timeout') AS st;\n"
+        )
+    };
+    project.migration(
+        "001_reset",
+        &format!("RESET ALL;\n{}", seen("seen1")),
+        "DROP TABLE seen1;\n",
+    );
+    project.migration(
+        "002_next",
+        &format!("SELECT 1;\n{}", seen("seen2")),
+        "DROP TABLE seen2;\n",
+    );
+    project.migration(
+        "003_dump",
+        &format!(
+            "SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET client_encoding = 'UTF8';\n{}",
+            seen("seen3")
+        ),
+        "DROP TABLE seen3;\n",
+    );
+    project.migration("004_after", &seen("seen4"), "DROP TABLE seen4;\n");
+
+    let lint = project.run(&["lint"]);
+    let all = format!("{}{}", lint.stdout, lint.stderr);
+    for at in [
+        "001_reset.up.sql:1",
+        "003_dump.up.sql:1",
+        "003_dump.up.sql:2",
+    ] {
+        assert!(all.contains(at), "{at}\n{}", lint.dump());
+    }
+    assert!(all.contains("C119"), "{}", lint.dump());
+    assert!(!all.contains("002_next.up.sql:1"), "{}", lint.dump());
+
+    let run = project.run_on(
+        &db,
+        &[
+            "migrate",
+            "up",
+            "--lock-timeout-statement",
+            "2s",
+            "--statement-timeout",
+            "40s",
+        ],
+    );
+    run.code(exit::SUCCESS)
+        .stderr_has("001_reset.up.sql:1: RESET ALL turns off the environment's lock_timeout/statement_timeout for the rest of this migration")
+        .stderr_has("003_dump.up.sql:2: SET lock_timeout = 0 turns off");
+    let settings = |table: &str| -> (String, String) {
+        let row = db
+            .connect()
+            .query_one(&format!("SELECT lt, st FROM {table}"), &[])
+            .expect("the settings seen");
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(settings("seen1"), ("0".to_string(), "0".to_string()));
+    assert_eq!(settings("seen3"), ("0".to_string(), "0".to_string()));
+    // The next migration runs under the environment's bounds again.
+    for table in ["seen2", "seen4"] {
+        assert_eq!(
+            settings(table),
+            ("2s".to_string(), "40s".to_string()),
+            "{table}"
+        );
+    }
+}

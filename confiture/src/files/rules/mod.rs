@@ -9,6 +9,8 @@
 mod syntax;
 
 #[cfg(feature = "db")]
+pub(crate) use resets_timeouts::timeouts_turned_off;
+#[cfg(feature = "db")]
 pub(crate) use syntax::created_index;
 
 mod column_type_change;
@@ -25,6 +27,7 @@ mod releases_migration_lock;
 mod rename_column;
 mod rename_table;
 mod requires_no_transaction;
+mod resets_timeouts;
 mod standard_conforming_strings;
 mod transaction_control;
 mod unknown_allow;
@@ -65,6 +68,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     rename_table::DOC,
     rename_column::DOC,
     no_transaction_multiple_statements::DOC,
+    resets_timeouts::DOC,
     unknown_marker::DOC,
     misplaced_marker::DOC,
     unknown_allow::DOC,
@@ -144,6 +148,7 @@ fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
         standard_conforming_strings::check(cx, stmt, &mut out);
         releases_migration_lock::check(cx, stmt, &mut out);
         writes_tracking_table::check(cx, stmt, &mut out);
+        resets_timeouts::check(cx, stmt, &mut out);
         let shape = syntax::shape(stmt, &mut scratch);
         if matches!(shape, Shape::Other) {
             continue;
