@@ -259,6 +259,15 @@ impl Output {
         paint(self.color_stdout, style, text)
     }
 
+    /// [`Output::paint`] written at the end of `out`: a table's cells without a string each.
+    pub fn push_painted(&self, out: &mut String, style: Style, text: &str) {
+        if self.color_stdout {
+            out.push_str(&paint(true, style, text));
+        } else {
+            out.push_str(text);
+        }
+    }
+
     /// Text styled for stderr.
     pub fn paint_err(&self, style: Style, text: &str) -> String {
         paint(self.color_stderr, style, text)

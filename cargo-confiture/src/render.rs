@@ -57,8 +57,14 @@ pub fn padding(text: &str, width: usize) -> String {
 
 /// [`padding`] written at the end of `out`.
 pub fn push_padding(out: &mut String, text: &str, width: usize) {
-    let n = width.saturating_sub(text_width(text));
-    out.extend(std::iter::repeat_n(' ', n));
+    const SPACES: &str = "                                ";
+    let mut n = width.saturating_sub(text_width(text));
+    // A slice at a time: a table of 1,000 rows pads two cells each.
+    while n > 0 {
+        let now = n.min(SPACES.len());
+        out.push_str(&SPACES[..now]);
+        n -= now;
+    }
 }
 
 /// `text` padded to `width` cells ([`padding`]).

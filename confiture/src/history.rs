@@ -125,6 +125,22 @@ impl Version {
     pub fn of_ledger(text: &str) -> Result<Version, VersionError> {
         text.trim().parse()
     }
+
+    /// The number [`Version::from_str`] reads in `text`, without keeping the text: the one
+    /// rule, for a caller that keeps the text its own way (a file name's version is a range
+    /// of the name).
+    pub fn number_of(text: &str) -> Result<u64, VersionError> {
+        if text.is_empty() {
+            return Err(VersionError::Empty);
+        }
+        if !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(VersionError::NotDigits);
+        }
+        text.parse()
+            .ok()
+            .filter(|n| *n <= MAX_VERSION)
+            .ok_or(VersionError::TooLarge)
+    }
 }
 
 /// Digits only (`"003"`); no sign, no spaces.
@@ -132,17 +148,7 @@ impl FromStr for Version {
     type Err = VersionError;
 
     fn from_str(text: &str) -> Result<Version, VersionError> {
-        if text.is_empty() {
-            return Err(VersionError::Empty);
-        }
-        if !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(VersionError::NotDigits);
-        }
-        let number = text
-            .parse()
-            .ok()
-            .filter(|n| *n <= MAX_VERSION)
-            .ok_or(VersionError::TooLarge)?;
+        let number = Version::number_of(text)?;
         Ok(Version {
             number,
             text: text.to_string(),
@@ -407,10 +413,10 @@ pub struct Entry<'a> {
     pub number: Option<u64>,
 }
 
-impl Entry<'_> {
+impl<'a> Entry<'a> {
     /// Integer versions first, in order; for one version the row its file matched before
     /// second rows; then by text; rows whose version is not a number last.
-    pub fn sort_key(&self) -> (bool, u64, bool, &str) {
+    pub fn sort_key(&self) -> (bool, u64, bool, &'a str) {
         (
             self.number.is_none(),
             self.number.unwrap_or(0),

@@ -348,6 +348,9 @@ pub fn report_checked(
     }
 }
 
+/// Where a line goes in the table ([`crate::history::Entry::sort_key`]), its text borrowed.
+type SortKey<'a> = (bool, u64, bool, &'a str);
+
 /// One line per row and per file, in the table's order, drafts too broken to form a migration
 /// included; those whose files have errors marked `invalid`.
 fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus> {
@@ -356,7 +359,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
         number.is_some_and(|v| errors.concern(v) || !history.incomplete_files(v).is_empty())
     };
 
-    let mut entries: Vec<((bool, u64, bool, String), MigrationStatus)> = history
+    let mut entries: Vec<(SortKey<'_>, MigrationStatus)> = history
         .entries()
         .into_iter()
         .map(|e| {
@@ -388,8 +391,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     _ => Vec::new(),
                 },
             };
-            let (text_last, number, duplicate, text) = e.sort_key();
-            ((text_last, number, duplicate, text.to_string()), status)
+            (e.sort_key(), status)
         })
         .collect();
     // A draft whose files are too broken to form a migration (no down file yet, say) is still
@@ -406,7 +408,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
     for draft in drafts {
         if !known.contains(&draft.version) {
             entries.push((
-                (false, draft.version, false, draft.version_text.clone()),
+                (false, draft.version, false, draft.version_text.as_str()),
                 MigrationStatus {
                     version: draft.version_text.clone(),
                     number: Some(draft.version),

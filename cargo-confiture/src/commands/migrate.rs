@@ -1,5 +1,6 @@
 //! `migrate up|down|status|baseline|reinit`: the commands that connect to a database.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use confiture::config::{self, Selection};
@@ -766,7 +767,7 @@ fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Resu
     Ok(report.exit_code())
 }
 
-fn status_cell(m: &MigrationStatus) -> (String, Style) {
+fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {
     let (text, style) = match m.status {
         State::Applied => ("✓ applied", Style::Green),
         State::Pending => ("✗ pending", Style::Yellow),
@@ -778,35 +779,42 @@ fn status_cell(m: &MigrationStatus) -> (String, Style) {
         State::Renumbered => ("! renumbered", Style::Red),
         State::Replaced => ("! replaced", Style::Red),
         // Its files have errors by definition: the state says which, `invalid` adds nothing.
-        State::Unreadable { .. } => return ("! unreadable".to_string(), Style::Red),
+        State::Unreadable { .. } => return (Cow::Borrowed("! unreadable"), Style::Red),
         // A confiture (Python) migration: cargo confiture cannot run it.
         State::Python { recorded: true } => ("✓ applied (Python)", Style::Green),
         State::Python { recorded: false } => ("✗ pending (Python)", Style::Yellow),
     };
     if m.invalid {
-        (format!("{text}, invalid"), Style::Red)
+        (Cow::Owned(format!("{text}, invalid")), Style::Red)
     } else {
-        (text.to_string(), style)
+        (Cow::Borrowed(text), style)
     }
 }
 
+/// A line of the status table: the migration, its state (painted), when it was applied.
+type StatusRow<'a> = (String, (Cow<'static, str>, Style), Option<&'a str>);
+
 fn status_table(out: &Output, report: &StatusReport) -> String {
-    let rows: Vec<(String, (String, Style), String)> = report
+    // Borrowed where nothing needs escaping or rewording: a table of 1,000 migrations makes
+    // no string per cell.
+    let rows: Vec<StatusRow<'_>> = report
         .migrations
         .iter()
         .map(|m| {
+            let id = m.id();
+            let escaped = match display::escape(&id) {
+                Cow::Owned(escaped) => Some(escaped),
+                Cow::Borrowed(_) => None,
+            };
             (
-                display::escape(&m.id()).into_owned(),
+                escaped.unwrap_or(id),
                 status_cell(m),
-                m.applied_at
-                    .as_deref()
-                    .map(human_time)
-                    .unwrap_or_else(|| "—".to_string()),
+                m.applied_at.as_deref(),
             )
         })
         .collect();
     let width = render::column_width(rows.iter().map(|r| r.0.as_str()), "Migration");
-    let status_width = render::column_width(rows.iter().map(|r| r.1 .0.as_str()), "Status");
+    let status_width = render::column_width(rows.iter().map(|r| r.1 .0.as_ref()), "Status");
     let mut text = out.paint(
         Style::Bold,
         &format!(
@@ -821,10 +829,13 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
     for (id, (cell, style), at) in &rows {
         render::push_padded(&mut text, id, width);
         text.push_str("  ");
-        text.push_str(&out.paint(*style, cell));
+        out.push_painted(&mut text, *style, cell);
         render::push_padding(&mut text, cell, status_width);
         text.push_str("  ");
-        text.push_str(at);
+        match at {
+            Some(at) => push_human_time(&mut text, at),
+            None => text.push('—'),
+        }
         text.push('\n');
     }
     let s = &report.summary;
@@ -875,13 +886,23 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
 
 /// `2026-01-15T10:30:00+00:00` → `2026-01-15 10:30:00`, as the seed shows it: the column
 /// header says UTC, which is what the ledger read gives. Another offset is kept in the cell.
-fn human_time(rfc3339: &str) -> String {
-    let text = rfc3339.replacen('T', " ", 1);
-    let utc = text
+/// Written at the end of `out`, without a string per cell.
+fn push_human_time(out: &mut String, rfc3339: &str) {
+    // Neither suffix holds a `T`, nor does an escape (`\x1b`, `\u{202e}`): cutting and
+    // escaping before the first `T` is replaced gives what replacing it first would.
+    let utc = rfc3339
         .strip_suffix("+00:00")
-        .or_else(|| text.strip_suffix('Z'))
-        .unwrap_or(&text);
-    display::escape(utc).into_owned()
+        .or_else(|| rfc3339.strip_suffix('Z'))
+        .unwrap_or(rfc3339);
+    let shown = display::escape(utc);
+    match shown.split_once('T') {
+        Some((date, time)) => {
+            out.push_str(date);
+            out.push(' ');
+            out.push_str(time);
+        }
+        None => out.push_str(&shown),
+    }
 }
 
 /// What to do next, on stderr, for the states a person must act on.

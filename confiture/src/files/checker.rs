@@ -142,6 +142,54 @@ impl Stem {
 }
 
 pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked {
+    check_read(dir, entries.into_iter().map(Read::Entry).collect(), options)
+}
+
+/// What a reading thread made of one directory entry: the entry, or, for a well-named file
+/// read as `files::load` reads a directory, the file already inspected there
+/// ([`inspect_read`]): the same [`read_contents`] that [`check`] runs, done while the bytes are
+/// fresh and without a second pass over the files on threads of their own.
+#[allow(clippy::large_enum_variant)] // Unboxed: a box per file costs more than the moves.
+pub(super) enum Read {
+    Entry(Entry),
+    Inspected(Inspected),
+}
+
+/// A well-named file inspected where it was read, with what the inspection reported.
+pub(super) struct Inspected {
+    found: Found,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// `path`'s `bytes`, inspected now when its name is a migration's ([`Found::new`]); anything
+/// else is left for [`check`] as the entry it is.
+pub(super) fn inspect_read(path: PathBuf, bytes: Vec<u8>, tracking_table: &str) -> Read {
+    let parsed = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .filter(|name| name::is_sql_file_name(name) && !name::is_verify_sidecar(name))
+        .and_then(|name| name::parse_file_name(name).ok())
+        .map(|parsed| Found::new(&path, &parsed));
+    let Some(file) = parsed else {
+        return Read::Entry(Entry::File { path, bytes });
+    };
+    let mut diagnostics = Vec::new();
+    let (contents, unreadable) =
+        match read_contents(&path, file.kind, bytes, tracking_table, &mut diagnostics) {
+            Ok(contents) => (Some(contents), None),
+            Err(reason) => (None, Some(reason)),
+        };
+    let found = Found {
+        path,
+        contents,
+        unreadable,
+        ..file
+    };
+    Read::Inspected(Inspected { found, diagnostics })
+}
+
+/// [`check`] of entries read by `files::load`, some of them already inspected.
+pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions) -> Checked {
     let Classified {
         mut found,
         bad_names,
@@ -149,6 +197,7 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
         subdirectories,
         mut diagnostics,
         python,
+        inspected,
     } = Classified::new(entries);
     names::report_bad_names(&bad_names, &found, &subdirectories, &mut diagnostics);
     // The one full sort, of the well-named files only: by version (mostly decides, cheaply),
@@ -160,6 +209,8 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
             .then_with(|| a.stem_bytes().cmp(b.stem_bytes()))
             .then_with(|| (a.kind == Direction::Up).cmp(&(b.kind == Direction::Up)))
     });
+    // Where the files inspected when read report too: the same order of phases.
+    diagnostics.extend(inspected);
     diagnostics.extend(inspect_all(&mut found, options.tracking_table_name()));
 
     let stems = pair(&found, &mut diagnostics);
@@ -202,16 +253,24 @@ struct Classified {
     /// What is known to be wrong already: subdirectories, unreadable entries, names that are
     /// not UTF-8.
     diagnostics: Vec<Diagnostic>,
+    /// What the files inspected when read reported ([`Read::Inspected`]).
+    inspected: Vec<Diagnostic>,
 }
 
 impl Classified {
-    fn new(entries: Vec<Entry>) -> Classified {
+    fn new(entries: Vec<Read>) -> Classified {
         let mut classified = Classified {
             found: Vec::with_capacity(entries.len()),
             ..Classified::default()
         };
         for entry in entries {
-            classified.add(entry);
+            match entry {
+                Read::Entry(entry) => classified.add(entry),
+                Read::Inspected(Inspected { found, diagnostics }) => {
+                    classified.found.push(found);
+                    classified.inspected.extend(diagnostics);
+                }
+            }
         }
         classified
     }
@@ -379,6 +438,10 @@ pub(crate) fn unreadable_schema_file(path: &Path, error: &str) -> Diagnostic {
 /// files) is already inspected on two threads.
 fn inspect_all(found: &mut [Found], tracking_table: &str) -> Vec<Diagnostic> {
     const PER_THREAD: usize = 512;
+    if found.iter().all(|file| file.bytes.is_none()) {
+        // Inspected when read (`files::load`), or unreadable: no thread for nothing.
+        return Vec::new();
+    }
     let inspect = |files: &mut [Found]| -> Vec<Diagnostic> {
         let mut diagnostics = Vec::new();
         for file in files {

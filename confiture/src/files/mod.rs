@@ -458,6 +458,19 @@ pub enum Entry {
 /// [`Entry::Unreadable`], never skipped. A missing directory, or a path that is a file, is an
 /// `Invalid` error naming it. Entries come in no particular order; [`check`] sorts them.
 pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
+    let read = read_dir_inspecting(dir, None)?;
+    Ok(read
+        .into_iter()
+        .filter_map(|read| match read {
+            checker::Read::Entry(entry) => Some(entry),
+            checker::Read::Inspected(_) => None,
+        })
+        .collect())
+}
+
+/// [`read_dir`], each well-named file inspected on the thread that read it when `inspect`
+/// gives the tracking table ([`checker::inspect_read`], what [`load`] does).
+fn read_dir_inspecting(dir: &Path, inspect: Option<&str>) -> Result<Vec<checker::Read>> {
     let items = fs::read_dir(dir).map_err(|err| dir_error(dir, err))?;
     let mut entries = Vec::new();
     let mut to_read = Vec::new();
@@ -473,9 +486,12 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
                 continue;
             }
         };
-        let path = item.path();
-        let file_name = item.file_name();
-        let file_name = file_name.to_string_lossy();
+        let name = item.file_name();
+        // `DirEntry::path` joins without reserving: two reallocations per file.
+        let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+        path.push(dir);
+        path.push(&name);
+        let file_name = name.to_string_lossy();
         if name::is_hidden_name(&file_name) {
             // An editor's lock link (`.#a.sql`), a swap file, `.git`: never a migration.
             continue;
@@ -530,8 +546,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
             to_read.push(path);
         }
     }
-    entries.extend(read_files(to_read));
-    Ok(entries)
+    let mut read: Vec<checker::Read> = entries.into_iter().map(checker::Read::Entry).collect();
+    read.extend(read_files(to_read, inspect));
+    Ok(read)
 }
 
 /// Why a symbolic link could not be followed (`metadata` of the link failed): the one wording
@@ -550,12 +567,19 @@ pub(crate) const NOT_A_REGULAR_FILE: &str = "it is not a regular file";
 /// Reads the files, on a few threads when there are many: opening and reading thousands of
 /// small files is system-call bound, and the calls run in parallel. Each thread reads through
 /// one buffer of its own.
-fn read_files(mut paths: Vec<PathBuf>) -> Vec<Entry> {
+fn read_files(mut paths: Vec<PathBuf>, inspect: Option<&str>) -> Vec<checker::Read> {
     fan_out(&mut paths, 512, |paths| {
         let mut buffer = vec![0u8; READ_BUFFER];
         paths
             .iter_mut()
-            .map(|path| read_file(std::mem::take(path), &mut buffer))
+            .map(
+                |path| match (read_file(std::mem::take(path), &mut buffer), inspect) {
+                    (Entry::File { path, bytes }, Some(table)) => {
+                        checker::inspect_read(path, bytes, table)
+                    }
+                    (entry, _) => checker::Read::Entry(entry),
+                },
+            )
             .collect()
     })
 }
@@ -749,7 +773,9 @@ pub fn refusal<'a>(
 
 /// `read_dir` then `check`.
 pub fn load(dir: &Path, options: &CheckOptions) -> Result<Checked> {
-    Ok(check(dir, read_dir(dir)?, options))
+    // The files are inspected on the threads that read them, as [`check`] would inspect them.
+    let read = read_dir_inspecting(dir, Some(options.tracking_table_name()))?;
+    Ok(checker::check_read(dir, read, options))
 }
 
 /// Lowercase hex SHA-256 of raw bytes (no normalisation), as confiture (Python) computes it.

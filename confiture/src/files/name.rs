@@ -200,10 +200,9 @@ fn parse_strict(file_name: &str) -> Result<FileName<'_>, &'static str> {
         return Err("its version has fewer than 3 digits");
     }
     // The one rule for a version's range is `Version`'s (at most `MAX_VERSION`).
-    let Ok(version) = version_text.parse::<crate::history::Version>() else {
+    let Ok(version) = crate::history::Version::number_of(version_text) else {
         return Err("its version is too large");
     };
-    let version = version.number();
     if name.is_empty() {
         return Err("it has no name after the version");
     }

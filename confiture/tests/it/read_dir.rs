@@ -178,6 +178,64 @@ fn entry_order_does_not_matter() {
     assert_eq!(forward.diagnostics.len(), 1);
 }
 
+/// `load` inspects each well-named file on the thread that read it; `check` of `read_dir`'s
+/// entries inspects them afterwards: the same set, diagnostics (in the same order) and
+/// versions, for files of every kind, over enough files for several threads.
+#[test]
+fn load_finds_what_check_of_read_dir_finds() {
+    let dir = TempDir::new("confiture_read_dir");
+    for i in 1..=600u32 {
+        let stem = format!("{i:04}_m{i}");
+        let (up, down) = match i % 12 {
+            0 => ("SELECT 1;\r\n".to_string(), "SELECT 2;\n".to_string()),
+            1 => ("\u{feff}SELECT 1;\n".to_string(), "COMMIT;\n".to_string()),
+            2 => (
+                "SELECT 'unterminated;\n".to_string(),
+                "SELECT 1;\n".to_string(),
+            ),
+            3 => (
+                "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n".to_string(),
+                "DROP INDEX i;\n".to_string(),
+            ),
+            4 => (String::new(), "-- confiture:irreversible\n".to_string()),
+            5 => (
+                "DELETE FROM tb_confiture;\n".to_string(),
+                "SELECT 1;\n".to_string(),
+            ),
+            6 => (
+                "ALTER TABLE t DROP COLUMN c;\n".to_string(),
+                "SELECT 1;\n".to_string(),
+            ),
+            _ => (
+                format!("INSERT INTO t VALUES ({i}) RETURNING *;\n"),
+                format!("DELETE FROM t WHERE id = {i};\n"),
+            ),
+        };
+        dir.write(&format!("{stem}.up.sql"), &up);
+        if i % 50 != 0 {
+            dir.write(&format!("{stem}.down.sql"), &down);
+        }
+    }
+    fs::write(dir.path.join("0601_not_utf8.up.sql"), b"SELECT '\xff';\n").unwrap();
+    dir.write("0601_not_utf8.down.sql", "SELECT 1;\n");
+    dir.write("0602_Bad.up.sql", "SELECT 1;\n");
+    dir.write("0602_bad.down.sql", "SELECT 1;\n");
+    dir.write("0603_sidecar.verify.sql", "SELECT 1;\n");
+    dir.write("0604_python.py", "");
+    dir.write("notes.md", "");
+    fs::create_dir(dir.path.join("0605_dir.up.sql")).unwrap();
+    fs::create_dir(dir.path.join("old")).unwrap();
+
+    let options = CheckOptions::default();
+    let loaded = files::load(&dir.path, &options).unwrap();
+    let checked = files::check(&dir.path, files::read_dir(&dir.path).unwrap(), &options);
+    assert_eq!(loaded.set, checked.set);
+    assert_eq!(loaded.diagnostics, checked.diagnostics);
+    assert_eq!(loaded.file_versions, checked.file_versions);
+    assert!(loaded.set.migrations.len() > 500);
+    assert!(loaded.diagnostics.len() > 100);
+}
+
 #[test]
 fn checksum_is_sha256_of_the_raw_bytes() {
     // confiture's contract: the same digest as `sha256sum` of the up file.

@@ -316,7 +316,7 @@ fn half_pairs_and_misnamed_files_are_listed_as_incomplete() {
 /// each file's contents are the same.
 #[test]
 fn inspecting_on_several_threads_gives_what_one_thread_gives() {
-    use super::{inspect_all, read_contents, Classified, Direction};
+    use super::{inspect_all, read_contents, Classified, Direction, Read};
     let mut entries = Vec::new();
     for v in 1..=1500u32 {
         let up = match v % 7 {
@@ -339,8 +339,9 @@ fn inspecting_on_several_threads_gives_what_one_thread_gives() {
             bytes: down,
         });
     }
-    let mut parallel = Classified::new(entries.clone()).found;
-    let mut serial = Classified::new(entries).found;
+    let read = |entries: Vec<Entry>| entries.into_iter().map(Read::Entry).collect();
+    let mut parallel = Classified::new(read(entries.clone())).found;
+    let mut serial = Classified::new(read(entries)).found;
     let from_threads = inspect_all(&mut parallel, "tb_confiture");
     let mut from_one = Vec::new();
     for file in &mut serial {

@@ -121,7 +121,7 @@ pub(super) fn check_file(
         split: &split,
         markers: &markers,
         tracking_table,
-        mentioned: RefCell::new(Vec::new()),
+        mentioned: RefCell::default(),
         lowered: OnceCell::new(),
     };
     let out = check_split(&cx);
@@ -178,8 +178,8 @@ fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
     out
 }
 
-/// Whether `text` spells `word` (lower case) at all, in any case: the test a rule makes
-/// before it reads a statement's tokens.
+/// Whether `text` spells `word` at all, in any ASCII case: the test a rule makes before it
+/// reads a statement's tokens.
 fn mentions(text: &str, word: &str) -> bool {
     text::mentions(text, word)
 }
@@ -250,23 +250,43 @@ struct Context<'a> {
     tracking_table: &'a str,
     /// The words rules asked about ([`Context::mentions`]), each with the answer: one search
     /// of the file per word, not one per statement.
-    mentioned: RefCell<Vec<(String, bool)>>,
-    /// The file's text in ASCII lower case, made once for every word asked about.
+    mentioned: RefCell<Mentioned<'a>>,
+    /// The file's text in ASCII lower case, made once for every word asked about (of a file
+    /// longer than [`text::mentions`] compares in place).
     lowered: OnceCell<String>,
 }
 
-impl Context<'_> {
-    /// Whether the file spells `word` (lower case) anywhere, in any case: one search of the
-    /// whole file, so that a rule about a rare word costs a file that lacks it nothing per
-    /// statement.
-    fn mentions(&self, word: &str) -> bool {
-        if let Some(&(_, answer)) = self.mentioned.borrow().iter().find(|(w, _)| w == word) {
+/// The answers of [`Context::mentions`], kept without allocating: the rules ask about a
+/// handful of words (set_config, pg_settings, the unlock function, the tracking table).
+#[derive(Default)]
+struct Mentioned<'a> {
+    answers: [(&'a str, bool); 8],
+    len: usize,
+}
+
+impl<'a> Context<'a> {
+    /// Whether the file spells `word` anywhere, in any ASCII case ([`text::mentions`]): one
+    /// search of the whole file, so that a rule about a rare word costs a file that lacks it
+    /// nothing per statement.
+    fn mentions(&self, word: &'a str) -> bool {
+        let known = self.mentioned.borrow();
+        if let Some(&(_, answer)) = known.answers[..known.len].iter().find(|(w, _)| *w == word) {
             return answer;
         }
-        // `text::mentions` of the whole file, its lowering shared by every word.
-        let lowered = self.lowered.get_or_init(|| self.text.to_ascii_lowercase());
-        let answer = lowered.contains(word);
-        self.mentioned.borrow_mut().push((word.to_string(), answer));
+        drop(known);
+        let answer = if self.text.len() <= text::COMPARED_IN_PLACE {
+            text::mentions(self.text, word)
+        } else {
+            // Lowered once for every word asked about.
+            let lowered = self.lowered.get_or_init(|| self.text.to_ascii_lowercase());
+            lowered.contains(&word.to_ascii_lowercase())
+        };
+        let mut known = self.mentioned.borrow_mut();
+        let len = known.len;
+        if let Some(slot) = known.answers.get_mut(len) {
+            *slot = (word, answer);
+            known.len += 1;
+        }
         answer
     }
 

@@ -31,8 +31,7 @@ ledger from the files).",
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
     let table = cx.tracking_table;
-    let lower = table.to_ascii_lowercase();
-    if !cx.mentions(&lower) || !mentions(stmt.text, &lower) {
+    if !cx.mentions(table) || !mentions(stmt.text, table) {
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
@@ -59,7 +58,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
 fn write_to(tokens: &[Token<'_>], table: &str) -> Option<&'static str> {
     tokens.iter().enumerate().find_map(|(i, t)| match t.kind {
         TokenKind::DollarString => dollar_body(t.text)
-            .filter(|body| mentions(body, &table.to_ascii_lowercase()))
+            .filter(|body| mentions(body, table))
             .and_then(|body| {
                 let inner: Vec<Token<'_>> =
                     lexer::tokens(body).filter(|t| !t.is_trivia()).collect();
