@@ -244,7 +244,8 @@ pub fn out_of_order_help(newest: Option<&str>) -> String {
     format!(
         "renumber an out-of-order migration above {above} (rename both files) only if it is \
          not applied anywhere yet — usually your own, unmerged one; one that came from another \
-         branch may already be applied elsewhere: apply it here with {}",
+         branch may already be applied elsewhere: apply it here with `--allow-out-of-order` \
+         ({})",
         crate::hint::command("migrate up --allow-out-of-order")
     )
 }

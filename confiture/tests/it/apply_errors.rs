@@ -849,9 +849,10 @@ fn a_ledger_rewrite_the_server_refuses_is_invalid_not_a_failed_migration() {
 }
 
 /// The row of a no-transaction migration is written after its statements committed, in a
-/// message of our own SQL alone: the server refusing it (here a trigger of the tracking table,
-/// whose error names no table and has no position) is the ledger's problem (exit 5, naming the
-/// tracking table), never "migration failed, fix its file" (exit 4).
+/// message of our own SQL alone, and tried first (rolled back) before they run: the server
+/// refusing it (here a trigger of the tracking table, whose error names no table and has no
+/// position) is the ledger's problem (exit 5, naming the tracking table), never "migration
+/// failed, fix its file" (exit 4), and refused at the trial nothing ran.
 #[test]
 fn a_refused_row_after_a_no_transaction_migration_is_the_ledgers() {
     let db = TestDb::new("ledger_row_refused");
@@ -880,8 +881,11 @@ fn a_refused_row_after_a_no_transaction_migration_is_the_ledgers() {
         .unwrap_err()
         .error;
     assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
+    // Its row is tried (and rolled back) before its statements run: refused there, nothing ran.
     assert!(
-        e.message.contains("writing the tracking table") && !e.to_string().contains("fix "),
+        e.message
+            .contains("refuses the row of migration 002_a_i, which was not run")
+            && !e.to_string().contains("fix "),
         "{e}"
     );
     let index: Option<String> = db
@@ -889,7 +893,7 @@ fn a_refused_row_after_a_no_transaction_migration_is_the_ledgers() {
         .query_one("SELECT to_regclass('public.a_i')::text", &[])
         .unwrap()
         .get(0);
-    assert!(index.is_some(), "its statement committed");
+    assert!(index.is_none(), "its statement never ran");
     assert_eq!(db.ledger(), ["001:a"], "not recorded");
 }
 

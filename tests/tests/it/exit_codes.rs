@@ -417,7 +417,8 @@ fn exit_7_when_a_pending_migration_is_out_of_order() {
     let caveat = "above 003 (rename both files) only if it is not applied anywhere yet — \
                   usually your own, unmerged one; one that came from another branch may \
                   already be applied elsewhere: apply it here with \
-                  `cargo confiture migrate up --allow-out-of-order --database-url <URL>`";
+                  `--allow-out-of-order` (`cargo confiture migrate up --allow-out-of-order \
+                  --database-url <URL>`)";
     project
         .run_on(&db, &["migrate", "status"])
         .stderr_has(caveat);

@@ -435,7 +435,13 @@ impl Runner<'_, '_> {
                 let failure = if ledger_holders.is_empty() {
                     failure
                 } else {
-                    ledger_locked(self.settings, &self.steps[step], failure, ledger_holders)
+                    ledger_locked(
+                        self.settings,
+                        &self.steps[step],
+                        failure,
+                        ledger_holders,
+                        false,
+                    )
                 };
                 Err((step, failure))
             }

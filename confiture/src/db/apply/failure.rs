@@ -972,12 +972,16 @@ pub(super) fn ledger_lock_holders(
 
 /// `failure`, of a step whose ledger row waited for `holders`' locks on the tracking table or
 /// on its row: exit 6 naming those sessions, as a locked ledger read is — not the migration's
-/// lock, and not a migration to run again.
+/// lock, and not a migration to run again. `statements_committed`: the step's statements
+/// committed before its row waited (a no-transaction migration's row, written after them) —
+/// the caller knows, the step's mode does not tell (its row is also tried before its
+/// statements run, with nothing run).
 pub(super) fn ledger_locked(
     settings: &ApplySettings,
     step: &Step<'_>,
     failure: StepFailure,
     holders: Vec<crate::db::lock::LockHolder>,
+    statements_committed: bool,
 ) -> StepFailure {
     let doing = match step.direction {
         Direction::Up => "migration",
@@ -1009,11 +1013,9 @@ pub(super) fn ledger_locked(
             ),
         ),
     };
-    let committed_all = step.direction == Direction::Up
-        && step.file().mode == TransactionMode::NoTransaction
-        && settings.scratch.is_none();
+    let committed_all =
+        statements_committed && step.direction == Direction::Up && settings.scratch.is_none();
     error.help = Some(if committed_all {
-        // Only a no-transaction migration's row waits after its statements: they committed.
         format!(
             "wait for {that} to finish (if it is stuck, end it with {terminate}); then {}",
             record_without_running(step)

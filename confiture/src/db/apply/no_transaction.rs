@@ -373,7 +373,7 @@ pub(super) fn run_statements(
         let up = step.direction == Direction::Up;
         if !holders.is_empty() {
             // Going up, its help records the migration without running it again.
-            f = ledger_locked(settings, step, f, holders);
+            f = ledger_locked(settings, step, f, holders, true);
             if let Some(help) = f
                 .error
                 .help
@@ -445,7 +445,8 @@ fn try_row(
     script.push_sql(&trial);
     let mut f = super::failure::record_failure(settings, step, &script, e);
     if !holders.is_empty() {
-        f = ledger_locked(settings, step, f, holders);
+        // Tried before the statements: nothing ran, the command can simply run again.
+        f = ledger_locked(settings, step, f, holders, false);
     }
     f.error.message = format!(
         "the tracking table {} refuses the row of migration {}, which was not run",

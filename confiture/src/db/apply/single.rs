@@ -149,7 +149,7 @@ fn one_transaction(
             let statement = failed_statement(step, &e, &left.statements, &tag);
             let mut failure = sql_failure(settings, step, &script, None, e, statement);
             if !ledger_holders.is_empty() {
-                failure = ledger_locked(settings, step, failure, ledger_holders);
+                failure = ledger_locked(settings, step, failure, ledger_holders, false);
             }
             failure.error = failure.error.with_detail(
                 "the whole run was one transaction: it was rolled back and nothing is recorded",
