@@ -350,6 +350,9 @@ pub struct UpArgs {
     /// Apply migrations gated as destructive (`-- confiture:destructive`: data is lost); refused otherwise (exit 5)
     #[arg(long)]
     pub allow_destructive: bool,
+    /// Run the migrations on a database with no tracking table that already holds objects where they build; refused otherwise (exit 7: record what it has with `migrate baseline`)
+    #[arg(long)]
+    pub allow_non_empty: bool,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten)]

@@ -29,7 +29,10 @@ pub const INVALID: u8 = 5;
 pub const LOCK_TIMEOUT: u8 = 6;
 /// History diverged: an applied migration was modified or is missing, a version is recorded
 /// twice, or one is out of order; or the migration lock was found lost when the run gave it
-/// back (something in the session released it: another run may have overlapped).
+/// back (something in the session released it: another run may have overlapped); or `up`
+/// found no ledger in a database that already holds objects where the migrations build
+/// ([`crate::ledger::Unrecorded`]: its ledger was lost, or its schema built by other means),
+/// without `--allow-non-empty`.
 pub const DIVERGED: u8 = 7;
 /// Rollback impossible: a migration to roll back is marked `-- confiture:irreversible`.
 pub const IRREVERSIBLE: u8 = 8;
@@ -69,7 +72,7 @@ pub const ALL: &[(u8, &str)] = &[
     (LOCK_TIMEOUT, "migration lock not acquired in time"),
     (
         DIVERGED,
-        "history diverged (applied migration modified or missing, a version recorded twice, or out of order)",
+        "history diverged (applied migration modified or missing, a version recorded twice, or out of order; or no ledger while the database holds objects)",
     ),
     (IRREVERSIBLE, "rollback impossible (irreversible migration)"),
     (

@@ -42,6 +42,11 @@ pub struct UpOptions {
     /// Apply migrations confiture gates as destructive (`-- confiture:destructive`, written by
     /// its generator on a data-losing change); without it `up` refuses them (exit 5).
     pub allow_destructive: bool,
+    /// Run the migrations on a database that has no ledger but already holds objects where
+    /// they build ([`crate::ledger::Unrecorded`]); without it `up` refuses it (exit 7): its
+    /// ledger was lost or its schema built by other means, and `migrate baseline` records
+    /// what it has. Flyway's `baselineOnMigrate` refusal, without the baseline.
+    pub allow_non_empty: bool,
 }
 
 setters!(UpOptions {
@@ -55,6 +60,7 @@ setters!(UpOptions {
     statement_timeout: Option<Duration>,
     create_database: bool,
     allow_destructive: bool,
+    allow_non_empty: bool,
 });
 
 impl Default for UpOptions {
@@ -70,6 +76,7 @@ impl Default for UpOptions {
             statement_timeout: None,
             create_database: false,
             allow_destructive: false,
+            allow_non_empty: false,
         }
     }
 }

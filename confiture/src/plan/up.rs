@@ -21,6 +21,9 @@ pub struct UpRequest {
     pub first_version: Option<u64>,
     /// Apply migrations confiture gates as destructive (`-- confiture:destructive`).
     pub allow_destructive: bool,
+    /// Apply them on a database without a ledger that already holds objects where they
+    /// build ([`crate::ledger::Unrecorded`]).
+    pub allow_non_empty: bool,
 }
 
 /// The migrations `up` will apply, in order, and the pending ones it leaves for later.

@@ -395,7 +395,10 @@ fn a_failed_migration_is_never_executed_twice() {
     );
     let failed = db
         .migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap_err();
     assert_eq!(failed.report.errors[0].sqlstate.as_deref(), Some("23505"));
     assert_eq!(
