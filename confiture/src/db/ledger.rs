@@ -906,6 +906,19 @@ impl Grants {
             )
         };
         match self.switched_by() {
+            // The first `up` run by another role would make that role own every object the
+            // migrations create (later migrations as this role: "must be owner"): only the
+            // ledger is created for it, by its one DDL, and this role given what it writes.
+            None if scratch.is_none() => {
+                let ledger = TrackingTable::resolved(&self.schema, &table.name);
+                format!(
+                    "{grant} or have an admin create only the tracking table and let {role} \
+                     write it (the migrations still create their objects as {role}, which owns \
+                     them): {} GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {role};",
+                    crate::display::escape(&ledger.create_sql().replace('\n', " ")),
+                    crate::display::escape(&ledger.quoted()),
+                )
+            }
             None => format!(
                 "{grant} or have a role that may create {table} run {}",
                 crate::db::apply::ledger_creator(scratch)
