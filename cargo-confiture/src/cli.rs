@@ -353,6 +353,9 @@ pub struct UpArgs {
     /// Accept a database a newer release migrated further (rows above the newest migration here, and no other divergence): apply nothing of them instead of refusing (exit 7)
     #[arg(long)]
     pub allow_newer_database: bool,
+    /// Run the migrations on a database with no tracking table that already holds objects where they build; refused otherwise (exit 7: record what it has with `migrate baseline`)
+    #[arg(long)]
+    pub allow_non_empty: bool,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten)]

@@ -32,7 +32,10 @@ pub const LOCK_TIMEOUT: u8 = 6;
 /// back (something in the session released it: another run may have overlapped); or another
 /// session wrote the ledger row of the migration `up` was applying, during the run (a writer
 /// that takes no migration lock, such as confiture (Python)'s `migrate baseline`): the
-/// migration rolled back, and the ledger records it all the same.
+/// migration rolled back, and the ledger records it all the same; or `up`
+/// found no ledger in a database that already holds objects where the migrations build
+/// ([`crate::ledger::Unrecorded`]: its ledger was lost, or its schema built by other means),
+/// without `--allow-non-empty`.
 pub const DIVERGED: u8 = 7;
 /// Rollback impossible: a migration to roll back is marked `-- confiture:irreversible`.
 pub const IRREVERSIBLE: u8 = 8;
@@ -72,7 +75,7 @@ pub const ALL: &[(u8, &str)] = &[
     (LOCK_TIMEOUT, "migration lock not acquired in time"),
     (
         DIVERGED,
-        "history diverged (applied migration modified or missing, a version recorded twice, or out of order)",
+        "history diverged (applied migration modified or missing, a version recorded twice, or out of order; or no ledger while the database holds objects)",
     ),
     (IRREVERSIBLE, "rollback impossible (irreversible migration)"),
     (

@@ -7,6 +7,75 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
+/// What a database without a ledger already holds where the migrations build: objects made
+/// in it since it was created (not copied from its template, not an extension's), in the
+/// ledger's schema — or, for an unqualified ledger, in the schemas of the session's
+/// `search_path`. Such a database is not new: its ledger was lost (dropped, left out of a
+/// restore) or its schema was built by other means, and `up` would run every migration over
+/// it again (a data migration twice). `up` refuses it unless told to (`--allow-non-empty`,
+/// as Flyway's `baselineOnMigrate`); `status` says so instead of "run `migrate up`".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unrecorded {
+    /// The tracking table that does not exist.
+    pub table: String,
+    /// A few of the objects (`table public.prices`), in name order.
+    pub objects: Vec<String>,
+    /// How many there are.
+    pub count: u64,
+}
+
+impl Unrecorded {
+    /// What the database holds, in a sentence: "3 objects (table public.a, ...)".
+    pub fn described(&self) -> String {
+        let listed = self
+            .objects
+            .iter()
+            .map(|o| crate::display::escape(o).into_owned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = self.count.saturating_sub(self.objects.len() as u64);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        let noun = if self.count == 1 { "object" } else { "objects" };
+        format!("{} {noun} ({listed}{more})", self.count)
+    }
+
+    /// The next steps: record what its schema has, without running it, or run anyway.
+    pub fn help(&self) -> String {
+        format!(
+            "if its ledger was lost (dropped, left out of a restore) or its schema was built by \
+             other means, check which migrations the schema already has and record them \
+             without running them: {} (the newest one it has), then {} applies the rest; to \
+             run every migration over what is there anyway: {}",
+            crate::hint::command("migrate baseline --through <VERSION>"),
+            crate::hint::command("migrate up"),
+            crate::hint::command("migrate up --allow-non-empty"),
+        )
+    }
+
+    /// `up`'s refusal (exit 7: the database and the history disagree), before anything runs.
+    pub fn refusal(&self) -> Error {
+        Error::new(
+            crate::ErrorKind::Diverged,
+            format!(
+                "the tracking table {} does not exist, but the database already holds {}: \
+                 running every migration over it could apply them twice; nothing was run",
+                crate::display::escape(&self.table),
+                self.described()
+            ),
+        )
+        .with_detail(
+            "counted: tables, views, sequences, types and functions made in the database since \
+             it was created, in the schemas the migrations build in (not what its template \
+             held, nor an extension's)",
+        )
+        .with_help(self.help())
+    }
+}
+
 /// Default ledger name, unqualified: resolved through `search_path` like confiture does.
 pub const DEFAULT_TRACKING_TABLE: &str = "tb_confiture";
 

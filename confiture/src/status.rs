@@ -155,6 +155,10 @@ pub struct StatusReport {
     /// ([`crate::ledger::no_schema_help`], naming the database). Not a JSON key.
     #[serde(skip)]
     pub no_schema_to_create_in: Option<String>,
+    /// The tracking table does not exist, and the database already holds objects where the
+    /// migrations build ([`crate::ledger::Unrecorded`]): `migrate up` refuses it. Not a JSON key.
+    #[serde(skip)]
+    pub unrecorded: Option<crate::ledger::Unrecorded>,
     /// Versions applied whose up file changed since.
     pub modified: Vec<String>,
     /// Versions recorded whose files are gone.
@@ -331,6 +335,7 @@ pub fn report_checked(
         database: None,
         initialised: ledger.is_some(),
         no_schema_to_create_in: None,
+        unrecorded: None,
         modified,
         missing,
         out_of_order,

@@ -63,7 +63,8 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
         .create_database(args.create_database)
         .allow_destructive(args.allow_destructive)
-        .allow_newer_database(args.allow_newer_database);
+        .allow_newer_database(args.allow_newer_database)
+        .allow_non_empty(args.allow_non_empty);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out, interrupt),
         Selected::One(migrator) => {
@@ -942,6 +943,16 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             "help: the tracking table {} does not exist, and {} cannot create it: {help}",
             display::escape(&report.tracking_table),
             hint::command("migrate up"),
+        ));
+    } else if let (false, 0, Some(unrecorded)) = (report.initialised, s.errors, &report.unrecorded)
+    {
+        lines.push(format!(
+            "help: the tracking table {} does not exist, but the database already holds {}: \
+             {} refuses to run every migration over it; {}",
+            display::escape(&report.tracking_table),
+            unrecorded.described(),
+            hint::command("migrate up"),
+            unrecorded.help()
         ));
     } else if !report.initialised && s.errors == 0 {
         lines.push(format!(

@@ -294,6 +294,80 @@ fn not_a_ledger(table: &TrackingTable) -> Error {
     )
 }
 
+/// How many objects [`unrecorded`] names.
+const UNRECORDED_LISTED: i64 = 5;
+
+/// What the database holds where the migrations build, when `table` does not exist
+/// ([`crate::ledger::Unrecorded`]): `None` when it holds nothing there.
+///
+/// Where: `table`'s schema when it is qualified (a tenant's `--schema`, whatever the other
+/// tenants hold), else every schema of the session's `search_path` (where an unqualified
+/// migration builds). What: tables, views, materialized views, foreign tables, sequences no
+/// column owns, standalone composite types, enums, domains, ranges, functions and procedures —
+/// made since the database was created: an object copied from its template (`template1` with
+/// a DBA's function) has an OID older than the database's own, taken when `CREATE DATABASE`
+/// ran (a cluster whose OID counter wrapped around since may leave one out). An extension's
+/// members are not counted (an extension a DBA installed in a new database). The ledger itself
+/// (this session's uncommitted DDL) is left out.
+pub(crate) fn unrecorded(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    stop: Option<&crate::db::apply::Stop>,
+) -> Result<Option<crate::ledger::Unrecorded>> {
+    let schemas = match &table.schema {
+        Some(schema) => format!("ARRAY[{}]::pg_catalog.name[]", literal(schema)),
+        None => "pg_catalog.current_schemas(false)".to_string(),
+    };
+    let sql = super::own_statements(&format!(
+        "SELECT o.what, pg_catalog.count(*) OVER () FROM (\
+         SELECT pg_catalog.format('%s %I.%I', CASE c.relkind WHEN 'v' THEN 'view' \
+         WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' \
+         WHEN 'S' THEN 'sequence' WHEN 'c' THEN 'type' ELSE 'table' END, n.nspname, c.relname) \
+         AS what, c.oid, 'pg_catalog.pg_class'::pg_catalog.regclass AS classid \
+         FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c') AND n.nspname = ANY ({schemas}) \
+         AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({ledger}), 0) \
+         AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_catalog.pg_depend d \
+          WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+          AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype IN ('a', 'i'))) \
+         UNION ALL \
+         SELECT pg_catalog.format('type %I.%I', n.nspname, t.typname), t.oid, \
+         'pg_catalog.pg_type'::pg_catalog.regclass \
+         FROM pg_catalog.pg_type t \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace \
+         WHERE t.typtype IN ('e', 'd', 'r') AND n.nspname = ANY ({schemas}) \
+         UNION ALL \
+         SELECT pg_catalog.format('function %I.%I', n.nspname, p.proname), p.oid, \
+         'pg_catalog.pg_proc'::pg_catalog.regclass \
+         FROM pg_catalog.pg_proc p \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace \
+         WHERE n.nspname = ANY ({schemas})\
+         ) o \
+         WHERE o.oid OPERATOR(pg_catalog.>=) (SELECT d.oid FROM pg_catalog.pg_database d \
+          WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
+         AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e \
+          WHERE e.classid OPERATOR(pg_catalog.=) o.classid \
+          AND e.objid OPERATOR(pg_catalog.=) o.oid AND e.deptype = 'e') \
+         ORDER BY 1 LIMIT {UNRECORDED_LISTED}",
+        ledger = literal(&table.quoted()),
+    ));
+    let messages = read_catalogs(client, table, stop, &sql)?;
+    let mut objects = Vec::new();
+    let mut count = 0;
+    for message in messages {
+        if let SimpleQueryMessage::Row(row) = message {
+            objects.push(row.get(0).unwrap_or_default().to_string());
+            count = row.get(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+        }
+    }
+    Ok((!objects.is_empty()).then(|| crate::ledger::Unrecorded {
+        table: table.to_string(),
+        objects,
+        count,
+    }))
+}
+
 /// An unqualified tracking table name `search_path` does not find, while a ledger of that name
 /// (a table with confiture's columns, [`WRITTEN_COLUMNS`]) is in another schema of the
 /// database: refused (exit 5), naming where it is and what to set — a `search_path` changed
@@ -935,6 +1009,19 @@ impl Grants {
             )
         };
         match self.switched_by() {
+            // The first `up` run by another role would make that role own every object the
+            // migrations create (later migrations as this role: "must be owner"): only the
+            // ledger is created for it, by its one DDL, and this role given what it writes.
+            None if scratch.is_none() => {
+                let ledger = TrackingTable::resolved(&self.schema, &table.name);
+                format!(
+                    "{grant} or have an admin create only the tracking table and let {role} \
+                     write it (the migrations still create their objects as {role}, which owns \
+                     them): {} GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {role};",
+                    crate::display::escape(&ledger.create_sql().replace('\n', " ")),
+                    crate::display::escape(&ledger.quoted()),
+                )
+            }
             None => format!(
                 "{grant} or have a role that may create {table} run {}",
                 crate::db::apply::ledger_creator(scratch)

@@ -49,6 +49,11 @@ pub struct UpOptions {
     /// (a report warning names them) instead of refusing (exit 7, `newer_database`). A
     /// modified migration, or one missing below the newest it has, is still refused.
     pub allow_newer_database: bool,
+    /// Run the migrations on a database that has no ledger but already holds objects where
+    /// they build ([`crate::ledger::Unrecorded`]); without it `up` refuses it (exit 7): its
+    /// ledger was lost or its schema built by other means, and `migrate baseline` records
+    /// what it has. Flyway's `baselineOnMigrate` refusal, without the baseline.
+    pub allow_non_empty: bool,
 }
 
 setters!(UpOptions {
@@ -63,6 +68,7 @@ setters!(UpOptions {
     create_database: bool,
     allow_destructive: bool,
     allow_newer_database: bool,
+    allow_non_empty: bool,
 });
 
 impl Default for UpOptions {
@@ -79,6 +85,7 @@ impl Default for UpOptions {
             create_database: false,
             allow_destructive: false,
             allow_newer_database: false,
+            allow_non_empty: false,
         }
     }
 }

@@ -129,7 +129,7 @@ impl Migrator {
         &self,
         set: &MigrationSet,
         diagnostics: &[Diagnostic],
-        (ledger, table_name): (Option<Ledger>, Option<String>),
+        (ledger, table_name, unrecorded): LedgerState,
     ) -> StatusReport {
         let mut report = status::report_checked(
             set,
@@ -143,10 +143,18 @@ impl Migrator {
         report.no_schema_to_create_in = table_name
             .is_none()
             .then(|| crate::ledger::no_schema_help(Some(&self.env.connection.dbname)));
+        report.unrecorded = unrecorded;
         report.database = Some(self.env.connection.to_string());
         report
     }
 }
+
+/// What `status` read: the ledger, its qualified name, what a database without one holds.
+type LedgerState = (
+    Option<Ledger>,
+    Option<String>,
+    Option<crate::ledger::Unrecorded>,
+);
 
 /// The ledger read of `status`: plain `SELECT`s, one round trip when the ledger exists. Owned
 /// data, so that it can run on the connecting thread.
@@ -156,14 +164,18 @@ struct LedgerRead {
 }
 
 impl LedgerRead {
-    /// The ledger (`None` when it does not exist yet) and its schema-qualified name (`None`
-    /// when it does not exist and there is no schema to create it in).
-    fn run(&self, client: &mut postgres::Client) -> Result<(Option<Ledger>, Option<String>)> {
+    /// The ledger (`None` when it does not exist yet), its schema-qualified name (`None`
+    /// when it does not exist and there is no schema to create it in) and, when it does not
+    /// exist, what the database holds where the migrations build.
+    fn run(&self, client: &mut postgres::Client) -> Result<LedgerState> {
         let ledger = crate::db::ledger::read_within(client, &self.table, self.wait)?;
-        let table_name = match &ledger {
-            Some(ledger) => Some(ledger.table.clone()),
-            None => crate::db::ledger::qualified_name(client, &self.table)?,
+        let (table_name, unrecorded) = match &ledger {
+            Some(ledger) => (Some(ledger.table.clone()), None),
+            None => (
+                crate::db::ledger::qualified_name(client, &self.table)?,
+                crate::db::ledger::unrecorded(client, &self.table, None)?,
+            ),
         };
-        Ok((ledger, table_name))
+        Ok((ledger, table_name, unrecorded))
     }
 }

@@ -40,6 +40,16 @@ impl Migrator {
         Ok(checked.set)
     }
 
+    /// Whether `up` runs on a database without a ledger that holds objects where the
+    /// migrations build ([`crate::ledger::Unrecorded`]): when told to; on a scratch database,
+    /// made for the replay; and in a squashed history (`first_version`), whose new database
+    /// loads the schema snapshot before its first `up`.
+    fn allows_non_empty(&self, options: &UpOptions) -> bool {
+        options.allow_non_empty
+            || self.on_scratch.is_some()
+            || self.check_options.first_version.is_some()
+    }
+
     /// The migrations `up` works from and its request, or the refusal `up` gives before
     /// connecting (files with errors it could run, `steps` 0, an unknown `target`). A fleet
     /// asks this once, not once per database.
@@ -56,6 +66,7 @@ impl Migrator {
             // A scratch database (`verify`, `drift`) replays the history: nothing is lost.
             allow_destructive: options.allow_destructive || self.on_scratch.is_some(),
             allow_newer_database: options.allow_newer_database,
+            allow_non_empty: self.allows_non_empty(options),
         };
         plan::check_up_request(&set, &request)?;
         Ok((set, request))
@@ -109,6 +120,7 @@ impl Migrator {
                 env: self.env.clone(),
                 table: self.env.migration.tracking_table.clone(),
                 lock_wait: options.lock_wait,
+                allow_non_empty: self.allows_non_empty(options),
             };
             self.while_connecting_then(
                 |m| m.up_request(options),
@@ -228,25 +240,40 @@ impl<'a> Locked<'a> {
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
-        let (mut settings, found, mut pending) = match ahead {
+        let (mut settings, found, mut pending, unrecorded) = match ahead {
             Some(ahead) => {
                 let settings = ApplySettings {
                     table: ahead.table,
                     ..self.settings.clone()
                 };
-                (settings, ahead.found, ahead.pending)
+                (settings, ahead.found, ahead.pending, ahead.unrecorded)
             }
             None => {
                 let wait = self.lock_wait.saturating_sub(self.started.elapsed());
                 let (settings, found) = qualified_settings(client, self.settings, wait)?;
-                (settings, found, None)
+                let unrecorded = match found {
+                    None if !self.request.allow_non_empty => crate::db::ledger::unrecorded(
+                        client,
+                        &settings.table,
+                        settings.stop.as_ref(),
+                    )?,
+                    _ => None,
+                };
+                (settings, found, None, unrecorded)
             }
         };
         settings.held_lock = Some(held);
         let initialised = found.is_some();
         let (rows, access) = found.unwrap_or_default();
         let access = initialised.then_some(&access);
-        let plan = match self.accept(&settings, &rows, access, report) {
+        let accepted = self
+            .accept(&settings, &rows, access, report)
+            .and_then(|plan| match &unrecorded {
+                // No ledger, and objects where the migrations build: not a new database.
+                Some(unrecorded) if !plan.apply.is_empty() => Err(unrecorded.refusal().into()),
+                _ => Ok(plan),
+            });
+        let plan = match accepted {
             Ok(plan) => plan,
             Err(refused) => {
                 // A refused `up` leaves the database as it was.

@@ -30,6 +30,9 @@ pub(crate) struct UpAhead {
     pub(crate) table: TrackingTable,
     /// `--lock-wait`: bounds the ledger read's wait for a lock held on the table.
     pub(crate) lock_wait: Duration,
+    /// `--allow-non-empty` (or a scratch database): no need to ask what a database without a
+    /// ledger holds.
+    pub(crate) allow_non_empty: bool,
 }
 
 /// How far the connecting thread got.
@@ -56,6 +59,9 @@ pub(crate) struct LedgerAhead {
     pub(crate) pending: Option<PendingLedger>,
     /// What the session's checks ([`writable::check`]) warned of.
     pub(crate) warnings: Vec<String>,
+    /// The ledger did not exist and the database holds objects where the migrations build
+    /// (asked unless `--allow-non-empty`): `up` refuses to run them, so its DDL was not sent.
+    pub(crate) unrecorded: Option<crate::ledger::Unrecorded>,
 }
 
 impl UpAhead {
@@ -99,9 +105,15 @@ impl UpAhead {
                 found: Some((found.ledger.rows, found.access)),
                 pending: None,
                 warnings: Vec::new(),
+                unrecorded: None,
             });
         }
-        let pending = if wanted.still() {
+        let unrecorded = if self.allow_non_empty {
+            None
+        } else {
+            crate::db::ledger::unrecorded(client, &self.table, None)?
+        };
+        let pending = if wanted.still() && unrecorded.is_none() {
             PendingLedger::begin(client, &self.table).ok()
         } else {
             None
@@ -113,6 +125,7 @@ impl UpAhead {
             found: None,
             pending,
             warnings: Vec::new(),
+            unrecorded,
         })
     }
 }

@@ -24,6 +24,9 @@ pub struct UpRequest {
     /// Accept a database ahead of the set (a newer release's rows above its newest migration,
     /// and no other divergence): apply nothing of them ([`UpPlan::newer_database`]).
     pub allow_newer_database: bool,
+    /// Apply them on a database without a ledger that already holds objects where they
+    /// build ([`crate::ledger::Unrecorded`]).
+    pub allow_non_empty: bool,
 }
 
 /// The migrations `up` will apply, in order, and the pending ones it leaves for later.

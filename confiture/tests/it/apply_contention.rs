@@ -32,7 +32,9 @@ fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
         other.batch_execute("COMMIT").unwrap();
     });
     let mut events = Vec::new();
-    let options = UpOptions::default().lock_timeout_statement(Some(Duration::from_millis(200)));
+    let options = UpOptions::default()
+        .lock_timeout_statement(Some(Duration::from_millis(200)))
+        .allow_non_empty(true);
     let report = db
         .migrator(&dir)
         .up(&options, &mut recorder(&mut events))
@@ -70,7 +72,10 @@ fn a_lock_that_is_never_released_fails_after_the_retries_without_a_trace() {
     env.migration.lock_retries = 1;
     let mut events = Vec::new();
     let failed = apply_support::migrator_for(env, &dir.path)
-        .up(&UpOptions::default(), &mut recorder(&mut events))
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut recorder(&mut events),
+        )
         .unwrap_err();
     other.batch_execute("COMMIT").unwrap();
     assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
@@ -567,7 +572,9 @@ fn an_idle_session_timeout_does_not_end_the_wait_between_lock_retries() {
         env.migration.lock_retries = 20;
         let mut events = Vec::new();
         let result = apply_support::migrator_for(env, &dir.path).up(
-            &UpOptions::default().single_transaction(single),
+            &UpOptions::default()
+                .single_transaction(single)
+                .allow_non_empty(true),
             &mut recorder(&mut events),
         );
         release.join().unwrap();
@@ -774,7 +781,10 @@ fn a_migrations_own_row_lock_is_retried_while_another_ledger_row_is_locked() {
         "UPDATE t SET v = 0 WHERE id = 1;\n",
     );
     db.migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap();
     let mut bystander = db.client_as("ledger-bystander");
     bystander

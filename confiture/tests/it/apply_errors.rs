@@ -395,7 +395,10 @@ fn a_failed_migration_is_never_executed_twice() {
     );
     let failed = db
         .migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap_err();
     assert_eq!(failed.report.errors[0].sqlstate.as_deref(), Some("23505"));
     assert_eq!(
@@ -1105,4 +1108,31 @@ fn a_ledger_row_written_by_another_session_during_the_run_is_named_as_such() {
         assert_eq!(db.ledger(), expected, "single {single}");
         assert_eq!(db.table_exists("a"), !single, "single {single}");
     }
+}
+
+/// h11 D6: a migration the server refuses for want of a privilege (SQLSTATE 42501: "must be
+/// owner of table", "permission denied") is correct SQL run by the wrong role: its help is
+/// about privileges and ownership, not "fix the file", which sent the user to edit a correct,
+/// reviewed migration. Here a system catalog, which no role may alter, raises it.
+#[test]
+fn a_migration_refused_for_a_privilege_is_helped_with_privileges_not_the_file() {
+    let db = TestDb::new("privhelp");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "catalog",
+        "ALTER TABLE pg_catalog.pg_class ADD COLUMN x int;\n",
+        "SELECT 1;\n",
+    );
+    let failed = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(failed.kind, ErrorKind::MigrationFailed, "{failed:?}");
+    let help = failed.help.clone().unwrap_or_default();
+    assert!(help.contains("privilege"), "{help}");
+    assert!(help.contains("owner"), "{help}");
+    assert!(!help.starts_with("fix "), "{help}");
+    assert!(db.ledger().is_empty());
 }

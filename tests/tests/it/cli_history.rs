@@ -1528,3 +1528,134 @@ fn reinit_that_would_forget_every_row_needs_yes() {
         .stdout_has("001_a");
     assert!(ledger(&db).is_empty());
 }
+
+/// h11 D4: a database whose ledger is gone (dropped, left out of a restore) while its tables
+/// are there is not a new database. `status` said "run `migrate up` to create the tracking
+/// table and apply the migrations", and `up` ran every migration over the data again (a data
+/// migration doubled values, exit 0). Now `status` points at `migrate baseline --through`,
+/// `up` refuses (exit 7, nothing run) unless `--allow-non-empty`, and the baseline it points
+/// at records them without running them.
+#[test]
+fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
+    let db = TestDb::new("hi_noledger");
+    let project = Project::new();
+    project.migration(
+        "001_prices",
+        "CREATE TABLE IF NOT EXISTS prices (id int PRIMARY KEY, amount numeric);\n\
+         INSERT INTO prices VALUES (1, 10) ON CONFLICT DO NOTHING;\n",
+        "DROP TABLE prices;\n",
+    );
+    project.migration(
+        "002_cents",
+        "UPDATE prices SET amount = amount * 100;\n",
+        "UPDATE prices SET amount = amount / 100;\n",
+    );
+    let amount = || -> String {
+        db.connect()
+            .query_one("SELECT amount::text FROM prices", &[])
+            .unwrap()
+            .get(0)
+    };
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(amount(), "1000");
+    db.connect()
+        .batch_execute("DROP TABLE tb_confiture")
+        .unwrap();
+
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("already holds 1 object (table public.prices)")
+        .stderr_has("`cargo confiture migrate baseline --through <VERSION> --database-url <URL>`")
+        .stderr_lacks("to create the tracking table and apply the migrations");
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--single-transaction"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("the tracking table tb_confiture does not exist, but the database already holds 1 object (table public.prices)")
+            .stderr_has("nothing was run")
+            .stderr_has("`cargo confiture migrate up --allow-non-empty --database-url <URL>`");
+        assert_eq!(amount(), "1000", "{args:?}: nothing ran");
+        assert_eq!(db.ledger(), None, "{args:?}: no ledger made");
+    }
+    // The help's way: record them without running them.
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "2"])
+        .code(exit::SUCCESS);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(amount(), "1000");
+    assert_eq!(ledger(&db), ["001:prices", "002:cents"]);
+
+    // Told to, `up` runs them over what is there.
+    db.connect()
+        .batch_execute("DROP TABLE tb_confiture")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "--allow-non-empty"])
+        .code(exit::SUCCESS);
+    assert_eq!(amount(), "100000");
+}
+
+/// What a new database holds before any migration is not a reason to refuse it: what its
+/// template held (a DBA's function in `template1`), an extension a DBA installed, a database
+/// `--create-database` made. And a tenant schema is judged by what it holds, not by the other
+/// tenants of its database.
+#[test]
+fn a_new_database_with_its_templates_objects_and_extensions_is_migrated() {
+    let template = TestDb::new("hi_tmpl");
+    template
+        .connect()
+        .batch_execute(
+            "CREATE FUNCTION dba_helper() RETURNS int LANGUAGE sql AS 'SELECT 1';\n\
+             CREATE TABLE dba_audit (id int);",
+        )
+        .unwrap();
+    let db = TestDb::unborn("hi_fromtmpl");
+    confiture_tests::admin()
+        .batch_execute(&format!(
+            "CREATE DATABASE \"{}\" TEMPLATE \"{}\"",
+            db.name, template.name
+        ))
+        .unwrap();
+    db.connect()
+        .batch_execute("CREATE EXTENSION citext")
+        .unwrap();
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("to create the tracking table and apply the migrations");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:a"]);
+
+    let created = TestDb::unborn("hi_created");
+    project
+        .run_on(&created, &["migrate", "up", "--create-database"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&created), ["001:a"]);
+
+    // Tenants: tenant_a has its tables and lost its ledger; tenant_b is new.
+    let tenants = TestDb::new("hi_tenants");
+    tenants
+        .connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b")
+        .unwrap();
+    project
+        .run_on(&tenants, &["migrate", "up", "--schema", "tenant_a"])
+        .code(exit::SUCCESS);
+    tenants
+        .connect()
+        .batch_execute("DROP TABLE tenant_a.tb_confiture")
+        .unwrap();
+    project
+        .run_on(&tenants, &["migrate", "up", "--schema", "tenant_b"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&tenants, &["migrate", "up", "--schema", "tenant_a"])
+        .code(exit::DIVERGED)
+        .stderr_has("already holds 1 object (table tenant_a.a)");
+}

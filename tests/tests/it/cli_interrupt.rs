@@ -990,7 +990,7 @@ fn sigint_during_the_backoff_between_lock_retries_ends_it_at_once() {
         );
     let mut child = project
         .cli()
-        .args(["migrate", "up", "--env", "retry"])
+        .args(["migrate", "up", "--allow-non-empty", "--env", "retry"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -145,6 +145,7 @@ fn two_hundred_tenants_one_poisoned_keep_going_then_resume_only_the_poisoned_one
         &project,
         &[
             "up",
+            "--allow-non-empty",
             "--targets",
             "tenants.txt",
             "--jobs",
@@ -277,7 +278,17 @@ fn the_first_failure_stops_the_fleet_and_the_running_targets_finish() {
         .batch_execute("CREATE TABLE tb_widget (other text)")
         .expect("poison a tenant");
 
-    let run = fleet(&project, &["up", "--targets", "tenants.txt", "--jobs", "2"]);
+    let run = fleet(
+        &project,
+        &[
+            "up",
+            "--allow-non-empty",
+            "--targets",
+            "tenants.txt",
+            "--jobs",
+            "2",
+        ],
+    );
     run.code(exit::MIGRATION_FAILED)
         .stdout_has("– not started")
         .stdout_has("--keep-going runs every target");
@@ -715,7 +726,13 @@ fn a_poisoned_targets_help_never_says_to_edit_a_migration_others_applied() {
     write_targets(&project, &dbs);
     let run = fleet(
         &project,
-        &["up", "--targets", "tenants.txt", "--keep-going"],
+        &[
+            "up",
+            "--allow-non-empty",
+            "--targets",
+            "tenants.txt",
+            "--keep-going",
+        ],
     );
     run.code(exit::MIGRATION_FAILED)
         .stderr_has("002_create_tb_widget.up.sql:2")

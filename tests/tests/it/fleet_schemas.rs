@@ -129,6 +129,7 @@ fn five_hundred_tenant_schemas_one_poisoned_keep_going_then_resume_only_the_pois
         &db,
         &[
             "up",
+            "--allow-non-empty",
             "--schemas-query",
             QUERY,
             "--jobs",
@@ -967,7 +968,7 @@ fn a_single_tenant_runs_json_names_its_schema_in_the_document_and_every_error() 
     let (doc, run) = json(&["migrate", "status", "--schema", "tenant_b"]);
     assert_eq!(doc["schema"], "tenant_b", "{}", run.dump());
     // A migration that fails: the report and its error.
-    let (doc, run) = json(&["migrate", "up", "--schema", "tenant_a"]);
+    let (doc, run) = json(&["migrate", "up", "--allow-non-empty", "--schema", "tenant_a"]);
     run.code(exit::MIGRATION_FAILED);
     assert_eq!(doc["schema"], "tenant_a", "{}", run.dump());
     assert_eq!(doc["errors"][0]["schema"], "tenant_a", "{}", run.dump());

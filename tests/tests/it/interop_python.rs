@@ -352,7 +352,7 @@ fn a_run_of_ours_keeps_confiture_waiting_on_its_lock() {
     let mut client = db.connect();
     close_gate(&mut client);
 
-    let our_run = spawn(ours_cmd(&project, &["migrate", "up"]));
+    let our_run = spawn(ours_cmd(&project, &["migrate", "up", "--allow-non-empty"]));
     wait_until(
         "our run is inside migration 002",
         Duration::from_secs(60),
@@ -496,7 +496,7 @@ fn a_waiting_confiture_makes_our_concurrent_index_build_fail_as_a_deadlock() {
     let mut client = db.connect();
     close_gate(&mut client);
 
-    let our_run = spawn(ours_cmd(&project, &["migrate", "up"]));
+    let our_run = spawn(ours_cmd(&project, &["migrate", "up", "--allow-non-empty"]));
     wait_until(
         "our run is inside migration 002",
         Duration::from_secs(60),

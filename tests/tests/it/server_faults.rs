@@ -54,7 +54,7 @@ fn project_sleeping_in(direction: Direction) -> Project {
 fn spawn_up(project: &Project, url: &str) -> Child {
     project
         .cli()
-        .args(["migrate", "up", "--database-url", url])
+        .args(["migrate", "up", "--allow-non-empty", "--database-url", url])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -207,7 +207,7 @@ fn restart_mid_run(mode: &str) -> Vec<String> {
     let after_failure = ledger(&mut client);
 
     client.batch_execute("DELETE FROM pause").expect("unpause");
-    let again = project.run(&["migrate", "up", "--database-url", &url]);
+    let again = project.run(&["migrate", "up", "--allow-non-empty", "--database-url", &url]);
     again.code(0);
     assert_eq!(ledger(&mut client), ["001", "002", "003"]);
     assert!(has_table(&mut client, "half") && has_table(&mut client, "t3"));
@@ -276,7 +276,13 @@ fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
 
     client.batch_execute("DELETE FROM pause").expect("unpause");
     project
-        .run(&["migrate", "up", "--database-url", &db.url()])
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ])
         .code(0)
         .stdout_has("002, 003");
     assert_eq!(ledger(&mut client), ["001", "002", "003"]);
@@ -330,7 +336,7 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
     // The tracking table cannot be created: the database's configuration (5), not a failed
     // migration (4) — none ran.
     project
-        .run(&["migrate", "up", "--database-url", &url])
+        .run(&["migrate", "up", "--allow-non-empty", "--database-url", &url])
         .code(confiture::exit::INVALID)
         .stderr_has(
             "cannot create the tracking table tb_confiture: permission denied for schema public",
@@ -351,7 +357,7 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
         ))
         .expect("ledger made by the owner");
     project
-        .run(&["migrate", "up", "--database-url", &url])
+        .run(&["migrate", "up", "--allow-non-empty", "--database-url", &url])
         .code(4)
         .stderr_has("migration 001_create_tb_note failed at ")
         .stderr_has("001_create_tb_note.up.sql")
@@ -367,7 +373,7 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
         ))
         .expect("grant");
     project
-        .run(&["migrate", "up", "--database-url", &url])
+        .run(&["migrate", "up", "--allow-non-empty", "--database-url", &url])
         .code(0);
     assert_eq!(db.ledger(), Some(vec!["001:create_tb_note".to_string()]));
     // Dropped before the role: the role owns tb_note.
@@ -415,7 +421,13 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
         ))
         .expect("the database's role");
     project
-        .run(&["migrate", "up", "--database-url", &db.url()])
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ])
         .code(confiture::exit::INVALID)
         .stderr_has("cannot create the tracking table tb_confiture: permission denied")
         .stderr_has(&grant)
@@ -448,7 +460,13 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
         ))
         .expect("the login role's role");
     project
-        .run(&["migrate", "up", "--database-url", &url(&login.name)])
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &url(&login.name),
+        ])
         .code(confiture::exit::INVALID)
         .stderr_has(&grant)
         .stderr_has(&format!("ALTER ROLE {} SET role", q(&login.name)))
@@ -457,7 +475,13 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
 
     // The role that logs in is the one in effect: named, no word of another.
     project
-        .run(&["migrate", "up", "--database-url", &url(&low.name)])
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &url(&low.name),
+        ])
         .code(confiture::exit::INVALID)
         .stderr_has(&grant)
         .stderr_lacks("SET role")
@@ -508,7 +532,9 @@ fn a_role_that_owns_its_ledgers_schema_needs_no_create_on_the_database() {
         )
     };
     project.write("db/environments/own.yaml", env("own_t"));
-    project.run(&["migrate", "up", "--env", "own"]).code(0);
+    project
+        .run(&["migrate", "up", "--allow-non-empty", "--env", "own"])
+        .code(0);
     let rows = client
         .query_one("SELECT count(*) FROM own_t.tb_confiture", &[])
         .expect("the ledger in the role's schema")
@@ -519,7 +545,7 @@ fn a_role_that_owns_its_ledgers_schema_needs_no_create_on_the_database() {
     project.write("db/environments/new.yaml", env("new_t"));
     project.run(&["migrate", "status", "--env", "new"]).code(2);
     project
-        .run(&["migrate", "up", "--env", "new"])
+        .run(&["migrate", "up", "--allow-non-empty", "--env", "new"])
         .code(confiture::exit::INVALID)
         .stderr_has("CREATE on the database");
     drop(client);
@@ -549,7 +575,13 @@ fn a_short_idle_in_transaction_timeout_does_not_end_the_first_up() {
         ))
         .expect("set the database's idle-in-transaction timeout");
     project
-        .run(&["migrate", "up", "--database-url", &db.url()])
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ])
         .code(0)
         .stdout_has("applied 2 migrations");
     assert_eq!(db.ledger().map(|l| l.len()), Some(2));
@@ -576,8 +608,8 @@ fn a_writing_command_asking_for_a_session_that_cannot_write_is_refused_before_co
             format!("database_url: {}\n", with(attrs)),
         );
         for args in [
-            &["migrate", "up"][..],
-            &["migrate", "up", "--create-database"],
+            &["migrate", "up", "--allow-non-empty"][..],
+            &["migrate", "up", "--allow-non-empty", "--create-database"],
             &["migrate", "down"],
             &["migrate", "baseline", "--through", "1"],
             &["migrate", "reinit"],
@@ -611,11 +643,18 @@ fn a_writing_command_asking_for_a_session_that_cannot_write_is_refused_before_co
         .run(&["migrate", "status", "--database-url", &url])
         .code(2);
     project
-        .run(&["migrate", "up", "--dry-run", "--database-url", &url])
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--dry-run",
+            "--database-url",
+            &url,
+        ])
         .code(0);
     // `prefer-standby` may write when no standby answers.
     project
-        .run(&["migrate", "up", "--database-url", &url])
+        .run(&["migrate", "up", "--allow-non-empty", "--database-url", &url])
         .code(0);
     assert_eq!(db.ledger().unwrap(), ["001:create_t1"]);
 }
@@ -646,7 +685,7 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
     let url = db.url();
     let started = Instant::now();
     for args in [
-        &["migrate", "up"][..],
+        &["migrate", "up", "--allow-non-empty"][..],
         &["migrate", "down"],
         &["migrate", "baseline", "--through", "1"],
         &["migrate", "reinit"],
@@ -673,7 +712,14 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
         .run(&["migrate", "status", "--database-url", &url])
         .code(2);
     project
-        .run(&["migrate", "up", "--dry-run", "--database-url", &url])
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--dry-run",
+            "--database-url",
+            &url,
+        ])
         .code(0);
 
     drop(holder);
@@ -684,7 +730,7 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
         ))
         .expect("make the database writable");
     project
-        .run(&["migrate", "up", "--database-url", &url])
+        .run(&["migrate", "up", "--allow-non-empty", "--database-url", &url])
         .code(0);
     assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
 }
@@ -739,7 +785,7 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
             .batch_execute(&format!("{set} default_transaction_read_only = on"))
             .expect("make the sessions read-only");
         let lift = format!("BEGIN READ WRITE; {lift} default_transaction_read_only = off; COMMIT;");
-        let run = project.run(&["migrate", "up", "--database-url", &url]);
+        let run = project.run(&["migrate", "up", "--allow-non-empty", "--database-url", &url]);
         run.code(3)
             .stderr_has("is read-only (transaction_read_only is on); nothing was run")
             .stderr_has(source)
@@ -755,7 +801,7 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
             .batch_execute(&lift)
             .unwrap_or_else(|e| panic!("the help's command `{lift}` fails in that session: {e}"));
         project
-            .run(&["migrate", "up", "--database-url", &url])
+            .run(&["migrate", "up", "--allow-non-empty", "--database-url", &url])
             .code(0);
     }
     // The connection's own options: nothing to alter in the catalogs.
@@ -784,7 +830,13 @@ fn cancel_002(project: &Project, db: &TestDb, flags: &[&str]) -> Run {
     let mut client = db.connect();
     let child = project
         .cli()
-        .args(["migrate", "up", "--database-url", &db.url()])
+        .args([
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ])
         .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -851,7 +903,13 @@ fn a_migration_cancelled_by_another_session_is_not_blamed_on_statement_timeout()
         ))
         .expect("a short statement_timeout for the database");
     project
-        .run(&["migrate", "up", "--database-url", &db.url()])
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ])
         .code(exit::MIGRATION_FAILED)
         .stderr_has("SQLSTATE 57014")
         .stderr_has("ran longer than statement_timeout (300ms, the session's")
@@ -908,7 +966,13 @@ fn standard_conforming_strings_off_for_the_database_or_role_does_not_change_what
         db.url()
     );
     project
-        .run(&["migrate", "up", "--database-url", &with_options])
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &with_options,
+        ])
         .code(exit::INVALID)
         .stderr_has("standard_conforming_strings is off")
         .stderr_has("set by the connection's options")
@@ -925,7 +989,13 @@ fn standard_conforming_strings_off_for_the_database_or_role_does_not_change_what
         ])
         .code(0);
     project
-        .run(&["migrate", "up", "--database-url", &db.url()])
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ])
         .code(0);
     let mut client = db.connect();
     let stored: Vec<String> = client
@@ -954,13 +1024,18 @@ fn a_terminated_session_is_not_called_a_server_restart() {
     // other one sending 002 alone (`--target 2`) rather than with 003.
     for i in 0..8 {
         let run = if i % 2 == 0 {
-            terminated_in_002(&project, &db, &mut client, &["migrate", "up"])
+            terminated_in_002(
+                &project,
+                &db,
+                &mut client,
+                &["migrate", "up", "--allow-non-empty"],
+            )
         } else {
             terminated_in_002(
                 &project,
                 &db,
                 &mut client,
-                &["migrate", "up", "--target", "2"],
+                &["migrate", "up", "--allow-non-empty", "--target", "2"],
             )
         };
         run.code(exit::CONNECTION)
@@ -992,7 +1067,13 @@ fn a_down_whose_session_is_terminated_says_from_the_ledger_what_was_rolled_back(
         // 001–003 applied (003 again after the first run), 002's rollback paused.
         client.batch_execute("DELETE FROM pause").expect("unpause");
         project
-            .run(&["migrate", "up", "--database-url", &db.url()])
+            .run(&[
+                "migrate",
+                "up",
+                "--allow-non-empty",
+                "--database-url",
+                &db.url(),
+            ])
             .code(0);
         client
             .batch_execute("INSERT INTO pause VALUES (1)")
@@ -1049,7 +1130,7 @@ fn a_fleet_target_s_unknown_fate_is_in_its_table_row_and_json_entry_up_and_down(
             .batch_execute("CREATE TABLE pause (x int)")
             .expect("pause");
         let command = match direction {
-            Direction::Up => vec!["migrate", "up"],
+            Direction::Up => vec!["migrate", "up", "--allow-non-empty"],
             Direction::Down => vec!["migrate", "down", "--steps", "3"],
         };
         for json in [false, true] {
@@ -1057,7 +1138,13 @@ fn a_fleet_target_s_unknown_fate_is_in_its_table_row_and_json_entry_up_and_down(
                 // 001–003 applied again, 002's rollback to be paused.
                 client.batch_execute("DELETE FROM pause").expect("unpause");
                 project
-                    .run(&["migrate", "up", "--database-url", &db.url()])
+                    .run(&[
+                        "migrate",
+                        "up",
+                        "--allow-non-empty",
+                        "--database-url",
+                        &db.url(),
+                    ])
                     .code(0);
             }
             client
@@ -1137,7 +1224,10 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
 
     let project = slow_project();
     let url = cluster.url("postgres", "sslmode=disable");
-    for args in [&["migrate", "up"][..], &["migrate", "reinit"]] {
+    for args in [
+        &["migrate", "up", "--allow-non-empty"][..],
+        &["migrate", "reinit"],
+    ] {
         project
             .run(&[args, &["--database-url", &url]].concat())
             .code(3)
@@ -1153,7 +1243,10 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
         "postgres",
         "sslmode=disable&target_session_attrs=prefer-standby",
     );
-    for args in [&["migrate", "up"][..], &["migrate", "down"]] {
+    for args in [
+        &["migrate", "up", "--allow-non-empty"][..],
+        &["migrate", "down"],
+    ] {
         project
             .run(&[args, &["--database-url", &url]].concat())
             .code(3)
@@ -1391,7 +1484,13 @@ fn a_connection_cut_on_the_client_side_only_ends_the_old_session_before_the_ledg
             .expect("pause");
         if direction == Direction::Down {
             project
-                .run(&["migrate", "up", "--database-url", &db.url()])
+                .run(&[
+                    "migrate",
+                    "up",
+                    "--allow-non-empty",
+                    "--database-url",
+                    &db.url(),
+                ])
                 .code(0);
         }
         client
@@ -1399,7 +1498,7 @@ fn a_connection_cut_on_the_client_side_only_ends_the_old_session_before_the_ledg
             .expect("pause");
         let proxy = confiture_tests::proxy::ClientCutProxy::start();
         let command = match direction {
-            Direction::Up => vec!["migrate", "up"],
+            Direction::Up => vec!["migrate", "up", "--allow-non-empty"],
             Direction::Down => vec!["migrate", "down", "--steps", "3"],
         };
         let url = proxy.url(&db.name);
@@ -1480,10 +1579,16 @@ fn a_no_transaction_migration_whose_connection_is_lost_names_the_statements_it_c
             .batch_execute("CREATE TABLE pause (x int)")
             .expect("pause");
         let command = match direction {
-            Direction::Up => vec!["migrate", "up"],
+            Direction::Up => vec!["migrate", "up", "--allow-non-empty"],
             Direction::Down => {
                 project
-                    .run(&["migrate", "up", "--database-url", &db.url()])
+                    .run(&[
+                        "migrate",
+                        "up",
+                        "--allow-non-empty",
+                        "--database-url",
+                        &db.url(),
+                    ])
                     .code(0);
                 vec!["migrate", "down", "--steps", "1"]
             }

@@ -830,6 +830,17 @@ fn failure_help(
             "check that {} has confiture's columns and that this role may write it",
             settings.table
         ),
+        // Correct SQL run by a role that may not do it ("must be owner of table", "permission
+        // denied"): the file is not what to change.
+        "42501" => format!(
+            "the role the migrations run as lacks a privilege this statement needs, or does not \
+             own the object (objects belong to the role that created them: one created by \
+             another role, an admin's first run say, must be altered by its owner): grant the \
+             privilege, or hand the object over (ALTER ... OWNER TO the migrations' role), or \
+             run the migrations as the owning role (the connection's user, or the `role` \
+             setting), then {}",
+            settings.run_again()
+        ),
         _ if step.direction == Direction::Up && is_squashed_baseline(step.file()) => format!(
             "{} is confiture (Python)'s squashed baseline (`-- confiture:{SQUASHED_BASELINE}`): \
              the schema the versions before it built, which this database already has from \

@@ -67,7 +67,10 @@ fn an_error_in_the_middle_of_a_message_keeps_the_earlier_ones_and_names_the_file
     let mut events = Vec::new();
     let failed = db
         .migrator(&dir)
-        .up(&UpOptions::default(), &mut recorder(&mut events))
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut recorder(&mut events),
+        )
         .unwrap_err();
     assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
     assert!(
@@ -108,7 +111,10 @@ fn an_error_in_the_middle_of_a_message_keeps_the_earlier_ones_and_names_the_file
     dir.write("004_row_4.up.sql", "INSERT INTO t VALUES (4);\n");
     let report = db
         .migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap();
     assert_eq!(report.applied, ["004", "005", "006"]);
     assert_eq!(ids(&db), ["2", "3", "4", "5", "6"]);
@@ -123,7 +129,10 @@ fn a_runtime_error_without_a_position_is_the_failing_migration_s() {
     dir.write("003_row_3.up.sql", "INSERT INTO t VALUES (2);\n");
     let failed = db
         .migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap_err();
     let reported = &failed.report.errors[0];
     assert_eq!(reported.version.as_deref(), Some("003"));
@@ -151,7 +160,10 @@ fn a_syntax_error_late_in_a_message_runs_the_ones_before_it() {
     );
     let failed = db
         .migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap_err();
     assert!(
         failed
@@ -188,7 +200,10 @@ fn identical_function_bodies_are_told_apart_by_their_migration() {
     );
     let failed = db
         .migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap_err();
     let reported = &failed.report.errors[0];
     assert_eq!(reported.version.as_deref(), Some("002"));
@@ -266,6 +281,7 @@ fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
     let mut events = Vec::new();
     let options = UpOptions {
         lock_timeout_statement: Some(Duration::from_millis(100)),
+        allow_non_empty: true,
         ..Default::default()
     };
     let mut env = apply_support::environment(&db.name);
@@ -335,7 +351,10 @@ fn a_lock_that_stays_taken_fails_the_migration_that_waited_and_keeps_the_earlier
     env.migration.lock_timeout = Duration::from_millis(100);
     env.migration.lock_retries = 1;
     let failed = apply_support::migrator_for(env, &dir.path)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap_err();
     other.batch_execute("COMMIT").unwrap();
     let reported = &failed.report.errors[0];
@@ -367,7 +386,10 @@ fn timings_and_applied_at_stay_per_migration_inside_a_message() {
     );
     let report = db
         .migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap();
     let took: Vec<u64> = report
         .migrations
@@ -424,7 +446,10 @@ fn a_no_transaction_migration_splits_the_messages_around_it() {
     );
     let report = db
         .migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap();
     assert_eq!(report.applied, ["001", "002", "003", "004", "005"]);
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005"]);
@@ -438,7 +463,10 @@ fn a_failing_rollback_in_the_middle_keeps_the_newer_ones_rolled_back() {
     let dir = Dir::new();
     inserts(&dir, 5);
     db.migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap();
     dir.write(
         "003_row_3.down.sql",
@@ -554,7 +582,10 @@ fn durations_are_real_for_rollbacks_and_before_a_failure_never_a_share() {
     );
     let mut migrator = db.migrator(&dir);
     migrator
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap();
     let report = migrator
         .down(
@@ -577,7 +608,10 @@ fn durations_are_real_for_rollbacks_and_before_a_failure_never_a_share() {
     );
     dir.write("004_row_4.up.sql", "INSERT INTO nope VALUES (4);\n");
     let failed = migrator
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
         .unwrap_err();
     assert_eq!(failed.report.applied, ["002", "003"]);
     let took: Vec<Option<u64>> = failed

@@ -410,8 +410,17 @@ fn a_tracking_table_the_role_may_not_create_names_the_command_running() {
     let mut env = db.environment();
     env.connection.user = role.clone();
     let table = TrackingTable::default();
+    let ledger = TrackingTable::resolved("public", "tb_confiture");
+    let create_only = format!(
+        "{} GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {};",
+        ledger.create_sql().replace('\n', " "),
+        ledger.quoted(),
+        crate::ledger::quote_ident(role)
+    );
     for (scratch, named) in [
-        (None, "run the first `cargo confiture migrate up`"),
+        // h11 D6: not "run the first `migrate up`" as another role, which would own every
+        // object the migrations make: the ledger alone, by its one DDL, and its grants.
+        (None, create_only.as_str()),
         (
             Some("migrate verify"),
             "run `cargo confiture migrate verify`",
@@ -426,4 +435,15 @@ fn a_tracking_table_the_role_may_not_create_names_the_command_running() {
             assert!(!help.contains("migrate up"), "{scratch:?}: {help}");
         }
     }
+    // The help's SQL, run by an admin, lets the role read and write its ledger.
+    admin.batch_execute(&create_only).unwrap();
+    let mut client = confiture::db::connect(&env).expect("connects as the role");
+    let found =
+        crate::db::ledger::read_qualified(&mut client, &table, std::time::Duration::from_secs(5))
+            .unwrap()
+            .expect("the ledger the admin made");
+    found
+        .access
+        .check(&found.table, crate::db::ledger::Write::Insert)
+        .unwrap();
 }

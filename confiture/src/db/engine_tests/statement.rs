@@ -106,10 +106,11 @@ fn a_runtime_error_names_the_failing_statement_in_every_mode() {
                 );
                 let mut migrator = db.migrator(&dir);
                 if mode == Mode::StepByStep {
-                    let one = UpOptions::default().steps(Some(1));
+                    let one = UpOptions::default().allow_non_empty(true).steps(Some(1));
                     migrator.up(&one, &mut no_progress).unwrap();
                 }
                 let options = UpOptions::default()
+                    .allow_non_empty(true)
                     .steps((mode == Mode::StepByStep).then_some(1))
                     .single_transaction(mode == Mode::Single);
                 let failed = migrator.up(&options, &mut no_progress).unwrap_err();
