@@ -131,7 +131,7 @@ fn read_asking(
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
          SELECT l.version, l.name, l.confiture_applied_at, l.execution_time_ms, l.checksum, \
-         l.applied_by, CAST(l.pk_confiture AS pg_catalog.text) \
+         l.applied_by, CAST(l.pk_confiture AS pg_catalog.text) AS confiture_pk \
          FROM (SELECT CAST(NULL AS pg_catalog.text) AS applied_by) AS confiture_absent, \
          LATERAL (SELECT version, name, \
          to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \

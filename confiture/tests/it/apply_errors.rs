@@ -1035,7 +1035,9 @@ fn a_ledger_row_written_by_another_session_during_the_run_is_named_as_such() {
         let mut migrator = db.migrator(&dir);
         let run = std::thread::spawn(move || {
             migrator.up(
-                &UpOptions::default().single_transaction(single),
+                &UpOptions::default()
+                    .single_transaction(single)
+                    .allow_non_empty(true),
                 &mut no_progress,
             )
         });

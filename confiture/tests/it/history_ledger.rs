@@ -597,3 +597,32 @@ fn a_row_missing_a_required_column_is_named_with_its_version_and_the_fix() {
         "{err:?}"
     );
 }
+
+/// Rows are read in the order of application, `pk_confiture` compared as a number: a merge
+/// gave the read an output column named `pk_confiture` holding its text (for a help naming a
+/// row), and `ORDER BY pk_confiture` sorted by that text, so `10` came before `9` and `down`
+/// rolled back the migration of pk 9 — not the newest — leaving the newest applied above a
+/// pending one. Any run whose ledger passed pk 9 (a down and up again, a trial row) did so.
+#[test]
+fn rows_are_read_in_numeric_order_of_pk_confiture() {
+    let db = TestDb::new("ledger_pk_order");
+    let dir = Dir::new();
+    table(&dir, "001", "a");
+    table(&dir, "002", "b");
+    table(&dir, "003", "c");
+    migrator(&db, &dir, None)
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+        .unwrap();
+    // The next rows get pk_confiture 9 and 10.
+    db.client()
+        .batch_execute("SELECT setval(pg_get_serial_sequence('tb_confiture', 'pk_confiture'), 8)")
+        .unwrap();
+    migrator(&db, &dir, None)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    let r = migrator(&db, &dir, None)
+        .down(&DownOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(r.rolled_back, ["003"], "the newest, pk 10");
+    assert_eq!(db.ledger(), ["001:a", "002:b"]);
+}
