@@ -880,7 +880,8 @@ fn a_ledger_row_written_by_confiture_during_our_run_is_reported_as_such() {
     let mut client = db.connect();
     close_gate(&mut client);
 
-    let our_run = spawn(ours_cmd(&project, &["migrate", "up"]));
+    // The gate's table is there before the first `up`: the database is not new.
+    let our_run = spawn(ours_cmd(&project, &["migrate", "up", "--allow-non-empty"]));
     wait_until(
         "our run is inside migration 002",
         Duration::from_secs(60),
@@ -922,7 +923,10 @@ fn a_ledger_row_written_by_confiture_during_our_run_is_reported_as_such() {
     let project = project_with(&db);
     let mut client = db.connect();
     close_gate(&mut client);
-    let our_run = spawn(ours_cmd(&project, &["migrate", "up", "--format", "json"]));
+    let our_run = spawn(ours_cmd(
+        &project,
+        &["migrate", "up", "--allow-non-empty", "--format", "json"],
+    ));
     wait_until(
         "our run is inside migration 002",
         Duration::from_secs(60),
