@@ -134,8 +134,19 @@ impl Migrator {
             return Ok(());
         }
         if options.dry_run {
-            let rows = self.read_rows(options.lock_wait)?.unwrap_or_default();
+            let found = self.read_rows(options.lock_wait)?;
+            let initialised = found.is_some();
+            let rows = found.unwrap_or_default();
             let plan = plan::up(&set, &rows, &request)?;
+            // What `up` refuses, its dry run refuses: no ledger, and objects where the
+            // migrations build (it previewed a full apply, exit 0, where `up` says exit 7).
+            if !initialised && !request.allow_non_empty && !plan.apply.is_empty() {
+                let table = self.env.migration.tracking_table.clone();
+                let client = self.client()?;
+                if let Some(unrecorded) = crate::db::ledger::unrecorded(client, &table, None)? {
+                    return Err(unrecorded.refusal().into());
+                }
+            }
             report.warnings.extend(newer_database_warning(&plan));
             report.warnings.extend(timeout_warnings(&plan.apply));
             report.migrations = planned(&plan.apply, Direction::Up);
