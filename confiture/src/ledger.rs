@@ -25,6 +25,20 @@ pub struct Unrecorded {
 }
 
 impl Unrecorded {
+    /// `up`'s one rule for a database without a ledger: refused (exit 7, [`Unrecorded::refusal`])
+    /// when it holds objects where the migrations build (`unrecorded`) and the run would apply
+    /// something; a run with nothing to apply refuses nothing. The run and its dry run both ask.
+    #[cfg(feature = "db")]
+    pub(crate) fn refuse_applying(
+        unrecorded: Option<&Unrecorded>,
+        applies: bool,
+    ) -> crate::Result<()> {
+        match unrecorded {
+            Some(unrecorded) if applies => Err(unrecorded.refusal()),
+            _ => Ok(()),
+        }
+    }
+
     /// What the database holds, in a sentence: "3 objects (table public.a, ...)".
     pub fn described(&self) -> String {
         let listed = self

@@ -140,12 +140,14 @@ impl Migrator {
             let plan = plan::up(&set, &rows, &request)?;
             // What `up` refuses, its dry run refuses: no ledger, and objects where the
             // migrations build (it previewed a full apply, exit 0, where `up` says exit 7).
-            if !initialised && !request.allow_non_empty && !plan.apply.is_empty() {
+            if !initialised && !request.allow_non_empty {
                 let table = self.env.migration.tracking_table.clone();
                 let client = self.client()?;
-                if let Some(unrecorded) = crate::db::ledger::unrecorded(client, &table, None)? {
-                    return Err(unrecorded.refusal().into());
-                }
+                let unrecorded = crate::db::ledger::unrecorded(client, &table, None)?;
+                crate::ledger::Unrecorded::refuse_applying(
+                    unrecorded.as_ref(),
+                    !plan.apply.is_empty(),
+                )?;
             }
             report.warnings.extend(newer_database_warning(&plan));
             report.warnings.extend(timeout_warnings(&plan.apply));
@@ -279,10 +281,13 @@ impl<'a> Locked<'a> {
         let access = initialised.then_some(&access);
         let accepted = self
             .accept(&settings, &rows, access, report)
-            .and_then(|plan| match &unrecorded {
+            .and_then(|plan| {
                 // No ledger, and objects where the migrations build: not a new database.
-                Some(unrecorded) if !plan.apply.is_empty() => Err(unrecorded.refusal().into()),
-                _ => Ok(plan),
+                crate::ledger::Unrecorded::refuse_applying(
+                    unrecorded.as_ref(),
+                    !plan.apply.is_empty(),
+                )?;
+                Ok(plan)
             });
         let plan = match accepted {
             Ok(plan) => plan,
