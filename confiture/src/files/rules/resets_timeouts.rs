@@ -1,9 +1,11 @@
 //! C119 `resets-timeouts`: `RESET ALL`, `RESET lock_timeout`, or `SET lock_timeout = 0` (or
-//! `statement_timeout`, or `DEFAULT`) in a migration switches off the environment's
-//! `migration.lock_timeout`/`statement_timeout` for the rest of that migration.
+//! `statement_timeout`, or `DEFAULT`, or `set_config`, or any value the server rounds to 0) in a
+//! migration switches off the environment's `migration.lock_timeout`/`statement_timeout` for
+//! the rest of that migration.
 
-use super::lexer::{Token, TokenKind};
-use super::{syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::lexer::Token;
+use super::settings::{self, How, Value};
+use super::{mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C119",
@@ -20,10 +22,18 @@ migration waits for a lock as long as another session holds it. pg_dump's preamb
 statement_timeout = 0; SET lock_timeout = 0; ...`) pasted into a migration does just that. The
 next migration gets the environment's bounds back.
 
-Flagged, in up and down files: `RESET ALL`, `RESET lock_timeout`, `RESET statement_timeout`,
-and `SET [SESSION | LOCAL] lock_timeout | statement_timeout` to `0` (a number, or a string
-starting with `0`: `'0'`, `'0s'`) or `DEFAULT`. `migrate up` also says it when it runs such a
-migration. Not flagged: a non-zero value (the migration chose its own bound).
+Flagged, in up and down files: `RESET ALL`, `RESET lock_timeout`, `RESET statement_timeout`;
+`SET [SESSION | LOCAL] lock_timeout | statement_timeout` to `DEFAULT` or to a value the server
+reads as 0; `[pg_catalog.]set_config('lock_timeout', value, is_local)` to such a value or
+`NULL`; and `UPDATE pg_settings SET setting = ...` of those settings (the view's rule calls
+`set_config`). A value is read as PostgreSQL does: a number or a string, with an optional unit
+(`us`, `ms`, `s`, `min`, `h`, `d`), a fraction rounded to a whole millisecond: `0`, `0.0`,
+`'0s'`, `'0ms'`, and `'0.4ms'` or `'499us'` (rounded to 0) all turn the bound off. Both scopes
+count: `SET LOCAL` and `set_config(..., true)` last until the migration's transaction ends,
+which is the rest of the migration. `migrate up` also says it when it runs such a migration.
+Not flagged: a non-zero value (the migration chose its own bound), a value the server refuses
+(the `SET` fails), and `ALTER DATABASE | ROLE | FUNCTION ... SET` (other sessions' bounds, or a
+function's).
 
 **Fix:** remove the statement (reset only the settings the migration itself set, by name), or
 set the bound the migration needs; allow it with `-- confiture:allow(resets-timeouts)`.",
@@ -33,7 +43,11 @@ set the bound the migration needs; allow it with `-- confiture:allow(resets-time
 const BOUNDS: [&str; 2] = ["lock_timeout", "statement_timeout"];
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
-    if !(stmt.starts_with(&["RESET"]) || stmt.starts_with(&["SET"])) {
+    let candidate = stmt.starts_with(&["RESET"])
+        || stmt.starts_with(&["SET"])
+        || (cx.mentions("set_config") && mentions(stmt.text, "set_config"))
+        || (cx.mentions("pg_settings") && mentions(stmt.text, "pg_settings"));
+    if !candidate {
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
@@ -92,42 +106,131 @@ fn turns_off(tokens: &[Token<'_>]) -> Option<String> {
         let bound = BOUNDS.into_iter().find(|b| syntax::names(name, b))?;
         return Some(format!("RESET {bound}"));
     }
-    if !first.is_word("SET") {
+    // `ALTER DATABASE | ROLE | FUNCTION ... SET`, `CREATE FUNCTION ... SET`: another session's
+    // bound, or a function's, not this migration's.
+    if first.is_word("ALTER") || first.is_word("CREATE") {
         return None;
     }
-    let mut rest = &tokens[1..];
-    if rest
-        .first()
-        .is_some_and(|t| t.is_word("SESSION") || t.is_word("LOCAL"))
-    {
-        rest = &rest[1..];
-    }
-    let (name, rest) = rest.split_first()?;
-    let bound = BOUNDS.into_iter().find(|b| syntax::names(name, b))?;
-    let (to, rest) = rest.split_first()?;
-    if !(to.is_word("TO") || (to.kind == TokenKind::Other && to.text == "=")) {
-        return None;
-    }
-    let value = rest.first()?;
-    let off = match value.kind {
-        TokenKind::Word => value.is_word("DEFAULT"),
-        TokenKind::Number => value.text.trim_start_matches('0').is_empty(),
-        TokenKind::String => zero_string(value.text),
-        _ => false,
-    };
-    off.then(|| format!("SET {bound} = {}", value.text))
+    // Both scopes: a migration runs in one transaction, so `SET LOCAL` and
+    // `set_config(..., true)` last as long as the migration, as a session `SET` does.
+    BOUNDS.into_iter().find_map(|bound| {
+        settings::assignments(tokens, bound)
+            .into_iter()
+            .find(|a| match &a.value {
+                Value::Default => true,
+                Value::Text(text) => milliseconds(text) == Some(0.0),
+                Value::Unknown => false,
+            })
+            .map(|a| match a.how {
+                How::Set => format!("SET {bound} = {}", a.written),
+                How::SetConfig => format!("set_config('{bound}', {})", a.written),
+                How::SettingsRow => {
+                    format!("UPDATE pg_settings SET setting = {} ({bound})", a.written)
+                }
+            })
+    })
 }
 
-/// `'0'`, `'0s'`, `'0ms'`, `'00'`: a quoted zero, with a unit or not.
-fn zero_string(text: &str) -> bool {
-    let Some(inner) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) else {
-        return false;
+/// The bound (in milliseconds) PostgreSQL sets `lock_timeout` or `statement_timeout` to for
+/// `value`, as its `parse_int` reads an integer setting whose unit is milliseconds: an integer
+/// (decimal, `0x` hex, `0` octal) or a decimal number, then an optional unit (`us`, `ms`, `s`,
+/// `min`, `h`, `d`, case-sensitive), a fraction rounded to the next smaller unit, then to an
+/// integer, halves to even: `'0.4ms'` is 0, off. `None` for a value the server refuses (the
+/// `SET` fails and the bound stays).
+fn milliseconds(value: &str) -> Option<f64> {
+    let text = value.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let (number, rest) = integer(text)
+        .filter(|(_, rest)| !rest.starts_with(['.', 'e', 'E']))
+        .or_else(|| decimal(text))?;
+    if !number.is_finite() {
+        return None;
+    }
+    let unit = rest.trim_matches(|c: char| c.is_ascii_whitespace());
+    // PostgreSQL's table of time units, largest first; a fraction is rounded to a whole
+    // number of the next one down.
+    const UNITS: [(&str, f64); 6] = [
+        ("d", 86_400_000.0),
+        ("h", 3_600_000.0),
+        ("min", 60_000.0),
+        ("s", 1_000.0),
+        ("ms", 1.0),
+        ("us", 0.001),
+    ];
+    let ms = if unit.is_empty() {
+        number
+    } else {
+        let at = UNITS.iter().position(|(u, _)| *u == unit)?;
+        let value = number * UNITS[at].1;
+        match UNITS.get(at + 1) {
+            Some((_, smaller)) => (value / smaller).round_ties_even() * smaller,
+            None => value,
+        }
     };
-    let inner = inner.trim();
-    let digits = inner
-        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
-        .trim();
-    !digits.is_empty() && digits.chars().all(|c| c == '0')
+    let ms = ms.round_ties_even();
+    (0.0..=f64::from(i32::MAX))
+        .contains(&ms)
+        .then_some(ms.abs())
+}
+
+/// C's `strtol(text, _, 0)`: a sign, then `0x` hex, `0` octal or decimal digits; the value and
+/// the rest of the text.
+fn integer(text: &str) -> Option<(f64, &str)> {
+    let (negative, unsigned) = sign(text);
+    let (radix, digits) = if let Some(hex) = unsigned
+        .strip_prefix("0x")
+        .or_else(|| unsigned.strip_prefix("0X"))
+        .filter(|h| h.starts_with(|c: char| c.is_ascii_hexdigit()))
+    {
+        (16, hex)
+    } else if unsigned.starts_with('0') {
+        (8, unsigned)
+    } else {
+        (10, unsigned)
+    };
+    let len = digits
+        .find(|c: char| !c.is_digit(radix))
+        .unwrap_or(digits.len());
+    if len == 0 {
+        return None;
+    }
+    let value = i64::from_str_radix(&digits[..len], radix).ok()? as f64;
+    Some((if negative { -value } else { value }, &digits[len..]))
+}
+
+/// C's `strtod` for decimal numbers: a sign, digits with an optional point, an optional
+/// exponent; the value and the rest of the text.
+fn decimal(text: &str) -> Option<(f64, &str)> {
+    let (_, unsigned) = sign(text);
+    let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let whole = digits(unsigned);
+    let mut len = whole;
+    if unsigned[len..].starts_with('.') {
+        let fraction = digits(&unsigned[len + 1..]);
+        if whole == 0 && fraction == 0 {
+            return None;
+        }
+        len += 1 + fraction;
+    } else if whole == 0 {
+        return None;
+    }
+    if let Some(exp) = unsigned[len..].strip_prefix(['e', 'E']) {
+        let (_, exp_digits) = sign(exp);
+        let n = digits(exp_digits);
+        if n > 0 {
+            len += 1 + (exp.len() - exp_digits.len()) + n;
+        }
+    }
+    let end = text.len() - unsigned.len() + len;
+    Some((text[..end].parse().ok()?, &text[end..]))
+}
+
+/// A leading `+` or `-`: whether it was `-`, and the text after it.
+fn sign(text: &str) -> (bool, &str) {
+    match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
 }
 
 #[cfg(test)]
@@ -143,9 +246,6 @@ mod tests {
             up("SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET client_encoding = 'UTF8';"),
             [("C119", 1), ("C119", 2)]
         );
-        assert_eq!(up("SET LOCAL lock_timeout TO DEFAULT;"), [("C119", 1)]);
-        assert_eq!(up("SET SESSION lock_timeout = '0s';"), [("C119", 1)]);
-        assert_eq!(up("SET \"lock_timeout\" = '0';"), [("C119", 1)]);
         let d = only("RESET ALL;");
         assert!(
             d.message.starts_with(
@@ -157,13 +257,96 @@ mod tests {
         );
     }
 
+    /// Every way of turning a bound off, and values the server reads as a bound: each value
+    /// was checked against PostgreSQL 15 (`SET lock_timeout = <value>; SHOW lock_timeout`).
     #[test]
-    fn other_settings_and_non_zero_bounds_are_fine() {
-        assert_eq!(up("RESET search_path;"), []);
-        assert_eq!(up("SET lock_timeout = '5s';"), []);
-        assert_eq!(up("SET lock_timeout = 100;"), []);
-        assert_eq!(up("SET statement_timeout TO '10min';"), []);
-        assert_eq!(up("SELECT 'RESET ALL';"), []);
-        assert_eq!(up("-- RESET ALL\nSELECT 1;"), []);
+    fn every_spelling_of_a_bound_turned_off_warns_and_a_bound_kept_does_not() {
+        let off = [
+            "RESET ALL",
+            "RESET lock_timeout",
+            "reset Statement_Timeout",
+            "SET lock_timeout = 0",
+            "SET lock_timeout = 00",
+            "SET lock_timeout = 0.0",
+            "SET lock_timeout = 0.4",
+            "SET lock_timeout = '0'",
+            "SET lock_timeout = '0s'",
+            "SET lock_timeout = '0ms'",
+            "SET lock_timeout = '0.4ms'",
+            "SET lock_timeout = '0.5ms'",
+            "SET lock_timeout = '499us'",
+            "SET lock_timeout = '0.0005s'",
+            "SET lock_timeout = ' 0 min '",
+            "SET lock_timeout = '0x0'",
+            "SET lock_timeout = '-0'",
+            "SET lock_timeout = '1e-1'",
+            "SET lock_timeout = E'0'",
+            "SET lock_timeout = DEFAULT",
+            "SET lock_timeout TO DEFAULT",
+            "SET SESSION lock_timeout TO DEFAULT",
+            "SET SESSION statement_timeout = '0'",
+            "SET LOCAL lock_timeout = 0",
+            "SET \"lock_timeout\" = '0'",
+            "SET LOCK_TIMEOUT = 0",
+            "SELECT set_config('lock_timeout', '0', false)",
+            "SELECT set_config('lock_timeout', '0', true)",
+            "SELECT set_config('statement_timeout', '0.4ms', false)",
+            "SELECT pg_catalog.set_config('lock_timeout', '0', false)",
+            "select Set_Config('Lock_Timeout', NULL, false)",
+            "SELECT set_config('lock_timeout', '0'::text, false), 1",
+            "UPDATE pg_settings SET setting = '0' WHERE name = 'lock_timeout'",
+            "UPDATE pg_settings SET setting = reset_val WHERE name = 'statement_timeout'",
+            "SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'lock_timeout'",
+        ];
+        for sql in off {
+            assert_eq!(up(&format!("{sql};")), [("C119", 1)], "{sql}");
+        }
+        let kept = [
+            "RESET search_path",
+            "SET lock_timeout = '5s'",
+            "SET lock_timeout = 100",
+            "SET lock_timeout = 0.6",
+            "SET lock_timeout = '0.6ms'",
+            "SET lock_timeout = '1499us'",
+            "SET lock_timeout = '0.001s'",
+            "SET statement_timeout TO '10min'",
+            // Refused by the server: the bound stays.
+            "SET lock_timeout = '0MS'",
+            "SET lock_timeout = 'DEFAULT'",
+            "SET lock_timeout = '08'",
+            "SET idle_session_timeout = 0",
+            "SELECT set_config('lock_timeout', '5s', false)",
+            "SELECT set_config('idle_session_timeout', '0', false)",
+            "SELECT f('lock_timeout', '0', false)",
+            "SELECT lock_timeout = 0 FROM t",
+            // Another session's bound, or a function's.
+            "ALTER DATABASE app SET lock_timeout = 0",
+            "ALTER ROLE app SET statement_timeout = 0",
+            "ALTER FUNCTION f() SET lock_timeout = 0",
+            "SELECT 'RESET ALL'",
+            "SELECT 'SET lock_timeout = 0'",
+            "-- RESET ALL\nSELECT 1",
+        ];
+        for sql in kept {
+            assert_eq!(up(&format!("{sql};")), [], "{sql}");
+        }
+    }
+
+    #[test]
+    fn the_message_names_the_statement_as_written() {
+        let d = only("SELECT set_config('lock_timeout', '0', false);");
+        assert!(
+            d.message
+                .starts_with("set_config('lock_timeout', '0') turns off"),
+            "{}",
+            d.message
+        );
+        let d = only("SET lock_timeout = '0.4ms';");
+        assert!(
+            d.message
+                .starts_with("SET lock_timeout = '0.4ms' turns off"),
+            "{}",
+            d.message
+        );
     }
 }

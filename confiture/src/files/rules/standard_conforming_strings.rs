@@ -3,7 +3,7 @@
 //! message of the session (or database).
 
 use super::lexer::TokenKind;
-use super::{mentions, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{mentions, settings, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C106",
@@ -114,147 +114,27 @@ fn client_encoding(stmt: &Statement<'_>) -> Option<String> {
     })
 }
 
-/// The values `stmt` gives setting `name` beyond the transaction: `name = v`, `name TO v`,
-/// `set_config('name', 'v', false)` (also in `ALTER DATABASE | ROLE | SYSTEM ... SET`), and the
-/// same set by a row of `pg_settings` that the statement names `'name'`
-/// ([`by_settings_row`]); not `SET LOCAL` nor `set_config(..., true)`.
+/// The values `stmt` gives setting `name` beyond the transaction ([`settings::assignments`]);
+/// not `SET LOCAL` nor `set_config(..., true)`.
 fn session_values(stmt: &Statement<'_>, name: &str) -> Vec<String> {
-    if stmt.starts_with(&["SET", "LOCAL"]) {
-        return Vec::new();
-    }
     let tokens: Vec<_> = stmt.tokens().collect();
-    if let Some(value) = by_settings_row(&tokens) {
-        let names_it = tokens.iter().any(|t| {
-            t.kind == TokenKind::String
-                && unquoted(t.text).is_some_and(|s| s.eq_ignore_ascii_case(name))
-        });
-        return value.filter(|_| names_it).into_iter().collect();
-    }
-    tokens
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            let named = match t.kind {
-                TokenKind::Word => t.is_word(name),
-                // set_config('name', ...): the first argument of a call, not a comparison's
-                // operand (`WHERE name = 'client_encoding' AND ...`).
-                TokenKind::String => {
-                    i > 0
-                        && tokens[i - 1].kind == TokenKind::OpenParen
-                        && unquoted(t.text).is_some_and(|s| s.eq_ignore_ascii_case(name))
-                }
-                _ => false,
-            };
-            if !named {
-                return None;
-            }
-            let mut rest = tokens[i + 1..]
-                .iter()
-                .filter(|t| !(t.kind == TokenKind::Comma || t.text == "=" || t.is_word("TO")));
-            let value = value_text(rest.next()?).to_string();
-            // set_config(name, value, is_local): only the session-wide form lasts.
-            let local =
-                t.kind == TokenKind::String && rest.next().is_some_and(|l| l.is_word("true"));
-            (!local).then_some(value)
-        })
+    settings::assignments(&tokens, name)
+        .into_iter()
+        .filter(|a| !a.local)
+        .map(|a| a.value.as_text().to_string())
         .collect()
-}
-
-/// The value a statement sets a setting to when the setting is picked by its name elsewhere
-/// in the statement (a `WHERE name = '...'` over `pg_settings`), not written before its value:
-/// - `UPDATE [ONLY] [pg_catalog.]pg_settings ... SET setting = v`: the view's update rule
-///   calls `set_config(name, v, false)`, a session `SET` by another name (`reset_val` is
-///   `RESET`: `DEFAULT`);
-/// - `set_config(column, v, is_local)`, its first argument not a literal.
-///
-/// `None` when the statement has neither form; `Some(None)` for `set_config(..., true)`, which
-/// ends with the transaction.
-fn by_settings_row(tokens: &[super::lexer::Token<'_>]) -> Option<Option<String>> {
-    let at = |i: usize| tokens.get(i);
-    for (i, t) in tokens.iter().enumerate() {
-        if t.is_word("UPDATE") {
-            let mut j = i + 1;
-            if at(j).is_some_and(|t| t.is_word("ONLY")) {
-                j += 1;
-            }
-            if at(j).is_some_and(|t| is_name(t, "pg_catalog"))
-                && at(j + 1).is_some_and(|t| t.kind == TokenKind::Dot)
-            {
-                j += 2;
-            }
-            if !at(j).is_some_and(|t| is_name(t, "pg_settings")) {
-                continue;
-            }
-            let rest = &tokens[j + 1..];
-            let value = rest.windows(4).find_map(|w| {
-                let sets = (w[0].is_word("SET") || w[0].kind == TokenKind::Comma)
-                    && is_name(&w[1], "setting")
-                    && w[2].text == "=";
-                sets.then(|| match w[3] {
-                    v if v.is_word("reset_val") => "DEFAULT".to_string(),
-                    v => value_text(&v).to_string(),
-                })
-            });
-            return Some(value);
-        }
-        if t.is_word("set_config")
-            && at(i + 1).is_some_and(|t| t.kind == TokenKind::OpenParen)
-            && !at(i + 3).is_some_and(|t| {
-                t.kind == TokenKind::Comma && at(i + 2).is_some_and(|n| n.kind == TokenKind::String)
-            })
-        {
-            // set_config(<expression>, value, is_local): the arguments at depth one.
-            let mut depth = 0u32;
-            let mut args = Vec::new();
-            let mut starts_arg = false;
-            for t in &tokens[i + 1..] {
-                match t.kind {
-                    TokenKind::OpenParen => depth += 1,
-                    TokenKind::CloseParen => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    TokenKind::Comma if depth == 1 => starts_arg = true,
-                    _ if starts_arg => {
-                        args.push(*t);
-                        starts_arg = false;
-                    }
-                    _ => {}
-                }
-            }
-            let [value, local, ..] = args[..] else {
-                return None;
-            };
-            return Some((!local.is_word("true")).then(|| value_text(&value).to_string()));
-        }
-    }
-    None
-}
-
-/// An identifier `name`, unquoted (any case) or quoted as written.
-fn is_name(token: &super::lexer::Token<'_>, name: &str) -> bool {
-    token.is_word(name)
-        || (token.kind == TokenKind::QuotedIdent
-            && token
-                .text
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                == Some(name))
 }
 
 /// A setting's value as written: a `'...'` literal without its quotes, or the word.
 fn value_text<'t>(token: &super::lexer::Token<'t>) -> &'t str {
     match token.kind {
-        TokenKind::String => unquoted(token.text).unwrap_or(""),
+        TokenKind::String => token
+            .text
+            .strip_prefix('\'')
+            .and_then(|t| t.strip_suffix('\''))
+            .unwrap_or(""),
         _ => token.text,
     }
-}
-
-/// The text of a plain `'...'` literal without its quotes (`None` for other literals).
-fn unquoted(text: &str) -> Option<&str> {
-    text.strip_prefix('\'')?.strip_suffix('\'')
 }
 
 #[cfg(test)]

@@ -436,6 +436,12 @@ pub(super) fn names(t: &Token<'_>, name: &str) -> bool {
     normalise(t).is_some_and(|n| n == name)
 }
 
+/// An identifier as PostgreSQL resolves it (a word folded to lower case, a quoted identifier
+/// as written); `None` for any other token.
+pub(super) fn resolved<'a>(t: &Token<'a>) -> Option<Cow<'a, str>> {
+    normalise(t)
+}
+
 /// An identifier as PostgreSQL resolves it; borrowed unless folding or unescaping changes it.
 fn normalise<'a>(t: &Token<'a>) -> Option<Cow<'a, str>> {
     match t.kind {

@@ -1,0 +1,301 @@
+//! What a statement sets a run-time setting to: `SET name = v`, `set_config('name', v, l)`,
+//! a row of `pg_settings` updated. The one reading of it for the rules about settings
+//! (`C106` standard-conforming-strings, `C119` resets-timeouts).
+
+use std::borrow::Cow;
+
+use super::lexer::{Token, TokenKind};
+use super::syntax;
+
+/// One value a statement gives a setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Assignment<'a> {
+    /// The value.
+    pub value: Value<'a>,
+    /// The value as written (a literal with its quotes), for messages.
+    pub written: &'a str,
+    /// How the statement sets it.
+    pub how: How,
+    /// The value ends with the transaction: `SET LOCAL`, `set_config(..., true)`.
+    pub local: bool,
+}
+
+/// How a statement sets a setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum How {
+    /// `SET [SESSION | LOCAL] name {= | TO} v`, also in `ALTER DATABASE | ROLE | SYSTEM ... SET`.
+    Set,
+    /// `[pg_catalog.]set_config(name, v, is_local)`.
+    SetConfig,
+    /// `UPDATE pg_settings SET setting = v WHERE name = '...'`: the view's rule calls
+    /// `set_config(name, v, false)`.
+    SettingsRow,
+}
+
+/// A setting's value as the server receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Value<'a> {
+    /// Back to the default: `DEFAULT`, `set_config(name, NULL, ...)`, `setting = reset_val`.
+    Default,
+    /// A literal's text (a string without its quotes, a number, a word, an identifier as
+    /// PostgreSQL resolves it).
+    Text(Cow<'a, str>),
+    /// An expression or a string lint does not decode (`E'\x30'`, `'0' || ''`).
+    Unknown,
+}
+
+impl Value<'_> {
+    /// The value as text: `DEFAULT` for the default, empty for one not known.
+    pub fn as_text(&self) -> &str {
+        match self {
+            Value::Default => "DEFAULT",
+            Value::Text(t) => t,
+            Value::Unknown => "",
+        }
+    }
+}
+
+/// The values `tokens` (one statement, no trivia) gives setting `name` (PostgreSQL's spelling:
+/// any case): `name = v`, `name TO v` after `SET [SESSION | LOCAL]` (also in `ALTER DATABASE |
+/// ROLE | SYSTEM ... SET`), `[pg_catalog.]set_config('name', v, is_local)`, and the same set by
+/// a row of `pg_settings` that the statement names `'name'` ([`by_settings_row`]).
+pub(super) fn assignments<'a>(tokens: &[Token<'a>], name: &str) -> Vec<Assignment<'a>> {
+    if let Some(found) = by_settings_row(tokens) {
+        let names_it = tokens.iter().any(|t| {
+            t.kind == TokenKind::String
+                && string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name))
+        });
+        return found.filter(|_| names_it).into_iter().collect();
+    }
+    let at = |i: usize| tokens.get(i);
+    let mut out = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let (how, mut local) = match t.kind {
+            TokenKind::Word | TokenKind::QuotedIdent if names_setting(t, name) => {
+                let Some(before) = i.checked_sub(1).and_then(at) else {
+                    continue;
+                };
+                if before.is_word("SET") {
+                    (How::Set, false)
+                } else if (before.is_word("SESSION") || before.is_word("LOCAL"))
+                    && i.checked_sub(2)
+                        .and_then(at)
+                        .is_some_and(|t| t.is_word("SET"))
+                {
+                    (How::Set, before.is_word("LOCAL"))
+                } else {
+                    continue;
+                }
+            }
+            // set_config('name', ...): the first argument of the call, not a comparison's
+            // operand (`WHERE name = 'client_encoding' AND ...`).
+            TokenKind::String
+                if i >= 2
+                    && tokens[i - 1].kind == TokenKind::OpenParen
+                    && syntax::names(&tokens[i - 2], "set_config")
+                    && string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name)) =>
+            {
+                (How::SetConfig, false)
+            }
+            _ => continue,
+        };
+        let mut rest = tokens[i + 1..]
+            .iter()
+            .filter(|t| !(t.kind == TokenKind::Comma || t.text == "=" || t.is_word("TO")));
+        let Some(value) = rest.next() else {
+            continue;
+        };
+        if how == How::SetConfig {
+            // set_config(name, value, is_local): true ends with the transaction.
+            local = rest.next().is_some_and(|l| l.is_word("true"));
+        }
+        out.push(Assignment {
+            value: value_of(value, how),
+            written: value.text,
+            how,
+            local,
+        });
+    }
+    out
+}
+
+/// Whether `t` names setting `name`: a word or quoted identifier, in any case (the server
+/// looks settings up ignoring case).
+fn names_setting(t: &Token<'_>, name: &str) -> bool {
+    syntax::resolved(t).is_some_and(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// The value a statement sets a setting to when the setting is picked by its name elsewhere
+/// in the statement (a `WHERE name = '...'` over `pg_settings`), not written before its value:
+/// - `UPDATE [ONLY] [pg_catalog.]pg_settings ... SET setting = v`: the view's update rule
+///   calls `set_config(name, v, false)`, a session `SET` by another name (`reset_val` is
+///   `RESET`: `DEFAULT`);
+/// - `set_config(column, v, is_local)`, its first argument not a literal.
+///
+/// `None` when the statement has neither form; `Some(None)` when it has one but lint cannot
+/// tell its value.
+fn by_settings_row<'a>(tokens: &[Token<'a>]) -> Option<Option<Assignment<'a>>> {
+    let at = |i: usize| tokens.get(i);
+    for (i, t) in tokens.iter().enumerate() {
+        if t.is_word("UPDATE") {
+            let mut j = i + 1;
+            if at(j).is_some_and(|t| t.is_word("ONLY")) {
+                j += 1;
+            }
+            if at(j).is_some_and(|t| syntax::names(t, "pg_catalog"))
+                && at(j + 1).is_some_and(|t| t.kind == TokenKind::Dot)
+            {
+                j += 2;
+            }
+            if !at(j).is_some_and(|t| syntax::names(t, "pg_settings")) {
+                continue;
+            }
+            let rest = &tokens[j + 1..];
+            let value = rest.windows(4).find_map(|w| {
+                let sets = (w[0].is_word("SET") || w[0].kind == TokenKind::Comma)
+                    && syntax::names(&w[1], "setting")
+                    && w[2].text == "=";
+                sets.then(|| Assignment {
+                    value: if w[3].is_word("reset_val") {
+                        Value::Default
+                    } else {
+                        value_of(&w[3], How::SettingsRow)
+                    },
+                    written: w[3].text,
+                    how: How::SettingsRow,
+                    local: false,
+                })
+            });
+            return Some(value);
+        }
+        if syntax::names(t, "set_config")
+            && at(i + 1).is_some_and(|t| t.kind == TokenKind::OpenParen)
+            && !at(i + 3).is_some_and(|t| {
+                t.kind == TokenKind::Comma && at(i + 2).is_some_and(|n| n.kind == TokenKind::String)
+            })
+        {
+            // set_config(<expression>, value, is_local): the arguments at depth one.
+            let mut depth = 0u32;
+            let mut args = Vec::new();
+            let mut starts_arg = false;
+            for t in &tokens[i + 1..] {
+                match t.kind {
+                    TokenKind::OpenParen => depth += 1,
+                    TokenKind::CloseParen => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    TokenKind::Comma if depth == 1 => starts_arg = true,
+                    _ if starts_arg => {
+                        args.push(*t);
+                        starts_arg = false;
+                    }
+                    _ => {}
+                }
+            }
+            let [value, local, ..] = args[..] else {
+                return None;
+            };
+            return Some(Some(Assignment {
+                value: value_of(&value, How::SetConfig),
+                written: value.text,
+                how: How::SetConfig,
+                local: local.is_word("true"),
+            }));
+        }
+    }
+    None
+}
+
+/// The value one token gives: a string's text, a number, a word (`DEFAULT` after `SET`,
+/// `NULL` in `set_config`: the default), an identifier as PostgreSQL resolves it.
+fn value_of<'a>(token: &Token<'a>, how: How) -> Value<'a> {
+    match token.kind {
+        TokenKind::String => string_value(token).map_or(Value::Unknown, Value::Text),
+        TokenKind::Number => Value::Text(Cow::Borrowed(token.text)),
+        TokenKind::Word if how == How::Set && token.is_word("DEFAULT") => Value::Default,
+        TokenKind::Word if how != How::Set && token.is_word("NULL") => Value::Default,
+        TokenKind::Word if how == How::Set => Value::Text(Cow::Borrowed(token.text)),
+        TokenKind::QuotedIdent if how == How::Set => {
+            syntax::resolved(token).map_or(Value::Unknown, Value::Text)
+        }
+        _ => Value::Unknown,
+    }
+}
+
+/// The text of a `'...'` literal (also `E'...'` without a backslash), `''` an escaped quote;
+/// `None` for a literal lint does not decode.
+fn string_value<'a>(token: &Token<'a>) -> Option<Cow<'a, str>> {
+    if !token.terminated {
+        return None;
+    }
+    let text = token.text;
+    let body = match text.strip_prefix(['E', 'e']) {
+        Some(escaped) if !escaped.contains('\\') => escaped,
+        Some(_) => return None,
+        None => text,
+    };
+    let inner = body.strip_prefix('\'')?.strip_suffix('\'')?;
+    // A continuation (`'a'⏎'b'`) is one token: lint does not join its parts.
+    if inner.replace("''", "").contains('\'') {
+        return None;
+    }
+    Some(if inner.contains("''") {
+        Cow::Owned(inner.replace("''", "'"))
+    } else {
+        Cow::Borrowed(inner)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lexer::tokens;
+    use super::*;
+
+    fn values(sql: &str, name: &str) -> Vec<(String, bool)> {
+        let t: Vec<_> = tokens(sql).filter(|t| !t.is_trivia()).collect();
+        assignments(&t, name)
+            .into_iter()
+            .map(|a| (a.value.as_text().to_string(), a.local))
+            .collect()
+    }
+
+    #[test]
+    fn each_spelling_of_a_setting_gives_its_value_and_scope() {
+        let cases: &[(&str, &[(&str, bool)])] = &[
+            ("SET lock_timeout = 0", &[("0", false)]),
+            ("set session Lock_Timeout to '5s'", &[("5s", false)]),
+            ("SET LOCAL lock_timeout TO DEFAULT", &[("DEFAULT", true)]),
+            ("SET \"lock_timeout\" = e'0'", &[("0", false)]),
+            (
+                "SELECT set_config('lock_timeout', '0', false)",
+                &[("0", false)],
+            ),
+            (
+                "SELECT pg_catalog.set_config('LOCK_TIMEOUT', '1''s', true)",
+                &[("1's", true)],
+            ),
+            (
+                "SELECT set_config('lock_timeout', NULL, false)",
+                &[("DEFAULT", false)],
+            ),
+            (
+                "SELECT set_config('lock_timeout', E'\\x30', false)",
+                &[("", false)],
+            ),
+            (
+                "UPDATE pg_settings SET setting = reset_val WHERE name = 'lock_timeout'",
+                &[("DEFAULT", false)],
+            ),
+            ("SELECT lock_timeout = 0 FROM t", &[]),
+            ("SELECT f('lock_timeout', '0', false)", &[]),
+            ("SET statement_timeout = 0", &[]),
+        ];
+        for (sql, expected) in cases {
+            let expected: Vec<_> = expected.iter().map(|(v, l)| (v.to_string(), *l)).collect();
+            assert_eq!(values(sql, "lock_timeout"), expected, "{sql}");
+        }
+    }
+}
