@@ -32,23 +32,34 @@ impl Notice {
     }
 }
 
-/// How many notices of each severity one collection keeps, in order; the rest are counted
-/// ([`Notice::more`]). A migration raising a `NOTICE` per row of a 100M-row backfill would
+/// How many notices of each severity one collection keeps per migration it runs, in order;
+/// the rest are counted ([`Notice::more`]). A message carrying several migrations keeps this
+/// many per migration of it (the server does not say which of them raised a notice): a run
+/// whose every migration raises one shows them all. A migration raising a `NOTICE` per row of a 100M-row backfill would
 /// otherwise hold every one in memory until its statement ends (about 160 bytes each: 3M
 /// notices were 486 MB) — the same promise as for rows a migration returns: memory stays the
 /// same however many there are.
 pub const KEPT_PER_SEVERITY: usize = 20;
 
-/// What one collection holds: the first [`KEPT_PER_SEVERITY`] notices of each severity, in
-/// order, and how many more of each came (in the order each severity first overflowed).
-#[derive(Default)]
+/// What one collection holds: the first `limit` notices of each severity, in order, and how
+/// many more of each came (in the order each severity first overflowed).
 struct Collected {
+    /// Notices kept per severity: [`KEPT_PER_SEVERITY`] per migration collected for.
+    limit: usize,
     kept: Vec<Notice>,
     /// Per severity: how many were kept, and how many more came.
     counts: Vec<(String, usize, u64)>,
 }
 
 impl Collected {
+    fn new(limit: usize) -> Collected {
+        Collected {
+            limit,
+            kept: Vec::new(),
+            counts: Vec::new(),
+        }
+    }
+
     fn count_of(&mut self, severity: &str) -> &mut (String, usize, u64) {
         let at = match self.counts.iter().position(|(s, _, _)| s == severity) {
             Some(at) => at,
@@ -62,8 +73,9 @@ impl Collected {
 
     /// Keeps `notice`, or counts it when its severity has its fill.
     fn push(&mut self, notice: impl FnOnce() -> Notice, severity: &str) {
+        let limit = self.limit;
         let count = self.count_of(severity);
-        if count.1 < KEPT_PER_SEVERITY {
+        if count.1 < limit {
             count.1 += 1;
             self.kept.push(notice());
         } else {
@@ -84,11 +96,12 @@ impl Collected {
     /// The kept notices, then one [`Notice::more`] per severity that overflowed.
     fn into_notices(self) -> Vec<Notice> {
         let mut notices = self.kept;
+        let limit = self.limit;
         notices.extend(
             self.counts
                 .into_iter()
                 .filter(|(_, _, more)| *more > 0)
-                .map(|(severity, _, more)| Notice::more(severity, more)),
+                .map(|(severity, _, more)| Notice::more(severity, more, limit)),
         );
         notices
     }
@@ -97,12 +110,13 @@ impl Collected {
 impl Notice {
     /// The notice that stands for the `count` notices of `severity` a collection did not keep:
     /// "... and 2,999,980 more NOTICE messages (not kept)".
-    fn more(severity: String, count: u64) -> Notice {
+    fn more(severity: String, count: u64, kept: usize) -> Notice {
         Notice {
             message: format!(
-                "... and {} more {severity} message{} (only the first {KEPT_PER_SEVERITY} are kept)",
+                "... and {} more {severity} message{} (only the first {} are kept)",
                 grouped(count),
-                if count == 1 { "" } else { "s" }
+                if count == 1 { "" } else { "s" },
+                grouped(kept as u64)
             ),
             severity,
             detail: None,
@@ -129,7 +143,7 @@ thread_local! {
 }
 
 /// The connection's notice callback: keeps `notice` when this thread is [`collecting`] (the
-/// first [`KEPT_PER_SEVERITY`] of its severity; the others are only counted).
+/// first of its severity, up to the collection's limit; the others are only counted).
 pub(crate) fn received(notice: postgres::error::DbError) {
     COLLECTED.with(|c| {
         if let Some(collected) = c.borrow_mut().as_mut() {
@@ -146,15 +160,17 @@ pub(crate) fn received(notice: postgres::error::DbError) {
     });
 }
 
-/// Runs `f`, returning what it returned and the notices the server sent meanwhile on this
-/// thread's connections, in order: at most [`KEPT_PER_SEVERITY`] of each severity, followed by
-/// one notice per severity saying how many more came.
-pub(crate) fn collecting<T>(f: impl FnOnce() -> T) -> (T, Vec<Notice>) {
-    let outer = COLLECTED.with(|c| c.borrow_mut().replace(Collected::default()));
+/// Runs `f`, which sends `migrations` migrations (one message carrying them, or one statement
+/// of a migration: 1), returning what it returned and the notices the server sent meanwhile
+/// on this thread's connections, in order: at most [`KEPT_PER_SEVERITY`] × `migrations` of
+/// each severity, followed by one notice per severity saying how many more came.
+pub(crate) fn collecting<T>(migrations: usize, f: impl FnOnce() -> T) -> (T, Vec<Notice>) {
+    let limit = KEPT_PER_SEVERITY.saturating_mul(migrations.max(1));
+    let outer = COLLECTED.with(|c| c.borrow_mut().replace(Collected::new(limit)));
     let result = f();
     let notices = COLLECTED.with(|c| {
         let mut slot = c.borrow_mut();
-        let mine = slot.take().unwrap_or_default();
+        let mine = slot.take().unwrap_or_else(|| Collected::new(limit));
         // A collector around this one sees them too.
         *slot = outer.map(|mut o| {
             o.absorb(&mine);

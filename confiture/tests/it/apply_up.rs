@@ -959,6 +959,52 @@ fn a_flood_of_server_notices_is_kept_bounded_with_a_count_of_the_rest() {
     assert!(db.table_exists("f"));
 }
 
+/// Many migrations sent in one message each raising a NOTICE: every one is shown. The cap of
+/// `db::notices::KEPT_PER_SEVERITY` counted per message, not per migration, and a run of 50
+/// migrations each raising one NOTICE showed 20 and "... and 30 more". A message of N
+/// migrations now keeps the first 20 x N of each severity.
+#[test]
+fn each_migration_of_a_batched_message_keeps_its_notices() {
+    let db = TestDb::new("noticebatch");
+    let dir = Dir::new();
+    for i in 1..=50 {
+        dir.migration(
+            &format!("{i:03}"),
+            &format!("m{i}"),
+            &format!(
+                "DO $$ BEGIN RAISE NOTICE 'from %', {i}; END $$;\nCREATE TABLE t{i} (id int);\n"
+            ),
+            &format!("DROP TABLE t{i};\n"),
+        );
+    }
+    dir.migration(
+        "051",
+        "flood",
+        "DO $$ BEGIN FOR i IN 1..5000 LOOP RAISE NOTICE 'n %', i; END LOOP; END $$;\n",
+        "SELECT 1;\n",
+    );
+    let mut events = Vec::new();
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut recorder(&mut events))
+        .unwrap();
+    let said: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Progress::ServerNotice { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    let from: Vec<&String> = said.iter().filter(|m| m.starts_with("from ")).collect();
+    assert_eq!(from.len(), 50, "{said:?}");
+    // Still bounded: the flood keeps at most 20 per migration of its message.
+    assert!(said.len() <= 51 * 20 + 1, "{}", said.len());
+    assert!(
+        said.last().is_some_and(|m| m.starts_with("... and ")),
+        "{:?}",
+        said.last()
+    );
+}
+
 /// `49980` as `49,980`.
 fn format_count(n: usize) -> String {
     let digits = n.to_string();

@@ -295,7 +295,7 @@ impl Runner<'_, '_> {
         // whose rows are discarded as they arrive: its duration is the message's.
         let discard = self.costs[message.clone()].iter().any(|c| c.returns_rows);
         let script = &mut batch.script;
-        let (sent, notices) = collecting(|| {
+        let (sent, notices) = collecting(message.len(), || {
             self.settings.send(|| {
                 if discard {
                     script.send_discarding_rows(client).map(|()| None)

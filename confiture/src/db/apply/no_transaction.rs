@@ -253,7 +253,7 @@ pub(super) fn run_statements(
         };
         let mut script = Script::new();
         script.push_statement(file, text, span.line);
-        let (sent, said) = collecting(|| settings.send(|| client.batch_execute(script.text())));
+        let (sent, said) = collecting(1, || settings.send(|| client.batch_execute(script.text())));
         notices.extend(said);
         let Some(sent) = sent else {
             let failure = stopped(step, (index > 0).then_some(index));

@@ -107,7 +107,7 @@ fn one_transaction(
             push_step(&mut script, settings, step, &tag);
             // Its rows are discarded: the duration is ours, the step's message alone.
             let (sent, notices) =
-                collecting(|| settings.send(|| script.send_discarding_rows(client)));
+                collecting(1, || settings.send(|| script.send_discarding_rows(client)));
             for notice in notices {
                 on_notice(i, notice);
             }
