@@ -383,6 +383,7 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
         out.json_targets(report);
     } else {
         out.result(&table(out, report));
+        target_warnings(out, report);
     }
     for failed in report.ended_with_error() {
         let out = &out.for_target(failed);
@@ -435,6 +436,26 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
         )));
     }
     code
+}
+
+/// Each target's warnings (a migration applied out of order, a server `WARNING`, ...), one
+/// `warning: <target>: ...` line each on stderr, in the list's order: what the single-database
+/// command says (`migrate::warnings`), named by the target (never with a password). JSON
+/// carries them in each target's `report.warnings`.
+fn target_warnings(out: &Output, report: &FleetReport) {
+    for t in &report.targets {
+        let Some(r) = &t.report else {
+            continue;
+        };
+        for warning in r.warnings() {
+            out.note(&format!(
+                "{} {}: {}",
+                out.paint_err(Style::Yellow, "warning:"),
+                display::escape(&t.target),
+                display::escape_prose(warning)
+            ));
+        }
+    }
 }
 
 /// What happened to a target, in a few words, and its colour.

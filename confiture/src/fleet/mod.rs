@@ -241,6 +241,18 @@ impl CommandReport {
             CommandReport::Status(_) | CommandReport::Verify(_) | CommandReport::Drift(_) => &[],
         }
     }
+
+    /// The report's warnings, as its single-database command says them (`UpReport::warnings`:
+    /// a migration applied out of order, a server `WARNING`, ...); `status` has none.
+    pub fn warnings(&self) -> &[String] {
+        match self {
+            CommandReport::Up(r) => &r.warnings,
+            CommandReport::Down(r) => &r.warnings,
+            CommandReport::Verify(r) => &r.warnings,
+            CommandReport::Drift(r) => &r.warnings,
+            CommandReport::Status(_) => &[],
+        }
+    }
 }
 
 /// One target in a [`FleetReport`] (one entry of the JSON's `targets`).

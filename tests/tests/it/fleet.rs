@@ -1247,3 +1247,49 @@ fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
     drop(held);
     drop(guard);
 }
+
+/// A fleet's `up` and `down` in text output say each target's warnings on stderr, named by
+/// the target, as the single-database commands do: they were only in `--format json`.
+#[test]
+fn each_targets_warnings_are_said_on_stderr_named_by_the_target() {
+    let dbs = TestDbs::new("fleetwarn", 2);
+    let project = Project::new();
+    project.migration(
+        "001_warns",
+        "DO $$ BEGIN RAISE WARNING 'careful up'; END $$;\nCREATE TABLE tb_w (pk int);\n",
+        "DO $$ BEGIN RAISE WARNING 'careful down'; END $$;\nDROP TABLE tb_w;\n",
+    );
+    write_targets(&project, &dbs);
+    let said = |run: &Run, text: &str| {
+        for db in &dbs.dbs {
+            let line = run
+                .stderr
+                .lines()
+                .find(|l| l.contains(text) && l.contains(&format!("/{}:", db.name)))
+                .unwrap_or_else(|| panic!("no warning {text:?} for {}\n{}", db.name, run.stderr));
+            assert!(line.starts_with("warning: "), "{line}");
+        }
+    };
+    let up = fleet(&project, &["up", "--targets", "tenants.txt"]);
+    up.code(exit::SUCCESS);
+    said(&up, "WARNING from migration 001_warns: careful up");
+    let down = fleet(&project, &["down", "--targets", "tenants.txt"]);
+    down.code(exit::SUCCESS);
+    said(
+        &down,
+        "WARNING from the rollback of migration 001_warns: careful down",
+    );
+    // JSON carries them in each target's report, and stderr does not repeat them.
+    let up = fleet(
+        &project,
+        &["up", "--targets", "tenants.txt", "--format", "json"],
+    );
+    up.code(exit::SUCCESS).stderr_lacks("careful up");
+    let doc = up.json();
+    for entry in entries(&doc) {
+        assert_eq!(
+            entry["report"]["warnings"][0], "WARNING from migration 001_warns: careful up",
+            "{entry}"
+        );
+    }
+}
