@@ -1163,19 +1163,26 @@ impl FileContext<'_> {
             // `postgres`), but hands an empty one to libpq as unset: libpq's defaults then
             // (`PGUSER` or the system user, a Unix socket, ...). A password empty or left out
             // is unset to both.
-            if value.is_null() && key != "password" && confiture_reads(&full).is_some() {
-                return Err(self
-                    .key_error(
-                        &full,
-                        "is empty (null): confiture (Python) leaves an empty connection key to \
+            // An empty string (`host: ""`, a variable's empty default) is unset to libpq as
+            // null is: the same refusal.
+            let empty = |how: &str| {
+                self.key_error(
+                    &full,
+                    &format!(
+                        "is empty ({how}): confiture (Python) leaves an empty connection key to \
                          libpq's defaults (`PGUSER` or the system user, a Unix socket, ...), not \
                          to the defaults it gives a key left out: the two tools would not reach \
-                         the same database as the same role",
-                    )
-                    .with_help(format!(
-                        "write the value (`{key}: ...`), or remove the key to take confiture's \
-                         default"
-                    )));
+                         the same database as the same role"
+                    ),
+                )
+                .with_help(format!(
+                    "write the value (`{key}: ...`), or remove the key to take confiture's \
+                     default"
+                ))
+            };
+            let refuses_empty = key != "password" && confiture_reads(&full).is_some();
+            if value.is_null() && refuses_empty {
+                return Err(empty("null"));
             }
             if value.is_null() || !DATABASE_KEYS.contains(&key) {
                 continue;
@@ -1185,6 +1192,9 @@ impl FileContext<'_> {
             } else {
                 self.string(value, &full)?
             };
+            if text.is_empty() && refuses_empty {
+                return Err(empty("an empty string"));
+            }
             // A URL, or credentials, where a name goes: refused, never shown (it may hold a
             // password). A user name may have `@` (Azure's `user@server`), not `://`.
             let (names_a_connection, has) = match key {
@@ -1917,11 +1927,19 @@ mod tests {
     /// to libpq, which then takes `PGUSER` or the system user (and a Unix socket for `host`,
     /// the user's name for `database`); we took confiture's defaults for a key left out
     /// (`postgres`). One file, two roles or databases: an empty host, port, database or user
-    /// is refused at its line; an empty password is unset to both and taken.
+    /// is refused at its line; an empty password is unset to both and taken. An empty string
+    /// (`host: ""`, `''`, a variable's empty default) is the same to libpq: refused too.
     #[test]
     fn an_empty_connection_key_of_the_legacy_block_is_refused() {
         for key in ["host", "port", "database", "user"] {
-            for empty in ["~", "null", ""] {
+            for empty in [
+                "~",
+                "null",
+                "",
+                "\"\"",
+                "''",
+                "\"${CONFITURE_TEST_UNSET_VAR:-}\"",
+            ] {
                 let text = format!("database:\n  sslmode: disable\n  {key}: {empty}\n");
                 let err = parse_x(&text).expect_err(&format!("accepted:\n{text}"));
                 assert!(
@@ -1931,9 +1949,13 @@ mod tests {
                     "{err}"
                 );
                 assert!(err.help.unwrap().contains("remove the key"));
+                // Exit 5, as every error of an environment file's contents.
+                assert_eq!(err.kind, crate::ErrorKind::Invalid, "{text}");
             }
         }
         let env = parse_x("database:\n  host: h\n  password: ~\n").unwrap();
+        assert_eq!(env.connection.password, None);
+        let env = parse_x("database:\n  host: h\n  password: \"\"\n").unwrap();
         assert_eq!(env.connection.password, None);
     }
 
