@@ -412,7 +412,7 @@ pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
 /// as the refusals' [`NewerDatabase`] (`None` when no row is above it), and the rows
 /// themselves. **The one rule of a database ahead of its migrations**, the same for an
 /// embedded set and a directory: `up`'s and `down`'s refusals, `up`'s
-/// `allow_newer_database` and `reinit`'s refusal all ask it.
+/// `allow_newer_database`, `reinit`'s refusal and `status` (`newer_database_of`) all ask it.
 fn newer_rows<'h, 'a>(
     set: &MigrationSet,
     history: &'h History<'a>,
@@ -445,14 +445,22 @@ fn newer_rows<'h, 'a>(
     Some((newer, rows))
 }
 
+/// The set is older than the database: the [`NewerDatabase`] of the rows above its newest
+/// migration (`newer_rows`), `None` when there is none. What `status` reports (and `drift`
+/// refuses with), so that they say of those rows what `up` says, never that `reinit` forgets
+/// them.
+pub fn newer_database_of(set: &MigrationSet, history: &History<'_>) -> Option<NewerDatabase> {
+    newer_rows(set, history).map(|(newer, _)| newer)
+}
+
 /// How a help names `up`'s option that accepts a newer database (a library session's help
 /// names `UpOptions::allow_newer_database`: `migrate::options::name_fields`).
 pub(crate) const ALLOW_NEWER_DATABASE: &str = "`--allow-newer-database`";
 
 /// What to do about a newer release's rows: run that release (for a directory: or restore the
 /// lost files); neither roll them back nor forget their rows. `up`'s help also names the
-/// option that starts an older release anyway.
-fn newer_database_help(newer: &NewerDatabase, up: bool) -> String {
+/// option that starts an older release anyway (`status` too, which judges for `up`).
+pub fn newer_database_help(newer: &NewerDatabase, up: bool) -> String {
     let run = match (&newer.package, &newer.package_version) {
         (Some(package), Some(version)) => format!(
             "this build of {package} ({version}) is older than the database: run the build \
