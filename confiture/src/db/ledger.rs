@@ -897,6 +897,8 @@ pub(crate) struct Grants {
     usage: bool,
     /// The role may read the table (false when it is not found: the schema hides it).
     select: bool,
+    /// The table exists (a GRANT on it can be pasted).
+    table_exists: bool,
     /// The schema's owner, when it exists: a role that may create in it (`public`'s
     /// `pg_database_owner` of PostgreSQL 15 read as the database's owner, a role one can log in as).
     owner: Option<String>,
@@ -950,6 +952,7 @@ pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Op
          n.oid IS NOT NULL, \
          COALESCE(pg_catalog.has_schema_privilege(n.oid, 'USAGE'), false), \
          COALESCE(pg_catalog.has_table_privilege(c.oid, 'SELECT'), false), \
+         c.oid IS NOT NULL, \
          CASE WHEN pg_catalog.pg_get_userbyid(n.nspowner) OPERATOR(pg_catalog.=) \
          'pg_database_owner' THEN (SELECT pg_catalog.pg_get_userbyid(d.datdba) \
          FROM pg_catalog.pg_database d \
@@ -989,10 +992,11 @@ pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Op
             schema_exists: row.get(4) == Some("t"),
             usage: row.get(5) == Some("t"),
             select: row.get(6) == Some("t"),
-            owner: row.get(7).map(str::to_string),
-            builds_in: row.get(8).map(str::to_string),
-            builds_create: row.get(9) == Some("t"),
-            role_set_by: row.get(10).and_then(RoleSetBy::of),
+            table_exists: row.get(7) == Some("t"),
+            owner: row.get(8).map(str::to_string),
+            builds_in: row.get(9).map(str::to_string),
+            builds_create: row.get(10) == Some("t"),
+            role_set_by: row.get(11).and_then(RoleSetBy::of),
         }),
         _ => None,
     })
@@ -1134,13 +1138,32 @@ fn grants_help(table: &TrackingTable, grants: Option<&Grants>) -> String {
             statements.push(format!("GRANT USAGE ON SCHEMA \"{schema}\" TO {role};"));
         }
     }
-    if grants.is_none_or(|g| !g.select) || statements.is_empty() {
+    // A GRANT on a table that does not exist fails when pasted (a tenant's ledger before its
+    // first `up`): the schema's USAGE is then all a read needs.
+    let absent = grants.is_some_and(|g| !g.table_exists);
+    if (grants.is_none_or(|g| !g.select) || statements.is_empty()) && !absent {
         statements.push(format!("GRANT SELECT ON {} TO {role};", table.quoted()));
     }
-    let mut help = format!(
-        "{} (and INSERT, DELETE on the table for commands that write, and UPDATE for reinit)",
-        statements.join(" ")
-    );
+    let mut help = if absent {
+        let create = match (grants, &table.schema) {
+            (Some(_), Some(schema)) => format!(
+                ": GRANT CREATE ON SCHEMA {} TO {role};",
+                shown_ident(schema)
+            ),
+            _ => String::new(),
+        };
+        format!(
+            "{} (the tracking table {table} does not exist yet: the first `migrate up` creates \
+             it, which needs CREATE on its schema too{create})",
+            statements.join(" ")
+        )
+    } else {
+        format!(
+            "{} (and INSERT, DELETE on the table for commands that write, and UPDATE for \
+             reinit)",
+            statements.join(" ")
+        )
+    };
     if let Some(switched) = grants.and_then(Grants::switched_by) {
         help.push(' ');
         help.push_str(&switched);

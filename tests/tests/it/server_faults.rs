@@ -1741,3 +1741,116 @@ fn a_tracking_table_the_role_may_not_create_gets_a_help_that_works_when_pasted()
     drop(client);
     drop(db);
 }
+
+/// A schema-per-tenant run (`--schema`) as a role with no rights in the tenant's schema, or
+/// on a tenant whose schema does not exist yet: each privilege help, pasted by an admin in
+/// the order given, works — no GRANT on a tenant ledger that does not exist yet, no ledger DDL
+/// in a schema that does not exist — and `up` then succeeds.
+#[test]
+fn a_tenants_privilege_helps_work_when_pasted() {
+    let role = Role::new("cft_tenant");
+    let db = TestDb::new("tenant_grants");
+    let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
+    let mut client = db.connect();
+    client
+        .batch_execute(&format!(
+            "REVOKE CREATE ON DATABASE {} FROM PUBLIC; REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+             CREATE SCHEMA t_admin",
+            q(&db.name)
+        ))
+        .expect("a tenant schema the role has no rights in");
+    let project = Project::new();
+    project.migration(
+        "001_create_tb_note",
+        "CREATE TABLE tb_note (id int PRIMARY KEY);\n",
+        "DROP TABLE tb_note;\n",
+    );
+    let url = format!(
+        "postgresql://{}@{}:{}/{}",
+        role.name,
+        confiture_tests::pg_host(),
+        confiture_tests::pg_port(),
+        db.name
+    );
+    let run = |args: &[&str], schema: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--schema", schema, "--database-url", &url]);
+        project.run(&all)
+    };
+    let paste = |help: &str, from: &str| {
+        client_paste(&db, &pasted_sql(help, from, from));
+    };
+
+    // A tenant whose schema does not exist: create it for the role (no ledger DDL there).
+    let up = run(&["migrate", "up", "--allow-non-empty"], "t_new");
+    up.code(exit::INVALID).stderr_lacks("CREATE TABLE");
+    let help = help_line(&up, "CREATE SCHEMA t_new AUTHORIZATION");
+    paste(&help, "CREATE SCHEMA t_new AUTHORIZATION");
+    run(&["migrate", "up", "--allow-non-empty"], "t_new").code(exit::SUCCESS);
+
+    // A tenant schema the role may not use: `status`'s help grants what reads it (no GRANT on
+    // its ledger, which does not exist yet), then `up`'s what creates in it.
+    let status = run(&["migrate", "status"], "t_admin");
+    status.code(exit::INVALID);
+    let help = help_line(&status, "GRANT");
+    // The statements, then what they are for, in parentheses.
+    let (statements, _) = help
+        .trim_start_matches("help: ")
+        .split_once(" (")
+        .expect("statements, then why");
+    client_paste(&db, statements);
+    run(&["migrate", "status"], "t_admin").code(exit::NOT_INITIALISED);
+    let up = run(&["migrate", "up", "--allow-non-empty"], "t_admin");
+    up.code(exit::INVALID).stderr_lacks("CREATE TABLE");
+    let help = help_line(&up, "ON SCHEMA t_admin");
+    let from = if help.contains("GRANT USAGE, CREATE ON SCHEMA t_admin") {
+        "GRANT USAGE, CREATE ON SCHEMA t_admin"
+    } else {
+        "GRANT CREATE ON SCHEMA t_admin"
+    };
+    paste(&help, from);
+    run(&["migrate", "up", "--allow-non-empty"], "t_admin").code(exit::SUCCESS);
+
+    // The same from a schemas query (a fleet): a tenant schema the role may not use, and one
+    // listed before it exists. Each target's help, pasted, and the fleet's `up` succeeds.
+    client
+        .batch_execute("CREATE SCHEMA t_q1")
+        .expect("a tenant schema the role has no rights in");
+    let query = "SELECT unnest(ARRAY['t_q1', 't_q2'])";
+    let fleet_up = || {
+        project.run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--keep-going",
+            "--schemas-query",
+            query,
+            "--database-url",
+            &url,
+        ])
+    };
+    let up = fleet_up();
+    up.code(exit::INVALID).stderr_lacks("CREATE TABLE");
+    let help = help_line(&up, "GRANT USAGE ON SCHEMA \"t_q1\"");
+    let (statements, why) = help
+        .trim_start_matches("help: ")
+        .split_once(" (")
+        .expect("statements, then why");
+    client_paste(&db, statements);
+    client_paste(
+        &db,
+        &pasted_sql(why, "GRANT CREATE ON SCHEMA t_q1", "GRANT"),
+    );
+    let help = help_line(&up, "CREATE SCHEMA t_q2 AUTHORIZATION");
+    paste(&help, "CREATE SCHEMA t_q2 AUTHORIZATION");
+    fleet_up().code(exit::SUCCESS);
+    drop(client);
+    drop(db);
+}
+
+/// Runs SQL a help gave, as an admin of `db`.
+fn client_paste(db: &TestDb, sql: &str) {
+    db.connect()
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("the help's SQL fails when pasted: {sql}: {e}"));
+}
