@@ -374,14 +374,27 @@ pub(crate) fn no_tenant_drift(source: &str) -> Error {
 /// (exit 5).
 fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
     if !status.diverged.is_empty() {
-        return Err(Error::diverged(
-            "drift replays the applied migrations, and the history has diverged from the files",
-            Diverged::new(status.diverged.clone()),
-        )
-        .with_help(format!(
+        let mut diverged = Diverged::new(status.diverged.clone());
+        let mut help = format!(
             "{} shows what diverged; fix the history first",
             hint::command("migrate status")
-        )));
+        );
+        // A newer release's rows: this release cannot replay them, and nothing here is to
+        // fix (`status` says what `up` says of them, never that `reinit` forgets them).
+        if let Some(newer) = &status.newer_database {
+            diverged = diverged.with_newer_database(newer.clone());
+            help = format!(
+                "{}; drift from this release cannot judge them: run it from the release that \
+                 applied them; {} shows whether anything else diverged",
+                crate::plan::newer_database_help(newer, false),
+                hint::command("migrate status")
+            );
+        }
+        return Err(Error::diverged(
+            "drift replays the applied migrations, and the history has diverged from the files",
+            diverged,
+        )
+        .with_help(help));
     }
     if !status.squashed.is_empty() {
         return Err(Error::invalid(format!(

@@ -161,8 +161,15 @@ pub struct StatusReport {
     pub unrecorded: Option<crate::ledger::Unrecorded>,
     /// Versions applied whose up file changed since.
     pub modified: Vec<String>,
-    /// Versions recorded whose files are gone.
+    /// Versions recorded whose files are gone (a newer release's among them: see
+    /// `newer_database`).
     pub missing: Vec<String>,
+    /// The set is older than the database: the rows above its newest migration, recorded by a
+    /// newer release ([`crate::plan::newer_database_of`], the rule of `up`'s refusal); `None`
+    /// when there is none. Their help is `up`'s ([`crate::plan::newer_database_help`]), never
+    /// `reinit`, which would forget rows the newer release needs. Not a JSON key.
+    #[serde(skip)]
+    pub newer_database: Option<crate::error::NewerDatabase>,
     /// Versions pending below the newest applied one.
     pub out_of_order: Vec<String>,
     /// Rows below `first_version`: a squashed history, not a problem.
@@ -338,6 +345,7 @@ pub fn report_checked(
         unrecorded: None,
         modified,
         missing,
+        newer_database: crate::plan::newer_database_of(set, &history),
         out_of_order,
         squashed,
         duplicate,

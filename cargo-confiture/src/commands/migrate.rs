@@ -987,10 +987,27 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             confiture::plan::INCOMPLETE_HELP
         ));
     }
-    if !report.missing.is_empty() {
+    // The rows above the newest file are a newer release's (`up` says so too): forgetting
+    // them would make that release apply them again, so `reinit` is offered for the others
+    // alone.
+    let newer = report.newer_database.as_ref();
+    let missing: Vec<String> = report
+        .missing
+        .iter()
+        .filter(|v| newer.is_none_or(|n| !n.versions.contains(v)))
+        .cloned()
+        .collect();
+    if let Some(newer) = newer {
+        lines.push(format!(
+            "help: {}: {}",
+            display::escape(&newer.to_string()),
+            confiture::plan::newer_database_help(newer, true)
+        ));
+    }
+    if !missing.is_empty() {
         lines.push(format!(
             "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; if they were removed on purpose, {reinit} forgets their rows",
-            render::versions(&report.missing),
+            render::versions(&missing),
             confiture::workspace::SETTINGS_TABLES
         ));
     }

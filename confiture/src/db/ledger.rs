@@ -897,6 +897,18 @@ pub(crate) struct Grants {
     usage: bool,
     /// The role may read the table (false when it is not found: the schema hides it).
     select: bool,
+    /// The table exists (a GRANT on it can be pasted).
+    table_exists: bool,
+    /// The schema's owner, when it exists: a role that may create in it (`public`'s
+    /// `pg_database_owner` of PostgreSQL 15 read as the database's owner, a role one can log in as).
+    owner: Option<String>,
+    /// Where the migrations build: the session's `current_schema()`, where an unqualified
+    /// `CREATE` puts its object (a tenant's own schema: `search_path` is pinned to it; for an
+    /// unqualified ledger, the ledger's schema). `None` when no schema of `search_path` exists
+    /// that the role may use.
+    builds_in: Option<String>,
+    /// The role may create in `builds_in`.
+    builds_create: bool,
     /// Which `role` setting of the catalog switched the session to `role`, when one does;
     /// `None` when none does (the connection's options then did).
     role_set_by: Option<RoleSetBy>,
@@ -940,6 +952,15 @@ pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Op
          n.oid IS NOT NULL, \
          COALESCE(pg_catalog.has_schema_privilege(n.oid, 'USAGE'), false), \
          COALESCE(pg_catalog.has_table_privilege(c.oid, 'SELECT'), false), \
+         c.oid IS NOT NULL, \
+         CASE WHEN pg_catalog.pg_get_userbyid(n.nspowner) OPERATOR(pg_catalog.=) \
+         'pg_database_owner' THEN (SELECT pg_catalog.pg_get_userbyid(d.datdba) \
+         FROM pg_catalog.pg_database d \
+         WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
+         ELSE pg_catalog.pg_get_userbyid(n.nspowner) END, \
+         pg_catalog.current_schema(), \
+         COALESCE(pg_catalog.has_schema_privilege(pg_catalog.current_schema(), 'CREATE'), \
+         false), \
          (SELECT CASE WHEN r.setrole OPERATOR(pg_catalog.<>) 0 \
                    AND r.setdatabase OPERATOR(pg_catalog.<>) 0 THEN 'role in database' \
                  WHEN r.setrole OPERATOR(pg_catalog.<>) 0 THEN 'role' \
@@ -971,7 +992,11 @@ pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Op
             schema_exists: row.get(4) == Some("t"),
             usage: row.get(5) == Some("t"),
             select: row.get(6) == Some("t"),
-            role_set_by: row.get(7).and_then(RoleSetBy::of),
+            table_exists: row.get(7) == Some("t"),
+            owner: row.get(8).map(str::to_string),
+            builds_in: row.get(9).map(str::to_string),
+            builds_create: row.get(10) == Some("t"),
+            role_set_by: row.get(11).and_then(RoleSetBy::of),
         }),
         _ => None,
     })
@@ -984,16 +1009,28 @@ fn shown_ident(name: &str) -> String {
 }
 
 impl Grants {
-    /// The help of a ledger this role may not create: the grant to paste, naming the role in
+    /// The help of a ledger this role may not create: the grants to paste, naming the role in
     /// effect and the schema, and, when that role is not the one that logged in, the setting
-    /// that switched it. `scratch`: the database is that command's scratch one
-    /// ([`crate::db::apply::ledger_creator`]).
+    /// that switched it. The migrations need CREATE where they build (`builds_in`) as much as
+    /// the ledger does: where that is the ledger's schema (an unqualified ledger, a tenant's),
+    /// the grant there is the help, or running as the schema's owner; an admin creating the
+    /// ledger alone is offered only where it suffices — the ledger in an existing schema of its
+    /// own, the role free to create where the migrations build. `scratch`: the database is
+    /// that command's scratch one ([`crate::db::apply::ledger_creator`]).
     pub(crate) fn create_help(&self, table: &TrackingTable, scratch: Option<&str>) -> String {
         let (role, schema) = (shown_ident(&self.role), shown_ident(&self.schema));
-        let grant = if self.schema_exists {
+        // Where the migrations build, when it is not the ledger's schema.
+        let apart = self.builds_in.as_deref().filter(|b| *b != self.schema);
+        let mut help = if self.schema_exists {
+            let too = if self.builds_in.is_some() && apart.is_none() {
+                ", where the migrations build too (the tracking table alone would not do: the \
+                 first migration would fail next, for the same missing privilege)"
+            } else {
+                ""
+            };
             format!(
-                "grant role {role} CREATE on schema {schema}: GRANT {} ON SCHEMA {schema} TO \
-                 {role};",
+                "grant role {role} CREATE on schema {schema}{too}: GRANT {} ON SCHEMA {schema} \
+                 TO {role};",
                 if self.usage {
                     "CREATE"
                 } else {
@@ -1001,6 +1038,7 @@ impl Grants {
                 }
             )
         } else {
+            // Created for the role, the schema is the role's: the migrations may build there.
             format!(
                 "schema {schema} does not exist yet, and creating it needs CREATE on the \
                  database: GRANT CREATE ON DATABASE {} TO {role}; or create it first: CREATE \
@@ -1008,25 +1046,53 @@ impl Grants {
                 shown_ident(&self.database)
             )
         };
+        if let Some(builds) = apart.filter(|_| !self.builds_create) {
+            let builds = shown_ident(builds);
+            help.push_str(&format!(
+                " and the migrations build in schema {builds}, where {role} may not create either: \
+                 GRANT CREATE ON SCHEMA {builds} TO {role};"
+            ));
+        }
+        let owner = self
+            .owner
+            .as_deref()
+            .filter(|o| *o != self.role && self.schema_exists && apart.is_none());
+        if let Some(owner) = owner {
+            help.push_str(&format!(
+                " or run the migrations as the schema's owner, {} (the connection's user, or \
+                 the `role` setting), every one of them: objects belong to the role that \
+                 created them.",
+                shown_ident(owner)
+            ));
+        }
         match self.switched_by() {
             // The first `up` run by another role would make that role own every object the
             // migrations create (later migrations as this role: "must be owner"): only the
-            // ledger is created for it, by its one DDL, and this role given what it writes.
+            // ledger is created for it, by its one DDL, and this role given what it writes —
+            // where that is all it lacks.
             None if scratch.is_none() => {
-                let ledger = TrackingTable::resolved(&self.schema, &table.name);
-                format!(
-                    "{grant} or have an admin create only the tracking table and let {role} \
-                     write it (the migrations still create their objects as {role}, which owns \
-                     them): {} GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {role};",
-                    crate::display::escape(&ledger.create_sql().replace('\n', " ")),
-                    crate::display::escape(&ledger.quoted()),
-                )
+                if self.schema_exists && apart.is_some() && self.builds_create {
+                    let ledger = TrackingTable::resolved(&self.schema, &table.name);
+                    let usage = if self.usage {
+                        String::new()
+                    } else {
+                        format!(" GRANT USAGE ON SCHEMA {schema} TO {role};")
+                    };
+                    help.push_str(&format!(
+                        " or have an admin create only the tracking table and let {role} write \
+                         it (the migrations still create their objects as {role}, which owns \
+                         them): {} GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {role};{usage}",
+                        crate::display::escape(&ledger.create_sql().replace('\n', " ")),
+                        crate::display::escape(&ledger.quoted()),
+                    ));
+                }
+                help
             }
             None => format!(
-                "{grant} or have a role that may create {table} run {}",
+                "{help} or have a role that may create {table} run {}",
                 crate::db::apply::ledger_creator(scratch)
             ),
-            Some(switched) => format!("{grant} {switched}"),
+            Some(switched) => format!("{help} {switched}"),
         }
     }
 
@@ -1072,13 +1138,32 @@ fn grants_help(table: &TrackingTable, grants: Option<&Grants>) -> String {
             statements.push(format!("GRANT USAGE ON SCHEMA \"{schema}\" TO {role};"));
         }
     }
-    if grants.is_none_or(|g| !g.select) || statements.is_empty() {
+    // A GRANT on a table that does not exist fails when pasted (a tenant's ledger before its
+    // first `up`): the schema's USAGE is then all a read needs.
+    let absent = grants.is_some_and(|g| !g.table_exists);
+    if (grants.is_none_or(|g| !g.select) || statements.is_empty()) && !absent {
         statements.push(format!("GRANT SELECT ON {} TO {role};", table.quoted()));
     }
-    let mut help = format!(
-        "{} (and INSERT, DELETE on the table for commands that write, and UPDATE for reinit)",
-        statements.join(" ")
-    );
+    let mut help = if absent {
+        let create = match (grants, &table.schema) {
+            (Some(_), Some(schema)) => format!(
+                ": GRANT CREATE ON SCHEMA {} TO {role};",
+                shown_ident(schema)
+            ),
+            _ => String::new(),
+        };
+        format!(
+            "{} (the tracking table {table} does not exist yet: the first `migrate up` creates \
+             it, which needs CREATE on its schema too{create})",
+            statements.join(" ")
+        )
+    } else {
+        format!(
+            "{} (and INSERT, DELETE on the table for commands that write, and UPDATE for \
+             reinit)",
+            statements.join(" ")
+        )
+    };
     if let Some(switched) = grants.and_then(Grants::switched_by) {
         help.push(' ');
         help.push_str(&switched);

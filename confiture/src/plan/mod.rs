@@ -258,40 +258,59 @@ pub(super) fn renumbered(r: &Recorded<'_>) -> Option<Divergence> {
     })
 }
 
-/// The shell command that renames a renumbered migration's files back to the number its row
-/// records (`mv` of both files, each path as typed from the current directory and
-/// shell-quoted), or `None` when that number is not one a file name can carry.
-pub fn rename_back(m: &Migration, row: &LedgerRow) -> Option<String> {
-    let number = crate::history::Version::of_ledger(&row.version)
-        .ok()?
-        .number();
-    let back = format!(
-        "{}_{}",
-        crate::files::name::version_text(number, m.version_text.len()),
-        m.name
-    );
+/// `mv` of both files of `m` to the version text `to` (paths as typed from the current
+/// directory, shell-quoted), joined by `&&`, without backquotes.
+fn mv_pair(m: &Migration, to: &str) -> String {
+    let stem = format!("{to}_{}", m.name);
     let mv = |file: &crate::files::SqlFile, direction: &str| {
-        let to = file.path.with_file_name(format!("{back}.{direction}.sql"));
+        let target = file.path.with_file_name(format!("{stem}.{direction}.sql"));
         format!(
             "mv {} {}",
             crate::hint::quote(&crate::display::path(&file.path)),
-            crate::hint::quote(&crate::display::path(&to))
+            crate::hint::quote(&crate::display::path(&target))
         )
     };
-    Some(format!("`{} && {}`", mv(&m.up, "up"), mv(&m.down, "down")))
+    format!("{} && {}", mv(&m.up, "up"), mv(&m.down, "down"))
+}
+
+/// The version text a renumbered migration's files had, from its row: the number the row
+/// records, as wide as the file's version now; `None` when that number is not one a file name
+/// can carry.
+fn old_version_text(m: &Migration, row: &LedgerRow) -> Option<String> {
+    let number = crate::history::Version::of_ledger(&row.version)
+        .ok()?
+        .number();
+    Some(crate::files::name::version_text(
+        number,
+        m.version_text.len(),
+    ))
+}
+
+/// The shell command that renames a renumbered migration's files back to the number its row
+/// records (`mv` of both files, each path as typed from the current directory and
+/// shell-quoted), or `None` when that number is not one a file name can carry. Right only
+/// where no file has that number ([`renumbered_help`] says what to do where one has).
+pub fn rename_back(m: &Migration, row: &LedgerRow) -> Option<String> {
+    Some(format!("`{}`", mv_pair(m, &old_version_text(m, row)?)))
 }
 
 /// The help for applied migrations renumbered since they ran ([`State::Renumbered`]), or
 /// `None` when there is none: the one text of `status`, `up` and `down`. Renaming the files
-/// back is always right, and each is named with its `mv`. `reinit` (which records the new
-/// number) is offered only for a migration whose old number another migration now has: where
-/// the old number is free, the renumbering left a gap in the versions (C004), which `reinit`
-/// refuses while the gap's file is the migration's own and which it would not close anyway.
+/// back is always right, and each is named with its `mv`:
+/// - where the old number is free (the renumbering left a gap in the versions, C004, which
+///   `reinit` refuses while the gap's file is the migration's own), the rename back alone;
+/// - where another migration, not applied here, now has it, that one first takes the number
+///   the renumbered one leaves (free: no row records it, no other file has it), then the
+///   renumbered one goes back — both renames, in that order, valid only if the other one is
+///   applied nowhere yet; `reinit` (which records the new number) is the other way;
+/// - where the file at the old number is applied here too (a second row of that number), no
+///   rename fixes it alone: `reinit`.
 pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<String> {
     let renumbered = history.renumbered();
     if renumbered.is_empty() {
         return None;
     }
+    let pending: Vec<&Migration> = history.pending().collect();
     let mut back = Vec::new();
     let mut taken = Vec::new();
     for r in renumbered {
@@ -302,7 +321,33 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                 Some(mv) => format!("{} to {}: {mv}", m.id(), r.row.version),
                 None => m.id(),
             }),
-            _ => taken.push(m.id()),
+            Some(v) => {
+                let ran_as = format!("`{}` ran as {}", m.id(), r.row.version);
+                let other = set.migrations.iter().find(|o| o.version == v);
+                let unapplied = other.filter(|o| pending.iter().any(|p| p.version == o.version));
+                taken.push(match (other, unapplied.zip(old_version_text(m, r.row))) {
+                    (Some(_), Some((o, old))) => {
+                        let to = crate::files::name::version_text(m.version, o.version_text.len());
+                        format!(
+                            "{ran_as}, which `{}` has now: if `{}` is not applied anywhere yet, \
+                             give it the number `{}` leaves and rename `{}` back: `{} && {}`",
+                            o.id(),
+                            o.id(),
+                            m.id(),
+                            m.id(),
+                            mv_pair(o, &to),
+                            mv_pair(m, &old)
+                        )
+                    }
+                    (Some(o), None) if unapplied.is_none() => format!(
+                        "{ran_as}, which `{}` has now, itself applied here: no rename fixes it",
+                        o.id()
+                    ),
+                    (Some(o), None) => format!("{ran_as}, which `{}` has now", o.id()),
+                    (None, _) => format!("{ran_as}, which another file has now"),
+                });
+            }
+            None => taken.push(format!("`{}` ran as {}", m.id(), r.row.version)),
         }
     }
     let mut help = Vec::new();
@@ -315,10 +360,10 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
     }
     if !taken.is_empty() {
         help.push(format!(
-            "a renumbered migration already ran under its old number ({}, now another \
-             migration's): rename its files back and give the other one the next free number, \
-             or {} records it under its new number (it does not run again)",
-            taken.join(", "),
+            "a renumbered migration already ran under its old number, now another \
+             migration's: {}; otherwise {} records it under its new number (it does not run \
+             again)",
+            taken.join("; "),
             reinit_hint()
         ));
     }
@@ -366,7 +411,8 @@ pub fn explain_gaps(
                 .filter_map(|r| {
                     let old = r.version.as_ref()?.number();
                     let m = r.migration?;
-                    (before < old && old < after).then(|| {
+                    // In the gap, so no file has it: the rename back alone is right.
+                    (before < old && old < after && !set.has_version(old)).then(|| {
                         format!(
                             "`{}` was applied as version {} and renumbered since (`migrate \
                              status` shows it `renumbered`), so nothing was deleted: rename its \
@@ -412,7 +458,7 @@ pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
 /// as the refusals' [`NewerDatabase`] (`None` when no row is above it), and the rows
 /// themselves. **The one rule of a database ahead of its migrations**, the same for an
 /// embedded set and a directory: `up`'s and `down`'s refusals, `up`'s
-/// `allow_newer_database` and `reinit`'s refusal all ask it.
+/// `allow_newer_database`, `reinit`'s refusal and `status` (`newer_database_of`) all ask it.
 fn newer_rows<'h, 'a>(
     set: &MigrationSet,
     history: &'h History<'a>,
@@ -445,14 +491,22 @@ fn newer_rows<'h, 'a>(
     Some((newer, rows))
 }
 
+/// The set is older than the database: the [`NewerDatabase`] of the rows above its newest
+/// migration (`newer_rows`), `None` when there is none. What `status` reports (and `drift`
+/// refuses with), so that they say of those rows what `up` says, never that `reinit` forgets
+/// them.
+pub fn newer_database_of(set: &MigrationSet, history: &History<'_>) -> Option<NewerDatabase> {
+    newer_rows(set, history).map(|(newer, _)| newer)
+}
+
 /// How a help names `up`'s option that accepts a newer database (a library session's help
 /// names `UpOptions::allow_newer_database`: `migrate::options::name_fields`).
 pub(crate) const ALLOW_NEWER_DATABASE: &str = "`--allow-newer-database`";
 
 /// What to do about a newer release's rows: run that release (for a directory: or restore the
 /// lost files); neither roll them back nor forget their rows. `up`'s help also names the
-/// option that starts an older release anyway.
-fn newer_database_help(newer: &NewerDatabase, up: bool) -> String {
+/// option that starts an older release anyway (`status` too, which judges for `up`).
+pub fn newer_database_help(newer: &NewerDatabase, up: bool) -> String {
     let run = match (&newer.package, &newer.package_version) {
         (Some(package), Some(version)) => format!(
             "this build of {package} ({version}) is older than the database: run the build \

@@ -1539,3 +1539,80 @@ fn a_version_whose_files_are_there_but_unusable_is_no_unknown_version() {
         "not: the directory has no migrations"
     );
 }
+
+/// Runs the `mv`s of a help on `files` (names): each target must be free when it is moved
+/// to, and no two files may share a version and direction afterwards.
+fn run_renames(help: &str, files: &mut Vec<String>) {
+    for command in help.split('`').filter(|c| c.starts_with("mv ")) {
+        for mv in command.split(" && ") {
+            let words: Vec<&str> = mv.split(' ').collect();
+            let (from, to) = (
+                words[1].trim_start_matches("m/").to_string(),
+                words[2].trim_start_matches("m/").to_string(),
+            );
+            assert!(files.contains(&from), "{mv}: no {from} in {files:?}");
+            assert!(!files.contains(&to), "{mv}: {to} exists in {files:?}");
+            files.retain(|f| *f != from);
+            files.push(to);
+        }
+    }
+    let mut keys: Vec<(String, String)> = files
+        .iter()
+        .map(|f| {
+            (
+                f[..3].to_string(),
+                f.rsplit('.').nth(1).unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    let len = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), len, "two files share a version: {files:?}");
+}
+
+/// D9: every `mv` the renumbered help gives is right when run — the old number free (the
+/// rename back alone), or taken by a migration not applied here (that one takes the number
+/// the renumbered one leaves, first) — and the help names what ran as what, never the new id
+/// as the old number.
+#[test]
+fn the_renumbered_help_renames_only_to_free_numbers() {
+    for (taken, recorded_as) in [(true, 2u64), (false, 2u64)] {
+        let mut migrations = vec![migration(1, "a")];
+        if taken {
+            migrations.push(migration(2, "new"));
+        }
+        let seed = migration(3, "seed");
+        migrations.push(seed.clone());
+        let set = MigrationSet::new(PathBuf::from("m"), migrations);
+        let mut rows = rows(&set, &[1]);
+        rows.push(LedgerRow {
+            version: format!("{recorded_as:03}"),
+            ..row(&seed)
+        });
+        let history = History::of(&set, &rows, None);
+        assert_eq!(history.renumbered().len(), 1, "taken {taken}");
+        let help = renumbered_help(&set, &history).expect("a help");
+        assert!(!help.contains("old number (003_seed"), "{help}");
+        let mut files: Vec<String> = set
+            .migrations
+            .iter()
+            .flat_map(|m| [format!("{}.up.sql", m.id()), format!("{}.down.sql", m.id())])
+            .collect();
+        run_renames(&help, &mut files);
+        assert!(
+            files.contains(&"002_seed.up.sql".to_string()),
+            "{help}\n{files:?}"
+        );
+        if taken {
+            assert!(
+                help.contains("`003_seed` ran as 002, which `002_new` has now"),
+                "{help}"
+            );
+            assert!(
+                files.contains(&"003_new.up.sql".to_string()),
+                "{help}\n{files:?}"
+            );
+        }
+    }
+}

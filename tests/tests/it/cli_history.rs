@@ -841,8 +841,10 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
     let run = project.run_on(&db, &["migrate", "status"]);
     run.code(exit::DIVERGED)
         .stdout_has("! renumbered")
-        // Its old number is another migration's now: renaming back, or `reinit`.
-        .stderr_has("rename its files back and give the other one the next free number")
+        // Its old number is another migration's now: the other one takes the number it
+        // leaves and it goes back (both renames named), or `reinit`.
+        .stderr_has("`004_c` ran as 003, which `003_other` has now")
+        .stderr_has("give it the number `004_c` leaves and rename `004_c` back: `mv ")
         .stderr_has("`cargo confiture migrate reinit --database-url <URL>` records it")
         .stdout_lacks("modified")
         .stdout_lacks("missing");
@@ -969,6 +971,54 @@ fn a_renumbering_that_leaves_a_gap_is_helped_with_its_rename_back_never_reinit()
             .run_on(&db, &["migrate", "status"])
             .code(exit::SUCCESS);
     }
+}
+
+/// An applied migration renumbered while another migration took its old number (`007_seed`
+/// now `008_seed`, a new `007_new`): the help called the new id (`008_seed`) the "old
+/// number", and gave no rename, only "give the other one the next free number". It now says
+/// what ran as what (`008_seed` ran as 007, which `007_new` has now) and gives the renames that
+/// fix it — the other one takes the number the renumbered one leaves, the renumbered one goes
+/// back — in `status`, `up` and `down`: pasted, `up` runs the new one and nothing diverges.
+#[test]
+fn a_renumbered_migration_whose_old_number_is_taken_gets_renames_that_work() {
+    let db = TestDb::new("hi_renumtaken");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_seed", "seed");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // Applied: 001_a, 002_seed. Renumber 002_seed to 003_seed, a new 002_new takes 002.
+    renumber(&project, "002_seed", "003_seed");
+    table(&project, "002_new", "new");
+    let swap = "`mv db/migrations/002_new.up.sql db/migrations/003_new.up.sql && \
+                mv db/migrations/002_new.down.sql db/migrations/003_new.down.sql && \
+                mv db/migrations/003_seed.up.sql db/migrations/002_seed.up.sql && \
+                mv db/migrations/003_seed.down.sql db/migrations/002_seed.down.sql`";
+    let status = project.run_on(&db, &["migrate", "status"]);
+    status
+        .code(exit::DIVERGED)
+        .stderr_has("`003_seed` ran as 002, which `002_new` has now")
+        .stderr_lacks("old number (003_seed")
+        .stderr_has(swap);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has(swap);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::DIVERGED)
+        .stderr_has(swap);
+    paste_rename_back(&project, &status.stderr);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_has("applied 003_new");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    assert!(db.has_relation("new"));
 }
 
 /// A gap in the versions before the newest applied migration (a never-applied `003` dropped in

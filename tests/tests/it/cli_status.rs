@@ -1238,3 +1238,52 @@ fn a_url_without_a_user_connects_as_pguser() {
         .get(0);
     assert_eq!(owner, server().user);
 }
+
+/// A rolling deploy: a newer release applied migrations 004 and 005, and an older release,
+/// whose files stop at 003, runs `status` (or `drift`). Its help said that `reinit` forgets
+/// the rows that have no file — which would make the newer release apply them again over
+/// their own changes. It now says what `up` says of those rows (the database is newer than
+/// these files: run the newer release), and keeps `reinit` for a row below the newest file
+/// whose file was removed.
+#[test]
+fn an_older_release_is_not_told_to_forget_a_newer_releases_rows() {
+    let db = TestDb::new("st_newer");
+    let project = Project::new();
+    for v in 1..=5 {
+        project.migration(
+            &format!("00{v}_step_{v}"),
+            &format!("CREATE TABLE tb_step_{v} (pk INTEGER);\n"),
+            &format!("DROP TABLE tb_step_{v};\n"),
+        );
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    for v in 4..=5 {
+        project
+            .remove(&format!("db/migrations/00{v}_step_{v}.up.sql"))
+            .remove(&format!("db/migrations/00{v}_step_{v}.down.sql"));
+    }
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::DIVERGED)
+        .stderr_lacks("reinit")
+        .stderr_has("the migrations go up to 003; the database also has 004, 005 applied")
+        .stderr_has("run the release whose migrations include them");
+    // `up` accepts them with `--allow-newer-database`, as the status help says.
+    project
+        .run_on(&db, &["migrate", "up", "--allow-newer-database"])
+        .code(exit::SUCCESS);
+    // `drift` from this release cannot judge them either.
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::DIVERGED)
+        .stderr_lacks("reinit")
+        .stderr_has("the migrations go up to 003; the database also has 004, 005 applied");
+
+    // A file removed below the newest one is another matter: `reinit` is offered for it
+    // alone (the gap it leaves is an error of the files: exit 5).
+    project
+        .remove("db/migrations/002_step_2.up.sql")
+        .remove("db/migrations/002_step_2.down.sql");
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::INVALID)
+        .stderr_has("the ledger records migrations that have no file (002)")
+        .stderr_has("the migrations go up to 003; the database also has 004, 005 applied");
+}

@@ -342,8 +342,11 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
             "cannot create the tracking table tb_confiture: permission denied for schema public",
         )
         .stderr_has(&format!(
-            "help: grant role {role} CREATE on schema public: GRANT CREATE ON SCHEMA public TO \
-             {role};",
+            "help: grant role {role} CREATE on schema public, where the migrations build too",
+            role = confiture::ledger::quote_ident(&role.name)
+        ))
+        .stderr_has(&format!(
+            "GRANT CREATE ON SCHEMA public TO {role};",
             role = confiture::ledger::quote_ident(&role.name)
         ));
     assert_eq!(db.ledger(), None);
@@ -1614,4 +1617,240 @@ fn a_no_transaction_migration_whose_connection_is_lost_names_the_statements_it_c
                 "help: what it committed stays: undo it, or make its statements safe to run twice",
             );
     }
+}
+
+/// The SQL a help gives, from `from` to the first `;` after `last` (both in the help), as an
+/// admin pastes it.
+fn pasted_sql(help: &str, from: &str, last: &str) -> String {
+    let start = help
+        .find(from)
+        .unwrap_or_else(|| panic!("{from:?} not in the help: {help}"));
+    let rest = &help[start..];
+    let at = rest
+        .find(last)
+        .unwrap_or_else(|| panic!("{last:?} not after {from:?} in the help: {help}"));
+    let end = at + rest[at..].find(';').expect("a statement's `;`") + 1;
+    rest[..end].to_string()
+}
+
+/// The `help:` line of a run's stderr that holds `needle`.
+fn help_line(run: &Run, needle: &str) -> String {
+    run.stderr
+        .lines()
+        .map(str::trim_start)
+        .find(|l| l.starts_with("help:") && l.contains(needle))
+        .unwrap_or_else(|| panic!("no help holding {needle:?}\n{}", run.dump()))
+        .to_string()
+}
+
+/// A role that may not create the tracking table where the migrations build too was offered
+/// to have an admin create only the tracking table: pasted, the first migration failed next
+/// with the same missing privilege. The help now says that the role needs CREATE where the
+/// migrations build, and offers the ledger alone only where that suffices (the ledger in a
+/// schema of its own, the role free to build where the migrations build); each SQL it gives,
+/// pasted by an admin, lets `up` succeed.
+#[test]
+fn a_tracking_table_the_role_may_not_create_gets_a_help_that_works_when_pasted() {
+    let role = Role::new("cft_builds");
+    let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
+    let project = Project::new();
+    project.migration(
+        "001_create_tb_note",
+        "CREATE TABLE tb_note (id int PRIMARY KEY);\n",
+        "DROP TABLE tb_note;\n",
+    );
+    let env = |db: &TestDb, table: &str| {
+        format!(
+            "database_url: postgresql://{}@{}:{}/{}\nmigration:\n  tracking_table: {table}\n",
+            role.name,
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port(),
+            db.name
+        )
+    };
+    let up = |name: &str| project.run(&["migrate", "up", "--allow-non-empty", "--env", name]);
+
+    // The ledger where the migrations build (public): the grant there, no ledger alone.
+    let db = TestDb::new("builds_same");
+    let mut client = db.connect();
+    client
+        .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .expect("revoke");
+    project.write("db/environments/same.yaml", env(&db, "tb_confiture"));
+    let run = up("same");
+    run.code(exit::INVALID)
+        .stderr_lacks("create only the tracking table");
+    let help = help_line(&run, "GRANT CREATE ON SCHEMA public");
+    assert!(help.contains("where the migrations build"), "{help}");
+    client
+        .batch_execute(&pasted_sql(&help, "GRANT CREATE ON SCHEMA public", "GRANT"))
+        .expect("the help's grant");
+    up("same").code(exit::SUCCESS);
+    drop(client);
+    drop(db);
+
+    // The ledger in a schema of its own, the role free to build in public: the ledger alone
+    // suffices, and is offered.
+    let db = TestDb::new("builds_apart");
+    let mut client = db.connect();
+    client
+        .batch_execute(&format!(
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT CREATE ON SCHEMA public TO {}; \
+             CREATE SCHEMA ops; GRANT USAGE ON SCHEMA ops TO {0}",
+            q(&role.name)
+        ))
+        .expect("a schema for the ledger");
+    project.write("db/environments/apart.yaml", env(&db, "ops.tb_confiture"));
+    let run = up("apart");
+    run.code(exit::INVALID);
+    let help = help_line(&run, "create only the tracking table");
+    client
+        .batch_execute(&pasted_sql(
+            &help,
+            "CREATE TABLE IF NOT EXISTS",
+            "GRANT SELECT, INSERT, UPDATE, DELETE",
+        ))
+        .expect("the help's ledger DDL and grant");
+    up("apart").code(exit::SUCCESS);
+    drop(client);
+    drop(db);
+
+    // The ledger in a schema of its own, and no CREATE where the migrations build either:
+    // both grants, no ledger alone.
+    let db = TestDb::new("builds_neither");
+    let mut client = db.connect();
+    client
+        .batch_execute(&format!(
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC; CREATE SCHEMA ops; \
+             GRANT USAGE ON SCHEMA ops TO {}",
+            q(&role.name)
+        ))
+        .expect("a schema for the ledger");
+    project.write("db/environments/neither.yaml", env(&db, "ops.tb_confiture"));
+    let run = up("neither");
+    run.code(exit::INVALID)
+        .stderr_lacks("create only the tracking table");
+    let help = help_line(&run, "GRANT CREATE ON SCHEMA ops");
+    client
+        .batch_execute(&pasted_sql(&help, "GRANT CREATE ON SCHEMA ops", "GRANT"))
+        .expect("the help's grant on the ledger's schema");
+    client
+        .batch_execute(&pasted_sql(&help, "GRANT CREATE ON SCHEMA public", "GRANT"))
+        .expect("the help's grant where the migrations build");
+    up("neither").code(exit::SUCCESS);
+    drop(client);
+    drop(db);
+}
+
+/// A schema-per-tenant run (`--schema`) as a role with no rights in the tenant's schema, or
+/// on a tenant whose schema does not exist yet: each privilege help, pasted by an admin in
+/// the order given, works — no GRANT on a tenant ledger that does not exist yet, no ledger DDL
+/// in a schema that does not exist — and `up` then succeeds.
+#[test]
+fn a_tenants_privilege_helps_work_when_pasted() {
+    let role = Role::new("cft_tenant");
+    let db = TestDb::new("tenant_grants");
+    let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
+    let mut client = db.connect();
+    client
+        .batch_execute(&format!(
+            "REVOKE CREATE ON DATABASE {} FROM PUBLIC; REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+             CREATE SCHEMA t_admin",
+            q(&db.name)
+        ))
+        .expect("a tenant schema the role has no rights in");
+    let project = Project::new();
+    project.migration(
+        "001_create_tb_note",
+        "CREATE TABLE tb_note (id int PRIMARY KEY);\n",
+        "DROP TABLE tb_note;\n",
+    );
+    let url = format!(
+        "postgresql://{}@{}:{}/{}",
+        role.name,
+        confiture_tests::pg_host(),
+        confiture_tests::pg_port(),
+        db.name
+    );
+    let run = |args: &[&str], schema: &str| {
+        let mut all = args.to_vec();
+        all.extend(["--schema", schema, "--database-url", &url]);
+        project.run(&all)
+    };
+    let paste = |help: &str, from: &str| {
+        client_paste(&db, &pasted_sql(help, from, from));
+    };
+
+    // A tenant whose schema does not exist: create it for the role (no ledger DDL there).
+    let up = run(&["migrate", "up", "--allow-non-empty"], "t_new");
+    up.code(exit::INVALID).stderr_lacks("CREATE TABLE");
+    let help = help_line(&up, "CREATE SCHEMA t_new AUTHORIZATION");
+    paste(&help, "CREATE SCHEMA t_new AUTHORIZATION");
+    run(&["migrate", "up", "--allow-non-empty"], "t_new").code(exit::SUCCESS);
+
+    // A tenant schema the role may not use: `status`'s help grants what reads it (no GRANT on
+    // its ledger, which does not exist yet), then `up`'s what creates in it.
+    let status = run(&["migrate", "status"], "t_admin");
+    status.code(exit::INVALID);
+    let help = help_line(&status, "GRANT");
+    // The statements, then what they are for, in parentheses.
+    let (statements, _) = help
+        .trim_start_matches("help: ")
+        .split_once(" (")
+        .expect("statements, then why");
+    client_paste(&db, statements);
+    run(&["migrate", "status"], "t_admin").code(exit::NOT_INITIALISED);
+    let up = run(&["migrate", "up", "--allow-non-empty"], "t_admin");
+    up.code(exit::INVALID).stderr_lacks("CREATE TABLE");
+    let help = help_line(&up, "ON SCHEMA t_admin");
+    let from = if help.contains("GRANT USAGE, CREATE ON SCHEMA t_admin") {
+        "GRANT USAGE, CREATE ON SCHEMA t_admin"
+    } else {
+        "GRANT CREATE ON SCHEMA t_admin"
+    };
+    paste(&help, from);
+    run(&["migrate", "up", "--allow-non-empty"], "t_admin").code(exit::SUCCESS);
+
+    // The same from a schemas query (a fleet): a tenant schema the role may not use, and one
+    // listed before it exists. Each target's help, pasted, and the fleet's `up` succeeds.
+    client
+        .batch_execute("CREATE SCHEMA t_q1")
+        .expect("a tenant schema the role has no rights in");
+    let query = "SELECT unnest(ARRAY['t_q1', 't_q2'])";
+    let fleet_up = || {
+        project.run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--keep-going",
+            "--schemas-query",
+            query,
+            "--database-url",
+            &url,
+        ])
+    };
+    let up = fleet_up();
+    up.code(exit::INVALID).stderr_lacks("CREATE TABLE");
+    let help = help_line(&up, "GRANT USAGE ON SCHEMA \"t_q1\"");
+    let (statements, why) = help
+        .trim_start_matches("help: ")
+        .split_once(" (")
+        .expect("statements, then why");
+    client_paste(&db, statements);
+    client_paste(
+        &db,
+        &pasted_sql(why, "GRANT CREATE ON SCHEMA t_q1", "GRANT"),
+    );
+    let help = help_line(&up, "CREATE SCHEMA t_q2 AUTHORIZATION");
+    paste(&help, "CREATE SCHEMA t_q2 AUTHORIZATION");
+    fleet_up().code(exit::SUCCESS);
+    drop(client);
+    drop(db);
+}
+
+/// Runs SQL a help gave, as an admin of `db`.
+fn client_paste(db: &TestDb, sql: &str) {
+    db.connect()
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("the help's SQL fails when pasted: {sql}: {e}"));
 }
