@@ -51,7 +51,7 @@ pub const FLEET_MIXED: u8 = 10;
 pub const USAGE: u8 = 64;
 /// `migrate verify` / `migrate drift` interrupted (SIGINT, SIGTERM, SIGHUP): the scratch
 /// databases were dropped before exiting. One database's `up` or `down` interrupted (SIGINT,
-/// SIGTERM): the running statement was cancelled and its migration rolled back (a
+/// SIGTERM, SIGHUP): the running statement was cancelled and its migration rolled back (a
 /// `no-transaction` one keeps what it committed, unrecorded), no other started, and the
 /// report says what committed; `baseline` or `reinit`: the rewrite was rolled back;
 /// `status`: the read ended. A fleet's `up`, `down` or `status` interrupted: no target
