@@ -75,6 +75,41 @@ pub fn run(cli: &Cli, out: &Output) -> Result<u8> {
     }
 }
 
+/// What a command that completed did, said when its result could not be written
+/// ([`Output::settle`]): it stands.
+pub fn completed(command: &Command) -> &'static str {
+    match command {
+        Command::Lint(_) => "`lint` completed (it changes nothing)",
+        Command::Migrate(command) => match command {
+            Migrate::Generate(args) if args.dry_run => {
+                "`migrate generate --dry-run` completed: no file was written"
+            }
+            Migrate::Generate(_) => "`migrate generate` completed: the files it wrote stay",
+            Migrate::Up(args) if args.dry_run => {
+                "`migrate up --dry-run` completed: nothing was applied"
+            }
+            Migrate::Up(_) => "`migrate up` completed: the migrations it applied stay applied",
+            Migrate::Down(args) if args.dry_run => {
+                "`migrate down --dry-run` completed: nothing was rolled back"
+            }
+            Migrate::Down(_) => {
+                "`migrate down` completed: the migrations it rolled back stay rolled back"
+            }
+            Migrate::Status(_) => "`migrate status` completed (it writes nothing)",
+            Migrate::Baseline(args) if args.dry_run => {
+                "`migrate baseline --dry-run` completed: nothing was written"
+            }
+            Migrate::Baseline(_) => "`migrate baseline` completed: the ledger rows it wrote stay",
+            Migrate::Reinit(args) if args.dry_run => {
+                "`migrate reinit --dry-run` completed: nothing was written"
+            }
+            Migrate::Reinit(_) => "`migrate reinit` completed: the ledger it rewrote stays",
+            Migrate::Verify(_) => "`migrate verify` completed (its scratch databases are dropped)",
+            Migrate::Drift(_) => "`migrate drift` completed (it only reads the live database)",
+        },
+    }
+}
+
 /// `cargo confiture lint --format json`.
 #[derive(Serialize)]
 struct LintReport<'a> {

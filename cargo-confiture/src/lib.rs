@@ -53,14 +53,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     let out = output::Output::new(&cli);
     let outcome = commands::run(&cli, &out);
     commands::migrate::say_ignored_passfile(outcome.as_ref().err());
-    match outcome {
+    let code = match outcome {
         Ok(code) => code,
         Err(error) => {
             let code = error.exit_code();
             out.error(&without_passwords(error, &given));
             code
         }
-    }
+    };
+    out.settle(code, commands::completed(&cli.command))
 }
 
 /// The connection strings given anywhere on the command line: in `--database-url`, or by

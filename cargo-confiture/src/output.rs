@@ -1,6 +1,7 @@
 //! Where and how things are printed: results on stdout (table or one JSON document), progress
 //! and diagnostics on stderr, colour only on a terminal (honouring `NO_COLOR` and `--color`).
-//! A closed stdout (`| head`) is not an error: writes that fail are dropped.
+//! A closed stdout (`| head`) is not an error. Any other failed write of a result (a full
+//! disk, an I/O error) is kept, and the run ends with it ([`Output::settle`]).
 //!
 //! Text from outside (names, versions, paths, messages that quote them) reaches the terminal
 //! through [`confiture::display`]: control characters escaped, paths relative to the current
@@ -8,12 +9,13 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use confiture::config::Environment;
 use confiture::fleet::{FleetReport, TargetReport};
 use confiture::hint::{self, Invocation};
 use confiture::migrate::ReportedError;
-use confiture::{display, Diagnostic, Error, Reason};
+use confiture::{display, exit, Diagnostic, Error, ErrorKind, Reason};
 use serde::Serialize;
 
 use crate::cli::{Cli, Color, FleetArgs, Format};
@@ -55,6 +57,9 @@ pub struct Output {
     invocation: Invocation,
     /// The tenant schema of a single `--schema` run, which its JSON document names.
     schema: Option<String>,
+    /// The first write of a result to stdout that failed, not on a closed pipe: shared by
+    /// every clone, read once the run has ended ([`Output::settle`]).
+    stdout_failed: Arc<OnceLock<std::io::Error>>,
 }
 
 /// The arguments that chose the database and the migrations directory, as a suggested command
@@ -191,6 +196,7 @@ impl Output {
             stderr_is_terminal,
             invocation: invocation(cli),
             schema: global.schema.clone(),
+            stdout_failed: Arc::default(),
         }
     }
 
@@ -240,7 +246,7 @@ impl Output {
             }
         }
         // Rendered once: the rest of a fleet's document suggests no command.
-        print_json(&doc);
+        self.stdout(&json_text(&doc));
     }
 
     /// A help or hint line: control characters escaped, and every suggested command repeating
@@ -275,8 +281,7 @@ impl Output {
 
     /// A result line (or block) on stdout.
     pub fn result(&self, text: &str) {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{text}");
+        self.stdout(text);
     }
 
     /// The one JSON document of a `--format json` run, on stdout. Its suggested commands
@@ -284,11 +289,45 @@ impl Output {
     /// act on the same database.
     pub fn json<T: Serialize>(&self, value: &T) {
         let text = json_text(value);
-        let _ = writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            self.invocation.render_escaped(&text, json_string_content)
-        );
+        self.stdout(&self.invocation.render_escaped(&text, json_string_content));
+    }
+
+    /// `text` and a newline on stdout, flushed: a write that fails, but on a closed pipe
+    /// (`| head`), is kept for [`Output::settle`].
+    fn stdout(&self, text: &str) {
+        if let Err(e) = write_line(&mut std::io::stdout().lock(), text) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                let _ = self.stdout_failed.set(e);
+            }
+        }
+    }
+
+    /// **The** rule of a result that could not be written, once the run has ended with `code`:
+    /// the run's effect stands, so the error says what `completed` did, and a success becomes
+    /// [`exit::OUTPUT_FAILED`] — a script must not take a lost report for a good one. Any
+    /// other code is the run's verdict on the database (a failure, `status`'s pending) and is
+    /// kept; the error is said all the same. On stderr only: stdout is what failed.
+    pub fn settle(&self, code: u8, completed: &str) -> u8 {
+        let Some(failed) = self.stdout_failed.get() else {
+            return code;
+        };
+        let help = "nothing the command did is undone; make room where stdout writes (or send \
+                    it elsewhere) before the next run";
+        if code == exit::SUCCESS {
+            let message = format!("{completed}; its result could not be written to stdout");
+            let error = Error::new(ErrorKind::OutputFailed, message);
+            self.error_text(&error.with_cause(failed).with_help(help));
+            return exit::OUTPUT_FAILED;
+        }
+        let error = Error::new(
+            ErrorKind::OutputFailed,
+            "the run's result could not be written to stdout",
+        )
+        .with_cause(failed)
+        .with_detail(format!("the exit code ({code}) is the run's own, kept"))
+        .with_help(help);
+        self.error_text(&error);
+        code
     }
 
     /// A progress line on stderr, unless `--quiet`. On a terminal it replaces the line that
@@ -446,9 +485,16 @@ fn render_strings(value: &mut serde_json::Value, invocation: &Invocation) {
     }
 }
 
-/// One JSON document on stdout.
-pub fn print_json<T: Serialize>(value: &T) {
-    let _ = writeln!(std::io::stdout().lock(), "{}", json_text(value));
+/// `text` and a newline, flushed: the error of a write the line buffer kept is not lost.
+fn write_line(out: &mut impl Write, text: &str) -> std::io::Result<()> {
+    writeln!(out, "{text}")?;
+    out.flush()
+}
+
+/// One JSON document on stdout, for a run that fails anyway (its own code kept, its error on
+/// stderr): a failed write is dropped.
+fn print_json<T: Serialize>(value: &T) {
+    let _ = write_line(&mut std::io::stdout().lock(), &json_text(value));
 }
 
 /// `word` as the content of a JSON string, without its quotes: what a suggested command's

@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Irreversible,
     /// A request that makes no sense (e.g. `--steps 0`, unknown `--target`) (exit 64).
     Usage,
+    /// The command completed, but its result could not be written to stdout (a full disk, an
+    /// I/O error) (exit 74). The CLI's: the library writes nothing.
+    OutputFailed,
     /// Interrupted by a signal (`verify`, `drift`: the scratch databases were dropped; `up`,
     /// `down`, `baseline`, `reinit`, `status` stopped by [`crate::Migrator::stop_when`]: the
     /// running statement was cancelled and its transaction rolled back) (exit 130).
@@ -47,6 +50,7 @@ impl ErrorKind {
             ErrorKind::Diverged => "diverged",
             ErrorKind::Irreversible => "irreversible",
             ErrorKind::Usage => "usage",
+            ErrorKind::OutputFailed => "output_failed",
             ErrorKind::Interrupted => "interrupted",
         }
     }
@@ -61,6 +65,7 @@ impl ErrorKind {
             ErrorKind::Diverged => exit::DIVERGED,
             ErrorKind::Irreversible => exit::IRREVERSIBLE,
             ErrorKind::Usage => exit::USAGE,
+            ErrorKind::OutputFailed => exit::OUTPUT_FAILED,
             ErrorKind::Interrupted => exit::INTERRUPTED,
         }
     }
@@ -935,6 +940,11 @@ mod tests {
             (ErrorKind::Diverged, exit::DIVERGED, "diverged"),
             (ErrorKind::Irreversible, exit::IRREVERSIBLE, "irreversible"),
             (ErrorKind::Usage, exit::USAGE, "usage"),
+            (
+                ErrorKind::OutputFailed,
+                exit::OUTPUT_FAILED,
+                "output_failed",
+            ),
             (ErrorKind::Interrupted, exit::INTERRUPTED, "interrupted"),
         ];
         for (kind, code, name) in kinds {

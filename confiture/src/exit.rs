@@ -49,9 +49,16 @@ pub const SCHEMA_CHECK_FAILED: u8 = 9;
 pub const FLEET_MIXED: u8 = 10;
 /// Command-line usage error (unknown flag, missing argument, conflicting flags), as in sysexits.h.
 pub const USAGE: u8 = 64;
+/// The command completed, but its result (the table, the report, the JSON document) could not
+/// be written to stdout: a full disk, an I/O error (`> /dev/full`). What the command did
+/// stands, nothing is undone; the error on stderr says so. A closed pipe (`| head`) is no
+/// error. Only a success becomes this code: a run that failed, or a `status` that found
+/// pending migrations, keeps its own code (its verdict on the database), with the same error
+/// on stderr. sysexits.h's `EX_IOERR`.
+pub const OUTPUT_FAILED: u8 = 74;
 /// `migrate verify` / `migrate drift` interrupted (SIGINT, SIGTERM, SIGHUP): the scratch
 /// databases were dropped before exiting. One database's `up` or `down` interrupted (SIGINT,
-/// SIGTERM): the running statement was cancelled and its migration rolled back (a
+/// SIGTERM, SIGHUP): the running statement was cancelled and its migration rolled back (a
 /// `no-transaction` one keeps what it committed, unrecorded), no other started, and the
 /// report says what committed; `baseline` or `reinit`: the rewrite was rolled back;
 /// `status`: the read ended. A fleet's `up`, `down` or `status` interrupted: no target
@@ -87,6 +94,10 @@ pub const ALL: &[(u8, &str)] = &[
         "fleet: targets failed with different codes (each target's code is in the JSON)",
     ),
     (USAGE, "usage error"),
+    (
+        OUTPUT_FAILED,
+        "the command completed but its result could not be written to stdout (disk full, I/O error; not a closed pipe): what it did stands. Only instead of 0",
+    ),
     (
         INTERRUPTED,
         "interrupted (up, down: the running migration was rolled back; baseline, reinit: the rewrite was rolled back; status: the read ended; verify, drift: the scratch databases were dropped; a fleet: the running targets' current migrations rolled back, partial report). Never for a run that completed before the signal could stop anything",

@@ -183,7 +183,7 @@ pub fn status(
     Ok(finish(out, &report, Some(interrupt)))
 }
 
-/// SIGINT or SIGTERM during a fleet's `up`, `down` or `status`: no new target starts, and
+/// SIGINT, SIGTERM or SIGHUP during a fleet's `up`, `down` or `status`: no new target starts, and
 /// every running target stops as one database does (`Fleet::stop_when`); the partial report
 /// is printed with exit 130. A second signal exits at once.
 const FLEET_WORDS: Words = (

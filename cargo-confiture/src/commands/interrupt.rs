@@ -1,5 +1,6 @@
-//! Ctrl-C (SIGINT) and SIGTERM for the commands that reach a database (`up`, `down`,
-//! `baseline`, `reinit`, `status`; a fleet's `up`, `down`, `status`): the one signal thread,
+//! Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal or the ssh session gone) for the
+//! commands that reach a database (`up`, `down`, `baseline`, `reinit`, `status`; a fleet's
+//! `up`, `down`, `status`): the one signal thread,
 //! whose flag the library's own stop machinery watches (`Migrator::stop_when`,
 //! `Fleet::stop_when`: the running statement cancelled, its transaction rolled back, nothing
 //! more started), and the one rule of what the user is told about it once the run has ended.
@@ -42,7 +43,7 @@ pub(super) const READING_FILES: Words = (
 
 impl Interrupt {
     /// Installs the signal thread, once per command and before its environment is read: on
-    /// the first SIGINT or SIGTERM it sets the flag and says `stopping: {stopping}` on stderr;
+    /// the first SIGINT, SIGTERM or SIGHUP it sets the flag and says `stopping: {stopping}` on stderr;
     /// on the second it says `leaving` and exits at once with [`exit::INTERRUPTED`] (the
     /// server rolls back what was not committed). The same flag ends a wait on a pipe given
     /// as the environment, `.env` or target list ([`confiture::config::stop_reading_when`]).
@@ -55,8 +56,8 @@ impl Interrupt {
             words: Arc::new(Mutex::new((stopping, leaving))),
         };
         confiture::config::stop_reading_when(interrupt.flag());
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
             return interrupt;
         };
         let (flag, signal) = (interrupt.flag.clone(), interrupt.signal.clone());
@@ -114,6 +115,7 @@ impl Interrupt {
 fn name(signal: i32) -> &'static str {
     match signal {
         signal_hook::consts::SIGTERM => "SIGTERM",
+        signal_hook::consts::SIGHUP => "SIGHUP",
         _ => "Ctrl-C",
     }
 }

@@ -172,7 +172,7 @@ const READING: Words = (
     "status wrote nothing",
 );
 
-/// One database's command stopped cleanly by SIGINT or SIGTERM ([`Interrupt`],
+/// One database's command stopped cleanly by SIGINT, SIGTERM or SIGHUP ([`Interrupt`],
 /// `Migrator::stop_when`): the running statement is cancelled and rolled back, nothing more
 /// starts, and the failure report says what committed (exit 130) — or, when the run
 /// completed all the same, its normal report ([`Interrupt::after`]). Dry runs too: they

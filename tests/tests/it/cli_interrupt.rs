@@ -32,8 +32,13 @@ fn spawn(project: &Project, db: &TestDb, args: &[&str]) -> std::process::Child {
 /// Sends `child` SIGINT and returns what it printed, checking that it ended promptly (long
 /// before the 30 s sleep or the 60 s lock wait of these tests).
 fn interrupt(child: std::process::Child) -> Run {
+    signal(child, "-INT")
+}
+
+/// [`interrupt`] with another signal (`-TERM`, `-HUP`).
+fn signal(child: std::process::Child, signal: &str) -> Run {
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -43,7 +48,7 @@ fn interrupt(child: std::process::Child) -> Run {
     let run = Run::from_output(output, elapsed);
     assert!(
         elapsed < Duration::from_secs(10),
-        "the run took {elapsed:?} after SIGINT\n{}",
+        "the run took {elapsed:?} after {signal}\n{}",
         run.dump()
     );
     run
@@ -52,6 +57,11 @@ fn interrupt(child: std::process::Child) -> Run {
 /// Runs the CLI with `args` on `db`, interrupts it once a migration sleeps on the server, and
 /// checks that the sleeping statement stopped.
 fn interrupted(project: &Project, db: &TestDb, args: &[&str]) -> Run {
+    interrupted_by(project, db, args, "-INT")
+}
+
+/// [`interrupted`] by another signal.
+fn interrupted_by(project: &Project, db: &TestDb, args: &[&str], with: &str) -> Run {
     let child = spawn(project, db, args);
     let mut pid = None;
     let sleeping = wait_until(Duration::from_secs(30), || {
@@ -63,7 +73,7 @@ fn interrupted(project: &Project, db: &TestDb, args: &[&str]) -> Run {
         "the slow migration never ran: {:?}",
         db.other_backends()
     );
-    let run = interrupt(child);
+    let run = signal(child, with);
     let pid = pid.expect("a backend pid");
     assert!(
         !backend_busy(db, pid),
@@ -192,6 +202,94 @@ fn sigint_during_down_cancels_the_rollback_and_keeps_it_applied() {
         run.dump()
     );
     assert!(db.has_relation("t_partial"), "{}", run.dump());
+}
+
+/// SIGTERM (a supervisor stopping the job) and SIGHUP (the ssh session or the terminal gone,
+/// the output redirected to a log) stop every command Ctrl-C stops, the same way: the running
+/// statement cancelled, its transaction rolled back, the report said, exit 130. SIGHUP used to
+/// kill `up`, `down`, `baseline` and `reinit` on its default action (exit 129, the log holding
+/// only the `using ...` line), when `verify` and `drift` already handled it (h14 D5).
+#[test]
+fn sigterm_and_sighup_stop_up_down_and_rewrites_as_ctrl_c_does() {
+    let up = slow_up();
+    let down = project(
+        "CREATE TABLE t_partial (a int);\n",
+        &format!("DROP TABLE t_partial;\n{SLEEP_WHILE_EMPTY}"),
+    );
+    for (with, name) in [("-TERM", "SIGTERM"), ("-HUP", "SIGHUP")] {
+        for json in [false, true] {
+            let db = TestDb::new("signal_up");
+            let mut args = vec!["migrate", "up"];
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let run = interrupted_by(&up, &db, &args, with);
+            run.code(exit::INTERRUPTED)
+                .stderr_has("stopping: cancelling the running statement")
+                .stderr_has(&format!("({name} again to exit at once)"));
+            if json {
+                let error = &run.json()["errors"][0];
+                assert_eq!(error["kind"], "interrupted", "{with}\n{}", run.dump());
+                assert_eq!(
+                    error["committed"],
+                    serde_json::json!(["001"]),
+                    "{}",
+                    run.dump()
+                );
+            } else {
+                run.stderr_has("interrupted: migration 002_slow was cancelled")
+                    .stderr_has("applied before the failure: 001");
+            }
+            assert_eq!(
+                db.ledger(),
+                Some(vec!["001:create_tb_user".to_string()]),
+                "{with}\n{}",
+                run.dump()
+            );
+            assert!(!db.has_relation("t_partial"), "{with}\n{}", run.dump());
+            assert!(db.migration_lock_holders().is_empty(), "{}", run.dump());
+        }
+
+        let db = TestDb::new("signal_down");
+        down.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let args = ["migrate", "down", "--steps", "3", "--format", "json"];
+        let run = interrupted_by(&down, &db, &args, with);
+        run.code(exit::INTERRUPTED);
+        let doc = run.json();
+        assert_eq!(
+            doc["errors"][0]["kind"],
+            "interrupted",
+            "{with}\n{}",
+            run.dump()
+        );
+        assert_eq!(
+            doc["rolled_back"],
+            serde_json::json!(["003"]),
+            "{}",
+            run.dump()
+        );
+        assert!(db.has_relation("t_partial"), "{with}\n{}", run.dump());
+
+        for command in [
+            ["migrate", "baseline", "--through", "3"],
+            ["migrate", "reinit", "--through", "3"],
+        ] {
+            let db = TestDb::new("signal_rewrite");
+            down.run_on(&db, &["migrate", "up", "--target", "1"])
+                .code(exit::SUCCESS);
+            let mut holder = db.connect();
+            holder
+                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN SHARE MODE")
+                .expect("lock the ledger");
+            let child = spawn(&down, &db, &command);
+            assert!(cli_waits_for_a_lock(&db), "{command:?} never waited");
+            let run = signal(child, with);
+            run.code(exit::INTERRUPTED)
+                .stderr_has("interrupted:")
+                .stderr_has("nothing was changed");
+            release_and_check_untouched(&mut holder, &db, &format!("{command:?} {with}"), &run);
+        }
+    }
 }
 
 #[test]

@@ -601,6 +601,70 @@ fn exit_130_when_drift_is_interrupted() {
     );
 }
 
+/// A result that cannot be written (`> /dev/full`: ENOSPC, or an I/O error) is no success:
+/// `status`, `up` and `down`, text and JSON, exited 0 with their report lost (h14 D8). What
+/// the run did stands and the error on stderr says so; exit 74 instead of 0. A run with a code
+/// of its own (`status`'s pending) keeps it, the error said all the same; a closed pipe (`|
+/// head`) is no error.
+#[test]
+fn exit_74_when_the_result_cannot_be_written_and_only_instead_of_0() {
+    let db = TestDb::new("exit74");
+    let project = two_migrations();
+    let url = db.url();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full")
+    };
+    let lost = |args: &[&str]| {
+        Run::of(
+            project
+                .cli()
+                .args(args)
+                .args(["--database-url", &url])
+                .stdout(full()),
+        )
+    };
+    let unwritten = "its result could not be written to stdout: No space left on device";
+    for format in [&[][..], &["--format", "json"][..]] {
+        let with = |args: &[&'static str]| [args, format].concat();
+        lost(&with(&["migrate", "up"]))
+            .code(exit::OUTPUT_FAILED)
+            .stderr_has("`migrate up` completed: the migrations it applied stay applied")
+            .stderr_has(unwritten);
+        assert_eq!(db.ledger().map(|rows| rows.len()), Some(2), "{format:?}");
+        lost(&with(&["migrate", "status"]))
+            .code(exit::OUTPUT_FAILED)
+            .stderr_has("`migrate status` completed")
+            .stderr_has(unwritten);
+        lost(&with(&["migrate", "down", "--steps", "2"]))
+            .code(exit::OUTPUT_FAILED)
+            .stderr_has("`migrate down` completed: the migrations it rolled back stay rolled back")
+            .stderr_has(unwritten);
+        assert_eq!(db.ledger(), Some(vec![]), "{format:?}");
+        // Its own verdict on the database wins.
+        lost(&with(&["migrate", "status"]))
+            .code(exit::PENDING)
+            .stderr_has("could not be written to stdout: No space left on device");
+        lost(&with(&["lint"]))
+            .code(exit::OUTPUT_FAILED)
+            .stderr_has(unwritten);
+    }
+    // A reader that went away (`| head`): nothing to report.
+    let mut child = project
+        .cli()
+        .args(["migrate", "up", "--database-url", &url, "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    drop(child.stdout.take());
+    let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+    run.code(exit::SUCCESS).stderr_lacks("could not be written");
+    assert_eq!(db.ledger().map(|rows| rows.len()), Some(2));
+}
+
 #[test]
 fn exit_64_for_usage_errors_never_2() {
     let db = TestDb::new("exit64");

@@ -29,6 +29,7 @@ mod rename_column;
 mod rename_table;
 mod requires_no_transaction;
 mod resets_timeouts;
+mod set_transaction;
 mod standard_conforming_strings;
 mod transaction_control;
 mod unknown_allow;
@@ -60,6 +61,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     standard_conforming_strings::DOC,
     releases_migration_lock::DOC,
     writes_tracking_table::DOC,
+    set_transaction::DOC,
     index_without_concurrently::DOC,
     not_null_without_default::DOC,
     constraint_without_not_valid::DOC,
@@ -150,6 +152,7 @@ fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
         releases_migration_lock::check(cx, stmt, &mut out);
         writes_tracking_table::check(cx, stmt, &mut out);
         resets_timeouts::check(cx, stmt, &mut out);
+        set_transaction::check(cx, stmt, &mut out);
         let shape = syntax::shape(stmt, &mut scratch);
         if matches!(shape, Shape::Other) {
             continue;

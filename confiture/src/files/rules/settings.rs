@@ -1,6 +1,6 @@
 //! What a statement sets a run-time setting to: `SET name = v`, `set_config('name', v, l)`,
 //! a row of `pg_settings` updated. The one reading of it for the rules about settings
-//! (`C106` standard-conforming-strings, `C119` resets-timeouts).
+//! (`C106` standard-conforming-strings, `C109` set-transaction, `C119` resets-timeouts).
 
 use std::borrow::Cow;
 

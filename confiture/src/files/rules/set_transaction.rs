@@ -1,0 +1,193 @@
+//! C109 `set-transaction`: `SET TRANSACTION ...` (or the `transaction_isolation`,
+//! `transaction_read_only`, `transaction_deferrable` settings set by name) in a migration: the
+//! transaction it would shape is confiture's, already running queries, or, in a no-transaction
+//! migration, the statement's own.
+
+use super::lexer::Token;
+use super::settings::{self, How};
+use super::{mentions, Context, Diagnostic, RuleDoc, Severity, Statement};
+
+pub(super) const DOC: RuleDoc = RuleDoc {
+    code: "C109",
+    name: "set-transaction",
+    severity: Severity::Error,
+    summary: "`SET TRANSACTION` (isolation level, read only, deferrable, snapshot) in a migration: confiture's transaction has run queries already, or there is none to set",
+    explanation: "\
+confiture opens each migration's transaction itself and runs its own statements in it (the
+migration's timeouts, the ledger's checks) before the file's first statement. PostgreSQL accepts
+`SET TRANSACTION ISOLATION LEVEL`, `[NOT] DEFERRABLE` and `SNAPSHOT` only before a
+transaction's first query: in a migration they always fail (SQLSTATE 25001, `must be called
+before any query`) — unless the level asked for is the one the transaction has already, when
+the statement does nothing. `SET TRANSACTION READ ONLY` is accepted, and then every write
+of the migration, and its ledger row, fails. A file written for a client that sends it as
+the first statement after its own `BEGIN` cannot work here, whatever it says.
+
+In a `-- confiture:no-transaction` migration each statement runs on its own, in an implicit
+transaction that ends with it: `SET TRANSACTION` reaches no other statement (PostgreSQL only
+warns, `SET TRANSACTION can only be used in transaction blocks`).
+
+Flagged, in up and down files: `SET TRANSACTION ...`; `SET [LOCAL | SESSION]
+transaction_isolation | transaction_read_only | transaction_deferrable`, the same by
+`set_config(...)` or by an `UPDATE pg_settings`. Not flagged: `SET SESSION CHARACTERISTICS AS
+TRANSACTION ...` and `default_transaction_isolation` (the session's defaults: they shape the
+transactions that follow), `SHOW`, and `SET TRANSACTION` inside a function or `DO` body (run
+where that body's caller is).
+
+**Fix:** remove the statement. A migration cannot choose its transaction's isolation level or
+access mode; to take a stronger lock than the statements do, use `LOCK TABLE ... IN ... MODE`.",
+};
+
+/// The transaction characteristics a `SET` may name, as PostgreSQL's settings.
+const CHARACTERISTICS: [&str; 3] = [
+    "transaction_isolation",
+    "transaction_read_only",
+    "transaction_deferrable",
+];
+
+pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
+    if !cx.mentions("transaction") || !mentions(stmt.text, "transaction") {
+        return;
+    }
+    let tokens: Vec<Token<'_>> = stmt.tokens().collect();
+    let Some(what) = sets_characteristics(stmt, &tokens) else {
+        return;
+    };
+    let (message, help) = if cx.markers.no_transaction {
+        (
+            format!(
+                "{what} does nothing in a no-transaction migration: each statement runs on its \
+                 own, in an implicit transaction that ends with it"
+            ),
+            "remove it: a migration cannot choose its transaction's isolation level or access \
+             mode"
+                .to_string(),
+        )
+    } else {
+        (
+            format!(
+                "{what} cannot work in a migration: confiture opens its transaction and runs \
+                 statements in it before the file's first"
+            ),
+            "remove it: PostgreSQL takes the isolation level, deferrable mode and snapshot only \
+             before a transaction's first query (SQLSTATE 25001), and READ ONLY would fail \
+             every write; a migration cannot choose them"
+                .to_string(),
+        )
+    };
+    out.push(cx.diagnostic(&DOC, stmt.range.clone(), message, help));
+}
+
+/// What in `tokens` (`stmt`'s, no trivia) sets the transaction's characteristics, as the
+/// statement names it.
+fn sets_characteristics(stmt: &Statement<'_>, tokens: &[Token<'_>]) -> Option<String> {
+    if stmt.starts_with(&["SET", "TRANSACTION"]) {
+        return Some("SET TRANSACTION".to_string());
+    }
+    let first = tokens.first()?;
+    // `ALTER DATABASE | ROLE ... SET`, `CREATE FUNCTION ... SET`: other sessions', or a
+    // function's.
+    if first.is_word("ALTER") || first.is_word("CREATE") {
+        return None;
+    }
+    CHARACTERISTICS.into_iter().find_map(|name| {
+        let set = settings::assignments(tokens, name).into_iter().next()?;
+        Some(match set.how {
+            How::Set => format!("SET {name}"),
+            How::SetConfig => format!("set_config('{name}', ...)"),
+            How::SettingsRow => format!("UPDATE pg_settings ({name})"),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::files::rules::check_sql;
+    use crate::files::Direction;
+
+    /// The C109 diagnostics of `sql` as an up file: `(line, message)`.
+    fn flagged(sql: &str) -> Vec<(u32, String)> {
+        check_sql(Path::new("m.sql"), sql, Direction::Up)
+            .into_iter()
+            .filter(|d| d.code == "C109")
+            .map(|d| (d.line.unwrap_or(0), d.message))
+            .collect()
+    }
+
+    /// Every spelling of "set this transaction's characteristics", each with the words the
+    /// message names it by; in a transactional and a no-transaction migration, up and down.
+    #[test]
+    fn every_way_of_setting_the_transaction_is_flagged() {
+        let cases = [
+            ("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;", "SET TRANSACTION"),
+            ("set transaction isolation level repeatable read;", "SET TRANSACTION"),
+            ("SET TRANSACTION ISOLATION LEVEL READ COMMITTED;", "SET TRANSACTION"),
+            ("SET TRANSACTION READ ONLY;", "SET TRANSACTION"),
+            ("SET TRANSACTION READ WRITE, NOT DEFERRABLE;", "SET TRANSACTION"),
+            ("SET TRANSACTION DEFERRABLE;", "SET TRANSACTION"),
+            ("SET TRANSACTION SNAPSHOT '00000003-0000001B-1';", "SET TRANSACTION"),
+            ("SET\n  TRANSACTION -- the level\n  ISOLATION LEVEL SERIALIZABLE;", "SET TRANSACTION"),
+            ("SET transaction_isolation = 'serializable';", "SET transaction_isolation"),
+            ("SET LOCAL transaction_isolation TO serializable;", "SET transaction_isolation"),
+            ("SET SESSION \"transaction_read_only\" = on;", "SET transaction_read_only"),
+            ("SET transaction_deferrable = true;", "SET transaction_deferrable"),
+            (
+                "SELECT set_config('transaction_isolation', 'repeatable read', true);",
+                "set_config('transaction_isolation', ...)",
+            ),
+            (
+                "SELECT pg_catalog.set_config('transaction_read_only', 'on', false);",
+                "set_config('transaction_read_only', ...)",
+            ),
+            (
+                "UPDATE pg_settings SET setting = 'serializable' WHERE name = 'transaction_isolation';",
+                "UPDATE pg_settings (transaction_isolation)",
+            ),
+        ];
+        for (sql, what) in cases {
+            for (marker, says) in [
+                ("", "cannot work in a migration"),
+                (
+                    "-- confiture:no-transaction\n",
+                    "does nothing in a no-transaction migration",
+                ),
+            ] {
+                let file = format!("{marker}{sql}\nCREATE TABLE t (a int);\n");
+                let line = if marker.is_empty() { 1 } else { 2 };
+                let found = flagged(&file);
+                assert_eq!(found.len(), 1, "{file}: {found:?}");
+                let (at, message) = &found[0];
+                assert_eq!(*at, line, "{file}");
+                assert!(
+                    message.starts_with(&format!("{what} {says}")),
+                    "{file}: {message}"
+                );
+                let down = check_sql(Path::new("m.sql"), &file, Direction::Down);
+                assert!(down.iter().any(|d| d.code == "C109"), "{file}: {down:?}");
+            }
+        }
+    }
+
+    /// The session's defaults, other sessions', a function's, reads, and lookalikes.
+    #[test]
+    fn what_does_not_set_this_transaction_is_not_flagged() {
+        for sql in [
+            "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE;",
+            "SET default_transaction_isolation = 'serializable';",
+            "SET LOCAL default_transaction_read_only = off;",
+            "SHOW transaction_isolation;",
+            "SELECT current_setting('transaction_isolation');",
+            "ALTER DATABASE d SET default_transaction_isolation = 'serializable';",
+            "ALTER ROLE r SET transaction_isolation = 'serializable';",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql SET transaction_isolation = 'serializable' AS 'SELECT 1';",
+            "DO $$ BEGIN SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; END $$;",
+            "CREATE FUNCTION g() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM set_config('transaction_isolation', 'serializable', true); END $$;",
+            "SELECT 'SET TRANSACTION READ ONLY';",
+            "COMMENT ON TABLE t IS 'set transaction_isolation = serializable';",
+            "CREATE TABLE transaction (isolation int);",
+        ] {
+            assert_eq!(flagged(sql), [], "{sql}");
+        }
+    }
+}
