@@ -259,6 +259,7 @@ impl Migrator {
             let checked = self.read_checked()?;
             let errors = crate::history::FileErrors::new(&checked.set, &checked.diagnostics);
             crate::plan::check_up_files(&checked.set, &errors, target, None)?;
+            crate::plan::check_replayable(&checked.set, target, DRIFT)?;
         }
 
         progress(ScratchProgress::Step("reading the live schema".into()));

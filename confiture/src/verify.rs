@@ -768,6 +768,8 @@ impl Migrator {
         let errors = FileErrors::new(&set, &checked.diagnostics);
         // It cannot stop before a version: no `--target` to suggest.
         plan::check_up_files(&set, &errors, None, None)?;
+        // Every migration is replayed (those below `--from` too, unchecked).
+        plan::check_replayable(&set, None, VERIFY)?;
         if let Some(v) = options.from {
             // Files of such a version that cannot be used were refused above, as files.
             if !set

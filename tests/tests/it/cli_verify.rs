@@ -698,6 +698,75 @@ fn a_schema_directory_follows_symbolic_links_and_refuses_what_it_cannot_read() {
     assert!(codes.iter().all(|c| *c == "C010"), "{codes:?}");
 }
 
+/// A confiture (Python) migration (`NNN_name.py`) cannot be replayed by us: `verify` and `drift`
+/// refuse it (exit 5) before any scratch database is made, naming it, whether the target
+/// recorded it (confiture (Python) applied it) or not. Before, `verify` reported the migration
+/// before it `failed` and told to apply it with confiture (Python), which cannot help a
+/// scratch database, and `drift` replayed, then failed calling an applied migration pending.
+#[test]
+fn a_python_migration_is_refused_by_verify_and_drift_before_any_replay() {
+    let db = TestDb::new("verify_python");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .migration("003_v", "CREATE TABLE v (a int);\n", "DROP TABLE v;\n");
+    project
+        .run_on(&db, &["migrate", "up", "-q", "--target", "1"])
+        .code(exit::SUCCESS);
+    // confiture (Python) applied 002 (its row and its table), then 003 was applied.
+    project.write("db/migrations/002_py.py", "def up(conn):\n    pass\n");
+    db.client()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_by) \
+             VALUES ('py_002', '002', 'py', CURRENT_USER); CREATE TABLE made_by_python (a int);",
+        )
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let drift_with_dir = ["migrate", "drift", "--schema-dir", "db/schema"];
+    project.write("db/schema/t.sql", "CREATE TABLE t (a int);\n");
+    for args in [
+        &["migrate", "verify"][..],
+        &["migrate", "drift"],
+        &drift_with_dir,
+    ] {
+        let run = project.run_on(&db, args);
+        run.code(exit::INVALID)
+            .stderr_has(
+                "db/migrations has a confiture (Python) migration, which `cargo confiture migrate",
+            )
+            .stderr_has("would have to replay on its scratch database; nothing was checked")
+            .stderr_has(
+                "`002_py.py` is a confiture (Python) migration; cargo confiture cannot run it",
+            )
+            .stderr_lacks("created the scratch database")
+            .stderr_lacks("pending")
+            .stderr_lacks("failed")
+            .stderr_lacks("confiture migrate up");
+        let run = project.run_on(&db, &[args, &["--format", "json", "-q"][..]].concat());
+        run.code(exit::INVALID);
+        let json = run.json();
+        assert_eq!(json["passed"], false, "{}", run.dump());
+        assert_eq!(
+            json["errors"][0]["exit_code"],
+            exit::INVALID,
+            "{}",
+            run.dump()
+        );
+    }
+    // Above the newest applied migration, drift replays nothing of it.
+    db.client()
+        .batch_execute(
+            "DELETE FROM tb_confiture WHERE version <> '001'; DROP TABLE made_by_python, v;",
+        )
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SUCCESS)
+        .stdout_has("no drift");
+}
+
 #[test]
 fn a_scratch_url_that_cannot_be_reached_is_named_not_the_target() {
     let db = TestDb::new("verify_scratch_unreachable");
