@@ -524,14 +524,14 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
 }
 
 /// Runs `sql` (any number of statements) as one simple-query message on a scratch database:
-/// the DDL files of a schema directory, a tenant's schema. On failure, the error `failed`
-/// makes, with the server's message and SQLSTATE as its cause and the driver's error as its
-/// [`source`](std::error::Error::source) ([`Error::driver_error`]). `failed` is given the
-/// 1-based line and column in `sql` where the server placed the error, when it did.
+/// a statement of the DDL files of a schema directory (or a whole file), a tenant's schema. On
+/// failure, the error `failed` makes, with the server's message and SQLSTATE as its cause and
+/// the driver's error as its [`source`](std::error::Error::source) ([`Error::driver_error`]).
+/// `failed` is given the byte offset in `sql` where the server placed the error, when it did.
 pub fn execute(
     client: &mut postgres::Client,
     sql: &str,
-    failed: impl FnOnce(Option<(u32, u32)>) -> Error,
+    failed: impl FnOnce(Option<usize>) -> Error,
 ) -> Result<()> {
     client.batch_execute(sql).map_err(|e| {
         let cause = super::cause_text(&e);
@@ -539,11 +539,11 @@ pub fn execute(
             // The server counts characters from 1.
             Some(postgres::error::ErrorPosition::Original(position)) => {
                 let chars = usize::try_from(*position).unwrap_or(usize::MAX);
-                let offset = sql
-                    .char_indices()
-                    .nth(chars.saturating_sub(1))
-                    .map_or(sql.len(), |(offset, _)| offset);
-                Some(crate::text::line_col(sql, offset))
+                Some(
+                    sql.char_indices()
+                        .nth(chars.saturating_sub(1))
+                        .map_or(sql.len(), |(offset, _)| offset),
+                )
             }
             _ => None,
         };

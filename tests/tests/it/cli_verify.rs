@@ -901,6 +901,69 @@ fn a_schema_file_that_fails_is_named_with_its_line_and_column() {
     assert!(message.contains("db/schema/b.sql:2:26"), "{message}");
 }
 
+/// A schema file whose failing statement the server gives no position for (a runtime error: a
+/// missing table, a duplicate, a division by zero) is named by the file, line and column of
+/// that statement, in the text and in the JSON error's `file`/`line`/`column` (h12 D8): the
+/// files ran as one message each, and such an error named the file alone.
+#[test]
+fn a_schema_file_failing_without_a_position_is_named_with_its_statements_line() {
+    let db = TestDb::new("drift_schema_file_runtime");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .write("db/schema/a.sql", "CREATE TABLE t (a int);\n");
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let preamble = "-- b\n-- the second file\n\nCREATE TABLE u (a int);\n\n-- then\n";
+    for (failing, sqlstate) in [
+        ("  CREATE INDEX ON nosuch (a);", "42P01"),
+        ("  CREATE TABLE t (a int);", "42P07"),
+        ("  SELECT 1 / 0;", "22012"),
+    ] {
+        project.write("db/schema/b.sql", format!("{preamble}{failing}\n"));
+        let args = ["migrate", "drift", "--schema-dir", "db/schema"];
+        let run = project.run_on(&db, &args);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has(
+                "schema file db/schema/b.sql:7:3 (statement 2 of 2) failed on the scratch database",
+            )
+            .stderr_has(sqlstate)
+            .stderr_has("help: fix db/schema/b.sql");
+        assert_scratch_dropped(&run);
+        let run = project.run_on(&db, &[&args[..], &["--format", "json"]].concat());
+        run.code(exit::MIGRATION_FAILED);
+        let error = &run.json()["errors"][0];
+        assert_eq!(error["exit_code"], exit::MIGRATION_FAILED, "{}", run.dump());
+        assert_eq!(error["file"], "db/schema/b.sql", "{}", run.dump());
+        assert_eq!(error["line"], 7, "{}", run.dump());
+        assert_eq!(error["column"], 3, "{}", run.dump());
+        assert_eq!(error["sqlstate"], sqlstate, "{}", run.dump());
+    }
+    // A syntax error, which the server places, is placed in the JSON too.
+    project.write(
+        "db/schema/b.sql",
+        format!("{preamble}  CREATE TABLEE v (a int);\n"),
+    );
+    let args = [
+        "migrate",
+        "drift",
+        "--schema-dir",
+        "db/schema",
+        "--format",
+        "json",
+    ];
+    let run = project.run_on(&db, &args);
+    run.code(exit::MIGRATION_FAILED);
+    let error = &run.json()["errors"][0];
+    assert_eq!(
+        (&error["line"], &error["column"]),
+        (&7.into(), &10.into()),
+        "{}",
+        run.dump()
+    );
+}
+
 #[test]
 fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
     let db = TestDb::unborn("verify_sigint_twice");
