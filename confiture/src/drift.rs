@@ -215,9 +215,14 @@ impl Migrator {
                     .schema_dir
                     .as_ref()
                     .is_none_or(|s| s.differences.is_empty());
-            close_run(&m.suggest, report, result, scratches, start, |r| {
-                (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
-            })
+            close_run(
+                (&m.suggest, "DriftOptions"),
+                report,
+                result,
+                scratches,
+                start,
+                |r| (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms),
+            )
         })
     }
 
