@@ -443,13 +443,23 @@ fn maintenance_client(
          a `postgres` or `template1` database to connect to",
         server.connection
     ))
-    .with_help(scratch_url_help()))
+    .with_help(scratch_url_help(server, false)))
 }
 
-fn scratch_url_help() -> String {
+/// What to do when the role may not create a scratch database on `server`: another server, or
+/// the grant — as the statement a superuser of that server runs, naming the role `server`'s
+/// connection logs in as (quoted, a password pair in its name masked), when the server said
+/// so (`role_refused`).
+fn scratch_url_help(server: &Environment, role_refused: bool) -> String {
+    let grant = if role_refused {
+        let role = crate::display::escape(&quoted(&server.connection.shown_user())).into_owned();
+        format!(" (a superuser of that server runs `ALTER ROLE {role} CREATEDB;`)")
+    } else {
+        String::new()
+    };
     format!(
         "give {} naming a server where this role may create databases (a local PostgreSQL of \
-         the same major version will do), or grant this role CREATEDB",
+         the same major version will do), or grant this role CREATEDB{grant}",
         "`--scratch-url URL`"
     )
 }
@@ -479,8 +489,9 @@ fn create_error(server: &Environment, scratch: &Environment, e: postgres::Error)
         "cannot create a scratch database \"{}\" on the server of {}",
         scratch.connection.dbname, server.connection
     );
+    let role_refused = e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
     let mut error = crate::verify::raised_on(scratch, crate::db::query_error(&what, e));
-    error.help = Some(scratch_url_help());
+    error.help = Some(scratch_url_help(server, role_refused));
     error
 }
 

@@ -388,7 +388,13 @@ fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
     run.code(exit::CONNECTION)
         .stderr_has("cannot create a scratch database")
         .stderr_has("permission denied to create database")
-        .stderr_has("`--scratch-url URL`");
+        .stderr_has("`--scratch-url URL`")
+        // The grant, naming the role: pasted below, it works (h12 D2).
+        .stderr_has(&format!(
+            "a superuser of that server runs `ALTER ROLE \"{}\" CREATEDB;`",
+            role.0
+        ))
+        .stderr_lacks("password");
     // The error is about the scratch database it would have been, which the JSON names.
     let verify = ["migrate", "verify", "--database-url", &url];
     let run = Run::of(project.cli().args(verify).args(["--format", "json"]));
@@ -414,6 +420,26 @@ fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
     run.code(exit::SUCCESS)
         .stdout_has("6 reversible")
         .stderr_has("\" on the --scratch-url server (dropped at the end)");
+    assert_scratch_dropped(&run);
+    // The help's grant, as printed, run by a superuser: verify then works on the target's server.
+    let help = Run::of(
+        project
+            .cli()
+            .args(["migrate", "verify", "--database-url", &url]),
+    )
+    .stderr;
+    let grant = help
+        .split("runs `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .expect("the help gives the grant");
+    admin().batch_execute(grant).unwrap();
+    let run = Run::of(
+        project
+            .cli()
+            .args(["migrate", "verify", "--database-url", &url]),
+    );
+    run.code(exit::SUCCESS).stdout_has("6 reversible");
     assert_scratch_dropped(&run);
     drop(db);
 }
