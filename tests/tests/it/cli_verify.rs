@@ -1407,7 +1407,8 @@ fn the_targets_idle_timeouts_do_not_end_the_tools_own_scratch_sessions() {
 /// drop at the end) failed every `verify` and `drift` with exit 3 and a CREATEDB help, even
 /// with `--statement-timeout 0` for the migrations, and could leave the scratch database
 /// behind: the tool's own sessions that create, read the settings for and drop scratch
-/// databases are not bound by it.
+/// databases are not bound by it. Nor is `drift`'s read of the live schema, which failed with
+/// exit 3 ("cannot read the schema from the system catalogs: canceling statement").
 #[test]
 fn the_targets_statement_timeout_does_not_bound_the_tools_own_statements() {
     let db = TestDb::new("verify_stmt_timeout");
@@ -1421,6 +1422,10 @@ fn the_targets_statement_timeout_does_not_bound_the_tools_own_statements() {
     project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
     let run = project.run_on(&db, &["migrate", "verify", "--statement-timeout", "0"]);
     run.code(exit::SUCCESS).stdout_has("1 reversible");
+    assert_scratch_dropped(&run);
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("no drift: the live database matches its 0 applied migrations replayed");
     assert_scratch_dropped(&run);
 }
 
