@@ -1409,6 +1409,16 @@ fn the_targets_idle_timeouts_do_not_end_the_tools_own_scratch_sessions() {
 /// behind: the tool's own sessions that create, read the settings for and drop scratch
 /// databases are not bound by it. Nor is `drift`'s read of the live schema, which failed with
 /// exit 3 ("cannot read the schema from the system catalogs: canceling statement").
+///
+/// 2 ms is shorter than any `CREATE DATABASE`, so the proof holds on any machine. It is made by
+/// `drift` of a database with no migration applied: it reads the live schema and settings,
+/// makes, snapshots and drops a scratch database (given the 2 ms too) with the tool's own
+/// statements alone — `verify`'s are the same code (`settings::read_with`,
+/// `TargetSettings::new_scratch`, `Scratch::drop_now`). A migration replayed under it is not a
+/// robust proof of anything: the engine's message arms the session's 2 ms at its first
+/// statement, before its `SET LOCAL statement_timeout = 0` disarms it, and a loaded machine can
+/// take longer than that to get there (`verify --statement-timeout 0` failed so, exit 4, "no
+/// statement_timeout was in force", in about one run in three under load).
 #[test]
 fn the_targets_statement_timeout_does_not_bound_the_tools_own_statements() {
     let db = TestDb::new("verify_stmt_timeout");
@@ -1420,9 +1430,6 @@ fn the_targets_statement_timeout_does_not_bound_the_tools_own_statements() {
         .unwrap();
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
-    let run = project.run_on(&db, &["migrate", "verify", "--statement-timeout", "0"]);
-    run.code(exit::SUCCESS).stdout_has("1 reversible");
-    assert_scratch_dropped(&run);
     let run = project.run_on(&db, &["migrate", "drift"]);
     run.code(exit::SUCCESS)
         .stdout_has("no drift: the live database matches its 0 applied migrations replayed");
