@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::db::scratch::Scratch;
-use crate::error::{Diverged, Error, ErrorKind};
+use crate::error::{Diverged, Error, ErrorKind, Reason, ServerError};
+use crate::files::{SqlFile, TransactionMode};
 use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
@@ -214,9 +215,14 @@ impl Migrator {
                     .schema_dir
                     .as_ref()
                     .is_none_or(|s| s.differences.is_empty());
-            close_run(&m.suggest, report, result, scratches, start, |r| {
-                (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
-            })
+            close_run(
+                (&m.suggest, "DriftOptions"),
+                report,
+                result,
+                scratches,
+                start,
+                |r| (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms),
+            )
         })
     }
 
@@ -259,6 +265,7 @@ impl Migrator {
             let checked = self.read_checked()?;
             let errors = crate::history::FileErrors::new(&checked.set, &checked.diagnostics);
             crate::plan::check_up_files(&checked.set, &errors, target, None)?;
+            crate::plan::check_replayable(&checked.set, target, DRIFT)?;
         }
 
         progress(ScratchProgress::Step("reading the live schema".into()));
@@ -497,7 +504,7 @@ fn compare_schema_dir(
     let schema = run_schema_files(&env, &files, timeouts)?;
     Ok(SchemaDirReport {
         dir: PathBuf::new(),
-        files: files.into_iter().map(|f| f.path).collect(),
+        files: files.into_iter().map(|f| f.sql.path).collect(),
         differences: diff(&head, &schema)
             .into_iter()
             .map(schema_dir_finding)
@@ -505,12 +512,20 @@ fn compare_schema_dir(
     })
 }
 
-/// One `.sql` file of the schema directory, read before any scratch database is created.
+/// One `.sql` file of the schema directory, read (and cut into statements) before any scratch
+/// database is created.
 #[derive(Debug)]
 struct SchemaFile {
-    /// As found under the directory (a symbolic link keeps its own path).
-    path: PathBuf,
-    sql: String,
+    /// Its path as found under the directory (a symbolic link keeps its own), its text and
+    /// statements.
+    sql: SqlFile,
+}
+
+impl SchemaFile {
+    fn new(path: PathBuf, text: String) -> SchemaFile {
+        let sql = SqlFile::new(path, text, TransactionMode::NoTransaction, false);
+        SchemaFile { sql }
+    }
 }
 
 /// The `.sql` files under `dir`, recursively, in path order, read; hidden entries (`.git`,
@@ -570,7 +585,7 @@ fn sql_files(dir: &Path) -> Result<Vec<SchemaFile>, Error> {
             continue;
         }
         match std::fs::read(&path).map(String::from_utf8) {
-            Ok(Ok(sql)) => files.push(SchemaFile { path, sql }),
+            Ok(Ok(sql)) => files.push(SchemaFile::new(path, sql)),
             Ok(Err(_)) => {
                 let error = "it is not UTF-8 text";
                 unreadable.push(crate::files::unreadable_schema_file(&path, error));
@@ -632,23 +647,8 @@ fn run_schema_files(
             on_scratch(crate::db::query_error(&what, e))
         })?;
     }
-    for SchemaFile { path: file, sql } in files {
-        crate::db::scratch::execute(&mut client, sql, |at| {
-            let at = at.map_or(String::new(), |(line, column)| format!(":{line}:{column}"));
-            Error::new(
-                ErrorKind::MigrationFailed,
-                format!(
-                    "schema file {}{at} failed on the scratch database",
-                    crate::display::path(file)
-                ),
-            )
-            .with_help(format!(
-                "fix {} (the schema directory, run on a scratch database: nothing was written \
-                 to the target), then run {AGAIN}",
-                crate::display::path(file)
-            ))
-        })
-        .map_err(on_scratch)?;
+    for file in files {
+        run_schema_file(&mut client, &file.sql).map_err(on_scratch)?;
     }
     // The files ran as migrations do, under the target's settings; the read is the tool's.
     crate::db::scratch::own_session(&mut client, env).map_err(on_scratch)?;
@@ -659,4 +659,56 @@ fn run_schema_files(
         },
     )
     .map_err(on_scratch)
+}
+
+/// Runs a schema file as `psql -f` does: one statement at a time, in autocommit, stopping at
+/// the first that fails, which its error names by file, line and column — where the server
+/// placed the error in it, else its first token (a runtime error has no position: a missing
+/// table, a duplicate, a division by zero). A file whose cut may not be the server's
+/// ([`crate::db::apply::cut_holds`]: a backslash) is sent whole, as one message: its error
+/// then has a line only when the server placed it.
+fn run_schema_file(client: &mut postgres::Client, file: &SqlFile) -> Result<(), Error> {
+    let alone = crate::db::apply::cut_holds(file);
+    let pieces: Vec<std::ops::Range<usize>> = if alone {
+        file.statements.iter().map(|s| s.range.clone()).collect()
+    } else {
+        // The whole file, its byte-order mark left out: one piece.
+        std::iter::once(crate::text::bom_len(&file.text)..file.text.len()).collect()
+    };
+    let shown = crate::display::path(&file.path);
+    for (k, statement) in pieces.iter().enumerate() {
+        let sql = &file.text[statement.clone()];
+        let mut at = None;
+        crate::db::scratch::execute(client, sql, |offset| {
+            let start = statement.start;
+            at = match (offset, alone) {
+                (Some(offset), _) => Some(crate::text::line_col(&file.text, start + offset)),
+                (None, true) => Some(crate::text::line_col(&file.text, start)),
+                (None, false) => None,
+            };
+            let place = at.map_or(String::new(), |(line, column)| format!(":{line}:{column}"));
+            let which = if alone && pieces.len() > 1 {
+                format!(" (statement {} of {})", k + 1, pieces.len())
+            } else {
+                String::new()
+            };
+            Error::new(
+                ErrorKind::MigrationFailed,
+                format!("schema file {shown}{place}{which} failed on the scratch database"),
+            )
+            .with_help(format!(
+                "fix {shown} (the schema directory, run on a scratch database: nothing was \
+                 written to the target), then run {AGAIN}"
+            ))
+        })
+        .map_err(|e| {
+            let server = e.driver_error().and_then(ServerError::of);
+            e.with_reason(Reason::SchemaFile {
+                file: file.path.clone(),
+                at,
+                server,
+            })
+        })?;
+    }
+    Ok(())
 }

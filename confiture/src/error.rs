@@ -100,6 +100,18 @@ pub enum Reason {
     /// A migration failed: its SQL was refused, or the connection was lost while it ran.
     #[cfg(feature = "db")]
     Migration(Box<MigrationFailure>),
+    /// A file of `migrate drift --schema-dir` failed on its scratch database (exit 4): which
+    /// file, where in it when known (the server placed the error, or the statement that failed
+    /// ran alone), and what the server said.
+    #[cfg(feature = "db")]
+    SchemaFile {
+        /// The file, as found under the schema directory.
+        file: std::path::PathBuf,
+        /// The 1-based line and column in `file`, when known.
+        at: Option<(u32, u32)>,
+        /// What the server said, when it answered.
+        server: Option<ServerError>,
+    },
     /// The ledger's history does not match the migration files (exit 7): which migrations,
     /// and how each differs. Made by [`Error::diverged`].
     Diverged(Diverged),
@@ -745,6 +757,8 @@ impl Error {
             Reason::Lock { database, .. } => database.as_deref(),
             #[cfg(feature = "db")]
             Reason::Migration(m) => m.database.as_deref(),
+            #[cfg(feature = "db")]
+            Reason::SchemaFile { .. } => None,
             Reason::Other
             | Reason::InTransaction
             | Reason::Diverged(_)

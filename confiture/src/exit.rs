@@ -17,7 +17,9 @@ pub const NOT_INITIALISED: u8 = 2;
 /// session that cannot write (`target_session_attrs` `read-only` or `standby`), which they
 /// refuse before connecting. Usually worth retrying once the server (or the failover) is back.
 pub const CONNECTION: u8 = 3;
-/// A migration's SQL failed on the server (it was rolled back; earlier ones stay applied).
+/// A migration's SQL failed on the server (it was rolled back; earlier ones stay applied); or
+/// a schema file of `migrate drift --schema-dir` failed on its scratch database (named by
+/// file, line and column).
 pub const MIGRATION_FAILED: u8 = 4;
 /// Invalid configuration or migration files (lint errors, bad environment file, invalid
 /// migration name, migration files on disk that cannot be read — `status` shows such a

@@ -688,7 +688,7 @@ impl HasErrors for crate::migrate::DownReport {
 
 /// Finishes a report: the run's error in `errors`, the scratch databases dropped.
 pub(crate) fn close_run<R>(
-    suggest: &crate::hint::Invocation,
+    (suggest, options): (&crate::hint::Invocation, &str),
     mut report: R,
     result: std::result::Result<(), RunError>,
     scratches: Vec<Scratch>,
@@ -709,9 +709,18 @@ pub(crate) fn close_run<R>(
             reported,
         }) => {
             suggest.complete_error(&mut error);
+            // A library session (its suggestions completed for it) names the fields of its
+            // `options` type where the texts name the command line's flags; the CLI's stay.
+            let library = !suggest.is_empty();
+            if library {
+                crate::migrate::options::name_fields(&mut error, options);
+            }
             let reported = match reported {
                 Some(mut reported) => {
                     suggest.complete_reported(&mut reported);
+                    if library {
+                        crate::migrate::options::name_reported_fields(&mut reported, options);
+                    }
                     reported
                 }
                 None => ReportedError::of(&error),
@@ -753,9 +762,14 @@ impl Migrator {
             let result = m.verify_run(options, progress, &mut report, &mut scratches);
             report.summarise();
             report.passed &= result.is_ok();
-            close_run(&m.suggest, report, result, scratches, start, |r| {
-                (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms)
-            })
+            close_run(
+                (&m.suggest, "VerifyOptions"),
+                report,
+                result,
+                scratches,
+                start,
+                |r| (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms),
+            )
         })
     }
 
@@ -768,6 +782,8 @@ impl Migrator {
         let errors = FileErrors::new(&set, &checked.diagnostics);
         // It cannot stop before a version: no `--target` to suggest.
         plan::check_up_files(&set, &errors, None, None)?;
+        // Every migration is replayed (those below `--from` too, unchecked).
+        plan::check_replayable(&set, None, VERIFY)?;
         if let Some(v) = options.from {
             // Files of such a version that cannot be used were refused above, as files.
             if !set

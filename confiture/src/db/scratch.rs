@@ -443,13 +443,23 @@ fn maintenance_client(
          a `postgres` or `template1` database to connect to",
         server.connection
     ))
-    .with_help(scratch_url_help()))
+    .with_help(scratch_url_help(server, false)))
 }
 
-fn scratch_url_help() -> String {
+/// What to do when the role may not create a scratch database on `server`: another server, or
+/// the grant — as the statement a superuser of that server runs, naming the role `server`'s
+/// connection logs in as (quoted, a password pair in its name masked), when the server said
+/// so (`role_refused`).
+fn scratch_url_help(server: &Environment, role_refused: bool) -> String {
+    let grant = if role_refused {
+        let role = crate::display::escape(&quoted(&server.connection.shown_user())).into_owned();
+        format!(" (a superuser of that server runs `ALTER ROLE {role} CREATEDB;`)")
+    } else {
+        String::new()
+    };
     format!(
         "give {} naming a server where this role may create databases (a local PostgreSQL of \
-         the same major version will do), or grant this role CREATEDB",
+         the same major version will do), or grant this role CREATEDB{grant}",
         "`--scratch-url URL`"
     )
 }
@@ -479,8 +489,9 @@ fn create_error(server: &Environment, scratch: &Environment, e: postgres::Error)
         "cannot create a scratch database \"{}\" on the server of {}",
         scratch.connection.dbname, server.connection
     );
+    let role_refused = e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
     let mut error = crate::verify::raised_on(scratch, crate::db::query_error(&what, e));
-    error.help = Some(scratch_url_help());
+    error.help = Some(scratch_url_help(server, role_refused));
     error
 }
 
@@ -524,14 +535,14 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
 }
 
 /// Runs `sql` (any number of statements) as one simple-query message on a scratch database:
-/// the DDL files of a schema directory, a tenant's schema. On failure, the error `failed`
-/// makes, with the server's message and SQLSTATE as its cause and the driver's error as its
-/// [`source`](std::error::Error::source) ([`Error::driver_error`]). `failed` is given the
-/// 1-based line and column in `sql` where the server placed the error, when it did.
+/// a statement of the DDL files of a schema directory (or a whole file), a tenant's schema. On
+/// failure, the error `failed` makes, with the server's message and SQLSTATE as its cause and
+/// the driver's error as its [`source`](std::error::Error::source) ([`Error::driver_error`]).
+/// `failed` is given the byte offset in `sql` where the server placed the error, when it did.
 pub fn execute(
     client: &mut postgres::Client,
     sql: &str,
-    failed: impl FnOnce(Option<(u32, u32)>) -> Error,
+    failed: impl FnOnce(Option<usize>) -> Error,
 ) -> Result<()> {
     client.batch_execute(sql).map_err(|e| {
         let cause = super::cause_text(&e);
@@ -539,11 +550,11 @@ pub fn execute(
             // The server counts characters from 1.
             Some(postgres::error::ErrorPosition::Original(position)) => {
                 let chars = usize::try_from(*position).unwrap_or(usize::MAX);
-                let offset = sql
-                    .char_indices()
-                    .nth(chars.saturating_sub(1))
-                    .map_or(sql.len(), |(offset, _)| offset);
-                Some(crate::text::line_col(sql, offset))
+                Some(
+                    sql.char_indices()
+                        .nth(chars.saturating_sub(1))
+                        .map_or(sql.len(), |(offset, _)| offset),
+                )
             }
             _ => None,
         };

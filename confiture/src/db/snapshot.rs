@@ -83,7 +83,9 @@ fn read(
     options: &SnapshotOptions,
     wait: Option<Duration>,
 ) -> Result<Snapshot> {
-    let mut settings = settings_sql(options);
+    // The tool's own read: never bounded by the user's `statement_timeout` (drift's live
+    // database may have one shorter than a catalog read of its schema).
+    let mut settings = crate::db::own_statements(&settings_sql(options));
     if let Some(wait) = wait {
         settings.push_str(&format!(
             "SELECT pg_catalog.set_config('lock_timeout', '{}ms', true);\n",

@@ -318,17 +318,19 @@ const FLAGS: &[(&str, &str, &[&str])] = &[
             "DownOptions",
             "BaselineOptions",
             "ReinitOptions",
+            "StatusOptions",
+            "DriftOptions",
         ],
     ),
     (
         "--lock-timeout-statement",
         "lock_timeout_statement",
-        &["UpOptions", "DownOptions"],
+        &["UpOptions", "DownOptions", "VerifyOptions", "DriftOptions"],
     ),
     (
         "--statement-timeout",
         "statement_timeout",
-        &["UpOptions", "DownOptions"],
+        &["UpOptions", "DownOptions", "VerifyOptions", "DriftOptions"],
     ),
     ("--allow-out-of-order", "allow_out_of_order", &["UpOptions"]),
     ("--allow-destructive", "allow_destructive", &["UpOptions"]),
@@ -345,6 +347,13 @@ const FLAGS: &[(&str, &str, &[&str])] = &[
         "through",
         &["BaselineOptions", "ReinitOptions"],
     ),
+    ("--from", "from", &["VerifyOptions"]),
+    (
+        "--scratch-url",
+        "scratch",
+        &["VerifyOptions", "DriftOptions"],
+    ),
+    ("--schema-dir", "schema_dir", &["DriftOptions"]),
 ];
 
 /// `error`'s message, details and help with each flag of [`FLAGS`] that `options` (the
@@ -357,6 +366,19 @@ pub(crate) fn name_fields(error: &mut Error, options: &str) {
         error.message = message;
     }
     for line in error.help.iter_mut().chain(error.details.iter_mut()) {
+        if let Cow::Owned(named) = library_names(line, options) {
+            *line = named;
+        }
+    }
+}
+
+/// [`name_fields`] over the error object of a report (`errors[0]` of verify's and drift's,
+/// made before the error reached the session's boundary).
+pub(crate) fn name_reported_fields(reported: &mut crate::migrate::ReportedError, options: &str) {
+    if let Cow::Owned(message) = library_names(&reported.message, options) {
+        reported.message = message;
+    }
+    for line in reported.help.iter_mut().chain(reported.details.iter_mut()) {
         if let Cow::Owned(named) = library_names(line, options) {
             *line = named;
         }
@@ -402,6 +424,15 @@ pub(crate) fn library_names<'t>(text: &'t str, options: &str) -> Cow<'t, str> {
         };
         changed = true;
         rest = &rest[flag.len()..];
+        // `` `--scratch-url URL` ``: the flag with its value's placeholder, quoted together.
+        let placeholder = rest.strip_prefix(' ').map_or(0, |v| {
+            v.chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .count()
+        });
+        if out.ends_with('`') && placeholder > 0 && rest[1 + placeholder..].starts_with('`') {
+            rest = &rest[1 + placeholder..];
+        }
         let quoted = out.ends_with('`') && rest.starts_with('`');
         if quoted {
             out.pop();
@@ -448,6 +479,15 @@ mod tests {
         assert_eq!(
             library_names("raise --lock-wait; or `--lock-waits`", "ReinitOptions"),
             "raise `ReinitOptions::lock_wait`; or `--lock-waits`"
+        );
+        // A flag quoted with its value's placeholder is the field.
+        assert_eq!(
+            library_names("give `--scratch-url URL` naming a server", "DriftOptions"),
+            "give `DriftOptions::scratch` naming a server"
+        );
+        assert_eq!(
+            library_names("--from 7: no migration has version 7", "VerifyOptions"),
+            "`VerifyOptions::from` = 7: no migration has version 7"
         );
         // A suggested command keeps its flags; a flag another command's options lack stays.
         let text = "run `cargo confiture migrate down --target 0 --yes -c f` or --allow-modified";

@@ -341,6 +341,15 @@ impl ReportedError {
                 reported.unknown = m.unknown.clone();
                 reported.lock_holders = m.lock_holders.clone();
             }
+            Reason::SchemaFile { file, at, server } => {
+                reported.file = Some(file.clone());
+                reported.line = at.map(|(line, _)| line);
+                reported.column = at.map(|(_, column)| column);
+                if let Some(server) = server {
+                    reported.sqlstate = Some(server.sqlstate.clone());
+                    reported.server_message = Some(server.message.clone());
+                }
+            }
             Reason::Lock { holders, .. } => reported.lock_holders = holders.clone(),
             Reason::Diverged(d) => {
                 reported.diverged = d.migrations.iter().map(ReportedDivergence::of).collect();

@@ -42,7 +42,13 @@ impl Migrator {
     pub fn status_with(&mut self, options: &StatusOptions) -> Result<StatusReport> {
         let wait = options.lock_wait.unwrap_or(self.ledger_read().wait);
         let result = self.status_read_within(wait).map(|(report, _)| report);
-        self.suggested(result)
+        self.suggested(result).map_err(|mut error| {
+            // A library session names `StatusOptions::lock_wait`, not `--lock-wait`.
+            if !self.suggest.is_empty() {
+                super::options::name_fields(&mut error, "StatusOptions");
+            }
+            error
+        })
     }
 
     /// [`Migrator::status`] as the commands that read it on the way (drift) read it, which

@@ -222,6 +222,49 @@ pub const INCOMPLETE_HELP: &str = "restore the other file of each pair from vers
 pub const PYTHON_HELP: &str = "run it with confiture (Python) (`confiture migrate up` applies \
      it, `confiture migrate down` rolls it back), then run again";
 
+/// Refuses (exit 5) a replay on a scratch database by `command` (`migrate verify`, `migrate
+/// drift`) that would have to run a confiture (Python) migration: one of version `through` or
+/// below (`None`: any). We cannot run it, and a replay that went past it would build another
+/// schema than its history's, so that a finding — or its absence — would prove nothing. The one
+/// refusal of both commands, given before any scratch database is made; whether the target
+/// recorded the migration does not matter: the scratch database has not.
+pub fn check_replayable(
+    set: &MigrationSet,
+    through: Option<u64>,
+    command: &str,
+) -> Result<(), Error> {
+    let python: Vec<_> = set
+        .python
+        .iter()
+        .filter(|f| through.is_none_or(|t| f.version <= t))
+        .collect();
+    if python.is_empty() {
+        return Ok(());
+    }
+    let what = match python.len() {
+        1 => "a confiture (Python) migration".to_string(),
+        n => format!("{n} confiture (Python) migrations"),
+    };
+    let mut err = Error::invalid(format!(
+        "{} has {what}, which {} would have to replay on its scratch database; nothing was \
+         checked",
+        set.dir.display(),
+        crate::hint::command(command),
+    ))
+    .with_help(
+        "cargo confiture cannot run a confiture (Python) migration, and a replay without it \
+         would not be this history: the migrations cannot be checked this way while it is \
+         among those replayed",
+    );
+    for f in python {
+        err = err.with_detail(format!(
+            "`{}` is a confiture (Python) migration; cargo confiture cannot run it",
+            crate::display::escape(&crate::display::file_name(&f.path))
+        ));
+    }
+    Err(err)
+}
+
 /// What to do about files that cannot be read: `migrate status` and the refusals say it.
 /// Nothing to forget: the files are there.
 pub const UNREADABLE_HELP: &str = "make the files readable (fix their permissions or symbolic \

@@ -397,3 +397,137 @@ fn a_library_session_names_its_options_not_the_flags() {
         .expect_err("needs yes");
     assert_eq!(refused.error.help.as_deref(), Some("add --yes to confirm"));
 }
+
+/// The flags of `status`, `verify` and `drift` whose option a library caller has, as their
+/// texts may name them (`confiture::migrate::options`'s one map).
+const PROOF_FLAGS: [&str; 6] = [
+    "--lock-wait",
+    "--statement-timeout",
+    "--lock-timeout-statement",
+    "--from",
+    "--scratch-url",
+    "--schema-dir",
+];
+
+/// `texts` (an error's message, details and help) outside its suggested commands.
+fn outside_commands(texts: &str) -> String {
+    texts
+        .split('`')
+        .enumerate()
+        .filter(|(i, part)| i % 2 == 0 || !part.starts_with("cargo confiture "))
+        .map(|(_, part)| part)
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
+#[track_caller]
+fn assert_no_flag(text: &str) {
+    let outside = outside_commands(text);
+    for flag in PROOF_FLAGS {
+        assert!(!outside.contains(flag), "{flag} in: {text}");
+    }
+}
+
+/// `verify`, `drift` and `status` of a library session name their options' fields
+/// (`VerifyOptions::statement_timeout`, `DriftOptions::statement_timeout`,
+/// `VerifyOptions::from`, `DriftOptions::scratch`), not the command line's flags, in the error
+/// and in the report's error object (h10 D1, extended past up/down/baseline/reinit); a caller
+/// that completes its suggestions itself (the CLI) keeps the flags.
+#[test]
+fn verify_drift_and_status_of_a_library_session_name_their_options_not_the_flags() {
+    use confiture::drift::DriftOptions;
+    use confiture::migrate::StatusOptions;
+    use confiture::verify::{ScratchServer, VerifyOptions};
+    use std::time::Duration;
+    let db = TestDb::new("suggest_proof_options");
+    let root = TempDir::new("cft_suggest_proof");
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id int);\n");
+    root.write(
+        "sql/002_s.up.sql",
+        "CREATE TABLE s (a int);\nSELECT pg_sleep(0.5);\n",
+    );
+    root.write("sql/002_s.down.sql", "DROP TABLE s;\n");
+    let dir = root.path().join("sql");
+    let session = || Migrator::new(db.environment(), &dir, CheckOptions::default());
+    let texts = |e: &confiture::Error| format!("{} | {:?} | {:?}", e.message, e.details, e.help);
+    let reported = |r: &confiture::migrate::ReportedError| {
+        format!("{} | {:?} | {:?}", r.message, r.details, r.help)
+    };
+    let quick = Some(Duration::from_millis(100));
+
+    // verify: a replayed migration over the run's statement_timeout; a `from` naming nothing.
+    let failed = session()
+        .verify(
+            &VerifyOptions::default().statement_timeout(quick),
+            &mut |_| {},
+        )
+        .expect_err("times out");
+    let text = texts(&failed.error);
+    assert!(
+        text.contains("`VerifyOptions::statement_timeout`"),
+        "{text}"
+    );
+    assert_no_flag(&text);
+    assert_no_flag(&reported(&failed.report.errors[0]));
+    let failed = session()
+        .verify(&VerifyOptions::default().from(Some(99)), &mut |_| {})
+        .expect_err("no version 99");
+    let text = texts(&failed.error);
+    assert!(text.starts_with("`VerifyOptions::from` = 99"), "{text}");
+    assert_no_flag(&text);
+    // The CLI's way: the flags.
+    let failed = session()
+        .suggesting(Invocation::default())
+        .verify(&VerifyOptions::default().from(Some(99)), &mut |_| {})
+        .expect_err("no version 99");
+    assert!(
+        failed.error.message.starts_with("--from 99"),
+        "{}",
+        failed.error.message
+    );
+
+    // drift: the replay of the applied migrations over the statement_timeout; a scratch
+    // server where the role may not log in.
+    session()
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("applies");
+    let failed = session()
+        .drift(
+            &DriftOptions::default().statement_timeout(quick),
+            &mut |_| {},
+        )
+        .expect_err("times out");
+    let text = texts(&failed.error);
+    assert!(text.contains("`DriftOptions::statement_timeout`"), "{text}");
+    assert_no_flag(&text);
+    assert_no_flag(&reported(&failed.report.errors[0]));
+    let nobody = db.url().replacen(
+        "postgres@",
+        &format!("{}@", common::unique("cft_no_role")),
+        1,
+    );
+    assert_ne!(
+        nobody,
+        db.url(),
+        "the test server's URL names its user postgres"
+    );
+    let failed = session()
+        .drift(
+            &DriftOptions::default().scratch(ScratchServer::Url(nobody)),
+            &mut |_| {},
+        )
+        .expect_err("no such role");
+    let text = texts(&failed.error);
+    assert!(text.contains("`DriftOptions::scratch`"), "{text}");
+    assert_no_flag(&text);
+
+    // status: a ledger locked past the wait allowed.
+    let mut holder = postgres::Client::connect(&db.url(), postgres::NoTls).expect("connects");
+    let mut tx = holder.transaction().expect("begins");
+    tx.batch_execute("LOCK TABLE tb_confiture").expect("locks");
+    let refused = session()
+        .status_with(&StatusOptions::default().lock_wait(Some(Duration::ZERO)))
+        .expect_err("locked");
+    assert_no_flag(&texts(&refused));
+    tx.rollback().expect("ends");
+}

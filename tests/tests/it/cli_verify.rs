@@ -388,7 +388,13 @@ fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
     run.code(exit::CONNECTION)
         .stderr_has("cannot create a scratch database")
         .stderr_has("permission denied to create database")
-        .stderr_has("`--scratch-url URL`");
+        .stderr_has("`--scratch-url URL`")
+        // The grant, naming the role: pasted below, it works (h12 D2).
+        .stderr_has(&format!(
+            "a superuser of that server runs `ALTER ROLE \"{}\" CREATEDB;`",
+            role.0
+        ))
+        .stderr_lacks("password");
     // The error is about the scratch database it would have been, which the JSON names.
     let verify = ["migrate", "verify", "--database-url", &url];
     let run = Run::of(project.cli().args(verify).args(["--format", "json"]));
@@ -414,6 +420,26 @@ fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
     run.code(exit::SUCCESS)
         .stdout_has("6 reversible")
         .stderr_has("\" on the --scratch-url server (dropped at the end)");
+    assert_scratch_dropped(&run);
+    // The help's grant, as printed, run by a superuser: verify then works on the target's server.
+    let help = Run::of(
+        project
+            .cli()
+            .args(["migrate", "verify", "--database-url", &url]),
+    )
+    .stderr;
+    let grant = help
+        .split("runs `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .expect("the help gives the grant");
+    admin().batch_execute(grant).unwrap();
+    let run = Run::of(
+        project
+            .cli()
+            .args(["migrate", "verify", "--database-url", &url]),
+    );
+    run.code(exit::SUCCESS).stdout_has("6 reversible");
     assert_scratch_dropped(&run);
     drop(db);
 }
@@ -698,6 +724,75 @@ fn a_schema_directory_follows_symbolic_links_and_refuses_what_it_cannot_read() {
     assert!(codes.iter().all(|c| *c == "C010"), "{codes:?}");
 }
 
+/// A confiture (Python) migration (`NNN_name.py`) cannot be replayed by us: `verify` and `drift`
+/// refuse it (exit 5) before any scratch database is made, naming it, whether the target
+/// recorded it (confiture (Python) applied it) or not. Before, `verify` reported the migration
+/// before it `failed` and told to apply it with confiture (Python), which cannot help a
+/// scratch database, and `drift` replayed, then failed calling an applied migration pending.
+#[test]
+fn a_python_migration_is_refused_by_verify_and_drift_before_any_replay() {
+    let db = TestDb::new("verify_python");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .migration("003_v", "CREATE TABLE v (a int);\n", "DROP TABLE v;\n");
+    project
+        .run_on(&db, &["migrate", "up", "-q", "--target", "1"])
+        .code(exit::SUCCESS);
+    // confiture (Python) applied 002 (its row and its table), then 003 was applied.
+    project.write("db/migrations/002_py.py", "def up(conn):\n    pass\n");
+    db.client()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_by) \
+             VALUES ('py_002', '002', 'py', CURRENT_USER); CREATE TABLE made_by_python (a int);",
+        )
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let drift_with_dir = ["migrate", "drift", "--schema-dir", "db/schema"];
+    project.write("db/schema/t.sql", "CREATE TABLE t (a int);\n");
+    for args in [
+        &["migrate", "verify"][..],
+        &["migrate", "drift"],
+        &drift_with_dir,
+    ] {
+        let run = project.run_on(&db, args);
+        run.code(exit::INVALID)
+            .stderr_has(
+                "db/migrations has a confiture (Python) migration, which `cargo confiture migrate",
+            )
+            .stderr_has("would have to replay on its scratch database; nothing was checked")
+            .stderr_has(
+                "`002_py.py` is a confiture (Python) migration; cargo confiture cannot run it",
+            )
+            .stderr_lacks("created the scratch database")
+            .stderr_lacks("pending")
+            .stderr_lacks("failed")
+            .stderr_lacks("confiture migrate up");
+        let run = project.run_on(&db, &[args, &["--format", "json", "-q"][..]].concat());
+        run.code(exit::INVALID);
+        let json = run.json();
+        assert_eq!(json["passed"], false, "{}", run.dump());
+        assert_eq!(
+            json["errors"][0]["exit_code"],
+            exit::INVALID,
+            "{}",
+            run.dump()
+        );
+    }
+    // Above the newest applied migration, drift replays nothing of it.
+    db.client()
+        .batch_execute(
+            "DELETE FROM tb_confiture WHERE version <> '001'; DROP TABLE made_by_python, v;",
+        )
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SUCCESS)
+        .stdout_has("no drift");
+}
+
 #[test]
 fn a_scratch_url_that_cannot_be_reached_is_named_not_the_target() {
     let db = TestDb::new("verify_scratch_unreachable");
@@ -830,6 +925,69 @@ fn a_schema_file_that_fails_is_named_with_its_line_and_column() {
         .unwrap()
         .to_string();
     assert!(message.contains("db/schema/b.sql:2:26"), "{message}");
+}
+
+/// A schema file whose failing statement the server gives no position for (a runtime error: a
+/// missing table, a duplicate, a division by zero) is named by the file, line and column of
+/// that statement, in the text and in the JSON error's `file`/`line`/`column` (h12 D8): the
+/// files ran as one message each, and such an error named the file alone.
+#[test]
+fn a_schema_file_failing_without_a_position_is_named_with_its_statements_line() {
+    let db = TestDb::new("drift_schema_file_runtime");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .write("db/schema/a.sql", "CREATE TABLE t (a int);\n");
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    let preamble = "-- b\n-- the second file\n\nCREATE TABLE u (a int);\n\n-- then\n";
+    for (failing, sqlstate) in [
+        ("  CREATE INDEX ON nosuch (a);", "42P01"),
+        ("  CREATE TABLE t (a int);", "42P07"),
+        ("  SELECT 1 / 0;", "22012"),
+    ] {
+        project.write("db/schema/b.sql", format!("{preamble}{failing}\n"));
+        let args = ["migrate", "drift", "--schema-dir", "db/schema"];
+        let run = project.run_on(&db, &args);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has(
+                "schema file db/schema/b.sql:7:3 (statement 2 of 2) failed on the scratch database",
+            )
+            .stderr_has(sqlstate)
+            .stderr_has("help: fix db/schema/b.sql");
+        assert_scratch_dropped(&run);
+        let run = project.run_on(&db, &[&args[..], &["--format", "json"]].concat());
+        run.code(exit::MIGRATION_FAILED);
+        let error = &run.json()["errors"][0];
+        assert_eq!(error["exit_code"], exit::MIGRATION_FAILED, "{}", run.dump());
+        assert_eq!(error["file"], "db/schema/b.sql", "{}", run.dump());
+        assert_eq!(error["line"], 7, "{}", run.dump());
+        assert_eq!(error["column"], 3, "{}", run.dump());
+        assert_eq!(error["sqlstate"], sqlstate, "{}", run.dump());
+    }
+    // A syntax error, which the server places, is placed in the JSON too.
+    project.write(
+        "db/schema/b.sql",
+        format!("{preamble}  CREATE TABLEE v (a int);\n"),
+    );
+    let args = [
+        "migrate",
+        "drift",
+        "--schema-dir",
+        "db/schema",
+        "--format",
+        "json",
+    ];
+    let run = project.run_on(&db, &args);
+    run.code(exit::MIGRATION_FAILED);
+    let error = &run.json()["errors"][0];
+    assert_eq!(
+        (&error["line"], &error["column"]),
+        (&7.into(), &10.into()),
+        "{}",
+        run.dump()
+    );
 }
 
 #[test]
@@ -1249,7 +1407,18 @@ fn the_targets_idle_timeouts_do_not_end_the_tools_own_scratch_sessions() {
 /// drop at the end) failed every `verify` and `drift` with exit 3 and a CREATEDB help, even
 /// with `--statement-timeout 0` for the migrations, and could leave the scratch database
 /// behind: the tool's own sessions that create, read the settings for and drop scratch
-/// databases are not bound by it.
+/// databases are not bound by it. Nor is `drift`'s read of the live schema, which failed with
+/// exit 3 ("cannot read the schema from the system catalogs: canceling statement").
+///
+/// 2 ms is shorter than any `CREATE DATABASE`, so the proof holds on any machine. It is made by
+/// `drift` of a database with no migration applied: it reads the live schema and settings,
+/// makes, snapshots and drops a scratch database (given the 2 ms too) with the tool's own
+/// statements alone — `verify`'s are the same code (`settings::read_with`,
+/// `TargetSettings::new_scratch`, `Scratch::drop_now`). A migration replayed under it is not a
+/// robust proof of anything: the engine's message arms the session's 2 ms at its first
+/// statement, before its `SET LOCAL statement_timeout = 0` disarms it, and a loaded machine can
+/// take longer than that to get there (`verify --statement-timeout 0` failed so, exit 4, "no
+/// statement_timeout was in force", in about one run in three under load).
 #[test]
 fn the_targets_statement_timeout_does_not_bound_the_tools_own_statements() {
     let db = TestDb::new("verify_stmt_timeout");
@@ -1261,8 +1430,9 @@ fn the_targets_statement_timeout_does_not_bound_the_tools_own_statements() {
         .unwrap();
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
-    let run = project.run_on(&db, &["migrate", "verify", "--statement-timeout", "0"]);
-    run.code(exit::SUCCESS).stdout_has("1 reversible");
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("no drift: the live database matches its 0 applied migrations replayed");
     assert_scratch_dropped(&run);
 }
 

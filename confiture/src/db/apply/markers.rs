@@ -73,6 +73,15 @@ pub(super) fn says_deallocate(file: &SqlFile) -> bool {
     says(file, "deallocate")
 }
 
+/// Whether the cut of `file` into statements, made when it was read with PostgreSQL's default
+/// `standard_conforming_strings = on`, is where any session's server cuts it: not when the file
+/// has a backslash (a session with `standard_conforming_strings = off`, for instance from
+/// `ALTER ROLE ... SET`, reads a `'...\\'...'` string differently, so a cut could fall inside
+/// one). The one rule of whether the engine may send a file's statements apart.
+pub(crate) fn cut_holds(file: &SqlFile) -> bool {
+    !file.text.contains('\\')
+}
+
 /// A file's text between two statement markers: up to the end of one statement (the last
 /// piece: to the end of the file).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +105,7 @@ pub(super) struct Piece {
 /// cancel a marker, failing a migration that would otherwise pass).
 pub(super) fn pieces(file: &SqlFile) -> Option<Vec<Piece>> {
     let text = &file.text;
-    if text.contains('\\') || says_deallocate(file) || says(file, "statement_timeout") {
+    if !cut_holds(file) || says_deallocate(file) || says(file, "statement_timeout") {
         return None;
     }
     let statements = &file.statements;

@@ -49,6 +49,7 @@ pub use crate::files::Direction;
 pub use batch::{run_steps, StepEvent};
 pub use decide::BatchLimits;
 pub(crate) use failure::on_ledger;
+pub(crate) use markers::cut_holds;
 pub use script::Script;
 pub use single::{run_in_one_transaction, single_transaction_refusal};
 pub use sql::RESET_SESSION;
