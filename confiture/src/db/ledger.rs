@@ -1087,7 +1087,7 @@ fn grants_help(table: &TrackingTable, grants: Option<&Grants>) -> String {
 }
 
 fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<LedgerRow> {
-    let required = |i: usize, column: &str| {
+    let required = |i: usize, column: &'static str| {
         row.get(i).map(str::to_string).ok_or_else(|| {
             // Named by what it has: its version, else its name.
             let which = match (row.get(0), row.get(1)) {
@@ -1095,21 +1095,22 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
                 (None, Some(name)) => format!(" (name {})", crate::config::shown(name)),
                 (None, None) => String::new(),
             };
-            // The statements name that row alone: completed and pasted, an UPDATE without
-            // a WHERE rewrote every row (their `applied_at`, the history, lost).
-            let row_is = match row.get(6) {
-                Some(pk) if pk.parse::<i64>().is_ok() => format!("pk_confiture = {pk}"),
-                _ => format!("{column} IS NULL"),
+            let incomplete = crate::ledger::IncompleteRow {
+                table: table.quoted(),
+                column,
+                pk: row.get(6).and_then(|pk| pk.parse::<i64>().ok()),
+                version: row.get(0).map(str::to_string),
+                name: row.get(1).map(str::to_string),
+                checksum: row.get(4).map(str::to_string),
             };
-            let t = table.quoted();
+            // The files are not known here: a help that deletes no row that may be a
+            // migration's, which `Migrator` decides again with them.
+            let help = crate::plan::incomplete_row_help(&incomplete, None);
             Error::invalid(format!(
                 "the tracking table {table} has a row with no {column}{which}"
             ))
-            .with_help(format!(
-                "every row has one when confiture writes it: set it by hand (UPDATE {t} SET \
-                 {column} = ... WHERE {row_is};) or delete the row (DELETE FROM {t} WHERE \
-                 {row_is};), then run {AGAIN}"
-            ))
+            .with_help(help)
+            .with_incomplete_row(incomplete)
         })
     };
     Ok(LedgerRow {
