@@ -436,3 +436,142 @@ fn a_row_with_a_null_column_is_completed_from_its_file_never_deleted() {
         .code(exit::SUCCESS);
     assert_eq!(seeded(&mut client), 1);
 }
+
+/// h14 D9: an error raised by a trigger of the tracking table on the row's write (`BEFORE
+/// INSERT` going up, `BEFORE DELETE` going down) was blamed on the migration's file ("failed
+/// at db/migrations/...", help "fix db/migrations/...", exit 4), although the statement markers
+/// said every statement of the file had completed. It is the ledger's (exit 5), naming the
+/// table's triggers: batched and `--single-transaction`, up and down, and a no-transaction
+/// migration (whose row is tried before its statements run).
+#[test]
+fn a_trigger_of_the_tracking_table_that_raises_is_the_ledgers_failure() {
+    let db = TestDb::new("li_ledger_trigger");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration(
+        "002_b",
+        "CREATE TABLE b (id int);\nINSERT INTO b VALUES (1);\nCREATE TABLE b2 (id int);\n",
+        "DROP TABLE b2;\nDROP TABLE b;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "CREATE FUNCTION li_no() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'no writes on the ledger'; END $$; \
+             CREATE TRIGGER li_nodel BEFORE DELETE ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_no()",
+        )
+        .unwrap();
+    let refused = |run: &confiture_tests::Run| {
+        run.code(exit::INVALID)
+            .stderr_has("but writing the tracking table")
+            .stderr_lacks("fix db/migrations")
+            .stderr_lacks("failed at db/migrations");
+    };
+    for args in [
+        &["migrate", "down", "--yes"][..],
+        &["migrate", "down", "--yes", "--target", "0"][..],
+    ] {
+        let run = project.run_on(&db, args);
+        refused(&run);
+        run.stderr_has("li_nodel");
+        assert!(db.has_relation("b2"), "{args:?}: rolled back");
+    }
+    client
+        .batch_execute(
+            "DROP TRIGGER li_nodel ON tb_confiture; \
+             CREATE TRIGGER li_noins BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_no()",
+        )
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "down", "--yes"])
+        .code(exit::SUCCESS);
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--single-transaction"][..],
+    ] {
+        let run = project.run_on(&db, args);
+        refused(&run);
+        run.stderr_has("li_noins");
+        let json = project.run_on(&db, &[args, &["--format", "json"]].concat());
+        assert_ne!(
+            json.json()["errors"][0]["kind"],
+            "migration_failed",
+            "{args:?}"
+        );
+        assert!(!db.has_relation("b"), "{args:?}: rolled back");
+    }
+    // A no-transaction migration's row is tried first: nothing of it runs.
+    let no_transaction = Project::new();
+    no_transaction.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    no_transaction.migration(
+        "002_c",
+        "-- confiture:no-transaction\nCREATE TABLE c (id int);\nCREATE INDEX CONCURRENTLY c_i ON c (id);\n",
+        "DROP TABLE c;\n",
+    );
+    let run = no_transaction.run_on(&db, &["migrate", "up"]);
+    run.code(exit::INVALID)
+        .stderr_has("tracking table")
+        .stderr_lacks("fix db/migrations")
+        .stderr_lacks("C102");
+    assert!(!db.has_relation("c"));
+}
+
+/// h14 D9, a migration of one statement (up and down files alike): "failed at
+/// db/migrations/002_one.up.sql:1:1 (statement 1 of 1)". Where the tracking table has triggers
+/// that fire on its rows, such a file carries a statement marker too, which tells the
+/// trigger's error on the row from the statement's.
+#[test]
+fn a_trigger_of_the_tracking_table_is_told_from_a_single_statement() {
+    let db = TestDb::new("li_ledger_trigger_one");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration("002_one", "CREATE TABLE one (id int);\n", "SELECT 1;\n");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "1"])
+        .code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "CREATE FUNCTION li_no() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'no writes on the ledger'; END $$; \
+             CREATE TRIGGER li_noins BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_no()",
+        )
+        .unwrap();
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--single-transaction"][..],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::INVALID)
+            .stderr_has("002_one ran, but writing the tracking table")
+            .stderr_has("li_noins")
+            .stderr_lacks("statement 1 of 1")
+            .stderr_lacks("fix db/migrations");
+        assert!(!db.has_relation("one"), "{args:?}: rolled back");
+    }
+    // The statement's own error is still the file's.
+    client.batch_execute("CREATE TABLE one (id int)").unwrap();
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/002_one.up.sql");
+    client
+        .batch_execute(
+            "DROP TABLE one; DROP TRIGGER li_noins ON tb_confiture; \
+             CREATE TRIGGER li_nodel BEFORE DELETE ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_no()",
+        )
+        .unwrap();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--yes"])
+        .code(exit::INVALID)
+        .stderr_has("li_nodel")
+        .stderr_lacks("statement 1 of 1")
+        .stderr_lacks("fix db/migrations");
+}

@@ -433,6 +433,7 @@ impl Runner<'_, '_> {
             Decision::Fail { step, attempt } => {
                 self.events.start(step);
                 let failure = message_failure(
+                    self.client,
                     self.settings,
                     &self.steps[step],
                     batch,
