@@ -618,6 +618,8 @@ struct Data {
     schema: Option<String>,
     /// The password file the error says was not read ([`Error::ignored_passfile`]).
     ignored_passfile: Option<std::path::PathBuf>,
+    /// The ledger row the read refused for a missing value ([`Error::incomplete_row`]).
+    incomplete_row: Option<crate::ledger::IncompleteRow>,
     /// The suggested commands of `help` and `details` were completed for the session
     /// (`hint::Invocation::complete_error`): once only.
     #[cfg(feature = "db")]
@@ -747,6 +749,18 @@ impl Error {
     /// Attaches what the error is about, as data.
     pub fn with_reason(mut self, reason: Reason) -> Error {
         self.data_mut().reason = reason;
+        self
+    }
+    /// The ledger row a read refused because it lacks a value every row has when confiture
+    /// writes it (exit 5); its help is decided against the files
+    /// ([`crate::plan::incomplete_row_help`]).
+    pub fn incomplete_row(&self) -> Option<&crate::ledger::IncompleteRow> {
+        self.data.as_ref().and_then(|d| d.incomplete_row.as_ref())
+    }
+    /// Attaches the ledger row a read refused ([`Error::incomplete_row`]).
+    #[cfg(feature = "db")]
+    pub(crate) fn with_incomplete_row(mut self, row: crate::ledger::IncompleteRow) -> Error {
+        self.data_mut().incomplete_row = Some(row);
         self
     }
     /// The database the error concerns (`user@host:port/db`, never the password), if known.

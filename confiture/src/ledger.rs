@@ -478,6 +478,41 @@ pub struct LedgerRow {
     pub applied_by: Option<String>,
 }
 
+/// A ledger row lacking a value every row has when confiture writes it (a column made
+/// nullable by hand, a legacy table): the read refuses the ledger (exit 5) with it as data,
+/// so that the help can be decided against the migration files
+/// ([`crate::plan::incomplete_row_help`]): the row of a migration whose file is there is
+/// never offered for deletion — `up` would run that migration again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncompleteRow {
+    /// The table's name as SQL, every part quoted ([`TrackingTable::quoted`]).
+    pub table: String,
+    /// The column with no value: `version`, `name` or `applied_at`.
+    pub column: &'static str,
+    /// The row's `pk_confiture`, when it has one: the statements address that row alone.
+    pub pk: Option<i64>,
+    /// The row's version, when it has one.
+    pub version: Option<String>,
+    /// The row's name, when it has one.
+    pub name: Option<String>,
+    /// The row's checksum, when it has one.
+    pub checksum: Option<String>,
+}
+
+impl IncompleteRow {
+    /// The row as the history matches rows to files: the values it lacks empty.
+    pub fn as_row(&self) -> LedgerRow {
+        LedgerRow {
+            version: self.version.clone().unwrap_or_default(),
+            name: self.name.clone().unwrap_or_default(),
+            applied_at: String::new(),
+            execution_time_ms: None,
+            checksum: self.checksum.clone(),
+            applied_by: None,
+        }
+    }
+}
+
 /// The order of application, as the keys of an SQL `ORDER BY` over the ledger: the order the
 /// rows were written in, `pk_confiture` (an identity in confiture's DDL, so the Python tool's
 /// rows have it too, taken by every writer under the migration lock), then `applied_at` (for a

@@ -112,11 +112,14 @@ fn read_asking(
              pg_catalog.row_security_active(c.oid), \
              pg_catalog.has_table_privilege(c.oid, 'UPDATE'), \
              EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
-              AND a.attname = 'applied_by' AND NOT a.attisdropped)",
+              AND a.attname = 'applied_by' AND NOT a.attisdropped), \
+             EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid \
+              AND NOT t.tgisinternal AND t.tgenabled <> 'D' \
+              AND (CAST(t.tgtype AS pg_catalog.int4) & 12) <> 0)",
             written = WRITTEN_COLUMNS.map(literal).join(", "),
         ),
         Asked::Rows => "NULL, NULL, current_user, NULL, pg_catalog.row_security_active(c.oid), \
-                        NULL, NULL"
+                        NULL, NULL, NULL"
             .to_string(),
     };
     let sql = format!(
@@ -214,11 +217,12 @@ fn read_asking(
                     update: row.get(7) == Some("t"),
                     // No column when the table is NULL (absent): not "lacking" it.
                     lacks_applied_by: row.get(8) == Some("f"),
+                    triggers: row.get(9) == Some("t"),
                 };
                 row_security = row.get(6) == Some("t");
                 shape = Shape {
-                    relkind: row.get(9).map(str::to_string),
-                    missing: row.get(10).map(str::to_string),
+                    relkind: row.get(10).map(str::to_string),
+                    missing: row.get(11).map(str::to_string),
                 };
             }
             SimpleQueryMessage::Row(row) => rows.push(parse_row(table, &row)?),
@@ -662,6 +666,11 @@ pub struct Access {
     /// with `applied_by` NULL; a command that writes adds the column first, as confiture does
     /// ([`TrackingTable::add_applied_by_sql`]), in the transaction of its first write.
     pub lacks_applied_by: bool,
+    /// The table has triggers of its own (user-defined, enabled) that fire on an `INSERT` or a
+    /// `DELETE`: the engine then marks the end of every migration's statements, so that an
+    /// error one of them raises on the row is the ledger's, never the file's
+    /// ([`ApplySettings::ledger_triggers`](crate::db::apply::ApplySettings)).
+    pub triggers: bool,
 }
 
 /// What a command writes to the ledger.
@@ -1172,7 +1181,7 @@ fn grants_help(table: &TrackingTable, grants: Option<&Grants>) -> String {
 }
 
 fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<LedgerRow> {
-    let required = |i: usize, column: &str| {
+    let required = |i: usize, column: &'static str| {
         row.get(i).map(str::to_string).ok_or_else(|| {
             // Named by what it has: its version, else its name.
             let which = match (row.get(0), row.get(1)) {
@@ -1180,21 +1189,22 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
                 (None, Some(name)) => format!(" (name {})", crate::config::shown(name)),
                 (None, None) => String::new(),
             };
-            // The statements name that row alone: completed and pasted, an UPDATE without
-            // a WHERE rewrote every row (their `applied_at`, the history, lost).
-            let row_is = match row.get(6) {
-                Some(pk) if pk.parse::<i64>().is_ok() => format!("pk_confiture = {pk}"),
-                _ => format!("{column} IS NULL"),
+            let incomplete = crate::ledger::IncompleteRow {
+                table: table.quoted(),
+                column,
+                pk: row.get(6).and_then(|pk| pk.parse::<i64>().ok()),
+                version: row.get(0).map(str::to_string),
+                name: row.get(1).map(str::to_string),
+                checksum: row.get(4).map(str::to_string),
             };
-            let t = table.quoted();
+            // The files are not known here: a help that deletes no row that may be a
+            // migration's, which `Migrator` decides again with them.
+            let help = crate::plan::incomplete_row_help(&incomplete, None);
             Error::invalid(format!(
                 "the tracking table {table} has a row with no {column}{which}"
             ))
-            .with_help(format!(
-                "every row has one when confiture writes it: set it by hand (UPDATE {t} SET \
-                 {column} = ... WHERE {row_is};) or delete the row (DELETE FROM {t} WHERE \
-                 {row_is};), then run {AGAIN}"
-            ))
+            .with_help(help)
+            .with_incomplete_row(incomplete)
         })
     };
     Ok(LedgerRow {

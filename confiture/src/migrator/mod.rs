@@ -446,9 +446,23 @@ impl Migrator {
     pub(crate) fn suggested<T>(&self, result: Result<T>) -> Result<T> {
         result.map_err(|error| {
             let mut error = self.raised_here(error);
+            self.with_files_help(&mut error);
             self.suggest.complete_error(&mut error);
             error
         })
+    }
+
+    /// The help of a ledger row that lacks a value, decided again with the migration files
+    /// (the read that refused it does not know them): the row of a migration whose files are
+    /// there is completed, never deleted ([`crate::plan::incomplete_row_help`]). Files that
+    /// cannot be read leave the read's help, which deletes no row that may be a migration's.
+    fn with_files_help(&self, error: &mut Error) {
+        let Some(row) = error.incomplete_row() else {
+            return;
+        };
+        if let Ok(checked) = self.read_checked() {
+            error.help = Some(crate::plan::incomplete_row_help(row, Some(&checked.set)));
+        }
     }
 
     /// `error` naming this migrator's database ([`Error::database`]) when it was raised once

@@ -235,6 +235,7 @@ pub(super) fn qualified_settings(
     Ok((
         ApplySettings {
             table,
+            ledger_triggers: found.as_ref().is_some_and(|(_, access)| access.triggers),
             ..settings.clone()
         },
         found,
@@ -258,6 +259,7 @@ impl Migrator {
             held_lock: None,
             stop: None,
             scratch: self.on_scratch,
+            ledger_triggers: false,
         }
     }
 

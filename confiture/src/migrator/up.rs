@@ -257,6 +257,10 @@ impl<'a> Locked<'a> {
             Some(ahead) => {
                 let settings = ApplySettings {
                     table: ahead.table,
+                    ledger_triggers: ahead
+                        .found
+                        .as_ref()
+                        .is_some_and(|(_, access)| access.triggers),
                     ..self.settings.clone()
                 };
                 (settings, ahead.found, ahead.pending, ahead.unrecorded)

@@ -14,7 +14,7 @@ use crate::diagnostic::Diagnostic;
 use crate::error::{Diverged, Divergence, Error, NewerDatabase, Reason, Result};
 use crate::files::{Migration, MigrationSet, Origin};
 use crate::history::{recorded_checksum, History, Recorded, State};
-use crate::ledger::LedgerRow;
+use crate::ledger::{IncompleteRow, LedgerRow};
 
 mod down;
 mod rewrite;
@@ -269,6 +269,82 @@ pub fn check_replayable(
 /// Nothing to forget: the files are there.
 pub const UNREADABLE_HELP: &str = "make the files readable (fix their permissions or symbolic \
      links, put a file where a directory or FIFO is, convert them to UTF-8), then run again";
+
+/// The help of a ledger row that lacks a value ([`IncompleteRow`], exit 5): the statements that
+/// complete it, addressed to that row alone. `set`: the migration files, when they could be
+/// read (the read that refuses the row does not know them; `Migrator` completes the help with
+/// them). The row of a version whose files are there (or may be, `set` unknown) is never
+/// offered for deletion: the migration ran, and `up` would run it again without its row. Its
+/// name is filled in from its file, its time of application with `now()`.
+pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> String {
+    let t = &row.table;
+    let column = row.column;
+    // Completed and pasted, an UPDATE without a WHERE rewrote every row (their `applied_at`,
+    // the history, lost).
+    let which = match row.pk {
+        Some(pk) => format!("pk_confiture = {pk}"),
+        None => format!("{column} IS NULL"),
+    };
+    let update = |value: &str| format!("UPDATE {t} SET {column} = {value} WHERE {which};");
+    let delete = format!("DELETE FROM {t} WHERE {which};");
+    let again = crate::hint::AGAIN;
+    let Some(version) = &row.version else {
+        // No version: no file is matched to it. One of its name is named, since the row may
+        // record it: deleting the row then runs that migration again.
+        let named = set.and_then(|set| {
+            let name = row.name.as_deref()?;
+            let mut of_name = set.migrations.iter().filter(|m| m.name == name);
+            of_name.next().filter(|_| of_name.next().is_none())
+        });
+        return match named {
+            Some(m) => format!(
+                "every row has one when confiture writes it: if the row records migration {} \
+                 (of that name), set its version (UPDATE {t} SET version = {} WHERE {which};) \
+                 — deleting the row would make `migrate up` run it again; else set it by hand \
+                 or delete the row ({delete}), then run {again}",
+                m.id(),
+                crate::ledger::literal(&m.version_text)
+            ),
+            None => format!(
+                "every row has one when confiture writes it: set it by hand ({}) or delete \
+                 the row ({delete}), then run {again}",
+                update("...")
+            ),
+        };
+    };
+    let as_row = row.as_row();
+    let history = set.map(|set| History::of(set, std::slice::from_ref(&as_row), None));
+    let recorded = history.as_ref().and_then(|h| h.recorded.first());
+    if recorded.is_some_and(|r| r.state == State::Missing) {
+        return format!(
+            "every row has one when confiture writes it: set it by hand ({}) or, since no \
+             migration file has version {}, delete the row ({delete}), then run {again}",
+            update("..."),
+            crate::display::escape(version)
+        );
+    }
+    // Its files are there (or the files are unknown): the migration ran.
+    let file = recorded.and_then(|r| r.migration);
+    let value = match (column, file) {
+        ("name", Some(m)) => crate::ledger::literal(&m.name),
+        ("applied_at", _) => "pg_catalog.now()".to_string(),
+        _ => "...".to_string(),
+    };
+    let id = match file {
+        Some(m) => m.id(),
+        None => format!("version {}", crate::display::escape(version)),
+    };
+    let lost = match column {
+        "applied_at" => " (the time it ran is lost; its place in the history is its pk_confiture)",
+        _ => "",
+    };
+    format!(
+        "every row has one when confiture writes it: set it by hand ({}){lost}, then run \
+         {again}; keep the row: it records migration {id}, which ran, and without it \
+         `migrate up` would run that migration again",
+        update(&value)
+    )
+}
 
 /// `modified`: `m`'s up file changed since `row` recorded it.
 pub(super) fn modified(m: &Migration, row: &LedgerRow) -> Divergence {

@@ -511,3 +511,34 @@ fn a_migration_that_turns_the_timeouts_off_is_warned_about_and_the_next_gets_the
         );
     }
 }
+
+/// h14 D10: a no-transaction migration cut by `statement_timeout` after an earlier statement
+/// committed got only "raise the statement_timeout": run again, the committed statement ran
+/// a second time and failed ("already exists"). Its help says what it committed stays, as
+/// every other failure of such a migration says — the run's timeout and the session's alike.
+#[test]
+fn a_no_transaction_migration_cut_by_statement_timeout_says_what_it_committed_stays() {
+    let db = TestDb::new("apply_nt_timeout");
+    let project = Project::new();
+    project.migration(
+        "001_n",
+        "-- confiture:no-transaction\nCREATE TABLE n1 (id int);\nSELECT pg_sleep(2);\nCREATE INDEX CONCURRENTLY n1_i ON n1 (id);\n",
+        "DROP TABLE n1;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "up", "--statement-timeout", "100ms"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("statement_timeout")
+        .stderr_has("what it committed stays");
+    assert!(db.has_relation("n1"));
+    db.connect().batch_execute("DROP TABLE n1").unwrap();
+    let name = db.name.clone();
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET statement_timeout = '100ms'"
+        ))
+        .unwrap();
+    let run = project.run_on(&db, &["migrate", "up"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("the session's")
+        .stderr_has("what it committed stays");
+}

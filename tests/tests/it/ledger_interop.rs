@@ -323,55 +323,255 @@ fn a_ledger_that_cannot_take_the_row_is_refused_before_a_no_transaction_migratio
     assert_eq!(db.ledger().unwrap().len(), 3);
 }
 
+/// The statements a help offers to paste (`UPDATE ...;`, `DELETE FROM ...;`), as written.
+fn statements_in(help: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for start in ["UPDATE ", "DELETE FROM "] {
+        let mut rest = help;
+        while let Some(at) = rest.find(start) {
+            let statement = &rest[at..];
+            let end = statement.find(';').expect("a statement ends with ;");
+            found.push(statement[..=end].to_string());
+            rest = &statement[end..];
+        }
+    }
+    found
+}
+
+/// The help of the ledger row `status` refuses (exit 5), from its JSON error.
+fn row_help(project: &Project, db: &TestDb) -> String {
+    let run = project.run_on(db, &["migrate", "status", "--format", "json"]);
+    run.code(exit::INVALID);
+    run.json()["errors"][0]["help"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// h12 D6: a ledger row with a NULL column (a hand-made or altered ledger) was refused with
 /// the help `UPDATE "tb_confiture" SET name = ...`, no WHERE: completed and pasted, it rewrote
-/// every row (every `applied_at` made the same). The UPDATE and the DELETE name that row.
+/// every row (every `applied_at` made the same). The statements name that row alone.
+/// h14 D3: the help also offered `DELETE` of the row of an applied migration whose file is
+/// there: pasted, `up` ran that migration a second time (a data migration's rows doubled). The
+/// row of a migration with files is completed (its name from the file, `now()` for its time),
+/// never deleted; only a row no file has is offered for deletion. Every statement the help
+/// offers, pasted, leaves `up` with nothing to run.
 #[test]
-fn a_row_with_a_null_column_is_named_by_its_key_in_the_help() {
+fn a_row_with_a_null_column_is_completed_from_its_file_never_deleted() {
     let db = TestDb::new("li_null_column");
     let project = three_migrations();
-    project
-        .run_on(&db, &["migrate", "up", "--target", "2"])
-        .code(exit::SUCCESS);
+    project.migration(
+        "004_seed",
+        "INSERT INTO t1 VALUES (1);\n",
+        "DELETE FROM t1;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     let mut client = db.connect();
     client
         .batch_execute(
             "ALTER TABLE tb_confiture ALTER COLUMN name DROP NOT NULL, \
-             ALTER COLUMN applied_at DROP NOT NULL, ALTER COLUMN version DROP NOT NULL; \
-             INSERT INTO tb_confiture (slug, version, name, checksum, applied_at) \
-             VALUES ('n3', '003', NULL, NULL, NULL)",
+             ALTER COLUMN applied_at DROP NOT NULL, ALTER COLUMN version DROP NOT NULL",
         )
         .unwrap();
     let pk: String = client
         .query_one(
-            "SELECT pk_confiture::text FROM tb_confiture WHERE version = '003'",
+            "SELECT pk_confiture::text FROM tb_confiture WHERE version = '004'",
             &[],
         )
         .unwrap()
         .get(0);
-    for column in ["name", "applied_at"] {
-        let run = project.run_on(&db, &["migrate", "status"]);
-        run.code(exit::INVALID)
-            .stderr_has(&format!("has a row with no {column} (version 003)"))
-            .stderr_has(&format!("SET {column} = ... WHERE pk_confiture = {pk};"))
-            .stderr_has(&format!("WHERE pk_confiture = {pk};), then"));
-        // The help completed as written changes that row alone.
-        let value = if column == "name" {
-            "'create_t3'"
-        } else {
-            "now()"
-        };
+    let seeded = |client: &mut postgres::Client| -> i64 {
+        client
+            .query_one("SELECT count(*) FROM t1", &[])
+            .unwrap()
+            .get(0)
+    };
+    // The applied data migration's row loses each column in turn.
+    for (column, filled) in [
+        ("name", "SET name = 'seed' WHERE"),
+        ("applied_at", "SET applied_at = pg_catalog.now() WHERE"),
+        ("version", "SET version = '004' WHERE"),
+    ] {
         client
             .batch_execute(&format!(
-                "UPDATE \"public\".\"tb_confiture\" SET {column} = {value} WHERE pk_confiture = {pk}"
+                "UPDATE tb_confiture SET {column} = NULL WHERE pk_confiture = {pk}"
             ))
             .unwrap();
+        let help = row_help(&project, &db);
+        let statements = statements_in(&help);
+        assert!(
+            statements
+                .iter()
+                .all(|s| s.contains(&format!("pk_confiture = {pk};"))),
+            "{column}: every statement names that row alone: {help}"
+        );
+        assert!(help.contains(filled), "{column}: {help}");
+        if column != "version" {
+            assert!(
+                !help.contains("DELETE"),
+                "{column}: the row of an applied migration is never deleted: {help}"
+            );
+        }
+        // Pasted, the first statement (the one completing it) makes the ledger whole again.
+        client.batch_execute(&statements[0]).unwrap();
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::SUCCESS)
+            .stderr_lacks("applied 1");
+        assert_eq!(seeded(&mut client), 1, "{column}: 004_seed ran again");
     }
-    let names: Vec<String> = client
-        .query("SELECT name FROM tb_confiture ORDER BY pk_confiture", &[])
-        .unwrap()
+    // A row whose version has no file may go.
+    client
+        .batch_execute("INSERT INTO tb_confiture (slug, version, name) VALUES ('g', '009', NULL)")
+        .unwrap();
+    let help = row_help(&project, &db);
+    let statements = statements_in(&help);
+    let delete = statements
         .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert_eq!(names, ["create_t1", "create_t2", "create_t3"]);
+        .find(|s| s.starts_with("DELETE"))
+        .unwrap_or_else(|| panic!("a row no file has may be deleted: {help}"));
+    client.batch_execute(delete).unwrap();
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    assert_eq!(seeded(&mut client), 1);
+}
+
+/// h14 D9: an error raised by a trigger of the tracking table on the row's write (`BEFORE
+/// INSERT` going up, `BEFORE DELETE` going down) was blamed on the migration's file ("failed
+/// at db/migrations/...", help "fix db/migrations/...", exit 4), although the statement markers
+/// said every statement of the file had completed. It is the ledger's (exit 5), naming the
+/// table's triggers: batched and `--single-transaction`, up and down, and a no-transaction
+/// migration (whose row is tried before its statements run).
+#[test]
+fn a_trigger_of_the_tracking_table_that_raises_is_the_ledgers_failure() {
+    let db = TestDb::new("li_ledger_trigger");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration(
+        "002_b",
+        "CREATE TABLE b (id int);\nINSERT INTO b VALUES (1);\nCREATE TABLE b2 (id int);\n",
+        "DROP TABLE b2;\nDROP TABLE b;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "CREATE FUNCTION li_no() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'no writes on the ledger'; END $$; \
+             CREATE TRIGGER li_nodel BEFORE DELETE ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_no()",
+        )
+        .unwrap();
+    let refused = |run: &confiture_tests::Run| {
+        run.code(exit::INVALID)
+            .stderr_has("but writing the tracking table")
+            .stderr_lacks("fix db/migrations")
+            .stderr_lacks("failed at db/migrations");
+    };
+    for args in [
+        &["migrate", "down", "--yes"][..],
+        &["migrate", "down", "--yes", "--target", "0"][..],
+    ] {
+        let run = project.run_on(&db, args);
+        refused(&run);
+        run.stderr_has("li_nodel");
+        assert!(db.has_relation("b2"), "{args:?}: rolled back");
+    }
+    client
+        .batch_execute(
+            "DROP TRIGGER li_nodel ON tb_confiture; \
+             CREATE TRIGGER li_noins BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_no()",
+        )
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "down", "--yes"])
+        .code(exit::SUCCESS);
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--single-transaction"][..],
+    ] {
+        let run = project.run_on(&db, args);
+        refused(&run);
+        run.stderr_has("li_noins");
+        let json = project.run_on(&db, &[args, &["--format", "json"]].concat());
+        assert_ne!(
+            json.json()["errors"][0]["kind"],
+            "migration_failed",
+            "{args:?}"
+        );
+        assert!(!db.has_relation("b"), "{args:?}: rolled back");
+    }
+    // A no-transaction migration's row is tried first: nothing of it runs.
+    let no_transaction = Project::new();
+    no_transaction.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    no_transaction.migration(
+        "002_c",
+        "-- confiture:no-transaction\nCREATE TABLE c (id int);\nCREATE INDEX CONCURRENTLY c_i ON c (id);\n",
+        "DROP TABLE c;\n",
+    );
+    let run = no_transaction.run_on(&db, &["migrate", "up"]);
+    run.code(exit::INVALID)
+        .stderr_has("tracking table")
+        .stderr_lacks("fix db/migrations")
+        .stderr_lacks("C102");
+    assert!(!db.has_relation("c"));
+}
+
+/// h14 D9, a migration of one statement (up and down files alike): "failed at
+/// db/migrations/002_one.up.sql:1:1 (statement 1 of 1)". Where the tracking table has triggers
+/// that fire on its rows, such a file carries a statement marker too, which tells the
+/// trigger's error on the row from the statement's.
+#[test]
+fn a_trigger_of_the_tracking_table_is_told_from_a_single_statement() {
+    let db = TestDb::new("li_ledger_trigger_one");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration("002_one", "CREATE TABLE one (id int);\n", "SELECT 1;\n");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "1"])
+        .code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "CREATE FUNCTION li_no() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'no writes on the ledger'; END $$; \
+             CREATE TRIGGER li_noins BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_no()",
+        )
+        .unwrap();
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--single-transaction"][..],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::INVALID)
+            .stderr_has("002_one ran, but writing the tracking table")
+            .stderr_has("li_noins")
+            .stderr_lacks("statement 1 of 1")
+            .stderr_lacks("fix db/migrations");
+        assert!(!db.has_relation("one"), "{args:?}: rolled back");
+    }
+    // The statement's own error is still the file's.
+    client.batch_execute("CREATE TABLE one (id int)").unwrap();
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/002_one.up.sql");
+    client
+        .batch_execute(
+            "DROP TABLE one; DROP TRIGGER li_noins ON tb_confiture; \
+             CREATE TRIGGER li_nodel BEFORE DELETE ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_no()",
+        )
+        .unwrap();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--yes"])
+        .code(exit::INVALID)
+        .stderr_has("li_nodel")
+        .stderr_lacks("statement 1 of 1")
+        .stderr_lacks("fix db/migrations");
 }

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, SimpleQueryMessage};
 
+use crate::files::TransactionMode;
+
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
     batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed, interrupted,
@@ -216,7 +218,14 @@ pub fn run_steps(
     while runner.progress.next < steps.len() {
         let sent = Instant::now();
         if let Err((i, failure)) = runner.send_next(limits) {
-            let failure = cancelled(runner.client, settings, &steps[i], failure, sent.elapsed());
+            // A no-transaction step's statement says what cancelled it itself, before what
+            // its statements committed is added (`no_transaction`).
+            let failure = match steps[i].file().mode {
+                TransactionMode::NoTransaction => failure,
+                TransactionMode::Transaction => {
+                    cancelled(runner.client, settings, &steps[i], failure, sent.elapsed())
+                }
+            };
             let mut failure = lock_released(runner.client, settings, &steps[i], failure, false);
             if settings.stopped() {
                 failure = with_interrupted_help(&steps[i], interrupted(&steps[i], failure));
@@ -424,6 +433,7 @@ impl Runner<'_, '_> {
             Decision::Fail { step, attempt } => {
                 self.events.start(step);
                 let failure = message_failure(
+                    self.client,
                     self.settings,
                     &self.steps[step],
                     batch,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use postgres::error::{DbError, SqlState};
 use postgres::Client;
 
-use super::markers::{failed_statement, Statement};
+use super::markers::{body_completed, failed_statement, Statement};
 use super::script::{placed_in_message, EncodingChanged, Script};
 use super::sql::Batch;
 use super::{ApplySettings, Direction, Location, Step, StepFailure};
@@ -500,8 +500,75 @@ pub(super) fn sql_failure(
         step_in_script,
         owned,
         statement,
-        false,
+        Ours::No,
     )
+}
+
+/// [`sql_failure`] of a transactional step whose every statement completed (the statement
+/// markers say so, [`super::markers::body_completed`]) while `triggers`, the tracking table's
+/// triggers that fire on its row ([`ledger_triggers`]), are there: the row's write failed in
+/// one of them — the ledger's failure (exit 5), never the file's, wherever the trigger's
+/// function placed its error. Without such a trigger the failure stays the migration's (a
+/// deferred constraint of its own fails at the `COMMIT`, after the row).
+pub(super) fn after_body_failure(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    script: &Script<'_>,
+    step_in_script: Option<usize>,
+    owned: postgres::Error,
+    triggers: Vec<String>,
+) -> StepFailure {
+    let ours = if triggers.is_empty() {
+        Ours::No
+    } else {
+        Ours::Triggers(triggers)
+    };
+    failure_of(settings, step, script, step_in_script, owned, None, ours)
+}
+
+/// The user-defined, enabled triggers of the tracking table that fire on `step`'s ledger write
+/// (`INSERT` going up, `DELETE` going down), by name; empty when there is none or the catalog
+/// cannot be read. Asked after a failure, in the session the run rolled back.
+pub(super) fn ledger_triggers(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+) -> Vec<String> {
+    // `pg_trigger.tgtype`'s bits: 4 INSERT, 8 DELETE.
+    let event = match step.direction {
+        Direction::Up => 4,
+        Direction::Down => 8,
+    };
+    let sql = crate::db::own_statements(&format!(
+        "SELECT t.tgname FROM pg_catalog.pg_trigger t \
+         WHERE t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({table}) \
+         AND NOT t.tgisinternal AND t.tgenabled OPERATOR(pg_catalog.<>) 'D' \
+         AND (CAST(t.tgtype AS pg_catalog.int4) OPERATOR(pg_catalog.&) {event}) \
+         OPERATOR(pg_catalog.<>) 0 ORDER BY 1",
+        table = crate::ledger::literal(&settings.table.quoted())
+    ));
+    let Ok(messages) = client.simple_query(&sql) else {
+        return Vec::new();
+    };
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whose SQL a failed message's error is, as [`failure_of`] is told.
+enum Ours {
+    /// The migration's, unless the server says otherwise (a position outside the file, the
+    /// tracking table named).
+    No,
+    /// The engine's: the message held only its own SQL.
+    Message,
+    /// The engine's: every statement of the file completed, and these triggers of the tracking
+    /// table fire on the row's write.
+    Triggers(Vec<String>),
 }
 
 /// The failure of the message that records a no-transaction migration after its statements
@@ -518,7 +585,8 @@ pub(super) fn record_failure(
     let lock_check = owned
         .as_db_error()
         .is_some_and(|db| db.code().code() == crate::db::lock::CHECK_SQLSTATE);
-    failure_of(settings, step, script, None, owned, None, !lock_check)
+    let ours = if lock_check { Ours::No } else { Ours::Message };
+    failure_of(settings, step, script, None, owned, None, ours)
 }
 
 /// [`sql_failure`]; `ours`: the failed message held only our own SQL, so the failure is the
@@ -530,8 +598,13 @@ fn failure_of(
     step_in_script: Option<usize>,
     owned: postgres::Error,
     statement: Option<Statement>,
-    ours: bool,
+    ours: Ours,
 ) -> StepFailure {
+    let triggers = match &ours {
+        Ours::Triggers(triggers) => triggers.as_slice(),
+        Ours::No | Ours::Message => &[],
+    };
+    let ours = !matches!(ours, Ours::No);
     let doing = match step.direction {
         Direction::Up => "migration",
         Direction::Down => "rolling back migration",
@@ -631,7 +704,7 @@ fn failure_of(
         );
         (help, false)
     } else {
-        failure_help(settings, step, db, in_ledger)
+        failure_help(settings, step, db, in_ledger, triggers)
     };
     error.help = Some(help);
     let server = crate::error::ServerError::of(&owned);
@@ -789,6 +862,7 @@ fn failure_help(
     step: &Step<'_>,
     db: &DbError,
     in_ledger: bool,
+    triggers: &[String],
 ) -> (String, bool) {
     let help = match db.code().code() {
         "55P03" => format!(
@@ -826,9 +900,30 @@ fn failure_help(
                 }
             )
         }
+        _ if in_ledger && !triggers.is_empty() => {
+            let write = match step.direction {
+                Direction::Up => "inserting",
+                Direction::Down => "deleting",
+            };
+            format!(
+                "every statement of {} completed: a trigger of {} raised it on {write} the \
+                 migration's row ({}; `\\d {}` in psql lists them): drop or fix the one that \
+                 raised, or keep the table out of it, then {}",
+                step.file().path.display(),
+                settings.table,
+                triggers
+                    .iter()
+                    .map(|t| crate::display::escape(t).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                settings.table,
+                settings.run_again()
+            )
+        }
         _ if in_ledger => format!(
-            "check that {} has confiture's columns and that this role may write it",
-            settings.table
+            "check that {} has confiture's columns, that this role may write it and that no \
+             trigger of it refuses the row (`\\d {}` in psql lists them)",
+            settings.table, settings.table
         ),
         // Correct SQL run by a role that may not do it ("must be owner of table", "permission
         // denied"): the file is not what to change.
@@ -868,7 +963,9 @@ fn failure_help(
 /// The failure of step `in_message` of a message of several (`batch`), which the server
 /// answered: located in the file, or by the statement markers `left` in the session; with what
 /// the ledger holds now and, after lock-timeout retries, how many attempts were made.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn message_failure(
+    client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
     batch: &Batch<'_>,
@@ -878,17 +975,23 @@ pub(super) fn message_failure(
     e: postgres::Error,
 ) -> StepFailure {
     let tag = format!("{}_{in_message}", batch.nonce);
-    let statement = failed_statement(step, &e, left, &tag);
+    let last_too = settings.ledger_triggers;
+    let statement = failed_statement(step, &e, left, &tag, last_too);
     let unplaced = statement.is_none() && e.as_db_error().is_some_and(|db| !placed_in_message(db));
     let contended = is_lock_contention(&e);
-    let mut failure = sql_failure(
-        settings,
-        step,
-        &batch.script,
-        Some(in_message),
-        e,
-        statement,
-    );
+    let mut failure = if body_completed(step, &e, left, &tag, last_too) {
+        let triggers = ledger_triggers(client, settings, step);
+        after_body_failure(settings, step, &batch.script, Some(in_message), e, triggers)
+    } else {
+        sql_failure(
+            settings,
+            step,
+            &batch.script,
+            Some(in_message),
+            e,
+            statement,
+        )
+    };
     if unplaced && failure.location.is_none() && failure.error.kind == ErrorKind::MigrationFailed {
         failure.error = failure.error.with_detail(
             "the server did not say which statement failed, and the migration is not run \

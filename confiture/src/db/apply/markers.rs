@@ -97,19 +97,21 @@ pub(super) struct Piece {
 }
 
 /// A transactional file cut after each statement, where statement markers can go: two
-/// statements or more, as the file was cut when read. `None` — no markers — for a file with a
+/// statements or more, as the file was cut when read — or one, when `last_too` (the tracking
+/// table has triggers that fire on the row, [`super::ApplySettings::ledger_triggers`]: the
+/// marker after it tells a trigger's error on the row from the statement's). `None` — no markers — for a file with a
 /// backslash (`standard_conforming_strings = off`, for instance from `ALTER ROLE ... SET`,
 /// would make the server read a `'...\'...'` string differently, so a cut could fall inside
 /// one), one that says `DEALLOCATE` (`DEALLOCATE ALL` would drop a marker, and the next
 /// `DEALLOCATE` of ours would fail), or one that says `statement_timeout` (a tiny one would
 /// cancel a marker, failing a migration that would otherwise pass).
-pub(super) fn pieces(file: &SqlFile) -> Option<Vec<Piece>> {
+pub(super) fn pieces(file: &SqlFile, last_too: bool) -> Option<Vec<Piece>> {
     let text = &file.text;
     if !cut_holds(file) || says_deallocate(file) || says(file, "statement_timeout") {
         return None;
     }
     let statements = &file.statements;
-    if statements.len() < 2 {
+    if statements.len() < 2 && !(last_too && statements.len() == 1) {
         return None;
     }
     let mut locator = crate::text::Locator::new(text);
@@ -151,6 +153,7 @@ pub(super) fn failed_statement(
     error: &postgres::Error,
     markers: &[String],
     tag: &str,
+    last_too: bool,
 ) -> Option<Statement> {
     let db = error.as_db_error()?;
     // Placed by the server in the message: located from there. An internal position (inside a
@@ -158,7 +161,7 @@ pub(super) fn failed_statement(
     if super::script::placed_in_message(db) {
         return None;
     }
-    if let Some(pieces) = pieces(step.file()) {
+    if let Some(pieces) = pieces(step.file(), last_too) {
         let done = completed_statements(markers, tag);
         let piece = pieces.get(done)?;
         return Some(Statement {
@@ -175,6 +178,28 @@ pub(super) fn failed_statement(
         }),
         _ => None,
     }
+}
+
+/// Whether the statement markers left in the session (`markers`, the step's tagged `tag`) say
+/// that every statement of the step's file completed before an error the server did not place
+/// in the message: what failed then is the engine's own SQL after the body (its ledger row,
+/// a trigger of the tracking table it fired) or the `COMMIT` (a deferred constraint). `false`
+/// when the file carried no markers (see [`pieces`]; `last_too` as it was sent): nothing says.
+pub(super) fn body_completed(
+    step: &Step<'_>,
+    error: &postgres::Error,
+    markers: &[String],
+    tag: &str,
+    last_too: bool,
+) -> bool {
+    let Some(db) = error.as_db_error() else {
+        return false;
+    };
+    if super::script::placed_in_message(db) {
+        return false;
+    }
+    pieces(step.file(), last_too)
+        .is_some_and(|pieces| completed_statements(markers, tag) >= pieces.len())
 }
 
 /// Which statement of a no-transaction file failed: 1-based index, count, first line.

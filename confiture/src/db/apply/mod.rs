@@ -82,6 +82,12 @@ pub struct ApplySettings {
     /// `migrate up`/`down` (they would write the target), and says nothing of undoing what a
     /// no-transaction migration committed there. `None`: the database the command is about.
     pub scratch: Option<&'static str>,
+    /// The tracking table has triggers of its own that fire on a row's write
+    /// ([`Access::triggers`](crate::db::ledger::Access), read with the ledger): every
+    /// transactional migration then carries a statement marker after its last statement, a
+    /// single statement's too, so that an error a trigger raises on its row is told from one of
+    /// its statements' (`markers::body_completed`) and is the ledger's, not the file's.
+    pub ledger_triggers: bool,
 }
 
 impl ApplySettings {

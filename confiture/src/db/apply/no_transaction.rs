@@ -8,7 +8,7 @@ use std::time::Instant;
 use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{
-    connection_lost, encoding_changed, interrupted, ledger_lock_holders, ledger_locked,
+    cancelled, connection_lost, encoding_changed, interrupted, ledger_lock_holders, ledger_locked,
     ledger_state, sql_failure, stopped,
 };
 use super::markers::Statement;
@@ -253,6 +253,7 @@ pub(super) fn run_statements(
         };
         let mut script = Script::new();
         script.push_statement(file, text, span.line);
+        let sent_at = Instant::now();
         let (sent, said) = collecting(1, || settings.send(|| client.batch_execute(script.text())));
         notices.extend(said);
         let Some(sent) = sent else {
@@ -271,6 +272,10 @@ pub(super) fn run_statements(
                 line: span.line,
             };
             let mut failure = sql_failure(settings, step, &script, None, e, Some(statement));
+            // What cancelled it is said here, before [`statement_failed`] adds what the
+            // statements before it committed: the one place of that clause, for every way a
+            // statement fails (the runner's own `cancelled` leaves no-transaction steps alone).
+            failure = cancelled(client, settings, step, failure, sent_at.elapsed());
             if settings.stopped() {
                 // Cancelled: said as such, and what it committed is said below.
                 failure = interrupted(step, failure);

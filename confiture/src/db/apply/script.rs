@@ -197,8 +197,14 @@ impl<'a> Script<'a> {
     /// statement is then known from what the server did before the error (see
     /// [`super::markers::STATEMENT_MARKER`]). Returns how many markers it sent, when it sent
     /// any; the caller deallocates the last one once the step's transaction is over.
-    pub(super) fn push_marked_body(&mut self, file: &'a SqlFile, tag: &str) -> Option<usize> {
-        let Some(pieces) = pieces(file) else {
+    /// `last_too`: a single statement gets its marker too ([`pieces`]).
+    pub(super) fn push_marked_body(
+        &mut self,
+        file: &'a SqlFile,
+        tag: &str,
+        last_too: bool,
+    ) -> Option<usize> {
+        let Some(pieces) = pieces(file, last_too) else {
             self.push_body(file, &file.text, 1);
             return None;
         };
@@ -486,7 +492,7 @@ mod tests {
     fn statement_markers_keep_positions_and_cut_only_where_safe() {
         let file = sql_file("\u{feff}SELECT 1; -- one\n  SELECT 2;\nCREAT x -- no semicolon");
         let mut script = Script::new();
-        assert_eq!(script.push_marked_body(&file, "7_0"), Some(3));
+        assert_eq!(script.push_marked_body(&file, "7_0", false), Some(3));
         let text = script.text().to_string();
         assert!(!text.contains('\u{feff}'), "{text}");
         assert!(
@@ -521,8 +527,14 @@ mod tests {
             "SELECT 1; DeAllocate ALL;",
             "SELECT 1;",
         ] {
-            assert_eq!(pieces(&sql_file(unsafe_text)), None, "{unsafe_text}");
+            assert_eq!(pieces(&sql_file(unsafe_text), false), None, "{unsafe_text}");
         }
+        // A single statement is marked only where the tracking table has triggers on its rows.
+        assert_eq!(
+            pieces(&sql_file("SELECT 1;"), true).map(|p| p.len()),
+            Some(1)
+        );
+        assert_eq!(pieces(&sql_file("SELECT 'a\\';"), true), None);
     }
 
     #[test]
@@ -534,7 +546,7 @@ mod tests {
         let file = sql_file(&text);
         let mut script = Script::new();
         script.push_sql("BEGIN;");
-        assert!(script.push_marked_body(&file, "7_0").is_some());
+        assert!(script.push_marked_body(&file, "7_0", false).is_some());
         script.push_sql("COMMIT;");
         let messages = script.messages();
         assert!(messages.len() >= 4, "{} messages", messages.len());
@@ -591,7 +603,7 @@ mod tests {
                 two.begin_step();
                 let began = two.byte_len();
                 two.push_sql("BEGIN;");
-                two.push_marked_body(f, "7_0");
+                two.push_marked_body(f, "7_0", false);
                 two.push_sql("COMMIT;");
                 two.end_transaction(began);
             }
@@ -621,7 +633,7 @@ mod tests {
                 script.begin_step();
                 let began = script.byte_len();
                 script.push_sql("BEGIN;");
-                script.push_marked_body(f, &format!("7_{i}"));
+                script.push_marked_body(f, &format!("7_{i}"), false);
                 script.push_sql(&"-- the ledger row and what goes with it\n".repeat(8));
                 script.push_sql("COMMIT;");
                 script.end_transaction(began);

@@ -610,7 +610,7 @@ pub(super) fn push_step<'a>(
 ) {
     script.push_sql(&format!("{};", set_configs_select(&[start_clock()])));
     let file = step.file();
-    let markers = script.push_marked_body(file, tag);
+    let markers = script.push_marked_body(file, tag, settings.ledger_triggers);
     script.push_sql(&format!(
         "{};\nRESET ALL;{}{} {}",
         ledger_sql(settings, step, 0, None),
@@ -650,7 +650,7 @@ pub(super) fn push_transaction<'a>(
     script.push_sql("BEGIN;");
     let file = step.file();
     let tag = format!("{nonce}_{index}");
-    let markers = script.push_marked_body(file, &tag);
+    let markers = script.push_marked_body(file, &tag, settings.ledger_triggers);
     // Written straight into one string: a message carries up to thousands of migrations, and
     // building each one's SQL out of `format!`ed pieces cost more client time than the rest of
     // the run's planning (issue 15).
@@ -790,6 +790,7 @@ mod tests {
             held_lock: None,
             stop: None,
             scratch: None,
+            ledger_triggers: false,
         };
         let step = Step::up(&migration, false);
         let text = batch(&settings, std::slice::from_ref(&step), true)
@@ -870,6 +871,7 @@ mod tests {
             held_lock: None,
             stop: None,
             scratch: None,
+            ledger_triggers: false,
         }
     }
 

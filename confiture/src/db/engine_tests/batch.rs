@@ -516,6 +516,7 @@ fn batch_limits_bound_each_message() {
         held_lock: None,
         stop: None,
         scratch: None,
+        ledger_triggers: false,
     };
     apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
     let steps: Vec<Step<'_>> = checked
@@ -650,6 +651,7 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
         held_lock: None,
         stop: None,
         scratch: None,
+        ledger_triggers: false,
     };
     let steps: Vec<Step<'_>> = checked
         .set

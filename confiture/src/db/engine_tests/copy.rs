@@ -47,6 +47,7 @@ fn copy_through_the_client_is_never_a_lost_connection() {
             held_lock: None,
             stop: None,
             scratch: None,
+            ledger_triggers: false,
         };
         apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
         let steps: Vec<Step<'_>> = checked

@@ -161,6 +161,7 @@ fn settings() -> ApplySettings {
         held_lock: None,
         stop: None,
         scratch: None,
+        ledger_triggers: false,
     }
 }
 

@@ -150,6 +150,7 @@ fn run_with_pending(
             apply::Stop::watch(flag, &session.client, &db.environment())
         }),
         scratch: None,
+        ledger_triggers: false,
     };
     let steps: Vec<Step<'_>> = checked
         .set
