@@ -104,6 +104,15 @@ pub fn fate(failure: &MigrationFailure) -> Vec<String> {
             display::versions(&failure.committed)
         ));
     }
+    if !failure.durability_unknown.is_empty() {
+        lines.push(format!(
+            "durability unknown (committed, but the connection was lost before their commit \
+             was known to be on the server's disk: a server crash may have lost them; run {} \
+             to see what is recorded): {}",
+            confiture::hint::command("migrate status"),
+            display::versions(&failure.durability_unknown)
+        ));
+    }
     if !failure.unknown.is_empty() {
         lines.push(format!(
             "fate unknown (they may have committed; run {} to see what is recorded): {}",
@@ -562,6 +571,15 @@ mod tests {
         assert_eq!(
             fate(&failure)[0],
             "rolled back before the failure: 001, 002"
+        );
+        failure.durability_unknown = vec!["002".into()];
+        let lines = fate(&failure);
+        assert!(
+            lines[1].starts_with("durability unknown (committed, but the connection was lost")
+                && lines[1].contains("a server crash may have lost them")
+                && lines[1].contains("migrate status")
+                && lines[1].ends_with("): 002"),
+            "{lines:?}"
         );
     }
 }

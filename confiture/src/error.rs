@@ -513,6 +513,12 @@ pub struct MigrationFailure {
     pub not_attempted: Vec<String>,
     /// Migrations whose fate is unknown: the connection dropped while they ran.
     pub unknown: Vec<String>,
+    /// Migrations of `committed` whose commit may not have reached the server's disk: all but
+    /// a run's last migration commit asynchronously, and the run ends by making them durable
+    /// — unless the connection was lost first. A server crash then may have lost them
+    /// (`migrate status` tells); a new connection that could read the ledger (and make it
+    /// durable) leaves here only those it no longer shows. Empty otherwise.
+    pub durability_unknown: Vec<String>,
     /// The sessions whose locks its ledger row waited for (exit 6): on the tracking table, or
     /// on the row itself. Empty for any other failure.
     pub lock_holders: Vec<crate::db::lock::LockHolder>,
@@ -551,6 +557,7 @@ impl Default for MigrationFailure {
             committed: Vec::new(),
             not_attempted: Vec::new(),
             unknown: Vec::new(),
+            durability_unknown: Vec::new(),
             lock_holders: Vec::new(),
             concurrent_row: None,
         }

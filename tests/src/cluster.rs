@@ -169,6 +169,17 @@ impl Cluster {
         );
     }
 
+    /// Stops the server (`pg_ctl stop -m MODE`: `immediate` crashes it); [`Cluster::start`]
+    /// starts it again (on another port).
+    pub fn stop(&self, mode: &str) {
+        self.expect_ok(
+            "pg_ctl stop",
+            as_postgres(&bin("pg_ctl"))
+                .args(["stop", "-w", "-t", "60", "-m", mode, "-D"])
+                .arg(self.data()),
+        );
+    }
+
     fn log_path(&self) -> PathBuf {
         self.dir.join("server.log")
     }

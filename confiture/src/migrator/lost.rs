@@ -88,6 +88,12 @@ impl Ran<'_> {
                 .unwrap_or_default(),
         );
         f.committed = self.committed.clone();
+        // Never a migration the run did not see commit (a renderer lists them as a subset).
+        // (A set: a run of 10,000 migrations, on the failure path too.)
+        let committed: std::collections::HashSet<&str> =
+            self.committed.iter().map(String::as_str).collect();
+        f.durability_unknown
+            .retain(|version| committed.contains(version.as_str()));
         f.unknown = unknown.clone();
         f.not_attempted = not_attempted.clone();
         Fates {
@@ -122,6 +128,7 @@ impl Ran<'_> {
             .unwrap_or_else(Instant::now);
         let held = self.held;
         let mut old = OldSession::Unknown;
+        let mut flushed = false;
         let ledger = session.and_then(|session| {
             let mut client = session.client;
             // Only the server's side of the connection may have been cut: the run's own
@@ -136,6 +143,9 @@ impl Ran<'_> {
             if !matches!(old, OldSession::Gone) {
                 return Ok(None);
             }
+            // What the old session committed without a flush (all but a run's last commit)
+            // is made durable before the ledger is read: a row read now stays.
+            flushed = crate::db::apply::make_durable(&mut client).is_ok();
             let ledger = crate::db::ledger::read(&mut client, self.table)?;
             up_since_before = server_uptime(&mut client).is_some_and(|up| up > took);
             Ok(Some(ledger))
@@ -168,6 +178,40 @@ impl Ran<'_> {
         let first = self.committed.len();
         // Which of them the ledger now records: the history rule, as everywhere.
         let history = History::new(self.run.iter().copied(), &rows, None);
+        let recorded = |m: &Migration| match self.direction {
+            Direction::Up => history.row_of(m).is_some(),
+            Direction::Down => history.row_of(m).is_none(),
+        };
+        if flushed {
+            // Those the run saw commit and the ledger still shows are durable now; the others
+            // were lost with the server's unflushed WAL (a crash before their commit reached
+            // its disk).
+            let by_version: std::collections::HashMap<&str, &Migration> = self
+                .run
+                .iter()
+                .map(|m| (m.version_text.as_str(), *m))
+                .collect();
+            failure.durability_unknown.retain(|version| {
+                by_version
+                    .get(version.as_str())
+                    .is_some_and(|m| !recorded(m))
+            });
+            if !failure.durability_unknown.is_empty() {
+                failure.error.details.push(format!(
+                    "the ledger read on a new connection no longer shows {}: the server lost \
+                     their commits (it crashed before they reached its disk); run {} again to {} them",
+                    crate::display::versions(&failure.durability_unknown),
+                    crate::hint::command(match self.direction {
+                        Direction::Up => "migrate up",
+                        Direction::Down => "migrate down",
+                    }),
+                    match self.direction {
+                        Direction::Up => "apply",
+                        Direction::Down => "roll back",
+                    }
+                ));
+            }
+        }
         for m in self.run.get(first..).unwrap_or_default() {
             let row = history.row_of(m).map(|r| r.row);
             let (file, recorded) = match (self.direction, row) {
@@ -176,6 +220,9 @@ impl Ran<'_> {
                 _ => break,
             };
             self.committed.push(m.version_text.clone());
+            if !flushed {
+                failure.durability_unknown.push(m.version_text.clone());
+            }
             // The time the server recorded; none when there is no row (never made up).
             let recorded = recorded.and_then(|t| u64::try_from(t).ok());
             self.migrations

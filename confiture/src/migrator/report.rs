@@ -164,6 +164,10 @@ pub struct ReportedError {
     pub not_attempted: Vec<String>,
     /// Migrations whose fate is unknown (the connection was lost while they ran).
     pub unknown: Vec<String>,
+    /// Migrations of `committed` that may have been lost if the server crashed: the connection
+    /// was lost before their commit was known to be on the server's disk
+    /// ([`crate::error::MigrationFailure::durability_unknown`]; `migrate status` tells).
+    pub durability_unknown: Vec<String>,
     /// The sessions holding a lock that was not acquired in time: the migration lock, the
     /// tracking table or a migration's ledger row.
     pub lock_holders: Vec<LockHolder>,
@@ -321,6 +325,7 @@ impl ReportedError {
             committed: Vec::new(),
             not_attempted: Vec::new(),
             unknown: Vec::new(),
+            durability_unknown: Vec::new(),
             lock_holders: Vec::new(),
             diagnostics: error.diagnostics.to_vec(),
             diverged: Vec::new(),
@@ -339,6 +344,7 @@ impl ReportedError {
                 reported.committed = m.committed.clone();
                 reported.not_attempted = m.not_attempted.clone();
                 reported.unknown = m.unknown.clone();
+                reported.durability_unknown = m.durability_unknown.clone();
                 reported.lock_holders = m.lock_holders.clone();
             }
             Reason::SchemaFile { file, at, server } => {

@@ -33,6 +33,8 @@ pub(super) struct RunFailure {
     pub(super) committed: Vec<String>,
     pub(super) not_attempted: Vec<String>,
     pub(super) unknown: Vec<String>,
+    /// See [`MigrationFailure::durability_unknown`].
+    pub(super) durability_unknown: Vec<String>,
     /// See [`MigrationFailure::concurrent_row`].
     pub(super) concurrent_row: Option<ConcurrentRow>,
 }
@@ -50,6 +52,7 @@ impl From<Error> for RunFailure {
             committed: Vec::new(),
             not_attempted: Vec::new(),
             unknown: Vec::new(),
+            durability_unknown: Vec::new(),
             concurrent_row: None,
         }
     }
@@ -83,6 +86,7 @@ impl RunFailure {
                 committed: self.committed,
                 not_attempted: self.not_attempted,
                 unknown: self.unknown,
+                durability_unknown: self.durability_unknown,
                 // A ledger row's lock ([`crate::db::apply`]'s `ledger_locked`): the migration
                 // is what failed, and these are who it waited for.
                 lock_holders: match error.reason() {
@@ -342,7 +346,10 @@ pub(super) fn done(
 }
 
 /// Runs migrations one transaction each, several transactions to a message (see
-/// [`apply::run_steps`]); only the last commits synchronously. `ledger`: the tracking table's
+/// [`apply::run_steps`]); only the last commits synchronously: a run that ends before it (a
+/// failure, a stop) makes those that committed durable first ([`apply::make_durable`]), and
+/// when it cannot (the session is gone) names them as
+/// [`MigrationFailure::durability_unknown`]. `ledger`: the tracking table's
 /// DDL, sent and not committed, which commits with the run's first message
 /// ([`apply::run_steps`]). Progress is reported per
 /// migration, as each message returns.
@@ -408,7 +415,19 @@ pub(super) fn run_each(
             }
         },
     )
-    .map_err(|(i, failure)| RunFailure::of_step(steps[i].migration, direction, failure))
+    .map_err(|(i, failure)| {
+        let mut f = RunFailure::of_step(steps[i].migration, direction, failure);
+        // Steps before `i` committed, but asynchronously: the run's last commit, which would
+        // have flushed them, never came.
+        let committed = &steps[..i];
+        if !committed.is_empty() && (client.is_closed() || apply::make_durable(client).is_err()) {
+            f.durability_unknown = committed
+                .iter()
+                .map(|s| s.migration.version_text.clone())
+                .collect();
+        }
+        f
+    })
 }
 
 /// What the server said while `steps` ran (one migration, or the several of one message): its

@@ -25,6 +25,7 @@ const KEYS: &[&str] = &[
     "committed",
     "not_attempted",
     "unknown",
+    "durability_unknown",
     "lock_holders",
     "diagnostics",
     "diverged",
@@ -181,6 +182,8 @@ fn a_failed_migration_gives_the_error_object_with_its_data() {
     assert_eq!(error["committed"], serde_json::json!(["001", "002"]));
     assert_eq!(error["not_attempted"], serde_json::json!(["004"]));
     assert_eq!(error["unknown"], serde_json::json!([]));
+    // 001 and 002 were made durable before the report.
+    assert_eq!(error["durability_unknown"], serde_json::json!([]));
     assert!(
         error["database"]
             .as_str()

@@ -232,6 +232,113 @@ fn a_server_crash_mid_run_loses_at_most_whole_migrations_and_the_next_up_complet
     assert!(recorded.is_empty() || recorded == ["001"], "{recorded:?}");
 }
 
+/// A cluster whose WAL writer flushes asynchronous commits only every ten seconds: a crash
+/// within that window loses every commit that was not flushed by a synchronous one.
+fn lazy_wal_writer() -> Cluster {
+    let cluster = Cluster::init();
+    cluster.configure(
+        "wal_writer_delay = 10s\nwal_writer_flush_after = 0\n",
+        confiture_tests::cluster::TRUST_ALL,
+    );
+    cluster.start();
+    cluster
+}
+
+/// 001–003 quick (one message with `004`), then `004` as given.
+fn three_then(up_004: &str) -> Project {
+    let project = Project::new();
+    for n in 1..=3 {
+        project.migration(
+            &format!("00{n}_q{n}"),
+            &format!("CREATE TABLE q{n} (id int);\n"),
+            &format!("DROP TABLE q{n};\n"),
+        );
+    }
+    project.migration("004_last", up_004, "SELECT 1;\n");
+    project
+}
+
+#[test]
+fn migrations_reported_applied_before_a_failure_survive_a_server_crash_after_the_run() {
+    // All but a run's last migration commit asynchronously; when the run ends before its last
+    // (004 fails), nothing flushed 001–003, yet the report says they are applied.
+    let cluster = lazy_wal_writer();
+    let db = cluster.create_database("durable");
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = three_then("DO $$ BEGIN RAISE EXCEPTION 'boom'; END $$;\n");
+    let run = project.run(&["migrate", "up", "--database-url", &url]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("applied before the failure: 001, 002, 003");
+    assert!(!run.stderr.contains("durability unknown"), "{}", run.dump());
+    cluster.restart("immediate");
+    let mut client = cluster.connect(&db);
+    assert_eq!(ledger(&mut client), ["001", "002", "003"], "{}", run.dump());
+    assert!(has_table(&mut client, "q3"));
+}
+
+#[test]
+fn migrations_committed_before_a_crash_mid_run_are_reported_as_possibly_lost() {
+    // The server crashes while 004 runs and stays down: 001–003 committed (asynchronously) and
+    // nothing could make them durable. The report says so, and what survived is whole.
+    let cluster = lazy_wal_writer();
+    let db = cluster.create_database("durable_lost");
+    let url = cluster.url(&db, "sslmode=disable");
+    let mut client = cluster.connect(&db);
+    client
+        .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+        .expect("pause");
+    // 004 returns rows, so it is a message of its own, after 001–003's: the run sees them
+    // commit before it sleeps.
+    let project = three_then("SELECT pg_sleep(60) FROM pause;\n");
+    let child = project
+        .cli()
+        .args(["migrate", "up", "--allow-non-empty", "--format", "json"])
+        .args(["--database-url", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the CLI under test");
+    sleeping_backend(&mut client, &db);
+    drop(client);
+    cluster.stop("immediate");
+    let run = finish(child);
+    cluster.start();
+    run.code(exit::CONNECTION);
+    let json = run.json();
+    let error = &json["errors"][0];
+    let committed = error["committed"].clone();
+    assert_eq!(
+        committed,
+        serde_json::json!(["001", "002", "003"]),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        error["durability_unknown"],
+        committed,
+        "every migration committed in the run may be lost\n{}",
+        run.dump()
+    );
+    let mut client = cluster.connect(&db);
+    let survived = ledger(&mut client);
+    let listed: Vec<String> = committed
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(listed.starts_with(&survived), "{survived:?} {}", run.dump());
+    for (n, version) in ["001", "002", "003"].iter().enumerate() {
+        assert_eq!(
+            survived.contains(&version.to_string()),
+            has_table(&mut client, &format!("q{}", n + 1)),
+            "a row and its table survive together"
+        );
+    }
+}
+
 #[test]
 fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
     let db = TestDb::new("terminated");

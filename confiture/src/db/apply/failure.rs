@@ -92,7 +92,8 @@ pub(super) fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> S
         failure.error.details.clear();
         failure.error = failure.error.with_detail(format!(
             "those the server finished before the connection dropped (from {} on, in order) are \
-             {recorded}; the one it was running did not commit",
+             {recorded} (a server crash before their commits reached its disk may have lost \
+             them); the one it was running did not commit",
             steps[0].migration.id()
         ));
     }

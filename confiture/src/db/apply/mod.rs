@@ -126,7 +126,8 @@ pub struct Step<'a> {
     pub ledger_version: &'a str,
     /// False on every migration of a run but the last: WAL is written in order, so the last,
     /// synchronous commit makes every earlier one durable, and a crash loses only a suffix of
-    /// whole migrations.
+    /// whole migrations. A run that ends before its last step never makes that commit: its
+    /// caller then calls [`make_durable`] before it reports the earlier ones done.
     pub synchronous_commit: bool,
     /// The rows of the ledger the step must leave there ([`keep_rows`]); none checked unless
     /// the run says which.
@@ -198,6 +199,23 @@ impl<'a> Step<'a> {
     pub fn file(&self) -> &'a SqlFile {
         self.migration.file(self.direction)
     }
+}
+
+/// Makes every transaction the session committed durable: the run ended before its last,
+/// synchronous commit ([`Step::synchronous_commit`]), so the migrations that committed before
+/// it (asynchronously) would otherwise wait for the server's WAL writer, and a server crash
+/// meanwhile would lose what the report calls applied. One transaction that writes a WAL
+/// record of its own and commits synchronously (with the connection's `synchronous_commit`,
+/// as the run's last commit does): WAL is flushed in order, so its flush is theirs. Only on a
+/// run's early end — a failure, a stop — never on its way: the run's last commit does it
+/// otherwise. An error is the session's (lost, most likely): what it committed may then be
+/// lost if the server crashed.
+pub fn make_durable(client: &mut Client) -> Result<(), postgres::Error> {
+    client.batch_execute(&format!(
+        "BEGIN; {} {}",
+        crate::db::OWN_STATEMENT_BOUNDS,
+        sql::MAKE_DURABLE
+    ))
 }
 
 /// What running a step took.

@@ -13,6 +13,18 @@ use super::{ApplySettings, Direction, Script, Step};
 use crate::files::SqlFile;
 use crate::ledger::{self, LedgerCheck, RowKind, TrackingTable};
 
+/// [`super::make_durable`]'s transaction. A commit flushes the WAL only when its transaction
+/// wrote WAL of its own (PostgreSQL's `RecordTransactionCommit`): an XID alone
+/// (`txid_current()`) commits without a flush. A transactional logical-decoding message is the
+/// cheapest record any role may write (`pg_logical_emit_message` is executable by `PUBLIC`, at
+/// any `wal_level`), and touches no table, trigger or lock; plugins that do not ask for
+/// messages never see it. `synchronous_commit TO DEFAULT`: the connection's, as the run's last
+/// commit has it (`set_config(..., NULL, true)`, [`after_row_select`]), whatever a migration
+/// set for the session.
+/// Sent after `BEGIN` and [`crate::db::OWN_STATEMENT_BOUNDS`].
+pub(super) const MAKE_DURABLE: &str = "SET LOCAL synchronous_commit TO DEFAULT; \
+     SELECT pg_catalog.pg_logical_emit_message(true, 'confiture', 'durable'); COMMIT;";
+
 /// The statement a message of several migrations prepares once for their ledger rows (up),
 /// the one before each row (`<name>_role`) and the one for the end of each transaction
 /// (`<name>_next`): the server then parses,
