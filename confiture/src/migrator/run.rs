@@ -187,6 +187,17 @@ pub(super) fn holding_lock<T>(
         return result;
     }
     match (taken.release(client), result) {
+        // The run failed and the session is gone (the failure said so, or the unlock is the
+        // first to see it): a session-level lock ends with its session, so there is nothing
+        // left to release, and nothing to warn about. (A run that succeeded keeps its exit 3:
+        // its lock's end is not seen.)
+        (Err(lost), Err(failure))
+            if lost
+                .driver_error()
+                .is_some_and(crate::db::is_connection_lost) =>
+        {
+            Err(failure)
+        }
         // The run did what it was asked, but the lock was lost, or the connection no longer
         // reaches the server session holding it (a transaction-pooling pooler): never exit 0.
         (Err(lost), Ok(_)) => Err(RunFailure::from(lost)),

@@ -1150,11 +1150,39 @@ fn a_terminated_session_is_not_called_a_server_restart() {
         };
         run.code(exit::CONNECTION)
             .stderr_lacks("restarted or crashed?")
+            // The lock ended with the session: nothing to release, nothing to warn about.
+            .stderr_lacks("cannot release the migration lock")
             .stderr_has(
                 "its transaction did not commit (checked in the ledger on a new connection)",
             );
         assert!(says_the_session_was_ended(&run), "{}", run.dump());
         assert_eq!(ledger(&mut client), ["001"]);
+    }
+}
+
+#[test]
+fn a_migration_that_ends_its_own_session_gets_no_warning_about_releasing_the_lock() {
+    // The session-level migration lock dies with its session: a warning that it cannot be
+    // released reads like a lock left held. Several runs: the driver may read the FATAL
+    // before the socket closes, or not.
+    let db = TestDb::new("self_terminated");
+    let project = Project::new();
+    project
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_kill",
+            "CREATE TABLE t2 (id int);\n\
+             DO $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); END $$;\n",
+            "DROP TABLE t2;\n",
+        );
+    for _ in 0..4 {
+        let run = project.run(&["migrate", "up", "--database-url", &db.url()]);
+        run.code(exit::CONNECTION)
+            .stderr_has("002_kill")
+            .stderr_lacks("cannot release the migration lock")
+            .stderr_lacks("warning:");
+        let mut client = db.connect();
+        assert_eq!(ledger(&mut client), ["001"], "{}", run.dump());
     }
 }
 
