@@ -708,6 +708,11 @@ impl Error {
         self.data_mut().source = Some(Arc::new(source));
         self
     }
+    /// Replaces the cause text, keeping the source.
+    #[cfg(feature = "db")]
+    pub(crate) fn set_cause(&mut self, cause: String) {
+        self.data_mut().cause = Some(cause);
+    }
     /// Keeps `source` as the error's source without changing the cause text.
     #[cfg(feature = "db")]
     pub(crate) fn set_source<E: std::error::Error + Send + Sync + 'static>(&mut self, source: E) {

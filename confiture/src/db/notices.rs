@@ -11,6 +11,8 @@
 
 use std::cell::RefCell;
 
+use postgres::error::SqlState;
+
 /// One message of the server that is not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -22,6 +24,8 @@ pub struct Notice {
     pub detail: Option<String>,
     /// The server's hint, when it gave one.
     pub hint: Option<String>,
+    /// Its SQLSTATE (`None` for [`Notice::more`]).
+    pub code: Option<SqlState>,
 }
 
 impl Notice {
@@ -30,6 +34,28 @@ impl Notice {
     pub fn is_warning(&self) -> bool {
         self.severity == "WARNING"
     }
+
+    /// Whether it may be the server's word that it is ending the session: an immediate
+    /// shutdown (57P01) or a crash of another backend (57P02) sends a `WARNING` with that
+    /// SQLSTATE and closes the connection (PostgreSQL's `quickdie`), with no `FATAL`. Only
+    /// [`session_end`] decides it is, once the connection was then lost: a migration may
+    /// `RAISE WARNING USING ERRCODE = '57P01'` itself, and its session goes on.
+    fn may_end_session(&self) -> bool {
+        self.code.as_ref().is_some_and(|code| {
+            *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+        })
+    }
+}
+
+/// After the connection was lost while `notices` came (the caller knows, from the driver's
+/// error): the server's notice saying why it ended the session, taken out of `notices` — it
+/// is the loss's reason, never a migration's warning. `None` when the server sent none (the
+/// socket just closed).
+pub(crate) fn session_end(notices: &mut Vec<Notice>) -> Option<Notice> {
+    let at = notices.iter().rposition(Notice::may_end_session)?;
+    Some(notices.remove(at))
 }
 
 /// How many notices of each severity one collection keeps per migration it runs, in order;
@@ -121,6 +147,7 @@ impl Notice {
             severity,
             detail: None,
             hint: None,
+            code: None,
         }
     }
 }
@@ -153,6 +180,7 @@ pub(crate) fn received(notice: postgres::error::DbError) {
                     message: notice.message().to_string(),
                     detail: notice.detail().map(str::to_string),
                     hint: notice.hint().map(str::to_string),
+                    code: Some(notice.code().clone()),
                 },
                 notice.severity(),
             );
@@ -184,6 +212,34 @@ pub(crate) fn collecting<T>(migrations: usize, f: impl FnOnce() -> T) -> (T, Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn notice(message: &str, code: Option<SqlState>) -> Notice {
+        Notice {
+            severity: "WARNING".to_string(),
+            message: message.to_string(),
+            detail: None,
+            hint: None,
+            code,
+        }
+    }
+
+    #[test]
+    fn the_session_end_is_taken_by_its_sqlstate_never_its_text() {
+        let mut notices = vec![
+            notice("from the migration", Some(SqlState::WARNING)),
+            notice(
+                "terminating connection due to immediate shutdown command",
+                Some(SqlState::ADMIN_SHUTDOWN),
+            ),
+            notice("terminating connection", None),
+        ];
+        let ended = session_end(&mut notices).expect("the shutdown notice");
+        assert_eq!(ended.code, Some(SqlState::ADMIN_SHUTDOWN));
+        assert_eq!(notices.len(), 2, "the others stay the migration's");
+        assert!(session_end(&mut notices).is_none());
+        let mut crash = vec![notice("crash", Some(SqlState::CRASH_SHUTDOWN))];
+        assert!(session_end(&mut crash).is_some());
+    }
 
     #[test]
     fn counts_are_grouped_by_thousands() {

@@ -340,6 +340,48 @@ fn migrations_committed_before_a_crash_mid_run_are_reported_as_possibly_lost() {
 }
 
 #[test]
+fn an_immediate_shutdown_is_the_reason_of_the_lost_connection_not_a_migration_warning() {
+    // The server's WARNING "terminating connection due to immediate shutdown command" (57P01,
+    // then the socket closes, no FATAL) is why the connection was lost: in a message of
+    // transactions, and in a no-transaction migration's statement.
+    let cluster = Cluster::init();
+    cluster.start();
+    for no_transaction in [false, true] {
+        let db = cluster.create_database("shutdown");
+        let mut client = cluster.connect(&db);
+        client
+            .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+            .expect("pause");
+        let marker = if no_transaction {
+            "-- confiture:no-transaction\n"
+        } else {
+            ""
+        };
+        let project = three_then(&format!(
+            "{marker}DO $$ BEGIN PERFORM pg_sleep(60) FROM pause; END $$;\n"
+        ));
+        let child = project
+            .cli()
+            .args(["migrate", "up", "--allow-non-empty"])
+            .args(["--database-url", &cluster.url(&db, "sslmode=disable")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the CLI under test");
+        sleeping_backend(&mut client, &db);
+        drop(client);
+        cluster.stop("immediate");
+        let run = finish(child);
+        cluster.start();
+        run.code(exit::CONNECTION)
+            .stderr_has("terminating connection due to immediate shutdown command (SQLSTATE 57P01)")
+            .stderr_lacks("WARNING from")
+            .stderr_lacks("without saying why")
+            .stderr_lacks("warning:");
+    }
+}
+
+#[test]
 fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
     let db = TestDb::new("terminated");
     let project = slow_project();

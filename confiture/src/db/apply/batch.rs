@@ -10,9 +10,9 @@ use crate::files::TransactionMode;
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
-    batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed, interrupted,
-    is_lock_contention, ledger_lock_holders, ledger_locked, lock_released, message_failure,
-    stopped, with_interrupted_help,
+    batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed, ended_by,
+    interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
+    message_failure, stopped, with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
@@ -24,7 +24,7 @@ use super::{
 };
 use crate::db::backoff::Backoff;
 use crate::db::is_connection_lost;
-use crate::db::notices::{collecting, Notice};
+use crate::db::notices::{collecting, session_end, Notice};
 use crate::ledger;
 
 /// What [`run_steps`] reports as it goes; the index is into its `steps`.
@@ -267,8 +267,15 @@ impl Runner<'_, '_> {
         }
         if self.costs[first].alone {
             let mut notices = Vec::new();
-            let result =
+            let mut result =
                 run_statements(self.client, self.settings, &self.steps[first], &mut notices);
+            if let Err(f) = result {
+                result = Err(if f.error.driver_error().is_some_and(is_connection_lost) {
+                    ended_by(f, session_end(&mut notices))
+                } else {
+                    f
+                });
+            }
             self.events.notices(&message, notices);
             let outcome = result.map_err(|f| (first, f))?;
             self.committed(vec![outcome.duration]);
@@ -304,7 +311,7 @@ impl Runner<'_, '_> {
         // whose rows are discarded as they arrive: its duration is the message's.
         let discard = self.costs[message.clone()].iter().any(|c| c.returns_rows);
         let script = &mut batch.script;
-        let (sent, notices) = collecting(message.len(), || {
+        let (sent, mut notices) = collecting(message.len(), || {
             self.settings.send(|| {
                 if discard {
                     script.send_discarding_rows(client).map(|()| None)
@@ -313,6 +320,12 @@ impl Runner<'_, '_> {
                 }
             })
         });
+        // The server's word that it ended the session is the reason of the lost connection,
+        // not a migration's warning.
+        let ended = match &sent {
+            Some(Err(SendError::Driver(e))) if is_connection_lost(e) => session_end(&mut notices),
+            _ => None,
+        };
         self.events.notices(&message, notices);
         let Some(sent) = sent else {
             return Err((first, stopped(&self.steps[first], None)));
@@ -328,7 +341,9 @@ impl Runner<'_, '_> {
                 self.committed(vec![one.then(|| start.elapsed()); message.len()]);
                 Ok(())
             }
-            Err(SendError::Driver(e)) => self.failed(message, &batch, e, start.elapsed()),
+            Err(SendError::Driver(e)) => self
+                .failed(message, &batch, e, start.elapsed())
+                .map_err(|(i, f)| (i, ended_by(f, ended))),
             Err(SendError::EncodingChanged(changed)) => {
                 self.encoding_changed(message, &batch, changed)
             }

@@ -485,6 +485,30 @@ pub(super) fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailur
     }
 }
 
+/// `failure`, a lost connection, with the reason the server gave in a notice before it
+/// closed the connection ([`crate::db::notices::session_end`]: an immediate shutdown, a crash
+/// of another backend), which the driver's error (the socket closed) does not carry: its
+/// cause and SQLSTATE, as a `FATAL` read in time gives them ([`crate::db::cause_text`]).
+pub(super) fn ended_by(
+    mut failure: StepFailure,
+    notice: Option<crate::db::notices::Notice>,
+) -> StepFailure {
+    let Some(notice) = notice else {
+        return failure;
+    };
+    let Some(code) = notice.code else {
+        return failure;
+    };
+    failure
+        .error
+        .set_cause(format!("{} (SQLSTATE {})", notice.message, code.code()));
+    failure.server = Some(crate::error::ServerError {
+        sqlstate: code.code().to_string(),
+        message: notice.message,
+    });
+    failure
+}
+
 /// A failure of migration SQL (or of our ledger statement) in a live session.
 pub(super) fn sql_failure(
     settings: &ApplySettings,
