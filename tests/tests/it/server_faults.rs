@@ -274,6 +274,39 @@ fn migrations_reported_applied_before_a_failure_survive_a_server_crash_after_the
     let mut client = cluster.connect(&db);
     assert_eq!(ledger(&mut client), ["001", "002", "003"], "{}", run.dump());
     assert!(has_table(&mut client, "q3"));
+
+    // `down` the same way: 004–002 rolled back, 001's rollback (the run's last) fails. Their
+    // rollbacks drop no table: a commit that drops a relation is flushed whatever
+    // `synchronous_commit` says.
+    project.write("db/migrations/004_last.up.sql", "SELECT 1;\n");
+    for n in 2..=3 {
+        project.write(
+            &format!("db/migrations/00{n}_q{n}.down.sql"),
+            format!("COMMENT ON TABLE q{n} IS 'rolled back';\n"),
+        );
+    }
+    project.write(
+        "db/migrations/001_q1.down.sql",
+        "DO $$ BEGIN RAISE EXCEPTION 'boom'; END $$;\n",
+    );
+    let url = cluster.url(&db, "sslmode=disable");
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    let run = project.run(&[
+        "migrate",
+        "down",
+        "--target",
+        "0",
+        "--yes",
+        "--database-url",
+        &url,
+    ]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("rolled back before the failure: 004, 003, 002");
+    cluster.restart("immediate");
+    let mut client = cluster.connect(&db);
+    assert_eq!(ledger(&mut client), ["001"], "{}", run.dump());
 }
 
 #[test]
