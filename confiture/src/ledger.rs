@@ -16,11 +16,14 @@ use crate::error::{Error, Result};
 /// of. Such a database is not new: its ledger was lost (dropped, left out of a restore,
 /// emptied) or its schema was built by other means, and `up` would run every migration over
 /// it again (a data migration twice). `up` refuses it unless told to (`--allow-non-empty`,
-/// as Flyway's `baselineOnMigrate`); `status` says so instead of "run `migrate up`".
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// as Flyway's `baselineOnMigrate`); `status` says so instead of "run `migrate up`", and its
+/// JSON has it as `unrecorded` (`objects`, `count`, `ledger_empty`; null otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Unrecorded {
-    /// The tracking table that does not exist or has no rows.
+    /// The tracking table that does not exist or has no rows. Not a JSON key (the report's
+    /// `tracking_table` names it).
+    #[serde(skip)]
     pub table: String,
     /// A few of the objects (`table public.prices`), in name order.
     pub objects: Vec<String>,

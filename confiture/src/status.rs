@@ -156,9 +156,8 @@ pub struct StatusReport {
     #[serde(skip)]
     pub no_schema_to_create_in: Option<String>,
     /// The tracking table does not exist or has no rows, and the database already holds
-    /// objects where the migrations build ([`crate::ledger::Unrecorded`]): `migrate up`
-    /// refuses it. Not a JSON key.
-    #[serde(skip)]
+    /// objects where the migrations build ([`crate::ledger::Unrecorded`]: `objects`, a few of
+    /// them, `count`, `ledger_empty`): `migrate up` refuses it. Null otherwise.
     pub unrecorded: Option<crate::ledger::Unrecorded>,
     /// Versions applied whose up file changed since.
     pub modified: Vec<String>,

@@ -1865,3 +1865,74 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
         .code(exit::SUCCESS);
     assert_eq!(amount(), "100000");
 }
+
+/// h14 D8: `status --format json` and a fleet's status kept the "holds objects" finding to
+/// their text: a script read a database whose ledger was lost as a new one.
+#[test]
+fn status_json_and_fleet_status_say_what_a_database_without_its_history_holds() {
+    let db = TestDb::new("hi_unrecjson");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    let json = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .code(exit::NOT_INITIALISED)
+        .json();
+    assert_eq!(json["unrecorded"], serde_json::Value::Null, "{json}");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("DROP TABLE tb_confiture")
+        .unwrap();
+    let json = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .code(exit::NOT_INITIALISED)
+        .json();
+    assert_eq!(
+        json["unrecorded"],
+        serde_json::json!({"objects": ["table public.a"], "count": 1, "ledger_empty": false}),
+        "{json}"
+    );
+
+    // Tenants: tenant_a lost its ledger, tenant_b is new.
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "--schema", "tenant_a"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("DROP TABLE tenant_a.tb_confiture")
+        .unwrap();
+    let query = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1";
+    let text = project.run_on(&db, &["migrate", "status", "--schemas-query", query]);
+    text.code(exit::NOT_INITIALISED)
+        .stdout_has("! holds unrecorded objects")
+        .stderr_has("the tracking table tenant_a.tb_confiture does not exist, but it already holds 1 object (table tenant_a.a)")
+        .stderr_has("`cargo confiture migrate baseline --through <VERSION> --database-url <URL> --schema tenant_a`")
+        .stderr_lacks("tenant_b.tb_confiture does not exist, but");
+    let json = project
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "status",
+                "--schemas-query",
+                query,
+                "--format",
+                "json",
+            ],
+        )
+        .json();
+    let targets = json["targets"].as_array().expect("targets");
+    let unrecorded: Vec<_> = targets
+        .iter()
+        .map(|t| t["report"]["unrecorded"]["objects"].clone())
+        .collect();
+    assert_eq!(
+        unrecorded,
+        [
+            serde_json::json!(["table tenant_a.a"]),
+            serde_json::Value::Null
+        ],
+        "{json}"
+    );
+}
