@@ -7,25 +7,62 @@ use std::fmt;
 
 use crate::error::{Error, Result};
 
-/// What a database without a ledger already holds where the migrations build: objects made
-/// in it since it was created (not copied from its template, not an extension's), in the
-/// ledger's schema — or, for an unqualified ledger, in the schemas of the session's
-/// `search_path`. Such a database is not new: its ledger was lost (dropped, left out of a
-/// restore) or its schema was built by other means, and `up` would run every migration over
+/// What a database without a history already holds where the migrations build — its ledger
+/// does not exist, or exists with no rows — objects made in it since it was created (not
+/// copied from its template, not an extension's) where the migrations build: a tenant's schema
+/// alone; for the database, the `search_path`'s schemas and every other user schema but
+/// tenants' (a schema holding a ledger of the tracking table's name), a qualified tracking
+/// table's own, and, off the `search_path`, objects of roles the connecting one is not a member
+/// of. Such a database is not new: its ledger was lost (dropped, left out of a restore,
+/// emptied) or its schema was built by other means, and `up` would run every migration over
 /// it again (a data migration twice). `up` refuses it unless told to (`--allow-non-empty`,
-/// as Flyway's `baselineOnMigrate`); `status` says so instead of "run `migrate up`".
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// as Flyway's `baselineOnMigrate`); `status` says so instead of "run `migrate up`", and its
+/// JSON has it as `unrecorded` (`objects`, `count`, `ledger_empty`; null otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Unrecorded {
-    /// The tracking table that does not exist.
+    /// The tracking table that does not exist or has no rows. Not a JSON key (the report's
+    /// `tracking_table` names it).
+    #[serde(skip)]
     pub table: String,
     /// A few of the objects (`table public.prices`), in name order.
     pub objects: Vec<String>,
     /// How many there are.
     pub count: u64,
+    /// The tracking table exists, with no rows (else it does not exist).
+    pub ledger_empty: bool,
+}
+
+/// Where a session's migrations build the objects [`Unrecorded`] looks for: the one rule,
+/// asked of the environment the session runs ([`BuildSite::of`]).
+#[cfg(feature = "db")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BuildSite<'a> {
+    /// A tenant's schema (`--schema`, `--schemas-query`): its session's `search_path` is that
+    /// schema alone ([`crate::fleet::Target::schema`]), whatever the other tenants hold.
+    Tenant(&'a str),
+    /// The whole database's: the schemas of the session's `search_path` (where unqualified
+    /// objects go), and every other user schema (migrations that name their schema: `CREATE
+    /// TABLE app.t`) but those holding a confiture ledger of the tracking table's name
+    /// (tenants', each with its own history), a schema-qualified tracking table's own schema
+    /// (the ledger's place, not the migrations'), and objects of roles the connecting one is
+    /// not a member of (a managed service's own schemas: nothing its migrations made).
+    Database,
+}
+
+#[cfg(feature = "db")]
+impl<'a> BuildSite<'a> {
+    /// Where the migrations of a session with these settings build.
+    pub(crate) fn of(settings: &'a crate::config::MigrationSettings) -> BuildSite<'a> {
+        match &settings.tenant_schema {
+            Some(schema) => BuildSite::Tenant(schema),
+            None => BuildSite::Database,
+        }
+    }
 }
 
 impl Unrecorded {
-    /// `up`'s one rule for a database without a ledger: refused (exit 7, [`Unrecorded::refusal`])
+    /// `up`'s one rule for a database without a history: refused (exit 7, [`Unrecorded::refusal`])
     /// when it holds objects where the migrations build (`unrecorded`) and the run would apply
     /// something; a run with nothing to apply refuses nothing. The run and its dry run both ask.
     #[cfg(feature = "db")]
@@ -57,11 +94,30 @@ impl Unrecorded {
         format!("{} {noun} ({listed}{more})", self.count)
     }
 
+    /// What the ledger is: "the tracking table public.tb_confiture does not exist" (or "has no
+    /// rows").
+    pub fn ledger_is(&self) -> String {
+        format!(
+            "the tracking table {} {}",
+            crate::display::escape(&self.table),
+            self.ledger_state()
+        )
+    }
+
+    /// "does not exist", or "has no rows".
+    pub fn ledger_state(&self) -> &'static str {
+        if self.ledger_empty {
+            "has no rows"
+        } else {
+            "does not exist"
+        }
+    }
+
     /// The next steps: record what its schema has, without running it, or run anyway.
     pub fn help(&self) -> String {
         format!(
-            "if its ledger was lost (dropped, left out of a restore) or its schema was built by \
-             other means, check which migrations the schema already has and record them \
+            "if its ledger was lost (dropped, emptied, left out of a restore) or its schema was \
+             built by other means, check which migrations the schema already has and record them \
              without running them: {} (the newest one it has), then {} applies the rest; to \
              run every migration over what is there anyway: {}",
             crate::hint::command("migrate baseline --through <VERSION>"),
@@ -75,16 +131,18 @@ impl Unrecorded {
         Error::new(
             crate::ErrorKind::Diverged,
             format!(
-                "the tracking table {} does not exist, but the database already holds {}: \
-                 running every migration over it could apply them twice; nothing was run",
-                crate::display::escape(&self.table),
+                "{}, but the database already holds {}: running every migration over it could \
+                 apply them twice; nothing was run",
+                self.ledger_is(),
                 self.described()
             ),
         )
         .with_detail(
             "counted: tables, views, sequences, types and functions made in the database since \
-             it was created, in the schemas the migrations build in (not what its template \
-             held, nor an extension's)",
+             it was created, in the schemas the migrations build in (a tenant's schema; else \
+             the search_path's and every other schema but tenants' with their own ledger and \
+             a qualified tracking table's own), not what its template held, an extension's, \
+             nor those of roles this one is not a member of",
         )
         .with_help(self.help())
     }

@@ -155,9 +155,9 @@ pub struct StatusReport {
     /// ([`crate::ledger::no_schema_help`], naming the database). Not a JSON key.
     #[serde(skip)]
     pub no_schema_to_create_in: Option<String>,
-    /// The tracking table does not exist, and the database already holds objects where the
-    /// migrations build ([`crate::ledger::Unrecorded`]): `migrate up` refuses it. Not a JSON key.
-    #[serde(skip)]
+    /// The tracking table does not exist or has no rows, and the database already holds
+    /// objects where the migrations build ([`crate::ledger::Unrecorded`]: `objects`, a few of
+    /// them, `count`, `ledger_empty`): `migrate up` refuses it. Null otherwise.
     pub unrecorded: Option<crate::ledger::Unrecorded>,
     /// Versions applied whose up file changed since.
     pub modified: Vec<String>,

@@ -405,6 +405,23 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
             out.note(&text);
         }
     }
+    // A target with no history that holds objects: what `status` of it alone says.
+    for t in &report.targets {
+        if let Some(unrecorded) = unrecorded(t) {
+            let out = &out.for_target(t);
+            out.note(&format!(
+                "{} {} ({}): {}, but it already holds {}: {} refuses to run every migration \
+                 over it; {}",
+                out.paint_err(Style::Cyan, "help:"),
+                display::escape(&t.target),
+                display::escape(&t.source),
+                unrecorded.ledger_is(),
+                unrecorded.described(),
+                out.hint(&confiture::hint::command("migrate up")),
+                out.hint(&unrecorded.help())
+            ));
+        }
+    }
     let code = report.exit_code();
     if let Some(interrupt) = interrupt {
         interrupt.after(out, !report.summary.interrupted, "the last target finished");
@@ -486,6 +503,9 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
                 ),
             }
         }
+        (TargetState::Done, _) if command == "status" && unrecorded(t).is_some() => {
+            ("! holds unrecorded objects".to_string(), Style::Red)
+        }
         (TargetState::Done, code) if command == "status" => match code {
             Some(exit::SUCCESS) => ("✓ up to date".to_string(), Style::Green),
             Some(exit::PENDING) => ("✗ pending".to_string(), Style::Yellow),
@@ -519,6 +539,15 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
             Style::Green,
         ),
         (TargetState::Done, _) => (format!("✓ applied {}", t.applied.len()), Style::Green),
+    }
+}
+
+/// `status`: what a target with no history (no ledger, or no rows) holds where its
+/// migrations build.
+fn unrecorded(t: &TargetReport) -> Option<&confiture::ledger::Unrecorded> {
+    match &t.report {
+        Some(fleet::CommandReport::Status(r)) if r.summary.errors == 0 => r.unrecorded.as_ref(),
+        _ => None,
     }
 }
 

@@ -944,12 +944,12 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             display::escape(&report.tracking_table),
             hint::command("migrate up"),
         ));
-    } else if let (false, 0, Some(unrecorded)) = (report.initialised, s.errors, &report.unrecorded)
-    {
+    } else if let (0, Some(unrecorded)) = (s.errors, &report.unrecorded) {
         lines.push(format!(
-            "help: the tracking table {} does not exist, but the database already holds {}: \
+            "help: the tracking table {} {}, but the database already holds {}: \
              {} refuses to run every migration over it; {}",
             display::escape(&report.tracking_table),
+            unrecorded.ledger_state(),
             unrecorded.described(),
             hint::command("migrate up"),
             unrecorded.help()

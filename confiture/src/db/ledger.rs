@@ -10,7 +10,9 @@ use postgres::SimpleQueryMessage;
 
 use super::lock::Wanted;
 use crate::error::{Error, Result};
-use crate::ledger::{literal, quote_ident, Ledger, LedgerCheck, LedgerRow, Rewrite, TrackingTable};
+use crate::ledger::{
+    literal, quote_ident, BuildSite, Ledger, LedgerCheck, LedgerRow, Rewrite, TrackingTable,
+};
 
 /// Reads the ledger in order of application ([`crate::ledger::APPLICATION_ORDER`]), with the
 /// schema-qualified name it was found under (an unqualified name is looked up through
@@ -301,55 +303,84 @@ fn not_a_ledger(table: &TrackingTable) -> Error {
 /// How many objects [`unrecorded`] names.
 const UNRECORDED_LISTED: i64 = 5;
 
-/// What the database holds where the migrations build, when `table` does not exist
-/// ([`crate::ledger::Unrecorded`]): `None` when it holds nothing there.
+/// What the database holds where the migrations build (`site`, [`BuildSite`]) when it has no
+/// history: `table` does not exist (`rows` `None`) or has no rows
+/// ([`crate::ledger::Unrecorded`]); `None` when it holds nothing there, or when `rows` has
+/// some — then without a round trip.
 ///
-/// Where: `table`'s schema when it is qualified (a tenant's `--schema`, whatever the other
-/// tenants hold), else every schema of the session's `search_path` (where an unqualified
-/// migration builds). What: tables, views, materialized views, foreign tables, sequences no
-/// column owns, standalone composite types, enums, domains, ranges, functions and procedures —
-/// made since the database was created: an object copied from its template (`template1` with
-/// a DBA's function) has an OID older than the database's own, taken when `CREATE DATABASE`
-/// ran (a cluster whose OID counter wrapped around since may leave one out). An extension's
-/// members are not counted (an extension a DBA installed in a new database). The ledger itself
-/// (this session's uncommitted DDL) is left out.
+/// What: tables, views, materialized views, foreign tables, sequences no column owns,
+/// standalone composite types, enums, domains, ranges, functions and procedures — made since
+/// the database was created: an object copied from its template (`template1` with a DBA's
+/// function) has an OID older than the database's own, taken when `CREATE DATABASE` ran (a
+/// cluster whose OID counter wrapped around since may leave one out). An extension's members
+/// are not counted (an extension a DBA installed in a new database). The ledger itself (this
+/// session's uncommitted DDL, or the empty table) is left out. Where: a tenant's schema alone;
+/// for the whole database, the `search_path`'s schemas, and every other user schema but
+/// those holding a confiture ledger of `table`'s name (tenants'), `table`'s own schema when it
+/// is qualified (the ledger's place) and, there, only objects of roles the connecting one is a
+/// member of (a managed service's own schemas are not the migrations').
 pub(crate) fn unrecorded(
     client: &mut postgres::Client,
     table: &TrackingTable,
+    site: BuildSite<'_>,
+    rows: Option<&[LedgerRow]>,
     stop: Option<&crate::db::apply::Stop>,
 ) -> Result<Option<crate::ledger::Unrecorded>> {
-    let schemas = match &table.schema {
-        Some(schema) => format!("ARRAY[{}]::pg_catalog.name[]", literal(schema)),
-        None => "pg_catalog.current_schemas(false)".to_string(),
+    if rows.is_some_and(|rows| !rows.is_empty()) {
+        return Ok(None);
+    }
+    let schemas = match site {
+        BuildSite::Tenant(schema) => {
+            format!("n.nspname OPERATOR(pg_catalog.=) {}", literal(schema))
+        }
+        BuildSite::Database => format!(
+            "(n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)) \
+             OR (n.nspname OPERATOR(pg_catalog.!~) '^pg_' \
+             AND n.nspname OPERATOR(pg_catalog.<>) 'information_schema' {ledgers_schema}\
+             AND pg_catalog.pg_has_role(o.owner, 'MEMBER') \
+             AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c \
+              WHERE c.relnamespace OPERATOR(pg_catalog.=) n.oid \
+              AND c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
+              AND {shaped})))",
+            ledgers_schema = match &table.schema {
+                Some(schema) =>
+                    format!("AND n.nspname OPERATOR(pg_catalog.<>) {} ", literal(schema)),
+                None => String::new(),
+            },
+            name = literal(&table.name),
+            shaped = ledger_shaped("c"),
+        ),
     };
     let sql = super::own_statements(&format!(
         "SELECT o.what, pg_catalog.count(*) OVER () FROM (\
          SELECT pg_catalog.format('%s %I.%I', CASE c.relkind WHEN 'v' THEN 'view' \
          WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' \
          WHEN 'S' THEN 'sequence' WHEN 'c' THEN 'type' ELSE 'table' END, n.nspname, c.relname) \
-         AS what, c.oid, 'pg_catalog.pg_class'::pg_catalog.regclass AS classid \
+         AS what, c.oid, 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, \
+         c.relnamespace AS nsp, c.relowner AS owner \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c') AND n.nspname = ANY ({schemas}) \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c') \
          AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({ledger}), 0) \
          AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_catalog.pg_depend d \
           WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
           AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype IN ('a', 'i'))) \
          UNION ALL \
          SELECT pg_catalog.format('type %I.%I', n.nspname, t.typname), t.oid, \
-         'pg_catalog.pg_type'::pg_catalog.regclass \
+         'pg_catalog.pg_type'::pg_catalog.regclass, t.typnamespace, t.typowner \
          FROM pg_catalog.pg_type t \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace \
-         WHERE t.typtype IN ('e', 'd', 'r') AND n.nspname = ANY ({schemas}) \
+         WHERE t.typtype IN ('e', 'd', 'r') \
          UNION ALL \
          SELECT pg_catalog.format('function %I.%I', n.nspname, p.proname), p.oid, \
-         'pg_catalog.pg_proc'::pg_catalog.regclass \
+         'pg_catalog.pg_proc'::pg_catalog.regclass, p.pronamespace, p.proowner \
          FROM pg_catalog.pg_proc p \
-         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace \
-         WHERE n.nspname = ANY ({schemas})\
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace\
          ) o \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.nsp \
          WHERE o.oid OPERATOR(pg_catalog.>=) (SELECT d.oid FROM pg_catalog.pg_database d \
           WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
+         AND {schemas} \
          AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e \
           WHERE e.classid OPERATOR(pg_catalog.=) o.classid \
           AND e.objid OPERATOR(pg_catalog.=) o.oid AND e.deptype = 'e') \
@@ -369,6 +400,7 @@ pub(crate) fn unrecorded(
         table: table.to_string(),
         objects,
         count,
+        ledger_empty: rows.is_some(),
     }))
 }
 

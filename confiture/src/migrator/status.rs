@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use super::options::StatusOptions;
 use super::report::Progress;
+use crate::config::MigrationSettings;
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
 use crate::files::MigrationSet;
-use crate::ledger::{Ledger, TrackingTable};
+use crate::ledger::{BuildSite, Ledger};
 use crate::status::{self, StatusReport};
 use crate::Migrator;
 
@@ -122,7 +123,7 @@ impl Migrator {
     /// How this session reads its ledger for `status`.
     fn ledger_read(&self) -> LedgerRead {
         LedgerRead {
-            table: self.env.migration.tracking_table.clone(),
+            migration: self.env.migration.clone(),
             // A lock on the ledger is waited for as migration SQL waits
             // (`migration.lock_timeout`), never forever.
             wait: Some(self.env.migration.lock_timeout)
@@ -165,23 +166,30 @@ type LedgerState = (
 /// The ledger read of `status`: plain `SELECT`s, one round trip when the ledger exists. Owned
 /// data, so that it can run on the connecting thread.
 struct LedgerRead {
-    table: TrackingTable,
+    /// The tracking table, and where the migrations build ([`BuildSite::of`]).
+    migration: MigrationSettings,
     wait: Duration,
 }
 
 impl LedgerRead {
     /// The ledger (`None` when it does not exist yet), its schema-qualified name (`None`
     /// when it does not exist and there is no schema to create it in) and, when it does not
-    /// exist, what the database holds where the migrations build.
+    /// exist or has no rows, what the database holds where the migrations build (one round
+    /// trip more, then only).
     fn run(&self, client: &mut postgres::Client) -> Result<LedgerState> {
-        let ledger = crate::db::ledger::read_within(client, &self.table, self.wait)?;
-        let (table_name, unrecorded) = match &ledger {
-            Some(ledger) => (Some(ledger.table.clone()), None),
-            None => (
-                crate::db::ledger::qualified_name(client, &self.table)?,
-                crate::db::ledger::unrecorded(client, &self.table, None)?,
-            ),
+        let table = &self.migration.tracking_table;
+        let ledger = crate::db::ledger::read_within(client, table, self.wait)?;
+        let table_name = match &ledger {
+            Some(ledger) => Some(ledger.table.clone()),
+            None => crate::db::ledger::qualified_name(client, table)?,
         };
+        let unrecorded = crate::db::ledger::unrecorded(
+            client,
+            table,
+            BuildSite::of(&self.migration),
+            ledger.as_ref().map(|ledger| &ledger.rows[..]),
+            None,
+        )?;
         Ok((ledger, table_name, unrecorded))
     }
 }

@@ -22,7 +22,7 @@ use crate::db::lock::HeldLock;
 use crate::error::{ErrorKind, Result};
 use crate::files::{Migration, MigrationSet, TransactionMode};
 use crate::history::FileErrors;
-use crate::ledger::LedgerRow;
+use crate::ledger::{BuildSite, LedgerRow};
 use crate::plan;
 use crate::Migrator;
 
@@ -135,15 +135,19 @@ impl Migrator {
         }
         if options.dry_run {
             let found = self.read_rows(options.lock_wait)?;
-            let initialised = found.is_some();
-            let rows = found.unwrap_or_default();
-            let plan = plan::up(&set, &rows, &request)?;
-            // What `up` refuses, its dry run refuses: no ledger, and objects where the
+            let plan = plan::up(&set, found.as_deref().unwrap_or_default(), &request)?;
+            // What `up` refuses, its dry run refuses: no history, and objects where the
             // migrations build (it previewed a full apply, exit 0, where `up` says exit 7).
-            if !initialised && !request.allow_non_empty {
-                let table = self.env.migration.tracking_table.clone();
+            if !request.allow_non_empty {
+                let migration = self.env.migration.clone();
                 let client = self.client()?;
-                let unrecorded = crate::db::ledger::unrecorded(client, &table, None)?;
+                let unrecorded = crate::db::ledger::unrecorded(
+                    client,
+                    &migration.tracking_table,
+                    BuildSite::of(&migration),
+                    found.as_deref(),
+                    None,
+                )?;
                 crate::ledger::Unrecorded::refuse_applying(
                     unrecorded.as_ref(),
                     !plan.apply.is_empty(),
@@ -268,13 +272,16 @@ impl<'a> Locked<'a> {
             None => {
                 let wait = self.lock_wait.saturating_sub(self.started.elapsed());
                 let (settings, found) = qualified_settings(client, self.settings, wait)?;
-                let unrecorded = match found {
-                    None if !self.request.allow_non_empty => crate::db::ledger::unrecorded(
+                let unrecorded = if self.request.allow_non_empty {
+                    None
+                } else {
+                    crate::db::ledger::unrecorded(
                         client,
                         &settings.table,
+                        BuildSite::of(&self.env.migration),
+                        found.as_ref().map(|(rows, _)| &rows[..]),
                         settings.stop.as_ref(),
-                    )?,
-                    _ => None,
+                    )?
                 };
                 (settings, found, None, unrecorded)
             }
@@ -286,7 +293,8 @@ impl<'a> Locked<'a> {
         let accepted = self
             .accept(&settings, &rows, access, report)
             .and_then(|plan| {
-                // No ledger, and objects where the migrations build: not a new database.
+                // No history (no ledger, or no rows), and objects where the migrations
+                // build: not a new database.
                 crate::ledger::Unrecorded::refuse_applying(
                     unrecorded.as_ref(),
                     !plan.apply.is_empty(),

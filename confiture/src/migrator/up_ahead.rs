@@ -59,8 +59,9 @@ pub(crate) struct LedgerAhead {
     pub(crate) pending: Option<PendingLedger>,
     /// What the session's checks ([`writable::check`]) warned of.
     pub(crate) warnings: Vec<String>,
-    /// The ledger did not exist and the database holds objects where the migrations build
-    /// (asked unless `--allow-non-empty`): `up` refuses to run them, so its DDL was not sent.
+    /// The ledger did not exist, or had no rows, and the database holds objects where the
+    /// migrations build (asked unless `--allow-non-empty`): `up` refuses to run them, so the
+    /// DDL of a missing ledger was not sent.
     pub(crate) unrecorded: Option<crate::ledger::Unrecorded>,
 }
 
@@ -98,21 +99,27 @@ impl UpAhead {
 
     /// The ledger read under the lock, and its DDL sent (uncommitted) when it is absent.
     fn ledger(&self, client: &mut postgres::Client, wanted: &Wanted) -> Result<LedgerAhead> {
-        if let Some(found) = crate::db::ledger::read_qualified(client, &self.table, self.lock_wait)?
-        {
+        let found = crate::db::ledger::read_qualified(client, &self.table, self.lock_wait)?;
+        let unrecorded = if self.allow_non_empty {
+            None
+        } else {
+            crate::db::ledger::unrecorded(
+                client,
+                found.as_ref().map_or(&self.table, |found| &found.table),
+                crate::ledger::BuildSite::of(&self.env.migration),
+                found.as_ref().map(|found| &found.ledger.rows[..]),
+                None,
+            )?
+        };
+        if let Some(found) = found {
             return Ok(LedgerAhead {
                 table: found.table,
                 found: Some((found.ledger.rows, found.access)),
                 pending: None,
                 warnings: Vec::new(),
-                unrecorded: None,
+                unrecorded,
             });
         }
-        let unrecorded = if self.allow_non_empty {
-            None
-        } else {
-            crate::db::ledger::unrecorded(client, &self.table, None)?
-        };
         let pending = if wanted.still() && unrecorded.is_none() {
             PendingLedger::begin(client, &self.table).ok()
         } else {

@@ -51,6 +51,16 @@ fn connection_sqlstates_raised_by_migration_sql_are_a_failed_migration() {
             assert_eq!(failed.report.errors[0].sqlstate.as_deref(), Some(code));
             assert_eq!(failed.report.skipped, ["002"], "{how}: not attempted");
             assert!(db.ledger().is_empty(), "{how}");
+            // A no-transaction first migration committed its table and left the ledger with no
+            // rows: a plain `up` refuses that database (h14 D5), and the help says so.
+            let help = failed.error.help.clone().unwrap_or_default();
+            assert_eq!(
+                help.contains("migrate up --allow-non-empty"),
+                no_transaction,
+                "{how}: {help}"
+            );
+            let mut again = UpOptions::default();
+            again.allow_non_empty = no_transaction;
             // The session is alive: the same migrator goes on with it.
             dir.write(
                 "001_raise.up.sql",
@@ -61,7 +71,7 @@ fn connection_sqlstates_raised_by_migration_sql_are_a_failed_migration() {
                 },
             );
             migrator
-                .up(&UpOptions::default(), &mut no_progress)
+                .up(&again, &mut no_progress)
                 .unwrap_or_else(|f| panic!("{how}: {f}"));
             assert_eq!(db.ledger(), ["001:raise", "002:next"], "{how}");
         }

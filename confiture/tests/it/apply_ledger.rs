@@ -284,18 +284,22 @@ fn a_qualified_tracking_table_is_created_beside_other_schemas_ledgers() {
                         CREATE TABLE other.tb_confiture (id int)",
         )
         .unwrap();
-    // Not a ledger elsewhere: the unqualified name starts one in public.
-    db.migrator(&dir)
-        .up(&UpOptions::default(), &mut no_progress)
-        .unwrap();
+    // Not a ledger elsewhere: the unqualified name starts one in public. (That table is an
+    // object of a user schema, as a migration naming its schema makes: `up` is told to run
+    // over it.)
+    let mut anyway = UpOptions::default();
+    anyway.allow_non_empty = true;
+    db.migrator(&dir).up(&anyway, &mut no_progress).unwrap();
     assert_eq!(db.ledger_of("public.tb_confiture"), ["001:a"]);
     for tenant in ["tenant_a", "tenant_b"] {
         let mut env = apply_support::environment(&db.name);
         env.migration.tracking_table =
             confiture::ledger::TrackingTable::parse(&format!("{tenant}.tb_confiture")).unwrap();
         env.connection.options = Some(format!("-c search_path={tenant}"));
+        // A qualified tracking table, not a tenant (`Target::schema`): every user schema
+        // counts, `other`'s table too.
         apply_support::migrator_for(env, &dir.path)
-            .up(&UpOptions::default(), &mut no_progress)
+            .up(&anyway, &mut no_progress)
             .unwrap();
         assert_eq!(db.ledger_of(&format!("{tenant}.tb_confiture")), ["001:a"]);
     }

@@ -123,6 +123,7 @@ fn json_has_the_seed_keys_then_ours_and_nothing_renamed() {
         "modified",
         "missing",
         "out_of_order",
+        "unrecorded",
     ] {
         assert!(keys.contains(&ours), "{ours} in {keys:?}");
     }

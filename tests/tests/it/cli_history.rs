@@ -1711,3 +1711,278 @@ fn a_new_database_with_its_templates_objects_and_extensions_is_migrated() {
         .code(exit::DIVERGED)
         .stderr_has("already holds 1 object (table tenant_a.a)");
 }
+
+/// The rows of `ops.tb_confiture`, `version:name`, by version.
+fn ops_ledger(db: &TestDb) -> Vec<String> {
+    db.connect()
+        .query(
+            "SELECT version || ':' || name FROM ops.tb_confiture ORDER BY version",
+            &[],
+        )
+        .expect("ops ledger rows")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// h14 D1: a tracking table qualified in the environment file (`ops.tb_confiture`) is where
+/// the ledger is, not where unqualified migrations build (the session's `search_path`,
+/// `public`). The check looked in `ops` alone: a lost `ops` ledger beside `public`'s tables
+/// ran every migration again, and a new database whose `ops` held an unrelated table was
+/// refused.
+#[test]
+fn a_qualified_ledgers_schema_is_not_where_the_migrations_build() {
+    let db = TestDb::new("hi_opsledger");
+    let project = Project::new();
+    project.write(
+        "db/environments/ops.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: ops.tb_confiture\n",
+            db.url()
+        ),
+    );
+    project.migration(
+        "001_prices",
+        "CREATE TABLE prices (id int PRIMARY KEY, amount numeric);\n\
+         INSERT INTO prices VALUES (1, 10);\n",
+        "DROP TABLE prices;\n",
+    );
+    // A new database: its `ops` schema holds another tool's table, nothing the migrations made.
+    db.connect()
+        .batch_execute("CREATE SCHEMA ops; CREATE TABLE ops.audit (id int)")
+        .unwrap();
+    project
+        .run(&["migrate", "status", "--env", "ops"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("to create the tracking table and apply the migrations");
+    project
+        .run(&["migrate", "up", "--env", "ops"])
+        .code(exit::SUCCESS);
+    assert_eq!(ops_ledger(&db), ["001:prices"]);
+
+    // Its ledger lost: `public`'s table is what the migrations built.
+    db.connect()
+        .batch_execute("DROP TABLE ops.tb_confiture")
+        .unwrap();
+    project
+        .run(&["migrate", "status", "--env", "ops"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("already holds 1 object (table public.prices)");
+    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"]] {
+        project
+            .run(&[args, &["--env", "ops"]].concat())
+            .code(exit::DIVERGED)
+            .stderr_has("already holds 1 object (table public.prices)")
+            .stderr_has("nothing was run");
+    }
+    let rows: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM prices", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1, "nothing ran twice");
+}
+
+/// h14 D2: migrations that name their schema (`CREATE SCHEMA app; CREATE TABLE app.t`) build
+/// outside the `search_path`: a lost ledger there ran every migration again. Every user
+/// schema counts, but not a tenant schema holding its own ledger (other tenants never make a
+/// database refused), nor an extension's objects.
+#[test]
+fn objects_built_outside_the_search_path_count_but_tenants_do_not() {
+    let db = TestDb::new("hi_appschema");
+    let project = Project::new();
+    // Qualified: an unqualified name beside the tenants' ledgers is refused (hidden_ledger).
+    project.write(
+        "db/environments/main.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: public.tb_confiture\n",
+            db.url()
+        ),
+    );
+    let main = |args: &[&str]| project.run(&[args, &["--env", "main"]].concat());
+    project.migration(
+        "001_app",
+        "CREATE SCHEMA app;\nCREATE TABLE app.prices (id int PRIMARY KEY);\n\
+         INSERT INTO app.prices VALUES (1);\n",
+        "DROP SCHEMA app CASCADE;\n",
+    );
+    // Tenants of the same database, with their own ledgers and tables, and an extension in a
+    // schema of its own: none of them is what this database's migrations made.
+    let tenants = Project::new();
+    table(&tenants, "001_t", "t");
+    db.connect()
+        .batch_execute(
+            "CREATE SCHEMA tenant_a; CREATE SCHEMA ext; CREATE EXTENSION citext SCHEMA ext",
+        )
+        .unwrap();
+    tenants
+        .run_on(&db, &["migrate", "up", "--schema", "tenant_a"])
+        .code(exit::SUCCESS);
+    main(&["migrate", "status"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("to create the tracking table and apply the migrations");
+    main(&["migrate", "up"]).code(exit::SUCCESS);
+
+    db.connect()
+        .batch_execute("DROP TABLE tb_confiture")
+        .unwrap();
+    main(&["migrate", "status"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("already holds 1 object (table app.prices)");
+    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"]] {
+        main(args)
+            .code(exit::DIVERGED)
+            .stderr_has("already holds 1 object (table app.prices)");
+    }
+    assert_eq!(db.ledger(), None, "no ledger made");
+    // The tenant is judged by its own schema alone.
+    tenants
+        .run_on(&db, &["migrate", "status", "--schema", "tenant_a"])
+        .code(exit::SUCCESS);
+}
+
+/// h14 D5: a ledger that exists with no rows (confiture (Python) created it and a
+/// no-transaction migration then failed; `DELETE FROM tb_confiture`) while the migrations'
+/// objects are there: `up` ran every migration again. Refused as a missing ledger is, with
+/// the same way out, which works on the empty ledger; an empty ledger in a database that
+/// holds nothing is migrated.
+#[test]
+fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
+    let db = TestDb::new("hi_emptyledger");
+    let project = Project::new();
+    project.migration(
+        "001_prices",
+        "CREATE TABLE IF NOT EXISTS prices (id int PRIMARY KEY, amount numeric);\n\
+         INSERT INTO prices VALUES (1, 10) ON CONFLICT DO NOTHING;\n",
+        "DROP TABLE prices;\n",
+    );
+    project.migration(
+        "002_cents",
+        "UPDATE prices SET amount = amount * 100;\n",
+        "UPDATE prices SET amount = amount / 100;\n",
+    );
+    let amount = || -> String {
+        db.connect()
+            .query_one("SELECT amount::text FROM prices", &[])
+            .unwrap()
+            .get(0)
+    };
+    // Empty and nothing else there: a new database.
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "2"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), Vec::<String>::new());
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(amount(), "1000");
+
+    db.connect()
+        .batch_execute("DELETE FROM tb_confiture")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "status"])
+        .stderr_has("the tracking table public.tb_confiture has no rows, but the database already holds 1 object (table public.prices)")
+        .stderr_has("`cargo confiture migrate baseline --through <VERSION> --database-url <URL>`");
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--single-transaction"],
+        &["migrate", "up", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has(
+                "has no rows, but the database already holds 1 object (table public.prices)",
+            )
+            .stderr_has("nothing was run")
+            .stderr_has("`cargo confiture migrate up --allow-non-empty --database-url <URL>`");
+        assert_eq!(amount(), "1000", "{args:?}: nothing ran");
+    }
+    // The help's command, as it says it, on the empty ledger.
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "2"])
+        .code(exit::SUCCESS);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(amount(), "1000");
+    assert_eq!(ledger(&db), ["001:prices", "002:cents"]);
+
+    // Told to, `up` runs them over what is there.
+    db.connect()
+        .batch_execute("DELETE FROM tb_confiture")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "--allow-non-empty"])
+        .code(exit::SUCCESS);
+    assert_eq!(amount(), "100000");
+}
+
+/// h14 D8: `status --format json` and a fleet's status kept the "holds objects" finding to
+/// their text: a script read a database whose ledger was lost as a new one.
+#[test]
+fn status_json_and_fleet_status_say_what_a_database_without_its_history_holds() {
+    let db = TestDb::new("hi_unrecjson");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    let json = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .code(exit::NOT_INITIALISED)
+        .json();
+    assert_eq!(json["unrecorded"], serde_json::Value::Null, "{json}");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("DROP TABLE tb_confiture")
+        .unwrap();
+    let json = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .code(exit::NOT_INITIALISED)
+        .json();
+    assert_eq!(
+        json["unrecorded"],
+        serde_json::json!({"objects": ["table public.a"], "count": 1, "ledger_empty": false}),
+        "{json}"
+    );
+
+    // Tenants: tenant_a lost its ledger, tenant_b is new.
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "--schema", "tenant_a"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("DROP TABLE tenant_a.tb_confiture")
+        .unwrap();
+    let query = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1";
+    let text = project.run_on(&db, &["migrate", "status", "--schemas-query", query]);
+    text.code(exit::NOT_INITIALISED)
+        .stdout_has("! holds unrecorded objects")
+        .stderr_has("the tracking table tenant_a.tb_confiture does not exist, but it already holds 1 object (table tenant_a.a)")
+        .stderr_has("`cargo confiture migrate baseline --through <VERSION> --database-url <URL> --schema tenant_a`")
+        .stderr_lacks("tenant_b.tb_confiture does not exist, but");
+    let json = project
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "status",
+                "--schemas-query",
+                query,
+                "--format",
+                "json",
+            ],
+        )
+        .json();
+    let targets = json["targets"].as_array().expect("targets");
+    let unrecorded: Vec<_> = targets
+        .iter()
+        .map(|t| t["report"]["unrecorded"]["objects"].clone())
+        .collect();
+    assert_eq!(
+        unrecorded,
+        [
+            serde_json::json!(["table tenant_a.a"]),
+            serde_json::Value::Null
+        ],
+        "{json}"
+    );
+}

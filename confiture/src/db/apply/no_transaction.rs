@@ -469,6 +469,19 @@ fn try_row(
 const COMMITTED_STAYS: &str = "what it committed stays: undo it, or make its statements safe to \
                                run twice (`IF NOT EXISTS`, `IF EXISTS`)";
 
+/// The command that runs `step` again once it committed part of itself: `migrate down`;
+/// `migrate up`, or `migrate up --allow-non-empty` when the ledger has no row before the step
+/// (the first migration of a new database, [`super::Kept`]): what it committed would make a
+/// plain `up` refuse the database as one whose history was lost
+/// ([`crate::ledger::Unrecorded`]).
+fn run_again_command(step: &Step<'_>) -> &'static str {
+    match step.direction {
+        Direction::Up if step.kept.newest.is_none() => "migrate up --allow-non-empty",
+        Direction::Up => "migrate up",
+        Direction::Down => "migrate down",
+    }
+}
+
 /// The connection was lost during a no-transaction step, after the server acknowledged its
 /// first `completed` statements (all of them: while its ledger row was written), statement
 /// `completed + 1` being sent when `running`: those are named, the one in flight may have
@@ -516,14 +529,10 @@ fn lost_part_way(
             crate::hint::command("migrate up")
         ));
     } else if (completed > 0 || running) && settings.scratch.is_none() {
-        let (status, again) = match step.direction {
-            Direction::Up => ("migrate status", "migrate up"),
-            Direction::Down => ("migrate status", "migrate down"),
-        };
         failure.error.help = Some(format!(
             "{COMMITTED_STAYS}; run {} to see what is recorded, then {} again",
-            crate::hint::command(status),
-            crate::hint::command(again)
+            crate::hint::command("migrate status"),
+            crate::hint::command(run_again_command(step))
         ));
     }
     failure
@@ -615,10 +624,7 @@ fn statement_failed(
         failure.error = failure.error.with_detail(interrupted_build(invalid));
         failure.error.help = Some(format!(
             "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
-            crate::hint::command(match step.direction {
-                Direction::Up => "migrate up",
-                Direction::Down => "migrate down",
-            }),
+            crate::hint::command(run_again_command(step)),
             invalid.qualified
         ));
         failure.blames_file = false;
@@ -631,10 +637,7 @@ fn statement_failed(
     if index > 0 {
         // Running it again as it is would run the committed statements again: the help says
         // what the lock-release refusal says of them.
-        let again = crate::hint::command(match step.direction {
-            Direction::Up => "migrate up",
-            Direction::Down => "migrate down",
-        });
+        let again = crate::hint::command(run_again_command(step));
         let committed = COMMITTED_STAYS;
         let help = match (failure.blames_file, live) {
             (true, true) => format!(
