@@ -369,6 +369,73 @@ fn a_lock_on_the_tracking_table_in_the_way_of_the_ledger_row_is_exit_6_naming_it
     }
 }
 
+/// A lock on the tracking table taken while a message of migrations runs, in the way of the
+/// row of its second migration (h14 D11): exit 6 naming the ledger write, and no detail saying
+/// that the server did not say which statement failed — the failing statement is the ledger
+/// write, known from the sessions in its way.
+#[test]
+fn a_ledger_write_that_waited_out_its_lock_wait_is_not_an_unknown_statement() {
+    let db = TestDb::new("ledgerlock_mid");
+    let dir = Dir::new();
+    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    // Ends once another session holds the tracking table in SHARE mode.
+    dir.migration(
+        "003",
+        "c",
+        "CREATE TABLE c (id int);\nDO $$ BEGIN WHILE NOT EXISTS (SELECT FROM pg_locks l \
+         WHERE l.relation = 'tb_confiture'::regclass AND l.mode = 'ShareLock' AND l.granted) \
+         LOOP PERFORM pg_sleep(0.01); END LOOP; END $$;\n",
+        "DROP TABLE c;\n",
+    );
+    let mut other = db.client_as("ledger-holder");
+    let hold = std::thread::spawn(move || {
+        // Once 002 committed: the rows of the message are prepared by then.
+        let started = Instant::now();
+        while other
+            .query_opt("SELECT FROM pg_class WHERE relname = 'b'", &[])
+            .unwrap()
+            .is_none()
+        {
+            assert!(started.elapsed() < Duration::from_secs(60), "002 never ran");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        other
+            .batch_execute("BEGIN; LOCK TABLE public.tb_confiture IN SHARE MODE")
+            .unwrap();
+        other
+    });
+    let failed = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().lock_wait(Duration::from_millis(300)),
+            &mut no_progress,
+        )
+        .unwrap_err()
+        .error;
+    let mut other = hold.join().unwrap();
+    other.batch_execute("COMMIT").unwrap();
+    assert_eq!(failed.kind, ErrorKind::LockTimeout, "{failed:?}");
+    assert!(
+        failed
+            .message
+            .contains("003_c ran, but writing the tracking table"),
+        "{failed:?}"
+    );
+    assert!(
+        !failed
+            .details
+            .iter()
+            .any(|d| d.contains("did not say which statement failed")),
+        "{:?}",
+        failed.details
+    );
+    assert_eq!(db.ledger(), ["001:a", "002:b"]);
+}
+
 /// A lock on the ledger ROW the step writes, not on the table: `down`'s `DELETE` of a row
 /// another session locked (`FOR UPDATE`, `FOR SHARE` — by two sessions at once too —, `FOR
 /// KEY SHARE`, an uncommitted `UPDATE` or `DELETE`), `up`'s `INSERT` of a version another

@@ -230,6 +230,78 @@ fn a_database_statement_timeout_does_not_cancel_a_ledger_rewrite_waiting_for_a_l
     assert_eq!(db.ledger(), ["001:a", "002:b"]);
 }
 
+/// The engine's own statements between two migrations of a message are not bounded by the
+/// database's `statement_timeout` either: the server arms it at each statement, and `RESET
+/// ALL` after a migration's row brought it back for the statements of ours that followed
+/// (the drop of what the migration left in the session, the checks of its row), before the
+/// run's `--statement-timeout` was set again. On a loaded machine they were cancelled under a
+/// few milliseconds, even with `--statement-timeout 0`, and the migration failed ("no
+/// statement_timeout was in force"). Made certain here by a lock: `002` mentions temp tables,
+/// so after its row the engine drops the session's (`DISCARD TEMP`), and another session
+/// holds a lock for 1 s on the one `001` left there; the drop waits for it past the database's
+/// 300 ms.
+#[test]
+fn a_database_statement_timeout_does_not_bound_the_engines_statements_after_a_migration() {
+    let db = TestDb::new("hang_dbst_after");
+    let dir = Dir::new();
+    // Its text does not say it creates a temporary table: nothing of it is dropped after it.
+    dir.migration(
+        "001",
+        "a",
+        "DO $$ BEGIN EXECUTE 'CREATE TE' || 'MP TABLE left_behind (a int)'; END $$;\n",
+        "SELECT 1;\n",
+    );
+    dir.migration(
+        "002",
+        "b",
+        "-- ends once another session holds a lock on the temp table 001 left\n\
+         DO $$ BEGIN WHILE NOT EXISTS (SELECT FROM pg_locks l JOIN pg_class c ON c.oid = \
+         l.relation WHERE c.relname = 'left_behind' AND l.pid <> pg_backend_pid() AND \
+         l.granted) LOOP PERFORM pg_sleep(0.01); END LOOP; END $$;\n",
+        "SELECT 1;\n",
+    );
+    db.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '300ms'",
+            db.name
+        ))
+        .unwrap();
+    let mut holder = db.client_as("temp-locker");
+    holder.batch_execute("SET statement_timeout = 0").unwrap();
+    let hold = std::thread::spawn(move || {
+        let started = Instant::now();
+        let table = loop {
+            let found = holder
+                .query_opt(
+                    "SELECT pg_catalog.format('%I.left_behind', n.nspname) FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.relname = 'left_behind' AND c.relpersistence = 't'",
+                    &[],
+                )
+                .unwrap();
+            if let Some(row) = found {
+                break row.get::<_, String>(0);
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "001 never ran");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        holder
+            .batch_execute(&format!("BEGIN; LOCK {table} IN ACCESS SHARE MODE"))
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        holder.batch_execute("COMMIT").unwrap();
+    });
+    let up = db.migrator(&dir).up(
+        &UpOptions::default().statement_timeout(Some(Duration::ZERO)),
+        &mut no_progress,
+    );
+    hold.join().unwrap();
+    if let Err(failed) = up {
+        panic!("{}\n{:?}", failed.error, failed.error.help);
+    }
+    assert_eq!(db.ledger(), ["001:a", "002:b"]);
+}
+
 /// A lock that lets the ledger be read but not written (`SHARE`) bounds `baseline`'s write by
 /// its lock wait, as it bounds the read: exit 6 naming the holder, nothing written — it waited
 /// forever (or until a database `statement_timeout`, then exit 4 blaming the role's rights).

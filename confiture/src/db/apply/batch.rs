@@ -456,6 +456,7 @@ impl Runner<'_, '_> {
                     &left.statements,
                     attempt,
                     e,
+                    !ledger_holders.is_empty(),
                 );
                 let failure = if ledger_holders.is_empty() {
                     failure

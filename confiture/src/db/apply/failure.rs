@@ -387,13 +387,17 @@ pub(super) fn cancelled(
     failure
 }
 
-/// The session's `statement_timeout` (`pg_settings.setting` is in milliseconds, whatever the
-/// session's `DateStyle` or locale); `None` when it cannot be read.
+/// The session's `statement_timeout` for migrations, the value `RESET` gives it (the run
+/// reset the session before them; `pg_settings.reset_val` is in milliseconds, whatever the
+/// session's `DateStyle` or locale), read by a statement of ours that it does not bound;
+/// `None` when it cannot be read.
 fn session_statement_timeout(client: &mut Client) -> Option<Duration> {
     crate::db::read_millis(
         client,
-        "SELECT s.setting FROM pg_catalog.pg_settings s \
-         WHERE s.name OPERATOR(pg_catalog.=) 'statement_timeout'",
+        &crate::db::own_statements(
+            "SELECT s.reset_val FROM pg_catalog.pg_settings s \
+             WHERE s.name OPERATOR(pg_catalog.=) 'statement_timeout'",
+        ),
     )
 }
 
@@ -988,6 +992,9 @@ fn failure_help(
 /// The failure of step `in_message` of a message of several (`batch`), which the server
 /// answered: located in the file, or by the statement markers `left` in the session; with what
 /// the ledger holds now and, after lock-timeout retries, how many attempts were made.
+/// `ledger_write`: the error is known to be the step's ledger row's (its lock wait ran out,
+/// [`ledger_lock_holders`] found the sessions in its way), so the statement that failed is
+/// known too, whatever the server's position says.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn message_failure(
     client: &mut Client,
@@ -998,11 +1005,14 @@ pub(super) fn message_failure(
     left: &[String],
     attempt: u32,
     e: postgres::Error,
+    ledger_write: bool,
 ) -> StepFailure {
     let tag = format!("{}_{in_message}", batch.nonce);
     let last_too = settings.ledger_triggers;
     let statement = failed_statement(step, &e, left, &tag, last_too);
-    let unplaced = statement.is_none() && e.as_db_error().is_some_and(|db| !placed_in_message(db));
+    let unplaced = !ledger_write
+        && statement.is_none()
+        && e.as_db_error().is_some_and(|db| !placed_in_message(db));
     let contended = is_lock_contention(&e);
     let mut failure = if body_completed(step, &e, left, &tag, last_too) {
         let triggers = ledger_triggers(client, settings, step);

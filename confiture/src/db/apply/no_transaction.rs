@@ -357,9 +357,10 @@ pub(super) fn run_statements(
     // One message, one implicit transaction, begun with what the migration's own `SET`s left
     // in the session: the reset comes too late for how the transaction started, so it is made
     // read-write again (a `SET default_transaction_read_only = on` in the migration would
-    // refuse its own row; a standby was refused before anything ran).
+    // refuse its own row; a standby was refused before anything ran). Our bound comes first
+    // after the reset, which gave the session the connection's `statement_timeout`.
     let record = format!(
-        "{RESET_SESSION} SET TRANSACTION READ WRITE; {} {}{}{} {};",
+        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{} {};",
         crate::db::OWN_STATEMENT_BOUNDS,
         ledger_lock_wait_sql(settings),
         lock_check_sql(settings),

@@ -14,7 +14,7 @@ use super::failure::{
 use super::markers::{body_completed, failed_statement};
 use super::retry_backoff;
 use super::script::SendError;
-use super::sql::{begin_sql, push_step, NONCE, RESET_SESSION};
+use super::sql::{begin_sql, push_step, NONCE};
 use super::{ApplySettings, OnRetry, Script, Step, StepFailure};
 use crate::db::is_connection_lost;
 use crate::db::notices::{collecting, Notice};
@@ -95,7 +95,7 @@ fn one_transaction(
     let mut backoff = retry_backoff();
     let mut attempt = 1;
     'attempt: loop {
-        let begin = format!("{RESET_SESSION} {}", begin_sql(settings));
+        let begin = begin_sql(settings);
         if let Err(e) = client.batch_execute(&begin) {
             return Err((0, connection_lost(&first, e)));
         }

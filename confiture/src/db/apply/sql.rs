@@ -117,23 +117,56 @@ pub(super) fn set_configs_select(calls: &[String]) -> String {
 }
 
 /// The run's timeouts for the current transaction, in one [`set_configs_select`]: `lock_timeout`,
-/// `statement_timeout` when the run has one, and no `idle_in_transaction_session_timeout`
-/// ([`NOT_IDLE`]).
+/// the migrations' `statement_timeout` ([`migration_statement_timeout`]), and no
+/// `idle_in_transaction_session_timeout` ([`NOT_IDLE`]).
 pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
-    let mut calls = vec![set_literal(
-        "lock_timeout",
-        Some(&format!("{}ms", millis(settings.lock_timeout))),
-        true,
-    )];
-    if let Some(st) = settings.statement_timeout {
-        calls.push(set_literal(
-            "statement_timeout",
-            Some(&format!("{}ms", millis(st))),
+    let calls = [
+        set_literal(
+            "lock_timeout",
+            Some(&format!("{}ms", millis(settings.lock_timeout))),
             true,
-        ));
-    }
-    calls.push(set_literal(NOT_IDLE, Some("0"), true));
+        ),
+        migration_statement_timeout(settings, true),
+        set_literal(NOT_IDLE, Some("0"), true),
+    ];
     format!("{};", set_configs_select(&calls))
+}
+
+/// The `statement_timeout` of our own statements in a message of migrations: the run's, else
+/// none (`0`) — never the database's, role's or connection's, which bounds migration SQL
+/// alone (README "Session state"). The ledger row runs under it ([`before_row_select`]), and
+/// so does whatever of ours follows a `RESET ALL` ([`own_bound_after_reset`]).
+fn own_statement_timeout(settings: &ApplySettings) -> String {
+    format!("{}ms", settings.statement_timeout.map_or(0, millis))
+}
+
+/// The statement that follows every `RESET ALL` of ours in a message of migrations, before
+/// anything else of ours: `RESET ALL` gives the session the database's, role's or
+/// connection's `statement_timeout`, and the server arms a statement's timer with the value
+/// in force when the statement starts, so the statements of ours after it (the drop of what
+/// a migration left in the session, the checks of its row, the start of a message) were
+/// bounded by it until the run's timeouts were set again — cancelled on a loaded machine
+/// under a few milliseconds, `--statement-timeout 0` or not. A utility statement of its own,
+/// never planned: only a timeout shorter than one `SET` can cancel it. `SET LOCAL`: it ends
+/// with the transaction, so a session that commits after it goes back to the connection's
+/// value, and the run's setting for the next migration ([`migration_statement_timeout`])
+/// replaces it where one follows.
+pub(super) fn own_bound_after_reset(settings: &ApplySettings) -> String {
+    format!(
+        "SET LOCAL statement_timeout = '{}';",
+        own_statement_timeout(settings)
+    )
+}
+
+/// The call that sets the migrations' `statement_timeout` for the session (`local`: for the
+/// transaction), for a [`set_configs_select`] that ends our statements before a migration:
+/// the run's, else the connection's (`RESET`: the database's, role's or connection's value),
+/// which [`own_bound_after_reset`] put aside for our statements.
+fn migration_statement_timeout(settings: &ApplySettings, local: bool) -> String {
+    let run = settings
+        .statement_timeout
+        .map(|st| format!("{}ms", millis(st)));
+    set_literal("statement_timeout", run.as_deref(), local)
 }
 
 /// A transaction of the engine is busy between its messages (`--single-transaction`'s
@@ -162,7 +195,7 @@ const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 /// 75 µs a migration.
 pub(super) fn before_row_select(settings: &ApplySettings) -> String {
     let lock = ledger_lock_timeout(settings);
-    let st = format!("{}ms", settings.statement_timeout.map_or(0, millis));
+    let st = own_statement_timeout(settings);
     set_configs_select(&[
         set_literal("session_authorization", None, false),
         set_literal("role", None, false),
@@ -324,26 +357,22 @@ pub(super) fn row_checks_sql(settings: &ApplySettings, step: &Step<'_>) -> Strin
 /// message, and [`super::batch::rollback_and_read`] a failed one, so that the session goes
 /// back with the connection's timeouts.
 fn session_timeouts(settings: &ApplySettings) -> Vec<String> {
-    let mut calls = vec![set_literal(
-        "lock_timeout",
-        Some(&format!("{}ms", millis(settings.lock_timeout))),
-        false,
-    )];
-    if let Some(st) = settings.statement_timeout {
-        calls.push(set_literal(
-            "statement_timeout",
-            Some(&format!("{}ms", millis(st))),
+    vec![
+        set_literal(
+            "lock_timeout",
+            Some(&format!("{}ms", millis(settings.lock_timeout))),
             false,
-        ));
-    }
-    calls.push(set_literal(NOT_IDLE, Some("0"), false));
-    calls
+        ),
+        migration_statement_timeout(settings, false),
+        set_literal(NOT_IDLE, Some("0"), false),
+    ]
 }
 
 /// What ends a message of migrations, and follows the `ROLLBACK` of a failed one: the
-/// connection's timeouts back in place of the run's ([`session_timeouts`]).
+/// connection's timeouts back in place of the run's ([`session_timeouts`]); its
+/// `statement_timeout` last, so that none of these runs under it.
 pub(super) const RESET_TIMEOUTS: &str =
-    "RESET lock_timeout; RESET statement_timeout; RESET idle_in_transaction_session_timeout;";
+    "RESET lock_timeout; RESET idle_in_transaction_session_timeout; RESET statement_timeout;";
 
 /// `SET LOCAL lock_timeout` of the ledger row ([`ApplySettings::ledger_lock_wait`]), for a
 /// message of its own that writes it (a no-transaction migration's): a lock on the tracking
@@ -488,12 +517,17 @@ fn deallocate_theirs(nonce: Option<&str>) -> String {
     )
 }
 
-/// The start of every message that runs migrations: a clean session, a started clock and the
-/// run's timeouts for the session ([`session_timeouts`]).
+/// The start of every message that runs migrations: a clean session, our statements' bound
+/// ([`own_bound_after_reset`]), a started clock and the run's timeouts for the session
+/// ([`session_timeouts`]).
 pub(super) fn start_message(settings: &ApplySettings) -> String {
     let mut calls = vec![start_clock()];
     calls.extend(session_timeouts(settings));
-    format!("{RESET_SESSION} {};", set_configs_select(&calls))
+    format!(
+        "{RESET_SESSION} {} {};",
+        own_bound_after_reset(settings),
+        set_configs_select(&calls)
+    )
 }
 
 /// When the migration began; without a clock, when its row is written. Never `now()`: that
@@ -624,8 +658,9 @@ pub(super) fn push_step<'a>(
     let file = step.file();
     let markers = script.push_marked_body(file, tag, settings.ledger_triggers);
     script.push_sql(&format!(
-        "{};\nRESET ALL;{}{} {}",
+        "{};\nRESET ALL; {}{}{} {}",
         ledger_sql(settings, step, 0, None),
+        own_bound_after_reset(settings),
         row_checks_sql(settings, step),
         // The tag is `<nonce>_<step>`.
         drop_session_objects_of(file, tag.split('_').next()),
@@ -636,11 +671,18 @@ pub(super) fn push_step<'a>(
     }
 }
 
-/// `BEGIN` and the run's timeouts for the transaction ([`local_timeouts_sql`]), for the one
-/// transaction of `--single-transaction`. `synchronous_commit` is set by what ends a
-/// transaction ([`after_row_select`]): it matters only to the `COMMIT`.
+/// The session reset ([`RESET_SESSION`]), `BEGIN` and the run's timeouts for the transaction
+/// ([`local_timeouts_sql`]), for the one transaction of `--single-transaction`: the message
+/// that starts it. `synchronous_commit` is set by what ends a transaction
+/// ([`after_row_select`]): it matters only to the `COMMIT`.
 pub(super) fn begin_sql(settings: &ApplySettings) -> String {
-    format!("BEGIN; {}", local_timeouts_sql(settings))
+    // Our bound before `BEGIN`: the statements before it are the implicit transaction that
+    // `BEGIN` makes the explicit one, whose `SET LOCAL`s hold until it ends.
+    format!(
+        "{RESET_SESSION} {} BEGIN; {}",
+        own_bound_after_reset(settings),
+        local_timeouts_sql(settings)
+    )
 }
 
 /// Appends one step as its own transaction: `BEGIN` (the run's timeouts are the session's, see
@@ -668,7 +710,8 @@ pub(super) fn push_transaction<'a>(
     // the run's planning (issue 15).
     let mut sql = String::with_capacity(STEP_OVERHEAD);
     push_ledger_sql(&mut sql, settings, step, index, prepared.then_some(nonce));
-    sql.push_str(";\nRESET ALL;");
+    sql.push_str(";\nRESET ALL; ");
+    sql.push_str(&own_bound_after_reset(settings));
     sql.push_str(&drop_session_objects_of(file, Some(&nonce.to_string())));
     sql.push('\n');
     // The role is reset before the ledger row (written as the connecting role), every setting
@@ -837,7 +880,8 @@ mod tests {
         );
         assert!(
             text.contains(
-                "RESET ALL;\nSELECT WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \
+                "RESET ALL; SET LOCAL statement_timeout = '1ms';\nSELECT WHERE \
+                 pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \
                  \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) '003') THEN '' \
                  ELSE pg_catalog.jsonb_path_query_first_tz("
             ) && text.contains(
@@ -849,7 +893,8 @@ mod tests {
                  pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false)) \
                  IS NULL;\nCOMMIT;"
             ),
-            "after the row's RESET ALL, the timeouts again for the next migration: {text}"
+            "after the row's RESET ALL, our bound first, then the timeouts again for the next \
+             migration: {text}"
         );
         assert!(
             text.trim_end()
@@ -884,6 +929,45 @@ mod tests {
             stop: None,
             scratch: None,
             ledger_triggers: false,
+        }
+    }
+
+    /// `RESET ALL` gives the session the database's `statement_timeout`, and the server arms
+    /// each statement's timer with the value in force when it starts: whatever of ours follows
+    /// a `RESET ALL`, in every message of migrations, comes after our bound — one `SET`.
+    #[test]
+    fn after_every_reset_all_of_ours_our_bound_comes_first() {
+        let file = sql_file("CREATE TEMP TABLE t (); PREPARE p AS SELECT 1; -- hold");
+        let migration = Migration {
+            version: 3,
+            version_text: "003".into(),
+            name: "x".into(),
+            up: file.clone(),
+            down: file,
+        };
+        let steps = [Step::up(&migration, false), Step::up(&migration, true)];
+        for st in [None, Some(Duration::ZERO), Some(Duration::from_secs(5))] {
+            let settings = settings(st);
+            let bound = own_bound_after_reset(&settings);
+            let mut single = Script::new();
+            push_step(&mut single, &settings, &steps[0], "7_0");
+            let messages = [
+                batch(&settings, &steps, true).script.text().to_string(),
+                batch(&settings, &steps, false).script.text().to_string(),
+                begin_sql(&settings),
+                single.text().to_string(),
+            ];
+            for text in messages {
+                let resets: Vec<_> = text.match_indices("RESET ALL;").collect();
+                assert!(!resets.is_empty(), "{text}");
+                for (at, reset) in resets {
+                    let after = text[at + reset.len()..].trim_start();
+                    assert!(
+                        after.starts_with(&bound),
+                        "{st:?}: {bound} after {at}: {text}"
+                    );
+                }
+            }
         }
     }
 
@@ -922,8 +1006,10 @@ mod tests {
             local_timeouts_sql(&settings(None)),
             "SELECT WHERE pg_catalog.concat(\
              pg_catalog.set_config('lock_timeout', '1500ms', true), \
+             pg_catalog.set_config('statement_timeout', NULL, true), \
              pg_catalog.set_config('idle_in_transaction_session_timeout', '0', true)) IS NULL;",
-            "the run's lock_timeout, and the transaction is never idle"
+            "the run's lock_timeout, the connection's statement_timeout for the migrations \
+             (ours is put aside after RESET ALL), and the transaction is never idle"
         );
         assert_eq!(
             before_row_select(&settings(None)),
@@ -994,7 +1080,7 @@ mod tests {
     }
 
     #[test]
-    fn a_migration_of_a_prepared_message_carries_six_statements_of_ours() {
+    fn a_migration_of_a_prepared_message_carries_seven_statements_of_ours() {
         let file = sql_file("INSERT INTO t VALUES (1);");
         let migration = Migration {
             version: 3,
@@ -1028,20 +1114,20 @@ mod tests {
         assert!(text.contains(&first), "{text}");
         assert!(
             text.contains(&format!(
-                ", 0);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:0', 'off', '003', NULL, NULL);\nCOMMIT;"
+                ", 0);\nRESET ALL; SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_next('{n}:0', 'off', '003', NULL, NULL);\nCOMMIT;"
             )),
             "{text}"
         );
         assert!(
             text.contains(&format!(
-                ", 1);\nRESET ALL;\nEXECUTE confiture_row_{n}_next('{n}:1', NULL, '003', '001', '003');\nCOMMIT;"
+                ", 1);\nRESET ALL; SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_next('{n}:1', NULL, '003', '001', '003');\nCOMMIT;"
             )),
             "{text}"
         );
         assert!(text.trim_end().ends_with(&format!(
             "DEALLOCATE confiture_row_{n}; DEALLOCATE confiture_row_{n}_role; \
-             DEALLOCATE confiture_row_{n}_next;\nRESET lock_timeout; RESET statement_timeout; \
-             RESET idle_in_transaction_session_timeout;"
+             DEALLOCATE confiture_row_{n}_next;\nRESET lock_timeout; \
+             RESET idle_in_transaction_session_timeout; RESET statement_timeout;"
         )));
         assert!(
             prepare.contains(&format!(
@@ -1059,6 +1145,7 @@ mod tests {
                  pg_catalog.set_config('confiture.step', $1, false), \
                  pg_catalog.set_config('{}', {CLOCK_NOW}, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', false), \
+                 pg_catalog.set_config('statement_timeout', NULL, false), \
                  pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false)) \
                  IS NULL;",
                 clock()
