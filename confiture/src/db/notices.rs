@@ -3,8 +3,8 @@
 //! configuration ([`received`], installed by [`crate::db::connect()`]) as it reads them.
 //!
 //! The callback runs on the thread that uses the connection (the `postgres` driver polls it
-//! there), so the engine collects them with [`collecting`] around each message it sends: a
-//! thread-local list, no lock and no knowledge of the connection needed. A notice that arrives
+//! there), so the engine collects them with a run's [`Collector`] around each message it
+//! sends: a thread-local list, no lock and no knowledge of the connection needed. A notice that arrives
 //! while nothing collects (the engine's own queries) is dropped, as the driver's default
 //! callback, which only logs it, would. A connection handed over with
 //! [`crate::Migrator::with_client`] keeps its own callback: its notices are not seen here.
@@ -41,12 +41,16 @@ impl Notice {
     /// [`session_end`] decides it is, once the connection was then lost: a migration may
     /// `RAISE WARNING USING ERRCODE = '57P01'` itself, and its session goes on.
     fn may_end_session(&self) -> bool {
-        self.code.as_ref().is_some_and(|code| {
-            *code == SqlState::ADMIN_SHUTDOWN
-                || *code == SqlState::CRASH_SHUTDOWN
-                || *code == SqlState::CANNOT_CONNECT_NOW
-        })
+        self.code.as_ref().is_some_and(may_end_session)
     }
+}
+
+/// Whether a notice of SQLSTATE `code` may be the server's word that it ends the session
+/// ([`Notice::may_end_session`]).
+fn may_end_session(code: &SqlState) -> bool {
+    *code == SqlState::ADMIN_SHUTDOWN
+        || *code == SqlState::CRASH_SHUTDOWN
+        || *code == SqlState::CANNOT_CONNECT_NOW
 }
 
 /// After the connection was lost while `notices` came (the caller knows, from the driver's
@@ -58,32 +62,35 @@ pub(crate) fn session_end(notices: &mut Vec<Notice>) -> Option<Notice> {
     Some(notices.remove(at))
 }
 
-/// How many notices of each severity one collection keeps per migration it runs, in order;
-/// the rest are counted ([`Notice::more`]). A message carrying several migrations keeps this
-/// many per migration of it (the server does not say which of them raised a notice): a run
-/// whose every migration raises one shows them all. A migration raising a `NOTICE` per row of a 100M-row backfill would
-/// otherwise hold every one in memory until its statement ends (about 160 bytes each: 3M
-/// notices were 486 MB) — the same promise as for rows a migration returns: memory stays the
-/// same however many there are.
-pub const KEPT_PER_SEVERITY: usize = 20;
+/// How many notices of each severity a run keeps, in order, whatever the number of its
+/// migrations; the rest are counted, and said once, at the end of the run, as one
+/// [`Notice::more`] per severity. A migration raising a `NOTICE` per row of a 100M-row
+/// backfill would otherwise hold every one in memory until its statement ends (about 160 bytes
+/// each: 3M notices were 486 MB) — the same promise as for rows a migration returns: memory
+/// stays the same however many there are. A cap per migration is no bound: 1,000 migrations
+/// raising 30 `WARNING`s each were 20,000 warnings kept (219 MB of stderr once each named the
+/// migrations of its message).
+pub const KEPT_PER_SEVERITY: usize = 100;
 
-/// What one collection holds: the first `limit` notices of each severity, in order, and how
-/// many more of each came (in the order each severity first overflowed).
-struct Collected {
-    /// Notices kept per severity: [`KEPT_PER_SEVERITY`] per migration collected for.
-    limit: usize,
+/// What the server said during one run of migrations ([`Collector::collect`] around each
+/// message the run sends): the first [`KEPT_PER_SEVERITY`] notices of each severity, handed
+/// over as they come ([`Collector::take`]), and how many more of each came
+/// ([`Collector::dropped`], in the order each severity first overflowed).
+#[derive(Default)]
+pub(crate) struct Collector {
+    /// Kept and not yet taken, in order.
     kept: Vec<Notice>,
+    /// Past the cap, the last notice that may be the server's word that it ends the session:
+    /// kept apart so that a run's flood never hides why its connection was lost
+    /// ([`session_end`]); taken after [`Collector::kept`], as it came after them.
+    ending: Option<Notice>,
     /// Per severity: how many were kept, and how many more came.
     counts: Vec<(String, usize, u64)>,
 }
 
-impl Collected {
-    fn new(limit: usize) -> Collected {
-        Collected {
-            limit,
-            kept: Vec::new(),
-            counts: Vec::new(),
-        }
+impl Collector {
+    pub(crate) fn new() -> Collector {
+        Collector::default()
     }
 
     fn count_of(&mut self, severity: &str) -> &mut (String, usize, u64) {
@@ -97,52 +104,67 @@ impl Collected {
         &mut self.counts[at]
     }
 
-    /// Keeps `notice`, or counts it when its severity has its fill.
-    fn push(&mut self, notice: impl FnOnce() -> Notice, severity: &str) {
-        let limit = self.limit;
+    /// Keeps `notice` (of `severity`, whose SQLSTATE may end the session: `may_end`), or
+    /// counts it when its severity has its fill.
+    fn push(&mut self, notice: impl FnOnce() -> Notice, severity: &str, may_end: bool) {
         let count = self.count_of(severity);
-        if count.1 < limit {
+        if count.1 < KEPT_PER_SEVERITY {
             count.1 += 1;
             self.kept.push(notice());
-        } else {
-            count.2 += 1;
+            return;
+        }
+        count.2 += 1;
+        if may_end {
+            // Counted as dropped all the same: only the last is kept apart, and only until
+            // it is taken.
+            self.ending = Some(notice());
         }
     }
 
-    /// Takes in what an inner collection held, as if its notices had come here.
-    fn absorb(&mut self, inner: &Collected) {
-        for n in &inner.kept {
-            self.push(|| n.clone(), &n.severity);
-        }
-        for (severity, _, more) in &inner.counts {
-            self.count_of(severity).2 += more;
-        }
+    /// Runs `f`, which sends a message of the run (or one statement of a no-transaction
+    /// migration), collecting what the server says meanwhile on this thread's connections.
+    /// An inner collection (a collector's `collect` inside `f`) gets what comes during it.
+    pub(crate) fn collect<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let outer = COLLECTED.with(|c| c.borrow_mut().replace(std::mem::take(self)));
+        let result = f();
+        *self = COLLECTED
+            .with(|c| std::mem::replace(&mut *c.borrow_mut(), outer))
+            .unwrap_or_default();
+        result
     }
 
-    /// The kept notices, then one [`Notice::more`] per severity that overflowed.
-    fn into_notices(self) -> Vec<Notice> {
-        let mut notices = self.kept;
-        let limit = self.limit;
-        notices.extend(
-            self.counts
-                .into_iter()
-                .filter(|(_, _, more)| *more > 0)
-                .map(|(severity, _, more)| Notice::more(severity, more, limit)),
-        );
+    /// The notices kept since the last `take`, in the order they came.
+    pub(crate) fn take(&mut self) -> Vec<Notice> {
+        let mut notices = std::mem::take(&mut self.kept);
+        notices.extend(self.ending.take());
         notices
+    }
+
+    /// How many notices of the run were not kept, of every severity.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.counts.iter().map(|(_, _, more)| more).sum()
+    }
+
+    /// One [`Notice::more`] per severity that overflowed: what the run says at its end.
+    pub(crate) fn into_dropped(self) -> Vec<Notice> {
+        self.counts
+            .into_iter()
+            .filter(|(_, _, more)| *more > 0)
+            .map(|(severity, _, more)| Notice::more(severity, more))
+            .collect()
     }
 }
 
 impl Notice {
     /// The notice that stands for the `count` notices of `severity` a collection did not keep:
-    /// "... and 2,999,980 more NOTICE messages (not kept)".
-    fn more(severity: String, count: u64, kept: usize) -> Notice {
+    /// "... and 2,999,900 more NOTICE messages (only the first 100 of a run are kept)".
+    fn more(severity: String, count: u64) -> Notice {
         Notice {
             message: format!(
-                "... and {} more {severity} message{} (only the first {} are kept)",
+                "... and {} more {severity} message{} (only the first {} of a run are kept)",
                 grouped(count),
                 if count == 1 { "" } else { "s" },
-                grouped(kept as u64)
+                grouped(KEPT_PER_SEVERITY as u64)
             ),
             severity,
             detail: None,
@@ -166,47 +188,33 @@ fn grouped(n: u64) -> String {
 }
 
 thread_local! {
-    static COLLECTED: RefCell<Option<Collected>> = const { RefCell::new(None) };
+    static COLLECTED: RefCell<Option<Collector>> = const { RefCell::new(None) };
 }
 
-/// The connection's notice callback: keeps `notice` when this thread is [`collecting`] (the
-/// first of its severity, up to the collection's limit; the others are only counted).
+/// The connection's notice callback: keeps `notice` when this thread is collecting
+/// ([`Collector::collect`]): the first of its severity, up to [`KEPT_PER_SEVERITY`] a run; the
+/// others are only counted.
 pub(crate) fn received(notice: postgres::error::DbError) {
+    heard(
+        || Notice {
+            severity: notice.severity().to_string(),
+            message: notice.message().to_string(),
+            detail: notice.detail().map(str::to_string),
+            hint: notice.hint().map(str::to_string),
+            code: Some(notice.code().clone()),
+        },
+        notice.severity(),
+        may_end_session(notice.code()),
+    );
+}
+
+/// [`received`]'s work, on what it read of the driver's notice: built only when kept.
+fn heard(notice: impl FnOnce() -> Notice, severity: &str, may_end: bool) {
     COLLECTED.with(|c| {
         if let Some(collected) = c.borrow_mut().as_mut() {
-            collected.push(
-                || Notice {
-                    severity: notice.severity().to_string(),
-                    message: notice.message().to_string(),
-                    detail: notice.detail().map(str::to_string),
-                    hint: notice.hint().map(str::to_string),
-                    code: Some(notice.code().clone()),
-                },
-                notice.severity(),
-            );
+            collected.push(notice, severity, may_end);
         }
     });
-}
-
-/// Runs `f`, which sends `migrations` migrations (one message carrying them, or one statement
-/// of a migration: 1), returning what it returned and the notices the server sent meanwhile
-/// on this thread's connections, in order: at most [`KEPT_PER_SEVERITY`] × `migrations` of
-/// each severity, followed by one notice per severity saying how many more came.
-pub(crate) fn collecting<T>(migrations: usize, f: impl FnOnce() -> T) -> (T, Vec<Notice>) {
-    let limit = KEPT_PER_SEVERITY.saturating_mul(migrations.max(1));
-    let outer = COLLECTED.with(|c| c.borrow_mut().replace(Collected::new(limit)));
-    let result = f();
-    let notices = COLLECTED.with(|c| {
-        let mut slot = c.borrow_mut();
-        let mine = slot.take().unwrap_or_else(|| Collected::new(limit));
-        // A collector around this one sees them too.
-        *slot = outer.map(|mut o| {
-            o.absorb(&mine);
-            o
-        });
-        mine.into_notices()
-    });
-    (result, notices)
 }
 
 #[cfg(test)]
@@ -239,6 +247,54 @@ mod tests {
         assert!(session_end(&mut notices).is_none());
         let mut crash = vec![notice("crash", Some(SqlState::CRASH_SHUTDOWN))];
         assert!(session_end(&mut crash).is_some());
+    }
+
+    /// 1,000 messages of a run (or 1,000 migrations of one) raising 30 WARNINGs each: what is
+    /// kept, and so what is shown, is the run's first [`KEPT_PER_SEVERITY`] and one count, a
+    /// few kilobytes, where a cap per migration kept 20,000. The server's word that it ends
+    /// the session, past the cap, is still kept for [`session_end`].
+    #[test]
+    fn a_run_keeps_a_bounded_number_whatever_its_number_of_migrations() {
+        let warning = |i: usize| notice(&format!("w {i}"), Some(SqlState::WARNING));
+        let mut collector = Collector::new();
+        let mut shown = Vec::new();
+        for _ in 0..1000 {
+            collector.collect(|| {
+                for i in 1..=30 {
+                    heard(|| warning(i), "WARNING", false);
+                }
+            });
+            shown.extend(collector.take());
+            assert!(collector.kept.capacity() <= KEPT_PER_SEVERITY);
+        }
+        // Nothing is collected outside `collect`.
+        heard(|| warning(0), "WARNING", false);
+        assert_eq!(collector.dropped(), 30_000 - KEPT_PER_SEVERITY as u64);
+        collector.collect(|| {
+            heard(
+                || notice("shutdown", Some(SqlState::ADMIN_SHUTDOWN)),
+                "WARNING",
+                true,
+            )
+        });
+        let mut last = collector.take();
+        assert_eq!(
+            session_end(&mut last).map(|n| n.message),
+            Some("shutdown".into())
+        );
+        shown.extend(collector.into_dropped());
+        let lines: Vec<String> = shown
+            .iter()
+            .map(|n| format!("{}: {}", n.severity, n.message))
+            .collect();
+        let bytes: usize = lines.iter().map(String::len).sum();
+        assert_eq!(lines.len(), KEPT_PER_SEVERITY + 1);
+        assert!(bytes < 4096, "{bytes} bytes");
+        assert_eq!(lines[0], "WARNING: w 1");
+        assert_eq!(
+            lines[KEPT_PER_SEVERITY],
+            "WARNING: ... and 29,901 more WARNING messages (only the first 100 of a run are kept)"
+        );
     }
 
     #[test]

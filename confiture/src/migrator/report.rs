@@ -72,13 +72,19 @@ pub enum Progress {
     },
     /// The server said something while a migration ran (`RAISE WARNING`, `RAISE NOTICE`, a
     /// `DROP ... IF EXISTS` that skipped), sent when the message carrying it returns, before
-    /// its `Finished` (or its failure). `migrations` names the migration (`001_name`), or, when
-    /// several travelled in one message, each of them: which one said it is not known. A
-    /// `WARNING` is also one of the report's `warnings`. Not for a connection handed over with
-    /// [`crate::Migrator::with_client`], whose notices go to its own callback.
+    /// its `Finished` (or its failure). `migration` names the migration (`001_name`), or, when
+    /// several travelled in one message, the first of them and `through` the last: which one
+    /// said it is not known. A run keeps the first 100 of each severity; the rest are said
+    /// once, at its end, as one notice per severity (`... and N more WARNING messages`) naming
+    /// the migrations they came from the same way. A `WARNING` is also one of the report's
+    /// `warnings`. Not for a connection handed over with [`crate::Migrator::with_client`],
+    /// whose notices go to its own callback.
     ServerNotice {
-        /// The migration that said it (`001_name`), or the migrations of its message.
-        migrations: Vec<String>,
+        /// The migration that said it (`001_name`), or the first of those it came from.
+        migration: String,
+        /// When it came from one of several migrations: the last of them (`None` when
+        /// `migration` said it).
+        through: Option<String>,
         /// Applying (up) or rolling back (down).
         direction: Direction,
         /// `WARNING`, `NOTICE`, `INFO`, ... as the server names it.

@@ -441,22 +441,27 @@ pub(super) fn run_each(
     })
 }
 
-/// What the server said while `steps` ran (one migration, or the several of one message): its
-/// [`Progress::ServerNotice`] and, for a `WARNING`, the report's warning.
+/// What the server said while `steps` ran (one migration, or one of the several of a message
+/// or of a run's dropped notices): its [`Progress::ServerNotice`] and, for a `WARNING`, the
+/// report's warning. Names two migrations at most, however many `steps` has.
 pub(super) fn server_notice(
     steps: &[Step<'_>],
     direction: Direction,
     notice: crate::db::notices::Notice,
 ) -> (Progress, Option<String>) {
-    let migrations: Vec<String> = steps.iter().map(|s| s.migration.id()).collect();
+    let migration = steps.first().map(|s| s.migration.id()).unwrap_or_default();
+    let through = match steps {
+        [_, .., last] => Some(last.migration.id()),
+        _ => None,
+    };
     let warning = notice.is_warning().then(|| {
-        let from = match (migrations.as_slice(), direction) {
-            ([one], Direction::Up) => format!("migration {one}"),
-            ([one], Direction::Down) => format!("the rollback of migration {one}"),
-            (several, _) => format!(
-                "one of migrations {} (sent in one message)",
-                several.join(", ")
-            ),
+        let from = match (&through, direction) {
+            (None, Direction::Up) => format!("migration {migration}"),
+            (None, Direction::Down) => format!("the rollback of migration {migration}"),
+            (Some(last), Direction::Up) => format!("one of migrations {migration}..{last}"),
+            (Some(last), Direction::Down) => {
+                format!("the rollback of one of migrations {migration}..{last}")
+            }
         };
         let mut text = format!("{} from {from}: {}", notice.severity, notice.message);
         if let Some(detail) = &notice.detail {
@@ -468,7 +473,8 @@ pub(super) fn server_notice(
         text
     });
     let event = Progress::ServerNotice {
-        migrations,
+        migration,
+        through,
         direction,
         severity: notice.severity,
         message: notice.message,

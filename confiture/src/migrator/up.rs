@@ -537,8 +537,8 @@ fn run_single(
             };
             (*progress_cell.borrow_mut())(event);
         },
-        &mut |i, notice| {
-            let (event, warning) = server_notice(&steps[i..=i], Direction::Up, notice);
+        &mut |of, notice| {
+            let (event, warning) = server_notice(&steps[of], Direction::Up, notice);
             notices.extend(warning);
             (*progress_cell.borrow_mut())(event);
         },

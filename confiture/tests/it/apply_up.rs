@@ -840,8 +840,8 @@ fn an_idle_session_timeout_does_not_end_the_wait_for_the_migration_lock() {
 }
 
 /// What the server says while a migration runs reaches the library: every notice as a
-/// `ServerNotice` progress event naming its migration (one travelling alone; each of a
-/// message's migrations when several travelled together), before its `Finished`, and each
+/// `ServerNotice` progress event naming its migration (one travelling alone; the first and the
+/// last of a message's migrations when several travelled together), before its `Finished`, and each
 /// `WARNING` in the report's `warnings`. They used to be dropped.
 #[test]
 fn server_notices_are_progress_events_and_warnings_are_in_the_report() {
@@ -858,28 +858,40 @@ fn server_notices_are_progress_events_and_warnings_are_in_the_report() {
         .migrator(&dir)
         .up(&UpOptions::default(), &mut recorder(&mut events))
         .unwrap();
-    let said: Vec<(Vec<String>, String, String)> = events
+    let said: Vec<(String, Option<String>, String, String)> = events
         .iter()
         .filter_map(|e| match e {
             Progress::ServerNotice {
-                migrations,
+                migration,
+                through,
                 severity,
                 message,
                 ..
-            } => Some((migrations.clone(), severity.clone(), message.clone())),
+            } => Some((
+                migration.clone(),
+                through.clone(),
+                severity.clone(),
+                message.clone(),
+            )),
             _ => None,
         })
         .collect();
-    let one = vec!["001_n".to_string()];
+    let one = "001_n".to_string();
     assert_eq!(
         said,
         [
             (
                 one.clone(),
+                None,
                 "NOTICE".to_string(),
                 "hello notice".to_string()
             ),
-            (one, "WARNING".to_string(), "hello warning".to_string()),
+            (
+                one,
+                None,
+                "WARNING".to_string(),
+                "hello warning".to_string()
+            ),
         ],
         "{events:?}"
     );
@@ -900,8 +912,8 @@ fn server_notices_are_progress_events_and_warnings_are_in_the_report() {
 
 /// A migration raising a notice per row held every one in memory until its statement ended
 /// (3M NOTICEs: 486 MB; a WARNING flood became as many report warnings and JSON entries).
-/// Each collection keeps the first few of each severity and counts the rest: 200,000
-/// NOTICEs and 50,000 WARNINGs come out as a bounded list ending with "... and N more".
+/// A run keeps the first few of each severity and counts the rest: 200,000 NOTICEs and
+/// 50,000 WARNINGs come out as a bounded list ending with "... and N more".
 #[test]
 fn a_flood_of_server_notices_is_kept_bounded_with_a_count_of_the_rest() {
     let db = TestDb::new("noticeflood");
@@ -928,8 +940,7 @@ fn a_flood_of_server_notices_is_kept_bounded_with_a_count_of_the_rest() {
             _ => None,
         })
         .collect();
-    // `db::notices::KEPT_PER_SEVERITY`, a crate-private constant.
-    let kept = 20;
+    let kept = KEPT;
     let of = |severity: &str| -> Vec<&String> {
         said.iter()
             .filter(|(s, _)| s == severity)
@@ -942,7 +953,7 @@ fn a_flood_of_server_notices_is_kept_bounded_with_a_count_of_the_rest() {
     assert_eq!(
         notices[kept],
         &format!(
-            "... and {} more NOTICE messages (only the first {kept} are kept)",
+            "... and {} more NOTICE messages (only the first {kept} of a run are kept)",
             format_count(200_000 - kept)
         )
     );
@@ -951,7 +962,7 @@ fn a_flood_of_server_notices_is_kept_bounded_with_a_count_of_the_rest() {
     assert_eq!(report.warnings.len(), kept + 1, "{:?}", report.warnings);
     assert!(
         report.warnings[kept].ends_with(&format!(
-            "... and {} more WARNING messages (only the first {kept} are kept)",
+            "... and {} more WARNING messages (only the first {kept} of a run are kept)",
             format_count(50_000 - kept)
         )),
         "{:?}",
@@ -960,12 +971,11 @@ fn a_flood_of_server_notices_is_kept_bounded_with_a_count_of_the_rest() {
     assert!(db.table_exists("f"));
 }
 
-/// Many migrations sent in one message each raising a NOTICE: every one is shown. The cap of
-/// `db::notices::KEPT_PER_SEVERITY` counted per message, not per migration, and a run of 50
-/// migrations each raising one NOTICE showed 20 and "... and 30 more". A message of N
-/// migrations now keeps the first 20 x N of each severity.
+/// A run keeps the first 100 notices of each severity, however many migrations it has: 50
+/// migrations sent in one message each raising a NOTICE are all shown, and a flood after them
+/// is one "... and N more" at the end of the run.
 #[test]
-fn each_migration_of_a_batched_message_keeps_its_notices() {
+fn a_run_keeps_its_first_notices_of_each_severity() {
     let db = TestDb::new("noticebatch");
     let dir = Dir::new();
     for i in 1..=50 {
@@ -997,14 +1007,110 @@ fn each_migration_of_a_batched_message_keeps_its_notices() {
         .collect();
     let from: Vec<&String> = said.iter().filter(|m| m.starts_with("from ")).collect();
     assert_eq!(from.len(), 50, "{said:?}");
-    // Still bounded: the flood keeps at most 20 per migration of its message.
-    assert!(said.len() <= 51 * 20 + 1, "{}", said.len());
-    assert!(
-        said.last().is_some_and(|m| m.starts_with("... and ")),
-        "{:?}",
-        said.last()
+    assert_eq!(said.len(), KEPT + 1, "{said:?}");
+    assert_eq!(
+        said.last().map(String::as_str),
+        Some("... and 4,950 more NOTICE messages (only the first 100 of a run are kept)")
     );
 }
+
+/// A cap per migration is no bound: a run of 1,000 migrations raising 30 WARNINGs each kept 20
+/// per migration of its message, 20,000 warnings each naming all 1,000 migrations (219 MB of
+/// stderr, 322 MB of memory), and a no-transaction migration kept 20 per statement. A run now
+/// keeps the first 100 of each severity, names at most two migrations in each, and says the
+/// rest once at its end: the report stays a few kilobytes whatever the number of migrations.
+#[test]
+fn server_notices_of_a_run_stay_bounded_whatever_its_number_of_migrations() {
+    let db = TestDb::new("noticemany");
+    let dir = Dir::new();
+    for i in 1..=1000 {
+        dir.migration(
+            &format!("{i:04}"),
+            &format!("m{i}"),
+            "DO $$BEGIN FOR i IN 1..30 LOOP RAISE WARNING 'w %', i; END LOOP; END$$;\n",
+            "SELECT 1;\n",
+        );
+    }
+    let statement = "DO $$BEGIN FOR i IN 1..30 LOOP RAISE WARNING 'x %', i; END LOOP; END$$;\n";
+    dir.migration(
+        "1001",
+        "alone",
+        &format!("-- confiture:no-transaction\n{}", statement.repeat(5)),
+        "SELECT 1;\n",
+    );
+    let mut events = Vec::new();
+    let report = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut recorder(&mut events))
+        .unwrap();
+    assert_eq!(report.applied.len(), 1001);
+    let notices = events
+        .iter()
+        .filter(|e| matches!(e, Progress::ServerNotice { .. }))
+        .count();
+    assert_eq!(notices, KEPT + 1);
+    let warnings = &report.warnings;
+    let bytes: usize = warnings.iter().map(String::len).sum();
+    assert_eq!(warnings.len(), KEPT + 1, "{:?}", &warnings[..3]);
+    assert!(bytes < 16 * 1024, "{bytes} bytes of warnings");
+    for w in warnings {
+        assert!(
+            w.matches("_m").count() <= 2,
+            "names two migrations at most: {w}"
+        );
+    }
+    assert!(
+        warnings[0].starts_with("WARNING from one of migrations 0001_m1..")
+            && warnings[0].ends_with(": w 1"),
+        "{}",
+        warnings[0]
+    );
+    assert_eq!(
+        warnings[KEPT],
+        "WARNING from one of migrations 0001_m1..1001_alone: ... and 30,050 more WARNING \
+         messages (only the first 100 of a run are kept)"
+    );
+}
+
+/// `--single-transaction` sends each migration on its own and kept 20 of each severity per
+/// migration: 200 migrations raising 30 WARNINGs each were 4,000 warnings. The run's cap holds
+/// there too; each kept warning names its migration, and the count of the rest names the
+/// migrations they came from.
+#[test]
+fn server_notices_of_a_single_transaction_run_stay_bounded() {
+    let db = TestDb::new("noticesingle");
+    let dir = Dir::new();
+    for i in 1..=200 {
+        dir.migration(
+            &format!("{i:04}"),
+            &format!("m{i}"),
+            "DO $$BEGIN FOR i IN 1..30 LOOP RAISE WARNING 'w %', i; END LOOP; END$$;\n",
+            "SELECT 1;\n",
+        );
+    }
+    let mut events = Vec::new();
+    let report = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().single_transaction(true),
+            &mut recorder(&mut events),
+        )
+        .unwrap();
+    assert_eq!(report.applied.len(), 200);
+    let warnings = &report.warnings;
+    assert_eq!(warnings.len(), KEPT + 1, "{:?}", &warnings[..3]);
+    assert_eq!(warnings[0], "WARNING from migration 0001_m1: w 1");
+    assert_eq!(warnings[KEPT - 1], "WARNING from migration 0004_m4: w 10");
+    assert_eq!(
+        warnings[KEPT],
+        "WARNING from one of migrations 0004_m4..0200_m200: ... and 5,900 more WARNING \
+         messages (only the first 100 of a run are kept)"
+    );
+}
+
+/// `db::notices::KEPT_PER_SEVERITY`, a crate-private constant: what a run keeps of each
+/// severity.
+const KEPT: usize = 100;
 
 /// `49980` as `49,980`.
 fn format_count(n: usize) -> String {

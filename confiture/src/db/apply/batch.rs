@@ -24,7 +24,7 @@ use super::{
 };
 use crate::db::backoff::Backoff;
 use crate::db::is_connection_lost;
-use crate::db::notices::{collecting, session_end, Notice};
+use crate::db::notices::{session_end, Collector, Notice};
 use crate::ledger;
 
 /// What [`run_steps`] reports as it goes; the index is into its `steps`.
@@ -42,7 +42,10 @@ pub enum StepEvent {
     },
     /// The server sent `notice` (`RAISE WARNING`, ...) while the message carrying `steps` ran:
     /// one step, or, for a message of several, all of them (which one said it is not known).
-    /// Sent when the message returns, before the steps' `Finished`.
+    /// Sent when the message returns, before the steps' `Finished`. A run sends the first
+    /// [`crate::db::notices::KEPT_PER_SEVERITY`] of each severity; at its end (success or
+    /// failure), one per severity that overflowed says how many more came, its `steps` those
+    /// of the messages they came in.
     Notice { steps: Range<usize>, notice: Notice },
     /// The step committed with its ledger row.
     Finished(usize, StepOutcome),
@@ -214,26 +217,39 @@ pub fn run_steps(
             on_event,
             announced: None,
         },
+        notices: Collector::new(),
+        dropped_in: None,
+        dropped_before: 0,
     };
-    while runner.progress.next < steps.len() {
-        let sent = Instant::now();
-        if let Err((i, failure)) = runner.send_next(limits) {
-            // A no-transaction step's statement says what cancelled it itself, before what
-            // its statements committed is added (`no_transaction`).
-            let failure = match steps[i].file().mode {
-                TransactionMode::NoTransaction => failure,
-                TransactionMode::Transaction => {
-                    cancelled(runner.client, settings, &steps[i], failure, sent.elapsed())
+    let ran = runner.run(limits);
+    runner.said_dropped();
+    ran
+}
+
+impl Runner<'_, '_> {
+    /// The loop of [`run_steps`].
+    fn run(&mut self, limits: BatchLimits) -> Result<(), (usize, StepFailure)> {
+        let (steps, settings) = (self.steps, self.settings);
+        while self.progress.next < steps.len() {
+            let sent = Instant::now();
+            if let Err((i, failure)) = self.send_next(limits) {
+                // A no-transaction step's statement says what cancelled it itself, before what
+                // its statements committed is added (`no_transaction`).
+                let failure = match steps[i].file().mode {
+                    TransactionMode::NoTransaction => failure,
+                    TransactionMode::Transaction => {
+                        cancelled(self.client, settings, &steps[i], failure, sent.elapsed())
+                    }
+                };
+                let mut failure = lock_released(self.client, settings, &steps[i], failure, false);
+                if settings.stopped() {
+                    failure = with_interrupted_help(&steps[i], interrupted(&steps[i], failure));
                 }
-            };
-            let mut failure = lock_released(runner.client, settings, &steps[i], failure, false);
-            if settings.stopped() {
-                failure = with_interrupted_help(&steps[i], interrupted(&steps[i], failure));
+                return Err((i, failure));
             }
-            return Err((i, failure));
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The IO of [`run_steps`]: sends what [`Progress`] says, and tells it what happened.
@@ -247,6 +263,12 @@ struct Runner<'r, 'a> {
     progress: Progress,
     backoff: Backoff,
     events: Events<'r>,
+    /// What the server said during the run.
+    notices: Collector,
+    /// The steps of the messages whose notices were not all kept.
+    dropped_in: Option<Range<usize>>,
+    /// How many notices were dropped before the last message.
+    dropped_before: u64,
 }
 
 impl Runner<'_, '_> {
@@ -266,9 +288,13 @@ impl Runner<'_, '_> {
             self.commit_ledger().map_err(|f| (first, f))?;
         }
         if self.costs[first].alone {
-            let mut notices = Vec::new();
-            let mut result =
-                run_statements(self.client, self.settings, &self.steps[first], &mut notices);
+            let mut result = run_statements(
+                self.client,
+                self.settings,
+                &self.steps[first],
+                &mut self.notices,
+            );
+            let mut notices = self.said(&message);
             if let Err(f) = result {
                 result = Err(if f.error.driver_error().is_some_and(is_connection_lost) {
                     ended_by(f, session_end(&mut notices))
@@ -311,8 +337,9 @@ impl Runner<'_, '_> {
         // whose rows are discarded as they arrive: its duration is the message's.
         let discard = self.costs[message.clone()].iter().any(|c| c.returns_rows);
         let script = &mut batch.script;
-        let (sent, mut notices) = collecting(message.len(), || {
-            self.settings.send(|| {
+        let settings = self.settings;
+        let sent = self.notices.collect(|| {
+            settings.send(|| {
                 if discard {
                     script.send_discarding_rows(client).map(|()| None)
                 } else {
@@ -320,6 +347,7 @@ impl Runner<'_, '_> {
                 }
             })
         });
+        let mut notices = self.said(&message);
         // The server's word that it ended the session is the reason of the lost connection,
         // not a migration's warning.
         let ended = match &sent {
@@ -348,6 +376,29 @@ impl Runner<'_, '_> {
                 self.encoding_changed(message, &batch, changed)
             }
         }
+    }
+
+    /// What the server said while `message` ran, kept since the last message; notes `message`
+    /// among those whose notices were not all kept when some were dropped meanwhile.
+    fn said(&mut self, message: &Range<usize>) -> Vec<Notice> {
+        let dropped = self.notices.dropped();
+        if dropped > self.dropped_before {
+            self.dropped_before = dropped;
+            self.dropped_in = Some(match self.dropped_in.take() {
+                Some(before) => before.start..message.end,
+                None => message.clone(),
+            });
+        }
+        self.notices.take()
+    }
+
+    /// At the end of the run: how many notices of each severity were not kept.
+    fn said_dropped(&mut self) {
+        let Some(steps) = self.dropped_in.take() else {
+            return;
+        };
+        let dropped = std::mem::take(&mut self.notices).into_dropped();
+        self.events.notices(&steps, dropped);
     }
 
     /// Commits the tracking table's DDL ([`run_steps`]) on its own, if it is still

@@ -19,7 +19,7 @@ use super::sql::{
 };
 use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
 use crate::db::is_connection_lost;
-use crate::db::notices::{collecting, Notice};
+use crate::db::notices::Collector;
 use crate::error::{Error, ErrorKind};
 use crate::files::SqlFile;
 
@@ -217,12 +217,13 @@ pub(super) fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -
 }
 
 /// Runs a no-transaction step: each statement of the file (as cut when it was read) on its
-/// own, then its ledger row.
+/// own, then its ledger row. What the server says during its statements goes to the run's
+/// `notices`.
 pub(super) fn run_statements(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
-    notices: &mut Vec<Notice>,
+    notices: &mut Collector,
 ) -> Result<StepOutcome, StepFailure> {
     let start = Instant::now();
     let file = step.file();
@@ -254,8 +255,7 @@ pub(super) fn run_statements(
         let mut script = Script::new();
         script.push_statement(file, text, span.line);
         let sent_at = Instant::now();
-        let (sent, said) = collecting(1, || settings.send(|| client.batch_execute(script.text())));
-        notices.extend(said);
+        let sent = notices.collect(|| settings.send(|| client.batch_execute(script.text())));
         let Some(sent) = sent else {
             let failure = stopped(step, (index > 0).then_some(index));
             return Err(statement_failed(

@@ -1,5 +1,6 @@
 //! `up --single-transaction`: every migration of the run in one transaction.
 
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use super::script::SendError;
 use super::sql::{begin_sql, push_step, NONCE};
 use super::{ApplySettings, OnRetry, Script, Step, StepFailure};
 use crate::db::is_connection_lost;
-use crate::db::notices::{collecting, Notice};
+use crate::db::notices::{Collector, Notice};
 use crate::error::Error;
 use crate::files::TransactionMode;
 
@@ -54,28 +55,55 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
 /// Runs every step in one transaction (`up --single-transaction`): all are recorded, or none.
 /// Each step is its own message inside the transaction, so a failure names its migration.
 /// `on_step(i, None)` announces step `i`, `on_step(i, Some(duration))` reports it done (not yet
-/// committed); `on_notice(i, notice)` passes on what the server said while step `i` ran. On
-/// failure, returns the index of the failing step.
+/// committed); `on_notice(steps, notice)` passes on what the server said while step `i` ran
+/// (`steps`: `i..i + 1`): the first [`crate::db::notices::KEPT_PER_SEVERITY`] of each severity
+/// of the run, then, at its end, one per severity that overflowed saying how many more came
+/// (`steps`: those they came from). On failure, returns the index of the failing step.
 pub fn run_in_one_transaction(
     client: &mut Client,
     settings: &ApplySettings,
     steps: &[Step<'_>],
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
-    on_notice: &mut dyn FnMut(usize, Notice),
+    on_notice: &mut dyn FnMut(Range<usize>, Notice),
 ) -> Result<(), (usize, StepFailure)> {
     let started = Instant::now();
-    one_transaction(client, settings, steps, on_retry, on_step, on_notice).map_err(
-        |(i, failure)| {
-            let failure = cancelled(client, settings, &steps[i], failure, started.elapsed());
-            let failure = lock_released(client, settings, &steps[i], failure, true);
-            if settings.stopped() {
-                let failure = interrupted(&steps[i], failure);
-                return (i, with_interrupted_help(&steps[i], failure));
-            }
-            (i, failure)
-        },
-    )
+    let mut notices = Collector::new();
+    let mut dropped_in: Option<Range<usize>> = None;
+    let mut dropped_before = 0;
+    let mut said = |i: usize, notices: &mut Collector| {
+        for notice in notices.take() {
+            on_notice(i..i + 1, notice);
+        }
+        if notices.dropped() > dropped_before {
+            dropped_before = notices.dropped();
+            let start = dropped_in.as_ref().map_or(i, |r| r.start);
+            dropped_in = Some(start..i + 1);
+        }
+    };
+    let ran = one_transaction(
+        client,
+        settings,
+        steps,
+        on_retry,
+        on_step,
+        &mut notices,
+        &mut said,
+    );
+    if let Some(from) = dropped_in {
+        for notice in notices.into_dropped() {
+            on_notice(from.clone(), notice);
+        }
+    }
+    ran.map_err(|(i, failure)| {
+        let failure = cancelled(client, settings, &steps[i], failure, started.elapsed());
+        let failure = lock_released(client, settings, &steps[i], failure, true);
+        if settings.stopped() {
+            let failure = interrupted(&steps[i], failure);
+            return (i, with_interrupted_help(&steps[i], failure));
+        }
+        (i, failure)
+    })
 }
 
 fn one_transaction(
@@ -84,7 +112,8 @@ fn one_transaction(
     steps: &[Step<'_>],
     on_retry: &mut OnRetry<'_>,
     on_step: &mut dyn FnMut(usize, Option<Duration>),
-    on_notice: &mut dyn FnMut(usize, Notice),
+    notices: &mut Collector,
+    said: &mut dyn FnMut(usize, &mut Collector),
 ) -> Result<(), (usize, StepFailure)> {
     if let Some(refusal) = single_transaction_refusal(steps).or_else(|| copy_refusal(steps)) {
         return Err(refusal);
@@ -107,11 +136,8 @@ fn one_transaction(
             let tag = format!("{nonce}_{i}");
             push_step(&mut script, settings, step, &tag);
             // Its rows are discarded: the duration is ours, the step's message alone.
-            let (sent, notices) =
-                collecting(1, || settings.send(|| script.send_discarding_rows(client)));
-            for notice in notices {
-                on_notice(i, notice);
-            }
+            let sent = notices.collect(|| settings.send(|| script.send_discarding_rows(client)));
+            said(i, notices);
             let Some(sent) = sent else {
                 return Err((i, stopped_in_one_transaction(client, step)));
             };
