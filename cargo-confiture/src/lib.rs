@@ -10,8 +10,10 @@ mod commands;
 mod output;
 mod render;
 mod select;
+mod stdio;
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -421,6 +423,15 @@ fn as_typed(mut e: clap::Error, args: &[OsString]) -> clap::Error {
 fn argument_error(e: &clap::Error, json: bool, given: &Given) -> u8 {
     use clap::error::ErrorKind as K;
     match e.kind() {
+        K::DisplayHelp | K::DisplayVersion if stdio::stdout_was_closed() => {
+            // It would go to `/dev/null` (see `stdio`): said, as any result that is lost.
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: the help could not be written to stdout: stdout was closed when the \
+                 command started"
+            );
+            exit::OUTPUT_FAILED
+        }
         K::DisplayHelp | K::DisplayVersion => {
             let _ = e.print();
             exit::SUCCESS

@@ -1,7 +1,8 @@
 //! Where and how things are printed: results on stdout (table or one JSON document), progress
 //! and diagnostics on stderr, colour only on a terminal (honouring `NO_COLOR` and `--color`).
-//! A closed stdout (`| head`) is not an error. Any other failed write of a result (a full
-//! disk, an I/O error) is kept, and the run ends with it ([`Output::settle`]).
+//! A closed pipe (`| head`) is not an error. Any other failed write of a result (a full
+//! disk, an I/O error, a stdout closed when the process started: [`crate::stdio`]) is kept,
+//! and the run ends with it ([`Output::settle`]).
 //!
 //! Text from outside (names, versions, paths, messages that quote them) reaches the terminal
 //! through [`confiture::display`]: control characters escaped, paths relative to the current
@@ -59,7 +60,25 @@ pub struct Output {
     schema: Option<String>,
     /// The first write of a result to stdout that failed, not on a closed pipe: shared by
     /// every clone, read once the run has ended ([`Output::settle`]).
-    stdout_failed: Arc<OnceLock<std::io::Error>>,
+    stdout_failed: Arc<OnceLock<StdoutFailure>>,
+}
+
+/// Why a result could not be written to stdout.
+#[derive(Debug)]
+enum StdoutFailure {
+    /// The process was started with stdout closed (`>&-`, [`crate::stdio`]).
+    Closed,
+    /// A write failed (`> /dev/full`, an I/O error).
+    Write(std::io::Error),
+}
+
+impl std::fmt::Display for StdoutFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StdoutFailure::Closed => f.write_str("stdout was closed when the command started"),
+            StdoutFailure::Write(e) => e.fmt(f),
+        }
+    }
 }
 
 /// The arguments that chose the database and the migrations directory, as a suggested command
@@ -295,9 +314,14 @@ impl Output {
     /// `text` and a newline on stdout, flushed: a write that fails, but on a closed pipe
     /// (`| head`), is kept for [`Output::settle`].
     fn stdout(&self, text: &str) {
+        if crate::stdio::stdout_was_closed() {
+            // Its descriptor is `/dev/null` now: the write would succeed and lose it.
+            let _ = self.stdout_failed.set(StdoutFailure::Closed);
+            return;
+        }
         if let Err(e) = write_line(&mut std::io::stdout().lock(), text) {
             if e.kind() != std::io::ErrorKind::BrokenPipe {
-                let _ = self.stdout_failed.set(e);
+                let _ = self.stdout_failed.set(StdoutFailure::Write(e));
             }
         }
     }
@@ -311,8 +335,16 @@ impl Output {
         let Some(failed) = self.stdout_failed.get() else {
             return code;
         };
-        let help = "nothing the command did is undone; make room where stdout writes (or send \
-                    it elsewhere) before the next run";
+        let help = match failed {
+            StdoutFailure::Closed => {
+                "nothing the command did is undone; run it with a stdout (`> /dev/null` to throw \
+                 the result away) next time"
+            }
+            StdoutFailure::Write(_) => {
+                "nothing the command did is undone; make room where stdout writes (or send it \
+                 elsewhere) before the next run"
+            }
+        };
         if code == exit::SUCCESS {
             let message = format!("{completed}; its result could not be written to stdout");
             let error = Error::new(ErrorKind::OutputFailed, message);

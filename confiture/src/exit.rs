@@ -52,7 +52,8 @@ pub const FLEET_MIXED: u8 = 10;
 /// Command-line usage error (unknown flag, missing argument, conflicting flags), as in sysexits.h.
 pub const USAGE: u8 = 64;
 /// The command completed, but its result (the table, the report, the JSON document) could not
-/// be written to stdout: a full disk, an I/O error (`> /dev/full`). What the command did
+/// be written to stdout: a full disk, an I/O error (`> /dev/full`), a stdout closed when the
+/// command started (`>&-`; `> /dev/null` is a stdout). What the command did
 /// stands, nothing is undone; the error on stderr says so. A closed pipe (`| head`) is no
 /// error. Only a success becomes this code: a run that failed, or a `status` that found
 /// pending migrations, keeps its own code (its verdict on the database), with the same error
@@ -98,7 +99,7 @@ pub const ALL: &[(u8, &str)] = &[
     (USAGE, "usage error"),
     (
         OUTPUT_FAILED,
-        "the command completed but its result could not be written to stdout (disk full, I/O error; not a closed pipe): what it did stands. Only instead of 0",
+        "the command completed but its result could not be written to stdout (disk full, I/O error, stdout closed with `>&-`; not a closed pipe): what it did stands. Only instead of 0",
     ),
     (
         INTERRUPTED,

@@ -736,3 +736,73 @@ fn both_invocation_forms_and_help() {
     }
     assert!(binary().is_file());
 }
+
+/// The CLI under test in `project` with `args`, run by `sh` with `redirect` (`>&-` closes
+/// stdout): `Command` itself cannot start a process with a descriptor closed.
+fn run_redirected(project: &Project, redirect: &str, args: &[&str]) -> Run {
+    let cli = project.cli();
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("exec \"$0\" \"$@\" {redirect}"))
+        .arg(cli.get_program())
+        .args(args);
+    if let Some(dir) = cli.get_current_dir() {
+        sh.current_dir(dir);
+    }
+    for (name, value) in cli.get_envs() {
+        match value {
+            Some(value) => sh.env(name, value),
+            None => sh.env_remove(name),
+        };
+    }
+    Run::of(&mut sh)
+}
+
+/// Run with stdout closed (`>&-`), a command exited 0 with its result lost: Rust's start-up
+/// code fills a closed descriptor with `/dev/null` before `main`, silently. The CLI now
+/// notes, before that, which standard descriptor was closed: a command with a result to
+/// write fails with exit 74 (its own verdict kept, as for `> /dev/full`) and says on stderr
+/// that stdout was closed. A closed stderr or stdin changes nothing.
+#[test]
+fn exit_74_when_stdout_is_closed() {
+    let db = TestDb::new("exit74closed");
+    let project = two_migrations();
+    let url = db.url();
+    let closed = "its result could not be written to stdout: stdout was closed";
+    // Its own verdict on the database (no ledger yet) wins, the error said all the same.
+    run_redirected(
+        &project,
+        ">&-",
+        &["migrate", "status", "--database-url", &url],
+    )
+    .code(exit::NOT_INITIALISED)
+    .stderr_has("the run's result could not be written to stdout: stdout was closed");
+    for format in [&[][..], &["--format", "json"][..]] {
+        let with = |args: &[&'static str]| -> Vec<&str> {
+            [args, &["--database-url", url.as_str()], format].concat()
+        };
+        run_redirected(&project, ">&-", &with(&["migrate", "up"]))
+            .code(exit::OUTPUT_FAILED)
+            .stderr_has("`migrate up` completed: the migrations it applied stay applied")
+            .stderr_has(closed);
+        assert_eq!(db.ledger().map(|rows| rows.len()), Some(2), "{format:?}");
+        run_redirected(&project, ">&-", &with(&["migrate", "status"]))
+            .code(exit::OUTPUT_FAILED)
+            .stderr_has("`migrate status` completed")
+            .stderr_has(closed);
+        // stdin and stderr closed: nothing of the result is lost.
+        run_redirected(&project, "<&- 2>&-", &with(&["migrate", "status"]))
+            .code(exit::SUCCESS)
+            .stdout_has("add_bio_to_users");
+    }
+    run_redirected(&project, ">&-", &["--help"])
+        .code(exit::OUTPUT_FAILED)
+        .stderr_has("stdout was closed");
+    // `>/dev/null` is a stdout: the result is thrown away, as asked.
+    run_redirected(
+        &project,
+        ">/dev/null",
+        &["migrate", "status", "--database-url", &url],
+    )
+    .code(exit::SUCCESS);
+}
