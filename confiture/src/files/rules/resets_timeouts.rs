@@ -32,8 +32,9 @@ reads as 0; `[pg_catalog.]set_config('lock_timeout', value, is_local)` to such a
 count: `SET LOCAL` and `set_config(..., true)` last until the migration's transaction ends,
 which is the rest of the migration. `migrate up` also says it when it runs such a migration.
 Not flagged: a non-zero value (the migration chose its own bound), a value the server refuses
-(the `SET` fails), and `ALTER DATABASE | ROLE | FUNCTION ... SET` (other sessions' bounds, or a
-function's).
+(the `SET` fails), `ALTER DATABASE | ROLE | FUNCTION ... SET` (other sessions' bounds, or a
+function's), and a column named like a bound (`UPDATE t SET lock_timeout = 0`, also `ON
+CONFLICT DO UPDATE SET` and `MERGE ... UPDATE SET`).
 
 **Fix:** remove the statement (reset only the settings the migration itself set, by name), or
 set the bound the migration needs; allow it with `-- confiture:allow(resets-timeouts)`.",
@@ -329,6 +330,34 @@ mod tests {
         ];
         for sql in kept {
             assert_eq!(up(&format!("{sql};")), [], "{sql}");
+        }
+    }
+
+    /// Columns named like the bounds: the `SET` of an `UPDATE`, of `ON CONFLICT DO UPDATE` and
+    /// of `MERGE ... UPDATE` assigns them. Lint's check (in a file that mentions `set_config`
+    /// or `pg_settings`, whose statements it reads) and `migrate up`'s warnings
+    /// ([`super::turns_off`], every statement that mentions a timeout) both keep quiet.
+    #[test]
+    fn a_column_named_like_a_bound_is_not_a_bound() {
+        for bound in super::BOUNDS {
+            for sql in [
+                format!("UPDATE jobs SET {bound} = 0 WHERE kind = 'pg_settings'"),
+                format!("UPDATE jobs SET done = true, {bound} = DEFAULT WHERE note = 'set_config'"),
+                format!(
+                    "INSERT INTO jobs (id, {bound}) SELECT 1, 0 FROM pg_settings \
+                     ON CONFLICT (id) DO UPDATE SET {bound} = 0"
+                ),
+                format!(
+                    "MERGE INTO jobs j USING pg_settings s ON j.name = s.name \
+                     WHEN MATCHED THEN UPDATE SET {bound} = '0'"
+                ),
+            ] {
+                assert_eq!(up(&format!("{sql};")), [], "{sql}");
+                let tokens: Vec<_> = crate::files::lexer::tokens(&sql)
+                    .filter(|t| !t.is_trivia())
+                    .collect();
+                assert_eq!(super::turns_off(&tokens), None, "{sql}");
+            }
         }
     }
 

@@ -30,7 +30,8 @@ Flagged, in up and down files: `SET TRANSACTION ...`; `SET [LOCAL | SESSION]
 transaction_isolation | transaction_read_only | transaction_deferrable`, the same by
 `set_config(...)` or by an `UPDATE pg_settings`. Not flagged: `SET SESSION CHARACTERISTICS AS
 TRANSACTION ...` and `default_transaction_isolation` (the session's defaults: they shape the
-transactions that follow), `SHOW`, and `SET TRANSACTION` inside a function or `DO` body (run
+transactions that follow), `SHOW`, a column named like a setting (`UPDATE t SET
+transaction_isolation = ...`, also `ON CONFLICT DO UPDATE SET` and `MERGE ... UPDATE SET`), and `SET TRANSACTION` inside a function or `DO` body (run
 where that body's caller is).
 
 **Fix:** remove the statement. A migration cannot choose its transaction's isolation level or
@@ -188,6 +189,32 @@ mod tests {
             "CREATE TABLE transaction (isolation int);",
         ] {
             assert_eq!(flagged(sql), [], "{sql}");
+        }
+    }
+
+    /// Columns named like the characteristics: the `SET` of an `UPDATE`, of `ON CONFLICT DO
+    /// UPDATE` and of `MERGE ... UPDATE` assigns them, not the transaction's.
+    #[test]
+    fn a_column_named_like_a_characteristic_is_not_flagged() {
+        for name in super::CHARACTERISTICS {
+            for sql in [
+                format!("UPDATE t SET {name} = 'serializable';"),
+                format!("UPDATE jobs SET done = true, {name} = 'x' WHERE id = 1;"),
+                format!("WITH w AS (SELECT 1) UPDATE t SET \"{name}\" = DEFAULT;"),
+                format!(
+                    "INSERT INTO t (id, {name}) VALUES (1, 'x') \
+                     ON CONFLICT (id) DO UPDATE SET {name} = EXCLUDED.{name};"
+                ),
+                format!(
+                    "MERGE INTO t USING s ON t.id = s.id \
+                     WHEN MATCHED THEN UPDATE SET {name} = s.{name} \
+                     WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.{name});"
+                ),
+                format!("ALTER TABLE t ALTER COLUMN {name} SET DEFAULT 'x';"),
+                format!("ALTER FUNCTION f() SET {name} = 'serializable';"),
+            ] {
+                assert_eq!(flagged(&sql), [], "{sql}");
+            }
         }
     }
 }

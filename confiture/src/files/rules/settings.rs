@@ -23,7 +23,8 @@ pub(super) struct Assignment<'a> {
 /// How a statement sets a setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum How {
-    /// `SET [SESSION | LOCAL] name {= | TO} v`, also in `ALTER DATABASE | ROLE | SYSTEM ... SET`.
+    /// `SET [SESSION | LOCAL] name {= | TO} v`, also in `ALTER DATABASE | ROLE | USER | SYSTEM
+    /// ... SET`.
     Set,
     /// `[pg_catalog.]set_config(name, v, is_local)`.
     SetConfig,
@@ -56,9 +57,15 @@ impl Value<'_> {
 }
 
 /// The values `tokens` (one statement, no trivia) gives setting `name` (PostgreSQL's spelling:
-/// any case): `name = v`, `name TO v` after `SET [SESSION | LOCAL]` (also in `ALTER DATABASE |
-/// ROLE | SYSTEM ... SET`), `[pg_catalog.]set_config('name', v, is_local)`, and the same set by
-/// a row of `pg_settings` that the statement names `'name'` ([`by_settings_row`]).
+/// any case): `name = v`, `name TO v` of a `SET [SESSION | LOCAL]` command or of `ALTER
+/// DATABASE | ROLE | USER | SYSTEM ... SET` ([`set_command`]), `[pg_catalog.]set_config('name',
+/// v, is_local)`, and the same set by a row of `pg_settings` that the statement names `'name'`
+/// ([`by_settings_row`]).
+///
+/// The decision is the statement's: the `SET` of an `UPDATE` (also `ON CONFLICT DO UPDATE SET`
+/// and `MERGE ... UPDATE SET`) assigns table columns, whatever they are called, and the `SET`
+/// of `ALTER TABLE`, `ALTER FUNCTION` or `CREATE FUNCTION` is no run-time setting of the
+/// session either.
 pub(super) fn assignments<'a>(tokens: &[Token<'a>], name: &str) -> Vec<Assignment<'a>> {
     if let Some(found) = by_settings_row(tokens) {
         let names_it = tokens.iter().any(|t| {
@@ -67,56 +74,75 @@ pub(super) fn assignments<'a>(tokens: &[Token<'a>], name: &str) -> Vec<Assignmen
         });
         return found.filter(|_| names_it).into_iter().collect();
     }
-    let at = |i: usize| tokens.get(i);
     let mut out = Vec::new();
-    for (i, t) in tokens.iter().enumerate() {
-        let (how, mut local) = match t.kind {
-            TokenKind::Word | TokenKind::QuotedIdent if names_setting(t, name) => {
-                let Some(before) = i.checked_sub(1).and_then(at) else {
-                    continue;
-                };
-                if before.is_word("SET") {
-                    (How::Set, false)
-                } else if (before.is_word("SESSION") || before.is_word("LOCAL"))
-                    && i.checked_sub(2)
-                        .and_then(at)
-                        .is_some_and(|t| t.is_word("SET"))
-                {
-                    (How::Set, before.is_word("LOCAL"))
-                } else {
-                    continue;
-                }
-            }
-            // set_config('name', ...): the first argument of the call, not a comparison's
-            // operand (`WHERE name = 'client_encoding' AND ...`).
-            TokenKind::String
-                if i >= 2
-                    && tokens[i - 1].kind == TokenKind::OpenParen
-                    && syntax::names(&tokens[i - 2], "set_config")
-                    && string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name)) =>
-            {
-                (How::SetConfig, false)
-            }
-            _ => continue,
-        };
-        let mut rest = tokens[i + 1..]
+    if let Some(at) = set_command(tokens, name) {
+        let local = at >= 2 && tokens[at - 1].is_word("LOCAL");
+        let mut rest = tokens[at + 1..]
             .iter()
             .filter(|t| !(t.kind == TokenKind::Comma || t.text == "=" || t.is_word("TO")));
+        if let Some(value) = rest.next() {
+            out.push(Assignment {
+                value: value_of(value, How::Set),
+                written: value.text,
+                how: How::Set,
+                local,
+            });
+        }
+    }
+    for (i, t) in tokens.iter().enumerate() {
+        // set_config('name', ...): the first argument of the call, not a comparison's
+        // operand (`WHERE name = 'client_encoding' AND ...`).
+        let calls = t.kind == TokenKind::String
+            && i >= 2
+            && tokens[i - 1].kind == TokenKind::OpenParen
+            && syntax::names(&tokens[i - 2], "set_config")
+            && string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name));
+        if !calls {
+            continue;
+        }
+        let mut rest = tokens[i + 1..]
+            .iter()
+            .filter(|t| !(t.kind == TokenKind::Comma || t.text == "="));
         let Some(value) = rest.next() else {
             continue;
         };
-        if how == How::SetConfig {
-            // set_config(name, value, is_local): true ends with the transaction.
-            local = rest.next().is_some_and(|l| l.is_word("true"));
-        }
+        // set_config(name, value, is_local): true ends with the transaction.
+        let local = rest.next().is_some_and(|l| l.is_word("true"));
         out.push(Assignment {
-            value: value_of(value, how),
+            value: value_of(value, How::SetConfig),
             written: value.text,
-            how,
+            how: How::SetConfig,
             local,
         });
     }
     out
+}
+
+/// Where `tokens` (one statement, no trivia) names setting `name` as a `SET` command does:
+/// the statement is `SET [SESSION | LOCAL] name ...`, or `ALTER DATABASE | ROLE | USER |
+/// SYSTEM ... SET name ...` (the defaults of later sessions). The index of the name.
+fn set_command(tokens: &[Token<'_>], name: &str) -> Option<usize> {
+    let first = tokens.first()?;
+    if first.is_word("SET") {
+        let at = match tokens.get(1) {
+            Some(t) if t.is_word("SESSION") || t.is_word("LOCAL") => 2,
+            _ => 1,
+        };
+        return tokens
+            .get(at)
+            .filter(|t| names_setting(t, name))
+            .map(|_| at);
+    }
+    let sets_defaults = first.is_word("ALTER")
+        && tokens.get(1).is_some_and(|t| {
+            ["DATABASE", "ROLE", "USER", "SYSTEM"]
+                .iter()
+                .any(|w| t.is_word(w))
+        });
+    if !sets_defaults {
+        return None;
+    }
+    (1..tokens.len()).find(|&i| tokens[i - 1].is_word("SET") && names_setting(&tokens[i], name))
 }
 
 /// Whether `t` names setting `name`: a word or quoted identifier, in any case (the server
@@ -292,10 +318,46 @@ mod tests {
             ("SELECT lock_timeout = 0 FROM t", &[]),
             ("SELECT f('lock_timeout', '0', false)", &[]),
             ("SET statement_timeout = 0", &[]),
+            (
+                "ALTER ROLE r IN DATABASE d SET lock_timeout = 0",
+                &[("0", false)],
+            ),
+            ("ALTER SYSTEM SET lock_timeout = '1s'", &[("1s", false)]),
         ];
         for (sql, expected) in cases {
             let expected: Vec<_> = expected.iter().map(|(v, l)| (v.to_string(), *l)).collect();
             assert_eq!(values(sql, "lock_timeout"), expected, "{sql}");
         }
+    }
+
+    /// A `SET` that assigns table columns (or a table's, or a function's, properties) sets no
+    /// run-time setting, whatever the column is called: only the statement's own form counts.
+    #[test]
+    fn a_set_clause_of_another_statement_sets_no_setting() {
+        for sql in [
+            "UPDATE t SET lock_timeout = 0",
+            "UPDATE ONLY t AS x SET lock_timeout = 0, b = 1",
+            "UPDATE t SET b = 1, lock_timeout = 0 WHERE a = 1",
+            "WITH w AS (SELECT 1) UPDATE t SET lock_timeout = DEFAULT",
+            "INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET lock_timeout = 0",
+            "INSERT INTO t VALUES (1) ON CONFLICT DO UPDATE SET a = 1, lock_timeout = '0'",
+            "MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN UPDATE SET lock_timeout = 0",
+            "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN INSERT VALUES (1) \
+             WHEN MATCHED THEN UPDATE SET lock_timeout = 0",
+            "ALTER TABLE t ALTER COLUMN lock_timeout SET DEFAULT 0",
+            "ALTER FUNCTION f() SET lock_timeout = 0",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET lock_timeout = 0 AS 'SELECT 1'",
+            "SELECT 1 FROM t WHERE x = 'SET' AND lock_timeout = 0",
+        ] {
+            assert_eq!(values(sql, "lock_timeout"), [], "{sql}");
+        }
+        // A set_config call is one wherever it is.
+        assert_eq!(
+            values(
+                "UPDATE t SET lock_timeout = set_config('lock_timeout', '0', false)",
+                "lock_timeout"
+            ),
+            [("0".to_string(), false)]
+        );
     }
 }

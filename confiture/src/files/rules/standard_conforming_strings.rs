@@ -38,7 +38,9 @@ name = '...'`. Not flagged: turning
 `client_encoding` to `UTF8` (pg_dump writes `SET client_encoding = 'UTF8';`) or `DEFAULT`,
 `SET LOCAL` and `set_config(..., true)`, which end with the transaction, `RESET`, and
 `ALTER DATABASE|ROLE ... SET client_encoding` (every client, confiture included, sends its own
-encoding when it connects).
+encoding when it connects), `ALTER FUNCTION ... SET` (the function's own, while it runs), and a
+column named like a setting (`UPDATE t SET client_encoding = ...`, also `ON CONFLICT DO UPDATE
+SET` and `MERGE ... UPDATE SET`).
 
 **Fix:** leave `standard_conforming_strings` on, and write strings that need backslash escapes
 as `E'...'`; leave `client_encoding` alone, and keep migration files UTF-8.",
@@ -214,6 +216,26 @@ mod tests {
             "UPDATE app_settings SET setting = 'LATIN1' WHERE name = 'client_encoding';",
             "SELECT set_config(name, 'LATIN1', true) FROM pg_settings WHERE name = 'client_encoding';",
             "SELECT setting FROM pg_settings WHERE name = 'client_encoding' AND setting <> 'UTF8';",
+        ] {
+            assert_eq!(up(sql), [], "{sql}");
+        }
+    }
+
+    /// Columns named like the settings: the `SET` of an `UPDATE`, of `ON CONFLICT DO UPDATE`
+    /// and of `MERGE ... UPDATE` assigns them (in statements lint reads, mentioning
+    /// `pg_settings` or `set_config`).
+    #[test]
+    fn a_column_named_like_a_setting_is_not_the_setting() {
+        for sql in [
+            "UPDATE tenants SET client_encoding = 'LATIN1' FROM pg_settings s WHERE s.name = 'x';",
+            "UPDATE t SET standard_conforming_strings = off WHERE note = 'set_config';",
+            "INSERT INTO t (id, client_encoding) SELECT 1, setting FROM pg_settings \
+             ON CONFLICT (id) DO UPDATE SET client_encoding = 'LATIN1';",
+            "MERGE INTO t USING pg_settings s ON t.name = s.name \
+             WHEN MATCHED THEN UPDATE SET standard_conforming_strings = 'off';",
+            "ALTER TABLE t ALTER COLUMN client_encoding SET DEFAULT 'LATIN1';",
+            // The function's own setting, while it runs.
+            "ALTER FUNCTION f() SET standard_conforming_strings = off;",
         ] {
             assert_eq!(up(sql), [], "{sql}");
         }
