@@ -70,7 +70,7 @@ pub(super) fn assignments<'a>(tokens: &[Token<'a>], name: &str) -> Vec<Assignmen
     if let Some(found) = by_settings_row(tokens) {
         let names_it = tokens.iter().any(|t| {
             t.kind == TokenKind::String
-                && string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name))
+                && syntax::string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name))
         });
         return found.filter(|_| names_it).into_iter().collect();
     }
@@ -89,30 +89,37 @@ pub(super) fn assignments<'a>(tokens: &[Token<'a>], name: &str) -> Vec<Assignmen
             });
         }
     }
+    let names_it = || {
+        tokens.iter().any(|t| {
+            t.kind == TokenKind::String
+                && syntax::string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name))
+        })
+    };
     for (i, t) in tokens.iter().enumerate() {
-        // set_config('name', ...): the first argument of the call, not a comparison's
-        // operand (`WHERE name = 'client_encoding' AND ...`).
-        let calls = t.kind == TokenKind::String
-            && i >= 2
-            && tokens[i - 1].kind == TokenKind::OpenParen
-            && syntax::names(&tokens[i - 2], "set_config")
-            && string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name));
-        if !calls {
+        if !syntax::names(t, "set_config") {
             continue;
         }
-        let mut rest = tokens[i + 1..]
-            .iter()
-            .filter(|t| !(t.kind == TokenKind::Comma || t.text == "="));
-        let Some(value) = rest.next() else {
+        let Some([Some(setting), Some(value), local]) = set_config_arguments(&tokens[i + 1..])
+        else {
             continue;
         };
-        // set_config(name, value, is_local): true ends with the transaction.
-        let local = rest.next().is_some_and(|l| l.is_word("true"));
+        // The setting's name as a literal; any other expression picks it elsewhere in the
+        // statement (`set_config(name, v, false) FROM pg_settings WHERE name = '...'`).
+        let names = match setting {
+            [literal] if literal.kind == TokenKind::String => {
+                syntax::string_value(literal).is_some_and(|s| s.eq_ignore_ascii_case(name))
+            }
+            _ => names_it(),
+        };
+        if !names {
+            continue;
+        }
         out.push(Assignment {
-            value: value_of(value, How::SetConfig),
-            written: value.text,
+            value: argument_value(value),
+            written: value[0].text,
             how: How::SetConfig,
-            local,
+            // set_config(name, value, is_local): true ends with the transaction.
+            local: local.is_some_and(|l| matches!(l, [t] if t.is_word("true"))),
         });
     }
     out
@@ -151,14 +158,12 @@ fn names_setting(t: &Token<'_>, name: &str) -> bool {
     syntax::resolved(t).is_some_and(|n| n.eq_ignore_ascii_case(name))
 }
 
-/// The value a statement sets a setting to when the setting is picked by its name elsewhere
-/// in the statement (a `WHERE name = '...'` over `pg_settings`), not written before its value:
-/// - `UPDATE [ONLY] [pg_catalog.]pg_settings ... SET setting = v`: the view's update rule
-///   calls `set_config(name, v, false)`, a session `SET` by another name (`reset_val` is
-///   `RESET`: `DEFAULT`);
-/// - `set_config(column, v, is_local)`, its first argument not a literal.
+/// The value a statement sets a setting to through a row of `pg_settings`, the setting picked
+/// by its name elsewhere in the statement (a `WHERE name = '...'`): `UPDATE [ONLY]
+/// [pg_catalog.]pg_settings ... SET setting = v`: the view's update rule calls `set_config(name,
+/// v, false)`, a session `SET` by another name (`reset_val` is `RESET`: `DEFAULT`).
 ///
-/// `None` when the statement has neither form; `Some(None)` when it has one but lint cannot
+/// `None` when the statement has no such `UPDATE`; `Some(None)` when it has one but lint cannot
 /// tell its value.
 fn by_settings_row<'a>(tokens: &[Token<'a>]) -> Option<Option<Assignment<'a>>> {
     let at = |i: usize| tokens.get(i);
@@ -194,52 +199,100 @@ fn by_settings_row<'a>(tokens: &[Token<'a>]) -> Option<Option<Assignment<'a>>> {
             });
             return Some(value);
         }
-        if syntax::names(t, "set_config")
-            && at(i + 1).is_some_and(|t| t.kind == TokenKind::OpenParen)
-            && !at(i + 3).is_some_and(|t| {
-                t.kind == TokenKind::Comma && at(i + 2).is_some_and(|n| n.kind == TokenKind::String)
-            })
-        {
-            // set_config(<expression>, value, is_local): the arguments at depth one.
-            let mut depth = 0u32;
-            let mut args = Vec::new();
-            let mut starts_arg = false;
-            for t in &tokens[i + 1..] {
-                match t.kind {
-                    TokenKind::OpenParen => depth += 1,
-                    TokenKind::CloseParen => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    TokenKind::Comma if depth == 1 => starts_arg = true,
-                    _ if starts_arg => {
-                        args.push(*t);
-                        starts_arg = false;
-                    }
-                    _ => {}
-                }
+    }
+    None
+}
+
+/// The three arguments of `set_config(setting_name, new_value, is_local)` called with `call`
+/// (the tokens after the function's name, from its `(`), each as its tokens: written in order,
+/// or by name (`new_value => v`, the older `new_value := v`), or both (positional first, as
+/// PostgreSQL takes them). `None` when `call` is no call: no `(`, an argument empty or named
+/// twice, more than three. PostgreSQL's own `set_config` takes no names (a named call
+/// reaches a function of the database's by that name, a wrapper of it in practice): lint
+/// reads them as the parameters the documentation names.
+fn set_config_arguments<'t, 'a>(call: &'t [Token<'a>]) -> Option<[Option<&'t [Token<'a>]>; 3]> {
+    const PARAMETERS: [&str; 3] = ["setting_name", "new_value", "is_local"];
+    if call.first()?.kind != TokenKind::OpenParen {
+        return None;
+    }
+    let mut args: [Option<&[Token<'a>]>; 3] = [None; 3];
+    let mut positional = 0;
+    let mut depth = 0u32;
+    let mut start = 1;
+    for (i, t) in call.iter().enumerate() {
+        match t.kind {
+            TokenKind::OpenParen => {
+                depth += 1;
+                continue;
             }
-            let [value, local, ..] = args[..] else {
-                return None;
-            };
-            return Some(Some(Assignment {
-                value: value_of(&value, How::SetConfig),
-                written: value.text,
-                how: How::SetConfig,
-                local: local.is_word("true"),
-            }));
+            TokenKind::CloseParen if depth > 1 => {
+                depth -= 1;
+                continue;
+            }
+            TokenKind::CloseParen | TokenKind::Comma if depth == 1 => {}
+            _ => continue,
+        }
+        let arg = call.get(start..i)?;
+        start = i + 1;
+        let named = match arg {
+            [n, a, b, value @ ..]
+                if (a.text == "=" && b.text == ">") || (a.text == ":" && b.text == "=") =>
+            {
+                let at = PARAMETERS.iter().position(|p| syntax::names(n, p))?;
+                Some((at, value))
+            }
+            _ => None,
+        };
+        let (at, value) = match named {
+            Some(named) => named,
+            None if arg.is_empty() && t.kind == TokenKind::CloseParen && positional == 0 => {
+                break;
+            }
+            None => {
+                positional += 1;
+                (positional - 1, arg)
+            }
+        };
+        let slot = args.get_mut(at)?;
+        if slot.is_some() || value.is_empty() {
+            return None;
+        }
+        *slot = Some(value);
+        if t.kind == TokenKind::CloseParen {
+            return Some(args);
         }
     }
     None
+}
+
+/// The value an argument of `set_config` gives: that of its one token ([`value_of`]), also
+/// cast (`'0'::text`); an expression lint does not evaluate (`'0' || 's'`) is
+/// [`Value::Unknown`].
+fn argument_value<'a>(argument: &[Token<'a>]) -> Value<'a> {
+    match argument {
+        [one] => value_of(one, How::SetConfig),
+        [one, a, b, _, ..] if a.text == ":" && b.text == ":" => {
+            let cast_only = argument[3..].iter().all(|t| {
+                matches!(
+                    t.kind,
+                    TokenKind::Word | TokenKind::QuotedIdent | TokenKind::Dot
+                )
+            });
+            if cast_only {
+                value_of(one, How::SetConfig)
+            } else {
+                Value::Unknown
+            }
+        }
+        _ => Value::Unknown,
+    }
 }
 
 /// The value one token gives: a string's text, a number, a word (`DEFAULT` after `SET`,
 /// `NULL` in `set_config`: the default), an identifier as PostgreSQL resolves it.
 fn value_of<'a>(token: &Token<'a>, how: How) -> Value<'a> {
     match token.kind {
-        TokenKind::String => string_value(token).map_or(Value::Unknown, Value::Text),
+        TokenKind::String => syntax::string_value(token).map_or(Value::Unknown, Value::Text),
         TokenKind::Number => Value::Text(Cow::Borrowed(token.text)),
         TokenKind::Word if how == How::Set && token.is_word("DEFAULT") => Value::Default,
         TokenKind::Word if how != How::Set && token.is_word("NULL") => Value::Default,
@@ -249,30 +302,6 @@ fn value_of<'a>(token: &Token<'a>, how: How) -> Value<'a> {
         }
         _ => Value::Unknown,
     }
-}
-
-/// The text of a `'...'` literal (also `E'...'` without a backslash), `''` an escaped quote;
-/// `None` for a literal lint does not decode.
-fn string_value<'a>(token: &Token<'a>) -> Option<Cow<'a, str>> {
-    if !token.terminated {
-        return None;
-    }
-    let text = token.text;
-    let body = match text.strip_prefix(['E', 'e']) {
-        Some(escaped) if !escaped.contains('\\') => escaped,
-        Some(_) => return None,
-        None => text,
-    };
-    let inner = body.strip_prefix('\'')?.strip_suffix('\'')?;
-    // A continuation (`'a'⏎'b'`) is one token: lint does not join its parts.
-    if inner.replace("''", "").contains('\'') {
-        return None;
-    }
-    Some(if inner.contains("''") {
-        Cow::Owned(inner.replace("''", "'"))
-    } else {
-        Cow::Borrowed(inner)
-    })
 }
 
 #[cfg(test)]
@@ -323,6 +352,33 @@ mod tests {
                 &[("0", false)],
             ),
             ("ALTER SYSTEM SET lock_timeout = '1s'", &[("1s", false)]),
+            // set_config's arguments by name, in any order, `=>` or `:=`, after positional ones.
+            (
+                "SELECT set_config(setting_name => 'lock_timeout', new_value => '0', is_local => false)",
+                &[("0", false)],
+            ),
+            (
+                "SELECT set_config(is_local := true, new_value := '2s', setting_name := 'Lock_Timeout')",
+                &[("2s", true)],
+            ),
+            (
+                "SELECT set_config('lock_timeout', is_local => true, new_value => NULL)",
+                &[("DEFAULT", true)],
+            ),
+            (
+                "SELECT set_config(\"setting_name\" => 'lock_timeout', new_value => '0'::text, is_local => false)",
+                &[("0", false)],
+            ),
+            (
+                "SELECT set_config(setting_name => 'statement_timeout', new_value => '0', is_local => false)",
+                &[],
+            ),
+            // An expression lint does not evaluate.
+            ("SELECT set_config('lock_timeout', '0' || '1', false)", &[("", false)]),
+            (
+                "SELECT set_config('lock_timeout', coalesce(NULL, '0'), false)",
+                &[("", false)],
+            ),
         ];
         for (sql, expected) in cases {
             let expected: Vec<_> = expected.iter().map(|(v, l)| (v.to_string(), *l)).collect();
