@@ -59,8 +59,9 @@ impl Value<'_> {
 /// The values `tokens` (one statement, no trivia) gives setting `name` (PostgreSQL's spelling:
 /// any case): `name = v`, `name TO v` of a `SET [SESSION | LOCAL]` command or of `ALTER
 /// DATABASE | ROLE | USER | SYSTEM ... SET` ([`set_command`]), `[pg_catalog.]set_config('name',
-/// v, is_local)`, and the same set by a row of `pg_settings` that the statement names `'name'`
-/// ([`by_settings_row`]).
+/// v, is_local)` (its arguments in order or named: [`set_config_arguments`]), and the same set
+/// by a row of `pg_settings` or by `set_config(<expression>, ...)` in a statement that names
+/// `'name'` ([`by_settings_row`]).
 ///
 /// The decision is the statement's: the `SET` of an `UPDATE` (also `ON CONFLICT DO UPDATE SET`
 /// and `MERGE ... UPDATE SET`) assigns table columns, whatever they are called, and the `SET`
