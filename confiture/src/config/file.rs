@@ -217,6 +217,43 @@ fn confiture_reads(key: &str) -> Option<ConfitureReads> {
     }
 }
 
+/// Whether an empty value of `key` (its dotted path) is one: the legacy block's password
+/// (unset, to both tools) and the `application_name` (none). Every other key refuses it — the
+/// legacy block's connection keys and `database_url` (libpq's defaults, not confiture's),
+/// the timeouts, names and queries (no such value) — or takes a value left out as its default.
+fn takes_empty(key: &str) -> bool {
+    matches!(key, "database.password" | "application_name")
+}
+
+/// Whether `key` (its dotted path) may be left out: it has a default. Not `database_url` (the
+/// file's database) nor the fleet's list of targets.
+fn may_be_left_out(key: &str) -> bool {
+    key.starts_with("database.")
+        || key.starts_with("migration.")
+        || matches!(key, "application_name" | "fleet.jobs" | "fleet.keep_going")
+}
+
+/// The help for `key`'s value left empty by `vars` (each set to the empty string, without a
+/// default): what the key takes instead. `${VAR:-}` only where an empty value is one
+/// ([`takes_empty`]); elsewhere a default, or the key left out where it may be.
+fn empty_variable_help(key: &str, vars: &[String]) -> String {
+    let set = format!(
+        "set {} (in CI: define the secret for this environment)",
+        vars.join(" and ")
+    );
+    let first = vars.first().map_or("VAR", String::as_str);
+    if takes_empty(key) {
+        format!("{set}, or write ${{{first}:-}} where an empty value is meant")
+    } else if may_be_left_out(key) {
+        format!(
+            "{set}, give a default (`${{{first}:-value}}`), or remove the key to take its \
+             default: `{key}` cannot be empty"
+        )
+    } else {
+        format!("{set}, or give a default (`${{{first}:-value}}`): `{key}` cannot be empty")
+    }
+}
+
 /// How to write a dollar sign in a value confiture (Python) reads too, where `$$` is refused.
 const DOUBLE_DOLLAR_HELP: &str = "write a single `$` for a dollar sign (a `$` not followed by \
      `{` is itself to both tools); for two, or for a literal `${`, give the value in \
@@ -923,12 +960,7 @@ impl FileContext<'_> {
                         "is empty: {} {is} set to {strings}",
                         shown.join(" and ")
                     ))
-                    .with_help(format!(
-                        "set {} (in CI: define the secret for this environment), or write \
-                             ${{{}:-}} where an empty value is meant",
-                        vars.join(" and "),
-                        vars[0]
-                    ))
+                    .with_help(empty_variable_help(key, &vars))
                 }
                 ExpandError::Malformed(reason) => error(&reason).with_help(if shared.is_some() {
                     "write ${VAR} or ${VAR:-default}; a literal `${` in a URL is `%24%7B`"
@@ -1180,7 +1212,7 @@ impl FileContext<'_> {
                      default"
                 ))
             };
-            let refuses_empty = key != "password" && confiture_reads(&full).is_some();
+            let refuses_empty = confiture_reads(&full).is_some() && !takes_empty(&full);
             if value.is_null() && refuses_empty {
                 return Err(empty("null"));
             }
@@ -1957,6 +1989,79 @@ mod tests {
         assert_eq!(env.connection.password, None);
         let env = parse_x("database:\n  host: h\n  password: \"\"\n").unwrap();
         assert_eq!(env.connection.password, None);
+    }
+
+    /// A value left empty by a variable set to the empty string (a CI secret not defined for
+    /// this environment): the help's every suggestion, applied as the help writes it, is
+    /// accepted — setting the variable, each `${VAR...}` form it writes (`value` standing for
+    /// a value of the key), and removing the key when it says so. `${VAR:-}` for a key that
+    /// refuses an empty value sent the user from one refusal to the next.
+    #[test]
+    fn an_empty_variable_s_help_suggests_only_what_the_key_takes() {
+        const VAR: &str = "CONFITURE_TEST_EMPTY";
+        let url = "database_url: postgresql://h/db\n";
+        // Each file with `@` where the value goes, and a value the key takes.
+        let cases: Vec<(String, &str)> = vec![
+            ("database_url: @\n".to_string(), "postgresql://h/db"),
+            ("database:\n  host: @\n  database: app\n".to_string(), "h"),
+            ("database:\n  host: h\n  port: @\n".to_string(), "5433"),
+            ("database:\n  host: h\n  database: @\n".to_string(), "app"),
+            ("database:\n  host: h\n  user: @\n".to_string(), "app"),
+            (
+                "database:\n  host: h\n  password: @\n".to_string(),
+                "secret",
+            ),
+            (
+                "database:\n  host: h\n  sslmode: @\n".to_string(),
+                "require",
+            ),
+            (format!("{url}application_name: @\n"), "deploy"),
+            (format!("{url}migration:\n  tracking_table: @\n"), "ledger"),
+            (format!("{url}migration:\n  lock_timeout: @\n"), "5s"),
+            (format!("{url}migration:\n  statement_timeout: @\n"), "1min"),
+            (format!("{url}migration:\n  connect_timeout: @\n"), "10s"),
+            (format!("{url}migration:\n  lock_retries: @\n"), "3"),
+            (format!("{url}fleet:\n  targets_query: @\n"), "SELECT 'a'"),
+            (format!("{url}fleet:\n  schemas_query: @\n"), "SELECT 'a'"),
+            (format!("{url}fleet:\n  targets: [a]\n  jobs: @\n"), "2"),
+        ];
+        let path = Path::new("x.yaml");
+        let empty = |name: &str| (name == VAR).then(String::new);
+        for (template, valid) in &cases {
+            let written = template.replace('@', &format!("\"${{{VAR}}}\""));
+            let err = Environment::parse(&written, path, &empty)
+                .expect_err(&format!("accepted:\n{written}"));
+            assert!(
+                err.message
+                    .contains(&format!("is empty: ${{{VAR}}} is set to an empty string")),
+                "{written}: {err}"
+            );
+            let help = err.help.unwrap_or_default();
+            assert!(help.starts_with(&format!("set {VAR}")), "{written}: {help}");
+            let set = |name: &str| (name == VAR).then(|| valid.to_string());
+            Environment::parse(&written, path, &set)
+                .unwrap_or_else(|e| panic!("{written} with {VAR}={valid}: {e}"));
+            let forms: Vec<&str> = help
+                .match_indices("${")
+                .filter_map(|(at, _)| Some(&help[at..at + help[at..].find('}')? + 1]))
+                .collect();
+            assert!(!forms.is_empty(), "{written}: {help}");
+            for form in forms {
+                let applied = form.replace(":-value}", &format!(":-{valid}}}"));
+                let text = template.replace('@', &format!("\"{applied}\""));
+                Environment::parse(&text, path, &empty)
+                    .unwrap_or_else(|e| panic!("{text}: the help's `{form}` is refused: {e}"));
+            }
+            if help.contains("remove the key") {
+                let text: String = template
+                    .lines()
+                    .filter(|l| !l.contains('@'))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                Environment::parse(&text, path, &empty)
+                    .unwrap_or_else(|e| panic!("{text}: the help's key removed is refused: {e}"));
+            }
+        }
     }
 
     #[test]

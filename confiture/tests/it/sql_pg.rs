@@ -252,6 +252,18 @@ fn every_client_encoding_change_lint_refuses_is_one_the_server_makes() {
         "UPDATE pg_settings SET setting = reset_val WHERE name = 'client_encoding'",
         "UPDATE pg_settings SET setting = 'UTF8' WHERE name = 'client_encoding'",
         "SELECT setting FROM pg_settings WHERE name = 'client_encoding' AND setting <> 'UTF8'",
+        // A column named like the setting, in a statement lint reads (it names pg_settings).
+        "CREATE TEMP TABLE t (id int PRIMARY KEY, client_encoding text); \
+         UPDATE t SET client_encoding = 'LATIN1' FROM pg_settings s WHERE s.name = 'x'; \
+         INSERT INTO t SELECT 1, setting FROM pg_settings WHERE name = 'server_encoding' \
+         ON CONFLICT (id) DO UPDATE SET client_encoding = 'LATIN1'; \
+         MERGE INTO t USING pg_settings s ON t.client_encoding = s.name \
+         WHEN MATCHED THEN UPDATE SET client_encoding = 'LATIN1'",
+        // A DO block's body runs in the session; a SET LOCAL in it ends with its transaction.
+        "DO $$ BEGIN SET client_encoding = 'LATIN1'; END $$",
+        "DO $$ BEGIN IF true THEN PERFORM set_config('client_encoding', 'SJIS', false); END IF; END $$",
+        "DO $$ BEGIN EXECUTE $q$SET NAMES 'WIN1252'$q$; END $$",
+        "DO $$ BEGIN SET LOCAL client_encoding = 'LATIN1'; END $$",
     ];
     let mut changed = 0;
     for sql in statements {
@@ -275,7 +287,92 @@ fn every_client_encoding_change_lint_refuses_is_one_the_server_makes() {
         );
         changed += usize::from(flagged);
     }
-    assert_eq!(changed, 6);
+    assert_eq!(changed, 9);
+}
+
+/// C119 against the server: each statement in a session whose `lock_timeout` and
+/// `statement_timeout` are set; lint warns exactly when one of them is 0 after it. A `DO`
+/// block's body runs in the session; a column named like a bound is not one.
+#[test]
+fn every_bound_lint_says_is_turned_off_is_turned_off_by_the_server() {
+    let db = confiture_test_support::TestDb::new("sql");
+    let statements = [
+        ("RESET ALL", true),
+        ("DO $$ BEGIN RESET ALL; END $$", true),
+        ("DO $$ BEGIN SET lock_timeout = 0; END $$", true),
+        ("DO $$ DECLARE n int; BEGIN IF n IS NULL THEN SET statement_timeout TO DEFAULT; END IF; END $$", true),
+        ("DO $$ BEGIN PERFORM set_config('lock_timeout', '0', false); END $$", true),
+        ("DO $$ BEGIN EXECUTE 'RESET statement_timeout'; END $$", true),
+        ("DO $$ BEGIN EXECUTE $q$SET lock_timeout = '0.4ms'$q$; END $$", true),
+        ("DO $$ BEGIN SET lock_timeout = '5s'; RAISE NOTICE 'RESET ALL'; END $$", false),
+        (
+            "CREATE FUNCTION pg_temp.f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN RESET ALL; END $$",
+            false,
+        ),
+        (
+            "CREATE TEMP TABLE jobs (id int PRIMARY KEY, lock_timeout int); \
+             UPDATE jobs SET lock_timeout = 0 WHERE id = 1; \
+             INSERT INTO jobs VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET lock_timeout = 0; \
+             MERGE INTO jobs j USING (SELECT 1 AS id) s ON j.id = s.id \
+             WHEN MATCHED THEN UPDATE SET lock_timeout = DEFAULT",
+            false,
+        ),
+    ];
+    for (sql, off) in statements {
+        let flagged = confiture::files::rules::check_sql(
+            std::path::Path::new("m.up.sql"),
+            sql,
+            confiture::files::Direction::Up,
+        )
+        .iter()
+        .any(|d| d.code == "C119");
+        assert_eq!(flagged, off, "{sql}: lint");
+        let mut session = db.client();
+        session
+            .batch_execute("SET lock_timeout = '7s'; SET statement_timeout = '9s'")
+            .expect("bounds");
+        session.batch_execute(sql).expect(sql);
+        let mut bound = |name: &str| -> String {
+            session
+                .query_one(&format!("SHOW {name}"), &[])
+                .expect("SHOW")
+                .get(0)
+        };
+        let zero = bound("lock_timeout") == "0" || bound("statement_timeout") == "0";
+        assert_eq!(zero, off, "{sql}: the server");
+    }
+}
+
+/// C109 against the server: `SET TRANSACTION` in a `DO` block is refused after a query of the
+/// transaction (a migration's) and in a transaction of its own (a no-transaction migration's,
+/// the block being its first query): lint flags both.
+#[test]
+fn setting_the_transaction_in_a_do_block_fails_where_lint_says() {
+    let mut db = TestDb::create();
+    for sql in [
+        "DO $$ BEGIN SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; END $$",
+        "DO $$ BEGIN PERFORM set_config('transaction_isolation', 'repeatable read', true); END $$",
+        "DO $$ BEGIN EXECUTE 'SET TRANSACTION DEFERRABLE'; END $$",
+    ] {
+        let flagged = confiture::files::rules::check_sql(
+            std::path::Path::new("m.up.sql"),
+            sql,
+            confiture::files::Direction::Up,
+        )
+        .iter()
+        .any(|d| d.code == "C109");
+        assert!(flagged, "{sql}");
+        assert_eq!(
+            in_transaction_after(db.client(), "SELECT 1", sql),
+            Err("25001".to_string()),
+            "{sql}"
+        );
+        let alone = db.client().batch_execute(sql).map_err(|e| {
+            e.code()
+                .map_or_else(|| e.to_string(), |c| c.code().to_string())
+        });
+        assert_eq!(alone, Err("25001".to_string()), "{sql}");
+    }
 }
 
 #[test]

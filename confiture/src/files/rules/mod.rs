@@ -6,6 +6,7 @@
 //! per file with `-- confiture:allow(<rule-name>)`; `C190`–`C199` report the markers
 //! themselves and cannot be allowed.
 
+mod do_block;
 mod settings;
 mod syntax;
 

@@ -5,7 +5,7 @@
 
 use super::lexer::Token;
 use super::settings::{self, How, Value};
-use super::{mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{do_block, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C119",
@@ -32,8 +32,15 @@ reads as 0; `[pg_catalog.]set_config('lock_timeout', value, is_local)` to such a
 count: `SET LOCAL` and `set_config(..., true)` last until the migration's transaction ends,
 which is the rest of the migration. `migrate up` also says it when it runs such a migration.
 Not flagged: a non-zero value (the migration chose its own bound), a value the server refuses
-(the `SET` fails), and `ALTER DATABASE | ROLE | FUNCTION ... SET` (other sessions' bounds, or a
-function's).
+(the `SET` fails), `ALTER DATABASE | ROLE | FUNCTION ... SET` (other sessions' bounds, or a
+function's), and a column named like a bound (`UPDATE t SET lock_timeout = 0`, also `ON
+CONFLICT DO UPDATE SET` and `MERGE ... UPDATE SET`).
+
+The body of a `DO` block runs in the migration's session: the same statements in it are flagged
+(`RESET ALL;`, `SET lock_timeout = 0;`, `PERFORM set_config(...)`, `EXECUTE 'RESET ALL'`), not
+those of a function's body (run where the function is called). `set_config` is read with its
+arguments in order or named (`set_config(setting_name => 'lock_timeout', new_value => '0',
+is_local => false)`, also `:=`).
 
 **Fix:** remove the statement (reset only the settings the migration itself set, by name), or
 set the bound the migration needs; allow it with `-- confiture:allow(resets-timeouts)`.",
@@ -45,6 +52,7 @@ const BOUNDS: [&str; 2] = ["lock_timeout", "statement_timeout"];
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
     let candidate = stmt.starts_with(&["RESET"])
         || stmt.starts_with(&["SET"])
+        || stmt.starts_with(&["DO"])
         || (cx.mentions("set_config") && mentions(stmt.text, "set_config"))
         || (cx.mentions("pg_settings") && mentions(stmt.text, "pg_settings"));
     if !candidate {
@@ -95,8 +103,19 @@ pub(crate) fn timeouts_turned_off<'s>(
     })
 }
 
-/// What in `tokens` (one statement, no trivia) turns a bound off, as the statement names it.
+/// What in `tokens` (one statement, no trivia), or in the body of a `DO` block it is
+/// ([`do_block::statements`]), turns a bound off, as the statement names it.
 fn turns_off(tokens: &[Token<'_>]) -> Option<String> {
+    turns_off_alone(tokens).or_else(|| {
+        do_block::statements(tokens)
+            .iter()
+            .find_map(|body| turns_off_alone(body))
+            .map(|what| format!("{what} in a DO block"))
+    })
+}
+
+/// What in `tokens` (one statement, no trivia) turns a bound off, as the statement names it.
+fn turns_off_alone(tokens: &[Token<'_>]) -> Option<String> {
     let first = tokens.first()?;
     if first.is_word("RESET") {
         let name = tokens.get(1)?;
@@ -297,6 +316,22 @@ mod tests {
             "UPDATE pg_settings SET setting = '0' WHERE name = 'lock_timeout'",
             "UPDATE pg_settings SET setting = reset_val WHERE name = 'statement_timeout'",
             "SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'lock_timeout'",
+            // Named arguments, in any order, `=>` or the older `:=`.
+            "SELECT set_config(setting_name => 'statement_timeout', new_value => '0', is_local => false)",
+            "SELECT set_config(is_local => true, new_value => NULL, setting_name => 'lock_timeout')",
+            "SELECT set_config(setting_name := 'lock_timeout', new_value := '0', is_local := false)",
+            "SELECT set_config('lock_timeout', new_value => '0'::text, is_local => false)",
+            "SELECT pg_catalog.set_config(new_value => '0ms', setting_name => 'lock_timeout', is_local => false)",
+            // In a DO block's body.
+            "DO $$ BEGIN RESET ALL; END $$",
+            "DO $$ BEGIN SET lock_timeout = 0; END $$",
+            "DO $x$\nBEGIN\n  IF true THEN\n    SET LOCAL statement_timeout TO DEFAULT;\n  END IF;\nEND\n$x$",
+            "DO $$ BEGIN PERFORM set_config('lock_timeout', '0', false); END $$",
+            "DO $$ DECLARE v text := set_config('lock_timeout', '0', true); BEGIN END $$",
+            "DO $$ BEGIN PERFORM set_config(setting_name => 'lock_timeout', new_value => '0', is_local => false); END $$",
+            "DO $$ BEGIN EXECUTE 'SET statement_timeout = 0'; END $$",
+            "DO $$ BEGIN EXECUTE $q$RESET lock_timeout$q$; END $$",
+            "DO LANGUAGE plpgsql 'BEGIN RESET ALL; END'",
         ];
         for sql in off {
             assert_eq!(up(&format!("{sql};")), [("C119", 1)], "{sql}");
@@ -318,6 +353,12 @@ mod tests {
             "SELECT set_config('lock_timeout', '5s', false)",
             "SELECT set_config('idle_session_timeout', '0', false)",
             "SELECT f('lock_timeout', '0', false)",
+            "SELECT set_config(setting_name => 'lock_timeout', new_value => '5s', is_local => false)",
+            "SELECT set_config('lock_timeout', '0' || '1', false)",
+            "DO $$ BEGIN SET lock_timeout = '5s'; RAISE NOTICE 'RESET ALL'; END $$",
+            "DO $$ BEGIN EXECUTE format('SET lock_timeout = %s', 0); END $$",
+            "DO LANGUAGE plperl $$ spi_exec_query('RESET ALL') $$",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN RESET ALL; END $$",
             "SELECT lock_timeout = 0 FROM t",
             // Another session's bound, or a function's.
             "ALTER DATABASE app SET lock_timeout = 0",
@@ -330,6 +371,53 @@ mod tests {
         for sql in kept {
             assert_eq!(up(&format!("{sql};")), [], "{sql}");
         }
+    }
+
+    /// Columns named like the bounds: the `SET` of an `UPDATE`, of `ON CONFLICT DO UPDATE` and
+    /// of `MERGE ... UPDATE` assigns them. Lint's check (in a file that mentions `set_config`
+    /// or `pg_settings`, whose statements it reads) and `migrate up`'s warnings
+    /// ([`super::turns_off`], every statement that mentions a timeout) both keep quiet.
+    #[test]
+    fn a_column_named_like_a_bound_is_not_a_bound() {
+        for bound in super::BOUNDS {
+            for sql in [
+                format!("UPDATE jobs SET {bound} = 0 WHERE kind = 'pg_settings'"),
+                format!("UPDATE jobs SET done = true, {bound} = DEFAULT WHERE note = 'set_config'"),
+                format!(
+                    "INSERT INTO jobs (id, {bound}) SELECT 1, 0 FROM pg_settings \
+                     ON CONFLICT (id) DO UPDATE SET {bound} = 0"
+                ),
+                format!(
+                    "MERGE INTO jobs j USING pg_settings s ON j.name = s.name \
+                     WHEN MATCHED THEN UPDATE SET {bound} = '0'"
+                ),
+            ] {
+                assert_eq!(up(&format!("{sql};")), [], "{sql}");
+                let tokens: Vec<_> = crate::files::lexer::tokens(&sql)
+                    .filter(|t| !t.is_trivia())
+                    .collect();
+                assert_eq!(super::turns_off(&tokens), None, "{sql}");
+            }
+        }
+    }
+
+    /// `migrate up`'s warnings read the same statements as lint, a `DO` block's body included.
+    #[cfg(feature = "db")]
+    #[test]
+    fn migrate_up_names_a_do_block_that_turns_a_bound_off() {
+        let text = "CREATE TABLE t (a int);\nDO $$ BEGIN RESET ALL; END $$;\n";
+        let split = crate::files::lexer::split(text);
+        let found: Vec<_> = super::timeouts_turned_off(
+            text,
+            split.statements.iter().map(|s| (s.range.clone(), s.line)),
+        )
+        .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 2);
+        assert!(
+            found[0].1.starts_with("RESET ALL in a DO block turns off"),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::lexer::Token;
 use super::settings::{self, How};
-use super::{mentions, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{do_block, mentions, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C109",
@@ -30,8 +30,13 @@ Flagged, in up and down files: `SET TRANSACTION ...`; `SET [LOCAL | SESSION]
 transaction_isolation | transaction_read_only | transaction_deferrable`, the same by
 `set_config(...)` or by an `UPDATE pg_settings`. Not flagged: `SET SESSION CHARACTERISTICS AS
 TRANSACTION ...` and `default_transaction_isolation` (the session's defaults: they shape the
-transactions that follow), `SHOW`, and `SET TRANSACTION` inside a function or `DO` body (run
-where that body's caller is).
+transactions that follow), `SHOW`, a column named like a setting (`UPDATE t SET
+transaction_isolation = ...`, also `ON CONFLICT DO UPDATE SET` and `MERGE ... UPDATE SET`), and
+`SET TRANSACTION` inside a function's body (run where the function is called).
+
+A `DO` block's body runs where it is written: the same statements in it (`SET TRANSACTION ...;`,
+`PERFORM set_config(...)`, `EXECUTE 'SET TRANSACTION ...'`) are flagged, in either kind of
+migration: the block is a query of the transaction it would shape (SQLSTATE 25001).
 
 **Fix:** remove the statement. A migration cannot choose its transaction's isolation level or
 access mode; to take a stronger lock than the statements do, use `LOCK TABLE ... IN ... MODE`.",
@@ -49,10 +54,31 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
-    let Some(what) = sets_characteristics(stmt, &tokens) else {
-        return;
+    let (what, in_do_block) = match sets_characteristics(&tokens) {
+        Some(what) => (what, false),
+        None => {
+            let Some(what) = do_block::statements(&tokens)
+                .iter()
+                .find_map(|body| sets_characteristics(body))
+            else {
+                return;
+            };
+            (what, true)
+        }
     };
-    let (message, help) = if cx.markers.no_transaction {
+    let help = "remove it: PostgreSQL takes the isolation level, deferrable mode and snapshot \
+                only before a transaction's first query (SQLSTATE 25001), and READ ONLY would \
+                fail every write; a migration cannot choose them";
+    let (message, help) = if in_do_block {
+        // The block is a query of the transaction it would shape, in either kind of migration.
+        (
+            format!(
+                "{what} in a DO block cannot work in a migration: the block runs in a \
+                 transaction that has run queries already (the block's own, at least)"
+            ),
+            help.to_string(),
+        )
+    } else if cx.markers.no_transaction {
         (
             format!(
                 "{what} does nothing in a no-transaction migration: each statement runs on its \
@@ -68,22 +94,19 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
                 "{what} cannot work in a migration: confiture opens its transaction and runs \
                  statements in it before the file's first"
             ),
-            "remove it: PostgreSQL takes the isolation level, deferrable mode and snapshot only \
-             before a transaction's first query (SQLSTATE 25001), and READ ONLY would fail \
-             every write; a migration cannot choose them"
-                .to_string(),
+            help.to_string(),
         )
     };
     out.push(cx.diagnostic(&DOC, stmt.range.clone(), message, help));
 }
 
-/// What in `tokens` (`stmt`'s, no trivia) sets the transaction's characteristics, as the
-/// statement names it.
-fn sets_characteristics(stmt: &Statement<'_>, tokens: &[Token<'_>]) -> Option<String> {
-    if stmt.starts_with(&["SET", "TRANSACTION"]) {
+/// What in `tokens` (one statement, or one of a `DO` block's, no trivia) sets the
+/// transaction's characteristics, as the statement names it.
+fn sets_characteristics(tokens: &[Token<'_>]) -> Option<String> {
+    let first = tokens.first()?;
+    if first.is_word("SET") && tokens.get(1).is_some_and(|t| t.is_word("TRANSACTION")) {
         return Some("SET TRANSACTION".to_string());
     }
-    let first = tokens.first()?;
     // `ALTER DATABASE | ROLE ... SET`, `CREATE FUNCTION ... SET`: other sessions', or a
     // function's.
     if first.is_word("ALTER") || first.is_word("CREATE") {
@@ -141,6 +164,14 @@ mod tests {
                 "set_config('transaction_read_only', ...)",
             ),
             (
+                "SELECT set_config(setting_name => 'transaction_isolation', new_value => 'serializable', is_local => true);",
+                "set_config('transaction_isolation', ...)",
+            ),
+            (
+                "SELECT set_config(new_value := 'on', setting_name := 'transaction_read_only', is_local := false);",
+                "set_config('transaction_read_only', ...)",
+            ),
+            (
                 "UPDATE pg_settings SET setting = 'serializable' WHERE name = 'transaction_isolation';",
                 "UPDATE pg_settings (transaction_isolation)",
             ),
@@ -169,6 +200,52 @@ mod tests {
         }
     }
 
+    /// A `DO` block runs its body in the migration's transaction (the block's own, in a
+    /// no-transaction migration): each way of setting the transaction in it is flagged.
+    #[test]
+    fn setting_the_transaction_in_a_do_block_is_flagged() {
+        let cases = [
+            ("DO $$ BEGIN SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; END $$;", "SET TRANSACTION"),
+            (
+                "DO $body$\nDECLARE\n  n int;\nBEGIN\n  IF n IS NULL THEN\n    SET LOCAL transaction_read_only = on;\n  END IF;\nEND\n$body$;",
+                "SET transaction_read_only",
+            ),
+            (
+                "DO LANGUAGE plpgsql $$BEGIN PERFORM set_config('transaction_isolation', 'serializable', true); END$$;",
+                "set_config('transaction_isolation', ...)",
+            ),
+            (
+                "DO $$BEGIN EXECUTE 'SET TRANSACTION READ ONLY'; END$$;",
+                "SET TRANSACTION",
+            ),
+            (
+                "do 'begin execute $x$set transaction_deferrable = true$x$; end';",
+                "SET transaction_deferrable",
+            ),
+        ];
+        for (sql, what) in cases {
+            for marker in ["", "-- confiture:no-transaction\n"] {
+                let file = format!("{marker}{sql}\n");
+                let found = flagged(&file);
+                assert_eq!(found.len(), 1, "{file}: {found:?}");
+                assert!(
+                    found[0]
+                        .1
+                        .starts_with(&format!("{what} in a DO block cannot work in a migration")),
+                    "{file}: {found:?}"
+                );
+            }
+        }
+        for sql in [
+            "DO $$ BEGIN UPDATE t SET transaction_isolation = 'x'; END $$;",
+            "DO $$ BEGIN RAISE NOTICE 'SET TRANSACTION READ ONLY'; END $$;",
+            "DO $$ BEGIN EXECUTE format('SET TRANSACTION %s', 'READ ONLY'); END $$;",
+            "DO LANGUAGE plperl $$ spi_exec_query('SET TRANSACTION READ ONLY') $$;",
+        ] {
+            assert_eq!(flagged(sql), [], "{sql}");
+        }
+    }
+
     /// The session's defaults, other sessions', a function's, reads, and lookalikes.
     #[test]
     fn what_does_not_set_this_transaction_is_not_flagged() {
@@ -181,13 +258,38 @@ mod tests {
             "ALTER DATABASE d SET default_transaction_isolation = 'serializable';",
             "ALTER ROLE r SET transaction_isolation = 'serializable';",
             "CREATE FUNCTION f() RETURNS void LANGUAGE sql SET transaction_isolation = 'serializable' AS 'SELECT 1';",
-            "DO $$ BEGIN SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; END $$;",
             "CREATE FUNCTION g() RETURNS void LANGUAGE plpgsql AS $$ BEGIN PERFORM set_config('transaction_isolation', 'serializable', true); END $$;",
             "SELECT 'SET TRANSACTION READ ONLY';",
             "COMMENT ON TABLE t IS 'set transaction_isolation = serializable';",
             "CREATE TABLE transaction (isolation int);",
         ] {
             assert_eq!(flagged(sql), [], "{sql}");
+        }
+    }
+
+    /// Columns named like the characteristics: the `SET` of an `UPDATE`, of `ON CONFLICT DO
+    /// UPDATE` and of `MERGE ... UPDATE` assigns them, not the transaction's.
+    #[test]
+    fn a_column_named_like_a_characteristic_is_not_flagged() {
+        for name in super::CHARACTERISTICS {
+            for sql in [
+                format!("UPDATE t SET {name} = 'serializable';"),
+                format!("UPDATE jobs SET done = true, {name} = 'x' WHERE id = 1;"),
+                format!("WITH w AS (SELECT 1) UPDATE t SET \"{name}\" = DEFAULT;"),
+                format!(
+                    "INSERT INTO t (id, {name}) VALUES (1, 'x') \
+                     ON CONFLICT (id) DO UPDATE SET {name} = EXCLUDED.{name};"
+                ),
+                format!(
+                    "MERGE INTO t USING s ON t.id = s.id \
+                     WHEN MATCHED THEN UPDATE SET {name} = s.{name} \
+                     WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.{name});"
+                ),
+                format!("ALTER TABLE t ALTER COLUMN {name} SET DEFAULT 'x';"),
+                format!("ALTER FUNCTION f() SET {name} = 'serializable';"),
+            ] {
+                assert_eq!(flagged(&sql), [], "{sql}");
+            }
         }
     }
 }

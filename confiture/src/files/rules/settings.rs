@@ -23,7 +23,8 @@ pub(super) struct Assignment<'a> {
 /// How a statement sets a setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum How {
-    /// `SET [SESSION | LOCAL] name {= | TO} v`, also in `ALTER DATABASE | ROLE | SYSTEM ... SET`.
+    /// `SET [SESSION | LOCAL] name {= | TO} v`, also in `ALTER DATABASE | ROLE | USER | SYSTEM
+    /// ... SET`.
     Set,
     /// `[pg_catalog.]set_config(name, v, is_local)`.
     SetConfig,
@@ -56,67 +57,100 @@ impl Value<'_> {
 }
 
 /// The values `tokens` (one statement, no trivia) gives setting `name` (PostgreSQL's spelling:
-/// any case): `name = v`, `name TO v` after `SET [SESSION | LOCAL]` (also in `ALTER DATABASE |
-/// ROLE | SYSTEM ... SET`), `[pg_catalog.]set_config('name', v, is_local)`, and the same set by
-/// a row of `pg_settings` that the statement names `'name'` ([`by_settings_row`]).
+/// any case): `name = v`, `name TO v` of a `SET [SESSION | LOCAL]` command or of `ALTER
+/// DATABASE | ROLE | USER | SYSTEM ... SET` ([`set_command`]), `[pg_catalog.]set_config('name',
+/// v, is_local)` (its arguments in order or named: [`set_config_arguments`]), and the same set
+/// by a row of `pg_settings` or by `set_config(<expression>, ...)` in a statement that names
+/// `'name'` ([`by_settings_row`]).
+///
+/// The decision is the statement's: the `SET` of an `UPDATE` (also `ON CONFLICT DO UPDATE SET`
+/// and `MERGE ... UPDATE SET`) assigns table columns, whatever they are called, and the `SET`
+/// of `ALTER TABLE`, `ALTER FUNCTION` or `CREATE FUNCTION` is no run-time setting of the
+/// session either.
 pub(super) fn assignments<'a>(tokens: &[Token<'a>], name: &str) -> Vec<Assignment<'a>> {
     if let Some(found) = by_settings_row(tokens) {
         let names_it = tokens.iter().any(|t| {
             t.kind == TokenKind::String
-                && string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name))
+                && syntax::string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name))
         });
         return found.filter(|_| names_it).into_iter().collect();
     }
-    let at = |i: usize| tokens.get(i);
     let mut out = Vec::new();
-    for (i, t) in tokens.iter().enumerate() {
-        let (how, mut local) = match t.kind {
-            TokenKind::Word | TokenKind::QuotedIdent if names_setting(t, name) => {
-                let Some(before) = i.checked_sub(1).and_then(at) else {
-                    continue;
-                };
-                if before.is_word("SET") {
-                    (How::Set, false)
-                } else if (before.is_word("SESSION") || before.is_word("LOCAL"))
-                    && i.checked_sub(2)
-                        .and_then(at)
-                        .is_some_and(|t| t.is_word("SET"))
-                {
-                    (How::Set, before.is_word("LOCAL"))
-                } else {
-                    continue;
-                }
-            }
-            // set_config('name', ...): the first argument of the call, not a comparison's
-            // operand (`WHERE name = 'client_encoding' AND ...`).
-            TokenKind::String
-                if i >= 2
-                    && tokens[i - 1].kind == TokenKind::OpenParen
-                    && syntax::names(&tokens[i - 2], "set_config")
-                    && string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name)) =>
-            {
-                (How::SetConfig, false)
-            }
-            _ => continue,
-        };
-        let mut rest = tokens[i + 1..]
+    if let Some(at) = set_command(tokens, name) {
+        let local = at >= 2 && tokens[at - 1].is_word("LOCAL");
+        let mut rest = tokens[at + 1..]
             .iter()
             .filter(|t| !(t.kind == TokenKind::Comma || t.text == "=" || t.is_word("TO")));
-        let Some(value) = rest.next() else {
+        if let Some(value) = rest.next() {
+            out.push(Assignment {
+                value: value_of(value, How::Set),
+                written: value.text,
+                how: How::Set,
+                local,
+            });
+        }
+    }
+    let names_it = || {
+        tokens.iter().any(|t| {
+            t.kind == TokenKind::String
+                && syntax::string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name))
+        })
+    };
+    for (i, t) in tokens.iter().enumerate() {
+        if !syntax::names(t, "set_config") {
+            continue;
+        }
+        let Some([Some(setting), Some(value), local]) = set_config_arguments(&tokens[i + 1..])
+        else {
             continue;
         };
-        if how == How::SetConfig {
-            // set_config(name, value, is_local): true ends with the transaction.
-            local = rest.next().is_some_and(|l| l.is_word("true"));
+        // The setting's name as a literal; any other expression picks it elsewhere in the
+        // statement (`set_config(name, v, false) FROM pg_settings WHERE name = '...'`).
+        let names = match setting {
+            [literal] if literal.kind == TokenKind::String => {
+                syntax::string_value(literal).is_some_and(|s| s.eq_ignore_ascii_case(name))
+            }
+            _ => names_it(),
+        };
+        if !names {
+            continue;
         }
         out.push(Assignment {
-            value: value_of(value, how),
-            written: value.text,
-            how,
-            local,
+            value: argument_value(value),
+            written: value[0].text,
+            how: How::SetConfig,
+            // set_config(name, value, is_local): true ends with the transaction.
+            local: local.is_some_and(|l| matches!(l, [t] if t.is_word("true"))),
         });
     }
     out
+}
+
+/// Where `tokens` (one statement, no trivia) names setting `name` as a `SET` command does:
+/// the statement is `SET [SESSION | LOCAL] name ...`, or `ALTER DATABASE | ROLE | USER |
+/// SYSTEM ... SET name ...` (the defaults of later sessions). The index of the name.
+fn set_command(tokens: &[Token<'_>], name: &str) -> Option<usize> {
+    let first = tokens.first()?;
+    if first.is_word("SET") {
+        let at = match tokens.get(1) {
+            Some(t) if t.is_word("SESSION") || t.is_word("LOCAL") => 2,
+            _ => 1,
+        };
+        return tokens
+            .get(at)
+            .filter(|t| names_setting(t, name))
+            .map(|_| at);
+    }
+    let sets_defaults = first.is_word("ALTER")
+        && tokens.get(1).is_some_and(|t| {
+            ["DATABASE", "ROLE", "USER", "SYSTEM"]
+                .iter()
+                .any(|w| t.is_word(w))
+        });
+    if !sets_defaults {
+        return None;
+    }
+    (1..tokens.len()).find(|&i| tokens[i - 1].is_word("SET") && names_setting(&tokens[i], name))
 }
 
 /// Whether `t` names setting `name`: a word or quoted identifier, in any case (the server
@@ -125,14 +159,12 @@ fn names_setting(t: &Token<'_>, name: &str) -> bool {
     syntax::resolved(t).is_some_and(|n| n.eq_ignore_ascii_case(name))
 }
 
-/// The value a statement sets a setting to when the setting is picked by its name elsewhere
-/// in the statement (a `WHERE name = '...'` over `pg_settings`), not written before its value:
-/// - `UPDATE [ONLY] [pg_catalog.]pg_settings ... SET setting = v`: the view's update rule
-///   calls `set_config(name, v, false)`, a session `SET` by another name (`reset_val` is
-///   `RESET`: `DEFAULT`);
-/// - `set_config(column, v, is_local)`, its first argument not a literal.
+/// The value a statement sets a setting to through a row of `pg_settings`, the setting picked
+/// by its name elsewhere in the statement (a `WHERE name = '...'`): `UPDATE [ONLY]
+/// [pg_catalog.]pg_settings ... SET setting = v`: the view's update rule calls `set_config(name,
+/// v, false)`, a session `SET` by another name (`reset_val` is `RESET`: `DEFAULT`).
 ///
-/// `None` when the statement has neither form; `Some(None)` when it has one but lint cannot
+/// `None` when the statement has no such `UPDATE`; `Some(None)` when it has one but lint cannot
 /// tell its value.
 fn by_settings_row<'a>(tokens: &[Token<'a>]) -> Option<Option<Assignment<'a>>> {
     let at = |i: usize| tokens.get(i);
@@ -168,52 +200,100 @@ fn by_settings_row<'a>(tokens: &[Token<'a>]) -> Option<Option<Assignment<'a>>> {
             });
             return Some(value);
         }
-        if syntax::names(t, "set_config")
-            && at(i + 1).is_some_and(|t| t.kind == TokenKind::OpenParen)
-            && !at(i + 3).is_some_and(|t| {
-                t.kind == TokenKind::Comma && at(i + 2).is_some_and(|n| n.kind == TokenKind::String)
-            })
-        {
-            // set_config(<expression>, value, is_local): the arguments at depth one.
-            let mut depth = 0u32;
-            let mut args = Vec::new();
-            let mut starts_arg = false;
-            for t in &tokens[i + 1..] {
-                match t.kind {
-                    TokenKind::OpenParen => depth += 1,
-                    TokenKind::CloseParen => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
-                    TokenKind::Comma if depth == 1 => starts_arg = true,
-                    _ if starts_arg => {
-                        args.push(*t);
-                        starts_arg = false;
-                    }
-                    _ => {}
-                }
+    }
+    None
+}
+
+/// The three arguments of `set_config(setting_name, new_value, is_local)` called with `call`
+/// (the tokens after the function's name, from its `(`), each as its tokens: written in order,
+/// or by name (`new_value => v`, the older `new_value := v`), or both (positional first, as
+/// PostgreSQL takes them). `None` when `call` is no call: no `(`, an argument empty or named
+/// twice, more than three. PostgreSQL's own `set_config` takes no names (a named call
+/// reaches a function of the database's by that name, a wrapper of it in practice): lint
+/// reads them as the parameters the documentation names.
+fn set_config_arguments<'t, 'a>(call: &'t [Token<'a>]) -> Option<[Option<&'t [Token<'a>]>; 3]> {
+    const PARAMETERS: [&str; 3] = ["setting_name", "new_value", "is_local"];
+    if call.first()?.kind != TokenKind::OpenParen {
+        return None;
+    }
+    let mut args: [Option<&[Token<'a>]>; 3] = [None; 3];
+    let mut positional = 0;
+    let mut depth = 0u32;
+    let mut start = 1;
+    for (i, t) in call.iter().enumerate() {
+        match t.kind {
+            TokenKind::OpenParen => {
+                depth += 1;
+                continue;
             }
-            let [value, local, ..] = args[..] else {
-                return None;
-            };
-            return Some(Some(Assignment {
-                value: value_of(&value, How::SetConfig),
-                written: value.text,
-                how: How::SetConfig,
-                local: local.is_word("true"),
-            }));
+            TokenKind::CloseParen if depth > 1 => {
+                depth -= 1;
+                continue;
+            }
+            TokenKind::CloseParen | TokenKind::Comma if depth == 1 => {}
+            _ => continue,
+        }
+        let arg = call.get(start..i)?;
+        start = i + 1;
+        let named = match arg {
+            [n, a, b, value @ ..]
+                if (a.text == "=" && b.text == ">") || (a.text == ":" && b.text == "=") =>
+            {
+                let at = PARAMETERS.iter().position(|p| syntax::names(n, p))?;
+                Some((at, value))
+            }
+            _ => None,
+        };
+        let (at, value) = match named {
+            Some(named) => named,
+            None if arg.is_empty() && t.kind == TokenKind::CloseParen && positional == 0 => {
+                break;
+            }
+            None => {
+                positional += 1;
+                (positional - 1, arg)
+            }
+        };
+        let slot = args.get_mut(at)?;
+        if slot.is_some() || value.is_empty() {
+            return None;
+        }
+        *slot = Some(value);
+        if t.kind == TokenKind::CloseParen {
+            return Some(args);
         }
     }
     None
+}
+
+/// The value an argument of `set_config` gives: that of its one token ([`value_of`]), also
+/// cast (`'0'::text`); an expression lint does not evaluate (`'0' || 's'`) is
+/// [`Value::Unknown`].
+fn argument_value<'a>(argument: &[Token<'a>]) -> Value<'a> {
+    match argument {
+        [one] => value_of(one, How::SetConfig),
+        [one, a, b, _, ..] if a.text == ":" && b.text == ":" => {
+            let cast_only = argument[3..].iter().all(|t| {
+                matches!(
+                    t.kind,
+                    TokenKind::Word | TokenKind::QuotedIdent | TokenKind::Dot
+                )
+            });
+            if cast_only {
+                value_of(one, How::SetConfig)
+            } else {
+                Value::Unknown
+            }
+        }
+        _ => Value::Unknown,
+    }
 }
 
 /// The value one token gives: a string's text, a number, a word (`DEFAULT` after `SET`,
 /// `NULL` in `set_config`: the default), an identifier as PostgreSQL resolves it.
 fn value_of<'a>(token: &Token<'a>, how: How) -> Value<'a> {
     match token.kind {
-        TokenKind::String => string_value(token).map_or(Value::Unknown, Value::Text),
+        TokenKind::String => syntax::string_value(token).map_or(Value::Unknown, Value::Text),
         TokenKind::Number => Value::Text(Cow::Borrowed(token.text)),
         TokenKind::Word if how == How::Set && token.is_word("DEFAULT") => Value::Default,
         TokenKind::Word if how != How::Set && token.is_word("NULL") => Value::Default,
@@ -223,30 +303,6 @@ fn value_of<'a>(token: &Token<'a>, how: How) -> Value<'a> {
         }
         _ => Value::Unknown,
     }
-}
-
-/// The text of a `'...'` literal (also `E'...'` without a backslash), `''` an escaped quote;
-/// `None` for a literal lint does not decode.
-fn string_value<'a>(token: &Token<'a>) -> Option<Cow<'a, str>> {
-    if !token.terminated {
-        return None;
-    }
-    let text = token.text;
-    let body = match text.strip_prefix(['E', 'e']) {
-        Some(escaped) if !escaped.contains('\\') => escaped,
-        Some(_) => return None,
-        None => text,
-    };
-    let inner = body.strip_prefix('\'')?.strip_suffix('\'')?;
-    // A continuation (`'a'⏎'b'`) is one token: lint does not join its parts.
-    if inner.replace("''", "").contains('\'') {
-        return None;
-    }
-    Some(if inner.contains("''") {
-        Cow::Owned(inner.replace("''", "'"))
-    } else {
-        Cow::Borrowed(inner)
-    })
 }
 
 #[cfg(test)]
@@ -292,10 +348,73 @@ mod tests {
             ("SELECT lock_timeout = 0 FROM t", &[]),
             ("SELECT f('lock_timeout', '0', false)", &[]),
             ("SET statement_timeout = 0", &[]),
+            (
+                "ALTER ROLE r IN DATABASE d SET lock_timeout = 0",
+                &[("0", false)],
+            ),
+            ("ALTER SYSTEM SET lock_timeout = '1s'", &[("1s", false)]),
+            // set_config's arguments by name, in any order, `=>` or `:=`, after positional ones.
+            (
+                "SELECT set_config(setting_name => 'lock_timeout', new_value => '0', is_local => false)",
+                &[("0", false)],
+            ),
+            (
+                "SELECT set_config(is_local := true, new_value := '2s', setting_name := 'Lock_Timeout')",
+                &[("2s", true)],
+            ),
+            (
+                "SELECT set_config('lock_timeout', is_local => true, new_value => NULL)",
+                &[("DEFAULT", true)],
+            ),
+            (
+                "SELECT set_config(\"setting_name\" => 'lock_timeout', new_value => '0'::text, is_local => false)",
+                &[("0", false)],
+            ),
+            (
+                "SELECT set_config(setting_name => 'statement_timeout', new_value => '0', is_local => false)",
+                &[],
+            ),
+            // An expression lint does not evaluate.
+            ("SELECT set_config('lock_timeout', '0' || '1', false)", &[("", false)]),
+            (
+                "SELECT set_config('lock_timeout', coalesce(NULL, '0'), false)",
+                &[("", false)],
+            ),
         ];
         for (sql, expected) in cases {
             let expected: Vec<_> = expected.iter().map(|(v, l)| (v.to_string(), *l)).collect();
             assert_eq!(values(sql, "lock_timeout"), expected, "{sql}");
         }
+    }
+
+    /// A `SET` that assigns table columns (or a table's, or a function's, properties) sets no
+    /// run-time setting, whatever the column is called: only the statement's own form counts.
+    #[test]
+    fn a_set_clause_of_another_statement_sets_no_setting() {
+        for sql in [
+            "UPDATE t SET lock_timeout = 0",
+            "UPDATE ONLY t AS x SET lock_timeout = 0, b = 1",
+            "UPDATE t SET b = 1, lock_timeout = 0 WHERE a = 1",
+            "WITH w AS (SELECT 1) UPDATE t SET lock_timeout = DEFAULT",
+            "INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO UPDATE SET lock_timeout = 0",
+            "INSERT INTO t VALUES (1) ON CONFLICT DO UPDATE SET a = 1, lock_timeout = '0'",
+            "MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN UPDATE SET lock_timeout = 0",
+            "MERGE INTO t USING s ON t.a = s.a WHEN NOT MATCHED THEN INSERT VALUES (1) \
+             WHEN MATCHED THEN UPDATE SET lock_timeout = 0",
+            "ALTER TABLE t ALTER COLUMN lock_timeout SET DEFAULT 0",
+            "ALTER FUNCTION f() SET lock_timeout = 0",
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql SET lock_timeout = 0 AS 'SELECT 1'",
+            "SELECT 1 FROM t WHERE x = 'SET' AND lock_timeout = 0",
+        ] {
+            assert_eq!(values(sql, "lock_timeout"), [], "{sql}");
+        }
+        // A set_config call is one wherever it is.
+        assert_eq!(
+            values(
+                "UPDATE t SET lock_timeout = set_config('lock_timeout', '0', false)",
+                "lock_timeout"
+            ),
+            [("0".to_string(), false)]
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! off, or sets `client_encoding` to anything but UTF-8, changes how PostgreSQL reads every later
 //! message of the session (or database).
 
-use super::lexer::TokenKind;
-use super::{mentions, settings, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::lexer::{Token, TokenKind};
+use super::{do_block, mentions, settings, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C106",
@@ -33,12 +33,16 @@ Flagged: `SET [SESSION] standard_conforming_strings` to `off`, `false`, `no` or 
 settings changed through a row of `pg_settings`, a session `SET` by another name:
 `UPDATE pg_settings SET setting = ... WHERE name = '...'` (the view's rule calls
 `set_config(name, setting, false)`) and `set_config(name, ..., false) FROM pg_settings WHERE
-name = '...'`. Not flagged: turning
+name = '...'`. The same in the body of a `DO` block (run in the migration's session: `SET
+...;`, `PERFORM set_config(...)`, `EXECUTE 'SET ...'`), and `set_config` with named arguments
+(`setting_name => ..., new_value => ..., is_local => ...`). Not flagged: turning
 `standard_conforming_strings` on (pg_dump writes `SET standard_conforming_strings = on;`),
 `client_encoding` to `UTF8` (pg_dump writes `SET client_encoding = 'UTF8';`) or `DEFAULT`,
 `SET LOCAL` and `set_config(..., true)`, which end with the transaction, `RESET`, and
 `ALTER DATABASE|ROLE ... SET client_encoding` (every client, confiture included, sends its own
-encoding when it connects).
+encoding when it connects), `ALTER FUNCTION ... SET` (the function's own, while it runs), and a
+column named like a setting (`UPDATE t SET client_encoding = ...`, also `ON CONFLICT DO UPDATE
+SET` and `MERGE ... UPDATE SET`).
 
 **Fix:** leave `standard_conforming_strings` on, and write strings that need backslash escapes
 as `E'...'`; leave `client_encoding` alone, and keep migration files UTF-8.",
@@ -47,12 +51,17 @@ as `E'...'`; leave `client_encoding` alone, and keep migration files UTF-8.",
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
     let candidate = stmt.starts_with(&["SET"])
         || stmt.starts_with(&["ALTER"])
+        || stmt.starts_with(&["DO"])
         || (cx.mentions("set_config") && mentions(stmt.text, "set_config"))
         || (cx.mentions("pg_settings") && mentions(stmt.text, "pg_settings"));
     if !candidate {
         return;
     }
-    if turns_off(stmt) {
+    // The statement, and those a `DO` block's body runs in the same session.
+    let tokens: Vec<Token<'_>> = stmt.tokens().collect();
+    let body = do_block::statements(&tokens);
+    let run = || std::iter::once(tokens.as_slice()).chain(body.iter().map(Vec::as_slice));
+    if run().any(turns_off) {
         out.push(cx.diagnostic(
             &DOC,
             stmt.range.clone(),
@@ -60,7 +69,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
             "leave standard_conforming_strings on; write strings with backslash escapes as E'...'".to_string(),
         ));
     }
-    if let Some(encoding) = client_encoding(stmt) {
+    if let Some(encoding) = run().find_map(client_encoding) {
         out.push(cx.diagnostic(
             &DOC,
             stmt.range.clone(),
@@ -73,9 +82,10 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
 }
 
 /// The setting's name followed by an `off` value: `name = off`, `name TO false`,
-/// `set_config('name', 'off', false)`; not `SET LOCAL` nor `set_config(..., true)`.
-fn turns_off(stmt: &Statement<'_>) -> bool {
-    session_values(stmt, "standard_conforming_strings")
+/// `set_config('name', 'off', false)`; not `SET LOCAL` nor `set_config(..., true)`. `tokens`:
+/// one statement, no trivia.
+fn turns_off(tokens: &[Token<'_>]) -> bool {
+    session_values(tokens, "standard_conforming_strings")
         .iter()
         .any(|value| {
             // PostgreSQL's booleans, with the prefixes it accepts.
@@ -85,20 +95,28 @@ fn turns_off(stmt: &Statement<'_>) -> bool {
         })
 }
 
-/// The encoding other than UTF-8 that `stmt` sets `client_encoding` to for the session:
-/// `SET [SESSION] client_encoding = 'LATIN1'`, `SET [SESSION] NAMES 'LATIN1'`,
-/// `set_config('client_encoding', 'LATIN1', false)`. Not `SET LOCAL`, `set_config(..., true)`,
-/// `DEFAULT` or `RESET` (back to the UTF-8 the connection asked for), nor `ALTER DATABASE |
-/// ROLE ... SET` (every client, confiture included, sends its own encoding when it connects).
-fn client_encoding(stmt: &Statement<'_>) -> Option<String> {
-    if stmt.starts_with(&["ALTER"]) {
+/// The encoding other than UTF-8 that `tokens` (one statement, no trivia) sets
+/// `client_encoding` to for the session: `SET [SESSION] client_encoding = 'LATIN1'`, `SET
+/// [SESSION] NAMES 'LATIN1'`, `set_config('client_encoding', 'LATIN1', false)`. Not `SET
+/// LOCAL`, `set_config(..., true)`, `DEFAULT` or `RESET` (back to the UTF-8 the connection
+/// asked for), nor `ALTER DATABASE | ROLE ... SET` (every client, confiture included, sends
+/// its own encoding when it connects).
+fn client_encoding(tokens: &[Token<'_>]) -> Option<String> {
+    let first = tokens.first()?;
+    if first.is_word("ALTER") {
         return None;
     }
-    let mut values = session_values(stmt, "client_encoding");
-    if stmt.starts_with(&["SET", "NAMES"]) || stmt.starts_with(&["SET", "SESSION", "NAMES"]) {
-        let tokens: Vec<_> = stmt.tokens().collect();
-        if let Some(i) = tokens.iter().position(|t| t.is_word("NAMES")) {
-            if let Some(value) = tokens.get(i + 1).filter(|t| t.kind != TokenKind::Semicolon) {
+    let mut values = session_values(tokens, "client_encoding");
+    if first.is_word("SET") {
+        let names = match tokens.get(1) {
+            Some(t) if t.is_word("SESSION") => 2,
+            _ => 1,
+        };
+        if tokens.get(names).is_some_and(|t| t.is_word("NAMES")) {
+            if let Some(value) = tokens
+                .get(names + 1)
+                .filter(|t| t.kind != TokenKind::Semicolon)
+            {
                 values.push(value_text(value).to_string());
             }
         }
@@ -114,11 +132,10 @@ fn client_encoding(stmt: &Statement<'_>) -> Option<String> {
     })
 }
 
-/// The values `stmt` gives setting `name` beyond the transaction ([`settings::assignments`]);
-/// not `SET LOCAL` nor `set_config(..., true)`.
-fn session_values(stmt: &Statement<'_>, name: &str) -> Vec<String> {
-    let tokens: Vec<_> = stmt.tokens().collect();
-    settings::assignments(&tokens, name)
+/// The values `tokens` (one statement, no trivia) gives setting `name` beyond the transaction
+/// ([`settings::assignments`]); not `SET LOCAL` nor `set_config(..., true)`.
+fn session_values(tokens: &[Token<'_>], name: &str) -> Vec<String> {
+    settings::assignments(tokens, name)
         .into_iter()
         .filter(|a| !a.local)
         .map(|a| a.value.as_text().to_string())
@@ -126,7 +143,7 @@ fn session_values(stmt: &Statement<'_>, name: &str) -> Vec<String> {
 }
 
 /// A setting's value as written: a `'...'` literal without its quotes, or the word.
-fn value_text<'t>(token: &super::lexer::Token<'t>) -> &'t str {
+fn value_text<'t>(token: &Token<'t>) -> &'t str {
     match token.kind {
         TokenKind::String => token
             .text
@@ -156,6 +173,9 @@ mod tests {
             "UPDATE pg_settings SET setting = 'off' WHERE name = 'standard_conforming_strings';",
             "SELECT pg_catalog.set_config(s.name, 'off', false) FROM pg_catalog.pg_settings s \
              WHERE s.name = 'standard_conforming_strings';",
+            "SELECT set_config(setting_name => 'standard_conforming_strings', new_value => 'off', is_local => false);",
+            "DO $$ BEGIN SET standard_conforming_strings = off; END $$;",
+            "DO $$ BEGIN IF true THEN PERFORM set_config('standard_conforming_strings', 'off', false); END IF; END $$;",
         ] {
             assert_eq!(up(sql), [("C106", 1)], "{sql}");
         }
@@ -182,6 +202,12 @@ mod tests {
             "WITH w AS (SELECT 1) UPDATE pg_settings SET setting = 'LATIN1' \
              WHERE name = 'client_encoding' AND EXISTS (SELECT FROM w);",
             "SELECT set_config(name, 'LATIN1', false) FROM pg_settings WHERE name = 'client_encoding';",
+            "SELECT set_config(setting_name => 'client_encoding', new_value => 'LATIN1', is_local => false);",
+            "SELECT set_config(is_local := false, new_value := 'SJIS', setting_name := 'client_encoding');",
+            "DO $$ BEGIN SET client_encoding = 'LATIN1'; END $$;",
+            "DO $$ BEGIN SET NAMES 'LATIN1'; END $$;",
+            "DO $$ BEGIN PERFORM set_config('client_encoding', 'LATIN1', false); END $$;",
+            "DO $$ BEGIN EXECUTE 'SET SESSION client_encoding TO WIN1252'; END $$;",
         ] {
             assert_eq!(up(sql), [("C106", 1)], "{sql}");
         }
@@ -219,6 +245,26 @@ mod tests {
         }
     }
 
+    /// Columns named like the settings: the `SET` of an `UPDATE`, of `ON CONFLICT DO UPDATE`
+    /// and of `MERGE ... UPDATE` assigns them (in statements lint reads, mentioning
+    /// `pg_settings` or `set_config`).
+    #[test]
+    fn a_column_named_like_a_setting_is_not_the_setting() {
+        for sql in [
+            "UPDATE tenants SET client_encoding = 'LATIN1' FROM pg_settings s WHERE s.name = 'x';",
+            "UPDATE t SET standard_conforming_strings = off WHERE note = 'set_config';",
+            "INSERT INTO t (id, client_encoding) SELECT 1, setting FROM pg_settings \
+             ON CONFLICT (id) DO UPDATE SET client_encoding = 'LATIN1';",
+            "MERGE INTO t USING pg_settings s ON t.name = s.name \
+             WHEN MATCHED THEN UPDATE SET standard_conforming_strings = 'off';",
+            "ALTER TABLE t ALTER COLUMN client_encoding SET DEFAULT 'LATIN1';",
+            // The function's own setting, while it runs.
+            "ALTER FUNCTION f() SET standard_conforming_strings = off;",
+        ] {
+            assert_eq!(up(sql), [], "{sql}");
+        }
+    }
+
     #[test]
     fn on_local_and_reset_are_fine() {
         for sql in [
@@ -228,6 +274,10 @@ mod tests {
             "SELECT set_config('standard_conforming_strings', 'off', true);",
             "SELECT set_config('search_path', '', false);",
             "SELECT 'SET standard_conforming_strings = off';",
+            "SELECT set_config(setting_name => 'standard_conforming_strings', new_value => 'off', is_local => true);",
+            "DO $$ BEGIN SET LOCAL standard_conforming_strings = off; END $$;",
+            "DO $$ BEGIN SET client_encoding = 'UTF8'; END $$;",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN SET standard_conforming_strings = off; END $$;",
             "SET escape_string_warning = off;",
             "UPDATE pg_settings SET setting = 'on' WHERE name = 'standard_conforming_strings';",
             "SELECT set_config(s.name, '0', false) FROM pg_settings s WHERE s.name = 'idle_session_timeout';",

@@ -442,6 +442,30 @@ pub(super) fn resolved<'a>(t: &Token<'a>) -> Option<Cow<'a, str>> {
     normalise(t)
 }
 
+/// The text of a `'...'` literal (also `E'...'` without a backslash), `''` an escaped quote;
+/// `None` for a literal lint does not decode.
+pub(super) fn string_value<'a>(token: &Token<'a>) -> Option<Cow<'a, str>> {
+    if !token.terminated {
+        return None;
+    }
+    let text = token.text;
+    let body = match text.strip_prefix(['E', 'e']) {
+        Some(escaped) if !escaped.contains('\\') => escaped,
+        Some(_) => return None,
+        None => text,
+    };
+    let inner = body.strip_prefix('\'')?.strip_suffix('\'')?;
+    // A continuation (`'a'⏎'b'`) is one token: lint does not join its parts.
+    if inner.replace("''", "").contains('\'') {
+        return None;
+    }
+    Some(if inner.contains("''") {
+        Cow::Owned(inner.replace("''", "'"))
+    } else {
+        Cow::Borrowed(inner)
+    })
+}
+
 /// An identifier as PostgreSQL resolves it; borrowed unless folding or unescaping changes it.
 fn normalise<'a>(t: &Token<'a>) -> Option<Cow<'a, str>> {
     match t.kind {
