@@ -17,6 +17,9 @@
 //!   unless the rows of that file's version record it (one of them is not another migration
 //!   than it): swaps, cycles and chains of renumbered migrations included; one row per file.
 //!   The rows of that version then match no file (renumbered themselves, or missing).
+//! - A confiture (Python) migration, a `.py` file of a version no `.sql` pair has, is
+//!   [`State::Python`], recorded by the rows of its version with its name ([`records_python`]:
+//!   no checksum can be compared); a row of that version with another name matches no file.
 //! - A row with no file is [`State::Squashed`] when its version is below `first_version` (the
 //!   migrations squashed into a schema snapshot), else [`State::Missing`].
 //! - A file with no row is [`State::OutOfOrder`] when its version is below the highest version
@@ -220,6 +223,15 @@ pub fn is_another_migration(migration: &Migration, row: &LedgerRow) -> bool {
     row.name != migration.name && is_modified(migration, row)
 }
 
+/// Whether `row` records the confiture (Python) migration `file`: a row of its version with its
+/// name. There is no checksum to compare (confiture computes a `.py` file's its own way), so
+/// the name decides: a row of another name records another migration, whose files are gone
+/// (its SQL files deleted and a `.py` file added at its number), never this one. The one rule:
+/// the history's states and [`History::python`] follow it.
+pub fn records_python(row: &LedgerRow, file: &PythonFile) -> bool {
+    row.name == file.name
+}
+
 /// The file `row` was renumbered to: a file of another version with the row's name and its
 /// recorded checksum, while the row's own version has no file or another migration
 /// ([`is_another_migration`]), and that file is not the migration the rows of its own version
@@ -235,12 +247,13 @@ fn renumbered_to<'a>(
     versions: &[Option<Version>],
     migrations: &[&'a Migration],
     by_number: &BTreeMap<u64, Vec<usize>>,
-    (present, claimed): (&HashSet<u64>, &BTreeMap<u64, usize>),
+    present: impl Fn(u64, &LedgerRow) -> bool,
+    claimed: &BTreeMap<u64, usize>,
 ) -> Option<&'a Migration> {
     let row = &rows[i];
     let recorded = recorded_checksum(row)?;
     let number = versions[i].as_ref()?.number();
-    if present.contains(&number) {
+    if present(number, row) {
         // Its own files are there, unread or incomplete: nothing says it moved.
         return None;
     }
@@ -308,9 +321,10 @@ pub enum State {
         recorded: bool,
     },
     /// A confiture (Python) migration, `<VERSION>_<NAME>.py` ([`MigrationSet::python`]), of a
-    /// version no `.sql` pair has: cargo confiture cannot run it. `recorded`: a ledger row
-    /// records it (applied by confiture (Python), never missing, kept by `reinit`), else it is
-    /// pending and `up` refuses to run past it (exit 5).
+    /// version no `.sql` pair has: cargo confiture cannot run it. `recorded`: a ledger row of
+    /// its version and name records it ([`records_python`]; applied by confiture (Python),
+    /// never missing, kept by `reinit`), else it is pending and `up` refuses to run past it
+    /// (exit 5).
     Python {
         /// Whether a ledger row records it.
         recorded: bool,
@@ -551,15 +565,28 @@ impl<'a> History<'a> {
         let on_disk: HashSet<u64> = unreadable
             .keys()
             .chain(incomplete.keys())
-            .chain(python.keys())
             .copied()
             .collect();
+        // A row's own files are on disk: unreadable or half a pair, or its confiture (Python)
+        // migration ([`records_python`]).
+        let own_files_there = |number: u64, row: &LedgerRow| {
+            on_disk.contains(&number) || python.get(&number).is_some_and(|f| records_python(row, f))
+        };
         // Rows whose migration now has another number: they record that file, not the one
         // (if any) that has their version now.
         let mut renumbered: BTreeMap<u64, usize> = BTreeMap::new();
         for i in 0..rows.len() {
-            let claimed = (&on_disk, &renumbered);
-            if let Some(m) = renumbered_to(i, rows, &versions, &migrations, &by_number, claimed) {
+            let (present, claimed) = (&own_files_there, &renumbered);
+            let to = renumbered_to(
+                i,
+                rows,
+                &versions,
+                &migrations,
+                &by_number,
+                present,
+                claimed,
+            );
+            if let Some(m) = to {
                 renumbered.insert(m.version, i);
             }
         }
@@ -634,9 +661,19 @@ impl<'a> History<'a> {
                 });
             }
         }
+        // A confiture (Python) migration is recorded by the rows of its version with its name
+        // (spelled like the file, else the first applied; the others second rows); a row of
+        // another name records a migration whose files are gone: missing, the `.py` file
+        // unrecorded.
         for (&number, file) in &python {
-            let (rows_of, chosen) = own_row(number, Some(&file.version_text));
-            for &i in rows_of {
+            let rows_of = by_number.get(&number).map(Vec::as_slice).unwrap_or(&[]);
+            let named: Vec<usize> = (rows_of.iter().copied())
+                .filter(|&i| records_python(&rows[i], file))
+                .collect();
+            let chosen = (named.iter().copied())
+                .find(|&i| rows[i].version == file.version_text)
+                .or(named.first().copied());
+            for &i in &named {
                 state_of[i] = Some(if Some(i) == chosen {
                     State::Python { recorded: true }
                 } else {
@@ -692,9 +729,16 @@ impl<'a> History<'a> {
     /// confiture (Python)'s migrations ([`State::Python`]), in version order, with whether a
     /// row records each.
     pub fn python(&self) -> impl Iterator<Item = (&'a PythonFile, bool)> + '_ {
-        self.python
-            .values()
-            .map(|&f| (f, self.by_number.contains_key(&f.version)))
+        self.python.values().map(|&f| {
+            let rows = self
+                .by_number
+                .get(&f.version)
+                .map_or(&[][..], Vec::as_slice);
+            let recorded = rows
+                .iter()
+                .any(|&i| records_python(self.recorded[i].row, f));
+            (f, recorded)
+        })
     }
 
     /// Recorded migrations whose files are incomplete (half a pair on disk), in version order,
@@ -1469,5 +1513,62 @@ mod tests {
             "003_b:missing",
         ];
         assert_eq!(check(&files, &rows, &expected), 1);
+    }
+    fn python_file(version_text: &str, name: &str) -> PythonFile {
+        PythonFile {
+            path: format!("m/{version_text}_{name}.py").into(),
+            version: version_text.parse().unwrap(),
+            version_text: version_text.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    /// D13: a confiture (Python) migration `002_x.py` at the number of an applied SQL migration
+    /// of another name (`002_b`, its SQL files deleted) was taken for that row's migration,
+    /// `python` applied, whatever its name: `002_x.py` never ran. A row records a `.py` file
+    /// only with its name; another one's files are gone (missing, or renumbered when its SQL
+    /// files have another number now), and the `.py` file is unrecorded.
+    #[test]
+    fn a_python_migration_is_recorded_only_by_a_row_of_its_name() {
+        let b = "-- b\n";
+        let mut set = MigrationSet::new("m", vec![migration("001")]);
+        set.python = vec![python_file("002", "x"), python_file("003", "c")];
+        let rows = [
+            row("001", None),
+            applied("002", "b", b),
+            applied("3", "c", "-- c\n"),
+            applied("003", "c", "-- c\n"),
+        ];
+        let h = History::of(&set, &rows, None);
+        assert_eq!(
+            lines(&h),
+            [
+                "001_m:applied",
+                "002_b:missing",
+                "002_x:python",
+                "003_c:python",
+                "3_c:duplicate"
+            ]
+        );
+        let python: Vec<(&str, bool)> = h.python().map(|(f, r)| (&*f.name, r)).collect();
+        assert_eq!(python, [("x", false), ("c", true)]);
+        assert_eq!(h.recorded[1].state, State::Missing);
+        assert_eq!(h.recorded[3].state, State::Python { recorded: true });
+        // Its SQL files renumbered: the row is renumbered to them, the `.py` file unrecorded.
+        set.migrations.push(named("004", "b", b));
+        let h = History::of(&set, &rows, None);
+        assert_eq!(h.recorded[1].state, State::Renumbered);
+        assert_eq!(
+            h.recorded[1].matched().map(|m| m.id()),
+            Some("004_b".into())
+        );
+        assert_eq!(h.python().filter(|(_, r)| !r).count(), 1);
+        // A row of its name at another spelling records it; a first version squashes the other.
+        let rows = [row("001", None), applied("02", "x", b)];
+        let h = History::of(&set, &rows, None);
+        assert_eq!(h.recorded[1].state, State::Python { recorded: true });
+        let rows = [row("001", None), applied("002", "b", "-- other\n")];
+        let h = History::of(&set, &rows, Some(3));
+        assert_eq!(h.recorded[1].state, State::Squashed);
     }
 }
