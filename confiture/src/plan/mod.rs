@@ -383,11 +383,9 @@ fn mv_pair(m: &Migration, to: &str) -> String {
     let stem = format!("{to}_{}", m.name);
     let mv = |file: &crate::files::SqlFile, direction: &str| {
         let target = file.path.with_file_name(format!("{stem}.{direction}.sql"));
-        format!(
-            "mv {} {}",
-            crate::hint::quote(&crate::display::path(&file.path)),
-            crate::hint::quote(&crate::display::path(&target))
-        )
+        let word =
+            |path: &std::path::Path| crate::hint::quote_path(&crate::display::relative(path));
+        format!("mv {} {}", word(&file.path), word(&target))
     };
     format!("{} && {}", mv(&m.up, "up"), mv(&m.down, "down"))
 }

@@ -1707,3 +1707,57 @@ fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_get_renames_back_that_work
         assert_eq!(moved, expected, "{now:?}");
     }
 }
+
+/// D15: the renames of the renumbered help broke for a migrations directory whose path starts
+/// with `-` (`-db/migrations`): `mv -db/migrations/...` is an option to `mv`. Each path of a
+/// suggested command goes through `hint::quote_path` (`./-db/...`): run in a directory holding
+/// such files, every rename works, the one back to a free number and those of a swap.
+#[test]
+fn the_renumbered_help_renames_in_a_directory_starting_with_a_dash() {
+    let root = std::env::temp_dir().join(format!("confiture-dash-dir-{}", std::process::id()));
+    let dir = PathBuf::from("-db/migrations");
+    let moved = |m: &Migration, v: u64| {
+        let mut m = renumbered_to(m, v);
+        for f in [&mut m.up, &mut m.down] {
+            f.path = dir.join(f.path.file_name().expect("a file name"));
+        }
+        m
+    };
+    let first = moved(&migration(1, "first"), 1);
+    let (a, b) = (migration(2, "a"), migration(3, "b"));
+    // The old number free (a gap), and a swap.
+    for now in [vec![moved(&a, 4)], vec![moved(&a, 3), moved(&b, 2)]] {
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join(&dir)).expect("the directory");
+        let ledger: Vec<LedgerRow> = [&migration(1, "first"), &a, &b][..now.len() + 1]
+            .iter()
+            .map(|m| row(m))
+            .collect();
+        let files: Vec<Migration> = std::iter::once(first.clone()).chain(now.clone()).collect();
+        for m in &files {
+            for f in [&m.up, &m.down] {
+                std::fs::write(root.join(&f.path), &f.text).expect("a file");
+            }
+        }
+        let set = MigrationSet::new(dir.clone(), files);
+        let history = History::of(&set, &ledger, None);
+        let help = renumbered_help(&set, &history).expect("a help");
+        assert!(help.contains("mv ./-db/migrations/"), "{help}");
+        for command in help.split('`').filter(|c| c.starts_with("mv ")) {
+            let status = std::process::Command::new("bash")
+                .current_dir(&root)
+                .arg("-c")
+                .arg(command)
+                .status()
+                .expect("bash");
+            assert!(status.success(), "{command}");
+        }
+        for m in [&migration(1, "first"), &a, &b].iter().take(now.len() + 1) {
+            for f in [&m.up, &m.down] {
+                let name = f.path.file_name().expect("a file name");
+                assert!(root.join(&dir).join(name).is_file(), "{help}: {name:?}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&root).expect("clean up");
+}
