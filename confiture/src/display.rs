@@ -223,11 +223,16 @@ pub fn file_name(path: &Path) -> String {
 /// A path as the user would type it from the current directory (see [`relative_to`]), as
 /// [`path_text`] writes it, with control characters escaped.
 pub fn path(path: &Path) -> String {
-    let shown = match std::env::current_dir() {
+    escape(&path_text(&relative(path))).into_owned()
+}
+
+/// `path` relative to the current directory ([`relative_to`]; unchanged when there is none):
+/// what [`path`] shows, and what a suggested command names ([`crate::hint::quote_path`]).
+pub fn relative(path: &Path) -> PathBuf {
+    match std::env::current_dir() {
         Ok(cwd) => relative_to(path, &cwd),
         Err(_) => path.to_path_buf(),
-    };
-    escape(&path_text(&shown)).into_owned()
+    }
 }
 
 #[cfg(test)]

@@ -472,6 +472,44 @@ fn one_database() -> Vec<String> {
     vec!["--database-url".to_string(), "<URL>".to_string()]
 }
 
+/// A path as one word of a suggested shell command: the one rule for every path a help names
+/// in a command (`mv`, `rm`, `chmod`, `openssl -in`). Its text quoted as every word is (single
+/// quotes, or `$'...'`), and a relative path that starts with `-` (a directory `-db`) given as
+/// `./-db/...`, so that no command takes it for an option. A path that is not UTF-8 is ANSI-C quoted byte for byte (`$'\xff'`): its
+/// text with the bytes replaced would name another file.
+pub fn quote_path(path: &Path) -> String {
+    let dashed = path.as_os_str().as_encoded_bytes().starts_with(b"-");
+    let path = if dashed {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    };
+    if let Some(text) = path.to_str() {
+        return quote(text).into_owned();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::from("$'");
+        for &byte in path.as_os_str().as_bytes() {
+            match byte {
+                b'\\' | b'\'' => {
+                    out.push('\\');
+                    out.push(char::from(byte));
+                }
+                0x20..=0x7e => out.push(char::from(byte)),
+                _ => out.push_str(&format!("\\x{byte:02x}")),
+            }
+        }
+        out.push('\'');
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        quote(&path.to_string_lossy()).into_owned()
+    }
+}
+
 /// A word as a POSIX shell reads it back: left alone when it is plain, else single-quoted.
 /// Every word of a suggested shell command goes through here, so that pasting it runs what it
 /// says (a database named `x;echo pwned` is one argument, not a second command). A word with a
@@ -515,6 +553,31 @@ pub(crate) fn quote(word: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// D15: a path starting with `-` was taken by `mv` for an option; a path with a control
+    /// character or bytes that are not UTF-8 named another file once escaped for the terminal.
+    #[test]
+    fn a_path_is_one_word_that_names_itself() {
+        for (path, word) in [
+            (
+                "-db/migrations/002_b.up.sql",
+                "./-db/migrations/002_b.up.sql",
+            ),
+            ("db/migrations/002_b.up.sql", "db/migrations/002_b.up.sql"),
+            ("/srv/-db/x.sql", "/srv/-db/x.sql"),
+            ("-my db/x.sql", "'./-my db/x.sql'"),
+            ("it's/x", "'it'\\''s/x'"),
+            ("a\tb/x", "$'a\\tb/x'"),
+        ] {
+            assert_eq!(quote_path(Path::new(path)), word, "{path:?}");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let path = Path::new(std::ffi::OsStr::from_bytes(b"-d\xff/it's"));
+            assert_eq!(quote_path(path), "$'./-d\\xff/it\\'s'");
+        }
+    }
 
     fn invocation(database: &[&str], files: &[&str]) -> Invocation {
         Invocation {

@@ -12,6 +12,14 @@
 //!   `UNIQUE`), never by a text re-derived from a file name.
 //! - A matched row whose checksum differs from the up file's ([`checksum_matches`]) is
 //!   [`State::Modified`]; otherwise (also when the row has no checksum) [`State::Applied`].
+//! - A row whose version has no file or another migration ([`is_another_migration`]), and
+//!   whose name and checksum are a file's of another version, is [`State::Renumbered`] to it
+//!   unless the rows of that file's version record it (one of them is not another migration
+//!   than it): swaps, cycles and chains of renumbered migrations included; one row per file.
+//!   The rows of that version then match no file (renumbered themselves, or missing).
+//! - A confiture (Python) migration, a `.py` file of a version no `.sql` pair has, is
+//!   [`State::Python`], recorded by the rows of its version with its name ([`records_python`]:
+//!   no checksum can be compared); a row of that version with another name matches no file.
 //! - A row with no file is [`State::Squashed`] when its version is below `first_version` (the
 //!   migrations squashed into a schema snapshot), else [`State::Missing`].
 //! - A file with no row is [`State::OutOfOrder`] when its version is below the highest version
@@ -215,35 +223,60 @@ pub fn is_another_migration(migration: &Migration, row: &LedgerRow) -> bool {
     row.name != migration.name && is_modified(migration, row)
 }
 
+/// Whether `row` records the confiture (Python) migration `file`: a row of its version with its
+/// name. There is no checksum to compare (confiture computes a `.py` file's its own way), so
+/// the name decides: a row of another name records another migration, whose files are gone
+/// (its SQL files deleted and a `.py` file added at its number), never this one. The one rule:
+/// the history's states and [`History::python`] follow it.
+pub fn records_python(row: &LedgerRow, file: &PythonFile) -> bool {
+    row.name == file.name
+}
+
 /// The file `row` was renumbered to: a file of another version with the row's name and its
-/// recorded checksum, whose version no row records, while the row's own version has no file
-/// or another migration ([`is_another_migration`]). A row without a checksum is never
-/// renumbered: nothing proves the file is the one that ran. `migrations` is sorted by version.
+/// recorded checksum, while the row's own version has no file or another migration
+/// ([`is_another_migration`]), and that file is not the migration the rows of its own version
+/// record (each of them is another migration than it, or there is none). So a swap (`002_a`,
+/// `003_b` applied, now `002_b` and `003_a`), a cycle and a chain (`002_a`, `003_b` now `003_a`,
+/// `004_b`) are each renumbered, whatever took the numbers they left. A row without a checksum
+/// is never renumbered: nothing proves the file is the one that ran. Two rows never claim one
+/// file: `claimed` holds the versions of the files already taken. `migrations` is sorted by
+/// version.
 fn renumbered_to<'a>(
-    row: &LedgerRow,
-    version: Option<&Version>,
+    i: usize,
+    rows: &[LedgerRow],
+    versions: &[Option<Version>],
     migrations: &[&'a Migration],
     by_number: &BTreeMap<u64, Vec<usize>>,
-    present: &HashSet<u64>,
+    present: impl Fn(u64, &LedgerRow) -> bool,
+    claimed: &BTreeMap<u64, usize>,
 ) -> Option<&'a Migration> {
+    let row = &rows[i];
     let recorded = recorded_checksum(row)?;
-    let number = version?.number();
-    if present.contains(&number) {
+    let number = versions[i].as_ref()?.number();
+    if present(number, row) {
         // Its own files are there, unread or incomplete: nothing says it moved.
         return None;
     }
     // `migrations` is sorted by version: the first of `number`, found without a scan (this
     // runs for every row: a scan made `status` quadratic in the number of migrations).
-    let first = migrations.partition_point(|m| m.version < number);
-    let own = migrations.get(first).filter(|m| m.version == number);
-    if own.is_some_and(|m| !is_another_migration(m, row)) {
+    let of_version = |v: u64| {
+        let first = migrations.partition_point(|m| m.version < v);
+        migrations.get(first).filter(|m| m.version == v).copied()
+    };
+    if of_version(number).is_some_and(|m| !is_another_migration(m, row)) {
         return None;
     }
+    let recorded_by_its_rows = |m: &Migration| {
+        by_number
+            .get(&m.version)
+            .is_some_and(|rs| rs.iter().any(|&j| !is_another_migration(m, &rows[j])))
+    };
     migrations.iter().copied().find(|m| {
         m.version != number
             && m.name == row.name
             && checksum_matches(recorded, &m.up.checksum)
-            && !by_number.contains_key(&m.version)
+            && !claimed.contains_key(&m.version)
+            && !recorded_by_its_rows(m)
     })
 }
 
@@ -267,7 +300,8 @@ pub enum State {
     /// A second row for a version another row already records (e.g. `1` beside `001`).
     Duplicate,
     /// Recorded under a version its file no longer has: the file was renumbered (its name and
-    /// up file unchanged, e.g. `003_add_x` now `005_add_x` after a merge). Applied, not
+    /// up file unchanged, e.g. `003_add_x` now `005_add_x` after a merge, or `002_a` and
+    /// `003_b` now `002_b` and `003_a`: a swap, a cycle or a chain). Applied, not
     /// pending: `up` refuses until the files are renamed back or `reinit` records the new
     /// number.
     Renumbered,
@@ -287,9 +321,10 @@ pub enum State {
         recorded: bool,
     },
     /// A confiture (Python) migration, `<VERSION>_<NAME>.py` ([`MigrationSet::python`]), of a
-    /// version no `.sql` pair has: cargo confiture cannot run it. `recorded`: a ledger row
-    /// records it (applied by confiture (Python), never missing, kept by `reinit`), else it is
-    /// pending and `up` refuses to run past it (exit 5).
+    /// version no `.sql` pair has: cargo confiture cannot run it. `recorded`: a ledger row of
+    /// its version and name records it ([`records_python`]; applied by confiture (Python),
+    /// never missing, kept by `reinit`), else it is pending and `up` refuses to run past it
+    /// (exit 5).
     Python {
         /// Whether a ledger row records it.
         recorded: bool,
@@ -530,16 +565,29 @@ impl<'a> History<'a> {
         let on_disk: HashSet<u64> = unreadable
             .keys()
             .chain(incomplete.keys())
-            .chain(python.keys())
             .copied()
             .collect();
+        // A row's own files are on disk: unreadable or half a pair, or its confiture (Python)
+        // migration ([`records_python`]).
+        let own_files_there = |number: u64, row: &LedgerRow| {
+            on_disk.contains(&number) || python.get(&number).is_some_and(|f| records_python(row, f))
+        };
         // Rows whose migration now has another number: they record that file, not the one
         // (if any) that has their version now.
         let mut renumbered: BTreeMap<u64, usize> = BTreeMap::new();
-        for (i, row) in rows.iter().enumerate() {
-            let version = versions[i].as_ref();
-            if let Some(m) = renumbered_to(row, version, &migrations, &by_number, &on_disk) {
-                renumbered.entry(m.version).or_insert(i);
+        for i in 0..rows.len() {
+            let (present, claimed) = (&own_files_there, &renumbered);
+            let to = renumbered_to(
+                i,
+                rows,
+                &versions,
+                &migrations,
+                &by_number,
+                present,
+                claimed,
+            );
+            if let Some(m) = to {
+                renumbered.insert(m.version, i);
             }
         }
         for m in migrations {
@@ -613,9 +661,19 @@ impl<'a> History<'a> {
                 });
             }
         }
+        // A confiture (Python) migration is recorded by the rows of its version with its name
+        // (spelled like the file, else the first applied; the others second rows); a row of
+        // another name records a migration whose files are gone: missing, the `.py` file
+        // unrecorded.
         for (&number, file) in &python {
-            let (rows_of, chosen) = own_row(number, Some(&file.version_text));
-            for &i in rows_of {
+            let rows_of = by_number.get(&number).map(Vec::as_slice).unwrap_or(&[]);
+            let named: Vec<usize> = (rows_of.iter().copied())
+                .filter(|&i| records_python(&rows[i], file))
+                .collect();
+            let chosen = (named.iter().copied())
+                .find(|&i| rows[i].version == file.version_text)
+                .or(named.first().copied());
+            for &i in &named {
                 state_of[i] = Some(if Some(i) == chosen {
                     State::Python { recorded: true }
                 } else {
@@ -671,9 +729,16 @@ impl<'a> History<'a> {
     /// confiture (Python)'s migrations ([`State::Python`]), in version order, with whether a
     /// row records each.
     pub fn python(&self) -> impl Iterator<Item = (&'a PythonFile, bool)> + '_ {
-        self.python
-            .values()
-            .map(|&f| (f, self.by_number.contains_key(&f.version)))
+        self.python.values().map(|&f| {
+            let rows = self
+                .by_number
+                .get(&f.version)
+                .map_or(&[][..], Vec::as_slice);
+            let recorded = rows
+                .iter()
+                .any(|&i| records_python(self.recorded[i].row, f));
+            (f, recorded)
+        })
     }
 
     /// Recorded migrations whose files are incomplete (half a pair on disk), in version order,
@@ -1311,5 +1376,199 @@ mod tests {
             History::new(&set.migrations, &rows, None).missing().len(),
             4
         );
+    }
+    /// A migration named `name` whose up file says `body`.
+    fn named(version_text: &str, name: &str, body: &str) -> Migration {
+        let mut m = migration(version_text);
+        m.name = name.to_string();
+        m.up = SqlFile::new(
+            format!("m/{version_text}_{name}.up.sql"),
+            body.to_string(),
+            TransactionMode::Transaction,
+            false,
+        );
+        m.down.path = format!("m/{version_text}_{name}.down.sql").into();
+        m
+    }
+
+    /// The row confiture writes for `name` applied as `version` with the up file `body`.
+    fn applied(version: &str, name: &str, body: &str) -> LedgerRow {
+        LedgerRow {
+            name: name.to_string(),
+            ..row(version, Some(&checksum(body.as_bytes())))
+        }
+    }
+
+    /// `version:name:state` of every line, and the file each renumbered row matched.
+    fn lines(h: &History<'_>) -> Vec<String> {
+        h.entries()
+            .iter()
+            .map(|e| format!("{}_{}:{}", e.version, e.name, e.state.as_str()))
+            .collect()
+    }
+
+    /// D1: migrations renumbered in a swap, a cycle or a chain were `replaced` (or `missing`)
+    /// and their files pending: a target number recorded by another row, or an old number
+    /// taken by a file, ruled the renumbering out, so `reinit` forgot the rows and `up` ran
+    /// the migrations a second time. Each row is renumbered to its file, whatever took the
+    /// number it left; a file the rows of its version record is never taken from them, and
+    /// no file is claimed by two rows.
+    #[test]
+    fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_are_renumbered() {
+        let (a, b, c) = ("-- a\n", "-- b\n", "-- c\n");
+        let first = named("001", "first", "-- first\n");
+        let ran = |list: &[(&str, &str, &str)]| -> Vec<LedgerRow> {
+            std::iter::once(applied("001", "first", "-- first\n"))
+                .chain(list.iter().map(|(v, n, body)| applied(v, n, body)))
+                .collect()
+        };
+        let check = |files: &[Migration], rows: &[LedgerRow], expected: &[&str]| {
+            let set = MigrationSet::new("m", files.to_vec());
+            let h = History::of(&set, rows, None);
+            assert_eq!(lines(&h), expected, "{rows:?}");
+            // Each renumbered row matched the file with its name and checksum, one each.
+            let mut claimed = HashSet::new();
+            for r in h.renumbered() {
+                let m = r.matched().expect("renumbered to a file");
+                assert_eq!(
+                    (m.name.as_str(), is_modified(m, r.row)),
+                    (&*r.row.name, false)
+                );
+                assert!(claimed.insert(m.version), "two rows claim {}", m.id());
+                assert_eq!(h.row_of(m).map(|x| &*x.row.version), Some(&*r.row.version));
+            }
+            h.renumbered().len()
+        };
+        // A swap.
+        let rows = ran(&[("002", "a", a), ("003", "b", b)]);
+        let files = [first.clone(), named("002", "b", b), named("003", "a", a)];
+        let expected = ["001_first:applied", "002_b:renumbered", "003_a:renumbered"];
+        assert_eq!(check(&files, &rows, &expected), 2);
+        // A cycle of three.
+        let rows = ran(&[("002", "a", a), ("003", "b", b), ("004", "c", c)]);
+        let files = [
+            first.clone(),
+            named("002", "c", c),
+            named("003", "a", a),
+            named("004", "b", b),
+        ];
+        let expected = [
+            "001_first:applied",
+            "002_c:renumbered",
+            "003_a:renumbered",
+            "004_b:renumbered",
+        ];
+        assert_eq!(check(&files, &rows, &expected), 3);
+        // A chain: each one number up, the first number left free (a gap).
+        let rows = ran(&[("002", "a", a), ("003", "b", b)]);
+        let files = [first.clone(), named("003", "a", a), named("004", "b", b)];
+        let expected = ["001_first:applied", "003_a:renumbered", "004_b:renumbered"];
+        assert_eq!(check(&files, &rows, &expected), 2);
+        // A chain with a new migration at the number it left: that one never ran.
+        let mut files = files.to_vec();
+        files.push(named("002", "new", "-- new\n"));
+        let expected = [
+            "001_first:applied",
+            "002_new:out_of_order",
+            "003_a:renumbered",
+            "004_b:renumbered",
+        ];
+        assert_eq!(check(&files, &rows, &expected), 2);
+        // A swap whose other migration's files are gone: renumbered, and the other missing
+        // (it ran and its files are gone), not replaced by the file that took its number.
+        let files = [first.clone(), named("003", "a", a)];
+        let expected = ["001_first:applied", "003_a:renumbered", "003_b:missing"];
+        let got = check(&files, &rows, &expected);
+        let h = History::new(&files, &rows, None);
+        assert_eq!((got, h.missing()[0].row.name.as_str()), (1, "b"));
+        assert!(h.replaced().is_empty() && h.pending().count() == 0);
+        // The file recorded by the rows of its own version (same name and up file at 003 as
+        // at 002): theirs, not taken; the row at 002 is missing.
+        let rows = ran(&[("002", "a", a), ("003", "a", a)]);
+        let files = [first.clone(), named("003", "a", a)];
+        let expected = ["001_first:applied", "002_a:missing", "003_a:applied"];
+        assert_eq!(check(&files, &rows, &expected), 0);
+        // Also when that row has another name and no checksum: nothing says it is another
+        // migration.
+        let mut rows = ran(&[("002", "a", a), ("003", "renamed", a)]);
+        rows[2].checksum = None;
+        assert_eq!(check(&files, &rows, &expected), 0);
+        // Two rows of one migration (002 and 004, the same name and up file), one file now at
+        // 003: one row claims it, the other is missing.
+        let rows = ran(&[("002", "a", a), ("004", "a", a)]);
+        let expected = ["001_first:applied", "003_a:renumbered", "004_a:missing"];
+        assert_eq!(check(&files, &rows, &expected), 1);
+        // A swap with one of them edited too: nothing proves the edited one is the one that
+        // ran; it is another migration there, and the other one still renumbered.
+        let rows = ran(&[("002", "a", a), ("003", "b", b)]);
+        let files = [
+            first.clone(),
+            named("002", "b", "-- b edited\n"),
+            named("003", "a", a),
+        ];
+        let expected = [
+            "001_first:applied",
+            "002_b:out_of_order",
+            "003_a:renumbered",
+            "003_b:missing",
+        ];
+        assert_eq!(check(&files, &rows, &expected), 1);
+    }
+    fn python_file(version_text: &str, name: &str) -> PythonFile {
+        PythonFile {
+            path: format!("m/{version_text}_{name}.py").into(),
+            version: version_text.parse().unwrap(),
+            version_text: version_text.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    /// D13: a confiture (Python) migration `002_x.py` at the number of an applied SQL migration
+    /// of another name (`002_b`, its SQL files deleted) was taken for that row's migration,
+    /// `python` applied, whatever its name: `002_x.py` never ran. A row records a `.py` file
+    /// only with its name; another one's files are gone (missing, or renumbered when its SQL
+    /// files have another number now), and the `.py` file is unrecorded.
+    #[test]
+    fn a_python_migration_is_recorded_only_by_a_row_of_its_name() {
+        let b = "-- b\n";
+        let mut set = MigrationSet::new("m", vec![migration("001")]);
+        set.python = vec![python_file("002", "x"), python_file("003", "c")];
+        let rows = [
+            row("001", None),
+            applied("002", "b", b),
+            applied("3", "c", "-- c\n"),
+            applied("003", "c", "-- c\n"),
+        ];
+        let h = History::of(&set, &rows, None);
+        assert_eq!(
+            lines(&h),
+            [
+                "001_m:applied",
+                "002_b:missing",
+                "002_x:python",
+                "003_c:python",
+                "3_c:duplicate"
+            ]
+        );
+        let python: Vec<(&str, bool)> = h.python().map(|(f, r)| (&*f.name, r)).collect();
+        assert_eq!(python, [("x", false), ("c", true)]);
+        assert_eq!(h.recorded[1].state, State::Missing);
+        assert_eq!(h.recorded[3].state, State::Python { recorded: true });
+        // Its SQL files renumbered: the row is renumbered to them, the `.py` file unrecorded.
+        set.migrations.push(named("004", "b", b));
+        let h = History::of(&set, &rows, None);
+        assert_eq!(h.recorded[1].state, State::Renumbered);
+        assert_eq!(
+            h.recorded[1].matched().map(|m| m.id()),
+            Some("004_b".into())
+        );
+        assert_eq!(h.python().filter(|(_, r)| !r).count(), 1);
+        // A row of its name at another spelling records it; a first version squashes the other.
+        let rows = [row("001", None), applied("02", "x", b)];
+        let h = History::of(&set, &rows, None);
+        assert_eq!(h.recorded[1].state, State::Python { recorded: true });
+        let rows = [row("001", None), applied("002", "b", "-- other\n")];
+        let h = History::of(&set, &rows, Some(3));
+        assert_eq!(h.recorded[1].state, State::Squashed);
     }
 }

@@ -765,6 +765,11 @@ pub struct RowUpdate {
     pub checksum: String,
 }
 
+/// The version a row of a [`Rewrite`] holds for a moment, between two updates of its
+/// transaction, while another row takes its version: no migration version (not digits), so
+/// no row has it.
+const PARKED: &str = "confiture-reinit-parked-";
+
 /// A rewrite of the ledger in one transaction, shared by `baseline` and `reinit`: rows deleted,
 /// rows changed in place, rows added. Every existing row is addressed by its own `version`
 /// (`UNIQUE` in confiture's DDL), never by a text re-derived from a file name.
@@ -821,7 +826,33 @@ impl Rewrite {
                 "=",
             ));
         }
-        for u in &self.update {
+        // A row in the way of another's new version (migrations renumbered in a swap, a cycle
+        // or a chain: `002` becomes `003` while the row `003` becomes `002` or `004`) first
+        // moves to a version of its own, `PARKED` and its place in the list: the column is
+        // `UNIQUE`, checked row by row, and no order of the updates would pass it in a cycle.
+        let moved_to: std::collections::HashSet<&str> = (self.update.iter())
+            .filter(|u| u.version != u.key)
+            .map(|u| u.version.as_str())
+            .collect();
+        let mut keys: Vec<String> = Vec::with_capacity(self.update.len());
+        for (i, u) in self.update.iter().enumerate() {
+            if !moved_to.contains(u.key.as_str()) {
+                keys.push(u.key.clone());
+                continue;
+            }
+            let parked = format!("{PARKED}{i}");
+            sql.push_str(&one(
+                format!(
+                    "UPDATE {t} SET version = {p} WHERE version OPERATOR(pg_catalog.=) {k}",
+                    t = table.quoted(),
+                    p = literal(&parked),
+                    k = literal(&u.key),
+                ),
+                ">=",
+            ));
+            keys.push(parked);
+        }
+        for (u, key) in self.update.iter().zip(&keys) {
             sql.push_str(&one(
                 format!(
                     "UPDATE {t} SET version = {v}, name = {n}, checksum = {c} WHERE version OPERATOR(pg_catalog.=) {k}",
@@ -829,7 +860,7 @@ impl Rewrite {
                     v = literal(&u.version),
                     n = literal(&u.name),
                     c = literal(&u.checksum),
-                    k = literal(&u.key),
+                    k = literal(key),
                 ),
                 ">=",
             ));
@@ -1046,6 +1077,51 @@ mod tests {
         let statements = rewrite.statements(&TrackingTable::default());
         assert!(!statements.contains("BEGIN") && !statements.contains("COMMIT"));
         assert_eq!(sql, format!("BEGIN;\n{statements}COMMIT;"));
+    }
+
+    /// D1: `reinit` of migrations renumbered in a swap (`002` now `003`, `003` now `002`) or a
+    /// chain (`002` now `003`, `003` now `004`) updated a row to a version another row still
+    /// had, which the `UNIQUE` column refuses; the row in the way moves aside first.
+    #[test]
+    fn a_rewrite_moves_a_row_in_the_way_of_another_aside_first() {
+        let update = |key: &str, version: &str| RowUpdate {
+            key: key.into(),
+            version: version.into(),
+            name: format!("to_{version}"),
+            checksum: "ab".into(),
+        };
+        let swap = Rewrite {
+            update: vec![
+                update("002", "003"),
+                update("003", "002"),
+                update("4", "004"),
+            ],
+            ..Rewrite::default()
+        };
+        let sql = swap.statements(&TrackingTable::default());
+        let at = |text: &str| {
+            sql.find(text)
+                .unwrap_or_else(|| panic!("no {text} in {sql}"))
+        };
+        let parked = [
+            at("SET version = 'confiture-reinit-parked-0' WHERE version OPERATOR(pg_catalog.=) '002'"),
+            at("SET version = 'confiture-reinit-parked-1' WHERE version OPERATOR(pg_catalog.=) '003'"),
+        ];
+        let moved = [
+            at("SET version = '003', name = 'to_003', checksum = 'ab' WHERE version OPERATOR(pg_catalog.=) 'confiture-reinit-parked-0'"),
+            at("SET version = '002', name = 'to_002', checksum = 'ab' WHERE version OPERATOR(pg_catalog.=) 'confiture-reinit-parked-1'"),
+            at("SET version = '004', name = 'to_004', checksum = 'ab' WHERE version OPERATOR(pg_catalog.=) '4'"),
+        ];
+        assert!(parked.iter().all(|p| moved.iter().all(|m| p < m)), "{sql}");
+        assert_eq!(sql.matches("parked").count(), 4, "{sql}");
+        // A chain parks the one row in the way; nothing else moves aside.
+        let chain = Rewrite {
+            update: vec![update("002", "003"), update("003", "004")],
+            ..Rewrite::default()
+        };
+        let sql = chain.statements(&TrackingTable::default());
+        assert!(sql.contains("SET version = 'confiture-reinit-parked-1' WHERE version OPERATOR(pg_catalog.=) '003'"), "{sql}");
+        assert_eq!(sql.matches("parked").count(), 2, "{sql}");
     }
 
     #[test]

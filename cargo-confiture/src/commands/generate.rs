@@ -261,7 +261,7 @@ fn busy_error(cx: &Context) -> Error {
         ))
         .with_help(format!(
             "check that no `migrate generate` is running, remove it (`rm {}`), then generate again",
-            display::path(path)
+            hint::quote_path(&display::relative(path))
         ));
     }
     Error::invalid(format!(

@@ -321,8 +321,8 @@ fn load_client_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
         .with_help(format!(
             "write an unencrypted copy readable by its owner only, e.g. `openssl pkey -in {} \
              -out {plain} && chmod 0600 {plain}`, and set sslkey to it",
-            crate::hint::quote(&path.to_string_lossy()),
-            plain = crate::hint::quote(&format!("{}.plain", path.to_string_lossy()))
+            crate::hint::quote_path(path),
+            plain = crate::hint::quote_path(&plain_copy(path))
         )));
     }
     match rustls_pemfile::private_key(&mut bytes.as_slice()) {
@@ -333,6 +333,13 @@ fn load_client_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
         ))
         .with_help(CLIENT_KEY_HELP)),
     }
+}
+
+/// Where the help suggests writing an unencrypted copy of the key `path`: `path.plain`.
+fn plain_copy(path: &Path) -> std::path::PathBuf {
+    let mut plain = path.as_os_str().to_owned();
+    plain.push(".plain");
+    plain.into()
 }
 
 /// Whether a PEM key needs a passphrase: PKCS#8 `ENCRYPTED PRIVATE KEY`, or the traditional
@@ -356,7 +363,7 @@ fn check_key_permissions(path: &Path, metadata: &std::fs::Metadata) -> Result<()
         ))
         .with_help(format!(
             "chmod 0600 {} (0640 is accepted for a key owned by root)",
-            crate::hint::quote(&path.to_string_lossy())
+            crate::hint::quote_path(path)
         )));
     }
     Ok(())
@@ -474,11 +481,11 @@ mod tests {
         assert_eq!(mode, 0o600, "{help}");
 
         let help = load_client_key(&key).unwrap_err().help.unwrap();
-        let plain = crate::hint::quote(&format!("{}.plain", key.display())).into_owned();
+        let plain = crate::hint::quote_path(&plain_copy(&key));
         assert!(
             help.contains(&format!(
                 "`openssl pkey -in {} -out {plain} && chmod 0600 {plain}`",
-                crate::hint::quote(&key.display().to_string())
+                crate::hint::quote_path(&key)
             )),
             "{help}"
         );

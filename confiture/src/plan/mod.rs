@@ -383,11 +383,9 @@ fn mv_pair(m: &Migration, to: &str) -> String {
     let stem = format!("{to}_{}", m.name);
     let mv = |file: &crate::files::SqlFile, direction: &str| {
         let target = file.path.with_file_name(format!("{stem}.{direction}.sql"));
-        format!(
-            "mv {} {}",
-            crate::hint::quote(&crate::display::path(&file.path)),
-            crate::hint::quote(&crate::display::path(&target))
-        )
+        let word =
+            |path: &std::path::Path| crate::hint::quote_path(&crate::display::relative(path));
+        format!("mv {} {}", word(&file.path), word(&target))
     };
     format!("{} && {}", mv(&m.up, "up"), mv(&m.down, "down"))
 }
@@ -418,10 +416,15 @@ pub fn rename_back(m: &Migration, row: &LedgerRow) -> Option<String> {
 /// back is always right, and each is named with its `mv`:
 /// - where the old number is free (the renumbering left a gap in the versions, C004, which
 ///   `reinit` refuses while the gap's file is the migration's own), the rename back alone;
+/// - where renumbered migrations took each other's numbers (a swap, a cycle, a chain), the
+///   renames back of all of them, in one command and in an order where each takes a number
+///   the ones before it left (in a cycle none is free: each `mv` still goes to a free name,
+///   as their names differ, and the versions are right once all ran);
 /// - where another migration, not applied here, now has it, that one first takes the number
-///   the renumbered one leaves (free: no row records it, no other file has it), then the
-///   renumbered one goes back — both renames, in that order, valid only if the other one is
-///   applied nowhere yet; `reinit` (which records the new number) is the other way;
+///   the renumbered one leaves (free: no row records it, no other file has it, no renumbered
+///   migration goes back to it), then the renumbered one goes back — both renames, in that
+///   order, valid only if the other one is applied nowhere yet; `reinit` (which records the
+///   new number) is the other way;
 /// - where the file at the old number is applied here too (a second row of that number), no
 ///   rename fixes it alone: `reinit`.
 pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<String> {
@@ -430,21 +433,45 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
         return None;
     }
     let pending: Vec<&Migration> = history.pending().collect();
-    let mut back = Vec::new();
+    let old_number = |r: &Recorded<'_>| r.version.as_ref().map(crate::history::Version::number);
+    // The migrations going back to their old numbers, by the version they have now.
+    let moving: std::collections::BTreeMap<u64, u64> = renumbered
+        .iter()
+        .filter_map(|r| Some((r.migration?.version, old_number(r)?)))
+        .collect();
+    // Those going back: the old number free, or held by one going back too (in a cycle, or
+    // in a chain that ends at a free number), found by dropping, until none is left to drop,
+    // those whose number is held by a file that stays.
+    let mut back: Vec<(&Migration, &Recorded<'_>, u64)> = renumbered
+        .iter()
+        .filter_map(|&r| Some((r.migration?, r, old_number(r)?)))
+        .filter(|&(_, _, v)| !set.has_version(v) || moving.contains_key(&v))
+        .collect();
+    loop {
+        let going: std::collections::HashSet<u64> =
+            back.iter().map(|&(m, _, _)| m.version).collect();
+        let before = back.len();
+        back.retain(|&(_, _, v)| !set.has_version(v) || going.contains(&v));
+        if back.len() == before {
+            break;
+        }
+    }
+    let going_back_to = |v: u64| back.iter().any(|&(_, _, old)| old == v);
     let mut taken = Vec::new();
-    for r in renumbered {
+    for &r in &renumbered {
         let Some(m) = r.migration else { continue };
-        let old = r.version.as_ref().map(crate::history::Version::number);
-        match old {
-            Some(v) if !set.has_version(v) => back.push(match rename_back(m, r.row) {
-                Some(mv) => format!("{} to {}: {mv}", m.id(), r.row.version),
-                None => m.id(),
-            }),
+        if back.iter().any(|&(b, _, _)| b.version == m.version) {
+            continue;
+        }
+        match old_number(r) {
             Some(v) => {
                 let ran_as = format!("`{}` ran as {}", m.id(), r.row.version);
                 let other = set.migrations.iter().find(|o| o.version == v);
                 let unapplied = other.filter(|o| pending.iter().any(|p| p.version == o.version));
-                taken.push(match (other, unapplied.zip(old_version_text(m, r.row))) {
+                let renumbered_too = other.filter(|o| moving.contains_key(&o.version));
+                // The number `m` leaves, unless a renumbered migration goes back to it.
+                let leaves = unapplied.filter(|_| !going_back_to(m.version));
+                taken.push(match (other, leaves.zip(old_version_text(m, r.row))) {
                     (Some(_), Some((o, old))) => {
                         let to = crate::files::name::version_text(m.version, o.version_text.len());
                         format!(
@@ -458,6 +485,11 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                             mv_pair(m, &old)
                         )
                     }
+                    (Some(o), None) if renumbered_too.is_some() => format!(
+                        "{ran_as}, which `{}` has now, itself renumbered and held where it \
+                         goes back: no rename fixes it alone",
+                        o.id()
+                    ),
                     (Some(o), None) if unapplied.is_none() => format!(
                         "{ran_as}, which `{}` has now, itself applied here: no rename fixes it",
                         o.id()
@@ -470,7 +502,47 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
         }
     }
     let mut help = Vec::new();
-    if !back.is_empty() {
+    let together = back.iter().any(|&(_, _, v)| set.has_version(v));
+    if together {
+        // Each goes back once the one holding its old number went (a chain's first the one
+        // whose number is free); what is left is a cycle, in version order.
+        let mut left = back.clone();
+        let mut ordered = Vec::new();
+        while !left.is_empty() {
+            let held = |v: u64| left.iter().any(|&(m, _, _)| m.version == v);
+            let next = left.iter().position(|&(_, _, v)| !held(v)).unwrap_or(0);
+            ordered.push(left.remove(next));
+        }
+        let renames: Option<Vec<String>> = ordered
+            .iter()
+            .map(|&(m, r, _)| Some(mv_pair(m, &old_version_text(m, r.row)?)))
+            .collect();
+        let ids: Vec<String> = ordered
+            .iter()
+            .map(|&(m, r, _)| format!("`{}` ran as {}", m.id(), r.row.version))
+            .collect();
+        help.push(match renames {
+            Some(renames) => format!(
+                "renumbered migrations already ran under their old numbers, which others of \
+                 them have now ({}): rename all of them back, in this order: `{}`; they do \
+                 not run again",
+                ids.join(", "),
+                renames.join(" && ")
+            ),
+            None => format!(
+                "renumbered migrations already ran under their old numbers, which others of \
+                 them have now ({}): rename all of them back",
+                ids.join(", ")
+            ),
+        });
+    } else if !back.is_empty() {
+        let back: Vec<String> = back
+            .iter()
+            .map(|&(m, r, _)| match rename_back(m, r.row) {
+                Some(mv) => format!("{} to {}: {mv}", m.id(), r.row.version),
+                None => m.id(),
+            })
+            .collect();
         help.push(format!(
             "a renumbered migration already ran under its old number, which no file has now: \
              rename its files back ({}); it does not run again",
@@ -483,6 +555,11 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
              migration's: {}; otherwise {} records it under its new number (it does not run \
              again)",
             taken.join("; "),
+            reinit_hint()
+        ));
+    } else if together {
+        help.push(format!(
+            "or {} records them under their new numbers (they do not run again)",
             reinit_hint()
         ));
     }

@@ -1616,3 +1616,148 @@ fn the_renumbered_help_renames_only_to_free_numbers() {
         }
     }
 }
+
+/// `m`'s files renumbered to `version`: the same name and up file.
+fn renumbered_to(m: &Migration, version: u64) -> Migration {
+    let version_text = format!("{version:03}");
+    let path = |direction: &str| format!("m/{version_text}_{}.{direction}.sql", m.name);
+    Migration {
+        version,
+        version_text: version_text.clone(),
+        name: m.name.clone(),
+        up: file(path("up"), &m.up.text, false),
+        down: file(path("down"), &m.down.text, false),
+    }
+}
+
+/// D1: migrations renumbered in a swap, a cycle or a chain were `replaced` and pending, and
+/// the help said no rename fixes them; `reinit` forgot their rows. The help's renames, run in
+/// its order, give each its old number back (never two files at one version); where a new
+/// migration took a number of the chain, no rename is offered that would leave two files at
+/// one version, and `reinit` is; `reinit` moves every row, forgetting none.
+#[test]
+fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_get_renames_back_that_work() {
+    let names = ["first", "a", "b", "c"];
+    let applied: Vec<Migration> = (1..=4)
+        .map(|v| migration(v, names[v as usize - 1]))
+        .collect();
+    // (how many are applied, where each applied one after the first is now, a new file).
+    let cases: [(usize, &[u64], Option<u64>); 4] = [
+        (3, &[3, 2], None),
+        (4, &[3, 4, 2], None),
+        (3, &[3, 4], None),
+        (3, &[3, 4], Some(2)),
+    ];
+    for (count, now, new) in cases {
+        let ledger: Vec<LedgerRow> = applied[..count].iter().map(row).collect();
+        let mut files = vec![applied[0].clone()];
+        files.extend(
+            applied[1..count]
+                .iter()
+                .zip(now)
+                .map(|(m, &v)| renumbered_to(m, v)),
+        );
+        files.extend(new.map(|v| Migration {
+            up: file(format!("m/{v:03}_new.up.sql"), "-- new\n", false),
+            ..migration(v, "new")
+        }));
+        let set = MigrationSet::new(PathBuf::from("m"), files);
+        let history = History::of(&set, &ledger, None);
+        assert_eq!(history.renumbered().len(), count - 1, "{now:?}");
+        let help = renumbered_help(&set, &history).expect("a help");
+        assert_eq!(help.contains("no rename fixes it"), new.is_some(), "{help}");
+        let mut names: Vec<String> = set
+            .migrations
+            .iter()
+            .flat_map(|m| [format!("{}.up.sql", m.id()), format!("{}.down.sql", m.id())])
+            .collect();
+        run_renames(&help, &mut names);
+        names.sort();
+        if new.is_none() {
+            let mut back: Vec<String> = applied[..count]
+                .iter()
+                .flat_map(|m| [format!("{}.up.sql", m.id()), format!("{}.down.sql", m.id())])
+                .collect();
+            back.sort();
+            assert_eq!(names, back, "{help}");
+        } else {
+            assert!(help.contains("migrate reinit"), "{help}");
+        }
+        // `reinit` moves each row to its file's number; it forgets none and records nothing.
+        let plan = reinit(&set, &ledger, None, None).expect("plan");
+        let rewrite = plan.rewrite();
+        assert!(
+            rewrite.delete.is_empty() && rewrite.insert.is_empty(),
+            "{rewrite:?}"
+        );
+        let moved: Vec<(&str, &str)> = rewrite
+            .update
+            .iter()
+            .map(|u| (u.key.as_str(), u.version.as_str()))
+            .collect();
+        let expected: Vec<(String, String)> = applied[1..count]
+            .iter()
+            .zip(now)
+            .map(|(m, v)| (m.version_text.clone(), format!("{v:03}")))
+            .collect();
+        let expected: Vec<(&str, &str)> = expected
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        assert_eq!(moved, expected, "{now:?}");
+    }
+}
+
+/// D15: the renames of the renumbered help broke for a migrations directory whose path starts
+/// with `-` (`-db/migrations`): `mv -db/migrations/...` is an option to `mv`. Each path of a
+/// suggested command goes through `hint::quote_path` (`./-db/...`): run in a directory holding
+/// such files, every rename works, the one back to a free number and those of a swap.
+#[test]
+fn the_renumbered_help_renames_in_a_directory_starting_with_a_dash() {
+    let root = std::env::temp_dir().join(format!("confiture-dash-dir-{}", std::process::id()));
+    let dir = PathBuf::from("-db/migrations");
+    let moved = |m: &Migration, v: u64| {
+        let mut m = renumbered_to(m, v);
+        for f in [&mut m.up, &mut m.down] {
+            f.path = dir.join(f.path.file_name().expect("a file name"));
+        }
+        m
+    };
+    let first = moved(&migration(1, "first"), 1);
+    let (a, b) = (migration(2, "a"), migration(3, "b"));
+    // The old number free (a gap), and a swap.
+    for now in [vec![moved(&a, 4)], vec![moved(&a, 3), moved(&b, 2)]] {
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join(&dir)).expect("the directory");
+        let ledger: Vec<LedgerRow> = [&migration(1, "first"), &a, &b][..now.len() + 1]
+            .iter()
+            .map(|m| row(m))
+            .collect();
+        let files: Vec<Migration> = std::iter::once(first.clone()).chain(now.clone()).collect();
+        for m in &files {
+            for f in [&m.up, &m.down] {
+                std::fs::write(root.join(&f.path), &f.text).expect("a file");
+            }
+        }
+        let set = MigrationSet::new(dir.clone(), files);
+        let history = History::of(&set, &ledger, None);
+        let help = renumbered_help(&set, &history).expect("a help");
+        assert!(help.contains("mv ./-db/migrations/"), "{help}");
+        for command in help.split('`').filter(|c| c.starts_with("mv ")) {
+            let status = std::process::Command::new("bash")
+                .current_dir(&root)
+                .arg("-c")
+                .arg(command)
+                .status()
+                .expect("bash");
+            assert!(status.success(), "{command}");
+        }
+        for m in [&migration(1, "first"), &a, &b].iter().take(now.len() + 1) {
+            for f in [&m.up, &m.down] {
+                let name = f.path.file_name().expect("a file name");
+                assert!(root.join(&dir).join(name).is_file(), "{help}: {name:?}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&root).expect("clean up");
+}

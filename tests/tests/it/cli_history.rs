@@ -973,6 +973,137 @@ fn a_renumbering_that_leaves_a_gap_is_helped_with_its_rename_back_never_reinit()
     }
 }
 
+/// How many times each migration of [`counted`] ran, by name, as the catalog says.
+fn runs(db: &TestDb) -> Vec<(String, i64)> {
+    db.connect()
+        .query(
+            "SELECT name, count(*) FROM runs GROUP BY name ORDER BY name COLLATE \"C\"",
+            &[],
+        )
+        .expect("the runs")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// A project whose migrations after the first each add a row to `runs` when they run.
+fn counted(project: &Project, ids: &[&str]) {
+    project.migration(
+        "001_runs",
+        "CREATE TABLE runs (name text);\n",
+        "DROP TABLE runs;\n",
+    );
+    for id in ids {
+        project.migration(
+            id,
+            &format!("INSERT INTO runs VALUES ('{id}');\n"),
+            &format!("DELETE FROM runs WHERE name = '{id}';\n"),
+        );
+    }
+}
+
+/// D1: applied migrations renumbered in a swap (`002_b`, `003_c` now `003_b`, `002_c`), a
+/// cycle or a chain (now `003_b`, `004_c`, a new `002_new` at the number left) were `replaced`
+/// ("files gone, never ran") and pending: `reinit` forgot their rows and `up` ran them a second
+/// time. They are `renumbered` in `status`, `up` refuses, the help's renames (one command, in
+/// order) set them right, and `reinit` moves every row (a swap through a version of its own:
+/// the column is `UNIQUE`); nothing runs twice, as the catalog says.
+#[test]
+fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_never_run_twice() {
+    let swap: &[(&str, &str)] = &[("002_b", "003_b"), ("003_c", "002_c")];
+    let cycle: &[(&str, &str)] = &[("002_b", "003_b"), ("003_c", "004_c"), ("004_d", "002_d")];
+    let chain: &[(&str, &str)] = &[("003_c", "004_c"), ("002_b", "003_b")];
+    for (moves, new) in [(swap, false), (cycle, false), (chain, true)] {
+        let db = TestDb::new("hi_renumswap");
+        let project = Project::new();
+        let ids: Vec<&str> = moves.iter().map(|(from, _)| *from).collect();
+        counted(&project, &ids);
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let before = ledger(&db);
+        let renumber_all = || {
+            // Through names of their own: in a swap a target name may be a source's.
+            for (from, _) in moves {
+                renumber(&project, from, &format!("x{from}"));
+            }
+            for (from, to) in moves {
+                renumber(&project, &format!("x{from}"), to);
+            }
+            if new {
+                project.migration(
+                    "002_new",
+                    "INSERT INTO runs VALUES ('002_new');\n",
+                    "DELETE FROM runs WHERE name = '002_new';\n",
+                );
+            }
+        };
+        renumber_all();
+        let status = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        status.code(exit::DIVERGED);
+        let doc = status.json();
+        assert_eq!(
+            doc["summary"]["renumbered"],
+            moves.len(),
+            "{}",
+            status.dump()
+        );
+        assert_eq!(doc["summary"]["replaced"], 0, "{}", status.dump());
+        assert_eq!(doc["summary"]["missing"], 0, "{}", status.dump());
+        let unrecorded = if new {
+            serde_json::json!(["002"])
+        } else {
+            serde_json::json!([])
+        };
+        assert_eq!(doc["pending"], unrecorded, "{}", status.dump());
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::DIVERGED)
+            .stderr_has("renumbered: 00");
+        if !new {
+            // The renames the help gives, pasted: nothing is left to fix.
+            let status = project.run_on(&db, &["migrate", "status"]);
+            status
+                .code(exit::DIVERGED)
+                .stdout_lacks("replaced")
+                .stderr_has("rename all of them back, in this order: `mv ")
+                .stderr_lacks("no rename fixes it");
+            paste_rename_back(&project, &status.stderr);
+            project
+                .run_on(&db, &["migrate", "status"])
+                .code(exit::SUCCESS);
+            assert_eq!(ledger(&db), before);
+            renumber_all();
+        }
+        project
+            .run_on(&db, &["migrate", "reinit"])
+            .code(exit::SUCCESS)
+            .stdout_lacks("forget");
+        let moved: Vec<String> = before
+            .iter()
+            .map(|row| {
+                let (version, name) = row.split_once(':').expect("version:name");
+                let from = format!("{version}_{name}");
+                match moves.iter().find(|(f, _)| *f == from) {
+                    Some((_, to)) => to.replacen('_', ":", 1),
+                    None => row.clone(),
+                }
+            })
+            .collect();
+        assert_eq!(ledger(&db), moved);
+        project
+            .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
+            .code(exit::SUCCESS);
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
+        let mut ran: Vec<(String, i64)> = ids.iter().map(|id| (id.to_string(), 1)).collect();
+        if new {
+            ran.push(("002_new".to_string(), 1));
+            ran.sort();
+        }
+        assert_eq!(runs(&db), ran, "each migration ran once");
+    }
+}
+
 /// An applied migration renumbered while another migration took its old number (`007_seed`
 /// now `008_seed`, a new `007_new`): the help called the new id (`008_seed`) the "old
 /// number", and gave no rename, only "give the other one the next free number". It now says

@@ -391,7 +391,6 @@ fn password_missing(env: &Environment) -> Error {
     let mut error = Error::connection(format!(
         "the server asks for a password for {spec}, and none was given"
     ));
-    let quoted = |path: &std::path::Path| crate::hint::quote(&path.to_string_lossy()).into_owned();
     let help = format!(
         "give the password in {source} (`postgresql://user:password@host/db`), in PGPASSWORD, \
          or on a `host:port:database:user:password` line of the password file (PGPASSFILE, \
@@ -405,7 +404,10 @@ fn password_missing(env: &Environment) -> Error {
                  (0600) or less: it was not read (nor would libpq read it)",
                 shown(&ignored.display().to_string())
             ))
-            .with_help(format!("`chmod 0600 {}`, or {help}", quoted(ignored)));
+            .with_help(format!(
+                "`chmod 0600 {}`, or {help}",
+                crate::hint::quote_path(ignored)
+            ));
     }
     if let Some(passfile) = &spec.passfile {
         let path = shown(&passfile.display().to_string()).into_owned();
