@@ -575,3 +575,36 @@ fn a_trigger_of_the_tracking_table_is_told_from_a_single_statement() {
         .stderr_lacks("statement 1 of 1")
         .stderr_lacks("fix db/migrations");
 }
+
+/// h16 D16: a trigger of the tracking table cancelled by the run's `statement_timeout` while
+/// it wrote a migration's row got the help of a slow migration ("split the migration"). It
+/// names the trigger, the timeout that cancelled it, and no split.
+#[test]
+fn a_ledger_trigger_cancelled_by_the_statement_timeout_is_named_with_the_timeout() {
+    let db = TestDb::new("li_trigger_cancelled");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "CREATE FUNCTION li_slow() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$; \
+             CREATE TRIGGER li_slow BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_slow()",
+        )
+        .unwrap();
+    project.migration(
+        "002_b",
+        "CREATE TABLE b (id int);\nCREATE TABLE b2 (id int);\n",
+        "DROP TABLE b2, b;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--statement-timeout", "700ms"])
+        .code(exit::INVALID)
+        .stderr_has("li_slow")
+        .stderr_has("was cancelled")
+        .stderr_has("statement_timeout (700ms)")
+        .stderr_lacks("split the migration")
+        .stderr_lacks("fix db/migrations");
+    assert!(!db.has_relation("b"));
+}

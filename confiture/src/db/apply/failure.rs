@@ -866,6 +866,52 @@ pub(crate) fn on_ledger(settings: &ApplySettings, db: &DbError) -> bool {
             .is_none_or(|schema| db.schema() == Some(schema))
 }
 
+/// The help of our own ledger write cancelled (57014), in a trigger of the tracking table
+/// (`triggers`, [`ledger_triggers`]) or not: never "split the migration", whose statements all
+/// completed. The row of a transactional migration is bounded by the run's `statement_timeout`
+/// alone ([`super::sql::before_row_select`]: the migration's own is put aside, and without the
+/// run's the row has none), as is a no-transaction migration's, sent on its own, by none.
+fn ledger_cancel_help(settings: &ApplySettings, step: &Step<'_>, triggers: &[String]) -> String {
+    let write = match step.direction {
+        Direction::Up => "inserting",
+        Direction::Down => "deleting",
+    };
+    let what = if triggers.is_empty() {
+        format!("{write} the migration's row in {}", settings.table)
+    } else {
+        format!(
+            "the trigger of {} that fires on {write} the migration's row ({}; `\\d {}` in psql \
+             lists them)",
+            settings.table,
+            triggers
+                .iter()
+                .map(|t| crate::display::escape(t).to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            settings.table,
+        )
+    };
+    let bounded = step.file().mode == TransactionMode::Transaction;
+    match settings.statement_timeout.filter(|_| bounded) {
+        Some(limit) => format!(
+            "every statement of {} completed; {what} was cancelled: it ran longer than the run's \
+             statement_timeout ({}), which bounds the row's write too — make the trigger \
+             faster, or raise `migration.statement_timeout` / {}, then {}",
+            step.file().path.display(),
+            human(limit),
+            crate::migrate::SQL_TIMEOUT_FLAGS[1],
+            settings.run_again()
+        ),
+        None => format!(
+            "every statement of {} completed; {what} was cancelled, and no statement_timeout \
+             bounds the row's write: another session cancelled it (pg_cancel_backend: an \
+             administrator, or a watchdog on long queries); find out who, then {}",
+            step.file().path.display(),
+            settings.run_again()
+        ),
+    }
+}
+
 /// `migration 003_x failed at m/003_x.up.sql:4:9 (statement 2 of 3)`; the server's message
 /// is the error's cause.
 fn failed_at(
@@ -894,6 +940,7 @@ fn failure_help(
     triggers: &[String],
 ) -> (String, bool) {
     let help = match db.code().code() {
+        "57014" if in_ledger => ledger_cancel_help(settings, step, triggers),
         "55P03" => format!(
             "another session holds a lock this migration needs (lock_timeout {}); run {AGAIN} when \
              it is released, or raise `migration.lock_timeout` / {}",
