@@ -648,6 +648,29 @@ fn a_deferred_constraint_a_migration_violates_is_its_own_failure_not_a_ledger_tr
             .remove(&format!("db/migrations/{id}.up.sql"))
             .remove(&format!("db/migrations/{id}.down.sql"));
     }
+    // Two migrations in one message (their rows prepared once): the second one's COMMIT fails,
+    // the first stays applied.
+    project.migration(
+        "002_fine",
+        "CREATE TABLE fine (id int);\n",
+        "DROP TABLE fine;\n",
+    );
+    project.migration(
+        "003_orphan",
+        "INSERT INTO child VALUES (42);\nSELECT E'\\\\';\n",
+        "SELECT 1;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "up"]);
+    the_migrations(&run, "003_orphan.up.sql");
+    assert!(db.has_relation("fine"), "002_fine committed before it");
+    project
+        .run_on(&db, &["migrate", "down", "--yes"])
+        .code(exit::SUCCESS);
+    for id in ["002_fine", "003_orphan"] {
+        project
+            .remove(&format!("db/migrations/{id}.up.sql"))
+            .remove(&format!("db/migrations/{id}.down.sql"));
+    }
     // Down: the rollback deletes a parent its child still references, its key deferred.
     project.migration(
         "002_down",
