@@ -626,8 +626,9 @@ fn could_be_schema_file(path: &Path) -> bool {
         .is_some_and(|n| crate::files::name::is_sql_file_name(&n.to_string_lossy()))
 }
 
-/// Runs each file as one simple-query message on the database `env` names, then reads its
-/// schema.
+/// Runs each file on the database `env` names ([`run_schema_file`]), each in the session as
+/// it connected ([`end_schema_file`] after each: nothing a file set or left open reaches the
+/// next one, nor the read), then reads its schema.
 fn run_schema_files(
     env: &crate::config::Environment,
     files: &[SchemaFile],
@@ -635,20 +636,26 @@ fn run_schema_files(
 ) -> Result<Snapshot, Error> {
     let on_scratch = |e| raised_on(env, e);
     let mut client = crate::db::connect(env).map_err(on_scratch)?;
-    // The files run as the migrations do: under the timeouts the command was given.
+    // The files run as the migrations do: under the timeouts the command was given, set again
+    // after each file's reset.
     let set = [
         ("lock_timeout", timeouts.lock_timeout_statement),
         ("statement_timeout", timeouts.statement_timeout),
     ];
-    for (name, value) in set.iter().filter_map(|(n, v)| Some((n, (*v)?))) {
-        let sql = format!("SET {name} = {}", value.as_millis());
-        client.batch_execute(&sql).map_err(|e| {
-            let what = format!("cannot set {name} on {}", env.connection);
-            on_scratch(crate::db::query_error(&what, e))
-        })?;
-    }
+    let set_timeouts = |client: &mut postgres::Client| {
+        for (name, value) in set.iter().filter_map(|(n, v)| Some((n, (*v)?))) {
+            let sql = format!("SET {name} = {}", value.as_millis());
+            client.batch_execute(&sql).map_err(|e| {
+                let what = format!("cannot set {name} on {}", env.connection);
+                on_scratch(crate::db::query_error(&what, e))
+            })?;
+        }
+        Ok::<(), Error>(())
+    };
     for file in files {
+        set_timeouts(&mut client)?;
         run_schema_file(&mut client, &file.sql).map_err(on_scratch)?;
+        end_schema_file(&mut client, env, &file.sql).map_err(on_scratch)?;
     }
     // The files ran as migrations do, under the target's settings; the read is the tool's.
     crate::db::scratch::own_session(&mut client, env).map_err(on_scratch)?;
@@ -659,6 +666,55 @@ fn run_schema_files(
         },
     )
     .map_err(on_scratch)
+}
+
+/// Ends a schema file that ran: as `psql -f` does, whose session ends with the file. A
+/// transaction it left open (a `BEGIN` without its `COMMIT`) is rolled back and is the file's
+/// failure (exit 4, at its last `BEGIN` when its statements show one): otherwise the next
+/// files and the catalog read ran inside it (one it had aborted failed the read with "current
+/// transaction is aborted", exit 3, naming no file). Then the session is put back as it
+/// connected ([`crate::db::scratch::end_file`]: settings, role, temporary objects, prepared
+/// statements, cursors), so that nothing one file set reaches the next, nor the read.
+fn end_schema_file(
+    client: &mut postgres::Client,
+    env: &crate::config::Environment,
+    file: &SqlFile,
+) -> Result<(), Error> {
+    let left = crate::db::scratch::end_file(client).map_err(|e| {
+        let what = format!("cannot put the session back on {}", env.connection);
+        crate::db::query_error(&what, e)
+    })?;
+    let Some(aborted) = left.transaction_left_open else {
+        return Ok(());
+    };
+    let begin = file.statements.iter().rev().find(|s| {
+        crate::files::lexer::split(&file.text[s.range.clone()])
+            .statements
+            .first()
+            .and_then(|s| s.transaction_control())
+            .is_some_and(|c| matches!(c, "BEGIN" | "START TRANSACTION"))
+    });
+    let at = begin.map(|s| crate::text::line_col(&file.text, s.range.start));
+    let shown = crate::display::path(&file.path);
+    let place = at.map_or(String::new(), |(line, column)| format!(":{line}:{column}"));
+    let state = if aborted { ", aborted" } else { "" };
+    Err(Error::new(
+        ErrorKind::MigrationFailed,
+        format!(
+            "schema file {shown}{place} left a transaction open{state}: it was rolled back on \
+             the scratch database"
+        ),
+    )
+    .with_help(format!(
+        "end the transaction {shown} begins (COMMIT), or remove its BEGIN: each schema file \
+         runs on its own, as `psql -f` runs it (nothing was written to the target), then run \
+         {AGAIN}"
+    ))
+    .with_reason(Reason::SchemaFile {
+        file: file.path.clone(),
+        at,
+        server: None,
+    }))
 }
 
 /// Runs a schema file as `psql -f` does: one statement at a time, in autocommit, stopping at

@@ -390,6 +390,41 @@ pub(crate) fn own_session(client: &mut postgres::Client, env: &Environment) -> R
         })
 }
 
+/// What a file run on a scratch session left there ([`end_file`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileEnd {
+    /// A transaction block was left open — `Some(true)` when aborted by an error —, and rolled
+    /// back; `None`: none was.
+    pub transaction_left_open: Option<bool>,
+}
+
+/// Ends what a file of SQL run on the scratch session `client` (a schema file of `migrate
+/// drift --schema-dir`) left in it, as the end of `psql -f`'s session would: a transaction
+/// block left open is rolled back (and said, [`FileEnd`]), then the session is put back as it
+/// connected — `DISCARD ALL`: settings (`search_path`, timeouts: the connection's again, which
+/// the caller sets anew), session authorization and role, temporary objects, prepared
+/// statements, cursors, `LISTEN`s, advisory locks. The scratch session holds nothing of the
+/// tool's then. Which transaction state the session is in is asked of the server by a
+/// `SAVEPOINT` (refused outside a transaction block, 25P01; refused in an aborted one, 25P02;
+/// taken in an open one), after a `statement_timeout` of none, which a file may have set tiny.
+pub(crate) fn end_file(client: &mut postgres::Client) -> Result<FileEnd, postgres::Error> {
+    use postgres::error::SqlState;
+    let open = match client.batch_execute("SET statement_timeout = 0; SAVEPOINT confiture_end") {
+        Ok(()) => Some(false),
+        Err(e) if e.code() == Some(&SqlState::NO_ACTIVE_SQL_TRANSACTION) => None,
+        Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => Some(true),
+        Err(e) => return Err(e),
+    };
+    if open.is_some() {
+        client.batch_execute("ROLLBACK")?;
+    }
+    // Alone in its message: it cannot run inside a transaction block, an implicit one included.
+    client.batch_execute("DISCARD ALL")?;
+    Ok(FileEnd {
+        transaction_left_open: open,
+    })
+}
+
 /// `name` as a quoted SQL identifier: `"a""b"`.
 pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

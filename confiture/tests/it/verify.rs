@@ -566,6 +566,88 @@ fn a_schema_file_that_fails_keeps_the_server_error_as_data() {
     }
 }
 
+/// h16 D11: a schema file that left a transaction open (`BEGIN` without `COMMIT`) took the
+/// next files and drift's own catalog read into it, and one whose transaction was aborted ended
+/// the run with "current transaction is aborted" (exit 3), naming no file. It is that file's
+/// failure (exit 4), at its `BEGIN`, rolled back. And what a file sets in the session
+/// (`search_path`, a role, temporary objects, prepared statements) no longer reaches the next
+/// file or the read.
+#[test]
+fn a_schema_file_that_leaves_a_transaction_open_is_named_and_leaves_nothing_behind() {
+    let db = TestDb::new("cft_drift_schema_txn");
+    let dir = TempDir::new("cft_drift_schema_txn");
+    dir.write(
+        "m/001_t.up.sql",
+        "CREATE SCHEMA other;\nCREATE TABLE t (a int);\nCREATE TABLE u (a int);\n",
+    );
+    dir.write("m/001_t.down.sql", "DROP TABLE u, t;\nDROP SCHEMA other;\n");
+    let migrations = dir.path().join("m");
+    let options = DriftOptions::default().schema_dir(Some(dir.path().join("schema")));
+    for (open, line) in [
+        ("CREATE SCHEMA other;\nBEGIN;\nCREATE TABLE t (a int);\n", 2),
+        (
+            "CREATE SCHEMA other;\nCREATE TABLE t (a int);\nSTART TRANSACTION;\nSELECT 1;\n",
+            3,
+        ),
+        // Sent whole (a backslash): the message ends inside its transaction.
+        (
+            "CREATE SCHEMA other;\nCREATE TABLE t (a int);\nBEGIN;\nSELECT E'\\\\';\n",
+            3,
+        ),
+    ] {
+        dir.write("schema/01_t.sql", open);
+        dir.write("schema/02_u.sql", "CREATE TABLE u (a int);\n");
+        let failed = migrator(&db, &migrations)
+            .drift(&options, &mut no_scratch_progress)
+            .unwrap_err();
+        let e = &failed.error;
+        assert_eq!(e.kind, ErrorKind::MigrationFailed, "{open:?}: {e:?}");
+        assert!(
+            e.message.contains(&format!("01_t.sql:{line}:1"))
+                && e.message.contains("transaction open"),
+            "{open:?}: {e:?}"
+        );
+        match e.reason() {
+            confiture::error::Reason::SchemaFile { file, at, .. } => {
+                assert!(file.ends_with("01_t.sql"), "{file:?}");
+                assert_eq!(*at, Some((line, 1)), "{open:?}");
+            }
+            other => panic!("{open:?}: {other:?}"),
+        }
+        for name in &failed.report.scratch_databases {
+            assert!(!database_exists(name), "{name} was left behind");
+        }
+    }
+    // Aborted inside its BEGIN: the statement's own error, as before.
+    dir.write(
+        "schema/01_t.sql",
+        "CREATE SCHEMA other;\nBEGIN;\nCREATE TABLE t (a int);\nSELECT 1 / 0;\nCOMMIT;\n",
+    );
+    let failed = migrator(&db, &migrations)
+        .drift(&options, &mut no_scratch_progress)
+        .unwrap_err();
+    assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
+    assert!(
+        failed.error.message.contains("01_t.sql:4:1"),
+        "{:?}",
+        failed.error
+    );
+    // Session state stays with its file: the next file's unqualified table is public's, its
+    // temporary table and prepared statement of the same name are its own, and the read sees
+    // every schema.
+    dir.write(
+        "schema/01_t.sql",
+        "CREATE SCHEMA other;\nSET search_path = other;\nCREATE TEMP TABLE scratch_tmp (a int);\n\
+         PREPARE p AS SELECT 1;\nCREATE TABLE public.t (a int);\nSET statement_timeout = '1ms';\n",
+    );
+    dir.write(
+        "schema/02_u.sql",
+        "CREATE TEMP TABLE scratch_tmp (a int);\nPREPARE p AS SELECT 1;\nCREATE TABLE u (a int);\n",
+    );
+    let report = drift(&db, &migrations, &options);
+    assert!(report.passed, "{report:#?}");
+}
+
 /// Called on a thread of a tokio runtime (an application's `#[tokio::main]`), where the blocking
 /// driver would panic: `verify` and `drift` run off the runtime's thread, their progress events
 /// still reach the caller, and their scratch databases are dropped. (The test's own database

@@ -575,3 +575,256 @@ fn a_trigger_of_the_tracking_table_is_told_from_a_single_statement() {
         .stderr_lacks("statement 1 of 1")
         .stderr_lacks("fix db/migrations");
 }
+
+/// The first migration of the deferred-constraint tests: a child table whose foreign key is
+/// checked at `COMMIT` (`INITIALLY DEFERRED`), one whose key a migration may defer (`SET
+/// CONSTRAINTS ... DEFERRED`), and a row of the latter.
+const DEFERRED_KEYS: &str = "CREATE TABLE parent (id int PRIMARY KEY);\n\
+    CREATE TABLE child (parent_id int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);\n\
+    CREATE TABLE child2 (parent_id int REFERENCES parent DEFERRABLE);\n\
+    INSERT INTO parent VALUES (1);\nINSERT INTO child2 VALUES (1);\n";
+
+/// A trigger of the tracking table that does nothing but return the row (an audit trigger, say),
+/// up and down.
+const BENIGN_LEDGER_TRIGGER: &str = "CREATE FUNCTION li_audit() RETURNS trigger LANGUAGE plpgsql \
+    AS $$ BEGIN IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$; \
+    CREATE TRIGGER li_audit BEFORE INSERT OR DELETE ON tb_confiture \
+    FOR EACH ROW EXECUTE FUNCTION li_audit()";
+
+/// h16 D2: a migration's own deferred constraint, violated by its SQL and checked at its
+/// `COMMIT` (after its ledger row), was blamed on a benign trigger of the tracking table
+/// (exit 5, "writing the tracking table failed", the trigger named), up and down. It is the
+/// migration's failure (exit 4), with its file: bodies of several statements, of one, and one
+/// without statement markers (a backslash); an `INITIALLY DEFERRED` key and one the migration
+/// deferred itself. A deferrable constraint trigger of the tracking table that raises at the
+/// `COMMIT` is still the ledger's.
+#[test]
+fn a_deferred_constraint_a_migration_violates_is_its_own_failure_not_a_ledger_triggers() {
+    let db = TestDb::new("li_deferred_commit");
+    let project = Project::new();
+    project.migration(
+        "001_keys",
+        DEFERRED_KEYS,
+        "DROP TABLE child, child2, parent;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut client = db.connect();
+    client.batch_execute(BENIGN_LEDGER_TRIGGER).unwrap();
+    let the_migrations = |run: &confiture_tests::Run, file: &str| {
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has(&format!("fix db/migrations/{file}"))
+            .stderr_has("COMMIT")
+            .stderr_lacks("writing the tracking table")
+            .stderr_lacks("li_audit");
+    };
+    let cases = [
+        ("002_several", "INSERT INTO child VALUES (42);\nSELECT 1;\n"),
+        ("002_one", "INSERT INTO child VALUES (42);\n"),
+        (
+            "002_unmarked",
+            "INSERT INTO child VALUES (42);\nSELECT E'\\\\';\n",
+        ),
+        (
+            "002_deferred_here",
+            "SET CONSTRAINTS ALL DEFERRED;\nINSERT INTO child2 VALUES (42);\n",
+        ),
+    ];
+    for (id, up) in cases {
+        project.migration(id, up, "SELECT 1;\n");
+        for args in [
+            &["migrate", "up"][..],
+            &["migrate", "up", "--single-transaction"][..],
+        ] {
+            let run = project.run_on(&db, args);
+            the_migrations(&run, &format!("{id}.up.sql"));
+            let json = project.run_on(&db, &[args, &["--format", "json"]].concat());
+            assert_eq!(
+                json.json()["errors"][0]["kind"],
+                "migration_failed",
+                "{id} {args:?}"
+            );
+        }
+        project
+            .remove(&format!("db/migrations/{id}.up.sql"))
+            .remove(&format!("db/migrations/{id}.down.sql"));
+    }
+    // Two migrations in one message (their rows prepared once): the second one's COMMIT fails,
+    // the first stays applied.
+    project.migration(
+        "002_fine",
+        "CREATE TABLE fine (id int);\n",
+        "DROP TABLE fine;\n",
+    );
+    project.migration(
+        "003_orphan",
+        "INSERT INTO child VALUES (42);\nSELECT E'\\\\';\n",
+        "SELECT 1;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "up"]);
+    the_migrations(&run, "003_orphan.up.sql");
+    assert!(db.has_relation("fine"), "002_fine committed before it");
+    project
+        .run_on(&db, &["migrate", "down", "--yes"])
+        .code(exit::SUCCESS);
+    for id in ["002_fine", "003_orphan"] {
+        project
+            .remove(&format!("db/migrations/{id}.up.sql"))
+            .remove(&format!("db/migrations/{id}.down.sql"));
+    }
+    // Down: the rollback deletes a parent its child still references, its key deferred.
+    project.migration(
+        "002_down",
+        "SELECT 1;\n",
+        "SET CONSTRAINTS ALL DEFERRED;\nDELETE FROM parent;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "down", "--yes"]);
+    the_migrations(&run, "002_down.down.sql");
+    // A constraint trigger of the tracking table, deferred to the COMMIT, is the ledger's.
+    client
+        .batch_execute(
+            "CREATE FUNCTION li_late() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'no deletes on the ledger'; END $$; \
+             CREATE CONSTRAINT TRIGGER li_late AFTER DELETE ON tb_confiture \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION li_late()",
+        )
+        .unwrap();
+    project.migration("002_down", "SELECT 1;\n", "SELECT 1;\nSELECT 2;\n");
+    project
+        .run_on(&db, &["migrate", "down", "--yes"])
+        .code(exit::INVALID)
+        .stderr_has("002_down ran, but writing the tracking table")
+        .stderr_has("li_late")
+        .stderr_lacks("fix db/migrations");
+}
+
+/// h16 D3: a file that carries no statement markers — it has a backslash, or says
+/// `statement_timeout` or `DEALLOCATE`, in its SQL or (before the fix) only in a comment —
+/// blamed the trigger of the tracking table that raised on its row on the file (exit 4, "fix
+/// db/migrations/..."). Markers around the row tell it whatever the body: the ledger's (exit
+/// 5), batched and `--single-transaction`, up and down; and a word in a comment no longer takes
+/// a file's markers away.
+#[test]
+fn a_ledger_trigger_is_told_from_a_body_without_statement_markers() {
+    let db = TestDb::new("li_trigger_unmarked");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "CREATE FUNCTION li_no() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'no writes on the ledger'; END $$; \
+             CREATE TRIGGER li_noins BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_no()",
+        )
+        .unwrap();
+    let the_ledgers = |run: &confiture_tests::Run, trigger: &str| {
+        run.code(exit::INVALID)
+            .stderr_has("but writing the tracking table")
+            .stderr_has(trigger)
+            .stderr_lacks("fix db/migrations")
+            .stderr_lacks("failed at db/migrations");
+    };
+    let cases = [
+        (
+            "002_comment_timeout",
+            "-- sets no statement_timeout\nCREATE TABLE d1 (id int);\nCREATE TABLE d2 (id int);\n",
+        ),
+        (
+            "002_comment_deallocate",
+            "/* no DEALLOCATE here */ CREATE TABLE d1 (id int);\nCREATE TABLE d2 (id int);\n",
+        ),
+        (
+            "002_backslash",
+            "CREATE TABLE d1 (id int);\nCOMMENT ON TABLE d1 IS E'a\\\\b';\n",
+        ),
+        (
+            "002_timeout",
+            "SET statement_timeout = '30s';\nCREATE TABLE d1 (id int);\n",
+        ),
+        (
+            "002_deallocate",
+            "DEALLOCATE ALL;\nCREATE TABLE d1 (id int);\n",
+        ),
+    ];
+    for (id, up) in cases {
+        project.migration(id, up, "DROP TABLE d1;\n");
+        for args in [
+            &["migrate", "up"][..],
+            &["migrate", "up", "--single-transaction"][..],
+        ] {
+            the_ledgers(&project.run_on(&db, args), "li_noins");
+            assert!(!db.has_relation("d1"), "{id} {args:?}: rolled back");
+        }
+        project
+            .remove(&format!("db/migrations/{id}.up.sql"))
+            .remove(&format!("db/migrations/{id}.down.sql"));
+    }
+    // Down, the rollback's file without markers.
+    client
+        .batch_execute(
+            "DROP TRIGGER li_noins ON tb_confiture; \
+             CREATE TRIGGER li_nodel BEFORE DELETE ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_no()",
+        )
+        .unwrap();
+    project.migration(
+        "002_down",
+        "CREATE TABLE d1 (id int);\n",
+        "SET statement_timeout = '30s';\nDROP TABLE d1;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    the_ledgers(
+        &project.run_on(&db, &["migrate", "down", "--yes"]),
+        "li_nodel",
+    );
+    assert!(db.has_relation("d1"), "the rollback was rolled back");
+    // The statement's own error is still the file's, located by its markers despite the comment.
+    client
+        .batch_execute("DROP TRIGGER li_nodel ON tb_confiture")
+        .unwrap();
+    project.migration(
+        "002_down",
+        "CREATE TABLE d1 (id int);\n",
+        "-- no DEALLOCATE\nSELECT 1;\nSELECT 1 / 0;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "down", "--yes"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("statement 2 of 2")
+        .stderr_has("fix db/migrations/002_down.down.sql");
+}
+
+/// h16 D16: a trigger of the tracking table cancelled by the run's `statement_timeout` while
+/// it wrote a migration's row got the help of a slow migration ("split the migration"). It
+/// names the trigger, the timeout that cancelled it, and no split.
+#[test]
+fn a_ledger_trigger_cancelled_by_the_statement_timeout_is_named_with_the_timeout() {
+    let db = TestDb::new("li_trigger_cancelled");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "CREATE FUNCTION li_slow() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$; \
+             CREATE TRIGGER li_slow BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION li_slow()",
+        )
+        .unwrap();
+    project.migration(
+        "002_b",
+        "CREATE TABLE b (id int);\nCREATE TABLE b2 (id int);\n",
+        "DROP TABLE b2, b;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--statement-timeout", "700ms"])
+        .code(exit::INVALID)
+        .stderr_has("li_slow")
+        .stderr_has("was cancelled")
+        .stderr_has("statement_timeout (700ms)")
+        .stderr_lacks("split the migration")
+        .stderr_lacks("fix db/migrations");
+    assert!(!db.has_relation("b"));
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use postgres::error::{DbError, SqlState};
 use postgres::Client;
 
-use super::markers::{body_completed, failed_statement, Statement};
+use super::markers::{failed_statement, reached, Reached, Statement};
 use super::script::{placed_in_message, EncodingChanged, Script};
 use super::sql::Batch;
 use super::{ApplySettings, Direction, Location, Step, StepFailure};
@@ -533,45 +533,120 @@ pub(super) fn sql_failure(
     )
 }
 
-/// [`sql_failure`] of a transactional step whose every statement completed (the statement
-/// markers say so, [`super::markers::body_completed`]) while `triggers`, the tracking table's
-/// triggers that fire on its row ([`ledger_triggers`]), are there: the row's write failed in
-/// one of them — the ledger's failure (exit 5), never the file's, wherever the trigger's
-/// function placed its error. Without such a trigger the failure stays the migration's (a
-/// deferred constraint of its own fails at the `COMMIT`, after the row).
-pub(super) fn after_body_failure(
+/// The failure of a transactional step, told by the statement markers `left` in the session
+/// (the step's tagged `tag`, [`super::markers::reached`]): a statement of the body (located,
+/// or named by the markers), the row's write while `triggers`, the tracking table's triggers
+/// that fire on it ([`ledger_triggers`]), are there — the ledger's failure (exit 5), never
+/// the file's, wherever the trigger's function placed its error —, or what follows the row:
+/// the `COMMIT`, where a deferred constraint fails ([`after_row_failure`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn marked_failure(
+    client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
     script: &Script<'_>,
     step_in_script: Option<usize>,
     owned: postgres::Error,
-    triggers: Vec<String>,
+    left: &[String],
+    tag: &str,
 ) -> StepFailure {
-    let ours = if triggers.is_empty() {
-        Ours::No
+    let last_too = settings.ledger_triggers;
+    match reached(step, &owned, left, tag, last_too) {
+        Reached::Body => {
+            let statement = failed_statement(step, &owned, left, tag, last_too);
+            sql_failure(settings, step, script, step_in_script, owned, statement)
+        }
+        Reached::Row => {
+            let triggers = ledger_triggers(client, settings, step, Fired::OnWrite);
+            // Without such a trigger the failure stays the migration's.
+            let ours = if triggers.is_empty() {
+                Ours::No
+            } else {
+                Ours::Triggers(triggers)
+            };
+            failure_of(settings, step, script, step_in_script, owned, None, ours)
+        }
+        Reached::Commit => after_row_failure(client, settings, step, script, step_in_script, owned),
+    }
+}
+
+/// The failure of a transactional step after its ledger row was written
+/// ([`Reached::Commit`]): at its `COMMIT`, a deferred constraint or constraint trigger failed.
+/// The migration's (its `INITIALLY DEFERRED` foreign key, its `SET CONSTRAINTS ALL DEFERRED`),
+/// reported with its file — unless the tracking table has deferrable constraint triggers that
+/// fire on the row and the server did not name another table for a constraint it checked
+/// (class 23): then one of those triggers raised it, the ledger's failure.
+fn after_row_failure(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    script: &Script<'_>,
+    step_in_script: Option<usize>,
+    owned: postgres::Error,
+) -> StepFailure {
+    let elsewhere = owned.as_db_error().is_some_and(|db| {
+        db.code().code().starts_with("23") && db.table().is_some() && !on_ledger(settings, db)
+    });
+    let triggers = if elsewhere {
+        Vec::new()
     } else {
-        Ours::Triggers(triggers)
+        ledger_triggers(client, settings, step, Fired::Deferred)
     };
-    failure_of(settings, step, script, step_in_script, owned, None, ours)
+    if !triggers.is_empty() {
+        let ours = Ours::Triggers(triggers);
+        return failure_of(settings, step, script, step_in_script, owned, None, ours);
+    }
+    let mut failure = failure_of(
+        settings,
+        step,
+        script,
+        step_in_script,
+        owned,
+        None,
+        Ours::No,
+    );
+    if failure.error.kind == ErrorKind::MigrationFailed {
+        failure.error = failure.error.with_detail(
+            "every statement completed and the migration's row was written: it failed at its \
+             COMMIT, where deferred constraints are checked (`INITIALLY DEFERRED`, or `SET \
+             CONSTRAINTS ... DEFERRED` in the migration)",
+        );
+    }
+    failure
+}
+
+/// Which triggers of the tracking table [`ledger_triggers`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fired {
+    /// Every trigger that fires on the row's write.
+    OnWrite,
+    /// Those that may fire at `COMMIT`: deferrable constraint triggers.
+    Deferred,
 }
 
 /// The user-defined, enabled triggers of the tracking table that fire on `step`'s ledger write
-/// (`INSERT` going up, `DELETE` going down), by name; empty when there is none or the catalog
-/// cannot be read. Asked after a failure, in the session the run rolled back.
+/// (`INSERT` going up, `DELETE` going down), by name, of the kind `fired`; empty when there is
+/// none or the catalog cannot be read. Asked after a failure, in the session the run rolled
+/// back.
 pub(super) fn ledger_triggers(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
+    fired: Fired,
 ) -> Vec<String> {
     // `pg_trigger.tgtype`'s bits: 4 INSERT, 8 DELETE.
     let event = match step.direction {
         Direction::Up => 4,
         Direction::Down => 8,
     };
+    let deferrable = match fired {
+        Fired::OnWrite => "",
+        Fired::Deferred => " AND t.tgdeferrable",
+    };
     let sql = crate::db::own_statements(&format!(
         "SELECT t.tgname FROM pg_catalog.pg_trigger t \
          WHERE t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({table}) \
-         AND NOT t.tgisinternal AND t.tgenabled OPERATOR(pg_catalog.<>) 'D' \
+         AND NOT t.tgisinternal AND t.tgenabled OPERATOR(pg_catalog.<>) 'D'{deferrable} \
          AND (CAST(t.tgtype AS pg_catalog.int4) OPERATOR(pg_catalog.&) {event}) \
          OPERATOR(pg_catalog.<>) 0 ORDER BY 1",
         table = crate::ledger::literal(&settings.table.quoted())
@@ -866,6 +941,52 @@ pub(crate) fn on_ledger(settings: &ApplySettings, db: &DbError) -> bool {
             .is_none_or(|schema| db.schema() == Some(schema))
 }
 
+/// The help of our own ledger write cancelled (57014), in a trigger of the tracking table
+/// (`triggers`, [`ledger_triggers`]) or not: never "split the migration", whose statements all
+/// completed. The row of a transactional migration is bounded by the run's `statement_timeout`
+/// alone ([`super::sql::before_row_select`]: the migration's own is put aside, and without the
+/// run's the row has none), as is a no-transaction migration's, sent on its own, by none.
+fn ledger_cancel_help(settings: &ApplySettings, step: &Step<'_>, triggers: &[String]) -> String {
+    let write = match step.direction {
+        Direction::Up => "inserting",
+        Direction::Down => "deleting",
+    };
+    let what = if triggers.is_empty() {
+        format!("{write} the migration's row in {}", settings.table)
+    } else {
+        format!(
+            "the trigger of {} that fires on {write} the migration's row ({}; `\\d {}` in psql \
+             lists them)",
+            settings.table,
+            triggers
+                .iter()
+                .map(|t| crate::display::escape(t).to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            settings.table,
+        )
+    };
+    let bounded = step.file().mode == TransactionMode::Transaction;
+    match settings.statement_timeout.filter(|_| bounded) {
+        Some(limit) => format!(
+            "every statement of {} completed; {what} was cancelled: it ran longer than the run's \
+             statement_timeout ({}), which bounds the row's write too — make the trigger \
+             faster, or raise `migration.statement_timeout` / {}, then {}",
+            step.file().path.display(),
+            human(limit),
+            crate::migrate::SQL_TIMEOUT_FLAGS[1],
+            settings.run_again()
+        ),
+        None => format!(
+            "every statement of {} completed; {what} was cancelled, and no statement_timeout \
+             bounds the row's write: another session cancelled it (pg_cancel_backend: an \
+             administrator, or a watchdog on long queries); find out who, then {}",
+            step.file().path.display(),
+            settings.run_again()
+        ),
+    }
+}
+
 /// `migration 003_x failed at m/003_x.up.sql:4:9 (statement 2 of 3)`; the server's message
 /// is the error's cause.
 fn failed_at(
@@ -894,6 +1015,7 @@ fn failure_help(
     triggers: &[String],
 ) -> (String, bool) {
     let help = match db.code().code() {
+        "57014" if in_ledger => ledger_cancel_help(settings, step, triggers),
         "55P03" => format!(
             "another session holds a lock this migration needs (lock_timeout {}); run {AGAIN} when \
              it is released, or raise `migration.lock_timeout` / {}",
@@ -1012,21 +1134,19 @@ pub(super) fn message_failure(
     let statement = failed_statement(step, &e, left, &tag, last_too);
     let unplaced = !ledger_write
         && statement.is_none()
+        && reached(step, &e, left, &tag, last_too) != Reached::Commit
         && e.as_db_error().is_some_and(|db| !placed_in_message(db));
     let contended = is_lock_contention(&e);
-    let mut failure = if body_completed(step, &e, left, &tag, last_too) {
-        let triggers = ledger_triggers(client, settings, step);
-        after_body_failure(settings, step, &batch.script, Some(in_message), e, triggers)
-    } else {
-        sql_failure(
-            settings,
-            step,
-            &batch.script,
-            Some(in_message),
-            e,
-            statement,
-        )
-    };
+    let mut failure = marked_failure(
+        client,
+        settings,
+        step,
+        &batch.script,
+        Some(in_message),
+        e,
+        left,
+        &tag,
+    );
     if unplaced && failure.location.is_none() && failure.error.kind == ErrorKind::MigrationFailed {
         failure.error = failure.error.with_detail(
             "the server did not say which statement failed, and the migration is not run \

@@ -27,6 +27,113 @@ pub(super) fn marker_name(tag: &str, k: usize) -> String {
     format!("{STATEMENT_MARKER}{tag}_{k}")
 }
 
+/// The two row markers of a transactional step whose tracking table has triggers that fire on
+/// its row ([`super::ApplySettings::ledger_triggers`]), placed around the ledger row's write,
+/// named as statement markers are with a word for the statement number, so that the session's
+/// drop of a migration's prepared statements keeps them and [`completed_statements`] never
+/// counts them. Together with the body's markers they tell where a failed transaction stopped
+/// ([`reached`]): in the body, in the row's write (a trigger of the tracking table), or after
+/// the row — at `COMMIT`, where a deferred constraint of the migration's fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RowMarker {
+    /// Before the row's `INSERT` (up) or `DELETE` (down), after the statement that resets the
+    /// role and sets our timeouts for it: the body completed. Placed only where the body
+    /// carries no markers of its own ([`pieces`] is `None`); its last marker says as much.
+    Begun,
+    /// Right after the row's write, before the checks of the ledger and the `COMMIT`.
+    Written,
+}
+
+impl RowMarker {
+    const ALL: [RowMarker; 2] = [RowMarker::Begun, RowMarker::Written];
+
+    fn word(self) -> &'static str {
+        match self {
+            RowMarker::Begun => "row",
+            RowMarker::Written => "written",
+        }
+    }
+
+    /// The marker's name for the step tagged `tag` (`<nonce>_<step>`).
+    pub(super) fn name(self, tag: &str) -> String {
+        format!("{STATEMENT_MARKER}{tag}_{}", self.word())
+    }
+
+    /// The statement that leaves the marker in the session.
+    pub(super) fn prepare(self, tag: &str) -> String {
+        format!("PREPARE {} AS SELECT;", self.name(tag))
+    }
+
+    fn left(self, markers: &[String], tag: &str) -> bool {
+        let name = self.name(tag);
+        markers.contains(&name)
+    }
+}
+
+/// Where a failed transactional step stopped, by the markers left in the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reached {
+    /// In the body, or nothing says otherwise: the migration's failure.
+    Body,
+    /// Every statement of the body completed, and the row's write had not: what failed is the
+    /// engine's SQL before the row, or the row's write (a trigger of the tracking table).
+    Row,
+    /// The row was written ([`RowMarker::Written`]): what failed is the checks after it or the
+    /// `COMMIT` (a deferred constraint, of the migration's or a constraint trigger of the
+    /// tracking table).
+    Commit,
+}
+
+/// Where the step tagged `tag` stopped, from the `markers` left in the session after `error`
+/// (`last_too` as the body was sent, [`pieces`]). An error the server placed in the message
+/// is located from there: [`Reached::Body`].
+pub(super) fn reached(
+    step: &Step<'_>,
+    error: &postgres::Error,
+    markers: &[String],
+    tag: &str,
+    last_too: bool,
+) -> Reached {
+    let Some(db) = error.as_db_error() else {
+        return Reached::Body;
+    };
+    if super::script::placed_in_message(db) {
+        return Reached::Body;
+    }
+    if last_too && RowMarker::Written.left(markers, tag) {
+        return Reached::Commit;
+    }
+    let completed = match pieces(step.file(), last_too) {
+        Some(pieces) => completed_statements(markers, tag) >= pieces.len(),
+        None => last_too && RowMarker::Begun.left(markers, tag),
+    };
+    if completed {
+        Reached::Row
+    } else {
+        Reached::Body
+    }
+}
+
+/// The statements that drop the step's markers once its transaction is over: the body's
+/// last (`body`, as [`super::Script::push_marked_body`] returned it) and its row markers
+/// (`row_markers`: [`RowMarker::Begun`] when the body carries none, and
+/// [`RowMarker::Written`]).
+pub(super) fn deallocate_markers(tag: &str, body: Option<usize>, row_markers: bool) -> String {
+    let mut sql = String::new();
+    if let Some(n) = body {
+        sql.push_str(&format!(" DEALLOCATE {};", marker_name(tag, n)));
+    }
+    if row_markers {
+        for marker in RowMarker::ALL {
+            if marker == RowMarker::Begun && body.is_some() {
+                continue;
+            }
+            sql.push_str(&format!(" DEALLOCATE {};", marker.name(tag)));
+        }
+    }
+    sql
+}
+
 /// How many statements of the step tagged `tag` completed, from the markers left in the
 /// session after a failure (0 when none is left: the first statement failed).
 pub(super) fn completed_statements(markers: &[String], tag: &str) -> usize {
@@ -44,7 +151,10 @@ pub(super) fn is_ours(name: &str) -> bool {
     let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     let marker = name.strip_prefix(STATEMENT_MARKER).is_some_and(|rest| {
         let parts: Vec<&str> = rest.split('_').collect();
-        parts.len() == 3 && parts.iter().all(|p| digits(p))
+        parts.len() == 3
+            && digits(parts[0])
+            && digits(parts[1])
+            && (digits(parts[2]) || RowMarker::ALL.iter().any(|m| m.word() == parts[2]))
     });
     let row = name.strip_prefix("confiture_row_").is_some_and(|rest| {
         let nonce = ["_next", "_role"]
@@ -56,10 +166,17 @@ pub(super) fn is_ours(name: &str) -> bool {
     marker || row
 }
 
-/// The file's text has `word` in it, in any case, anywhere (in a string, a comment, a longer
-/// word): how the engine learns, without parsing, that a file cannot do something.
+/// The file's SQL has `word` in it, in any case: in a token the server reads — a keyword or
+/// identifier, quoted or not, a longer word, a string or a dollar-quoted body (a function's, a
+/// `DO` block's `EXECUTE 'DEALLOCATE ALL'`, a `set_config('statement_timeout', ...)`) — never
+/// in a comment, which the server does not run (the file's own lexer,
+/// [`crate::files::lexer::tokens`], tells them apart). How the engine learns, without parsing
+/// what a statement does, that a file cannot do something. Text without the word is not lexed.
 pub(super) fn says(file: &SqlFile, word: &str) -> bool {
-    crate::text::mentions(&file.text, word)
+    use crate::text::mentions;
+    mentions(&file.text, word)
+        && crate::files::lexer::tokens(&file.text)
+            .any(|token| !token.is_trivia() && mentions(token.text, word))
 }
 
 /// [`says`] in a file's text already lowered, for several words: `word` is lower case.
@@ -180,28 +297,6 @@ pub(super) fn failed_statement(
     }
 }
 
-/// Whether the statement markers left in the session (`markers`, the step's tagged `tag`) say
-/// that every statement of the step's file completed before an error the server did not place
-/// in the message: what failed then is the engine's own SQL after the body (its ledger row,
-/// a trigger of the tracking table it fired) or the `COMMIT` (a deferred constraint). `false`
-/// when the file carried no markers (see [`pieces`]; `last_too` as it was sent): nothing says.
-pub(super) fn body_completed(
-    step: &Step<'_>,
-    error: &postgres::Error,
-    markers: &[String],
-    tag: &str,
-    last_too: bool,
-) -> bool {
-    let Some(db) = error.as_db_error() else {
-        return false;
-    };
-    if super::script::placed_in_message(db) {
-        return false;
-    }
-    pieces(step.file(), last_too)
-        .is_some_and(|pieces| completed_statements(markers, tag) >= pieces.len())
-}
-
 /// Which statement of a no-transaction file failed: 1-based index, count, first line.
 pub(super) struct Statement {
     pub index: usize,
@@ -214,9 +309,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_file_says_a_word_in_its_sql_never_in_a_comment() {
+        use crate::files::TransactionMode;
+        let file = |text: &str| SqlFile::new("m.sql", text, TransactionMode::Transaction, false);
+        for said in [
+            "SET statement_timeout = 0;",
+            "SET \"Statement_Timeout\" = 0;",
+            "SELECT set_config('statement_timeout', '1ms', false);",
+            "DO $$ BEGIN EXECUTE 'SET statement_timeout = 1'; END $$;",
+            "-- a comment\nSET lock_timeout = 0; SET my.statement_timeout_x = 1;",
+        ] {
+            assert!(says(&file(said), "statement_timeout"), "{said}");
+        }
+        for unsaid in [
+            "-- no statement_timeout here\nSELECT 1;",
+            "/* statement_timeout /* nested */ */ SELECT 1;",
+            "SELECT 1; -- statement_timeout",
+            "SELECT 1;",
+        ] {
+            assert!(!says(&file(unsaid), "statement_timeout"), "{unsaid}");
+        }
+        let commented = file("-- DEALLOCATE\nSELECT 1;\nSELECT 2;\n");
+        assert!(!says_deallocate(&commented));
+        assert_eq!(pieces(&commented, false).map(|p| p.len()), Some(2));
+    }
+
+    #[test]
     fn only_names_of_our_forms_are_ours() {
         for ours in [
             "confiture_at_7_0_3",
+            "confiture_at_7_0_row",
+            "confiture_at_7_0_written",
             "confiture_row_12",
             "confiture_row_12_next",
             "confiture_row_12_role",
@@ -226,6 +349,7 @@ mod tests {
         for theirs in [
             "confiture_at_7_0",
             "confiture_at_7_0_x",
+            "confiture_at_7_row_0",
             "confiture_row_",
             "confiture_row_1_other",
             "confiture_mine",

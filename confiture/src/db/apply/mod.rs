@@ -85,8 +85,10 @@ pub struct ApplySettings {
     /// The tracking table has triggers of its own that fire on a row's write
     /// ([`Access::triggers`](crate::db::ledger::Access), read with the ledger): every
     /// transactional migration then carries a statement marker after its last statement, a
-    /// single statement's too, so that an error a trigger raises on its row is told from one of
-    /// its statements' (`markers::body_completed`) and is the ledger's, not the file's.
+    /// single statement's too, or one before its row where its body carries none, and one
+    /// after its row (`markers::RowMarker`), so that an error a trigger raises on its row is
+    /// told from one of its statements' and from its `COMMIT`'s (`markers::reached`) and is
+    /// the ledger's, not the file's.
     pub ledger_triggers: bool,
 }
 

@@ -8,11 +8,10 @@ use postgres::Client;
 
 use super::batch::rollback_and_read;
 use super::failure::{
-    after_body_failure, cancelled, connection_lost, copy_refusal, encoding_changed, interrupted,
-    is_lock_contention, ledger_lock_holders, ledger_locked, ledger_triggers, lock_released,
-    sql_failure, stopped, with_interrupted_help,
+    cancelled, connection_lost, copy_refusal, encoding_changed, interrupted, is_lock_contention,
+    ledger_lock_holders, ledger_locked, lock_released, marked_failure, sql_failure, stopped,
+    with_interrupted_help,
 };
-use super::markers::{body_completed, failed_statement};
 use super::retry_backoff;
 use super::script::SendError;
 use super::sql::{begin_sql, push_step, NONCE};
@@ -173,14 +172,16 @@ fn one_transaction(
                 attempt += 1;
                 continue 'attempt;
             }
-            let last_too = settings.ledger_triggers;
-            let mut failure = if body_completed(step, &e, &left.statements, &tag, last_too) {
-                let triggers = ledger_triggers(client, settings, step);
-                after_body_failure(settings, step, &script, None, e, triggers)
-            } else {
-                let statement = failed_statement(step, &e, &left.statements, &tag, last_too);
-                sql_failure(settings, step, &script, None, e, statement)
-            };
+            let mut failure = marked_failure(
+                client,
+                settings,
+                step,
+                &script,
+                None,
+                e,
+                &left.statements,
+                &tag,
+            );
             if !ledger_holders.is_empty() {
                 failure = ledger_locked(settings, step, failure, ledger_holders, false);
             }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::markers::{marker_name, says_deallocate, says_in, STATEMENT_MARKER};
+use super::markers::{deallocate_markers, says_deallocate, says_in, RowMarker, STATEMENT_MARKER};
 use super::{ApplySettings, Direction, Script, Step};
 use crate::files::SqlFile;
 use crate::ledger::{self, LedgerCheck, RowKind, TrackingTable};
@@ -555,15 +555,18 @@ pub(super) fn elapsed_ms() -> String {
 ///
 /// The statement returns the step's `index` in its message and its time, measured by the
 /// server (columns [`STEP_COLUMN`], [`MS_COLUMN`]): how [`super::run_steps`] learns each step's
-/// duration from the message itself.
+/// duration from the message itself. `begun` goes between the statement before the row
+/// ([`before_row_select`]) and the row's write: the [`RowMarker::Begun`] of a step that has
+/// one, else empty.
 pub(super) fn ledger_sql(
     settings: &ApplySettings,
     step: &Step<'_>,
     index: usize,
     prepared: Option<u64>,
+    begun: &str,
 ) -> String {
     let mut sql = String::new();
-    push_ledger_sql(&mut sql, settings, step, index, prepared);
+    push_ledger_sql(&mut sql, settings, step, index, prepared, begun);
     sql
 }
 
@@ -575,13 +578,14 @@ fn push_ledger_sql(
     step: &Step<'_>,
     index: usize,
     prepared: Option<u64>,
+    begun: &str,
 ) {
     let table = &settings.table;
     let m = step.migration;
     match (step.direction, prepared) {
         (Direction::Up, Some(nonce)) => {
             let row = prepared_row(nonce);
-            let _ = write!(sql, "EXECUTE {row}_role;\nEXECUTE {row}(");
+            let _ = write!(sql, "EXECUTE {row}_role;\n{begun}EXECUTE {row}(");
             ledger::push_literal(sql, step.ledger_version);
             sql.push_str(", ");
             ledger::push_literal(sql, &m.name);
@@ -596,7 +600,7 @@ fn push_ledger_sql(
         (Direction::Up, None) => {
             let _ = write!(
                 sql,
-                "{};\n{} RETURNING {index} AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN}",
+                "{};\n{begun}{} RETURNING {index} AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN}",
                 before_row_select(settings),
                 ledger::insert_applied_at_sql(
                     table,
@@ -611,7 +615,7 @@ fn push_ledger_sql(
         (Direction::Down, _) => {
             let _ = write!(
                 sql,
-                "{};\n{} RETURNING {index} AS {STEP_COLUMN}, {} AS {MS_COLUMN}",
+                "{};\n{begun}{} RETURNING {index} AS {STEP_COLUMN}, {} AS {MS_COLUMN}",
                 before_row_select(settings),
                 ledger::delete_sql(table, step.ledger_version),
                 elapsed_ms()
@@ -657,18 +661,38 @@ pub(super) fn push_step<'a>(
     script.push_sql(&format!("{};", set_configs_select(&[start_clock()])));
     let file = step.file();
     let markers = script.push_marked_body(file, tag, settings.ledger_triggers);
+    let (begun, written) = row_markers(settings, markers, tag);
+    let row = ledger_sql(settings, step, 0, None, &begun);
     script.push_sql(&format!(
-        "{};\nRESET ALL; {}{}{} {}",
-        ledger_sql(settings, step, 0, None),
+        "{row};\n{written}RESET ALL; {}{}{} {}",
         own_bound_after_reset(settings),
         row_checks_sql(settings, step),
         // The tag is `<nonce>_<step>`.
         drop_session_objects_of(file, tag.split('_').next()),
         local_timeouts_sql(settings)
     ));
-    if let Some(n) = markers {
-        script.push_sql(&format!("DEALLOCATE {};", marker_name(tag, n)));
+    let deallocate = deallocate_markers(tag, markers, settings.ledger_triggers);
+    if !deallocate.is_empty() {
+        script.push_sql(deallocate.trim_start());
     }
+}
+
+/// The [`RowMarker`]s of a step whose tracking table has triggers that fire on its row
+/// ([`ApplySettings::ledger_triggers`]), as `(begun, written)` statements to place around the
+/// row's write: [`RowMarker::Begun`] only where the body carries no markers (`body`, as
+/// [`Script::push_marked_body`] returned it) — whatever the body says, a backslash,
+/// `DEALLOCATE` or `statement_timeout`, it has completed by then, and the statement before the
+/// row has put our own timeouts in place. Empty without such triggers.
+fn row_markers(settings: &ApplySettings, body: Option<usize>, tag: &str) -> (String, String) {
+    if !settings.ledger_triggers {
+        return (String::new(), String::new());
+    }
+    let begun = if body.is_none() {
+        format!("{} ", RowMarker::Begun.prepare(tag))
+    } else {
+        String::new()
+    };
+    (begun, format!("{}\n", RowMarker::Written.prepare(tag)))
 }
 
 /// The session reset ([`RESET_SESSION`]), `BEGIN` and the run's timeouts for the transaction
@@ -705,12 +729,22 @@ pub(super) fn push_transaction<'a>(
     let file = step.file();
     let tag = format!("{nonce}_{index}");
     let markers = script.push_marked_body(file, &tag, settings.ledger_triggers);
+    let (begun, written) = row_markers(settings, markers, &tag);
     // Written straight into one string: a message carries up to thousands of migrations, and
     // building each one's SQL out of `format!`ed pieces cost more client time than the rest of
     // the run's planning (issue 15).
     let mut sql = String::with_capacity(STEP_OVERHEAD);
-    push_ledger_sql(&mut sql, settings, step, index, prepared.then_some(nonce));
-    sql.push_str(";\nRESET ALL; ");
+    push_ledger_sql(
+        &mut sql,
+        settings,
+        step,
+        index,
+        prepared.then_some(nonce),
+        &begun,
+    );
+    sql.push_str(";\n");
+    sql.push_str(&written);
+    sql.push_str("RESET ALL; ");
     sql.push_str(&own_bound_after_reset(settings));
     sql.push_str(&drop_session_objects_of(file, Some(&nonce.to_string())));
     sql.push('\n');
@@ -749,11 +783,9 @@ pub(super) fn push_transaction<'a>(
         sql.push(';');
     }
     sql.push_str("\nCOMMIT;");
-    // The last statement marker goes once the transaction is over (committed, or not: then
-    // it tells that every statement completed).
-    if let Some(n) = markers {
-        let _ = write!(sql, "\nDEALLOCATE {};", marker_name(&tag, n));
-    }
+    // The last statement marker and the row markers go once the transaction is over
+    // (committed, or not: then they tell how far it got).
+    sql.push_str(&deallocate_markers(&tag, markers, settings.ledger_triggers));
     script.push_sql(&sql);
     script.end_transaction(began);
 }
@@ -1070,7 +1102,7 @@ mod tests {
             assert!(text.contains(&next), "{next}\n{text}");
         }
         assert_eq!(
-            ledger_sql(&settings(None), &steps[0], 0, Some(n)),
+            ledger_sql(&settings(None), &steps[0], 0, Some(n), ""),
             format!(
                 "EXECUTE confiture_row_{n}_role;\nEXECUTE confiture_row_{n}('0''3', 'it''s', {}, \
                  'it''s_0''3_', 0)",
