@@ -1616,3 +1616,169 @@ fn the_renumbered_help_renames_only_to_free_numbers() {
         }
     }
 }
+
+/// A ledger row of the `tb_confiture` table lacking `column`, as the read refuses it.
+fn incomplete(
+    column: &'static str,
+    version: Option<&str>,
+    name: Option<&str>,
+    checksum: Option<&str>,
+) -> IncompleteRow {
+    IncompleteRow {
+        table: "\"public\".\"tb_confiture\"".into(),
+        column,
+        pk: Some(7),
+        version: version.map(str::to_string),
+        name: name.map(str::to_string),
+        checksum: checksum.map(str::to_string),
+    }
+}
+
+/// h15 D5, D6, D12: the help of a row lacking a value offered `DELETE` of rows whose migration
+/// ran (pasted, `up` ran it again), or named the row after a file that never ran. `DELETE` is
+/// offered only when no file's up file has the row's checksum, no file has its version, and
+/// its version is not above the newest file (a newer release's); otherwise only the `UPDATE`
+/// that completes it, with the values the files say.
+#[test]
+fn an_incomplete_row_is_offered_for_deletion_only_when_no_file_accounts_for_it() {
+    let s = set(&[1, 2, 3]);
+    let sum = |v: usize| s.migrations[v - 1].up.checksum.clone();
+    let help = |row: IncompleteRow| incomplete_row_help(&row, Some(&s));
+    let kept = |help: &str| {
+        assert!(!help.contains("DELETE"), "a row that ran is kept: {help}");
+    };
+
+    // D5: no version and no name; the checksum is 002's up file's (any case, padded).
+    for recorded in [sum(2), format!("{}  ", sum(2).to_uppercase())] {
+        let h = help(incomplete("version", None, None, Some(&recorded)));
+        kept(&h);
+        assert!(
+            h.contains(
+                "UPDATE \"public\".\"tb_confiture\" SET version = '002', name = 'm2' WHERE \
+                 pk_confiture = 7;"
+            ),
+            "{h}"
+        );
+    }
+    // No version, its name given: the version alone is set, from the checksum's file.
+    let h = help(incomplete("version", None, Some("m2"), Some(&sum(2))));
+    kept(&h);
+    assert!(
+        h.contains("SET version = '002' WHERE pk_confiture = 7;"),
+        "{h}"
+    );
+
+    // D6: no name, and version 002's file is another migration now (another up file): the
+    // row is not named after it, nor is it said to have run.
+    let old = checksum(b"-- the migration that ran as 002\n");
+    let h = help(incomplete("name", Some("002"), None, Some(&old)));
+    kept(&h);
+    assert!(!h.contains("'m2'"), "not the new file's name: {h}");
+    assert!(!h.contains("002_m2, which ran"), "{h}");
+    assert!(h.contains("SET name = ... WHERE pk_confiture = 7;"), "{h}");
+    assert!(h.contains("whose files are gone"), "{h}");
+    assert!(h.contains("now names another migration, 002_m2"), "{h}");
+    // ... unless the checksum is another file's: that migration, renumbered since.
+    let h = help(incomplete("name", Some("002"), None, Some(&sum(3))));
+    kept(&h);
+    assert!(h.contains("SET name = 'm3' WHERE pk_confiture = 7;"), "{h}");
+    // A replaced row lacking its time: kept, named by its own name.
+    let h = help(incomplete(
+        "applied_at",
+        Some("002"),
+        Some("old"),
+        Some(&old),
+    ));
+    kept(&h);
+    assert!(h.contains("SET applied_at = pg_catalog.now()"), "{h}");
+    assert!(
+        h.contains("records migration 002_old, whose files are gone"),
+        "{h}"
+    );
+    // The same row's file, its checksum unchanged: completed from it.
+    let h = help(incomplete("name", Some("002"), None, Some(&sum(2))));
+    kept(&h);
+    assert!(h.contains("SET name = 'm2' WHERE"), "{h}");
+
+    // D12: a newer release's row (above the newest file, 003) lacking its time or name.
+    for (column, name, set_to) in [
+        (
+            "applied_at",
+            Some("later"),
+            "SET applied_at = pg_catalog.now() WHERE",
+        ),
+        ("name", None, "SET name = ... WHERE"),
+    ] {
+        let h = help(incomplete(column, Some("009"), name, Some(&old)));
+        kept(&h);
+        assert!(h.contains(set_to), "{h}");
+        assert!(h.contains("newer release"), "{h}");
+    }
+    // Its checksum one file's: that migration, renumbered.
+    let h = help(incomplete(
+        "applied_at",
+        Some("009"),
+        Some("m1"),
+        Some(&sum(1)),
+    ));
+    kept(&h);
+
+    // Two files of one name: a row with no version is not guessed to be either.
+    let twins = MigrationSet::new(
+        PathBuf::from("m"),
+        vec![
+            migration(1, "dup"),
+            migration(2, "dup"),
+            migration(3, "other"),
+        ],
+    );
+    let h = incomplete_row_help(
+        &incomplete("version", None, Some("dup"), None),
+        Some(&twins),
+    );
+    kept(&h);
+    assert!(!h.contains("SET version = '00"), "{h}");
+    assert!(h.contains("001_dup, 002_dup"), "{h}");
+    // Its checksum tells which.
+    let h = incomplete_row_help(
+        &incomplete(
+            "version",
+            None,
+            Some("dup"),
+            Some(&twins.migrations[1].up.checksum),
+        ),
+        Some(&twins),
+    );
+    kept(&h);
+    assert!(h.contains("SET version = '002' WHERE"), "{h}");
+    // Several files with the row's checksum: not guessed either.
+    let mut same = twins.clone();
+    same.migrations[1].up.checksum = same.migrations[0].up.checksum.clone();
+    let h = incomplete_row_help(
+        &incomplete("version", None, None, Some(&same.migrations[0].up.checksum)),
+        Some(&same),
+    );
+    kept(&h);
+    assert!(!h.contains("SET version = '00"), "{h}");
+
+    // The files unknown (they could not be read): no row is offered for deletion.
+    kept(&incomplete_row_help(
+        &incomplete("version", None, None, Some(&sum(2))),
+        None,
+    ));
+
+    // Nothing of the files accounts for it: it may go.
+    let gap = set(&[1, 3]);
+    for row in [
+        incomplete("name", Some("002"), None, Some(&old)),
+        incomplete("name", Some("002"), None, None),
+        incomplete("version", None, None, Some(&old)),
+        incomplete("version", None, Some("gone"), None),
+    ] {
+        let h = incomplete_row_help(&row, Some(&gap));
+        assert!(
+            h.contains("DELETE FROM \"public\".\"tb_confiture\" WHERE pk_confiture = 7;"),
+            "{h}"
+        );
+    }
+}
