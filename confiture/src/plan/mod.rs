@@ -711,7 +711,8 @@ pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
 /// as the refusals' [`NewerDatabase`] (`None` when no row is above it), and the rows
 /// themselves. **The one rule of a database ahead of its migrations**, the same for an
 /// embedded set and a directory: `up`'s and `down`'s refusals, `up`'s
-/// `allow_newer_database`, `reinit`'s refusal and `status` (`newer_database_of`) all ask it.
+/// `allow_newer_database`, `reinit`'s refusal and the rows it keeps, `status`
+/// (`newer_database_of`) and the help of a ledger row lacking a value all ask it.
 fn newer_rows<'h, 'a>(
     set: &MigrationSet,
     history: &'h History<'a>,
@@ -750,6 +751,17 @@ fn newer_rows<'h, 'a>(
 /// them.
 pub fn newer_database_of(set: &MigrationSet, history: &History<'_>) -> Option<NewerDatabase> {
     newer_rows(set, history).map(|(newer, _)| newer)
+}
+
+/// Whether `up`'s `allow_newer_database` accepts this history: the rows of a newer release
+/// ([`newer_database_of`]) are its only divergence (`explain_newer_database`, `up`'s own decision).
+/// `status` names that option only then: beside a row missing below the newest file, or a
+/// modified migration, `up` refuses anyway.
+pub fn newer_database_alone(set: &MigrationSet, history: &History<'_>) -> bool {
+    match up::check_history(set, history, false) {
+        Ok(()) => false,
+        Err(err) => explain_newer_database(set, history, err, true).1.is_some(),
+    }
 }
 
 /// How a help names `up`'s option that accepts a newer database (a library session's help
@@ -832,8 +844,8 @@ pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, err: Err
 /// Refuses (exit 7) to rewrite the ledger from a binary older than the database: `reinit`
 /// would forget the newer build's rows, which that build would then apply again over their
 /// own changes ([`newer_database`] says the same for `up` and `down`). A directory is not
-/// refused: its files may have been removed on purpose, which only `reinit` records (its
-/// refusals never suggest it for rows above the newest file).
+/// refused: its files may have been removed on purpose below the newest one, which only
+/// `reinit` records; it keeps the rows above the newest file (`ReinitPlan::newer_database`).
 pub(super) fn refuse_newer_database(set: &MigrationSet, history: &History<'_>) -> Result<()> {
     if !matches!(set.origin, Origin::Embedded { .. }) {
         return Ok(());

@@ -919,8 +919,10 @@ fn reinit_without_through_rewrites_only_the_rows_the_ledger_has() {
     let mut r = rows(&s, &[1, 2, 3]);
     s.migrations[1].up.checksum = checksum(b"edited");
     r[2].version = "0003".into();
+    // A row with no file below the newest one (a row above it is a newer release's, kept:
+    // `reinit_never_forgets_a_newer_releases_rows`).
     r.push(LedgerRow {
-        version: "099".into(),
+        version: "000".into(),
         name: "gone".into(),
         ..r[0].clone()
     });
@@ -935,12 +937,12 @@ fn reinit_without_through_rewrites_only_the_rows_the_ledger_has() {
             "001:Keep",
             "002:Accept",
             "0003:Accept",
-            "099:Forget",
+            "000:Forget",
             "1:Forget"
         ]
     );
     let rewrite = plan.rewrite();
-    assert_eq!(rewrite.delete, ["099", "1"]);
+    assert_eq!(rewrite.delete, ["000", "1"]);
     let updates: Vec<(&str, &str)> = rewrite
         .update
         .iter()
@@ -1781,4 +1783,37 @@ fn an_incomplete_row_is_offered_for_deletion_only_when_no_file_accounts_for_it()
             "{h}"
         );
     }
+}
+
+/// h15 D7: a rolling deploy (a newer release applied 004 and 005, this directory stops at 003)
+/// and a file removed below the newest one (002): `status` offered `reinit` for 002, and
+/// `reinit` forgot 004 and 005 too, which the newer release would then apply again over their
+/// own changes. The rows above the newest file are kept, with or without `--through`.
+#[test]
+fn reinit_never_forgets_a_newer_releases_rows() {
+    let all = set(&[1, 2, 3, 4, 5]);
+    let r = rows(&all, &[1, 2, 3, 4, 5]);
+    let s = set(&[1, 3]);
+    let newer = NewerDatabase::of_directory(Some("003".into()), vec!["004".into(), "005".into()]);
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert_eq!(
+        actions(&plan),
+        ["001:Keep", "002:Forget", "003:Keep", "004:Keep", "005:Keep"]
+    );
+    assert_eq!(plan.rewrite().delete, ["002"]);
+    assert_eq!(plan.newer_database, Some(newer.clone()));
+    let plan = reinit(&s, &r, Some(1), None).unwrap();
+    assert_eq!(
+        actions(&plan),
+        [
+            "001:Keep",
+            "002:Forget",
+            "003:Forget",
+            "004:Keep",
+            "005:Keep"
+        ]
+    );
+    assert_eq!(plan.newer_database, Some(newer));
+    // No newer rows: nothing of the kind.
+    assert_eq!(reinit(&all, &r, None, None).unwrap().newer_database, None);
 }
