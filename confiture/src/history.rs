@@ -210,6 +210,22 @@ pub fn checksum_matches(recorded: &str, file: &str) -> bool {
     recorded.trim().eq_ignore_ascii_case(file.trim())
 }
 
+/// The migrations whose up file has the checksum `row` recorded ([`recorded_checksum`],
+/// compared by [`checksum_matches`]), in the order given; none when the row has no checksum.
+/// What identifies a row that lacks the version or name that would match it to its file (a
+/// hand-edited ledger): a checksum is the file's content, whatever its number or name.
+pub fn of_recorded_checksum<'a>(
+    migrations: &'a [Migration],
+    row: &LedgerRow,
+) -> impl Iterator<Item = &'a Migration> {
+    let recorded = recorded_checksum(row).map(str::to_string);
+    migrations.iter().filter(move |m| {
+        recorded
+            .as_deref()
+            .is_some_and(|c| checksum_matches(c, &m.up.checksum))
+    })
+}
+
 /// Whether `row` records `migration` with a checksum it no longer has.
 pub fn is_modified(migration: &Migration, row: &LedgerRow) -> bool {
     recorded_checksum(row).is_some_and(|c| !checksum_matches(c, &migration.up.checksum))

@@ -170,6 +170,11 @@ pub struct StatusReport {
     /// `reinit`, which would forget rows the newer release needs. Not a JSON key.
     #[serde(skip)]
     pub newer_database: Option<crate::error::NewerDatabase>,
+    /// Whether `newer_database`'s rows are the only divergence, which `up` then accepts with
+    /// `allow_newer_database` ([`crate::plan::newer_database_alone`]): the status help names
+    /// that option only then. Not a JSON key.
+    #[serde(skip)]
+    pub newer_database_alone: bool,
     /// Versions pending below the newest applied one.
     pub out_of_order: Vec<String>,
     /// Rows below `first_version`: a squashed history, not a problem.
@@ -346,6 +351,7 @@ pub fn report_checked(
         modified,
         missing,
         newer_database: crate::plan::newer_database_of(set, &history),
+        newer_database_alone: crate::plan::newer_database_alone(set, &history),
         out_of_order,
         squashed,
         duplicate,

@@ -988,8 +988,8 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         ));
     }
     // The rows above the newest file are a newer release's (`up` says so too): forgetting
-    // them would make that release apply them again, so `reinit` is offered for the others
-    // alone.
+    // them would make that release apply them again, so `reinit` (which keeps them) is
+    // offered for the others alone; `--allow-newer-database` only when `up` would accept it.
     let newer = report.newer_database.as_ref();
     let missing: Vec<String> = report
         .missing
@@ -1001,12 +1001,19 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         lines.push(format!(
             "help: {}: {}",
             display::escape(&newer.to_string()),
-            confiture::plan::newer_database_help(newer, true)
+            confiture::plan::newer_database_help(newer, report.newer_database_alone)
         ));
     }
     if !missing.is_empty() {
+        let newer_kept = match newer {
+            Some(newer) => format!(
+                " (and keeps those above the newest file, {}: the newer release's)",
+                render::versions(&newer.versions)
+            ),
+            None => String::new(),
+        };
         lines.push(format!(
-            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; if they were removed on purpose, {reinit} forgets their rows",
+            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; if they were removed on purpose, {reinit} forgets their rows{newer_kept}",
             render::versions(&missing),
             confiture::workspace::SETTINGS_TABLES
         ));

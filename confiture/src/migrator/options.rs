@@ -186,10 +186,12 @@ impl BaselineOptions {
 #[non_exhaustive]
 pub struct ReinitOptions {
     /// Also record the files with no row through this version (which must exist) as applied,
-    /// without running them, and forget the rows above it. Without it, `reinit` only rewrites
-    /// the rows the ledger already has.
+    /// without running them, and forget the rows above it (but those above the newest file, a
+    /// newer release's, which `reinit` always keeps). Without it, `reinit` only rewrites the
+    /// rows the ledger already has.
     pub through: Option<u64>,
-    /// Confirm a reinit that forgets every row the ledger has (refused otherwise, exit 64:
+    /// Confirm a reinit that forgets every row the ledger has but those above the newest file
+    /// (refused otherwise, exit 64:
     /// [`crate::plan::confirm_reinit`]).
     pub yes: bool,
     /// Plan and report, changing nothing.

@@ -139,12 +139,14 @@ impl Migrator {
                     .iter()
                     .map(|m| m.version_text.clone())
                     .collect();
-                Ok((plan.rewrite(), (reinit_rows(&plan), unrecorded)))
+                let kept_newer = plan.newer_database.as_ref().map(newer_rows_kept);
+                Ok((plan.rewrite(), (reinit_rows(&plan), unrecorded, kept_newer)))
             },
         );
-        let (rows, unrecorded) = done?;
+        let (rows, unrecorded, kept_newer) = done?;
         fill_reinit(report, rows);
         report.unrecorded = unrecorded;
+        report.warnings.extend(kept_newer);
         Ok(())
     }
 
@@ -228,6 +230,16 @@ impl Migrator {
             },
         )
     }
+}
+
+/// The warning of a reinit that kept a newer release's rows (above the newest migration file:
+/// [`plan::ReinitPlan::newer_database`]), which it never forgets.
+fn newer_rows_kept(newer: &crate::error::NewerDatabase) -> String {
+    format!(
+        "{newer}: reinit keeps their rows (forgotten, the newer release would apply them \
+         again over their own changes); if those migrations were abandoned, restore their files \
+         and roll them back with `migrate down`"
+    )
 }
 
 /// The rows of a reinit plan, as its report shows them.

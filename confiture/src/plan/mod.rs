@@ -273,9 +273,18 @@ pub const UNREADABLE_HELP: &str = "make the files readable (fix their permission
 /// The help of a ledger row that lacks a value ([`IncompleteRow`], exit 5): the statements that
 /// complete it, addressed to that row alone. `set`: the migration files, when they could be
 /// read (the read that refuses the row does not know them; `Migrator` completes the help with
-/// them). The row of a version whose files are there (or may be, `set` unknown) is never
-/// offered for deletion: the migration ran, and `up` would run it again without its row. Its
-/// name is filled in from its file, its time of application with `now()`.
+/// them); unknown, no row is offered for deletion.
+///
+/// The row is matched to its file by [`crate::history`] — its version, else the up file whose
+/// checksum it recorded ([`crate::history::of_recorded_checksum`]), else its name when one file
+/// alone has it. A row that records a migration which ran is never offered for deletion: `up`
+/// would run it again without its row. That is the row of a version whose files are there
+/// (also one whose version now names another migration, [`State::Replaced`]: the one that ran
+/// is not that file), of a file whose up file has its checksum, of a newer release (a version
+/// above the newest file, [`newer_database_of`]), or whose name several files have. Only a row that
+/// nothing of the files accounts for is offered for deletion. Its name is filled in from its
+/// file, its time of application with `now()`, its version (a row without one) from the one
+/// file its checksum or name identifies.
 pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> String {
     let t = &row.table;
     let column = row.column;
@@ -285,65 +294,190 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
         Some(pk) => format!("pk_confiture = {pk}"),
         None => format!("{column} IS NULL"),
     };
-    let update = |value: &str| format!("UPDATE {t} SET {column} = {value} WHERE {which};");
+    // The row lacks `column`, and its name too when `column` is its version: both are set.
+    let columns: Vec<&str> = match (column, &row.name) {
+        ("version", None) => vec!["version", "name"],
+        _ => vec![column],
+    };
+    let update = |values: &[String]| {
+        let sets: Vec<String> = columns
+            .iter()
+            .zip(values)
+            .map(|(c, v)| format!("{c} = {v}"))
+            .collect();
+        format!("UPDATE {t} SET {} WHERE {which};", sets.join(", "))
+    };
+    let by_hand = update(&vec!["...".to_string(); columns.len()]);
     let delete = format!("DELETE FROM {t} WHERE {which};");
     let again = crate::hint::AGAIN;
-    let Some(version) = &row.version else {
-        // No version: no file is matched to it. One of its name is named, since the row may
-        // record it: deleting the row then runs that migration again.
-        let named = set.and_then(|set| {
-            let name = row.name.as_deref()?;
-            let mut of_name = set.migrations.iter().filter(|m| m.name == name);
-            of_name.next().filter(|_| of_name.next().is_none())
-        });
-        return match named {
-            Some(m) => format!(
-                "every row has one when confiture writes it: if the row records migration {} \
-                 (of that name), set its version (UPDATE {t} SET version = {} WHERE {which};) \
-                 — deleting the row would make `migrate up` run it again; else set it by hand \
-                 or delete the row ({delete}), then run {again}",
-                m.id(),
-                crate::ledger::literal(&m.version_text)
-            ),
-            None => format!(
-                "every row has one when confiture writes it: set it by hand ({}) or delete \
-                 the row ({delete}), then run {again}",
-                update("...")
-            ),
-        };
+    let first = "every row has one when confiture writes it";
+    let rerun = "without it `migrate up` would run that migration again";
+    let Some(set) = set else {
+        return format!(
+            "{first}: set it by hand ({by_hand}), then run {again}; keep the row: it may record \
+             a migration that ran, and {rerun}"
+        );
     };
     let as_row = row.as_row();
-    let history = set.map(|set| History::of(set, std::slice::from_ref(&as_row), None));
-    let recorded = history.as_ref().and_then(|h| h.recorded.first());
-    if recorded.is_some_and(|r| r.state == State::Missing) {
-        return format!(
-            "every row has one when confiture writes it: set it by hand ({}) or, since no \
-             migration file has version {}, delete the row ({delete}), then run {again}",
-            update("..."),
-            crate::display::escape(version)
-        );
-    }
-    // Its files are there (or the files are unknown): the migration ran.
-    let file = recorded.and_then(|r| r.migration);
-    let value = match (column, file) {
-        ("name", Some(m)) => crate::ledger::literal(&m.name),
-        ("applied_at", _) => "pg_catalog.now()".to_string(),
-        _ => "...".to_string(),
+    let ids = |ms: &[&Migration]| {
+        let ids: Vec<String> = ms
+            .iter()
+            .map(|m| crate::display::escape(&m.id()).into_owned())
+            .collect();
+        crate::display::cut(ids).join(", ")
     };
-    let id = match file {
-        Some(m) => m.id(),
-        None => format!("version {}", crate::display::escape(version)),
+    // The files whose up file has the row's checksum: the row records one of them.
+    let by_checksum: Vec<&Migration> =
+        crate::history::of_recorded_checksum(&set.migrations, &as_row).collect();
+    // The values of `columns` for migration `m`, which the row records.
+    let values_of = |m: &Migration| -> Vec<String> {
+        columns
+            .iter()
+            .map(|c| match *c {
+                "version" => crate::ledger::literal(&m.version_text),
+                "name" => crate::ledger::literal(&m.name),
+                _ => "pg_catalog.now()".to_string(),
+            })
+            .collect()
     };
     let lost = match column {
         "applied_at" => " (the time it ran is lost; its place in the history is its pk_confiture)",
         _ => "",
     };
-    format!(
-        "every row has one when confiture writes it: set it by hand ({}){lost}, then run \
-         {again}; keep the row: it records migration {id}, which ran, and without it \
-         `migrate up` would run that migration again",
-        update(&value)
-    )
+    let Some(version) = &row.version else {
+        if let [m] = by_checksum.as_slice() {
+            return format!(
+                "{first}: the row's checksum is that of migration {}'s up file, so the row \
+                 records it: complete it ({}), then run {again}; keep the row: {} ran, and \
+                 {rerun}",
+                m.id(),
+                update(&values_of(m)),
+                m.id()
+            );
+        }
+        if by_checksum.len() > 1 {
+            return format!(
+                "{first}: the row's checksum is that of several migrations' up files ({}), and \
+                 nothing tells which one it records: set by hand those of the one that ran \
+                 ({by_hand}), then run {again}; keep the row: {rerun}",
+                ids(&by_checksum)
+            );
+        }
+        // No version: no file is matched to it. One of its name is named, since the row may
+        // record it: deleting the row then runs that migration again.
+        let of_name: Vec<&Migration> = match row.name.as_deref() {
+            Some(name) => set.migrations.iter().filter(|m| m.name == name).collect(),
+            None => Vec::new(),
+        };
+        return match of_name.as_slice() {
+            [] => format!(
+                "{first}: set it by hand ({by_hand}) or delete the row ({delete}), then run \
+                 {again}"
+            ),
+            [m] => format!(
+                "{first}: if the row records migration {} (of that name), set its version \
+                 ({}) — deleting the row would make `migrate up` run it again; else set it \
+                 by hand or delete the row ({delete}), then run {again}",
+                m.id(),
+                update(&values_of(m))
+            ),
+            several => format!(
+                "{first}: several migrations have the row's name ({}), and nothing tells which \
+                 one it records: set by hand the version of the one that ran ({by_hand}), then \
+                 run {again}; keep the row: {rerun}",
+                ids(several)
+            ),
+        };
+    };
+    let history = History::of(set, std::slice::from_ref(&as_row), None);
+    let Some(recorded) = history.recorded.first() else {
+        return format!("{first}: set it by hand ({by_hand}), then run {again}");
+    };
+    let shown_version = crate::display::escape(version);
+    // Its own files are gone: the files of its version (if any) are another migration's.
+    if matches!(recorded.state, State::Missing | State::Replaced) {
+        if let [m] = by_checksum.as_slice() {
+            return format!(
+                "{first}: set it ({}){lost}, then run {again}; keep the row: its checksum is \
+                 that of migration {}'s up file, so it records that migration, which ran as \
+                 version {shown_version} (renumbered since: `migrate status` says what to do), \
+                 and {rerun}",
+                update(&values_of(m)),
+                m.id()
+            );
+        }
+        if by_checksum.len() > 1 {
+            return format!(
+                "{first}: set it by hand ({by_hand}){lost}, then run {again}; keep the row: its \
+                 checksum is that of several migrations' up files ({}), one of which ran, and \
+                 {rerun}",
+                ids(&by_checksum)
+            );
+        }
+    }
+    let completed = |m: Option<&Migration>| -> String {
+        let values: Vec<String> = columns
+            .iter()
+            .map(|c| match (*c, m) {
+                ("name", Some(m)) => crate::ledger::literal(&m.name),
+                ("applied_at", _) => "pg_catalog.now()".to_string(),
+                _ => "...".to_string(),
+            })
+            .collect();
+        update(&values)
+    };
+    match recorded.state {
+        State::Replaced => {
+            let by = recorded.migration.map(Migration::id).unwrap_or_default();
+            let own = match column {
+                "name" => format!("the migration that ran as version {shown_version}"),
+                _ => format!("migration {}", crate::display::escape(&recorded.id())),
+            };
+            let name_help = match column {
+                "name" => " (the name of the migration that ran, not that of the file now there)",
+                _ => "",
+            };
+            format!(
+                "{first}: set it by hand ({}){name_help}{lost}, then run {again}; keep the row: \
+                 it records {own}, whose files are gone: version {shown_version} now names \
+                 another migration, {by}, whose up file is not the one the row recorded and \
+                 which has not run (`migrate status` then shows the row `replaced` and says what \
+                 to do)",
+                completed(None)
+            )
+        }
+        State::Missing if newer_rows(set, &history).is_some() => {
+            let newest = set
+                .versions_on_disk()
+                .last()
+                .map(|(_, id)| format!(" ({})", crate::display::escape(id)))
+                .unwrap_or_default();
+            format!(
+                "{first}: set it by hand ({}){lost}, then run {again}; keep the row: version \
+                 {shown_version} is above the newest migration file{newest}, so it records a \
+                 migration of a newer release, which ran (a rolling deploy), and without the \
+                 row that release would run it again",
+                completed(None)
+            )
+        }
+        State::Missing => format!(
+            "{first}: set it by hand ({by_hand}) or, since no migration file has version \
+             {shown_version} nor the row's checksum, delete the row ({delete}), then run {again}"
+        ),
+        _ => {
+            // Its files are there: the migration ran.
+            let file = recorded.migration;
+            let id = match file {
+                Some(m) => m.id(),
+                None => format!("version {shown_version}"),
+            };
+            format!(
+                "{first}: set it by hand ({}){lost}, then run {again}; keep the row: it records \
+                 migration {id}, which ran, and {rerun}",
+                completed(file)
+            )
+        }
+    }
 }
 
 /// `modified`: `m`'s up file changed since `row` recorded it.
@@ -654,7 +788,8 @@ pub(super) fn duplicate(r: &Recorded<'_>) -> Divergence {
 /// as the refusals' [`NewerDatabase`] (`None` when no row is above it), and the rows
 /// themselves. **The one rule of a database ahead of its migrations**, the same for an
 /// embedded set and a directory: `up`'s and `down`'s refusals, `up`'s
-/// `allow_newer_database`, `reinit`'s refusal and `status` (`newer_database_of`) all ask it.
+/// `allow_newer_database`, `reinit`'s refusal and the rows it keeps, `status`
+/// (`newer_database_of`) and the help of a ledger row lacking a value all ask it.
 fn newer_rows<'h, 'a>(
     set: &MigrationSet,
     history: &'h History<'a>,
@@ -693,6 +828,17 @@ fn newer_rows<'h, 'a>(
 /// them.
 pub fn newer_database_of(set: &MigrationSet, history: &History<'_>) -> Option<NewerDatabase> {
     newer_rows(set, history).map(|(newer, _)| newer)
+}
+
+/// Whether `up`'s `allow_newer_database` accepts this history: the rows of a newer release
+/// ([`newer_database_of`]) are its only divergence (`explain_newer_database`, `up`'s own decision).
+/// `status` names that option only then: beside a row missing below the newest file, or a
+/// modified migration, `up` refuses anyway.
+pub fn newer_database_alone(set: &MigrationSet, history: &History<'_>) -> bool {
+    match up::check_history(set, history, false) {
+        Ok(()) => false,
+        Err(err) => explain_newer_database(set, history, err, true).1.is_some(),
+    }
 }
 
 /// How a help names `up`'s option that accepts a newer database (a library session's help
@@ -775,8 +921,8 @@ pub(super) fn newer_database(set: &MigrationSet, history: &History<'_>, err: Err
 /// Refuses (exit 7) to rewrite the ledger from a binary older than the database: `reinit`
 /// would forget the newer build's rows, which that build would then apply again over their
 /// own changes ([`newer_database`] says the same for `up` and `down`). A directory is not
-/// refused: its files may have been removed on purpose, which only `reinit` records (its
-/// refusals never suggest it for rows above the newest file).
+/// refused: its files may have been removed on purpose below the newest one, which only
+/// `reinit` records; it keeps the rows above the newest file (`ReinitPlan::newer_database`).
 pub(super) fn refuse_newer_database(set: &MigrationSet, history: &History<'_>) -> Result<()> {
     if !matches!(set.origin, Origin::Embedded { .. }) {
         return Ok(());

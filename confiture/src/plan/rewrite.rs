@@ -2,7 +2,7 @@
 
 use super::{check_version, invalid_files, lint_help};
 use crate::diagnostic::Diagnostic;
-use crate::error::{Error, Result};
+use crate::error::{Error, NewerDatabase, Result};
 use crate::files::{Migration, MigrationSet};
 use crate::history::{FileErrors, History, Recorded, State};
 use crate::ledger::{LedgerRow, NewRow, Rewrite, RowKind, RowUpdate};
@@ -97,7 +97,9 @@ pub struct ReinitStep<'a> {
 /// rewritten in place to accept it; rows with no file and second rows for a version are
 /// forgotten. Only with `--through V` are files without a row recorded (those up to V), and
 /// rows above V forgotten (confiture's semantics for `--through`). Rows of a squashed history
-/// are kept as they are.
+/// are kept as they are, and so are the rows above the newest file, with or without
+/// `--through` ([`ReinitPlan::newer_database`]): a newer release's (a rolling deploy), which it
+/// would apply again over their own changes once forgotten.
 #[derive(Debug, Clone, Default)]
 pub struct ReinitPlan<'a> {
     /// Every row, in order of application, then every file recorded.
@@ -105,6 +107,10 @@ pub struct ReinitPlan<'a> {
     /// Migration files no row records that it leaves so (all of them without `--through`,
     /// those above it with it), in version order: the next `up` runs them.
     pub unrecorded: Vec<&'a Migration>,
+    /// The rows above the newest migration file, kept: a newer release applied them
+    /// ([`super::newer_database_of`], the rule `up` and `status` follow); `None` when there is
+    /// none.
+    pub newer_database: Option<NewerDatabase>,
     /// `--through`: the versions up to it that no row records are recorded.
     through: Option<u64>,
 }
@@ -167,6 +173,13 @@ pub fn reinit<'a>(
         recorded || through.is_some_and(|t| v <= t)
     })?;
     super::refuse_newer_database(set, &history)?;
+    // A newer release's rows (above the newest file): never forgotten, whatever `--through`.
+    let newer = super::newer_rows(set, &history);
+    let is_newer = |r: &Recorded<'_>| {
+        newer
+            .as_ref()
+            .is_some_and(|(_, rows)| rows.iter().any(|n| std::ptr::eq(n.row, r.row)))
+    };
     let above_through = |r: &Recorded<'_>| {
         through.is_some_and(|t| r.version.as_ref().is_none_or(|v| v.number() > t))
     };
@@ -176,6 +189,7 @@ pub fn reinit<'a>(
         .map(|r| {
             let action = match r.state {
                 State::Squashed => ReinitAction::Keep,
+                _ if is_newer(r) => ReinitAction::Keep,
                 _ if above_through(r) => ReinitAction::Forget,
                 State::Applied | State::Modified => match r.migration {
                     Some(m) if row_is_current(m, r.row) => ReinitAction::Keep,
@@ -216,6 +230,7 @@ pub fn reinit<'a>(
     Ok(ReinitPlan {
         steps,
         unrecorded,
+        newer_database: newer.map(|(newer, _)| newer),
         through,
     })
 }
@@ -227,8 +242,17 @@ pub fn reinit<'a>(
 /// checksums cannot be recovered) and the next `up` would run every migration again.
 /// Refused as a usage error (exit 64), naming the rows it would forget; a dry run too, as
 /// `down --target 0 --dry-run` is.
+/// The rows above the newest file, which it keeps ([`ReinitPlan::newer_database`]), are left out:
+/// a directory that shares no migration with the others still needs it.
 pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> Result<()> {
-    let rows: Vec<&ReinitStep<'_>> = plan.steps.iter().filter(|s| s.row.is_some()).collect();
+    let newer = plan.newer_database.as_ref().map_or(0, |n| n.versions.len());
+    let rows: Vec<&ReinitStep<'_>> = plan
+        .steps
+        .iter()
+        .filter(|s| {
+            s.row.is_some() && !(s.state == Some(State::Missing) && s.action == ReinitAction::Keep)
+        })
+        .collect();
     let forgets_all = !rows.is_empty() && rows.iter().all(|s| s.action == ReinitAction::Forget);
     if yes || !forgets_all {
         return Ok(());
@@ -243,8 +267,12 @@ pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> R
         .collect();
     let dir = crate::display::escape(&crate::display::path_text(&set.dir)).into_owned();
     let files = set.migrations.len();
+    let but = match newer {
+        0 => String::new(),
+        n => format!(" but the {n} above its newest migration file (kept)"),
+    };
     let message = format!(
-        "reinit would forget every row of the ledger, all {}: {dir} has no migration any of them records",
+        "reinit would forget every row of the ledger{but}, all {}: {dir} has no migration any of them records",
         ids.len()
     );
     let mut error = Error::usage(message);

@@ -919,8 +919,10 @@ fn reinit_without_through_rewrites_only_the_rows_the_ledger_has() {
     let mut r = rows(&s, &[1, 2, 3]);
     s.migrations[1].up.checksum = checksum(b"edited");
     r[2].version = "0003".into();
+    // A row with no file below the newest one (a row above it is a newer release's, kept:
+    // `reinit_never_forgets_a_newer_releases_rows`).
     r.push(LedgerRow {
-        version: "099".into(),
+        version: "000".into(),
         name: "gone".into(),
         ..r[0].clone()
     });
@@ -935,12 +937,12 @@ fn reinit_without_through_rewrites_only_the_rows_the_ledger_has() {
             "001:Keep",
             "002:Accept",
             "0003:Accept",
-            "099:Forget",
+            "000:Forget",
             "1:Forget"
         ]
     );
     let rewrite = plan.rewrite();
-    assert_eq!(rewrite.delete, ["099", "1"]);
+    assert_eq!(rewrite.delete, ["000", "1"]);
     let updates: Vec<(&str, &str)> = rewrite
         .update
         .iter()
@@ -1760,4 +1762,203 @@ fn the_renumbered_help_renames_in_a_directory_starting_with_a_dash() {
         }
     }
     std::fs::remove_dir_all(&root).expect("clean up");
+}
+
+/// A ledger row of the `tb_confiture` table lacking `column`, as the read refuses it.
+fn incomplete(
+    column: &'static str,
+    version: Option<&str>,
+    name: Option<&str>,
+    checksum: Option<&str>,
+) -> IncompleteRow {
+    IncompleteRow {
+        table: "\"public\".\"tb_confiture\"".into(),
+        column,
+        pk: Some(7),
+        version: version.map(str::to_string),
+        name: name.map(str::to_string),
+        checksum: checksum.map(str::to_string),
+    }
+}
+
+/// h15 D5, D6, D12: the help of a row lacking a value offered `DELETE` of rows whose migration
+/// ran (pasted, `up` ran it again), or named the row after a file that never ran. `DELETE` is
+/// offered only when no file's up file has the row's checksum, no file has its version, and
+/// its version is not above the newest file (a newer release's); otherwise only the `UPDATE`
+/// that completes it, with the values the files say.
+#[test]
+fn an_incomplete_row_is_offered_for_deletion_only_when_no_file_accounts_for_it() {
+    let s = set(&[1, 2, 3]);
+    let sum = |v: usize| s.migrations[v - 1].up.checksum.clone();
+    let help = |row: IncompleteRow| incomplete_row_help(&row, Some(&s));
+    let kept = |help: &str| {
+        assert!(!help.contains("DELETE"), "a row that ran is kept: {help}");
+    };
+
+    // D5: no version and no name; the checksum is 002's up file's (any case, padded).
+    for recorded in [sum(2), format!("{}  ", sum(2).to_uppercase())] {
+        let h = help(incomplete("version", None, None, Some(&recorded)));
+        kept(&h);
+        assert!(
+            h.contains(
+                "UPDATE \"public\".\"tb_confiture\" SET version = '002', name = 'm2' WHERE \
+                 pk_confiture = 7;"
+            ),
+            "{h}"
+        );
+    }
+    // No version, its name given: the version alone is set, from the checksum's file.
+    let h = help(incomplete("version", None, Some("m2"), Some(&sum(2))));
+    kept(&h);
+    assert!(
+        h.contains("SET version = '002' WHERE pk_confiture = 7;"),
+        "{h}"
+    );
+
+    // D6: no name, and version 002's file is another migration now (another up file): the
+    // row is not named after it, nor is it said to have run.
+    let old = checksum(b"-- the migration that ran as 002\n");
+    let h = help(incomplete("name", Some("002"), None, Some(&old)));
+    kept(&h);
+    assert!(!h.contains("'m2'"), "not the new file's name: {h}");
+    assert!(!h.contains("002_m2, which ran"), "{h}");
+    assert!(h.contains("SET name = ... WHERE pk_confiture = 7;"), "{h}");
+    assert!(h.contains("whose files are gone"), "{h}");
+    assert!(h.contains("now names another migration, 002_m2"), "{h}");
+    // ... unless the checksum is another file's: that migration, renumbered since.
+    let h = help(incomplete("name", Some("002"), None, Some(&sum(3))));
+    kept(&h);
+    assert!(h.contains("SET name = 'm3' WHERE pk_confiture = 7;"), "{h}");
+    // A replaced row lacking its time: kept, named by its own name.
+    let h = help(incomplete(
+        "applied_at",
+        Some("002"),
+        Some("old"),
+        Some(&old),
+    ));
+    kept(&h);
+    assert!(h.contains("SET applied_at = pg_catalog.now()"), "{h}");
+    assert!(
+        h.contains("records migration 002_old, whose files are gone"),
+        "{h}"
+    );
+    // The same row's file, its checksum unchanged: completed from it.
+    let h = help(incomplete("name", Some("002"), None, Some(&sum(2))));
+    kept(&h);
+    assert!(h.contains("SET name = 'm2' WHERE"), "{h}");
+
+    // D12: a newer release's row (above the newest file, 003) lacking its time or name.
+    for (column, name, set_to) in [
+        (
+            "applied_at",
+            Some("later"),
+            "SET applied_at = pg_catalog.now() WHERE",
+        ),
+        ("name", None, "SET name = ... WHERE"),
+    ] {
+        let h = help(incomplete(column, Some("009"), name, Some(&old)));
+        kept(&h);
+        assert!(h.contains(set_to), "{h}");
+        assert!(h.contains("newer release"), "{h}");
+    }
+    // Its checksum one file's: that migration, renumbered.
+    let h = help(incomplete(
+        "applied_at",
+        Some("009"),
+        Some("m1"),
+        Some(&sum(1)),
+    ));
+    kept(&h);
+
+    // Two files of one name: a row with no version is not guessed to be either.
+    let twins = MigrationSet::new(
+        PathBuf::from("m"),
+        vec![
+            migration(1, "dup"),
+            migration(2, "dup"),
+            migration(3, "other"),
+        ],
+    );
+    let h = incomplete_row_help(
+        &incomplete("version", None, Some("dup"), None),
+        Some(&twins),
+    );
+    kept(&h);
+    assert!(!h.contains("SET version = '00"), "{h}");
+    assert!(h.contains("001_dup, 002_dup"), "{h}");
+    // Its checksum tells which.
+    let h = incomplete_row_help(
+        &incomplete(
+            "version",
+            None,
+            Some("dup"),
+            Some(&twins.migrations[1].up.checksum),
+        ),
+        Some(&twins),
+    );
+    kept(&h);
+    assert!(h.contains("SET version = '002' WHERE"), "{h}");
+    // Several files with the row's checksum: not guessed either.
+    let mut same = twins.clone();
+    same.migrations[1].up.checksum = same.migrations[0].up.checksum.clone();
+    let h = incomplete_row_help(
+        &incomplete("version", None, None, Some(&same.migrations[0].up.checksum)),
+        Some(&same),
+    );
+    kept(&h);
+    assert!(!h.contains("SET version = '00"), "{h}");
+
+    // The files unknown (they could not be read): no row is offered for deletion.
+    kept(&incomplete_row_help(
+        &incomplete("version", None, None, Some(&sum(2))),
+        None,
+    ));
+
+    // Nothing of the files accounts for it: it may go.
+    let gap = set(&[1, 3]);
+    for row in [
+        incomplete("name", Some("002"), None, Some(&old)),
+        incomplete("name", Some("002"), None, None),
+        incomplete("version", None, None, Some(&old)),
+        incomplete("version", None, Some("gone"), None),
+    ] {
+        let h = incomplete_row_help(&row, Some(&gap));
+        assert!(
+            h.contains("DELETE FROM \"public\".\"tb_confiture\" WHERE pk_confiture = 7;"),
+            "{h}"
+        );
+    }
+}
+
+/// h15 D7: a rolling deploy (a newer release applied 004 and 005, this directory stops at 003)
+/// and a file removed below the newest one (002): `status` offered `reinit` for 002, and
+/// `reinit` forgot 004 and 005 too, which the newer release would then apply again over their
+/// own changes. The rows above the newest file are kept, with or without `--through`.
+#[test]
+fn reinit_never_forgets_a_newer_releases_rows() {
+    let all = set(&[1, 2, 3, 4, 5]);
+    let r = rows(&all, &[1, 2, 3, 4, 5]);
+    let s = set(&[1, 3]);
+    let newer = NewerDatabase::of_directory(Some("003".into()), vec!["004".into(), "005".into()]);
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert_eq!(
+        actions(&plan),
+        ["001:Keep", "002:Forget", "003:Keep", "004:Keep", "005:Keep"]
+    );
+    assert_eq!(plan.rewrite().delete, ["002"]);
+    assert_eq!(plan.newer_database, Some(newer.clone()));
+    let plan = reinit(&s, &r, Some(1), None).unwrap();
+    assert_eq!(
+        actions(&plan),
+        [
+            "001:Keep",
+            "002:Forget",
+            "003:Forget",
+            "004:Keep",
+            "005:Keep"
+        ]
+    );
+    assert_eq!(plan.newer_database, Some(newer));
+    // No newer rows: nothing of the kind.
+    assert_eq!(reinit(&all, &r, None, None).unwrap().newer_database, None);
 }

@@ -4,7 +4,7 @@ use crate::apply_support;
 
 use apply_support::{rows, Dir, TestDb};
 use confiture::files::checksum;
-use confiture::migrate::{no_progress, BaselineOptions, ReinitOptions, UpOptions};
+use confiture::migrate::{no_progress, BaselineOptions, DownOptions, ReinitOptions, UpOptions};
 use confiture::ErrorKind;
 
 fn three(dir: &Dir) {
@@ -141,15 +141,36 @@ fn reinit_accepts_edited_files_and_forgets_removed_ones() {
         .unwrap();
     assert!(up.applied.is_empty());
 
-    // A removed migration's row is forgotten.
+    // The newest migration's files removed: its row is above the newest file, a newer
+    // release's for all reinit can tell (a rolling deploy), which would apply it again once
+    // forgotten: kept, and the report says so (h15 D7) ...
+    let up3 = std::fs::read_to_string(dir.file("003_t3.up.sql")).unwrap();
+    let down3 = std::fs::read_to_string(dir.file("003_t3.down.sql")).unwrap();
     std::fs::remove_file(dir.file("003_t3.up.sql")).unwrap();
     std::fs::remove_file(dir.file("003_t3.down.sql")).unwrap();
     let r = db
         .migrator(&dir)
         .reinit(&ReinitOptions::default(), &mut no_progress)
         .unwrap();
-    assert_eq!(r.forgotten, ["003"]);
-    assert!(r.forgotten_with_files.is_empty());
+    assert!(r.forgotten.is_empty(), "{:?}", r.forgotten);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("reinit keeps their rows")),
+        "{:?}",
+        r.warnings
+    );
+    assert_eq!(db.ledger(), ["001:t1", "002:t2", "003:t3"]);
+    // ... and an abandoned migration leaves as it says: restored, rolled back, removed.
+    dir.write("003_t3.up.sql", &up3);
+    dir.write("003_t3.down.sql", &down3);
+    let r = db
+        .migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(r.rolled_back, ["003"]);
+    std::fs::remove_file(dir.file("003_t3.up.sql")).unwrap();
+    std::fs::remove_file(dir.file("003_t3.down.sql")).unwrap();
     assert_eq!(db.ledger(), ["001:t1", "002:t2"]);
 
     // Through an older version: the newer rows are forgotten (confiture's semantics), and the
@@ -211,8 +232,6 @@ fn reinit_without_a_ledger_writes_nothing_unless_through_records_something() {
 /// write nothing — never a second ledger in `app` with every migration run again into it.
 #[test]
 fn a_ledger_the_search_path_hides_is_refused_never_started_again() {
-    use confiture::migrate::DownOptions;
-
     let db = TestDb::new("hidden");
     let dir = Dir::new();
     dir.migration("001", "a", "CREATE TABLE a (i int);\n", "DROP TABLE a;\n");

@@ -1652,30 +1652,42 @@ fn drift_is_not_stopped_by_a_broken_draft_it_does_not_replay() {
 /// project's (same numbers, other names), a mistyped `--migrations-dir` — would forget every
 /// row, and the next `up` would run every migration again: refused (exit 64) without `--yes`,
 /// naming the rows, its dry run too; a reinit that keeps some row is not asked to confirm.
+/// The rows above the directory's newest file are a newer release's, which `reinit` never
+/// forgets (h15 D7): an empty directory forgets nothing, and another project's would forget
+/// every row but those.
 #[test]
 fn reinit_that_would_forget_every_row_needs_yes() {
     let db = TestDb::new("hi_reinit_all");
     let project = Project::new();
     table(&project, "001_a", "a");
     table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     std::fs::create_dir_all(project.path("empty")).expect("empty dir");
     project.write("other/001_x.up.sql", "CREATE TABLE x (id int);\n");
     project.write("other/001_x.down.sql", "DROP TABLE x;\n");
     let before = row_details(&db);
-    for dir in ["empty", "other"] {
-        for dry in [&["--dry-run"][..], &[]] {
-            let mut args = vec!["migrate", "reinit", "--migrations-dir", dir];
-            args.extend_from_slice(dry);
-            project
-                .run_on(&db, &args)
-                .code(exit::USAGE)
-                .stderr_has("would forget every row of the ledger, all 2")
-                .stderr_has("001_a, applied ")
-                .stderr_has("002_b, applied ")
-                .stderr_has("add --yes");
-            assert_eq!(row_details(&db), before, "{dir} {dry:?}: nothing forgotten");
-        }
+    for dry in [&["--dry-run"][..], &[]] {
+        // Every row is above an empty directory's (no) newest file: kept.
+        let mut args = vec!["migrate", "reinit", "--migrations-dir", "empty"];
+        args.extend_from_slice(dry);
+        project
+            .run_on(&db, &args)
+            .code(exit::SUCCESS)
+            .stderr_has("reinit keeps their rows");
+        assert_eq!(row_details(&db), before, "empty {dry:?}: nothing forgotten");
+        let mut args = vec!["migrate", "reinit", "--migrations-dir", "other"];
+        args.extend_from_slice(dry);
+        project
+            .run_on(&db, &args)
+            .code(exit::USAGE)
+            .stderr_has(
+                "would forget every row of the ledger but the 2 above its newest migration \
+                 file (kept), all 1",
+            )
+            .stderr_has("001_a, applied ")
+            .stderr_has("add --yes");
+        assert_eq!(row_details(&db), before, "other {dry:?}: nothing forgotten");
     }
     // With --through, forgetting every row to record others is the same wipe.
     project
@@ -1698,16 +1710,16 @@ fn reinit_that_would_forget_every_row_needs_yes() {
     project
         .run_on(&db, &["migrate", "reinit"])
         .code(exit::SUCCESS);
-    assert_eq!(ledger(&db), ["001:a"]);
-    // Confirmed, it forgets them.
+    assert_eq!(ledger(&db), ["001:a", "003:c"]);
+    // Confirmed, it forgets them, but for the rows above its newest file.
     project
         .run_on(
             &db,
-            &["migrate", "reinit", "--migrations-dir", "empty", "--yes"],
+            &["migrate", "reinit", "--migrations-dir", "other", "--yes"],
         )
         .code(exit::SUCCESS)
         .stdout_has("001_a");
-    assert!(ledger(&db).is_empty());
+    assert_eq!(ledger(&db), ["003:c"]);
 }
 
 /// h11 D4: a database whose ledger is gone (dropped, left out of a restore) while its tables

@@ -1287,3 +1287,73 @@ fn an_older_release_is_not_told_to_forget_a_newer_releases_rows() {
         .stderr_has("the ledger records migrations that have no file (002)")
         .stderr_has("the migrations go up to 003; the database also has 004, 005 applied");
 }
+
+/// h15 D7: a rolling deploy (a newer release applied 004 and 005; this release's files stop at
+/// 003) and a file removed below the newest one (002): `status` offered `reinit` for 002, and
+/// `reinit` forgot 004 and 005 too — the newer release then applied them again over their own
+/// changes. `reinit` keeps the rows above the newest file (and says so), and `status` says it
+/// does, naming `--allow-newer-database` only when `up` would accept it.
+#[test]
+fn reinit_keeps_a_newer_releases_rows_when_it_forgets_a_removed_file() {
+    let db = TestDb::new("st_newer_reinit");
+    let project = Project::new();
+    for v in 1..=5 {
+        project.migration(
+            &format!("00{v}_step_{v}"),
+            &format!("CREATE TABLE tb_step_{v} (pk INTEGER);\n"),
+            &format!("DROP TABLE tb_step_{v};\n"),
+        );
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let newer_files: Vec<(String, String, String)> = (4..=5)
+        .map(|v| {
+            let id = format!("00{v}_step_{v}");
+            let up = project.read(&format!("db/migrations/{id}.up.sql"));
+            let down = project.read(&format!("db/migrations/{id}.down.sql"));
+            (id, up, down)
+        })
+        .collect();
+    for (id, _, _) in &newer_files {
+        project
+            .remove(&format!("db/migrations/{id}.up.sql"))
+            .remove(&format!("db/migrations/{id}.down.sql"));
+    }
+    // 002 removed on purpose, in every release.
+    project
+        .remove("db/migrations/002_step_2.up.sql")
+        .remove("db/migrations/002_step_2.down.sql");
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.stderr_has("the ledger records migrations that have no file (002)")
+        .stderr_has("forgets their rows (and keeps those above the newest file, 004, 005")
+        // `up` refuses the missing 002 whatever the option.
+        .stderr_lacks("--allow-newer-database");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stderr_has("reinit keeps their rows");
+    let versions: Vec<String> = db
+        .connect()
+        .query("SELECT version FROM tb_confiture ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, ["001", "003", "004", "005"]);
+    // This release starts meanwhile, as the status help says now.
+    project
+        .run_on(&db, &["migrate", "status"])
+        .stderr_has("--allow-newer-database");
+    // The newer release (its files have the gap too, which its `up` refuses until closed):
+    // nothing of it to apply again.
+    for (id, up, down) in &newer_files {
+        project.migration(id, up, down);
+    }
+    let status = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let doc = status.json();
+    assert_eq!(doc["pending"], serde_json::json!([]), "{doc}");
+    assert_eq!(
+        doc["applied"],
+        serde_json::json!(["001", "003", "004", "005"]),
+        "{doc}"
+    );
+}

@@ -420,9 +420,10 @@ fn a_row_with_a_null_column_is_completed_from_its_file_never_deleted() {
             .stderr_lacks("applied 1");
         assert_eq!(seeded(&mut client), 1, "{column}: 004_seed ran again");
     }
-    // A row whose version has no file may go.
+    // A row whose version has no file, below the newest file (a newer release's row, above it,
+    // is kept: `a_row_whose_migration_ran_is_never_offered_for_deletion`), may go.
     client
-        .batch_execute("INSERT INTO tb_confiture (slug, version, name) VALUES ('g', '009', NULL)")
+        .batch_execute("INSERT INTO tb_confiture (slug, version, name) VALUES ('g', '000', NULL)")
         .unwrap();
     let help = row_help(&project, &db);
     let statements = statements_in(&help);
@@ -827,4 +828,145 @@ fn a_ledger_trigger_cancelled_by_the_statement_timeout_is_named_with_the_timeout
         .stderr_lacks("split the migration")
         .stderr_lacks("fix db/migrations");
     assert!(!db.has_relation("b"));
+}
+
+/// The project of `three_migrations` with a data migration, `004_seed`, applied on `db`, and
+/// the ledger's columns made nullable (a hand-edited ledger); the row of 004's `pk_confiture`.
+fn seeded_and_nullable(db: &TestDb) -> (Project, String) {
+    let project = three_migrations();
+    project.migration(
+        "004_seed",
+        "INSERT INTO t1 VALUES (1);\n",
+        "DELETE FROM t1;\n",
+    );
+    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN name DROP NOT NULL, \
+             ALTER COLUMN applied_at DROP NOT NULL, ALTER COLUMN version DROP NOT NULL",
+        )
+        .unwrap();
+    let pk: String = client
+        .query_one(
+            "SELECT pk_confiture::text FROM tb_confiture WHERE version = '004'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    (project, pk)
+}
+
+/// How many times `004_seed` ran.
+fn seeded(db: &TestDb) -> i64 {
+    db.connect()
+        .query_one("SELECT count(*) FROM t1", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// h15 D5, D6, D12: rows the help still offered to delete, or named after a file that never
+/// ran, though their migration ran: a row with no version and no name whose checksum is an
+/// applied file's (D5); a row with no name whose version's file is now another migration
+/// (D6: it was named after the new file, "which ran"); a newer release's row, above the
+/// newest file, with no applied_at (D12). Each help now offers only the UPDATE, no DELETE;
+/// pasted, nothing runs twice and no file that never ran is recorded as applied.
+#[test]
+fn a_row_whose_migration_ran_is_never_offered_for_deletion() {
+    // D5: the checksum tells the file.
+    let db = TestDb::new("li_null_d5");
+    let (project, pk) = seeded_and_nullable(&db);
+    db.connect()
+        .batch_execute(&format!(
+            "UPDATE tb_confiture SET version = NULL, name = NULL WHERE pk_confiture = {pk}"
+        ))
+        .unwrap();
+    let help = row_help(&project, &db);
+    assert!(!help.contains("DELETE"), "{help}");
+    let statements = statements_in(&help);
+    assert!(
+        statements[0].ends_with(&format!(
+            "SET version = '004', name = 'seed' WHERE pk_confiture = {pk};"
+        )),
+        "{help}"
+    );
+    db.connect().batch_execute(&statements[0]).unwrap();
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("applied 1");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    assert_eq!(seeded(&db), 1, "004_seed ran again");
+
+    // D6: 004's files deleted and its number given to another migration.
+    let db = TestDb::new("li_null_d6");
+    let (project, pk) = seeded_and_nullable(&db);
+    project
+        .remove("db/migrations/004_seed.up.sql")
+        .remove("db/migrations/004_seed.down.sql")
+        .migration(
+            "004_other",
+            "INSERT INTO t1 VALUES (2);\n",
+            "DELETE FROM t1 WHERE id = 2;\n",
+        );
+    db.connect()
+        .batch_execute(&format!(
+            "UPDATE tb_confiture SET name = NULL WHERE pk_confiture = {pk}"
+        ))
+        .unwrap();
+    let help = row_help(&project, &db);
+    assert!(!help.contains("DELETE"), "{help}");
+    assert!(!help.contains("'other'"), "not the new file's name: {help}");
+    assert!(!help.contains("004_other, which ran"), "{help}");
+    assert!(
+        help.contains("now names another migration, 004_other"),
+        "{help}"
+    );
+    let statements = statements_in(&help);
+    // Completed as it says: the name of the migration that ran.
+    db.connect()
+        .batch_execute(&statements[0].replace("SET name = ...", "SET name = 'seed'"))
+        .unwrap();
+    let status = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    status.code(exit::DIVERGED);
+    assert_eq!(status.json()["replaced"], serde_json::json!(["004"]));
+    project.run_on(&db, &["migrate", "up"]).code(exit::DIVERGED);
+    assert_eq!(seeded(&db), 1, "neither 004 ran again");
+
+    // D12: a newer release applied 004; this one's files stop at 003.
+    let db = TestDb::new("li_null_d12");
+    let (project, pk) = seeded_and_nullable(&db);
+    let up = project.read("db/migrations/004_seed.up.sql");
+    let down = project.read("db/migrations/004_seed.down.sql");
+    project
+        .remove("db/migrations/004_seed.up.sql")
+        .remove("db/migrations/004_seed.down.sql");
+    db.connect()
+        .batch_execute(&format!(
+            "UPDATE tb_confiture SET applied_at = NULL WHERE pk_confiture = {pk}"
+        ))
+        .unwrap();
+    let help = row_help(&project, &db);
+    assert!(!help.contains("DELETE"), "{help}");
+    assert!(help.contains("newer release"), "{help}");
+    let statements = statements_in(&help);
+    assert!(
+        statements[0].ends_with(&format!(
+            "SET applied_at = pg_catalog.now() WHERE pk_confiture = {pk};"
+        )),
+        "{help}"
+    );
+    db.connect().batch_execute(&statements[0]).unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "--allow-newer-database"])
+        .code(exit::SUCCESS);
+    // The newer release again: nothing to run.
+    project.migration("004_seed", &up, &down);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("applied 1");
+    assert_eq!(seeded(&db), 1, "004_seed ran again");
 }
