@@ -438,6 +438,38 @@ impl Run {
         Run::from_output(output, start.elapsed())
     }
 
+    /// `cmd` run with `input` written to its stdin, as a shell pipe feeds it
+    /// (`--targets /dev/stdin`, `-c /dev/stdin`). Written from a thread while the output is
+    /// read, so that neither side waits for the other. A run that exits without reading it — a
+    /// refusal made before its input is read — may close the pipe before anything is written:
+    /// the broken pipe is then the run's choice, as a shell's `echo` into it ends unnoticed,
+    /// and the run is judged by what it printed and its exit code.
+    pub fn with_input(cmd: &mut Command, input: &str) -> Run {
+        use std::io::Write;
+        use std::process::Stdio;
+        let start = Instant::now();
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the CLI under test");
+        let mut stdin = child.stdin.take().expect("the CLI's stdin");
+        let input = input.as_bytes().to_vec();
+        let feeder = std::thread::spawn(move || match stdin.write_all(&input) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            written => written,
+        });
+        let output = child
+            .wait_with_output()
+            .expect("wait for the CLI under test");
+        feeder
+            .join()
+            .expect("the thread feeding the CLI")
+            .expect("feed the CLI's stdin");
+        Run::from_output(output, start.elapsed())
+    }
+
     /// What a process spawned elsewhere (e.g. one of several run at once) did.
     pub fn from_output(output: Output, elapsed: Duration) -> Run {
         Run {

@@ -235,7 +235,9 @@ fn a_backend_terminated_mid_migration_leaves_no_trace_and_the_next_run_applies_i
     let pid = loop {
         let found = apply_support::value(
             &mut watcher,
-            "SELECT pid::text FROM pg_stat_activity WHERE application_name = 'doomed-deploy' AND query LIKE '%pg_sleep(30)%' AND wait_event = 'PgSleep'",
+            "SELECT pid::text FROM pg_stat_activity WHERE application_name = 'doomed-deploy' \
+             AND datname = current_database() AND query LIKE '%pg_sleep(30)%' \
+             AND wait_event = 'PgSleep'",
         );
         if let Some(pid) = found {
             break pid;
@@ -1000,6 +1002,9 @@ fn a_no_transaction_migration_that_committed_everything_but_its_row_is_recorded_
         let mut other = db.client_as("ledger-holder");
         let mut env = apply_support::environment(&db.name);
         env.application_name = "notx-deploy".to_string();
+        // Its wait at the gate is the test's own: bounded by the test's waits below (10 s),
+        // not by the default `lock_timeout` of 5 s, which a loaded machine can reach.
+        env.migration.lock_timeout = Duration::from_secs(20);
         let path = dir.path.clone();
         let wait = Duration::from_millis(if lost { 20_000 } else { 300 });
         let runner = std::thread::spawn(move || {
@@ -1009,25 +1014,33 @@ fn a_no_transaction_migration_that_committed_everything_but_its_row_is_recorded_
                 .map_err(|failed| failed.error)
         });
         let mut watcher = db.client();
-        let waits_on = |watcher: &mut postgres::Client, event: &str| {
+        // The run's session waiting for the lock `lock` (a condition on `pg_locks` as `l`) in
+        // this test's database: the lock itself, not the kind of wait — `pg_stat_activity`
+        // lists every database, where another run of this test (another process) waits too.
+        let waits_on = |watcher: &mut postgres::Client, what: &str, lock: &str| {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 if let Some(pid) = apply_support::value(
                     watcher,
                     &format!(
-                        "SELECT pid::text FROM pg_stat_activity WHERE application_name = \
-                         'notx-deploy' AND wait_event_type = 'Lock' AND wait_event = '{event}'"
+                        "SELECT a.pid::text FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+                         WHERE a.application_name = 'notx-deploy' \
+                         AND a.datname = current_database() AND NOT l.granted AND {lock}"
                     ),
                 ) {
                     break pid;
                 }
-                assert!(Instant::now() < deadline, "{case}: never waited on {event}");
+                assert!(Instant::now() < deadline, "{case}: never waited on {what}");
                 std::thread::sleep(Duration::from_millis(20));
             }
         };
         // Its statements run (the update committed, the gate closed): lock the ledger, then
         // open the gate.
-        waits_on(&mut watcher, "advisory");
+        waits_on(
+            &mut watcher,
+            "the gate",
+            "l.locktype = 'advisory' AND l.classid = 0 AND l.objid = 4242 AND l.objsubid = 1",
+        );
         other
             .batch_execute("BEGIN; LOCK TABLE public.tb_confiture IN SHARE MODE")
             .unwrap();
@@ -1035,7 +1048,11 @@ fn a_no_transaction_migration_that_committed_everything_but_its_row_is_recorded_
             .unwrap();
         if lost {
             // Its row waits for the lock: end the run's session there.
-            let pid = waits_on(&mut watcher, "relation");
+            let pid = waits_on(
+                &mut watcher,
+                "the ledger",
+                "l.locktype = 'relation' AND l.relation = 'public.tb_confiture'::regclass",
+            );
             watcher
                 .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
                 .unwrap();

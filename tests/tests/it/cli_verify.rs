@@ -1021,11 +1021,14 @@ fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
             assert!(status.success());
         };
         kill(pid);
+        // This run's drop: `pg_stat_activity` lists every database's sessions, other tests'
+        // drops among them.
         let waiting = wait_until(Duration::from_secs(30), || {
             admin()
                 .query(
-                    "SELECT FROM pg_stat_activity WHERE query LIKE 'DROP DATABASE%' AND wait_event_type = 'Lock'",
-                    &[],
+                    "SELECT FROM pg_stat_activity WHERE query LIKE 'DROP DATABASE%' \
+                     AND strpos(query, $1) > 0 AND wait_event_type = 'Lock'",
+                    &[&scratch],
                 )
                 .unwrap()
                 .len()

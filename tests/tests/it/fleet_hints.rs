@@ -3,10 +3,6 @@
 //! list read from a pipe) in every help, text and JSON, and for one target the environment it
 //! was reached with — never a command that, pasted, acts on another database or fails.
 
-use std::io::Write;
-use std::process::Stdio;
-use std::time::Instant;
-
 use confiture::exit;
 use confiture_tests::{server, Project, Run, TestDb, TestDbs};
 
@@ -91,23 +87,17 @@ fn a_list_read_from_a_pipe_is_a_placeholder_in_every_suggested_command() {
     let project = project();
     let missing = TestDb::unborn("fixhintspipe");
     let url = server().url("postgres");
+    // The refusal below is made before the list is read: that run may exit, closing the
+    // pipe, before the list is written (`Run::with_input`).
     let fed = |args: &[&str], stdin: String| {
-        let start = Instant::now();
-        let mut child = project
-            .cli()
-            .args(["migrate", "--database-url", &url])
-            .args(args)
-            .args(["--targets", "/dev/stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run the CLI");
-        let mut input = child.stdin.take().expect("stdin");
-        input.write_all(stdin.as_bytes()).expect("feed the list");
-        drop(input);
-        let output = child.wait_with_output().expect("wait for the CLI");
-        Run::from_output(output, start.elapsed())
+        Run::with_input(
+            project
+                .cli()
+                .args(["migrate", "--database-url", &url])
+                .args(args)
+                .args(["--targets", "/dev/stdin"]),
+            &stdin,
+        )
     };
     let list = format!("{}\n", missing.name);
     // The missing target's own `up` addresses it alone (a list of its name); the fleet's list

@@ -532,25 +532,7 @@ fn a_relative_target_file_in_a_piped_environment_file_starts_from_the_current_di
 /// The CLI run in `project` with `args`, `input` written to its stdin (as `-c /dev/stdin`
 /// reads an environment file from a pipe).
 fn run_with_stdin(project: &Project, args: &[&str], input: &str) -> Run {
-    use std::io::Write;
-    let mut child = project
-        .cli()
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run the CLI");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    Run::from_output(
-        child.wait_with_output().expect("wait for the CLI"),
-        std::time::Duration::ZERO,
-    )
+    Run::with_input(project.cli().args(args), input)
 }
 
 /// A connection string given on the command line where something else goes — a stray word
