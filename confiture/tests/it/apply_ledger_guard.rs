@@ -370,6 +370,80 @@ fn a_migration_that_drops_the_tracking_table_is_named_as_the_cause() {
     }
 }
 
+/// h16 F11: a `no-transaction` migration (up or down) that drops the tracking table commits
+/// it: every row is gone, so the failure says so — never "still recorded as applied" nor "not
+/// recorded" — and its help names the whole `migrate baseline --through V` command, V the
+/// newest migration whose statements are in effect, without "run the command again" (nothing
+/// is recorded to run it against).
+#[test]
+fn a_no_transaction_migration_that_drops_the_tracking_table_says_every_row_is_gone() {
+    let notx = "-- confiture:no-transaction\n";
+    let drop = "DO $$ BEGIN EXECUTE 'DROP TABLE tb_' || 'confiture'; END $$;\n";
+    let index = "CREATE INDEX CONCURRENTLY a_id ON a (id);\n";
+    // (up file of 002, down file of 002, rolling back?, the version to give baseline)
+    let cases = [
+        (
+            format!("{notx}{index}{drop}"),
+            "DROP INDEX a_id;\n".to_string(),
+            false,
+            "002",
+        ),
+        (
+            format!("{notx}{index}"),
+            format!("{notx}{drop}"),
+            true,
+            "001",
+        ),
+    ];
+    for (up, down, rolling_back, through) in cases {
+        let how = if rolling_back { "down" } else { "up" };
+        let db = TestDb::new("drop_ledger_notx");
+        let dir = Dir::new();
+        abc(&dir, &up, &down);
+        let mut migrator = db.migrator(&dir);
+        let e = if rolling_back {
+            migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .expect("all three");
+            migrator
+                .down(&DownOptions::default().steps(Some(2)), &mut no_progress)
+                .unwrap_err()
+                .error
+        } else {
+            migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap_err()
+                .error
+        };
+        let e = &e;
+        assert!(
+            e.message.contains("002_b dropped the tracking table"),
+            "{how}: {e}"
+        );
+        let details = e.details.join("\n");
+        assert!(
+            !details.contains("recorded as applied") && !details.contains("not recorded"),
+            "{how}: {details}"
+        );
+        assert!(details.contains("every row"), "{how}: {details}");
+        let help = e.help.as_deref().unwrap_or_default();
+        // One code span: the command, its version, then only the flags the run was given.
+        let span = help
+            .split('`')
+            .find(|s| s.starts_with("cargo confiture migrate baseline"))
+            .unwrap_or_default();
+        assert!(
+            span.starts_with(&format!(
+                "cargo confiture migrate baseline --through {through}"
+            )) && !span.to_lowercase().contains("<version>"),
+            "{how}: {help}"
+        );
+        assert!(!help.contains("the command again"), "{how}: {help}");
+        assert_eq!(help.matches("migrate baseline").count(), 1, "{how}: {help}");
+        assert!(!db.table_exists("tb_confiture"), "{how}: committed");
+    }
+}
+
 /// h6 #16: what a migration `PREPARE`s is dropped after it whatever its name — a statement
 /// named `confiture_ins` survived into the next migration, which failed preparing it again —
 /// while the engine's own statements (markers, prepared rows) of the run stay.

@@ -931,6 +931,41 @@ fn dropped_ledger(db: &DbError, in_ledger: bool) -> bool {
     in_ledger && db.code() == &SqlState::UNDEFINED_TABLE
 }
 
+/// Whether the write of a no-transaction step's row — a message of our own SQL alone — found
+/// the tracking table dropped ([`dropped_ledger`]): its statements dropped it, committed.
+pub(super) fn record_found_ledger_dropped(e: &postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| dropped_ledger(db, true))
+}
+
+/// The command that records again what is applied after a no-transaction `step` dropped the
+/// tracking table with every row, and which version to give it: every statement of the step
+/// committed, so going up the step itself is in effect; going down, the newest row recorded
+/// before it ([`super::Kept::newest`]) — unless its rollback left something behind, which
+/// only the user can check.
+fn baseline_after_dropped_ledger(step: &Step<'_>) -> String {
+    let through = |v: &str| crate::hint::command(&format!("migrate baseline --through {v}"));
+    match (step.direction, step.kept.newest) {
+        (Direction::Up, _) => format!(
+            "{} (every statement of {} committed: it and the migrations before it are in effect)",
+            through(&step.migration.version_text),
+            step.migration.id()
+        ),
+        (Direction::Down, Some(newest)) => format!(
+            "{} ({} was the newest migration recorded before {}, whose rollback committed: check \
+             that the rollback undid it)",
+            through(newest),
+            crate::config::shown(newest),
+            step.migration.id()
+        ),
+        (Direction::Down, None) => format!(
+            "{}, VERSION being the newest migration whose changes are still in the database \
+             (check which: the rollback of {} committed)",
+            through("<VERSION>"),
+            step.migration.id()
+        ),
+    }
+}
+
 /// Whether the server tied the error to the ledger table itself.
 pub(crate) fn on_ledger(settings: &ApplySettings, db: &DbError) -> bool {
     db.table() == Some(settings.table.name.as_str())
@@ -1035,21 +1070,22 @@ fn failure_help(
         ),
         _ if dropped_ledger(db, in_ledger) => {
             let file = step.file();
-            format!(
+            let keep = format!(
                 "keep {} out of what {} drops (`DROP SCHEMA ... CASCADE` drops every table of \
-                 the schema), then run {AGAIN}{}",
+                 the schema)",
                 settings.table,
                 file.path.display(),
-                match file.mode {
-                    TransactionMode::Transaction => String::new(),
-                    TransactionMode::NoTransaction => format!(
-                        "; its statements are committed: the tracking table is gone with its \
-                         rows — restore it, or record what is applied again with {} --through \
-                         <version>",
-                        crate::hint::command("migrate baseline")
-                    ),
-                }
-            )
+            );
+            match file.mode {
+                // Committed: nothing is recorded any more, so there is nothing to run again.
+                TransactionMode::NoTransaction if settings.scratch.is_none() => format!(
+                    "{keep}; its statements are committed and the tracking table is gone with \
+                     every row: restore it from a backup, or record what is applied again with \
+                     {}",
+                    baseline_after_dropped_ledger(step)
+                ),
+                _ => format!("{keep}, then {}", settings.run_again()),
+            }
         }
         _ if in_ledger && !triggers.is_empty() => {
             let write = match step.direction {
