@@ -866,16 +866,18 @@ fn ledger_check_failure(
                 TransactionMode::Transaction => String::new(),
                 TransactionMode::NoTransaction => format!(
                     "; what its statements deleted is committed: record the migrations whose rows \
-                     are gone again with {} --through <version>",
-                    crate::hint::command("migrate baseline")
+                     are gone again with {}, VERSION being the newest migration whose changes are \
+                     in the database (check which)",
+                    crate::hint::command("migrate baseline --through <VERSION>")
                 ),
             };
             (
                 ErrorKind::MigrationFailed,
-                format!("{doing} deleted or rewrote rows of the tracking table {table}"),
+                format!("{doing} deleted, updated or inserted rows of the tracking table {table}"),
                 format!(
-                    "keep {table} out of what {} deletes, truncates or updates (a loop over \
-                     every table of the schema reaches it too), then run {AGAIN}{committed}",
+                    "keep {table} out of what {} deletes, truncates, updates or inserts (a loop \
+                     over every table of the schema reaches it too; the tool records each \
+                     migration itself), then run {AGAIN}{committed}",
                     file.path.display()
                 ),
             )
@@ -888,13 +890,26 @@ fn ledger_check_failure(
             .flatten()
             .collect();
         kept.dedup();
+        let checked = if kept.is_empty() {
+            "is checked"
+        } else {
+            "are checked"
+        };
+        let kept = if kept.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", and the oldest and the newest rows recorded before it (version {}),",
+                kept.iter()
+                    .map(|v| crate::config::shown(v).to_string())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        };
         error = error.with_detail(format!(
-            "the rows recorded before it are not all there: the oldest and the newest of them \
-             (version {}) are checked before each migration commits",
-            kept.iter()
-                .map(|v| crate::config::shown(v).to_string())
-                .collect::<Vec<_>>()
-                .join(" and ")
+            "its statements inserted, updated or deleted rows of the tracking table, or rows \
+             recorded before it are gone: the server's count of this transaction's writes to \
+             the table{kept} {checked} before each migration commits"
         ));
     }
     let server = crate::error::ServerError::of(&owned);
