@@ -916,8 +916,8 @@ pub enum LedgerCheck {
     /// returned NULL, a trigger deleted it, a rule sent it elsewhere), or the row it deletes is
     /// still there (a `BEFORE DELETE` trigger returned NULL).
     RowNotWritten,
-    /// Rows recorded before a migration, which it must keep, are gone: its SQL deleted,
-    /// truncated or rewrote rows of the tracking table.
+    /// Rows recorded before a migration, which it must keep, are gone, or its SQL wrote rows
+    /// of the tracking table (deleted, truncated, updated or inserted them).
     RowsChanged,
 }
 

@@ -378,7 +378,7 @@ fn a_migration_that_writes_its_own_ledger_row_is_its_failure_named_with_its_file
         assert!(
             e.details
                 .iter()
-                .any(|d| d.contains("002_b wrote a row of the tracking table")),
+                .any(|d| d.contains("inserted, updated or deleted rows of the tracking table")),
             "{steps:?}: {:?}",
             e.details
         );

@@ -300,6 +300,86 @@ fn a_down_migration_that_empties_the_ledger_fails_before_its_commit() {
     }
 }
 
+/// h16 F5: a migration whose statements write a row of the ledger other than its own —
+/// deleting, updating or inserting one between the oldest and the newest, built at run time
+/// where lint cannot see it — fails before its `COMMIT`, rolled back (exit 4), going up or
+/// down, alone, in a message with others (prepared rows) and inside `--single-transaction`.
+#[test]
+fn a_migration_that_writes_a_middle_row_of_the_ledger_fails_before_its_commit() {
+    let writes = [
+        "DELETE FROM public.tb_' || 'confiture WHERE version = ''002''",
+        "UPDATE public.tb_' || 'confiture SET name = ''x'' WHERE version = ''002''",
+        "INSERT INTO public.tb_' || 'confiture (slug, version, name) VALUES (''z_099'', ''099'', ''z'')",
+    ];
+    for write in writes {
+        let hidden = format!("DO $$ BEGIN EXECUTE '{write}'; END $$;\n");
+        let runs: [(&str, bool, UpOptions); 3] = [
+            ("up", true, UpOptions::default()),
+            (
+                "up single",
+                true,
+                UpOptions::default().single_transaction(true),
+            ),
+            ("down", false, UpOptions::default()),
+        ];
+        for (run, up, options) in runs {
+            for (first, then) in [(3, 1), (2, 2)] {
+                let how = format!("{run} {first}+{then}: {write}");
+                let db = TestDb::new("middle_row");
+                let dir = Dir::new();
+                let (d_up, d_down) = if up {
+                    (
+                        format!("CREATE TABLE d (id int);\n{hidden}"),
+                        "DROP TABLE d;\n".to_string(),
+                    )
+                } else {
+                    (
+                        "CREATE TABLE d (id int);\n".to_string(),
+                        format!("DROP TABLE d;\n{hidden}"),
+                    )
+                };
+                abc(&dir, "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+                dir.migration("004", "d", &d_up, &d_down);
+                let mut migrator = db.migrator(&dir);
+                let before = if up {
+                    migrator
+                        .up(&UpOptions::default().steps(Some(first)), &mut no_progress)
+                        .expect("the first ones");
+                    db.ledger()
+                } else {
+                    migrator
+                        .up(&UpOptions::default(), &mut no_progress)
+                        .expect("all four");
+                    db.ledger()
+                };
+                let e = if up {
+                    migrator.up(&options, &mut no_progress).unwrap_err().error
+                } else {
+                    migrator
+                        .down(&DownOptions::default().steps(Some(then)), &mut no_progress)
+                        .unwrap_err()
+                        .error
+                };
+                let e = &e;
+                assert_eq!(e.kind, ErrorKind::MigrationFailed, "{how}: {e:?}");
+                assert!(
+                    e.message.contains("004_d") && e.message.contains("rows of the tracking table"),
+                    "{how}: {e}"
+                );
+                if run == "up single" {
+                    assert_eq!(db.ledger(), before, "{how}: all rolled back");
+                } else if up {
+                    assert_eq!(db.ledger(), ["001:a", "002:b", "003:c"], "{how}");
+                    assert!(!db.table_exists("d"), "{how}: rolled back");
+                } else {
+                    assert_eq!(db.ledger(), before, "{how}");
+                    assert!(db.table_exists("d"), "{how}: rolled back");
+                }
+            }
+        }
+    }
+}
+
 /// A `no-transaction` migration's statements commit one by one: what it deleted stays, but it
 /// is not recorded over a ledger it emptied, and the failure says so (exit 4).
 #[test]
@@ -367,6 +447,80 @@ fn a_migration_that_drops_the_tracking_table_is_named_as_the_cause() {
             );
             assert_eq!(db.ledger(), ["001:a"], "{how}: rolled back");
         }
+    }
+}
+
+/// h16 F11: a `no-transaction` migration (up or down) that drops the tracking table commits
+/// it: every row is gone, so the failure says so — never "still recorded as applied" nor "not
+/// recorded" — and its help names the whole `migrate baseline --through V` command, V the
+/// newest migration whose statements are in effect, without "run the command again" (nothing
+/// is recorded to run it against).
+#[test]
+fn a_no_transaction_migration_that_drops_the_tracking_table_says_every_row_is_gone() {
+    let notx = "-- confiture:no-transaction\n";
+    let drop = "DO $$ BEGIN EXECUTE 'DROP TABLE tb_' || 'confiture'; END $$;\n";
+    let index = "CREATE INDEX CONCURRENTLY a_id ON a (id);\n";
+    // (up file of 002, down file of 002, rolling back?, the version to give baseline)
+    let cases = [
+        (
+            format!("{notx}{index}{drop}"),
+            "DROP INDEX a_id;\n".to_string(),
+            false,
+            "002",
+        ),
+        (
+            format!("{notx}{index}"),
+            format!("{notx}{drop}"),
+            true,
+            "001",
+        ),
+    ];
+    for (up, down, rolling_back, through) in cases {
+        let how = if rolling_back { "down" } else { "up" };
+        let db = TestDb::new("drop_ledger_notx");
+        let dir = Dir::new();
+        abc(&dir, &up, &down);
+        let mut migrator = db.migrator(&dir);
+        let e = if rolling_back {
+            migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .expect("all three");
+            migrator
+                .down(&DownOptions::default().steps(Some(2)), &mut no_progress)
+                .unwrap_err()
+                .error
+        } else {
+            migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap_err()
+                .error
+        };
+        let e = &e;
+        assert!(
+            e.message.contains("002_b dropped the tracking table"),
+            "{how}: {e}"
+        );
+        let details = e.details.join("\n");
+        assert!(
+            !details.contains("recorded as applied") && !details.contains("not recorded"),
+            "{how}: {details}"
+        );
+        assert!(details.contains("every row"), "{how}: {details}");
+        let help = e.help.as_deref().unwrap_or_default();
+        // One code span: the command, its version, then only the flags the run was given.
+        let span = help
+            .split('`')
+            .find(|s| s.starts_with("cargo confiture migrate baseline"))
+            .unwrap_or_default();
+        assert!(
+            span.starts_with(&format!(
+                "cargo confiture migrate baseline --through {through}"
+            )) && !span.to_lowercase().contains("<version>"),
+            "{how}: {help}"
+        );
+        assert!(!help.contains("the command again"), "{how}: {help}");
+        assert_eq!(help.matches("migrate baseline").count(), 1, "{how}: {help}");
+        assert!(!db.table_exists("tb_confiture"), "{how}: committed");
     }
 }
 

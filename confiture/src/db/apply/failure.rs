@@ -866,16 +866,18 @@ fn ledger_check_failure(
                 TransactionMode::Transaction => String::new(),
                 TransactionMode::NoTransaction => format!(
                     "; what its statements deleted is committed: record the migrations whose rows \
-                     are gone again with {} --through <version>",
-                    crate::hint::command("migrate baseline")
+                     are gone again with {}, VERSION being the newest migration whose changes are \
+                     in the database (check which)",
+                    crate::hint::command("migrate baseline --through <VERSION>")
                 ),
             };
             (
                 ErrorKind::MigrationFailed,
-                format!("{doing} deleted or rewrote rows of the tracking table {table}"),
+                format!("{doing} deleted, updated or inserted rows of the tracking table {table}"),
                 format!(
-                    "keep {table} out of what {} deletes, truncates or updates (a loop over \
-                     every table of the schema reaches it too), then run {AGAIN}{committed}",
+                    "keep {table} out of what {} deletes, truncates, updates or inserts (a loop \
+                     over every table of the schema reaches it too; the tool records each \
+                     migration itself), then run {AGAIN}{committed}",
                     file.path.display()
                 ),
             )
@@ -888,13 +890,26 @@ fn ledger_check_failure(
             .flatten()
             .collect();
         kept.dedup();
+        let checked = if kept.is_empty() {
+            "is checked"
+        } else {
+            "are checked"
+        };
+        let kept = if kept.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", and the oldest and the newest rows recorded before it (version {}),",
+                kept.iter()
+                    .map(|v| crate::config::shown(v).to_string())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        };
         error = error.with_detail(format!(
-            "the rows recorded before it are not all there: the oldest and the newest of them \
-             (version {}) are checked before each migration commits",
-            kept.iter()
-                .map(|v| crate::config::shown(v).to_string())
-                .collect::<Vec<_>>()
-                .join(" and ")
+            "its statements inserted, updated or deleted rows of the tracking table, or rows \
+             recorded before it are gone: the server's count of this transaction's writes to \
+             the table{kept} {checked} before each migration commits"
         ));
     }
     let server = crate::error::ServerError::of(&owned);
@@ -929,6 +944,41 @@ fn is_squashed_baseline(file: &SqlFile) -> bool {
 /// when the run read it, so the migration dropped it.
 fn dropped_ledger(db: &DbError, in_ledger: bool) -> bool {
     in_ledger && db.code() == &SqlState::UNDEFINED_TABLE
+}
+
+/// Whether the write of a no-transaction step's row — a message of our own SQL alone — found
+/// the tracking table dropped ([`dropped_ledger`]): its statements dropped it, committed.
+pub(super) fn record_found_ledger_dropped(e: &postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| dropped_ledger(db, true))
+}
+
+/// The command that records again what is applied after a no-transaction `step` dropped the
+/// tracking table with every row, and which version to give it: every statement of the step
+/// committed, so going up the step itself is in effect; going down, the newest row recorded
+/// before it ([`super::Kept::newest`]) — unless its rollback left something behind, which
+/// only the user can check.
+fn baseline_after_dropped_ledger(step: &Step<'_>) -> String {
+    let through = |v: &str| crate::hint::command(&format!("migrate baseline --through {v}"));
+    match (step.direction, step.kept.newest) {
+        (Direction::Up, _) => format!(
+            "{} (every statement of {} committed: it and the migrations before it are in effect)",
+            through(&step.migration.version_text),
+            step.migration.id()
+        ),
+        (Direction::Down, Some(newest)) => format!(
+            "{} ({} was the newest migration recorded before {}, whose rollback committed: check \
+             that the rollback undid it)",
+            through(newest),
+            crate::config::shown(newest),
+            step.migration.id()
+        ),
+        (Direction::Down, None) => format!(
+            "{}, VERSION being the newest migration whose changes are still in the database \
+             (check which: the rollback of {} committed)",
+            through("<VERSION>"),
+            step.migration.id()
+        ),
+    }
 }
 
 /// Whether the server tied the error to the ledger table itself.
@@ -1035,21 +1085,22 @@ fn failure_help(
         ),
         _ if dropped_ledger(db, in_ledger) => {
             let file = step.file();
-            format!(
+            let keep = format!(
                 "keep {} out of what {} drops (`DROP SCHEMA ... CASCADE` drops every table of \
-                 the schema), then run {AGAIN}{}",
+                 the schema)",
                 settings.table,
                 file.path.display(),
-                match file.mode {
-                    TransactionMode::Transaction => String::new(),
-                    TransactionMode::NoTransaction => format!(
-                        "; its statements are committed: the tracking table is gone with its \
-                         rows — restore it, or record what is applied again with {} --through \
-                         <version>",
-                        crate::hint::command("migrate baseline")
-                    ),
-                }
-            )
+            );
+            match file.mode {
+                // Committed: nothing is recorded any more, so there is nothing to run again.
+                TransactionMode::NoTransaction if settings.scratch.is_none() => format!(
+                    "{keep}; its statements are committed and the tracking table is gone with \
+                     every row: restore it from a backup, or record what is applied again with \
+                     {}",
+                    baseline_after_dropped_ledger(step)
+                ),
+                _ => format!("{keep}, then {}", settings.run_again()),
+            }
         }
         _ if in_ledger && !triggers.is_empty() => {
             let write = match step.direction {

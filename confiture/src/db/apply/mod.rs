@@ -143,7 +143,9 @@ pub struct Step<'a> {
 /// migration that empties the tables of its schema (a `DO` loop of `TRUNCATE` or `DELETE`,
 /// which lint does not see) reaches the tracking table too, and committed it wiped the
 /// history. Two rows, not a count: a count reads the whole ledger for every migration, which
-/// is quadratic over a run (10,000 migrations); a row deleted between those two is not seen.
+/// is quadratic over a run (10,000 migrations). A row deleted, updated or inserted between
+/// those two is seen by the server's count of the transaction's writes to the table instead
+/// (`sql::no_ledger_writes_check`, before the step's own row), O(1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Kept<'a> {
     pub oldest: Option<&'a str>,

@@ -373,6 +373,7 @@ pub(super) fn run_statements(
         }
         // A lock on the tracking table or on the row, held past the command's lock wait.
         let holders = ledger_lock_holders(client, settings, step, &e);
+        let dropped = super::failure::record_found_ledger_dropped(&e);
         let mut script = Script::new();
         script.push_sql(&record);
         let mut f = super::failure::record_failure(settings, step, &script, e);
@@ -390,17 +391,23 @@ pub(super) fn run_statements(
                     "; what it committed stays: undo it, or make its statements safe to run twice",
                 );
             }
-        } else if up && settings.scratch.is_none() {
+        } else if up && settings.scratch.is_none() && !dropped {
             let record = super::failure::record_without_running(step);
             f.error.help = Some(match f.error.help.take() {
                 Some(help) => format!("{help}; {record}"),
                 None => record,
             });
         }
-        f.error = f.error.with_detail(format!(
-            "every statement was committed, but {}",
-            ledger_state(step.direction)
-        ));
+        f.error = f.error.with_detail(if dropped {
+            "every statement was committed, and with them the drop of the tracking table: every \
+             row of it is gone, no migration is recorded any more"
+                .to_string()
+        } else {
+            format!(
+                "every statement was committed, but {}",
+                ledger_state(step.direction)
+            )
+        });
         return Err(f);
     }
     Ok(StepOutcome {

@@ -202,6 +202,7 @@ pub(super) fn before_row_select(settings: &ApplySettings) -> String {
         set_literal("lock_timeout", Some(&lock), true),
         set_literal("statement_timeout", Some(&st), true),
         set_literal("TimeZone", None, true),
+        no_ledger_writes_check(&settings.table),
     ])
 }
 
@@ -273,8 +274,8 @@ fn next_select(
     calls.extend([
         set_config("synchronous_commit", synchronous_commit, true),
         set_config(MARKER, marker, false),
-        start_clock(),
     ]);
+    calls.extend(start_clock(&settings.table));
     calls.extend(session_timeouts(settings));
     set_configs_select(&calls)
 }
@@ -439,9 +440,61 @@ pub(super) fn clock() -> &'static str {
 /// integer before it is text.
 const CLOCK_NOW: &str = "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
      OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8)::pg_catalog.text";
-/// The call that (re)starts the [`clock`], for a [`set_configs_select`].
-fn start_clock() -> String {
-    set_config(clock(), CLOCK_NOW, false)
+/// The calls that (re)start the [`clock`] and mark the tracking table's [`ledger_writes`]
+/// where the next migration begins, for a [`set_configs_select`].
+fn start_clock(table: &TrackingTable) -> [String; 2] {
+    [
+        set_config(clock(), CLOCK_NOW, false),
+        set_config(&ledger_writes_mark(), &ledger_writes(table), false),
+    ]
+}
+
+/// The session setting that holds [`ledger_writes`] when the current migration began, set
+/// with the [`clock`] (a name of the same token): the migration's statements wrote the ledger
+/// if the count grew by its row ([`no_ledger_writes_check`]).
+fn ledger_writes_mark() -> String {
+    format!("{}_w", clock())
+}
+
+/// How many rows of the tracking table this session inserted, updated or deleted and has not
+/// reported to the statistics yet, as text: the server counts each in the transaction that
+/// wrote it (`pg_stat_get_xact_tuples_*`, one look-up of the table's entry, whatever its
+/// size) and adds a transaction's counts to the session's when it ends, reporting them when
+/// the session is idle outside a transaction — never inside a message or a transaction of
+/// ours —, so between two readings of one message the count grows by every row written
+/// between them, committed or rolled back, subtransactions included, and by nothing else
+/// (another session's writes are its own). A report in between only lowers it. `0` when the
+/// table is gone (`to_regclass`: its row then fails on its own, naming the drop).
+fn ledger_writes(table: &TrackingTable) -> String {
+    let oid = format!(
+        "pg_catalog.to_regclass({})",
+        ledger::literal(&table.quoted())
+    );
+    format!(
+        "COALESCE(pg_catalog.pg_stat_get_xact_tuples_inserted({oid}) OPERATOR(pg_catalog.+) \
+         pg_catalog.pg_stat_get_xact_tuples_updated({oid}) OPERATOR(pg_catalog.+) \
+         pg_catalog.pg_stat_get_xact_tuples_deleted({oid}), 0)::pg_catalog.text"
+    )
+}
+
+/// The check that a migration's statements wrote no row of the tracking table — inserted,
+/// updated or deleted, however hidden (a `DO` block's `EXECUTE`, a function): made just
+/// before its own row ([`before_row_select`]), it finds [`ledger_writes`] where the migration
+/// began ([`ledger_writes_mark`]), else [`LedgerCheck::RowsChanged`] fails the migration
+/// before it commits. O(1) per migration, where counting the ledger's rows is O(rows): a
+/// deleted row between the oldest and the newest ([`super::Kept`]) is found too. Not made
+/// when the mark is empty (a migration's `RESET ALL` empties it with the clock). A write the
+/// migration rolled back to a savepoint of its own (an `EXCEPTION` block) is counted too.
+fn no_ledger_writes_check(table: &TrackingTable) -> String {
+    let mark = format!(
+        "pg_catalog.current_setting('{}', true)",
+        ledger_writes_mark()
+    );
+    LedgerCheck::RowsChanged.unless(&format!(
+        "CASE WHEN COALESCE({mark}, '') OPERATOR(pg_catalog.=) '' THEN true \
+         ELSE ({})::pg_catalog.int8 OPERATOR(pg_catalog.<=) {mark}::pg_catalog.int8 END",
+        ledger_writes(table)
+    ))
 }
 /// The [`clock`] in seconds since the epoch, NULL when a migration emptied it. The row runs
 /// under the migration's `search_path`: every function, operator and type is `pg_catalog`'s,
@@ -521,7 +574,7 @@ fn deallocate_theirs(nonce: Option<&str>) -> String {
 /// ([`own_bound_after_reset`]), a started clock and the run's timeouts for the session
 /// ([`session_timeouts`]).
 pub(super) fn start_message(settings: &ApplySettings) -> String {
-    let mut calls = vec![start_clock()];
+    let mut calls = start_clock(&settings.table).to_vec();
     calls.extend(session_timeouts(settings));
     format!(
         "{RESET_SESSION} {} {};",
@@ -658,7 +711,10 @@ pub(super) fn push_step<'a>(
     step: &Step<'a>,
     tag: &str,
 ) {
-    script.push_sql(&format!("{};", set_configs_select(&[start_clock()])));
+    script.push_sql(&format!(
+        "{};",
+        set_configs_select(&start_clock(&settings.table))
+    ));
     let file = step.file();
     let markers = script.push_marked_body(file, tag, settings.ledger_triggers);
     let (begun, written) = row_markers(settings, markers, tag);
@@ -885,15 +941,16 @@ mod tests {
             .text()
             .to_string();
         assert!(
-            text.contains(
+            text.contains(&format!(
                 "-- no newline at end\n;\nSELECT WHERE pg_catalog.concat(\
                  pg_catalog.set_config('session_authorization', NULL, false), \
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('statement_timeout', '1ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true)) IS NULL;\n\
-                 INSERT INTO \"tb_confiture\""
-            ),
+                 pg_catalog.set_config('TimeZone', NULL, true), {}) IS NULL;\n\
+                 INSERT INTO \"tb_confiture\"",
+                no_ledger_writes_check(&settings.table)
+            )),
             "{text}"
         );
         assert!(text.starts_with(&start_message(&settings)), "{text}");
@@ -1051,10 +1108,11 @@ mod tests {
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('statement_timeout', '0ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true)) IS NULL"
+                 pg_catalog.set_config('TimeZone', NULL, true), {}) IS NULL",
+                no_ledger_writes_check(&TrackingTable::default())
             ),
             "the role first, then our timeouts (none of ours: the row has none), then the \
-             connection's time zone"
+             connection's time zone, then the check that the migration wrote no ledger row"
         );
     }
 
@@ -1176,11 +1234,14 @@ mod tests {
                  END, pg_catalog.set_config('synchronous_commit', $2, true), \
                  pg_catalog.set_config('confiture.step', $1, false), \
                  pg_catalog.set_config('{}', {CLOCK_NOW}, false), \
+                 pg_catalog.set_config('{}', {}, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', false), \
                  pg_catalog.set_config('statement_timeout', NULL, false), \
                  pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false)) \
                  IS NULL;",
-                clock()
+                clock(),
+                ledger_writes_mark(),
+                ledger_writes(&TrackingTable::default())
             )),
             "{prepare}"
         );
