@@ -214,6 +214,20 @@ pub enum TargetState {
     NotStarted,
 }
 
+impl TargetState {
+    /// Done, failed, or interrupted: **the** rule of an interrupted target — its command
+    /// failed with its own code [`exit::INTERRUPTED`] (kind `interrupted`: stopped from
+    /// outside, [`Fleet::stop_when`]). What [`Event::Finished`] says (`failed`, `exit_code`)
+    /// is enough to decide it.
+    pub fn of(failed: bool, exit_code: u8) -> TargetState {
+        match (failed, exit_code) {
+            (false, _) => TargetState::Done,
+            (true, exit::INTERRUPTED) => TargetState::Interrupted,
+            (true, _) => TargetState::Failed,
+        }
+    }
+}
+
 /// The command's own report for one target, as its single-database JSON shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -476,15 +490,9 @@ struct Ran {
 }
 
 impl Ran {
-    /// Done, failed, or interrupted: **the** rule of an interrupted target — its command
-    /// failed with its own code [`exit::INTERRUPTED`] (kind `interrupted`: stopped from
-    /// outside, [`Fleet::stop_when`]).
+    /// Done, failed, or interrupted ([`TargetState::of`]).
     fn state(&self) -> TargetState {
-        match (self.failed, self.exit_code) {
-            (false, _) => TargetState::Done,
-            (true, exit::INTERRUPTED) => TargetState::Interrupted,
-            (true, _) => TargetState::Failed,
-        }
+        TargetState::of(self.failed, self.exit_code)
     }
 
     /// A command that ran to its end on the target, with `exit_code`.
