@@ -314,6 +314,10 @@ impl Output {
     /// `text` and a newline on stdout, flushed: a write that fails, but on a closed pipe
     /// (`| head`), is kept for [`Output::settle`].
     fn stdout(&self, text: &str) {
+        if !claim_stdout() {
+            // A signal's thread holds it, and ends the process once its document is written.
+            return;
+        }
         if crate::stdio::stdout_was_closed() {
             // Its descriptor is `/dev/null` now: the write would succeed and lose it.
             let _ = self.stdout_failed.set(StdoutFailure::Closed);
@@ -401,14 +405,45 @@ impl Output {
     pub fn error(&self, error: &Error) {
         self.error_text(error);
         if self.json_mode() {
-            let mut document = ErrorDocument::from(error);
-            // Refused before a session named it (a bad flag, invalid files): the run's.
-            if let Some(schema) = self.schema.as_ref().filter(|_| document.schema.is_none()) {
-                document.schema = Some(schema.clone());
-                document.error.schema = Some(schema.clone());
-                document.errors[0].schema = Some(schema.clone());
-            }
-            self.json(&document);
+            self.json(&self.error_document(ReportedError::of(error), None));
+        }
+    }
+
+    /// The error document of `reported`, naming the run's tenant schema when the error does
+    /// not (refused before a session named it: a bad flag, invalid files).
+    fn error_document(
+        &self,
+        mut reported: ReportedError,
+        targets: Option<serde_json::Value>,
+    ) -> ErrorDocument {
+        if reported.schema.is_none() {
+            reported.schema = self.schema.clone();
+        }
+        ErrorDocument {
+            error: reported.clone(),
+            schema: reported.schema.clone(),
+            errors: [reported],
+            targets,
+        }
+    }
+
+    /// The last words on stdout of a process that ends at once (a second signal), from the
+    /// thread that ends it: with `--format json`, the error document `reported` (what is
+    /// known to have committed in its `committed` and `unknown`; a fleet's `targets` as known
+    /// then) — unless a report claimed stdout first ([`claim_stdout`]): that report is the
+    /// document, and its write, if under way, is let end ([`REPORT_END`] at most) so that the
+    /// exit does not cut it. Nothing here waits on a database.
+    pub fn last_document(
+        &self,
+        reported: impl FnOnce() -> (ReportedError, Option<serde_json::Value>),
+    ) {
+        if !claim_stdout() {
+            let_the_report_end();
+            return;
+        }
+        if self.json_mode() {
+            let (reported, targets) = reported();
+            self.json(&self.error_document(reported, targets));
         }
     }
 
@@ -526,7 +561,41 @@ fn write_line(out: &mut impl Write, text: &str) -> std::io::Result<()> {
 /// One JSON document on stdout, for a run that fails anyway (its own code kept, its error on
 /// stderr): a failed write is dropped.
 fn print_json<T: Serialize>(value: &T) {
-    let _ = write_line(&mut std::io::stdout().lock(), &json_text(value));
+    if claim_stdout() {
+        let _ = write_line(&mut std::io::stdout().lock(), &json_text(value));
+    }
+}
+
+/// The thread that writes stdout: the first to claim it ([`claim_stdout`]).
+static STDOUT_OWNER: OnceLock<std::thread::ThreadId> = OnceLock::new();
+
+/// **The** rule of stdout's one document when two threads may print one — the command's
+/// (its report, its error) and a signal's (the interruption): whichever claims stdout first is
+/// the only one to write there; `false` for the other. Writing a result claims it
+/// ([`Output::result`], [`Output::json`], ...); a thread that must decide before it renders
+/// (`commands/verify.rs`, [`Output::last_document`]) claims it first.
+pub fn claim_stdout() -> bool {
+    let me = std::thread::current().id();
+    *STDOUT_OWNER.get_or_init(|| me) == me
+}
+
+/// How long a process that ends at once lets a report being written end: stdout is a pipe
+/// whose reader may have stopped reading, and the exit must stay prompt.
+const REPORT_END: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits, [`REPORT_END`] at most, until no result is being written to stdout (each is written
+/// whole under stdout's lock), so that an exit does not cut a report in the middle; then
+/// holds the lock, so that nothing more starts.
+fn let_the_report_end() {
+    let (ended, end) = std::sync::mpsc::channel();
+    let _ = std::thread::Builder::new().spawn(move || {
+        let _stdout = std::io::stdout().lock();
+        let _ = ended.send(());
+        loop {
+            std::thread::park();
+        }
+    });
+    let _ = end.recv_timeout(REPORT_END);
 }
 
 /// `word` as the content of a JSON string, without its quotes: what a suggested command's
@@ -569,6 +638,10 @@ struct ErrorDocument {
     errors: [ReportedError; 1],
     /// The tenant schema of a `--schema` run (`null` otherwise), as a report's document has it.
     schema: Option<String>,
+    /// A fleet that ended at once (a second signal, [`Output::last_document`]): each target
+    /// as known then; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    targets: Option<serde_json::Value>,
 }
 
 impl From<&Error> for ErrorDocument {
@@ -578,6 +651,7 @@ impl From<&Error> for ErrorDocument {
             error: reported.clone(),
             schema: reported.schema.clone(),
             errors: [reported],
+            targets: None,
         }
     }
 }

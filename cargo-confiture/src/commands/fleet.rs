@@ -150,7 +150,10 @@ pub fn up(plan: Plan, options: &UpOptions, out: &Output, interrupt: &Interrupt) 
     let out = &out.in_fleet(plan.migrator.environment());
     let fleet = fleet(&plan, out, "", fleet::Request::Up(options), Some(interrupt))?
         .stop_when(interrupt.flag());
-    let report = fleet.up(options, &|event| live(out, event))?;
+    let report = fleet.up(options, &|event| {
+        interrupt.fleet_event(event);
+        live(out, event)
+    })?;
     Ok(finish(out, &report, Some(interrupt)))
 }
 
@@ -165,7 +168,10 @@ pub fn down(plan: Plan, options: &DownOptions, out: &Output, interrupt: &Interru
         Some(interrupt),
     )?
     .stop_when(interrupt.flag());
-    let report = fleet.down(options, &|event| live(out, event))?;
+    let report = fleet.down(options, &|event| {
+        interrupt.fleet_event(event);
+        live(out, event)
+    })?;
     Ok(finish(out, &report, Some(interrupt)))
 }
 
@@ -179,7 +185,10 @@ pub fn status(
     let out = &out.in_fleet(plan.migrator.environment());
     let fleet =
         fleet(&plan, out, "", fleet::Request::Status, Some(interrupt))?.stop_when(interrupt.flag());
-    let report = fleet.status_with(options, &|event| live(out, event))?;
+    let report = fleet.status_with(options, &|event| {
+        interrupt.fleet_event(event);
+        live(out, event)
+    })?;
     Ok(finish(out, &report, Some(interrupt)))
 }
 
@@ -265,10 +274,11 @@ fn fleet(
     Output::note_line(&display::escape(&base.describe()));
     fleet::check_request(&plan.migrator, request)?;
     let targets: Vec<Target> = fleet::resolve_list(base, &plan.list)?;
+    let mut fleet = Fleet::for_migrator(&plan.migrator, targets).keep_going(plan.keep_going);
     if let Some(interrupt) = interrupt {
+        interrupt.fleet(fleet.targets());
         interrupt.words(FLEET_WORDS);
     }
-    let mut fleet = Fleet::for_migrator(&plan.migrator, targets).keep_going(plan.keep_going);
     if let Some(jobs) = plan.jobs {
         fleet = fleet.jobs(jobs);
     }

@@ -14,11 +14,18 @@
 //! report and exit code, and a note that the Ctrl-C came too late to undo anything
 //! ([`Interrupt::after`]). "Interrupted" is never printed for a run that completed, and a run
 //! that printed it never exits 0.
+//!
+//! The second signal exits at once, without waiting on any database: with `--format json`
+//! its error document says what the process knows then ([`SoFar`], fed by the run's progress
+//! events): the migrations committed, the one running, and a fleet's every target.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use confiture::exit;
+use confiture::fleet::{Event, Target, TargetState};
+use confiture::migrate::{Progress, ReportedError};
+use confiture::{exit, hint, Error, ErrorKind};
+use serde::Serialize;
 
 use crate::output::Output;
 
@@ -29,6 +36,8 @@ pub(super) struct Interrupt {
     signal: Arc<AtomicI32>,
     /// What the first signal and the second say now ([`Interrupt::words`]).
     words: Arc<Mutex<Words>>,
+    /// What the run is known to have done: the second signal's document.
+    so_far: Arc<Mutex<SoFar>>,
 }
 
 /// What a run says on the first signal (`stopping: ...`), and on the second (`exiting; ...`).
@@ -49,11 +58,12 @@ impl Interrupt {
     /// as the environment, `.env` or target list ([`confiture::config::stop_reading_when`]).
     /// A library never installs signal handlers; the CLI is the whole process. Without
     /// handlers (none could be installed) the default action ends the process, as before.
-    pub(super) fn on_signal((stopping, leaving): Words) -> Interrupt {
+    pub(super) fn on_signal(out: &Output, (stopping, leaving): Words) -> Interrupt {
         let interrupt = Interrupt {
             flag: Arc::new(AtomicBool::new(false)),
             signal: Arc::new(AtomicI32::new(0)),
             words: Arc::new(Mutex::new((stopping, leaving))),
+            so_far: Arc::default(),
         };
         confiture::config::stop_reading_when(interrupt.flag());
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -61,7 +71,8 @@ impl Interrupt {
             return interrupt;
         };
         let (flag, signal) = (interrupt.flag.clone(), interrupt.signal.clone());
-        let words = interrupt.words.clone();
+        let (words, so_far) = (interrupt.words.clone(), interrupt.so_far.clone());
+        let out = out.clone();
         std::thread::spawn(move || {
             let mut received = signals.forever();
             let Some(first) = received.next() else {
@@ -69,17 +80,22 @@ impl Interrupt {
             };
             signal.store(first, Ordering::SeqCst);
             flag.store(true, Ordering::SeqCst);
-            let (stopping, leaving) = *words.lock().unwrap_or_else(|p| p.into_inner());
+            let stopping = words.lock().unwrap_or_else(|p| p.into_inner()).0;
             // Not "interrupted": whether anything was, only the run's outcome can say.
             Output::note_line(&format!(
                 "\nstopping: {stopping} ({} again to exit at once)",
                 name(first)
             ));
             if received.next().is_some() {
+                let leaving = words.lock().unwrap_or_else(|p| p.into_inner()).1;
                 Output::note_line(&format!(
                     "interrupted again: exiting; {leaving} (run {} to finish them)",
                     confiture::hint::AGAIN
                 ));
+                out.last_document(|| {
+                    let so_far = so_far.lock().unwrap_or_else(|p| p.into_inner());
+                    so_far.document(leaving)
+                });
                 std::process::exit(i32::from(exit::INTERRUPTED));
             }
         });
@@ -89,6 +105,67 @@ impl Interrupt {
     /// What the signals say from now on: the run has its database (or its fleet) and starts.
     pub(super) fn words(&self, words: Words) {
         *self.words.lock().unwrap_or_else(|p| p.into_inner()) = words;
+    }
+
+    /// One database's run reported `event`: what the second signal's document says it
+    /// committed, and which migration ran.
+    pub(super) fn progress(&self, event: &Progress) {
+        self.so_far().run.progress(event);
+    }
+
+    /// A fleet is about to run `targets`: the second signal's document lists each.
+    pub(super) fn fleet(&self, targets: &[Target]) {
+        self.so_far().targets = Some(
+            targets
+                .iter()
+                .map(|t| TargetSoFar {
+                    target: t.shown(),
+                    source: t.source.clone(),
+                    schema: t.schema.clone(),
+                    ended: None,
+                    started: false,
+                    run: RunSoFar::default(),
+                })
+                .collect(),
+        );
+    }
+
+    /// A fleet's `event`: where its target stands.
+    pub(super) fn fleet_event(&self, event: &Event) {
+        let mut so_far = self.so_far();
+        let Some(targets) = so_far.targets.as_mut() else {
+            return;
+        };
+        match event {
+            Event::Started { index, .. } => {
+                if let Some(t) = targets.get_mut(*index) {
+                    t.started = true;
+                }
+            }
+            Event::Finished {
+                index,
+                exit_code,
+                failed,
+                ..
+            } => {
+                if let Some(t) = targets.get_mut(*index) {
+                    t.ended = Some((TargetState::of(*failed, *exit_code), *exit_code));
+                }
+            }
+            Event::Progress {
+                index, progress, ..
+            } => {
+                if let Some(t) = targets.get_mut(*index) {
+                    t.run.progress(progress);
+                }
+            }
+            // Event is `#[non_exhaustive]`.
+            _ => {}
+        }
+    }
+
+    fn so_far(&self) -> std::sync::MutexGuard<'_, SoFar> {
+        self.so_far.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The flag to give `Migrator::stop_when` or `Fleet::stop_when`.
@@ -117,5 +194,134 @@ fn name(signal: i32) -> &'static str {
         signal_hook::consts::SIGTERM => "SIGTERM",
         signal_hook::consts::SIGHUP => "SIGHUP",
         _ => "Ctrl-C",
+    }
+}
+
+/// What a run is known to have done, from its progress events: all that the second signal,
+/// which does not wait for the run, can say.
+#[derive(Default)]
+struct SoFar {
+    /// One database's run.
+    run: RunSoFar,
+    /// A fleet's targets, in list order; `None` for one database.
+    targets: Option<Vec<TargetSoFar>>,
+}
+
+/// One run's migrations: those committed (`Progress::Finished`: applied, or rolled back by
+/// `down`, with its ledger row) and those sent or started and not finished — cut by the
+/// exit: rolled back by the server unless their commit had been sent (a `no-transaction` one
+/// keeps what it committed), unknown as a migration whose connection was lost is.
+#[derive(Default)]
+struct RunSoFar {
+    committed: Vec<String>,
+    unknown: Vec<String>,
+}
+
+impl RunSoFar {
+    fn progress(&mut self, event: &Progress) {
+        let mut running = |version: &String| {
+            if !self.unknown.contains(version) {
+                self.unknown.push(version.clone());
+            }
+        };
+        match event {
+            Progress::Sent { versions, .. } => versions.iter().for_each(running),
+            // `--single-transaction` sends none: each started one is in the transaction.
+            Progress::Started { version, .. } => running(version),
+            Progress::Finished { version, .. } => {
+                self.unknown.retain(|v| v != version);
+                self.committed.push(version.clone());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One target of a fleet, as the second signal's document shows it.
+struct TargetSoFar {
+    target: String,
+    source: String,
+    schema: Option<String>,
+    started: bool,
+    /// Its state and code once it finished.
+    ended: Option<(TargetState, u8)>,
+    run: RunSoFar,
+}
+
+/// One entry of the second signal's `targets`: a fleet report's entry's keys, with the error
+/// object's `committed` and `unknown`.
+#[derive(Serialize)]
+struct TargetEntry<'a> {
+    target: &'a str,
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<&'a str>,
+    state: TargetState,
+    exit_code: Option<u8>,
+    committed: &'a [String],
+    unknown: Vec<String>,
+}
+
+impl SoFar {
+    /// The error of the exit at once, with what is known (`leaving`: what the signal says of
+    /// the work cut short), and a fleet's `targets`.
+    fn document(&self, leaving: &str) -> (ReportedError, Option<serde_json::Value>) {
+        let mut error = Error::new(
+            ErrorKind::Interrupted,
+            "interrupted again: exited without waiting for the run to stop",
+        )
+        .with_help(format!(
+            "run {} to see what is applied",
+            hint::command("migrate status")
+        ));
+        let Some(targets) = &self.targets else {
+            error.details = vec![leaving.to_string()];
+            if !self.run.unknown.is_empty() {
+                error.details.push(format!(
+                    "running at the exit, rolled back unless its commit had been sent: {}",
+                    self.run.unknown.join(", ")
+                ));
+            }
+            let mut reported = ReportedError::of(&error);
+            reported.committed = self.run.committed.clone();
+            reported.unknown = self.run.unknown.clone();
+            return (reported, None);
+        };
+        let entries: Vec<TargetEntry> = targets
+            .iter()
+            .map(|t| {
+                let (state, exit_code) = match (t.ended, t.started) {
+                    (Some((state, code)), _) => (state, Some(code)),
+                    // Cut by the exit, as the stop would have interrupted it.
+                    (None, true) => (TargetState::Interrupted, Some(exit::INTERRUPTED)),
+                    (None, false) => (TargetState::NotStarted, None),
+                };
+                TargetEntry {
+                    target: &t.target,
+                    source: &t.source,
+                    schema: t.schema.as_deref(),
+                    state,
+                    exit_code,
+                    committed: &t.run.committed,
+                    unknown: t.run.unknown.clone(),
+                }
+            })
+            .collect();
+        let count = |state| entries.iter().filter(|e| e.state == state).count();
+        error.details = vec![
+            // The words of the fleet's own summary of an interruption.
+            format!(
+                "{} finished, {} cancelled, {} failed, {} not started",
+                count(TargetState::Done),
+                count(TargetState::Interrupted),
+                count(TargetState::Failed),
+                count(TargetState::NotStarted)
+            ),
+            leaving.to_string(),
+        ];
+        (
+            ReportedError::of(&error),
+            serde_json::to_value(&entries).ok(),
+        )
     }
 }

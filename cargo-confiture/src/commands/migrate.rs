@@ -24,7 +24,7 @@ use crate::render::{self, plural};
 
 pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u8> {
     // `verify` and `drift` have their own signal thread (it drops the scratch databases).
-    let interrupt = || Interrupt::on_signal(READING_FILES);
+    let interrupt = || Interrupt::on_signal(out, READING_FILES);
     match command {
         Migrate::Status(args) => {
             let options =
@@ -72,7 +72,10 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         }
     };
     let mut view = ProgressView::default();
-    let outcome = migrator.up(&options, &mut |p| view.on(out, p));
+    let outcome = migrator.up(&options, &mut |p| {
+        interrupt.progress(&p);
+        view.on(out, p)
+    });
     warnings(out, &outcome, |r| &r.warnings);
     let last = "the last migration committed";
     finish(
@@ -117,7 +120,10 @@ fn down(
         }
     };
     let mut view = ProgressView::default();
-    let outcome = migrator.down(&options, &mut |p| view.on(out, p));
+    let outcome = migrator.down(&options, &mut |p| {
+        interrupt.progress(&p);
+        view.on(out, p)
+    });
     // `--allow-modified` went on past an edited file: say so where people look.
     warnings(out, &outcome, |r| &r.warnings);
     finish(
@@ -220,7 +226,10 @@ fn baseline(
         unless_dry(args.dry_run, REWRITING),
     );
     let mut view = ProgressView::default();
-    let outcome = migrator.baseline(&options, &mut |p| view.on(out, p));
+    let outcome = migrator.baseline(&options, &mut |p| {
+        interrupt.progress(&p);
+        view.on(out, p)
+    });
     warnings(out, &outcome, |r| &r.warnings);
     finish(
         out,
@@ -261,7 +270,10 @@ fn reinit(
         unless_dry(args.dry_run, REWRITING),
     );
     let mut view = ProgressView::default();
-    let outcome = migrator.reinit(&options, &mut |p| view.on(out, p));
+    let outcome = migrator.reinit(&options, &mut |p| {
+        interrupt.progress(&p);
+        view.on(out, p)
+    });
     warnings(out, &outcome, |r| &r.warnings);
     let last = "the ledger rewrite committed";
     finish(

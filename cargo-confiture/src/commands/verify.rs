@@ -257,13 +257,10 @@ pub(super) fn print_fleet_report(print: impl FnOnce() -> u8) -> u8 {
 }
 
 /// Who renders the outcome: the command's thread, or the signal thread (the interruption).
-/// Whoever claims it first; the other never prints, so stdout holds one document.
-static OUTPUT_CLAIMED: Mutex<bool> = Mutex::new(false);
-
-/// Claims the output; `false` when the other thread claimed it first.
+/// Whoever claims stdout first ([`crate::output::claim_stdout`]); the other never prints, so
+/// stdout holds one document.
 fn claim() -> bool {
-    let mut claimed = OUTPUT_CLAIMED.lock().unwrap_or_else(|p| p.into_inner());
-    !std::mem::replace(&mut *claimed, true)
+    crate::output::claim_stdout()
 }
 
 /// The command's thread, before it renders its report. A run cut short by a signal (its
@@ -301,6 +298,7 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
                 return;
             }
             INTERRUPTED.store(true, Ordering::SeqCst);
+            let leaving = out.clone();
             std::thread::spawn(move || {
                 wait_for_reports();
                 let (mut dropped, errors) = confiture::db::scratch::drop_all();
@@ -373,7 +371,7 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
             // A second signal while the drop hangs (an unreachable server): leave at once.
             if received.next().is_some() {
                 let left = confiture::db::scratch::being_dropped();
-                if json && claim() {
+                leaving.last_document(|| {
                     let mut error = Error::new(
                         confiture::ErrorKind::Interrupted,
                         "interrupted again: exited without waiting for the scratch databases \
@@ -386,8 +384,8 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
                         })
                         .collect();
                     error.help = Some(drop_help(&left));
-                    crate::output::print_json_error(&error);
-                }
+                    (confiture::migrate::ReportedError::of(&error), None)
+                });
                 Output::note_line(&format!(
                     "interrupted again: exiting without waiting for the drop (scratch databases \
                      are named {}*)",

@@ -29,6 +29,13 @@ pub struct Target {
     /// `None` for a connection handed over. Without an address dialled (that, a Unix socket)
     /// the pooler check runs in full.
     pub(crate) reached: Option<Reached>,
+    /// Set when the pooler check opens its second connection (the session is not direct:
+    /// a Unix socket, a pooler, NAT): a fleet's targets share it, and the help of a target
+    /// refused for too many connections counts that connection ([`Migrator`]'s
+    /// `second_connection`).
+    ///
+    /// [`Migrator`]: crate::Migrator
+    pub(crate) second_connection: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Target {
@@ -40,6 +47,7 @@ impl Target {
             environment: env.clone(),
             tenant_schema: env.migration.tenant_schema.clone(),
             reached: None,
+            second_connection: None,
         }
     }
 
@@ -172,6 +180,10 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
         )));
     }
     if !direct {
+        // Before the second connection is opened: its refusal is counted too.
+        if let Some(flag) = &target.second_connection {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         super::connect::refuse_transaction_pooling(
             client,
             environment,

@@ -140,6 +140,9 @@ pub struct Fleet {
     /// and a list of its name, any other by `--database-url <URL>` saying what that loses.
     /// None for [`Fleet::new`]: each target's session suggests its own.
     suggest: Option<crate::hint::Invocation>,
+    /// Set when a writing session of this run opened the pooler check's second connection
+    /// (`db::writable::check`: not direct): each running target may hold one more.
+    second_connection: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a running fleet reports as it goes: sent from its worker threads one at a time, in
@@ -212,6 +215,20 @@ pub enum TargetState {
     Interrupted,
     /// Not started: an earlier target failed and the fleet does not keep going.
     NotStarted,
+}
+
+impl TargetState {
+    /// Done, failed, or interrupted: **the** rule of an interrupted target — its command
+    /// failed with its own code [`exit::INTERRUPTED`] (kind `interrupted`: stopped from
+    /// outside, [`Fleet::stop_when`]). What [`Event::Finished`] says (`failed`, `exit_code`)
+    /// is enough to decide it.
+    pub fn of(failed: bool, exit_code: u8) -> TargetState {
+        match (failed, exit_code) {
+            (false, _) => TargetState::Done,
+            (true, exit::INTERRUPTED) => TargetState::Interrupted,
+            (true, _) => TargetState::Failed,
+        }
+    }
 }
 
 /// The command's own report for one target, as its single-database JSON shows it.
@@ -476,15 +493,9 @@ struct Ran {
 }
 
 impl Ran {
-    /// Done, failed, or interrupted: **the** rule of an interrupted target — its command
-    /// failed with its own code [`exit::INTERRUPTED`] (kind `interrupted`: stopped from
-    /// outside, [`Fleet::stop_when`]).
+    /// Done, failed, or interrupted ([`TargetState::of`]).
     fn state(&self) -> TargetState {
-        match (self.failed, self.exit_code) {
-            (false, _) => TargetState::Done,
-            (true, exit::INTERRUPTED) => TargetState::Interrupted,
-            (true, _) => TargetState::Failed,
-        }
+        TargetState::of(self.failed, self.exit_code)
     }
 
     /// A command that ran to its end on the target, with `exit_code`.
@@ -602,6 +613,7 @@ impl Fleet {
             jobs: DEFAULT_JOBS,
             keep_going: false,
             stop: None,
+            second_connection: Default::default(),
             complete_suggestions: true,
             suggest: None,
         }
@@ -673,6 +685,7 @@ impl Fleet {
         // The fleet's stop is each running target's: the statement running there is
         // cancelled, as on one database.
         migrator.stop = self.stop.clone();
+        migrator.second_connection = Some(self.second_connection.clone());
         if !self.complete_suggestions {
             migrator.suggest = crate::hint::Invocation::default();
         } else if let Some(suggest) = &self.suggest {
@@ -983,8 +996,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Fleet {
     /// A target refused for too many connections (`53300`: the server's `max_connections`, a
     /// database's or a role's `CONNECTION LIMIT`) while this fleet runs several of its
-    /// `scheduled` targets at once: the fleet's own connections, `connections` per running
-    /// target, are the likely cause, so the help says to run fewer first.
+    /// `scheduled` targets at once: the fleet's own connections are the likely cause, so the
+    /// help says to run fewer first. Each running target holds `connections` (its command's),
+    /// one more when the run's writing sessions open the pooler check's second connection
+    /// ([`Fleet::second_connection`]).
     fn blame_jobs(&self, error: &mut ReportedError, scheduled: usize, connections: usize) {
         let too_many = postgres::error::SqlState::TOO_MANY_CONNECTIONS.code();
         // No more run at once than there are targets to run (`verify`: one per server).
@@ -992,21 +1007,41 @@ impl Fleet {
         if at_once < 2 || error.sqlstate.as_deref() != Some(too_many) {
             return;
         }
-        let each = match connections {
-            1 => "one".to_string(),
-            n => n.to_string(),
+        let checked = self
+            .second_connection
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let each = connections + usize::from(checked);
+        let why = if checked {
+            " (the check for a transaction pooler's second connection included: a Unix socket, \
+             a pooler or NAT)"
+        } else {
+            ""
         };
+        let held = at_once * each;
         let fewer = format!(
-            "this run holds up to {} connections at once, {each} per running target: \
-             lower --jobs (`jobs` of the environment's `fleet:` block), e.g. --jobs {}",
-            at_once * connections,
-            (at_once / 2).max(1)
+            "this run holds up to {held} connections at once, {} per running target{why}: \
+             lower --jobs (`jobs` of the environment's `fleet:` block), e.g. --jobs {} (what \
+             fits in the {} connections it held when refused) or fewer: the server counts the \
+             session of a target that just finished until it is gone",
+            match each {
+                1 => "one".to_string(),
+                n => n.to_string(),
+            },
+            jobs_within(held, each),
+            held - 1,
         );
         error.help = Some(match error.help.take() {
             Some(help) => format!("{fewer}; or {help}"),
             None => fewer,
         });
     }
+}
+
+/// The `--jobs` a connection-limit help suggests: the run held up to `held` connections,
+/// `each` per running target, and one was refused, so the limit is at most `held - 1`: as many
+/// whole targets as fit in that, at least one.
+fn jobs_within(held: usize, each: usize) -> usize {
+    (held.saturating_sub(1) / each.max(1)).max(1)
 }
 
 fn reported(error: &crate::Error, errors: &[ReportedError]) -> ReportedError {
@@ -1059,6 +1094,16 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_limit_help_suggests_the_whole_targets_that_fit() {
+        // Held, per target: one was refused, so `held - 1` fit.
+        assert_eq!(jobs_within(4, 2), 1);
+        assert_eq!(jobs_within(2, 1), 1);
+        assert_eq!(jobs_within(8, 2), 3);
+        assert_eq!(jobs_within(8, 1), 7);
+        assert_eq!(jobs_within(2, 2), 1);
+    }
 
     #[test]
     fn the_fleet_exit_code_is_the_shared_code_or_mixed() {

@@ -109,6 +109,9 @@ pub struct Migrator {
     pub(crate) suggest: crate::hint::Invocation,
     /// Set from outside to stop `up` and `down` ([`Migrator::stop_when`]).
     pub(crate) stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// A fleet's flag, set when a writing session of its run opens the pooler check's second
+    /// connection (`db::writable::Target::second_connection`).
+    pub(crate) second_connection: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Migrator {
@@ -151,6 +154,7 @@ impl Migrator {
             claim: None,
             in_fleet: false,
             stop: None,
+            second_connection: None,
         }
     }
 
@@ -305,6 +309,7 @@ impl Migrator {
             in_fleet: self.in_fleet,
             suggest: self.suggest.clone(),
             stop: self.stop.clone(),
+            second_connection: self.second_connection.clone(),
         }
     }
 
@@ -687,7 +692,8 @@ impl Migrator {
         }
         // Checked once (`client_for`), then handed out without a second check.
         self.client_for(need)?;
-        let target = crate::db::writable::Target::reached(&self.env, self.reached.as_ref());
+        let mut target = crate::db::writable::Target::reached(&self.env, self.reached.as_ref());
+        target.second_connection = self.second_connection.clone();
         match &mut self.client {
             Some(client) => Ok((client, target)),
             None => Err(Error::connection("not connected")),

@@ -48,6 +48,16 @@ pub enum Progress {
         /// How many migrations.
         count: usize,
     },
+    /// The migrations of one message are sent to the server (one, or several travelling
+    /// together; their `Started` follow): until each one's `Finished`, whether it committed is
+    /// not known — what a caller that leaves without waiting (a second Ctrl-C) reports as
+    /// unknown. Not for `--single-transaction`, whose migrations commit together, at the end.
+    Sent {
+        /// Their versions, as in their file names, in order.
+        versions: Vec<String>,
+        /// Applying (up) or rolling back (down).
+        direction: Direction,
+    },
     /// A migration starts.
     Started {
         /// Its version, as in its file name.

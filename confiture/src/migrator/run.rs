@@ -387,6 +387,13 @@ pub(super) fn run_each(
         apply::BatchLimits::default(),
         ledger,
         &mut |event| match event {
+            apply::StepEvent::Sent(message) => progress(Progress::Sent {
+                versions: steps[message]
+                    .iter()
+                    .map(|step| step.migration.version_text.clone())
+                    .collect(),
+                direction,
+            }),
             apply::StepEvent::Started(i) => {
                 let step = &steps[i];
                 progress(Progress::Started {

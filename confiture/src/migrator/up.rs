@@ -121,6 +121,7 @@ impl Migrator {
                 table: self.env.migration.tracking_table.clone(),
                 lock_wait: options.lock_wait,
                 allow_non_empty: self.allows_non_empty(options),
+                second_connection: self.second_connection.clone(),
             };
             self.while_connecting_then(
                 |m| m.up_request(options),

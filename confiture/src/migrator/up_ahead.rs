@@ -33,6 +33,8 @@ pub(crate) struct UpAhead {
     /// `--allow-non-empty` (or a scratch database): no need to ask what a database without a
     /// ledger holds.
     pub(crate) allow_non_empty: bool,
+    /// The session's `Migrator::second_connection`.
+    pub(crate) second_connection: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// How far the connecting thread got.
@@ -68,7 +70,8 @@ pub(crate) struct LedgerAhead {
 impl UpAhead {
     /// Runs on the connecting thread; see the module's documentation.
     pub(crate) fn run(self, session: &mut Session, wanted: &Wanted) -> Result<Prepared> {
-        let target = Target::reached(&self.env, Some(&session.reached));
+        let mut target = Target::reached(&self.env, Some(&session.reached));
+        target.second_connection = self.second_connection.clone();
         let client = &mut session.client;
         if !wanted.still() {
             return Ok(Prepared::Connected);

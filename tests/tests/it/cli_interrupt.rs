@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use confiture::exit;
-use confiture_tests::{wait_until, Project, Run, TestDb};
+use confiture_tests::{server, wait_until, Project, Run, TestDb, TestDbs};
 
 /// Sleeps while `tb_user` is empty: a test lets the next run through with one row.
 const SLEEP_WHILE_EMPTY: &str = "SELECT pg_sleep(30) FROM tb_user HAVING count(*) = 0;\n";
@@ -1191,4 +1191,236 @@ fn dry_runs_honour_lock_wait_and_sigint_behind_a_locked_ledger() {
             .stderr_lacks("nothing was undone");
         release_and_check_untouched(&mut holder, &db, &format!("{command:?}"), &run);
     }
+}
+
+/// A statement that outlives every cancel request: it catches `query_canceled` and sleeps on
+/// (30 s at most). The first signal's stop waits on it, as it would on any statement the
+/// server is slow to cancel, so only the second signal ends the run.
+const IGNORES_CANCELS: &str = "DO $$ BEGIN FOR i IN 1..600 LOOP BEGIN PERFORM pg_sleep(0.05); \
+     EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $$;\n";
+
+/// [`IGNORES_CANCELS`] only on the databases `names`: a fleet with targets that finish and
+/// targets that hang.
+fn ignores_cancels_on(names: &[&str]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    format!(
+        "DO $$ BEGIN IF current_database() IN ({}) THEN FOR i IN 1..600 LOOP BEGIN \
+         PERFORM pg_sleep(0.05); EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; \
+         END IF; END $$;\n",
+        names.join(", ")
+    )
+}
+
+/// `kill -INT` of `child`.
+fn send_sigint(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Sends SIGINT to `child` (whose run is stuck in a statement that ignores cancels), checks
+/// that it goes on stopping, then sends the second SIGINT and returns what it printed: it
+/// must exit at once.
+fn interrupted_twice(mut child: std::process::Child) -> Run {
+    send_sigint(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended on the first signal: the statement did not ignore the cancel"
+    );
+    send_sigint(&child);
+    let sent = Instant::now();
+    let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "the second signal did not exit at once\n{}",
+        run.dump()
+    );
+    run.code(exit::INTERRUPTED)
+        .stderr_has("interrupted again: exiting");
+    run
+}
+
+/// Ends the backends `pids` (still sleeping through the cancels after the CLI left) and waits
+/// until they are gone: the server rolls back what they had not committed.
+fn terminate(db: &TestDb, pids: &[i32]) {
+    for pid in pids {
+        db.connect()
+            .execute("SELECT pg_terminate_backend($1)", &[pid])
+            .expect("terminate the backend");
+    }
+    assert!(
+        wait_until(Duration::from_secs(20), || db.other_backends().is_empty()),
+        "the CLI's sessions are still there: {:?}",
+        db.other_backends()
+    );
+}
+
+/// A second Ctrl-C (or SIGTERM) exits at once; with `--format json` it used to leave stdout
+/// empty (h16 F10): a deploy script could not tell what had committed. Now the exit writes the
+/// error document — `kind` `interrupted`, `committed`: the migrations known to have
+/// committed, `unknown`: the one that was running (rolled back by the server unless its commit
+/// had been sent, `status` tells) — built from what the process already knew, without waiting
+/// on the database. `up` and `down`, each direction's own words.
+#[test]
+fn a_second_signal_with_json_still_writes_one_document_of_what_committed() {
+    let up = project(
+        &format!("CREATE TABLE t_partial (a int);\n{IGNORES_CANCELS}"),
+        "DROP TABLE t_partial;\n",
+    );
+    let down = project(
+        "CREATE TABLE t_partial (a int);\n",
+        &format!("DROP TABLE t_partial;\n{IGNORES_CANCELS}"),
+    );
+    // Each command, what it changes before the hang (the migrations travel in one message with
+    // 002: none is known to have committed at the exit), and the ledger after.
+    let cases: [(&Project, &[&str], &str, &[&str]); 2] = [
+        (&up, &["migrate", "up"], "001", &["001:create_tb_user"]),
+        (
+            &down,
+            &["migrate", "down", "--steps", "3"],
+            "003",
+            &["001:create_tb_user", "002:slow"],
+        ),
+    ];
+    for (project, command, changed, ledger) in cases {
+        let db = TestDb::new("sigint_twice");
+        if command[1] == "down" {
+            project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        }
+        let mut args = command.to_vec();
+        args.extend(["--format", "json"]);
+        let child = project.spawn_on(&db, &args);
+        let mut pid = None;
+        let sleeping = wait_until(Duration::from_secs(30), || {
+            pid = db.sleeping_backend();
+            pid.is_some()
+        });
+        assert!(sleeping, "{command:?}: the slow migration never ran");
+        let run = interrupted_twice(child);
+        let doc = run.json();
+        assert_eq!(doc["error"], doc["errors"][0], "{}", run.dump());
+        let error = &doc["errors"][0];
+        assert_eq!(error["kind"], "interrupted", "{}", run.dump());
+        assert_eq!(error["exit_code"], 130, "{}", run.dump());
+        let list = |key: &str| -> Vec<String> {
+            serde_json::from_value(error[key].clone()).expect("a list of versions")
+        };
+        let (committed, unknown) = (list("committed"), list("unknown"));
+        assert!(
+            unknown.contains(&"002".to_string()),
+            "{command:?}: the hung migration is not unknown\n{}",
+            run.dump()
+        );
+        // What the document says committed did; what changed is in the document.
+        assert!(
+            committed.iter().all(|v| v == changed),
+            "{command:?}\n{}",
+            run.dump()
+        );
+        assert!(
+            committed.iter().chain(&unknown).any(|v| v == changed),
+            "{command:?}: {changed} changed and the document does not say so\n{}",
+            run.dump()
+        );
+        terminate(&db, &[pid.unwrap()]);
+        let expected: Vec<String> = ledger.iter().map(|s| s.to_string()).collect();
+        assert_eq!(db.ledger(), Some(expected), "{command:?}\n{}", run.dump());
+    }
+}
+
+/// A fleet's second signal (h16 F10): stdout held nothing, not even which targets had
+/// finished. Now the error document has, beside the error, every target of the list with the
+/// state known at the exit — `done` (its own exit code), `interrupted` (running: exit 130, its
+/// `unknown` migration rolled back by the server unless its commit had been sent), `not_started`
+/// — and each one's `committed`.
+#[test]
+fn a_fleets_second_signal_with_json_still_writes_every_targets_state() {
+    let dbs = TestDbs::new("fleet_twice", 4);
+    let names: Vec<&str> = dbs.dbs.iter().map(|db| db.name.as_str()).collect();
+    // Two at a time: the first finishes, the second and third hang, the fourth never starts.
+    let project = project(
+        &format!(
+            "CREATE TABLE t_partial (a int);\n{}",
+            ignores_cancels_on(&names[1..3])
+        ),
+        "DROP TABLE t_partial;\n",
+    );
+    project.write("tenants.txt", format!("{}\n", names.join("\n")));
+    let url = server().url("postgres");
+    let child = project
+        .cli()
+        .args(["migrate", "up", "--database-url", &url])
+        .args([
+            "--targets",
+            "tenants.txt",
+            "--jobs",
+            "2",
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let mut pids = vec![None, None];
+    let hanging = wait_until(Duration::from_secs(60), || {
+        for (pid, db) in pids.iter_mut().zip(&dbs.dbs[1..3]) {
+            *pid = pid.or_else(|| db.sleeping_backend());
+        }
+        pids.iter().all(Option::is_some)
+    });
+    assert!(hanging, "the second and third targets never hung in 002");
+    assert_eq!(dbs.dbs[0].ledger().map(|l| l.len()), Some(3));
+    let run = interrupted_twice(child);
+    let doc = run.json();
+    let error = &doc["errors"][0];
+    assert_eq!(error["kind"], "interrupted", "{}", run.dump());
+    let targets = doc["targets"].as_array().expect("targets[]");
+    assert_eq!(targets.len(), 4, "{}", run.dump());
+    let all = serde_json::json!(["001", "002", "003"]);
+    let expected = [
+        ("done", serde_json::json!(0), all, serde_json::json!([])),
+        // The three travel in one message: none is known to have committed.
+        (
+            "interrupted",
+            serde_json::json!(130),
+            serde_json::json!([]),
+            serde_json::json!(["001", "002", "003"]),
+        ),
+        (
+            "interrupted",
+            serde_json::json!(130),
+            serde_json::json!([]),
+            serde_json::json!(["001", "002", "003"]),
+        ),
+        (
+            "not_started",
+            serde_json::Value::Null,
+            serde_json::json!([]),
+            serde_json::json!([]),
+        ),
+    ];
+    for ((entry, db), (state, code, committed, unknown)) in
+        targets.iter().zip(&dbs.dbs).zip(expected)
+    {
+        let shown = db.display();
+        assert_eq!(entry["target"], shown, "{}", run.dump());
+        assert_eq!(entry["state"], state, "{shown}\n{}", run.dump());
+        assert_eq!(entry["exit_code"], code, "{shown}\n{}", run.dump());
+        assert_eq!(entry["committed"], committed, "{shown}\n{}", run.dump());
+        assert_eq!(entry["unknown"], unknown, "{shown}\n{}", run.dump());
+    }
+    for (db, pid) in dbs.dbs[1..3].iter().zip(pids) {
+        terminate(db, &[pid.unwrap()]);
+        assert_eq!(
+            db.ledger(),
+            Some(vec!["001:create_tb_user".to_string()]),
+            "{}",
+            run.dump()
+        );
+    }
+    assert!(dbs.dbs[3].ledger().is_none(), "{}", run.dump());
 }

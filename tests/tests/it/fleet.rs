@@ -1293,3 +1293,67 @@ fn each_targets_warnings_are_said_on_stderr_named_by_the_target() {
         );
     }
 }
+
+/// A writing target whose session is not direct (a Unix socket, a pooler, NAT) holds two
+/// connections while the transaction-pooling check runs: its help for a target refused with
+/// `53300` said "one per running target" and halved `--jobs` by chance (h16 F13). Now it counts
+/// the check's connection, and its `--jobs` is what fits in the connections the run held when
+/// refused (limit / per target, at least 1) — which then runs every target.
+#[test]
+fn a_connection_limit_help_counts_the_pooler_checks_second_connection() {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.start();
+    let db = cluster.create_database("connlimit_socket");
+    cluster
+        .connect("postgres")
+        .batch_execute(&format!(
+            "CREATE ROLE app LOGIN; ALTER DATABASE \"{db}\" OWNER TO app; \
+             ALTER DATABASE \"{db}\" CONNECTION LIMIT 2"
+        ))
+        .unwrap();
+    let project = tenant_project();
+    let conninfo = format!(
+        "host={} port={} user=app dbname={db}",
+        cluster.dir().display(),
+        cluster.port()
+    );
+    let run_with = |jobs: &str| {
+        Run::of(project.cli().args([
+            "migrate",
+            "up",
+            "--database-url",
+            &conninfo,
+            "--schemas-query",
+            "SELECT 'cl_' || i FROM generate_series(1, 6) i",
+            "--keep-going",
+            "--jobs",
+            jobs,
+            "--format",
+            "json",
+        ]))
+    };
+    let run = run_with("2");
+    let doc = run.json();
+    let refused: Vec<&serde_json::Value> = entries(&doc)
+        .iter()
+        .filter(|e| e["error"]["sqlstate"] == "53300")
+        .collect();
+    assert!(!refused.is_empty(), "no target was refused\n{}", run.dump());
+    for entry in refused {
+        let help = entry["error"]["help"].as_str().unwrap();
+        assert!(
+            help.starts_with("this run holds up to 4 connections at once, 2 per running target"),
+            "{help}"
+        );
+        assert!(help.contains("e.g. --jobs 1 "), "{help}");
+        assert!(help.contains("just finished"), "{help}");
+    }
+    // What it suggests runs every target.
+    let run = run_with("1");
+    run.code(exit::SUCCESS);
+    assert!(
+        entries(&run.json()).iter().all(|e| e["state"] == "done"),
+        "{}",
+        run.dump()
+    );
+}

@@ -30,6 +30,9 @@ use crate::ledger;
 /// What [`run_steps`] reports as it goes; the index is into its `steps`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepEvent {
+    /// The steps of a message about to be sent (one, or several travelling together): from
+    /// now until each one's `Finished`, whether it committed is not known to the caller.
+    Sent(Range<usize>),
     /// The step runs now: it is sent on its own, or first in a message. A later step of the
     /// same message is announced when the message returns, just before its `Finished`.
     Started(usize),
@@ -281,6 +284,7 @@ impl Runner<'_, '_> {
             self.commit_ledger().map_err(|f| (first, f))?;
             return Err((first, stopped(&self.steps[first], None)));
         }
+        self.events.emit(StepEvent::Sent(message.clone()));
         self.events.start(first);
         let prepared =
             !self.costs[first].alone && super::sql::prepares_rows(&self.steps[message.clone()]);

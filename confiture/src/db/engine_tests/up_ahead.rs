@@ -18,6 +18,7 @@ fn prepare(db: &TestDb) -> (crate::db::connect::Session, Prepared) {
         table: env.migration.tracking_table.clone(),
         lock_wait: Duration::from_secs(5),
         allow_non_empty: false,
+        second_connection: None,
     };
     let (session, prepared) =
         Ahead::start_then(&env, crate::db::connect::Need::Write, move |s, w| {
