@@ -480,7 +480,8 @@ impl<'a> Entry<'a> {
 /// The ledger rows matched to the migration files (see the module docs for the rule).
 #[derive(Debug, Clone)]
 pub struct History<'a> {
-    /// Every ledger row, in order of application, with what it records.
+    /// Every ledger row, in the ledger's order ([`crate::ledger::APPLICATION_ORDER`]), with
+    /// what it records; `down`'s order is [`History::in_order_of_application`].
     pub recorded: Vec<Recorded<'a>>,
     /// Every migration with no row, in version order.
     pub unrecorded: Vec<Unrecorded<'a>>,
@@ -812,6 +813,38 @@ impl<'a> History<'a> {
             .filter(|r| r.state == State::Duplicate)
     }
 
+    /// Every row in the order its migration was applied: **the** order `down` rolls back in,
+    /// reversed. The ledger's order ([`crate::ledger::APPLICATION_ORDER`]: `pk_confiture`, the
+    /// order rows were written), except for a row written without running its migration
+    /// ([`LedgerRow::kind`]: `baseline`'s, `reinit`'s, confiture (Python)'s `auto-baseline`...):
+    /// it records a migration applied earlier, not a newer application, so it is placed by
+    /// its version — before the first row, in that order, whose version is higher; where none
+    /// is, where it was written. A row applied after newer versions (a late-merged branch, `up
+    /// --allow-out-of-order`) keeps its place: rolled back first. Rows of one version keep
+    /// their order; a row whose version is not a number keeps its place.
+    pub fn in_order_of_application(&self) -> Vec<&Recorded<'a>> {
+        let number = |r: &Recorded<'_>| r.version.as_ref().map(Version::number);
+        let mut order: Vec<&Recorded<'a>> = Vec::with_capacity(self.recorded.len());
+        // The highest version placed so far: a row at or above it goes last without a scan.
+        let mut highest: Option<u64> = None;
+        for r in &self.recorded {
+            let v = number(r);
+            let placed_by_version = r.row.kind() != crate::ledger::RowKind::Applied;
+            match v {
+                Some(v) if placed_by_version && highest.is_some_and(|h| v < h) => {
+                    let at = order
+                        .iter()
+                        .position(|o| number(o).is_some_and(|n| n > v))
+                        .unwrap_or(order.len());
+                    order.insert(at, r);
+                }
+                _ => order.push(r),
+            }
+            highest = highest.max(v);
+        }
+        order
+    }
+
     /// Rows in `state`, in order of application.
     pub fn rows_in(&self, state: State) -> impl Iterator<Item = &Recorded<'a>> {
         self.recorded.iter().filter(move |r| r.state == state)
@@ -1079,6 +1112,7 @@ mod tests {
             execution_time_ms: Some(1),
             checksum: checksum.map(str::to_string),
             applied_by: None,
+            slug: None,
         }
     }
 

@@ -534,6 +534,19 @@ pub struct LedgerRow {
     pub checksum: Option<String>,
     /// The role that applied it, when recorded.
     pub applied_by: Option<String>,
+    /// Its `slug` (`<name>_<version>_<YYYYmmdd_HHMMSS>[_<reason>]`), when it has one: the
+    /// reason says how it was written ([`LedgerRow::kind`]).
+    pub slug: Option<String>,
+}
+
+impl LedgerRow {
+    /// How the row was written, as its slug says ([`RowKind::of_slug`]); a row without a slug
+    /// is taken as applied.
+    pub fn kind(&self) -> RowKind {
+        self.slug
+            .as_deref()
+            .map_or(RowKind::Applied, RowKind::of_slug)
+    }
 }
 
 /// A ledger row lacking a value every row has when confiture writes it (a column made
@@ -567,6 +580,7 @@ impl IncompleteRow {
             execution_time_ms: None,
             checksum: self.checksum.clone(),
             applied_by: None,
+            slug: None,
         }
     }
 }
@@ -594,16 +608,49 @@ pub struct Ledger {
     pub rows: Vec<LedgerRow>,
 }
 
-/// Which kind of row: decides the slug suffix, as confiture does.
+/// Which kind of row: decides the slug suffix, as confiture does, and is read back from it
+/// ([`RowKind::of_slug`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RowKind {
     /// Applied by running its migration.
     Applied,
-    /// Recorded by `baseline` without running.
+    /// Recorded by `baseline` without running (read back: any reason but `reinit` that
+    /// confiture (Python) writes — `baseline`, `auto-baseline`, `NNNN_baseline_from_db`,
+    /// `squashed` —, each a row that records a migration without running it).
     Baseline,
     /// Recorded or rewritten by `reinit` without running.
     Reinit,
+}
+
+impl RowKind {
+    /// The kind of row a slug says was written: what follows its time
+    /// (`_<YYYYmmdd_HHMMSS>`, the last one in it: the name before it may hold anything) is the
+    /// reason confiture (Python) and we append to a row written without running its migration
+    /// (`_baseline`, `_reinit`, Python's `_auto-baseline`, ...). Nothing after the time, or a
+    /// slug with no such time (a row made by hand), is a row applied by running it.
+    pub fn of_slug(slug: &str) -> RowKind {
+        const TIME: &[u8] = b"_dddddddd_dddddd";
+        let bytes = slug.as_bytes();
+        let is_time = |at: usize| {
+            bytes.get(at..at + TIME.len()).is_some_and(|part| {
+                part.iter().zip(TIME).all(|(&b, &t)| match t {
+                    b'd' => b.is_ascii_digit(),
+                    _ => b == t,
+                })
+            })
+        };
+        let reason = (0..bytes.len())
+            .rev()
+            .filter(|&at| is_time(at))
+            .map(|at| &slug[at + TIME.len()..])
+            .find(|rest| rest.is_empty() || rest.starts_with('_'));
+        match reason {
+            None | Some("") => RowKind::Applied,
+            Some("_reinit") => RowKind::Reinit,
+            Some(_) => RowKind::Baseline,
+        }
+    }
 }
 
 /// A SQL string literal, safe for `standard_conforming_strings = on` (the default since 9.1):
@@ -967,6 +1014,40 @@ impl LedgerCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reason after a slug's time says how the row was written: ours and confiture
+    /// (Python)'s, old slugs without the version, names that look like a time or a reason.
+    #[test]
+    fn a_slug_says_how_its_row_was_written() {
+        for (slug, kind) in [
+            ("initial_schema_001_20261125_170442", RowKind::Applied),
+            ("initial_schema_20261125_170442", RowKind::Applied),
+            ("data_002_20261125_170442_baseline", RowKind::Baseline),
+            ("data_002_20261125_170442_reinit", RowKind::Reinit),
+            ("data_002_20261125_170442_auto-baseline", RowKind::Baseline),
+            (
+                "data_002_20261125_170442_0003_baseline_from_db",
+                RowKind::Baseline,
+            ),
+            ("data_20261125_170442_squashed", RowKind::Baseline),
+            ("add_baseline_002_20261125_170442", RowKind::Applied),
+            (
+                "x_20260101_000000_reinit_002_20261125_170442",
+                RowKind::Applied,
+            ),
+            (
+                "x_20260101_000000_002_20261125_170442_reinit",
+                RowKind::Reinit,
+            ),
+            ("made_by_hand", RowKind::Applied),
+            ("again", RowKind::Applied),
+            ("", RowKind::Applied),
+            ("_20261125_17044_baseline", RowKind::Applied),
+            ("é_002_20261125_170442_baseline", RowKind::Baseline),
+        ] {
+            assert_eq!(RowKind::of_slug(slug), kind, "{slug}");
+        }
+    }
 
     #[test]
     fn parses_plain_and_qualified_names() {

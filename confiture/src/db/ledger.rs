@@ -136,13 +136,14 @@ fn read_asking(
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
          SELECT l.version, l.name, l.confiture_applied_at, l.execution_time_ms, l.checksum, \
-         l.applied_by, CAST(l.pk_confiture AS pg_catalog.text) AS confiture_pk \
+         l.applied_by, CAST(l.pk_confiture AS pg_catalog.text) AS confiture_pk, \
+         CAST(l.slug AS pg_catalog.text) AS confiture_slug \
          FROM (SELECT CAST(NULL AS pg_catalog.text) AS applied_by) AS confiture_absent, \
          LATERAL (SELECT version, name, \
          to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') AS confiture_applied_at, \
          execution_time_ms, checksum, CAST(applied_by AS pg_catalog.text) AS applied_by, \
-         pk_confiture, applied_at FROM {quoted}) AS l ORDER BY {order}",
+         pk_confiture, slug, applied_at FROM {quoted}) AS l ORDER BY {order}",
         order = crate::ledger::APPLICATION_ORDER,
         name = literal(&table.quoted()),
         quoted = table.quoted(),
@@ -1246,6 +1247,7 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
         execution_time_ms: row.get(3).and_then(|v| v.parse().ok()),
         checksum: row.get(4).map(str::to_string),
         applied_by: row.get(5).map(str::to_string),
+        slug: row.get(7).map(str::to_string),
     })
 }
 

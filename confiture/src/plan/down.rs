@@ -167,8 +167,8 @@ fn every_one(count: usize) -> String {
 /// history (every row when there is none).
 fn reachable(history: &History<'_>) -> usize {
     history
-        .recorded
-        .iter()
+        .in_order_of_application()
+        .into_iter()
         .rev()
         .take_while(|r| r.state != State::Squashed)
         .count()
@@ -235,11 +235,12 @@ fn down_plan<'a>(
     })
 }
 
-/// The rows `down` rolls back, newest application first: every row above `target`, else the
-/// newest `steps` (1 by default). A `target` below the first version is the point before the
+/// The rows `down` rolls back, newest application first
+/// ([`History::in_order_of_application`]): every row above `target`, else the newest `steps`
+/// (1 by default). A `target` below the first version is the point before the
 /// first file: on a squashed history, the schema snapshot, whose rows stay.
 fn chosen<'h, 'a>(history: &'h History<'a>, request: &DownRequest) -> Vec<&'h Recorded<'a>> {
-    let newest_first = history.recorded.iter().rev();
+    let newest_first = history.in_order_of_application().into_iter().rev();
     match request.target {
         Some(t) => {
             let floor = t.max(first_version(request) - 1);

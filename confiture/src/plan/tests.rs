@@ -49,6 +49,7 @@ fn row(m: &Migration) -> LedgerRow {
         execution_time_ms: Some(1),
         checksum: Some(m.up.checksum.clone()),
         applied_by: Some("postgres".to_string()),
+        slug: None,
     }
 }
 
@@ -533,6 +534,84 @@ fn down_rolls_back_in_reverse_application_order() {
     assert_eq!(rolled(&plan), [2, 3, 1]);
     let plan = down(&s, &[], &DownRequest::default()).unwrap();
     assert!(plan.roll_back.is_empty());
+}
+
+/// The versions `down --steps N` rolls back over `rows`.
+fn rolled_steps(s: &MigrationSet, r: &[LedgerRow], steps: u32) -> Vec<u64> {
+    let request = DownRequest {
+        steps: Some(steps),
+        yes: true,
+        ..Default::default()
+    };
+    rolled(&down(s, r, &request).unwrap())
+}
+
+/// `rows` of `versions`, in that order of writing, each with `reason` after its slug's time
+/// when it has one (a row written without running its migration).
+fn written(s: &MigrationSet, versions: &[(u64, &str)]) -> Vec<LedgerRow> {
+    versions
+        .iter()
+        .map(|&(v, reason)| {
+            let mut r = rows(s, &[v]).remove(0);
+            r.slug = Some(format!("{}_{}_20261125_170442{reason}", r.name, r.version));
+            r
+        })
+        .collect()
+}
+
+/// h16 F20: a row written without running its migration (a lost middle row recorded again by
+/// `baseline` or `reinit`, ours or confiture (Python)'s) is placed by its version, never taken
+/// for the newest application; a migration applied after newer ones keeps its place.
+#[test]
+fn down_places_rows_recorded_without_running_by_version() {
+    let s = set(&[1, 2, 3, 4, 5]);
+    for reason in [
+        "_baseline",
+        "_reinit",
+        "_auto-baseline",
+        "_0002_baseline_from_db",
+        "_squashed",
+    ] {
+        let r = written(&s, &[(1, ""), (3, ""), (4, ""), (5, ""), (2, reason)]);
+        assert_eq!(rolled_steps(&s, &r, 1), [5], "{reason}");
+        assert_eq!(rolled_steps(&s, &r, 3), [5, 4, 3], "{reason}");
+        assert_eq!(rolled_steps(&s, &r, 5), [5, 4, 3, 2, 1], "{reason}");
+    }
+    // Applied by running it: the ledger's order, a late-merged 2 rolled back first.
+    let r = written(&s, &[(1, ""), (3, ""), (4, ""), (5, ""), (2, "")]);
+    assert_eq!(rolled_steps(&s, &r, 3), [2, 5, 4]);
+    // Several rows recorded at once, below and above the applied ones.
+    let r = written(
+        &s,
+        &[
+            (1, ""),
+            (4, ""),
+            (2, "_baseline"),
+            (3, "_baseline"),
+            (5, "_baseline"),
+        ],
+    );
+    assert_eq!(rolled_steps(&s, &r, 5), [5, 4, 3, 2, 1]);
+    // A late-merged 3 applied after 4 and 5 stays first; 2 recorded again goes below 4.
+    let r = written(&s, &[(1, ""), (4, ""), (5, ""), (3, ""), (2, "_baseline")]);
+    assert_eq!(rolled_steps(&s, &r, 5), [3, 5, 4, 2, 1]);
+    // A row recorded first is where it was written: nothing applied before it.
+    let r = written(&s, &[(2, "_baseline"), (1, ""), (3, "")]);
+    assert_eq!(rolled_steps(&s, &r, 3), [3, 1, 2]);
+    // A row whose version is not a number keeps its place (refused as missing, as before).
+    let mut r = written(&s, &[(1, ""), (3, ""), (2, "_baseline")]);
+    r.insert(
+        1,
+        LedgerRow {
+            version: "abc".into(),
+            ..r[0].clone()
+        },
+    );
+    let history = History::of(&s, &r, None);
+    let order: Vec<&str> = (history.in_order_of_application().iter())
+        .map(|r| r.row.version.as_str())
+        .collect();
+    assert_eq!(order, ["001", "abc", "002", "003"]);
 }
 
 #[test]

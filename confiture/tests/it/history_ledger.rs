@@ -8,7 +8,7 @@ use crate::apply_support;
 
 use apply_support::{environment, rows, Dir, TestDb};
 use confiture::files::{checksum, CheckOptions};
-use confiture::migrate::{no_progress, DownOptions, ReinitOptions, UpOptions};
+use confiture::migrate::{no_progress, BaselineOptions, DownOptions, ReinitOptions, UpOptions};
 use confiture::{exit, ErrorKind, Migrator};
 
 fn migrator(db: &TestDb, dir: &Dir, first_version: Option<u64>) -> Migrator {
@@ -443,6 +443,153 @@ fn applied_at_is_the_instant_the_row_was_written_in_either_column_type_and_any_z
             );
         }
     }
+}
+
+/// The versions a dry run of `down` with `options` would roll back, in its order.
+fn planned(db: &TestDb, dir: &Dir, options: DownOptions) -> Vec<String> {
+    let report = db
+        .migrator(dir)
+        .down(&options.dry_run(true).yes(true), &mut no_progress)
+        .unwrap_or_else(|f| panic!("down --dry-run: {}", f.error));
+    report
+        .migrations
+        .iter()
+        .map(|m| m.version.clone())
+        .collect()
+}
+
+/// Writes the row of 002 again, without running it.
+type WriteRow = dyn Fn(&TestDb, &Dir);
+
+/// A row written without running its migration — `baseline --through V` or `reinit --through
+/// V` repairing a lost middle row (the documented repair), or confiture (Python)'s own
+/// (`_baseline`, `_auto-baseline`, `_NNNN_baseline_from_db` after the slug's time) — records a
+/// migration applied earlier, not a newer application: `down` rolled it back first, as the last
+/// row written, leaving the migrations above it applied on top of it (h16 F20). It is placed by
+/// its version; a migration applied after newer ones (a late-merged branch, `up
+/// --allow-out-of-order`) is still rolled back first.
+#[test]
+fn a_row_recorded_without_running_is_rolled_back_in_version_order() {
+    let repairs: [(&str, &WriteRow); 5] = [
+        ("baseline", &|db, dir| {
+            db.migrator(dir)
+                .baseline(&BaselineOptions::through(2), &mut no_progress)
+                .expect("baseline --through 2");
+        }),
+        ("reinit", &|db, dir| {
+            db.migrator(dir)
+                .reinit(&ReinitOptions::default().through(Some(5)), &mut no_progress)
+                .expect("reinit --through 5");
+        }),
+        ("auto-baseline", &|db, _| {
+            python_row(db, "t2_002_20261125_170442_auto-baseline")
+        }),
+        ("from_db", &|db, _| {
+            python_row(db, "t2_002_20261125_170442_0001_baseline_from_db")
+        }),
+        ("squashed", &|db, _| {
+            python_row(db, "t2_20261125_170442_squashed")
+        }),
+    ];
+    for (repair, write_row) in repairs {
+        let db = TestDb::new(&format!("laterow_{}", repair.replace('-', "_")));
+        let dir = Dir::new();
+        for v in 1..=5 {
+            table(&dir, &format!("00{v}"), &format!("t{v}"));
+        }
+        db.migrator(&dir)
+            .up(&UpOptions::default(), &mut no_progress)
+            .expect("up");
+        db.client()
+            .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
+            .expect("lose the row of 002");
+        write_row(&db, &dir);
+        assert_eq!(
+            db.value("SELECT string_agg(version, ',' ORDER BY pk_confiture) FROM tb_confiture")
+                .as_deref(),
+            Some("001,003,004,005,002"),
+            "{repair}: 002's row is the last written"
+        );
+        assert_eq!(
+            planned(&db, &dir, DownOptions::default()),
+            ["005"],
+            "{repair}"
+        );
+        assert_eq!(
+            planned(&db, &dir, DownOptions::default().steps(Some(3))),
+            ["005", "004", "003"],
+            "{repair}"
+        );
+        assert_eq!(
+            planned(&db, &dir, DownOptions::default().target(Some(1))),
+            ["005", "004", "003", "002"],
+            "{repair}"
+        );
+        assert_eq!(
+            planned(&db, &dir, DownOptions::default().target(Some(0))),
+            ["005", "004", "003", "002", "001"],
+            "{repair}"
+        );
+        let report = db
+            .migrator(&dir)
+            .down(&DownOptions::default().steps(Some(3)), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{repair}: down --steps 3: {}", f.error));
+        assert_eq!(report.rolled_back, ["005", "004", "003"], "{repair}");
+        assert!(db.table_exists("t2") && !db.table_exists("t3"), "{repair}");
+        let (states_now, code, _) = states(&mut db.migrator(&dir));
+        assert_eq!(
+            states_now,
+            [
+                "001:applied",
+                "002:applied",
+                "003:pending",
+                "004:pending",
+                "005:pending"
+            ],
+            "{repair}"
+        );
+        assert_eq!(code, exit::PENDING, "{repair}");
+    }
+
+    // A late-merged migration applied after newer ones keeps its place: rolled back first,
+    // whatever row `baseline` writes below it.
+    let db = TestDb::new("laterow_merged");
+    let dir = Dir::new();
+    for v in 1..=5 {
+        table(&dir, &format!("00{v}"), &format!("t{v}"));
+    }
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("up");
+    // 003 applied last, as `up --allow-out-of-order` records it; 002's row lost.
+    db.client()
+        .batch_execute(
+            "WITH gone AS (DELETE FROM tb_confiture WHERE version = '003' RETURNING slug, \
+             version, name, applied_at, execution_time_ms, checksum, applied_by) \
+             INSERT INTO tb_confiture (slug, version, name, applied_at, execution_time_ms, \
+             checksum, applied_by) SELECT * FROM gone; \
+             DELETE FROM tb_confiture WHERE version = '002'",
+        )
+        .expect("003 written last, 002's row lost");
+    db.migrator(&dir)
+        .baseline(&BaselineOptions::through(2), &mut no_progress)
+        .expect("baseline --through 2");
+    assert_eq!(planned(&db, &dir, DownOptions::default()), ["003"]);
+    assert_eq!(
+        planned(&db, &dir, DownOptions::default().steps(Some(4))),
+        ["003", "005", "004", "002"]
+    );
+}
+
+/// A row of 002 as confiture (Python) writes one without running it, with `slug`.
+fn python_row(db: &TestDb, slug: &str) {
+    db.client()
+        .batch_execute(&format!(
+            "INSERT INTO tb_confiture (slug, version, name, execution_time_ms, checksum, applied_by) \
+             SELECT '{slug}', '002', 't2', 0, '{}', current_user",
+            checksum(b"CREATE TABLE t2 (id int);\n")
+        ))
+        .expect("a row of confiture (Python)");
 }
 
 /// A ledger without its `UNIQUE (version)` can hold one version twice, spelled the same: the

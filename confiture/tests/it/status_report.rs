@@ -16,6 +16,7 @@ fn row(version: &str, name: &str, up: Option<&str>, applied_at: &str) -> LedgerR
         execution_time_ms: Some(5),
         checksum: up.map(|text| checksum(text.as_bytes())),
         applied_by: Some("postgres".to_string()),
+        slug: None,
     }
 }
 

@@ -636,6 +636,54 @@ fn confiture_python_migrations_and_verify_sidecars_are_confiture_s() {
     run_python(&project, &["migrate", "status"]).code(0);
 }
 
+/// A lost middle row recorded again by confiture (Python)'s `migrate baseline --through 002`
+/// (its slug ends `_baseline`, written after the rows of 003 to 005) records an earlier
+/// application: our `down` rolls back 005, 004, 003 and leaves 002, never 002 first under the
+/// migrations applied on top of it (h16 F20).
+#[test]
+fn a_middle_row_confiture_baselined_again_is_rolled_back_in_version_order() {
+    let db = TestDb::new("interop_baseline_order");
+    let project = project(&db, 5, None);
+    ours(&project, &["migrate", "up"]).code(0);
+    let mut client = db.connect();
+    client
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
+        .expect("lose the row of 002");
+    run_python(&project, &["migrate", "baseline", "--through", "002"]).code(0);
+    let last: String = client
+        .query_one(
+            "SELECT version || ' ' || slug FROM tb_confiture ORDER BY pk_confiture DESC LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        last.starts_with("002 ") && last.ends_with("_baseline"),
+        "{last}"
+    );
+    let down = ours(
+        &project,
+        &["migrate", "down", "--steps", "3", "--format", "json"],
+    );
+    down.code(0);
+    assert_eq!(
+        down.json()["rolled_back"],
+        serde_json::json!(["005", "004", "003"]),
+        "{}",
+        down.json()
+    );
+    let tables: Vec<String> = client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE tablename LIKE 't_' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(tables, ["t1", "t2"]);
+}
+
 /// confiture (Python)'s `migrate squash` baseline, run on a database that applied what it
 /// squashed, fails on objects that exist: the help says what the file is and how to record it
 /// without running it, not to fix a generated file.

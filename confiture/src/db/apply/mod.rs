@@ -516,6 +516,7 @@ mod tests {
             execution_time_ms: None,
             checksum: None,
             applied_by: None,
+            slug: None,
         }
     }
 
