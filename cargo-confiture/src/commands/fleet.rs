@@ -431,9 +431,28 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
         // `up` and `status` are safe to run again on the whole list (`up` applies only what
         // is missing); `down` again would roll back the finished targets once more.
         let next = if report.command == "down" {
-            "run `down` on the targets cancelled or not started alone (a list of them): run \
-             on the whole list again, it would roll back the finished ones once more"
-                .to_string()
+            // A cancelled target that rolled back part of its plan: its own help names the
+            // `--target` that finishes it; its `--steps N` again would roll back N more.
+            let midway = report.targets.iter().any(|t| match &t.report {
+                Some(fleet::CommandReport::Down(r)) => r.finish_target.is_some(),
+                _ => false,
+            });
+            let cancelled = if midway {
+                "; a cancelled target that rolled back part of it must not get the same \
+                 command again (its `--steps` would count from where it stopped): run the \
+                 command its help names instead, which finishes its rollback (`--target`)"
+            } else {
+                ""
+            };
+            format!(
+                "run `down` on the targets {} alone (a list of them): run on the whole list \
+                 again, it would roll back the finished ones once more{cancelled}",
+                if midway {
+                    "not started or cancelled before rolling back anything"
+                } else {
+                    "cancelled or not started"
+                }
+            )
         } else {
             format!(
                 "run `cargo confiture migrate {}` again to reach the rest",
