@@ -438,9 +438,9 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
                 _ => false,
             });
             let cancelled = if midway {
-                "; a cancelled target that rolled back part of it must not get the same \
-                 command again (its `--steps` would count from where it stopped): run the \
-                 command its help names instead, which finishes its rollback (`--target`)"
+                "; a cancelled target that rolled back part of it must not get its `--steps` \
+                 once more (they would count from where it stopped): run the command its help \
+                 names instead, which finishes its rollback (`--target`)"
             } else {
                 ""
             };
@@ -453,6 +453,14 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
                     "cancelled or not started"
                 }
             )
+        } else if report.command == "up" && limited_up(report) {
+            // `--steps`/`--target`: a bare `up` would apply every pending migration, and the
+            // same `--steps N` would apply N more on the finished targets.
+            "run `up` as it was asked on the targets not started or cancelled before applying \
+             anything alone (a list of them): on the whole list, a `--steps N` would apply N \
+             more on the finished ones; a cancelled target that applied part of it: run the \
+             command its help names, which finishes it (`--target`)"
+                .to_string()
         } else {
             format!(
                 "run `cargo confiture migrate {}` again to reach the rest",
@@ -472,6 +480,16 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
         )));
     }
     code
+}
+
+/// Whether a fleet's `up` was limited by `--steps` or `--target`: a target left pending
+/// migrations beyond its plan (`UpReport::skipped`), or one stopped midway names the `--target`
+/// that finishes it (`UpReport::finish_target`).
+fn limited_up(report: &FleetReport) -> bool {
+    report.targets.iter().any(|t| match &t.report {
+        Some(fleet::CommandReport::Up(r)) => !r.skipped.is_empty() || r.finish_target.is_some(),
+        _ => false,
+    })
 }
 
 /// Each target's warnings (a migration applied out of order, a server `WARNING`, ...), one

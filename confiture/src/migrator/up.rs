@@ -346,7 +346,22 @@ impl<'a> Locked<'a> {
             };
             self.apply_each(client, &settings, ledger, &plan.apply, progress, report)
         };
-        result.map_err(|f| self.without_snapshot(&rows, f.in_a_fleet(self.in_fleet)))
+        result.map_err(|f| {
+            let mut f = self.without_snapshot(&rows, f.in_a_fleet(self.in_fleet));
+            // Part of a limited plan may be applied: the same `--steps N` again would apply N
+            // more, `migrate up` every pending one.
+            let partial = !report.applied.is_empty() || !report.unknown.is_empty();
+            let finish = plan::up_finishing_command(self.set, &rows, self.request, &plan);
+            if let (true, None, Some((target, args))) = (partial, self.on_scratch, finish) {
+                report.finish_target = Some(target);
+                let what = "what was asked";
+                f.error.help = Some(match &f.error.help {
+                    Some(help) => crate::hint::finishing(help, &args, what),
+                    None => format!("to finish {what}, run {}", crate::hint::command(&args)),
+                });
+            }
+            f
+        })
     }
 
     /// A migration that failed on a database without a squashed history's snapshot: the help

@@ -2054,3 +2054,60 @@ fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
         Some("migrate down --target 2 --yes")
     );
 }
+
+/// `up`'s counterpart (`up_finishing_command`): a limited plan stopped midway is finished by
+/// `--target V`, V its newest version, which applies the rest of the plan and no more however
+/// much committed; an unlimited plan (nothing skipped) needs none — the command again finishes it.
+#[test]
+fn a_stopped_limited_up_is_finished_by_its_newest_version() {
+    let s = set(&[1, 2, 3, 4]);
+    let r = rows(&s, &[1]);
+    let finish = |request: UpRequest| {
+        let plan = up(&s, &r, &request).unwrap();
+        let found = up_finishing_command(&s, &r, &request, &plan);
+        if let Some((target, _)) = &found {
+            let again = UpRequest {
+                steps: None,
+                target: Some(*target),
+                ..request.clone()
+            };
+            for done in 0..plan.apply.len() {
+                let applied: Vec<u64> = [1]
+                    .into_iter()
+                    .chain(plan.apply[..done].iter().map(|m| m.version))
+                    .collect();
+                let left = rows(&s, &applied);
+                let rest = up(&s, &left, &again).unwrap();
+                assert_eq!(versions(&rest.apply), versions(&plan.apply[done..]));
+            }
+        }
+        found.map(|(_, args)| args)
+    };
+    let steps = UpRequest {
+        steps: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(
+        finish(steps.clone()).as_deref(),
+        Some("migrate up --target 3")
+    );
+    let destructive = UpRequest {
+        allow_destructive: true,
+        ..steps
+    };
+    assert_eq!(
+        finish(destructive).as_deref(),
+        Some("migrate up --target 3 --allow-destructive")
+    );
+    let target = UpRequest {
+        target: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(finish(target).as_deref(), Some("migrate up --target 2"));
+    assert_eq!(finish(UpRequest::default()), None);
+    let all = UpRequest {
+        steps: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(finish(all), None);
+}

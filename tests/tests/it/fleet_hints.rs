@@ -537,3 +537,117 @@ fn an_interrupted_rollbacks_help_finishes_what_was_asked_and_no_more() {
         .stderr_has("`cargo confiture migrate down --target 1 --database-url <URL>`");
     assert_eq!(versions(db), ["001", "002"], "{}", run.dump());
 }
+
+/// The same hole in `up`: a `up --steps 2` that applied 002 and failed on 003 said "run the
+/// command again" (`--steps 2` again applies 003 and 004), an interrupted one "run
+/// `migrate up` again" (every pending migration), and the interrupted fleet's line the same.
+/// After a part of a limited plan, the helps name `migrate up --target V`, V the plan's newest
+/// version; followed, 004 stays pending.
+#[test]
+fn a_partial_limited_up_is_finished_by_its_target_not_run_again() {
+    let dbs = TestDbs::new("downhelp_up", 3);
+    let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
+    project.migration(
+        "004_d",
+        "CREATE TABLE tb_d (id int);\n",
+        "DROP TABLE tb_d;\n",
+    );
+    fl(&project, &["up", "--target", "1"]).code(exit::SUCCESS);
+
+    // A failed target: 002 applied, 003 failed.
+    let failing = &dbs.dbs[1];
+    failing
+        .connect()
+        .batch_execute("CREATE TABLE tb_c (id int)")
+        .expect("tb_c in the way");
+    let run = fl(&project, &["up", "--steps", "2", "--keep-going"]);
+    run.code(exit::MIGRATION_FAILED);
+    let finish = format!(
+        "`cargo confiture migrate up --target 3 --env fl --targets <(echo {})`",
+        failing.name
+    );
+    run.stderr_has(&finish);
+    assert!(!run.stderr.contains("the command again"), "{}", run.dump());
+    assert_eq!(versions(failing), ["001", "002"]);
+    failing
+        .connect()
+        .batch_execute("DROP TABLE tb_c")
+        .expect("drop tb_c");
+    project.paste(&finish).code(exit::SUCCESS);
+    project.paste(&finish).code(exit::SUCCESS);
+    assert_eq!(
+        versions(failing),
+        ["001", "002", "003"],
+        "004 stays pending"
+    );
+
+    // Interrupted: one database, then the fleet.
+    let db = &dbs.dbs[0];
+    for db in &dbs.dbs {
+        project
+            .run_on(db, &["migrate", "down", "--target", "1"])
+            .code(exit::SUCCESS);
+    }
+    project.write(
+        "db/migrations/003_c.up.sql",
+        "CREATE TABLE tb_c (id int);\nSELECT pg_sleep(30);\n",
+    );
+    let interrupt = |child: std::process::Child, running: &[&TestDb]| -> Run {
+        let sleeping = confiture_tests::wait_until(std::time::Duration::from_secs(60), || {
+            running.iter().all(|db| db.sleeping_backend().is_some())
+        });
+        assert!(sleeping, "003 never ran");
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let sent = Instant::now();
+        Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
+    };
+    let run = interrupt(
+        project.spawn_on(db, &["migrate", "up", "--steps", "2"]),
+        &[db],
+    );
+    run.code(exit::INTERRUPTED)
+        .stderr_has("`cargo confiture migrate up --target 3 --database-url <URL>`");
+    assert!(
+        !run.stderr
+            .contains("`cargo confiture migrate up --database-url <URL>`"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(versions(db), ["001", "002"]);
+
+    project
+        .run_on(db, &["migrate", "down", "--target", "1"])
+        .code(exit::SUCCESS);
+    let child = project
+        .cli()
+        .args(["migrate", "--env", "fl", "up", "--steps", "2"])
+        .args(["--targets", "t.txt", "--jobs", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let run = interrupt(child, &[&dbs.dbs[0], &dbs.dbs[1]]);
+    run.code(exit::INTERRUPTED);
+    assert!(
+        !run.stderr.contains("again to reach the rest"),
+        "{}",
+        run.dump()
+    );
+    project.write(
+        "db/migrations/003_c.up.sql",
+        "CREATE TABLE tb_c (id int);\n",
+    );
+    for db in &dbs.dbs[..2] {
+        let finish = format!(
+            "`cargo confiture migrate up --target 3 --env fl --targets <(echo {})`",
+            db.name
+        );
+        run.stderr_has(&finish);
+        project.paste(&finish).code(exit::SUCCESS);
+        assert_eq!(versions(db), ["001", "002", "003"], "004 stays pending");
+    }
+}
