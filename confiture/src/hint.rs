@@ -48,6 +48,23 @@ const AGAIN_ON_EVERY_TARGET: &[&str] = &["migrate up", "migrate down"];
 /// and names how to select it ([`Invocation::render`]).
 pub const AGAIN: &str = "the command again";
 
+/// `text` with each [`AGAIN`] replaced by the suggested command `args` ([`command`]): for a
+/// run that stopped midway through what it was asked, whose command run again would do more
+/// than was asked (a `down --steps N` that rolled back part of its N rolls back N more), the
+/// command that finishes it instead (`plan::finishing_command`). The bare command of its
+/// direction suggested as is (`` `cargo confiture migrate up` ``, which would apply every
+/// pending migration) is replaced too. A text with neither gets the command as a sentence of
+/// its own, after its end.
+#[cfg(feature = "db")]
+pub(crate) fn finishing(text: &str, args: &str, what: &str) -> String {
+    let suggested = command(args);
+    let bare = args.split(" --").next().map(command).unwrap_or_default();
+    if text.contains(AGAIN) || text.contains(&bare) {
+        return text.replace(AGAIN, &suggested).replace(&bare, &suggested);
+    }
+    format!("{text}; to finish {what}, run {suggested} (the same command again would do more)")
+}
+
 /// What follows [`AGAIN`] in one target's text of a fleet, before the target's selection.
 const AGAIN_ON_THIS_TARGET: &str = " on this target alone (select it with ";
 

@@ -441,8 +441,35 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
         // `up` and `status` are safe to run again on the whole list (`up` applies only what
         // is missing); `down` again would roll back the finished targets once more.
         let next = if report.command == "down" {
-            "run `down` on the targets cancelled or not started alone (a list of them): run \
-             on the whole list again, it would roll back the finished ones once more"
+            // A cancelled target that rolled back part of its plan: its own help names the
+            // `--target` that finishes it; its `--steps N` again would roll back N more.
+            let midway = report.targets.iter().any(|t| match &t.report {
+                Some(fleet::CommandReport::Down(r)) => r.finish_target.is_some(),
+                _ => false,
+            });
+            let cancelled = if midway {
+                "; a cancelled target that rolled back part of it must not get its `--steps` \
+                 once more (they would count from where it stopped): run the command its help \
+                 names instead, which finishes its rollback (`--target`)"
+            } else {
+                ""
+            };
+            format!(
+                "run `down` on the targets {} alone (a list of them): run on the whole list \
+                 again, it would roll back the finished ones once more{cancelled}",
+                if midway {
+                    "not started or cancelled before rolling back anything"
+                } else {
+                    "cancelled or not started"
+                }
+            )
+        } else if report.command == "up" && limited_up(report) {
+            // `--steps`/`--target`: a bare `up` would apply every pending migration, and the
+            // same `--steps N` would apply N more on the finished targets.
+            "run `up` as it was asked on the targets not started or cancelled before applying \
+             anything alone (a list of them): on the whole list, a `--steps N` would apply N \
+             more on the finished ones; a cancelled target that applied part of it: run the \
+             command its help names, which finishes it (`--target`)"
                 .to_string()
         } else {
             format!(
@@ -463,6 +490,16 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
         )));
     }
     code
+}
+
+/// Whether a fleet's `up` was limited by `--steps` or `--target`: a target left pending
+/// migrations beyond its plan (`UpReport::skipped`), or one stopped midway names the `--target`
+/// that finishes it (`UpReport::finish_target`).
+fn limited_up(report: &FleetReport) -> bool {
+    report.targets.iter().any(|t| match &t.report {
+        Some(fleet::CommandReport::Up(r)) => !r.skipped.is_empty() || r.finish_target.is_some(),
+        _ => false,
+    })
 }
 
 /// Each target's warnings (a migration applied out of order, a server `WARNING`, ...), one

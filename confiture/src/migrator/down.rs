@@ -90,6 +90,7 @@ impl Migrator {
         );
         let mut warnings = Vec::new();
         let (env, stop) = (self.env.clone(), self.stop.clone());
+        let in_fleet = self.in_fleet;
         let (client, target) = self.client_for_writing()?;
         settings.stop = stop.map(|flag| crate::db::apply::Stop::watch(flag, client, &env));
         let (budget, started) = (options.lock_wait, Instant::now());
@@ -159,6 +160,21 @@ impl Migrator {
                     }
                     .settle(&mut f);
                     report.unknown = fates.unknown;
+                    let mut f = f.in_a_fleet(in_fleet);
+                    // Part of the plan may be rolled back: the same request again would roll
+                    // back more than was asked (`--steps N` counts from where it stopped).
+                    let partial = !report.rolled_back.is_empty() || !report.unknown.is_empty();
+                    let finish = plan::finishing_command(set, &rows, &request, &plan);
+                    if let (true, Some((target, args))) = (partial, finish) {
+                        report.finish_target = Some(target);
+                        let what = "the rollback asked for";
+                        f.error.help = Some(match &f.error.help {
+                            Some(help) => crate::hint::finishing(help, &args, what),
+                            None => {
+                                format!("to finish {what}, run {}", crate::hint::command(&args))
+                            }
+                        });
+                    }
                     f
                 })
             },

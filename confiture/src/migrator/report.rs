@@ -400,6 +400,11 @@ pub struct UpReport {
     /// Pending versions this run did not apply: beyond `steps`/`target`, or not attempted after
     /// a failure.
     pub skipped: Vec<String>,
+    /// A run limited by `--steps`/`--target` that stopped (failed, interrupted) after a part
+    /// of its plan may have been applied: the `--target` that finishes what it was asked and no
+    /// more (`migrate up --target V`, which its error's help names; the same `--steps N` again
+    /// would apply N more). `None` otherwise.
+    pub finish_target: Option<u64>,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
     /// Wall-clock time of the whole command.
@@ -423,6 +428,12 @@ pub struct DownReport {
     /// back and could not be re-established to read the ledger; they may have been rolled back
     /// (`migrate status` tells).
     pub unknown: Vec<String>,
+    /// A run that stopped (failed, interrupted) after a part of its plan may have been rolled
+    /// back: the `--target` that finishes what it was asked and no more (`migrate down
+    /// --target V`, which its error's help names; the same `--steps N` again would roll back N
+    /// more). `None` when nothing of the plan was rolled back, or when no `--target` reaches
+    /// exactly the rest of it (`migrate status` tells what is still applied).
+    pub finish_target: Option<u64>,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
     /// Wall-clock time of the whole command.

@@ -15,6 +15,7 @@ use crate::error::{
     ConcurrentRow, Error, ErrorKind, MigrationFailure, Reason, Result, ServerError,
 };
 use crate::files::{self, Migration};
+use crate::hint::AGAIN;
 use crate::ledger::{LedgerRow, TrackingTable};
 use crate::Migrator;
 
@@ -69,6 +70,36 @@ impl RunFailure {
             blames_file: f.blames_file,
             ..RunFailure::from(f.error)
         }
+    }
+
+    /// A fleet's target (`in_fleet`): "fix the file" ([`RunFailure::blames_file`]) is wrong
+    /// there, whichever the direction. Other targets may have run the same file already: an
+    /// up file edited after they applied it is modified there (diverged), and a down file that
+    /// rolled back on them is not what fails here. The help says to fix this database instead
+    /// (the error names what fails on it), and the file only where no database ran it.
+    pub(super) fn in_a_fleet(mut self, in_fleet: bool) -> RunFailure {
+        if !in_fleet || !self.blames_file || self.error.kind != ErrorKind::MigrationFailed {
+            return self;
+        }
+        let Some((version, name)) = &self.migration else {
+            return self;
+        };
+        let id = crate::display::migration_id(version, name);
+        self.error.help = Some(match self.direction {
+            Direction::Up => format!(
+                "other targets of the fleet may have applied {id} already: do not edit its file \
+                 (they would see it modified); fix what makes it fail on this database (the \
+                 error above names it), then run {AGAIN}, which resumes here. Edit \
+                 the file only if no database has applied {id} (`migrate status` on the fleet)"
+            ),
+            Direction::Down => format!(
+                "other targets of the fleet may have rolled back {id} with the same down file: \
+                 the cause is likely on this database, not in the file; fix what makes it fail \
+                 on this database (the error above names it), then run {AGAIN}. Edit the down \
+                 file only if it fails on every target"
+            ),
+        });
+        self
     }
 
     /// The error, with what the command knows about it as its [`Reason`]: the migration that

@@ -347,27 +347,22 @@ impl<'a> Locked<'a> {
             };
             self.apply_each(client, &settings, ledger, &plan.apply, progress, report)
         };
-        result.map_err(|f| self.without_snapshot(&rows, self.in_a_fleet(f)))
-    }
-
-    /// A fleet's target: "fix the file" ([`RunFailure::blames_file`]) is unsafe when other
-    /// targets applied the migration already (edited, it is modified there: diverged). The
-    /// help says to fix this database instead, and the file only where no database applied it.
-    fn in_a_fleet(&self, mut f: RunFailure) -> RunFailure {
-        if !self.in_fleet || !f.blames_file || f.error.kind != ErrorKind::MigrationFailed {
-            return f;
-        }
-        let Some((version, name)) = &f.migration else {
-            return f;
-        };
-        let id = crate::display::migration_id(version, name);
-        f.error.help = Some(format!(
-            "other targets of the fleet may have applied {id} already: do not edit its file \
-             (they would see it modified); fix what makes it fail on this database (the \
-             error above names it), then run {AGAIN}, which resumes here. Edit \
-             the file only if no database has applied {id} (`migrate status` on the fleet)"
-        ));
-        f
+        result.map_err(|f| {
+            let mut f = self.without_snapshot(&rows, f.in_a_fleet(self.in_fleet));
+            // Part of a limited plan may be applied: the same `--steps N` again would apply N
+            // more, `migrate up` every pending one.
+            let partial = !report.applied.is_empty() || !report.unknown.is_empty();
+            let finish = plan::up_finishing_command(self.set, &rows, self.request, &plan);
+            if let (true, None, Some((target, args))) = (partial, self.on_scratch, finish) {
+                report.finish_target = Some(target);
+                let what = "what was asked";
+                f.error.help = Some(match &f.error.help {
+                    Some(help) => crate::hint::finishing(help, &args, what),
+                    None => format!("to finish {what}, run {}", crate::hint::command(&args)),
+                });
+            }
+            f
+        })
     }
 
     /// A migration that failed on a database without a squashed history's snapshot: the help

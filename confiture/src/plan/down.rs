@@ -235,6 +235,50 @@ fn down_plan<'a>(
     })
 }
 
+/// The command that finishes `plan` (made from `request` over `rows`) once a part of it may
+/// have been rolled back — a run that failed or was interrupted midway: `migrate down --target
+/// V`, V the newest version the plan keeps, so that it rolls back what the plan had left and
+/// nothing more, however much of it committed (the same `--steps N` again would roll back N
+/// more) — V and the command's arguments. `--yes` when V is below the history (`confirm_everything`: every row rolled back),
+/// `--allow-modified` when the request had it. `None` when no `--target` reaches exactly the
+/// plan's rows (a migration applied out of order among them, a row without a file): the help
+/// then keeps `migrate status`, which tells what is still applied.
+pub fn finishing_command(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    request: &DownRequest,
+    plan: &DownPlan<'_>,
+) -> Option<(u64, String)> {
+    let planned = |row: &LedgerRow| plan.roll_back.iter().any(|r| std::ptr::eq(r.row, row));
+    let history = History::of(set, rows, request.first_version);
+    let mut target = 0;
+    for r in history.recorded.iter().filter(|r| !planned(r.row)) {
+        target = target.max(r.version.as_ref()?.number());
+    }
+    let finish = DownRequest {
+        steps: None,
+        target: Some(target),
+        yes: false,
+        ..request.clone()
+    };
+    let yes = confirm_everything(set, &finish, None).is_err();
+    let finish = DownRequest { yes, ..finish };
+    check_down_request(set, &finish).ok()?;
+    let chosen = chosen(&history, &finish);
+    let same = chosen.len() == plan.roll_back.len() && chosen.iter().all(|r| planned(r.row));
+    if !same {
+        return None;
+    }
+    let mut args = format!("migrate down --target {target}");
+    if yes {
+        args.push_str(" --yes");
+    }
+    if request.allow_modified {
+        args.push_str(" --allow-modified");
+    }
+    Some((target, args))
+}
+
 /// The rows `down` rolls back, newest application first
 /// ([`History::in_order_of_application`]): every row above `target`, else the newest `steps`
 /// (1 by default). A `target` below the first version is the point before the

@@ -23,7 +23,8 @@ mod tests;
 mod up;
 
 pub use down::{
-    check_down_files, check_down_request, down, gap_warnings, DownPlan, DownRequest, Rollback,
+    check_down_files, check_down_request, down, finishing_command, gap_warnings, DownPlan,
+    DownRequest, Rollback,
 };
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,
@@ -31,7 +32,7 @@ pub use rewrite::{
 };
 pub use up::{
     check_history, check_up_files, check_up_request, divergences, out_of_order_help,
-    snapshot_missing_help, up, UpPlan, UpRequest, ABSENT_OBJECT_SQLSTATES,
+    snapshot_missing_help, up, up_finishing_command, UpPlan, UpRequest, ABSENT_OBJECT_SQLSTATES,
 };
 
 /// The command that accepts the files as they are, as hints name it: `reinit` without

@@ -2041,3 +2041,152 @@ fn reinit_never_forgets_a_newer_releases_rows() {
     // No newer rows: nothing of the kind.
     assert_eq!(reinit(&all, &r, None, None).unwrap().newer_database, None);
 }
+
+/// The command that finishes a rollback stopped midway (`finishing_command`) rolls back
+/// exactly what the plan had — the run's own `--target`, `--steps` turned into the version the
+/// plan ends at (whatever part of it committed, run twice it does no more), `--yes` when that
+/// is everything, back to a squashed history's snapshot too — or is `None` when no `--target`
+/// reaches exactly those rows (an out-of-order application among them).
+#[test]
+fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
+    let finish = |s: &MigrationSet, r: &[LedgerRow], request: DownRequest| {
+        let plan = down(s, r, &request).unwrap();
+        let found = finishing_command(s, r, &request, &plan);
+        if let Some((target, _)) = &found {
+            // The same plan, whatever part of it committed.
+            let again = DownRequest {
+                steps: None,
+                target: Some(*target),
+                yes: true,
+                ..request.clone()
+            };
+            assert_eq!(rolled(&down(s, r, &again).unwrap()), rolled(&plan));
+            for done in 1..plan.roll_back.len() {
+                let left: Vec<LedgerRow> = r[..r.len() - done].to_vec();
+                let rest = down(s, &left, &again).unwrap();
+                assert_eq!(rolled(&rest), rolled(&plan)[done..]);
+            }
+        }
+        found.map(|(_, args)| args)
+    };
+    let steps = |n| DownRequest {
+        steps: Some(n),
+        ..Default::default()
+    };
+    let s = set(&[1, 2, 3, 4]);
+    let r = rows(&s, &[1, 2, 3, 4]);
+    assert_eq!(
+        finish(&s, &r, steps(2)).as_deref(),
+        Some("migrate down --target 2")
+    );
+    assert_eq!(
+        finish(&s, &r, steps(3)).as_deref(),
+        Some("migrate down --target 1")
+    );
+    assert_eq!(
+        finish(&s, &r, steps(4)).as_deref(),
+        Some("migrate down --target 0 --yes")
+    );
+    let modified = DownRequest {
+        allow_modified: true,
+        ..steps(2)
+    };
+    assert_eq!(
+        finish(&s, &r, modified).as_deref(),
+        Some("migrate down --target 2 --allow-modified")
+    );
+    let target = DownRequest {
+        target: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(
+        finish(&s, &r, target).as_deref(),
+        Some("migrate down --target 1")
+    );
+
+    // Applied 1, 3, then 2: `--steps 1` rolls back 2 alone, which no `--target` does.
+    let r = rows(&s, &[1, 3, 2]);
+    assert_eq!(finish(&s, &r, steps(1)), None);
+    assert_eq!(
+        finish(&s, &r, steps(2)).as_deref(),
+        Some("migrate down --target 1")
+    );
+
+    // A squashed history (first_version 3, rows 1 and 2 the snapshot's): everything above it.
+    let s = set(&[3, 4, 5]);
+    let mut r = rows(&s, &[3, 4, 5]);
+    for v in ["002", "001"] {
+        r.insert(
+            0,
+            LedgerRow {
+                version: v.into(),
+                ..r[0].clone()
+            },
+        );
+    }
+    let squashed = DownRequest {
+        first_version: Some(3),
+        ..steps(3)
+    };
+    assert_eq!(
+        finish(&s, &r, squashed).as_deref(),
+        Some("migrate down --target 2 --yes")
+    );
+}
+
+/// `up`'s counterpart (`up_finishing_command`): a limited plan stopped midway is finished by
+/// `--target V`, V its newest version, which applies the rest of the plan and no more however
+/// much committed; an unlimited plan (nothing skipped) needs none — the command again finishes it.
+#[test]
+fn a_stopped_limited_up_is_finished_by_its_newest_version() {
+    let s = set(&[1, 2, 3, 4]);
+    let r = rows(&s, &[1]);
+    let finish = |request: UpRequest| {
+        let plan = up(&s, &r, &request).unwrap();
+        let found = up_finishing_command(&s, &r, &request, &plan);
+        if let Some((target, _)) = &found {
+            let again = UpRequest {
+                steps: None,
+                target: Some(*target),
+                ..request.clone()
+            };
+            for done in 0..plan.apply.len() {
+                let applied: Vec<u64> = [1]
+                    .into_iter()
+                    .chain(plan.apply[..done].iter().map(|m| m.version))
+                    .collect();
+                let left = rows(&s, &applied);
+                let rest = up(&s, &left, &again).unwrap();
+                assert_eq!(versions(&rest.apply), versions(&plan.apply[done..]));
+            }
+        }
+        found.map(|(_, args)| args)
+    };
+    let steps = UpRequest {
+        steps: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(
+        finish(steps.clone()).as_deref(),
+        Some("migrate up --target 3")
+    );
+    let destructive = UpRequest {
+        allow_destructive: true,
+        ..steps
+    };
+    assert_eq!(
+        finish(destructive).as_deref(),
+        Some("migrate up --target 3 --allow-destructive")
+    );
+    let target = UpRequest {
+        target: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(finish(target).as_deref(), Some("migrate up --target 2"));
+    assert_eq!(finish(UpRequest::default()), None);
+    let all = UpRequest {
+        steps: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(finish(all), None);
+}

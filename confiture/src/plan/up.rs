@@ -289,6 +289,53 @@ pub fn up<'a>(
     Ok(plan)
 }
 
+/// The command that finishes `plan` (made from `request` over `rows`) once a part of it may
+/// have been applied — a run that failed or was interrupted midway, limited by `--steps` or
+/// `--target` (`plan.skipped` not empty): `migrate up --target V`, V the plan's newest
+/// version, so that it applies what the plan had left and nothing more, however much of it
+/// committed (the same `--steps N` again would apply N more; a bare `migrate up`, every pending
+/// one). The request's `--allow-*` flags are kept. `None` when the plan holds every pending
+/// migration (the command again finishes it) or no `--target` reaches exactly its migrations.
+/// The counterpart of [`super::finishing_command`] (`down`).
+pub fn up_finishing_command(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    request: &UpRequest,
+    plan: &UpPlan<'_>,
+) -> Option<(u64, String)> {
+    if plan.skipped.is_empty() {
+        return None;
+    }
+    let target = plan.apply.iter().map(|m| m.version).max()?;
+    let finish = UpRequest {
+        steps: None,
+        target: Some(target),
+        ..request.clone()
+    };
+    let again = up(set, rows, &finish).ok()?;
+    let versions = |ms: &[&Migration]| {
+        let mut v: Vec<u64> = ms.iter().map(|m| m.version).collect();
+        v.sort_unstable();
+        v
+    };
+    if versions(&again.apply) != versions(&plan.apply) {
+        return None;
+    }
+    let mut args = format!("migrate up --target {target}");
+    for (flag, on) in [
+        ("--allow-out-of-order", request.allow_out_of_order),
+        ("--allow-destructive", request.allow_destructive),
+        ("--allow-newer-database", request.allow_newer_database),
+        ("--allow-non-empty", request.allow_non_empty),
+    ] {
+        if on {
+            args.push(' ');
+            args.push_str(flag);
+        }
+    }
+    Some((target, args))
+}
+
 /// Refuses (exit 5, before anything runs) when a pending migration up to `target` carries
 /// confiture's gate `-- confiture:destructive`, as confiture's `migrate up` does (`VALID_002`):
 /// every pending one up to the target, whatever `--steps` says, like confiture.

@@ -5,6 +5,8 @@
 
 use confiture::exit;
 use confiture_tests::{server, Project, Run, TestDb, TestDbs};
+use std::process::Stdio;
+use std::time::Instant;
 
 fn project() -> Project {
     let project = Project::new();
@@ -332,5 +334,312 @@ fn a_list_named_by_a_descriptor_is_a_placeholder_whatever_it_points_at() {
             .code(exit::INVALID)
             .stderr_has(suggested)
             .stderr_lacks(&format!("--targets {path}"));
+    }
+}
+
+/// The ledger of `db` as versions alone.
+fn versions(db: &TestDb) -> Vec<String> {
+    db.ledger()
+        .unwrap_or_default()
+        .iter()
+        .map(|row| row.split(':').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The first suggested command of `text` that starts with `` `cargo confiture {start}``.
+fn suggested(text: &str, start: &str) -> Option<String> {
+    let opening = format!("`cargo confiture {start}");
+    let at = text.find(&opening)?;
+    let len = text[at + 1..].find('`')?;
+    Some(text[at..at + len + 2].to_string())
+}
+
+/// h16 F3: a `down --steps 2` that rolled back 003 and failed on 002 said "fix FILE, then run
+/// the command again" — followed, `--steps 2` rolled back 002 and 001: three migrations for the
+/// two asked. After a part of a rollback, every help names the command that finishes the
+/// request and no more (`--target 1`, the version the plan would have ended at), on one
+/// database and on a fleet's target alike, text and JSON (`finish_target`); a fleet's target
+/// is told the cause is on that database (the same down file rolled back elsewhere), not in
+/// the file. Followed, 001 stays. A request that reaches back to nothing (`--steps 3`) is
+/// finished by `--target 0 --yes`.
+#[test]
+fn a_partial_rollbacks_help_finishes_what_was_asked_and_no_more() {
+    let dbs = TestDbs::new("downhelp_part", 3);
+    let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
+    let failing = &dbs.dbs[1];
+    let blocked = |db: &TestDb| {
+        db.connect()
+            .batch_execute("CREATE VIEW v_b AS SELECT * FROM tb_b")
+            .expect("a view on tb_b");
+    };
+    let unblocked = |db: &TestDb| {
+        db.connect()
+            .batch_execute("DROP VIEW v_b")
+            .expect("drop the view");
+    };
+
+    // A fleet's target.
+    for json in [false, true] {
+        fl(&project, &["up"]).code(exit::SUCCESS);
+        blocked(failing);
+        let mut args = vec!["down", "--steps", "2", "--keep-going"];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let run = fl(&project, &args);
+        run.code(exit::MIGRATION_FAILED);
+        let help = if json {
+            let doc = run.json();
+            assert_eq!(doc["targets"][1]["report"]["finish_target"], 1, "{doc}");
+            doc["targets"][1]["error"]["help"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            run.stderr.clone()
+        };
+        let finish = format!(
+            "`cargo confiture migrate down --target 1 --env fl --targets <(echo {})`",
+            failing.name
+        );
+        assert!(help.contains(&finish), "{help}\n{}", run.dump());
+        assert!(!help.contains("the command again"), "{}", run.dump());
+        assert!(
+            help.contains("fix what makes it fail on this database"),
+            "{}",
+            run.dump()
+        );
+        assert!(!help.contains("fix db/migrations"), "{}", run.dump());
+        assert_eq!(
+            dbs.dbs.iter().map(versions).collect::<Vec<_>>(),
+            [vec!["001"], vec!["001", "002"], vec!["001"]]
+        );
+        unblocked(failing);
+        project.paste(&finish).code(exit::SUCCESS);
+        assert_eq!(versions(failing), ["001"], "001 stays");
+        // Pasted twice, it changes nothing more.
+        project.paste(&finish).code(exit::SUCCESS);
+        assert_eq!(versions(failing), ["001"]);
+        fl(&project, &["up"]).code(exit::SUCCESS);
+    }
+
+    // One database, the text help and the JSON's.
+    let db = &dbs.dbs[0];
+    for (steps, finish, kept) in [
+        ("2", "migrate down --target 1", vec!["001"]),
+        ("3", "migrate down --target 0 --yes", vec![]),
+    ] {
+        blocked(db);
+        let run = project.run_on(db, &["migrate", "down", "--steps", steps, "--yes"]);
+        run.code(exit::MIGRATION_FAILED);
+        let finish = format!("`cargo confiture {finish} --database-url <URL>`");
+        run.stderr_has(&finish);
+        assert!(!run.stderr.contains("the command again"), "{}", run.dump());
+        assert_eq!(versions(db), ["001", "002"]);
+        project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+        let doc = project
+            .run_on(
+                db,
+                &[
+                    "migrate", "down", "--steps", steps, "--yes", "--format", "json",
+                ],
+            )
+            .json();
+        let help = doc["errors"][0]["help"].as_str().unwrap_or_default();
+        assert!(help.contains(&finish), "{doc}");
+        unblocked(db);
+        let pasted = suggested(help, "migrate down").expect("a suggested down");
+        let pasted = pasted.replace("<URL>", &db.url());
+        project.paste(&pasted).code(exit::SUCCESS);
+        assert_eq!(versions(db), kept, "{doc}");
+        project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    }
+}
+
+/// h16 F2: a fleet `down --steps 2` interrupted after its running targets rolled back 003 said
+/// "run `down` on the targets cancelled or not started alone": followed, `--steps 2` rolled
+/// back 002 and 001 on the cancelled ones. The summary now sends the cancelled targets that
+/// rolled back part of it to their own help, which names `--target 1` (the single database's
+/// interrupted `down` too); followed, 001 stays.
+#[test]
+fn an_interrupted_rollbacks_help_finishes_what_was_asked_and_no_more() {
+    let dbs = TestDbs::new("downhelp_int", 3);
+    let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
+    fl(&project, &["up"]).code(exit::SUCCESS);
+    project.write(
+        "db/migrations/002_b.down.sql",
+        "DROP TABLE tb_b;\nSELECT pg_sleep(30);\n",
+    );
+    let interrupt = |child: std::process::Child, running: &[&TestDb]| -> Run {
+        let sleeping = confiture_tests::wait_until(std::time::Duration::from_secs(60), || {
+            running.iter().all(|db| db.sleeping_backend().is_some())
+        });
+        assert!(sleeping, "the rollback of 002 never ran");
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let sent = Instant::now();
+        Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
+    };
+    let child = project
+        .cli()
+        .args(["migrate", "--env", "fl", "down", "--steps", "2"])
+        .args(["--targets", "t.txt", "--jobs", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let run = interrupt(child, &[&dbs.dbs[0], &dbs.dbs[1]]);
+    run.code(exit::INTERRUPTED)
+        .stderr_has("1 not started (exit 130)")
+        .stderr_has("run the command its help names instead");
+    assert!(
+        !run.stderr
+            .contains("on the targets cancelled or not started alone"),
+        "{}",
+        run.dump()
+    );
+    let mut finishes = Vec::new();
+    for db in &dbs.dbs[..2] {
+        let finish = format!(
+            "`cargo confiture migrate down --target 1 --env fl --targets <(echo {})`",
+            db.name
+        );
+        run.stderr_has(&finish);
+        assert_eq!(versions(db), ["001", "002"], "{}", run.dump());
+        finishes.push(finish);
+    }
+    project.write("db/migrations/002_b.down.sql", "DROP TABLE tb_b;\n");
+    for (db, finish) in dbs.dbs.iter().zip(&finishes) {
+        project.paste(finish).code(exit::SUCCESS);
+        assert_eq!(versions(db), ["001"], "001 stays");
+    }
+
+    // One database.
+    let db = &dbs.dbs[2];
+    project.write(
+        "db/migrations/002_b.down.sql",
+        "DROP TABLE tb_b;\nSELECT pg_sleep(30);\n",
+    );
+    let child = project.spawn_on(db, &["migrate", "down", "--steps", "2"]);
+    let run = interrupt(child, &[db]);
+    run.code(exit::INTERRUPTED)
+        .stderr_has("`cargo confiture migrate down --target 1 --database-url <URL>`");
+    assert_eq!(versions(db), ["001", "002"], "{}", run.dump());
+}
+
+/// The same hole in `up`: a `up --steps 2` that applied 002 and failed on 003 said "run the
+/// command again" (`--steps 2` again applies 003 and 004), an interrupted one "run
+/// `migrate up` again" (every pending migration), and the interrupted fleet's line the same.
+/// After a part of a limited plan, the helps name `migrate up --target V`, V the plan's newest
+/// version; followed, 004 stays pending.
+#[test]
+fn a_partial_limited_up_is_finished_by_its_target_not_run_again() {
+    let dbs = TestDbs::new("downhelp_up", 3);
+    let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
+    project.migration(
+        "004_d",
+        "CREATE TABLE tb_d (id int);\n",
+        "DROP TABLE tb_d;\n",
+    );
+    fl(&project, &["up", "--target", "1"]).code(exit::SUCCESS);
+
+    // A failed target: 002 applied, 003 failed.
+    let failing = &dbs.dbs[1];
+    failing
+        .connect()
+        .batch_execute("CREATE TABLE tb_c (id int)")
+        .expect("tb_c in the way");
+    let run = fl(&project, &["up", "--steps", "2", "--keep-going"]);
+    run.code(exit::MIGRATION_FAILED);
+    let finish = format!(
+        "`cargo confiture migrate up --target 3 --env fl --targets <(echo {})`",
+        failing.name
+    );
+    run.stderr_has(&finish);
+    assert!(!run.stderr.contains("the command again"), "{}", run.dump());
+    assert_eq!(versions(failing), ["001", "002"]);
+    failing
+        .connect()
+        .batch_execute("DROP TABLE tb_c")
+        .expect("drop tb_c");
+    project.paste(&finish).code(exit::SUCCESS);
+    project.paste(&finish).code(exit::SUCCESS);
+    assert_eq!(
+        versions(failing),
+        ["001", "002", "003"],
+        "004 stays pending"
+    );
+
+    // Interrupted: one database, then the fleet.
+    let db = &dbs.dbs[0];
+    for db in &dbs.dbs {
+        project
+            .run_on(db, &["migrate", "down", "--target", "1"])
+            .code(exit::SUCCESS);
+    }
+    project.write(
+        "db/migrations/003_c.up.sql",
+        "CREATE TABLE tb_c (id int);\nSELECT pg_sleep(30);\n",
+    );
+    let interrupt = |child: std::process::Child, running: &[&TestDb]| -> Run {
+        let sleeping = confiture_tests::wait_until(std::time::Duration::from_secs(60), || {
+            running.iter().all(|db| db.sleeping_backend().is_some())
+        });
+        assert!(sleeping, "003 never ran");
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let sent = Instant::now();
+        Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
+    };
+    let run = interrupt(
+        project.spawn_on(db, &["migrate", "up", "--steps", "2"]),
+        &[db],
+    );
+    run.code(exit::INTERRUPTED)
+        .stderr_has("`cargo confiture migrate up --target 3 --database-url <URL>`");
+    assert!(
+        !run.stderr
+            .contains("`cargo confiture migrate up --database-url <URL>`"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(versions(db), ["001", "002"]);
+
+    project
+        .run_on(db, &["migrate", "down", "--target", "1"])
+        .code(exit::SUCCESS);
+    let child = project
+        .cli()
+        .args(["migrate", "--env", "fl", "up", "--steps", "2"])
+        .args(["--targets", "t.txt", "--jobs", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let run = interrupt(child, &[&dbs.dbs[0], &dbs.dbs[1]]);
+    run.code(exit::INTERRUPTED);
+    assert!(
+        !run.stderr.contains("again to reach the rest"),
+        "{}",
+        run.dump()
+    );
+    project.write(
+        "db/migrations/003_c.up.sql",
+        "CREATE TABLE tb_c (id int);\n",
+    );
+    for db in &dbs.dbs[..2] {
+        let finish = format!(
+            "`cargo confiture migrate up --target 3 --env fl --targets <(echo {})`",
+            db.name
+        );
+        run.stderr_has(&finish);
+        project.paste(&finish).code(exit::SUCCESS);
+        assert_eq!(versions(db), ["001", "002", "003"], "004 stays pending");
     }
 }

@@ -308,10 +308,10 @@ pub(super) fn interrupted(step: &Step<'_>, failure: StepFailure) -> StepFailure 
 pub(super) fn with_interrupted_help(step: &Step<'_>, mut failure: StepFailure) -> StepFailure {
     if failure.error.kind == ErrorKind::Interrupted && failure.error.help.is_none() {
         failure.error.help = Some(match step.direction {
-            Direction::Up => format!(
-                "run {} again to apply the migrations not applied",
-                crate::hint::command("migrate up")
-            ),
+            // The command as it was asked (its `--steps`, `--target`): a bare `migrate up`
+            // would apply every pending migration. Once a part of a limited plan is applied,
+            // `Migrator::up` names the `--target` that finishes it instead.
+            Direction::Up => format!("run {AGAIN} to apply the migrations not applied"),
             Direction::Down => format!(
                 "run {} to see what is still applied",
                 crate::hint::command("migrate status")
