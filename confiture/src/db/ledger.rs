@@ -819,6 +819,49 @@ pub(crate) fn resolve(
     Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name)))
 }
 
+/// How a whole-database session of a database resolves names ([`resolve_session`]): where
+/// its tracking table is, and every schema its `search_path` names. A tenant schema must be
+/// none of them (`fleet::Target::schema`): once created, the whole database's unqualified
+/// names — its ledger, its migrations' objects — would resolve into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionNames {
+    /// The tracking table, schema-qualified ([`resolve`]); `None` when it is unqualified and
+    /// `search_path` names no existing schema.
+    pub(crate) ledger: Option<TrackingTable>,
+    /// The session's `search_path` as the server has it (`"$user", public`).
+    pub(crate) search_path: String,
+    /// The role `"$user"` stands for (`current_user`).
+    pub(crate) user: String,
+    /// The schemas of `search_path`, existing or not, `"$user"` expanded
+    /// ([`super::settings::search_path_schemas`]).
+    pub(crate) schemas: Vec<String>,
+}
+
+/// [`SessionNames`] of this session: `table` where it resolves, and the schemas of the
+/// session's `search_path` setting — read and expanded here, since `current_schemas` lists
+/// only the schemas that exist and a tenant's is created later. Two short queries, in any
+/// transaction (a read-only one too).
+pub(crate) fn resolve_session(
+    client: &mut impl postgres::GenericClient,
+    table: &TrackingTable,
+) -> std::result::Result<SessionNames, postgres::Error> {
+    let ledger = resolve(client, table)?;
+    let row = client.query_one(
+        "SELECT pg_catalog.current_setting('search_path'), \
+         CAST(current_user AS pg_catalog.text)",
+        &[],
+    )?;
+    let search_path: String = row.get(0);
+    let user: String = row.get(1);
+    let schemas = super::settings::search_path_schemas(&search_path, &user);
+    Ok(SessionNames {
+        ledger,
+        search_path,
+        user,
+        schemas,
+    })
+}
+
 /// The ledger read waited `wait` for a lock another session holds on the table: exit 6,
 /// naming that session as the migration-lock timeout does.
 fn locked(client: &mut postgres::Client, table: &TrackingTable, wait: Duration) -> Error {
