@@ -21,6 +21,7 @@ use crate::ledger::{
 /// One round trip: the name lookup and the rows travel in one simple-query message. An absent
 /// table is recognised by the server's "undefined table" error, so call this outside a
 /// transaction block (the error would abort it). Extra columns are ignored.
+#[cfg_attr(not(test), allow(dead_code))] // the engine tests read with these
 pub fn read(client: &mut postgres::Client, table: &TrackingTable) -> Result<Option<Ledger>> {
     read_within(client, table, DEFAULT_WAIT)
 }
@@ -31,12 +32,26 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 /// [`read`], waiting at most `wait` for a lock another session holds on the table (`LOCK
 /// TABLE ... IN ACCESS EXCLUSIVE MODE`, a long `ALTER TABLE`): after it, a lock-timeout error
 /// (exit 6) names the session holding it. Zero is taken as 1 ms, never as "forever".
+#[cfg_attr(not(test), allow(dead_code))] // the engine tests read with these
 pub fn read_within(
     client: &mut postgres::Client,
     table: &TrackingTable,
     wait: Duration,
 ) -> Result<Option<Ledger>> {
-    let found = read_asking(client, table, wait, None, Asked::Rows)?;
+    read_at(client, table, wait, BuildSite::Database)
+}
+
+/// [`read_within`] for a session whose migrations build at `site`: a tenant's ledger
+/// ([`BuildSite::Tenant`]) that does not exist is a new tenant's, whatever ledgers the database
+/// holds elsewhere; the whole database's is checked for one kept elsewhere
+/// ([`hidden_ledger`]).
+pub(crate) fn read_at(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wait: Duration,
+    site: BuildSite<'_>,
+) -> Result<Option<Ledger>> {
+    let found = read_asking(client, table, wait, None, Asked::Rows, site)?;
     Ok(found.map(|found| found.ledger))
 }
 
@@ -55,12 +70,13 @@ enum Asked {
 /// [`read`], with the table's name as the server resolved it, schema-qualified: what the
 /// engine writes rows to, so that a migration's `search_path` cannot send them elsewhere,
 /// whatever the schema's name.
+#[cfg_attr(not(test), allow(dead_code))] // the engine tests read with these
 pub fn read_qualified(
     client: &mut postgres::Client,
     table: &TrackingTable,
     wait: Duration,
 ) -> Result<Option<Found>> {
-    read_unless_stopped(client, table, wait, None)
+    read_unless_stopped(client, table, wait, None, BuildSite::Database)
 }
 
 /// [`read_qualified`] for a run that can be stopped from outside (`stop`,
@@ -68,14 +84,15 @@ pub fn read_qualified(
 /// server once it is set (the wait for a lock another session holds on the table included).
 /// A read the flag was set during is [`ErrorKind::Interrupted`](crate::ErrorKind), even when
 /// it completed all the same: a run stopped before it wrote anything must not go on to report
-/// success.
+/// success. `site`: where the session's migrations build, as [`read_at`].
 pub(crate) fn read_unless_stopped(
     client: &mut postgres::Client,
     table: &TrackingTable,
     wait: Duration,
     stop: Option<&crate::db::apply::Stop>,
+    site: BuildSite<'_>,
 ) -> Result<Option<Found>> {
-    read_asking(client, table, wait, stop, Asked::Access)
+    read_asking(client, table, wait, stop, Asked::Access, site)
 }
 
 /// [`read_unless_stopped`], asking the catalog for what `asked` says.
@@ -85,6 +102,7 @@ fn read_asking(
     wait: Duration,
     stop: Option<&crate::db::apply::Stop>,
     asked: Asked,
+    site: BuildSite<'_>,
 ) -> Result<Option<Found>> {
     // `applied_at` is cast to `timestamptz` before it is put in UTC: on a `timestamp` column
     // (a hand-made or altered ledger) `AT TIME ZONE` goes the other way, and its wall clock —
@@ -168,7 +186,7 @@ fn read_asking(
     let messages = match sent {
         Ok(messages) => messages,
         Err(e) if is_absent(&e) => {
-            return match hidden_ledger(client, table, stop)? {
+            return match hidden_ledger(client, table, stop, site)? {
                 Some(refusal) => Err(refusal),
                 None => Ok(None),
             }
@@ -410,20 +428,27 @@ pub(crate) fn unrecorded(
 /// database: refused (exit 5), naming where it is and what to set — a `search_path` changed
 /// since the ledger was made (`ALTER DATABASE ... SET search_path = app`) would otherwise make
 /// `up` start a second ledger and run every migration again. Asked only once the read found no
-/// table (no round trip more when it is found), and never for a schema-qualified name: a
-/// tenant's `<schema>.<name>` (`--schema`, `--schemas-query`) is its own, whatever the other
-/// tenants have.
+/// table (no round trip more when it is found), and never for a tenant's ledger (`site`
+/// [`BuildSite::Tenant`]: `--schema`, `--schemas-query`): its `<schema>.<name>` is its own,
+/// whatever the other tenants have. A schema-qualified name of the whole database's
+/// (`migration.tracking_table: ops.tb_confiture`) is found by no `search_path`: the one rule
+/// for it is [`ledger_under_another_name`]'s, a ledger with rows in a schema of the session's
+/// `search_path` — where the whole database's ledger is found, and no tenant's ever is
+/// (`fleet::Target::schema` refuses those schemas), so tenants' ledgers never refuse it.
 fn hidden_ledger(
     client: &mut postgres::Client,
     table: &TrackingTable,
     stop: Option<&crate::db::apply::Stop>,
+    site: BuildSite<'_>,
 ) -> Result<Option<Error>> {
-    if table.schema.is_some() {
+    if matches!(site, BuildSite::Tenant(_)) {
         return Ok(None);
     }
+    if table.schema.is_some() {
+        return ledger_under_another_name(client, table, stop, true);
+    }
     let sql = super::own_statements(&format!(
-        "SELECT n.nspname, pg_catalog.current_setting('search_path'), \
-         pg_catalog.current_schema() \
+        "SELECT n.nspname, pg_catalog.current_setting('search_path') \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
@@ -435,19 +460,17 @@ fn hidden_ledger(
     let messages = read_catalogs(client, table, stop, &sql)?;
     let mut schemas = Vec::new();
     let mut search_path = String::new();
-    let mut current = None;
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
             let schema = row.get(0).unwrap_or_default();
             search_path = row.get(1).unwrap_or_default().to_string();
-            current = row.get(2).map(str::to_string);
             if !crate::ledger::is_system_schema(schema) {
                 schemas.push(TrackingTable::resolved(schema, &table.name));
             }
         }
     }
     if schemas.is_empty() {
-        return ledger_under_another_name(client, table, stop);
+        return ledger_under_another_name(client, table, stop, false);
     }
     let shown = |t: &TrackingTable| crate::display::escape(&t.to_string()).to_string();
     let setting = |t: &TrackingTable| format!("`migration.tracking_table: {}`", shown(t));
@@ -479,14 +502,10 @@ fn hidden_ledger(
             ),
         ),
     };
-    let fresh = match current {
-        Some(schema) => format!(
-            "; or, for a separate ledger in {} (every migration applied there again), set {}",
-            crate::display::escape(&quote_ident(&schema)),
-            setting(&TrackingTable::resolved(&schema, &table.name))
-        ),
-        None => String::new(),
-    };
+    // No "separate ledger" way out (`migration.tracking_table` qualified with the current
+    // schema): a qualified name that does not exist while a ledger with rows is elsewhere is
+    // refused too ([`ledger_under_another_name`]), and a second ledger of one database would
+    // run every migration again.
     Ok(Some(
         Error::invalid(format!(
             "the tracking table {name} is not on this session's search_path `{search_path}`: \
@@ -494,7 +513,7 @@ fn hidden_ledger(
         ))
         .with_help(format!(
             "{which} (the search_path of the database or the role changed since the ledger \
-             was made?){fresh}"
+             was made?)"
         )),
     ))
 }
@@ -511,19 +530,27 @@ const LEDGER_SHAPE: [&str; 7] = [
     "checksum",
 ];
 
-/// An unqualified tracking table name no schema has, while a table of another name with a
+/// An unqualified tracking table name no schema has, or a schema-qualified one that does not
+/// exist (`ops.tb_confiture`, `"PUBLIC"."TB_CONFITURE"`), while another table with a
 /// confiture ledger's columns ([`LEDGER_SHAPE`]) and rows is in the database — the ledger of an
 /// environment file whose `migration.tracking_table` names it, the key forgotten in this copy:
 /// refused (exit 5, the configuration names the wrong table), naming it and its rows, with the
 /// setting to give. Never "not initialised" (exit 2, which a script answers with `up`): `up`
 /// would start a second, empty ledger and run every migration again. An empty one is no
-/// history to lose, and is not refused. Like [`hidden_ledger`], never for a schema-qualified
-/// name (a tenant's ledger is its own, whatever the other tenants have).
+/// history to lose, and is not refused. Like [`hidden_ledger`], never for a tenant's ledger (its
+/// own, whatever the other tenants have). `on_search_path`: only the ledgers in a schema of
+/// the session's `search_path` (a qualified name: the others are tenants').
 fn ledger_under_another_name(
     client: &mut postgres::Client,
     table: &TrackingTable,
     stop: Option<&crate::db::apply::Stop>,
+    on_search_path: bool,
 ) -> Result<Option<Error>> {
+    let on_path = if on_search_path {
+        "AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)) "
+    } else {
+        ""
+    };
     // Rows are counted only where the role may read them (`query_to_xml` runs the count in
     // the same statement, no function of ours created); NULL (unknown) otherwise.
     let sql = super::own_statements(&format!(
@@ -535,7 +562,7 @@ fn ledger_under_another_name(
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.relkind IN ('r', 'p') \
          AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND n.nspname NOT LIKE 'pg\\_%' \
+         AND n.nspname NOT LIKE 'pg\\_%' {on_path}\
          AND {shaped} \
          ORDER BY 1, 2",
         shaped = ledger_shaped("c"),
@@ -590,7 +617,7 @@ fn ledger_under_another_name(
             ),
         ),
     };
-    let name = crate::display::escape(&quote_ident(&table.name)).to_string();
+    let name = crate::display::escape(&table.to_string()).to_string();
     Ok(Some(
         Error::invalid(format!(
             "the tracking table {name} does not exist in this database, but {what}; nothing \
@@ -818,6 +845,49 @@ pub(crate) fn resolve(
     )?;
     let schema: Option<String> = row.get(0);
     Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name)))
+}
+
+/// How a whole-database session of a database resolves names ([`resolve_session`]): where
+/// its tracking table is, and every schema its `search_path` names. A tenant schema must be
+/// none of them (`fleet::Target::schema`): once created, the whole database's unqualified
+/// names — its ledger, its migrations' objects — would resolve into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionNames {
+    /// The tracking table, schema-qualified ([`resolve`]); `None` when it is unqualified and
+    /// `search_path` names no existing schema.
+    pub(crate) ledger: Option<TrackingTable>,
+    /// The session's `search_path` as the server has it (`"$user", public`).
+    pub(crate) search_path: String,
+    /// The role `"$user"` stands for (`current_user`).
+    pub(crate) user: String,
+    /// The schemas of `search_path`, existing or not, `"$user"` expanded
+    /// ([`super::settings::search_path_schemas`]).
+    pub(crate) schemas: Vec<String>,
+}
+
+/// [`SessionNames`] of this session: `table` where it resolves, and the schemas of the
+/// session's `search_path` setting — read and expanded here, since `current_schemas` lists
+/// only the schemas that exist and a tenant's is created later. Two short queries, in any
+/// transaction (a read-only one too).
+pub(crate) fn resolve_session(
+    client: &mut impl postgres::GenericClient,
+    table: &TrackingTable,
+) -> std::result::Result<SessionNames, postgres::Error> {
+    let ledger = resolve(client, table)?;
+    let row = client.query_one(
+        "SELECT pg_catalog.current_setting('search_path'), \
+         CAST(current_user AS pg_catalog.text)",
+        &[],
+    )?;
+    let search_path: String = row.get(0);
+    let user: String = row.get(1);
+    let schemas = super::settings::search_path_schemas(&search_path, &user);
+    Ok(SessionNames {
+        ledger,
+        search_path,
+        user,
+        schemas,
+    })
 }
 
 /// The ledger read waited `wait` for a lock another session holds on the table: exit 6,

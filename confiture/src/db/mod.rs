@@ -319,17 +319,18 @@ pub(crate) fn check_may_create_database(
     ))))
 }
 
-/// Where the unqualified tracking `table` would be in `env`'s database once
-/// `--create-database` created it, which does not exist yet: asked of the maintenance session
+/// Where the tracking `table` would be in `env`'s database once `--create-database` created
+/// it, which does not exist yet, and the schemas its `search_path` would name
+/// ([`ledger::SessionNames`]): asked of the maintenance session
 /// the creation uses, with `env`'s connection settings (its `search_path` from the role's and
 /// the server's settings and the connection's options), as the new database's sessions will
 /// resolve it (a new database has no settings of its own).
 pub(crate) fn resolve_in_new_database(
     env: &crate::config::Environment,
     table: &crate::ledger::TrackingTable,
-) -> crate::Result<Option<crate::ledger::TrackingTable>> {
+) -> crate::Result<ledger::SessionNames> {
     let mut client = maintenance_session(env)?;
-    ledger::resolve(&mut client, table).map_err(|e| {
+    ledger::resolve_session(&mut client, table).map_err(|e| {
         query_error(
             &format!(
                 "cannot tell where the tracking table of the database {} to create would be",

@@ -60,17 +60,18 @@ pub(crate) fn lock_wait(env: &Environment) -> Duration {
 pub(crate) struct Column {
     /// The one column, row by row (`None` for NULL).
     pub(crate) values: Vec<Option<String>>,
-    /// The tracking table asked for, as the server resolved it in the same session
-    /// ([`super::ledger::resolve`]), when one was asked for and it resolves.
-    pub(crate) ledger: Option<crate::ledger::TrackingTable>,
+    /// How the same session resolves names ([`super::ledger::resolve_session`]): the
+    /// tracking table asked for and the schemas of its `search_path`, when one was asked for.
+    pub(crate) names: Option<super::ledger::SessionNames>,
 }
 
 /// Runs `sql` on `env`'s database in a read-only transaction, rolled back whatever the query
 /// calls, and returns its one column, row by row (`None` for NULL). `label` names the query
 /// in the message of a lost connection (`the targets query`). With `ledger`, where that
-/// tracking table is in this database, as a session of `env` resolves it (asked before the
-/// query runs, which may change the transaction's `search_path`). Without `sql` (`--schema
-/// NAME` alone: no list to read), only that is asked, and no value is returned.
+/// tracking table is in this database and the schemas of the `search_path`, as a session of
+/// `env` resolves them (asked before the query runs, which may change the transaction's
+/// `search_path`). Without `sql` (`--schema NAME` alone: no list to read), only that is
+/// asked, and no value is returned.
 pub(crate) fn read_only_column(
     env: &Environment,
     sql: Option<&str>,
@@ -105,14 +106,14 @@ pub(crate) fn read_only_column(
         ));
     }
     tx.batch_execute(&bounds).map_err(failed)?;
-    let ledger = match ledger {
-        Some(table) => super::ledger::resolve(&mut tx, table).map_err(failed)?,
+    let names = match ledger {
+        Some(table) => Some(super::ledger::resolve_session(&mut tx, table).map_err(failed)?),
         None => None,
     };
     let Some(sql) = sql else {
         return Ok(Column {
             values: Vec::new(),
-            ledger,
+            names,
         });
     };
     // Parsing the query locks the relations it reads: a lock held elsewhere is met here or
@@ -143,5 +144,5 @@ pub(crate) fn read_only_column(
                 .map_err(|_| ColumnError::NotText(row.columns()[0].type_().to_string()))
         })
         .collect::<Result<_, _>>()?;
-    Ok(Column { values, ledger })
+    Ok(Column { values, names })
 }

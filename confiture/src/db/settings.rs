@@ -97,6 +97,38 @@ impl Setting {
 /// commas, each a double-quoted name (`""` for a quote) or a word without spaces; `None` when
 /// it is not such a list.
 fn split_guc_list(value: &str) -> Option<Vec<String>> {
+    split_list(value).map(|elements| elements.into_iter().map(|(e, _)| e).collect())
+}
+
+/// The schemas a session whose `search_path` setting is `value` resolves names into, as
+/// PostgreSQL reads it (`SplitIdentifierString`, then `"$user"` expanded): its elements, an
+/// unquoted one folded to lower case (`App` is `app`) and cut to 63 bytes, `$user` (quoted or
+/// not) the session's role `user` (`current_user`), whether each schema exists or not —
+/// `current_schemas` lists only those that do, and a schema created later (a tenant's) takes
+/// its place there. Empty when the value is no such list (the server would have refused it).
+pub(crate) fn search_path_schemas(value: &str, user: &str) -> Vec<String> {
+    let mut schemas: Vec<String> = Vec::new();
+    for (element, quoted) in split_list(value).unwrap_or_default() {
+        let mut schema = if quoted {
+            element
+        } else {
+            element.to_ascii_lowercase()
+        };
+        if schema == "$user" {
+            schema = user.to_string();
+        }
+        while schema.len() > crate::config::MAX_NAME_BYTES {
+            schema.pop();
+        }
+        if !schema.is_empty() && !schemas.contains(&schema) {
+            schemas.push(schema);
+        }
+    }
+    schemas
+}
+
+/// [`split_guc_list`], each element with whether it was double-quoted.
+fn split_list(value: &str) -> Option<Vec<(String, bool)>> {
     let mut elements = Vec::new();
     let mut rest = value.trim_start();
     if rest.is_empty() {
@@ -117,7 +149,7 @@ fn split_guc_list(value: &str) -> Option<Vec<String>> {
                     (_, c) => text.push(c),
                 }
             };
-            element = text;
+            element = (text, true);
             rest = &quoted[end..];
         } else {
             let end = rest
@@ -126,7 +158,7 @@ fn split_guc_list(value: &str) -> Option<Vec<String>> {
             if end == 0 {
                 return None;
             }
-            element = rest[..end].to_string();
+            element = (rest[..end].to_string(), false);
             rest = &rest[end..];
         }
         elements.push(element);
@@ -386,6 +418,24 @@ mod tests {
 
     fn sql(stored: &str) -> String {
         Setting::parse(stored).sql()
+    }
+
+    /// The schemas a whole-database session resolves names into, whether they exist or not:
+    /// `"$user"` is the role, an unquoted name is folded as the server folds it.
+    #[test]
+    fn a_search_path_is_read_as_the_server_reads_it() {
+        assert_eq!(
+            search_path_schemas("\"$user\", public", "app"),
+            ["app", "public"]
+        );
+        assert_eq!(
+            search_path_schemas("App, \"Tenant_A\", $user, \"My \"\"x\"\"\", public", "Ops"),
+            ["app", "Tenant_A", "Ops", "My \"x\"", "public"]
+        );
+        assert_eq!(search_path_schemas("\"\"", "app"), Vec::<String>::new());
+        assert_eq!(search_path_schemas("", "app"), Vec::<String>::new());
+        let long = "a".repeat(70);
+        assert_eq!(search_path_schemas(&long, "app"), ["a".repeat(63)]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! rows mean: targets, or tenant schemas, and which rows are not.
 
 use crate::config::{list_entry, Environment};
+use crate::db::ledger::SessionNames;
 use crate::db::query::{read_only_column, ColumnError};
 use crate::error::{Error, Result};
 use crate::hint::AGAIN;
@@ -40,9 +41,10 @@ const SCHEMAS: &str = "the schemas query";
 /// named in one error.
 ///
 /// A tracking table left unqualified (the default `tb_confiture`) is the whole database's
-/// ledger wherever the database's `search_path` puts it (`public.tb_confiture`, most often):
-/// the same session resolves it, so that the tenant holding it is refused as the schema of a
-/// qualified one is ([`Target::schema`]).
+/// ledger wherever the database's `search_path` puts it (`public.tb_confiture`, most often),
+/// and every schema of that `search_path` (`"$user"` expanded, existing or not) is where the
+/// whole database's unqualified names go: the same session resolves them, so that a tenant
+/// that is one of them is refused as the schema of a qualified ledger is ([`Target::schema`]).
 pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
     let what = "schema names (`nspname`), each once";
     let missing = format!(
@@ -52,16 +54,17 @@ pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
         crate::db::connect::createdb(&base.connection),
         base.source()
     );
-    let (values, resolved) = rows(base, sql, SCHEMAS, what, missing, unqualified(base))?;
-    collect_schemas(base, entries(&values), SCHEMAS, resolved.as_ref())
+    let ledger = &base.migration.tracking_table;
+    let (values, names) = rows(base, sql, SCHEMAS, what, missing, Some(ledger))?;
+    collect_schemas(base, entries(&values), SCHEMAS, names.as_ref())
         .map_err(|e| e.with_help(row_help(what)))
 }
 
 /// `--schema NAME` alone: the tenant schema `schema` of `base`'s database ([`Target::schema`]),
 /// refused as a row of [`query_schemas`] is — the name by the same rules, and a schema holding
-/// the whole database's tracking table, an unqualified one where the server resolves it, asked
-/// of a read-only session of `base` as the schemas query asks it (one round trip, only for an
-/// unqualified tracking table). A database that does not exist yet resolves nothing: the
+/// the whole database's tracking table (an unqualified one where the server resolves it) or
+/// named by the whole database's `search_path`, asked of a read-only session of `base` as the
+/// schemas query asks it (one round trip). A database that does not exist yet resolves nothing: the
 /// session that runs the command says it is missing; when the command creates it (`creating`:
 /// `up --create-database`, its dry run too), the new database's ledger is resolved as its
 /// sessions will resolve it (`db::resolve_in_new_database`), so that the tenant
@@ -75,17 +78,17 @@ pub fn one_schema(
 ) -> Result<Target> {
     // The name's own rules first, without connecting.
     let target = Target::schema(base, schema, source)?;
-    let Some(ledger) = unqualified(base) else {
-        return Ok(target);
-    };
+    let ledger = &base.migration.tracking_table;
     // The tenant's session without its pinned `search_path`: the database's own places the
     // whole database's ledger. Its errors name where the tenant's settings are, as that
     // session's would.
     let mut session = target.environment.clone();
     session.connection = base.connection.clone();
-    let resolved = match column(&session, None, RESOLVING, Some(ledger))? {
-        Ok(column) => column.ledger,
-        Err(ColumnError::MissingDatabase) if creating => new_database_ledger(&session, ledger)?,
+    let names = match column(&session, None, RESOLVING, Some(ledger))? {
+        Ok(column) => column.names,
+        Err(ColumnError::MissingDatabase) if creating => {
+            Some(new_database_names(&session, ledger)?)
+        }
         Err(ColumnError::MissingDatabase) => return Ok(target),
         Err(ColumnError::Connection(e)) => return Err(e),
         Err(ColumnError::Locked { wait, holders }) => {
@@ -100,16 +103,16 @@ pub fn one_schema(
         // No query was run: no column to be wrong.
         Err(ColumnError::Columns(_) | ColumnError::NotText(_)) => None,
     };
-    Target::tenant(base, schema, source.to_string(), resolved.as_ref())
+    Target::tenant(base, schema, source.to_string(), names.as_ref())
 }
 
-/// Where the unqualified `ledger` would be in `session`'s database, which `--create-database`
-/// is about to create ([`crate::db::resolve_in_new_database`]); on a thread when a stop flag
-/// was given, as [`column`].
-fn new_database_ledger(
+/// Where `ledger` would be in `session`'s database, which `--create-database` is about to
+/// create, and the schemas of its `search_path` ([`crate::db::resolve_in_new_database`]); on
+/// a thread when a stop flag was given, as [`column`].
+fn new_database_names(
     session: &Environment,
     ledger: &crate::ledger::TrackingTable,
-) -> Result<Option<crate::ledger::TrackingTable>> {
+) -> Result<SessionNames> {
     let (env, ledger) = (session.clone(), ledger.clone());
     crate::db::prefetch::unless_stopped(
         crate::config::stop_flag(),
@@ -120,12 +123,6 @@ fn new_database_ledger(
 
 /// How the look-up of [`one_schema`] is named in errors.
 const RESOLVING: &str = "the look-up of the tracking table";
-
-/// `base`'s tracking table when unqualified: where it is, only the server says.
-fn unqualified(base: &Environment) -> Option<&crate::ledger::TrackingTable> {
-    let configured = &base.migration.tracking_table;
-    configured.schema.is_none().then_some(configured)
-}
 
 /// The help of bad rows: what the query should return.
 fn row_help(what: &str) -> String {
@@ -152,8 +149,8 @@ fn entries(values: &[Row]) -> impl Iterator<Item = Entry<'_>> {
 /// A value of the query's column (NULL as `None`) with its `LIST, row N`.
 type Row = (Option<String>, String);
 
-/// The query's one text column, each value (NULL as `None`) with its `LIST, row N`, and
-/// `ledger` as the server resolved it ([`read_only_column`]); a non-text column is refused. `what` says what the rows should be; `missing` what to do
+/// The query's one text column, each value (NULL as `None`) with its `LIST, row N`, and how
+/// the session resolves `ledger` and its `search_path` ([`read_only_column`]); a non-text column is refused. `what` says what the rows should be; `missing` what to do
 /// when the environment's database does not exist — never the one-database help
 /// (`migrate up --create-database`), which, pasted, would migrate the database the query
 /// reads instead of the list. The query runs in `db` ([`read_only_column`]); this says what
@@ -165,7 +162,7 @@ fn rows(
     what: &str,
     missing: String,
     ledger: Option<&crate::ledger::TrackingTable>,
-) -> Result<(Vec<Row>, Option<crate::ledger::TrackingTable>)> {
+) -> Result<(Vec<Row>, Option<SessionNames>)> {
     let column = column(base, Some(sql), list, ledger)?.map_err(|e| match e {
         ColumnError::Connection(e) => e,
         ColumnError::MissingDatabase => {
@@ -193,7 +190,7 @@ fn rows(
         .enumerate()
         .map(|(i, value)| (value, format!("{list}, row {}", i + 1)))
         .collect();
-    Ok((values, column.ledger))
+    Ok((values, column.names))
 }
 
 /// [`read_only_column`] on `base`'s database, `list` naming it in errors; on a thread when a

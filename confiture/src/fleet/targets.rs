@@ -32,6 +32,7 @@
 use std::path::Path;
 
 use crate::config::{self, list_entry, Environment, FleetList};
+use crate::db::ledger::SessionNames;
 use crate::error::{Error, Result};
 
 /// One database of a fleet: its environment (the list's environment with another database,
@@ -108,19 +109,22 @@ impl Target {
     ///
     /// Refused when `schema` holds the whole database's tracking table (`migration.tracking_table`
     /// qualified with it): its ledger would be that one. An unqualified tracking table is
-    /// where the database's `search_path` puts it, which only the server says: a schemas query
-    /// asks it ([`super::query_schemas`]), and so does [`super::one_schema`] (`--schema NAME`).
+    /// where the database's `search_path` puts it, and a schema that `search_path` names
+    /// (`"$user"` too) is where the whole database's unqualified names go once it exists,
+    /// which only the server says: a schemas query asks it ([`super::query_schemas`]), and so
+    /// does [`super::one_schema`] (`--schema NAME`).
     pub fn schema(base: &Environment, schema: &str, source: impl Into<String>) -> Result<Target> {
         Target::tenant(base, schema, source.into(), None)
     }
 
-    /// [`Target::schema`], the whole database's tracking table given as the server resolved
-    /// it (`resolved`: `public.tb_confiture` for an unqualified `tb_confiture`) when known.
+    /// [`Target::schema`], with how a whole-database session resolves names (`resolved`:
+    /// `public.tb_confiture` for an unqualified `tb_confiture`, and the schemas of its
+    /// `search_path`) when known.
     pub(super) fn tenant(
         base: &Environment,
         schema: &str,
         source: String,
-        resolved: Option<&crate::ledger::TrackingTable>,
+        resolved: Option<&SessionNames>,
     ) -> Result<Target> {
         if !crate::ledger::is_identifier(schema) || schema.len() > config::MAX_NAME_BYTES {
             // The rule is in the message, not only the help: several bad rows are reported
@@ -213,39 +217,68 @@ impl Target {
     }
 }
 
-/// The one rule of a tenant and the whole database's ledger: refused (exit 5) when `schema`
-/// holds `base`'s tracking table — as configured when qualified, else as the server resolved
-/// it (`resolved`) — since the tenant's ledger `<schema>.<name>` would be that one: the tenant
+/// The one rule of a tenant and the whole database: refused (exit 5) when `schema` holds
+/// `base`'s tracking table — as configured when qualified, else as the server resolved it
+/// (`resolved`) — since the tenant's ledger `<schema>.<name>` would be that one: the tenant
 /// would read the database's history as its own, and `down` would roll the database's
-/// migrations back in it.
+/// migrations back in it. Refused too when `schema` is named by the whole database's
+/// `search_path` (`resolved`: `"$user"` expanded, whether the schema exists or not): once the
+/// tenant creates it, the whole database's unqualified names — its tracking table, its
+/// migrations' objects — resolve into the tenant's schema, and its `down` drops the tenant's.
 fn refuse_database_ledger(
     base: &Environment,
     schema: &str,
     source: &str,
-    resolved: Option<&crate::ledger::TrackingTable>,
+    resolved: Option<&SessionNames>,
 ) -> Result<()> {
     let configured = &base.migration.tracking_table;
-    let (ledger, how) = match (&configured.schema, resolved) {
-        (Some(_), _) => (configured, String::new()),
-        (None, Some(resolved)) => (
-            resolved,
-            format!(
-                " (`{}`, as the database's search_path resolves it)",
-                crate::ledger::quote_ident(&configured.name)
-            ),
-        ),
-        (None, None) => return Ok(()),
+    let ledger = match (&configured.schema, resolved) {
+        (Some(_), _) => Some((configured, String::new())),
+        (None, Some(names)) => names.ledger.as_ref().map(|resolved| {
+            (
+                resolved,
+                format!(
+                    " (`{}`, as the database's search_path resolves it)",
+                    crate::ledger::quote_ident(&configured.name)
+                ),
+            )
+        }),
+        (None, None) => None,
     };
-    if ledger.schema.as_deref() != Some(schema) {
-        return Ok(());
+    if let Some((ledger, how)) = ledger.filter(|(l, _)| l.schema.as_deref() == Some(schema)) {
+        return Err(Error::invalid(format!(
+            "{source}: {schema} holds the whole database's tracking table {ledger}{how}: as a \
+             tenant, its ledger would be that one"
+        ))
+        .with_help(
+            "name another tenant schema, or keep the whole database's tracking table in a \
+             schema no tenant has (`migration.tracking_table`, e.g. `ops.tb_confiture`)",
+        ));
     }
+    let Some(names) = resolved.filter(|names| names.schemas.iter().any(|s| s == schema)) else {
+        return Ok(());
+    };
+    let user = if schema == names.user && names.search_path.contains("$user") {
+        format!(", `$user` being the role {schema}")
+    } else {
+        String::new()
+    };
+    let objects = match configured.schema {
+        Some(_) => "its migrations' tables".to_string(),
+        None => format!(
+            "its tracking table `{}`, its migrations' tables",
+            crate::ledger::quote_ident(&configured.name)
+        ),
+    };
     Err(Error::invalid(format!(
-        "{source}: {schema} holds the whole database's tracking table {ledger}{how}: as a \
-         tenant, its ledger would be that one"
+        "{source}: {schema} is on the whole database's search_path (`{}`{user}): once the \
+         tenant creates it, the whole database's unqualified names ({objects}) would resolve \
+         into the tenant's schema",
+        crate::display::escape(&names.search_path)
     ))
     .with_help(
-        "name another tenant schema, or keep the whole database's tracking table in a schema \
-         no tenant has (`migration.tracking_table`, e.g. `ops.tb_confiture`)",
+        "name another tenant schema, or take it off the search_path of the database and of \
+         the role (`ALTER DATABASE ... SET search_path`, `ALTER ROLE ... SET search_path`)",
     ))
 }
 
@@ -443,13 +476,13 @@ fn read_list_within(
 pub(crate) type Entry<'a> = (std::result::Result<&'a str, String>, String);
 
 /// The tenant schemas named by `(name, source)` pairs ([`Target::schema`] of `base`'s
-/// database, whose tracking table the server resolved to `resolved` when it is unqualified);
+/// database, whose whole-database session resolves names as `resolved` says, when known);
 /// every bad row, bad name and duplicate is reported in one error about `list`.
 pub(crate) fn collect_schemas<'a>(
     base: &Environment,
     names: impl Iterator<Item = Entry<'a>>,
     list: &str,
-    resolved: Option<&crate::ledger::TrackingTable>,
+    resolved: Option<&SessionNames>,
 ) -> Result<Vec<Target>> {
     let base = &without_fleet(base);
     let mut targets: Vec<Target> = Vec::new();
@@ -1026,7 +1059,15 @@ host=h password=hunter2 dbname=x y
     /// the tenant holding it there is refused as the schema of a qualified one is, one rule.
     #[test]
     fn a_tenant_holding_the_resolved_database_ledger_is_refused() {
-        let resolved = crate::ledger::TrackingTable::resolved("public", "tb_confiture");
+        // A search_path naming `ops` only: `public` is no schema of it here.
+        let names = |ledger: Option<&str>, search_path: &str| SessionNames {
+            ledger: ledger
+                .map(|schema| crate::ledger::TrackingTable::resolved(schema, "tb_confiture")),
+            search_path: search_path.to_string(),
+            user: "app".to_string(),
+            schemas: crate::db::settings::search_path_schemas(search_path, "app"),
+        };
+        let resolved = names(Some("public"), "ops");
         let list = |names: &[&str], resolved| {
             collect_schemas(
                 &base(),
@@ -1046,11 +1087,12 @@ host=h password=hunter2 dbname=x y
             ]
         );
         assert_eq!(list(&["t_1", "public"], None).unwrap().len(), 2);
-        assert_eq!(list(&["t_1", "ops"], Some(&resolved)).unwrap().len(), 2);
+        assert_eq!(list(&["t_1", "other"], Some(&resolved)).unwrap().len(), 2);
         // A qualified tracking table is its own answer, whatever was resolved.
         let mut qualified = base();
         qualified.migration.tracking_table =
             crate::ledger::TrackingTable::parse("ops.tb_confiture").unwrap();
+        let resolved = names(Some("ops"), "other");
         let e = Target::tenant(&qualified, "ops", "q".into(), Some(&resolved)).unwrap_err();
         assert_eq!(
             e.message,
@@ -1058,6 +1100,53 @@ host=h password=hunter2 dbname=x y
              its ledger would be that one"
         );
         assert!(Target::tenant(&qualified, "public", "q".into(), Some(&resolved)).is_ok());
+    }
+
+    /// A tenant schema the whole database's `search_path` names — `"$user"` (the role), or
+    /// any schema listed, existing or not — became, once the tenant created it, where the whole
+    /// database's unqualified names resolve: its ledger and its migrations' tables. Refused
+    /// (exit 5) whatever the tracking table, qualified or not.
+    #[test]
+    fn a_tenant_named_by_the_databases_search_path_is_refused() {
+        let names = |search_path: &str| SessionNames {
+            ledger: Some(crate::ledger::TrackingTable::resolved(
+                "public",
+                "tb_confiture",
+            )),
+            search_path: search_path.to_string(),
+            user: "app".to_string(),
+            schemas: crate::db::settings::search_path_schemas(search_path, "app"),
+        };
+        let mut qualified = base();
+        qualified.migration.tracking_table =
+            crate::ledger::TrackingTable::parse("ops.tb_confiture").unwrap();
+        for base in [base(), qualified] {
+            let refused = |schema: &str, search_path: &str| {
+                Target::tenant(&base, schema, "q".into(), Some(&names(search_path))).unwrap_err()
+            };
+            let e = refused("app", "\"$user\", public");
+            assert_eq!(e.kind, crate::ErrorKind::Invalid);
+            assert!(
+                e.message.starts_with(
+                    "q: app is on the whole database's search_path (`\"$user\", public`, \
+                     `$user` being the role app): once the tenant creates it"
+                ),
+                "{e:?}"
+            );
+            refused("tenant_a", "Tenant_A, public");
+            refused("Tenant_A", "\"Tenant_A\", public");
+            refused("app", "$user");
+            assert!(
+                Target::tenant(&base, "Tenant_A", "q".into(), Some(&names("tenant_a"))).is_ok()
+            );
+            assert!(Target::tenant(
+                &base,
+                "tenant_b",
+                "q".into(),
+                Some(&names("\"$user\", public"))
+            )
+            .is_ok());
+        }
     }
 
     /// `--schema pg_catalog` (and a library's `Target::schema`) was told to "filter the system

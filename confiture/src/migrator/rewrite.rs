@@ -187,14 +187,20 @@ impl Migrator {
                 // The command's `--lock-wait` bounds the wait for the migration lock and
                 // for a lock another session holds on the ledger, together, as `down`'s.
                 let wait = lock_wait.saturating_sub(started.elapsed());
-                let found =
-                    read_ledger(client, &table, wait, stop.as_ref()).map_err(|e| match e.kind {
-                        // Said as the rewrite's, with the command to run again.
-                        ErrorKind::Interrupted => {
-                            interrupted_rewrite(run, &table, "while reading the tracking table")
-                        }
-                        _ => e,
-                    })?;
+                let found = read_ledger(
+                    client,
+                    &table,
+                    wait,
+                    stop.as_ref(),
+                    crate::ledger::BuildSite::of(&env.migration),
+                )
+                .map_err(|e| match e.kind {
+                    // Said as the rewrite's, with the command to run again.
+                    ErrorKind::Interrupted => {
+                        interrupted_rewrite(run, &table, "while reading the tracking table")
+                    }
+                    _ => e,
+                })?;
                 let initialised = found.is_some();
                 let (rows, access) = found.unwrap_or_default();
                 let (rewrite, described) = decide(&rows)?;

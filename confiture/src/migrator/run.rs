@@ -252,8 +252,9 @@ pub(super) fn read_ledger(
     table: &TrackingTable,
     wait: Duration,
     stop: Option<&apply::Stop>,
+    site: crate::ledger::BuildSite<'_>,
 ) -> Result<Option<LedgerFound>> {
-    let found = crate::db::ledger::read_unless_stopped(client, table, wait, stop)?;
+    let found = crate::db::ledger::read_unless_stopped(client, table, wait, stop, site)?;
     Ok(found.map(|found| (found.ledger.rows, found.access)))
 }
 
@@ -266,14 +267,16 @@ pub(super) type LedgerFound = (Vec<LedgerRow>, Access);
 /// With the rows comes what this role may do to the table (`None` when it does not exist):
 /// callers check it once they know they will write, before anything runs.
 /// `wait` bounds the read's wait for a lock another session holds on the ledger (exit 6); the
-/// run's stop ([`ApplySettings::stop`]) ends it at once.
+/// run's stop ([`ApplySettings::stop`]) ends it at once. `site`: where the run's migrations
+/// build ([`crate::db::ledger::read_at`]).
 pub(super) fn qualified_settings(
     client: &mut Client,
     settings: &ApplySettings,
     wait: Duration,
+    site: crate::ledger::BuildSite<'_>,
 ) -> Result<(ApplySettings, Option<LedgerFound>)> {
     let stop = settings.stop.as_ref();
-    let read = crate::db::ledger::read_unless_stopped(client, &settings.table, wait, stop)?;
+    let read = crate::db::ledger::read_unless_stopped(client, &settings.table, wait, stop, site)?;
     let (table, found) = match read {
         Some(found) => (found.table, Some((found.ledger.rows, found.access))),
         None => (settings.table.clone(), None),
@@ -316,7 +319,9 @@ impl Migrator {
         // A dry run waits for a lock on the ledger no longer than the command's `--lock-wait`,
         // and is stopped from outside (Ctrl-C) as the run it previews is: exit 6 or 130.
         let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
-        let found = crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref())?;
+        let site = crate::ledger::BuildSite::of(&env.migration);
+        let found =
+            crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref(), site)?;
         Ok(found.map(|found| found.ledger.rows))
     }
 

@@ -178,7 +178,8 @@ impl LedgerRead {
     /// trip more, then only).
     fn run(&self, client: &mut postgres::Client) -> Result<LedgerState> {
         let table = &self.migration.tracking_table;
-        let ledger = crate::db::ledger::read_within(client, table, self.wait)?;
+        let site = BuildSite::of(&self.migration);
+        let ledger = crate::db::ledger::read_at(client, table, self.wait, site)?;
         let table_name = match &ledger {
             Some(ledger) => Some(ledger.table.clone()),
             None => crate::db::ledger::qualified_name(client, table)?,

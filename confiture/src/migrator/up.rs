@@ -272,7 +272,8 @@ impl<'a> Locked<'a> {
             }
             None => {
                 let wait = self.lock_wait.saturating_sub(self.started.elapsed());
-                let (settings, found) = qualified_settings(client, self.settings, wait)?;
+                let site = BuildSite::of(&self.env.migration);
+                let (settings, found) = qualified_settings(client, self.settings, wait, site)?;
                 let unrecorded = if self.request.allow_non_empty {
                     None
                 } else {

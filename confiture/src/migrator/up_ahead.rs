@@ -102,7 +102,14 @@ impl UpAhead {
 
     /// The ledger read under the lock, and its DDL sent (uncommitted) when it is absent.
     fn ledger(&self, client: &mut postgres::Client, wanted: &Wanted) -> Result<LedgerAhead> {
-        let found = crate::db::ledger::read_qualified(client, &self.table, self.lock_wait)?;
+        let site = crate::ledger::BuildSite::of(&self.env.migration);
+        let found = crate::db::ledger::read_unless_stopped(
+            client,
+            &self.table,
+            self.lock_wait,
+            None,
+            site,
+        )?;
         let unrecorded = if self.allow_non_empty {
             None
         } else {

@@ -288,19 +288,25 @@ fn a_ledger_the_search_path_hides_is_refused_never_started_again() {
     assert_eq!(db.ledger_of("public.tb_confiture"), ["001:a"]);
 }
 
-/// The rule is about an unqualified name only: a configured schema-qualified tracking table —
-/// a tenant's `<schema>.tb_confiture`, or the way out the refusal names to start a new ledger —
-/// is created where it says, whatever other schemas hold; and a table of that name without the
-/// ledger's columns is no ledger to point at.
+/// A configured schema-qualified tracking table that does not exist, while a confiture ledger
+/// with rows is elsewhere — `ops.tb_confiture` in one copy of the environment file, the
+/// ledger in public; `PUBLIC.TB_CONFITURE` (quoted: another table) — was "not initialised"
+/// (exit 2, which a script answers with `up`), its help offering `--allow-non-empty` (every
+/// migration again) and `baseline` (a second ledger). Refused (exit 5) as the unqualified
+/// name is, by `status`, `up`, `down`, `baseline` and `reinit`, naming the ledger, its rows
+/// and the setting, writing nothing — when that ledger is in a schema of the `search_path`,
+/// where the whole database's is found and a tenant's never is. A tenant's ledger
+/// (`Target::schema`) is its own, created beside the others, and refuses no qualified name;
+/// a table of that name without the ledger's columns is no ledger.
 #[test]
-fn a_qualified_tracking_table_is_created_beside_other_schemas_ledgers() {
+fn a_qualified_tracking_table_that_is_missing_while_a_ledger_is_elsewhere_is_refused() {
     let db = TestDb::new("beside");
     let dir = Dir::new();
     dir.migration("001", "a", "CREATE TABLE a (i int);\n", "DROP TABLE a;\n");
     db.client()
         .batch_execute(
             "CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b; CREATE SCHEMA other; \
-                        CREATE TABLE other.tb_confiture (id int)",
+             CREATE SCHEMA ops; CREATE TABLE other.tb_confiture (id int)",
         )
         .unwrap();
     // Not a ledger elsewhere: the unqualified name starts one in public. (That table is an
@@ -310,16 +316,73 @@ fn a_qualified_tracking_table_is_created_beside_other_schemas_ledgers() {
     anyway.allow_non_empty = true;
     db.migrator(&dir).up(&anyway, &mut no_progress).unwrap();
     assert_eq!(db.ledger_of("public.tb_confiture"), ["001:a"]);
-    for tenant in ["tenant_a", "tenant_b"] {
+    let configured = |name: &str| {
         let mut env = apply_support::environment(&db.name);
-        env.migration.tracking_table =
-            confiture::ledger::TrackingTable::parse(&format!("{tenant}.tb_confiture")).unwrap();
-        env.connection.options = Some(format!("-c search_path={tenant}"));
-        // A qualified tracking table, not a tenant (`Target::schema`): every user schema
-        // counts, `other`'s table too.
+        env.migration.tracking_table = confiture::ledger::TrackingTable::parse(name).unwrap();
         apply_support::migrator_for(env, &dir.path)
-            .up(&anyway, &mut no_progress)
+    };
+    for (name, shown) in [
+        ("ops.tb_confiture", "ops.tb_confiture"),
+        ("PUBLIC.TB_CONFITURE", "\"PUBLIC\".\"TB_CONFITURE\""),
+        ("tenant_a.tb_confiture", "tenant_a.tb_confiture"),
+    ] {
+        let before = db.snapshot();
+        let refused = |what: &str, err: &confiture::Error| {
+            assert_eq!(err.exit_code(), 5, "{what} ({name}): {err:?}");
+            assert_eq!(
+                err.message,
+                format!(
+                    "the tracking table {shown} does not exist in this database, but a \
+                     confiture ledger is in it under another name: public.tb_confiture (1 \
+                     row); nothing was read or written"
+                ),
+                "{what}"
+            );
+            let help = err.help.as_deref().unwrap_or_default();
+            assert!(
+                help.contains("set `migration.tracking_table: public.tb_confiture`"),
+                "{what} ({name}): {help}"
+            );
+            assert!(
+                !help.contains("--allow-non-empty") && !help.contains("baseline"),
+                "{what} ({name}): {help}"
+            );
+        };
+        refused("status", &configured(name).status().unwrap_err());
+        let failed = configured(name)
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err();
+        refused("up", &failed.error);
+        let failed = configured(name).up(&anyway, &mut no_progress).unwrap_err();
+        refused("up --allow-non-empty", &failed.error);
+        let failed = configured(name)
+            .down(&DownOptions::default(), &mut no_progress)
+            .unwrap_err();
+        refused("down", &failed.error);
+        let failed = configured(name)
+            .baseline(&BaselineOptions::through(1), &mut no_progress)
+            .unwrap_err();
+        refused("baseline", &failed.error);
+        let failed = configured(name)
+            .reinit(&ReinitOptions::default(), &mut no_progress)
+            .unwrap_err();
+        refused("reinit", &failed.error);
+        assert_eq!(db.snapshot(), before, "{name}: nothing written");
+    }
+    // Tenants: each its own ledger, whatever the database's and `other`'s tables.
+    let base = apply_support::environment(&db.name);
+    for tenant in ["tenant_a", "tenant_b"] {
+        let target = confiture::fleet::Target::schema(&base, tenant, "test").unwrap();
+        apply_support::migrator_for(target.environment, &dir.path)
+            .up(&UpOptions::default(), &mut no_progress)
             .unwrap();
         assert_eq!(db.ledger_of(&format!("{tenant}.tb_confiture")), ["001:a"]);
     }
+    // Tenants' ledgers, off the search_path, never refuse the database's: with public's gone,
+    // `ops.tb_confiture` is a ledger not made yet.
+    db.client()
+        .batch_execute("DROP TABLE public.tb_confiture")
+        .unwrap();
+    let report = configured("ops.tb_confiture").status().unwrap();
+    assert!(!report.initialised, "{report:?}");
 }

@@ -313,6 +313,34 @@ fn a_tenant_holding_the_new_databases_ledger_is_refused_before_creating_it() {
     }
 }
 
+/// The same before creating a database for a tenant named like the login role: the new
+/// database's search_path, `"$user", public`, names it, so the whole database's unqualified
+/// names would resolve into the tenant's schema once created. Refused before the database is.
+#[test]
+fn a_tenant_named_by_the_new_databases_search_path_is_refused_before_creating_it() {
+    let project = two_migrations();
+    let db = TestDb::unborn("cr_tenant_user");
+    let user: String = confiture_tests::admin()
+        .query_one("SELECT current_user::text", &[])
+        .expect("current_user")
+        .get(0);
+    for dry_run in [true, false] {
+        let mut args = vec!["migrate", "up", "--create-database", "--schema", &user];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        project
+            .run_on(&db, &args)
+            .code(exit::INVALID)
+            .stderr_has(&format!(
+                "{user} is on the whole database's search_path (`\"$user\", public`"
+            ))
+            .stderr_lacks("created database")
+            .stderr_lacks("would create");
+        assert!(!db.exists());
+    }
+}
+
 /// The maintenance connection's password is the password file's line for the maintenance
 /// database, as libpq (and `createdb`) would pick it, never the line of the database being
 /// created: here the target's line has a wrong password (the target itself is trusted by

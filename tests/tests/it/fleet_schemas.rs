@@ -1099,14 +1099,118 @@ fn a_tenant_schema_holding_the_databases_unqualified_ledger_is_refused() {
         ))
         .expect("search_path ops, public");
     refused("up", "public", "public.tb_confiture");
-    // `ops` holds no ledger the database's search_path finds: a tenant (not initialised yet).
-    Run::of(project.cli().args(["migrate", "status", "--schema", "ops"]))
-        .code(exit::NOT_INITIALISED);
-    Run::of(
-        project
-            .cli()
-            .args(["migrate", "up", "--schemas-query", "SELECT 'ops'"]),
-    )
-    .code(exit::SUCCESS);
-    assert!(relations(&db).contains(&"ops.tb_confiture".to_string()));
+    // `ops` holds no ledger the database's search_path finds, but the search_path names it:
+    // refused too (`a_tenant_named_by_the_databases_search_path_is_refused`).
+    let run = Run::of(project.cli().args(["migrate", "up", "--schema", "ops"]));
+    run.code(exit::INVALID)
+        .stderr_has("ops is on the whole database's search_path (`ops, public`)");
+    assert!(!relations(&db).contains(&"ops.tb_confiture".to_string()));
+}
+
+/// The schemas a whole-database session resolves names into, `"$user"` expanded, whether
+/// they exist yet or not. A tenant schema named like the login role (default search_path
+/// `"$user", public`), or like a schema of a database's or a role's `search_path` not created
+/// yet (the database's, the connection's), was accepted and created: from then on the whole database's unqualified names — its
+/// ledger `tb_confiture`, its migrations' tables — resolved into the tenant's schema, and a
+/// whole-database `down` dropped the tenant's column and deleted the tenant's ledger row.
+/// Refused (exit 5) before anything is created, by `--schema`, a schemas query and an
+/// environment file's `fleet.schemas_query`, the tracking table qualified or not, on a
+/// database that exists and on one `--create-database` is about to create.
+#[test]
+fn a_tenant_named_by_the_databases_search_path_is_refused() {
+    let db = TestDb::new("tenant_search_path");
+    let user: String = db
+        .connect()
+        .query_one("SELECT current_user::text", &[])
+        .expect("current_user")
+        .get(0);
+    let project = tenant_project();
+    let schemas = || -> Vec<String> {
+        db.connect()
+            .query(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' \
+                 AND nspname <> 'information_schema' ORDER BY 1",
+                &[],
+            )
+            .expect("schemas")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let env = |tracking: &str, fleet: &str| {
+        project.write(
+            "db/environments/local.yaml",
+            format!("database_url: {}\n{tracking}{fleet}", db.url()),
+        );
+    };
+    let refused = |tenant: &str, shown: &str, fleet: bool| {
+        let query = format!("SELECT '{tenant}'");
+        let mut ways = vec![
+            vec!["--schema", tenant],
+            vec!["--schemas-query", query.as_str()],
+        ];
+        if fleet {
+            ways.push(vec![]);
+        }
+        for how in ways {
+            for command in ["up", "status", "down"] {
+                let (before, schemas_before) = (relations(&db), schemas());
+                let run = Run::of(project.cli().args(["migrate", command]).args(&how));
+                run.code(exit::INVALID).stderr_has(&format!(
+                    "{tenant} is on the whole database's search_path (`{shown}`"
+                ));
+                assert_eq!(relations(&db), before, "{}", run.dump());
+                assert_eq!(schemas(), schemas_before, "{}", run.dump());
+            }
+        }
+    };
+    let qualified = "migration:\n  tracking_table: ops.tb_confiture\n";
+    db.connect()
+        .batch_execute("CREATE SCHEMA ops")
+        .expect("ops");
+    for tracking in ["", qualified] {
+        env(tracking, "");
+        Run::of(project.cli().args(["migrate", "up", "-q"])).code(exit::SUCCESS);
+        // The default search_path, `"$user", public`: the role's name.
+        refused(&user, "\"$user\", public", false);
+        env(
+            tracking,
+            &format!("fleet:\n  schemas_query: SELECT '{user}'\n"),
+        );
+        refused(&user, "\"$user\", public", true);
+        // A database's search_path naming a schema not created yet.
+        db.connect()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" SET search_path = app, public",
+                db.name
+            ))
+            .expect("database search_path");
+        env(tracking, "");
+        refused("app", "app, public", false);
+        // The connection's own, over the database's.
+        project.write(
+            "db/environments/local.yaml",
+            format!(
+                "database_url: {}?options=-c%20search_path%3D%22App2%22,public\n{tracking}",
+                db.url()
+            ),
+        );
+        refused("App2", "\"App2\",public", false);
+        env(tracking, "");
+        // Any other schema is a tenant as before.
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "up", "-q", "--schema", "tenant_ok"]),
+        )
+        .code(exit::SUCCESS);
+        db.connect()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{0}\" RESET search_path; \
+                 DROP SCHEMA tenant_ok CASCADE; DROP TABLE IF EXISTS public.tb_confiture, \
+                 ops.tb_confiture, public.tb_account, public.tb_widget CASCADE",
+                db.name
+            ))
+            .expect("reset");
+    }
 }

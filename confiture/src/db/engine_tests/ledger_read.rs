@@ -160,9 +160,7 @@ fn finds_an_unqualified_ledger_through_search_path() {
         err.help.as_deref(),
         Some(
             "set `migration.tracking_table: ops.tb_confiture` (the search_path of the database \
-             or the role changed since the ledger was made?); or, for a separate ledger in \
-             public (every migration applied there again), set \
-             `migration.tracking_table: public.tb_confiture`"
+             or the role changed since the ledger was made?)"
         )
     );
     // The session is still usable after the "undefined table" error.
