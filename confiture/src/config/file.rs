@@ -11,7 +11,7 @@ use serde_yaml::{Mapping, Value};
 use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
 use super::display_path;
 use super::environment::{Environment, MigrationSettings, Origin};
-use super::expand::{expand, ExpandError};
+use super::expand::{expand, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
@@ -223,6 +223,37 @@ fn confiture_reads(key: &str) -> Option<ConfitureReads> {
 /// the timeouts, names and queries (no such value) — or takes a value left out as its default.
 fn takes_empty(key: &str) -> bool {
     matches!(key, "database.password" | "application_name")
+}
+
+/// Where a variable set to the empty string without a default is refused in `key`'s value
+/// ([`expand`]): anywhere, unless an empty value of the key is one ([`takes_empty`]). A part
+/// left out of a URL or conninfo is libpq's default in its place (`localhost`, the system
+/// user, the `postgres` database), of a target's name or a query another list, of a path
+/// another file: never "nothing".
+fn emptied_refused(key: &str) -> Emptied {
+    if takes_empty(key) {
+        Emptied::WholeValue
+    } else {
+        Emptied::AnyPart
+    }
+}
+
+/// The help for a part of `key`'s value left out by `vars` (each set to the empty string,
+/// without a default; [`emptied_refused`]).
+fn empty_part_help(key: &str, vars: &[String]) -> String {
+    let first = vars.first().map_or("VAR", String::as_str);
+    let what = if key == "database_url" {
+        "a part of a URL or conninfo left out is libpq's default in its place (`localhost`, the \
+         system user, the `postgres` database), another database"
+    } else {
+        "a part left out changes what the value names"
+    };
+    format!(
+        "set {} (in CI: define the secret for this environment), give a default \
+         (`${{{first}:-value}}`), or write `${{{first}:-}}` where that part is meant to be empty: \
+         {what}",
+        vars.join(" and ")
+    )
 }
 
 /// Whether `key` (its dotted path) may be left out: it has a default. Not `database_url` (the
@@ -941,33 +972,49 @@ impl FileContext<'_> {
                  confiture read as one: the two tools would not use the same value",
             )
             .with_help(DOUBLE_DOLLAR_HELP)),
-            Value::String(text) => expand(text, self.vars).map_err(|e| match e {
-                ExpandError::Unset(var) => error(&format!("uses ${{{var}}}, which is not set"))
-                    .with_help(format!(
-                        "set {var} in the environment, or give a default: ${{{var}:-value}}"
-                    )),
-                ExpandError::NotUtf8(var) => {
-                    error(&format!("uses ${{{var}}}, whose value is not valid UTF-8"))
-                        .with_help(format!("set {var} to UTF-8 text"))
-                }
-                ExpandError::Empty(vars) => {
-                    let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
-                    let (is, strings) = match vars.len() {
-                        1 => ("is", "an empty string"),
-                        _ => ("are", "empty strings"),
-                    };
-                    error(&format!(
-                        "is empty: {} {is} set to {strings}",
-                        shown.join(" and ")
-                    ))
-                    .with_help(empty_variable_help(key, &vars))
-                }
-                ExpandError::Malformed(reason) => error(&reason).with_help(if shared.is_some() {
-                    "write ${VAR} or ${VAR:-default}; a literal `${` in a URL is `%24%7B`"
-                } else {
-                    "write ${VAR} or ${VAR:-default}; write $$ for a literal $"
-                }),
-            }),
+            Value::String(text) => {
+                expand(text, self.vars, emptied_refused(key)).map_err(|e| match e {
+                    ExpandError::Unset(var) => error(&format!("uses ${{{var}}}, which is not set"))
+                        .with_help(format!(
+                            "set {var} in the environment, or give a default: ${{{var}:-value}}"
+                        )),
+                    ExpandError::NotUtf8(var) => {
+                        error(&format!("uses ${{{var}}}, whose value is not valid UTF-8"))
+                            .with_help(format!("set {var} to UTF-8 text"))
+                    }
+                    ExpandError::Empty(vars) => {
+                        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
+                        let (is, strings) = match vars.len() {
+                            1 => ("is", "an empty string"),
+                            _ => ("are", "empty strings"),
+                        };
+                        error(&format!(
+                            "is empty: {} {is} set to {strings}",
+                            shown.join(" and ")
+                        ))
+                        .with_help(empty_variable_help(key, &vars))
+                    }
+                    ExpandError::EmptyPart(vars) => {
+                        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
+                        let (is, strings) = match vars.len() {
+                            1 => ("is", "an empty string"),
+                            _ => ("are", "empty strings"),
+                        };
+                        error(&format!(
+                            "has a part left out: {} {is} set to {strings}",
+                            shown.join(" and ")
+                        ))
+                        .with_help(empty_part_help(key, &vars))
+                    }
+                    ExpandError::Malformed(reason) => {
+                        error(&reason).with_help(if shared.is_some() {
+                            "write ${VAR} or ${VAR:-default}; a literal `${` in a URL is `%24%7B`"
+                        } else {
+                            "write ${VAR} or ${VAR:-default}; write $$ for a literal $"
+                        })
+                    }
+                })
+            }
             Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line, setting),
             _ => Err(error("must be a string")),
         }
@@ -1753,7 +1800,7 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use super::super::expand::expand;
+    use super::super::expand::{expand, Emptied};
     use super::*;
 
     /// `text` read as the environment file `x.yaml`, with no variables set.
@@ -1991,6 +2038,127 @@ mod tests {
         assert_eq!(env.connection.password, None);
     }
 
+    /// A variable set to the empty string without a default inside a value (h16 F4): only a
+    /// value left blank as a whole was refused, so `postgresql://app@db/${DB}` with `DB=""`
+    /// connected to the `postgres` database, `@${HOST}:5432` to `localhost`, `${USER}@` as the
+    /// system user. Refused wherever it sits (exit 5, naming the file, line, key and variable),
+    /// in every key but those whose empty value is one; `${VAR:-}` says empty is meant.
+    #[test]
+    fn a_variable_emptied_inside_a_value_is_refused_where_a_part_matters() {
+        const VAR: &str = "CONFITURE_TEST_EMPTY";
+        let url = "database_url: postgresql://h/db\n";
+        let empty = |name: &str| (name == VAR).then(String::new);
+        let path = Path::new("db/environments/x.yaml");
+        // Each file with `@` where the variable goes (`§`): the key and the line of the value.
+        let refused: Vec<(String, &str, usize)> = vec![
+            (
+                "database_url: postgresql://app@127.0.0.1:5432/§\n".to_string(),
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: postgresql://app@§:5432/app\n".to_string(),
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: postgresql://§@127.0.0.1/app\n".to_string(),
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: postgresql://app@h:§/app\n".to_string(),
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: \"host=h dbname=§ user=app\"\n".to_string(),
+                "database_url",
+                1,
+            ),
+            (
+                "database:\n  host: db§\n  database: app\n".to_string(),
+                "database.host",
+                2,
+            ),
+            (
+                "database:\n  host: h\n  database: app_§\n".to_string(),
+                "database.database",
+                3,
+            ),
+            (
+                "database:\n  host: h\n  user: app§\n".to_string(),
+                "database.user",
+                3,
+            ),
+            (
+                format!("{url}migration:\n  tracking_table: ledger_§\n"),
+                "migration.tracking_table",
+                3,
+            ),
+            (
+                format!("{url}fleet:\n  targets:\n    - a\n    - tenant_§\n"),
+                "fleet.targets",
+                5,
+            ),
+            (
+                format!("{url}fleet:\n  targets:\n    - postgresql://app@db2/§\n"),
+                "fleet.targets",
+                4,
+            ),
+            (
+                format!("{url}fleet:\n  targets: [a, \"postgresql://§@db2/t\"]\n"),
+                "fleet.targets",
+                3,
+            ),
+            (
+                format!("{url}fleet:\n  targets: §/tenants.txt\n"),
+                "fleet.targets",
+                3,
+            ),
+            (
+                format!("{url}fleet:\n  targets_query: SELECT d FROM t WHERE d LIKE '§%'\n"),
+                "fleet.targets_query",
+                3,
+            ),
+        ];
+        for (template, key, line) in &refused {
+            let written = template.replace('§', &format!("${{{VAR}}}"));
+            let err = Environment::parse(&written, path, &empty)
+                .expect_err(&format!("accepted:\n{written}"));
+            assert_eq!(err.kind, crate::ErrorKind::Invalid, "{written}");
+            assert_eq!(
+                err.message,
+                format!(
+                    "environment file db/environments/x.yaml, line {line}: `{key}` has a part \
+                     left out: ${{{VAR}}} is set to an empty string"
+                ),
+                "{written}"
+            );
+            let help = err.help.unwrap_or_default();
+            assert!(help.starts_with(&format!("set {VAR}")), "{written}: {help}");
+            // With a default, as the help says, it is accepted.
+            let explicit = template.replace('§', &format!("${{{VAR}:-1}}"));
+            Environment::parse(&explicit, path, &empty)
+                .unwrap_or_else(|e| panic!("{explicit}: the help's default is refused: {e}"));
+        }
+        // An explicit empty default inside a URL is taken as written.
+        let env = Environment::parse(
+            &format!("database_url: postgresql://app:${{{VAR}:-}}@h/db\n"),
+            path,
+            &empty,
+        )
+        .unwrap();
+        assert_eq!(env.connection.password.as_deref(), Some(""));
+        // Where an empty value is one, an empty part is too.
+        for text in [
+            format!("{url}application_name: deploy${{{VAR}}}\n"),
+            format!("database:\n  host: h\n  password: pw${{{VAR}}}\n"),
+        ] {
+            Environment::parse(&text, path, &empty).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
     /// A value left empty by a variable set to the empty string (a CI secret not defined for
     /// this environment): the help's every suggestion, applied as the help writes it, is
     /// accepted — setting the variable, each `${VAR...}` form it writes (`value` standing for
@@ -2069,7 +2237,7 @@ mod tests {
         // What `process_vars` returns for a value that is not UTF-8.
         let vars = |name: &str| (name == "PW").then(|| "a\u{FFFD}b".to_string());
         assert_eq!(
-            expand("x${PW}y", &vars),
+            expand("x${PW}y", &vars, Emptied::AnyPart),
             Err(ExpandError::NotUtf8("PW".to_string()))
         );
         let err = Environment::parse(
