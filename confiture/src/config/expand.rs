@@ -39,7 +39,19 @@ pub(super) fn expand(
     vars: &dyn Fn(&str) -> Option<String>,
     refused: Emptied,
 ) -> Result<String, ExpandError> {
+    expand_naming(text, vars, refused).map(|(text, _)| text)
+}
+
+/// [`expand`], with the variables whose values the result holds (each once, in order; not
+/// those that gave way to their default): where its parts came from, for the messages about
+/// them (`in $DATABASE_URL, used by ...`).
+pub(super) fn expand_naming(
+    text: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+    refused: Emptied,
+) -> Result<(String, Vec<String>), ExpandError> {
     let mut out = String::with_capacity(text.len());
+    let mut used: Vec<String> = Vec::new();
     let mut emptied = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -78,7 +90,12 @@ pub(super) fn expand(
                 }
                 (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
                 (Some(value), None) if value.is_empty() => emptied.push(name.to_string()),
-                (Some(value), _) => out.push_str(&value),
+                (Some(value), _) => {
+                    out.push_str(&value);
+                    if !used.iter().any(|u| u == name) {
+                        used.push(name.to_string());
+                    }
+                }
                 (None, Some(default)) => out.push_str(default),
                 (None, None) => return Err(ExpandError::Unset(name.to_string())),
             }
@@ -90,7 +107,7 @@ pub(super) fn expand(
     }
     out.push_str(rest);
     if emptied.is_empty() {
-        return Ok(out);
+        return Ok((out, used));
     }
     let mut seen = std::collections::HashSet::new();
     emptied.retain(|name| seen.insert(name.clone()));
@@ -100,7 +117,7 @@ pub(super) fn expand(
     if refused == Emptied::AnyPart {
         return Err(ExpandError::EmptyPart(emptied));
     }
-    Ok(out)
+    Ok((out, used))
 }
 
 /// Whether a variable's value was not UTF-8 (see [`super::process_vars`]).

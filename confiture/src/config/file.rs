@@ -11,7 +11,7 @@ use serde_yaml::{Mapping, Value};
 use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
 use super::display_path;
 use super::environment::{Environment, MigrationSettings, Origin};
-use super::expand::{expand, Emptied, ExpandError};
+use super::expand::{expand, expand_naming, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
@@ -285,6 +285,21 @@ fn empty_variable_help(key: &str, vars: &[String]) -> String {
     }
 }
 
+/// The text of `database_url` as written, when it is a string.
+fn url_text(top: &Mapping) -> String {
+    match get(top, "database_url") {
+        Some(Value::String(text)) => text.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Whether `text` is one `${VAR}` or `${VAR:-default}` and nothing else: the variable gives
+/// the whole value.
+fn is_one_variable(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with("${") && text.ends_with('}') && text.matches("${").count() == 1
+}
+
 /// How to write a dollar sign in a value confiture (Python) reads too, where `$$` is refused.
 const DOUBLE_DOLLAR_HELP: &str = "write a single `$` for a dollar sign (a `$` not followed by \
      `{` is itself to both tools); for two, or for a literal `${`, give the value in \
@@ -491,6 +506,7 @@ fn parse_environment(
     // Before the connection is read: its `${TUNNEL_LOCAL_PORT}` is the tunnel's.
     file.refuse_ssh_tunnel(&top, url_label)?;
     let mut connection = file.connection(&top)?;
+    let connection_variables = file.connection_variables(&top, connection.password.as_deref());
     // Relative certificate and key paths start where `fleet.targets` does, at `base`.
     connection.files_relative_to(base);
 
@@ -541,6 +557,7 @@ fn parse_environment(
         migration,
         application_name,
         fleet,
+        connection_variables,
     })
 }
 
@@ -770,7 +787,15 @@ impl FileContext<'_> {
                         .with_help(CONNECTION_HELP));
                 }
                 parse_spec_with(&url, &LibpqDefaults::from_vars(self.vars)).map_err(|reason| {
-                    self.key_error("database_url", &format!("is invalid: {reason}"))
+                    // Named when the variable is the whole value: a variable in a part of it
+                    // (a password) may not be where the fault is.
+                    let from = match self.connection_variables(top, None) {
+                        Some((vars, _)) if is_one_variable(&url_text(top)) => {
+                            format!(" (in ${}, which it is)", vars.join(" and $"))
+                        }
+                        _ => String::new(),
+                    };
+                    self.key_error("database_url", &format!("is invalid{from}: {reason}"))
                         .with_help(CONNECTION_HELP)
                 })?
             }
@@ -798,6 +823,23 @@ impl FileContext<'_> {
                 return Err(error);
             }
         })
+    }
+
+    /// The variables whose values gave `database_url` more than its password, and its line
+    /// ([`Environment::connection_variables`]); `None` when there are none (or the key is not
+    /// read). A variable that is the password (`postgresql://app:${PW}@db/app`) leaves the
+    /// host, port and database in the file.
+    fn connection_variables(
+        &self,
+        top: &Mapping,
+        password: Option<&str>,
+    ) -> Option<(Vec<String>, Option<usize>)> {
+        let Some(Value::String(text)) = get(top, "database_url") else {
+            return None;
+        };
+        let (_, mut used) = expand_naming(text, self.vars, emptied_refused("database_url")).ok()?;
+        used.retain(|name| password.is_none() || (self.vars)(name).as_deref() != password);
+        (!used.is_empty()).then(|| (used, key_line(self.text, &["database_url"])))
     }
 
     /// confiture (Python) reaches the database of a file with an `ssh_tunnel:` block through
@@ -2036,6 +2078,61 @@ mod tests {
         assert_eq!(env.connection.password, None);
         let env = parse_x("database:\n  host: h\n  password: \"\"\n").unwrap();
         assert_eq!(env.connection.password, None);
+    }
+
+    /// Help lines about the connection named the environment file when a variable gave its
+    /// URL (the quick start's `${DATABASE_URL:-...}`): the file holds no database name, port or
+    /// `sslmode` to fix (h16 F9). They name the variable, used by the file at its line; a
+    /// variable that is only the password leaves them to the file.
+    #[test]
+    fn a_connection_given_by_a_variable_is_named_by_it() {
+        let path = Path::new("db/environments/local.yaml");
+        let text = "# the quick start\n\ndatabase_url: ${DATABASE_URL:-postgresql://h/example}\n";
+        let set = |url: &'static str| {
+            move |name: &str| match name {
+                "DATABASE_URL" => Some(url.to_string()),
+                "PW" => Some("s3cret".to_string()),
+                _ => None,
+            }
+        };
+        let env = Environment::parse(text, path, &set("postgresql://app@db:5433/app")).unwrap();
+        assert_eq!(
+            env.source(),
+            "$DATABASE_URL (used by environment file db/environments/local.yaml, line 3)"
+        );
+        assert_eq!(env.connection.dbname, "app");
+        // The default taken: the file gives the URL.
+        let env = Environment::parse(text, path, &no_vars).unwrap();
+        assert_eq!(env.source(), "environment file db/environments/local.yaml");
+        // Only the password from a variable: the rest is the file's.
+        let env = Environment::parse(
+            "database_url: postgresql://app:${PW}@db/app\n",
+            path,
+            &set("x"),
+        )
+        .unwrap();
+        assert_eq!(env.source(), "environment file db/environments/local.yaml");
+        // A host from one: named.
+        let env = Environment::parse(
+            "database_url: postgresql://app:${PW}@${DATABASE_URL}/app\n",
+            path,
+            &set("db2"),
+        )
+        .unwrap();
+        assert_eq!(
+            env.source(),
+            "$DATABASE_URL (used by environment file db/environments/local.yaml, line 1)"
+        );
+        // An invalid URL that is the variable's: the error names it.
+        let e =
+            Environment::parse(text, path, &set("postgresql://h/db?sslmode=bogus")).unwrap_err();
+        assert!(
+            e.message.starts_with(
+                "environment file db/environments/local.yaml, line 3: `database_url` is \
+                 invalid (in $DATABASE_URL, which it is): "
+            ),
+            "{e}"
+        );
     }
 
     /// A variable set to the empty string without a default inside a value (h16 F4): only a
