@@ -78,6 +78,11 @@ pub struct Environment {
     pub application_name: String,
     /// The `fleet:` block of the environment file, if it has one ([`super::FleetSettings`]).
     pub fleet: Option<super::FleetSettings>,
+    /// Where in the environment file the connection settings came from when variables gave
+    /// them (`database_url: ${DATABASE_URL:-...}` with `DATABASE_URL` set): those variables
+    /// and the key's line. The file holds no host, port or database name to fix then: help
+    /// lines name the variables ([`Environment::source`]).
+    pub(crate) connection_variables: Option<(Vec<String>, Option<usize>)>,
 }
 
 /// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
@@ -126,6 +131,7 @@ impl Environment {
             connection,
             migration,
             fleet: None,
+            connection_variables: None,
         })
     }
 
@@ -146,10 +152,21 @@ impl Environment {
     }
 
     /// Where this environment came from, for error help lines: the file, or the URL's label.
+    /// When variables gave the file's connection settings, those variables first: `$DATABASE_URL
+    /// (used by environment file db/environments/local.yaml, line 3)`.
     pub fn source(&self) -> String {
-        match &self.file {
-            Some(file) => format!("environment file {}", display_path(file)),
-            None => self.name.clone(),
+        match (&self.file, &self.connection_variables) {
+            (Some(file), Some((vars, line))) => {
+                let vars: Vec<String> = vars.iter().map(|v| format!("${v}")).collect();
+                let line = line.map_or_else(String::new, |line| format!(", line {line}"));
+                format!(
+                    "{} (used by environment file {}{line})",
+                    vars.join(" and "),
+                    display_path(file)
+                )
+            }
+            (Some(file), None) => format!("environment file {}", display_path(file)),
+            (None, _) => self.name.clone(),
         }
     }
 }

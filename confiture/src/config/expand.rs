@@ -9,19 +9,49 @@ pub(super) enum ExpandError {
     /// The value is blank, and these variables, set to the empty string and given no default,
     /// made it so: a CI secret not defined for this branch or environment expands to "".
     Empty(Vec<String>),
+    /// These variables, set to the empty string and given no default, left a part of a value
+    /// out, in a value that refuses such a part ([`Emptied::AnyPart`]): a URL's host, user or
+    /// database left out is libpq's default in its place (`localhost`, the system user, the
+    /// `postgres` database), a target's name another database.
+    EmptyPart(Vec<String>),
     Malformed(String),
+}
+
+/// Where a variable set to the empty string without a default is refused in a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Emptied {
+    /// Only when it leaves the whole value blank: a key whose empty value is one (a password,
+    /// an `application_name`) takes an empty part too.
+    WholeValue,
+    /// Anywhere in the value: every other key, where a part left out is not "nothing".
+    AnyPart,
 }
 
 /// Expands `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`; any other `$` is kept.
 /// A variable set to the empty string counts as unset when a default is given (as in sh).
 /// A value left blank by variables set to the empty string without a default is
 /// [`ExpandError::Empty`]: never a blank setting that a default silently replaces, nor one
-/// reported without the variable that emptied it. `${VAR:-}` is the way to say empty is meant.
+/// reported without the variable that emptied it. With [`Emptied::AnyPart`], a variable set to
+/// the empty string without a default anywhere in the value is [`ExpandError::EmptyPart`].
+/// `${VAR:-}` is the way to say empty is meant.
 pub(super) fn expand(
     text: &str,
     vars: &dyn Fn(&str) -> Option<String>,
+    refused: Emptied,
 ) -> Result<String, ExpandError> {
+    expand_naming(text, vars, refused).map(|(text, _)| text)
+}
+
+/// [`expand`], with the variables whose values the result holds (each once, in order; not
+/// those that gave way to their default): where its parts came from, for the messages about
+/// them (`in $DATABASE_URL, used by ...`).
+pub(super) fn expand_naming(
+    text: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+    refused: Emptied,
+) -> Result<(String, Vec<String>), ExpandError> {
     let mut out = String::with_capacity(text.len());
+    let mut used: Vec<String> = Vec::new();
     let mut emptied = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -60,7 +90,12 @@ pub(super) fn expand(
                 }
                 (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
                 (Some(value), None) if value.is_empty() => emptied.push(name.to_string()),
-                (Some(value), _) => out.push_str(&value),
+                (Some(value), _) => {
+                    out.push_str(&value);
+                    if !used.iter().any(|u| u == name) {
+                        used.push(name.to_string());
+                    }
+                }
                 (None, Some(default)) => out.push_str(default),
                 (None, None) => return Err(ExpandError::Unset(name.to_string())),
             }
@@ -71,11 +106,18 @@ pub(super) fn expand(
         }
     }
     out.push_str(rest);
-    if out.trim().is_empty() && !emptied.is_empty() {
-        emptied.dedup();
+    if emptied.is_empty() {
+        return Ok((out, used));
+    }
+    let mut seen = std::collections::HashSet::new();
+    emptied.retain(|name| seen.insert(name.clone()));
+    if out.trim().is_empty() {
         return Err(ExpandError::Empty(emptied));
     }
-    Ok(out)
+    if refused == Emptied::AnyPart {
+        return Err(ExpandError::EmptyPart(emptied));
+    }
+    Ok((out, used))
 }
 
 /// Whether a variable's value was not UTF-8 (see [`super::process_vars`]).
@@ -94,39 +136,83 @@ mod tests {
             "EMPTY" => Some(String::new()),
             _ => None,
         };
-        assert_eq!(expand("a${HOST}b", &vars).unwrap(), "adbb");
         assert_eq!(
-            expand("${NOPE:-x}-${EMPTY:-y}-${EMPTY}", &vars).unwrap(),
+            expand("a${HOST}b", &vars, Emptied::WholeValue).unwrap(),
+            "adbb"
+        );
+        assert_eq!(
+            expand(
+                "${NOPE:-x}-${EMPTY:-y}-${EMPTY}",
+                &vars,
+                Emptied::WholeValue
+            )
+            .unwrap(),
             "x-y-"
         );
         // Blank because of variables set to "": named, once each.
         assert_eq!(
-            expand(" ${EMPTY}${EMPTY} ", &vars),
+            expand(" ${EMPTY}${EMPTY} ", &vars, Emptied::WholeValue),
             Err(ExpandError::Empty(vec!["EMPTY".to_string()]))
         );
-        assert_eq!(expand("${EMPTY:-}", &vars).unwrap(), "");
-        assert_eq!(expand("", &vars).unwrap(), "");
-        assert_eq!(expand("$$HOST $HOST $", &vars).unwrap(), "$HOST $HOST $");
         assert_eq!(
-            expand("${NOPE}", &vars),
+            expand("${EMPTY:-}", &vars, Emptied::WholeValue).unwrap(),
+            ""
+        );
+        // Refused anywhere: a part of a URL left out is libpq's default in its place.
+        for text in [
+            "postgresql://app@db/${EMPTY}",
+            "postgresql://app@${EMPTY}:5432/app",
+            "postgresql://${EMPTY}${EMPTY}@db/${HOST}",
+            "host=db dbname=${EMPTY}",
+        ] {
+            assert_eq!(
+                expand(text, &vars, Emptied::AnyPart),
+                Err(ExpandError::EmptyPart(vec!["EMPTY".to_string()])),
+                "{text}"
+            );
+        }
+        // Explicitly empty, or blank as a whole (said as such), is not an empty part.
+        assert_eq!(
+            expand(
+                "postgresql://app:${EMPTY:-}@db/app",
+                &vars,
+                Emptied::AnyPart
+            )
+            .unwrap(),
+            "postgresql://app:@db/app"
+        );
+        assert_eq!(
+            expand("${EMPTY}", &vars, Emptied::AnyPart),
+            Err(ExpandError::Empty(vec!["EMPTY".to_string()]))
+        );
+        assert_eq!(expand("", &vars, Emptied::WholeValue).unwrap(), "");
+        assert_eq!(
+            expand("$$HOST $HOST $", &vars, Emptied::WholeValue).unwrap(),
+            "$HOST $HOST $"
+        );
+        assert_eq!(
+            expand("${NOPE}", &vars, Emptied::WholeValue),
             Err(ExpandError::Unset("NOPE".to_string()))
         );
         assert!(matches!(
-            expand("${HOST", &vars),
+            expand("${HOST", &vars, Emptied::WholeValue),
             Err(ExpandError::Malformed(_))
         ));
         assert!(matches!(
-            expand("${1X}", &vars),
+            expand("${1X}", &vars, Emptied::WholeValue),
             Err(ExpandError::Malformed(_))
         ));
         // sh would expand a nested default; taking `${HOST` as the default's text would
         // silently put `${HOST}` in a URL or a password.
         assert!(matches!(
-            expand("${NOPE:-${HOST}}", &vars),
+            expand("${NOPE:-${HOST}}", &vars, Emptied::WholeValue),
             Err(ExpandError::Malformed(m)) if m.contains("nests")
         ));
         // A value is not expanded again: `${A}` set to `${A}` is no loop.
         let looping = |name: &str| (name == "A").then(|| "${A}".to_string());
-        assert_eq!(expand("${A}", &looping).unwrap(), "${A}");
+        assert_eq!(
+            expand("${A}", &looping, Emptied::WholeValue).unwrap(),
+            "${A}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use serde_yaml::{Mapping, Value};
 use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
 use super::display_path;
 use super::environment::{Environment, MigrationSettings, Origin};
-use super::expand::{expand, ExpandError};
+use super::expand::{expand, expand_naming, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
@@ -225,6 +225,37 @@ fn takes_empty(key: &str) -> bool {
     matches!(key, "database.password" | "application_name")
 }
 
+/// Where a variable set to the empty string without a default is refused in `key`'s value
+/// ([`expand`]): anywhere, unless an empty value of the key is one ([`takes_empty`]). A part
+/// left out of a URL or conninfo is libpq's default in its place (`localhost`, the system
+/// user, the `postgres` database), of a target's name or a query another list, of a path
+/// another file: never "nothing".
+fn emptied_refused(key: &str) -> Emptied {
+    if takes_empty(key) {
+        Emptied::WholeValue
+    } else {
+        Emptied::AnyPart
+    }
+}
+
+/// The help for a part of `key`'s value left out by `vars` (each set to the empty string,
+/// without a default; [`emptied_refused`]).
+fn empty_part_help(key: &str, vars: &[String]) -> String {
+    let first = vars.first().map_or("VAR", String::as_str);
+    let what = if key == "database_url" {
+        "a part of a URL or conninfo left out is libpq's default in its place (`localhost`, the \
+         system user, the `postgres` database), another database"
+    } else {
+        "a part left out changes what the value names"
+    };
+    format!(
+        "set {} (in CI: define the secret for this environment), give a default \
+         (`${{{first}:-value}}`), or write `${{{first}:-}}` where that part is meant to be empty: \
+         {what}",
+        vars.join(" and ")
+    )
+}
+
 /// Whether `key` (its dotted path) may be left out: it has a default. Not `database_url` (the
 /// file's database) nor the fleet's list of targets.
 fn may_be_left_out(key: &str) -> bool {
@@ -252,6 +283,21 @@ fn empty_variable_help(key: &str, vars: &[String]) -> String {
     } else {
         format!("{set}, or give a default (`${{{first}:-value}}`): `{key}` cannot be empty")
     }
+}
+
+/// The text of `database_url` as written, when it is a string.
+fn url_text(top: &Mapping) -> String {
+    match get(top, "database_url") {
+        Some(Value::String(text)) => text.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Whether `text` is one `${VAR}` or `${VAR:-default}` and nothing else: the variable gives
+/// the whole value.
+fn is_one_variable(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with("${") && text.ends_with('}') && text.matches("${").count() == 1
 }
 
 /// How to write a dollar sign in a value confiture (Python) reads too, where `$$` is refused.
@@ -460,6 +506,7 @@ fn parse_environment(
     // Before the connection is read: its `${TUNNEL_LOCAL_PORT}` is the tunnel's.
     file.refuse_ssh_tunnel(&top, url_label)?;
     let mut connection = file.connection(&top)?;
+    let connection_variables = file.connection_variables(&top, connection.password.as_deref());
     // Relative certificate and key paths start where `fleet.targets` does, at `base`.
     connection.files_relative_to(base);
 
@@ -510,6 +557,7 @@ fn parse_environment(
         migration,
         application_name,
         fleet,
+        connection_variables,
     })
 }
 
@@ -739,7 +787,15 @@ impl FileContext<'_> {
                         .with_help(CONNECTION_HELP));
                 }
                 parse_spec_with(&url, &LibpqDefaults::from_vars(self.vars)).map_err(|reason| {
-                    self.key_error("database_url", &format!("is invalid: {reason}"))
+                    // Named when the variable is the whole value: a variable in a part of it
+                    // (a password) may not be where the fault is.
+                    let from = match self.connection_variables(top, None) {
+                        Some((vars, _)) if is_one_variable(&url_text(top)) => {
+                            format!(" (in ${}, which it is)", vars.join(" and $"))
+                        }
+                        _ => String::new(),
+                    };
+                    self.key_error("database_url", &format!("is invalid{from}: {reason}"))
                         .with_help(CONNECTION_HELP)
                 })?
             }
@@ -767,6 +823,23 @@ impl FileContext<'_> {
                 return Err(error);
             }
         })
+    }
+
+    /// The variables whose values gave `database_url` more than its password, and its line
+    /// ([`Environment::connection_variables`]); `None` when there are none (or the key is not
+    /// read). A variable that is the password (`postgresql://app:${PW}@db/app`) leaves the
+    /// host, port and database in the file.
+    fn connection_variables(
+        &self,
+        top: &Mapping,
+        password: Option<&str>,
+    ) -> Option<(Vec<String>, Option<usize>)> {
+        let Some(Value::String(text)) = get(top, "database_url") else {
+            return None;
+        };
+        let (_, mut used) = expand_naming(text, self.vars, emptied_refused("database_url")).ok()?;
+        used.retain(|name| password.is_none() || (self.vars)(name).as_deref() != password);
+        (!used.is_empty()).then(|| (used, key_line(self.text, &["database_url"])))
     }
 
     /// confiture (Python) reaches the database of a file with an `ssh_tunnel:` block through
@@ -941,33 +1014,49 @@ impl FileContext<'_> {
                  confiture read as one: the two tools would not use the same value",
             )
             .with_help(DOUBLE_DOLLAR_HELP)),
-            Value::String(text) => expand(text, self.vars).map_err(|e| match e {
-                ExpandError::Unset(var) => error(&format!("uses ${{{var}}}, which is not set"))
-                    .with_help(format!(
-                        "set {var} in the environment, or give a default: ${{{var}:-value}}"
-                    )),
-                ExpandError::NotUtf8(var) => {
-                    error(&format!("uses ${{{var}}}, whose value is not valid UTF-8"))
-                        .with_help(format!("set {var} to UTF-8 text"))
-                }
-                ExpandError::Empty(vars) => {
-                    let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
-                    let (is, strings) = match vars.len() {
-                        1 => ("is", "an empty string"),
-                        _ => ("are", "empty strings"),
-                    };
-                    error(&format!(
-                        "is empty: {} {is} set to {strings}",
-                        shown.join(" and ")
-                    ))
-                    .with_help(empty_variable_help(key, &vars))
-                }
-                ExpandError::Malformed(reason) => error(&reason).with_help(if shared.is_some() {
-                    "write ${VAR} or ${VAR:-default}; a literal `${` in a URL is `%24%7B`"
-                } else {
-                    "write ${VAR} or ${VAR:-default}; write $$ for a literal $"
-                }),
-            }),
+            Value::String(text) => {
+                expand(text, self.vars, emptied_refused(key)).map_err(|e| match e {
+                    ExpandError::Unset(var) => error(&format!("uses ${{{var}}}, which is not set"))
+                        .with_help(format!(
+                            "set {var} in the environment, or give a default: ${{{var}:-value}}"
+                        )),
+                    ExpandError::NotUtf8(var) => {
+                        error(&format!("uses ${{{var}}}, whose value is not valid UTF-8"))
+                            .with_help(format!("set {var} to UTF-8 text"))
+                    }
+                    ExpandError::Empty(vars) => {
+                        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
+                        let (is, strings) = match vars.len() {
+                            1 => ("is", "an empty string"),
+                            _ => ("are", "empty strings"),
+                        };
+                        error(&format!(
+                            "is empty: {} {is} set to {strings}",
+                            shown.join(" and ")
+                        ))
+                        .with_help(empty_variable_help(key, &vars))
+                    }
+                    ExpandError::EmptyPart(vars) => {
+                        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
+                        let (is, strings) = match vars.len() {
+                            1 => ("is", "an empty string"),
+                            _ => ("are", "empty strings"),
+                        };
+                        error(&format!(
+                            "has a part left out: {} {is} set to {strings}",
+                            shown.join(" and ")
+                        ))
+                        .with_help(empty_part_help(key, &vars))
+                    }
+                    ExpandError::Malformed(reason) => {
+                        error(&reason).with_help(if shared.is_some() {
+                            "write ${VAR} or ${VAR:-default}; a literal `${` in a URL is `%24%7B`"
+                        } else {
+                            "write ${VAR} or ${VAR:-default}; write $$ for a literal $"
+                        })
+                    }
+                })
+            }
             Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line, setting),
             _ => Err(error("must be a string")),
         }
@@ -1753,7 +1842,7 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use super::super::expand::expand;
+    use super::super::expand::{expand, Emptied};
     use super::*;
 
     /// `text` read as the environment file `x.yaml`, with no variables set.
@@ -1991,6 +2080,182 @@ mod tests {
         assert_eq!(env.connection.password, None);
     }
 
+    /// Help lines about the connection named the environment file when a variable gave its
+    /// URL (the quick start's `${DATABASE_URL:-...}`): the file holds no database name, port or
+    /// `sslmode` to fix (h16 F9). They name the variable, used by the file at its line; a
+    /// variable that is only the password leaves them to the file.
+    #[test]
+    fn a_connection_given_by_a_variable_is_named_by_it() {
+        let path = Path::new("db/environments/local.yaml");
+        let text = "# the quick start\n\ndatabase_url: ${DATABASE_URL:-postgresql://h/example}\n";
+        let set = |url: &'static str| {
+            move |name: &str| match name {
+                "DATABASE_URL" => Some(url.to_string()),
+                "PW" => Some("s3cret".to_string()),
+                _ => None,
+            }
+        };
+        let env = Environment::parse(text, path, &set("postgresql://app@db:5433/app")).unwrap();
+        assert_eq!(
+            env.source(),
+            "$DATABASE_URL (used by environment file db/environments/local.yaml, line 3)"
+        );
+        assert_eq!(env.connection.dbname, "app");
+        // The default taken: the file gives the URL.
+        let env = Environment::parse(text, path, &no_vars).unwrap();
+        assert_eq!(env.source(), "environment file db/environments/local.yaml");
+        // Only the password from a variable: the rest is the file's.
+        let env = Environment::parse(
+            "database_url: postgresql://app:${PW}@db/app\n",
+            path,
+            &set("x"),
+        )
+        .unwrap();
+        assert_eq!(env.source(), "environment file db/environments/local.yaml");
+        // A host from one: named.
+        let env = Environment::parse(
+            "database_url: postgresql://app:${PW}@${DATABASE_URL}/app\n",
+            path,
+            &set("db2"),
+        )
+        .unwrap();
+        assert_eq!(
+            env.source(),
+            "$DATABASE_URL (used by environment file db/environments/local.yaml, line 1)"
+        );
+        // An invalid URL that is the variable's: the error names it.
+        let e =
+            Environment::parse(text, path, &set("postgresql://h/db?sslmode=bogus")).unwrap_err();
+        assert!(
+            e.message.starts_with(
+                "environment file db/environments/local.yaml, line 3: `database_url` is \
+                 invalid (in $DATABASE_URL, which it is): "
+            ),
+            "{e}"
+        );
+    }
+
+    /// A variable set to the empty string without a default inside a value (h16 F4): only a
+    /// value left blank as a whole was refused, so `postgresql://app@db/${DB}` with `DB=""`
+    /// connected to the `postgres` database, `@${HOST}:5432` to `localhost`, `${USER}@` as the
+    /// system user. Refused wherever it sits (exit 5, naming the file, line, key and variable),
+    /// in every key but those whose empty value is one; `${VAR:-}` says empty is meant.
+    #[test]
+    fn a_variable_emptied_inside_a_value_is_refused_where_a_part_matters() {
+        const VAR: &str = "CONFITURE_TEST_EMPTY";
+        let url = "database_url: postgresql://h/db\n";
+        let empty = |name: &str| (name == VAR).then(String::new);
+        let path = Path::new("db/environments/x.yaml");
+        // Each file with `@` where the variable goes (`§`): the key and the line of the value.
+        let refused: Vec<(String, &str, usize)> = vec![
+            (
+                "database_url: postgresql://app@127.0.0.1:5432/§\n".to_string(),
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: postgresql://app@§:5432/app\n".to_string(),
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: postgresql://§@127.0.0.1/app\n".to_string(),
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: postgresql://app@h:§/app\n".to_string(),
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: \"host=h dbname=§ user=app\"\n".to_string(),
+                "database_url",
+                1,
+            ),
+            (
+                "database:\n  host: db§\n  database: app\n".to_string(),
+                "database.host",
+                2,
+            ),
+            (
+                "database:\n  host: h\n  database: app_§\n".to_string(),
+                "database.database",
+                3,
+            ),
+            (
+                "database:\n  host: h\n  user: app§\n".to_string(),
+                "database.user",
+                3,
+            ),
+            (
+                format!("{url}migration:\n  tracking_table: ledger_§\n"),
+                "migration.tracking_table",
+                3,
+            ),
+            (
+                format!("{url}fleet:\n  targets:\n    - a\n    - tenant_§\n"),
+                "fleet.targets",
+                5,
+            ),
+            (
+                format!("{url}fleet:\n  targets:\n    - postgresql://app@db2/§\n"),
+                "fleet.targets",
+                4,
+            ),
+            (
+                format!("{url}fleet:\n  targets: [a, \"postgresql://§@db2/t\"]\n"),
+                "fleet.targets",
+                3,
+            ),
+            (
+                format!("{url}fleet:\n  targets: §/tenants.txt\n"),
+                "fleet.targets",
+                3,
+            ),
+            (
+                format!("{url}fleet:\n  targets_query: SELECT d FROM t WHERE d LIKE '§%'\n"),
+                "fleet.targets_query",
+                3,
+            ),
+        ];
+        for (template, key, line) in &refused {
+            let written = template.replace('§', &format!("${{{VAR}}}"));
+            let err = Environment::parse(&written, path, &empty)
+                .expect_err(&format!("accepted:\n{written}"));
+            assert_eq!(err.kind, crate::ErrorKind::Invalid, "{written}");
+            assert_eq!(
+                err.message,
+                format!(
+                    "environment file db/environments/x.yaml, line {line}: `{key}` has a part \
+                     left out: ${{{VAR}}} is set to an empty string"
+                ),
+                "{written}"
+            );
+            let help = err.help.unwrap_or_default();
+            assert!(help.starts_with(&format!("set {VAR}")), "{written}: {help}");
+            // With a default, as the help says, it is accepted.
+            let explicit = template.replace('§', &format!("${{{VAR}:-1}}"));
+            Environment::parse(&explicit, path, &empty)
+                .unwrap_or_else(|e| panic!("{explicit}: the help's default is refused: {e}"));
+        }
+        // An explicit empty default inside a URL is taken as written.
+        let env = Environment::parse(
+            &format!("database_url: postgresql://app:${{{VAR}:-}}@h/db\n"),
+            path,
+            &empty,
+        )
+        .unwrap();
+        assert_eq!(env.connection.password.as_deref(), Some(""));
+        // Where an empty value is one, an empty part is too.
+        for text in [
+            format!("{url}application_name: deploy${{{VAR}}}\n"),
+            format!("database:\n  host: h\n  password: pw${{{VAR}}}\n"),
+        ] {
+            Environment::parse(&text, path, &empty).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
     /// A value left empty by a variable set to the empty string (a CI secret not defined for
     /// this environment): the help's every suggestion, applied as the help writes it, is
     /// accepted — setting the variable, each `${VAR...}` form it writes (`value` standing for
@@ -2069,7 +2334,7 @@ mod tests {
         // What `process_vars` returns for a value that is not UTF-8.
         let vars = |name: &str| (name == "PW").then(|| "a\u{FFFD}b".to_string());
         assert_eq!(
-            expand("x${PW}y", &vars),
+            expand("x${PW}y", &vars, Emptied::AnyPart),
             Err(ExpandError::NotUtf8("PW".to_string()))
         );
         let err = Environment::parse(

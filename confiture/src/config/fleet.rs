@@ -57,9 +57,18 @@ pub enum FleetList {
 /// The text of one entry of a target list, as every list reads it — a line of a target file,
 /// an entry of `fleet.targets`, a row of `--targets-query` or `--schemas-query`: whitespace
 /// around it (an indented line, a padded value) is not part of a name or URL and is dropped.
-/// What is left is the entry (a blank one is no entry: skipped in a file, refused in a query).
+/// What is left is the entry, or no target ([`is_no_target`]).
 pub fn list_entry(raw: &str) -> &str {
     raw.trim()
+}
+
+/// Whether `entry` (as [`list_entry`] reads it) is no target: blank, or a `#` comment. The one
+/// rule of every list: a target file, whose lines these are, skips it; a query's row and an
+/// entry of `fleet.targets` — data, not lines: YAML has comments of its own — are refused,
+/// naming it (a `"${TENANT:-}"` left empty, a quoted `"#tenant_2"`, a `LEFT JOIN` that lost
+/// a tenant is never a target skipped in silence).
+pub fn is_no_target(entry: &str) -> bool {
+    entry.is_empty() || entry.starts_with('#')
 }
 
 /// The most targets at once, in the file as on the command line (`--jobs`).

@@ -22,9 +22,13 @@ const LIST_KEYS: &[&str] = &["targets", "targets_query", "schemas_query"];
 
 impl FileContext<'_> {
     /// The `fleet:` block (`value`) of an environment file whose relative paths start at `base`.
+    /// A block written null (`fleet: ~`, or its every key commented out) is a block with
+    /// no settings, as `fleet: {}` is: present, it is never "no fleet" (the environment's own
+    /// database, the one holding the list).
     pub(super) fn fleet_block(&self, value: &Value, base: &Path) -> Result<Option<FleetSettings>> {
+        let empty = Mapping::new();
         let block = match value {
-            Value::Null => return Ok(None),
+            Value::Null => &empty,
             Value::Mapping(block) => block,
             _ => {
                 return Err(self
@@ -263,6 +267,12 @@ mod tests {
         assert_eq!(entries[1].1, "db/environments/prod.yaml:3");
         // Without a block, no fleet; a block without a list only sets the scheduling.
         assert_eq!(parse(HEAD).unwrap(), None);
+        // A block written null (its keys commented out) is there, with no settings.
+        let none = parse(&format!("{HEAD}fleet: {{}}\n")).unwrap();
+        assert!(none.as_ref().is_some_and(|f| f.list.is_none()), "{none:?}");
+        for block in ["fleet:\n#  targets: t.txt\n", "fleet: ~\n", "fleet: null\n"] {
+            assert_eq!(parse(&format!("{HEAD}{block}")).unwrap(), none, "{block}");
+        }
         let jobs = parse(&format!("{HEAD}fleet:\n  jobs: 2\n"))
             .unwrap()
             .unwrap();

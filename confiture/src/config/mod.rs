@@ -105,7 +105,7 @@ pub(crate) use file::stop_flag;
 pub(crate) use file::{read_interrupted, read_user_file, relative_base_of, ReadError};
 #[cfg(feature = "env-files")]
 pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
-pub use fleet::{list_entry, FleetList, FleetSettings, MAX_JOBS};
+pub use fleet::{is_no_target, list_entry, FleetList, FleetSettings, MAX_JOBS};
 pub use libpq::READ_VARIABLES as LIBPQ_VARIABLES;
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};

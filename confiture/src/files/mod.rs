@@ -682,12 +682,55 @@ fn dir_error(dir: &Path, err: io::Error) -> Error {
             Error::invalid(format!("migrations directory `{shown}` does not exist")).with_help(help)
         }
         Ok(meta) if !meta.is_dir() => {
-            Error::invalid(format!("migrations directory `{shown}` is not a directory"))
-                .with_help(format!("it is a file: move it away and create the directory, or point `migrations_dir` in {tables} (or --migrations-dir) at the right directory"))
+            let kind = not_a_directory(&meta);
+            let point = format!(
+                "point `migrations_dir` in {tables} (or --migrations-dir) at the right directory"
+            );
+            // Only a regular file is one to move away: `/dev/null` moved is the system's.
+            let help = if meta.is_file() {
+                format!("it is a file: move it away and create the directory, or {point}")
+            } else {
+                format!("it is {kind}: {point}")
+            };
+            Error::invalid(format!(
+                "migrations directory `{shown}` is {kind}, not a directory"
+            ))
+            .with_help(help)
         }
         _ => Error::invalid(format!("cannot read migrations directory `{shown}`"))
             .with_source(err)
             .with_help("check its permissions"),
+    }
+}
+
+/// What a path that is no directory is, in words: `a file`, `a character device`
+/// (`/dev/null`), `a block device`, `a FIFO (named pipe)`, `a socket`. Only a regular file is
+/// one to suggest moving away.
+#[cfg(unix)]
+fn not_a_directory(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_file() {
+        "a file"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "neither a file nor a directory"
+    }
+}
+
+#[cfg(not(unix))]
+fn not_a_directory(meta: &fs::Metadata) -> &'static str {
+    if meta.is_file() {
+        "a file"
+    } else {
+        "neither a file nor a directory"
     }
 }
 
@@ -717,7 +760,9 @@ fn link_error(dir: &Path, err: io::Error) -> std::result::Result<Error, io::Erro
         ))
         .with_help(format!("create `{to}`, or {repoint}")),
         Ok(meta) if !meta.is_dir() => Error::invalid(format!(
-            "migrations directory `{link}` is a symbolic link to `{to}`, which is not a directory"
+            "migrations directory `{link}` is a symbolic link to `{to}`, which is not a \
+             directory: it is {}",
+            not_a_directory(&meta)
         ))
         .with_help(repoint),
         Err(e) => Error::invalid(format!(

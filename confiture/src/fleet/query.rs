@@ -4,13 +4,13 @@
 //! The query itself runs in `crate::db` ([`read_only_column`]); this module says what its
 //! rows mean: targets, or tenant schemas, and which rows are not.
 
-use crate::config::{list_entry, Environment};
+use crate::config::{is_no_target, list_entry, Environment};
 use crate::db::ledger::SessionNames;
 use crate::db::query::{read_only_column, ColumnError};
 use crate::error::{Error, Result};
 use crate::hint::AGAIN;
 
-use super::targets::{collect, collect_schemas, Entry, Target};
+use super::targets::{collect, collect_schemas, not_a_target, Entry, Target};
 
 /// How the list is named in errors: `the targets query, row 3`.
 const LIST: &str = "the targets query";
@@ -136,10 +136,9 @@ fn entries(values: &[Row]) -> impl Iterator<Item = Entry<'_>> {
     values.iter().map(|(value, source)| {
         let entry = match value.as_deref().map(list_entry) {
             None => Err("is NULL".to_string()),
-            Some(text) if text.is_empty() || text.starts_with('#') => Err(format!(
-                "is {:?}, not a target",
-                crate::config::shown(value.as_deref().unwrap_or_default())
-            )),
+            Some(text) if is_no_target(text) => {
+                Err(not_a_target(value.as_deref().unwrap_or_default()))
+            }
             Some(text) => Ok(text),
         };
         (entry, source.clone())

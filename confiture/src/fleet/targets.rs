@@ -31,7 +31,7 @@
 
 use std::path::Path;
 
-use crate::config::{self, list_entry, Environment, FleetList};
+use crate::config::{self, is_no_target, list_entry, Environment, FleetList};
 use crate::db::ledger::SessionNames;
 use crate::error::{Error, Result};
 
@@ -360,14 +360,29 @@ pub fn resolve_list(base: &Environment, list: &FleetList) -> Result<Vec<Target>>
                 .as_deref()
                 .map_or_else(|| base.source(), crate::display::path);
             let relative_to = base.fleet.as_ref().map(|f| f.relative_to.as_path());
+            // Data, not lines: a blank or `#` entry is refused, never skipped.
+            let entries = entries.iter().map(|(raw, source)| {
+                let entry = list_entry(raw);
+                let entry = if is_no_target(entry) {
+                    Err(not_a_target(raw))
+                } else {
+                    Ok(entry)
+                };
+                (entry, source.clone())
+            });
             collect_in(
                 base,
-                entries
-                    .iter()
-                    .map(|(e, source)| (Ok(list_entry(e)), source.clone())),
+                entries,
                 &format!("{file} (`fleet.targets`)"),
                 relative_to,
             )
+            .map_err(|e| {
+                e.with_help(
+                    "write one database name, postgresql:// URL or key=value conninfo per `- ` \
+                     entry; an entry is never skipped: remove the blank ones and those starting \
+                     with # (comment a line out with # outside quotes)",
+                )
+            })
         }
         FleetList::File(path) => read_list(base, path),
         FleetList::TargetsQuery(sql) => super::query_targets(base, sql),
@@ -389,10 +404,13 @@ fn parse_list_in(
     file: &str,
     relative_to: Option<&Path>,
 ) -> Result<Vec<Target>> {
+    // A file's blank and comment lines are no entries: skipped.
     let entries = text
         .lines()
         .enumerate()
-        .map(|(i, line)| (Ok(list_entry(line)), format!("{file}:{}", i + 1)));
+        .map(|(i, line)| (list_entry(line), i))
+        .filter(|(entry, _)| !is_no_target(entry))
+        .map(|(entry, i)| (Ok(entry), format!("{file}:{}", i + 1)));
     collect_in(base, entries, file, relative_to)
 }
 
@@ -532,8 +550,9 @@ fn too_many(problems: Vec<String>, list: &str) -> Error {
     error
 }
 
-/// Resolves `(entry, source)` pairs, skipping blank and `#` lines; every bad entry (and every
-/// row a query has none at) and every duplicate is reported in one error about `list`.
+/// Resolves `(entry, source)` pairs (a target file's blank and `#` lines already left out,
+/// [`crate::config::is_no_target`]); every bad entry (and every row a query has none at) and
+/// every duplicate is reported in one error about `list`.
 pub(crate) fn collect<'a>(
     base: &Environment,
     entries: impl Iterator<Item = Entry<'a>>,
@@ -565,9 +584,6 @@ fn collect_in<'a>(
                 continue;
             }
         };
-        if entry.is_empty() || entry.starts_with('#') {
-            continue;
-        }
         match Target::parse(base, entry, source) {
             Ok(mut target) => {
                 if let (Some(dir), None) = (relative_to, target.entry()) {
@@ -597,6 +613,13 @@ fn collect_in<'a>(
         "write one database name, postgresql:// URL or key=value conninfo per line; \
          blank lines and lines starting with # are ignored",
     ))
+}
+
+/// The one wording of an entry that is no target ([`crate::config::is_no_target`]) in a list
+/// that refuses it (a query's row, an entry of `fleet.targets`), said after its source:
+/// `the targets query, row 3 is "", not a target`.
+pub(crate) fn not_a_target(raw: &str) -> String {
+    format!("is {:?}, not a target", config::shown(raw))
 }
 
 /// The one wording of a target listed twice: `tenants.txt:9: app@db:5432/t7 is already
@@ -1216,6 +1239,41 @@ host=h password=hunter2 dbname=x y
             ),
             "{spaced}"
         );
+    }
+
+    /// An inline `fleet.targets` list dropped its blank and `#` entries in silence (h16 F8),
+    /// as a target file drops its blank and comment lines: a `"${TENANT:-}"` left empty or a
+    /// quoted `"#tenant_2"` is data (YAML has comments of its own), refused naming its line,
+    /// as a query's blank row is. A target file still skips such lines.
+    #[cfg(feature = "env-files")]
+    #[test]
+    fn an_inline_list_refuses_its_blank_and_comment_entries_naming_each() {
+        let text = "database_url: postgresql://app@db.internal/app\nfleet:\n  targets:\n    \
+                    - tenant_1\n    - \"\"\n    - \"#tenant_2\"\n    - \" \"\n    \
+                    - \"${TENANT:-}\"\n    # a comment\n    - tenant_3\n";
+        let env =
+            Environment::parse(text, Path::new("db/environments/fl.yaml"), &|_| None).unwrap();
+        let list = env.fleet.as_ref().and_then(|f| f.list.clone()).unwrap();
+        let e = resolve_list(&env, &list).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Invalid);
+        assert_eq!(
+            e.message,
+            "4 bad targets in db/environments/fl.yaml (`fleet.targets`)"
+        );
+        assert_eq!(
+            e.details,
+            [
+                "db/environments/fl.yaml:5 is \"\", not a target",
+                "db/environments/fl.yaml:6 is \"#tenant_2\", not a target",
+                // Read by the whitespace rule of every list (`list_entry`): blank.
+                "db/environments/fl.yaml:7 is \"\", not a target",
+                "db/environments/fl.yaml:8 is \"\", not a target",
+            ]
+        );
+        assert!(e.help.unwrap_or_default().contains("never skipped"));
+        // The same entries as lines of a target file are skipped.
+        let list = parse_list(&base(), "tenant_1\n\n#tenant_2\n \ntenant_3\n", "t.txt").unwrap();
+        assert_eq!(list.len(), 2);
     }
 
     #[test]

@@ -159,11 +159,23 @@ fn the_environment_file_lists_the_targets_and_the_flags_win() {
         .code(exit::INVALID)
         .stderr_has("environment file db/environments/two.yaml, line 4: `fleet.schemas_query`");
     // A block whose list was commented out, or that has none, is refused: it ran the
-    // migrations on the environment's own database.
+    // migrations on the environment's own database. So is a block with every key commented
+    // out, or written null, which YAML reads as `fleet:` with no value (h16 F7).
     let own = TestDb::new("fleetenvown");
-    for block in [
-        "fleet:\n  targets:\n  #  - tenant_1\n  jobs: 8\n",
-        "fleet:\n  jobs: 8\n",
+    for (block, why) in [
+        (
+            "fleet:\n  targets:\n  #  - tenant_1\n  jobs: 8\n",
+            "`fleet.targets` is empty",
+        ),
+        ("fleet:\n  jobs: 8\n", "has no target list"),
+        ("fleet: {}\n", "has no target list"),
+        (
+            "fleet:\n#  targets: tenants.txt\n#  jobs: 8\n",
+            "has no target list",
+        ),
+        ("fleet:\n", "has no target list"),
+        ("fleet: ~\n", "has no target list"),
+        ("fleet: null\n", "has no target list"),
     ] {
         project.write(
             "db/environments/nolist.yaml",
@@ -171,7 +183,8 @@ fn the_environment_file_lists_the_targets_and_the_flags_win() {
         );
         Run::of(project.cli().args(["migrate", "--env", "nolist", "up"]))
             .code(exit::INVALID)
-            .stderr_has("db/environments/nolist.yaml");
+            .stderr_has("db/environments/nolist.yaml")
+            .stderr_has(why);
         assert_eq!(own.ledger(), None, "{block}");
     }
     // A target file named by the environment file is read relative to it.
