@@ -215,7 +215,7 @@ fn baseline(
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
     let mut migrator = interruptible(
-        migrator(cli, cx)?,
+        super::fleet::one_database(cli, cx, "migrate baseline")?,
         interrupt,
         unless_dry(args.dry_run, REWRITING),
     );
@@ -256,7 +256,7 @@ fn reinit(
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
     let mut migrator = interruptible(
-        migrator(cli, cx)?,
+        super::fleet::one_database(cli, cx, "migrate reinit")?,
         interrupt,
         unless_dry(args.dry_run, REWRITING),
     );
