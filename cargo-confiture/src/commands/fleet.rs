@@ -213,7 +213,8 @@ pub fn status(
 const FLEET_WORDS: Words = (
     "no new target starts; cancelling the running statement on every running target",
     // The signal thread adds how to finish them (`hint::AGAIN`).
-    "the server rolls back what the running targets had not committed",
+    "whether the running targets' migrations committed is unknown: `migrate status` says, and \
+     the server rolls back what they had not committed",
 );
 
 /// `migrate verify`, once per server of the targets; the output claimed from the signal

@@ -17,8 +17,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use confiture::exit;
+use confiture::{exit, hint};
 
 use crate::output::Output;
 
@@ -29,6 +30,9 @@ pub(super) struct Interrupt {
     signal: Arc<AtomicI32>,
     /// What the first signal and the second say now ([`Interrupt::words`]).
     words: Arc<Mutex<Words>>,
+    /// Set once the run has ended and its report is printed ([`Interrupt::after`]): the
+    /// first signal's bounded wait ([`STOP_WAIT`]) is over.
+    ended: Arc<AtomicBool>,
 }
 
 /// What a run says on the first signal (`stopping: ...`), and on the second (`exiting; ...`).
@@ -44,7 +48,8 @@ pub(super) const READING_FILES: Words = (
 impl Interrupt {
     /// Installs the signal thread, once per command and before its environment is read: on
     /// the first SIGINT, SIGTERM or SIGHUP it sets the flag and says `stopping: {stopping}` on stderr;
-    /// on the second it says `leaving` and exits at once with [`exit::INTERRUPTED`] (the
+    /// on the second, or when the run has not ended [`STOP_WAIT`] later (the cancel request
+    /// unanswered), it says `leaving` and exits at once with [`exit::INTERRUPTED`] (the
     /// server rolls back what was not committed). The same flag ends a wait on a pipe given
     /// as the environment, `.env` or target list ([`confiture::config::stop_reading_when`]).
     /// A library never installs signal handlers; the CLI is the whole process. Without
@@ -54,6 +59,7 @@ impl Interrupt {
             flag: Arc::new(AtomicBool::new(false)),
             signal: Arc::new(AtomicI32::new(0)),
             words: Arc::new(Mutex::new((stopping, leaving))),
+            ended: Arc::new(AtomicBool::new(false)),
         };
         confiture::config::stop_reading_when(interrupt.flag());
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -61,10 +67,9 @@ impl Interrupt {
             return interrupt;
         };
         let (flag, signal) = (interrupt.flag.clone(), interrupt.signal.clone());
-        let words = interrupt.words.clone();
+        let (words, ended) = (interrupt.words.clone(), interrupt.ended.clone());
         std::thread::spawn(move || {
-            let mut received = signals.forever();
-            let Some(first) = received.next() else {
+            let Some(first) = signals.forever().next() else {
                 return;
             };
             signal.store(first, Ordering::SeqCst);
@@ -75,12 +80,25 @@ impl Interrupt {
                 "\nstopping: {stopping} ({} again to exit at once)",
                 name(first)
             ));
-            if received.next().is_some() {
-                Output::note_line(&format!(
-                    "interrupted again: exiting; {leaving} (run {} to finish them)",
-                    confiture::hint::AGAIN
-                ));
-                std::process::exit(i32::from(exit::INTERRUPTED));
+            // The stop is bounded: a server, or a pooler or proxy in between, that takes the
+            // bytes and never answers (a frozen process, its kernel still acknowledging)
+            // hears no cancel request and ends no statement; the run would wait forever.
+            let since = Instant::now();
+            loop {
+                if signals.pending().next().is_some() {
+                    leave(&format!("interrupted again: exiting; {leaving}"));
+                }
+                if ended.load(Ordering::SeqCst) {
+                    return;
+                }
+                if since.elapsed() >= STOP_WAIT {
+                    leave(&format!(
+                        "no answer {} s after the cancel request (the server, or a pooler or \
+                         proxy in between, is not answering): exiting; {leaving}",
+                        STOP_WAIT.as_secs()
+                    ));
+                }
+                std::thread::sleep(POLL);
             }
         });
         interrupt
@@ -101,6 +119,7 @@ impl Interrupt {
     /// was undone` — and keeps its own exit code. A run the stop cut short has said
     /// `interrupted` in its report (exit 130) and gets nothing more here.
     pub(super) fn after(&self, out: &Output, completed: bool, last: &str) {
+        self.ended.store(true, Ordering::SeqCst);
         let signal = self.signal.load(Ordering::SeqCst);
         if completed && self.flag.load(Ordering::SeqCst) && signal != 0 {
             out.note(&format!(
@@ -110,6 +129,22 @@ impl Interrupt {
         }
     }
 }
+
+/// Exits at once, saying `why` ([`exit::INTERRUPTED`]): the second signal, or a stop that
+/// got no answer within [`STOP_WAIT`]. The server ends the session once it sees the connection
+/// gone, rolling back what it had not committed.
+fn leave(why: &str) -> ! {
+    Output::note_line(&format!("{why} (run {} to finish them)", hint::AGAIN));
+    std::process::exit(i32::from(exit::INTERRUPTED));
+}
+
+/// How long the first signal waits for the run to end (its running statement cancelled, its
+/// report printed) before exiting without it: the one bound of the signal thread's waits
+/// (`verify`'s for the fleet's report after the drop too).
+pub(super) const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// How often the signal thread looks for a second signal or the run's end.
+const POLL: Duration = Duration::from_millis(20);
 
 /// How the user knows the signal: Ctrl-C for SIGINT.
 fn name(signal: i32) -> &'static str {

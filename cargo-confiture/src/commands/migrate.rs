@@ -142,7 +142,9 @@ fn down(
 /// (whose committed statements stay), a rollback; the report says what happened.
 const MIGRATING: Words = (
     "cancelling the running statement; no other migration starts",
-    "the server rolls back what the running migration had not committed",
+    // Never "rolled back": the migration running may have committed as the signal came.
+    "whether the running migration committed is unknown: `migrate status` says, and the server \
+     rolls back what it had not committed",
 );
 
 /// `baseline` and `reinit`: one transaction.
