@@ -284,3 +284,57 @@ fn baseline_and_reinit_refuse_an_environment_whose_file_has_a_fleet_block() {
         .code(exit::SUCCESS);
     assert_eq!(listed.ledger().map(|l| l.len()), Some(2));
 }
+
+/// `$$` in an environment file's value is a literal `$`, so a `fleet.targets_query` or
+/// `schemas_query` written with PostgreSQL's dollar quoting (`SELECT $$tenant$$`) reached the
+/// server as `SELECT $tenant$`, and its syntax error showed the rewritten text without saying
+/// why. The help says it when the server finds the syntax wrong (SQLSTATE 42601) and the
+/// file's query was written with `$$` — not for another error, nor for a command line's query
+/// (sent as typed) — and what it says to write works.
+#[test]
+fn a_file_query_with_double_dollars_that_fails_its_syntax_says_why() {
+    let listed = TestDb::new("fleetdollar");
+    let project = project();
+    let env = |block: String| {
+        project.write(
+            "db/environments/fq.yaml",
+            format!("database_url: {}\nfleet:\n{block}", server_url()),
+        );
+    };
+    let status = |more: &[&str]| {
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "--env", "fq", "status"])
+                .args(more),
+        )
+    };
+    let said = "`$$` in an environment file's value is a literal `$`";
+    for key in ["targets_query", "schemas_query"] {
+        env(format!("  {key}: SELECT $${}$$\n", listed.name));
+        status(&[])
+            .code(exit::INVALID)
+            .stderr_has("(SQLSTATE 42601)")
+            .stderr_has(said)
+            .stderr_has("write `$$$$` for a dollar quote");
+        // Another error of a query written with `$$`: not this help.
+        env(format!(
+            "  {key}: SELECT 'a' FROM no_such_table WHERE 'x' <> '$$'\n"
+        ));
+        status(&[])
+            .code(exit::INVALID)
+            .stderr_has("(SQLSTATE 42P01)")
+            .stderr_lacks(said);
+    }
+    // A command line's query is sent as typed, whatever the file's.
+    env(format!("  targets_query: SELECT $${}$$\n", listed.name));
+    status(&["--targets-query", "SELECT $$x"])
+        .code(exit::INVALID)
+        .stderr_has("(SQLSTATE 42601)")
+        .stderr_lacks(said);
+    // What the help says to write reaches the server as a dollar quote.
+    env(format!("  targets_query: SELECT $$$${}$$$$\n", listed.name));
+    status(&[])
+        .code(exit::NOT_INITIALISED)
+        .stdout_has(&listed.name);
+}
