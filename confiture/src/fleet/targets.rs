@@ -239,14 +239,23 @@ fn refuse_database_ledger(
     if ledger.schema.as_deref() != Some(schema) {
         return Ok(());
     }
+    // A qualified one is already "in a schema of its own": the example would be the setting
+    // in use.
+    let help = if configured.schema.is_some() {
+        format!(
+            "name another tenant schema, or move the whole database's tracking table to a \
+             schema no tenant has (`migration.tracking_table` is {ledger})"
+        )
+    } else {
+        "name another tenant schema, or keep the whole database's tracking table in a schema \
+         no tenant has (`migration.tracking_table`, e.g. `ops.tb_confiture`)"
+            .to_string()
+    };
     Err(Error::invalid(format!(
         "{source}: {schema} holds the whole database's tracking table {ledger}{how}: as a \
          tenant, its ledger would be that one"
     ))
-    .with_help(
-        "name another tenant schema, or keep the whole database's tracking table in a schema \
-         no tenant has (`migration.tracking_table`, e.g. `ops.tb_confiture`)",
-    ))
+    .with_help(help))
 }
 
 fn is_connection_string(entry: &str) -> bool {
@@ -1056,6 +1065,22 @@ host=h password=hunter2 dbname=x y
             e.message,
             "q: ops holds the whole database's tracking table ops.tb_confiture: as a tenant, \
              its ledger would be that one"
+        );
+        // Its help never suggests the setting in use (`e.g. ops.tb_confiture`).
+        assert_eq!(
+            e.help.as_deref(),
+            Some(
+                "name another tenant schema, or move the whole database's tracking table to a \
+                 schema no tenant has (`migration.tracking_table` is ops.tb_confiture)"
+            )
+        );
+        let e = Target::tenant(&base(), "public", "q".into(), Some(&resolved)).unwrap_err();
+        assert!(
+            e.help
+                .as_deref()
+                .is_some_and(|h| h.contains("e.g. `ops.tb_confiture`")),
+            "{:?}",
+            e.help
         );
         assert!(Target::tenant(&qualified, "public", "q".into(), Some(&resolved)).is_ok());
     }
