@@ -649,13 +649,14 @@ pub(super) fn lock_line(event: &Progress) -> Option<String> {
 /// wording for one database and for a fleet's targets.
 pub(super) fn created_line(event: &Progress) -> Option<String> {
     match event {
+        // Quoted as SQL quotes it: a `"` in the name is doubled, never ambiguous.
         Progress::DatabaseCreated { database } => Some(format!(
-            "created database \"{}\"",
-            display::escape(database)
+            "created database {}",
+            display::escape(&confiture::ledger::quoted_ident(database))
         )),
         Progress::WouldCreateDatabase { database } => Some(format!(
-            "would create database \"{}\": it does not exist (the plan is for an empty database)",
-            display::escape(database)
+            "would create database {}: it does not exist (the plan is for an empty database)",
+            display::escape(&confiture::ledger::quoted_ident(database))
         )),
         _ => None,
     }
