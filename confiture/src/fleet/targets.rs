@@ -307,9 +307,10 @@ fn check_name(name: &str, connection: &config::ConnectionSpec) -> std::result::R
 
 /// A character that prints as nothing: a name holding one looks like another name in every
 /// message (and `createdb` would make a database no one can type).
+/// The one list of those is `display`'s, which escapes them in every message.
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+    crate::display::is_invisible(c)
+        || matches!(c, '\u{202A}'..='\u{202E}')
         || (c.is_control() && !c.is_whitespace())
 }
 
