@@ -287,10 +287,21 @@ fn duration(text: &str) -> Result<Timeout, String> {
         .map_err(|e| format!("{e}; {}", e.help()))
 }
 
+/// The one rule of a whole-number flag (`--steps`, `--jobs`), as a version's (`--target`,
+/// `--through`: `Version`): digits only, whitespace around them dropped — no sign (`+1`, which
+/// Rust's parser takes and a version refuses).
+fn whole_number<T: std::str::FromStr>(text: &str) -> Option<T> {
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// `--steps`: a whole number (`0` is refused by the library, with the reason).
 fn count(text: &str) -> Result<u32, String> {
     no_flag(text)?;
-    text.trim().parse::<u32>().map_err(|_| {
+    whole_number::<u32>(text).ok_or_else(|| {
         format!(
             "is not a whole number of migrations: give 1 or more (at most {})",
             u32::MAX
@@ -301,9 +312,7 @@ fn count(text: &str) -> Result<u32, String> {
 /// `--jobs`: how many targets at once, from 1 to `MAX_JOBS`.
 fn jobs(text: &str) -> Result<u16, String> {
     no_flag(text)?;
-    text.trim()
-        .parse::<u16>()
-        .ok()
+    whole_number::<u16>(text)
         .filter(|n| (1..=MAX_JOBS).contains(&usize::from(*n)))
         .ok_or_else(|| format!("is not a whole number from 1 to {MAX_JOBS}"))
 }

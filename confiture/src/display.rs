@@ -9,10 +9,29 @@ use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
 /// Characters that change what a terminal shows rather than being shown: C0 and C1 controls,
-/// DEL, and the bidirectional overrides that reorder text ("Trojan Source"). Also what a
-/// suggested shell command writes as escapes (`hint::quote`).
+/// DEL, the bidirectional overrides that reorder text ("Trojan Source"), and the invisible
+/// ones that show as nothing — zero-width space, joiners and direction marks, the word joiner
+/// and invisible operators, the zero-width no-break space, the soft hyphen, the Arabic letter
+/// and Mongolian vowel separator marks — so that `"tenant_1\u{200b}"` is not shown as
+/// `"tenant_1"`. Also what a suggested shell command writes as escapes (`hint::quote`).
 pub(crate) fn is_hazard(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || is_invisible(c)
+}
+
+/// The characters that show as nothing (of [`is_hazard`]'s): a name holding one looks like
+/// another name in every message.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200f}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{feff}'
+            | '\u{00ad}'
+            | '\u{061c}'
+            | '\u{180e}'
+    )
 }
 
 fn escape_where(text: &str, hazard: impl Fn(char) -> bool) -> Cow<'_, str> {
@@ -268,6 +287,15 @@ mod tests {
         assert_eq!(escape("a\nb\tc\r"), "a\\nb\\tc\\r");
         assert_eq!(escape("\u{7f}\u{9b}31m"), "\\x7f\\u{9b}31m");
         assert_eq!(escape("evil\u{202e}lmth.sql"), "evil\\u{202e}lmth.sql");
+        // Invisible: shown as nothing, so a name holding one would look like another.
+        for c in [
+            '\u{200b}', '\u{200d}', '\u{200e}', '\u{2060}', '\u{feff}', '\u{ad}',
+        ] {
+            assert_eq!(
+                escape(&format!("tenant_1{c}")),
+                format!("tenant_1\\u{{{:x}}}", c as u32)
+            );
+        }
         assert_eq!(escape("café ✓"), "café ✓");
         assert!(matches!(escape("plain"), Cow::Borrowed(_)));
         assert_eq!(

@@ -13,6 +13,7 @@ pub struct ClientCutProxy {
     port: u16,
     clients: Arc<Mutex<Vec<TcpStream>>>,
     cut: Arc<AtomicBool>,
+    frozen: Arc<AtomicBool>,
 }
 
 impl ClientCutProxy {
@@ -23,8 +24,15 @@ impl ClientCutProxy {
         let kept = clients.clone();
         let cut = Arc::new(AtomicBool::new(false));
         let seen = cut.clone();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let stopped = frozen.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                if stopped.load(Ordering::SeqCst) {
+                    // Accepted (the kernel would have) and never read.
+                    kept.lock().unwrap().push(client);
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect((crate::pg_host().as_str(), crate::pg_port()))
                 else {
                     continue;
@@ -41,19 +49,32 @@ impl ClientCutProxy {
                 // Client to server: never forwards an end of stream, so that a cut client
                 // leaves the server's side open.
                 let (one, other) = (seen.clone(), seen.clone());
-                std::thread::spawn(move || pump(client_in, server_out, &one));
+                let (one_frozen, other_frozen) = (stopped.clone(), stopped.clone());
+                std::thread::spawn(move || pump(client_in, server_out, &one, &one_frozen));
                 // Server to client: once the client's side is cut, what the server sends is
                 // read and dropped (the server never blocks on a full socket).
-                std::thread::spawn(move || pump(server_in, client_out, &other));
+                std::thread::spawn(move || pump(server_in, client_out, &other, &other_frozen));
                 // The server's side lives as long as its pumps.
                 drop(server);
             }
         });
-        ClientCutProxy { port, clients, cut }
+        ClientCutProxy {
+            port,
+            clients,
+            cut,
+            frozen,
+        }
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops forwarding, both ways, on every connection, as a pooler whose process is frozen
+    /// does while its kernel still accepts and acknowledges: what arrives is held, never
+    /// passed on, and a new connection is accepted and never read. Nothing is closed.
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
     }
 
     /// Closes the client's side of every connection so far; the server's sides stay open.
@@ -66,12 +87,19 @@ impl ClientCutProxy {
 }
 
 /// Copies `from` to `to` until `from` ends, then ends `to` — unless the clients were `cut`: the
-/// server's side is then kept open. A failed write drops the rest (read and dropped).
-fn pump(mut from: TcpStream, mut to: TcpStream, cut: &AtomicBool) {
+/// server's side is then kept open. A failed write drops the rest (read and dropped). Once
+/// `frozen`, what is read is held and the pump parks: nothing more is forwarded or closed.
+fn pump(mut from: TcpStream, mut to: TcpStream, cut: &AtomicBool, frozen: &AtomicBool) {
     let mut buffer = [0u8; 65536];
     let mut writing = true;
     loop {
-        match from.read(&mut buffer) {
+        let read = from.read(&mut buffer);
+        if frozen.load(Ordering::SeqCst) {
+            loop {
+                std::thread::park();
+            }
+        }
+        match read {
             Ok(0) | Err(_) => {
                 if !cut.load(Ordering::SeqCst) {
                     let _ = to.shutdown(Shutdown::Write);

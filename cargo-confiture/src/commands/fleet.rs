@@ -66,11 +66,7 @@ pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
             // A `fleet:` block whose list was left out (commented out, say) must not mean "the
             // environment's own database": that is rarely what a file meant for a fleet means.
             None if migrator.environment().fleet.is_some() => {
-                let env = migrator.environment();
-                let file = env
-                    .file
-                    .as_deref()
-                    .map_or_else(|| env.source(), display::path);
+                let file = environment_file(&migrator);
                 return Err(Error::invalid(format!(
                     "the `fleet:` block of {file} has no target list, and the command line gives none"
                 ))
@@ -130,13 +126,41 @@ fn one_tenant_or_a_list(cli: &Cli, args: &FleetArgs) -> Result<()> {
     )))
 }
 
+/// `migrate baseline` and `migrate reinit` (`command`), which take no list: the selected
+/// database, or with `--schema NAME` that tenant of it. An environment whose file has a
+/// `fleet:` block means its list to the commands that take one (`--env prod` is the fleet for
+/// `up`, `status`, ...), so the same words here must not write a ledger into the database that
+/// holds the list: refused (exit 64), dry run too, before connecting, saying how to pick one.
+pub fn one_database(cli: &Cli, cx: &Context, command: &str) -> Result<Migrator> {
+    let migrator = super::migrate::migrator(cli, cx)?;
+    // A tenant's environment (`--schema`) has no `fleet:` block: it is one database's schema.
+    if migrator.environment().fleet.is_none() {
+        return Ok(migrator);
+    }
+    let file = environment_file(&migrator);
+    Err(Error::usage(format!(
+        "`{command}` takes one database, and {file} has a `fleet:` block: \
+         for the commands that take a list it means every target of that list"
+    ))
+    .with_help(
+        "give --schema NAME to act on one tenant schema of the environment's database, or \
+         select one database of the list with -c FILE (an environment file naming it) or \
+         --database-url URL (which reads no environment file); the database holding the list \
+         is reached the same way",
+    ))
+}
+
+/// How messages name the environment's file: its path, else where the environment came from.
+fn environment_file(migrator: &Migrator) -> String {
+    let env = migrator.environment();
+    env.file
+        .as_deref()
+        .map_or_else(|| env.source(), display::path)
+}
+
 /// `prod.yaml (fleet.targets)`, or the target file it names.
 fn file_list_name(migrator: &Migrator, list: &FleetList) -> String {
-    let env = migrator.environment();
-    let file = env
-        .file
-        .as_deref()
-        .map_or_else(|| env.source(), display::path);
+    let file = environment_file(migrator);
     match list {
         FleetList::File(path) => display::path(path),
         FleetList::TargetsQuery(_) => format!("the targets query of {file}"),
@@ -198,7 +222,8 @@ pub fn status(
 const FLEET_WORDS: Words = (
     "no new target starts; cancelling the running statement on every running target",
     // The signal thread adds how to finish them (`hint::AGAIN`).
-    "the server rolls back what the running targets had not committed",
+    "whether the running targets' migrations committed is unknown: `migrate status` says, and \
+     the server rolls back what they had not committed",
 );
 
 /// `migrate verify`, once per server of the targets; the output claimed from the signal

@@ -21,6 +21,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use confiture::fleet::{Event, Target, TargetState};
 use confiture::migrate::{Progress, ReportedError};
@@ -38,6 +39,9 @@ pub(super) struct Interrupt {
     words: Arc<Mutex<Words>>,
     /// What the run is known to have done: the second signal's document.
     so_far: Arc<Mutex<SoFar>>,
+    /// Set once the run has ended and its report is printed ([`Interrupt::after`]): the
+    /// first signal's bounded wait ([`STOP_WAIT`]) is over.
+    ended: Arc<AtomicBool>,
 }
 
 /// What a run says on the first signal (`stopping: ...`), and on the second (`exiting; ...`).
@@ -53,8 +57,9 @@ pub(super) const READING_FILES: Words = (
 impl Interrupt {
     /// Installs the signal thread, once per command and before its environment is read: on
     /// the first SIGINT, SIGTERM or SIGHUP it sets the flag and says `stopping: {stopping}` on stderr;
-    /// on the second it says `leaving` and exits at once with [`exit::INTERRUPTED`] (the
-    /// server rolls back what was not committed). The same flag ends a wait on a pipe given
+    /// on the second, or when the run has not ended [`STOP_WAIT`] later (the cancel request
+    /// unanswered), it says `leaving` and exits at once with [`exit::INTERRUPTED`] (the
+    /// server rolls back what was not committed), `--format json` writing what is known so far. The same flag ends a wait on a pipe given
     /// as the environment, `.env` or target list ([`confiture::config::stop_reading_when`]).
     /// A library never installs signal handlers; the CLI is the whole process. Without
     /// handlers (none could be installed) the default action ends the process, as before.
@@ -64,6 +69,7 @@ impl Interrupt {
             signal: Arc::new(AtomicI32::new(0)),
             words: Arc::new(Mutex::new((stopping, leaving))),
             so_far: Arc::default(),
+            ended: Arc::new(AtomicBool::new(false)),
         };
         confiture::config::stop_reading_when(interrupt.flag());
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -72,10 +78,10 @@ impl Interrupt {
         };
         let (flag, signal) = (interrupt.flag.clone(), interrupt.signal.clone());
         let (words, so_far) = (interrupt.words.clone(), interrupt.so_far.clone());
+        let ended = interrupt.ended.clone();
         let out = out.clone();
         std::thread::spawn(move || {
-            let mut received = signals.forever();
-            let Some(first) = received.next() else {
+            let Some(first) = signals.forever().next() else {
                 return;
             };
             signal.store(first, Ordering::SeqCst);
@@ -86,17 +92,29 @@ impl Interrupt {
                 "\nstopping: {stopping} ({} again to exit at once)",
                 name(first)
             ));
-            if received.next().is_some() {
-                let leaving = words.lock().unwrap_or_else(|p| p.into_inner()).1;
-                Output::note_line(&format!(
-                    "interrupted again: exiting; {leaving} (run {} to finish them)",
-                    confiture::hint::AGAIN
-                ));
-                out.last_document(|| {
-                    let so_far = so_far.lock().unwrap_or_else(|p| p.into_inner());
-                    so_far.document(leaving)
-                });
-                std::process::exit(i32::from(exit::INTERRUPTED));
+            // The stop is bounded: a server, or a pooler or proxy in between, that takes the
+            // bytes and never answers (a frozen process, its kernel still acknowledging)
+            // hears no cancel request and ends no statement; the run would wait forever.
+            let since = Instant::now();
+            loop {
+                if signals.pending().next().is_some() {
+                    leave(&out, &words, &so_far, |leaving| {
+                        format!("interrupted again: exiting; {leaving}")
+                    });
+                }
+                if ended.load(Ordering::SeqCst) {
+                    return;
+                }
+                if since.elapsed() >= STOP_WAIT {
+                    leave(&out, &words, &so_far, |leaving| {
+                        format!(
+                            "no answer {} s after the cancel request (the server, or a pooler \
+                             or proxy in between, is not answering): exiting; {leaving}",
+                            STOP_WAIT.as_secs()
+                        )
+                    });
+                }
+                std::thread::sleep(POLL);
             }
         });
         interrupt
@@ -178,6 +196,7 @@ impl Interrupt {
     /// was undone` — and keeps its own exit code. A run the stop cut short has said
     /// `interrupted` in its report (exit 130) and gets nothing more here.
     pub(super) fn after(&self, out: &Output, completed: bool, last: &str) {
+        self.ended.store(true, Ordering::SeqCst);
         let signal = self.signal.load(Ordering::SeqCst);
         if completed && self.flag.load(Ordering::SeqCst) && signal != 0 {
             out.note(&format!(
@@ -187,6 +206,38 @@ impl Interrupt {
         }
     }
 }
+
+/// Exits at once, saying `why` (given the words of the run's stage, [`Interrupt::words`]) and,
+/// with `--format json`, writing what is known so far ([`SoFar`]), unless a report already
+/// claimed stdout ([`exit::INTERRUPTED`]): the second signal, or a stop that got no answer
+/// within [`STOP_WAIT`]. The server ends the session once it sees the connection gone, rolling
+/// back what it had not committed.
+fn leave(
+    out: &Output,
+    words: &Mutex<Words>,
+    so_far: &Mutex<SoFar>,
+    why: impl FnOnce(&str) -> String,
+) -> ! {
+    let leaving = words.lock().unwrap_or_else(|p| p.into_inner()).1;
+    Output::note_line(&format!(
+        "{} (run {} to finish them)",
+        why(leaving),
+        hint::AGAIN
+    ));
+    out.last_document(|| {
+        let so_far = so_far.lock().unwrap_or_else(|p| p.into_inner());
+        so_far.document(leaving)
+    });
+    std::process::exit(i32::from(exit::INTERRUPTED));
+}
+
+/// How long the first signal waits for the run to end (its running statement cancelled, its
+/// report printed) before exiting without it: the one bound of the signal thread's waits
+/// (`verify`'s for the fleet's report after the drop too).
+pub(super) const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// How often the signal thread looks for a second signal or the run's end.
+const POLL: Duration = Duration::from_millis(20);
 
 /// How the user knows the signal: Ctrl-C for SIGINT.
 fn name(signal: i32) -> &'static str {

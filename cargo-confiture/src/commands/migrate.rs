@@ -148,7 +148,9 @@ fn down(
 /// (whose committed statements stay), a rollback; the report says what happened.
 const MIGRATING: Words = (
     "cancelling the running statement; no other migration starts",
-    "the server rolls back what the running migration had not committed",
+    // Never "rolled back": the migration running may have committed as the signal came.
+    "whether the running migration committed is unknown: `migrate status` says, and the server \
+     rolls back what it had not committed",
 );
 
 /// `baseline` and `reinit`: one transaction.
@@ -221,7 +223,7 @@ fn baseline(
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
     let mut migrator = interruptible(
-        migrator(cli, cx)?,
+        super::fleet::one_database(cli, cx, "migrate baseline")?,
         interrupt,
         unless_dry(args.dry_run, REWRITING),
     );
@@ -265,7 +267,7 @@ fn reinit(
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
     let mut migrator = interruptible(
-        migrator(cli, cx)?,
+        super::fleet::one_database(cli, cx, "migrate reinit")?,
         interrupt,
         unless_dry(args.dry_run, REWRITING),
     );
@@ -659,13 +661,14 @@ pub(super) fn lock_line(event: &Progress) -> Option<String> {
 /// wording for one database and for a fleet's targets.
 pub(super) fn created_line(event: &Progress) -> Option<String> {
     match event {
+        // Quoted as SQL quotes it: a `"` in the name is doubled, never ambiguous.
         Progress::DatabaseCreated { database } => Some(format!(
-            "created database \"{}\"",
-            display::escape(database)
+            "created database {}",
+            display::escape(&confiture::ledger::quoted_ident(database))
         )),
         Progress::WouldCreateDatabase { database } => Some(format!(
-            "would create database \"{}\": it does not exist (the plan is for an empty database)",
-            display::escape(database)
+            "would create database {}: it does not exist (the plan is for an empty database)",
+            display::escape(&confiture::ledger::quoted_ident(database))
         )),
         _ => None,
     }

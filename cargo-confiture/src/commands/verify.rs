@@ -138,7 +138,7 @@ static OWED: Mutex<usize> = Mutex::new(0);
 static PAID: Condvar = Condvar::new();
 
 /// How long the signal thread waits for the reports owed: a cancel request is one round trip.
-const REPORT_WAIT: Duration = Duration::from_secs(5);
+const REPORT_WAIT: Duration = super::interrupt::STOP_WAIT;
 
 fn owed() -> std::sync::MutexGuard<'static, usize> {
     OWED.lock().unwrap_or_else(|p| p.into_inner())

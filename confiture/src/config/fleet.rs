@@ -36,6 +36,11 @@ pub struct FleetSettings {
     /// `sslrootcert`, `sslcert` and `sslkey` of a URL in the `targets` list
     /// ([`crate::fleet::resolve_list`]).
     pub(crate) relative_to: PathBuf,
+    /// Whether the block's query (`targets_query`, `schemas_query`) was written with `$$`,
+    /// which the file reads as one `$` (`${VAR}` expansion): a dollar quote `$$...$$` reaches
+    /// the server as `$...$`. Said when the server finds the query's syntax wrong
+    /// ([`crate::fleet::query_targets`]).
+    pub(crate) query_has_double_dollar: bool,
 }
 
 /// Where a fleet's targets come from.

@@ -74,11 +74,16 @@ impl FileContext<'_> {
                 })
             }
         };
+        // As written, before `$$` became `$`.
+        let query_has_double_dollar = ["targets_query", "schemas_query"]
+            .iter()
+            .any(|key| matches!(block.get(*key), Some(Value::String(raw)) if raw.contains("$$")));
         Ok(Some(FleetSettings {
             list,
             jobs: self.jobs(block)?,
             keep_going: self.keep_going(block)?,
             relative_to: base.to_path_buf(),
+            query_has_double_dollar,
         }))
     }
 

@@ -4,7 +4,7 @@
 //! The query itself runs in `crate::db` ([`read_only_column`]); this module says what its
 //! rows mean: targets, or tenant schemas, and which rows are not.
 
-use crate::config::{is_no_target, list_entry, Environment};
+use crate::config::{is_no_target, list_entry, Environment, FleetList};
 use crate::db::ledger::SessionNames;
 use crate::db::query::{read_only_column, ColumnError};
 use crate::error::{Error, Result};
@@ -168,11 +168,22 @@ fn rows(
             crate::db::connect::missing_database(&base.connection).with_help(missing)
         }
         ColumnError::Refused { error, shown } => {
+            let mut help = format!(
+                "the query runs read-only on the environment's database and returns one column: \
+                 {what}"
+            );
+            if error.code() == Some(&postgres::error::SqlState::SYNTAX_ERROR)
+                && written_with_double_dollar(base, sql)
+            {
+                help.push_str(
+                    "; `$$` in an environment file's value is a literal `$` (as `${VAR}` is \
+                     a variable): write `$$$$` for a dollar quote `$$`, or use a tagged one \
+                     (`$q$...$q$`), which is kept as written",
+                );
+            }
             Error::invalid(format!("{list} failed on {}", base.connection))
                 .with_source_shown(error, shown)
-                .with_help(format!(
-            "the query runs read-only on the environment's database and returns one column: {what}"
-        ))
+                .with_help(help)
         }
         ColumnError::Columns(n) => Error::invalid(format!("{list} returns {n} columns, not one"))
             .with_help(format!("select one column of {what}")),
@@ -190,6 +201,19 @@ fn rows(
         .map(|(i, value)| (value, format!("{list}, row {}", i + 1)))
         .collect();
     Ok((values, column.names))
+}
+
+/// Whether `sql` is `base`'s file's own query (`fleet.targets_query`, `fleet.schemas_query`)
+/// and was written there with `$$`, which the file reads as `$`: a command line's query is
+/// sent as typed.
+fn written_with_double_dollar(base: &Environment, sql: &str) -> bool {
+    base.fleet.as_ref().is_some_and(|fleet| {
+        fleet.query_has_double_dollar
+            && matches!(
+                &fleet.list,
+                Some(FleetList::TargetsQuery(query) | FleetList::SchemasQuery(query)) if query == sql
+            )
+    })
 }
 
 /// [`read_only_column`] on `base`'s database, `list` naming it in errors; on a thread when a

@@ -246,14 +246,23 @@ fn refuse_database_ledger(
         (None, None) => None,
     };
     if let Some((ledger, how)) = ledger.filter(|(l, _)| l.schema.as_deref() == Some(schema)) {
+        // A qualified one is already "in a schema of its own": the example would be the
+        // setting in use.
+        let help = if configured.schema.is_some() {
+            format!(
+                "name another tenant schema, or move the whole database's tracking table to a \
+                 schema no tenant has (`migration.tracking_table` is {ledger})"
+            )
+        } else {
+            "name another tenant schema, or keep the whole database's tracking table in a \
+             schema no tenant has (`migration.tracking_table`, e.g. `ops.tb_confiture`)"
+                .to_string()
+        };
         return Err(Error::invalid(format!(
             "{source}: {schema} holds the whole database's tracking table {ledger}{how}: as a \
              tenant, its ledger would be that one"
         ))
-        .with_help(
-            "name another tenant schema, or keep the whole database's tracking table in a \
-             schema no tenant has (`migration.tracking_table`, e.g. `ops.tb_confiture`)",
-        ));
+        .with_help(help));
     }
     let Some(names) = resolved.filter(|names| names.schemas.iter().any(|s| s == schema)) else {
         return Ok(());
@@ -331,9 +340,10 @@ fn check_name(name: &str, connection: &config::ConnectionSpec) -> std::result::R
 
 /// A character that prints as nothing: a name holding one looks like another name in every
 /// message (and `createdb` would make a database no one can type).
+/// The one list of those is `display`'s, which escapes them in every message.
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+    crate::display::is_invisible(c)
+        || matches!(c, '\u{202A}'..='\u{202E}')
         || (c.is_control() && !c.is_whitespace())
 }
 
@@ -1121,6 +1131,22 @@ host=h password=hunter2 dbname=x y
             e.message,
             "q: ops holds the whole database's tracking table ops.tb_confiture: as a tenant, \
              its ledger would be that one"
+        );
+        // Its help never suggests the setting in use (`e.g. ops.tb_confiture`).
+        assert_eq!(
+            e.help.as_deref(),
+            Some(
+                "name another tenant schema, or move the whole database's tracking table to a \
+                 schema no tenant has (`migration.tracking_table` is ops.tb_confiture)"
+            )
+        );
+        let e = Target::tenant(&base(), "public", "q".into(), Some(&resolved)).unwrap_err();
+        assert!(
+            e.help
+                .as_deref()
+                .is_some_and(|h| h.contains("e.g. `ops.tb_confiture`")),
+            "{:?}",
+            e.help
         );
         assert!(Target::tenant(&qualified, "public", "q".into(), Some(&resolved)).is_ok());
     }

@@ -50,16 +50,24 @@ pub(super) fn reinit_hint() -> String {
     crate::hint::command("migrate reinit")
 }
 
-/// Versions with files in the directory near `version` (its migrations', and those whose
-/// files cannot be used: [`MigrationSet::versions_on_disk`]), for an error about an unknown
-/// version: how many, and their ids.
-fn nearby(on_disk: &[(u64, String)], version: u64) -> (usize, String) {
+/// What the help of an error about an unknown `version` says of the versions with files in the
+/// directory (its migrations', and those whose files cannot be used:
+/// [`MigrationSet::versions_on_disk`], sorted, not empty): the only one; the newest (or the
+/// oldest) when `version` is past every one (or before), which is the one near it; else the
+/// two on each side of it.
+fn nearby(on_disk: &[(u64, String)], version: u64) -> String {
+    match on_disk {
+        [(_, only)] => return format!("the only migration is {only}"),
+        [.., (newest, id)] if *newest < version => return format!("the newest migration is {id}"),
+        [(oldest, id), ..] if *oldest > version => return format!("the oldest migration is {id}"),
+        _ => {}
+    }
     let below = on_disk.iter().filter(|(v, _)| *v < version).rev().take(2);
     let above = on_disk.iter().filter(|(v, _)| *v > version).take(2);
     let mut near: Vec<&(u64, String)> = below.chain(above).collect();
     near.sort_by_key(|(v, _)| *v);
     let ids: Vec<&str> = near.iter().map(|(_, id)| id.as_str()).collect();
-    (ids.len(), ids.join(", "))
+    format!("the nearest versions are {}", ids.join(", "))
 }
 
 /// The one resolver of a flag that names a version (`--target`, `--through`): `Ok` when the
@@ -78,11 +86,7 @@ pub(super) fn check_version(set: &MigrationSet, flag: &str, version: u64) -> Res
     if on_disk.is_empty() {
         return Err(err.with_help("the migrations directory has no migrations"));
     }
-    let help = match nearby(&on_disk, version) {
-        (1, id) => format!("the only migration is {id}"),
-        (_, ids) => format!("the nearest versions are {ids}"),
-    };
-    Err(err.with_help(help))
+    Err(err.with_help(nearby(&on_disk, version)))
 }
 
 pub(super) fn find(set: &MigrationSet, version: u64) -> Option<&Migration> {

@@ -1606,18 +1606,39 @@ fn a_version_whose_files_are_there_but_unusable_is_no_unknown_version() {
     // An unknown version's help counts every version with files, usable or not.
     let err = check_up_request(&s, &up_to(Some(4))).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Usage);
-    assert_eq!(
-        err.help.as_deref(),
-        Some("the nearest versions are 002_m2, 003_m3")
-    );
+    // Past every version: the newest is the one near it, not the two below it.
+    assert_eq!(err.help.as_deref(), Some("the newest migration is 003_m3"));
     let mut none_readable = set(&[1, 2]);
     unreadable(&mut none_readable, &[1, 2]);
     let err = baseline(&none_readable, &[], 5).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Usage);
     assert_eq!(
         err.help.as_deref(),
-        Some("the nearest versions are 001_m1, 002_m2"),
+        Some("the newest migration is 002_m2"),
         "not: the directory has no migrations"
+    );
+}
+
+/// An unknown version's help names the versions near it: the two on each side inside the
+/// range, the newest past it (`down --target 009` with 001..003 said "the nearest versions are
+/// 002_b, 003_c"), the oldest before it, the only one.
+#[test]
+fn an_unknown_versions_help_names_the_versions_near_it() {
+    let on_disk: Vec<(u64, String)> = [2, 4, 6, 8]
+        .iter()
+        .map(|v| (*v, format!("00{v}_m")))
+        .collect();
+    for (version, help) in [
+        (9, "the newest migration is 008_m"),
+        (1, "the oldest migration is 002_m"),
+        (5, "the nearest versions are 002_m, 004_m, 006_m, 008_m"),
+        (7, "the nearest versions are 004_m, 006_m, 008_m"),
+    ] {
+        assert_eq!(super::nearby(&on_disk, version), help, "{version}");
+    }
+    assert_eq!(
+        super::nearby(&on_disk[..1], 9),
+        "the only migration is 002_m"
     );
 }
 

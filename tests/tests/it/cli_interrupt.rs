@@ -1424,3 +1424,55 @@ fn a_fleets_second_signal_with_json_still_writes_every_targets_state() {
     }
     assert!(dbs.dbs[3].ledger().is_none(), "{}", run.dump());
 }
+
+/// A pooler or proxy that stops forwarding (its process frozen, its kernel still accepting and
+/// acknowledging): the first signal's cancel request never reaches the server, nor does the
+/// statement's end reach the run, which waited forever, and the second signal said the server
+/// rolls back the migration — which may commit all the same. The stop is bounded
+/// (`STOP_WAIT`): exit 130 seconds later, saying that whether the running migration committed
+/// is unknown and where to look, never that it was rolled back. SIGINT and SIGTERM alike.
+#[test]
+fn a_stop_behind_a_frozen_proxy_is_bounded_and_says_the_fate_is_unknown() {
+    let project = slow_up();
+    for with in ["-INT", "-TERM"] {
+        let db = TestDb::new("frozen_proxy");
+        let proxy = confiture_tests::proxy::ClientCutProxy::start();
+        let child = project
+            .cli()
+            .args(["migrate", "up", "--database-url", &proxy.url(&db.name)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the CLI");
+        let mut pid = None;
+        let sleeping = wait_until(Duration::from_secs(30), || {
+            pid = db.sleeping_backend();
+            pid.is_some()
+        });
+        assert!(sleeping, "the slow migration never ran");
+        proxy.freeze();
+        let status = std::process::Command::new("kill")
+            .args([with, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let sent = Instant::now();
+        let mut child = child;
+        let ended = wait_until(Duration::from_secs(20), || {
+            child.try_wait().expect("the CLI's status").is_some()
+        });
+        if !ended {
+            let _ = child.kill();
+        }
+        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
+        // The server's session, which the frozen proxy keeps open, ends with the test.
+        db.connect()
+            .execute("SELECT pg_terminate_backend($1)", &[&pid.unwrap()])
+            .unwrap();
+        assert!(ended, "no exit 20 s after {with}\n{}", run.dump());
+        run.code(exit::INTERRUPTED)
+            .stderr_has("no answer 5 s after the cancel request")
+            .stderr_has("whether the running migration committed is unknown: `migrate status` says")
+            .stderr_lacks("rolled back and");
+    }
+}

@@ -116,6 +116,12 @@ fn library_usage_errors_are_json_too() {
         &["migrate", "down", "--steps", "0"][..],
         &["migrate", "up", "--steps", "0"],
         &["migrate", "up", "--target", "abc"],
+        // A sign is no part of a number of ours: `--steps +1` was taken, `--target +1`
+        // refused.
+        &["migrate", "up", "--steps", "+1"],
+        &["migrate", "down", "--steps", "+1"],
+        &["migrate", "up", "--target", "+1"],
+        &["migrate", "status", "--targets", "t.txt", "--jobs", "+2"],
         &["migrate", "up", "--target", "42"],
         &["migrate", "up", "--lock-wait", "forever"],
     ] {
@@ -142,6 +148,12 @@ fn usage_errors_come_before_connecting() {
         &["migrate", "up", "--steps", "0"],
         &["migrate", "up", "--target", "42"],
         &["migrate", "up", "--target", "abc"],
+        // A sign is no part of a number of ours: `--steps +1` was taken, `--target +1`
+        // refused.
+        &["migrate", "up", "--steps", "+1"],
+        &["migrate", "down", "--steps", "+1"],
+        &["migrate", "up", "--target", "+1"],
+        &["migrate", "status", "--targets", "t.txt", "--jobs", "+2"],
         &["migrate", "baseline", "--through", "42"],
         &["migrate", "reinit", "--through", "42"],
         &["migrate", "up", "--lock-wait", "soon"],

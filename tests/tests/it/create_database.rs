@@ -95,6 +95,34 @@ fn a_missing_database_is_created_through_template1_when_postgres_is_gone() {
     assert!(database_exists(cluster, &name));
 }
 
+/// A database name holding `"` was shown `created database "cft_q"x"`: ambiguous. Shown as SQL
+/// quotes it (`""`), in the dry run's line too.
+#[test]
+fn a_created_databases_name_is_quoted_as_sql_quotes_it() {
+    let name = format!("{}\"x", unique("cft_quote"));
+    let url = confiture_tests::server().url(&name.replace('"', "%22"));
+    let shown = format!("\"{}\"", name.replace('"', "\"\""));
+    let project = two_migrations();
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--create-database",
+            "--dry-run",
+            "--database-url",
+            &url,
+        ])
+        .code(exit::SUCCESS)
+        .stderr_has(&format!("would create database {shown}: it does not exist"));
+    let run = project.run(&["migrate", "up", "--create-database", "--database-url", &url]);
+    TestDb::new("quote_admin")
+        .connect()
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {shown} WITH (FORCE)"))
+        .expect("drop the database");
+    run.code(exit::SUCCESS)
+        .stderr_has(&format!("created database {shown}\n"));
+}
+
 #[test]
 fn creating_a_database_says_so_on_stderr_once() {
     let db = TestDb::unborn("cr_says");

@@ -209,3 +209,145 @@ fn the_environment_file_lists_the_targets_and_the_flags_win() {
         .run_on(&plain, &["migrate", "status"])
         .code(exit::NOT_INITIALISED);
 }
+
+/// `migrate baseline` and `reinit` take no list: `--env E` (or `-c FILE`) whose file has a
+/// `fleet:` block means the fleet to `up`, `status`, ..., yet they silently wrote a ledger
+/// into the database holding the list (dry runs said they would). Refused with the usage
+/// code before connecting, whatever the block lists (a file, an inline list, a query, nothing),
+/// dry runs too, saying how to pick one database; `--schema` and `--database-url` still do.
+#[test]
+fn baseline_and_reinit_refuse_an_environment_whose_file_has_a_fleet_block() {
+    let own = TestDb::new("fleetenvone");
+    let listed = TestDb::new("fleetenvlisted");
+    let project = project();
+    project.write("db/environments/tenants.txt", format!("{}\n", listed.name));
+    let blocks = [
+        "fleet:\n  targets: tenants.txt\n".to_string(),
+        format!("fleet:\n  targets:\n    - {}\n", listed.name),
+        format!("fleet:\n  targets_query: SELECT '{}'\n", listed.name),
+        "fleet:\n  schemas_query: SELECT 'tenant_a'\n".to_string(),
+        "fleet:\n  jobs: 2\n".to_string(),
+    ];
+    let commands: [&[&str]; 4] = [
+        &["baseline", "--through", "2"],
+        &["baseline", "--through", "2", "--dry-run"],
+        &["reinit", "--through", "2", "--yes"],
+        &["reinit", "--dry-run"],
+    ];
+    for block in &blocks {
+        project.write(
+            "db/environments/fl.yaml",
+            format!("database_url: {}\n{block}", own.url()),
+        );
+        for selection in [["--env", "fl"], ["-c", "db/environments/fl.yaml"]] {
+            for command in commands {
+                let run = Run::of(project.cli().arg("migrate").args(selection).args(command));
+                run.code(exit::USAGE)
+                    .stderr_has(&format!("`migrate {}` takes one database", command[0]))
+                    .stderr_has("db/environments/fl.yaml has a `fleet:` block")
+                    .stderr_has("give --schema NAME")
+                    .stderr_has("--database-url URL")
+                    // Refused before connecting.
+                    .stderr_lacks("using ");
+            }
+        }
+        assert_eq!(own.ledger(), None, "{block}");
+        assert_eq!(listed.ledger(), None, "{block}");
+    }
+    // The JSON document says it too.
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "--env",
+        "fl",
+        "--format",
+        "json",
+        "baseline",
+        "--through",
+        "2",
+    ]));
+    run.code(exit::USAGE);
+    assert_eq!(
+        run.json()["errors"][0]["exit_code"],
+        u64::from(exit::USAGE),
+        "{}",
+        run.dump()
+    );
+
+    // One tenant schema of the environment's database: `--schema` picks it.
+    Run::of(project.cli().args([
+        "migrate",
+        "--env",
+        "fl",
+        "--schema",
+        "tenant_a",
+        "baseline",
+        "--through",
+        "2",
+    ]))
+    .code(exit::SUCCESS);
+    assert!(own.has_relation("tenant_a.tb_confiture"));
+    assert_eq!(
+        own.ledger(),
+        None,
+        "the database's own ledger is not written"
+    );
+    // One database (the one holding the list too): `--database-url`.
+    project
+        .run_on(&listed, &["migrate", "baseline", "--through", "2"])
+        .code(exit::SUCCESS);
+    assert_eq!(listed.ledger().map(|l| l.len()), Some(2));
+}
+
+/// `$$` in an environment file's value is a literal `$`, so a `fleet.targets_query` or
+/// `schemas_query` written with PostgreSQL's dollar quoting (`SELECT $$tenant$$`) reached the
+/// server as `SELECT $tenant$`, and its syntax error showed the rewritten text without saying
+/// why. The help says it when the server finds the syntax wrong (SQLSTATE 42601) and the
+/// file's query was written with `$$` — not for another error, nor for a command line's query
+/// (sent as typed) — and what it says to write works.
+#[test]
+fn a_file_query_with_double_dollars_that_fails_its_syntax_says_why() {
+    let listed = TestDb::new("fleetdollar");
+    let project = project();
+    let env = |block: String| {
+        project.write(
+            "db/environments/fq.yaml",
+            format!("database_url: {}\nfleet:\n{block}", server_url()),
+        );
+    };
+    let status = |more: &[&str]| {
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "--env", "fq", "status"])
+                .args(more),
+        )
+    };
+    let said = "`$$` in an environment file's value is a literal `$`";
+    for key in ["targets_query", "schemas_query"] {
+        env(format!("  {key}: SELECT $${}$$\n", listed.name));
+        status(&[])
+            .code(exit::INVALID)
+            .stderr_has("(SQLSTATE 42601)")
+            .stderr_has(said)
+            .stderr_has("write `$$$$` for a dollar quote");
+        // Another error of a query written with `$$`: not this help.
+        env(format!(
+            "  {key}: SELECT 'a' FROM no_such_table WHERE 'x' <> '$$'\n"
+        ));
+        status(&[])
+            .code(exit::INVALID)
+            .stderr_has("(SQLSTATE 42P01)")
+            .stderr_lacks(said);
+    }
+    // A command line's query is sent as typed, whatever the file's.
+    env(format!("  targets_query: SELECT $${}$$\n", listed.name));
+    status(&["--targets-query", "SELECT $$x"])
+        .code(exit::INVALID)
+        .stderr_has("(SQLSTATE 42601)")
+        .stderr_lacks(said);
+    // What the help says to write reaches the server as a dollar quote.
+    env(format!("  targets_query: SELECT $$$${}$$$$\n", listed.name));
+    status(&[])
+        .code(exit::NOT_INITIALISED)
+        .stdout_has(&listed.name);
+}

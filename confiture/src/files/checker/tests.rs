@@ -137,6 +137,29 @@ fn each_extra_migration_of_a_version_gets_its_own_free_version() {
     assert_eq!(ids, ["001_a", "002_x", "003_c"]);
 }
 
+/// C004 re-padded the previous version to the later file's width: `001_x` then
+/// `9223372036854775807_y` said "follows version 0000000000000000001: versions
+/// 0000000000000000002 to ...". Each version is shown as its file writes it.
+#[test]
+fn a_gap_shows_each_version_as_its_file_writes_it() {
+    let files = pairs(&["001_x", "9223372036854775807_y"]);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let checked = run(&files, None);
+    let gap = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "C004")
+        .expect("a gap");
+    assert!(
+        gap.message.starts_with(
+            "version 9223372036854775807 follows version 001: versions 002 to \
+             9223372036854775806 are missing"
+        ),
+        "{}",
+        gap.message
+    );
+}
+
 #[test]
 fn versions_compare_as_integers() {
     let files = pairs(&["008_h", "009_i", "010_j"]);

@@ -83,6 +83,8 @@ fn check_sequence(
 ) {
     let first_version = crate::history::first_version(options.first_version);
     let mut previous: Option<u64> = None;
+    // The previous `.sql` migration's version as its file writes it.
+    let mut previous_text: Option<&str> = None;
     let mut last_seen: Option<u64> = None;
     for stem in stems {
         if last_seen == Some(stem.version) {
@@ -102,13 +104,16 @@ fn check_sequence(
             .max();
         let problem = match previous.max(python_before) {
             None if stem.version > first_version => Some(late_start(file, options)),
-            Some(previous) if stem.version > previous.saturating_add(1) => {
-                Some(gap(file, previous))
+            Some(before) if stem.version > before.saturating_add(1) => {
+                // A Python migration in between has no text here.
+                let text = previous_text.filter(|_| Some(before) == previous);
+                Some(gap(file, before, text))
             }
             _ => None,
         };
         diagnostics.extend(problem);
         previous = Some(stem.version);
+        previous_text = Some(file.version_text());
     }
 }
 
@@ -163,10 +168,13 @@ fn late_start(file: &Found, options: &CheckOptions) -> Diagnostic {
     diagnostic(&FIRST_VERSION, &file.path, None, message, help)
 }
 
-/// `file` follows `previous` with versions missing between them.
-fn gap(file: &Found, previous: u64) -> Diagnostic {
+/// `file` follows `previous` with versions missing between them: each version as its file
+/// writes it (`previous_text`, when known), never padded to the other's width; the missing
+/// ones from the previous one's width to this one's.
+fn gap(file: &Found, previous: u64, previous_text: Option<&str>) -> Diagnostic {
     let width = file.version_text().len();
-    let missing_from = name::version_text(previous + 1, width);
+    let previous_width = previous_text.map_or(width, str::len);
+    let missing_from = name::version_text(previous + 1, previous_width);
     let missing = if file.version - previous == 2 {
         format!("version {missing_from} is missing")
     } else {
@@ -178,7 +186,7 @@ fn gap(file: &Found, previous: u64) -> Diagnostic {
     let message = format!(
         "version {} follows version {}: {missing}",
         file.version_text(),
-        name::version_text(previous, width)
+        previous_text.map_or_else(|| name::version_text(previous, width), str::to_string)
     );
     // No ledger here: `migrate status` replaces this help when it knows an applied migration
     // was renumbered away from the gap (`plan::explain_gaps`).
