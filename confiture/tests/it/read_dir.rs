@@ -154,7 +154,7 @@ fn a_file_is_not_a_directory() {
     assert_eq!(
         err.message,
         format!(
-            "migrations directory `{}` is not a directory",
+            "migrations directory `{}` is a file, not a directory",
             path.display()
         )
     );
