@@ -1140,7 +1140,9 @@ host=h password=hunter2 dbname=x y
                  schema no tenant has (`migration.tracking_table` is ops.tb_confiture)"
             )
         );
-        let e = Target::tenant(&base(), "public", "q".into(), Some(&resolved)).unwrap_err();
+        // Unqualified, resolved into `public`: the example is the way out.
+        let in_public = names(Some("public"), "other");
+        let e = Target::tenant(&base(), "public", "q".into(), Some(&in_public)).unwrap_err();
         assert!(
             e.help
                 .as_deref()
