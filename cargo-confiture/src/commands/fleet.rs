@@ -221,7 +221,6 @@ pub fn status(
 /// is printed with exit 130. A second signal exits at once.
 const FLEET_WORDS: Words = (
     "no new target starts; cancelling the running statement on every running target",
-    // The signal thread adds how to finish them (`hint::AGAIN`).
     "whether the running targets' migrations committed is unknown: `migrate status` says, and \
      the server rolls back what they had not committed",
 );

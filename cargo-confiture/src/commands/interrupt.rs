@@ -219,11 +219,9 @@ fn leave(
     why: impl FnOnce(&str) -> String,
 ) -> ! {
     let leaving = words.lock().unwrap_or_else(|p| p.into_inner()).1;
-    Output::note_line(&format!(
-        "{} (run {} to finish them)",
-        why(leaving),
-        hint::AGAIN
-    ));
+    // Never "run the command again": what was running may commit after the exit (a `down
+    // --steps N` again would roll back N more); the words say `migrate status`.
+    Output::note_line(&why(leaving));
     out.last_document(|| {
         let so_far = so_far.lock().unwrap_or_else(|p| p.into_inner());
         so_far.document(leaving)

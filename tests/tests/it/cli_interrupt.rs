@@ -1238,8 +1238,12 @@ fn interrupted_twice(mut child: std::process::Child) -> Run {
         "the second signal did not exit at once\n{}",
         run.dump()
     );
+    // What was running may commit after the exit: never "run the command again" (a `down
+    // --steps N` again rolls back N more), `migrate status` says what committed.
     run.code(exit::INTERRUPTED)
-        .stderr_has("interrupted again: exiting");
+        .stderr_has("interrupted again: exiting")
+        .stderr_has("`migrate status` says")
+        .stderr_lacks("again to finish");
     run
 }
 
