@@ -65,6 +65,25 @@ pub(crate) fn finishing(text: &str, args: &str, what: &str) -> String {
     format!("{text}; to finish {what}, run {suggested} (the same command again would do more)")
 }
 
+/// `text` for a run stopped midway through a `--steps N` when no command finishes exactly the
+/// rest (`plan::finishing_command` found none: a migration applied out of order among the
+/// planned ones, so no `--target` reaches exactly them): each [`AGAIN`], and the bare command
+/// of the direction `args` names (`migrate down`), becomes `migrate status` — the same
+/// `--steps N` again would count from where it stopped and do N more. A text with neither gets
+/// that as a sentence of its own.
+#[cfg(feature = "db")]
+pub(crate) fn unfinishable(text: &str, direction: &str, what: &str) -> String {
+    let instead = format!(
+        "{} to see what is left of {what} (the same command again would do more than that)",
+        command("migrate status")
+    );
+    let bare = command(direction);
+    if text.contains(AGAIN) || text.contains(&bare) {
+        return text.replace(AGAIN, &instead).replace(&bare, &instead);
+    }
+    format!("{text}; run {instead}")
+}
+
 /// What follows [`AGAIN`] in one target's text of a fleet, before the target's selection.
 const AGAIN_ON_THIS_TARGET: &str = " on this target alone (select it with ";
 

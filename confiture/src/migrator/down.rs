@@ -166,15 +166,25 @@ impl Migrator {
                     // back more than was asked (`--steps N` counts from where it stopped).
                     let partial = !report.rolled_back.is_empty() || !report.unknown.is_empty();
                     let finish = plan::finishing_command(set, &rows, &request, &plan);
-                    if let (true, Some((target, args))) = (partial, finish) {
-                        report.finish_target = Some(target);
-                        let what = "the rollback asked for";
-                        f.error.help = Some(match &f.error.help {
-                            Some(help) => crate::hint::finishing(help, &args, what),
-                            None => {
-                                format!("to finish {what}, run {}", crate::hint::command(&args))
-                            }
-                        });
+                    let what = "the rollback asked for";
+                    match (partial, finish) {
+                        (true, Some((target, args))) => {
+                            report.finish_target = Some(target);
+                            f.error.help = Some(match &f.error.help {
+                                Some(help) => crate::hint::finishing(help, &args, what),
+                                None => {
+                                    format!("to finish {what}, run {}", crate::hint::command(&args))
+                                }
+                            });
+                        }
+                        // A `--steps N` (1 by default) no `--target` finishes: never the same
+                        // command again. A `--target V` again rolls back exactly the rest.
+                        (true, None) if request.target.is_none() => {
+                            let help = f.error.help.as_deref().unwrap_or_default();
+                            f.error.help =
+                                Some(crate::hint::unfinishable(help, "migrate down", what));
+                        }
+                        _ => {}
                     }
                     f
                 })

@@ -354,13 +354,23 @@ impl<'a> Locked<'a> {
             // more, `migrate up` every pending one.
             let partial = !report.applied.is_empty() || !report.unknown.is_empty();
             let finish = plan::up_finishing_command(self.set, &rows, self.request, &plan);
-            if let (true, None, Some((target, args))) = (partial, self.on_scratch, finish) {
-                report.finish_target = Some(target);
-                let what = "what was asked";
-                f.error.help = Some(match &f.error.help {
-                    Some(help) => crate::hint::finishing(help, &args, what),
-                    None => format!("to finish {what}, run {}", crate::hint::command(&args)),
-                });
+            let what = "what was asked";
+            match (partial, self.on_scratch, finish) {
+                (true, None, Some((target, args))) => {
+                    report.finish_target = Some(target);
+                    f.error.help = Some(match &f.error.help {
+                        Some(help) => crate::hint::finishing(help, &args, what),
+                        None => format!("to finish {what}, run {}", crate::hint::command(&args)),
+                    });
+                }
+                // A `--steps N` that left migrations out, which no `--target` finishes (one
+                // applied out of order among them): never the same command again, nor a bare
+                // `migrate up`.
+                (true, None, None) if self.request.steps.is_some() && !plan.skipped.is_empty() => {
+                    let help = f.error.help.as_deref().unwrap_or_default();
+                    f.error.help = Some(crate::hint::unfinishable(help, "migrate up", what));
+                }
+                _ => {}
             }
             f
         })

@@ -643,3 +643,63 @@ fn a_partial_limited_up_is_finished_by_its_target_not_run_again() {
         assert_eq!(versions(db), ["001", "002", "003"], "004 stays pending");
     }
 }
+
+/// h17 F1: a `down --steps 2` stopped midway on a ledger where a migration was applied out of
+/// order (003 re-applied after 006: the request is 003 and 006, in the ledger's order) has no
+/// `--target` that rolls back exactly the rest, and its help fell back to "run the command
+/// again" — followed, `--steps 2` rolled back 006 and 005, never asked for. Without a command
+/// that finishes it, the help sends to `migrate status`, never to the same command again.
+#[test]
+fn a_partial_rollback_no_target_finishes_sends_to_status_never_the_same_steps_again() {
+    let db = TestDb::new("downhelp_ooo");
+    let project = Project::new();
+    for n in 1..=6 {
+        project.migration(
+            &format!("00{n}_m{n}"),
+            &format!("CREATE TABLE t{n} (a int);\n"),
+            &format!("DROP TABLE t{n};\n"),
+        );
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '003'; DROP TABLE t3;")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
+        .code(exit::SUCCESS);
+    project.migration("006_m6", "CREATE TABLE t6 (a int);\n", "SELECT 1/0;\n");
+    for json in [false, true] {
+        let mut args = vec!["migrate", "down", "--steps", "2"];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let run = project.run_on(&db, &args);
+        run.code(exit::MIGRATION_FAILED);
+        let help = if json {
+            let doc = run.json();
+            assert!(doc["finish_target"].is_null(), "{doc}");
+            doc["errors"][0]["help"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            run.stderr.clone()
+        };
+        assert!(!help.contains("the command again"), "{}", run.dump());
+        assert!(
+            help.contains(
+                "`cargo confiture migrate status --database-url <URL>` to see what is left"
+            ),
+            "{}",
+            run.dump()
+        );
+        assert!(
+            !versions(&db).contains(&"003".to_string()),
+            "{}",
+            run.dump()
+        );
+        project
+            .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
+            .code(exit::SUCCESS);
+    }
+}
