@@ -363,6 +363,18 @@ impl<'a> Locked<'a> {
                         None => format!("to finish {what}, run {}", crate::hint::command(&args)),
                     });
                 }
+                // Nothing recorded as applied, but a help that names the bare `migrate up` (a
+                // no-transaction migration that committed a part of itself: "then run `migrate
+                // up` again") drops the request's bound; the finishing command is the request.
+                (false, None, Some((_, args)))
+                    if f.error
+                        .help
+                        .as_deref()
+                        .is_some_and(|h| h.contains(&crate::hint::command("migrate up"))) =>
+                {
+                    let help = f.error.help.take().unwrap_or_default();
+                    f.error.help = Some(crate::hint::finishing(&help, &args, what));
+                }
                 // A `--steps N` that left migrations out, which no `--target` finishes (one
                 // applied out of order among them): never the same command again, nor a bare
                 // `migrate up`.

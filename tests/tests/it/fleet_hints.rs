@@ -703,3 +703,45 @@ fn a_partial_rollback_no_target_finishes_sends_to_status_never_the_same_steps_ag
             .code(exit::SUCCESS);
     }
 }
+
+/// h17 F15: a no-transaction migration of an `up --steps 2` that committed a part of itself and
+/// failed, with nothing recorded as applied yet, said "then run `cargo confiture migrate up`
+/// again": followed, the bare command applied every pending migration, 004 never asked for.
+/// Its help names the command that is the request: `up --target 3`.
+#[test]
+fn a_no_transaction_failure_of_a_limited_up_keeps_the_bound_in_its_help() {
+    let db = TestDb::new("uphelp_notx");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE t1 (a int);\n", "DROP TABLE t1;\n");
+    project.migration(
+        "002_nt",
+        "-- confiture:no-transaction\nCREATE TABLE t_log (a int);\n\
+         CREATE INDEX CONCURRENTLY i_log ON t_log (nope);\n",
+        "DROP TABLE IF EXISTS t_log;\n",
+    );
+    project.migration("003_c", "CREATE TABLE t3 (a int);\n", "DROP TABLE t3;\n");
+    project.migration("004_d", "CREATE TABLE t4 (a int);\n", "DROP TABLE t4;\n");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "1"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "up", "--steps", "2"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("statement 1 was committed")
+        .stderr_has("then run `cargo confiture migrate up --target 3 --database-url <URL>`")
+        .stderr_lacks("run `cargo confiture migrate up --database-url <URL>`");
+    project.migration(
+        "002_nt",
+        "-- confiture:no-transaction\nCREATE TABLE IF NOT EXISTS t_log (a int);\n\
+         CREATE INDEX CONCURRENTLY i_log ON t_log (a);\n",
+        "DROP TABLE IF EXISTS t_log;\n",
+    );
+    // The help's command, on this database (`<URL>` is a placeholder).
+    project
+        .run_on(&db, &["migrate", "up", "--target", "3"])
+        .code(exit::SUCCESS);
+    assert_eq!(
+        versions(&db),
+        ["001", "002", "003"],
+        "004 was not asked for"
+    );
+}
