@@ -168,7 +168,7 @@ impl Migrator {
                     let finish = plan::finishing_command(set, &rows, &request, &plan);
                     let what = "the rollback asked for";
                     match (partial, finish) {
-                        (true, Some((target, args))) => {
+                        (true, Some((_, target, args))) => {
                             report.finish_target = Some(target);
                             f.error.help = Some(match &f.error.help {
                                 Some(help) => crate::hint::finishing(help, &args, what),

@@ -403,8 +403,8 @@ pub struct UpReport {
     /// A run limited by `--steps`/`--target` that stopped (failed, interrupted) after a part
     /// of its plan may have been applied: the `--target` that finishes what it was asked and no
     /// more (`migrate up --target V`, which its error's help names; the same `--steps N` again
-    /// would apply N more). `None` otherwise.
-    pub finish_target: Option<u64>,
+    /// would apply N more), spelled as its file is (`"003"`). `None` otherwise.
+    pub finish_target: Option<String>,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
     /// Wall-clock time of the whole command.
@@ -432,8 +432,9 @@ pub struct DownReport {
     /// back: the `--target` that finishes what it was asked and no more (`migrate down
     /// --target V`, which its error's help names; the same `--steps N` again would roll back N
     /// more). `None` when nothing of the plan was rolled back, or when no `--target` reaches
-    /// exactly the rest of it (`migrate status` tells what is still applied).
-    pub finish_target: Option<u64>,
+    /// exactly the rest of it (`migrate status` tells what is still applied). Spelled as its
+    /// file is (`"001"`; `"0"` for everything).
+    pub finish_target: Option<String>,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
     /// Wall-clock time of the whole command.

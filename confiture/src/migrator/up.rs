@@ -356,7 +356,7 @@ impl<'a> Locked<'a> {
             let finish = plan::up_finishing_command(self.set, &rows, self.request, &plan);
             let what = "what was asked";
             match (partial, self.on_scratch, finish) {
-                (true, None, Some((target, args))) => {
+                (true, None, Some((_, target, args))) => {
                     report.finish_target = Some(target);
                     f.error.help = Some(match &f.error.help {
                         Some(help) => crate::hint::finishing(help, &args, what),
@@ -366,7 +366,7 @@ impl<'a> Locked<'a> {
                 // Nothing recorded as applied, but a help that names the bare `migrate up` (a
                 // no-transaction migration that committed a part of itself: "then run `migrate
                 // up` again") drops the request's bound; the finishing command is the request.
-                (false, None, Some((_, args)))
+                (false, None, Some((_, _, args)))
                     if f.error
                         .help
                         .as_deref()

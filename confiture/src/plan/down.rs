@@ -239,7 +239,8 @@ fn down_plan<'a>(
 /// have been rolled back — a run that failed or was interrupted midway: `migrate down --target
 /// V`, V the newest version the plan keeps, so that it rolls back what the plan had left and
 /// nothing more, however much of it committed (the same `--steps N` again would roll back N
-/// more) — V and the command's arguments. `--yes` when V is below the history (`confirm_everything`: every row rolled back),
+/// more) — V, V as the files spell it (`"003"`; `"0"` for nothing kept), and the command's
+/// arguments. `--yes` when V is below the history (`confirm_everything`: every row rolled back),
 /// `--allow-modified` when the request had it. `None` when no `--target` reaches exactly the
 /// plan's rows (a migration applied out of order among them, a row without a file): the help
 /// then keeps `migrate status`, which tells what is still applied.
@@ -248,12 +249,18 @@ pub fn finishing_command(
     rows: &[LedgerRow],
     request: &DownRequest,
     plan: &DownPlan<'_>,
-) -> Option<(u64, String)> {
+) -> Option<(u64, String, String)> {
     let planned = |row: &LedgerRow| plan.roll_back.iter().any(|r| std::ptr::eq(r.row, row));
     let history = History::of(set, rows, request.first_version);
-    let mut target = 0;
+    let (mut target, mut spelled) = (0, "0".to_string());
     for r in history.recorded.iter().filter(|r| !planned(r.row)) {
-        target = target.max(r.version.as_ref()?.number());
+        let version = r.version.as_ref()?;
+        if version.number() >= target {
+            target = version.number();
+            spelled = r
+                .migration
+                .map_or_else(|| version.as_str().to_string(), |m| m.version_text.clone());
+        }
     }
     let finish = DownRequest {
         steps: None,
@@ -269,14 +276,14 @@ pub fn finishing_command(
     if !same {
         return None;
     }
-    let mut args = format!("migrate down --target {target}");
+    let mut args = format!("migrate down --target {spelled}");
     if yes {
         args.push_str(" --yes");
     }
     if request.allow_modified {
         args.push_str(" --allow-modified");
     }
-    Some((target, args))
+    Some((target, spelled, args))
 }
 
 /// The rows `down` rolls back, newest application first

@@ -2073,7 +2073,7 @@ fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
     let finish = |s: &MigrationSet, r: &[LedgerRow], request: DownRequest| {
         let plan = down(s, r, &request).unwrap();
         let found = finishing_command(s, r, &request, &plan);
-        if let Some((target, _)) = &found {
+        if let Some((target, _, _)) = &found {
             // The same plan, whatever part of it committed.
             let again = DownRequest {
                 steps: None,
@@ -2088,7 +2088,7 @@ fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
                 assert_eq!(rolled(&rest), rolled(&plan)[done..]);
             }
         }
-        found.map(|(_, args)| args)
+        found.map(|(_, _, args)| args)
     };
     let steps = |n| DownRequest {
         steps: Some(n),
@@ -2098,11 +2098,11 @@ fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
     let r = rows(&s, &[1, 2, 3, 4]);
     assert_eq!(
         finish(&s, &r, steps(2)).as_deref(),
-        Some("migrate down --target 2")
+        Some("migrate down --target 002")
     );
     assert_eq!(
         finish(&s, &r, steps(3)).as_deref(),
-        Some("migrate down --target 1")
+        Some("migrate down --target 001")
     );
     assert_eq!(
         finish(&s, &r, steps(4)).as_deref(),
@@ -2114,7 +2114,7 @@ fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
     };
     assert_eq!(
         finish(&s, &r, modified).as_deref(),
-        Some("migrate down --target 2 --allow-modified")
+        Some("migrate down --target 002 --allow-modified")
     );
     let target = DownRequest {
         target: Some(1),
@@ -2122,7 +2122,7 @@ fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
     };
     assert_eq!(
         finish(&s, &r, target).as_deref(),
-        Some("migrate down --target 1")
+        Some("migrate down --target 001")
     );
 
     // Applied 1, 3, then 2: `--steps 1` rolls back 2 alone, which no `--target` does.
@@ -2130,7 +2130,7 @@ fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
     assert_eq!(finish(&s, &r, steps(1)), None);
     assert_eq!(
         finish(&s, &r, steps(2)).as_deref(),
-        Some("migrate down --target 1")
+        Some("migrate down --target 001")
     );
 
     // A squashed history (first_version 3, rows 1 and 2 the snapshot's): everything above it.
@@ -2151,7 +2151,7 @@ fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
     };
     assert_eq!(
         finish(&s, &r, squashed).as_deref(),
-        Some("migrate down --target 2 --yes")
+        Some("migrate down --target 002 --yes")
     );
 }
 
@@ -2165,7 +2165,7 @@ fn a_stopped_limited_up_is_finished_by_its_newest_version() {
     let finish = |request: UpRequest| {
         let plan = up(&s, &r, &request).unwrap();
         let found = up_finishing_command(&s, &r, &request, &plan);
-        if let Some((target, _)) = &found {
+        if let Some((target, _, _)) = &found {
             let again = UpRequest {
                 steps: None,
                 target: Some(*target),
@@ -2181,7 +2181,7 @@ fn a_stopped_limited_up_is_finished_by_its_newest_version() {
                 assert_eq!(versions(&rest.apply), versions(&plan.apply[done..]));
             }
         }
-        found.map(|(_, args)| args)
+        found.map(|(_, _, args)| args)
     };
     let steps = UpRequest {
         steps: Some(2),
@@ -2189,7 +2189,7 @@ fn a_stopped_limited_up_is_finished_by_its_newest_version() {
     };
     assert_eq!(
         finish(steps.clone()).as_deref(),
-        Some("migrate up --target 3")
+        Some("migrate up --target 003")
     );
     let destructive = UpRequest {
         allow_destructive: true,
@@ -2197,13 +2197,13 @@ fn a_stopped_limited_up_is_finished_by_its_newest_version() {
     };
     assert_eq!(
         finish(destructive).as_deref(),
-        Some("migrate up --target 3 --allow-destructive")
+        Some("migrate up --target 003 --allow-destructive")
     );
     let target = UpRequest {
         target: Some(2),
         ..Default::default()
     };
-    assert_eq!(finish(target).as_deref(), Some("migrate up --target 2"));
+    assert_eq!(finish(target).as_deref(), Some("migrate up --target 002"));
     assert_eq!(finish(UpRequest::default()), None);
     let all = UpRequest {
         steps: Some(3),

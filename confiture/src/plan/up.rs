@@ -302,11 +302,12 @@ pub fn up_finishing_command(
     rows: &[LedgerRow],
     request: &UpRequest,
     plan: &UpPlan<'_>,
-) -> Option<(u64, String)> {
+) -> Option<(u64, String, String)> {
     if plan.skipped.is_empty() {
         return None;
     }
-    let target = plan.apply.iter().map(|m| m.version).max()?;
+    let newest = plan.apply.iter().max_by_key(|m| m.version)?;
+    let (target, spelled) = (newest.version, newest.version_text.clone());
     let finish = UpRequest {
         steps: None,
         target: Some(target),
@@ -321,7 +322,7 @@ pub fn up_finishing_command(
     if versions(&again.apply) != versions(&plan.apply) {
         return None;
     }
-    let mut args = format!("migrate up --target {target}");
+    let mut args = format!("migrate up --target {spelled}");
     for (flag, on) in [
         ("--allow-out-of-order", request.allow_out_of_order),
         ("--allow-destructive", request.allow_destructive),
@@ -333,7 +334,7 @@ pub fn up_finishing_command(
             args.push_str(flag);
         }
     }
-    Some((target, args))
+    Some((target, spelled, args))
 }
 
 /// Refuses (exit 5, before anything runs) when a pending migration up to `target` carries

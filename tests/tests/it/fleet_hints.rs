@@ -390,7 +390,7 @@ fn a_partial_rollbacks_help_finishes_what_was_asked_and_no_more() {
         run.code(exit::MIGRATION_FAILED);
         let help = if json {
             let doc = run.json();
-            assert_eq!(doc["targets"][1]["report"]["finish_target"], 1, "{doc}");
+            assert_eq!(doc["targets"][1]["report"]["finish_target"], "001", "{doc}");
             doc["targets"][1]["error"]["help"]
                 .as_str()
                 .unwrap_or_default()
@@ -399,7 +399,7 @@ fn a_partial_rollbacks_help_finishes_what_was_asked_and_no_more() {
             run.stderr.clone()
         };
         let finish = format!(
-            "`cargo confiture migrate down --target 1 --env fl --targets <(echo {})`",
+            "`cargo confiture migrate down --target 001 --env fl --targets <(echo {})`",
             failing.name
         );
         assert!(help.contains(&finish), "{help}\n{}", run.dump());
@@ -426,7 +426,7 @@ fn a_partial_rollbacks_help_finishes_what_was_asked_and_no_more() {
     // One database, the text help and the JSON's.
     let db = &dbs.dbs[0];
     for (steps, finish, kept) in [
-        ("2", "migrate down --target 1", vec!["001"]),
+        ("2", "migrate down --target 001", vec!["001"]),
         ("3", "migrate down --target 0 --yes", vec![]),
     ] {
         blocked(db);
@@ -504,7 +504,7 @@ fn an_interrupted_rollbacks_help_finishes_what_was_asked_and_no_more() {
     let mut finishes = Vec::new();
     for db in &dbs.dbs[..2] {
         let finish = format!(
-            "`cargo confiture migrate down --target 1 --env fl --targets <(echo {})`",
+            "`cargo confiture migrate down --target 001 --env fl --targets <(echo {})`",
             db.name
         );
         run.stderr_has(&finish);
@@ -526,7 +526,7 @@ fn an_interrupted_rollbacks_help_finishes_what_was_asked_and_no_more() {
     let child = project.spawn_on(db, &["migrate", "down", "--steps", "2"]);
     let run = interrupt(child, &[db]);
     run.code(exit::INTERRUPTED)
-        .stderr_has("`cargo confiture migrate down --target 1 --database-url <URL>`");
+        .stderr_has("`cargo confiture migrate down --target 001 --database-url <URL>`");
     assert_eq!(versions(db), ["001", "002"], "{}", run.dump());
 }
 
@@ -555,7 +555,7 @@ fn a_partial_limited_up_is_finished_by_its_target_not_run_again() {
     let run = fl(&project, &["up", "--steps", "2", "--keep-going"]);
     run.code(exit::MIGRATION_FAILED);
     let finish = format!(
-        "`cargo confiture migrate up --target 3 --env fl --targets <(echo {})`",
+        "`cargo confiture migrate up --target 003 --env fl --targets <(echo {})`",
         failing.name
     );
     run.stderr_has(&finish);
@@ -602,7 +602,7 @@ fn a_partial_limited_up_is_finished_by_its_target_not_run_again() {
         &[db],
     );
     run.code(exit::INTERRUPTED)
-        .stderr_has("`cargo confiture migrate up --target 3 --database-url <URL>`");
+        .stderr_has("`cargo confiture migrate up --target 003 --database-url <URL>`");
     assert!(
         !run.stderr
             .contains("`cargo confiture migrate up --database-url <URL>`"),
@@ -635,7 +635,7 @@ fn a_partial_limited_up_is_finished_by_its_target_not_run_again() {
     );
     for db in &dbs.dbs[..2] {
         let finish = format!(
-            "`cargo confiture migrate up --target 3 --env fl --targets <(echo {})`",
+            "`cargo confiture migrate up --target 003 --env fl --targets <(echo {})`",
             db.name
         );
         run.stderr_has(&finish);
@@ -727,7 +727,7 @@ fn a_no_transaction_failure_of_a_limited_up_keeps_the_bound_in_its_help() {
     let run = project.run_on(&db, &["migrate", "up", "--steps", "2"]);
     run.code(exit::MIGRATION_FAILED)
         .stderr_has("statement 1 was committed")
-        .stderr_has("then run `cargo confiture migrate up --target 3 --database-url <URL>`")
+        .stderr_has("then run `cargo confiture migrate up --target 003 --database-url <URL>`")
         .stderr_lacks("run `cargo confiture migrate up --database-url <URL>`");
     project.migration(
         "002_nt",
