@@ -470,18 +470,8 @@ fn an_interrupted_rollbacks_help_finishes_what_was_asked_and_no_more() {
         "db/migrations/002_b.down.sql",
         "DROP TABLE tb_b;\nSELECT pg_sleep(30);\n",
     );
-    let interrupt = |child: std::process::Child, running: &[&TestDb]| -> Run {
-        let sleeping = confiture_tests::wait_until(std::time::Duration::from_secs(60), || {
-            running.iter().all(|db| db.sleeping_backend().is_some())
-        });
-        assert!(sleeping, "the rollback of 002 never ran");
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let sent = Instant::now();
-        Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
+    let interrupt = |child, running: &[&TestDb]| {
+        sigint_when_sleeping(child, running, "the rollback of 002 never ran")
     };
     let child = project
         .cli()
@@ -584,19 +574,8 @@ fn a_partial_limited_up_is_finished_by_its_target_not_run_again() {
         "db/migrations/003_c.up.sql",
         "CREATE TABLE tb_c (id int);\nSELECT pg_sleep(30);\n",
     );
-    let interrupt = |child: std::process::Child, running: &[&TestDb]| -> Run {
-        let sleeping = confiture_tests::wait_until(std::time::Duration::from_secs(60), || {
-            running.iter().all(|db| db.sleeping_backend().is_some())
-        });
-        assert!(sleeping, "003 never ran");
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let sent = Instant::now();
-        Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
-    };
+    let interrupt =
+        |child, running: &[&TestDb]| sigint_when_sleeping(child, running, "003 never ran");
     let run = interrupt(
         project.spawn_on(db, &["migrate", "up", "--steps", "2"]),
         &[db],
@@ -744,4 +723,20 @@ fn a_no_transaction_failure_of_a_limited_up_keeps_the_bound_in_its_help() {
         ["001", "002", "003"],
         "004 was not asked for"
     );
+}
+
+/// Sends SIGINT to `child` once every database of `running` has a backend in `pg_sleep` (`what`
+/// names what never ran otherwise), and its output.
+fn sigint_when_sleeping(child: std::process::Child, running: &[&TestDb], what: &str) -> Run {
+    let sleeping = confiture_tests::wait_until(std::time::Duration::from_secs(60), || {
+        running.iter().all(|db| db.sleeping_backend().is_some())
+    });
+    assert!(sleeping, "{what}");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sent = Instant::now();
+    Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
 }

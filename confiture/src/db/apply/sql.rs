@@ -914,16 +914,21 @@ mod tests {
     use super::*;
     use crate::files::Migration;
 
-    #[test]
-    fn a_trailing_comment_cannot_swallow_the_ledger_row() {
-        let file = sql_file("CREATE TABLE a (); -- no newline at end");
-        let migration = Migration {
+    /// Migration `003_x`, `file` its up and down file.
+    fn migration_003(file: crate::files::SqlFile) -> Migration {
+        Migration {
             version: 3,
             version_text: "003".into(),
             name: "x".into(),
             up: file.clone(),
             down: file,
-        };
+        }
+    }
+
+    #[test]
+    fn a_trailing_comment_cannot_swallow_the_ledger_row() {
+        let file = sql_file("CREATE TABLE a (); -- no newline at end");
+        let migration = migration_003(file);
         let settings = ApplySettings {
             table: TrackingTable::default(),
             lock_timeout: Duration::from_millis(1500),
@@ -1027,13 +1032,7 @@ mod tests {
     #[test]
     fn after_every_reset_all_of_ours_our_bound_comes_first() {
         let file = sql_file("CREATE TEMP TABLE t (); PREPARE p AS SELECT 1; -- hold");
-        let migration = Migration {
-            version: 3,
-            version_text: "003".into(),
-            name: "x".into(),
-            up: file.clone(),
-            down: file,
-        };
+        let migration = migration_003(file);
         let steps = [Step::up(&migration, false), Step::up(&migration, true)];
         for st in [None, Some(Duration::ZERO), Some(Duration::from_secs(5))] {
             let settings = settings(st);
@@ -1172,13 +1171,7 @@ mod tests {
     #[test]
     fn a_migration_of_a_prepared_message_carries_seven_statements_of_ours() {
         let file = sql_file("INSERT INTO t VALUES (1);");
-        let migration = Migration {
-            version: 3,
-            version_text: "003".into(),
-            name: "x".into(),
-            up: file.clone(),
-            down: file,
-        };
+        let migration = migration_003(file);
         let mut steps = [Step::up(&migration, false), Step::up(&migration, true)];
         steps[1].kept = super::super::Kept {
             oldest: Some("001"),
