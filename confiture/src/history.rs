@@ -248,6 +248,44 @@ pub fn records_python(row: &LedgerRow, file: &PythonFile) -> bool {
     row.name == file.name
 }
 
+/// Whether `row`'s slug names the migration of `version` and `name`: `Some(true)` when the
+/// slug's text before its time ([`crate::ledger::slug_stem`]) is `<name>_<version>` as
+/// confiture writes it, or `<name>` as it did before 1.29, `Some(false)` when it is another
+/// text (the slug names another migration); a slug written by hand, with no time, names it when
+/// it is its name or its id (`<version>_<name>`), else says nothing (`None`), as a row without
+/// a slug. Versions compare as integers (`3` is `003`).
+pub fn slug_names(row: &LedgerRow, version: u64, name: &str) -> Option<bool> {
+    let slug = row.slug.as_deref().filter(|s| !s.trim().is_empty())?;
+    let is_version = |text: &str| Version::number_of(text) == Ok(version);
+    let names = |text: &str| {
+        text == name
+            || (text.strip_prefix(name))
+                .and_then(|rest| rest.strip_prefix('_'))
+                .is_some_and(is_version)
+            || (text.strip_suffix(name))
+                .and_then(|rest| rest.strip_suffix('_'))
+                .is_some_and(is_version)
+    };
+    match crate::ledger::slug_stem(slug) {
+        Some(stem) => Some(names(stem)),
+        None => names(slug).then_some(true),
+    }
+}
+
+/// Whether something beyond its version says `row` records the migration of `version` and
+/// `name`, where no checksum can say it (the row has none, or the migration is a confiture
+/// (Python) one, [`records_python`]): its name is that name, or its slug names it ([`slug_names`]);
+/// and neither names another (a name NULL or empty, a hand-edited row's, names none).
+/// A version alone identifies nothing: a row made by hand with a version and nothing else may
+/// record a migration whose files are gone as well as the one now there, which may never have
+/// run. What the help of a row lacking a value asks before it says the row records that file
+/// ([`crate::plan::incomplete_row_help`]).
+pub fn is_identified_as(row: &LedgerRow, version: u64, name: &str) -> bool {
+    let by_name = (!row.name.is_empty()).then(|| row.name == name);
+    let by_slug = slug_names(row, version, name);
+    by_name != Some(false) && by_slug != Some(false) && (by_name.or(by_slug) == Some(true))
+}
+
 /// The file `row` was renumbered to: a file of another version with the row's name and its
 /// recorded checksum, while the row's own version has no file or another migration
 /// ([`is_another_migration`]), and that file is not the migration the rows of its own version
@@ -1143,6 +1181,82 @@ mod tests {
             "99999999999999999999".parse::<Version>().unwrap_err(),
             VersionError::TooLarge
         );
+    }
+
+    /// h18 F3: a row with a version and nothing else (no name, no checksum) was taken for the
+    /// file of its version. Its name identifies it, else its slug — confiture's
+    /// `<name>_<version>_<time>[_<reason>]`, an older `<name>_<time>`, an id written by hand —;
+    /// nothing else does, and a name or slug of another migration contradicts the version.
+    #[test]
+    fn a_row_is_identified_by_its_name_or_slug_never_by_its_version_alone() {
+        let with = |name: &str, slug: Option<&str>| LedgerRow {
+            name: name.to_string(),
+            slug: slug.map(str::to_string),
+            ..row("003", None)
+        };
+        for slug in [
+            "add_users_003_20250101_000000",
+            "add_users_3_20250101_000000_baseline",
+            "add_users_003_20250101_000000_reinit",
+            "add_users_20250101_000000",
+            "add_users_003_20250101_000000_0003_baseline_from_db",
+            "003_add_users",
+            "add_users",
+        ] {
+            let row = with("", Some(slug));
+            assert_eq!(slug_names(&row, 3, "add_users"), Some(true), "{slug}");
+            assert!(is_identified_as(&row, 3, "add_users"), "{slug}");
+            assert!(is_identified_as(
+                &with("add_users", Some(slug)),
+                3,
+                "add_users"
+            ));
+            // Another version (where the slug has one) or name: not this migration.
+            let versioned = slug.contains("003") || slug.contains("_3_");
+            assert_eq!(is_identified_as(&row, 4, "add_users"), !versioned, "{slug}");
+            assert!(!is_identified_as(&row, 3, "users"), "{slug}");
+            // Its name another's: the two disagree.
+            assert!(!is_identified_as(
+                &with("other", Some(slug)),
+                3,
+                "add_users"
+            ));
+        }
+        // A slug confiture wrote, of another migration: it contradicts the row's name.
+        for slug in [
+            "other_003_20250101_000000",
+            "add_users_004_20250101_000000",
+            "x_add_users_003_20250101_000000",
+        ] {
+            assert_eq!(
+                slug_names(&with("", Some(slug)), 3, "add_users"),
+                Some(false)
+            );
+            assert!(!is_identified_as(&with("", Some(slug)), 3, "add_users"));
+            assert!(!is_identified_as(
+                &with("add_users", Some(slug)),
+                3,
+                "add_users"
+            ));
+        }
+        // A slug written by hand that is not its name or id says nothing: the name decides.
+        for slug in ["004_add_users", "made_by_hand", "g"] {
+            assert_eq!(slug_names(&with("", Some(slug)), 3, "add_users"), None);
+            assert!(!is_identified_as(&with("", Some(slug)), 3, "add_users"));
+            assert!(is_identified_as(
+                &with("add_users", Some(slug)),
+                3,
+                "add_users"
+            ));
+        }
+        // Nothing but the version: unidentified.
+        for slug in [None, Some(""), Some("  ")] {
+            assert!(
+                !is_identified_as(&with("", slug), 3, "add_users"),
+                "{slug:?}"
+            );
+            assert!(is_identified_as(&with("add_users", slug), 3, "add_users"));
+        }
     }
 
     /// A ledger version padded with whitespace (`' 003'`) was "missing" and `reinit` forgot

@@ -569,6 +569,9 @@ pub struct IncompleteRow {
     pub name: Option<String>,
     /// The row's checksum, when it has one.
     pub checksum: Option<String>,
+    /// The row's slug, when it has one: it names the migration the row records
+    /// ([`crate::history::slug_names`]).
+    pub slug: Option<String>,
 }
 
 impl IncompleteRow {
@@ -581,7 +584,7 @@ impl IncompleteRow {
             execution_time_ms: None,
             checksum: self.checksum.clone(),
             applied_by: None,
-            slug: None,
+            slug: self.slug.clone(),
         }
     }
 }
@@ -631,27 +634,44 @@ impl RowKind {
     /// (`_baseline`, `_reinit`, Python's `_auto-baseline`, ...). Nothing after the time, or a
     /// slug with no such time (a row made by hand), is a row applied by running it.
     pub fn of_slug(slug: &str) -> RowKind {
-        const TIME: &[u8] = b"_dddddddd_dddddd";
-        let bytes = slug.as_bytes();
-        let is_time = |at: usize| {
-            bytes.get(at..at + TIME.len()).is_some_and(|part| {
-                part.iter().zip(TIME).all(|(&b, &t)| match t {
-                    b'd' => b.is_ascii_digit(),
-                    _ => b == t,
-                })
-            })
-        };
-        let reason = (0..bytes.len())
-            .rev()
-            .filter(|&at| is_time(at))
-            .map(|at| &slug[at + TIME.len()..])
-            .find(|rest| rest.is_empty() || rest.starts_with('_'));
-        match reason {
+        match slug_time(slug).map(|at| &slug[at + SLUG_TIME.len()..]) {
             None | Some("") => RowKind::Applied,
             Some("_reinit") => RowKind::Reinit,
             Some(_) => RowKind::Baseline,
         }
     }
+}
+
+/// A slug's time, `_<YYYYmmdd_HHMMSS>`, `d` standing for a digit.
+const SLUG_TIME: &[u8] = b"_dddddddd_dddddd";
+
+/// Where a slug's time ([`SLUG_TIME`]) starts: the last one in it followed by nothing or by a
+/// reason (`_baseline`...): the name before it may hold anything. `None`: a slug with no such
+/// time (a row made by hand).
+fn slug_time(slug: &str) -> Option<usize> {
+    let bytes = slug.as_bytes();
+    let is_time = |at: usize| {
+        bytes.get(at..at + SLUG_TIME.len()).is_some_and(|part| {
+            part.iter().zip(SLUG_TIME).all(|(&b, &t)| match t {
+                b'd' => b.is_ascii_digit(),
+                _ => b == t,
+            })
+        })
+    };
+    (0..bytes.len())
+        .rev()
+        .filter(|&at| is_time(at))
+        .find(|&at| {
+            let rest = &bytes[at + SLUG_TIME.len()..];
+            rest.is_empty() || rest.starts_with(b"_")
+        })
+}
+
+/// What a slug says of its migration: the text before its time ([`RowKind::of_slug`]'s),
+/// `<name>_<version>` as confiture writes it (`<name>` before confiture 1.29); `None` for a
+/// slug with no time (written by hand). [`crate::history::slug_names`] reads it.
+pub fn slug_stem(slug: &str) -> Option<&str> {
+    slug_time(slug).map(|at| &slug[..at])
 }
 
 /// A SQL string literal, safe for `standard_conforming_strings = on` (the default since 9.1):
@@ -1047,6 +1067,22 @@ mod tests {
             ("é_002_20261125_170442_baseline", RowKind::Baseline),
         ] {
             assert_eq!(RowKind::of_slug(slug), kind, "{slug}");
+        }
+        // What precedes the time names the migration; a slug with no time has none.
+        for (slug, stem) in [
+            (
+                "initial_schema_001_20261125_170442",
+                Some("initial_schema_001"),
+            ),
+            ("data_20261125_170442_squashed", Some("data")),
+            (
+                "x_20260101_000000_002_20261125_170442_reinit",
+                Some("x_20260101_000000_002"),
+            ),
+            ("made_by_hand", None),
+            ("003_add_users", None),
+        ] {
+            assert_eq!(slug_stem(slug), stem, "{slug}");
         }
     }
 

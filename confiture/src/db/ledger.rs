@@ -1299,6 +1299,7 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
                 version: row.get(0).map(str::to_string),
                 name: row.get(1).map(str::to_string),
                 checksum: row.get(4).map(str::to_string),
+                slug: row.get(7).map(str::to_string),
             };
             // The files are not known here: a help that deletes no row that may be a
             // migration's, which `Migrator` decides again with them.

@@ -275,6 +275,56 @@ pub fn check_replayable(
 pub const UNREADABLE_HELP: &str = "make the files readable (fix their permissions or symbolic \
      links, put a file where a directory or FIFO is, convert them to UTF-8), then run again";
 
+/// A migration a ledger row lacking a value may record, as [`incomplete_row_help`] names it: a
+/// pair's, a confiture (Python) migration's, or one whose files cannot be used.
+struct Candidate<'s> {
+    version: u64,
+    version_text: &'s str,
+    name: &'s str,
+    /// `003_add_users`, escaped.
+    id: String,
+    /// `migration 003_add_users`, `confiture (Python) migration 003_add_users.py`.
+    shown: String,
+    /// A confiture (Python) migration: no checksum of ours identifies its row.
+    python: bool,
+}
+
+impl<'s> Candidate<'s> {
+    fn named(version: u64, version_text: &'s str, name: &'s str) -> Candidate<'s> {
+        let id = crate::display::escape(&format!("{version_text}_{name}")).into_owned();
+        Candidate {
+            version,
+            version_text,
+            name,
+            shown: format!("migration {id}"),
+            id,
+            python: false,
+        }
+    }
+
+    fn of(m: &'s Migration) -> Candidate<'s> {
+        Candidate::named(m.version, &m.version_text, &m.name)
+    }
+
+    fn of_python(f: &'s crate::files::PythonFile) -> Candidate<'s> {
+        let file = crate::display::escape(&crate::display::file_name(&f.path)).into_owned();
+        Candidate {
+            shown: format!("confiture (Python) migration {file}"),
+            python: true,
+            ..Candidate::named(f.version, &f.version_text, &f.name)
+        }
+    }
+
+    /// What forgetting the row of a migration that ran would do.
+    fn rerun(&self) -> &'static str {
+        if self.python {
+            "without it confiture (Python) would run that migration again"
+        } else {
+            "without it `migrate up` would run that migration again"
+        }
+    }
+}
+
 /// The help of a ledger row that lacks a value ([`IncompleteRow`], exit 5): the statements that
 /// complete it, addressed to that row alone. `set`: the migration files, when they could be
 /// read (the read that refuses the row does not know them; `Migrator` completes the help with
@@ -289,7 +339,15 @@ pub const UNREADABLE_HELP: &str = "make the files readable (fix their permission
 /// above the newest file, [`newer_database_of`]), or whose name several files have. Only a row that
 /// nothing of the files accounts for is offered for deletion. Its name is filled in from its
 /// file, its time of application with `now()`, its version (a row without one) from the one
-/// file its checksum or name identifies.
+/// file its checksum, slug ([`crate::history::slug_names`]) or name identifies.
+///
+/// Where no checksum can say whether the row records the migration of its version (the row
+/// has none, or that migration is a confiture (Python) `.py` one, which accounts for the row as
+/// a pair does), the version alone does not: the row's name or slug must name that migration
+/// ([`crate::history::is_identified_as`]). A row nothing identifies (a version and nothing
+/// else, or a name or slug of another migration) is said to be unidentified: the `UPDATE` that
+/// records it as that migration is offered only if the user knows it ran, the `DELETE` if they
+/// know it never did — never either as the fix.
 pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> String {
     let t = &row.table;
     let column = row.column;
@@ -334,13 +392,14 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
     // The files whose up file has the row's checksum: the row records one of them.
     let by_checksum: Vec<&Migration> =
         crate::history::of_recorded_checksum(&set.migrations, &as_row).collect();
-    // The values of `columns` for migration `m`, which the row records.
-    let values_of = |m: &Migration| -> Vec<String> {
+    // The values of `columns` for the migration of version `version_text` and `name`, which
+    // the row records.
+    let values_of = |version_text: &str, name: &str| -> Vec<String> {
         columns
             .iter()
             .map(|c| match *c {
-                "version" => crate::ledger::literal(&m.version_text),
-                "name" => crate::ledger::literal(&m.name),
+                "version" => crate::ledger::literal(version_text),
+                "name" => crate::ledger::literal(name),
                 _ => "pg_catalog.now()".to_string(),
             })
             .collect()
@@ -349,6 +408,11 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
         "applied_at" => " (the time it ran is lost; its place in the history is its pk_confiture)",
         _ => "",
     };
+    let slug = as_row
+        .slug
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| crate::display::escape(s).into_owned());
     let Some(version) = &row.version else {
         if let [m] = by_checksum.as_slice() {
             return format!(
@@ -356,7 +420,7 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
                  records it: complete it ({}), then run {again}; keep the row: {} ran, and \
                  {rerun}",
                 m.id(),
-                update(&values_of(m)),
+                update(&values_of(&m.version_text, &m.name)),
                 m.id()
             );
         }
@@ -368,10 +432,34 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
                 ids(&by_checksum)
             );
         }
+        // The migrations the row may record: the pairs', and confiture (Python)'s, whose
+        // rows no checksum identifies.
+        let candidates: Vec<Candidate<'_>> = (set.migrations.iter().map(Candidate::of))
+            .chain(set.python.iter().map(Candidate::of_python))
+            .collect();
+        let named = |c: &&Candidate<'_>| {
+            row.name
+                .as_deref()
+                .is_none_or(|n| n.is_empty() || n == c.name)
+        };
+        // Its slug names one of them (of its name, if it has one): it records that one.
+        let by_slug: Vec<&Candidate<'_>> = (candidates.iter())
+            .filter(|c| crate::history::slug_names(&as_row, c.version, c.name) == Some(true))
+            .filter(named)
+            .collect();
+        if let ([c], Some(slug)) = (by_slug.as_slice(), &slug) {
+            return format!(
+                "{first}: the row's slug ({slug}) names {}, so the row records it: complete it \
+                 ({}), then run {again}; keep the row: it ran, and {}",
+                c.shown,
+                update(&values_of(c.version_text, c.name)),
+                c.rerun()
+            );
+        }
         // No version: no file is matched to it. One of its name is named, since the row may
         // record it: deleting the row then runs that migration again.
-        let of_name: Vec<&Migration> = match row.name.as_deref() {
-            Some(name) => set.migrations.iter().filter(|m| m.name == name).collect(),
+        let of_name: Vec<&Candidate<'_>> = match row.name.as_deref() {
+            Some(name) => candidates.iter().filter(|c| c.name == name).collect(),
             None => Vec::new(),
         };
         return match of_name.as_slice() {
@@ -379,18 +467,18 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
                 "{first}: set it by hand ({by_hand}) or delete the row ({delete}), then run \
                  {again}"
             ),
-            [m] => format!(
-                "{first}: if the row records migration {} (of that name), set its version \
-                 ({}) — deleting the row would make `migrate up` run it again; else set it \
-                 by hand or delete the row ({delete}), then run {again}",
-                m.id(),
-                update(&values_of(m))
+            [c] => format!(
+                "{first}: if the row records {} (of that name), set its version ({}) — \
+                 deleting the row would make it pending again; else set it by hand or delete \
+                 the row ({delete}), then run {again}",
+                c.shown,
+                update(&values_of(c.version_text, c.name))
             ),
             several => format!(
                 "{first}: several migrations have the row's name ({}), and nothing tells which \
                  one it records: set by hand the version of the one that ran ({by_hand}), then \
                  run {again}; keep the row: {rerun}",
-                ids(several)
+                crate::display::cut(several.iter().map(|c| c.id.clone()).collect()).join(", ")
             ),
         };
     };
@@ -407,7 +495,7 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
                  that of migration {}'s up file, so it records that migration, which ran as \
                  version {shown_version} (renumbered since: `migrate status` says what to do), \
                  and {rerun}",
-                update(&values_of(m)),
+                update(&values_of(&m.version_text, &m.name)),
                 m.id()
             );
         }
@@ -419,6 +507,85 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
                 ids(&by_checksum)
             );
         }
+    }
+    // The migration of its version, where no checksum says whether the row records it (the
+    // row has none, or that migration is a confiture (Python) one): the version alone does not
+    // say it ([`crate::history::is_identified_as`]).
+    let uncheckable = recorded.version.as_ref().and_then(|v| {
+        let v = v.number();
+        let c = (set
+            .migrations
+            .iter()
+            .find(|m| m.version == v)
+            .map(Candidate::of))
+        .or_else(|| {
+            (history.python().find(|(f, _)| f.version == v)).map(|(f, _)| Candidate::of_python(f))
+        })
+        .or_else(|| {
+            (history.unreadable_files(v).first())
+                .map(|f| Candidate::named(v, &f.version_text, &f.name))
+        })
+        .or_else(|| {
+            (history.incomplete_files(v).first())
+                .map(|f| Candidate::named(v, &f.version_text, &f.name))
+        })?;
+        (c.python || recorded_checksum(&as_row).is_none()).then_some(c)
+    });
+    if let Some(c) = uncheckable {
+        // Completed as that migration's: its name too, where the row has another (or none).
+        let mut sets: Vec<(&str, String)> =
+            vec![(column, values_of(c.version_text, c.name).remove(0))];
+        if column != "name" && as_row.name != c.name {
+            sets.push(("name", crate::ledger::literal(c.name)));
+        }
+        let sets: Vec<String> = sets.iter().map(|(c, v)| format!("{c} = {v}")).collect();
+        let as_its_own = format!("UPDATE {t} SET {} WHERE {which};", sets.join(", "));
+        if crate::history::is_identified_as(&as_row, c.version, c.name) {
+            let by = match (as_row.name.is_empty(), &slug) {
+                (true, Some(slug)) => format!("its slug ({slug}) names"),
+                _ => "its name is that of".to_string(),
+            };
+            return format!(
+                "{first}: set it ({as_its_own}){lost}, then run {again}; keep the row: {by} {}, \
+                 the file of version {shown_version}, so it records that migration, which ran, \
+                 and {}",
+                c.shown,
+                c.rerun()
+            );
+        }
+        let mut why = Vec::new();
+        why.push(match row.name.as_deref() {
+            None | Some("") => "no name".to_string(),
+            Some(name) if name == c.name => "its name".to_string(),
+            Some(name) => format!(
+                "the name {}, another migration's",
+                crate::display::escape(name)
+            ),
+        });
+        if !c.python {
+            why.push("no checksum".to_string());
+        }
+        why.push(
+            match (
+                &slug,
+                crate::history::slug_names(&as_row, c.version, c.name),
+            ) {
+                (None, _) => "no slug".to_string(),
+                (Some(_), Some(true)) => "a slug naming it".to_string(),
+                (Some(slug), Some(false)) => format!("the slug {slug}, another migration's"),
+                (Some(slug), None) => format!("the slug {slug}, which names no migration"),
+            },
+        );
+        return format!(
+            "{first}: nothing identifies the row as {}, the file of version {shown_version} (the \
+             row has {}; a version alone does not say which migration ran). Check the database: \
+             if that migration ran, complete the row as its own ({as_its_own}){lost}; if it \
+             never ran, delete the row ({delete}), and it is pending again; if the row records \
+             another migration, whose files are gone, set it by hand ({by_hand}) and keep it; \
+             then run {again}",
+            c.shown,
+            why.join(", "),
+        );
     }
     let completed = |m: Option<&Migration>| -> String {
         let values: Vec<String> = columns

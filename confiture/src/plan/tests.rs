@@ -1878,6 +1878,7 @@ fn incomplete(
         version: version.map(str::to_string),
         name: name.map(str::to_string),
         checksum: checksum.map(str::to_string),
+        slug: None,
     }
 }
 
@@ -2027,6 +2028,182 @@ fn an_incomplete_row_is_offered_for_deletion_only_when_no_file_accounts_for_it()
             h.contains("DELETE FROM \"public\".\"tb_confiture\" WHERE pk_confiture = 7;"),
             "{h}"
         );
+    }
+}
+
+/// The help's statements are offered only on a condition the user checks: the first `UPDATE`
+/// and the first `DELETE` come after "if that migration ran" and "if it never ran".
+fn offered_on_condition(h: &str) {
+    let update = h.find("UPDATE").expect("an UPDATE");
+    let delete = h.find("DELETE").expect("a DELETE");
+    let ran = h
+        .find("if that migration ran")
+        .expect("the condition of the UPDATE");
+    let never = h
+        .find("if it never ran")
+        .expect("the condition of the DELETE");
+    assert!(ran < update && never < delete, "{h}");
+    assert!(!h.contains("so it records"), "{h}");
+    assert!(!h.contains("no migration file has version"), "{h}");
+}
+
+/// h18 F3: a row with a version and nothing else that says which migration it records (no
+/// name, or an empty or another one; no checksum; no slug, or one naming another migration)
+/// was said to record the file of its version, "which ran", with the UPDATE that marks that
+/// file applied — though it may never have run. Such a row is said to be unidentified; the
+/// UPDATE (the file's name included) is offered only if the user knows the file ran, the
+/// DELETE if they know it never did. A name or a slug naming the file identifies it.
+#[test]
+fn an_incomplete_row_nothing_identifies_is_never_taken_for_the_file_of_its_version() {
+    let s = set(&[1, 2, 3]);
+    let row = |column: &'static str, name: Option<&str>, slug: Option<&str>| IncompleteRow {
+        slug: slug.map(str::to_string),
+        ..incomplete(column, Some("003"), name, None)
+    };
+    for (column, name) in [
+        ("name", None),
+        ("applied_at", Some("")),
+        ("applied_at", Some("other")),
+    ] {
+        for slug in [
+            None,
+            Some(""),
+            Some("made_by_hand"),
+            Some("other_003_20250101_000000"),
+            Some("m3_004_20250101_000000"),
+        ] {
+            let h = incomplete_row_help(&row(column, name, slug), Some(&s));
+            assert!(
+                h.contains(
+                    "nothing identifies the row as migration 003_m3, the file of version 003"
+                ),
+                "{column} {name:?} {slug:?}: {h}"
+            );
+            offered_on_condition(&h);
+            let set_name = match column {
+                "name" => "SET name = 'm3' WHERE pk_confiture = 7;",
+                _ => "SET applied_at = pg_catalog.now(), name = 'm3' WHERE pk_confiture = 7;",
+            };
+            assert!(h.contains(set_name), "{h}");
+        }
+        // Its slug names the file (confiture's, an older one's, a reason's, an id by hand),
+        // and no name of another: it records that file.
+        if name == Some("other") {
+            continue;
+        }
+        for slug in [
+            "m3_003_20250101_000000",
+            "m3_3_20250101_000000_reinit",
+            "m3_20250101_000000",
+            "003_m3",
+        ] {
+            let h = incomplete_row_help(&row(column, name, Some(slug)), Some(&s));
+            assert!(!h.contains("DELETE"), "{h}");
+            assert!(
+                h.contains(&format!("its slug ({slug}) names migration 003_m3")),
+                "{h}"
+            );
+            assert!(h.contains("name = 'm3' WHERE"), "{h}");
+        }
+    }
+    // Its name identifies it, whatever a slug written by hand says.
+    for slug in [None, Some("made_by_hand")] {
+        let h = incomplete_row_help(&row("applied_at", Some("m3"), slug), Some(&s));
+        assert!(!h.contains("DELETE"), "{h}");
+        assert!(h.contains("its name is that of migration 003_m3"), "{h}");
+        assert!(h.contains("SET applied_at = pg_catalog.now() WHERE"), "{h}");
+    }
+    // ... unless confiture's slug names another migration: the two disagree.
+    let h = incomplete_row_help(
+        &row("applied_at", Some("m3"), Some("other_003_20250101_000000")),
+        Some(&s),
+    );
+    offered_on_condition(&h);
+    // A row with no version: its slug gives it.
+    let h = incomplete_row_help(
+        &IncompleteRow {
+            slug: Some("m2_002_20250101_000000".into()),
+            ..incomplete("version", None, None, None)
+        },
+        Some(&s),
+    );
+    assert!(!h.contains("DELETE"), "{h}");
+    assert!(
+        h.contains("SET version = '002', name = 'm2' WHERE pk_confiture = 7;"),
+        "{h}"
+    );
+}
+
+/// h18 F9: the row of a confiture (Python) migration lacking a value (`003_add_users.py`, a
+/// row of version 003 with no name) was said to have no migration file of its version, and
+/// offered for deletion as if nothing accounted for it. The `.py` file is that version's
+/// migration: named, completed from it when the row's name or slug names it, else the row is
+/// unidentified (no checksum of ours identifies a `.py` migration's row, whatever it holds).
+#[test]
+fn an_incomplete_row_of_a_python_migration_is_accounted_for_by_its_file() {
+    let mut s = set(&[1, 2]);
+    s.python
+        .push(crate::files::PythonFile::of(PathBuf::from("m/003_add_users.py")).unwrap());
+    let row =
+        |column: &'static str, name: Option<&str>, checksum: Option<&str>, slug: Option<&str>| {
+            IncompleteRow {
+                slug: slug.map(str::to_string),
+                ..incomplete(column, Some("003"), name, checksum)
+            }
+        };
+    let other = checksum(b"-- another\n");
+    for checksum in [None, Some(other.as_str())] {
+        for (column, name) in [
+            ("name", None),
+            ("applied_at", Some("")),
+            ("applied_at", Some("x")),
+        ] {
+            let h = incomplete_row_help(&row(column, name, checksum, None), Some(&s));
+            assert!(
+                h.contains(
+                    "nothing identifies the row as confiture (Python) migration \
+                     003_add_users.py, the file of version 003"
+                ),
+                "{h}"
+            );
+            offered_on_condition(&h);
+        }
+        // Named by its name or slug: completed from the file, kept.
+        for (column, name, slug) in [
+            ("applied_at", Some("add_users"), None),
+            ("name", None, Some("add_users_003_20250101_000000")),
+            (
+                "applied_at",
+                Some(""),
+                Some("add_users_003_20250101_000000"),
+            ),
+        ] {
+            let h = incomplete_row_help(&row(column, name, checksum, slug), Some(&s));
+            assert!(!h.contains("DELETE"), "{h}");
+            assert!(h.contains("confiture (Python) migration 003_add_users.py, the file of version 003, so it records that migration"), "{h}");
+            assert!(
+                h.contains("without it confiture (Python) would run that migration again"),
+                "{h}"
+            );
+        }
+    }
+    // A row with no version, of its name or slug: the `.py` file's version.
+    for (name, slug) in [
+        (Some("add_users"), None),
+        (None, Some("add_users_003_20250101_000000")),
+    ] {
+        let h = incomplete_row_help(
+            &IncompleteRow {
+                slug: slug.map(str::to_string),
+                ..incomplete("version", None, name, None)
+            },
+            Some(&s),
+        );
+        assert!(
+            h.contains("confiture (Python) migration 003_add_users.py"),
+            "{h}"
+        );
+        assert!(h.contains("SET version = '003'"), "{h}");
     }
 }
 

@@ -970,3 +970,138 @@ fn a_row_whose_migration_ran_is_never_offered_for_deletion() {
         .stderr_lacks("applied 1");
     assert_eq!(seeded(&db), 1, "004_seed ran again");
 }
+
+/// The project of `three_migrations` with 001 and 002 applied on `db` and the ledger's columns
+/// made nullable (a hand-edited ledger, where rows lack values).
+fn two_applied_and_nullable(db: &TestDb, project: &Project) {
+    project
+        .run_on(db, &["migrate", "up", "--target", "002"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN name DROP NOT NULL, \
+             ALTER COLUMN applied_at DROP NOT NULL, ALTER COLUMN version DROP NOT NULL",
+        )
+        .unwrap();
+}
+
+/// The statement of `help` that starts with `start` (`UPDATE`, `DELETE`).
+fn statement(help: &str, start: &str) -> String {
+    statements_in(help)
+        .into_iter()
+        .find(|s| s.starts_with(start))
+        .unwrap_or_else(|| panic!("no {start} in: {help}"))
+}
+
+/// h18 F3: a hand-made row of version 003 with nothing else (no name, no checksum, a slug
+/// naming nothing) was said to record 003's file, "which ran", with the UPDATE that marks it
+/// applied: pasted, `up` never ran 003 (its table never made). The row is said to be
+/// unidentified; the UPDATE is offered only if 003 ran, the DELETE if it never did, and the
+/// DELETE pasted lets `up` run it. A slug naming 003 identifies the row: completed, kept.
+#[test]
+fn a_row_nothing_identifies_is_never_marked_as_the_file_of_its_version() {
+    let db = TestDb::new("li_unidentified");
+    let project = three_migrations();
+    two_applied_and_nullable(&db, &project);
+    for (name, slug) in [("NULL", "'made_by_hand'"), ("''", "'g'")] {
+        db.connect()
+            .batch_execute(&format!(
+                "DELETE FROM tb_confiture WHERE version = '003'; \
+                 INSERT INTO tb_confiture (slug, version, name, applied_at) \
+                 VALUES ({slug}, '003', {name}, CASE WHEN {name} IS NULL THEN now() END)"
+            ))
+            .unwrap();
+        let help = row_help(&project, &db);
+        assert!(
+            help.contains("nothing identifies the row as migration 003_create_t3"),
+            "{help}"
+        );
+        assert!(!help.contains("so it records"), "{help}");
+        let ran = help.find("if that migration ran").expect("{help}");
+        assert!(ran < help.find("UPDATE").unwrap(), "{help}");
+        assert!(
+            help.find("if it never ran").unwrap() < help.find("DELETE").unwrap(),
+            "{help}"
+        );
+    }
+    // It never ran: the DELETE pasted, `up` runs it.
+    db.connect()
+        .batch_execute(&statement(&row_help(&project, &db), "DELETE"))
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_has("003_create_t3");
+    assert!(db.has_relation("t3"));
+
+    // Its slug (as written) names 003: the row records it; completed, nothing runs again.
+    db.connect()
+        .batch_execute("UPDATE tb_confiture SET name = NULL, checksum = NULL WHERE version = '003'")
+        .unwrap();
+    let help = row_help(&project, &db);
+    assert!(!help.contains("DELETE"), "{help}");
+    assert!(help.contains("names migration 003_create_t3"), "{help}");
+    db.connect()
+        .batch_execute(&statement(&help, "UPDATE"))
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("applied 1");
+}
+
+/// h18 F9: the row of a confiture (Python) migration lacking its name (`003_add_users.py`
+/// beside the SQL pairs) was said to have no migration file of its version and offered for
+/// deletion. The `.py` file is named as that version's migration; its row, named by its slug,
+/// is completed from it and kept (no DELETE); a row nothing identifies is unidentified.
+#[test]
+fn a_python_migrations_row_lacking_a_value_is_accounted_for_by_its_file() {
+    let db = TestDb::new("li_python_row");
+    let project = three_migrations();
+    project
+        .remove("db/migrations/003_create_t3.up.sql")
+        .remove("db/migrations/003_create_t3.down.sql")
+        .write(
+            "db/migrations/003_add_users.py",
+            "def up(connection):\n    pass\n",
+        );
+    two_applied_and_nullable(&db, &project);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name) \
+             VALUES ('made_by_hand', '003', NULL)",
+        )
+        .unwrap();
+    let help = row_help(&project, &db);
+    assert!(!help.contains("no migration file has version"), "{help}");
+    assert!(
+        help.contains(
+            "nothing identifies the row as confiture (Python) migration 003_add_users.py"
+        ),
+        "{help}"
+    );
+    assert!(
+        help.find("if it never ran").unwrap() < help.find("DELETE").unwrap(),
+        "{help}"
+    );
+    // Its slug as confiture (Python) writes it: the `.py` migration's row.
+    db.connect()
+        .batch_execute(
+            "UPDATE tb_confiture SET slug = 'add_users_003_20250101_000000' \
+             WHERE version = '003'",
+        )
+        .unwrap();
+    let help = row_help(&project, &db);
+    assert!(!help.contains("DELETE"), "{help}");
+    assert!(
+        help.contains("names confiture (Python) migration 003_add_users.py"),
+        "{help}"
+    );
+    db.connect()
+        .batch_execute(&statement(&help, "UPDATE"))
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_has("003_add_users");
+}
