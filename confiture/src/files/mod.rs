@@ -271,6 +271,28 @@ impl MigrationSet {
         versions.into_iter().collect()
     }
 
+    /// The newest version the directory has files of ([`MigrationSet::versions_on_disk`]'s
+    /// last: a confiture (Python) `.py` migration's, or files that form no migration, count),
+    /// with its text as its files spell it (a migration's own over a stray file's): what "the
+    /// migrations go up to" names, and what rows of a newer release are above.
+    pub fn newest_version(&self) -> Option<(u64, &str)> {
+        let stray = (self
+            .unreadable
+            .iter()
+            .map(|f| (f.version, f.version_text.as_str())))
+        .chain((self.incomplete.iter()).map(|f| (f.version, f.version_text.as_str())))
+        .chain((self.python.iter()).map(|f| (f.version, f.version_text.as_str())))
+        .max_by_key(|(v, _)| *v);
+        let migration = (self.migrations.iter())
+            .max_by_key(|m| m.version)
+            .map(|m| (m.version, m.version_text.as_str()));
+        match (migration, stray) {
+            (Some(m), Some(f)) if f.0 > m.0 => Some(f),
+            (Some(m), _) => Some(m),
+            (None, f) => f,
+        }
+    }
+
     /// Whether the directory has files of `version` ([`MigrationSet::versions_on_disk`]).
     pub fn has_version(&self, version: u64) -> bool {
         self.migrations.iter().any(|m| m.version == version)

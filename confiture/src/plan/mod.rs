@@ -966,24 +966,21 @@ fn newer_rows<'h, 'a>(
     set: &MigrationSet,
     history: &'h History<'a>,
 ) -> Option<(NewerDatabase, Vec<&'h Recorded<'a>>)> {
-    let newest = set.versions_on_disk().last().map(|(v, _)| *v);
+    let newest = set.newest_version();
     let rows: Vec<&Recorded<'_>> = history
         .missing()
         .into_iter()
         .filter(|r| {
             r.version
                 .as_ref()
-                .is_some_and(|v| newest.is_none_or(|n| v.number() > n))
+                .is_some_and(|v| newest.is_none_or(|(n, _)| v.number() > n))
         })
         .collect();
     if rows.is_empty() {
         return None;
     }
-    let up_to = set
-        .migrations
-        .iter()
-        .max_by_key(|m| m.version)
-        .map(|m| m.version_text.clone());
+    // The newest version of the files, a `.py` migration's too: the one the rows are above.
+    let up_to = newest.map(|(_, text)| text.to_string());
     let versions = rows.iter().map(|r| r.row.version.clone()).collect();
     let newer = match &set.origin {
         Origin::Embedded { package, version } => {

@@ -385,6 +385,43 @@ fn an_embedded_set_older_than_the_database_says_so_as_data() {
     );
 }
 
+/// h18 F7: "the migrations go up to 002" beside a newer confiture (Python) migration,
+/// `003_x.py`: the newest version was the newest SQL pair's, while the rows above it were
+/// counted from every file (`.py` ones too). Both are [`MigrationSet::newest_version`], the
+/// newest file's whatever its kind; a pair's own spelling wins over a stray file's.
+#[test]
+fn the_migrations_go_up_to_the_newest_file_of_any_kind() {
+    let r = rows(&set(&[1, 2, 3, 4, 5]), &[1, 2, 5]);
+    let with_python = |versions: &[u64], python: &str| {
+        let mut s = set(versions);
+        s.python
+            .push(crate::files::PythonFile::of(PathBuf::from(format!("m/{python}"))).unwrap());
+        s
+    };
+    for (s, up_to) in [
+        (with_python(&[1, 2], "003_x.py"), "003"),
+        (with_python(&[1, 2], "0004_x.py"), "0004"),
+        (with_python(&[1, 3], "002_x.py"), "003"),
+        (set(&[1, 2]), "002"),
+    ] {
+        assert_eq!(s.newest_version().map(|(_, text)| text), Some(up_to));
+        let history = History::of(&s, &r, None);
+        let newer = newer_database_of(&s, &history).expect("005 is above the files");
+        assert_eq!(newer.embeds_up_to.as_deref(), Some(up_to));
+        assert_eq!(newer.versions, ["005"]);
+        assert!(
+            newer.to_string().starts_with(&format!(
+                "the migrations go up to {up_to}; the database also has 005"
+            )),
+            "{newer}"
+        );
+    }
+    // Files of that version that form no migration: the text of the pair wins.
+    let mut s = with_python(&[1, 2], "002_x.py");
+    s.python[0].version_text = "02".into();
+    assert_eq!(s.newest_version(), Some((2, "002")));
+}
+
 #[test]
 fn up_refuses_modified_missing_and_out_of_order_listing_each() {
     let mut s = set(&[1, 2, 3, 4, 5]);

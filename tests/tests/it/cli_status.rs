@@ -1288,6 +1288,46 @@ fn an_older_release_is_not_told_to_forget_a_newer_releases_rows() {
         .stderr_has("the migrations go up to 003; the database also has 004, 005 applied");
 }
 
+/// h18 F7: a newer release applied 004; this release's files are 001 and 002 and a newer
+/// confiture (Python) migration, `003_add_users.py`. `status`, `up` and `drift` said "the
+/// migrations go up to 002" — the newest SQL pair — though 003 is this release's too: the
+/// newest migration is counted over files of every kind.
+#[test]
+fn the_migrations_go_up_to_a_newer_python_migration() {
+    let db = TestDb::new("st_newer_py");
+    let project = Project::new();
+    for v in 1..=2 {
+        project.migration(
+            &format!("00{v}_step_{v}"),
+            &format!("CREATE TABLE tb_step_{v} (pk INTEGER);\n"),
+            &format!("DROP TABLE tb_step_{v};\n"),
+        );
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.write(
+        "db/migrations/003_add_users.py",
+        "def up(connection):\n    pass\n",
+    );
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name) \
+             VALUES ('add_users_003_20250101_000000', '003', 'add_users'), \
+             ('later_004_20250101_000001', '004', 'later')",
+        )
+        .unwrap();
+    for command in [
+        &["migrate", "status"][..],
+        &["migrate", "up"],
+        &["migrate", "drift"],
+    ] {
+        project
+            .run_on(&db, command)
+            .code(exit::DIVERGED)
+            .stderr_lacks("go up to 002")
+            .stderr_has("the migrations go up to 003; the database also has 004 applied");
+    }
+}
+
 /// h15 D7: a rolling deploy (a newer release applied 004 and 005; this release's files stop at
 /// 003) and a file removed below the newest one (002): `status` offered `reinit` for 002, and
 /// `reinit` forgot 004 and 005 too — the newer release then applied them again over their own
