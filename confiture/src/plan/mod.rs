@@ -556,7 +556,7 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
         let mut why = Vec::new();
         why.push(match row.name.as_deref() {
             None | Some("") => "no name".to_string(),
-            Some(name) if name == c.name => "its name".to_string(),
+            Some(name) if name == c.name => "that migration's name".to_string(),
             Some(name) => format!(
                 "the name {}, another migration's",
                 crate::display::escape(name)

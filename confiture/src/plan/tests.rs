@@ -2156,6 +2156,30 @@ fn an_incomplete_row_nothing_identifies_is_never_taken_for_the_file_of_its_versi
         Some(&s),
     );
     offered_on_condition(&h);
+    // Its version's files on disk but forming no migration (half a pair): the same.
+    let mut half = set(&[1, 2, 3]);
+    let m = half.migrations.remove(2);
+    half.incomplete.push(crate::files::IncompleteFile {
+        path: m.up.path.clone(),
+        version: m.version,
+        version_text: m.version_text.clone(),
+        name: m.name.clone(),
+        direction: crate::files::Direction::Up,
+        checksum: m.up.checksum.clone(),
+        misnamed: false,
+    });
+    let h = incomplete_row_help(&row("name", None, None), Some(&half));
+    assert!(
+        h.contains("nothing identifies the row as migration 003_m3"),
+        "{h}"
+    );
+    offered_on_condition(&h);
+    let h = incomplete_row_help(
+        &row("name", None, Some("m3_003_20250101_000000")),
+        Some(&half),
+    );
+    assert!(!h.contains("DELETE"), "{h}");
+    assert!(h.contains("SET name = 'm3' WHERE"), "{h}");
     // A row with no version: its slug gives it.
     let h = incomplete_row_help(
         &IncompleteRow {
