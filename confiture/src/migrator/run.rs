@@ -415,6 +415,10 @@ pub(super) fn run_each(
     progress(Progress::Planned {
         direction,
         count: steps.len(),
+        versions: steps
+            .iter()
+            .map(|step| step.migration.version_text.clone())
+            .collect(),
     });
     apply::run_steps(
         client,

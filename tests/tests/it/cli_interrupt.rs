@@ -1305,8 +1305,16 @@ fn a_second_signal_with_json_still_writes_one_document_of_what_committed() {
         assert!(sleeping, "{command:?}: the slow migration never ran");
         let run = interrupted_twice(child);
         let doc = run.json();
-        assert_eq!(doc["error"], doc["errors"][0], "{}", run.dump());
+        // The run's own report, as its interrupted run writes it: `applied` (`rolled_back`),
+        // `unknown`, its error in `errors` (h17 F2).
+        let done = if command[1] == "down" {
+            "rolled_back"
+        } else {
+            "applied"
+        };
         let error = &doc["errors"][0];
+        assert_eq!(doc[done], error["committed"], "{}", run.dump());
+        assert_eq!(doc["unknown"], error["unknown"], "{}", run.dump());
         assert_eq!(error["kind"], "interrupted", "{}", run.dump());
         assert_eq!(error["exit_code"], 130, "{}", run.dump());
         let list = |key: &str| -> Vec<String> {
@@ -1435,15 +1443,37 @@ fn a_fleets_second_signal_with_json_still_writes_every_targets_state() {
 /// rolls back the migration — which may commit all the same. The stop is bounded
 /// (`STOP_WAIT`): exit 130 seconds later, saying that whether the running migration committed
 /// is unknown and where to look, never that it was rolled back. SIGINT and SIGTERM alike.
+///
+/// What it writes (h17 F2) was the second signal's: "interrupted again" after one signal,
+/// `database` null, and no `not_attempted` for the migrations never started. Now it is what
+/// the run's own interrupted report is, the same keys (`migrate up`'s report, its error object)
+/// and the same truth: the database (without the password), what committed, the migration
+/// cut (fate unknown), those not attempted — on stderr too, with `migrate status` to see.
 #[test]
 fn a_stop_behind_a_frozen_proxy_is_bounded_and_says_the_fate_is_unknown() {
     let project = slow_up();
-    for with in ["-INT", "-TERM"] {
+    // The keys of a run's own interrupted document, top-level and of its error.
+    let normal = {
+        let db = TestDb::new("frozen_proxy_normal");
+        interrupted(&project, &db, &["migrate", "up", "--format", "json"]).json()
+    };
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    for (with, json) in [("-INT", true), ("-TERM", false)] {
         let db = TestDb::new("frozen_proxy");
         let proxy = confiture_tests::proxy::ClientCutProxy::start();
+        let mut args = vec!["migrate", "up", "--database-url"];
+        let url = proxy.url(&db.name);
+        args.push(&url);
+        if json {
+            args.extend(["--format", "json"]);
+        }
         let child = project
             .cli()
-            .args(["migrate", "up", "--database-url", &proxy.url(&db.name)])
+            .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -1477,6 +1507,40 @@ fn a_stop_behind_a_frozen_proxy_is_bounded_and_says_the_fate_is_unknown() {
         run.code(exit::INTERRUPTED)
             .stderr_has("no answer 5 s after the cancel request")
             .stderr_has("whether the running migration committed is unknown: `migrate status` says")
+            .stderr_has("the server did not answer the stop within 5 s")
+            .stderr_has("applied before the failure: 001")
+            .stderr_has(
+                "fate unknown (they may have committed; run `cargo confiture migrate status",
+            )
+            .stderr_has("not attempted: 003")
+            .stderr_lacks("interrupted again")
             .stderr_lacks("rolled back and");
+        if !json {
+            continue;
+        }
+        let doc = run.json();
+        assert_eq!(keys(&doc), keys(&normal), "{}", run.dump());
+        let error = &doc["errors"][0];
+        assert_eq!(keys(error), keys(&normal["errors"][0]), "{}", run.dump());
+        assert_eq!(error["kind"], "interrupted", "{}", run.dump());
+        assert_eq!(error["exit_code"], 130, "{}", run.dump());
+        let message = error["message"].as_str().expect("a message");
+        assert!(
+            message.contains("did not answer the stop within 5 s") && !message.contains("again"),
+            "{}",
+            run.dump()
+        );
+        let database = format!("{}@127.0.0.1:{}/{}", server().user, proxy.port(), db.name);
+        assert_eq!(error["database"], database.as_str(), "{}", run.dump());
+        assert_eq!(error["version"], "002", "{}", run.dump());
+        assert_eq!(error["name"], "slow", "{}", run.dump());
+        let list = |v: &[&str]| serde_json::json!(v);
+        assert_eq!(error["committed"], list(&["001"]), "{}", run.dump());
+        assert_eq!(error["unknown"], list(&["002"]), "{}", run.dump());
+        assert_eq!(error["not_attempted"], list(&["003"]), "{}", run.dump());
+        assert_eq!(doc["applied"], list(&["001"]), "{}", run.dump());
+        assert_eq!(doc["unknown"], list(&["002"]), "{}", run.dump());
+        assert_eq!(doc["skipped"], list(&["003"]), "{}", run.dump());
+        assert_eq!(doc["migrations"][0]["version"], "001", "{}", run.dump());
     }
 }
