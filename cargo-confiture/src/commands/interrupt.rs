@@ -275,9 +275,10 @@ fn leave(out: &Output, words: &Mutex<Words>, so_far: &Mutex<SoFar>, why: Leaving
 }
 
 /// How long the first signal waits for the run to end (its running statement cancelled, its
-/// report printed) before exiting without it: the one bound of the signal thread's waits
+/// report printed) before exiting without it: the library's bound of a stop
+/// ([`confiture::migrate::STOP_WAIT`]), the one bound of the signal thread's waits
 /// (`verify`'s for the fleet's report after the drop too).
-pub(super) const STOP_WAIT: Duration = Duration::from_secs(5);
+pub(super) const STOP_WAIT: Duration = confiture::migrate::STOP_WAIT;
 
 /// How often the signal thread looks for a second signal or the run's end.
 const POLL: Duration = Duration::from_millis(20);

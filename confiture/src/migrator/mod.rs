@@ -54,6 +54,15 @@ pub use report::{
     ReinitReport, ReinitRow, ReportedDivergence, ReportedError, ReportedUnrollable, UpReport,
 };
 
+/// How long a stop ([`Migrator::stop_when`], [`Fleet::stop_when`](crate::fleet::Fleet::stop_when))
+/// waits on the server for its cancel request: a request the server, or a pooler or proxy in
+/// between, takes and never answers (its process frozen, its kernel still accepting, a TLS
+/// negotiation never answered) is given up after it, and none is sent again for that run;
+/// what it was cancelling then ends when the server ends it, as if no stop had come. The one
+/// bound of a stop: a caller that must end sooner than a statement that is not cancelled
+/// leaves after it (the CLI exits 130 when the run has not ended `STOP_WAIT` after the signal).
+pub const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The most connections `up`, `down` and `status` hold at once on their database: the
 /// session; a fleet's help for a target refused for too many connections counts it
 /// (`verify::CONNECTIONS_AT_ONCE` is `verify`'s and `drift`'s).
@@ -426,6 +435,16 @@ impl Migrator {
     /// A command that completed although the flag was set (it came as the last transaction
     /// committed, or after) returns its report: what the ledger shows wins.
     /// The library installs no signal handler: the caller owns the process's signals.
+    ///
+    /// The cancel request is bounded by [`STOP_WAIT`] (5 s): one that gets no answer (a pooler
+    /// or proxy that accepts and never serves, a TLS negotiation never answered) is given up,
+    /// and the run goes on as its statement ends on the server, then stops before the next
+    /// one — it is never held by the request. A session that itself stops answering (a frozen
+    /// proxy between us and the server: its statement's end never reaches us) cannot be left
+    /// by the library: the command returns when the connection is found dead (keepalives,
+    /// `TCP_USER_TIMEOUT`), which a proxy whose kernel still acknowledges never lets happen. A
+    /// caller that must not wait longer leaves after [`STOP_WAIT`] as the CLI does, and reads
+    /// the ledger (`status`) to learn what committed.
     ///
     /// ```no_run
     /// use std::sync::{atomic::AtomicBool, Arc};

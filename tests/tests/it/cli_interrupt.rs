@@ -1544,3 +1544,54 @@ fn a_stop_behind_a_frozen_proxy_is_bounded_and_says_the_fate_is_unknown() {
         assert_eq!(doc["migrations"][0]["version"], "001", "{}", run.dump());
     }
 }
+
+/// The library's stop (`Migrator::stop_when`) made its cancel request with no bound, holding
+/// the lock its runner takes before its next query: a request that a pooler or proxy accepts
+/// and never answers (here its TLS negotiation, `sslmode=require`, never answered) held the run
+/// forever, although its statement ended on the server. The request is now given up after
+/// `confiture::migrate::STOP_WAIT`, and the run goes on: what its statement's message applied
+/// is reported, nothing more starts.
+#[test]
+fn the_librarys_stop_gives_up_a_cancel_request_that_gets_no_answer() {
+    use confiture::migrate::{no_progress, UpOptions, STOP_WAIT};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let project = Project::new();
+    project.migration("001_slow", "SELECT pg_sleep(2);\n", "SELECT 1;\n");
+    let db = TestDb::new("stop_unanswered");
+    let proxy = confiture_tests::proxy::ClientCutProxy::start();
+    let url = proxy
+        .url(&db.name)
+        .replace("sslmode=disable", "sslmode=require");
+    let env = confiture::config::Environment::from_url(&url, "test").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut migrator = confiture::Migrator::new(
+        env,
+        project.path("db/migrations"),
+        confiture::files::CheckOptions::default(),
+    )
+    .stop_when(stop.clone());
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(
+            migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .map_err(|failed| failed.error.kind),
+        );
+    });
+    let sleeping = wait_until(Duration::from_secs(30), || db.sleeping_backend().is_some());
+    assert!(sleeping, "the slow migration never ran");
+    proxy.freeze_new();
+    let stopped = Instant::now();
+    stop.store(true, Ordering::SeqCst);
+    let outcome = outcome.recv_timeout(STOP_WAIT + Duration::from_secs(10));
+    assert!(
+        outcome.is_ok(),
+        "the run did not return {:?} after the stop (the cancel request held it)",
+        stopped.elapsed()
+    );
+    // The statement was not cancelled: its message committed, and nothing was left to start.
+    assert!(outcome.unwrap().is_ok(), "the run failed");
+    assert_eq!(db.ledger(), Some(vec!["001:slow".to_string()]));
+}
