@@ -26,12 +26,8 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use confiture::error::MigrationFailure;
-use confiture::files::TransactionMode;
 use confiture::fleet::{Event, Target, TargetState};
-use confiture::migrate::{
-    Direction, DownReport, MigrationReport, Progress, ReportedError, UpReport,
-};
+use confiture::migrate::{Direction, Progress, ReportedError};
 use confiture::{exit, hint, Error, ErrorKind, Reason};
 use serde::Serialize;
 
@@ -150,7 +146,7 @@ impl Interrupt {
                     schema: t.schema.clone(),
                     ended: None,
                     started: false,
-                    run: RunSoFar::default(),
+                    run: confiture::migrate::SoFar::default(),
                 })
                 .collect(),
         );
@@ -276,9 +272,14 @@ fn leave(out: &Output, words: &Mutex<Words>, so_far: &Mutex<SoFar>, why: Leaving
 
 /// How long the first signal waits for the run to end (its running statement cancelled, its
 /// report printed) before exiting without it: the library's bound of a stop
-/// ([`confiture::migrate::STOP_WAIT`]), the one bound of the signal thread's waits
-/// (`verify`'s for the fleet's report after the drop too).
-pub(super) const STOP_WAIT: Duration = confiture::migrate::STOP_WAIT;
+/// ([`confiture::migrate::STOP_WAIT`], after which a stopped command returns `interrupted`
+/// whatever the server does) and [`REPORT_MARGIN`] to print that report; the one bound of the
+/// signal thread's waits (`verify`'s for the fleet's report after the drop too).
+pub(super) const STOP_WAIT: Duration =
+    Duration::from_secs(confiture::migrate::STOP_WAIT.as_secs() + REPORT_MARGIN.as_secs());
+
+/// What the first signal's wait gives the run beyond the library's bound: its report written.
+const REPORT_MARGIN: Duration = Duration::from_secs(2);
 
 /// How often the signal thread looks for a second signal or the run's end.
 const POLL: Duration = Duration::from_millis(20);
@@ -301,106 +302,9 @@ struct SoFar {
     /// When the command started (a report's `total_duration_ms`).
     started: Option<Instant>,
     /// One database's run.
-    run: RunSoFar,
+    run: confiture::migrate::SoFar,
     /// A fleet's targets, in list order; `None` for one database.
     targets: Option<Vec<TargetSoFar>>,
-}
-
-/// One run's migrations: those committed (`Progress::Finished`: applied, or rolled back by
-/// `down`, with its ledger row) and those sent or started and not finished — cut by the
-/// exit: rolled back by the server unless their commit had been sent (a `no-transaction` one
-/// keeps what it committed), unknown as a migration whose connection was lost is — and the
-/// rest of its plan (`Progress::Planned`), not attempted.
-#[derive(Default)]
-struct RunSoFar {
-    /// Applying or rolling back, once the run has a plan or started a migration.
-    direction: Option<Direction>,
-    /// The plan's versions in order (`--single-transaction` sends none).
-    planned: Vec<String>,
-    committed: Vec<String>,
-    unknown: Vec<String>,
-    /// Each migration started: its version, name and mode.
-    started: Vec<(String, String, TransactionMode)>,
-    /// The report's entry of each committed one.
-    migrations: Vec<MigrationReport>,
-}
-
-impl RunSoFar {
-    fn progress(&mut self, event: &Progress) {
-        let mut running = |version: &String| {
-            if !self.unknown.contains(version) {
-                self.unknown.push(version.clone());
-            }
-        };
-        match event {
-            Progress::Planned {
-                direction,
-                versions,
-                ..
-            } => {
-                self.direction = Some(*direction);
-                self.planned = versions.clone();
-            }
-            Progress::Sent { versions, .. } => versions.iter().for_each(running),
-            // `--single-transaction` sends none: each started one is in the transaction.
-            Progress::Started {
-                version,
-                name,
-                direction,
-                mode,
-            } => {
-                running(version);
-                self.direction = Some(*direction);
-                self.started.push((version.clone(), name.clone(), *mode));
-            }
-            Progress::Finished {
-                version,
-                name,
-                duration_ms,
-                ..
-            } => {
-                self.unknown.retain(|v| v != version);
-                self.committed.push(version.clone());
-                let mode = self
-                    .started
-                    .iter()
-                    .find(|(v, ..)| v == version)
-                    .map_or(TransactionMode::Transaction, |(.., mode)| *mode);
-                self.migrations
-                    .push(MigrationReport::new(version, name, mode, *duration_ms));
-            }
-            _ => {}
-        }
-    }
-
-    /// The plan's migrations neither committed nor cut by the exit.
-    fn not_attempted(&self) -> Vec<String> {
-        self.planned
-            .iter()
-            .filter(|v| !self.committed.contains(v) && !self.unknown.contains(v))
-            .cloned()
-            .collect()
-    }
-
-    /// The migration cut by the exit, as a failed one is named: the first of `unknown`.
-    fn failure(&self, database: Option<String>) -> Option<MigrationFailure> {
-        let version = self.unknown.first()?;
-        let name = self
-            .started
-            .iter()
-            .find(|(v, ..)| v == version)
-            .map(|(_, name, _)| name.clone())
-            .unwrap_or_default();
-        let mut failure = MigrationFailure::default();
-        failure.database = database;
-        failure.version = version.clone();
-        failure.name = name;
-        failure.direction = self.direction.unwrap_or(Direction::Up);
-        failure.committed = self.committed.clone();
-        failure.not_attempted = self.not_attempted();
-        failure.unknown = self.unknown.clone();
-        Some(failure)
-    }
 }
 
 /// One target of a fleet, as the second signal's document shows it.
@@ -411,7 +315,7 @@ struct TargetSoFar {
     started: bool,
     /// Its state and code once it finished.
     ended: Option<(TargetState, u8)>,
-    run: RunSoFar,
+    run: confiture::migrate::SoFar,
 }
 
 /// One entry of the second signal's `targets`: a fleet report's entry's keys, with the error
@@ -449,32 +353,24 @@ impl SoFar {
                 (None, None) => error,
             };
             let mut reported = ReportedError::of(&error);
-            // Those the run committed before it started any that is cut (none cut: nothing ran
-            // at the exit).
-            reported.committed = run.committed.clone();
+            // Also when none is cut (nothing ran at the exit).
+            reported.committed = run.committed().to_vec();
             reported.not_attempted = run.not_attempted();
-            reported.unknown = run.unknown.clone();
+            reported.unknown = run.unknown().to_vec();
             let total = self.started.map_or(0, |t| {
                 u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
             });
-            let report = match run.direction {
+            let report = match run.direction() {
                 Some(Direction::Up) => {
-                    let mut report = UpReport::default();
-                    report.applied = run.committed.clone();
-                    report.unknown = run.unknown.clone();
-                    report.skipped = run.not_attempted();
+                    let mut report = run.up_report();
                     report.errors = vec![reported.clone()];
                     report.total_duration_ms = total;
-                    report.migrations = run.migrations.clone();
                     serde_json::to_value(&report).ok()
                 }
                 Some(Direction::Down) => {
-                    let mut report = DownReport::default();
-                    report.rolled_back = run.committed.clone();
-                    report.unknown = run.unknown.clone();
+                    let mut report = run.down_report();
                     report.errors = vec![reported.clone()];
                     report.total_duration_ms = total;
-                    report.migrations = run.migrations.clone();
                     serde_json::to_value(&report).ok()
                 }
                 // No migration planned yet (the lock, the ledger, a baseline's one
@@ -502,8 +398,8 @@ impl SoFar {
                     schema: t.schema.as_deref(),
                     state,
                     exit_code,
-                    committed: &t.run.committed,
-                    unknown: t.run.unknown.clone(),
+                    committed: t.run.committed(),
+                    unknown: t.run.unknown().to_vec(),
                 }
             })
             .collect();

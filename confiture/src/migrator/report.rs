@@ -142,9 +142,9 @@ pub struct MigrationReport {
 }
 
 impl MigrationReport {
-    /// One migration that ran: what a caller building a report from the progress events
-    /// ([`Progress::Started`], [`Progress::Finished`]) knows of it.
-    pub fn new(
+    /// One migration that ran: what a report built from the progress events
+    /// ([`Progress::Started`], [`Progress::Finished`]: [`super::SoFar`]) knows of it.
+    pub(crate) fn new(
         version: impl Into<String>,
         name: impl Into<String>,
         mode: TransactionMode,

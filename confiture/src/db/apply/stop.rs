@@ -12,7 +12,7 @@
 //!
 //! A thread watches the flag while the run lasts (it ends when the last [`Stop`] is dropped):
 //! a flag has no way to wake anybody, and the runner is blocked in the driver meanwhile. Each
-//! cancel request is made on a thread of its own and waited for [`STOP_WAIT`] at most: one
+//! cancel request is made on a thread of its own and waited for [`CANCEL_WAIT`] at most: one
 //! that a pooler or proxy takes and never answers is given up, and none is sent again, so that
 //! the runner, which waits for the request before its next query, is never held by it.
 
@@ -22,6 +22,11 @@ use std::time::{Duration, Instant};
 
 use crate::config::Environment;
 use crate::migrator::STOP_WAIT;
+
+/// How long a cancel request is waited for: within the stop's bound ([`STOP_WAIT`], after
+/// which the command returns whatever the server does), so that a run whose session still
+/// answers, its statement ended on the server, ends with its own report first.
+const CANCEL_WAIT: Duration = Duration::from_secs(STOP_WAIT.as_secs() - 2);
 
 /// How often the watching thread looks at the flag.
 const POLL: Duration = Duration::from_millis(20);
@@ -104,7 +109,7 @@ impl Inner {
 
 /// The watching thread: cancels the message in flight once the flag is set, again when it is
 /// still running [`CANCEL_AGAIN`] later; ends when the run dropped its [`Stop`], or when a
-/// cancel request got no answer within [`STOP_WAIT`].
+/// cancel request got no answer within [`CANCEL_WAIT`].
 fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environment) {
     loop {
         std::thread::sleep(POLL);
@@ -125,7 +130,7 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
                 None => true,
             };
         if due {
-            if !cancel_within(token, env, STOP_WAIT) {
+            if !cancel_within(token, env, CANCEL_WAIT) {
                 // Given up: another request would wait as long. The guard goes with the
                 // thread, and the runner goes on as its message ends.
                 return;
