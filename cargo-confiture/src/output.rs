@@ -427,24 +427,28 @@ impl Output {
         }
     }
 
-    /// The last words on stdout of a process that ends at once (a second signal), from the
-    /// thread that ends it: with `--format json`, the error document `reported` (what is
-    /// known to have committed in its `committed` and `unknown`; a fleet's `targets` as known
-    /// then) — unless a report claimed stdout first ([`claim_stdout`]): that report is the
+    /// The last words on stdout of a process that ends at once (a second signal, a stop the
+    /// server did not answer), from the thread that ends it: with `--format json`, `document`
+    /// ([`LastDocument`]: the report so far, or the error document; what is known to have
+    /// committed in its error's `committed` and `unknown`; a fleet's `targets` as known then)
+    /// — unless a report claimed stdout first ([`claim_stdout`]): that report is the
     /// document, and its write, if under way, is let end ([`REPORT_END`] at most) so that the
-    /// exit does not cut it. Nothing here waits on a database.
-    pub fn last_document(
-        &self,
-        reported: impl FnOnce() -> (ReportedError, Option<serde_json::Value>),
-    ) {
+    /// exit does not cut it. Whether stdout was this caller's (the report's error then is its
+    /// own to print on stderr). Nothing here waits on a database.
+    pub fn last_document(&self, document: impl FnOnce() -> LastDocument) -> bool {
         if !claim_stdout() {
             let_the_report_end();
-            return;
+            return false;
         }
         if self.json_mode() {
-            let (reported, targets) = reported();
-            self.json(&self.error_document(reported, targets));
+            match document() {
+                LastDocument::Error(reported, targets) => {
+                    self.json(&self.error_document(*reported, targets))
+                }
+                LastDocument::Report(report) => self.report_json(&report),
+            }
         }
+        true
     }
 
     /// An error on stderr only (when stdout already carries a report that includes it).
@@ -577,6 +581,17 @@ static STDOUT_OWNER: OnceLock<std::thread::ThreadId> = OnceLock::new();
 pub fn claim_stdout() -> bool {
     let me = std::thread::current().id();
     *STDOUT_OWNER.get_or_init(|| me) == me
+}
+
+/// What a process that ends at once writes on stdout with `--format json`
+/// ([`Output::last_document`]).
+pub enum LastDocument {
+    /// The error document (`error`, `errors`, a fleet's `targets`): a command that had no
+    /// report under way.
+    Error(Box<ReportedError>, Option<serde_json::Value>),
+    /// The command's report so far, its error in its `errors`, as the run would have written
+    /// it (`applied` or `rolled_back`, `unknown`, ...).
+    Report(serde_json::Value),
 }
 
 /// How long a process that ends at once lets a report being written end: stdout is a pipe

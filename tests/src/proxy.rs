@@ -14,6 +14,7 @@ pub struct ClientCutProxy {
     clients: Arc<Mutex<Vec<TcpStream>>>,
     cut: Arc<AtomicBool>,
     frozen: Arc<AtomicBool>,
+    new_frozen: Arc<AtomicBool>,
 }
 
 impl ClientCutProxy {
@@ -26,9 +27,11 @@ impl ClientCutProxy {
         let seen = cut.clone();
         let frozen = Arc::new(AtomicBool::new(false));
         let stopped = frozen.clone();
+        let new_frozen = Arc::new(AtomicBool::new(false));
+        let new_stopped = new_frozen.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                if stopped.load(Ordering::SeqCst) {
+                if stopped.load(Ordering::SeqCst) || new_stopped.load(Ordering::SeqCst) {
                     // Accepted (the kernel would have) and never read.
                     kept.lock().unwrap().push(client);
                     continue;
@@ -63,6 +66,7 @@ impl ClientCutProxy {
             clients,
             cut,
             frozen,
+            new_frozen,
         }
     }
 
@@ -75,6 +79,13 @@ impl ClientCutProxy {
     /// passed on, and a new connection is accepted and never read. Nothing is closed.
     pub fn freeze(&self) {
         self.frozen.store(true, Ordering::SeqCst);
+    }
+
+    /// Serves the connections so far as before, but accepts each new one and never reads it:
+    /// a pooler with no free server connection, or a listener whose process stopped
+    /// accepting, to a cancel request made on a connection of its own.
+    pub fn freeze_new(&self) {
+        self.new_frozen.store(true, Ordering::SeqCst);
     }
 
     /// Closes the client's side of every connection so far; the server's sides stay open.

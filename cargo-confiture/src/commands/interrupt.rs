@@ -15,20 +15,23 @@
 //! ([`Interrupt::after`]). "Interrupted" is never printed for a run that completed, and a run
 //! that printed it never exits 0.
 //!
-//! The second signal exits at once, without waiting on any database: with `--format json`
-//! its error document says what the process knows then ([`SoFar`], fed by the run's progress
-//! events): the migrations committed, the one running, and a fleet's every target.
+//! The second signal exits at once, without waiting on any database, as does the first when
+//! the run has not ended [`STOP_WAIT`] after it: its error, on stderr and with `--format json`
+//! as the run's own document would (one database's report so far, a fleet's error document),
+//! says what the process knows then ([`SoFar`], fed by the run's progress events): the
+//! database, the migrations committed, the one running, the rest of the plan, and a fleet's
+//! every target.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use confiture::fleet::{Event, Target, TargetState};
-use confiture::migrate::{Progress, ReportedError};
-use confiture::{exit, hint, Error, ErrorKind};
+use confiture::migrate::{Direction, Progress, ReportedError};
+use confiture::{exit, hint, Error, ErrorKind, Reason};
 use serde::Serialize;
 
-use crate::output::Output;
+use crate::output::{LastDocument, Output};
 
 /// The stop flag of one command and the signal that set it.
 pub(super) struct Interrupt {
@@ -68,7 +71,10 @@ impl Interrupt {
             flag: Arc::new(AtomicBool::new(false)),
             signal: Arc::new(AtomicI32::new(0)),
             words: Arc::new(Mutex::new((stopping, leaving))),
-            so_far: Arc::default(),
+            so_far: Arc::new(Mutex::new(SoFar {
+                started: Some(Instant::now()),
+                ..SoFar::default()
+            })),
             ended: Arc::new(AtomicBool::new(false)),
         };
         confiture::config::stop_reading_when(interrupt.flag());
@@ -98,21 +104,13 @@ impl Interrupt {
             let since = Instant::now();
             loop {
                 if signals.pending().next().is_some() {
-                    leave(&out, &words, &so_far, |leaving| {
-                        format!("interrupted again: exiting; {leaving}")
-                    });
+                    leave(&out, &words, &so_far, Leaving::Again);
                 }
                 if ended.load(Ordering::SeqCst) {
                     return;
                 }
                 if since.elapsed() >= STOP_WAIT {
-                    leave(&out, &words, &so_far, |leaving| {
-                        format!(
-                            "no answer {} s after the cancel request (the server, or a pooler \
-                             or proxy in between, is not answering): exiting; {leaving}",
-                            STOP_WAIT.as_secs()
-                        )
-                    });
+                    leave(&out, &words, &so_far, Leaving::Unanswered);
                 }
                 std::thread::sleep(POLL);
             }
@@ -123,6 +121,12 @@ impl Interrupt {
     /// What the signals say from now on: the run has its database (or its fleet) and starts.
     pub(super) fn words(&self, words: Words) {
         *self.words.lock().unwrap_or_else(|p| p.into_inner()) = words;
+    }
+
+    /// The run's database, as its errors name it (`user@host:port/db`, never the password):
+    /// the exit at once's error names it too.
+    pub(super) fn database(&self, shown: String) {
+        self.so_far().database = Some(shown);
     }
 
     /// One database's run reported `event`: what the second signal's document says it
@@ -142,7 +146,7 @@ impl Interrupt {
                     schema: t.schema.clone(),
                     ended: None,
                     started: false,
-                    run: RunSoFar::default(),
+                    run: confiture::migrate::SoFar::default(),
                 })
                 .collect(),
         );
@@ -207,32 +211,75 @@ impl Interrupt {
     }
 }
 
-/// Exits at once, saying `why` (given the words of the run's stage, [`Interrupt::words`]) and,
-/// with `--format json`, writing what is known so far ([`SoFar`]), unless a report already
-/// claimed stdout ([`exit::INTERRUPTED`]): the second signal, or a stop that got no answer
-/// within [`STOP_WAIT`]. The server ends the session once it sees the connection gone, rolling
+/// Why the process leaves without the run's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaving {
+    /// The second signal.
+    Again,
+    /// The first signal's stop got no answer within [`STOP_WAIT`]: the cancel request, or the
+    /// statement's end, is held by the server or a pooler or proxy in between.
+    Unanswered,
+}
+
+impl Leaving {
+    /// The line on stderr as the process leaves (`leaving`: what the signal says of the work
+    /// cut short).
+    fn line(self, leaving: &str) -> String {
+        match self {
+            Leaving::Again => format!("interrupted again: exiting; {leaving}"),
+            Leaving::Unanswered => format!(
+                "no answer {} s after the cancel request (the server, or a pooler or proxy in \
+                 between, is not answering): exiting; {leaving}",
+                STOP_WAIT.as_secs()
+            ),
+        }
+    }
+
+    /// The message of the exit's error.
+    fn message(self) -> String {
+        match self {
+            Leaving::Again => {
+                "interrupted again: exited without waiting for the run to stop".into()
+            }
+            Leaving::Unanswered => format!(
+                "interrupted: the server did not answer the stop within {} s; exited without \
+                 waiting for it",
+                STOP_WAIT.as_secs()
+            ),
+        }
+    }
+}
+
+/// Exits at once, saying why, and what is known so far ([`SoFar`]): on stderr as a run's
+/// error is, and with `--format json` as its document — unless a report already claimed
+/// stdout ([`exit::INTERRUPTED`]): the second signal, or a stop that got no answer within
+/// [`STOP_WAIT`]. The server ends the session once it sees the connection gone, rolling
 /// back what it had not committed.
-fn leave(
-    out: &Output,
-    words: &Mutex<Words>,
-    so_far: &Mutex<SoFar>,
-    why: impl FnOnce(&str) -> String,
-) -> ! {
+fn leave(out: &Output, words: &Mutex<Words>, so_far: &Mutex<SoFar>, why: Leaving) -> ! {
     let leaving = words.lock().unwrap_or_else(|p| p.into_inner()).1;
     // Never "run the command again": what was running may commit after the exit (a `down
     // --steps N` again would roll back N more); the words say `migrate status`.
-    Output::note_line(&why(leaving));
-    out.last_document(|| {
+    Output::note_line(&why.line(leaving));
+    let (error, document) = {
         let so_far = so_far.lock().unwrap_or_else(|p| p.into_inner());
-        so_far.document(leaving)
-    });
+        so_far.document(why, leaving)
+    };
+    if out.last_document(|| document) {
+        out.error_text(&error);
+    }
     std::process::exit(i32::from(exit::INTERRUPTED));
 }
 
 /// How long the first signal waits for the run to end (its running statement cancelled, its
-/// report printed) before exiting without it: the one bound of the signal thread's waits
-/// (`verify`'s for the fleet's report after the drop too).
-pub(super) const STOP_WAIT: Duration = Duration::from_secs(5);
+/// report printed) before exiting without it: the library's bound of a stop
+/// ([`confiture::migrate::STOP_WAIT`], after which a stopped command returns `interrupted`
+/// whatever the server does) and [`REPORT_MARGIN`] to print that report; the one bound of the
+/// signal thread's waits (`verify`'s for the fleet's report after the drop too).
+pub(super) const STOP_WAIT: Duration =
+    Duration::from_secs(confiture::migrate::STOP_WAIT.as_secs() + REPORT_MARGIN.as_secs());
+
+/// What the first signal's wait gives the run beyond the library's bound: its report written.
+const REPORT_MARGIN: Duration = Duration::from_secs(2);
 
 /// How often the signal thread looks for a second signal or the run's end.
 const POLL: Duration = Duration::from_millis(20);
@@ -250,40 +297,14 @@ fn name(signal: i32) -> &'static str {
 /// which does not wait for the run, can say.
 #[derive(Default)]
 struct SoFar {
+    /// The database of one database's run, as its errors name it ([`Interrupt::database`]).
+    database: Option<String>,
+    /// When the command started (a report's `total_duration_ms`).
+    started: Option<Instant>,
     /// One database's run.
-    run: RunSoFar,
+    run: confiture::migrate::SoFar,
     /// A fleet's targets, in list order; `None` for one database.
     targets: Option<Vec<TargetSoFar>>,
-}
-
-/// One run's migrations: those committed (`Progress::Finished`: applied, or rolled back by
-/// `down`, with its ledger row) and those sent or started and not finished — cut by the
-/// exit: rolled back by the server unless their commit had been sent (a `no-transaction` one
-/// keeps what it committed), unknown as a migration whose connection was lost is.
-#[derive(Default)]
-struct RunSoFar {
-    committed: Vec<String>,
-    unknown: Vec<String>,
-}
-
-impl RunSoFar {
-    fn progress(&mut self, event: &Progress) {
-        let mut running = |version: &String| {
-            if !self.unknown.contains(version) {
-                self.unknown.push(version.clone());
-            }
-        };
-        match event {
-            Progress::Sent { versions, .. } => versions.iter().for_each(running),
-            // `--single-transaction` sends none: each started one is in the transaction.
-            Progress::Started { version, .. } => running(version),
-            Progress::Finished { version, .. } => {
-                self.unknown.retain(|v| v != version);
-                self.committed.push(version.clone());
-            }
-            _ => {}
-        }
-    }
 }
 
 /// One target of a fleet, as the second signal's document shows it.
@@ -294,7 +315,7 @@ struct TargetSoFar {
     started: bool,
     /// Its state and code once it finished.
     ended: Option<(TargetState, u8)>,
-    run: RunSoFar,
+    run: confiture::migrate::SoFar,
 }
 
 /// One entry of the second signal's `targets`: a fleet report's entry's keys, with the error
@@ -312,29 +333,55 @@ struct TargetEntry<'a> {
 }
 
 impl SoFar {
-    /// The error of the exit at once, with what is known (`leaving`: what the signal says of
-    /// the work cut short), and a fleet's `targets`.
-    fn document(&self, leaving: &str) -> (ReportedError, Option<serde_json::Value>) {
-        let mut error = Error::new(
-            ErrorKind::Interrupted,
-            "interrupted again: exited without waiting for the run to stop",
-        )
-        .with_help(format!(
+    /// The error of the exit at once (`why`, with `leaving`: what the signal says of the work
+    /// cut short), as a run's own error names its database and its migrations, and the
+    /// document `--format json` writes: one database's report so far (the shape of the
+    /// run's own, `up`'s or `down`'s), or the error document with a fleet's `targets`.
+    fn document(&self, why: Leaving, leaving: &str) -> (Error, LastDocument) {
+        let mut error = Error::new(ErrorKind::Interrupted, why.message()).with_help(format!(
             "run {} to see what is applied",
             hint::command("migrate status")
         ));
         let Some(targets) = &self.targets else {
             error.details = vec![leaving.to_string()];
-            if !self.run.unknown.is_empty() {
-                error.details.push(format!(
-                    "running at the exit, rolled back unless its commit had been sent: {}",
-                    self.run.unknown.join(", ")
-                ));
-            }
+            let run = &self.run;
+            error = match (run.failure(self.database.clone()), &self.database) {
+                (Some(failure), _) => error.with_reason(Reason::Migration(Box::new(failure))),
+                (None, Some(database)) => error.with_reason(Reason::Database {
+                    database: database.clone(),
+                }),
+                (None, None) => error,
+            };
             let mut reported = ReportedError::of(&error);
-            reported.committed = self.run.committed.clone();
-            reported.unknown = self.run.unknown.clone();
-            return (reported, None);
+            // Also when none is cut (nothing ran at the exit).
+            reported.committed = run.committed().to_vec();
+            reported.not_attempted = run.not_attempted();
+            reported.unknown = run.unknown().to_vec();
+            let total = self.started.map_or(0, |t| {
+                u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+            });
+            let report = match run.direction() {
+                Some(Direction::Up) => {
+                    let mut report = run.up_report();
+                    report.errors = vec![reported.clone()];
+                    report.total_duration_ms = total;
+                    serde_json::to_value(&report).ok()
+                }
+                Some(Direction::Down) => {
+                    let mut report = run.down_report();
+                    report.errors = vec![reported.clone()];
+                    report.total_duration_ms = total;
+                    serde_json::to_value(&report).ok()
+                }
+                // No migration planned yet (the lock, the ledger, a baseline's one
+                // transaction): the error alone.
+                _ => None,
+            };
+            let document = match report {
+                Some(report) => LastDocument::Report(report),
+                None => LastDocument::Error(Box::new(reported), None),
+            };
+            return (error, document);
         };
         let entries: Vec<TargetEntry> = targets
             .iter()
@@ -351,8 +398,8 @@ impl SoFar {
                     schema: t.schema.as_deref(),
                     state,
                     exit_code,
-                    committed: &t.run.committed,
-                    unknown: t.run.unknown.clone(),
+                    committed: t.run.committed(),
+                    unknown: t.run.unknown().to_vec(),
                 }
             })
             .collect();
@@ -368,9 +415,10 @@ impl SoFar {
             ),
             leaving.to_string(),
         ];
+        let reported = ReportedError::of(&error);
         (
-            ReportedError::of(&error),
-            serde_json::to_value(&entries).ok(),
+            error,
+            LastDocument::Error(Box::new(reported), serde_json::to_value(&entries).ok()),
         )
     }
 }

@@ -187,6 +187,7 @@ const READING: Words = (
 /// write nothing, and end as promptly.
 fn interruptible(migrator: Migrator, interrupt: &Interrupt, words: Words) -> Migrator {
     interrupt.words(words);
+    interrupt.database(migrator.environment().connection.to_string());
     migrator.stop_when(interrupt.flag())
 }
 

@@ -15,7 +15,7 @@ use confiture::{display, exit, hint, Error, Result};
 use super::fleet::Selected;
 use super::Context;
 use crate::cli::{Cli, DriftArgs, ScratchArgs, VerifyArgs};
-use crate::output::{Output, Style};
+use crate::output::{LastDocument, Output, Style};
 use crate::render::{self, plural};
 
 pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Result<u8> {
@@ -384,7 +384,10 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
                         })
                         .collect();
                     error.help = Some(drop_help(&left));
-                    (confiture::migrate::ReportedError::of(&error), None)
+                    LastDocument::Error(
+                        Box::new(confiture::migrate::ReportedError::of(&error)),
+                        None,
+                    )
                 });
                 Output::note_line(&format!(
                     "interrupted again: exiting without waiting for the drop (scratch databases \

@@ -51,8 +51,9 @@ impl Migrator {
         options: &DownOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<DownReport> {
-        self.command(options.dry_run, progress, |m, progress, report| {
-            m.down_run(options, progress, report)
+        let options = options.clone();
+        self.command(options.dry_run, progress, move |m, progress, report| {
+            m.down_run(&options, progress, report)
         })
     }
 

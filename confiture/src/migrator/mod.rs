@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::files::{self, CheckOptions, Checked};
 use crate::workspace::Workspace;
 
+mod bounded;
 mod down;
 mod lost;
 pub mod options;
@@ -45,6 +46,7 @@ pub(crate) mod up_ahead;
 
 pub use crate::db::apply::Direction;
 pub use crate::db::lock::LockHolder;
+pub use bounded::SoFar;
 pub use options::{
     BaselineOptions, DownOptions, ReinitOptions, StatusOptions, UpOptions, DEFAULT_LOCK_WAIT,
     SQL_TIMEOUT_FLAGS,
@@ -53,6 +55,16 @@ pub use report::{
     no_progress, BaselineReport, DownReport, Failed, MigrationReport, Outcome, Progress,
     ReinitReport, ReinitRow, ReportedDivergence, ReportedError, ReportedUnrollable, UpReport,
 };
+
+/// How long a stop ([`Migrator::stop_when`], [`Fleet::stop_when`](crate::fleet::Fleet::stop_when))
+/// waits on the server, the one bound of a stop: a cancel request the server, or a pooler or
+/// proxy in between, takes and never answers (its process frozen, its kernel still
+/// accepting, a TLS negotiation never answered) is given up within it (3 s), none sent
+/// again, so that a run whose session still answers ends with its own report; and a
+/// command not ended `STOP_WAIT` after the flag was set (its session frozen: the statement's
+/// end never reaches us) returns all the same, `interrupted`, with what its progress said
+/// ([`SoFar`]). The CLI's own exit after a first signal comes 2 s after it.
+pub const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The most connections `up`, `down` and `status` hold at once on their database: the
 /// session; a fleet's help for a target refused for too many connections counts it
@@ -426,6 +438,20 @@ impl Migrator {
     /// A command that completed although the flag was set (it came as the last transaction
     /// committed, or after) returns its report: what the ledger shows wins.
     /// The library installs no signal handler: the caller owns the process's signals.
+    ///
+    /// A stop is bounded by [`STOP_WAIT`] (5 s). A cancel request that gets no answer (a
+    /// pooler or proxy that accepts and never serves, a TLS negotiation never answered) is
+    /// given up, and the run is never held by it. A command that can be stopped runs on a
+    /// thread of its own (its progress events still reach `progress` on the caller's thread):
+    /// one not ended `STOP_WAIT` after the flag was set — its session stopped answering, a
+    /// frozen proxy between us and the server, whose kernel still acknowledges so that no
+    /// keepalive fails — returns all the same with
+    /// [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted) ("the server did not answer
+    /// the stop within 5 s"), its error and report saying what its progress events said
+    /// ([`SoFar`]): the database, what committed, the migration whose fate is unknown (it may
+    /// still commit: `status` reads the ledger), the rest not attempted. Its session is left to
+    /// that thread, which ends with the connection; this `Migrator` connects again on its next
+    /// command.
     ///
     /// ```no_run
     /// use std::sync::{atomic::AtomicBool, Arc};

@@ -47,6 +47,10 @@ pub enum Progress {
         direction: Direction,
         /// How many migrations.
         count: usize,
+        /// Their versions, as in their file names, in the order they will run: those a run
+        /// stopped before it started them are its `not_attempted`, also for a caller that
+        /// leaves without waiting for its report (the CLI's exit after a stop unanswered).
+        versions: Vec<String>,
     },
     /// The migrations of one message are sent to the server (one, or several travelling
     /// together; their `Started` follow): until each one's `Finished`, whether it committed is
@@ -135,6 +139,25 @@ pub struct MigrationReport {
     /// The SQL that would run (dry runs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sql: Option<String>,
+}
+
+impl MigrationReport {
+    /// One migration that ran: what a report built from the progress events
+    /// ([`Progress::Started`], [`Progress::Finished`]: [`super::SoFar`]) knows of it.
+    pub(crate) fn new(
+        version: impl Into<String>,
+        name: impl Into<String>,
+        mode: TransactionMode,
+        duration_ms: Option<u64>,
+    ) -> MigrationReport {
+        MigrationReport {
+            version: version.into(),
+            name: name.into(),
+            mode,
+            duration_ms,
+            sql: None,
+        }
+    }
 }
 
 /// The error object: how every failure appears in JSON, in a report's `errors` and alone

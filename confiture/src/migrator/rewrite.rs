@@ -33,8 +33,9 @@ impl Migrator {
         options: &BaselineOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<BaselineReport> {
-        self.command(options.dry_run, progress, |m, progress, report| {
-            m.baseline_run(options, progress, report)
+        let options = options.clone();
+        self.command(options.dry_run, progress, move |m, progress, report| {
+            m.baseline_run(&options, progress, report)
         })
     }
 
@@ -100,8 +101,9 @@ impl Migrator {
         options: &ReinitOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<ReinitReport> {
-        self.command(options.dry_run, progress, |m, progress, report| {
-            m.reinit_run(options, progress, report)
+        let options = options.clone();
+        self.command(options.dry_run, progress, move |m, progress, report| {
+            m.reinit_run(&options, progress, report)
         })
     }
 

@@ -340,17 +340,37 @@ impl Migrator {
         failure.into_error(database)
     }
 
-    /// Runs one command off an async runtime ([`Migrator::off_runtime`]): times it, names the
+    /// Runs one command off an async runtime ([`Migrator::off_runtime`]), or, when it can be
+    /// stopped ([`Migrator::stop_when`]), on a thread of its own that a stop the server does
+    /// not answer is not held by ([`Migrator::bounded`]): times it, names the
     /// database in connection-level errors, drops a connection the server closed (the next
     /// call reconnects), and fills in the report's duration and errors — the report so far
     /// travels with a failure.
-    pub(super) fn command<R: CommandReport + Send>(
+    pub(super) fn command<R: CommandReport + super::bounded::CutShort + Send + 'static>(
         &mut self,
         dry_run: bool,
         progress: &mut dyn FnMut(Progress),
-        run: impl FnOnce(&mut Self, &mut dyn FnMut(Progress), &mut R) -> Run<()> + Send,
+        run: impl FnOnce(&mut Self, &mut dyn FnMut(Progress), &mut R) -> Run<()> + Send + 'static,
     ) -> Outcome<R> {
-        self.off_runtime(progress, |m, progress| {
+        match self.stop.clone() {
+            Some(flag) => self.bounded(flag, progress, move |m, progress| {
+                m.command_here(dry_run, progress, run)
+            }),
+            None => self.off_runtime(progress, |m, progress| {
+                m.command_here(dry_run, progress, run)
+            }),
+        }
+    }
+
+    /// [`Migrator::command`] on the thread it runs on.
+    fn command_here<R: CommandReport>(
+        &mut self,
+        dry_run: bool,
+        progress: &mut dyn FnMut(Progress),
+        run: impl FnOnce(&mut Self, &mut dyn FnMut(Progress), &mut R) -> Run<()>,
+    ) -> Outcome<R> {
+        {
+            let m = self;
             let mut report = R::starting(dry_run);
             let start = Instant::now();
             let result = run(m, progress, &mut report).map_err(|f| m.with_database(f));
@@ -374,7 +394,7 @@ impl Migrator {
                     Err(Failed { error, report })
                 }
             }
-        })
+        }
     }
 }
 
@@ -415,6 +435,10 @@ pub(super) fn run_each(
     progress(Progress::Planned {
         direction,
         count: steps.len(),
+        versions: steps
+            .iter()
+            .map(|step| step.migration.version_text.clone())
+            .collect(),
     });
     apply::run_steps(
         client,

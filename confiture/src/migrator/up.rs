@@ -93,8 +93,9 @@ impl Migrator {
         options: &UpOptions,
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<UpReport> {
-        self.command(options.dry_run, progress, |m, progress, report| {
-            m.up_run(options, progress, report)
+        let options = options.clone();
+        self.command(options.dry_run, progress, move |m, progress, report| {
+            m.up_run(&options, progress, report)
         })
     }
 

@@ -1305,8 +1305,16 @@ fn a_second_signal_with_json_still_writes_one_document_of_what_committed() {
         assert!(sleeping, "{command:?}: the slow migration never ran");
         let run = interrupted_twice(child);
         let doc = run.json();
-        assert_eq!(doc["error"], doc["errors"][0], "{}", run.dump());
+        // The run's own report, as its interrupted run writes it: `applied` (`rolled_back`),
+        // `unknown`, its error in `errors` (h17 F2).
+        let done = if command[1] == "down" {
+            "rolled_back"
+        } else {
+            "applied"
+        };
         let error = &doc["errors"][0];
+        assert_eq!(doc[done], error["committed"], "{}", run.dump());
+        assert_eq!(doc["unknown"], error["unknown"], "{}", run.dump());
         assert_eq!(error["kind"], "interrupted", "{}", run.dump());
         assert_eq!(error["exit_code"], 130, "{}", run.dump());
         let list = |key: &str| -> Vec<String> {
@@ -1435,15 +1443,37 @@ fn a_fleets_second_signal_with_json_still_writes_every_targets_state() {
 /// rolls back the migration — which may commit all the same. The stop is bounded
 /// (`STOP_WAIT`): exit 130 seconds later, saying that whether the running migration committed
 /// is unknown and where to look, never that it was rolled back. SIGINT and SIGTERM alike.
+///
+/// What it writes (h17 F2) was the second signal's: "interrupted again" after one signal,
+/// `database` null, and no `not_attempted` for the migrations never started. Now it is what
+/// the run's own interrupted report is, the same keys (`migrate up`'s report, its error object)
+/// and the same truth: the database (without the password), what committed, the migration
+/// cut (fate unknown), those not attempted — on stderr too, with `migrate status` to see.
 #[test]
 fn a_stop_behind_a_frozen_proxy_is_bounded_and_says_the_fate_is_unknown() {
     let project = slow_up();
-    for with in ["-INT", "-TERM"] {
+    // The keys of a run's own interrupted document, top-level and of its error.
+    let normal = {
+        let db = TestDb::new("frozen_proxy_normal");
+        interrupted(&project, &db, &["migrate", "up", "--format", "json"]).json()
+    };
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    for (with, json) in [("-INT", true), ("-TERM", false)] {
         let db = TestDb::new("frozen_proxy");
         let proxy = confiture_tests::proxy::ClientCutProxy::start();
+        let mut args = vec!["migrate", "up", "--database-url"];
+        let url = proxy.url(&db.name);
+        args.push(&url);
+        if json {
+            args.extend(["--format", "json"]);
+        }
         let child = project
             .cli()
-            .args(["migrate", "up", "--database-url", &proxy.url(&db.name)])
+            .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -1474,9 +1504,173 @@ fn a_stop_behind_a_frozen_proxy_is_bounded_and_says_the_fate_is_unknown() {
             .execute("SELECT pg_terminate_backend($1)", &[&pid.unwrap()])
             .unwrap();
         assert!(ended, "no exit 20 s after {with}\n{}", run.dump());
+        // The library's bound (`confiture::migrate::STOP_WAIT`): its report, the CLI's own exit
+        // (`no answer 7 s after the cancel request`) never needed.
         run.code(exit::INTERRUPTED)
-            .stderr_has("no answer 5 s after the cancel request")
-            .stderr_has("whether the running migration committed is unknown: `migrate status` says")
+            .stderr_has("whether the running migration committed is unknown")
+            .stderr_has("the server did not answer the stop within 5 s")
+            .stderr_lacks("no answer 7 s after")
+            .stderr_has("applied before the failure: 001")
+            .stderr_has(
+                "fate unknown (they may have committed; run `cargo confiture migrate status",
+            )
+            .stderr_has("not attempted: 003")
+            .stderr_lacks("interrupted again")
             .stderr_lacks("rolled back and");
+        if !json {
+            continue;
+        }
+        let doc = run.json();
+        assert_eq!(keys(&doc), keys(&normal), "{}", run.dump());
+        let error = &doc["errors"][0];
+        assert_eq!(keys(error), keys(&normal["errors"][0]), "{}", run.dump());
+        assert_eq!(error["kind"], "interrupted", "{}", run.dump());
+        assert_eq!(error["exit_code"], 130, "{}", run.dump());
+        let message = error["message"].as_str().expect("a message");
+        assert!(
+            message.contains("did not answer the stop within 5 s") && !message.contains("again"),
+            "{}",
+            run.dump()
+        );
+        let database = format!("{}@127.0.0.1:{}/{}", server().user, proxy.port(), db.name);
+        assert_eq!(error["database"], database.as_str(), "{}", run.dump());
+        assert_eq!(error["version"], "002", "{}", run.dump());
+        assert_eq!(error["name"], "slow", "{}", run.dump());
+        let list = |v: &[&str]| serde_json::json!(v);
+        assert_eq!(error["committed"], list(&["001"]), "{}", run.dump());
+        assert_eq!(error["unknown"], list(&["002"]), "{}", run.dump());
+        assert_eq!(error["not_attempted"], list(&["003"]), "{}", run.dump());
+        assert_eq!(doc["applied"], list(&["001"]), "{}", run.dump());
+        assert_eq!(doc["unknown"], list(&["002"]), "{}", run.dump());
+        assert_eq!(doc["skipped"], list(&["003"]), "{}", run.dump());
+        assert_eq!(doc["migrations"][0]["version"], "001", "{}", run.dump());
     }
+}
+
+/// The library's stop (`Migrator::stop_when`) made its cancel request with no bound, holding
+/// the lock its runner takes before its next query: a request that a pooler or proxy accepts
+/// and never answers (here its TLS negotiation, `sslmode=require`, never answered) held the run
+/// forever, although its statement ended on the server. The request is now given up after 3 s,
+/// within `confiture::migrate::STOP_WAIT`, and the run goes on to its own report, before the
+/// command's bound: what its statement's message applied, nothing more started.
+#[test]
+fn the_librarys_stop_gives_up_a_cancel_request_that_gets_no_answer() {
+    use confiture::migrate::{no_progress, UpOptions, STOP_WAIT};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let project = Project::new();
+    project.migration("001_slow", "SELECT pg_sleep(2);\n", "SELECT 1;\n");
+    let db = TestDb::new("stop_unanswered");
+    let proxy = confiture_tests::proxy::ClientCutProxy::start();
+    let url = proxy
+        .url(&db.name)
+        .replace("sslmode=disable", "sslmode=require");
+    let env = confiture::config::Environment::from_url(&url, "test").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut migrator = confiture::Migrator::new(
+        env,
+        project.path("db/migrations"),
+        confiture::files::CheckOptions::default(),
+    )
+    .stop_when(stop.clone());
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(
+            migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .map_err(|failed| failed.error.kind),
+        );
+    });
+    let sleeping = wait_until(Duration::from_secs(30), || db.sleeping_backend().is_some());
+    assert!(sleeping, "the slow migration never ran");
+    proxy.freeze_new();
+    let stopped = Instant::now();
+    stop.store(true, Ordering::SeqCst);
+    let outcome = outcome.recv_timeout(STOP_WAIT + Duration::from_secs(10));
+    assert!(
+        outcome.is_ok(),
+        "the run did not return {:?} after the stop (the cancel request held it)",
+        stopped.elapsed()
+    );
+    // The statement was not cancelled: its message committed, and nothing was left to start.
+    assert!(
+        outcome.unwrap().is_ok(),
+        "the run failed {:?} after the stop",
+        stopped.elapsed()
+    );
+    assert!(stopped.elapsed() < STOP_WAIT, "{:?}", stopped.elapsed());
+    assert_eq!(db.ledger(), Some(vec!["001:slow".to_string()]));
+}
+
+/// The library's stop behind a frozen proxy (neither the cancel request nor the statement's
+/// end gets through, and the proxy's kernel still acknowledges: no keepalive fails) held
+/// `Migrator::up` forever: only the CLI, which exits, had a bound. The command now returns
+/// `confiture::migrate::STOP_WAIT` after the stop, `interrupted`, with what its progress said:
+/// the database, what committed, the migration whose fate is unknown, the rest not attempted.
+#[test]
+fn the_librarys_stop_behind_a_frozen_proxy_returns_after_stop_wait() {
+    use confiture::migrate::{no_progress, UpOptions, STOP_WAIT};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let project = slow_up();
+    let db = TestDb::new("stop_frozen_lib");
+    let proxy = confiture_tests::proxy::ClientCutProxy::start();
+    let env = confiture::config::Environment::from_url(&proxy.url(&db.name), "test").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut migrator = confiture::Migrator::new(
+        env,
+        project.path("db/migrations"),
+        confiture::files::CheckOptions::default(),
+    )
+    .stop_when(stop.clone());
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(
+            migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .map_err(Box::new),
+        );
+    });
+    let mut pid = None;
+    let sleeping = wait_until(Duration::from_secs(30), || {
+        pid = db.sleeping_backend();
+        pid.is_some()
+    });
+    assert!(sleeping, "the slow migration never ran");
+    proxy.freeze();
+    let stopped = Instant::now();
+    stop.store(true, Ordering::SeqCst);
+    let outcome = outcome.recv_timeout(STOP_WAIT + Duration::from_secs(10));
+    let elapsed = stopped.elapsed();
+    // The server's session, which the frozen proxy keeps open, ends with the test.
+    db.connect()
+        .execute("SELECT pg_terminate_backend($1)", &[&pid.unwrap()])
+        .unwrap();
+    let failed = outcome
+        .unwrap_or_else(|_| panic!("Migrator::up did not return {elapsed:?} after the stop"))
+        .expect_err("the run was stopped");
+    assert!(elapsed >= STOP_WAIT, "returned after {elapsed:?}");
+    assert_eq!(
+        failed.error.kind,
+        confiture::ErrorKind::Interrupted,
+        "{}",
+        failed.error
+    );
+    let message = failed.error.to_string();
+    assert!(
+        message.contains("did not answer the stop within 5 s"),
+        "{message}"
+    );
+    let reported = &failed.report.errors[0];
+    let database = format!("{}@127.0.0.1:{}/{}", server().user, proxy.port(), db.name);
+    assert_eq!(reported.database.as_deref(), Some(database.as_str()));
+    assert_eq!(reported.version.as_deref(), Some("002"));
+    assert_eq!(reported.committed, ["001"]);
+    assert_eq!(reported.unknown, ["002"]);
+    assert_eq!(reported.not_attempted, ["003"]);
+    assert_eq!(failed.report.applied, ["001"]);
+    assert_eq!(failed.report.unknown, ["002"]);
+    assert_eq!(failed.report.skipped, ["003"]);
 }

@@ -11,13 +11,22 @@
 //! after a failure, and the lock's release, run as usual.
 //!
 //! A thread watches the flag while the run lasts (it ends when the last [`Stop`] is dropped):
-//! a flag has no way to wake anybody, and the runner is blocked in the driver meanwhile.
+//! a flag has no way to wake anybody, and the runner is blocked in the driver meanwhile. Each
+//! cancel request is made on a thread of its own and waited for [`CANCEL_WAIT`] at most: one
+//! that a pooler or proxy takes and never answers is given up, and none is sent again, so that
+//! the runner, which waits for the request before its next query, is never held by it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::config::Environment;
+use crate::migrator::STOP_WAIT;
+
+/// How long a cancel request is waited for: within the stop's bound ([`STOP_WAIT`], after
+/// which the command returns whatever the server does), so that a run whose session still
+/// answers, its statement ended on the server, ends with its own report first.
+const CANCEL_WAIT: Duration = Duration::from_secs(STOP_WAIT.as_secs() - 2);
 
 /// How often the watching thread looks at the flag.
 const POLL: Duration = Duration::from_millis(20);
@@ -99,7 +108,8 @@ impl Inner {
 }
 
 /// The watching thread: cancels the message in flight once the flag is set, again when it is
-/// still running [`CANCEL_AGAIN`] later; ends when the run dropped its [`Stop`].
+/// still running [`CANCEL_AGAIN`] later; ends when the run dropped its [`Stop`], or when a
+/// cancel request got no answer within [`CANCEL_WAIT`].
 fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environment) {
     loop {
         std::thread::sleep(POLL);
@@ -120,10 +130,34 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
                 None => true,
             };
         if due {
-            crate::db::connect::cancel_query(token, env);
+            if !cancel_within(token, env, CANCEL_WAIT) {
+                // Given up: another request would wait as long. The guard goes with the
+                // thread, and the runner goes on as its message ends.
+                return;
+            }
             sending.cancelled = Some((message, Instant::now()));
         }
     }
+}
+
+/// Makes a cancel request on a thread of its own, waiting `wait` at most: whether it was made
+/// (delivered or refused) in time. A request not made in time is left to its thread, which
+/// ends when the connection it opened fails.
+fn cancel_within(token: &postgres::CancelToken, env: &Environment, wait: Duration) -> bool {
+    let (made, done) = std::sync::mpsc::channel();
+    let (owned_token, owned_env) = (token.clone(), env.clone());
+    let spawned = std::thread::Builder::new()
+        .name("confiture-cancel".to_string())
+        .spawn(move || {
+            // The receiver is gone when the wait is over: nothing to tell then.
+            let _ = made.send(crate::db::connect::cancel_query(&owned_token, &owned_env));
+        });
+    if spawned.is_err() {
+        // No thread: the request is made here, unbounded, as it always was.
+        crate::db::connect::cancel_query(token, env);
+        return true;
+    }
+    done.recv_timeout(wait).is_ok()
 }
 
 impl std::fmt::Debug for Stop {

@@ -1,0 +1,339 @@
+//! A stopped command that the server does not let end ([`Migrator::stop_when`]): the bound.
+//!
+//! A command that can be stopped runs on a thread of its own, its progress events handed back
+//! to the caller's thread as [`Migrator::off_runtime`] hands them. Once the flag is set, the
+//! caller waits [`STOP_WAIT`] at most for the command to end: a session that stops answering
+//! (a frozen proxy between us and the server: neither the cancel request nor the statement's
+//! end gets through, and its kernel still acknowledges, so no keepalive fails) holds the
+//! driver's read forever, and no one can end it from outside. The command is then left to its
+//! thread with its connection, and fails with [`ErrorKind::Interrupted`] saying what its
+//! progress events said: the migrations committed, those sent or started and not finished
+//! (fate unknown), the rest of its plan (not attempted). This `Migrator` connects again on its
+//! next command.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::report::CommandReport;
+use super::{CallerPanicked, Migrator, STOP_WAIT};
+use crate::error::{Error, ErrorKind, MigrationFailure, Reason};
+use crate::files::TransactionMode;
+use crate::migrate::{
+    BaselineReport, Direction, DownReport, Failed, MigrationReport, Outcome, Progress,
+    ReinitReport, ReportedError, UpReport,
+};
+
+/// How often the caller's thread looks at the flag while it waits for the command.
+const POLL: Duration = Duration::from_millis(20);
+
+/// What the command's thread sends the caller's.
+enum Message<R> {
+    /// A progress event, and where to say whether the caller's callback returned (`false`:
+    /// it panicked, the command unwinds).
+    Event(Progress, mpsc::SyncSender<bool>),
+    /// The command ended: the session, and its outcome.
+    Done(Box<Migrator>, Outcome<R>),
+}
+
+impl Migrator {
+    /// Runs `work` (a command) on a thread of its own, bounded once `flag` is set
+    /// ([`STOP_WAIT`]): see the module. Progress events reach `progress` on this thread, each
+    /// waited for, as [`Migrator::off_runtime`] does (a `progress` that panics stops `work` at
+    /// that event, and the panic is resumed here).
+    pub(crate) fn bounded<R: CommandReport + CutShort + Send + 'static>(
+        &mut self,
+        flag: Arc<AtomicBool>,
+        progress: &mut dyn FnMut(Progress),
+        work: impl FnOnce(&mut Migrator, &mut dyn FnMut(Progress)) -> Outcome<R> + Send + 'static,
+    ) -> Outcome<R> {
+        let started = Instant::now();
+        let fresh = self.detached();
+        let mut m = std::mem::replace(self, fresh);
+        let (sender, messages) = mpsc::channel::<Message<R>>();
+        let worker = std::thread::Builder::new()
+            .name("confiture-command".to_string())
+            .spawn(move || {
+                let events = sender.clone();
+                let mut send = |event: Progress| {
+                    // An event sent while unwinding (a drop) is not the caller's to see.
+                    if std::thread::panicking() {
+                        return;
+                    }
+                    let (done, handled) = mpsc::sync_channel(1);
+                    if events.send(Message::Event(event, done)).is_ok()
+                        && handled.recv() != Ok(true)
+                    {
+                        std::panic::resume_unwind(Box::new(CallerPanicked));
+                    }
+                };
+                let outcome = work(&mut m, &mut send);
+                let _ = sender.send(Message::Done(Box::new(m), outcome));
+            })
+            // As `std::thread::spawn` and the scoped threads of `off_runtime` do.
+            .expect("failed to spawn the command's thread");
+        let mut so_far = SoFar::default();
+        let mut panicked = None;
+        let mut stopped_at: Option<Instant> = None;
+        loop {
+            match messages.recv_timeout(POLL) {
+                Ok(Message::Event(event, done)) => {
+                    so_far.progress(&event);
+                    if panicked.is_none() {
+                        let call = std::panic::AssertUnwindSafe(|| progress(event));
+                        panicked = std::panic::catch_unwind(call).err();
+                    }
+                    let _ = done.send(panicked.is_none());
+                }
+                Ok(Message::Done(m, outcome)) => {
+                    *self = *m;
+                    let joined = worker.join();
+                    if let Some(payload) = panicked {
+                        std::panic::resume_unwind(payload);
+                    }
+                    if let Err(panic) = joined {
+                        std::panic::resume_unwind(panic);
+                    }
+                    return outcome;
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if flag.load(Ordering::SeqCst) {
+                        let at = *stopped_at.get_or_insert_with(Instant::now);
+                        if at.elapsed() >= STOP_WAIT && panicked.is_none() {
+                            return Err(self.cut_short::<R>(&so_far, started));
+                        }
+                    }
+                }
+                // The thread ended without its outcome: it panicked.
+                Err(RecvTimeoutError::Disconnected) => {
+                    let joined = worker.join();
+                    if let Some(payload) = panicked {
+                        std::panic::resume_unwind(payload);
+                    }
+                    if let Err(panic) = joined {
+                        std::panic::resume_unwind(panic);
+                    }
+                    return Err(self.cut_short::<R>(&so_far, started));
+                }
+            }
+        }
+    }
+
+    /// The failure of a command left to its thread, the stop unanswered within
+    /// [`STOP_WAIT`], from what its progress events said.
+    fn cut_short<R: CommandReport + CutShort>(
+        &self,
+        so_far: &SoFar,
+        started: Instant,
+    ) -> Failed<R> {
+        let database = self.env.connection.to_string();
+        let message = format!(
+            "interrupted: the server did not answer the stop within {} s; the run was left \
+             without waiting for it",
+            STOP_WAIT.as_secs()
+        );
+        let error = Error::new(ErrorKind::Interrupted, message)
+            .with_detail(format!(
+                "whether the running migration committed is unknown: {} says, and the server \
+                 rolls back what it had not committed",
+                crate::hint::command("migrate status")
+            ))
+            .with_help(format!(
+                "run {} to see what is applied",
+                crate::hint::command("migrate status")
+            ));
+        let error = match so_far.failure(Some(database.clone())) {
+            Some(failure) => error.with_reason(Reason::Migration(Box::new(failure))),
+            None => error.with_reason(Reason::Database { database }),
+        };
+        let error = match self.suggested::<()>(Err(error)) {
+            Err(error) => error,
+            Ok(()) => unreachable!("an error stays one"),
+        };
+        let mut reported = ReportedError::of(&error);
+        reported.committed = so_far.committed.clone();
+        reported.not_attempted = so_far.not_attempted();
+        reported.unknown = so_far.unknown.clone();
+        let mut report = R::cut(so_far);
+        report.close(super::run::ms(started.elapsed()), Some(reported));
+        Failed { error, report }
+    }
+}
+
+/// A command's report built from its progress events alone ([`SoFar`]).
+pub(crate) trait CutShort: Sized {
+    fn cut(so_far: &SoFar) -> Self;
+}
+
+impl CutShort for UpReport {
+    fn cut(so_far: &SoFar) -> Self {
+        so_far.up_report()
+    }
+}
+
+impl CutShort for DownReport {
+    fn cut(so_far: &SoFar) -> Self {
+        so_far.down_report()
+    }
+}
+
+/// One transaction, rolled back unless it committed: nothing is known to have committed.
+impl CutShort for BaselineReport {
+    fn cut(_: &SoFar) -> Self {
+        BaselineReport::starting(false)
+    }
+}
+
+impl CutShort for ReinitReport {
+    fn cut(_: &SoFar) -> Self {
+        ReinitReport::starting(false)
+    }
+}
+
+/// What a run's progress events say it did, for a caller that cannot wait for its report (a
+/// stop the server does not answer, [`STOP_WAIT`]; a CLI's second Ctrl-C): the migrations
+/// committed ([`Progress::Finished`]: applied, or rolled back by `down`, with its ledger row),
+/// those sent or started and not finished (fate unknown: rolled back by the server unless
+/// their commit had been sent; a `no-transaction` one keeps what it committed), and the rest
+/// of its plan ([`Progress::Planned`]; `--single-transaction` sends none), not attempted.
+///
+/// ```
+/// use confiture::migrate::{Direction, Progress, SoFar};
+///
+/// let mut so_far = SoFar::default();
+/// so_far.progress(&Progress::Planned {
+///     direction: Direction::Up,
+///     count: 2,
+///     versions: vec!["001".into(), "002".into()],
+/// });
+/// so_far.progress(&Progress::Sent { versions: vec!["001".into()], direction: Direction::Up });
+/// assert_eq!(so_far.unknown(), ["001"]);
+/// assert_eq!(so_far.not_attempted(), ["002"]);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SoFar {
+    direction: Option<Direction>,
+    planned: Vec<String>,
+    committed: Vec<String>,
+    unknown: Vec<String>,
+    /// Each migration started: its version, name and mode.
+    started: Vec<(String, String, TransactionMode)>,
+    migrations: Vec<MigrationReport>,
+}
+
+impl SoFar {
+    /// Takes in one progress event of the run.
+    pub fn progress(&mut self, event: &Progress) {
+        let mut running = |version: &String| {
+            if !self.unknown.contains(version) {
+                self.unknown.push(version.clone());
+            }
+        };
+        match event {
+            Progress::Planned {
+                direction,
+                versions,
+                ..
+            } => {
+                self.direction = Some(*direction);
+                self.planned = versions.clone();
+            }
+            Progress::Sent { versions, .. } => versions.iter().for_each(running),
+            // `--single-transaction` sends none: each started one is in the transaction.
+            Progress::Started {
+                version,
+                name,
+                direction,
+                mode,
+            } => {
+                running(version);
+                self.direction = Some(*direction);
+                self.started.push((version.clone(), name.clone(), *mode));
+            }
+            Progress::Finished {
+                version,
+                name,
+                duration_ms,
+                ..
+            } => {
+                self.unknown.retain(|v| v != version);
+                self.committed.push(version.clone());
+                let mode = self
+                    .started
+                    .iter()
+                    .find(|(v, ..)| v == version)
+                    .map_or(TransactionMode::Transaction, |(.., mode)| *mode);
+                self.migrations
+                    .push(MigrationReport::new(version, name, mode, *duration_ms));
+            }
+            _ => {}
+        }
+    }
+
+    /// Applying or rolling back, once the run has a plan or started a migration.
+    pub fn direction(&self) -> Option<Direction> {
+        self.direction
+    }
+
+    /// The migrations committed (applied, or rolled back by `down`), in order.
+    pub fn committed(&self) -> &[String] {
+        &self.committed
+    }
+
+    /// The migrations sent or started and not finished: their fate is unknown.
+    pub fn unknown(&self) -> &[String] {
+        &self.unknown
+    }
+
+    /// The plan's migrations neither committed nor of unknown fate.
+    pub fn not_attempted(&self) -> Vec<String> {
+        self.planned
+            .iter()
+            .filter(|v| !self.committed.contains(v) && !self.unknown.contains(v))
+            .cloned()
+            .collect()
+    }
+
+    /// `up`'s report as far as known: `applied`, `unknown`, `skipped` (not attempted),
+    /// `migrations`; no error, no duration.
+    pub fn up_report(&self) -> UpReport {
+        let mut report = UpReport::starting(false);
+        report.applied = self.committed.clone();
+        report.unknown = self.unknown.clone();
+        report.skipped = self.not_attempted();
+        report.migrations = self.migrations.clone();
+        report
+    }
+
+    /// `down`'s report as far as known: `rolled_back`, `unknown`, `migrations`.
+    pub fn down_report(&self) -> DownReport {
+        let mut report = DownReport::starting(false);
+        report.rolled_back = self.committed.clone();
+        report.unknown = self.unknown.clone();
+        report.migrations = self.migrations.clone();
+        report
+    }
+
+    /// The migration cut, as a failed one is named (the first of unknown fate), on
+    /// `database`; `None` when none was running.
+    pub fn failure(&self, database: Option<String>) -> Option<MigrationFailure> {
+        let version = self.unknown.first()?;
+        let name = self
+            .started
+            .iter()
+            .find(|(v, ..)| v == version)
+            .map(|(_, name, _)| name.clone())
+            .unwrap_or_default();
+        Some(MigrationFailure {
+            database,
+            version: version.clone(),
+            name,
+            direction: self.direction.unwrap_or(Direction::Up),
+            committed: self.committed.clone(),
+            not_attempted: self.not_attempted(),
+            unknown: self.unknown.clone(),
+            ..MigrationFailure::default()
+        })
+    }
+}
