@@ -67,6 +67,7 @@ impl Migrator {
             allow_destructive: options.allow_destructive || self.on_scratch.is_some(),
             allow_newer_database: options.allow_newer_database,
             allow_non_empty: self.allows_non_empty(options),
+            single_transaction: options.single_transaction,
         };
         plan::check_up_request(&set, &request)?;
         Ok((set, request))
@@ -149,10 +150,7 @@ impl Migrator {
                     found.as_deref(),
                     None,
                 )?;
-                crate::ledger::Unrecorded::refuse_applying(
-                    unrecorded.as_ref(),
-                    !plan.apply.is_empty(),
-                )?;
+                crate::ledger::Unrecorded::refuse_applying(unrecorded.as_ref(), &request, &plan)?;
             }
             report.warnings.extend(newer_database_warning(&plan));
             report.warnings.extend(timeout_warnings(&plan.apply));
@@ -299,7 +297,8 @@ impl<'a> Locked<'a> {
                 // build: not a new database.
                 crate::ledger::Unrecorded::refuse_applying(
                     unrecorded.as_ref(),
-                    !plan.apply.is_empty(),
+                    self.request,
+                    &plan,
                 )?;
                 Ok(plan)
             });
