@@ -441,8 +441,8 @@ impl<'a> Locked<'a> {
             access.check(&settings.table, Write::Insert)?;
         }
         if self.single {
-            if let Some((i, failure)) = apply::single_transaction_refusal(&up_steps(&plan.apply)) {
-                return Err(single_failure(&plan.apply, i, failure, report));
+            if let Some(refused) = refuse_single(self.request, &plan, report) {
+                return Err(refused);
             }
         }
         Ok(plan)
@@ -593,6 +593,19 @@ fn up_steps<'a>(migrations: &[&'a Migration]) -> Vec<Step<'a>> {
     migrations.iter().map(|m| Step::up(m, true)).collect()
 }
 
+/// `--single-transaction`'s refusal of `plan` (before anything runs) when one of its migrations
+/// cannot run inside a transaction: its help spells the commands that apply the same migrations
+/// instead, keeping the request's bound and flags ([`plan::single_transaction_help`]).
+fn refuse_single(
+    request: &plan::UpRequest,
+    plan: &plan::UpPlan<'_>,
+    report: &mut UpReport,
+) -> Option<RunFailure> {
+    let (i, mut failure) = apply::single_transaction_refusal(&up_steps(&plan.apply))?;
+    failure.error.help = Some(plan::single_transaction_help(request, plan, i));
+    Some(single_failure(&plan.apply, i, failure, report))
+}
+
 /// A failed `up --single-transaction`: step `i` failed, and none of the others stays applied.
 fn single_failure(
     migrations: &[&Migration],
@@ -644,8 +657,8 @@ impl Migrator {
         }
         let plan = plan::up(set, &[], request)?;
         if options.single_transaction {
-            if let Some((i, failure)) = apply::single_transaction_refusal(&up_steps(&plan.apply)) {
-                return Err(single_failure(&plan.apply, i, failure, report));
+            if let Some(refused) = refuse_single(request, &plan, report) {
+                return Err(refused);
             }
         }
         let database = self.env.connection.dbname.clone();

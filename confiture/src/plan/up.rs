@@ -406,6 +406,45 @@ pub fn up_plan_args(request: &UpRequest, plan: &UpPlan<'_>, also: Option<&str>) 
     up_args(request, newest.map(|m| m.version_text.as_str()), also)
 }
 
+/// The help of `--single-transaction`'s refusal of `plan` (made from `request`): its migration
+/// `i` runs without a transaction. The commands that apply the same migrations, each keeping
+/// the request's flags: those before it in one transaction (`--target` the one before it,
+/// `--single-transaction`), it on its own (`--target` it, without `--single-transaction`), then
+/// the rest as the request bounded them ([`up_plan_args`]: the same `--steps N` again would
+/// count from there and apply more); or the request without `--single-transaction`.
+pub fn single_transaction_help(request: &UpRequest, plan: &UpPlan<'_>, i: usize) -> String {
+    let Some(alone) = plan.apply.get(i) else {
+        return "drop --single-transaction".to_string();
+    };
+    let each = UpRequest {
+        single_transaction: false,
+        ..request.clone()
+    };
+    let mut steps = Vec::new();
+    if let Some(before) = i.checked_sub(1).and_then(|b| plan.apply.get(b)) {
+        steps.push(format!(
+            "the migrations before it in one transaction ({})",
+            crate::hint::command(&up_args(request, Some(&before.version_text), None))
+        ));
+    }
+    steps.push(format!(
+        "{} on its own ({})",
+        alone.id(),
+        crate::hint::command(&up_args(&each, Some(&alone.version_text), None))
+    ));
+    if i + 1 < plan.apply.len() {
+        steps.push(format!(
+            "the rest ({})",
+            crate::hint::command(&up_plan_args(request, plan, None))
+        ));
+    }
+    format!(
+        "apply {}; or drop --single-transaction: {}",
+        steps.join(", then "),
+        crate::hint::command(&up_plan_args(&each, plan, None))
+    )
+}
+
 /// Refuses (exit 5, before anything runs) when a pending migration up to `target` carries
 /// confiture's gate `-- confiture:destructive`, as confiture's `migrate up` does (`VALID_002`):
 /// every pending one up to the target, whatever `--steps` says, like confiture.
