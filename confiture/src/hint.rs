@@ -58,11 +58,55 @@ pub const AGAIN: &str = "the command again";
 #[cfg(feature = "db")]
 pub(crate) fn finishing(text: &str, args: &str, what: &str) -> String {
     let suggested = command(args);
-    let bare = args.split(" --").next().map(command).unwrap_or_default();
-    if text.contains(AGAIN) || text.contains(&bare) {
-        return text.replace(AGAIN, &suggested).replace(&bare, &suggested);
+    let direction = args.split(" --").next().unwrap_or_default();
+    let unbounded = unbounded_commands(text, direction);
+    if !text.contains(AGAIN) && unbounded.is_empty() {
+        return format!(
+            "{text}; to finish {what}, run {suggested} (the same command again would do more)"
+        );
     }
-    format!("{text}; to finish {what}, run {suggested} (the same command again would do more)")
+    let mut out = text.replace(AGAIN, &suggested);
+    for (written, flags) in unbounded {
+        // Its own flags (`--allow-non-empty`: what the failure needs) kept after the bound.
+        let mut finish = args.to_string();
+        for flag in flags.split(' ').filter(|f| !f.is_empty()) {
+            if !finish.split(' ').any(|w| w == flag) {
+                finish.push(' ');
+                finish.push_str(flag);
+            }
+        }
+        out = out.replace(&written, &command(&finish));
+    }
+    out
+}
+
+/// The commands suggested in `text` that run `direction` (`migrate up`) with no bound — no
+/// `--target` nor `--steps`, only flags that take no value (`--allow-non-empty`) — each with
+/// those flags: for a limited request, each would do more than it asked. Whole, as written
+/// (`` `cargo confiture migrate up --allow-non-empty` ``).
+#[cfg(feature = "db")]
+pub(crate) fn unbounded_commands(text: &str, direction: &str) -> Vec<(String, String)> {
+    let opening = format!("`{PROGRAM} {direction}");
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&opening) {
+        let after = &rest[start + opening.len()..];
+        let Some(end) = after.find('`') else {
+            break;
+        };
+        let flags = &after[..end];
+        let only_flags = flags.is_empty()
+            || (flags.starts_with(' ')
+                && flags
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .all(|w| w.starts_with("--allow-") || w == "--single-transaction"));
+        if only_flags {
+            found.push((format!("{opening}{flags}`"), flags.trim().to_string()));
+        }
+        rest = &after[end + 1..];
+    }
+    found
 }
 
 /// `text` for a run stopped midway through a `--steps N` when no command finishes exactly the
@@ -77,11 +121,15 @@ pub(crate) fn unfinishable(text: &str, direction: &str, what: &str) -> String {
         "{} to see what is left of {what} (the same command again would do more than that)",
         command("migrate status")
     );
-    let bare = command(direction);
-    if text.contains(AGAIN) || text.contains(&bare) {
-        return text.replace(AGAIN, &instead).replace(&bare, &instead);
+    let unbounded = unbounded_commands(text, direction);
+    if !text.contains(AGAIN) && unbounded.is_empty() {
+        return format!("{text}; run {instead}");
     }
-    format!("{text}; run {instead}")
+    let mut out = text.replace(AGAIN, &instead);
+    for (written, _) in unbounded {
+        out = out.replace(&written, &instead);
+    }
+    out
 }
 
 /// What follows [`AGAIN`] in one target's text of a fleet, before the target's selection.

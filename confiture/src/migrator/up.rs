@@ -366,10 +366,9 @@ impl<'a> Locked<'a> {
                 // no-transaction migration that committed a part of itself: "then run `migrate
                 // up` again") drops the request's bound; the finishing command is the request.
                 (false, None, Some((_, _, args)))
-                    if f.error
-                        .help
-                        .as_deref()
-                        .is_some_and(|h| h.contains(&crate::hint::command("migrate up"))) =>
+                    if f.error.help.as_deref().is_some_and(|h| {
+                        !crate::hint::unbounded_commands(h, "migrate up").is_empty()
+                    }) =>
                 {
                     let help = f.error.help.take().unwrap_or_default();
                     f.error.help = Some(crate::hint::finishing(&help, &args, what));

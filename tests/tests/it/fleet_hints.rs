@@ -811,3 +811,42 @@ fn a_no_transaction_failure_in_a_fleet_never_says_to_edit_the_file_others_applie
          migrate up --database-url <URL>` again"
     );
 }
+
+/// h17 F4, the same class: the first migration of a new database, a no-transaction one, that
+/// committed a part of itself and failed in an `up --target 002` said "then run `cargo
+/// confiture migrate up --allow-non-empty` again" (what it committed makes a plain `up` refuse
+/// the database): followed, it applied every pending migration. The command keeps the
+/// request's bound and its own flag: `up --target 002 --allow-non-empty`.
+#[test]
+fn a_first_no_transaction_failure_of_a_limited_up_keeps_the_bound_with_allow_non_empty() {
+    let db = TestDb::new("hints_notx_first");
+    let project = Project::new();
+    project.migration(
+        "001_nt",
+        "-- confiture:no-transaction\nCREATE TABLE t_log (a int);\n\
+         CREATE INDEX CONCURRENTLY i_log ON t_log (nope);\n",
+        "DROP TABLE IF EXISTS t_log;\n",
+    );
+    project.migration("002_b", "CREATE TABLE t2 (a int);\n", "DROP TABLE t2;\n");
+    project.migration("003_c", "CREATE TABLE t3 (a int);\n", "DROP TABLE t3;\n");
+    let run = project.run_on(&db, &["migrate", "up", "--target", "2"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("statement 1 was committed");
+    let help = run.help_line();
+    let finish = "`cargo confiture migrate up --target 002 --allow-non-empty --database-url <URL>`";
+    assert!(help.contains(finish), "{help}");
+    assert!(
+        !help.contains("`cargo confiture migrate up --allow-non-empty"),
+        "{help}"
+    );
+    project.migration(
+        "001_nt",
+        "-- confiture:no-transaction\nCREATE TABLE IF NOT EXISTS t_log (a int);\n\
+         CREATE INDEX CONCURRENTLY i_log ON t_log (a);\n",
+        "DROP TABLE IF EXISTS t_log;\n",
+    );
+    project
+        .paste(&finish.replace("<URL>", &db.url()))
+        .code(exit::SUCCESS);
+    assert_eq!(versions(&db), ["001", "002"], "003 was not asked for");
+}
