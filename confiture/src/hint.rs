@@ -65,9 +65,19 @@ pub(crate) fn finishing(text: &str, args: &str, what: &str) -> String {
             "{text}; to finish {what}, run {suggested} (the same command again would do more)"
         );
     }
-    let mut out = text.replace(AGAIN, &suggested);
-    for (written, flags) in unbounded {
-        // Its own flags (`--allow-non-empty`: what the failure needs) kept after the bound.
+    bounded(&text.replace(AGAIN, &suggested), args)
+}
+
+/// `text` with each unbounded command of `args`' direction it suggests
+/// ([`unbounded_commands`]: `` `cargo confiture migrate up --create-database` ``) replaced by
+/// `args` (`migrate up --target 002`, the request's bound) with that command's own flags after
+/// it (`--create-database`: what the help is about): for a limited request, the suggestion
+/// then does what it asked, and no more.
+#[cfg(feature = "db")]
+pub(crate) fn bounded(text: &str, args: &str) -> String {
+    let direction = args.split(" --").next().unwrap_or_default();
+    let mut out = text.to_string();
+    for (written, flags) in unbounded_commands(text, direction) {
         let mut finish = args.to_string();
         for flag in flags.split(' ').filter(|f| !f.is_empty()) {
             if !finish.split(' ').any(|w| w == flag) {
@@ -81,9 +91,9 @@ pub(crate) fn finishing(text: &str, args: &str, what: &str) -> String {
 }
 
 /// The commands suggested in `text` that run `direction` (`migrate up`) with no bound — no
-/// `--target` nor `--steps`, only flags that take no value (`--allow-non-empty`) — each with
-/// those flags: for a limited request, each would do more than it asked. Whole, as written
-/// (`` `cargo confiture migrate up --allow-non-empty` ``).
+/// `--target` nor `--steps`, only flags that take no value (`--allow-non-empty`,
+/// `--create-database`) — each with those flags: for a limited request, each would do more
+/// than it asked. Whole, as written (`` `cargo confiture migrate up --allow-non-empty` ``).
 #[cfg(feature = "db")]
 pub(crate) fn unbounded_commands(text: &str, direction: &str) -> Vec<(String, String)> {
     let opening = format!("`{PROGRAM} {direction}");
@@ -100,7 +110,7 @@ pub(crate) fn unbounded_commands(text: &str, direction: &str) -> Vec<(String, St
                 && flags
                     .split(' ')
                     .filter(|w| !w.is_empty())
-                    .all(|w| w.starts_with("--allow-") || w == "--single-transaction"));
+                    .all(|w| w.starts_with("--") && !BOUNDS.contains(&w)));
         if only_flags {
             found.push((format!("{opening}{flags}`"), flags.trim().to_string()));
         }
@@ -131,6 +141,11 @@ pub(crate) fn unfinishable(text: &str, direction: &str, what: &str) -> String {
     }
     out
 }
+
+/// The flags that bound an `up` or a `down` (each takes a value): a suggested command with
+/// one does only what it says.
+#[cfg(feature = "db")]
+const BOUNDS: &[&str] = &["--target", "--steps"];
 
 /// What follows [`AGAIN`] in one target's text of a fleet, before the target's selection.
 const AGAIN_ON_THIS_TARGET: &str = " on this target alone (select it with ";

@@ -95,8 +95,41 @@ impl Migrator {
         progress: &mut dyn FnMut(Progress),
     ) -> Outcome<UpReport> {
         self.command(options.dry_run, progress, |m, progress, report| {
-            m.up_run(options, progress, report)
+            let result = m.up_run(options, progress, report);
+            result.map_err(|f| m.bounded_help(options, f))
         })
+    }
+
+    /// A limited `up`'s failure (`--target`, `--steps`) whose help suggests an unbounded
+    /// `migrate up` (the missing database's `migrate up --create-database`, whatever a refusal
+    /// made before the plan said): the request's bound is put in it ([`crate::hint::bounded`],
+    /// [`plan::up_args`]), so that following it does what was asked, and no more. Not on a
+    /// scratch database, whose help names no `up`.
+    fn bounded_help(&self, options: &UpOptions, mut f: RunFailure) -> RunFailure {
+        let limited = options.target.is_some() || options.steps.is_some();
+        let Some(help) = f
+            .error
+            .help
+            .as_deref()
+            .filter(|_| limited && self.on_scratch.is_none())
+        else {
+            return f;
+        };
+        if crate::hint::unbounded_commands(help, "migrate up").is_empty() {
+            return f;
+        }
+        let Ok((set, request)) = self.up_request(options) else {
+            return f;
+        };
+        let spelled = request.target.and_then(|t| {
+            set.migrations
+                .iter()
+                .find(|m| m.version == t)
+                .map(|m| m.version_text.as_str())
+        });
+        let args = plan::up_args(&request, spelled, None);
+        f.error.help = Some(crate::hint::bounded(help, &args));
+        f
     }
 
     fn up_run(
