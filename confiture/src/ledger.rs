@@ -139,7 +139,7 @@ impl Unrecorded {
     }
 
     /// `up`'s refusal (exit 7: the database and the history disagree), before anything runs;
-    /// its help suggests `up` and `anyway` ([`Unrecorded::help_with`]).
+    /// its help suggests `up` and `anyway` (as [`Unrecorded::help`] words them).
     pub fn refusal(&self, up: &str, anyway: &str) -> Error {
         Error::new(
             crate::ErrorKind::Diverged,
