@@ -1084,6 +1084,43 @@ mod tests {
         assert_eq!(quote("a\tb"), "$'a\\tb'");
     }
 
+    /// h17 F4: a limited run's help kept an unbounded `migrate up --allow-non-empty` (or
+    /// `--create-database`): only the bare command was given the bound. Every suggested command
+    /// of the direction without `--target`/`--steps` gets it, its own flags after it; a bounded
+    /// one, another direction's and a longer subcommand's are left alone.
+    #[cfg(feature = "db")]
+    #[test]
+    fn every_unbounded_command_of_the_direction_gets_the_bound() {
+        let text = format!(
+            "run {}, or {}, then {}; {} and {} stay",
+            command("migrate up"),
+            command("migrate up --allow-non-empty"),
+            command("migrate up --create-database --single-transaction"),
+            command("migrate up --target 002"),
+            command("migrate down"),
+        );
+        assert_eq!(
+            bounded(&text, "migrate up --target 003 --allow-destructive"),
+            "run `cargo confiture migrate up --target 003 --allow-destructive`, or `cargo \
+             confiture migrate up --target 003 --allow-destructive --allow-non-empty`, then \
+             `cargo confiture migrate up --target 003 --allow-destructive --create-database \
+             --single-transaction`; `cargo confiture migrate up --target 002` and `cargo \
+             confiture migrate down` stay"
+        );
+        assert_eq!(
+            unbounded_commands(&command("migrate upgrade"), "migrate up"),
+            Vec::new()
+        );
+        // The same flag is not said twice.
+        assert_eq!(
+            bounded(
+                &command("migrate up --allow-non-empty"),
+                "migrate up --target 1 --allow-non-empty"
+            ),
+            "`cargo confiture migrate up --target 1 --allow-non-empty`"
+        );
+    }
+
     #[test]
     fn placeholders_stay_and_plain_text_is_untouched() {
         let inv = invocation(&["--database-url", "<URL>"], &[]);
