@@ -49,7 +49,10 @@ pub const SCHEMA_CHECK_FAILED: u8 = 9;
 /// different codes (each target's own code is in the JSON report). When they all ended with
 /// the same code, the fleet exits with that code; when all ended with 0, with 0.
 pub const FLEET_MIXED: u8 = 10;
-/// Command-line usage error (unknown flag, missing argument, conflicting flags), as in sysexits.h.
+/// Command-line usage error (unknown flag, missing argument, conflicting flags), as in sysexits.h;
+/// and a command that takes one database (`migrate baseline`, `migrate reinit`) given an
+/// environment whose file has a `fleet:` block, which means a fleet to the commands that take a
+/// list: the command line picks one database instead (`--schema`, `-c FILE`, `--database-url`).
 pub const USAGE: u8 = 64;
 /// The command completed, but its result (the table, the report, the JSON document) could not
 /// be written to stdout: a full disk, an I/O error (`> /dev/full`), a stdout closed when the

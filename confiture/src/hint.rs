@@ -58,11 +58,65 @@ pub const AGAIN: &str = "the command again";
 #[cfg(feature = "db")]
 pub(crate) fn finishing(text: &str, args: &str, what: &str) -> String {
     let suggested = command(args);
-    let bare = args.split(" --").next().map(command).unwrap_or_default();
-    if text.contains(AGAIN) || text.contains(&bare) {
-        return text.replace(AGAIN, &suggested).replace(&bare, &suggested);
+    let direction = args.split(" --").next().unwrap_or_default();
+    let unbounded = unbounded_commands(text, direction);
+    if !text.contains(AGAIN) && unbounded.is_empty() {
+        return format!(
+            "{text}; to finish {what}, run {suggested} (the same command again would do more)"
+        );
     }
-    format!("{text}; to finish {what}, run {suggested} (the same command again would do more)")
+    bounded(&text.replace(AGAIN, &suggested), args)
+}
+
+/// `text` with each unbounded command of `args`' direction it suggests
+/// ([`unbounded_commands`]: `` `cargo confiture migrate up --create-database` ``) replaced by
+/// `args` (`migrate up --target 002`, the request's bound) with that command's own flags after
+/// it (`--create-database`: what the help is about): for a limited request, the suggestion
+/// then does what it asked, and no more.
+#[cfg(feature = "db")]
+pub(crate) fn bounded(text: &str, args: &str) -> String {
+    let direction = args.split(" --").next().unwrap_or_default();
+    let mut out = text.to_string();
+    for (written, flags) in unbounded_commands(text, direction) {
+        let mut finish = args.to_string();
+        for flag in flags.split(' ').filter(|f| !f.is_empty()) {
+            if !finish.split(' ').any(|w| w == flag) {
+                finish.push(' ');
+                finish.push_str(flag);
+            }
+        }
+        out = out.replace(&written, &command(&finish));
+    }
+    out
+}
+
+/// The commands suggested in `text` that run `direction` (`migrate up`) with no bound — no
+/// `--target` nor `--steps`, only flags that take no value (`--allow-non-empty`,
+/// `--create-database`) — each with those flags: for a limited request, each would do more
+/// than it asked. Whole, as written (`` `cargo confiture migrate up --allow-non-empty` ``).
+#[cfg(feature = "db")]
+pub(crate) fn unbounded_commands(text: &str, direction: &str) -> Vec<(String, String)> {
+    let opening = format!("`{PROGRAM} {direction}");
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&opening) {
+        let after = &rest[start + opening.len()..];
+        let Some(end) = after.find('`') else {
+            break;
+        };
+        let flags = &after[..end];
+        let only_flags = flags.is_empty()
+            || (flags.starts_with(' ')
+                && flags
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .all(|w| w.starts_with("--") && !BOUNDS.contains(&w)));
+        if only_flags {
+            found.push((format!("{opening}{flags}`"), flags.trim().to_string()));
+        }
+        rest = &after[end + 1..];
+    }
+    found
 }
 
 /// `text` for a run stopped midway through a `--steps N` when no command finishes exactly the
@@ -77,12 +131,21 @@ pub(crate) fn unfinishable(text: &str, direction: &str, what: &str) -> String {
         "{} to see what is left of {what} (the same command again would do more than that)",
         command("migrate status")
     );
-    let bare = command(direction);
-    if text.contains(AGAIN) || text.contains(&bare) {
-        return text.replace(AGAIN, &instead).replace(&bare, &instead);
+    let unbounded = unbounded_commands(text, direction);
+    if !text.contains(AGAIN) && unbounded.is_empty() {
+        return format!("{text}; run {instead}");
     }
-    format!("{text}; run {instead}")
+    let mut out = text.replace(AGAIN, &instead);
+    for (written, _) in unbounded {
+        out = out.replace(&written, &instead);
+    }
+    out
 }
+
+/// The flags that bound an `up` or a `down` (each takes a value): a suggested command with
+/// one does only what it says.
+#[cfg(feature = "db")]
+const BOUNDS: &[&str] = &["--target", "--steps"];
 
 /// What follows [`AGAIN`] in one target's text of a fleet, before the target's selection.
 const AGAIN_ON_THIS_TARGET: &str = " on this target alone (select it with ";
@@ -1019,6 +1082,43 @@ mod tests {
             );
         }
         assert_eq!(quote("a\tb"), "$'a\\tb'");
+    }
+
+    /// h17 F4: a limited run's help kept an unbounded `migrate up --allow-non-empty` (or
+    /// `--create-database`): only the bare command was given the bound. Every suggested command
+    /// of the direction without `--target`/`--steps` gets it, its own flags after it; a bounded
+    /// one, another direction's and a longer subcommand's are left alone.
+    #[cfg(feature = "db")]
+    #[test]
+    fn every_unbounded_command_of_the_direction_gets_the_bound() {
+        let text = format!(
+            "run {}, or {}, then {}; {} and {} stay",
+            command("migrate up"),
+            command("migrate up --allow-non-empty"),
+            command("migrate up --create-database --single-transaction"),
+            command("migrate up --target 002"),
+            command("migrate down"),
+        );
+        assert_eq!(
+            bounded(&text, "migrate up --target 003 --allow-destructive"),
+            "run `cargo confiture migrate up --target 003 --allow-destructive`, or `cargo \
+             confiture migrate up --target 003 --allow-destructive --allow-non-empty`, then \
+             `cargo confiture migrate up --target 003 --allow-destructive --create-database \
+             --single-transaction`; `cargo confiture migrate up --target 002` and `cargo \
+             confiture migrate down` stay"
+        );
+        assert_eq!(
+            unbounded_commands(&command("migrate upgrade"), "migrate up"),
+            Vec::new()
+        );
+        // The same flag is not said twice.
+        assert_eq!(
+            bounded(
+                &command("migrate up --allow-non-empty"),
+                "migrate up --target 1 --allow-non-empty"
+            ),
+            "`cargo confiture migrate up --target 1 --allow-non-empty`"
+        );
     }
 
     #[test]

@@ -68,10 +68,14 @@ impl Unrecorded {
     #[cfg(feature = "db")]
     pub(crate) fn refuse_applying(
         unrecorded: Option<&Unrecorded>,
-        applies: bool,
+        request: &crate::plan::UpRequest,
+        plan: &crate::plan::UpPlan<'_>,
     ) -> crate::Result<()> {
         match unrecorded {
-            Some(unrecorded) if applies => Err(unrecorded.refusal()),
+            Some(unrecorded) if !plan.apply.is_empty() => Err(unrecorded.refusal(
+                &crate::plan::up_plan_args(request, plan, None),
+                &crate::plan::up_plan_args(request, plan, Some("--allow-non-empty")),
+            )),
             _ => Ok(()),
         }
     }
@@ -115,19 +119,28 @@ impl Unrecorded {
 
     /// The next steps: record what its schema has, without running it, or run anyway.
     pub fn help(&self) -> String {
+        self.help_with("migrate up", "migrate up --allow-non-empty")
+    }
+
+    /// [`Unrecorded::help`] for an `up` request: `up` the `up` that applies the rest once the
+    /// schema's migrations are recorded, `anyway` the one that runs them over what is there —
+    /// both bounded as the request was (`migrate up --target 003`, `plan::up_plan_args`): a
+    /// bare `migrate up` would apply every pending migration.
+    fn help_with(&self, up: &str, anyway: &str) -> String {
         format!(
             "if its ledger was lost (dropped, emptied, left out of a restore) or its schema was \
              built by other means, check which migrations the schema already has and record them \
              without running them: {} (the newest one it has), then {} applies the rest; to \
              run every migration over what is there anyway: {}",
             crate::hint::command("migrate baseline --through <VERSION>"),
-            crate::hint::command("migrate up"),
-            crate::hint::command("migrate up --allow-non-empty"),
+            crate::hint::command(up),
+            crate::hint::command(anyway),
         )
     }
 
-    /// `up`'s refusal (exit 7: the database and the history disagree), before anything runs.
-    pub fn refusal(&self) -> Error {
+    /// `up`'s refusal (exit 7: the database and the history disagree), before anything runs;
+    /// its help suggests `up` and `anyway` (as [`Unrecorded::help`] words them).
+    pub fn refusal(&self, up: &str, anyway: &str) -> Error {
         Error::new(
             crate::ErrorKind::Diverged,
             format!(
@@ -144,7 +157,7 @@ impl Unrecorded {
              a qualified tracking table's own), not what its template held, an extension's, \
              nor those of roles this one is not a member of",
         )
-        .with_help(self.help())
+        .with_help(self.help_with(up, anyway))
     }
 }
 

@@ -543,6 +543,18 @@ impl Run {
         self
     }
 
+    /// The first `help:` line of stderr, whole and without its indentation: what a test
+    /// compares exactly.
+    #[track_caller]
+    pub fn help_line(&self) -> String {
+        self.stderr
+            .lines()
+            .map(str::trim_start)
+            .find(|l| l.starts_with("help:"))
+            .unwrap_or_else(|| panic!("no help line\n{}", self.dump()))
+            .to_string()
+    }
+
     /// stdout parsed as the one JSON document it must be.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {

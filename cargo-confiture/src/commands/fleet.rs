@@ -68,7 +68,8 @@ pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
             None if migrator.environment().fleet.is_some() => {
                 let file = environment_file(&migrator);
                 return Err(Error::invalid(format!(
-                    "the `fleet:` block of {file} has no target list, and the command line gives none"
+                    "{}: the `fleet:` block has no target list, and the command line gives none",
+                    block_at(&migrator)
                 ))
                 .with_help(format!(
                     "add `targets`, `targets_query` or `schemas_query` under `fleet:` in {file}, \
@@ -138,16 +139,53 @@ pub fn one_database(cli: &Cli, cx: &Context, command: &str) -> Result<Migrator> 
         return Ok(migrator);
     }
     let file = environment_file(&migrator);
+    let line = fleet_block(&migrator)
+        .and_then(|b| b.line())
+        .map_or_else(String::new, |line| format!(" (line {line})"));
+    let list = fleet_block(&migrator).and_then(|b| b.list.as_ref());
+    let (means, of_the_list, holding) = match list {
+        Some(list) => (
+            format!(
+                "for the commands that take a list it means every target of {}",
+                file_list_name(&migrator, list)
+            ),
+            " of the list",
+            "; the database holding the list is reached the same way",
+        ),
+        // `jobs` alone, or nothing (`fleet: ~`): no list to name; the commands that take one
+        // refuse the environment until the block names one (`select`).
+        None => (
+            "it names no target list, and the commands that take one refuse the environment \
+             until it does"
+                .to_string(),
+            "",
+            "",
+        ),
+    };
     Err(Error::usage(format!(
-        "`{command}` takes one database, and {file} has a `fleet:` block: \
-         for the commands that take a list it means every target of that list"
+        "`{command}` takes one database, and {file} has a `fleet:` block{line}: {means}"
     ))
-    .with_help(
+    .with_help(format!(
         "give --schema NAME to act on one tenant schema of the environment's database, or \
-         select one database of the list with -c FILE (an environment file naming it) or \
-         --database-url URL (which reads no environment file); the database holding the list \
-         is reached the same way",
-    ))
+         select one database{of_the_list} with -c FILE (an environment file naming it) or \
+         --database-url URL (which reads no environment file){holding}"
+    )))
+}
+
+/// The environment's `fleet:` block.
+fn fleet_block(migrator: &Migrator) -> Option<&confiture::config::FleetSettings> {
+    migrator.environment().fleet.as_ref()
+}
+
+/// `environment file F, line L` of the environment's `fleet:` key (the file alone when its line
+/// is unknown): how an error about the block as a whole starts, as the errors about one of its
+/// keys do (`config::fleet_file`).
+fn block_at(migrator: &Migrator) -> String {
+    let file = environment_file(migrator);
+    match fleet_block(migrator).and_then(|b| b.line()) {
+        Some(line) => format!("environment file {file}, line {line}"),
+        None => format!("environment file {file}"),
+    }
 }
 
 /// How messages name the environment's file: its path, else where the environment came from.

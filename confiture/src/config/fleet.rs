@@ -41,6 +41,18 @@ pub struct FleetSettings {
     /// the server as `$...$`. Said when the server finds the query's syntax wrong
     /// ([`crate::fleet::query_targets`]).
     pub(crate) query_has_double_dollar: bool,
+    /// The line of the `fleet:` key in its environment file, when it can be found: what an
+    /// error about the block as a whole names ([`FleetSettings::line`]).
+    pub(crate) line: Option<usize>,
+}
+
+impl FleetSettings {
+    /// The line of the `fleet:` key in its environment file (1-based), when it can be found:
+    /// an error about the block as a whole (it names no target list) names it, as the errors
+    /// about one of its keys name theirs (`environment file F, line L: ...`).
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
 }
 
 /// Where a fleet's targets come from.

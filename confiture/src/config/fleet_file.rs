@@ -84,6 +84,7 @@ impl FileContext<'_> {
             keep_going: self.keep_going(block)?,
             relative_to: base.to_path_buf(),
             query_has_double_dollar,
+            line: key_line(self.text, &["fleet"]),
         }))
     }
 

@@ -309,6 +309,7 @@ impl Migrator {
             stop: None,
             scratch: self.on_scratch,
             ledger_triggers: false,
+            in_fleet: self.in_fleet,
         }
     }
 

@@ -67,6 +67,7 @@ impl Migrator {
             allow_destructive: options.allow_destructive || self.on_scratch.is_some(),
             allow_newer_database: options.allow_newer_database,
             allow_non_empty: self.allows_non_empty(options),
+            single_transaction: options.single_transaction,
         };
         plan::check_up_request(&set, &request)?;
         Ok((set, request))
@@ -95,8 +96,41 @@ impl Migrator {
     ) -> Outcome<UpReport> {
         let options = options.clone();
         self.command(options.dry_run, progress, move |m, progress, report| {
-            m.up_run(&options, progress, report)
+            let result = m.up_run(&options, progress, report);
+            result.map_err(|f| m.bounded_help(&options, f))
         })
+    }
+
+    /// A limited `up`'s failure (`--target`, `--steps`) whose help suggests an unbounded
+    /// `migrate up` (the missing database's `migrate up --create-database`, whatever a refusal
+    /// made before the plan said): the request's bound is put in it ([`crate::hint::bounded`],
+    /// [`plan::up_args`]), so that following it does what was asked, and no more. Not on a
+    /// scratch database, whose help names no `up`.
+    fn bounded_help(&self, options: &UpOptions, mut f: RunFailure) -> RunFailure {
+        let limited = options.target.is_some() || options.steps.is_some();
+        let Some(help) = f
+            .error
+            .help
+            .as_deref()
+            .filter(|_| limited && self.on_scratch.is_none())
+        else {
+            return f;
+        };
+        if crate::hint::unbounded_commands(help, "migrate up").is_empty() {
+            return f;
+        }
+        let Ok((set, request)) = self.up_request(options) else {
+            return f;
+        };
+        let spelled = request.target.and_then(|t| {
+            set.migrations
+                .iter()
+                .find(|m| m.version == t)
+                .map(|m| m.version_text.as_str())
+        });
+        let args = plan::up_args(&request, spelled, None);
+        f.error.help = Some(crate::hint::bounded(help, &args));
+        f
     }
 
     fn up_run(
@@ -150,10 +184,7 @@ impl Migrator {
                     found.as_deref(),
                     None,
                 )?;
-                crate::ledger::Unrecorded::refuse_applying(
-                    unrecorded.as_ref(),
-                    !plan.apply.is_empty(),
-                )?;
+                crate::ledger::Unrecorded::refuse_applying(unrecorded.as_ref(), &request, &plan)?;
             }
             report.warnings.extend(newer_database_warning(&plan));
             report.warnings.extend(timeout_warnings(&plan.apply));
@@ -300,7 +331,8 @@ impl<'a> Locked<'a> {
                 // build: not a new database.
                 crate::ledger::Unrecorded::refuse_applying(
                     unrecorded.as_ref(),
-                    !plan.apply.is_empty(),
+                    self.request,
+                    &plan,
                 )?;
                 Ok(plan)
             });
@@ -368,10 +400,9 @@ impl<'a> Locked<'a> {
                 // no-transaction migration that committed a part of itself: "then run `migrate
                 // up` again") drops the request's bound; the finishing command is the request.
                 (false, None, Some((_, _, args)))
-                    if f.error
-                        .help
-                        .as_deref()
-                        .is_some_and(|h| h.contains(&crate::hint::command("migrate up"))) =>
+                    if f.error.help.as_deref().is_some_and(|h| {
+                        !crate::hint::unbounded_commands(h, "migrate up").is_empty()
+                    }) =>
                 {
                     let help = f.error.help.take().unwrap_or_default();
                     f.error.help = Some(crate::hint::finishing(&help, &args, what));
@@ -443,8 +474,8 @@ impl<'a> Locked<'a> {
             access.check(&settings.table, Write::Insert)?;
         }
         if self.single {
-            if let Some((i, failure)) = apply::single_transaction_refusal(&up_steps(&plan.apply)) {
-                return Err(single_failure(&plan.apply, i, failure, report));
+            if let Some(refused) = refuse_single(self.request, &plan, report) {
+                return Err(refused);
             }
         }
         Ok(plan)
@@ -595,6 +626,19 @@ fn up_steps<'a>(migrations: &[&'a Migration]) -> Vec<Step<'a>> {
     migrations.iter().map(|m| Step::up(m, true)).collect()
 }
 
+/// `--single-transaction`'s refusal of `plan` (before anything runs) when one of its migrations
+/// cannot run inside a transaction: its help spells the commands that apply the same migrations
+/// instead, keeping the request's bound and flags ([`plan::single_transaction_help`]).
+fn refuse_single(
+    request: &plan::UpRequest,
+    plan: &plan::UpPlan<'_>,
+    report: &mut UpReport,
+) -> Option<RunFailure> {
+    let (i, mut failure) = apply::single_transaction_refusal(&up_steps(&plan.apply))?;
+    failure.error.help = Some(plan::single_transaction_help(request, plan, i));
+    Some(single_failure(&plan.apply, i, failure, report))
+}
+
 /// A failed `up --single-transaction`: step `i` failed, and none of the others stays applied.
 fn single_failure(
     migrations: &[&Migration],
@@ -646,8 +690,8 @@ impl Migrator {
         }
         let plan = plan::up(set, &[], request)?;
         if options.single_transaction {
-            if let Some((i, failure)) = apply::single_transaction_refusal(&up_steps(&plan.apply)) {
-                return Err(single_failure(&plan.apply, i, failure, report));
+            if let Some(refused) = refuse_single(request, &plan, report) {
+                return Err(refused);
             }
         }
         let database = self.env.connection.dbname.clone();

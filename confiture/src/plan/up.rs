@@ -27,6 +27,9 @@ pub struct UpRequest {
     /// Apply them on a database without a ledger that already holds objects where they
     /// build ([`crate::ledger::Unrecorded`]).
     pub allow_non_empty: bool,
+    /// Apply them all in one transaction (`--single-transaction`): the plan is the same; the
+    /// commands a help suggests for this request keep it ([`up_args`]).
+    pub single_transaction: bool,
 }
 
 /// The migrations `up` will apply, in order, and the pending ones it leaves for later.
@@ -155,6 +158,22 @@ pub fn check_history(
     history: &History<'_>,
     allow_out_of_order: bool,
 ) -> Result<()> {
+    check_history_for(
+        set,
+        history,
+        allow_out_of_order,
+        "migrate up --allow-out-of-order",
+    )
+}
+
+/// [`check_history`] for an `up` whose request is `with_out_of_order` (its [`up_args`] with
+/// `--allow-out-of-order`): what the out-of-order help suggests.
+fn check_history_for(
+    set: &MigrationSet,
+    history: &History<'_>,
+    allow_out_of_order: bool,
+    with_out_of_order: &str,
+) -> Result<()> {
     let modified = history.modified();
     let missing = history.missing();
     let renumbered = history.renumbered();
@@ -228,7 +247,7 @@ pub fn check_history(
             "{} pending migration(s) out of order",
             out_of_order.len()
         ));
-        help.push(out_of_order_help(Some(&newest)));
+        help.push(out_of_order_help_for(Some(&newest), with_out_of_order));
     }
     let message = format!(
         "the database's migration history does not match the migration files: {}",
@@ -243,13 +262,19 @@ pub fn check_history(
 /// branch — already applied on other databases, where a renumbered copy would be
 /// `renumbered` and refused — so renumbering is only for a migration applied nowhere yet.
 pub fn out_of_order_help(newest: Option<&str>) -> String {
+    out_of_order_help_for(newest, "migrate up --allow-out-of-order")
+}
+
+/// [`out_of_order_help`] suggesting `up_args` (`up`'s refusal: its request's [`up_args`] with
+/// `--allow-out-of-order`, which a bare `migrate up --allow-out-of-order` would exceed).
+fn out_of_order_help_for(newest: Option<&str>, up_args: &str) -> String {
     let above = newest.map_or("the newest applied one".to_string(), |v| v.to_string());
     format!(
         "renumber an out-of-order migration above {above} (rename both files) only if it is \
          not applied anywhere yet — usually your own, unmerged one; one that came from another \
          branch may already be applied elsewhere: apply it here with `--allow-out-of-order` \
          ({})",
-        crate::hint::command("migrate up --allow-out-of-order")
+        crate::hint::command(up_args)
     )
 }
 
@@ -268,7 +293,17 @@ pub fn up<'a>(
         recorded || request.target.is_none_or(|t| v <= t)
     })?;
     let mut plan = UpPlan::default();
-    if let Err(err) = check_history(set, &history, request.allow_out_of_order) {
+    let spelled = request
+        .target
+        .and_then(|t| find(set, t))
+        .map(|m| m.version_text.as_str());
+    let with_out_of_order = up_args(request, spelled, Some("--allow-out-of-order"));
+    if let Err(err) = check_history_for(
+        set,
+        &history,
+        request.allow_out_of_order,
+        &with_out_of_order,
+    ) {
         match explain_newer_database(set, &history, err, true) {
             (_, Some(newer)) if request.allow_newer_database => plan.newer_database = Some(newer),
             (err, _) => return Err(err),
@@ -322,19 +357,92 @@ pub fn up_finishing_command(
     if versions(&again.apply) != versions(&plan.apply) {
         return None;
     }
-    let mut args = format!("migrate up --target {spelled}");
+    let args = up_args(request, Some(&spelled), None);
+    Some((target, spelled, args))
+}
+
+/// `up` as `request` asked it, as a help suggests it ([`crate::hint::command`]'s arguments):
+/// `migrate up`, its bound — `--target V` when `target` (V spelled as its file spells it:
+/// `--target 003`), else the request's `--steps N` — its `--allow-*` flags and
+/// `--single-transaction`, then `also`, the flag a refusal asks for. The one spelling of
+/// "the same `up`" in a suggestion: a bare `migrate up` would apply every pending migration,
+/// more than a `--target` or `--steps` asked.
+pub fn up_args(request: &UpRequest, target: Option<&str>, also: Option<&str>) -> String {
+    let mut args = "migrate up".to_string();
+    match (target, request.steps) {
+        (Some(target), _) => args.push_str(&format!(" --target {target}")),
+        (None, Some(steps)) => args.push_str(&format!(" --steps {steps}")),
+        (None, None) => {}
+    }
     for (flag, on) in [
         ("--allow-out-of-order", request.allow_out_of_order),
         ("--allow-destructive", request.allow_destructive),
         ("--allow-newer-database", request.allow_newer_database),
         ("--allow-non-empty", request.allow_non_empty),
+        ("--single-transaction", request.single_transaction),
     ] {
-        if on {
+        if on && also != Some(flag) {
             args.push(' ');
             args.push_str(flag);
         }
     }
-    Some((target, spelled, args))
+    if let Some(also) = also {
+        args.push(' ');
+        args.push_str(also);
+    }
+    args
+}
+
+/// [`up_args`] bounded as `plan` (made from `request`) is: `--target V`, V the newest migration
+/// it applies, when the request had a bound (`--target`, or a `--steps N` that counts from
+/// whatever the ledger has by then: after a `baseline`, N more), else none.
+pub fn up_plan_args(request: &UpRequest, plan: &UpPlan<'_>, also: Option<&str>) -> String {
+    let limited = request.target.is_some() || request.steps.is_some();
+    let newest = plan
+        .apply
+        .iter()
+        .max_by_key(|m| m.version)
+        .filter(|_| limited);
+    up_args(request, newest.map(|m| m.version_text.as_str()), also)
+}
+
+/// The help of `--single-transaction`'s refusal of `plan` (made from `request`): its migration
+/// `i` runs without a transaction. The commands that apply the same migrations, each keeping
+/// the request's flags: those before it in one transaction (`--target` the one before it,
+/// `--single-transaction`), it on its own (`--target` it, without `--single-transaction`), then
+/// the rest as the request bounded them ([`up_plan_args`]: the same `--steps N` again would
+/// count from there and apply more); or the request without `--single-transaction`.
+pub fn single_transaction_help(request: &UpRequest, plan: &UpPlan<'_>, i: usize) -> String {
+    let Some(alone) = plan.apply.get(i) else {
+        return "drop --single-transaction".to_string();
+    };
+    let each = UpRequest {
+        single_transaction: false,
+        ..request.clone()
+    };
+    let mut steps = Vec::new();
+    if let Some(before) = i.checked_sub(1).and_then(|b| plan.apply.get(b)) {
+        steps.push(format!(
+            "the migrations before it in one transaction ({})",
+            crate::hint::command(&up_args(request, Some(&before.version_text), None))
+        ));
+    }
+    steps.push(format!(
+        "{} on its own ({})",
+        alone.id(),
+        crate::hint::command(&up_args(&each, Some(&alone.version_text), None))
+    ));
+    if i + 1 < plan.apply.len() {
+        steps.push(format!(
+            "the rest ({})",
+            crate::hint::command(&up_plan_args(request, plan, None))
+        ));
+    }
+    format!(
+        "apply {}; or drop --single-transaction: {}",
+        steps.join(", then "),
+        crate::hint::command(&up_plan_args(&each, plan, None))
+    )
 }
 
 /// Refuses (exit 5, before anything runs) when a pending migration up to `target` carries

@@ -990,3 +990,89 @@ fn a_migrations_warnings_reach_the_operator() {
         run.dump()
     );
 }
+
+/// h17 F8: `up --single-transaction` refused over a no-transaction migration said "apply it on
+/// its own first (`migrate up --target VERSION` with the version just before it, then
+/// `migrate up --steps 1`)": a placeholder to fill in, and commands without the flag or the
+/// request's bound. Its help spells the real commands, each keeping the request's flags:
+/// followed in order, they apply what was asked, and no more.
+#[test]
+fn a_single_transaction_refusal_spells_the_commands_that_apply_the_same_migrations() {
+    let db = TestDb::new("hints_single");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration(
+        "002_nt",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i_a ON a (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY i_a;\n",
+    );
+    project.migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    project.migration("004_d", "CREATE TABLE d (id int);\n", "DROP TABLE d;\n");
+    let suggested = |help: &str| -> Vec<String> {
+        help.split('`')
+            .filter(|w| w.starts_with("cargo confiture "))
+            .map(|w| format!("`{w}`"))
+            .collect()
+    };
+    let run = project.run_on(
+        &db,
+        &[
+            "migrate",
+            "up",
+            "--single-transaction",
+            "--steps",
+            "3",
+            "--allow-destructive",
+        ],
+    );
+    run.code(exit::USAGE)
+        .stderr_has("--single-transaction cannot include migration 002_nt");
+    let help = run.help_line();
+    assert_eq!(
+        help,
+        "help: apply the migrations before it in one transaction (`cargo confiture migrate up \
+         --target 001 --allow-destructive --single-transaction --database-url <URL>`), then \
+         002_nt on its own (`cargo confiture migrate up --target 002 --allow-destructive \
+         --database-url <URL>`), then the rest (`cargo confiture migrate up --target 003 \
+         --allow-destructive --single-transaction --database-url <URL>`); or drop \
+         --single-transaction: `cargo confiture migrate up --target 003 --allow-destructive \
+         --database-url <URL>`"
+    );
+    assert_eq!(db.ledger(), None, "nothing ran");
+    let commands = suggested(&help);
+    for command in &commands[..3] {
+        project
+            .paste(&command.replace("<URL>", &db.url()))
+            .code(exit::SUCCESS);
+    }
+    assert_eq!(
+        db.ledger(),
+        versions(&["001:a", "002:nt", "003:c"]),
+        "004 was not asked for"
+    );
+
+    // The no-transaction migration first, and last, of an unbounded request: no such step.
+    let db = TestDb::new("hints_single_first");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "1"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "up", "--single-transaction"]);
+    run.code(exit::USAGE);
+    assert_eq!(
+        run.help_line(),
+        "help: apply 002_nt on its own (`cargo confiture migrate up --target 002 --database-url \
+         <URL>`), then the rest (`cargo confiture migrate up --single-transaction --database-url \
+         <URL>`); or drop --single-transaction: `cargo confiture migrate up --database-url <URL>`"
+    );
+    let run = project.run_on(
+        &db,
+        &["migrate", "up", "--single-transaction", "--target", "2"],
+    );
+    run.code(exit::USAGE);
+    assert_eq!(
+        run.help_line(),
+        "help: apply 002_nt on its own (`cargo confiture migrate up --target 002 --database-url \
+         <URL>`); or drop --single-transaction: `cargo confiture migrate up --target 002 \
+         --database-url <URL>`"
+    );
+}

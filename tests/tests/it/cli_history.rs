@@ -1761,18 +1761,25 @@ fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
         .stderr_has("already holds 1 object (table public.prices)")
         .stderr_has("`cargo confiture migrate baseline --through <VERSION> --database-url <URL>`")
         .stderr_lacks("to create the tracking table and apply the migrations");
-    for args in [
-        &["migrate", "up"][..],
-        &["migrate", "up", "--single-transaction"],
+    for (args, anyway) in [
+        (&["migrate", "up"][..], "migrate up --allow-non-empty"),
+        // The request's flags are kept (h17 F4).
+        (
+            &["migrate", "up", "--single-transaction"],
+            "migrate up --single-transaction --allow-non-empty",
+        ),
         // Its dry run refuses as it does (it previewed a full apply, exit 0: h13 D3).
-        &["migrate", "up", "--dry-run"],
+        (
+            &["migrate", "up", "--dry-run"],
+            "migrate up --allow-non-empty",
+        ),
     ] {
         project
             .run_on(&db, args)
             .code(exit::DIVERGED)
             .stderr_has("the tracking table tb_confiture does not exist, but the database already holds 1 object (table public.prices)")
             .stderr_has("nothing was run")
-            .stderr_has("`cargo confiture migrate up --allow-non-empty --database-url <URL>`");
+            .stderr_has(&format!("`cargo confiture {anyway} --database-url <URL>`"));
         assert_eq!(amount(), "1000", "{args:?}: nothing ran");
         assert_eq!(db.ledger(), None, "{args:?}: no ledger made");
     }
@@ -2026,10 +2033,16 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
         .run_on(&db, &["migrate", "status"])
         .stderr_has("the tracking table public.tb_confiture has no rows, but the database already holds 1 object (table public.prices)")
         .stderr_has("`cargo confiture migrate baseline --through <VERSION> --database-url <URL>`");
-    for args in [
-        &["migrate", "up"][..],
-        &["migrate", "up", "--single-transaction"],
-        &["migrate", "up", "--dry-run"],
+    for (args, anyway) in [
+        (&["migrate", "up"][..], "migrate up --allow-non-empty"),
+        (
+            &["migrate", "up", "--single-transaction"],
+            "migrate up --single-transaction --allow-non-empty",
+        ),
+        (
+            &["migrate", "up", "--dry-run"],
+            "migrate up --allow-non-empty",
+        ),
     ] {
         project
             .run_on(&db, args)
@@ -2038,7 +2051,7 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
                 "has no rows, but the database already holds 1 object (table public.prices)",
             )
             .stderr_has("nothing was run")
-            .stderr_has("`cargo confiture migrate up --allow-non-empty --database-url <URL>`");
+            .stderr_has(&format!("`cargo confiture {anyway} --database-url <URL>`"));
         assert_eq!(amount(), "1000", "{args:?}: nothing ran");
     }
     // The help's command, as it says it, on the empty ledger.
@@ -2127,5 +2140,114 @@ fn status_json_and_fleet_status_say_what_a_database_without_its_history_holds() 
             serde_json::Value::Null
         ],
         "{json}"
+    );
+}
+
+/// h17 F4: `up --target V` (or `--steps N`) refused on a database with objects and no ledger
+/// suggested the unbounded `migrate up` and `migrate up --allow-non-empty`: followed, they applied
+/// every pending migration, more than was asked. Every command of a refusal of `up` is the
+/// request's own — its bound spelled as the files spell it, its `--allow-*` flags and
+/// `--single-transaction` — with the flag the refusal asks for; the out-of-order refusal too.
+#[test]
+fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
+    let db = TestDb::new("hints_bound");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
+    db.connect()
+        .batch_execute("CREATE TABLE kept (id int)")
+        .unwrap();
+    let refusal = |target: &str| {
+        format!(
+            "help: if its ledger was lost (dropped, emptied, left out of a restore) or its schema \
+             was built by other means, check which migrations the schema already has and record \
+             them without running them: `cargo confiture migrate baseline --through <VERSION> \
+             --database-url <URL>` (the newest one it has), then `cargo confiture migrate up \
+             {target} --database-url <URL>` applies the rest; to run every migration over what is \
+             there anyway: `cargo confiture migrate up {target} --allow-non-empty --database-url \
+             <URL>`"
+        )
+    };
+    for (args, target) in [
+        (&["--target", "2"][..], "--target 002"),
+        (&["--steps", "1"], "--target 001"),
+        (&["--steps", "2", "--dry-run"], "--target 002"),
+        (
+            &[
+                "--target",
+                "2",
+                "--single-transaction",
+                "--allow-destructive",
+            ],
+            "--target 002 --allow-destructive --single-transaction",
+        ),
+    ] {
+        let run = project.run_on(&db, &[&["migrate", "up"][..], args].concat());
+        run.code(exit::DIVERGED);
+        assert_eq!(run.help_line(), refusal(target), "{args:?}");
+        assert_eq!(db.ledger(), None, "{args:?}: nothing ran");
+    }
+    // Unbounded, the commands stay unbounded.
+    let run = project.run_on(&db, &["migrate", "up"]);
+    run.code(exit::DIVERGED);
+    assert_eq!(run.help_line(), refusal("").replace("up  --", "up --"));
+    // Followed, the suggestion applies what was asked, and no more.
+    let suggested =
+        "`cargo confiture migrate up --target 002 --allow-non-empty --database-url <URL>`";
+    project
+        .paste(&suggested.replace("<URL>", &db.url()))
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:a", "002:b"].map(String::from).to_vec());
+
+    // The out-of-order refusal of a bounded `up`: `--allow-out-of-order` with the bound.
+    let db = TestDb::new("hints_bound_ooo");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // 002 pending below the applied 003 (as a merged branch's would be).
+    db.connect()
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '002'; DROP TABLE b")
+        .unwrap();
+    table(&project, "004_d", "d");
+    table(&project, "005_e", "e");
+    for (args, command) in [
+        (
+            &["--target", "4"][..],
+            "migrate up --target 004 --allow-out-of-order",
+        ),
+        (
+            &["--steps", "1"],
+            "migrate up --steps 1 --allow-out-of-order",
+        ),
+        (
+            &["--single-transaction"],
+            "migrate up --single-transaction --allow-out-of-order",
+        ),
+    ] {
+        let run = project.run_on(&db, &[&["migrate", "up"][..], args].concat());
+        run.code(exit::DIVERGED);
+        let help = run.help_line();
+        assert!(
+            help.ends_with(&format!(
+                "apply it here with `--allow-out-of-order` (`cargo confiture {command} \
+                 --database-url <URL>`)"
+            )),
+            "{args:?}: {help}"
+        );
+    }
+    project
+        .paste(&format!(
+            "`cargo confiture migrate up --target 004 --allow-out-of-order --database-url {}`",
+            db.url()
+        ))
+        .code(exit::SUCCESS);
+    assert_eq!(
+        ledger(&db),
+        ["001:a", "003:c", "002:b", "004:d"]
+            .map(String::from)
+            .to_vec()
     );
 }

@@ -428,3 +428,49 @@ fn database_exists_on(cluster: &Cluster, admin_db: &str, name: &str) -> bool {
         .expect("list databases")
         .is_some()
 }
+
+/// h17 F4, the same class: `up --target 1` (or `--steps 1`) on a database that does not exist
+/// said "create it (`cargo confiture migrate up --create-database` does ...)": followed, it
+/// created the database and applied every migration, more than was asked. The suggestion keeps
+/// the request's bound and flags, with `--create-database`.
+#[test]
+fn a_missing_databases_help_keeps_the_requests_bound() {
+    let project = two_migrations();
+    let db = TestDb::unborn("hints_cr_bound");
+    for (args, suggested) in [
+        (
+            &["--target", "1"][..],
+            "`cargo confiture migrate up --target 001 --create-database --database-url <URL>`",
+        ),
+        (
+            &["--steps", "1", "--allow-destructive"],
+            "`cargo confiture migrate up --steps 1 --allow-destructive --create-database \
+             --database-url <URL>`",
+        ),
+    ] {
+        let run = project.run_on(&db, &[&["migrate", "up"][..], args].concat());
+        run.code(exit::CONNECTION);
+        assert_eq!(
+            run.help_line(),
+            format!(
+                "help: create it ({suggested} does, or createdb -h {} -p {} -U postgres {}), or \
+                 fix the database name in --database-url",
+                confiture_tests::pg_host(),
+                confiture_tests::pg_port(),
+                db.name
+            ),
+            "{args:?}"
+        );
+    }
+    project
+        .paste(&format!(
+            "`cargo confiture migrate up --target 001 --create-database --database-url {}`",
+            db.url()
+        ))
+        .code(exit::SUCCESS);
+    assert_eq!(
+        db.ledger().map(|l| l.len()),
+        Some(1),
+        "002 was not asked for"
+    );
+}

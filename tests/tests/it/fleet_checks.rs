@@ -181,11 +181,22 @@ fn the_environment_file_lists_the_targets_and_the_flags_win() {
             "db/environments/nolist.yaml",
             format!("database_url: {}\n{block}", own.url()),
         );
-        Run::of(project.cli().args(["migrate", "--env", "nolist", "up"]))
-            .code(exit::INVALID)
+        let run = Run::of(project.cli().args(["migrate", "--env", "nolist", "up"]));
+        run.code(exit::INVALID)
             .stderr_has("db/environments/nolist.yaml")
             .stderr_has(why);
         assert_eq!(own.ledger(), None, "{block}");
+        // Named with its line, as every other error of the file (h17 F6): the `fleet:` key's.
+        if why == "has no target list" {
+            assert!(
+                run.stderr.contains(
+                    "error: environment file db/environments/nolist.yaml, line 2: the `fleet:` \
+                     block has no target list, and the command line gives none\n"
+                ),
+                "{block}: {}",
+                run.dump()
+            );
+        }
     }
     // A target file named by the environment file is read relative to it.
     project.write(
@@ -221,12 +232,33 @@ fn baseline_and_reinit_refuse_an_environment_whose_file_has_a_fleet_block() {
     let listed = TestDb::new("fleetenvlisted");
     let project = project();
     project.write("db/environments/tenants.txt", format!("{}\n", listed.name));
+    // Each with what the refusal says it means: the list it names, or none (h17 F6: a block
+    // without one was said to mean "every target of that list").
+    let none = "it names no target list, and the commands that take one refuse the environment \
+                until it does";
     let blocks = [
-        "fleet:\n  targets: tenants.txt\n".to_string(),
-        format!("fleet:\n  targets:\n    - {}\n", listed.name),
-        format!("fleet:\n  targets_query: SELECT '{}'\n", listed.name),
-        "fleet:\n  schemas_query: SELECT 'tenant_a'\n".to_string(),
-        "fleet:\n  jobs: 2\n".to_string(),
+        (
+            "fleet:\n  targets: tenants.txt\n".to_string(),
+            "for the commands that take a list it means every target of \
+             db/environments/tenants.txt",
+        ),
+        (
+            format!("fleet:\n  targets:\n    - {}\n", listed.name),
+            "for the commands that take a list it means every target of db/environments/fl.yaml \
+             (fleet.targets)",
+        ),
+        (
+            format!("fleet:\n  targets_query: SELECT '{}'\n", listed.name),
+            "for the commands that take a list it means every target of the targets query of \
+             db/environments/fl.yaml",
+        ),
+        (
+            "fleet:\n  schemas_query: SELECT 'tenant_a'\n".to_string(),
+            "for the commands that take a list it means every target of the schemas query of \
+             db/environments/fl.yaml",
+        ),
+        ("fleet:\n  jobs: 2\n".to_string(), none),
+        ("fleet: null\n".to_string(), none),
     ];
     let commands: [&[&str]; 4] = [
         &["baseline", "--through", "2"],
@@ -234,21 +266,33 @@ fn baseline_and_reinit_refuse_an_environment_whose_file_has_a_fleet_block() {
         &["reinit", "--through", "2", "--yes"],
         &["reinit", "--dry-run"],
     ];
-    for block in &blocks {
+    for (block, means) in &blocks {
         project.write(
             "db/environments/fl.yaml",
             format!("database_url: {}\n{block}", own.url()),
         );
+        let help = if *means == none {
+            "help: give --schema NAME to act on one tenant schema of the environment's database, \
+             or select one database with -c FILE (an environment file naming it) or \
+             --database-url URL (which reads no environment file)"
+        } else {
+            "help: give --schema NAME to act on one tenant schema of the environment's database, \
+             or select one database of the list with -c FILE (an environment file naming it) or \
+             --database-url URL (which reads no environment file); the database holding the \
+             list is reached the same way"
+        };
         for selection in [["--env", "fl"], ["-c", "db/environments/fl.yaml"]] {
             for command in commands {
                 let run = Run::of(project.cli().arg("migrate").args(selection).args(command));
                 run.code(exit::USAGE)
-                    .stderr_has(&format!("`migrate {}` takes one database", command[0]))
-                    .stderr_has("db/environments/fl.yaml has a `fleet:` block")
-                    .stderr_has("give --schema NAME")
-                    .stderr_has("--database-url URL")
+                    .stderr_has(&format!(
+                        "error: `migrate {}` takes one database, and db/environments/fl.yaml has \
+                         a `fleet:` block (line 2): {means}\n",
+                        command[0]
+                    ))
                     // Refused before connecting.
                     .stderr_lacks("using ");
+                assert_eq!(run.help_line(), help, "{block}");
             }
         }
         assert_eq!(own.ledger(), None, "{block}");

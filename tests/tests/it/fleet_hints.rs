@@ -740,3 +740,113 @@ fn sigint_when_sleeping(child: std::process::Child, running: &[&TestDb], what: &
     let sent = Instant::now();
     Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
 }
+
+/// h17 F15: in a fleet, a no-transaction migration that committed part of itself and failed on
+/// one target said, as on one database, "fix FILE; what it committed stays: undo it, or make its
+/// statements safe to run twice": the other targets had applied the file, and an edited file is
+/// modified there (diverged). The caution a fleet's failed migration gets is kept: fix this
+/// database, undo what it committed here, and do not edit the file the others applied. In text
+/// and JSON; on one database the help is unchanged.
+#[test]
+fn a_no_transaction_failure_in_a_fleet_never_says_to_edit_the_file_others_applied() {
+    let dbs = TestDbs::new("hints_fleet_nt", 2);
+    let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
+    fl(&project, &["up"]).code(exit::SUCCESS);
+    // A table the migration indexes, without the column on the failing target.
+    for (db, column) in [(&dbs.dbs[0], "a"), (&dbs.dbs[1], "b")] {
+        db.connect()
+            .batch_execute(&format!("CREATE TABLE t_pre ({column} int)"))
+            .expect("t_pre");
+    }
+    project.migration(
+        "004_nt",
+        "-- confiture:no-transaction\nCREATE TABLE t_one (a int);\n\
+         CREATE INDEX CONCURRENTLY i_pre ON t_pre (a);\n",
+        "DROP INDEX IF EXISTS i_pre;\nDROP TABLE IF EXISTS t_one;\n",
+    );
+    let failing = &dbs.dbs[1];
+    let fleet_help = format!(
+        "help: fix what makes it fail on this database (the error above names it); what it \
+         committed stays: undo it on this database; do not edit its file to make its statements \
+         safe to run twice: other targets of the fleet may have applied 004_nt already, and would \
+         see its file modified (edit it only if no database has applied 004_nt; `cargo confiture \
+         migrate status --env fl --targets t.txt` on the fleet shows which have), then run `cargo \
+         confiture migrate up --env fl --targets <(echo {})` again",
+        failing.name
+    );
+    let run = fl(&project, &["up"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_lacks("safe to run twice (`IF NOT EXISTS`")
+        .stderr_lacks("fix db/migrations/004_nt.up.sql");
+    assert_eq!(run.help_line(), fleet_help);
+    assert_eq!(
+        versions(&dbs.dbs[0]).len(),
+        4,
+        "the other target applied it"
+    );
+    // JSON: the same help.
+    failing
+        .connect()
+        .batch_execute("DROP TABLE t_one")
+        .expect("undo what it committed");
+    let doc = fl(&project, &["up", "--format", "json"])
+        .code(exit::MIGRATION_FAILED)
+        .json();
+    let help = doc["targets"][1]["error"]["help"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(format!("help: {help}"), fleet_help, "{doc}");
+
+    // On one database: fix the file, or make its statements safe to run twice.
+    failing
+        .connect()
+        .batch_execute("DROP TABLE t_one")
+        .expect("undo what it committed");
+    let run = project.run_on(failing, &["migrate", "up"]);
+    run.code(exit::MIGRATION_FAILED);
+    assert_eq!(
+        run.help_line(),
+        "help: fix db/migrations/004_nt.up.sql; what it committed stays: undo it, or make its \
+         statements safe to run twice (`IF NOT EXISTS`, `IF EXISTS`), then run `cargo confiture \
+         migrate up --database-url <URL>` again"
+    );
+}
+
+/// h17 F4, the same class: the first migration of a new database, a no-transaction one, that
+/// committed a part of itself and failed in an `up --target 002` said "then run `cargo
+/// confiture migrate up --allow-non-empty` again" (what it committed makes a plain `up` refuse
+/// the database): followed, it applied every pending migration. The command keeps the
+/// request's bound and its own flag: `up --target 002 --allow-non-empty`.
+#[test]
+fn a_first_no_transaction_failure_of_a_limited_up_keeps_the_bound_with_allow_non_empty() {
+    let db = TestDb::new("hints_notx_first");
+    let project = Project::new();
+    project.migration(
+        "001_nt",
+        "-- confiture:no-transaction\nCREATE TABLE t_log (a int);\n\
+         CREATE INDEX CONCURRENTLY i_log ON t_log (nope);\n",
+        "DROP TABLE IF EXISTS t_log;\n",
+    );
+    project.migration("002_b", "CREATE TABLE t2 (a int);\n", "DROP TABLE t2;\n");
+    project.migration("003_c", "CREATE TABLE t3 (a int);\n", "DROP TABLE t3;\n");
+    let run = project.run_on(&db, &["migrate", "up", "--target", "2"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("statement 1 was committed");
+    let help = run.help_line();
+    let finish = "`cargo confiture migrate up --target 002 --allow-non-empty --database-url <URL>`";
+    assert!(help.contains(finish), "{help}");
+    assert!(
+        !help.contains("`cargo confiture migrate up --allow-non-empty"),
+        "{help}"
+    );
+    project.migration(
+        "001_nt",
+        "-- confiture:no-transaction\nCREATE TABLE IF NOT EXISTS t_log (a int);\n\
+         CREATE INDEX CONCURRENTLY i_log ON t_log (a);\n",
+        "DROP TABLE IF EXISTS t_log;\n",
+    );
+    project
+        .paste(&finish.replace("<URL>", &db.url()))
+        .code(exit::SUCCESS);
+    assert_eq!(versions(&db), ["001", "002"], "003 was not asked for");
+}

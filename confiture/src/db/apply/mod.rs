@@ -90,6 +90,11 @@ pub struct ApplySettings {
     /// told from one of its statements' and from its `COMMIT`'s (`markers::reached`) and is
     /// the ledger's, not the file's.
     pub ledger_triggers: bool,
+    /// The run is one target of a fleet ([`crate::Migrator`]'s `in_fleet`): other targets may
+    /// have run the same files already, so a failed step's help never says to edit its file
+    /// (`no_transaction::committed_stays`: a no-transaction migration that committed part of
+    /// itself is undone on this database, not made safe to run twice in its file).
+    pub in_fleet: bool,
 }
 
 impl ApplySettings {

@@ -387,9 +387,7 @@ pub(super) fn run_statements(
                 .as_mut()
                 .filter(|_| settings.scratch.is_none() && !up)
             {
-                help.push_str(
-                    "; what it committed stays: undo it, or make its statements safe to run twice",
-                );
+                help.push_str(&format!("; {}", committed_stays(settings, step)));
             }
         } else if up && settings.scratch.is_none() && !dropped {
             let record = super::failure::record_without_running(step);
@@ -473,9 +471,36 @@ fn try_row(
     Err(f)
 }
 
-/// What to do of the statements a no-transaction migration committed before it stopped.
-const COMMITTED_STAYS: &str = "what it committed stays: undo it, or make its statements safe to \
-                               run twice (`IF NOT EXISTS`, `IF EXISTS`)";
+/// What to do of the statements a no-transaction migration (`step`) committed before it
+/// stopped: undo them, or make its statements safe to run twice. Not the file in a fleet
+/// ([`ApplySettings::in_fleet`]): other targets may have applied (or rolled back) the
+/// migration with it already, and an up file edited after they applied it is modified there
+/// (diverged) — what it committed is undone on this database alone.
+pub(super) fn committed_stays(settings: &ApplySettings, step: &Step<'_>) -> String {
+    if !settings.in_fleet {
+        return "what it committed stays: undo it, or make its statements safe to run twice \
+                (`IF NOT EXISTS`, `IF EXISTS`)"
+            .to_string();
+    }
+    let id = step.migration.id();
+    let (others, only) = match step.direction {
+        Direction::Up => (
+            format!("may have applied {id} already, and would see its file modified"),
+            format!(
+                "only if no database has applied {id}; {} on the fleet shows which have",
+                crate::hint::command("migrate status")
+            ),
+        ),
+        Direction::Down => (
+            format!("may have rolled back {id} with the same down file"),
+            "only if it fails on every target".to_string(),
+        ),
+    };
+    format!(
+        "what it committed stays: undo it on this database; do not edit its file to make its \
+         statements safe to run twice: other targets of the fleet {others} (edit it {only})"
+    )
+}
 
 /// The command that runs `step` again once it committed part of itself: `migrate down`;
 /// `migrate up`, or `migrate up --allow-non-empty` when the ledger has no row before the step
@@ -538,7 +563,8 @@ fn lost_part_way(
         ));
     } else if (completed > 0 || running) && settings.scratch.is_none() {
         failure.error.help = Some(format!(
-            "{COMMITTED_STAYS}; run {} to see what is recorded, then {} again",
+            "{}; run {} to see what is recorded, then {} again",
+            committed_stays(settings, step),
             crate::hint::command("migrate status"),
             crate::hint::command(run_again_command(step))
         ));
@@ -646,8 +672,13 @@ fn statement_failed(
         // Running it again as it is would run the committed statements again: the help says
         // what the lock-release refusal says of them.
         let again = crate::hint::command(run_again_command(step));
-        let committed = COMMITTED_STAYS;
+        let committed = committed_stays(settings, step);
         let help = match (failure.blames_file, live) {
+            // In a fleet the file may be applied elsewhere: what fails is fixed here.
+            (true, true) if settings.in_fleet => format!(
+                "fix what makes it fail on this database (the error above names it); \
+                 {committed}, then run {again} again"
+            ),
             (true, true) => format!(
                 "fix {}; {committed}, then run {again} again",
                 step.file().path.display()

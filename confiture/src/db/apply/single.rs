@@ -34,11 +34,8 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
         step.migration.id(),
         step.file().path.display()
     ))
-    .with_help(format!(
-        "apply it on its own first ({} with the version just before it, then {}), or drop --single-transaction",
-        crate::hint::command("migrate up --target VERSION"),
-        crate::hint::command("migrate up --steps 1")
-    ));
+    // `up` replaces it with the commands of its plan (`plan::single_transaction_help`).
+    .with_help("apply it on its own, without --single-transaction, or drop --single-transaction");
     Some((
         i,
         StepFailure {

@@ -939,6 +939,7 @@ mod tests {
             stop: None,
             scratch: None,
             ledger_triggers: false,
+            in_fleet: false,
         };
         let step = Step::up(&migration, false);
         let text = batch(&settings, std::slice::from_ref(&step), true)
@@ -1023,6 +1024,7 @@ mod tests {
             stop: None,
             scratch: None,
             ledger_triggers: false,
+            in_fleet: false,
         }
     }
 

@@ -517,6 +517,7 @@ fn batch_limits_bound_each_message() {
         stop: None,
         scratch: None,
         ledger_triggers: false,
+        in_fleet: false,
     };
     apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
     let steps: Vec<Step<'_>> = checked
@@ -652,6 +653,7 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
         stop: None,
         scratch: None,
         ledger_triggers: false,
+        in_fleet: false,
     };
     let steps: Vec<Step<'_>> = checked
         .set

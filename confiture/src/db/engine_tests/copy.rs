@@ -48,6 +48,7 @@ fn copy_through_the_client_is_never_a_lost_connection() {
             stop: None,
             scratch: None,
             ledger_triggers: false,
+            in_fleet: false,
         };
         apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
         let steps: Vec<Step<'_>> = checked

@@ -162,6 +162,7 @@ fn settings() -> ApplySettings {
         stop: None,
         scratch: None,
         ledger_triggers: false,
+        in_fleet: false,
     }
 }
 

@@ -152,6 +152,7 @@ fn run_with_pending(
         }),
         scratch: None,
         ledger_triggers: false,
+        in_fleet: false,
     };
     let steps: Vec<Step<'_>> = checked
         .set
