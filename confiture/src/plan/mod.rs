@@ -608,6 +608,12 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                 let other = set.migrations.iter().find(|o| o.version == v);
                 let unapplied = other.filter(|o| pending.iter().any(|p| p.version == o.version));
                 let renumbered_too = other.filter(|o| moving.contains_key(&o.version));
+                // Tied to an ambiguous row: nothing tells yet whether it ran.
+                let undecided = other.filter(|o| {
+                    history
+                        .row_of(o)
+                        .is_some_and(|x| x.state == State::Ambiguous)
+                });
                 // The number `m` leaves, unless a renumbered migration goes back to it.
                 let leaves = unapplied.filter(|_| !going_back_to(m.version));
                 taken.push(match (other, leaves.zip(old_version_text(m, r.row))) {
@@ -624,6 +630,11 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                             mv_pair(m, &old)
                         )
                     }
+                    (Some(o), None) if undecided.is_some() => format!(
+                        "{ran_as}, which `{}` has now, whose ledger row is ambiguous: decide \
+                         that one first (see below)",
+                        o.id()
+                    ),
                     (Some(o), None) if renumbered_too.is_some() => format!(
                         "{ran_as}, which `{}` has now, itself renumbered and held where it \
                          goes back: no rename fixes it alone",
@@ -777,6 +788,142 @@ pub(super) fn replaced(r: &Recorded<'_>) -> Option<Divergence> {
         file: Some(m.up.path.clone()),
         applied_at: Some(r.row.applied_at.clone()),
     })
+}
+
+/// `ambiguous`: nothing ties the row to one file ([`State::Ambiguous`]).
+pub(super) fn ambiguous(r: &Recorded<'_>) -> Option<Divergence> {
+    let m = r.migration?;
+    let same_version = r.version.as_ref().is_some_and(|v| v.number() == m.version);
+    Some(Divergence::Ambiguous {
+        id: r.id(),
+        row_version: r.row.version.clone(),
+        candidate: m.id(),
+        file: Some(m.up.path.clone()),
+        same_version,
+        has_checksum: recorded_checksum(r.row).is_some(),
+        applied_at: Some(r.row.applied_at.clone()),
+    })
+}
+
+/// What the refusals of an ambiguous row say ([`State::Ambiguous`]): nothing is guessed;
+/// `migrate status` gives the statements that decide it.
+pub(super) fn ambiguous_refusal_help() -> String {
+    format!(
+        "nothing tells which file an ambiguous row records, so nothing is run, rolled back or \
+         forgotten for it: {} names the files it may record and the statement that records \
+         the one that ran (its checksum); then run again",
+        crate::hint::command("migrate status")
+    )
+}
+
+/// Refuses (exit 7) a ledger rewrite (`baseline`, `reinit`) while a row is ambiguous
+/// ([`State::Ambiguous`]): `reinit` would forget it (and `up` run its migration again) or
+/// record a file that never ran; `baseline` would record as applied a file it may record.
+pub(super) fn refuse_ambiguous(history: &History<'_>, command: &str) -> Result<()> {
+    let found: Vec<Divergence> = history
+        .ambiguous()
+        .into_iter()
+        .filter_map(ambiguous)
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "{command} refused: the database's migration history does not match the migration \
+         files: {} applied migration(s) ambiguous (nothing tells which file records them); \
+         nothing was written",
+        found.len()
+    );
+    Err(Error::diverged(message, Diverged::new(found)).with_help(ambiguous_refusal_help()))
+}
+
+/// What to do about each ambiguous row ([`State::Ambiguous`]), one sentence per row, or
+/// `None` when there is none: the help of `migrate status`, which knows the tracking table
+/// (`table`, as SQL). Never a guess: for each file the row may record — the file of its
+/// version (another name), and those of its name at other versions — the statement that says
+/// it is the one that ran (recording its checksum in the row, addressed by its `version`),
+/// and what to do when none is.
+pub fn ambiguous_help(set: &MigrationSet, history: &History<'_>, table: &str) -> Option<String> {
+    let rows = history.ambiguous();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut help = Vec::new();
+    for r in rows {
+        // The files no other row records: this row's, or none's.
+        let free = |m: &Migration| history.row_of(m).is_none_or(|o| std::ptr::eq(o.row, r.row));
+        let number = r.version.as_ref().map(crate::history::Version::number);
+        let at_version = number
+            .and_then(|v| find(set, v))
+            .filter(|m| crate::history::is_undecided(m, r.row) && free(m));
+        let of_name: Vec<&Migration> = set
+            .migrations
+            .iter()
+            .filter(|m| m.name == r.row.name && Some(m.version) != number && free(m))
+            .collect();
+        let key = crate::ledger::literal(&r.row.version);
+        let id = crate::display::escape(&r.id()).into_owned();
+        let mut ways = Vec::new();
+        if let Some(m) = at_version {
+            ways.push(format!(
+                "if `{}` is the migration that ran as {id} (renamed since), record it: `UPDATE \
+                 {table} SET name = {}, checksum = {} WHERE version = {key};`",
+                m.id(),
+                crate::ledger::literal(&m.name),
+                crate::ledger::literal(&m.up.checksum),
+            ));
+        }
+        for m in &of_name {
+            let update = format!(
+                "`UPDATE {table} SET checksum = {} WHERE version = {key};`",
+                crate::ledger::literal(&m.up.checksum)
+            );
+            ways.push(if recorded_checksum(r.row).is_some() {
+                format!(
+                    "if `{}` is the migration that ran as {id} (renumbered and edited since), \
+                     restore its up file as it ran, or accept the edit: {update}; `migrate \
+                     status` then shows it renumbered and says how to record its number",
+                    m.id()
+                )
+            } else {
+                format!(
+                    "if `{}` is the migration that ran as {id} (renumbered since), record it: \
+                     {update}; `migrate status` then shows it renumbered and says how to record \
+                     its number",
+                    m.id()
+                )
+            });
+        }
+        let reused = match at_version {
+            Some(m) => format!(" and give `{}` the next free number", m.id()),
+            None => String::new(),
+        };
+        let others: Vec<String> = at_version
+            .into_iter()
+            .chain(of_name.iter().copied())
+            .map(|m| format!("`{}`", m.id()))
+            .collect();
+        let (none, new, never) = match others.as_slice() {
+            [one] => (format!("{one} did not run"), "that one", "it"),
+            _ => (
+                format!("none of {} ran", others.join(", ")),
+                "those",
+                "they",
+            ),
+        };
+        ways.push(format!(
+            "if {none} as {id} (its files deleted, {new} new), restore the files of {id} from \
+             version control under their number (`git log --diff-filter=D --name-only` lists \
+             deleted files){reused}: {never} never ran"
+        ));
+        help.push(format!("{id}: {}", ways.join("; ")));
+    }
+    Some(format!(
+        "`migrate up`, `down`, `baseline` and {} refuse them until their rows say which file \
+         ran (nothing is guessed, run again or forgotten); {}",
+        reinit_hint(),
+        help.join("; ")
+    ))
 }
 
 /// `duplicate`: a second row for a version.

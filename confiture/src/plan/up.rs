@@ -132,6 +132,12 @@ pub fn divergences(history: &History<'_>, allow_out_of_order: bool) -> Vec<Diver
             .filter_map(|r| super::renumbered(r)),
     );
     found.extend(history.replaced().iter().filter_map(|r| super::replaced(r)));
+    found.extend(
+        history
+            .ambiguous()
+            .iter()
+            .filter_map(|r| super::ambiguous(r)),
+    );
     found.extend(history.duplicates().iter().map(|r| duplicate(r)));
     if !allow_out_of_order {
         let newest = history.newest_recorded().map(|r| r.row.version.clone());
@@ -159,6 +165,7 @@ pub fn check_history(
     let missing = history.missing();
     let renumbered = history.renumbered();
     let replaced = history.replaced();
+    let ambiguous = history.ambiguous();
     let duplicates = history.duplicates();
     let out_of_order = if allow_out_of_order {
         Vec::new()
@@ -169,6 +176,7 @@ pub fn check_history(
         && missing.is_empty()
         && renumbered.is_empty()
         && replaced.is_empty()
+        && ambiguous.is_empty()
         && duplicates.is_empty()
         && out_of_order.is_empty()
     {
@@ -214,6 +222,13 @@ pub fn check_history(
              the new one",
             reinit_hint()
         ));
+    }
+    if !ambiguous.is_empty() {
+        counts.push(format!(
+            "{} applied migration(s) ambiguous (nothing tells which file records them)",
+            ambiguous.len()
+        ));
+        help.push(super::ambiguous_refusal_help());
     }
     if !duplicates.is_empty() {
         counts.push(format!("{} version(s) recorded twice", duplicates.len()));
