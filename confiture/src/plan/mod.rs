@@ -550,9 +550,77 @@ pub fn rename_back(m: &Migration, row: &LedgerRow) -> Option<String> {
     Some(format!("`{}`", mv_pair(m, &old_version_text(m, row)?)))
 }
 
+/// A renumbered migration going back to its old number: its file, its row, that number.
+type Back<'h, 'a> = (&'a Migration, &'h Recorded<'a>, u64);
+
+/// The renumbered migrations whose files can go back to their old numbers: the old number
+/// free, or held by one going back too (in a cycle, or in a chain that ends at a free
+/// number), found by dropping, until none is left to drop, those whose number is held by a
+/// file that stays. In an order where each takes a number the ones before it left (a chain's
+/// first the one whose number is free); what is left is a cycle, in version order.
+fn going_back<'h, 'a>(set: &MigrationSet, renumbered: &[&'h Recorded<'a>]) -> Vec<Back<'h, 'a>> {
+    let old_number = |r: &Recorded<'_>| r.version.as_ref().map(crate::history::Version::number);
+    let moving: std::collections::BTreeMap<u64, u64> = renumbered
+        .iter()
+        .filter_map(|r| Some((r.migration?.version, old_number(r)?)))
+        .collect();
+    let mut back: Vec<Back<'h, 'a>> = renumbered
+        .iter()
+        .filter_map(|&r| Some((r.migration?, r, old_number(r)?)))
+        .filter(|&(_, _, v)| !set.has_version(v) || moving.contains_key(&v))
+        .collect();
+    loop {
+        let going: std::collections::HashSet<u64> =
+            back.iter().map(|&(m, _, _)| m.version).collect();
+        let before = back.len();
+        back.retain(|&(_, _, v)| !set.has_version(v) || going.contains(&v));
+        if back.len() == before {
+            break;
+        }
+    }
+    let mut ordered = Vec::with_capacity(back.len());
+    while !back.is_empty() {
+        let held = |v: u64| back.iter().any(|&(m, _, _)| m.version == v);
+        let next = back.iter().position(|&(_, _, v)| !held(v)).unwrap_or(0);
+        ordered.push(back.remove(next));
+    }
+    ordered
+}
+
+/// The first version missing between two versions on disk (a gap, C004), once `back` went back
+/// to their old numbers (none: as the files are now).
+fn gap_after(set: &MigrationSet, back: &[Back<'_, '_>]) -> Option<String> {
+    let mut versions: std::collections::BTreeSet<u64> =
+        set.versions_on_disk().into_iter().map(|(v, _)| v).collect();
+    for &(m, _, _) in back {
+        versions.remove(&m.version);
+    }
+    versions.extend(back.iter().map(|&(_, _, old)| old));
+    let versions: Vec<u64> = versions.into_iter().collect();
+    let width = set.migrations.first().map_or(3, |m| m.version_text.len());
+    versions
+        .windows(2)
+        .find(|w| w[1] > w[0].saturating_add(1))
+        .map(|w| crate::files::name::version_text(w[0] + 1, width))
+}
+
+/// The one command that renames every migration of `back` back, in its order, or `None` when
+/// an old number is not one a file name can carry.
+fn renames_back(back: &[Back<'_, '_>]) -> Option<String> {
+    let renames: Option<Vec<String>> = back
+        .iter()
+        .map(|&(m, r, _)| Some(mv_pair(m, &old_version_text(m, r.row)?)))
+        .collect();
+    renames.map(|r| r.join(" && "))
+}
+
 /// The help for applied migrations renumbered since they ran ([`State::Renumbered`]), or
 /// `None` when there is none: the one text of `status`, `up` and `down`. Renaming the files
-/// back is always right, and each is named with its `mv`:
+/// back is right unless it leaves a gap, and each is named with its `mv`; `reinit` (which
+/// records the new numbers) is named as the other way only where no gap refuses it:
+/// - where renaming back would vacate a number below a file that stays (a gap, C004, which
+///   `up` refuses; e.g. `003_c` now `002_c` after `002_b` was deleted) while the new numbers
+///   leave none, `reinit` instead;
 /// - where the old number is free (the renumbering left a gap in the versions, C004, which
 ///   `reinit` refuses while the gap's file is the migration's own), the rename back alone;
 /// - where renumbered migrations took each other's numbers (a swap, a cycle, a chain), the
@@ -578,23 +646,10 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
         .iter()
         .filter_map(|r| Some((r.migration?.version, old_number(r)?)))
         .collect();
-    // Those going back: the old number free, or held by one going back too (in a cycle, or
-    // in a chain that ends at a free number), found by dropping, until none is left to drop,
-    // those whose number is held by a file that stays.
-    let mut back: Vec<(&Migration, &Recorded<'_>, u64)> = renumbered
-        .iter()
-        .filter_map(|&r| Some((r.migration?, r, old_number(r)?)))
-        .filter(|&(_, _, v)| !set.has_version(v) || moving.contains_key(&v))
-        .collect();
-    loop {
-        let going: std::collections::HashSet<u64> =
-            back.iter().map(|&(m, _, _)| m.version).collect();
-        let before = back.len();
-        back.retain(|&(_, _, v)| !set.has_version(v) || going.contains(&v));
-        if back.len() == before {
-            break;
-        }
-    }
+    let back = going_back(set, &renumbered);
+    // A gap in the versions now (C004: `reinit` refuses to record a file after it), or one
+    // the renames back would leave (a number they vacate below a file that stays).
+    let (gap_now, gap_then) = (gap_after(set, &[]), gap_after(set, &back));
     let going_back_to = |v: u64| back.iter().any(|&(_, _, old)| old == v);
     let mut taken = Vec::new();
     for &r in &renumbered {
@@ -653,20 +708,50 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
     }
     let mut help = Vec::new();
     let together = back.iter().any(|&(_, _, v)| set.has_version(v));
-    if together {
-        // Each goes back once the one holding its old number went (a chain's first the one
-        // whose number is free); what is left is a cycle, in version order.
-        let mut left = back.clone();
-        let mut ordered = Vec::new();
-        while !left.is_empty() {
-            let held = |v: u64| left.iter().any(|&(m, _, _)| m.version == v);
-            let next = left.iter().position(|&(_, _, v)| !held(v)).unwrap_or(0);
-            ordered.push(left.remove(next));
-        }
-        let renames: Option<Vec<String>> = ordered
+    if let (Some(gap), None, false) = (&gap_then, &gap_now, back.is_empty()) {
+        // Renamed back, they would vacate a number below a file that stays: a gap that `up`
+        // refuses. The new numbers leave none: `reinit` records them.
+        let ids: Vec<String> = back
             .iter()
-            .map(|&(m, r, _)| Some(mv_pair(m, &old_version_text(m, r.row)?)))
+            .map(|&(m, r, _)| format!("`{}` ran as {}", m.id(), r.row.version))
             .collect();
+        // A migration recorded at that number whose files are gone: restored, no gap.
+        let gone: Vec<String> = history
+            .missing()
+            .iter()
+            .filter(|r| r.version.as_ref().map(crate::history::Version::number) == gap.parse().ok())
+            .map(|r| format!("`{}`", r.id()))
+            .collect();
+        let unless = match gone.as_slice() {
+            [] => String::new(),
+            gone => format!(" unless the files of {} are restored too", gone.join(", ")),
+        };
+        let (ran, them, their, numbers, runs) = match back.len() {
+            1 => (
+                "a renumbered migration already ran under its old number",
+                "it",
+                "its",
+                "number",
+                "it does",
+            ),
+            _ => (
+                "renumbered migrations already ran under their old numbers",
+                "them",
+                "their",
+                "numbers",
+                "they do",
+            ),
+        };
+        help.push(format!(
+            "{ran} ({}), but renaming {them} back would leave version {gap} without a file (a gap, C004, which `migrate \
+             up` refuses){unless}: {} records {them} under {their} new {numbers} instead \
+             ({runs} not run again)",
+            ids.join(", "),
+            reinit_hint()
+        ));
+    } else if together {
+        let ordered = &back;
+        let renames = renames_back(ordered);
         let ids: Vec<String> = ordered
             .iter()
             .map(|&(m, r, _)| format!("`{}` ran as {}", m.id(), r.row.version))
@@ -677,7 +762,7 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                  them have now ({}): rename all of them back, in this order: `{}`; they do \
                  not run again",
                 ids.join(", "),
-                renames.join(" && ")
+                renames,
             ),
             None => format!(
                 "renumbered migrations already ran under their old numbers, which others of \
@@ -696,18 +781,25 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
         help.push(format!(
             "a renumbered migration already ran under its old number, which no file has now: \
              rename its files back ({}); it does not run again",
-            back.join("; ")
+            back.join("; "),
         ));
     }
+    // `reinit` records the new numbers, unless a gap refuses it (C004 on the file after it):
+    // then it is no way out, and not named.
     if !taken.is_empty() {
+        let otherwise = match gap_now {
+            None => format!(
+                "; otherwise {} records it under its new number (it does not run again)",
+                reinit_hint()
+            ),
+            Some(_) => String::new(),
+        };
         help.push(format!(
             "a renumbered migration already ran under its old number, now another \
-             migration's: {}; otherwise {} records it under its new number (it does not run \
-             again)",
+             migration's: {}{otherwise}",
             taken.join("; "),
-            reinit_hint()
         ));
-    } else if together {
+    } else if together && gap_now.is_none() {
         help.push(format!(
             "or {} records them under their new numbers (they do not run again)",
             reinit_hint()
@@ -730,6 +822,7 @@ pub fn explain_gaps(
         return diagnostics.to_vec();
     }
     let on_disk: Vec<u64> = set.versions_on_disk().into_iter().map(|(v, _)| v).collect();
+    let back = going_back(set, &renumbered);
     diagnostics
         .iter()
         .map(|d| {
@@ -757,15 +850,28 @@ pub fn explain_gaps(
                 .filter_map(|r| {
                     let old = r.version.as_ref()?.number();
                     let m = r.migration?;
-                    // In the gap, so no file has it: the rename back alone is right.
+                    // In the gap, so no file has it: it goes back, alone, or with the others
+                    // going back (renamed alone, a chain's first would leave a gap where it
+                    // was: the others go back too, in their order).
                     (before < old && old < after && !set.has_version(old)).then(|| {
+                        let rename = match back.as_slice() {
+                            [_, _, ..] => renames_back(&back).map(|all| {
+                                format!(
+                                    "rename the renumbered migrations back together, in this \
+                                     order: `{all}`"
+                                )
+                            }),
+                            _ => None,
+                        };
                         format!(
                             "`{}` was applied as version {} and renumbered since (`migrate \
-                             status` shows it `renumbered`), so nothing was deleted: rename its \
-                             files back: {}",
+                             status` shows it `renumbered`), so nothing was deleted: {}",
                             m.id(),
                             r.row.version,
-                            rename_back(m, r.row).unwrap_or_default()
+                            rename.unwrap_or_else(|| format!(
+                                "rename its files back: {}",
+                                rename_back(m, r.row).unwrap_or_default()
+                            ))
                         )
                     })
                 })

@@ -2357,3 +2357,80 @@ fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
         assert_eq!(runs(&db), ran, "{case}: each migration ran once");
     }
 }
+
+/// F13: after a renumbering, the renames the help gave led into a gap (C004). A chain (`002_b`,
+/// `003_c` now `003_b`, `004_c`): C004's help in `status` named the first one's rename alone,
+/// which moved the gap up (`003` missing), and `status` offered `reinit`, which refuses while
+/// the gap is there (exit 5). A migration moved down into a deleted one's number (`002_b`
+/// deleted, `003_c` now `002_c`): the rename back left `002` without a file. Now C004's help
+/// names every rename, in order; `reinit` is offered only where no gap refuses it; and where a rename back would leave a gap, `reinit`, which
+/// records the new number, is the help. Followed, each help leaves nothing to fix.
+#[test]
+fn the_help_of_a_renumbering_never_leads_into_a_gap() {
+    // A chain leaving a gap where it started.
+    let db = TestDb::new("hi_renumchain");
+    let project = Project::new();
+    counted(&project, &["002_b", "003_c"]);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    renumber(&project, "003_c", "004_c");
+    renumber(&project, "002_b", "003_b");
+    let all = "rename the renumbered migrations back together, in this order: `mv \
+               db/migrations/003_b.up.sql db/migrations/002_b.up.sql && mv \
+               db/migrations/003_b.down.sql db/migrations/002_b.down.sql && mv \
+               db/migrations/004_c.up.sql db/migrations/003_c.up.sql && mv \
+               db/migrations/004_c.down.sql db/migrations/003_c.down.sql`";
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::INVALID)
+        .stderr_has(all)
+        .stderr_lacks("reinit");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::INVALID);
+    let doc = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .json();
+    let gap = doc["diagnostics"]
+        .as_array()
+        .and_then(|ds| ds.iter().find(|d| d["code"] == "C004"))
+        .unwrap_or_else(|| panic!("C004 reported: {doc}"));
+    let help = gap["help"].as_str().unwrap_or_default();
+    assert!(help.contains(all), "{doc}");
+    // C004's help, pasted: no gap is left, nothing to fix.
+    paste_rename_back(&project, help);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+
+    // Moved down into a deleted migration's number: renamed back, `002` would have no file.
+    let db = TestDb::new("hi_renumdown");
+    let project = Project::new();
+    counted(&project, &["002_b", "003_c"]);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.remove("db/migrations/002_b.up.sql");
+    project.remove("db/migrations/002_b.down.sql");
+    renumber(&project, "003_c", "002_c");
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::DIVERGED)
+        .stderr_has(
+            "renaming it back would leave version 002 without a file (a gap, C004, which \
+             `migrate up` refuses) unless the files of `002_b` are restored too: `cargo \
+             confiture migrate reinit --database-url <URL>` records it under its new number",
+        )
+        .stderr_lacks("`mv ");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_lacks("`mv ");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:runs", "002:c"]);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    assert_eq!(
+        runs(&db),
+        [("002_b".to_string(), 1), ("003_c".to_string(), 1)]
+    );
+}
