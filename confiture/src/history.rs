@@ -252,9 +252,10 @@ pub fn is_another_migration(migration: &Migration, row: &LedgerRow) -> bool {
 /// Whether nothing decides if `row` records `migration`, the file of its version: the row has
 /// another name and no checksum to compare ([`recorded_checksum`]). A rename keeps the
 /// checksum, another migration has another one; without it, either may be true
-/// ([`State::Ambiguous`]). With the same name, the row is trusted (applied).
+/// ([`State::Ambiguous`]). With the same name, the row is trusted (applied); with none (empty,
+/// or a row read without one), nothing contradicts its version, which decides.
 pub fn is_undecided(migration: &Migration, row: &LedgerRow) -> bool {
-    row.name != migration.name && recorded_checksum(row).is_none()
+    !row.name.trim().is_empty() && row.name != migration.name && recorded_checksum(row).is_none()
 }
 
 /// Whether `row` records the confiture (Python) migration `file`: a row of its version with its
@@ -909,6 +910,15 @@ impl<'a> History<'a> {
         self.matched
             .get(&migration.version)
             .map(|&i| &self.recorded[i])
+    }
+
+    /// The row that records `migration` as applied ([`History::row_of`]), unless nothing
+    /// tells that it does ([`State::Ambiguous`]: a row of another version with its name, or
+    /// of its version without a checksum and another name). What a check of whether a run
+    /// committed reads: a row left by another migration of that name is not this run's.
+    pub fn recording(&self, migration: &Migration) -> Option<&Recorded<'a>> {
+        self.row_of(migration)
+            .filter(|r| r.state != State::Ambiguous)
     }
 
     /// The other rows for `migration`'s version, beside the one it matched.
@@ -1817,8 +1827,8 @@ mod tests {
         let expected = ["001_first:applied", "002_a:ambiguous", "002_x:pending"];
         assert_eq!(check(&files, &rows, &expected), ["005_a"]);
 
-        // Not ambiguous: the same name without checksum (trusted), a rename keeping the
-        // checksum, a file of its name that the rows of its own version record, a row below
+        // Not ambiguous: the same name without checksum (trusted), no name at all (nothing
+        // contradicts the version), a rename keeping the checksum, a file of its name that the rows of its own version record, a row below
         // `first_version`.
         let files = [first.clone(), named("002", "add_users", a)];
         assert!(check(
@@ -1827,6 +1837,9 @@ mod tests {
             &["001_first:applied", "002_add_users:applied"]
         )
         .is_empty());
+        let nameless = [applied("001", "first", "-- first\n"), unsummed("002", "")];
+        let expected = ["001_first:applied", "002_add_users:applied"];
+        assert!(check(&files, &nameless, &expected).is_empty());
         let rows = ran(&[("002", "add_users", a)]);
         let files = [first.clone(), named("002", "add_orders", a)];
         assert!(check(
@@ -1847,6 +1860,20 @@ mod tests {
             ["001_first:squashed", "002_a:squashed", "003_a:pending"]
         );
         assert_eq!(State::Ambiguous.as_str(), "ambiguous");
+
+        // The migrations of a run alone (the engine's check after a lost connection): a row
+        // of another version with the name of the one being applied does not record it.
+        let running = named("010", "add_index", "-- new index\n");
+        let rows = [applied("002", "add_index", "-- old index\n")];
+        let h = History::new([&running], &rows, None);
+        assert_eq!(h.recorded[0].state, State::Ambiguous);
+        assert!(h.recording(&running).is_none());
+        let rows = [
+            applied("002", "add_index", "-- old index\n"),
+            applied("010", "add_index", "-- new index\n"),
+        ];
+        let h = History::new([&running], &rows, None);
+        assert_eq!(h.recording(&running).map(|r| &*r.row.version), Some("010"));
     }
     fn python_file(version_text: &str, name: &str) -> PythonFile {
         PythonFile {

@@ -451,6 +451,16 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
                 completed(None)
             )
         }
+        // Nothing tells whether it records that file: neither guessed nor offered for deletion.
+        State::Ambiguous => {
+            let may = recorded.migration.map(Migration::id).unwrap_or_default();
+            format!(
+                "{first}: set it by hand ({}){lost}, then run {again}; keep the row: it may \
+                 record migration {may}, which may have run, and {rerun} (`migrate status` then \
+                 shows the row `ambiguous` and says how to decide)",
+                completed(None)
+            )
+        }
         State::Missing if newer_rows(set, &history).is_some() => {
             let newest = set
                 .versions_on_disk()

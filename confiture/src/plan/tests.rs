@@ -1922,6 +1922,15 @@ fn an_incomplete_row_is_offered_for_deletion_only_when_no_file_accounts_for_it()
             "{h}"
         );
     }
+    // No time of application, another name than 002's file and no checksum: nothing tells
+    // whether it records that file (ambiguous); it is kept, never said to have run it.
+    let h = help(incomplete("applied_at", Some("002"), Some("other"), None));
+    kept(&h);
+    assert!(
+        h.contains("it may record migration 002_m2, which may have run")
+            && h.contains("`ambiguous`"),
+        "{h}"
+    );
     // No version, its name given: the version alone is set, from the checksum's file.
     let h = help(incomplete("version", None, Some("m2"), Some(&sum(2))));
     kept(&h);
