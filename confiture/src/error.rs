@@ -315,6 +315,28 @@ pub enum Divergence {
         /// When it was applied, when known.
         applied_at: Option<String>,
     },
+    /// A ledger row that nothing ties to one file ([`crate::history::State::Ambiguous`]): it
+    /// has no checksum and the file of its version another name, or a file of another
+    /// version has its name without its recorded checksum.
+    Ambiguous {
+        /// As the ledger recorded it, `002_add_users`.
+        id: String,
+        /// The row's `version`, as stored (`002`).
+        row_version: String,
+        /// The file it may record, `002_add_orders` (of its version) or `003_add_users` (of
+        /// its name).
+        candidate: String,
+        /// That file's up file.
+        file: Option<std::path::PathBuf>,
+        /// Whether the candidate has the row's version (its name is another, and the row has
+        /// no checksum); else it has the row's name at another version.
+        same_version: bool,
+        /// Whether the row recorded a checksum (then the candidate, of its name, has another
+        /// up file).
+        has_checksum: bool,
+        /// When it was applied, when known.
+        applied_at: Option<String>,
+    },
     /// A pending migration numbered below the newest applied one.
     OutOfOrder {
         /// The migration, `002_t2`.
@@ -332,6 +354,7 @@ impl Divergence {
             | Divergence::Missing { id, .. }
             | Divergence::Renumbered { id, .. }
             | Divergence::Replaced { id, .. }
+            | Divergence::Ambiguous { id, .. }
             | Divergence::OutOfOrder { id, .. } => Some(id),
             Divergence::Duplicate { id, .. } => id.as_deref(),
         }
@@ -347,6 +370,7 @@ impl Divergence {
             Divergence::OutOfOrder { .. } => State::OutOfOrder,
             Divergence::Renumbered { .. } => State::Renumbered,
             Divergence::Replaced { .. } => State::Replaced,
+            Divergence::Ambiguous { .. } => State::Ambiguous,
         }
     }
 }
@@ -420,6 +444,37 @@ impl fmt::Display for Divergence {
                     write!(f, " ({})", file.display())?;
                 }
                 f.write_str(" now has that number (it never ran)")
+            }
+            Divergence::Ambiguous {
+                id,
+                row_version,
+                candidate,
+                same_version,
+                has_checksum,
+                ..
+            } => {
+                if *same_version {
+                    write!(
+                        f,
+                        "ambiguous: {id} was applied with no checksum, and {candidate} now has \
+                         version {row_version} under another name: renamed since, or another \
+                         migration that never ran, nothing tells"
+                    )
+                } else if *has_checksum {
+                    write!(
+                        f,
+                        "ambiguous: {id} was applied as version {row_version}, and {candidate} \
+                         now has its name but not the up file it recorded: renumbered and \
+                         edited, or a new migration reusing the name, nothing tells"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "ambiguous: {id} was applied as version {row_version} with no \
+                         checksum, and {candidate} now has its name: renumbered since, or a \
+                         new migration reusing the name, nothing tells"
+                    )
+                }
             }
             Divergence::OutOfOrder { id, newest_applied } => {
                 write!(f, "out of order: {id} is pending")?;

@@ -30,7 +30,8 @@ pub const INVALID: u8 = 5;
 /// The migration lock was not acquired within `--lock-wait`.
 pub const LOCK_TIMEOUT: u8 = 6;
 /// History diverged: an applied migration was modified or is missing, a version is recorded
-/// twice, or one is out of order; or the migration lock was found lost when the run gave it
+/// twice, or one is out of order; a ledger row is ambiguous (nothing tells which file it
+/// records: `migrate status` says how to decide); or the migration lock was found lost when the run gave it
 /// back (something in the session released it: another run may have overlapped); or another
 /// session wrote the ledger row of the migration `up` was applying, during the run (a writer
 /// that takes no migration lock, such as confiture (Python)'s `migrate baseline`): the

@@ -11,12 +11,22 @@
 //!   [`State::Duplicate`]. A row is always addressed by its own `version` text (the column is
 //!   `UNIQUE`), never by a text re-derived from a file name.
 //! - A matched row whose checksum differs from the up file's ([`checksum_matches`]) is
-//!   [`State::Modified`]; otherwise (also when the row has no checksum) [`State::Applied`].
+//!   [`State::Modified`]; otherwise [`State::Applied`], also when the row has no checksum and
+//!   the file its name: nothing says it changed. A row with no checksum whose name is not the
+//!   file's is [`State::Ambiguous`] ([`is_undecided`]): renamed, or another migration at its
+//!   number, nothing tells.
 //! - A row whose version has no file or another migration ([`is_another_migration`]), and
 //!   whose name and checksum are a file's of another version, is [`State::Renumbered`] to it
 //!   unless the rows of that file's version record it (one of them is not another migration
 //!   than it): swaps, cycles and chains of renumbered migrations included; one row per file.
 //!   The rows of that version then match no file (renumbered themselves, or missing).
+//! - A row whose version has no file or another migration, that is not renumbered, and whose name a file of another version has without its recorded checksum
+//!   (the row has none, or another) is [`State::Ambiguous`], tied to that file, under the
+//!   same conditions as a renumbering (not recorded by the rows of its own version, one row
+//!   per file; not below `first_version`): renumbered and edited, or a new migration reusing
+//!   the name, nothing tells. Never missing (forgotten, `up` would run the file again), never
+//!   renumbered (accepted, an edit would pass unseen): every command that writes refuses it
+//!   until its row records the file that ran.
 //! - A confiture (Python) migration, a `.py` file of a version no `.sql` pair has, is
 //!   [`State::Python`], recorded by the rows of its version with its name ([`records_python`]:
 //!   no checksum can be compared); a row of that version with another name matches no file.
@@ -239,6 +249,15 @@ pub fn is_another_migration(migration: &Migration, row: &LedgerRow) -> bool {
     row.name != migration.name && is_modified(migration, row)
 }
 
+/// Whether nothing decides if `row` records `migration`, the file of its version: the row has
+/// another name and no checksum to compare ([`recorded_checksum`]). A rename keeps the
+/// checksum, another migration has another one; without it, either may be true
+/// ([`State::Ambiguous`]). With the same name, the row is trusted (applied); with none (empty,
+/// or a row read without one), nothing contradicts its version, which decides.
+pub fn is_undecided(migration: &Migration, row: &LedgerRow) -> bool {
+    !row.name.trim().is_empty() && row.name != migration.name && recorded_checksum(row).is_none()
+}
+
 /// Whether `row` records the confiture (Python) migration `file`: a row of its version with its
 /// name. There is no checksum to compare (confiture computes a `.py` file's its own way), so
 /// the name decides: a row of another name records another migration, whose files are gone
@@ -334,6 +353,54 @@ fn renumbered_to<'a>(
     })
 }
 
+/// The file `row` is tied to as [`State::Ambiguous`] at another version, when it is not
+/// renumbered: its own version has no file or another migration
+/// ([`is_another_migration`]; a file it [`is_undecided`] about ties it there), and a file of another version has its
+/// name without its recorded checksum (the row has none, or another one). That file is
+/// neither taken from the rows of its own version that record it (not another migration than
+/// it) nor claimed by another row (`claimed`: the file versions taken). A row below
+/// `first_version` is squashed, whatever has its name. `migrations` is sorted by version.
+#[allow(clippy::too_many_arguments)]
+fn ambiguous_to<'a>(
+    i: usize,
+    rows: &[LedgerRow],
+    versions: &[Option<Version>],
+    migrations: &[&'a Migration],
+    by_number: &BTreeMap<u64, Vec<usize>>,
+    present: impl Fn(u64, &LedgerRow) -> bool,
+    claimed: impl Fn(u64) -> bool,
+    first_version: Option<u64>,
+) -> Option<&'a Migration> {
+    let row = &rows[i];
+    let number = versions[i].as_ref()?.number();
+    if present(number, row) || first_version.is_some_and(|f| number < f) {
+        return None;
+    }
+    let first = migrations.partition_point(|m| m.version < number);
+    let own = migrations.get(first).filter(|m| m.version == number);
+    if own.is_some_and(|m| !is_another_migration(m, row)) {
+        // Its version's file records it, or may ([`is_undecided`]: tied to it there).
+        return None;
+    }
+    let recorded_by_its_rows = |m: &Migration| {
+        by_number
+            .get(&m.version)
+            .is_some_and(|rs| rs.iter().any(|&j| !is_another_migration(m, &rows[j])))
+    };
+    migrations.iter().copied().find(|m| {
+        m.version != number
+            && m.name == row.name
+            && is_another_checksum(m, row)
+            && !claimed(m.version)
+            && !recorded_by_its_rows(m)
+    })
+}
+
+/// Whether `row` does not record `migration`'s up file: it has no checksum, or another one.
+fn is_another_checksum(migration: &Migration, row: &LedgerRow) -> bool {
+    recorded_checksum(row).is_none_or(|c| !checksum_matches(c, &migration.up.checksum))
+}
+
 /// Where a migration (a file pair, a ledger row, or both) stands. Serialized as
 /// [`State::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,6 +432,14 @@ pub enum State {
     /// never ran. `up` refuses until the files are restored (and the new one renumbered) or
     /// `reinit` forgets the row, after which `up` runs the new file.
     Replaced,
+    /// Recorded, but nothing tells which file it records, if any: its row has no checksum and
+    /// the file of its version another name ([`is_undecided`]: renamed, or another migration
+    /// at its number), or a file of another version has its name without its recorded
+    /// checksum (renumbered and edited, or a new migration reusing the name). Neither applied
+    /// nor missing: `up`, `down`, `baseline` and `reinit` refuse it (exit 7) until the row
+    /// records the file that ran (its checksum), or the files are renamed back; nothing is
+    /// guessed, forgotten or run again.
+    Ambiguous,
     /// Its files are on disk but could not be read as text ([`MigrationSet::unreadable`]:
     /// permissions, a directory or a FIFO in a file's place, a broken symbolic link, bytes
     /// that are not UTF-8). `recorded`: a ledger row records it (applied), else it is pending.
@@ -418,6 +493,7 @@ impl State {
                 | State::Duplicate
                 | State::Renumbered
                 | State::Replaced
+                | State::Ambiguous
         )
     }
 
@@ -427,7 +503,7 @@ impl State {
     }
 
     /// The JSON spelling: `applied`, `pending`, `modified`, `missing`, `out_of_order`,
-    /// `squashed`, `duplicate`, `renumbered`, `replaced`, `unreadable`, `python`.
+    /// `squashed`, `duplicate`, `renumbered`, `replaced`, `ambiguous`, `unreadable`, `python`.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Applied => "applied",
@@ -439,6 +515,7 @@ impl State {
             State::Duplicate => "duplicate",
             State::Renumbered => "renumbered",
             State::Replaced => "replaced",
+            State::Ambiguous => "ambiguous",
             State::Unreadable { .. } => "unreadable",
             State::Python { .. } => "python",
         }
@@ -453,9 +530,11 @@ pub struct Recorded<'a> {
     /// The row's version; `None` when it is not a number.
     pub version: Option<Version>,
     /// The file it records; for a duplicate, the file another row matched; for a replaced
-    /// row, the other migration that now has its version.
+    /// row, the other migration that now has its version; for an ambiguous one, the file it
+    /// may record (of its version, else of its name).
     pub migration: Option<&'a Migration>,
-    /// Applied, modified, missing, squashed, duplicate, renumbered, replaced or unreadable.
+    /// Applied, modified, missing, squashed, duplicate, renumbered, replaced, ambiguous or
+    /// unreadable.
     pub state: State,
 }
 
@@ -645,11 +724,39 @@ impl<'a> History<'a> {
                 renumbered.insert(m.version, i);
             }
         }
+        // Rows tied to a file of another version with their name but not their checksum:
+        // nothing tells whether that file is theirs.
+        let mut ambiguous: BTreeMap<u64, usize> = BTreeMap::new();
+        for i in 0..rows.len() {
+            if renumbered.values().any(|&r| r == i) {
+                continue;
+            }
+            let claimed = |v: u64| renumbered.contains_key(&v) || ambiguous.contains_key(&v);
+            let to = ambiguous_to(
+                i,
+                rows,
+                &versions,
+                &migrations,
+                &by_number,
+                own_files_there,
+                claimed,
+                first_version,
+            );
+            if let Some(m) = to {
+                ambiguous.insert(m.version, i);
+            }
+        }
         for m in migrations {
             if let Some(&i) = renumbered.get(&m.version) {
                 matched.insert(m.version, i);
                 file_of[i] = Some(m);
                 state_of[i] = Some(State::Renumbered);
+                continue;
+            }
+            if let Some(&i) = ambiguous.get(&m.version) {
+                matched.insert(m.version, i);
+                file_of[i] = Some(m);
+                state_of[i] = Some(State::Ambiguous);
                 continue;
             }
             let candidates: Vec<usize> = by_number
@@ -659,6 +766,7 @@ impl<'a> History<'a> {
                 .iter()
                 .copied()
                 .filter(|i| !renumbered.values().any(|r| r == i))
+                .filter(|i| !ambiguous.values().any(|r| r == i))
                 .collect();
             let candidates = candidates.as_slice();
             let chosen = candidates
@@ -687,6 +795,8 @@ impl<'a> History<'a> {
                     State::Replaced
                 } else if is_modified(m, &rows[i]) {
                     State::Modified
+                } else if is_undecided(m, &rows[i]) {
+                    State::Ambiguous
                 } else {
                     State::Applied
                 });
@@ -840,6 +950,15 @@ impl<'a> History<'a> {
             .map(|&i| &self.recorded[i])
     }
 
+    /// The row that records `migration` as applied ([`History::row_of`]), unless nothing
+    /// tells that it does ([`State::Ambiguous`]: a row of another version with its name, or
+    /// of its version without a checksum and another name). What a check of whether a run
+    /// committed reads: a row left by another migration of that name is not this run's.
+    pub fn recording(&self, migration: &Migration) -> Option<&Recorded<'a>> {
+        self.row_of(migration)
+            .filter(|r| r.state != State::Ambiguous)
+    }
+
     /// The other rows for `migration`'s version, beside the one it matched.
     pub fn duplicates_of(&self, migration: &Migration) -> impl Iterator<Item = &Recorded<'a>> {
         self.by_number
@@ -906,6 +1025,11 @@ impl<'a> History<'a> {
     /// Rows whose version now names another migration ([`State::Replaced`]).
     pub fn replaced(&self) -> Vec<&Recorded<'a>> {
         self.rows_in(State::Replaced).collect()
+    }
+
+    /// Rows that nothing ties to one file ([`State::Ambiguous`]).
+    pub fn ambiguous(&self) -> Vec<&Recorded<'a>> {
+        self.rows_in(State::Ambiguous).collect()
     }
 
     /// Second rows for a version another row records.
@@ -1314,12 +1438,12 @@ mod tests {
     #[test]
     fn rows_below_first_version_are_squashed_others_missing() {
         let files = [migration("003"), migration("004")];
-        let rows = [
-            row("001", None),
-            row("002", None),
-            row("003", None),
-            row("x", None),
-        ];
+        // Named unlike the files: a file of its name could be its own, renumbered (ambiguous).
+        let gone = |v: &str| LedgerRow {
+            name: "gone".to_string(),
+            ..row(v, None)
+        };
+        let rows = [gone("001"), gone("002"), row("003", None), row("x", None)];
         let h = History::new(&files, &rows, Some(3));
         assert_eq!(
             states(&h),
@@ -1653,9 +1777,14 @@ mod tests {
         let expected = ["001_first:applied", "002_a:missing", "003_a:applied"];
         assert_eq!(check(&files, &rows, &expected), 0);
         // Also when that row has another name and no checksum: nothing says it is another
-        // migration.
+        // migration (nor that it is: it is ambiguous there).
         let mut rows = ran(&[("002", "a", a), ("003", "renamed", a)]);
         rows[2].checksum = None;
+        let expected = [
+            "001_first:applied",
+            "002_a:missing",
+            "003_renamed:ambiguous",
+        ];
         assert_eq!(check(&files, &rows, &expected), 0);
         // Two rows of one migration (002 and 004, the same name and up file), one file now at
         // 003: one row claims it, the other is missing.
@@ -1663,20 +1792,202 @@ mod tests {
         let expected = ["001_first:applied", "003_a:renumbered", "004_a:missing"];
         assert_eq!(check(&files, &rows, &expected), 1);
         // A swap with one of them edited too: nothing proves the edited one is the one that
-        // ran; it is another migration there, and the other one still renumbered.
+        // ran, nor that it is another migration (F12): its row is ambiguous, tied to it, and
+        // the other one still renumbered.
         let rows = ran(&[("002", "a", a), ("003", "b", b)]);
         let files = [
             first.clone(),
             named("002", "b", "-- b edited\n"),
             named("003", "a", a),
         ];
+        let expected = ["001_first:applied", "003_a:renumbered", "003_b:ambiguous"];
+        assert_eq!(check(&files, &rows, &expected), 1);
+    }
+
+    /// F10, F12: a row whose name is not the file's at its version and which has no checksum
+    /// was `applied` to that file (renamed? another migration?), and a row whose name a file
+    /// of another version has without its checksum was `missing` (its file pending): `reinit`
+    /// renamed or forgot the row, `up` ran a migration that may have run. Nothing tells: the
+    /// row is `ambiguous`, tied to that file (never pending, never forgotten), in a swap, a
+    /// chain, a cycle, with its files deleted, with or without a checksum.
+    #[test]
+    fn a_row_nothing_ties_to_one_file_is_ambiguous() {
+        let (a, b, c) = ("-- a\n", "-- b\n", "-- c\n");
+        let first = named("001", "first", "-- first\n");
+        let unsummed = |v: &str, n: &str| LedgerRow {
+            checksum: None,
+            ..applied(v, n, "")
+        };
+        let check = |files: &[Migration], rows: &[LedgerRow], expected: &[&str]| {
+            let set = MigrationSet::new("m", files.to_vec());
+            let h = History::of(&set, rows, None);
+            assert_eq!(lines(&h), expected, "{rows:?}");
+            // Each ambiguous row is tied to one file, which is no pending one; never to a file
+            // another row took.
+            let mut tied = HashSet::new();
+            for r in h.ambiguous() {
+                let m = r.migration.expect("tied to a file");
+                assert!(r.matched().is_none(), "{}", r.id());
+                assert!(h.pending().all(|p| p.version != m.version), "{}", m.id());
+                assert!(tied.insert(m.version), "two rows tied to {}", m.id());
+                assert_eq!(h.row_of(m).map(|x| &*x.row.version), Some(&*r.row.version));
+                assert!(r.state.is_diverged() && r.state.is_applied_migration());
+            }
+            h.ambiguous()
+                .iter()
+                .map(|r| r.migration.map(Migration::id).unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        let one = [
+            applied("001", "first", "-- first\n"),
+            unsummed("002", "add_users"),
+        ];
+
+        // F10: no checksum, another name at its version.
+        let files = [first.clone(), named("002", "add_orders", a)];
+        let expected = ["001_first:applied", "002_add_users:ambiguous"];
+        assert_eq!(check(&files, &one, &expected), ["002_add_orders"]);
+        // ... and its name at another number: tied to the file of its version, the other one
+        // left unrecorded (`up` refuses all the same).
+        let mut files = files.to_vec();
+        files.push(named("003", "add_users", b));
         let expected = [
             "001_first:applied",
-            "002_b:out_of_order",
-            "003_a:renumbered",
-            "003_b:missing",
+            "002_add_users:ambiguous",
+            "003_add_users:pending",
         ];
-        assert_eq!(check(&files, &rows, &expected), 1);
+        assert_eq!(check(&files, &one, &expected), ["002_add_orders"]);
+        // No checksum, its files deleted, its name at another number (renumbered? reused?).
+        let files = [first.clone(), named("003", "add_users", b)];
+        let expected = ["001_first:applied", "002_add_users:ambiguous"];
+        assert_eq!(check(&files, &one, &expected), ["003_add_users"]);
+        // A swap without checksums: both ambiguous, each at its version.
+        let rows = [
+            applied("001", "first", "-- first\n"),
+            unsummed("002", "a"),
+            unsummed("003", "b"),
+        ];
+        let files = [first.clone(), named("002", "b", b), named("003", "a", a)];
+        let expected = ["001_first:applied", "002_a:ambiguous", "003_b:ambiguous"];
+        assert_eq!(check(&files, &rows, &expected), ["002_b", "003_a"]);
+        // A chain without checksums: the first row's name is at the version the second row
+        // may record; the second is ambiguous there, the first missing until it is decided.
+        let files = [first.clone(), named("003", "a", a), named("004", "b", b)];
+        let expected = [
+            "001_first:applied",
+            "002_a:missing",
+            "003_b:ambiguous",
+            "004_b:pending",
+        ];
+        assert_eq!(check(&files, &rows, &expected), ["003_a"]);
+
+        // F12: with checksums, a swap whose one file was also edited.
+        let ran = |list: &[(&str, &str, &str)]| -> Vec<LedgerRow> {
+            std::iter::once(applied("001", "first", "-- first\n"))
+                .chain(list.iter().map(|(v, n, body)| applied(v, n, body)))
+                .collect()
+        };
+        let rows = ran(&[("002", "a", a), ("003", "b", b)]);
+        let files = [
+            first.clone(),
+            named("002", "b", b),
+            named("003", "a", "-- a edited\n"),
+        ];
+        let expected = ["001_first:applied", "002_a:ambiguous", "002_b:renumbered"];
+        assert_eq!(check(&files, &rows, &expected), ["003_a"]);
+        // Both edited.
+        let files = [
+            first.clone(),
+            named("002", "b", "-- b edited\n"),
+            named("003", "a", "-- a edited\n"),
+        ];
+        let expected = ["001_first:applied", "002_a:ambiguous", "003_b:ambiguous"];
+        assert_eq!(check(&files, &rows, &expected), ["003_a", "002_b"]);
+        // A chain, the first edited: ambiguous, the second renumbered.
+        let files = [
+            first.clone(),
+            named("003", "a", "-- a edited\n"),
+            named("004", "b", b),
+        ];
+        let expected = ["001_first:applied", "002_a:ambiguous", "004_b:renumbered"];
+        assert_eq!(check(&files, &rows, &expected), ["003_a"]);
+        // A cycle of three, one edited.
+        let rows = ran(&[("002", "a", a), ("003", "b", b), ("004", "c", c)]);
+        let files = [
+            first.clone(),
+            named("002", "c", c),
+            named("003", "a", a),
+            named("004", "b", "-- b edited\n"),
+        ];
+        let expected = [
+            "001_first:applied",
+            "002_c:renumbered",
+            "003_a:renumbered",
+            "003_b:ambiguous",
+        ];
+        assert_eq!(check(&files, &rows, &expected), ["004_b"]);
+        // Its files deleted, a file of its name at a new number with another up file.
+        let rows = ran(&[("002", "a", a)]);
+        let files = [first.clone(), named("005", "a", "-- new a\n")];
+        let expected = ["001_first:applied", "002_a:ambiguous"];
+        assert_eq!(check(&files, &rows, &expected), ["005_a"]);
+        // Another migration at its version (replaced) and its name elsewhere, edited: tied to
+        // the one of its name; the one at its version never ran.
+        let files = [
+            first.clone(),
+            named("002", "x", "-- x\n"),
+            named("005", "a", "-- new a\n"),
+        ];
+        let expected = ["001_first:applied", "002_a:ambiguous", "002_x:pending"];
+        assert_eq!(check(&files, &rows, &expected), ["005_a"]);
+
+        // Not ambiguous: the same name without checksum (trusted), no name at all (nothing
+        // contradicts the version), a rename keeping the checksum, a file of its name that the rows of its own version record, a row below
+        // `first_version`.
+        let files = [first.clone(), named("002", "add_users", a)];
+        assert!(check(
+            &files,
+            &one,
+            &["001_first:applied", "002_add_users:applied"]
+        )
+        .is_empty());
+        let nameless = [applied("001", "first", "-- first\n"), unsummed("002", "")];
+        let expected = ["001_first:applied", "002_add_users:applied"];
+        assert!(check(&files, &nameless, &expected).is_empty());
+        let rows = ran(&[("002", "add_users", a)]);
+        let files = [first.clone(), named("002", "add_orders", a)];
+        assert!(check(
+            &files,
+            &rows,
+            &["001_first:applied", "002_add_orders:applied"]
+        )
+        .is_empty());
+        let rows = ran(&[("002", "a", a), ("003", "a", "-- a2\n")]);
+        let files = [first.clone(), named("003", "a", "-- a2\n")];
+        let expected = ["001_first:applied", "002_a:missing", "003_a:applied"];
+        assert!(check(&files, &rows, &expected).is_empty());
+        let set = MigrationSet::new("m", vec![named("003", "a", "-- new a\n")]);
+        let rows = ran(&[("002", "a", a)]);
+        let h = History::of(&set, &rows, Some(3));
+        assert_eq!(
+            lines(&h),
+            ["001_first:squashed", "002_a:squashed", "003_a:pending"]
+        );
+        assert_eq!(State::Ambiguous.as_str(), "ambiguous");
+
+        // The migrations of a run alone (the engine's check after a lost connection): a row
+        // of another version with the name of the one being applied does not record it.
+        let running = named("010", "add_index", "-- new index\n");
+        let rows = [applied("002", "add_index", "-- old index\n")];
+        let h = History::new([&running], &rows, None);
+        assert_eq!(h.recorded[0].state, State::Ambiguous);
+        assert!(h.recording(&running).is_none());
+        let rows = [
+            applied("002", "add_index", "-- old index\n"),
+            applied("010", "add_index", "-- new index\n"),
+        ];
+        let h = History::new([&running], &rows, None);
+        assert_eq!(h.recording(&running).map(|r| &*r.row.version), Some("010"));
     }
     fn python_file(version_text: &str, name: &str) -> PythonFile {
         PythonFile {

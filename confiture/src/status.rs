@@ -13,6 +13,10 @@
 //!   another number now);
 //! - `replaced`: recorded, but its files are gone and its version now names another migration
 //!   (another name and another up file), which never ran;
+//! - `ambiguous`: recorded, but nothing tells which file it records: its row has no checksum
+//!   and the file of its version another name (renamed, or another migration), or a file of
+//!   another version has its name without its checksum (renumbered and edited, or a new
+//!   migration reusing the name); exit 7, and every command that writes refuses it;
 //! - `unreadable`: its files are on disk but cannot be read as text (permissions, a directory
 //!   or a FIFO in a file's place, a broken symbolic link, not UTF-8), recorded or not — never
 //!   `missing`: nothing is gone. Each line names the files and why (`unreadable_files`);
@@ -33,6 +37,7 @@
 //! `summary.applied + summary.pending == summary.total`. A second row is a line of
 //! `migrations` and is counted and listed in `duplicate`, the divergence it is. The extra lists
 //! (`modified`, `missing`, `out_of_order`, `squashed`, `duplicate`, `renumbered`, `replaced`,
+//! `ambiguous`,
 //! `unreadable`, `incomplete`) name the ones that need attention or explanation.
 //!
 //! Problems in the files do not hide the database: the report carries the directory's
@@ -114,6 +119,8 @@ pub struct Summary {
     pub renumbered: usize,
     /// Applied migrations whose files are gone, their version now another migration's.
     pub replaced: usize,
+    /// Rows that nothing ties to one file: recorded, neither applied nor missing.
+    pub ambiguous: usize,
     /// Applied migrations whose row spells the version unlike the file (`01` for `001`).
     pub respelled: usize,
     /// Migrations whose files are there but cannot be read, applied or pending.
@@ -186,6 +193,10 @@ pub struct StatusReport {
     /// Applied migrations whose files are gone, their version now another migration's (the
     /// rows' version).
     pub replaced: Vec<String>,
+    /// Rows that nothing ties to one file (the rows' version): no checksum and the file of
+    /// their version has another name, or a file of another version has their name without
+    /// their checksum. Every command that writes refuses them.
+    pub ambiguous: Vec<String>,
     /// Applied migrations whose ledger row spells the version unlike their file (`01` for
     /// `001`; the files' version): one migration for us, which compares numbers, but pending
     /// for confiture (Python), which compares the text and would run it again. `migrate
@@ -207,6 +218,10 @@ pub struct StatusReport {
     /// `up` and `down` give); `None` when there is none. Not a JSON key.
     #[serde(skip)]
     pub renumbered_help: Option<String>,
+    /// What to do about `ambiguous` rows ([`crate::plan::ambiguous_help`]); `None` when there
+    /// is none. Not a JSON key.
+    #[serde(skip)]
+    pub ambiguous_help: Option<String>,
     /// How the history differs from the files, as `up` refuses it
     /// ([`crate::plan::divergences`]): what `drift` refuses with. Not a JSON key: `migrations`
     /// shows each state.
@@ -218,7 +233,7 @@ impl StatusReport {
     /// The exit code for `migrate status`: 5 when the files have errors or some cannot be read
     /// (`up` would refuse them before anything else); else 2 when the tracking table does not
     /// exist; else 7 when a
-    /// migration is modified, missing, renumbered, replaced, out of order or recorded twice (it wins over
+    /// migration is modified, missing, renumbered, replaced, ambiguous, out of order or recorded twice (it wins over
     /// pending);
     /// else 1 when some are pending; else 0.
     pub fn exit_code(&self) -> u8 {
@@ -232,6 +247,7 @@ impl StatusReport {
             + self.summary.duplicate
             + self.summary.renumbered
             + self.summary.replaced
+            + self.summary.ambiguous
             > 0
         {
             exit::DIVERGED
@@ -291,6 +307,7 @@ pub fn report_checked(
     let duplicate = versions(&|s| s == State::Duplicate);
     let renumbered = versions(&|s| s == State::Renumbered);
     let replaced = versions(&|s| s == State::Replaced);
+    let ambiguous = versions(&|s| s == State::Ambiguous);
     let unreadable = versions(&|s| s.is_unreadable());
     let respelled: Vec<String> = [State::Applied, State::Modified]
         .into_iter()
@@ -331,6 +348,7 @@ pub fn report_checked(
         duplicate: duplicate.len(),
         renumbered: renumbered.len(),
         replaced: replaced.len(),
+        ambiguous: ambiguous.len(),
         respelled: respelled.len(),
         unreadable: unreadable.len(),
         incomplete: incomplete.len(),
@@ -357,12 +375,14 @@ pub fn report_checked(
         duplicate,
         renumbered,
         replaced,
+        ambiguous,
         respelled,
         unreadable,
         incomplete,
         unverified,
         diagnostics: crate::plan::explain_gaps(set, &history, diagnostics),
         renumbered_help: crate::plan::renumbered_help(set, &history),
+        ambiguous_help: crate::plan::ambiguous_help(set, &history, tracking_table),
         diverged: crate::plan::divergences(&history, false),
     }
 }

@@ -795,6 +795,7 @@ fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {
         State::Duplicate => ("! duplicate", Style::Red),
         State::Renumbered => ("! renumbered", Style::Red),
         State::Replaced => ("! replaced", Style::Red),
+        State::Ambiguous => ("! ambiguous", Style::Red),
         // Its files have errors by definition: the state says which, `invalid` adds nothing.
         State::Unreadable { .. } => return (Cow::Borrowed("! unreadable"), Style::Red),
         // A confiture (Python) migration: cargo confiture cannot run it.
@@ -873,6 +874,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         (s.duplicate, "duplicate"),
         (s.renumbered, "renumbered"),
         (s.replaced, "replaced"),
+        (s.ambiguous, "ambiguous"),
         (s.unreadable, "unreadable"),
         (s.incomplete, "incomplete"),
         (s.unverified, "without checksum"),
@@ -1056,6 +1058,12 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         lines.push(format!(
             "help: applied migrations' files are gone and another migration now has their number ({}): restore their files from version control and give the new migration the next free number; if they were removed on purpose, {reinit} forgets their rows and the next `migrate up` runs the new migration",
             render::versions(&report.replaced)
+        ));
+    }
+    if let Some(help) = &report.ambiguous_help {
+        lines.push(format!(
+            "help: nothing tells which file some applied migrations' rows record (rows {}): {help}",
+            render::versions(&report.ambiguous)
         ));
     }
     if !report.duplicate.is_empty() {

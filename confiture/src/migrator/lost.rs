@@ -181,8 +181,8 @@ impl Ran<'_> {
         // Which of them the ledger now records: the history rule, as everywhere.
         let history = History::new(self.run.iter().copied(), &rows, None);
         let recorded = |m: &Migration| match self.direction {
-            Direction::Up => history.row_of(m).is_some(),
-            Direction::Down => history.row_of(m).is_none(),
+            Direction::Up => history.recording(m).is_some(),
+            Direction::Down => history.recording(m).is_none(),
         };
         if flushed {
             // Those the run saw commit and the ledger still shows are durable now; the others
@@ -215,7 +215,7 @@ impl Ran<'_> {
             }
         }
         for m in self.run.get(first..).unwrap_or_default() {
-            let row = history.row_of(m).map(|r| r.row);
+            let row = history.recording(m).map(|r| r.row);
             let (file, recorded) = match (self.direction, row) {
                 (Direction::Up, Some(row)) => (&m.up, row.execution_time_ms),
                 (Direction::Down, None) => (&m.down, None),

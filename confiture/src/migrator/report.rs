@@ -227,14 +227,15 @@ pub struct ReportedError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ReportedDivergence {
-    /// `modified`, `missing`, `renumbered`, `replaced`, `duplicate` or `out_of_order`, as
+    /// `modified`, `missing`, `renumbered`, `replaced`, `ambiguous`, `duplicate` or
+    /// `out_of_order`, as
     /// `migrate status`
     /// names it.
     pub state: crate::history::State,
     /// The migration, `002_t2`; `null` for a duplicate row whose file is gone.
     pub migration: Option<String>,
     /// `modified`, `renumbered`: its up file; `replaced`: the up file of the migration that
-    /// has its version now.
+    /// has its version now; `ambiguous`: the up file of the migration it may record.
     #[serde(serialize_with = "crate::display::serialize_option_path")]
     pub file: Option<PathBuf>,
     /// `modified`: the checksum recorded when it was applied.
@@ -246,7 +247,7 @@ pub struct ReportedDivergence {
     /// `null` for `out_of_order` (no row).
     pub applied_at: Option<String>,
     /// `duplicate`: the second row's `version`, as stored; `renumbered`: the row's (the old
-    /// number); `replaced`: the row's.
+    /// number); `replaced`, `ambiguous`: the row's.
     pub row_version: Option<String>,
     /// `out_of_order`: the newest applied version.
     pub newest_applied: Option<String>,
@@ -285,6 +286,16 @@ impl ReportedDivergence {
                 ..
             }
             | Divergence::Replaced {
+                row_version,
+                file,
+                applied_at,
+                ..
+            } => {
+                reported.row_version = Some(row_version.clone());
+                reported.file = file.clone();
+                reported.applied_at = applied_at.clone();
+            }
+            Divergence::Ambiguous {
                 row_version,
                 file,
                 applied_at,

@@ -319,6 +319,7 @@ fn divergences<'a>(
             State::Missing => found.push(missing(r)),
             State::Renumbered => found.extend(super::renumbered(r)),
             State::Replaced => found.extend(super::replaced(r)),
+            State::Ambiguous => found.extend(super::ambiguous(r)),
             State::Duplicate => found.push(duplicate(r)),
             State::Modified | State::Applied => {
                 let Some(m) = r.migration else { continue };
@@ -368,6 +369,12 @@ fn diverged(
         .any(|d| matches!(d, Divergence::Renumbered { .. }))
     {
         help.extend(super::renumbered_help(set, history));
+    }
+    if found
+        .iter()
+        .any(|d| matches!(d, Divergence::Ambiguous { .. }))
+    {
+        help.push(super::ambiguous_refusal_help());
     }
     // Files to restore only when a file is gone or changed: a duplicate row is the ledger's.
     if found.iter().any(|d| {

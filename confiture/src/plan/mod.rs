@@ -619,6 +619,16 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
                 completed(None)
             )
         }
+        // Nothing tells whether it records that file: neither guessed nor offered for deletion.
+        State::Ambiguous => {
+            let may = recorded.migration.map(Migration::id).unwrap_or_default();
+            format!(
+                "{first}: set it by hand ({}){lost}, then run {again}; keep the row: it may \
+                 record migration {may}, which may have run, and {rerun} (`migrate status` then \
+                 shows the row `ambiguous` and says how to decide)",
+                completed(None)
+            )
+        }
         State::Missing if newer_rows(set, &history).is_some() => {
             let newest = set
                 .versions_on_disk()
@@ -718,9 +728,77 @@ pub fn rename_back(m: &Migration, row: &LedgerRow) -> Option<String> {
     Some(format!("`{}`", mv_pair(m, &old_version_text(m, row)?)))
 }
 
+/// A renumbered migration going back to its old number: its file, its row, that number.
+type Back<'h, 'a> = (&'a Migration, &'h Recorded<'a>, u64);
+
+/// The renumbered migrations whose files can go back to their old numbers: the old number
+/// free, or held by one going back too (in a cycle, or in a chain that ends at a free
+/// number), found by dropping, until none is left to drop, those whose number is held by a
+/// file that stays. In an order where each takes a number the ones before it left (a chain's
+/// first the one whose number is free); what is left is a cycle, in version order.
+fn going_back<'h, 'a>(set: &MigrationSet, renumbered: &[&'h Recorded<'a>]) -> Vec<Back<'h, 'a>> {
+    let old_number = |r: &Recorded<'_>| r.version.as_ref().map(crate::history::Version::number);
+    let moving: std::collections::BTreeMap<u64, u64> = renumbered
+        .iter()
+        .filter_map(|r| Some((r.migration?.version, old_number(r)?)))
+        .collect();
+    let mut back: Vec<Back<'h, 'a>> = renumbered
+        .iter()
+        .filter_map(|&r| Some((r.migration?, r, old_number(r)?)))
+        .filter(|&(_, _, v)| !set.has_version(v) || moving.contains_key(&v))
+        .collect();
+    loop {
+        let going: std::collections::HashSet<u64> =
+            back.iter().map(|&(m, _, _)| m.version).collect();
+        let before = back.len();
+        back.retain(|&(_, _, v)| !set.has_version(v) || going.contains(&v));
+        if back.len() == before {
+            break;
+        }
+    }
+    let mut ordered = Vec::with_capacity(back.len());
+    while !back.is_empty() {
+        let held = |v: u64| back.iter().any(|&(m, _, _)| m.version == v);
+        let next = back.iter().position(|&(_, _, v)| !held(v)).unwrap_or(0);
+        ordered.push(back.remove(next));
+    }
+    ordered
+}
+
+/// The first version missing between two versions on disk (a gap, C004), once `back` went back
+/// to their old numbers (none: as the files are now).
+fn gap_after(set: &MigrationSet, back: &[Back<'_, '_>]) -> Option<String> {
+    let mut versions: std::collections::BTreeSet<u64> =
+        set.versions_on_disk().into_iter().map(|(v, _)| v).collect();
+    for &(m, _, _) in back {
+        versions.remove(&m.version);
+    }
+    versions.extend(back.iter().map(|&(_, _, old)| old));
+    let versions: Vec<u64> = versions.into_iter().collect();
+    let width = set.migrations.first().map_or(3, |m| m.version_text.len());
+    versions
+        .windows(2)
+        .find(|w| w[1] > w[0].saturating_add(1))
+        .map(|w| crate::files::name::version_text(w[0] + 1, width))
+}
+
+/// The one command that renames every migration of `back` back, in its order, or `None` when
+/// an old number is not one a file name can carry.
+fn renames_back(back: &[Back<'_, '_>]) -> Option<String> {
+    let renames: Option<Vec<String>> = back
+        .iter()
+        .map(|&(m, r, _)| Some(mv_pair(m, &old_version_text(m, r.row)?)))
+        .collect();
+    renames.map(|r| r.join(" && "))
+}
+
 /// The help for applied migrations renumbered since they ran ([`State::Renumbered`]), or
 /// `None` when there is none: the one text of `status`, `up` and `down`. Renaming the files
-/// back is always right, and each is named with its `mv`:
+/// back is right unless it leaves a gap, and each is named with its `mv`; `reinit` (which
+/// records the new numbers) is named as the other way only where no gap refuses it:
+/// - where renaming back would vacate a number below a file that stays (a gap, C004, which
+///   `up` refuses; e.g. `003_c` now `002_c` after `002_b` was deleted) while the new numbers
+///   leave none, `reinit` instead;
 /// - where the old number is free (the renumbering left a gap in the versions, C004, which
 ///   `reinit` refuses while the gap's file is the migration's own), the rename back alone;
 /// - where renumbered migrations took each other's numbers (a swap, a cycle, a chain), the
@@ -746,23 +824,10 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
         .iter()
         .filter_map(|r| Some((r.migration?.version, old_number(r)?)))
         .collect();
-    // Those going back: the old number free, or held by one going back too (in a cycle, or
-    // in a chain that ends at a free number), found by dropping, until none is left to drop,
-    // those whose number is held by a file that stays.
-    let mut back: Vec<(&Migration, &Recorded<'_>, u64)> = renumbered
-        .iter()
-        .filter_map(|&r| Some((r.migration?, r, old_number(r)?)))
-        .filter(|&(_, _, v)| !set.has_version(v) || moving.contains_key(&v))
-        .collect();
-    loop {
-        let going: std::collections::HashSet<u64> =
-            back.iter().map(|&(m, _, _)| m.version).collect();
-        let before = back.len();
-        back.retain(|&(_, _, v)| !set.has_version(v) || going.contains(&v));
-        if back.len() == before {
-            break;
-        }
-    }
+    let back = going_back(set, &renumbered);
+    // A gap in the versions now (C004: `reinit` refuses to record a file after it), or one
+    // the renames back would leave (a number they vacate below a file that stays).
+    let (gap_now, gap_then) = (gap_after(set, &[]), gap_after(set, &back));
     let going_back_to = |v: u64| back.iter().any(|&(_, _, old)| old == v);
     let mut taken = Vec::new();
     for &r in &renumbered {
@@ -776,6 +841,12 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                 let other = set.migrations.iter().find(|o| o.version == v);
                 let unapplied = other.filter(|o| pending.iter().any(|p| p.version == o.version));
                 let renumbered_too = other.filter(|o| moving.contains_key(&o.version));
+                // Tied to an ambiguous row: nothing tells yet whether it ran.
+                let undecided = other.filter(|o| {
+                    history
+                        .row_of(o)
+                        .is_some_and(|x| x.state == State::Ambiguous)
+                });
                 // The number `m` leaves, unless a renumbered migration goes back to it.
                 let leaves = unapplied.filter(|_| !going_back_to(m.version));
                 taken.push(match (other, leaves.zip(old_version_text(m, r.row))) {
@@ -792,6 +863,11 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                             mv_pair(m, &old)
                         )
                     }
+                    (Some(o), None) if undecided.is_some() => format!(
+                        "{ran_as}, which `{}` has now, whose ledger row is ambiguous: decide \
+                         that one first (see below)",
+                        o.id()
+                    ),
                     (Some(o), None) if renumbered_too.is_some() => format!(
                         "{ran_as}, which `{}` has now, itself renumbered and held where it \
                          goes back: no rename fixes it alone",
@@ -810,20 +886,50 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
     }
     let mut help = Vec::new();
     let together = back.iter().any(|&(_, _, v)| set.has_version(v));
-    if together {
-        // Each goes back once the one holding its old number went (a chain's first the one
-        // whose number is free); what is left is a cycle, in version order.
-        let mut left = back.clone();
-        let mut ordered = Vec::new();
-        while !left.is_empty() {
-            let held = |v: u64| left.iter().any(|&(m, _, _)| m.version == v);
-            let next = left.iter().position(|&(_, _, v)| !held(v)).unwrap_or(0);
-            ordered.push(left.remove(next));
-        }
-        let renames: Option<Vec<String>> = ordered
+    if let (Some(gap), None, false) = (&gap_then, &gap_now, back.is_empty()) {
+        // Renamed back, they would vacate a number below a file that stays: a gap that `up`
+        // refuses. The new numbers leave none: `reinit` records them.
+        let ids: Vec<String> = back
             .iter()
-            .map(|&(m, r, _)| Some(mv_pair(m, &old_version_text(m, r.row)?)))
+            .map(|&(m, r, _)| format!("`{}` ran as {}", m.id(), r.row.version))
             .collect();
+        // A migration recorded at that number whose files are gone: restored, no gap.
+        let gone: Vec<String> = history
+            .missing()
+            .iter()
+            .filter(|r| r.version.as_ref().map(crate::history::Version::number) == gap.parse().ok())
+            .map(|r| format!("`{}`", r.id()))
+            .collect();
+        let unless = match gone.as_slice() {
+            [] => String::new(),
+            gone => format!(" unless the files of {} are restored too", gone.join(", ")),
+        };
+        let (ran, them, their, numbers, runs) = match back.len() {
+            1 => (
+                "a renumbered migration already ran under its old number",
+                "it",
+                "its",
+                "number",
+                "it does",
+            ),
+            _ => (
+                "renumbered migrations already ran under their old numbers",
+                "them",
+                "their",
+                "numbers",
+                "they do",
+            ),
+        };
+        help.push(format!(
+            "{ran} ({}), but renaming {them} back would leave version {gap} without a file (a gap, C004, which `migrate \
+             up` refuses){unless}: {} records {them} under {their} new {numbers} instead \
+             ({runs} not run again)",
+            ids.join(", "),
+            reinit_hint()
+        ));
+    } else if together {
+        let ordered = &back;
+        let renames = renames_back(ordered);
         let ids: Vec<String> = ordered
             .iter()
             .map(|&(m, r, _)| format!("`{}` ran as {}", m.id(), r.row.version))
@@ -834,7 +940,7 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                  them have now ({}): rename all of them back, in this order: `{}`; they do \
                  not run again",
                 ids.join(", "),
-                renames.join(" && ")
+                renames,
             ),
             None => format!(
                 "renumbered migrations already ran under their old numbers, which others of \
@@ -853,18 +959,25 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
         help.push(format!(
             "a renumbered migration already ran under its old number, which no file has now: \
              rename its files back ({}); it does not run again",
-            back.join("; ")
+            back.join("; "),
         ));
     }
+    // `reinit` records the new numbers, unless a gap refuses it (C004 on the file after it):
+    // then it is no way out, and not named.
     if !taken.is_empty() {
+        let otherwise = match gap_now {
+            None => format!(
+                "; otherwise {} records it under its new number (it does not run again)",
+                reinit_hint()
+            ),
+            Some(_) => String::new(),
+        };
         help.push(format!(
             "a renumbered migration already ran under its old number, now another \
-             migration's: {}; otherwise {} records it under its new number (it does not run \
-             again)",
+             migration's: {}{otherwise}",
             taken.join("; "),
-            reinit_hint()
         ));
-    } else if together {
+    } else if together && gap_now.is_none() {
         help.push(format!(
             "or {} records them under their new numbers (they do not run again)",
             reinit_hint()
@@ -887,6 +1000,7 @@ pub fn explain_gaps(
         return diagnostics.to_vec();
     }
     let on_disk: Vec<u64> = set.versions_on_disk().into_iter().map(|(v, _)| v).collect();
+    let back = going_back(set, &renumbered);
     diagnostics
         .iter()
         .map(|d| {
@@ -914,15 +1028,28 @@ pub fn explain_gaps(
                 .filter_map(|r| {
                     let old = r.version.as_ref()?.number();
                     let m = r.migration?;
-                    // In the gap, so no file has it: the rename back alone is right.
+                    // In the gap, so no file has it: it goes back, alone, or with the others
+                    // going back (renamed alone, a chain's first would leave a gap where it
+                    // was: the others go back too, in their order).
                     (before < old && old < after && !set.has_version(old)).then(|| {
+                        let rename = match back.as_slice() {
+                            [_, _, ..] => renames_back(&back).map(|all| {
+                                format!(
+                                    "rename the renumbered migrations back together, in this \
+                                     order: `{all}`"
+                                )
+                            }),
+                            _ => None,
+                        };
                         format!(
                             "`{}` was applied as version {} and renumbered since (`migrate \
-                             status` shows it `renumbered`), so nothing was deleted: rename its \
-                             files back: {}",
+                             status` shows it `renumbered`), so nothing was deleted: {}",
                             m.id(),
                             r.row.version,
-                            rename_back(m, r.row).unwrap_or_default()
+                            rename.unwrap_or_else(|| format!(
+                                "rename its files back: {}",
+                                rename_back(m, r.row).unwrap_or_default()
+                            ))
                         )
                     })
                 })
@@ -945,6 +1072,142 @@ pub(super) fn replaced(r: &Recorded<'_>) -> Option<Divergence> {
         file: Some(m.up.path.clone()),
         applied_at: Some(r.row.applied_at.clone()),
     })
+}
+
+/// `ambiguous`: nothing ties the row to one file ([`State::Ambiguous`]).
+pub(super) fn ambiguous(r: &Recorded<'_>) -> Option<Divergence> {
+    let m = r.migration?;
+    let same_version = r.version.as_ref().is_some_and(|v| v.number() == m.version);
+    Some(Divergence::Ambiguous {
+        id: r.id(),
+        row_version: r.row.version.clone(),
+        candidate: m.id(),
+        file: Some(m.up.path.clone()),
+        same_version,
+        has_checksum: recorded_checksum(r.row).is_some(),
+        applied_at: Some(r.row.applied_at.clone()),
+    })
+}
+
+/// What the refusals of an ambiguous row say ([`State::Ambiguous`]): nothing is guessed;
+/// `migrate status` gives the statements that decide it.
+pub(super) fn ambiguous_refusal_help() -> String {
+    format!(
+        "nothing tells which file an ambiguous row records, so nothing is run, rolled back or \
+         forgotten for it: {} names the files it may record and the statement that records \
+         the one that ran (its checksum); then run again",
+        crate::hint::command("migrate status")
+    )
+}
+
+/// Refuses (exit 7) a ledger rewrite (`baseline`, `reinit`) while a row is ambiguous
+/// ([`State::Ambiguous`]): `reinit` would forget it (and `up` run its migration again) or
+/// record a file that never ran; `baseline` would record as applied a file it may record.
+pub(super) fn refuse_ambiguous(history: &History<'_>, command: &str) -> Result<()> {
+    let found: Vec<Divergence> = history
+        .ambiguous()
+        .into_iter()
+        .filter_map(ambiguous)
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "{command} refused: the database's migration history does not match the migration \
+         files: {} applied migration(s) ambiguous (nothing tells which file records them); \
+         nothing was written",
+        found.len()
+    );
+    Err(Error::diverged(message, Diverged::new(found)).with_help(ambiguous_refusal_help()))
+}
+
+/// What to do about each ambiguous row ([`State::Ambiguous`]), one sentence per row, or
+/// `None` when there is none: the help of `migrate status`, which knows the tracking table
+/// (`table`, as SQL). Never a guess: for each file the row may record — the file of its
+/// version (another name), and those of its name at other versions — the statement that says
+/// it is the one that ran (recording its checksum in the row, addressed by its `version`),
+/// and what to do when none is.
+pub fn ambiguous_help(set: &MigrationSet, history: &History<'_>, table: &str) -> Option<String> {
+    let rows = history.ambiguous();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut help = Vec::new();
+    for r in rows {
+        // The files no other row records: this row's, or none's.
+        let free = |m: &Migration| history.row_of(m).is_none_or(|o| std::ptr::eq(o.row, r.row));
+        let number = r.version.as_ref().map(crate::history::Version::number);
+        let at_version = number
+            .and_then(|v| find(set, v))
+            .filter(|m| crate::history::is_undecided(m, r.row) && free(m));
+        let of_name: Vec<&Migration> = set
+            .migrations
+            .iter()
+            .filter(|m| m.name == r.row.name && Some(m.version) != number && free(m))
+            .collect();
+        let key = crate::ledger::literal(&r.row.version);
+        let id = crate::display::escape(&r.id()).into_owned();
+        let mut ways = Vec::new();
+        if let Some(m) = at_version {
+            ways.push(format!(
+                "if `{}` is the migration that ran as {id} (renamed since), record it: `UPDATE \
+                 {table} SET name = {}, checksum = {} WHERE version = {key};`",
+                m.id(),
+                crate::ledger::literal(&m.name),
+                crate::ledger::literal(&m.up.checksum),
+            ));
+        }
+        for m in &of_name {
+            let update = format!(
+                "`UPDATE {table} SET checksum = {} WHERE version = {key};`",
+                crate::ledger::literal(&m.up.checksum)
+            );
+            ways.push(if recorded_checksum(r.row).is_some() {
+                format!(
+                    "if `{}` is the migration that ran as {id} (renumbered and edited since), \
+                     restore its up file as it ran, or accept the edit: {update}; `migrate \
+                     status` then shows it renumbered and says how to record its number",
+                    m.id()
+                )
+            } else {
+                format!(
+                    "if `{}` is the migration that ran as {id} (renumbered since), record it: \
+                     {update}; `migrate status` then shows it renumbered and says how to record \
+                     its number",
+                    m.id()
+                )
+            });
+        }
+        let reused = match at_version {
+            Some(m) => format!(" and give `{}` the next free number", m.id()),
+            None => String::new(),
+        };
+        let others: Vec<String> = at_version
+            .into_iter()
+            .chain(of_name.iter().copied())
+            .map(|m| format!("`{}`", m.id()))
+            .collect();
+        let (none, new, never) = match others.as_slice() {
+            [one] => (format!("{one} did not run"), "that one", "it"),
+            _ => (
+                format!("none of {} ran", others.join(", ")),
+                "those",
+                "they",
+            ),
+        };
+        ways.push(format!(
+            "if {none} as {id} (its files deleted, {new} new), restore the files of {id} from \
+             version control under their number (`git log --diff-filter=D --name-only` lists \
+             deleted files){reused}: {never} never ran"
+        ));
+        help.push(format!("{id}: {}", ways.join("; ")));
+    }
+    Some(format!(
+        "`migrate up`, `down`, `baseline` and {} refuse them until their rows say which file \
+         ran (nothing is guessed, run again or forgotten); {}",
+        reinit_hint(),
+        help.join("; ")
+    ))
 }
 
 /// `duplicate`: a second row for a version.

@@ -52,6 +52,9 @@ pub fn baseline<'a>(
     super::check_usable(set, &history, false, |v, recorded| {
         !recorded && v <= through
     })?;
+    // A file an ambiguous row may record would be recorded a second time, or one that never
+    // ran as applied.
+    super::refuse_ambiguous(&history, "baseline")?;
     let mut plan = BaselinePlan::default();
     for m in set.migrations.iter().filter(|m| m.version <= through) {
         if history.row_of(m).is_some() {
@@ -173,6 +176,8 @@ pub fn reinit<'a>(
         recorded || through.is_some_and(|t| v <= t)
     })?;
     super::refuse_newer_database(set, &history)?;
+    // Forgotten, its migration would run again; accepted, a file that never ran recorded.
+    super::refuse_ambiguous(&history, "reinit")?;
     // A newer release's rows (above the newest file): never forgotten, whatever `--through`.
     let newer = super::newer_rows(set, &history);
     let is_newer = |r: &Recorded<'_>| {
@@ -201,6 +206,8 @@ pub fn reinit<'a>(
                 // The same migration under its new number: the row is rewritten to it, not
                 // forgotten (which would run it again).
                 State::Renumbered => ReinitAction::Accept,
+                // Refused above, by `refuse_ambiguous`.
+                State::Ambiguous => ReinitAction::Keep,
                 State::Missing | State::Duplicate | State::Pending | State::OutOfOrder => {
                     ReinitAction::Forget
                 }

@@ -1091,8 +1091,9 @@ fn reinit_forgets_a_row_whose_version_now_names_another_migration() {
 /// `replaced` is decided once, by the history: a row whose version's file is another
 /// migration (another name and another checksum) records a migration whose files are gone,
 /// not that file edited. An edit (same name) is `modified`, a rename (same checksum) and a row
-/// without a checksum are `applied`. `up` and `down` refuse it as `replaced`, naming the row
-/// and the file that has its number now; `reinit` forgets the row.
+/// without a checksum of the file's name are `applied`; a row without a checksum of another
+/// name is `ambiguous` (nothing tells). `up` and `down` refuse it as `replaced`, naming the
+/// row and the file that has its number now; `reinit` forgets the row.
 #[test]
 fn a_row_whose_version_now_names_another_migration_is_replaced_everywhere() {
     let mut s = set(&[1, 2, 3, 4, 5]);
@@ -1101,9 +1102,14 @@ fn a_row_whose_version_now_names_another_migration_is_replaced_everywhere() {
     s.migrations[1].up.checksum = checksum(b"ALTER TABLE a ADD COLUMN email text;");
     s.migrations[2].up.checksum = checksum(b"edited");
     s.migrations[3].name = "renamed".into();
-    s.migrations[4].name = "another".into();
     s.migrations[4].up.checksum = checksum(b"another");
     r[4].checksum = None;
+    let mut other_name = s.clone();
+    other_name.migrations[4].name = "another".into();
+    let history = crate::history::History::new(&other_name.migrations, &r, None);
+    assert_eq!(history.recorded[4].state, State::Ambiguous);
+    let err = reinit(&other_name, &r, None, None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Diverged);
     let history = crate::history::History::new(&s.migrations, &r, None);
     let states: Vec<_> = history.recorded.iter().map(|r| r.state).collect();
     assert_eq!(
@@ -1373,8 +1379,10 @@ fn a_renumbered_migration_is_one_state_decided_by_the_history() {
         ("003", "004")
     );
 
-    // Renumbered and edited: nothing proves it is the migration that ran, and its number is
-    // another migration's now: replaced (not modified, which would say `003_other` ran).
+    // Renumbered and edited: nothing proves it is the migration that ran, nor that it is
+    // another one reusing the name: ambiguous (not modified, which would say `003_other`
+    // ran; not replaced, which `reinit` forgets and `up` runs again), tied to `004_c`; `reinit`
+    // refuses it.
     let mut edited = moved.clone();
     edited.up = file("m/004_c.up.sql".into(), "-- edited\n", false);
     let files = [
@@ -1384,7 +1392,14 @@ fn a_renumbered_migration_is_one_state_decided_by_the_history() {
         edited,
     ];
     let history = crate::history::History::new(files.iter(), &ledger, None);
-    assert_eq!(history.recorded[2].state, State::Replaced);
+    assert_eq!(history.recorded[2].state, State::Ambiguous);
+    assert_eq!(
+        history.recorded[2].migration.map(Migration::id),
+        Some("004_c".to_string())
+    );
+    let dir = MigrationSet::new("m", files.to_vec());
+    let err = reinit(&dir, &ledger, None, None).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Diverged, "{err:?}");
     // Kept at its number and edited: modified, not renumbered.
     let mut kept = old.clone();
     kept.up = file("m/003_c.up.sql".into(), "-- edited\n", false);
@@ -1945,6 +1960,15 @@ fn an_incomplete_row_is_offered_for_deletion_only_when_no_file_accounts_for_it()
             "{h}"
         );
     }
+    // No time of application, another name than 002's file and no checksum: nothing tells
+    // whether it records that file (ambiguous); it is kept, never said to have run it.
+    let h = help(incomplete("applied_at", Some("002"), Some("other"), None));
+    kept(&h);
+    assert!(
+        h.contains("it may record migration 002_m2, which may have run")
+            && h.contains("`ambiguous`"),
+        "{h}"
+    );
     // No version, its name given: the version alone is set, from the checksum's file.
     let h = help(incomplete("version", None, Some("m2"), Some(&sum(2))));
     kept(&h);

@@ -135,6 +135,12 @@ pub fn divergences(history: &History<'_>, allow_out_of_order: bool) -> Vec<Diver
             .filter_map(|r| super::renumbered(r)),
     );
     found.extend(history.replaced().iter().filter_map(|r| super::replaced(r)));
+    found.extend(
+        history
+            .ambiguous()
+            .iter()
+            .filter_map(|r| super::ambiguous(r)),
+    );
     found.extend(history.duplicates().iter().map(|r| duplicate(r)));
     if !allow_out_of_order {
         let newest = history.newest_recorded().map(|r| r.row.version.clone());
@@ -178,6 +184,7 @@ fn check_history_for(
     let missing = history.missing();
     let renumbered = history.renumbered();
     let replaced = history.replaced();
+    let ambiguous = history.ambiguous();
     let duplicates = history.duplicates();
     let out_of_order = if allow_out_of_order {
         Vec::new()
@@ -188,6 +195,7 @@ fn check_history_for(
         && missing.is_empty()
         && renumbered.is_empty()
         && replaced.is_empty()
+        && ambiguous.is_empty()
         && duplicates.is_empty()
         && out_of_order.is_empty()
     {
@@ -233,6 +241,13 @@ fn check_history_for(
              the new one",
             reinit_hint()
         ));
+    }
+    if !ambiguous.is_empty() {
+        counts.push(format!(
+            "{} applied migration(s) ambiguous (nothing tells which file records them)",
+            ambiguous.len()
+        ));
+        help.push(super::ambiguous_refusal_help());
     }
     if !duplicates.is_empty() {
         counts.push(format!("{} version(s) recorded twice", duplicates.len()));

@@ -2249,5 +2249,307 @@ fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
         ["001:a", "003:c", "002:b", "004:d"]
             .map(String::from)
             .to_vec()
+/// The first `UPDATE ...;` statement a help names after `after`, run on `db`.
+fn paste_update(db: &TestDb, text: &str, after: &str) {
+    let from = text
+        .find(after)
+        .unwrap_or_else(|| panic!("{after:?} in\n{text}"));
+    let start = from + text[from..].find("`UPDATE ").expect("an UPDATE is named") + 1;
+    let len = text[start..].find('`').expect("its closing backquote");
+    db.connect()
+        .batch_execute(&text[start..start + len])
+        .expect("the UPDATE the help names");
+}
+
+/// Every command that writes refuses an ambiguous row (exit 7) and changes nothing: `up` (also
+/// with the flags that let a history through), `down`, `baseline`, `reinit`.
+fn every_command_refuses_ambiguous(db: &TestDb, project: &Project, id: &str) {
+    let before = ledger(db);
+    let ran = runs(db);
+    for args in [
+        &["migrate", "up"][..],
+        &[
+            "migrate",
+            "up",
+            "--allow-out-of-order",
+            "--allow-newer-database",
+        ],
+        &["migrate", "down", "--target", "0", "--yes"],
+        &["migrate", "baseline", "--through", "002"],
+        &["migrate", "reinit"],
+        &["migrate", "reinit", "--through", "001"],
+    ] {
+        project
+            .run_on(db, args)
+            .code(exit::DIVERGED)
+            .stderr_has(&format!("ambiguous: {id}"))
+            .stderr_has("nothing tells which file an ambiguous row records");
+        assert_eq!(ledger(db), before, "{args:?}");
+        assert_eq!(runs(db), ran, "{args:?}");
+    }
+    let run = project.run_on(db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::DIVERGED);
+    let diverged = run.json()["errors"][0]["diverged"].clone();
+    let found = diverged
+        .as_array()
+        .and_then(|ds| ds.iter().find(|d| d["state"] == "ambiguous"))
+        .unwrap_or_else(|| panic!("an ambiguous entry\n{}", run.dump()));
+    assert_eq!(found["migration"], id, "{}", run.dump());
+}
+
+/// F10: a ledger row with no checksum (written by hand, or by an older tool) whose version's
+/// file has another name now (`002_add_users` ran, the files are `002_add_orders`, with or
+/// without an `003_add_users`) was `applied`: `reinit` renamed the row to `add_orders`, which
+/// never ran, and `up` ran `add_users` a second time. Nothing tells whether it was renamed or
+/// replaced: the row is `ambiguous` in `status` (exit 7, JSON too), with a help that names the
+/// statement recording the file that ran, and every command that writes refuses it. Pasted,
+/// that statement settles it.
+#[test]
+fn a_row_without_checksum_whose_file_has_another_name_is_ambiguous_everywhere() {
+    for also_renumbered in [false, true] {
+        let db = TestDb::new("hi_ambig_nosum");
+        let project = Project::new();
+        counted(&project, &["002_add_users"]);
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        db.connect()
+            .batch_execute("UPDATE tb_confiture SET checksum = NULL WHERE version = '002'")
+            .expect("a row without checksum");
+        project.remove("db/migrations/002_add_users.up.sql");
+        project.remove("db/migrations/002_add_users.down.sql");
+        project.migration(
+            "002_add_orders",
+            "INSERT INTO runs VALUES ('002_add_orders');\n",
+            "DELETE FROM runs WHERE name = '002_add_orders';\n",
+        );
+        if also_renumbered {
+            project.migration(
+                "003_add_users",
+                "INSERT INTO runs VALUES ('002_add_users');\n",
+                "DELETE FROM runs WHERE name = '002_add_users';\n",
+            );
+        }
+
+        let run = project.run_on(&db, &["migrate", "status"]);
+        run.code(exit::DIVERGED)
+            .stdout_has("1 ambiguous")
+            .stderr_has("if `002_add_orders` is the migration that ran as 002_add_users")
+            .stderr_has("WHERE version = '002';`")
+            .stderr_lacks("--allow-out-of-order");
+        let row = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("002_add_users"))
+            .unwrap_or_else(|| panic!("the row listed\n{}", run.dump()));
+        assert!(row.contains("! ambiguous"), "{}", run.dump());
+        if also_renumbered {
+            run.stderr_has("if `003_add_users` is the migration that ran as 002_add_users");
+        }
+        let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        json.code(exit::DIVERGED);
+        let doc = json.json();
+        assert_eq!(doc["summary"]["ambiguous"], 1, "{}", json.dump());
+        assert_eq!(
+            doc["ambiguous"],
+            serde_json::json!(["002"]),
+            "{}",
+            json.dump()
+        );
+        assert_eq!(doc["summary"]["unverified"], 0, "{}", json.dump());
+        let line = doc["migrations"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["version"] == "002"))
+            .unwrap_or_else(|| panic!("002 listed\n{}", json.dump()));
+        assert_eq!(
+            (&line["name"], &line["status"]),
+            (&"add_users".into(), &"ambiguous".into()),
+            "{}",
+            json.dump()
+        );
+        every_command_refuses_ambiguous(&db, &project, "002_add_users");
+
+        // It was renamed: the statement the help gives records it, and nothing runs again.
+        paste_update(&db, &run.stderr, "if `002_add_orders`");
+        let expected = if also_renumbered {
+            exit::PENDING
+        } else {
+            exit::SUCCESS
+        };
+        project.run_on(&db, &["migrate", "status"]).code(expected);
+        assert_eq!(ledger(&db)[1], "002:add_orders");
+        assert_eq!(runs(&db), [("002_add_users".to_string(), 1)]);
+    }
+}
+
+/// F12: applied migrations renumbered and one of them edited too (a swap, `002_a` and `003_b`
+/// now `002_b` and `003_a` with `003_a` edited; a chain; or the files deleted and a new
+/// migration given the name): the row's file was `missing` and the file of its name pending,
+/// so `reinit` forgot the row and `up --allow-out-of-order` ran `a` a second time. The row is
+/// `ambiguous`, tied to the file of its name (neither pending nor out of order), every
+/// command that writes refuses it, and no help names a flag that would run it; the statement
+/// the help gives, pasted, makes it renumbered, which `reinit` records without running it.
+#[test]
+fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
+    // (renames, edited, new migration, the ambiguous row, its file)
+    type Case = (
+        &'static [(&'static str, &'static str)],
+        &'static str,
+        Option<&'static str>,
+    );
+    let swap: Case = (&[("002_a", "003_a"), ("003_b", "002_b")], "003_a", None);
+    let chain: Case = (
+        &[("003_b", "004_b"), ("002_a", "003_a")],
+        "003_a",
+        Some("002_new"),
+    );
+    let swap_other_edited: Case = (&[("002_a", "003_a"), ("003_b", "002_b")], "002_b", None);
+    for (case, (moves, edited, new)) in [swap, chain, swap_other_edited].into_iter().enumerate() {
+        let db = TestDb::new("hi_ambig_edit");
+        let project = Project::new();
+        counted(&project, &["002_a", "003_b"]);
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        for (from, _) in moves {
+            renumber(&project, from, &format!("x{from}"));
+        }
+        for (from, to) in moves {
+            renumber(&project, &format!("x{from}"), to);
+        }
+        let path = format!("db/migrations/{edited}.up.sql");
+        let text = project.read(&path);
+        project.write(&path, format!("{text}-- edited\n"));
+        if let Some(new) = new {
+            project.migration(
+                new,
+                &format!("INSERT INTO runs VALUES ('{new}');\n"),
+                &format!("DELETE FROM runs WHERE name = '{new}';\n"),
+            );
+        }
+        let row = if edited == "003_a" { "002_a" } else { "003_b" };
+
+        let run = project.run_on(&db, &["migrate", "status"]);
+        run.code(exit::DIVERGED)
+            .stdout_has("1 ambiguous")
+            .stderr_has(&format!(
+                "if `{edited}` is the migration that ran as {row} (renumbered and edited since)"
+            ))
+            .stderr_lacks("--allow-newer-database");
+        if new.is_none() {
+            // Nothing is out of order: no flag is named that would run a file.
+            run.stderr_lacks("--allow-out-of-order");
+        } else {
+            // The new migration at the number the row left is no file it may record.
+            run.stderr_lacks(&format!("if `{}` is", new.unwrap_or_default()));
+        }
+        let doc = project
+            .run_on(&db, &["migrate", "status", "--format", "json"])
+            .json();
+        assert_eq!(doc["summary"]["ambiguous"], 1, "{case}: {doc}");
+        assert_eq!(doc["summary"]["missing"], 0, "{case}: {doc}");
+        let unrecorded = match new {
+            Some(_) => serde_json::json!(["002"]),
+            None => serde_json::json!([]),
+        };
+        assert_eq!(doc["pending"], unrecorded, "{case}: {doc}");
+        every_command_refuses_ambiguous(&db, &project, row);
+
+        // The edit accepted: renumbered, recorded by `reinit`, never run again.
+        paste_update(&db, &run.stderr, &format!("if `{edited}`"));
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::DIVERGED)
+            .stdout_lacks("ambiguous")
+            .stdout_has("renumbered");
+        project
+            .run_on(&db, &["migrate", "reinit"])
+            .code(exit::SUCCESS)
+            .stdout_lacks("forget");
+        project
+            .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
+            .code(exit::SUCCESS);
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
+        let mut ran = vec![("002_a".to_string(), 1), ("003_b".to_string(), 1)];
+        if let Some(new) = new {
+            ran.push((new.to_string(), 1));
+            ran.sort();
+        }
+        assert_eq!(runs(&db), ran, "{case}: each migration ran once");
+    }
+}
+
+/// F13: after a renumbering, the renames the help gave led into a gap (C004). A chain (`002_b`,
+/// `003_c` now `003_b`, `004_c`): C004's help in `status` named the first one's rename alone,
+/// which moved the gap up (`003` missing), and `status` offered `reinit`, which refuses while
+/// the gap is there (exit 5). A migration moved down into a deleted one's number (`002_b`
+/// deleted, `003_c` now `002_c`): the rename back left `002` without a file. Now C004's help
+/// names every rename, in order; `reinit` is offered only where no gap refuses it; and where a rename back would leave a gap, `reinit`, which
+/// records the new number, is the help. Followed, each help leaves nothing to fix.
+#[test]
+fn the_help_of_a_renumbering_never_leads_into_a_gap() {
+    // A chain leaving a gap where it started.
+    let db = TestDb::new("hi_renumchain");
+    let project = Project::new();
+    counted(&project, &["002_b", "003_c"]);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    renumber(&project, "003_c", "004_c");
+    renumber(&project, "002_b", "003_b");
+    let all = "rename the renumbered migrations back together, in this order: `mv \
+               db/migrations/003_b.up.sql db/migrations/002_b.up.sql && mv \
+               db/migrations/003_b.down.sql db/migrations/002_b.down.sql && mv \
+               db/migrations/004_c.up.sql db/migrations/003_c.up.sql && mv \
+               db/migrations/004_c.down.sql db/migrations/003_c.down.sql`";
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::INVALID)
+        .stderr_has(all)
+        .stderr_lacks("reinit");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::INVALID);
+    let doc = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .json();
+    let gap = doc["diagnostics"]
+        .as_array()
+        .and_then(|ds| ds.iter().find(|d| d["code"] == "C004"))
+        .unwrap_or_else(|| panic!("C004 reported: {doc}"));
+    let help = gap["help"].as_str().unwrap_or_default();
+    assert!(help.contains(all), "{doc}");
+    // C004's help, pasted: no gap is left, nothing to fix.
+    paste_rename_back(&project, help);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+
+    // Moved down into a deleted migration's number: renamed back, `002` would have no file.
+    let db = TestDb::new("hi_renumdown");
+    let project = Project::new();
+    counted(&project, &["002_b", "003_c"]);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.remove("db/migrations/002_b.up.sql");
+    project.remove("db/migrations/002_b.down.sql");
+    renumber(&project, "003_c", "002_c");
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::DIVERGED)
+        .stderr_has(
+            "renaming it back would leave version 002 without a file (a gap, C004, which \
+             `migrate up` refuses) unless the files of `002_b` are restored too: `cargo \
+             confiture migrate reinit --database-url <URL>` records it under its new number",
+        )
+        .stderr_lacks("`mv ");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_lacks("`mv ");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:runs", "002:c"]);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    assert_eq!(
+        runs(&db),
+        [("002_b".to_string(), 1), ("003_c".to_string(), 1)]
     );
 }
