@@ -2249,6 +2249,9 @@ fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
         ["001:a", "003:c", "002:b", "004:d"]
             .map(String::from)
             .to_vec()
+    );
+}
+
 /// The first `UPDATE ...;` statement a help names after `after`, run on `db`.
 fn paste_update(db: &TestDb, text: &str, after: &str) {
     let from = text
