@@ -47,16 +47,20 @@ pub(crate) enum BuildSite<'a> {
     /// (tenants', each with its own history), a schema-qualified tracking table's own schema
     /// (the ledger's place, not the migrations'), and objects of roles the connecting one is
     /// not a member of (a managed service's own schemas: nothing its migrations made).
-    Database,
+    ///
+    /// With the environment the session runs, when known: whose settings a refusal names
+    /// (`db::ledger`'s ledger off the `search_path`: the key of its environment file, or the
+    /// URL's options for `--database-url`).
+    Database(Option<&'a crate::config::Environment>),
 }
 
 #[cfg(feature = "db")]
 impl<'a> BuildSite<'a> {
-    /// Where the migrations of a session with these settings build.
-    pub(crate) fn of(settings: &'a crate::config::MigrationSettings) -> BuildSite<'a> {
-        match &settings.tenant_schema {
+    /// Where the migrations of a session of `env` build.
+    pub(crate) fn of(env: &'a crate::config::Environment) -> BuildSite<'a> {
+        match &env.migration.tenant_schema {
             Some(schema) => BuildSite::Tenant(schema),
-            None => BuildSite::Database,
+            None => BuildSite::Database(Some(env)),
         }
     }
 }

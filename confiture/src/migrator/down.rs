@@ -108,7 +108,7 @@ impl Migrator {
                     client,
                     &settings,
                     budget.saturating_sub(started.elapsed()),
-                    crate::ledger::BuildSite::of(&env.migration),
+                    crate::ledger::BuildSite::of(&env),
                 )?;
                 settings.held_lock = Some(held);
                 let settings = &settings;

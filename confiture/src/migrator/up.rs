@@ -140,12 +140,12 @@ impl Migrator {
             // What `up` refuses, its dry run refuses: no history, and objects where the
             // migrations build (it previewed a full apply, exit 0, where `up` says exit 7).
             if !request.allow_non_empty {
-                let migration = self.env.migration.clone();
+                let env = self.env.clone();
                 let client = self.client()?;
                 let unrecorded = crate::db::ledger::unrecorded(
                     client,
-                    &migration.tracking_table,
-                    BuildSite::of(&migration),
+                    &env.migration.tracking_table,
+                    BuildSite::of(&env),
                     found.as_deref(),
                     None,
                 )?;
@@ -272,7 +272,7 @@ impl<'a> Locked<'a> {
             }
             None => {
                 let wait = self.lock_wait.saturating_sub(self.started.elapsed());
-                let site = BuildSite::of(&self.env.migration);
+                let site = BuildSite::of(self.env);
                 let (settings, found) = qualified_settings(client, self.settings, wait, site)?;
                 let unrecorded = if self.request.allow_non_empty {
                     None
@@ -280,7 +280,7 @@ impl<'a> Locked<'a> {
                     crate::db::ledger::unrecorded(
                         client,
                         &settings.table,
-                        BuildSite::of(&self.env.migration),
+                        BuildSite::of(self.env),
                         found.as_ref().map(|(rows, _)| &rows[..]),
                         settings.stop.as_ref(),
                     )?
