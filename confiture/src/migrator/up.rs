@@ -628,7 +628,7 @@ impl Migrator {
         if self.client.is_some() {
             return Ok(false);
         }
-        self.announce_connect();
+        self.announce_connect()?;
         // On a thread when the run can be stopped: a server that accepts and never answers
         // must not outlast a Ctrl-C (as `Migrator::client`).
         let env = self.env.clone();

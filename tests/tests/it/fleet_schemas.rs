@@ -1362,3 +1362,75 @@ fn a_tenant_refused_for_the_search_path_names_where_the_path_comes_from() {
     sql(alter);
     status(&["-e", "role"], &role.0).code(exit::NOT_INITIALISED);
 }
+
+/// `--schema NAME` asked the server whether the schema may be a tenant while the command line
+/// was read, before the command refused what its flags and files decide: an unknown `--target`
+/// was exit 3 when the server was down and exit 5 when the schema was refused, never its usage
+/// error. Every such refusal of every command that takes `--schema` now comes first (exit 64
+/// for a usage mistake, 5 for broken files), whether the server is down or refuses the tenant;
+/// a good command line still gets the tenant's refusal.
+#[test]
+fn a_tenant_command_refuses_its_usage_mistakes_before_asking_the_server() {
+    let db = TestDb::new("tenant_usage_first");
+    let project = tenant_project();
+    let down = "postgresql://postgres@127.0.0.1:1/nowhere".to_string();
+    let mistakes: [&[&str]; 9] = [
+        &["up", "--target", "999"],
+        &["up", "--steps", "0"],
+        &["up", "--target", "999", "--create-database"],
+        &["down", "--target", "999"],
+        &["down", "--steps", "0"],
+        &["baseline", "--through", "999"],
+        &["reinit", "--through", "999"],
+        &["verify", "--from", "999"],
+        &["drift"],
+    ];
+    // The server down, and a server that refuses the tenant (`public` holds the whole
+    // database's ledger).
+    for (url, schema) in [(down.as_str(), "tenant_a"), (db.url().as_str(), "public")] {
+        for args in mistakes {
+            let run = Run::of(project.cli().arg("migrate").args(args).args([
+                "--database-url",
+                url,
+                "--schema",
+                schema,
+            ]));
+            run.code(exit::USAGE)
+                .stderr_lacks("connection refused")
+                .stderr_lacks("holds the whole database's tracking table")
+                .stderr_lacks("using ");
+        }
+        // Broken files: their refusal (exit 5), not the server's.
+        project.write("db/migrations/004_half.up.sql", "SELECT 1;\n");
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "up", "--database-url", url, "--schema", schema]),
+        )
+        .code(exit::INVALID)
+        .stderr_has("004_half.up.sql")
+        .stderr_lacks("connection refused")
+        .stderr_lacks("holds the whole database's tracking table");
+        project.remove("db/migrations/004_half.up.sql");
+    }
+    // A good command line: the server's answer, as before.
+    Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--database-url",
+        &down,
+        "--schema",
+        "tenant_a",
+    ]))
+    .code(exit::CONNECTION);
+    Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--database-url",
+        &db.url(),
+        "--schema",
+        "public",
+    ]))
+    .code(exit::INVALID)
+    .stderr_has("public holds the whole database's tracking table public.tb_confiture");
+}
