@@ -474,6 +474,7 @@ impl Migrator {
         result.map_err(|error| {
             let mut error = self.raised_here(error);
             self.with_files_help(&mut error);
+            self.with_python_help(&mut error);
             self.suggest.complete_error(&mut error);
             error
         })
@@ -490,6 +491,54 @@ impl Migrator {
         if let Ok(checked) = self.read_checked() {
             error.help = Some(crate::plan::incomplete_row_help(row, Some(&checked.set)));
         }
+    }
+
+    /// The help of this session's database that does not exist (SQLSTATE 3D000, naming it),
+    /// decided again with the migration files (the connection that failed does not know
+    /// them): with a confiture (Python) migration among them, "create it (`migrate up
+    /// --create-database` does ...)" was not true — that `up` refuses before creating anything,
+    /// since it cannot run the `.py` file. The help creates the database with `createdb` and
+    /// applies the migrations with confiture (Python), which runs both kinds; or those before
+    /// the first `.py` with `migrate up --create-database --target V`.
+    fn with_python_help(&self, error: &mut Error) {
+        let missing = error.sqlstate()
+            == Some(postgres::error::SqlState::INVALID_CATALOG_NAME.code())
+            && error.database() == Some(self.env.connection.to_string().as_str());
+        if !missing {
+            return;
+        }
+        let Ok(checked) = self.read_checked() else {
+            return;
+        };
+        let Some(first) = checked.set.python.first() else {
+            return;
+        };
+        let shown =
+            crate::display::escape(&first.path.file_name().unwrap_or_default().to_string_lossy())
+                .into_owned();
+        let before = checked
+            .set
+            .migrations
+            .iter()
+            .rfind(|m| m.version < first.version)
+            .map(|m| {
+                format!(
+                    "; or apply with {} the migrations before it",
+                    crate::hint::command(&format!(
+                        "migrate up --create-database --target {}",
+                        m.version_text
+                    ))
+                )
+            })
+            .unwrap_or_default();
+        error.help = Some(format!(
+            "create it ({}) and apply the migrations with confiture (Python) (`confiture migrate \
+             up`), which runs `{shown}` too: cargo confiture cannot run a confiture (Python) \
+             migration, and `migrate up --create-database` refuses while one is pending{before}; \
+             or fix the database name in {}",
+            crate::db::connect::createdb(&self.env.connection),
+            self.env.source()
+        ));
     }
 
     /// `error` naming this migrator's database ([`Error::database`]) when it was raised once
