@@ -870,6 +870,17 @@ pub(crate) fn resolve(
     Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name)))
 }
 
+/// The engine's check of the ledger ([`LedgerCheck`]) that `db`, an error the server
+/// returned, is the failure of: known by the internal query the server names with it, which
+/// is the check's own ([`LedgerCheck::query`]); `None` for any other error — a migration's own,
+/// whatever its SQLSTATE.
+pub(crate) fn failed_check(db: &postgres::error::DbError) -> Option<LedgerCheck> {
+    match db.position()? {
+        postgres::error::ErrorPosition::Internal { query, .. } => LedgerCheck::of(query),
+        postgres::error::ErrorPosition::Original(_) => None,
+    }
+}
+
 /// How a whole-database session of a database resolves names ([`resolve_session`]): where
 /// its tracking table is, and every schema its `search_path` names. A tenant schema must be
 /// none of them (`fleet::Target::schema`): once created, the whole database's unqualified
@@ -1429,7 +1440,7 @@ pub(crate) fn rewrite(
         }
         // Our own check of each row ([`LedgerCheck`]): the server wrote nothing wrong, a
         // trigger or rule of the table kept a row from being written or deleted.
-        if e.code().and_then(|c| LedgerCheck::of(c.code())) == Some(LedgerCheck::RowNotWritten) {
+        if e.as_db_error().and_then(failed_check) == Some(LedgerCheck::RowNotWritten) {
             let mut error = crate::Error::invalid(format!(
                 "{} could not write the tracking table {table}: a trigger or rule on the table \
                  suppressed a row; nothing was changed",
