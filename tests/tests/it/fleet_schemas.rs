@@ -1361,6 +1361,26 @@ fn a_tenant_refused_for_the_search_path_names_where_the_path_comes_from() {
     );
     sql(alter);
     status(&["-e", "role"], &role.0).code(exit::NOT_INITIALISED);
+    // A database `up --create-database` would create, asked on the maintenance database: the
+    // `ALTER DATABASE` is the new database's, never the maintenance one's.
+    let unborn = TestDb::unborn("tenant_path_new");
+    let new = confiture::ledger::quote_ident(&unborn.name).into_owned();
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--create-database",
+        "--dry-run",
+        "--schema",
+        "public",
+        "--database-url",
+        &unborn.url(),
+    ]));
+    run.code(exit::INVALID)
+        .stderr_has(&format!(
+            "it is the server's default: give the database its own, ALTER DATABASE {new} SET \
+             search_path = \"$user\""
+        ))
+        .stderr_lacks("ALTER DATABASE postgres");
 }
 
 /// `--schema NAME` asked the server whether the schema may be a tenant while the command line
