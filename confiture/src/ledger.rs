@@ -47,16 +47,20 @@ pub(crate) enum BuildSite<'a> {
     /// (tenants', each with its own history), a schema-qualified tracking table's own schema
     /// (the ledger's place, not the migrations'), and objects of roles the connecting one is
     /// not a member of (a managed service's own schemas: nothing its migrations made).
-    Database,
+    ///
+    /// With the environment the session runs, when known: whose settings a refusal names
+    /// (`db::ledger`'s ledger off the `search_path`: the key of its environment file, or the
+    /// URL's options for `--database-url`).
+    Database(Option<&'a crate::config::Environment>),
 }
 
 #[cfg(feature = "db")]
 impl<'a> BuildSite<'a> {
-    /// Where the migrations of a session with these settings build.
-    pub(crate) fn of(settings: &'a crate::config::MigrationSettings) -> BuildSite<'a> {
-        match &settings.tenant_schema {
+    /// Where the migrations of a session of `env` build.
+    pub(crate) fn of(env: &'a crate::config::Environment) -> BuildSite<'a> {
+        match &env.migration.tenant_schema {
             Some(schema) => BuildSite::Tenant(schema),
-            None => BuildSite::Database,
+            None => BuildSite::Database(Some(env)),
         }
     }
 }
@@ -982,15 +986,17 @@ pub fn row_exists(table: &TrackingTable, version: &str) -> String {
 }
 
 /// The checks of the ledger's own statements, made in the statement (or the transaction)
-/// that writes the ledger, before it commits: each fails its statement with an SQLSTATE of
-/// its own, by which the caller knows it ([`LedgerCheck::of`]), never by its text.
+/// that writes the ledger, before it commits: each fails its statement with an error the
+/// caller knows by its internal query ([`LedgerCheck::of`]), never by its text.
 ///
-/// A statement can raise no error of its own choosing without PL/pgSQL, so each check is a
-/// call that fails in a way of its own, chosen because no migration's SQL is likely to fail
-/// so: a `jsonpath` that asks for a key the empty object lacks (`2203A`), one that reads a
-/// date in a text that is none (`22031`), each naming confiture in its message for the
-/// server's log. The `_tz` variants are `STABLE`: an `IMMUTABLE` call of constants is
-/// evaluated when the statement is planned, failing it whatever the condition.
+/// A statement can raise no error of its own choosing without PL/pgSQL, so each check runs a
+/// query of its own through `query_to_xml` (`VOLATILE`: never evaluated when the statement is
+/// planned, only when the condition fails), one that selects a column no query has (42703,
+/// its name naming confiture for the server's log): the server returns that query with the
+/// error, as the internal query of its position — the engine's own SQL, sent by it, which no
+/// migration's statement can raise. An SQLSTATE alone could not tell: the checks failed with
+/// `jsonpath` errors once (`2203A`, `22031`), which a data migration's `jsonb_path_query(...,
+/// 'strict ...')` raises too, and were taken for the ledger's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerCheck {
     /// A row confiture writes is not there after its `INSERT` or `UPDATE` (a `BEFORE` trigger
@@ -1012,36 +1018,32 @@ impl LedgerCheck {
         )
     }
 
-    /// The SQLSTATE its statement fails with.
-    pub const fn sqlstate(self) -> &'static str {
+    /// The query its failure runs, which the server returns as the error's internal query:
+    /// a column no query has (under 64 bytes, so the server does not cut its name).
+    pub const fn query(self) -> &'static str {
         match self {
-            LedgerCheck::RowNotWritten => "2203A",
-            LedgerCheck::RowsChanged => "22031",
+            LedgerCheck::RowNotWritten => "SELECT \"confiture: tracking table row not written\"",
+            LedgerCheck::RowsChanged => "SELECT \"confiture: tracking table rows changed\"",
         }
     }
 
-    /// The check whose SQLSTATE `sqlstate` is.
-    pub fn of(sqlstate: &str) -> Option<LedgerCheck> {
+    /// The check whose failure's internal query (`internal_query`: the query of an
+    /// internal error position) is that one: the engine's own SQL, echoed by the server.
+    pub fn of(internal_query: &str) -> Option<LedgerCheck> {
         [LedgerCheck::RowNotWritten, LedgerCheck::RowsChanged]
             .into_iter()
-            .find(|check| check.sqlstate() == sqlstate)
+            .find(|check| check.query() == internal_query)
     }
 
     /// An SQL expression (`text`): empty when `condition` holds, else it fails its statement
-    /// with [`LedgerCheck::sqlstate`]. Every name is `pg_catalog`'s: it runs under the
+    /// with [`LedgerCheck::query`]'s error. Every name is `pg_catalog`'s: it runs under the
     /// `search_path` a migration set.
     pub fn unless(self, condition: &str) -> String {
-        let failure = match self {
-            LedgerCheck::RowNotWritten => {
-                "pg_catalog.jsonb_path_query_first_tz('{}', \
-                 'strict $.\"confiture: a row of the tracking table was not written or deleted\"')"
-            }
-            LedgerCheck::RowsChanged => {
-                "pg_catalog.jsonb_path_query_first_tz('\"confiture: rows of the tracking table \
-                 recorded before this migration are gone\"', '$.datetime()')"
-            }
-        };
-        format!("CASE WHEN {condition} THEN '' ELSE {failure}::pg_catalog.text END")
+        format!(
+            "CASE WHEN {condition} THEN '' ELSE pg_catalog.query_to_xml({}, false, false, \
+             '')::pg_catalog.text END",
+            literal(self.query())
+        )
     }
 }
 
@@ -1198,7 +1200,7 @@ mod tests {
             "every row written is checked once all are: {sql}"
         );
         assert_eq!(
-            sql.matches("confiture: a row of the tracking table was not written")
+            sql.matches("confiture: tracking table row not written")
                 .count(),
             4,
             "each statement checks its row: {sql}"

@@ -861,7 +861,7 @@ impl Migrator {
             return Ok(());
         }
 
-        self.announce_connect();
+        self.announce_connect()?;
         let settings = self
             .verify_settings(&options.scratch, &mut report.warnings)
             .map_err(|e| raised_on(&self.env, e))?;

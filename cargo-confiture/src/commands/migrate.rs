@@ -312,8 +312,10 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     let mut using = env.describe();
     // One tenant schema of that database, exactly as a fleet's `--schemas-query` makes each
     // of its tenants a target (ledger, `search_path`, lock; the name checked there, and the
-    // whole database's ledger refused where the server resolves it: `one_schema` asks it).
-    let env = match &g.schema {
+    // whole database's ledger refused where the server resolves it: `one_schema` asks it,
+    // once the command has refused what its flags and files alone decide — a usage error is
+    // exit 64 whether or not the server answers: `Migrator::before_connecting`).
+    let (env, resolve) = match &g.schema {
         Some(schema) => {
             using.push_str(&format!(" schema {schema}"));
             // `up --create-database` on a database that does not exist yet: resolved as the
@@ -322,9 +324,15 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
                 &cli.command,
                 Command::Migrate(Migrate::Up(args)) if args.create_database
             );
-            confiture::fleet::one_schema(&env, schema, hint::SCHEMA_FLAG, creating)?.environment
+            let tenant =
+                confiture::fleet::Target::schema(&env, schema, hint::SCHEMA_FLAG)?.environment;
+            let schema = schema.clone();
+            let resolve = move |_: &confiture::config::Environment| {
+                confiture::fleet::one_schema(&env, &schema, hint::SCHEMA_FLAG, creating).map(drop)
+            };
+            (tenant, Some(resolve))
         }
-        None => env,
+        None => (env, None),
     };
     let using = display::escape(&using).into_owned();
     // libpq's warning, and like libpq we go on without the file: said once the run's outcome
@@ -340,6 +348,9 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     // (`Output::hint`).
     let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone())
         .suggesting(confiture::hint::Invocation::default());
+    if let Some(resolve) = resolve {
+        migrator.before_connecting(resolve);
+    }
     migrator.on_connect(move |_| {
         Output::note_line(&using);
         if let Some(warning) = ignored {

@@ -482,10 +482,15 @@ fn encoded_len_at(text: &[u8], wanted: &[u8]) -> Option<usize> {
     Some(at)
 }
 
+/// The help of a connection string that cannot be read: both syntaxes, each with its form of
+/// a host list as libpq reads it (a URL's `host:port` pairs; conninfo's `host` and `port`
+/// lists, one port for every host or one per host).
 pub(super) const CONNECTION_HELP: &str =
     "write `postgresql://user:password@host:5432/dbname?sslmode=prefer` \
-     (percent-encode special characters such as @ : / ? in the password) \
-     or libpq key=value pairs such as `host=localhost port=5432 dbname=app user=app`";
+     (several hosts: `postgresql://user@h1:5432,h2:5433/dbname`; percent-encode special \
+     characters such as @ : / ? in the password) or libpq key=value pairs such as \
+     `host=localhost port=5432 dbname=app user=app` (several hosts: `host=h1,h2 \
+     port=5432,5433`)";
 
 #[cfg(test)]
 mod tests {
@@ -898,6 +903,27 @@ mod tests {
             let err = ConnectionSpec::parse(text).unwrap_err();
             assert!(err.message.contains(needle), "{text}: {err}");
         }
+        // The help of a string that cannot be read shows both syntaxes' host lists, each as
+        // libpq reads it: every example in it parses, the host lists to two hosts on their
+        // own ports. A port list that does not pair with the hosts says both ways that do.
+        let examples: Vec<&str> = CONNECTION_HELP.split('`').skip(1).step_by(2).collect();
+        assert_eq!(examples.len(), 4, "{CONNECTION_HELP}");
+        for example in &examples {
+            let spec = ConnectionSpec::parse(example).unwrap_or_else(|e| panic!("{example}: {e}"));
+            if example.contains(',') {
+                let hosts: Vec<_> = spec.hosts().collect();
+                assert_eq!(hosts, vec![("h1", 5432), ("h2", 5433)], "{example}");
+            }
+        }
+        let err = ConnectionSpec::parse("host=h1,h2,h3 port=1,2").unwrap_err();
+        assert!(
+            err.message.ends_with(
+                "3 hosts but 2 ports: give one port, which every host takes, or one port per \
+                 host, in the hosts' order"
+            ),
+            "{err}"
+        );
+        assert!(err.help.as_deref() == Some(CONNECTION_HELP), "{err:?}");
     }
 
     #[test]

@@ -150,6 +150,19 @@ impl Environment {
             None => format!("using {}: {}", self.name, self.connection),
         }
     }
+    /// How a help tells the user of this environment to set `key` of an environment file
+    /// (`migration.tracking_table`) to `value`: in its environment file, when it was read from
+    /// one; else (`--database-url`, `DATABASE_URL`: no file is read) in an environment file
+    /// to give instead (`-c FILE`), since no flag or URL parameter sets it.
+    pub fn set_in_file(&self, key: &str, value: &str) -> String {
+        match &self.file {
+            Some(file) => format!("`{key}: {value}` in {}", display_path(file)),
+            None => format!(
+                "`{key}: {value}` in an environment file given with `-c FILE` ({} reads none)",
+                self.source()
+            ),
+        }
+    }
 
     /// Where this environment came from, for error help lines: the file, or the URL's label.
     /// When variables gave the file's connection settings, those variables first: `$DATABASE_URL

@@ -471,6 +471,34 @@ fn flow_openers(text: &str) -> usize {
     text.bytes().filter(|b| matches!(b, b'[' | b'{')).count()
 }
 
+/// How many aliases (`*name`: a `*` at the start of a node, after a space, a line's start,
+/// `[`, `{`, `,` or `-`, and followed by a name) `text` holds, when it holds any and is one
+/// document: what a parser error without a position is then — the only such error of one
+/// document with aliases is their expansion past the parser's limit. `None` otherwise (no
+/// alias, or a second document, `---`, whose error has no position either).
+fn expanded_aliases(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let aliases = (0..bytes.len())
+        .filter(|&i| {
+            bytes[i] == b'*'
+                && (i == 0
+                    || matches!(
+                        bytes[i - 1],
+                        b' ' | b'\t' | b'\n' | b'[' | b'{' | b',' | b'-'
+                    ))
+                && bytes.get(i + 1).is_some_and(|b| {
+                    !b.is_ascii_whitespace() && !matches!(b, b',' | b'[' | b']' | b'{' | b'}')
+                })
+        })
+        .count();
+    let documents = text
+        .lines()
+        .skip_while(|line| line.trim().is_empty() || line.trim_start().starts_with('#'))
+        .skip(1)
+        .any(|line| line.starts_with("---") || line.starts_with("..."));
+    (aliases > 0 && !documents).then_some(aliases)
+}
+
 /// Reads an environment file's text. Pure: `path` is kept in the environment, `shown` names
 /// the file in messages.
 /// `base`: where a relative path in the file (`fleet.targets`, `sslrootcert`, `sslcert`,
@@ -1834,6 +1862,20 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
         if indentation.contains('\t') {
             help = "indent with spaces: YAML does not allow tabs in indentation";
         }
+    } else if let Some(aliases) = expanded_aliases(text) {
+        // The parser gives up, with no position, once its aliases have copied their anchors'
+        // values a hundred times the document's size: aliases of aliases (a "billion laughs").
+        // The file is well-formed YAML; what is wrong is how much it expands to.
+        return Error::invalid(format!(
+            "environment file {shown} was not read: its {aliases} aliases (`*name`) expand past \
+             the YAML parser's limit (an alias copies its anchor's value, and an anchor holding \
+             aliases multiplies them: a \"billion laughs\")"
+        ))
+        .with_help(format!(
+            "check that {shown} is the file you meant; an environment file holds a few \
+             settings: write them out, and use an alias only to share a block \
+             (`<<: *base`), never inside the value of another anchor"
+        ));
     }
     Error::invalid(format!("malformed YAML in environment file {shown}{at}"))
         .with_cause(cause)
@@ -3269,5 +3311,52 @@ mod tests {
         assert_eq!(env.connection.to_string(), "postgres@localhost:5432/app");
         assert_eq!(env.migration, MigrationSettings::default());
         assert_eq!(env.application_name, DEFAULT_APPLICATION_NAME);
+    }
+
+    /// An alias bomb ("billion laughs": anchors holding aliases of anchors) was "malformed YAML
+    /// ...: repetition limit exceeded", told to check the syntax, which is fine: it says what
+    /// is wrong (the aliases' expansion), names the file and what to do, at any size that
+    /// reaches the parser's limit; aliases used as meant still parse, and another error
+    /// without a position (a second document) keeps its own words.
+    #[test]
+    fn an_alias_bomb_is_named_as_such_with_the_file() {
+        for (levels, width) in [(9, 9), (6, 10), (4, 30)] {
+            let mut text = String::from("database_url: postgresql://h/db\n");
+            text.push_str(&format!("l0: &l0 [{}]\n", vec!["\"x\""; width].join(",")));
+            for level in 1..levels {
+                let alias = format!("*l{}", level - 1);
+                text.push_str(&format!(
+                    "l{level}: &l{level} [{}]\n",
+                    vec![alias.as_str(); width].join(",")
+                ));
+            }
+            let err = parse_x(&text).unwrap_err();
+            let aliases = (levels - 1) * width;
+            assert!(
+                err.message.starts_with(&format!(
+                    "environment file x.yaml was not read: its {aliases} aliases (`*name`) \
+                     expand past the YAML parser's limit"
+                )),
+                "{levels}x{width}: {err}"
+            );
+            assert!(
+                err.help
+                    .as_deref()
+                    .is_some_and(|h| h.starts_with("check that x.yaml is the file you meant")),
+                "{err:?}"
+            );
+            assert_eq!(err.exit_code(), crate::exit::INVALID);
+        }
+        let shared = "database_url: postgresql://h/db\nbase: &base\n  lock_timeout: 7s\n\
+                      migration:\n  <<: *base\n";
+        assert_eq!(
+            parse_x(shared).unwrap().migration.lock_timeout,
+            std::time::Duration::from_secs(7)
+        );
+        let two = parse_x("database_url: postgresql://h/db\nbase: &b 1\nx: *b\n---\na: 1\n");
+        assert!(
+            two.unwrap_err().message.starts_with("malformed YAML"),
+            "a second document is not an alias bomb"
+        );
     }
 }

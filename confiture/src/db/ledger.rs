@@ -38,7 +38,7 @@ pub fn read_within(
     table: &TrackingTable,
     wait: Duration,
 ) -> Result<Option<Ledger>> {
-    read_at(client, table, wait, BuildSite::Database)
+    read_at(client, table, wait, BuildSite::Database(None))
 }
 
 /// [`read_within`] for a session whose migrations build at `site`: a tenant's ledger
@@ -76,7 +76,7 @@ pub fn read_qualified(
     table: &TrackingTable,
     wait: Duration,
 ) -> Result<Option<Found>> {
-    read_unless_stopped(client, table, wait, None, BuildSite::Database)
+    read_unless_stopped(client, table, wait, None, BuildSite::Database(None))
 }
 
 /// [`read_qualified`] for a run that can be stopped from outside (`stop`,
@@ -352,7 +352,7 @@ pub(crate) fn unrecorded(
         BuildSite::Tenant(schema) => {
             format!("n.nspname OPERATOR(pg_catalog.=) {}", literal(schema))
         }
-        BuildSite::Database => format!(
+        BuildSite::Database(_) => format!(
             "(n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)) \
              OR (n.nspname OPERATOR(pg_catalog.!~) '^pg_' \
              AND n.nspname OPERATOR(pg_catalog.<>) 'information_schema' {ledgers_schema}\
@@ -441,14 +441,15 @@ fn hidden_ledger(
     stop: Option<&crate::db::apply::Stop>,
     site: BuildSite<'_>,
 ) -> Result<Option<Error>> {
-    if matches!(site, BuildSite::Tenant(_)) {
-        return Ok(None);
-    }
+    let env = match site {
+        BuildSite::Tenant(_) => return Ok(None),
+        BuildSite::Database(env) => env,
+    };
     if table.schema.is_some() {
         return ledger_under_another_name(client, table, stop, true);
     }
     let sql = super::own_statements(&format!(
-        "SELECT n.nspname, pg_catalog.current_setting('search_path') \
+        "SELECT n.nspname, pg_catalog.current_setting('search_path'), {origin} \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
@@ -456,14 +457,18 @@ fn hidden_ledger(
          ORDER BY 1",
         name = literal(&table.name),
         shaped = ledger_shaped("c"),
+        origin = super::settings::SettingOrigin::columns("search_path"),
     ));
     let messages = read_catalogs(client, table, stop, &sql)?;
     let mut schemas = Vec::new();
     let mut search_path = String::new();
+    let mut origin = super::settings::SettingOrigin::default();
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
             let schema = row.get(0).unwrap_or_default();
             search_path = row.get(1).unwrap_or_default().to_string();
+            origin =
+                super::settings::SettingOrigin::from_row(|i| row.get(i).map(str::to_string), 2);
             if !crate::ledger::is_system_schema(schema) {
                 schemas.push(TrackingTable::resolved(schema, &table.name));
             }
@@ -473,14 +478,34 @@ fn hidden_ledger(
         return ledger_under_another_name(client, table, stop, false);
     }
     let shown = |t: &TrackingTable| crate::display::escape(&t.to_string()).to_string();
-    let setting = |t: &TrackingTable| format!("`migration.tracking_table: {}`", shown(t));
     let name = crate::display::escape(&quote_ident(&table.name)).to_string();
-    let search_path = crate::display::escape(&search_path).to_string();
+    // Where the search_path comes from, as the server says (the database's, the role's, the
+    // connection's options in the URL or file the user gave): the change that puts the
+    // ledger's schema back on it is made there; with no environment known (the engine's own
+    // reads), its settings are named generically.
+    let source = env.map_or_else(
+        || "the connection settings".to_string(),
+        crate::config::Environment::source,
+    );
     let (found, which) = match schemas.as_slice() {
-        [one] => (
-            format!("the ledger is {}", shown(one)),
-            format!("set {}", setting(one)),
-        ),
+        [one] => {
+            let schema = one.schema.as_deref().unwrap_or_default();
+            let path = super::settings::search_path_with(&search_path, schema);
+            let value = one.to_string();
+            let setting = match env {
+                Some(env) => env.set_in_file("migration.tracking_table", &value),
+                None => format!("`migration.tracking_table: {value}`"),
+            };
+            (
+                format!("the ledger is {}", shown(one)),
+                crate::display::escape(&format!(
+                    "put {} on the search_path ({}), or set {setting}",
+                    quote_ident(schema),
+                    super::settings::lift("search_path", &path, &origin, &source),
+                ))
+                .into_owned(),
+            )
+        }
         // Ledgers in several schemas: a database of tenant schemas, each with its own ledger
         // (`--schemas-query`), far more often than several ledgers of the database's own.
         // Listed cut (a thousand tenants are not a 70 kB message), and never one tenant's
@@ -506,15 +531,13 @@ fn hidden_ledger(
     // schema): a qualified name that does not exist while a ledger with rows is elsewhere is
     // refused too ([`ledger_under_another_name`]), and a second ledger of one database would
     // run every migration again.
+    let search_path = crate::display::escape(&search_path);
     Ok(Some(
         Error::invalid(format!(
             "the tracking table {name} is not on this session's search_path `{search_path}`: \
              {found}; nothing was read or written"
         ))
-        .with_help(format!(
-            "{which} (the search_path of the database or the role changed since the ledger \
-             was made?)"
-        )),
+        .with_help(which),
     ))
 }
 
@@ -847,6 +870,17 @@ pub(crate) fn resolve(
     Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name)))
 }
 
+/// The engine's check of the ledger ([`LedgerCheck`]) that `db`, an error the server
+/// returned, is the failure of: known by the internal query the server names with it, which
+/// is the check's own ([`LedgerCheck::query`]); `None` for any other error — a migration's own,
+/// whatever its SQLSTATE.
+pub(crate) fn failed_check(db: &postgres::error::DbError) -> Option<LedgerCheck> {
+    match db.position()? {
+        postgres::error::ErrorPosition::Internal { query, .. } => LedgerCheck::of(query),
+        postgres::error::ErrorPosition::Original(_) => None,
+    }
+}
+
 /// How a whole-database session of a database resolves names ([`resolve_session`]): where
 /// its tracking table is, and every schema its `search_path` names. A tenant schema must be
 /// none of them (`fleet::Target::schema`): once created, the whole database's unqualified
@@ -863,6 +897,10 @@ pub(crate) struct SessionNames {
     /// The schemas of `search_path`, existing or not, `"$user"` expanded
     /// ([`super::settings::search_path_schemas`]).
     pub(crate) schemas: Vec<String>,
+    /// Where the session's `search_path` comes from (the database's, the role's, the
+    /// connection's options, the server's default): what a refusal blames and how its help
+    /// changes it ([`super::settings::lift`]).
+    pub(crate) origin: super::settings::SettingOrigin,
 }
 
 /// [`SessionNames`] of this session: `table` where it resolves, and the schemas of the
@@ -875,18 +913,23 @@ pub(crate) fn resolve_session(
 ) -> std::result::Result<SessionNames, postgres::Error> {
     let ledger = resolve(client, table)?;
     let row = client.query_one(
-        "SELECT pg_catalog.current_setting('search_path'), \
-         CAST(current_user AS pg_catalog.text)",
+        &format!(
+            "SELECT pg_catalog.current_setting('search_path'), \
+             CAST(current_user AS pg_catalog.text), {}",
+            super::settings::SettingOrigin::columns("search_path")
+        ),
         &[],
     )?;
     let search_path: String = row.get(0);
     let user: String = row.get(1);
     let schemas = super::settings::search_path_schemas(&search_path, &user);
+    let origin = super::settings::SettingOrigin::from_row(|i| row.get(i), 2);
     Ok(SessionNames {
         ledger,
         search_path,
         user,
         schemas,
+        origin,
     })
 }
 
@@ -1398,7 +1441,7 @@ pub(crate) fn rewrite(
         }
         // Our own check of each row ([`LedgerCheck`]): the server wrote nothing wrong, a
         // trigger or rule of the table kept a row from being written or deleted.
-        if e.code().and_then(|c| LedgerCheck::of(c.code())) == Some(LedgerCheck::RowNotWritten) {
+        if e.as_db_error().and_then(failed_check) == Some(LedgerCheck::RowNotWritten) {
             let mut error = crate::Error::invalid(format!(
                 "{} could not write the tracking table {table}: a trigger or rule on the table \
                  suppressed a row; nothing was changed",

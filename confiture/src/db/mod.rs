@@ -330,7 +330,7 @@ pub(crate) fn resolve_in_new_database(
     table: &crate::ledger::TrackingTable,
 ) -> crate::Result<ledger::SessionNames> {
     let mut client = maintenance_session(env)?;
-    ledger::resolve_session(&mut client, table).map_err(|e| {
+    let mut names = ledger::resolve_session(&mut client, table).map_err(|e| {
         query_error(
             &format!(
                 "cannot tell where the tracking table of the database {} to create would be",
@@ -338,7 +338,10 @@ pub(crate) fn resolve_in_new_database(
             ),
             e,
         )
-    })
+    })?;
+    // The path's `ALTER DATABASE` is the new database's, not the maintenance one's.
+    names.origin.database.clone_from(&env.connection.dbname);
+    Ok(names)
 }
 
 /// The template `CREATE DATABASE` copies when it names none.

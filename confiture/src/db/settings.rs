@@ -127,6 +127,149 @@ pub(crate) fn search_path_schemas(value: &str, user: &str) -> Vec<String> {
     schemas
 }
 
+/// `value`, a `search_path` setting whose `"$user"` is `user`, without the elements that name
+/// `schema` ([`search_path_schemas`]' reading), as a `SET search_path = ...` gives it back: each
+/// element an identifier ([`crate::ledger::quote_ident`]), `''` when none is left. What the
+/// help of a tenant refused for being on the whole database's `search_path` sets it to.
+pub(crate) fn search_path_without(value: &str, user: &str, schema: &str) -> String {
+    search_path_sql(path_elements(value).filter(|element| {
+        let named = if element == "$user" { user } else { element };
+        named != schema
+    }))
+}
+
+/// `value`, a `search_path` setting, with `schema` added at its end, as a `SET search_path =
+/// ...` gives it: what puts a schema back on a session's path.
+pub(crate) fn search_path_with(value: &str, schema: &str) -> String {
+    search_path_sql(path_elements(value).chain([schema.to_string()]))
+}
+
+/// The names of a `search_path` setting's elements, as the server reads them (an unquoted
+/// one folded to lower case), `$user` kept; none empty.
+fn path_elements(value: &str) -> impl Iterator<Item = String> {
+    split_list(value)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(element, quoted)| {
+            if quoted {
+                element
+            } else {
+                element.to_ascii_lowercase()
+            }
+        })
+        .filter(|element| !element.is_empty())
+}
+
+/// Schema names as the value of a `SET search_path = ...`: each an identifier
+/// ([`crate::ledger::quote_ident`]: `"$user"`, `"Tenant_A"`), `''` for none.
+fn search_path_sql(elements: impl Iterator<Item = String>) -> String {
+    let elements: Vec<String> = elements
+        .map(|element| crate::ledger::quote_ident(&element).into_owned())
+        .collect();
+    if elements.is_empty() {
+        "''".to_string()
+    } else {
+        elements.join(", ")
+    }
+}
+
+/// Where a session's setting comes from, as the server says (`pg_settings.source`), with the
+/// session's database and login role (`SESSION_USER`, whose settings the server applied):
+/// what [`lift`] needs to name the one `ALTER` (or the connection's options) that changes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SettingOrigin {
+    /// `pg_settings.source`: `default`, `database`, `user`, `database user`, `client`,
+    /// `configuration file`, ...
+    pub(crate) source: String,
+    /// `current_database()`.
+    pub(crate) database: String,
+    /// `SESSION_USER`.
+    pub(crate) role: String,
+}
+
+impl SettingOrigin {
+    /// The three columns of [`SettingOrigin`] for `setting` (a literal name), in a query's
+    /// select list, in order: read them with [`SettingOrigin::from_row`].
+    pub(crate) fn columns(setting: &str) -> String {
+        format!(
+            "(SELECT s.source FROM pg_catalog.pg_settings s \
+             WHERE s.name OPERATOR(pg_catalog.=) {}), \
+             CAST(pg_catalog.current_database() AS pg_catalog.text), \
+             CAST(SESSION_USER AS pg_catalog.text)",
+            literal(setting)
+        )
+    }
+
+    /// The three columns [`SettingOrigin::columns`] selected, from `first` on, as text
+    /// (a missing value empty).
+    pub(crate) fn from_row(get: impl Fn(usize) -> Option<String>, first: usize) -> Self {
+        SettingOrigin {
+            source: get(first).unwrap_or_default(),
+            database: get(first + 1).unwrap_or_default(),
+            role: get(first + 2).unwrap_or_default(),
+        }
+    }
+}
+
+/// Where `setting` of a session comes from ([`SettingOrigin`]) and the command that sets it to
+/// `value` there: `ALTER ROLE` for a role's setting, which wins over the database's (`ALTER
+/// DATABASE` would change nothing), `... IN DATABASE` for the role's in that database, the
+/// connection's options in `source` (where the connection settings come from: `--database-url`,
+/// `environment file ...`) for its startup options — which the tool takes only from there,
+/// never from `PGOPTIONS` —, `ALTER DATABASE` for the server's default. Names are quoted by
+/// [`crate::ledger::quote_ident`]. The one owner of that wording: the read-only and
+/// `standard_conforming_strings` refusals (`db::writable`) and the `search_path` helps of a
+/// tenant and of a ledger off the path say it.
+pub(crate) fn lift(setting: &str, value: &str, origin: &SettingOrigin, source: &str) -> String {
+    use crate::ledger::quote_ident;
+    let set = format!("SET {setting} = {value}");
+    let (database, role) = (quote_ident(&origin.database), quote_ident(&origin.role));
+    // Pasted into a session of that database or role, the `ALTER` runs in a transaction the
+    // setting made read-only ("cannot execute ALTER DATABASE in a read-only transaction"):
+    // one that says `READ WRITE` runs it there too, and anywhere else alike.
+    let writable = |alter: String| {
+        if setting == "default_transaction_read_only" {
+            format!("BEGIN READ WRITE; {alter}; COMMIT;")
+        } else {
+            alter
+        }
+    };
+    match origin.source.as_str() {
+        "database" => format!(
+            "it is set for the database: {}",
+            writable(format!("ALTER DATABASE {database} {set}"))
+        ),
+        "user" => format!(
+            "it is set for the role {role}: {}",
+            writable(format!("ALTER ROLE {role} {set}"))
+        ),
+        "database user" => format!(
+            "it is set for the role {role} in this database: {}",
+            writable(format!("ALTER ROLE {role} IN DATABASE {database} {set}"))
+        ),
+        "client" => format!(
+            "it is set by the connection's options (`options=-c {setting}=...` in {source}): \
+             remove it there"
+        ),
+        "configuration file" => format!(
+            "it is set in the server's configuration file: ALTER SYSTEM {set} and SELECT \
+             pg_reload_conf(), or edit postgresql.conf"
+        ),
+        "default" => format!(
+            "it is the server's default: give the database its own, ALTER DATABASE {database} \
+             {set}"
+        ),
+        other => format!(
+            "{setting} comes from {}; {set} where it is set",
+            crate::display::escape(if other.is_empty() {
+                "an unknown source"
+            } else {
+                other
+            })
+        ),
+    }
+}
+
 /// [`split_guc_list`], each element with whether it was double-quoted.
 fn split_list(value: &str) -> Option<Vec<(String, bool)>> {
     let mut elements = Vec::new();
@@ -436,6 +579,31 @@ mod tests {
         assert_eq!(search_path_schemas("", "app"), Vec::<String>::new());
         let long = "a".repeat(70);
         assert_eq!(search_path_schemas(&long, "app"), ["a".repeat(63)]);
+    }
+
+    /// The path a help sets: each element an identifier that reads back as the server read
+    /// it (`$user` and a folded name quoted where needed), the schema taken off (as
+    /// `"$user"` too when the role is that schema) or put at the end, `''` for none left.
+    #[test]
+    fn a_search_path_is_given_back_without_or_with_a_schema() {
+        assert_eq!(
+            search_path_without("tenant_a,public", "app", "tenant_a"),
+            "public"
+        );
+        assert_eq!(
+            search_path_without("$user, \"Tenant_A\", Public", "app", "public"),
+            "\"$user\", \"Tenant_A\""
+        );
+        assert_eq!(
+            search_path_without("\"$user\", public", "tenant_a", "tenant_a"),
+            "public"
+        );
+        assert_eq!(search_path_without("Tenant_A", "app", "tenant_a"), "''");
+        assert_eq!(
+            search_path_with("\"$user\", public", "ops"),
+            "\"$user\", public, ops"
+        );
+        assert_eq!(search_path_with("", "Ops"), "\"Ops\"");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::connect::Reached;
 use super::query_error;
+use super::settings::{lift, SettingOrigin};
 use crate::config::{Environment, TargetSessionAttrs};
 use crate::error::{Error, Result};
 
@@ -154,10 +155,12 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
             lift(
                 "default_transaction_read_only",
                 "off",
-                &column(6),
+                &SettingOrigin {
+                    source: column(6),
+                    database: database.clone(),
+                    role: column(7),
+                },
                 source,
-                &database,
-                &column(7)
             )
         )));
     }
@@ -172,10 +175,12 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
             lift(
                 "standard_conforming_strings",
                 "on",
-                &column(9),
+                &SettingOrigin {
+                    source: column(9),
+                    database: database.clone(),
+                    role: column(7),
+                },
                 source,
-                &database,
-                &column(7)
             )
         )));
     }
@@ -193,64 +198,6 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
         )?;
     }
     Ok(database)
-}
-
-/// Where `setting` of a session comes from (`pg_settings.source`) and the command that sets
-/// it to `value` there: `ALTER ROLE` for a role's setting, which wins over the database's
-/// (`ALTER DATABASE` would change nothing), `... IN DATABASE` for the role's in that database,
-/// the connection's options in `source` for its startup options. `role` is the session's login
-/// role, whose settings the server applied. Names are quoted by [`crate::ledger::quote_ident`].
-fn lift(
-    setting: &str,
-    value: &str,
-    setting_source: &str,
-    source: &str,
-    database: &str,
-    role: &str,
-) -> String {
-    use crate::ledger::quote_ident;
-    let set = format!("SET {setting} = {value}");
-    let (database, role) = (quote_ident(database), quote_ident(role));
-    // Pasted into a session of that database or role, the `ALTER` runs in a transaction the
-    // setting made read-only ("cannot execute ALTER DATABASE in a read-only transaction"):
-    // one that says `READ WRITE` runs it there too, and anywhere else alike.
-    let writable = |alter: String| {
-        if setting == "default_transaction_read_only" {
-            format!("BEGIN READ WRITE; {alter}; COMMIT;")
-        } else {
-            alter
-        }
-    };
-    match setting_source {
-        "database" => format!(
-            "it is set for the database: {}",
-            writable(format!("ALTER DATABASE {database} {set}"))
-        ),
-        "user" => format!(
-            "it is set for the role {role}: {}",
-            writable(format!("ALTER ROLE {role} {set}"))
-        ),
-        "database user" => format!(
-            "it is set for the role {role} in this database: {}",
-            writable(format!("ALTER ROLE {role} IN DATABASE {database} {set}"))
-        ),
-        "client" => format!(
-            "it is set by the connection's options (`options=-c {setting}=...` in {source}, or \
-             PGOPTIONS): remove it there"
-        ),
-        "configuration file" => format!(
-            "it is set in the server's configuration file: ALTER SYSTEM {set} and SELECT \
-             pg_reload_conf(), or edit postgresql.conf"
-        ),
-        other => format!(
-            "{setting} comes from {}; {set} where it is set",
-            crate::display::escape(if other.is_empty() {
-                "an unknown source"
-            } else {
-                other
-            })
-        ),
-    }
 }
 
 /// The database, whether it is in recovery, whether the session is read-only, the server

@@ -238,13 +238,29 @@ fn refuse_database_ledger(
             (
                 resolved,
                 format!(
-                    " (`{}`, as the database's search_path resolves it)",
-                    crate::ledger::quote_ident(&configured.name)
+                    " (`{}`, as the whole database's search_path `{}` resolves it)",
+                    crate::ledger::quote_ident(&configured.name),
+                    crate::display::escape(&names.search_path)
                 ),
             )
         }),
         (None, None) => None,
     };
+    // Where the whole database's `search_path` comes from, and the one change that takes
+    // `schema` off it there (the URL's options, `ALTER DATABASE`, `ALTER ROLE`, ...): the
+    // server says which ([`crate::db::settings::lift`]), never a guess.
+    let off_the_path = |names: &SessionNames| {
+        format!(
+            "take {schema} off the whole database's search_path: {}",
+            crate::db::settings::lift(
+                "search_path",
+                &crate::db::settings::search_path_without(&names.search_path, &names.user, schema),
+                &names.origin,
+                &base.source(),
+            )
+        )
+    };
+    let on_the_path = resolved.filter(|names| names.schemas.iter().any(|s| s == schema));
     if let Some((ledger, how)) = ledger.filter(|(l, _)| l.schema.as_deref() == Some(schema)) {
         // A qualified one is already "in a schema of its own": the example would be the
         // setting in use.
@@ -254,9 +270,16 @@ fn refuse_database_ledger(
                  schema no tenant has (`migration.tracking_table` is {ledger})"
             )
         } else {
-            "name another tenant schema, or keep the whole database's tracking table in a \
-             schema no tenant has (`migration.tracking_table`, e.g. `ops.tb_confiture`)"
-                .to_string()
+            // Resolved there by the search_path: taking the schema off it is a way out too,
+            // said where the path comes from.
+            let path = on_the_path
+                .map(|names| format!("; or {}", off_the_path(names)))
+                .unwrap_or_default();
+            format!(
+                "name another tenant schema{path}; or keep the whole database's tracking table \
+                 in a schema no tenant has: {}",
+                base.set_in_file("migration.tracking_table", "ops.tb_confiture")
+            )
         };
         return Err(Error::invalid(format!(
             "{source}: {schema} holds the whole database's tracking table {ledger}{how}: as a \
@@ -264,7 +287,7 @@ fn refuse_database_ledger(
         ))
         .with_help(help));
     }
-    let Some(names) = resolved.filter(|names| names.schemas.iter().any(|s| s == schema)) else {
+    let Some(names) = on_the_path else {
         return Ok(());
     };
     let user = if schema == names.user && names.search_path.contains("$user") {
@@ -285,10 +308,10 @@ fn refuse_database_ledger(
          into the tenant's schema",
         crate::display::escape(&names.search_path)
     ))
-    .with_help(
-        "name another tenant schema, or take it off the search_path of the database and of \
-         the role (`ALTER DATABASE ... SET search_path`, `ALTER ROLE ... SET search_path`)",
-    ))
+    .with_help(format!(
+        "name another tenant schema, or {}",
+        off_the_path(names)
+    )))
 }
 
 fn is_connection_string(entry: &str) -> bool {
@@ -1099,6 +1122,7 @@ host=h password=hunter2 dbname=x y
             search_path: search_path.to_string(),
             user: "app".to_string(),
             schemas: crate::db::settings::search_path_schemas(search_path, "app"),
+            origin: Default::default(),
         };
         let resolved = names(Some("public"), "ops");
         let list = |names: &[&str], resolved| {
@@ -1115,8 +1139,8 @@ host=h password=hunter2 dbname=x y
             e.details,
             [
                 "q, public: public holds the whole database's tracking table \
-              public.tb_confiture (`tb_confiture`, as the database's search_path resolves \
-              it): as a tenant, its ledger would be that one"
+              public.tb_confiture (`tb_confiture`, as the whole database's search_path `ops` \
+              resolves it): as a tenant, its ledger would be that one"
             ]
         );
         assert_eq!(list(&["t_1", "public"], None).unwrap().len(), 2);
@@ -1146,7 +1170,7 @@ host=h password=hunter2 dbname=x y
         assert!(
             e.help
                 .as_deref()
-                .is_some_and(|h| h.contains("e.g. `ops.tb_confiture`")),
+                .is_some_and(|h| h.contains("`migration.tracking_table: ops.tb_confiture`")),
             "{:?}",
             e.help
         );
@@ -1167,6 +1191,7 @@ host=h password=hunter2 dbname=x y
             search_path: search_path.to_string(),
             user: "app".to_string(),
             schemas: crate::db::settings::search_path_schemas(search_path, "app"),
+            origin: Default::default(),
         };
         let mut qualified = base();
         qualified.migration.tracking_table =

@@ -109,7 +109,7 @@ impl Migrator {
                     client,
                     &settings,
                     budget.saturating_sub(started.elapsed()),
-                    crate::ledger::BuildSite::of(&env.migration),
+                    crate::ledger::BuildSite::of(&env),
                 )?;
                 settings.held_lock = Some(held);
                 let settings = &settings;

@@ -74,6 +74,9 @@ pub(crate) const CONNECTIONS_AT_ONCE: usize = 1;
 /// What [`Migrator::on_connect`] registers.
 pub(crate) type OnConnect = Box<dyn FnOnce(&Environment) + Send>;
 
+/// What [`Migrator::before_connecting`] registers.
+pub(crate) type BeforeConnect = Box<dyn FnOnce(&Environment) -> Result<()> + Send>;
+
 /// A migration session against one database, with one migrations directory or one set of
 /// migrations embedded in the binary ([`Migrator::from_embedded`]).
 ///
@@ -101,6 +104,8 @@ pub struct Migrator {
     pub(crate) handed_over: bool,
     /// Called once, just before the first connection: see [`Migrator::on_connect`].
     pub(crate) on_connect: Option<OnConnect>,
+    /// Asked once, before [`Migrator::on_connect`]: see [`Migrator::before_connecting`].
+    pub(crate) before_connect: Option<BeforeConnect>,
     /// The migrations already read and checked, given by a fleet to each of its targets
     /// (`fleet::Fleet`): [`Migrator::load`] returns them instead of reading the files again.
     pub(crate) preloaded: Option<std::sync::Arc<Checked>>,
@@ -161,6 +166,7 @@ impl Migrator {
             reset_pending: false,
             handed_over: false,
             on_connect: None,
+            before_connect: None,
             preloaded: None,
             on_scratch: None,
             claim: None,
@@ -315,6 +321,7 @@ impl Migrator {
             reset_pending: false,
             handed_over: false,
             on_connect: None,
+            before_connect: None,
             preloaded: self.preloaded.clone(),
             on_scratch: self.on_scratch,
             claim: self.claim.clone(),
@@ -390,6 +397,21 @@ impl Migrator {
     /// ```
     pub fn on_connect(&mut self, announce: impl FnOnce(&Environment) + Send + 'static) {
         self.on_connect = Some(Box::new(announce));
+    }
+
+    /// Asks `check` once, when this session is about to reach the server for the first time —
+    /// after everything a command decides from its flags and files (`--steps 0`, an unknown
+    /// `--target`, broken files), which it refuses first — and fails the command with its
+    /// error. What needs a server but must not come before those refusals goes here: the
+    /// command line's `--schema NAME` asks the server whether the schema may be a tenant
+    /// ([`crate::fleet::one_schema`]), so that a mistake in the command line is its usage
+    /// error (exit 64) whether or not the server answers. A session with such a check does
+    /// not connect ahead of the files ([`Migrator::on_connect`]'s announcement follows it).
+    pub fn before_connecting(
+        &mut self,
+        check: impl FnOnce(&Environment) -> Result<()> + Send + 'static,
+    ) {
+        self.before_connect = Some(Box::new(check));
     }
 
     /// How the commands suggested in this session's errors (`help`, `details`, and the
@@ -478,6 +500,7 @@ impl Migrator {
         result.map_err(|error| {
             let mut error = self.raised_here(error);
             self.with_files_help(&mut error);
+            self.with_python_help(&mut error);
             self.suggest.complete_error(&mut error);
             error
         })
@@ -496,6 +519,54 @@ impl Migrator {
         }
     }
 
+    /// The help of this session's database that does not exist (SQLSTATE 3D000, naming it),
+    /// decided again with the migration files (the connection that failed does not know
+    /// them): with a confiture (Python) migration among them, "create it (`migrate up
+    /// --create-database` does ...)" was not true — that `up` refuses before creating anything,
+    /// since it cannot run the `.py` file. The help creates the database with `createdb` and
+    /// applies the migrations with confiture (Python), which runs both kinds; or those before
+    /// the first `.py` with `migrate up --create-database --target V`.
+    fn with_python_help(&self, error: &mut Error) {
+        let missing = error.sqlstate()
+            == Some(postgres::error::SqlState::INVALID_CATALOG_NAME.code())
+            && error.database() == Some(self.env.connection.to_string().as_str());
+        if !missing {
+            return;
+        }
+        let Ok(checked) = self.read_checked() else {
+            return;
+        };
+        let Some(first) = checked.set.python.first() else {
+            return;
+        };
+        let shown =
+            crate::display::escape(&first.path.file_name().unwrap_or_default().to_string_lossy())
+                .into_owned();
+        let before = checked
+            .set
+            .migrations
+            .iter()
+            .rfind(|m| m.version < first.version)
+            .map(|m| {
+                format!(
+                    "; or apply with {} the migrations before it",
+                    crate::hint::command(&format!(
+                        "migrate up --create-database --target {}",
+                        m.version_text
+                    ))
+                )
+            })
+            .unwrap_or_default();
+        error.help = Some(format!(
+            "create it ({}) and apply the migrations with confiture (Python) (`confiture migrate \
+             up`), which runs `{shown}` too: cargo confiture cannot run a confiture (Python) \
+             migration, and `migrate up --create-database` refuses while one is pending{before}; \
+             or fix the database name in {}",
+            crate::db::connect::createdb(&self.env.connection),
+            self.env.source()
+        ));
+    }
+
     /// `error` naming this migrator's database ([`Error::database`]) when it was raised once
     /// connected to it, and its tenant schema ([`Error::schema`]) for a tenant's session.
     pub(crate) fn raised_here(&self, error: Error) -> Error {
@@ -509,11 +580,16 @@ impl Migrator {
         }
     }
 
-    /// Runs the [`Migrator::on_connect`] callback, the first time only.
-    pub(crate) fn announce_connect(&mut self) {
+    /// Asks the [`Migrator::before_connecting`] check, then runs the [`Migrator::on_connect`]
+    /// callback, the first time only; the check's refusal is the command's error.
+    pub(crate) fn announce_connect(&mut self) -> Result<()> {
+        if let Some(check) = self.before_connect.take() {
+            check(&self.env)?;
+        }
         if let Some(announce) = self.on_connect.take() {
             announce(&self.env);
         }
+        Ok(())
     }
 
     /// A session for the database a URL (or libpq conninfo) names, with the migrations of the
@@ -663,15 +739,17 @@ impl Migrator {
             }
             then(session, wanted)
         };
-        let ahead = match self.client {
-            None => crate::db::prefetch::Ahead::start_then(&self.env, need, then),
-            Some(_) => None,
+        // A check before connecting ([`Migrator::before_connecting`]) comes before any
+        // session: none is opened ahead of it.
+        let ahead = match (&self.client, &self.before_connect) {
+            (None, None) => crate::db::prefetch::Ahead::start_then(&self.env, need, then),
+            _ => None,
         };
         let value = work(self)?;
         let Some(ahead) = ahead else {
             return Ok((value, None));
         };
-        self.announce_connect();
+        self.announce_connect()?;
         // Once connected, what the thread waits on is the tracking table (`status` reads it,
         // `up` reads it under the migration lock): a lock another session holds on it.
         let table = self.env.migration.tracking_table.clone();
@@ -772,7 +850,7 @@ impl Migrator {
     ) -> Result<&mut postgres::Client> {
         self.forget_lost_connection(Probe::Ask);
         if self.client.is_none() {
-            self.announce_connect();
+            self.announce_connect()?;
             // A run that can be stopped ([`Migrator::stop_when`]) connects on a thread, so
             // that the stop ends the wait at once, not after `connect_timeout`.
             let ahead = self.stop.as_ref().and_then(|_| {

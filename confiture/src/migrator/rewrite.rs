@@ -194,7 +194,7 @@ impl Migrator {
                     &table,
                     wait,
                     stop.as_ref(),
-                    crate::ledger::BuildSite::of(&env.migration),
+                    crate::ledger::BuildSite::of(&env),
                 )
                 .map_err(|e| match e.kind {
                     // Said as the rewrite's, with the command to run again.

@@ -320,7 +320,7 @@ impl Migrator {
         // A dry run waits for a lock on the ledger no longer than the command's `--lock-wait`,
         // and is stopped from outside (Ctrl-C) as the run it previews is: exit 6 or 130.
         let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
-        let site = crate::ledger::BuildSite::of(&env.migration);
+        let site = crate::ledger::BuildSite::of(&env);
         let found =
             crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref(), site)?;
         Ok(found.map(|found| found.ledger.rows))

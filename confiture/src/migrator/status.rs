@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use super::options::StatusOptions;
 use super::report::Progress;
-use crate::config::MigrationSettings;
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
 use crate::files::MigrationSet;
@@ -123,7 +122,7 @@ impl Migrator {
     /// How this session reads its ledger for `status`.
     fn ledger_read(&self) -> LedgerRead {
         LedgerRead {
-            migration: self.env.migration.clone(),
+            env: self.env.clone(),
             // A lock on the ledger is waited for as migration SQL waits
             // (`migration.lock_timeout`), never forever.
             wait: Some(self.env.migration.lock_timeout)
@@ -166,8 +165,9 @@ type LedgerState = (
 /// The ledger read of `status`: plain `SELECT`s, one round trip when the ledger exists. Owned
 /// data, so that it can run on the connecting thread.
 struct LedgerRead {
-    /// The tracking table, and where the migrations build ([`BuildSite::of`]).
-    migration: MigrationSettings,
+    /// The environment: its tracking table, and where the migrations build
+    /// ([`BuildSite::of`]).
+    env: crate::config::Environment,
     wait: Duration,
 }
 
@@ -177,8 +177,8 @@ impl LedgerRead {
     /// exist or has no rows, what the database holds where the migrations build (one round
     /// trip more, then only).
     fn run(&self, client: &mut postgres::Client) -> Result<LedgerState> {
-        let table = &self.migration.tracking_table;
-        let site = BuildSite::of(&self.migration);
+        let table = &self.env.migration.tracking_table;
+        let site = BuildSite::of(&self.env);
         let ledger = crate::db::ledger::read_at(client, table, self.wait, site)?;
         let table_name = match &ledger {
             Some(ledger) => Some(ledger.table.clone()),
@@ -187,7 +187,7 @@ impl LedgerRead {
         let unrecorded = crate::db::ledger::unrecorded(
             client,
             table,
-            BuildSite::of(&self.migration),
+            BuildSite::of(&self.env),
             ledger.as_ref().map(|ledger| &ledger.rows[..]),
             None,
         )?;

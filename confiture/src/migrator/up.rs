@@ -175,12 +175,12 @@ impl Migrator {
             // What `up` refuses, its dry run refuses: no history, and objects where the
             // migrations build (it previewed a full apply, exit 0, where `up` says exit 7).
             if !request.allow_non_empty {
-                let migration = self.env.migration.clone();
+                let env = self.env.clone();
                 let client = self.client()?;
                 let unrecorded = crate::db::ledger::unrecorded(
                     client,
-                    &migration.tracking_table,
-                    BuildSite::of(&migration),
+                    &env.migration.tracking_table,
+                    BuildSite::of(&env),
                     found.as_deref(),
                     None,
                 )?;
@@ -304,7 +304,7 @@ impl<'a> Locked<'a> {
             }
             None => {
                 let wait = self.lock_wait.saturating_sub(self.started.elapsed());
-                let site = BuildSite::of(&self.env.migration);
+                let site = BuildSite::of(self.env);
                 let (settings, found) = qualified_settings(client, self.settings, wait, site)?;
                 let unrecorded = if self.request.allow_non_empty {
                     None
@@ -312,7 +312,7 @@ impl<'a> Locked<'a> {
                     crate::db::ledger::unrecorded(
                         client,
                         &settings.table,
-                        BuildSite::of(&self.env.migration),
+                        BuildSite::of(self.env),
                         found.as_ref().map(|(rows, _)| &rows[..]),
                         settings.stop.as_ref(),
                     )?
@@ -673,7 +673,7 @@ impl Migrator {
         if self.client.is_some() {
             return Ok(false);
         }
-        self.announce_connect();
+        self.announce_connect()?;
         // On a thread when the run can be stopped: a server that accepts and never answers
         // must not outlast a Ctrl-C (as `Migrator::client`).
         let env = self.env.clone();

@@ -102,7 +102,7 @@ impl UpAhead {
 
     /// The ledger read under the lock, and its DDL sent (uncommitted) when it is absent.
     fn ledger(&self, client: &mut postgres::Client, wanted: &Wanted) -> Result<LedgerAhead> {
-        let site = crate::ledger::BuildSite::of(&self.env.migration);
+        let site = crate::ledger::BuildSite::of(&self.env);
         let found = crate::db::ledger::read_unless_stopped(
             client,
             &self.table,
@@ -116,7 +116,7 @@ impl UpAhead {
             crate::db::ledger::unrecorded(
                 client,
                 found.as_ref().map_or(&self.table, |found| &found.table),
-                crate::ledger::BuildSite::of(&self.env.migration),
+                crate::ledger::BuildSite::of(&self.env),
                 found.as_ref().map(|found| &found.ledger.rows[..]),
                 None,
             )?

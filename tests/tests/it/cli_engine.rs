@@ -1076,3 +1076,122 @@ fn a_single_transaction_refusal_spells_the_commands_that_apply_the_same_migratio
          --database-url <URL>`"
     );
 }
+
+/// A migration's own SQL failing with the SQLSTATE of one of the engine's checks of the ledger
+/// (a `jsonpath` error: `2203A` for a member a `strict` path does not find, `22031` for a
+/// `.datetime()` of a text that is none) was taken for that check when the markers could not
+/// tell (a file of one statement, or one without markers): "its row in the tracking table was
+/// not written: a trigger or rule ... suppressed it" or "deleted, updated or inserted rows of the
+/// tracking table", the server's own message dropped. Every jsonpath error class of a data
+/// migration — both of the checks' codes, a syntax error in a path, a bad regular expression —
+/// in a file of one statement, of several, and one without markers (a backslash), in `up`, in
+/// `--single-transaction`, and in `down`, is the migration's failure (exit 4, its SQLSTATE and
+/// message, the file's line); the checks still fire for what they are for (`RowsChanged`).
+#[test]
+fn a_migrations_jsonpath_error_is_never_taken_for_the_ledgers_check() {
+    let failing = [
+        ("2203A", "SELECT jsonb_path_query('{}', 'strict $.a');"),
+        (
+            "22031",
+            "SELECT jsonb_path_query_first('\"x\"', '$.datetime()');",
+        ),
+        ("42601", "SELECT 'abc ?? def'::jsonpath;"),
+        ("2201B", "SELECT '$.a ? (@ like_regex \"[\")'::jsonpath;"),
+    ];
+    for (sqlstate, statement) in failing {
+        for (shape, body) in [
+            ("one statement", format!("{statement}\n")),
+            (
+                "several",
+                format!("CREATE TABLE t2 (a int);\n{statement}\n"),
+            ),
+            (
+                "no markers",
+                format!("CREATE TABLE t2 (a text DEFAULT E'\\\\x');\n{statement}\n"),
+            ),
+        ] {
+            for how in [&[][..], &["--single-transaction"][..], &["down"][..]] {
+                let db = TestDb::new("jsonpath_blame");
+                let project = Project::new();
+                project.migration(
+                    "001_create_t1",
+                    "CREATE TABLE t1 (a int);\n",
+                    "DROP TABLE t1;\n",
+                );
+                let down = how == ["down"];
+                if down {
+                    project.migration("002_data", "SELECT 1;\n", &body);
+                } else {
+                    project.migration("002_data", &body, "SELECT 1;\n");
+                }
+                let what = format!("{sqlstate} {shape} {how:?}");
+                let run = if down {
+                    project
+                        .run_on(&db, &["migrate", "up", "-q"])
+                        .code(exit::SUCCESS);
+                    project.run_on(&db, &["migrate", "down", "--format", "json"])
+                } else {
+                    let mut args = vec!["migrate", "up", "--format", "json"];
+                    args.extend(how);
+                    project.run_on(&db, &args)
+                };
+                run.code(exit::MIGRATION_FAILED);
+                let doc = run.json();
+                let error = &doc["errors"][0];
+                assert_eq!(error["kind"], "migration_failed", "{what}: {}", run.dump());
+                assert_eq!(error["sqlstate"], sqlstate, "{what}: {}", run.dump());
+                // The file's statement when the markers tell it (none without markers).
+                let file = format!(
+                    "db/migrations/002_data.{}.sql",
+                    if down { "down" } else { "up" }
+                );
+                if shape != "no markers" {
+                    assert_eq!(error["file"], file.as_str(), "{what}: {}", run.dump());
+                }
+                let message = error["message"].as_str().unwrap_or_default();
+                assert!(
+                    message.contains(&file)
+                        && message.contains(error["server_message"].as_str().unwrap_or("?"))
+                        && !message.contains("tracking table"),
+                    "{what}: {}",
+                    run.dump()
+                );
+            }
+        }
+    }
+    // The checks themselves still fire, each known as such: a migration that deletes the
+    // ledger's rows (through a function lint does not read), one that suppresses its own row
+    // (a trigger it creates on the tracking table).
+    let checks = [
+        (
+            "CREATE FUNCTION wipe() RETURNS void LANGUAGE sql AS 'DELETE FROM tb_confiture';\n\
+             SELECT wipe();\n",
+            exit::MIGRATION_FAILED,
+            "migration 002_check deleted, updated or inserted rows of the tracking table",
+        ),
+        (
+            "CREATE FUNCTION skip() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; \
+             END';\nCREATE FUNCTION mute() RETURNS void LANGUAGE plpgsql AS 'BEGIN EXECUTE \
+             ''CREATE TRIGGER mute BEFORE INSERT ON tb_confiture FOR EACH ROW EXECUTE \
+             FUNCTION skip()''; END';\nSELECT mute();\n",
+            exit::INVALID,
+            "its row in the tracking table public.tb_confiture was not written: a trigger or \
+             rule on the table suppressed it",
+        ),
+    ];
+    for (body, code, says) in checks {
+        let db = TestDb::new("jsonpath_blame_check");
+        let project = Project::new();
+        project
+            .migration(
+                "001_create_t1",
+                "CREATE TABLE t1 (a int);\n",
+                "DROP TABLE t1;\n",
+            )
+            .migration("002_check", body, "SELECT 1;\n");
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(code)
+            .stderr_has(says);
+    }
+}

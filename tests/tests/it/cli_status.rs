@@ -1397,3 +1397,66 @@ fn reinit_keeps_a_newer_releases_rows_when_it_forgets_a_removed_file() {
         "{doc}"
     );
 }
+
+/// A ledger the session's `search_path` does not find (exit 5) said "set
+/// `migration.tracking_table: public.tb_confiture`" to a `--database-url` user, who has no
+/// environment file, and guessed "the search_path of the database or the role changed" when
+/// the URL's own options had set it. The help names where the path comes from, as the server
+/// says, with the change that puts the ledger's schema back there, and the tracking table as the
+/// selection can set it: in its environment file, else in one to give with `-c FILE`.
+#[test]
+fn a_ledger_off_the_search_path_is_helped_for_where_the_path_comes_from() {
+    let db = TestDb::new("status_path_source");
+    let project = two_migrations();
+    project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    Run::of(project.cli().args(["migrate", "up", "-q"])).code(exit::SUCCESS);
+    db.connect().batch_execute("CREATE SCHEMA s2").expect("s2");
+    let with_options = format!("{}?options=-csearch_path%3Ds2", db.url());
+    project.write(
+        "db/environments/opts.yaml",
+        format!("database_url: {with_options}\n"),
+    );
+    let status = |selection: &[&str]| {
+        let run = Run::of(project.cli().args(["migrate", "status"]).args(selection));
+        run.code(exit::INVALID)
+            .stderr_has("the tracking table tb_confiture is not on this session's search_path")
+            .stderr_lacks("changed since the ledger was made");
+        run
+    };
+    status(&["--database-url", &with_options])
+        .stderr_has(
+            "put public on the search_path (it is set by the connection's options \
+             (`options=-c search_path=...` in --database-url): remove it there)",
+        )
+        .stderr_has(
+            "or set `migration.tracking_table: public.tb_confiture` in an environment file \
+             given with `-c FILE` (--database-url reads none)",
+        )
+        .stderr_lacks("ALTER");
+    status(&["-e", "opts"])
+        .stderr_has("in environment file db/environments/opts.yaml): remove it there")
+        .stderr_has(
+            "or set `migration.tracking_table: public.tb_confiture` in \
+             db/environments/opts.yaml",
+        );
+    // The database's setting: its `ALTER DATABASE`, which, run, finds the ledger again.
+    let database = confiture::ledger::quote_ident(&db.name).into_owned();
+    db.connect()
+        .batch_execute(&format!("ALTER DATABASE {database} SET search_path = s2"))
+        .expect("alter");
+    let alter = format!("ALTER DATABASE {database} SET search_path = s2, public");
+    status(&["--database-url", &db.url()])
+        .stderr_has(&format!("(it is set for the database: {alter})"));
+    db.connect()
+        .batch_execute(&alter)
+        .expect("the help's ALTER");
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "status", "--database-url", &db.url()]),
+    )
+    .code(exit::SUCCESS);
+}

@@ -474,3 +474,78 @@ fn a_missing_databases_help_keeps_the_requests_bound() {
         "002 was not asked for"
     );
 }
+
+/// A database that does not exist, with a confiture (Python) migration among the files: every
+/// command's help said "create it (`migrate up --create-database` does ...)", but that `up`
+/// refuses before creating anything while a `.py` migration is pending (cargo confiture cannot
+/// run it). The help creates it with `createdb` and applies the migrations with confiture
+/// (Python), or those before the `.py` file with `up --create-database --target V` (which,
+/// pasted, works); without a `.py` file the help is the `--create-database` one still.
+#[test]
+fn a_missing_database_with_a_python_migration_is_not_told_to_create_database() {
+    let db = TestDb::unborn("missing_py");
+    let url = db.url();
+    let project = two_migrations();
+    project.write(
+        "db/migrations/003_data.py",
+        "def up(connection):\n    pass\n",
+    );
+    let mut suggested = None;
+    for command in [
+        &["status"][..],
+        &["up"],
+        &["down"],
+        &["baseline", "--through", "001"],
+    ] {
+        let run = confiture_tests::Run::of(
+            project
+                .cli()
+                .arg("migrate")
+                .args(command)
+                .args(["--database-url", &url]),
+        );
+        run.code(exit::CONNECTION)
+            .stderr_has("createdb -h")
+            .stderr_has(
+                "apply the migrations with confiture (Python) (`confiture migrate up`), which \
+                 runs `003_data.py` too",
+            )
+            .stderr_lacks("--create-database` does");
+        let stderr = &run.stderr;
+        let at = stderr
+            .find("`cargo confiture migrate up --create-database --target 002")
+            .unwrap_or_else(|| panic!("{command:?}: {}", run.dump()));
+        let end = stderr[at + 1..].find('`').unwrap() + at + 2;
+        suggested = Some(stderr[at..end].to_string());
+    }
+    // What the help's `up --create-database --target` says is true: it creates the database
+    // and applies the migrations before the `.py` one.
+    let suggested = suggested.unwrap().replace("<URL>", &format!("'{url}'"));
+    project.paste(&suggested).code(exit::SUCCESS);
+    assert!(db.has_relation("t2"));
+    // A `.py` file first: nothing cargo confiture could apply before it, no `--target`.
+    let other = TestDb::unborn("missing_py_first");
+    let first = Project::new();
+    first.write(
+        "db/migrations/001_data.py",
+        "def up(connection):\n    pass\n",
+    );
+    confiture_tests::Run::of(
+        first
+            .cli()
+            .args(["migrate", "up", "--database-url", &other.url()]),
+    )
+    .code(exit::CONNECTION)
+    .stderr_has("which runs `001_data.py` too")
+    .stderr_lacks("--target");
+    // No `.py` file: `up --create-database` creates it and applies everything.
+    confiture_tests::Run::of(two_migrations().cli().args([
+        "migrate",
+        "status",
+        "--database-url",
+        &other.url(),
+    ]))
+    .code(exit::CONNECTION)
+    .stderr_has("--create-database --database-url <URL>` does")
+    .stderr_lacks("confiture (Python)");
+}

@@ -1214,3 +1214,243 @@ fn a_tenant_named_by_the_databases_search_path_is_refused() {
             .expect("reset");
     }
 }
+
+/// A login role of its own (never `ALTER ROLE postgres`), dropped after the run.
+struct OwnRole(String);
+
+impl Drop for OwnRole {
+    fn drop(&mut self) {
+        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+    }
+}
+
+/// The tenant refused for being on the whole database's `search_path` blamed the database's
+/// setting (and its help pointed at `migration.tracking_table`) whatever set it; a path that
+/// puts the tenant first from the URL's `options=-csearch_path=...` was "the database's". Each
+/// source the server names (`pg_settings.source`) gets its own words and the one change that
+/// takes the schema off the path there — the URL's options of the selection used, `ALTER
+/// DATABASE`, `ALTER ROLE`, `ALTER ROLE ... IN DATABASE`, the server's default — and that
+/// change, made, lets the tenant through. Both refusals: the schema named by the path, and the
+/// schema the path resolves the unqualified ledger into.
+#[test]
+fn a_tenant_refused_for_the_search_path_names_where_the_path_comes_from() {
+    let db = TestDb::new("tenant_path_source");
+    let project = tenant_project();
+    let role = OwnRole(confiture_tests::unique("cft_path_role"));
+    confiture_tests::admin()
+        .batch_execute(&format!(
+            "CREATE ROLE \"{r}\" LOGIN; GRANT CREATE ON DATABASE \"{d}\" TO \"{r}\"",
+            r = role.0,
+            d = db.name
+        ))
+        .expect("role");
+    let as_role = confiture_tests::server().url_as(&role.0, None, &db.name);
+    let database = confiture::ledger::quote_ident(&db.name).into_owned();
+    let quoted_role = confiture::ledger::quote_ident(&role.0).into_owned();
+    let with_options = format!("{}?options=-csearch_path%3Dtenant_p,public", db.url());
+    project.write(
+        "db/environments/opts.yaml",
+        format!("database_url: {with_options}\n"),
+    );
+    project.write(
+        "db/environments/role.yaml",
+        format!("database_url: {as_role}\n"),
+    );
+    let status = |selection: &[&str], tenant: &str| {
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "status", "--schema", tenant])
+                .args(selection),
+        )
+    };
+    let refused = |selection: &[&str], tenant: &str, help: &str| {
+        let run = status(selection, tenant);
+        run.code(exit::INVALID).stderr_has(help);
+        run
+    };
+    let sql = |statement: String| {
+        confiture_tests::admin()
+            .batch_execute(&statement)
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    };
+    // The URL's options, by `--database-url` and by an environment file's URL: never the
+    // database's setting, never an `ALTER`.
+    let from_url = "take tenant_p off the whole database's search_path: it is set by the \
+                    connection's options (`options=-c search_path=...` in";
+    let run = refused(
+        &["--database-url", &with_options],
+        "tenant_p",
+        &format!("{from_url} --database-url): remove it there"),
+    );
+    run.stderr_has("is on the whole database's search_path (`tenant_p,public`)")
+        .stderr_lacks("ALTER");
+    refused(
+        &["-e", "opts"],
+        "tenant_p",
+        &format!("{from_url} environment file db/environments/opts.yaml): remove it there"),
+    )
+    .stderr_lacks("ALTER");
+    // The tenant existing, first on the path: the ledger resolves into it; the help names the
+    // URL's options too, and the tracking table as the selection can set it.
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_p")
+        .expect("schema");
+    let run = refused(
+        &["--database-url", &with_options],
+        "tenant_p",
+        &format!("{from_url} --database-url): remove it there"),
+    );
+    run.stderr_has("tenant_p holds the whole database's tracking table tenant_p.tb_confiture")
+        .stderr_has(
+            "`migration.tracking_table: ops.tb_confiture` in an environment file given with \
+             `-c FILE` (--database-url reads none)",
+        );
+    refused(&["-e", "opts"], "tenant_p", "in db/environments/opts.yaml");
+    db.connect()
+        .batch_execute("DROP SCHEMA tenant_p")
+        .expect("drop schema");
+    // The database's setting: its `ALTER DATABASE`, which, run, lets the tenant through.
+    sql(format!(
+        "ALTER DATABASE {database} SET search_path = tenant_p, \"$user\", public"
+    ));
+    let alter = format!("ALTER DATABASE {database} SET search_path = \"$user\", public");
+    refused(
+        &["--database-url", &db.url()],
+        "tenant_p",
+        &format!("it is set for the database: {alter}"),
+    );
+    sql(alter);
+    status(&["--database-url", &db.url()], "tenant_p").code(exit::NOT_INITIALISED);
+    // The role's, everywhere and in this database: `ALTER ROLE`, `... IN DATABASE`.
+    sql(format!(
+        "ALTER ROLE {quoted_role} SET search_path = tenant_p, public"
+    ));
+    let alter = format!("ALTER ROLE {quoted_role} SET search_path = public");
+    refused(
+        &["-e", "role"],
+        "tenant_p",
+        &format!("it is set for the role {quoted_role}: {alter}"),
+    )
+    .stderr_lacks("ALTER DATABASE");
+    sql(alter);
+    status(&["-e", "role"], "tenant_p").code(exit::NOT_INITIALISED);
+    sql(format!(
+        "ALTER ROLE {quoted_role} IN DATABASE {database} SET search_path = public, tenant_p"
+    ));
+    let alter = format!("ALTER ROLE {quoted_role} IN DATABASE {database} SET search_path = public");
+    refused(
+        &["-e", "role"],
+        "tenant_p",
+        &format!("it is set for the role {quoted_role} in this database: {alter}"),
+    );
+    sql(alter);
+    status(&["-e", "role"], "tenant_p").code(exit::NOT_INITIALISED);
+    // The server's default (`"$user", public`), the tenant named as the role: the database is
+    // given a path of its own.
+    sql(format!("ALTER ROLE {quoted_role} RESET search_path"));
+    sql(format!(
+        "ALTER ROLE {quoted_role} IN DATABASE {database} RESET search_path"
+    ));
+    sql(format!("ALTER DATABASE {database} RESET search_path"));
+    let alter = format!("ALTER DATABASE {database} SET search_path = public");
+    refused(
+        &["-e", "role"],
+        &role.0,
+        &format!("it is the server's default: give the database its own, {alter}"),
+    );
+    sql(alter);
+    status(&["-e", "role"], &role.0).code(exit::NOT_INITIALISED);
+    // A database `up --create-database` would create, asked on the maintenance database: the
+    // `ALTER DATABASE` is the new database's, never the maintenance one's.
+    let unborn = TestDb::unborn("tenant_path_new");
+    let new = confiture::ledger::quote_ident(&unborn.name).into_owned();
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--create-database",
+        "--dry-run",
+        "--schema",
+        "public",
+        "--database-url",
+        &unborn.url(),
+    ]));
+    run.code(exit::INVALID)
+        .stderr_has(&format!(
+            "it is the server's default: give the database its own, ALTER DATABASE {new} SET \
+             search_path = \"$user\""
+        ))
+        .stderr_lacks("ALTER DATABASE postgres");
+}
+
+/// `--schema NAME` asked the server whether the schema may be a tenant while the command line
+/// was read, before the command refused what its flags and files decide: an unknown `--target`
+/// was exit 3 when the server was down and exit 5 when the schema was refused, never its usage
+/// error. Every such refusal of every command that takes `--schema` now comes first (exit 64
+/// for a usage mistake, 5 for broken files), whether the server is down or refuses the tenant;
+/// a good command line still gets the tenant's refusal.
+#[test]
+fn a_tenant_command_refuses_its_usage_mistakes_before_asking_the_server() {
+    let db = TestDb::new("tenant_usage_first");
+    let project = tenant_project();
+    let down = "postgresql://postgres@127.0.0.1:1/nowhere".to_string();
+    let mistakes: [&[&str]; 9] = [
+        &["up", "--target", "999"],
+        &["up", "--steps", "0"],
+        &["up", "--target", "999", "--create-database"],
+        &["down", "--target", "999"],
+        &["down", "--steps", "0"],
+        &["baseline", "--through", "999"],
+        &["reinit", "--through", "999"],
+        &["verify", "--from", "999"],
+        &["drift"],
+    ];
+    // The server down, and a server that refuses the tenant (`public` holds the whole
+    // database's ledger).
+    for (url, schema) in [(down.as_str(), "tenant_a"), (db.url().as_str(), "public")] {
+        for args in mistakes {
+            let run = Run::of(project.cli().arg("migrate").args(args).args([
+                "--database-url",
+                url,
+                "--schema",
+                schema,
+            ]));
+            run.code(exit::USAGE)
+                .stderr_lacks("connection refused")
+                .stderr_lacks("holds the whole database's tracking table")
+                .stderr_lacks("using ");
+        }
+        // Broken files: their refusal (exit 5), not the server's.
+        project.write("db/migrations/004_half.up.sql", "SELECT 1;\n");
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "up", "--database-url", url, "--schema", schema]),
+        )
+        .code(exit::INVALID)
+        .stderr_has("004_half.up.sql")
+        .stderr_lacks("connection refused")
+        .stderr_lacks("holds the whole database's tracking table");
+        project.remove("db/migrations/004_half.up.sql");
+    }
+    // A good command line: the server's answer, as before.
+    Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--database-url",
+        &down,
+        "--schema",
+        "tenant_a",
+    ]))
+    .code(exit::CONNECTION);
+    Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--database-url",
+        &db.url(),
+        "--schema",
+        "public",
+    ]))
+    .code(exit::INVALID)
+    .stderr_has("public holds the whole database's tracking table public.tb_confiture");
+}

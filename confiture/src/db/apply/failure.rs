@@ -724,12 +724,10 @@ fn failure_of(
             blames_file: false,
         };
     };
-    // One of our checks of the ledger after the row ([`LedgerCheck`]), known by its SQLSTATE:
-    // our own SQL failed it, unless the statement markers say that a statement of the file
-    // (one of several) raised that SQLSTATE itself.
-    let check = LedgerCheck::of(db.code().code())
-        .filter(|_| ours || statement.as_ref().is_none_or(|s| s.count == 1));
-    if let Some(check) = check {
+    // One of our checks of the ledger after the row ([`LedgerCheck`]), known by the internal
+    // query the server names with its error, which is the check's own: never a migration's
+    // statement, whatever SQLSTATE that raised (its `jsonpath` errors were once the checks').
+    if let Some(check) = crate::db::ledger::failed_check(db) {
         return ledger_check_failure(settings, step, check, owned);
     }
     let located = db

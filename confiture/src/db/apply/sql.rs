@@ -978,7 +978,7 @@ mod tests {
                 "RESET ALL; SET LOCAL statement_timeout = '1ms';\nSELECT WHERE \
                  pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \
                  \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) '003') THEN '' \
-                 ELSE pg_catalog.jsonb_path_query_first_tz("
+                 ELSE pg_catalog.query_to_xml("
             ) && text.contains(
                 "::pg_catalog.text END, pg_catalog.set_config('synchronous_commit', 'off', true), \
                  pg_catalog.set_config('confiture.step', "
@@ -1219,14 +1219,13 @@ mod tests {
                 "PREPARE confiture_row_{n}_next(text, text, text, text, text) AS SELECT WHERE \
                  pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
                  l.version OPERATOR(pg_catalog.=) $3) THEN '' ELSE \
-                 pg_catalog.jsonb_path_query_first_tz('{{}}', 'strict $.\"confiture: a row of \
-                 the tracking table was not written or deleted\"')::pg_catalog.text END, \
+                 pg_catalog.query_to_xml('SELECT \"confiture: tracking table row not written\"', \
+                 false, false, '')::pg_catalog.text END, \
                  CASE WHEN ($4 IS NULL OR EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
                  l.version OPERATOR(pg_catalog.=) $4)) AND ($5 IS NULL OR EXISTS (SELECT FROM \
                  \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) $5)) THEN '' ELSE \
-                 pg_catalog.jsonb_path_query_first_tz('\"confiture: rows of the tracking table \
-                 recorded before this migration are gone\"', '$.datetime()')::pg_catalog.text \
-                 END, pg_catalog.set_config('synchronous_commit', $2, true), \
+                 pg_catalog.query_to_xml('SELECT \"confiture: tracking table rows changed\"', \
+                 false, false, '')::pg_catalog.text END, pg_catalog.set_config('synchronous_commit', $2, true), \
                  pg_catalog.set_config('confiture.step', $1, false), \
                  pg_catalog.set_config('{}', {CLOCK_NOW}, false), \
                  pg_catalog.set_config('{}', {}, false), \

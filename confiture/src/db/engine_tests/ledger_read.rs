@@ -156,11 +156,15 @@ fn finds_an_unqualified_ledger_through_search_path() {
         "the tracking table tb_confiture is not on this session's search_path \
          `\"$user\", public`: the ledger is ops.tb_confiture; nothing was read or written"
     );
+    // Where the path comes from, as the server says (its default here), and the change
+    // that puts the ledger's schema on it; no environment known, the key alone.
     assert_eq!(
-        err.help.as_deref(),
+        err.help.as_deref().map(|help| help.replace(&db.name, "DB")),
         Some(
-            "set `migration.tracking_table: ops.tb_confiture` (the search_path of the database \
-             or the role changed since the ledger was made?)"
+            "put ops on the search_path (it is the server's default: give the database its \
+             own, ALTER DATABASE DB SET search_path = \"$user\", public, ops), or set \
+             `migration.tracking_table: ops.tb_confiture`"
+                .to_string()
         )
     );
     // The session is still usable after the "undefined table" error.
