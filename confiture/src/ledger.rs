@@ -956,7 +956,7 @@ pub fn row_exists(table: &TrackingTable, version: &str) -> String {
 /// call that fails in a way of its own, chosen because no migration's SQL is likely to fail
 /// so: a `jsonpath` that asks for a key the empty object lacks (`2203A`), one that reads a
 /// date in a text that is none (`22031`), each naming confiture in its message for the
-/// server's log. The `_tz` variants are `STABLE`: an `IMMUTABLE` call of constants is
+/// server's log; a wildcard over a text (`22039`), a subscript past an array's end (`22033`). The `_tz` variants are `STABLE`: an `IMMUTABLE` call of constants is
 /// evaluated when the statement is planned, failing it whatever the condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerCheck {
@@ -967,6 +967,14 @@ pub enum LedgerCheck {
     /// Rows recorded before a migration, which it must keep, are gone, or its SQL wrote rows
     /// of the tracking table (deleted, truncated, updated or inserted them).
     RowsChanged,
+    /// Row-level security applies to the tracking table for the connecting role just before
+    /// the row is written: the read refused such a ledger before anything ran, so the
+    /// migration turned it on (`ENABLE`/`FORCE ROW LEVEL SECURITY`, a loop over every table).
+    RowSecurity,
+    /// The connecting role lacks a privilege the row's statement needs (`INSERT` going up,
+    /// `DELETE` going down, `SELECT` both ways) just before the row is written: the read found
+    /// them, so the migration took them away (`REVOKE`, an `ALTER TABLE ... OWNER TO`).
+    PrivilegeLost,
 }
 
 impl LedgerCheck {
@@ -984,14 +992,21 @@ impl LedgerCheck {
         match self {
             LedgerCheck::RowNotWritten => "2203A",
             LedgerCheck::RowsChanged => "22031",
+            LedgerCheck::RowSecurity => "22039",
+            LedgerCheck::PrivilegeLost => "22033",
         }
     }
 
     /// The check whose SQLSTATE `sqlstate` is.
     pub fn of(sqlstate: &str) -> Option<LedgerCheck> {
-        [LedgerCheck::RowNotWritten, LedgerCheck::RowsChanged]
-            .into_iter()
-            .find(|check| check.sqlstate() == sqlstate)
+        [
+            LedgerCheck::RowNotWritten,
+            LedgerCheck::RowsChanged,
+            LedgerCheck::RowSecurity,
+            LedgerCheck::PrivilegeLost,
+        ]
+        .into_iter()
+        .find(|check| check.sqlstate() == sqlstate)
     }
 
     /// An SQL expression (`text`): empty when `condition` holds, else it fails its statement
@@ -1006,6 +1021,14 @@ impl LedgerCheck {
             LedgerCheck::RowsChanged => {
                 "pg_catalog.jsonb_path_query_first_tz('\"confiture: rows of the tracking table \
                  recorded before this migration are gone\"', '$.datetime()')"
+            }
+            LedgerCheck::RowSecurity => {
+                "pg_catalog.jsonb_path_query_first_tz('\"confiture: row-level security applies \
+                 to the tracking table\"', 'strict $[*]')"
+            }
+            LedgerCheck::PrivilegeLost => {
+                "pg_catalog.jsonb_path_query_first_tz('[\"confiture: the role may not write the \
+                 tracking table\"]', 'strict $[1]')"
             }
         };
         format!("CASE WHEN {condition} THEN '' ELSE {failure}::pg_catalog.text END")
