@@ -1006,6 +1006,14 @@ pub enum LedgerCheck {
     /// Rows recorded before a migration, which it must keep, are gone, or its SQL wrote rows
     /// of the tracking table (deleted, truncated, updated or inserted them).
     RowsChanged,
+    /// Row-level security applies to the tracking table for the connecting role just before
+    /// the row is written: the read refused such a ledger before anything ran, so the
+    /// migration turned it on (`ENABLE`/`FORCE ROW LEVEL SECURITY`, a loop over every table).
+    RowSecurity,
+    /// The connecting role lacks a privilege the row's statement needs (`INSERT` going up,
+    /// `DELETE` going down, `SELECT` both ways) just before the row is written: the read found
+    /// them, so the migration took them away (`REVOKE`, an `ALTER TABLE ... OWNER TO`).
+    PrivilegeLost,
 }
 
 impl LedgerCheck {
@@ -1024,15 +1032,22 @@ impl LedgerCheck {
         match self {
             LedgerCheck::RowNotWritten => "SELECT \"confiture: tracking table row not written\"",
             LedgerCheck::RowsChanged => "SELECT \"confiture: tracking table rows changed\"",
+            LedgerCheck::RowSecurity => "SELECT \"confiture: tracking table row security on\"",
+            LedgerCheck::PrivilegeLost => "SELECT \"confiture: tracking table privilege lost\"",
         }
     }
 
     /// The check whose failure's internal query (`internal_query`: the query of an
     /// internal error position) is that one: the engine's own SQL, echoed by the server.
     pub fn of(internal_query: &str) -> Option<LedgerCheck> {
-        [LedgerCheck::RowNotWritten, LedgerCheck::RowsChanged]
-            .into_iter()
-            .find(|check| check.query() == internal_query)
+        [
+            LedgerCheck::RowNotWritten,
+            LedgerCheck::RowsChanged,
+            LedgerCheck::RowSecurity,
+            LedgerCheck::PrivilegeLost,
+        ]
+        .into_iter()
+        .find(|check| check.query() == internal_query)
     }
 
     /// An SQL expression (`text`): empty when `condition` holds, else it fails its statement

@@ -1195,3 +1195,150 @@ fn a_migrations_jsonpath_error_is_never_taken_for_the_ledgers_check() {
             .stderr_has(says);
     }
 }
+
+/// A login role on the shared server that owns a test database's `public` schema: row-level
+/// security applies to the tables it owns once forced (a superuser bypasses it). Dropped after
+/// the databases it was used in.
+struct Owner(String);
+
+impl Owner {
+    fn new() -> Owner {
+        let name = confiture_tests::unique("engine_owner");
+        confiture_tests::admin()
+            .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN"))
+            .expect("create the role");
+        Owner(name)
+    }
+
+    /// `db` handed over to the role (database and `public` schema), and its URL as the role.
+    fn owning(&self, db: &TestDb) -> String {
+        let name = &self.0;
+        confiture_tests::admin()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" OWNER TO \"{name}\"",
+                db.name
+            ))
+            .expect("hand the database over");
+        db.connect()
+            .batch_execute(&format!("ALTER SCHEMA public OWNER TO \"{name}\""))
+            .expect("hand the schema over");
+        confiture_tests::server().url_as(name, None, &db.name)
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+    }
+}
+
+/// h18 F3: a migration that turns on row-level security for the tracking table (`ENABLE` and
+/// `FORCE` in a loop over every table) or takes the role's `INSERT` on it away made our row's
+/// `INSERT` fail, and that was blamed on the file's statement (exit 4, "lacks a privilege
+/// this statement needs"). Now the run checks, just before each row, that the role may still
+/// write the ledger, and names what the migration did (exit 5, the ledger's) — batched with
+/// others, inside `--single-transaction`, without a transaction, and rolling back.
+#[test]
+fn a_migration_that_puts_the_ledger_out_of_reach_is_named_exit_5() {
+    let force_rls = "DO $$ DECLARE r record; BEGIN\n  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP\n    \
+         EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', r.tablename);\n    \
+         EXECUTE format('ALTER TABLE public.%I FORCE ROW LEVEL SECURITY', r.tablename);\n  END LOOP;\nEND $$;\n";
+    let revoke = |what: &str| {
+        format!("DO $$ BEGIN EXECUTE 'REVOKE {what} ON public.tb_' || 'confiture FROM CURRENT_USER'; END $$;\n")
+    };
+    let owner = Owner::new();
+    let cases: Vec<(&str, String, &str, &[&str], &str)> = vec![
+        // (how, 002's up or down, direction, extra flags, what is said)
+        (
+            "rls batched",
+            force_rls.to_string(),
+            "up",
+            &[],
+            "turned on row-level security for",
+        ),
+        (
+            "rls single",
+            force_rls.to_string(),
+            "up",
+            &["--single-transaction"],
+            "turned on row-level security for",
+        ),
+        (
+            "revoke two statements",
+            format!("{}CREATE TABLE t2 (x int);\n", revoke("INSERT")),
+            "up",
+            &[],
+            "took away a privilege the connecting role needs on",
+        ),
+        (
+            "revoke no-transaction",
+            format!("-- confiture:no-transaction\n{}", revoke("INSERT")),
+            "up",
+            &[],
+            "took away a privilege the connecting role needs on",
+        ),
+        (
+            "rls down",
+            force_rls.to_string(),
+            "down",
+            &[],
+            "turned on row-level security for",
+        ),
+        (
+            "revoke down",
+            revoke("DELETE"),
+            "down",
+            &[],
+            "took away a privilege the connecting role needs on",
+        ),
+    ];
+    for (how, sql, direction, flags, said) in cases {
+        let db = TestDb::new("ledger_reach");
+        let url = owner.owning(&db);
+        let project = Project::new();
+        let (up, down) = if direction == "up" {
+            (sql.as_str(), "SELECT 1;\n")
+        } else {
+            ("CREATE TABLE b (id int);\n", sql.as_str())
+        };
+        project
+            .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+            .migration("002_evil", up, down)
+            .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+        let run = |args: &[&str]| {
+            confiture_tests::Run::of(
+                project
+                    .cli()
+                    .args(args)
+                    .args(flags)
+                    .args(["--database-url", &url]),
+            )
+        };
+        if direction == "down" {
+            run(&["migrate", "up"]).code(exit::SUCCESS);
+        }
+        let failed = if direction == "up" {
+            run(&["migrate", "up"])
+        } else {
+            run(&["migrate", "down", "--steps", "2"])
+        };
+        failed
+            .code(exit::INVALID)
+            .stderr_has(&format!("{said} the tracking table public.tb_confiture"))
+            .stderr_has("keep public.tb_confiture out of")
+            .stderr_lacks("lacks a privilege")
+            .stderr_lacks("SQLSTATE 42501");
+        assert!(
+            failed.stderr.contains("002_evil"),
+            "{how}: {}",
+            failed.dump()
+        );
+        let expected: &[&str] = match (direction, flags.is_empty()) {
+            ("up", true) => &["001:a"],
+            ("up", false) => &[],
+            _ => &["001:a", "002:evil"],
+        };
+        assert_eq!(db.ledger(), versions(expected), "{how}: {}", failed.dump());
+        assert!(!db.has_relation("c") || direction == "down", "{how}");
+    }
+}

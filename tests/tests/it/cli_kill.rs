@@ -101,3 +101,141 @@ fn a_killed_run_leaves_nothing_behind_and_the_next_run_applies() {
     );
     assert!(db.has_relation("t_partial"));
 }
+
+/// h18 F10: `kill -9` of `migrate up` while a `no-transaction` migration runs leaves what its
+/// statements committed (the server finishes a `CREATE INDEX CONCURRENTLY` whose client died,
+/// until it next checks the client) and no ledger row. The rerun failed with "already exists",
+/// said "no statement of this migration was committed" and "fix the file": both false. Now it
+/// says what this run committed, that an earlier run may have built the index (named, VALID),
+/// and how to finish: record it, or make the statements safe to run twice. Deterministic: the
+/// kill lands in the `pg_sleep` after the build, which has committed.
+#[test]
+fn a_killed_no_transaction_migration_is_named_on_the_rerun_with_how_to_finish_it() {
+    let db = TestDb::new("kill_cic");
+    let project = Project::new();
+    let slow = "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY big_ix ON big (id);\nSELECT pg_sleep(30);\n";
+    project
+        .migration(
+            "001_big",
+            "CREATE TABLE big AS SELECT g AS id FROM generate_series(1, 1000) g;\n",
+            "DROP TABLE big;\n",
+        )
+        .migration(
+            "002_ix",
+            slow,
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY big_ix;\n",
+        );
+    let mut child = project
+        .cli()
+        .args(["migrate", "up", "--database-url", &db.url()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let mut pid = None;
+    let sleeping = wait_until(Duration::from_secs(30), || {
+        pid = db.sleeping_backend();
+        pid.is_some()
+    });
+    if !sleeping {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "the migration never slept; backends: {:?}",
+            db.other_backends()
+        );
+    }
+    let pid = pid.expect("a backend pid");
+    child.kill().expect("kill the runner");
+    child.wait().expect("reap the runner");
+    assert!(
+        wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),
+        "backend {pid} outlived its client"
+    );
+    let valid = |db: &TestDb| {
+        db.connect()
+            .query_opt(
+                "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('public.big_ix')",
+                &[],
+            )
+            .expect("read pg_index")
+            .map(|row| row.get::<_, bool>(0))
+    };
+    assert_eq!(
+        valid(&db),
+        Some(true),
+        "the build committed before the kill"
+    );
+    assert_eq!(db.ledger().expect("the ledger"), ["001:big"]);
+
+    let rerun = project.run_on(&db, &["migrate", "up"]);
+    rerun
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("relation \"big_ix\" already exists")
+        .stderr_has("this run committed none of its statements")
+        .stderr_has("index public.big_ix exists and is VALID: an earlier run of 002_ix may have built it and been stopped before recording 002_ix")
+        .stderr_has("within a second")
+        .stderr_has("check what the schema has of statements 1–2 of db/migrations/002_ix.up.sql")
+        .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>`")
+        .stderr_has("(`IF NOT EXISTS`)")
+        .stderr_lacks("no statement of this migration was committed")
+        .stderr_lacks("help: fix db/migrations/002_ix.up.sql");
+
+    // Following the help: statements safe to run twice, and the migration completes.
+    project.write(
+        "db/migrations/002_ix.up.sql",
+        slow.replace("CONCURRENTLY big_ix", "CONCURRENTLY IF NOT EXISTS big_ix")
+            .replace("pg_sleep(30)", "pg_sleep(0)"),
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:big", "002:ix"]);
+}
+
+/// The same class without a kill: a `no-transaction` statement that finds what it makes
+/// already there (an enum value, 42710), or, going down, what it removes already gone (an
+/// index, 42704), says an earlier run may have committed it, never only "fix the file".
+#[test]
+fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() {
+    let db = TestDb::new("nt_done");
+    let project = Project::new();
+    project
+        .migration(
+            "001_t",
+            "CREATE TYPE mood AS ENUM ('sad');\nCREATE TABLE t (id int);\n",
+            "DROP TABLE t;\nDROP TYPE mood;\n",
+        )
+        .migration(
+            "002_v",
+            "-- confiture:no-transaction\nALTER TYPE mood ADD VALUE 'happy';\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("ALTER TYPE mood ADD VALUE 'happy'")
+        .expect("stand in for an earlier run");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("what statement 1 makes is already there: an earlier run of 002_v may have committed it")
+        .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>`")
+        .stderr_lacks("help: fix db/migrations/002_v.up.sql");
+
+    // Down: the index already dropped by a rollback stopped before deleting the row.
+    project.write(
+        "db/migrations/002_v.up.sql",
+        "-- confiture:no-transaction\nALTER TYPE mood ADD VALUE IF NOT EXISTS 'happy';\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("DROP INDEX t_ix")
+        .expect("stand in for an earlier rollback");
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("what statement 1 removes is already gone: an earlier rollback of 002_v may have committed it")
+        .stderr_has("(`IF EXISTS`)")
+        .stderr_lacks("help: fix db/migrations/002_v.down.sql");
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:v"]);
+}

@@ -880,8 +880,64 @@ fn ledger_check_failure(
                 ),
             )
         }
+        // The migration took the ledger out of the connecting role's reach: the row (or its
+        // deletion) would be refused, a failure of the ledger's (exit 5, as the read's refusal
+        // of such a ledger is), which the file must stop causing.
+        LedgerCheck::RowSecurity | LedgerCheck::PrivilegeLost => {
+            let doing = match step.direction {
+                Direction::Up => format!("migration {id}"),
+                Direction::Down => format!("the rollback of migration {id}"),
+            };
+            let (did, what, restore) = if check == LedgerCheck::RowSecurity {
+                (
+                    "turned on row-level security for",
+                    "`ALTER TABLE ... ENABLE`/`FORCE ROW LEVEL SECURITY`",
+                    format!("ALTER TABLE {} DISABLE ROW LEVEL SECURITY;", table.quoted()),
+                )
+            } else {
+                (
+                    "took away a privilege the connecting role needs on",
+                    "`REVOKE` or `ALTER TABLE ... OWNER TO`",
+                    format!(
+                        "GRANT SELECT, INSERT, DELETE ON {} TO the migrations' role",
+                        table.quoted()
+                    ),
+                )
+            };
+            let file = step.file();
+            let keep_out = format!(
+                "keep {table} out of the {what} in {} (a loop over every table of the schema \
+                 reaches it too)",
+                file.path.display()
+            );
+            let help = match file.mode {
+                TransactionMode::Transaction => format!("{keep_out}, then run {AGAIN}"),
+                // Its statements committed: the ledger must be given back first.
+                TransactionMode::NoTransaction => format!(
+                    "its statements committed (it runs without a transaction), this too: give the \
+                     tracking table back first ({restore}), and {keep_out}"
+                ),
+            };
+            (
+                ErrorKind::Invalid,
+                format!(
+                    "{doing} {did} the tracking table {table}: its row could not be {}",
+                    match step.direction {
+                        Direction::Up => "written",
+                        Direction::Down => "deleted",
+                    }
+                ),
+                help,
+            )
+        }
     };
     let mut error = Error::new(kind, message).with_help(help);
+    if matches!(check, LedgerCheck::RowSecurity | LedgerCheck::PrivilegeLost) {
+        error = error.with_detail(
+            "the run checks, just before each migration's row, that the role may still write \
+             the tracking table as it could when the run read it",
+        );
+    }
     if check == LedgerCheck::RowsChanged {
         let mut kept: Vec<&str> = [step.kept.oldest, step.kept.newest]
             .into_iter()

@@ -531,7 +531,7 @@ fn lost_part_way(
     let count = step.file().statements.len();
     let recorded = ledger_state(step.direction);
     let acknowledged = match completed {
-        0 => "no statement of this migration was committed".to_string(),
+        0 => "this run committed none of its statements".to_string(),
         k if k == count && !running => format!(
             "every statement was committed (this migration runs without a transaction); the \
              connection dropped while its ledger row was written, so {recorded} unless the \
@@ -627,6 +627,151 @@ fn unfinished_drop(step: &Step<'_>, index: &InvalidIndex) -> (String, String) {
     )
 }
 
+/// What an earlier, interrupted run of a no-transaction step may have left: the detail and
+/// the help of [`earlier_run_did_it`].
+struct EarlierRun {
+    detail: String,
+    help: String,
+}
+
+/// The SQLSTATEs of a statement that finds what it makes already there (going up: `CREATE`,
+/// `ALTER TYPE ... ADD VALUE`, `ADD COLUMN`) or what it removes already gone (going down:
+/// `DROP`): what running a statement an earlier run committed again fails with.
+fn done_already(direction: Direction, sqlstate: &str) -> bool {
+    use postgres::error::SqlState;
+    let codes: &[&SqlState] = match direction {
+        Direction::Up => &[
+            &SqlState::DUPLICATE_TABLE,
+            &SqlState::DUPLICATE_OBJECT,
+            &SqlState::DUPLICATE_COLUMN,
+            &SqlState::DUPLICATE_SCHEMA,
+            &SqlState::DUPLICATE_FUNCTION,
+            &SqlState::DUPLICATE_DATABASE,
+        ],
+        Direction::Down => &[
+            &SqlState::UNDEFINED_TABLE,
+            &SqlState::UNDEFINED_OBJECT,
+            &SqlState::UNDEFINED_COLUMN,
+            &SqlState::UNDEFINED_FUNCTION,
+            &SqlState::INVALID_SCHEMA_NAME,
+        ],
+    };
+    codes.iter().any(|code| code.code() == sqlstate)
+}
+
+/// The VALID index of `schema` named `name`, `schema.name` quoted as needed; `None` when
+/// there is none (or it cannot be asked).
+const VALID_INDEX_SQL: &str = "SELECT pg_catalog.quote_ident(n.nspname) || '.' || \
+     pg_catalog.quote_ident(c.relname) FROM pg_catalog.pg_index i \
+     JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE i.indisvalid AND n.nspname = $1 AND c.relname = $2";
+
+/// The VALID index that the `CREATE [UNIQUE] INDEX` statement `text` names, in its table's
+/// schema as this session's `search_path` finds it (see [`index_built_again`]); `None` for any
+/// other statement.
+fn valid_index_built(client: &mut Client, text: &str) -> Option<String> {
+    let (Some(name), table) = crate::files::rules::created_index(text)? else {
+        return None;
+    };
+    let schema = match table.schema {
+        Some(schema) => schema.into_owned(),
+        None => {
+            let quoted = format!("\"{}\"", table.name.replace('"', "\"\""));
+            client
+                .query_opt(TABLE_SCHEMA_SQL, &[&quoted])
+                .ok()??
+                .get::<_, String>(0)
+        }
+    };
+    client
+        .query_opt(VALID_INDEX_SQL, &[&schema, &name.as_ref()])
+        .ok()?
+        .map(|row| row.get::<_, String>(0))
+}
+
+/// Statement `index` (0-based) of a no-transaction `step` failed on what it makes being there
+/// already (going down: on what it removes being gone, [`done_already`]): a run of this very
+/// migration that was stopped part-way may have committed it. Its ledger row is written after
+/// its statements, so a run killed between the two (`kill -9`, a lost connection, a deploy
+/// timeout) leaves them committed and unrecorded — and the server finishes a statement whose
+/// client died until it next checks the client (every second,
+/// `client_connection_check_interval`): a build shorter than that, or its last second,
+/// completes. Nothing records that an earlier run started, so the failure cannot say it did:
+/// it says it may have, which of the file's statements to look at, and the ways on — record
+/// the migration without running it when everything it makes is there, make its statements
+/// safe to run twice, or fix the file. A `CREATE INDEX` whose VALID index is there is named.
+fn earlier_run_did_it(
+    client: &mut Client,
+    step: &Step<'_>,
+    failure: &StepFailure,
+    index: usize,
+) -> Option<EarlierRun> {
+    let sqlstate = &failure.server.as_ref()?.sqlstate;
+    if !done_already(step.direction, sqlstate) {
+        return None;
+    }
+    let file = step.file();
+    let id = step.migration.id();
+    let count = file.statements.len();
+    let text = file
+        .statements
+        .get(index)
+        .and_then(|span| file.text.get(span.range.clone()));
+    let built = text.and_then(|text| valid_index_built(client, text));
+    let path = file.path.display();
+    let through = &step.migration.version_text;
+    let statements = if index + 1 == count {
+        format!("statement {}", index + 1)
+    } else {
+        format!("statements {}–{count}", index + 1)
+    };
+    Some(match step.direction {
+        Direction::Up => {
+            let found = match &built {
+                Some(qualified) => format!(
+                    "index {qualified} exists and is VALID: an earlier run of {id} may have \
+                     built it and been stopped before recording {id}"
+                ),
+                None => format!(
+                    "what statement {} makes is already there: an earlier run of {id} may have \
+                     committed it and been stopped before recording {id}",
+                    index + 1
+                ),
+            };
+            EarlierRun {
+                detail: format!(
+                    "{found} — {id} runs without a transaction and its row is written after its \
+                     statements, so a run killed or disconnected in between leaves them \
+                     committed and unrecorded (the server finishes a statement whose client \
+                     died until it next checks the client, within a second)"
+                ),
+                help: format!(
+                    "check what the schema has of {statements} of {path}: if everything {id} \
+                     makes is there, record it without running it: {}; if part of it is, make \
+                     its statements safe to run twice (`IF NOT EXISTS`), then run {} again; \
+                     otherwise fix {path}",
+                    crate::hint::command(&format!("migrate baseline --through {through}")),
+                    crate::hint::command(run_again_command(step)),
+                ),
+            }
+        }
+        Direction::Down => EarlierRun {
+            detail: format!(
+                "what statement {} removes is already gone: an earlier rollback of {id} may have \
+                 committed it and been stopped before deleting {id}'s row — it runs without a \
+                 transaction and its row is deleted after its statements",
+                index + 1
+            ),
+            help: format!(
+                "check what the schema still has of what {path} removes: make its statements \
+                 safe to run twice (`IF EXISTS`), then run {} again; otherwise fix {path}",
+                crate::hint::command(run_again_command(step)),
+            ),
+        },
+    })
+}
+
 /// The failure of statement `index` (0-based) of a no-transaction step: what stays committed,
 /// the indexes the failed statement left INVALID (those not in `before`), and, for a deadlock,
 /// the sessions that waited for the migration lock inside a statement (see
@@ -654,6 +799,9 @@ fn statement_failed(
         .flatten()
         .and_then(|span| step.file().text.get(span.range.clone()))
         .and_then(|text| index_built_again(client, text, before).ok().flatten());
+    let earlier = (left_invalid.is_none() && live)
+        .then(|| earlier_run_did_it(client, step, &failure, index))
+        .flatten();
     if let Some(invalid) = left_invalid {
         failure.error = failure.error.with_detail(interrupted_build(invalid));
         failure.error.help = Some(format!(
@@ -664,10 +812,16 @@ fn statement_failed(
         failure.blames_file = false;
     }
     failure.error = failure.error.with_detail(match index {
-        0 => format!("no statement of this migration was committed; {recorded}"),
+        0 => format!("this run committed none of its statements; {recorded}"),
         1 => format!("statement 1 was committed (this migration runs without a transaction); {recorded}"),
         k => format!("statements 1–{k} were committed (this migration runs without a transaction); {recorded}"),
     });
+    if let Some(earlier) = earlier {
+        // The file may be right: an earlier run committed what this statement makes again.
+        failure.error = failure.error.with_detail(earlier.detail);
+        failure.error.help = Some(earlier.help);
+        failure.blames_file = false;
+    }
     if index > 0 {
         // Running it again as it is would run the committed statements again: the help says
         // what the lock-release refusal says of them.

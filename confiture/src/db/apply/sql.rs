@@ -55,7 +55,7 @@ pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
          RETURNING $5 AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN};\n\
          PREPARE {row}_role AS {};\n\
          PREPARE {row}_next(text, text, text, text, text) AS {};",
-        before_row_select(settings),
+        before_row_select(settings, Direction::Up),
         next_select(
             settings,
             "$1",
@@ -193,9 +193,10 @@ const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 /// [`crate::db::ledger::read_qualified`]). Pinning the path for the row instead
 /// (`set_config('search_path', ...)`) made every prepared row be analysed and planned again:
 /// 75 µs a migration.
-pub(super) fn before_row_select(settings: &ApplySettings) -> String {
+pub(super) fn before_row_select(settings: &ApplySettings, direction: Direction) -> String {
     let lock = ledger_lock_timeout(settings);
     let st = own_statement_timeout(settings);
+    let [row_security, privileges] = writable_checks(&settings.table, direction);
     set_configs_select(&[
         set_literal("session_authorization", None, false),
         set_literal("role", None, false),
@@ -203,7 +204,39 @@ pub(super) fn before_row_select(settings: &ApplySettings) -> String {
         set_literal("statement_timeout", Some(&st), true),
         set_literal("TimeZone", None, true),
         no_ledger_writes_check(&settings.table),
+        row_security,
+        privileges,
     ])
+}
+
+/// The checks, just before a step's row is written (as the connecting role: after the role's
+/// reset), that the connecting role may still write it as the run's read found it could:
+/// row-level security does not apply to the tracking table ([`LedgerCheck::RowSecurity`]),
+/// and the role has the privileges the row's statement and the checks after it need — `INSERT`
+/// (up) or `DELETE` (down), and `SELECT` ([`LedgerCheck::PrivilegeLost`]). The read refused a
+/// ledger failing either before anything ran, so a failure is the migration's doing (`ALTER
+/// TABLE ... FORCE ROW LEVEL SECURITY` or `REVOKE` in a loop over every table), named as such,
+/// where the row's own refusal (42501, with no table named) was taken for the file's
+/// statement. True when the table is gone (`to_regclass` NULL): the row then fails on its
+/// own, naming the drop. Catalog look-ups by OID, in a statement that runs anyway.
+fn writable_checks(table: &TrackingTable, direction: Direction) -> [String; 2] {
+    let oid = format!(
+        "pg_catalog.to_regclass({})",
+        ledger::literal(&table.quoted())
+    );
+    let write = match direction {
+        Direction::Up => "INSERT",
+        Direction::Down => "DELETE",
+    };
+    [
+        LedgerCheck::RowSecurity.unless(&format!(
+            "COALESCE(NOT pg_catalog.row_security_active({oid}), true)"
+        )),
+        LedgerCheck::PrivilegeLost.unless(&format!(
+            "COALESCE(pg_catalog.has_table_privilege({oid}, '{write}') \
+             AND pg_catalog.has_any_column_privilege({oid}, 'SELECT'), true)"
+        )),
+    ]
 }
 
 /// The check that the session still holds the run's migration lock
@@ -654,7 +687,7 @@ fn push_ledger_sql(
             let _ = write!(
                 sql,
                 "{};\n{begun}{} RETURNING {index} AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN}",
-                before_row_select(settings),
+                before_row_select(settings, Direction::Up),
                 ledger::insert_applied_at_sql(
                     table,
                     step.ledger_version,
@@ -669,7 +702,7 @@ fn push_ledger_sql(
             let _ = write!(
                 sql,
                 "{};\n{begun}{} RETURNING {index} AS {STEP_COLUMN}, {} AS {MS_COLUMN}",
-                before_row_select(settings),
+                before_row_select(settings, Direction::Down),
                 ledger::delete_sql(table, step.ledger_version),
                 elapsed_ms()
             );
@@ -698,7 +731,11 @@ pub(super) fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &st
         ),
         Direction::Down => ledger::delete_sql(table, step.ledger_version),
     };
-    format!("{row}; {}", set_configs_select(&ledger_checks(table, step)))
+    format!(
+        "{}; {row}; {}",
+        set_configs_select(&writable_checks(table, step.direction)),
+        set_configs_select(&ledger_checks(table, step))
+    )
 }
 
 /// Appends a step's body and ledger row to a script already inside the one transaction of
@@ -953,9 +990,10 @@ mod tests {
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('statement_timeout', '1ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true), {}) IS NULL;\n\
+                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}) IS NULL;\n\
                  INSERT INTO \"tb_confiture\"",
-                no_ledger_writes_check(&settings.table)
+                no_ledger_writes_check(&settings.table),
+                writable_checks(&settings.table, Direction::Up).join(", ")
             )),
             "{text}"
         );
@@ -1102,15 +1140,16 @@ mod tests {
              (ours is put aside after RESET ALL), and the transaction is never idle"
         );
         assert_eq!(
-            before_row_select(&settings(None)),
+            before_row_select(&settings(None), Direction::Up),
             format!(
                 "SELECT WHERE pg_catalog.concat(\
                  pg_catalog.set_config('session_authorization', NULL, false), \
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('statement_timeout', '0ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true), {}) IS NULL",
-                no_ledger_writes_check(&TrackingTable::default())
+                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}) IS NULL",
+                no_ledger_writes_check(&TrackingTable::default()),
+                writable_checks(&TrackingTable::default(), Direction::Up).join(", ")
             ),
             "the role first, then our timeouts (none of ours: the row has none), then the \
              connection's time zone, then the check that the migration wrote no ledger row"
