@@ -532,7 +532,11 @@ pub fn incomplete_row_help(row: &IncompleteRow, set: Option<&MigrationSet>) -> S
         })?;
         (c.python || recorded_checksum(&as_row).is_none()).then_some(c)
     });
-    if let Some(c) = uncheckable {
+    // A row of another name than the file's, which no checksum tells apart, is `ambiguous`
+    // ([`State::Ambiguous`]): it names a migration, perhaps one that ran, so it is kept and
+    // never offered for deletion (below); only a row with neither name nor checksum is
+    // unidentified.
+    if let Some(c) = uncheckable.filter(|_| recorded.state != State::Ambiguous) {
         // Completed as that migration's: its name too, where the row has another (or none).
         let mut sets: Vec<(&str, String)> =
             vec![(column, values_of(c.version_text, c.name).remove(0))];
