@@ -136,3 +136,59 @@ fn a_pending_python_migration_stops_only_what_reaches_it_and_names_the_target_be
         .stderr_lacks("--target");
     assert_eq!(ledger(&db), ["0001:a", "0002:b"]);
 }
+
+/// h18 F2: `down --steps 2` over an irreversible migration was refused (rightly) with only
+/// "write a new migration": unlike a squashed history's refusal it did not name the rollback
+/// that still works, the `--target` (or `--steps`) that stops above the irreversible one.
+#[test]
+fn an_irreversible_migrations_refusal_names_the_rollback_above_it() {
+    let db = TestDb::new("bounds_irrev");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.migration(
+        "003_dn",
+        "CREATE TABLE dn (id int);\n",
+        "-- confiture:irreversible\n",
+    );
+    table(&project, "004_d", "d");
+    table(&project, "005_e", "e");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let above = "`cargo confiture migrate down --target 003 --database-url <URL>` (or `cargo \
+                 confiture migrate down --steps 2 --database-url <URL>`) rolls back the 2 \
+                 migrations applied after 003_dn, which stays applied";
+    for args in [
+        &["migrate", "down", "--steps", "3"][..],
+        &["migrate", "down", "--steps", "4", "--dry-run"],
+        &["migrate", "down", "--target", "1"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::IRREVERSIBLE)
+            .stderr_has("irreversible: 003_dn")
+            .stderr_has(above);
+    }
+    let all = ["001:a", "002:b", "003:dn", "004:d", "005:e"];
+    assert_eq!(ledger(&db), all);
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "2"])
+        .code(exit::IRREVERSIBLE)
+        .stderr_has(
+            "`cargo confiture migrate down --target 003 --database-url <URL>` (or `cargo \
+             confiture migrate down --steps 1 --database-url <URL>`) rolls back the migration \
+             applied after 003_dn, which stays applied",
+        );
+    project
+        .run_on(&db, &["migrate", "down", "--target", "003"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:a", "002:b", "003:dn"]);
+    // Nothing above it: no rollback to name.
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::IRREVERSIBLE)
+        .stderr_lacks("rolls back the");
+    assert_eq!(ledger(&db), ["001:a", "002:b", "003:dn"]);
+}
