@@ -4,7 +4,7 @@
 //! created by the help of a command that works on an existing one.
 
 use confiture::exit;
-use confiture_tests::{Project, TestDb};
+use confiture_tests::{server, Project, TestDb};
 
 fn ledger(db: &TestDb) -> Vec<String> {
     db.ledger().expect("the ledger exists")
@@ -191,4 +191,47 @@ fn an_irreversible_migrations_refusal_names_the_rollback_above_it() {
         .code(exit::IRREVERSIBLE)
         .stderr_lacks("rolls back the");
     assert_eq!(ledger(&db), ["001:a", "002:b", "003:dn"]);
+}
+
+/// h18 F6: `down`, `baseline`, `reinit` and `drift` on a database that does not exist said to
+/// create it with `migrate up --create-database`, which makes a new empty database and runs
+/// every migration in it (for `baseline`, the opposite of its purpose): a mistyped name then
+/// "succeeds" on the wrong database. They name the database and where its name came from, to
+/// be checked there; only `up` (and `status`, read before a first `up`) suggests creating it.
+#[test]
+fn a_missing_database_is_created_only_by_ups_help() {
+    let db = TestDb::unborn("bounds_missing");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    let s = server();
+    for (args, command) in [
+        (&["migrate", "down"][..], "down"),
+        (&["migrate", "down", "--dry-run"], "down"),
+        (&["migrate", "baseline", "--through", "1"], "baseline"),
+        (&["migrate", "reinit"], "reinit"),
+        (&["migrate", "drift"], "drift"),
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::CONNECTION)
+            .stderr_has(&format!(
+                "help: the database \"{name}\" ({user}@{host}:{port}/{name}, from \
+                 --database-url) does not exist on its server: check the database name there \
+                 (`psql -h {host} -p {port} -U {user} -l` lists the server's databases); \
+                 `{command}` works on a database that exists and does not create one",
+                name = db.name,
+                user = s.user,
+                host = s.host,
+                port = s.port,
+            ))
+            .stderr_lacks("--create-database")
+            .stderr_lacks("createdb");
+    }
+    for args in [&["migrate", "up"][..], &["migrate", "status"]] {
+        project
+            .run_on(&db, args)
+            .code(exit::CONNECTION)
+            .stderr_has("`cargo confiture migrate up --create-database --database-url <URL>`");
+    }
+    assert!(!db.exists(), "nothing was created");
 }
