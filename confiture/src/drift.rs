@@ -208,7 +208,12 @@ impl Migrator {
             let start = Instant::now();
             let mut report = DriftReport::default();
             let mut scratches = Vec::new();
-            let result = m.drift_run(options, progress, &mut report, &mut scratches, replayed);
+            let result = m
+                .drift_run(options, progress, &mut report, &mut scratches, replayed)
+                .map_err(|mut run| {
+                    crate::db::connect::for_existing_database(&mut run.error, &m.env, "drift");
+                    run
+                });
             report.passed = result.is_ok()
                 && report.drift.is_empty()
                 && report

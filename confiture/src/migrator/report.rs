@@ -610,14 +610,19 @@ pub(crate) trait CommandReport: Sized {
     /// The options type of its command (`UpOptions`), as a library's texts name its fields
     /// ([`super::options::library_names`]).
     const OPTIONS: &'static str;
+    /// The command's name (`down`), and whether it creates a database that does not exist
+    /// (`up --create-database`): the others say to check the name instead
+    /// ([`crate::db::connect::for_existing_database`]).
+    const COMMAND: (&'static str, bool);
     fn starting(dry_run: bool) -> Self;
     fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>);
 }
 
 macro_rules! command_report {
-    ($($report:ident: $options:ident),*) => {$(
+    ($($report:ident: $options:ident, $command:literal, $creates:literal),*) => {$(
         impl CommandReport for $report {
             const OPTIONS: &'static str = stringify!($options);
+            const COMMAND: (&'static str, bool) = ($command, $creates);
             fn starting(dry_run: bool) -> Self {
                 $report {
                     dry_run,
@@ -633,8 +638,8 @@ macro_rules! command_report {
 }
 
 command_report!(
-    UpReport: UpOptions,
-    DownReport: DownOptions,
-    BaselineReport: BaselineOptions,
-    ReinitReport: ReinitOptions
+    UpReport: UpOptions, "up", true,
+    DownReport: DownOptions, "down", false,
+    BaselineReport: BaselineOptions, "baseline", false,
+    ReinitReport: ReinitOptions, "reinit", false
 );

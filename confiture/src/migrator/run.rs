@@ -375,6 +375,12 @@ impl Migrator {
             let mut report = R::starting(dry_run);
             let start = Instant::now();
             let result = run(m, progress, &mut report).map_err(|f| m.with_database(f));
+            let result = result.map_err(|mut error| {
+                if let (command, false) = R::COMMAND {
+                    crate::db::connect::for_existing_database(&mut error, &m.env, command);
+                }
+                error
+            });
             let result = m.suggested(result).map_err(|mut error| {
                 // A library session (its suggestions completed for it) names its options'
                 // fields where the texts name the command line's flags; the CLI's stay.

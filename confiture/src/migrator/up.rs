@@ -20,24 +20,28 @@ use crate::db::connect::Reached;
 use crate::db::ledger::{Access, Write};
 use crate::db::lock::HeldLock;
 use crate::error::{ErrorKind, Result};
-use crate::files::{Migration, MigrationSet, TransactionMode};
+use crate::files::{Checked, Migration, MigrationSet, TransactionMode};
 use crate::history::FileErrors;
 use crate::ledger::{BuildSite, LedgerRow};
 use crate::plan;
 use crate::Migrator;
 
 impl Migrator {
-    /// The set for `up` through `target` (all without one): refused (exit 5, before connecting)
-    /// when a migration it could run has errors, a broken draft above `target` aside. The
-    /// refusal's way to stop before the broken one is `migrate up --target`, but not on a
-    /// scratch database: that `up` replays the history for `verify` or `drift`, which cannot
-    /// stop before a version, and suggesting `up` would have them write the target.
-    fn load_set_for_up(&self, target: Option<u64>) -> Result<MigrationSet> {
+    /// The files for `up`: refused (exit 5, before connecting) when a migration it could run
+    /// through `--target` (all without one) has errors, a broken draft above it aside. A
+    /// `--steps N` is decided by the ledger: its plan is checked once read ([`check_plan_files`]).
+    fn load_set_for_up(&self, options: &UpOptions) -> Result<Checked> {
         let checked = self.read_checked()?;
-        let errors = FileErrors::new(&checked.set, &checked.diagnostics);
-        let stop = self.on_scratch.is_none().then_some("migrate up --target");
-        plan::check_up_files(&checked.set, &errors, target, stop)?;
-        Ok(checked.set)
+        if options.steps.is_none() {
+            let errors = FileErrors::new(&checked.set, &checked.diagnostics);
+            plan::check_up_files(
+                &checked.set,
+                &errors,
+                options.target,
+                stop_before(self.on_scratch),
+            )?;
+        }
+        Ok(checked)
     }
 
     /// Whether `up` runs on a database without a ledger that holds objects where the
@@ -50,14 +54,12 @@ impl Migrator {
             || self.check_options.first_version.is_some()
     }
 
-    /// The migrations `up` works from and its request, or the refusal `up` gives before
-    /// connecting (files with errors it could run, `steps` 0, an unknown `target`). A fleet
-    /// asks this once, not once per database.
-    pub(crate) fn up_request(
-        &self,
-        options: &UpOptions,
-    ) -> Result<(MigrationSet, plan::UpRequest)> {
-        let set = self.load_set_for_up(options.target)?;
+    /// The migrations `up` works from (with the directory's diagnostics) and its request, or
+    /// the refusal `up` gives before connecting (files with errors it could run, `steps` 0, an
+    /// unknown `target`). A fleet asks this once, not once per database.
+    pub(crate) fn up_request(&self, options: &UpOptions) -> Result<(Checked, plan::UpRequest)> {
+        let checked = self.load_set_for_up(options)?;
+        let set = &checked.set;
         let request = plan::UpRequest {
             steps: options.steps,
             target: options.target,
@@ -69,8 +71,8 @@ impl Migrator {
             allow_non_empty: self.allows_non_empty(options),
             single_transaction: options.single_transaction,
         };
-        plan::check_up_request(&set, &request)?;
-        Ok((set, request))
+        plan::check_up_request(set, &request)?;
+        Ok((checked, request))
     }
 
     /// Applies pending migrations: `migrate up`. An application can run its migrations at
@@ -146,7 +148,7 @@ impl Migrator {
         // `--create-database` connects its own way: only a missing database is created. A dry
         // run reads, and only after the files; otherwise the lock and the ledger (and its
         // DDL, uncommitted) are prepared while the files are read (`up_ahead`).
-        let ((set, request), prepared) = if options.create_database {
+        let ((checked, request), prepared) = if options.create_database {
             (self.up_request(options)?, None)
         } else if options.dry_run {
             (self.while_connecting(|m| m.up_request(options))?, None)
@@ -164,14 +166,19 @@ impl Migrator {
                 move |session, wanted| ahead.run(session, wanted),
             )?
         };
+        let Checked {
+            set, diagnostics, ..
+        } = checked;
+        let errors = FileErrors::new(&set, &diagnostics);
         if options.create_database
-            && self.create_missing_database(&set, &request, options, progress, report)?
+            && self.create_missing_database(&set, &errors, &request, options, progress, report)?
         {
             return Ok(());
         }
         if options.dry_run {
             let found = self.read_rows(options.lock_wait)?;
             let plan = plan::up(&set, found.as_deref().unwrap_or_default(), &request)?;
+            check_plan_files(&set, &errors, &request, &plan, self.on_scratch)?;
             // What `up` refuses, its dry run refuses: no history, and objects where the
             // migrations build (it previewed a full apply, exit 0, where `up` says exit 7).
             if !request.allow_non_empty {
@@ -206,6 +213,7 @@ impl Migrator {
         settings.stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
         let locked = Locked {
             set: &set,
+            errors: &errors,
             request: &request,
             settings: &settings,
             env: &env,
@@ -244,6 +252,31 @@ impl Migrator {
     }
 }
 
+/// How the refusal of files with errors says to stop before the broken migration:
+/// `migrate up --target`, but not on a scratch database: that `up` replays the history for
+/// `verify` or `drift`, which cannot stop before a version, and suggesting `up` would have
+/// them write the target.
+fn stop_before(on_scratch: Option<&'static str>) -> Option<&'static str> {
+    on_scratch.is_none().then_some("migrate up --target")
+}
+
+/// Refuses (exit 5) a plan bounded by `--steps` that reaches a migration whose files have
+/// errors: the check [`Migrator::up_request`] makes before connecting for a `--target`, made
+/// through the plan's [`plan::UpPlan::through`] once the ledger tells how far N steps go — so
+/// that `--steps N` runs exactly when the `--target` of the same migrations does.
+fn check_plan_files(
+    set: &MigrationSet,
+    errors: &FileErrors<'_>,
+    request: &plan::UpRequest,
+    plan: &plan::UpPlan<'_>,
+    on_scratch: Option<&'static str>,
+) -> Result<()> {
+    if request.steps.is_none() {
+        return Ok(());
+    }
+    plan::check_up_files(set, errors, plan.through, stop_before(on_scratch))
+}
+
 /// The report's warning of a plan that accepted a newer database (`allow_newer_database`):
 /// which rows it leaves as they are.
 fn newer_database_warning(plan: &plan::UpPlan<'_>) -> Option<String> {
@@ -254,6 +287,8 @@ fn newer_database_warning(plan: &plan::UpPlan<'_>) -> Option<String> {
 /// What `up` does once it holds the migration lock.
 struct Locked<'a> {
     set: &'a MigrationSet,
+    /// The directory's errors, for a plan that `--steps` bounds ([`check_plan_files`]).
+    errors: &'a FileErrors<'a>,
     request: &'a plan::UpRequest,
     settings: &'a ApplySettings,
     /// To reconnect after a lost connection and read what the server committed.
@@ -468,6 +503,7 @@ impl<'a> Locked<'a> {
         report: &mut UpReport,
     ) -> Run<plan::UpPlan<'p>> {
         let plan = plan::up(self.set, rows, self.request)?;
+        check_plan_files(self.set, self.errors, self.request, &plan, self.on_scratch)?;
         report.warnings.extend(newer_database_warning(&plan));
         report.warnings.extend(timeout_warnings(&plan.apply));
         if let Some(access) = access.filter(|_| !plan.apply.is_empty()) {
@@ -665,6 +701,7 @@ impl Migrator {
     fn create_missing_database(
         &mut self,
         set: &MigrationSet,
+        errors: &FileErrors<'_>,
         request: &plan::UpRequest,
         options: &UpOptions,
         progress: &mut dyn FnMut(Progress),
@@ -689,6 +726,7 @@ impl Migrator {
             return Ok(false);
         }
         let plan = plan::up(set, &[], request)?;
+        check_plan_files(set, errors, request, &plan, self.on_scratch)?;
         if options.single_transaction {
             if let Some(refused) = refuse_single(request, &plan, report) {
                 return Err(refused);

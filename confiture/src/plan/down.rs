@@ -228,7 +228,8 @@ fn down_plan<'a>(
             })
         })
         .collect();
-    check_reversible(&chosen, &roll_back, request.first_version, reachable)?;
+    let above = above_irreversible(set, rows, request, &chosen, &roll_back);
+    check_reversible(&chosen, &roll_back, request.first_version, reachable, above)?;
     Ok(DownPlan {
         roll_back,
         modified,
@@ -411,12 +412,50 @@ fn diverged(
     Error::diverged(message, Diverged::of_rollback(found)).with_help(help.join("; "))
 }
 
-/// Refuses (exit 8) a rollback of an irreversible migration or of a row of a squashed history.
+/// When the newest migration among `chosen` (the rows the request reaches, newest first) that
+/// cannot be rolled back is an irreversible one with rows above it: the rollback that still
+/// works, a help sentence — the `migrate down --target V` that rolls back exactly those rows
+/// ([`finishing_command`], V the irreversible one's version as its files spell it) and the
+/// `--steps K` of as many, as the squashed history's refusal names the `--steps` it reaches.
+fn above_irreversible(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    request: &DownRequest,
+    chosen: &[&Recorded<'_>],
+    roll_back: &[Rollback<'_>],
+) -> Option<String> {
+    let first = chosen.iter().position(|r| {
+        r.state == State::Squashed || r.matched().is_some_and(|m| m.down.irreversible)
+    })?;
+    let stays = chosen[first].matched()?;
+    if first == 0 || roll_back.len() < first {
+        return None;
+    }
+    let above = DownPlan {
+        roll_back: roll_back[..first].to_vec(),
+        modified: Vec::new(),
+    };
+    let (_, _, args) = finishing_command(set, rows, request, &above)?;
+    let what = match first {
+        1 => "the migration".to_string(),
+        n => format!("the {n} migrations"),
+    };
+    Some(format!(
+        "{} (or {}) rolls back {what} applied after {}, which stays applied",
+        crate::hint::command(&args),
+        crate::hint::command(&format!("migrate down --steps {first}")),
+        stays.id()
+    ))
+}
+
+/// Refuses (exit 8) a rollback of an irreversible migration or of a row of a squashed history;
+/// `above` is the rollback that still works above the irreversible one ([`above_irreversible`]).
 fn check_reversible(
     chosen: &[&Recorded<'_>],
     roll_back: &[Rollback<'_>],
     first_version: Option<u64>,
     reachable: usize,
+    above: Option<String>,
 ) -> Result<()> {
     let irreversible = roll_back
         .iter()
@@ -437,32 +476,36 @@ fn check_reversible(
         return Ok(());
     }
     let mut help = Vec::new();
-    if found
+    let irreversible = found
         .iter()
-        .any(|u| matches!(u, Unrollable::Irreversible { .. }))
-    {
+        .any(|u| matches!(u, Unrollable::Irreversible { .. }));
+    if irreversible {
         help.push(format!(
             "an irreversible migration cannot be rolled back; undo its effect with a new \
              migration ({}) and apply it with {}",
             crate::hint::command("migrate generate NAME"),
             crate::hint::command("migrate up")
         ));
+        help.extend(above);
     }
     if found
         .iter()
         .any(|u| matches!(u, Unrollable::Squashed { .. }))
     {
-        let fewer = if reachable == 0 {
-            "there is nothing above the snapshot to roll back".to_string()
+        // Above the snapshot, an irreversible migration stops `--steps` first: said above.
+        let fewer = if irreversible {
+            String::new()
+        } else if reachable == 0 {
+            "; there is nothing above the snapshot to roll back".to_string()
         } else {
             format!(
-                "{} rolls back every migration applied since the snapshot",
+                "; {} rolls back every migration applied since the snapshot",
                 every_one(reachable)
             )
         };
         help.push(format!(
             "rows below `first_version` belong to the history squashed into a schema \
-             snapshot and have no down file; {fewer}"
+             snapshot and have no down file{fewer}"
         ));
     }
     let message = format!(

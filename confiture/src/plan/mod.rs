@@ -31,7 +31,7 @@ pub use rewrite::{
     ReinitStep,
 };
 pub use up::{
-    check_history, check_up_files, check_up_request, divergences, out_of_order_help,
+    check_history, check_up_files, check_up_request, divergences, out_of_order_help, reach,
     single_transaction_help, snapshot_missing_help, up, up_args, up_finishing_command,
     up_plan_args, UpPlan, UpRequest, ABSENT_OBJECT_SQLSTATES,
 };

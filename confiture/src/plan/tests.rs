@@ -2477,3 +2477,48 @@ fn a_stopped_limited_up_is_finished_by_its_newest_version() {
     };
     assert_eq!(finish(all), None);
 }
+
+/// h18 F1, F11: `--steps N` reaches the N-th version it could run over the ledger — a
+/// confiture (Python) migration counted, never stepped over — and is refused exactly when the
+/// `--target` of the same migrations is; below a `.py`, a bare `up` names that `--target`.
+#[test]
+fn steps_reach_what_the_ledger_says_and_stop_before_a_python_migration() {
+    let mut s = set(&[1, 2, 4]);
+    s.python
+        .push(crate::files::PythonFile::of(PathBuf::from("m/003_x.py")).unwrap());
+    let r = rows(&s, &[1]);
+    let request = |steps: Option<u32>, target: Option<u64>| UpRequest {
+        steps,
+        target,
+        ..UpRequest::default()
+    };
+    let history = History::of(&s, &r, None);
+    let cases: [(Option<u32>, Option<u64>, Option<u64>); 6] = [
+        (Some(1), None, Some(2)),
+        (Some(2), None, Some(3)),
+        (Some(3), None, Some(4)),
+        (Some(9), None, None),
+        (Some(9), Some(2), Some(2)),
+        (None, Some(4), Some(4)),
+    ];
+    for (steps, target, through) in cases {
+        assert_eq!(
+            reach(&s, &history, &request(steps, target)),
+            through,
+            "{steps:?} {target:?}"
+        );
+    }
+    let plan = up(&s, &r, &request(Some(1), None)).unwrap();
+    assert_eq!((versions(&plan.apply), plan.through), (vec![2], Some(2)));
+    for (steps, target) in [(Some(2), None), (None, None), (None, Some(4))] {
+        let err = up(&s, &r, &request(steps, target)).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Invalid, "{steps:?} {target:?}");
+        assert!(
+            err.help.as_deref().unwrap_or_default().contains(
+                "`cargo confiture migrate up --target 002` applies the migrations before \
+                 `003_x.py` and stops there"
+            ),
+            "{err:?}"
+        );
+    }
+}

@@ -41,6 +41,9 @@ pub struct UpPlan<'a> {
     pub skipped: Vec<&'a Migration>,
     /// The newer release's rows the plan leaves as they are (`allow_newer_database`).
     pub newer_database: Option<NewerDatabase>,
+    /// The newest version the request could run ([`reach`]; `None`: every one): what
+    /// [`check_up_files`] checks the files through once the ledger is read.
+    pub through: Option<u64>,
 }
 
 /// Refuses requests that make no sense whatever the database holds (before connecting).
@@ -70,9 +73,10 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
     Ok(())
 }
 
-/// Refuses (exit 5, before connecting) an `up` that could run a migration whose files have
-/// errors: every version up to `--target` (all without one; `--steps` is decided by the ledger,
-/// so it does not narrow this), and any `.sql` file whose name gives no version. A broken draft
+/// Refuses (exit 5) an `up` that could run a migration whose files have errors: every version
+/// up to `target` — `--target` before connecting, the plan's [`UpPlan::through`] once the
+/// ledger is read (a `--steps N` is decided by it: [`reach`]) — and any `.sql` file whose name
+/// gives no version. A broken draft
 /// above `--target` does not stop it. `stop` is how the command that asks stops before a
 /// version (`migrate up --target`, `migrate baseline --through`), which the help suggests;
 /// `None` for a command that cannot (`verify`).
@@ -293,8 +297,31 @@ fn out_of_order_help_for(newest: Option<&str>, up_args: &str) -> String {
     )
 }
 
+/// The newest version `request` could run over `history`, or `None` for every one: **the** rule
+/// of which migrations a bounded `up` could run, which the refusal of files it cannot use
+/// (`check_usable`), the file check ([`check_up_files`] through
+/// [`UpPlan::through`]) and the plan share. A `--target` is its own bound; a `--steps N` stops
+/// at the N-th version it could reach, in order, within the target: a pending migration, or a
+/// version whose files no row records and which form no migration (a confiture (Python)
+/// migration, files that cannot be read, half a pair) — counted as the migration it would be,
+/// never stepped over. Fewer than N such versions: the target's bound, as without `--steps`.
+pub fn reach(set: &MigrationSet, history: &History<'_>, request: &UpRequest) -> Option<u64> {
+    let Some(steps) = request.steps.map(|s| s.max(1) as usize) else {
+        return request.target;
+    };
+    let pending: std::collections::BTreeSet<u64> = history.pending().map(|m| m.version).collect();
+    let recorded: std::collections::BTreeSet<u64> = (history.recorded.iter())
+        .filter_map(|r| r.version.as_ref().map(crate::history::Version::number))
+        .collect();
+    let mut could_run = (set.versions_on_disk().into_iter().map(|(v, _)| v)).filter(|v| {
+        request.target.is_none_or(|t| *v <= t)
+            && (pending.contains(v) || (!recorded.contains(v) && find(set, *v).is_none()))
+    });
+    could_run.nth(steps - 1).or(request.target)
+}
+
 /// Plans `up`: refuses a diverged history, then takes the pending migrations in version order,
-/// limited by `target` and `steps`.
+/// limited by `target` and `steps` ([`reach`]).
 pub fn up<'a>(
     set: &'a MigrationSet,
     rows: &'a [LedgerRow],
@@ -302,12 +329,18 @@ pub fn up<'a>(
 ) -> Result<UpPlan<'a>> {
     check_up_request(set, request)?;
     let history = History::of(set, rows, request.first_version);
+    let through = reach(set, &history, request);
     // An applied migration that cannot be read, or is half there, cannot be checked; a
-    // pending one up to the target cannot run (above it, a draft being written does not stop `up`).
+    // pending one the request reaches cannot run (beyond it, a draft being written, or a
+    // confiture (Python) migration, does not stop `up`).
     super::check_usable(set, &history, false, |v, recorded| {
-        recorded || request.target.is_none_or(|t| v <= t)
-    })?;
-    let mut plan = UpPlan::default();
+        recorded || through.is_none_or(|t| v <= t)
+    })
+    .map_err(|err| stop_before_python(set, rows, request, &history, through, err))?;
+    let mut plan = UpPlan {
+        through,
+        ..UpPlan::default()
+    };
     let spelled = request
         .target
         .and_then(|t| find(set, t))
@@ -329,14 +362,63 @@ pub fn up<'a>(
     }
     let limit = request.steps.map_or(usize::MAX, |s| s as usize);
     for m in history.pending() {
-        let within_target = request.target.is_none_or(|t| m.version <= t);
-        if within_target && plan.apply.len() < limit {
+        let within = through.is_none_or(|t| m.version <= t);
+        if within && plan.apply.len() < limit {
             plan.apply.push(m);
         } else {
             plan.skipped.push(m);
         }
     }
     Ok(plan)
+}
+
+/// The refusal of a pending confiture (Python) migration the request reaches, with the
+/// `migrate up --target V` that applies the migrations before it and stops there (V the newest
+/// pending one below it, as its files spell it) when that command would be accepted — the same
+/// way past a broken draft as [`check_up_files`]'s: a service owning the SQL migrations need
+/// not run confiture (Python) first.
+fn stop_before_python(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    request: &UpRequest,
+    history: &History<'_>,
+    through: Option<u64>,
+    err: Error,
+) -> Error {
+    let Some(python) = history
+        .python()
+        .filter(|&(f, recorded)| !recorded && through.is_none_or(|t| f.version <= t))
+        .map(|(f, _)| f)
+        .min_by_key(|f| f.version)
+    else {
+        return err;
+    };
+    let Some(before) = history
+        .pending()
+        .filter(|m| m.version < python.version)
+        .max_by_key(|m| m.version)
+    else {
+        return err;
+    };
+    let stop = UpRequest {
+        steps: None,
+        target: Some(before.version),
+        ..request.clone()
+    };
+    if up(set, rows, &stop).is_err() {
+        return err;
+    }
+    let args = format!("migrate up --target {}", before.version_text);
+    let help = format!(
+        "{} applies the migrations before `{}` and stops there",
+        crate::hint::command(&args),
+        crate::display::escape(&crate::display::file_name(&python.path))
+    );
+    let joined = match &err.help {
+        Some(text) => format!("{text}; {help}"),
+        None => help,
+    };
+    err.with_help(joined)
 }
 
 /// The command that finishes `plan` (made from `request` over `rows`) once a part of it may

@@ -9,6 +9,7 @@ mod async_runtime;
 mod bad_input;
 mod build_script;
 mod cli_apply;
+mod cli_bounds;
 mod cli_cargo_config;
 mod cli_concurrency;
 mod cli_engine;

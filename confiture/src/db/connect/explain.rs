@@ -199,6 +199,34 @@ pub(crate) fn missing_database(spec: &ConnectionSpec) -> Error {
     })
 }
 
+/// For a command that works on a database that exists and never creates one (`down`,
+/// `baseline`, `reinit`, `drift`: everything but `up`, whose `--create-database` creates it,
+/// and `status`, read before a first `up`): the help of a connection `error` refused because
+/// `env`'s database does not exist (SQLSTATE 3D000, from the server's error behind it) names
+/// the database (no password) and where its name came from, to be checked there, instead of
+/// suggesting `migrate up --create-database`, which would make a new empty database and run
+/// every migration in it — on a mistyped name, "success" on the wrong database. `command`
+/// names the command (`down`). Any other error is left as it is.
+pub(crate) fn for_existing_database(error: &mut Error, env: &Environment, command: &str) {
+    let missing = error.kind == crate::error::ErrorKind::Connection
+        && error.sqlstate() == Some(SqlState::INVALID_CATALOG_NAME.code());
+    if !missing {
+        return;
+    }
+    let spec = &env.connection;
+    let help = format!(
+        "the database {} ({spec}, from {}) does not exist on its server: check the database \
+         name there (`psql -h {} -p {} -U {} -l` lists the server's databases); `{command}` \
+         works on a database that exists and does not create one",
+        quoted(&spec.shown_dbname()),
+        env.source(),
+        crate::hint::quote(&spec.shown_host()),
+        spec.port,
+        crate::hint::quote(&spec.shown_user()),
+    );
+    error.help = Some(shown(&help).into_owned());
+}
+
 /// The `createdb` command that creates `spec`'s database on its server, as its user.
 pub(crate) fn createdb(spec: &ConnectionSpec) -> String {
     format!(

@@ -16,7 +16,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::config::{ConnectionSpec, Environment, SslMode, TargetSessionAttrs};
 use crate::error::{Error, Result};
 use explain::explain;
-pub(crate) use explain::{createdb, missing_database};
+pub(crate) use explain::{createdb, for_existing_database, missing_database};
 pub(crate) use pooler::{is_direct, refuse_transaction_pooling, SESSION_IDENTITY};
 
 /// Set in the startup packet so that the server notices a killed client within a second and

@@ -1,0 +1,237 @@
+//! What a bounded `up` or `down` could run, through the real binary: `--steps` is refused only
+//! for what it reaches, as `--target` is (files with errors, a confiture (Python) migration),
+//! a refusal names the bound that still works, and a database that does not exist is never
+//! created by the help of a command that works on an existing one.
+
+use confiture::exit;
+use confiture_tests::{server, Project, TestDb};
+
+fn ledger(db: &TestDb) -> Vec<String> {
+    db.ledger().expect("the ledger exists")
+}
+
+fn table(project: &Project, id: &str, name: &str) {
+    project.migration(
+        id,
+        &format!("CREATE TABLE {name} (id int);\n"),
+        &format!("DROP TABLE {name};\n"),
+    );
+}
+
+/// h18 F1: `up --steps 1` was refused for a lint error (C101) in 002, which it would never run,
+/// while `--target 001` applied 001 (CHANGELOG: "`up` refuses only when a migration it could
+/// run has errors"); `--create-database` and `--dry-run` alike. `--steps N` now reaches what
+/// the ledger says its N migrations are, and is refused exactly when the `--target` of the
+/// same migrations is — also for a draft (half a pair) beyond them, counted as the migration it
+/// would be, never stepped over. `down` only checks what it rolls back.
+#[test]
+fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
+    let stop = "help: fix the files listed (`cargo confiture lint` explains each rule), then run \
+                again; `cargo confiture migrate up --target 001 \
+                --database-url <URL>` stops before 002_idx if it is not applied yet";
+    let db = TestDb::unborn("bounds_steps");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    project.migration(
+        "002_idx",
+        "CREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+        "DROP INDEX a_id;\n",
+    );
+    table(&project, "003_c", "c");
+    project
+        .run_on(&db, &["migrate", "up", "--create-database", "--steps", "1"])
+        .code(exit::SUCCESS)
+        .stdout_has("applied 1 migration");
+    assert_eq!(ledger(&db), ["001:a"]);
+    // Now one step reaches the broken one: refused as `--target 2` and a bare `up` are.
+    for args in [
+        &["migrate", "up", "--steps", "1"][..],
+        &["migrate", "up", "--steps", "1", "--dry-run"],
+        &["migrate", "up", "--steps", "1", "--create-database"],
+        &["migrate", "up", "--target", "2"],
+        &["migrate", "up"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::INVALID)
+            .stderr_has("error[C101]")
+            .stderr_has(stop);
+    }
+    assert_eq!(ledger(&db), ["001:a"]);
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "1"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), Vec::<String>::new());
+
+    // A draft beyond the steps: half a pair.
+    let db = TestDb::new("bounds_draft");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.write(
+        "db/migrations/003_draft.up.sql",
+        "CREATE TABLE d (id int);\n",
+    );
+    for args in [
+        &["migrate", "up", "--steps", "2", "--dry-run"][..],
+        &["migrate", "up", "--steps", "2"],
+    ] {
+        project.run_on(&db, args).code(exit::SUCCESS);
+    }
+    assert_eq!(ledger(&db), ["001:a", "002:b"]);
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::INVALID)
+        .stderr_has("003_draft.up.sql")
+        .stderr_has(
+            "`cargo confiture migrate up --target 002 --database-url <URL>` stops before \
+             003_draft",
+        );
+    assert_eq!(ledger(&db), ["001:a", "002:b"]);
+}
+
+/// h18 F11: a pending confiture (Python) migration after pending SQL ones refused `up` and
+/// every `up --steps N`, even one that stops before it, and the help only said to run
+/// confiture (Python) first. `--steps N` that stops before it runs; one that reaches it, and a
+/// bare `up`, are refused with the `--target` (as the files spell it) that applies the SQL
+/// migrations before it.
+#[test]
+fn a_pending_python_migration_stops_only_what_reaches_it_and_names_the_target_before_it() {
+    let before = "`cargo confiture migrate up --target 0002 --database-url <URL>` applies the \
+                  migrations before `0003_c.py` and stops there";
+    let db = TestDb::new("bounds_python");
+    let project = Project::new();
+    table(&project, "0001_a", "a");
+    table(&project, "0002_b", "b");
+    project.write("db/migrations/0003_c.py", "# confiture (Python)\n");
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--steps", "3"],
+        &["migrate", "up", "--steps", "3", "--dry-run"],
+        &["migrate", "up", "--target", "3"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::INVALID)
+            .stderr_has("`0003_c.py` is a confiture (Python) migration, pending")
+            .stderr_has(before);
+    }
+    assert_eq!(db.ledger(), None, "nothing was written");
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "2", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("0002_b");
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["0001:a", "0002:b"]);
+    // Nothing before it is pending any more: no `--target` to name.
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::INVALID)
+        .stderr_has("`0003_c.py` is a confiture (Python) migration, pending")
+        .stderr_lacks("--target");
+    assert_eq!(ledger(&db), ["0001:a", "0002:b"]);
+}
+
+/// h18 F2: `down --steps 2` over an irreversible migration was refused (rightly) with only
+/// "write a new migration": unlike a squashed history's refusal it did not name the rollback
+/// that still works, the `--target` (or `--steps`) that stops above the irreversible one.
+#[test]
+fn an_irreversible_migrations_refusal_names_the_rollback_above_it() {
+    let db = TestDb::new("bounds_irrev");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.migration(
+        "003_dn",
+        "CREATE TABLE dn (id int);\n",
+        "-- confiture:irreversible\n",
+    );
+    table(&project, "004_d", "d");
+    table(&project, "005_e", "e");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let above = "`cargo confiture migrate down --target 003 --database-url <URL>` (or `cargo \
+                 confiture migrate down --steps 2 --database-url <URL>`) rolls back the 2 \
+                 migrations applied after 003_dn, which stays applied";
+    for args in [
+        &["migrate", "down", "--steps", "3"][..],
+        &["migrate", "down", "--steps", "4", "--dry-run"],
+        &["migrate", "down", "--target", "1"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::IRREVERSIBLE)
+            .stderr_has("irreversible: 003_dn")
+            .stderr_has(above);
+    }
+    let all = ["001:a", "002:b", "003:dn", "004:d", "005:e"];
+    assert_eq!(ledger(&db), all);
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "2"])
+        .code(exit::IRREVERSIBLE)
+        .stderr_has(
+            "`cargo confiture migrate down --target 003 --database-url <URL>` (or `cargo \
+             confiture migrate down --steps 1 --database-url <URL>`) rolls back the migration \
+             applied after 003_dn, which stays applied",
+        );
+    project
+        .run_on(&db, &["migrate", "down", "--target", "003"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:a", "002:b", "003:dn"]);
+    // Nothing above it: no rollback to name.
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::IRREVERSIBLE)
+        .stderr_lacks("rolls back the");
+    assert_eq!(ledger(&db), ["001:a", "002:b", "003:dn"]);
+}
+
+/// h18 F6: `down`, `baseline`, `reinit` and `drift` on a database that does not exist said to
+/// create it with `migrate up --create-database`, which makes a new empty database and runs
+/// every migration in it (for `baseline`, the opposite of its purpose): a mistyped name then
+/// "succeeds" on the wrong database. They name the database and where its name came from, to
+/// be checked there; only `up` (and `status`, read before a first `up`) suggests creating it.
+#[test]
+fn a_missing_database_is_created_only_by_ups_help() {
+    let db = TestDb::unborn("bounds_missing");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    let s = server();
+    for (args, command) in [
+        (&["migrate", "down"][..], "down"),
+        (&["migrate", "down", "--dry-run"], "down"),
+        (&["migrate", "baseline", "--through", "1"], "baseline"),
+        (&["migrate", "reinit"], "reinit"),
+        (&["migrate", "drift"], "drift"),
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::CONNECTION)
+            .stderr_has(&format!(
+                "help: the database \"{name}\" ({user}@{host}:{port}/{name}, from \
+                 --database-url) does not exist on its server: check the database name there \
+                 (`psql -h {host} -p {port} -U {user} -l` lists the server's databases); \
+                 `{command}` works on a database that exists and does not create one",
+                name = db.name,
+                user = s.user,
+                host = s.host,
+                port = s.port,
+            ))
+            .stderr_lacks("--create-database")
+            .stderr_lacks("createdb");
+    }
+    for args in [&["migrate", "up"][..], &["migrate", "status"]] {
+        project
+            .run_on(&db, args)
+            .code(exit::CONNECTION)
+            .stderr_has("`cargo confiture migrate up --create-database --database-url <URL>`");
+    }
+    assert!(!db.exists(), "nothing was created");
+}
