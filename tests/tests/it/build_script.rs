@@ -55,6 +55,13 @@ const BROKEN: &[(&str, &[File], &str, &str)] = &[
         "C003",
     ),
     (
+        // h18 F14: a confiture (Python) migration of a pair's version was left out.
+        "duplicate version of a .py migration",
+        &[("002_other.py", b"# a confiture (Python) migration\n")],
+        "002_other.py",
+        "C003",
+    ),
+    (
         "gap",
         &[
             ("004_d.up.sql", b"SELECT 1;\n"),

@@ -684,6 +684,40 @@ fn a_file_name_that_is_not_utf8_is_named_readably_in_json_and_text() {
     assert!(!run.stderr.contains('\u{fffd}'), "{}", run.dump());
 }
 
+/// h18 F14: a confiture (Python) `.py` migration numbered as an SQL pair (the usual merge
+/// collision) was left out without a word: `lint` clean, `status` "up to date" (exit 0). It is
+/// a duplicate version (C003), as a second pair is, in `lint` and every command, naming both
+/// files; a `.py` file beside another `.py` file of its version too.
+#[test]
+fn a_python_migration_numbered_as_a_pair_is_a_duplicate_version() {
+    let db = TestDb::new("st_py_duplicate");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    for (py, pair) in [
+        ("002_other.py", "002_add_avatar_url"),
+        ("003_b.py", "003_a.py"),
+    ] {
+        if py == "003_b.py" {
+            project.write("db/migrations/003_a.py", "# confiture (Python)\n");
+        }
+        project.write(&format!("db/migrations/{py}"), "# confiture (Python)\n");
+        let lint = project.run(&["lint"]);
+        lint.code(exit::INVALID)
+            .stderr_has("error[C003]")
+            .stderr_has(&format!("`{pair}` and `{py}`"))
+            .stderr_has(&format!("--> db/migrations/{py}"));
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::INVALID)
+            .stderr_has("C003");
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::INVALID)
+            .stderr_has("C003");
+        project.remove(&format!("db/migrations/{py}"));
+    }
+}
+
 /// The table's columns line up in terminal cells, not characters: a ledger row named with wide
 /// characters (`添加用户表`, two cells each), combining marks (none) or control characters
 /// (escaped, several cells) keeps every Status cell under the header's `Status`.

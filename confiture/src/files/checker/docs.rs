@@ -33,7 +33,9 @@ pub const DUPLICATE_VERSION: RuleDoc = RuleDoc {
     explanation: "Two branches that each added a migration with the next number were merged. \
 Versions must be unique: the ledger records migrations by version, and which of the two runs \
 first would be an accident. Renumber the migration that is not applied anywhere yet (usually \
-the one from the branch merged last) to the next free version; the diagnostic names it.",
+the one from the branch merged last) to the next free version; the diagnostic names it. A \
+confiture (Python) migration, `<VERSION>_<NAME>.py`, takes its version too: one numbered as a \
+`.sql` pair (or as another `.py` file) is a duplicate, never left out.",
 };
 
 pub const VERSION_GAP: RuleDoc = RuleDoc {
