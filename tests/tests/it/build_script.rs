@@ -77,6 +77,16 @@ const BROKEN: &[(&str, &[File], &str, &str)] = &[
         "C006",
     ),
     (
+        // h18 F4: a name ending in a carriage return (a CRLF script) was left out.
+        "bad name ending in a carriage return",
+        &[
+            ("003_c.up.sql\r", b"SELECT 1;\n"),
+            ("003_c.down.sql\r", b"SELECT 1;\n"),
+        ],
+        "003_c.up.sql\\r",
+        "C006",
+    ),
+    (
         "empty up",
         &[
             ("003_c.up.sql", b"-- to do\n"),

@@ -718,6 +718,54 @@ fn a_python_migration_numbered_as_a_pair_is_a_duplicate_version() {
     }
 }
 
+/// h18 F4: a migration file whose name ends (or starts) with whitespace, a control or an
+/// invisible character (`003_c.up.sql\r` from a CRLF script, `003_c.up.sql `) was left out
+/// without a word: `lint` clean, `status` "up to date" (exit 0), the migration never ran. It
+/// is a misnamed migration file (C006) in `lint` and every command, shown escaped, with the
+/// trimmed name to rename it to.
+#[test]
+fn a_migration_name_with_stray_characters_at_its_ends_is_misnamed() {
+    let db = TestDb::new("st_stray_name");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    for (up, down, shown) in [
+        ("003_c.up.sql ", "003_c.down.sql ", "`003_c.up.sql `"),
+        ("003_c.up.sql\r", "003_c.down.sql\r", "`003_c.up.sql\\r`"),
+        (
+            "003_c.up.sql\u{a0}",
+            "003_c.down.sql\u{a0}",
+            "`003_c.up.sql\u{a0}`",
+        ),
+        (
+            "003_c.up.sql\u{200b}",
+            "003_c.down.sql\u{200b}",
+            "`003_c.up.sql\\u{200b}`",
+        ),
+        (" 003_c.up.sql", " 003_c.down.sql", "` 003_c.up.sql`"),
+    ] {
+        project.write(&format!("db/migrations/{up}"), "CREATE TABLE t3 (x int);\n");
+        project.write(&format!("db/migrations/{down}"), "DROP TABLE t3;\n");
+        project
+            .run(&["lint"])
+            .code(exit::INVALID)
+            .stderr_has("error[C006]")
+            .stderr_has(&format!("{shown} is not a migration file name"))
+            .stderr_has("rename it to `003_c.up.sql`;")
+            .stderr_has("rename it to `003_c.down.sql`;");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::INVALID)
+            .stderr_has("C006");
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::INVALID)
+            .stderr_has("C006");
+        project.remove(&format!("db/migrations/{up}"));
+        project.remove(&format!("db/migrations/{down}"));
+    }
+    assert!(!db.has_relation("t3"));
+}
+
 /// The table's columns line up in terminal cells, not characters: a ledger row named with wide
 /// characters (`添加用户表`, two cells each), combining marks (none) or control characters
 /// (escaped, several cells) keeps every Status cell under the header's `Status`.

@@ -72,7 +72,10 @@ pub const BAD_FILE_NAME: RuleDoc = RuleDoc {
 that does not follow the form is reported rather than silently skipped (a skipped migration \
 never runs). VERSION is at least 3 ASCII digits (`001`), NAME is lowercase snake_case starting \
 with a letter, then `.up.sql` or `.down.sql`. The diagnostic suggests the corrected name when it \
-can guess it, never a name another file already has (nor one it suggests for another file). Names \
+can guess it, never a name another file already has (nor one it suggests for another file). A name \
+that starts or ends with whitespace, a control or an invisible character (`003_c.up.sql\\r`, left \
+by a script with CRLF line endings; a trailing space or no-break space) is reported too, escaped, \
+with the trimmed name to rename it to. Names \
 are ASCII: a Latin letter with a diacritic is spelt without it in the suggestion (`café` → `cafe`, \
 said in the help), and a letter with no ASCII spelling (`数`) is named rather than dropped. Files \
 that do not end in `.sql` (README.md, .gitkeep) and hidden entries (a name starting with `.`: an \

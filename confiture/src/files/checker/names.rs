@@ -106,6 +106,8 @@ pub(super) fn suggestion_conflicts(
 /// applied file under the old text, and confiture (Python) matches rows by that text, so it
 /// would run the file again; `migrate reinit` rewrites the row. Empty when the digits stay.
 fn respelled_note(file_name: &str, suggestion: &str) -> &'static str {
+    // A stray space before the version is no respelling of it.
+    let file_name = name::trim_stray(file_name);
     let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
     if file_name[..digits(file_name)] == suggestion[..digits(suggestion)] {
         ""
@@ -117,6 +119,11 @@ fn respelled_note(file_name: &str, suggestion: &str) -> &'static str {
 
 fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> Diagnostic {
     let file_name = file_name_of(path);
+    // Unescaped: a `\r` before the version is one character, not the text `\r`.
+    let raw_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let message = format!("`{file_name}` is not a migration file name: {}", bad.reason);
     let spelt: Vec<String> = bad
         .non_ascii
@@ -130,13 +137,13 @@ fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> 
         .collect();
     let help = match (bad.suggestion, taken) {
         (Some(suggestion), None) if spelt.is_empty() => {
-            let note = respelled_note(&file_name, &suggestion);
+            let note = respelled_note(&raw_name, &suggestion);
             format!("rename it to `{suggestion}`{note}; migration files are named {FILE_FORM}")
         }
         (Some(suggestion), None) => format!(
             "rename it to `{suggestion}` ({}){}; migration files are named {FILE_FORM}",
             spelt.join(", "),
-            respelled_note(&file_name, &suggestion)
+            respelled_note(&raw_name, &suggestion)
         ),
         (Some(suggestion), Some(SuggestionTaken::ByFile)) => format!(
             "its corrected name `{suggestion}` is taken by another file: if this one duplicates \
