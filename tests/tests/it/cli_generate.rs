@@ -391,3 +391,27 @@ fn generate_numbers_after_a_confiture_python_migration() {
         );
     }
 }
+
+/// h18 F12: after `9223372036854775807_a` (the largest version, a squashed history starting
+/// there), `generate b` wrote `9223372036854775808_b`, which every later command refused
+/// (C006: its version is too large). It refuses (exit 5) and writes nothing.
+#[test]
+fn a_version_above_the_largest_is_refused_and_nothing_is_written() {
+    let project = Project::new();
+    let max = i64::MAX;
+    project.write(
+        "Cargo.toml",
+        format!(
+            "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = {max}\n"
+        ),
+    );
+    project.migration(&format!("{max}_a"), "SELECT 1;\n", "SELECT 1;\n");
+    project.run(&["lint"]).code(exit::SUCCESS);
+    let before = files(&project, "db/migrations");
+    project
+        .run(&["migrate", "generate", "b"])
+        .code(exit::INVALID)
+        .stderr_has(&format!("no migration can follow version {max}"));
+    assert_eq!(files(&project, "db/migrations"), before);
+    project.run(&["lint"]).code(exit::SUCCESS);
+}
