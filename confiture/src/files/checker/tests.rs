@@ -160,6 +160,39 @@ fn a_gap_shows_each_version_as_its_file_writes_it() {
     );
 }
 
+/// h18 F9: after a confiture (Python) migration `1500_x.py`, C004 padded its version to the
+/// later file's width ("follows version 0000000000000001500: versions 0000000000000001501 to
+/// ..."). A `.py` version is shown as its file writes it too.
+#[test]
+fn a_gap_after_a_python_migration_shows_its_version_as_its_file_writes_it() {
+    let dir = Path::new("m");
+    let mut entries: Vec<Entry> = pairs(&["1499_a", "9223372036854775807_big"])
+        .iter()
+        .map(|f| Entry::File {
+            path: dir.join(f),
+            bytes: b"SELECT 1;\n".to_vec(),
+        })
+        .collect();
+    entries.push(Entry::Python {
+        path: dir.join("1500_x.py"),
+    });
+    let options = CheckOptions::default().first_version(Some(1499));
+    let checked = check(dir, entries, &options);
+    let gap = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "C004")
+        .expect("a gap");
+    assert!(
+        gap.message.starts_with(
+            "version 9223372036854775807 follows version 1500: versions 1501 to \
+             9223372036854775806 are missing"
+        ),
+        "{}",
+        gap.message
+    );
+}
+
 #[test]
 fn versions_compare_as_integers() {
     let files = pairs(&["008_h", "009_i", "010_j"]);

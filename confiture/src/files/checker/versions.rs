@@ -146,9 +146,8 @@ fn check_sequence(
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let first_version = crate::history::first_version(options.first_version);
-    let mut previous: Option<u64> = None;
-    // The previous `.sql` migration's version as its file writes it.
-    let mut previous_text: Option<&str> = None;
+    // The previous `.sql` migration's version, and as its file writes it.
+    let mut previous: Option<(u64, &str)> = None;
     let mut last_seen: Option<u64> = None;
     for stem in stems {
         if last_seen == Some(stem.version) {
@@ -163,21 +162,18 @@ fn check_sequence(
         // A Python migration between the previous `.sql` one and this one fills the gap.
         let python_before = python
             .iter()
-            .map(|f| f.version)
-            .filter(|&v| v >= first_version && v < stem.version)
-            .max();
+            .filter(|f| f.version >= first_version && f.version < stem.version)
+            .map(|f| (f.version, f.version_text.as_str()))
+            .max_by_key(|(version, _)| *version);
         let problem = match previous.max(python_before) {
             None if stem.version > first_version => Some(late_start(file, options)),
-            Some(before) if stem.version > before.saturating_add(1) => {
-                // A Python migration in between has no text here.
-                let text = previous_text.filter(|_| Some(before) == previous);
+            Some((before, text)) if stem.version > before.saturating_add(1) => {
                 Some(gap(file, before, text))
             }
             _ => None,
         };
         diagnostics.extend(problem);
-        previous = Some(stem.version);
-        previous_text = Some(file.version_text());
+        previous = Some((stem.version, file.version_text()));
     }
 }
 
@@ -233,11 +229,11 @@ fn late_start(file: &Found, options: &CheckOptions) -> Diagnostic {
 }
 
 /// `file` follows `previous` with versions missing between them: each version as its file
-/// writes it (`previous_text`, when known), never padded to the other's width; the missing
-/// ones from the previous one's width to this one's.
-fn gap(file: &Found, previous: u64, previous_text: Option<&str>) -> Diagnostic {
+/// (`.sql` or `.py`) writes it, never padded to the other's width; the missing ones from the
+/// previous one's width to this one's.
+fn gap(file: &Found, previous: u64, previous_text: &str) -> Diagnostic {
     let width = file.version_text().len();
-    let previous_width = previous_text.map_or(width, str::len);
+    let previous_width = previous_text.len();
     let missing_from = name::version_text(previous + 1, previous_width);
     let missing = if file.version - previous == 2 {
         format!("version {missing_from} is missing")
@@ -250,7 +246,7 @@ fn gap(file: &Found, previous: u64, previous_text: Option<&str>) -> Diagnostic {
     let message = format!(
         "version {} follows version {}: {missing}",
         file.version_text(),
-        previous_text.map_or_else(|| name::version_text(previous, width), str::to_string)
+        previous_text
     );
     // No ledger here: `migrate status` replaces this help when it knows an applied migration
     // was renumbered away from the gap (`plan::explain_gaps`).
