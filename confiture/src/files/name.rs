@@ -122,7 +122,7 @@ pub fn is_sql_file_name(file_name: &str) -> bool {
 /// A character that no name means to start or end with, and that a person does not see there:
 /// whitespace (a space, a tab, a no-break space `U+00A0`, an ideographic space), a control
 /// character (a carriage return left by a CRLF script) or an invisible one
-/// ([`crate::display::is_hazard`]: a zero-width space, a byte-order mark, a direction mark).
+/// (what `display` escapes: a zero-width space, a byte-order mark, a direction mark).
 pub fn is_stray(c: char) -> bool {
     c.is_whitespace() || crate::display::is_hazard(c)
 }
