@@ -836,10 +836,7 @@ pub fn refusal<'a>(
     outcome: &str,
 ) -> Error {
     let errors: Vec<&Diagnostic> = errors.into_iter().collect();
-    let count = match errors.len() {
-        1 => "1 error".to_string(),
-        n => format!("{n} errors"),
-    };
+    let count = crate::display::plural(errors.len(), "error");
     Error::invalid(format!("{} has {count}; {outcome}", dir.display()))
         .with_help(format!(
             "fix the files listed ({} explains each rule), then run again",
