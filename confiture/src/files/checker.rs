@@ -289,7 +289,14 @@ impl Classified {
             }
             Entry::File { path, bytes } => (path, Ok(bytes)),
             Entry::Python { path } => {
-                self.python.extend(super::PythonFile::of(path));
+                let bad = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(name::bad_python_name);
+                match bad {
+                    Some(bad) => self.bad_names.push((path, bad)),
+                    None => self.python.extend(super::PythonFile::of(path)),
+                }
                 return;
             }
         };

@@ -436,7 +436,8 @@ pub enum Entry {
         /// Its path (joined onto the directory read).
         path: PathBuf,
     },
-    /// A confiture (Python) migration, `<VERSION>_<NAME>.py` ([`PythonFile`]): not read.
+    /// A confiture (Python) migration, `<VERSION>_<NAME>.py` ([`PythonFile`]), or a `.py` file
+    /// meant to be one whose name is wrong ([`name::is_python_migration_name`]): not read.
     Python {
         /// Its path (joined onto the directory read).
         path: PathBuf,
@@ -565,7 +566,8 @@ fn read_dir_inspecting(
         } else if !is_sql {
             // Not a `.sql` migration: not read. confiture (Python)'s own migrations are
             // counted, by name.
-            if is_file && name::parse_python_file_name(&file_name).is_some() {
+            // A misnamed one (`03_d.py`) too: reported, never left out.
+            if is_file && name::is_python_migration_name(&file_name) {
                 entries.push(Entry::Python { path });
             }
         } else if name::is_verify_sidecar(&file_name) {

@@ -9,6 +9,11 @@ pub const FILE_FORM: &str = "`<VERSION>_<NAME>.up.sql` and `<VERSION>_<NAME>.dow
      (VERSION: at least 3 digits, e.g. `001`; NAME: lowercase letters, digits and `_`, \
      starting with a letter)";
 
+/// The form of a confiture (Python) migration's file name, as error messages name it.
+pub const PYTHON_FILE_FORM: &str = "`<VERSION>_<NAME>.py` for confiture (Python)'s migrations \
+     (VERSION: at least 3 digits, e.g. `001`; NAME: lowercase letters, digits and `_`, \
+     starting with a letter)";
+
 /// The form of a migration name, as error messages name it.
 pub const NAME_FORM: &str =
     "lowercase letters, digits and `_`, starting with a letter (e.g. `add_bio_to_users`)";
@@ -185,6 +190,36 @@ pub fn is_hidden_name(file_name: &str) -> bool {
 pub fn parse_python_file_name(file_name: &str) -> Option<(u64, &str, &str)> {
     let stem = file_name.strip_suffix(".py")?;
     sidecar_stem(stem)
+}
+
+/// Whether a `.py` file is meant to be a confiture (Python) migration: its name starts with a
+/// digit and has a `_` after the digits (`03_d.py`, `004_E.py`, `004-e.py` is not). Such a
+/// file whose name [`parse_python_file_name`] refuses is a misnamed migration, reported,
+/// never left out; any other `.py` file (`__init__.py`, `helpers.py`) is no migration.
+pub fn is_python_migration_name(file_name: &str) -> bool {
+    let Some(stem) = file_name.strip_suffix(".py") else {
+        return false;
+    };
+    let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && stem.as_bytes().get(digits) == Some(&b'_')
+}
+
+/// Why a `.py` file meant to be a migration ([`is_python_migration_name`]) is misnamed, and
+/// its corrected name: the rules of a `.sql` name ([`parse_file_name`]), `.py` for the suffix.
+/// `None` for a well-formed name.
+pub fn bad_python_name(file_name: &str) -> Option<BadName> {
+    if parse_python_file_name(file_name).is_some() {
+        return None;
+    }
+    let stem = file_name.strip_suffix(".py")?;
+    let as_sql = format!("{stem}.up.sql");
+    let bad = parse_file_name(&as_sql).err()?;
+    let suggestion = bad
+        .suggestion
+        .as_deref()
+        .and_then(|s| s.strip_suffix(".up.sql"))
+        .map(|s| format!("{s}.py"));
+    Some(BadName { suggestion, ..bad })
 }
 
 /// Whether `file_name` is confiture (Python)'s verification sidecar of a migration,
@@ -431,6 +466,37 @@ mod tests {
             "002_X.verify.sql",
         ] {
             assert!(!is_verify_sidecar(not_one), "{not_one}");
+        }
+    }
+
+    /// h18 F14: `03_d.py` and `004_E.py` were left out without a word, unlike their `.sql`
+    /// near-misses: a `.py` file meant to be a migration is misnamed, with its corrected name.
+    #[test]
+    fn python_near_misses_are_misnamed_migrations() {
+        for (name, reason, suggestion) in [
+            ("03_d.py", "its version has fewer than 3 digits", Some("003_d.py")),
+            (
+                "004_E.py",
+                "its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)",
+                Some("004_e.py"),
+            ),
+            ("005_.py", "it has no name after the version", None),
+        ] {
+            assert!(is_python_migration_name(name), "{name}");
+            let bad = bad_python_name(name).expect(name);
+            assert_eq!(bad.reason, reason, "{name}");
+            assert_eq!(bad.suggestion.as_deref(), suggestion, "{name}");
+        }
+        assert_eq!(bad_python_name("003_d.py"), None);
+        for not_one in [
+            "__init__.py",
+            "helpers.py",
+            "v2_x.py",
+            "004-e.py",
+            "004.py",
+            "004_a.pyc",
+        ] {
+            assert!(!is_python_migration_name(not_one), "{not_one}");
         }
     }
 

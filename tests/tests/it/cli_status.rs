@@ -716,6 +716,26 @@ fn a_python_migration_numbered_as_a_pair_is_a_duplicate_version() {
             .stderr_has("C003");
         project.remove(&format!("db/migrations/{py}"));
     }
+    project.remove("db/migrations/003_a.py");
+    // A `.py` file meant to be a migration but misnamed is reported as a `.sql` one is;
+    // other `.py` files are no migrations.
+    project.write("db/migrations/__init__.py", "");
+    project.write("db/migrations/helpers.py", "");
+    project.run(&["lint"]).code(exit::SUCCESS);
+    for (py, corrected) in [("03_d.py", "003_d.py"), ("003_E.py", "003_e.py")] {
+        project.write(&format!("db/migrations/{py}"), "# confiture (Python)\n");
+        project
+            .run(&["lint"])
+            .code(exit::INVALID)
+            .stderr_has(&format!("error[C006]: `{py}` is not a migration file name"))
+            .stderr_has(&format!("rename it to `{corrected}`"))
+            .stderr_has("`<VERSION>_<NAME>.py`");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::INVALID)
+            .stderr_has("C006");
+        project.remove(&format!("db/migrations/{py}"));
+    }
 }
 
 /// h18 F4: a migration file whose name ends (or starts) with whitespace, a control or an

@@ -82,7 +82,9 @@ that do not end in `.sql` (README.md, .gitkeep) and hidden entries (a name start
 editor's `.#001_a.up.sql` lock link, a swap file, `.git/`) are ignored. confiture (Python)'s \
 verification sidecars, `<VERSION>_<NAME>.verify.sql` (run by `confiture migrate verify`), are \
 not migrations and are ignored too; its Python migrations, `<VERSION>_<NAME>.py`, are counted \
-by `migrate status` as `python` migrations that only confiture (Python) can run.",
+by `migrate status` as `python` migrations that only confiture (Python) can run. A `.py` file \
+whose name starts with a version and `_` (`03_d.py`, `004_E.py`) is meant to be one: a wrong \
+name there is reported the same way; other `.py` files (`__init__.py`) are ignored.",
 };
 
 pub const EMPTY_UP: RuleDoc = RuleDoc {
