@@ -137,7 +137,18 @@ pub struct LintArgs {
 impl LintArgs {
     /// Whether warnings fail the run.
     pub fn denies_warnings(&self) -> bool {
-        self.deny_warnings || !self.deny.is_empty()
+        self.denied_by().is_some()
+    }
+
+    /// The flag that denied warnings, as the user wrote it: `--deny-warnings`, or `-D warnings`.
+    pub fn denied_by(&self) -> Option<&'static str> {
+        if self.deny_warnings {
+            Some("--deny-warnings")
+        } else if !self.deny.is_empty() {
+            Some("-D warnings")
+        } else {
+            None
+        }
     }
 }
 

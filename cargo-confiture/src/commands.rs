@@ -164,10 +164,9 @@ fn lint(cx: &Context, args: &LintArgs, out: &Output) -> Result<u8> {
         }
         if fails {
             // cargo's closing line: on stderr, with the other diagnostics.
-            let denied = if errors == 0 {
-                " (warnings denied by --deny-warnings)"
-            } else {
-                ""
+            let denied = match args.denied_by() {
+                Some(flag) if errors == 0 => format!(" (warnings denied by {flag})"),
+                _ => String::new(),
             };
             out.note(&format!(
                 "{} could not lint {dir}: {}{denied}",

@@ -80,14 +80,8 @@ pub fn push_padded(out: &mut String, text: &str, width: usize) {
     push_padding(out, text, width);
 }
 
-/// `1 warning`, `2 errors`.
-pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
+/// `1 warning`, `2 errors`: the library's one rule.
+pub use confiture::display::plural;
 
 /// What became of the other migrations of a failed run, from the error's data
 /// ([`MigrationFailure`]): the lines shown after its details. JSON has the lists themselves

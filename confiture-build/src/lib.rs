@@ -287,7 +287,8 @@ struct Located {
 
 impl Located {
     fn read(self) -> Result<Report, confiture::Error> {
-        let entries = files::read_dir(&self.migrations_dir)?;
+        let entries =
+            files::read_dir_named_by(&self.migrations_dir, files::DirNamedBy::BuildScript)?;
         let mut files: Vec<PathBuf> = entries.iter().map(|e| e.path().to_path_buf()).collect();
         files.sort();
         let checked = files::check(&self.migrations_dir, entries, &self.options);
@@ -717,6 +718,36 @@ mod tests {
         assert!(err.message.contains("does not exist"), "{}", err.message);
         let line = render_error(&err);
         assert!(line.contains("; help: create it"), "{line}");
+        // h18 F5: a build script has no `--migrations-dir`; it has `Check::migrations_dir`.
+        assert!(!line.contains("--migrations-dir"), "{line}");
+        assert!(
+            line.contains("(or `confiture_build::Check::migrations_dir` in build.rs)"),
+            "{line}"
+        );
+        // A file in its place, and a link to nowhere, say the same.
+        std::fs::create_dir_all(tmp.path.join("db")).unwrap();
+        std::fs::write(tmp.path.join("db/migrations"), "").unwrap();
+        let err = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .inspect()
+            .unwrap_err();
+        let line = render_error(&err);
+        assert!(line.contains("not a directory"), "{line}");
+        assert!(!line.contains("--migrations-dir"), "{line}");
+        assert!(line.contains("Check::migrations_dir"), "{line}");
+        #[cfg(unix)]
+        {
+            std::fs::remove_file(tmp.path.join("db/migrations")).unwrap();
+            std::os::unix::fs::symlink("nowhere", tmp.path.join("db/migrations")).unwrap();
+            let err = Check::new()
+                .manifest_dir(tmp.path.join("app"))
+                .inspect()
+                .unwrap_err();
+            let line = render_error(&err);
+            assert!(line.contains("symbolic link"), "{line}");
+            assert!(!line.contains("--migrations-dir"), "{line}");
+            assert!(line.contains("Check::migrations_dir"), "{line}");
+        }
     }
 
     #[test]

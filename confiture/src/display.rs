@@ -91,6 +91,26 @@ pub fn escape_prose(text: &str) -> Cow<'_, str> {
     escape_where(text, |c| is_hazard(c) && c != '\n' && c != '\t')
 }
 
+/// `1 migration`, `2 migrations`: a count and its noun, the one rule for every message (never
+/// `migration(s)`). `word` is singular and takes an `s`; a phrase's last word does
+/// (`applied migration`).
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// `is` for one, `are` for more: the verb of a [`plural`] count.
+pub fn is_are(n: usize) -> &'static str {
+    if n == 1 {
+        "is"
+    } else {
+        "are"
+    }
+}
+
 /// How many versions a list shows in full; a longer one is shortened to its ends.
 pub const VERSIONS_SHOWN_IN_FULL: usize = 5;
 

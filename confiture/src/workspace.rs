@@ -326,7 +326,9 @@ fn read_settings(
             }
             "first_version" => {
                 let version = value.as_integer().and_then(|v| u64::try_from(v).ok());
-                let version = version.ok_or_else(|| wrong_type("a non-negative integer", "5"))?;
+                // The range `first_version_too_low` checks, said once for every wrong value.
+                let expected = format!("a whole number, {} or more", crate::history::MIN_VERSION);
+                let version = version.ok_or_else(|| wrong_type(&expected, "5"))?;
                 if version < crate::history::MIN_VERSION {
                     return Err(first_version_too_low(
                         &format!("`first_version` in `{name}` of `{}`", manifest.display()),
@@ -694,8 +696,9 @@ mod tests {
             ("migrations_dir = 3", "`migrations_dir` in `[workspace.metadata.confiture]` of `{}` must be a non-empty path string, relative to the workspace root, not an integer"),
             ("environments_dir = \"\"", "`environments_dir` in `[workspace.metadata.confiture]` of `{}` must be a non-empty path string, relative to the workspace root, not an empty string"),
             ("default_env = [\"a\"]", "`default_env` in `[workspace.metadata.confiture]` of `{}` must be a non-empty string, not an array"),
-            ("first_version = -1", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a non-negative integer, not a negative integer"),
-            ("first_version = \"5\"", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a non-negative integer, not a string"),
+            ("first_version = -1", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a whole number, 1 or more, not a negative integer"),
+            ("first_version = \"5\"", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a whole number, 1 or more, not a string"),
+            ("first_version = 1.5", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a whole number, 1 or more, not a float"),
             ("first_version = 0", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be 1 or more, not 0: version 0 is the state before every migration (what `migrate down --target 0` returns to), not a migration's"),
         ];
         for (line, expected) in cases {

@@ -264,12 +264,23 @@ fn busy_error(cx: &Context) -> Error {
             hint::quote_path(&display::relative(path))
         ));
     }
-    Error::invalid(format!(
+    let error = Error::invalid(format!(
         "other `migrate generate` runs kept {} busy for {} s",
         cx.display_dir.display(),
         CLAIM_WAIT.as_secs()
-    ))
-    .with_help("wait for them to finish, then generate again")
+    ));
+    // A claim younger than `STALE_CLAIM` may still be a killed run's: name it and its age,
+    // rather than only after it grows old.
+    match claims.first() {
+        Some((path, age)) => error.with_help(format!(
+            "wait for them to finish, then generate again; if no `migrate generate` is running, \
+             {} ({} s old) was left by one that did not finish: remove it (`rm {}`)",
+            display::path(path),
+            age.as_secs(),
+            hint::quote_path(&display::relative(path))
+        )),
+        None => error.with_help("wait for them to finish, then generate again"),
+    }
 }
 
 /// Writes a new file, refusing to overwrite one that exists.

@@ -797,8 +797,13 @@ impl Access {
         if write == Write::Insert && !self.unfilled.is_empty() {
             let columns = self.unfilled.join(", ");
             let columns = crate::display::escape(&columns);
+            let noun = if self.unfilled.len() == 1 {
+                "column"
+            } else {
+                "columns"
+            };
             return Err(Error::invalid(format!(
-                "the tracking table {table} has NOT NULL column(s) confiture does not write: {columns}"
+                "the tracking table {table} has NOT NULL {noun} confiture does not write: {columns}"
             ))
             .with_help(format!(
                 "give them a DEFAULT (ALTER TABLE {} ALTER COLUMN <column> SET DEFAULT ...) or drop \

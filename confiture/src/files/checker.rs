@@ -214,17 +214,16 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
     diagnostics.extend(inspect_all(&mut found, options.tracking_table_name()));
 
     let stems = pair(&found, &mut diagnostics);
-    let python_versions: Vec<u64> = python.iter().map(|f| f.version).collect();
-    let kept =
-        versions::check_versions(&found, &stems, &python_versions, options, &mut diagnostics);
+    let mut python = python;
+    python.sort_by(|a, b| (a.version, &a.name).cmp(&(b.version, &b.name)));
+    let kept = versions::check_versions(&found, &stems, &python, options, &mut diagnostics);
     let mut file_versions: Vec<u64> = stems.iter().map(|stem| stem.version).collect();
     // confiture (Python)'s migrations take their versions too: `generate` must not reuse one.
-    file_versions.extend(&python_versions);
+    file_versions.extend(python.iter().map(|f| f.version));
     file_versions.sort_unstable();
     file_versions.dedup();
     let mut set = build_set(dir, found, &stems, &kept, misnamed);
     set.python = python;
-    set.python.sort_by_key(|f| f.version);
 
     diagnostics.sort_by(|a, b| {
         (report_order(&a.path), a.line, a.code).cmp(&(report_order(&b.path), b.line, b.code))
@@ -290,7 +289,14 @@ impl Classified {
             }
             Entry::File { path, bytes } => (path, Ok(bytes)),
             Entry::Python { path } => {
-                self.python.extend(super::PythonFile::of(path));
+                let bad = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(name::bad_python_name);
+                match bad {
+                    Some(bad) => self.bad_names.push((path, bad)),
+                    None => self.python.extend(super::PythonFile::of(path)),
+                }
                 return;
             }
         };

@@ -111,14 +111,31 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
     let version = match &last {
         // A squashed history's directory starts at its first version.
         None => crate::history::first_version(checked.first_version),
-        Some((version, text)) => version.checked_add(1).ok_or_else(|| {
-            Error::invalid(format!("version {text} is the largest possible version"))
-        })?,
+        Some((version, _)) => version.saturating_add(1),
     };
     let width = last
         .as_ref()
         .map_or(name::MIN_VERSION_WIDTH, |(_, text)| text.len());
     let version_text = name::version_text(version, width);
+    // The rule every file name's version is checked by (`Version`'s range): a pair numbered
+    // above it would be refused by the next command that reads the directory.
+    if let Err(crate::history::VersionError::TooLarge) =
+        crate::history::Version::number_of(&version_text)
+    {
+        let after = last.as_ref().map_or_else(
+            || "the first version".to_string(),
+            |(_, text)| format!("version {text}"),
+        );
+        return Err(Error::invalid(format!(
+            "no migration can follow {after}: the next version, {version_text}, is above the \
+             largest a migration may have, {}",
+            crate::history::MAX_VERSION
+        ))
+        .with_help(
+            "nothing was written; versions are numbered up from `first_version`: start a \
+             squashed history lower to leave room for the migrations that follow it",
+        ));
+    }
     let stem = format!("{version_text}_{name}");
     let dir = &checked.set.dir;
     Ok(NewMigration {
@@ -317,6 +334,59 @@ mod tests {
             "003_c.down.sql",
         ]);
         assert_eq!(versions.file_versions, [1, 3]);
+    }
+
+    /// h18 F12: after `9223372036854775807_a` (the largest version), `generate` wrote
+    /// `9223372036854775808_b`, a pair every later command refused (C006: version too large).
+    /// It refuses, before writing, any version the file rules would refuse.
+    #[test]
+    fn a_version_above_the_largest_is_refused_before_writing() {
+        let max = crate::history::MAX_VERSION;
+        // A squashed history that starts there: `first_version` as the file rules read it.
+        let checked = |files: &[&str], first: u64| {
+            let dir = Path::new("db/migrations");
+            let entries = files
+                .iter()
+                .map(|f| Entry::File {
+                    path: dir.join(f),
+                    bytes: b"SELECT 1;\n".to_vec(),
+                })
+                .collect();
+            check(
+                dir,
+                entries,
+                &CheckOptions::default().first_version(Some(first)),
+            )
+        };
+        for files in [
+            vec![format!("{max}_a.up.sql"), format!("{max}_a.down.sql")],
+            // Padded wider: the same number.
+            vec![format!("0{max}_a.up.sql"), format!("0{max}_a.down.sql")],
+        ] {
+            let files: Vec<&str> = files.iter().map(String::as_str).collect();
+            let set = checked(&files, max);
+            assert!(!set.has_errors(), "{:?}", set.diagnostics);
+            let err = new_migration(&set, "b").unwrap_err();
+            assert_eq!(err.exit_code(), crate::exit::INVALID);
+            assert!(
+                err.message.starts_with("no migration can follow version")
+                    && err
+                        .message
+                        .ends_with(&format!("a migration may have, {max}")),
+                "{}",
+                err.message
+            );
+        }
+        // One below the largest: the largest is still free.
+        let below = max - 1;
+        let set = checked(
+            &[&format!("{below}_a.up.sql"), &format!("{below}_a.down.sql")],
+            below,
+        );
+        let new = new_migration(&set, "b").unwrap();
+        assert_eq!(new.version, max);
+        let file_name = new.up_path.file_name().unwrap().to_str().unwrap();
+        assert!(name::parse_file_name(file_name).is_ok(), "{file_name}");
     }
 
     #[test]

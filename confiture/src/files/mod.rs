@@ -458,7 +458,8 @@ pub enum Entry {
         /// Its path (joined onto the directory read).
         path: PathBuf,
     },
-    /// A confiture (Python) migration, `<VERSION>_<NAME>.py` ([`PythonFile`]): not read.
+    /// A confiture (Python) migration, `<VERSION>_<NAME>.py` ([`PythonFile`]), or a `.py` file
+    /// meant to be one whose name is wrong ([`name::is_python_migration_name`]): not read.
     Python {
         /// Its path (joined onto the directory read).
         path: PathBuf,
@@ -480,7 +481,35 @@ pub enum Entry {
 /// [`Entry::Unreadable`], never skipped. A missing directory, or a path that is a file, is an
 /// `Invalid` error naming it. Entries come in no particular order; [`check`] sorts them.
 pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
-    let read = read_dir_inspecting(dir, None)?;
+    read_dir_named_by(dir, DirNamedBy::Command)
+}
+
+/// Who named the migrations directory: what an error about it (a missing directory, a file in
+/// its place) says to change when the migrations are elsewhere, besides `migrations_dir` in
+/// Cargo.toml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DirNamedBy {
+    /// A `cargo confiture` command: its `--migrations-dir` flag.
+    #[default]
+    Command,
+    /// A build script (confiture-build): `Check::migrations_dir`.
+    BuildScript,
+}
+
+impl DirNamedBy {
+    /// The other way to name the directory, for a help line: `--migrations-dir`.
+    fn alternative(self) -> &'static str {
+        match self {
+            DirNamedBy::Command => "--migrations-dir",
+            DirNamedBy::BuildScript => "`confiture_build::Check::migrations_dir` in build.rs",
+        }
+    }
+}
+
+/// [`read_dir`], an error about the directory itself saying how `named_by` names another.
+pub fn read_dir_named_by(dir: &Path, named_by: DirNamedBy) -> Result<Vec<Entry>> {
+    let read = read_dir_inspecting(dir, None, named_by)?;
     Ok(read
         .into_iter()
         .filter_map(|read| match read {
@@ -492,8 +521,12 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
 
 /// [`read_dir`], each well-named file inspected on the thread that read it when `inspect`
 /// gives the tracking table ([`checker::inspect_read`], what [`load`] does).
-fn read_dir_inspecting(dir: &Path, inspect: Option<&str>) -> Result<Vec<checker::Read>> {
-    let items = fs::read_dir(dir).map_err(|err| dir_error(dir, err))?;
+fn read_dir_inspecting(
+    dir: &Path,
+    inspect: Option<&str>,
+    named_by: DirNamedBy,
+) -> Result<Vec<checker::Read>> {
+    let items = fs::read_dir(dir).map_err(|err| dir_error(dir, err, named_by))?;
     let mut entries = Vec::new();
     let mut to_read = Vec::new();
     for item in items {
@@ -555,7 +588,8 @@ fn read_dir_inspecting(dir: &Path, inspect: Option<&str>) -> Result<Vec<checker:
         } else if !is_sql {
             // Not a `.sql` migration: not read. confiture (Python)'s own migrations are
             // counted, by name.
-            if is_file && name::parse_python_file_name(&file_name).is_some() {
+            // A misnamed one (`03_d.py`) too: reported, never left out.
+            if is_file && name::is_python_migration_name(&file_name) {
                 entries.push(Entry::Python { path });
             }
         } else if name::is_verify_sidecar(&file_name) {
@@ -687,16 +721,17 @@ fn read_bytes(path: &Path, buffer: &mut [u8]) -> io::Result<Vec<u8>> {
     }
 }
 
-fn dir_error(dir: &Path, err: io::Error) -> Error {
+fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy) -> Error {
     let shown = crate::display::path_text(dir);
     let tables = crate::workspace::SETTINGS_TABLES;
-    let err = match link_error(dir, err) {
+    let or = named_by.alternative();
+    let err = match link_error(dir, err, or) {
         Ok(error) => return error,
         Err(err) => err,
     };
     let help = format!(
         "create it: {} creates it with the first migration; or, if the migrations are \
-         elsewhere, point `migrations_dir` in {tables} (or --migrations-dir) at their directory",
+         elsewhere, point `migrations_dir` in {tables} (or {or}) at their directory",
         crate::hint::command("migrate generate NAME")
     );
     match fs::metadata(dir) {
@@ -705,9 +740,8 @@ fn dir_error(dir: &Path, err: io::Error) -> Error {
         }
         Ok(meta) if !meta.is_dir() => {
             let kind = not_a_directory(&meta);
-            let point = format!(
-                "point `migrations_dir` in {tables} (or --migrations-dir) at the right directory"
-            );
+            let point =
+                format!("point `migrations_dir` in {tables} (or {or}) at the right directory");
             // Only a regular file is one to move away: `/dev/null` moved is the system's.
             let help = if meta.is_file() {
                 format!("it is a file: move it away and create the directory, or {point}")
@@ -759,7 +793,7 @@ fn not_a_directory(meta: &fs::Metadata) -> &'static str {
 /// `dir` is a symbolic link that does not lead to a directory (a missing target, a file, a
 /// loop): the error names the link and where it points (resolved from the link's directory,
 /// as the system resolves it) and says what to do. `Err(err)` back when `dir` is not a link.
-fn link_error(dir: &Path, err: io::Error) -> std::result::Result<Error, io::Error> {
+fn link_error(dir: &Path, err: io::Error, or: &str) -> std::result::Result<Error, io::Error> {
     let is_link = fs::symlink_metadata(dir).is_ok_and(|meta| meta.file_type().is_symlink());
     let target = match fs::read_link(dir) {
         Ok(target) if is_link => target,
@@ -774,7 +808,7 @@ fn link_error(dir: &Path, err: io::Error) -> std::result::Result<Error, io::Erro
     let tables = crate::workspace::SETTINGS_TABLES;
     let repoint = format!(
         "point the link at the directory that holds the migrations (`ln -sfn DIR {link}`), or \
-         point `migrations_dir` in {tables} (or --migrations-dir) at that directory"
+         point `migrations_dir` in {tables} (or {or}) at that directory"
     );
     let error = match fs::metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Error::invalid(format!(
@@ -826,10 +860,7 @@ pub fn refusal<'a>(
     outcome: &str,
 ) -> Error {
     let errors: Vec<&Diagnostic> = errors.into_iter().collect();
-    let count = match errors.len() {
-        1 => "1 error".to_string(),
-        n => format!("{n} errors"),
-    };
+    let count = crate::display::plural(errors.len(), "error");
     Error::invalid(format!("{} has {count}; {outcome}", dir.display()))
         .with_help(format!(
             "fix the files listed ({} explains each rule), then run again",
@@ -841,7 +872,11 @@ pub fn refusal<'a>(
 /// `read_dir` then `check`.
 pub fn load(dir: &Path, options: &CheckOptions) -> Result<Checked> {
     // The files are inspected on the threads that read them, as [`check`] would inspect them.
-    let read = read_dir_inspecting(dir, Some(options.tracking_table_name()))?;
+    let read = read_dir_inspecting(
+        dir,
+        Some(options.tracking_table_name()),
+        DirNamedBy::Command,
+    )?;
     Ok(checker::check_read(dir, read, options))
 }
 

@@ -9,6 +9,11 @@ pub const FILE_FORM: &str = "`<VERSION>_<NAME>.up.sql` and `<VERSION>_<NAME>.dow
      (VERSION: at least 3 digits, e.g. `001`; NAME: lowercase letters, digits and `_`, \
      starting with a letter)";
 
+/// The form of a confiture (Python) migration's file name, as error messages name it.
+pub const PYTHON_FILE_FORM: &str = "`<VERSION>_<NAME>.py` for confiture (Python)'s migrations \
+     (VERSION: at least 3 digits, e.g. `001`; NAME: lowercase letters, digits and `_`, \
+     starting with a letter)";
+
 /// The form of a migration name, as error messages name it.
 pub const NAME_FORM: &str =
     "lowercase letters, digits and `_`, starting with a letter (e.g. `add_bio_to_users`)";
@@ -107,14 +112,68 @@ fn ascii_spelling(letter: char) -> Option<&'static str> {
 }
 
 /// Whether a directory entry could be a migration (or schema) file: its name ends in `.sql`,
-/// ignoring case, and is not hidden ([`is_hidden_name`]). Such a file is meant to be a
-/// migration, so a wrong name or an unreadable file is reported, never skipped; any other
-/// entry is left out, readable or not (a broken `notes.md` link is no concern of confiture).
+/// ignoring case and [stray characters](is_stray) after it (`003_c.up.sql\r`, written by a
+/// script with CRLF line endings, `002_b.up.sql `), and is not hidden ([`is_hidden_name`]).
+/// Such a file is meant to be a migration, so a wrong name or an unreadable file is reported,
+/// never skipped; any other entry is left out, readable or not (a broken `notes.md` link is no
+/// concern of confiture, nor is a backup `001_a.up.sql.bak` or `001_a.up.sql~`).
 pub fn is_sql_file_name(file_name: &str) -> bool {
-    let bytes = file_name.as_bytes();
+    let bytes = trim_stray(file_name).as_bytes();
     !is_hidden_name(file_name)
         && bytes.len() >= 4
         && bytes[bytes.len() - 4..].eq_ignore_ascii_case(b".sql")
+}
+
+/// A character that no name means to start or end with, and that a person does not see there:
+/// whitespace (a space, a tab, a no-break space `U+00A0`, an ideographic space), a control
+/// character (a carriage return left by a CRLF script) or an invisible one
+/// (what `display` escapes: a zero-width space, a byte-order mark, a direction mark).
+pub fn is_stray(c: char) -> bool {
+    c.is_whitespace() || crate::display::is_hazard(c)
+}
+
+/// `file_name` without the [stray characters](is_stray) at its ends.
+pub fn trim_stray(file_name: &str) -> &str {
+    file_name.trim_matches(is_stray)
+}
+
+/// Why a name with [stray characters](is_stray) at its ends is wrong: `it ends in a carriage
+/// return (\r)`, `it starts with a space and ends in a no-break space (U+00A0)`. `None`
+/// when there are none.
+fn stray_reason(file_name: &str) -> Option<String> {
+    let trimmed = trim_stray(file_name);
+    if trimmed.len() == file_name.len() {
+        return None;
+    }
+    let start = file_name.len() - file_name.trim_start_matches(is_stray).len();
+    let end = file_name.trim_end_matches(is_stray).len();
+    let described = |part: &str| -> String {
+        let mut names: Vec<String> = Vec::new();
+        for c in part.chars() {
+            let named = match c {
+                ' ' => "a space".to_string(),
+                '\t' => "a tab (`\\t`)".to_string(),
+                '\r' => "a carriage return (`\\r`)".to_string(),
+                '\n' => "a line feed (`\\n`)".to_string(),
+                '\u{a0}' => "a no-break space (U+00A0)".to_string(),
+                c if c.is_whitespace() => format!("a space character (U+{:04X})", u32::from(c)),
+                c if c.is_control() => format!("a control character (U+{:04X})", u32::from(c)),
+                c => format!("an invisible character (U+{:04X})", u32::from(c)),
+            };
+            if !names.contains(&named) {
+                names.push(named);
+            }
+        }
+        names.join(", ")
+    };
+    let mut parts = Vec::new();
+    if start > 0 {
+        parts.push(format!("starts with {}", described(&file_name[..start])));
+    }
+    if end < file_name.len() && end > start {
+        parts.push(format!("ends in {}", described(&file_name[end..])));
+    }
+    Some(format!("it {}", parts.join(" and ")))
 }
 
 /// Whether an entry's name starts with `.`: an editor's lock link (Emacs' `.#a.sql`), a swap
@@ -131,6 +190,36 @@ pub fn is_hidden_name(file_name: &str) -> bool {
 pub fn parse_python_file_name(file_name: &str) -> Option<(u64, &str, &str)> {
     let stem = file_name.strip_suffix(".py")?;
     sidecar_stem(stem)
+}
+
+/// Whether a `.py` file is meant to be a confiture (Python) migration: its name starts with a
+/// digit and has a `_` after the digits (`03_d.py`, `004_E.py`, `004-e.py` is not). Such a
+/// file whose name [`parse_python_file_name`] refuses is a misnamed migration, reported,
+/// never left out; any other `.py` file (`__init__.py`, `helpers.py`) is no migration.
+pub fn is_python_migration_name(file_name: &str) -> bool {
+    let Some(stem) = file_name.strip_suffix(".py") else {
+        return false;
+    };
+    let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && stem.as_bytes().get(digits) == Some(&b'_')
+}
+
+/// Why a `.py` file meant to be a migration ([`is_python_migration_name`]) is misnamed, and
+/// its corrected name: the rules of a `.sql` name ([`parse_file_name`]), `.py` for the suffix.
+/// `None` for a well-formed name.
+pub fn bad_python_name(file_name: &str) -> Option<BadName> {
+    if parse_python_file_name(file_name).is_some() {
+        return None;
+    }
+    let stem = file_name.strip_suffix(".py")?;
+    let as_sql = format!("{stem}.up.sql");
+    let bad = parse_file_name(&as_sql).err()?;
+    let suggestion = bad
+        .suggestion
+        .as_deref()
+        .and_then(|s| s.strip_suffix(".up.sql"))
+        .map(|s| format!("{s}.py"));
+    Some(BadName { suggestion, ..bad })
 }
 
 /// Whether `file_name` is confiture (Python)'s verification sidecar of a migration,
@@ -155,14 +244,20 @@ fn sidecar_stem(stem: &str) -> Option<(u64, &str, &str)> {
 pub fn parse_file_name(file_name: &str) -> Result<FileName<'_>, BadName> {
     parse_strict(file_name).map_err(|reason| {
         let non_ascii = non_ascii_letters(file_name);
-        let mut reason = reason.to_string();
+        let trimmed = trim_stray(file_name);
+        // A name with stray characters at its ends says so first, then what else is wrong.
+        let mut reason = match (stray_reason(file_name), parse_strict(trimmed)) {
+            (Some(stray), Ok(_)) => stray,
+            (Some(stray), Err(then)) => format!("{stray}; without them, {then}"),
+            (None, _) => reason.to_string(),
+        };
         if !non_ascii.is_empty() {
             reason.push_str("; non-ASCII letters are not allowed: ");
             reason.push_str(&letter_list(&non_ascii));
         }
         BadName {
             reason,
-            suggestion: suggest_file_name(file_name).filter(|s| s != file_name),
+            suggestion: suggest_file_name(trimmed).filter(|s| s != file_name),
             non_ascii,
         }
     })
@@ -374,6 +469,37 @@ mod tests {
         }
     }
 
+    /// h18 F14: `03_d.py` and `004_E.py` were left out without a word, unlike their `.sql`
+    /// near-misses: a `.py` file meant to be a migration is misnamed, with its corrected name.
+    #[test]
+    fn python_near_misses_are_misnamed_migrations() {
+        for (name, reason, suggestion) in [
+            ("03_d.py", "its version has fewer than 3 digits", Some("003_d.py")),
+            (
+                "004_E.py",
+                "its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)",
+                Some("004_e.py"),
+            ),
+            ("005_.py", "it has no name after the version", None),
+        ] {
+            assert!(is_python_migration_name(name), "{name}");
+            let bad = bad_python_name(name).expect(name);
+            assert_eq!(bad.reason, reason, "{name}");
+            assert_eq!(bad.suggestion.as_deref(), suggestion, "{name}");
+        }
+        assert_eq!(bad_python_name("003_d.py"), None);
+        for not_one in [
+            "__init__.py",
+            "helpers.py",
+            "v2_x.py",
+            "004-e.py",
+            "004.py",
+            "004_a.pyc",
+        ] {
+            assert!(!is_python_migration_name(not_one), "{not_one}");
+        }
+    }
+
     #[test]
     fn parses_well_formed_names() {
         let parsed = parse_file_name("003_create_tb_comment.up.sql").unwrap();
@@ -500,6 +626,52 @@ mod tests {
         let many: String = "αβγδεζηθικ".to_string();
         let bad = parse_file_name(&format!("005_{many}.up.sql")).unwrap_err();
         assert!(bad.reason.ends_with("`θ`, …"), "{}", bad.reason);
+    }
+
+    /// h18 F4: `002_b.up.sql ` and `003_c.up.sql\r` were not `.sql` names, so they were left
+    /// out without a word and their migrations never ran. Any whitespace, control or invisible
+    /// character at either end of a name that is otherwise an `.sql` one makes it a misnamed
+    /// migration file, with the trimmed name suggested.
+    #[test]
+    fn stray_characters_at_the_ends_make_a_misnamed_sql_file() {
+        let cases = [
+            ("002_b.up.sql ", "it ends in a space", "002_b.up.sql"),
+            ("003_c.up.sql\r", "it ends in a carriage return (`\\r`)", "003_c.up.sql"),
+            ("003_c.down.sql\r\n", "it ends in a carriage return (`\\r`), a line feed (`\\n`)", "003_c.down.sql"),
+            ("004_d.up.sql\t", "it ends in a tab (`\\t`)", "004_d.up.sql"),
+            ("005_e.up.sql\u{a0}", "it ends in a no-break space (U+00A0)", "005_e.up.sql"),
+            ("006_f.up.sql\u{200b}", "it ends in an invisible character (U+200B)", "006_f.up.sql"),
+            ("007_g.up.sql\u{3000}", "it ends in a space character (U+3000)", "007_g.up.sql"),
+            ("007_g.up.sql\u{1b}", "it ends in a control character (U+001B)", "007_g.up.sql"),
+            (" 008_h.down.sql", "it starts with a space", "008_h.down.sql"),
+            ("\u{feff}009_i.up.sql", "it starts with an invisible character (U+FEFF)", "009_i.up.sql"),
+            (" 010_j.up.sql ", "it starts with a space and ends in a space", "010_j.up.sql"),
+            (
+                "011_K.up.sql ",
+                "it ends in a space; without them, its name is not lowercase snake_case \
+                 (letters, digits and `_`, starting with a letter)",
+                "011_k.up.sql",
+            ),
+            ("012_l.sql\r", "it ends in a carriage return (`\\r`); without them, it does not end in `.up.sql` or `.down.sql`", "012_l.up.sql"),
+        ];
+        for (name, reason, suggestion) in cases {
+            assert!(
+                is_sql_file_name(name),
+                "{name:?} is meant to be a migration"
+            );
+            let bad = parse_file_name(name).unwrap_err();
+            assert_eq!(bad.reason, reason, "{name:?}");
+            assert_eq!(bad.suggestion.as_deref(), Some(suggestion), "{name:?}");
+        }
+        // Backups and other extensions are still no migrations.
+        for not_one in [
+            "001_a.up.sql.bak",
+            "001_a.up.sql~",
+            "001_a.up.sql.orig ",
+            " notes.md\r",
+        ] {
+            assert!(!is_sql_file_name(not_one), "{not_one:?}");
+        }
     }
 
     #[test]

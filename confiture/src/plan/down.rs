@@ -6,6 +6,7 @@ use super::{
     reinit_hint,
 };
 use crate::diagnostic::Diagnostic;
+use crate::display::plural;
 use crate::error::{Diverged, Divergence, Error, Result, Unrollable};
 use crate::files::{Migration, MigrationSet};
 use crate::history::{FileErrors, History, Recorded, State};
@@ -141,8 +142,8 @@ fn confirm_everything(
                 )
             };
             Err(Error::usage(format!(
-                "--steps {steps} is more than the {applied} applied migration(s): it would roll \
-                 back every one"
+                "--steps {steps} is more than the {}: it would roll back every one",
+                plural(applied, "applied migration")
             ))
             .with_help(help))
         }
@@ -406,8 +407,9 @@ fn diverged(
         ));
     }
     let message = format!(
-        "refusing to roll back: {} migration(s) do not match what was applied",
-        found.len()
+        "refusing to roll back: {} {} not match what was applied",
+        plural(found.len(), "migration"),
+        if found.len() == 1 { "does" } else { "do" }
     );
     Error::diverged(message, Diverged::of_rollback(found)).with_help(help.join("; "))
 }
@@ -509,8 +511,9 @@ fn check_reversible(
         ));
     }
     let message = format!(
-        "refusing to roll back: {} migration(s) are irreversible",
-        found.len()
+        "refusing to roll back: {} {} irreversible",
+        plural(found.len(), "migration"),
+        crate::display::is_are(found.len())
     );
     Err(Error::irreversible(message, found).with_help(help.join("; ")))
 }

@@ -3,6 +3,7 @@
 use super::{
     check_version, duplicate, explain_newer_database, find, invalid_files, lint_help, reinit_hint,
 };
+use crate::display::plural;
 use crate::error::{Diverged, Divergence, Error, NewerDatabase, Result};
 use crate::files::{Migration, MigrationSet};
 use crate::history::{FileErrors, History};
@@ -209,7 +210,10 @@ fn check_history_for(
     let mut counts = Vec::new();
     let mut help = Vec::new();
     if !modified.is_empty() {
-        counts.push(format!("{} applied migration(s) modified", modified.len()));
+        counts.push(format!(
+            "{} modified",
+            plural(modified.len(), "applied migration")
+        ));
         help.push(format!(
             "restore the modified files from version control; if the edits were intended, \
              {} accepts their checksums (`--dry-run` shows the rows first)",
@@ -217,7 +221,10 @@ fn check_history_for(
         ));
     }
     if !missing.is_empty() {
-        counts.push(format!("{} applied migration(s) missing", missing.len()));
+        counts.push(format!(
+            "{} missing",
+            plural(missing.len(), "applied migration")
+        ));
         help.push(format!(
             "restore the missing files from version control; if they were squashed into a \
              schema snapshot, set `first_version` in {}; if they were removed on purpose, {} \
@@ -228,15 +235,16 @@ fn check_history_for(
     }
     if !renumbered.is_empty() {
         counts.push(format!(
-            "{} applied migration(s) renumbered",
-            renumbered.len()
+            "{} renumbered",
+            plural(renumbered.len(), "applied migration")
         ));
         help.extend(super::renumbered_help(set, history));
     }
     if !replaced.is_empty() {
+        let their = if replaced.len() == 1 { "its" } else { "their" };
         counts.push(format!(
-            "{} applied migration(s) replaced by another at their version",
-            replaced.len()
+            "{} replaced by another at {their} version",
+            plural(replaced.len(), "applied migration")
         ));
         help.push(format!(
             "an applied migration's files are gone and another migration has its number: \
@@ -254,7 +262,10 @@ fn check_history_for(
         help.push(super::ambiguous_refusal_help());
     }
     if !duplicates.is_empty() {
-        counts.push(format!("{} version(s) recorded twice", duplicates.len()));
+        counts.push(format!(
+            "{} recorded twice",
+            plural(duplicates.len(), "version")
+        ));
         help.push(format!("{} keeps one row per migration", reinit_hint()));
     }
     if !out_of_order.is_empty() {
@@ -263,8 +274,8 @@ fn check_history_for(
             .map(|r| r.row.version.clone())
             .unwrap_or_default();
         counts.push(format!(
-            "{} pending migration(s) out of order",
-            out_of_order.len()
+            "{} out of order",
+            plural(out_of_order.len(), "pending migration")
         ));
         help.push(out_of_order_help_for(Some(&newest), with_out_of_order));
     }
@@ -555,9 +566,10 @@ fn check_destructive_gate(history: &History<'_>, target: Option<u64>) -> Result<
         return Ok(());
     }
     Err(Error::invalid(format!(
-        "refusing to apply {} migration(s) gated as destructive (`-- confiture:destructive`: \
-         data is lost when they apply): {}",
-        gated.len(),
+        "refusing to apply {} gated as destructive (`-- confiture:destructive`: \
+         data is lost when {} applies): {}",
+        plural(gated.len(), "migration"),
+        if gated.len() == 1 { "it" } else { "they" },
         gated.join(", ")
     ))
     .with_help(

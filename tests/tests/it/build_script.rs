@@ -55,6 +55,13 @@ const BROKEN: &[(&str, &[File], &str, &str)] = &[
         "C003",
     ),
     (
+        // h18 F14: a confiture (Python) migration of a pair's version was left out.
+        "duplicate version of a .py migration",
+        &[("002_other.py", b"# a confiture (Python) migration\n")],
+        "002_other.py",
+        "C003",
+    ),
+    (
         "gap",
         &[
             ("004_d.up.sql", b"SELECT 1;\n"),
@@ -67,6 +74,16 @@ const BROKEN: &[(&str, &[File], &str, &str)] = &[
         "bad name",
         &[("003-Add-Thing.up.sql", b"SELECT 1;\n")],
         "003-Add-Thing.up.sql",
+        "C006",
+    ),
+    (
+        // h18 F4: a name ending in a carriage return (a CRLF script) was left out.
+        "bad name ending in a carriage return",
+        &[
+            ("003_c.up.sql\r", b"SELECT 1;\n"),
+            ("003_c.down.sql\r", b"SELECT 1;\n"),
+        ],
+        "003_c.up.sql\\r",
         "C006",
     ),
     (

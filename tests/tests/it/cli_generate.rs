@@ -331,6 +331,22 @@ fn a_claim_left_by_a_killed_generate_is_named() {
         "{}",
         run.dump()
     );
+    // h18 F9: a claim too young to be called stale (a run killed a moment ago) was not named:
+    // "other runs kept it busy" although none ran. It is named, with its age.
+    let file = std::fs::File::options()
+        .write(true)
+        .open(&claim)
+        .expect("open the claim");
+    file.set_modified(std::time::SystemTime::now())
+        .expect("make the claim young");
+    drop(file);
+    project
+        .run(&["migrate", "generate", "a"])
+        .code(exit::INVALID)
+        .stderr_has("busy for")
+        .stderr_has(".confiture-generate-1.claim (")
+        .stderr_has("s old) was left by one that did not finish")
+        .stderr_has("rm ");
     std::fs::remove_file(&claim).expect("remove the claim");
     project
         .run(&["migrate", "generate", "a"])
@@ -390,4 +406,28 @@ fn generate_numbers_after_a_confiture_python_migration() {
             run.dump()
         );
     }
+}
+
+/// h18 F12: after `9223372036854775807_a` (the largest version, a squashed history starting
+/// there), `generate b` wrote `9223372036854775808_b`, which every later command refused
+/// (C006: its version is too large). It refuses (exit 5) and writes nothing.
+#[test]
+fn a_version_above_the_largest_is_refused_and_nothing_is_written() {
+    let project = Project::new();
+    let max = i64::MAX;
+    project.write(
+        "Cargo.toml",
+        format!(
+            "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = {max}\n"
+        ),
+    );
+    project.migration(&format!("{max}_a"), "SELECT 1;\n", "SELECT 1;\n");
+    project.run(&["lint"]).code(exit::SUCCESS);
+    let before = files(&project, "db/migrations");
+    project
+        .run(&["migrate", "generate", "b"])
+        .code(exit::INVALID)
+        .stderr_has(&format!("no migration can follow version {max}"));
+    assert_eq!(files(&project, "db/migrations"), before);
+    project.run(&["lint"]).code(exit::SUCCESS);
 }

@@ -684,6 +684,108 @@ fn a_file_name_that_is_not_utf8_is_named_readably_in_json_and_text() {
     assert!(!run.stderr.contains('\u{fffd}'), "{}", run.dump());
 }
 
+/// h18 F14: a confiture (Python) `.py` migration numbered as an SQL pair (the usual merge
+/// collision) was left out without a word: `lint` clean, `status` "up to date" (exit 0). It is
+/// a duplicate version (C003), as a second pair is, in `lint` and every command, naming both
+/// files; a `.py` file beside another `.py` file of its version too.
+#[test]
+fn a_python_migration_numbered_as_a_pair_is_a_duplicate_version() {
+    let db = TestDb::new("st_py_duplicate");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    for (py, pair) in [
+        ("002_other.py", "002_add_avatar_url"),
+        ("003_b.py", "003_a.py"),
+    ] {
+        if py == "003_b.py" {
+            project.write("db/migrations/003_a.py", "# confiture (Python)\n");
+        }
+        project.write(&format!("db/migrations/{py}"), "# confiture (Python)\n");
+        let lint = project.run(&["lint"]);
+        lint.code(exit::INVALID)
+            .stderr_has("error[C003]")
+            .stderr_has(&format!("`{pair}` and `{py}`"))
+            .stderr_has(&format!("--> db/migrations/{py}"));
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::INVALID)
+            .stderr_has("C003");
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::INVALID)
+            .stderr_has("C003");
+        project.remove(&format!("db/migrations/{py}"));
+    }
+    project.remove("db/migrations/003_a.py");
+    // A `.py` file meant to be a migration but misnamed is reported as a `.sql` one is;
+    // other `.py` files are no migrations.
+    project.write("db/migrations/__init__.py", "");
+    project.write("db/migrations/helpers.py", "");
+    project.run(&["lint"]).code(exit::SUCCESS);
+    for (py, corrected) in [("03_d.py", "003_d.py"), ("003_E.py", "003_e.py")] {
+        project.write(&format!("db/migrations/{py}"), "# confiture (Python)\n");
+        project
+            .run(&["lint"])
+            .code(exit::INVALID)
+            .stderr_has(&format!("error[C006]: `{py}` is not a migration file name"))
+            .stderr_has(&format!("rename it to `{corrected}`"))
+            .stderr_has("`<VERSION>_<NAME>.py`");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::INVALID)
+            .stderr_has("C006");
+        project.remove(&format!("db/migrations/{py}"));
+    }
+}
+
+/// h18 F4: a migration file whose name ends (or starts) with whitespace, a control or an
+/// invisible character (`003_c.up.sql\r` from a CRLF script, `003_c.up.sql `) was left out
+/// without a word: `lint` clean, `status` "up to date" (exit 0), the migration never ran. It
+/// is a misnamed migration file (C006) in `lint` and every command, shown escaped, with the
+/// trimmed name to rename it to.
+#[test]
+fn a_migration_name_with_stray_characters_at_its_ends_is_misnamed() {
+    let db = TestDb::new("st_stray_name");
+    let project = two_migrations();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    for (up, down, shown) in [
+        ("003_c.up.sql ", "003_c.down.sql ", "`003_c.up.sql `"),
+        ("003_c.up.sql\r", "003_c.down.sql\r", "`003_c.up.sql\\r`"),
+        (
+            "003_c.up.sql\u{a0}",
+            "003_c.down.sql\u{a0}",
+            "`003_c.up.sql\u{a0}`",
+        ),
+        (
+            "003_c.up.sql\u{200b}",
+            "003_c.down.sql\u{200b}",
+            "`003_c.up.sql\\u{200b}`",
+        ),
+        (" 003_c.up.sql", " 003_c.down.sql", "` 003_c.up.sql`"),
+    ] {
+        project.write(&format!("db/migrations/{up}"), "CREATE TABLE t3 (x int);\n");
+        project.write(&format!("db/migrations/{down}"), "DROP TABLE t3;\n");
+        project
+            .run(&["lint"])
+            .code(exit::INVALID)
+            .stderr_has("error[C006]")
+            .stderr_has(&format!("{shown} is not a migration file name"))
+            .stderr_has("rename it to `003_c.up.sql`;")
+            .stderr_has("rename it to `003_c.down.sql`;");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::INVALID)
+            .stderr_has("C006");
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::INVALID)
+            .stderr_has("C006");
+        project.remove(&format!("db/migrations/{up}"));
+        project.remove(&format!("db/migrations/{down}"));
+    }
+    assert!(!db.has_relation("t3"));
+}
+
 /// The table's columns line up in terminal cells, not characters: a ledger row named with wide
 /// characters (`添加用户表`, two cells each), combining marks (none) or control characters
 /// (escaped, several cells) keeps every Status cell under the header's `Status`.

@@ -806,7 +806,7 @@ fn a_fleet_down_beyond_one_tenants_migrations_suggests_a_command_for_that_tenant
     };
     let run = down_two(&[]);
     run.code(exit::USAGE)
-        .stderr_has("--steps 2 is more than the 1 applied migration(s)");
+        .stderr_has("--steps 2 is more than the 1 applied migration:");
     let mut client = db.connect();
     assert_eq!(tenant_ledger(&mut client, "tenant_a"), ["001"]);
     assert_eq!(tenant_ledger(&mut client, "tenant_b"), ["001"]);

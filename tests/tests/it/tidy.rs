@@ -600,3 +600,67 @@ fn every_run_the_command_again_is_built_from_hint_again() {
          text names that target: {written:?}"
     );
 }
+
+/// h18 F9: "refusing to roll back: 1 migration(s) are irreversible", "1 applied migration(s)
+/// modified": a message counts with `confiture::display::plural` (`1 migration`, `2
+/// migrations`), never `(s)`. Comments aside, no word of the code is followed by `(s)`.
+#[test]
+fn messages_count_with_plural_never_parenthesised_s() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for krate in ["confiture", "confiture-build", "cargo-confiture"] {
+        rust_files(&root.join(krate).join("src"), &mut files);
+    }
+    assert!(files.len() > 10, "found too few Rust files: {files:?}");
+    let mut written = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        // The code without its comments, each string continued with `\` joined as Rust does.
+        let mut code = String::new();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            if code.ends_with('\\') {
+                code.pop();
+                code.push_str(line.trim_start());
+            } else {
+                code.push('\n');
+                code.push_str(line);
+            }
+        }
+        for literal in string_literals(&code) {
+            let counted = literal
+                .match_indices("(s)")
+                .any(|(at, _)| literal[..at].ends_with(|c: char| c.is_ascii_alphabetic()));
+            if counted {
+                let shown = path.strip_prefix(&root).unwrap_or(path).display();
+                written.push(format!("{shown}: {literal:?}"));
+            }
+        }
+    }
+    assert!(
+        written.is_empty(),
+        "these lines count with `(s)`; use `confiture::display::plural`: {written:?}"
+    );
+}
+
+/// The contents of the `"..."` string literals of `code` (a `'"'` character literal is none).
+fn string_literals(code: &str) -> Vec<&str> {
+    let bytes = code.as_bytes();
+    let mut literals = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'"' && !(i > 0 && bytes[i - 1] == b'\'' && bytes.get(i + 1) == Some(&b'\''))
+        {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && bytes[end] != b'"' {
+                end += if bytes[end] == b'\\' { 2 } else { 1 };
+            }
+            let end = end.min(bytes.len());
+            literals.push(&code[start..end]);
+            i = end + 1;
+        } else {
+            i += 1;
+        }
+    }
+    literals
+}

@@ -33,7 +33,9 @@ pub const DUPLICATE_VERSION: RuleDoc = RuleDoc {
     explanation: "Two branches that each added a migration with the next number were merged. \
 Versions must be unique: the ledger records migrations by version, and which of the two runs \
 first would be an accident. Renumber the migration that is not applied anywhere yet (usually \
-the one from the branch merged last) to the next free version; the diagnostic names it.",
+the one from the branch merged last) to the next free version; the diagnostic names it. A \
+confiture (Python) migration, `<VERSION>_<NAME>.py`, takes its version too: one numbered as a \
+`.sql` pair (or as another `.py` file) is a duplicate, never left out.",
 };
 
 pub const VERSION_GAP: RuleDoc = RuleDoc {
@@ -70,14 +72,19 @@ pub const BAD_FILE_NAME: RuleDoc = RuleDoc {
 that does not follow the form is reported rather than silently skipped (a skipped migration \
 never runs). VERSION is at least 3 ASCII digits (`001`), NAME is lowercase snake_case starting \
 with a letter, then `.up.sql` or `.down.sql`. The diagnostic suggests the corrected name when it \
-can guess it, never a name another file already has (nor one it suggests for another file). Names \
+can guess it, never a name another file already has (nor one it suggests for another file). A name \
+that starts or ends with whitespace, a control or an invisible character (`003_c.up.sql\\r`, left \
+by a script with CRLF line endings; a trailing space or no-break space) is reported too, escaped, \
+with the trimmed name to rename it to. Names \
 are ASCII: a Latin letter with a diacritic is spelt without it in the suggestion (`café` → `cafe`, \
 said in the help), and a letter with no ASCII spelling (`数`) is named rather than dropped. Files \
 that do not end in `.sql` (README.md, .gitkeep) and hidden entries (a name starting with `.`: an \
 editor's `.#001_a.up.sql` lock link, a swap file, `.git/`) are ignored. confiture (Python)'s \
 verification sidecars, `<VERSION>_<NAME>.verify.sql` (run by `confiture migrate verify`), are \
 not migrations and are ignored too; its Python migrations, `<VERSION>_<NAME>.py`, are counted \
-by `migrate status` as `python` migrations that only confiture (Python) can run.",
+by `migrate status` as `python` migrations that only confiture (Python) can run. A `.py` file \
+whose name starts with a version and `_` (`03_d.py`, `004_E.py`) is meant to be one: a wrong \
+name there is reported the same way; other `.py` files (`__init__.py`) are ignored.",
 };
 
 pub const EMPTY_UP: RuleDoc = RuleDoc {

@@ -106,6 +106,8 @@ pub(super) fn suggestion_conflicts(
 /// applied file under the old text, and confiture (Python) matches rows by that text, so it
 /// would run the file again; `migrate reinit` rewrites the row. Empty when the digits stay.
 fn respelled_note(file_name: &str, suggestion: &str) -> &'static str {
+    // A stray space before the version is no respelling of it.
+    let file_name = name::trim_stray(file_name);
     let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
     if file_name[..digits(file_name)] == suggestion[..digits(suggestion)] {
         ""
@@ -117,7 +119,18 @@ fn respelled_note(file_name: &str, suggestion: &str) -> &'static str {
 
 fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> Diagnostic {
     let file_name = file_name_of(path);
+    // Unescaped: a `\r` before the version is one character, not the text `\r`.
+    let raw_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let message = format!("`{file_name}` is not a migration file name: {}", bad.reason);
+    // A confiture (Python) migration's form, for a `.py` file.
+    let form = if raw_name.ends_with(".py") {
+        name::PYTHON_FILE_FORM
+    } else {
+        FILE_FORM
+    };
     let spelt: Vec<String> = bad
         .non_ascii
         .iter()
@@ -130,23 +143,23 @@ fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> 
         .collect();
     let help = match (bad.suggestion, taken) {
         (Some(suggestion), None) if spelt.is_empty() => {
-            let note = respelled_note(&file_name, &suggestion);
-            format!("rename it to `{suggestion}`{note}; migration files are named {FILE_FORM}")
+            let note = respelled_note(&raw_name, &suggestion);
+            format!("rename it to `{suggestion}`{note}; migration files are named {form}")
         }
         (Some(suggestion), None) => format!(
-            "rename it to `{suggestion}` ({}){}; migration files are named {FILE_FORM}",
+            "rename it to `{suggestion}` ({}){}; migration files are named {form}",
             spelt.join(", "),
-            respelled_note(&file_name, &suggestion)
+            respelled_note(&raw_name, &suggestion)
         ),
         (Some(suggestion), Some(SuggestionTaken::ByFile)) => format!(
             "its corrected name `{suggestion}` is taken by another file: if this one duplicates \
              it, delete it; otherwise give it another version or name; migration files are \
-             named {FILE_FORM}"
+             named {form}"
         ),
         (Some(suggestion), Some(SuggestionTaken::AlsoFor(other))) => format!(
             "its corrected name `{suggestion}` is also that of `{other}`: rename one of them to \
              it and give the other another version or name; migration files are named \
-             {FILE_FORM}"
+             {form}"
         ),
         (None, _) if bad.non_ascii.iter().any(|n| n.ascii.is_none()) => {
             let unspelt: Vec<name::NonAscii> = bad
@@ -157,13 +170,13 @@ fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> 
                 .collect();
             let verb = if unspelt.len() == 1 { "has" } else { "have" };
             format!(
-                "migration files are named {FILE_FORM}; write the name in ASCII letters ({} \
+                "migration files are named {form}; write the name in ASCII letters ({} \
                  {verb} no ASCII spelling here)",
                 name::letter_list(&unspelt)
             )
         }
         (None, _) => format!(
-            "migration files are named {FILE_FORM}; rename it, or give it another extension if it is not a migration"
+            "migration files are named {form}; rename it, or give it another extension if it is not a migration"
         ),
     };
     diagnostic(&BAD_FILE_NAME, path, None, message, help)

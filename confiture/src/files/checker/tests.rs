@@ -160,6 +160,39 @@ fn a_gap_shows_each_version_as_its_file_writes_it() {
     );
 }
 
+/// h18 F9: after a confiture (Python) migration `1500_x.py`, C004 padded its version to the
+/// later file's width ("follows version 0000000000000001500: versions 0000000000000001501 to
+/// ..."). A `.py` version is shown as its file writes it too.
+#[test]
+fn a_gap_after_a_python_migration_shows_its_version_as_its_file_writes_it() {
+    let dir = Path::new("m");
+    let mut entries: Vec<Entry> = pairs(&["1499_a", "9223372036854775807_big"])
+        .iter()
+        .map(|f| Entry::File {
+            path: dir.join(f),
+            bytes: b"SELECT 1;\n".to_vec(),
+        })
+        .collect();
+    entries.push(Entry::Python {
+        path: dir.join("1500_x.py"),
+    });
+    let options = CheckOptions::default().first_version(Some(1499));
+    let checked = check(dir, entries, &options);
+    let gap = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "C004")
+        .expect("a gap");
+    assert!(
+        gap.message.starts_with(
+            "version 9223372036854775807 follows version 1500: versions 1501 to \
+             9223372036854775806 are missing"
+        ),
+        "{}",
+        gap.message
+    );
+}
+
 #[test]
 fn versions_compare_as_integers() {
     let files = pairs(&["008_h", "009_i", "010_j"]);
@@ -489,4 +522,61 @@ fn confiture_python_migrations_take_their_versions_and_sidecars_are_ignored() {
     assert_eq!(checked.set.python.len(), 1);
     assert_eq!(checked.set.python[0].name, "b");
     assert!(checked.set.has_version(2));
+}
+
+/// h18 F14: a confiture (Python) `.py` migration of a version a `.sql` pair (or another `.py`
+/// file) already has was left out without a word. It is a duplicate version (C003) as a
+/// second pair is, reported on the `.py` file and naming both; the pair stays in the set.
+#[test]
+fn a_python_migration_sharing_a_version_is_a_duplicate() {
+    let dir = Path::new("m");
+    let mut entries: Vec<Entry> = pairs(&["001_a", "002_b", "003_f"])
+        .iter()
+        .map(|f| Entry::File {
+            path: dir.join(f),
+            bytes: b"SELECT 1;\n".to_vec(),
+        })
+        .collect();
+    for py in ["003_g.py", "004_d.py", "004_c.py", "002_a.py"] {
+        entries.push(Entry::Python { path: dir.join(py) });
+    }
+    let checked = check(dir, entries, &CheckOptions::default());
+    let found: Vec<(&str, &Path, &Path)> = checked
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.path.as_path(), d.related[0].as_path()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "C003",
+                dir.join("002_a.py").as_path(),
+                dir.join("002_b.up.sql").as_path()
+            ),
+            (
+                "C003",
+                dir.join("003_g.py").as_path(),
+                dir.join("003_f.up.sql").as_path()
+            ),
+            (
+                "C003",
+                dir.join("004_d.py").as_path(),
+                dir.join("004_c.py").as_path()
+            ),
+        ]
+    );
+    let c003 = &checked.diagnostics[1];
+    assert_eq!(
+        c003.message,
+        "version 003 is used by two migrations: `003_f` and `003_g.py`"
+    );
+    let help = c003.help.as_deref().unwrap();
+    assert!(
+        help.contains("rename `003_g.py` to `006_g.py`"),
+        "the next free version is above the highest, a `.py` one: {help}"
+    );
+    assert!(checked.has_errors());
+    let ids: Vec<String> = checked.set.migrations.iter().map(Migration::id).collect();
+    assert_eq!(ids, ["001_a", "002_b", "003_f"]);
 }

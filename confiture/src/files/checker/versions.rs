@@ -1,54 +1,118 @@
 //! Numbering (`C003`, `C004`, `C005`, `C011`): duplicate versions, the first version, gaps
 //! and zero-padding widths, over the stems in version order.
 
+use std::path::Path;
+
 use super::{diagnostic, Found, Stem, CONFIG_TABLE};
 use super::{DUPLICATE_VERSION, FIRST_VERSION, MIXED_VERSION_WIDTH, VERSION_GAP};
 use crate::diagnostic::Diagnostic;
 use crate::files::name;
-use crate::files::CheckOptions;
+use crate::files::{CheckOptions, PythonFile};
 
 /// Duplicates, the first version, gaps and padding widths. Returns, for each stem, whether it
 /// is the one kept for its version (the first in name order that has an up file).
 ///
-/// `python`: the versions of confiture (Python)'s migrations (`<VERSION>_<NAME>.py`), which
-/// take their versions in the sequence too.
+/// `python`: confiture (Python)'s migrations (`<VERSION>_<NAME>.py`), sorted by version then
+/// name, which take their versions in the sequence too: one sharing a version with another
+/// migration (`.sql` or `.py`) is a duplicate as two `.sql` pairs are.
 pub(super) fn check_versions(
     found: &[Found],
     stems: &[Stem],
-    python: &[u64],
+    python: &[PythonFile],
     options: &CheckOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<bool> {
-    let kept = check_duplicates(found, stems, diagnostics);
+    let kept = check_duplicates(found, stems, python, diagnostics);
     check_sequence(found, stems, python, options, diagnostics);
     check_widths(found, stems, diagnostics);
     kept
 }
 
-/// Keeps the first stem with an up file of each version; each other one is a duplicate, told
-/// to move to its own next free version (above the highest).
+/// A migration that takes a version: a `.sql` pair (by its up file) or a confiture (Python)
+/// `.py` file.
+#[derive(Clone, Copy)]
+struct Claim<'a> {
+    path: &'a Path,
+    version: u64,
+    version_text: &'a str,
+    name: &'a str,
+    python: bool,
+}
+
+impl Claim<'_> {
+    /// How a message names it: the stem of a pair (`003_f`), the file of a `.py` one
+    /// (`003_g.py`), whose stem alone would read as a pair's.
+    fn shown(&self) -> String {
+        let dot_py = if self.python { ".py" } else { "" };
+        format!("{}_{}{dot_py}", self.version_text, self.name)
+    }
+
+    /// Its files renamed to version `to`: `rename A and B to C and D`.
+    fn rename(&self, to: &str) -> String {
+        let (from, name) = (self.version_text, self.name);
+        if self.python {
+            format!("rename `{from}_{name}.py` to `{to}_{name}.py`")
+        } else {
+            format!(
+                "rename `{from}_{name}.up.sql` and `{from}_{name}.down.sql` to \
+                 `{to}_{name}.up.sql` and `{to}_{name}.down.sql`"
+            )
+        }
+    }
+}
+
+/// Keeps the first stem with an up file of each version; each other one, and each `.py`
+/// migration of a version already taken (by a pair or an earlier `.py` file), is a duplicate,
+/// told to move to its own next free version (above the highest).
 fn check_duplicates(
     found: &[Found],
     stems: &[Stem],
+    python: &[PythonFile],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<bool> {
     let mut kept = vec![false; stems.len()];
-    let mut next_free = stems.last().map_or(0, |s| s.version).saturating_add(1);
-    // The stem kept for the version being looked at (stems of a version are adjacent).
-    let mut first: Option<usize> = None;
+    let highest = stems.last().map(|s| s.version);
+    let highest = highest.max(python.iter().map(|f| f.version).max());
+    let mut next_free = highest.map_or(0, |v| v.saturating_add(1));
+    // The migration kept for each version, in version order.
+    let mut taken: std::collections::BTreeMap<u64, Claim<'_>> = std::collections::BTreeMap::new();
+    let mut claims: Vec<(Option<usize>, Claim<'_>)> = Vec::new();
     for (i, stem) in stems.iter().enumerate() {
-        if first.is_some_and(|first| stems[first].version != stem.version) {
-            first = None;
-        }
         let Some(up) = stem.up else { continue };
-        match first {
+        let file = &found[up];
+        claims.push((
+            Some(i),
+            Claim {
+                path: &file.path,
+                version: file.version,
+                version_text: file.version_text(),
+                name: file.name(),
+                python: false,
+            },
+        ));
+    }
+    // After every pair: a pair is kept over a `.py` file of its version, which cargo
+    // confiture cannot run.
+    claims.extend(python.iter().map(|f| {
+        let claim = Claim {
+            path: &f.path,
+            version: f.version,
+            version_text: &f.version_text,
+            name: &f.name,
+            python: true,
+        };
+        (None, claim)
+    }));
+    for (stem, claim) in claims {
+        match taken.get(&claim.version) {
             None => {
-                first = Some(i);
-                kept[i] = true;
+                taken.insert(claim.version, claim);
+                if let Some(i) = stem {
+                    kept[i] = true;
+                }
             }
             Some(first) => {
-                let kept_file = &found[stems[first].main_file()];
-                diagnostics.push(duplicate(kept_file, &found[up], next_free));
+                diagnostics.push(duplicate(first, &claim, next_free));
                 next_free = next_free.saturating_add(1);
             }
         }
@@ -56,20 +120,20 @@ fn check_duplicates(
     kept
 }
 
-fn duplicate(kept: &Found, file: &Found, next_free: u64) -> Diagnostic {
-    let renumbered = name::version_text(next_free, file.version_text().len());
+fn duplicate(kept: &Claim<'_>, file: &Claim<'_>, next_free: u64) -> Diagnostic {
+    let renumbered = name::version_text(next_free, file.version_text.len());
     let message = format!(
         "version {} is used by two migrations: `{}` and `{}`",
-        file.version_text(),
-        kept.stem(),
-        file.stem()
+        file.version_text,
+        kept.shown(),
+        file.shown()
     );
     let help = format!(
-        "renumber the one not yet applied anywhere (usually the one from the branch merged last), e.g. rename `{stem}.up.sql` and `{stem}.down.sql` to `{renumbered}_{name}.up.sql` and `{renumbered}_{name}.down.sql` ({renumbered} is the next free version)",
-        stem = file.stem(),
-        name = file.name(),
+        "renumber the one not yet applied anywhere (usually the one from the branch merged \
+         last), e.g. {} ({renumbered} is the next free version)",
+        file.rename(&renumbered),
     );
-    diagnostic(&DUPLICATE_VERSION, &file.path, None, message, help).with_related(&kept.path)
+    diagnostic(&DUPLICATE_VERSION, file.path, None, message, help).with_related(kept.path)
 }
 
 /// The sequence, over distinct versions (a half-pair still takes its version). Versions below
@@ -77,14 +141,13 @@ fn duplicate(kept: &Found, file: &Found, next_free: u64) -> Diagnostic {
 fn check_sequence(
     found: &[Found],
     stems: &[Stem],
-    python: &[u64],
+    python: &[PythonFile],
     options: &CheckOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let first_version = crate::history::first_version(options.first_version);
-    let mut previous: Option<u64> = None;
-    // The previous `.sql` migration's version as its file writes it.
-    let mut previous_text: Option<&str> = None;
+    // The previous `.sql` migration's version, and as its file writes it.
+    let mut previous: Option<(u64, &str)> = None;
     let mut last_seen: Option<u64> = None;
     for stem in stems {
         if last_seen == Some(stem.version) {
@@ -99,21 +162,18 @@ fn check_sequence(
         // A Python migration between the previous `.sql` one and this one fills the gap.
         let python_before = python
             .iter()
-            .copied()
-            .filter(|&v| v >= first_version && v < stem.version)
-            .max();
+            .filter(|f| f.version >= first_version && f.version < stem.version)
+            .map(|f| (f.version, f.version_text.as_str()))
+            .max_by_key(|(version, _)| *version);
         let problem = match previous.max(python_before) {
             None if stem.version > first_version => Some(late_start(file, options)),
-            Some(before) if stem.version > before.saturating_add(1) => {
-                // A Python migration in between has no text here.
-                let text = previous_text.filter(|_| Some(before) == previous);
+            Some((before, text)) if stem.version > before.saturating_add(1) => {
                 Some(gap(file, before, text))
             }
             _ => None,
         };
         diagnostics.extend(problem);
-        previous = Some(stem.version);
-        previous_text = Some(file.version_text());
+        previous = Some((stem.version, file.version_text()));
     }
 }
 
@@ -169,11 +229,11 @@ fn late_start(file: &Found, options: &CheckOptions) -> Diagnostic {
 }
 
 /// `file` follows `previous` with versions missing between them: each version as its file
-/// writes it (`previous_text`, when known), never padded to the other's width; the missing
-/// ones from the previous one's width to this one's.
-fn gap(file: &Found, previous: u64, previous_text: Option<&str>) -> Diagnostic {
+/// (`.sql` or `.py`) writes it, never padded to the other's width; the missing ones from the
+/// previous one's width to this one's.
+fn gap(file: &Found, previous: u64, previous_text: &str) -> Diagnostic {
     let width = file.version_text().len();
-    let previous_width = previous_text.map_or(width, str::len);
+    let previous_width = previous_text.len();
     let missing_from = name::version_text(previous + 1, previous_width);
     let missing = if file.version - previous == 2 {
         format!("version {missing_from} is missing")
@@ -186,7 +246,7 @@ fn gap(file: &Found, previous: u64, previous_text: Option<&str>) -> Diagnostic {
     let message = format!(
         "version {} follows version {}: {missing}",
         file.version_text(),
-        previous_text.map_or_else(|| name::version_text(previous, width), str::to_string)
+        previous_text
     );
     // No ledger here: `migrate status` replaces this help when it knows an applied migration
     // was renumbered away from the gap (`plan::explain_gaps`).

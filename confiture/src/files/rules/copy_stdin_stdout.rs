@@ -29,8 +29,16 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     let Some(stream) = stmt.copy_stream() else {
         return;
     };
+    // Data lines: anything but whitespace after the statement's own line (psql's block, up to
+    // `\.`). `COPY t FROM STDIN;` alone at the end of a file has none.
+    let inline_data = stmt.copy_data.as_ref().is_some_and(|data| {
+        cx.text
+            .get(data.clone())
+            .and_then(|block| block.split_once('\n'))
+            .is_some_and(|(_, lines)| !lines.trim().is_empty())
+    });
     let (message, help) = match stream {
-        CopyStream::FromClient if stmt.copy_data.is_some() => (
+        CopyStream::FromClient if inline_data => (
             "COPY ... FROM STDIN with inline data is a psql feature: the server never receives the data lines",
             "use INSERT ... VALUES for small data, or COPY ... FROM a file on the server / a separate data load",
         ),
@@ -60,6 +68,27 @@ mod tests {
         // The data holds an unbalanced quote: skipping it keeps it from swallowing the file.
         let sql = "COPY t (a, b) FROM stdin;\n1\tO'Brien\n2\tx\n\\.\nCOMMIT;\n";
         assert_eq!(up(sql), [("C104", 1), ("C100", 5)]);
+    }
+
+    /// h18 F9: `COPY t FROM STDIN;` with no line after it was said to have "inline data".
+    #[test]
+    fn copy_from_stdin_without_data_lines_is_not_said_to_have_inline_data() {
+        use super::super::test_support::only;
+        for sql in [
+            "COPY t FROM STDIN;",
+            "COPY t FROM STDIN;\n",
+            "COPY t FROM STDIN;  \n\n",
+        ] {
+            let d = only(sql);
+            assert!(
+                d.message
+                    .starts_with("COPY ... FROM STDIN waits for rows from the client"),
+                "{sql:?}: {}",
+                d.message
+            );
+        }
+        let d = only("COPY t FROM STDIN;\n1\n\\.\n");
+        assert!(d.message.contains("with inline data"), "{}", d.message);
     }
 
     #[test]

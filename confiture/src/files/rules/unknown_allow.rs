@@ -30,13 +30,21 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                 format!("`allow({rule})` names no rule, so it allows nothing"),
                 match did_you_mean(rule, all_rules().map(|r| r.name)) {
                     Some(name) => format!("did you mean `{name}`?"),
-                    None if rule.starts_with('C')
-                        && rule[1..].bytes().all(|b| b.is_ascii_digit()) =>
-                    {
-                        "allow takes rule names, not codes: use the name shown after the code"
-                            .to_string()
-                    }
-                    None => "the rules are listed in docs/lints.md".to_string(),
+                    None => match all_rules().find(|r| r.code.eq_ignore_ascii_case(rule)) {
+                        // The code of a rule: its name is known.
+                        Some(doc) => format!(
+                            "allow takes rule names, not codes: {} is `{}`, allowed by \
+                             `-- confiture:allow({})`",
+                            doc.code, doc.name, doc.name
+                        ),
+                        None if rule.starts_with(['C', 'c'])
+                            && rule[1..].bytes().all(|b| b.is_ascii_digit()) =>
+                        {
+                            "allow takes rule names, not codes: use the name shown after the code"
+                                .to_string()
+                        }
+                        None => "the rules are listed in docs/lints.md".to_string(),
+                    },
                 },
             ),
             Some(doc) if doc.severity == Severity::Error => (
@@ -63,6 +71,28 @@ mod tests {
         assert_eq!((d.code, d.line), ("C192", Some(1)));
         assert_eq!(d.help.as_deref(), Some("did you mean `drop-table`?"));
         assert_eq!(up("-- confiture:allow(C115)\nSELECT 1;\n"), [("C192", 1)]);
+    }
+
+    /// h18 F9: `allow(C110)` was told to "use the name shown after the code": the code is
+    /// known, so the help names the rule and the marker that allows it.
+    #[test]
+    fn a_rule_s_code_gets_its_name() {
+        for code in ["C110", "c110"] {
+            let d = only(&format!("-- confiture:allow({code})\nSELECT 1;\n"));
+            assert_eq!(
+                d.help.as_deref(),
+                Some(
+                    "allow takes rule names, not codes: C110 is `index-without-concurrently`, \
+                     allowed by `-- confiture:allow(index-without-concurrently)`"
+                ),
+                "{code}"
+            );
+        }
+        let d = only("-- confiture:allow(C999)\nSELECT 1;\n");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("allow takes rule names, not codes: use the name shown after the code")
+        );
     }
 
     #[test]
