@@ -33,8 +33,8 @@ use crate::files::{SqlFile, TransactionMode};
 use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
-    close_run, raised_on, with_suffix, Finding, Replay, RunError, ScratchProgress, ScratchServer,
-    SqlTimeouts, TargetSettings,
+    close_run, raised_on, with_suffix, Finding, Replay, RunError, RunParts, ScratchProgress,
+    ScratchServer, SqlTimeouts, TargetSettings,
 };
 use crate::{exit, hint, Migrator};
 
@@ -121,6 +121,11 @@ pub struct DriftReport {
     /// A setting of the live database a scratch database could not be given, a scratch
     /// database that could not be dropped.
     pub warnings: Vec<String>,
+    /// What the migrations replayed (or the schema directory's files) left on the scratch
+    /// databases' server and the run could not put back (roles, tablespaces, databases are
+    /// the server's): one sentence each, naming it and what to do. Not empty fails the run
+    /// (exit 9).
+    pub left_on_server: Vec<String>,
     /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
 }
@@ -221,7 +226,13 @@ impl Migrator {
                 result,
                 scratches,
                 start,
-                |r| (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms),
+                |r| RunParts {
+                    errors: &mut r.errors,
+                    warnings: &mut r.warnings,
+                    left_on_server: &mut r.left_on_server,
+                    passed: &mut r.passed,
+                    total_duration_ms: &mut r.total_duration_ms,
+                },
             )
         })
     }
