@@ -63,6 +63,28 @@ pub enum ObjectKind {
     Rule,
     /// A row-level security policy (`name` is the table).
     Policy,
+    /// A collation (`CREATE COLLATION`).
+    Collation,
+    /// An extended statistics object (`CREATE STATISTICS`), with its table.
+    Statistics,
+    /// An operator (its name carries its operand types).
+    Operator,
+    /// An operator family, with its members (`name` ends with `USING <access method>`).
+    OperatorFamily,
+    /// An operator class (`name` ends with `USING <access method>`).
+    OperatorClass,
+    /// A cast made after the database was created (`name` is `(source AS target)`).
+    Cast,
+    /// A text search configuration, with its mappings.
+    TextSearchConfiguration,
+    /// A text search dictionary.
+    TextSearchDictionary,
+    /// A foreign-data wrapper.
+    ForeignDataWrapper,
+    /// A foreign server.
+    ForeignServer,
+    /// A publication, with its tables.
+    Publication,
     /// The privileges one role holds on one object: `name` is the object as
     /// `<kind> <name>` (`table public.tb_user`, `column public.tb_user.email`), `sub` the
     /// grantee (`PUBLIC` for everyone).
@@ -74,7 +96,7 @@ pub enum ObjectKind {
 
 impl ObjectKind {
     /// Every kind, in report order.
-    pub const ALL: [ObjectKind; 21] = [
+    pub const ALL: [ObjectKind; 32] = [
         ObjectKind::Schema,
         ObjectKind::Extension,
         ObjectKind::Type,
@@ -94,6 +116,17 @@ impl ObjectKind {
         ObjectKind::EventTrigger,
         ObjectKind::Rule,
         ObjectKind::Policy,
+        ObjectKind::Collation,
+        ObjectKind::Statistics,
+        ObjectKind::Operator,
+        ObjectKind::OperatorFamily,
+        ObjectKind::OperatorClass,
+        ObjectKind::Cast,
+        ObjectKind::TextSearchConfiguration,
+        ObjectKind::TextSearchDictionary,
+        ObjectKind::ForeignDataWrapper,
+        ObjectKind::ForeignServer,
+        ObjectKind::Publication,
         ObjectKind::Grant,
         ObjectKind::DefaultPrivileges,
     ];
@@ -120,6 +153,17 @@ impl ObjectKind {
             ObjectKind::EventTrigger => "event trigger",
             ObjectKind::Rule => "rule",
             ObjectKind::Policy => "policy",
+            ObjectKind::Collation => "collation",
+            ObjectKind::Statistics => "statistics",
+            ObjectKind::Operator => "operator",
+            ObjectKind::OperatorFamily => "operator family",
+            ObjectKind::OperatorClass => "operator class",
+            ObjectKind::Cast => "cast",
+            ObjectKind::TextSearchConfiguration => "text search configuration",
+            ObjectKind::TextSearchDictionary => "text search dictionary",
+            ObjectKind::ForeignDataWrapper => "foreign data wrapper",
+            ObjectKind::ForeignServer => "foreign server",
+            ObjectKind::Publication => "publication",
             ObjectKind::Grant => "grant",
             ObjectKind::DefaultPrivileges => "default privileges",
         }

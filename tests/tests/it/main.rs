@@ -22,6 +22,7 @@ mod cli_snapshots;
 mod cli_status;
 mod cli_usage;
 mod cli_verify;
+mod cli_verify_kinds;
 mod cli_verify_server;
 mod create_database;
 mod embed;
