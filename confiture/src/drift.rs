@@ -116,6 +116,10 @@ pub struct DriftReport {
     pub drift: Vec<Finding>,
     /// The comparison with `--schema-dir`, when given.
     pub schema_dir: Option<SchemaDirReport>,
+    /// The schemas of the live database left out of the comparison because each holds a
+    /// confiture ledger of its own (`<schema>.tb_confiture`): tenants migrated with
+    /// `--schema`, whose objects the database's own history does not make.
+    pub tenant_schemas: Vec<String>,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
     /// A setting of the live database a scratch database could not be given, a scratch
@@ -283,6 +287,11 @@ impl Migrator {
         let live = self
             .live_snapshot(options.lock_wait)
             .map_err(|e| self.raised_here(e))?;
+        // Tenants (a schema with a ledger of its own) are not made by this history: left out,
+        // and said (`drift` of one tenant is refused, `no_tenant_drift`).
+        let ledger = &self.env.migration.tracking_table.name;
+        report.tenant_schemas = live.ledger_schemas(ledger);
+        let live = live.without_schemas(&report.tenant_schemas);
         // What every session of the live database starts with, for the scratch databases.
         let env = self.env.clone();
         let values = self
@@ -309,7 +318,10 @@ impl Migrator {
         if let Some(done) = slot.as_deref().and_then(Option::clone) {
             report.replayed = applied;
             report.replayed_with = Some(done.by);
-            let expected = done.expected.as_applied_by(&done.role, &applied_by, &live);
+            let expected = done
+                .expected
+                .without_schemas(&report.tenant_schemas)
+                .as_applied_by(&done.role, &applied_by, &live);
             let live =
                 live.without_python_bookkeeping(&self.env.migration.tracking_table.name, &expected);
             report.drift = diff(&expected, &live)
@@ -344,7 +356,9 @@ impl Migrator {
         let expected = Arc::new(replay.snapshot()?);
         // The replay's objects are the replaying role's; the live ones, whoever's ran `up`.
         let role = replay.role()?;
-        let as_applied = expected.as_applied_by(&role, &applied_by, &live);
+        let as_applied = expected
+            .without_schemas(&report.tenant_schemas)
+            .as_applied_by(&role, &applied_by, &live);
         let live =
             live.without_python_bookkeeping(&self.env.migration.tracking_table.name, &as_applied);
         report.drift = diff(&as_applied, &live)

@@ -314,6 +314,56 @@ impl Snapshot {
         }
     }
 
+    /// The schemas (quoted, as the snapshot names them) that hold a confiture ledger of their
+    /// own: a table `<schema>.<ledger>` (`ledger` unqualified) with the ledger's `slug`,
+    /// `version` and `checksum` columns — a tenant migrated with `--schema`. The environment's
+    /// own ledger is never in a snapshot ([`crate::db::snapshot::SnapshotOptions::ledger`]).
+    pub fn ledger_schemas(&self, ledger: &str) -> Vec<String> {
+        let table = format!(".{}", crate::ledger::quote_ident(ledger));
+        let has_column = |t: &str, c: &str| {
+            self.objects
+                .contains_key(&ObjectId::with_sub(ObjectKind::Column, t, c))
+        };
+        self.objects
+            .keys()
+            .filter(|id| id.kind == ObjectKind::Table)
+            .filter_map(|id| Some((id, id.name.strip_suffix(&table)?)))
+            .filter(|(_, schema)| {
+                self.objects
+                    .contains_key(&ObjectId::new(ObjectKind::Schema, *schema))
+            })
+            .filter(|(id, _)| {
+                ["slug", "version", "checksum"]
+                    .iter()
+                    .all(|c| has_column(&id.name, c))
+            })
+            .map(|(_, schema)| schema.to_string())
+            .collect()
+    }
+
+    /// This snapshot without the schemas `schemas` (quoted, as it names them) and everything
+    /// in them, with what belongs to that (columns, grants, ...).
+    pub fn without_schemas(&self, schemas: &[String]) -> Snapshot {
+        if schemas.is_empty() {
+            return self.clone();
+        }
+        let in_schema = |id: &ObjectId| {
+            schemas.iter().any(|schema| {
+                (id.kind == ObjectKind::Schema && id.name == *schema)
+                    || id.name.starts_with(&format!("{schema}."))
+            })
+        };
+        let roots: BTreeSet<&ObjectId> = self.objects.keys().filter(|id| in_schema(id)).collect();
+        Snapshot {
+            objects: self
+                .objects
+                .iter()
+                .filter(|(id, _)| !roots.contains(id) && !self.has_ancestor_in(id, &roots))
+                .map(|(id, object)| (id.clone(), object.clone()))
+                .collect(),
+        }
+    }
+
     /// Every object in order.
     pub fn iter(&self) -> impl Iterator<Item = (&ObjectId, &Object)> {
         self.objects.iter()

@@ -598,6 +598,14 @@ fn drift_text(out: &Output, r: &DriftReport) -> String {
         text.push('\n');
         findings(&mut text, &r.drift);
     }
+    for schema in &r.tenant_schemas {
+        text.push_str(&format!(
+            "left out: schema {schema}, a tenant migrated with --schema (it holds a confiture \
+             ledger of its own): drift compares the database's own history, not its tenants' \
+             (`migrate status --schema {schema}` reads a tenant's)\n",
+            schema = display::escape(schema),
+        ));
+    }
     if let Some(s) = &r.schema_dir {
         let dir = display::path(&s.dir);
         if s.differences.is_empty() {

@@ -11,6 +11,7 @@ mod build_script;
 mod cli_apply;
 mod cli_cargo_config;
 mod cli_concurrency;
+mod cli_drift_tenants;
 mod cli_engine;
 mod cli_generate;
 mod cli_history;
