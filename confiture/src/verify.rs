@@ -606,6 +606,30 @@ impl Replay {
             .map_err(|f| self.on_scratch(f))
     }
 
+    /// The role, tablespace or database (`role "app"`) that `error` — a migration's failure
+    /// here with "already exists" (`42710`, `42P04`) — could not create because it was on the
+    /// scratch database's server before the run and the failing file creates one and names
+    /// it: roles are the server's, and the target's `up` made it there.
+    fn already_on_server(&self, error: &Error) -> Option<String> {
+        let crate::error::Reason::Migration(m) = error.reason() else {
+            return None;
+        };
+        if !matches!(error.sqlstate(), Some("42710" | "42P04")) {
+            return None;
+        }
+        let checked = self.migrator.read_checked().ok()?;
+        let migration = checked
+            .set
+            .migrations
+            .iter()
+            .find(|x| x.version_text == m.version)?;
+        let text = &migration.file(m.direction).text;
+        let named = crate::db::scratch::server_objects_created(&self.migrator.env, text);
+        named
+            .first()
+            .map(|(kind, name)| format!("{kind} {}", crate::db::scratch::quoted(name)))
+    }
+
     /// A migration that failed here failed on a scratch copy: the error names that database,
     /// the help says so, that the target was not written, and what to do — the failure's own
     /// help, which the engine wrote for a scratch database of this command
@@ -627,13 +651,23 @@ impl Replay {
         let lost_mid_migration =
             matches!(failed.error.reason(), crate::error::Reason::Migration(_));
         let then = match failed.error.kind {
-            ErrorKind::MigrationFailed => Some(
-                failed
-                    .error
-                    .help
-                    .take()
-                    .unwrap_or_else(|| format!("fix the migration, then {}", again())),
-            ),
+            ErrorKind::MigrationFailed => match self.already_on_server(&failed.error) {
+                // The file is right: what it creates is the server's, and there already.
+                Some(object) => Some(format!(
+                    "{object} is already on the scratch database's server (it was before this \
+                     run: roles, tablespaces and databases are the server's, not a database's), \
+                     so the migration cannot create it there; run {} with `--scratch-url` \
+                     naming another server",
+                    crate::hint::command(self.migrator.on_scratch.unwrap_or(VERIFY))
+                )),
+                None => Some(
+                    failed
+                        .error
+                        .help
+                        .take()
+                        .unwrap_or_else(|| format!("fix the migration, then {}", again())),
+                ),
+            },
             ErrorKind::Interrupted => Some(again()),
             ErrorKind::Connection if lost_mid_migration => Some(again()),
             _ => None,

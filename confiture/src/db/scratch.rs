@@ -530,6 +530,34 @@ fn leave(key: &str) -> Option<ServerRun> {
     (servers[at].live == 0).then(|| servers.remove(at))
 }
 
+/// The roles, tablespaces and databases that were on the server of `env` (a scratch database
+/// of this process) before its run there, and that `sql` creates (`CREATE ROLE`, `USER`,
+/// `GROUP`, `TABLESPACE`, `DATABASE`) and names: what a replay of `sql` cannot create there.
+pub(crate) fn server_objects_created(env: &Environment, sql: &str) -> Vec<(String, String)> {
+    let text = sql.to_lowercase();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let creates = |kinds: &[&str]| {
+        words
+            .windows(2)
+            .any(|w| w[0] == "create" && kinds.contains(&w[1]))
+    };
+    let servers = servers();
+    let Some(run) = servers.iter().find(|r| r.key == server_key(env)) else {
+        return Vec::new();
+    };
+    run.baseline
+        .keys()
+        .filter(|(kind, _)| match kind.as_str() {
+            "role" => creates(&["role", "user", "group"]),
+            "tablespace" => creates(&["tablespace"]),
+            "database" => creates(&["database"]),
+            _ => false,
+        })
+        .filter(|(_, name)| names(&text, name))
+        .cloned()
+        .collect()
+}
+
 /// Whether `name` appears in `text` (lowercased) as a whole word of SQL, quoted or not.
 fn names(text: &str, name: &str) -> bool {
     let name = name.to_lowercase();

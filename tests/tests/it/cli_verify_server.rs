@@ -77,6 +77,20 @@ fn a_role_created_by_the_migrations_is_dropped_with_the_scratch_database() {
         .run_on(&db, &["migrate", "up", "-q"])
         .code(exit::SUCCESS);
     assert!(role_exists(&role.0));
+    // Now the role is on the server before any replay: the file is right, the server is the
+    // wrong one to replay on, and the help says so (never "fix the file").
+    for command in ["verify", "drift"] {
+        project
+            .run_on(&db, &["migrate", command])
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has(&format!(
+                "role \"{}\" is already on the scratch database's server",
+                role.0
+            ))
+            .stderr_has("`--scratch-url`")
+            .stderr_lacks("fix db/migrations");
+        assert!(role_exists(&role.0), "{command} dropped the target's role");
+    }
 }
 
 #[test]
