@@ -33,8 +33,8 @@ use crate::files::{SqlFile, TransactionMode};
 use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
-    close_run, raised_on, with_suffix, Finding, Replay, RunError, ScratchProgress, ScratchServer,
-    SqlTimeouts, TargetSettings,
+    close_run, raised_on, with_suffix, Finding, Replay, RunError, RunParts, ScratchProgress,
+    ScratchServer, SqlTimeouts, TargetSettings,
 };
 use crate::{exit, hint, Migrator};
 
@@ -116,11 +116,20 @@ pub struct DriftReport {
     pub drift: Vec<Finding>,
     /// The comparison with `--schema-dir`, when given.
     pub schema_dir: Option<SchemaDirReport>,
+    /// The schemas of the live database left out of the comparison because each holds a
+    /// confiture ledger of its own (`<schema>.tb_confiture`): tenants migrated with
+    /// `--schema`, whose objects the database's own history does not make.
+    pub tenant_schemas: Vec<String>,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
     /// A setting of the live database a scratch database could not be given, a scratch
     /// database that could not be dropped.
     pub warnings: Vec<String>,
+    /// What the migrations replayed (or the schema directory's files) left on the scratch
+    /// databases' server and the run could not put back (roles, tablespaces, databases are
+    /// the server's): one sentence each, naming it and what to do. Not empty fails the run
+    /// (exit 9).
+    pub left_on_server: Vec<String>,
     /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
 }
@@ -226,7 +235,13 @@ impl Migrator {
                 result,
                 scratches,
                 start,
-                |r| (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms),
+                |r| RunParts {
+                    errors: &mut r.errors,
+                    warnings: &mut r.warnings,
+                    left_on_server: &mut r.left_on_server,
+                    passed: &mut r.passed,
+                    total_duration_ms: &mut r.total_duration_ms,
+                },
             )
         })
     }
@@ -277,6 +292,11 @@ impl Migrator {
         let live = self
             .live_snapshot(options.lock_wait)
             .map_err(|e| self.raised_here(e))?;
+        // Tenants (a schema with a ledger of its own) are not made by this history: left out,
+        // and said (`drift` of one tenant is refused, `no_tenant_drift`).
+        let ledger = &self.env.migration.tracking_table.name;
+        report.tenant_schemas = live.ledger_schemas(ledger);
+        let live = live.without_schemas(&report.tenant_schemas);
         // What every session of the live database starts with, for the scratch databases.
         let env = self.env.clone();
         let values = self
@@ -303,7 +323,10 @@ impl Migrator {
         if let Some(done) = slot.as_deref().and_then(Option::clone) {
             report.replayed = applied;
             report.replayed_with = Some(done.by);
-            let expected = done.expected.as_applied_by(&done.role, &applied_by, &live);
+            let expected = done
+                .expected
+                .without_schemas(&report.tenant_schemas)
+                .as_applied_by(&done.role, &applied_by, &live);
             let live =
                 live.without_python_bookkeeping(&self.env.migration.tracking_table.name, &expected);
             report.drift = diff(&expected, &live)
@@ -338,7 +361,9 @@ impl Migrator {
         let expected = Arc::new(replay.snapshot()?);
         // The replay's objects are the replaying role's; the live ones, whoever's ran `up`.
         let role = replay.role()?;
-        let as_applied = expected.as_applied_by(&role, &applied_by, &live);
+        let as_applied = expected
+            .without_schemas(&report.tenant_schemas)
+            .as_applied_by(&role, &applied_by, &live);
         let live =
             live.without_python_bookkeeping(&self.env.migration.tracking_table.name, &as_applied);
         report.drift = diff(&as_applied, &live)

@@ -63,6 +63,28 @@ pub enum ObjectKind {
     Rule,
     /// A row-level security policy (`name` is the table).
     Policy,
+    /// A collation (`CREATE COLLATION`).
+    Collation,
+    /// An extended statistics object (`CREATE STATISTICS`), with its table.
+    Statistics,
+    /// An operator (its name carries its operand types).
+    Operator,
+    /// An operator family, with its members (`name` ends with `USING <access method>`).
+    OperatorFamily,
+    /// An operator class (`name` ends with `USING <access method>`).
+    OperatorClass,
+    /// A cast made after the database was created (`name` is `(source AS target)`).
+    Cast,
+    /// A text search configuration, with its mappings.
+    TextSearchConfiguration,
+    /// A text search dictionary.
+    TextSearchDictionary,
+    /// A foreign-data wrapper.
+    ForeignDataWrapper,
+    /// A foreign server.
+    ForeignServer,
+    /// A publication, with its tables.
+    Publication,
     /// The privileges one role holds on one object: `name` is the object as
     /// `<kind> <name>` (`table public.tb_user`, `column public.tb_user.email`), `sub` the
     /// grantee (`PUBLIC` for everyone).
@@ -74,7 +96,7 @@ pub enum ObjectKind {
 
 impl ObjectKind {
     /// Every kind, in report order.
-    pub const ALL: [ObjectKind; 21] = [
+    pub const ALL: [ObjectKind; 32] = [
         ObjectKind::Schema,
         ObjectKind::Extension,
         ObjectKind::Type,
@@ -94,6 +116,17 @@ impl ObjectKind {
         ObjectKind::EventTrigger,
         ObjectKind::Rule,
         ObjectKind::Policy,
+        ObjectKind::Collation,
+        ObjectKind::Statistics,
+        ObjectKind::Operator,
+        ObjectKind::OperatorFamily,
+        ObjectKind::OperatorClass,
+        ObjectKind::Cast,
+        ObjectKind::TextSearchConfiguration,
+        ObjectKind::TextSearchDictionary,
+        ObjectKind::ForeignDataWrapper,
+        ObjectKind::ForeignServer,
+        ObjectKind::Publication,
         ObjectKind::Grant,
         ObjectKind::DefaultPrivileges,
     ];
@@ -120,6 +153,17 @@ impl ObjectKind {
             ObjectKind::EventTrigger => "event trigger",
             ObjectKind::Rule => "rule",
             ObjectKind::Policy => "policy",
+            ObjectKind::Collation => "collation",
+            ObjectKind::Statistics => "statistics",
+            ObjectKind::Operator => "operator",
+            ObjectKind::OperatorFamily => "operator family",
+            ObjectKind::OperatorClass => "operator class",
+            ObjectKind::Cast => "cast",
+            ObjectKind::TextSearchConfiguration => "text search configuration",
+            ObjectKind::TextSearchDictionary => "text search dictionary",
+            ObjectKind::ForeignDataWrapper => "foreign data wrapper",
+            ObjectKind::ForeignServer => "foreign server",
+            ObjectKind::Publication => "publication",
             ObjectKind::Grant => "grant",
             ObjectKind::DefaultPrivileges => "default privileges",
         }
@@ -260,6 +304,56 @@ impl Snapshot {
         if roots.is_empty() {
             return self.clone();
         }
+        Snapshot {
+            objects: self
+                .objects
+                .iter()
+                .filter(|(id, _)| !roots.contains(id) && !self.has_ancestor_in(id, &roots))
+                .map(|(id, object)| (id.clone(), object.clone()))
+                .collect(),
+        }
+    }
+
+    /// The schemas (quoted, as the snapshot names them) that hold a confiture ledger of their
+    /// own: a table `<schema>.<ledger>` (`ledger` unqualified) with the ledger's `slug`,
+    /// `version` and `checksum` columns — a tenant migrated with `--schema`. The environment's
+    /// own ledger is never in a snapshot ([`crate::db::snapshot::SnapshotOptions::ledger`]).
+    pub fn ledger_schemas(&self, ledger: &str) -> Vec<String> {
+        let table = format!(".{}", crate::ledger::quote_ident(ledger));
+        let has_column = |t: &str, c: &str| {
+            self.objects
+                .contains_key(&ObjectId::with_sub(ObjectKind::Column, t, c))
+        };
+        self.objects
+            .keys()
+            .filter(|id| id.kind == ObjectKind::Table)
+            .filter_map(|id| Some((id, id.name.strip_suffix(&table)?)))
+            .filter(|(_, schema)| {
+                self.objects
+                    .contains_key(&ObjectId::new(ObjectKind::Schema, *schema))
+            })
+            .filter(|(id, _)| {
+                ["slug", "version", "checksum"]
+                    .iter()
+                    .all(|c| has_column(&id.name, c))
+            })
+            .map(|(_, schema)| schema.to_string())
+            .collect()
+    }
+
+    /// This snapshot without the schemas `schemas` (quoted, as it names them) and everything
+    /// in them, with what belongs to that (columns, grants, ...).
+    pub fn without_schemas(&self, schemas: &[String]) -> Snapshot {
+        if schemas.is_empty() {
+            return self.clone();
+        }
+        let in_schema = |id: &ObjectId| {
+            schemas.iter().any(|schema| {
+                (id.kind == ObjectKind::Schema && id.name == *schema)
+                    || id.name.starts_with(&format!("{schema}."))
+            })
+        };
+        let roots: BTreeSet<&ObjectId> = self.objects.keys().filter(|id| in_schema(id)).collect();
         Snapshot {
             objects: self
                 .objects

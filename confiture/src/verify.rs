@@ -377,6 +377,11 @@ pub struct VerifyReport {
     /// target's settings not read (`--scratch-url` with a target out of reach), a scratch
     /// database that could not be dropped.
     pub warnings: Vec<String>,
+    /// What the migrations replayed left on the scratch database's server, which dropping
+    /// the scratch database does not remove (roles, tablespaces, databases are the server's),
+    /// and the run could not put back: one sentence each, naming it and what to do. Not empty
+    /// fails the run (exit 9).
+    pub left_on_server: Vec<String>,
     /// Wall-clock time of the whole command.
     pub total_duration_ms: u64,
 }
@@ -497,6 +502,17 @@ impl Replay {
         timeouts: SqlTimeouts,
     ) -> Result<Replay> {
         let env = scratch.environment().clone();
+        // What the migrations may create on the scratch server: a role one of them names that
+        // appears there during the run is the run's, dropped with the scratch database.
+        if let Ok(checked) = of.read_checked() {
+            scratch.replays(
+                checked
+                    .set
+                    .migrations
+                    .iter()
+                    .flat_map(|m| [m.up.text.clone(), m.down.text.clone()]),
+            );
+        }
         let mut client = crate::db::connect(&env)?;
         // Idle while `migrator`'s session runs each migration.
         crate::db::scratch::own_session(&mut client, &env)?;
@@ -590,6 +606,30 @@ impl Replay {
             .map_err(|f| self.on_scratch(f))
     }
 
+    /// The role, tablespace or database (`role "app"`) that `error` — a migration's failure
+    /// here with "already exists" (`42710`, `42P04`) — could not create because it was on the
+    /// scratch database's server before the run and the failing file creates one and names
+    /// it: roles are the server's, and the target's `up` made it there.
+    fn already_on_server(&self, error: &Error) -> Option<String> {
+        let crate::error::Reason::Migration(m) = error.reason() else {
+            return None;
+        };
+        if !matches!(error.sqlstate(), Some("42710" | "42P04")) {
+            return None;
+        }
+        let checked = self.migrator.read_checked().ok()?;
+        let migration = checked
+            .set
+            .migrations
+            .iter()
+            .find(|x| x.version_text == m.version)?;
+        let text = &migration.file(m.direction).text;
+        let named = crate::db::scratch::server_objects_created(&self.migrator.env, text);
+        named
+            .first()
+            .map(|(kind, name)| format!("{kind} {}", crate::db::scratch::quoted(name)))
+    }
+
     /// A migration that failed here failed on a scratch copy: the error names that database,
     /// the help says so, that the target was not written, and what to do — the failure's own
     /// help, which the engine wrote for a scratch database of this command
@@ -611,13 +651,23 @@ impl Replay {
         let lost_mid_migration =
             matches!(failed.error.reason(), crate::error::Reason::Migration(_));
         let then = match failed.error.kind {
-            ErrorKind::MigrationFailed => Some(
-                failed
-                    .error
-                    .help
-                    .take()
-                    .unwrap_or_else(|| format!("fix the migration, then {}", again())),
-            ),
+            ErrorKind::MigrationFailed => match self.already_on_server(&failed.error) {
+                // The file is right: what it creates is the server's, and there already.
+                Some(object) => Some(format!(
+                    "{object} is already on the scratch database's server (it was before this \
+                     run: roles, tablespaces and databases are the server's, not a database's), \
+                     so the migration cannot create it there; run {} with `--scratch-url` \
+                     naming another server",
+                    crate::hint::command(self.migrator.on_scratch.unwrap_or(VERIFY))
+                )),
+                None => Some(
+                    failed
+                        .error
+                        .help
+                        .take()
+                        .unwrap_or_else(|| format!("fix the migration, then {}", again())),
+                ),
+            },
             ErrorKind::Interrupted => Some(again()),
             ErrorKind::Connection if lost_mid_migration => Some(again()),
             _ => None,
@@ -686,21 +736,41 @@ impl HasErrors for crate::migrate::DownReport {
     }
 }
 
-/// Finishes a report: the run's error in `errors`, the scratch databases dropped.
+/// The parts of a report [`close_run`] fills in.
+pub(crate) struct RunParts<'a> {
+    pub(crate) errors: &'a mut Vec<ReportedError>,
+    pub(crate) warnings: &'a mut Vec<String>,
+    pub(crate) left_on_server: &'a mut Vec<String>,
+    pub(crate) passed: &'a mut bool,
+    pub(crate) total_duration_ms: &'a mut u64,
+}
+
+/// Finishes a report: the scratch databases dropped, and with them what the migrations
+/// replayed left on their server put back ([`Scratch::drop_now`]): what could not be fails
+/// the run, listed in `left_on_server` (and in the error's details). The run's error in
+/// `errors`.
 pub(crate) fn close_run<R>(
     (suggest, options): (&crate::hint::Invocation, &str),
     mut report: R,
     result: std::result::Result<(), RunError>,
     scratches: Vec<Scratch>,
     start: Instant,
-    parts: impl FnOnce(&mut R) -> (&mut Vec<ReportedError>, &mut Vec<String>, &mut u64),
+    parts: impl FnOnce(&mut R) -> RunParts<'_>,
 ) -> Outcome<R> {
-    let (errors, warnings, total) = parts(&mut report);
+    let RunParts {
+        errors,
+        warnings,
+        left_on_server,
+        passed,
+        total_duration_ms: total,
+    } = parts(&mut report);
     for scratch in scratches {
-        if let Err(e) = scratch.drop_now() {
-            warnings.push(e.message_with_cause());
+        match scratch.drop_now() {
+            Ok(left) => left_on_server.extend(left),
+            Err(e) => warnings.push(e.message_with_cause()),
         }
     }
+    *passed &= left_on_server.is_empty();
     *total = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     match result {
         Ok(()) => Ok(report),
@@ -708,6 +778,17 @@ pub(crate) fn close_run<R>(
             mut error,
             reported,
         }) => {
+            if !left_on_server.is_empty() {
+                // Dropping the scratch database did not take these with it.
+                error.details.extend(left_on_server.iter().cloned());
+                let left = "the migrations replayed also left server-wide objects on the \
+                            scratch database's server (listed above): remove them before the \
+                            migrations run on that server for real";
+                error.help = Some(match error.help.take() {
+                    Some(help) => format!("{help}; {left}"),
+                    None => left.to_string(),
+                });
+            }
             suggest.complete_error(&mut error);
             // A library session (its suggestions completed for it) names the fields of its
             // `options` type where the texts name the command line's flags; the CLI's stay.
@@ -768,7 +849,13 @@ impl Migrator {
                 result,
                 scratches,
                 start,
-                |r| (&mut r.errors, &mut r.warnings, &mut r.total_duration_ms),
+                |r| RunParts {
+                    errors: &mut r.errors,
+                    warnings: &mut r.warnings,
+                    left_on_server: &mut r.left_on_server,
+                    passed: &mut r.passed,
+                    total_duration_ms: &mut r.total_duration_ms,
+                },
             )
         })
     }

@@ -548,6 +548,7 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
         plural(r.migrations.len(), "migration"),
         r.total_duration_ms
     ));
+    left_on_server(out, &mut text, &r.left_on_server, r.errors.is_empty());
     for w in &r.warnings {
         out.note(&format!(
             "{} {}",
@@ -555,13 +556,31 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
             display::escape(w)
         ));
     }
-    if !r.passed {
+    if !r.passed && r.first_finding().is_some() {
         out.note(&out.hint(&format!(
             "help: fix the file, then run {} again",
             hint::command("migrate verify")
         )));
     }
     text
+}
+
+/// What a replay left on its scratch server and could not put back (roles, tablespaces,
+/// databases are the server's): listed after the results; with no error to carry them
+/// (`with_section`), as a section of the report of their own.
+fn left_on_server(out: &Output, text: &mut String, left: &[String], with_section: bool) {
+    if left.is_empty() || !with_section {
+        return;
+    }
+    text.push_str("\n\n");
+    text.push_str(&out.paint(
+        Style::Bold,
+        "left on the scratch database's server (server-wide, not dropped with the scratch database):",
+    ));
+    text.push('\n');
+    for sentence in left {
+        text.push_str(&format!("    {}\n", display::escape(sentence)));
+    }
 }
 
 fn drift_text(out: &Output, r: &DriftReport) -> String {
@@ -582,6 +601,14 @@ fn drift_text(out: &Output, r: &DriftReport) -> String {
         text.push('\n');
         findings(&mut text, &r.drift);
     }
+    for schema in &r.tenant_schemas {
+        text.push_str(&format!(
+            "left out: schema {schema}, a tenant migrated with --schema (it holds a confiture \
+             ledger of its own): drift compares the database's own history, not its tenants' \
+             (`migrate status --schema {schema}` reads a tenant's)\n",
+            schema = display::escape(schema),
+        ));
+    }
     if let Some(s) = &r.schema_dir {
         let dir = display::path(&s.dir);
         if s.differences.is_empty() {
@@ -600,6 +627,7 @@ fn drift_text(out: &Output, r: &DriftReport) -> String {
             findings(&mut text, &s.differences);
         }
     }
+    left_on_server(out, &mut text, &r.left_on_server, r.errors.is_empty());
     for w in &r.warnings {
         out.note(&format!(
             "{} {}",

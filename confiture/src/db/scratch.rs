@@ -144,6 +144,8 @@ pub struct Scratch {
     /// The same, naming the scratch database: what to connect and migrate with.
     env: Environment,
     dropped: bool,
+    /// The key of its server's [`ServerRun`] (the run's baseline of server-wide objects).
+    server_key: String,
 }
 
 impl Scratch {
@@ -206,6 +208,10 @@ impl Scratch {
             return Err(create_error(server, &env, e));
         }
         registry.live.push((server.clone(), name.clone()));
+        // What is server-wide there before any migration runs (the first scratch database of
+        // this process on that server reads it; the others share it).
+        let server_key = server_key(server);
+        let entered = enter(&mut client, server, &server_key);
         // For the connecting role in that database: over its `ALTER ROLE ... SET` and the
         // server's, which a database's own setting would not be. Before any session opens
         // there; a failure drops the database with the `Scratch`. As the login role: a
@@ -219,8 +225,23 @@ impl Scratch {
             server: server.clone(),
             env,
             dropped: false,
+            server_key: if entered.is_ok() {
+                server_key
+            } else {
+                String::new()
+            },
         };
         drop(registry);
+        if let Err(e) = entered {
+            let what = format!(
+                "cannot read the roles, tablespaces and databases of the server of {}",
+                server.connection
+            );
+            return Err(crate::verify::raised_on(
+                scratch.environment(),
+                crate::db::query_error(&what, e),
+            ));
+        }
         if let Err(e) = writable {
             let what = format!(
                 "cannot make the scratch database \"{name}\" writable on the server of {}",
@@ -277,7 +298,10 @@ impl Scratch {
     }
 
     /// Drops the database now, reporting a failure (dropping `self` does the same silently).
-    pub fn drop_now(mut self) -> Result<()> {
+    /// The last scratch database of this process on its server then puts back what is
+    /// server-wide there (the roles and tablespaces the migrations replayed created): what it
+    /// could not, each a sentence naming the object and what to do, is returned.
+    pub fn drop_now(mut self) -> Result<Vec<String>> {
         self.dropped = true;
         let mut registry = registry();
         let name = self.env.connection.dbname.clone();
@@ -285,9 +309,29 @@ impl Scratch {
         registry.live.retain(|(_, n)| *n != name);
         if registry.live.len() == before {
             // Already dropped by `drop_all`.
-            return Ok(());
+            return Ok(Vec::new());
         }
-        drop_tracked(&self.server, &name)
+        drop_tracked(&self.server, &name)?;
+        drop(registry);
+        match leave(&self.server_key) {
+            Some(run) => restore_server(&run),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Records the SQL `texts` the migrations replayed here may run (their up and down files):
+    /// a role, tablespace or database that appears on the server during the run is the run's
+    /// when one of them names it ([`restore_server`]).
+    pub(crate) fn replays(&self, texts: impl IntoIterator<Item = String>) {
+        let mut servers = servers();
+        if let Some(run) = servers.iter_mut().find(|r| r.key == self.server_key) {
+            for text in texts {
+                let text = text.to_lowercase();
+                if !run.texts.contains(&text) {
+                    run.texts.push(text);
+                }
+            }
+        }
     }
 }
 
@@ -300,8 +344,11 @@ impl Drop for Scratch {
         let name = self.env.connection.dbname.clone();
         let before = registry.live.len();
         registry.live.retain(|(_, n)| *n != name);
-        if registry.live.len() != before {
-            let _ = drop_tracked(&self.server, &name);
+        if registry.live.len() != before && drop_tracked(&self.server, &name).is_ok() {
+            drop(registry);
+            if let Some(run) = leave(&self.server_key) {
+                let _ = restore_server(&run);
+            }
         }
     }
 }
@@ -347,7 +394,248 @@ pub fn drop_all() -> (Vec<String>, Vec<Error>) {
             Err(e) => errors.push(e),
         }
     }
+    // Every scratch database is gone (or left, named): what is server-wide is put back.
+    let runs = std::mem::take(&mut *servers());
+    for run in runs {
+        match restore_server(&run) {
+            Ok(left) => errors.extend(left.into_iter().map(left_on_server)),
+            Err(e) => errors.push(e),
+        }
+    }
     (dropped, errors)
+}
+
+/// One thing a replay left on its scratch server ([`restore_server`]), as an error.
+fn left_on_server(sentence: String) -> Error {
+    Error::new(crate::ErrorKind::MigrationFailed, sentence)
+}
+
+/// Roles, tablespaces and databases (other than scratch databases) are the server's, not a
+/// database's: a migration that creates a role creates it on the scratch database's server for
+/// real, where dropping the scratch database does not remove it. Each row: the kind, the name,
+/// and what a migration can change of it (attributes, memberships, settings, owner,
+/// privileges, comment), as one text. A role's settings in one database (`ALTER ROLE ... IN
+/// DATABASE`) are that database's: another session's change of them in its own database is
+/// not the run's.
+const SERVER_WIDE_SQL: &str = "\
+SELECT 'role', r.rolname::text, pg_catalog.concat_ws(' | ', \
+    'superuser ' || r.rolsuper, 'inherit ' || r.rolinherit, 'createrole ' || r.rolcreaterole, \
+    'createdb ' || r.rolcreatedb, 'login ' || r.rolcanlogin, 'replication ' || r.rolreplication, \
+    'bypassrls ' || r.rolbypassrls, 'connection limit ' || r.rolconnlimit, \
+    'valid until ' || r.rolvaliduntil::text, \
+    'member of ' || (SELECT pg_catalog.string_agg(g.rolname::text \
+        || CASE WHEN m.admin_option THEN ' with admin' ELSE '' END, ', ' ORDER BY g.rolname) \
+        FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid \
+        WHERE m.member = r.oid), \
+    'settings ' || (SELECT pg_catalog.array_to_string(s.setconfig, ', ') \
+        FROM pg_catalog.pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0), \
+    'comment ' || pg_catalog.shobj_description(r.oid, 'pg_authid')) \
+FROM pg_catalog.pg_roles r \
+UNION ALL \
+SELECT 'tablespace', t.spcname::text, pg_catalog.concat_ws(' | ', \
+    'owner ' || pg_catalog.pg_get_userbyid(t.spcowner), 'privileges ' || t.spcacl::text, \
+    'options ' || pg_catalog.array_to_string(t.spcoptions, ', '), \
+    'comment ' || pg_catalog.shobj_description(t.oid, 'pg_tablespace')) \
+FROM pg_catalog.pg_tablespace t \
+UNION ALL \
+SELECT 'database', d.datname::text, pg_catalog.concat_ws(' | ', \
+    'owner ' || pg_catalog.pg_get_userbyid(d.datdba), 'privileges ' || d.datacl::text, \
+    'connection limit ' || d.datconnlimit, 'allow connections ' || d.datallowconn, \
+    'template ' || d.datistemplate, \
+    'settings ' || (SELECT pg_catalog.string_agg(COALESCE(pg_catalog.pg_get_userbyid(NULLIF(s.setrole, 0)), '*') \
+        || ': ' || pg_catalog.array_to_string(s.setconfig, ', '), '; ' ORDER BY 1) \
+        FROM pg_catalog.pg_db_role_setting s WHERE s.setdatabase = d.oid), \
+    'comment ' || pg_catalog.shobj_description(d.oid, 'pg_database')) \
+FROM pg_catalog.pg_database d \
+WHERE NOT pg_catalog.starts_with(d.datname::text, 'confiture_scratch_')";
+
+/// What is server-wide on a server ([`SERVER_WIDE_SQL`]): `(kind, name)` → its description.
+type ServerWide = std::collections::BTreeMap<(String, String), String>;
+
+fn read_server_wide(
+    client: &mut postgres::Client,
+) -> std::result::Result<ServerWide, postgres::Error> {
+    Ok(client
+        .query(SERVER_WIDE_SQL, &[])?
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+        .collect())
+}
+
+/// The scratch databases this process has on one server, and what was server-wide there
+/// before the first of them was created: the baseline the last one to be dropped puts the
+/// server back to ([`restore_server`]). One per server, whichever runs share it (a fleet's
+/// targets, drift's two scratch databases), so that one run never takes the roles another
+/// is still replaying for leftovers.
+struct ServerRun {
+    key: String,
+    /// The server, as the scratch databases were created on it.
+    server: Environment,
+    /// The roles the connection logs in as and sets (which a migration may alter as
+    /// `CURRENT_USER` without naming them).
+    own_roles: Vec<String>,
+    baseline: ServerWide,
+    /// Scratch databases of this process still there.
+    live: usize,
+    /// The SQL of the migrations replayed, lowercased ([`Scratch::replays`]).
+    texts: Vec<String>,
+}
+
+static SERVERS: Mutex<Vec<ServerRun>> = Mutex::new(Vec::new());
+
+fn servers() -> std::sync::MutexGuard<'static, Vec<ServerRun>> {
+    SERVERS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The server a scratch database is on, whichever database a session there names.
+fn server_key(server: &Environment) -> String {
+    let c = &server.connection;
+    format!("{}@{}:{}", c.user, c.host, c.port)
+}
+
+/// A scratch database is created on `server` (`key`): the first of this process there reads
+/// what is server-wide, on `client`.
+fn enter(
+    client: &mut postgres::Client,
+    server: &Environment,
+    key: &str,
+) -> std::result::Result<(), postgres::Error> {
+    let mut servers = servers();
+    if let Some(run) = servers.iter_mut().find(|r| r.key == key) {
+        run.live += 1;
+        return Ok(());
+    }
+    let baseline = read_server_wide(client)?;
+    let own_roles = client
+        .query("SELECT CURRENT_USER::text, SESSION_USER::text", &[])?
+        .first()
+        .map(|row| vec![row.get(0), row.get(1)])
+        .unwrap_or_default();
+    servers.push(ServerRun {
+        key: key.to_string(),
+        server: server.clone(),
+        own_roles,
+        baseline,
+        live: 1,
+        texts: Vec::new(),
+    });
+    Ok(())
+}
+
+/// A scratch database on the server `key` was dropped: the last one's run, to restore.
+fn leave(key: &str) -> Option<ServerRun> {
+    let mut servers = servers();
+    let at = servers.iter().position(|r| r.key == key)?;
+    servers[at].live -= 1;
+    (servers[at].live == 0).then(|| servers.remove(at))
+}
+
+/// The roles, tablespaces and databases that were on the server of `env` (a scratch database
+/// of this process) before its run there, and that `sql` creates (`CREATE ROLE`, `USER`,
+/// `GROUP`, `TABLESPACE`, `DATABASE`) and names: what a replay of `sql` cannot create there.
+pub(crate) fn server_objects_created(env: &Environment, sql: &str) -> Vec<(String, String)> {
+    let text = sql.to_lowercase();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let creates = |kinds: &[&str]| {
+        words
+            .windows(2)
+            .any(|w| w[0] == "create" && kinds.contains(&w[1]))
+    };
+    let servers = servers();
+    let Some(run) = servers.iter().find(|r| r.key == server_key(env)) else {
+        return Vec::new();
+    };
+    run.baseline
+        .keys()
+        .filter(|(kind, _)| match kind.as_str() {
+            "role" => creates(&["role", "user", "group"]),
+            "tablespace" => creates(&["tablespace"]),
+            "database" => creates(&["database"]),
+            _ => false,
+        })
+        .filter(|(_, name)| names(&text, name))
+        .cloned()
+        .collect()
+}
+
+/// Whether `name` appears in `text` (lowercased) as a whole word of SQL, quoted or not.
+fn names(text: &str, name: &str) -> bool {
+    let name = name.to_lowercase();
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    text.match_indices(&name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
+}
+
+/// Puts the server back as `run` found it, once its scratch databases are dropped: every role
+/// and tablespace that appeared during the run and that a migration replayed names is dropped
+/// (the scratch database that held its objects and grants is gone). What cannot be put back is
+/// returned, one sentence each, naming it and what to do: such a role that could not be
+/// dropped, a database a migration created, and a role, tablespace or database that was there
+/// before and that the migrations changed or dropped. A role or tablespace no migration names
+/// is another session's, and left alone.
+fn restore_server(run: &ServerRun) -> Result<Vec<String>> {
+    let where_ = format!("the server of {}", run.server.connection);
+    let failed = |e: postgres::Error| {
+        crate::db::query_error(
+            &format!("cannot read the roles, tablespaces and databases of {where_}"),
+            e,
+        )
+    };
+    let ours = |name: &str| run.texts.iter().any(|t| names(t, name));
+    let (mut client, _) = maintenance_client(&run.server)?;
+    let now = read_server_wide(&mut client).map_err(failed)?;
+    let mut left = Vec::new();
+    for (kind, name) in now.keys().filter(|k| !run.baseline.contains_key(*k)) {
+        if !ours(name) {
+            continue;
+        }
+        let q = quoted(name);
+        let statement = match kind.as_str() {
+            "role" => format!("DROP ROLE {q}"),
+            "tablespace" => format!("DROP TABLESPACE {q}"),
+            _ => {
+                left.push(format!(
+                    "{kind} {q} was created on {where_} by the migrations replayed, and is left \
+                 there: drop it (`DROP DATABASE {q};`) before the migrations run on that server for real"
+                ));
+                continue;
+            }
+        };
+        if let Err(e) = client.batch_execute(&statement) {
+            left.push(format!(
+                "{kind} {q} was created on {where_} by the migrations replayed (a {kind} is the \
+                 server's, not a database's), and could not be dropped: {}; drop it there \
+                 (`{statement};`) before the migrations run on that server for real",
+                crate::db::cause_text(&e)
+            ));
+        }
+    }
+    let now = read_server_wide(&mut client).map_err(failed)?;
+    for ((kind, name), before) in &run.baseline {
+        if !ours(name) && !run.own_roles.iter().any(|r| r == name && kind == "role") {
+            continue;
+        }
+        let q = quoted(name);
+        match now.get(&(kind.clone(), name.clone())) {
+            None => left.push(format!(
+                "{kind} {q}, which was on {where_} before the run, was dropped by the migrations \
+                 replayed (a {kind} is the server's, not a database's): create it again by \
+                 hand, and verify such migrations with `--scratch-url` naming another server"
+            )),
+            Some(after) if after != before => left.push(format!(
+                "{kind} {q}, which was on {where_} before the run, was changed by the migrations \
+                 replayed (a {kind} is the server's, not a database's), and is not put back \
+                 ({}): put it back by hand, and verify such migrations with `--scratch-url` \
+                 naming another server",
+                changes(before, after)
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(left)
 }
 
 /// `confiture_scratch_<pid>_<n>_<nanos>`: unique within the process by the counter, across
@@ -595,4 +883,16 @@ pub fn execute(
         };
         failed(at).with_source_shown(e, cause)
     })
+}
+
+/// What differs between two descriptions of [`SERVER_WIDE_SQL`]: `connection limit -1 before,
+/// connection limit 3 now`.
+fn changes(before: &str, after: &str) -> String {
+    let parts = |s: &str| -> Vec<String> { s.split(" | ").map(str::to_string).collect() };
+    let (before, after) = (parts(before), parts(after));
+    let gone = before.iter().filter(|p| !after.contains(p));
+    let new = after.iter().filter(|p| !before.contains(p));
+    let mut said: Vec<String> = gone.map(|p| format!("{p} before")).collect();
+    said.extend(new.map(|p| format!("{p} now")));
+    said.join(", ")
 }

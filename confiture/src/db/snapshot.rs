@@ -50,7 +50,9 @@ impl Default for SnapshotOptions {
 
 /// The schema of the database `client` is connected to: schemas, extensions, types, domains,
 /// sequences, tables, views, materialized views, columns, constraints, indexes, functions,
-/// procedures, aggregates, triggers, event triggers, rules, policies, grants, default
+/// procedures, aggregates, triggers, event triggers, rules, policies, collations, extended
+/// statistics, operators, operator families and classes, casts, text search configurations
+/// and dictionaries, foreign-data wrappers and servers, publications, grants, default
 /// privileges, with owners and comments. System schemas, objects that belong to extensions
 /// and the ledger are left out.
 ///

@@ -17,8 +17,13 @@
 -- (only the extension is listed), the ledger and everything of it, array and multirange
 -- types and the constructors PostgreSQL makes for ranges, the rules behind views, internal
 -- (foreign key) triggers, the order of columns (a down migration can only add a column at the
--- end), storage parameters of columns, tablespaces, statistics. Extension members are found
--- and skipped through the pg_depend index, row by row, rather than by reading all of it.
+-- end), tablespaces, the statistics gathered (not the statistics objects, nor a column's
+-- statistics target), user mappings (their options may hold passwords), subscriptions (their
+-- connection strings are the superuser's to read), text search parsers and templates (C
+-- functions), conversions, access methods, transforms, languages, the grants on
+-- foreign-data wrappers, foreign servers, languages and large objects, and a publication's
+-- schemas. Extension members are found and skipped through the pg_depend index, row by row,
+-- rather than by reading all of it.
 WITH
 ledger AS (
     SELECT pg_catalog.current_setting('confiture.snapshot_ledger')::pg_catalog.oid AS oid
@@ -268,6 +273,18 @@ SELECT CASE WHEN rel.relkind = 'c' THEN 'attribute' ELSE 'column' END, rel.name,
                (SELECT pg_catalog.quote_ident(cn.nspname) || '.' || pg_catalog.quote_ident(co.collname)
                 FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
                 WHERE co.oid = a.attcollation) END,
+           -- ALTER COLUMN ... SET STATISTICS, SET (n_distinct = ...), SET STORAGE, SET COMPRESSION.
+           'statistics_target', CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::text END,
+           -- The options ALTER COLUMN ... SET (...) takes, not what else a server keeps there.
+           'options', (SELECT pg_catalog.string_agg(o.option, ', ' ORDER BY o.option)
+                       FROM pg_catalog.unnest(a.attoptions) AS o(option)
+                       WHERE pg_catalog.split_part(o.option, '=', 1) IN ('n_distinct', 'n_distinct_inherited')),
+           'storage', CASE WHEN a.attstorage <> t.typstorage THEN
+               CASE a.attstorage WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external' WHEN 'm' THEN 'main'
+                                 WHEN 'x' THEN 'extended' END END,
+           -- (attcompression is PostgreSQL 14's: read through the row's JSON, absent before.)
+           'compression', CASE pg_catalog.to_jsonb(a.*) OPERATOR(pg_catalog.->>) 'attcompression'
+                              WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END,
            'comment', ds.description)
 FROM rel
 JOIN pg_catalog.pg_attribute a ON a.attrelid = rel.oid
@@ -450,3 +467,211 @@ SELECT 'default privileges',
 FROM pg_catalog.pg_default_acl da
 CROSS JOIN LATERAL pg_catalog.aclexplode(da.defaclacl) e
 GROUP BY da.defaclrole, da.defaclnamespace, da.defaclobjtype, e.grantee
+
+UNION ALL
+-- Collations: what CREATE COLLATION said (provider, locales, deterministic, ...), every column
+-- of the catalog but the identifying ones and the provider's version (which the server may
+-- update): the same text on every major version, whatever columns it has.
+SELECT 'collation', ns.name || '.' || pg_catalog.quote_ident(co.collname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'definition', (pg_catalog.to_jsonb(co.*)
+               OPERATOR(pg_catalog.-) ARRAY['oid', 'collname', 'collnamespace', 'collowner', 'collversion'])::text,
+           'owner', pg_catalog.pg_get_userbyid(co.collowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_collation co
+JOIN ns ON ns.oid = co.collnamespace
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = co.oid AND ds.classoid = 'pg_catalog.pg_collation'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_collation'::pg_catalog.regclass AND d.objid = co.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+-- Extended statistics (CREATE STATISTICS), with the table they are on.
+SELECT 'statistics', ns.name || '.' || pg_catalog.quote_ident(st.stxname), NULL,
+       (SELECT pg_catalog.json_build_array(pg_catalog.json_build_array(rel.kind, rel.name, NULL))
+        FROM rel WHERE rel.oid = st.stxrelid),
+       pg_catalog.json_build_object(
+           'definition', pg_catalog.pg_get_statisticsobjdef(st.oid),
+           'statistics_target', (pg_catalog.to_jsonb(st.*) OPERATOR(pg_catalog.->>) 'stxstattarget'),
+           'owner', pg_catalog.pg_get_userbyid(st.stxowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_statistic_ext st
+JOIN ns ON ns.oid = st.stxnamespace
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = st.oid AND ds.classoid = 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass AND d.objid = st.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+SELECT 'operator', o.oid::pg_catalog.regoperator::text, NULL, NULL,
+       pg_catalog.json_build_object(
+           'function', o.oprcode::pg_catalog.regproc::text,
+           'result', pg_catalog.format_type(o.oprresult, NULL),
+           'commutator', NULLIF(o.oprcom, 0)::pg_catalog.regoperator::text,
+           'negator', NULLIF(o.oprnegate, 0)::pg_catalog.regoperator::text,
+           'restrict', NULLIF(o.oprrest, 0)::pg_catalog.regproc::text,
+           'join', NULLIF(o.oprjoin, 0)::pg_catalog.regproc::text,
+           'hashes', o.oprcanhash,
+           'merges', o.oprcanmerge,
+           'owner', pg_catalog.pg_get_userbyid(o.oprowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_operator o
+JOIN ns ON ns.oid = o.oprnamespace
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = o.oid AND ds.classoid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND d.objid = o.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+-- An operator family, with its members (the operators and support functions of its classes,
+-- and those ALTER OPERATOR FAMILY ... ADD gave it).
+SELECT 'operator family', ns.name || '.' || pg_catalog.quote_ident(f.opfname) || ' USING ' || pg_catalog.quote_ident(am.amname),
+       NULL, NULL,
+       pg_catalog.json_build_object(
+           'operators', (SELECT pg_catalog.string_agg(ao.amopstrategy::text || ' ' || ao.amopopr::pg_catalog.regoperator::text
+                                 || CASE ao.amoppurpose WHEN 'o' THEN ' FOR ORDER BY ' ||
+                                     (SELECT pg_catalog.quote_ident(sf.opfname) FROM pg_catalog.pg_opfamily sf
+                                      WHERE sf.oid = ao.amopsortfamily) ELSE '' END,
+                                 ', ' ORDER BY ao.amopstrategy, ao.amopopr::pg_catalog.regoperator::text)
+                         FROM pg_catalog.pg_amop ao WHERE ao.amopfamily = f.oid),
+           'functions', (SELECT pg_catalog.string_agg(ap.amprocnum::text || ' ' || ap.amproc::pg_catalog.regprocedure::text
+                                 || ' (' || pg_catalog.format_type(ap.amproclefttype, NULL) || ', '
+                                 || pg_catalog.format_type(ap.amprocrighttype, NULL) || ')',
+                                 ', ' ORDER BY ap.amprocnum, ap.amproc::pg_catalog.regprocedure::text)
+                         FROM pg_catalog.pg_amproc ap WHERE ap.amprocfamily = f.oid),
+           'owner', pg_catalog.pg_get_userbyid(f.opfowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_opfamily f
+JOIN ns ON ns.oid = f.opfnamespace
+JOIN pg_catalog.pg_am am ON am.oid = f.opfmethod
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = f.oid AND ds.classoid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND d.objid = f.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+SELECT 'operator class', ns.name || '.' || pg_catalog.quote_ident(c.opcname) || ' USING ' || pg_catalog.quote_ident(am.amname),
+       NULL, NULL,
+       pg_catalog.json_build_object(
+           'type', pg_catalog.format_type(c.opcintype, NULL),
+           'default', c.opcdefault,
+           'family', (SELECT pg_catalog.quote_ident(fn.nspname) || '.' || pg_catalog.quote_ident(f.opfname)
+                      FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_namespace fn ON fn.oid = f.opfnamespace
+                      WHERE f.oid = c.opcfamily),
+           'storage', NULLIF(c.opckeytype, 0)::pg_catalog.regtype::text,
+           'owner', pg_catalog.pg_get_userbyid(c.opcowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_opclass c
+JOIN ns ON ns.oid = c.opcnamespace
+JOIN pg_catalog.pg_am am ON am.oid = c.opcmethod
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = c.oid AND ds.classoid = 'pg_catalog.pg_opclass'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_opclass'::pg_catalog.regclass AND d.objid = c.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+-- Casts are not in a schema: those made after initdb (not built in), not of an extension, nor
+-- those PostgreSQL makes for a range type's multirange (an internal dependency).
+SELECT 'cast', '(' || pg_catalog.format_type(k.castsource, NULL) || ' AS ' || pg_catalog.format_type(k.casttarget, NULL) || ')',
+       NULL, NULL,
+       pg_catalog.json_build_object(
+           'function', NULLIF(k.castfunc, 0)::pg_catalog.regprocedure::text,
+           'context', CASE k.castcontext WHEN 'e' THEN 'explicit' WHEN 'a' THEN 'assignment' WHEN 'i' THEN 'implicit' END,
+           'method', CASE k.castmethod WHEN 'f' THEN 'function' WHEN 'i' THEN 'inout' WHEN 'b' THEN 'binary' END,
+           'comment', ds.description)
+FROM pg_catalog.pg_cast k
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = k.oid AND ds.classoid = 'pg_catalog.pg_cast'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE k.oid >= 16384
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_cast'::pg_catalog.regclass AND d.objid = k.oid
+                    AND d.objsubid = 0 AND d.deptype IN ('e', 'i'))
+
+UNION ALL
+SELECT 'text search configuration', ns.name || '.' || pg_catalog.quote_ident(cfg.cfgname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'parser', (SELECT pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(p.prsname)
+                      FROM pg_catalog.pg_ts_parser p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.prsnamespace
+                      WHERE p.oid = cfg.cfgparser),
+           'mappings', (SELECT pg_catalog.string_agg(m.maptokentype::text || ': ' || m.mapdict::pg_catalog.regdictionary::text,
+                                                     ', ' ORDER BY m.maptokentype, m.mapseqno)
+                        FROM pg_catalog.pg_ts_config_map m WHERE m.mapcfg = cfg.oid),
+           'owner', pg_catalog.pg_get_userbyid(cfg.cfgowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_ts_config cfg
+JOIN ns ON ns.oid = cfg.cfgnamespace
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = cfg.oid AND ds.classoid = 'pg_catalog.pg_ts_config'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_ts_config'::pg_catalog.regclass AND d.objid = cfg.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+SELECT 'text search dictionary', ns.name || '.' || pg_catalog.quote_ident(dict.dictname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'template', (SELECT pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.tmplname)
+                        FROM pg_catalog.pg_ts_template t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.tmplnamespace
+                        WHERE t.oid = dict.dicttemplate),
+           'options', dict.dictinitoption,
+           'owner', pg_catalog.pg_get_userbyid(dict.dictowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_ts_dict dict
+JOIN ns ON ns.oid = dict.dictnamespace
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = dict.oid AND ds.classoid = 'pg_catalog.pg_ts_dict'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_ts_dict'::pg_catalog.regclass AND d.objid = dict.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+SELECT 'foreign data wrapper', pg_catalog.quote_ident(w.fdwname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'handler', NULLIF(w.fdwhandler, 0)::pg_catalog.regproc::text,
+           'validator', NULLIF(w.fdwvalidator, 0)::pg_catalog.regproc::text,
+           'options', pg_catalog.array_to_string(w.fdwoptions, ', '),
+           'owner', pg_catalog.pg_get_userbyid(w.fdwowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_foreign_data_wrapper w
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = w.oid AND ds.classoid = 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass AND d.objid = w.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+SELECT 'foreign server', pg_catalog.quote_ident(s.srvname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'wrapper', (SELECT pg_catalog.quote_ident(w.fdwname) FROM pg_catalog.pg_foreign_data_wrapper w
+                       WHERE w.oid = s.srvfdw),
+           'type', s.srvtype,
+           'version', s.srvversion,
+           'options', pg_catalog.array_to_string(s.srvoptions, ', '),
+           'owner', pg_catalog.pg_get_userbyid(s.srvowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_foreign_server s
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = s.oid AND ds.classoid = 'pg_catalog.pg_foreign_server'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_foreign_server'::pg_catalog.regclass AND d.objid = s.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+-- A publication: its flags (every column of the catalog but the identifying ones, the same
+-- text whatever the major version adds) and its tables.
+SELECT 'publication', pg_catalog.quote_ident(pb.pubname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'definition', (pg_catalog.to_jsonb(pb.*)
+               OPERATOR(pg_catalog.-) ARRAY['oid', 'pubname', 'pubowner'])::text,
+           'tables', (SELECT pg_catalog.string_agg(pr.prrelid::pg_catalog.regclass::text, ', '
+                                                   ORDER BY pr.prrelid::pg_catalog.regclass::text)
+                      FROM pg_catalog.pg_publication_rel pr WHERE pr.prpubid = pb.oid),
+           'owner', pg_catalog.pg_get_userbyid(pb.pubowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_publication pb
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = pb.oid AND ds.classoid = 'pg_catalog.pg_publication'::pg_catalog.regclass AND ds.objsubid = 0

@@ -149,6 +149,12 @@ cases! {
     wrong_leftover_table,
     wrong_leftover_generated_column,
     wrong_collation_not_restored,
+    wrong_leftover_statistics_object,
+    wrong_leftover_collation,
+    wrong_leftover_operator_class_family_cast,
+    wrong_leftover_text_search,
+    wrong_leftover_foreign_server_publication,
+    wrong_column_statistics_and_options_not_restored,
     right_add_column,
     right_grant_then_revoke,
     right_enum_value_removed_by_recreating_the_type,
@@ -157,6 +163,7 @@ cases! {
     right_aggregate_rule_event_trigger_foreign_table,
     right_sequence_values_are_not_schema,
     right_function_replaced_and_restored,
+    right_catalog_objects_dropped,
 }
 
 #[test]
