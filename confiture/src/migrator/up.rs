@@ -125,7 +125,8 @@ impl Migrator {
             return f;
         };
         let spelled = request.target.and_then(|t| {
-            set.migrations
+            set.set
+                .migrations
                 .iter()
                 .find(|m| m.version == t)
                 .map(|m| m.version_text.as_str())
