@@ -1118,9 +1118,8 @@ pub(super) fn refuse_ambiguous(history: &History<'_>, command: &str) -> Result<(
     }
     let message = format!(
         "{command} refused: the database's migration history does not match the migration \
-         files: {} applied migration(s) ambiguous (nothing tells which file records them); \
-         nothing was written",
-        found.len()
+         files: {} ambiguous (nothing tells which file records them); nothing was written",
+        crate::display::plural(found.len(), "applied migration")
     );
     Err(Error::diverged(message, Diverged::new(found)).with_help(ambiguous_refusal_help()))
 }

@@ -256,8 +256,8 @@ fn check_history_for(
     }
     if !ambiguous.is_empty() {
         counts.push(format!(
-            "{} applied migration(s) ambiguous (nothing tells which file records them)",
-            ambiguous.len()
+            "{} ambiguous (nothing tells which file records them)",
+            plural(ambiguous.len(), "applied migration")
         ));
         help.push(super::ambiguous_refusal_help());
     }
