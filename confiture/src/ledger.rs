@@ -340,7 +340,7 @@ impl fmt::Display for TrackingTable {
 }
 
 /// `name` as an SQL identifier, always in double quotes (`""` for a quote): a name shown in
-/// quotes reads back as itself, a quote in it included (`created database "a""b"`).
+/// quotes reads back as itself, a quote in it included (`"a""b"`).
 pub fn quoted_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

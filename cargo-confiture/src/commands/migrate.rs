@@ -673,14 +673,15 @@ pub(super) fn lock_line(event: &Progress) -> Option<String> {
 /// wording for one database and for a fleet's targets.
 pub(super) fn created_line(event: &Progress) -> Option<String> {
     match event {
-        // Quoted as SQL quotes it: a `"` in the name is doubled, never ambiguous.
+        // Quoted as every message quotes a database's name (`config::quoted`, as the
+        // connection's refusals do), not SQL-escaped: `"app"x"` on each line alike.
         Progress::DatabaseCreated { database } => Some(format!(
             "created database {}",
-            display::escape(&confiture::ledger::quoted_ident(database))
+            display::escape(&confiture::config::quoted(database))
         )),
         Progress::WouldCreateDatabase { database } => Some(format!(
             "would create database {}: it does not exist (the plan is for an empty database)",
-            display::escape(&confiture::ledger::quoted_ident(database))
+            display::escape(&confiture::config::quoted(database))
         )),
         _ => None,
     }
