@@ -56,6 +56,14 @@ pub(crate) enum BuildSite<'a> {
 
 #[cfg(feature = "db")]
 impl<'a> BuildSite<'a> {
+    /// The environment a whole database's session runs, when known; none for a tenant's.
+    pub(crate) fn environment(&self) -> Option<&'a crate::config::Environment> {
+        match self {
+            BuildSite::Database(env) => *env,
+            BuildSite::Tenant(_) => None,
+        }
+    }
+
     /// Where the migrations of a session of `env` build.
     pub(crate) fn of(env: &'a crate::config::Environment) -> BuildSite<'a> {
         match &env.migration.tenant_schema {
