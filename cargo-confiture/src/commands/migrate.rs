@@ -347,7 +347,8 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     // The command line completes suggested commands itself, with the flags as typed
     // (`Output::hint`).
     let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone())
-        .suggesting(confiture::hint::Invocation::default());
+        .suggesting(confiture::hint::Invocation::default())
+        .migrations_dir_named_by(confiture::files::DirNamedBy::Command);
     if let Some(resolve) = resolve {
         migrator.before_connecting(resolve);
     }
