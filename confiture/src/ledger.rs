@@ -56,6 +56,14 @@ pub(crate) enum BuildSite<'a> {
 
 #[cfg(feature = "db")]
 impl<'a> BuildSite<'a> {
+    /// The environment a whole database's session runs, when known; none for a tenant's.
+    pub(crate) fn environment(&self) -> Option<&'a crate::config::Environment> {
+        match self {
+            BuildSite::Database(env) => *env,
+            BuildSite::Tenant(_) => None,
+        }
+    }
+
     /// Where the migrations of a session of `env` build.
     pub(crate) fn of(env: &'a crate::config::Environment) -> BuildSite<'a> {
         match &env.migration.tenant_schema {
@@ -76,9 +84,10 @@ impl Unrecorded {
         plan: &crate::plan::UpPlan<'_>,
     ) -> crate::Result<()> {
         match unrecorded {
-            Some(unrecorded) if !plan.apply.is_empty() => Err(unrecorded.refusal(
+            Some(unrecorded) if !plan.apply.is_empty() => Err(unrecorded.refusal_bounded(
                 &crate::plan::up_plan_args(request, plan, None),
                 &crate::plan::up_plan_args(request, plan, Some("--allow-non-empty")),
+                crate::plan::up_plan_bound(request, plan),
             )),
             _ => Ok(()),
         }
@@ -123,21 +132,32 @@ impl Unrecorded {
 
     /// The next steps: record what its schema has, without running it, or run anyway.
     pub fn help(&self) -> String {
-        self.help_with("migrate up", "migrate up --allow-non-empty")
+        self.help_with("migrate up", "migrate up --allow-non-empty", None)
+    }
+
+    /// What a run over what is there would run: "every migration", or, for a bounded `up`
+    /// (`bound` the version it stops at, [`crate::plan::up_plan_bound`]), "the migrations up
+    /// to 003".
+    fn what_runs(bound: Option<&str>) -> String {
+        match bound {
+            Some(version) => format!("the migrations up to {}", crate::display::escape(version)),
+            None => "every migration".to_string(),
+        }
     }
 
     /// [`Unrecorded::help`] for an `up` request: `up` the `up` that applies the rest once the
     /// schema's migrations are recorded, `anyway` the one that runs them over what is there —
     /// both bounded as the request was (`migrate up --target 003`, `plan::up_plan_args`): a
     /// bare `migrate up` would apply every pending migration.
-    fn help_with(&self, up: &str, anyway: &str) -> String {
+    fn help_with(&self, up: &str, anyway: &str, bound: Option<&str>) -> String {
         format!(
             "if its ledger was lost (dropped, emptied, left out of a restore) or its schema was \
              built by other means, check which migrations the schema already has and record them \
              without running them: {} (the newest one it has), then {} applies the rest; to \
-             run every migration over what is there anyway: {}",
+             run {} over what is there anyway: {}",
             crate::hint::command("migrate baseline --through <VERSION>"),
             crate::hint::command(up),
+            Self::what_runs(bound),
             crate::hint::command(anyway),
         )
     }
@@ -145,13 +165,21 @@ impl Unrecorded {
     /// `up`'s refusal (exit 7: the database and the history disagree), before anything runs;
     /// its help suggests `up` and `anyway` (as [`Unrecorded::help`] words them).
     pub fn refusal(&self, up: &str, anyway: &str) -> Error {
+        self.refusal_bounded(up, anyway, None)
+    }
+
+    /// [`Unrecorded::refusal`] of an `up` bounded at `bound` (`--target`, `--steps`,
+    /// [`crate::plan::up_plan_bound`]): it says what that run would run, the migrations up to
+    /// `bound`, not every migration.
+    pub(crate) fn refusal_bounded(&self, up: &str, anyway: &str, bound: Option<&str>) -> Error {
         Error::new(
             crate::ErrorKind::Diverged,
             format!(
-                "{}, but the database already holds {}: running every migration over it could \
-                 apply them twice; nothing was run",
+                "{}, but the database already holds {}: running {} over it could apply them \
+                 twice; nothing was run",
                 self.ledger_is(),
-                self.described()
+                self.described(),
+                Self::what_runs(bound),
             ),
         )
         .with_detail(
@@ -161,7 +189,7 @@ impl Unrecorded {
              a qualified tracking table's own), not what its template held, an extension's, \
              nor those of roles this one is not a member of",
         )
-        .with_help(self.help_with(up, anyway))
+        .with_help(self.help_with(up, anyway, bound))
     }
 }
 
@@ -340,7 +368,7 @@ impl fmt::Display for TrackingTable {
 }
 
 /// `name` as an SQL identifier, always in double quotes (`""` for a quote): a name shown in
-/// quotes reads back as itself, a quote in it included (`created database "a""b"`).
+/// quotes reads back as itself, a quote in it included (`"a""b"`).
 pub fn quoted_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

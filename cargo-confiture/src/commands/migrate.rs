@@ -347,7 +347,8 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     // The command line completes suggested commands itself, with the flags as typed
     // (`Output::hint`).
     let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone())
-        .suggesting(confiture::hint::Invocation::default());
+        .suggesting(confiture::hint::Invocation::default())
+        .migrations_dir_named_by(confiture::files::DirNamedBy::Command);
     if let Some(resolve) = resolve {
         migrator.before_connecting(resolve);
     }
@@ -673,14 +674,15 @@ pub(super) fn lock_line(event: &Progress) -> Option<String> {
 /// wording for one database and for a fleet's targets.
 pub(super) fn created_line(event: &Progress) -> Option<String> {
     match event {
-        // Quoted as SQL quotes it: a `"` in the name is doubled, never ambiguous.
+        // Quoted as every message quotes a database's name (`config::quoted`, as the
+        // connection's refusals do), not SQL-escaped: `"app"x"` on each line alike.
         Progress::DatabaseCreated { database } => Some(format!(
             "created database {}",
-            display::escape(&confiture::ledger::quoted_ident(database))
+            display::escape(&confiture::config::quoted(database))
         )),
         Progress::WouldCreateDatabase { database } => Some(format!(
             "would create database {}: it does not exist (the plan is for an empty database)",
-            display::escape(&confiture::ledger::quoted_ident(database))
+            display::escape(&confiture::config::quoted(database))
         )),
         _ => None,
     }

@@ -9,6 +9,7 @@ use postgres::error::SqlState;
 use postgres::SimpleQueryMessage;
 
 use super::lock::Wanted;
+use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::ledger::{
     literal, quote_ident, BuildSite, Ledger, LedgerCheck, LedgerRow, Rewrite, TrackingTable,
@@ -205,10 +206,10 @@ fn read_asking(
                     "the wait for it was canceled",
                     Some(holder),
                 ),
-                None => read_error(client, table, e),
+                None => read_error(client, table, e, site.environment()),
             });
         }
-        Err(e) => return Err(read_error(client, table, e)),
+        Err(e) => return Err(read_error(client, table, e, site.environment())),
     };
     // The first three CommandCompletes are the SETs'.
     let mut statement = -3;
@@ -251,7 +252,7 @@ fn read_asking(
         }
     }
     let shown = resolved.as_ref().unwrap_or(table);
-    shape.check(shown)?;
+    shape.check(shown, site.environment())?;
     if row_security {
         return Err(row_security_refusal(shown, &access.role));
     }
@@ -279,7 +280,7 @@ struct Shape {
 
 impl Shape {
     /// Refuses (exit 5) a ledger that is not a table, or lacks a column confiture writes.
-    fn check(&self, table: &TrackingTable) -> Result<()> {
+    fn check(&self, table: &TrackingTable, env: Option<&Environment>) -> Result<()> {
         let what = match self.relkind.as_deref() {
             None | Some("r" | "p") => None,
             Some("v") => Some("a view"),
@@ -298,7 +299,7 @@ impl Shape {
             ));
         }
         match &self.missing {
-            Some(missing) => Err(not_a_ledger(table).with_cause(format!(
+            Some(missing) => Err(not_a_ledger(table, env).with_cause(format!(
                 "it has no column {}",
                 crate::display::escape(missing)
             ))),
@@ -307,16 +308,24 @@ impl Shape {
     }
 }
 
-/// The refusal of a table that lacks a confiture ledger's columns (exit 5).
-fn not_a_ledger(table: &TrackingTable) -> Error {
+/// The refusal of a table that lacks a confiture ledger's columns (exit 5). The help names
+/// `migration.tracking_table` where the user can set it ([`Environment::set_in_file`]: the
+/// environment file, or one to give with `-c` when `--database-url` reads none); generically
+/// when the environment is not known (a tenant's ledger, the engine's own reads).
+fn not_a_ledger(table: &TrackingTable, env: Option<&Environment>) -> Error {
+    let setting = match env {
+        Some(env) => env.set_in_file("migration.tracking_table", "SCHEMA.NAME"),
+        None => "`migration.tracking_table`".to_string(),
+    };
     Error::invalid(format!(
         "the tracking table {table} is not a confiture ledger"
     ))
-    .with_help(
-        "migration.tracking_table must name the table confiture created \
-         (columns pk_confiture, slug, version, name, applied_at, execution_time_ms, checksum; \
-         applied_by since confiture 0.17, added when missing)",
-    )
+    .with_help(format!(
+        "the tracking table must be the table confiture created (columns pk_confiture, slug, \
+         version, name, applied_at, execution_time_ms, checksum; applied_by since confiture \
+         0.17, added when missing): name confiture's ledger with {setting}, or move this \
+         table out of the way"
+    ))
 }
 
 /// How many objects [`unrecorded`] names.
@@ -681,7 +690,7 @@ fn read_catalogs(
     match sent {
         Some(_) if stop.is_some_and(crate::db::apply::Stop::is_set) => Err(interrupted_read(table)),
         None => Err(interrupted_read(table)),
-        Some(Err(e)) => Err(read_error(client, table, e)),
+        Some(Err(e)) => Err(read_error(client, table, e, None)),
         Some(Ok(messages)) => Ok(messages),
     }
 }
@@ -844,7 +853,7 @@ pub fn qualified_name(
     }
     let messages = client
         .simple_query(&super::own_statements("SELECT current_schema()"))
-        .map_err(|e| read_error(client, table, e))?;
+        .map_err(|e| read_error(client, table, e, None))?;
     let schema = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
@@ -994,6 +1003,7 @@ fn read_error(
     client: &mut postgres::Client,
     table: &TrackingTable,
     error: postgres::Error,
+    env: Option<&Environment>,
 ) -> Error {
     let detail = match error.as_db_error() {
         Some(db) => db.message().to_string(),
@@ -1006,7 +1016,7 @@ fn read_error(
         Error::invalid(format!("cannot read the tracking table {table}"))
             .with_help(grants_help(table, grants(client, table).as_ref()))
     } else if error.code() == Some(&SqlState::UNDEFINED_COLUMN) {
-        not_a_ledger(table)
+        not_a_ledger(table, env)
     } else if super::is_connection_lost(&error) || error.as_db_error().is_none() {
         return super::query_error(&format!("cannot read the tracking table {table}"), error);
     } else {

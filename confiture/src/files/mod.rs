@@ -495,6 +495,9 @@ pub enum DirNamedBy {
     Command,
     /// A build script (confiture-build): `Check::migrations_dir`.
     BuildScript,
+    /// A program calling the library: the directory it gives [`crate::Migrator::new`] (or
+    /// `Fleet::new`), which has no `--migrations-dir` flag.
+    Library,
 }
 
 impl DirNamedBy {
@@ -503,6 +506,7 @@ impl DirNamedBy {
         match self {
             DirNamedBy::Command => "--migrations-dir",
             DirNamedBy::BuildScript => "`confiture_build::Check::migrations_dir` in build.rs",
+            DirNamedBy::Library => "the directory your program gives `Migrator::new`",
         }
     }
 }
@@ -871,12 +875,13 @@ pub fn refusal<'a>(
 
 /// `read_dir` then `check`.
 pub fn load(dir: &Path, options: &CheckOptions) -> Result<Checked> {
+    load_named_by(dir, options, DirNamedBy::Command)
+}
+
+/// [`load`], an error about the directory itself saying how `named_by` names another.
+pub fn load_named_by(dir: &Path, options: &CheckOptions, named_by: DirNamedBy) -> Result<Checked> {
     // The files are inspected on the threads that read them, as [`check`] would inspect them.
-    let read = read_dir_inspecting(
-        dir,
-        Some(options.tracking_table_name()),
-        DirNamedBy::Command,
-    )?;
+    let read = read_dir_inspecting(dir, Some(options.tracking_table_name()), named_by)?;
     Ok(checker::check_read(dir, read, options))
 }
 

@@ -122,6 +122,8 @@ pub const DEFAULT_JOBS: usize = 4;
 pub struct Fleet {
     targets: Vec<Target>,
     migrations_dir: PathBuf,
+    /// Who named `migrations_dir` ([`Migrator::migrations_dir_named_by`]).
+    dir_named_by: crate::files::DirNamedBy,
     /// The migrations compiled into the binary, read instead of `migrations_dir`.
     embedded: Option<&'static EmbeddedMigrations>,
     check_options: CheckOptions,
@@ -608,6 +610,7 @@ impl Fleet {
         Fleet {
             targets,
             migrations_dir: migrations_dir.into(),
+            dir_named_by: crate::files::DirNamedBy::Library,
             embedded: None,
             check_options,
             jobs: DEFAULT_JOBS,
@@ -628,6 +631,7 @@ impl Fleet {
             migrator.check_options.clone(),
         );
         fleet.embedded = migrator.embedded();
+        fleet.dir_named_by = migrator.dir_named_by;
         fleet.complete_suggestions = !migrator.suggest.is_empty();
         fleet.suggest = fleet.complete_suggestions.then(|| {
             migrator
@@ -677,7 +681,8 @@ impl Fleet {
         let env = target.environment.clone();
         let mut migrator = match self.embedded {
             Some(embedded) => Migrator::from_embedded(env, embedded),
-            None => Migrator::new(env, self.migrations_dir.clone(), self.check_options.clone()),
+            None => Migrator::new(env, self.migrations_dir.clone(), self.check_options.clone())
+                .migrations_dir_named_by(self.dir_named_by),
         };
         migrator.preloaded = files.checked.clone();
         migrator.claim = Some(files.claims.claim(target));

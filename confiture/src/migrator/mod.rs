@@ -88,6 +88,9 @@ pub(crate) type BeforeConnect = Box<dyn FnOnce(&Environment) -> Result<()> + Sen
 pub struct Migrator {
     pub(crate) env: Environment,
     pub(crate) migrations_dir: PathBuf,
+    /// Who named `migrations_dir`: what an error about the directory says to change
+    /// ([`Migrator::migrations_dir_named_by`]).
+    pub(crate) dir_named_by: files::DirNamedBy,
     /// The migrations compiled into the binary, read instead of `migrations_dir`.
     pub(crate) embedded: Option<&'static EmbeddedMigrations>,
     pub(crate) check_options: CheckOptions,
@@ -159,6 +162,7 @@ impl Migrator {
             suggest: crate::hint::Invocation::for_session(&env, Some(&migrations_dir)),
             env,
             migrations_dir,
+            dir_named_by: files::DirNamedBy::Library,
             embedded: None,
             check_options,
             client: None,
@@ -303,7 +307,9 @@ impl Migrator {
         }
         match self.embedded {
             Some(embedded) => embedded.load(),
-            None => files::load(&self.migrations_dir, &self.check_options),
+            None => {
+                files::load_named_by(&self.migrations_dir, &self.check_options, self.dir_named_by)
+            }
         }
     }
 
@@ -314,6 +320,7 @@ impl Migrator {
         Migrator {
             env: self.env.clone(),
             migrations_dir: self.migrations_dir.clone(),
+            dir_named_by: self.dir_named_by,
             embedded: self.embedded,
             check_options: self.check_options.clone(),
             client: None,
@@ -700,6 +707,17 @@ impl Migrator {
     /// ```
     pub fn migrations_dir(&self) -> &Path {
         &self.migrations_dir
+    }
+
+    /// Who named the migrations directory, for what an error about it (missing, a file in its
+    /// place) says to change besides `migrations_dir` in Cargo.toml: by default
+    /// [`DirNamedBy::Library`](files::DirNamedBy::Library), the directory the program gives
+    /// [`Migrator::new`]; the command line says [`DirNamedBy::Command`](files::DirNamedBy::Command),
+    /// its `--migrations-dir` flag. A [`Fleet::for_migrator`](crate::fleet::Fleet::for_migrator)
+    /// keeps it.
+    pub fn migrations_dir_named_by(mut self, named_by: files::DirNamedBy) -> Migrator {
+        self.dir_named_by = named_by;
+        self
     }
 
     /// Runs `work` (reading and checking the files) while another thread connects, when this

@@ -33,7 +33,7 @@ pub use rewrite::{
 pub use up::{
     check_history, check_up_files, check_up_request, divergences, out_of_order_help, reach,
     single_transaction_help, snapshot_missing_help, up, up_args, up_finishing_command,
-    up_plan_args, UpPlan, UpRequest, ABSENT_OBJECT_SQLSTATES,
+    up_plan_args, up_plan_bound, UpPlan, UpRequest, ABSENT_OBJECT_SQLSTATES,
 };
 
 /// The command that accepts the files as they are, as hints name it: `reinit` without

@@ -505,13 +505,19 @@ pub fn up_args(request: &UpRequest, target: Option<&str>, also: Option<&str>) ->
 /// it applies, when the request had a bound (`--target`, or a `--steps N` that counts from
 /// whatever the ledger has by then: after a `baseline`, N more), else none.
 pub fn up_plan_args(request: &UpRequest, plan: &UpPlan<'_>, also: Option<&str>) -> String {
+    up_args(request, up_plan_bound(request, plan), also)
+}
+
+/// The version `plan` (made from `request`) is bounded at, as [`up_plan_args`] writes it in
+/// `--target V`: the newest migration it applies when the request had a bound (`--target`,
+/// `--steps N`), else `None` (every pending migration).
+pub fn up_plan_bound<'p>(request: &UpRequest, plan: &'p UpPlan<'_>) -> Option<&'p str> {
     let limited = request.target.is_some() || request.steps.is_some();
-    let newest = plan
-        .apply
+    plan.apply
         .iter()
         .max_by_key(|m| m.version)
-        .filter(|_| limited);
-    up_args(request, newest.map(|m| m.version_text.as_str()), also)
+        .filter(|_| limited)
+        .map(|m| m.version_text.as_str())
 }
 
 /// The help of `--single-transaction`'s refusal of `plan` (made from `request`): its migration

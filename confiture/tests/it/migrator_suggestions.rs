@@ -531,3 +531,56 @@ fn verify_drift_and_status_of_a_library_session_name_their_options_not_the_flags
     assert_no_flag(&texts(&refused));
     tx.rollback().expect("ends");
 }
+
+/// A library session's missing migrations directory (or a file in its place) was helped with
+/// "point `migrations_dir` in ... (or --migrations-dir)": a flag a program calling
+/// `Migrator::new` or `Fleet::new` has not. The help names the directory the program gives
+/// (`DirNamedBy::Library`); the command line's says its flag (`DirNamedBy::Command`, which the
+/// session keeps into a fleet).
+#[test]
+fn a_library_sessions_missing_directory_names_the_directory_it_gives() {
+    let db = TestDb::new("suggest_nodir");
+    let root = TempDir::new("cft_suggest");
+    root.write("a_file", "not a directory\n");
+    let base = db.environment();
+    let target = || vec![Target::url(&base, &db.url(), "db").unwrap()];
+    for dir in [root.path().join("gone"), root.path().join("a_file")] {
+        let library = [
+            Migrator::new(db.environment(), &dir, CheckOptions::default())
+                .load()
+                .map(drop)
+                .expect_err("no directory"),
+            Migrator::new(db.environment(), &dir, CheckOptions::default())
+                .up(&UpOptions::default(), &mut no_progress)
+                .map(drop)
+                .expect_err("no directory")
+                .error,
+            Fleet::new(target(), &dir, CheckOptions::default())
+                .up(&UpOptions::default(), &|_| {})
+                .map(drop)
+                .expect_err("no directory"),
+        ];
+        for error in library {
+            let help = error.help.as_deref().expect("help");
+            assert!(
+                help.contains("the directory your program gives `Migrator::new`"),
+                "{help}"
+            );
+            assert!(!help.contains("(or --migrations-dir)"), "{help}");
+        }
+        let command = Migrator::new(db.environment(), &dir, CheckOptions::default())
+            .migrations_dir_named_by(confiture::files::DirNamedBy::Command);
+        let fleet = Fleet::for_migrator(&command, target());
+        for error in [
+            command.load().map(drop).expect_err("no directory"),
+            fleet
+                .up(&UpOptions::default(), &|_| {})
+                .map(drop)
+                .expect_err("no directory"),
+        ] {
+            let help = error.help.as_deref().expect("help");
+            assert!(help.contains("(or --migrations-dir)"), "{help}");
+            assert!(!help.contains("Migrator::new"), "{help}");
+        }
+    }
+}

@@ -2158,13 +2158,19 @@ fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
     db.connect()
         .batch_execute("CREATE TABLE kept (id int)")
         .unwrap();
+    // What a run over what is there would run: the migrations up to the bound, not every
+    // migration, when the `up` is bounded.
     let refusal = |target: &str| {
+        let runs = match target.split(' ').nth(1) {
+            Some(version) => format!("the migrations up to {version}"),
+            None => "every migration".to_string(),
+        };
         format!(
             "help: if its ledger was lost (dropped, emptied, left out of a restore) or its schema \
              was built by other means, check which migrations the schema already has and record \
              them without running them: `cargo confiture migrate baseline --through <VERSION> \
              --database-url <URL>` (the newest one it has), then `cargo confiture migrate up \
-             {target} --database-url <URL>` applies the rest; to run every migration over what is \
+             {target} --database-url <URL>` applies the rest; to run {runs} over what is \
              there anyway: `cargo confiture migrate up {target} --allow-non-empty --database-url \
              <URL>`"
         )
@@ -2184,13 +2190,17 @@ fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
         ),
     ] {
         let run = project.run_on(&db, &[&["migrate", "up"][..], args].concat());
-        run.code(exit::DIVERGED);
+        run.code(exit::DIVERGED).stderr_has(&format!(
+            "running the migrations up to {} over it could apply them twice",
+            target.split(' ').nth(1).unwrap_or_default()
+        ));
         assert_eq!(run.help_line(), refusal(target), "{args:?}");
         assert_eq!(db.ledger(), None, "{args:?}: nothing ran");
     }
     // Unbounded, the commands stay unbounded.
     let run = project.run_on(&db, &["migrate", "up"]);
-    run.code(exit::DIVERGED);
+    run.code(exit::DIVERGED)
+        .stderr_has("running every migration over it could apply them twice");
     assert_eq!(run.help_line(), refusal("").replace("up  --", "up --"));
     // Followed, the suggestion applies what was asked, and no more.
     let suggested =

@@ -302,7 +302,9 @@ fn a_project_without_migrations_says_how_to_start() {
             .code(exit::INVALID)
             .stderr_has("`db/migrations` does not exist")
             .stderr_has("`cargo confiture migrate generate NAME` creates it")
-            .stderr_has("--migrations-dir")
+            // The command line's flag, never the library's `Migrator::new` argument.
+            .stderr_has("(or --migrations-dir) at their directory")
+            .stderr_lacks("Migrator::new")
             .stderr_lacks("using ");
     }
 }

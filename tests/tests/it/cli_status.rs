@@ -1500,6 +1500,52 @@ fn reinit_keeps_a_newer_releases_rows_when_it_forgets_a_removed_file() {
     );
 }
 
+/// A table of the ledger's name lacking a ledger's columns (exit 5) was helped with
+/// "migration.tracking_table must name the table confiture created" even for a `--database-url`
+/// user, who has no environment file to set it in. The help names the setting where the
+/// selection can set it, whichever column is missing (one the read selects, `name`, or only
+/// one confiture writes, `pk_confiture`).
+#[test]
+fn a_table_that_is_not_a_ledger_is_helped_where_the_tracking_table_can_be_set() {
+    for (label, columns) in [
+        ("read", "id int, version text"),
+        (
+            "shape",
+            "slug text, version text, name text, applied_at timestamptz, \
+             execution_time_ms bigint, checksum text",
+        ),
+    ] {
+        let db = TestDb::new(&format!("status_not_ledger_{label}"));
+        db.connect()
+            .batch_execute(&format!("CREATE TABLE tb_confiture ({columns})"))
+            .expect("table");
+        let project = two_migrations();
+        project.write(
+            "db/environments/local.yaml",
+            format!("database_url: {}\n", db.url()),
+        );
+        for command in ["status", "up"] {
+            Run::of(
+                project
+                    .cli()
+                    .args(["migrate", command, "--database-url", &db.url()]),
+            )
+            .code(exit::INVALID)
+            .stderr_has("the tracking table tb_confiture is not a confiture ledger")
+            .stderr_has(
+                "name confiture's ledger with `migration.tracking_table: SCHEMA.NAME` in an \
+                 environment file given with `-c FILE` (--database-url reads none)",
+            );
+        }
+        Run::of(project.cli().args(["migrate", "status"]))
+            .code(exit::INVALID)
+            .stderr_has(
+                "name confiture's ledger with `migration.tracking_table: SCHEMA.NAME` in \
+                 db/environments/local.yaml",
+            );
+    }
+}
+
 /// A ledger the session's `search_path` does not find (exit 5) said "set
 /// `migration.tracking_table: public.tb_confiture`" to a `--database-url` user, who has no
 /// environment file, and guessed "the search_path of the database or the role changed" when

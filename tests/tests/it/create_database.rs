@@ -95,14 +95,19 @@ fn a_missing_database_is_created_through_template1_when_postgres_is_gone() {
     assert!(database_exists(cluster, &name));
 }
 
-/// A database name holding `"` was shown `created database "cft_q"x"`: ambiguous. Shown as SQL
-/// quotes it (`""`), in the dry run's line too.
+/// A database name holding `"` was shown SQL-escaped (`created database "cft_q""x"`) while every
+/// other line (`using --database-url: .../cft_q"x`, a refusal's `database "cft_q"x" does not
+/// exist`) shows it as it is: the created lines quote it as every message quotes a database.
 #[test]
-fn a_created_databases_name_is_quoted_as_sql_quotes_it() {
+fn a_created_databases_name_is_shown_as_every_other_line_shows_it() {
     let name = format!("{}\"x", unique("cft_quote"));
     let url = confiture_tests::server().url(&name.replace('"', "%22"));
-    let shown = format!("\"{}\"", name.replace('"', "\"\""));
+    let shown = format!("\"{name}\"");
     let project = two_migrations();
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .stderr_has(&format!("/{name}\n"))
+        .stderr_has(&format!("database {shown} does not exist"));
     project
         .run(&[
             "migrate",
@@ -113,14 +118,19 @@ fn a_created_databases_name_is_quoted_as_sql_quotes_it() {
             &url,
         ])
         .code(exit::SUCCESS)
-        .stderr_has(&format!("would create database {shown}: it does not exist"));
+        .stderr_has(&format!("would create database {shown}: it does not exist"))
+        .stderr_lacks("\"\"");
     let run = project.run(&["migrate", "up", "--create-database", "--database-url", &url]);
     TestDb::new("quote_admin")
         .connect()
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {shown} WITH (FORCE)"))
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            name.replace('"', "\"\"")
+        ))
         .expect("drop the database");
     run.code(exit::SUCCESS)
-        .stderr_has(&format!("created database {shown}\n"));
+        .stderr_has(&format!("created database {shown}\n"))
+        .stderr_lacks("\"\"");
 }
 
 #[test]
