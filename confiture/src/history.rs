@@ -323,34 +323,19 @@ fn renumbered_to<'a>(
     present: impl Fn(u64, &LedgerRow) -> bool,
     claimed: &BTreeMap<u64, usize>,
 ) -> Option<&'a Migration> {
-    let row = &rows[i];
-    let recorded = recorded_checksum(row)?;
-    let number = versions[i].as_ref()?.number();
-    if present(number, row) {
-        // Its own files are there, unread or incomplete: nothing says it moved.
-        return None;
-    }
-    // `migrations` is sorted by version: the first of `number`, found without a scan (this
-    // runs for every row: a scan made `status` quadratic in the number of migrations).
-    let of_version = |v: u64| {
-        let first = migrations.partition_point(|m| m.version < v);
-        migrations.get(first).filter(|m| m.version == v).copied()
+    let recorded = recorded_checksum(&rows[i])?;
+    let elsewhere = Elsewhere {
+        rows,
+        versions,
+        migrations,
+        by_number,
     };
-    if of_version(number).is_some_and(|m| !is_another_migration(m, row)) {
-        return None;
-    }
-    let recorded_by_its_rows = |m: &Migration| {
-        by_number
-            .get(&m.version)
-            .is_some_and(|rs| rs.iter().any(|&j| !is_another_migration(m, &rows[j])))
-    };
-    migrations.iter().copied().find(|m| {
-        m.version != number
-            && m.name == row.name
-            && checksum_matches(recorded, &m.up.checksum)
-            && !claimed.contains_key(&m.version)
-            && !recorded_by_its_rows(m)
-    })
+    elsewhere.find(
+        i,
+        present,
+        |v| claimed.contains_key(&v),
+        |m| checksum_matches(recorded, &m.up.checksum),
+    )
 }
 
 /// The file `row` is tied to as [`State::Ambiguous`] at another version, when it is not
@@ -371,29 +356,66 @@ fn ambiguous_to<'a>(
     claimed: impl Fn(u64) -> bool,
     first_version: Option<u64>,
 ) -> Option<&'a Migration> {
-    let row = &rows[i];
     let number = versions[i].as_ref()?.number();
-    if present(number, row) || first_version.is_some_and(|f| number < f) {
+    if first_version.is_some_and(|f| number < f) {
         return None;
     }
-    let first = migrations.partition_point(|m| m.version < number);
-    let own = migrations.get(first).filter(|m| m.version == number);
-    if own.is_some_and(|m| !is_another_migration(m, row)) {
-        // Its version's file records it, or may ([`is_undecided`]: tied to it there).
-        return None;
-    }
-    let recorded_by_its_rows = |m: &Migration| {
-        by_number
-            .get(&m.version)
-            .is_some_and(|rs| rs.iter().any(|&j| !is_another_migration(m, &rows[j])))
+    let elsewhere = Elsewhere {
+        rows,
+        versions,
+        migrations,
+        by_number,
     };
-    migrations.iter().copied().find(|m| {
-        m.version != number
-            && m.name == row.name
-            && is_another_checksum(m, row)
-            && !claimed(m.version)
-            && !recorded_by_its_rows(m)
-    })
+    elsewhere.find(i, present, claimed, |m| is_another_checksum(m, &rows[i]))
+}
+
+/// The search [`renumbered_to`] and [`ambiguous_to`] share: a file of another version than row
+/// `i`'s with its name, whose up file `checksum` accepts, while the row's own version has no
+/// file or another migration ([`is_another_migration`]) and its own files are not on disk
+/// otherwise (`present`: unread, incomplete, a `.py`), and which neither the rows of its own
+/// version record nor another row `claimed`. `migrations` is sorted by version.
+struct Elsewhere<'r, 'a> {
+    rows: &'r [LedgerRow],
+    versions: &'r [Option<Version>],
+    migrations: &'r [&'a Migration],
+    by_number: &'r BTreeMap<u64, Vec<usize>>,
+}
+
+impl<'a> Elsewhere<'_, 'a> {
+    fn find(
+        &self,
+        i: usize,
+        present: impl Fn(u64, &LedgerRow) -> bool,
+        claimed: impl Fn(u64) -> bool,
+        checksum: impl Fn(&Migration) -> bool,
+    ) -> Option<&'a Migration> {
+        let row = &self.rows[i];
+        let number = self.versions[i].as_ref()?.number();
+        if present(number, row) {
+            // Its own files are there, unread or incomplete: nothing says it moved.
+            return None;
+        }
+        // The first migration of `number`, found without a scan (this runs for every row: a
+        // scan made `status` quadratic in the number of migrations).
+        let first = self.migrations.partition_point(|m| m.version < number);
+        let own = self.migrations.get(first).filter(|m| m.version == number);
+        if own.is_some_and(|m| !is_another_migration(m, row)) {
+            // Its version's file records it, or may ([`is_undecided`]: tied to it there).
+            return None;
+        }
+        let recorded_by_its_rows = |m: &Migration| {
+            self.by_number
+                .get(&m.version)
+                .is_some_and(|rs| rs.iter().any(|&j| !is_another_migration(m, &self.rows[j])))
+        };
+        self.migrations.iter().copied().find(|m| {
+            m.version != number
+                && m.name == row.name
+                && checksum(m)
+                && !claimed(m.version)
+                && !recorded_by_its_rows(m)
+        })
+    }
 }
 
 /// Whether `row` does not record `migration`'s up file: it has no checksum, or another one.
