@@ -10,6 +10,32 @@ use confiture_tests::{wait_until, Project, TestDb};
 
 const SLOW_UP: &str = "CREATE TABLE t_partial (a int);\nSELECT pg_sleep(30);\n";
 
+/// `migrate up` on `db`, spawned, and the pid of its backend once a migration sleeps in
+/// `pg_sleep` (the kill then lands at a known point, never a timing race).
+fn up_until_it_sleeps(project: &Project, db: &TestDb) -> (std::process::Child, i32) {
+    let mut child = project
+        .cli()
+        .args(["migrate", "up", "--database-url", &db.url()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let mut pid = None;
+    let sleeping = wait_until(Duration::from_secs(30), || {
+        pid = db.sleeping_backend();
+        pid.is_some()
+    });
+    if !sleeping {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "the migration never slept in pg_stat_activity; backends: {:?}",
+            db.other_backends()
+        );
+    }
+    (child, pid.expect("a backend pid"))
+}
+
 fn backend_alive(db: &TestDb, pid: i32) -> bool {
     db.connect()
         .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
@@ -29,27 +55,7 @@ fn a_killed_run_leaves_nothing_behind_and_the_next_run_applies() {
         )
         .migration("002_slow", SLOW_UP, "DROP TABLE t_partial;\n");
 
-    let mut child = project
-        .cli()
-        .args(["migrate", "up", "--database-url", &db.url()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the CLI under test");
-    let mut pid = None;
-    let running = wait_until(Duration::from_secs(30), || {
-        pid = db.sleeping_backend();
-        pid.is_some()
-    });
-    if !running {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "the slow migration never showed up in pg_stat_activity; backends: {:?}",
-            db.other_backends()
-        );
-    }
-    let pid = pid.expect("a backend pid");
+    let (mut child, pid) = up_until_it_sleeps(&project, &db);
     assert_eq!(
         db.migration_lock_holders(),
         [pid],
@@ -125,27 +131,7 @@ fn a_killed_no_transaction_migration_is_named_on_the_rerun_with_how_to_finish_it
             slow,
             "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY big_ix;\n",
         );
-    let mut child = project
-        .cli()
-        .args(["migrate", "up", "--database-url", &db.url()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the CLI under test");
-    let mut pid = None;
-    let sleeping = wait_until(Duration::from_secs(30), || {
-        pid = db.sleeping_backend();
-        pid.is_some()
-    });
-    if !sleeping {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "the migration never slept; backends: {:?}",
-            db.other_backends()
-        );
-    }
-    let pid = pid.expect("a backend pid");
+    let (mut child, pid) = up_until_it_sleeps(&project, &db);
     child.kill().expect("kill the runner");
     child.wait().expect("reap the runner");
     assert!(
