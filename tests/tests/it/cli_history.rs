@@ -1306,14 +1306,7 @@ fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
         ("a directory", &|| {
             std::fs::create_dir(&path).expect("mkdir")
         }),
-        ("a FIFO", &|| {
-            let ok = std::process::Command::new("mkfifo")
-                .arg(&path)
-                .status()
-                .expect("mkfifo")
-                .success();
-            assert!(ok, "mkfifo");
-        }),
+        ("a FIFO", &|| confiture_tests::mkfifo(&path)),
     ];
     for (what, make) in make {
         let _ = std::fs::remove_file(&path);
@@ -1498,12 +1491,7 @@ fn a_flag_naming_a_version_whose_files_cannot_be_used_is_refused_for_the_files()
         ("a FIFO", &|p: &Project| {
             let path = p.path("db/migrations/003_c.up.sql");
             std::fs::remove_file(&path).expect("rm");
-            let ok = std::process::Command::new("mkfifo")
-                .arg(&path)
-                .status()
-                .expect("mkfifo")
-                .success();
-            assert!(ok, "mkfifo");
+            confiture_tests::mkfifo(&path);
         }),
         ("a directory", &|p: &Project| {
             let path = p.path("db/migrations/003_c.up.sql");

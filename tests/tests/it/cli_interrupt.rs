@@ -727,21 +727,14 @@ fn sigint_while_a_pipe_is_read_ends_the_wait_at_once() {
     let project = Project::new();
     project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
     let db = TestDb::new("pipe_sigint");
-    let mkfifo = |path: &std::path::Path| {
-        let made = std::process::Command::new("mkfifo")
-            .arg(path)
-            .status()
-            .expect("mkfifo runs");
-        assert!(made.success());
-    };
     // Nobody ever writes to these.
     let config = project.path("secret.yaml");
-    mkfifo(&config);
+    confiture_tests::mkfifo(&config);
     let targets = project.path("tenants.txt");
-    mkfifo(&targets);
+    confiture_tests::mkfifo(&targets);
     let with_dotenv = Project::new();
     with_dotenv.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
-    mkfifo(&with_dotenv.path(".env"));
+    confiture_tests::mkfifo(&with_dotenv.path(".env"));
 
     let url = db.url();
     let config = config.to_str().unwrap();
