@@ -10,7 +10,7 @@ use apply_support::{recorder, rows, Dir, TestDb};
 use confiture::db::apply::{self, ApplySettings, BatchLimits, Step, StepEvent};
 use confiture::files::{self, CheckOptions};
 use confiture::ledger::TrackingTable;
-use confiture::migrate::{no_progress, DownOptions, Progress, UpOptions};
+use confiture::migrate::{no_progress, DownOptions, Outcome, Progress, UpOptions, UpReport};
 use confiture::ErrorKind;
 
 /// `001` creates `t`; `002`..`=count` insert their number into it.
@@ -42,6 +42,13 @@ fn versions(db: &TestDb) -> Vec<String> {
     )
 }
 
+/// `up` of every migration in `dir` on `db`, over whatever `db` already holds.
+#[allow(clippy::result_large_err)] // The library's `Outcome`, as `up` returns it.
+fn up(db: &TestDb, dir: &Dir, progress: &mut dyn FnMut(Progress)) -> Outcome<UpReport> {
+    db.migrator(dir)
+        .up(&UpOptions::default().allow_non_empty(true), progress)
+}
+
 /// Which migrations got Started and Finished events, in order.
 fn trace(events: &[Progress]) -> Vec<String> {
     events
@@ -65,13 +72,7 @@ fn an_error_in_the_middle_of_a_message_keeps_the_earlier_ones_and_names_the_file
         "-- the third line is wrong\nINSERT INTO t VALUES (4);\nSELECT missing_column FROM t;\n",
     );
     let mut events = Vec::new();
-    let failed = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut recorder(&mut events),
-        )
-        .unwrap_err();
+    let failed = up(&db, &dir, &mut recorder(&mut events)).unwrap_err();
     assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
     assert!(
         failed
@@ -109,13 +110,7 @@ fn an_error_in_the_middle_of_a_message_keeps_the_earlier_ones_and_names_the_file
 
     // Fixed, the next run applies the rest.
     dir.write("004_row_4.up.sql", "INSERT INTO t VALUES (4);\n");
-    let report = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap();
+    let report = up(&db, &dir, &mut no_progress).unwrap();
     assert_eq!(report.applied, ["004", "005", "006"]);
     assert_eq!(ids(&db), ["2", "3", "4", "5", "6"]);
 }
@@ -127,13 +122,7 @@ fn a_runtime_error_without_a_position_is_the_failing_migration_s() {
     inserts(&dir, 5);
     // A duplicate key: the server gives no position, only the marker tells which one failed.
     dir.write("003_row_3.up.sql", "INSERT INTO t VALUES (2);\n");
-    let failed = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap_err();
+    let failed = up(&db, &dir, &mut no_progress).unwrap_err();
     let reported = &failed.report.errors[0];
     assert_eq!(reported.version.as_deref(), Some("003"));
     assert_eq!(reported.sqlstate.as_deref(), Some("23505"));
@@ -158,13 +147,7 @@ fn a_syntax_error_late_in_a_message_runs_the_ones_before_it() {
         "005_row_5.up.sql",
         "INSERT INTO t VALUES (5);\nINSRT INTO t VALUES (55);\n",
     );
-    let failed = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap_err();
+    let failed = up(&db, &dir, &mut no_progress).unwrap_err();
     assert!(
         failed
             .error
@@ -198,13 +181,7 @@ fn identical_function_bodies_are_told_apart_by_their_migration() {
         &format!("DROP TABLE t2;\n\n{}", body.replace("{f}", "f2")),
         "DROP FUNCTION f2();\n",
     );
-    let failed = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap_err();
+    let failed = up(&db, &dir, &mut no_progress).unwrap_err();
     let reported = &failed.report.errors[0];
     assert_eq!(reported.version.as_deref(), Some("002"));
     assert!(
@@ -252,30 +229,39 @@ fn release_after_rows(
     })
 }
 
-#[test]
-fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
-    let db = TestDb::new("batchretry");
+/// [`inserts`] up to `alter - 1`, then `alter` alters the table `busy` (made in `db`) and the
+/// one after it inserts its number into `t`; returns the session that holds `busy`'s lock, in
+/// an open transaction, so that `alter` waits.
+fn busy_at(db: &TestDb, dir: &Dir, alter: u32) -> postgres::Client {
     db.client()
         .batch_execute("CREATE TABLE busy (id int)")
         .unwrap();
-    let dir = Dir::new();
-    inserts(&dir, 3);
+    inserts(dir, alter - 1);
+    let after = alter + 1;
     dir.migration(
-        "004",
+        &format!("{alter:03}"),
         "alter_busy",
         "ALTER TABLE busy ADD COLUMN note text;\n",
         "ALTER TABLE busy DROP COLUMN note;\n",
     )
     .migration(
-        "005",
+        &format!("{after:03}"),
         "after",
-        "INSERT INTO t VALUES (5);\n",
-        "DELETE FROM t WHERE id = 5;\n",
+        &format!("INSERT INTO t VALUES ({after});\n"),
+        &format!("DELETE FROM t WHERE id = {after};\n"),
     );
     let mut other = db.client_as("app-traffic");
     other
         .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
         .unwrap();
+    other
+}
+
+#[test]
+fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
+    let db = TestDb::new("batchretry");
+    let dir = Dir::new();
+    let other = busy_at(&db, &dir, 4);
     // Released once the migration has waited at least once, and seen committed rows before it.
     let release = release_after_rows(&db.name, other, 3);
     let mut events = Vec::new();
@@ -326,27 +312,8 @@ fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
 #[test]
 fn a_lock_that_stays_taken_fails_the_migration_that_waited_and_keeps_the_earlier_ones() {
     let db = TestDb::new("batchgiveup");
-    db.client()
-        .batch_execute("CREATE TABLE busy (id int)")
-        .unwrap();
     let dir = Dir::new();
-    inserts(&dir, 2);
-    dir.migration(
-        "003",
-        "alter_busy",
-        "ALTER TABLE busy ADD COLUMN note text;\n",
-        "ALTER TABLE busy DROP COLUMN note;\n",
-    )
-    .migration(
-        "004",
-        "after",
-        "INSERT INTO t VALUES (4);\n",
-        "DELETE FROM t WHERE id = 4;\n",
-    );
-    let mut other = db.client_as("app-traffic");
-    other
-        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
+    let mut other = busy_at(&db, &dir, 3);
     let mut env = apply_support::environment(&db.name);
     env.migration.lock_timeout = Duration::from_millis(100);
     env.migration.lock_retries = 1;
@@ -384,13 +351,7 @@ fn timings_and_applied_at_stay_per_migration_inside_a_message() {
         "003_row_3.up.sql",
         "SELECT pg_sleep(0.3);\nINSERT INTO t VALUES (3);\n",
     );
-    let report = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap();
+    let report = up(&db, &dir, &mut no_progress).unwrap();
     let took: Vec<u64> = report
         .migrations
         .iter()
@@ -444,13 +405,7 @@ fn a_no_transaction_migration_splits_the_messages_around_it() {
         "003_row_3.down.sql",
         "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_id;\n",
     );
-    let report = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap();
+    let report = up(&db, &dir, &mut no_progress).unwrap();
     assert_eq!(report.applied, ["001", "002", "003", "004", "005"]);
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005"]);
     assert!(db.table_exists("t_id"));
@@ -462,12 +417,7 @@ fn a_failing_rollback_in_the_middle_keeps_the_newer_ones_rolled_back() {
     let db = TestDb::new("batchdown");
     let dir = Dir::new();
     inserts(&dir, 5);
-    db.migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap();
+    up(&db, &dir, &mut no_progress).unwrap();
     dir.write(
         "003_row_3.down.sql",
         "DELETE FROM t WHERE id = 3;\nDELET FROM t;\n",
