@@ -7,9 +7,8 @@ use super::apply_support;
 use std::time::Duration;
 
 use apply_support::{recorder, rows, Dir, TestDb};
-use confiture::db::apply::{self, ApplySettings, BatchLimits, Step, StepEvent};
+use confiture::db::apply::{self, BatchLimits, StepEvent};
 use confiture::files::{self, CheckOptions};
-use confiture::ledger::TrackingTable;
 use confiture::migrate::{no_progress, DownOptions, Outcome, Progress, UpOptions, UpReport};
 use confiture::ErrorKind;
 
@@ -457,25 +456,9 @@ fn batch_limits_bound_each_message() {
     dir.write("004_row_4.up.sql", "INSERT INTO t VALUES (2);\n");
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
     let mut client = db.client();
-    let settings = ApplySettings {
-        table: TrackingTable::default(),
-        lock_timeout: Duration::from_secs(5),
-        statement_timeout: None,
-        lock_retries: 0,
-        ledger_lock_wait: Duration::from_secs(5),
-        held_lock: None,
-        stop: None,
-        scratch: None,
-        ledger_triggers: false,
-        in_fleet: false,
-    };
+    let settings = super::settings();
     apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
-    let steps: Vec<Step<'_>> = checked
-        .set
-        .migrations
-        .iter()
-        .map(|m| Step::up(m, true))
-        .collect();
+    let steps = super::up_steps(&checked.set.migrations);
     let mut events = Vec::new();
     let limits = BatchLimits {
         max_bytes: usize::MAX,
@@ -512,10 +495,7 @@ fn batch_limits_bound_each_message() {
     };
     dir.write("004_row_4.up.sql", "INSERT INTO t VALUES (4);\n");
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
-    let rest: Vec<Step<'_>> = checked.set.migrations[3..]
-        .iter()
-        .map(|m| Step::up(m, true))
-        .collect();
+    let rest = super::up_steps(&checked.set.migrations[3..]);
     apply::run_steps(&mut client, &settings, &rest, tiny, None, &mut |_| {}).unwrap();
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005", "006"]);
 }
@@ -593,24 +573,8 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
              name text, applied_at timestamptz, execution_time_ms int, applied_by text)",
         )
         .unwrap();
-    let settings = ApplySettings {
-        table: TrackingTable::default(),
-        lock_timeout: Duration::from_secs(5),
-        statement_timeout: None,
-        lock_retries: 0,
-        ledger_lock_wait: Duration::from_secs(5),
-        held_lock: None,
-        stop: None,
-        scratch: None,
-        ledger_triggers: false,
-        in_fleet: false,
-    };
-    let steps: Vec<Step<'_>> = checked
-        .set
-        .migrations
-        .iter()
-        .map(|m| Step::up(m, true))
-        .collect();
+    let settings = super::settings();
+    let steps = super::up_steps(&checked.set.migrations);
     let (failed_at, failure) = apply::run_steps(
         &mut client,
         &settings,

@@ -6,12 +6,9 @@
 
 use super::apply_support;
 
-use std::time::Duration;
-
 use apply_support::{Dir, TestDb};
 use confiture::db::apply::{self, ApplySettings, BatchLimits, Step};
 use confiture::files::{self, CheckOptions};
-use confiture::ledger::TrackingTable;
 use confiture::migrate::{no_progress, UpOptions};
 use confiture::ErrorKind;
 
@@ -151,21 +148,6 @@ fn a_runtime_error_names_the_failing_statement_in_every_mode() {
     }
 }
 
-fn settings() -> ApplySettings {
-    ApplySettings {
-        table: TrackingTable::default(),
-        lock_timeout: Duration::from_secs(5),
-        statement_timeout: None,
-        lock_retries: 0,
-        ledger_lock_wait: Duration::from_secs(5),
-        held_lock: None,
-        stop: None,
-        scratch: None,
-        ledger_triggers: false,
-        in_fleet: false,
-    }
-}
-
 fn prepared(client: &mut postgres::Client) -> Vec<String> {
     apply_support::rows(
         client,
@@ -177,7 +159,7 @@ fn prepared(client: &mut postgres::Client) -> Vec<String> {
 /// (`users_own`), which the engine must leave alone.
 fn with_ledger_and_users_own(db: &TestDb) -> (postgres::Client, ApplySettings) {
     let mut client = db.client();
-    let settings = settings();
+    let settings = super::settings();
     apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
     client
         .batch_execute("PREPARE users_own AS SELECT 2")
@@ -213,12 +195,7 @@ fn statement_markers_are_exact_and_leave_nothing_behind() {
         "DROP TABLE c;\n",
     );
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
-    let steps: Vec<Step<'_>> = checked
-        .set
-        .migrations
-        .iter()
-        .map(|m| Step::up(m, true))
-        .collect();
+    let steps = super::up_steps(&checked.set.migrations);
     let (mut client, settings) = with_ledger_and_users_own(&db);
     apply::run_steps(
         &mut client,
