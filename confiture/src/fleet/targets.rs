@@ -540,12 +540,8 @@ pub(crate) fn collect_schemas<'a>(
     let mut seen: std::collections::HashMap<String, String> = Default::default();
     let mut problems = Vec::new();
     for (name, source) in names {
-        let name = match name {
-            Ok(name) => name,
-            Err(why) => {
-                problems.push(format!("{source} {why}"));
-                continue;
-            }
+        let Some(name) = entry_text(name, &source, &mut problems) else {
+            continue;
         };
         match Target::tenant(base, name, source, resolved) {
             Ok(target) => match seen.get(name) {
@@ -566,6 +562,22 @@ pub(crate) fn collect_schemas<'a>(
     }
     Err(too_many(problems, list)
         .with_help("return one column of existing schema names (`nspname`), each once"))
+}
+
+/// An [`Entry`]'s text; `None` for a row the list has none at, whose reason, said after its
+/// `source`, is added to `problems`.
+fn entry_text<'a>(
+    entry: std::result::Result<&'a str, String>,
+    source: &str,
+    problems: &mut Vec<String>,
+) -> Option<&'a str> {
+    match entry {
+        Ok(text) => Some(text),
+        Err(why) => {
+            problems.push(format!("{source} {why}"));
+            None
+        }
+    }
 }
 
 fn too_many(problems: Vec<String>, list: &str) -> Error {
@@ -610,12 +622,8 @@ fn collect_in<'a>(
     let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
     let mut problems = Vec::new();
     for (entry, source) in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(why) => {
-                problems.push(format!("{source} {why}"));
-                continue;
-            }
+        let Some(entry) = entry_text(entry, &source, &mut problems) else {
+            continue;
         };
         match Target::parse(base, entry, source) {
             Ok(mut target) => {
