@@ -492,16 +492,14 @@ fn read_list_within(
             Error::invalid(format!("target list {shown} does not exist"))
                 .with_help("give a file with one database name or URL per line")
         }
+        config::ReadError::TooLarge => Error::invalid(format!(
+            "target list {shown} is larger than {} MiB: it was not read",
+            MAX_FILE_BYTES / 1024 / 1024
+        )),
         config::ReadError::Io(e) => {
             Error::invalid(format!("cannot read target list {shown}")).with_source(e)
         }
     })?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(Error::invalid(format!(
-            "target list {shown} is larger than {} MiB: it was not read",
-            MAX_FILE_BYTES / 1024 / 1024
-        )));
-    }
     match String::from_utf8(bytes) {
         // A byte-order mark some editors write first is not part of the first name.
         Ok(text) => parse_list_in(
