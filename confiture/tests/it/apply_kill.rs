@@ -413,6 +413,23 @@ impl HoldingProxy {
         }
     }
 
+    /// An environment for `db` through the proxy, over TLS, as `application_name`.
+    fn environment(&self, db: &TestDb, application_name: &str) -> confiture::config::Environment {
+        let server = apply_support::server();
+        let password = server
+            .password
+            .as_deref()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        let url = format!(
+            "postgresql://{}{password}@127.0.0.1:{}/{}?sslmode=require",
+            server.user, self.port, db.name
+        );
+        let mut env = confiture::config::Environment::from_url(&url, "test").unwrap();
+        env.application_name = application_name.to_string();
+        env
+    }
+
     /// The connections made from now on are cancel requests.
     fn arm(&self) {
         self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -496,19 +513,8 @@ fn a_cancel_request_the_server_reads_late_never_cancels_the_next_statement() {
     );
 
     let proxy = HoldingProxy::start();
-    let server = apply_support::server();
-    let password = server
-        .password
-        .as_deref()
-        .map(|p| format!(":{p}"))
-        .unwrap_or_default();
-    let url = format!(
-        "postgresql://{}{password}@127.0.0.1:{}/{}?sslmode=require",
-        server.user, proxy.port, db.name
-    );
     let app = "confiture-late-cancel";
-    let mut env = confiture::config::Environment::from_url(&url, "test").unwrap();
-    env.application_name = app.to_string();
+    let env = proxy.environment(&db, app);
     let stop = Arc::new(AtomicBool::new(false));
     let mut migrator = apply_support::migrator_for(env, &dir.path).stop_when(stop.clone());
     let run = std::thread::spawn(move || {
@@ -578,4 +584,99 @@ fn a_cancel_request_the_server_reads_late_never_cancels_the_next_statement() {
     );
     assert_eq!(failed.report.applied, ["002"]);
     assert!(!db.table_exists("last"), "003 was not attempted");
+}
+
+/// A stop's cancel request that the server reads late, the statement still running: the
+/// watcher sent another one a second later (`CANCEL_AGAIN`, for a request that reached the
+/// server before the statement did), and once the first had cancelled the statement the
+/// second one, read as late, could cancel whatever the run sent next (the `ROLLBACK` and the
+/// read of what the message left, which fail as a lost connection). A request now ends when
+/// the server acted on it, and no other is sent while one is on its way; the run then ends as
+/// the stop says: `interrupted`, what committed before, the rest not attempted.
+#[test]
+fn a_stop_sends_no_second_cancel_request_while_the_first_is_on_its_way() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let db = TestDb::new("late_cancel_again");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "first",
+        "CREATE TABLE first (id int);\n",
+        "DROP TABLE first;\n",
+    )
+    .migration(
+        "002",
+        "slow",
+        "CREATE TABLE half (id int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE half;\n",
+    )
+    .migration(
+        "003",
+        "last",
+        "CREATE TABLE last (id int);\n",
+        "DROP TABLE last;\n",
+    );
+    let proxy = HoldingProxy::start();
+    let app = "confiture-late-cancel-again";
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut migrator =
+        apply_support::migrator_for(proxy.environment(&db, app), &dir.path).stop_when(stop.clone());
+    let run = std::thread::spawn(move || {
+        migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .map_err(Box::new)
+    });
+
+    let mut watcher = db.client();
+    let running = format!(
+        "SELECT pid::text FROM pg_stat_activity WHERE application_name = '{app}' \
+         AND wait_event = 'PgSleep'"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while apply_support::value(&mut watcher, &running).is_none() {
+        assert!(Instant::now() < deadline, "002 never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    proxy.arm();
+    stop.store(true, Ordering::SeqCst);
+    while proxy.held() == 0 {
+        assert!(Instant::now() < deadline, "no cancel request was made");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The first request is held. A second one would be made a second after it
+    // (`CANCEL_AGAIN`); none is, within twice that (and less than the 3 s after which the
+    // first is given up).
+    let given = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < given {
+        assert_eq!(
+            proxy.held(),
+            1,
+            "a second request while the first was on its way"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    proxy.release();
+
+    let failed = run.join().unwrap().expect_err("the run was stopped");
+    assert_eq!(
+        failed.error.kind,
+        confiture::ErrorKind::Interrupted,
+        "{}",
+        failed.error
+    );
+    let Reason::Migration(m) = failed.error.reason() else {
+        panic!("no migration in {:?}", failed.error.reason());
+    };
+    assert_eq!(
+        (m.version.as_str(), &m.committed, &m.not_attempted),
+        ("002", &vec!["001".to_string()], &vec!["003".to_string()]),
+        "{}",
+        failed.error
+    );
+    assert_eq!(failed.report.applied, ["001"]);
+    assert_eq!(db.ledger(), ["001:first"]);
+    assert!(!db.table_exists("half"));
+    assert!(apply_support::value(&mut watcher, &running).is_none());
 }
