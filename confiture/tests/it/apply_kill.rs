@@ -533,7 +533,7 @@ fn a_cancel_request_the_server_reads_late_never_cancels_the_next_statement() {
     let mut watcher = db.client();
     let waiting = format!(
         "SELECT pid::text FROM pg_stat_activity WHERE application_name = '{app}' \
-         AND state = 'active' AND query LIKE '%gate_open%'"
+         AND datname = current_database() AND state = 'active' AND query LIKE '%gate_open%'"
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while apply_support::value(&mut watcher, &waiting).is_none() {
@@ -561,7 +561,7 @@ fn a_cancel_request_the_server_reads_late_never_cancels_the_next_statement() {
     let row_waits = format!(
         "SELECT a.pid::text FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
          WHERE NOT l.granted AND l.relation = 'tb_confiture'::regclass \
-         AND a.application_name = '{app}'"
+         AND a.application_name = '{app}' AND a.datname = current_database()"
     );
     let given = Instant::now() + Duration::from_millis(500);
     while apply_support::value(&mut watcher, &row_waits).is_none() && Instant::now() < given {
@@ -641,7 +641,7 @@ fn a_stop_sends_no_second_cancel_request_while_the_first_is_on_its_way() {
     let mut watcher = db.client();
     let running = format!(
         "SELECT pid::text FROM pg_stat_activity WHERE application_name = '{app}' \
-         AND wait_event = 'PgSleep'"
+         AND datname = current_database() AND wait_event = 'PgSleep'"
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while apply_support::value(&mut watcher, &running).is_none() {
