@@ -175,7 +175,14 @@ fn stop_when_cancels_the_running_migration_over_tls_and_reports_what_committed()
     );
     assert_eq!(db.ledger(), ["001:first"]);
     assert!(!db.table_exists("half"));
-    assert!(apply_support::value(&mut watcher, running).is_none());
+    // Gone on the server: at once when the run ended on its own report; later when the run
+    // returned at the stop's bound (`STOP_WAIT`, a loaded server slow to act on the request),
+    // but well before the 60 s it had left.
+    let gone = Instant::now() + Duration::from_secs(20);
+    while apply_support::value(&mut watcher, running).is_some() {
+        assert!(Instant::now() < gone, "the statement was not cancelled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Interrupts a `DROP INDEX CONCURRENTLY` of `dir`'s `002` (run by `up` when `up`, else by
@@ -328,5 +335,364 @@ fn an_interrupted_index_drop_says_what_it_left_and_both_ways_out() {
                 .is_none(),
             "{how}: the index is dropped"
         );
+    }
+}
+
+/// A TCP proxy to the test server for a session over TLS and its cancel requests: the
+/// connections made before [`HoldingProxy::arm`] (the session's) go through as they are; on
+/// each later one (a cancel request), what the client sends once the server has sent its
+/// certificate (the client's last handshake message, the request, its end) is held until
+/// [`HoldingProxy::release`]. The request is
+/// then written on the client's side and not yet read by the server: what a loaded server
+/// (its postmaster slow to fork, its backend slow to negotiate) does to every request.
+struct HoldingProxy {
+    port: u16,
+    gate: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    held: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    closed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HoldingProxy {
+    fn start() -> HoldingProxy {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::{Arc, Condvar, Mutex};
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let held = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (server_gate, counted, ended) = (gate.clone(), held.clone(), closed.clone());
+        let armed = Arc::new(AtomicBool::new(false));
+        let holding = armed.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let request = holding.load(Ordering::SeqCst);
+                let server = apply_support::server();
+                let Ok(upstream) = TcpStream::connect((server.host.as_str(), server.port)) else {
+                    continue;
+                };
+                let answered = Arc::new(AtomicBool::new(false));
+                let (up_in, up_out) = (upstream.try_clone().unwrap(), upstream);
+                let (client_in, client_out) = (client.try_clone().unwrap(), client);
+                let (seen, gate, counted) =
+                    (answered.clone(), server_gate.clone(), counted.clone());
+                let ended = ended.clone();
+                // Client to server: a request's held once the server sent its certificate.
+                std::thread::spawn(move || {
+                    pump(client_in, up_out, |_| {
+                        if !request || !seen.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        let (released, wake) = &*gate;
+                        let mut released = released.lock().unwrap();
+                        while !*released {
+                            released = wake.wait(released).unwrap();
+                        }
+                    })
+                });
+                // Server to client: notes the server's certificate (more than its hello, or
+                // a hello asking for another: a kilobyte) before passing it on, and the
+                // server's end of a request (it acted on it).
+                std::thread::spawn(move || {
+                    let mut sent = 0;
+                    pump(up_in, client_out, |read| {
+                        sent += read;
+                        if sent > 1024 {
+                            answered.store(true, Ordering::SeqCst);
+                        }
+                    });
+                    if request {
+                        ended.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        HoldingProxy {
+            port,
+            gate,
+            held,
+            closed,
+            armed,
+        }
+    }
+
+    /// An environment for `db` through the proxy, over TLS, as `application_name`.
+    fn environment(&self, db: &TestDb, application_name: &str) -> confiture::config::Environment {
+        let server = apply_support::server();
+        let password = server
+            .password
+            .as_deref()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        let url = format!(
+            "postgresql://{}{password}@127.0.0.1:{}/{}?sslmode=require",
+            server.user, self.port, db.name
+        );
+        let mut env = confiture::config::Environment::from_url(&url, "test").unwrap();
+        env.application_name = application_name.to_string();
+        env
+    }
+
+    /// The connections made from now on are cancel requests.
+    fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many cancel requests the server closed (acted on).
+    fn closed(&self) -> usize {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many reads of cancel requests are held.
+    fn held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Passes on what is held, and all that comes after.
+    fn release(&self) {
+        let (released, wake) = &*self.gate;
+        *released.lock().unwrap() = true;
+        wake.notify_all();
+    }
+}
+
+/// Copies `from` to `to` until `from` ends, then ends `to`; `before` is called with each read's
+/// length before it is written.
+fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, mut before: impl FnMut(usize)) {
+    use std::io::{Read, Write};
+    let mut buffer = [0u8; 16384];
+    loop {
+        match from.read(&mut buffer) {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown(std::net::Shutdown::Write);
+                return;
+            }
+            Ok(n) => {
+                before(n);
+                if to.write_all(&buffer[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A stop whose cancel request reaches the server late — after the statement it was made for
+/// ended on its own — must not cancel what the run sends next: here the ledger row of a
+/// no-transaction migration whose every statement committed. The driver's request returned
+/// once written, the server then read it while the row was being written and cancelled it:
+/// the migration was applied and not recorded (the next `up` runs it again). The request now
+/// ends when the server has acted on it (`db::connect::cancel`), and the run sends nothing
+/// meanwhile.
+#[test]
+fn a_cancel_request_the_server_reads_late_never_cancels_the_next_statement() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let db = TestDb::new("late_cancel");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "gate",
+        "CREATE TABLE gate_open (id int);\n",
+        "DROP TABLE gate_open;\n",
+    );
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    // Runs until the test opens the gate: it ends on its own, not by the cancel.
+    dir.migration(
+        "002",
+        "waits",
+        "-- confiture:no-transaction\nDO $$ BEGIN WHILE NOT EXISTS (SELECT FROM gate_open) \
+         LOOP PERFORM pg_sleep(0.01); END LOOP; END $$;\n",
+        "SELECT 1;\n",
+    )
+    .migration(
+        "003",
+        "last",
+        "CREATE TABLE last (id int);\n",
+        "DROP TABLE last;\n",
+    );
+
+    let proxy = HoldingProxy::start();
+    let app = "confiture-late-cancel";
+    let env = proxy.environment(&db, app);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut migrator = apply_support::migrator_for(env, &dir.path).stop_when(stop.clone());
+    let run = std::thread::spawn(move || {
+        migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .map_err(Box::new)
+    });
+
+    let mut watcher = db.client();
+    let waiting = format!(
+        "SELECT pid::text FROM pg_stat_activity WHERE application_name = '{app}' \
+         AND datname = current_database() AND state = 'active' AND query LIKE '%gate_open%'"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while apply_support::value(&mut watcher, &waiting).is_none() {
+        assert!(Instant::now() < deadline, "002 never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The row's write will wait for this lock: long enough to be seen.
+    let mut locker = db.client();
+    locker
+        .batch_execute("BEGIN; LOCK tb_confiture IN SHARE MODE")
+        .unwrap();
+    proxy.arm();
+    stop.store(true, Ordering::SeqCst);
+    while proxy.held() == 0 {
+        assert!(Instant::now() < deadline, "no cancel request was made");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The statement ends on its own; the request has not reached the server.
+    watcher
+        .batch_execute("INSERT INTO gate_open VALUES (1)")
+        .unwrap();
+    // The run sends the row's write now (within milliseconds), unless it waits for its
+    // request to be answered: then the request is let through within half a second, well
+    // before the 3 s after which the run gives it up.
+    let row_waits = format!(
+        "SELECT a.pid::text FROM pg_locks l JOIN pg_stat_activity a USING (pid) \
+         WHERE NOT l.granted AND l.relation = 'tb_confiture'::regclass \
+         AND a.application_name = '{app}' AND a.datname = current_database()"
+    );
+    let given = Instant::now() + Duration::from_millis(500);
+    while apply_support::value(&mut watcher, &row_waits).is_none() && Instant::now() < given {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    proxy.release();
+    // The server acted on the request: the row's write, if it was sent, is cancelled by now.
+    while proxy.closed() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the server never closed the request"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    locker.batch_execute("COMMIT").unwrap();
+
+    let failed = run.join().unwrap().expect_err("the run was stopped");
+    assert_eq!(
+        failed.error.kind,
+        confiture::ErrorKind::Interrupted,
+        "{}",
+        failed.error
+    );
+    assert_eq!(
+        db.ledger(),
+        ["001:gate", "002:waits"],
+        "002 committed all it had and is recorded: {}",
+        failed.error
+    );
+    assert_eq!(failed.report.applied, ["002"]);
+    assert!(!db.table_exists("last"), "003 was not attempted");
+}
+
+/// A stop's cancel request that the server reads late, the statement still running: the
+/// watcher sent another one a second later (`CANCEL_AGAIN`, for a request that reached the
+/// server before the statement did), and once the first had cancelled the statement the
+/// second one, read as late, could cancel whatever the run sent next (the `ROLLBACK` and the
+/// read of what the message left, which fail as a lost connection). A request now ends when
+/// the server acted on it, and no other is sent while one is on its way; the run then ends as
+/// the stop says: `interrupted`, what committed before, the rest not attempted.
+#[test]
+fn a_stop_sends_no_second_cancel_request_while_the_first_is_on_its_way() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let db = TestDb::new("late_cancel_again");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "first",
+        "CREATE TABLE first (id int);\n",
+        "DROP TABLE first;\n",
+    )
+    .migration(
+        "002",
+        "slow",
+        "CREATE TABLE half (id int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE half;\n",
+    )
+    .migration(
+        "003",
+        "last",
+        "CREATE TABLE last (id int);\n",
+        "DROP TABLE last;\n",
+    );
+    let proxy = HoldingProxy::start();
+    let app = "confiture-late-cancel-again";
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut migrator =
+        apply_support::migrator_for(proxy.environment(&db, app), &dir.path).stop_when(stop.clone());
+    let run = std::thread::spawn(move || {
+        migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .map_err(Box::new)
+    });
+
+    let mut watcher = db.client();
+    let running = format!(
+        "SELECT pid::text FROM pg_stat_activity WHERE application_name = '{app}' \
+         AND datname = current_database() AND wait_event = 'PgSleep'"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while apply_support::value(&mut watcher, &running).is_none() {
+        assert!(Instant::now() < deadline, "002 never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    proxy.arm();
+    stop.store(true, Ordering::SeqCst);
+    while proxy.held() == 0 {
+        assert!(Instant::now() < deadline, "no cancel request was made");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The first request is held. A second one would be made a second after it
+    // (`CANCEL_AGAIN`); none is, within twice that (and less than the 3 s after which the
+    // first is given up).
+    let given = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < given {
+        assert_eq!(
+            proxy.held(),
+            1,
+            "a second request while the first was on its way"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    proxy.release();
+
+    let failed = run.join().unwrap().expect_err("the run was stopped");
+    assert_eq!(
+        failed.error.kind,
+        confiture::ErrorKind::Interrupted,
+        "{}",
+        failed.error
+    );
+    let Reason::Migration(m) = failed.error.reason() else {
+        panic!("no migration in {:?}", failed.error.reason());
+    };
+    assert_eq!(
+        (m.version.as_str(), &m.committed, &m.not_attempted),
+        ("002", &vec!["001".to_string()], &vec!["003".to_string()]),
+        "{}",
+        failed.error
+    );
+    assert_eq!(failed.report.applied, ["001"]);
+    assert_eq!(db.ledger(), ["001:first"]);
+    assert!(!db.table_exists("half"));
+    // Gone on the server: at once when the run ended on its own report; later when the run
+    // returned at the stop's bound (`STOP_WAIT`, a loaded server slow to act on the request),
+    // but well before the 60 s it had left.
+    let gone = Instant::now() + Duration::from_secs(20);
+    while apply_support::value(&mut watcher, &running).is_some() {
+        assert!(Instant::now() < gone, "the statement was not cancelled");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
