@@ -7,8 +7,9 @@
 //! The pooler check's second connection is skipped only when the server's end of the
 //! connection is the address and port dialled: counted here with `pg_stat_database.sessions`.
 //!
-//! Needs the `pgbouncer` program (Debian package `pgbouncer`, installed by `.ci/run`): fails
-//! loudly without it.
+//! Needs the `pgbouncer` program (Debian package `pgbouncer`, installed by `.ci/run`), fetched
+//! into `target/pgbouncer` on first use when it is not installed ([`pgbouncer`]); fails loudly
+//! when neither works.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -36,14 +37,7 @@ impl PgBouncer {
 
     /// [`PgBouncer::start_with`] serving only the database `serves` (`*`: any).
     fn start_serving(pool_mode: &str, pool_size: u32, extra: &str, serves: &str) -> PgBouncer {
-        let program = ["/usr/sbin/pgbouncer", "pgbouncer"]
-            .into_iter()
-            .find(|p| Command::new(p).arg("--version").output().is_ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "this test needs pgbouncer (Debian package `pgbouncer`; .ci/run installs it)"
-                )
-            });
+        let program = pgbouncer();
         let dir = std::env::temp_dir().join(unique("confiture-pgbouncer"));
         std::fs::create_dir_all(&dir).expect("create the pgbouncer directory");
         let port = free_port();
@@ -70,7 +64,8 @@ impl PgBouncer {
         let ini = dir.join("pgbouncer.ini");
         std::fs::write(&ini, config).expect("write pgbouncer.ini");
         make_readable(&dir);
-        let child = Command::new(program)
+        let child = program
+            .command()
             .arg(&ini)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -78,7 +73,7 @@ impl PgBouncer {
                 std::fs::File::create(dir.join("pgbouncer.log")).expect("create the log"),
             ))
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.path.display()));
         let mut bouncer = PgBouncer { child, dir, port };
         let up = wait_until(Duration::from_secs(10), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -103,6 +98,106 @@ impl Drop for PgBouncer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The `pgbouncer` program, and where the libraries it needs are when they are not the
+/// system's.
+#[derive(Clone)]
+struct Program {
+    path: PathBuf,
+    libraries: Option<PathBuf>,
+}
+
+impl Program {
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.path);
+        if let Some(libraries) = &self.libraries {
+            command.env("LD_LIBRARY_PATH", libraries);
+        }
+        command
+    }
+
+    fn runs(&self) -> bool {
+        self.command()
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+}
+
+/// PgBouncer: the system's (Debian package `pgbouncer`, which `.ci/run` installs), else one
+/// fetched on first use into `target/pgbouncer` (`apt-get download` of the package and the two
+/// libraries a PostgreSQL machine may lack, unpacked with `dpkg-deb -x`: no root needed), so
+/// that `cargo test --workspace` works on a machine with Rust and PostgreSQL, as the README
+/// says — as the interoperability tests install confiture (Python) into `target/`. Fails
+/// loudly, saying what to install, when neither works.
+fn pgbouncer() -> Program {
+    static FOUND: std::sync::OnceLock<Result<Program, String>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(find_or_fetch_pgbouncer)
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn find_or_fetch_pgbouncer() -> Result<Program, String> {
+    let installed = ["/usr/sbin/pgbouncer", "pgbouncer"]
+        .into_iter()
+        .map(|path| Program {
+            path: PathBuf::from(path),
+            libraries: None,
+        })
+        .find(Program::runs);
+    if let Some(program) = installed {
+        return Ok(program);
+    }
+    let root = confiture_tests::workspace_root().join("target/pgbouncer");
+    let fetched = Program {
+        path: root.join("root/usr/sbin/pgbouncer"),
+        libraries: Some(root.join("root/usr/lib/x86_64-linux-gnu")),
+    };
+    if fetched.runs() {
+        return Ok(fetched);
+    }
+    let run = |program: &str, args: &[&str]| -> Result<(), String> {
+        let output = Command::new(program)
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
+        output.status.success().then_some(()).ok_or_else(|| {
+            format!(
+                "{program} {} failed ({}): {}",
+                args.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )
+        })
+    };
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+    let packages = ["pgbouncer", "libevent-2.1-7", "libc-ares2"];
+    let fetch = run("apt-get", &[&["download"][..], &packages].concat()).and_then(|()| {
+        let debs = std::fs::read_dir(&root)
+            .map_err(|e| e.to_string())?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "deb"))
+            .collect::<Vec<_>>();
+        for deb in debs {
+            run("dpkg-deb", &["-x", &deb.to_string_lossy(), "root"])?;
+        }
+        Ok(())
+    });
+    match fetch {
+        Ok(()) if fetched.runs() => Ok(fetched),
+        outcome => {
+            Err(format!(
+            "this test needs pgbouncer, which is not installed, and fetching it into {} failed \
+             ({}). Install it: apt-get install pgbouncer (bash .ci/run does)",
+            root.display(),
+            outcome.err().unwrap_or_else(|| "the fetched program does not run".into())
+        ))
+        }
     }
 }
 
