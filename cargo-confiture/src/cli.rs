@@ -376,6 +376,9 @@ pub struct UpArgs {
     /// Run the migrations on a database with no tracking table that already holds objects where they build; refused otherwise (exit 7: record what it has with `migrate baseline`)
     #[arg(long)]
     pub allow_non_empty: bool,
+    /// Run again a no-transaction migration a killed or failed run started and never finished (`status`: interrupted), once its statements are safe to run twice or what it committed was undone; refused otherwise (exit 7)
+    #[arg(long)]
+    pub rerun_interrupted: bool,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten)]
@@ -488,6 +491,9 @@ pub struct DownArgs {
     /// exit 7), trusting its down file to undo what ran
     #[arg(long)]
     pub allow_modified: bool,
+    /// Roll back again a no-transaction migration whose rollback a killed or failed run started and never finished (`status`: interrupted), once its statements are safe to run twice; refused otherwise (exit 7)
+    #[arg(long)]
+    pub rerun_interrupted: bool,
     #[command(flatten)]
     pub timeouts: SqlTimeoutArgs,
     #[command(flatten)]

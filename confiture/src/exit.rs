@@ -38,7 +38,12 @@ pub const LOCK_TIMEOUT: u8 = 6;
 /// migration rolled back, and the ledger records it all the same; or `up`
 /// found no ledger in a database that already holds objects where the migrations build
 /// ([`crate::ledger::Unrecorded`]: its ledger was lost, or its schema built by other means),
-/// without `--allow-non-empty`.
+/// without `--allow-non-empty`; or a no-transaction migration is `interrupted`: a run started
+/// it and never finished (killed, disconnected, or stopped after one of its statements
+/// committed: its start marker, [`crate::ledger::StartedRun`], is left) — `migrate status`
+/// shows it so, and `up` (`down`) refuses to run it again, nothing run, until a person checks
+/// the schema and records it (`migrate baseline --through V`) or runs it again on purpose
+/// (`--rerun-interrupted`).
 pub const DIVERGED: u8 = 7;
 /// Rollback impossible: a migration to roll back is marked `-- confiture:irreversible`.
 pub const IRREVERSIBLE: u8 = 8;
@@ -89,7 +94,7 @@ pub const ALL: &[(u8, &str)] = &[
     (LOCK_TIMEOUT, "migration lock not acquired in time"),
     (
         DIVERGED,
-        "history diverged (applied migration modified or missing, a version recorded twice, or out of order; or no ledger while the database holds objects)",
+        "history diverged (applied migration modified or missing, a version recorded twice, or out of order; or no ledger while the database holds objects; or a no-transaction migration interrupted part-way)",
     ),
     (IRREVERSIBLE, "rollback impossible (irreversible migration)"),
     (

@@ -480,6 +480,18 @@ pub enum State {
         /// Whether a ledger row records it.
         recorded: bool,
     },
+    /// A no-transaction migration a run started and never finished: its start marker is
+    /// there ([`crate::ledger::StartedRun`], beside the ledger), left by a run killed,
+    /// disconnected, or stopped after one of its statements committed. `recorded`: its ledger
+    /// row is there (its rollback was interrupted), else it is pending (its apply was). Part
+    /// of it may have committed: `up` (`down`) refuses it (exit 7) until the schema is checked
+    /// and it is recorded (`baseline --through`) or run again on purpose
+    /// (`--rerun-interrupted`). Decided by `status` from the marker, over the state its files
+    /// and row give.
+    Interrupted {
+        /// Whether a ledger row records it.
+        recorded: bool,
+    },
 }
 
 impl Serialize for State {
@@ -493,7 +505,9 @@ impl State {
     pub fn is_recorded(self) -> bool {
         match self {
             State::Pending | State::OutOfOrder => false,
-            State::Unreadable { recorded } | State::Python { recorded } => recorded,
+            State::Unreadable { recorded }
+            | State::Python { recorded }
+            | State::Interrupted { recorded } => recorded,
             _ => true,
         }
     }
@@ -525,7 +539,8 @@ impl State {
     }
 
     /// The JSON spelling: `applied`, `pending`, `modified`, `missing`, `out_of_order`,
-    /// `squashed`, `duplicate`, `renumbered`, `replaced`, `ambiguous`, `unreadable`, `python`.
+    /// `squashed`, `duplicate`, `renumbered`, `replaced`, `ambiguous`, `unreadable`, `python`,
+    /// `interrupted`.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Applied => "applied",
@@ -540,6 +555,7 @@ impl State {
             State::Ambiguous => "ambiguous",
             State::Unreadable { .. } => "unreadable",
             State::Python { .. } => "python",
+            State::Interrupted { .. } => "interrupted",
         }
     }
 }

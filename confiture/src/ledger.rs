@@ -292,6 +292,19 @@ impl TrackingTable {
         }
     }
 
+    /// The table of the no-transaction migrations a run started and has not recorded yet
+    /// (their start markers, [`StartedRun`]), next to the ledger: same schema, the ledger's
+    /// name followed by [`STARTED_SUFFIX`] (`tb_confiture_started`). Never a row of the
+    /// ledger: confiture (Python) counts every row of it as an applied migration. Created by
+    /// the first no-transaction migration a run starts ([`StartedRun::start_sql`]), never
+    /// otherwise.
+    pub fn started_table(&self) -> TrackingTable {
+        TrackingTable {
+            schema: self.schema.clone(),
+            name: format!("{}{STARTED_SUFFIX}", self.name),
+        }
+    }
+
     /// The name as SQL, every part quoted: `"tb_confiture"` or `"ops"."tb_confiture"`.
     pub fn quoted(&self) -> String {
         match &self.schema {
@@ -655,6 +668,200 @@ pub struct Ledger {
     pub table: String,
     /// Its rows, in order of application.
     pub rows: Vec<LedgerRow>,
+    /// The no-transaction migrations a run started and never recorded nor settled (killed,
+    /// disconnected, or stopped after a statement committed), from the table beside the
+    /// ledger ([`TrackingTable::started_table`]); empty when there is none, or no such table.
+    pub started: Vec<StartedRun>,
+}
+
+/// What [`TrackingTable::started_table`]'s name adds to the ledger's.
+pub const STARTED_SUFFIX: &str = "_started";
+
+/// The start marker of a no-transaction migration: written and committed (durably) before its
+/// first statement runs, in the table beside the ledger ([`TrackingTable::started_table`]),
+/// advanced before each later statement, and deleted in the transaction of its ledger row — or
+/// at once when it failed with nothing committed. One that is left says that a run was stopped
+/// part-way (`kill -9`, a lost connection, a statement that failed after others committed):
+/// `status` shows the migration `interrupted`, and `up`/`down` refuse to run it again unless
+/// told to (`rerun_interrupted`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct StartedRun {
+    /// The version as the ledger row would record it (up) or records it (down).
+    pub version: String,
+    /// The migration's name.
+    pub name: String,
+    /// `up` or `down`.
+    pub direction: String,
+    /// The SHA-256 of the up file the run had (what its row would have recorded).
+    pub checksum: String,
+    /// When the run started the migration, RFC 3339 in UTC.
+    pub started_at: String,
+    /// The role that ran it (`current_user`).
+    pub started_by: String,
+    /// The client's address as the server saw it; null over a Unix socket.
+    pub client_addr: Option<String>,
+    /// The statement (1-based) that was sent last: every one before it committed, this one
+    /// may have.
+    pub statement: u32,
+    /// How many statements the file has.
+    pub statements: u32,
+}
+
+impl StartedRun {
+    /// `0002_add_index`.
+    pub fn id(&self) -> String {
+        crate::display::migration_id(&self.version, &self.name)
+    }
+
+    /// What is known of what it committed: `statement 1 of 1 was running: it may have
+    /// committed`, `statements 1–2 of 3 committed; statement 3 was running: it may have
+    /// committed`.
+    pub fn committed(&self) -> String {
+        let (k, n) = (self.statement, self.statements);
+        let before = match k {
+            0 | 1 => String::new(),
+            2 => "statement 1 committed; ".to_string(),
+            k => format!("statements 1–{} committed; ", k - 1),
+        };
+        format!("{before}statement {k} of {n} was running: it may have committed")
+    }
+
+    /// Who started it and when: `started 2026-01-15T10:30:00+00:00 by app (10.0.0.7)`.
+    pub fn started(&self) -> String {
+        let from = self
+            .client_addr
+            .as_deref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default();
+        format!(
+            "{} started {} by {}{from}",
+            if self.direction == "down" {
+                "its rollback"
+            } else {
+                "a run"
+            },
+            self.started_at,
+            self.started_by
+        )
+    }
+
+    /// The columns a read selects, in [`StartedRun::parse`]'s order.
+    pub const COLUMNS: &'static str = "version, name, direction, checksum, \
+         pg_catalog.to_char(CAST(started_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
+         'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), started_by, client_addr, \
+         CAST(statement AS pg_catalog.text), CAST(statements AS pg_catalog.text)";
+
+    /// A row of [`StartedRun::COLUMNS`], as text; `None` when a value that cannot be NULL is.
+    pub fn parse(get: impl Fn(usize) -> Option<String>) -> Option<StartedRun> {
+        Some(StartedRun {
+            version: get(0)?,
+            name: get(1)?,
+            direction: get(2)?,
+            checksum: get(3)?,
+            started_at: get(4)?,
+            started_by: get(5)?,
+            client_addr: get(6),
+            statement: get(7)?.parse().ok()?,
+            statements: get(8)?.parse().ok()?,
+        })
+    }
+
+    /// The statements that record, in one transaction committed durably, that a run starts
+    /// the no-transaction migration `version` (`direction`, `statements` statements): creates
+    /// the table beside `table` ([`TrackingTable::started_table`]) when it does not exist, and
+    /// adds its row — or, with `rerun`, replaces the row an earlier run left. Returns one row,
+    /// [`StartedRun::COLUMNS`], when an earlier run's marker was there (then, without `rerun`,
+    /// nothing was written). The caller sends it in a transaction of its own, committed durably.
+    pub fn start_sql(
+        table: &TrackingTable,
+        version: &str,
+        name: &str,
+        direction: &str,
+        checksum: &str,
+        statements: usize,
+        rerun: bool,
+    ) -> String {
+        let t = table.started_table();
+        let q = t.quoted();
+        let on_conflict = if rerun {
+            "UPDATE SET name = EXCLUDED.name, direction = EXCLUDED.direction, \
+             checksum = EXCLUDED.checksum, started_at = EXCLUDED.started_at, \
+             started_by = EXCLUDED.started_by, client_addr = EXCLUDED.client_addr, \
+             statement = EXCLUDED.statement, statements = EXCLUDED.statements"
+        } else {
+            "NOTHING"
+        };
+        format!(
+            "DO $confiture$ BEGIN IF pg_catalog.to_regclass({name_lit}) IS NULL THEN \
+             {create}; END IF; END $confiture$; \
+             WITH earlier AS (SELECT {columns} FROM {q} WHERE version OPERATOR(pg_catalog.=) {v}), \
+             started AS (INSERT INTO {q} (version, name, direction, checksum, client_addr, \
+             statement, statements) VALUES ({v}, {n}, {d}, {c}, \
+             pg_catalog.host(pg_catalog.inet_client_addr()), 1, {count}) \
+             ON CONFLICT (version) DO {on_conflict} RETURNING 1) \
+             SELECT * FROM earlier, (SELECT pg_catalog.count(*) FROM started) AS s;",
+            name_lit = literal(&q),
+            create = StartedRun::create_sql(table),
+            columns = StartedRun::COLUMNS,
+            v = literal(version),
+            n = literal(name),
+            d = literal(direction),
+            c = literal(checksum),
+            count = statements,
+        )
+    }
+
+    /// The `CREATE TABLE` of the markers' table beside `table` (no `;`): what a run makes
+    /// when the first no-transaction migration starts, and what an owner of the schema runs
+    /// once for a role that may not create tables there.
+    pub fn create_sql(table: &TrackingTable) -> String {
+        format!(
+            "CREATE TABLE {} (version TEXT PRIMARY KEY, name TEXT NOT NULL, \
+             direction TEXT NOT NULL, checksum TEXT NOT NULL, \
+             started_at TIMESTAMPTZ NOT NULL DEFAULT pg_catalog.now(), \
+             started_by TEXT NOT NULL DEFAULT CURRENT_USER, client_addr TEXT, \
+             statement INTEGER NOT NULL, statements INTEGER NOT NULL)",
+            table.started_table().quoted()
+        )
+    }
+
+    /// The statement that says statement `statement` (1-based) of `version` is about to be
+    /// sent: every one before it committed.
+    pub fn advance_sql(table: &TrackingTable, version: &str, statement: usize) -> String {
+        format!(
+            "UPDATE {t} SET statement = {statement} WHERE version OPERATOR(pg_catalog.=) {v};",
+            t = table.started_table().quoted(),
+            v = literal(version),
+        )
+    }
+
+    /// The statement that deletes the marker of `version`: in the transaction of its ledger
+    /// row, or alone when the migration failed with nothing committed.
+    pub fn settle_sql(table: &TrackingTable, version: &str) -> String {
+        format!(
+            "DELETE FROM {} WHERE version OPERATOR(pg_catalog.=) {}",
+            table.started_table().quoted(),
+            literal(version)
+        )
+    }
+
+    /// [`StartedRun::settle_sql`] for several versions, run only when the table exists (a
+    /// ledger rewrite — `baseline`, `reinit` — that records or forgets them); empty for none.
+    pub fn settle_any_sql(table: &TrackingTable, versions: &[&str]) -> String {
+        if versions.is_empty() {
+            return String::new();
+        }
+        let t = table.started_table().quoted();
+        let list: Vec<String> = versions.iter().map(|v| literal(v)).collect();
+        format!(
+            "DO $confiture$ BEGIN IF pg_catalog.to_regclass({name}) IS NOT NULL THEN \
+             DELETE FROM {t} WHERE version OPERATOR(pg_catalog.=) ANY (ARRAY[{list}]::pg_catalog.text[]); \
+             END IF; END $confiture$;\n",
+            name = literal(&t),
+            list = list.join(", "),
+        )
+    }
 }
 
 /// Which kind of row: decides the slug suffix, as confiture does, and is read back from it
@@ -1000,6 +1207,13 @@ impl Rewrite {
                 ))
             ));
         }
+        // A migration recorded without running it (`baseline --through`, the way on after an
+        // interrupted no-transaction run whose statements all committed), or a row forgotten,
+        // settles the start marker a run left for its version: with the rows, or not at all.
+        let settled: Vec<&str> = (self.insert.iter().map(|r| r.version.as_str()))
+            .chain(self.delete.iter().map(String::as_str))
+            .collect();
+        sql.push_str(&StartedRun::settle_any_sql(table, &settled));
         sql
     }
 }
@@ -1251,8 +1465,18 @@ mod tests {
         assert!(sql.contains("'_reinit'"), "{sql}");
         assert!(Rewrite::default().is_empty() && !rewrite.is_empty());
         let statements = rewrite.statements(&TrackingTable::default());
-        assert!(!statements.contains("BEGIN") && !statements.contains("COMMIT"));
+        assert!(!statements.contains("BEGIN;") && !statements.contains("COMMIT;"));
         assert_eq!(sql, format!("BEGIN;\n{statements}COMMIT;"));
+        // The start markers of the versions recorded or forgotten go with the rows, when the
+        // markers' table exists.
+        assert!(
+            statements.contains(
+                "IF pg_catalog.to_regclass('\"tb_confiture_started\"') IS NOT NULL THEN \
+                 DELETE FROM \"tb_confiture_started\" WHERE version OPERATOR(pg_catalog.=) \
+                 ANY (ARRAY['002', '1']::pg_catalog.text[]);"
+            ),
+            "{statements}"
+        );
     }
 
     /// D1: `reinit` of migrations renumbered in a swap (`002` now `003`, `003` now `002`) or a

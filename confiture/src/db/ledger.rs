@@ -150,7 +150,10 @@ fn read_asking(
          (SELECT pg_catalog.string_agg(s.name, ', ' ORDER BY s.n) \
           FROM pg_catalog.unnest(ARRAY[{shape}]) WITH ORDINALITY AS s(name, n) \
           WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
-          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = s.name)) \
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = s.name)), \
+         pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
+          OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname OPERATOR(pg_catalog.||) \
+          {suffix})) IS NOT NULL \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
@@ -164,6 +167,7 @@ fn read_asking(
          execution_time_ms, checksum, CAST(applied_by AS pg_catalog.text) AS applied_by, \
          pk_confiture, slug, applied_at FROM {quoted}) AS l ORDER BY {order}",
         order = crate::ledger::APPLICATION_ORDER,
+        suffix = literal(crate::ledger::STARTED_SUFFIX),
         name = literal(&table.quoted()),
         quoted = table.quoted(),
         shape = LEDGER_SHAPE
@@ -219,6 +223,7 @@ fn read_asking(
     let mut resolved = None;
     let mut access = Access::default();
     let mut rows = Vec::new();
+    let mut started_table = false;
     for message in messages {
         match message {
             SimpleQueryMessage::CommandComplete(_) => statement += 1,
@@ -246,6 +251,7 @@ fn read_asking(
                     relkind: row.get(10).map(str::to_string),
                     missing: row.get(11).map(str::to_string),
                 };
+                started_table = row.get(12) == Some("t");
             }
             SimpleQueryMessage::Row(row) => rows.push(parse_row(table, &row)?),
             _ => {}
@@ -256,15 +262,67 @@ fn read_asking(
     if row_security {
         return Err(row_security_refusal(shown, &access.role));
     }
+    // The markers of no-transaction migrations left started: a second round trip, only
+    // where a run ever started one (the table beside the ledger exists).
+    let started = match (started_table, &resolved) {
+        (true, Some(found)) => read_started(client, found)?,
+        _ => Vec::new(),
+    };
     let ledger = Ledger {
         table: qualified.unwrap_or_else(|| table.to_string()),
         rows,
+        started,
     };
     Ok(Some(Found {
         ledger,
         table: resolved.unwrap_or_else(|| table.clone()),
         access,
     }))
+}
+
+/// The start markers of the no-transaction migrations runs left started beside the ledger
+/// `table` (resolved, [`TrackingTable::started_table`]), by version. A table dropped since the
+/// catalog said it was there has none; one this role may not read is refused (exit 5): the
+/// markers are what keeps `up` from running such a migration again blindly.
+fn read_started(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+) -> Result<Vec<crate::ledger::StartedRun>> {
+    let started = table.started_table();
+    let sql = super::own_statements(&format!(
+        "SELECT {} FROM {} ORDER BY version",
+        crate::ledger::StartedRun::COLUMNS,
+        started.quoted()
+    ));
+    let messages = match client.simple_query(&sql) {
+        Ok(messages) => messages,
+        Err(e) if is_absent(&e) => return Ok(Vec::new()),
+        Err(e) if super::is_connection_lost(&e) => {
+            return Err(super::query_error(&format!("cannot read {started}"), e))
+        }
+        Err(e) => {
+            let cause = super::cause_text(&e);
+            return Err(Error::invalid(format!(
+                "cannot read {started}, where runs mark the no-transaction migrations they \
+                 start"
+            ))
+            .with_source_shown(e, cause)
+            .with_help(format!(
+                "grant SELECT, INSERT, UPDATE, DELETE on {started} to the role that runs \
+                 confiture (or drop the table when no migration is interrupted: it is made \
+                 again when needed)"
+            )));
+        }
+    };
+    Ok(messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => {
+                crate::ledger::StartedRun::parse(|i| row.get(i).map(str::to_string))
+            }
+            _ => None,
+        })
+        .collect())
 }
 
 /// What the catalogs say of the ledger's shape, read with its rows: a ledger every command can
@@ -342,7 +400,8 @@ const UNRECORDED_LISTED: i64 = 5;
 /// function) has an OID older than the database's own, taken when `CREATE DATABASE` ran (a
 /// cluster whose OID counter wrapped around since may leave one out). An extension's members
 /// are not counted (an extension a DBA installed in a new database). The ledger itself (this
-/// session's uncommitted DDL, or the empty table) is left out. Where: a tenant's schema alone;
+/// session's uncommitted DDL, or the empty table) is left out, and the table of start markers
+/// beside it ([`TrackingTable::started_table`]). Where: a tenant's schema alone;
 /// for the whole database, the `search_path`'s schemas, and every other user schema but
 /// those holding a confiture ledger of `table`'s name (tenants'), `table`'s own schema when it
 /// is qualified (the ledger's place) and, there, only objects of roles the connecting one is a
@@ -390,6 +449,7 @@ pub(crate) fn unrecorded(
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c') \
          AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({ledger}), 0) \
+         AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({started}), 0) \
          AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_catalog.pg_depend d \
           WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
           AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype IN ('a', 'i'))) \
@@ -414,6 +474,7 @@ pub(crate) fn unrecorded(
           AND e.objid OPERATOR(pg_catalog.=) o.oid AND e.deptype = 'e') \
          ORDER BY 1 LIMIT {UNRECORDED_LISTED}",
         ledger = literal(&table.quoted()),
+        started = literal(&table.started_table().quoted()),
     ));
     let messages = read_catalogs(client, table, stop, &sql)?;
     let mut objects = Vec::new();

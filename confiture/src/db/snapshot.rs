@@ -215,15 +215,22 @@ fn statement_name() -> String {
 /// enough for PostgreSQL to compile it, which costs more than running it). `set_config(...,
 /// true)` lasts until the end of the transaction, which is the end of the message.
 fn settings_sql(options: &SnapshotOptions) -> String {
-    let ledger = match &options.ledger {
-        Some(table) => format!(
+    let oid = |table: &TrackingTable| {
+        format!(
             "COALESCE(pg_catalog.to_regclass({})::pg_catalog.oid, 0)::text",
             literal(&table.quoted())
-        ),
-        None => "'0'".to_string(),
+        )
+    };
+    // The start markers of no-transaction migrations beside the ledger are the tool's own
+    // bookkeeping too (`TrackingTable::started_table`), made by the first such migration:
+    // left out with the ledger, so that neither drift nor verify sees them.
+    let (ledger, started) = match &options.ledger {
+        Some(table) => (oid(table), oid(&table.started_table())),
+        None => ("'0'".to_string(), "'0'".to_string()),
     };
     format!(
-        "SELECT pg_catalog.set_config('confiture.snapshot_ledger', {ledger}, true);\n\
+        "SELECT pg_catalog.set_config('confiture.snapshot_ledger', {ledger}, true), \
+         pg_catalog.set_config('confiture.snapshot_started', {started}, true);\n\
          SELECT pg_catalog.set_config('search_path', 'pg_catalog', true), \
            pg_catalog.set_config('TimeZone', 'UTC', true), \
            pg_catalog.set_config('DateStyle', 'ISO, YMD', true), \

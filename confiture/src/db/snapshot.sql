@@ -1,7 +1,8 @@
 -- The schema snapshot: every object it covers, one row each, in one statement.
 --
 -- Run by confiture::db::snapshot after statements that set, for this transaction only,
--- `confiture.snapshot_ledger` (the ledger's OID, 0 for none), `search_path = pg_catalog` (so
+-- `confiture.snapshot_ledger` (the ledger's OID, 0 for none) and `confiture.snapshot_started`
+-- (the OID of the start markers' table beside it, 0 for none), `search_path = pg_catalog` (so
 -- that regclass, regprocedure, format_type and the pg_get_* functions print every name of
 -- ours schema-qualified, the same way in every database) and the settings that change how
 -- constants print (TimeZone, DateStyle, ...).
@@ -14,7 +15,8 @@
 -- sequence reaches an output column.
 --
 -- Left out: system schemas (pg_*, information_schema), objects that belong to an extension
--- (only the extension is listed), the ledger and everything of it, array and multirange
+-- (only the extension is listed), the ledger and everything of it (and the table of start
+-- markers beside it), array and multirange
 -- types and the constructors PostgreSQL makes for ranges, the rules behind views, internal
 -- (foreign key) triggers, the order of columns (a down migration can only add a column at the
 -- end), tablespaces, the statistics gathered (not the statistics objects, nor a column's
@@ -26,7 +28,8 @@
 -- rather than by reading all of it.
 WITH
 ledger AS (
-    SELECT pg_catalog.current_setting('confiture.snapshot_ledger')::pg_catalog.oid AS oid
+    SELECT pg_catalog.current_setting('confiture.snapshot_ledger')::pg_catalog.oid AS oid,
+           pg_catalog.current_setting('confiture.snapshot_started')::pg_catalog.oid AS started
 ),
 ns AS (
     SELECT n.oid, n.nspowner, n.nspacl, pg_catalog.quote_ident(n.nspname) AS name
@@ -55,6 +58,7 @@ rel AS (
     WHERE c.relnamespace IN (SELECT ns.oid FROM ns)
       AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S', 'c')
       AND c.oid <> ledger.oid
+      AND c.oid <> ledger.started
       AND own.refobjid IS DISTINCT FROM ledger.oid
       AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
                       WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid

@@ -207,16 +207,18 @@ fn read_tls_file(param: &str, path: &Path, help: &str) -> Result<Arc<Vec<u8>>> {
             "check that the command writing to it runs and ends (`{param}=<(command)`), or {help}"
         )),
         ReadError::Interrupted => read_interrupted(&named(param, path)),
-        ReadError::TooLarge => Error::invalid(format!(
-            "{} is larger than {} MiB: it was not read",
-            named(param, path),
-            MAX_TLS_FILE_BYTES / (1024 * 1024)
-        ))
-        .with_help(help.to_string()),
         ReadError::Io(e) => Error::invalid(format!("cannot read {}", named(param, path)))
             .with_source(e)
             .with_help(help.to_string()),
     })?;
+    if bytes.len() as u64 > MAX_TLS_FILE_BYTES {
+        return Err(Error::invalid(format!(
+            "{} is larger than {} MiB: it was not read",
+            named(param, path),
+            MAX_TLS_FILE_BYTES / (1024 * 1024)
+        ))
+        .with_help(help.to_string()));
+    }
     let bytes = Arc::new(bytes);
     if pipe {
         kept()

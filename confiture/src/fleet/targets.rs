@@ -492,14 +492,16 @@ fn read_list_within(
             Error::invalid(format!("target list {shown} does not exist"))
                 .with_help("give a file with one database name or URL per line")
         }
-        config::ReadError::TooLarge => Error::invalid(format!(
-            "target list {shown} is larger than {} MiB: it was not read",
-            MAX_FILE_BYTES / 1024 / 1024
-        )),
         config::ReadError::Io(e) => {
             Error::invalid(format!("cannot read target list {shown}")).with_source(e)
         }
     })?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::invalid(format!(
+            "target list {shown} is larger than {} MiB: it was not read",
+            MAX_FILE_BYTES / 1024 / 1024
+        )));
+    }
     match String::from_utf8(bytes) {
         // A byte-order mark some editors write first is not part of the first name.
         Ok(text) => parse_list_in(
@@ -538,8 +540,12 @@ pub(crate) fn collect_schemas<'a>(
     let mut seen: std::collections::HashMap<String, String> = Default::default();
     let mut problems = Vec::new();
     for (name, source) in names {
-        let Some(name) = entry_text(name, &source, &mut problems) else {
-            continue;
+        let name = match name {
+            Ok(name) => name,
+            Err(why) => {
+                problems.push(format!("{source} {why}"));
+                continue;
+            }
         };
         match Target::tenant(base, name, source, resolved) {
             Ok(target) => match seen.get(name) {
@@ -560,22 +566,6 @@ pub(crate) fn collect_schemas<'a>(
     }
     Err(too_many(problems, list)
         .with_help("return one column of existing schema names (`nspname`), each once"))
-}
-
-/// An [`Entry`]'s text; `None` for a row the list has none at, whose reason, said after its
-/// `source`, is added to `problems`.
-fn entry_text<'a>(
-    entry: std::result::Result<&'a str, String>,
-    source: &str,
-    problems: &mut Vec<String>,
-) -> Option<&'a str> {
-    match entry {
-        Ok(text) => Some(text),
-        Err(why) => {
-            problems.push(format!("{source} {why}"));
-            None
-        }
-    }
 }
 
 fn too_many(problems: Vec<String>, list: &str) -> Error {
@@ -620,8 +610,12 @@ fn collect_in<'a>(
     let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
     let mut problems = Vec::new();
     for (entry, source) in entries {
-        let Some(entry) = entry_text(entry, &source, &mut problems) else {
-            continue;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(why) => {
+                problems.push(format!("{source} {why}"));
+                continue;
+            }
         };
         match Target::parse(base, entry, source) {
             Ok(mut target) => {

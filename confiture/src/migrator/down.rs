@@ -89,6 +89,7 @@ impl Migrator {
             options.statement_timeout,
             options.lock_wait,
         );
+        settings.rerun_interrupted = options.rerun_interrupted;
         let mut warnings = Vec::new();
         let (env, stop) = (self.env.clone(), self.stop.clone());
         let in_fleet = self.in_fleet;

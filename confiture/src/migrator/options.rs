@@ -54,6 +54,11 @@ pub struct UpOptions {
     /// ledger was lost or its schema built by other means, and `migrate baseline` records
     /// what it has. Flyway's `baselineOnMigrate` refusal, without the baseline.
     pub allow_non_empty: bool,
+    /// Run again a no-transaction migration an earlier run started and never finished (killed,
+    /// disconnected, or failed after a statement committed): `status` shows it `interrupted`,
+    /// and without this `up` refuses it (exit 7), nothing run. For a file whose statements are
+    /// safe to run twice (`IF NOT EXISTS`), or after undoing what it committed.
+    pub rerun_interrupted: bool,
 }
 
 setters!(UpOptions {
@@ -69,6 +74,7 @@ setters!(UpOptions {
     allow_destructive: bool,
     allow_newer_database: bool,
     allow_non_empty: bool,
+    rerun_interrupted: bool,
 });
 
 impl Default for UpOptions {
@@ -86,6 +92,7 @@ impl Default for UpOptions {
             allow_destructive: false,
             allow_newer_database: false,
             allow_non_empty: false,
+            rerun_interrupted: false,
         }
     }
 }
@@ -111,6 +118,10 @@ pub struct DownOptions {
     pub lock_timeout_statement: Option<Duration>,
     /// `statement_timeout` for each migration's statements (default: the environment's).
     pub statement_timeout: Option<Duration>,
+    /// Roll back again a no-transaction migration whose rollback an earlier run started and
+    /// never finished ([`UpOptions::rerun_interrupted`]'s counterpart); refused otherwise
+    /// (exit 7).
+    pub rerun_interrupted: bool,
 }
 
 setters!(DownOptions {
@@ -122,6 +133,7 @@ setters!(DownOptions {
     lock_wait: Duration,
     lock_timeout_statement: Option<Duration>,
     statement_timeout: Option<Duration>,
+    rerun_interrupted: bool,
 });
 
 impl Default for DownOptions {
@@ -135,6 +147,7 @@ impl Default for DownOptions {
             lock_wait: DEFAULT_LOCK_WAIT,
             lock_timeout_statement: None,
             statement_timeout: None,
+            rerun_interrupted: false,
         }
     }
 }

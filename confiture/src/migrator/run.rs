@@ -310,6 +310,7 @@ impl Migrator {
             scratch: self.on_scratch,
             ledger_triggers: false,
             in_fleet: self.in_fleet,
+            rerun_interrupted: false,
         }
     }
 

@@ -205,6 +205,7 @@ impl Migrator {
             options.statement_timeout,
             options.lock_wait,
         );
+        settings.rerun_interrupted = options.rerun_interrupted;
         let mut warnings = Vec::new();
         // To reconnect after a lost connection and read what the server committed.
         let env = self.env.clone();

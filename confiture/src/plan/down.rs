@@ -344,6 +344,9 @@ fn divergences<'a>(
             | State::OutOfOrder
             | State::Unreadable { .. }
             | State::Python { .. } => {}
+            // Never a state of the history: `status` decides it from the start marker, and
+            // the engine refuses the step itself (`--rerun-interrupted`).
+            State::Interrupted { .. } => {}
         }
     }
     // One entry per divergence: a duplicate row is reached both as a chosen row and as a

@@ -216,6 +216,8 @@ pub fn reinit<'a>(
                 // confiture (Python) ran it and its file is there: forgotten, confiture would
                 // run it again.
                 State::Python { .. } => ReinitAction::Keep,
+                // Never a state of the history (`status` decides it from the start marker).
+                State::Interrupted { .. } => ReinitAction::Keep,
             };
             ReinitStep {
                 action,

@@ -101,6 +101,7 @@ fn history_agrees_with_status() {
     let ledger = crate::ledger::Ledger {
         table: "t".into(),
         rows: r.clone(),
+        started: Vec::new(),
     };
     let status = crate::status::report(&s, Some(&ledger), "t");
     let h = History::new(&s.migrations, &r, None);

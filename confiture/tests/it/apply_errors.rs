@@ -61,6 +61,14 @@ fn connection_sqlstates_raised_by_migration_sql_are_a_failed_migration() {
             );
             let mut again = UpOptions::default();
             again.allow_non_empty = no_transaction;
+            // What it committed is unrecorded: its start marker stays, and the help says to
+            // run it again on purpose.
+            assert_eq!(
+                help.contains("--rerun-interrupted"),
+                no_transaction,
+                "{how}: {help}"
+            );
+            again.rerun_interrupted = no_transaction;
             // The session is alive: the same migrator goes on with it.
             dir.write(
                 "001_raise.up.sql",
@@ -1009,11 +1017,17 @@ fn an_earlier_statement_of_the_file_leaves_the_invalid_index_check_to_the_server
         "{e:?}"
     );
     assert_eq!(db.ledger(), ["001:t"]);
+    // The statement ran (and skipped the build): the run's start marker stays, and the help
+    // runs the migration again on purpose.
+    assert!(help.contains("--rerun-interrupted"), "{e:?}");
     db.client()
         .batch_execute("DROP INDEX CONCURRENTLY tenant_b.r1_i")
         .unwrap();
     migrator
-        .up(&UpOptions::default(), &mut no_progress)
+        .up(
+            &UpOptions::default().rerun_interrupted(true),
+            &mut no_progress,
+        )
         .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(db.ledger(), ["001:t", "002:idx"]);
 }

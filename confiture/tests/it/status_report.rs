@@ -22,6 +22,7 @@ fn row(version: &str, name: &str, up: Option<&str>, applied_at: &str) -> LedgerR
 
 fn ledger(rows: Vec<LedgerRow>) -> Ledger {
     Ledger {
+        started: Vec::new(),
         table: "public.tb_confiture".to_string(),
         rows,
     }
@@ -427,5 +428,81 @@ fn unreadable_files_exit_5_even_without_their_diagnostics() {
     assert_eq!(
         json["migrations"][2]["unreadable_files"],
         serde_json::json!([{"path": "m/003_c.down.sql", "error": "Permission denied (os error 13)"}])
+    );
+}
+
+/// A start marker a run left beside the ledger (`Ledger::started`) makes its no-transaction
+/// migration `interrupted`: counted among the pending, listed in `interrupted`, its marker in
+/// its line (`started`), exit 7. A marker whose migration is transactional now, or contradicts
+/// the ledger (an up marker of an applied migration), changes nothing.
+#[test]
+fn a_start_marker_makes_its_no_transaction_migration_interrupted() {
+    use confiture::files::{SqlFile, TransactionMode};
+    let mut no_tx = migration("002", "ix", "CREATE INDEX CONCURRENTLY i ON t (id);\n");
+    no_tx.up = SqlFile::new(
+        "db/migrations/002_ix.up.sql",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n",
+        TransactionMode::NoTransaction,
+        false,
+    );
+    let set = migration_set(vec![
+        migration("001", "t", "CREATE TABLE t (id int);\n"),
+        no_tx,
+        migration("003", "u", "CREATE TABLE u (id int);\n"),
+    ]);
+    let marker = |version: &str, name: &str| {
+        let values = [
+            version,
+            name,
+            "up",
+            "abc",
+            "2026-01-15T10:30:00+00:00",
+            "app",
+            "10.0.0.7",
+            "2",
+            "3",
+        ];
+        confiture::ledger::StartedRun::parse(|i| values.get(i).map(|v| v.to_string()))
+            .expect("a marker")
+    };
+    let mut l = ledger(vec![row(
+        "001",
+        "t",
+        Some("CREATE TABLE t (id int);\n"),
+        "2026-01-15T10:00:00+00:00",
+    )]);
+    l.started = vec![marker("001", "t"), marker("002", "ix"), marker("003", "u")];
+    let r = confiture::status::report(&set, Some(&l), "public.tb_confiture");
+    assert_eq!(
+        states(&r),
+        [
+            ("001".to_string(), State::Applied),
+            ("002".to_string(), State::Interrupted { recorded: false }),
+            ("003".to_string(), State::Pending),
+        ]
+    );
+    assert_eq!(r.interrupted, ["002"]);
+    assert_eq!(r.pending, ["002", "003"]);
+    assert_eq!(
+        (r.summary.applied, r.summary.pending, r.summary.total),
+        (1, 2, 3)
+    );
+    assert_eq!(r.summary.interrupted, 1);
+    assert_eq!(r.exit_code(), exit::DIVERGED);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["migrations"][1]["status"], "interrupted");
+    assert_eq!(json["migrations"][1]["started"]["statement"], 2);
+    assert_eq!(json["migrations"][1]["started"]["client_addr"], "10.0.0.7");
+    assert!(json["migrations"][2].get("started").is_none(), "{json}");
+    let help = r.interrupted_help();
+    assert_eq!(help.len(), 1);
+    assert!(help[0].contains("002_ix was interrupted"), "{help:?}");
+    assert!(
+        help[0].contains("migrate baseline --through 002"),
+        "{help:?}"
+    );
+    assert_eq!(
+        l.started[1].committed(),
+        "statement 1 committed; statement 2 of 3 was running: it may have committed"
     );
 }

@@ -433,7 +433,11 @@ fn a_dotenv_that_is_a_pipe_is_read() {
     project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
     let from_dotenv = TestDb::new("dotenv_fifo");
     let fifo = project.path(".env");
-    confiture_tests::mkfifo(&fifo);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
     let text = format!("DATABASE_URL={}\n", from_dotenv.url());
     // Opening a FIFO for writing blocks until the reader opens it.
     let writer = std::thread::spawn(move || std::fs::write(fifo, text).unwrap());

@@ -4,7 +4,7 @@
 //! draft does not stop `status` or `down`.
 
 use confiture::exit;
-use confiture_tests::{Project, Run, TestDb};
+use confiture_tests::{Project, TestDb};
 
 fn ledger(db: &TestDb) -> Vec<String> {
     db.ledger().expect("the ledger exists")
@@ -16,22 +16,6 @@ fn table(project: &Project, id: &str, name: &str) {
         &format!("CREATE TABLE {name} (id int);\n"),
         &format!("DROP TABLE {name};\n"),
     );
-}
-
-/// Squashes the project's history below 3: `first_version = 3` in its `Cargo.toml`.
-fn squashed_below_3(project: &Project) {
-    project.write(
-        "Cargo.toml",
-        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
-    );
-}
-
-/// The line of `migrate status`'s table for the migration `id` (`004_c`).
-fn status_row<'r>(run: &'r Run, id: &str) -> &'r str {
-    run.stdout
-        .lines()
-        .find(|l| l.starts_with(id))
-        .unwrap_or_else(|| panic!("{id} listed\n{}", run.dump()))
 }
 
 /// `(version, applied_at, execution_time_ms, checksum)` of each row, by version.
@@ -51,7 +35,10 @@ fn row_details(db: &TestDb) -> Vec<(String, String, Option<i32>, Option<String>)
 fn a_squashed_history_exits_0_for_status_and_up() {
     let db = TestDb::new("hi_squash");
     let project = Project::new();
-    squashed_below_3(&project);
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
     table(&project, "003_t3", "t3");
     table(&project, "004_t4", "t4");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
@@ -86,7 +73,10 @@ fn a_squashed_history_exits_0_for_status_and_up() {
 fn squashed_and_applied(prefix: &str) -> (TestDb, Project) {
     let db = TestDb::new(prefix);
     let project = Project::new();
-    squashed_below_3(&project);
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
     table(&project, "003_t3", "t3");
     table(&project, "004_t4", "t4");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
@@ -538,7 +528,10 @@ fn reinit_says_a_second_row_is_forgotten_without_rerunning_its_migration() {
 #[test]
 fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_the_snapshot() {
     let project = Project::new();
-    squashed_below_3(&project);
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
     // 003 needs t1, a table of the squashed snapshot.
     project.migration(
         "003_t3",
@@ -630,7 +623,10 @@ fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_
 #[test]
 fn the_snapshot_help_never_hides_a_more_specific_one() {
     let project = Project::new();
-    squashed_below_3(&project);
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
     table(&project, "004_t4", "t4");
     let snapshot_help = "the history is squashed (`first_version = 3`)";
     let first_error = |db: &TestDb, args: &[&str]| {
@@ -825,18 +821,6 @@ fn renumber(project: &Project, from: &str, to: &str) {
     }
 }
 
-/// After a `reinit` that recorded renumbered migrations: `up` runs the migration now at an old
-/// number (older than the newest applied one, hence `--allow-out-of-order`), and `status` then
-/// has nothing to report.
-fn up_out_of_order_then_status_is_clean(project: &Project, db: &TestDb) {
-    project
-        .run_on(db, &["migrate", "up", "--allow-out-of-order"])
-        .code(exit::SUCCESS);
-    project
-        .run_on(db, &["migrate", "status"])
-        .code(exit::SUCCESS);
-}
-
 /// An applied migration renumbered (same name, same up file: `003_c` now `004_c` after a
 /// merge), its old number given to another migration: `status`, `up`, `down` and
 /// `reinit` all see it as `renumbered` — applied, not modified, missing or pending. `reinit`
@@ -864,11 +848,12 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
         .stderr_has("`cargo confiture migrate reinit --database-url <URL>` records it")
         .stdout_lacks("modified")
         .stdout_lacks("missing");
-    assert!(
-        status_row(&run, "004_c").contains("! renumbered"),
-        "{}",
-        run.dump()
-    );
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("004_c"))
+        .unwrap_or_else(|| panic!("004_c listed\n{}", run.dump()));
+    assert!(row.contains("! renumbered"), "{}", run.dump());
     let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
     run.code(exit::DIVERGED);
     let doc = run.json();
@@ -901,20 +886,13 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
         .stdout_lacks("forget");
     assert_eq!(ledger(&db), ["001:a", "002:b", "004:c"]);
     // `c` is not created again (it would fail: the table exists).
-    up_out_of_order_then_status_is_clean(&project, &db);
+    project
+        .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
     assert!(db.has_relation("other"));
-}
-
-/// The help of the gap in the versions (C004) that `migrate status --format json` reports.
-fn gap_help(project: &Project, db: &TestDb) -> String {
-    let doc = project
-        .run_on(db, &["migrate", "status", "--format", "json"])
-        .json();
-    let gap = doc["diagnostics"]
-        .as_array()
-        .and_then(|ds| ds.iter().find(|d| d["code"] == "C004"))
-        .unwrap_or_else(|| panic!("C004 reported: {doc}"));
-    gap["help"].as_str().unwrap_or_default().to_string()
 }
 
 /// The `mv` a help names for renaming a migration's files back, run in the project's root.
@@ -962,8 +940,17 @@ fn a_renumbering_that_leaves_a_gap_is_helped_with_its_rename_back_never_reinit()
             .stderr_has(&mv)
             .stderr_lacks("reinit")
             .stderr_lacks("only if it is not applied anywhere yet");
-        let help = gap_help(&project, &db);
-        assert!(help.contains(&mv), "{help}");
+        let doc = project
+            .run_on(&db, &["migrate", "status", "--format", "json"])
+            .json();
+        let gap = doc["diagnostics"]
+            .as_array()
+            .and_then(|ds| ds.iter().find(|d| d["code"] == "C004"))
+            .unwrap_or_else(|| panic!("C004 reported: {doc}"));
+        assert!(
+            gap["help"].as_str().unwrap_or_default().contains(&mv),
+            "{doc}"
+        );
         project
             .run_on(&db, &["migrate", "up"])
             .code(exit::INVALID)
@@ -1102,7 +1089,12 @@ fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_never_run_twice() {
             })
             .collect();
         assert_eq!(ledger(&db), moved);
-        up_out_of_order_then_status_is_clean(&project, &db);
+        project
+            .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
+            .code(exit::SUCCESS);
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
         let mut ran: Vec<(String, i64)> = ids.iter().map(|id| (id.to_string(), 1)).collect();
         if new {
             ran.push(("002_new".to_string(), 1));
@@ -1227,11 +1219,12 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
         .stderr_lacks("accept the edits")
         .stderr_has("give the new migration the next free number")
         .stderr_has("forgets their rows and the next `migrate up` runs the new migration");
-    assert!(
-        status_row(&run, "002_b").contains("! replaced"),
-        "{}",
-        run.dump()
-    );
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("002_b"))
+        .unwrap_or_else(|| panic!("002_b listed\n{}", run.dump()));
+    assert!(row.contains("! replaced"), "{}", run.dump());
     let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
     run.code(exit::DIVERGED);
     let doc = run.json();
@@ -1313,7 +1306,14 @@ fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
         ("a directory", &|| {
             std::fs::create_dir(&path).expect("mkdir")
         }),
-        ("a FIFO", &|| confiture_tests::mkfifo(&path)),
+        ("a FIFO", &|| {
+            let ok = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .expect("mkfifo")
+                .success();
+            assert!(ok, "mkfifo");
+        }),
     ];
     for (what, make) in make {
         let _ = std::fs::remove_file(&path);
@@ -1332,33 +1332,6 @@ fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
     }
 }
 
-/// A project of three migrations (`001_a`, `002_b`, `003_c`, each a table) of which `db` has
-/// the first two applied.
-fn two_of_three_applied(db: &TestDb) -> Project {
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project
-        .run_on(db, &["migrate", "up", "--target", "002"])
-        .code(exit::SUCCESS);
-    project
-}
-
-/// Every command that reads applied `002_b`'s files in [`two_of_three_applied`]'s project: `up`
-/// (also to a target below it), `down` (also beyond it), `reinit` (also its dry run), `verify`
-/// and `drift`.
-const EVERY_COMMAND_OVER_002: [&[&str]; 8] = [
-    &["migrate", "up", "--target", "001"],
-    &["migrate", "up"],
-    &["migrate", "down"],
-    &["migrate", "down", "--steps", "2", "--yes"],
-    &["migrate", "reinit"],
-    &["migrate", "reinit", "--dry-run"],
-    &["migrate", "verify"],
-    &["migrate", "drift"],
-];
-
 /// An applied migration whose up file cannot be read was `missing` to `up --target` below it
 /// and to `down` (exit 7, with the help that `reinit` forgets rows with no file): every
 /// command now reads the history's `unreadable` and refuses alike (exit 5), naming the file
@@ -1369,12 +1342,27 @@ const EVERY_COMMAND_OVER_002: [&[&str]; 8] = [
 #[test]
 fn every_command_refuses_an_applied_migration_whose_file_cannot_be_read() {
     let db = TestDb::new("hi_unread_all");
-    let project = two_of_three_applied(&db);
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "002"])
+        .code(exit::SUCCESS);
     let path = project.path("db/migrations/002_b.up.sql");
     std::fs::remove_file(&path).expect("rm");
     std::fs::create_dir(&path).expect("mkdir");
 
-    for args in EVERY_COMMAND_OVER_002 {
+    for args in [
+        &["migrate", "up", "--target", "001"][..],
+        &["migrate", "up"],
+        &["migrate", "down"],
+        &["migrate", "down", "--steps", "2", "--yes"],
+        &["migrate", "reinit"],
+        &["migrate", "reinit", "--dry-run"],
+        &["migrate", "verify"],
+        &["migrate", "drift"],
+    ] {
         let run = project.run_on(&db, args);
         run.code(exit::INVALID)
             .stderr_has("cannot read `002_b.up.sql`: it is a directory, not a file")
@@ -1458,12 +1446,27 @@ fn baseline_and_reinit_say_what_they_record_alike() {
 #[test]
 fn every_command_refuses_an_applied_migration_whose_files_are_incomplete() {
     let db = TestDb::new("hi_halfpair_all");
-    let project = two_of_three_applied(&db);
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "002"])
+        .code(exit::SUCCESS);
     for half in ["down", "up"] {
         let path = project.path(&format!("db/migrations/002_b.{half}.sql"));
         let text = std::fs::read_to_string(&path).expect("read");
         std::fs::remove_file(&path).expect("rm");
-        for args in EVERY_COMMAND_OVER_002 {
+        for args in [
+            &["migrate", "up", "--target", "001"][..],
+            &["migrate", "up"],
+            &["migrate", "down"],
+            &["migrate", "down", "--steps", "2", "--yes"],
+            &["migrate", "reinit"],
+            &["migrate", "reinit", "--dry-run"],
+            &["migrate", "verify"],
+            &["migrate", "drift"],
+        ] {
             let run = project.run_on(&db, args);
             run.code(exit::INVALID)
                 .stderr_has(&format!("002_b.{half}.sql"))
@@ -1495,7 +1498,12 @@ fn a_flag_naming_a_version_whose_files_cannot_be_used_is_refused_for_the_files()
         ("a FIFO", &|p: &Project| {
             let path = p.path("db/migrations/003_c.up.sql");
             std::fs::remove_file(&path).expect("rm");
-            confiture_tests::mkfifo(&path);
+            let ok = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .expect("mkfifo")
+                .success();
+            assert!(ok, "mkfifo");
         }),
         ("a directory", &|p: &Project| {
             let path = p.path("db/migrations/003_c.up.sql");
@@ -1714,9 +1722,16 @@ fn reinit_that_would_forget_every_row_needs_yes() {
     assert_eq!(ledger(&db), ["003:c"]);
 }
 
-/// A project whose migrations make `prices` (one row, amount 10) and turn its amounts into
-/// cents: run again over what is there, `002_cents` multiplies them by 100 once more.
-fn prices_in_cents(project: &Project) {
+/// h11 D4: a database whose ledger is gone (dropped, left out of a restore) while its tables
+/// are there is not a new database. `status` said "run `migrate up` to create the tracking
+/// table and apply the migrations", and `up` ran every migration over the data again (a data
+/// migration doubled values, exit 0). Now `status` points at `migrate baseline --through`,
+/// `up` refuses (exit 7, nothing run) unless `--allow-non-empty`, and the baseline it points
+/// at records them without running them.
+#[test]
+fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
+    let db = TestDb::new("hi_noledger");
+    let project = Project::new();
     project.migration(
         "001_prices",
         "CREATE TABLE IF NOT EXISTS prices (id int PRIMARY KEY, amount numeric);\n\
@@ -1728,65 +1743,14 @@ fn prices_in_cents(project: &Project) {
         "UPDATE prices SET amount = amount * 100;\n",
         "UPDATE prices SET amount = amount / 100;\n",
     );
-}
-
-/// The amount of [`prices_in_cents`]'s one row: `1000` once its migrations ran, `100000` if
-/// they ran twice.
-fn amount(db: &TestDb) -> String {
-    db.connect()
-        .query_one("SELECT amount::text FROM prices", &[])
-        .unwrap()
-        .get(0)
-}
-
-/// The `up` requests refused over a database that holds [`prices_in_cents`]'s objects without
-/// their ledger rows, each with the command its refusal names to run them anyway: the
-/// request's flags are kept (h17 F4), and a dry run refuses as the run does (it previewed a
-/// full apply, exit 0: h13 D3).
-const UP_OVER_OBJECTS: [(&[&str], &str); 3] = [
-    (&["migrate", "up"], "migrate up --allow-non-empty"),
-    (
-        &["migrate", "up", "--single-transaction"],
-        "migrate up --single-transaction --allow-non-empty",
-    ),
-    (
-        &["migrate", "up", "--dry-run"],
-        "migrate up --allow-non-empty",
-    ),
-];
-
-/// The ways out of [`UP_OVER_OBJECTS`]'s refusal, on a database that holds [`prices_in_cents`]'s
-/// objects: `baseline --through 2` records the migrations without running them (the next `up`
-/// runs nothing); with the ledger lost again (`lose`, SQL), `up --allow-non-empty` runs them
-/// over what is there.
-fn baseline_records_them_and_allow_non_empty_runs_them(project: &Project, db: &TestDb, lose: &str) {
-    project
-        .run_on(db, &["migrate", "baseline", "--through", "2"])
-        .code(exit::SUCCESS);
-    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
-    assert_eq!(amount(db), "1000");
-    assert_eq!(ledger(db), ["001:prices", "002:cents"]);
-
-    db.connect().batch_execute(lose).unwrap();
-    project
-        .run_on(db, &["migrate", "up", "--allow-non-empty"])
-        .code(exit::SUCCESS);
-    assert_eq!(amount(db), "100000");
-}
-
-/// h11 D4: a database whose ledger is gone (dropped, left out of a restore) while its tables
-/// are there is not a new database. `status` said "run `migrate up` to create the tracking
-/// table and apply the migrations", and `up` ran every migration over the data again (a data
-/// migration doubled values, exit 0). Now `status` points at `migrate baseline --through`,
-/// `up` refuses (exit 7, nothing run) unless `--allow-non-empty`, and the baseline it points
-/// at records them without running them.
-#[test]
-fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
-    let db = TestDb::new("hi_noledger");
-    let project = Project::new();
-    prices_in_cents(&project);
+    let amount = || -> String {
+        db.connect()
+            .query_one("SELECT amount::text FROM prices", &[])
+            .unwrap()
+            .get(0)
+    };
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    assert_eq!(amount(&db), "1000");
+    assert_eq!(amount(), "1000");
     db.connect()
         .batch_execute("DROP TABLE tb_confiture")
         .unwrap();
@@ -1797,18 +1761,44 @@ fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
         .stderr_has("already holds 1 object (table public.prices)")
         .stderr_has("`cargo confiture migrate baseline --through <VERSION> --database-url <URL>`")
         .stderr_lacks("to create the tracking table and apply the migrations");
-    for (args, anyway) in UP_OVER_OBJECTS {
+    for (args, anyway) in [
+        (&["migrate", "up"][..], "migrate up --allow-non-empty"),
+        // The request's flags are kept (h17 F4).
+        (
+            &["migrate", "up", "--single-transaction"],
+            "migrate up --single-transaction --allow-non-empty",
+        ),
+        // Its dry run refuses as it does (it previewed a full apply, exit 0: h13 D3).
+        (
+            &["migrate", "up", "--dry-run"],
+            "migrate up --allow-non-empty",
+        ),
+    ] {
         project
             .run_on(&db, args)
             .code(exit::DIVERGED)
             .stderr_has("the tracking table tb_confiture does not exist, but the database already holds 1 object (table public.prices)")
             .stderr_has("nothing was run")
             .stderr_has(&format!("`cargo confiture {anyway} --database-url <URL>`"));
-        assert_eq!(amount(&db), "1000", "{args:?}: nothing ran");
+        assert_eq!(amount(), "1000", "{args:?}: nothing ran");
         assert_eq!(db.ledger(), None, "{args:?}: no ledger made");
     }
     // The help's way: record them without running them.
-    baseline_records_them_and_allow_non_empty_runs_them(&project, &db, "DROP TABLE tb_confiture");
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "2"])
+        .code(exit::SUCCESS);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(amount(), "1000");
+    assert_eq!(ledger(&db), ["001:prices", "002:cents"]);
+
+    // Told to, `up` runs them over what is there.
+    db.connect()
+        .batch_execute("DROP TABLE tb_confiture")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "--allow-non-empty"])
+        .code(exit::SUCCESS);
+    assert_eq!(amount(), "100000");
 }
 
 /// What a new database holds before any migration is not a reason to refuse it: what its
@@ -2010,7 +2000,23 @@ fn objects_built_outside_the_search_path_count_but_tenants_do_not() {
 fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
     let db = TestDb::new("hi_emptyledger");
     let project = Project::new();
-    prices_in_cents(&project);
+    project.migration(
+        "001_prices",
+        "CREATE TABLE IF NOT EXISTS prices (id int PRIMARY KEY, amount numeric);\n\
+         INSERT INTO prices VALUES (1, 10) ON CONFLICT DO NOTHING;\n",
+        "DROP TABLE prices;\n",
+    );
+    project.migration(
+        "002_cents",
+        "UPDATE prices SET amount = amount * 100;\n",
+        "UPDATE prices SET amount = amount / 100;\n",
+    );
+    let amount = || -> String {
+        db.connect()
+            .query_one("SELECT amount::text FROM prices", &[])
+            .unwrap()
+            .get(0)
+    };
     // Empty and nothing else there: a new database.
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     project
@@ -2018,7 +2024,7 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
         .code(exit::SUCCESS);
     assert_eq!(ledger(&db), Vec::<String>::new());
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    assert_eq!(amount(&db), "1000");
+    assert_eq!(amount(), "1000");
 
     db.connect()
         .batch_execute("DELETE FROM tb_confiture")
@@ -2027,7 +2033,17 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
         .run_on(&db, &["migrate", "status"])
         .stderr_has("the tracking table public.tb_confiture has no rows, but the database already holds 1 object (table public.prices)")
         .stderr_has("`cargo confiture migrate baseline --through <VERSION> --database-url <URL>`");
-    for (args, anyway) in UP_OVER_OBJECTS {
+    for (args, anyway) in [
+        (&["migrate", "up"][..], "migrate up --allow-non-empty"),
+        (
+            &["migrate", "up", "--single-transaction"],
+            "migrate up --single-transaction --allow-non-empty",
+        ),
+        (
+            &["migrate", "up", "--dry-run"],
+            "migrate up --allow-non-empty",
+        ),
+    ] {
         project
             .run_on(&db, args)
             .code(exit::DIVERGED)
@@ -2036,10 +2052,24 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
             )
             .stderr_has("nothing was run")
             .stderr_has(&format!("`cargo confiture {anyway} --database-url <URL>`"));
-        assert_eq!(amount(&db), "1000", "{args:?}: nothing ran");
+        assert_eq!(amount(), "1000", "{args:?}: nothing ran");
     }
     // The help's command, as it says it, on the empty ledger.
-    baseline_records_them_and_allow_non_empty_runs_them(&project, &db, "DELETE FROM tb_confiture");
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "2"])
+        .code(exit::SUCCESS);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(amount(), "1000");
+    assert_eq!(ledger(&db), ["001:prices", "002:cents"]);
+
+    // Told to, `up` runs them over what is there.
+    db.connect()
+        .batch_execute("DELETE FROM tb_confiture")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "--allow-non-empty"])
+        .code(exit::SUCCESS);
+    assert_eq!(amount(), "100000");
 }
 
 /// h14 D8: `status --format json` and a fleet's status kept the "holds objects" finding to
@@ -2318,7 +2348,11 @@ fn a_row_without_checksum_whose_file_has_another_name_is_ambiguous_everywhere() 
             .stderr_has("if `002_add_orders` is the migration that ran as 002_add_users")
             .stderr_has("WHERE version = '002';`")
             .stderr_lacks("--allow-out-of-order");
-        let row = status_row(&run, "002_add_users");
+        let row = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("002_add_users"))
+            .unwrap_or_else(|| panic!("the row listed\n{}", run.dump()));
         assert!(row.contains("! ambiguous"), "{}", run.dump());
         if also_renumbered {
             run.stderr_has("if `003_add_users` is the migration that ran as 002_add_users");
@@ -2441,7 +2475,12 @@ fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
             .run_on(&db, &["migrate", "reinit"])
             .code(exit::SUCCESS)
             .stdout_lacks("forget");
-        up_out_of_order_then_status_is_clean(&project, &db);
+        project
+            .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
+            .code(exit::SUCCESS);
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
         let mut ran = vec![("002_a".to_string(), 1), ("003_b".to_string(), 1)];
         if let Some(new) = new {
             ran.push((new.to_string(), 1));
@@ -2479,10 +2518,17 @@ fn the_help_of_a_renumbering_never_leads_into_a_gap() {
     project
         .run_on(&db, &["migrate", "reinit"])
         .code(exit::INVALID);
-    let help = gap_help(&project, &db);
-    assert!(help.contains(all), "{help}");
+    let doc = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .json();
+    let gap = doc["diagnostics"]
+        .as_array()
+        .and_then(|ds| ds.iter().find(|d| d["code"] == "C004"))
+        .unwrap_or_else(|| panic!("C004 reported: {doc}"));
+    let help = gap["help"].as_str().unwrap_or_default();
+    assert!(help.contains(all), "{doc}");
     // C004's help, pasted: no gap is left, nothing to fix.
-    paste_rename_back(&project, &help);
+    paste_rename_back(&project, help);
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::SUCCESS);

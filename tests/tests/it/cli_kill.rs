@@ -110,13 +110,16 @@ fn a_killed_run_leaves_nothing_behind_and_the_next_run_applies() {
 
 /// h18 F10: `kill -9` of `migrate up` while a `no-transaction` migration runs leaves what its
 /// statements committed (the server finishes a `CREATE INDEX CONCURRENTLY` whose client died,
-/// until it next checks the client) and no ledger row. The rerun failed with "already exists",
-/// said "no statement of this migration was committed" and "fix the file": both false. Now it
-/// says what this run committed, that an earlier run may have built the index (named, VALID),
-/// and how to finish: record it, or make the statements safe to run twice. Deterministic: the
-/// kill lands in the `pg_sleep` after the build, which has committed.
+/// until it next checks the client) and no ledger row. `status` showed the migration plain
+/// "pending" (exit 1) and the rerun ran it again blindly, failing on "already exists". Now
+/// the run records that it started the migration (a marker beside the ledger, committed before
+/// the first statement, advanced before each later one): `status` shows it `interrupted`
+/// (exit 7, in the table and the JSON, with who, when and what committed), the library's
+/// status too, and `up` refuses it, nothing run, with the safe ways on; the flag that runs it
+/// again on purpose completes it and leaves no marker behind. Deterministic: the kill lands in
+/// the `pg_sleep` after the build, which has committed.
 #[test]
-fn a_killed_no_transaction_migration_is_named_on_the_rerun_with_how_to_finish_it() {
+fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
     let db = TestDb::new("kill_cic");
     let project = Project::new();
     let slow = "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY big_ix ON big (id);\nSELECT pg_sleep(30);\n";
@@ -138,43 +141,195 @@ fn a_killed_no_transaction_migration_is_named_on_the_rerun_with_how_to_finish_it
         wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),
         "backend {pid} outlived its client"
     );
-    let valid = |db: &TestDb| {
-        db.connect()
-            .query_opt(
-                "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('public.big_ix')",
-                &[],
-            )
-            .expect("read pg_index")
-            .map(|row| row.get::<_, bool>(0))
-    };
-    assert_eq!(
-        valid(&db),
-        Some(true),
+    assert!(
+        db.has_relation("big_ix"),
         "the build committed before the kill"
     );
     assert_eq!(db.ledger().expect("the ledger"), ["001:big"]);
 
-    let rerun = project.run_on(&db, &["migrate", "up"]);
-    rerun
-        .code(exit::MIGRATION_FAILED)
-        .stderr_has("relation \"big_ix\" already exists")
-        .stderr_has("this run committed none of its statements")
-        .stderr_has("index public.big_ix exists and is VALID: an earlier run of 002_ix may have built it and been stopped before recording 002_ix")
-        .stderr_has("within a second")
-        .stderr_has("check what the schema has of statements 1–2 of db/migrations/002_ix.up.sql")
+    // status: interrupted, exit 7, with what is known.
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted")
+        .stdout_has("1 applied, 1 pending, 2 total, 1 interrupted")
+        .stdout_has("002_ix: a run started ")
+        .stdout_has(" by postgres")
+        .stdout_has("statement 1 committed; statement 2 of 2 was running: it may have committed")
         .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>`")
-        .stderr_has("(`IF NOT EXISTS`)")
-        .stderr_lacks("no statement of this migration was committed")
-        .stderr_lacks("help: fix db/migrations/002_ix.up.sql");
+        .stderr_has("migrate up --rerun-interrupted");
+    let json = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .code(exit::DIVERGED)
+        .json();
+    assert_eq!(json["pending"], serde_json::json!(["002"]));
+    assert_eq!(json["interrupted"], serde_json::json!(["002"]));
+    assert_eq!(json["summary"]["interrupted"], 1);
+    let line = &json["migrations"][1];
+    assert_eq!(line["status"], "interrupted");
+    assert_eq!(line["started"]["direction"], "up");
+    assert_eq!(line["started"]["started_by"], "postgres");
+    assert_eq!(line["started"]["statement"], 2);
+    assert_eq!(line["started"]["statements"], 2);
+    assert_eq!(line["started"]["checksum"], line["checksum"]);
+    assert!(
+        line["started"]["started_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+00:00")),
+        "{line}"
+    );
+    assert!(json["migrations"][0].get("started").is_none(), "{json}");
 
-    // Following the help: statements safe to run twice, and the migration completes.
+    // The library says the same.
+    let env = confiture::config::Environment::from_url(&db.url(), "test").unwrap();
+    let mut migrator =
+        confiture::Migrator::new(env, project.path("db/migrations"), Default::default());
+    let report = migrator.status().expect("the library's status");
+    assert_eq!(report.interrupted, ["002"]);
+    assert_eq!(
+        report.migrations[1].status,
+        confiture::status::State::Interrupted { recorded: false }
+    );
+    assert_eq!(report.exit_code(), exit::DIVERGED);
+    drop(migrator);
+
+    // up refuses it, nothing run, naming the file, what is known and the safe ways on.
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("migration 002_ix was interrupted: a run started ")
+        .stderr_has("it was not run again")
+        .stderr_has("statement 1 committed; statement 2 of 2 was running")
+        .stderr_has("db/migrations/002_ix.up.sql")
+        .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>`")
+        .stderr_has("migrate up --rerun-interrupted")
+        .stderr_lacks("already exists");
+    assert_eq!(db.ledger().expect("the ledger"), ["001:big"]);
+
+    // Following the help: statements safe to run twice, run again on purpose.
     project.write(
         "db/migrations/002_ix.up.sql",
         slow.replace("CONCURRENTLY big_ix", "CONCURRENTLY IF NOT EXISTS big_ix")
             .replace("pg_sleep(30)", "pg_sleep(0)"),
     );
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("its up file changed since that run");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
     assert_eq!(db.ledger().expect("the ledger"), ["001:big", "002:ix"]);
+    assert_eq!(markers(&db), 0, "the marker went with the ledger row");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}
+
+/// How many start markers are left beside the ledger.
+fn markers(db: &TestDb) -> i64 {
+    db.connect()
+        .query_one("SELECT count(*) FROM public.tb_confiture_started", &[])
+        .expect("the markers' table")
+        .get(0)
+}
+
+/// The other way on: every statement committed, the migration is recorded without running it
+/// (`baseline --through`), which settles the marker with the row. `drift` does not report the
+/// markers' table, which the replay on its scratch database never makes.
+#[test]
+fn an_interrupted_migration_recorded_by_baseline_is_settled() {
+    let db = TestDb::new("kill_baseline");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_ix",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
+        );
+    let (mut child, pid) = up_until_it_sleeps(&project, &db);
+    child.kill().expect("kill the runner");
+    child.wait().expect("reap the runner");
+    assert!(
+        wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),
+        "backend {pid} outlived its client"
+    );
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED);
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "002"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SUCCESS);
+    // Its rollback runs as any other, and leaves no marker either.
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert!(!db.has_relation("t_ix"));
+}
+
+/// Without a kill: a no-transaction migration whose first statement fails committed nothing
+/// and leaves no marker (pending, as before); one whose second statement fails after the first
+/// committed leaves it (interrupted), and the help of that failure names the flag that runs it
+/// again; a transactional migration never makes the markers' table.
+#[test]
+fn a_failed_no_transaction_migration_is_interrupted_only_once_a_statement_committed() {
+    let db = TestDb::new("nt_marker_fail");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert!(
+        !db.has_relation("tb_confiture_started"),
+        "a transactional migration pays nothing"
+    );
+    project.migration(
+        "002_ix",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON nope (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), 0, "nothing committed: no marker");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING);
+
+    project.write(
+        "db/migrations/002_ix.up.sql",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nCREATE INDEX CONCURRENTLY t_ix2 ON nope (id);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("statement 1 was committed")
+        .stderr_has("migrate up --rerun-interrupted");
+    assert_eq!(markers(&db), 1);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("statement 1 committed; statement 2 of 2 was running");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("migration 002_ix was interrupted");
+    project.write(
+        "db/migrations/002_ix.up.sql",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_ix ON t (id);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
 }
 
 /// The same class without a kill: a `no-transaction` statement that finds what it makes
@@ -224,4 +379,197 @@ fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() 
         .stderr_has("(`IF EXISTS`)")
         .stderr_lacks("help: fix db/migrations/002_v.down.sql");
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:v"]);
+}
+
+/// A role that may write the ledger but not create tables in its schema (PostgreSQL 15's
+/// `public`): the marker's table cannot be made, so the no-transaction migration is refused
+/// before anything of it runs (exit 5), its help the `CREATE TABLE` and `GRANT` a schema owner
+/// runs once; after them the migration runs, and leaves no marker behind.
+#[test]
+fn a_role_that_cannot_create_the_markers_table_is_refused_before_anything_runs() {
+    let db = TestDb::new("nt_marker_priv");
+    let role = confiture_tests::unique("marker_app");
+    confiture_tests::admin()
+        .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN"))
+        .expect("create the role");
+    let project = Project::new();
+    project.migration(
+        "001_t",
+        &format!("CREATE TABLE t (id int);\nALTER TABLE t OWNER TO \"{role}\";\n"),
+        "DROP TABLE t;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(&format!(
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON tb_confiture TO \"{role}\""
+        ))
+        .expect("let the role write the ledger, not create tables");
+    project.migration(
+        "002_ix",
+        "-- confiture:no-transaction\nVACUUM t;\n",
+        "-- confiture:no-transaction\nVACUUM t;\n",
+    );
+    let url = confiture_tests::server().url_as(&role, None, &db.name);
+    let up_as_role = || project.run(&["migrate", "up", "--database-url", &url]);
+    up_as_role()
+        .code(exit::INVALID)
+        .stderr_has("cannot record that migration 002_ix starts in public.tb_confiture_started")
+        .stderr_has("it was not run")
+        .stderr_has("CREATE TABLE \"public\".\"tb_confiture_started\" (version TEXT PRIMARY KEY");
+    assert_eq!(
+        db.ledger().expect("the ledger"),
+        ["001:t"],
+        "nothing of it ran"
+    );
+    db.connect()
+        .batch_execute(&format!(
+            "{}; GRANT SELECT, INSERT, UPDATE, DELETE ON tb_confiture_started TO \"{role}\"",
+            confiture::ledger::StartedRun::create_sql(&Default::default())
+        ))
+        .expect("the schema owner's part");
+    up_as_role().code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+    db.connect()
+        .batch_execute(&format!("DROP OWNED BY \"{role}\""))
+        .expect("drop what the role owns here");
+    confiture_test_support::reaper::drop_role_later(role);
+}
+
+/// The rollback of a no-transaction down file is marked the same way: one stopped after a
+/// statement committed leaves the migration applied and `interrupted` (its rollback), `down`
+/// refuses it until told to run it again, and `up` has nothing to do with it.
+#[test]
+fn an_interrupted_rollback_is_refused_by_down_until_rerun() {
+    let db = TestDb::new("nt_marker_down");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_ix",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\nDROP INDEX CONCURRENTLY nope_ix;\n",
+        );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("migrate down --rerun-interrupted");
+    assert!(!db.has_relation("t_ix"), "statement 1 committed");
+    let json = project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .code(exit::DIVERGED)
+        .json();
+    assert_eq!(json["applied"], serde_json::json!(["001", "002"]));
+    assert_eq!(json["migrations"][1]["status"], "interrupted");
+    assert_eq!(json["migrations"][1]["started"]["direction"], "down");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted (rollback)")
+        .stdout_has("002_ix: its rollback started ")
+        .stderr_has("migrate down --rerun-interrupted");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::DIVERGED)
+        .stderr_has("migration 002_ix was interrupted: its rollback started ")
+        .stderr_has("(`IF EXISTS`)");
+    project.write(
+        "db/migrations/002_ix.down.sql",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS t_ix;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "down", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING);
+}
+
+/// A tenant's migration (`--schema`, a ledger per schema) is marked beside the tenant's own
+/// ledger: interrupted there, and nowhere else; `baseline --through` on the tenant settles it.
+#[test]
+fn a_tenant_migration_is_marked_beside_the_tenants_ledger() {
+    let db = TestDb::new("nt_marker_tenant");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_ix",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nCREATE INDEX CONCURRENTLY t_ix2 ON nope (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "-q", "--target", "001"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "up", "-q", "--schema", "tenant_a"])
+        .code(exit::MIGRATION_FAILED);
+    assert!(db.has_relation("tenant_a.tb_confiture_started"));
+    assert!(!db.has_relation("public.tb_confiture_started"));
+    project
+        .run_on(&db, &["migrate", "status", "--schema", "tenant_a"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_lacks("interrupted");
+    project
+        .run_on(&db, &["migrate", "up", "--schema", "tenant_a"])
+        .code(exit::DIVERGED)
+        .stderr_has("migration 002_ix was interrupted");
+    project
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "baseline",
+                "--through",
+                "002",
+                "--schema",
+                "tenant_a",
+            ],
+        )
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status", "--schema", "tenant_a"])
+        .code(exit::SUCCESS);
+    let left: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM tenant_a.tb_confiture_started", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}
+
+/// `reinit --through V`, which records the files up to V without running them, settles the
+/// start marker of an interrupted one with its row, as `baseline` does.
+#[test]
+fn reinit_through_an_interrupted_migration_settles_its_marker() {
+    let db = TestDb::new("nt_marker_reinit");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_ix",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nCREATE INDEX CONCURRENTLY t_ix2 ON nope (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), 1);
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "002", "--yes"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
 }

@@ -686,7 +686,11 @@ fn a_schema_directory_follows_symbolic_links_and_refuses_what_it_cannot_read() {
     // A FIFO (reading it would block forever), a broken link and a file without permission:
     // each one named, all at once, before any scratch database is created.
     let fifo = project.path("db/schema/b.sql");
-    confiture_tests::mkfifo(&fifo);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
     symlink("/nonexistent/confiture", project.path("db/schema/c.sql")).unwrap();
     project.write(
         "db/schema/d.sql",

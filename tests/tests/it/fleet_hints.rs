@@ -706,7 +706,7 @@ fn a_no_transaction_failure_of_a_limited_up_keeps_the_bound_in_its_help() {
     let run = project.run_on(&db, &["migrate", "up", "--steps", "2"]);
     run.code(exit::MIGRATION_FAILED)
         .stderr_has("statement 1 was committed")
-        .stderr_has("then run `cargo confiture migrate up --target 003 --database-url <URL>`")
+        .stderr_has("then run `cargo confiture migrate up --target 003 --rerun-interrupted --database-url <URL>`")
         .stderr_lacks("run `cargo confiture migrate up --database-url <URL>`");
     project.migration(
         "002_nt",
@@ -716,7 +716,10 @@ fn a_no_transaction_failure_of_a_limited_up_keeps_the_bound_in_its_help() {
     );
     // The help's command, on this database (`<URL>` is a placeholder).
     project
-        .run_on(&db, &["migrate", "up", "--target", "3"])
+        .run_on(
+            &db,
+            &["migrate", "up", "--target", "3", "--rerun-interrupted"],
+        )
         .code(exit::SUCCESS);
     assert_eq!(
         versions(&db),
@@ -771,7 +774,7 @@ fn a_no_transaction_failure_in_a_fleet_never_says_to_edit_the_file_others_applie
          safe to run twice: other targets of the fleet may have applied 004_nt already, and would \
          see its file modified (edit it only if no database has applied 004_nt; `cargo confiture \
          migrate status --env fl --targets t.txt` on the fleet shows which have), then run `cargo \
-         confiture migrate up --env fl --targets <(echo {})` again",
+         confiture migrate up --rerun-interrupted --env fl --targets <(echo {})` again",
         failing.name
     );
     let run = fl(&project, &["up"]);
@@ -789,7 +792,8 @@ fn a_no_transaction_failure_in_a_fleet_never_says_to_edit_the_file_others_applie
         .connect()
         .batch_execute("DROP TABLE t_one")
         .expect("undo what it committed");
-    let doc = fl(&project, &["up", "--format", "json"])
+    // What it committed was undone: run again on purpose (its start marker stays).
+    let doc = fl(&project, &["up", "--format", "json", "--rerun-interrupted"])
         .code(exit::MIGRATION_FAILED)
         .json();
     let help = doc["targets"][1]["error"]["help"]
@@ -802,13 +806,13 @@ fn a_no_transaction_failure_in_a_fleet_never_says_to_edit_the_file_others_applie
         .connect()
         .batch_execute("DROP TABLE t_one")
         .expect("undo what it committed");
-    let run = project.run_on(failing, &["migrate", "up"]);
+    let run = project.run_on(failing, &["migrate", "up", "--rerun-interrupted"]);
     run.code(exit::MIGRATION_FAILED);
     assert_eq!(
         run.help_line(),
         "help: fix db/migrations/004_nt.up.sql; what it committed stays: undo it, or make its \
          statements safe to run twice (`IF NOT EXISTS`, `IF EXISTS`), then run `cargo confiture \
-         migrate up --database-url <URL>` again"
+         migrate up --rerun-interrupted --database-url <URL>` again"
     );
 }
 
@@ -833,7 +837,7 @@ fn a_first_no_transaction_failure_of_a_limited_up_keeps_the_bound_with_allow_non
     run.code(exit::MIGRATION_FAILED)
         .stderr_has("statement 1 was committed");
     let help = run.help_line();
-    let finish = "`cargo confiture migrate up --target 002 --allow-non-empty --database-url <URL>`";
+    let finish = "`cargo confiture migrate up --target 002 --allow-non-empty --rerun-interrupted --database-url <URL>`";
     assert!(help.contains(finish), "{help}");
     assert!(
         !help.contains("`cargo confiture migrate up --allow-non-empty"),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use confiture::exit;
 use confiture::files::Direction;
 use confiture_tests::cluster::{wait_until, Cluster};
-use confiture_tests::{admin, server, unique, Project, Run, TestDb};
+use confiture_tests::{admin, unique, Project, Run, TestDb};
 
 /// 001 is quick; 002 creates a table, then sleeps for as long as the `pause` table (made by
 /// the test, not by a migration) has a row; 003 is quick. The files never change between runs.
@@ -23,21 +23,16 @@ fn slow_project() -> Project {
 
 /// 001–003 as [`slow_project`]'s, 002 sleeping in its `direction` file.
 fn project_sleeping_in(direction: Direction) -> Project {
-    project_sleeping_for(direction, 60)
-}
-
-/// 001–003 as [`slow_project`]'s, 002 sleeping for up to `seconds` in its `direction` file.
-fn project_sleeping_for(direction: Direction, seconds: u32) -> Project {
     // `PERFORM`, not `SELECT`: a statement that returns rows would send 002 alone, and these
     // tests are about a message of three.
-    let sleep = format!("DO $$ BEGIN PERFORM pg_sleep({seconds}) FROM pause; END $$;\n");
+    let sleep = "DO $$ BEGIN PERFORM pg_sleep(60) FROM pause; END $$;\n";
     let (mut up, mut down) = (
         "CREATE TABLE half (id int PRIMARY KEY);\n".to_string(),
         "DROP TABLE half;\n".to_string(),
     );
     match direction {
-        Direction::Up => up.push_str(&sleep),
-        Direction::Down => down.push_str(&sleep),
+        Direction::Up => up.push_str(sleep),
+        Direction::Down => down.push_str(sleep),
     }
     let project = Project::new();
     project
@@ -462,35 +457,20 @@ fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
     assert!(lock_free, "the migration lock went with the session");
 
     client.batch_execute("DELETE FROM pause").expect("unpause");
-    up_on(&project, &db.url()).code(0).stdout_has("002, 003");
-    assert_eq!(ledger(&mut client), ["001", "002", "003"]);
-}
-
-/// A login role on the shared server, dropped (after the databases it was used in) on drop.
-/// `migrate up` of `project` on `url`, over the tables the tests make beside the migrations'
-/// (`pause`): `--allow-non-empty`.
-fn up_on(project: &Project, url: &str) -> Run {
-    project.run(&["migrate", "up", "--allow-non-empty", "--database-url", url])
-}
-
-/// The commands that only read work on `url`: `status` (exit 2, migrations pending) and
-/// `up --dry-run` (exit 0).
-fn reading_works(project: &Project, url: &str) {
-    project
-        .run(&["migrate", "status", "--database-url", url])
-        .code(2);
     project
         .run(&[
             "migrate",
             "up",
             "--allow-non-empty",
-            "--dry-run",
             "--database-url",
-            url,
+            &db.url(),
         ])
-        .code(0);
+        .code(0)
+        .stdout_has("002, 003");
+    assert_eq!(ledger(&mut client), ["001", "002", "003"]);
 }
 
+/// A login role on the shared server, dropped (after the databases it was used in) on drop.
 struct Role {
     name: String,
 }
@@ -516,7 +496,13 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
     // Declared first, dropped last: the role outlives the database it has privileges in.
     let role = Role::new("cft_nocreate");
     let db = TestDb::new("nocreate");
-    let url = server().url_as(&role.name, None, &db.name);
+    let url = format!(
+        "postgresql://{}@{}:{}/{}",
+        role.name,
+        confiture_tests::pg_host(),
+        confiture_tests::pg_port(),
+        db.name
+    );
     let project = Project::new();
     project.migration(
         "001_create_tb_note",
@@ -602,7 +588,14 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
     let grant = format!("GRANT CREATE ON SCHEMA public TO {};", q(&low.name));
-    let url = |user: &str| server().url_as(user, None, &db.name);
+    let url = |user: &str| {
+        format!(
+            "postgresql://{user}@{}:{}/{}",
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port(),
+            db.name
+        )
+    };
 
     // Set by the database: the superuser who logs in runs as `low`.
     client
@@ -612,7 +605,14 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
             low.name
         ))
         .expect("the database's role");
-    up_on(&project, &db.url())
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ])
         .code(confiture::exit::INVALID)
         .stderr_has("cannot create the tracking table tb_confiture: permission denied")
         .stderr_has(&grant)
@@ -644,7 +644,14 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
             low.name
         ))
         .expect("the login role's role");
-    up_on(&project, &url(&login.name))
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &url(&login.name),
+        ])
         .code(confiture::exit::INVALID)
         .stderr_has(&grant)
         .stderr_has(&format!("ALTER ROLE {} SET role", q(&login.name)))
@@ -652,7 +659,14 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
     assert_eq!(db.ledger(), None);
 
     // The role that logs in is the one in effect: named, no word of another.
-    up_on(&project, &url(&low.name))
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &url(&low.name),
+        ])
         .code(confiture::exit::INVALID)
         .stderr_has(&grant)
         .stderr_lacks("SET role")
@@ -695,8 +709,11 @@ fn a_role_that_owns_its_ledgers_schema_needs_no_create_on_the_database() {
     );
     let env = |schema: &str| {
         format!(
-            "database_url: {}\nmigration:\n  tracking_table: {schema}.tb_confiture\n",
-            server().url_as(&role.name, None, &db.name)
+            "database_url: postgresql://{}@{}:{}/{}\nmigration:\n  tracking_table: {schema}.tb_confiture\n",
+            role.name,
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port(),
+            db.name
         )
     };
     project.write("db/environments/own.yaml", env("own_t"));
@@ -742,7 +759,14 @@ fn a_short_idle_in_transaction_timeout_does_not_end_the_first_up() {
             db.name
         ))
         .expect("set the database's idle-in-transaction timeout");
-    up_on(&project, &db.url())
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ])
         .code(0)
         .stdout_has("applied 2 migrations");
     assert_eq!(db.ledger().map(|l| l.len()), Some(2));
@@ -800,7 +824,19 @@ fn a_writing_command_asking_for_a_session_that_cannot_write_is_refused_before_co
     // Reading commands keep the attribute: a dry run and `status` (on a primary, which
     // `prefer-standby` takes when no standby answers) read as asked.
     let url = with("prefer-standby");
-    reading_works(&project, &url);
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(2);
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--dry-run",
+            "--database-url",
+            &url,
+        ])
+        .code(0);
     // `prefer-standby` may write when no standby answers.
     project
         .run(&["migrate", "up", "--allow-non-empty", "--database-url", &url])
@@ -857,7 +893,19 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
     assert_eq!(db.catalog_snapshot(), before, "nothing was written");
 
     // Reading still works.
-    reading_works(&project, &url);
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(2);
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--dry-run",
+            "--database-url",
+            &url,
+        ])
+        .code(0);
 
     drop(holder);
     admin()
@@ -1039,7 +1087,14 @@ fn a_migration_cancelled_by_another_session_is_not_blamed_on_statement_timeout()
             db.name
         ))
         .expect("a short statement_timeout for the database");
-    up_on(&project, &db.url())
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ])
         .code(exit::MIGRATION_FAILED)
         .stderr_has("SQLSTATE 57014")
         .stderr_has("ran longer than statement_timeout (300ms, the session's")
@@ -1095,7 +1150,14 @@ fn standard_conforming_strings_off_for_the_database_or_role_does_not_change_what
         "{}?options=-c%20standard_conforming_strings%3Doff",
         db.url()
     );
-    up_on(&project, &with_options)
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &with_options,
+        ])
         .code(exit::INVALID)
         .stderr_has("standard_conforming_strings is off")
         .stderr_has("set by the connection's options")
@@ -1111,7 +1173,15 @@ fn standard_conforming_strings_off_for_the_database_or_role_does_not_change_what
             "1",
         ])
         .code(0);
-    up_on(&project, &db.url()).code(0);
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ])
+        .code(0);
     let mut client = db.connect();
     let stored: Vec<String> = client
         .query("SELECT s FROM paths ORDER BY s", &[])
@@ -1209,7 +1279,15 @@ fn a_down_whose_session_is_terminated_says_from_the_ledger_what_was_rolled_back(
     for i in 0..6 {
         // 001–003 applied (003 again after the first run), 002's rollback paused.
         client.batch_execute("DELETE FROM pause").expect("unpause");
-        up_on(&project, &db.url()).code(0);
+        project
+            .run(&[
+                "migrate",
+                "up",
+                "--allow-non-empty",
+                "--database-url",
+                &db.url(),
+            ])
+            .code(0);
         client
             .batch_execute("INSERT INTO pause VALUES (1)")
             .expect("pause");
@@ -1272,7 +1350,15 @@ fn a_fleet_target_s_unknown_fate_is_in_its_table_row_and_json_entry_up_and_down(
             if direction == Direction::Down {
                 // 001–003 applied again, 002's rollback to be paused.
                 client.batch_execute("DELETE FROM pause").expect("unpause");
-                up_on(&project, &db.url()).code(0);
+                project
+                    .run(&[
+                        "migrate",
+                        "up",
+                        "--allow-non-empty",
+                        "--database-url",
+                        &db.url(),
+                    ])
+                    .code(0);
             }
             client
                 .batch_execute("INSERT INTO pause VALUES (1)")
@@ -1351,11 +1437,6 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
 
     let project = slow_project();
     let url = cluster.url("postgres", "sslmode=disable");
-    let on_standby = format!(
-        "database postgres@localhost:{}/postgres is on a standby in recovery, which cannot be \
-         written; nothing was run",
-        cluster.port()
-    );
     for args in [
         &["migrate", "up", "--allow-non-empty"][..],
         &["migrate", "reinit"],
@@ -1363,7 +1444,11 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
         project
             .run(&[args, &["--database-url", &url]].concat())
             .code(3)
-            .stderr_has(&on_standby)
+            .stderr_has(&format!(
+                "database postgres@localhost:{}/postgres is on a standby in recovery, which \
+                 cannot be written; nothing was run",
+                cluster.port()
+            ))
             .stderr_has("help: migrations run on the primary");
     }
     // `prefer-standby` chose the standby: the URL's attribute, not the host, is to change.
@@ -1378,7 +1463,11 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
         project
             .run(&[args, &["--database-url", &url]].concat())
             .code(3)
-            .stderr_has(&on_standby)
+            .stderr_has(&format!(
+                "database postgres@localhost:{}/postgres is on a standby in recovery, which \
+                 cannot be written; nothing was run",
+                cluster.port()
+            ))
             .stderr_has(
                 "target_session_attrs=prefer-standby in --database-url chose it: a writing \
                  command needs a read-write session on the primary",
@@ -1477,7 +1566,13 @@ fn a_migrator_whose_connection_was_terminated_connects_again_for_its_next_comman
 fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
     let role = Role::new("cft_norewrite");
     let db = TestDb::new("norewrite");
-    let url = server().url_as(&role.name, None, &db.name);
+    let url = format!(
+        "postgresql://{}@{}:{}/{}",
+        role.name,
+        confiture_tests::pg_host(),
+        confiture_tests::pg_port(),
+        db.name
+    );
     let project = Project::new();
     project
         .migration("001_a", "CREATE TABLE a (x int);\n", "DROP TABLE a;\n")
@@ -1574,13 +1669,42 @@ fn a_connection_cut_on_the_client_side_only_ends_the_old_session_before_the_ledg
     for direction in [Direction::Up, Direction::Down] {
         let db = TestDb::new("client_cut");
         // 002 sleeps 3 s in `direction`, in one message with 001 and 003.
-        let project = project_sleeping_for(direction, 3);
+        let sleep = "DO $$ BEGIN PERFORM pg_sleep(3) FROM pause; END $$;\n";
+        let (mut up, mut down) = (
+            "CREATE TABLE half (id int);\n".to_string(),
+            "DROP TABLE half;\n".to_string(),
+        );
+        match direction {
+            Direction::Up => up.push_str(sleep),
+            Direction::Down => down.push_str(sleep),
+        }
+        let project = Project::new();
+        project
+            .migration(
+                "001_create_t1",
+                "CREATE TABLE t1 (id int);\n",
+                "DROP TABLE t1;\n",
+            )
+            .migration("002_slow", &up, &down)
+            .migration(
+                "003_create_t3",
+                "CREATE TABLE t3 (id int);\n",
+                "DROP TABLE t3;\n",
+            );
         let mut client = db.connect();
         client
             .batch_execute("CREATE TABLE pause (x int)")
             .expect("pause");
         if direction == Direction::Down {
-            up_on(&project, &db.url()).code(0);
+            project
+                .run(&[
+                    "migrate",
+                    "up",
+                    "--allow-non-empty",
+                    "--database-url",
+                    &db.url(),
+                ])
+                .code(0);
         }
         client
             .batch_execute("INSERT INTO pause VALUES (1)")
@@ -1670,7 +1794,15 @@ fn a_no_transaction_migration_whose_connection_is_lost_names_the_statements_it_c
         let command = match direction {
             Direction::Up => vec!["migrate", "up", "--allow-non-empty"],
             Direction::Down => {
-                up_on(&project, &db.url()).code(0);
+                project
+                    .run(&[
+                        "migrate",
+                        "up",
+                        "--allow-non-empty",
+                        "--database-url",
+                        &db.url(),
+                    ])
+                    .code(0);
                 vec!["migrate", "down", "--steps", "1"]
             }
         };
@@ -1739,8 +1871,11 @@ fn a_tracking_table_the_role_may_not_create_gets_a_help_that_works_when_pasted()
     );
     let env = |db: &TestDb, table: &str| {
         format!(
-            "database_url: {}\nmigration:\n  tracking_table: {table}\n",
-            server().url_as(&role.name, None, &db.name)
+            "database_url: postgresql://{}@{}:{}/{}\nmigration:\n  tracking_table: {table}\n",
+            role.name,
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port(),
+            db.name
         )
     };
     let up = |name: &str| project.run(&["migrate", "up", "--allow-non-empty", "--env", name]);
@@ -1840,7 +1975,13 @@ fn a_tenants_privilege_helps_work_when_pasted() {
         "CREATE TABLE tb_note (id int PRIMARY KEY);\n",
         "DROP TABLE tb_note;\n",
     );
-    let url = server().url_as(&role.name, None, &db.name);
+    let url = format!(
+        "postgresql://{}@{}:{}/{}",
+        role.name,
+        confiture_tests::pg_host(),
+        confiture_tests::pg_port(),
+        db.name
+    );
     let run = |args: &[&str], schema: &str| {
         let mut all = args.to_vec();
         all.extend(["--schema", schema, "--database-url", &url]);

@@ -95,6 +95,10 @@ pub struct ApplySettings {
     /// (`no_transaction::committed_stays`: a no-transaction migration that committed part of
     /// itself is undone on this database, not made safe to run twice in its file).
     pub in_fleet: bool,
+    /// Run again a no-transaction migration an earlier run started and never finished (its
+    /// start marker, [`crate::ledger::StartedRun`]; `--rerun-interrupted`): its marker is
+    /// replaced by this run's. Without it such a migration is refused, nothing run (exit 7).
+    pub rerun_interrupted: bool,
 }
 
 impl ApplySettings {

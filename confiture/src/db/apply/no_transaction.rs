@@ -22,6 +22,7 @@ use crate::db::is_connection_lost;
 use crate::db::notices::Collector;
 use crate::error::{Error, ErrorKind};
 use crate::files::SqlFile;
+use crate::ledger::StartedRun;
 
 /// An index left INVALID (by a failed or interrupted `CREATE INDEX CONCURRENTLY`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +155,7 @@ fn build_skipped<'i>(
 
 /// A no-transaction step stopped after a `CREATE INDEX ... IF NOT EXISTS` skipped `index`,
 /// which an interrupted build left INVALID.
-fn skipped_build(step: &Step<'_>, index: &InvalidIndex) -> StepFailure {
+fn skipped_build(settings: &ApplySettings, step: &Step<'_>, index: &InvalidIndex) -> StepFailure {
     let error = Error::new(
         ErrorKind::MigrationFailed,
         format!(
@@ -164,20 +165,26 @@ fn skipped_build(step: &Step<'_>, index: &InvalidIndex) -> StepFailure {
         ),
     )
     .with_detail(interrupted_build(index));
-    drop_then_again(step, index, error)
+    // The statement ran: the run's start marker stays.
+    drop_then_again(step, index, error, marked(settings))
 }
 
 /// `error` about the INVALID `index` of `step`, with the help that drops it and runs the
-/// command again; the file is not to blame.
-fn drop_then_again(step: &Step<'_>, index: &InvalidIndex, error: Error) -> StepFailure {
+/// command again (`--rerun-interrupted` when `left`: the step's start marker stays); the file
+/// is not to blame.
+fn drop_then_again(step: &Step<'_>, index: &InvalidIndex, error: Error, left: bool) -> StepFailure {
     let again = match step.direction {
         Direction::Up => "migrate up",
         Direction::Down => "migrate down",
     };
+    let again = match left {
+        true => format!("{again} --rerun-interrupted"),
+        false => again.to_string(),
+    };
     StepFailure {
         error: error.with_help(format!(
             "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
-            crate::hint::command(again),
+            crate::hint::command(&again),
             index.qualified
         )),
         location: None,
@@ -213,7 +220,7 @@ pub(super) fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -
         step.file().path.display(),
         ledger_state(step.direction)
     ));
-    drop_then_again(step, index, error)
+    drop_then_again(step, index, error, false)
 }
 
 /// Runs a no-transaction step: each statement of the file (as cut when it was read) on its
@@ -234,6 +241,7 @@ pub(super) fn run_statements(
         return Err(invalid_index_left_behind(step, index));
     }
     try_row(client, settings, step)?;
+    let fresh = start_marker(client, settings, step)?;
     client
         .batch_execute(&format!(
             "{RESET_SESSION} {}",
@@ -252,14 +260,18 @@ pub(super) fn run_statements(
         let Some(text) = file.text.get(from..span.range.end) else {
             continue;
         };
+        if index > 0 && marked(settings) {
+            advance_marker(client, settings, step, index)?;
+        }
         let mut script = Script::new();
         script.push_statement(file, text, span.line);
         let sent_at = Instant::now();
         let sent = notices.collect(|| settings.send(|| client.batch_execute(script.text())));
         let Some(sent) = sent else {
             let failure = stopped(step, (index > 0).then_some(index));
-            return Err(statement_failed(
-                client, settings, step, failure, index, &before,
+            let failure = statement_failed(client, settings, step, failure, index, &before);
+            return Err(settle_unless_committed(
+                client, settings, step, failure, index, fresh,
             ));
         };
         if let Err(e) = sent {
@@ -280,8 +292,9 @@ pub(super) fn run_statements(
                 // Cancelled: said as such, and what it committed is said below.
                 failure = interrupted(step, failure);
             }
-            return Err(statement_failed(
-                client, settings, step, failure, index, &before,
+            let failure = statement_failed(client, settings, step, failure, index, &before);
+            return Err(settle_unless_committed(
+                client, settings, step, failure, index, fresh,
             ));
         }
         // `IF NOT EXISTS` skipped an index an interrupted build left INVALID: recording the
@@ -289,7 +302,7 @@ pub(super) fn run_statements(
         match build_skipped(client, file, index, &before) {
             Ok(None) => {}
             Ok(Some(invalid)) => {
-                let failure = skipped_build(step, invalid);
+                let failure = skipped_build(settings, step, invalid);
                 return Err(statement_failed(
                     client,
                     settings,
@@ -359,8 +372,16 @@ pub(super) fn run_statements(
     // read-write again (a `SET default_transaction_read_only = on` in the migration would
     // refuse its own row; a standby was refused before anything ran). Our bound comes first
     // after the reset, which gave the session the connection's `statement_timeout`.
+    // The start marker goes with the row: both commit, or neither.
+    let settle = match marked(settings) {
+        true => format!(
+            "{};",
+            StartedRun::settle_sql(&settings.table, step.ledger_version)
+        ),
+        false => String::new(),
+    };
     let record = format!(
-        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{} {};",
+        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{} {settle} {};",
         crate::db::OWN_STATEMENT_BOUNDS,
         ledger_lock_wait_sql(settings),
         lock_check_sql(settings),
@@ -412,6 +433,208 @@ pub(super) fn run_statements(
         duration: Some(start.elapsed()),
         attempts: 1,
     })
+}
+
+/// Whether a run marks the no-transaction migrations it starts: on the database the command
+/// is about, never on a scratch database (`verify`, `drift`), which is dropped with whatever a
+/// migration committed there.
+fn marked(settings: &ApplySettings) -> bool {
+    settings.scratch.is_none()
+}
+
+/// A transaction of the marker's own, committed durably (whatever the session's
+/// `synchronous_commit`) and read-write (whatever a file's `default_transaction_read_only`),
+/// around `sql`, waiting for locks no longer than the ledger's row would.
+fn marker_transaction(settings: &ApplySettings, sql: &str) -> String {
+    format!(
+        "BEGIN; SET TRANSACTION READ WRITE; {} SET LOCAL synchronous_commit = on; {} {sql} \
+         COMMIT;",
+        crate::db::OWN_STATEMENT_BOUNDS,
+        ledger_lock_wait_sql(settings),
+    )
+}
+
+/// Records durably, before its first statement runs, that this run starts the no-transaction
+/// `step` ([`StartedRun`]): a run killed or disconnected part-way leaves the marker, which
+/// `status` shows and `up`/`down` refuse. A marker an earlier run left refuses the step, with
+/// nothing run, unless the run was told to run it again ([`ApplySettings::rerun_interrupted`]),
+/// which replaces it. Returns whether the marker is this run's own (none was there before):
+/// only then may a failure with nothing committed delete it.
+fn start_marker(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+) -> Result<bool, StepFailure> {
+    if !marked(settings) {
+        return Ok(true);
+    }
+    let m = step.migration;
+    let direction = match step.direction {
+        Direction::Up => "up",
+        Direction::Down => "down",
+    };
+    let sql = marker_transaction(
+        settings,
+        &StartedRun::start_sql(
+            &settings.table,
+            step.ledger_version,
+            &m.name,
+            direction,
+            &m.up.checksum,
+            step.file().statements.len(),
+            settings.rerun_interrupted,
+        ),
+    );
+    let messages = match client.simple_query(&sql) {
+        Ok(messages) => messages,
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK");
+            if is_connection_lost(&e) {
+                return Err(lost_part_way(settings, step, e, 0, false));
+            }
+            let holders = ledger_lock_holders(client, settings, step, &e);
+            let refused = e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
+            let mut script = Script::new();
+            script.push_sql(&sql);
+            let mut f = super::failure::record_failure(settings, step, &script, e);
+            if !holders.is_empty() {
+                f = ledger_locked(settings, step, f, holders, false);
+            }
+            if refused {
+                let started = settings.table.started_table();
+                f.error.help = Some(format!(
+                    "the role needs the table {started} beside the tracking table, and the \
+                     right to write it: have the schema's owner create it once and grant it \
+                     ({}; GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO <role>;), then run {}",
+                    StartedRun::create_sql(&settings.table),
+                    started.quoted(),
+                    crate::hint::AGAIN
+                ));
+            }
+            f.error.message = format!(
+                "cannot record that migration {} starts in {}, beside the tracking table; \
+                 it was not run",
+                m.id(),
+                settings.table.started_table()
+            );
+            f.error = f.error.with_detail(
+                "it runs without a transaction: a run marks it started before its first \
+                 statement, so that one killed part-way is known",
+            );
+            return Err(f);
+        }
+    };
+    let earlier = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => StartedRun::parse(|i| row.get(i).map(str::to_string)),
+        _ => None,
+    });
+    match earlier {
+        None => Ok(true),
+        Some(_) if settings.rerun_interrupted => Ok(false),
+        Some(earlier) => Err(interrupted_before(step, &earlier)),
+    }
+}
+
+/// The refusal of a no-transaction `step` an earlier run started and never recorded nor
+/// settled (`earlier`, its marker): running it again blindly would run again what it
+/// committed. Nothing was run (exit 7: a human decides); the help says what is known and the
+/// safe ways on.
+fn interrupted_before(step: &Step<'_>, earlier: &StartedRun) -> StepFailure {
+    let id = step.migration.id();
+    let path = step.file().path.display();
+    let mut error = Error::new(
+        ErrorKind::Diverged,
+        format!(
+            "migration {id} was interrupted: {}, and it never finished; it was not run again",
+            earlier.started()
+        ),
+    )
+    .with_detail(format!(
+        "{} (it runs without a transaction: what they committed stays)",
+        earlier.committed()
+    ));
+    if earlier.checksum != step.migration.up.checksum {
+        error = error.with_detail(format!(
+            "its up file changed since that run (checksum {} then)",
+            earlier.checksum
+        ));
+    }
+    let help = match step.direction {
+        Direction::Up => format!(
+            "check what the schema has of what {path} makes: if everything is there, record it \
+             without running it: {}; otherwise make its statements safe to run twice (`IF NOT \
+             EXISTS`), or undo what it committed, then run {}",
+            crate::hint::command(&format!(
+                "migrate baseline --through {}",
+                step.migration.version_text
+            )),
+            crate::hint::command(&run_again_command(step, true)),
+        ),
+        Direction::Down => format!(
+            "check what the schema still has of what {path} removes: make its statements safe \
+             to run twice (`IF EXISTS`), or restore what it removed, then run {}",
+            crate::hint::command("migrate down --rerun-interrupted"),
+        ),
+    };
+    StepFailure {
+        error: error.with_help(help),
+        location: None,
+        server: None,
+        unknown_fate: 0,
+        blames_file: false,
+    }
+}
+
+/// Says in the marker that statement `index + 1` (0-based `index`) is about to run: every one
+/// before it committed. A marker that cannot be advanced (the file's own `SET ROLE` to a role
+/// that may not write it) stays as it was, behind what is known: not worth stopping for.
+fn advance_marker(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    index: usize,
+) -> Result<(), StepFailure> {
+    let sql = marker_transaction(
+        settings,
+        &StartedRun::advance_sql(&settings.table, step.ledger_version, index + 1),
+    );
+    match client.batch_execute(&sql) {
+        Ok(()) => Ok(()),
+        Err(e) if is_connection_lost(&e) => Err(lost_part_way(settings, step, e, index, false)),
+        Err(_) => {
+            let _ = client.batch_execute("ROLLBACK");
+            Ok(())
+        }
+    }
+}
+
+/// A no-transaction step failed at statement `index` (0-based): with nothing committed (the
+/// statements before it, if any, only `SET` the session — [`durable_before`] — and it failed,
+/// was cancelled or never sent), this run's own marker (`fresh`) is
+/// deleted — the migration is pending, as before it ran. One an earlier run left stays, as
+/// does any marker once a statement committed. A deletion that fails leaves the marker,
+/// which says no more than what may be.
+fn settle_unless_committed(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    failure: StepFailure,
+    index: usize,
+    fresh: bool,
+) -> StepFailure {
+    if fresh && marked(settings) && !durable_before(step.file(), index) {
+        let sql = marker_transaction(
+            settings,
+            &format!(
+                "{};",
+                StartedRun::settle_sql(&settings.table, step.ledger_version)
+            ),
+        );
+        if client.batch_execute(&sql).is_err() {
+            let _ = client.batch_execute("ROLLBACK");
+        }
+    }
+    failure
 }
 
 /// Before an `up` step runs: its ledger row, inserted in a transaction rolled back at once.
@@ -507,12 +730,43 @@ pub(super) fn committed_stays(settings: &ApplySettings, step: &Step<'_>) -> Stri
 /// (the first migration of a new database, [`super::Kept`]): what it committed would make a
 /// plain `up` refuse the database as one whose history was lost
 /// ([`crate::ledger::Unrecorded`]).
-fn run_again_command(step: &Step<'_>) -> &'static str {
-    match step.direction {
+///
+/// `left`: the step's start marker stays ([`StartedRun`]: a statement committed, or the run
+/// was told to run it again), so the command needs `--rerun-interrupted`, without which it
+/// refuses the step.
+fn run_again_command(step: &Step<'_>, left: bool) -> String {
+    let command = match step.direction {
         Direction::Up if step.kept.newest.is_none() => "migrate up --allow-non-empty",
         Direction::Up => "migrate up",
         Direction::Down => "migrate down",
+    };
+    match left {
+        true => format!("{command} --rerun-interrupted"),
+        false => command.to_string(),
     }
+}
+
+/// Whether a no-transaction step that failed at statement `index` (0-based) leaves its start
+/// marker: once a statement committed, or when the run was told to run it again (the marker
+/// may be an earlier run's, which stays).
+fn marker_left(settings: &ApplySettings, step: &Step<'_>, index: usize) -> bool {
+    marked(settings) && (durable_before(step.file(), index) || settings.rerun_interrupted)
+}
+
+/// Whether a statement of `file` before statement `index` (0-based) may have changed the
+/// database: any but a `SET` or `RESET`, which change only the session (`SET lock_timeout`,
+/// `SET search_path` ahead of a `CREATE INDEX CONCURRENTLY`). A migration that stopped with
+/// none committed nothing: its marker goes, and it is pending as before.
+fn durable_before(file: &SqlFile, index: usize) -> bool {
+    file.statements.iter().take(index).any(|span| {
+        let Some(text) = file.text.get(span.range.clone()) else {
+            return true;
+        };
+        let first = crate::files::lexer::tokens(text)
+            .find(|t| !t.is_trivia())
+            .map(|t| t.text);
+        !first.is_some_and(|w| w.eq_ignore_ascii_case("SET") || w.eq_ignore_ascii_case("RESET"))
+    })
 }
 
 /// The connection was lost during a no-transaction step, after the server acknowledged its
@@ -555,7 +809,7 @@ fn lost_part_way(
         // Applied but for its row, unless the server wrote the row: `up` would run it again.
         failure.error.help = Some(format!(
             "run {} to see whether {} is recorded (the server may have written its row); if it \
-             is pending, {}; then {} for the migrations after it",
+             is not applied (interrupted), {}; then {} for the migrations after it",
             crate::hint::command("migrate status"),
             step.migration.id(),
             super::failure::record_without_running(step),
@@ -566,7 +820,7 @@ fn lost_part_way(
             "{}; run {} to see what is recorded, then {} again",
             committed_stays(settings, step),
             crate::hint::command("migrate status"),
-            crate::hint::command(run_again_command(step))
+            crate::hint::command(&run_again_command(step, marked(settings)))
         ));
     }
     failure
@@ -703,6 +957,7 @@ fn valid_index_built(client: &mut Client, text: &str) -> Option<String> {
 /// safe to run twice, or fix the file. A `CREATE INDEX` whose VALID index is there is named.
 fn earlier_run_did_it(
     client: &mut Client,
+    settings: &ApplySettings,
     step: &Step<'_>,
     failure: &StepFailure,
     index: usize,
@@ -752,7 +1007,10 @@ fn earlier_run_did_it(
                      its statements safe to run twice (`IF NOT EXISTS`), then run {} again; \
                      otherwise fix {path}",
                     crate::hint::command(&format!("migrate baseline --through {through}")),
-                    crate::hint::command(run_again_command(step)),
+                    crate::hint::command(&run_again_command(
+                        step,
+                        marker_left(settings, step, index)
+                    )),
                 ),
             }
         }
@@ -766,7 +1024,7 @@ fn earlier_run_did_it(
             help: format!(
                 "check what the schema still has of what {path} removes: make its statements \
                  safe to run twice (`IF EXISTS`), then run {} again; otherwise fix {path}",
-                crate::hint::command(run_again_command(step)),
+                crate::hint::command(&run_again_command(step, marker_left(settings, step, index))),
             ),
         },
     })
@@ -800,13 +1058,13 @@ fn statement_failed(
         .and_then(|span| step.file().text.get(span.range.clone()))
         .and_then(|text| index_built_again(client, text, before).ok().flatten());
     let earlier = (left_invalid.is_none() && live)
-        .then(|| earlier_run_did_it(client, step, &failure, index))
+        .then(|| earlier_run_did_it(client, settings, step, &failure, index))
         .flatten();
     if let Some(invalid) = left_invalid {
         failure.error = failure.error.with_detail(interrupted_build(invalid));
         failure.error.help = Some(format!(
             "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
-            crate::hint::command(run_again_command(step)),
+            crate::hint::command(&run_again_command(step, marker_left(settings, step, index))),
             invalid.qualified
         ));
         failure.blames_file = false;
@@ -825,7 +1083,8 @@ fn statement_failed(
     if index > 0 {
         // Running it again as it is would run the committed statements again: the help says
         // what the lock-release refusal says of them.
-        let again = crate::hint::command(run_again_command(step));
+        let again =
+            crate::hint::command(&run_again_command(step, marker_left(settings, step, index)));
         let committed = committed_stays(settings, step);
         let help = match (failure.blames_file, live) {
             // In a fleet the file may be applied elsewhere: what fails is fixed here.

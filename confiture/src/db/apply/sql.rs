@@ -977,6 +977,7 @@ mod tests {
             scratch: None,
             ledger_triggers: false,
             in_fleet: false,
+            rerun_interrupted: false,
         };
         let step = Step::up(&migration, false);
         let text = batch(&settings, std::slice::from_ref(&step), true)
@@ -1063,6 +1064,7 @@ mod tests {
             scratch: None,
             ledger_triggers: false,
             in_fleet: false,
+            rerun_interrupted: false,
         }
     }
 

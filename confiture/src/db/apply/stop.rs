@@ -121,9 +121,7 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
         }
         // Held while the request is made: the runner, whose message may have ended meanwhile,
         // waits for it before its next query (a `ROLLBACK`, a no-transaction migration's
-        // ledger row), so the request never reaches a query that is not a migration's. The
-        // request ends once the server acted on it (`db::connect::cancel`): over TLS only,
-        // and not one given up after `CANCEL_WAIT`, which may still arrive.
+        // ledger row), so the request never reaches a query that is not a migration's.
         let mut sending = inner.sending();
         let message = sending.in_flight;
         let due = message != 0

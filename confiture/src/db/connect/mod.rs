@@ -2,7 +2,6 @@
 //! `client_connection_check_interval` in the startup packet, a connect timeout that covers the
 //! whole exchange, and one clear message per way of failing (exit 3), without the password.
 
-mod cancel;
 mod explain;
 mod pooler;
 mod probe;
@@ -655,12 +654,10 @@ fn in_transaction(env: &Environment, failed: bool) -> Error {
 /// Asks the server to cancel the statement running on the session `token` belongs to (what
 /// libpq's `PQcancel` does), over a connection made as `env`'s sessions are: TLS by its
 /// sslmode, the address the session dialled. Whether the request was delivered; the server
-/// ignores one that finds the session idle. Over TLS it returns once the server has acted on
-/// it and closed the connection, as `PQcancel` does ([`cancel`]): a request that arrived later
-/// could cancel the session's next statement instead.
+/// ignores one that finds the session idle.
 pub(crate) fn cancel_query(token: &postgres::CancelToken, env: &Environment) -> bool {
     match tls_for(env, &mut postgres::Config::new()) {
-        Ok(Some(tls)) => token.cancel_query(cancel::UntilClosed(tls)).is_ok(),
+        Ok(Some(tls)) => token.cancel_query(tls).is_ok(),
         Ok(None) => token.cancel_query(postgres::NoTls).is_ok(),
         Err(_) => false,
     }

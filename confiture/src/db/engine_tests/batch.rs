@@ -7,9 +7,10 @@ use super::apply_support;
 use std::time::Duration;
 
 use apply_support::{recorder, rows, Dir, TestDb};
-use confiture::db::apply::{self, BatchLimits, StepEvent};
+use confiture::db::apply::{self, ApplySettings, BatchLimits, Step, StepEvent};
 use confiture::files::{self, CheckOptions};
-use confiture::migrate::{no_progress, DownOptions, Outcome, Progress, UpOptions, UpReport};
+use confiture::ledger::TrackingTable;
+use confiture::migrate::{no_progress, DownOptions, Progress, UpOptions};
 use confiture::ErrorKind;
 
 /// `001` creates `t`; `002`..`=count` insert their number into it.
@@ -41,13 +42,6 @@ fn versions(db: &TestDb) -> Vec<String> {
     )
 }
 
-/// `up` of every migration in `dir` on `db`, over whatever `db` already holds.
-#[allow(clippy::result_large_err)] // The library's `Outcome`, as `up` returns it.
-fn up(db: &TestDb, dir: &Dir, progress: &mut dyn FnMut(Progress)) -> Outcome<UpReport> {
-    db.migrator(dir)
-        .up(&UpOptions::default().allow_non_empty(true), progress)
-}
-
 /// Which migrations got Started and Finished events, in order.
 fn trace(events: &[Progress]) -> Vec<String> {
     events
@@ -71,7 +65,13 @@ fn an_error_in_the_middle_of_a_message_keeps_the_earlier_ones_and_names_the_file
         "-- the third line is wrong\nINSERT INTO t VALUES (4);\nSELECT missing_column FROM t;\n",
     );
     let mut events = Vec::new();
-    let failed = up(&db, &dir, &mut recorder(&mut events)).unwrap_err();
+    let failed = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut recorder(&mut events),
+        )
+        .unwrap_err();
     assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
     assert!(
         failed
@@ -109,7 +109,13 @@ fn an_error_in_the_middle_of_a_message_keeps_the_earlier_ones_and_names_the_file
 
     // Fixed, the next run applies the rest.
     dir.write("004_row_4.up.sql", "INSERT INTO t VALUES (4);\n");
-    let report = up(&db, &dir, &mut no_progress).unwrap();
+    let report = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
+        .unwrap();
     assert_eq!(report.applied, ["004", "005", "006"]);
     assert_eq!(ids(&db), ["2", "3", "4", "5", "6"]);
 }
@@ -121,7 +127,13 @@ fn a_runtime_error_without_a_position_is_the_failing_migration_s() {
     inserts(&dir, 5);
     // A duplicate key: the server gives no position, only the marker tells which one failed.
     dir.write("003_row_3.up.sql", "INSERT INTO t VALUES (2);\n");
-    let failed = up(&db, &dir, &mut no_progress).unwrap_err();
+    let failed = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
+        .unwrap_err();
     let reported = &failed.report.errors[0];
     assert_eq!(reported.version.as_deref(), Some("003"));
     assert_eq!(reported.sqlstate.as_deref(), Some("23505"));
@@ -146,7 +158,13 @@ fn a_syntax_error_late_in_a_message_runs_the_ones_before_it() {
         "005_row_5.up.sql",
         "INSERT INTO t VALUES (5);\nINSRT INTO t VALUES (55);\n",
     );
-    let failed = up(&db, &dir, &mut no_progress).unwrap_err();
+    let failed = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
+        .unwrap_err();
     assert!(
         failed
             .error
@@ -180,7 +198,13 @@ fn identical_function_bodies_are_told_apart_by_their_migration() {
         &format!("DROP TABLE t2;\n\n{}", body.replace("{f}", "f2")),
         "DROP FUNCTION f2();\n",
     );
-    let failed = up(&db, &dir, &mut no_progress).unwrap_err();
+    let failed = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
+        .unwrap_err();
     let reported = &failed.report.errors[0];
     assert_eq!(reported.version.as_deref(), Some("002"));
     assert!(
@@ -228,39 +252,30 @@ fn release_after_rows(
     })
 }
 
-/// [`inserts`] up to `alter - 1`, then `alter` alters the table `busy` (made in `db`) and the
-/// one after it inserts its number into `t`; returns the session that holds `busy`'s lock, in
-/// an open transaction, so that `alter` waits.
-fn busy_at(db: &TestDb, dir: &Dir, alter: u32) -> postgres::Client {
+#[test]
+fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
+    let db = TestDb::new("batchretry");
     db.client()
         .batch_execute("CREATE TABLE busy (id int)")
         .unwrap();
-    inserts(dir, alter - 1);
-    let after = alter + 1;
+    let dir = Dir::new();
+    inserts(&dir, 3);
     dir.migration(
-        &format!("{alter:03}"),
+        "004",
         "alter_busy",
         "ALTER TABLE busy ADD COLUMN note text;\n",
         "ALTER TABLE busy DROP COLUMN note;\n",
     )
     .migration(
-        &format!("{after:03}"),
+        "005",
         "after",
-        &format!("INSERT INTO t VALUES ({after});\n"),
-        &format!("DELETE FROM t WHERE id = {after};\n"),
+        "INSERT INTO t VALUES (5);\n",
+        "DELETE FROM t WHERE id = 5;\n",
     );
     let mut other = db.client_as("app-traffic");
     other
         .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
         .unwrap();
-    other
-}
-
-#[test]
-fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
-    let db = TestDb::new("batchretry");
-    let dir = Dir::new();
-    let other = busy_at(&db, &dir, 4);
     // Released once the migration has waited at least once, and seen committed rows before it.
     let release = release_after_rows(&db.name, other, 3);
     let mut events = Vec::new();
@@ -311,8 +326,27 @@ fn a_lock_timeout_in_the_middle_is_retried_from_the_migration_that_waited() {
 #[test]
 fn a_lock_that_stays_taken_fails_the_migration_that_waited_and_keeps_the_earlier_ones() {
     let db = TestDb::new("batchgiveup");
+    db.client()
+        .batch_execute("CREATE TABLE busy (id int)")
+        .unwrap();
     let dir = Dir::new();
-    let mut other = busy_at(&db, &dir, 3);
+    inserts(&dir, 2);
+    dir.migration(
+        "003",
+        "alter_busy",
+        "ALTER TABLE busy ADD COLUMN note text;\n",
+        "ALTER TABLE busy DROP COLUMN note;\n",
+    )
+    .migration(
+        "004",
+        "after",
+        "INSERT INTO t VALUES (4);\n",
+        "DELETE FROM t WHERE id = 4;\n",
+    );
+    let mut other = db.client_as("app-traffic");
+    other
+        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
     let mut env = apply_support::environment(&db.name);
     env.migration.lock_timeout = Duration::from_millis(100);
     env.migration.lock_retries = 1;
@@ -350,7 +384,13 @@ fn timings_and_applied_at_stay_per_migration_inside_a_message() {
         "003_row_3.up.sql",
         "SELECT pg_sleep(0.3);\nINSERT INTO t VALUES (3);\n",
     );
-    let report = up(&db, &dir, &mut no_progress).unwrap();
+    let report = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
+        .unwrap();
     let took: Vec<u64> = report
         .migrations
         .iter()
@@ -404,7 +444,13 @@ fn a_no_transaction_migration_splits_the_messages_around_it() {
         "003_row_3.down.sql",
         "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_id;\n",
     );
-    let report = up(&db, &dir, &mut no_progress).unwrap();
+    let report = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
+        .unwrap();
     assert_eq!(report.applied, ["001", "002", "003", "004", "005"]);
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005"]);
     assert!(db.table_exists("t_id"));
@@ -416,7 +462,12 @@ fn a_failing_rollback_in_the_middle_keeps_the_newer_ones_rolled_back() {
     let db = TestDb::new("batchdown");
     let dir = Dir::new();
     inserts(&dir, 5);
-    up(&db, &dir, &mut no_progress).unwrap();
+    db.migrator(&dir)
+        .up(
+            &UpOptions::default().allow_non_empty(true),
+            &mut no_progress,
+        )
+        .unwrap();
     dir.write(
         "003_row_3.down.sql",
         "DELETE FROM t WHERE id = 3;\nDELET FROM t;\n",
@@ -456,9 +507,26 @@ fn batch_limits_bound_each_message() {
     dir.write("004_row_4.up.sql", "INSERT INTO t VALUES (2);\n");
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
     let mut client = db.client();
-    let settings = super::settings();
+    let settings = ApplySettings {
+        table: TrackingTable::default(),
+        lock_timeout: Duration::from_secs(5),
+        statement_timeout: None,
+        lock_retries: 0,
+        ledger_lock_wait: Duration::from_secs(5),
+        held_lock: None,
+        stop: None,
+        scratch: None,
+        ledger_triggers: false,
+        in_fleet: false,
+        rerun_interrupted: false,
+    };
     apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
-    let steps = super::up_steps(&checked.set.migrations);
+    let steps: Vec<Step<'_>> = checked
+        .set
+        .migrations
+        .iter()
+        .map(|m| Step::up(m, true))
+        .collect();
     let mut events = Vec::new();
     let limits = BatchLimits {
         max_bytes: usize::MAX,
@@ -495,7 +563,10 @@ fn batch_limits_bound_each_message() {
     };
     dir.write("004_row_4.up.sql", "INSERT INTO t VALUES (4);\n");
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
-    let rest = super::up_steps(&checked.set.migrations[3..]);
+    let rest: Vec<Step<'_>> = checked.set.migrations[3..]
+        .iter()
+        .map(|m| Step::up(m, true))
+        .collect();
     apply::run_steps(&mut client, &settings, &rest, tiny, None, &mut |_| {}).unwrap();
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005", "006"]);
 }
@@ -573,8 +644,25 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
              name text, applied_at timestamptz, execution_time_ms int, applied_by text)",
         )
         .unwrap();
-    let settings = super::settings();
-    let steps = super::up_steps(&checked.set.migrations);
+    let settings = ApplySettings {
+        table: TrackingTable::default(),
+        lock_timeout: Duration::from_secs(5),
+        statement_timeout: None,
+        lock_retries: 0,
+        ledger_lock_wait: Duration::from_secs(5),
+        held_lock: None,
+        stop: None,
+        scratch: None,
+        ledger_triggers: false,
+        in_fleet: false,
+        rerun_interrupted: false,
+    };
+    let steps: Vec<Step<'_>> = checked
+        .set
+        .migrations
+        .iter()
+        .map(|m| Step::up(m, true))
+        .collect();
     let (failed_at, failure) = apply::run_steps(
         &mut client,
         &settings,

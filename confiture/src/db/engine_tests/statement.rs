@@ -6,9 +6,12 @@
 
 use super::apply_support;
 
+use std::time::Duration;
+
 use apply_support::{Dir, TestDb};
 use confiture::db::apply::{self, ApplySettings, BatchLimits, Step};
 use confiture::files::{self, CheckOptions};
+use confiture::ledger::TrackingTable;
 use confiture::migrate::{no_progress, UpOptions};
 use confiture::ErrorKind;
 
@@ -148,6 +151,22 @@ fn a_runtime_error_names_the_failing_statement_in_every_mode() {
     }
 }
 
+fn settings() -> ApplySettings {
+    ApplySettings {
+        table: TrackingTable::default(),
+        lock_timeout: Duration::from_secs(5),
+        statement_timeout: None,
+        lock_retries: 0,
+        ledger_lock_wait: Duration::from_secs(5),
+        held_lock: None,
+        stop: None,
+        scratch: None,
+        ledger_triggers: false,
+        in_fleet: false,
+        rerun_interrupted: false,
+    }
+}
+
 fn prepared(client: &mut postgres::Client) -> Vec<String> {
     apply_support::rows(
         client,
@@ -159,7 +178,7 @@ fn prepared(client: &mut postgres::Client) -> Vec<String> {
 /// (`users_own`), which the engine must leave alone.
 fn with_ledger_and_users_own(db: &TestDb) -> (postgres::Client, ApplySettings) {
     let mut client = db.client();
-    let settings = super::settings();
+    let settings = settings();
     apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
     client
         .batch_execute("PREPARE users_own AS SELECT 2")
@@ -195,7 +214,12 @@ fn statement_markers_are_exact_and_leave_nothing_behind() {
         "DROP TABLE c;\n",
     );
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
-    let steps = super::up_steps(&checked.set.migrations);
+    let steps: Vec<Step<'_>> = checked
+        .set
+        .migrations
+        .iter()
+        .map(|m| Step::up(m, true))
+        .collect();
     let (mut client, settings) = with_ledger_and_users_own(&db);
     apply::run_steps(
         &mut client,

@@ -111,7 +111,7 @@ fn run_with_pending(
     crate::db::connect::Session,
     Result<(), (usize, crate::db::apply::StepFailure)>,
 ) {
-    use crate::db::apply::{self, ApplySettings, BatchLimits};
+    use crate::db::apply::{self, ApplySettings, BatchLimits, Step};
     let (mut session, prepared) = prepare(db);
     let Prepared::Locked { ledger, .. } = prepared else {
         panic!("the lock taken on a fresh database");
@@ -141,13 +141,26 @@ fn run_with_pending(
     let checked = crate::files::load(&dir.path, &crate::files::CheckOptions::default()).unwrap();
     let settings = ApplySettings {
         table: pending.table.clone(),
+        lock_timeout: Duration::from_secs(5),
+        statement_timeout: None,
+        lock_retries: 0,
+        ledger_lock_wait: Duration::from_secs(5),
+        held_lock: None,
         stop: stopped.then(|| {
             let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
             apply::Stop::watch(flag, &session.client, &db.environment())
         }),
-        ..super::settings()
+        scratch: None,
+        ledger_triggers: false,
+        in_fleet: false,
+        rerun_interrupted: false,
     };
-    let steps = super::up_steps(&checked.set.migrations);
+    let steps: Vec<Step<'_>> = checked
+        .set
+        .migrations
+        .iter()
+        .map(|m| Step::up(m, true))
+        .collect();
     let result = apply::run_steps(
         &mut session.client,
         &settings,
