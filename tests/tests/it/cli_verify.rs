@@ -73,8 +73,9 @@ fn scratch_names(stderr: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every scratch database `run` announced is gone (also used by `cli_verify_kinds`).
 #[track_caller]
-fn assert_scratch_dropped(run: &Run) {
+pub(crate) fn assert_scratch_dropped(run: &Run) {
     let names = scratch_names(&run.stderr);
     assert!(
         !names.is_empty(),
